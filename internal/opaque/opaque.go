@@ -1,0 +1,193 @@
+// Package opaque makes and checks authkit's opaque tokens (refresh and API
+// tokens), hashes them for storage, and seals a refresh token's successor
+// under a key only its predecessor's holder can derive.
+//
+// A token is "<prefix><kind>_<body><check>": body is 43 base62 characters
+// carrying 256 random bits, check is 6 base62 characters of CRC-32 over
+// everything before it. The checksum lets a malformed or mistyped token be
+// refused without a store call; it is not a security property.
+package opaque
+
+import (
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/hkdf"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"errors"
+	"hash/crc32"
+	"math/big"
+	"strings"
+	"unsafe"
+
+	"github.com/authkit-go/authkit"
+)
+
+// Kinds of opaque token, the part between the prefix and the underscore.
+const (
+	KindAPI     = ""
+	KindRefresh = "rt"
+)
+
+const (
+	bodyLen  = 43 // ceil(256 / log2(62))
+	checkLen = 6  // ceil(32 / log2(62))
+	// MaxLen bounds any opaque token: prefix (16) + kind (2) + "_" + body + check.
+	MaxLen = 16 + 2 + 1 + bodyLen + checkLen
+)
+
+const alphabet = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+
+// ErrMalformed reports a string that is not a well-formed token of the kind
+// asked for.
+var ErrMalformed = errors.New("opaque: malformed token")
+
+// New returns a fresh token of kind with prefix.
+func New(prefix, kind string) (string, error) {
+	var raw [32]byte
+	if _, err := rand.Read(raw[:]); err != nil {
+		return "", err
+	}
+	head := prefix + kind + "_"
+	b := make([]byte, 0, len(head)+bodyLen+checkLen)
+	b = append(b, head...)
+	b = appendBase62(b, new(big.Int).SetBytes(raw[:]), bodyLen)
+	b = appendCheck(b, crc32.ChecksumIEEE(b))
+	return string(b), nil
+}
+
+func appendBase62(b []byte, n *big.Int, width int) []byte {
+	start := len(b)
+	b = append(b, make([]byte, width)...)
+	base := big.NewInt(62)
+	m := new(big.Int)
+	for i := len(b) - 1; i >= start; i-- {
+		n.DivMod(n, base, m)
+		b[i] = alphabet[m.Int64()]
+	}
+	return b
+}
+
+func appendCheck(b []byte, c uint32) []byte {
+	var tmp [checkLen]byte
+	for i := checkLen - 1; i >= 0; i-- {
+		tmp[i] = alphabet[c%62]
+		c /= 62
+	}
+	return append(b, tmp[:]...)
+}
+
+// Looks reports whether s has the shape of a token of kind with prefix
+// (prefix, kind and underscore), without checking the rest.
+func Looks(s, prefix, kind string) bool {
+	return len(s) > len(prefix)+len(kind) && strings.HasPrefix(s, prefix) &&
+		strings.HasPrefix(s[len(prefix):], kind) && s[len(prefix)+len(kind)] == '_'
+}
+
+// Check reports whether s is a well-formed token of kind with prefix:
+// exact length, base62 body and a matching checksum. It does not allocate.
+func Check(s, prefix, kind string) error {
+	head := len(prefix) + len(kind) + 1
+	if len(s) != head+bodyLen+checkLen || !Looks(s, prefix, kind) {
+		return ErrMalformed
+	}
+	for i := head; i < len(s); i++ {
+		if !isBase62(s[i]) {
+			return ErrMalformed
+		}
+	}
+	c := crc32.ChecksumIEEE(bytesOf(s[:len(s)-checkLen]))
+	var want [checkLen]byte
+	for i := checkLen - 1; i >= 0; i-- {
+		want[i] = alphabet[c%62]
+		c /= 62
+	}
+	if string(want[:]) != s[len(s)-checkLen:] {
+		return ErrMalformed
+	}
+	return nil
+}
+
+// bytesOf views s as bytes without copying; the result must not be modified.
+func bytesOf(s string) []byte { return unsafe.Slice(unsafe.StringData(s), len(s)) }
+
+func isBase62(c byte) bool {
+	return c >= '0' && c <= '9' || c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z'
+}
+
+// Hasher turns tokens into the hashes stores keep: SHA-256, or
+// HMAC-SHA-256 under a server key when one is set.
+type Hasher struct {
+	key []byte
+}
+
+// NewHasher returns a Hasher; key nil means plain SHA-256.
+func NewHasher(key []byte) Hasher { return Hasher{key: append([]byte(nil), key...)} }
+
+// Hash returns the stored form of token.
+func (h Hasher) Hash(token string) authkit.TokenHash {
+	if h.key == nil {
+		return sha256.Sum256(bytesOf(token))
+	}
+	m := hmac.New(sha256.New, h.key)
+	m.Write(bytesOf(token))
+	var out authkit.TokenHash
+	m.Sum(out[:0])
+	return out
+}
+
+// Equal compares two hashes in constant time.
+func Equal(a, b authkit.TokenHash) bool { return hmac.Equal(a[:], b[:]) }
+
+const sealInfo = "authkit refresh successor v1"
+
+func sealKey(secret string) ([]byte, error) {
+	return hkdf.Key(sha256.New, []byte(secret), nil, sealInfo, 32)
+}
+
+// Seal encrypts successor under a key derived from secret (the token it
+// replaces), so that the stored result is useless without secret.
+func Seal(secret, successor string) ([]byte, error) {
+	key, err := sealKey(secret)
+	if err != nil {
+		return nil, err
+	}
+	block, err := aes.NewCipher(key)
+	if err != nil {
+		return nil, err
+	}
+	aead, err := cipher.NewGCM(block)
+	if err != nil {
+		return nil, err
+	}
+	nonce := make([]byte, aead.NonceSize(), aead.NonceSize()+len(successor)+aead.Overhead())
+	if _, err := rand.Read(nonce); err != nil {
+		return nil, err
+	}
+	return aead.Seal(nonce, nonce, []byte(successor), []byte(sealInfo)), nil
+}
+
+// Open reverses Seal; it fails for any other secret or a tampered box.
+func Open(secret string, box []byte) (string, error) {
+	key, err := sealKey(secret)
+	if err != nil {
+		return "", err
+	}
+	block, err := aes.NewCipher(key)
+	if err != nil {
+		return "", err
+	}
+	aead, err := cipher.NewGCM(block)
+	if err != nil {
+		return "", err
+	}
+	if len(box) < aead.NonceSize()+aead.Overhead() {
+		return "", ErrMalformed
+	}
+	pt, err := aead.Open(nil, box[:aead.NonceSize()], box[aead.NonceSize():], []byte(sealInfo))
+	if err != nil {
+		return "", ErrMalformed
+	}
+	return string(pt), nil
+}

@@ -1,0 +1,115 @@
+package opaque
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestNewCheck(t *testing.T) {
+	for _, kind := range []string{KindAPI, KindRefresh} {
+		tok, err := New("ak", kind)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.HasPrefix(tok, "ak"+kind+"_") || len(tok) != len("ak"+kind+"_")+bodyLen+checkLen {
+			t.Fatalf("kind %q: token has shape %d chars, prefix %q", kind, len(tok), tok[:5])
+		}
+		if err := Check(tok, "ak", kind); err != nil {
+			t.Fatalf("kind %q: fresh token fails its own check: %v", kind, err)
+		}
+		other := KindRefresh
+		if kind == KindRefresh {
+			other = KindAPI
+		}
+		if Check(tok, "ak", other) == nil {
+			t.Errorf("kind %q token passes the check of kind %q", kind, other)
+		}
+		if Check(tok, "zz", kind) == nil {
+			t.Errorf("token passes the check of another prefix")
+		}
+		// Every single-character change breaks the checksum or the alphabet.
+		head := len("ak" + kind + "_")
+		for i := head; i < len(tok); i++ {
+			b := []byte(tok)
+			if b[i] == 'a' {
+				b[i] = 'b'
+			} else {
+				b[i] = 'a'
+			}
+			if Check(string(b), "ak", kind) == nil {
+				t.Errorf("kind %q: changing byte %d still passes the checksum", kind, i)
+			}
+		}
+		for _, bad := range []string{"", tok[:len(tok)-1], tok + "A", strings.Replace(tok, tok[head:head+1], "-", 1)} {
+			if Check(bad, "ak", kind) == nil {
+				t.Errorf("kind %q: malformed token accepted", kind)
+			}
+		}
+	}
+}
+
+func TestUnique(t *testing.T) {
+	seen := map[string]bool{}
+	for range 1000 {
+		tok, err := New("ak", KindAPI)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if seen[tok] {
+			t.Fatal("duplicate token")
+		}
+		seen[tok] = true
+	}
+}
+
+func TestHasher(t *testing.T) {
+	plain := NewHasher(nil)
+	keyed := NewHasher([]byte("0123456789abcdef0123456789abcdef"))
+	other := NewHasher([]byte("0123456789abcdef0123456789abcdeX"))
+	if plain.Hash("x") != plain.Hash("x") || keyed.Hash("x") != keyed.Hash("x") {
+		t.Fatal("hash not deterministic")
+	}
+	if plain.Hash("x") == keyed.Hash("x") || keyed.Hash("x") == other.Hash("x") || plain.Hash("x") == plain.Hash("y") {
+		t.Fatal("different inputs or keys give the same hash")
+	}
+	if !Equal(plain.Hash("x"), plain.Hash("x")) || Equal(plain.Hash("x"), plain.Hash("y")) {
+		t.Fatal("Equal is wrong")
+	}
+}
+
+func TestSealOpen(t *testing.T) {
+	a, _ := New("ak", KindRefresh)
+	b, _ := New("ak", KindRefresh)
+	box, err := Seal(a, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(box), b) {
+		t.Fatal("sealed box contains the successor in clear")
+	}
+	got, err := Open(a, box)
+	if err != nil || got != b {
+		t.Fatalf("Open with the right secret: %v", err)
+	}
+	if _, err := Open(b, box); err == nil {
+		t.Fatal("Open with another secret succeeded")
+	}
+	box[len(box)-1] ^= 1
+	if _, err := Open(a, box); err == nil {
+		t.Fatal("Open of a tampered box succeeded")
+	}
+	if _, err := Open(a, box[:5]); err == nil {
+		t.Fatal("Open of a short box succeeded")
+	}
+}
+
+func TestCheckDoesNotAllocate(t *testing.T) {
+	tok, _ := New("ak", KindAPI)
+	h := NewHasher(nil)
+	if n := testing.AllocsPerRun(100, func() {
+		_ = Check(tok, "ak", KindAPI)
+		_ = h.Hash(tok)
+	}); n != 0 {
+		t.Errorf("Check+Hash allocate %v times per call", n)
+	}
+}

@@ -1,0 +1,652 @@
+// Package issuer mints and revokes authkit credentials: short-lived JWT
+// access tokens, rotating refresh tokens with reuse detection, and opaque
+// API tokens.
+//
+// An [Issuer] is built once with [New] and functional options from the root
+// package (authkit.WithKeys, authkit.WithStore, …) and is then immutable and
+// safe for concurrent use. Two Issuers in one process never share state.
+//
+// # Refresh rotation
+//
+// Every [Issuer.Refresh] replaces the presented refresh token by a new one
+// in the same session (family), atomically in the store: of two concurrent
+// refreshes with one token exactly one wins. Presenting a token that was
+// already rotated is reuse (RFC 9700 §4.14): the whole session is revoked —
+// its refresh token and, given a revocation store, every access token minted
+// from it — and the call fails with a *authkit.ReuseError. With
+// authkit.WithReuseGrace, a repeat within the window instead receives the
+// same successor, so a session never forks.
+//
+// # Errors
+//
+// Errors match the root package's sentinels with errors.Is:
+// authkit.ErrInvalidRequest for bad input, authkit.ErrInvalidToken for a
+// token that is not one of ours, authkit.ErrTokenExpired,
+// authkit.ErrTokenRevoked, authkit.ErrTokenReused, authkit.ErrNotFound,
+// authkit.ErrLimitExceeded, and authkit.ErrStoreUnavailable when a store
+// cannot answer. A token never appears in an error.
+package issuer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+	"unicode/utf8"
+
+	"github.com/google/uuid"
+
+	"github.com/authkit-go/authkit"
+	"github.com/authkit-go/authkit/internal/claims"
+	"github.com/authkit-go/authkit/internal/jws"
+	"github.com/authkit-go/authkit/internal/opaque"
+	"github.com/authkit-go/authkit/keys"
+)
+
+// maxLeeway is the largest leeway a verifier may use (authkit.WithLeeway);
+// revocations of sessions and subjects are remembered for the access TTL
+// plus this, so that no token they cover can still verify afterwards.
+const maxLeeway = 5 * time.Minute
+
+// Issuer mints, refreshes and revokes credentials. Build it with New.
+type Issuer struct {
+	keys            *keys.Set
+	refresh         authkit.RefreshStore
+	revocations     authkit.RevocationStore
+	apiTokens       authkit.APITokenStore
+	hasher          opaque.Hasher
+	now             func() time.Time
+	hook            func(context.Context, authkit.Event)
+	log             *slog.Logger
+	iss             string
+	aud             []string
+	clientID        string
+	prefix          string
+	accessTTL       time.Duration
+	refreshTTL      time.Duration
+	sessionLifetime time.Duration
+	reuseGrace      time.Duration
+	apiTokenLimit   int
+}
+
+// New returns an Issuer configured by opts. It needs authkit.WithKeys with
+// an active signing key; a refresh store (WithStore or WithRefreshStore) is
+// needed for IssuePair, Refresh and sessions, an API token store for API
+// tokens, and a revocation store for revoking access tokens before they
+// expire. Every error matches authkit.ErrInvalidConfig.
+func New(opts ...authkit.Option) (*Issuer, error) {
+	c, err := authkit.BuildConfig(authkit.RoleIssuer, opts...)
+	if err != nil {
+		return nil, err
+	}
+	if c.Keys == nil {
+		return nil, fmt.Errorf("%w: issuer.New needs authkit.WithKeys", authkit.ErrInvalidConfig)
+	}
+	if c.Keys.Active() == nil {
+		return nil, fmt.Errorf("%w: the key set has no active signing key", authkit.ErrInvalidConfig)
+	}
+	return &Issuer{
+		keys:            c.Keys,
+		refresh:         c.RefreshStore,
+		revocations:     c.RevocationStore,
+		apiTokens:       c.APITokenStore,
+		hasher:          opaque.NewHasher(c.TokenHashKey),
+		now:             c.Clock,
+		hook:            c.EventHook,
+		log:             c.Logger,
+		iss:             c.Issuer,
+		aud:             c.Audience,
+		clientID:        c.ClientID,
+		prefix:          c.TokenPrefix,
+		accessTTL:       c.AccessTTL,
+		refreshTTL:      c.RefreshTTL,
+		sessionLifetime: c.SessionLifetime,
+		reuseGrace:      c.ReuseGrace,
+		apiTokenLimit:   c.APITokenLimit,
+	}, nil
+}
+
+func (i *Issuer) emit(ctx context.Context, e authkit.Event) {
+	if i.hook != nil {
+		i.hook(ctx, e)
+	}
+}
+
+func (i *Issuer) params(subject string, opts []IssueOption) (*issueParams, error) {
+	if err := checkSubject(subject); err != nil {
+		return nil, err
+	}
+	p := &issueParams{}
+	for _, o := range opts {
+		if o == nil {
+			return nil, fmt.Errorf("issuer: %w: nil IssueOption", authkit.ErrInvalidRequest)
+		}
+		if err := o(p); err != nil {
+			return nil, err
+		}
+	}
+	if p.audience == nil {
+		p.audience = i.aud
+	}
+	if p.clientID == "" {
+		p.clientID = i.clientID
+	}
+	return p, nil
+}
+
+var errNoRefreshStore = fmt.Errorf("issuer: %w: no refresh store configured (authkit.WithStore or WithRefreshStore)", authkit.ErrInvalidConfig)
+
+// IssueAccessToken mints an access token alone, with no refresh token and
+// no store call (simplejwt's stateless mode). It lives for the access TTL
+// and can be revoked only by its jti (Revoke) or its subject's cutoff
+// (RevokeSubject), and only where a revocation store is configured.
+func (i *Issuer) IssueAccessToken(ctx context.Context, subject string, opts ...IssueOption) (authkit.TokenPair, error) {
+	if err := ctx.Err(); err != nil {
+		return authkit.TokenPair{}, err
+	}
+	p, err := i.params(subject, opts)
+	if err != nil {
+		return authkit.TokenPair{}, err
+	}
+	now := i.now()
+	pair, err := i.mint(now, subject, "", p.clientID, p.scopes, p.audience, p.claims)
+	if err != nil {
+		return authkit.TokenPair{}, err
+	}
+	i.emit(ctx, authkit.Event{Type: authkit.EventIssued, Time: now, Subject: subject, TokenID: pair.TokenID, Method: authkit.MethodJWT})
+	return pair, nil
+}
+
+// IssuePair starts a session for subject (a login) and returns its first
+// access and refresh tokens. It needs a refresh store.
+func (i *Issuer) IssuePair(ctx context.Context, subject string, opts ...IssueOption) (authkit.TokenPair, error) {
+	if i.refresh == nil {
+		return authkit.TokenPair{}, errNoRefreshStore
+	}
+	if err := ctx.Err(); err != nil {
+		return authkit.TokenPair{}, err
+	}
+	p, err := i.params(subject, opts)
+	if err != nil {
+		return authkit.TokenPair{}, err
+	}
+	now := i.now()
+	rt, err := opaque.New(i.prefix, opaque.KindRefresh)
+	if err != nil {
+		return authkit.TokenPair{}, fmt.Errorf("issuer: generating a refresh token: %w", err)
+	}
+	s := authkit.Session{
+		ID:         uuid.NewString(),
+		Subject:    subject,
+		ClientID:   p.clientID,
+		Scopes:     p.scopes,
+		Audience:   p.audience,
+		Claims:     p.claims,
+		UserAgent:  p.userAgent,
+		IP:         p.ip,
+		Name:       p.name,
+		CreatedAt:  now,
+		LastUsedAt: now,
+		ExpiresAt:  now.Add(i.sessionLifetime),
+	}
+	s.IdleExpiresAt = earliest(now.Add(i.refreshTTL), s.ExpiresAt)
+	rec := authkit.RefreshRecord{
+		Hash:      i.hasher.Hash(rt),
+		SessionID: s.ID,
+		Subject:   subject,
+		IssuedAt:  now,
+		ExpiresAt: s.IdleExpiresAt,
+	}
+	if err := i.refresh.CreateSession(ctx, s, rec); err != nil {
+		return authkit.TokenPair{}, fmt.Errorf("issuer: creating session: %w", err)
+	}
+	pair, err := i.mint(now, subject, s.ID, s.ClientID, s.Scopes, s.Audience, s.Claims)
+	if err != nil {
+		return authkit.TokenPair{}, err
+	}
+	pair.RefreshToken = rt
+	pair.RefreshExpiresAt = s.IdleExpiresAt
+	i.emit(ctx, authkit.Event{Type: authkit.EventIssued, Time: now, Subject: subject, SessionID: s.ID, TokenID: pair.TokenID, Method: authkit.MethodJWT})
+	return pair, nil
+}
+
+func earliest(a, b time.Time) time.Time {
+	if a.Before(b) {
+		return a
+	}
+	return b
+}
+
+// mint signs an access token with the active key.
+func (i *Issuer) mint(now time.Time, subject, sid, clientID string, scopes, aud []string, extra []byte) (authkit.TokenPair, error) {
+	k := i.keys.Active()
+	if k == nil {
+		return authkit.TokenPair{}, fmt.Errorf("issuer: %w: the key set has no active signing key", authkit.ErrInvalidConfig)
+	}
+	jti := uuid.NewString()
+	exp := now.Add(i.accessTTL)
+	payload := claims.Append(make([]byte, 0, 320+len(extra)), claims.Fields{
+		Issuer:    i.iss,
+		Subject:   subject,
+		Audience:  aud,
+		ExpiresAt: exp,
+		IssuedAt:  now,
+		TokenID:   jti,
+		ClientID:  clientID,
+		Scopes:    scopes,
+		SessionID: sid,
+		Extra:     extra,
+	})
+	tok, err := jws.Sign(k, claims.TypeAccessToken, payload)
+	if err != nil {
+		return authkit.TokenPair{}, fmt.Errorf("issuer: signing: %w", err)
+	}
+	return authkit.TokenPair{
+		AccessToken:     tok,
+		TokenType:       "Bearer",
+		ExpiresIn:       int64(i.accessTTL / time.Second),
+		Scope:           joinScopes(scopes),
+		AccessExpiresAt: time.Unix(exp.Unix(), 0),
+		SessionID:       sid,
+		TokenID:         jti,
+	}, nil
+}
+
+func joinScopes(s []string) string {
+	n := 0
+	for _, x := range s {
+		n += len(x) + 1
+	}
+	b := make([]byte, 0, n)
+	for j, x := range s {
+		if j > 0 {
+			b = append(b, ' ')
+		}
+		b = append(b, x...)
+	}
+	return string(b)
+}
+
+// Refresh rotates refreshToken: it returns a new access token and a new
+// refresh token in the same session, with the session's scopes (never
+// wider). The presented token is spent. Errors: authkit.ErrInvalidToken
+// (not a refresh token of ours), authkit.ErrTokenExpired (idle TTL or
+// session lifetime passed), authkit.ErrTokenRevoked (session revoked),
+// *authkit.ReuseError (the token had already been rotated: the session is
+// now revoked).
+func (i *Issuer) Refresh(ctx context.Context, refreshToken string) (authkit.TokenPair, error) {
+	if i.refresh == nil {
+		return authkit.TokenPair{}, errNoRefreshStore
+	}
+	if err := ctx.Err(); err != nil {
+		return authkit.TokenPair{}, err
+	}
+	if err := opaque.Check(refreshToken, i.prefix, opaque.KindRefresh); err != nil {
+		return authkit.TokenPair{}, fmt.Errorf("issuer: refresh: %w: not a refresh token", authkit.ErrInvalidToken)
+	}
+	now := i.now()
+	next, err := opaque.New(i.prefix, opaque.KindRefresh)
+	if err != nil {
+		return authkit.TokenPair{}, fmt.Errorf("issuer: generating a refresh token: %w", err)
+	}
+	sealed, err := opaque.Seal(refreshToken, next)
+	if err != nil {
+		return authkit.TokenPair{}, fmt.Errorf("issuer: sealing successor: %w", err)
+	}
+	s, err := i.refresh.RotateRefresh(ctx, authkit.Rotation{
+		Old:           i.hasher.Hash(refreshToken),
+		Next:          i.hasher.Hash(next),
+		NextExpiresAt: now.Add(i.refreshTTL),
+		Successor:     sealed,
+		Now:           now,
+	})
+	if err != nil {
+		if re, ok := errors.AsType[*authkit.ReuseError](err); ok {
+			return i.reused(ctx, refreshToken, re, now)
+		}
+		if errors.Is(err, authkit.ErrNotFound) {
+			return authkit.TokenPair{}, fmt.Errorf("issuer: refresh: %w: unknown refresh token", authkit.ErrInvalidToken)
+		}
+		return authkit.TokenPair{}, fmt.Errorf("issuer: refresh: %w", err)
+	}
+	return i.pairFor(ctx, s, next, earliest(now.Add(i.refreshTTL), s.ExpiresAt), now)
+}
+
+func (i *Issuer) pairFor(ctx context.Context, s authkit.Session, rt string, rtExp, now time.Time) (authkit.TokenPair, error) {
+	pair, err := i.mint(now, s.Subject, s.ID, s.ClientID, s.Scopes, s.Audience, s.Claims)
+	if err != nil {
+		return authkit.TokenPair{}, err
+	}
+	pair.RefreshToken = rt
+	pair.RefreshExpiresAt = rtExp
+	i.emit(ctx, authkit.Event{Type: authkit.EventRefreshed, Time: now, Subject: s.Subject, SessionID: s.ID, TokenID: pair.TokenID, Method: "refresh"})
+	return pair, nil
+}
+
+// reused handles a presentation of an already-rotated token: inside the
+// grace window it hands out the same successor; otherwise it revokes the
+// session.
+func (i *Issuer) reused(ctx context.Context, presented string, re *authkit.ReuseError, now time.Time) (authkit.TokenPair, error) {
+	if i.reuseGrace > 0 && !now.After(re.UsedAt.Add(i.reuseGrace)) && len(re.Successor) > 0 {
+		if pair, ok := i.graceSuccessor(ctx, presented, re, now); ok {
+			return pair, nil
+		}
+	}
+	out := &authkit.ReuseError{SessionID: re.SessionID, Subject: re.Subject, UsedAt: re.UsedAt}
+	i.emit(ctx, authkit.Event{Type: authkit.EventReuseDetected, Time: now, Subject: re.Subject, SessionID: re.SessionID, Method: "refresh", Err: out})
+	i.log.WarnContext(ctx, "authkit: refresh token reuse detected; revoking session", "session", re.SessionID, "subject", re.Subject)
+	if err := i.revokeSession(ctx, re.SessionID, now); err != nil && !errors.Is(err, authkit.ErrNotFound) {
+		// The reuse stands; say also that the session could not be revoked.
+		return authkit.TokenPair{}, fmt.Errorf("issuer: refresh: %w; revoking the session failed: %w", out, err)
+	}
+	return authkit.TokenPair{}, fmt.Errorf("issuer: refresh: %w", out)
+}
+
+func (i *Issuer) graceSuccessor(ctx context.Context, presented string, re *authkit.ReuseError, now time.Time) (authkit.TokenPair, bool) {
+	next, err := opaque.Open(presented, re.Successor)
+	if err != nil {
+		return authkit.TokenPair{}, false
+	}
+	rec, err := i.refresh.LookupRefresh(ctx, i.hasher.Hash(next))
+	if err != nil || !rec.UsedAt.IsZero() || !now.Before(rec.ExpiresAt) || rec.SessionID != re.SessionID {
+		return authkit.TokenPair{}, false
+	}
+	s, err := i.refresh.Session(ctx, re.SessionID)
+	if err != nil || !s.Live(now) {
+		return authkit.TokenPair{}, false
+	}
+	pair, err := i.pairFor(ctx, s, next, earliest(rec.ExpiresAt, s.ExpiresAt), now)
+	return pair, err == nil
+}
+
+// revokeUntil is how long a session or subject revocation must be
+// remembered: until every access token it covers has expired, whatever
+// leeway a verifier allows.
+func (i *Issuer) revokeUntil(now time.Time) time.Time { return now.Add(i.accessTTL + maxLeeway) }
+
+func (i *Issuer) revokeSession(ctx context.Context, id string, now time.Time) error {
+	err := i.refresh.RevokeSession(ctx, id, now)
+	if err != nil && !errors.Is(err, authkit.ErrNotFound) {
+		return err
+	}
+	if i.revocations != nil {
+		if err2 := i.revocations.RevokeSessionTokens(ctx, id, i.revokeUntil(now)); err2 != nil {
+			return err2
+		}
+	}
+	if err == nil {
+		i.emit(ctx, authkit.Event{Type: authkit.EventRevoked, Time: now, SessionID: id, Method: "session"})
+	}
+	return err
+}
+
+// RevokeSession ends session sessionID: its refresh token stops working
+// and, given a revocation store, every access token minted in it dies at
+// once. authkit.ErrNotFound if there is no such session.
+func (i *Issuer) RevokeSession(ctx context.Context, sessionID string) error {
+	if i.refresh == nil {
+		return errNoRefreshStore
+	}
+	if err := i.revokeSession(ctx, sessionID, i.now()); err != nil {
+		return fmt.Errorf("issuer: revoke session: %w", err)
+	}
+	return nil
+}
+
+// RevokeOwnSession is RevokeSession for a session that must belong to
+// subject (a user ending one of their own sessions); a session of another
+// subject is authkit.ErrNotFound.
+func (i *Issuer) RevokeOwnSession(ctx context.Context, subject, sessionID string) error {
+	if i.refresh == nil {
+		return errNoRefreshStore
+	}
+	s, err := i.refresh.Session(ctx, sessionID)
+	if err != nil {
+		return fmt.Errorf("issuer: revoke session: %w", err)
+	}
+	if s.Subject != subject {
+		return fmt.Errorf("issuer: revoke session: %w", authkit.ErrNotFound)
+	}
+	return i.RevokeSession(ctx, sessionID)
+}
+
+// RevokeSubject logs subject out everywhere: every session is revoked and,
+// given a revocation store, a cutoff makes every access token issued to
+// subject up to now dead at once. Tokens issued afterwards (a new login)
+// are unaffected. API tokens are not touched: revoke them by ID.
+func (i *Issuer) RevokeSubject(ctx context.Context, subject string) error {
+	if err := checkSubject(subject); err != nil {
+		return err
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	now := i.now()
+	// The cutoff goes first: if the session step then fails, access tokens
+	// are already dead and a retry finishes the job.
+	if i.revocations != nil {
+		if err := i.revocations.SetCutoff(ctx, subject, now, i.revokeUntil(now)); err != nil {
+			return fmt.Errorf("issuer: revoke subject: %w", err)
+		}
+	}
+	if i.refresh != nil {
+		if _, err := i.refresh.RevokeSubjectSessions(ctx, subject, now); err != nil {
+			return fmt.Errorf("issuer: revoke subject: %w", err)
+		}
+	}
+	i.emit(ctx, authkit.Event{Type: authkit.EventRevoked, Time: now, Subject: subject, Method: "subject"})
+	return nil
+}
+
+// Sessions lists subject's live sessions, newest first.
+func (i *Issuer) Sessions(ctx context.Context, subject string) ([]authkit.Session, error) {
+	if i.refresh == nil {
+		return nil, errNoRefreshStore
+	}
+	if err := checkSubject(subject); err != nil {
+		return nil, err
+	}
+	ss, err := i.refresh.ListSessions(ctx, subject, i.now())
+	if err != nil {
+		return nil, fmt.Errorf("issuer: sessions: %w", err)
+	}
+	return ss, nil
+}
+
+// Revoke revokes any token this issuer made, told apart by form: an access
+// token by its jti until it expires (it must verify against our keys and
+// issuer; an expired one needs nothing), a refresh token by its whole
+// session (RFC 7009 §2.1), an API token by its ID. A token that is not one
+// of ours yields authkit.ErrInvalidToken (RFC 7009 endpoints answer 200
+// regardless).
+func (i *Issuer) Revoke(ctx context.Context, token string) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	now := i.now()
+	switch {
+	case opaque.Looks(token, i.prefix, opaque.KindRefresh):
+		if i.refresh == nil || opaque.Check(token, i.prefix, opaque.KindRefresh) != nil {
+			return fmt.Errorf("issuer: revoke: %w", authkit.ErrInvalidToken)
+		}
+		rec, err := i.refresh.LookupRefresh(ctx, i.hasher.Hash(token))
+		if errors.Is(err, authkit.ErrNotFound) {
+			return fmt.Errorf("issuer: revoke: %w", authkit.ErrInvalidToken)
+		}
+		if err != nil {
+			return fmt.Errorf("issuer: revoke: %w", err)
+		}
+		if err := i.revokeSession(ctx, rec.SessionID, now); err != nil && !errors.Is(err, authkit.ErrNotFound) {
+			return fmt.Errorf("issuer: revoke: %w", err)
+		}
+		return nil
+	case opaque.Looks(token, i.prefix, opaque.KindAPI):
+		if i.apiTokens == nil || opaque.Check(token, i.prefix, opaque.KindAPI) != nil {
+			return fmt.Errorf("issuer: revoke: %w", authkit.ErrInvalidToken)
+		}
+		h := i.hasher.Hash(token)
+		t, err := i.apiTokens.LookupAPIToken(ctx, h)
+		if errors.Is(err, authkit.ErrNotFound) || err == nil && !opaque.Equal(t.Hash, h) {
+			return fmt.Errorf("issuer: revoke: %w", authkit.ErrInvalidToken)
+		}
+		if err != nil {
+			return fmt.Errorf("issuer: revoke: %w", err)
+		}
+		return i.RevokeAPIToken(ctx, t.Subject, t.ID)
+	default:
+		return i.revokeJWT(ctx, token, now)
+	}
+}
+
+func (i *Issuer) revokeJWT(ctx context.Context, token string, now time.Time) error {
+	var t jws.Token
+	if err := jws.Parse(token, &t); err != nil {
+		return fmt.Errorf("issuer: revoke: %w", authkit.ErrInvalidToken)
+	}
+	k, ok := i.keys.Lookup(t.Header.Kid)
+	if !ok || t.Verify(k) != nil {
+		return fmt.Errorf("issuer: revoke: %w", authkit.ErrInvalidToken)
+	}
+	payload, err := t.AppendPayload(nil)
+	if err != nil {
+		return fmt.Errorf("issuer: revoke: %w", authkit.ErrInvalidToken)
+	}
+	var c claims.Claims
+	if err := claims.Parse(payload, &c); err != nil || c.Issuer != i.iss || c.TokenID == "" || !c.HasExpiry {
+		return fmt.Errorf("issuer: revoke: %w", authkit.ErrInvalidToken)
+	}
+	exp := c.ExpiresAt
+	if !now.Before(exp.Add(maxLeeway)) {
+		return nil // it can no longer verify anywhere
+	}
+	if i.revocations == nil {
+		return fmt.Errorf("issuer: %w: revoking an access token needs a revocation store", authkit.ErrInvalidConfig)
+	}
+	if err := i.revocations.RevokeToken(ctx, c.TokenID, exp.Add(maxLeeway)); err != nil {
+		return fmt.Errorf("issuer: revoke: %w", err)
+	}
+	i.emit(ctx, authkit.Event{Type: authkit.EventRevoked, Time: now, Subject: c.Subject, SessionID: c.SessionID, TokenID: c.TokenID, Method: authkit.MethodJWT})
+	return nil
+}
+
+// CreateAPIToken makes a long-lived API token for subject, labelled name
+// (1 to 256 bytes). The secret is returned once and never stored: only its
+// hash is. With authkit.WithAPITokenLimit, a subject already at the limit
+// gets authkit.ErrLimitExceeded.
+func (i *Issuer) CreateAPIToken(ctx context.Context, subject, name string, opts ...APITokenOption) (string, authkit.APIToken, error) {
+	if i.apiTokens == nil {
+		return "", authkit.APIToken{}, fmt.Errorf("issuer: %w: no API token store configured", authkit.ErrInvalidConfig)
+	}
+	if err := checkSubject(subject); err != nil {
+		return "", authkit.APIToken{}, err
+	}
+	if name == "" || len(name) > MaxNameLen || !utf8.ValidString(name) {
+		return "", authkit.APIToken{}, fmt.Errorf("issuer: %w: token name must be 1 to %d bytes of UTF-8", authkit.ErrInvalidRequest, MaxNameLen)
+	}
+	var p apiParams
+	for _, o := range opts {
+		if o == nil {
+			return "", authkit.APIToken{}, fmt.Errorf("issuer: %w: nil APITokenOption", authkit.ErrInvalidRequest)
+		}
+		if err := o(&p); err != nil {
+			return "", authkit.APIToken{}, err
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		return "", authkit.APIToken{}, err
+	}
+	secret, err := opaque.New(i.prefix, opaque.KindAPI)
+	if err != nil {
+		return "", authkit.APIToken{}, fmt.Errorf("issuer: generating an API token: %w", err)
+	}
+	now := i.now()
+	t := authkit.APIToken{
+		ID:        uuid.NewString(),
+		Hash:      i.hasher.Hash(secret),
+		Subject:   subject,
+		Name:      name,
+		Scopes:    p.scopes,
+		CreatedAt: now,
+	}
+	if p.ttl > 0 {
+		t.ExpiresAt = now.Add(p.ttl)
+	}
+	if err := i.apiTokens.CreateAPIToken(ctx, t, i.apiTokenLimit, now); err != nil {
+		return "", authkit.APIToken{}, fmt.Errorf("issuer: create API token: %w", err)
+	}
+	i.emit(ctx, authkit.Event{Type: authkit.EventAPITokenCreated, Time: now, Subject: subject, TokenID: t.ID, Method: authkit.MethodAPIToken})
+	t.Hash = authkit.TokenHash{}
+	return secret, t, nil
+}
+
+// APITokens lists subject's live API tokens, newest first (never their
+// secrets).
+func (i *Issuer) APITokens(ctx context.Context, subject string) ([]authkit.APIToken, error) {
+	if i.apiTokens == nil {
+		return nil, fmt.Errorf("issuer: %w: no API token store configured", authkit.ErrInvalidConfig)
+	}
+	ts, err := i.apiTokens.ListAPITokens(ctx, subject, i.now())
+	if err != nil {
+		return nil, fmt.Errorf("issuer: API tokens: %w", err)
+	}
+	for j := range ts {
+		ts[j].Hash = authkit.TokenHash{}
+	}
+	return ts, nil
+}
+
+// RevokeAPIToken revokes subject's API token id. authkit.ErrNotFound if
+// subject has no such token.
+func (i *Issuer) RevokeAPIToken(ctx context.Context, subject, id string) error {
+	if i.apiTokens == nil {
+		return fmt.Errorf("issuer: %w: no API token store configured", authkit.ErrInvalidConfig)
+	}
+	now := i.now()
+	if err := i.apiTokens.RevokeAPIToken(ctx, subject, id, now); err != nil {
+		return fmt.Errorf("issuer: revoke API token: %w", err)
+	}
+	i.emit(ctx, authkit.Event{Type: authkit.EventRevoked, Time: now, Subject: subject, TokenID: id, Method: authkit.MethodAPIToken})
+	return nil
+}
+
+// Cleanup deletes expired sessions, revocations and API tokens from the
+// configured stores in batches of batch records (1000 if batch <= 0) and
+// returns how many it deleted. Backends with native expiry (Redis) have
+// little to do; SQL backends need it run periodically, for example hourly.
+// The memory store also sweeps as it goes.
+func (i *Issuer) Cleanup(ctx context.Context, batch int) (int, error) {
+	if batch <= 0 {
+		batch = 1000
+	}
+	now := i.now()
+	total := 0
+	run := func(del func(context.Context, time.Time, int) (int, error)) error {
+		for {
+			n, err := del(ctx, now, batch)
+			total += n
+			if err != nil {
+				return fmt.Errorf("issuer: cleanup: %w", err)
+			}
+			if n < batch {
+				return nil
+			}
+		}
+	}
+	if i.refresh != nil {
+		if err := run(i.refresh.DeleteExpiredSessions); err != nil {
+			return total, err
+		}
+	}
+	if i.revocations != nil {
+		if err := run(i.revocations.DeleteExpiredRevocations); err != nil {
+			return total, err
+		}
+	}
+	if i.apiTokens != nil {
+		if err := run(i.apiTokens.DeleteExpiredAPITokens); err != nil {
+			return total, err
+		}
+	}
+	return total, nil
+}

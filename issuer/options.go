@@ -1,0 +1,240 @@
+package issuer
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/netip"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/authkit-go/authkit"
+	"github.com/authkit-go/authkit/internal/strictjson"
+)
+
+// Limits on per-call input. Longer metadata is refused, not truncated.
+const (
+	MaxSubjectLen   = 1024
+	MaxScopes       = 64
+	MaxScopeLen     = 128
+	MaxClaimsSize   = 4 << 10 // application claims, as JSON
+	MaxUserAgentLen = 1024
+	MaxNameLen      = 256
+)
+
+// registered holds the claim names authkit writes itself; application
+// claims may not use them, in any letter case.
+var registered = [...]string{"iss", "sub", "aud", "exp", "nbf", "iat", "jti", "client_id", "scope", "sid", "typ"}
+
+// IssueOption configures one IssuePair or IssueAccessToken call.
+type IssueOption func(*issueParams) error
+
+type issueParams struct {
+	scopes    []string
+	claims    []byte // JSON object or nil
+	audience  []string
+	clientID  string
+	userAgent string
+	ip        string
+	name      string
+}
+
+// WithScopes sets the granted scopes (RFC 6749 §3.3 scope tokens, at most
+// 64, each at most 128 bytes). Duplicates are dropped; order is kept. A
+// refresh keeps them and never widens them.
+func WithScopes(scopes ...string) IssueOption {
+	scopes = append([]string(nil), scopes...)
+	return func(p *issueParams) error {
+		s, err := checkScopes(scopes)
+		p.scopes = s
+		return err
+	}
+}
+
+func checkScopes(scopes []string) ([]string, error) {
+	if len(scopes) > MaxScopes {
+		return nil, fmt.Errorf("issuer: %w: more than %d scopes", authkit.ErrInvalidRequest, MaxScopes)
+	}
+	out := make([]string, 0, len(scopes))
+	for _, s := range scopes {
+		if s == "" || len(s) > MaxScopeLen {
+			return nil, fmt.Errorf("issuer: %w: scope must be 1 to %d bytes", authkit.ErrInvalidRequest, MaxScopeLen)
+		}
+		for i := 0; i < len(s); i++ {
+			// RFC 6749 §3.3: scope-token = 1*( %x21 / %x23-5B / %x5D-7E )
+			if c := s[i]; c < 0x21 || c == 0x22 || c == 0x5c || c > 0x7e {
+				return nil, fmt.Errorf("issuer: %w: scope %q has a character RFC 6749 §3.3 forbids", authkit.ErrInvalidRequest, s)
+			}
+		}
+		dup := false
+		for _, o := range out {
+			if o == s {
+				dup = true
+				break
+			}
+		}
+		if !dup {
+			out = append(out, s)
+		}
+	}
+	return out, nil
+}
+
+// WithClaims adds application claims to the access token (and, for a pair,
+// to every token refreshed from it). Names authkit writes itself (iss, sub,
+// aud, exp, nbf, iat, jti, client_id, scope, sid, typ) are refused in any
+// letter case, as are names differing only in case; values must marshal to
+// JSON, at most 4 KiB in all.
+func WithClaims(claims map[string]any) IssueOption {
+	return func(p *issueParams) error {
+		if len(claims) == 0 {
+			p.claims = nil
+			return nil
+		}
+		names := make([]string, 0, len(claims))
+		for k := range claims {
+			if k == "" || !utf8.ValidString(k) {
+				return fmt.Errorf("issuer: %w: claim names must be non-empty UTF-8", authkit.ErrInvalidRequest)
+			}
+			for _, r := range registered {
+				if strings.EqualFold(k, r) {
+					return fmt.Errorf("issuer: %w: claim %q is registered; authkit sets it", authkit.ErrInvalidRequest, k)
+				}
+			}
+			for _, n := range names {
+				if strings.EqualFold(k, n) {
+					return fmt.Errorf("issuer: %w: claims %q and %q differ only in case", authkit.ErrInvalidRequest, k, n)
+				}
+			}
+			names = append(names, k)
+		}
+		b, err := json.Marshal(claims)
+		if err != nil {
+			return fmt.Errorf("issuer: %w: claims do not marshal to JSON: %w", authkit.ErrInvalidRequest, err)
+		}
+		if len(b) > MaxClaimsSize {
+			return fmt.Errorf("issuer: %w: claims are %d bytes, more than %d", authkit.ErrInvalidRequest, len(b), MaxClaimsSize)
+		}
+		if err := checkStrictJSON(b); err != nil {
+			return fmt.Errorf("issuer: %w: claims would not pass a strict verifier: %w", authkit.ErrInvalidRequest, err)
+		}
+		p.claims = b
+		return nil
+	}
+}
+
+// WithAudience overrides the configured audience for this token.
+func WithAudience(aud ...string) IssueOption {
+	aud = append([]string(nil), aud...)
+	return func(p *issueParams) error {
+		if len(aud) == 0 {
+			return fmt.Errorf("issuer: %w: WithAudience needs at least one value", authkit.ErrInvalidRequest)
+		}
+		for _, a := range aud {
+			if a == "" || len(a) > 1024 || !utf8.ValidString(a) {
+				return fmt.Errorf("issuer: %w: audience must be 1 to 1024 bytes of UTF-8", authkit.ErrInvalidRequest)
+			}
+		}
+		p.audience = aud
+		return nil
+	}
+}
+
+// WithClientID sets the token's client_id (RFC 9068 §2.2) for this call.
+func WithClientID(id string) IssueOption {
+	return func(p *issueParams) error {
+		if id == "" || len(id) > 256 || !utf8.ValidString(id) {
+			return fmt.Errorf("issuer: %w: client_id must be 1 to 256 bytes of UTF-8", authkit.ErrInvalidRequest)
+		}
+		p.clientID = id
+		return nil
+	}
+}
+
+// WithUserAgent records the device's User-Agent with the session (at most
+// 1024 bytes; longer values are cut at a character boundary).
+func WithUserAgent(ua string) IssueOption {
+	return func(p *issueParams) error {
+		p.userAgent = clip(strings.ToValidUTF8(ua, "\uFFFD"), MaxUserAgentLen)
+		return nil
+	}
+}
+
+// WithClientIP records the client's IP address with the session. It must
+// parse as an IPv4 or IPv6 address.
+func WithClientIP(ip string) IssueOption {
+	return func(p *issueParams) error {
+		a, err := netip.ParseAddr(ip)
+		if err != nil {
+			return fmt.Errorf("issuer: %w: client IP %q does not parse", authkit.ErrInvalidRequest, clip(ip, 64))
+		}
+		p.ip = a.Unmap().String()
+		return nil
+	}
+}
+
+// WithDeviceName records a name for the session ("Alice's laptop"), at
+// most 256 bytes of UTF-8.
+func WithDeviceName(name string) IssueOption {
+	return func(p *issueParams) error {
+		if len(name) > MaxNameLen || !utf8.ValidString(name) {
+			return fmt.Errorf("issuer: %w: device name must be at most %d bytes of UTF-8", authkit.ErrInvalidRequest, MaxNameLen)
+		}
+		p.name = name
+		return nil
+	}
+}
+
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
+}
+
+// APITokenOption configures one CreateAPIToken call.
+type APITokenOption func(*apiParams) error
+
+type apiParams struct {
+	scopes []string
+	ttl    time.Duration
+}
+
+// WithTokenScopes sets the API token's scopes (same rules as WithScopes).
+func WithTokenScopes(scopes ...string) APITokenOption {
+	scopes = append([]string(nil), scopes...)
+	return func(p *apiParams) error {
+		s, err := checkScopes(scopes)
+		p.scopes = s
+		return err
+	}
+}
+
+// WithTokenTTL makes the API token expire after d (at least 1 minute). By
+// default API tokens do not expire.
+func WithTokenTTL(d time.Duration) APITokenOption {
+	return func(p *apiParams) error {
+		if d < time.Minute {
+			return fmt.Errorf("issuer: %w: API token TTL %v is under 1 minute", authkit.ErrInvalidRequest, d)
+		}
+		p.ttl = d
+		return nil
+	}
+}
+
+func checkSubject(subject string) error {
+	if subject == "" || len(subject) > MaxSubjectLen || !utf8.ValidString(subject) {
+		return fmt.Errorf("issuer: %w: subject must be 1 to %d bytes of valid UTF-8", authkit.ErrInvalidRequest, MaxSubjectLen)
+	}
+	for _, r := range subject {
+		if r < 0x20 || r == 0x7f {
+			return fmt.Errorf("issuer: %w: subject has a control character", authkit.ErrInvalidRequest)
+		}
+	}
+	return nil
+}
+
+func checkStrictJSON(b []byte) error { return strictjson.Valid(b) }

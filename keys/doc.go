@@ -1,0 +1,56 @@
+// Package keys holds authkit's signing and verification keys: generation,
+// parsing and serialisation as JWK (RFC 7517, 7518, 8037) and PEM, JWS
+// signatures (RFC 7515, 7518 §3), key sets with rotation, and the public
+// JWKS document a verifier elsewhere fetches.
+//
+// It supports HS256/384/512, RS256/384/512, PS256/384/512, ES256/384/512
+// and EdDSA (Ed25519). Every [Key] is bound to exactly one [Algorithm] and
+// one kid, so a token's "alg" can be checked against its key (RFC 8725
+// §3.1): there is no way to use an RSA public key as an HMAC secret, or a
+// P-384 key with ES256. Keys are immutable and safe for concurrent use.
+//
+// Weak or malformed keys are refused when they are made or parsed, never at
+// first use: HMAC secrets shorter than the hash output, RSA moduli under 2048
+// bits (or over 8192), RSA public exponents that are even or below 3, RSA
+// moduli with the ROCA fingerprint (CVE-2017-15361), EC points not on their
+// named curve, Ed25519 public keys of small order, private parts that do not match their public part, and JWKs
+// whose "kty", "crv", "use" or "key_ops" do not fit a signature key of the
+// named algorithm.
+//
+// This package imports nothing else of authkit; the JWS and JWT layers build
+// on [Key.Sign], [Key.Verify] and [Set.Lookup].
+//
+// # Rotation
+//
+// A [Set] has one active key, which signs new tokens, and any number of
+// further keys, which only verify. Keys rotate without logging anyone out:
+//
+//  1. Add the new key with [Set.Add]. Publish the JWKS (see [Set.JWKS]) and
+//     let verifiers that fetch it pick the new key up before it signs.
+//  2. Make it the active key with [Set.Activate]. New tokens are signed
+//     with it; tokens signed with the old key still verify.
+//  3. Keep the old key until the last token it signed has expired (the
+//     access-token lifetime plus any clock-skew leeway).
+//  4. Drop the old key with [Set.Remove]. Tokens it signed no longer verify.
+//
+// Each step replaces the set's snapshot atomically, so requests in flight
+// see either the old or the new set, never a mixture, and [Set.Lookup]
+// never waits for a writer.
+//
+// # Errors
+//
+// Every error matches one sentinel with [errors.Is]; the message adds the
+// detail, never secret material:
+//
+//   - [ErrUnsupportedAlgorithm]: an algorithm or curve outside the thirteen
+//     supported ("none", "RSA1_5", "ES224", "Ed448", …).
+//   - [ErrWeakKey]: a key that must not be used (short HMAC secret, small
+//     RSA modulus, RSA exponent below 3, ROCA, small-order Ed25519 point).
+//   - [ErrInvalidKey]: malformed or inconsistent key material or document,
+//     including size limits and ambiguous key sets.
+//   - [ErrAlgorithmMismatch]: key material that does not fit its algorithm.
+//   - [ErrNotSigningKey]: a public-only key asked to sign or to be active.
+//   - [ErrSymmetricKey]: a public form asked of an HMAC key.
+//   - [ErrInvalidSignature]: a signature that does not verify.
+//   - [ErrUnknownKey], [ErrDuplicateKeyID], [ErrActiveKey]: set operations.
+package keys

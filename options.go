@@ -1,0 +1,554 @@
+package authkit
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/authkit-go/authkit/keys"
+)
+
+// Default values of the options below.
+const (
+	DefaultIssuer              = "authkit"
+	DefaultAudience            = "authkit"
+	DefaultClientID            = "authkit"
+	DefaultAccessTTL           = 5 * time.Minute
+	DefaultRefreshTTL          = 14 * 24 * time.Hour
+	DefaultSessionLifetime     = 90 * 24 * time.Hour
+	DefaultLeeway              = 30 * time.Second
+	DefaultTokenPrefix         = "ak"
+	DefaultLastUsedInterval    = time.Minute
+	DefaultJWKSRefreshInterval = time.Minute
+)
+
+// Authentication schemes tried by verifier.Verifier.Authenticate, named in
+// WithSchemes.
+const (
+	// SchemeBearer is "Authorization: Bearer <token>" (RFC 6750): a JWT or
+	// an API token, told apart by form.
+	SchemeBearer = "bearer"
+	// SchemeToken is "Authorization: Token <token>", the scheme of Django
+	// REST framework's TokenAuthentication.
+	SchemeToken = "token"
+	// SchemeBasic is HTTP Basic (RFC 7617), checked by the function given
+	// to WithBasicAuth.
+	SchemeBasic = "basic"
+)
+
+// Role says which constructor a Config is built for.
+type Role int
+
+// Roles passed to BuildConfig.
+const (
+	RoleIssuer Role = iota + 1
+	RoleVerifier
+)
+
+func (r Role) String() string {
+	switch r {
+	case RoleIssuer:
+		return "issuer.New"
+	case RoleVerifier:
+		return "verifier.New"
+	}
+	return "unknown constructor"
+}
+
+// Option configures an issuer.Issuer or a verifier.Verifier. Options apply
+// in order; a later option of the same kind replaces an earlier one. Each
+// With… function documents its default, its valid range and which
+// constructor accepts it: giving an option to a constructor it does not
+// apply to is an error, never silently ignored.
+type Option func(*Config) error
+
+// Config is the configuration Options build. issuer.New and verifier.New
+// make one with BuildConfig and copy what they need; application code sets
+// it only through With… options and never holds one after New returns.
+type Config struct {
+	RefreshStore        RefreshStore
+	RevocationStore     RevocationStore
+	APITokenStore       APITokenStore
+	Keys                *keys.Set
+	JWKSURL             string
+	JWKSRefreshInterval time.Duration
+	HTTPClient          *http.Client
+	Issuer              string
+	Audience            []string
+	ClientID            string
+	AccessTTL           time.Duration
+	RefreshTTL          time.Duration
+	SessionLifetime     time.Duration
+	Leeway              time.Duration
+	Clock               func() time.Time
+	ReuseGrace          time.Duration
+	TokenPrefix         string
+	TokenHashKey        []byte
+	EventHook           func(context.Context, Event)
+	Logger              *slog.Logger
+	APITokenLimit       int
+	LastUsedInterval    time.Duration
+	PrincipalCheck      func(context.Context, *Principal) error
+	BasicAuth           func(ctx context.Context, username, password string) (*Principal, error)
+	Schemes             []string
+
+	applied map[string]Role // option name → the only role it applies to (0: both)
+}
+
+func (c *Config) mark(name string, only Role) {
+	if c.applied == nil {
+		c.applied = make(map[string]Role)
+	}
+	c.applied[name] = only
+}
+
+// BuildConfig returns the defaults with opts applied in order, checked as a
+// whole for role. It is what issuer.New and verifier.New call; application
+// code does not need it. Every error matches ErrInvalidConfig.
+func BuildConfig(role Role, opts ...Option) (*Config, error) {
+	c := &Config{
+		JWKSRefreshInterval: DefaultJWKSRefreshInterval,
+		Issuer:              DefaultIssuer,
+		Audience:            []string{DefaultAudience},
+		ClientID:            DefaultClientID,
+		AccessTTL:           DefaultAccessTTL,
+		RefreshTTL:          DefaultRefreshTTL,
+		SessionLifetime:     DefaultSessionLifetime,
+		Leeway:              DefaultLeeway,
+		Clock:               time.Now,
+		TokenPrefix:         DefaultTokenPrefix,
+		LastUsedInterval:    DefaultLastUsedInterval,
+	}
+	for _, o := range opts {
+		if o == nil {
+			return nil, fmt.Errorf("%w: nil Option", ErrInvalidConfig)
+		}
+		if err := o(c); err != nil {
+			if !errors.Is(err, ErrInvalidConfig) {
+				err = fmt.Errorf("%w: %w", ErrInvalidConfig, err)
+			}
+			return nil, err
+		}
+	}
+	for name, only := range c.applied {
+		if only != 0 && only != role {
+			return nil, fmt.Errorf("%w: %s applies to %s only, not %s", ErrInvalidConfig, name, only, role)
+		}
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if len(c.Schemes) == 0 {
+		c.Schemes = []string{SchemeBearer, SchemeToken}
+		if c.BasicAuth != nil {
+			c.Schemes = append(c.Schemes, SchemeBasic)
+		}
+	}
+	for _, s := range c.Schemes {
+		if s == SchemeBasic && c.BasicAuth == nil {
+			return nil, fmt.Errorf("%w: scheme %q needs WithBasicAuth", ErrInvalidConfig, s)
+		}
+	}
+	if c.SessionLifetime < c.RefreshTTL {
+		return nil, fmt.Errorf("%w: session lifetime %v is shorter than the refresh TTL %v", ErrInvalidConfig, c.SessionLifetime, c.RefreshTTL)
+	}
+	if c.AccessTTL > c.RefreshTTL {
+		return nil, fmt.Errorf("%w: access TTL %v is longer than the refresh TTL %v", ErrInvalidConfig, c.AccessTTL, c.RefreshTTL)
+	}
+	if c.ReuseGrace >= c.RefreshTTL {
+		return nil, fmt.Errorf("%w: reuse grace %v must be shorter than the refresh TTL %v", ErrInvalidConfig, c.ReuseGrace, c.RefreshTTL)
+	}
+	return c, nil
+}
+
+func invalid(format string, args ...any) error {
+	return fmt.Errorf("%w: "+format, append([]any{ErrInvalidConfig}, args...)...)
+}
+
+// WithStore sets all three stores to s. The default is no store: an Issuer
+// can then mint access tokens only (IssueAccessToken), and a Verifier checks
+// JWTs without a revocation check and refuses API tokens. Issuer and
+// verifier.
+func WithStore(s Store) Option {
+	return func(c *Config) error {
+		if s == nil {
+			return invalid("WithStore(nil)")
+		}
+		c.RefreshStore, c.RevocationStore, c.APITokenStore = s, s, s
+		c.mark("WithStore", 0)
+		return nil
+	}
+}
+
+// WithRefreshStore sets where refresh-token families live (the issuer
+// needs it for IssuePair, Refresh and sessions). Issuer and verifier.
+func WithRefreshStore(s RefreshStore) Option {
+	return func(c *Config) error {
+		if s == nil {
+			return invalid("WithRefreshStore(nil)")
+		}
+		c.RefreshStore = s
+		c.mark("WithRefreshStore", 0)
+		return nil
+	}
+}
+
+// WithRevocationStore sets where revocations live. With one, the verifier
+// checks every access token against it (one store call per request) and
+// refuses the request when the store cannot answer. Issuer and verifier.
+func WithRevocationStore(s RevocationStore) Option {
+	return func(c *Config) error {
+		if s == nil {
+			return invalid("WithRevocationStore(nil)")
+		}
+		c.RevocationStore = s
+		c.mark("WithRevocationStore", 0)
+		return nil
+	}
+}
+
+// WithAPITokenStore sets where API tokens live. Issuer and verifier.
+func WithAPITokenStore(s APITokenStore) Option {
+	return func(c *Config) error {
+		if s == nil {
+			return invalid("WithAPITokenStore(nil)")
+		}
+		c.APITokenStore = s
+		c.mark("WithAPITokenStore", 0)
+		return nil
+	}
+}
+
+// WithKeys sets the key set: the issuer signs with its active key, the
+// verifier accepts any of its keys (by kid). The set may be rotated while
+// in use (see package keys). Required by issuer.New; the verifier needs it
+// or WithJWKSURL.
+func WithKeys(s *keys.Set) Option {
+	return func(c *Config) error {
+		if s == nil {
+			return invalid("WithKeys(nil)")
+		}
+		c.Keys = s
+		c.mark("WithKeys", 0)
+		return nil
+	}
+}
+
+// WithJWKSURL makes the verifier fetch its verification keys from a remote
+// JWKS document (https, or http on a loopback address only). Keys are
+// cached; an unknown kid triggers a refetch at most once per
+// WithJWKSRefreshInterval, and the cache keeps serving when the remote is
+// down. May be combined with WithKeys (local keys are tried first).
+// Verifier only.
+func WithJWKSURL(rawURL string) Option {
+	return func(c *Config) error {
+		u, err := url.Parse(rawURL)
+		if err != nil || u.Host == "" {
+			return invalid("WithJWKSURL(%q): not an absolute URL", rawURL)
+		}
+		if u.Scheme != "https" && (u.Scheme != "http" || !isLoopbackHost(u.Hostname())) {
+			return invalid("WithJWKSURL(%q): must be https (http only for loopback)", rawURL)
+		}
+		c.JWKSURL = rawURL
+		c.mark("WithJWKSURL", RoleVerifier)
+		return nil
+	}
+}
+
+func isLoopbackHost(h string) bool {
+	return h == "localhost" || h == "::1" || strings.HasPrefix(h, "127.")
+}
+
+// WithJWKSRefreshInterval sets the least time between two fetches of the
+// JWKS document triggered by unknown kids, and how long a fetched document
+// is used before a background refresh. Default 1 minute; at least 1 second.
+// Verifier only.
+func WithJWKSRefreshInterval(d time.Duration) Option {
+	return func(c *Config) error {
+		if d < time.Second {
+			return invalid("WithJWKSRefreshInterval(%v): must be at least 1s", d)
+		}
+		c.JWKSRefreshInterval = d
+		c.mark("WithJWKSRefreshInterval", RoleVerifier)
+		return nil
+	}
+}
+
+// WithHTTPClient sets the client used to fetch the JWKS document. The
+// default is a client with a 10 second timeout. Verifier only.
+func WithHTTPClient(hc *http.Client) Option {
+	return func(c *Config) error {
+		if hc == nil {
+			return invalid("WithHTTPClient(nil)")
+		}
+		c.HTTPClient = hc
+		c.mark("WithHTTPClient", RoleVerifier)
+		return nil
+	}
+}
+
+// WithIssuer sets the "iss" the issuer writes and the verifier requires
+// (compared exactly). Default "authkit"; set it to your service's URL in
+// production. Issuer and verifier.
+func WithIssuer(iss string) Option {
+	return func(c *Config) error {
+		if err := checkText("WithIssuer", iss, 1024); err != nil {
+			return err
+		}
+		c.Issuer = iss
+		c.mark("WithIssuer", 0)
+		return nil
+	}
+}
+
+// WithAudience sets the audience. The issuer writes all of them as "aud"
+// unless a call overrides it; the verifier requires a token's "aud" to
+// contain at least one of them (RFC 7519 §4.1.3). Default ["authkit"]. At
+// least one non-empty value. Issuer and verifier.
+func WithAudience(aud ...string) Option {
+	aud = append([]string(nil), aud...)
+	return func(c *Config) error {
+		if len(aud) == 0 {
+			return invalid("WithAudience(): at least one audience")
+		}
+		for _, a := range aud {
+			if err := checkText("WithAudience", a, 1024); err != nil {
+				return err
+			}
+		}
+		c.Audience = aud
+		c.mark("WithAudience", 0)
+		return nil
+	}
+}
+
+// WithClientID sets the "client_id" claim (RFC 9068 §2.2) written when a
+// call names none. Default "authkit". Issuer only.
+func WithClientID(id string) Option {
+	return func(c *Config) error {
+		if err := checkText("WithClientID", id, 256); err != nil {
+			return err
+		}
+		c.ClientID = id
+		c.mark("WithClientID", RoleIssuer)
+		return nil
+	}
+}
+
+// WithAccessTTL sets how long access tokens live. Default 5 minutes; from
+// 1 second to 24 hours, and no longer than the refresh TTL. Revocation of
+// a session or subject is remembered this long plus the leeway. Issuer only.
+func WithAccessTTL(d time.Duration) Option {
+	return durationOption("WithAccessTTL", RoleIssuer, d, time.Second, 24*time.Hour, func(c *Config) { c.AccessTTL = d })
+}
+
+// WithRefreshTTL sets the idle lifetime of a refresh token: a session not
+// refreshed for this long ends. Default 14 days; from 1 minute to 1 year.
+// Issuer only.
+func WithRefreshTTL(d time.Duration) Option {
+	return durationOption("WithRefreshTTL", RoleIssuer, d, time.Minute, 366*24*time.Hour, func(c *Config) { c.RefreshTTL = d })
+}
+
+// WithSessionLifetime sets the absolute lifetime of a session (refresh
+// family), however often it is refreshed. Default 90 days; from 1 minute to
+// 5 years, and at least the refresh TTL. Issuer only.
+func WithSessionLifetime(d time.Duration) Option {
+	return durationOption("WithSessionLifetime", RoleIssuer, d, time.Minute, 5*366*24*time.Hour, func(c *Config) { c.SessionLifetime = d })
+}
+
+// WithLeeway sets the clock skew tolerated when checking exp, nbf and iat.
+// Default 30 seconds; from 0 to 5 minutes. Verifier only.
+func WithLeeway(d time.Duration) Option {
+	return durationOption("WithLeeway", RoleVerifier, d, 0, 5*time.Minute, func(c *Config) { c.Leeway = d })
+}
+
+// WithReuseGrace sets a window after a rotation in which presenting the
+// just-rotated refresh token again is taken for a benign race (two tabs
+// refreshing at once): it gets the same successor refresh token and a fresh
+// access token, so a session never forks. Outside the window, reuse revokes
+// the session. Default 0 (any reuse revokes); from 0 to 1 minute. Issuer
+// only.
+func WithReuseGrace(d time.Duration) Option {
+	return durationOption("WithReuseGrace", RoleIssuer, d, 0, time.Minute, func(c *Config) { c.ReuseGrace = d })
+}
+
+// WithLastUsedInterval sets how stale an API token's last-used time may get
+// before the verifier writes it again (knox's MIN_REFRESH_INTERVAL): a token
+// used continuously costs one store write per interval, not one per
+// request. Default 1 minute; from 1 second to 1 day. Verifier only.
+func WithLastUsedInterval(d time.Duration) Option {
+	return durationOption("WithLastUsedInterval", RoleVerifier, d, time.Second, 24*time.Hour, func(c *Config) { c.LastUsedInterval = d })
+}
+
+func durationOption(name string, only Role, d, min, max time.Duration, set func(*Config)) Option {
+	return func(c *Config) error {
+		if d < min || d > max {
+			return invalid("%s(%v): must be between %v and %v", name, d, min, max)
+		}
+		set(c)
+		c.mark(name, only)
+		return nil
+	}
+}
+
+// WithClock sets the time source. Default time.Now. Meant for tests; use
+// WithLeeway for clock skew. Issuer and verifier.
+func WithClock(now func() time.Time) Option {
+	return func(c *Config) error {
+		if now == nil {
+			return invalid("WithClock(nil)")
+		}
+		c.Clock = now
+		c.mark("WithClock", 0)
+		return nil
+	}
+}
+
+var prefixRE = regexp.MustCompile(`^[a-z][a-z0-9]{0,15}$`)
+
+// WithTokenPrefix sets the prefix of opaque tokens: API tokens look like
+// "<prefix>_…" and refresh tokens "<prefix>rt_…", so secret scanners can
+// spot them. Default "ak"; 1 to 16 lower-case letters and digits, starting
+// with a letter. Issuer and verifier must agree.
+func WithTokenPrefix(p string) Option {
+	return func(c *Config) error {
+		if !prefixRE.MatchString(p) {
+			return invalid("WithTokenPrefix(%q): 1-16 lower-case letters and digits, starting with a letter", p)
+		}
+		c.TokenPrefix = p
+		c.mark("WithTokenPrefix", 0)
+		return nil
+	}
+}
+
+// WithTokenHashKey makes stores keep HMAC-SHA-256 of opaque tokens under
+// key instead of plain SHA-256, so a stolen database cannot even confirm a
+// guessed token. The key must be at least 32 bytes; issuer and verifier must
+// use the same one, and changing it invalidates every refresh and API
+// token. Default: plain SHA-256. Issuer and verifier.
+func WithTokenHashKey(key []byte) Option {
+	key = append([]byte(nil), key...)
+	return func(c *Config) error {
+		if len(key) < 32 {
+			return invalid("WithTokenHashKey: key must be at least 32 bytes, got %d", len(key))
+		}
+		c.TokenHashKey = key
+		c.mark("WithTokenHashKey", 0)
+		return nil
+	}
+}
+
+// WithEventHook sets a function told about security events (issued,
+// refreshed, reuse detected, revoked, authentication failures…). It is
+// called synchronously, so it must be fast; it never receives a secret.
+// Default none. Issuer and verifier.
+func WithEventHook(hook func(context.Context, Event)) Option {
+	return func(c *Config) error {
+		if hook == nil {
+			return invalid("WithEventHook(nil)")
+		}
+		c.EventHook = hook
+		c.mark("WithEventHook", 0)
+		return nil
+	}
+}
+
+// WithLogger sets the structured logger for operational messages (never a
+// secret). Default: nothing is logged. Issuer and verifier.
+func WithLogger(l *slog.Logger) Option {
+	return func(c *Config) error {
+		if l == nil {
+			return invalid("WithLogger(nil)")
+		}
+		c.Logger = l
+		c.mark("WithLogger", 0)
+		return nil
+	}
+}
+
+// WithAPITokenLimit caps how many live API tokens one subject may hold
+// (knox's TOKEN_LIMIT_PER_USER); creating one more fails with
+// ErrLimitExceeded. Default 0: no limit. From 0 to 10000. Issuer only.
+func WithAPITokenLimit(n int) Option {
+	return func(c *Config) error {
+		if n < 0 || n > 10000 {
+			return invalid("WithAPITokenLimit(%d): must be between 0 and 10000", n)
+		}
+		c.APITokenLimit = n
+		c.mark("WithAPITokenLimit", RoleIssuer)
+		return nil
+	}
+}
+
+// WithPrincipalCheck sets a function run on every successfully verified
+// principal; a non-nil error refuses the request with ErrInvalidToken (a
+// disabled or deleted user: simplejwt's USER_AUTHENTICATION_RULE). It runs
+// on every request, so it must be fast. Default none. Verifier only.
+func WithPrincipalCheck(check func(context.Context, *Principal) error) Option {
+	return func(c *Config) error {
+		if check == nil {
+			return invalid("WithPrincipalCheck(nil)")
+		}
+		c.PrincipalCheck = check
+		c.mark("WithPrincipalCheck", RoleVerifier)
+		return nil
+	}
+}
+
+// WithBasicAuth enables HTTP Basic authentication in Authenticate, checked
+// by check, which returns the principal for a valid username and password
+// (and should compare in constant time and throttle). Unless WithSchemes
+// says otherwise, Basic is tried after Bearer and Token. Default off.
+// Verifier only.
+func WithBasicAuth(check func(ctx context.Context, username, password string) (*Principal, error)) Option {
+	return func(c *Config) error {
+		if check == nil {
+			return invalid("WithBasicAuth(nil)")
+		}
+		c.BasicAuth = check
+		c.mark("WithBasicAuth", RoleVerifier)
+		return nil
+	}
+}
+
+// WithSchemes sets which Authorization schemes Authenticate tries, in
+// order (SchemeBearer, SchemeToken, SchemeBasic), like DRF's
+// DEFAULT_AUTHENTICATION_CLASSES: a scheme that finds no credential of its
+// kind passes to the next; one that finds its credential and rejects it
+// ends the chain. Default bearer, token (then basic if WithBasicAuth is
+// set). Verifier only.
+func WithSchemes(schemes ...string) Option {
+	schemes = append([]string(nil), schemes...)
+	return func(c *Config) error {
+		if len(schemes) == 0 {
+			return invalid("WithSchemes(): at least one scheme")
+		}
+		seen := map[string]bool{}
+		for _, s := range schemes {
+			if s != SchemeBearer && s != SchemeToken && s != SchemeBasic {
+				return invalid("WithSchemes: unknown scheme %q", s)
+			}
+			if seen[s] {
+				return invalid("WithSchemes: %q twice", s)
+			}
+			seen[s] = true
+		}
+		c.Schemes = schemes
+		c.mark("WithSchemes", RoleVerifier)
+		return nil
+	}
+}
+
+func checkText(name, v string, max int) error {
+	if v == "" || len(v) > max || !utf8.ValidString(v) {
+		return invalid("%s(%q): must be non-empty valid UTF-8 of at most %d bytes", name, v, max)
+	}
+	return nil
+}

@@ -1,0 +1,402 @@
+// Package verifier checks the credentials a request presents — JWT access
+// tokens, opaque API tokens and, optionally, HTTP Basic — and returns the
+// authenticated *authkit.Principal.
+//
+// A [Verifier] is built with [New] from root-package options; it needs only
+// verification keys (authkit.WithKeys with public keys, or
+// authkit.WithJWKSURL), never a signing key. It is immutable after New and
+// safe for concurrent use. [Verifier.Verify] is on the path of every
+// authenticated request and is written to allocate little.
+//
+// # What a JWT must be
+//
+// At most 8 KiB (checked before any decoding); three canonical base64url
+// segments; a header and claims of strict JSON (no duplicate or
+// case-variant member names, valid UTF-8); typ "at+jwt"; a kid naming a
+// known key whose algorithm equals the header's alg exactly (so "none" and
+// algorithm confusion fail); no crit; a valid signature; the configured iss;
+// an aud containing one of the configured audiences; sub and jti; a numeric
+// exp in the future and nbf and iat not in the future (each within the
+// leeway); and, with a revocation store, not revoked by jti, session or
+// subject cutoff — asked in one store call.
+//
+// # Errors
+//
+// Verify and Authenticate return errors matching authkit.ErrNoCredentials,
+// authkit.ErrInvalidRequest, authkit.ErrInvalidToken,
+// authkit.ErrTokenExpired, authkit.ErrTokenRevoked or
+// authkit.ErrStoreUnavailable (a store that cannot answer refuses the
+// request: fail closed). The presented token never appears in an error.
+package verifier
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+	"unicode/utf8"
+	"unsafe"
+
+	"github.com/authkit-go/authkit"
+	"github.com/authkit-go/authkit/internal/claims"
+	"github.com/authkit-go/authkit/internal/jws"
+	"github.com/authkit-go/authkit/internal/opaque"
+	"github.com/authkit-go/authkit/keys"
+)
+
+// MaxHeaderLen bounds the Authorization header Authenticate accepts.
+const MaxHeaderLen = jws.MaxTokenSize + 64
+
+// Verifier checks credentials. Build it with New.
+type Verifier struct {
+	keys         *keys.Set
+	remote       *remoteKeys
+	revocations  authkit.RevocationStore
+	apiTokens    authkit.APITokenStore
+	hasher       opaque.Hasher
+	now          func() time.Time
+	hook         func(context.Context, authkit.Event)
+	log          *slog.Logger
+	check        func(context.Context, *authkit.Principal) error
+	basic        func(ctx context.Context, username, password string) (*authkit.Principal, error)
+	schemes      []string
+	iss          string
+	aud          []string
+	prefix       string
+	leeway       time.Duration
+	lastUsedStep time.Duration
+}
+
+// New returns a Verifier configured by opts. It needs authkit.WithKeys or
+// authkit.WithJWKSURL (or both). With a revocation store every access token
+// is checked against it; with an API token store API tokens are accepted.
+// Every error matches authkit.ErrInvalidConfig.
+func New(opts ...authkit.Option) (*Verifier, error) {
+	c, err := authkit.BuildConfig(authkit.RoleVerifier, opts...)
+	if err != nil {
+		return nil, err
+	}
+	if c.Keys == nil && c.JWKSURL == "" {
+		return nil, fmt.Errorf("%w: verifier.New needs authkit.WithKeys or authkit.WithJWKSURL", authkit.ErrInvalidConfig)
+	}
+	v := &Verifier{
+		keys:         c.Keys,
+		revocations:  c.RevocationStore,
+		apiTokens:    c.APITokenStore,
+		hasher:       opaque.NewHasher(c.TokenHashKey),
+		now:          c.Clock,
+		hook:         c.EventHook,
+		log:          c.Logger,
+		check:        c.PrincipalCheck,
+		basic:        c.BasicAuth,
+		schemes:      c.Schemes,
+		iss:          c.Issuer,
+		aud:          c.Audience,
+		prefix:       c.TokenPrefix,
+		leeway:       c.Leeway,
+		lastUsedStep: c.LastUsedInterval,
+	}
+	if c.JWKSURL != "" {
+		hc := c.HTTPClient
+		if hc == nil {
+			hc = &http.Client{Timeout: 10 * time.Second}
+		}
+		v.remote = newRemoteKeys(c.JWKSURL, hc, c.JWKSRefreshInterval, c.Clock, c.Logger)
+	}
+	return v, nil
+}
+
+// Schemes returns the Authorization schemes Authenticate tries, in order.
+// The first one names the challenge of a 401 response.
+func (v *Verifier) Schemes() []string { return append([]string(nil), v.schemes...) }
+
+func (v *Verifier) fail(ctx context.Context, method string, err error) error {
+	if v.hook != nil {
+		v.hook(ctx, authkit.Event{Type: authkit.EventAuthFailed, Time: v.now(), Method: method, Err: err})
+	}
+	return err
+}
+
+// Verify checks token — a JWT access token or an API token, told apart by
+// form — and returns its principal. An empty token is
+// authkit.ErrNoCredentials; a refresh token is refused (it is not an access
+// credential).
+func (v *Verifier) Verify(ctx context.Context, token string) (*authkit.Principal, error) {
+	switch {
+	case token == "":
+		return nil, authkit.ErrNoCredentials
+	case len(token) > jws.MaxTokenSize:
+		return nil, v.fail(ctx, "", fmt.Errorf("verifier: %w: token longer than %d bytes", authkit.ErrInvalidToken, jws.MaxTokenSize))
+	case opaque.Looks(token, v.prefix, opaque.KindAPI):
+		return v.verifyAPIToken(ctx, token)
+	case opaque.Looks(token, v.prefix, opaque.KindRefresh):
+		return nil, v.fail(ctx, "", fmt.Errorf("verifier: %w: a refresh token is not an access credential", authkit.ErrInvalidToken))
+	}
+	return v.verifyJWT(ctx, token)
+}
+
+var (
+	errMalformed   = fmt.Errorf("verifier: %w: malformed token", authkit.ErrInvalidToken)
+	errType        = fmt.Errorf("verifier: %w: typ is not at+jwt", authkit.ErrInvalidToken)
+	errUnknownKey  = fmt.Errorf("verifier: %w: unknown key", authkit.ErrInvalidToken)
+	errSignature   = fmt.Errorf("verifier: %w: signature or algorithm does not verify", authkit.ErrInvalidToken)
+	errClaims      = fmt.Errorf("verifier: %w: malformed claims", authkit.ErrInvalidToken)
+	errNoExp       = fmt.Errorf("verifier: %w: exp missing", authkit.ErrInvalidToken)
+	errExpired     = fmt.Errorf("verifier: %w", authkit.ErrTokenExpired)
+	errNotYet      = fmt.Errorf("verifier: %w: not valid yet (nbf)", authkit.ErrInvalidToken)
+	errFuture      = fmt.Errorf("verifier: %w: issued in the future (iat)", authkit.ErrInvalidToken)
+	errIssuer      = fmt.Errorf("verifier: %w: wrong issuer", authkit.ErrInvalidToken)
+	errAudience    = fmt.Errorf("verifier: %w: wrong audience", authkit.ErrInvalidToken)
+	errMissing     = fmt.Errorf("verifier: %w: sub, jti or iat missing", authkit.ErrInvalidToken)
+	errRevoked     = fmt.Errorf("verifier: %w", authkit.ErrTokenRevoked)
+	errNoAPIStore  = fmt.Errorf("verifier: %w: API tokens are not accepted (no API token store)", authkit.ErrInvalidToken)
+	errUnknownAPI  = fmt.Errorf("verifier: %w: unknown API token", authkit.ErrInvalidToken)
+	errRevokedAPI  = fmt.Errorf("verifier: %w: API token revoked", authkit.ErrTokenRevoked)
+	errExpiredAPI  = fmt.Errorf("verifier: %w: API token expired", authkit.ErrTokenExpired)
+	errMalformedAT = fmt.Errorf("verifier: %w: malformed API token", authkit.ErrInvalidToken)
+)
+
+func (v *Verifier) lookupKey(ctx context.Context, kid string) (*keys.Key, bool) {
+	if v.keys != nil {
+		if k, ok := v.keys.Lookup(kid); ok {
+			return k, true
+		}
+	}
+	if v.remote != nil {
+		return v.remote.lookup(ctx, kid)
+	}
+	return nil, false
+}
+
+// payloadBuf is big enough for the claims of any token under the size
+// limit, so that decoding never allocates.
+const payloadBuf = jws.MaxTokenSize * 3 / 4
+
+func (v *Verifier) verifyJWT(ctx context.Context, token string) (*authkit.Principal, error) {
+	var t jws.Token
+	if err := jws.Parse(token, &t); err != nil {
+		return nil, v.fail(ctx, authkit.MethodJWT, errMalformed)
+	}
+	if !claims.IsAccessTokenType(t.Header.Typ) {
+		return nil, v.fail(ctx, authkit.MethodJWT, errType)
+	}
+	k, ok := v.lookupKey(ctx, t.Header.Kid)
+	if !ok {
+		return nil, v.fail(ctx, authkit.MethodJWT, errUnknownKey)
+	}
+	if err := t.Verify(k); err != nil {
+		return nil, v.fail(ctx, authkit.MethodJWT, errSignature)
+	}
+	var buf [1024]byte
+	p, err := t.AppendPayload(buf[:0])
+	if err != nil {
+		return nil, v.fail(ctx, authkit.MethodJWT, errMalformed)
+	}
+	// One copy of the payload backs every string of the principal.
+	ps := string(p)
+	var c claims.Claims
+	if err := claims.Parse(unsafe.Slice(unsafe.StringData(ps), len(ps)), &c); err != nil {
+		return nil, v.fail(ctx, authkit.MethodJWT, errClaims)
+	}
+	now := v.now()
+	switch {
+	case !c.HasExpiry:
+		return nil, v.fail(ctx, authkit.MethodJWT, errNoExp)
+	case !now.Before(c.ExpiresAt.Add(v.leeway)):
+		return nil, v.fail(ctx, authkit.MethodJWT, errExpired)
+	case c.HasNotBefore && c.NotBefore.After(now.Add(v.leeway)):
+		return nil, v.fail(ctx, authkit.MethodJWT, errNotYet)
+	case !c.HasIssuedAt || c.Subject == "" || c.TokenID == "":
+		return nil, v.fail(ctx, authkit.MethodJWT, errMissing)
+	case c.IssuedAt.After(now.Add(v.leeway)):
+		return nil, v.fail(ctx, authkit.MethodJWT, errFuture)
+	case c.Issuer != v.iss:
+		return nil, v.fail(ctx, authkit.MethodJWT, errIssuer)
+	case !c.HasAudience(v.aud):
+		return nil, v.fail(ctx, authkit.MethodJWT, errAudience)
+	}
+	if v.revocations != nil {
+		dead, err := v.revocations.IsRevoked(ctx, authkit.RevocationQuery{
+			TokenID: c.TokenID, SessionID: c.SessionID, Subject: c.Subject, IssuedAt: c.IssuedAt,
+		}, now)
+		if err != nil {
+			return nil, v.fail(ctx, authkit.MethodJWT, storeError("revocation check", err))
+		}
+		if dead {
+			return nil, v.fail(ctx, authkit.MethodJWT, errRevoked)
+		}
+	}
+	pr := &authkit.Principal{
+		Subject:   c.Subject,
+		Scopes:    c.Scopes(),
+		Method:    authkit.MethodJWT,
+		TokenID:   c.TokenID,
+		SessionID: c.SessionID,
+		ClientID:  c.ClientID,
+		IssuedAt:  c.IssuedAt,
+		ExpiresAt: c.ExpiresAt,
+		Claims:    c.Extra,
+	}
+	return v.admit(ctx, pr)
+}
+
+// storeError makes sure a store failure is classed as unavailable (fail
+// closed) unless it is the caller's own cancellation.
+func storeError(what string, err error) error {
+	if errors.Is(err, authkit.ErrStoreUnavailable) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Errorf("verifier: %s: %w", what, err)
+	}
+	return fmt.Errorf("verifier: %s: %w: %w", what, authkit.ErrStoreUnavailable, err)
+}
+
+func (v *Verifier) admit(ctx context.Context, p *authkit.Principal) (*authkit.Principal, error) {
+	if v.check != nil {
+		if err := v.check(ctx, p); err != nil {
+			return nil, v.fail(ctx, p.Method, fmt.Errorf("verifier: %w: refused by the principal check: %w", authkit.ErrInvalidToken, err))
+		}
+	}
+	if v.hook != nil {
+		v.hook(ctx, authkit.Event{Type: authkit.EventAuthenticated, Time: v.now(), Subject: p.Subject, SessionID: p.SessionID, TokenID: p.TokenID, Method: p.Method})
+	}
+	return p, nil
+}
+
+func (v *Verifier) verifyAPIToken(ctx context.Context, token string) (*authkit.Principal, error) {
+	if v.apiTokens == nil {
+		return nil, v.fail(ctx, authkit.MethodAPIToken, errNoAPIStore)
+	}
+	if opaque.Check(token, v.prefix, opaque.KindAPI) != nil {
+		return nil, v.fail(ctx, authkit.MethodAPIToken, errMalformedAT)
+	}
+	h := v.hasher.Hash(token)
+	t, err := v.apiTokens.LookupAPIToken(ctx, h)
+	if errors.Is(err, authkit.ErrNotFound) {
+		return nil, v.fail(ctx, authkit.MethodAPIToken, errUnknownAPI)
+	}
+	if err != nil {
+		return nil, v.fail(ctx, authkit.MethodAPIToken, storeError("API token lookup", err))
+	}
+	if !opaque.Equal(t.Hash, h) {
+		return nil, v.fail(ctx, authkit.MethodAPIToken, errUnknownAPI)
+	}
+	now := v.now()
+	if !t.RevokedAt.IsZero() {
+		return nil, v.fail(ctx, authkit.MethodAPIToken, errRevokedAPI)
+	}
+	if !t.ExpiresAt.IsZero() && !now.Before(t.ExpiresAt) {
+		return nil, v.fail(ctx, authkit.MethodAPIToken, errExpiredAPI)
+	}
+	if now.Sub(t.LastUsedAt) >= v.lastUsedStep {
+		// Bookkeeping, not a decision: the token was just read as live, so a
+		// failed write is logged and the request goes on.
+		if err := v.apiTokens.TouchAPIToken(ctx, t.ID, now); err != nil {
+			v.log.WarnContext(ctx, "authkit: recording API token use failed", "token_id", t.ID, "error", err)
+		}
+	}
+	return v.admit(ctx, &authkit.Principal{
+		Subject:   t.Subject,
+		Scopes:    t.Scopes,
+		Method:    authkit.MethodAPIToken,
+		TokenID:   t.ID,
+		IssuedAt:  t.CreatedAt,
+		ExpiresAt: t.ExpiresAt,
+	})
+}
+
+var (
+	errMultipleAuth = fmt.Errorf("verifier: %w: more than one Authorization header", authkit.ErrInvalidRequest)
+	errLongHeader   = fmt.Errorf("verifier: %w: Authorization header longer than %d bytes", authkit.ErrInvalidRequest, MaxHeaderLen)
+	errBadCred      = fmt.Errorf("verifier: %w: malformed credentials", authkit.ErrInvalidRequest)
+	errBadBasic     = fmt.Errorf("verifier: %w: malformed Basic credentials", authkit.ErrInvalidRequest)
+)
+
+// Authenticate finds the request's credential in its Authorization header
+// and verifies it, trying the configured schemes in order with Django REST
+// framework's rules: a scheme that finds no credential of its kind passes
+// to the next; one that finds its credential and rejects it ends the chain.
+// No header, or a scheme none of ours, is authkit.ErrNoCredentials; two
+// Authorization headers, one over MaxHeaderLen, or a malformed credential
+// is authkit.ErrInvalidRequest. Tokens are never read from the URL.
+func (v *Verifier) Authenticate(r *http.Request) (*authkit.Principal, error) {
+	vals := r.Header["Authorization"]
+	switch {
+	case len(vals) == 0:
+		return nil, authkit.ErrNoCredentials
+	case len(vals) > 1:
+		return nil, errMultipleAuth
+	case len(vals[0]) > MaxHeaderLen:
+		return nil, errLongHeader
+	}
+	scheme, cred, _ := strings.Cut(vals[0], " ")
+	cred = strings.TrimLeft(cred, " ")
+	for _, s := range v.schemes {
+		if !strings.EqualFold(scheme, s) {
+			continue
+		}
+		ctx := r.Context()
+		if s == authkit.SchemeBasic {
+			return v.authenticateBasic(ctx, cred)
+		}
+		if !isB64Token(cred) {
+			return nil, errBadCred
+		}
+		return v.Verify(ctx, cred)
+	}
+	return nil, authkit.ErrNoCredentials
+}
+
+// isB64Token checks RFC 6750 §2.1's b64token: 1*( ALPHA / DIGIT / "-" / "."
+// / "_" / "~" / "+" / "/" ) *"=".
+func isB64Token(s string) bool {
+	if s == "" {
+		return false
+	}
+	i := 0
+	for ; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' ||
+			c == '-' || c == '.' || c == '_' || c == '~' || c == '+' || c == '/') {
+			break
+		}
+	}
+	if i == 0 {
+		return false
+	}
+	for ; i < len(s); i++ {
+		if s[i] != '=' {
+			return false
+		}
+	}
+	return true
+}
+
+const maxBasicPart = 1024
+
+func (v *Verifier) authenticateBasic(ctx context.Context, cred string) (*authkit.Principal, error) {
+	raw, err := base64.StdEncoding.Strict().DecodeString(cred)
+	if err != nil || len(cred) == 0 {
+		return nil, errBadBasic
+	}
+	user, pass, ok := strings.Cut(string(raw), ":")
+	if !ok || user == "" || len(user) > maxBasicPart || len(pass) > maxBasicPart || !utf8.ValidString(user) || !utf8.ValidString(pass) {
+		return nil, errBadBasic
+	}
+	p, err := v.basic(ctx, user, pass)
+	if err != nil {
+		if errors.Is(err, authkit.ErrStoreUnavailable) || errors.Is(err, authkit.ErrInvalidToken) {
+			return nil, v.fail(ctx, authkit.MethodBasic, err)
+		}
+		return nil, v.fail(ctx, authkit.MethodBasic, fmt.Errorf("verifier: %w: Basic credentials refused: %w", authkit.ErrInvalidToken, err))
+	}
+	if p == nil || p.Subject == "" {
+		return nil, v.fail(ctx, authkit.MethodBasic, fmt.Errorf("verifier: %w: Basic check returned no principal", authkit.ErrInvalidToken))
+	}
+	if p.Method == "" {
+		p.Method = authkit.MethodBasic
+	}
+	return v.admit(ctx, p)
+}
