@@ -1,0 +1,896 @@
+// Package memory is authkit's in-process store: a complete [authkit.Store]
+// kept in maps, the embedded default and the reference implementation that
+// package conformance ships beside. It needs no server and no setup, and
+// its data lives as long as the process: use it for a single instance, for
+// tests and for development; use a shared backend (backends/sqlstore,
+// backends/redisstore) when several processes must see the same sessions
+// and revocations.
+//
+//	store := memory.New()
+//	iss, err := issuer.New(authkit.WithStore(store), authkit.WithKeys(set))
+//
+// # Concurrency
+//
+// A Store is safe for concurrent use by many goroutines. One read-write
+// mutex guards it; RotateRefresh and CreateAPIToken hold it for their whole
+// check-and-write, which is what makes rotation atomic (of N concurrent
+// rotations of one token exactly one wins) and the API token limit exact.
+// IsRevoked, called on every authenticated request, takes the read lock and
+// does at most three map lookups, with no allocation.
+//
+// # Memory
+//
+// Logical expiry is judged against the time the caller passes, never the
+// wall clock. The Store starts no goroutine; instead every write removes a
+// bounded number of entries (see [WithSweepBudget]) that have expired at
+// the latest time the Store has been given, taken from the write itself
+// or, for writes that carry no time (CreateSession uses the session's
+// CreatedAt; RevokeToken, RevokeSessionTokens and SetCutoff carry none),
+// from earlier calls, IsRevoked included. Expired entries are kept in
+// expiry order, so each write's sweep costs O(budget·log n), and since a
+// write adds at most three entries while it may remove budget of them, the
+// expired backlog shrinks with every write: memory does not grow without
+// bound while the Store is used. The times given to a Store should
+// therefore move forward, as a clock does: a time far in the future makes
+// it collect everything that expires before then.
+//
+// What the sweep does not remove is garbage that has not expired by time:
+// revoked sessions (they go when their own expiry passes) and revoked API
+// tokens without an expiry. The DeleteExpired… methods, which the issuer
+// calls, and [Store.Cleanup] remove those too.
+//
+// # Errors
+//
+// Methods return errors matching authkit's sentinels with errors.Is
+// (ErrNotFound, ErrConflict, ErrTokenRevoked, ErrTokenExpired,
+// ErrLimitExceeded, a *authkit.ReuseError) or ctx.Err(): each method checks
+// its context first. A memory store is never unavailable.
+package memory
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/authkit-go/authkit"
+)
+
+var (
+	_ authkit.Store  = (*Store)(nil)
+	_ authkit.Pinger = (*Store)(nil)
+)
+
+// DefaultSweepBudget is how many expired entries of each kind (sessions and
+// refresh tokens, revocations, API tokens) a write may remove by default.
+const DefaultSweepBudget = 32
+
+// Option configures a Store made by [New].
+type Option func(*Store)
+
+// WithSweepBudget sets how many expired entries of each kind every write
+// may remove (see the package doc). The default is [DefaultSweepBudget];
+// values below 4 are raised to 4, so that the sweep always outpaces the
+// writes that add entries.
+func WithSweepBudget(n int) Option {
+	return func(s *Store) { s.budget = max(n, 4) }
+}
+
+// Store is an in-process authkit.Store. Make one with [New]; the zero value
+// is not usable.
+type Store struct {
+	budget int
+	// seen is the latest time (Unix seconds) the Store has been given by
+	// any call; the sweep of a write that carries no time uses it.
+	seen atomic.Int64
+
+	mu sync.RWMutex
+
+	sessions  map[string]*session
+	bySubject map[string]map[string]*session
+	records   map[authkit.TokenHash]*record
+	// revokedSessions are garbage for DeleteExpiredSessions now, though
+	// their expiry may be far away.
+	revokedSessions map[string]*session
+	refreshExp      expiryHeap // sessions and records
+
+	jti     map[string]*revocation
+	sid     map[string]*revocation
+	cutoffs map[string]*cutoff
+	revExp  expiryHeap
+
+	tokensByHash    map[authkit.TokenHash]*apiToken
+	tokensByID      map[string]*apiToken
+	tokensBySubject map[string]map[string]*apiToken
+	revokedTokens   map[string]*apiToken
+	tokenExp        expiryHeap // tokens that have an ExpiresAt
+}
+
+type session struct {
+	s       authkit.Session
+	records map[authkit.TokenHash]*record
+	exp     expiry // min(ExpiresAt, IdleExpiresAt)
+}
+
+type record struct {
+	r    authkit.RefreshRecord
+	sess *session
+	used bool
+	exp  expiry // ExpiresAt
+}
+
+type revocation struct {
+	key   string
+	isSID bool
+	exp   expiry // until
+}
+
+type cutoff struct {
+	subject string
+	cutoff  time.Time
+	exp     expiry // until
+}
+
+type apiToken struct {
+	t   authkit.APIToken
+	exp expiry // ExpiresAt, when set
+}
+
+// New returns an empty Store.
+func New(opts ...Option) *Store {
+	s := &Store{
+		budget:          DefaultSweepBudget,
+		sessions:        map[string]*session{},
+		bySubject:       map[string]map[string]*session{},
+		records:         map[authkit.TokenHash]*record{},
+		revokedSessions: map[string]*session{},
+		jti:             map[string]*revocation{},
+		sid:             map[string]*revocation{},
+		cutoffs:         map[string]*cutoff{},
+		tokensByHash:    map[authkit.TokenHash]*apiToken{},
+		tokensByID:      map[string]*apiToken{},
+		tokensBySubject: map[string]map[string]*apiToken{},
+		revokedTokens:   map[string]*apiToken{},
+	}
+	for _, o := range opts {
+		if o != nil {
+			o(s)
+		}
+	}
+	return s
+}
+
+// Ping implements authkit.Pinger. A memory store always answers; Ping
+// returns an error only for a done ctx.
+func (s *Store) Ping(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("memory: Ping: %w", err)
+	}
+	return nil
+}
+
+// Cleanup deletes every garbage entry at now — what the three DeleteExpired…
+// methods delete, without a limit — and returns how many it deleted. The
+// issuer's periodic DeleteExpired… calls make it unnecessary; it is for
+// applications that use the store without one.
+func (s *Store) Cleanup(now time.Time) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.observe(now)
+	const all = int(^uint(0) >> 1)
+	n := s.collectRefresh(now, all)
+	n += s.collectRevokedSessions(all - n)
+	n += s.collectRevocations(now, all)
+	n += s.collectTokens(now, all)
+	n += s.collectRevokedTokens(all)
+	return n
+}
+
+// ---- time ----
+
+// norm strips the monotonic reading and the location: stored times are
+// plain UTC instants.
+func norm(t time.Time) time.Time { return t.UTC() }
+
+// observe records now as the latest time seen, at a second's granularity,
+// so that an IsRevoked stream writes the shared word about once a second.
+func (s *Store) observe(now time.Time) {
+	sec := now.Unix()
+	for {
+		old := s.seen.Load()
+		if sec <= old || s.seen.CompareAndSwap(old, sec) {
+			return
+		}
+	}
+}
+
+// sweepTime is the time a write's sweep judges expiry at: the later of the
+// write's own time (zero if it carries none) and the latest time seen.
+func (s *Store) sweepTime(now time.Time) time.Time {
+	if seen := time.Unix(s.seen.Load(), 0); seen.After(now) {
+		return seen
+	}
+	return now
+}
+
+// sweep removes up to the budget of entries of each kind that expired at
+// the sweep time. The caller holds s.mu.
+func (s *Store) sweep(now time.Time) {
+	at := s.sweepTime(now)
+	if at.Unix() <= 0 {
+		return // no time seen yet
+	}
+	s.collectRefresh(at, s.budget)
+	s.collectRevocations(at, s.budget)
+	s.collectTokens(at, s.budget)
+}
+
+// ---- copies ----
+
+func cloneSession(in authkit.Session) authkit.Session {
+	out := in
+	out.Scopes = slices.Clone(in.Scopes)
+	out.Audience = slices.Clone(in.Audience)
+	out.Claims = slices.Clone(in.Claims)
+	return out
+}
+
+func storedSession(in authkit.Session) authkit.Session {
+	out := cloneSession(in)
+	out.CreatedAt = norm(in.CreatedAt)
+	out.LastUsedAt = norm(in.LastUsedAt)
+	out.ExpiresAt = norm(in.ExpiresAt)
+	out.IdleExpiresAt = norm(in.IdleExpiresAt)
+	out.RevokedAt = norm(in.RevokedAt)
+	return out
+}
+
+func cloneRecord(in authkit.RefreshRecord) authkit.RefreshRecord {
+	out := in
+	out.Successor = slices.Clone(in.Successor)
+	return out
+}
+
+func storedRecord(in authkit.RefreshRecord) authkit.RefreshRecord {
+	out := cloneRecord(in)
+	out.IssuedAt = norm(in.IssuedAt)
+	out.ExpiresAt = norm(in.ExpiresAt)
+	out.UsedAt = norm(in.UsedAt)
+	return out
+}
+
+func cloneToken(in authkit.APIToken) authkit.APIToken {
+	out := in
+	out.Scopes = slices.Clone(in.Scopes)
+	return out
+}
+
+func storedToken(in authkit.APIToken) authkit.APIToken {
+	out := cloneToken(in)
+	out.CreatedAt = norm(in.CreatedAt)
+	out.ExpiresAt = norm(in.ExpiresAt)
+	out.LastUsedAt = norm(in.LastUsedAt)
+	out.RevokedAt = norm(in.RevokedAt)
+	return out
+}
+
+func sessionExpiry(s authkit.Session) time.Time {
+	if s.IdleExpiresAt.Before(s.ExpiresAt) {
+		return s.IdleExpiresAt
+	}
+	return s.ExpiresAt
+}
+
+// errLimit reports a DeleteExpired… call with a limit the contract rules
+// out; answering 0 would make a caller that repeats while the result
+// equals limit spin for ever.
+func errLimit(op string, limit int) error {
+	return fmt.Errorf("memory: %s: limit %d: must be positive", op, limit)
+}
+
+// ---- RefreshStore ----
+
+// CreateSession implements authkit.RefreshStore. first must belong to s
+// (same SessionID and Subject); a mismatch is refused and stores nothing.
+// s.CreatedAt serves as the current time for the write's sweep.
+func (s *Store) CreateSession(ctx context.Context, sess authkit.Session, first authkit.RefreshRecord) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("memory: CreateSession: %w", err)
+	}
+	if first.SessionID != sess.ID || first.Subject != sess.Subject {
+		return errors.New("memory: CreateSession: the first token's SessionID and Subject must be the session's")
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.sessions[sess.ID]; ok {
+		return fmt.Errorf("memory: CreateSession: session ID: %w", authkit.ErrConflict)
+	}
+	if _, ok := s.records[first.Hash]; ok {
+		return fmt.Errorf("memory: CreateSession: token hash: %w", authkit.ErrConflict)
+	}
+	ss := &session{s: storedSession(sess), records: map[authkit.TokenHash]*record{}}
+	ss.exp = expiry{at: sessionExpiry(ss.s), owner: ss}
+	s.sessions[ss.s.ID] = ss
+	bySub := s.bySubject[ss.s.Subject]
+	if bySub == nil {
+		bySub = map[string]*session{}
+		s.bySubject[ss.s.Subject] = bySub
+	}
+	bySub[ss.s.ID] = ss
+	s.refreshExp.push(&ss.exp)
+	if !ss.s.RevokedAt.IsZero() {
+		s.revokedSessions[ss.s.ID] = ss
+	}
+	s.addRecord(ss, storedRecord(first), !first.UsedAt.IsZero())
+	s.observe(sess.CreatedAt)
+	s.sweep(sess.CreatedAt)
+	return nil
+}
+
+func (s *Store) addRecord(ss *session, r authkit.RefreshRecord, used bool) {
+	rec := &record{r: r, sess: ss, used: used}
+	rec.exp = expiry{at: r.ExpiresAt, owner: rec}
+	s.records[r.Hash] = rec
+	ss.records[r.Hash] = rec
+	s.refreshExp.push(&rec.exp)
+}
+
+// RotateRefresh implements authkit.RefreshStore. A successor hash that is
+// already stored yields ErrConflict and changes nothing.
+func (s *Store) RotateRefresh(ctx context.Context, r authkit.Rotation) (authkit.Session, error) {
+	if err := ctx.Err(); err != nil {
+		return authkit.Session{}, fmt.Errorf("memory: RotateRefresh: %w", err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.observe(r.Now)
+	defer s.sweep(r.Now) // after the checks: the presented record must be judged, not collected
+	rec := s.records[r.Old]
+	if rec == nil {
+		return authkit.Session{}, fmt.Errorf("memory: RotateRefresh: %w", authkit.ErrNotFound)
+	}
+	ss := rec.sess
+	if !ss.s.RevokedAt.IsZero() {
+		return authkit.Session{}, fmt.Errorf("memory: RotateRefresh: session: %w", authkit.ErrTokenRevoked)
+	}
+	if rec.used {
+		return authkit.Session{}, &authkit.ReuseError{
+			SessionID: rec.r.SessionID,
+			Subject:   rec.r.Subject,
+			UsedAt:    rec.r.UsedAt,
+			Successor: slices.Clone(rec.r.Successor),
+		}
+	}
+	if !r.Now.Before(rec.r.ExpiresAt) || !r.Now.Before(ss.s.ExpiresAt) || !r.Now.Before(ss.s.IdleExpiresAt) {
+		return authkit.Session{}, fmt.Errorf("memory: RotateRefresh: %w", authkit.ErrTokenExpired)
+	}
+	if _, ok := s.records[r.Next]; ok {
+		return authkit.Session{}, fmt.Errorf("memory: RotateRefresh: successor hash: %w", authkit.ErrConflict)
+	}
+	now := norm(r.Now)
+	rec.used = true
+	rec.r.UsedAt = now
+	rec.r.Successor = slices.Clone(r.Successor)
+	s.addRecord(ss, authkit.RefreshRecord{
+		Hash:      r.Next,
+		SessionID: ss.s.ID,
+		Subject:   ss.s.Subject,
+		IssuedAt:  now,
+		ExpiresAt: norm(r.NextExpiresAt),
+	}, false)
+	ss.s.LastUsedAt = now
+	ss.s.IdleExpiresAt = norm(r.NextExpiresAt)
+	ss.exp.at = sessionExpiry(ss.s)
+	s.refreshExp.fix(&ss.exp)
+	return cloneSession(ss.s), nil
+}
+
+// LookupRefresh implements authkit.RefreshStore.
+func (s *Store) LookupRefresh(ctx context.Context, h authkit.TokenHash) (authkit.RefreshRecord, error) {
+	if err := ctx.Err(); err != nil {
+		return authkit.RefreshRecord{}, fmt.Errorf("memory: LookupRefresh: %w", err)
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	rec := s.records[h]
+	if rec == nil {
+		return authkit.RefreshRecord{}, fmt.Errorf("memory: LookupRefresh: %w", authkit.ErrNotFound)
+	}
+	return cloneRecord(rec.r), nil
+}
+
+// Session implements authkit.RefreshStore.
+func (s *Store) Session(ctx context.Context, id string) (authkit.Session, error) {
+	if err := ctx.Err(); err != nil {
+		return authkit.Session{}, fmt.Errorf("memory: Session: %w", err)
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	ss := s.sessions[id]
+	if ss == nil {
+		return authkit.Session{}, fmt.Errorf("memory: Session: %w", authkit.ErrNotFound)
+	}
+	return cloneSession(ss.s), nil
+}
+
+// ListSessions implements authkit.RefreshStore. Sessions created at the
+// same instant are ordered by ID.
+func (s *Store) ListSessions(ctx context.Context, subject string, now time.Time) ([]authkit.Session, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("memory: ListSessions: %w", err)
+	}
+	s.observe(now)
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	var out []authkit.Session
+	for _, ss := range s.bySubject[subject] {
+		if ss.s.Live(now) {
+			out = append(out, cloneSession(ss.s))
+		}
+	}
+	slices.SortFunc(out, func(a, b authkit.Session) int {
+		if c := b.CreatedAt.Compare(a.CreatedAt); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.ID, b.ID)
+	})
+	return out, nil
+}
+
+// RevokeSession implements authkit.RefreshStore.
+func (s *Store) RevokeSession(ctx context.Context, id string, now time.Time) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("memory: RevokeSession: %w", err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.observe(now)
+	ss := s.sessions[id]
+	if ss == nil {
+		return fmt.Errorf("memory: RevokeSession: %w", authkit.ErrNotFound)
+	}
+	s.revokeSession(ss, now)
+	s.sweep(now)
+	return nil
+}
+
+// revokeSession revokes ss at now unless it already is, and reports
+// whether it did.
+func (s *Store) revokeSession(ss *session, now time.Time) bool {
+	if !ss.s.RevokedAt.IsZero() {
+		return false
+	}
+	ss.s.RevokedAt = norm(now)
+	s.revokedSessions[ss.s.ID] = ss
+	return true
+}
+
+// RevokeSubjectSessions implements authkit.RefreshStore. The IDs come back
+// sorted. Sessions that have expired but not yet been collected are
+// revoked and reported too.
+func (s *Store) RevokeSubjectSessions(ctx context.Context, subject string, now time.Time) ([]string, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("memory: RevokeSubjectSessions: %w", err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.observe(now)
+	var ids []string
+	for id, ss := range s.bySubject[subject] {
+		if s.revokeSession(ss, now) {
+			ids = append(ids, id)
+		}
+	}
+	slices.Sort(ids)
+	s.sweep(now)
+	return ids, nil
+}
+
+// DeleteExpiredSessions implements authkit.RefreshStore. A garbage session
+// with more records than the limit leaves is deleted over several calls,
+// its records first.
+func (s *Store) DeleteExpiredSessions(ctx context.Context, now time.Time, limit int) (int, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, fmt.Errorf("memory: DeleteExpiredSessions: %w", err)
+	}
+	if limit <= 0 {
+		return 0, errLimit("DeleteExpiredSessions", limit)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.observe(now)
+	n := s.collectRefresh(now, limit)
+	n += s.collectRevokedSessions(limit - n)
+	return n, nil
+}
+
+// collectRefresh deletes up to budget records of either kind that expired
+// at now, earliest first, and returns how many it deleted.
+func (s *Store) collectRefresh(now time.Time, budget int) int {
+	n := 0
+	for n < budget {
+		e := s.refreshExp.min()
+		if e == nil || now.Before(e.at) {
+			break
+		}
+		switch o := e.owner.(type) {
+		case *record:
+			s.dropRecord(o)
+			n++
+		case *session:
+			n += s.dropSession(o, budget-n)
+		}
+	}
+	return n
+}
+
+// collectRevokedSessions deletes up to budget records of revoked sessions.
+func (s *Store) collectRevokedSessions(budget int) int {
+	n := 0
+	for _, ss := range s.revokedSessions {
+		if n >= budget {
+			break
+		}
+		n += s.dropSession(ss, budget-n)
+	}
+	return n
+}
+
+// dropSession deletes up to budget of ss's records and then, if budget is
+// left, ss itself; it returns how many records of either kind it deleted.
+func (s *Store) dropSession(ss *session, budget int) int {
+	n := 0
+	for _, rec := range ss.records {
+		if n >= budget {
+			return n
+		}
+		s.dropRecord(rec)
+		n++
+	}
+	if n >= budget {
+		return n
+	}
+	delete(s.sessions, ss.s.ID)
+	delete(s.revokedSessions, ss.s.ID)
+	if bySub := s.bySubject[ss.s.Subject]; bySub != nil {
+		delete(bySub, ss.s.ID)
+		if len(bySub) == 0 {
+			delete(s.bySubject, ss.s.Subject)
+		}
+	}
+	s.refreshExp.remove(&ss.exp)
+	return n + 1
+}
+
+func (s *Store) dropRecord(rec *record) {
+	delete(s.records, rec.r.Hash)
+	delete(rec.sess.records, rec.r.Hash)
+	s.refreshExp.remove(&rec.exp)
+}
+
+// ---- RevocationStore ----
+
+// RevokeToken implements authkit.RevocationStore.
+func (s *Store) RevokeToken(ctx context.Context, jti string, until time.Time) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("memory: RevokeToken: %w", err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.revoke(s.jti, jti, false, until)
+	s.sweep(time.Time{})
+	return nil
+}
+
+// RevokeSessionTokens implements authkit.RevocationStore.
+func (s *Store) RevokeSessionTokens(ctx context.Context, sid string, until time.Time) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("memory: RevokeSessionTokens: %w", err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.revoke(s.sid, sid, true, until)
+	s.sweep(time.Time{})
+	return nil
+}
+
+func (s *Store) revoke(m map[string]*revocation, key string, isSID bool, until time.Time) {
+	until = norm(until)
+	if r := m[key]; r != nil {
+		if until.After(r.exp.at) {
+			r.exp.at = until
+			s.revExp.fix(&r.exp)
+		}
+		return
+	}
+	r := &revocation{key: key, isSID: isSID}
+	r.exp = expiry{at: until, owner: r}
+	m[key] = r
+	s.revExp.push(&r.exp)
+}
+
+// SetCutoff implements authkit.RevocationStore. The stored cutoff is the
+// latest ever set and the stored until the latest ever set, so a cutoff
+// given with an earlier until than the one it replaces is remembered as
+// long as the longer of the two (fail closed).
+func (s *Store) SetCutoff(ctx context.Context, subject string, at, until time.Time) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("memory: SetCutoff: %w", err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	at, until = norm(at), norm(until)
+	if c := s.cutoffs[subject]; c != nil {
+		if at.After(c.cutoff) {
+			c.cutoff = at
+		}
+		if until.After(c.exp.at) {
+			c.exp.at = until
+			s.revExp.fix(&c.exp)
+		}
+	} else {
+		c := &cutoff{subject: subject, cutoff: at}
+		c.exp = expiry{at: until, owner: c}
+		s.cutoffs[subject] = c
+		s.revExp.push(&c.exp)
+	}
+	s.sweep(time.Time{})
+	return nil
+}
+
+// IsRevoked implements authkit.RevocationStore: a read lock and at most
+// three map lookups, without allocating. An empty TokenID, SessionID or
+// Subject matches nothing.
+func (s *Store) IsRevoked(ctx context.Context, q authkit.RevocationQuery, now time.Time) (bool, error) {
+	if err := ctx.Err(); err != nil {
+		return false, fmt.Errorf("memory: IsRevoked: %w", err)
+	}
+	s.observe(now)
+	s.mu.RLock()
+	dead := false
+	if q.TokenID != "" {
+		if r := s.jti[q.TokenID]; r != nil && now.Before(r.exp.at) {
+			dead = true
+		}
+	}
+	if !dead && q.SessionID != "" {
+		if r := s.sid[q.SessionID]; r != nil && now.Before(r.exp.at) {
+			dead = true
+		}
+	}
+	if !dead && q.Subject != "" {
+		if c := s.cutoffs[q.Subject]; c != nil && now.Before(c.exp.at) && !q.IssuedAt.After(c.cutoff) {
+			dead = true
+		}
+	}
+	s.mu.RUnlock()
+	return dead, nil
+}
+
+// DeleteExpiredRevocations implements authkit.RevocationStore.
+func (s *Store) DeleteExpiredRevocations(ctx context.Context, now time.Time, limit int) (int, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, fmt.Errorf("memory: DeleteExpiredRevocations: %w", err)
+	}
+	if limit <= 0 {
+		return 0, errLimit("DeleteExpiredRevocations", limit)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.observe(now)
+	return s.collectRevocations(now, limit), nil
+}
+
+func (s *Store) collectRevocations(now time.Time, budget int) int {
+	n := 0
+	for ; n < budget; n++ {
+		e := s.revExp.min()
+		if e == nil || now.Before(e.at) {
+			break
+		}
+		s.revExp.remove(e)
+		switch o := e.owner.(type) {
+		case *revocation:
+			if o.isSID {
+				delete(s.sid, o.key)
+			} else {
+				delete(s.jti, o.key)
+			}
+		case *cutoff:
+			delete(s.cutoffs, o.subject)
+		}
+	}
+	return n
+}
+
+// ---- APITokenStore ----
+
+// CreateAPIToken implements authkit.APITokenStore. A duplicate ID or hash
+// is reported before the limit is counted.
+func (s *Store) CreateAPIToken(ctx context.Context, t authkit.APIToken, limit int, now time.Time) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("memory: CreateAPIToken: %w", err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.observe(now)
+	if _, ok := s.tokensByID[t.ID]; ok {
+		return fmt.Errorf("memory: CreateAPIToken: token ID: %w", authkit.ErrConflict)
+	}
+	if _, ok := s.tokensByHash[t.Hash]; ok {
+		return fmt.Errorf("memory: CreateAPIToken: token hash: %w", authkit.ErrConflict)
+	}
+	bySub := s.tokensBySubject[t.Subject]
+	if limit > 0 {
+		live := 0
+		for _, tok := range bySub {
+			if tok.t.Live(now) {
+				live++
+			}
+		}
+		if live >= limit {
+			return fmt.Errorf("memory: CreateAPIToken: %d live tokens: %w", live, authkit.ErrLimitExceeded)
+		}
+	}
+	tok := &apiToken{t: storedToken(t), exp: expiry{index: -1}}
+	tok.exp.owner = tok
+	if bySub == nil {
+		bySub = map[string]*apiToken{}
+		s.tokensBySubject[t.Subject] = bySub
+	}
+	bySub[t.ID] = tok
+	s.tokensByID[t.ID] = tok
+	s.tokensByHash[t.Hash] = tok
+	if !tok.t.ExpiresAt.IsZero() {
+		tok.exp.at = tok.t.ExpiresAt
+		s.tokenExp.push(&tok.exp)
+	}
+	if !tok.t.RevokedAt.IsZero() {
+		s.revokedTokens[t.ID] = tok
+	}
+	s.sweep(now)
+	return nil
+}
+
+// LookupAPIToken implements authkit.APITokenStore.
+func (s *Store) LookupAPIToken(ctx context.Context, h authkit.TokenHash) (authkit.APIToken, error) {
+	if err := ctx.Err(); err != nil {
+		return authkit.APIToken{}, fmt.Errorf("memory: LookupAPIToken: %w", err)
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	tok := s.tokensByHash[h]
+	if tok == nil {
+		return authkit.APIToken{}, fmt.Errorf("memory: LookupAPIToken: %w", authkit.ErrNotFound)
+	}
+	return cloneToken(tok.t), nil
+}
+
+// ListAPITokens implements authkit.APITokenStore. Tokens created at the
+// same instant are ordered by ID.
+func (s *Store) ListAPITokens(ctx context.Context, subject string, now time.Time) ([]authkit.APIToken, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("memory: ListAPITokens: %w", err)
+	}
+	s.observe(now)
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	var out []authkit.APIToken
+	for _, tok := range s.tokensBySubject[subject] {
+		if tok.t.Live(now) {
+			out = append(out, cloneToken(tok.t))
+		}
+	}
+	slices.SortFunc(out, func(a, b authkit.APIToken) int {
+		if c := b.CreatedAt.Compare(a.CreatedAt); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.ID, b.ID)
+	})
+	return out, nil
+}
+
+// RevokeAPIToken implements authkit.APITokenStore. Revoking twice keeps
+// the first RevokedAt.
+func (s *Store) RevokeAPIToken(ctx context.Context, subject, id string, now time.Time) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("memory: RevokeAPIToken: %w", err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.observe(now)
+	tok := s.tokensByID[id]
+	if tok == nil || tok.t.Subject != subject {
+		return fmt.Errorf("memory: RevokeAPIToken: %w", authkit.ErrNotFound)
+	}
+	if tok.t.RevokedAt.IsZero() {
+		tok.t.RevokedAt = norm(now)
+		s.revokedTokens[id] = tok
+	}
+	s.sweep(now)
+	return nil
+}
+
+// TouchAPIToken implements authkit.APITokenStore.
+func (s *Store) TouchAPIToken(ctx context.Context, id string, at time.Time) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("memory: TouchAPIToken: %w", err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.observe(at)
+	tok := s.tokensByID[id]
+	if tok == nil {
+		return fmt.Errorf("memory: TouchAPIToken: %w", authkit.ErrNotFound)
+	}
+	if at.After(tok.t.LastUsedAt) {
+		tok.t.LastUsedAt = norm(at)
+	}
+	s.sweep(at)
+	return nil
+}
+
+// DeleteExpiredAPITokens implements authkit.APITokenStore.
+func (s *Store) DeleteExpiredAPITokens(ctx context.Context, now time.Time, limit int) (int, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, fmt.Errorf("memory: DeleteExpiredAPITokens: %w", err)
+	}
+	if limit <= 0 {
+		return 0, errLimit("DeleteExpiredAPITokens", limit)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.observe(now)
+	n := s.collectTokens(now, limit)
+	n += s.collectRevokedTokens(limit - n)
+	return n, nil
+}
+
+// collectTokens deletes up to budget tokens past their ExpiresAt at now.
+func (s *Store) collectTokens(now time.Time, budget int) int {
+	n := 0
+	for ; n < budget; n++ {
+		e := s.tokenExp.min()
+		if e == nil || now.Before(e.at) {
+			break
+		}
+		s.dropToken(e.owner.(*apiToken))
+	}
+	return n
+}
+
+func (s *Store) collectRevokedTokens(budget int) int {
+	n := 0
+	for _, tok := range s.revokedTokens {
+		if n >= budget {
+			break
+		}
+		s.dropToken(tok)
+		n++
+	}
+	return n
+}
+
+func (s *Store) dropToken(tok *apiToken) {
+	delete(s.tokensByID, tok.t.ID)
+	delete(s.tokensByHash, tok.t.Hash)
+	delete(s.revokedTokens, tok.t.ID)
+	if bySub := s.tokensBySubject[tok.t.Subject]; bySub != nil {
+		delete(bySub, tok.t.ID)
+		if len(bySub) == 0 {
+			delete(s.tokensBySubject, tok.t.Subject)
+		}
+	}
+	s.tokenExp.remove(&tok.exp)
+}
+
+// size returns how many entries of every kind the Store holds.
+func (s *Store) size() int {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return len(s.sessions) + len(s.records) + len(s.jti) + len(s.sid) + len(s.cutoffs) + len(s.tokensByID)
+}

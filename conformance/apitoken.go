@@ -1,0 +1,495 @@
+package conformance
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/authkit-go/authkit"
+)
+
+// The rules of authkit.APITokenStore, quoted in failure messages.
+const (
+	ruleCreateToken    = "APITokenStore.CreateAPIToken must store t"
+	ruleTokenConflict  = "APITokenStore.CreateAPIToken must return ErrConflict for a duplicate ID or hash, and store nothing"
+	ruleLimit          = "APITokenStore.CreateAPIToken must store nothing and return ErrLimitExceeded if limit > 0 and t.Subject already has limit or more live tokens at now (revoked and expired tokens are not live); limit 0 means no limit"
+	ruleLimitAtomic    = "APITokenStore.CreateAPIToken: the count and the insert are one atomic step, so N concurrent creations never exceed the limit"
+	ruleLookupToken    = "APITokenStore.LookupAPIToken must return the token with hash h, live or not, or ErrNotFound"
+	ruleListTokens     = "APITokenStore.ListAPITokens must return subject's live tokens at now (see APIToken.Live), newest first; none is an empty result, not an error"
+	ruleRevokeAPI      = "APITokenStore.RevokeAPIToken must revoke the token id owned by subject at now (RevokedAt = now)"
+	ruleRevokeAPIOwner = "APITokenStore.RevokeAPIToken must return ErrNotFound if subject owns no token id (a token of another subject is \"not found\" too), and leave that token alone"
+	ruleRevokeAPITwice = "APITokenStore.RevokeAPIToken: revoking twice is not an error"
+	ruleTouch          = "APITokenStore.TouchAPIToken must set token id's LastUsedAt to at, unless it is already later; ErrNotFound if there is no such token"
+	ruleDeleteTokens   = "APITokenStore.DeleteExpiredAPITokens must delete at most limit tokens that are revoked or past ExpiresAt at now and return how many it deleted"
+	ruleTokenIsolated  = "a subject's API tokens must never be listed, counted against a limit or revoked through another subject (subjects are compared byte for byte)"
+	ruleTokenVisible   = "APITokenStore implementations must be safe for use by many processes sharing the same data: a write through one handle is seen at once through another"
+	ruleTokenDurable   = "an APITokenStore must keep its tokens across a reopen"
+)
+
+// newToken returns a live API token of subject whose hash is
+// hashOf("tok-"+id).
+func newToken(id, subject string, created time.Time) authkit.APIToken {
+	return authkit.APIToken{
+		ID:        id,
+		Hash:      hashOf("tok-" + id),
+		Subject:   subject,
+		Name:      "ci deploy",
+		Scopes:    []string{"read", "deploy:prod"},
+		CreatedAt: created,
+	}
+}
+
+func createToken(t *testing.T, s authkit.APITokenStore, tok authkit.APIToken, limit int, now time.Time) {
+	t.Helper()
+	mustOK(t, fmt.Sprintf("CreateAPIToken(%q)", tok.ID), s.CreateAPIToken(t.Context(), tok, limit, now), ruleCreateToken)
+}
+
+// createUnderLimit is createToken where the limit must let the token in.
+func createUnderLimit(t *testing.T, s authkit.APITokenStore, tok authkit.APIToken, limit int, now time.Time) {
+	t.Helper()
+	mustOK(t, fmt.Sprintf("CreateAPIToken(%q) with limit %d", tok.ID, limit), s.CreateAPIToken(t.Context(), tok, limit, now), ruleLimit)
+}
+
+func lookupToken(t *testing.T, s authkit.APITokenStore, h authkit.TokenHash, rule string) authkit.APIToken {
+	t.Helper()
+	got, err := s.LookupAPIToken(t.Context(), h)
+	mustOK(t, "LookupAPIToken", err, rule)
+	return got
+}
+
+func wantTokenAbsent(t *testing.T, s authkit.APITokenStore, h authkit.TokenHash, why, rule string) {
+	t.Helper()
+	_, err := s.LookupAPIToken(t.Context(), h)
+	if !errors.Is(err, authkit.ErrNotFound) {
+		t.Errorf("LookupAPIToken of %s returned %v, want ErrNotFound; %s", why, errOrNil(err), rule)
+	}
+}
+
+func listTokens(t *testing.T, s authkit.APITokenStore, subject string, now time.Time) []authkit.APIToken {
+	t.Helper()
+	got, err := s.ListAPITokens(t.Context(), subject, now)
+	mustOK(t, fmt.Sprintf("ListAPITokens(%q)", subject), err, ruleListTokens)
+	return got
+}
+
+func runAPIToken(t *testing.T, h PartialHarness[authkit.APITokenStore]) {
+	t.Run("Create/RoundTrip", func(t *testing.T) {
+		a, b := open(t, h)
+		expiring := newToken("tok-1", "alice", base)
+		expiring.ExpiresAt = at(30 * day)
+		used := newToken("tok-2", "alice", base.Add(ms))
+		used.LastUsedAt = base.Add(2 * ms)
+		used.Scopes = nil
+		createToken(t, a, expiring, 0, base)
+		createToken(t, a, used, 0, base)
+		for _, tok := range []authkit.APIToken{expiring, used} {
+			diffAPIToken(lookupToken(t, b, tok.Hash, ruleLookupToken), tok).report(t, "LookupAPIToken of "+tok.ID, ruleCreateToken)
+		}
+		list := listTokens(t, b, "alice", at(minute))
+		if got := tokenIDs(list); !slices.Equal(got, []string{"tok-2", "tok-1"}) {
+			t.Fatalf("ListAPITokens returned %q, want [tok-2 tok-1]; %s", got, ruleListTokens)
+		}
+		diffAPIToken(list[0], used).report(t, "ListAPITokens' copy of tok-2", ruleListTokens)
+		diffAPIToken(list[1], expiring).report(t, "ListAPITokens' copy of tok-1", ruleListTokens)
+	})
+
+	t.Run("Create/DuplicateID", func(t *testing.T) {
+		a, b := open(t, h)
+		tok := newToken("tok-1", "alice", base)
+		createToken(t, a, tok, 0, base)
+		dup := newToken("tok-1", "bob", base.Add(ms))
+		dup.Hash = hashOf("another secret")
+		wantErr(t, "CreateAPIToken with a taken ID", b.CreateAPIToken(t.Context(), dup, 0, base), authkit.ErrConflict, ruleTokenConflict)
+		wantTokenAbsent(t, a, dup.Hash, "a token refused for a duplicate ID", ruleTokenConflict)
+		diffAPIToken(lookupToken(t, a, tok.Hash, ruleLookupToken), tok).report(t, "the existing token after a conflicting CreateAPIToken", ruleTokenConflict)
+		if got := listTokens(t, a, "bob", at(minute)); len(got) != 0 {
+			t.Errorf("ListAPITokens(bob) lists %q after bob's CreateAPIToken was refused; %s", tokenIDs(got), ruleTokenConflict)
+		}
+	})
+
+	t.Run("Create/DuplicateHash", func(t *testing.T) {
+		a, b := open(t, h)
+		tok := newToken("tok-1", "alice", base)
+		createToken(t, a, tok, 0, base)
+		dup := newToken("tok-other", "alice", base.Add(ms))
+		dup.Hash = tok.Hash
+		wantErr(t, "CreateAPIToken with a taken hash", b.CreateAPIToken(t.Context(), dup, 0, base), authkit.ErrConflict, ruleTokenConflict)
+		if got := lookupToken(t, a, tok.Hash, ruleLookupToken); got.ID != tok.ID {
+			t.Errorf("the hash now resolves to token %q, want %q; %s", got.ID, tok.ID, ruleTokenConflict)
+		}
+		wantErr(t, "TouchAPIToken of a token refused for a duplicate hash", a.TouchAPIToken(t.Context(), "tok-other", at(minute)), authkit.ErrNotFound, ruleTokenConflict)
+		if got := tokenIDs(listTokens(t, a, "alice", at(minute))); !slices.Equal(got, []string{"tok-1"}) {
+			t.Errorf("ListAPITokens returned %q, want [tok-1]; %s", got, ruleTokenConflict)
+		}
+	})
+
+	t.Run("Lookup/NotFound", func(t *testing.T) {
+		a, _ := open(t, h)
+		_, err := a.LookupAPIToken(t.Context(), hashOf("never-stored"))
+		wantErr(t, "LookupAPIToken of an unknown hash", err, authkit.ErrNotFound, ruleLookupToken)
+	})
+
+	t.Run("Lookup/Revoked", func(t *testing.T) {
+		a, b := open(t, h)
+		tok := newToken("tok-1", "alice", base)
+		createToken(t, a, tok, 0, base)
+		mustOK(t, "RevokeAPIToken", a.RevokeAPIToken(t.Context(), "alice", "tok-1", at(minute)), ruleRevokeAPI)
+		want := tok
+		want.RevokedAt = at(minute)
+		diffAPIToken(lookupToken(t, b, tok.Hash, ruleLookupToken), want).report(t, "LookupAPIToken of a revoked token", ruleLookupToken+"; "+ruleRevokeAPI)
+	})
+
+	t.Run("Limit/Enforced", func(t *testing.T) {
+		a, b := open(t, h)
+		for i := range 3 {
+			createUnderLimit(t, a, newToken(fmt.Sprintf("tok-%d", i), "alice", base.Add(time.Duration(i)*ms)), 3, base)
+		}
+		over := newToken("tok-over", "alice", base.Add(10*ms))
+		wantErr(t, "CreateAPIToken of a 4th token with limit 3", b.CreateAPIToken(t.Context(), over, 3, base), authkit.ErrLimitExceeded, ruleLimit)
+		wantErr(t, "CreateAPIToken of a 4th token with limit 2", b.CreateAPIToken(t.Context(), over, 2, base), authkit.ErrLimitExceeded, ruleLimit)
+		wantTokenAbsent(t, a, over.Hash, "a token refused for the limit", ruleLimit)
+		if got := listTokens(t, a, "alice", at(minute)); len(got) != 3 {
+			t.Errorf("ListAPITokens returned %d tokens after the limit refused one, want 3; %s", len(got), ruleLimit)
+		}
+		createUnderLimit(t, b, over, 4, at(minute))
+	})
+
+	t.Run("Limit/Zero", func(t *testing.T) {
+		a, _ := open(t, h)
+		for i := range 5 {
+			createUnderLimit(t, a, newToken(fmt.Sprintf("tok-%d", i), "alice", base.Add(time.Duration(i)*ms)), 0, base)
+		}
+	})
+
+	t.Run("Limit/RevokedAndExpiredDoNotCount", func(t *testing.T) {
+		a, b := open(t, h)
+		createUnderLimit(t, a, newToken("forever", "alice", base), 2, base)
+		expiring := newToken("expiring", "alice", base.Add(ms))
+		expiring.ExpiresAt = at(hour)
+		createUnderLimit(t, a, expiring, 2, base)
+		// At base+1h "expiring" has expired (ExpiresAt == now): one live token.
+		createUnderLimit(t, b, newToken("third", "alice", at(hour)), 2, at(hour))
+		wantErr(t, "CreateAPIToken with 2 live tokens and limit 2", b.CreateAPIToken(t.Context(), newToken("fourth", "alice", at(hour+minute)), 2, at(hour+minute)), authkit.ErrLimitExceeded, ruleLimit)
+		mustOK(t, "RevokeAPIToken", a.RevokeAPIToken(t.Context(), "alice", "forever", at(hour+2*minute)), ruleRevokeAPI)
+		createUnderLimit(t, b, newToken("fifth", "alice", at(hour+3*minute)), 2, at(hour+3*minute))
+	})
+
+	t.Run("Limit/PerSubject", func(t *testing.T) {
+		a, b := open(t, h)
+		createUnderLimit(t, a, newToken("alice-1", "alice", base), 1, base)
+		for i, subj := range []string{"bob", "Alice", "alice ", "alicé"} {
+			createUnderLimit(t, b, newToken(fmt.Sprintf("other-%d", i), subj, base), 1, base)
+		}
+		wantErr(t, "CreateAPIToken of alice's 2nd token with limit 1", a.CreateAPIToken(t.Context(), newToken("alice-2", "alice", base), 1, base), authkit.ErrLimitExceeded, ruleLimit+"; "+ruleTokenIsolated)
+	})
+
+	t.Run("Limit/Concurrent", func(t *testing.T) {
+		a, b := open(t, h)
+		const n, limit = 32, 5
+		errs := make([]error, n)
+		start := make(chan struct{})
+		var wg sync.WaitGroup
+		for i := range n {
+			s := a
+			if i%2 == 1 {
+				s = b
+			}
+			tok := newToken(fmt.Sprintf("race-%02d", i), "alice", base.Add(time.Duration(i)*ms))
+			wg.Go(func() {
+				<-start
+				errs[i] = s.CreateAPIToken(t.Context(), tok, limit, at(minute))
+			})
+		}
+		close(start)
+		wg.Wait()
+		wins := 0
+		for i, err := range errs {
+			switch {
+			case err == nil:
+				wins++
+				lookupToken(t, a, hashOf(fmt.Sprintf("tok-race-%02d", i)), "a successful CreateAPIToken must store its token; "+ruleLookupToken)
+			case errors.Is(err, authkit.ErrLimitExceeded):
+				wantTokenAbsent(t, a, hashOf(fmt.Sprintf("tok-race-%02d", i)), "a token refused for the limit", ruleLimit)
+			default:
+				t.Errorf("a concurrent CreateAPIToken returned %v, want nil or ErrLimitExceeded; %s", err, ruleLimitAtomic)
+			}
+		}
+		if wins != limit {
+			t.Errorf("%d of %d concurrent CreateAPIToken calls with limit %d succeeded, want exactly %d; %s", wins, n, limit, limit, ruleLimitAtomic)
+		}
+		if got := listTokens(t, b, "alice", at(2*minute)); len(got) != limit {
+			t.Errorf("after %d concurrent creations with limit %d, ListAPITokens returned %d tokens; %s", n, limit, len(got), ruleLimitAtomic)
+		}
+	})
+
+	t.Run("List/Empty", func(t *testing.T) {
+		a, _ := open(t, h)
+		got, err := a.ListAPITokens(t.Context(), "nobody", base)
+		mustOK(t, "ListAPITokens of a subject with no tokens", err, ruleListTokens)
+		if len(got) != 0 {
+			t.Errorf("ListAPITokens of a subject with no tokens returned %q; %s", tokenIDs(got), ruleListTokens)
+		}
+	})
+
+	t.Run("List/NewestFirst", func(t *testing.T) {
+		a, b := open(t, h)
+		for i, off := range []time.Duration{3 * ms, 1 * ms, 4 * ms, 2 * ms} {
+			createToken(t, a, newToken(fmt.Sprintf("tok-%d", i), "alice", base.Add(off)), 0, base)
+		}
+		if got, want := tokenIDs(listTokens(t, b, "alice", at(minute))), []string{"tok-2", "tok-0", "tok-3", "tok-1"}; !slices.Equal(got, want) {
+			t.Errorf("ListAPITokens returned %q, want %q (by CreatedAt); %s", got, want, ruleListTokens)
+		}
+	})
+
+	t.Run("List/LiveOnly", func(t *testing.T) {
+		a, b := open(t, h)
+		now := at(hour)
+		mk := func(id string, created time.Time, edit func(*authkit.APIToken)) {
+			tok := newToken(id, "alice", created)
+			edit(&tok)
+			createToken(t, a, tok, 0, base)
+		}
+		mk("forever", at(1*ms), func(*authkit.APIToken) {})
+		mk("edge", at(2*ms), func(tok *authkit.APIToken) { tok.ExpiresAt = now })
+		mk("just-live", at(3*ms), func(tok *authkit.APIToken) { tok.ExpiresAt = now.Add(micro) })
+		mk("revoked", at(4*ms), func(*authkit.APIToken) {})
+		mk("bob", at(5*ms), func(tok *authkit.APIToken) { tok.Subject = "bob" })
+		mustOK(t, "RevokeAPIToken", a.RevokeAPIToken(t.Context(), "alice", "revoked", at(minute)), ruleRevokeAPI)
+		if got, want := tokenIDs(listTokens(t, b, "alice", now)), []string{"just-live", "forever"}; !slices.Equal(got, want) {
+			t.Errorf("ListAPITokens at %s returned %q, want %q: a token whose ExpiresAt is <= now, or that is revoked, is not live; %s", fmtTime(now), got, want, ruleListTokens)
+		}
+	})
+
+	t.Run("Revoke/HappyPath", func(t *testing.T) {
+		a, b := open(t, h)
+		tok := newToken("tok-1", "alice", base)
+		createToken(t, a, tok, 0, base)
+		mustOK(t, "RevokeAPIToken", b.RevokeAPIToken(t.Context(), "alice", "tok-1", at(minute)), ruleRevokeAPI)
+		if got := lookupToken(t, a, tok.Hash, ruleLookupToken); !sameInstant(got.RevokedAt, at(minute)) {
+			t.Errorf("after RevokeAPIToken at %s the token has RevokedAt %s; %s", fmtTime(at(minute)), fmtTime(got.RevokedAt), ruleRevokeAPI)
+		}
+		if got := listTokens(t, a, "alice", at(2*minute)); len(got) != 0 {
+			t.Errorf("ListAPITokens lists %q after it was revoked; %s", tokenIDs(got), ruleListTokens)
+		}
+	})
+
+	t.Run("Revoke/NotFound", func(t *testing.T) {
+		a, _ := open(t, h)
+		wantErr(t, "RevokeAPIToken of an unknown ID", a.RevokeAPIToken(t.Context(), "alice", "never-stored", base), authkit.ErrNotFound, ruleRevokeAPIOwner)
+	})
+
+	t.Run("Revoke/WrongSubject", func(t *testing.T) {
+		a, b := open(t, h)
+		tok := newToken("tok-1", "alice", base)
+		createToken(t, a, tok, 0, base)
+		for _, subj := range []string{"bob", "Alice", "alice ", ""} {
+			wantErr(t, fmt.Sprintf("RevokeAPIToken(%q, alice's token)", subj), b.RevokeAPIToken(t.Context(), subj, "tok-1", at(minute)), authkit.ErrNotFound, ruleRevokeAPIOwner)
+		}
+		if got := lookupToken(t, a, tok.Hash, ruleLookupToken); !got.Live(at(2 * minute)) {
+			t.Errorf("alice's token is no longer live (RevokedAt %s) after other subjects tried to revoke it; %s", fmtTime(got.RevokedAt), ruleRevokeAPIOwner)
+		}
+	})
+
+	t.Run("Revoke/Twice", func(t *testing.T) {
+		a, b := open(t, h)
+		createToken(t, a, newToken("tok-1", "alice", base), 0, base)
+		mustOK(t, "RevokeAPIToken", a.RevokeAPIToken(t.Context(), "alice", "tok-1", at(minute)), ruleRevokeAPI)
+		mustOK(t, "a second RevokeAPIToken", b.RevokeAPIToken(t.Context(), "alice", "tok-1", at(2*minute)), ruleRevokeAPITwice)
+		if got := lookupToken(t, a, hashOf("tok-tok-1"), ruleLookupToken); got.RevokedAt.IsZero() {
+			t.Errorf("after revoking twice the token has no RevokedAt; %s", ruleRevokeAPI)
+		}
+	})
+
+	t.Run("Touch/NeverBackwards", func(t *testing.T) {
+		a, b := open(t, h)
+		tok := newToken("tok-1", "alice", base)
+		createToken(t, a, tok, 0, base)
+		for _, step := range []struct {
+			at, want time.Time
+			why      string
+		}{
+			{at(hour), at(hour), "the first touch"},
+			{at(30 * minute), at(hour), "an older touch must not move LastUsedAt backwards"},
+			{at(hour), at(hour), "the same time again"},
+			{at(2 * hour), at(2 * hour), "a later touch"},
+		} {
+			mustOK(t, "TouchAPIToken", b.TouchAPIToken(t.Context(), "tok-1", step.at), ruleTouch)
+			if got := lookupToken(t, a, tok.Hash, ruleLookupToken); !sameInstant(got.LastUsedAt, step.want) {
+				t.Errorf("after TouchAPIToken at %s LastUsedAt is %s, want %s (%s); %s", fmtTime(step.at), fmtTime(got.LastUsedAt), fmtTime(step.want), step.why, ruleTouch)
+			}
+		}
+	})
+
+	t.Run("Touch/NotFound", func(t *testing.T) {
+		a, _ := open(t, h)
+		wantErr(t, "TouchAPIToken of an unknown ID", a.TouchAPIToken(t.Context(), "never-stored", base), authkit.ErrNotFound, ruleTouch)
+	})
+
+	t.Run("DeleteExpiredAPITokens/WhatIsGarbage", func(t *testing.T) {
+		a, b := open(t, h)
+		setupGarbageTokens(t, a)
+		n, err := b.DeleteExpiredAPITokens(t.Context(), at(2*hour), 1000)
+		mustOK(t, "DeleteExpiredAPITokens", err, ruleDeleteTokens)
+		if n != 3 {
+			t.Errorf("DeleteExpiredAPITokens returned %d, want 3 (expired at now, revoked, both); %s", n, ruleDeleteTokens)
+		}
+		checkGarbageTokensGone(t, a)
+		n, err = b.DeleteExpiredAPITokens(t.Context(), at(2*hour), 1000)
+		mustOK(t, "DeleteExpiredAPITokens", err, ruleDeleteTokens)
+		if n != 0 {
+			t.Errorf("a second DeleteExpiredAPITokens returned %d, want 0; %s", n, ruleDeleteTokens)
+		}
+	})
+
+	t.Run("DeleteExpiredAPITokens/Limit", func(t *testing.T) {
+		a, b := open(t, h)
+		setupGarbageTokens(t, a)
+		total := drain(t, "DeleteExpiredAPITokens", 1, 3, ruleDeleteTokens, func(limit int) (int, error) {
+			return b.DeleteExpiredAPITokens(t.Context(), at(2*hour), limit)
+		})
+		if total != 3 {
+			t.Errorf("DeleteExpiredAPITokens with limit 1, repeated while it returned 1, deleted %d in all, want 3; %s", total, ruleDeleteTokens)
+		}
+		checkGarbageTokensGone(t, a)
+	})
+
+	t.Run("Scale", func(t *testing.T) { apiTokenScale(t, h) })
+
+	t.Run("SubjectIsolation", func(t *testing.T) {
+		a, b := open(t, h)
+		for i, subj := range oddSubjects {
+			createToken(t, a, newToken(fmt.Sprintf("iso-%d", i), subj, base.Add(time.Duration(i)*ms)), 1, base)
+		}
+		now := at(minute)
+		for i, subj := range oddSubjects {
+			got := listTokens(t, b, subj, now)
+			if ids := tokenIDs(got); !slices.Equal(ids, []string{fmt.Sprintf("iso-%d", i)}) {
+				t.Errorf("ListAPITokens(%q) returned %q, want only iso-%d; %s", subj, ids, i, ruleTokenIsolated)
+				continue
+			}
+			if got[0].Subject != subj {
+				t.Errorf("token iso-%d came back with Subject %q, want %q byte for byte; %s", i, got[0].Subject, subj, ruleTokenIsolated)
+			}
+			other := oddSubjects[(i+1)%len(oddSubjects)]
+			wantErr(t, fmt.Sprintf("RevokeAPIToken(%q, token of %q)", other, subj), a.RevokeAPIToken(t.Context(), other, fmt.Sprintf("iso-%d", i), now), authkit.ErrNotFound, ruleRevokeAPIOwner)
+		}
+		for i, subj := range oddSubjects {
+			wantErr(t, fmt.Sprintf("CreateAPIToken of a 2nd token for %q with limit 1", subj), b.CreateAPIToken(t.Context(), newToken(fmt.Sprintf("iso2-%d", i), subj, now), 1, now), authkit.ErrLimitExceeded, ruleLimit)
+			if l := listTokens(t, a, subj, now); len(l) != 1 {
+				t.Errorf("ListAPITokens(%q) returned %q, want its one token; %s", subj, tokenIDs(l), ruleTokenIsolated)
+			}
+		}
+	})
+
+	t.Run("OddInput", func(t *testing.T) {
+		a, b := open(t, h)
+		long := newToken("tok-long", "👩🏽‍💻", base)
+		long.Name = utf8Text(1024)
+		long.Scopes = make([]string, 100)
+		for i := range long.Scopes {
+			long.Scopes[i] = fmt.Sprintf("scope:%d/ü", i)
+		}
+		empty := newToken("tok-empty", "👩🏽‍💻", base.Add(ms))
+		empty.Name, empty.Scopes = "", []string{}
+		nils := newToken("tok-nil", "👩🏽‍💻", base.Add(2*ms))
+		nils.Scopes = nil
+		id := newToken("ünïcode id/with:odd%chars_*", "👩🏽‍💻", base.Add(3*ms))
+		for _, tok := range []authkit.APIToken{long, empty, nils, id} {
+			createToken(t, a, tok, 0, base)
+			diffAPIToken(lookupToken(t, b, tok.Hash, ruleLookupToken), tok).report(t, "token "+tok.ID, ruleCreateToken)
+		}
+		mustOK(t, "TouchAPIToken", b.TouchAPIToken(t.Context(), id.ID, at(minute)), ruleTouch)
+		mustOK(t, "RevokeAPIToken", b.RevokeAPIToken(t.Context(), id.Subject, id.ID, at(2*minute)), ruleRevokeAPI)
+		if got := tokenIDs(listTokens(t, a, "👩🏽‍💻", at(3*minute))); !slices.Equal(got, []string{"tok-nil", "tok-empty", "tok-long"}) {
+			t.Errorf("ListAPITokens returned %q, want [tok-nil tok-empty tok-long]; %s", got, ruleListTokens)
+		}
+	})
+
+	t.Run("Timestamps", func(t *testing.T) {
+		a, b := open(t, h)
+		zone := time.FixedZone("UTC-03:30", -(3*3600 + 30*60))
+		tok := newToken("tok-ts", "alice", time.Date(2030, time.January, 1, 23, 34, 5, 123456789, zone)) // base + 789ns
+		tok.ExpiresAt = tok.CreatedAt.Add(30*day + 1)
+		tok.LastUsedAt = tok.CreatedAt.Add(999).In(time.Local)
+		createToken(t, a, tok, 0, base)
+		diffAPIToken(lookupToken(t, b, tok.Hash, ruleLookupToken), tok).report(t, "a token written with nanoseconds and a -03:30 zone (compared to the microsecond)", ruleCreateToken)
+		touched := time.Date(2030, time.January, 2, 4, 4, 5, 1, time.UTC).In(zone)
+		mustOK(t, "TouchAPIToken", a.TouchAPIToken(t.Context(), tok.ID, touched), ruleTouch)
+		if got := lookupToken(t, b, tok.Hash, ruleLookupToken); !sameInstant(got.LastUsedAt, touched) {
+			t.Errorf("LastUsedAt is %s after TouchAPIToken at %s; %s", fmtTime(got.LastUsedAt), fmtTime(touched), ruleTouch)
+		}
+	})
+
+	t.Run("Peer/Visibility", func(t *testing.T) {
+		if h.Peer == nil {
+			t.Log("Harness.Peer is nil: checking visibility through the one handle")
+		}
+		a, b := open(t, h)
+		tok := newToken("tok-1", "alice", base)
+		createToken(t, a, tok, 0, base)
+		diffAPIToken(lookupToken(t, b, tok.Hash, ruleLookupToken), tok).report(t, "the peer's view of a new token", ruleTokenVisible)
+		mustOK(t, "TouchAPIToken", b.TouchAPIToken(t.Context(), tok.ID, at(minute)), ruleTouch)
+		if got := lookupToken(t, a, tok.Hash, ruleLookupToken); !sameInstant(got.LastUsedAt, at(minute)) {
+			t.Errorf("a touch through one handle is not visible through the other; %s", ruleTokenVisible)
+		}
+		mustOK(t, "RevokeAPIToken", a.RevokeAPIToken(t.Context(), "alice", tok.ID, at(2*minute)), ruleRevokeAPI)
+		if got := lookupToken(t, b, tok.Hash, ruleLookupToken); got.RevokedAt.IsZero() {
+			t.Errorf("a revocation through one handle is not visible through the other; %s", ruleTokenVisible)
+		}
+	})
+
+	t.Run("Reopen", func(t *testing.T) {
+		a, _ := open(t, h)
+		tok := newToken("tok-1", "alice", base)
+		tok.ExpiresAt = at(30 * day)
+		createToken(t, a, tok, 0, base)
+		mustOK(t, "TouchAPIToken", a.TouchAPIToken(t.Context(), tok.ID, at(minute)), ruleTouch)
+		gone := newToken("tok-gone", "alice", base.Add(ms))
+		createToken(t, a, gone, 0, base)
+		mustOK(t, "RevokeAPIToken", a.RevokeAPIToken(t.Context(), "alice", gone.ID, at(2*minute)), ruleRevokeAPI)
+		c, ok := reopen(t, h, a)
+		if !ok {
+			return
+		}
+		want := tok
+		want.LastUsedAt = at(minute)
+		diffAPIToken(lookupToken(t, c, tok.Hash, ruleLookupToken), want).report(t, "a token after reopening", ruleTokenDurable)
+		wantGone := gone
+		wantGone.RevokedAt = at(2 * minute)
+		diffAPIToken(lookupToken(t, c, gone.Hash, ruleLookupToken), wantGone).report(t, "a revoked token after reopening", ruleTokenDurable)
+	})
+
+	t.Run("Context", func(t *testing.T) { apiTokenContext(t, h) })
+	t.Run("Unavailable", func(t *testing.T) { apiTokenUnavailable(t, h) })
+}
+
+// setupGarbageTokens writes the tokens the DeleteExpiredAPITokens checks
+// judge at base+2h, when exactly three are garbage.
+func setupGarbageTokens(t *testing.T, s authkit.APITokenStore) {
+	t.Helper()
+	mk := func(id string, edit func(*authkit.APIToken)) {
+		tok := newToken(id, "alice", base)
+		edit(&tok)
+		createToken(t, s, tok, 0, base)
+	}
+	mk("forever", func(*authkit.APIToken) {})
+	mk("expired", func(tok *authkit.APIToken) { tok.ExpiresAt = at(2 * hour) })
+	mk("edge", func(tok *authkit.APIToken) { tok.ExpiresAt = at(2*hour + micro) })
+	mk("revoked", func(*authkit.APIToken) {})
+	mk("both", func(tok *authkit.APIToken) { tok.ExpiresAt = at(hour) })
+	mustOK(t, "RevokeAPIToken", s.RevokeAPIToken(t.Context(), "alice", "revoked", at(minute)), ruleRevokeAPI)
+	mustOK(t, "RevokeAPIToken", s.RevokeAPIToken(t.Context(), "alice", "both", at(minute)), ruleRevokeAPI)
+}
+
+func checkGarbageTokensGone(t *testing.T, s authkit.APITokenStore) {
+	t.Helper()
+	for _, id := range []string{"expired", "revoked", "both"} {
+		wantTokenAbsent(t, s, hashOf("tok-"+id), "garbage token "+id+" after DeleteExpiredAPITokens", ruleDeleteTokens)
+	}
+	for _, id := range []string{"forever", "edge"} {
+		lookupToken(t, s, hashOf("tok-"+id), "DeleteExpiredAPITokens must keep live tokens; "+ruleDeleteTokens)
+	}
+}

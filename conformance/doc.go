@@ -1,0 +1,81 @@
+// Package conformance checks that an authkit store keeps every promise the
+// store interfaces of package authkit make in their doc comments:
+// [authkit.RefreshStore], [authkit.RevocationStore] and
+// [authkit.APITokenStore]. Every backend in this module runs it from its own
+// tests, and so should a custom backend: a store that passes it can be given
+// to issuer.New and verifier.New without further review of its semantics.
+//
+// The suite plays the role testing/fstest.TestFS plays for fs.FS
+// implementations and gocloud.dev's drivertest plays for blob drivers:
+// backends/memory is the reference implementation it ships beside.
+//
+// # Using it
+//
+// A backend's package adds one test that tells [Run] how to make a fresh,
+// empty store:
+//
+//	func TestConformance(t *testing.T) {
+//		conformance.Run(t, conformance.Harness{
+//			New: func(t *testing.T) authkit.Store {
+//				s, err := mystore.Open(dsnForAFreshSchema(t))
+//				if err != nil {
+//					t.Fatal(err)
+//				}
+//				t.Cleanup(func() { s.Close() })
+//				return s
+//			},
+//		})
+//	}
+//
+//	func BenchmarkStore(b *testing.B) {
+//		conformance.Bench(b, func(b *testing.B) authkit.Store { return openFresh(b) })
+//	}
+//
+// A backend that implements only one of the interfaces (an application may
+// keep sessions in PostgreSQL and revocations in Redis) runs
+// [RunRefreshStore], [RunRevocationStore] or [RunAPITokenStore] with a
+// [PartialHarness] instead.
+//
+// Each check is a named subtest ("Refresh/Rotate/ExactlyOneWinner",
+// "Revocation/SetCutoff/Boundary", …), so one of them can be run alone with
+// go test -run, and each failure message quotes the rule the store broke.
+// Every subtest gets a store of its own from Harness.New. The suite never
+// calls t.Parallel on the caller's behalf; it starts goroutines only inside
+// the concurrency checks and waits for them.
+//
+// # What a store must keep
+//
+//   - Time: the suite never sleeps and never reads the wall clock for
+//     logic. It passes explicit times around a fixed base,
+//     2030-01-02T03:04:05.123456Z, and offsets from it. A store must keep
+//     timestamps to at least the microsecond and must keep the instant: a
+//     time written in another zone, or with nanoseconds, comes back within
+//     a microsecond of it, whatever its Location (a store may truncate or
+//     round below the microsecond). Boundaries are exact: ExpiresAt, an
+//     idle expiry or an until equal to now counts as expired, and a token
+//     issued exactly at its subject's cutoff is dead. The suite checks
+//     them with whole-microsecond times, so a store that keeps microseconds
+//     sees them exactly. Cutoffs are checked 100ms before, at, and 1ms
+//     after: a store keeping cutoffs in whole seconds fails (a logout-all
+//     would miss tokens issued in the same second), and one keeping less
+//     than the microsecond must round cutoffs up.
+//   - Garbage collection: within one subtest the times the suite passes
+//     never go backwards, and a store may drop an entry once a call has
+//     passed it a time at which the entry is expired (as memory does, and
+//     as native TTLs may); the suite never expects such an entry to be
+//     found by a later call. The call itself must still judge the entry:
+//     a used refresh token presented after its expiry is reuse, not "not
+//     found".
+//   - Bytes: subjects, IDs and names are compared byte for byte, never case
+//     folded, Unicode-normalised or trimmed ("Alice", "alice", "e\u0301" and
+//     "\u00e9", "alice" and "alice " are five subjects). Session.Claims,
+//     RefreshRecord.Successor and Rotation.Successor are opaque bytes and
+//     must round-trip exactly (any byte value, not re-encoded as JSON).
+//     A nil and an empty slice may come back as each other.
+//   - Concurrency: rotation and API token creation are raced from 64 and
+//     32 goroutines, spread over the store and its [Harness.Peer] when one
+//     is given.
+//   - Scale: listing and cleanup run over 6,000 records per interface,
+//     written from a few goroutines, so the whole suite takes seconds on an
+//     in-process store and well under a minute on a networked database.
+package conformance

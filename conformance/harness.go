@@ -1,0 +1,187 @@
+package conformance
+
+import (
+	"testing"
+
+	"github.com/authkit-go/authkit"
+)
+
+// Harness tells [Run] how to make stores of the backend under test. It is a
+// struct of funcs, not an interface, so that a field added later breaks no
+// existing harness.
+type Harness struct {
+	// New returns an empty Store sharing no data with any other New call
+	// (its own database, schema or key prefix). It registers any teardown
+	// with t.Cleanup and fails t (t.Fatal) if it cannot make one. Required.
+	New func(t *testing.T) authkit.Store
+
+	// Peer returns another handle on the same data as s, with its own
+	// connections: what a second application server would hold. The
+	// concurrency and visibility checks then run across both handles. Nil
+	// means s itself.
+	Peer func(t *testing.T, s authkit.Store) authkit.Store
+
+	// Reopen, if set, closes s and returns a new handle on its data; the
+	// suite then checks that what was written survives. Nil skips that
+	// check (an in-process store has nothing to reopen).
+	Reopen func(t *testing.T, s authkit.Store) authkit.Store
+
+	// Unavailable, if set, returns a Store whose backend cannot be reached
+	// (for example a client pointed at a closed port, so that calls fail
+	// fast). The suite then checks that every method fails closed with an
+	// error matching authkit.ErrStoreUnavailable, never ErrNotFound and
+	// never a (false, nil) from IsRevoked. Nil skips that check.
+	Unavailable func(t *testing.T) authkit.Store
+}
+
+// PartialHarness is the [Harness] of a backend that implements only one of
+// the store interfaces; S is authkit.RefreshStore, authkit.RevocationStore
+// or authkit.APITokenStore. Its fields mean what Harness's do.
+type PartialHarness[S any] struct {
+	// New returns an empty store sharing no data with any other New call.
+	// Required.
+	New func(t *testing.T) S
+	// Peer returns another handle on the same data as s. Nil means s.
+	Peer func(t *testing.T, s S) S
+	// Reopen closes s and returns a new handle on its data. Nil skips the
+	// durability check.
+	Reopen func(t *testing.T, s S) S
+	// Unavailable returns a store whose backend cannot be reached. Nil
+	// skips the fail-closed check.
+	Unavailable func(t *testing.T) S
+}
+
+// Run runs every conformance check against the backend h describes, as
+// subtests of t named "Refresh/…", "Revocation/…", "APIToken/…" and, for a
+// store that implements authkit.Pinger, "Ping/…".
+func Run(t *testing.T, h Harness) {
+	t.Helper()
+	if h.New == nil {
+		t.Fatal("conformance: Harness.New is nil; Run needs it to make stores")
+	}
+	t.Run("Refresh", func(t *testing.T) { runRefresh(t, narrow[authkit.RefreshStore](h)) })
+	t.Run("Revocation", func(t *testing.T) { runRevocation(t, narrow[authkit.RevocationStore](h)) })
+	t.Run("APIToken", func(t *testing.T) { runAPIToken(t, narrow[authkit.APITokenStore](h)) })
+	t.Run("Ping", func(t *testing.T) { runPing(t, h) })
+}
+
+// RunRefreshStore runs the checks of authkit.RefreshStore (the "Refresh/…"
+// subtests of [Run]) against a backend that implements only that interface.
+func RunRefreshStore(t *testing.T, h PartialHarness[authkit.RefreshStore]) {
+	t.Helper()
+	if h.New == nil {
+		t.Fatal("conformance: PartialHarness.New is nil; RunRefreshStore needs it to make stores")
+	}
+	t.Run("Refresh", func(t *testing.T) { runRefresh(t, h) })
+}
+
+// RunRevocationStore runs the checks of authkit.RevocationStore (the
+// "Revocation/…" subtests of [Run]) against a backend that implements only
+// that interface.
+func RunRevocationStore(t *testing.T, h PartialHarness[authkit.RevocationStore]) {
+	t.Helper()
+	if h.New == nil {
+		t.Fatal("conformance: PartialHarness.New is nil; RunRevocationStore needs it to make stores")
+	}
+	t.Run("Revocation", func(t *testing.T) { runRevocation(t, h) })
+}
+
+// RunAPITokenStore runs the checks of authkit.APITokenStore (the
+// "APIToken/…" subtests of [Run]) against a backend that implements only
+// that interface.
+func RunAPITokenStore(t *testing.T, h PartialHarness[authkit.APITokenStore]) {
+	t.Helper()
+	if h.New == nil {
+		t.Fatal("conformance: PartialHarness.New is nil; RunAPITokenStore needs it to make stores")
+	}
+	t.Run("APIToken", func(t *testing.T) { runAPIToken(t, h) })
+}
+
+// narrow turns a Harness into the PartialHarness of one of the interfaces
+// authkit.Store embeds. The suite only ever hands Peer and Reopen a value
+// that New (or Reopen) returned, so the assertion back to Store holds.
+func narrow[S any](h Harness) PartialHarness[S] {
+	as := func(s authkit.Store) S {
+		v, _ := any(s).(S) // a nil Store becomes a nil S, which open reports
+		return v
+	}
+	back := func(s S) authkit.Store {
+		v, _ := any(s).(authkit.Store)
+		return v
+	}
+	p := PartialHarness[S]{
+		New: func(t *testing.T) S { return as(h.New(t)) },
+	}
+	if h.Peer != nil {
+		p.Peer = func(t *testing.T, s S) S { return as(h.Peer(t, back(s))) }
+	}
+	if h.Reopen != nil {
+		p.Reopen = func(t *testing.T, s S) S { return as(h.Reopen(t, back(s))) }
+	}
+	if h.Unavailable != nil {
+		p.Unavailable = func(t *testing.T) S { return as(h.Unavailable(t)) }
+	}
+	return p
+}
+
+// open makes a fresh store and its peer handle (the store itself when the
+// harness has no Peer).
+func open[S any](t *testing.T, h PartialHarness[S]) (a, b S) {
+	t.Helper()
+	a = h.New(t)
+	if any(a) == nil {
+		t.Fatal("conformance: Harness.New returned nil")
+	}
+	b = a
+	if h.Peer != nil {
+		b = h.Peer(t, a)
+		if any(b) == nil {
+			t.Fatal("conformance: Harness.Peer returned nil")
+		}
+	}
+	return a, b
+}
+
+// reopen is h.Reopen, or a logged skip of the durability check.
+func reopen[S any](t *testing.T, h PartialHarness[S], s S) (S, bool) {
+	t.Helper()
+	if h.Reopen == nil {
+		t.Log("Harness.Reopen is nil: durability across a reopen is not checked")
+		var zero S
+		return zero, false
+	}
+	r := h.Reopen(t, s)
+	if any(r) == nil {
+		t.Fatal("conformance: Harness.Reopen returned nil")
+	}
+	return r, true
+}
+
+func runPing(t *testing.T, h Harness) {
+	t.Run("Healthy", func(t *testing.T) {
+		s := h.New(t)
+		p, ok := s.(authkit.Pinger)
+		if !ok {
+			t.Logf("%T does not implement authkit.Pinger: nothing to check", s)
+			return
+		}
+		if err := p.Ping(t.Context()); err != nil {
+			t.Errorf("Ping on a healthy store: %v; authkit.Pinger.Ping must return nil when the backend answers", err)
+		}
+	})
+	t.Run("Unavailable", func(t *testing.T) {
+		if h.Unavailable == nil {
+			t.Log("Harness.Unavailable is nil: failing closed is not checked")
+			return
+		}
+		s := h.Unavailable(t)
+		p, ok := s.(authkit.Pinger)
+		if !ok {
+			t.Logf("%T does not implement authkit.Pinger: nothing to check", s)
+			return
+		}
+		if err := p.Ping(t.Context()); !isUnavailable(err) {
+			t.Errorf("Ping on an unreachable store returned %v; authkit.Pinger.Ping must return an error matching ErrStoreUnavailable when the backend does not answer", err)
+		}
+	})
+}

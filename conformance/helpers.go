@@ -1,0 +1,279 @@
+package conformance
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/authkit-go/authkit"
+)
+
+// base is the fixed time every check is written around. It carries whole
+// microseconds so that a store keeping microseconds sees boundaries
+// exactly; the timestamp round-trip check adds nanoseconds on purpose.
+var base = time.Date(2030, time.January, 2, 3, 4, 5, 123456000, time.UTC)
+
+// at returns base+d.
+func at(d time.Duration) time.Time { return base.Add(d) }
+
+const (
+	minute = time.Minute
+	hour   = time.Hour
+	day    = 24 * time.Hour
+	micro  = time.Microsecond
+	ms     = time.Millisecond
+)
+
+// hashOf derives a TokenHash from a label, the way the issuer derives one
+// from a token.
+func hashOf(label string) authkit.TokenHash { return sha256.Sum256([]byte(label)) }
+
+// sameInstant reports whether got and want are the same instant to within
+// a microsecond (stores may truncate or round below that), or both zero.
+func sameInstant(got, want time.Time) bool {
+	if got.IsZero() || want.IsZero() {
+		return got.IsZero() == want.IsZero()
+	}
+	d := got.Sub(want)
+	return d > -micro && d < micro
+}
+
+// sameStrings treats nil and empty as equal.
+func sameStrings(got, want []string) bool {
+	if len(got) == 0 && len(want) == 0 {
+		return true
+	}
+	return slices.Equal(got, want)
+}
+
+// sameBytes treats nil and empty as equal.
+func sameBytes(got, want []byte) bool { return bytes.Equal(got, want) }
+
+func fmtTime(t time.Time) string {
+	if t.IsZero() {
+		return "zero time"
+	}
+	return t.UTC().Format(time.RFC3339Nano)
+}
+
+// fieldDiffs collects "Field: got X, want Y" lines.
+type fieldDiffs []string
+
+func (d *fieldDiffs) str(name, got, want string) {
+	if got != want {
+		*d = append(*d, fmt.Sprintf("%s: got %q, want %q", name, got, want))
+	}
+}
+
+func (d *fieldDiffs) strs(name string, got, want []string) {
+	if !sameStrings(got, want) {
+		*d = append(*d, fmt.Sprintf("%s: got %q, want %q", name, got, want))
+	}
+}
+
+func (d *fieldDiffs) bytes(name string, got, want []byte) {
+	if !sameBytes(got, want) {
+		*d = append(*d, fmt.Sprintf("%s: got %d bytes %q, want %d bytes %q", name, len(got), trunc(got), len(want), trunc(want)))
+	}
+}
+
+func (d *fieldDiffs) time(name string, got, want time.Time) {
+	if !sameInstant(got, want) {
+		*d = append(*d, fmt.Sprintf("%s: got %s, want %s", name, fmtTime(got), fmtTime(want)))
+	}
+}
+
+func (d *fieldDiffs) hash(name string, got, want authkit.TokenHash) {
+	if got != want {
+		*d = append(*d, fmt.Sprintf("%s: got %s, want %s", name, got, want))
+	}
+}
+
+func trunc(b []byte) []byte {
+	if len(b) > 40 {
+		return b[:40]
+	}
+	return b
+}
+
+func diffSession(got, want authkit.Session) fieldDiffs {
+	var d fieldDiffs
+	d.str("ID", got.ID, want.ID)
+	d.str("Subject", got.Subject, want.Subject)
+	d.str("ClientID", got.ClientID, want.ClientID)
+	d.strs("Scopes", got.Scopes, want.Scopes)
+	d.strs("Audience", got.Audience, want.Audience)
+	d.bytes("Claims", got.Claims, want.Claims)
+	d.str("UserAgent", got.UserAgent, want.UserAgent)
+	d.str("IP", got.IP, want.IP)
+	d.str("Name", got.Name, want.Name)
+	d.time("CreatedAt", got.CreatedAt, want.CreatedAt)
+	d.time("LastUsedAt", got.LastUsedAt, want.LastUsedAt)
+	d.time("ExpiresAt", got.ExpiresAt, want.ExpiresAt)
+	d.time("IdleExpiresAt", got.IdleExpiresAt, want.IdleExpiresAt)
+	d.time("RevokedAt", got.RevokedAt, want.RevokedAt)
+	return d
+}
+
+func diffRecord(got, want authkit.RefreshRecord) fieldDiffs {
+	var d fieldDiffs
+	d.hash("Hash", got.Hash, want.Hash)
+	d.str("SessionID", got.SessionID, want.SessionID)
+	d.str("Subject", got.Subject, want.Subject)
+	d.time("IssuedAt", got.IssuedAt, want.IssuedAt)
+	d.time("ExpiresAt", got.ExpiresAt, want.ExpiresAt)
+	d.time("UsedAt", got.UsedAt, want.UsedAt)
+	d.bytes("Successor", got.Successor, want.Successor)
+	return d
+}
+
+func diffAPIToken(got, want authkit.APIToken) fieldDiffs {
+	var d fieldDiffs
+	d.str("ID", got.ID, want.ID)
+	d.hash("Hash", got.Hash, want.Hash)
+	d.str("Subject", got.Subject, want.Subject)
+	d.str("Name", got.Name, want.Name)
+	d.strs("Scopes", got.Scopes, want.Scopes)
+	d.time("CreatedAt", got.CreatedAt, want.CreatedAt)
+	d.time("ExpiresAt", got.ExpiresAt, want.ExpiresAt)
+	d.time("LastUsedAt", got.LastUsedAt, want.LastUsedAt)
+	d.time("RevokedAt", got.RevokedAt, want.RevokedAt)
+	return d
+}
+
+// report fails t with one line per differing field.
+func (d fieldDiffs) report(t *testing.T, what, rule string) {
+	t.Helper()
+	if len(d) == 0 {
+		return
+	}
+	var b bytes.Buffer
+	for _, l := range d {
+		b.WriteString("\n\t")
+		b.WriteString(l)
+	}
+	t.Errorf("%s differs from what was written:%s\n%s", what, b.String(), rule)
+}
+
+// isUnavailable reports whether err is a store failure as the contract
+// requires it: ErrStoreUnavailable, and never ErrNotFound.
+func isUnavailable(err error) bool {
+	return errors.Is(err, authkit.ErrStoreUnavailable) && !errors.Is(err, authkit.ErrNotFound)
+}
+
+// wantErr fails t unless err matches target.
+func wantErr(t *testing.T, call string, err, target error, rule string) {
+	t.Helper()
+	if !errors.Is(err, target) {
+		t.Errorf("%s returned %v, want an error matching %v; %s", call, errOrNil(err), target, rule)
+	}
+}
+
+// mustOK fails t now unless err is nil.
+func mustOK(t *testing.T, call string, err error, rule string) {
+	t.Helper()
+	if err != nil {
+		t.Fatalf("%s: unexpected error: %v; %s", call, err, rule)
+	}
+}
+
+func errOrNil(err error) any {
+	if err == nil {
+		return "nil"
+	}
+	return err
+}
+
+// ids returns the IDs of sessions, in order.
+func sessionIDs(ss []authkit.Session) []string {
+	out := make([]string, len(ss))
+	for i, s := range ss {
+		out[i] = s.ID
+	}
+	return out
+}
+
+func tokenIDs(ts []authkit.APIToken) []string {
+	out := make([]string, len(ts))
+	for i, t := range ts {
+		out[i] = t.ID
+	}
+	return out
+}
+
+// sameSet reports whether got and want hold the same strings, ignoring
+// order; duplicates in got make it differ.
+func sameSet(got, want []string) bool {
+	if len(got) != len(want) {
+		return false
+	}
+	g, w := slices.Clone(got), slices.Clone(want)
+	slices.Sort(g)
+	slices.Sort(w)
+	return slices.Equal(g, w)
+}
+
+// fanOut calls f(i) for i in [0, n) from a few goroutines and returns the
+// first error. Used to write thousands of records quickly to a networked
+// store.
+func fanOut(n int, f func(i int) error) error {
+	const workers = 8
+	var (
+		wg    sync.WaitGroup
+		mu    sync.Mutex
+		first error
+		next  = make(chan int)
+	)
+	for range workers {
+		wg.Go(func() {
+			for i := range next {
+				if err := f(i); err != nil {
+					mu.Lock()
+					if first == nil {
+						first = err
+					}
+					mu.Unlock()
+				}
+			}
+		})
+	}
+	for i := range n {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	return first
+}
+
+const ruleContext = "every store method must honour ctx: a cancelled or expired ctx yields an error matching ctx.Err() and stores nothing"
+
+const ruleUnavailable = "an unreachable backend must yield an error matching ErrStoreUnavailable (fail closed); \"not found\" is never reported for a failure"
+
+// oddSubjects are distinct, legal subjects that naive backends confuse:
+// case, Unicode normalisation, trailing space, SQL LIKE and glob
+// metacharacters, separators that key-value stores use, and a prefix of
+// another subject.
+var oddSubjects = []string{
+	"ユーザー",
+	"👩🏽‍💻",
+	"\u00e9mile",  // é precomposed (NFC)
+	"e\u0301mile", // e + combining acute (NFD): a different subject
+	"Alice",
+	"alice",
+	"alice ",
+	"straße",
+	"strasse",
+	"user:1",
+	"user:10",
+	"a%",
+	"a_",
+	"a*",
+	"a?[b]",
+	`O'Brien "\" `,
+	"{tag}",
+}

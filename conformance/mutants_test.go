@@ -1,0 +1,251 @@
+package conformance_test
+
+import (
+	"context"
+	"errors"
+	"os"
+	"os/exec"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/authkit-go/authkit"
+	"github.com/authkit-go/authkit/backends/memory"
+	"github.com/authkit-go/authkit/conformance"
+)
+
+// The suite is only worth running if it fails broken stores. Each mutant
+// below wraps the memory store and breaks one rule of the contract;
+// TestMutants runs the suite on it in a child process (a failing subtest
+// cannot be observed from inside the process) and checks that the child
+// fails, in the expected subtest, with a message quoting the rule.
+
+const mutantEnv = "AUTHKIT_CONFORMANCE_MUTANT"
+
+type mutant struct {
+	name string
+	run  string // -test.run pattern below TestMutants/<name>/
+	wrap func(authkit.Store) authkit.Store
+	want []string // substrings of the child's output
+}
+
+var mutants = []mutant{
+	{
+		name: "ForkingRotation",
+		run:  "Refresh/Rotate/ExactlyOneWinner",
+		wrap: func(s authkit.Store) authkit.Store { return forkingRotation{s} },
+		want: []string{"Refresh/Rotate/ExactlyOneWinner", "must let exactly one of N concurrent calls with the same r.Old succeed"},
+	},
+	{
+		name: "ReuseBeforeRevoked",
+		run:  "Refresh/Rotate/RevokedBeforeReuse",
+		wrap: func(s authkit.Store) authkit.Store { return reuseBeforeRevoked{s} },
+		want: []string{"Refresh/Rotate/RevokedBeforeReuse", "ErrTokenRevoked when the session is revoked, before checking reuse"},
+	},
+	{
+		name: "ReuseWithoutSuccessor",
+		run:  "Refresh/Rotate/Reuse",
+		wrap: func(s authkit.Store) authkit.Store { return reuseWithoutSuccessor{s} },
+		want: []string{"Refresh/Rotate/Reuse", "Successor: got 0 bytes", "with every field set"},
+	},
+	{
+		name: "ExpiryOffByOne",
+		run:  "Refresh/Rotate/RecordExpired",
+		wrap: func(s authkit.Store) authkit.Store { return expiryOffByOne{s} },
+		want: []string{"Refresh/Rotate/RecordExpired", "ExpiresAt <= r.Now"},
+	},
+	{
+		name: "LookupHidesUsed",
+		run:  "Refresh/Rotate/HappyPath",
+		wrap: func(s authkit.Store) authkit.Store { return lookupHidesUsed{s} },
+		want: []string{"Refresh/Rotate/HappyPath", "used or not, expired or not"},
+	},
+	{
+		name: "OldestFirst",
+		run:  "Refresh/ListSessions/NewestFirst",
+		wrap: func(s authkit.Store) authkit.Store { return oldestFirst{s} },
+		want: []string{"Refresh/ListSessions/NewestFirst", "newest first"},
+	},
+	{
+		name: "CaseFoldedSubjects",
+		run:  "Refresh/SubjectIsolation",
+		wrap: func(s authkit.Store) authkit.Store { return caseFolded{s} },
+		want: []string{"Refresh/SubjectIsolation", "compared byte for byte"},
+	},
+	{
+		name: "CutoffStrictlyBefore",
+		run:  "Revocation/SetCutoff/Boundary",
+		wrap: func(s authkit.Store) authkit.Store { return cutoffStrict{s} },
+		want: []string{"Revocation/SetCutoff/Boundary", "issued exactly at the cutoff", "at or before cutoff"},
+	},
+	{
+		name: "CutoffInSeconds",
+		run:  "Revocation/SetCutoff/Boundary",
+		wrap: func(s authkit.Store) authkit.Store { return cutoffSeconds{s} },
+		want: []string{"Revocation/SetCutoff/Boundary", "to the millisecond at least"},
+	},
+	{
+		name: "UntilInclusive",
+		run:  "Revocation/RevokeToken/UntilBoundary",
+		wrap: func(s authkit.Store) authkit.Store { return untilInclusive{s} },
+		want: []string{"Revocation/RevokeToken/UntilBoundary", "until == now no longer counts"},
+	},
+	{
+		name: "LimitCountsExpired",
+		run:  "APIToken/Limit/RevokedAndExpiredDoNotCount",
+		wrap: func(s authkit.Store) authkit.Store { return limitCountsExpired{s} },
+		want: []string{"APIToken/Limit/RevokedAndExpiredDoNotCount", "revoked and expired tokens are not live"},
+	},
+	{
+		name: "IgnoresContext",
+		run:  "APIToken/Context/Canceled/CreateAPIToken",
+		wrap: func(s authkit.Store) authkit.Store { return ignoresContext{s} },
+		want: []string{"APIToken/Context/Canceled/CreateAPIToken", "a cancelled or expired ctx yields an error matching ctx.Err()"},
+	},
+}
+
+func TestMutants(t *testing.T) {
+	child := os.Getenv(mutantEnv)
+	for _, m := range mutants {
+		t.Run(m.name, func(t *testing.T) {
+			if child == m.name {
+				conformance.Run(t, conformance.Harness{
+					New: func(t *testing.T) authkit.Store { return m.wrap(memory.New()) },
+				})
+				return
+			}
+			pattern := "^TestMutants$/^" + m.name + "$"
+			for _, part := range strings.Split(m.run, "/") {
+				pattern += "/^" + part + "$"
+			}
+			cmd := exec.CommandContext(t.Context(), os.Args[0], "-test.run="+pattern, "-test.v")
+			cmd.Env = append(os.Environ(), mutantEnv+"="+m.name)
+			out, err := cmd.CombinedOutput()
+			var exit *exec.ExitError
+			if !errors.As(err, &exit) {
+				t.Fatalf("the suite passed a store that breaks the contract (err %v); output:\n%s", err, out)
+			}
+			for _, w := range m.want {
+				if !strings.Contains(string(out), w) {
+					t.Errorf("the suite's output on this mutant lacks %q; output:\n%s", w, out)
+				}
+			}
+		})
+	}
+}
+
+// forkingRotation lets every concurrent rotation of one token succeed, as
+// a read-then-write store would.
+type forkingRotation struct{ authkit.Store }
+
+func (s forkingRotation) RotateRefresh(ctx context.Context, r authkit.Rotation) (authkit.Session, error) {
+	sess, err := s.Store.RotateRefresh(ctx, r)
+	if re, ok := errors.AsType[*authkit.ReuseError](err); ok && re.UsedAt.Equal(r.Now) {
+		return s.Session(ctx, re.SessionID)
+	}
+	return sess, err
+}
+
+// reuseBeforeRevoked reports reuse even in a revoked session.
+type reuseBeforeRevoked struct{ authkit.Store }
+
+func (s reuseBeforeRevoked) RotateRefresh(ctx context.Context, r authkit.Rotation) (authkit.Session, error) {
+	if rec, err := s.LookupRefresh(ctx, r.Old); err == nil && !rec.UsedAt.IsZero() {
+		return authkit.Session{}, &authkit.ReuseError{SessionID: rec.SessionID, Subject: rec.Subject, UsedAt: rec.UsedAt, Successor: rec.Successor}
+	}
+	return s.Store.RotateRefresh(ctx, r)
+}
+
+// reuseWithoutSuccessor drops the sealed successor from reuse errors.
+type reuseWithoutSuccessor struct{ authkit.Store }
+
+func (s reuseWithoutSuccessor) RotateRefresh(ctx context.Context, r authkit.Rotation) (authkit.Session, error) {
+	sess, err := s.Store.RotateRefresh(ctx, r)
+	if re, ok := errors.AsType[*authkit.ReuseError](err); ok {
+		re.Successor = nil
+	}
+	return sess, err
+}
+
+// expiryOffByOne treats ExpiresAt == now as still live.
+type expiryOffByOne struct{ authkit.Store }
+
+func (s expiryOffByOne) RotateRefresh(ctx context.Context, r authkit.Rotation) (authkit.Session, error) {
+	r.Now = r.Now.Add(-time.Nanosecond)
+	return s.Store.RotateRefresh(ctx, r)
+}
+
+// lookupHidesUsed treats a rotated token as gone.
+type lookupHidesUsed struct{ authkit.Store }
+
+func (s lookupHidesUsed) LookupRefresh(ctx context.Context, h authkit.TokenHash) (authkit.RefreshRecord, error) {
+	rec, err := s.Store.LookupRefresh(ctx, h)
+	if err == nil && !rec.UsedAt.IsZero() {
+		return authkit.RefreshRecord{}, authkit.ErrNotFound
+	}
+	return rec, err
+}
+
+// oldestFirst lists sessions in the wrong order.
+type oldestFirst struct{ authkit.Store }
+
+func (s oldestFirst) ListSessions(ctx context.Context, subject string, now time.Time) ([]authkit.Session, error) {
+	l, err := s.Store.ListSessions(ctx, subject, now)
+	slices.Reverse(l)
+	return l, err
+}
+
+// caseFolded compares subjects case-insensitively, as a default MySQL
+// collation does.
+type caseFolded struct{ authkit.Store }
+
+func (s caseFolded) CreateSession(ctx context.Context, sess authkit.Session, first authkit.RefreshRecord) error {
+	sess.Subject = strings.ToLower(sess.Subject)
+	first.Subject = sess.Subject
+	return s.Store.CreateSession(ctx, sess, first)
+}
+
+func (s caseFolded) ListSessions(ctx context.Context, subject string, now time.Time) ([]authkit.Session, error) {
+	return s.Store.ListSessions(ctx, strings.ToLower(subject), now)
+}
+
+func (s caseFolded) RevokeSubjectSessions(ctx context.Context, subject string, now time.Time) ([]string, error) {
+	return s.Store.RevokeSubjectSessions(ctx, strings.ToLower(subject), now)
+}
+
+// cutoffStrict kills only tokens issued strictly before the cutoff.
+type cutoffStrict struct{ authkit.Store }
+
+func (s cutoffStrict) IsRevoked(ctx context.Context, q authkit.RevocationQuery, now time.Time) (bool, error) {
+	q.IssuedAt = q.IssuedAt.Add(time.Nanosecond)
+	return s.Store.IsRevoked(ctx, q, now)
+}
+
+// cutoffSeconds keeps cutoffs in whole seconds, rounded down.
+type cutoffSeconds struct{ authkit.Store }
+
+func (s cutoffSeconds) SetCutoff(ctx context.Context, subject string, cutoff, until time.Time) error {
+	return s.Store.SetCutoff(ctx, subject, cutoff.Truncate(time.Second), until)
+}
+
+// untilInclusive still counts an entry whose until == now.
+type untilInclusive struct{ authkit.Store }
+
+func (s untilInclusive) IsRevoked(ctx context.Context, q authkit.RevocationQuery, now time.Time) (bool, error) {
+	return s.Store.IsRevoked(ctx, q, now.Add(-time.Nanosecond))
+}
+
+// limitCountsExpired counts expired tokens against the limit.
+type limitCountsExpired struct{ authkit.Store }
+
+func (s limitCountsExpired) CreateAPIToken(ctx context.Context, t authkit.APIToken, limit int, now time.Time) error {
+	return s.Store.CreateAPIToken(ctx, t, limit, time.Time{})
+}
+
+// ignoresContext writes whatever the caller's ctx says.
+type ignoresContext struct{ authkit.Store }
+
+func (s ignoresContext) CreateAPIToken(ctx context.Context, t authkit.APIToken, limit int, now time.Time) error {
+	return s.Store.CreateAPIToken(context.WithoutCancel(ctx), t, limit, now)
+}

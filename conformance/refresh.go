@@ -1,0 +1,866 @@
+package conformance
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/authkit-go/authkit"
+)
+
+// The rules of authkit.RefreshStore, quoted in failure messages.
+const (
+	ruleCreate          = "RefreshStore.CreateSession must store s and its first token as one step"
+	ruleCreateConflict  = "RefreshStore.CreateSession must return ErrConflict and store nothing when a session with the same ID, or a token with the same hash, is already present"
+	ruleRotate          = "RefreshStore.RotateRefresh must mark r.Old used (UsedAt = r.Now, Successor = r.Successor), store r.Next in the same session with IssuedAt = r.Now and ExpiresAt = r.NextExpiresAt, set the session's LastUsedAt to r.Now and IdleExpiresAt to r.NextExpiresAt, and return the updated session"
+	ruleRotateNotFound  = "RefreshStore.RotateRefresh must return ErrNotFound when there is no record r.Old"
+	ruleRotateRevoked   = "RefreshStore.RotateRefresh must return ErrTokenRevoked when the session is revoked, before checking reuse and expiry"
+	ruleRotateReuse     = "RefreshStore.RotateRefresh must return a *ReuseError (matching ErrTokenReused) with every field set — SessionID, Subject, UsedAt and Successor of the winning rotation — for an already-used record, and this takes precedence over expiry"
+	ruleRotateExpired   = "RefreshStore.RotateRefresh must return ErrTokenExpired when the record or the session expired at r.Now (ExpiresAt <= r.Now)"
+	ruleRotateAtomic    = "RefreshStore.RotateRefresh must let exactly one of N concurrent calls with the same r.Old succeed; every other call, and any later one, must return a *ReuseError"
+	ruleRotateNoRevoke  = "RefreshStore.RotateRefresh must not revoke anything itself"
+	ruleRotateFailAtom  = "RefreshStore.RotateRefresh is one atomic step: a call that fails must change nothing"
+	ruleLookup          = "RefreshStore.LookupRefresh must return the record with hash h, used or not, expired or not, or ErrNotFound"
+	ruleSession         = "RefreshStore.Session must return the session with ID id, live or not, or ErrNotFound"
+	ruleList            = "RefreshStore.ListSessions must return subject's live sessions at now (see Session.Live), newest first; no sessions is an empty result, not an error"
+	ruleRevokeSession   = "RefreshStore.RevokeSession must mark session id revoked at now; no token of it can be rotated afterwards"
+	ruleRevokeNotFound  = "RefreshStore.RevokeSession must return ErrNotFound if there is no such session"
+	ruleRevokeTwice     = "RefreshStore.RevokeSession: revoking a revoked session is not an error and its RevokedAt stays the first one"
+	ruleRevokeSubject   = "RefreshStore.RevokeSubjectSessions must revoke every session of subject at now and return the IDs of those it revoked (those not already revoked); no sessions is not an error"
+	ruleDeleteSessions  = "RefreshStore.DeleteExpiredSessions must delete at most limit garbage records at now — refresh records with ExpiresAt <= now, and sessions that are revoked or past ExpiresAt or IdleExpiresAt, with their records — and return how many records of either kind it deleted; the caller repeats while the result equals limit"
+	ruleSessionIsolated = "a subject's sessions must never be listed, revoked or changed through another subject or session (subjects and IDs are compared byte for byte)"
+	ruleVisibility      = "RefreshStore implementations must be safe for use by many processes sharing the same data: a write through one handle is seen at once through another"
+	ruleDurable         = "a RefreshStore must keep what it stored across a reopen"
+)
+
+// newSession returns a session of subject created at created, with an idle
+// expiry an hour later and an absolute one 90 days later, and its first
+// refresh record, whose hash is hashOf(label).
+func newSession(id, subject string, created time.Time, label string) (authkit.Session, authkit.RefreshRecord) {
+	s := authkit.Session{
+		ID:            id,
+		Subject:       subject,
+		ClientID:      "client-web",
+		Scopes:        []string{"read", "write"},
+		Audience:      []string{"https://api.example.test"},
+		Claims:        []byte(`{"tier":"gold","n":1}`),
+		UserAgent:     "Mozilla/5.0 (conformance)",
+		IP:            "2001:db8::1",
+		Name:          "laptop",
+		CreatedAt:     created,
+		LastUsedAt:    created,
+		ExpiresAt:     created.Add(90 * day),
+		IdleExpiresAt: created.Add(hour),
+	}
+	r := authkit.RefreshRecord{
+		Hash:      hashOf(label),
+		SessionID: id,
+		Subject:   subject,
+		IssuedAt:  created,
+		ExpiresAt: s.IdleExpiresAt,
+	}
+	return s, r
+}
+
+// rotation rotates hashOf(old) to hashOf(next) at now; the successor idles
+// out an hour later.
+func rotation(old, next string, now time.Time) authkit.Rotation {
+	return authkit.Rotation{
+		Old:           hashOf(old),
+		Next:          hashOf(next),
+		NextExpiresAt: now.Add(hour),
+		Successor:     []byte("sealed:" + next),
+		Now:           now,
+	}
+}
+
+func createSession(t *testing.T, s authkit.RefreshStore, sess authkit.Session, first authkit.RefreshRecord) {
+	t.Helper()
+	mustOK(t, fmt.Sprintf("CreateSession(%q)", sess.ID), s.CreateSession(t.Context(), sess, first), ruleCreate)
+}
+
+func getSession(t *testing.T, s authkit.RefreshStore, id string, rule string) authkit.Session {
+	t.Helper()
+	got, err := s.Session(t.Context(), id)
+	mustOK(t, fmt.Sprintf("Session(%q)", id), err, rule)
+	return got
+}
+
+func lookupRefresh(t *testing.T, s authkit.RefreshStore, h authkit.TokenHash, rule string) authkit.RefreshRecord {
+	t.Helper()
+	got, err := s.LookupRefresh(t.Context(), h)
+	mustOK(t, "LookupRefresh", err, rule)
+	return got
+}
+
+func rotate(t *testing.T, s authkit.RefreshStore, r authkit.Rotation) authkit.Session {
+	t.Helper()
+	got, err := s.RotateRefresh(t.Context(), r)
+	mustOK(t, "RotateRefresh", err, ruleRotate)
+	return got
+}
+
+func listSessions(t *testing.T, s authkit.RefreshStore, subject string, now time.Time) []authkit.Session {
+	t.Helper()
+	got, err := s.ListSessions(t.Context(), subject, now)
+	mustOK(t, fmt.Sprintf("ListSessions(%q)", subject), err, ruleList)
+	return got
+}
+
+// wantRefreshAbsent fails t unless no record with hash h exists.
+func wantRefreshAbsent(t *testing.T, s authkit.RefreshStore, h authkit.TokenHash, why, rule string) {
+	t.Helper()
+	_, err := s.LookupRefresh(t.Context(), h)
+	if !errors.Is(err, authkit.ErrNotFound) {
+		t.Errorf("LookupRefresh of %s returned %v, want ErrNotFound; %s", why, errOrNil(err), rule)
+	}
+}
+
+func wantSessionAbsent(t *testing.T, s authkit.RefreshStore, id, why, rule string) {
+	t.Helper()
+	_, err := s.Session(t.Context(), id)
+	if !errors.Is(err, authkit.ErrNotFound) {
+		t.Errorf("Session(%q) (%s) returned %v, want ErrNotFound; %s", id, why, errOrNil(err), rule)
+	}
+}
+
+// wantUnused fails t if the record with hash h was marked used. A record
+// that is gone is accepted: the call that failed had passed a time at
+// which it was expired, and a store may collect it then.
+func wantUnused(t *testing.T, s authkit.RefreshStore, h authkit.TokenHash, rule string) {
+	t.Helper()
+	got, err := s.LookupRefresh(t.Context(), h)
+	if errors.Is(err, authkit.ErrNotFound) {
+		return
+	}
+	mustOK(t, "LookupRefresh", err, rule)
+	if !got.UsedAt.IsZero() || len(got.Successor) != 0 {
+		t.Errorf("after a failed RotateRefresh the presented record has UsedAt %s and a %d-byte Successor; %s", fmtTime(got.UsedAt), len(got.Successor), rule)
+	}
+}
+
+// wantReuse checks that err is a *ReuseError describing the rotation that
+// won: session sess, at usedAt, sealing successor.
+func wantReuse(t *testing.T, call string, err error, sess authkit.Session, usedAt time.Time, successor []byte) {
+	t.Helper()
+	if !errors.Is(err, authkit.ErrTokenReused) {
+		t.Errorf("%s returned %v, want an error matching ErrTokenReused; %s", call, errOrNil(err), ruleRotateReuse)
+		return
+	}
+	re, ok := errors.AsType[*authkit.ReuseError](err)
+	if !ok {
+		t.Errorf("%s returned %v (%T), which matches ErrTokenReused but is not a *ReuseError; %s", call, err, err, ruleRotateReuse)
+		return
+	}
+	var d fieldDiffs
+	d.str("SessionID", re.SessionID, sess.ID)
+	d.str("Subject", re.Subject, sess.Subject)
+	if re.UsedAt.IsZero() {
+		d = append(d, "UsedAt: not set")
+	} else {
+		d.time("UsedAt", re.UsedAt, usedAt)
+	}
+	d.bytes("Successor", re.Successor, successor)
+	d.report(t, call+"'s *ReuseError", ruleRotateReuse)
+}
+
+func runRefresh(t *testing.T, h PartialHarness[authkit.RefreshStore]) {
+	t.Run("CreateSession/RoundTrip", func(t *testing.T) {
+		a, b := open(t, h)
+		s, first := newSession("sess-1", "alice", base, "rt-1")
+		createSession(t, a, s, first)
+		diffSession(getSession(t, b, s.ID, ruleSession), s).report(t, "Session after CreateSession", ruleCreate)
+		diffRecord(lookupRefresh(t, b, first.Hash, ruleLookup), first).report(t, "LookupRefresh of the first token", ruleCreate)
+		list := listSessions(t, b, "alice", at(minute))
+		if len(list) != 1 {
+			t.Fatalf("ListSessions returned %d sessions, want the 1 just created; %s", len(list), ruleList)
+		}
+		diffSession(list[0], s).report(t, "ListSessions' session", ruleList)
+	})
+
+	t.Run("CreateSession/DuplicateID", func(t *testing.T) {
+		a, b := open(t, h)
+		s, first := newSession("sess-dup", "alice", base, "rt-1")
+		createSession(t, a, s, first)
+		s2, first2 := newSession("sess-dup", "bob", at(minute), "rt-2")
+		wantErr(t, "CreateSession with a taken ID", b.CreateSession(t.Context(), s2, first2), authkit.ErrConflict, ruleCreateConflict)
+		wantRefreshAbsent(t, a, first2.Hash, "the first token of the refused session", ruleCreateConflict)
+		diffSession(getSession(t, a, s.ID, ruleSession), s).report(t, "the existing session after a conflicting CreateSession", ruleCreateConflict)
+		if got := listSessions(t, a, "bob", at(2*minute)); len(got) != 0 {
+			t.Errorf("ListSessions(bob) lists %q after bob's CreateSession was refused; %s", sessionIDs(got), ruleCreateConflict)
+		}
+	})
+
+	t.Run("CreateSession/DuplicateHash", func(t *testing.T) {
+		a, b := open(t, h)
+		s, first := newSession("sess-1", "alice", base, "rt-1")
+		createSession(t, a, s, first)
+		rotate(t, a, rotation("rt-1", "rt-2", at(minute)))
+		// The hash of a used record (rt-1) and of one a rotation stored (rt-2).
+		for i, label := range []string{"rt-1", "rt-2"} {
+			id := fmt.Sprintf("sess-other-%d", i)
+			s2, first2 := newSession(id, "bob", at(2*minute), label)
+			wantErr(t, fmt.Sprintf("CreateSession whose first token reuses the hash of %s", label),
+				b.CreateSession(t.Context(), s2, first2), authkit.ErrConflict, ruleCreateConflict)
+			wantSessionAbsent(t, a, id, "refused for a duplicate hash", ruleCreateConflict)
+			if got := lookupRefresh(t, a, hashOf(label), ruleLookup); got.SessionID != s.ID {
+				t.Errorf("the record %s now belongs to session %q, want %q; %s", label, got.SessionID, s.ID, ruleCreateConflict)
+			}
+		}
+	})
+
+	t.Run("LookupRefresh/NotFound", func(t *testing.T) {
+		a, _ := open(t, h)
+		_, err := a.LookupRefresh(t.Context(), hashOf("never-stored"))
+		wantErr(t, "LookupRefresh of an unknown hash", err, authkit.ErrNotFound, ruleLookup)
+	})
+
+	t.Run("Session/NotFound", func(t *testing.T) {
+		a, _ := open(t, h)
+		_, err := a.Session(t.Context(), "never-stored")
+		wantErr(t, "Session of an unknown ID", err, authkit.ErrNotFound, ruleSession)
+	})
+
+	t.Run("Rotate/HappyPath", func(t *testing.T) {
+		a, b := open(t, h)
+		s, first := newSession("sess-1", "alice", base, "rt-1")
+		createSession(t, a, s, first)
+		r := rotation("rt-1", "rt-2", at(10*minute))
+		r.NextExpiresAt = at(2 * hour)
+		got := rotate(t, a, r)
+		want := s
+		want.LastUsedAt, want.IdleExpiresAt = r.Now, r.NextExpiresAt
+		diffSession(got, want).report(t, "the session RotateRefresh returned", ruleRotate)
+		diffSession(getSession(t, b, s.ID, ruleSession), want).report(t, "Session after RotateRefresh", ruleRotate)
+		diffRecord(lookupRefresh(t, b, r.Next, ruleLookup), authkit.RefreshRecord{
+			Hash: r.Next, SessionID: s.ID, Subject: s.Subject, IssuedAt: r.Now, ExpiresAt: r.NextExpiresAt,
+		}).report(t, "LookupRefresh of the successor", ruleRotate)
+		old := first
+		old.UsedAt, old.Successor = r.Now, r.Successor
+		diffRecord(lookupRefresh(t, b, r.Old, ruleLookup), old).report(t, "LookupRefresh of the rotated (used) record", ruleRotate+"; "+ruleLookup)
+	})
+
+	t.Run("Rotate/NotFound", func(t *testing.T) {
+		a, _ := open(t, h)
+		s, first := newSession("sess-1", "alice", base, "rt-1")
+		createSession(t, a, s, first)
+		r := rotation("never-stored", "rt-2", at(minute))
+		_, err := a.RotateRefresh(t.Context(), r)
+		wantErr(t, "RotateRefresh of an unknown hash", err, authkit.ErrNotFound, ruleRotateNotFound)
+		wantRefreshAbsent(t, a, r.Next, "the successor of a failed rotation", ruleRotateFailAtom)
+		diffSession(getSession(t, a, s.ID, ruleSession), s).report(t, "an unrelated session after a failed RotateRefresh", ruleRotateFailAtom)
+	})
+
+	t.Run("Rotate/Revoked", func(t *testing.T) {
+		a, b := open(t, h)
+		s, first := newSession("sess-1", "alice", base, "rt-1")
+		createSession(t, a, s, first)
+		mustOK(t, "RevokeSession", a.RevokeSession(t.Context(), s.ID, at(minute)), ruleRevokeSession)
+		r := rotation("rt-1", "rt-2", at(2*minute))
+		_, err := b.RotateRefresh(t.Context(), r)
+		wantErr(t, "RotateRefresh in a revoked session", err, authkit.ErrTokenRevoked, ruleRotateRevoked)
+		wantRefreshAbsent(t, a, r.Next, "the successor of a refused rotation", ruleRotateFailAtom)
+		wantUnused(t, a, r.Old, ruleRotateFailAtom)
+		if got := getSession(t, a, s.ID, ruleSession); !sameInstant(got.LastUsedAt, s.LastUsedAt) || !sameInstant(got.IdleExpiresAt, s.IdleExpiresAt) {
+			t.Errorf("a refused RotateRefresh moved the session's LastUsedAt/IdleExpiresAt to %s/%s; %s", fmtTime(got.LastUsedAt), fmtTime(got.IdleExpiresAt), ruleRotateFailAtom)
+		}
+	})
+
+	t.Run("Rotate/RevokedBeforeReuse", func(t *testing.T) {
+		a, b := open(t, h)
+		s, first := newSession("sess-1", "alice", base, "rt-1")
+		createSession(t, a, s, first)
+		rotate(t, a, rotation("rt-1", "rt-2", at(minute)))
+		mustOK(t, "RevokeSession", a.RevokeSession(t.Context(), s.ID, at(2*minute)), ruleRevokeSession)
+		_, err := b.RotateRefresh(t.Context(), rotation("rt-1", "rt-3", at(3*minute)))
+		if errors.Is(err, authkit.ErrTokenReused) {
+			t.Errorf("RotateRefresh of a used token in a revoked session returned %v; %s", err, ruleRotateRevoked)
+		}
+		wantErr(t, "RotateRefresh of a used token in a revoked session", err, authkit.ErrTokenRevoked, ruleRotateRevoked)
+	})
+
+	t.Run("Rotate/RevokedBeforeExpiry", func(t *testing.T) {
+		a, b := open(t, h)
+		s, first := newSession("sess-1", "alice", base, "rt-1") // first expires at base+1h
+		createSession(t, a, s, first)
+		mustOK(t, "RevokeSession", a.RevokeSession(t.Context(), s.ID, at(minute)), ruleRevokeSession)
+		_, err := b.RotateRefresh(t.Context(), rotation("rt-1", "rt-2", at(2*hour)))
+		wantErr(t, "RotateRefresh of an expired token in a revoked session", err, authkit.ErrTokenRevoked, ruleRotateRevoked)
+	})
+
+	t.Run("Rotate/Reuse", func(t *testing.T) {
+		a, b := open(t, h)
+		s, first := newSession("sess-1", "alice", base, "rt-1")
+		createSession(t, a, s, first)
+		r := rotation("rt-1", "rt-2", at(minute))
+		r.Successor = allBytes()
+		rotate(t, a, r)
+		_, err := b.RotateRefresh(t.Context(), rotation("rt-1", "rt-3", at(2*minute)))
+		wantReuse(t, "RotateRefresh of a used token", err, s, r.Now, r.Successor)
+		wantRefreshAbsent(t, a, hashOf("rt-3"), "the successor a reused token asked for", ruleRotateAtomic)
+		if got := getSession(t, a, s.ID, ruleSession); !got.RevokedAt.IsZero() {
+			t.Errorf("the session was revoked (RevokedAt %s) by a RotateRefresh that detected reuse; %s", fmtTime(got.RevokedAt), ruleRotateNoRevoke)
+		}
+		// The family's current token still rotates: revoking is the issuer's job.
+		rotate(t, b, rotation("rt-2", "rt-4", at(3*minute)))
+	})
+
+	t.Run("Rotate/ReuseBeforeExpiry", func(t *testing.T) {
+		a, b := open(t, h)
+		s, first := newSession("sess-1", "alice", base, "rt-1") // expires at base+1h
+		s.ExpiresAt = at(90 * minute)
+		createSession(t, a, s, first)
+		r := rotation("rt-1", "rt-2", at(minute)) // rt-2 idles out at base+1h1m
+		rotate(t, a, r)
+		// At base+2h the used record, its successor and the session are all expired.
+		_, err := b.RotateRefresh(t.Context(), rotation("rt-1", "rt-3", at(2*hour)))
+		wantReuse(t, "RotateRefresh of a used token after every expiry", err, s, r.Now, r.Successor)
+	})
+
+	t.Run("Rotate/RecordExpired", func(t *testing.T) {
+		a, b := open(t, h)
+		live, liveFirst := newSession("sess-live", "alice", base, "rt-live") // record expires at base+1h
+		dead, deadFirst := newSession("sess-dead", "alice", base, "rt-dead")
+		createSession(t, a, live, liveFirst)
+		createSession(t, a, dead, deadFirst)
+		if _, err := b.RotateRefresh(t.Context(), rotation("rt-live", "rt-live-2", at(hour-micro))); err != nil {
+			t.Errorf("RotateRefresh one microsecond before the record's ExpiresAt: %v; %s", err, ruleRotateExpired)
+		}
+		r := rotation("rt-dead", "rt-dead-2", at(hour))
+		_, err := b.RotateRefresh(t.Context(), r)
+		wantErr(t, "RotateRefresh at exactly the record's ExpiresAt", err, authkit.ErrTokenExpired, ruleRotateExpired)
+		wantRefreshAbsent(t, a, r.Next, "the successor of an expired token", ruleRotateFailAtom)
+		wantUnused(t, a, r.Old, ruleRotateFailAtom)
+	})
+
+	t.Run("Rotate/SessionExpired", func(t *testing.T) {
+		a, b := open(t, h)
+		live, liveFirst := newSession("sess-live", "alice", base, "rt-live")
+		dead, deadFirst := newSession("sess-dead", "alice", base, "rt-dead")
+		live.ExpiresAt, dead.ExpiresAt = at(30*minute), at(30*minute) // records idle out at base+1h
+		createSession(t, a, live, liveFirst)
+		createSession(t, a, dead, deadFirst)
+		if _, err := b.RotateRefresh(t.Context(), rotation("rt-live", "rt-live-2", at(30*minute-micro))); err != nil {
+			t.Errorf("RotateRefresh one microsecond before the session's ExpiresAt: %v; %s", err, ruleRotateExpired)
+		}
+		r := rotation("rt-dead", "rt-dead-2", at(30*minute))
+		_, err := b.RotateRefresh(t.Context(), r)
+		wantErr(t, "RotateRefresh at exactly the session's ExpiresAt", err, authkit.ErrTokenExpired, ruleRotateExpired)
+		wantRefreshAbsent(t, a, r.Next, "the successor in an expired session", ruleRotateFailAtom)
+		wantUnused(t, a, r.Old, ruleRotateFailAtom)
+	})
+
+	t.Run("Rotate/Chain", func(t *testing.T) {
+		a, b := open(t, h)
+		s, first := newSession("sess-1", "alice", base, "rt-A")
+		createSession(t, a, s, first)
+		ab := rotation("rt-A", "rt-B", at(minute))
+		bc := rotation("rt-B", "rt-C", at(2*minute))
+		rotate(t, a, ab)
+		got := rotate(t, b, bc)
+		if !sameInstant(got.LastUsedAt, bc.Now) || !sameInstant(got.IdleExpiresAt, bc.NextExpiresAt) {
+			t.Errorf("after A→B→C the session has LastUsedAt %s, IdleExpiresAt %s, want %s, %s; %s",
+				fmtTime(got.LastUsedAt), fmtTime(got.IdleExpiresAt), fmtTime(bc.Now), fmtTime(bc.NextExpiresAt), ruleRotate)
+		}
+		_, err := a.RotateRefresh(t.Context(), rotation("rt-A", "rt-X", at(3*minute)))
+		wantReuse(t, "RotateRefresh of A after A→B→C", err, s, ab.Now, ab.Successor)
+		_, err = b.RotateRefresh(t.Context(), rotation("rt-B", "rt-Y", at(4*minute)))
+		wantReuse(t, "RotateRefresh of B after A→B→C", err, s, bc.Now, bc.Successor)
+		if c := lookupRefresh(t, a, hashOf("rt-C"), ruleLookup); !c.UsedAt.IsZero() {
+			t.Errorf("C, the current token, is marked used at %s after reuse of A and B was refused; %s", fmtTime(c.UsedAt), ruleRotateFailAtom)
+		}
+		rotate(t, a, rotation("rt-C", "rt-D", at(5*minute)))
+	})
+
+	t.Run("Rotate/ExactlyOneWinner", func(t *testing.T) {
+		a, b := open(t, h)
+		s, first := newSession("sess-race", "alice", base, "rt-0")
+		createSession(t, a, s, first)
+		const n = 64
+		now := at(minute)
+		type result struct {
+			r    authkit.Rotation
+			sess authkit.Session
+			err  error
+		}
+		results := make([]result, n)
+		start := make(chan struct{})
+		var wg sync.WaitGroup
+		for i := range n {
+			st := a
+			if i%2 == 1 {
+				st = b
+			}
+			r := rotation("rt-0", fmt.Sprintf("rt-race-%d", i), now)
+			results[i].r = r
+			wg.Go(func() {
+				<-start
+				results[i].sess, results[i].err = st.RotateRefresh(t.Context(), r)
+			})
+		}
+		close(start)
+		wg.Wait()
+
+		var winners []int
+		for i, res := range results {
+			if res.err == nil {
+				winners = append(winners, i)
+			}
+		}
+		if len(winners) != 1 {
+			t.Fatalf("%d of %d concurrent RotateRefresh calls with the same r.Old succeeded; %s", len(winners), n, ruleRotateAtomic)
+		}
+		w := results[winners[0]].r
+		for i, res := range results {
+			if i == winners[0] {
+				continue
+			}
+			if _, ok := errors.AsType[*authkit.ReuseError](res.err); !ok {
+				t.Errorf("a losing concurrent RotateRefresh returned %v, want a *ReuseError; %s", errOrNil(res.err), ruleRotateAtomic)
+				continue
+			}
+			// Every loser must describe the one rotation that won.
+			wantReuse(t, "a losing concurrent RotateRefresh", res.err, s, now, w.Successor)
+		}
+		for i, res := range results {
+			_, err := a.LookupRefresh(t.Context(), res.r.Next)
+			switch {
+			case i == winners[0] && err != nil:
+				t.Errorf("LookupRefresh of the winner's successor: %v; %s", err, ruleRotate)
+			case i != winners[0] && !errors.Is(err, authkit.ErrNotFound):
+				t.Errorf("LookupRefresh of a loser's successor returned %v, want ErrNotFound: the family forked; %s", errOrNil(err), ruleRotateAtomic)
+			}
+		}
+		old := first
+		old.UsedAt, old.Successor = now, w.Successor
+		diffRecord(lookupRefresh(t, b, first.Hash, ruleLookup), old).report(t, "the raced record", ruleRotateAtomic)
+		_, err := b.RotateRefresh(t.Context(), rotation("rt-0", "rt-late", at(2*minute)))
+		wantReuse(t, "a later RotateRefresh of the raced token", err, s, now, w.Successor)
+		rotate(t, a, authkit.Rotation{Old: w.Next, Next: hashOf("rt-after"), NextExpiresAt: at(hour), Successor: []byte("s"), Now: at(3 * minute)})
+	})
+
+	t.Run("ListSessions/Empty", func(t *testing.T) {
+		a, _ := open(t, h)
+		got, err := a.ListSessions(t.Context(), "nobody", base)
+		mustOK(t, "ListSessions of a subject with no sessions", err, ruleList)
+		if len(got) != 0 {
+			t.Errorf("ListSessions of a subject with no sessions returned %q; %s", sessionIDs(got), ruleList)
+		}
+	})
+
+	t.Run("ListSessions/NewestFirst", func(t *testing.T) {
+		a, b := open(t, h)
+		// Created out of order; CreatedAt decides.
+		for i, off := range []time.Duration{3 * ms, 1 * ms, 4 * ms, 2 * ms} {
+			s, first := newSession(fmt.Sprintf("sess-%d", i), "alice", base.Add(off), fmt.Sprintf("rt-%d", i))
+			createSession(t, a, s, first)
+		}
+		got := sessionIDs(listSessions(t, b, "alice", at(minute)))
+		if want := []string{"sess-2", "sess-0", "sess-3", "sess-1"}; !slices.Equal(got, want) {
+			t.Errorf("ListSessions returned %q, want %q (by CreatedAt); %s", got, want, ruleList)
+		}
+	})
+
+	t.Run("ListSessions/LiveOnly", func(t *testing.T) {
+		a, b := open(t, h)
+		now := at(hour)
+		mk := func(id string, created time.Time, edit func(*authkit.Session)) {
+			s, first := newSession(id, "alice", created, "rt-"+id)
+			s.ExpiresAt, s.IdleExpiresAt = at(10*hour), at(5*hour)
+			edit(&s)
+			first.ExpiresAt, first.Subject = s.IdleExpiresAt, s.Subject
+			createSession(t, a, s, first)
+		}
+		mk("live", at(1*ms), func(*authkit.Session) {})
+		mk("abs-edge", at(2*ms), func(s *authkit.Session) { s.ExpiresAt = now })
+		mk("idle-edge", at(3*ms), func(s *authkit.Session) { s.IdleExpiresAt = now })
+		mk("just-live", at(4*ms), func(s *authkit.Session) { s.ExpiresAt, s.IdleExpiresAt = now.Add(micro), now.Add(micro) })
+		mk("revoked", at(5*ms), func(*authkit.Session) {})
+		mk("other-subject", at(6*ms), func(s *authkit.Session) { s.Subject = "bob" })
+		mustOK(t, "RevokeSession", a.RevokeSession(t.Context(), "revoked", at(minute)), ruleRevokeSession)
+		got := sessionIDs(listSessions(t, b, "alice", now))
+		if want := []string{"just-live", "live"}; !slices.Equal(got, want) {
+			t.Errorf("ListSessions at %s returned %q, want %q: a session whose ExpiresAt or IdleExpiresAt is <= now, or that is revoked, is not live; %s",
+				fmtTime(now), got, want, ruleList)
+		}
+	})
+
+	t.Run("ListSessions/FollowsRotation", func(t *testing.T) {
+		a, b := open(t, h)
+		s, first := newSession("sess-1", "alice", base, "rt-1") // idles out at base+1h
+		createSession(t, a, s, first)
+		r := rotation("rt-1", "rt-2", at(50*minute))
+		r.NextExpiresAt = at(3 * hour)
+		rotate(t, a, r)
+		got := listSessions(t, b, "alice", at(2*hour))
+		if len(got) != 1 {
+			t.Fatalf("ListSessions after a rotation moved IdleExpiresAt to %s returned %q at %s, want the session; %s",
+				fmtTime(r.NextExpiresAt), sessionIDs(got), fmtTime(at(2*hour)), ruleRotate+"; "+ruleList)
+		}
+		if !sameInstant(got[0].LastUsedAt, r.Now) {
+			t.Errorf("ListSessions shows LastUsedAt %s, want the last rotation's %s; %s", fmtTime(got[0].LastUsedAt), fmtTime(r.Now), ruleRotate)
+		}
+	})
+
+	t.Run("RevokeSession/HappyPath", func(t *testing.T) {
+		a, b := open(t, h)
+		s, first := newSession("sess-1", "alice", base, "rt-1")
+		createSession(t, a, s, first)
+		now := at(minute)
+		mustOK(t, "RevokeSession", a.RevokeSession(t.Context(), s.ID, now), ruleRevokeSession)
+		want := s
+		want.RevokedAt = now
+		diffSession(getSession(t, b, s.ID, ruleSession), want).report(t, "a revoked session", ruleRevokeSession+"; "+ruleSession)
+		if got := listSessions(t, b, "alice", at(2*minute)); len(got) != 0 {
+			t.Errorf("ListSessions lists %q after it was revoked; %s", sessionIDs(got), ruleList)
+		}
+	})
+
+	t.Run("RevokeSession/NotFound", func(t *testing.T) {
+		a, _ := open(t, h)
+		wantErr(t, "RevokeSession of an unknown ID", a.RevokeSession(t.Context(), "never-stored", base), authkit.ErrNotFound, ruleRevokeNotFound)
+	})
+
+	t.Run("RevokeSession/Twice", func(t *testing.T) {
+		a, b := open(t, h)
+		s, first := newSession("sess-1", "alice", base, "rt-1")
+		createSession(t, a, s, first)
+		mustOK(t, "RevokeSession", a.RevokeSession(t.Context(), s.ID, at(minute)), ruleRevokeSession)
+		mustOK(t, "a second RevokeSession", b.RevokeSession(t.Context(), s.ID, at(2*minute)), ruleRevokeTwice)
+		if got := getSession(t, a, s.ID, ruleSession); !sameInstant(got.RevokedAt, at(minute)) {
+			t.Errorf("after revoking twice RevokedAt is %s, want the first revocation's %s; %s", fmtTime(got.RevokedAt), fmtTime(at(minute)), ruleRevokeTwice)
+		}
+	})
+
+	t.Run("RevokeSession/OtherSessionsUnaffected", func(t *testing.T) {
+		a, b := open(t, h)
+		s1, f1 := newSession("sess-1", "alice", base, "rt-1")
+		s2, f2 := newSession("sess-10", "alice", base.Add(ms), "rt-10") // "sess-1" is a prefix of "sess-10"
+		createSession(t, a, s1, f1)
+		createSession(t, a, s2, f2)
+		rotate(t, a, rotation("rt-1", "rt-1b", at(minute)))
+		if got := getSession(t, b, s2.ID, ruleSession); !sameInstant(got.LastUsedAt, s2.LastUsedAt) {
+			t.Errorf("rotating sess-1 moved sess-10's LastUsedAt to %s; %s", fmtTime(got.LastUsedAt), ruleSessionIsolated)
+		}
+		mustOK(t, "RevokeSession", a.RevokeSession(t.Context(), s1.ID, at(2*minute)), ruleRevokeSession)
+		if got := getSession(t, b, s2.ID, ruleSession); !got.RevokedAt.IsZero() {
+			t.Errorf("revoking sess-1 revoked sess-10 too; %s", ruleSessionIsolated)
+		}
+		rotate(t, b, rotation("rt-10", "rt-10b", at(3*minute)))
+		if got := sessionIDs(listSessions(t, b, "alice", at(4*minute))); !slices.Equal(got, []string{"sess-10"}) {
+			t.Errorf("ListSessions returned %q, want [sess-10]; %s", got, ruleSessionIsolated)
+		}
+	})
+
+	t.Run("RevokeSubjectSessions/ReturnsRevoked", func(t *testing.T) {
+		a, b := open(t, h)
+		mk := func(id, subject string, created time.Time) authkit.Session {
+			s, first := newSession(id, subject, created, "rt-"+id)
+			createSession(t, a, s, first)
+			return s
+		}
+		mk("live-1", "alice", at(1*ms))
+		mk("live-2", "alice", at(2*ms))
+		mk("revoked", "alice", at(3*ms))
+		mk("expired", "alice", at(4*ms)) // idles out at base+1h
+		mk("bob-1", "bob", at(5*ms))
+		mk("alice-cased", "Alice", at(6*ms))
+		for _, id := range []string{"live-1", "live-2", "revoked", "bob-1", "alice-cased"} {
+			rotate(t, a, rotation("rt-"+id, "rt-"+id+"-b", at(50*minute))) // now idle until base+1h50m
+		}
+		revokedAt := at(51 * minute)
+		mustOK(t, "RevokeSession", a.RevokeSession(t.Context(), "revoked", revokedAt), ruleRevokeSession)
+		now := at(90 * minute)
+		got, err := b.RevokeSubjectSessions(t.Context(), "alice", now)
+		mustOK(t, "RevokeSubjectSessions", err, ruleRevokeSubject)
+		// An expired session that was never revoked may or may not be
+		// reported: a store may already have collected it (see the
+		// package doc). Everything else is exact.
+		wantIDs := []string{"live-1", "live-2"}
+		gotIDs := slices.DeleteFunc(slices.Clone(got), func(id string) bool { return id == "expired" })
+		if !sameSet(gotIDs, wantIDs) || len(got)-len(gotIDs) > 1 {
+			t.Errorf("RevokeSubjectSessions(alice) returned %q, want %q (and possibly the expired, never-revoked session); %s", got, wantIDs, ruleRevokeSubject)
+		}
+		for _, id := range wantIDs {
+			if s := getSession(t, a, id, ruleSession); !sameInstant(s.RevokedAt, now) {
+				t.Errorf("session %s has RevokedAt %s after RevokeSubjectSessions at %s; %s", id, fmtTime(s.RevokedAt), fmtTime(now), ruleRevokeSubject)
+			}
+			_, err := a.RotateRefresh(t.Context(), rotation("rt-"+id+"-b", "rt-"+id+"-c", now.Add(minute)))
+			wantErr(t, "RotateRefresh after RevokeSubjectSessions", err, authkit.ErrTokenRevoked, ruleRevokeSubject+"; "+ruleRotateRevoked)
+		}
+		if s := getSession(t, a, "revoked", ruleSession); !sameInstant(s.RevokedAt, revokedAt) {
+			t.Errorf("an already revoked session has RevokedAt %s after RevokeSubjectSessions, want its first %s; %s", fmtTime(s.RevokedAt), fmtTime(revokedAt), ruleRevokeTwice)
+		}
+		for _, subj := range []string{"bob", "Alice"} {
+			if l := listSessions(t, b, subj, now.Add(minute)); len(l) != 1 {
+				t.Errorf("ListSessions(%q) returned %q after RevokeSubjectSessions(alice), want its one session; %s", subj, sessionIDs(l), ruleSessionIsolated)
+			}
+		}
+		again, err := a.RevokeSubjectSessions(t.Context(), "alice", now.Add(2*minute))
+		mustOK(t, "a second RevokeSubjectSessions", err, ruleRevokeSubject)
+		if len(again) != 0 {
+			t.Errorf("a second RevokeSubjectSessions returned %q, want none (all were already revoked); %s", again, ruleRevokeSubject)
+		}
+	})
+
+	t.Run("RevokeSubjectSessions/NoSessions", func(t *testing.T) {
+		a, _ := open(t, h)
+		got, err := a.RevokeSubjectSessions(t.Context(), "nobody", base)
+		mustOK(t, "RevokeSubjectSessions of a subject with no sessions", err, ruleRevokeSubject)
+		if len(got) != 0 {
+			t.Errorf("RevokeSubjectSessions of a subject with no sessions returned %q; %s", got, ruleRevokeSubject)
+		}
+	})
+
+	t.Run("DeleteExpiredSessions/WhatIsGarbage", func(t *testing.T) {
+		a, b := open(t, h)
+		setupGarbageSessions(t, a)
+		n, err := b.DeleteExpiredSessions(t.Context(), at(2*hour), 1000)
+		mustOK(t, "DeleteExpiredSessions", err, ruleDeleteSessions)
+		if n != garbageSessionRecords {
+			t.Errorf("DeleteExpiredSessions returned %d, want %d; %s", n, garbageSessionRecords, ruleDeleteSessions)
+		}
+		checkGarbageSessionsGone(t, a)
+		n, err = b.DeleteExpiredSessions(t.Context(), at(2*hour), 1000)
+		mustOK(t, "DeleteExpiredSessions", err, ruleDeleteSessions)
+		if n != 0 {
+			t.Errorf("a second DeleteExpiredSessions returned %d, want 0; %s", n, ruleDeleteSessions)
+		}
+	})
+
+	t.Run("DeleteExpiredSessions/Limit", func(t *testing.T) {
+		a, b := open(t, h)
+		setupGarbageSessions(t, a)
+		total := drain(t, "DeleteExpiredSessions", 2, garbageSessionRecords, ruleDeleteSessions, func(limit int) (int, error) {
+			return b.DeleteExpiredSessions(t.Context(), at(2*hour), limit)
+		})
+		if total != garbageSessionRecords {
+			t.Errorf("DeleteExpiredSessions with limit 2, repeated while it returned 2, deleted %d in all, want %d; %s", total, garbageSessionRecords, ruleDeleteSessions)
+		}
+		checkGarbageSessionsGone(t, a)
+	})
+
+	t.Run("Scale", func(t *testing.T) { refreshScale(t, h) })
+
+	t.Run("SubjectIsolation", func(t *testing.T) {
+		a, b := open(t, h)
+		for i, subj := range oddSubjects {
+			s, first := newSession(fmt.Sprintf("iso-%d", i), subj, at(time.Duration(i)*ms), fmt.Sprintf("rt-iso-%d", i))
+			createSession(t, a, s, first)
+		}
+		now := at(minute)
+		for i, subj := range oddSubjects {
+			got := listSessions(t, b, subj, now)
+			if ids := sessionIDs(got); !slices.Equal(ids, []string{fmt.Sprintf("iso-%d", i)}) {
+				t.Errorf("ListSessions(%q) returned %q, want only iso-%d; %s", subj, ids, i, ruleSessionIsolated)
+				continue
+			}
+			if got[0].Subject != subj {
+				t.Errorf("session iso-%d came back with Subject %q, want %q byte for byte; %s", i, got[0].Subject, subj, ruleSessionIsolated)
+			}
+		}
+		for i, subj := range oddSubjects {
+			got, err := a.RevokeSubjectSessions(t.Context(), subj, now.Add(time.Duration(i+1)*time.Second))
+			mustOK(t, "RevokeSubjectSessions", err, ruleRevokeSubject)
+			if want := fmt.Sprintf("iso-%d", i); !slices.Equal(got, []string{want}) {
+				t.Errorf("RevokeSubjectSessions(%q) returned %q, want only %s; %s", subj, got, want, ruleSessionIsolated)
+			}
+		}
+	})
+
+	t.Run("OddInput", func(t *testing.T) {
+		a, b := open(t, h)
+		long, longFirst := newSession("sess-long", "ユーザー", base, "rt-long")
+		long.UserAgent = utf8Text(4096)
+		long.Name = utf8Text(1024)
+		long.IP = "::ffff:192.0.2.1"
+		long.Scopes = make([]string, 100)
+		for i := range long.Scopes {
+			long.Scopes[i] = fmt.Sprintf("scope:%d/ü", i)
+		}
+		long.Audience = []string{"https://a.example", "urn:x:ü", "aud with space"}
+		long.Claims = []byte(`{"z":1,  "a":"ü\u00e9","nested":{"b":[1,2.50,null]},"esc":"\"\\"}` + "\n")
+		empty, emptyFirst := newSession("sess-empty", "ユーザー", base.Add(ms), "rt-empty")
+		empty.Scopes, empty.Audience, empty.Claims = []string{}, []string{}, []byte{}
+		empty.UserAgent, empty.IP, empty.Name, empty.ClientID = "", "", "", ""
+		nils, nilsFirst := newSession("sess-nil", "ユーザー", base.Add(2*ms), "rt-nil")
+		nils.Scopes, nils.Audience, nils.Claims = nil, nil, nil
+		for _, c := range []struct {
+			s authkit.Session
+			f authkit.RefreshRecord
+		}{{long, longFirst}, {empty, emptyFirst}, {nils, nilsFirst}} {
+			createSession(t, a, c.s, c.f)
+			diffSession(getSession(t, b, c.s.ID, ruleSession), c.s).report(t, "session "+c.s.ID, ruleCreate)
+		}
+		listed := listSessions(t, b, "ユーザー", at(minute))
+		if len(listed) != 3 {
+			t.Fatalf("ListSessions returned %q, want the three sessions; %s", sessionIDs(listed), ruleList)
+		}
+		diffSession(listed[2], long).report(t, "ListSessions' copy of the session with long metadata", ruleList)
+		r := rotation("rt-long", "rt-long-2", at(minute))
+		r.Successor = allBytes()
+		rotate(t, a, r)
+		_, err := b.RotateRefresh(t.Context(), rotation("rt-long", "rt-long-3", at(2*minute)))
+		wantReuse(t, "RotateRefresh of a used token whose Successor holds every byte value", err, long, r.Now, r.Successor)
+	})
+
+	t.Run("Timestamps", func(t *testing.T) {
+		a, b := open(t, h)
+		zone := time.FixedZone("UTC+05:30", 5*3600+30*60)
+		created := time.Date(2030, time.January, 2, 8, 34, 5, 123456789, zone) // base + 789ns, in +05:30
+		s, first := newSession("sess-ts", "alice", created, "rt-ts")
+		s.LastUsedAt = created.Add(1)
+		s.ExpiresAt = created.Add(90*day + 999)
+		s.IdleExpiresAt = created.Add(hour + 1).In(time.Local)
+		first.IssuedAt = created.Add(2)
+		first.ExpiresAt = s.IdleExpiresAt
+		createSession(t, a, s, first)
+		diffSession(getSession(t, b, s.ID, ruleSession), s).report(t, "a session written with nanoseconds and a +05:30 zone (compared to the microsecond)", ruleCreate)
+		diffRecord(lookupRefresh(t, b, first.Hash, ruleLookup), first).report(t, "a record written with nanoseconds and a +05:30 zone", ruleCreate)
+		r := rotation("rt-ts", "rt-ts-2", time.Date(2030, time.January, 2, 3, 14, 5, 999999999, time.UTC).In(zone))
+		rotate(t, a, r)
+		_, err := a.RotateRefresh(t.Context(), rotation("rt-ts", "rt-ts-3", at(20*minute)))
+		wantReuse(t, "RotateRefresh of a token rotated at a nanosecond time", err, s, r.Now, r.Successor)
+	})
+
+	t.Run("Peer/Visibility", func(t *testing.T) {
+		if h.Peer == nil {
+			t.Log("Harness.Peer is nil: checking visibility through the one handle")
+		}
+		a, b := open(t, h)
+		s, first := newSession("sess-1", "alice", base, "rt-1")
+		createSession(t, a, s, first)
+		diffSession(getSession(t, b, s.ID, ruleSession), s).report(t, "the peer's view of a new session", ruleVisibility)
+		rotate(t, b, rotation("rt-1", "rt-2", at(minute)))
+		if got := lookupRefresh(t, a, hashOf("rt-1"), ruleLookup); got.UsedAt.IsZero() {
+			t.Errorf("a rotation through one handle is not visible through the other; %s", ruleVisibility)
+		}
+		mustOK(t, "RevokeSession", a.RevokeSession(t.Context(), s.ID, at(2*minute)), ruleRevokeSession)
+		_, err := b.RotateRefresh(t.Context(), rotation("rt-2", "rt-3", at(3*minute)))
+		wantErr(t, "the peer's RotateRefresh after RevokeSession", err, authkit.ErrTokenRevoked, ruleVisibility)
+	})
+
+	t.Run("Reopen", func(t *testing.T) {
+		a, _ := open(t, h)
+		s, first := newSession("sess-1", "alice", base, "rt-1")
+		createSession(t, a, s, first)
+		r := rotation("rt-1", "rt-2", at(minute))
+		want := rotate(t, a, r)
+		gone, goneFirst := newSession("sess-gone", "alice", base, "rt-gone")
+		createSession(t, a, gone, goneFirst)
+		mustOK(t, "RevokeSession", a.RevokeSession(t.Context(), gone.ID, at(2*minute)), ruleRevokeSession)
+		c, ok := reopen(t, h, a)
+		if !ok {
+			return
+		}
+		diffSession(getSession(t, c, s.ID, ruleSession), want).report(t, "a session after reopening", ruleDurable)
+		_, err := c.RotateRefresh(t.Context(), rotation("rt-1", "rt-x", at(3*minute)))
+		wantReuse(t, "RotateRefresh of a used token after reopening", err, s, r.Now, r.Successor)
+		_, err = c.RotateRefresh(t.Context(), rotation("rt-gone", "rt-y", at(3*minute)))
+		wantErr(t, "RotateRefresh in a revoked session after reopening", err, authkit.ErrTokenRevoked, ruleDurable)
+		rotate(t, c, rotation("rt-2", "rt-3", at(4*minute)))
+	})
+
+	t.Run("Context", func(t *testing.T) { refreshContext(t, h) })
+	t.Run("Unavailable", func(t *testing.T) { refreshUnavailable(t, h) })
+}
+
+// allBytes is every byte value twice: opaque bytes a text column would
+// mangle.
+func allBytes() []byte {
+	b := make([]byte, 512)
+	for i := range b {
+		b[i] = byte(i)
+	}
+	return b
+}
+
+// utf8Text returns exactly n bytes of valid UTF-8 mixing one-, two-,
+// three- and four-byte characters.
+func utf8Text(n int) string {
+	const unit = "Mozilla/5.0 ñé 漢字 🚀 " // 1-, 2-, 3- and 4-byte runes
+	var b strings.Builder
+	for b.Len() < n {
+		for _, r := range unit {
+			if b.Len()+len(string(r)) > n {
+				break
+			}
+			b.WriteRune(r)
+		}
+		if b.Len()+4 > n {
+			b.WriteString(strings.Repeat("x", n-b.Len()))
+		}
+	}
+	return b.String()
+}
+
+// setupGarbageSessions writes the sessions the DeleteExpiredSessions
+// checks judge at base+2h, when exactly garbageSessionRecords records of
+// either kind are garbage.
+func setupGarbageSessions(t *testing.T, s authkit.RefreshStore) {
+	t.Helper()
+	mk := func(id string, edit func(*authkit.Session)) {
+		sess, first := newSession(id, "alice", base, "rt-"+id)
+		sess.ExpiresAt, sess.IdleExpiresAt = at(10*hour), at(5*hour)
+		edit(&sess)
+		first.ExpiresAt = sess.IdleExpiresAt
+		createSession(t, s, sess, first)
+	}
+	// live: its first token idles out at base+1h but is rotated at
+	// base+1m; the used record is garbage (1), the session and its
+	// successor (idle until base+5h) are not.
+	mk("live", func(s *authkit.Session) { s.IdleExpiresAt = at(hour) })
+	r := rotation("rt-live", "rt-live-2", at(minute))
+	r.NextExpiresAt = at(5 * hour)
+	rotate(t, s, r)
+	// revoked: the session and its record (2).
+	mk("revoked", func(*authkit.Session) {})
+	mustOK(t, "RevokeSession", s.RevokeSession(t.Context(), "revoked", at(2*minute)), ruleRevokeSession)
+	// abs: ExpiresAt == now; the session and its record, though the
+	// record itself has not idled out (2).
+	mk("abs", func(s *authkit.Session) { s.ExpiresAt = at(2 * hour) })
+	// idle: IdleExpiresAt == now, and so is its record's ExpiresAt (2).
+	mk("idle", func(s *authkit.Session) { s.IdleExpiresAt = at(2 * hour) })
+	// edge: everything expires a microsecond after now (0).
+	mk("edge", func(s *authkit.Session) { s.ExpiresAt, s.IdleExpiresAt = at(2*hour+micro), at(2*hour+micro) })
+}
+
+const garbageSessionRecords = 1 + 2 + 2 + 2
+
+func checkGarbageSessionsGone(t *testing.T, s authkit.RefreshStore) {
+	t.Helper()
+	getSession(t, s, "live", "a live session must survive DeleteExpiredSessions; "+ruleDeleteSessions)
+	wantRefreshAbsent(t, s, hashOf("rt-live"), "a used token past its ExpiresAt after DeleteExpiredSessions", ruleDeleteSessions)
+	lookupRefresh(t, s, hashOf("rt-live-2"), "the current token of a live session must survive DeleteExpiredSessions; "+ruleDeleteSessions)
+	for _, id := range []string{"revoked", "abs", "idle"} {
+		wantSessionAbsent(t, s, id, "garbage after DeleteExpiredSessions", ruleDeleteSessions)
+		wantRefreshAbsent(t, s, hashOf("rt-"+id), "the token of garbage session "+id+" after DeleteExpiredSessions", ruleDeleteSessions)
+	}
+	getSession(t, s, "edge", "a session expiring a microsecond after now must survive DeleteExpiredSessions; "+ruleDeleteSessions)
+	lookupRefresh(t, s, hashOf("rt-edge"), "a token expiring a microsecond after now must survive DeleteExpiredSessions; "+ruleDeleteSessions)
+}
+
+// drain calls del with limit until it returns less than limit, checking
+// that no call exceeds limit, and returns the total deleted.
+func drain(t *testing.T, name string, limit, expect int, rule string, del func(limit int) (int, error)) int {
+	t.Helper()
+	total := 0
+	for calls := 0; ; calls++ {
+		if calls > expect/limit+10 {
+			t.Fatalf("%s kept returning %d (the limit) after deleting %d records in all, want %d; %s", name, limit, total, expect, rule)
+		}
+		n, err := del(limit)
+		mustOK(t, name, err, rule)
+		if n > limit || n < 0 {
+			t.Fatalf("%s(limit %d) returned %d; %s", name, limit, n, rule)
+		}
+		total += n
+		if n < limit {
+			return total
+		}
+	}
+}

@@ -1,0 +1,266 @@
+package conformance
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/authkit-go/authkit"
+)
+
+// The rules of authkit.RevocationStore, quoted in failure messages.
+const (
+	ruleRevokeJTI    = "RevocationStore.RevokeToken must mark the token jti dead until until (its exp); revoking twice keeps the later until"
+	ruleRevokeSID    = "RevocationStore.RevokeSessionTokens must mark every token whose sid is sid dead until until; revoking twice keeps the later until"
+	ruleCutoff       = "RevocationStore.SetCutoff must mark every token of subject issued at or before cutoff dead (logout-all), remembered until until; a later cutoff replaces an earlier one, an earlier one never replaces a later one"
+	ruleCutoffPrec   = "RevocationStore.SetCutoff: \"at or before cutoff\" must hold to the millisecond at least (a store keeping less than the microsecond rounds cutoffs up), or a logout-all misses tokens issued in the same second"
+	ruleIsRevoked    = "RevocationStore.IsRevoked must report whether the token q describes is dead at now: its jti revoked, its sid revoked, or q.IssuedAt at or before its subject's cutoff; entries whose until is at or before now no longer count"
+	ruleRevKeys      = "revocation is keyed on identities: jti, sid and subject are separate namespaces, and an entry matches only its own key, byte for byte (an empty SessionID is a token outside any session)"
+	ruleDeleteRevs   = "RevocationStore.DeleteExpiredRevocations must delete at most limit entries whose until is at or before now and return how many it deleted"
+	ruleRevVisible   = "RevocationStore implementations must be safe for use by many processes sharing the same data: a revocation through one handle is seen at once through another"
+	ruleRevDurable   = "a RevocationStore must keep its entries across a reopen"
+	ruleRevIsolation = "a subject's cutoff must never affect another subject (subjects are compared byte for byte: no case folding, no Unicode normalisation, no trimming)"
+)
+
+// query describes an access token for IsRevoked.
+func query(jti, sid, subject string, iat time.Time) authkit.RevocationQuery {
+	return authkit.RevocationQuery{TokenID: jti, SessionID: sid, Subject: subject, IssuedAt: iat}
+}
+
+// wantDead fails t unless IsRevoked(q, now) reports want.
+func wantDead(t *testing.T, s authkit.RevocationStore, q authkit.RevocationQuery, now time.Time, want bool, why, rule string) {
+	t.Helper()
+	dead, err := s.IsRevoked(t.Context(), q, now)
+	mustOK(t, "IsRevoked", err, rule)
+	if dead != want {
+		t.Errorf("IsRevoked(jti %q, sid %q, subject %q, iat %s) at %s = %v, want %v (%s); %s",
+			q.TokenID, q.SessionID, q.Subject, fmtTime(q.IssuedAt), fmtTime(now), dead, want, why, rule)
+	}
+}
+
+func runRevocation(t *testing.T, h PartialHarness[authkit.RevocationStore]) {
+	t.Run("IsRevoked/Clean", func(t *testing.T) {
+		a, _ := open(t, h)
+		wantDead(t, a, query("jti-1", "sid-1", "alice", base), base, false, "nothing was revoked", ruleIsRevoked)
+		wantDead(t, a, query("jti-1", "", "alice", base), base, false, "nothing was revoked", ruleIsRevoked)
+	})
+
+	// RevokeToken and RevokeSessionTokens promise the same things about
+	// their own key.
+	for _, k := range []struct {
+		name   string
+		rule   string
+		revoke func(s authkit.RevocationStore, t *testing.T, key string, until time.Time) error
+		query  func(key string) authkit.RevocationQuery
+	}{
+		{
+			"RevokeToken", ruleRevokeJTI,
+			func(s authkit.RevocationStore, t *testing.T, key string, until time.Time) error {
+				return s.RevokeToken(t.Context(), key, until)
+			},
+			func(key string) authkit.RevocationQuery { return query(key, "sid-x", "alice", base) },
+		},
+		{
+			"RevokeSessionTokens", ruleRevokeSID,
+			func(s authkit.RevocationStore, t *testing.T, key string, until time.Time) error {
+				return s.RevokeSessionTokens(t.Context(), key, until)
+			},
+			func(key string) authkit.RevocationQuery { return query("jti-x", key, "alice", base) },
+		},
+	} {
+		t.Run(k.name+"/HappyPath", func(t *testing.T) {
+			a, b := open(t, h)
+			mustOK(t, k.name, k.revoke(a, t, "key-1", at(hour)), k.rule)
+			wantDead(t, b, k.query("key-1"), at(minute), true, "revoked until base+1h", k.rule+"; "+ruleIsRevoked)
+			for _, other := range []string{"key-10", "key-", "KEY-1", "key-1 "} {
+				wantDead(t, b, k.query(other), at(minute), false, fmt.Sprintf("only %q was revoked", "key-1"), ruleRevKeys)
+			}
+		})
+		t.Run(k.name+"/UntilBoundary", func(t *testing.T) {
+			a, b := open(t, h)
+			mustOK(t, k.name, k.revoke(a, t, "key-1", at(hour)), k.rule)
+			wantDead(t, b, k.query("key-1"), at(hour-micro), true, "a microsecond before until", ruleIsRevoked)
+			wantDead(t, b, k.query("key-1"), at(hour), false, "until == now no longer counts", ruleIsRevoked)
+		})
+		t.Run(k.name+"/KeepsLaterUntil", func(t *testing.T) {
+			a, b := open(t, h)
+			mustOK(t, k.name, k.revoke(a, t, "later-first", at(2*hour)), k.rule)
+			mustOK(t, k.name, k.revoke(b, t, "later-first", at(hour)), k.rule)
+			mustOK(t, k.name, k.revoke(a, t, "later-second", at(hour)), k.rule)
+			mustOK(t, k.name, k.revoke(b, t, "later-second", at(2*hour)), k.rule)
+			for _, key := range []string{"later-first", "later-second"} {
+				wantDead(t, a, k.query(key), at(90*minute), true, "revoked until base+2h and until base+1h", k.rule)
+			}
+			for _, key := range []string{"later-first", "later-second"} {
+				wantDead(t, b, k.query(key), at(2*hour), false, "the later until has passed", k.rule)
+			}
+		})
+	}
+
+	t.Run("IsRevoked/EmptySessionID", func(t *testing.T) {
+		a, b := open(t, h)
+		mustOK(t, "RevokeSessionTokens", a.RevokeSessionTokens(t.Context(), "sid-1", at(hour)), ruleRevokeSID)
+		wantDead(t, b, query("jti-1", "", "alice", base), at(minute), false, "a token outside any session is not in a revoked session", ruleRevKeys)
+	})
+
+	t.Run("IsRevoked/Namespaces", func(t *testing.T) {
+		a, b := open(t, h)
+		mustOK(t, "RevokeToken", a.RevokeToken(t.Context(), "same", at(hour)), ruleRevokeJTI)
+		wantDead(t, b, query("other", "same", "same", base), at(minute), false, "\"same\" was revoked as a jti only", ruleRevKeys)
+		mustOK(t, "RevokeSessionTokens", a.RevokeSessionTokens(t.Context(), "sid-only", at(hour)), ruleRevokeSID)
+		wantDead(t, b, query("sid-only", "other", "sid-only", base), at(minute), false, "\"sid-only\" was revoked as a sid only", ruleRevKeys)
+		mustOK(t, "SetCutoff", a.SetCutoff(t.Context(), "sub-only", at(minute), at(hour)), ruleCutoff)
+		wantDead(t, b, query("sub-only", "sub-only", "other", base), at(2*minute), false, "\"sub-only\" was given a cutoff as a subject only", ruleRevKeys)
+		// And each still works on its own key.
+		wantDead(t, b, query("same", "", "x", base), at(2*minute), true, "jti \"same\" is revoked", ruleRevokeJTI)
+		wantDead(t, b, query("x", "sid-only", "x", base), at(2*minute), true, "sid \"sid-only\" is revoked", ruleRevokeSID)
+		wantDead(t, b, query("x", "", "sub-only", base), at(2*minute), true, "issued before sub-only's cutoff", ruleCutoff)
+	})
+
+	t.Run("SetCutoff/Boundary", func(t *testing.T) {
+		a, b := open(t, h)
+		cutoff := at(500 * ms)
+		mustOK(t, "SetCutoff", a.SetCutoff(t.Context(), "alice", cutoff, at(hour)), ruleCutoff)
+		now := at(time.Second)
+		wantDead(t, b, query("j1", "", "alice", at(400*ms)), now, true, "issued 100ms before the cutoff", ruleCutoff+"; "+ruleCutoffPrec)
+		wantDead(t, b, query("j2", "", "alice", cutoff), now, true, "issued exactly at the cutoff", ruleCutoff+"; "+ruleCutoffPrec)
+		wantDead(t, b, query("j3", "", "alice", at(501*ms)), now, false, "issued 1ms after the cutoff", ruleCutoff+"; "+ruleCutoffPrec)
+		wantDead(t, b, query("j4", "s1", "alice", at(time.Hour)), now, false, "issued long after the cutoff", ruleCutoff)
+		wantDead(t, b, query("j5", "", "bob", at(400*ms)), now, false, "another subject", ruleRevIsolation)
+	})
+
+	t.Run("SetCutoff/UntilBoundary", func(t *testing.T) {
+		a, b := open(t, h)
+		mustOK(t, "SetCutoff", a.SetCutoff(t.Context(), "alice", base, at(hour)), ruleCutoff)
+		q := query("j1", "", "alice", at(-time.Second))
+		wantDead(t, b, q, at(hour-micro), true, "a microsecond before the cutoff's until", ruleCutoff)
+		wantDead(t, b, q, at(hour), false, "until == now no longer counts", ruleIsRevoked)
+	})
+
+	t.Run("SetCutoff/LaterReplacesEarlier", func(t *testing.T) {
+		a, b := open(t, h)
+		mustOK(t, "SetCutoff", a.SetCutoff(t.Context(), "alice", base, at(hour)), ruleCutoff)
+		mustOK(t, "SetCutoff", b.SetCutoff(t.Context(), "alice", at(10*minute), at(70*minute)), ruleCutoff)
+		now := at(11 * minute)
+		wantDead(t, a, query("j1", "", "alice", at(5*minute)), now, true, "issued before the later cutoff", ruleCutoff)
+		wantDead(t, a, query("j2", "", "alice", at(10*minute+ms)), now, false, "issued after the later cutoff", ruleCutoff)
+		wantDead(t, a, query("j1", "", "alice", at(5*minute)), at(65*minute), true, "the later cutoff is remembered until its own until", ruleCutoff)
+	})
+
+	t.Run("SetCutoff/EarlierNeverReplacesLater", func(t *testing.T) {
+		a, b := open(t, h)
+		mustOK(t, "SetCutoff", a.SetCutoff(t.Context(), "alice", at(10*minute), at(70*minute)), ruleCutoff)
+		mustOK(t, "SetCutoff", b.SetCutoff(t.Context(), "alice", base, at(hour)), ruleCutoff)
+		now := at(11 * minute)
+		wantDead(t, a, query("j1", "", "alice", at(5*minute)), now, true, "issued before the later cutoff, which an earlier one must not replace", ruleCutoff)
+		wantDead(t, a, query("j2", "", "alice", at(10*minute)), now, true, "issued exactly at the later cutoff", ruleCutoff)
+	})
+
+	t.Run("SubjectIsolation", func(t *testing.T) {
+		a, b := open(t, h)
+		for i, subj := range oddSubjects {
+			if i%2 == 0 {
+				mustOK(t, "SetCutoff", a.SetCutoff(t.Context(), subj, base, at(hour)), ruleCutoff)
+			} else {
+				// The same odd strings as jti and sid keys.
+				mustOK(t, "RevokeToken", a.RevokeToken(t.Context(), subj, at(hour)), ruleRevokeJTI)
+				mustOK(t, "RevokeSessionTokens", a.RevokeSessionTokens(t.Context(), subj, at(hour)), ruleRevokeSID)
+			}
+		}
+		now := at(minute)
+		for i, subj := range oddSubjects {
+			even := i%2 == 0
+			wantDead(t, b, query("jti-plain", "", subj, at(-time.Second)), now, even, fmt.Sprintf("subject %q, cutoff set: %v", subj, even), ruleRevIsolation)
+			wantDead(t, b, query(subj, "", "nobody", base), now, !even, fmt.Sprintf("jti %q, revoked: %v", subj, !even), ruleRevKeys)
+			wantDead(t, b, query("jti-plain", subj, "nobody", base), now, !even, fmt.Sprintf("sid %q, revoked: %v", subj, !even), ruleRevKeys)
+		}
+	})
+
+	t.Run("Peer/Visibility", func(t *testing.T) {
+		if h.Peer == nil {
+			t.Log("Harness.Peer is nil: checking visibility through the one handle")
+		}
+		a, b := open(t, h)
+		now := at(minute)
+		wantDead(t, b, query("jti-1", "sid-1", "alice", base), now, false, "nothing revoked yet", ruleIsRevoked)
+		mustOK(t, "RevokeToken", a.RevokeToken(t.Context(), "jti-1", at(hour)), ruleRevokeJTI)
+		wantDead(t, b, query("jti-1", "", "bob", base), now, true, "jti revoked through the other handle", ruleRevVisible)
+		mustOK(t, "RevokeSessionTokens", b.RevokeSessionTokens(t.Context(), "sid-1", at(hour)), ruleRevokeSID)
+		wantDead(t, a, query("jti-2", "sid-1", "bob", base), now, true, "sid revoked through the other handle", ruleRevVisible)
+		mustOK(t, "SetCutoff", a.SetCutoff(t.Context(), "alice", base, at(hour)), ruleCutoff)
+		wantDead(t, b, query("jti-3", "", "alice", base), now, true, "cutoff set through the other handle", ruleRevVisible)
+	})
+
+	t.Run("DeleteExpiredRevocations/WhatIsGarbage", func(t *testing.T) {
+		a, b := open(t, h)
+		setupGarbageRevocations(t, a)
+		n, err := b.DeleteExpiredRevocations(t.Context(), at(2*hour), 1000)
+		mustOK(t, "DeleteExpiredRevocations", err, ruleDeleteRevs)
+		if n != 3 {
+			t.Errorf("DeleteExpiredRevocations returned %d, want 3 (one jti, one sid, one cutoff whose until == now); %s", n, ruleDeleteRevs)
+		}
+		checkLiveRevocations(t, a)
+		n, err = b.DeleteExpiredRevocations(t.Context(), at(2*hour), 1000)
+		mustOK(t, "DeleteExpiredRevocations", err, ruleDeleteRevs)
+		if n != 0 {
+			t.Errorf("a second DeleteExpiredRevocations returned %d, want 0; %s", n, ruleDeleteRevs)
+		}
+	})
+
+	t.Run("DeleteExpiredRevocations/Limit", func(t *testing.T) {
+		a, b := open(t, h)
+		setupGarbageRevocations(t, a)
+		total := drain(t, "DeleteExpiredRevocations", 1, 3, ruleDeleteRevs, func(limit int) (int, error) {
+			return b.DeleteExpiredRevocations(t.Context(), at(2*hour), limit)
+		})
+		if total != 3 {
+			t.Errorf("DeleteExpiredRevocations with limit 1, repeated while it returned 1, deleted %d in all, want 3; %s", total, ruleDeleteRevs)
+		}
+		checkLiveRevocations(t, a)
+	})
+
+	t.Run("Scale", func(t *testing.T) { revocationScale(t, h) })
+
+	t.Run("Reopen", func(t *testing.T) {
+		a, _ := open(t, h)
+		mustOK(t, "RevokeToken", a.RevokeToken(t.Context(), "jti-1", at(hour)), ruleRevokeJTI)
+		mustOK(t, "RevokeSessionTokens", a.RevokeSessionTokens(t.Context(), "sid-1", at(hour)), ruleRevokeSID)
+		mustOK(t, "SetCutoff", a.SetCutoff(t.Context(), "alice", base, at(hour)), ruleCutoff)
+		c, ok := reopen(t, h, a)
+		if !ok {
+			return
+		}
+		now := at(minute)
+		wantDead(t, c, query("jti-1", "", "bob", base), now, true, "jti revoked before reopening", ruleRevDurable)
+		wantDead(t, c, query("jti-2", "sid-1", "bob", base), now, true, "sid revoked before reopening", ruleRevDurable)
+		wantDead(t, c, query("jti-3", "", "alice", base), now, true, "cutoff set before reopening", ruleRevDurable)
+	})
+
+	t.Run("Context", func(t *testing.T) { revocationContext(t, h) })
+	t.Run("Unavailable", func(t *testing.T) { revocationUnavailable(t, h) })
+}
+
+// setupGarbageRevocations writes, for each kind of entry, one whose until
+// is base+2h (garbage at base+2h) and one a microsecond later.
+func setupGarbageRevocations(t *testing.T, s authkit.RevocationStore) {
+	t.Helper()
+	ctx := t.Context()
+	for _, c := range []struct {
+		suffix string
+		until  time.Time
+	}{{"old", at(2 * hour)}, {"new", at(2*hour + micro)}} {
+		mustOK(t, "RevokeToken", s.RevokeToken(ctx, "jti-"+c.suffix, c.until), ruleRevokeJTI)
+		mustOK(t, "RevokeSessionTokens", s.RevokeSessionTokens(ctx, "sid-"+c.suffix, c.until), ruleRevokeSID)
+		mustOK(t, "SetCutoff", s.SetCutoff(ctx, "subject-"+c.suffix, base, c.until), ruleCutoff)
+	}
+}
+
+func checkLiveRevocations(t *testing.T, s authkit.RevocationStore) {
+	t.Helper()
+	now := at(2 * hour)
+	why := "its until is a microsecond after the cleanup time"
+	rule := "DeleteExpiredRevocations must keep entries whose until is after now; " + ruleDeleteRevs
+	wantDead(t, s, query("jti-new", "", "x", base), now, true, why, rule)
+	wantDead(t, s, query("x", "sid-new", "x", base), now, true, why, rule)
+	wantDead(t, s, query("x", "", "subject-new", base), now, true, why, rule)
+}

@@ -1,0 +1,456 @@
+package issuer_test
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/authkit-go/authkit"
+	"github.com/authkit-go/authkit/backends/memory"
+	"github.com/authkit-go/authkit/issuer"
+	"github.com/authkit-go/authkit/keys"
+	"github.com/authkit-go/authkit/verifier"
+)
+
+var base = time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
+
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) Now() time.Time      { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *clock) Add(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unlock() }
+
+type fixture struct {
+	store *memory.Store
+	clock *clock
+	iss   *issuer.Issuer
+	ver   *verifier.Verifier
+}
+
+func newFixture(t testing.TB, issOpts ...authkit.Option) *fixture {
+	t.Helper()
+	k, err := keys.Generate(keys.EdDSA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	set, _ := keys.NewSet(k)
+	f := &fixture{store: memory.New(), clock: &clock{t: base}}
+	common := []authkit.Option{authkit.WithKeys(set), authkit.WithStore(f.store), authkit.WithClock(f.clock.Now)}
+	if f.iss, err = issuer.New(append(common, issOpts...)...); err != nil {
+		t.Fatal(err)
+	}
+	if f.ver, err = verifier.New(common...); err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+func TestNewValidates(t *testing.T) {
+	hs, _ := keys.Generate(keys.HS256)
+	pubOnly, _ := keys.Generate(keys.ES256)
+	vset, _ := keys.NewVerificationSet(pubOnly.Public())
+	set, _ := keys.NewSet(hs)
+	for name, opts := range map[string][]authkit.Option{
+		"no keys":                 nil,
+		"no signing key":          {authkit.WithKeys(vset)},
+		"verifier-only option":    {authkit.WithKeys(set), authkit.WithJWKSURL("https://example.com/jwks")},
+		"access ttl zero":         {authkit.WithKeys(set), authkit.WithAccessTTL(0)},
+		"access longer than idle": {authkit.WithKeys(set), authkit.WithAccessTTL(2 * time.Hour), authkit.WithRefreshTTL(time.Hour)},
+		"session shorter":         {authkit.WithKeys(set), authkit.WithSessionLifetime(time.Hour), authkit.WithRefreshTTL(2 * time.Hour)},
+		"grace too long":          {authkit.WithKeys(set), authkit.WithReuseGrace(time.Hour)},
+		"negative limit":          {authkit.WithKeys(set), authkit.WithAPITokenLimit(-1)},
+	} {
+		if _, err := issuer.New(opts...); !errors.Is(err, authkit.ErrInvalidConfig) {
+			t.Errorf("%s: issuer.New = %v, want ErrInvalidConfig", name, err)
+		}
+	}
+	// A short HMAC secret never makes it into a key.
+	if _, err := keys.NewHMAC(keys.HS256, make([]byte, 31), "k"); !errors.Is(err, keys.ErrWeakKey) {
+		t.Errorf("31-byte HS256 secret: %v, want keys.ErrWeakKey", err)
+	}
+}
+
+func TestPairJSON(t *testing.T) {
+	f := newFixture(t)
+	pair, err := f.iss.IssuePair(context.Background(), "alice", issuer.WithScopes("read", "write", "read"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := json.Marshal(pair)
+	var m map[string]any
+	json.Unmarshal(b, &m)
+	if len(m) != 5 || m["token_type"] != "Bearer" || m["expires_in"] != float64(300) || m["scope"] != "read write" ||
+		m["access_token"] != pair.AccessToken || m["refresh_token"] != pair.RefreshToken {
+		t.Fatalf("RFC 6749 §5.1 response: %s", b)
+	}
+	if !strings.HasPrefix(pair.RefreshToken, "akrt_") {
+		t.Errorf("refresh token lacks its prefix")
+	}
+	// The header and claims follow RFC 9068.
+	parts := strings.Split(pair.AccessToken, ".")
+	h, _ := base64.RawURLEncoding.DecodeString(parts[0])
+	c, _ := base64.RawURLEncoding.DecodeString(parts[1])
+	var hm, cm map[string]any
+	json.Unmarshal(h, &hm)
+	json.Unmarshal(c, &cm)
+	if hm["typ"] != "at+jwt" || hm["alg"] != "EdDSA" || hm["kid"] == "" {
+		t.Errorf("header %s", h)
+	}
+	for _, k := range []string{"iss", "sub", "aud", "exp", "iat", "nbf", "jti", "client_id", "scope", "sid"} {
+		if _, ok := cm[k]; !ok {
+			t.Errorf("claims lack %q: %s", k, c)
+		}
+	}
+}
+
+func TestStatelessAccessToken(t *testing.T) {
+	k, _ := keys.Generate(keys.HS256)
+	set, _ := keys.NewSet(k)
+	iss, err := issuer.New(authkit.WithKeys(set))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, err := iss.IssueAccessToken(context.Background(), "alice", issuer.WithScopes("read"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tok.RefreshToken != "" || tok.AccessToken == "" {
+		t.Fatalf("stateless pair %+v", tok)
+	}
+	if _, err := iss.IssuePair(context.Background(), "alice"); !errors.Is(err, authkit.ErrInvalidConfig) {
+		t.Fatalf("IssuePair with no store: %v", err)
+	}
+	v, _ := verifier.New(authkit.WithKeys(set))
+	if p, err := v.Verify(context.Background(), tok.AccessToken); err != nil || !p.HasScope("read") {
+		t.Fatalf("verify stateless token: %v", err)
+	}
+}
+
+func TestClaimsCannotOverrideRegistered(t *testing.T) {
+	f := newFixture(t)
+	for _, name := range []string{"sub", "SUB", "Exp", "scope", "sid", "client_id", "iss"} {
+		if _, err := f.iss.IssuePair(context.Background(), "alice", issuer.WithClaims(map[string]any{name: "x"})); !errors.Is(err, authkit.ErrInvalidRequest) {
+			t.Errorf("claim %q: %v, want ErrInvalidRequest", name, err)
+		}
+	}
+	if _, err := f.iss.IssuePair(context.Background(), "alice", issuer.WithClaims(map[string]any{"role": 1, "ROLE": 2})); !errors.Is(err, authkit.ErrInvalidRequest) {
+		t.Errorf("case-variant application claims accepted")
+	}
+	if _, err := f.iss.IssuePair(context.Background(), "alice", issuer.WithClaims(map[string]any{"x": map[string]any{"a": 1, "A": 2}})); !errors.Is(err, authkit.ErrInvalidRequest) {
+		t.Errorf("nested case-variant claims accepted")
+	}
+}
+
+func TestInputBounds(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	for name, call := range map[string]func() error{
+		"empty subject":   func() error { _, err := f.iss.IssuePair(ctx, ""); return err },
+		"long subject":    func() error { _, err := f.iss.IssuePair(ctx, strings.Repeat("a", 1025)); return err },
+		"bad utf8":        func() error { _, err := f.iss.IssuePair(ctx, "a\xff"); return err },
+		"control char":    func() error { _, err := f.iss.IssuePair(ctx, "a\nb"); return err },
+		"bad scope":       func() error { _, err := f.iss.IssuePair(ctx, "a", issuer.WithScopes("has space")); return err },
+		"quote scope":     func() error { _, err := f.iss.IssuePair(ctx, "a", issuer.WithScopes(`x"`)); return err },
+		"bad ip":          func() error { _, err := f.iss.IssuePair(ctx, "a", issuer.WithClientIP("nope")); return err },
+		"long name":       func() error { _, err := f.iss.IssuePair(ctx, "a", issuer.WithDeviceName(strings.Repeat("n", 257))); return err },
+		"empty api name":  func() error { _, _, err := f.iss.CreateAPIToken(ctx, "a", ""); return err },
+		"short api ttl":   func() error { _, _, err := f.iss.CreateAPIToken(ctx, "a", "n", issuer.WithTokenTTL(time.Second)); return err },
+		"huge claims":     func() error { _, err := f.iss.IssuePair(ctx, "a", issuer.WithClaims(map[string]any{"x": strings.Repeat("y", 5000)})); return err },
+		"unmarshalable":   func() error { _, err := f.iss.IssuePair(ctx, "a", issuer.WithClaims(map[string]any{"f": func() {}})); return err },
+		"too many scopes": func() error { _, err := f.iss.IssuePair(ctx, "a", issuer.WithScopes(make([]string, 65)...)); return err },
+	} {
+		if err := call(); !errors.Is(err, authkit.ErrInvalidRequest) {
+			t.Errorf("%s: %v, want ErrInvalidRequest", name, err)
+		}
+	}
+	// Unicode subjects are fine.
+	if _, err := f.iss.IssuePair(ctx, "ユーザー🙂"); err != nil {
+		t.Errorf("unicode subject: %v", err)
+	}
+}
+
+func TestRefreshRotation(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	first, err := f.iss.IssuePair(ctx, "alice", issuer.WithScopes("read"), issuer.WithClaims(map[string]any{"org": "acme"}),
+		issuer.WithUserAgent("curl/8"), issuer.WithClientIP("::ffff:192.0.2.1"), issuer.WithDeviceName("laptop"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.clock.Add(time.Minute)
+	second, err := f.iss.Refresh(ctx, first.RefreshToken)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if second.RefreshToken == first.RefreshToken || second.SessionID != first.SessionID || second.Scope != "read" {
+		t.Fatalf("rotation: %+v", second)
+	}
+	p, err := f.ver.Verify(ctx, second.AccessToken)
+	if err != nil || p.Claims["org"] != "acme" || p.SessionID != first.SessionID || !p.HasScope("read") {
+		t.Fatalf("refreshed access token: %+v %v", p, err)
+	}
+	ss, err := f.iss.Sessions(ctx, "alice")
+	if err != nil || len(ss) != 1 {
+		t.Fatalf("sessions: %v %v", ss, err)
+	}
+	if s := ss[0]; s.UserAgent != "curl/8" || s.IP != "192.0.2.1" || s.Name != "laptop" || !s.LastUsedAt.Equal(base.Add(time.Minute)) {
+		t.Errorf("session metadata %+v", s)
+	}
+
+	// Reuse of the rotated token: the whole family dies.
+	f.clock.Add(time.Minute)
+	_, err = f.iss.Refresh(ctx, first.RefreshToken)
+	re, ok := errors.AsType[*authkit.ReuseError](err)
+	if !ok || !errors.Is(err, authkit.ErrTokenReused) || re.SessionID != first.SessionID || re.Successor != nil {
+		t.Fatalf("reuse: %v", err)
+	}
+	if strings.Contains(err.Error(), first.RefreshToken) {
+		t.Error("error contains the token")
+	}
+	if _, err := f.iss.Refresh(ctx, second.RefreshToken); !errors.Is(err, authkit.ErrTokenRevoked) {
+		t.Fatalf("successor after reuse: %v, want ErrTokenRevoked", err)
+	}
+	if _, err := f.ver.Verify(ctx, second.AccessToken); !errors.Is(err, authkit.ErrTokenRevoked) {
+		t.Fatalf("access token of the revoked family: %v", err)
+	}
+	if ss, _ := f.iss.Sessions(ctx, "alice"); len(ss) != 0 {
+		t.Errorf("revoked session still listed")
+	}
+}
+
+func TestRefreshLifetimes(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t, authkit.WithRefreshTTL(time.Hour), authkit.WithSessionLifetime(3*time.Hour))
+	p, _ := f.iss.IssuePair(ctx, "alice")
+	f.clock.Add(time.Hour)
+	if _, err := f.iss.Refresh(ctx, p.RefreshToken); !errors.Is(err, authkit.ErrTokenExpired) {
+		t.Fatalf("idle TTL passed: %v", err)
+	}
+	p, _ = f.iss.IssuePair(ctx, "alice")
+	var err error
+	for range 5 { // refreshing every 50 minutes keeps it alive until the absolute end
+		f.clock.Add(50 * time.Minute)
+		if p, err = f.iss.Refresh(ctx, p.RefreshToken); err != nil {
+			if !errors.Is(err, authkit.ErrTokenExpired) {
+				t.Fatalf("refresh: %v", err)
+			}
+			break
+		}
+	}
+	if err == nil {
+		t.Fatal("session outlived its absolute lifetime")
+	}
+	if _, err := f.iss.Refresh(ctx, "akrt_garbage"); !errors.Is(err, authkit.ErrInvalidToken) {
+		t.Fatalf("garbage: %v", err)
+	}
+}
+
+func TestConcurrentRefreshOneWinner(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	p, _ := f.iss.IssuePair(ctx, "alice")
+	const n = 64
+	var wg sync.WaitGroup
+	results := make([]error, n)
+	for i := range n {
+		wg.Go(func() { _, results[i] = f.iss.Refresh(ctx, p.RefreshToken) })
+	}
+	wg.Wait()
+	// Exactly one wins. The first loser to arrive is reuse and revokes the
+	// session; losers arriving after that find it revoked.
+	wins, reuses, revoked := 0, 0, 0
+	for _, err := range results {
+		switch {
+		case err == nil:
+			wins++
+		case errors.Is(err, authkit.ErrTokenReused):
+			reuses++
+		case errors.Is(err, authkit.ErrTokenRevoked):
+			revoked++
+		default:
+			t.Errorf("unexpected error %v", err)
+		}
+	}
+	if wins != 1 || reuses < 1 || wins+reuses+revoked != n {
+		t.Fatalf("%d wins, %d reuses, %d revoked; want exactly 1 win and the rest refused", wins, reuses, revoked)
+	}
+}
+
+func TestReuseGrace(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t, authkit.WithReuseGrace(10*time.Second))
+	p, _ := f.iss.IssuePair(ctx, "alice")
+	const n = 16
+	var wg sync.WaitGroup
+	pairs := make([]authkit.TokenPair, n)
+	errs := make([]error, n)
+	for i := range n {
+		wg.Go(func() { pairs[i], errs[i] = f.iss.Refresh(ctx, p.RefreshToken) })
+	}
+	wg.Wait()
+	for i := range n {
+		if errs[i] != nil {
+			t.Fatalf("refresh %d inside the grace window: %v", i, errs[i])
+		}
+		if pairs[i].RefreshToken != pairs[0].RefreshToken {
+			t.Fatal("the family forked: two different successors")
+		}
+	}
+	jtis := map[string]bool{}
+	for _, q := range pairs {
+		jtis[q.TokenID] = true
+	}
+	if len(jtis) != n {
+		t.Errorf("%d distinct access tokens for %d refreshes", len(jtis), n)
+	}
+	// The successor works; after the window, the old token is reuse.
+	f.clock.Add(11 * time.Second)
+	if _, err := f.iss.Refresh(ctx, p.RefreshToken); !errors.Is(err, authkit.ErrTokenReused) {
+		t.Fatalf("outside the window: %v", err)
+	}
+	if _, err := f.iss.Refresh(ctx, pairs[0].RefreshToken); !errors.Is(err, authkit.ErrTokenRevoked) {
+		t.Fatalf("after reuse the family is revoked: %v", err)
+	}
+
+	// Inside the window, but the successor has itself been rotated: reuse.
+	p, _ = f.iss.IssuePair(ctx, "alice")
+	s1, _ := f.iss.Refresh(ctx, p.RefreshToken)
+	if _, err := f.iss.Refresh(ctx, s1.RefreshToken); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.iss.Refresh(ctx, p.RefreshToken); !errors.Is(err, authkit.ErrTokenReused) {
+		t.Fatalf("grandparent inside the window: %v", err)
+	}
+}
+
+func TestRevokeKinds(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	p, _ := f.iss.IssuePair(ctx, "alice")
+	// Revoking the refresh token ends the session and its access tokens.
+	if err := f.iss.Revoke(ctx, p.RefreshToken); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.ver.Verify(ctx, p.AccessToken); !errors.Is(err, authkit.ErrTokenRevoked) {
+		t.Fatalf("access token after its refresh token was revoked: %v", err)
+	}
+	if _, err := f.iss.Refresh(ctx, p.RefreshToken); !errors.Is(err, authkit.ErrTokenRevoked) {
+		t.Fatalf("refresh after revoke: %v", err)
+	}
+	for _, bad := range []string{"", "x", "akrt_" + strings.Repeat("0", 49), "ak_" + strings.Repeat("0", 49), "a.b.c"} {
+		if err := f.iss.Revoke(ctx, bad); !errors.Is(err, authkit.ErrInvalidToken) {
+			t.Errorf("Revoke(%q) = %v, want ErrInvalidToken", bad, err)
+		}
+	}
+	// A token signed by someone else's key cannot be used to revoke a jti.
+	other := newFixture(t)
+	q, _ := other.iss.IssueAccessToken(ctx, "alice")
+	if err := f.iss.Revoke(ctx, q.AccessToken); !errors.Is(err, authkit.ErrInvalidToken) {
+		t.Errorf("foreign token: %v", err)
+	}
+	// Revoking an expired access token is a no-op, not an error.
+	r, _ := f.iss.IssueAccessToken(ctx, "alice")
+	f.clock.Add(time.Hour)
+	if err := f.iss.Revoke(ctx, r.AccessToken); err != nil {
+		t.Errorf("expired token: %v", err)
+	}
+	// Own-session revocation checks the owner.
+	s, _ := f.iss.IssuePair(ctx, "alice")
+	if err := f.iss.RevokeOwnSession(ctx, "bob", s.SessionID); !errors.Is(err, authkit.ErrNotFound) {
+		t.Errorf("bob ending alice's session: %v", err)
+	}
+	if err := f.iss.RevokeOwnSession(ctx, "alice", s.SessionID); err != nil {
+		t.Errorf("alice ending her session: %v", err)
+	}
+	if err := f.iss.RevokeSession(ctx, "no-such-session"); !errors.Is(err, authkit.ErrNotFound) {
+		t.Errorf("unknown session: %v", err)
+	}
+}
+
+func TestAPITokenLimitAndListing(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t, authkit.WithAPITokenLimit(2))
+	s1, r1, err := f.iss.CreateAPIToken(ctx, "alice", "one", issuer.WithTokenScopes("read"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(s1, "ak_") || r1.Name != "one" || r1.Hash != (authkit.TokenHash{}) {
+		t.Errorf("created %q %+v", s1[:3], r1)
+	}
+	f.clock.Add(time.Second)
+	_, r2, _ := f.iss.CreateAPIToken(ctx, "alice", "two")
+	if _, _, err := f.iss.CreateAPIToken(ctx, "alice", "three"); !errors.Is(err, authkit.ErrLimitExceeded) {
+		t.Fatalf("third token over a limit of 2: %v", err)
+	}
+	if _, _, err := f.iss.CreateAPIToken(ctx, "bob", "one"); err != nil {
+		t.Fatalf("bob has his own limit: %v", err)
+	}
+	list, _ := f.iss.APITokens(ctx, "alice")
+	if len(list) != 2 || list[0].ID != r2.ID || list[1].ID != r1.ID {
+		t.Fatalf("listing (newest first): %+v", list)
+	}
+	f.iss.RevokeAPIToken(ctx, "alice", r1.ID)
+	if _, _, err := f.iss.CreateAPIToken(ctx, "alice", "three"); err != nil {
+		t.Fatalf("after revoking one, a new one fits: %v", err)
+	}
+}
+
+// recordingStore wraps a store and remembers everything it was given, to
+// prove that no token secret ever reaches a backend.
+type recordingStore struct {
+	authkit.Store
+	mu   sync.Mutex
+	seen strings.Builder
+}
+
+func (r *recordingStore) note(v ...any) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	fmt.Fprintf(&r.seen, "%+v %s\n", v, fmt.Sprint(v...))
+}
+
+func (r *recordingStore) CreateSession(ctx context.Context, s authkit.Session, first authkit.RefreshRecord) error {
+	r.note(s, first, string(s.Claims))
+	return r.Store.CreateSession(ctx, s, first)
+}
+
+func (r *recordingStore) RotateRefresh(ctx context.Context, rot authkit.Rotation) (authkit.Session, error) {
+	r.note(rot, string(rot.Successor))
+	return r.Store.RotateRefresh(ctx, rot)
+}
+
+func (r *recordingStore) CreateAPIToken(ctx context.Context, t authkit.APIToken, limit int, now time.Time) error {
+	r.note(t)
+	return r.Store.CreateAPIToken(ctx, t, limit, now)
+}
+
+func TestNoSecretReachesTheStore(t *testing.T) {
+	ctx := context.Background()
+	k, _ := keys.Generate(keys.ES256)
+	set, _ := keys.NewSet(k)
+	rec := &recordingStore{Store: memory.New()}
+	iss, err := issuer.New(authkit.WithKeys(set), authkit.WithStore(rec), authkit.WithReuseGrace(time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var secrets []string
+	p, _ := iss.IssuePair(ctx, "alice")
+	q, _ := iss.Refresh(ctx, p.RefreshToken)
+	api, _, _ := iss.CreateAPIToken(ctx, "alice", "n")
+	secrets = append(secrets, p.RefreshToken, q.RefreshToken, api, p.AccessToken, q.AccessToken)
+	all := rec.seen.String()
+	for _, s := range secrets {
+		body := s[strings.Index(s, "_")+1:]
+		if strings.Contains(all, body[:20]) {
+			t.Errorf("a token secret reached the store")
+		}
+	}
+}

@@ -1,0 +1,183 @@
+package verifier_test
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/authkit-go/authkit"
+	"github.com/authkit-go/authkit/backends/memory"
+	"github.com/authkit-go/authkit/issuer"
+	"github.com/authkit-go/authkit/keys"
+	"github.com/authkit-go/authkit/verifier"
+)
+
+// benchToken issues a realistic access token: two audiences, three scopes,
+// a session, no application claims.
+func benchSetup(b *testing.B, alg keys.Algorithm, withStore bool) (*verifier.Verifier, string, *keys.Key) {
+	b.Helper()
+	k, err := keys.Generate(alg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	set, _ := keys.NewSet(k)
+	st := memory.New()
+	iss, err := issuer.New(authkit.WithKeys(set), authkit.WithStore(st), authkit.WithIssuer("https://auth.example.com"),
+		authkit.WithAudience("https://api.example.com"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	pair, err := iss.IssuePair(context.Background(), "user-1234567890", issuer.WithScopes("read", "write", "profile"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	opts := []authkit.Option{authkit.WithKeys(set), authkit.WithIssuer("https://auth.example.com"), authkit.WithAudience("https://api.example.com")}
+	if withStore {
+		opts = append(opts, authkit.WithRevocationStore(st))
+		// Some unrelated revocations so the lookups are not trivially empty.
+		for i := range 1000 {
+			t, _ := iss.IssueAccessToken(context.Background(), "other")
+			_ = i
+			iss.Revoke(context.Background(), t.AccessToken)
+		}
+	}
+	v, err := verifier.New(opts...)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return v, pair.AccessToken, k
+}
+
+func benchVerify(b *testing.B, alg keys.Algorithm, withStore bool) {
+	v, tok, _ := benchSetup(b, alg, withStore)
+	ctx := context.Background()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		p, err := v.Verify(ctx, tok)
+		if err != nil || p.Subject == "" {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkVerify(b *testing.B) {
+	for _, alg := range []keys.Algorithm{keys.HS256, keys.ES256, keys.EdDSA, keys.RS256} {
+		b.Run(string(alg), func(b *testing.B) { benchVerify(b, alg, false) })
+		b.Run(string(alg)+"/revocation=memory", func(b *testing.B) { benchVerify(b, alg, true) })
+	}
+}
+
+func BenchmarkVerifyParallel(b *testing.B) {
+	v, tok, _ := benchSetup(b, keys.HS256, true)
+	ctx := context.Background()
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if _, err := v.Verify(ctx, tok); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+}
+
+func BenchmarkVerifyAPIToken(b *testing.B) {
+	k, _ := keys.Generate(keys.HS256)
+	set, _ := keys.NewSet(k)
+	st := memory.New()
+	iss, _ := issuer.New(authkit.WithKeys(set), authkit.WithStore(st))
+	v, _ := verifier.New(authkit.WithKeys(set), authkit.WithStore(st))
+	secret, _, err := iss.CreateAPIToken(context.Background(), "user-1234567890", "ci", issuer.WithTokenScopes("read", "write"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	for range 1000 {
+		iss.CreateAPIToken(context.Background(), "other", "x")
+	}
+	ctx := context.Background()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		if _, err := v.Verify(ctx, secret); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkFloor is what checking the same HS256 token costs with no
+// library at all: HMAC-SHA256 (a fresh hmac.New, as a hand-written verifier
+// would), base64url decoding of the three segments, and encoding/json
+// decoding of the header and claims into structs. No strictness, no
+// revocation, no principal.
+func BenchmarkFloor(b *testing.B) {
+	_, tok, k := benchSetup(b, keys.HS256, false)
+	jwk, _ := k.MarshalJWK()
+	var raw struct {
+		K string `json:"k"`
+	}
+	json.Unmarshal(jwk, &raw)
+	secret, _ := base64.RawURLEncoding.DecodeString(raw.K)
+	type header struct {
+		Alg string `json:"alg"`
+		Kid string `json:"kid"`
+		Typ string `json:"typ"`
+	}
+	type claims struct {
+		Iss      string   `json:"iss"`
+		Sub      string   `json:"sub"`
+		Aud      any      `json:"aud"`
+		Exp      float64  `json:"exp"`
+		Iat      float64  `json:"iat"`
+		Nbf      float64  `json:"nbf"`
+		Jti      string   `json:"jti"`
+		ClientID string   `json:"client_id"`
+		Scope    string   `json:"scope"`
+		Sid      string   `json:"sid"`
+		_        struct{} `json:"-"`
+	}
+	floor := func(tok string) error {
+		parts := strings.Split(tok, ".")
+		if len(parts) != 3 {
+			return errors.New("segments")
+		}
+		hb, err := base64.RawURLEncoding.DecodeString(parts[0])
+		if err != nil {
+			return err
+		}
+		var h header
+		if err := json.Unmarshal(hb, &h); err != nil {
+			return err
+		}
+		sig, err := base64.RawURLEncoding.DecodeString(parts[2])
+		if err != nil {
+			return err
+		}
+		m := hmac.New(sha256.New, secret)
+		m.Write([]byte(tok[:len(parts[0])+1+len(parts[1])]))
+		if !hmac.Equal(m.Sum(nil), sig) {
+			return errors.New("signature")
+		}
+		cb, err := base64.RawURLEncoding.DecodeString(parts[1])
+		if err != nil {
+			return err
+		}
+		var c claims
+		return json.Unmarshal(cb, &c)
+	}
+	if err := floor(tok); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		if err := floor(tok); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
