@@ -283,11 +283,27 @@ type Rotation struct {
 }
 
 // RefreshStore persists refresh-token families (sessions). Application code
-// does not call it; issuer.Issuer does. Implementations must be safe for
-// concurrent use by many goroutines and by many processes sharing the same
-// data. Every method honours ctx: a cancelled or expired ctx yields an error
-// matching ctx.Err(). An unreachable backend yields an error matching
-// ErrStoreUnavailable; "not found" is never reported for a failure.
+// does not call it; issuer.Issuer does.
+//
+// Rules shared by the three store interfaces (package conformance checks
+// each of them):
+//   - Implementations are safe for concurrent use by many goroutines and by
+//     many processes sharing the same data.
+//   - Every method honours ctx: a cancelled or expired ctx yields an error
+//     matching ctx.Err(). An unreachable backend yields an error matching
+//     ErrStoreUnavailable; "not found" is never reported for a failure.
+//   - A call that returns an error changes nothing.
+//   - Times round-trip as the same instant to at least microsecond
+//     precision, whatever their location (returning them in UTC is fine).
+//     Expiry is judged only against the now passed in, never the store's
+//     or the database's clock. Once a call has passed a now at which an
+//     entry is expired, the store may drop that entry (native TTLs).
+//   - Subjects, IDs and names compare byte for byte: no case folding,
+//     Unicode normalisation or trimming. Byte slices (Claims, Successor)
+//     round-trip exactly.
+//   - An in-process store copies slices on the way in and out; callers may
+//     reuse theirs.
+//   - Stores never see a token secret: only TokenHash values and identities.
 type RefreshStore interface {
 	// CreateSession stores s and its first token as one step. s.ID and
 	// first.Hash are fresh; a session with the same ID, or a token with the
@@ -302,10 +318,12 @@ type RefreshStore interface {
 	// Checks, in order: no record r.Old → ErrNotFound; the session revoked →
 	// ErrTokenRevoked; the record already used → a *ReuseError with every
 	// field set (this takes precedence over expiry); the record or the
-	// session expired at r.Now (ExpiresAt <= r.Now) → ErrTokenExpired. Of N
-	// concurrent calls with the same r.Old, exactly one returns nil; every
-	// other call, and any later one, returns a *ReuseError. It does not
-	// revoke anything itself.
+	// session expired at r.Now (record ExpiresAt, session ExpiresAt or
+	// IdleExpiresAt <= r.Now) → ErrTokenExpired; a record with hash r.Next
+	// already stored → ErrConflict. Of N concurrent calls with the same
+	// r.Old, exactly one returns nil; every other call, and any later one,
+	// returns a *ReuseError (or ErrTokenRevoked once the session has been
+	// revoked). It does not revoke anything itself.
 	RotateRefresh(ctx context.Context, r Rotation) (Session, error)
 
 	// LookupRefresh returns the record with hash h, used or not, expired or
@@ -353,7 +371,7 @@ type RevocationQuery struct {
 // RevocationStore answers "is this stateless token dead?". Application code
 // does not call it; issuer.Issuer writes and verifier.Verifier reads.
 // Revocation is keyed on identities (jti, sid, subject), never on a token's
-// bytes. The concurrency, context and error rules of RefreshStore apply.
+// bytes. The shared rules in the RefreshStore doc apply.
 type RevocationStore interface {
 	// RevokeToken marks the token jti dead until until (its exp). Revoking
 	// twice keeps the later until.
@@ -364,8 +382,10 @@ type RevocationStore interface {
 	RevokeSessionTokens(ctx context.Context, sid string, until time.Time) error
 
 	// SetCutoff marks every token of subject issued at or before cutoff dead
-	// (logout-all), remembered until until. A later cutoff replaces an
-	// earlier one; an earlier one never replaces a later one.
+	// (logout-all), remembered until until. The cutoff keeps at least
+	// millisecond precision (a store that keeps less rounds it up, never
+	// down). A later cutoff replaces an earlier one; an earlier one never
+	// replaces a later one; the until kept is the later of the two.
 	SetCutoff(ctx context.Context, subject string, cutoff, until time.Time) error
 
 	// IsRevoked reports whether the token q describes is dead at now: its
@@ -409,8 +429,8 @@ func (t APIToken) Live(now time.Time) bool {
 }
 
 // APITokenStore persists API tokens. Application code does not call it;
-// the Issuer and Verifier do. The concurrency, context and error rules of
-// RefreshStore apply.
+// the Issuer and Verifier do. The shared rules in the RefreshStore doc
+// apply.
 type APITokenStore interface {
 	// CreateAPIToken stores t. If limit > 0 and subject t.Subject already
 	// has limit or more live tokens at now, it stores nothing and returns
@@ -428,7 +448,8 @@ type APITokenStore interface {
 
 	// RevokeAPIToken revokes the token id owned by subject at now.
 	// ErrNotFound if subject owns no token id (a token of another subject is
-	// "not found" too); revoking twice is not an error.
+	// "not found" too); revoking twice is not an error, and RevokedAt stays
+	// the first one.
 	RevokeAPIToken(ctx context.Context, subject, id string, now time.Time) error
 
 	// TouchAPIToken sets token id's LastUsedAt to at, unless it is already
@@ -460,13 +481,13 @@ type EventType string
 
 // Event types reported to the hook set with WithEventHook.
 const (
-	EventIssued          EventType = "issued"           // a token pair or access token was minted
-	EventRefreshed       EventType = "refreshed"        // a refresh token was rotated
-	EventReuseDetected   EventType = "reuse_detected"   // a rotated refresh token came back; its session was revoked
-	EventRevoked         EventType = "revoked"          // a token, a session or a subject was revoked
+	EventIssued          EventType = "issued"            // a token pair or access token was minted
+	EventRefreshed       EventType = "refreshed"         // a refresh token was rotated
+	EventReuseDetected   EventType = "reuse_detected"    // a rotated refresh token came back; its session was revoked
+	EventRevoked         EventType = "revoked"           // a token, a session or a subject was revoked
 	EventAPITokenCreated EventType = "api_token_created" // an API token was created
-	EventAuthenticated   EventType = "authenticated"    // a credential verified (only with WithEventHook; hot path)
-	EventAuthFailed      EventType = "auth_failed"      // a credential was refused
+	EventAuthenticated   EventType = "authenticated"     // a credential verified (only with WithEventHook; hot path)
+	EventAuthFailed      EventType = "auth_failed"       // a credential was refused
 )
 
 // Event describes something security-relevant that happened. It never

@@ -32,6 +32,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"time"
 	"unicode/utf8"
 
@@ -275,7 +276,11 @@ func joinScopes(s []string) string {
 // session lifetime passed), authkit.ErrTokenRevoked (session revoked),
 // *authkit.ReuseError (the token had already been rotated: the session is
 // now revoked).
-func (i *Issuer) Refresh(ctx context.Context, refreshToken string) (authkit.TokenPair, error) {
+//
+// With WithRequestedScopes the new access token carries only the scopes
+// asked for (RFC 6749 §6); asking for one the session was not granted fails
+// with authkit.ErrInsufficientScope before anything is rotated.
+func (i *Issuer) Refresh(ctx context.Context, refreshToken string, opts ...RefreshOption) (authkit.TokenPair, error) {
 	if i.refresh == nil {
 		return authkit.TokenPair{}, errNoRefreshStore
 	}
@@ -284,6 +289,26 @@ func (i *Issuer) Refresh(ctx context.Context, refreshToken string) (authkit.Toke
 	}
 	if err := opaque.Check(refreshToken, i.prefix, opaque.KindRefresh); err != nil {
 		return authkit.TokenPair{}, fmt.Errorf("issuer: refresh: %w: not a refresh token", authkit.ErrInvalidToken)
+	}
+	var rp refreshParams
+	for _, o := range opts {
+		if o == nil {
+			return authkit.TokenPair{}, fmt.Errorf("issuer: %w: nil RefreshOption", authkit.ErrInvalidRequest)
+		}
+		if err := o(&rp); err != nil {
+			return authkit.TokenPair{}, err
+		}
+	}
+	if rp.narrow {
+		cur, err := i.RefreshSession(ctx, refreshToken)
+		if err != nil {
+			return authkit.TokenPair{}, err
+		}
+		for _, want := range rp.scopes {
+			if !slices.Contains(cur.Scopes, want) {
+				return authkit.TokenPair{}, fmt.Errorf("issuer: refresh: %w: scope %q was not granted to the session", authkit.ErrInsufficientScope, want)
+			}
+		}
 	}
 	now := i.now()
 	next, err := opaque.New(i.prefix, opaque.KindRefresh)
@@ -310,8 +335,63 @@ func (i *Issuer) Refresh(ctx context.Context, refreshToken string) (authkit.Toke
 		}
 		return authkit.TokenPair{}, fmt.Errorf("issuer: refresh: %w", err)
 	}
+	if rp.narrow {
+		s.Scopes = rp.scopes
+	}
 	return i.pairFor(ctx, s, next, earliest(now.Add(i.refreshTTL), s.ExpiresAt), now)
 }
+
+// RefreshSession returns the session of refreshToken if the token is
+// current: not rotated, not expired, its session live. It changes nothing
+// (token introspection, RFC 7662). A rotated token is authkit.ErrInvalidToken
+// here (no reuse handling: that is Refresh's job).
+func (i *Issuer) RefreshSession(ctx context.Context, refreshToken string) (authkit.Session, error) {
+	if i.refresh == nil {
+		return authkit.Session{}, errNoRefreshStore
+	}
+	if opaque.Check(refreshToken, i.prefix, opaque.KindRefresh) != nil {
+		return authkit.Session{}, fmt.Errorf("issuer: %w: not a refresh token", authkit.ErrInvalidToken)
+	}
+	h := i.hasher.Hash(refreshToken)
+	rec, err := i.refresh.LookupRefresh(ctx, h)
+	if errors.Is(err, authkit.ErrNotFound) || err == nil && !opaque.Equal(rec.Hash, h) {
+		return authkit.Session{}, fmt.Errorf("issuer: %w: unknown refresh token", authkit.ErrInvalidToken)
+	}
+	if err != nil {
+		return authkit.Session{}, fmt.Errorf("issuer: refresh session: %w", err)
+	}
+	now := i.now()
+	if !rec.UsedAt.IsZero() {
+		return authkit.Session{}, fmt.Errorf("issuer: %w: refresh token already rotated", authkit.ErrInvalidToken)
+	}
+	if !now.Before(rec.ExpiresAt) {
+		return authkit.Session{}, fmt.Errorf("issuer: %w", authkit.ErrTokenExpired)
+	}
+	s, err := i.refresh.Session(ctx, rec.SessionID)
+	if err != nil {
+		if errors.Is(err, authkit.ErrNotFound) {
+			return authkit.Session{}, fmt.Errorf("issuer: %w: session gone", authkit.ErrTokenRevoked)
+		}
+		return authkit.Session{}, fmt.Errorf("issuer: refresh session: %w", err)
+	}
+	if !s.RevokedAt.IsZero() {
+		return authkit.Session{}, fmt.Errorf("issuer: %w", authkit.ErrTokenRevoked)
+	}
+	if !s.Live(now) {
+		return authkit.Session{}, fmt.Errorf("issuer: %w", authkit.ErrTokenExpired)
+	}
+	return s, nil
+}
+
+// JWKS returns the public JWKS document of the issuer's key set (RFC 7517),
+// for serving at /.well-known/jwks.json. Symmetric keys are never included.
+func (i *Issuer) JWKS() ([]byte, error) { return i.keys.JWKS() }
+
+// AccessTTL returns the lifetime of the access tokens this issuer mints.
+func (i *Issuer) AccessTTL() time.Duration { return i.accessTTL }
+
+// RefreshTTL returns the idle lifetime of refresh tokens.
+func (i *Issuer) RefreshTTL() time.Duration { return i.refreshTTL }
 
 func (i *Issuer) pairFor(ctx context.Context, s authkit.Session, rt string, rtExp, now time.Time) (authkit.TokenPair, error) {
 	pair, err := i.mint(now, s.Subject, s.ID, s.ClientID, s.Scopes, s.Audience, s.Claims)

@@ -153,19 +153,34 @@ func TestInputBounds(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
 	for name, call := range map[string]func() error{
-		"empty subject":   func() error { _, err := f.iss.IssuePair(ctx, ""); return err },
-		"long subject":    func() error { _, err := f.iss.IssuePair(ctx, strings.Repeat("a", 1025)); return err },
-		"bad utf8":        func() error { _, err := f.iss.IssuePair(ctx, "a\xff"); return err },
-		"control char":    func() error { _, err := f.iss.IssuePair(ctx, "a\nb"); return err },
-		"bad scope":       func() error { _, err := f.iss.IssuePair(ctx, "a", issuer.WithScopes("has space")); return err },
-		"quote scope":     func() error { _, err := f.iss.IssuePair(ctx, "a", issuer.WithScopes(`x"`)); return err },
-		"bad ip":          func() error { _, err := f.iss.IssuePair(ctx, "a", issuer.WithClientIP("nope")); return err },
-		"long name":       func() error { _, err := f.iss.IssuePair(ctx, "a", issuer.WithDeviceName(strings.Repeat("n", 257))); return err },
-		"empty api name":  func() error { _, _, err := f.iss.CreateAPIToken(ctx, "a", ""); return err },
-		"short api ttl":   func() error { _, _, err := f.iss.CreateAPIToken(ctx, "a", "n", issuer.WithTokenTTL(time.Second)); return err },
-		"huge claims":     func() error { _, err := f.iss.IssuePair(ctx, "a", issuer.WithClaims(map[string]any{"x": strings.Repeat("y", 5000)})); return err },
-		"unmarshalable":   func() error { _, err := f.iss.IssuePair(ctx, "a", issuer.WithClaims(map[string]any{"f": func() {}})); return err },
-		"too many scopes": func() error { _, err := f.iss.IssuePair(ctx, "a", issuer.WithScopes(make([]string, 65)...)); return err },
+		"empty subject": func() error { _, err := f.iss.IssuePair(ctx, ""); return err },
+		"long subject":  func() error { _, err := f.iss.IssuePair(ctx, strings.Repeat("a", 1025)); return err },
+		"bad utf8":      func() error { _, err := f.iss.IssuePair(ctx, "a\xff"); return err },
+		"control char":  func() error { _, err := f.iss.IssuePair(ctx, "a\nb"); return err },
+		"bad scope":     func() error { _, err := f.iss.IssuePair(ctx, "a", issuer.WithScopes("has space")); return err },
+		"quote scope":   func() error { _, err := f.iss.IssuePair(ctx, "a", issuer.WithScopes(`x"`)); return err },
+		"bad ip":        func() error { _, err := f.iss.IssuePair(ctx, "a", issuer.WithClientIP("nope")); return err },
+		"long name": func() error {
+			_, err := f.iss.IssuePair(ctx, "a", issuer.WithDeviceName(strings.Repeat("n", 257)))
+			return err
+		},
+		"empty api name": func() error { _, _, err := f.iss.CreateAPIToken(ctx, "a", ""); return err },
+		"short api ttl": func() error {
+			_, _, err := f.iss.CreateAPIToken(ctx, "a", "n", issuer.WithTokenTTL(time.Second))
+			return err
+		},
+		"huge claims": func() error {
+			_, err := f.iss.IssuePair(ctx, "a", issuer.WithClaims(map[string]any{"x": strings.Repeat("y", 5000)}))
+			return err
+		},
+		"unmarshalable": func() error {
+			_, err := f.iss.IssuePair(ctx, "a", issuer.WithClaims(map[string]any{"f": func() {}}))
+			return err
+		},
+		"too many scopes": func() error {
+			_, err := f.iss.IssuePair(ctx, "a", issuer.WithScopes(make([]string, 65)...))
+			return err
+		},
 	} {
 		if err := call(); !errors.Is(err, authkit.ErrInvalidRequest) {
 			t.Errorf("%s: %v, want ErrInvalidRequest", name, err)
@@ -452,5 +467,35 @@ func TestNoSecretReachesTheStore(t *testing.T) {
 		if strings.Contains(all, body[:20]) {
 			t.Errorf("a token secret reached the store")
 		}
+	}
+}
+
+func TestRefreshNarrowing(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	p, _ := f.iss.IssuePair(ctx, "alice", issuer.WithScopes("read", "write"))
+	if _, err := f.iss.Refresh(ctx, p.RefreshToken, issuer.WithRequestedScopes("read", "admin")); !errors.Is(err, authkit.ErrInsufficientScope) {
+		t.Fatalf("widening on refresh: %v, want ErrInsufficientScope", err)
+	}
+	// The failed attempt rotated nothing: the token still works.
+	q, err := f.iss.Refresh(ctx, p.RefreshToken, issuer.WithRequestedScopes("read"))
+	if err != nil || q.Scope != "read" {
+		t.Fatalf("narrowed refresh: %+v %v", q, err)
+	}
+	// The session keeps both scopes.
+	r, err := f.iss.Refresh(ctx, q.RefreshToken)
+	if err != nil || r.Scope != "read write" {
+		t.Fatalf("refresh after narrowing: %+v %v", r, err)
+	}
+	if _, err := f.iss.RefreshSession(ctx, q.RefreshToken); !errors.Is(err, authkit.ErrInvalidToken) {
+		t.Fatalf("RefreshSession of a rotated token: %v", err)
+	}
+	s, err := f.iss.RefreshSession(ctx, r.RefreshToken)
+	if err != nil || s.ID != p.SessionID {
+		t.Fatalf("RefreshSession: %+v %v", s, err)
+	}
+	jwks, err := f.iss.JWKS()
+	if err != nil || !strings.Contains(string(jwks), `"keys"`) {
+		t.Fatalf("JWKS: %s %v", jwks, err)
 	}
 }

@@ -238,3 +238,23 @@ func checkSubject(subject string) error {
 }
 
 func checkStrictJSON(b []byte) error { return strictjson.Valid(b) }
+
+// RefreshOption configures one Refresh call.
+type RefreshOption func(*refreshParams) error
+
+type refreshParams struct {
+	scopes []string
+	narrow bool
+}
+
+// WithRequestedScopes narrows the refreshed access token to scopes, which
+// must all have been granted to the session (RFC 6749 §6). The session
+// itself keeps its scopes, so a later refresh may ask for them again.
+func WithRequestedScopes(scopes ...string) RefreshOption {
+	scopes = append([]string(nil), scopes...)
+	return func(p *refreshParams) error {
+		s, err := checkScopes(scopes)
+		p.scopes, p.narrow = s, true
+		return err
+	}
+}
