@@ -6,9 +6,9 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"regexp"
-	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -263,13 +263,18 @@ func WithJWKSURL(rawURL string) Option {
 }
 
 func isLoopbackHost(h string) bool {
-	return h == "localhost" || h == "::1" || strings.HasPrefix(h, "127.")
+	if h == "localhost" {
+		return true
+	}
+	a, err := netip.ParseAddr(h)
+	return err == nil && a.IsLoopback()
 }
 
 // WithJWKSRefreshInterval sets the least time between two fetches of the
-// JWKS document triggered by unknown kids, and how long a fetched document
-// is used before a background refresh. Default 1 minute; at least 1 second.
-// Verifier only.
+// JWKS document triggered by unknown kids. A fetched document older than
+// ten intervals is refetched by the first request that finds it stale (the
+// others keep using it), so keys removed remotely stop being trusted.
+// Default 1 minute; at least 1 second. Verifier only.
 func WithJWKSRefreshInterval(d time.Duration) Option {
 	return func(c *Config) error {
 		if d < time.Second {

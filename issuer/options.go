@@ -12,7 +12,8 @@ import (
 	"github.com/authkit-go/authkit/internal/strictjson"
 )
 
-// Limits on per-call input. Longer metadata is refused, not truncated.
+// Limits on per-call input. Longer values are refused, except the User-Agent,
+// which is cut at a character boundary (it is informational).
 const (
 	MaxSubjectLen   = 1024
 	MaxScopes       = 64

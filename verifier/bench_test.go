@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/golang-jwt/jwt/v5"
+
 	"github.com/authkit-go/authkit"
 	"github.com/authkit-go/authkit/backends/memory"
 	"github.com/authkit-go/authkit/issuer"
@@ -177,6 +179,29 @@ func BenchmarkFloor(b *testing.B) {
 	b.ResetTimer()
 	for b.Loop() {
 		if err := floor(tok); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkGolangJWT parses and validates the same token with golang-jwt
+// alone (signature, exp, iss, aud), for comparison with the floor.
+func BenchmarkGolangJWT(b *testing.B) {
+	_, tok, k := benchSetup(b, keys.HS256, false)
+	secret := hmacSecret(nil, k)
+	keyFunc := func(*jwt.Token) (any, error) { return secret, nil }
+	parse := func() error {
+		_, err := jwt.Parse(tok, keyFunc, jwt.WithValidMethods([]string{"HS256"}),
+			jwt.WithIssuer("https://auth.example.com"), jwt.WithAudience("https://api.example.com"), jwt.WithExpirationRequired())
+		return err
+	}
+	if err := parse(); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		if err := parse(); err != nil {
 			b.Fatal(err)
 		}
 	}

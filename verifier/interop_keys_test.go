@@ -10,14 +10,13 @@ import (
 	"github.com/authkit-go/authkit/keys"
 )
 
-func hmacSecret(t *testing.T, k *keys.Key) []byte {
-	t.Helper()
+func hmacSecret(t testing.TB, k *keys.Key) []byte {
 	if !k.Symmetric() {
 		return nil
 	}
 	b, err := k.MarshalJWK()
 	if err != nil {
-		t.Fatal(err)
+		panic(err)
 	}
 	var j struct {
 		K string `json:"k"`
@@ -25,7 +24,7 @@ func hmacSecret(t *testing.T, k *keys.Key) []byte {
 	json.Unmarshal(b, &j)
 	s, err := base64.RawURLEncoding.DecodeString(j.K)
 	if err != nil {
-		t.Fatal(err)
+		panic(err)
 	}
 	return s
 }

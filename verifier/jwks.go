@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/authkit-go/authkit"
 	"github.com/authkit-go/authkit/keys"
 )
 
@@ -42,12 +43,12 @@ func newRemoteKeys(url string, client *http.Client, interval time.Duration, now 
 	return &remoteKeys{url: url, client: client, interval: interval, maxAge: 10 * interval, now: now, log: log}
 }
 
-func (r *remoteKeys) lookup(ctx context.Context, kid string) (*keys.Key, bool) {
+func (r *remoteKeys) lookup(ctx context.Context, kid string) (*keys.Key, bool, error) {
 	now := r.now()
 	if s := r.set.Load(); s != nil {
 		k, ok := s.Lookup(kid)
 		if ok && now.Sub(time.Unix(0, r.fetchedAt.Load())) < r.maxAge {
-			return k, true
+			return k, true, nil
 		}
 		if ok {
 			// Stale but known: one caller refreshes, the others go on.
@@ -55,25 +56,31 @@ func (r *remoteKeys) lookup(ctx context.Context, kid string) (*keys.Key, bool) {
 				r.refreshLocked(ctx, now)
 				r.mu.Unlock()
 				if s2 := r.set.Load(); s2 != nil {
-					return s2.Lookup(kid)
+					k2, ok2 := s2.Lookup(kid)
+					return k2, ok2, nil
 				}
 			}
-			return k, true
+			return k, true, nil
 		}
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if s := r.set.Load(); s != nil {
 		if k, ok := s.Lookup(kid); ok { // fetched while we waited
-			return k, true
+			return k, true, nil
 		}
 	}
 	r.refreshLocked(ctx, now)
 	if s := r.set.Load(); s != nil {
-		return s.Lookup(kid)
+		k, ok := s.Lookup(kid)
+		return k, ok, nil
 	}
-	return nil, false
+	// Never fetched successfully: we cannot tell whether the token is good,
+	// which is not the same as knowing it is bad.
+	return nil, false, errJWKSUnavailable
 }
+
+var errJWKSUnavailable = fmt.Errorf("verifier: %w: the JWKS document could not be fetched", authkit.ErrStoreUnavailable)
 
 // refreshLocked fetches the document unless one was tried less than an
 // interval ago. r.mu is held.

@@ -160,16 +160,16 @@ var (
 	errMalformedAT = fmt.Errorf("verifier: %w: malformed API token", authkit.ErrInvalidToken)
 )
 
-func (v *Verifier) lookupKey(ctx context.Context, kid string) (*keys.Key, bool) {
+func (v *Verifier) lookupKey(ctx context.Context, kid string) (*keys.Key, bool, error) {
 	if v.keys != nil {
 		if k, ok := v.keys.Lookup(kid); ok {
-			return k, true
+			return k, true, nil
 		}
 	}
 	if v.remote != nil {
 		return v.remote.lookup(ctx, kid)
 	}
-	return nil, false
+	return nil, false, nil
 }
 
 // payloadBuf is big enough for the claims of any token under the size
@@ -184,7 +184,10 @@ func (v *Verifier) verifyJWT(ctx context.Context, token string) (*authkit.Princi
 	if !claims.IsAccessTokenType(t.Header.Typ) {
 		return nil, v.fail(ctx, authkit.MethodJWT, errType)
 	}
-	k, ok := v.lookupKey(ctx, t.Header.Kid)
+	k, ok, err := v.lookupKey(ctx, t.Header.Kid)
+	if err != nil {
+		return nil, v.fail(ctx, authkit.MethodJWT, err)
+	}
 	if !ok {
 		return nil, v.fail(ctx, authkit.MethodJWT, errUnknownKey)
 	}
