@@ -1,0 +1,42 @@
+package meteredstore_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/authkit-go/authkit"
+	"github.com/authkit-go/authkit/backends/memory"
+	"github.com/authkit-go/authkit/conformance"
+
+	"github.com/authkit-go/authkit/examples/meteredstore"
+)
+
+func TestConformance(t *testing.T) {
+	conformance.Run(t, conformance.Harness{
+		New: func(t *testing.T) authkit.Store {
+			return meteredstore.New(memory.New())
+		},
+	})
+}
+
+func BenchmarkStore(b *testing.B) {
+	conformance.Bench(b, func(b *testing.B) authkit.Store {
+		return meteredstore.New(memory.New())
+	})
+}
+
+// The decorator counts without changing answers.
+func TestCounts(t *testing.T) {
+	s := meteredstore.New(memory.New())
+	ctx := context.Background()
+	now := time.Now()
+	s.RevokeToken(ctx, "j1", now.Add(time.Hour))
+	dead, err := s.IsRevoked(ctx, authkit.RevocationQuery{TokenID: "j1", Subject: "alice", IssuedAt: now}, now)
+	if err != nil || !dead {
+		t.Fatalf("IsRevoked = %v, %v", dead, err)
+	}
+	if checks, failures := s.Counts(); checks != 1 || failures != 0 {
+		t.Fatalf("Counts = %d, %d", checks, failures)
+	}
+}
