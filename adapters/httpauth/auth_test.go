@@ -1,0 +1,397 @@
+package httpauth_test
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/authkit-go/authkit"
+	"github.com/authkit-go/authkit/adapters/httpauth"
+	"github.com/authkit-go/authkit/issuer"
+	"github.com/authkit-go/authkit/verifier"
+)
+
+const (
+	bodyNoCreds    = `{"error":"unauthorized","error_description":"authentication required"}`
+	bodyMalformed  = `{"error":"invalid_request","error_description":"malformed credentials"}`
+	bodyExpired    = `{"error":"invalid_token","error_description":"token expired"}`
+	bodyRevoked    = `{"error":"invalid_token","error_description":"token revoked"}`
+	bodyInvalid    = `{"error":"invalid_token","error_description":"token invalid"}`
+	bodyScope      = `{"error":"insufficient_scope","error_description":"token lacks a required scope"}`
+	bodyDown       = `{"error":"temporarily_unavailable","error_description":"the authentication service is temporarily unavailable"}`
+	bodyCSRF       = `{"error":"csrf_failed","error_description":"missing or invalid CSRF token"}`
+	chalBare       = `Bearer realm="authkit"`
+	chalMalformed  = `Bearer realm="authkit", error="invalid_request", error_description="malformed credentials"`
+	chalExpired    = `Bearer realm="authkit", error="invalid_token", error_description="token expired"`
+	chalRevoked    = `Bearer realm="authkit", error="invalid_token", error_description="token revoked"`
+	chalInvalid    = `Bearer realm="authkit", error="invalid_token", error_description="token invalid"`
+	chalScopeWrite = `Bearer realm="authkit", error="insufficient_scope", error_description="token lacks a required scope", scope="write"`
+)
+
+// Every row of the error table, as a client sees it.
+func TestErrorTable(t *testing.T) {
+	f := newFx(t, fxOptions{})
+	tk := f.login("alice", "read")
+	other := newFx(t, fxOptions{}).login("alice", "read") // signed by a key this server does not know
+	stale := f.login("bob", "read")
+	revoked := f.login("carol", "read")
+	if err := f.iss.Revoke(context.Background(), revoked.AccessToken); err != nil {
+		t.Fatal(err)
+	}
+	parts := strings.Split(tk.AccessToken, ".")
+	sig := []byte(parts[2])
+	if sig[3] == 'A' {
+		sig[3] = 'B'
+	} else {
+		sig[3] = 'A'
+	}
+	tampered := parts[0] + "." + parts[1] + "." + string(sig)
+
+	cases := []struct {
+		name      string
+		path      string
+		hdr       []string
+		before    func()
+		status    int
+		challenge string
+		body      string
+	}{
+		{"no credential", "/api/me", nil, nil, 401, chalBare, bodyNoCreds},
+		{"unknown scheme", "/api/me", []string{"Authorization", "Digest abc"}, nil, 401, chalBare, bodyNoCreds},
+		{"token in the query string is ignored", "/api/me?access_token=" + tk.AccessToken, nil, nil, 401, chalBare, bodyNoCreds},
+		{"malformed header", "/api/me", []string{"Authorization", "Bearer a b"}, nil, 400, chalMalformed, bodyMalformed},
+		{"two Authorization headers", "/api/me", []string{"Authorization", "Bearer " + tk.AccessToken, "Authorization", "Bearer " + tk.AccessToken}, nil, 400, chalMalformed, bodyMalformed},
+		{"oversized header", "/api/me", bearer(strings.Repeat("a", verifier.MaxHeaderLen+1)), nil, 400, chalMalformed, bodyMalformed},
+		{"garbage token", "/api/me", bearer("abc"), nil, 401, chalInvalid, bodyInvalid},
+		{"bad signature", "/api/me", bearer(tampered), nil, 401, chalInvalid, bodyInvalid},
+		{"unknown key", "/api/me", bearer(other.AccessToken), nil, 401, chalInvalid, bodyInvalid},
+		{"refresh token as access token", "/api/me", bearer(tk.RefreshToken), nil, 401, chalInvalid, bodyInvalid},
+		{"revoked", "/api/me", bearer(revoked.AccessToken), nil, 401, chalRevoked, bodyRevoked},
+		{"insufficient scope", "/api/write", bearer(tk.AccessToken), nil, 403, chalScopeWrite, bodyScope},
+		{"store down", "/api/me", bearer(tk.AccessToken), func() { f.store.down.Store(true) }, 503, "", bodyDown},
+		{"expired", "/api/me", bearer(stale.AccessToken), func() { f.store.down.Store(false); f.clock.Add(time.Hour) }, 401, chalExpired, bodyExpired},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			if c.before != nil {
+				c.before()
+			}
+			r := f.do("GET", c.path, "", c.hdr...)
+			expect(t, r, c.status, c.challenge, c.body)
+			if got := r.header.Get("Cache-Control"); got != "no-store" {
+				t.Errorf("Cache-Control %q", got)
+			}
+			if got := r.header.Get("Content-Type"); got != "application/json" {
+				t.Errorf("Content-Type %q", got)
+			}
+			if c.status == 503 {
+				if got := r.header.Get("Retry-After"); got != "5" {
+					t.Errorf("Retry-After %q, want 5", got)
+				}
+			} else if r.header.Get("Retry-After") != "" {
+				t.Error("Retry-After on a non-503")
+			}
+			if strings.Contains(r.body, tk.AccessToken[:20]) {
+				t.Error("the body echoes the token")
+			}
+		})
+	}
+}
+
+func TestAcceptedCredentials(t *testing.T) {
+	f := newFx(t, fxOptions{})
+	tk := f.login("alice", "read write")
+	for _, c := range []struct{ name, header, want string }{
+		{"bearer", "Bearer " + tk.AccessToken, "alice jwt [read write]"},
+		{"bearer, lower case", "bearer " + tk.AccessToken, "alice jwt [read write]"},
+		{"DRF Token scheme", "Token " + tk.AccessToken, "alice jwt [read write]"},
+	} {
+		r := f.do("GET", "/api/me", "", "Authorization", c.header)
+		if r.status != 200 || r.body != c.want {
+			t.Errorf("%s: %d %q", c.name, r.status, r.body)
+		}
+	}
+	secret, _, err := f.iss.CreateAPIToken(context.Background(), "alice", "ci", issuer.WithTokenScopes("read"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := f.do("GET", "/api/me", "", bearer(secret)...); r.status != 200 || r.body != "alice api_token [read]" {
+		t.Errorf("API token: %d %q", r.status, r.body)
+	}
+	if r := f.do("GET", "/api/me", "", "Authorization", "Token "+secret); r.status != 200 {
+		t.Errorf("API token, Token scheme: %d %q", r.status, r.body)
+	}
+}
+
+func TestClassify(t *testing.T) {
+	f := newFx(t, fxOptions{})
+	cases := []struct {
+		err    error
+		status int
+		code   string
+		scopes []string
+	}{
+		{nil, 401, "invalid_token", nil},
+		{errors.New("something nobody expected"), 401, "invalid_token", nil},
+		{fmt.Errorf("x: %w", authkit.ErrStoreUnavailable), 503, "temporarily_unavailable", nil},
+		{fmt.Errorf("x: %w", context.DeadlineExceeded), 503, "temporarily_unavailable", nil},
+		{context.Canceled, 503, "temporarily_unavailable", nil},
+		{fmt.Errorf("both: %w and %w", authkit.ErrInvalidToken, authkit.ErrStoreUnavailable), 503, "temporarily_unavailable", nil},
+		{&authkit.ReuseError{SessionID: "s"}, 401, "invalid_token", nil},
+		{authkit.ErrNoCredentials, 401, "unauthorized", nil},
+		{httpauth.ErrCSRF, 403, "csrf_failed", nil},
+		{httpauth.ErrAPITokenNotAllowed, 403, "insufficient_scope", nil},
+		{&httpauth.ScopeError{Scopes: []string{"x", "y"}}, 403, "insufficient_scope", []string{"x", "y"}},
+		{fmt.Errorf("wrapped: %w", authkit.ErrInsufficientScope), 403, "insufficient_scope", nil},
+		{authkit.ErrNotFound, 401, "invalid_token", nil},
+	}
+	for _, c := range cases {
+		d := f.auth.Classify(c.err)
+		if d.Status != c.status || d.Code != c.code || fmt.Sprint(d.Scopes) != fmt.Sprint(c.scopes) || d.Err != c.err {
+			t.Errorf("Classify(%v) = %+v, want %d %s %v", c.err, d, c.status, c.code, c.scopes)
+		}
+		if strings.ContainsAny(d.Description, `"\`) || d.Description == "" {
+			t.Errorf("Classify(%v): description %q", c.err, d.Description)
+		}
+	}
+	if !errors.Is(httpauth.ErrAPITokenNotAllowed, authkit.ErrInsufficientScope) {
+		t.Error("ErrAPITokenNotAllowed does not match ErrInsufficientScope")
+	}
+}
+
+func TestDenyDirect(t *testing.T) {
+	f := newFx(t, fxOptions{})
+	rec := httptest.NewRecorder()
+	f.auth.Deny(rec, httptest.NewRequest("GET", "/", nil), &httpauth.ScopeError{Scopes: []string{"a", `bad"scope`}})
+	if got := rec.Header().Get("WWW-Authenticate"); got != `Bearer realm="authkit", error="insufficient_scope", error_description="token lacks a required scope"` {
+		t.Errorf("an invalid scope must drop the scope attribute: %q", got)
+	}
+	rec = httptest.NewRecorder()
+	f.auth.Deny(rec, httptest.NewRequest("GET", "/", nil), errors.New(`secret "value" \ here`))
+	if rec.Code != 401 || strings.Contains(rec.Body.String(), "secret") || strings.Contains(rec.Header().Get("WWW-Authenticate"), "secret") {
+		t.Errorf("an unknown error leaked or was not denied: %d %s", rec.Code, rec.Body)
+	}
+}
+
+func TestRealmAndSchemes(t *testing.T) {
+	f := newFx(t, fxOptions{auth: []httpauth.Option{httpauth.WithRealm(`a "quoted" \ realm`)}})
+	expect(t, f.do("GET", "/api/me", ""), 401, `Bearer realm="a \"quoted\" \\ realm"`, bodyNoCreds)
+
+	for _, bad := range []string{"", "line\nbreak", "tab\there", "caf\u00e9", strings.Repeat("r", 257)} {
+		if _, err := httpauth.New(f.ver, httpauth.WithRealm(bad)); !errors.Is(err, authkit.ErrInvalidConfig) {
+			t.Errorf("WithRealm(%q): %v", bad, err)
+		}
+	}
+
+	tf := newFx(t, fxOptions{verifier: []authkit.Option{authkit.WithSchemes(authkit.SchemeToken, authkit.SchemeBearer)}})
+	expect(t, tf.do("GET", "/api/me", ""), 401, `Token realm="authkit"`, bodyNoCreds)
+	expect(t, tf.do("GET", "/api/me", "", bearer("abc")...), 401, `Token realm="authkit", error="invalid_token", error_description="token invalid"`, bodyInvalid)
+
+	basic := func(_ context.Context, u, p string) (*authkit.Principal, error) {
+		if u == "alice" && p == "wonderland" {
+			return &authkit.Principal{Subject: "alice", Scopes: []string{"read"}}, nil
+		}
+		return nil, errors.New("no")
+	}
+	bf := newFx(t, fxOptions{verifier: []authkit.Option{authkit.WithBasicAuth(basic), authkit.WithSchemes(authkit.SchemeBasic, authkit.SchemeBearer)}})
+	expect(t, bf.do("GET", "/api/me", ""), 401, `Basic realm="authkit", charset="UTF-8"`, bodyNoCreds)
+	good := "Basic " + base64.StdEncoding.EncodeToString([]byte("alice:wonderland"))
+	if r := bf.do("GET", "/api/me", "", "Authorization", good); r.status != 200 || r.body != "alice basic [read]" {
+		t.Errorf("Basic: %d %s", r.status, r.body)
+	}
+	// A Basic challenge goes with 401 only.
+	expect(t, bf.do("GET", "/api/write", "", "Authorization", good), 403, "", bodyScope)
+}
+
+func TestOptional(t *testing.T) {
+	f := newFx(t, fxOptions{})
+	tk := f.login("alice", "read")
+	if r := f.do("GET", "/api/opt", ""); r.status != 200 || r.body != "anonymous" {
+		t.Errorf("anonymous: %d %q", r.status, r.body)
+	}
+	if r := f.do("GET", "/api/opt", "", "Authorization", "Digest x"); r.status != 200 || r.body != "anonymous" {
+		t.Errorf("foreign scheme: %d %q", r.status, r.body)
+	}
+	if r := f.do("GET", "/api/opt", "", bearer(tk.AccessToken)...); r.status != 200 || r.body != "alice jwt [read]" {
+		t.Errorf("authenticated: %d %q", r.status, r.body)
+	}
+	expect(t, f.do("GET", "/api/opt", "", bearer("abc")...), 401, chalInvalid, bodyInvalid)
+	expect(t, f.do("GET", "/api/opt", "", "Authorization", "Bearer"), 400, chalMalformed, bodyMalformed)
+	f.store.down.Store(true)
+	expect(t, f.do("GET", "/api/opt", "", bearer(tk.AccessToken)...), 503, "", bodyDown)
+}
+
+func TestScopes(t *testing.T) {
+	f := newFx(t, fxOptions{})
+	none := f.login("alice", "")
+	read := f.login("alice", "read")
+	rw := f.login("alice", "read write")
+	a := f.login("alice", "a")
+	b := f.login("alice", "b")
+	cases := []struct {
+		path   string
+		tok    string
+		status int
+		chal   string
+	}{
+		{"/api/write", rw.AccessToken, 200, ""},
+		{"/api/write", read.AccessToken, 403, chalScopeWrite},
+		{"/api/both", rw.AccessToken, 200, ""},
+		{"/api/both", read.AccessToken, 403, `Bearer realm="authkit", error="insufficient_scope", error_description="token lacks a required scope", scope="read write"`},
+		{"/api/any", a.AccessToken, 200, ""},
+		{"/api/any", b.AccessToken, 200, ""},
+		{"/api/any", rw.AccessToken, 403, `Bearer realm="authkit", error="insufficient_scope", error_description="token lacks a required scope", scope="a b"`},
+		{"/api/none", rw.AccessToken, 403, `Bearer realm="authkit", error="insufficient_scope", error_description="token lacks a required scope"`},
+		{"/api/chain", read.AccessToken, 200, ""},
+		{"/api/chain", none.AccessToken, 403, `Bearer realm="authkit", error="insufficient_scope", error_description="token lacks a required scope", scope="read"`},
+		{"/api/write", "", 401, chalBare},
+	}
+	for _, c := range cases {
+		var hdr []string
+		if c.tok != "" {
+			hdr = bearer(c.tok)
+		}
+		r := f.do("GET", c.path, "", hdr...)
+		if r.status != c.status || r.header.Get("WWW-Authenticate") != c.chal {
+			t.Errorf("%s: %d %q, want %d %q", c.path, r.status, r.header.Get("WWW-Authenticate"), c.status, c.chal)
+		}
+	}
+}
+
+// A deny hook changes the body, never the decision.
+func TestDenyHandlerCannotAllow(t *testing.T) {
+	var called atomic.Bool
+	hook := func(w http.ResponseWriter, r *http.Request, d httpauth.Denial) {
+		w.Header().Del("WWW-Authenticate")
+		w.Header().Set("Cache-Control", "public, max-age=3600")
+		w.Header().Set("Content-Type", "text/plain")
+		w.WriteHeader(http.StatusOK)
+		fmt.Fprintf(w, "denied: %s %d", d.Code, d.Status)
+	}
+	f := newFx(t, fxOptions{auth: []httpauth.Option{httpauth.WithDenyHandler(hook)}})
+	f.srv.Config.Handler.(*http.ServeMux).Handle("/hooked", f.auth.Require(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { called.Store(true) })))
+	r := f.do("GET", "/hooked", "", bearer("abc")...)
+	expect(t, r, 401, chalInvalid, "denied: invalid_token 401")
+	if called.Load() {
+		t.Fatal("the protected handler ran after a denial")
+	}
+	if r.header.Get("Cache-Control") != "no-store" || r.header.Get("Content-Type") != "text/plain" {
+		t.Errorf("headers: %v", r.header)
+	}
+
+	silent := newFx(t, fxOptions{auth: []httpauth.Option{httpauth.WithDenyHandler(func(http.ResponseWriter, *http.Request, httpauth.Denial) {})}})
+	expect(t, silent.do("GET", "/api/me", ""), 401, chalBare, bodyNoCreds)
+
+	writeOnly := newFx(t, fxOptions{auth: []httpauth.Option{httpauth.WithDenyHandler(func(w http.ResponseWriter, _ *http.Request, _ httpauth.Denial) {
+		fmt.Fprint(w, "custom")
+	})}})
+	tok := mustToken(t, writeOnly)
+	writeOnly.store.down.Store(true)
+	r = writeOnly.do("GET", "/api/me", "", bearer(tok)...)
+	expect(t, r, 503, "", "custom")
+	if r.header.Get("Retry-After") != "5" {
+		t.Errorf("Retry-After %q", r.header.Get("Retry-After"))
+	}
+}
+
+// mustToken mints an access token directly (works while the store is down).
+func mustToken(t *testing.T, f *fx) string {
+	t.Helper()
+	p, err := f.iss.IssueAccessToken(context.Background(), "alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p.AccessToken
+}
+
+func TestNewValidation(t *testing.T) {
+	f := newFx(t, fxOptions{})
+	bad := []struct {
+		name string
+		v    *verifier.Verifier
+		opts []httpauth.Option
+	}{
+		{"nil verifier", nil, nil},
+		{"nil option", f.ver, []httpauth.Option{nil}},
+		{"nil hook", f.ver, []httpauth.Option{httpauth.WithDenyHandler(nil)}},
+		{"nil logger", f.ver, []httpauth.Option{httpauth.WithLogger(nil)}},
+		{"retry after too short", f.ver, []httpauth.Option{httpauth.WithRetryAfter(time.Millisecond)}},
+		{"retry after too long", f.ver, []httpauth.Option{httpauth.WithRetryAfter(2 * time.Hour)}},
+		{"SameSite=None without Secure", f.ver, []httpauth.Option{httpauth.WithCookies(httpauth.Cookies{SameSite: http.SameSiteNoneMode, Insecure: true})}},
+		{"__Host- with Domain", f.ver, []httpauth.Option{httpauth.WithCookies(httpauth.Cookies{AccessName: "__Host-at", Domain: "example.com"})}},
+		{"__Host- insecure", f.ver, []httpauth.Option{httpauth.WithCookies(httpauth.Cookies{CSRFName: "__Host-csrf", Insecure: true})}},
+		{"__Host- refresh not at /", f.ver, []httpauth.Option{httpauth.WithCookies(httpauth.Cookies{RefreshName: "__Host-rt"})}},
+		{"__Secure- insecure", f.ver, []httpauth.Option{httpauth.WithCookies(httpauth.Cookies{AccessName: "__Secure-at", Insecure: true})}},
+		{"same names", f.ver, []httpauth.Option{httpauth.WithCookies(httpauth.Cookies{AccessName: "x", RefreshName: "x"})}},
+		{"bad name", f.ver, []httpauth.Option{httpauth.WithCookies(httpauth.Cookies{AccessName: "a;b"})}},
+		{"CSRF header is Authorization", f.ver, []httpauth.Option{httpauth.WithCookies(httpauth.Cookies{CSRFHeader: "authorization"})}},
+		{"bad domain", f.ver, []httpauth.Option{httpauth.WithCookies(httpauth.Cookies{Domain: "a b"})}},
+		{"bad refresh path", f.ver, []httpauth.Option{httpauth.WithCookies(httpauth.Cookies{RefreshPath: "token"})}},
+		{"bad SameSite", f.ver, []httpauth.Option{httpauth.WithCookies(httpauth.Cookies{SameSite: 42})}},
+	}
+	for _, c := range bad {
+		if _, err := httpauth.New(c.v, c.opts...); !errors.Is(err, authkit.ErrInvalidConfig) {
+			t.Errorf("%s: %v", c.name, err)
+		}
+	}
+	if _, err := httpauth.New(f.ver, httpauth.WithCookies(httpauth.Cookies{AccessName: "__Host-at", CSRFName: "__Host-csrf", RefreshName: "__Secure-rt"})); err != nil {
+		t.Errorf("__Host- names: %v", err)
+	}
+}
+
+// The middleware's cost over the verifier is the principal's context and
+// the request copy that carries it.
+func TestRequireAllocations(t *testing.T) {
+	f := newFx(t, fxOptions{})
+	tk := mustToken(t, f)
+	req := httptest.NewRequest("GET", "/api/me", nil)
+	req.Header.Set("Authorization", "Bearer "+tk)
+	w := &nopWriter{h: http.Header{}}
+	mw := f.auth.Require(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	base := testing.AllocsPerRun(200, func() {
+		if _, err := f.ver.Authenticate(req); err != nil {
+			t.Fatal(err)
+		}
+	})
+	with := testing.AllocsPerRun(200, func() { mw.ServeHTTP(w, req) })
+	if with-base > 2 {
+		t.Errorf("Require allocates %v per request, the verifier %v: more than the context value and request copy", with, base)
+	}
+}
+
+type nopWriter struct{ h http.Header }
+
+func (w *nopWriter) Header() http.Header         { return w.h }
+func (w *nopWriter) Write(b []byte) (int, error) { return len(b), nil }
+func (w *nopWriter) WriteHeader(int)             {}
+
+func BenchmarkRequire(b *testing.B) {
+	f := newFx(b, fxOptions{})
+	p, err := f.iss.IssueAccessToken(context.Background(), "alice")
+	if err != nil {
+		b.Fatal(err)
+	}
+	req := httptest.NewRequest("GET", "/api/me", nil)
+	req.Header.Set("Authorization", "Bearer "+p.AccessToken)
+	w := &nopWriter{h: http.Header{}}
+	mw := f.auth.Require(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	b.Run("verifier", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			_, _ = f.ver.Authenticate(req)
+		}
+	})
+	b.Run("Require", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			mw.ServeHTTP(w, req)
+		}
+	})
+}

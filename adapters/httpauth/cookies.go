@@ -1,0 +1,303 @@
+package httpauth
+
+import (
+	"crypto/rand"
+	"crypto/subtle"
+	"encoding/base64"
+	"fmt"
+	"net/http"
+	"net/textproto"
+	"strings"
+
+	"github.com/authkit-go/authkit"
+	"github.com/authkit-go/authkit/verifier"
+)
+
+// Default cookie and header names of the cookie transport.
+const (
+	DefaultAccessCookie  = "authkit_access"
+	DefaultRefreshCookie = "authkit_refresh"
+	DefaultCSRFCookie    = "authkit_csrf"
+	DefaultCSRFHeader    = "X-CSRF-Token"
+)
+
+// maxCSRFLen bounds the CSRF header and cookie values compared.
+const maxCSRFLen = 128
+
+// Cookies configures the cookie transport that single-page applications
+// use to keep tokens out of JavaScript's reach. Give it to [WithCookies];
+// zero fields take the defaults below.
+//
+// On a successful token response (see [Handler]) three cookies are set:
+// the access token (HttpOnly, Path "/", Max-Age the access TTL), the refresh
+// token (HttpOnly, Path the token endpoint's, Max-Age the refresh TTL) and a
+// CSRF token (32 random bytes, base64url; readable by JavaScript, Path "/",
+// Max-Age the refresh TTL), all Secure and SameSite. The middleware reads
+// the access cookie when the Authorization header carries no credential;
+// a request with any method but GET, HEAD, OPTIONS and TRACE that
+// authenticates by cookie must send the CSRF header with the CSRF cookie's
+// value (double submit, compared in constant time), else it is refused
+// with [ErrCSRF].
+//
+// A name starting with "__Host-" (recommended for the access and CSRF
+// cookies: a sibling subdomain cannot then plant a cookie of that name) must
+// have no Domain and a Secure cookie, and, for the refresh cookie, an
+// explicit RefreshPath of "/"; "__Secure-" names need a Secure cookie. A
+// request carrying two cookies of one name (cookie tossing) is refused.
+type Cookies struct {
+	// AccessName names the access-token cookie. Default "authkit_access".
+	AccessName string
+	// RefreshName names the refresh-token cookie. Default "authkit_refresh".
+	RefreshName string
+	// CSRFName names the CSRF cookie, which is not HttpOnly: the
+	// application's JavaScript reads it and echoes it in CSRFHeader.
+	// Default "authkit_csrf".
+	CSRFName string
+	// CSRFHeader names the request header that must echo the CSRF cookie.
+	// Default "X-CSRF-Token". Sending a custom header cross-origin needs a
+	// CORS preflight, which a forging site cannot pass.
+	CSRFHeader string
+	// Domain is the cookies' Domain attribute. Default none (host-only
+	// cookies, which sibling subdomains do not receive).
+	Domain string
+	// RefreshPath is the Path of the refresh cookie. Default: the token
+	// endpoint's path as configured with WithPaths. Set it when the Handler
+	// is mounted under a prefix (http.StripPrefix), so that the browser
+	// sends the refresh cookie to the token endpoint's real URL and to no
+	// other.
+	RefreshPath string
+	// SameSite is the cookies' SameSite attribute: Lax (the default, also
+	// for the zero value and http.SameSiteDefaultMode), Strict or None;
+	// None needs a Secure cookie.
+	SameSite http.SameSite
+	// Insecure, when true, drops the Secure attribute, so that the cookies
+	// travel over plain HTTP. WARNING: only for development on
+	// http://localhost; anyone on the network path can then read the tokens.
+	// Default false: cookies are Secure.
+	Insecure bool
+	// OmitBodyTokens, when true, leaves access_token and refresh_token out
+	// of the JSON body of token responses, so that JavaScript never sees a
+	// token (the body keeps token_type, expires_in and scope). Use it when
+	// only browsers call the token endpoint; native and OAuth 2.0 clients
+	// need the tokens in the body. Whatever its value, a refresh that took
+	// its refresh token from the cookie is answered without tokens in the
+	// body. Default false.
+	OmitBodyTokens bool
+}
+
+// cookieConfig is Cookies with defaults applied and checked.
+type cookieConfig struct {
+	Cookies
+	csrfHeader string // canonical form
+	secure     bool
+	sameSite   http.SameSite
+}
+
+func resolveCookies(c Cookies) (*cookieConfig, error) {
+	if c.AccessName == "" {
+		c.AccessName = DefaultAccessCookie
+	}
+	if c.RefreshName == "" {
+		c.RefreshName = DefaultRefreshCookie
+	}
+	if c.CSRFName == "" {
+		c.CSRFName = DefaultCSRFCookie
+	}
+	if c.CSRFHeader == "" {
+		c.CSRFHeader = DefaultCSRFHeader
+	}
+	for _, n := range []string{c.AccessName, c.RefreshName, c.CSRFName, c.CSRFHeader} {
+		if !isToken(n) || len(n) > 64 {
+			return nil, invalid("Cookies: %q is not a valid cookie or header name (1 to 64 token characters)", n)
+		}
+	}
+	if c.AccessName == c.RefreshName || c.AccessName == c.CSRFName || c.RefreshName == c.CSRFName {
+		return nil, invalid("Cookies: the three cookie names must differ")
+	}
+	cc := &cookieConfig{Cookies: c, csrfHeader: textproto.CanonicalMIMEHeaderKey(c.CSRFHeader), secure: !c.Insecure}
+	switch cc.csrfHeader {
+	case "Authorization", "Cookie", "Content-Type", "Content-Length", "Host":
+		return nil, invalid("Cookies: CSRFHeader %q is a standard header", c.CSRFHeader)
+	}
+	if len(c.Domain) > 253 || strings.Trim(c.Domain, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-") != "" {
+		return nil, invalid("Cookies: Domain %q is not a host name", c.Domain)
+	}
+	if c.RefreshPath != "" {
+		if err := checkPath("Cookies.RefreshPath", c.RefreshPath); err != nil {
+			return nil, err
+		}
+	}
+	switch c.SameSite {
+	case 0, http.SameSiteDefaultMode, http.SameSiteLaxMode:
+		cc.sameSite = http.SameSiteLaxMode
+	case http.SameSiteStrictMode:
+		cc.sameSite = http.SameSiteStrictMode
+	case http.SameSiteNoneMode:
+		if c.Insecure {
+			return nil, invalid("Cookies: SameSite=None needs Secure cookies (Insecure is set)")
+		}
+		cc.sameSite = http.SameSiteNoneMode
+	default:
+		return nil, invalid("Cookies: unknown SameSite value %d", c.SameSite)
+	}
+	for _, n := range []string{c.AccessName, c.RefreshName, c.CSRFName} {
+		switch {
+		case strings.HasPrefix(n, "__Host-"):
+			if c.Insecure || c.Domain != "" {
+				return nil, invalid("Cookies: a __Host- cookie needs Secure and no Domain")
+			}
+			if n == c.RefreshName && c.RefreshPath != "/" {
+				return nil, invalid(`Cookies: a __Host- refresh cookie needs RefreshPath "/"`)
+			}
+		case strings.HasPrefix(n, "__Secure-"):
+			if c.Insecure {
+				return nil, invalid("Cookies: a __Secure- cookie needs Secure")
+			}
+		}
+	}
+	return cc, nil
+}
+
+// isToken reports whether s is a non-empty RFC 9110 token (which is also
+// what RFC 6265 allows as a cookie name).
+func isToken(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c <= 0x20 || c >= 0x7f || strings.IndexByte(`"(),/:;<=>?@[\]{}`, c) >= 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// cookieValue returns the value of the one cookie named name: "" when there
+// is none (or it is empty), authkit.ErrInvalidRequest when there are
+// several (a planted duplicate must not be chosen over the real one).
+func cookieValue(r *http.Request, name string) (string, error) {
+	cs := r.CookiesNamed(name)
+	switch len(cs) {
+	case 0:
+		return "", nil
+	case 1:
+		return cs[0].Value, nil
+	}
+	return "", fmt.Errorf("httpauth: %w: more than one %s cookie", authkit.ErrInvalidRequest, name)
+}
+
+var errBadCookie = fmt.Errorf("httpauth: %w: malformed token cookie", authkit.ErrInvalidToken)
+
+// fromCookie authenticates by the access cookie.
+func (a *Auth) fromCookie(r *http.Request) (*authkit.Principal, error) {
+	tok, err := cookieValue(r, a.cookies.AccessName)
+	if err != nil {
+		return nil, err
+	}
+	if tok == "" {
+		return nil, authkit.ErrNoCredentials
+	}
+	if len(tok) > verifier.MaxHeaderLen || !isB64Token(tok) {
+		return nil, errBadCookie
+	}
+	if !safeMethod(r.Method) {
+		if err := a.checkCSRF(r); err != nil {
+			return nil, err
+		}
+	}
+	p, err := a.v.Verify(r.Context(), tok)
+	if err != nil {
+		return nil, err
+	}
+	if p == nil {
+		return nil, authkit.ErrInvalidToken
+	}
+	return p, nil
+}
+
+// safeMethod reports whether m is a safe method (RFC 9110 §9.2.1), which
+// needs no CSRF token.
+func safeMethod(m string) bool {
+	switch m {
+	case http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodTrace:
+		return true
+	}
+	return false
+}
+
+// checkCSRF compares the CSRF header with the CSRF cookie: exactly one of
+// each, both non-empty, equal in constant time.
+func (a *Auth) checkCSRF(r *http.Request) error {
+	hv := r.Header[a.cookies.csrfHeader]
+	if len(hv) != 1 || hv[0] == "" || len(hv[0]) > maxCSRFLen {
+		return ErrCSRF
+	}
+	cv, err := cookieValue(r, a.cookies.CSRFName)
+	if err != nil || cv == "" || len(cv) > maxCSRFLen {
+		return ErrCSRF
+	}
+	if subtle.ConstantTimeCompare([]byte(hv[0]), []byte(cv)) != 1 {
+		return ErrCSRF
+	}
+	return nil
+}
+
+// newCSRFToken returns 32 random bytes, base64url without padding.
+func newCSRFToken() string {
+	var b [32]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails (Go 1.24+)
+	return base64.RawURLEncoding.EncodeToString(b[:])
+}
+
+func (c *cookieConfig) cookie(name, value, path string, maxAge int, httpOnly bool) *http.Cookie {
+	return &http.Cookie{
+		Name:     name,
+		Value:    value,
+		Path:     path,
+		Domain:   c.Domain,
+		MaxAge:   maxAge,
+		Secure:   c.secure,
+		HttpOnly: httpOnly,
+		SameSite: c.sameSite,
+	}
+}
+
+// setTokens sets the access, refresh (when rt is not empty) and a fresh
+// CSRF cookie.
+func (c *cookieConfig) setTokens(w http.ResponseWriter, at, rt, refreshPath string, accessAge, refreshAge int) {
+	http.SetCookie(w, c.cookie(c.AccessName, at, "/", accessAge, true))
+	if rt != "" {
+		http.SetCookie(w, c.cookie(c.RefreshName, rt, refreshPath, refreshAge, true))
+	}
+	http.SetCookie(w, c.cookie(c.CSRFName, newCSRFToken(), "/", refreshAge, false))
+}
+
+// clear expires the three cookies (Max-Age=0).
+func (c *cookieConfig) clear(w http.ResponseWriter, refreshPath string) {
+	http.SetCookie(w, c.cookie(c.AccessName, "", "/", -1, true))
+	http.SetCookie(w, c.cookie(c.RefreshName, "", refreshPath, -1, true))
+	http.SetCookie(w, c.cookie(c.CSRFName, "", "/", -1, false))
+}
+
+// isB64Token checks RFC 6750 §2.1's b64token: 1*( ALPHA / DIGIT / "-" / "."
+// / "_" / "~" / "+" / "/" ) *"=".
+func isB64Token(s string) bool {
+	i := 0
+	for ; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' ||
+			c == '-' || c == '.' || c == '_' || c == '~' || c == '+' || c == '/') {
+			break
+		}
+	}
+	if i == 0 {
+		return false
+	}
+	for ; i < len(s); i++ {
+		if s[i] != '=' {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,206 @@
+package httpauth_test
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/authkit-go/authkit/adapters/httpauth"
+)
+
+func cookiesOf(r resp) map[string]*http.Cookie {
+	out := map[string]*http.Cookie{}
+	for _, c := range (&http.Response{Header: r.header}).Cookies() {
+		out[c.Name] = c
+	}
+	return out
+}
+
+// jar is what a browser would send back.
+type jar struct{ access, refresh, csrf string }
+
+func (j jar) header() string {
+	return "authkit_access=" + j.access + "; authkit_refresh=" + j.refresh + "; authkit_csrf=" + j.csrf
+}
+
+func cookieLogin(t *testing.T, f *fx) (jar, resp) {
+	t.Helper()
+	r := f.form("/token", []string{"grant_type", "password", "username", "alice", "password", "wonderland", "scope", "read"})
+	if r.status != 200 {
+		t.Fatalf("login: %d %s", r.status, r.body)
+	}
+	cs := cookiesOf(r)
+	if cs["authkit_access"] == nil || cs["authkit_refresh"] == nil || cs["authkit_csrf"] == nil {
+		t.Fatalf("cookies: %v", r.header["Set-Cookie"])
+	}
+	return jar{cs["authkit_access"].Value, cs["authkit_refresh"].Value, cs["authkit_csrf"].Value}, r
+}
+
+func TestCookieLogin(t *testing.T) {
+	f := newFx(t, fxOptions{auth: []httpauth.Option{httpauth.WithCookies(httpauth.Cookies{})}})
+	j, r := cookieLogin(t, f)
+	cs := cookiesOf(r)
+	at, rt, csrf := cs["authkit_access"], cs["authkit_refresh"], cs["authkit_csrf"]
+	if !at.HttpOnly || !at.Secure || at.SameSite != http.SameSiteLaxMode || at.Path != "/" || at.MaxAge != 300 {
+		t.Errorf("access cookie %+v", at)
+	}
+	if !rt.HttpOnly || !rt.Secure || rt.SameSite != http.SameSiteLaxMode || rt.Path != "/token" || rt.MaxAge != 14*24*3600 {
+		t.Errorf("refresh cookie %+v", rt)
+	}
+	if csrf.HttpOnly || !csrf.Secure || csrf.Path != "/" || len(csrf.Value) != 43 || csrf.MaxAge != 14*24*3600 {
+		t.Errorf("CSRF cookie %+v", csrf)
+	}
+	m := r.json(t)
+	if m["access_token"] != j.access || m["refresh_token"] != j.refresh {
+		t.Errorf("by default the body still carries the tokens: %v", m)
+	}
+	if j2, _ := cookieLogin(t, f); j2.csrf == j.csrf {
+		t.Error("CSRF token reused across logins")
+	}
+}
+
+func TestCookieTransport(t *testing.T) {
+	f := newFx(t, fxOptions{auth: []httpauth.Option{httpauth.WithCookies(httpauth.Cookies{})}})
+	j, _ := cookieLogin(t, f)
+	ck := j.header()
+
+	if r := f.do("GET", "/api/me", "", "Cookie", ck); r.status != 200 || r.body != "alice jwt [read]" {
+		t.Errorf("GET by cookie: %d %s", r.status, r.body)
+	}
+	for _, m := range []string{"HEAD", "OPTIONS"} {
+		if r := f.do(m, "/api/me", "", "Cookie", ck); r.status != 200 {
+			t.Errorf("%s by cookie without CSRF: %d", m, r.status)
+		}
+	}
+	expect(t, f.do("GET", "/api/me?access_token="+j.access, ""), 401, chalBare, bodyNoCreds)
+
+	csrfRefused := []struct {
+		name string
+		hdr  []string
+	}{
+		{"no CSRF header", []string{"Cookie", ck}},
+		{"wrong CSRF header", []string{"Cookie", ck, "X-CSRF-Token", strings.Repeat("A", 43)}},
+		{"empty CSRF header", []string{"Cookie", ck, "X-CSRF-Token", ""}},
+		{"two CSRF headers", []string{"Cookie", ck, "X-CSRF-Token", j.csrf, "X-CSRF-Token", j.csrf}},
+		{"no CSRF cookie", []string{"Cookie", "authkit_access=" + j.access, "X-CSRF-Token", j.csrf}},
+		{"CSRF cookie twice", []string{"Cookie", ck + "; authkit_csrf=" + j.csrf, "X-CSRF-Token", j.csrf}},
+	}
+	for _, c := range csrfRefused {
+		for _, m := range []string{"POST", "DELETE", "PATCH", "PUT", "PROPFIND"} {
+			r := f.do(m, "/api/me", "", c.hdr...)
+			expect(t, r, 403, "", bodyCSRF)
+			if t.Failed() {
+				t.Fatalf("%s %s", c.name, m)
+			}
+		}
+	}
+	if r := f.do("POST", "/api/me", "", "Cookie", ck, "X-CSRF-Token", j.csrf); r.status != 200 {
+		t.Errorf("POST with CSRF: %d %s", r.status, r.body)
+	}
+	if r := f.do("POST", "/api/me", "", "Cookie", ck, "x-csrf-token", j.csrf); r.status != 200 {
+		t.Errorf("header names are case-insensitive: %d", r.status)
+	}
+	// Optional refuses a forged cookie request too; it is not "anonymous".
+	expect(t, f.do("POST", "/api/opt", "", "Cookie", ck), 403, "", bodyCSRF)
+	if r := f.do("POST", "/api/opt", ""); r.status != 200 || r.body != "anonymous" {
+		t.Errorf("anonymous POST: %d %s", r.status, r.body)
+	}
+	// The header wins and needs no CSRF token.
+	if r := f.do("POST", "/api/me", "", append(bearer(mustToken(t, f)), "Cookie", ck)...); r.status != 200 || r.body != "alice jwt []" {
+		t.Errorf("header over cookie: %d %s", r.status, r.body)
+	}
+	// A planted duplicate is refused rather than picked.
+	expect(t, f.do("GET", "/api/me", "", "Cookie", "authkit_access=x; "+ck), 400, chalMalformed, bodyMalformed)
+	expect(t, f.do("GET", "/api/me", "", "Cookie", "authkit_access=not%20a%20token"), 401, chalInvalid, bodyInvalid)
+	if r := f.do("GET", "/api/me", "", "Cookie", "authkit_access="); r.status != 401 || r.body != bodyNoCreds {
+		t.Errorf("empty cookie: %d %s", r.status, r.body)
+	}
+}
+
+func TestCookieRefreshRevokeLogout(t *testing.T) {
+	f := newFx(t, fxOptions{auth: []httpauth.Option{httpauth.WithCookies(httpauth.Cookies{})}})
+	j, _ := cookieLogin(t, f)
+
+	r := f.form("/token", []string{"grant_type", "refresh_token"}, "Cookie", j.header())
+	expect(t, r, 403, "", bodyCSRF)
+	r = f.form("/token", []string{"grant_type", "refresh_token"}, "Cookie", j.header(), "X-CSRF-Token", j.csrf)
+	if r.status != 200 {
+		t.Fatalf("cookie refresh: %d %s", r.status, r.body)
+	}
+	if r.body != `{"token_type":"Bearer","expires_in":300,"scope":"read"}` {
+		t.Errorf("a cookie refresh must not put tokens in the body: %s", r.body)
+	}
+	cs := cookiesOf(r)
+	j2 := jar{cs["authkit_access"].Value, cs["authkit_refresh"].Value, cs["authkit_csrf"].Value}
+	if j2.refresh == j.refresh || j2.access == "" {
+		t.Fatalf("cookies not rotated: %v", r.header["Set-Cookie"])
+	}
+	// The old refresh cookie is now a reused token: refused, cookies cleared.
+	r = f.form("/token", []string{"grant_type", "refresh_token"}, "Cookie", j.header(), "X-CSRF-Token", j.csrf)
+	if r.status != 400 || r.body != bodyBadRefresh || cookiesOf(r)["authkit_access"] == nil || cookiesOf(r)["authkit_access"].MaxAge >= 0 {
+		t.Errorf("reused cookie: %d %s %v", r.status, r.body, r.header["Set-Cookie"])
+	}
+
+	j3, _ := cookieLogin(t, f)
+	expect(t, f.form("/revoke", nil, "Cookie", j3.header()), 403, "", bodyCSRF)
+	r = f.form("/revoke", nil, "Cookie", j3.header(), "X-CSRF-Token", j3.csrf)
+	cs = cookiesOf(r)
+	if r.status != 200 || cs["authkit_refresh"] == nil || cs["authkit_refresh"].MaxAge >= 0 || cs["authkit_refresh"].Path != "/token" {
+		t.Errorf("revoke by cookie: %d %v", r.status, r.header["Set-Cookie"])
+	}
+	expect(t, f.do("GET", "/api/me", "", "Cookie", j3.header()), 401, chalRevoked, bodyRevoked)
+
+	// Revoking one's own cookie token by value clears the cookies too.
+	j4, _ := cookieLogin(t, f)
+	r = f.form("/revoke", []string{"token", j4.access}, "Cookie", j4.header())
+	if r.status != 200 || cookiesOf(r)["authkit_access"] == nil {
+		t.Errorf("revoke own access token: %d %v", r.status, r.header["Set-Cookie"])
+	}
+	// …and revoking another token leaves them.
+	j5, _ := cookieLogin(t, f)
+	r = f.form("/revoke", []string{"token", mustToken(t, f)}, "Cookie", j5.header())
+	if r.status != 200 || len(r.header["Set-Cookie"]) != 0 {
+		t.Errorf("revoke another token: %d %v", r.status, r.header["Set-Cookie"])
+	}
+
+	// j2's session died with the reuse above; log out with a live one.
+	expect(t, f.do("GET", "/api/me", "", "Cookie", j2.header()), 401, chalRevoked, bodyRevoked)
+	expect(t, f.do("POST", "/logout-all", "", "Cookie", j5.header()), 403, "", bodyCSRF)
+	r = f.do("POST", "/logout-all", "", "Cookie", j5.header(), "X-CSRF-Token", j5.csrf)
+	if r.status != 204 || len(cookiesOf(r)) != 3 || cookiesOf(r)["authkit_csrf"].MaxAge >= 0 {
+		t.Errorf("logout-all: %d %v", r.status, r.header["Set-Cookie"])
+	}
+	expect(t, f.do("GET", "/api/me", "", "Cookie", j5.header()), 401, chalRevoked, bodyRevoked)
+}
+
+func TestCookieOptions(t *testing.T) {
+	ck := httpauth.Cookies{
+		AccessName:     "__Host-at",
+		RefreshName:    "__Secure-rt",
+		CSRFName:       "__Host-csrf",
+		CSRFHeader:     "X-XSRF",
+		RefreshPath:    "/auth/token",
+		SameSite:       http.SameSiteStrictMode,
+		OmitBodyTokens: true,
+	}
+	f := newFx(t, fxOptions{auth: []httpauth.Option{httpauth.WithCookies(ck)}})
+	r := f.form("/token", []string{"grant_type", "password", "username", "alice", "password", "wonderland"})
+	if r.status != 200 || r.body != `{"token_type":"Bearer","expires_in":300}` {
+		t.Fatalf("%d %s", r.status, r.body)
+	}
+	cs := cookiesOf(r)
+	if cs["__Host-at"] == nil || cs["__Secure-rt"].Path != "/auth/token" || cs["__Host-csrf"].SameSite != http.SameSiteStrictMode {
+		t.Fatalf("cookies %v", r.header["Set-Cookie"])
+	}
+	cookie := "__Host-at=" + cs["__Host-at"].Value + "; __Host-csrf=" + cs["__Host-csrf"].Value
+	if r := f.do("POST", "/api/me", "", "Cookie", cookie, "X-XSRF", cs["__Host-csrf"].Value); r.status != 200 {
+		t.Errorf("custom header: %d %s", r.status, r.body)
+	}
+	expect(t, f.do("POST", "/api/me", "", "Cookie", cookie, "X-CSRF-Token", cs["__Host-csrf"].Value), 403, "", bodyCSRF)
+
+	dev := newFx(t, fxOptions{auth: []httpauth.Option{httpauth.WithCookies(httpauth.Cookies{Insecure: true, Domain: "example.test"})}})
+	r = dev.form("/token", []string{"grant_type", "password", "username", "alice", "password", "wonderland"})
+	if c := cookiesOf(r)["authkit_access"]; c == nil || c.Secure || c.Domain != "example.test" {
+		t.Errorf("insecure dev cookies: %v", r.header["Set-Cookie"])
+	}
+}

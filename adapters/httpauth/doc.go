@@ -1,0 +1,124 @@
+// Package httpauth is authkit's net/http layer: middleware that
+// authenticates requests through a verifier.Verifier, the single place
+// where an authentication error becomes an HTTP response, and a handler
+// serving the token, revocation, introspection, JWKS, session and API-token
+// endpoints. The chi, gin and echo adapters wrap it without adding logic.
+//
+//	auth, err := httpauth.New(ver)
+//	mux.Handle("GET /orders", auth.Require(orders))
+//	mux.Handle("POST /orders", auth.Require(auth.RequireScopes("orders:write")(create)))
+//	h, err := httpauth.NewHandler(iss, auth, httpauth.WithPasswordGrant(checkPassword))
+//	mux.Handle("/", h) // or mount each of h.Routes()
+//
+// A handler behind [Auth.Require] finds the caller with
+// authkit.PrincipalFrom(r.Context()). [Auth.Optional] lets anonymous
+// requests through but never a bad credential; [Auth.RequireScopes] and
+// [Auth.RequireAnyScope] check scopes.
+//
+// # Errors
+//
+// [Auth.Deny] classifies an error with one table, first match by
+// [errors.Is], and answers with Cache-Control: no-store and the JSON body
+// {"error": code, "error_description": text}. The description is fixed
+// text, never the error's message. The challenge uses the verifier's first
+// scheme: "Bearer" (or "Token", Django REST framework's scheme) with the
+// RFC 6750 §3 attributes, or "Basic" (realm and charset, on 401 only).
+//
+//	error                              status  WWW-Authenticate                                   body "error"
+//	authkit.ErrStoreUnavailable,       503     none; Retry-After (WithRetryAfter)                 temporarily_unavailable
+//	  context.DeadlineExceeded/Canceled
+//	ErrCSRF                            403     none                                               csrf_failed
+//	authkit.ErrNoCredentials           401     Bearer realm="…" (no error attribute, §3.1)        unauthorized
+//	authkit.ErrInvalidRequest          400     Bearer realm="…", error="invalid_request", …       invalid_request
+//	ErrAPITokenNotAllowed              403     … error="insufficient_scope", …                    insufficient_scope
+//	authkit.ErrInsufficientScope       403     … error="insufficient_scope", …, scope="a b"       insufficient_scope
+//	authkit.ErrTokenExpired            401     … error="invalid_token", error_description="token expired"
+//	authkit.ErrTokenRevoked, …Reused   401     … error="invalid_token", error_description="token revoked"
+//	authkit.ErrInvalidToken, any other 401     … error="invalid_token", error_description="token invalid"
+//
+// An error that matches no row is denied as an invalid token: an unknown
+// error never lets a request through, and a store that cannot answer is a
+// 503, never a 200 and never "your token is invalid" (which would make
+// clients discard good tokens).
+//
+// The endpoints answer their own errors with the RFC 6749 §5.2 body:
+// invalid_request (400: a missing, repeated or malformed parameter, a
+// Content-Type other than form or JSON, a credential in the URL),
+// invalid_grant (400: bad username or password, or a refresh token that is
+// invalid, expired, revoked or reused — one message for all),
+// unsupported_grant_type, invalid_scope, unsupported_token_type (RFC 7009:
+// an access token with no revocation store), slow_down (429 with
+// Retry-After: password attempts throttled), temporarily_unavailable (503),
+// server_error (500), not_found (404), method_not_allowed (405 with Allow),
+// limit_exceeded (409: WithAPITokenLimit), and 413 for a body over
+// WithMaxBodyBytes. Caller authentication failures on the endpoints go
+// through Deny like the middleware's.
+//
+// # Endpoints
+//
+// With the default [Paths]:
+//
+//   - POST /token (RFC 6749 §5): grant_type=password (only with
+//     [WithPasswordGrant]; throttled, see [WithThrottle]; scopes per
+//     [WithScopePolicy]) and grant_type=refresh_token (optional scope narrows
+//     the new access token, RFC 6749 §6). Bodies are form-encoded or, as an
+//     extension, a JSON object of strings. Client credentials, if sent, are
+//     ignored: authkit's clients are public first-party clients, and an
+//     unauthenticated client_id is never written into a token.
+//   - POST /revoke (RFC 7009): any token kind; 200 for unknown tokens.
+//   - POST /introspect (RFC 7662): the caller must pass
+//     [WithIntrospectionRule] (default: scope "introspect"); any inactive
+//     token is exactly {"active":false}. Active answers carry token_type
+//     "Bearer" for tokens used as bearer credentials (RFC 7662 refers to
+//     the RFC 6749 §7.1 types) and the extension member
+//     "authkit_token_kind": "access_token", "refresh_token" or "api_token".
+//   - GET /.well-known/jwks.json: application/jwk-set+json, Cache-Control
+//     public with [WithJWKSMaxAge], ETag and 304.
+//   - POST /logout-all (204); GET /sessions ({"sessions":[…]}, the caller's
+//     own marked "current"); DELETE /sessions/{id} (204, 404); GET
+//     /api-tokens ({"api_tokens":[…]}); POST /api-tokens (201 with the
+//     secret, shown once); DELETE /api-tokens/{id} (204, 404). These act on
+//     the caller's own subject only and need a session (JWT) or Basic
+//     principal: an API token gets [ErrAPITokenNotAllowed], so a leaked API
+//     token can neither mint another nor log its owner out. A new API
+//     token's scopes must be a subset of the caller's.
+//
+// # Security
+//
+//   - Tokens are read from the Authorization header and, with [WithCookies],
+//     the access cookie — never from the URL (RFC 9700 §4.3.2). The token,
+//     revocation and introspection endpoints refuse a request that puts a
+//     credential parameter in the query string, and read parameters from
+//     the body only.
+//   - Cookie transport: the access and refresh cookies are HttpOnly, Secure
+//     and SameSite (Lax by default); the refresh cookie is scoped to the
+//     token endpoint's path. Every unsafe request that authenticates by
+//     cookie must echo the CSRF cookie in the CSRF header (double submit,
+//     compared with crypto/subtle); a header-authenticated request needs no
+//     CSRF token, because browsers never add an Authorization header on
+//     their own — except HTTP Basic after a Basic challenge: do not make
+//     Basic the first scheme for routes a browser visits. Prefer "__Host-"
+//     cookie names; two cookies of one name are refused (cookie tossing).
+//   - Inputs are bounded: bodies (413), parameters (count, length, UTF-8,
+//     no repeats), scopes (RFC 6749 §3.3 syntax), IDs, and the
+//     Authorization header (by the verifier). Malformed input is a 4xx,
+//     never a panic.
+//   - The password grant is throttled per username (case-folded) and per
+//     client address (IPv6 by /64), counting every attempt before the
+//     check so that parallel guesses are bounded too, in bounded memory.
+//     Throttling answers the same whether or not the user exists.
+//   - Responses that carry or describe tokens are Cache-Control: no-store
+//     (and Pragma: no-cache on /token). Logs and error bodies never hold a
+//     token, password or cookie value; the token responses are the only
+//     bodies that carry secrets. Denials are logged at Debug, store outages
+//     and unclassified errors at Warn, endpoint failures at Error.
+//   - A successful response is not marked uncacheable by the middleware:
+//     shared caches do not store responses to requests with an
+//     Authorization header, but with cookie authentication set
+//     Cache-Control on private responses yourself.
+//
+// # Concurrency
+//
+// [Auth] and [Handler] are immutable after construction and safe for
+// concurrent use; the throttle's counters are guarded by a mutex.
+package httpauth

@@ -1,0 +1,549 @@
+package httpauth
+
+import (
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"errors"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/authkit-go/authkit"
+	"github.com/authkit-go/authkit/internal/strictjson"
+	"github.com/authkit-go/authkit/issuer"
+)
+
+var (
+	errNeedToken     = &httpError{http.StatusBadRequest, "invalid_request", "token is required"}
+	errBadHint       = &httpError{http.StatusBadRequest, "invalid_request", "malformed token_type_hint"}
+	errTokenType     = &httpError{http.StatusBadRequest, "unsupported_token_type", "this server cannot revoke tokens of this type"}
+	errNoSession     = &httpError{http.StatusNotFound, "not_found", "no such session"}
+	errNoAPIToken    = &httpError{http.StatusNotFound, "not_found", "no such API token"}
+	errLimit         = &httpError{http.StatusConflict, "limit_exceeded", "the API token limit has been reached"}
+	errAPITokenInput = &httpError{http.StatusBadRequest, "invalid_request", "invalid API token request"}
+)
+
+// Bounds of API token creation.
+const (
+	minAPITokenTTL = 60                   // seconds (issuer.WithTokenTTL's floor)
+	maxAPITokenTTL = 10 * 366 * 24 * 3600 // seconds: ten years
+)
+
+// revocationToken returns the token parameter of a revocation request or,
+// with cookies enabled and none given, the refresh cookie (then the CSRF
+// check applies). done reports that a response has been written instead.
+func (h *Handler) revocationToken(w http.ResponseWriter, r *http.Request, ps map[string]string) (tok string, fromCookie, done bool) {
+	tok = ps["token"]
+	if tok == "" && h.auth.cookies != nil {
+		v, err := cookieValue(r, h.auth.cookies.RefreshName)
+		if err != nil {
+			h.fail(w, r, errAmbiguous)
+			return "", false, true
+		}
+		if v != "" {
+			if err := h.auth.checkCSRF(r); err != nil {
+				h.auth.Deny(w, r, err)
+				return "", false, true
+			}
+			return v, true, false
+		}
+	}
+	if tok == "" {
+		h.fail(w, r, errNeedToken)
+		return "", false, true
+	}
+	return tok, false, false
+}
+
+// handleRevoke is RFC 7009 token revocation. Possession of a token is the
+// proof that allows revoking it (authkit's clients are public: RFC 7009
+// §2.1 asks client authentication of confidential clients only). Every
+// token kind is accepted: a refresh token ends its session, an access token
+// is revoked by its jti, an API token by its ID. A token that is unknown,
+// invalid or already dead is answered 200 like any other (§2.2).
+func (h *Handler) handleRevoke(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Cache-Control", "no-store")
+	ps, herr := readParams(w, r, h.maxBody)
+	if herr != nil {
+		h.fail(w, r, herr)
+		return
+	}
+	if hint := ps["token_type_hint"]; len(hint) > 64 || hint != "" && !isToken(hint) {
+		h.fail(w, r, errBadHint)
+		return
+	}
+	tok, fromCookie, done := h.revocationToken(w, r, ps)
+	if done {
+		return
+	}
+	if len(tok) <= maxOpaqueLen {
+		err := h.iss.Revoke(r.Context(), tok)
+		switch {
+		case err == nil:
+		case isUnavailable(err):
+			h.failErr(w, r, "revoke", err)
+			return
+		case errors.Is(err, authkit.ErrInvalidToken), errors.Is(err, authkit.ErrNotFound):
+			// RFC 7009 §2.2: an invalid token is no error.
+		case errors.Is(err, authkit.ErrInvalidConfig):
+			// An access token, and no revocation store to record it in.
+			h.fail(w, r, errTokenType)
+			return
+		default:
+			h.failErr(w, r, "revoke", err)
+			return
+		}
+	}
+	if c := h.auth.cookies; c != nil && (fromCookie || h.isCookieToken(r, tok)) {
+		c.clear(w, h.refreshPath)
+	}
+	w.Header().Set("Content-Length", "0")
+	w.WriteHeader(http.StatusOK)
+}
+
+// isCookieToken reports whether tok is the request's access or refresh
+// cookie (a browser revoking its own tokens).
+func (h *Handler) isCookieToken(r *http.Request, tok string) bool {
+	for _, name := range []string{h.auth.cookies.AccessName, h.auth.cookies.RefreshName} {
+		if v, err := cookieValue(r, name); err == nil && v != "" && subtle.ConstantTimeCompare([]byte(v), []byte(tok)) == 1 {
+			return true
+		}
+	}
+	return false
+}
+
+// introspection is the RFC 7662 §2.2 response. An inactive token is
+// exactly {"active":false}.
+type introspection struct {
+	Active    bool   `json:"active"`
+	Scope     string `json:"scope,omitempty"`
+	ClientID  string `json:"client_id,omitempty"`
+	TokenType string `json:"token_type,omitempty"`
+	Exp       int64  `json:"exp,omitempty"`
+	Iat       int64  `json:"iat,omitempty"`
+	Nbf       int64  `json:"nbf,omitempty"`
+	Sub       string `json:"sub,omitempty"`
+	Aud       any    `json:"aud,omitempty"`
+	Iss       string `json:"iss,omitempty"`
+	Jti       string `json:"jti,omitempty"`
+	Sid       string `json:"sid,omitempty"`
+	// Kind is authkit's extension member (RFC 7662 §2.2 allows them):
+	// "access_token", "refresh_token" or "api_token".
+	Kind string `json:"authkit_token_kind,omitempty"`
+}
+
+// handleIntrospect is RFC 7662 token introspection. The caller must
+// authenticate (header, or cookie with the CSRF check) and pass the
+// introspection rule; a token that is invalid, expired, revoked, rotated or
+// unknown is answered exactly {"active":false}, and a store that cannot
+// answer 503 — never a guess either way.
+func (h *Handler) handleIntrospect(w http.ResponseWriter, r *http.Request) {
+	p, err := h.auth.Authenticate(r)
+	if err != nil {
+		h.auth.Deny(w, r, err)
+		return
+	}
+	if !h.introspect(p) {
+		h.auth.Deny(w, r, h.introDeny)
+		return
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	ps, herr := readParams(w, r, h.maxBody)
+	if herr != nil {
+		h.fail(w, r, herr)
+		return
+	}
+	tok := ps["token"]
+	if tok == "" {
+		h.fail(w, r, errNeedToken)
+		return
+	}
+	hint := ps["token_type_hint"]
+	if len(hint) > 64 || hint != "" && !isToken(hint) {
+		h.fail(w, r, errBadHint)
+		return
+	}
+	if len(tok) > maxOpaqueLen {
+		h.writeJSON(w, r, http.StatusOK, introspection{})
+		return
+	}
+	tries := [2]func(*http.Request, string) (introspection, error){h.introspectAccess, h.introspectRefresh}
+	if hint == "refresh_token" {
+		tries[0], tries[1] = tries[1], tries[0]
+	}
+	for _, try := range tries {
+		res, err := try(r, tok)
+		if err == nil {
+			h.writeJSON(w, r, http.StatusOK, res)
+			return
+		}
+		if isUnavailable(err) {
+			h.failErr(w, r, "introspect", err)
+			return
+		}
+	}
+	h.writeJSON(w, r, http.StatusOK, introspection{})
+}
+
+// introspectAccess introspects a JWT access token or an API token through
+// the verifier, which applies every check a protected request gets.
+func (h *Handler) introspectAccess(r *http.Request, tok string) (introspection, error) {
+	p, err := h.auth.v.Verify(r.Context(), tok)
+	if err != nil {
+		return introspection{}, err
+	}
+	if p == nil {
+		return introspection{}, authkit.ErrInvalidToken
+	}
+	res := introspection{
+		Active:    true,
+		Scope:     strings.Join(p.Scopes, " "),
+		ClientID:  p.ClientID,
+		TokenType: "Bearer",
+		Sub:       p.Subject,
+		Jti:       p.TokenID,
+		Sid:       p.SessionID,
+		Exp:       unix(p.ExpiresAt),
+		Iat:       unix(p.IssuedAt),
+		Kind:      "access_token",
+	}
+	if p.Method == authkit.MethodAPIToken {
+		res.Kind = "api_token"
+		return res, nil
+	}
+	// The token has verified: read the registered claims the principal does
+	// not carry.
+	res.Iss, res.Aud, res.Nbf = jwtExtras(tok)
+	return res, nil
+}
+
+// introspectRefresh introspects a refresh token without spending it.
+func (h *Handler) introspectRefresh(r *http.Request, tok string) (introspection, error) {
+	s, err := h.iss.RefreshSession(r.Context(), tok)
+	if err != nil {
+		return introspection{}, err
+	}
+	exp := s.IdleExpiresAt
+	if s.ExpiresAt.Before(exp) {
+		exp = s.ExpiresAt
+	}
+	res := introspection{
+		Active:   true,
+		Scope:    strings.Join(s.Scopes, " "),
+		ClientID: s.ClientID,
+		Sub:      s.Subject,
+		Exp:      unix(exp),
+		Iat:      unix(s.LastUsedAt),
+		Sid:      s.ID,
+		Kind:     "refresh_token",
+	}
+	switch len(s.Audience) {
+	case 0:
+	case 1:
+		res.Aud = s.Audience[0]
+	default:
+		res.Aud = s.Audience
+	}
+	return res, nil
+}
+
+func unix(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.Unix()
+}
+
+// jwtExtras reads iss, aud and nbf from a JWT that has already verified.
+func jwtExtras(tok string) (iss string, aud any, nbf int64) {
+	parts := strings.SplitN(tok, ".", 3)
+	if len(parts) != 3 {
+		return "", nil, 0
+	}
+	payload, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil {
+		return "", nil, 0
+	}
+	o, err := strictjson.NewObject(payload)
+	if err != nil {
+		return "", nil, 0
+	}
+	for o.Next() {
+		v := o.Value()
+		switch string(o.Name()) {
+		case "iss":
+			iss, _ = v.Text()
+		case "aud":
+			if v.Kind() == strictjson.KindString {
+				if s, err := v.Text(); err == nil {
+					aud = s
+				}
+			} else if ss, err := v.Strings(nil); err == nil && len(ss) > 0 {
+				aud = ss
+			}
+		case "nbf":
+			if f, err := v.Float(); err == nil && f > 0 && f < 253402300800 {
+				nbf = int64(f)
+			}
+		}
+	}
+	return iss, aud, nbf
+}
+
+// handleJWKS serves the issuer's public keys (RFC 7517) with caching
+// headers and an ETag.
+func (h *Handler) handleJWKS(w http.ResponseWriter, r *http.Request) {
+	body, err := h.iss.JWKS()
+	if err != nil {
+		h.failErr(w, r, "jwks", err)
+		return
+	}
+	sum := sha256.Sum256(body)
+	etag := `"` + base64.RawURLEncoding.EncodeToString(sum[:16]) + `"`
+	hdr := w.Header()
+	hdr.Set("Cache-Control", h.jwksCache)
+	hdr.Set("ETag", etag)
+	if etagMatch(r.Header.Values("If-None-Match"), etag) {
+		w.WriteHeader(http.StatusNotModified)
+		return
+	}
+	hdr.Set("Content-Type", "application/jwk-set+json")
+	hdr.Set("X-Content-Type-Options", "nosniff")
+	hdr.Set("Content-Length", strconv.Itoa(len(body)))
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(body)
+}
+
+// etagMatch applies If-None-Match (weak comparison, RFC 9110 §13.1.2).
+func etagMatch(vals []string, etag string) bool {
+	for _, v := range vals {
+		for _, t := range strings.Split(v, ",") {
+			t = strings.TrimSpace(t)
+			if t == "*" || strings.TrimPrefix(t, "W/") == etag {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// account wraps an endpoint that manages the caller's own credentials: the
+// caller must authenticate, with a session (JWT) or a password (Basic) —
+// never an API token (ErrAPITokenNotAllowed).
+func (h *Handler) account(fn func(http.ResponseWriter, *http.Request, *authkit.Principal)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		p, err := h.auth.Authenticate(r)
+		if err != nil {
+			h.auth.Deny(w, r, err)
+			return
+		}
+		if p.Method != authkit.MethodJWT && p.Method != authkit.MethodBasic {
+			h.auth.Deny(w, r, ErrAPITokenNotAllowed)
+			return
+		}
+		w.Header().Set("Cache-Control", "no-store")
+		fn(w, r.WithContext(authkit.WithPrincipal(r.Context(), p)), p)
+	}
+}
+
+// handleLogoutAll ends every session of the caller and makes every access
+// token issued to it so far invalid (issuer.Issuer.RevokeSubject). API
+// tokens are not touched.
+func (h *Handler) handleLogoutAll(w http.ResponseWriter, r *http.Request, p *authkit.Principal) {
+	if err := h.iss.RevokeSubject(r.Context(), p.Subject); err != nil {
+		h.failErr(w, r, "logout-all", err)
+		return
+	}
+	if c := h.auth.cookies; c != nil {
+		c.clear(w, h.refreshPath)
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// sessionView is one session in a listing; Current marks the caller's own.
+type sessionView struct {
+	authkit.Session
+	Current bool `json:"current"`
+}
+
+func (h *Handler) handleSessions(w http.ResponseWriter, r *http.Request, p *authkit.Principal) {
+	ss, err := h.iss.Sessions(r.Context(), p.Subject)
+	if err != nil {
+		h.failErr(w, r, "sessions", err)
+		return
+	}
+	out := make([]sessionView, len(ss))
+	for i, s := range ss {
+		out[i] = sessionView{Session: s, Current: p.SessionID != "" && s.ID == p.SessionID}
+	}
+	h.writeJSON(w, r, http.StatusOK, struct {
+		Sessions []sessionView `json:"sessions"`
+	}{out})
+}
+
+// itemID returns the last segment of the request path, the {id} of an
+// item route, if it is a plausible ID.
+func itemID(r *http.Request) (string, bool) {
+	p := r.URL.Path
+	id := p[strings.LastIndexByte(p, '/')+1:]
+	return id, validText(id, maxIDLen)
+}
+
+func (h *Handler) handleDeleteSession(w http.ResponseWriter, r *http.Request, p *authkit.Principal) {
+	id, ok := itemID(r)
+	if !ok {
+		h.fail(w, r, errNoSession)
+		return
+	}
+	err := h.iss.RevokeOwnSession(r.Context(), p.Subject, id)
+	switch {
+	case err == nil:
+	case isUnavailable(err):
+		h.failErr(w, r, "revoke session", err)
+		return
+	case errors.Is(err, authkit.ErrNotFound):
+		h.fail(w, r, errNoSession)
+		return
+	default:
+		h.failErr(w, r, "revoke session", err)
+		return
+	}
+	if c := h.auth.cookies; c != nil && id == p.SessionID {
+		c.clear(w, h.refreshPath)
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (h *Handler) handleAPITokens(w http.ResponseWriter, r *http.Request, p *authkit.Principal) {
+	ts, err := h.iss.APITokens(r.Context(), p.Subject)
+	if err != nil {
+		h.failErr(w, r, "API tokens", err)
+		return
+	}
+	if ts == nil {
+		ts = []authkit.APIToken{}
+	}
+	h.writeJSON(w, r, http.StatusOK, struct {
+		APITokens []authkit.APIToken `json:"api_tokens"`
+	}{ts})
+}
+
+// createdAPIToken is the creation response: the secret, shown this once,
+// and the record.
+type createdAPIToken struct {
+	Token string `json:"token"`
+	authkit.APIToken
+}
+
+// handleCreateAPIToken creates an API token for the caller from the JSON
+// object {"name": string, "scopes": [string…], "expires_in": seconds}; name
+// is required, the others optional (no scopes; no expiry). Scopes must be a
+// subset of the caller's own: a token never grants more than its creator
+// holds.
+func (h *Handler) handleCreateAPIToken(w http.ResponseWriter, r *http.Request, p *authkit.Principal) {
+	if mt, ok := mediaType(r); !ok || mt != "application/json" {
+		h.fail(w, r, errJSONType)
+		return
+	}
+	data, herr := readBody(w, r, h.maxBody)
+	if herr != nil {
+		h.fail(w, r, herr)
+		return
+	}
+	o, err := strictjson.NewObject(data)
+	if err != nil {
+		h.fail(w, r, errMalformedBody)
+		return
+	}
+	var (
+		name    string
+		scopes  []string
+		ttl     int64
+		hasName bool
+	)
+	for o.Next() {
+		v := o.Value()
+		switch string(o.Name()) {
+		case "name":
+			name, err = v.Text()
+			hasName = err == nil
+		case "scopes":
+			scopes, err = v.Strings(nil)
+			if err == nil && !validScopes(scopes) {
+				h.fail(w, r, errInvalidScope)
+				return
+			}
+		case "expires_in":
+			ttl, err = v.Int()
+			if err == nil && (ttl < minAPITokenTTL || ttl > maxAPITokenTTL) {
+				h.fail(w, r, errAPITokenInput)
+				return
+			}
+		default:
+			err = strictjson.ErrSyntax // unknown member
+		}
+		if err != nil {
+			h.fail(w, r, errAPITokenInput)
+			return
+		}
+	}
+	if !hasName || !validText(name, issuer.MaxNameLen) {
+		h.fail(w, r, errAPITokenInput)
+		return
+	}
+	var missing []string
+	for _, s := range scopes {
+		if !p.HasScope(s) {
+			missing = append(missing, s)
+		}
+	}
+	if missing != nil {
+		h.auth.Deny(w, r, &ScopeError{Scopes: missing})
+		return
+	}
+	opts := []issuer.APITokenOption{issuer.WithTokenScopes(scopes...)}
+	if ttl > 0 {
+		opts = append(opts, issuer.WithTokenTTL(time.Duration(ttl)*time.Second))
+	}
+	secret, rec, err := h.iss.CreateAPIToken(r.Context(), p.Subject, name, opts...)
+	switch {
+	case err == nil:
+	case isUnavailable(err):
+		h.failErr(w, r, "create API token", err)
+		return
+	case errors.Is(err, authkit.ErrLimitExceeded):
+		h.fail(w, r, errLimit)
+		return
+	case errors.Is(err, authkit.ErrInvalidRequest):
+		h.fail(w, r, errAPITokenInput)
+		return
+	default:
+		h.failErr(w, r, "create API token", err)
+		return
+	}
+	h.writeJSON(w, r, http.StatusCreated, createdAPIToken{Token: secret, APIToken: rec})
+}
+
+func (h *Handler) handleDeleteAPIToken(w http.ResponseWriter, r *http.Request, p *authkit.Principal) {
+	id, ok := itemID(r)
+	if !ok {
+		h.fail(w, r, errNoAPIToken)
+		return
+	}
+	err := h.iss.RevokeAPIToken(r.Context(), p.Subject, id)
+	switch {
+	case err == nil:
+	case isUnavailable(err):
+		h.failErr(w, r, "revoke API token", err)
+		return
+	case errors.Is(err, authkit.ErrNotFound):
+		h.fail(w, r, errNoAPIToken)
+		return
+	default:
+		h.failErr(w, r, "revoke API token", err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}

@@ -1,0 +1,307 @@
+package httpauth
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+
+	"github.com/authkit-go/authkit"
+)
+
+// ErrCSRF reports an unsafe request (any method but GET, HEAD, OPTIONS and
+// TRACE) that authenticated by cookie without a CSRF header equal to the CSRF
+// cookie. It is answered 403 with error "csrf_failed" and no challenge: the
+// credential itself is fine, the request is refused as possibly forged.
+var ErrCSRF = errors.New("httpauth: CSRF token missing or wrong")
+
+// ErrAPITokenNotAllowed reports an API token used on an endpoint that manages
+// credentials (logout-all, sessions, API tokens), which needs a session (JWT)
+// or a password (Basic) principal, so that a leaked API token can neither
+// mint more tokens nor end the owner's sessions. It matches
+// [authkit.ErrInsufficientScope] too and is answered 403 insufficient_scope.
+var ErrAPITokenNotAllowed = fmt.Errorf("httpauth: %w: an API token cannot manage credentials", authkit.ErrInsufficientScope)
+
+// ScopeError reports a principal that lacks required scopes. It matches
+// [authkit.ErrInsufficientScope]; [Auth.Deny] answers it 403 with
+// error="insufficient_scope" and a scope attribute listing Scopes (RFC 6750
+// §3.1). Scopes that are not RFC 6749 §3.3 scope tokens are left out of the
+// challenge.
+type ScopeError struct {
+	// Scopes are the scopes the request needed.
+	Scopes []string
+}
+
+// Error implements error. It never includes a token.
+func (e *ScopeError) Error() string { return "httpauth: insufficient scope" }
+
+// Is makes errors.Is(err, authkit.ErrInsufficientScope) true.
+func (e *ScopeError) Is(target error) bool { return target == authkit.ErrInsufficientScope }
+
+// Denial is how one refused request is answered: what [Auth.Classify] makes
+// of an error and what a deny hook (see [WithDenyHandler]) receives.
+type Denial struct {
+	// Status is the HTTP status: 400, 401, 403 or 503.
+	Status int
+	// Code is the "error" member of the JSON body. For 400, 401 with a
+	// credential and 403 it is the RFC 6750 §3.1 error code that the
+	// challenge carries too ("invalid_request", "invalid_token",
+	// "insufficient_scope"); "unauthorized" (no credential: the challenge
+	// carries no error attribute, RFC 6750 §3.1), "csrf_failed" and
+	// "temporarily_unavailable" appear in the body only.
+	Code string
+	// Description is the fixed, human-readable "error_description": never
+	// derived from the error's text, and free of '"' and '\' (RFC 6750 §3).
+	Description string
+	// Scopes are the scopes that were required, for an insufficient_scope
+	// denial; nil otherwise.
+	Scopes []string
+	// Err is the error that was classified. Its message never contains a
+	// token, but it is meant for logs, not for response bodies.
+	Err error
+}
+
+// denialRow is one row of the table.
+type denialRow struct {
+	err       error
+	status    int
+	code      string // the body's "error"
+	challenge bool   // send a challenge (401, 400, 403 of RFC 6750)
+	rfcCode   bool   // the challenge carries error= and error_description=
+	desc      string // fixed text: no '"' or '\'
+}
+
+// Indexes of rows that code refers to.
+const (
+	rowUnavailable = iota
+	rowDeadline
+	rowCanceled
+	rowCSRF
+	rowNoCredentials
+	rowInvalidRequest
+	rowAPITokenNotAllowed
+	rowInsufficientScope
+	rowExpired
+	rowRevoked
+	rowReused
+	rowInvalidToken
+	rowCount
+)
+
+const descUnavailable = "the authentication service is temporarily unavailable"
+
+// denials is the one table that turns an error into HTTP, first match by
+// errors.Is. An error that matches no row is denied as rowInvalidToken:
+// unknown errors never let a request through.
+var denials = [rowCount]denialRow{
+	rowUnavailable:        {authkit.ErrStoreUnavailable, http.StatusServiceUnavailable, "temporarily_unavailable", false, false, descUnavailable},
+	rowDeadline:           {context.DeadlineExceeded, http.StatusServiceUnavailable, "temporarily_unavailable", false, false, descUnavailable},
+	rowCanceled:           {context.Canceled, http.StatusServiceUnavailable, "temporarily_unavailable", false, false, descUnavailable},
+	rowCSRF:               {ErrCSRF, http.StatusForbidden, "csrf_failed", false, false, "missing or invalid CSRF token"},
+	rowNoCredentials:      {authkit.ErrNoCredentials, http.StatusUnauthorized, "unauthorized", true, false, "authentication required"},
+	rowInvalidRequest:     {authkit.ErrInvalidRequest, http.StatusBadRequest, "invalid_request", true, true, "malformed credentials"},
+	rowAPITokenNotAllowed: {ErrAPITokenNotAllowed, http.StatusForbidden, "insufficient_scope", true, true, "an API token cannot be used here"},
+	rowInsufficientScope:  {authkit.ErrInsufficientScope, http.StatusForbidden, "insufficient_scope", true, true, "token lacks a required scope"},
+	rowExpired:            {authkit.ErrTokenExpired, http.StatusUnauthorized, "invalid_token", true, true, "token expired"},
+	rowRevoked:            {authkit.ErrTokenRevoked, http.StatusUnauthorized, "invalid_token", true, true, "token revoked"},
+	rowReused:             {authkit.ErrTokenReused, http.StatusUnauthorized, "invalid_token", true, true, "token revoked"},
+	rowInvalidToken:       {authkit.ErrInvalidToken, http.StatusUnauthorized, "invalid_token", true, true, "token invalid"},
+}
+
+// rowOf returns the index of the first row err matches, or rowInvalidToken.
+func rowOf(err error) int {
+	if err == nil {
+		return rowInvalidToken
+	}
+	for i := range denials {
+		if errors.Is(err, denials[i].err) {
+			return i
+		}
+	}
+	return rowInvalidToken
+}
+
+// Classify turns err into the Denial that [Auth.Deny] answers with, using
+// the table in the package documentation (first match by [errors.Is]). An
+// error that matches no row — nil included — is a 401 invalid_token: an
+// unknown error always denies.
+func (a *Auth) Classify(err error) Denial {
+	d, _ := classify(err)
+	return d
+}
+
+func classify(err error) (Denial, int) {
+	i := rowOf(err)
+	row := &denials[i]
+	d := Denial{Status: row.status, Code: row.code, Description: row.desc, Err: err}
+	if i == rowInsufficientScope {
+		if se, ok := errors.AsType[*ScopeError](err); ok && len(se.Scopes) > 0 {
+			d.Scopes = append([]string(nil), se.Scopes...)
+		}
+	}
+	return d, i
+}
+
+// challenges holds the WWW-Authenticate value of each row, computed once in
+// New; "" means no challenge.
+type challenges [rowCount]string
+
+func makeChallenges(scheme, realm string) challenges {
+	var c challenges
+	for i, row := range denials {
+		c[i] = challengeFor(scheme, realm, row, nil)
+	}
+	return c
+}
+
+// challengeFor builds a challenge. Bearer and Token challenges carry the
+// RFC 6750 §3 attributes; a Basic challenge (RFC 7617) carries only realm
+// and charset and is sent with 401 only.
+func challengeFor(scheme, realm string, row denialRow, scopes []string) string {
+	if !row.challenge {
+		return ""
+	}
+	var b strings.Builder
+	switch scheme {
+	case authkit.SchemeBasic:
+		if row.status != http.StatusUnauthorized {
+			return ""
+		}
+		b.WriteString(`Basic realm=`)
+		writeQuoted(&b, realm)
+		b.WriteString(`, charset="UTF-8"`)
+		return b.String()
+	case authkit.SchemeToken:
+		b.WriteString("Token realm=")
+	default:
+		b.WriteString("Bearer realm=")
+	}
+	writeQuoted(&b, realm)
+	if row.rfcCode {
+		b.WriteString(`, error="`)
+		b.WriteString(row.code)
+		b.WriteString(`", error_description="`)
+		b.WriteString(row.desc)
+		b.WriteByte('"')
+	}
+	if len(scopes) > 0 && validScopes(scopes) {
+		b.WriteString(`, scope="`)
+		for i, s := range scopes {
+			if i > 0 {
+				b.WriteByte(' ')
+			}
+			b.WriteString(s)
+		}
+		b.WriteByte('"')
+	}
+	return b.String()
+}
+
+// writeQuoted writes s as an RFC 9110 quoted-string.
+func writeQuoted(b *strings.Builder, s string) {
+	b.WriteByte('"')
+	for i := 0; i < len(s); i++ {
+		if s[i] == '"' || s[i] == '\\' {
+			b.WriteByte('\\')
+		}
+		b.WriteByte(s[i])
+	}
+	b.WriteByte('"')
+}
+
+// Deny answers a refused request: the only place where an authentication
+// error becomes HTTP. It classifies err (see [Auth.Classify]), sets the
+// status, the WWW-Authenticate challenge of the verifier's first scheme,
+// Retry-After on 503, and Cache-Control: no-store, and writes the JSON body
+// {"error","error_description"} — or lets the deny hook write the body,
+// with the status and those headers enforced. Deny never calls a next
+// handler, so nothing a hook does can turn the denial into an allow.
+func (a *Auth) Deny(w http.ResponseWriter, r *http.Request, err error) {
+	d, i := classify(err)
+	chal := a.challenges[i]
+	if d.Scopes != nil {
+		chal = challengeFor(a.scheme, a.realm, denials[i], d.Scopes)
+	}
+	a.logDenial(r, i, d)
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("X-Content-Type-Options", "nosniff")
+	if a.deny == nil {
+		a.enforce(h, d.Status, chal)
+		w.WriteHeader(d.Status)
+		_, _ = w.Write(a.bodies[i])
+		return
+	}
+	dw := &denyWriter{w: w, a: a, status: d.Status, challenge: chal}
+	a.deny(dw, r, d)
+	if !dw.wrote {
+		h.Set("Content-Type", "application/json")
+		dw.WriteHeader(d.Status)
+		_, _ = w.Write(a.bodies[i])
+	}
+}
+
+// enforce sets the headers that belong to the decision, replacing anything
+// a hook put there.
+func (a *Auth) enforce(h http.Header, status int, challenge string) {
+	if challenge != "" {
+		h.Set("WWW-Authenticate", challenge)
+	} else {
+		h.Del("WWW-Authenticate")
+	}
+	h.Set("Cache-Control", "no-store")
+	if status == http.StatusServiceUnavailable {
+		h.Set("Retry-After", a.retryAfter)
+	} else {
+		h.Del("Retry-After")
+	}
+}
+
+func (a *Auth) logDenial(r *http.Request, row int, d Denial) {
+	ctx := r.Context()
+	switch {
+	case errors.Is(d.Err, context.Canceled):
+		a.log.LogAttrs(ctx, slog.LevelDebug, "httpauth: request cancelled during authentication",
+			slog.String("path", r.URL.Path))
+	case d.Status == http.StatusServiceUnavailable:
+		a.log.LogAttrs(ctx, slog.LevelWarn, "httpauth: authentication unavailable; request refused",
+			slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.Any("error", d.Err))
+	case row == rowInvalidToken && (d.Err == nil || !errors.Is(d.Err, authkit.ErrInvalidToken)):
+		a.log.LogAttrs(ctx, slog.LevelWarn, "httpauth: unclassified error; request denied as invalid_token",
+			slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.Any("error", d.Err))
+	default:
+		a.log.LogAttrs(ctx, slog.LevelDebug, "httpauth: request denied",
+			slog.Int("status", d.Status), slog.String("error_code", d.Code), slog.String("path", r.URL.Path))
+	}
+}
+
+// denyWriter is what a deny hook writes to. Its first WriteHeader or Write
+// sends the decision's status and enforced headers, whatever status the
+// hook asks for. It offers no Flush, Hijack or Unwrap.
+type denyWriter struct {
+	w         http.ResponseWriter
+	a         *Auth
+	status    int
+	challenge string
+	wrote     bool
+}
+
+func (d *denyWriter) Header() http.Header { return d.w.Header() }
+
+func (d *denyWriter) WriteHeader(int) {
+	if d.wrote {
+		return
+	}
+	d.wrote = true
+	d.a.enforce(d.w.Header(), d.status, d.challenge)
+	d.w.WriteHeader(d.status)
+}
+
+func (d *denyWriter) Write(b []byte) (int, error) {
+	if !d.wrote {
+		d.WriteHeader(d.status)
+	}
+	return d.w.Write(b)
+}

@@ -1,0 +1,523 @@
+package httpauth
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/authkit-go/authkit"
+	"github.com/authkit-go/authkit/issuer"
+)
+
+// Defaults of the Handler options.
+const (
+	DefaultMaxBodyBytes = 64 << 10
+	DefaultJWKSMaxAge   = 5 * time.Minute
+	// IntrospectScope is the scope the default introspection rule requires
+	// of the caller.
+	IntrospectScope = "introspect"
+)
+
+// Paths names where each endpoint is served. An empty path disables that
+// endpoint. Paths start with "/", differ from each other, and none lies
+// under the Sessions or APITokens path (whose items are Path+"/{id}").
+type Paths struct {
+	Token      string // POST: RFC 6749 token endpoint (password and refresh_token grants)
+	Revoke     string // POST: RFC 7009 revocation
+	Introspect string // POST: RFC 7662 introspection
+	JWKS       string // GET: the public keys (RFC 7517)
+	LogoutAll  string // POST: end every session of the caller
+	Sessions   string // GET: the caller's sessions; DELETE Sessions+"/{id}": end one
+	APITokens  string // GET: list, POST: create; DELETE APITokens+"/{id}": revoke
+}
+
+// DefaultPaths returns the default endpoint paths: /token, /revoke,
+// /introspect, /.well-known/jwks.json, /logout-all, /sessions and
+// /api-tokens. Change fields of the result and pass it to WithPaths.
+func DefaultPaths() Paths {
+	return Paths{
+		Token:      "/token",
+		Revoke:     "/revoke",
+		Introspect: "/introspect",
+		JWKS:       "/.well-known/jwks.json",
+		LogoutAll:  "/logout-all",
+		Sessions:   "/sessions",
+		APITokens:  "/api-tokens",
+	}
+}
+
+// Route is one endpoint, for mounting natively in a router: Method is an
+// HTTP method and Path a pattern in which "{id}" stands for one path
+// segment. Handler is complete — authentication included — and reads the
+// id from the last segment of r.URL.Path, so it works under any prefix.
+type Route struct {
+	Method  string
+	Path    string
+	Handler http.Handler
+}
+
+// Handler serves the authkit endpoints (see the package documentation).
+// Build it with [NewHandler] and mount it as one http.Handler, or mount
+// each of [Handler.Routes]. It is immutable after NewHandler and safe for
+// concurrent use.
+type Handler struct {
+	iss         *issuer.Issuer
+	auth        *Auth
+	paths       Paths
+	password    func(ctx context.Context, username, password string) (string, error)
+	scopes      func(ctx context.Context, subject string, requested []string) ([]string, error)
+	introspect  func(*authkit.Principal) bool
+	introDeny   error
+	users       *limiter
+	addrs       *limiter
+	clientIP    func(*http.Request) string
+	maxBody     int64
+	jwksCache   string
+	now         func() time.Time
+	refreshPath string
+	log         *slog.Logger
+
+	routes []Route
+	exact  map[string]*endpoint
+	items  []item
+}
+
+type endpoint struct {
+	methods map[string]http.Handler
+	allow   string
+}
+
+type item struct {
+	prefix string // collection path + "/"
+	ep     *endpoint
+}
+
+type handlerConfig struct {
+	paths        Paths
+	password     func(ctx context.Context, username, password string) (string, error)
+	scopes       func(ctx context.Context, subject string, requested []string) ([]string, error)
+	introspect   func(*authkit.Principal) bool
+	customRule   bool
+	userAttempts int
+	addrAttempts int
+	window       time.Duration
+	clientIP     func(*http.Request) string
+	maxBody      int64
+	jwksMaxAge   time.Duration
+	now          func() time.Time
+}
+
+// HandlerOption configures a [Handler]. Options apply in order; a later
+// option of the same kind replaces an earlier one. An invalid value makes
+// [NewHandler] fail with an error matching authkit.ErrInvalidConfig.
+type HandlerOption func(*handlerConfig) error
+
+// WithPasswordGrant enables grant_type=password (RFC 6749 §4.3), for
+// first-party login only. check returns the subject for a valid username
+// and password. It should take as long for an unknown user as for a wrong
+// password (compare against a dummy hash) so that timing does not reveal
+// which users exist. An error matching authkit.ErrStoreUnavailable (or a
+// context error) answers 503 and does not count as a failed attempt; any
+// other error refuses the login (400 invalid_grant) and counts against the
+// throttle (see WithThrottle). Default: the password grant is disabled
+// (unsupported_grant_type).
+func WithPasswordGrant(check func(ctx context.Context, username, password string) (subject string, err error)) HandlerOption {
+	return func(c *handlerConfig) error {
+		if check == nil {
+			return invalid("WithPasswordGrant(nil)")
+		}
+		c.password = check
+		return nil
+	}
+}
+
+// WithScopePolicy sets which scopes a password login is granted. policy
+// receives the authenticated subject and the scopes the client asked for
+// (nil when none; RFC 6749 §3.3) and returns the scopes to grant, which may
+// differ from those requested (the response's scope member says which were
+// granted). An error matching authkit.ErrInsufficientScope answers 400
+// invalid_scope; one matching authkit.ErrStoreUnavailable answers 503; any
+// other answers 500. Default (and WithAllowedScopes with no scopes): no
+// scope is grantable, so a request naming one is invalid_scope and a
+// request naming none gets a token without scopes. Password grant only: a
+// refresh keeps its session's scopes or narrows them.
+func WithScopePolicy(policy func(ctx context.Context, subject string, requested []string) ([]string, error)) HandlerOption {
+	return func(c *handlerConfig) error {
+		if policy == nil {
+			return invalid("WithScopePolicy(nil)")
+		}
+		c.scopes = policy
+		return nil
+	}
+}
+
+// WithAllowedScopes is a scope policy (see WithScopePolicy) that grants
+// every user exactly the requested scopes when all of them are in allowed,
+// answers invalid_scope when one is not, and grants no scope when none is
+// requested (least privilege; use WithScopePolicy for a default set).
+func WithAllowedScopes(allowed ...string) HandlerOption {
+	allowed = append([]string(nil), allowed...)
+	return func(c *handlerConfig) error {
+		for _, s := range allowed {
+			if !validScope(s) {
+				return invalid("WithAllowedScopes: %q is not an RFC 6749 scope token", s)
+			}
+		}
+		c.scopes = allowedScopes(allowed)
+		return nil
+	}
+}
+
+func allowedScopes(allowed []string) func(context.Context, string, []string) ([]string, error) {
+	return func(_ context.Context, _ string, requested []string) ([]string, error) {
+		for _, r := range requested {
+			found := false
+			for _, a := range allowed {
+				if r == a {
+					found = true
+					break
+				}
+			}
+			if !found {
+				return nil, authkit.ErrInsufficientScope
+			}
+		}
+		return requested, nil
+	}
+}
+
+// WithPaths sets the endpoint paths (start from DefaultPaths). An empty
+// path disables its endpoint.
+func WithPaths(p Paths) HandlerOption {
+	return func(c *handlerConfig) error {
+		c.paths = p
+		return nil
+	}
+}
+
+// WithIntrospectionRule sets who may call the introspection endpoint: rule
+// receives the authenticated caller and reports whether it may introspect
+// tokens; a refused caller gets 403 insufficient_scope. Default: callers
+// holding the scope "introspect" (IntrospectScope).
+func WithIntrospectionRule(rule func(*authkit.Principal) bool) HandlerOption {
+	return func(c *handlerConfig) error {
+		if rule == nil {
+			return invalid("WithIntrospectionRule(nil)")
+		}
+		c.introspect, c.customRule = rule, true
+		return nil
+	}
+}
+
+// WithThrottle sets how many password-grant attempts are allowed per window
+// per username (case-folded) and per client address (an IPv4 address, or
+// an IPv6 /64); every attempt counts until it succeeds, so parallel guesses
+// are bounded too, and a success clears its username's count. An exhausted
+// limit answers 429 with Retry-After and error "slow_down" before the
+// credential is checked, whether or not the username exists. Each limit
+// tracks at most 100,000 keys, dropping the oldest window first. Default 5
+// per username and 20 per address per minute; perUser from 1 to 1000,
+// perAddress from 1 to 100000, window from 1 second to 24 hours.
+func WithThrottle(perUser, perAddress int, window time.Duration) HandlerOption {
+	return func(c *handlerConfig) error {
+		if perUser < 1 || perUser > 1000 || perAddress < 1 || perAddress > 100000 {
+			return invalid("WithThrottle(%d, %d): attempts out of range", perUser, perAddress)
+		}
+		if window < time.Second || window > 24*time.Hour {
+			return invalid("WithThrottle: window %v must be between 1s and 24h", window)
+		}
+		c.userAttempts, c.addrAttempts, c.window = perUser, perAddress, window
+		return nil
+	}
+}
+
+// WithClientIP sets how the client's address is found, for throttling and
+// for the session's recorded IP. The function returns an IP address; a
+// value that does not parse counts as "unknown" (all unknown clients share
+// one throttle bucket). Default: the host of r.RemoteAddr. Forwarding
+// headers (X-Forwarded-For, Forwarded) are trusted only if this function
+// reads them, which is right only behind a proxy that sets them.
+func WithClientIP(f func(*http.Request) string) HandlerOption {
+	return func(c *handlerConfig) error {
+		if f == nil {
+			return invalid("WithClientIP(nil)")
+		}
+		c.clientIP = f
+		return nil
+	}
+}
+
+// WithMaxBodyBytes bounds request bodies; a longer one is answered 413.
+// Default 64 KiB; from 1 KiB to 10 MiB.
+func WithMaxBodyBytes(n int64) HandlerOption {
+	return func(c *handlerConfig) error {
+		if n < 1<<10 || n > 10<<20 {
+			return invalid("WithMaxBodyBytes(%d): must be between 1 KiB and 10 MiB", n)
+		}
+		c.maxBody = n
+		return nil
+	}
+}
+
+// WithJWKSMaxAge sets the max-age of the JWKS response's Cache-Control.
+// Verifiers may keep a removed key this long, so keep a retired key in the
+// set at least this long after it stops signing. Default 5 minutes; from 0
+// to 24 hours.
+func WithJWKSMaxAge(d time.Duration) HandlerOption {
+	return func(c *handlerConfig) error {
+		if d < 0 || d > 24*time.Hour {
+			return invalid("WithJWKSMaxAge(%v): must be between 0 and 24h", d)
+		}
+		c.jwksMaxAge = d
+		return nil
+	}
+}
+
+// WithClock sets the Handler's time source (throttle windows). Default
+// time.Now. Meant for tests; the issuer and verifier have their own
+// (authkit.WithClock).
+func WithClock(now func() time.Time) HandlerOption {
+	return func(c *handlerConfig) error {
+		if now == nil {
+			return invalid("WithClock(nil)")
+		}
+		c.now = now
+		return nil
+	}
+}
+
+// NewHandler returns the endpoint handler. iss mints, refreshes and revokes;
+// auth authenticates callers and answers their failures (and carries the
+// cookie transport, if enabled). Every error matches authkit.ErrInvalidConfig.
+func NewHandler(iss *issuer.Issuer, auth *Auth, opts ...HandlerOption) (*Handler, error) {
+	if iss == nil || auth == nil {
+		return nil, invalid("NewHandler: nil issuer or Auth")
+	}
+	c := handlerConfig{
+		paths:        DefaultPaths(),
+		userAttempts: DefaultUserAttempts,
+		addrAttempts: DefaultAddressAttempts,
+		window:       DefaultThrottleWindow,
+		clientIP:     remoteIP,
+		maxBody:      DefaultMaxBodyBytes,
+		jwksMaxAge:   DefaultJWKSMaxAge,
+		now:          time.Now,
+		scopes:       allowedScopes(nil),
+		introspect:   func(p *authkit.Principal) bool { return p.HasScope(IntrospectScope) },
+	}
+	for _, o := range opts {
+		if o == nil {
+			return nil, invalid("nil HandlerOption")
+		}
+		if err := o(&c); err != nil {
+			return nil, err
+		}
+	}
+	if err := checkPaths(c.paths); err != nil {
+		return nil, err
+	}
+	h := &Handler{
+		iss:        iss,
+		auth:       auth,
+		paths:      c.paths,
+		password:   c.password,
+		scopes:     c.scopes,
+		introspect: c.introspect,
+		introDeny:  &ScopeError{Scopes: []string{IntrospectScope}},
+		users:      newLimiter(c.userAttempts, c.window, maxTracked),
+		addrs:      newLimiter(c.addrAttempts, c.window, maxTracked),
+		clientIP:   c.clientIP,
+		maxBody:    c.maxBody,
+		jwksCache:  "public, max-age=" + strconv.Itoa(int(c.jwksMaxAge/time.Second)),
+		now:        c.now,
+		log:        auth.log,
+		exact:      make(map[string]*endpoint),
+	}
+	if c.customRule {
+		// A custom rule's refusal names no scope in the challenge.
+		h.introDeny = authkit.ErrInsufficientScope
+	}
+	h.refreshPath = c.paths.Token
+	if auth.cookies != nil && auth.cookies.RefreshPath != "" {
+		h.refreshPath = auth.cookies.RefreshPath
+	}
+	if h.refreshPath == "" {
+		h.refreshPath = "/"
+	}
+	h.build()
+	return h, nil
+}
+
+func (h *Handler) build() {
+	add := func(method, path string, fn http.HandlerFunc) {
+		if path == "" {
+			return
+		}
+		h.routes = append(h.routes, Route{Method: method, Path: path, Handler: fn})
+		var ep *endpoint
+		if coll, ok := strings.CutSuffix(path, "/{id}"); ok {
+			for _, it := range h.items {
+				if it.prefix == coll+"/" {
+					ep = it.ep
+				}
+			}
+			if ep == nil {
+				ep = &endpoint{methods: map[string]http.Handler{}}
+				h.items = append(h.items, item{prefix: coll + "/", ep: ep})
+			}
+		} else if ep = h.exact[path]; ep == nil {
+			ep = &endpoint{methods: map[string]http.Handler{}}
+			h.exact[path] = ep
+		}
+		ep.methods[method] = fn
+		if ep.allow != "" {
+			ep.allow += ", "
+		}
+		ep.allow += method
+		if method == http.MethodGet {
+			ep.allow += ", " + http.MethodHead
+		}
+	}
+	p := h.paths
+	add(http.MethodPost, p.Token, h.handleToken)
+	add(http.MethodPost, p.Revoke, h.handleRevoke)
+	add(http.MethodPost, p.Introspect, h.handleIntrospect)
+	add(http.MethodGet, p.JWKS, h.handleJWKS)
+	add(http.MethodPost, p.LogoutAll, h.account(h.handleLogoutAll))
+	add(http.MethodGet, p.Sessions, h.account(h.handleSessions))
+	if p.Sessions != "" {
+		add(http.MethodDelete, p.Sessions+"/{id}", h.account(h.handleDeleteSession))
+	}
+	add(http.MethodGet, p.APITokens, h.account(h.handleAPITokens))
+	add(http.MethodPost, p.APITokens, h.account(h.handleCreateAPIToken))
+	if p.APITokens != "" {
+		add(http.MethodDelete, p.APITokens+"/{id}", h.account(h.handleDeleteAPIToken))
+	}
+}
+
+// Routes returns every enabled endpoint as a Route, for routers that mount
+// handlers per method and path (chi, gin, echo). GET routes answer HEAD as
+// well when mounted through ServeHTTP.
+func (h *Handler) Routes() []Route { return append([]Route(nil), h.routes...) }
+
+// ServeHTTP routes a request to its endpoint by exact path (r.URL.Path):
+// an unknown path is answered 404 and a method the endpoint does not serve
+// 405 with Allow, both with a JSON body.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	ep := h.exact[r.URL.Path]
+	if ep == nil {
+		for _, it := range h.items {
+			if rest, ok := strings.CutPrefix(r.URL.Path, it.prefix); ok && rest != "" && !strings.Contains(rest, "/") {
+				ep = it.ep
+				break
+			}
+		}
+	}
+	if ep == nil {
+		h.fail(w, r, errNoEndpoint)
+		return
+	}
+	hd := ep.methods[r.Method]
+	if hd == nil && r.Method == http.MethodHead {
+		hd = ep.methods[http.MethodGet]
+	}
+	if hd == nil {
+		w.Header().Set("Allow", ep.allow)
+		h.fail(w, r, errMethod)
+		return
+	}
+	hd.ServeHTTP(w, r)
+}
+
+// checkPath checks one configured path.
+func checkPath(name, p string) error {
+	if len(p) > 256 || !strings.HasPrefix(p, "/") {
+		return invalid("%s %q: must start with / and be at most 256 bytes", name, p)
+	}
+	for i := 0; i < len(p); i++ {
+		if c := p[i]; c <= 0x20 || c >= 0x7f || strings.IndexByte(`"%*;,?#{}\`, c) >= 0 {
+			return invalid("%s %q: has a character paths may not hold", name, p)
+		}
+	}
+	if p != "/" && (strings.HasSuffix(p, "/") || strings.Contains(p, "//") || strings.Contains(p+"/", "/./") || strings.Contains(p+"/", "/../")) {
+		return invalid("%s %q: not a clean path", name, p)
+	}
+	return nil
+}
+
+func checkPaths(p Paths) error {
+	named := []struct{ name, path string }{
+		{"Paths.Token", p.Token}, {"Paths.Revoke", p.Revoke}, {"Paths.Introspect", p.Introspect},
+		{"Paths.JWKS", p.JWKS}, {"Paths.LogoutAll", p.LogoutAll}, {"Paths.Sessions", p.Sessions},
+		{"Paths.APITokens", p.APITokens},
+	}
+	for i, a := range named {
+		if a.path == "" {
+			continue
+		}
+		if err := checkPath(a.name, a.path); err != nil {
+			return err
+		}
+		for _, b := range named[:i] {
+			if b.path == a.path {
+				return invalid("%s and %s are both %q", b.name, a.name, a.path)
+			}
+		}
+	}
+	for _, coll := range []string{p.Sessions, p.APITokens} {
+		if coll == "" {
+			continue
+		}
+		if coll == "/" {
+			return invalid("Paths: a collection (Sessions, APITokens) cannot be \"/\"")
+		}
+		for _, a := range named {
+			if strings.HasPrefix(a.path, coll+"/") {
+				return invalid("%s %q lies under the collection %q", a.name, a.path, coll)
+			}
+		}
+	}
+	return nil
+}
+
+// writeJSON writes v as the JSON body with status.
+func (h *Handler) writeJSON(w http.ResponseWriter, r *http.Request, status int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		h.log.LogAttrs(r.Context(), slog.LevelError, "httpauth: encoding a response failed", slog.Any("error", err))
+		status, b = http.StatusInternalServerError, []byte(`{"error":"server_error","error_description":"internal error"}`)
+	}
+	hdr := w.Header()
+	hdr.Set("Content-Type", "application/json")
+	hdr.Set("X-Content-Type-Options", "nosniff")
+	hdr.Set("Content-Length", strconv.Itoa(len(b)))
+	w.WriteHeader(status)
+	_, _ = w.Write(b)
+}
+
+// fail answers e with the RFC 6749 §5.2 JSON body and no-store.
+func (h *Handler) fail(w http.ResponseWriter, r *http.Request, e *httpError) {
+	hdr := w.Header()
+	hdr.Set("Cache-Control", "no-store")
+	if e.status == http.StatusServiceUnavailable {
+		hdr.Set("Retry-After", h.auth.retryAfter)
+	}
+	h.writeJSON(w, r, e.status, errorBody{Error: e.code, Description: e.desc})
+}
+
+// failErr answers an error of the issuer or of an application callback
+// that fits no endpoint-specific case: 503 when a store could not answer,
+// else 500 (logged: the error text never holds a token).
+func (h *Handler) failErr(w http.ResponseWriter, r *http.Request, what string, err error) {
+	if isUnavailable(err) {
+		h.log.LogAttrs(r.Context(), slog.LevelWarn, "httpauth: store unavailable", slog.String("op", what), slog.Any("error", err))
+		h.fail(w, r, errUnavailable)
+		return
+	}
+	h.log.LogAttrs(r.Context(), slog.LevelError, "httpauth: endpoint failed", slog.String("op", what), slog.Any("error", err))
+	h.fail(w, r, errServer)
+}

@@ -1,0 +1,793 @@
+package httpauth_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/authkit-go/authkit"
+	"github.com/authkit-go/authkit/adapters/httpauth"
+	"github.com/authkit-go/authkit/issuer"
+	"github.com/authkit-go/authkit/keys"
+)
+
+const (
+	bodyBadGrant   = `{"error":"invalid_grant","error_description":"invalid username or password"}`
+	bodyBadRefresh = `{"error":"invalid_grant","error_description":"the refresh token is invalid, expired or revoked"}`
+	bodyBadScope   = `{"error":"invalid_scope","error_description":"the requested scope is invalid or not granted"}`
+	bodyGrantType  = `{"error":"unsupported_grant_type","error_description":"unsupported grant_type"}`
+	bodySlowDown   = `{"error":"slow_down","error_description":"too many attempts; try again later"}`
+	bodyInactive   = `{"active":false}`
+)
+
+func checkTokenHeaders(t *testing.T, r resp) {
+	t.Helper()
+	if r.header.Get("Cache-Control") != "no-store" || r.header.Get("Pragma") != "no-cache" {
+		t.Errorf("token response caching headers: %q %q", r.header.Get("Cache-Control"), r.header.Get("Pragma"))
+	}
+	if r.header.Get("Content-Type") != "application/json" {
+		t.Errorf("Content-Type %q", r.header.Get("Content-Type"))
+	}
+}
+
+func TestPasswordGrant(t *testing.T) {
+	f := newFx(t, fxOptions{})
+	r := f.form("/token", []string{"grant_type", "password", "username", "alice", "password", "wonderland", "scope", "read write"})
+	if r.status != 200 {
+		t.Fatalf("%d %s", r.status, r.body)
+	}
+	checkTokenHeaders(t, r)
+	m := r.json(t)
+	if m["token_type"] != "Bearer" || m["expires_in"] != float64(300) || m["scope"] != "read write" || m["access_token"] == "" || m["refresh_token"] == "" || len(m) != 5 {
+		t.Errorf("token response %v", m)
+	}
+	if got := f.do("GET", "/api/me", "", bearer(m["access_token"].(string))...); got.body != "alice jwt [read write]" {
+		t.Errorf("the token does not work: %d %s", got.status, got.body)
+	}
+	ss, err := f.iss.Sessions(context.Background(), "alice")
+	if err != nil || len(ss) != 1 || ss[0].IP != "127.0.0.1" || ss[0].UserAgent != "Go-http-client/1.1" {
+		t.Errorf("session metadata: %+v %v", ss, err)
+	}
+
+	// JSON body (the simplejwt-style extension).
+	r = f.do("POST", "/token", `{"grant_type":"password","username":"bob","password":"builder"}`, "Content-Type", "application/json; charset=utf-8")
+	if r.status != 200 || r.json(t)["scope"] != nil {
+		t.Errorf("JSON body: %d %s", r.status, r.body)
+	}
+
+	cases := []struct {
+		name   string
+		ctype  []string
+		body   string
+		status int
+		want   string
+	}{
+		{"wrong password", []string{formType}, "grant_type=password&username=alice&password=nope", 400, bodyBadGrant},
+		{"unknown user", []string{formType}, "grant_type=password&username=mallory&password=nope", 400, bodyBadGrant},
+		{"no grant type", []string{formType}, "username=alice&password=wonderland", 400, `{"error":"invalid_request","error_description":"grant_type is required"}`},
+		{"unknown grant type", []string{formType}, "grant_type=client_credentials", 400, bodyGrantType},
+		{"missing password", []string{formType}, "grant_type=password&username=alice", 400, `{"error":"invalid_request","error_description":"username and password are required"}`},
+		{"empty password counts as missing", []string{formType}, "grant_type=password&username=alice&password=", 400, `{"error":"invalid_request","error_description":"username and password are required"}`},
+		{"repeated parameter", []string{formType}, "grant_type=password&username=alice&username=bob&password=x", 400, `{"error":"invalid_request","error_description":"a parameter is repeated"}`},
+		{"malformed form", []string{formType}, "grant_type=%zz", 400, `{"error":"invalid_request","error_description":"malformed request body"}`},
+		{"scope not allowed", []string{formType}, "grant_type=password&username=alice&password=wonderland&scope=admin", 400, bodyBadScope},
+		{"scope syntax", []string{formType}, "grant_type=password&username=alice&password=wonderland&scope=read%20%20write", 400, bodyBadScope},
+		{"scope quote", []string{formType}, "grant_type=password&username=alice&password=wonderland&scope=%22", 400, bodyBadScope},
+		{"control character in username", []string{formType}, "grant_type=password&username=al%0Aice&password=x", 400, `{"error":"invalid_request","error_description":"username or password too long or malformed"}`},
+		{"plain text", []string{"text/plain"}, "grant_type=password", 400, `{"error":"invalid_request","error_description":"the body must be application/x-www-form-urlencoded or application/json"}`},
+		{"no content type", nil, "grant_type=password", 400, `{"error":"invalid_request","error_description":"the body must be application/x-www-form-urlencoded or application/json"}`},
+		{"two content types", []string{formType, "application/json"}, "grant_type=password", 400, `{"error":"invalid_request","error_description":"the body must be application/x-www-form-urlencoded or application/json"}`},
+		{"latin-1 form", []string{formType + "; charset=iso-8859-1"}, "grant_type=password", 400, `{"error":"invalid_request","error_description":"the body must be application/x-www-form-urlencoded or application/json"}`},
+		{"JSON number", []string{"application/json"}, `{"grant_type":"password","username":"alice","password":1}`, 400, `{"error":"invalid_request","error_description":"malformed request body"}`},
+		{"JSON duplicate", []string{"application/json"}, `{"grant_type":"password","username":"alice","USERNAME":"bob","password":"x"}`, 400, `{"error":"invalid_request","error_description":"a parameter is repeated"}`},
+		{"JSON array", []string{"application/json"}, `["grant_type"]`, 400, `{"error":"invalid_request","error_description":"malformed request body"}`},
+		{"JSON trailing data", []string{"application/json"}, `{"grant_type":"password"} {}`, 400, `{"error":"invalid_request","error_description":"malformed request body"}`},
+	}
+	for _, c := range cases {
+		var hdr []string
+		for _, ct := range c.ctype {
+			hdr = append(hdr, "Content-Type", ct)
+		}
+		r := f.do("POST", "/token", c.body, hdr...)
+		if r.status != c.status || r.body != c.want {
+			t.Errorf("%s: %d %s, want %d %s", c.name, r.status, r.body, c.status, c.want)
+		}
+		checkTokenHeaders(t, r)
+	}
+
+	// Credentials in the URL are refused, even with a good body.
+	r = f.do("POST", "/token?password=wonderland", "grant_type=password&username=alice&password=wonderland", "Content-Type", formType)
+	if r.status != 400 || !strings.Contains(r.body, "never in the URL") {
+		t.Errorf("credential in the URL: %d %s", r.status, r.body)
+	}
+	// Client authentication, as golang.org/x/oauth2 sends it, is ignored.
+	r = f.form("/token", []string{"grant_type", "password", "username", "alice", "password", "wonderland"}, "Authorization", "Basic YXBwOg==")
+	if r.status != 200 {
+		t.Errorf("with client Basic auth: %d %s", r.status, r.body)
+	}
+}
+
+func TestPasswordGrantDisabled(t *testing.T) {
+	f := newFx(t, fxOptions{noGrant: true})
+	r := f.form("/token", []string{"grant_type", "password", "username", "alice", "password", "wonderland"})
+	if r.status != 400 || r.body != bodyGrantType {
+		t.Errorf("%d %s", r.status, r.body)
+	}
+}
+
+func TestScopePolicy(t *testing.T) {
+	policy := func(_ context.Context, sub string, req []string) ([]string, error) {
+		switch {
+		case sub == "carol":
+			return nil, fmt.Errorf("roles: %w", authkit.ErrStoreUnavailable)
+		case len(req) == 0:
+			return []string{"read"}, nil // a default set
+		case sub == "bob" && req[0] == "admin":
+			return nil, authkit.ErrInsufficientScope
+		case sub == "bob" && req[0] == "broken":
+			return []string{"bad scope"}, nil
+		}
+		return req, nil
+	}
+	f := newFx(t, fxOptions{handler: []httpauth.HandlerOption{httpauth.WithScopePolicy(policy)}})
+	if tk := f.login("alice", ""); tk.Scope != "read" {
+		t.Errorf("default scope %q", tk.Scope)
+	}
+	if tk := f.login("alice", "admin"); tk.Scope != "admin" {
+		t.Errorf("granted %q", tk.Scope)
+	}
+	r := f.form("/token", []string{"grant_type", "password", "username", "bob", "password", "builder", "scope", "admin"})
+	if r.status != 400 || r.body != bodyBadScope {
+		t.Errorf("refused scope: %d %s", r.status, r.body)
+	}
+	r = f.form("/token", []string{"grant_type", "password", "username", "bob", "password", "builder", "scope", "broken"})
+	if r.status != 500 || r.body != `{"error":"server_error","error_description":"internal error"}` {
+		t.Errorf("invalid policy output: %d %s", r.status, r.body)
+	}
+	r = f.form("/token", []string{"grant_type", "password", "username", "carol", "password", "singer"})
+	if r.status != 503 || r.header.Get("Retry-After") != "5" {
+		t.Errorf("policy store down: %d %s", r.status, r.body)
+	}
+}
+
+func TestThrottle(t *testing.T) {
+	// Each test client claims an address in X-Test-IP.
+	ipFrom := func(r *http.Request) string { return r.Header.Get("X-Test-IP") }
+	var down atomic.Bool
+	check := func(ctx context.Context, u, p string) (string, error) {
+		if down.Load() {
+			return "", fmt.Errorf("users db: %w", authkit.ErrStoreUnavailable)
+		}
+		return checkPassword(ctx, u, p)
+	}
+	f := newFx(t, fxOptions{noGrant: true, handler: []httpauth.HandlerOption{
+		httpauth.WithClientIP(ipFrom), httpauth.WithPasswordGrant(check), httpauth.WithThrottle(3, 6, time.Minute)}})
+	attempt := func(user, pass, ip string) resp {
+		return f.form("/token", []string{"grant_type", "password", "username", user, "password", pass}, "X-Test-IP", ip)
+	}
+
+	// Per username, whatever the address, and case-folded.
+	for i, ip := range []string{"192.0.2.1", "192.0.2.2", "192.0.2.3"} {
+		u := []string{"alice", "Alice", "ALICE"}[i]
+		if r := attempt(u, "guess", ip); r.status != 400 || r.body != bodyBadGrant {
+			t.Fatalf("attempt %d: %d %s", i, r.status, r.body)
+		}
+	}
+	r := attempt("alice", "wonderland", "192.0.2.4")
+	if r.status != 429 || r.body != bodySlowDown || r.header.Get("Retry-After") != "60" {
+		t.Fatalf("throttled user: %d %s Retry-After %q", r.status, r.body, r.header.Get("Retry-After"))
+	}
+	checkTokenHeaders(t, r)
+	// An unknown user is throttled the same way: nothing tells them apart.
+	for range 3 {
+		attempt("nobody", "guess", "198.51.100.1")
+	}
+	if r2 := attempt("nobody", "guess", "198.51.100.2"); r2.status != 429 || r2.body != r.body {
+		t.Errorf("unknown user: %d %s", r2.status, r2.body)
+	}
+	f.clock.Add(61 * time.Second)
+	if r := attempt("alice", "wonderland", "192.0.2.4"); r.status != 200 {
+		t.Fatalf("after the window: %d %s", r.status, r.body)
+	}
+
+	// A success clears the username's count.
+	attempt("bob", "guess", "203.0.113.1")
+	attempt("bob", "guess", "203.0.113.1")
+	if r := attempt("bob", "builder", "203.0.113.1"); r.status != 200 {
+		t.Fatalf("bob: %d", r.status)
+	}
+	attempt("bob", "guess", "203.0.113.2")
+	attempt("bob", "guess", "203.0.113.2")
+	if r := attempt("bob", "builder", "203.0.113.2"); r.status != 200 {
+		t.Errorf("bob's count was not cleared: %d %s", r.status, r.body)
+	}
+
+	// Per address: spraying usernames from one address, and IPv6 by /64.
+	f.clock.Add(61 * time.Second)
+	for i := range 6 {
+		if r := attempt(fmt.Sprintf("user%d", i), "x", fmt.Sprintf("2001:db8::%x", i+1)); r.status != 400 {
+			t.Fatalf("spray %d: %d", i, r.status)
+		}
+	}
+	if r := attempt("carol", "singer", "2001:db8::ffff"); r.status != 429 {
+		t.Errorf("same /64: %d %s", r.status, r.body)
+	}
+	if r := attempt("carol", "singer", "2001:db8:1::1"); r.status != 200 {
+		t.Errorf("another /64: %d %s", r.status, r.body)
+	}
+
+	// A checker that cannot answer is a 503 and no attempt is counted.
+	f.clock.Add(61 * time.Second)
+	down.Store(true)
+	for range 5 {
+		if r := attempt("alice", "wonderland", "192.0.2.9"); r.status != 503 {
+			t.Fatalf("checker down: %d %s", r.status, r.body)
+		}
+	}
+	down.Store(false)
+	if r := attempt("alice", "wonderland", "192.0.2.9"); r.status != 200 {
+		t.Errorf("after the outage: %d %s", r.status, r.body)
+	}
+}
+
+// Parallel guesses are counted before they are checked, so a burst cannot
+// get more tries than the limit.
+func TestThrottleBurst(t *testing.T) {
+	f := newFx(t, fxOptions{handler: []httpauth.HandlerOption{httpauth.WithThrottle(3, 1000, time.Minute)}})
+	results := make(chan int, 20)
+	for range 20 {
+		go func() {
+			results <- f.form("/token", []string{"grant_type", "password", "username", "alice", "password", "guess"}).status
+		}()
+	}
+	refused := 0
+	for range 20 {
+		if <-results == 400 {
+			refused++
+		}
+	}
+	if refused > 3 {
+		t.Errorf("%d guesses were checked, more than the limit of 3", refused)
+	}
+}
+
+func TestRefreshGrant(t *testing.T) {
+	f := newFx(t, fxOptions{})
+	tk := f.login("alice", "read write")
+	r := f.form("/token", []string{"grant_type", "refresh_token", "refresh_token", tk.RefreshToken})
+	if r.status != 200 {
+		t.Fatalf("%d %s", r.status, r.body)
+	}
+	checkTokenHeaders(t, r)
+	var next tokens
+	if err := json.Unmarshal([]byte(r.body), &next); err != nil {
+		t.Fatal(err)
+	}
+	if next.RefreshToken == tk.RefreshToken || next.Scope != "read write" {
+		t.Errorf("refresh: %+v", next)
+	}
+
+	// Narrowing (RFC 6749 §6), then asking for more than was granted.
+	r = f.do("POST", "/token", `{"grant_type":"refresh_token","refresh_token":"`+next.RefreshToken+`","scope":"read"}`, "Content-Type", "application/json")
+	if r.status != 200 || r.json(t)["scope"] != "read" {
+		t.Fatalf("narrowed: %d %s", r.status, r.body)
+	}
+	narrowed := r.json(t)["refresh_token"].(string)
+	r = f.form("/token", []string{"grant_type", "refresh_token", "refresh_token", narrowed, "scope", "admin"})
+	if r.status != 400 || r.body != bodyBadScope {
+		t.Errorf("widening: %d %s", r.status, r.body)
+	}
+
+	// Reuse of a rotated token: invalid_grant, and the family is revoked.
+	r = f.form("/token", []string{"grant_type", "refresh_token", "refresh_token", tk.RefreshToken})
+	if r.status != 400 || r.body != bodyBadRefresh {
+		t.Errorf("reuse: %d %s", r.status, r.body)
+	}
+	r = f.form("/token", []string{"grant_type", "refresh_token", "refresh_token", narrowed})
+	if r.status != 400 || r.body != bodyBadRefresh {
+		t.Errorf("the family survived reuse: %d %s", r.status, r.body)
+	}
+
+	for _, c := range []struct {
+		name, token string
+	}{{"garbage", "nonsense"}, {"access token", tk.AccessToken}, {"huge", strings.Repeat("a", 20000)}} {
+		r := f.form("/token", []string{"grant_type", "refresh_token", "refresh_token", c.token})
+		if r.status != 400 || r.body != bodyBadRefresh {
+			t.Errorf("%s: %d %s", c.name, r.status, r.body)
+		}
+	}
+	r = f.form("/token", []string{"grant_type", "refresh_token"})
+	if r.status != 400 || r.body != `{"error":"invalid_request","error_description":"refresh_token is required"}` {
+		t.Errorf("missing: %d %s", r.status, r.body)
+	}
+
+	// Expired (idle TTL), and a store that cannot answer.
+	old := f.login("bob", "")
+	f.clock.Add(15 * 24 * time.Hour)
+	if r := f.form("/token", []string{"grant_type", "refresh_token", "refresh_token", old.RefreshToken}); r.body != bodyBadRefresh {
+		t.Errorf("expired: %d %s", r.status, r.body)
+	}
+	fresh := f.login("bob", "")
+	f.store.down.Store(true)
+	r = f.form("/token", []string{"grant_type", "refresh_token", "refresh_token", fresh.RefreshToken})
+	if r.status != 503 || r.header.Get("Retry-After") != "5" || r.body != bodyDown {
+		t.Errorf("store down: %d %s", r.status, r.body)
+	}
+	r = f.form("/token", []string{"grant_type", "password", "username", "bob", "password", "builder"})
+	if r.status != 503 {
+		t.Errorf("login, store down: %d %s", r.status, r.body)
+	}
+}
+
+func TestRevoke(t *testing.T) {
+	f := newFx(t, fxOptions{})
+	tk := f.login("alice", "read")
+	r := f.form("/revoke", []string{"token", tk.RefreshToken, "token_type_hint", "refresh_token"})
+	if r.status != 200 || r.body != "" || r.header.Get("Cache-Control") != "no-store" {
+		t.Fatalf("revoke refresh: %d %q", r.status, r.body)
+	}
+	if r := f.form("/token", []string{"grant_type", "refresh_token", "refresh_token", tk.RefreshToken}); r.body != bodyBadRefresh {
+		t.Errorf("the refresh token still works: %s", r.body)
+	}
+	// Revoking the refresh token ended the session: its access token too.
+	expect(t, f.do("GET", "/api/me", "", bearer(tk.AccessToken)...), 401, chalRevoked, bodyRevoked)
+
+	tk2 := f.login("bob", "")
+	if r := f.do("POST", "/revoke", `{"token":"`+tk2.AccessToken+`"}`, "Content-Type", "application/json"); r.status != 200 {
+		t.Fatalf("revoke access token: %d %s", r.status, r.body)
+	}
+	expect(t, f.do("GET", "/api/me", "", bearer(tk2.AccessToken)...), 401, chalRevoked, bodyRevoked)
+
+	for _, tok := range []string{"unknown", "akrt_unknown", tk.RefreshToken, strings.Repeat("x", 30000)} {
+		if r := f.form("/revoke", []string{"token", tok, "token_type_hint", "whatever"}); r.status != 200 || r.body != "" {
+			t.Errorf("RFC 7009 §2.2: unknown token gave %d %s", r.status, r.body)
+		}
+	}
+	if r := f.form("/revoke", nil); r.status != 400 || r.body != `{"error":"invalid_request","error_description":"token is required"}` {
+		t.Errorf("missing token: %d %s", r.status, r.body)
+	}
+	if r := f.form("/revoke", []string{"token", "x", "token_type_hint", "a b"}); r.status != 400 {
+		t.Errorf("malformed hint: %d %s", r.status, r.body)
+	}
+	tk3 := f.login("carol", "")
+	f.store.down.Store(true)
+	if r := f.form("/revoke", []string{"token", tk3.RefreshToken}); r.status != 503 || r.body != bodyDown {
+		t.Errorf("store down: %d %s", r.status, r.body)
+	}
+}
+
+func TestRevokeWithoutRevocationStore(t *testing.T) {
+	f := newFx(t, fxOptions{})
+	iss, err := issuer.New(authkit.WithKeys(mustSet(t, f)), authkit.WithRefreshStore(f.store), authkit.WithClock(f.clock.Now),
+		authkit.WithIssuer("https://auth.example"), authkit.WithAudience("api"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := httpauth.NewHandler(iss, f.auth)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pair, err := iss.IssuePair(context.Background(), "alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := httptest.NewRecorder()
+	req := httptest.NewRequest("POST", "/revoke", strings.NewReader("token="+pair.AccessToken))
+	req.Header.Set("Content-Type", formType)
+	h.ServeHTTP(rec, req)
+	if rec.Code != 400 || rec.Body.String() != `{"error":"unsupported_token_type","error_description":"this server cannot revoke tokens of this type"}` {
+		t.Errorf("%d %s", rec.Code, rec.Body)
+	}
+}
+
+func mustSet(t *testing.T, f *fx) *keys.Set {
+	t.Helper()
+	s, err := keys.NewSet(f.key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func TestIntrospect(t *testing.T) {
+	f := newFx(t, fxOptions{})
+	rs := f.login("bob", "introspect")
+	caller := bearer(rs.AccessToken)
+	tk := f.login("alice", "read write")
+
+	expect(t, f.form("/introspect", []string{"token", tk.AccessToken}), 401, chalBare, bodyNoCreds)
+	expect(t, f.form("/introspect", []string{"token", tk.AccessToken}, bearer(tk.AccessToken)...), 403,
+		`Bearer realm="authkit", error="insufficient_scope", error_description="token lacks a required scope", scope="introspect"`, bodyScope)
+
+	r := f.form("/introspect", []string{"token", tk.AccessToken}, caller...)
+	if r.status != 200 || r.header.Get("Cache-Control") != "no-store" {
+		t.Fatalf("%d %s", r.status, r.body)
+	}
+	m := r.json(t)
+	want := map[string]any{"active": true, "scope": "read write", "client_id": "authkit", "token_type": "Bearer", "sub": "alice",
+		"iss": "https://auth.example", "aud": "api", "authkit_token_kind": "access_token",
+		"exp": float64(base.Add(5 * time.Minute).Unix()), "iat": float64(base.Unix())}
+	for k, v := range want {
+		if m[k] != v {
+			t.Errorf("access token %s = %v, want %v", k, m[k], v)
+		}
+	}
+	if m["jti"] == nil || m["sid"] == nil {
+		t.Errorf("jti or sid missing: %v", m)
+	}
+
+	r = f.form("/introspect", []string{"token", tk.RefreshToken, "token_type_hint", "refresh_token"}, caller...)
+	m = r.json(t)
+	if m["active"] != true || m["sub"] != "alice" || m["authkit_token_kind"] != "refresh_token" || m["scope"] != "read write" || m["sid"] == nil || m["token_type"] != nil {
+		t.Errorf("refresh token: %s", r.body)
+	}
+	// The refresh token was not spent by introspection.
+	if r := f.form("/token", []string{"grant_type", "refresh_token", "refresh_token", tk.RefreshToken}); r.status != 200 {
+		t.Errorf("introspection spent the refresh token: %s", r.body)
+	}
+
+	secret, _, err := f.iss.CreateAPIToken(context.Background(), "alice", "ci", issuer.WithTokenScopes("read"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m = f.form("/introspect", []string{"token", secret}, caller...).json(t)
+	if m["active"] != true || m["authkit_token_kind"] != "api_token" || m["scope"] != "read" || m["exp"] != nil {
+		t.Errorf("API token: %v", m)
+	}
+
+	// Every inactive token is exactly {"active":false}.
+	stale := f.login("carol", "")
+	revoked := f.login("carol", "")
+	if err := f.iss.Revoke(context.Background(), revoked.AccessToken); err != nil {
+		t.Fatal(err)
+	}
+	for name, tok := range map[string]string{
+		"garbage": "garbage", "rotated refresh token": tk.RefreshToken, "revoked": revoked.AccessToken,
+		"unknown API token": "ak_doesnotexist", "huge": strings.Repeat("a", 20000),
+	} {
+		if r := f.form("/introspect", []string{"token", tok}, caller...); r.status != 200 || r.body != bodyInactive {
+			t.Errorf("%s: %d %s", name, r.status, r.body)
+		}
+	}
+	f.clock.Add(time.Hour)
+	rs = f.login("bob", "introspect")
+	caller = bearer(rs.AccessToken)
+	if r := f.form("/introspect", []string{"token", stale.AccessToken}, caller...); r.body != bodyInactive {
+		t.Errorf("expired: %s", r.body)
+	}
+	if r := f.form("/introspect", nil, caller...); r.status != 400 {
+		t.Errorf("no token: %d", r.status)
+	}
+	fresh := mustToken(t, f)
+	f.store.down.Store(true)
+	r = f.form("/introspect", []string{"token", fresh}, caller...)
+	if r.status != 503 {
+		t.Errorf("store down: %d %s", r.status, r.body)
+	}
+}
+
+func TestIntrospectionRule(t *testing.T) {
+	rule := func(p *authkit.Principal) bool { return p.Subject == "bob" }
+	f := newFx(t, fxOptions{handler: []httpauth.HandlerOption{httpauth.WithIntrospectionRule(rule)}})
+	tk := f.login("alice", "introspect")
+	expect(t, f.form("/introspect", []string{"token", tk.AccessToken}, bearer(tk.AccessToken)...), 403,
+		`Bearer realm="authkit", error="insufficient_scope", error_description="token lacks a required scope"`, bodyScope)
+	bob := f.login("bob", "")
+	if r := f.form("/introspect", []string{"token", tk.AccessToken}, bearer(bob.AccessToken)...); r.json(t)["active"] != true {
+		t.Errorf("%d %s", r.status, r.body)
+	}
+}
+
+func TestJWKS(t *testing.T) {
+	f := newFx(t, fxOptions{})
+	r := f.do("GET", "/.well-known/jwks.json", "")
+	if r.status != 200 || r.header.Get("Content-Type") != "application/jwk-set+json" || r.header.Get("Cache-Control") != "public, max-age=300" {
+		t.Fatalf("%d %v", r.status, r.header)
+	}
+	var doc struct {
+		Keys []map[string]any `json:"keys"`
+	}
+	if err := json.Unmarshal([]byte(r.body), &doc); err != nil || len(doc.Keys) != 1 || doc.Keys[0]["d"] != nil {
+		t.Fatalf("JWKS %s: %v", r.body, err)
+	}
+	etag := r.header.Get("ETag")
+	if r := f.do("GET", "/.well-known/jwks.json", "", "If-None-Match", etag); r.status != 304 || r.body != "" {
+		t.Errorf("If-None-Match: %d", r.status)
+	}
+	if r := f.do("GET", "/.well-known/jwks.json", "", "If-None-Match", `"other", W/`+etag); r.status != 304 {
+		t.Errorf("weak If-None-Match in a list: %d", r.status)
+	}
+	if r := f.do("HEAD", "/.well-known/jwks.json", ""); r.status != 200 || r.body != "" {
+		t.Errorf("HEAD: %d", r.status)
+	}
+	r = f.do("POST", "/.well-known/jwks.json", "")
+	if r.status != 405 || r.header.Get("Allow") != "GET, HEAD" || r.body != `{"error":"method_not_allowed","error_description":"method not allowed"}` {
+		t.Errorf("POST: %d %q %s", r.status, r.header.Get("Allow"), r.body)
+	}
+	g := newFx(t, fxOptions{handler: []httpauth.HandlerOption{httpauth.WithJWKSMaxAge(time.Hour)}})
+	if r := g.do("GET", "/.well-known/jwks.json", ""); r.header.Get("Cache-Control") != "public, max-age=3600" {
+		t.Errorf("max-age: %q", r.header.Get("Cache-Control"))
+	}
+}
+
+func TestSessionsAndLogoutAll(t *testing.T) {
+	f := newFx(t, fxOptions{})
+	laptop := f.login("alice", "read")
+	phone := f.login("alice", "read")
+	bob := f.login("bob", "")
+
+	expect(t, f.do("GET", "/sessions", ""), 401, chalBare, bodyNoCreds)
+	r := f.do("GET", "/sessions", "", bearer(laptop.AccessToken)...)
+	if r.status != 200 || r.header.Get("Cache-Control") != "no-store" {
+		t.Fatalf("%d %s", r.status, r.body)
+	}
+	var list struct {
+		Sessions []struct {
+			ID      string `json:"id"`
+			Subject string `json:"subject"`
+			Current bool   `json:"current"`
+		} `json:"sessions"`
+	}
+	if err := json.Unmarshal([]byte(r.body), &list); err != nil || len(list.Sessions) != 2 {
+		t.Fatalf("%s: %v", r.body, err)
+	}
+	var current, otherID string
+	for _, s := range list.Sessions {
+		if s.Subject != "alice" {
+			t.Errorf("foreign session listed: %+v", s)
+		}
+		if s.Current {
+			current = s.ID
+		} else {
+			otherID = s.ID
+		}
+	}
+	if current == "" || otherID == "" {
+		t.Fatalf("current not marked: %s", r.body)
+	}
+	// Bob cannot end Alice's session; nobody can end an unknown one.
+	if r := f.do("DELETE", "/sessions/"+otherID, "", bearer(bob.AccessToken)...); r.status != 404 || r.body != `{"error":"not_found","error_description":"no such session"}` {
+		t.Errorf("foreign delete: %d %s", r.status, r.body)
+	}
+	if r := f.do("DELETE", "/sessions/nope", "", bearer(laptop.AccessToken)...); r.status != 404 {
+		t.Errorf("unknown: %d", r.status)
+	}
+	if r := f.do("DELETE", "/sessions/"+otherID, "", bearer(laptop.AccessToken)...); r.status != 204 {
+		t.Fatalf("delete: %d %s", r.status, r.body)
+	}
+	expect(t, f.do("GET", "/api/me", "", bearer(phone.AccessToken)...), 401, chalRevoked, bodyRevoked)
+	if r := f.do("DELETE", "/sessions", "", bearer(laptop.AccessToken)...); r.status != 405 || r.header.Get("Allow") != "GET, HEAD" {
+		t.Errorf("DELETE on the collection: %d %q", r.status, r.header.Get("Allow"))
+	}
+	if r := f.do("GET", "/sessions/"+current, "", bearer(laptop.AccessToken)...); r.status != 405 || r.header.Get("Allow") != "DELETE" {
+		t.Errorf("GET on an item: %d %q", r.status, r.header.Get("Allow"))
+	}
+	if r := f.do("DELETE", "/sessions/a/b", "", bearer(laptop.AccessToken)...); r.status != 404 {
+		t.Errorf("nested item path: %d", r.status)
+	}
+
+	// API tokens cannot manage credentials.
+	secret, _, err := f.iss.CreateAPIToken(context.Background(), "alice", "ci")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct{ method, path string }{{"GET", "/sessions"}, {"POST", "/logout-all"}, {"GET", "/api-tokens"}, {"DELETE", "/sessions/" + current}} {
+		expect(t, f.do(c.method, c.path, "", bearer(secret)...), 403,
+			`Bearer realm="authkit", error="insufficient_scope", error_description="an API token cannot be used here"`,
+			`{"error":"insufficient_scope","error_description":"an API token cannot be used here"}`)
+	}
+
+	f.store.down.Store(true)
+	if r := f.do("GET", "/sessions", "", bearer(mustToken(t, f))...); r.status != 503 {
+		t.Errorf("store down: %d", r.status)
+	}
+	f.store.down.Store(false)
+
+	if r := f.do("POST", "/logout-all", "", bearer(laptop.AccessToken)...); r.status != 204 {
+		t.Fatalf("logout-all: %d %s", r.status, r.body)
+	}
+	expect(t, f.do("GET", "/api/me", "", bearer(laptop.AccessToken)...), 401, chalRevoked, bodyRevoked)
+	if r := f.form("/token", []string{"grant_type", "refresh_token", "refresh_token", laptop.RefreshToken}); r.body != bodyBadRefresh {
+		t.Errorf("refresh after logout-all: %s", r.body)
+	}
+	if r := f.do("GET", "/api/me", "", bearer(bob.AccessToken)...); r.status != 200 {
+		t.Errorf("another subject was logged out: %d", r.status)
+	}
+	if r := f.do("GET", "/api/me", "", bearer(secret)...); r.status != 200 {
+		t.Errorf("logout-all touched API tokens: %d", r.status)
+	}
+}
+
+func TestAPITokens(t *testing.T) {
+	f := newFx(t, fxOptions{issuer: []authkit.Option{authkit.WithAPITokenLimit(2)}})
+	tk := f.login("alice", "read write")
+	auth := bearer(tk.AccessToken)
+	jsonType := "application/json"
+
+	r := f.do("POST", "/api-tokens", `{"name":"ci","scopes":["read"],"expires_in":3600}`, append(auth, "Content-Type", jsonType)...)
+	if r.status != 201 || r.header.Get("Cache-Control") != "no-store" {
+		t.Fatalf("create: %d %s", r.status, r.body)
+	}
+	m := r.json(t)
+	secret, _ := m["token"].(string)
+	id, _ := m["id"].(string)
+	if !strings.HasPrefix(secret, "ak_") || id == "" || m["name"] != "ci" || m["subject"] != "alice" || m["expires_at"] == nil {
+		t.Fatalf("created: %v", m)
+	}
+	if r := f.do("GET", "/api/me", "", bearer(secret)...); r.body != "alice api_token [read]" {
+		t.Errorf("use: %d %s", r.status, r.body)
+	}
+	r = f.do("GET", "/api-tokens", "", auth...)
+	if r.status != 200 || strings.Contains(r.body, secret) || !strings.Contains(r.body, id) || !strings.HasPrefix(r.body, `{"api_tokens":[`) {
+		t.Errorf("list: %d %s", r.status, r.body)
+	}
+
+	bad := []struct {
+		name, ctype, body string
+		status            int
+		want              string
+	}{
+		{"scope the caller lacks", jsonType, `{"name":"x","scopes":["admin"]}`, 403, bodyScope},
+		{"no name", jsonType, `{"scopes":["read"]}`, 400, `{"error":"invalid_request","error_description":"invalid API token request"}`},
+		{"unknown member", jsonType, `{"name":"x","admin":true}`, 400, `{"error":"invalid_request","error_description":"invalid API token request"}`},
+		{"expiry too short", jsonType, `{"name":"x","expires_in":5}`, 400, `{"error":"invalid_request","error_description":"invalid API token request"}`},
+		{"expiry not a number", jsonType, `{"name":"x","expires_in":"5"}`, 400, `{"error":"invalid_request","error_description":"invalid API token request"}`},
+		{"bad scope", jsonType, `{"name":"x","scopes":["a b"]}`, 400, bodyBadScope},
+		{"name too long", jsonType, `{"name":"` + strings.Repeat("n", 300) + `"}`, 400, `{"error":"invalid_request","error_description":"invalid API token request"}`},
+		{"form body", formType, `name=x`, 400, `{"error":"invalid_request","error_description":"the body must be application/json"}`},
+		{"malformed JSON", jsonType, `{"name":`, 400, `{"error":"invalid_request","error_description":"malformed request body"}`},
+	}
+	for _, c := range bad {
+		r := f.do("POST", "/api-tokens", c.body, append(auth, "Content-Type", c.ctype)...)
+		if r.status != c.status || r.body != c.want {
+			t.Errorf("%s: %d %s", c.name, r.status, r.body)
+		}
+	}
+	if r := f.do("POST", "/api-tokens", `{"name":"second"}`, append(auth, "Content-Type", jsonType)...); r.status != 201 {
+		t.Fatalf("second: %d %s", r.status, r.body)
+	}
+	if r := f.do("POST", "/api-tokens", `{"name":"third"}`, append(auth, "Content-Type", jsonType)...); r.status != 409 ||
+		r.body != `{"error":"limit_exceeded","error_description":"the API token limit has been reached"}` {
+		t.Errorf("limit: %d %s", r.status, r.body)
+	}
+	// An API token cannot mint another.
+	if r := f.do("POST", "/api-tokens", `{"name":"child"}`, append(bearer(secret), "Content-Type", jsonType)...); r.status != 403 {
+		t.Errorf("API token minting: %d %s", r.status, r.body)
+	}
+
+	bob := f.login("bob", "")
+	if r := f.do("DELETE", "/api-tokens/"+id, "", bearer(bob.AccessToken)...); r.status != 404 {
+		t.Errorf("foreign delete: %d %s", r.status, r.body)
+	}
+	if r := f.do("DELETE", "/api-tokens/"+id, "", auth...); r.status != 204 {
+		t.Fatalf("delete: %d %s", r.status, r.body)
+	}
+	expect(t, f.do("GET", "/api/me", "", bearer(secret)...), 401, chalRevoked, bodyRevoked)
+	f.store.down.Store(true)
+	if r := f.do("GET", "/api-tokens", "", bearer(mustToken(t, f))...); r.status != 503 {
+		t.Errorf("store down: %d", r.status)
+	}
+}
+
+func TestRoutingAndLimits(t *testing.T) {
+	f := newFx(t, fxOptions{handler: []httpauth.HandlerOption{httpauth.WithMaxBodyBytes(1024)}})
+	if r := f.do("GET", "/token", ""); r.status != 405 || r.header.Get("Allow") != "POST" {
+		t.Errorf("GET /token: %d %q", r.status, r.header.Get("Allow"))
+	}
+	if r := f.do("GET", "/api-tokens/x", ""); r.status != 405 || r.header.Get("Allow") != "DELETE" {
+		t.Errorf("GET item: %d %q", r.status, r.header.Get("Allow"))
+	}
+	if r := f.do("PUT", "/api-tokens", ""); r.status != 405 || r.header.Get("Allow") != "GET, HEAD, POST" {
+		t.Errorf("PUT collection: %d %q", r.status, r.header.Get("Allow"))
+	}
+	for _, p := range []string{"/nope", "/token/", "/sessions/", "/TOKEN"} {
+		if r := f.do("GET", p, ""); r.status != 404 || r.body != `{"error":"not_found","error_description":"no such endpoint"}` {
+			t.Errorf("%s: %d %s", p, r.status, r.body)
+		}
+	}
+	big := "grant_type=password&username=alice&password=" + strings.Repeat("x", 2000)
+	if r := f.do("POST", "/token", big, "Content-Type", formType); r.status != 413 {
+		t.Errorf("big body: %d %s", r.status, r.body)
+	}
+	// Without a Content-Length (chunked), the limit holds while reading.
+	req, _ := http.NewRequest("POST", f.srv.URL+"/token", io.MultiReader(strings.NewReader(big)))
+	req.Header.Set("Content-Type", formType)
+	req.ContentLength = -1
+	res, err := f.srv.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != 413 {
+		t.Errorf("chunked big body: %d", res.StatusCode)
+	}
+}
+
+func TestRoutesMountNatively(t *testing.T) {
+	f := newFx(t, fxOptions{})
+	routes := f.h.Routes()
+	var got []string
+	for _, rt := range routes {
+		got = append(got, rt.Method+" "+rt.Path)
+	}
+	want := "POST /token,POST /revoke,POST /introspect,GET /.well-known/jwks.json,POST /logout-all,GET /sessions,DELETE /sessions/{id},GET /api-tokens,POST /api-tokens,DELETE /api-tokens/{id}"
+	if strings.Join(got, ",") != want {
+		t.Errorf("routes %s", strings.Join(got, ","))
+	}
+	// Mount each route under a prefix, as a router group would.
+	mux := http.NewServeMux()
+	for _, rt := range routes {
+		mux.Handle(rt.Method+" /auth"+rt.Path, rt.Handler)
+	}
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+	tk := f.login("alice", "")
+	sessions, _ := f.iss.Sessions(context.Background(), "alice")
+	req, _ := http.NewRequest("DELETE", srv.URL+"/auth/sessions/"+sessions[0].ID, nil)
+	req.Header.Set("Authorization", "Bearer "+tk.AccessToken)
+	res, err := srv.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != 204 {
+		t.Errorf("mounted DELETE: %d", res.StatusCode)
+	}
+}
+
+func TestNewHandlerValidation(t *testing.T) {
+	f := newFx(t, fxOptions{})
+	with := func(mod func(*httpauth.Paths)) httpauth.HandlerOption {
+		p := httpauth.DefaultPaths()
+		mod(&p)
+		return httpauth.WithPaths(p)
+	}
+	bad := map[string]httpauth.HandlerOption{
+		"relative":         with(func(p *httpauth.Paths) { p.Token = "token" }),
+		"duplicate":        with(func(p *httpauth.Paths) { p.Revoke = "/token" }),
+		"under collection": with(func(p *httpauth.Paths) { p.Token = "/sessions/token" }),
+		"trailing slash":   with(func(p *httpauth.Paths) { p.Token = "/token/" }),
+		"pattern":          with(func(p *httpauth.Paths) { p.Token = "/{x}" }),
+		"dot segment":      with(func(p *httpauth.Paths) { p.Token = "/a/../token" }),
+		"nil":              nil,
+		"nil grant":        httpauth.WithPasswordGrant(nil),
+		"nil policy":       httpauth.WithScopePolicy(nil),
+		"bad allowed":      httpauth.WithAllowedScopes("a b"),
+		"nil rule":         httpauth.WithIntrospectionRule(nil),
+		"throttle zero":    httpauth.WithThrottle(0, 5, time.Minute),
+		"throttle window":  httpauth.WithThrottle(5, 5, time.Millisecond),
+		"nil client IP":    httpauth.WithClientIP(nil),
+		"tiny body":        httpauth.WithMaxBodyBytes(10),
+		"negative max-age": httpauth.WithJWKSMaxAge(-time.Second),
+		"nil clock":        httpauth.WithClock(nil),
+	}
+	for name, o := range bad {
+		if _, err := httpauth.NewHandler(f.iss, f.auth, o); !errors.Is(err, authkit.ErrInvalidConfig) {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+	if _, err := httpauth.NewHandler(nil, f.auth); !errors.Is(err, authkit.ErrInvalidConfig) {
+		t.Errorf("nil issuer: %v", err)
+	}
+	// Disabling endpoints.
+	h, err := httpauth.NewHandler(f.iss, f.auth, httpauth.WithPaths(httpauth.Paths{Token: "/oauth/token", JWKS: "/jwks"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(h.Routes()) != 2 {
+		t.Errorf("routes: %v", h.Routes())
+	}
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest("POST", "/revoke", nil))
+	if rec.Code != 404 {
+		t.Errorf("disabled endpoint: %d", rec.Code)
+	}
+}

@@ -1,0 +1,246 @@
+package httpauth
+
+import (
+	"errors"
+	"io"
+	"mime"
+	"net/http"
+	"net/url"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/authkit-go/authkit/internal/strictjson"
+)
+
+// Bounds on request parameters.
+const (
+	maxParams      = 32
+	maxScopes      = 64  // as issuer.MaxScopes
+	maxScopeLen    = 128 // as issuer.MaxScopeLen
+	maxUsernameLen = 1024
+	maxPasswordLen = 1024
+	maxIDLen       = 256
+)
+
+// credentialParams may never come from the URL: a request that puts one in
+// the query string is refused rather than silently half-read.
+var credentialParams = [...]string{
+	"grant_type", "username", "password", "refresh_token", "scope", "token",
+	"token_type_hint", "access_token", "client_secret",
+}
+
+// httpError is a client or server error of an endpoint, answered with the
+// RFC 6749 §5.2 JSON body.
+type httpError struct {
+	status int
+	code   string
+	desc   string
+}
+
+var (
+	errTooLarge      = &httpError{http.StatusRequestEntityTooLarge, "invalid_request", "request body too large"}
+	errContentType   = &httpError{http.StatusBadRequest, "invalid_request", "the body must be application/x-www-form-urlencoded or application/json"}
+	errJSONType      = &httpError{http.StatusBadRequest, "invalid_request", "the body must be application/json"}
+	errMalformedBody = &httpError{http.StatusBadRequest, "invalid_request", "malformed request body"}
+	errRepeated      = &httpError{http.StatusBadRequest, "invalid_request", "a parameter is repeated"}
+	errTooMany       = &httpError{http.StatusBadRequest, "invalid_request", "too many parameters"}
+	errInURL         = &httpError{http.StatusBadRequest, "invalid_request", "credentials must be sent in the request body, never in the URL"}
+	errUnavailable   = &httpError{http.StatusServiceUnavailable, "temporarily_unavailable", descUnavailable}
+	errServer        = &httpError{http.StatusInternalServerError, "server_error", "internal error"}
+	errNotFound      = &httpError{http.StatusNotFound, "not_found", "no such resource"}
+	errNoEndpoint    = &httpError{http.StatusNotFound, "not_found", "no such endpoint"}
+	errMethod        = &httpError{http.StatusMethodNotAllowed, "method_not_allowed", "method not allowed"}
+)
+
+// readBody reads r's body, at most max bytes.
+func readBody(w http.ResponseWriter, r *http.Request, max int64) ([]byte, *httpError) {
+	if r.ContentLength > max {
+		return nil, errTooLarge
+	}
+	data, err := io.ReadAll(http.MaxBytesReader(w, r.Body, max))
+	if err != nil {
+		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
+			return nil, errTooLarge
+		}
+		return nil, errMalformedBody
+	}
+	return data, nil
+}
+
+// mediaType returns the one Content-Type's media type, lower case, after
+// checking that a charset parameter, if any, is UTF-8.
+func mediaType(r *http.Request) (string, bool) {
+	ct := r.Header["Content-Type"]
+	if len(ct) != 1 {
+		return "", false
+	}
+	mt, ps, err := mime.ParseMediaType(ct[0])
+	if err != nil {
+		return "", false
+	}
+	if cs, ok := ps["charset"]; ok && !strings.EqualFold(cs, "utf-8") {
+		return "", false
+	}
+	return mt, true
+}
+
+// readParams reads the parameters of a token, revocation or introspection
+// request from its body: application/x-www-form-urlencoded (RFC 6749
+// Appendix B) or, as an extension, a JSON object whose members are all
+// strings. A parameter may appear once (RFC 6749 §3.1); an empty one counts
+// as absent. Parameters are never read from the URL, and a credential
+// parameter found there refuses the request.
+func readParams(w http.ResponseWriter, r *http.Request, max int64) (map[string]string, *httpError) {
+	if r.URL.RawQuery != "" {
+		q, _ := url.ParseQuery(r.URL.RawQuery)
+		for _, name := range credentialParams {
+			if _, ok := q[name]; ok {
+				return nil, errInURL
+			}
+		}
+	}
+	mt, ok := mediaType(r)
+	if !ok {
+		return nil, errContentType
+	}
+	switch mt {
+	case "application/x-www-form-urlencoded":
+		data, herr := readBody(w, r, max)
+		if herr != nil {
+			return nil, herr
+		}
+		return parseForm(data)
+	case "application/json":
+		data, herr := readBody(w, r, max)
+		if herr != nil {
+			return nil, herr
+		}
+		return parseJSONParams(data)
+	}
+	return nil, errContentType
+}
+
+func parseForm(data []byte) (map[string]string, *httpError) {
+	if !utf8.Valid(data) {
+		return nil, errMalformedBody
+	}
+	vs, err := url.ParseQuery(string(data))
+	if err != nil {
+		return nil, errMalformedBody
+	}
+	if len(vs) > maxParams {
+		return nil, errTooMany
+	}
+	out := make(map[string]string, len(vs))
+	for k, v := range vs {
+		if len(v) != 1 {
+			return nil, errRepeated
+		}
+		if !utf8.ValidString(k) || !utf8.ValidString(v[0]) {
+			return nil, errMalformedBody
+		}
+		if v[0] != "" {
+			out[k] = v[0]
+		}
+	}
+	return out, nil
+}
+
+func parseJSONParams(data []byte) (map[string]string, *httpError) {
+	o, err := strictjson.NewObject(data)
+	if err != nil {
+		if errors.Is(err, strictjson.ErrDuplicateName) {
+			return nil, errRepeated
+		}
+		return nil, errMalformedBody
+	}
+	out := make(map[string]string)
+	for o.Next() {
+		if len(out) >= maxParams {
+			return nil, errTooMany
+		}
+		v := o.Value()
+		if v.Kind() != strictjson.KindString {
+			return nil, errMalformedBody
+		}
+		s, err := v.Text()
+		if err != nil {
+			return nil, errMalformedBody
+		}
+		if s != "" {
+			out[string(o.Name())] = s
+		}
+	}
+	return out, nil
+}
+
+// parseScope splits an RFC 6749 §3.3 scope parameter: scope tokens
+// separated by single spaces, each 1 to 128 bytes of %x21 / %x23-5B /
+// %x5D-7E, at most 64 of them; duplicates are dropped. An empty parameter
+// is no scope.
+func parseScope(s string) ([]string, bool) {
+	if s == "" {
+		return nil, true
+	}
+	parts := strings.Split(s, " ")
+	if len(parts) > maxScopes {
+		return nil, false
+	}
+	out := parts[:0]
+	for _, p := range parts {
+		if !validScope(p) {
+			return nil, false
+		}
+		dup := false
+		for _, o := range out {
+			if o == p {
+				dup = true
+				break
+			}
+		}
+		if !dup {
+			out = append(out, p)
+		}
+	}
+	return out, true
+}
+
+// validScope reports whether s is an RFC 6749 §3.3 scope token of at most
+// 128 bytes.
+func validScope(s string) bool {
+	if s == "" || len(s) > maxScopeLen {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x21 || c == 0x22 || c == 0x5c || c > 0x7e {
+			return false
+		}
+	}
+	return true
+}
+
+func validScopes(ss []string) bool {
+	if len(ss) > maxScopes {
+		return false
+	}
+	for _, s := range ss {
+		if !validScope(s) {
+			return false
+		}
+	}
+	return true
+}
+
+// validText reports whether s is 1 to max bytes of UTF-8 without control
+// characters.
+func validText(s string, max int) bool {
+	if s == "" || len(s) > max || !utf8.ValidString(s) {
+		return false
+	}
+	for _, r := range s {
+		if r < 0x20 || r == 0x7f {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,212 @@
+package httpauth
+
+import (
+	"errors"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/authkit-go/authkit"
+	"github.com/authkit-go/authkit/issuer"
+)
+
+// Token endpoint errors (RFC 6749 §5.2). The invalid_grant descriptions are
+// the same whatever the reason, so that they reveal nothing.
+var (
+	errNoGrantType    = &httpError{http.StatusBadRequest, "invalid_request", "grant_type is required"}
+	errGrantType      = &httpError{http.StatusBadRequest, "unsupported_grant_type", "unsupported grant_type"}
+	errNeedCreds      = &httpError{http.StatusBadRequest, "invalid_request", "username and password are required"}
+	errLongCreds      = &httpError{http.StatusBadRequest, "invalid_request", "username or password too long or malformed"}
+	errBadCredentials = &httpError{http.StatusBadRequest, "invalid_grant", "invalid username or password"}
+	errNeedRefresh    = &httpError{http.StatusBadRequest, "invalid_request", "refresh_token is required"}
+	errBadRefresh     = &httpError{http.StatusBadRequest, "invalid_grant", "the refresh token is invalid, expired or revoked"}
+	errInvalidScope   = &httpError{http.StatusBadRequest, "invalid_scope", "the requested scope is invalid or not granted"}
+	errAmbiguous      = &httpError{http.StatusBadRequest, "invalid_request", "more than one token cookie"}
+)
+
+// maxOpaqueLen bounds a refresh or revocation token before it reaches the
+// issuer (real ones are far shorter; JWTs are bounded by the verifier).
+const maxOpaqueLen = 16 << 10
+
+func (h *Handler) handleToken(w http.ResponseWriter, r *http.Request) {
+	hdr := w.Header()
+	hdr.Set("Cache-Control", "no-store")
+	hdr.Set("Pragma", "no-cache")
+	ps, herr := readParams(w, r, h.maxBody)
+	if herr != nil {
+		h.fail(w, r, herr)
+		return
+	}
+	switch ps["grant_type"] {
+	case "":
+		h.fail(w, r, errNoGrantType)
+	case "password":
+		if h.password == nil {
+			h.fail(w, r, errGrantType)
+			return
+		}
+		h.passwordGrant(w, r, ps)
+	case "refresh_token":
+		h.refreshGrant(w, r, ps)
+	default:
+		h.fail(w, r, errGrantType)
+	}
+}
+
+func (h *Handler) passwordGrant(w http.ResponseWriter, r *http.Request, ps map[string]string) {
+	username, password := ps["username"], ps["password"]
+	if username == "" || password == "" {
+		h.fail(w, r, errNeedCreds)
+		return
+	}
+	if !validText(username, maxUsernameLen) || len(password) > maxPasswordLen {
+		h.fail(w, r, errLongCreds)
+		return
+	}
+	requested, ok := parseScope(ps["scope"])
+	if !ok {
+		h.fail(w, r, errInvalidScope)
+		return
+	}
+	ctx := r.Context()
+	addr, addrKey := addressKey(h.clientIP(r))
+	now := h.now()
+	ak, uk := h.addrs.key(addrKey), h.users.key(userKey(username))
+	if wait, ok := h.addrs.take(ak, now); !ok {
+		h.throttled(w, r, "address", wait)
+		return
+	}
+	if wait, ok := h.users.take(uk, now); !ok {
+		h.addrs.undo(ak)
+		h.throttled(w, r, "username", wait)
+		return
+	}
+	subject, err := h.password(ctx, username, password)
+	if err != nil {
+		if isUnavailable(err) {
+			h.addrs.undo(ak)
+			h.users.undo(uk)
+			h.failErr(w, r, "password check", err)
+			return
+		}
+		h.fail(w, r, errBadCredentials)
+		return
+	}
+	// The credential was right: it was not a guess.
+	h.users.reset(uk)
+	h.addrs.undo(ak)
+	if !validText(subject, issuer.MaxSubjectLen) {
+		h.log.LogAttrs(ctx, slog.LevelError, "httpauth: the password checker returned no error and an invalid subject")
+		h.fail(w, r, errServer)
+		return
+	}
+	granted, err := h.scopes(ctx, subject, requested)
+	if err != nil {
+		if errors.Is(err, authkit.ErrInsufficientScope) && !isUnavailable(err) {
+			h.fail(w, r, errInvalidScope)
+			return
+		}
+		h.failErr(w, r, "scope policy", err)
+		return
+	}
+	if !validScopes(granted) {
+		h.log.LogAttrs(ctx, slog.LevelError, "httpauth: the scope policy returned an invalid scope")
+		h.fail(w, r, errServer)
+		return
+	}
+	opts := []issuer.IssueOption{issuer.WithScopes(granted...), issuer.WithUserAgent(r.UserAgent())}
+	if addr.IsValid() {
+		opts = append(opts, issuer.WithClientIP(addr.String()))
+	}
+	pair, err := h.iss.IssuePair(ctx, subject, opts...)
+	if err != nil {
+		h.failErr(w, r, "issue", err)
+		return
+	}
+	h.tokenResponse(w, r, pair, false)
+}
+
+func (h *Handler) throttled(w http.ResponseWriter, r *http.Request, by string, wait time.Duration) {
+	h.log.LogAttrs(r.Context(), slog.LevelInfo, "httpauth: password grant throttled", slog.String("by", by))
+	secs := int64((wait + time.Second - 1) / time.Second)
+	hdr := w.Header()
+	hdr.Set("Retry-After", strconv.FormatInt(max(secs, 1), 10))
+	h.fail(w, r, &httpError{http.StatusTooManyRequests, "slow_down", "too many attempts; try again later"})
+}
+
+func (h *Handler) refreshGrant(w http.ResponseWriter, r *http.Request, ps map[string]string) {
+	rt, fromCookie := ps["refresh_token"], false
+	if rt == "" && h.auth.cookies != nil {
+		v, err := cookieValue(r, h.auth.cookies.RefreshName)
+		if err != nil {
+			h.fail(w, r, errAmbiguous)
+			return
+		}
+		if v != "" {
+			if err := h.auth.checkCSRF(r); err != nil {
+				h.auth.Deny(w, r, err)
+				return
+			}
+			rt, fromCookie = v, true
+		}
+	}
+	if rt == "" {
+		h.fail(w, r, errNeedRefresh)
+		return
+	}
+	if len(rt) > maxOpaqueLen {
+		h.fail(w, r, errBadRefresh)
+		return
+	}
+	var opts []issuer.RefreshOption
+	if s, ok := ps["scope"]; ok {
+		scopes, ok := parseScope(s)
+		if !ok {
+			h.fail(w, r, errInvalidScope)
+			return
+		}
+		opts = append(opts, issuer.WithRequestedScopes(scopes...))
+	}
+	pair, err := h.iss.Refresh(r.Context(), rt, opts...)
+	if err != nil {
+		switch {
+		case isUnavailable(err):
+			h.failErr(w, r, "refresh", err)
+		case errors.Is(err, authkit.ErrInsufficientScope):
+			h.fail(w, r, errInvalidScope)
+		case errors.Is(err, authkit.ErrInvalidToken), errors.Is(err, authkit.ErrTokenExpired),
+			errors.Is(err, authkit.ErrTokenRevoked), errors.Is(err, authkit.ErrTokenReused):
+			if fromCookie {
+				h.auth.cookies.clear(w, h.refreshPath)
+			}
+			h.fail(w, r, errBadRefresh)
+		default:
+			h.failErr(w, r, "refresh", err)
+		}
+		return
+	}
+	h.tokenResponse(w, r, pair, fromCookie)
+}
+
+// cookieTokenResponse is the token response without the tokens, for
+// clients that receive them in cookies.
+type cookieTokenResponse struct {
+	TokenType string `json:"token_type"`
+	ExpiresIn int64  `json:"expires_in"`
+	Scope     string `json:"scope,omitempty"`
+}
+
+// tokenResponse answers RFC 6749 §5.1, setting the cookies when the cookie
+// transport is on.
+func (h *Handler) tokenResponse(w http.ResponseWriter, r *http.Request, pair authkit.TokenPair, fromCookie bool) {
+	if c := h.auth.cookies; c != nil {
+		c.setTokens(w, pair.AccessToken, pair.RefreshToken, h.refreshPath,
+			int(h.iss.AccessTTL()/time.Second), int(h.iss.RefreshTTL()/time.Second))
+		if fromCookie || c.OmitBodyTokens {
+			h.writeJSON(w, r, http.StatusOK, cookieTokenResponse{TokenType: pair.TokenType, ExpiresIn: pair.ExpiresIn, Scope: pair.Scope})
+			return
+		}
+	}
+	h.writeJSON(w, r, http.StatusOK, pair)
+}

@@ -1,0 +1,281 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// Exit statuses.
+const (
+	exitOK      = 0 // success (and -h)
+	exitFailure = 1 // the command failed
+	exitUsage   = 2 // the command line was wrong
+)
+
+// cli is one invocation: where it reads and writes, and how it sees the
+// environment. Nothing in it is global, so tests run commands in-process and
+// in parallel.
+type cli struct {
+	stdin     io.Reader
+	stdout    io.Writer
+	stderr    io.Writer
+	lookupEnv func(string) (string, bool)
+}
+
+// run is the whole program: main only adds signal handling and os.Exit.
+// ctx ends the long-running commands (serve shuts down gracefully).
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	c := &cli{stdin: stdin, stdout: stdout, stderr: stderr, lookupEnv: os.LookupEnv}
+	return c.main(ctx, args)
+}
+
+type command struct {
+	name    string
+	summary string
+	run     func(c *cli, ctx context.Context, args []string) error
+}
+
+func commands() []command {
+	return []command{
+		{"serve", "run a complete auth server (token endpoints, JWKS, /me, /healthz)", (*cli).serve},
+		{"users", "manage a users file: users add NAME, users remove NAME, users list", (*cli).users},
+		{"keygen", "print a new signing key as a private JWK set (or --public its JWKS)", (*cli).keygen},
+		{"inspect", "decode a token without trusting it; verify it with --jwks FILE|URL", (*cli).inspect},
+		{"migrate", "database migrations (arrive with the SQL backend)", (*cli).migrate},
+	}
+}
+
+func findCommand(name string) (command, bool) {
+	for _, cmd := range commands() {
+		if cmd.name == name {
+			return cmd, true
+		}
+	}
+	return command{}, false
+}
+
+func (c *cli) main(ctx context.Context, args []string) int {
+	if len(args) == 0 {
+		c.usage(c.stderr)
+		return exitUsage
+	}
+	name, rest := args[0], args[1:]
+	switch name {
+	case "-h", "-help", "--help":
+		c.usage(c.stdout)
+		return exitOK
+	case "help":
+		return c.help(ctx, rest)
+	}
+	cmd, ok := findCommand(name)
+	if !ok {
+		fmt.Fprintf(c.stderr, "authkit: unknown command %s\n\n", quote(name))
+		c.usage(c.stderr)
+		return exitUsage
+	}
+	return c.finish(cmd.name, cmd.run(c, ctx, rest))
+}
+
+// help prints the overview, or a command's usage, to stdout.
+func (c *cli) help(ctx context.Context, args []string) int {
+	if len(args) == 0 {
+		c.usage(c.stdout)
+		return exitOK
+	}
+	cmd, ok := findCommand(args[0])
+	if !ok {
+		fmt.Fprintf(c.stderr, "authkit help: unknown command %s\n\n", quote(args[0]))
+		c.usage(c.stderr)
+		return exitUsage
+	}
+	// Every command prints its usage for -h; send it to stdout here.
+	hc := *c
+	hc.stderr = c.stdout
+	return hc.finish(cmd.name, cmd.run(&hc, ctx, append(args[1:len(args):len(args)], "-h")))
+}
+
+func (c *cli) usage(w io.Writer) {
+	fmt.Fprint(w, `authkit: API authentication server and tools
+
+Usage:
+  authkit <command> [flags] [arguments]
+
+Commands:
+`)
+	for _, cmd := range commands() {
+		fmt.Fprintf(w, "  %-8s %s\n", cmd.name, cmd.summary)
+	}
+	fmt.Fprint(w, `  help     show help for a command
+
+Run 'authkit help <command>' or 'authkit <command> -h' for a command's flags.
+`)
+}
+
+// finish turns a command's error into an exit status, printing it once.
+func (c *cli) finish(name string, err error) int {
+	var ue *usageError
+	switch {
+	case err == nil, errors.Is(err, flag.ErrHelp):
+		return exitOK
+	case errors.Is(err, errReported):
+		return exitFailure
+	case errors.Is(err, errFlags):
+		return exitUsage // the flag package has printed the error and the usage
+	case errors.As(err, &ue):
+		fmt.Fprintf(c.stderr, "authkit %s: %s\nRun 'authkit %s -h' for usage.\n", name, ue.msg, strings.Fields(name)[0])
+		return exitUsage
+	default:
+		fmt.Fprintf(c.stderr, "authkit %s: %v\n", name, err)
+		return exitFailure
+	}
+}
+
+// usageError is a mistake on the command line: exit status 2.
+type usageError struct{ msg string }
+
+func (e *usageError) Error() string { return e.msg }
+
+func usagef(format string, args ...any) error {
+	return &usageError{msg: fmt.Sprintf(format, args...)}
+}
+
+var (
+	// errFlags: a flag did not parse; package flag has already said so.
+	errFlags = errors.New("bad flags")
+	// errReported: the command failed and has already said why.
+	errReported = errors.New("failure reported")
+)
+
+// newFlagSet returns a flag set whose -h prints synopsis, description and
+// the flags to c.stderr.
+func (c *cli) newFlagSet(name, synopsis, description string) *flag.FlagSet {
+	fs := flag.NewFlagSet("authkit "+name, flag.ContinueOnError)
+	fs.SetOutput(c.stderr)
+	fs.Usage = func() {
+		w := fs.Output()
+		fmt.Fprintf(w, "Usage: %s\n\n%s\n", synopsis, strings.TrimSpace(description))
+		hasFlags := false
+		fs.VisitAll(func(*flag.Flag) { hasFlags = true })
+		if hasFlags {
+			fmt.Fprint(w, "\nFlags:\n")
+			fs.PrintDefaults()
+		}
+	}
+	return fs
+}
+
+// parseArgs parses args with fs, allowing flags after positional
+// arguments ("users add alice --algo bcrypt"), and returns the positional
+// ones. Everything after "--" is positional.
+func parseArgs(fs *flag.FlagSet, args []string) ([]string, error) {
+	var positional []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return nil, err
+			}
+			return nil, fmt.Errorf("%w: %w", errFlags, err)
+		}
+		rest := fs.Args()
+		if len(rest) == 0 {
+			return positional, nil
+		}
+		if consumed := len(args) - len(rest); consumed > 0 && args[consumed-1] == "--" {
+			return append(positional, rest...), nil
+		}
+		positional = append(positional, rest[0])
+		args = rest[1:]
+	}
+}
+
+// envName is the environment variable that backs a flag: AUTHKIT_ and the
+// flag's name in upper case with '-' as '_' (--access-ttl: AUTHKIT_ACCESS_TTL).
+func envName(flagName string) string {
+	return "AUTHKIT_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
+}
+
+// applyEnv sets every flag in names that was not given on the command line
+// from its environment variable, when that is set and non-empty: a flag
+// always wins over the environment. Values are not echoed in errors (one of
+// them may be a DSN with a password).
+func (c *cli) applyEnv(fs *flag.FlagSet, names ...string) error {
+	given := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	for _, n := range names {
+		if given[n] {
+			continue
+		}
+		v, ok := c.lookupEnv(envName(n))
+		if !ok || v == "" {
+			continue
+		}
+		if err := fs.Set(n, v); err != nil {
+			return usagef("environment variable %s: not a valid value for --%s", envName(n), n)
+		}
+	}
+	return nil
+}
+
+// durationFlag is a flag.Value for durations that also accepts whole days
+// ("14d"), which token lifetimes are usually counted in.
+type durationFlag struct{ d *time.Duration }
+
+func (f durationFlag) String() string {
+	if f.d == nil {
+		return ""
+	}
+	return formatDuration(*f.d)
+}
+
+func (f durationFlag) Set(s string) error {
+	d, err := parseDuration(s)
+	if err != nil {
+		return err
+	}
+	*f.d = d
+	return nil
+}
+
+func parseDuration(s string) (time.Duration, error) {
+	if days, ok := strings.CutSuffix(s, "d"); ok {
+		n, err := strconv.ParseUint(days, 10, 16)
+		if err != nil || n == 0 {
+			return 0, errors.New("want a duration like 90s, 15m, 12h or 14d")
+		}
+		return time.Duration(n) * 24 * time.Hour, nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil || d <= 0 {
+		return 0, errors.New("want a positive duration like 90s, 15m, 12h or 14d")
+	}
+	return d, nil
+}
+
+func formatDuration(d time.Duration) string {
+	if d > 0 && d%(24*time.Hour) == 0 {
+		return strconv.FormatInt(int64(d/(24*time.Hour)), 10) + "d"
+	}
+	return d.String()
+}
+
+// quote returns s quoted for a message, cut to a sane length: command-line
+// arguments may be long or hold control characters.
+func quote(s string) string {
+	const max = 64
+	if len(s) > max {
+		cut := max
+		for cut > 0 && !utf8.RuneStart(s[cut]) {
+			cut--
+		}
+		return strconv.Quote(s[:cut]) + "…"
+	}
+	return strconv.Quote(s)
+}

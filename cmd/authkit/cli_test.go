@@ -1,0 +1,203 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"flag"
+	"io"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// syncBuffer is an io.Writer safe for the concurrent writes of a running
+// server and the reads of a test.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// waitFor polls b until it contains s, or fails the test.
+func (b *syncBuffer) waitFor(t *testing.T, s string, timeout time.Duration) string {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		out := b.String()
+		if strings.Contains(out, s) {
+			return out
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("waited %v for %q; output so far:\n%s", timeout, s, out)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+type result struct {
+	code           int
+	stdout, stderr string
+}
+
+// runCLI runs the program in-process, as main does.
+func runCLI(t *testing.T, stdin string, args ...string) result {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	code := run(ctx, args, strings.NewReader(stdin), &out, &errOut)
+	return result{code, out.String(), errOut.String()}
+}
+
+func (r result) must(t *testing.T, code int, inStdout, inStderr []string) {
+	t.Helper()
+	if r.code != code {
+		t.Errorf("exit status %d, want %d\nstdout:\n%s\nstderr:\n%s", r.code, code, r.stdout, r.stderr)
+	}
+	for _, s := range inStdout {
+		if !strings.Contains(r.stdout, s) {
+			t.Errorf("stdout lacks %q:\n%s", s, r.stdout)
+		}
+	}
+	for _, s := range inStderr {
+		if !strings.Contains(r.stderr, s) {
+			t.Errorf("stderr lacks %q:\n%s", s, r.stderr)
+		}
+	}
+}
+
+func TestHelpAndUsage(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name     string
+		args     []string
+		code     int
+		inStdout []string
+		inStderr []string
+	}{
+		{"no command", nil, exitUsage, nil, []string{"Usage:", "serve", "keygen", "inspect"}},
+		{"help", []string{"help"}, exitOK, []string{"Commands:", "users", "migrate"}, nil},
+		{"-h", []string{"-h"}, exitOK, []string{"Commands:"}, nil},
+		{"help serve", []string{"help", "serve"}, exitOK, []string{"Usage: authkit serve", "-access-ttl", "AUTHKIT_ACCESS_TTL", "AUTHKIT_STORE"}, nil},
+		{"help users", []string{"help", "users"}, exitOK, []string{"users add NAME", "-algo"}, nil},
+		{"help keygen", []string{"help", "keygen"}, exitOK, []string{"-alg", "-public", "EdDSA"}, nil},
+		{"help inspect", []string{"help", "inspect"}, exitOK, []string{"WITHOUT verifying", "-jwks"}, nil},
+		{"help migrate", []string{"help", "migrate"}, exitOK, []string{"Migrations arrive with the SQL"}, nil},
+		{"serve -h", []string{"serve", "-h"}, exitOK, nil, []string{"Usage: authkit serve", "-users"}},
+		{"inspect -h", []string{"inspect", "-h"}, exitOK, nil, []string{"Usage: authkit inspect"}},
+		{"help unknown", []string{"help", "frobnicate"}, exitUsage, nil, []string{`unknown command "frobnicate"`}},
+		{"unknown command", []string{"frobnicate"}, exitUsage, nil, []string{`unknown command "frobnicate"`, "Commands:"}},
+		{"bad flag", []string{"keygen", "--nope"}, exitUsage, nil, []string{"flag provided but not defined: -nope", "Usage: authkit keygen"}},
+		{"stray argument", []string{"serve", "extra"}, exitUsage, nil, []string{`serve takes no arguments (got "extra")`, "authkit serve -h"}},
+		{"migrate", []string{"migrate"}, exitFailure, nil, []string{"migrations arrive with the SQL backend"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			runCLI(t, "", tc.args...).must(t, tc.code, tc.inStdout, tc.inStderr)
+		})
+	}
+}
+
+func TestUnknownCommandIsQuotedAndCut(t *testing.T) {
+	t.Parallel()
+	r := runCLI(t, "", "\x1b[31m"+strings.Repeat("x", 500))
+	if r.code != exitUsage || strings.Contains(r.stderr, "\x1b") || strings.Contains(r.stderr, strings.Repeat("x", 100)) {
+		t.Fatalf("unsafe echo of the command name (status %d):\n%q", r.code, r.stderr)
+	}
+}
+
+func TestParseArgsInterspersed(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		args    []string
+		wantPos []string
+		wantA   string
+		wantB   bool
+	}{
+		{[]string{"add", "alice", "--a", "x", "-b"}, []string{"add", "alice"}, "x", true},
+		{[]string{"--a=y", "add", "alice"}, []string{"add", "alice"}, "y", false},
+		{[]string{"add", "--", "-b", "--a"}, []string{"add", "-b", "--a"}, "", false},
+		{nil, nil, "", false},
+	}
+	for _, tc := range cases {
+		fs := flag.NewFlagSet("t", flag.ContinueOnError)
+		fs.SetOutput(io.Discard)
+		a := fs.String("a", "", "")
+		b := fs.Bool("b", false, "")
+		pos, err := parseArgs(fs, tc.args)
+		if err != nil {
+			t.Fatalf("%q: %v", tc.args, err)
+		}
+		if strings.Join(pos, "|") != strings.Join(tc.wantPos, "|") || *a != tc.wantA || *b != tc.wantB {
+			t.Errorf("%q: got %q a=%q b=%v; want %q a=%q b=%v", tc.args, pos, *a, *b, tc.wantPos, tc.wantA, tc.wantB)
+		}
+	}
+}
+
+func TestDurationFlag(t *testing.T) {
+	t.Parallel()
+	good := map[string]time.Duration{"90s": 90 * time.Second, "15m": 15 * time.Minute, "14d": 14 * 24 * time.Hour, "1h30m": 90 * time.Minute}
+	for in, want := range good {
+		if d, err := parseDuration(in); err != nil || d != want {
+			t.Errorf("parseDuration(%q) = %v, %v; want %v", in, d, err, want)
+		}
+	}
+	for _, in := range []string{"", "0", "-5m", "0d", "-1d", "1.5d", "d", "14 d", "99999999d", "abc"} {
+		if d, err := parseDuration(in); err == nil {
+			t.Errorf("parseDuration(%q) = %v, want an error", in, d)
+		}
+	}
+	if got := formatDuration(14 * 24 * time.Hour); got != "14d" {
+		t.Errorf("formatDuration(14 days) = %q", got)
+	}
+	if got := formatDuration(5 * time.Minute); got != "5m0s" {
+		t.Errorf("formatDuration(5m) = %q", got)
+	}
+}
+
+// TestServeEnvironment checks that AUTHKIT_* variables configure serve and
+// that a flag wins over its variable. Not parallel: it sets the environment.
+func TestServeEnvironment(t *testing.T) {
+	t.Setenv("AUTHKIT_ACCESS_TTL", "2m")
+	t.Setenv("AUTHKIT_ISSUER", "https://env.example")
+	t.Setenv("AUTHKIT_AUDIENCE", "a, b ,")
+	t.Setenv("AUTHKIT_ADDR", "127.0.0.1:1")
+	t.Setenv("AUTHKIT_LOG_FORMAT", "json")
+	c := &cli{stdin: strings.NewReader(""), stdout: io.Discard, stderr: io.Discard, lookupEnv: os.LookupEnv}
+	cfg, err := c.parseServe([]string{"--issuer", "https://flag.example"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.accessTTL != 2*time.Minute || cfg.issuer != "https://flag.example" || cfg.addr != "127.0.0.1:1" ||
+		strings.Join(cfg.audience, "|") != "a|b" || cfg.logFormat != "json" || cfg.refreshTTL != 14*24*time.Hour {
+		t.Errorf("got %+v", cfg)
+	}
+
+	t.Setenv("AUTHKIT_ACCESS_TTL", "soon")
+	r := runCLI(t, "", "serve")
+	r.must(t, exitUsage, nil, []string{"environment variable AUTHKIT_ACCESS_TTL: not a valid value for --access-ttl"})
+	if strings.Contains(r.stderr, "soon") {
+		t.Errorf("the variable's value was echoed: %s", r.stderr)
+	}
+
+	t.Setenv("AUTHKIT_ACCESS_TTL", "")
+	t.Setenv("AUTHKIT_STORE", "postgres://authkit:hunter2@db.example/authkit")
+	r = runCLI(t, "", "serve", "--addr", "127.0.0.1:0")
+	r.must(t, exitFailure, nil, []string{"PostgreSQL store", "not available in this build yet"})
+	if strings.Contains(r.stderr, "hunter2") || strings.Contains(r.stdout, "hunter2") {
+		t.Errorf("the DSN's password was printed: %s", r.stderr)
+	}
+}

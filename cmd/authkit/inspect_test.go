@@ -1,0 +1,207 @@
+package main
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/authkit-go/authkit"
+	"github.com/authkit-go/authkit/backends/memory"
+	"github.com/authkit-go/authkit/issuer"
+	"github.com/authkit-go/authkit/keys"
+)
+
+// keyFile writes a fresh private key set to a file and returns both.
+func keyFile(t *testing.T, dir, name string, alg keys.Algorithm, kid string) (string, *keys.Set) {
+	t.Helper()
+	k, err := generateKey(alg, kid, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	set, err := keys.NewSet(k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, name)
+	if err := os.WriteFile(path, mustWrite(t, set, false), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path, set
+}
+
+func newTestIssuer(t *testing.T, set *keys.Set, opts ...authkit.Option) *issuer.Issuer {
+	t.Helper()
+	iss, err := issuer.New(append([]authkit.Option{authkit.WithStore(memory.New()), authkit.WithKeys(set)}, opts...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return iss
+}
+
+func TestInspectJWT(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	dir := t.TempDir()
+	file, set := keyFile(t, dir, "keys.json", keys.EdDSA, "k1")
+	otherFile, _ := keyFile(t, dir, "other.json", keys.EdDSA, "k2")
+	sameKidFile, _ := keyFile(t, dir, "samekid.json", keys.EdDSA, "k1")
+	pubFile := filepath.Join(dir, "jwks.json")
+	if err := os.WriteFile(pubFile, mustWrite(t, set, true), 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	iss := newTestIssuer(t, set)
+	pair, err := iss.IssuePair(ctx, "alice", issuer.WithScopes("read", "write"), issuer.WithClaims(map[string]any{"note": "hi\x1b[2J"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok := pair.AccessToken
+	past := newTestIssuer(t, set, authkit.WithClock(func() time.Time { return time.Now().Add(-time.Hour) }))
+	old, err := past.IssuePair(ctx, "bob")
+	if err != nil {
+		t.Fatal(err)
+	}
+	otherAud := newTestIssuer(t, set, authkit.WithIssuer("https://other.example"), authkit.WithAudience("svc"))
+	foreign, err := otherAud.IssuePair(ctx, "carol")
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// Decoding alone: clearly unverified, exit 0.
+	r := runCLI(t, "", "inspect", tok)
+	r.must(t, exitOK, []string{"JWT access token (typ at+jwt)", "UNVERIFIED", `"alg": "EdDSA"`, `"kid": "k1"`,
+		`"sub": "alice"`, `"scope": "read write"`, "Times (UTC):", "exp ", "(in ", "Not verified"}, nil)
+	if strings.Contains(r.stdout, "\x1b") {
+		t.Errorf("an escape sequence from a claim reached the terminal:\n%q", r.stdout)
+	}
+	if !strings.Contains(r.stdout, `\u001b[2J`) {
+		t.Errorf("the escaped claim is missing:\n%s", r.stdout)
+	}
+	if strings.Contains(r.stdout, tok) {
+		t.Error("inspect printed the token itself")
+	}
+
+	cases := []struct {
+		name     string
+		args     []string
+		code     int
+		inStdout []string
+	}{
+		{"valid (private key file)", []string{tok, "--jwks", file}, exitOK, []string{"Verification: VALID", "subject  alice", "scopes   read write"}},
+		{"valid (public JWKS)", []string{"--jwks", pubFile, tok}, exitOK, []string{"Verification: VALID"}},
+		{"expired", []string{old.AccessToken, "--jwks", file}, exitFailure, []string{"The token has EXPIRED", "Verification: FAILED: token expired (authkit.ErrTokenExpired)"}},
+		{"unknown key", []string{tok, "--jwks", otherFile}, exitFailure, []string{"FAILED: token invalid (authkit.ErrInvalidToken)", "unknown key"}},
+		{"wrong key, same kid", []string{tok, "--jwks", sameKidFile}, exitFailure, []string{"FAILED: token invalid (authkit.ErrInvalidToken)", "signature"}},
+		{"wrong issuer", []string{foreign.AccessToken, "--jwks", file}, exitFailure, []string{"ErrInvalidToken", "wrong issuer"}},
+		{"wrong audience", []string{foreign.AccessToken, "--jwks", file, "--issuer", "https://other.example"}, exitFailure, []string{"wrong audience"}},
+		{"issuer and audience flags", []string{foreign.AccessToken, "--jwks", file, "--issuer", "https://other.example", "--audience", "x, svc"}, exitOK, []string{"VALID", "subject  carol"}},
+		{"tampered signature", []string{tok[:len(tok)-4] + "AAAA", "--jwks", file}, exitFailure, []string{"FAILED: token invalid"}},
+		{"bearer prefix stripped", []string{"Bearer " + tok}, exitOK, []string{`"sub": "alice"`}},
+		{"not base64", []string{"a.b!.c"}, exitFailure, []string{"Not a JWT"}},
+		{"not JSON", []string{"bm90IGpzb24.bm90IGpzb24.c2ln"}, exitOK, []string{"(not JSON: 8 bytes)"}},
+		{"JWE", []string{"a.b.c.d.e"}, exitFailure, []string{"encrypted JWT"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			runCLI(t, "", append([]string{"inspect"}, tc.args...)...).must(t, tc.code, tc.inStdout, nil)
+		})
+	}
+
+	// The token from standard input ("-"), so it stays out of shell history.
+	runCLI(t, tok+"\n", "inspect", "-", "--jwks", file).must(t, exitOK, []string{`"sub": "alice"`, "VALID"}, nil)
+
+	// Usage errors.
+	runCLI(t, "", "inspect").must(t, exitUsage, nil, []string{"exactly one token"})
+	runCLI(t, "", "inspect", tok, "--jwks", filepath.Join(dir, "missing.json")).must(t, exitFailure, nil, []string{"no such file"})
+	runCLI(t, "", "inspect", tok, "--jwks", "http://example.com/jwks.json").must(t, exitUsage, nil, []string{"must be https"})
+	runCLI(t, "", "inspect", tok, "--audience", " , ").must(t, exitUsage, nil, []string{"--audience"})
+	runCLI(t, "\n", "inspect", "-").must(t, exitUsage, nil, []string{"the token is empty"})
+}
+
+func TestInspectOpaque(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	_, set := keyFile(t, t.TempDir(), "k.json", keys.ES256, "")
+	iss := newTestIssuer(t, set)
+	pair, err := iss.IssuePair(ctx, "alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	api, _, err := iss.CreateAPIToken(ctx, "alice", "ci")
+	if err != nil {
+		t.Fatal(err)
+	}
+	custom := newTestIssuer(t, set, authkit.WithTokenPrefix("acme"))
+	customAPI, _, err := custom.CreateAPIToken(ctx, "alice", "ci")
+	if err != nil {
+		t.Fatal(err)
+	}
+	flip := func(s string) string { // change the last character: the checksum no longer matches
+		last := s[len(s)-1]
+		if last == 'a' {
+			return s[:len(s)-1] + "b"
+		}
+		return s[:len(s)-1] + "a"
+	}
+	cases := []struct {
+		name     string
+		args     []string
+		code     int
+		inStdout []string
+	}{
+		{"refresh", []string{pair.RefreshToken}, exitOK, []string{`looks like a refresh token (prefix "ak")`, "Checksum: OK"}},
+		{"api", []string{api}, exitOK, []string{`looks like an API token (prefix "ak")`, "Checksum: OK"}},
+		{"custom prefix", []string{customAPI}, exitOK, []string{`an API token (prefix "acme")`, "Checksum: OK"}},
+		{"custom prefix given", []string{customAPI, "--prefix", "acme"}, exitOK, []string{`an API token (prefix "acme")`, "Checksum: OK"}},
+		{"wrong prefix given", []string{customAPI, "--prefix", "ak"}, exitFailure, []string{"neither a JWT"}},
+		{"tampered refresh", []string{flip(pair.RefreshToken)}, exitFailure, []string{"a refresh token", "Checksum: BAD"}},
+		{"truncated api", []string{api[:len(api)-1]}, exitFailure, []string{"Checksum: BAD"}},
+		{"with --jwks", []string{api, "--jwks", "unused.json"}, exitOK, []string{"--jwks verifies JWTs only"}},
+		{"garbage", []string{"hello world"}, exitFailure, []string{"neither a JWT"}},
+		{"upper-case prefix", []string{"AK_abc"}, exitFailure, []string{"neither a JWT"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			r := runCLI(t, "", append([]string{"inspect"}, tc.args...)...)
+			r.must(t, tc.code, tc.inStdout, nil)
+			if strings.Contains(r.stdout+r.stderr, tc.args[0]) && len(tc.args[0]) > 20 {
+				t.Error("inspect echoed the token")
+			}
+		})
+	}
+}
+
+func TestSafeText(t *testing.T) {
+	t.Parallel()
+	cases := map[string]string{
+		"plain\n\tjson":     "plain\n\tjson",
+		"bell\x07":          `bell\u0007`,
+		"csi\u009b31m":      `csi\u009b31m`,
+		"rtl\u202eevil":     `rtl\u202eevil`,
+		"bad\xffutf8":       `bad\ufffdutf8`,
+		"real \ufffd kept":  "real \ufffd kept",
+		"ünïcödé 🔑":         "ünïcödé 🔑",
+		"line\u2028sep":     `line\u2028sep`,
+		"\x1b]0;title\x07x": `\u001b]0;title\u0007x`,
+	}
+	for in, want := range cases {
+		if got := safeText(in); got != want {
+			t.Errorf("safeText(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestInspectJWKSURLUnreachable(t *testing.T) {
+	t.Parallel()
+	_, set := keyFile(t, t.TempDir(), "k.json", keys.EdDSA, "")
+	pair, err := newTestIssuer(t, set).IssuePair(context.Background(), "alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Port 1 on loopback: nothing listens, the fetch fails at once.
+	runCLI(t, "", "inspect", pair.AccessToken, "--jwks", "http://127.0.0.1:1/.well-known/jwks.json").
+		must(t, exitFailure, []string{"FAILED: the keys could not be fetched (authkit.ErrStoreUnavailable)"}, nil)
+}

@@ -1,0 +1,504 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/authkit-go/authkit"
+	"github.com/authkit-go/authkit/issuer"
+	"github.com/authkit-go/authkit/keys"
+	"github.com/authkit-go/authkit/verifier"
+)
+
+// Server timeouts and intervals.
+const (
+	readHeaderTimeout = 10 * time.Second
+	readTimeout       = 30 * time.Second
+	writeTimeout      = 30 * time.Second
+	idleTimeout       = 2 * time.Minute
+	maxHeaderBytes    = 32 << 10
+	healthTimeout     = 2 * time.Second
+	cleanupInterval   = 10 * time.Minute
+	cleanupTimeout    = time.Minute
+	demoUser          = "demo"
+)
+
+type serveConfig struct {
+	addr            string
+	store           string
+	keysFile        string
+	issuer          string
+	audience        []string
+	scopes          []string
+	accessTTL       time.Duration
+	refreshTTL      time.Duration
+	sessionLifetime time.Duration
+	usersFile       string
+	logFormat       string
+	logLevel        string
+	shutdownTimeout time.Duration
+}
+
+// serveFlags are the flags of serve backed by AUTHKIT_* variables.
+var serveFlags = []string{"addr", "store", "keys", "issuer", "audience", "access-ttl", "refresh-ttl",
+	"session-lifetime", "users", "scopes", "log-format", "log-level", "shutdown-timeout"}
+
+func (c *cli) parseServe(args []string) (serveConfig, error) {
+	cfg := serveConfig{
+		accessTTL:       authkit.DefaultAccessTTL,
+		refreshTTL:      authkit.DefaultRefreshTTL,
+		sessionLifetime: authkit.DefaultSessionLifetime,
+		shutdownTimeout: 15 * time.Second,
+	}
+	fs := c.newFlagSet("serve", "authkit serve [flags]", `
+Run a complete auth server: the token endpoints (POST /token with the password
+and refresh_token grants, /revoke, /introspect, /logout-all, /sessions,
+/api-tokens), the public keys at /.well-known/jwks.json, a protected GET /me
+that shows the caller's principal, and GET /healthz.
+
+With no flags it listens on 127.0.0.1:8080 with the memory store, a fresh EdDSA
+key and one demo user whose random password it prints: for trying things out
+only. For real use give --keys (from "authkit keygen") so tokens survive a
+restart, and --users (from "authkit users add").
+
+Every flag can also be set by the environment variable named after it
+(AUTHKIT_ADDR, AUTHKIT_ACCESS_TTL, …); a flag on the command line wins.
+Durations take Go's units and whole days: 90s, 15m, 12h, 14d.
+
+Plain HTTP: put a TLS-terminating proxy in front of it for anything but
+localhost.`)
+	var audience, scopes string
+	fs.StringVar(&cfg.addr, "addr", "127.0.0.1:8080", "listen `ADDRESS` (host:port)")
+	fs.StringVar(&cfg.store, "store", "memory", "the `STORE`: memory (later postgres://…, mysql://…, sqlite:…, redis://…)")
+	fs.StringVar(&cfg.keysFile, "keys", "", "private JWK set `FILE` from authkit keygen; the first key signs (default: a fresh EdDSA key)")
+	fs.StringVar(&cfg.issuer, "issuer", authkit.DefaultIssuer, "`ISSUER` (iss) of the tokens, ideally this server's URL")
+	fs.StringVar(&audience, "audience", authkit.DefaultAudience, "`AUDIENCES` (aud) of the tokens, comma-separated")
+	fs.Var(durationFlag{&cfg.accessTTL}, "access-ttl", "access token lifetime `DURATION`")
+	fs.Var(durationFlag{&cfg.refreshTTL}, "refresh-ttl", "refresh token idle lifetime `DURATION`")
+	fs.Var(durationFlag{&cfg.sessionLifetime}, "session-lifetime", "absolute session lifetime `DURATION`, however often refreshed")
+	fs.StringVar(&scopes, "scopes", "", "`SCOPES` a password login may request (scope=…), comma-separated; default none")
+	fs.StringVar(&cfg.usersFile, "users", "", "users `FILE` of NAME:HASH lines (default: one demo user)")
+	fs.StringVar(&cfg.logFormat, "log-format", "text", "log `FORMAT`: text or json (logs go to standard error)")
+	fs.StringVar(&cfg.logLevel, "log-level", "info", "log `LEVEL`: debug, info, warn or error")
+	fs.Var(durationFlag{&cfg.shutdownTimeout}, "shutdown-timeout", "how long (`DURATION`) to let requests in flight finish on SIGINT/SIGTERM")
+	fs.VisitAll(func(f *flag.Flag) {
+		if !strings.Contains(f.Usage, "AUTHKIT_") {
+			f.Usage += " (env " + envName(f.Name) + ")"
+		}
+	})
+	pos, err := parseArgs(fs, args)
+	if err != nil {
+		return cfg, err
+	}
+	if len(pos) != 0 {
+		return cfg, usagef("serve takes no arguments (got %s)", quote(pos[0]))
+	}
+	if err := c.applyEnv(fs, serveFlags...); err != nil {
+		return cfg, err
+	}
+	if cfg.audience, err = splitList(audience); err != nil {
+		return cfg, usagef("--audience: %v", err)
+	}
+	if scopes != "" {
+		if cfg.scopes, err = splitList(scopes); err != nil {
+			return cfg, usagef("--scopes: %v", err)
+		}
+	}
+	if cfg.logFormat != "text" && cfg.logFormat != "json" {
+		return cfg, usagef("--log-format must be text or json")
+	}
+	if _, ok := logLevels[cfg.logLevel]; !ok {
+		return cfg, usagef("--log-level must be debug, info, warn or error")
+	}
+	return cfg, nil
+}
+
+var logLevels = map[string]slog.Level{"debug": slog.LevelDebug, "info": slog.LevelInfo, "warn": slog.LevelWarn, "error": slog.LevelError}
+
+func newLogger(w io.Writer, format, level string) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: logLevels[level]}
+	if format == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// serve runs "authkit serve" until ctx ends.
+func (c *cli) serve(ctx context.Context, args []string) error {
+	cfg, err := c.parseServe(args)
+	if err != nil {
+		return err
+	}
+	log := newLogger(c.stderr, cfg.logFormat, cfg.logLevel)
+	s, err := c.newServer(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	ln, err := new(net.ListenConfig).Listen(ctx, "tcp", cfg.addr)
+	if err != nil {
+		s.closeStore()
+		return err
+	}
+	return s.run(ctx, ln, c.stdout)
+}
+
+// server is a configured auth server, not yet listening.
+type server struct {
+	log             *slog.Logger
+	iss             *issuer.Issuer
+	store           openedStore
+	handler         http.Handler
+	shutdownTimeout time.Duration
+	// demoPassword is the demo user's password, printed once on standard
+	// output when the server starts listening; "" with a users file.
+	demoPassword string
+}
+
+func (c *cli) newServer(ctx context.Context, cfg serveConfig, log *slog.Logger) (*server, error) {
+	st, err := openStore(ctx, cfg.store)
+	if err != nil {
+		return nil, err
+	}
+	s := &server{log: log, store: st, shutdownTimeout: cfg.shutdownTimeout}
+	built := false
+	defer func() {
+		if !built {
+			s.closeStore()
+		}
+	}()
+	set, err := loadOrGenerateKeys(cfg.keysFile, log)
+	if err != nil {
+		return nil, err
+	}
+	users, demoPassword, err := loadUsers(cfg.usersFile)
+	if err != nil {
+		return nil, err
+	}
+	common := []authkit.Option{
+		authkit.WithStore(st.store), authkit.WithKeys(set), authkit.WithIssuer(cfg.issuer),
+		authkit.WithAudience(cfg.audience...), authkit.WithLogger(log),
+	}
+	s.iss, err = issuer.New(append(common[:len(common):len(common)],
+		authkit.WithAccessTTL(cfg.accessTTL), authkit.WithRefreshTTL(cfg.refreshTTL),
+		authkit.WithSessionLifetime(cfg.sessionLifetime))...)
+	if err != nil {
+		return nil, err
+	}
+	v, err := verifier.New(common...)
+	if err != nil {
+		return nil, err
+	}
+	require, endpoints, err := newEndpoints(s.iss, v, users, cfg.scopes, log)
+	if err != nil {
+		return nil, err
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/me", onlyGet(require(http.HandlerFunc(serveMe))))
+	mux.Handle("/healthz", onlyGet(http.HandlerFunc(s.serveHealth)))
+	mux.Handle("/", endpoints)
+	s.handler = s.logRequests(mux)
+
+	log.Info("configured",
+		"store", st.kind, "issuer", cfg.issuer, "audience", strings.Join(cfg.audience, ","), "scopes", strings.Join(cfg.scopes, ","),
+		"signing_alg", string(set.Active().Algorithm()), "kid", set.Active().ID(),
+		"access_ttl", formatDuration(cfg.accessTTL), "refresh_ttl", formatDuration(cfg.refreshTTL),
+		"users", len(users.users))
+	if demoPassword != "" {
+		log.Warn("DEMO MODE: one demo user with a random password (printed on standard output); not for production: use --users FILE")
+		if host, _, err := net.SplitHostPort(cfg.addr); err != nil || !isLoopback(host) {
+			log.Warn("the demo user is reachable on a non-loopback address", "addr", cfg.addr)
+		}
+		s.demoPassword = demoPassword
+	}
+	built = true
+	return s, nil
+}
+
+const demoBanner = `
+############################################################################
+##  DEMO MODE: for trying authkit out only. NEVER use this in production. ##
+############################################################################
+
+No --users file was given, so this server has ONE demo user:
+
+    username: %s
+    password: %s
+
+The password is random and changes at every start. Create real users with
+"authkit users add NAME --file users.txt" and start with --users users.txt.
+
+`
+
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// loadOrGenerateKeys reads the --keys file, or makes a fresh EdDSA key.
+func loadOrGenerateKeys(path string, log *slog.Logger) (*keys.Set, error) {
+	if path == "" {
+		k, err := keys.Generate(keys.EdDSA)
+		if err != nil {
+			return nil, err
+		}
+		log.Warn("signing with a fresh EdDSA key: tokens stop verifying when the server restarts; use --keys FILE (authkit keygen)")
+		return keys.NewSet(k)
+	}
+	set, err := readKeyFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("--keys: %w", err)
+	}
+	if set.Active() == nil {
+		return nil, fmt.Errorf("--keys: %s holds no private key (is it a public JWKS? give the file authkit keygen wrote)", path)
+	}
+	if fi, err := os.Stat(path); err == nil && fi.Mode().Perm()&0o077 != 0 {
+		log.Warn("the key file is readable by other users; chmod 600 it", "file", path)
+	}
+	return set, nil
+}
+
+// loadUsers reads the --users file, or makes the demo user and returns its
+// password.
+func loadUsers(path string) (*userDB, string, error) {
+	if path != "" {
+		f, err := loadUsersFile(path)
+		if err != nil {
+			return nil, "", fmt.Errorf("--users: %w", err)
+		}
+		db, err := newUserDB(f)
+		if err != nil {
+			return nil, "", fmt.Errorf("--users: %s: %w", path, err)
+		}
+		return db, "", nil
+	}
+	password := rand.Text()
+	encoded, err := hashPassword(algoArgon2id, []byte(password))
+	if err != nil {
+		return nil, "", err
+	}
+	f := &usersFile{index: map[string]int{}}
+	if _, err := f.set(demoUser, encoded); err != nil {
+		return nil, "", err
+	}
+	db, err := newUserDB(f)
+	return db, password, err
+}
+
+// run serves on ln until ctx ends, then shuts down gracefully.
+func (s *server) run(ctx context.Context, ln net.Listener, stdout io.Writer) error {
+	defer s.closeStore()
+	hs := &http.Server{
+		Handler:           s.handler,
+		ReadHeaderTimeout: readHeaderTimeout,
+		ReadTimeout:       readTimeout,
+		WriteTimeout:      writeTimeout,
+		IdleTimeout:       idleTimeout,
+		MaxHeaderBytes:    maxHeaderBytes,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+	}
+	served := make(chan error, 1)
+	go func() { served <- hs.Serve(ln) }()
+	cctx, stopCleanup := context.WithCancel(ctx)
+	cleaned := make(chan struct{})
+	go func() {
+		defer close(cleaned)
+		s.cleanupLoop(cctx, cleanupInterval)
+	}()
+	defer func() { stopCleanup(); <-cleaned }()
+
+	if s.demoPassword != "" {
+		fmt.Fprintf(stdout, demoBanner, demoUser, s.demoPassword)
+	}
+	s.log.Info("listening", "addr", ln.Addr().String())
+	fmt.Fprintf(stdout, "authkit: listening on http://%s\n", ln.Addr())
+
+	select {
+	case err := <-served:
+		return fmt.Errorf("serving: %w", err)
+	case <-ctx.Done():
+	}
+	s.log.Info("shutting down", "timeout", s.shutdownTimeout.String())
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.shutdownTimeout)
+	defer cancel()
+	err := hs.Shutdown(sctx)
+	if err != nil {
+		hs.Close()
+		err = fmt.Errorf("graceful shutdown: %w (remaining connections closed)", err)
+	}
+	if serr := <-served; !errors.Is(serr, http.ErrServerClosed) && err == nil {
+		err = serr
+	}
+	if err == nil {
+		s.log.Info("stopped")
+	}
+	return err
+}
+
+func (s *server) closeStore() {
+	if s.store.close != nil {
+		if err := s.store.close(); err != nil {
+			s.log.Warn("closing the store", "err", err)
+		}
+		s.store.close = nil
+	}
+}
+
+// cleanupLoop deletes expired sessions, revocations and API tokens every
+// interval until ctx ends.
+func (s *server) cleanupLoop(ctx context.Context, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		cctx, cancel := context.WithTimeout(ctx, cleanupTimeout)
+		n, err := s.iss.Cleanup(cctx, 0)
+		cancel()
+		if err != nil && ctx.Err() == nil {
+			s.log.Warn("cleanup failed", "deleted", n, "err", err)
+			continue
+		}
+		s.log.Debug("cleanup", "deleted", n)
+	}
+}
+
+// serveHealth answers 200 {"status":"ok"} while the store answers, else
+// 503 {"status":"unavailable"}. The reason is logged, not sent.
+func (s *server) serveHealth(w http.ResponseWriter, r *http.Request) {
+	status, body := http.StatusOK, "ok"
+	if p, ok := s.store.store.(authkit.Pinger); ok {
+		ctx, cancel := context.WithTimeout(r.Context(), healthTimeout)
+		err := p.Ping(ctx)
+		cancel()
+		if err != nil {
+			s.log.Warn("health check: the store does not answer", "store", s.store.kind, "err", err)
+			status, body = http.StatusServiceUnavailable, "unavailable"
+		}
+	}
+	writeJSON(w, status, map[string]string{"status": body})
+}
+
+// meResponse is GET /me's body: the principal that authenticated.
+type meResponse struct {
+	Subject   string         `json:"subject"`
+	Scopes    []string       `json:"scopes"`
+	Method    string         `json:"method"`
+	TokenID   string         `json:"token_id,omitempty"`
+	SessionID string         `json:"session_id,omitempty"`
+	ClientID  string         `json:"client_id,omitempty"`
+	IssuedAt  time.Time      `json:"issued_at,omitzero"`
+	ExpiresAt time.Time      `json:"expires_at,omitzero"`
+	Claims    map[string]any `json:"claims,omitempty"`
+}
+
+func serveMe(w http.ResponseWriter, r *http.Request) {
+	p, ok := authkit.PrincipalFrom(r.Context())
+	if !ok { // cannot happen behind Require; refuse rather than answer
+		writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "unauthorized"})
+		return
+	}
+	scopes := p.Scopes
+	if scopes == nil {
+		scopes = []string{}
+	}
+	writeJSON(w, http.StatusOK, meResponse{
+		Subject: p.Subject, Scopes: scopes, Method: p.Method, TokenID: p.TokenID, SessionID: p.SessionID,
+		ClientID: p.ClientID, IssuedAt: p.IssuedAt, ExpiresAt: p.ExpiresAt, Claims: p.Claims,
+	})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	body, err := json.Marshal(v)
+	if err != nil {
+		status, body = http.StatusInternalServerError, []byte(`{"error":"server_error"}`)
+	}
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	w.Write(append(body, '\n'))
+}
+
+// onlyGet answers 405 with Allow to anything but GET and HEAD.
+func onlyGet(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			w.Header().Set("Allow", "GET, HEAD")
+			writeJSON(w, http.StatusMethodNotAllowed, map[string]string{"error": "method_not_allowed"})
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// logRequests logs one line per request: method, path, status, size,
+// duration and client address. Never headers, query strings or bodies,
+// where credentials travel.
+func (s *server) logRequests(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		rec := &statusRecorder{ResponseWriter: w}
+		w.Header().Set("X-Content-Type-Options", "nosniff")
+		next.ServeHTTP(rec, r)
+		if rec.status == 0 {
+			rec.status = http.StatusOK
+		}
+		level := slog.LevelInfo
+		if r.URL.Path == "/healthz" && rec.status == http.StatusOK {
+			level = slog.LevelDebug // probes would drown everything else
+		}
+		path := r.URL.Path
+		if len(path) > 256 {
+			path = path[:256] + "…"
+		}
+		client, _, err := net.SplitHostPort(r.RemoteAddr)
+		if err != nil {
+			client = r.RemoteAddr
+		}
+		s.log.LogAttrs(r.Context(), level, "request",
+			slog.String("method", r.Method), slog.String("path", path), slog.Int("status", rec.status),
+			slog.Int64("bytes", rec.bytes), slog.Duration("duration", time.Since(start)), slog.String("client", client))
+	})
+}
+
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+	bytes  int64
+}
+
+func (r *statusRecorder) WriteHeader(code int) {
+	if r.status == 0 && code >= 200 {
+		r.status = code
+	}
+	r.ResponseWriter.WriteHeader(code)
+}
+
+func (r *statusRecorder) Write(b []byte) (int, error) {
+	if r.status == 0 {
+		r.status = http.StatusOK
+	}
+	n, err := r.ResponseWriter.Write(b)
+	r.bytes += int64(n)
+	return n, err
+}
+
+// Unwrap lets http.ResponseController reach the connection.
+func (r *statusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }

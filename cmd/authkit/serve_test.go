@@ -1,0 +1,453 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/authkit-go/authkit"
+	"github.com/authkit-go/authkit/backends/memory"
+	"github.com/authkit-go/authkit/keys"
+)
+
+// testServer is "authkit serve" running in-process on a free port.
+type testServer struct {
+	base           string // http://127.0.0.1:PORT
+	addr           string
+	stdout, stderr *syncBuffer
+	cancel         context.CancelFunc
+	done           chan int
+}
+
+var listeningRE = regexp.MustCompile(`authkit: listening on http://(\S+)`)
+
+func startServe(t *testing.T, stdin string, args ...string) *testServer {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	s := &testServer{stdout: &syncBuffer{}, stderr: &syncBuffer{}, cancel: cancel, done: make(chan int, 1)}
+	go func() {
+		s.done <- run(ctx, append([]string{"serve", "--addr", "127.0.0.1:0"}, args...), strings.NewReader(stdin), s.stdout, s.stderr)
+	}()
+	deadline := time.After(10 * time.Second)
+	for {
+		if m := listeningRE.FindStringSubmatch(s.stdout.String()); m != nil {
+			s.addr, s.base = m[1], "http://"+m[1]
+			break
+		}
+		select {
+		case code := <-s.done:
+			cancel()
+			t.Fatalf("serve exited with status %d before listening\nstdout:\n%s\nstderr:\n%s", code, s.stdout, s.stderr)
+		case <-deadline:
+			cancel()
+			t.Fatalf("serve did not start listening\nstdout:\n%s\nstderr:\n%s", s.stdout, s.stderr)
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+	t.Cleanup(func() { s.stop(t) })
+	return s
+}
+
+// stop cancels the context (what SIGINT does through main) and returns the
+// exit status, failing if the server does not stop in time.
+func (s *testServer) stop(t *testing.T) int {
+	t.Helper()
+	s.cancel()
+	select {
+	case code := <-s.done:
+		s.done <- code // later calls (t.Cleanup) see it too
+		return code
+	case <-time.After(10 * time.Second):
+		t.Fatalf("serve did not shut down\nstderr:\n%s", s.stderr)
+		return -1
+	}
+}
+
+type response struct {
+	status int
+	header http.Header
+	body   map[string]any
+	raw    string
+}
+
+func (s *testServer) do(t *testing.T, method, path, bearer string, form url.Values) response {
+	t.Helper()
+	var body io.Reader
+	if form != nil {
+		body = strings.NewReader(form.Encode())
+	}
+	req, err := http.NewRequest(method, s.base+path, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if form != nil {
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	}
+	if bearer != "" {
+		req.Header.Set("Authorization", "Bearer "+bearer)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := response{status: resp.StatusCode, header: resp.Header, raw: string(raw)}
+	if len(raw) > 0 && strings.HasPrefix(resp.Header.Get("Content-Type"), "application/") {
+		if err := json.Unmarshal(raw, &r.body); err != nil {
+			t.Fatalf("%s %s: body is not a JSON object: %v\n%s", method, path, err, raw)
+		}
+	}
+	return r
+}
+
+func (r response) want(t *testing.T, what string, status int) response {
+	t.Helper()
+	if r.status != status {
+		t.Fatalf("%s: status %d, want %d; body %s", what, r.status, status, r.raw)
+	}
+	return r
+}
+
+func (r response) str(key string) string {
+	s, _ := r.body[key].(string)
+	return s
+}
+
+var passwordRE = regexp.MustCompile(`password: (\S+)`)
+
+// TestServeWalkthrough is the curl walk-through of docs/cli.md, over HTTP
+// against the zero-configuration server: demo user, password grant, /me,
+// refresh, revoke, health and JWKS, then a graceful shutdown.
+func TestServeWalkthrough(t *testing.T) {
+	t.Parallel()
+	s := startServe(t, "")
+	out := s.stdout.String()
+	if !strings.Contains(out, "DEMO MODE") || !strings.Contains(out, "username: demo") {
+		t.Fatalf("no demo banner:\n%s", out)
+	}
+	m := passwordRE.FindStringSubmatch(out)
+	if m == nil {
+		t.Fatalf("no demo password in:\n%s", out)
+	}
+	password := m[1]
+
+	// Health and keys.
+	h := s.do(t, "GET", "/healthz", "", nil).want(t, "healthz", 200)
+	if h.str("status") != "ok" || h.header.Get("Cache-Control") != "no-store" {
+		t.Errorf("healthz: %s %v", h.raw, h.header)
+	}
+	s.do(t, "POST", "/healthz", "", nil).want(t, "POST /healthz", 405)
+	jwks := s.do(t, "GET", "/.well-known/jwks.json", "", nil).want(t, "jwks", 200)
+	set, err := keys.ParseJWKS([]byte(jwks.raw))
+	if err != nil || len(set.Keys()) != 1 || set.Keys()[0].Algorithm() != keys.EdDSA || set.Active() != nil {
+		t.Fatalf("JWKS: %v %v\n%s", set, err, jwks.raw)
+	}
+
+	// Log in with the password grant.
+	s.do(t, "POST", "/token", "", url.Values{"grant_type": {"password"}, "username": {"demo"}, "password": {password + "x"}}).
+		want(t, "wrong password", 400)
+	s.do(t, "POST", "/token", "", url.Values{"grant_type": {"password"}, "username": {"nobody"}, "password": {password}}).
+		want(t, "unknown user", 400)
+	tok := s.do(t, "POST", "/token", "", url.Values{"grant_type": {"password"}, "username": {"demo"}, "password": {password}}).
+		want(t, "password grant", 200)
+	access, refresh := tok.str("access_token"), tok.str("refresh_token")
+	if access == "" || refresh == "" || tok.str("token_type") != "Bearer" || tok.body["expires_in"] != float64(300) {
+		t.Fatalf("token response: %s", tok.raw)
+	}
+	if tok.header.Get("Cache-Control") != "no-store" {
+		t.Errorf("token response Cache-Control %q", tok.header.Get("Cache-Control"))
+	}
+
+	// The protected /me.
+	anon := s.do(t, "GET", "/me", "", nil).want(t, "/me without a token", 401)
+	if !strings.HasPrefix(anon.header.Get("WWW-Authenticate"), "Bearer realm=") {
+		t.Errorf("WWW-Authenticate %q", anon.header.Get("WWW-Authenticate"))
+	}
+	me := s.do(t, "GET", "/me", access, nil).want(t, "/me", 200)
+	if me.str("subject") != "demo" || me.str("method") != "jwt" || me.str("session_id") == "" || me.str("token_id") == "" {
+		t.Errorf("/me: %s", me.raw)
+	}
+	s.do(t, "GET", "/me", access[:len(access)-2]+"xx", nil).want(t, "/me with a bad signature", 401)
+	s.do(t, "DELETE", "/me", access, nil).want(t, "DELETE /me", 405)
+
+	// The access token verifies against the published keys (inspect --jwks URL).
+	runCLI(t, "", "inspect", access, "--jwks", s.base+"/.well-known/jwks.json").
+		must(t, exitOK, []string{"Verification: VALID", "subject  demo"}, nil)
+
+	// Refresh rotates the refresh token.
+	tok2 := s.do(t, "POST", "/token", "", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {refresh}}).
+		want(t, "refresh", 200)
+	access2, refresh2 := tok2.str("access_token"), tok2.str("refresh_token")
+	if access2 == "" || refresh2 == "" || refresh2 == refresh {
+		t.Fatalf("refresh response: %s", tok2.raw)
+	}
+	s.do(t, "GET", "/me", access2, nil).want(t, "/me with the refreshed token", 200)
+
+	// Revoke the refresh token: the session ends, its access tokens die too.
+	s.do(t, "POST", "/revoke", "", url.Values{"token": {refresh2}}).want(t, "revoke", 200)
+	s.do(t, "POST", "/token", "", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {refresh2}}).
+		want(t, "refresh after revoke", 400)
+	s.do(t, "GET", "/me", access2, nil).want(t, "/me after revoke", 401)
+	s.do(t, "POST", "/revoke", "", url.Values{"token": {"not-a-token"}}).want(t, "revoke of an unknown token (RFC 7009)", 200)
+
+	// A graceful shutdown lets a request in flight finish: send half a
+	// request, stop the server, then the rest.
+	form := url.Values{"grant_type": {"password"}, "username": {"demo"}, "password": {password}}.Encode()
+	conn, err := net.Dial("tcp", s.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	fmt.Fprintf(conn, "POST /token HTTP/1.1\r\nHost: %s\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s",
+		s.addr, len(form), form[:5])
+	time.Sleep(100 * time.Millisecond) // let the server start reading the request
+	s.cancel()
+	s.stderr.waitFor(t, "shutting down", 5*time.Second)
+	select {
+	case code := <-s.done:
+		t.Fatalf("serve exited (%d) with a request in flight", code)
+	case <-time.After(200 * time.Millisecond):
+	}
+	if _, err := io.WriteString(conn, form[5:]); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatalf("the request in flight got no response: %v", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Errorf("the request in flight got %d", resp.StatusCode)
+	}
+	if code := s.stop(t); code != exitOK {
+		t.Errorf("exit status %d after a graceful shutdown\n%s", code, s.stderr)
+	}
+	if _, err := net.DialTimeout("tcp", s.addr, time.Second); err == nil {
+		t.Error("still accepting connections after shutdown")
+	}
+
+	// The logs: one line per request, and never a secret.
+	logs := s.stderr.String()
+	for _, want := range []string{"level=WARN msg=\"DEMO MODE", "msg=listening", "msg=request method=POST path=/token status=200",
+		"msg=request method=GET path=/me status=401", "msg=\"shutting down\"", "msg=stopped"} {
+		if !strings.Contains(logs, want) {
+			t.Errorf("logs lack %q:\n%s", want, logs)
+		}
+	}
+	for name, secret := range map[string]string{"demo password": password, "access token": access, "refresh token": refresh,
+		"refreshed refresh token": refresh2} {
+		if strings.Contains(logs, secret) {
+			t.Errorf("the logs contain the %s", name)
+		}
+	}
+	if strings.Contains(logs, "method=GET path=/healthz") {
+		t.Error("health probes are logged at info level")
+	}
+}
+
+// TestServeUsersAndKeysFiles runs the production shape: a users file, a key
+// file, JSON logs, and configuration from the environment.
+func TestServeUsersAndKeysFiles(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	users := filepath.Join(dir, "users.txt")
+	runCLI(t, "alice's password\n", "users", "add", "alice", "--file", users).must(t, exitOK, nil, nil)
+	keyFile := filepath.Join(dir, "keys.json")
+	if err := os.WriteFile(keyFile, []byte(runCLI(t, "", "keygen", "--alg", "ES256", "--kid", "prod-1").stdout), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s := startServe(t, "", "--users", users, "--keys", keyFile, "--log-format", "json",
+		"--issuer", "https://auth.example", "--audience", "api,admin", "--access-ttl", "2m", "--scopes", "read, write")
+	if out := s.stdout.String(); strings.Contains(out, "DEMO") || strings.Contains(out, "password") {
+		t.Fatalf("a users file was given, yet:\n%s", out)
+	}
+	s.do(t, "POST", "/token", "", url.Values{"grant_type": {"password"}, "username": {"demo"}, "password": {"anything at all"}}).
+		want(t, "no demo user with a users file", 400)
+	tok := s.do(t, "POST", "/token", "", url.Values{"grant_type": {"password"}, "username": {"alice"}, "password": {"alice's password"}}).
+		want(t, "alice logs in", 200)
+	if tok.body["expires_in"] != float64(120) {
+		t.Errorf("--access-ttl 2m: expires_in %v", tok.body["expires_in"])
+	}
+	access := tok.str("access_token")
+	me := s.do(t, "GET", "/me", access, nil).want(t, "/me", 200)
+	if me.str("subject") != "alice" {
+		t.Errorf("/me: %s", me.raw)
+	}
+	// Signed with the key file's key, for the configured issuer and audience.
+	runCLI(t, "", "inspect", access, "--jwks", keyFile, "--issuer", "https://auth.example", "--audience", "admin").
+		must(t, exitOK, []string{"VALID", `"kid": "prod-1"`, `"alg": "ES256"`}, nil)
+	// --scopes: a login gets the listed scopes it asks for, and no others.
+	scoped := s.do(t, "POST", "/token", "", url.Values{"grant_type": {"password"}, "username": {"alice"},
+		"password": {"alice's password"}, "scope": {"read"}}).want(t, "login with scope read", 200)
+	if scoped.str("scope") != "read" {
+		t.Errorf("granted scope %q", scoped.str("scope"))
+	}
+	me = s.do(t, "GET", "/me", scoped.str("access_token"), nil).want(t, "/me with scopes", 200)
+	if got, _ := me.body["scopes"].([]any); len(got) != 1 || got[0] != "read" {
+		t.Errorf("/me scopes: %s", me.raw)
+	}
+	bad := s.do(t, "POST", "/token", "", url.Values{"grant_type": {"password"}, "username": {"alice"},
+		"password": {"alice's password"}, "scope": {"admin"}}).want(t, "login with an unlisted scope", 400)
+	if bad.str("error") != "invalid_scope" {
+		t.Errorf("unlisted scope: %s", bad.raw)
+	}
+	if code := s.stop(t); code != exitOK {
+		t.Errorf("exit status %d", code)
+	}
+	// JSON logs: every line is an object; the request lines carry the fields.
+	sawRequest := false
+	for _, line := range strings.Split(strings.TrimSpace(s.stderr.String()), "\n") {
+		var rec map[string]any
+		if err := json.Unmarshal([]byte(line), &rec); err != nil {
+			t.Fatalf("log line is not JSON: %q", line)
+		}
+		if rec["msg"] == "request" && rec["path"] == "/me" {
+			sawRequest = rec["method"] == "GET" && rec["status"] == float64(200) && rec["duration"] != nil
+		}
+	}
+	if !sawRequest {
+		t.Errorf("no JSON request log for GET /me:\n%s", s.stderr)
+	}
+}
+
+func TestServeRefusesBadConfiguration(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	pub := filepath.Join(dir, "jwks.json")
+	if err := os.WriteFile(pub, []byte(runCLI(t, "", "keygen", "--public").stdout), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	badUsers := filepath.Join(dir, "users.txt")
+	if err := os.WriteFile(badUsers, []byte("alice:plaintext-password\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		name string
+		args []string
+		code int
+		msg  string
+	}{
+		{"public key file", []string{"--keys", pub}, exitFailure, "holds no private key"},
+		{"missing key file", []string{"--keys", filepath.Join(dir, "none.json")}, exitFailure, "no such file"},
+		{"plain-text users file", []string{"--users", badUsers}, exitFailure, "line 1"},
+		{"missing users file", []string{"--users", filepath.Join(dir, "none.txt")}, exitFailure, "no such file"},
+		{"mysql", []string{"--store", "mysql://u:p4ss@tcp(localhost)/db"}, exitFailure, "MySQL/MariaDB store: this store is not available in this build yet"},
+		{"sqlite", []string{"--store", "sqlite:authkit.db"}, exitFailure, "SQLite store: this store is not available in this build yet"},
+		{"redis", []string{"--store", "redis://localhost:6379"}, exitFailure, "Redis store: this store is not available in this build yet"},
+		{"unknown store", []string{"--store", "etcd://x"}, exitUsage, `unknown store kind "etcd"`},
+		{"access TTL too long", []string{"--access-ttl", "2d"}, exitFailure, "WithAccessTTL"},
+		{"log format", []string{"--log-format", "xml"}, exitUsage, "--log-format must be text or json"},
+		{"audience", []string{"--audience", ","}, exitUsage, "--audience"},
+		{"port in use or invalid", []string{"--addr", "127.0.0.1:99999"}, exitFailure, "invalid port"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			r := runCLI(t, "", append([]string{"serve"}, tc.args...)...)
+			r.must(t, tc.code, nil, []string{tc.msg})
+			if strings.Contains(r.stderr, "p4ss") {
+				t.Error("a DSN password reached the output")
+			}
+		})
+	}
+}
+
+// pingStore is a store whose Ping fails while down is set.
+type pingStore struct {
+	authkit.Store
+	down bool
+}
+
+func (p *pingStore) Ping(context.Context) error {
+	if p.down {
+		return fmt.Errorf("test: %w: connection refused to db.internal:5432", authkit.ErrStoreUnavailable)
+	}
+	return nil
+}
+
+func TestHealthz(t *testing.T) {
+	t.Parallel()
+	var logs syncBuffer
+	st := &pingStore{Store: memory.New()}
+	s := &server{log: newLogger(&logs, "text", "info"), store: openedStore{store: st, kind: "test"}}
+	for _, tc := range []struct {
+		down   bool
+		status int
+		body   string
+	}{{false, 200, `{"status":"ok"}`}, {true, 503, `{"status":"unavailable"}`}} {
+		st.down = tc.down
+		rec := httptest.NewRecorder()
+		s.serveHealth(rec, httptest.NewRequest("GET", "/healthz", nil))
+		if rec.Code != tc.status || strings.TrimSpace(rec.Body.String()) != tc.body || rec.Header().Get("Cache-Control") != "no-store" {
+			t.Errorf("down=%v: %d %s %v", tc.down, rec.Code, rec.Body, rec.Header())
+		}
+		if strings.Contains(rec.Body.String(), "db.internal") {
+			t.Error("the store's error reached the response")
+		}
+	}
+	if !strings.Contains(logs.String(), "health check: the store does not answer") {
+		t.Errorf("the outage was not logged:\n%s", logs.String())
+	}
+}
+
+// countingStore counts the issuer's cleanup calls.
+type countingStore struct {
+	authkit.Store
+	mu    sync.Mutex
+	calls int
+}
+
+func (c *countingStore) DeleteExpiredSessions(ctx context.Context, now time.Time, limit int) (int, error) {
+	c.mu.Lock()
+	c.calls++
+	c.mu.Unlock()
+	return c.Store.DeleteExpiredSessions(ctx, now, limit)
+}
+
+func (c *countingStore) count() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.calls
+}
+
+func TestCleanupLoop(t *testing.T) {
+	t.Parallel()
+	st := &countingStore{Store: memory.New()}
+	_, set := keyFile(t, t.TempDir(), "k.json", keys.EdDSA, "")
+	s := &server{log: newLogger(io.Discard, "text", "info"), iss: newTestIssuer(t, set, authkit.WithStore(st))}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		s.cleanupLoop(ctx, 5*time.Millisecond)
+	}()
+	deadline := time.Now().Add(5 * time.Second)
+	for st.count() < 2 {
+		if time.Now().After(deadline) {
+			t.Fatal("the cleanup loop did not run the issuer's cleanup")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	cancel()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the cleanup loop ignores its context")
+	}
+}

@@ -1,0 +1,311 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"golang.org/x/crypto/bcrypt"
+)
+
+func readUsers(t *testing.T, path string) *usersFile {
+	t.Helper()
+	f, err := loadUsersFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+func checkMode0600(t *testing.T, path string) {
+	t.Helper()
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Mode().Perm() != 0o600 {
+		t.Errorf("%s has mode %v, want 0600", path, fi.Mode().Perm())
+	}
+}
+
+func TestUsersAddArgon2id(t *testing.T) {
+	t.Parallel()
+	file := filepath.Join(t.TempDir(), "users.txt")
+	// A comment written by hand survives rewrites.
+	if err := os.WriteFile(file, []byte("# staff\n\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	runCLI(t, "correct horse battery\n", "users", "add", "alice", "--file", file).
+		must(t, exitOK, []string{"added user alice to " + file + " (argon2id)"}, nil)
+	runCLI(t, "second user pw\r\n", "users", "add", "--file", file, "bob").
+		must(t, exitOK, []string{"added user bob"}, nil)
+	checkMode0600(t, file)
+
+	raw, _ := os.ReadFile(file)
+	if !strings.HasPrefix(string(raw), "# staff\n\nalice:$argon2id$v=19$m=19456,t=2,p=1$") {
+		t.Fatalf("users file:\n%s", raw)
+	}
+	db, err := newUserDB(readUsers(t, file))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if sub, err := db.check(ctx, "alice", "correct horse battery"); err != nil || sub != "alice" {
+		t.Errorf("alice, right password: %q, %v", sub, err)
+	}
+	if sub, err := db.check(ctx, "bob", "second user pw"); err != nil || sub != "bob" {
+		t.Errorf("bob (line ended by CRLF): %q, %v", sub, err)
+	}
+	for _, tc := range [][2]string{{"alice", "correct horse batter"}, {"alice", ""}, {"carol", "correct horse battery"}, {"", ""},
+		{"alice", strings.Repeat("x", maxPasswordLen+1)}, {"Alice", "correct horse battery"}} {
+		if sub, err := db.check(ctx, tc[0], tc[1]); !errors.Is(err, errBadCredentials) || sub != "" {
+			t.Errorf("check(%q, %d-byte password) = %q, %v; want errBadCredentials", tc[0], len(tc[1]), sub, err)
+		}
+	}
+
+	// Changing a password replaces the line in place.
+	runCLI(t, "a new password\n", "users", "add", "alice", "--file", file).
+		must(t, exitOK, []string{"updated the password of user alice"}, nil)
+	f := readUsers(t, file)
+	if got := strings.Join(f.names(), ","); got != "alice,bob" {
+		t.Errorf("names %q", got)
+	}
+	db, _ = newUserDB(f)
+	if _, err := db.check(ctx, "alice", "correct horse battery"); !errors.Is(err, errBadCredentials) {
+		t.Errorf("the old password still works: %v", err)
+	}
+	if _, err := db.check(ctx, "alice", "a new password"); err != nil {
+		t.Errorf("the new password: %v", err)
+	}
+
+	runCLI(t, "", "users", "list", "--file", file).must(t, exitOK, []string{"alice\nbob\n"}, nil)
+	runCLI(t, "", "users", "remove", "bob", "--file", file).must(t, exitOK, []string{"removed user bob"}, nil)
+	runCLI(t, "", "users", "remove", "bob", "--file", file).must(t, exitFailure, nil, []string{`has no user "bob"`})
+	if got := strings.Join(readUsers(t, file).names(), ","); got != "alice" {
+		t.Errorf("after remove: %q", got)
+	}
+	raw, _ = os.ReadFile(file)
+	if !strings.HasPrefix(string(raw), "# staff\n") {
+		t.Errorf("the comment was lost:\n%s", raw)
+	}
+}
+
+func TestUsersAddBcrypt(t *testing.T) {
+	t.Parallel()
+	file := filepath.Join(t.TempDir(), "users.txt")
+	runCLI(t, "bcrypt password\n", "users", "add", "carol", "--algo", "bcrypt", "--file", file).
+		must(t, exitOK, []string{"added user carol", "(bcrypt)"}, nil)
+	checkMode0600(t, file)
+	raw, _ := os.ReadFile(file)
+	_, hash, _ := strings.Cut(strings.TrimSpace(string(raw)), ":")
+	if cost, err := bcrypt.Cost([]byte(hash)); err != nil || cost != bcryptCost {
+		t.Fatalf("bcrypt cost %d, %v; want %d", cost, err, bcryptCost)
+	}
+	db, err := newUserDB(readUsers(t, file))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// One cost-12 comparison: it is slow, especially with -race.
+	if sub, err := db.check(context.Background(), "carol", "bcrypt password"); err != nil || sub != "carol" {
+		t.Errorf("carol: %q, %v", sub, err)
+	}
+	// bcrypt reads 72 bytes of a password; longer ones are refused, not cut.
+	runCLI(t, strings.Repeat("p", 73)+"\n", "users", "add", "dave", "--algo", "bcrypt", "--file", file).
+		must(t, exitFailure, nil, []string{"at most 72 bytes"})
+}
+
+func TestBcryptVerifyCheap(t *testing.T) {
+	t.Parallel()
+	// Cheap hashes exercise the verification rules without cost 12's time.
+	enc, err := bcrypt.GenerateFromPassword([]byte(strings.Repeat("a", 72)), bcrypt.MinCost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := parseHash(string(enc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !h.verify([]byte(strings.Repeat("a", 72))) {
+		t.Error("the right password does not verify")
+	}
+	if h.verify([]byte(strings.Repeat("a", 72) + "suffix")) {
+		t.Error("a longer password sharing the first 72 bytes verifies")
+	}
+	if h.verify([]byte("a")) {
+		t.Error("a wrong password verifies")
+	}
+}
+
+func TestUsersAddRefusals(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	file := filepath.Join(dir, "users.txt")
+	for _, tc := range []struct {
+		name  string
+		stdin string
+		args  []string
+		code  int
+		msg   string
+	}{
+		{"short password", "short\n", []string{"add", "x"}, exitFailure, "shorter than 8"},
+		{"empty password", "\n", []string{"add", "x"}, exitFailure, "no password"},
+		{"no stdin", "", []string{"add", "x"}, exitFailure, "no password"},
+		{"long password", strings.Repeat("p", maxPasswordLen+10), []string{"add", "x"}, exitFailure, "longer than 1024"},
+		{"bad utf-8", "password\xff\xfe\n", []string{"add", "x"}, exitFailure, "not valid UTF-8"},
+		{"colon", "long enough\n", []string{"add", "a:b"}, exitUsage, "contains ':'"},
+		{"space", "long enough\n", []string{"add", "a b"}, exitUsage, "white space"},
+		{"tab", "long enough\n", []string{"add", "a\tb"}, exitUsage, "white space"},
+		{"control", "long enough\n", []string{"add", "a\x00b"}, exitUsage, "control"},
+		{"hash sign", "long enough\n", []string{"add", "#root"}, exitUsage, "starts with '#'"},
+		{"long name", "long enough\n", []string{"add", strings.Repeat("n", 257)}, exitUsage, "longer than 256"},
+		{"two names", "long enough\n", []string{"add", "a", "b"}, exitUsage, "exactly one user name"},
+		{"no subcommand", "", nil, exitUsage, "missing subcommand"},
+		{"bad subcommand", "", []string{"delete", "a"}, exitUsage, "unknown subcommand"},
+		{"bad algo", "long enough\n", []string{"add", "a", "--algo", "md5"}, exitUsage, "--algo must be"},
+		{"list missing file", "", []string{"list"}, exitFailure, "no such file"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			args := append([]string{"users"}, tc.args...)
+			runCLI(t, tc.stdin, append(args, "--file", file)...).must(t, tc.code, nil, []string{tc.msg})
+			if _, err := os.Stat(file); !errors.Is(err, os.ErrNotExist) {
+				t.Errorf("a refused command wrote the file (%v)", err)
+			}
+		})
+	}
+}
+
+func TestUsersAddRefusesMalformedFile(t *testing.T) {
+	t.Parallel()
+	file := filepath.Join(t.TempDir(), "users.txt")
+	const content = "alice:$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$notbase64!!\n"
+	if err := os.WriteFile(file, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r := runCLI(t, "long enough\n", "users", "add", "bob", "--file", file)
+	r.must(t, exitFailure, nil, []string{"line 1", `user "alice"`, "base64"})
+	if strings.Contains(r.stderr, "notbase64") {
+		t.Errorf("the hash was echoed: %s", r.stderr)
+	}
+	if raw, _ := os.ReadFile(file); string(raw) != content {
+		t.Errorf("the malformed file was rewritten:\n%s", raw)
+	}
+}
+
+func TestParseUsers(t *testing.T) {
+	t.Parallel()
+	const a = "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0c2FsdA$MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY"
+	const b = "$2b$12$abcdefghijklmnopqrstuuABCDEFGHIJKLMNOPQRSTUVWXYZ01234"
+	good := "# comment\n\n  # indented comment\nalice:" + a + "\r\nbob:" + b + "\nжанна:" + a + "\n"
+	f, err := parseUsers(strings.NewReader(good))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(f.names(), ","); got != "alice,bob,жанна" {
+		t.Errorf("names %q", got)
+	}
+	bad := []struct{ name, content, msg string }{
+		{"no colon", "alice\n", "want NAME:HASH"},
+		{"empty name", ":" + a + "\n", "is empty"},
+		{"space in name", "al ice:" + a + "\n", "white space"},
+		{"nbsp in name", "al\u00a0ice:" + a + "\n", "white space"},
+		{"duplicate", "alice:" + a + "\nalice:" + a + "\n", "appears twice"},
+		{"plain text password", "alice:hunter22\n", "not an argon2id"},
+		{"argon2i", "alice:$argon2i$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$MDEyMzQ1Njc4OWFiY2RlZg\n", "not an argon2id"},
+		{"old version", "alice:$argon2id$v=16$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0$MDEyMzQ1Njc4OWFiY2RlZg\n", "version 19"},
+		{"no version", "alice:$argon2id$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0$MDEyMzQ1Njc4OWFiY2RlZg\n", "want $argon2id$v=19"},
+		{"param order", "alice:$argon2id$v=19$t=2,m=19456,p=1$c2FsdHNhbHRzYWx0$MDEyMzQ1Njc4OWFiY2RlZg\n", "in that order"},
+		{"huge memory", "alice:$argon2id$v=19$m=4194304,t=2,p=1$c2FsdHNhbHRzYWx0$MDEyMzQ1Njc4OWFiY2RlZg\n", "out of range"},
+		{"zero time", "alice:$argon2id$v=19$m=19456,t=0,p=1$c2FsdHNhbHRzYWx0$MDEyMzQ1Njc4OWFiY2RlZg\n", "out of range"},
+		{"leading zero", "alice:$argon2id$v=19$m=019456,t=2,p=1$c2FsdHNhbHRzYWx0$MDEyMzQ1Njc4OWFiY2RlZg\n", "decimal"},
+		{"padded salt", "alice:$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0==$MDEyMzQ1Njc4OWFiY2RlZg\n", "base64"},
+		{"short salt", "alice:$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$MDEyMzQ1Njc4OWFiY2RlZg\n", "salt must be"},
+		{"short hash", "alice:$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0$MDEy\n", "salt must be"},
+		{"bcrypt short", "alice:$2b$12$abc\n", "53 characters"},
+		{"bcrypt cost", "alice:$2b$31$abcdefghijklmnopqrstuuABCDEFGHIJKLMNOPQRSTUVWXYZ01234\n", "above 16"},
+		{"bcrypt alphabet", "alice:$2b$12$abcdefghijklmnopqrstuuABCDEFGHIJKLMNOPQRSTUVWXYZ0123!\n", "bad character"},
+		{"long line", "alice:" + strings.Repeat("x", maxUsersLineBytes) + "\n", "longer than"},
+	}
+	for _, tc := range bad {
+		_, err := parseUsers(strings.NewReader(tc.content))
+		if err == nil || !strings.Contains(err.Error(), tc.msg) {
+			t.Errorf("%s: %v, want an error with %q", tc.name, err, tc.msg)
+		}
+		if err != nil && strings.Contains(err.Error(), "MDEy") {
+			t.Errorf("%s: the error quotes the hash: %v", tc.name, err)
+		}
+	}
+	if _, err := newUserDB(&usersFile{index: map[string]int{}}); err == nil {
+		t.Error("an empty users file was accepted")
+	}
+}
+
+// TestDummyHashMatchesUsers checks that an unknown user is checked against
+// a hash of the class most users have, so a failed login costs the same
+// whether or not the name exists.
+func TestDummyHashMatchesUsers(t *testing.T) {
+	t.Parallel()
+	const (
+		a1 = "$argon2id$v=19$m=64,t=1,p=1$c2FsdHNhbHRzYWx0c2FsdA$MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY"
+		a2 = "$argon2id$v=19$m=128,t=3,p=2$c2FsdHNhbHRzYWx0c2FsdA$MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY"
+	)
+	f, err := parseUsers(strings.NewReader("a:" + a1 + "\nb:" + a2 + "\nc:" + a2 + "\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err := newUserDB(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := db.dummy()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := f.lines[1].hash.class(); d.class() != want {
+		t.Errorf("dummy class %q, want the majority's %q", d.class(), want)
+	}
+	if d2, _ := db.dummy(); d2 != d {
+		t.Error("the dummy hash is remade on every call")
+	}
+	if _, err := db.check(context.Background(), "nobody", "whatever"); !errors.Is(err, errBadCredentials) {
+		t.Errorf("unknown user: %v", err)
+	}
+}
+
+func TestHashRoundTrip(t *testing.T) {
+	t.Parallel()
+	enc, err := hashPassword(algoArgon2id, []byte("pässwörd 🔑"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := parseHash(enc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h.(*argon2Hash).String() != enc {
+		t.Errorf("re-encoding changed the hash:\n%s\n%s", h.(*argon2Hash).String(), enc)
+	}
+	if !h.verify([]byte("pässwörd 🔑")) || h.verify([]byte("pässwörd")) {
+		t.Error("argon2id verification is wrong")
+	}
+	enc2, _ := hashPassword(algoArgon2id, []byte("pässwörd 🔑"))
+	if enc2 == enc {
+		t.Error("two hashes of one password are equal: the salt is not random")
+	}
+	if _, err := hashPassword("md5", []byte("x")); err == nil {
+		t.Error("md5 accepted")
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	f := &usersFile{index: map[string]int{}}
+	f.set("u", enc)
+	db, _ := newUserDB(f)
+	for range cap(db.sem) {
+		db.sem <- struct{}{} // every slot busy
+	}
+	if _, err := db.check(ctx, "u", "pässwörd 🔑"); !errors.Is(err, context.Canceled) {
+		t.Errorf("a check waiting for a slot ignores its context: %v", err)
+	}
+}
