@@ -370,16 +370,20 @@ type RevocationQuery struct {
 
 // RevocationStore answers "is this stateless token dead?". Application code
 // does not call it; issuer.Issuer writes and verifier.Verifier reads.
-// Revocation is keyed on identities (jti, sid, subject), never on a token's
-// bytes. The shared rules in the RefreshStore doc apply.
+// Revocation is keyed on identities, never on a token's bytes: a revoked jti
+// or sid is recorded under its subject (the token's sub), and a query
+// matches it only with that same subject. Every entry of a subject can so
+// live together (one Redis Cluster hash slot, one index prefix), and
+// IsRevoked stays one round trip on a sharded backend. The shared rules in
+// the RefreshStore doc apply.
 type RevocationStore interface {
-	// RevokeToken marks the token jti dead until until (its exp). Revoking
-	// twice keeps the later until.
-	RevokeToken(ctx context.Context, jti string, until time.Time) error
+	// RevokeToken marks subject's token jti dead until until (its exp).
+	// Revoking twice keeps the later until.
+	RevokeToken(ctx context.Context, subject, jti string, until time.Time) error
 
-	// RevokeSessionTokens marks every token whose sid is sid dead until
-	// until. Revoking twice keeps the later until.
-	RevokeSessionTokens(ctx context.Context, sid string, until time.Time) error
+	// RevokeSessionTokens marks every token of subject whose sid is sid dead
+	// until until. Revoking twice keeps the later until.
+	RevokeSessionTokens(ctx context.Context, subject, sid string, until time.Time) error
 
 	// SetCutoff marks every token of subject issued at or before cutoff dead
 	// (logout-all), remembered until until. The cutoff keeps at least
@@ -389,8 +393,8 @@ type RevocationStore interface {
 	SetCutoff(ctx context.Context, subject string, cutoff, until time.Time) error
 
 	// IsRevoked reports whether the token q describes is dead at now: its
-	// jti revoked, its sid revoked, or q.IssuedAt at or before its subject's
-	// cutoff. Entries whose until is at or before now no longer count. It
+	// jti revoked under q.Subject, its sid revoked under q.Subject, or
+	// q.IssuedAt at or before q.Subject's cutoff. Entries whose until is at or before now no longer count. It
 	// answers in one round trip to the backend: this is on the path of every
 	// authenticated request. A backend that cannot answer returns
 	// ErrStoreUnavailable, never (false, nil).

@@ -125,10 +125,10 @@ func seedRevocations(b *testing.B, s authkit.RevocationStore) {
 	b.Helper()
 	for i := range 1000 {
 		n := strconv.Itoa(i)
-		if err := s.RevokeToken(b.Context(), "bench-jti-"+n, at(hour)); err != nil {
+		if err := s.RevokeToken(b.Context(), "bench-subject", "bench-jti-"+n, at(hour)); err != nil {
 			b.Fatalf("RevokeToken: %v", err)
 		}
-		if err := s.RevokeSessionTokens(b.Context(), "bench-sid-"+n, at(hour)); err != nil {
+		if err := s.RevokeSessionTokens(b.Context(), "bench-subject", "bench-sid-"+n, at(hour)); err != nil {
 			b.Fatalf("RevokeSessionTokens: %v", err)
 		}
 		if err := s.SetCutoff(b.Context(), "bench-subject-"+n, base, at(hour)); err != nil {

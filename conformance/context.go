@@ -160,10 +160,10 @@ func revocationCalls() []call[authkit.RevocationStore] {
 	}
 	return []call[S]{
 		{"RevokeToken", func(ctx context.Context, s S) error {
-			return s.RevokeToken(ctx, "jti-1", at(hour))
+			return s.RevokeToken(ctx, "alice", "jti-1", at(hour))
 		}, notDead(query("jti-1", "", "alice", base), "jti revoked")},
 		{"RevokeSessionTokens", func(ctx context.Context, s S) error {
-			return s.RevokeSessionTokens(ctx, "sid-1", at(hour))
+			return s.RevokeSessionTokens(ctx, "alice", "sid-1", at(hour))
 		}, notDead(query("jti-x", "sid-1", "alice", base), "sid revoked")},
 		{"SetCutoff", func(ctx context.Context, s S) error {
 			return s.SetCutoff(ctx, "alice", base, at(hour))
@@ -190,7 +190,7 @@ func revocationCalls() []call[authkit.RevocationStore] {
 
 func revocationSetup(t *testing.T, s authkit.RevocationStore) {
 	t.Helper()
-	mustOK(t, "RevokeToken", s.RevokeToken(t.Context(), "jti-old", at(hour)), ruleRevokeJTI)
+	mustOK(t, "RevokeToken", s.RevokeToken(t.Context(), "alice", "jti-old", at(hour)), ruleRevokeJTI)
 }
 
 func revocationContext(t *testing.T, h PartialHarness[authkit.RevocationStore]) {

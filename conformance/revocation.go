@@ -17,6 +17,7 @@ const (
 	ruleIsRevoked    = "RevocationStore.IsRevoked must report whether the token q describes is dead at now: its jti revoked, its sid revoked, or q.IssuedAt at or before its subject's cutoff; entries whose until is at or before now no longer count"
 	ruleRevKeys      = "revocation is keyed on identities: jti, sid and subject are separate namespaces, and an entry matches only its own key, byte for byte (an empty SessionID is a token outside any session)"
 	ruleDeleteRevs   = "RevocationStore.DeleteExpiredRevocations must delete at most limit entries whose until is at or before now and return how many it deleted"
+	ruleRevSubject   = "RevocationStore records a revoked jti or sid under its subject: a query matches it only with that same subject, byte for byte"
 	ruleRevVisible   = "RevocationStore implementations must be safe for use by many processes sharing the same data: a revocation through one handle is seen at once through another"
 	ruleRevDurable   = "a RevocationStore must keep its entries across a reopen"
 	ruleRevIsolation = "a subject's cutoff must never affect another subject (subjects are compared byte for byte: no case folding, no Unicode normalisation, no trimming)"
@@ -56,14 +57,14 @@ func runRevocation(t *testing.T, h PartialHarness[authkit.RevocationStore]) {
 		{
 			"RevokeToken", ruleRevokeJTI,
 			func(s authkit.RevocationStore, t *testing.T, key string, until time.Time) error {
-				return s.RevokeToken(t.Context(), key, until)
+				return s.RevokeToken(t.Context(), "alice", key, until)
 			},
 			func(key string) authkit.RevocationQuery { return query(key, "sid-x", "alice", base) },
 		},
 		{
 			"RevokeSessionTokens", ruleRevokeSID,
 			func(s authkit.RevocationStore, t *testing.T, key string, until time.Time) error {
-				return s.RevokeSessionTokens(t.Context(), key, until)
+				return s.RevokeSessionTokens(t.Context(), "alice", key, until)
 			},
 			func(key string) authkit.RevocationQuery { return query("jti-x", key, "alice", base) },
 		},
@@ -74,6 +75,11 @@ func runRevocation(t *testing.T, h PartialHarness[authkit.RevocationStore]) {
 			wantDead(t, b, k.query("key-1"), at(minute), true, "revoked until base+1h", k.rule+"; "+ruleIsRevoked)
 			for _, other := range []string{"key-10", "key-", "KEY-1", "key-1 "} {
 				wantDead(t, b, k.query(other), at(minute), false, fmt.Sprintf("only %q was revoked", "key-1"), ruleRevKeys)
+			}
+			for _, subj := range []string{"bob", "Alice", "alice "} {
+				q := k.query("key-1")
+				q.Subject = subj
+				wantDead(t, b, q, at(minute), false, fmt.Sprintf("%q was revoked under subject \"alice\", not %q", "key-1", subj), ruleRevSubject)
 			}
 		})
 		t.Run(k.name+"/UntilBoundary", func(t *testing.T) {
@@ -99,16 +105,16 @@ func runRevocation(t *testing.T, h PartialHarness[authkit.RevocationStore]) {
 
 	t.Run("IsRevoked/EmptySessionID", func(t *testing.T) {
 		a, b := open(t, h)
-		mustOK(t, "RevokeSessionTokens", a.RevokeSessionTokens(t.Context(), "sid-1", at(hour)), ruleRevokeSID)
+		mustOK(t, "RevokeSessionTokens", a.RevokeSessionTokens(t.Context(), "alice", "sid-1", at(hour)), ruleRevokeSID)
 		wantDead(t, b, query("jti-1", "", "alice", base), at(minute), false, "a token outside any session is not in a revoked session", ruleRevKeys)
 	})
 
 	t.Run("IsRevoked/Namespaces", func(t *testing.T) {
 		a, b := open(t, h)
-		mustOK(t, "RevokeToken", a.RevokeToken(t.Context(), "same", at(hour)), ruleRevokeJTI)
-		wantDead(t, b, query("other", "same", "same", base), at(minute), false, "\"same\" was revoked as a jti only", ruleRevKeys)
-		mustOK(t, "RevokeSessionTokens", a.RevokeSessionTokens(t.Context(), "sid-only", at(hour)), ruleRevokeSID)
-		wantDead(t, b, query("sid-only", "other", "sid-only", base), at(minute), false, "\"sid-only\" was revoked as a sid only", ruleRevKeys)
+		mustOK(t, "RevokeToken", a.RevokeToken(t.Context(), "x", "same", at(hour)), ruleRevokeJTI)
+		wantDead(t, b, query("other", "same", "x", base), at(minute), false, "\"same\" was revoked as a jti only", ruleRevKeys)
+		mustOK(t, "RevokeSessionTokens", a.RevokeSessionTokens(t.Context(), "x", "sid-only", at(hour)), ruleRevokeSID)
+		wantDead(t, b, query("sid-only", "other", "x", base), at(minute), false, "\"sid-only\" was revoked as a sid only", ruleRevKeys)
 		mustOK(t, "SetCutoff", a.SetCutoff(t.Context(), "sub-only", at(minute), at(hour)), ruleCutoff)
 		wantDead(t, b, query("sub-only", "sub-only", "other", base), at(2*minute), false, "\"sub-only\" was given a cutoff as a subject only", ruleRevKeys)
 		// And each still works on its own key.
@@ -162,9 +168,11 @@ func runRevocation(t *testing.T, h PartialHarness[authkit.RevocationStore]) {
 			if i%2 == 0 {
 				mustOK(t, "SetCutoff", a.SetCutoff(t.Context(), subj, base, at(hour)), ruleCutoff)
 			} else {
-				// The same odd strings as jti and sid keys.
-				mustOK(t, "RevokeToken", a.RevokeToken(t.Context(), subj, at(hour)), ruleRevokeJTI)
-				mustOK(t, "RevokeSessionTokens", a.RevokeSessionTokens(t.Context(), subj, at(hour)), ruleRevokeSID)
+				// The same odd strings as jti and sid keys, and as the
+				// subject they are revoked under.
+				mustOK(t, "RevokeToken", a.RevokeToken(t.Context(), "nobody", subj, at(hour)), ruleRevokeJTI)
+				mustOK(t, "RevokeSessionTokens", a.RevokeSessionTokens(t.Context(), "nobody", subj, at(hour)), ruleRevokeSID)
+				mustOK(t, "RevokeToken", a.RevokeToken(t.Context(), subj, "jti-of-"+subj, at(hour)), ruleRevokeJTI)
 			}
 		}
 		now := at(minute)
@@ -173,6 +181,14 @@ func runRevocation(t *testing.T, h PartialHarness[authkit.RevocationStore]) {
 			wantDead(t, b, query("jti-plain", "", subj, at(-time.Second)), now, even, fmt.Sprintf("subject %q, cutoff set: %v", subj, even), ruleRevIsolation)
 			wantDead(t, b, query(subj, "", "nobody", base), now, !even, fmt.Sprintf("jti %q, revoked: %v", subj, !even), ruleRevKeys)
 			wantDead(t, b, query("jti-plain", subj, "nobody", base), now, !even, fmt.Sprintf("sid %q, revoked: %v", subj, !even), ruleRevKeys)
+			if !even {
+				wantDead(t, b, query("jti-of-"+subj, "", subj, at(time.Second)), now, true, fmt.Sprintf("jti revoked under subject %q", subj), ruleRevSubject)
+				for j, other := range oddSubjects {
+					if j != i {
+						wantDead(t, b, query("jti-of-"+subj, "", other, at(time.Second)), now, false, fmt.Sprintf("jti revoked under subject %q, asked for %q", subj, other), ruleRevSubject)
+					}
+				}
+			}
 		}
 	})
 
@@ -183,9 +199,9 @@ func runRevocation(t *testing.T, h PartialHarness[authkit.RevocationStore]) {
 		a, b := open(t, h)
 		now := at(minute)
 		wantDead(t, b, query("jti-1", "sid-1", "alice", base), now, false, "nothing revoked yet", ruleIsRevoked)
-		mustOK(t, "RevokeToken", a.RevokeToken(t.Context(), "jti-1", at(hour)), ruleRevokeJTI)
+		mustOK(t, "RevokeToken", a.RevokeToken(t.Context(), "bob", "jti-1", at(hour)), ruleRevokeJTI)
 		wantDead(t, b, query("jti-1", "", "bob", base), now, true, "jti revoked through the other handle", ruleRevVisible)
-		mustOK(t, "RevokeSessionTokens", b.RevokeSessionTokens(t.Context(), "sid-1", at(hour)), ruleRevokeSID)
+		mustOK(t, "RevokeSessionTokens", b.RevokeSessionTokens(t.Context(), "bob", "sid-1", at(hour)), ruleRevokeSID)
 		wantDead(t, a, query("jti-2", "sid-1", "bob", base), now, true, "sid revoked through the other handle", ruleRevVisible)
 		mustOK(t, "SetCutoff", a.SetCutoff(t.Context(), "alice", base, at(hour)), ruleCutoff)
 		wantDead(t, b, query("jti-3", "", "alice", base), now, true, "cutoff set through the other handle", ruleRevVisible)
@@ -223,8 +239,8 @@ func runRevocation(t *testing.T, h PartialHarness[authkit.RevocationStore]) {
 
 	t.Run("Reopen", func(t *testing.T) {
 		a, _ := open(t, h)
-		mustOK(t, "RevokeToken", a.RevokeToken(t.Context(), "jti-1", at(hour)), ruleRevokeJTI)
-		mustOK(t, "RevokeSessionTokens", a.RevokeSessionTokens(t.Context(), "sid-1", at(hour)), ruleRevokeSID)
+		mustOK(t, "RevokeToken", a.RevokeToken(t.Context(), "bob", "jti-1", at(hour)), ruleRevokeJTI)
+		mustOK(t, "RevokeSessionTokens", a.RevokeSessionTokens(t.Context(), "bob", "sid-1", at(hour)), ruleRevokeSID)
 		mustOK(t, "SetCutoff", a.SetCutoff(t.Context(), "alice", base, at(hour)), ruleCutoff)
 		c, ok := reopen(t, h, a)
 		if !ok {
@@ -249,8 +265,8 @@ func setupGarbageRevocations(t *testing.T, s authkit.RevocationStore) {
 		suffix string
 		until  time.Time
 	}{{"old", at(2 * hour)}, {"new", at(2*hour + micro)}} {
-		mustOK(t, "RevokeToken", s.RevokeToken(ctx, "jti-"+c.suffix, c.until), ruleRevokeJTI)
-		mustOK(t, "RevokeSessionTokens", s.RevokeSessionTokens(ctx, "sid-"+c.suffix, c.until), ruleRevokeSID)
+		mustOK(t, "RevokeToken", s.RevokeToken(ctx, "x", "jti-"+c.suffix, c.until), ruleRevokeJTI)
+		mustOK(t, "RevokeSessionTokens", s.RevokeSessionTokens(ctx, "x", "sid-"+c.suffix, c.until), ruleRevokeSID)
 		mustOK(t, "SetCutoff", s.SetCutoff(ctx, "subject-"+c.suffix, base, c.until), ruleCutoff)
 	}
 }

@@ -128,9 +128,9 @@ func revocationScale(t *testing.T, h PartialHarness[authkit.RevocationStore]) {
 		}
 		switch i % 3 {
 		case 0:
-			return st.RevokeToken(ctx, key(i), until(i))
+			return st.RevokeToken(ctx, "nobody", key(i), until(i))
 		case 1:
-			return st.RevokeSessionTokens(ctx, key(i), until(i))
+			return st.RevokeSessionTokens(ctx, "nobody", key(i), until(i))
 		default:
 			return st.SetCutoff(ctx, key(i), base, until(i))
 		}

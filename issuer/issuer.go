@@ -416,7 +416,7 @@ func (i *Issuer) reused(ctx context.Context, presented string, re *authkit.Reuse
 	out := &authkit.ReuseError{SessionID: re.SessionID, Subject: re.Subject, UsedAt: re.UsedAt}
 	i.emit(ctx, authkit.Event{Type: authkit.EventReuseDetected, Time: now, Subject: re.Subject, SessionID: re.SessionID, Method: "refresh", Err: out})
 	i.log.WarnContext(ctx, "authkit: refresh token reuse detected; revoking session", "session", re.SessionID, "subject", re.Subject)
-	if err := i.revokeSession(ctx, re.SessionID, now); err != nil && !errors.Is(err, authkit.ErrNotFound) {
+	if err := i.revokeSession(ctx, re.Subject, re.SessionID, now); err != nil && !errors.Is(err, authkit.ErrNotFound) {
 		// The reuse stands; say also that the session could not be revoked.
 		return authkit.TokenPair{}, fmt.Errorf("issuer: refresh: %w; revoking the session failed: %w", out, err)
 	}
@@ -445,18 +445,22 @@ func (i *Issuer) graceSuccessor(ctx context.Context, presented string, re *authk
 // leeway a verifier allows.
 func (i *Issuer) revokeUntil(now time.Time) time.Time { return now.Add(i.accessTTL + maxLeeway) }
 
-func (i *Issuer) revokeSession(ctx context.Context, id string, now time.Time) error {
+// revokeSession revokes session id of subject: the family in the refresh
+// store, then its access tokens in the revocation store. The second step
+// runs even when the first finds nothing, so a retry completes a revocation
+// that failed halfway.
+func (i *Issuer) revokeSession(ctx context.Context, subject, id string, now time.Time) error {
 	err := i.refresh.RevokeSession(ctx, id, now)
 	if err != nil && !errors.Is(err, authkit.ErrNotFound) {
 		return err
 	}
 	if i.revocations != nil {
-		if err2 := i.revocations.RevokeSessionTokens(ctx, id, i.revokeUntil(now)); err2 != nil {
+		if err2 := i.revocations.RevokeSessionTokens(ctx, subject, id, i.revokeUntil(now)); err2 != nil {
 			return err2
 		}
 	}
 	if err == nil {
-		i.emit(ctx, authkit.Event{Type: authkit.EventRevoked, Time: now, SessionID: id, Method: "session"})
+		i.emit(ctx, authkit.Event{Type: authkit.EventRevoked, Time: now, Subject: subject, SessionID: id, Method: "session"})
 	}
 	return err
 }
@@ -468,7 +472,11 @@ func (i *Issuer) RevokeSession(ctx context.Context, sessionID string) error {
 	if i.refresh == nil {
 		return errNoRefreshStore
 	}
-	if err := i.revokeSession(ctx, sessionID, i.now()); err != nil {
+	s, err := i.refresh.Session(ctx, sessionID)
+	if err != nil {
+		return fmt.Errorf("issuer: revoke session: %w", err)
+	}
+	if err := i.revokeSession(ctx, s.Subject, sessionID, i.now()); err != nil {
 		return fmt.Errorf("issuer: revoke session: %w", err)
 	}
 	return nil
@@ -488,7 +496,10 @@ func (i *Issuer) RevokeOwnSession(ctx context.Context, subject, sessionID string
 	if s.Subject != subject {
 		return fmt.Errorf("issuer: revoke session: %w", authkit.ErrNotFound)
 	}
-	return i.RevokeSession(ctx, sessionID)
+	if err := i.revokeSession(ctx, subject, sessionID, i.now()); err != nil {
+		return fmt.Errorf("issuer: revoke session: %w", err)
+	}
+	return nil
 }
 
 // RevokeSubject logs subject out everywhere: every session is revoked and,
@@ -557,7 +568,7 @@ func (i *Issuer) Revoke(ctx context.Context, token string) error {
 		if err != nil {
 			return fmt.Errorf("issuer: revoke: %w", err)
 		}
-		if err := i.revokeSession(ctx, rec.SessionID, now); err != nil && !errors.Is(err, authkit.ErrNotFound) {
+		if err := i.revokeSession(ctx, rec.Subject, rec.SessionID, now); err != nil && !errors.Is(err, authkit.ErrNotFound) {
 			return fmt.Errorf("issuer: revoke: %w", err)
 		}
 		return nil
@@ -603,7 +614,7 @@ func (i *Issuer) revokeJWT(ctx context.Context, token string, now time.Time) err
 	if i.revocations == nil {
 		return fmt.Errorf("issuer: %w: revoking an access token needs a revocation store", authkit.ErrInvalidConfig)
 	}
-	if err := i.revocations.RevokeToken(ctx, c.TokenID, exp.Add(maxLeeway)); err != nil {
+	if err := i.revocations.RevokeToken(ctx, c.Subject, c.TokenID, exp.Add(maxLeeway)); err != nil {
 		return fmt.Errorf("issuer: revoke: %w", err)
 	}
 	i.emit(ctx, authkit.Event{Type: authkit.EventRevoked, Time: now, Subject: c.Subject, SessionID: c.SessionID, TokenID: c.TokenID, Method: authkit.MethodJWT})

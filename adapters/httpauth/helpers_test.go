@@ -92,18 +92,18 @@ func (s *flakyStore) RevokeSubjectSessions(ctx context.Context, sub string, now 
 	return s.Store.RevokeSubjectSessions(ctx, sub, now)
 }
 
-func (s *flakyStore) RevokeToken(ctx context.Context, jti string, until time.Time) error {
+func (s *flakyStore) RevokeToken(ctx context.Context, subject, jti string, until time.Time) error {
 	if s.down.Load() {
 		return errDown
 	}
-	return s.Store.RevokeToken(ctx, jti, until)
+	return s.Store.RevokeToken(ctx, subject, jti, until)
 }
 
-func (s *flakyStore) RevokeSessionTokens(ctx context.Context, sid string, until time.Time) error {
+func (s *flakyStore) RevokeSessionTokens(ctx context.Context, subject, sid string, until time.Time) error {
 	if s.down.Load() {
 		return errDown
 	}
-	return s.Store.RevokeSessionTokens(ctx, sid, until)
+	return s.Store.RevokeSessionTokens(ctx, subject, sid, until)
 }
 
 func (s *flakyStore) SetCutoff(ctx context.Context, sub string, cutoff, until time.Time) error {

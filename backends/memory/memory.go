@@ -98,8 +98,8 @@ type Store struct {
 	revokedSessions map[string]*session
 	refreshExp      expiryHeap // sessions and records
 
-	jti     map[string]*revocation
-	sid     map[string]*revocation
+	jti     map[revKey]*revocation
+	sid     map[revKey]*revocation
 	cutoffs map[string]*cutoff
 	revExp  expiryHeap
 
@@ -124,7 +124,7 @@ type record struct {
 }
 
 type revocation struct {
-	key   string
+	key   revKey
 	isSID bool
 	exp   expiry // until
 }
@@ -148,8 +148,8 @@ func New(opts ...Option) *Store {
 		bySubject:       map[string]map[string]*session{},
 		records:         map[authkit.TokenHash]*record{},
 		revokedSessions: map[string]*session{},
-		jti:             map[string]*revocation{},
-		sid:             map[string]*revocation{},
+		jti:             map[revKey]*revocation{},
+		sid:             map[revKey]*revocation{},
 		cutoffs:         map[string]*cutoff{},
 		tokensByHash:    map[authkit.TokenHash]*apiToken{},
 		tokensByID:      map[string]*apiToken{},
@@ -575,30 +575,33 @@ func (s *Store) dropRecord(rec *record) {
 // ---- RevocationStore ----
 
 // RevokeToken implements authkit.RevocationStore.
-func (s *Store) RevokeToken(ctx context.Context, jti string, until time.Time) error {
+func (s *Store) RevokeToken(ctx context.Context, subject, jti string, until time.Time) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("memory: RevokeToken: %w", err)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.revoke(s.jti, jti, false, until)
+	s.revoke(s.jti, revKey{subject, jti}, false, until)
 	s.sweep(time.Time{})
 	return nil
 }
 
 // RevokeSessionTokens implements authkit.RevocationStore.
-func (s *Store) RevokeSessionTokens(ctx context.Context, sid string, until time.Time) error {
+func (s *Store) RevokeSessionTokens(ctx context.Context, subject, sid string, until time.Time) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("memory: RevokeSessionTokens: %w", err)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.revoke(s.sid, sid, true, until)
+	s.revoke(s.sid, revKey{subject, sid}, true, until)
 	s.sweep(time.Time{})
 	return nil
 }
 
-func (s *Store) revoke(m map[string]*revocation, key string, isSID bool, until time.Time) {
+// revKey keys a revoked jti or sid together with its subject.
+type revKey struct{ subject, id string }
+
+func (s *Store) revoke(m map[revKey]*revocation, key revKey, isSID bool, until time.Time) {
 	until = norm(until)
 	if r := m[key]; r != nil {
 		if until.After(r.exp.at) {
@@ -653,12 +656,12 @@ func (s *Store) IsRevoked(ctx context.Context, q authkit.RevocationQuery, now ti
 	s.mu.RLock()
 	dead := false
 	if q.TokenID != "" {
-		if r := s.jti[q.TokenID]; r != nil && now.Before(r.exp.at) {
+		if r := s.jti[revKey{q.Subject, q.TokenID}]; r != nil && now.Before(r.exp.at) {
 			dead = true
 		}
 	}
 	if !dead && q.SessionID != "" {
-		if r := s.sid[q.SessionID]; r != nil && now.Before(r.exp.at) {
+		if r := s.sid[revKey{q.Subject, q.SessionID}]; r != nil && now.Before(r.exp.at) {
 			dead = true
 		}
 	}

@@ -60,10 +60,10 @@ func TestIsRevokedAllocs(t *testing.T) {
 	ctx := context.Background()
 	for i := range 100 {
 		n := fmt.Sprint(i)
-		if err := s.RevokeToken(ctx, "jti-"+n, base.Add(time.Hour)); err != nil {
+		if err := s.RevokeToken(ctx, "alice", "jti-"+n, base.Add(time.Hour)); err != nil {
 			t.Fatal(err)
 		}
-		if err := s.RevokeSessionTokens(ctx, "sid-"+n, base.Add(time.Hour)); err != nil {
+		if err := s.RevokeSessionTokens(ctx, "alice", "sid-"+n, base.Add(time.Hour)); err != nil {
 			t.Fatal(err)
 		}
 		if err := s.SetCutoff(ctx, "user-"+n, base, base.Add(time.Hour)); err != nil {
@@ -75,8 +75,8 @@ func TestIsRevokedAllocs(t *testing.T) {
 		q    authkit.RevocationQuery
 		dead bool
 	}{
-		{"jti hit", authkit.RevocationQuery{TokenID: "jti-7", SessionID: "sid-x", Subject: "user-x", IssuedAt: base}, true},
-		{"sid hit", authkit.RevocationQuery{TokenID: "jti-x", SessionID: "sid-7", Subject: "user-x", IssuedAt: base}, true},
+		{"jti hit", authkit.RevocationQuery{TokenID: "jti-7", SessionID: "sid-x", Subject: "alice", IssuedAt: base}, true},
+		{"sid hit", authkit.RevocationQuery{TokenID: "jti-x", SessionID: "sid-7", Subject: "alice", IssuedAt: base}, true},
 		{"cutoff hit", authkit.RevocationQuery{TokenID: "jti-x", SessionID: "sid-x", Subject: "user-7", IssuedAt: base}, true},
 		{"miss", authkit.RevocationQuery{TokenID: "jti-x", SessionID: "sid-x", Subject: "user-7", IssuedAt: base.Add(time.Second)}, false},
 	} {
@@ -231,7 +231,7 @@ func TestBeyondTheContract(t *testing.T) {
 		if err := s.RevokeSession(ctx, "s0", base); err != nil {
 			t.Fatal(err)
 		}
-		if err := s.RevokeToken(ctx, "j", base.Add(time.Hour)); err != nil {
+		if err := s.RevokeToken(ctx, "alice", "j", base.Add(time.Hour)); err != nil {
 			t.Fatal(err)
 		}
 		if err := s.CreateAPIToken(ctx, authkit.APIToken{ID: "t", Hash: hash("t"), Subject: "alice", CreatedAt: base}, 0, base); err != nil {

@@ -65,7 +65,7 @@ func fill(t *testing.T, s *Store, n int) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := s.RevokeToken(ctx, fmt.Sprint("j", i), t0.Add(time.Hour)); err != nil {
+		if err := s.RevokeToken(ctx, "alice", fmt.Sprint("j", i), t0.Add(time.Hour)); err != nil {
 			t.Fatal(err)
 		}
 		tok := authkit.APIToken{ID: fmt.Sprint("t", i), Hash: hashN('t', i), Subject: "alice", CreatedAt: t0, ExpiresAt: t0.Add(time.Hour)}
@@ -79,7 +79,7 @@ func fill(t *testing.T, s *Store, n int) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := s.RevokeToken(ctx, "live", t0.Add(1000*time.Hour)); err != nil {
+	if err := s.RevokeToken(ctx, "alice", "live", t0.Add(1000*time.Hour)); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.CreateAPIToken(ctx, authkit.APIToken{ID: "live", Hash: hashN('L', 1), Subject: "bob", CreatedAt: t0}, 0, t0); err != nil {
@@ -101,7 +101,7 @@ func checkLiveSurvived(t *testing.T, s *Store) {
 	if _, err := s.LookupRefresh(ctx, hashN('L', 0)); err != nil {
 		t.Errorf("the sweep removed a live refresh token: %v", err)
 	}
-	if dead, err := s.IsRevoked(ctx, authkit.RevocationQuery{TokenID: "live"}, now); err != nil || !dead {
+	if dead, err := s.IsRevoked(ctx, authkit.RevocationQuery{TokenID: "live", Subject: "alice"}, now); err != nil || !dead {
 		t.Errorf("the sweep removed a live revocation: %v, %v", dead, err)
 	}
 	if _, err := s.LookupAPIToken(ctx, hashN('L', 1)); err != nil {
@@ -168,7 +168,7 @@ func TestSweepUsesTimeSeenByReads(t *testing.T) {
 	s := New()
 	ctx := context.Background()
 	for i := range 1000 {
-		if err := s.RevokeToken(ctx, fmt.Sprint("j", i), t0.Add(time.Hour)); err != nil {
+		if err := s.RevokeToken(ctx, "alice", fmt.Sprint("j", i), t0.Add(time.Hour)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -178,7 +178,7 @@ func TestSweepUsesTimeSeenByReads(t *testing.T) {
 	if _, err := s.IsRevoked(ctx, authkit.RevocationQuery{TokenID: "x"}, t0.Add(2*time.Hour)); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.RevokeToken(ctx, "new", t0.Add(100*time.Hour)); err != nil {
+	if err := s.RevokeToken(ctx, "alice", "new", t0.Add(100*time.Hour)); err != nil {
 		t.Fatal(err)
 	}
 	if got, want := s.size(), 1000+1-DefaultSweepBudget; got != want {

@@ -31,7 +31,7 @@ func TestCounts(t *testing.T) {
 	s := meteredstore.New(memory.New())
 	ctx := context.Background()
 	now := time.Now()
-	s.RevokeToken(ctx, "j1", now.Add(time.Hour))
+	s.RevokeToken(ctx, "alice", "j1", now.Add(time.Hour))
 	dead, err := s.IsRevoked(ctx, authkit.RevocationQuery{TokenID: "j1", Subject: "alice", IssuedAt: now}, now)
 	if err != nil || !dead {
 		t.Fatalf("IsRevoked = %v, %v", dead, err)
