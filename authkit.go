@@ -508,3 +508,25 @@ type Event struct {
 	// Err is the reason for EventAuthFailed, else nil.
 	Err error
 }
+
+// Scope limits shared by the issuer and the HTTP layer.
+const (
+	// MaxScopes is the most scopes one token or request may carry.
+	MaxScopes = 64
+	// MaxScopeLen is the longest scope token, in bytes.
+	MaxScopeLen = 128
+)
+
+// ValidScope reports whether s is an RFC 6749 §3.3 scope token
+// (1*( %x21 / %x23-5B / %x5D-7E )) of at most MaxScopeLen bytes.
+func ValidScope(s string) bool {
+	if s == "" || len(s) > MaxScopeLen {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x21 || c == 0x22 || c == 0x5c || c > 0x7e {
+			return false
+		}
+	}
+	return true
+}

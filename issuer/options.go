@@ -16,8 +16,8 @@ import (
 // which is cut at a character boundary (it is informational).
 const (
 	MaxSubjectLen   = 1024
-	MaxScopes       = 64
-	MaxScopeLen     = 128
+	MaxScopes       = authkit.MaxScopes
+	MaxScopeLen     = authkit.MaxScopeLen
 	MaxClaimsSize   = 4 << 10 // application claims, as JSON
 	MaxUserAgentLen = 1024
 	MaxNameLen      = 256
@@ -58,14 +58,8 @@ func checkScopes(scopes []string) ([]string, error) {
 	}
 	out := make([]string, 0, len(scopes))
 	for _, s := range scopes {
-		if s == "" || len(s) > MaxScopeLen {
-			return nil, fmt.Errorf("issuer: %w: scope must be 1 to %d bytes", authkit.ErrInvalidRequest, MaxScopeLen)
-		}
-		for i := 0; i < len(s); i++ {
-			// RFC 6749 §3.3: scope-token = 1*( %x21 / %x23-5B / %x5D-7E )
-			if c := s[i]; c < 0x21 || c == 0x22 || c == 0x5c || c > 0x7e {
-				return nil, fmt.Errorf("issuer: %w: scope %q has a character RFC 6749 §3.3 forbids", authkit.ErrInvalidRequest, s)
-			}
+		if !authkit.ValidScope(s) {
+			return nil, fmt.Errorf("issuer: %w: scope %q is not an RFC 6749 §3.3 scope token of 1 to %d bytes", authkit.ErrInvalidRequest, clip(s, MaxScopeLen), MaxScopeLen)
 		}
 		dup := false
 		for _, o := range out {

@@ -9,14 +9,15 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/authkit-go/authkit"
+
 	"github.com/authkit-go/authkit/internal/strictjson"
 )
 
 // Bounds on request parameters.
 const (
 	maxParams      = 32
-	maxScopes      = 64  // as issuer.MaxScopes
-	maxScopeLen    = 128 // as issuer.MaxScopeLen
+	maxScopes      = authkit.MaxScopes
 	maxUsernameLen = 1024
 	maxPasswordLen = 1024
 	maxIDLen       = 256
@@ -205,19 +206,8 @@ func parseScope(s string) ([]string, bool) {
 	return out, true
 }
 
-// validScope reports whether s is an RFC 6749 §3.3 scope token of at most
-// 128 bytes.
-func validScope(s string) bool {
-	if s == "" || len(s) > maxScopeLen {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x21 || c == 0x22 || c == 0x5c || c > 0x7e {
-			return false
-		}
-	}
-	return true
-}
+// validScope is authkit.ValidScope.
+func validScope(s string) bool { return authkit.ValidScope(s) }
 
 func validScopes(ss []string) bool {
 	if len(ss) > maxScopes {
