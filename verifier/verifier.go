@@ -43,6 +43,7 @@ import (
 
 	"github.com/authkit-go/authkit"
 	"github.com/authkit-go/authkit/internal/claims"
+	"github.com/authkit-go/authkit/internal/httpsyntax"
 	"github.com/authkit-go/authkit/internal/jws"
 	"github.com/authkit-go/authkit/internal/opaque"
 	"github.com/authkit-go/authkit/keys"
@@ -352,30 +353,8 @@ func (v *Verifier) Authenticate(r *http.Request) (*authkit.Principal, error) {
 	return nil, authkit.ErrNoCredentials
 }
 
-// isB64Token checks RFC 6750 §2.1's b64token: 1*( ALPHA / DIGIT / "-" / "."
-// / "_" / "~" / "+" / "/" ) *"=".
-func isB64Token(s string) bool {
-	if s == "" {
-		return false
-	}
-	i := 0
-	for ; i < len(s); i++ {
-		c := s[i]
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' ||
-			c == '-' || c == '.' || c == '_' || c == '~' || c == '+' || c == '/') {
-			break
-		}
-	}
-	if i == 0 {
-		return false
-	}
-	for ; i < len(s); i++ {
-		if s[i] != '=' {
-			return false
-		}
-	}
-	return true
-}
+// isB64Token is httpsyntax.IsB64Token.
+func isB64Token(s string) bool { return httpsyntax.IsB64Token(s) }
 
 const maxBasicPart = 1024
 

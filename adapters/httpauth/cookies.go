@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/authkit-go/authkit"
+	"github.com/authkit-go/authkit/internal/httpsyntax"
 	"github.com/authkit-go/authkit/verifier"
 )
 
@@ -280,24 +281,5 @@ func (c *cookieConfig) clear(w http.ResponseWriter, refreshPath string) {
 	http.SetCookie(w, c.cookie(c.CSRFName, "", "/", -1, false))
 }
 
-// isB64Token checks RFC 6750 §2.1's b64token: 1*( ALPHA / DIGIT / "-" / "."
-// / "_" / "~" / "+" / "/" ) *"=".
-func isB64Token(s string) bool {
-	i := 0
-	for ; i < len(s); i++ {
-		c := s[i]
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' ||
-			c == '-' || c == '.' || c == '_' || c == '~' || c == '+' || c == '/') {
-			break
-		}
-	}
-	if i == 0 {
-		return false
-	}
-	for ; i < len(s); i++ {
-		if s[i] != '=' {
-			return false
-		}
-	}
-	return true
-}
+// isB64Token is httpsyntax.IsB64Token.
+func isB64Token(s string) bool { return httpsyntax.IsB64Token(s) }
