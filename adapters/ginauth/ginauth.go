@@ -1,0 +1,124 @@
+// Package ginauth wires authkit into gin-gonic/gin: httpauth's middleware
+// as gin.HandlerFunc values, [Principal] to read the caller, and [Mount]
+// to put the endpoints on a router group.
+//
+//	r := gin.New()
+//	ginauth.Mount(r.Group("/auth"), endpoints)
+//	api := r.Group("/api", ginauth.Require(auth))
+//	api.GET("/me", func(c *gin.Context) {
+//		p, _ := ginauth.Principal(c)
+//		c.JSON(http.StatusOK, gin.H{"subject": p.Subject})
+//	})
+//	api.GET("/admin", ginauth.RequireScopes(auth, "admin"), admin)
+//
+// The middleware runs httpauth's net/http middleware inside gin. When it
+// lets the request through, the gin chain continues with c.Request
+// replaced by the request that carries the principal, so
+// authkit.PrincipalFrom(c.Request.Context()) works as in any net/http
+// handler; [Principal] is that call. When it refuses, its RFC 6750 answer
+// stands and the chain is aborted.
+//
+// Every decision — which credential is valid, which status and
+// WWW-Authenticate header a failure gets — is made by adapters/httpauth;
+// this package only connects it, so a gin application answers exactly as a
+// net/http one does (internal/httpsuite checks it). The principal is never
+// put in gin's own key-value store (c.Set): there is one place to find it.
+package ginauth
+
+import (
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/authkit-go/authkit"
+	"github.com/authkit-go/authkit/adapters/httpauth"
+)
+
+// Require returns gin middleware that lets only authenticated requests
+// through (see httpauth.Auth.Require) and aborts the others with their
+// RFC 6750 answer.
+func Require(a *httpauth.Auth) gin.HandlerFunc { return wrap(a.Require) }
+
+// Optional returns gin middleware that admits anonymous requests but never
+// a bad credential (see httpauth.Auth.Optional).
+func Optional(a *httpauth.Auth) gin.HandlerFunc { return wrap(a.Optional) }
+
+// RequireScopes returns gin middleware that admits a principal holding
+// every one of scopes and aborts others with 403 insufficient_scope (see
+// httpauth.Auth.RequireScopes). It authenticates the request itself when
+// no Require ran before it.
+func RequireScopes(a *httpauth.Auth, scopes ...string) gin.HandlerFunc {
+	return wrap(a.RequireScopes(scopes...))
+}
+
+// RequireAnyScope returns gin middleware that admits a principal holding at
+// least one of scopes (see httpauth.Auth.RequireAnyScope).
+func RequireAnyScope(a *httpauth.Auth, scopes ...string) gin.HandlerFunc {
+	return wrap(a.RequireAnyScope(scopes...))
+}
+
+// Principal returns the caller that Require, Optional or a scope
+// middleware authenticated, and whether there is one (an anonymous request
+// through Optional has none). It is authkit.PrincipalFrom on c.Request's
+// context.
+func Principal(c *gin.Context) (*authkit.Principal, bool) {
+	return authkit.PrincipalFrom(c.Request.Context())
+}
+
+// wrap runs net/http middleware inside gin. The gin chain continues only if
+// mw called next — with mw's request, which carries the principal —
+// otherwise mw's response stands and the chain stops. mw must write to the
+// ResponseWriter it was given (httpauth's middleware does).
+func wrap(mw func(http.Handler) http.Handler) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		called := false
+		mw(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {
+			called = true
+			c.Request = r
+			c.Next()
+		})).ServeHTTP(c.Writer, c.Request)
+		if !called {
+			c.Abort()
+		}
+	}
+}
+
+// Mount registers h's endpoints (h.Routes) on g, each path for every method
+// gin's Any knows, relative to g's path: on r.Group("/auth") the token
+// endpoint is /auth/token. Item routes
+// (/sessions/{id}, /api-tokens/{id}) take gin's :authkit_id parameter, a name
+// that no enclosing group's parameter shadows.
+//
+// Every request on an endpoint path is served by h itself, under the path h
+// knows, not by a per-method gin route: so a wrong method gets h's 405 with
+// its Allow header and JSON body, and HEAD works on GET endpoints, exactly
+// as with net/http (gin answers a wrong method 404 unless
+// HandleMethodNotAllowed is set, and then with a text body). Paths that are
+// not endpoints stay with gin's NoRoute handling. Middleware of g runs
+// before the endpoints; they authenticate callers themselves.
+func Mount(g gin.IRouter, h *httpauth.Handler) {
+	seen := map[string]bool{}
+	for _, rt := range h.Routes() {
+		if seen[rt.Path] {
+			continue
+		}
+		seen[rt.Path] = true
+		path := rt.Path
+		g.Any(strings.Replace(path, "{id}", ":authkit_id", 1), func(c *gin.Context) {
+			serveAt(h, c.Writer, c.Request, strings.Replace(path, "{id}", c.Param("authkit_id"), 1))
+		})
+	}
+}
+
+// serveAt serves req with h as if its path were path, as http.StripPrefix
+// does: the endpoint handler matches its own paths, not the group's prefix.
+func serveAt(h http.Handler, w http.ResponseWriter, req *http.Request, path string) {
+	r2 := new(http.Request)
+	*r2 = *req
+	r2.URL = new(url.URL)
+	*r2.URL = *req.URL
+	r2.URL.Path, r2.URL.RawPath = path, ""
+	h.ServeHTTP(w, r2)
+}

@@ -1,0 +1,139 @@
+package ginauth_test
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/authkit-go/authkit/adapters/ginauth"
+	"github.com/authkit-go/authkit/internal/httpsuite"
+	"github.com/authkit-go/authkit/issuer"
+)
+
+func TestMain(m *testing.M) {
+	gin.SetMode(gin.ReleaseMode) // no debug route listing on stdout
+	os.Exit(m.Run())
+}
+
+// mount is the suite's router built the gin way: the endpoints on a group,
+// Require on a group, scope middleware per route, handlers that read the
+// caller with ginauth.Principal.
+func mount(_ *testing.T, env httpsuite.Env) http.Handler {
+	me := func(c *gin.Context) {
+		p, _ := ginauth.Principal(c)
+		c.Data(http.StatusOK, "application/json", httpsuite.MeBody(p))
+	}
+	r := gin.New()
+	ginauth.Mount(r.Group(httpsuite.Prefix), env.Handler)
+	api := r.Group("/", ginauth.Require(env.Auth))
+	api.GET(httpsuite.MePath, me)
+	api.GET(httpsuite.AdminPath, ginauth.RequireScopes(env.Auth, httpsuite.AdminScope), me)
+	r.GET(httpsuite.AnyPath, ginauth.RequireAnyScope(env.Auth, httpsuite.ReadScope, httpsuite.AdminScope), me)
+	r.GET(httpsuite.MaybePath, ginauth.Optional(env.Auth), me)
+	return r
+}
+
+// TestHTTPSuite runs the shared scenarios on gin and holds the answers to
+// the net/http mounting's, byte for byte.
+func TestHTTPSuite(t *testing.T) {
+	httpsuite.Run(t, mount)
+}
+
+func do(t *testing.T, h http.Handler, method, path, token string) *httptest.ResponseRecorder {
+	t.Helper()
+	req := httptest.NewRequest(method, path, nil)
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	return rec
+}
+
+// A refused request aborts the gin chain — the handlers after the
+// middleware never run, while enclosing middleware finishes as usual — and
+// an admitted one continues with the principal on c.Request.
+func TestMiddlewareAbortsRefusedRequests(t *testing.T) {
+	env := httpsuite.NewEnv(t)
+	var trail []string
+	r := gin.New()
+	r.Use(func(c *gin.Context) {
+		c.Next()
+		trail = append(trail, "outer")
+	})
+	handler := func(c *gin.Context) {
+		p, ok := ginauth.Principal(c)
+		if ok {
+			trail = append(trail, "handler "+p.Subject)
+		} else {
+			trail = append(trail, "handler anonymous")
+		}
+		c.Status(http.StatusNoContent)
+	}
+	after := func(*gin.Context) { trail = append(trail, "after") }
+	r.GET("/require", ginauth.Require(env.Auth), handler, after)
+	r.GET("/optional", ginauth.Optional(env.Auth), handler, after)
+	r.GET("/scopes", ginauth.RequireScopes(env.Auth, "admin"), handler, after)
+	r.GET("/any", ginauth.RequireAnyScope(env.Auth, "admin", "read"), handler, after)
+	pair, err := env.Issuer.IssuePair(context.Background(), "alice", issuer.WithScopes("read"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		path, token string
+		status      int
+		trail       string
+	}{
+		{"/require", "", 401, "outer"},
+		{"/require", pair.AccessToken, 204, "handler alice,after,outer"},
+		{"/optional", "", 204, "handler anonymous,after,outer"},
+		{"/optional", "bad", 401, "outer"},
+		{"/scopes", pair.AccessToken, 403, "outer"},
+		{"/any", pair.AccessToken, 204, "handler alice,after,outer"},
+	} {
+		trail = nil
+		rec := do(t, r, "GET", c.path, c.token)
+		if rec.Code != c.status || strings.Join(trail, ",") != c.trail {
+			t.Errorf("%s: %d, trail %q; want %d, %q", c.path, rec.Code, trail, c.status, c.trail)
+		}
+	}
+}
+
+// Principal without authkit middleware finds nobody.
+func TestPrincipalAbsent(t *testing.T) {
+	c, _ := gin.CreateTestContext(httptest.NewRecorder())
+	c.Request = httptest.NewRequest("GET", "/", nil)
+	if p, ok := ginauth.Principal(c); ok || p != nil {
+		t.Errorf("Principal = %v, %v", p, ok)
+	}
+}
+
+// Mount works under a group that has its own :id parameter: the item
+// routes read their own parameter, not the enclosing one.
+func TestMountUnderParameterisedGroup(t *testing.T) {
+	env := httpsuite.NewEnv(t)
+	r := gin.New()
+	ginauth.Mount(r.Group("/tenants/:id/auth"), env.Handler)
+	pair, err := env.Issuer.IssuePair(context.Background(), "alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := do(t, r, "GET", "/tenants/t1/auth/sessions", pair.AccessToken)
+	if rec.Code != 200 || !strings.Contains(rec.Body.String(), pair.SessionID) {
+		t.Fatalf("list: %d %s", rec.Code, rec.Body)
+	}
+	if rec := do(t, r, "DELETE", "/tenants/t1/auth/sessions/"+pair.SessionID, pair.AccessToken); rec.Code != 204 {
+		t.Fatalf("delete: %d %s", rec.Code, rec.Body)
+	}
+	if rec := do(t, r, "GET", "/tenants/t1/auth/sessions", pair.AccessToken); rec.Code != 401 {
+		t.Errorf("after ending its own session the token is revoked: %d %s", rec.Code, rec.Body)
+	}
+	if rec := do(t, r, "GET", "/tenants/t1/auth/nope", ""); rec.Code != 404 || strings.Contains(rec.Body.String(), "not_found") {
+		t.Errorf("unknown path: %d %s", rec.Code, rec.Body)
+	}
+}

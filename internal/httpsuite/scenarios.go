@@ -1,0 +1,465 @@
+package httpsuite
+
+import (
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/authkit-go/authkit/verifier"
+)
+
+// The answers the scenarios expect, spelled out (RFC 6750 §3, RFC 6749
+// §5.2): these are the contract, not whatever one framework happened to
+// send.
+const (
+	challengeNone    = `Bearer realm="authkit"`
+	challengeInvalid = `Bearer realm="authkit", error="invalid_token", error_description="token invalid"`
+	challengeExpired = `Bearer realm="authkit", error="invalid_token", error_description="token expired"`
+	challengeRevoked = `Bearer realm="authkit", error="invalid_token", error_description="token revoked"`
+	challengeBadReq  = `Bearer realm="authkit", error="invalid_request", error_description="malformed credentials"`
+	challengeScope   = `Bearer realm="authkit", error="insufficient_scope", error_description="token lacks a required scope", scope="`
+	challengeAPIOnly = `Bearer realm="authkit", error="insufficient_scope", error_description="an API token cannot be used here"`
+
+	bodyUnauthorized = `{"error":"unauthorized","error_description":"authentication required"}`
+	bodyInvalid      = `{"error":"invalid_token","error_description":"token invalid"}`
+	bodyExpired      = `{"error":"invalid_token","error_description":"token expired"}`
+	bodyRevoked      = `{"error":"invalid_token","error_description":"token revoked"}`
+	bodyBadReq       = `{"error":"invalid_request","error_description":"malformed credentials"}`
+	bodyScope        = `{"error":"insufficient_scope","error_description":"token lacks a required scope"}`
+	bodyAPIOnly      = `{"error":"insufficient_scope","error_description":"an API token cannot be used here"}`
+	bodyUnavailable  = `{"error":"temporarily_unavailable","error_description":"the authentication service is temporarily unavailable"}`
+	bodyBadGrant     = `{"error":"invalid_grant","error_description":"the refresh token is invalid, expired or revoked"}`
+	bodyBadPassword  = `{"error":"invalid_grant","error_description":"invalid username or password"}`
+	bodyMethod       = `{"error":"method_not_allowed","error_description":"method not allowed"}`
+)
+
+type scenario struct {
+	name string
+	run  func(c *client)
+}
+
+// scenarios run in this order; each gets a fresh fixture.
+var scenarios = []scenario{
+	{"no credential", noCredential},
+	{"bad signature", badSignature},
+	{"expired", expired},
+	{"revoked", revoked},
+	{"wrong scope", wrongScope},
+	{"optional", optional},
+	{"DRF Token scheme", drfTokenScheme},
+	{"API token", apiToken},
+	{"password grant", passwordGrant},
+	{"refresh", refresh},
+	{"refresh token reuse", refreshReuse},
+	{"revoke", revoke},
+	{"introspect", introspect},
+	{"JWKS", jwks},
+	{"sessions", sessions},
+	{"API tokens", apiTokens},
+	{"malformed and oversized headers", malformedHeaders},
+	{"methods", methods},
+	{"store down", storeDown},
+}
+
+func noCredential(c *client) {
+	for _, p := range []string{MePath, AdminPath, AnyPath, Prefix + "/sessions", Prefix + "/api-tokens"} {
+		c.expect(c.get(p), 401, challengeNone, bodyUnauthorized)
+	}
+	r := c.form(Prefix+"/introspect", []string{"token", "whatever-token"})
+	c.expect(r, 401, challengeNone, bodyUnauthorized)
+	c.expectHeader(r, "Cache-Control", "no-store")
+	// A scheme that is not configured is no credential either.
+	c.expect(c.get(MePath, "Authorization", "Basic YWxpY2U6d29uZGVybGFuZA=="), 401, challengeNone, bodyUnauthorized)
+}
+
+// tamper changes one character in the middle of the signature, keeping
+// the token well-formed base64url.
+func tamper(c *client, tok string) string {
+	i := strings.LastIndexByte(tok, '.') + 5
+	b := []byte(tok)
+	if b[i] == 'A' {
+		b[i] = 'B'
+	} else {
+		b[i] = 'A'
+	}
+	out := string(b)
+	c.m.name("tampered", out)
+	return out
+}
+
+func badSignature(c *client) {
+	tk := c.login("alice", ReadScope)
+	bad := tamper(c, tk.AccessToken)
+	c.expect(c.get(MePath, bearer(bad)...), 401, challengeInvalid, bodyInvalid)
+	c.expect(c.get(MaybePath, bearer(bad)...), 401, challengeInvalid, bodyInvalid)
+	c.expect(c.get(AnyPath, bearer(bad)...), 401, challengeInvalid, bodyInvalid)
+	c.expect(c.get(MePath, bearer("not-a-token")...), 401, challengeInvalid, bodyInvalid)
+}
+
+func expired(c *client) {
+	tk := c.login("alice", ReadScope)
+	c.expect(c.get(MePath, bearer(tk.AccessToken)...), 200, "", `{"subject":"alice","method":"jwt","scopes":["read"]}`)
+	c.advance(6 * time.Minute) // access TTL 5 minutes, leeway 30 seconds
+	r := c.get(MePath, bearer(tk.AccessToken)...)
+	c.expect(r, 401, challengeExpired, bodyExpired)
+	c.expectHeader(r, "Cache-Control", "no-store")
+	c.expectHeader(r, "Content-Type", "application/json")
+	c.expect(c.get(AdminPath, bearer(tk.AccessToken)...), 401, challengeExpired, bodyExpired)
+}
+
+func revoked(c *client) {
+	tk := c.login("alice", ReadScope)
+	c.expect(c.form(Prefix+"/revoke", []string{"token", tk.AccessToken, "token_type_hint", "access_token"}), 200, "", "")
+	c.expect(c.get(MePath, bearer(tk.AccessToken)...), 401, challengeRevoked, bodyRevoked)
+	c.expect(c.get(AnyPath, bearer(tk.AccessToken)...), 401, challengeRevoked, bodyRevoked)
+	// The session's refresh token still works: only that access token died.
+	r := c.refresh(tk.RefreshToken)
+	c.expectStatus(r, 200, "")
+	var next tokens
+	c.decode(r, &next)
+	c.expect(c.get(MePath, bearer(next.AccessToken)...), 200, "", `{"subject":"alice","method":"jwt","scopes":["read"]}`)
+}
+
+func wrongScope(c *client) {
+	alice := c.login("alice", ReadScope)
+	c.expect(c.get(AdminPath, bearer(alice.AccessToken)...), 403, challengeScope+`admin"`, bodyScope)
+	c.expect(c.get(AnyPath, bearer(alice.AccessToken)...), 200, "", `{"subject":"alice","method":"jwt","scopes":["read"]}`)
+	bob := c.login("bob", "")
+	c.expect(c.get(AnyPath, bearer(bob.AccessToken)...), 403, challengeScope+`read admin"`, bodyScope)
+	c.expect(c.get(AdminPath, bearer(bob.AccessToken)...), 403, challengeScope+`admin"`, bodyScope)
+	carol := c.login("carol", AdminScope)
+	c.expect(c.get(AdminPath, bearer(carol.AccessToken)...), 200, "", `{"subject":"carol","method":"jwt","scopes":["admin"]}`)
+	c.expect(c.get(AnyPath, bearer(carol.AccessToken)...), 200, "", `{"subject":"carol","method":"jwt","scopes":["admin"]}`)
+}
+
+func optional(c *client) {
+	c.expect(c.get(MaybePath), 200, "", `{"anonymous":true}`)
+	tk := c.login("bob", "")
+	c.expect(c.get(MaybePath, bearer(tk.AccessToken)...), 200, "", `{"subject":"bob","method":"jwt","scopes":[]}`)
+	c.advance(6 * time.Minute)
+	c.expect(c.get(MaybePath, bearer(tk.AccessToken)...), 401, challengeExpired, bodyExpired)
+}
+
+func drfTokenScheme(c *client) {
+	tk := c.login("alice", ReadScope)
+	hdr := []string{"Authorization", "Token " + tk.AccessToken}
+	c.expect(c.get(MePath, hdr...), 200, "", `{"subject":"alice","method":"jwt","scopes":["read"]}`)
+	c.expect(c.get(AdminPath, hdr...), 403, challengeScope+`admin"`, bodyScope)
+	c.expect(c.get(MePath, "Authorization", "token "+tk.AccessToken), 200, "", `{"subject":"alice","method":"jwt","scopes":["read"]}`)
+	// The challenge names the verifier's first scheme, Bearer.
+	c.expect(c.get(MePath, "Authorization", "Token "+tamper(c, tk.AccessToken)), 401, challengeInvalid, bodyInvalid)
+	c.expect(c.get(MePath, "Authorization", "Token a b"), 400, challengeBadReq, bodyBadReq)
+}
+
+func apiToken(c *client) {
+	tk := c.login("alice", ReadScope)
+	r := c.postJSON(Prefix+"/api-tokens", `{"name":"ci","scopes":["read"]}`, bearer(tk.AccessToken)...)
+	c.expectStatus(r, 201, "")
+	c.expectHeader(r, "Cache-Control", "no-store")
+	var created struct {
+		Token   string   `json:"token"`
+		ID      string   `json:"id"`
+		Subject string   `json:"subject"`
+		Name    string   `json:"name"`
+		Scopes  []string `json:"scopes"`
+	}
+	c.decode(r, &created)
+	if !strings.HasPrefix(created.Token, "ak_") || created.ID == "" || created.Subject != "alice" || created.Name != "ci" || len(created.Scopes) != 1 || created.Scopes[0] != ReadScope {
+		c.t.Errorf("created API token: %s", r.body)
+	}
+	c.expect(c.get(MePath, bearer(created.Token)...), 200, "", `{"subject":"alice","method":"api_token","scopes":["read"]}`)
+	c.expect(c.get(MePath, "Authorization", "Token "+created.Token), 200, "", `{"subject":"alice","method":"api_token","scopes":["read"]}`)
+	c.expect(c.get(AdminPath, bearer(created.Token)...), 403, challengeScope+`admin"`, bodyScope)
+	// An API token cannot manage credentials.
+	c.expect(c.get(Prefix+"/sessions", bearer(created.Token)...), 403, challengeAPIOnly, bodyAPIOnly)
+	c.expect(c.postJSON(Prefix+"/api-tokens", `{"name":"more"}`, bearer(created.Token)...), 403, challengeAPIOnly, bodyAPIOnly)
+	// A new token never holds more than its creator.
+	c.expect(c.postJSON(Prefix+"/api-tokens", `{"name":"root","scopes":["admin"]}`, bearer(tk.AccessToken)...), 403, challengeScope+`admin"`, bodyScope)
+	// A wrong secret with a valid form.
+	wrong := created.Token[:len(created.Token)-4] + "AAAA"
+	c.m.name("wrong", wrong)
+	c.expect(c.get(MePath, bearer(wrong)...), 401, challengeInvalid, bodyInvalid)
+}
+
+func passwordGrant(c *client) {
+	r := c.form(Prefix+"/token", []string{"grant_type", "password", "username", "alice", "password", "wonderland", "scope", "read"})
+	c.expectStatus(r, 200, "")
+	c.expectHeader(r, "Cache-Control", "no-store")
+	c.expectHeader(r, "Pragma", "no-cache")
+	c.expectHeader(r, "Content-Type", "application/json")
+	var tk tokens
+	c.decode(r, &tk)
+	if tk.TokenType != "Bearer" || tk.ExpiresIn != 300 || tk.Scope != ReadScope || !strings.HasPrefix(tk.RefreshToken, "akrt_") || strings.Count(tk.AccessToken, ".") != 2 {
+		c.t.Errorf("token response %s", r.body)
+	}
+	c.expect(c.get(MePath, bearer(tk.AccessToken)...), 200, "", `{"subject":"alice","method":"jwt","scopes":["read"]}`)
+	// The JSON extension for simplejwt clients.
+	r = c.postJSON(Prefix+"/token", `{"grant_type":"password","username":"carol","password":"singer"}`)
+	c.expectStatus(r, 200, "")
+	c.decode(r, &tk)
+	c.expect(c.get(MePath, bearer(tk.AccessToken)...), 200, "", `{"subject":"carol","method":"jwt","scopes":[]}`)
+
+	r = c.form(Prefix+"/token", []string{"grant_type", "password", "username", "alice", "password", "guess"})
+	c.expect(r, 400, "", bodyBadPassword)
+	c.expectHeader(r, "Cache-Control", "no-store")
+	c.expect(c.form(Prefix+"/token", []string{"grant_type", "password", "username", "mallory", "password", "guess"}), 400, "", bodyBadPassword)
+	c.expect(c.form(Prefix+"/token", []string{"username", "alice", "password", "wonderland"}), 400, "",
+		`{"error":"invalid_request","error_description":"grant_type is required"}`)
+	c.expect(c.form(Prefix+"/token", []string{"grant_type", "client_credentials"}), 400, "",
+		`{"error":"unsupported_grant_type","error_description":"unsupported grant_type"}`)
+	c.expect(c.form(Prefix+"/token", []string{"grant_type", "password", "username", "alice", "password", "wonderland", "scope", "root"}), 400, "",
+		`{"error":"invalid_scope","error_description":"the requested scope is invalid or not granted"}`)
+	c.expect(c.do(http.MethodPost, Prefix+"/token", "grant_type=password", "Content-Type", "text/plain"), 400, "",
+		`{"error":"invalid_request","error_description":"the body must be application/x-www-form-urlencoded or application/json"}`)
+}
+
+func refresh(c *client) {
+	tk := c.login("alice", ReadScope+" "+AdminScope)
+	c.advance(time.Minute)
+	r := c.refresh(tk.RefreshToken)
+	c.expectStatus(r, 200, "")
+	c.expectHeader(r, "Cache-Control", "no-store")
+	var next tokens
+	c.decode(r, &next)
+	if next.RefreshToken == tk.RefreshToken || next.AccessToken == tk.AccessToken || next.Scope != "read admin" {
+		c.t.Errorf("refresh response %s", r.body)
+	}
+	c.expect(c.get(AdminPath, bearer(next.AccessToken)...), 200, "", `{"subject":"alice","method":"jwt","scopes":["read","admin"]}`)
+	// A refresh may narrow the scopes (RFC 6749 §6), never widen them.
+	r = c.form(Prefix+"/token", []string{"grant_type", "refresh_token", "refresh_token", next.RefreshToken, "scope", ReadScope})
+	c.expectStatus(r, 200, "")
+	c.decode(r, &next)
+	c.expect(c.get(AdminPath, bearer(next.AccessToken)...), 403, challengeScope+`admin"`, bodyScope)
+	c.expect(c.refresh("akrt_not-a-real-token"), 400, "", bodyBadGrant)
+	c.expect(c.form(Prefix+"/token", []string{"grant_type", "refresh_token"}), 400, "",
+		`{"error":"invalid_request","error_description":"refresh_token is required"}`)
+}
+
+func refreshReuse(c *client) {
+	first := c.login("alice", ReadScope)
+	r := c.refresh(first.RefreshToken)
+	c.expectStatus(r, 200, "")
+	var second tokens
+	c.decode(r, &second)
+	c.expect(c.get(MePath, bearer(second.AccessToken)...), 200, "", `{"subject":"alice","method":"jwt","scopes":["read"]}`)
+	// The rotated token comes back: the whole family is revoked.
+	c.expect(c.refresh(first.RefreshToken), 400, "", bodyBadGrant)
+	c.expect(c.refresh(second.RefreshToken), 400, "", bodyBadGrant)
+	c.expect(c.get(MePath, bearer(second.AccessToken)...), 401, challengeRevoked, bodyRevoked)
+	c.expect(c.get(MePath, bearer(first.AccessToken)...), 401, challengeRevoked, bodyRevoked)
+}
+
+func revoke(c *client) {
+	tk := c.login("alice", ReadScope)
+	r := c.form(Prefix+"/revoke", []string{"token", tk.RefreshToken, "token_type_hint", "refresh_token"})
+	c.expect(r, 200, "", "")
+	c.expectHeader(r, "Cache-Control", "no-store")
+	c.expect(c.refresh(tk.RefreshToken), 400, "", bodyBadGrant)
+	c.expect(c.get(MePath, bearer(tk.AccessToken)...), 401, challengeRevoked, bodyRevoked)
+	// RFC 7009 §2.2: an unknown or repeated token is no error.
+	c.expect(c.form(Prefix+"/revoke", []string{"token", tk.RefreshToken}), 200, "", "")
+	c.expect(c.form(Prefix+"/revoke", []string{"token", "no-such-token"}), 200, "", "")
+	c.expect(c.form(Prefix+"/revoke", nil), 400, "", `{"error":"invalid_request","error_description":"token is required"}`)
+	c.expect(c.form(Prefix+"/revoke?token=x", []string{"token", "no-such-token"}), 400, "",
+		`{"error":"invalid_request","error_description":"credentials must be sent in the request body, never in the URL"}`)
+}
+
+func introspect(c *client) {
+	alice := c.login("alice", ReadScope)
+	c.advance(time.Second)
+	carol := c.login("carol", "introspect")
+	r := c.form(Prefix+"/introspect", []string{"token", alice.AccessToken}, bearer(carol.AccessToken)...)
+	c.expectStatus(r, 200, "")
+	c.expectHeader(r, "Cache-Control", "no-store")
+	var got struct {
+		Active bool   `json:"active"`
+		Sub    string `json:"sub"`
+		Scope  string `json:"scope"`
+		Kind   string `json:"authkit_token_kind"`
+	}
+	c.decode(r, &got)
+	if !got.Active || got.Sub != "alice" || got.Scope != ReadScope || got.Kind != "access_token" {
+		c.t.Errorf("introspection %s", r.body)
+	}
+	r = c.form(Prefix+"/introspect", []string{"token", alice.RefreshToken, "token_type_hint", "refresh_token"}, bearer(carol.AccessToken)...)
+	c.expectStatus(r, 200, "")
+	c.decode(r, &got)
+	if !got.Active || got.Sub != "alice" || got.Kind != "refresh_token" {
+		c.t.Errorf("introspection %s", r.body)
+	}
+	c.expect(c.form(Prefix+"/introspect", []string{"token", "garbage"}, bearer(carol.AccessToken)...), 200, "", `{"active":false}`)
+	c.advance(6 * time.Minute) // alice's access token expires; carol's too
+	carol = c.login("carol", "introspect")
+	c.expect(c.form(Prefix+"/introspect", []string{"token", alice.AccessToken}, bearer(carol.AccessToken)...), 200, "", `{"active":false}`)
+	// The caller needs the introspect scope.
+	alice = c.login("alice", ReadScope)
+	c.expect(c.form(Prefix+"/introspect", []string{"token", carol.AccessToken}, bearer(alice.AccessToken)...), 403, challengeScope+`introspect"`, bodyScope)
+}
+
+func jwks(c *client) {
+	r := c.get(Prefix + "/.well-known/jwks.json")
+	c.expectStatus(r, 200, "")
+	c.expectHeader(r, "Content-Type", "application/jwk-set+json")
+	c.expectHeader(r, "Cache-Control", "public, max-age=300")
+	want, err := c.f.env.Issuer.JWKS()
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	if r.body != string(want) || !strings.Contains(r.body, `"kid":"`+keyID+`"`) || !strings.Contains(r.body, `"kty":"OKP"`) || strings.Contains(r.body, `"d":`) {
+		c.t.Errorf("JWKS %s, want the public key set %s", r.body, want)
+	}
+	etag := r.header.Get("ETag")
+	if etag == "" {
+		c.t.Fatal("no ETag")
+	}
+	r = c.get(Prefix+"/.well-known/jwks.json", "If-None-Match", etag)
+	c.expect(r, 304, "", "")
+	c.expectHeader(r, "ETag", etag)
+	r = c.do(http.MethodHead, Prefix+"/.well-known/jwks.json", "")
+	c.expect(r, 200, "", "")
+	c.expectHeader(r, "Content-Type", "application/jwk-set+json")
+	r = c.do(http.MethodPost, Prefix+"/.well-known/jwks.json", "")
+	c.expect(r, 405, "", bodyMethod)
+	c.expectHeader(r, "Allow", "GET, HEAD")
+}
+
+func sessions(c *client) {
+	first := c.login("alice", ReadScope)
+	c.advance(time.Second)
+	second := c.login("alice", "")
+	r := c.get(Prefix+"/sessions", bearer(second.AccessToken)...)
+	c.expectStatus(r, 200, "")
+	c.expectHeader(r, "Cache-Control", "no-store")
+	type view struct {
+		ID      string `json:"id"`
+		Subject string `json:"subject"`
+		Current bool   `json:"current"`
+	}
+	var list struct {
+		Sessions []view `json:"sessions"`
+	}
+	c.decode(r, &list)
+	if len(list.Sessions) != 2 || !list.Sessions[0].Current || list.Sessions[1].Current || list.Sessions[1].Subject != "alice" {
+		c.t.Fatalf("sessions %s", r.body)
+	}
+	c.expect(c.do(http.MethodDelete, Prefix+"/sessions/"+list.Sessions[1].ID, "", bearer(second.AccessToken)...), 204, "", "")
+	c.expect(c.get(MePath, bearer(first.AccessToken)...), 401, challengeRevoked, bodyRevoked)
+	c.expect(c.refresh(first.RefreshToken), 400, "", bodyBadGrant)
+	c.decode(c.get(Prefix+"/sessions", bearer(second.AccessToken)...), &list)
+	if len(list.Sessions) != 1 {
+		c.t.Errorf("after a delete: %d sessions", len(list.Sessions))
+	}
+	c.expect(c.do(http.MethodDelete, Prefix+"/sessions/"+list.Sessions[0].ID+"x", "", bearer(second.AccessToken)...), 404, "",
+		`{"error":"not_found","error_description":"no such session"}`)
+	// Another user's session is not found either.
+	bob := c.login("bob", "")
+	c.expect(c.do(http.MethodDelete, Prefix+"/sessions/"+list.Sessions[0].ID, "", bearer(bob.AccessToken)...), 404, "",
+		`{"error":"not_found","error_description":"no such session"}`)
+	c.expect(c.do(http.MethodPost, Prefix+"/logout-all", "", bearer(second.AccessToken)...), 204, "", "")
+	c.expect(c.get(MePath, bearer(second.AccessToken)...), 401, challengeRevoked, bodyRevoked)
+	c.expect(c.get(MePath, bearer(bob.AccessToken)...), 200, "", `{"subject":"bob","method":"jwt","scopes":[]}`)
+}
+
+func apiTokens(c *client) {
+	tk := c.login("alice", ReadScope)
+	auth := bearer(tk.AccessToken)
+	c.expect(c.get(Prefix+"/api-tokens", auth...), 200, "", `{"api_tokens":[]}`)
+	var one, two struct {
+		Token string `json:"token"`
+		ID    string `json:"id"`
+	}
+	c.decode(c.postJSON(Prefix+"/api-tokens", `{"name":"laptop","scopes":["read"],"expires_in":86400}`, auth...), &one)
+	c.advance(time.Second)
+	c.decode(c.postJSON(Prefix+"/api-tokens", `{"name":"ci"}`, auth...), &two)
+	r := c.get(Prefix+"/api-tokens", auth...)
+	c.expectStatus(r, 200, "")
+	if strings.Count(r.body, `"id":`) != 2 || strings.Contains(r.body, one.Token) || strings.Contains(r.body, two.Token) || strings.Contains(r.body, `"token"`) {
+		c.t.Errorf("a listing shows both tokens, never their secrets: %s", r.body)
+	}
+	c.expect(c.get(MePath, bearer(one.Token)...), 200, "", `{"subject":"alice","method":"api_token","scopes":["read"]}`)
+	c.expect(c.do(http.MethodDelete, Prefix+"/api-tokens/"+one.ID, "", auth...), 204, "", "")
+	c.expect(c.get(MePath, bearer(one.Token)...), 401, challengeRevoked, bodyRevoked)
+	// Revoking twice is no error; an ID the caller does not own is not found.
+	c.expect(c.do(http.MethodDelete, Prefix+"/api-tokens/"+one.ID, "", auth...), 204, "", "")
+	c.expect(c.do(http.MethodDelete, Prefix+"/api-tokens/"+one.ID+"x", "", auth...), 404, "",
+		`{"error":"not_found","error_description":"no such API token"}`)
+	bob := c.login("bob", "")
+	c.expect(c.do(http.MethodDelete, Prefix+"/api-tokens/"+two.ID, "", bearer(bob.AccessToken)...), 404, "",
+		`{"error":"not_found","error_description":"no such API token"}`)
+	r = c.get(Prefix+"/api-tokens", auth...)
+	if strings.Count(r.body, `"id":`) != 1 {
+		c.t.Errorf("after a delete: %s", r.body)
+	}
+	c.expect(c.postJSON(Prefix+"/api-tokens", `{"scopes":["read"]}`, auth...), 400, "",
+		`{"error":"invalid_request","error_description":"invalid API token request"}`)
+	c.expect(c.form(Prefix+"/api-tokens", []string{"name", "x"}, auth...), 400, "",
+		`{"error":"invalid_request","error_description":"the body must be application/json"}`)
+	c.expect(c.get(MePath, bearer(two.Token)...), 200, "", `{"subject":"alice","method":"api_token","scopes":[]}`)
+}
+
+func malformedHeaders(c *client) {
+	long := "Bearer " + strings.Repeat("a", verifier.MaxHeaderLen)
+	c.expect(c.get(MePath, "Authorization", long), 400, challengeBadReq, bodyBadReq)
+	c.expect(c.get(MaybePath, "Authorization", long), 400, challengeBadReq, bodyBadReq)
+	c.expect(c.get(AnyPath, "Authorization", long), 400, challengeBadReq, bodyBadReq)
+	c.expect(c.get(Prefix+"/sessions", "Authorization", long), 400, challengeBadReq, bodyBadReq)
+	c.expect(c.get(MePath, "Authorization", "Bearer a", "Authorization", "Bearer b"), 400, challengeBadReq, bodyBadReq)
+	c.expect(c.get(MePath, "Authorization", "Bearer a,b"), 400, challengeBadReq, bodyBadReq)
+	c.expect(c.get(MePath, "Authorization", "Bearer"), 400, challengeBadReq, bodyBadReq)
+}
+
+func methods(c *client) {
+	tk := c.login("alice", "")
+	auth := bearer(tk.AccessToken)
+	for _, m := range []struct{ method, path, allow string }{
+		{http.MethodGet, Prefix + "/token", "POST"},
+		{http.MethodPut, Prefix + "/revoke", "POST"},
+		{http.MethodGet, Prefix + "/introspect", "POST"},
+		{http.MethodGet, Prefix + "/logout-all", "POST"},
+		{http.MethodDelete, Prefix + "/sessions", "GET, HEAD"},
+		{http.MethodGet, Prefix + "/sessions/some-id", "DELETE"},
+		{http.MethodPatch, Prefix + "/api-tokens", "GET, HEAD, POST"},
+		{http.MethodPost, Prefix + "/api-tokens/some-id", "DELETE"},
+	} {
+		r := c.do(m.method, m.path, "", auth...)
+		c.expect(r, 405, "", bodyMethod)
+		c.expectHeader(r, "Allow", m.allow)
+	}
+	r := c.do(http.MethodHead, Prefix+"/sessions", "", auth...)
+	c.expect(r, 200, "", "")
+	c.expectHeader(r, "Content-Type", "application/json")
+}
+
+func storeDown(c *client) {
+	tk := c.login("alice", ReadScope)
+	var created struct {
+		Token string `json:"token"`
+	}
+	c.decode(c.postJSON(Prefix+"/api-tokens", `{"name":"ci","scopes":["read"]}`, bearer(tk.AccessToken)...), &created)
+	c.f.store.down.Store(true)
+	c.note("the store goes down")
+	check := func(r response) {
+		c.t.Helper()
+		c.expect(r, 503, "", bodyUnavailable)
+		c.expectHeader(r, "Retry-After", "5")
+		c.expectHeader(r, "Cache-Control", "no-store")
+	}
+	check(c.get(MePath, bearer(tk.AccessToken)...))
+	check(c.get(MaybePath, bearer(tk.AccessToken)...))
+	check(c.get(AdminPath, bearer(tk.AccessToken)...))
+	check(c.get(AnyPath, bearer(tk.AccessToken)...))
+	check(c.get(MePath, bearer(created.Token)...))
+	check(c.get(MePath, "Authorization", "Token "+created.Token))
+	check(c.refresh(tk.RefreshToken))
+	check(c.form(Prefix+"/token", []string{"grant_type", "password", "username", "bob", "password", "builder"}))
+	check(c.form(Prefix+"/revoke", []string{"token", tk.RefreshToken}))
+	check(c.get(Prefix+"/sessions", bearer(tk.AccessToken)...))
+	// No credential needs no store: still a 401.
+	c.expect(c.get(MePath), 401, challengeNone, bodyUnauthorized)
+	c.expect(c.get(MaybePath), 200, "", `{"anonymous":true}`)
+	c.f.store.down.Store(false)
+	c.note("the store is back")
+	c.expect(c.get(MePath, bearer(tk.AccessToken)...), 200, "", `{"subject":"alice","method":"jwt","scopes":["read"]}`)
+	r := c.refresh(tk.RefreshToken)
+	c.expectStatus(r, 200, "")
+}
