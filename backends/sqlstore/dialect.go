@@ -1,0 +1,222 @@
+package sqlstore
+
+import (
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/go-sql-driver/mysql"
+	"github.com/jmoiron/sqlx"
+	"modernc.org/sqlite"
+)
+
+// dialect is everything that differs between the three databases. The
+// store has one code path; the few places where the SQL or the
+// transaction handling differ read it from here.
+type dialect struct {
+	// name is "postgres", "mysql" or "sqlite": the directory of its
+	// migrations and the word used in messages.
+	name string
+	// bind is the sqlx bind type the queries are rebound to.
+	bind int
+	// forUpdate is appended to the SELECTs that lock the rows they read
+	// inside a transaction. SQLite has no row locks: its write
+	// transactions start with BEGIN IMMEDIATE and run one at a time.
+	forUpdate string
+	// txOptions are passed to BeginTx. MySQL runs the store's transactions
+	// at READ COMMITTED, as PostgreSQL does by default: every lock the store
+	// relies on is an explicit row lock, and InnoDB's REPEATABLE READ would
+	// add gap locks that only make deadlocks likelier.
+	txOptions *sql.TxOptions
+	// immediate makes write transactions "BEGIN IMMEDIATE" statements on a
+	// dedicated connection (SQLite), whatever _txlock the DSN asked for, so
+	// that two writers never both hold a read lock and deadlock upgrading.
+	immediate bool
+	// upsertMax writes a row or, when its key is taken, keeps the greater of
+	// the old and new value of each listed column.
+	upsertMax func(table, cols, key string, greatest ...string) string
+	// insertIfAbsent inserts a row unless its key is taken.
+	insertIfAbsent func(table, col string) string
+	// byCtid makes bounded DELETEs name their rows by ctid (PostgreSQL).
+	byCtid bool
+}
+
+// deleteBatch returns a DELETE of at most "?" rows of table: those the
+// query "SELECT … <from>" finds, where from aliases table as t, takes its
+// own parameters first and may end in ORDER BY. SQL has no portable DELETE … LIMIT:
+//
+//   - PostgreSQL deletes by ctid = ANY (ARRAY(SELECT t.ctid … LIMIT ?)):
+//     a TID scan, where the planner would turn "key IN (SELECT … LIMIT
+//     1000)" into a hash join over the whole table.
+//   - MySQL refuses LIMIT in an IN subquery, and a subquery reading the
+//     table being deleted from; wrapping the subquery in a derived table
+//     (x) lifts both. SQLite accepts the same form.
+func (d *dialect) deleteBatch(table, keyCols, from string) string {
+	if d.byCtid {
+		return fmt.Sprintf("DELETE FROM %s WHERE ctid = ANY (ARRAY(SELECT t.ctid %s LIMIT ?))", table, from)
+	}
+	key := keyCols
+	if strings.Contains(keyCols, ",") {
+		key = "(" + keyCols + ")"
+	}
+	return fmt.Sprintf("DELETE FROM %s WHERE %s IN (SELECT %s FROM (SELECT %s %s LIMIT ?) x)",
+		table, key, keyCols, prefixed("t.", keyCols), from)
+}
+
+var (
+	dialectPostgres = &dialect{
+		name:      "postgres",
+		bind:      sqlx.DOLLAR,
+		forUpdate: " FOR UPDATE",
+		byCtid:    true,
+		upsertMax: func(table, cols, key string, greatest ...string) string {
+			set := make([]string, len(greatest))
+			for i, c := range greatest {
+				set[i] = fmt.Sprintf("%s = GREATEST(%s.%s, EXCLUDED.%s)", c, table, c, c)
+			}
+			return fmt.Sprintf("INSERT INTO %s (%s) VALUES (%s) ON CONFLICT (%s) DO UPDATE SET %s",
+				table, cols, marks(cols), key, strings.Join(set, ", "))
+		},
+		insertIfAbsent: func(table, col string) string {
+			return fmt.Sprintf("INSERT INTO %s (%s) VALUES (?) ON CONFLICT (%s) DO NOTHING", table, col, col)
+		},
+	}
+	dialectMySQL = &dialect{
+		name:      "mysql",
+		bind:      sqlx.QUESTION,
+		forUpdate: " FOR UPDATE",
+		txOptions: &sql.TxOptions{Isolation: sql.LevelReadCommitted},
+		upsertMax: func(table, cols, _ string, greatest ...string) string {
+			// VALUES(col) is deprecated in MySQL 8.0.20+ but still works
+			// there, and it is the only form MariaDB accepts.
+			set := make([]string, len(greatest))
+			for i, c := range greatest {
+				set[i] = fmt.Sprintf("%s = GREATEST(%s, VALUES(%s))", c, c, c)
+			}
+			return fmt.Sprintf("INSERT INTO %s (%s) VALUES (%s) ON DUPLICATE KEY UPDATE %s",
+				table, cols, marks(cols), strings.Join(set, ", "))
+		},
+		insertIfAbsent: func(table, col string) string {
+			return fmt.Sprintf("INSERT INTO %s (%s) VALUES (?) ON DUPLICATE KEY UPDATE %s = %s", table, col, col, col)
+		},
+	}
+	dialectSQLite = &dialect{
+		name:      "sqlite",
+		bind:      sqlx.QUESTION,
+		immediate: true,
+		upsertMax: func(table, cols, key string, greatest ...string) string {
+			// SQLite's multi-argument max() is NULL if an argument is; the
+			// columns kept this way are both NULL or both set.
+			set := make([]string, len(greatest))
+			for i, c := range greatest {
+				set[i] = fmt.Sprintf("%s = max(%s, excluded.%s)", c, c, c)
+			}
+			return fmt.Sprintf("INSERT INTO %s (%s) VALUES (%s) ON CONFLICT (%s) DO UPDATE SET %s",
+				table, cols, marks(cols), key, strings.Join(set, ", "))
+		},
+		insertIfAbsent: func(table, col string) string {
+			return fmt.Sprintf("INSERT INTO %s (%s) VALUES (?) ON CONFLICT (%s) DO NOTHING", table, col, col)
+		},
+	}
+)
+
+// marks returns one "?" per comma-separated column.
+func marks(cols string) string {
+	n := strings.Count(cols, ",") + 1
+	return strings.TrimSuffix(strings.Repeat("?, ", n), ", ")
+}
+
+// Driver names the store recognises (database/sql's DriverName of the
+// *sqlx.DB it is given, or the name passed to WithDriver).
+const (
+	driverPgx    = "pgx"      // github.com/jackc/pgx/v5/stdlib
+	driverPq     = "postgres" // github.com/lib/pq
+	driverMySQL  = "mysql"    // github.com/go-sql-driver/mysql
+	driverSQLite = "sqlite"   // modernc.org/sqlite
+)
+
+// dialectFor maps a driver name to its dialect.
+func dialectFor(driverName string) (*dialect, error) {
+	switch driverName {
+	case driverPgx, "pgx/v5", driverPq:
+		return dialectPostgres, nil
+	case driverMySQL:
+		return dialectMySQL, nil
+	case driverSQLite:
+		return dialectSQLite, nil
+	}
+	return nil, fmt.Errorf("sqlstore: unknown database/sql driver %q (want pgx, postgres, mysql or sqlite; pass WithDriver for a wrapped driver)", driverName)
+}
+
+// SQLSTATE codes and vendor error numbers the store acts on.
+const (
+	pgUniqueViolation      = "23505"
+	pgSerializationFailure = "40001"
+	pgDeadlockDetected     = "40P01"
+
+	myDupEntry        = 1062
+	myDupEntryKeyName = 1586
+	myDeadlock        = 1213
+
+	sqliteConstraintPrimaryKey = 1555 // SQLITE_CONSTRAINT_PRIMARYKEY
+	sqliteConstraintUnique     = 2067 // SQLITE_CONSTRAINT_UNIQUE
+)
+
+// sqlState is implemented by the errors of both PostgreSQL drivers
+// (*pgconn.PgError and *pq.Error).
+type sqlState interface {
+	error
+	SQLState() string
+}
+
+// isUniqueViolation reports whether err is a duplicate key, in any dialect.
+func isUniqueViolation(err error) bool {
+	if e, ok := errors.AsType[sqlState](err); ok {
+		return e.SQLState() == pgUniqueViolation
+	}
+	if e, ok := errors.AsType[*mysql.MySQLError](err); ok {
+		return e.Number == myDupEntry || e.Number == myDupEntryKeyName
+	}
+	if e, ok := errors.AsType[*sqlite.Error](err); ok {
+		return e.Code() == sqliteConstraintUnique || e.Code() == sqliteConstraintPrimaryKey
+	}
+	return false
+}
+
+// isRetryable reports whether err aborted a transaction that may simply be
+// run again: a deadlock or a serialization failure. The store's
+// transactions lock few rows, in a fixed order, so these are rare; they are
+// retried rather than reported, because a deadlock victim must not be
+// taken for a wrong answer (a lost rotation race is a *ReuseError, not a
+// failure).
+func isRetryable(err error) bool {
+	if e, ok := errors.AsType[sqlState](err); ok {
+		s := e.SQLState()
+		return s == pgSerializationFailure || s == pgDeadlockDetected
+	}
+	if e, ok := errors.AsType[*mysql.MySQLError](err); ok {
+		return e.Number == myDeadlock
+	}
+	return false
+}
+
+// MySQL errors for input the server refuses.
+const (
+	myDataTooLong        = 1406
+	myIncorrectString    = 1366
+	pgDataExceptionClass = "22"
+)
+
+// isDataError reports input the database refused as malformed: a string
+// that is not valid UTF-8 or holds a NUL byte (PostgreSQL's text), or a
+// value too long for its column (MySQL in strict mode).
+func isDataError(err error) bool {
+	if e, ok := errors.AsType[sqlState](err); ok {
+		return strings.HasPrefix(e.SQLState(), pgDataExceptionClass)
+	}
+	if e, ok := errors.AsType[*mysql.MySQLError](err); ok {
+		return e.Number == myDataTooLong || e.Number == myIncorrectString
+	}
+	return false
+}

@@ -1,0 +1,96 @@
+// Package sqlstore keeps authkit's state — sessions and refresh tokens,
+// revocations, API tokens — in a SQL database: PostgreSQL (through
+// github.com/jackc/pgx/v5/stdlib or github.com/lib/pq), MySQL 8 or MariaDB
+// 10.5+ (github.com/go-sql-driver/mysql) and SQLite (modernc.org/sqlite,
+// pure Go). A [Store] implements authkit.Store and authkit.Pinger; one code
+// path serves the three dialects, which differ only in placeholders, upsert
+// syntax, row locks and column types.
+//
+// From a DSN, with the pool owned by the Store:
+//
+//	store, err := sqlstore.Open(ctx, "postgres://authkit:secret@db:5432/app?sslmode=verify-full")
+//	defer store.Close()
+//	iss, err := issuer.New(authkit.WithStore(store), authkit.WithKeys(set))
+//
+// Or over the *sqlx.DB (or *sql.DB, with NewFromDB) the application already
+// has, which the caller keeps owning:
+//
+//	db := sqlx.MustOpen("pgx", dsn)
+//	if err := sqlstore.Migrate(ctx, db); err != nil { … }
+//	store, err := sqlstore.New(db)
+//
+// # Schema and migrations
+//
+// The schema is versioned SQL, one directory per dialect, embedded in the
+// package ([Migrations]) and applied by [Migrate], which is idempotent and
+// takes a lock so that several servers may start at once; `authkit migrate
+// --dsn …` runs it from the command line. New and Open never change the
+// schema (Open checks it is there). A team that runs its own migration tool
+// applies the same files (goose and golang-migrate read them as they are).
+// Table names start with a prefix, "authkit_" unless [WithTablePrefix]
+// says otherwise.
+//
+// Times are stored as BIGINT microseconds since the Unix epoch: exact to
+// the microsecond the store contract asks for, free of time zones and
+// driver conversions. Expiry is judged only against the now the caller
+// passes; the database's clock is never read. Token hashes, the sealed
+// successor and session claims are byte columns; scopes and audiences are
+// JSON arrays of strings. On MySQL every string is a VARBINARY or BLOB so
+// that subjects and IDs compare byte for byte (no collation folds "Alice"
+// into "alice" or pads "alice " into "alice"). No token secret is ever
+// stored.
+//
+// Every lookup has an index, and none on the request path scans a table
+// (a test checks PostgreSQL's plans). Expired rows are deleted in bounded
+// batches by the DeleteExpired… methods, which issuer.Issuer.Cleanup calls;
+// run it periodically.
+//
+// # Concurrency
+//
+// A Store is safe for concurrent use, and so are several Stores (several
+// servers) over one database:
+//
+//   - RotateRefresh is one transaction that locks the presented token's row
+//     and its session's (SELECT … FOR UPDATE; SQLite's BEGIN IMMEDIATE takes
+//     the database's write lock), classifies them, marks the token used,
+//     inserts its successor and moves the session's expiry. Of N concurrent
+//     rotations of one token, across any number of pools, exactly one wins;
+//     the others get a *authkit.ReuseError naming the winner.
+//   - CreateAPIToken with a limit counts and inserts in one transaction that
+//     holds a per-subject lock row, so N concurrent creations never exceed
+//     the limit.
+//   - IsRevoked is one SELECT, one round trip, of three primary-key probes.
+//   - A transaction aborted by a deadlock or a serialization failure is run
+//     again (a few times, with a short jittered pause): a lost race is never
+//     reported as a failure, nor a failure as a lost race.
+//
+// # Errors
+//
+// Outcomes match authkit's sentinels with errors.Is: ErrNotFound,
+// ErrConflict (a duplicate key), ErrLimitExceeded, ErrTokenRevoked,
+// ErrTokenExpired, *authkit.ReuseError. A call whose ctx is already done
+// returns an error matching ctx.Err() without touching the database. Every
+// other failure matches authkit.ErrStoreUnavailable and keeps the driver's
+// error as its cause (errors.As reaches *pgconn.PgError, *pq.Error,
+// *mysql.MySQLError, *sqlite.Error): refused or broken connections, a
+// server shutting down, a lock wait timeout, a missing table, and a ctx
+// whose deadline passed while the database did not answer (that error
+// matches context.DeadlineExceeded too; pgx and go-sql-driver close the
+// connection at the deadline, while lib/pq can only send the server a
+// cancel request, so through a network partition its calls outlive their
+// deadline). The verifier refuses the request
+// (fail closed); when the database is back, the pool's fresh connections
+// work again without a restart. Input the store refuses before asking the
+// database — an empty or over-long key ([MaxIDLen], [MaxKeyLen]), or a
+// string PostgreSQL's text cannot hold (invalid UTF-8, a NUL byte) —
+// matches authkit.ErrInvalidRequest. No error repeats a DSN's password.
+//
+// # SQLite
+//
+// Open turns on WAL, busy_timeout=5000, foreign keys and
+// synchronous=NORMAL. Write transactions are BEGIN IMMEDIATE on a
+// connection held for their duration, whatever the DSN says, so writers
+// queue on busy_timeout instead of deadlocking; a pool opened by the
+// application should set busy_timeout (and WAL) too. An in-memory database
+// is refused: each connection of a pool would see its own.
+package sqlstore

@@ -1,0 +1,160 @@
+package sqlstore_test
+
+import (
+	"context"
+	"net"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+
+	"github.com/authkit-go/authkit"
+	"github.com/authkit-go/authkit/backends/sqlstore"
+	"github.com/authkit-go/authkit/conformance"
+	"github.com/authkit-go/authkit/internal/testservers"
+)
+
+// backend is one dialect (and driver) the tests run on.
+type backend struct {
+	name string
+	// driver is the database/sql driver name sqlx.Open uses.
+	driver string
+	// fresh returns a DSN (for driver) of an empty, isolated database.
+	fresh func(t testing.TB) string
+	// unreachable returns a DSN (for driver) no server answers.
+	unreachable func(t testing.TB) string
+}
+
+func postgresBackend(driver string) backend {
+	return backend{
+		name:   "postgres-" + driver,
+		driver: driver,
+		fresh:  func(t testing.TB) string { return testservers.Postgres(t) },
+		unreachable: func(t testing.TB) string {
+			return "postgres://postgres@" + closedAddr(t) + "/test?sslmode=disable&connect_timeout=5"
+		},
+	}
+}
+
+var (
+	pgxBackend   = postgresBackend("pgx")
+	pqBackend    = postgresBackend("postgres")
+	mysqlBackend = backend{
+		name:   "mysql",
+		driver: "mysql",
+		fresh:  func(t testing.TB) string { return testservers.MySQL(t) },
+		unreachable: func(t testing.TB) string {
+			return "root@tcp(" + closedAddr(t) + ")/test?timeout=5s"
+		},
+	}
+	sqliteBackend = backend{
+		name:   "sqlite",
+		driver: "sqlite",
+		fresh: func(t testing.TB) string {
+			return filepath.Join(t.TempDir(), "authkit.db") + "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)"
+		},
+		unreachable: func(t testing.TB) string {
+			return filepath.Join(t.TempDir(), "no-such-directory", "authkit.db")
+		},
+	}
+	allBackends = []backend{pgxBackend, pqBackend, mysqlBackend, sqliteBackend}
+)
+
+// closedAddr returns a loopback address nothing listens on: connections to
+// it are refused at once.
+func closedAddr(t testing.TB) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	return addr
+}
+
+// openDB opens dsn with b's driver and closes it when t ends.
+func openDB(t testing.TB, b backend, dsn string) *sqlx.DB {
+	t.Helper()
+	db, err := sqlx.Open(b.driver, dsn)
+	if err != nil {
+		t.Fatalf("sqlx.Open(%s): %v", b.driver, err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+// newStore opens a fresh isolated database for b, migrates it and returns
+// a store over it and its DSN.
+func newStore(t testing.TB, b backend, opts ...sqlstore.Option) (*sqlstore.Store, string) {
+	t.Helper()
+	dsn := b.fresh(t)
+	db := openDB(t, b, dsn)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := sqlstore.Migrate(ctx, db, opts...); err != nil {
+		t.Fatalf("Migrate: %v", err)
+	}
+	s, err := sqlstore.New(db, opts...)
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	return s, dsn
+}
+
+// harness makes the conformance harness of b: every New is its own schema,
+// database or file; Peer is a second pool on it, as a second application
+// server would hold.
+func harness(b backend, opts ...sqlstore.Option) conformance.Harness {
+	var (
+		mu   sync.Mutex
+		dsns = map[authkit.Store]string{}
+	)
+	dsnOf := func(t *testing.T, s authkit.Store) string {
+		t.Helper()
+		mu.Lock()
+		defer mu.Unlock()
+		dsn, ok := dsns[s]
+		if !ok {
+			t.Fatal("harness: a store this harness did not make")
+		}
+		return dsn
+	}
+	attach := func(t *testing.T, dsn string) *sqlstore.Store {
+		t.Helper()
+		s, err := sqlstore.New(openDB(t, b, dsn), opts...)
+		if err != nil {
+			t.Fatalf("New: %v", err)
+		}
+		mu.Lock()
+		dsns[s] = dsn
+		mu.Unlock()
+		return s
+	}
+	return conformance.Harness{
+		New: func(t *testing.T) authkit.Store {
+			s, dsn := newStore(t, b, opts...)
+			mu.Lock()
+			dsns[s] = dsn
+			mu.Unlock()
+			return s
+		},
+		Peer: func(t *testing.T, s authkit.Store) authkit.Store { return attach(t, dsnOf(t, s)) },
+		Reopen: func(t *testing.T, s authkit.Store) authkit.Store {
+			dsn := dsnOf(t, s)
+			if err := s.(*sqlstore.Store).DB().Close(); err != nil {
+				t.Fatalf("closing the pool: %v", err)
+			}
+			return attach(t, dsn)
+		},
+		Unavailable: func(t *testing.T) authkit.Store {
+			s, err := sqlstore.New(openDB(t, b, b.unreachable(t)), opts...)
+			if err != nil {
+				t.Fatalf("New: %v", err)
+			}
+			return s
+		},
+	}
+}

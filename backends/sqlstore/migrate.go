@@ -1,0 +1,258 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"io/fs"
+	"path"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+)
+
+//go:embed migrations
+var migrationFS embed.FS
+
+// Migrations returns the schema migrations as plain SQL files, for a team
+// that applies them with its own tool: migrations/postgres,
+// migrations/mysql and migrations/sqlite each hold NNNN_name.up.sql files
+// in golang-migrate's naming, each starting with goose's "-- +goose Up"
+// annotation. They use the default table prefix, "authkit_". With
+// golang-migrate, for example:
+//
+//	src, _ := iofs.New(sqlstore.Migrations(), "migrations/postgres")
+//
+// The same files are in the repository under
+// backends/sqlstore/migrations.
+func Migrations() fs.FS { return migrationFS }
+
+// migration is one versioned file.
+type migration struct {
+	version int64
+	name    string
+	body    string
+}
+
+var migrationName = regexp.MustCompile(`^([0-9]{4})_([a-z0-9_]+)\.up\.sql$`)
+
+// loadMigrations returns the dialect's migrations in version order, with
+// the default prefix replaced by prefix.
+func loadMigrations(d *dialect, prefix string) ([]migration, error) {
+	dir := path.Join("migrations", d.name)
+	entries, err := fs.ReadDir(migrationFS, dir)
+	if err != nil {
+		return nil, fmt.Errorf("sqlstore: reading the %s migrations: %w", d.name, err)
+	}
+	var out []migration
+	for _, e := range entries {
+		m := migrationName.FindStringSubmatch(e.Name())
+		if m == nil {
+			continue
+		}
+		b, err := fs.ReadFile(migrationFS, path.Join(dir, e.Name()))
+		if err != nil {
+			return nil, fmt.Errorf("sqlstore: reading migration %s: %w", e.Name(), err)
+		}
+		v, _ := strconv.ParseInt(m[1], 10, 64)
+		out = append(out, migration{version: v, name: m[2], body: withPrefix(string(b), prefix)})
+	}
+	slices.SortFunc(out, func(a, b migration) int { return int(a.version - b.version) })
+	return out, nil
+}
+
+// withPrefix rewrites the default prefix of the shipped files. The files
+// use "authkit_" only at the start of table, index and constraint names (a
+// test checks this), so a plain replacement is exact.
+func withPrefix(sqlText, prefix string) string {
+	if prefix == DefaultTablePrefix {
+		return sqlText
+	}
+	return strings.ReplaceAll(sqlText, DefaultTablePrefix, prefix)
+}
+
+// statements splits a migration into its statements: "--" comments are
+// dropped (the files hold no string literal containing "--" or ";") and
+// the rest is cut at each ";". Drivers differ in whether one Exec may run
+// several statements (MySQL's needs multiStatements=true), so each runs
+// alone.
+func statements(body string) []string {
+	var b strings.Builder
+	for line := range strings.Lines(body) {
+		if i := strings.Index(line, "--"); i >= 0 {
+			line = line[:i] + "\n"
+		}
+		b.WriteString(line)
+	}
+	var out []string
+	for stmt := range strings.SplitSeq(b.String(), ";") {
+		if stmt = strings.TrimSpace(stmt); stmt != "" {
+			out = append(out, stmt)
+		}
+	}
+	return out
+}
+
+// Migrate brings the schema of db up to date: it creates the
+// <prefix>schema_migrations table if needed and applies, in order, every
+// embedded migration of the dialect that it does not list. It is
+// idempotent, and safe when several application servers call it at once:
+// they serialise on a lock (PostgreSQL: pg_advisory_xact_lock; MySQL:
+// GET_LOCK; SQLite: BEGIN IMMEDIATE), and each finds what the others did.
+// On PostgreSQL and SQLite all pending migrations apply in one transaction;
+// MySQL commits DDL as it goes, so there each migration's statements are
+// written to be re-run safely (IF NOT EXISTS) should one be interrupted.
+//
+// The options are New's: WithTablePrefix (the same prefix as the Store's)
+// and WithDriver (to override the dialect detected from db.DriverName()).
+func Migrate(ctx context.Context, db *sqlx.DB, opts ...Option) error {
+	if db == nil {
+		return errors.New("sqlstore: Migrate: nil *sqlx.DB")
+	}
+	c, err := buildConfig(opts)
+	if err != nil {
+		return err
+	}
+	d, err := detect(db, c)
+	if err != nil {
+		return err
+	}
+	ms, err := loadMigrations(d, c.prefix)
+	if err != nil {
+		return err
+	}
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		return fmt.Errorf("sqlstore: migrate: %w", err)
+	}
+	defer conn.Close()
+	m := migrator{d: d, prefix: c.prefix, conn: conn, bind: func(q string) string { return sqlx.Rebind(d.bind, q) }}
+	switch d {
+	case dialectMySQL:
+		err = m.mysql(ctx, ms)
+	default:
+		err = m.transactional(ctx, ms)
+	}
+	if err != nil {
+		return fmt.Errorf("sqlstore: migrate (%s, prefix %s): %w", d.name, c.prefix, err)
+	}
+	return nil
+}
+
+type migrator struct {
+	d      *dialect
+	prefix string
+	conn   *sql.Conn
+	bind   func(string) string
+}
+
+// lockTimeout bounds how long Migrate waits for another server's Migrate.
+const lockTimeout = 5 * time.Minute
+
+// transactional applies the migrations in one transaction that first
+// takes the migration lock (PostgreSQL, SQLite: DDL is transactional).
+func (m migrator) transactional(ctx context.Context, ms []migration) (err error) {
+	var tx txn
+	if m.d.immediate {
+		// BEGIN IMMEDIATE is the lock: one writer at a time.
+		if _, err := m.conn.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
+			return err
+		}
+		tx = &immediateTx{Conn: m.conn}
+	} else {
+		t, err := m.conn.BeginTx(ctx, nil)
+		if err != nil {
+			return err
+		}
+		tx = t
+		if _, err := tx.ExecContext(ctx, "SELECT pg_advisory_xact_lock($1)", m.lockKey()); err != nil {
+			_ = tx.Rollback()
+			return fmt.Errorf("taking the migration lock: %w", err)
+		}
+	}
+	if err := m.apply(ctx, tx, ms); err != nil {
+		_ = tx.Rollback()
+		return err
+	}
+	return tx.Commit()
+}
+
+// lockKey is the advisory lock of this prefix's migrations.
+func (m migrator) lockKey() int64 {
+	h := fnv.New64a()
+	h.Write([]byte("authkit/sqlstore/migrate:" + m.prefix))
+	return int64(h.Sum64())
+}
+
+// mysql applies the migrations under a named lock held by the connection.
+func (m migrator) mysql(ctx context.Context, ms []migration) error {
+	name := "SELECT LEFT(CONCAT('authkit:', SHA2(CONCAT(COALESCE(DATABASE(), ''), ':', ?), 256)), 64)"
+	var lock string
+	if err := m.conn.QueryRowContext(ctx, name, m.prefix).Scan(&lock); err != nil {
+		return err
+	}
+	var got sql.NullInt64
+	if err := m.conn.QueryRowContext(ctx, "SELECT GET_LOCK(?, ?)", lock, int(lockTimeout/time.Second)).Scan(&got); err != nil {
+		return fmt.Errorf("taking the migration lock: %w", err)
+	}
+	if !got.Valid || got.Int64 != 1 {
+		return fmt.Errorf("taking the migration lock: another Migrate held it for %v", lockTimeout)
+	}
+	defer func() {
+		// Released with the connection in any case; say so explicitly.
+		var released sql.NullInt64
+		_ = m.conn.QueryRowContext(context.WithoutCancel(ctx), "SELECT RELEASE_LOCK(?)", lock).Scan(&released)
+	}()
+	return m.apply(ctx, m.conn, ms)
+}
+
+// apply creates the bookkeeping table and runs each migration not yet
+// recorded in it, recording it.
+func (m migrator) apply(ctx context.Context, q querier, ms []migration) error {
+	table := m.prefix + "schema_migrations"
+	create := fmt.Sprintf(`CREATE TABLE IF NOT EXISTS %s (version BIGINT NOT NULL PRIMARY KEY, name VARCHAR(255) NOT NULL, applied_at BIGINT NOT NULL)`, table)
+	if _, err := q.ExecContext(ctx, create); err != nil {
+		return fmt.Errorf("creating %s: %w", table, err)
+	}
+	rows, err := q.QueryContext(ctx, "SELECT version FROM "+table)
+	if err != nil {
+		return fmt.Errorf("reading %s: %w", table, err)
+	}
+	done := map[int64]bool{}
+	for rows.Next() {
+		var v int64
+		if err := rows.Scan(&v); err != nil {
+			rows.Close()
+			return err
+		}
+		done[v] = true
+	}
+	if err := rows.Close(); err != nil {
+		return err
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	record := m.bind("INSERT INTO " + table + " (version, name, applied_at) VALUES (?, ?, ?)")
+	for _, mg := range ms {
+		if done[mg.version] {
+			continue
+		}
+		for _, stmt := range statements(mg.body) {
+			if _, err := q.ExecContext(ctx, stmt); err != nil {
+				return fmt.Errorf("migration %04d_%s: %w", mg.version, mg.name, err)
+			}
+		}
+		if _, err := q.ExecContext(ctx, record, mg.version, mg.name, time.Now().UnixMicro()); err != nil {
+			return fmt.Errorf("recording migration %04d_%s: %w", mg.version, mg.name, err)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,309 @@
+package sqlstore_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/go-sql-driver/mysql"
+	"github.com/jmoiron/sqlx"
+
+	"github.com/authkit-go/authkit"
+	"github.com/authkit-go/authkit/backends/sqlstore"
+)
+
+// urlDSN turns a fresh database of b into the DSN form Open takes.
+func urlDSN(t *testing.T, b backend) string {
+	t.Helper()
+	switch b.driver {
+	case "mysql":
+		cfg, err := mysql.ParseDSN(b.fresh(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return fmt.Sprintf("mysql://%s:%s@%s/%s", cfg.User, cfg.Passwd, cfg.Addr, cfg.DBName)
+	case "sqlite":
+		return "sqlite:" + filepath.Join(t.TempDir(), "authkit.db")
+	}
+	return b.fresh(t)
+}
+
+// TestOpen opens each dialect from a DSN: before the migrations Open
+// refuses (naming the missing table), after them it works, and Close
+// closes the pool it made.
+func TestOpen(t *testing.T) {
+	for _, b := range allBackends {
+		t.Run(b.name, func(t *testing.T) {
+			dsn := urlDSN(t, b)
+			var opts []sqlstore.Option
+			if b.driver == "postgres" {
+				opts = append(opts, sqlstore.WithDriver("postgres")) // lib/pq
+			}
+			ctx := t.Context()
+			if _, err := sqlstore.Open(ctx, dsn, opts...); err == nil || !strings.Contains(err.Error(), "authkit_") || !strings.Contains(err.Error(), "migrat") {
+				t.Fatalf("Open before the migrations = %v, want an error naming the missing table and the migrations", err)
+			}
+			db, err := sqlstore.OpenDB(ctx, dsn, opts...)
+			if err != nil {
+				t.Fatalf("OpenDB: %v", err)
+			}
+			if got := db.DriverName(); got != b.driver {
+				t.Errorf("OpenDB's driver is %q, want %q", got, b.driver)
+			}
+			if err := sqlstore.Migrate(ctx, db); err != nil {
+				t.Fatalf("Migrate: %v", err)
+			}
+			db.Close()
+			s, err := sqlstore.Open(ctx, dsn, opts...)
+			if err != nil {
+				t.Fatalf("Open after the migrations: %v", err)
+			}
+			if err := s.Ping(ctx); err != nil {
+				t.Errorf("Ping: %v", err)
+			}
+			tok := authkit.APIToken{ID: "tok-1", Hash: authkit.TokenHash{1}, Subject: "alice", Name: "ci", CreatedAt: time.Now()}
+			if err := s.CreateAPIToken(ctx, tok, 1, time.Now()); err != nil {
+				t.Fatalf("CreateAPIToken: %v", err)
+			}
+			if got, err := s.LookupAPIToken(ctx, tok.Hash); err != nil || got.ID != tok.ID {
+				t.Errorf("LookupAPIToken = %+v, %v", got, err)
+			}
+			if err := s.Close(); err != nil {
+				t.Errorf("Close: %v", err)
+			}
+			if err := s.Ping(ctx); !errors.Is(err, authkit.ErrStoreUnavailable) {
+				t.Errorf("Ping after Close = %v, want ErrStoreUnavailable", err)
+			}
+		})
+	}
+}
+
+// TestOpenSQLiteSettings checks the pragmas Open sets on a SQLite file.
+func TestOpenSQLiteSettings(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "authkit.db")
+	db, err := sqlstore.OpenDB(t.Context(), "sqlite://"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	for pragma, want := range map[string]string{"journal_mode": "wal", "busy_timeout": "5000", "foreign_keys": "1", "synchronous": "1"} {
+		var got string
+		if err := db.QueryRowContext(t.Context(), "PRAGMA "+pragma).Scan(&got); err != nil {
+			t.Fatal(err)
+		}
+		if got != want {
+			t.Errorf("PRAGMA %s = %s, want %s", pragma, got, want)
+		}
+	}
+	// A pragma given in the DSN wins over the default.
+	db2, err := sqlstore.OpenDB(t.Context(), "sqlite:"+path+"?_pragma=busy_timeout(1234)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db2.Close()
+	var got string
+	if err := db2.QueryRowContext(t.Context(), "PRAGMA busy_timeout").Scan(&got); err != nil || got != "1234" {
+		t.Errorf("PRAGMA busy_timeout with the DSN's own value = %s, %v, want 1234", got, err)
+	}
+}
+
+// TestOpenRefuses covers DSNs Open cannot use, and checks that no error
+// repeats a password.
+func TestOpenRefuses(t *testing.T) {
+	const secret = "s3cr3t-pa55"
+	for _, c := range []struct {
+		name string
+		dsn  string
+		opts []sqlstore.Option
+	}{
+		{"empty", "", nil},
+		{"unknown scheme", "redis://localhost:6379", nil},
+		{"no scheme", "localhost", nil},
+		{"postgres bad port", "postgres://u:" + secret + "@localhost:99999999/db", nil},
+		{"postgres lib/pq bad", "postgres://u:" + secret + "@local host:5432/db", []sqlstore.Option{sqlstore.WithDriver("postgres")}},
+		{"postgres with the mysql driver", "postgres://u:" + secret + "@localhost/db", []sqlstore.Option{sqlstore.WithDriver("mysql")}},
+		{"mysql without a database", "mysql://u:" + secret + "@localhost:3306", nil},
+		{"mysql with a bad parameter", "mysql://u:" + secret + "@localhost:3306/db?timeout=forever", nil},
+		{"sqlite in memory", "sqlite::memory:", nil},
+		{"sqlite without a path", "sqlite:", nil},
+		{"sqlite with the pgx driver", "sqlite:x.db", []sqlstore.Option{sqlstore.WithDriver("pgx")}},
+		{"bad prefix", "sqlite:x.db", []sqlstore.Option{sqlstore.WithTablePrefix("Auth-")}},
+		{"unknown driver", "sqlite:x.db", []sqlstore.Option{sqlstore.WithDriver("sqlite3")}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := sqlstore.Open(t.Context(), c.dsn, c.opts...)
+			if err == nil {
+				t.Fatal("Open succeeded")
+			}
+			if strings.Contains(err.Error(), secret) {
+				t.Errorf("the error repeats the DSN's password: %v", err)
+			}
+		})
+	}
+}
+
+// TestOpenUnreachable: a server that refuses connections is
+// ErrStoreUnavailable at once, without the DSN's password in the message.
+func TestOpenUnreachable(t *testing.T) {
+	for _, dsn := range []string{
+		"postgres://u:hunter2@" + closedAddr(t) + "/db?sslmode=disable",
+		"mysql://u:hunter2@" + closedAddr(t) + "/db",
+	} {
+		ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+		start := time.Now()
+		_, err := sqlstore.Open(ctx, dsn)
+		cancel()
+		if !errors.Is(err, authkit.ErrStoreUnavailable) {
+			t.Errorf("Open of a closed port = %v, want ErrStoreUnavailable", err)
+		}
+		if err != nil && strings.Contains(err.Error(), "hunter2") {
+			t.Errorf("the error repeats the password: %v", err)
+		}
+		if d := time.Since(start); d > 5*time.Second {
+			t.Errorf("Open of a closed port took %v", d)
+		}
+	}
+}
+
+// TestNewDetectsDialect covers New's driver detection and WithDriver.
+func TestNewDetectsDialect(t *testing.T) {
+	for _, c := range []struct {
+		driver string
+		opts   []sqlstore.Option
+		ok     bool
+	}{
+		{"pgx", nil, true},
+		{"postgres", nil, true},
+		{"mysql", nil, true},
+		{"sqlite", nil, true},
+		{"sqlite3", nil, false},
+		{"otelsql-wrapped", nil, false},
+		{"otelsql-wrapped", []sqlstore.Option{sqlstore.WithDriver("pgx")}, true},
+		{"pgx", []sqlstore.Option{sqlstore.WithTablePrefix("app_authkit_")}, true},
+		{"pgx", []sqlstore.Option{sqlstore.WithTablePrefix("")}, false},
+		{"pgx", []sqlstore.Option{sqlstore.WithTablePrefix("a; DROP TABLE x")}, false},
+		{"pgx", []sqlstore.Option{sqlstore.WithTablePrefix(strings.Repeat("a", sqlstore.MaxTablePrefixLen+1))}, false},
+		{"pgx", []sqlstore.Option{nil}, false},
+	} {
+		db := sqlx.NewDb(nil, c.driver)
+		_, err := sqlstore.New(db, c.opts...)
+		if (err == nil) != c.ok {
+			t.Errorf("New(driver %q, %d options) error = %v, want ok %v", c.driver, len(c.opts), err, c.ok)
+		}
+	}
+	if _, err := sqlstore.New(nil); err == nil {
+		t.Error("New(nil) succeeded")
+	}
+}
+
+// TestMigrate checks that Migrate is idempotent and safe when several
+// servers run it at once, and that CheckSchema tells a migrated database
+// from one that is not.
+func TestMigrate(t *testing.T) {
+	for _, b := range []backend{pgxBackend, mysqlBackend, sqliteBackend} {
+		t.Run(b.name, func(t *testing.T) {
+			dsn := b.fresh(t)
+			ctx := t.Context()
+			probe, err := sqlstore.New(openDB(t, b, dsn))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := probe.CheckSchema(ctx); err == nil {
+				t.Fatal("CheckSchema on an empty database = nil")
+			}
+			// Four servers start at once, each with its own pool.
+			var wg sync.WaitGroup
+			errs := make([]error, 4)
+			for i := range errs {
+				db := openDB(t, b, dsn)
+				wg.Go(func() { errs[i] = sqlstore.Migrate(ctx, db) })
+			}
+			wg.Wait()
+			for i, err := range errs {
+				if err != nil {
+					t.Errorf("concurrent Migrate #%d: %v", i, err)
+				}
+			}
+			db := openDB(t, b, dsn)
+			if err := sqlstore.Migrate(ctx, db); err != nil {
+				t.Errorf("Migrate again: %v", err)
+			}
+			var n int
+			if err := db.QueryRowContext(ctx, "SELECT COUNT(*) FROM authkit_schema_migrations").Scan(&n); err != nil || n != 1 {
+				t.Errorf("authkit_schema_migrations holds %d rows (%v), want 1", n, err)
+			}
+			if err := probe.CheckSchema(ctx); err != nil {
+				t.Errorf("CheckSchema after Migrate: %v", err)
+			}
+		})
+	}
+}
+
+// TestShippedFiles applies the shipped .sql files the way another
+// migration tool would (each file whole, in one Exec; MySQL with
+// multiStatements=true), then checks that the store works on the result.
+func TestShippedFiles(t *testing.T) {
+	for _, b := range []backend{pgxBackend, mysqlBackend, sqliteBackend} {
+		t.Run(b.name, func(t *testing.T) {
+			dsn := b.fresh(t)
+			toolDSN := dsn
+			if b.driver == "mysql" {
+				toolDSN += "&multiStatements=true"
+			}
+			tool := openDB(t, b, toolDSN)
+			dir := "migrations/" + map[string]string{"pgx": "postgres", "mysql": "mysql", "sqlite": "sqlite"}[b.driver]
+			files, err := filepath.Glob(filepath.Join(dir, "*.up.sql"))
+			if err != nil || len(files) == 0 {
+				t.Fatalf("no migrations in %s (%v)", dir, err)
+			}
+			for _, f := range files {
+				body, err := sqlstoreFS(t, f)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if _, err := tool.ExecContext(t.Context(), body); err != nil {
+					t.Fatalf("applying %s as one script: %v", f, err)
+				}
+			}
+			s, err := sqlstore.New(openDB(t, b, dsn))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := s.CheckSchema(t.Context()); err != nil {
+				t.Fatalf("CheckSchema after the shipped files: %v", err)
+			}
+			if err := s.RevokeToken(t.Context(), "alice", "jti-1", time.Now().Add(time.Hour)); err != nil {
+				t.Fatal(err)
+			}
+			dead, err := s.IsRevoked(t.Context(), authkit.RevocationQuery{TokenID: "jti-1", Subject: "alice", IssuedAt: time.Now()}, time.Now())
+			if err != nil || !dead {
+				t.Errorf("IsRevoked = %v, %v, want true", dead, err)
+			}
+		})
+	}
+}
+
+// sqlstoreFS reads a shipped migration and checks that the embedded copy
+// Migrations serves is the same file.
+func sqlstoreFS(t *testing.T, path string) (string, error) {
+	t.Helper()
+	onDisk, err := os.ReadFile(path)
+	if err != nil {
+		return "", err
+	}
+	embedded, err := fs.ReadFile(sqlstore.Migrations(), filepath.ToSlash(path))
+	if err != nil {
+		return "", err
+	}
+	if string(onDisk) != string(embedded) {
+		t.Errorf("the embedded %s differs from the file", path)
+	}
+	return string(onDisk), nil
+}

@@ -1,0 +1,136 @@
+package sqlstore
+
+import (
+	"strings"
+
+	"github.com/jmoiron/sqlx"
+)
+
+// Column lists, in the order the scan helpers read them.
+const (
+	sessionCols = "id, subject, client_id, scopes, audience, claims, user_agent, ip, name, created_at, last_used_at, expires_at, idle_expires_at, revoked_at"
+	refreshCols = "hash, session_id, subject, issued_at, expires_at, used_at, successor"
+	tokenCols   = "id, hash, subject, name, scopes, created_at, expires_at, last_used_at, revoked_at"
+)
+
+// Revocation kinds, the kind column of the revocations table.
+const (
+	kindJTI    = 1
+	kindSID    = 2
+	kindCutoff = 3
+)
+
+// queries holds every statement the store runs, with the table prefix
+// substituted and the placeholders rebound for the dialect once, at New.
+type queries struct {
+	// refresh
+	insertSession    string
+	insertRefresh    string
+	rotateSelect     string // the presented record and its session, locked
+	rotateMarkUsed   string
+	rotateSession    string
+	lookupRefresh    string
+	getSession       string
+	listSessions     string
+	revokeSession    string
+	sessionExists    string
+	subjectSessions  string // locked
+	revokeSessionIDs string // + " (?, ?, …)"
+	gcSessionRecords string
+	gcExpiredRecords string
+	gcSessions       string
+
+	// revocation
+	upsertRevocation string
+	isRevoked        string
+	gcRevocations    string
+
+	// API tokens
+	insertToken     string
+	lockSubject     string
+	lockSubjectRow  string
+	countLive       string
+	lookupToken     string
+	listTokens      string
+	revokeToken     string
+	tokenOwned      string
+	touchToken      string
+	tokenExists     string
+	gcTokens        string
+	tableProbeQuery string
+}
+
+// tableNames are the store's tables without their prefix.
+var tableNames = []string{"sessions", "refresh_tokens", "revocations", "api_tokens", "api_token_subjects"}
+
+func buildQueries(d *dialect, prefix string) queries {
+	q := func(s string) string {
+		s = strings.ReplaceAll(s, "{p}", prefix)
+		s = strings.ReplaceAll(s, "{lock}", d.forUpdate)
+		return sqlx.Rebind(d.bind, s)
+	}
+	return queries{
+		insertSession: q(`INSERT INTO {p}sessions (` + sessionCols + `, gc_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+		insertRefresh: q(`INSERT INTO {p}refresh_tokens (` + refreshCols + `) VALUES (?, ?, ?, ?, ?, ?, ?)`),
+		rotateSelect: q(`SELECT r.expires_at, r.used_at, r.successor, ` + prefixed("s.", sessionCols) + `
+			FROM {p}refresh_tokens r JOIN {p}sessions s ON s.id = r.session_id
+			WHERE r.hash = ?{lock}`),
+		rotateMarkUsed: q(`UPDATE {p}refresh_tokens SET used_at = ?, successor = ? WHERE hash = ? AND used_at IS NULL`),
+		rotateSession:  q(`UPDATE {p}sessions SET last_used_at = ?, idle_expires_at = ?, gc_at = ? WHERE id = ? AND revoked_at IS NULL`),
+		lookupRefresh:  q(`SELECT ` + refreshCols + ` FROM {p}refresh_tokens WHERE hash = ?`),
+		getSession:     q(`SELECT ` + sessionCols + ` FROM {p}sessions WHERE id = ?`),
+		listSessions: q(`SELECT ` + sessionCols + ` FROM {p}sessions
+			WHERE subject = ? AND revoked_at IS NULL AND expires_at > ? AND idle_expires_at > ?
+			ORDER BY created_at DESC, id DESC`),
+		revokeSession:    q(`UPDATE {p}sessions SET revoked_at = ?, gc_at = ? WHERE id = ? AND revoked_at IS NULL`),
+		sessionExists:    q(`SELECT 1 FROM {p}sessions WHERE id = ?`),
+		subjectSessions:  q(`SELECT id FROM {p}sessions WHERE subject = ? AND revoked_at IS NULL{lock}`),
+		revokeSessionIDs: q(`UPDATE {p}sessions SET revoked_at = ?, gc_at = ? WHERE revoked_at IS NULL AND id IN`),
+		// Cleanup, in bounded batches (see deleteBatch); the table deleted
+		// from is aliased t. Each batch takes the oldest garbage first, in
+		// the order of the index that finds it, so the planner walks that
+		// index and stops at the limit.
+		gcSessionRecords: q(d.deleteBatch("{p}refresh_tokens", "hash",
+			`FROM {p}sessions s JOIN {p}refresh_tokens t ON t.session_id = s.id WHERE s.gc_at <= ? ORDER BY s.gc_at`)),
+		gcExpiredRecords: q(d.deleteBatch("{p}refresh_tokens", "hash",
+			`FROM {p}refresh_tokens t WHERE t.expires_at <= ? ORDER BY t.expires_at`)),
+		gcSessions: q(d.deleteBatch("{p}sessions", "id",
+			`FROM {p}sessions t WHERE t.gc_at <= ? AND NOT EXISTS (SELECT 1 FROM {p}refresh_tokens r WHERE r.session_id = t.id) ORDER BY t.gc_at`)),
+
+		upsertRevocation: q(d.upsertMax("{p}revocations", "subject, kind, ident, expires_at, cutoff_at", "subject, kind, ident", "expires_at", "cutoff_at")),
+		// One statement, one round trip: three primary-key probes, all
+		// under the token's subject.
+		isRevoked: q(`SELECT
+			EXISTS (SELECT 1 FROM {p}revocations WHERE subject = ? AND kind = 1 AND ident = ? AND expires_at > ?)
+			OR EXISTS (SELECT 1 FROM {p}revocations WHERE subject = ? AND kind = 2 AND ident = ? AND expires_at > ?)
+			OR EXISTS (SELECT 1 FROM {p}revocations WHERE subject = ? AND kind = 3 AND ident = '' AND expires_at > ? AND cutoff_at >= ?)`),
+		gcRevocations: q(d.deleteBatch("{p}revocations", "subject, kind, ident",
+			`FROM {p}revocations t WHERE t.expires_at <= ? ORDER BY t.expires_at`)),
+
+		insertToken:    q(`INSERT INTO {p}api_tokens (` + tokenCols + `, gc_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+		lockSubject:    q(d.insertIfAbsent("{p}api_token_subjects", "subject")),
+		lockSubjectRow: q(`SELECT subject FROM {p}api_token_subjects WHERE subject = ?{lock}`),
+		countLive: q(`SELECT COUNT(*) FROM {p}api_tokens
+			WHERE subject = ? AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > ?)`),
+		lookupToken: q(`SELECT ` + tokenCols + ` FROM {p}api_tokens WHERE hash = ?`),
+		listTokens: q(`SELECT ` + tokenCols + ` FROM {p}api_tokens
+			WHERE subject = ? AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > ?)
+			ORDER BY created_at DESC, id DESC`),
+		revokeToken: q(`UPDATE {p}api_tokens SET revoked_at = ?, gc_at = ? WHERE id = ? AND subject = ? AND revoked_at IS NULL`),
+		tokenOwned:  q(`SELECT 1 FROM {p}api_tokens WHERE id = ? AND subject = ?`),
+		touchToken:  q(`UPDATE {p}api_tokens SET last_used_at = ? WHERE id = ? AND (last_used_at IS NULL OR last_used_at < ?)`),
+		tokenExists: q(`SELECT 1 FROM {p}api_tokens WHERE id = ?`),
+		gcTokens:    q(d.deleteBatch("{p}api_tokens", "id", `FROM {p}api_tokens t WHERE t.gc_at <= ? ORDER BY t.gc_at`)),
+
+		tableProbeQuery: q(`SELECT COUNT(*) FROM {p}%s WHERE 1 = 0`),
+	}
+}
+
+// prefixed qualifies each column of a list with p.
+func prefixed(p, cols string) string {
+	parts := strings.Split(cols, ", ")
+	for i := range parts {
+		parts[i] = p + parts[i]
+	}
+	return strings.Join(parts, ", ")
+}

@@ -1,0 +1,96 @@
+package sqlstore
+
+import (
+	"context"
+	"time"
+
+	"github.com/authkit-go/authkit"
+)
+
+// RevokeToken implements authkit.RevocationStore with one upsert, keyed on
+// (subject, jti), that keeps the later until.
+func (s *Store) RevokeToken(ctx context.Context, subject, jti string, until time.Time) error {
+	return s.revoke(ctx, "revoke token", subject, kindJTI, "jti", jti, until, nil)
+}
+
+// RevokeSessionTokens implements authkit.RevocationStore with one upsert,
+// keyed on (subject, sid), that keeps the later until.
+func (s *Store) RevokeSessionTokens(ctx context.Context, subject, sid string, until time.Time) error {
+	return s.revoke(ctx, "revoke session tokens", subject, kindSID, "sid", sid, until, nil)
+}
+
+// SetCutoff implements authkit.RevocationStore with one upsert that keeps
+// the later cutoff and the later until. The cutoff is kept to the
+// microsecond, rounded up.
+func (s *Store) SetCutoff(ctx context.Context, subject string, cutoff, until time.Time) error {
+	return s.revoke(ctx, "set cutoff", subject, kindCutoff, "", "", until, microsCeil(cutoff))
+}
+
+// revoke writes one revocations row: (subject, kind, ident), ident empty
+// for a cutoff.
+func (s *Store) revoke(ctx context.Context, op, subject string, kind int, what, ident string, until time.Time, cutoff any) error {
+	if err := ctx.Err(); err != nil {
+		return deadCtx(op, err)
+	}
+	if err := checkLen(op, "subject", subject, MaxKeyLen); err != nil {
+		return err
+	}
+	// An empty jti or sid is refused: an empty sid means "no session", and
+	// must never match a stored entry.
+	if what != "" {
+		if err := checkLen(op, what, ident, MaxKeyLen); err != nil {
+			return err
+		}
+	}
+	if _, err := s.db.ExecContext(ctx, s.q.upsertRevocation, subject, kind, ident, micros(until), cutoff); err != nil {
+		return s.fail(ctx, op, err)
+	}
+	return nil
+}
+
+// IsRevoked implements authkit.RevocationStore: one SELECT of three
+// primary-key probes under q.Subject (its jti, its sid, its cutoff), so
+// one round trip.
+func (s *Store) IsRevoked(ctx context.Context, q authkit.RevocationQuery, now time.Time) (bool, error) {
+	const op = "is revoked"
+	if err := ctx.Err(); err != nil {
+		return false, deadCtx(op, err)
+	}
+	n := micros(now)
+	var dead bool
+	err := s.db.QueryRowContext(ctx, s.q.isRevoked,
+		q.Subject, q.TokenID, n,
+		q.Subject, q.SessionID, n, // an empty sid is never stored: a token outside any session matches nothing
+		q.Subject, n, micros(q.IssuedAt),
+	).Scan(&dead)
+	if err != nil {
+		return false, s.fail(ctx, op, err)
+	}
+	return dead, nil
+}
+
+// DeleteExpiredRevocations implements authkit.RevocationStore with one
+// bounded DELETE.
+func (s *Store) DeleteExpiredRevocations(ctx context.Context, now time.Time, limit int) (int, error) {
+	return s.deleteBatch(ctx, "delete expired revocations", s.q.gcRevocations, now, limit)
+}
+
+// deleteBatch runs a bounded cleanup DELETE and returns how many rows it
+// removed.
+func (s *Store) deleteBatch(ctx context.Context, op, query string, now time.Time, limit int) (int, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, deadCtx(op, err)
+	}
+	if limit <= 0 {
+		return 0, errLimit(op, limit)
+	}
+	res, err := s.db.ExecContext(ctx, query, micros(now), limit)
+	if err != nil {
+		return 0, s.fail(ctx, op, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, s.fail(ctx, op, err)
+	}
+	return int(n), nil
+}

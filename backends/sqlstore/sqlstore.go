@@ -1,0 +1,250 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"regexp"
+
+	"github.com/jmoiron/sqlx"
+
+	"github.com/authkit-go/authkit"
+)
+
+var (
+	_ authkit.Store  = (*Store)(nil)
+	_ authkit.Pinger = (*Store)(nil)
+)
+
+// DefaultTablePrefix is the prefix of every table name unless
+// WithTablePrefix says otherwise. The shipped .sql files use it.
+const DefaultTablePrefix = "authkit_"
+
+// MaxTablePrefixLen bounds WithTablePrefix, so that the longest name built
+// from it (an index name) stays within PostgreSQL's 63-byte identifiers.
+const MaxTablePrefixLen = 24
+
+// Length limits of the identities the store keeps, in bytes. Writes with a
+// longer value fail with an error matching authkit.ErrInvalidRequest, the
+// same on every dialect.
+const (
+	// MaxIDLen bounds session IDs and API token IDs.
+	MaxIDLen = 255
+	// MaxKeyLen bounds subjects, and the jti, sid and subject keys of
+	// revocations.
+	MaxKeyLen = 1024
+)
+
+// Option configures New, NewFromDB, Open, OpenDB and Migrate.
+type Option func(*config) error
+
+type config struct {
+	prefix string
+	driver string // "" = detect from the *sqlx.DB, or pgx for postgres:// URLs
+}
+
+var prefixRE = regexp.MustCompile(`^[a-z_][a-z0-9_]*$`)
+
+// WithTablePrefix sets the prefix of the store's table and index names.
+// The default is DefaultTablePrefix ("authkit_"). It must match
+// [a-z_][a-z0-9_]* and be at most MaxTablePrefixLen bytes; the store, its
+// migrations and Migrate must all be given the same prefix. Several
+// prefixes let several independent stores share one database.
+func WithTablePrefix(prefix string) Option {
+	return func(c *config) error {
+		if len(prefix) == 0 || len(prefix) > MaxTablePrefixLen || !prefixRE.MatchString(prefix) {
+			return fmt.Errorf("sqlstore: WithTablePrefix(%q): must match [a-z_][a-z0-9_]* and be 1 to %d bytes", prefix, MaxTablePrefixLen)
+		}
+		c.prefix = prefix
+		return nil
+	}
+}
+
+// WithDriver names the database/sql driver. For Open and OpenDB it chooses
+// the PostgreSQL driver of a postgres:// DSN: "pgx" (the default,
+// github.com/jackc/pgx/v5/stdlib) or "postgres" (github.com/lib/pq). For
+// New, NewFromDB and Migrate it overrides the driver name the dialect is
+// detected from, for a *sql.DB opened through a wrapping driver (tracing,
+// metrics) registered under another name. Valid names: "pgx", "postgres",
+// "mysql", "sqlite".
+func WithDriver(name string) Option {
+	return func(c *config) error {
+		if _, err := dialectFor(name); err != nil {
+			return err
+		}
+		c.driver = name
+		return nil
+	}
+}
+
+func buildConfig(opts []Option) (config, error) {
+	c := config{prefix: DefaultTablePrefix}
+	for _, o := range opts {
+		if o == nil {
+			return config{}, errors.New("sqlstore: nil Option")
+		}
+		if err := o(&c); err != nil {
+			return config{}, err
+		}
+	}
+	return c, nil
+}
+
+// Store is an authkit.Store kept in a SQL database. Make one with New,
+// NewFromDB or Open; it is safe for concurrent use by many goroutines and
+// by many processes sharing the database.
+type Store struct {
+	db    *sqlx.DB
+	d     *dialect
+	q     queries
+	cfg   config
+	owned bool // Close closes db (Open made it)
+}
+
+// New returns a Store over db, an open pool of the "pgx", "postgres"
+// (lib/pq), "mysql" or "sqlite" (modernc.org/sqlite) driver; the dialect
+// is detected from db.DriverName() unless WithDriver names it. The tables
+// must exist: apply the migrations first (Migrate, or the shipped .sql
+// files). New does not touch the database. The caller owns db: Close on
+// the Store leaves it open.
+//
+// For SQLite, open the file with busy_timeout set (and preferably WAL),
+// as Open does; see the package documentation.
+func New(db *sqlx.DB, opts ...Option) (*Store, error) {
+	if db == nil {
+		return nil, errors.New("sqlstore: New: nil *sqlx.DB")
+	}
+	c, err := buildConfig(opts)
+	if err != nil {
+		return nil, err
+	}
+	d, err := detect(db, c)
+	if err != nil {
+		return nil, err
+	}
+	return &Store{db: db, d: d, q: buildQueries(d, c.prefix), cfg: c}, nil
+}
+
+// NewFromDB is New for an application that holds a *sql.DB rather than a
+// *sqlx.DB: driverName is the name it was opened with ("pgx", "postgres",
+// "mysql", "sqlite").
+func NewFromDB(db *sql.DB, driverName string, opts ...Option) (*Store, error) {
+	if db == nil {
+		return nil, errors.New("sqlstore: NewFromDB: nil *sql.DB")
+	}
+	return New(sqlx.NewDb(db, driverName), opts...)
+}
+
+func detect(db *sqlx.DB, c config) (*dialect, error) {
+	name := c.driver
+	if name == "" {
+		name = db.DriverName()
+	}
+	return dialectFor(name)
+}
+
+// DB returns the pool the Store uses, for Migrate, for tuning and for
+// metrics. The Store does not change its settings after Open.
+func (s *Store) DB() *sqlx.DB { return s.db }
+
+// Close closes the pool if Open made it. A Store made by New or NewFromDB
+// leaves the caller's pool open; Close is then a no-op.
+func (s *Store) Close() error {
+	if !s.owned {
+		return nil
+	}
+	return s.db.Close()
+}
+
+// Ping implements authkit.Pinger: it checks that the database answers, with
+// an error matching authkit.ErrStoreUnavailable when it does not.
+func (s *Store) Ping(ctx context.Context) error {
+	const op = "ping"
+	if err := ctx.Err(); err != nil {
+		return deadCtx(op, err)
+	}
+	if err := s.db.PingContext(ctx); err != nil {
+		return s.fail(ctx, op, err)
+	}
+	return nil
+}
+
+// CheckSchema reports whether the store's tables exist and can be read:
+// nil, or an error naming the first missing table (apply the migrations).
+// A database that does not answer gives an error matching
+// authkit.ErrStoreUnavailable. Open calls it.
+func (s *Store) CheckSchema(ctx context.Context) error {
+	const op = "check schema"
+	if err := ctx.Err(); err != nil {
+		return deadCtx(op, err)
+	}
+	if err := s.db.PingContext(ctx); err != nil {
+		return s.fail(ctx, op, err)
+	}
+	for _, t := range tableNames {
+		var n int
+		if err := s.db.QueryRowContext(ctx, fmt.Sprintf(s.q.tableProbeQuery, t)).Scan(&n); err != nil {
+			if ctx.Err() != nil {
+				return s.fail(ctx, op, err)
+			}
+			return fmt.Errorf("sqlstore: table %s%s cannot be read (apply the migrations: authkit migrate, or sqlstore.Migrate): %w", s.cfg.prefix, t, err)
+		}
+	}
+	return nil
+}
+
+// ---- errors ----
+
+// deadCtx reports a call made with a context that was already done: the
+// database was never asked.
+func deadCtx(op string, err error) error {
+	return fmt.Errorf("sqlstore: %s: %w", op, err)
+}
+
+// fail classifies an error from the database that is not one of the
+// outcomes a method reports on its own (not found, conflict, …).
+//
+//   - ctx was cancelled during the call: the error matches ctx.Err().
+//   - ctx's deadline passed during the call: the database did not answer in
+//     time, so the error matches both context.DeadlineExceeded and
+//     authkit.ErrStoreUnavailable.
+//   - malformed input the database refused (an invalid byte sequence, a
+//     value too long): authkit.ErrInvalidRequest.
+//   - anything else (refused or broken connections, a server shutting
+//     down, too many connections, a missing table, a lock wait timeout):
+//     authkit.ErrStoreUnavailable. The caller fails closed.
+//
+// The driver's error is kept as the cause (errors.As reaches it).
+func (s *Store) fail(ctx context.Context, op string, err error) error {
+	if ctxErr := ctx.Err(); ctxErr != nil {
+		if errors.Is(ctxErr, context.DeadlineExceeded) {
+			return fmt.Errorf("sqlstore: %s: %w: %w: %w", op, authkit.ErrStoreUnavailable, ctxErr, err)
+		}
+		return fmt.Errorf("sqlstore: %s: %w: %w", op, ctxErr, err)
+	}
+	if isDataError(err) {
+		return fmt.Errorf("sqlstore: %s: %w: %w", op, authkit.ErrInvalidRequest, err)
+	}
+	return fmt.Errorf("sqlstore: %s: %w: %w", op, authkit.ErrStoreUnavailable, err)
+}
+
+// invalid reports input the store refuses before asking the database.
+func invalid(op, what string, n, limit int) error {
+	if n == 0 {
+		return fmt.Errorf("sqlstore: %s: %w: empty %s", op, authkit.ErrInvalidRequest, what)
+	}
+	return fmt.Errorf("sqlstore: %s: %w: %s is %d bytes, over the limit of %d", op, authkit.ErrInvalidRequest, what, n, limit)
+}
+
+// checkLen validates a key the store is about to write.
+func checkLen(op, what, v string, limit int) error {
+	if len(v) == 0 || len(v) > limit {
+		return invalid(op, what, len(v), limit)
+	}
+	return nil
+}
+
+func errLimit(op string, limit int) error {
+	return fmt.Errorf("sqlstore: %s: %w: limit %d must be positive", op, authkit.ErrInvalidRequest, limit)
+}
