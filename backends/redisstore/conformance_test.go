@@ -1,0 +1,46 @@
+package redisstore_test
+
+import (
+	"testing"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/authkit-go/authkit"
+	"github.com/authkit-go/authkit/backends/redisstore"
+	"github.com/authkit-go/authkit/conformance"
+	"github.com/authkit-go/authkit/internal/testservers"
+)
+
+// harness runs the suite with a fresh prefix per store on the server that
+// connect reaches: Peer is a second client, Reopen closes the client and
+// opens another, Unavailable is a client of a closed port.
+func harness(admin redis.UniversalClient, connect func(t testing.TB) redis.UniversalClient) conformance.Harness {
+	return conformance.Harness{
+		New: func(t *testing.T) authkit.Store {
+			return newStore(t, connect(t), testservers.RedisPrefix(t, admin))
+		},
+		Peer: func(t *testing.T, s authkit.Store) authkit.Store {
+			return newStore(t, connect(t), s.(*redisstore.Store).Prefix())
+		},
+		Reopen: func(t *testing.T, s authkit.Store) authkit.Store {
+			old := s.(*redisstore.Store)
+			if err := old.Client().Close(); err != nil {
+				t.Fatal(err)
+			}
+			return newStore(t, connect(t), old.Prefix())
+		},
+		Unavailable: func(t *testing.T) authkit.Store { return unreachable(t) },
+	}
+}
+
+func TestConformanceStandalone(t *testing.T) {
+	addr := testservers.Redis(t)
+	admin := standalone(t, addr)
+	conformance.Run(t, harness(admin, func(t testing.TB) redis.UniversalClient { return standalone(t, addr) }))
+}
+
+func TestConformanceCluster(t *testing.T) {
+	addrs := testservers.RedisCluster(t)
+	admin := cluster(t, addrs)
+	conformance.Run(t, harness(admin, func(t testing.TB) redis.UniversalClient { return cluster(t, addrs) }))
+}

@@ -1,0 +1,64 @@
+// Package redisstore is an authkit.Store kept in Redis: standalone,
+// Sentinel or Redis Cluster, through the go-redis client the application
+// already has (any redis.UniversalClient).
+//
+//	rdb := redis.NewClient(&redis.Options{Addr: "127.0.0.1:6379", ContextTimeoutEnabled: true})
+//	store, err := redisstore.New(rdb)            // keys under "authkit:"
+//	iss, err := issuer.New(authkit.WithStore(store), authkit.WithKeys(set))
+//
+// or, owning the client, redisstore.OpenURL(ctx, "redis://host:6379/0").
+// It needs Redis 6.2 or later (ZADD GT/LT, SET PXAT). docs/backends/redis.md
+// is the operator's guide: key layout, cluster costs, persistence.
+//
+// # Atomicity and Redis Cluster
+//
+// Every multi-key step is a Lua script or an MGET over keys of one hash
+// slot, so the same code is correct on a standalone server and on a
+// cluster. A session, its refresh records and the set of them share the
+// session ID's hash tag; a subject's revocations (jti, sid, cutoff), API
+// tokens and indexes share the subject's. Rotation finds the session of
+// the presented token through a locator, claims the successor's locator,
+// then runs one script on the session's slot that makes the contract's
+// checks in order and the writes: of N concurrent rotations of one token,
+// on any number of clients and processes, exactly one wins. IsRevoked is
+// one MGET. CreateAPIToken counts the subject's live tokens and inserts in
+// one script. ListSessions and RevokeSubjectSessions read the subject's
+// index and then visit each session in its own slot, one pipeline per node:
+// O(sessions of the subject).
+//
+// # Expiry
+//
+// Expiry is judged against the time the caller passes, never Redis's
+// clock. Every entry also gets a native TTL at its logical expiry plus a
+// margin (WithExpiryMargin, one hour by default), so Redis removes dead
+// sessions and revocations by itself; the DeleteExpired… methods delete
+// and count garbage exactly, from per-kind indexes. Call issuer.Cleanup
+// periodically all the same: those indexes keep a member per entry until
+// a cleanup call drops it, and revoked API tokens that never expire go
+// only then.
+//
+// # Errors and retries
+//
+// Outcomes the contract names (ErrNotFound, ErrConflict, ErrTokenRevoked,
+// ErrTokenExpired, ErrLimitExceeded, *authkit.ReuseError) are returned as
+// such. A ctx that is done yields an error matching ctx.Err(); any failure
+// to get an answer (a refused or broken connection, a timeout, CLUSTERDOWN,
+// LOADING, a closed client, a corrupt entry) an error matching
+// authkit.ErrStoreUnavailable that keeps the client's error as its cause:
+// the caller fails closed. ctx deadlines bound calls only if the client has
+// ContextTimeoutEnabled, which New therefore requires (see
+// WithoutDeadlineCheck); WithCallTimeout bounds calls made without one.
+//
+// go-redis resends a command whose reply was lost. Every writing script
+// carries a per-call nonce and recognises its own earlier run, so a resent
+// rotation is not mistaken for reuse nor a resent create for a conflict.
+// As with any networked store, a call that fails after its command
+// reached Redis (a deadline passing while the reply is on its way) may
+// have taken effect.
+//
+// # Concurrency
+//
+// A Store is safe for concurrent use by many goroutines and by many
+// processes sharing the same Redis and prefix. It holds no state of its
+// own beyond its configuration.
+package redisstore

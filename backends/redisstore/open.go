@@ -1,0 +1,101 @@
+package redisstore
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+	"strings"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/authkit-go/authkit"
+)
+
+// OpenURL connects to the Redis a URL names, checks that it answers, and
+// returns a Store that owns the client (Close closes it). It is what
+// `authkit serve --store redis://…` uses.
+//
+// URL forms (the query parameters of go-redis's ParseURL,
+// ParseClusterURL and ParseFailoverURL apply: dial_timeout, read_timeout,
+// pool_size, …):
+//
+//	redis://[user:password@]host:6379[/db]          standalone
+//	rediss://…                                      standalone over TLS
+//	unix:///path/to/redis.sock[?db=N]               standalone, Unix socket
+//	redis+cluster://host:7000?addr=host:7001&addr=… Redis Cluster (rediss+cluster for TLS)
+//	redis+sentinel://sentinel:26379?master_name=m&addr=sentinel2:26379
+//	                                                Sentinel (rediss+sentinel for TLS)
+//
+// A key_prefix query parameter sets the key prefix (WithPrefix); options
+// given after the URL override it. The client is built with
+// ContextTimeoutEnabled, so ctx deadlines bound every call.
+func OpenURL(ctx context.Context, rawURL string, opts ...Option) (*Store, error) {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return nil, fmt.Errorf("redisstore: OpenURL: %w: the URL does not parse", authkit.ErrInvalidConfig)
+	}
+	q := u.Query()
+	if q.Has("key_prefix") {
+		opts = append([]Option{WithPrefix(q.Get("key_prefix"))}, opts...)
+		q.Del("key_prefix")
+		u.RawQuery = q.Encode()
+	}
+	// Validate the options before dialling.
+	if _, err := buildConfig(opts); err != nil {
+		return nil, err
+	}
+	scheme := strings.ToLower(u.Scheme)
+	base, topology, _ := strings.Cut(scheme, "+")
+	var rdb redis.UniversalClient
+	switch {
+	case topology == "" && (base == "redis" || base == "rediss" || base == "unix"):
+		o, err := redis.ParseURL(u.String())
+		if err != nil {
+			return nil, urlErr(err)
+		}
+		o.ContextTimeoutEnabled = true
+		rdb = redis.NewClient(o)
+	case topology == "cluster" && (base == "redis" || base == "rediss"):
+		u.Scheme = base
+		o, err := redis.ParseClusterURL(u.String())
+		if err != nil {
+			return nil, urlErr(err)
+		}
+		o.ContextTimeoutEnabled = true
+		rdb = redis.NewClusterClient(o)
+	case topology == "sentinel" && (base == "redis" || base == "rediss"):
+		u.Scheme = base
+		o, err := redis.ParseFailoverURL(u.String())
+		if err != nil {
+			return nil, urlErr(err)
+		}
+		if o.MasterName == "" {
+			return nil, fmt.Errorf("redisstore: OpenURL: %w: a redis+sentinel URL needs master_name", authkit.ErrInvalidConfig)
+		}
+		o.ContextTimeoutEnabled = true
+		rdb = redis.NewFailoverClient(o)
+	default:
+		return nil, fmt.Errorf("redisstore: OpenURL: %w: scheme %q (want redis, rediss, unix, redis+cluster or redis+sentinel)", authkit.ErrInvalidConfig, u.Scheme)
+	}
+	s, err := New(rdb, opts...)
+	if err != nil {
+		rdb.Close()
+		return nil, err
+	}
+	s.owned = true
+	if err := s.Ping(ctx); err != nil {
+		rdb.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// urlErr reports a URL go-redis refused, without the URL (it may hold a
+// password).
+func urlErr(err error) error {
+	msg := err.Error()
+	if strings.Contains(msg, "://") || strings.Contains(msg, "@") {
+		msg = "invalid URL"
+	}
+	return fmt.Errorf("redisstore: OpenURL: %w: %s", authkit.ErrInvalidConfig, msg)
+}

@@ -1,0 +1,75 @@
+package redisstore_test
+
+import (
+	"errors"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/authkit-go/authkit"
+	"github.com/authkit-go/authkit/backends/redisstore"
+	"github.com/authkit-go/authkit/internal/testservers"
+)
+
+func TestOpenURL(t *testing.T) {
+	addr := testservers.Redis(t)
+	admin := standalone(t, addr)
+	prefix := testservers.RedisPrefix(t, admin)
+	s, err := redisstore.OpenURL(t.Context(), "redis://"+addr+"/0?key_prefix="+prefix+"&dial_timeout=2s")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Prefix() != prefix {
+		t.Errorf("OpenURL's store has prefix %q, want %q from key_prefix", s.Prefix(), prefix)
+	}
+	until := time.Now().Add(time.Hour)
+	if err := s.RevokeToken(t.Context(), "alice", "jti-1", until); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := admin.Exists(t.Context(), prefix+"rev:{u"+"YWxpY2U"+"}:j:"+"anRpLTE").Result(); err != nil || n != 1 {
+		t.Errorf("the revocation is not under the URL's key_prefix: %d, %v", n, err)
+	}
+	if err := s.Close(); err != nil {
+		t.Errorf("Close of an OpenURL store: %v", err)
+	}
+	if err := s.Ping(t.Context()); !errors.Is(err, authkit.ErrStoreUnavailable) {
+		t.Errorf("Ping after Close = %v, want ErrStoreUnavailable (OpenURL's store owns its client)", err)
+	}
+
+	if cl := os.Getenv(testservers.RedisClusterEnv); cl != "" {
+		seeds := strings.Split(cl, ",")
+		u := "redis+cluster://" + seeds[0] + "?key_prefix=" + prefix
+		for _, a := range seeds[1:] {
+			u += "&addr=" + a
+		}
+		c, err := redisstore.OpenURL(t.Context(), u)
+		if err != nil {
+			t.Fatalf("OpenURL of a cluster: %v", err)
+		}
+		defer c.Close()
+		if err := c.Ping(t.Context()); err != nil {
+			t.Error(err)
+		}
+	}
+
+	for _, tc := range []struct {
+		url  string
+		want error
+	}{
+		{"memcached://127.0.0.1:11211", authkit.ErrInvalidConfig},
+		{"redis://" + addr + "?key_prefix=%7Bx%7D", authkit.ErrInvalidConfig},
+		{"redis+sentinel://127.0.0.1:26379", authkit.ErrInvalidConfig}, // no master_name
+		{"redis://user:s3cret@127.0.0.1:6379?no_such_option=1", authkit.ErrInvalidConfig},
+		{"redis://user:s3cret@" + closedPort(t) + "/0?dial_timeout=200ms&max_retries=-1", authkit.ErrStoreUnavailable},
+		{"redis://user:s3cret@[::1", authkit.ErrInvalidConfig},
+	} {
+		s, err := redisstore.OpenURL(t.Context(), tc.url)
+		if !errors.Is(err, tc.want) {
+			t.Errorf("OpenURL(%s) = %v, %v; want an error matching %v", tc.url, s, err, tc.want)
+		}
+		if err != nil && strings.Contains(err.Error(), "s3cret") {
+			t.Errorf("OpenURL's error shows the password: %v", err)
+		}
+	}
+}

@@ -1,0 +1,378 @@
+package redisstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/authkit-go/authkit"
+)
+
+var (
+	_ authkit.Store  = (*Store)(nil)
+	_ authkit.Pinger = (*Store)(nil)
+)
+
+// DefaultPrefix starts every key the Store writes unless WithPrefix says
+// otherwise.
+const DefaultPrefix = "authkit:"
+
+// DefaultExpiryMargin is how long after its logical expiry an entry is
+// removed by Redis itself (its native TTL) unless WithExpiryMargin says
+// otherwise.
+const DefaultExpiryMargin = time.Hour
+
+// Length limits of the identities the store keeps, in bytes, the same as
+// backends/sqlstore's. Writes with a longer (or empty) value fail with an
+// error matching authkit.ErrInvalidRequest.
+const (
+	// MaxIDLen bounds session IDs and API token IDs.
+	MaxIDLen = 255
+	// MaxKeyLen bounds subjects, and the jti and sid of revocations.
+	MaxKeyLen = 1024
+	// MaxPrefixLen bounds WithPrefix.
+	MaxPrefixLen = 256
+)
+
+// Option configures New and OpenURL.
+type Option func(*config) error
+
+type config struct {
+	prefix        string
+	margin        time.Duration
+	callTimeout   time.Duration
+	skipDeadlines bool
+}
+
+// WithPrefix sets the prefix of every key the Store writes. The default is
+// DefaultPrefix ("authkit:"). Several prefixes let independent stores share
+// one Redis. The prefix may be empty, is at most MaxPrefixLen bytes, and
+// may not contain '{' or '}': the Store places its own hash tags, which
+// a brace in the prefix would displace (see the package documentation).
+func WithPrefix(prefix string) Option {
+	return func(c *config) error {
+		if len(prefix) > MaxPrefixLen || strings.ContainsAny(prefix, "{}") {
+			return fmt.Errorf("redisstore: WithPrefix(%q): %w: at most %d bytes, without '{' or '}'", prefix, authkit.ErrInvalidConfig, MaxPrefixLen)
+		}
+		c.prefix = prefix
+		return nil
+	}
+}
+
+// WithExpiryMargin sets how long after its logical expiry an entry's
+// native TTL removes it. The default is DefaultExpiryMargin (one hour);
+// the range is 0 to 30 days. Expiry is always judged against the time the
+// issuer passes, never Redis's clock; the native TTL only collects
+// garbage, and the margin keeps a Redis clock that runs ahead of the
+// application's from dropping a revocation that still counts.
+func WithExpiryMargin(d time.Duration) Option {
+	return func(c *config) error {
+		if d < 0 || d > 30*24*time.Hour {
+			return fmt.Errorf("redisstore: WithExpiryMargin(%v): %w: must be between 0 and 720h", d, authkit.ErrInvalidConfig)
+		}
+		c.margin = d
+		return nil
+	}
+}
+
+// WithCallTimeout bounds every Store method call: each runs under
+// context.WithTimeout(ctx, d) and fails with an error matching
+// authkit.ErrStoreUnavailable when Redis has not answered in time. The
+// default, 0, adds no bound beyond the caller's ctx (and the client's
+// ReadTimeout and WriteTimeout). Request contexts often carry no
+// deadline; a call timeout keeps a stalled Redis from holding requests.
+func WithCallTimeout(d time.Duration) Option {
+	return func(c *config) error {
+		if d < 0 {
+			return fmt.Errorf("redisstore: WithCallTimeout(%v): %w: must not be negative", d, authkit.ErrInvalidConfig)
+		}
+		c.callTimeout = d
+		return nil
+	}
+}
+
+// WithoutDeadlineCheck lets New accept a client whose
+// ContextTimeoutEnabled is false. Such a client ignores ctx deadlines on
+// socket I/O: a call to a Redis that stopped answering then lasts until
+// the client's ReadTimeout (3 seconds by default), whatever the caller's
+// deadline. Use it only if that is acceptable.
+func WithoutDeadlineCheck() Option {
+	return func(c *config) error {
+		c.skipDeadlines = true
+		return nil
+	}
+}
+
+func buildConfig(opts []Option) (config, error) {
+	c := config{prefix: DefaultPrefix, margin: DefaultExpiryMargin}
+	for _, o := range opts {
+		if o == nil {
+			return config{}, fmt.Errorf("redisstore: %w: nil Option", authkit.ErrInvalidConfig)
+		}
+		if err := o(&c); err != nil {
+			return config{}, err
+		}
+	}
+	return c, nil
+}
+
+// Store is an authkit.Store kept in Redis. Make one with New or OpenURL;
+// it is safe for concurrent use by many goroutines and by many processes
+// sharing the same Redis and prefix.
+type Store struct {
+	rdb   redis.UniversalClient
+	k     keyspace
+	cfg   config
+	owned bool // Close closes rdb (OpenURL made it)
+}
+
+// New returns a Store that keeps its data in rdb under keys starting with
+// the configured prefix. rdb may be a *redis.Client (standalone or
+// Sentinel through redis.NewFailoverClient), a *redis.ClusterClient or a
+// *redis.Ring. The caller owns rdb and closes it after the Store is no
+// longer used; New does not contact Redis.
+//
+// rdb must honour context deadlines: set ContextTimeoutEnabled in its
+// options, so that a ctx deadline bounds each call's socket I/O. New
+// refuses a *redis.Client, *redis.ClusterClient or *redis.Ring without it
+// (an error matching authkit.ErrInvalidConfig) unless WithoutDeadlineCheck
+// is given.
+func New(rdb redis.UniversalClient, opts ...Option) (*Store, error) {
+	if rdb == nil {
+		return nil, fmt.Errorf("redisstore: New: %w: nil client", authkit.ErrInvalidConfig)
+	}
+	c, err := buildConfig(opts)
+	if err != nil {
+		return nil, err
+	}
+	if !c.skipDeadlines && !honoursDeadlines(rdb) {
+		return nil, fmt.Errorf("redisstore: New: %w: the client's ContextTimeoutEnabled is false, so ctx deadlines would not bound Redis calls; set it in the client's options (or pass WithoutDeadlineCheck)", authkit.ErrInvalidConfig)
+	}
+	return &Store{rdb: rdb, k: keyspace{p: c.prefix}, cfg: c}, nil
+}
+
+// honoursDeadlines reports whether rdb's options enable context timeouts;
+// a client type New cannot inspect is trusted.
+func honoursDeadlines(rdb redis.UniversalClient) bool {
+	switch c := rdb.(type) {
+	case *redis.Client:
+		return c.Options().ContextTimeoutEnabled
+	case *redis.ClusterClient:
+		return c.Options().ContextTimeoutEnabled
+	case *redis.Ring:
+		return c.Options().ContextTimeoutEnabled
+	}
+	return true
+}
+
+// Client returns the client the Store uses.
+func (s *Store) Client() redis.UniversalClient { return s.rdb }
+
+// Prefix returns the prefix of the Store's keys.
+func (s *Store) Prefix() string { return s.k.p }
+
+// Close closes the client if OpenURL made it. A Store made by New leaves
+// the caller's client open; Close is then a no-op.
+func (s *Store) Close() error {
+	if !s.owned {
+		return nil
+	}
+	return s.rdb.Close()
+}
+
+// Ping implements authkit.Pinger: nil when Redis answers, else an error
+// matching authkit.ErrStoreUnavailable.
+func (s *Store) Ping(ctx context.Context) error {
+	const op = "Ping"
+	if err := ctx.Err(); err != nil {
+		return deadCtx(op, err)
+	}
+	ctx, cancel := s.callCtx(ctx)
+	defer cancel()
+	if err := s.rdb.Ping(ctx).Err(); err != nil {
+		return s.fail(ctx, op, err)
+	}
+	return nil
+}
+
+// callCtx applies WithCallTimeout.
+func (s *Store) callCtx(ctx context.Context) (context.Context, context.CancelFunc) {
+	if s.cfg.callTimeout > 0 {
+		return context.WithTimeout(ctx, s.cfg.callTimeout)
+	}
+	return ctx, func() {}
+}
+
+// ---- errors ----
+
+// deadCtx reports a call made with a context that was already done:
+// Redis was never asked.
+func deadCtx(op string, err error) error {
+	return fmt.Errorf("redisstore: %s: %w", op, err)
+}
+
+// fail classifies an error from Redis or the client.
+//
+//   - ctx was cancelled during the call: the error matches ctx.Err().
+//   - ctx's deadline passed during the call (or the call timeout): Redis
+//     did not answer in time, so the error matches both
+//     context.DeadlineExceeded and authkit.ErrStoreUnavailable.
+//   - anything else — refused, reset or timed-out connections, a closed
+//     client, CLUSTERDOWN, LOADING, MASTERDOWN, READONLY, TRYAGAIN, OOM,
+//     BUSY, a corrupt entry — matches authkit.ErrStoreUnavailable. The
+//     caller fails closed.
+//
+// The client's error is kept as the cause (errors.As reaches it).
+func (s *Store) fail(ctx context.Context, op string, err error) error {
+	if ctxErr := ctx.Err(); ctxErr != nil {
+		if errors.Is(ctxErr, context.DeadlineExceeded) {
+			return fmt.Errorf("redisstore: %s: %w: %w: %w", op, authkit.ErrStoreUnavailable, ctxErr, err)
+		}
+		return fmt.Errorf("redisstore: %s: %w: %w", op, ctxErr, err)
+	}
+	return fmt.Errorf("redisstore: %s: %w: %w", op, authkit.ErrStoreUnavailable, err)
+}
+
+// outcome reports one of the contract's outcomes (not found, conflict, …).
+func outcome(op string, err error) error {
+	return fmt.Errorf("redisstore: %s: %w", op, err)
+}
+
+// invalid reports input the store refuses before asking Redis.
+func invalid(op, what string, n, limit int) error {
+	if n == 0 {
+		return fmt.Errorf("redisstore: %s: %w: empty %s", op, authkit.ErrInvalidRequest, what)
+	}
+	return fmt.Errorf("redisstore: %s: %w: %s is %d bytes, over the limit of %d", op, authkit.ErrInvalidRequest, what, n, limit)
+}
+
+// checkLen validates an identity the store is about to use in a key.
+func checkLen(op, what, v string, limit int) error {
+	if len(v) == 0 || len(v) > limit {
+		return invalid(op, what, len(v), limit)
+	}
+	return nil
+}
+
+func errLimit(op string, limit int) error {
+	return fmt.Errorf("redisstore: %s: %w: limit %d must be positive", op, authkit.ErrInvalidRequest, limit)
+}
+
+// ---- running commands ----
+
+// scriptCall is one script queued in a batch; cmd holds its result after
+// exec.
+type scriptCall struct {
+	sc   *redis.Script
+	keys []string
+	args []any
+	cmd  *redis.Cmd
+}
+
+// batch collects the commands of one pipeline.
+type batch struct {
+	ctx     context.Context
+	pipe    redis.Pipeliner
+	scripts []*scriptCall
+}
+
+// script queues sc by its SHA; exec resends it in full if the server did
+// not know it.
+func (b *batch) script(sc *redis.Script, keys []string, args ...any) *scriptCall {
+	c := &scriptCall{sc: sc, keys: keys, args: args}
+	c.cmd = sc.EvalSha(b.ctx, b.pipe, keys, args...)
+	b.scripts = append(b.scripts, c)
+	return c
+}
+
+// exec runs the commands queue adds as one pipeline: one round trip on a
+// standalone server, one per node (concurrently) on a cluster. It returns
+// the first error of any command other than redis.Nil; the caller reads
+// each command's result.
+func (s *Store) exec(ctx context.Context, queue func(b *batch)) error {
+	b := &batch{ctx: ctx, pipe: s.rdb.Pipeline()}
+	queue(b)
+	if b.pipe.Len() == 0 {
+		return nil
+	}
+	cmds, err := b.pipe.Exec(ctx)
+	if failed(err) {
+		// Exec reports the first failed command; a connection that could
+		// not be made fails them all, and go-redis then leaves the
+		// commands themselves without an error.
+		return err
+	}
+	var missing []*scriptCall
+	for _, c := range b.scripts {
+		if redis.HasErrorPrefix(c.cmd.Err(), "NOSCRIPT") {
+			missing = append(missing, c)
+		}
+	}
+	if len(missing) > 0 {
+		// The server lost its script cache (a restart, a failover, SCRIPT
+		// FLUSH): NOSCRIPT means the script did not run, so resending it
+		// in full is safe. EVAL caches it again.
+		pipe := s.rdb.Pipeline()
+		for _, c := range missing {
+			c.cmd = c.sc.Eval(ctx, pipe, c.keys, c.args...)
+		}
+		if _, err := pipe.Exec(ctx); failed(err) {
+			return err
+		}
+	}
+	for _, c := range b.scripts {
+		if err := c.cmd.Err(); err != nil && !errors.Is(err, redis.Nil) {
+			return err
+		}
+	}
+	for _, c := range cmds {
+		if _, isScript := c.(*redis.Cmd); isScript {
+			continue // checked above, after any resend
+		}
+		if err := c.Err(); err != nil && !errors.Is(err, redis.Nil) {
+			return err
+		}
+	}
+	return nil
+}
+
+// failed reports whether err from Exec is a failure: not redis.Nil (a GET
+// of a missing key) nor NOSCRIPT (handled by exec).
+func failed(err error) bool {
+	return err != nil && !errors.Is(err, redis.Nil) && !redis.HasErrorPrefix(err, "NOSCRIPT")
+}
+
+// run runs one script: EVALSHA, and EVAL if the server does not know it.
+func (s *Store) run(ctx context.Context, sc *redis.Script, keys []string, args ...any) (any, error) {
+	return sc.Run(ctx, s.rdb, keys, args...).Result()
+}
+
+// ---- reply decoding ----
+
+// replyList returns a script's table reply.
+func replyList(v any) ([]any, error) {
+	l, ok := v.([]any)
+	if !ok || len(l) == 0 {
+		return nil, fmt.Errorf("%w: unexpected reply %T", errCorrupt, v)
+	}
+	return l, nil
+}
+
+// str returns a reply element as a string: nil (a Lua false) is "".
+func str(v any) string {
+	switch x := v.(type) {
+	case string:
+		return x
+	case []byte:
+		return string(x)
+	}
+	return ""
+}
+
+func corrupt(op string, err error) error {
+	return fmt.Errorf("redisstore: %s: %w: %w", op, authkit.ErrStoreUnavailable, err)
+}

@@ -1,0 +1,196 @@
+package redisstore
+
+import (
+	"context"
+	"errors"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/authkit-go/authkit"
+)
+
+// Revocations are recorded under their subject's hash tag, so that the
+// entries IsRevoked reads — the jti, the sid and the cutoff — share one
+// slot and one MGET answers.
+
+// RevokeToken implements authkit.RevocationStore: one script keeps the
+// later until, in one round trip with its GC index entry.
+func (s *Store) RevokeToken(ctx context.Context, subject, jti string, until time.Time) error {
+	const op = "RevokeToken"
+	if err := checkLen(op, "jti", jti, MaxKeyLen); err != nil {
+		return err
+	}
+	return s.revoke(ctx, op, subject, revJTI(subject, jti), until)
+}
+
+// RevokeSessionTokens implements authkit.RevocationStore, as RevokeToken.
+func (s *Store) RevokeSessionTokens(ctx context.Context, subject, sid string, until time.Time) error {
+	const op = "RevokeSessionTokens"
+	if err := checkLen(op, "sid", sid, MaxKeyLen); err != nil {
+		return err
+	}
+	return s.revoke(ctx, op, subject, revSID(subject, sid), until)
+}
+
+func (s *Store) revoke(ctx context.Context, op, subject, member string, until time.Time) error {
+	if err := ctx.Err(); err != nil {
+		return deadCtx(op, err)
+	}
+	if err := checkLen(op, "subject", subject, MaxKeyLen); err != nil {
+		return err
+	}
+	ctx, cancel := s.callCtx(ctx)
+	defer cancel()
+	u := microsCeil(until)
+	err := s.exec(ctx, func(b *batch) {
+		b.script(revokeMaxScript, []string{s.k.p + member}, fmtMicros(u), pxat(until, s.cfg.margin))
+		// GT: the index entry follows the later until, as the entry does.
+		b.pipe.ZAddGT(ctx, s.k.gcKey(gcRev, member), redis.Z{Score: float64(u), Member: member})
+	})
+	if err != nil {
+		return s.fail(ctx, op, err)
+	}
+	return nil
+}
+
+// SetCutoff implements authkit.RevocationStore. The cutoff is kept to the
+// microsecond, rounded up; the later cutoff and the later until are each
+// kept.
+func (s *Store) SetCutoff(ctx context.Context, subject string, cutoff, until time.Time) error {
+	const op = "SetCutoff"
+	if err := ctx.Err(); err != nil {
+		return deadCtx(op, err)
+	}
+	if err := checkLen(op, "subject", subject, MaxKeyLen); err != nil {
+		return err
+	}
+	ctx, cancel := s.callCtx(ctx)
+	defer cancel()
+	member := revCutoff(subject)
+	u := microsCeil(until)
+	err := s.exec(ctx, func(b *batch) {
+		b.script(setCutoffScript, []string{s.k.p + member}, fmtMicros(u), fmtMicros(microsCeil(cutoff)), pxat(until, s.cfg.margin))
+		b.pipe.ZAddGT(ctx, s.k.gcKey(gcRev, member), redis.Z{Score: float64(u), Member: member})
+	})
+	if err != nil {
+		return s.fail(ctx, op, err)
+	}
+	return nil
+}
+
+// IsRevoked implements authkit.RevocationStore in one round trip: an MGET
+// of the token's jti entry, its sid entry and its subject's cutoff, three
+// keys in one slot. Expiry is judged here, against now. An empty TokenID
+// or SessionID matches nothing.
+func (s *Store) IsRevoked(ctx context.Context, q authkit.RevocationQuery, now time.Time) (bool, error) {
+	const op = "IsRevoked"
+	if err := ctx.Err(); err != nil {
+		return false, deadCtx(op, err)
+	}
+	if len(q.Subject) > MaxKeyLen || len(q.TokenID) > MaxKeyLen || len(q.SessionID) > MaxKeyLen {
+		return false, invalid(op, "identity", max(len(q.Subject), len(q.TokenID), len(q.SessionID)), MaxKeyLen)
+	}
+	ctx, cancel := s.callCtx(ctx)
+	defer cancel()
+	var keyBuf [3]string
+	keys := keyBuf[:0]
+	keys = append(keys, s.k.p+revCutoff(q.Subject))
+	if q.TokenID != "" {
+		keys = append(keys, s.k.p+revJTI(q.Subject, q.TokenID))
+	}
+	if q.SessionID != "" {
+		keys = append(keys, s.k.p+revSID(q.Subject, q.SessionID))
+	}
+	vals, err := s.rdb.MGet(ctx, keys...).Result()
+	if err != nil {
+		return false, s.fail(ctx, op, err)
+	}
+	if len(vals) != len(keys) {
+		return false, corrupt(op, errCorrupt)
+	}
+	if v := str(vals[0]); v != "" {
+		us, cs, ok := strings.Cut(v, ":")
+		u, err1 := strconv.ParseInt(us, 10, 64)
+		c, err2 := strconv.ParseInt(cs, 10, 64)
+		if !ok || err1 != nil || err2 != nil {
+			return false, corrupt(op, errCorrupt)
+		}
+		if alive(u, now) && !q.IssuedAt.After(time.UnixMicro(c)) {
+			return true, nil
+		}
+	}
+	for _, v := range vals[1:] {
+		if v == nil {
+			continue
+		}
+		u, err := strconv.ParseInt(str(v), 10, 64)
+		if err != nil {
+			return false, corrupt(op, errCorrupt)
+		}
+		if alive(u, now) {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// alive reports whether an entry whose until is the microsecond count u
+// still counts at now.
+func alive(u int64, now time.Time) bool { return now.Before(time.UnixMicro(u)) }
+
+// DeleteExpiredRevocations implements authkit.RevocationStore: it reads
+// candidates from the GC index (whose entries are never later than their
+// entry's until) and deletes each entry whose until is at or before now
+// with a script on the entry's own slot, in batches.
+func (s *Store) DeleteExpiredRevocations(ctx context.Context, now time.Time, limit int) (int, error) {
+	const op = "DeleteExpiredRevocations"
+	if err := ctx.Err(); err != nil {
+		return 0, deadCtx(op, err)
+	}
+	if limit <= 0 {
+		return 0, errLimit(op, limit)
+	}
+	ctx, cancel := s.callCtx(ctx)
+	defer cancel()
+	at := fmtTime(now)
+	n, err := s.collect(ctx, gcRev, now, limit, func(cands []candidate, _ int, b *batch) gcFinish {
+		calls := make([]*scriptCall, len(cands))
+		for i, c := range cands {
+			calls[i] = b.script(gcRevocationScript, []string{s.k.p + c.member}, at)
+		}
+		return func() (int, []func(*batch), error) {
+			n := 0
+			var fu []func(*batch)
+			for i, c := range calls {
+				l, err := replyList(c.cmd.Val())
+				if err != nil {
+					return n, fu, err
+				}
+				switch str(l[0]) {
+				case "del":
+					n++
+					fu = append(fu, s.gcDrop(ctx, cands[i]))
+				case "later":
+					u, err := strconv.ParseInt(str(l[1]), 10, 64)
+					if err != nil || len(l) != 2 {
+						return n, fu, errCorrupt
+					}
+					fu = append(fu, s.gcRescore(ctx, cands[i], float64(u)))
+				default:
+					fu = append(fu, s.gcDrop(ctx, cands[i]))
+				}
+			}
+			return n, fu, nil
+		}
+	})
+	if err != nil {
+		if errors.Is(err, errCorrupt) {
+			return n, corrupt(op, err)
+		}
+		return n, s.fail(ctx, op, err)
+	}
+	return n, nil
+}

@@ -1,0 +1,325 @@
+package redisstore
+
+import "github.com/redis/go-redis/v9"
+
+// The Lua scripts. Each touches keys of one hash slot only (the keys it is
+// given, and keys it builds from a key prefix it is given, which carries
+// the same hash tag), so each is one atomic step on a standalone server
+// and on a cluster alike. Times arrive as decimal microseconds; "" is the
+// zero time, which us() turns into -inf. Scripts never turn a large
+// number back into a string with tostring (Lua would write 1.9e+15); the
+// values they store are the strings they were given.
+//
+// Every writing script is idempotent for its own retries: go-redis resends
+// a command whose reply was lost, and the call's nonce lets the script
+// recognise the effect of its first run.
+
+const luaHelpers = `
+local function us(v)
+  local n = tonumber(v)
+  if n == nil then return -1/0 end
+  return n
+end
+local function set(v) return v ~= false and v ~= '' end
+local function pxat(t, margin)
+  if t == -1/0 then return '1' end
+  local v = math.floor(t / 1000) + margin + 1
+  if v < 1 then v = 1 end
+  return string.format('%d', v)
+end
+`
+
+// sessionFields are the fields of a session hash, in the order the
+// scripts and HMGET return them.
+var sessionFields = []any{"sub", "m", "lu", "ex", "ie", "rv"}
+
+// claimScript claims a locator: KEYS[1] the locator, ARGV[1] its value
+// (nonce + owner), ARGV[2] its native expiry ("" for none). It returns 1
+// if the locator is now ours (or already was: a retry), 0 if another call
+// holds it.
+var claimScript = redis.NewScript(`
+local v = redis.call('GET', KEYS[1])
+if v == false then
+  if ARGV[2] == '' then
+    redis.call('SET', KEYS[1], ARGV[1])
+  else
+    redis.call('SET', KEYS[1], ARGV[1], 'PXAT', ARGV[2])
+  end
+  return 1
+end
+if v == ARGV[1] then return 1 end
+return 0
+`)
+
+// releaseScript deletes KEYS[1] if its value is exactly ARGV[1]: it undoes
+// a claim of this call and never another's.
+var releaseScript = redis.NewScript(`
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+`)
+
+// releaseOwnedScript deletes the locator KEYS[1] if it points at ARGV[1]
+// (its value past the nonce): cleanup removes the locator of a record it
+// deleted, whichever call wrote it.
+var releaseOwnedScript = redis.NewScript(`
+local v = redis.call('GET', KEYS[1])
+if v ~= false and string.sub(v, ` + nonceLenLua + ` + 1) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+`)
+
+const nonceLenLua = "16" // nonceLen
+
+// createSessionScript stores a session and its first record.
+// KEYS: session, record, records set.
+// ARGV: nonce, subject, metadata, lu, ex, ie, rv, session pxat,
+// record ia, record ex, record us, record sc, record pxat, record hash ID.
+// Returns 1 (stored, or already stored by this call) or 0 (conflict).
+var createSessionScript = redis.NewScript(`
+if redis.call('EXISTS', KEYS[1]) == 1 then
+  if redis.call('HGET', KEYS[1], 'cn') == ARGV[1] then return 1 end
+  return 0
+end
+if redis.call('EXISTS', KEYS[2]) == 1 then return 0 end
+redis.call('HSET', KEYS[1], 'cn', ARGV[1], 'sub', ARGV[2], 'm', ARGV[3], 'lu', ARGV[4], 'ex', ARGV[5], 'ie', ARGV[6])
+if ARGV[7] ~= '' then redis.call('HSET', KEYS[1], 'rv', ARGV[7]) end
+redis.call('PEXPIREAT', KEYS[1], ARGV[8])
+redis.call('HSET', KEYS[2], 'sub', ARGV[2], 'ia', ARGV[9], 'ex', ARGV[10])
+if ARGV[11] ~= '' then redis.call('HSET', KEYS[2], 'us', ARGV[11], 'sc', ARGV[12]) end
+redis.call('PEXPIREAT', KEYS[2], ARGV[13])
+redis.call('SADD', KEYS[3], ARGV[14])
+redis.call('PEXPIREAT', KEYS[3], ARGV[8])
+return 1
+`)
+
+// rotateScript is RotateRefresh: the contract's checks in order, then the
+// writes. KEYS: session, old record, next record, records set.
+// ARGV: now, next expiry, successor, next hash ID, conflict flag ("1":
+// the successor's locator belongs to another record), next pxat, margin
+// (ms), nonce.
+// Returns {"ok", session fields…}, {"nf"}, {"rv"}, {"ex"}, {"cf"}, or
+// {"ru", subject, usedAt, successor}.
+var rotateScript = redis.NewScript(luaHelpers + `
+local rec = redis.call('HMGET', KEYS[2], 'sub', 'ex', 'us', 'sc', 'rn')
+if rec[1] == false then return {'nf'} end
+local s = redis.call('HMGET', KEYS[1], 'sub', 'rv', 'ex', 'ie')
+if s[1] == false then return {'nf'} end
+if set(s[2]) then return {'rv'} end
+if set(rec[3]) then
+  if rec[5] == ARGV[8] then
+    return {'ok', unpack(redis.call('HMGET', KEYS[1], 'sub', 'm', 'lu', 'ex', 'ie', 'rv'))}
+  end
+  return {'ru', rec[1], rec[3], rec[4] or ''}
+end
+local now = us(ARGV[1])
+if now >= us(rec[2]) or now >= us(s[3]) or now >= us(s[4]) then return {'ex'} end
+if ARGV[5] == '1' or redis.call('EXISTS', KEYS[3]) == 1 then return {'cf'} end
+redis.call('HSET', KEYS[2], 'us', ARGV[1], 'sc', ARGV[3], 'rn', ARGV[8])
+redis.call('HSET', KEYS[3], 'sub', rec[1], 'ia', ARGV[1], 'ex', ARGV[2])
+redis.call('PEXPIREAT', KEYS[3], ARGV[6])
+redis.call('SADD', KEYS[4], ARGV[4])
+redis.call('HSET', KEYS[1], 'lu', ARGV[1], 'ie', ARGV[2])
+local px = pxat(math.max(us(s[3]), us(ARGV[2])), tonumber(ARGV[7]))
+redis.call('PEXPIREAT', KEYS[1], px)
+redis.call('PEXPIREAT', KEYS[4], px)
+return {'ok', unpack(redis.call('HMGET', KEYS[1], 'sub', 'm', 'lu', 'ex', 'ie', 'rv'))}
+`)
+
+// revokeSessionScript marks a session revoked unless it already is.
+// KEYS: session. ARGV: now, nonce, subject, "1" to require that subject.
+// Returns {"rv"} (revoked by this call), {"al"} (already revoked), {"nf"},
+// or {"ot"} (another subject's).
+var revokeSessionScript = redis.NewScript(luaHelpers + `
+local s = redis.call('HMGET', KEYS[1], 'sub', 'rv', 'rn')
+if s[1] == false then return {'nf'} end
+if ARGV[4] == '1' and s[1] ~= ARGV[3] then return {'ot'} end
+if set(s[2]) then
+  if s[3] == ARGV[2] then return {'rv'} end
+  return {'al'}
+end
+redis.call('HSET', KEYS[1], 'rv', ARGV[1], 'rn', ARGV[2])
+return {'rv'}
+`)
+
+// gcRecordScript deletes a refresh record if it has expired.
+// KEYS: record, records set. ARGV: now, hash ID.
+// Returns {"del"}, {"gone"} or {"later", ex}.
+var gcRecordScript = redis.NewScript(luaHelpers + `
+local ex = redis.call('HGET', KEYS[1], 'ex')
+if ex == false then
+  redis.call('SREM', KEYS[2], ARGV[2])
+  return {'gone'}
+end
+if us(ARGV[1]) >= us(ex) then
+  redis.call('DEL', KEYS[1])
+  redis.call('SREM', KEYS[2], ARGV[2])
+  return {'del'}
+end
+return {'later', ex}
+`)
+
+// gcSessionScript deletes up to a budget of a garbage session's records
+// and then the session. KEYS: session, records set. ARGV: now, budget,
+// record key prefix. Returns {"later", ex, ie} for a session that is not
+// garbage, else {"done"|"more", deleted count, subject, hash IDs of the
+// deleted records…}; "done" means the session is gone.
+var gcSessionScript = redis.NewScript(luaHelpers + `
+local s = redis.call('HMGET', KEYS[1], 'sub', 'rv', 'ex', 'ie')
+local now = us(ARGV[1])
+if s[1] ~= false and not set(s[2]) and now < us(s[3]) and now < us(s[4]) then
+  return {'later', s[3] or '', s[4] or ''}
+end
+local budget = tonumber(ARGV[2])
+local n = 0
+local out = {}
+local members = redis.call('SRANDMEMBER', KEYS[2], budget)
+for _, m in ipairs(members) do
+  local d = redis.call('DEL', ARGV[3] .. m)
+  redis.call('SREM', KEYS[2], m)
+  if d == 1 then
+    n = n + 1
+    out[#out + 1] = m
+  end
+end
+if #members < budget and redis.call('SCARD', KEYS[2]) == 0 then
+  redis.call('DEL', KEYS[2])
+  if s[1] ~= false then
+    redis.call('DEL', KEYS[1])
+    n = n + 1
+  end
+  return {'done', n, s[1] or '', unpack(out)}
+end
+return {'more', n, s[1] or '', unpack(out)}
+`)
+
+// revokeMaxScript records a revoked jti or sid, keeping the later until.
+// KEYS: the entry. ARGV: until, pxat.
+var revokeMaxScript = redis.NewScript(luaHelpers + `
+local v = redis.call('GET', KEYS[1])
+if v ~= false and us(v) >= us(ARGV[1]) then return 0 end
+redis.call('SET', KEYS[1], ARGV[1], 'PXAT', ARGV[2])
+return 1
+`)
+
+// setCutoffScript keeps the later cutoff and the later until, each on its
+// own. KEYS: the cutoff entry. ARGV: until, cutoff, pxat of until.
+var setCutoffScript = redis.NewScript(luaHelpers + `
+local v = redis.call('GET', KEYS[1])
+if v == false then
+  redis.call('SET', KEYS[1], ARGV[1] .. ':' .. ARGV[2], 'PXAT', ARGV[3])
+  return 1
+end
+local u, c = string.match(v, '^(-?%d+):(-?%d+)$')
+if u == nil then return redis.error_reply('corrupt cutoff entry') end
+local nu, nc = u, c
+if us(ARGV[2]) > us(c) then nc = ARGV[2] end
+if us(ARGV[1]) > us(u) then
+  nu = ARGV[1]
+  redis.call('SET', KEYS[1], nu .. ':' .. nc, 'PXAT', ARGV[3])
+elseif nc ~= c then
+  redis.call('SET', KEYS[1], nu .. ':' .. nc, 'KEEPTTL')
+end
+return 1
+`)
+
+// gcRevocationScript deletes a revocation entry whose until has passed.
+// KEYS: the entry. ARGV: now. Returns {"del"}, {"gone"} or {"later", until}.
+var gcRevocationScript = redis.NewScript(luaHelpers + `
+local v = redis.call('GET', KEYS[1])
+if v == false then return {'gone'} end
+local u = string.match(v, '^(-?%d+)')
+if us(ARGV[1]) >= us(u) then
+  redis.call('DEL', KEYS[1])
+  return {'del'}
+end
+return {'later', u}
+`)
+
+// tokenFields are the fields of an API token hash, in the order the
+// scripts and HMGET return them.
+var tokenFields = []any{"h", "sub", "nm", "sc", "ca", "ex", "lu", "rv"}
+
+// createTokenScript stores an API token, counting the subject's live
+// tokens against the limit in the same step. KEYS: token, subject index.
+// ARGV: nonce, limit, now, token key prefix, ID (encoded), CreatedAt
+// score, then h, sub, nm, sc, ca, ex, lu, rv, pxat ("" for none).
+// Returns "ok", "cf" (conflict) or "lim".
+var createTokenScript = redis.NewScript(luaHelpers + `
+if redis.call('EXISTS', KEYS[1]) == 1 then
+  if redis.call('HGET', KEYS[1], 'cn') == ARGV[1] then return 'ok' end
+  return 'cf'
+end
+local limit = tonumber(ARGV[2])
+if limit > 0 then
+  local now = us(ARGV[3])
+  local live = 0
+  for _, m in ipairs(redis.call('ZRANGE', KEYS[2], 0, -1)) do
+    local t = redis.call('HMGET', ARGV[4] .. m, 'sub', 'rv', 'ex')
+    if t[1] == false then
+      redis.call('ZREM', KEYS[2], m)
+    elseif not set(t[2]) and (not set(t[3]) or now < us(t[3])) then
+      live = live + 1
+      if live >= limit then return 'lim' end
+    end
+  end
+end
+redis.call('HSET', KEYS[1], 'cn', ARGV[1], 'h', ARGV[7], 'sub', ARGV[8], 'nm', ARGV[9], 'sc', ARGV[10], 'ca', ARGV[11], 'ex', ARGV[12], 'lu', ARGV[13], 'rv', ARGV[14])
+if ARGV[15] ~= '' then redis.call('PEXPIREAT', KEYS[1], ARGV[15]) end
+redis.call('ZADD', KEYS[2], ARGV[6], ARGV[5])
+return 'ok'
+`)
+
+// revokeTokenScript revokes an API token unless it already is. KEYS:
+// token. ARGV: now. Returns "rv" (revoked by this call), "al" (already
+// revoked) or "nf".
+var revokeTokenScript = redis.NewScript(luaHelpers + `
+local t = redis.call('HMGET', KEYS[1], 'sub', 'rv')
+if t[1] == false then return 'nf' end
+if set(t[2]) then return 'al' end
+redis.call('HSET', KEYS[1], 'rv', ARGV[1])
+return 'rv'
+`)
+
+// touchTokenScript moves LastUsedAt forward. KEYS: token. ARGV: at.
+// Returns 0 if there is no such token, else 1.
+var touchTokenScript = redis.NewScript(luaHelpers + `
+local t = redis.call('HMGET', KEYS[1], 'sub', 'lu')
+if t[1] == false then return 0 end
+if us(ARGV[1]) > us(t[2]) then redis.call('HSET', KEYS[1], 'lu', ARGV[1]) end
+return 1
+`)
+
+// listTokensScript returns every token of a subject: ID and fields, nine
+// values per token. KEYS: subject index. ARGV: token key prefix. Index
+// entries whose token is gone are removed.
+var listTokensScript = redis.NewScript(`
+local out = {}
+for _, m in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
+  local t = redis.call('HMGET', ARGV[1] .. m, 'h', 'sub', 'nm', 'sc', 'ca', 'ex', 'lu', 'rv')
+  if t[2] == false then
+    redis.call('ZREM', KEYS[1], m)
+  else
+    out[#out + 1] = m
+    for i = 1, 8 do out[#out + 1] = t[i] or '' end
+  end
+end
+return out
+`)
+
+// gcTokenScript deletes an API token that is revoked or expired.
+// KEYS: token, subject index. ARGV: now, ID (encoded).
+// Returns {"del", hash, subject}, {"gone"}, {"never"} (not garbage and no
+// expiry: drop it from the index) or {"later", ex}.
+var gcTokenScript = redis.NewScript(luaHelpers + `
+local t = redis.call('HMGET', KEYS[1], 'sub', 'rv', 'ex', 'h')
+if t[1] == false then
+  redis.call('ZREM', KEYS[2], ARGV[2])
+  return {'gone'}
+end
+if set(t[2]) or (set(t[3]) and us(ARGV[1]) >= us(t[3])) then
+  redis.call('DEL', KEYS[1])
+  redis.call('ZREM', KEYS[2], ARGV[2])
+  return {'del', t[4], t[1]}
+end
+if set(t[3]) then return {'later', t[3]} end
+return {'never'}
+`)
