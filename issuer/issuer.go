@@ -703,9 +703,10 @@ func (i *Issuer) RevokeAPIToken(ctx context.Context, subject, id string) error {
 
 // Cleanup deletes expired sessions, revocations and API tokens from the
 // configured stores in batches of batch records (1000 if batch <= 0) and
-// returns how many it deleted. Backends with native expiry (Redis) have
-// little to do; SQL backends need it run periodically, for example hourly.
-// The memory store also sweeps as it goes.
+// returns how many it deleted. Run it periodically (hourly, say; authkit
+// serve runs it every 10 minutes) with every persistent backend: SQL
+// tables, and Redis's expiry indexes and revoked API tokens, which its
+// native TTLs do not cover. The memory store also sweeps as it goes.
 func (i *Issuer) Cleanup(ctx context.Context, batch int) (int, error) {
 	if batch <= 0 {
 		batch = 1000

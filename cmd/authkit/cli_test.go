@@ -95,14 +95,15 @@ func TestHelpAndUsage(t *testing.T) {
 		{"help users", []string{"help", "users"}, exitOK, []string{"users add NAME", "-algo"}, nil},
 		{"help keygen", []string{"help", "keygen"}, exitOK, []string{"-alg", "-public", "EdDSA"}, nil},
 		{"help inspect", []string{"help", "inspect"}, exitOK, []string{"WITHOUT verifying", "-jwks"}, nil},
-		{"help migrate", []string{"help", "migrate"}, exitOK, []string{"Migrations arrive with the SQL"}, nil},
+		{"help migrate", []string{"help", "migrate"}, exitOK, []string{"authkit migrate --dsn DSN", "-dsn"}, nil},
 		{"serve -h", []string{"serve", "-h"}, exitOK, nil, []string{"Usage: authkit serve", "-users"}},
 		{"inspect -h", []string{"inspect", "-h"}, exitOK, nil, []string{"Usage: authkit inspect"}},
 		{"help unknown", []string{"help", "frobnicate"}, exitUsage, nil, []string{`unknown command "frobnicate"`}},
 		{"unknown command", []string{"frobnicate"}, exitUsage, nil, []string{`unknown command "frobnicate"`, "Commands:"}},
 		{"bad flag", []string{"keygen", "--nope"}, exitUsage, nil, []string{"flag provided but not defined: -nope", "Usage: authkit keygen"}},
 		{"stray argument", []string{"serve", "extra"}, exitUsage, nil, []string{`serve takes no arguments (got "extra")`, "authkit serve -h"}},
-		{"migrate", []string{"migrate"}, exitFailure, nil, []string{"migrations arrive with the SQL backend"}},
+		{"migrate without dsn", []string{"migrate"}, exitUsage, nil, []string{"migrate needs --dsn"}},
+		{"migrate memory", []string{"migrate", "--dsn", "memory"}, exitUsage, nil, []string{"must be a SQL store"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -194,9 +195,9 @@ func TestServeEnvironment(t *testing.T) {
 	}
 
 	t.Setenv("AUTHKIT_ACCESS_TTL", "")
-	t.Setenv("AUTHKIT_STORE", "postgres://authkit:hunter2@db.example/authkit")
+	t.Setenv("AUTHKIT_STORE", "postgres://authkit:hunter2@127.0.0.1:1/authkit?connect_timeout=2")
 	r = runCLI(t, "", "serve", "--addr", "127.0.0.1:0")
-	r.must(t, exitFailure, nil, []string{"PostgreSQL store", "not available in this build yet"})
+	r.must(t, exitFailure, nil, []string{"--store", "store unavailable"})
 	if strings.Contains(r.stderr, "hunter2") || strings.Contains(r.stdout, "hunter2") {
 		t.Errorf("the DSN's password was printed: %s", r.stderr)
 	}

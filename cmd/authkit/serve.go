@@ -48,11 +48,12 @@ type serveConfig struct {
 	logFormat       string
 	logLevel        string
 	shutdownTimeout time.Duration
+	migrate         bool
 }
 
 // serveFlags are the flags of serve backed by AUTHKIT_* variables.
 var serveFlags = []string{"addr", "store", "keys", "issuer", "audience", "access-ttl", "refresh-ttl",
-	"session-lifetime", "users", "scopes", "log-format", "log-level", "shutdown-timeout"}
+	"session-lifetime", "users", "scopes", "log-format", "log-level", "shutdown-timeout", "migrate"}
 
 func (c *cli) parseServe(args []string) (serveConfig, error) {
 	cfg := serveConfig{
@@ -80,7 +81,8 @@ Plain HTTP: put a TLS-terminating proxy in front of it for anything but
 localhost.`)
 	var audience, scopes string
 	fs.StringVar(&cfg.addr, "addr", "127.0.0.1:8080", "listen `ADDRESS` (host:port)")
-	fs.StringVar(&cfg.store, "store", "memory", "the `STORE`: memory (later postgres://…, mysql://…, sqlite:…, redis://…)")
+	fs.StringVar(&cfg.store, "store", "memory", "the `STORE`: memory, postgres://…, mysql://…, sqlite:PATH or redis://…")
+	fs.BoolVar(&cfg.migrate, "migrate", false, "apply the SQL store's migrations before serving (same as authkit migrate)")
 	fs.StringVar(&cfg.keysFile, "keys", "", "private JWK set `FILE` from authkit keygen; the first key signs (default: a fresh EdDSA key)")
 	fs.StringVar(&cfg.issuer, "issuer", authkit.DefaultIssuer, "`ISSUER` (iss) of the tokens, ideally this server's URL")
 	fs.StringVar(&audience, "audience", authkit.DefaultAudience, "`AUDIENCES` (aud) of the tokens, comma-separated")
@@ -166,7 +168,7 @@ type server struct {
 }
 
 func (c *cli) newServer(ctx context.Context, cfg serveConfig, log *slog.Logger) (*server, error) {
-	st, err := openStore(ctx, cfg.store)
+	st, err := openStore(ctx, cfg.store, cfg.migrate)
 	if err != nil {
 		return nil, err
 	}

@@ -2,17 +2,15 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"regexp"
 	"strings"
 
 	"github.com/authkit-go/authkit"
 	"github.com/authkit-go/authkit/backends/memory"
+	"github.com/authkit-go/authkit/backends/redisstore"
+	"github.com/authkit-go/authkit/backends/sqlstore"
 )
-
-// errStoreNotInBuild reports a --store whose backend has not landed yet.
-var errStoreNotInBuild = errors.New("this store is not available in this build yet")
 
 // openedStore is the store serve runs on.
 type openedStore struct {
@@ -37,7 +35,10 @@ func storeScheme(spec string) (string, bool) {
 
 // openStore opens the store a --store value names. Each backend is one
 // case: the SQL and Redis stores plug in here as they land.
-func openStore(ctx context.Context, spec string) (openedStore, error) {
+//
+// With migrate, a SQL store's migrations are applied first (idempotent, and
+// safe when several servers start at once).
+func openStore(ctx context.Context, spec string, migrate bool) (openedStore, error) {
 	scheme, ok := storeScheme(spec)
 	if !ok {
 		return openedStore{}, usagef("--store: not a store (want memory, postgres://…, mysql://…, sqlite:… or redis://…)")
@@ -48,18 +49,36 @@ func openStore(ctx context.Context, spec string) (openedStore, error) {
 			return openedStore{}, usagef("--store memory takes no options")
 		}
 		return openedStore{store: memory.New(), kind: "memory"}, nil
-	case "postgres", "postgresql":
-		return notInBuild("PostgreSQL", "backends/sqlstore")
-	case "mysql", "mariadb":
-		return notInBuild("MySQL/MariaDB", "backends/sqlstore")
-	case "sqlite", "sqlite3", "file":
-		return notInBuild("SQLite", "backends/sqlstore")
-	case "redis", "rediss", "redis+sentinel", "redis+cluster":
-		return notInBuild("Redis", "backends/redisstore")
+	case "postgres", "postgresql", "mysql", "mariadb", "sqlite", "sqlite3", "file":
+		if migrate {
+			if err := migrateSQL(ctx, spec); err != nil {
+				return openedStore{}, err
+			}
+		}
+		s, err := sqlstore.Open(ctx, spec)
+		if err != nil {
+			return openedStore{}, fmt.Errorf("--store: %w", err)
+		}
+		return openedStore{store: s, kind: scheme, close: s.Close}, nil
+	case "redis", "rediss", "unix", "redis+cluster", "rediss+cluster", "redis+sentinel", "rediss+sentinel":
+		s, err := redisstore.OpenURL(ctx, spec)
+		if err != nil {
+			return openedStore{}, fmt.Errorf("--store: %w", err)
+		}
+		return openedStore{store: s, kind: "redis", close: s.Close}, nil
 	}
 	return openedStore{}, usagef("--store: unknown store kind %s (want memory, postgres://…, mysql://…, sqlite:… or redis://…)", quote(scheme))
 }
 
-func notInBuild(what, pkg string) (openedStore, error) {
-	return openedStore{}, fmt.Errorf("--store: the %s store: %w (it arrives with %s); use --store memory for now", what, errStoreNotInBuild, pkg)
+// migrateSQL applies the SQL store's migrations to the database dsn names.
+func migrateSQL(ctx context.Context, dsn string) error {
+	db, err := sqlstore.OpenDB(ctx, dsn)
+	if err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	defer db.Close()
+	if err := sqlstore.Migrate(ctx, db); err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	return nil
 }
