@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"sync"
 	"testing"
 	"time"
@@ -19,141 +18,6 @@ import (
 	"github.com/authkit-go/authkit/verifier"
 )
 
-// faultProxy forwards TCP connections from a loopback port to a Redis
-// server. The test switches it between passing traffic, cutting (every
-// connection reset and new ones refused at once) and stalling (bytes held,
-// as in a partition: calls end only at their deadline).
-type faultProxy struct {
-	ln     net.Listener
-	target string
-
-	mu    sync.Mutex
-	mode  string // "up", "cut", "stall"
-	wake  chan struct{}
-	links map[net.Conn]bool
-	wg    sync.WaitGroup
-}
-
-func startProxy(t *testing.T, target string) *faultProxy {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &faultProxy{ln: ln, target: target, mode: "up", wake: make(chan struct{}), links: map[net.Conn]bool{}}
-	p.wg.Add(1)
-	go p.acceptLoop()
-	t.Cleanup(func() {
-		ln.Close()
-		p.setMode("cut")
-		p.wg.Wait()
-	})
-	return p
-}
-
-func (p *faultProxy) addr() string { return p.ln.Addr().String() }
-
-// setMode switches the proxy. Leaving "up" for "cut" closes every link;
-// a stall keeps them, and lifting it closes them (the connections a
-// partition held are not trusted afterwards).
-func (p *faultProxy) setMode(mode string) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	was := p.mode
-	p.mode = mode
-	close(p.wake)
-	p.wake = make(chan struct{})
-	if mode == "cut" || was == "stall" {
-		for c := range p.links {
-			c.Close()
-		}
-	}
-}
-
-// current returns the mode and a channel closed at its next change.
-func (p *faultProxy) current() (string, chan struct{}) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.mode, p.wake
-}
-
-func (p *faultProxy) keep(c net.Conn) bool {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.mode == "cut" {
-		c.Close()
-		return false
-	}
-	p.links[c] = true
-	return true
-}
-
-func (p *faultProxy) drop(c net.Conn) {
-	p.mu.Lock()
-	delete(p.links, c)
-	p.mu.Unlock()
-	c.Close()
-}
-
-func (p *faultProxy) acceptLoop() {
-	defer p.wg.Done()
-	for {
-		c, err := p.ln.Accept()
-		if err != nil {
-			return
-		}
-		if !p.keep(c) {
-			continue
-		}
-		p.wg.Add(1)
-		go p.link(c)
-	}
-}
-
-func (p *faultProxy) link(client net.Conn) {
-	defer p.wg.Done()
-	defer p.drop(client)
-	server, err := net.DialTimeout("tcp", p.target, 2*time.Second)
-	if err != nil || !p.keep(server) {
-		return
-	}
-	defer p.drop(server)
-	done := make(chan struct{}, 2)
-	go func() { p.copy(server, client); done <- struct{}{} }()
-	go func() { p.copy(client, server); done <- struct{}{} }()
-	<-done
-	client.Close()
-	server.Close()
-	<-done
-}
-
-// copy forwards src to dst chunk by chunk, holding a chunk while the
-// proxy stalls and dropping it when the proxy cuts.
-func (p *faultProxy) copy(dst, src net.Conn) {
-	buf := make([]byte, 16<<10)
-	for {
-		n, err := src.Read(buf)
-		if n > 0 {
-			for {
-				mode, wake := p.current()
-				if mode == "cut" {
-					return
-				}
-				if mode == "up" {
-					break
-				}
-				<-wake
-			}
-			if _, werr := dst.Write(buf[:n]); werr != nil {
-				return
-			}
-		}
-		if err != nil { // EOF or a closed link
-			return
-		}
-	}
-}
-
 // TestFaults runs an issuer and a verifier over a Store that reaches Redis
 // through the proxy, cuts and then stalls the proxy in the middle of a run,
 // and restores it each time. While Redis is unreachable every call must
@@ -164,9 +28,9 @@ func (p *faultProxy) copy(dst, src net.Conn) {
 func TestFaults(t *testing.T) {
 	addr := testservers.Redis(t)
 	admin := standalone(t, addr)
-	px := startProxy(t, addr)
+	px := testservers.NewProxy(t, addr)
 	rdb := redis.NewClient(&redis.Options{
-		Addr:                  px.addr(),
+		Addr:                  px.Addr(),
 		DialTimeout:           time.Second,
 		ReadTimeout:           2 * time.Second,
 		WriteTimeout:          2 * time.Second,
@@ -360,14 +224,14 @@ func TestFaults(t *testing.T) {
 		revoked = append(revoked, p.AccessToken)
 	}
 
-	px.setMode("cut")
+	px.Cut()
 	outage(time.Second)
-	px.setMode("up")
+	px.Restore()
 	recovered()
 	revokeBetween()
 
 	time.Sleep(50 * time.Millisecond)
-	px.setMode("stall")
+	px.Stall()
 	outage(300 * time.Millisecond)
 	start := time.Now()
 	if _, err := bounded.IsRevoked(context.Background(), authkit.RevocationQuery{TokenID: "x", Subject: "user-5"}, time.Now()); !errors.Is(err, authkit.ErrStoreUnavailable) {
@@ -376,7 +240,7 @@ func TestFaults(t *testing.T) {
 	if took := time.Since(start); took > 450*time.Millisecond {
 		t.Errorf("IsRevoked under a 200ms call timeout took %v with Redis stalled", took)
 	}
-	px.setMode("up")
+	px.Restore()
 	recovered()
 	time.Sleep(50 * time.Millisecond)
 	stopTraffic()

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"sync"
 	"testing"
 	"time"
@@ -16,139 +15,6 @@ import (
 	"github.com/authkit-go/authkit/keys"
 	"github.com/authkit-go/authkit/verifier"
 )
-
-// proxy is a TCP proxy on 127.0.0.1 between the store and its server,
-// which the test can cut (connections reset, new ones refused), stall (no
-// byte goes through, as in a network partition) and restore.
-type proxy struct {
-	l      net.Listener
-	target string
-
-	mu      sync.Mutex
-	state   proxyState
-	changed chan struct{} // closed and replaced on every state change
-	conns   map[net.Conn]struct{}
-	wg      sync.WaitGroup
-}
-
-type proxyState int
-
-const (
-	proxyUp proxyState = iota
-	proxyCut
-	proxyStalled
-)
-
-func newProxy(t *testing.T, target string) *proxy {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &proxy{l: l, target: target, changed: make(chan struct{}), conns: map[net.Conn]struct{}{}}
-	p.wg.Go(p.accept)
-	t.Cleanup(func() {
-		l.Close()
-		p.set(proxyCut)
-		p.wg.Wait()
-	})
-	return p
-}
-
-func (p *proxy) addr() string { return p.l.Addr().String() }
-
-// set changes the state. Leaving "up" drops every connection: a cut
-// resets them, and a stall ends the same way once it is lifted (the
-// partition heals with the old connections gone, as with a failover).
-func (p *proxy) set(s proxyState) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	old := p.state
-	p.state = s
-	close(p.changed)
-	p.changed = make(chan struct{})
-	if s == proxyCut || (old == proxyStalled && s == proxyUp) {
-		for c := range p.conns {
-			c.Close()
-		}
-	}
-}
-
-func (p *proxy) track(c net.Conn) bool {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.state == proxyCut {
-		return false
-	}
-	p.conns[c] = struct{}{}
-	return true
-}
-
-func (p *proxy) untrack(c net.Conn) {
-	p.mu.Lock()
-	delete(p.conns, c)
-	p.mu.Unlock()
-	c.Close()
-}
-
-func (p *proxy) accept() {
-	for {
-		c, err := p.l.Accept()
-		if err != nil {
-			return
-		}
-		if !p.track(c) {
-			c.Close()
-			continue
-		}
-		p.wg.Go(func() { p.serve(c) })
-	}
-}
-
-func (p *proxy) serve(client net.Conn) {
-	defer p.untrack(client)
-	server, err := net.DialTimeout("tcp", p.target, 5*time.Second)
-	if err != nil {
-		return
-	}
-	if !p.track(server) {
-		server.Close()
-		return
-	}
-	defer p.untrack(server)
-	var wg sync.WaitGroup
-	wg.Go(func() { p.pipe(server, client) })
-	wg.Go(func() { p.pipe(client, server) })
-	wg.Wait()
-}
-
-// pipe copies src to dst, holding every chunk while the proxy is stalled.
-func (p *proxy) pipe(dst, src net.Conn) {
-	defer dst.Close()
-	defer src.Close()
-	buf := make([]byte, 32<<10)
-	for {
-		n, err := src.Read(buf)
-		for n > 0 {
-			p.mu.Lock()
-			state, changed := p.state, p.changed
-			p.mu.Unlock()
-			if state == proxyUp {
-				if _, werr := dst.Write(buf[:n]); werr != nil {
-					return
-				}
-				break
-			}
-			if state == proxyCut {
-				return
-			}
-			<-changed // stalled: wait for the next state
-		}
-		if err != nil {
-			return
-		}
-	}
-}
 
 // TestFaults runs an issuer and a verifier over a store whose database is
 // reached through a proxy, cuts and stalls the proxy in the middle of a
@@ -169,8 +35,8 @@ func runFaults(t *testing.T, b backend) {
 	if err := sqlstore.Migrate(ctx, openDB(t, b, direct)); err != nil {
 		t.Fatal(err)
 	}
-	px := newProxy(t, testservers.Addr(t, direct))
-	db := openDB(t, b, testservers.WithAddr(t, direct, px.addr()))
+	px := testservers.NewProxy(t, testservers.Addr(t, direct))
+	db := openDB(t, b, testservers.WithAddr(t, direct, px.Addr()))
 	s, err := sqlstore.New(db)
 	if err != nil {
 		t.Fatal(err)
@@ -319,16 +185,16 @@ func runFaults(t *testing.T, b backend) {
 	}
 
 	// Cut: connections reset, new ones refused. Failures are immediate.
-	px.set(proxyCut)
+	px.Cut()
 	checkOutage(2 * time.Second)
-	px.set(proxyUp)
+	px.Restore()
 	recovers()
 
 	// Stall: the network swallows everything. Calls end at their deadline.
 	time.Sleep(100 * time.Millisecond)
-	px.set(proxyStalled)
+	px.Stall()
 	checkOutage(300 * time.Millisecond)
-	px.set(proxyUp)
+	px.Restore()
 	recovers()
 	time.Sleep(100 * time.Millisecond)
 	stopBackground()

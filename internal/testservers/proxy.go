@@ -1,0 +1,150 @@
+package testservers
+
+import (
+	"net"
+	"sync"
+	"testing"
+	"time"
+)
+
+// Proxy is a TCP proxy on 127.0.0.1 between a store and its server, which a
+// fault test can cut (connections reset, new ones refused), stall (no byte
+// goes through, as in a network partition) and restore.
+type Proxy struct {
+	l      net.Listener
+	target string
+
+	mu      sync.Mutex
+	state   proxyState
+	changed chan struct{} // closed and replaced on every state change
+	conns   map[net.Conn]struct{}
+	wg      sync.WaitGroup
+}
+
+type proxyState int
+
+const (
+	proxyUp proxyState = iota
+	proxyCut
+	proxyStalled
+)
+
+// NewProxy starts a proxy to target (host:port), closed in t.Cleanup.
+func NewProxy(t testing.TB, target string) *Proxy {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &Proxy{l: l, target: target, changed: make(chan struct{}), conns: map[net.Conn]struct{}{}}
+	p.wg.Go(p.accept)
+	t.Cleanup(func() {
+		l.Close()
+		p.set(proxyCut)
+		p.wg.Wait()
+	})
+	return p
+}
+
+// Addr is the proxy's address, to give the store instead of the server's.
+func (p *Proxy) Addr() string { return p.l.Addr().String() }
+
+// Cut resets every connection and refuses new ones.
+func (p *Proxy) Cut() { p.set(proxyCut) }
+
+// Stall holds every byte in both directions, as a network partition does.
+func (p *Proxy) Stall() { p.set(proxyStalled) }
+
+// Restore lets traffic through again. Connections a stall held are closed
+// (the partition heals with them gone, as after a failover).
+func (p *Proxy) Restore() { p.set(proxyUp) }
+
+func (p *Proxy) set(s proxyState) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	old := p.state
+	p.state = s
+	close(p.changed)
+	p.changed = make(chan struct{})
+	if s == proxyCut || (old == proxyStalled && s == proxyUp) {
+		for c := range p.conns {
+			c.Close()
+		}
+	}
+}
+
+func (p *Proxy) track(c net.Conn) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.state == proxyCut {
+		return false
+	}
+	p.conns[c] = struct{}{}
+	return true
+}
+
+func (p *Proxy) untrack(c net.Conn) {
+	p.mu.Lock()
+	delete(p.conns, c)
+	p.mu.Unlock()
+	c.Close()
+}
+
+func (p *Proxy) accept() {
+	for {
+		c, err := p.l.Accept()
+		if err != nil {
+			return
+		}
+		if !p.track(c) {
+			c.Close()
+			continue
+		}
+		p.wg.Go(func() { p.serve(c) })
+	}
+}
+
+func (p *Proxy) serve(client net.Conn) {
+	defer p.untrack(client)
+	server, err := net.DialTimeout("tcp", p.target, 5*time.Second)
+	if err != nil {
+		return
+	}
+	if !p.track(server) {
+		server.Close()
+		return
+	}
+	defer p.untrack(server)
+	var wg sync.WaitGroup
+	wg.Go(func() { p.pipe(server, client) })
+	wg.Go(func() { p.pipe(client, server) })
+	wg.Wait()
+}
+
+// pipe copies src to dst, holding every chunk while the proxy is stalled.
+func (p *Proxy) pipe(dst, src net.Conn) {
+	defer dst.Close()
+	defer src.Close()
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := src.Read(buf)
+		for n > 0 {
+			p.mu.Lock()
+			state, changed := p.state, p.changed
+			p.mu.Unlock()
+			if state == proxyUp {
+				if _, werr := dst.Write(buf[:n]); werr != nil {
+					return
+				}
+				break
+			}
+			if state == proxyCut {
+				return
+			}
+			<-changed // stalled: wait for the next state
+		}
+		if err != nil {
+			return
+		}
+	}
+}
