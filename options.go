@@ -52,6 +52,7 @@ const (
 	RoleVerifier
 )
 
+// String names the constructor the role stands for.
 func (r Role) String() string {
 	switch r {
 	case RoleIssuer:
