@@ -387,6 +387,12 @@ func (i *Issuer) RefreshSession(ctx context.Context, refreshToken string) (authk
 // for serving at /.well-known/jwks.json. Symmetric keys are never included.
 func (i *Issuer) JWKS() ([]byte, error) { return i.keys.JWKS() }
 
+// Stores reports which stores the issuer was configured with, so that a
+// caller (the HTTP layer) can refuse at start-up to serve what cannot work.
+func (i *Issuer) Stores() (refresh, revocation, apiTokens bool) {
+	return i.refresh != nil, i.revocations != nil, i.apiTokens != nil
+}
+
 // AccessTTL returns the lifetime of the access tokens this issuer mints.
 func (i *Issuer) AccessTTL() time.Duration { return i.accessTTL }
 

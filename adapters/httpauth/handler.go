@@ -320,6 +320,15 @@ func NewHandler(iss *issuer.Issuer, auth *Auth, opts ...HandlerOption) (*Handler
 	if err := checkPaths(c.paths); err != nil {
 		return nil, err
 	}
+	// Fail at start-up, not on the first request, when an enabled endpoint
+	// has no store behind it.
+	refresh, _, apiTokens := iss.Stores()
+	if !refresh && (c.paths.Token != "" || c.paths.Sessions != "") {
+		return nil, invalid("NewHandler: the token and sessions endpoints need a refresh store (authkit.WithStore or WithRefreshStore); disable them with WithPaths otherwise")
+	}
+	if !apiTokens && c.paths.APITokens != "" {
+		return nil, invalid("NewHandler: the api-tokens endpoint needs an API token store (authkit.WithStore or WithAPITokenStore); disable it with WithPaths otherwise")
+	}
 	h := &Handler{
 		iss:        iss,
 		auth:       auth,

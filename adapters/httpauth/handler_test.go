@@ -15,8 +15,10 @@ import (
 
 	"github.com/authkit-go/authkit"
 	"github.com/authkit-go/authkit/adapters/httpauth"
+	"github.com/authkit-go/authkit/backends/memory"
 	"github.com/authkit-go/authkit/issuer"
 	"github.com/authkit-go/authkit/keys"
+	"github.com/authkit-go/authkit/verifier"
 )
 
 const (
@@ -366,8 +368,8 @@ func TestRevoke(t *testing.T) {
 
 func TestRevokeWithoutRevocationStore(t *testing.T) {
 	f := newFx(t, fxOptions{})
-	iss, err := issuer.New(authkit.WithKeys(mustSet(t, f)), authkit.WithRefreshStore(f.store), authkit.WithClock(f.clock.Now),
-		authkit.WithIssuer("https://auth.example"), authkit.WithAudience("api"))
+	iss, err := issuer.New(authkit.WithKeys(mustSet(t, f)), authkit.WithRefreshStore(f.store), authkit.WithAPITokenStore(f.store),
+		authkit.WithClock(f.clock.Now), authkit.WithIssuer("https://auth.example"), authkit.WithAudience("api"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -789,5 +791,33 @@ func TestNewHandlerValidation(t *testing.T) {
 	h.ServeHTTP(rec, httptest.NewRequest("POST", "/revoke", nil))
 	if rec.Code != 404 {
 		t.Errorf("disabled endpoint: %d", rec.Code)
+	}
+}
+
+// An endpoint with no store behind it is refused at start-up.
+func TestNewHandlerNeedsStores(t *testing.T) {
+	k, _ := keys.Generate(keys.HS256)
+	set, _ := keys.NewSet(k)
+	stateless, err := issuer.New(authkit.WithKeys(set))
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, _ := verifier.New(authkit.WithKeys(set))
+	auth, _ := httpauth.New(v)
+	if _, err := httpauth.NewHandler(stateless, auth); !errors.Is(err, authkit.ErrInvalidConfig) {
+		t.Fatalf("token endpoint without a refresh store: %v, want ErrInvalidConfig", err)
+	}
+	onlyRefresh, _ := issuer.New(authkit.WithKeys(set), authkit.WithRefreshStore(memory.New()))
+	if _, err := httpauth.NewHandler(onlyRefresh, auth); !errors.Is(err, authkit.ErrInvalidConfig) {
+		t.Fatalf("api-tokens endpoint without an API token store: %v, want ErrInvalidConfig", err)
+	}
+	p := httpauth.DefaultPaths()
+	p.APITokens = ""
+	if _, err := httpauth.NewHandler(onlyRefresh, auth, httpauth.WithPaths(p)); err != nil {
+		t.Fatalf("api-tokens disabled: %v", err)
+	}
+	p.Token, p.Sessions = "", ""
+	if _, err := httpauth.NewHandler(stateless, auth, httpauth.WithPaths(p)); err != nil {
+		t.Fatalf("only JWKS, revoke, introspect and logout-all on a stateless issuer: %v", err)
 	}
 }
