@@ -80,6 +80,7 @@ type Config struct {
 	Keys                *keys.Set
 	JWKSURL             string
 	JWKSRefreshInterval time.Duration
+	JWKSDefaultAlg      keys.Algorithm
 	HTTPClient          *http.Client
 	Issuer              string
 	Audience            []string
@@ -283,6 +284,25 @@ func WithJWKSRefreshInterval(d time.Duration) Option {
 		}
 		c.JWKSRefreshInterval = d
 		c.mark("WithJWKSRefreshInterval", RoleVerifier)
+		return nil
+	}
+}
+
+// WithJWKSDefaultAlgorithm binds the RSA keys of a remote JWKS document
+// that carry no "alg" member to alg (RS256/384/512 or PS256/384/512), as
+// some identity providers publish them. Without it such keys are skipped:
+// authkit binds every key to exactly one algorithm and never takes it from
+// the token (RFC 8725 §3.1). Keys that name their alg keep it. Default none.
+// Verifier only.
+func WithJWKSDefaultAlgorithm(alg keys.Algorithm) Option {
+	return func(c *Config) error {
+		switch alg {
+		case keys.RS256, keys.RS384, keys.RS512, keys.PS256, keys.PS384, keys.PS512:
+		default:
+			return invalid("WithJWKSDefaultAlgorithm(%q): must be an RSA algorithm (RS256…PS512)", alg)
+		}
+		c.JWKSDefaultAlg = alg
+		c.mark("WithJWKSDefaultAlgorithm", RoleVerifier)
 		return nil
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/authkit-go/authkit"
+	"github.com/authkit-go/authkit/internal/strictjson"
 	"github.com/authkit-go/authkit/keys"
 )
 
@@ -31,6 +32,8 @@ type remoteKeys struct {
 	maxAge   time.Duration
 	now      func() time.Time
 	log      *slog.Logger
+	// defaultAlg binds alg-less RSA keys (WithJWKSDefaultAlgorithm); "" skips them.
+	defaultAlg keys.Algorithm
 
 	set       atomic.Pointer[keys.Set]
 	fetchedAt atomic.Int64 // unix nanoseconds of the last successful fetch
@@ -119,14 +122,14 @@ func (r *remoteKeys) fetch(ctx context.Context) (*keys.Set, error) {
 	if len(body) > maxJWKSBody {
 		return nil, errors.New("document larger than 1 MiB")
 	}
-	return parseRemoteJWKS(body, r.log)
+	return parseRemoteJWKS(body, r.defaultAlg, r.log)
 }
 
 // parseRemoteJWKS keeps the usable signature keys of a JWKS document and
 // skips (and logs) the others, such as encryption keys: one key authkit
 // cannot use must not take the whole set down. Symmetric keys are always
 // skipped: a secret never comes from a URL.
-func parseRemoteJWKS(body []byte, log *slog.Logger) (*keys.Set, error) {
+func parseRemoteJWKS(body []byte, defaultAlg keys.Algorithm, log *slog.Logger) (*keys.Set, error) {
 	var doc struct {
 		Keys []json.RawMessage `json:"keys"`
 	}
@@ -138,7 +141,7 @@ func parseRemoteJWKS(body []byte, log *slog.Logger) (*keys.Set, error) {
 	}
 	var ks []*keys.Key
 	for i, raw := range doc.Keys {
-		k, err := keys.ParseJWK(raw)
+		k, err := keys.ParseJWK(withDefaultAlg(raw, defaultAlg))
 		if err != nil {
 			log.Info("authkit: skipping a JWKS key authkit cannot use", "index", i, "error", err)
 			continue
@@ -153,4 +156,25 @@ func parseRemoteJWKS(body []byte, log *slog.Logger) (*keys.Set, error) {
 		return nil, errors.New("no usable signature keys")
 	}
 	return keys.NewVerificationSet(ks...)
+}
+
+// withDefaultAlg returns raw with "alg" set to alg when raw is an RSA JWK
+// without one and alg is set; otherwise raw unchanged.
+func withDefaultAlg(raw json.RawMessage, alg keys.Algorithm) []byte {
+	if alg == "" || strictjson.Valid(raw) != nil {
+		return raw // keys.ParseJWK refuses what is not strict JSON
+	}
+	var m map[string]json.RawMessage
+	if json.Unmarshal(raw, &m) != nil {
+		return raw
+	}
+	if _, has := m["alg"]; has || string(m["kty"]) != `"RSA"` {
+		return raw
+	}
+	m["alg"], _ = json.Marshal(string(alg))
+	out, err := json.Marshal(m)
+	if err != nil {
+		return raw
+	}
+	return out
 }

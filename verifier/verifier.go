@@ -107,6 +107,7 @@ func New(opts ...authkit.Option) (*Verifier, error) {
 			hc = &http.Client{Timeout: 10 * time.Second}
 		}
 		v.remote = newRemoteKeys(c.JWKSURL, hc, c.JWKSRefreshInterval, c.Clock, c.Logger)
+		v.remote.defaultAlg = c.JWKSDefaultAlg
 	}
 	return v, nil
 }

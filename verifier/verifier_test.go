@@ -2,6 +2,7 @@ package verifier_test
 
 import (
 	"context"
+	"crypto"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -585,5 +586,45 @@ func TestEventsCarryNoSecrets(t *testing.T) {
 		if strings.Contains(s, pair.AccessToken) || strings.Contains(s, pair.RefreshToken) {
 			t.Errorf("event carries a secret: %s", s)
 		}
+	}
+}
+
+// Some providers publish RSA keys without "alg": skipped unless the
+// verifier is told which algorithm they are for.
+func TestJWKSDefaultAlgorithm(t *testing.T) {
+	ctx := context.Background()
+	k, _ := keys.Generate(keys.RS256)
+	set, _ := keys.NewSet(k)
+	pub, _ := k.PublicJWK()
+	var m map[string]any
+	json.Unmarshal(pub, &m)
+	delete(m, "alg")
+	noAlg, _ := json.Marshal(map[string]any{"keys": []any{m}})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write(noAlg) }))
+	defer srv.Close()
+	is, _ := issuer.New(authkit.WithKeys(set))
+	tok, _ := is.IssueAccessToken(ctx, "alice")
+
+	strict, _ := verifier.New(authkit.WithJWKSURL(srv.URL))
+	if _, err := strict.Verify(ctx, tok.AccessToken); err == nil {
+		t.Fatal("an alg-less remote key was used without WithJWKSDefaultAlgorithm")
+	}
+	bound, err := verifier.New(authkit.WithJWKSURL(srv.URL), authkit.WithJWKSDefaultAlgorithm(keys.RS256))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := bound.Verify(ctx, tok.AccessToken); err != nil {
+		t.Fatalf("with WithJWKSDefaultAlgorithm(RS256): %v", err)
+	}
+	// The binding is to RS256 only: a PS256 token under the same kid fails.
+	psKey, _ := keys.NewPrivate(keys.PS256, privateKey(t, k).(crypto.Signer), k.ID())
+	psSet, _ := keys.NewSet(psKey)
+	psIss, _ := issuer.New(authkit.WithKeys(psSet))
+	ps, _ := psIss.IssueAccessToken(ctx, "alice")
+	if _, err := bound.Verify(ctx, ps.AccessToken); !errors.Is(err, authkit.ErrInvalidToken) {
+		t.Fatalf("PS256 token against a key bound to RS256: %v", err)
+	}
+	if _, err := verifier.New(authkit.WithJWKSURL(srv.URL), authkit.WithJWKSDefaultAlgorithm(keys.HS256)); !errors.Is(err, authkit.ErrInvalidConfig) {
+		t.Fatalf("HS256 as a default: %v", err)
 	}
 }
