@@ -19,7 +19,6 @@ package chiauth
 
 import (
 	"net/http"
-	"net/url"
 	"strings"
 
 	"github.com/go-chi/chi/v5"
@@ -62,27 +61,9 @@ func RequireAnyScope(a *httpauth.Auth, scopes ...string) func(http.Handler) http
 // as with net/http (chi's own 405 has no body and no HEAD fallback). Paths
 // that are not endpoints stay with r: its NotFound handler answers them.
 func Mount(r chi.Router, h *httpauth.Handler) {
-	seen := map[string]bool{}
-	for _, rt := range h.Routes() {
-		if seen[rt.Path] {
-			continue
-		}
-		seen[rt.Path] = true
-		path := rt.Path
+	for _, path := range h.Paths() {
 		r.Handle(strings.Replace(path, "{id}", "{authkit_id}", 1), http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-			serveAt(h, w, req, strings.Replace(path, "{id}", chi.URLParam(req, "authkit_id"), 1))
+			h.ServeAt(w, req, strings.Replace(path, "{id}", chi.URLParam(req, "authkit_id"), 1))
 		}))
 	}
-}
-
-// serveAt serves req with h as if its path were path, as http.StripPrefix
-// does: the endpoint handler matches its own paths, not the router's
-// prefix.
-func serveAt(h http.Handler, w http.ResponseWriter, req *http.Request, path string) {
-	r2 := new(http.Request)
-	*r2 = *req
-	r2.URL = new(url.URL)
-	*r2.URL = *req.URL
-	r2.URL.Path, r2.URL.RawPath = path, ""
-	h.ServeHTTP(w, r2)
 }

@@ -27,7 +27,6 @@ package ginauth
 
 import (
 	"net/http"
-	"net/url"
 	"strings"
 
 	"github.com/gin-gonic/gin"
@@ -99,26 +98,9 @@ func wrap(mw func(http.Handler) http.Handler) gin.HandlerFunc {
 // not endpoints stay with gin's NoRoute handling. Middleware of g runs
 // before the endpoints; they authenticate callers themselves.
 func Mount(g gin.IRouter, h *httpauth.Handler) {
-	seen := map[string]bool{}
-	for _, rt := range h.Routes() {
-		if seen[rt.Path] {
-			continue
-		}
-		seen[rt.Path] = true
-		path := rt.Path
+	for _, path := range h.Paths() {
 		g.Any(strings.Replace(path, "{id}", ":authkit_id", 1), func(c *gin.Context) {
-			serveAt(h, c.Writer, c.Request, strings.Replace(path, "{id}", c.Param("authkit_id"), 1))
+			h.ServeAt(c.Writer, c.Request, strings.Replace(path, "{id}", c.Param("authkit_id"), 1))
 		})
 	}
-}
-
-// serveAt serves req with h as if its path were path, as http.StripPrefix
-// does: the endpoint handler matches its own paths, not the group's prefix.
-func serveAt(h http.Handler, w http.ResponseWriter, req *http.Request, path string) {
-	r2 := new(http.Request)
-	*r2 = *req
-	r2.URL = new(url.URL)
-	*r2.URL = *req.URL
-	r2.URL.Path, r2.URL.RawPath = path, ""
-	h.ServeHTTP(w, r2)
 }

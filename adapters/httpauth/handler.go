@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"log/slog"
 	"net/http"
+	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -412,6 +414,32 @@ func (h *Handler) build() {
 // handlers per method and path (chi, gin, echo). GET routes answer HEAD as
 // well when mounted through ServeHTTP.
 func (h *Handler) Routes() []Route { return append([]Route(nil), h.routes...) }
+
+// Paths returns the distinct paths of the enabled endpoints, in Routes'
+// order, with "{id}" standing for an item's ID. The framework adapters
+// register each of them for every method and serve it with ServeAt, so
+// that a wrong method gets this handler's 405 on every framework.
+func (h *Handler) Paths() []string {
+	var out []string
+	for _, rt := range h.routes {
+		if !slices.Contains(out, rt.Path) {
+			out = append(out, rt.Path)
+		}
+	}
+	return out
+}
+
+// ServeAt serves r as if its URL path were path (one of Paths, with the ID
+// filled in), as http.StripPrefix does: for routers that mount the
+// endpoints under a prefix of their own. r itself is not modified.
+func (h *Handler) ServeAt(w http.ResponseWriter, r *http.Request, path string) {
+	r2 := new(http.Request)
+	*r2 = *r
+	r2.URL = new(url.URL)
+	*r2.URL = *r.URL
+	r2.URL.Path, r2.URL.RawPath = path, ""
+	h.ServeHTTP(w, r2)
+}
 
 // ServeHTTP routes a request to its endpoint by exact path (r.URL.Path):
 // an unknown path is answered 404 and a method the endpoint does not serve

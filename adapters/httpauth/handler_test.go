@@ -821,3 +821,26 @@ func TestNewHandlerNeedsStores(t *testing.T) {
 		t.Fatalf("only JWKS, revoke, introspect and logout-all on a stateless issuer: %v", err)
 	}
 }
+
+// Paths lists each endpoint path once; ServeAt serves under a path of its
+// own without touching the caller's request.
+func TestPathsAndServeAt(t *testing.T) {
+	f := newFx(t, fxOptions{})
+	paths := f.h.Paths()
+	seen := map[string]bool{}
+	for _, p := range paths {
+		if seen[p] {
+			t.Errorf("Paths lists %q twice", p)
+		}
+		seen[p] = true
+	}
+	if !seen["/token"] || !seen["/sessions/{id}"] || len(paths) >= len(f.h.Routes()) {
+		t.Fatalf("Paths = %v", paths)
+	}
+	req := httptest.NewRequest("GET", "/auth/.well-known/jwks.json", nil)
+	rec := httptest.NewRecorder()
+	f.h.ServeAt(rec, req, "/.well-known/jwks.json")
+	if rec.Code != 200 || req.URL.Path != "/auth/.well-known/jwks.json" {
+		t.Fatalf("ServeAt: %d, request path now %q", rec.Code, req.URL.Path)
+	}
+}
