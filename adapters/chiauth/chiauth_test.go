@@ -3,7 +3,6 @@ package chiauth_test
 import (
 	"context"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 
@@ -36,17 +35,6 @@ func TestHTTPSuite(t *testing.T) {
 	httpsuite.Run(t, mount)
 }
 
-func do(t *testing.T, h http.Handler, method, path, token string) *httptest.ResponseRecorder {
-	t.Helper()
-	req := httptest.NewRequest(method, path, nil)
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	rec := httptest.NewRecorder()
-	h.ServeHTTP(rec, req)
-	return rec
-}
-
 // Mount works under a route that has its own {id} parameter: the item
 // routes read their own parameter, not the enclosing one.
 func TestMountUnderParameterisedRoute(t *testing.T) {
@@ -57,18 +45,18 @@ func TestMountUnderParameterisedRoute(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rec := do(t, r, "GET", "/tenants/t1/auth/sessions", pair.AccessToken)
+	rec := httpsuite.Do(t, r, "GET", "/tenants/t1/auth/sessions", pair.AccessToken)
 	if rec.Code != 200 || !strings.Contains(rec.Body.String(), pair.SessionID) {
 		t.Fatalf("list: %d %s", rec.Code, rec.Body)
 	}
-	if rec := do(t, r, "DELETE", "/tenants/t1/auth/sessions/"+pair.SessionID, pair.AccessToken); rec.Code != 204 {
+	if rec := httpsuite.Do(t, r, "DELETE", "/tenants/t1/auth/sessions/"+pair.SessionID, pair.AccessToken); rec.Code != 204 {
 		t.Fatalf("delete: %d %s", rec.Code, rec.Body)
 	}
-	if rec := do(t, r, "GET", "/tenants/t1/auth/sessions", pair.AccessToken); rec.Code != 401 {
+	if rec := httpsuite.Do(t, r, "GET", "/tenants/t1/auth/sessions", pair.AccessToken); rec.Code != 401 {
 		t.Errorf("after ending its own session the token is revoked: %d %s", rec.Code, rec.Body)
 	}
 	// A path that is no endpoint stays with chi.
-	if rec := do(t, r, "GET", "/tenants/t1/auth/nope", ""); rec.Code != 404 || strings.Contains(rec.Body.String(), "not_found") {
+	if rec := httpsuite.Do(t, r, "GET", "/tenants/t1/auth/nope", ""); rec.Code != 404 || strings.Contains(rec.Body.String(), "not_found") {
 		t.Errorf("unknown path: %d %s", rec.Code, rec.Body)
 	}
 }
@@ -108,7 +96,7 @@ func TestMiddlewareStopsRefusedRequests(t *testing.T) {
 		{"/any", pair.AccessToken, 200, "alice"},
 	} {
 		before := reached
-		rec := do(t, r, "GET", c.path, c.token)
+		rec := httpsuite.Do(t, r, "GET", c.path, c.token)
 		if rec.Code != c.status || c.status == 200 && rec.Body.String() != c.body {
 			t.Errorf("%s: %d %q, want %d %q", c.path, rec.Code, rec.Body, c.status, c.body)
 		}

@@ -37,17 +37,6 @@ func TestHTTPSuite(t *testing.T) {
 	httpsuite.Run(t, mount)
 }
 
-func do(t *testing.T, h http.Handler, method, path, token string) *httptest.ResponseRecorder {
-	t.Helper()
-	req := httptest.NewRequest(method, path, nil)
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	rec := httptest.NewRecorder()
-	h.ServeHTTP(rec, req)
-	return rec
-}
-
 // A refused request never reaches the handler nor the middleware after
 // it; an admitted one continues with the principal on c.Request().
 func TestMiddlewareStopsRefusedRequests(t *testing.T) {
@@ -97,7 +86,7 @@ func TestMiddlewareStopsRefusedRequests(t *testing.T) {
 		{"/any", pair.AccessToken, 204, "after,handler alice,outer"},
 	} {
 		trail = nil
-		rec := do(t, e, "GET", c.path, c.token)
+		rec := httpsuite.Do(t, e, "GET", c.path, c.token)
 		if rec.Code != c.status || strings.Join(trail, ",") != c.trail {
 			t.Errorf("%s: %d, trail %q; want %d, %q", c.path, rec.Code, trail, c.status, c.trail)
 		}
@@ -125,17 +114,17 @@ func TestMountUnderParameterisedGroup(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rec := do(t, e, "GET", "/tenants/t1/auth/sessions", pair.AccessToken)
+	rec := httpsuite.Do(t, e, "GET", "/tenants/t1/auth/sessions", pair.AccessToken)
 	if rec.Code != 200 || !strings.Contains(rec.Body.String(), pair.SessionID) {
 		t.Fatalf("list: %d %s", rec.Code, rec.Body)
 	}
-	if rec := do(t, e, "DELETE", "/tenants/t1/auth/sessions/"+pair.SessionID, pair.AccessToken); rec.Code != 204 {
+	if rec := httpsuite.Do(t, e, "DELETE", "/tenants/t1/auth/sessions/"+pair.SessionID, pair.AccessToken); rec.Code != 204 {
 		t.Fatalf("delete: %d %s", rec.Code, rec.Body)
 	}
-	if rec := do(t, e, "GET", "/sessions", pair.AccessToken); rec.Code != 401 {
+	if rec := httpsuite.Do(t, e, "GET", "/sessions", pair.AccessToken); rec.Code != 401 {
 		t.Errorf("after ending its own session the token is revoked: %d %s", rec.Code, rec.Body)
 	}
-	if rec := do(t, e, "GET", "/tenants/t1/auth/nope", ""); rec.Code != 404 || strings.Contains(rec.Body.String(), "not_found") {
+	if rec := httpsuite.Do(t, e, "GET", "/tenants/t1/auth/nope", ""); rec.Code != 404 || strings.Contains(rec.Body.String(), "not_found") {
 		t.Errorf("unknown path: %d %s", rec.Code, rec.Body)
 	}
 }

@@ -232,3 +232,16 @@ func serveMe(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusOK)
 	_, _ = w.Write(MeBody(p))
 }
+
+// Do serves one request on h, with a Bearer token when token is not empty,
+// and returns the recorded response.
+func Do(t testing.TB, h http.Handler, method, path, token string) *httptest.ResponseRecorder {
+	t.Helper()
+	req := httptest.NewRequest(method, path, nil)
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	return rec
+}
