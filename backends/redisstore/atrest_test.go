@@ -6,7 +6,6 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"fmt"
-	"math/big"
 	"sort"
 	"strings"
 	"sync"
@@ -15,6 +14,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/authkit-go/authkit"
+	"github.com/authkit-go/authkit/internal/opaque"
 	"github.com/authkit-go/authkit/internal/testservers"
 	"github.com/authkit-go/authkit/issuer"
 	"github.com/authkit-go/authkit/keys"
@@ -116,12 +116,16 @@ func secretForms(t *testing.T, tok string) []string {
 	if i < 0 || len(tok) < i+1+43 {
 		t.Fatalf("not an opaque token: %d bytes", len(tok))
 	}
-	body := tok[i+1 : i+1+43]
-	n, ok := new(big.Int).SetString(body, 62)
-	if !ok {
-		t.Fatal("the token body is not base62")
+	kind := opaque.KindAPI
+	if strings.HasPrefix(tok, authkit.DefaultTokenPrefix+opaque.KindRefresh+"_") {
+		kind = opaque.KindRefresh
 	}
-	raw := n.FillBytes(make([]byte, 32))
+	b, err := opaque.Body(tok, authkit.DefaultTokenPrefix, kind)
+	if err != nil {
+		t.Fatalf("not a token of ours: %v", err)
+	}
+	raw := b[:]
+	body := tok[i+1 : i+1+43]
 	return []string{tok, body, string(raw), hex.EncodeToString(raw), base64.StdEncoding.EncodeToString(raw), base64.RawURLEncoding.EncodeToString(raw)}
 }
 

@@ -78,6 +78,26 @@ func appendCheck(b []byte, c uint32) []byte {
 	return append(b, tmp[:]...)
 }
 
+// Body returns the 32 random bytes a well-formed token of kind with prefix
+// carries (for tests that look for them where they must not be).
+func Body(s, prefix, kind string) ([32]byte, error) {
+	var out [32]byte
+	if err := Check(s, prefix, kind); err != nil {
+		return out, err
+	}
+	head := len(prefix) + len(kind) + 1
+	n, base := new(big.Int), big.NewInt(62)
+	for i := head; i < head+bodyLen; i++ {
+		n.Mul(n, base)
+		n.Add(n, big.NewInt(int64(strings.IndexByte(alphabet, s[i]))))
+	}
+	if n.BitLen() > 256 {
+		return out, ErrMalformed
+	}
+	n.FillBytes(out[:])
+	return out, nil
+}
+
 // Looks reports whether s has the shape of a token of kind with prefix
 // (prefix, kind and underscore), without checking the rest.
 func Looks(s, prefix, kind string) bool {
