@@ -317,16 +317,8 @@ func (s *Store) TouchAPIToken(ctx context.Context, id string, at time.Time) erro
 // GC index, which holds every token that expires or was revoked.
 func (s *Store) DeleteExpiredAPITokens(ctx context.Context, now time.Time, limit int) (int, error) {
 	const op = "DeleteExpiredAPITokens"
-	if err := ctx.Err(); err != nil {
-		return 0, deadCtx(op, err)
-	}
-	if limit <= 0 {
-		return 0, errLimit(op, limit)
-	}
-	ctx, cancel := s.callCtx(ctx)
-	defer cancel()
 	at := fmtTime(now)
-	n, err := s.collect(ctx, gcTok, now, limit, func(cands []candidate, _ int, b *batch) gcFinish {
+	n, err := s.collect(ctx, op, gcTok, now, limit, func(cands []candidate, _ int, b *batch) gcFinish {
 		type job struct {
 			c    candidate
 			call *scriptCall

@@ -49,8 +49,17 @@ type gcFinish func() (int, []func(*batch), error)
 type gcRound func(cands []candidate, rem int, b *batch) gcFinish
 
 // collect runs rounds until limit entries are deleted or no candidate is
-// left, and returns how many it deleted.
-func (s *Store) collect(ctx context.Context, kind string, now time.Time, limit int, round gcRound) (int, error) {
+// left, and returns how many it deleted. It checks ctx and limit for op and
+// bounds the whole run by the store's call timeout.
+func (s *Store) collect(ctx context.Context, op, kind string, now time.Time, limit int, round gcRound) (int, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, deadCtx(op, err)
+	}
+	if limit <= 0 {
+		return 0, errLimit(op, limit)
+	}
+	ctx, cancel := s.callCtx(ctx)
+	defer cancel()
 	total := 0
 	max := strconv.FormatInt(micros(now), 10)
 	// Each round makes progress; the bound only guards against a clock
@@ -140,16 +149,8 @@ func parseScore(v string) (float64, bool) {
 // rounds or calls and never counted past the limit.
 func (s *Store) DeleteExpiredSessions(ctx context.Context, now time.Time, limit int) (int, error) {
 	const op = "DeleteExpiredSessions"
-	if err := ctx.Err(); err != nil {
-		return 0, deadCtx(op, err)
-	}
-	if limit <= 0 {
-		return 0, errLimit(op, limit)
-	}
-	ctx, cancel := s.callCtx(ctx)
-	defer cancel()
 	at := fmtTime(now)
-	n, err := s.collect(ctx, gcSess, now, limit, func(cands []candidate, rem int, b *batch) gcFinish {
+	n, err := s.collect(ctx, op, gcSess, now, limit, func(cands []candidate, rem int, b *batch) gcFinish {
 		sessions := 0
 		for _, c := range cands {
 			if strings.HasPrefix(c.member, "s") {

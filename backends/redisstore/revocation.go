@@ -147,16 +147,8 @@ func alive(u int64, now time.Time) bool { return now.Before(time.UnixMicro(u)) }
 // with a script on the entry's own slot, in batches.
 func (s *Store) DeleteExpiredRevocations(ctx context.Context, now time.Time, limit int) (int, error) {
 	const op = "DeleteExpiredRevocations"
-	if err := ctx.Err(); err != nil {
-		return 0, deadCtx(op, err)
-	}
-	if limit <= 0 {
-		return 0, errLimit(op, limit)
-	}
-	ctx, cancel := s.callCtx(ctx)
-	defer cancel()
 	at := fmtTime(now)
-	n, err := s.collect(ctx, gcRev, now, limit, func(cands []candidate, _ int, b *batch) gcFinish {
+	n, err := s.collect(ctx, op, gcRev, now, limit, func(cands []candidate, _ int, b *batch) gcFinish {
 		calls := make([]*scriptCall, len(cands))
 		for i, c := range cands {
 			calls[i] = b.script(gcRevocationScript, []string{s.k.p + c.member}, at)
