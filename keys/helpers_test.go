@@ -5,41 +5,18 @@ import (
 	"crypto/rsa"
 	"encoding/json"
 	"errors"
-	"os"
-	"path/filepath"
 	"sync"
 	"testing"
 
+	"github.com/authkit-go/authkit/internal/wycheproof"
 	"github.com/authkit-go/authkit/keys"
 )
 
-// vectorPath finds a Wycheproof vector file by walking up from the package
-// directory to the directory that holds shared/vectors (beside the
-// repository root, in development and in CI alike). A missing file fails
-// the test: the vectors are part of the test suite, never optional.
-func vectorPath(t testing.TB, name string) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		p := filepath.Join(dir, "shared", "vectors", "wycheproof", name)
-		if _, err := os.Stat(p); err == nil {
-			return p
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatalf("Wycheproof vectors not found: no shared/vectors/wycheproof/%s above the package directory (expected ../../shared/vectors beside the repository)", name)
-		}
-		dir = parent
-	}
-}
-
-// readJSON loads a vector file into v.
+// readJSON loads a Wycheproof vector file (wycheproof.JWSFile or
+// wycheproof.JWKFile, kept inside the repository) into v.
 func readJSON(t testing.TB, name string, v any) {
 	t.Helper()
-	data, err := os.ReadFile(vectorPath(t, name))
+	data, err := wycheproof.Read(name)
 	if err != nil {
 		t.Fatal(err)
 	}

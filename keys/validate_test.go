@@ -21,6 +21,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/authkit-go/authkit/internal/wycheproof"
 	"github.com/authkit-go/authkit/keys"
 )
 
@@ -256,7 +257,7 @@ func TestRSAROCA(t *testing.T) {
 	}
 	// The Wycheproof ROCA key (an actual Infineon-style modulus).
 	var file jwkFile
-	readJSON(t, "json_web_key_test.json", &file)
+	readJSON(t, wycheproof.JWKFile, &file)
 	found := false
 	for _, g := range file.TestGroups {
 		if g.Comment != "jws_rsa_roca_key" {

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/authkit-go/authkit/internal/wycheproof"
 	"github.com/authkit-go/authkit/keys"
 )
 
@@ -89,7 +90,7 @@ func verifyCompact(s *keys.Set, jws string) error {
 // json_web_signature_test.json), so nothing here is special-cased.
 func TestWycheproofKeySets(t *testing.T) {
 	var file jwkFile
-	readJSON(t, "json_web_key_test.json", &file)
+	readJSON(t, wycheproof.JWKFile, &file)
 	var ran, passed, special int
 	for _, g := range file.TestGroups {
 		for _, tc := range g.Tests {
@@ -188,7 +189,7 @@ type jwsFile struct {
 // named by their first tcId.
 func TestWycheproofSignatureFileKeys(t *testing.T) {
 	var file jwsFile
-	readJSON(t, "json_web_signature_test.json", &file)
+	readJSON(t, wycheproof.JWSFile, &file)
 	refused := map[int]string{
 		347: "both",    // "alg":"ES521" is not a JWA name (SOURCE.md: relabel to ES512 in the JWS test)
 		351: "both",    // the same key with key_ops

@@ -4,41 +4,12 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/authkit-go/authkit/internal/wycheproof"
 	"github.com/authkit-go/authkit/keys"
 )
-
-// The Wycheproof JSON Web Signature vectors (C2SP/wycheproof,
-// testvectors_v1/json_web_signature_test.json), kept in
-// shared/vectors/wycheproof beside the repository; see SOURCE.md there.
-const wycheproofDir = "shared/vectors/wycheproof"
-
-// findWycheproof walks up from the package directory to the first ancestor
-// holding shared/vectors/wycheproof (the parent of the repository root in
-// a development checkout and in CI's clone). A missing directory fails the
-// test: third-party vectors are never optional.
-func findWycheproof(t *testing.T) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		p := filepath.Join(dir, wycheproofDir)
-		if fi, err := os.Stat(p); err == nil && fi.IsDir() {
-			return p
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatalf("no ancestor of the package directory contains %s; the Wycheproof vectors are required", wycheproofDir)
-		}
-		dir = parent
-	}
-}
 
 type wycheproofFile struct {
 	NumberOfTests int `json:"numberOfTests"`
@@ -93,15 +64,18 @@ var (
 	// it runs as published (valid) and must pass.
 )
 
+// TestWycheproofJWS runs every vector of the Wycheproof JSON Web Signature
+// file (C2SP/wycheproof testvectors_v1, kept inside the repository by
+// package internal/wycheproof; its testdata/SOURCE.md names the commit and
+// the known defects handled above) through the compact-JWS layer.
 func TestWycheproofJWS(t *testing.T) {
-	path := filepath.Join(findWycheproof(t), "json_web_signature_test.json")
-	data, err := os.ReadFile(path)
+	data, err := wycheproof.Read(wycheproof.JWSFile)
 	if err != nil {
 		t.Fatalf("reading the Wycheproof vectors: %v", err)
 	}
 	var f wycheproofFile
 	if err := json.Unmarshal(data, &f); err != nil {
-		t.Fatalf("parsing %s: %v", path, err)
+		t.Fatalf("parsing %s: %v", wycheproof.JWSFile, err)
 	}
 
 	byID := map[int]wycheproofTest{}
@@ -177,7 +151,7 @@ func TestWycheproofJWS(t *testing.T) {
 	}
 
 	summary := fmt.Sprintf("Wycheproof JWS (%s): %d cases ran, %d passed, %d special-cased as documented in SOURCE.md",
-		filepath.Base(path), ran, passed, special)
+		wycheproof.JWSFile, ran, passed, special)
 	t.Log(summary)
 	fmt.Println(summary)
 	if ran != f.NumberOfTests || ran != 401 {
