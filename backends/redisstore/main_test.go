@@ -2,10 +2,11 @@ package redisstore_test
 
 import (
 	"context"
-	"os"
 	"testing"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/authkit-go/authkit/internal/testservers"
 )
 
 // quiet drops go-redis's own log lines (dial failures of the fault and
@@ -16,5 +17,5 @@ func (quiet) Printf(context.Context, string, ...any) {}
 
 func TestMain(m *testing.M) {
 	redis.SetLogger(quiet{})
-	os.Exit(m.Run())
+	testservers.Main(m) // says once which server suites were skipped, and how to turn them on
 }

@@ -105,6 +105,7 @@ func RedisCluster(t testing.TB) []string {
 	if os.Getenv(RequireEnv) == "1" {
 		t.Fatalf("%s (%s=1: a missing server is a failure)", msg, RequireEnv)
 	}
+	noteSkip("Redis Cluster", RedisClusterEnv)
 	t.Skipf("%s (set AUTHKIT_REQUIRE_BACKENDS=1 to make this a failure)", msg)
 	return nil
 }

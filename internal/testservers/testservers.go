@@ -98,6 +98,7 @@ func (k *kind) locate(t testing.TB) string {
 	if os.Getenv(RequireEnv) == "1" {
 		t.Fatalf("%s (%s=1: a missing server is a failure)", msg, RequireEnv)
 	}
+	noteSkip(k.name, k.env)
 	t.Skipf("%s, or with a Docker engine running (set AUTHKIT_REQUIRE_BACKENDS=1 to make this a failure)", msg)
 	return ""
 }
