@@ -46,6 +46,7 @@ package authkit
 import (
 	"context"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"time"
 )
@@ -129,27 +130,55 @@ const (
 )
 
 // Principal is the authenticated identity behind a request.
+//
+// It encodes to JSON (see [Principal.MarshalJSON]) as the object that
+// `authkit serve` answers at GET /me:
+//
+//	{"subject":"alice","scopes":["read"],"method":"jwt","token_id":"…",
+//	 "session_id":"…","client_id":"authkit",
+//	 "issued_at":"2030-01-02T03:04:05.123Z","expires_at":"2030-01-02T03:09:05Z",
+//	 "claims":{"tenant":"acme"}}
+//
+// subject, scopes (an array, [] when none) and method are always present;
+// token_id, session_id, client_id, issued_at, expires_at and claims are
+// left out when empty or zero. Times are RFC 3339 in UTC, with a fraction
+// of a second when they have one. json.Unmarshal reads the object back
+// into a Principal.
 type Principal struct {
 	// Subject is the authenticated user or client (the JWT "sub").
-	Subject string
+	Subject string `json:"subject"`
 	// Scopes are the granted scopes, in the order the token lists them.
-	Scopes []string
+	Scopes []string `json:"scopes"`
 	// Method is how the principal authenticated: MethodJWT,
 	// MethodAPIToken, MethodBasic.
-	Method string
+	Method string `json:"method"`
 	// TokenID is the access token's jti, or the API token's ID.
-	TokenID string
+	TokenID string `json:"token_id,omitempty"`
 	// SessionID is the refresh family the access token came from, if any.
-	SessionID string
+	SessionID string `json:"session_id,omitempty"`
 	// ClientID is the OAuth client the token was issued to, if any.
-	ClientID string
+	ClientID string `json:"client_id,omitempty"`
 	// IssuedAt and ExpiresAt bound the credential; ExpiresAt is zero for a
 	// credential that does not expire.
-	IssuedAt  time.Time
-	ExpiresAt time.Time
+	IssuedAt  time.Time `json:"issued_at,omitzero"`
+	ExpiresAt time.Time `json:"expires_at,omitzero"`
 	// Claims holds the application claims of a JWT (never the registered
 	// ones), or nil.
-	Claims map[string]any
+	Claims map[string]any `json:"claims,omitempty"`
+}
+
+// MarshalJSON encodes p as the JSON object described on [Principal]: the
+// fields under their json tags, Scopes as [] rather than null when there
+// are none, and IssuedAt and ExpiresAt in UTC. It fails only when Claims
+// holds a value encoding/json cannot encode.
+func (p Principal) MarshalJSON() ([]byte, error) {
+	type fields Principal // the same fields and tags, without this method
+	f := fields(p)
+	if f.Scopes == nil {
+		f.Scopes = []string{}
+	}
+	f.IssuedAt, f.ExpiresAt = f.IssuedAt.UTC(), f.ExpiresAt.UTC()
+	return json.Marshal(f)
 }
 
 // HasScope reports whether p was granted scope.

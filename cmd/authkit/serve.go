@@ -397,33 +397,15 @@ func (s *server) serveHealth(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, status, map[string]string{"status": body})
 }
 
-// meResponse is GET /me's body: the principal that authenticated.
-type meResponse struct {
-	Subject   string         `json:"subject"`
-	Scopes    []string       `json:"scopes"`
-	Method    string         `json:"method"`
-	TokenID   string         `json:"token_id,omitempty"`
-	SessionID string         `json:"session_id,omitempty"`
-	ClientID  string         `json:"client_id,omitempty"`
-	IssuedAt  time.Time      `json:"issued_at,omitzero"`
-	ExpiresAt time.Time      `json:"expires_at,omitzero"`
-	Claims    map[string]any `json:"claims,omitempty"`
-}
-
+// serveMe answers GET /me with the principal that authenticated, encoded
+// as authkit.Principal encodes itself (see its MarshalJSON).
 func serveMe(w http.ResponseWriter, r *http.Request) {
 	p, ok := authkit.PrincipalFrom(r.Context())
 	if !ok { // cannot happen behind Require; refuse rather than answer
 		writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "unauthorized"})
 		return
 	}
-	scopes := p.Scopes
-	if scopes == nil {
-		scopes = []string{}
-	}
-	writeJSON(w, http.StatusOK, meResponse{
-		Subject: p.Subject, Scopes: scopes, Method: p.Method, TokenID: p.TokenID, SessionID: p.SessionID,
-		ClientID: p.ClientID, IssuedAt: p.IssuedAt, ExpiresAt: p.ExpiresAt, Claims: p.Claims,
-	})
+	writeJSON(w, http.StatusOK, p)
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

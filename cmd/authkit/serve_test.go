@@ -181,8 +181,18 @@ func TestServeWalkthrough(t *testing.T) {
 		t.Errorf("WWW-Authenticate %q", anon.header.Get("WWW-Authenticate"))
 	}
 	me := s.do(t, "GET", "/me", access, nil).want(t, "/me", 200)
-	if me.str("subject") != "demo" || me.str("method") != "jwt" || me.str("session_id") == "" || me.str("token_id") == "" {
+	if me.str("subject") != "demo" || me.str("method") != "jwt" || me.str("session_id") == "" || me.str("token_id") == "" ||
+		me.str("client_id") != "authkit" || !strings.Contains(me.raw, `"scopes":[]`) || !strings.HasSuffix(me.str("expires_at"), "Z") {
 		t.Errorf("/me: %s", me.raw)
+	}
+	// /me's body is authkit.Principal's own JSON: decoding it and encoding
+	// it again gives the same bytes.
+	var mep authkit.Principal
+	if err := json.Unmarshal([]byte(me.raw), &mep); err != nil {
+		t.Fatalf("/me does not decode into an authkit.Principal: %v", err)
+	}
+	if again, err := json.Marshal(mep); err != nil || string(again)+"\n" != me.raw {
+		t.Errorf("/me is not the Principal's JSON:\n got %s\nwant %s", me.raw, again)
 	}
 	s.do(t, "GET", "/me", access[:len(access)-2]+"xx", nil).want(t, "/me with a bad signature", 401)
 	s.do(t, "DELETE", "/me", access, nil).want(t, "DELETE /me", 405)
@@ -379,6 +389,34 @@ func (p *pingStore) Ping(context.Context) error {
 		return fmt.Errorf("test: %w: connection refused to db.internal:5432", authkit.ErrStoreUnavailable)
 	}
 	return nil
+}
+
+// TestServeMeIsPrincipalJSON checks that GET /me answers exactly
+// json.Marshal of the request's principal.
+func TestServeMeIsPrincipalJSON(t *testing.T) {
+	t.Parallel()
+	p := &authkit.Principal{
+		Subject: "alice", Scopes: []string{"read"}, Method: authkit.MethodJWT, TokenID: "jti", SessionID: "sid",
+		ClientID: "authkit", IssuedAt: time.UnixMilli(1_900_000_000_123), ExpiresAt: time.Unix(1_900_000_300, 0),
+		Claims: map[string]any{"tenant": "acme"},
+	}
+	want, err := json.Marshal(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := httptest.NewRecorder()
+	req := httptest.NewRequest("GET", "/me", nil)
+	serveMe(rec, req.WithContext(authkit.WithPrincipal(req.Context(), p)))
+	if rec.Code != 200 || rec.Body.String() != string(want)+"\n" || rec.Header().Get("Content-Type") != "application/json" ||
+		rec.Header().Get("Cache-Control") != "no-store" {
+		t.Errorf("GET /me: %d %v\n got %s\nwant %s", rec.Code, rec.Header(), rec.Body, want)
+	}
+	// Without a principal (not behind Require) it refuses.
+	rec = httptest.NewRecorder()
+	serveMe(rec, httptest.NewRequest("GET", "/me", nil))
+	if rec.Code != 401 || strings.Contains(rec.Body.String(), "subject") {
+		t.Errorf("GET /me without a principal: %d %s", rec.Code, rec.Body)
+	}
 }
 
 func TestHealthz(t *testing.T) {
