@@ -49,7 +49,7 @@ func commands() []command {
 		{"users", "manage a users file: users add NAME, users remove NAME, users list", (*cli).users},
 		{"keygen", "print a new signing key as a private JWK set (or --public its JWKS)", (*cli).keygen},
 		{"inspect", "decode a token without trusting it; verify it with --jwks FILE|URL", (*cli).inspect},
-		{"migrate", "database migrations (arrive with the SQL backend)", (*cli).migrate},
+		{"migrate", "apply a SQL store's schema migrations (--store DSN)", (*cli).migrate},
 	}
 }
 
@@ -162,11 +162,20 @@ func (c *cli) newFlagSet(name, synopsis, description string) *flag.FlagSet {
 	fs.Usage = func() {
 		w := fs.Output()
 		fmt.Fprintf(w, "Usage: %s\n\n%s\n", synopsis, strings.TrimSpace(description))
+		// The deprecated spellings are accepted but not listed.
+		shown := flag.NewFlagSet(fs.Name(), flag.ContinueOnError)
+		shown.SetOutput(w)
+		fs.VisitAll(func(f *flag.Flag) {
+			if _, old := deprecatedFlags[f.Name]; !old {
+				shown.Var(f.Value, f.Name, f.Usage)
+				shown.Lookup(f.Name).DefValue = f.DefValue
+			}
+		})
 		hasFlags := false
-		fs.VisitAll(func(*flag.Flag) { hasFlags = true })
+		shown.VisitAll(func(*flag.Flag) { hasFlags = true })
 		if hasFlags {
 			fmt.Fprint(w, "\nFlags:\n")
-			fs.PrintDefaults()
+			shown.PrintDefaults()
 		}
 	}
 	return fs
@@ -222,6 +231,72 @@ func (c *cli) applyEnv(fs *flag.FlagSet, names ...string) error {
 		}
 	}
 	return nil
+}
+
+// deprecatedFlags maps each old flag name that is still accepted to the
+// name that replaced it. Usage lists only the new name; each command's
+// description mentions the old one.
+var deprecatedFlags = map[string]string{"dsn": "store"}
+
+// storeFlags is --store, the store a command works on, with its deprecated
+// spelling --dsn (authkit migrate's flag before serve and migrate shared one
+// name). The environment variables are AUTHKIT_STORE and, deprecated,
+// AUTHKIT_DSN.
+type storeFlags struct {
+	store, dsn, def string
+}
+
+// addStoreFlags registers --store (with its default and usage) and the
+// unlisted alias --dsn on fs.
+func addStoreFlags(fs *flag.FlagSet, def, usage string) *storeFlags {
+	s := &storeFlags{def: def}
+	fs.StringVar(&s.store, "store", def, usage+" (env "+envName("store")+")")
+	fs.StringVar(&s.dsn, "dsn", "", "deprecated: the old spelling of --store (env "+envName("dsn")+")")
+	return s
+}
+
+// resolve returns the store fs was given: --store or --dsn from the command
+// line, else AUTHKIT_STORE or AUTHKIT_DSN from the environment, else the
+// default.
+// A flag wins over the environment, as for every flag. Both spellings at
+// one level with different values are a usage error, never a silent
+// choice; the values are not echoed (a DSN may hold a password). warning
+// is non-empty when a deprecated spelling was used.
+func (s *storeFlags) resolve(c *cli, fs *flag.FlagSet) (value, warning string, err error) {
+	given := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	const (
+		flagConflict = "--store and --dsn (its deprecated spelling) name different stores; give only --store"
+		envConflict  = "the environment variables AUTHKIT_STORE and AUTHKIT_DSN (its deprecated spelling) name different stores; set only AUTHKIT_STORE"
+		flagWarning  = "--dsn is deprecated; use --store"
+		envWarning   = "AUTHKIT_DSN is deprecated; use AUTHKIT_STORE"
+	)
+	switch {
+	case given["store"] && given["dsn"]:
+		if s.store != s.dsn {
+			return "", "", usagef(flagConflict)
+		}
+		return s.store, flagWarning, nil
+	case given["store"]:
+		return s.store, "", nil
+	case given["dsn"]:
+		return s.dsn, flagWarning, nil
+	}
+	store, hasStore := c.lookupEnv(envName("store"))
+	dsn, hasDSN := c.lookupEnv(envName("dsn"))
+	hasStore, hasDSN = hasStore && store != "", hasDSN && dsn != ""
+	switch {
+	case hasStore && hasDSN:
+		if store != dsn {
+			return "", "", usagef(envConflict)
+		}
+		return store, envWarning, nil
+	case hasStore:
+		return store, "", nil
+	case hasDSN:
+		return dsn, envWarning, nil
+	}
+	return s.def, "", nil
 }
 
 // durationFlag is a flag.Value for durations that also accepts whole days

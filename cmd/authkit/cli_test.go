@@ -3,9 +3,11 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"flag"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -95,15 +97,17 @@ func TestHelpAndUsage(t *testing.T) {
 		{"help users", []string{"help", "users"}, exitOK, []string{"users add NAME", "-algo"}, nil},
 		{"help keygen", []string{"help", "keygen"}, exitOK, []string{"-alg", "-public", "EdDSA"}, nil},
 		{"help inspect", []string{"help", "inspect"}, exitOK, []string{"WITHOUT verifying", "-jwks"}, nil},
-		{"help migrate", []string{"help", "migrate"}, exitOK, []string{"authkit migrate --dsn DSN", "-dsn"}, nil},
+		{"help migrate", []string{"help", "migrate"}, exitOK, []string{"authkit migrate --store DSN", "-store DSN", "AUTHKIT_STORE"}, nil},
 		{"serve -h", []string{"serve", "-h"}, exitOK, nil, []string{"Usage: authkit serve", "-users"}},
 		{"inspect -h", []string{"inspect", "-h"}, exitOK, nil, []string{"Usage: authkit inspect"}},
 		{"help unknown", []string{"help", "frobnicate"}, exitUsage, nil, []string{`unknown command "frobnicate"`}},
 		{"unknown command", []string{"frobnicate"}, exitUsage, nil, []string{`unknown command "frobnicate"`, "Commands:"}},
 		{"bad flag", []string{"keygen", "--nope"}, exitUsage, nil, []string{"flag provided but not defined: -nope", "Usage: authkit keygen"}},
 		{"stray argument", []string{"serve", "extra"}, exitUsage, nil, []string{`serve takes no arguments (got "extra")`, "authkit serve -h"}},
-		{"migrate without dsn", []string{"migrate"}, exitUsage, nil, []string{"migrate needs --dsn"}},
-		{"migrate memory", []string{"migrate", "--dsn", "memory"}, exitUsage, nil, []string{"must be a SQL store"}},
+		{"migrate without store", []string{"migrate"}, exitUsage, nil, []string{"migrate needs --store (or AUTHKIT_STORE)"}},
+		{"migrate memory", []string{"migrate", "--store", "memory"}, exitUsage, nil, []string{"--store must be a SQL store"}},
+		{"migrate redis", []string{"migrate", "--store", "redis://127.0.0.1:1/0"}, exitUsage, nil, []string{"--store must be a SQL store"}},
+		{"migrate memory, old spelling", []string{"migrate", "--dsn", "memory"}, exitUsage, nil, []string{"--dsn is deprecated; use --store", "--store must be a SQL store"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -200,5 +204,144 @@ func TestServeEnvironment(t *testing.T) {
 	r.must(t, exitFailure, nil, []string{"--store", "store unavailable"})
 	if strings.Contains(r.stderr, "hunter2") || strings.Contains(r.stdout, "hunter2") {
 		t.Errorf("the DSN's password was printed: %s", r.stderr)
+	}
+}
+
+// runEnv runs the program in-process with env as its whole environment.
+func runEnv(t *testing.T, env map[string]string, args ...string) result {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	c := &cli{stdin: strings.NewReader(""), stdout: &out, stderr: &errOut, lookupEnv: mapEnv(env)}
+	code := c.main(ctx, args)
+	return result{code, out.String(), errOut.String()}
+}
+
+func mapEnv(env map[string]string) func(string) (string, bool) {
+	return func(k string) (string, bool) {
+		v, ok := env[k]
+		return v, ok
+	}
+}
+
+// TestStoreSpellings checks that serve and migrate name the store the same
+// way: --store or AUTHKIT_STORE, with the deprecated --dsn and AUTHKIT_DSN
+// still accepted (and warned about), a flag winning over the environment,
+// and two spellings that disagree refused without echoing either value.
+func TestStoreSpellings(t *testing.T) {
+	t.Parallel()
+	const (
+		a = "postgres://u:s3cret-a@127.0.0.1:1/a?sslmode=disable&connect_timeout=2"
+		b = "postgres://u:s3cret-b@127.0.0.1:1/b?sslmode=disable&connect_timeout=2"
+	)
+	cases := []struct {
+		name     string
+		args     []string
+		env      map[string]string
+		want     string // the store; "" when the command line is refused
+		warning  string
+		conflict string
+	}{
+		{"default", nil, nil, "memory", "", ""},
+		{"--store", []string{"--store", a}, nil, a, "", ""},
+		{"--dsn", []string{"--dsn", a}, nil, a, "--dsn is deprecated; use --store", ""},
+		{"both flags, one value", []string{"--store", a, "--dsn=" + a}, nil, a, "--dsn is deprecated", ""},
+		{"both flags, two values", []string{"--store", a, "--dsn", b}, nil, "", "", "--store and --dsn (its deprecated spelling) name different stores"},
+		{"AUTHKIT_STORE", nil, map[string]string{"AUTHKIT_STORE": a}, a, "", ""},
+		{"AUTHKIT_DSN", nil, map[string]string{"AUTHKIT_DSN": a}, a, "AUTHKIT_DSN is deprecated; use AUTHKIT_STORE", ""},
+		{"both variables, one value", nil, map[string]string{"AUTHKIT_STORE": a, "AUTHKIT_DSN": a}, a, "AUTHKIT_DSN is deprecated", ""},
+		{"both variables, two values", nil, map[string]string{"AUTHKIT_STORE": a, "AUTHKIT_DSN": b}, "", "",
+			"the environment variables AUTHKIT_STORE and AUTHKIT_DSN (its deprecated spelling) name different stores"},
+		{"empty variables are unset", nil, map[string]string{"AUTHKIT_STORE": "", "AUTHKIT_DSN": ""}, "memory", "", ""},
+		{"--store wins over AUTHKIT_DSN", []string{"--store", a}, map[string]string{"AUTHKIT_DSN": b}, a, "", ""},
+		{"--dsn wins over AUTHKIT_STORE", []string{"--dsn", a}, map[string]string{"AUTHKIT_STORE": b}, a, "--dsn is deprecated", ""},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			c := &cli{stdin: strings.NewReader(""), stdout: io.Discard, stderr: io.Discard, lookupEnv: mapEnv(tc.env)}
+			cfg, err := c.parseServe(tc.args)
+			if tc.conflict != "" {
+				var ue *usageError
+				if !errors.As(err, &ue) || !strings.Contains(err.Error(), tc.conflict) {
+					t.Fatalf("serve: %v, want a usage error saying %q", err, tc.conflict)
+				}
+				if strings.Contains(err.Error(), "s3cret") {
+					t.Errorf("serve: the conflict echoes a DSN: %v", err)
+				}
+			} else {
+				if err != nil {
+					t.Fatalf("serve: %v", err)
+				}
+				if cfg.store != tc.want {
+					t.Errorf("serve: store %q, want %q", cfg.store, tc.want)
+				}
+				if got := strings.Join(cfg.warnings, "; "); tc.warning == "" && got != "" || !strings.Contains(got, tc.warning) {
+					t.Errorf("serve: warnings %q, want %q", got, tc.warning)
+				}
+			}
+
+			// migrate resolves the same way; these stores are unreachable
+			// PostgreSQL servers or memory, so it fails after resolving,
+			// saying which store kind it got.
+			r := runEnv(t, tc.env, append([]string{"migrate"}, tc.args...)...)
+			if strings.Contains(r.stderr, "s3cret") || strings.Contains(r.stdout, "s3cret") {
+				t.Errorf("migrate: a DSN password reached the output: %s", r.stderr)
+			}
+			switch {
+			case tc.conflict != "":
+				r.must(t, exitUsage, nil, []string{tc.conflict})
+			case tc.want == "memory": // migrate has no default store
+				r.must(t, exitUsage, nil, []string{"migrate needs --store (or AUTHKIT_STORE)"})
+			default:
+				r.must(t, exitFailure, nil, []string{"migrate:"})
+			}
+			if tc.warning != "" && !strings.Contains(r.stderr, "warning: "+tc.warning) {
+				t.Errorf("migrate: no deprecation warning %q:\n%s", tc.warning, r.stderr)
+			}
+			if tc.warning == "" && strings.Contains(r.stderr, "warning:") {
+				t.Errorf("migrate: an unexpected deprecation warning:\n%s", r.stderr)
+			}
+		})
+	}
+}
+
+// The deprecated --dsn is accepted but not listed as a flag.
+func TestStoreHelpShowsOneSpelling(t *testing.T) {
+	t.Parallel()
+	for _, cmd := range []string{"serve", "migrate"} {
+		r := runCLI(t, "", "help", cmd)
+		r.must(t, exitOK, []string{"-store ", "(env AUTHKIT_STORE)"}, nil)
+		if text := strings.Join(strings.Fields(r.stdout), " "); !strings.Contains(text, "--dsn and AUTHKIT_DSN are still accepted but deprecated") {
+			t.Errorf("help %s does not mention the deprecated spellings:\n%s", cmd, r.stdout)
+		}
+		if strings.Contains(r.stdout, "  -dsn") || strings.Contains(r.stdout, "(env AUTHKIT_DSN)") {
+			t.Errorf("help %s lists the deprecated --dsn as a flag:\n%s", cmd, r.stdout)
+		}
+	}
+}
+
+// migrate applies the migrations with either spelling, and serve then runs
+// on the migrated database.
+func TestMigrateSQLite(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	oldDB, newDB := "sqlite:"+filepath.Join(dir, "old.db"), "sqlite:"+filepath.Join(dir, "new.db")
+	runCLI(t, "", "migrate", "--dsn", oldDB).must(t, exitOK, []string{"migrations applied"}, []string{"warning: --dsn is deprecated; use --store"})
+	r := runEnv(t, map[string]string{"AUTHKIT_STORE": newDB}, "migrate")
+	r.must(t, exitOK, []string{"migrations applied"}, nil)
+	if r.stderr != "" {
+		t.Errorf("migrate with AUTHKIT_STORE wrote to standard error: %s", r.stderr)
+	}
+	runCLI(t, "", "migrate", "--store", newDB).must(t, exitOK, []string{"migrations applied"}, nil) // idempotent
+	for _, args := range [][]string{{"--store", newDB}, {"--dsn", oldDB}} {
+		s := startServe(t, "", args...)
+		s.do(t, "GET", "/healthz", "", nil).want(t, "healthz with "+args[0], 200)
+		if code := s.stop(t); code != exitOK {
+			t.Errorf("serve %s: exit status %d\n%s", args[0], code, s.stderr)
+		}
+		if warned := strings.Contains(s.stderr.String(), `level=WARN msg="--dsn is deprecated; use --store"`); warned != (args[0] == "--dsn") {
+			t.Errorf("serve %s: deprecation warning logged: %v\n%s", args[0], warned, s.stderr)
+		}
 	}
 }

@@ -5,7 +5,7 @@
 //	authkit users add NAME        add or update a user in a users file
 //	authkit keygen --alg ALG      print a new private JWK set (or --public its JWKS)
 //	authkit inspect TOKEN         decode a token; verify it with --jwks FILE|URL
-//	authkit migrate               database migrations (arrive with the SQL backend)
+//	authkit migrate --store DSN   apply a SQL store's schema migrations
 //
 // Run "authkit help COMMAND" for the flags of each command, and see
 // docs/cli.md for a walk-through.

@@ -49,10 +49,14 @@ type serveConfig struct {
 	logLevel        string
 	shutdownTimeout time.Duration
 	migrate         bool
+	// warnings are notes on deprecated spellings, logged at start-up.
+	warnings []string
 }
 
-// serveFlags are the flags of serve backed by AUTHKIT_* variables.
-var serveFlags = []string{"addr", "store", "keys", "issuer", "audience", "access-ttl", "refresh-ttl",
+// serveFlags are the flags of serve backed by AUTHKIT_* variables; --store
+// (AUTHKIT_STORE, or the deprecated --dsn and AUTHKIT_DSN) is resolved by
+// storeFlags.
+var serveFlags = []string{"addr", "keys", "issuer", "audience", "access-ttl", "refresh-ttl",
 	"session-lifetime", "users", "scopes", "log-format", "log-level", "shutdown-timeout", "migrate"}
 
 func (c *cli) parseServe(args []string) (serveConfig, error) {
@@ -75,13 +79,15 @@ restart, and --users (from "authkit users add").
 
 Every flag can also be set by the environment variable named after it
 (AUTHKIT_ADDR, AUTHKIT_ACCESS_TTL, …); a flag on the command line wins.
-Durations take Go's units and whole days: 90s, 15m, 12h, 14d.
+Durations take Go's units and whole days: 90s, 15m, 12h, 14d. --store and
+AUTHKIT_STORE are the same as for authkit migrate; the old spellings --dsn
+and AUTHKIT_DSN are still accepted but deprecated.
 
 Plain HTTP: put a TLS-terminating proxy in front of it for anything but
 localhost.`)
 	var audience, scopes string
 	fs.StringVar(&cfg.addr, "addr", "127.0.0.1:8080", "listen `ADDRESS` (host:port)")
-	fs.StringVar(&cfg.store, "store", "memory", "the `STORE`: memory, postgres://…, mysql://…, sqlite:PATH or redis://…")
+	store := addStoreFlags(fs, "memory", "the `STORE`: memory, postgres://…, mysql://…, sqlite:PATH or redis://…")
 	fs.BoolVar(&cfg.migrate, "migrate", false, "apply the SQL store's migrations before serving (same as authkit migrate)")
 	fs.StringVar(&cfg.keysFile, "keys", "", "private JWK set `FILE` from authkit keygen; the first key signs (default: a fresh EdDSA key)")
 	fs.StringVar(&cfg.issuer, "issuer", authkit.DefaultIssuer, "`ISSUER` (iss) of the tokens, ideally this server's URL")
@@ -108,6 +114,13 @@ localhost.`)
 	}
 	if err := c.applyEnv(fs, serveFlags...); err != nil {
 		return cfg, err
+	}
+	var warning string
+	if cfg.store, warning, err = store.resolve(c, fs); err != nil {
+		return cfg, err
+	}
+	if warning != "" {
+		cfg.warnings = append(cfg.warnings, warning)
 	}
 	if cfg.audience, err = splitList(audience); err != nil {
 		return cfg, usagef("--audience: %v", err)
@@ -143,6 +156,9 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 		return err
 	}
 	log := newLogger(c.stderr, cfg.logFormat, cfg.logLevel)
+	for _, w := range cfg.warnings {
+		log.Warn(w)
+	}
 	s, err := c.newServer(ctx, cfg, log)
 	if err != nil {
 		return err
