@@ -1,0 +1,285 @@
+package memory_test
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"runtime"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/authkit-go/authkit"
+	"github.com/authkit-go/authkit/backends/memory"
+)
+
+// footprintSessions is how many sessions BenchmarkFootprint and
+// BenchmarkCleanup hold. The figures in docs/performance.md are for the
+// default; a quick run can pass a smaller number:
+//
+//	go test -run '^$' -bench 'Footprint|Cleanup' ./backends/memory -memory.sessions 100000
+var footprintSessions = flag.Int("memory.sessions", 1_000_000, "sessions held by BenchmarkFootprint and BenchmarkCleanup")
+
+// footprintBase is when the footprint sessions are created.
+var footprintBase = time.Date(2030, time.March, 4, 5, 6, 7, 0, time.UTC)
+
+// Shared by every session, as an issuer's configured scopes and audience are.
+var (
+	footprintScopes   = []string{"read", "write"}
+	footprintAudience = []string{"https://api.example.com"}
+)
+
+// footprintSession returns the i-th session of the footprint benchmarks and
+// its first refresh token: what issuer.IssuePair stores for a login from a
+// browser. Every string is distinct, so nothing can be shared between
+// sessions that a real store could not share: a 36-byte UUID session ID, a
+// 19-byte subject, a user agent of about 110 bytes, a device name of about
+// 20 and an IPv4 address of 11 to 15 bytes.
+func footprintSession(i int) (authkit.Session, authkit.RefreshRecord) {
+	created := footprintBase.Add(time.Duration(i) * time.Microsecond)
+	s := authkit.Session{
+		ID:            fmt.Sprintf("%08x-%04x-4%03x-8%03x-%012x", i, i&0xffff, i&0xfff, (i>>12)&0xfff, i*7919),
+		Subject:       fmt.Sprintf("user-%014d", i),
+		Scopes:        footprintScopes,
+		Audience:      footprintAudience,
+		UserAgent:     fmt.Sprintf("Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/%d.0.%d.%d Safari/537.36", 100+i%30, i%7000, i%200),
+		IP:            fmt.Sprintf("10.%d.%d.%d", (i>>16)&0xff, (i>>8)&0xff, i&0xff),
+		Name:          fmt.Sprintf("Pixel 8 Pro (%d)", i),
+		CreatedAt:     created,
+		LastUsedAt:    created,
+		ExpiresAt:     created.Add(90 * 24 * time.Hour),
+		IdleExpiresAt: created.Add(14 * 24 * time.Hour),
+	}
+	r := authkit.RefreshRecord{
+		Hash:      footprintHash(0, i),
+		SessionID: s.ID,
+		Subject:   s.Subject,
+		IssuedAt:  created,
+		ExpiresAt: s.IdleExpiresAt,
+	}
+	return s, r
+}
+
+// footprintHash is the hash of the gen-th token of session i: distinct,
+// and as random-looking as a SHA-256 in every byte a store might index on.
+func footprintHash(gen, i int) authkit.TokenHash {
+	var h authkit.TokenHash
+	x := uint64(i)<<8 | uint64(gen)
+	for j := range 4 {
+		// splitmix64
+		x += 0x9e3779b97f4a7c15
+		z := x
+		z = (z ^ z>>30) * 0xbf58476d1ce4e5b9
+		z = (z ^ z>>27) * 0x94d049bb133111eb
+		z ^= z >> 31
+		for k := range 8 {
+			h[j*8+k] = byte(z >> (8 * k))
+		}
+	}
+	return h
+}
+
+// footprintSuccessorLen is the length of the sealed successor the issuer
+// stores with a rotated token: a 12-byte nonce, a 55-byte refresh token and
+// a 16-byte tag.
+const footprintSuccessorLen = 12 + 55 + 16
+
+func footprintSuccessor(i int) []byte {
+	b := make([]byte, footprintSuccessorLen)
+	for j := range b {
+		b[j] = byte(i + j)
+	}
+	return b
+}
+
+// liveHeap returns the bytes of live heap objects after a full collection.
+func liveHeap() uint64 {
+	runtime.GC()
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return m.HeapAlloc
+}
+
+// perEntry is the growth of the live heap from before to after, per entry.
+func perEntry(before, after uint64, n int) float64 {
+	return (float64(after) - float64(before)) / float64(n)
+}
+
+// mapBaseline is the plain data structure the store's footprint is judged
+// against: the session's fields, copied as a store must copy them, in a
+// map keyed by the token hash, and nothing else — no index by session or
+// subject, no expiry order, no record of rotated tokens.
+type mapBaseline map[authkit.TokenHash]*authkit.Session
+
+func fillMap(n int) mapBaseline {
+	m := mapBaseline{}
+	for i := range n {
+		s, r := footprintSession(i)
+		c := s
+		c.Scopes = slices.Clone(s.Scopes)
+		c.Audience = slices.Clone(s.Audience)
+		c.Claims = slices.Clone(s.Claims)
+		m[r.Hash] = &c
+	}
+	return m
+}
+
+func fillStore(tb testing.TB, n int) *memory.Store {
+	s := memory.New()
+	ctx := context.Background()
+	for i := range n {
+		sess, first := footprintSession(i)
+		if err := s.CreateSession(ctx, sess, first); err != nil {
+			tb.Fatalf("CreateSession #%d: %v", i, err)
+		}
+	}
+	return s
+}
+
+// rotateAll rotates the current token of each of the n sessions once.
+func rotateAll(tb testing.TB, s *memory.Store, n int) {
+	ctx := context.Background()
+	for i := range n {
+		now := footprintBase.Add(time.Hour + time.Duration(i)*time.Microsecond)
+		_, err := s.RotateRefresh(ctx, authkit.Rotation{
+			Old:           footprintHash(0, i),
+			Next:          footprintHash(1, i),
+			NextExpiresAt: now.Add(14 * 24 * time.Hour),
+			Successor:     footprintSuccessor(i),
+			Now:           now,
+		})
+		if err != nil {
+			tb.Fatalf("RotateRefresh #%d: %v", i, err)
+		}
+	}
+}
+
+// BenchmarkFootprint reports the live heap a session costs
+// (B/session): on the memory store (store) and in the plain map of
+// mapBaseline (map), both holding the same -memory.sessions sessions.
+// store also reports what rotating every session once adds (B/refresh):
+// the rotated token is kept until its expiry, to detect its reuse. map
+// reports, for comparison, what keeping a rotated token as a plain
+// authkit.RefreshRecord in a second map of the same kind would cost.
+// Run it with -benchtime 1x: each iteration builds everything anew.
+func BenchmarkFootprint(b *testing.B) {
+	n := *footprintSessions
+	b.Run("map", func(b *testing.B) {
+		var perSession, perRefresh float64
+		for b.Loop() {
+			before := liveHeap()
+			m := fillMap(n)
+			mid := liveHeap()
+			used := make(map[authkit.TokenHash]*authkit.RefreshRecord)
+			for i := range n {
+				s := m[footprintHash(0, i)]
+				now := footprintBase.Add(time.Hour + time.Duration(i)*time.Microsecond)
+				used[footprintHash(0, i)] = &authkit.RefreshRecord{
+					Hash: footprintHash(0, i), SessionID: s.ID, Subject: s.Subject,
+					IssuedAt: s.CreatedAt, ExpiresAt: s.IdleExpiresAt, UsedAt: now,
+					Successor: footprintSuccessor(i),
+				}
+			}
+			after := liveHeap()
+			perSession += perEntry(before, mid, n)
+			perRefresh += perEntry(mid, after, n)
+			runtime.KeepAlive(m)
+			runtime.KeepAlive(used)
+		}
+		b.ReportMetric(perSession/float64(b.N), "B/session")
+		b.ReportMetric(perRefresh/float64(b.N), "B/refresh")
+	})
+	b.Run("store", func(b *testing.B) {
+		var perSession, perRefresh float64
+		for b.Loop() {
+			before := liveHeap()
+			s := fillStore(b, n)
+			mid := liveHeap()
+			rotateAll(b, s, n)
+			after := liveHeap()
+			perSession += perEntry(before, mid, n)
+			perRefresh += perEntry(mid, after, n)
+			runtime.KeepAlive(s)
+		}
+		b.ReportMetric(perSession/float64(b.N), "B/session")
+		b.ReportMetric(perRefresh/float64(b.N), "B/refresh")
+	})
+}
+
+// BenchmarkCleanup measures Store.Cleanup over -memory.sessions sessions
+// of which a share has expired (each with its one token), against a full
+// scan of the plain map that deletes the same share. The cleanup's ns/op
+// is the Cleanup call alone (the building is not counted), and ns/expired
+// divides it by the sessions it removed: a cleanup whose cost follows what
+// expired keeps ns/expired flat from 1% to 100%. Run it with -benchtime 1x.
+func BenchmarkCleanup(b *testing.B) {
+	n := *footprintSessions
+	later := footprintBase.Add(2 * time.Hour)
+	expired := func(i, pct int) bool { return i%100 < pct }
+	build := func(b *testing.B, pct int) (*memory.Store, int) {
+		s := memory.New()
+		ctx := context.Background()
+		dead := 0
+		for i := range n {
+			sess, first := footprintSession(i)
+			if expired(i, pct) {
+				sess.IdleExpiresAt = sess.CreatedAt.Add(time.Hour)
+				first.ExpiresAt = sess.IdleExpiresAt
+				dead++
+			}
+			if err := s.CreateSession(ctx, sess, first); err != nil {
+				b.Fatalf("CreateSession #%d: %v", i, err)
+			}
+		}
+		return s, dead
+	}
+	for _, pct := range []int{1, 10, 100} {
+		b.Run(fmt.Sprintf("store/expired=%d%%", pct), func(b *testing.B) {
+			var spent time.Duration
+			removed := 0
+			for b.Loop() {
+				s, dead := build(b, pct)
+				runtime.GC()
+				start := time.Now()
+				got := s.Cleanup(later)
+				spent += time.Since(start)
+				if got != 2*dead {
+					b.Fatalf("Cleanup removed %d entries, want %d (%d sessions and their tokens)", got, 2*dead, dead)
+				}
+				removed += dead
+			}
+			b.ReportMetric(float64(spent.Nanoseconds())/float64(b.N), "ns/op")
+			b.ReportMetric(float64(spent.Nanoseconds())/float64(removed), "ns/expired")
+		})
+	}
+	b.Run("map-scan/expired=1%", func(b *testing.B) {
+		var spent time.Duration
+		removed := 0
+		for b.Loop() {
+			m := fillMap(n)
+			want := 0
+			for i := range n {
+				if expired(i, 1) {
+					m[footprintHash(0, i)].IdleExpiresAt = footprintBase.Add(time.Hour)
+					want++
+				}
+			}
+			runtime.GC()
+			start := time.Now()
+			dead := 0
+			for h, s := range m {
+				if !later.Before(s.IdleExpiresAt) || !later.Before(s.ExpiresAt) {
+					delete(m, h)
+					dead++
+				}
+			}
+			spent += time.Since(start)
+			if dead != want {
+				b.Fatalf("the scan removed %d sessions, want %d", dead, want)
+			}
+			removed += dead
+		}
+		b.ReportMetric(float64(spent.Nanoseconds())/float64(b.N), "ns/op")
+		b.ReportMetric(float64(spent.Nanoseconds())/float64(removed), "ns/expired")
+	})
+}
