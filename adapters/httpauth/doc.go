@@ -77,11 +77,42 @@
 //   - POST /logout-all (204); GET /sessions ({"sessions":[…]}, the caller's
 //     own marked "current"); DELETE /sessions/{id} (204, 404); GET
 //     /api-tokens ({"api_tokens":[…]}); POST /api-tokens (201 with the
-//     secret, shown once); DELETE /api-tokens/{id} (204, 404). These act on
-//     the caller's own subject only and need a session (JWT) or Basic
-//     principal: an API token gets [ErrAPITokenNotAllowed], so a leaked API
-//     token can neither mint another nor log its owner out. A new API
-//     token's scopes must be a subset of the caller's.
+//     secret, shown once; body below); DELETE /api-tokens/{id} (204, 404).
+//     These act on the caller's own subject only and need a session (JWT)
+//     or Basic principal: an API token gets [ErrAPITokenNotAllowed], so a
+//     leaked API token can neither mint another nor log its owner out.
+//
+// POST /api-tokens takes the same three fields in either encoding:
+//
+//	application/json                      application/x-www-form-urlencoded
+//	{"name": "ci",                        name=ci
+//	 "scopes": ["read", "write"],         &scope=read+write
+//	 "expires_in": 86400}                 &expires_in=86400
+//
+// The fields:
+//
+//   - name (required): 1 to 256 bytes of UTF-8 without control characters.
+//   - scopes, or scope in a form (space-separated, as in RFC 6749 §3.3):
+//     at most 64 scope tokens of 1 to 128 bytes (invalid_scope otherwise),
+//     each held by the caller: a token never grants more than its creator
+//     holds (403 insufficient_scope, naming the missing scopes). Left out:
+//     a token without scopes.
+//   - expires_in: the lifetime in whole seconds, 60 to 316,224,000 (ten
+//     years of 366 days), a JSON integer or decimal digits in a form. Left
+//     out: the token does not expire.
+//
+// The body is read like the token endpoint's: at most [WithMaxBodyBytes]
+// (413), a Content-Type of either kind (else invalid_request), each
+// parameter once (a repeated one is invalid_request), an empty form
+// parameter counts as absent. Unlike the token endpoint, an unknown
+// parameter or JSON member is refused (invalid_request "invalid API token
+// request"), so a misspelt expires_in never creates a token that does not
+// expire, and a request naming one of these parameters (or a credential
+// parameter) in the URL is refused (invalid_request). The answer
+// is 201 with the record and the secret, shown this once: {"token":
+// "ak_…", "id", "subject", "name", "scopes", "created_at", "expires_at"};
+// 409 limit_exceeded when the caller already holds the most live tokens
+// authkit.WithAPITokenLimit allows.
 //
 // # Security
 //

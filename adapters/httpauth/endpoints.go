@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -23,6 +24,7 @@ var (
 	errNoAPIToken    = &httpError{http.StatusNotFound, "not_found", "no such API token"}
 	errLimit         = &httpError{http.StatusConflict, "limit_exceeded", "the API token limit has been reached"}
 	errAPITokenInput = &httpError{http.StatusBadRequest, "invalid_request", "invalid API token request"}
+	errParamInURL    = &httpError{http.StatusBadRequest, "invalid_request", "parameters must be sent in the request body, never in the URL"}
 )
 
 // Bounds of API token creation.
@@ -437,64 +439,140 @@ type createdAPIToken struct {
 	authkit.APIToken
 }
 
-// handleCreateAPIToken creates an API token for the caller from the JSON
-// object {"name": string, "scopes": [string…], "expires_in": seconds}; name
-// is required, the others optional (no scopes; no expiry). Scopes must be a
-// subset of the caller's own: a token never grants more than its creator
-// holds.
-func (h *Handler) handleCreateAPIToken(w http.ResponseWriter, r *http.Request, p *authkit.Principal) {
-	if mt, ok := mediaType(r); !ok || mt != "application/json" {
-		h.fail(w, r, errJSONType)
-		return
+// apiTokenRequest is a parsed POST /api-tokens body.
+type apiTokenRequest struct {
+	name   string
+	scopes []string
+	ttl    int64 // seconds; 0 when the token does not expire
+}
+
+// apiTokenFields are every parameter name of POST /api-tokens, in either
+// encoding; none may appear in the URL.
+var apiTokenFields = [...]string{"name", "scope", "scopes", "expires_in"}
+
+// readAPITokenRequest reads the body of POST /api-tokens (see the package
+// documentation): a JSON object {"name": string, "scopes": [string…],
+// "expires_in": seconds}, or the same fields form-encoded as name, scope
+// (space-separated, RFC 6749 §3.3) and expires_in. Both are bounded by max
+// like the token endpoint's body and answer the same errors for the same
+// faults (413, wrong Content-Type, malformed or repeated parameters); an
+// unknown parameter or member is refused, so that a misspelt expires_in
+// never yields a token that does not expire.
+func readAPITokenRequest(w http.ResponseWriter, r *http.Request, max int64) (apiTokenRequest, *httpError) {
+	if r.URL.RawQuery != "" {
+		q, _ := url.ParseQuery(r.URL.RawQuery)
+		for _, names := range [][]string{apiTokenFields[:], credentialParams[:]} {
+			for _, name := range names {
+				if _, ok := q[name]; ok {
+					return apiTokenRequest{}, errParamInURL
+				}
+			}
+		}
 	}
-	data, herr := readBody(w, r, h.maxBody)
+	mt, ok := mediaType(r)
+	if !ok || mt != "application/json" && mt != "application/x-www-form-urlencoded" {
+		return apiTokenRequest{}, errContentType
+	}
+	data, herr := readBody(w, r, max)
 	if herr != nil {
-		h.fail(w, r, herr)
-		return
+		return apiTokenRequest{}, herr
 	}
+	var req apiTokenRequest
+	if mt == "application/json" {
+		req, herr = parseAPITokenJSON(data)
+	} else {
+		req, herr = parseAPITokenForm(data)
+	}
+	if herr != nil {
+		return apiTokenRequest{}, herr
+	}
+	if !validText(req.name, issuer.MaxNameLen) || req.ttl != 0 && (req.ttl < minAPITokenTTL || req.ttl > maxAPITokenTTL) {
+		return apiTokenRequest{}, errAPITokenInput
+	}
+	return req, nil
+}
+
+// parseAPITokenJSON reads the JSON encoding. A member may appear once;
+// "expires_in" is an integer.
+func parseAPITokenJSON(data []byte) (apiTokenRequest, *httpError) {
 	o, err := strictjson.NewObject(data)
 	if err != nil {
-		h.fail(w, r, errMalformedBody)
-		return
+		if errors.Is(err, strictjson.ErrDuplicateName) {
+			return apiTokenRequest{}, errRepeated
+		}
+		return apiTokenRequest{}, errMalformedBody
 	}
-	var (
-		name    string
-		scopes  []string
-		ttl     int64
-		hasName bool
-	)
+	var req apiTokenRequest
+	hasTTL := false
 	for o.Next() {
 		v := o.Value()
 		switch string(o.Name()) {
 		case "name":
-			name, err = v.Text()
-			hasName = err == nil
+			req.name, err = v.Text()
 		case "scopes":
-			scopes, err = v.Strings(nil)
-			if err == nil && !validScopes(scopes) {
-				h.fail(w, r, errInvalidScope)
-				return
+			req.scopes, err = v.Strings(nil)
+			if err == nil && !validScopes(req.scopes) {
+				return apiTokenRequest{}, errInvalidScope
 			}
 		case "expires_in":
-			ttl, err = v.Int()
-			if err == nil && (ttl < minAPITokenTTL || ttl > maxAPITokenTTL) {
-				h.fail(w, r, errAPITokenInput)
-				return
-			}
+			req.ttl, err = v.Int()
+			hasTTL = true
 		default:
 			err = strictjson.ErrSyntax // unknown member
 		}
 		if err != nil {
-			h.fail(w, r, errAPITokenInput)
-			return
+			return apiTokenRequest{}, errAPITokenInput
 		}
 	}
-	if !hasName || !validText(name, issuer.MaxNameLen) {
-		h.fail(w, r, errAPITokenInput)
+	if hasTTL && req.ttl == 0 {
+		return apiTokenRequest{}, errAPITokenInput // 0 is not "no expiry": leave the member out for that
+	}
+	return req, nil
+}
+
+// parseAPITokenForm reads the form encoding with the token endpoint's
+// rules (parseForm): a parameter may appear once and an empty one counts
+// as absent. scope is a space-separated scope list, expires_in decimal
+// digits.
+func parseAPITokenForm(data []byte) (apiTokenRequest, *httpError) {
+	ps, herr := parseForm(data)
+	if herr != nil {
+		return apiTokenRequest{}, herr
+	}
+	for name := range ps {
+		if name != "name" && name != "scope" && name != "expires_in" {
+			return apiTokenRequest{}, errAPITokenInput
+		}
+	}
+	req := apiTokenRequest{name: ps["name"]}
+	scopes, ok := parseScope(ps["scope"])
+	if !ok {
+		return apiTokenRequest{}, errInvalidScope
+	}
+	req.scopes = scopes
+	if s, ok := ps["expires_in"]; ok {
+		if len(s) > 12 || strings.Trim(s, "0123456789") != "" {
+			return apiTokenRequest{}, errAPITokenInput
+		}
+		req.ttl, _ = strconv.ParseInt(s, 10, 64) // at most 12 digits: no overflow
+		if req.ttl == 0 {
+			return apiTokenRequest{}, errAPITokenInput
+		}
+	}
+	return req, nil
+}
+
+// handleCreateAPIToken creates an API token for the caller from the body
+// readAPITokenRequest reads. Scopes must be a subset of the caller's own: a
+// token never grants more than its creator holds.
+func (h *Handler) handleCreateAPIToken(w http.ResponseWriter, r *http.Request, p *authkit.Principal) {
+	req, herr := readAPITokenRequest(w, r, h.maxBody)
+	if herr != nil {
+		h.fail(w, r, herr)
 		return
 	}
 	var missing []string
-	for _, s := range scopes {
+	for _, s := range req.scopes {
 		if !p.HasScope(s) {
 			missing = append(missing, s)
 		}
@@ -503,11 +581,11 @@ func (h *Handler) handleCreateAPIToken(w http.ResponseWriter, r *http.Request, p
 		h.auth.Deny(w, r, &ScopeError{Scopes: missing})
 		return
 	}
-	opts := []issuer.APITokenOption{issuer.WithTokenScopes(scopes...)}
-	if ttl > 0 {
-		opts = append(opts, issuer.WithTokenTTL(time.Duration(ttl)*time.Second))
+	opts := []issuer.APITokenOption{issuer.WithTokenScopes(req.scopes...)}
+	if req.ttl > 0 {
+		opts = append(opts, issuer.WithTokenTTL(time.Duration(req.ttl)*time.Second))
 	}
-	secret, rec, err := h.iss.CreateAPIToken(r.Context(), p.Subject, name, opts...)
+	secret, rec, err := h.iss.CreateAPIToken(r.Context(), p.Subject, req.name, opts...)
 	switch {
 	case err == nil:
 	case isUnavailable(err):

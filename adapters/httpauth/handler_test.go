@@ -644,7 +644,7 @@ func TestAPITokens(t *testing.T) {
 		{"expiry not a number", jsonType, `{"name":"x","expires_in":"5"}`, 400, `{"error":"invalid_request","error_description":"invalid API token request"}`},
 		{"bad scope", jsonType, `{"name":"x","scopes":["a b"]}`, 400, bodyBadScope},
 		{"name too long", jsonType, `{"name":"` + strings.Repeat("n", 300) + `"}`, 400, `{"error":"invalid_request","error_description":"invalid API token request"}`},
-		{"form body", formType, `name=x`, 400, `{"error":"invalid_request","error_description":"the body must be application/json"}`},
+		{"plain text", "text/plain", `name=x`, 400, bodyContentType},
 		{"malformed JSON", jsonType, `{"name":`, 400, `{"error":"invalid_request","error_description":"malformed request body"}`},
 	}
 	for _, c := range bad {
@@ -677,6 +677,157 @@ func TestAPITokens(t *testing.T) {
 	if r := f.do("GET", "/api-tokens", "", bearer(mustToken(t, f))...); r.status != 503 {
 		t.Errorf("store down: %d", r.status)
 	}
+}
+
+const (
+	bodyContentType   = `{"error":"invalid_request","error_description":"the body must be application/x-www-form-urlencoded or application/json"}`
+	bodyAPITokenInput = `{"error":"invalid_request","error_description":"invalid API token request"}`
+	bodyRepeated      = `{"error":"invalid_request","error_description":"a parameter is repeated"}`
+	bodyMalformedBody = `{"error":"invalid_request","error_description":"malformed request body"}`
+	bodyTooLarge      = `{"error":"invalid_request","error_description":"request body too large"}`
+)
+
+// TestAPITokenBodies checks POST /api-tokens with both encodings of its
+// body: the same fields give the same token, and each fault the same
+// answer as at /token.
+func TestAPITokenBodies(t *testing.T) {
+	f := newFx(t, fxOptions{})
+	auth := bearer(f.login("alice", "read write").AccessToken)
+	create := func(ctype, body string) resp {
+		t.Helper()
+		var hdr []string
+		if ctype != "" {
+			hdr = []string{"Content-Type", ctype}
+		}
+		return f.do("POST", "/api-tokens", body, append(hdr, auth...)...)
+	}
+
+	// The same request in both encodings makes the same record.
+	type record struct {
+		Token     string    `json:"token"`
+		ID        string    `json:"id"`
+		Subject   string    `json:"subject"`
+		Name      string    `json:"name"`
+		Scopes    []string  `json:"scopes"`
+		CreatedAt time.Time `json:"created_at"`
+		ExpiresAt time.Time `json:"expires_at"`
+	}
+	created := map[string]record{}
+	for ctype, body := range map[string]string{
+		"application/json":           `{"name":"laptop","scopes":["write","read"],"expires_in":3600}`,
+		formType:                     `name=laptop&scope=write+read&expires_in=3600`,
+		formType + "; charset=UTF-8": `expires_in=3600&scope=write%20read%20write&name=laptop`,
+	} {
+		r := create(ctype, body)
+		if r.status != 201 || r.header.Get("Cache-Control") != "no-store" {
+			t.Fatalf("%s: %d %s", ctype, r.status, r.body)
+		}
+		var rec record
+		if err := json.Unmarshal([]byte(r.body), &rec); err != nil {
+			t.Fatal(err)
+		}
+		if !strings.HasPrefix(rec.Token, "ak_") || rec.Subject != "alice" || rec.Name != "laptop" ||
+			strings.Join(rec.Scopes, " ") != "write read" || rec.ExpiresAt.Sub(rec.CreatedAt) != time.Hour {
+			t.Errorf("%s: created %s", ctype, r.body)
+		}
+		if got := f.do("GET", "/api/me", "", bearer(rec.Token)...); got.body != "alice api_token [write read]" {
+			t.Errorf("%s: the token does not work: %d %s", ctype, got.status, got.body)
+		}
+		created[ctype] = rec
+	}
+	// Optional fields left out: no scopes, no expiry. An empty form
+	// parameter counts as absent, as at /token.
+	for ctype, body := range map[string]string{"application/json": `{"name":"ci"}`, formType: `name=ci&scope=&expires_in=`} {
+		r := create(ctype, body)
+		m := r.json(t)
+		if r.status != 201 || m["scopes"] != nil || m["expires_at"] != nil || m["name"] != "ci" {
+			t.Errorf("%s, name only: %d %s", ctype, r.status, r.body)
+		}
+	}
+
+	big := strings.Repeat("x", httpauth.DefaultMaxBodyBytes)
+	cases := []struct {
+		name, ctype, body string
+		status            int
+		want              string
+	}{
+		{"form: no name", formType, `scope=read`, 400, bodyAPITokenInput},
+		{"form: empty name", formType, `name=&scope=read`, 400, bodyAPITokenInput},
+		{"form: name too long", formType, `name=` + strings.Repeat("n", 257), 400, bodyAPITokenInput},
+		{"form: control character in name", formType, `name=a%0Ab`, 400, bodyAPITokenInput},
+		{"form: JSON's member name", formType, `name=x&scopes=read`, 400, bodyAPITokenInput},
+		{"form: unknown parameter", formType, `name=x&admin=true`, 400, bodyAPITokenInput},
+		{"form: expiry too short", formType, `name=x&expires_in=59`, 400, bodyAPITokenInput},
+		{"form: expiry zero", formType, `name=x&expires_in=0`, 400, bodyAPITokenInput},
+		{"form: expiry too long", formType, `name=x&expires_in=316224001`, 400, bodyAPITokenInput},
+		{"form: expiry huge", formType, `name=x&expires_in=99999999999999999999`, 400, bodyAPITokenInput},
+		{"form: expiry signed", formType, `name=x&expires_in=%2B3600`, 400, bodyAPITokenInput},
+		{"form: expiry not a number", formType, `name=x&expires_in=1h`, 400, bodyAPITokenInput},
+		{"form: scope the caller lacks", formType, `name=x&scope=read+admin`, 403, bodyScope},
+		{"form: scope syntax", formType, `name=x&scope=read%20%20write`, 400, bodyBadScope},
+		{"form: scope quote", formType, `name=x&scope=%22`, 400, bodyBadScope},
+		{"form: too many scopes", formType, `name=x&scope=` + strings.TrimSpace(strings.Repeat("s ", 65)), 400, bodyBadScope},
+		{"form: repeated name", formType, `name=a&name=b`, 400, bodyRepeated},
+		{"form: repeated scope", formType, `name=a&scope=read&scope=write`, 400, bodyRepeated},
+		{"form: malformed", formType, `name=%zz`, 400, bodyMalformedBody},
+		{"form: invalid UTF-8", formType, "name=\xff", 400, bodyMalformedBody},
+		{"form: too many parameters", formType, `name=x` + manyParams(40), 400, `{"error":"invalid_request","error_description":"too many parameters"}`},
+		{"form: oversized", formType, `name=x&scope=` + big, 413, bodyTooLarge},
+		{"form: latin-1", formType + "; charset=iso-8859-1", `name=x`, 400, bodyContentType},
+		{"JSON: repeated member", "application/json", `{"name":"a","name":"b"}`, 400, bodyRepeated},
+		{"JSON: repeated member, other case", "application/json", `{"name":"a","NAME":"b"}`, 400, bodyRepeated},
+		{"JSON: form's parameter name", "application/json", `{"name":"x","scope":"read"}`, 400, bodyAPITokenInput},
+		{"JSON: expiry zero", "application/json", `{"name":"x","expires_in":0}`, 400, bodyAPITokenInput},
+		{"JSON: expiry fraction", "application/json", `{"name":"x","expires_in":3600.5}`, 400, bodyAPITokenInput},
+		{"JSON: scopes not an array", "application/json", `{"name":"x","scopes":"read"}`, 400, bodyAPITokenInput},
+		{"JSON: oversized", "application/json", `{"name":"` + big + `"}`, 413, bodyTooLarge},
+		{"no content type", "", `name=x`, 400, bodyContentType},
+		{"multipart", "multipart/form-data; boundary=x", "--x\r\nContent-Disposition: form-data; name=\"name\"\r\n\r\nx\r\n--x--\r\n", 400, bodyContentType},
+	}
+	for _, c := range cases {
+		if r := create(c.ctype, c.body); r.status != c.status || r.body != c.want {
+			t.Errorf("%s: %d %s, want %d %s", c.name, r.status, r.body, c.status, c.want)
+		}
+	}
+	// Parameters never come from the URL, whatever the body.
+	for _, q := range []string{"expires_in=60", "scope=read", "name=x", "token=x"} {
+		r := f.do("POST", "/api-tokens?"+q, `name=x`, append([]string{"Content-Type", formType}, auth...)...)
+		if r.status != 400 || r.body != `{"error":"invalid_request","error_description":"parameters must be sent in the request body, never in the URL"}` {
+			t.Errorf("?%s: %d %s", q, r.status, r.body)
+		}
+	}
+	// An unrelated query parameter does not matter.
+	if r := f.do("POST", "/api-tokens?v=2", `name=x`, append([]string{"Content-Type", formType}, auth...)...); r.status != 201 {
+		t.Errorf("?v=2: %d %s", r.status, r.body)
+	}
+	// A chunked body over the limit is cut off while reading.
+	req, _ := http.NewRequest("POST", f.srv.URL+"/api-tokens", io.MultiReader(strings.NewReader("name=x&scope="+big)))
+	req.Header.Set("Content-Type", formType)
+	req.Header.Set(auth[0], auth[1])
+	req.ContentLength = -1
+	res, err := f.srv.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != 413 {
+		t.Errorf("chunked oversized form: %d", res.StatusCode)
+	}
+	// Only the successful requests above made tokens: three laptops, two
+	// "ci" and the unrelated-query one.
+	r := f.do("GET", "/api-tokens", "", auth...)
+	if n := strings.Count(r.body, `"id":`); n != 6 {
+		t.Errorf("%d tokens were created, want 6: %s", n, r.body)
+	}
+}
+
+// manyParams returns n distinct form parameters, each preceded by "&".
+func manyParams(n int) string {
+	var b strings.Builder
+	for i := range n {
+		fmt.Fprintf(&b, "&p%d=1", i)
+	}
+	return b.String()
 }
 
 func TestRoutingAndLimits(t *testing.T) {

@@ -41,7 +41,6 @@ type httpError struct {
 var (
 	errTooLarge      = &httpError{http.StatusRequestEntityTooLarge, "invalid_request", "request body too large"}
 	errContentType   = &httpError{http.StatusBadRequest, "invalid_request", "the body must be application/x-www-form-urlencoded or application/json"}
-	errJSONType      = &httpError{http.StatusBadRequest, "invalid_request", "the body must be application/json"}
 	errMalformedBody = &httpError{http.StatusBadRequest, "invalid_request", "malformed request body"}
 	errRepeated      = &httpError{http.StatusBadRequest, "invalid_request", "a parameter is repeated"}
 	errTooMany       = &httpError{http.StatusBadRequest, "invalid_request", "too many parameters"}

@@ -392,9 +392,31 @@ func apiTokens(c *client) {
 	}
 	c.expect(c.postJSON(Prefix+"/api-tokens", `{"scopes":["read"]}`, auth...), 400, "",
 		`{"error":"invalid_request","error_description":"invalid API token request"}`)
-	c.expect(c.form(Prefix+"/api-tokens", []string{"name", "x"}, auth...), 400, "",
-		`{"error":"invalid_request","error_description":"the body must be application/json"}`)
 	c.expect(c.get(MePath, bearer(two.Token)...), 200, "", `{"subject":"alice","method":"api_token","scopes":[]}`)
+	// The same fields form-encoded, the scopes as one space-separated scope
+	// parameter (RFC 6749 §3.3), with the token endpoint's rules.
+	r = c.form(Prefix+"/api-tokens", []string{"name", "cli", "scope", ReadScope, "expires_in", "3600"}, auth...)
+	c.expectStatus(r, 201, "")
+	c.expectHeader(r, "Cache-Control", "no-store")
+	var three struct {
+		Token     string    `json:"token"`
+		Name      string    `json:"name"`
+		Scopes    []string  `json:"scopes"`
+		CreatedAt time.Time `json:"created_at"`
+		ExpiresAt time.Time `json:"expires_at"`
+	}
+	c.decode(r, &three)
+	if three.Name != "cli" || len(three.Scopes) != 1 || three.Scopes[0] != ReadScope || three.ExpiresAt.Sub(three.CreatedAt) != time.Hour {
+		c.t.Errorf("created from a form: %s", r.body)
+	}
+	c.expect(c.get(MePath, bearer(three.Token)...), 200, "", `{"subject":"alice","method":"api_token","scopes":["read"]}`)
+	c.expect(c.form(Prefix+"/api-tokens", []string{"name", "x", "scope", AdminScope}, auth...), 403, challengeScope+`admin"`, bodyScope)
+	c.expect(c.form(Prefix+"/api-tokens", []string{"name", "x", "name", "y"}, auth...), 400, "",
+		`{"error":"invalid_request","error_description":"a parameter is repeated"}`)
+	c.expect(c.form(Prefix+"/api-tokens", []string{"name", "x", "scopes", ReadScope}, auth...), 400, "",
+		`{"error":"invalid_request","error_description":"invalid API token request"}`)
+	c.expect(c.do(http.MethodPost, Prefix+"/api-tokens", "name=x", append([]string{"Content-Type", "text/plain"}, auth...)...), 400, "",
+		`{"error":"invalid_request","error_description":"the body must be application/x-www-form-urlencoded or application/json"}`)
 }
 
 func malformedHeaders(c *client) {
