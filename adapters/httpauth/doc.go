@@ -43,7 +43,8 @@
 //
 // The endpoints answer their own errors with the RFC 6749 §5.2 body:
 // invalid_request (400: a missing, repeated or malformed parameter, a
-// Content-Type other than form or JSON, a credential in the URL),
+// Content-Type other than form or JSON, a credential or API-token parameter
+// in the URL, an unknown API-token parameter),
 // invalid_grant (400: bad username or password, or a refresh token that is
 // invalid, expired, revoked or reused — one message for all),
 // unsupported_grant_type, invalid_scope, unsupported_token_type (RFC 7009:
