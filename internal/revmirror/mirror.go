@@ -1,0 +1,472 @@
+// Package revmirror keeps a local copy of a revocation store, so that a
+// verifier answers "is this token revoked?" from memory instead of a store
+// round trip per request.
+//
+// A [Mirror] is an [authkit.RevocationStore] that decorates one which also
+// implements [authkit.RevocationFeed]: it takes a snapshot of what is in
+// force, follows the feed's changes from the snapshot's position in a
+// goroutine of its own, and answers IsRevoked from its copy. Writes go to
+// the store, and once the store has taken them, into the copy too. A
+// verifier wraps its store in one line:
+//
+//	m, err := revmirror.New(store, revmirror.Options{MaxLag: maxLag, Clock: clock, Logger: log})
+//	// use m as the RevocationStore; m.Close() when the verifier is done
+//
+// # Staleness
+//
+// The copy is trusted only while it is fresh: while every change made to
+// the store more than MaxLag ago is known to be in it. The feed vouches for
+// that (see RevocationFeed.FollowRevocations: every call of its callback
+// covers the changes written at least one heartbeat before the call), and
+// the Mirror asks it for a heartbeat of MaxLag/4 by default, so that the
+// copy stays fresh through two missed heartbeats. When the copy is not
+// fresh — before the first snapshot, while the feed is down, silent or
+// behind, after Close — IsRevoked asks the store, as a verifier without a
+// mirror does, and returns the store's error (ErrStoreUnavailable) when the
+// store cannot answer. The Mirror never answers "not revoked" from a copy
+// older than MaxLag. It may still answer "revoked" from a stale copy: an
+// entry never comes back to life before its until. Freshness is judged
+// with Options.Clock (the verifier's clock); the heartbeat, the
+// reconnection backoff and the watchdog run on real timers.
+//
+// # Following
+//
+// The Mirror reconnects from its last position after a feed error, with
+// a growing, jittered backoff, so it catches up without a gap and without
+// a new snapshot; it takes a new snapshot when the feed answers
+// ErrFeedPositionLost. A feed that stays connected but silent for longer
+// than MaxLag is dropped and reconnected. A change of a kind the Mirror
+// does not know stops it from following (it stays stale and asks the
+// store) rather than be skipped.
+//
+// # Memory
+//
+// The copy holds only what is in force: an entry leaves when Clock passes
+// its until, swept after each call of the feed in chunks, at a cost of
+// O(log n) per expired entry. Memory stays proportional to what is
+// revoked and not yet expired.
+//
+// # Concurrency
+//
+// A Mirror is safe for concurrent use. IsRevoked on a fresh copy takes a
+// read lock and does at most three map lookups, without allocating.
+package revmirror
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/authkit-go/authkit"
+)
+
+var _ authkit.RevocationStore = (*Mirror)(nil)
+
+// Options configures a Mirror. MaxLag is required; the rest have defaults.
+type Options struct {
+	// MaxLag is how far behind the store the copy may be and still be
+	// trusted. Required, > 0.
+	MaxLag time.Duration
+	// Heartbeat is the heartbeat asked of the feed. Default MaxLag/4; it
+	// must be shorter than MaxLag. The copy is fresh while the last call
+	// of the feed's callback is at most MaxLag-Heartbeat old.
+	Heartbeat time.Duration
+	// Clock is the time source freshness and expiry are judged with.
+	// Default time.Now.
+	Clock func() time.Time
+	// Logger receives feed errors and reconnections. Default: discard.
+	Logger *slog.Logger
+	// MinBackoff and MaxBackoff bound the wait before reconnecting after a
+	// feed error, doubling from MinBackoff (each wait jittered down by up
+	// to half). Defaults 100ms, and the shorter of MaxLag and 5 seconds
+	// (at least MinBackoff).
+	MinBackoff, MaxBackoff time.Duration
+}
+
+// Stats describes a Mirror at one moment, for tests and metrics.
+type Stats struct {
+	// Entries is how many revocations the copy holds.
+	Entries int
+	// Fresh reports whether IsRevoked would answer from the copy.
+	Fresh bool
+	// LastHeard is when (by Options.Clock) the Mirror last took a snapshot
+	// or heard from the feed; zero if never.
+	LastHeard time.Time
+	// Covered is the time before which every change is known to be in the
+	// copy; zero if none is.
+	Covered time.Time
+	// Fallbacks counts IsRevoked calls answered by the store because the
+	// copy was not fresh.
+	Fallbacks uint64
+	// Snapshots counts snapshots taken; Reconnects counts feed connections
+	// after the first one.
+	Snapshots, Reconnects uint64
+}
+
+// Mirror is an authkit.RevocationStore that answers IsRevoked from a local
+// copy kept current by the store's RevocationFeed. Make one with [New] and
+// stop it with Close.
+type Mirror struct {
+	store     authkit.RevocationStore
+	feed      authkit.RevocationFeed
+	maxLag    time.Duration
+	heartbeat time.Duration
+	minWait   time.Duration
+	maxWait   time.Duration
+	clock     func() time.Time
+	log       *slog.Logger
+
+	// covered is the time before which every change is in the copy; nil
+	// while the copy vouches for nothing (before the first snapshot, after
+	// Close).
+	covered   atomic.Pointer[time.Time]
+	lastHeard atomic.Pointer[time.Time]
+	fallbacks atomic.Uint64
+	snapshots atomic.Uint64
+	reconnect atomic.Uint64
+
+	mu sync.RWMutex
+	st *state
+	// pending holds the writes made through the Mirror while a snapshot is
+	// being built (building), applied to the new copy when it replaces
+	// the old one.
+	building bool
+	pending  []authkit.Revocation
+
+	stop      context.CancelFunc
+	done      chan struct{}
+	closeOnce sync.Once
+}
+
+// sweepChunk is how many expired entries one hold of the write lock
+// removes.
+const sweepChunk = 256
+
+// New returns a Mirror of store, which must implement
+// authkit.RevocationFeed, and starts following the feed. It does not wait
+// for the first snapshot: until it is in, IsRevoked asks the store. Every
+// error matches authkit.ErrInvalidConfig.
+func New(store authkit.RevocationStore, o Options) (*Mirror, error) {
+	if store == nil {
+		return nil, fmt.Errorf("%w: revmirror: nil store", authkit.ErrInvalidConfig)
+	}
+	feed, ok := store.(authkit.RevocationFeed)
+	if !ok {
+		return nil, fmt.Errorf("%w: revmirror: %T does not implement authkit.RevocationFeed", authkit.ErrInvalidConfig, store)
+	}
+	if o.MaxLag <= 0 {
+		return nil, fmt.Errorf("%w: revmirror: MaxLag %v must be positive", authkit.ErrInvalidConfig, o.MaxLag)
+	}
+	if o.Heartbeat == 0 {
+		o.Heartbeat = o.MaxLag / 4
+	}
+	if o.Heartbeat <= 0 || o.Heartbeat >= o.MaxLag {
+		return nil, fmt.Errorf("%w: revmirror: Heartbeat %v must be positive and shorter than MaxLag %v", authkit.ErrInvalidConfig, o.Heartbeat, o.MaxLag)
+	}
+	if o.Clock == nil {
+		o.Clock = time.Now
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.MinBackoff <= 0 {
+		o.MinBackoff = 100 * time.Millisecond
+	}
+	if o.MaxBackoff <= 0 {
+		o.MaxBackoff = min(o.MaxLag, 5*time.Second)
+	}
+	o.MaxBackoff = max(o.MaxBackoff, o.MinBackoff)
+	ctx, stop := context.WithCancel(context.Background())
+	m := &Mirror{
+		store:     store,
+		feed:      feed,
+		maxLag:    o.MaxLag,
+		heartbeat: o.Heartbeat,
+		minWait:   o.MinBackoff,
+		maxWait:   o.MaxBackoff,
+		clock:     o.Clock,
+		log:       o.Logger,
+		st:        newState(),
+		stop:      stop,
+		done:      make(chan struct{}),
+	}
+	go m.run(ctx)
+	return m, nil
+}
+
+// Close stops following the feed and waits until the goroutine New
+// started has returned. Afterwards the Mirror is a plain pass-through to
+// the store: IsRevoked asks it every time. Close is idempotent and always
+// returns nil.
+func (m *Mirror) Close() error {
+	m.closeOnce.Do(func() {
+		m.stop()
+		<-m.done
+		m.covered.Store(nil)
+	})
+	return nil
+}
+
+// Stats returns the Mirror's counters and state.
+func (m *Mirror) Stats() Stats {
+	m.mu.RLock()
+	n := m.st.len()
+	m.mu.RUnlock()
+	s := Stats{
+		Entries:    n,
+		Fresh:      m.fresh(),
+		Fallbacks:  m.fallbacks.Load(),
+		Snapshots:  m.snapshots.Load(),
+		Reconnects: m.reconnect.Load(),
+	}
+	if c := m.covered.Load(); c != nil {
+		s.Covered = *c
+	}
+	if h := m.lastHeard.Load(); h != nil {
+		s.LastHeard = *h
+	}
+	return s
+}
+
+// fresh reports whether the copy may be trusted now: every change written
+// more than maxLag ago is in it.
+func (m *Mirror) fresh() bool {
+	c := m.covered.Load()
+	if c == nil {
+		return false
+	}
+	d := m.clock().Sub(*c)
+	return d >= 0 && d <= m.maxLag
+}
+
+// IsRevoked implements authkit.RevocationStore: from the copy while it is
+// fresh; else "revoked" if the copy says so, and otherwise the store's
+// answer (failing closed with the store's error).
+func (m *Mirror) IsRevoked(ctx context.Context, q authkit.RevocationQuery, now time.Time) (bool, error) {
+	if err := ctx.Err(); err != nil {
+		return false, fmt.Errorf("revmirror: IsRevoked: %w", err)
+	}
+	fresh := m.fresh()
+	m.mu.RLock()
+	dead := m.st.dead(q, now)
+	m.mu.RUnlock()
+	if dead || fresh {
+		// A stale copy may still say "revoked": an entry never comes
+		// back to life before its until, which dead has checked.
+		return dead, nil
+	}
+	m.fallbacks.Add(1)
+	dead, err := m.store.IsRevoked(ctx, q, now)
+	if err != nil {
+		return false, fmt.Errorf("revmirror: mirror stale, store: %w", err)
+	}
+	return dead, nil
+}
+
+// RevokeToken implements authkit.RevocationStore: the store first, then
+// the copy, so that the Mirror sees its own writes at once.
+func (m *Mirror) RevokeToken(ctx context.Context, subject, jti string, until time.Time) error {
+	if err := m.store.RevokeToken(ctx, subject, jti, until); err != nil {
+		return err
+	}
+	m.local(authkit.Revocation{Kind: authkit.RevokedToken, Subject: subject, ID: jti, Until: until})
+	return nil
+}
+
+// RevokeSessionTokens implements authkit.RevocationStore, like RevokeToken.
+func (m *Mirror) RevokeSessionTokens(ctx context.Context, subject, sid string, until time.Time) error {
+	if err := m.store.RevokeSessionTokens(ctx, subject, sid, until); err != nil {
+		return err
+	}
+	m.local(authkit.Revocation{Kind: authkit.RevokedSession, Subject: subject, ID: sid, Until: until})
+	return nil
+}
+
+// SetCutoff implements authkit.RevocationStore, like RevokeToken.
+func (m *Mirror) SetCutoff(ctx context.Context, subject string, cutoff, until time.Time) error {
+	if err := m.store.SetCutoff(ctx, subject, cutoff, until); err != nil {
+		return err
+	}
+	m.local(authkit.Revocation{Kind: authkit.RevokedBefore, Subject: subject, Cutoff: cutoff, Until: until})
+	return nil
+}
+
+// DeleteExpiredRevocations implements authkit.RevocationStore by asking
+// the store; the copy sweeps itself.
+func (m *Mirror) DeleteExpiredRevocations(ctx context.Context, now time.Time, limit int) (int, error) {
+	return m.store.DeleteExpiredRevocations(ctx, now, limit)
+}
+
+// local applies a write the store has taken to the copy (and to the one
+// being built, if any). The feed delivers it again later; applying twice
+// is harmless.
+func (m *Mirror) local(r authkit.Revocation) {
+	now := m.clock()
+	m.mu.Lock()
+	m.st.apply(r, now)
+	if m.building {
+		m.pending = append(m.pending, r)
+	}
+	m.mu.Unlock()
+}
+
+// errUnknownKind stops following: a change the Mirror cannot apply must
+// not be skipped.
+var errUnknownKind = errors.New("revmirror: the feed delivered a revocation of an unknown kind")
+
+// run follows the feed until ctx ends.
+func (m *Mirror) run(ctx context.Context) {
+	defer close(m.done)
+	var (
+		pos     authkit.FeedPosition
+		synced  bool
+		backoff = m.minWait
+		first   = true
+	)
+	for ctx.Err() == nil {
+		m.sweep()
+		if !synced {
+			p, err := m.snapshot(ctx)
+			if err != nil {
+				if ctx.Err() != nil {
+					return
+				}
+				m.log.WarnContext(ctx, "authkit: revocation mirror: snapshot failed; the store answers meanwhile", "err", err, "retry_in", backoff)
+				backoff = m.wait(ctx, backoff)
+				continue
+			}
+			pos, synced = p, true
+		}
+		if !first {
+			m.reconnect.Add(1)
+		}
+		first = false
+		heard, err := m.follow(ctx, &pos)
+		if heard {
+			backoff = m.minWait
+		}
+		switch {
+		case ctx.Err() != nil:
+			return
+		case errors.Is(err, authkit.ErrFeedPositionLost):
+			m.log.InfoContext(ctx, "authkit: revocation mirror: feed position lost; taking a new snapshot", "err", err)
+			synced = false
+			if !heard {
+				// Lost again before hearing anything: do not hammer the
+				// store with snapshots.
+				backoff = m.wait(ctx, backoff)
+			}
+		default:
+			if err == nil {
+				err = errors.New("revmirror: FollowRevocations returned nil")
+			}
+			m.log.WarnContext(ctx, "authkit: revocation mirror: feed failed; reconnecting", "err", err, "retry_in", backoff)
+			backoff = m.wait(ctx, backoff)
+		}
+	}
+}
+
+// snapshot builds a new copy from the feed's snapshot and puts it in place
+// of the old one, which keeps answering (while fresh) in the meantime.
+func (m *Mirror) snapshot(ctx context.Context) (authkit.FeedPosition, error) {
+	start := m.clock()
+	m.mu.Lock()
+	m.building, m.pending = true, nil
+	m.mu.Unlock()
+	st := newState()
+	pos, err := m.feed.RevocationSnapshot(ctx, start, func(r authkit.Revocation) error {
+		if !known(r.Kind) {
+			return errUnknownKind
+		}
+		st.apply(r, start)
+		return nil
+	})
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	pending := m.pending
+	m.building, m.pending = false, nil
+	if err != nil {
+		return "", err
+	}
+	now := m.clock()
+	for _, r := range pending {
+		st.apply(r, now)
+	}
+	m.st = st
+	m.snapshots.Add(1)
+	m.covered.Store(&start)
+	m.lastHeard.Store(&start)
+	return pos, nil
+}
+
+// follow runs one FollowRevocations from *pos, applying what it delivers,
+// and reports whether the feed called back at all. A watchdog drops the
+// connection when the feed stays silent for longer than the copy can stay
+// fresh and then some (the larger of MaxLag and two heartbeats).
+func (m *Mirror) follow(ctx context.Context, pos *authkit.FeedPosition) (heard bool, err error) {
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	silence := max(m.maxLag, 2*m.heartbeat)
+	watchdog := time.AfterFunc(silence, func() { cancel(errSilent) })
+	defer watchdog.Stop()
+	err = m.feed.FollowRevocations(ctx, *pos, m.heartbeat, func(changes []authkit.Revocation, p authkit.FeedPosition) error {
+		for _, r := range changes {
+			if !known(r.Kind) {
+				return fmt.Errorf("%w: kind %d", errUnknownKind, r.Kind)
+			}
+		}
+		now := m.clock()
+		m.mu.Lock()
+		for _, r := range changes {
+			m.st.apply(r, now)
+		}
+		m.mu.Unlock()
+		*pos, heard = p, true
+		// The call vouches for every change written a heartbeat before
+		// it; the snapshot (or an earlier call) may vouch for more.
+		covered := now.Add(-m.heartbeat)
+		if c := m.covered.Load(); c == nil || covered.After(*c) {
+			m.covered.Store(&covered)
+		}
+		m.lastHeard.Store(&now)
+		watchdog.Reset(silence)
+		m.sweep()
+		return nil
+	})
+	if context.Cause(ctx) == errSilent {
+		err = errSilent
+	}
+	return heard, err
+}
+
+var errSilent = errors.New("revmirror: the feed stayed silent; reconnecting")
+
+// sweep removes every expired entry, a chunk per hold of the write lock.
+func (m *Mirror) sweep() {
+	now := m.clock()
+	for {
+		m.mu.Lock()
+		n := m.st.sweep(now, sweepChunk)
+		m.mu.Unlock()
+		if n < sweepChunk {
+			return
+		}
+	}
+}
+
+// wait sleeps for a jittered d (between d/2 and d) or until ctx ends, and
+// returns the next backoff.
+func (m *Mirror) wait(ctx context.Context, d time.Duration) time.Duration {
+	t := time.NewTimer(d/2 + rand.N(d/2+1))
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	}
+	return min(2*d, m.maxWait)
+}

@@ -1,0 +1,515 @@
+package revmirror_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/authkit-go/authkit"
+	"github.com/authkit-go/authkit/conformance"
+	"github.com/authkit-go/authkit/internal/revmirror"
+	"github.com/authkit-go/authkit/internal/revmirror/feedtest"
+)
+
+// fakeClock is the Mirror's Options.Clock: it stands still unless a test
+// moves it, so freshness is judged exactly. Reading it takes no lock, like
+// time.Now, so benchmarks measure the Mirror and not the clock.
+type fakeClock struct{ t atomic.Pointer[time.Time] }
+
+func newClock() *fakeClock {
+	c := &fakeClock{}
+	c.Set(time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC))
+	return c
+}
+
+func (c *fakeClock) Now() time.Time { return *c.t.Load() }
+
+func (c *fakeClock) Set(t time.Time) { c.t.Store(&t) }
+
+func (c *fakeClock) Advance(d time.Duration) { c.Set(c.Now().Add(d)) }
+
+// Defaults for most tests: the real-time heartbeat is long, so the feed
+// calls back only when something changes and the fake clock alone decides
+// freshness; reconnection is quick.
+const (
+	testMaxLag    = 40 * time.Second
+	testHeartbeat = 10 * time.Second
+)
+
+func options(clk *fakeClock) revmirror.Options {
+	return revmirror.Options{
+		MaxLag:     testMaxLag,
+		Heartbeat:  testHeartbeat,
+		Clock:      clk.Now,
+		MinBackoff: time.Millisecond,
+		MaxBackoff: 5 * time.Millisecond,
+	}
+}
+
+// start makes a Mirror of store and closes it at the end of the test,
+// checking that its follower is gone by then.
+func start(t *testing.T, store *feedtest.Store, o revmirror.Options) *revmirror.Mirror {
+	t.Helper()
+	m, err := revmirror.New(store, o)
+	if err != nil {
+		t.Fatalf("revmirror.New: %v", err)
+	}
+	t.Cleanup(func() {
+		m.Close()
+		if n := store.Followers(); n != 0 {
+			t.Errorf("after Close, %d FollowRevocations calls are still running; Close must stop the follower", n)
+		}
+	})
+	return m
+}
+
+// waitFor polls cond until it holds, failing t after a generous deadline.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+func waitFresh(t *testing.T, m *revmirror.Mirror) {
+	t.Helper()
+	waitFor(t, "the first snapshot", func() bool { return m.Stats().Fresh })
+}
+
+func waitEntries(t *testing.T, m *revmirror.Mirror, n int) {
+	t.Helper()
+	waitFor(t, fmt.Sprintf("%d entries in the copy", n), func() bool { return m.Stats().Entries == n })
+}
+
+func q(jti, sid, subject string, iat time.Time) authkit.RevocationQuery {
+	return authkit.RevocationQuery{TokenID: jti, SessionID: sid, Subject: subject, IssuedAt: iat}
+}
+
+// wantDead fails t unless m answers want, without error.
+func wantDead(t *testing.T, m authkit.RevocationStore, query authkit.RevocationQuery, now time.Time, want bool, why string) {
+	t.Helper()
+	dead, err := m.IsRevoked(t.Context(), query, now)
+	if err != nil {
+		t.Fatalf("IsRevoked(%+v): %v (%s)", query, err, why)
+	}
+	if dead != want {
+		t.Errorf("IsRevoked(jti %q, sid %q, subject %q) = %v, want %v (%s)", query.TokenID, query.SessionID, query.Subject, dead, want, why)
+	}
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// The copy answers by itself: every kind written before the snapshot or
+// delivered by the feed is seen with the store down, and no call reaches
+// the store.
+func TestFreshCopyAnswersWithoutTheStore(t *testing.T) {
+	clk := newClock()
+	now := clk.Now()
+	store := feedtest.New()
+	ctx := t.Context()
+	must(t, store.RevokeToken(ctx, "alice", "jti-before", now.Add(time.Hour)))
+	m := start(t, store, options(clk))
+	waitFresh(t, m)
+
+	other := store.Peer() // another node's handle
+	must(t, other.RevokeSessionTokens(ctx, "alice", "sid-after", now.Add(time.Hour)))
+	must(t, other.SetCutoff(ctx, "bob", now.Add(-time.Minute), now.Add(time.Hour)))
+	waitEntries(t, m, 3)
+
+	store.SetUnavailable(true)
+	wantDead(t, m, q("jti-before", "", "alice", now), now, true, "revoked before the snapshot")
+	wantDead(t, m, q("jti-x", "sid-after", "alice", now), now, true, "session revoked through the feed")
+	wantDead(t, m, q("jti-y", "", "bob", now.Add(-2*time.Minute)), now, true, "issued before bob's cutoff")
+	wantDead(t, m, q("jti-z", "", "bob", now), now, false, "issued after bob's cutoff")
+	wantDead(t, m, q("jti-before", "", "mallory", now), now, false, "another subject")
+	if s := m.Stats(); s.Fallbacks != 0 || !s.Fresh {
+		t.Errorf("Stats = %+v; a fresh copy must answer without the store", s)
+	}
+}
+
+// A write through the Mirror is in its copy when the write returns, before
+// the feed delivers it.
+func TestOwnWritesAreSeenAtOnce(t *testing.T) {
+	clk := newClock()
+	now := clk.Now()
+	store := feedtest.New()
+	m := start(t, store, options(clk))
+	waitFresh(t, m)
+	store.Pause(true) // the feed will not deliver them
+	ctx := t.Context()
+	must(t, m.RevokeToken(ctx, "alice", "jti-1", now.Add(time.Hour)))
+	must(t, m.RevokeSessionTokens(ctx, "alice", "sid-1", now.Add(time.Hour)))
+	must(t, m.SetCutoff(ctx, "bob", now, now.Add(time.Hour)))
+	store.SetUnavailable(true)
+	wantDead(t, m, q("jti-1", "", "alice", now), now, true, "revoked through the mirror")
+	wantDead(t, m, q("jti-2", "sid-1", "alice", now), now, true, "session revoked through the mirror")
+	wantDead(t, m, q("jti-3", "", "bob", now), now, true, "issued at bob's cutoff")
+	if got := m.Stats().Fallbacks; got != 0 {
+		t.Errorf("%d fallbacks; the copy should have answered", got)
+	}
+	// A write the store refuses is not in the copy either.
+	if err := m.RevokeToken(ctx, "alice", "jti-refused", now.Add(time.Hour)); !errors.Is(err, authkit.ErrStoreUnavailable) {
+		t.Fatalf("RevokeToken on a down store: %v", err)
+	}
+	wantDead(t, m, q("jti-refused", "", "alice", now), now, false, "the store refused the write")
+}
+
+// The heart of failing closed: a revocation that reached the store but not
+// the copy (the feed is silent) is missed at most for MaxLag; after that
+// the Mirror asks the store.
+func TestStaleCopyNeverAnswersNotRevoked(t *testing.T) {
+	clk := newClock()
+	t0 := clk.Now()
+	store := feedtest.New()
+	m := start(t, store, options(clk))
+	waitFresh(t, m)
+	store.Pause(true)
+	must(t, store.Peer().RevokeToken(t.Context(), "alice", "jti-late", t0.Add(time.Hour)))
+	late := q("jti-late", "", "alice", t0)
+
+	covered := m.Stats().Covered
+	clk.Set(covered.Add(testMaxLag))
+	wantDead(t, m, late, clk.Now(), false, "the copy is exactly MaxLag old: still trusted, and it lacks the revocation")
+	if m.Stats().Fallbacks != 0 {
+		t.Fatal("a copy exactly MaxLag old asked the store")
+	}
+	clk.Set(covered.Add(testMaxLag + time.Nanosecond))
+	wantDead(t, m, late, clk.Now(), true, "the copy is older than MaxLag: the store must answer")
+	if s := m.Stats(); s.Fresh || s.Fallbacks != 1 {
+		t.Errorf("Stats = %+v, want a stale copy and one fallback", s)
+	}
+}
+
+// Stale copy, store down: refuse, never "not revoked". A revocation the
+// stale copy holds is still an answer (it cannot have come back to life).
+func TestStaleCopyAndDownStoreRefuse(t *testing.T) {
+	clk := newClock()
+	t0 := clk.Now()
+	store := feedtest.New()
+	must(t, store.RevokeToken(t.Context(), "alice", "jti-known", t0.Add(time.Hour)))
+	m := start(t, store, options(clk))
+	waitFresh(t, m)
+	store.SetUnavailable(true)
+	clk.Advance(testMaxLag + time.Second)
+
+	dead, err := m.IsRevoked(t.Context(), q("jti-other", "", "alice", t0), clk.Now())
+	if !errors.Is(err, authkit.ErrStoreUnavailable) || dead {
+		t.Errorf("IsRevoked with a stale copy and a down store = (%v, %v), want (false, ErrStoreUnavailable)", dead, err)
+	}
+	wantDead(t, m, q("jti-known", "", "alice", t0), clk.Now(), true, "the stale copy knows it is revoked")
+}
+
+// Before the first snapshot the copy vouches for nothing.
+func TestNoSnapshotYetAsksTheStore(t *testing.T) {
+	clk := newClock()
+	now := clk.Now()
+	store := feedtest.New()
+	store.BreakFeed(true) // no snapshot can be taken
+	must(t, store.RevokeToken(t.Context(), "alice", "jti-1", now.Add(time.Hour)))
+	m := start(t, store, options(clk))
+	wantDead(t, m, q("jti-1", "", "alice", now), now, true, "no snapshot yet: the store answers")
+	wantDead(t, m, q("jti-2", "", "alice", now), now, false, "no snapshot yet: the store answers")
+	if s := m.Stats(); s.Fresh || s.Fallbacks != 2 || s.Snapshots != 0 {
+		t.Errorf("Stats = %+v, want not fresh, 2 fallbacks, no snapshot", s)
+	}
+	store.BreakFeed(false)
+	waitFresh(t, m)
+	if got := m.Stats().Snapshots; got != 1 {
+		t.Errorf("%d snapshots after the feed came back, want 1", got)
+	}
+}
+
+// A feed error: reconnect from the last position, catch up on what was
+// written meanwhile, without a new snapshot.
+func TestReconnectCatchesUpWithoutAGap(t *testing.T) {
+	clk := newClock()
+	now := clk.Now()
+	store := feedtest.New()
+	m := start(t, store, options(clk))
+	waitFresh(t, m)
+	waitFor(t, "the follower", func() bool { return store.Followers() == 1 })
+
+	store.BreakFeed(true)
+	waitFor(t, "the follower to drop", func() bool { return store.Followers() == 0 })
+	other := store.Peer()
+	for i := range 20 {
+		must(t, other.RevokeToken(t.Context(), "alice", fmt.Sprint("jti-", i), now.Add(time.Hour)))
+	}
+	store.BreakFeed(false)
+	waitEntries(t, m, 20)
+	s := m.Stats()
+	if s.Snapshots != 1 || s.Reconnects == 0 {
+		t.Errorf("Stats = %+v, want one snapshot and at least one reconnection", s)
+	}
+	store.SetUnavailable(true)
+	for i := range 20 {
+		wantDead(t, m, q(fmt.Sprint("jti-", i), "", "alice", now), now, true, "revoked while the feed was down")
+	}
+}
+
+// A lost position (the log was trimmed while the Mirror was away): a new
+// snapshot brings in what the feed can no longer deliver.
+func TestLostPositionTakesANewSnapshot(t *testing.T) {
+	clk := newClock()
+	now := clk.Now()
+	store := feedtest.New()
+	m := start(t, store, options(clk))
+	waitFresh(t, m)
+	store.BreakFeed(true)
+	waitFor(t, "the follower to drop", func() bool { return store.Followers() == 0 })
+	must(t, store.Peer().SetCutoff(t.Context(), "alice", now, now.Add(time.Hour)))
+	store.TrimLog()
+	store.BreakFeed(false)
+	waitFor(t, "a second snapshot", func() bool { return m.Stats().Snapshots == 2 })
+	store.SetUnavailable(true)
+	wantDead(t, m, q("jti-1", "", "alice", now), now, true, "the cutoff came in with the new snapshot")
+}
+
+// A write through the Mirror while a new snapshot is being read is not
+// lost when the new copy replaces the old one.
+func TestOwnWriteDuringSnapshotIsKept(t *testing.T) {
+	clk := newClock()
+	now := clk.Now()
+	store := feedtest.New()
+	store.Pause(true)
+	started, release := make(chan struct{}), make(chan struct{})
+	store.OnSnapshot(func() {
+		started <- struct{}{}
+		<-release
+	})
+	m := start(t, store, options(clk))
+	<-started
+	must(t, m.RevokeToken(t.Context(), "alice", "jti-during", now.Add(time.Hour)))
+	store.OnSnapshot(nil)
+	close(release)
+	waitFresh(t, m)
+	store.SetUnavailable(true)
+	wantDead(t, m, q("jti-during", "", "alice", now), now, true, "written while the snapshot was read")
+}
+
+// Expired entries leave the copy: memory follows what is in force.
+func TestExpiredEntriesLeave(t *testing.T) {
+	clk := newClock()
+	t0 := clk.Now()
+	store := feedtest.New()
+	ctx := t.Context()
+	for i := range 300 {
+		must(t, store.RevokeToken(ctx, "alice", fmt.Sprint("short-", i), t0.Add(time.Minute)))
+	}
+	must(t, store.SetCutoff(ctx, "bob", t0, t0.Add(time.Minute)))
+	must(t, store.RevokeSessionTokens(ctx, "alice", "long", t0.Add(time.Hour)))
+	m := start(t, store, options(clk))
+	waitEntries(t, m, 302)
+
+	clk.Advance(2 * time.Minute)
+	// Any call of the feed sweeps; a change is one.
+	must(t, store.Peer().RevokeToken(ctx, "carol", "jti-new", t0.Add(time.Hour)))
+	waitEntries(t, m, 2)
+	// An entry already expired when it arrives is not kept at all.
+	must(t, store.Peer().RevokeToken(ctx, "carol", "jti-old", t0.Add(time.Minute)))
+	must(t, store.Peer().RevokeToken(ctx, "carol", "jti-new2", t0.Add(time.Hour)))
+	waitEntries(t, m, 3)
+}
+
+// A feed that stays connected but silent is dropped and reconnected.
+func TestSilentFeedIsReconnected(t *testing.T) {
+	store := feedtest.New()
+	m := start(t, store, revmirror.Options{MaxLag: 40 * time.Millisecond, MinBackoff: time.Millisecond})
+	waitFresh(t, m)
+	store.Pause(true)
+	waitFor(t, "a reconnection", func() bool { return m.Stats().Reconnects >= 1 })
+	waitFor(t, "the copy to go stale", func() bool { return !m.Stats().Fresh })
+	store.Pause(false)
+	waitFresh(t, m)
+}
+
+// badKind delivers a revocation of a kind the Mirror does not know, in
+// its snapshot or in its feed.
+type badKind struct {
+	*feedtest.Store
+	inSnapshot bool
+	snapshots  *atomic.Int32
+}
+
+func (b badKind) RevocationSnapshot(ctx context.Context, now time.Time, fn func(authkit.Revocation) error) (authkit.FeedPosition, error) {
+	b.snapshots.Add(1)
+	if b.inSnapshot {
+		if err := fn(authkit.Revocation{Kind: 99, Subject: "alice", Until: now.Add(time.Hour)}); err != nil {
+			return "", err
+		}
+	}
+	return b.Store.RevocationSnapshot(ctx, now, fn)
+}
+
+func (b badKind) FollowRevocations(ctx context.Context, after authkit.FeedPosition, hb time.Duration, fn func([]authkit.Revocation, authkit.FeedPosition) error) error {
+	return b.Store.FollowRevocations(ctx, after, hb, func(rs []authkit.Revocation, p authkit.FeedPosition) error {
+		return fn(append(rs, authkit.Revocation{Kind: 99, Subject: "alice", Until: time.Now().Add(time.Hour)}), p)
+	})
+}
+
+// A change the Mirror cannot apply is never skipped: the copy stops
+// being refreshed and goes stale, and the store answers.
+func TestUnknownKindFailsClosed(t *testing.T) {
+	for _, inSnapshot := range []bool{true, false} {
+		t.Run(fmt.Sprint("inSnapshot=", inSnapshot), func(t *testing.T) {
+			clk := newClock()
+			now := clk.Now()
+			store := feedtest.New()
+			b := badKind{store, inSnapshot, new(atomic.Int32)}
+			m, err := revmirror.New(b, options(clk))
+			must(t, err)
+			defer m.Close()
+			jti1 := q("jti-1", "", "alice", now)
+			if inSnapshot {
+				waitFor(t, "the snapshot to be retried", func() bool { return b.snapshots.Load() >= 3 })
+				if s := m.Stats(); s.Snapshots != 0 || s.Fresh {
+					t.Fatalf("Stats = %+v; a snapshot with an unknown kind must not be taken", s)
+				}
+			} else {
+				waitFresh(t, m)
+				must(t, store.RevokeToken(t.Context(), "alice", "jti-1", now.Add(time.Hour)))
+				waitFor(t, "the follower to fail and retry", func() bool { return m.Stats().Reconnects >= 2 })
+				wantDead(t, m, jti1, now, false, "the batch with an unknown kind was not applied, and the copy is still within MaxLag")
+			}
+			clk.Advance(testMaxLag + time.Second)
+			must(t, store.RevokeToken(t.Context(), "alice", "jti-1", now.Add(time.Hour)))
+			wantDead(t, m, jti1, clk.Now(), true, "the copy is stale: the store answers")
+			if s := m.Stats(); s.Fresh || s.Fallbacks == 0 {
+				t.Errorf("Stats = %+v, want a stale copy that asked the store", s)
+			}
+		})
+	}
+}
+
+// After Close the follower is gone (start's cleanup checks it) and the
+// Mirror asks the store.
+func TestCloseStopsTheFollower(t *testing.T) {
+	clk := newClock()
+	now := clk.Now()
+	store := feedtest.New()
+	m, err := revmirror.New(store, options(clk))
+	must(t, err)
+	waitFresh(t, m)
+	waitFor(t, "the follower", func() bool { return store.Followers() == 1 })
+	must(t, m.Close())
+	if n := store.Followers(); n != 0 {
+		t.Fatalf("%d followers after Close returned, want 0", n)
+	}
+	must(t, m.Close()) // idempotent
+	must(t, store.RevokeToken(t.Context(), "alice", "jti-1", now.Add(time.Hour)))
+	wantDead(t, m, q("jti-1", "", "alice", now), now, true, "closed: the store answers")
+	if s := m.Stats(); s.Fresh || s.Fallbacks != 1 {
+		t.Errorf("Stats after Close = %+v, want not fresh and one fallback", s)
+	}
+}
+
+// Many readers while the copy changes under them, through the feed and
+// through the Mirror, and the feed breaks and mends: run with -race.
+func TestConcurrentUse(t *testing.T) {
+	clk := newClock()
+	now := clk.Now()
+	store := feedtest.New()
+	m := start(t, store, options(clk))
+	waitFresh(t, m)
+	ctx := t.Context()
+	const writes = 200
+	var readers, writers sync.WaitGroup
+	stop := make(chan struct{})
+	for r := range 6 {
+		readers.Go(func() {
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				if _, err := m.IsRevoked(ctx, q(fmt.Sprint("jti-", (i+r)%writes), "sid", "alice", now), now); err != nil {
+					t.Errorf("IsRevoked: %v", err)
+					return
+				}
+			}
+		})
+	}
+	other := store.Peer()
+	for i, s := range []authkit.RevocationStore{other, m} {
+		writers.Go(func() {
+			for j := i; j < writes; j += 2 {
+				if err := s.RevokeToken(ctx, "alice", fmt.Sprint("jti-", j), now.Add(time.Hour)); err != nil {
+					t.Errorf("RevokeToken: %v", err)
+				}
+			}
+		})
+	}
+	writers.Go(func() {
+		for range 5 {
+			store.BreakFeed(true)
+			time.Sleep(time.Millisecond)
+			store.BreakFeed(false)
+			time.Sleep(2 * time.Millisecond)
+		}
+	})
+	writers.Wait()
+	waitEntries(t, m, writes)
+	close(stop)
+	readers.Wait()
+	store.SetUnavailable(true)
+	for i := range writes {
+		wantDead(t, m, q(fmt.Sprint("jti-", i), "", "alice", now), now, true, "every write reached the copy")
+	}
+}
+
+func TestNewRejects(t *testing.T) {
+	plain := struct{ authkit.RevocationStore }{feedtest.New()}
+	for _, c := range []struct {
+		name  string
+		store authkit.RevocationStore
+		o     revmirror.Options
+	}{
+		{"nil store", nil, revmirror.Options{MaxLag: time.Second}},
+		{"no feed", plain, revmirror.Options{MaxLag: time.Second}},
+		{"no MaxLag", feedtest.New(), revmirror.Options{}},
+		{"negative MaxLag", feedtest.New(), revmirror.Options{MaxLag: -time.Second}},
+		{"heartbeat not shorter", feedtest.New(), revmirror.Options{MaxLag: time.Second, Heartbeat: time.Second}},
+		{"negative heartbeat", feedtest.New(), revmirror.Options{MaxLag: time.Second, Heartbeat: -1}},
+	} {
+		m, err := revmirror.New(c.store, c.o)
+		if !errors.Is(err, authkit.ErrInvalidConfig) || m != nil {
+			t.Errorf("%s: New = (%v, %v), want ErrInvalidConfig", c.name, m, err)
+		}
+	}
+}
+
+// The Mirror is a RevocationStore decorator, so it passes the store
+// contract on top of the store, with one relaxation: a write through
+// another handle reaches it within MaxLag, not at once, so the harness
+// has no Peer (the Mirror sees its own writes at once).
+func TestConformance(t *testing.T) {
+	mirror := func(t *testing.T, store *feedtest.Store) *revmirror.Mirror {
+		return start(t, store, revmirror.Options{MaxLag: time.Minute, MinBackoff: time.Millisecond})
+	}
+	conformance.RunRevocationStore(t, conformance.PartialHarness[authkit.RevocationStore]{
+		New: func(t *testing.T) authkit.RevocationStore {
+			m := mirror(t, feedtest.New())
+			waitFresh(t, m)
+			return m
+		},
+		Unavailable: func(t *testing.T) authkit.RevocationStore {
+			store := feedtest.New()
+			store.SetUnavailable(true)
+			return mirror(t, store)
+		},
+	})
+}

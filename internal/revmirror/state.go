@@ -1,0 +1,146 @@
+package revmirror
+
+import (
+	"container/heap"
+	"time"
+
+	"github.com/authkit-go/authkit"
+)
+
+// key names a revoked jti or sid together with its subject.
+type key struct{ subject, id string }
+
+// entry is one revocation in force in the mirror.
+type entry struct {
+	kind   authkit.RevocationKind
+	k      key // for a cutoff, k.id is empty
+	cutoff time.Time
+	until  time.Time
+	index  int // position in the expiry heap
+}
+
+// state is the mirror's copy: the three kinds of entry, and their untils
+// in a min-heap so that expired entries leave in O(log n) each. It is not
+// safe for concurrent use; Mirror guards it.
+type state struct {
+	jti map[key]*entry
+	sid map[key]*entry
+	cut map[string]*entry
+	exp expiries
+}
+
+func newState() *state {
+	return &state{jti: map[key]*entry{}, sid: map[key]*entry{}, cut: map[string]*entry{}}
+}
+
+func (s *state) len() int { return len(s.jti) + len(s.sid) + len(s.cut) }
+
+// known reports whether k is a kind the mirror can apply.
+func known(k authkit.RevocationKind) bool {
+	return k == authkit.RevokedToken || k == authkit.RevokedSession || k == authkit.RevokedBefore
+}
+
+// apply merges r by the RevocationStore rules (the later until, the later
+// cutoff). A change whose until is at or before now cannot make anything
+// dead any more and is left out. r.Kind must be known.
+func (s *state) apply(r authkit.Revocation, now time.Time) {
+	if !now.Before(r.Until) {
+		return
+	}
+	var e *entry
+	switch r.Kind {
+	case authkit.RevokedToken:
+		e = s.jti[key{r.Subject, r.ID}]
+	case authkit.RevokedSession:
+		e = s.sid[key{r.Subject, r.ID}]
+	case authkit.RevokedBefore:
+		e = s.cut[r.Subject]
+	default:
+		return
+	}
+	if e != nil {
+		if r.Cutoff.After(e.cutoff) {
+			e.cutoff = r.Cutoff
+		}
+		if r.Until.After(e.until) {
+			e.until = r.Until
+			heap.Fix(&s.exp, e.index)
+		}
+		return
+	}
+	e = &entry{kind: r.Kind, k: key{r.Subject, r.ID}, until: r.Until}
+	switch r.Kind {
+	case authkit.RevokedToken:
+		s.jti[e.k] = e
+	case authkit.RevokedSession:
+		s.sid[e.k] = e
+	case authkit.RevokedBefore:
+		e.k.id = ""
+		e.cutoff = r.Cutoff
+		s.cut[e.k.subject] = e
+	}
+	heap.Push(&s.exp, e)
+}
+
+// dead answers IsRevoked for q at now, with the rules of the
+// RevocationStore contract. It does not allocate.
+func (s *state) dead(q authkit.RevocationQuery, now time.Time) bool {
+	if q.TokenID != "" {
+		if e := s.jti[key{q.Subject, q.TokenID}]; e != nil && now.Before(e.until) {
+			return true
+		}
+	}
+	if q.SessionID != "" {
+		if e := s.sid[key{q.Subject, q.SessionID}]; e != nil && now.Before(e.until) {
+			return true
+		}
+	}
+	if e := s.cut[q.Subject]; e != nil && now.Before(e.until) && !q.IssuedAt.After(e.cutoff) {
+		return true
+	}
+	return false
+}
+
+// sweep removes up to budget entries whose until is at or before now and
+// reports how many it removed.
+func (s *state) sweep(now time.Time, budget int) int {
+	n := 0
+	for ; n < budget && len(s.exp) > 0 && !now.Before(s.exp[0].until); n++ {
+		e := heap.Pop(&s.exp).(*entry)
+		switch e.kind {
+		case authkit.RevokedToken:
+			delete(s.jti, e.k)
+		case authkit.RevokedSession:
+			delete(s.sid, e.k)
+		case authkit.RevokedBefore:
+			delete(s.cut, e.k.subject)
+		}
+	}
+	return n
+}
+
+// expiries is a container/heap of entries by until.
+type expiries []*entry
+
+func (h expiries) Len() int           { return len(h) }
+func (h expiries) Less(i, j int) bool { return h[i].until.Before(h[j].until) }
+func (h expiries) Swap(i, j int) {
+	h[i], h[j] = h[j], h[i]
+	h[i].index = i
+	h[j].index = j
+}
+
+func (h *expiries) Push(x any) {
+	e := x.(*entry)
+	e.index = len(*h)
+	*h = append(*h, e)
+}
+
+func (h *expiries) Pop() any {
+	old := *h
+	e := old[len(old)-1]
+	old[len(old)-1] = nil
+	*h = old[:len(old)-1]
+	e.index = -1
+	return e
+}
