@@ -36,6 +36,15 @@
 // [RunRefreshStore], [RunRevocationStore] or [RunAPITokenStore] with a
 // [PartialHarness] instead.
 //
+// A store that implements the optional [authkit.RevocationFeed] (a
+// snapshot of what is revoked and a stream of what changes, which a
+// verifier's revocation mirror follows) is checked by [Run] as well, under
+// "RevocationFeed/…"; a revocations-only backend runs [RunRevocationFeed]
+// beside RunRevocationStore. Set Harness.Peer, so that one handle writes
+// while another follows, as two application servers would, and
+// Harness.Reopen for a store whose data survives a restart: its log must
+// survive too.
+//
 // Each check is a named subtest ("Refresh/Rotate/ExactlyOneWinner",
 // "Revocation/SetCutoff/Boundary", …), so one of them can be run alone with
 // go test -run, and each failure message quotes the rule the store broke.
@@ -45,9 +54,9 @@
 //
 // # What a store must keep
 //
-//   - Time: the suite never sleeps and never reads the wall clock for
-//     logic. It passes explicit times around a fixed base,
-//     2030-01-02T03:04:05.123456Z, and offsets from it. A store must keep
+//   - Time: apart from the feed checks, the suite never sleeps and never
+//     reads the wall clock for logic. It passes explicit times around a
+//     fixed base, 2030-01-02T03:04:05.123456Z, and offsets from it. A store must keep
 //     timestamps to at least the microsecond and must keep the instant: a
 //     time written in another zone, or with nanoseconds, comes back within
 //     a microsecond of it, whatever its Location (a store may truncate or
@@ -75,6 +84,12 @@
 //   - Concurrency: rotation and API token creation are raced from 64 and
 //     32 goroutines, spread over the store and its [Harness.Peer] when one
 //     is given.
+//   - Feed: the feed checks ask FollowRevocations for a heartbeat every
+//     100ms and wait on real time for it: a follower's changes are taken
+//     as complete at the first heartbeat 300ms after the last write (a
+//     heartbeat vouches for changes one heartbeat old; the rest is
+//     allowance for a loaded machine), and anything a feed promises is
+//     waited for at most 10 seconds. They take a few seconds in all.
 //   - Scale: listing and cleanup run over 6,000 records per interface,
 //     written from a few goroutines, so the whole suite takes seconds on an
 //     in-process store and well under a minute on a networked database.

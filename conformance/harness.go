@@ -52,8 +52,10 @@ type PartialHarness[S any] struct {
 }
 
 // Run runs every conformance check against the backend h describes, as
-// subtests of t named "Refresh/…", "Revocation/…", "APIToken/…" and, for a
-// store that implements authkit.Pinger, "Ping/…".
+// subtests of t named "Refresh/…", "Revocation/…", "APIToken/…", for a
+// store that implements authkit.RevocationFeed "RevocationFeed/…" (see
+// [RunRevocationFeed]) and, for one that implements authkit.Pinger,
+// "Ping/…".
 func Run(t *testing.T, h Harness) {
 	t.Helper()
 	if h.New == nil {
@@ -62,6 +64,7 @@ func Run(t *testing.T, h Harness) {
 	t.Run("Refresh", func(t *testing.T) { runRefresh(t, narrow[authkit.RefreshStore](h)) })
 	t.Run("Revocation", func(t *testing.T) { runRevocation(t, narrow[authkit.RevocationStore](h)) })
 	t.Run("APIToken", func(t *testing.T) { runAPIToken(t, narrow[authkit.APITokenStore](h)) })
+	t.Run("RevocationFeed", func(t *testing.T) { runRevocationFeed(t, narrow[authkit.RevocationStore](h), false) })
 	t.Run("Ping", func(t *testing.T) { runPing(t, h) })
 }
 

@@ -1,0 +1,978 @@
+package conformance
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/authkit-go/authkit"
+)
+
+// The rules of authkit.RevocationFeed, quoted in failure messages.
+const (
+	ruleFeedSnapshot    = "RevocationFeed.RevocationSnapshot must call fn once for every entry in force at now (until after now) with its merged state (the latest until; for a cutoff, the latest cutoff), at most once per key, and never for a key that was not written"
+	ruleFeedSnapshotPos = "RevocationFeed.RevocationSnapshot must return a position that every change whose write returned before the call is at or before, with entries that reflect every change at or before it: FollowRevocations from it delivers exactly the changes made after, and snapshot plus changes leave no gap"
+	ruleFeedEvery       = "RevocationFeed.FollowRevocations must deliver every change after its position (each successful RevokeToken, RevokeSessionTokens or SetCutoff, through any handle) exactly once, carrying the write's own arguments"
+	ruleFeedOrder       = "RevocationFeed.FollowRevocations must deliver the changes of one subject in the order their writes were made"
+	ruleFeedCatchUp     = "RevocationFeed.FollowRevocations from a position it passed to fn must deliver exactly the changes after it: a follower that reconnects catches up without a gap and without a repeat"
+	ruleFeedHeartbeat   = "RevocationFeed.FollowRevocations must call fn at least every heartbeat, with an empty batch when nothing changed"
+	ruleFeedVouch       = "every call of a FollowRevocations callback must vouch for the log: its position covers every change whose write returned at least heartbeat before the call (checked with a 3x allowance)"
+	ruleFeedLost        = "RevocationFeed.FollowRevocations must return an error matching ErrFeedPositionLost, without calling fn, for a position it cannot continue from without a gap: empty, malformed, or from another store"
+	ruleFeedFnErr       = "RevocationFeed.FollowRevocations must stop and return fn's error (matching it with errors.Is) when fn fails"
+	ruleFeedCallbacks   = "a RevocationFeed never calls fn concurrently, nor after the method that was given it has returned"
+	ruleFeedPosition    = "a RevocationFeed never returns an empty position"
+	ruleFeedDurable     = "a RevocationFeed whose store keeps its data across a restart must keep its log too: positions taken before the restart stay valid, and the snapshot holds every entry"
+	ruleFeedContext     = "RevocationFeed methods must honour ctx: a cancelled or expired ctx, before or during the call, yields an error matching ctx.Err()"
+	ruleFeedUnavailable = "a RevocationFeed whose backend cannot be reached must return an error matching ErrStoreUnavailable, never ErrFeedPositionLost and never a position"
+)
+
+const (
+	// feedHeartbeat is the heartbeat the suite asks of FollowRevocations.
+	feedHeartbeat = 100 * time.Millisecond
+	// feedSettle is how long after the last write the suite waits for a
+	// heartbeat before it takes what a follower received as complete: a
+	// heartbeat vouches for changes one heartbeat old, and the rest is
+	// allowance for a loaded machine.
+	feedSettle = 3 * feedHeartbeat
+	// feedWait bounds every wait for something a feed promises.
+	feedWait = 10 * time.Second
+)
+
+// RunRevocationFeed runs the checks of authkit.RevocationFeed (the
+// "RevocationFeed/…" subtests of [Run]) against a backend whose
+// RevocationStore implements it; New must return such a store. The checks
+// run through two handles on the same data when h.Peer is set: one writes,
+// the other follows. They wait on real time for heartbeats (the suite asks
+// for one every 100ms), so they take a few seconds.
+func RunRevocationFeed(t *testing.T, h PartialHarness[authkit.RevocationStore]) {
+	t.Helper()
+	if h.New == nil {
+		t.Fatal("conformance: PartialHarness.New is nil; RunRevocationFeed needs it to make stores")
+	}
+	t.Run("RevocationFeed", func(t *testing.T) { runRevocationFeed(t, h, true) })
+}
+
+// runRevocationFeed runs the feed checks. Unless required, a store that
+// does not implement the feed is logged and skipped (Run calls it for
+// every store).
+func runRevocationFeed(t *testing.T, h PartialHarness[authkit.RevocationStore], required bool) {
+	probe := h.New(t)
+	if _, ok := probe.(authkit.RevocationFeed); !ok {
+		if required {
+			t.Fatalf("%T does not implement authkit.RevocationFeed; RunRevocationFeed needs a store that does", probe)
+		}
+		t.Logf("%T does not implement authkit.RevocationFeed: nothing to check", probe)
+		return
+	}
+
+	t.Run("Snapshot/Empty", func(t *testing.T) {
+		_, _, fb := openFeed(t, h)
+		entries, pos := feedSnapshot(t, fb, at(minute))
+		if len(entries) != 0 {
+			t.Errorf("the snapshot of an empty store holds %d entries: %s; %s", len(entries), fmtChanges(entries), ruleFeedSnapshot)
+		}
+		f := startFollower(t, fb, pos)
+		got := f.settle(t, time.Now(), ruleFeedEvery)
+		checkChanges(t, got, nil, "following an empty store")
+	})
+
+	t.Run("Snapshot/InForce", func(t *testing.T) {
+		a, _, fb := openFeed(t, h)
+		w := &feedWriter{s: a}
+		w.token(t, "alice", "jti-1", at(hour))
+		w.token(t, "alice", "jti-1", at(2*hour)) // a later until wins
+		w.token(t, "alice", "jti-2", at(2*hour))
+		w.token(t, "alice", "jti-2", at(hour)) // an earlier until changes nothing
+		w.session(t, "alice", "sid-1", at(hour))
+		w.cutoff(t, "alice", msAt(10*minute), at(70*minute))
+		w.cutoff(t, "alice", msAt(0), at(90*minute)) // the cutoff stays, the until grows
+		w.cutoff(t, "bob", msAt(0), at(hour))
+		for i, subj := range oddSubjects {
+			w.token(t, subj, subj, at(hour+time.Duration(i)*micro))
+			w.session(t, "nobody", subj, at(hour))
+		}
+		w.token(t, "carol", "jti-expired", at(30*time.Second))
+		w.session(t, "carol", "sid-until-now", at(minute))
+		now := at(minute)
+		entries, _ := feedSnapshot(t, fb, now)
+		checkSnapshot(t, entries, w.log, now)
+	})
+
+	t.Run("Snapshot/ThenFollow", func(t *testing.T) {
+		a, _, fb := openFeed(t, h)
+		before := &feedWriter{s: a}
+		before.token(t, "alice", "jti-before", at(hour))
+		before.cutoff(t, "bob", msAt(0), at(hour))
+		_, pos := feedSnapshot(t, fb, at(minute))
+		after := &feedWriter{s: a}
+		after.token(t, "alice", "jti-after", at(hour))
+		after.session(t, "alice", "sid-after", at(hour))
+		after.cutoff(t, "bob", msAt(minute), at(hour))
+		f := startFollower(t, fb, pos)
+		got := f.settle(t, time.Now(), ruleFeedEvery)
+		checkChanges(t, got, after.log, "following from a snapshot taken between two sets of writes (only the later set is after its position); "+ruleFeedSnapshotPos)
+	})
+
+	t.Run("Snapshot/WhileWriting", func(t *testing.T) { feedWhileWriting(t, h) })
+
+	t.Run("Follow/EveryChange", func(t *testing.T) {
+		a, _, fb := openFeed(t, h)
+		_, pos := feedSnapshot(t, fb, at(minute))
+		f := startFollower(t, fb, pos)
+		w := &feedWriter{s: a}
+		everyKind(t, w)
+		got := f.settle(t, time.Now(), ruleFeedEvery)
+		checkChanges(t, got, w.log, "the writes made through the other handle")
+	})
+
+	t.Run("Follow/CatchUp", func(t *testing.T) { feedCatchUp(t, h) })
+
+	t.Run("Follow/Concurrent", func(t *testing.T) {
+		a, b, fb := openFeed(t, h)
+		_, pos := feedSnapshot(t, fb, at(minute))
+		f := startFollower(t, fb, pos)
+		const writers, each = 8, 25
+		logs := make([][]authkit.Revocation, writers)
+		var wg sync.WaitGroup
+		for g := range writers {
+			w := &feedWriter{s: a}
+			if g%2 == 1 {
+				w.s = b
+			}
+			wg.Go(func() {
+				subj := fmt.Sprint("writer-", g)
+				for i := range each {
+					var err error
+					until := at(hour + time.Duration(i)*micro)
+					switch i % 3 {
+					case 0:
+						err = w.try(t, authkit.Revocation{Kind: authkit.RevokedToken, Subject: subj, ID: fmt.Sprint("jti-", i), Until: until})
+					case 1:
+						err = w.try(t, authkit.Revocation{Kind: authkit.RevokedSession, Subject: subj, ID: fmt.Sprint("sid-", i), Until: until})
+					default:
+						err = w.try(t, authkit.Revocation{Kind: authkit.RevokedBefore, Subject: subj, Cutoff: msAt(time.Duration(i) * ms), Until: until})
+					}
+					if err != nil {
+						t.Errorf("writer %d: %v; %s", g, err, ruleFeedEvery)
+						return
+					}
+				}
+				logs[g] = w.log
+			})
+		}
+		wg.Wait()
+		got := f.settle(t, time.Now(), ruleFeedEvery)
+		checkChanges(t, got, slices.Concat(logs...), fmt.Sprintf("%d goroutines writing concurrently through both handles", writers))
+	})
+
+	t.Run("Follow/Heartbeat", func(t *testing.T) {
+		_, _, fb := openFeed(t, h)
+		_, pos := feedSnapshot(t, fb, at(minute))
+		f := startFollower(t, fb, pos)
+		const want = 5
+		window := 20 * feedHeartbeat
+		start := time.Now()
+		f.untilWithin(t, window+time.Second, fmt.Sprintf("%d heartbeats within %v of following a quiet store", want, window), ruleFeedHeartbeat, func(calls []feedCall, _ []authkit.Revocation) bool {
+			n := 0
+			for _, c := range calls {
+				if c.n == 0 && c.at.Sub(start) <= window {
+					n++
+				}
+			}
+			return n >= want
+		})
+	})
+
+	t.Run("Follow/Vouches", func(t *testing.T) {
+		a, _, fb := openFeed(t, h)
+		_, pos := feedSnapshot(t, fb, at(minute))
+		f := startFollower(t, fb, pos)
+		f.untilWithin(t, feedWait, "the first call of fn", ruleFeedHeartbeat, func(calls []feedCall, _ []authkit.Revocation) bool { return len(calls) > 0 })
+		w := &feedWriter{s: a}
+		w.session(t, "alice", "sid-1", at(hour))
+		written := time.Now()
+		var delivered []authkit.Revocation
+		f.untilWithin(t, feedWait, "a call of fn 3 heartbeats after a write", ruleFeedHeartbeat, func(calls []feedCall, changes []authkit.Revocation) bool {
+			for _, c := range calls {
+				if c.at.Sub(written) >= feedSettle {
+					delivered = slices.Clone(changes[:c.before+c.n])
+					return true
+				}
+			}
+			return false
+		})
+		if !slices.ContainsFunc(delivered, func(r authkit.Revocation) bool { return changeKey(r) == changeKey(w.log[0]) }) {
+			t.Errorf("a call of fn %v after %s returned had still not delivered it; %s", feedSettle, fmtChange(w.log[0]), ruleFeedVouch)
+		}
+	})
+
+	t.Run("Follow/ForeignPosition", func(t *testing.T) {
+		_, _, fb := openFeed(t, h)
+		_, own := feedSnapshot(t, fb, at(minute))
+		other := h.New(t)
+		w := &feedWriter{s: other}
+		w.token(t, "alice", "jti-1", at(hour))
+		w.token(t, "alice", "jti-2", at(hour))
+		_, foreign := feedSnapshot(t, feedOf(t, other), at(minute))
+		cases := []struct {
+			name string
+			pos  authkit.FeedPosition
+		}{
+			{"another store's position", foreign},
+			{"an empty position", ""},
+			{"a malformed position", "not a position \x00"},
+			{"a mangled position of another store", foreign + "9"},
+			{"a position past the end of this store's log", own + "9"},
+		}
+		// Concurrently: a store that wrongly follows from such a position
+		// is only stopped by the deadline.
+		var wg sync.WaitGroup
+		for _, c := range cases {
+			wg.Go(func() {
+				ctx, cancel := context.WithTimeout(t.Context(), 2*time.Second)
+				defer cancel()
+				var calls atomic.Int32
+				err := fb.FollowRevocations(ctx, c.pos, feedHeartbeat, func([]authkit.Revocation, authkit.FeedPosition) error {
+					calls.Add(1)
+					return nil
+				})
+				if !errors.Is(err, authkit.ErrFeedPositionLost) || calls.Load() != 0 {
+					t.Errorf("FollowRevocations from %s (%q) returned %v after %d calls of fn, want an error matching ErrFeedPositionLost and no call; %s", c.name, c.pos, errOrNil(err), calls.Load(), ruleFeedLost)
+				}
+			})
+		}
+		wg.Wait()
+	})
+
+	t.Run("Follow/FnError", func(t *testing.T) {
+		a, _, fb := openFeed(t, h)
+		_, pos := feedSnapshot(t, fb, at(minute))
+		(&feedWriter{s: a}).token(t, "alice", "jti-1", at(hour))
+		stop := errors.New("conformance: the callback's own error")
+		var calls, after atomic.Int32
+		var returned atomic.Bool
+		errc := make(chan error, 1)
+		go func() {
+			err := fb.FollowRevocations(t.Context(), pos, feedHeartbeat, func([]authkit.Revocation, authkit.FeedPosition) error {
+				if returned.Load() {
+					after.Add(1)
+				}
+				calls.Add(1)
+				return stop
+			})
+			returned.Store(true)
+			errc <- err
+		}()
+		select {
+		case err := <-errc:
+			if !errors.Is(err, stop) {
+				t.Errorf("FollowRevocations returned %v when fn failed, want fn's error; %s", errOrNil(err), ruleFeedFnErr)
+			}
+			if n := calls.Load(); n != 1 {
+				t.Errorf("fn was called %d times, though it failed the first time; %s", n, ruleFeedFnErr)
+			}
+		case <-time.After(feedWait):
+			t.Fatalf("FollowRevocations did not return within %v of fn failing; %s", feedWait, ruleFeedFnErr)
+		}
+		time.Sleep(2 * feedHeartbeat)
+		if n := after.Load(); n != 0 {
+			t.Errorf("fn was called %d times after FollowRevocations returned; %s", n, ruleFeedCallbacks)
+		}
+	})
+
+	t.Run("Context", func(t *testing.T) { feedContext(t, h) })
+	t.Run("Reopen", func(t *testing.T) { feedReopen(t, h) })
+	t.Run("Unavailable", func(t *testing.T) { feedUnavailable(t, h) })
+}
+
+// everyKind writes every kind of change, including writes that change no
+// state and an entry that is already expired, over odd subjects.
+func everyKind(t *testing.T, w *feedWriter) {
+	t.Helper()
+	w.token(t, "alice", "jti-1", at(hour))
+	w.session(t, "alice", "sid-1", at(hour)) // what reuse detection writes, too
+	w.cutoff(t, "alice", msAt(minute), at(hour))
+	w.token(t, "alice", "jti-1", at(30*minute))     // an earlier until: no new state, still a change
+	w.cutoff(t, "alice", msAt(-minute), at(2*hour)) // an earlier cutoff with a later until
+	w.token(t, "bob", "jti-expired", at(-hour))     // expired before it was written
+	for i, subj := range oddSubjects {
+		until := at(hour + time.Duration(i)*micro)
+		switch i % 3 {
+		case 0:
+			w.token(t, subj, subj, until)
+		case 1:
+			w.session(t, subj, subj, until)
+		default:
+			w.cutoff(t, subj, msAt(time.Duration(i)*ms), until)
+		}
+	}
+}
+
+// ---- writing ----
+
+// msAt is a whole millisecond near base, for cutoffs: a store may keep
+// cutoffs to the millisecond only (rounding up), and the feed checks
+// compare cutoffs exactly.
+func msAt(d time.Duration) time.Time { return base.Truncate(ms).Add(d) }
+
+// feedWriter writes through one handle and keeps the log of what it
+// wrote, as the changes a feed must deliver.
+type feedWriter struct {
+	s   authkit.RevocationStore
+	log []authkit.Revocation
+}
+
+// try makes the write r describes.
+func (w *feedWriter) try(t *testing.T, r authkit.Revocation) error {
+	ctx := t.Context()
+	var err error
+	switch r.Kind {
+	case authkit.RevokedToken:
+		err = w.s.RevokeToken(ctx, r.Subject, r.ID, r.Until)
+	case authkit.RevokedSession:
+		err = w.s.RevokeSessionTokens(ctx, r.Subject, r.ID, r.Until)
+	case authkit.RevokedBefore:
+		err = w.s.SetCutoff(ctx, r.Subject, r.Cutoff, r.Until)
+	}
+	if err == nil {
+		w.log = append(w.log, r)
+	}
+	return err
+}
+
+func (w *feedWriter) must(t *testing.T, r authkit.Revocation) {
+	t.Helper()
+	mustOK(t, fmtChange(r), w.try(t, r), ruleFeedEvery)
+}
+
+func (w *feedWriter) token(t *testing.T, subject, jti string, until time.Time) {
+	t.Helper()
+	w.must(t, authkit.Revocation{Kind: authkit.RevokedToken, Subject: subject, ID: jti, Until: until})
+}
+
+func (w *feedWriter) session(t *testing.T, subject, sid string, until time.Time) {
+	t.Helper()
+	w.must(t, authkit.Revocation{Kind: authkit.RevokedSession, Subject: subject, ID: sid, Until: until})
+}
+
+func (w *feedWriter) cutoff(t *testing.T, subject string, cutoff, until time.Time) {
+	t.Helper()
+	w.must(t, authkit.Revocation{Kind: authkit.RevokedBefore, Subject: subject, Cutoff: cutoff, Until: until})
+}
+
+// ---- opening ----
+
+func feedOf(t *testing.T, s authkit.RevocationStore) authkit.RevocationFeed {
+	t.Helper()
+	f, ok := s.(authkit.RevocationFeed)
+	if !ok {
+		t.Fatalf("conformance: %T does not implement authkit.RevocationFeed", s)
+	}
+	return f
+}
+
+// openFeed makes a fresh store, its peer, and the peer's feed: a writes,
+// fb follows, as two application servers would.
+func openFeed(t *testing.T, h PartialHarness[authkit.RevocationStore]) (a, b authkit.RevocationStore, fb authkit.RevocationFeed) {
+	t.Helper()
+	a, b = open(t, h)
+	if h.Peer == nil {
+		t.Log("Harness.Peer is nil: the feed is followed through the handle that writes")
+	}
+	return a, b, feedOf(t, b)
+}
+
+// feedSnapshot takes a snapshot and checks the position and the calls.
+func feedSnapshot(t *testing.T, f authkit.RevocationFeed, now time.Time) ([]authkit.Revocation, authkit.FeedPosition) {
+	t.Helper()
+	var (
+		entries  []authkit.Revocation
+		returned atomic.Bool
+		inFn     atomic.Bool
+	)
+	pos, err := f.RevocationSnapshot(t.Context(), now, func(r authkit.Revocation) error {
+		if returned.Load() || !inFn.CompareAndSwap(false, true) {
+			t.Errorf("RevocationSnapshot called fn concurrently or after returning; %s", ruleFeedCallbacks)
+			return nil
+		}
+		entries = append(entries, r)
+		inFn.Store(false)
+		return nil
+	})
+	returned.Store(true)
+	mustOK(t, "RevocationSnapshot", err, ruleFeedSnapshot)
+	if pos == "" {
+		t.Fatalf("RevocationSnapshot returned an empty position; %s", ruleFeedPosition)
+	}
+	return entries, pos
+}
+
+// ---- following ----
+
+// feedCall is one call of a follower's fn.
+type feedCall struct {
+	at     time.Time // wall clock
+	before int       // changes delivered by earlier calls
+	n      int       // changes in this call
+	pos    authkit.FeedPosition
+}
+
+// follower runs FollowRevocations in a goroutine and records every call.
+type follower struct {
+	mu      sync.Mutex
+	calls   []feedCall
+	changes []authkit.Revocation
+	kick    chan struct{}
+	inFn    atomic.Bool
+	ended   atomic.Bool
+	bad     atomic.Pointer[string]
+	cancel  context.CancelFunc
+	done    chan struct{}
+	err     error
+}
+
+func startFollower(t *testing.T, f authkit.RevocationFeed, after authkit.FeedPosition) *follower {
+	t.Helper()
+	ctx, cancel := context.WithCancel(t.Context())
+	fl := &follower{kick: make(chan struct{}, 1), cancel: cancel, done: make(chan struct{})}
+	go func() {
+		defer close(fl.done)
+		fl.err = f.FollowRevocations(ctx, after, feedHeartbeat, fl.fn)
+		fl.ended.Store(true)
+	}()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case <-fl.done:
+		case <-time.After(feedWait):
+			t.Errorf("FollowRevocations did not return within %v of its ctx being cancelled; %s", feedWait, ruleFeedContext)
+		}
+		if msg := fl.bad.Load(); msg != nil {
+			t.Errorf("%s; %s", *msg, ruleFeedCallbacks)
+		}
+	})
+	return fl
+}
+
+func (fl *follower) fn(changes []authkit.Revocation, pos authkit.FeedPosition) error {
+	if !fl.inFn.CompareAndSwap(false, true) {
+		msg := "fn was called concurrently"
+		fl.bad.Store(&msg)
+		return nil
+	}
+	defer fl.inFn.Store(false)
+	if fl.ended.Load() {
+		msg := "fn was called after FollowRevocations returned"
+		fl.bad.Store(&msg)
+	}
+	if pos == "" {
+		msg := "fn was given an empty position; " + ruleFeedPosition
+		fl.bad.Store(&msg)
+	}
+	fl.mu.Lock()
+	fl.calls = append(fl.calls, feedCall{at: time.Now(), before: len(fl.changes), n: len(changes), pos: pos})
+	fl.changes = append(fl.changes, changes...)
+	fl.mu.Unlock()
+	select {
+	case fl.kick <- struct{}{}:
+	default:
+	}
+	return nil
+}
+
+// untilWithin waits at most limit until cond holds over what the follower
+// has received, checking after every call; it fails t if the time runs
+// out or FollowRevocations returns.
+func (fl *follower) untilWithin(t *testing.T, limit time.Duration, what, rule string, cond func([]feedCall, []authkit.Revocation) bool) {
+	t.Helper()
+	deadline := time.NewTimer(limit)
+	defer deadline.Stop()
+	for {
+		fl.mu.Lock()
+		ok := cond(fl.calls, fl.changes)
+		fl.mu.Unlock()
+		if ok {
+			return
+		}
+		select {
+		case <-fl.kick:
+		case <-fl.done:
+			t.Fatalf("FollowRevocations returned %v while the suite waited for %s; it must keep following until ctx ends; %s", errOrNil(fl.err), what, rule)
+		case <-deadline.C:
+			t.Fatalf("waited %v for %s; %s", limit, what, rule)
+		}
+	}
+}
+
+// settle waits for an empty call of fn (a heartbeat) made at least
+// feedSettle after since, when everything written before since must have
+// been delivered, and returns every change received.
+func (fl *follower) settle(t *testing.T, since time.Time, rule string) []authkit.Revocation {
+	t.Helper()
+	fl.untilWithin(t, feedWait, fmt.Sprintf("a heartbeat %v after the last write", feedSettle), ruleFeedHeartbeat+"; "+rule, func(calls []feedCall, _ []authkit.Revocation) bool {
+		for _, c := range calls {
+			if c.n == 0 && c.at.Sub(since) >= feedSettle {
+				return true
+			}
+		}
+		return false
+	})
+	fl.mu.Lock()
+	defer fl.mu.Unlock()
+	return slices.Clone(fl.changes)
+}
+
+// stop cancels the follower and checks that FollowRevocations returns an
+// error matching context.Canceled.
+func (fl *follower) stop(t *testing.T) []feedCall {
+	t.Helper()
+	fl.cancel()
+	select {
+	case <-fl.done:
+	case <-time.After(feedWait):
+		t.Fatalf("FollowRevocations did not return within %v of its ctx being cancelled; %s", feedWait, ruleFeedContext)
+	}
+	if !errors.Is(fl.err, context.Canceled) {
+		t.Errorf("FollowRevocations returned %v when its ctx was cancelled; %s", errOrNil(fl.err), ruleFeedContext)
+	}
+	fl.mu.Lock()
+	defer fl.mu.Unlock()
+	return slices.Clone(fl.calls)
+}
+
+// ---- comparing ----
+
+func fmtMicro(t time.Time) string {
+	if t.IsZero() {
+		return "zero"
+	}
+	return strconv.FormatInt(t.UnixMicro(), 10)
+}
+
+// changeKey identifies a change exactly: the suite makes every write of a
+// test distinct, so a delivered change maps to one write.
+func changeKey(r authkit.Revocation) string {
+	return fmt.Sprintf("%d|%q|%q|%s|%s", r.Kind, r.Subject, r.ID, fmtMicro(r.Cutoff), fmtMicro(r.Until))
+}
+
+func fmtChange(r authkit.Revocation) string {
+	switch r.Kind {
+	case authkit.RevokedToken:
+		return fmt.Sprintf("RevokeToken(%q, %q, until %s)", r.Subject, r.ID, fmtTime(r.Until))
+	case authkit.RevokedSession:
+		return fmt.Sprintf("RevokeSessionTokens(%q, %q, until %s)", r.Subject, r.ID, fmtTime(r.Until))
+	case authkit.RevokedBefore:
+		return fmt.Sprintf("SetCutoff(%q, %s, until %s)", r.Subject, fmtTime(r.Cutoff), fmtTime(r.Until))
+	}
+	return fmt.Sprintf("%+v", r)
+}
+
+func fmtChanges(rs []authkit.Revocation) string {
+	if len(rs) > 12 {
+		return fmtChanges(rs[:12]) + fmt.Sprintf(" … (%d in all)", len(rs))
+	}
+	parts := make([]string, len(rs))
+	for i, r := range rs {
+		parts[i] = fmtChange(r)
+	}
+	return strings.Join(parts, ", ")
+}
+
+// checkChanges fails t unless got holds each change of want exactly once
+// and nothing else, and each subject's changes in want's order.
+func checkChanges(t *testing.T, got, want []authkit.Revocation, what string) {
+	t.Helper()
+	count := map[string]int{}
+	for _, r := range want {
+		count[changeKey(r)]++
+	}
+	var missing, extra, twice []authkit.Revocation
+	seen := map[string]int{}
+	for _, r := range got {
+		k := changeKey(r)
+		seen[k]++
+		switch {
+		case count[k] == 0:
+			extra = append(extra, r)
+		case seen[k] > count[k]:
+			twice = append(twice, r)
+		}
+	}
+	for _, r := range want {
+		if k := changeKey(r); seen[k] < count[k] {
+			missing = append(missing, r)
+			seen[k]++ // report each missing write once
+		}
+	}
+	if len(missing) > 0 {
+		t.Errorf("%s: %d of %d changes were not delivered: %s; %s", what, len(missing), len(want), fmtChanges(missing), ruleFeedEvery)
+	}
+	if len(twice) > 0 {
+		t.Errorf("%s: %d changes were delivered more than once: %s; %s", what, len(twice), fmtChanges(twice), ruleFeedEvery)
+	}
+	if len(extra) > 0 {
+		t.Errorf("%s: %d changes were delivered that are not among the writes after the position (or do not carry the write's arguments): %s; %s", what, len(extra), fmtChanges(extra), ruleFeedEvery)
+	}
+	if len(missing)+len(twice)+len(extra) > 0 {
+		return
+	}
+	order := func(rs []authkit.Revocation) map[string][]string {
+		m := map[string][]string{}
+		for _, r := range rs {
+			m[r.Subject] = append(m[r.Subject], changeKey(r))
+		}
+		return m
+	}
+	g, w := order(got), order(want)
+	for subj, keys := range w {
+		if !slices.Equal(g[subj], keys) {
+			t.Errorf("%s: subject %q's changes came in another order than they were written; %s", what, subj, ruleFeedOrder)
+		}
+	}
+}
+
+// feedKey names an entry: kind, subject and (for a jti or sid) ID.
+type feedKey struct {
+	kind    authkit.RevocationKind
+	subject string
+	id      string
+}
+
+// feedModel is the state a copy reaches by applying changes with the
+// RevocationStore merge rules.
+type feedModel map[feedKey]authkit.Revocation
+
+func (m feedModel) apply(r authkit.Revocation) {
+	k := feedKey{r.Kind, r.Subject, r.ID}
+	if r.Kind == authkit.RevokedBefore {
+		k.id = ""
+	}
+	old, ok := m[k]
+	if !ok {
+		m[k] = r
+		return
+	}
+	if r.Until.After(old.Until) {
+		old.Until = r.Until
+	}
+	if r.Cutoff.After(old.Cutoff) {
+		old.Cutoff = r.Cutoff
+	}
+	m[k] = old
+}
+
+func modelOf(rs ...[]authkit.Revocation) feedModel {
+	m := feedModel{}
+	for _, l := range rs {
+		for _, r := range l {
+			m.apply(r)
+		}
+	}
+	return m
+}
+
+// checkSnapshot fails t unless entries is the snapshot of the writes at
+// now.
+func checkSnapshot(t *testing.T, entries, writes []authkit.Revocation, now time.Time) {
+	t.Helper()
+	want := modelOf(writes)
+	seen := map[feedKey]bool{}
+	for _, r := range entries {
+		k := feedKey{r.Kind, r.Subject, r.ID}
+		w, ok := want[k]
+		switch {
+		case !ok:
+			t.Errorf("the snapshot holds %s, which was never written; %s", fmtChange(r), ruleFeedSnapshot)
+		case seen[k]:
+			t.Errorf("the snapshot holds %s twice; %s", fmtChange(r), ruleFeedSnapshot)
+		case changeKey(r) != changeKey(w) && now.Before(w.Until):
+			t.Errorf("the snapshot holds %s, want the merged entry %s; %s", fmtChange(r), fmtChange(w), ruleFeedSnapshot)
+		}
+		seen[k] = true
+	}
+	for k, w := range want {
+		if now.Before(w.Until) && !seen[k] {
+			t.Errorf("the snapshot at %s lacks %s, which is in force; %s", fmtTime(now), fmtChange(w), ruleFeedSnapshot)
+		}
+	}
+}
+
+// ---- the longer checks ----
+
+// feedCatchUp follows, then reconnects from the positions it was given.
+func feedCatchUp(t *testing.T, h PartialHarness[authkit.RevocationStore]) {
+	a, _, fb := openFeed(t, h)
+	_, p0 := feedSnapshot(t, fb, at(minute))
+	first := &feedWriter{s: a}
+	for i := range 3 * 8 {
+		subj := fmt.Sprint("user-", i%5)
+		switch i % 3 {
+		case 0:
+			first.token(t, subj, fmt.Sprint("jti-", i), at(hour))
+		case 1:
+			first.session(t, subj, fmt.Sprint("sid-", i), at(hour))
+		default:
+			first.cutoff(t, subj, msAt(time.Duration(i)*ms), at(hour))
+		}
+	}
+	f := startFollower(t, fb, p0)
+	got := f.settle(t, time.Now(), ruleFeedEvery)
+	calls := f.stop(t)
+	checkChanges(t, got, first.log, "following from a snapshot")
+	if t.Failed() {
+		return
+	}
+	second := &feedWriter{s: a}
+	second.token(t, "user-1", "jti-late", at(hour))
+	second.session(t, "user-2", "sid-late", at(hour))
+	second.cutoff(t, "user-1", msAt(hour), at(2*hour))
+	all := slices.Concat(first.log, second.log)
+
+	// The positions to reconnect from: the snapshot's, the last one, and
+	// a few in between.
+	type resume struct {
+		pos  authkit.FeedPosition
+		done int // changes at or before pos
+	}
+	points := []resume{{p0, 0}}
+	var moved []feedCall
+	for _, c := range calls {
+		if c.n > 0 {
+			moved = append(moved, c)
+		}
+	}
+	for i, c := range moved {
+		if i == 0 || i == len(moved)/2 || i == len(moved)-1 {
+			points = append(points, resume{c.pos, c.before + c.n})
+		}
+	}
+	if last := calls[len(calls)-1]; last.pos != points[len(points)-1].pos {
+		points = append(points, resume{last.pos, last.before + last.n})
+	}
+	for _, p := range points {
+		f := startFollower(t, fb, p.pos)
+		again := f.settle(t, time.Now(), ruleFeedCatchUp)
+		f.stop(t)
+		want := remove(all, got[:p.done])
+		checkChanges(t, again, want, fmt.Sprintf("reconnecting from a position given after %d of %d changes (%d written since); %s", p.done, len(first.log), len(second.log), ruleFeedCatchUp))
+	}
+}
+
+// remove returns all without one occurrence of each change in done.
+func remove(all, done []authkit.Revocation) []authkit.Revocation {
+	left := map[string]int{}
+	for _, r := range done {
+		left[changeKey(r)]++
+	}
+	var out []authkit.Revocation
+	for _, r := range all {
+		if k := changeKey(r); left[k] > 0 {
+			left[k]--
+			continue
+		}
+		out = append(out, r)
+	}
+	return out
+}
+
+// feedWhileWriting takes a snapshot while writers are busy on both
+// handles: the snapshot plus what follows its position must be the whole
+// state, with no gap.
+func feedWhileWriting(t *testing.T, h PartialHarness[authkit.RevocationStore]) {
+	a, b, fb := openFeed(t, h)
+	const writers = 4
+	var (
+		wg      sync.WaitGroup
+		stop    atomic.Bool
+		written atomic.Int32
+		logs    = make([][]authkit.Revocation, writers)
+	)
+	for g := range writers {
+		w := &feedWriter{s: a}
+		if g%2 == 1 {
+			w.s = b
+		}
+		wg.Go(func() {
+			subj := fmt.Sprint("writer-", g)
+			for i := 0; !stop.Load() && i < 5000; i++ {
+				r := authkit.Revocation{Kind: authkit.RevokedToken, Subject: subj, ID: fmt.Sprint("jti-", i), Until: at(hour)}
+				if i%2 == 1 {
+					r.Kind = authkit.RevokedSession
+				}
+				if err := w.try(t, r); err != nil {
+					t.Errorf("writer %d: %v", g, err)
+					break
+				}
+				written.Add(1)
+			}
+			logs[g] = w.log
+		})
+	}
+	for written.Load() < 40 && !t.Failed() {
+		time.Sleep(time.Millisecond)
+	}
+	entries, pos := feedSnapshot(t, fb, at(minute))
+	atSnapshot := written.Load()
+	for written.Load() < atSnapshot+40 && !t.Failed() {
+		time.Sleep(time.Millisecond)
+	}
+	stop.Store(true)
+	wg.Wait()
+	f := startFollower(t, fb, pos)
+	changes := f.settle(t, time.Now(), ruleFeedSnapshotPos)
+	got, want := modelOf(entries, changes), modelOf(logs...)
+	var lost []authkit.Revocation
+	for k, w := range want {
+		if g, ok := got[k]; !ok || changeKey(g) != changeKey(w) {
+			lost = append(lost, w)
+		}
+	}
+	if len(lost) > 0 {
+		slices.SortFunc(lost, func(x, y authkit.Revocation) int { return strings.Compare(changeKey(x), changeKey(y)) })
+		t.Errorf("of %d writes made while a snapshot was taken, %d are in neither the snapshot nor the changes after its position: %s; %s", int(written.Load()), len(lost), fmtChanges(lost), ruleFeedSnapshotPos)
+	}
+}
+
+func feedContext(t *testing.T, h PartialHarness[authkit.RevocationStore]) {
+	dead := []struct {
+		name string
+		want error
+		make func(context.Context) (context.Context, context.CancelFunc)
+	}{
+		{"Canceled", context.Canceled, func(p context.Context) (context.Context, context.CancelFunc) {
+			ctx, cancel := context.WithCancel(p)
+			cancel()
+			return ctx, cancel
+		}},
+		{"DeadlineExceeded", context.DeadlineExceeded, func(p context.Context) (context.Context, context.CancelFunc) {
+			return context.WithDeadline(p, time.Unix(0, 0))
+		}},
+	}
+	for _, d := range dead {
+		t.Run(d.name+"/RevocationSnapshot", func(t *testing.T) {
+			_, _, fb := openFeed(t, h)
+			ctx, cancel := d.make(t.Context())
+			defer cancel()
+			if _, err := fb.RevocationSnapshot(ctx, at(minute), func(authkit.Revocation) error { return nil }); !errors.Is(err, d.want) {
+				t.Errorf("RevocationSnapshot with a dead ctx returned %v, want an error matching %v; %s", errOrNil(err), d.want, ruleFeedContext)
+			}
+		})
+		t.Run(d.name+"/FollowRevocations", func(t *testing.T) {
+			_, _, fb := openFeed(t, h)
+			_, pos := feedSnapshot(t, fb, at(minute))
+			ctx, cancel := d.make(t.Context())
+			defer cancel()
+			errc := make(chan error, 1)
+			go func() {
+				errc <- fb.FollowRevocations(ctx, pos, feedHeartbeat, func([]authkit.Revocation, authkit.FeedPosition) error { return nil })
+			}()
+			select {
+			case err := <-errc:
+				if !errors.Is(err, d.want) {
+					t.Errorf("FollowRevocations with a dead ctx returned %v, want an error matching %v; %s", errOrNil(err), d.want, ruleFeedContext)
+				}
+			case <-time.After(feedWait):
+				t.Fatalf("FollowRevocations with a dead ctx did not return within %v; %s", feedWait, ruleFeedContext)
+			}
+		})
+	}
+	t.Run("CancelWhileFollowing", func(t *testing.T) {
+		_, _, fb := openFeed(t, h)
+		_, pos := feedSnapshot(t, fb, at(minute))
+		f := startFollower(t, fb, pos)
+		f.untilWithin(t, feedWait, "the first heartbeat", ruleFeedHeartbeat, func(calls []feedCall, _ []authkit.Revocation) bool { return len(calls) > 0 })
+		f.stop(t)
+	})
+	t.Run("DeadlineWhileFollowing", func(t *testing.T) {
+		_, _, fb := openFeed(t, h)
+		_, pos := feedSnapshot(t, fb, at(minute))
+		ctx, cancel := context.WithTimeout(t.Context(), 3*feedHeartbeat)
+		defer cancel()
+		errc := make(chan error, 1)
+		go func() {
+			errc <- fb.FollowRevocations(ctx, pos, feedHeartbeat, func([]authkit.Revocation, authkit.FeedPosition) error { return nil })
+		}()
+		select {
+		case err := <-errc:
+			if !errors.Is(err, context.DeadlineExceeded) {
+				t.Errorf("FollowRevocations returned %v when its deadline passed, want an error matching context.DeadlineExceeded; %s", errOrNil(err), ruleFeedContext)
+			}
+		case <-time.After(feedWait):
+			t.Fatalf("FollowRevocations did not return within %v of its deadline; %s", feedWait, ruleFeedContext)
+		}
+	})
+}
+
+// feedReopen checks that the log and its positions survive a restart.
+func feedReopen(t *testing.T, h PartialHarness[authkit.RevocationStore]) {
+	if h.Reopen == nil {
+		t.Log("Harness.Reopen is nil: the feed's durability across a restart is not checked")
+		return
+	}
+	a := h.New(t)
+	fa := feedOf(t, a)
+	_, p0 := feedSnapshot(t, fa, at(minute))
+	first := &feedWriter{s: a}
+	first.token(t, "alice", "jti-1", at(hour))
+	first.session(t, "alice", "sid-1", at(hour))
+	first.cutoff(t, "bob", msAt(0), at(hour))
+	f := startFollower(t, fa, p0)
+	got := f.settle(t, time.Now(), ruleFeedEvery)
+	calls := f.stop(t)
+	checkChanges(t, got, first.log, "before the restart")
+	p1 := calls[len(calls)-1].pos
+
+	r, _ := reopen(t, h, a)
+	fr := feedOf(t, r)
+	entries, _ := feedSnapshot(t, fr, at(minute))
+	checkSnapshot(t, entries, first.log, at(minute))
+	second := &feedWriter{s: r}
+	second.token(t, "alice", "jti-2", at(hour))
+	second.cutoff(t, "alice", msAt(minute), at(hour))
+	for _, c := range []struct {
+		name string
+		pos  authkit.FeedPosition
+		want []authkit.Revocation
+	}{
+		{"the snapshot's position from before the restart", p0, slices.Concat(first.log, second.log)},
+		{"the last position from before the restart", p1, second.log},
+	} {
+		f := startFollower(t, fr, c.pos)
+		got := f.settle(t, time.Now(), ruleFeedDurable)
+		f.stop(t)
+		checkChanges(t, got, c.want, "following from "+c.name+"; "+ruleFeedDurable)
+	}
+}
+
+func feedUnavailable(t *testing.T, h PartialHarness[authkit.RevocationStore]) {
+	if h.Unavailable == nil {
+		t.Log("Harness.Unavailable is nil: failing closed on an unreachable backend is not checked")
+		return
+	}
+	a, _, fb := openFeed(t, h)
+	(&feedWriter{s: a}).token(t, "alice", "jti-1", at(hour))
+	_, pos := feedSnapshot(t, fb, at(minute)) // a well-formed position of this backend
+	u := h.Unavailable(t)
+	fu := feedOf(t, u)
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	p, err := fu.RevocationSnapshot(ctx, at(minute), func(authkit.Revocation) error { return nil })
+	if !isUnavailable(err) || errors.Is(err, authkit.ErrFeedPositionLost) || p != "" {
+		t.Errorf("RevocationSnapshot on an unreachable backend returned (%q, %v); %s", p, errOrNil(err), ruleFeedUnavailable)
+	}
+	var calls atomic.Int32
+	err = fu.FollowRevocations(ctx, pos, feedHeartbeat, func([]authkit.Revocation, authkit.FeedPosition) error {
+		calls.Add(1)
+		return nil
+	})
+	if !isUnavailable(err) || errors.Is(err, authkit.ErrFeedPositionLost) || calls.Load() != 0 {
+		t.Errorf("FollowRevocations on an unreachable backend returned %v after %d calls of fn; %s", errOrNil(err), calls.Load(), ruleFeedUnavailable)
+	}
+}
