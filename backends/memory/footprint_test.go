@@ -124,6 +124,24 @@ func fillMap(n int) mapBaseline {
 	return m
 }
 
+// keepRotated is the plain counterpart of rotating each of the n sessions
+// of m once: a copy of each rotated token's record, with its sealed
+// successor, in a map keyed by its hash.
+func keepRotated(m mapBaseline, n int) map[authkit.TokenHash]*authkit.RefreshRecord {
+	used := make(map[authkit.TokenHash]*authkit.RefreshRecord)
+	for i := range n {
+		h := footprintHash(0, i)
+		s := m[h]
+		now := footprintBase.Add(time.Hour + time.Duration(i)*time.Microsecond)
+		used[h] = &authkit.RefreshRecord{
+			Hash: h, SessionID: s.ID, Subject: s.Subject,
+			IssuedAt: s.CreatedAt, ExpiresAt: s.IdleExpiresAt, UsedAt: now,
+			Successor: footprintSuccessor(i),
+		}
+	}
+	return used
+}
+
 func fillStore(tb testing.TB, n int) *memory.Store {
 	s := memory.New()
 	ctx := context.Background()
@@ -170,16 +188,7 @@ func BenchmarkFootprint(b *testing.B) {
 			before := liveHeap()
 			m := fillMap(n)
 			mid := liveHeap()
-			used := make(map[authkit.TokenHash]*authkit.RefreshRecord)
-			for i := range n {
-				s := m[footprintHash(0, i)]
-				now := footprintBase.Add(time.Hour + time.Duration(i)*time.Microsecond)
-				used[footprintHash(0, i)] = &authkit.RefreshRecord{
-					Hash: footprintHash(0, i), SessionID: s.ID, Subject: s.Subject,
-					IssuedAt: s.CreatedAt, ExpiresAt: s.IdleExpiresAt, UsedAt: now,
-					Successor: footprintSuccessor(i),
-				}
-			}
+			used := keepRotated(m, n)
 			after := liveHeap()
 			perSession += perEntry(before, mid, n)
 			perRefresh += perEntry(mid, after, n)
@@ -282,4 +291,42 @@ func BenchmarkCleanup(b *testing.B) {
 		b.ReportMetric(float64(spent.Nanoseconds())/float64(b.N), "ns/op")
 		b.ReportMetric(float64(spent.Nanoseconds())/float64(removed), "ns/expired")
 	})
+}
+
+// TestFootprint holds the store to its footprint target: a session (with
+// its current token) costs no more heap than the same session in the plain
+// map of mapBaseline, and a rotated token kept for reuse detection no more
+// than a plain copy of its record in a map. Heap accounting after a full
+// collection counts bytes, not time, so the check does not depend on the
+// machine's load; the margin between the store (about 0.8× the map) and
+// the limit (1.0×) absorbs what little the runtime allocates meanwhile.
+func TestFootprint(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds 50,000 sessions twice; skipped with -short")
+	}
+	const n = 50_000
+	before := liveHeap()
+	m := fillMap(n)
+	mid := liveHeap()
+	used := keepRotated(m, n)
+	mapSession, mapRefresh := perEntry(before, mid, n), perEntry(mid, liveHeap(), n)
+	runtime.KeepAlive(m)
+	runtime.KeepAlive(used)
+	m, used = nil, nil
+
+	before = liveHeap()
+	s := fillStore(t, n)
+	mid = liveHeap()
+	rotateAll(t, s, n)
+	storeSession, storeRefresh := perEntry(before, mid, n), perEntry(mid, liveHeap(), n)
+	runtime.KeepAlive(s)
+
+	t.Logf("heap per session: store %.0f B, plain map %.0f B (%.2f×); per refresh: store %.0f B, plain map %.0f B (%.2f×)",
+		storeSession, mapSession, storeSession/mapSession, storeRefresh, mapRefresh, storeRefresh/mapRefresh)
+	if storeSession > mapSession {
+		t.Errorf("a session costs the store %.0f heap bytes, more than the %.0f of a plain map holding the same fields", storeSession, mapSession)
+	}
+	if storeRefresh > mapRefresh {
+		t.Errorf("a rotation adds %.0f heap bytes to the store until the rotated token expires, more than the %.0f of a plain map keeping its record", storeRefresh, mapRefresh)
+	}
 }

@@ -9,7 +9,7 @@ import "time"
 type expiry struct {
 	at    time.Time
 	index int // position in the heap; -1 when not in one
-	owner any // *session, *record, *revocation, *cutoff or *apiToken
+	owner any // *revocation, *cutoff or *apiToken
 }
 
 // expiryHeap is a min-heap of expiries ordered by at.

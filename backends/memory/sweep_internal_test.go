@@ -19,11 +19,15 @@ func hashN(kind byte, i int) authkit.TokenHash {
 }
 
 // checkInvariants verifies that every heap holds exactly the entries that
-// can expire, each at its own index.
+// can expire, each at its own index, and that the refresh half's indexes
+// and lists agree with its records.
 func checkInvariants(t *testing.T, s *Store) {
 	t.Helper()
 	s.mu.RLock()
 	defer s.mu.RUnlock()
+	if err := s.f.check(); err != nil {
+		t.Fatal(err)
+	}
 	withExpiry := 0
 	for _, tok := range s.tokensByID {
 		if !tok.t.ExpiresAt.IsZero() {
@@ -34,7 +38,6 @@ func checkInvariants(t *testing.T, s *Store) {
 		heap expiryHeap
 		want int
 	}{
-		"refresh":    {s.refreshExp, len(s.sessions) + len(s.records)},
 		"revocation": {s.revExp, len(s.jti) + len(s.sid) + len(s.cutoffs)},
 		"token":      {s.tokenExp, withExpiry},
 	} {
@@ -258,4 +261,112 @@ func TestHeapOrder(t *testing.T) {
 		h.remove(e)
 		check()
 	}
+}
+
+// check verifies every invariant of the refresh half: each live session
+// and token is found through its indexes, sits in its lists and in the
+// deadline heap at the place it believes, and nothing else is anywhere.
+func (f *families) check() error {
+	if len(f.at) != len(f.who) {
+		return fmt.Errorf("deadline heap: %d times for %d references", len(f.at), len(f.who))
+	}
+	if want := f.sess.live + f.toks.live; len(f.at) != want {
+		return fmt.Errorf("deadline heap holds %d entries for %d sessions and tokens", len(f.at), want)
+	}
+	for i, who := range f.who {
+		if p := (i - 1) / 2; i > 0 && f.at[i] < f.at[p] {
+			return fmt.Errorf("deadline heap: entry %d is earlier than its parent", i)
+		}
+		var pos uint32
+		var at int64
+		if who&sessionBit != 0 {
+			ss := f.sess.at(who &^ sessionBit)
+			pos, at = ss.heap, ss.deadline()
+		} else {
+			t := f.toks.at(who)
+			pos, at = t.heap, t.expires
+		}
+		if pos != uint32(i) {
+			return fmt.Errorf("deadline heap: entry %d believes it is at %d", i, pos)
+		}
+		if at != f.at[i] {
+			return fmt.Errorf("deadline heap: entry %d holds time %d, its owner %d", i, f.at[i], at)
+		}
+	}
+	free := map[uint32]bool{}
+	for _, r := range f.sess.free {
+		free[r] = true
+	}
+	tokFree := map[uint32]bool{}
+	for _, r := range f.toks.free {
+		tokFree[r] = true
+	}
+	subjects := map[string]int{}
+	tokens := 0
+	for ref := uint32(0); ref < f.sess.next; ref++ {
+		if free[ref] {
+			if ss := f.sess.at(ref); ss.blob != "" {
+				return fmt.Errorf("freed session slot %d still holds its strings", ref)
+			}
+			continue
+		}
+		ss := f.sess.at(ref)
+		if got, ok := f.findSession(ss.id()); !ok || got != ref {
+			return fmt.Errorf("session %q is not found by its ID", ss.id())
+		}
+		if _, ok := f.revoked[ref]; ok != ss.isRevoked() {
+			return fmt.Errorf("session %q: revoked %v, in the revoked set %v", ss.id(), ss.isRevoked(), ok)
+		}
+		subjects[ss.subject()]++
+		last := none
+		for tr := ss.first; tr != none; tr = f.toks.at(tr).next {
+			if tokFree[tr] {
+				return fmt.Errorf("session %q lists freed token slot %d", ss.id(), tr)
+			}
+			tk := f.toks.at(tr)
+			if tk.sess != ref {
+				return fmt.Errorf("session %q lists a token of session slot %d", ss.id(), tk.sess)
+			}
+			if got, ok := f.findToken(&tk.hash); !ok || got != tr {
+				return fmt.Errorf("a token of session %q is not found by its hash", ss.id())
+			}
+			last = tr
+			tokens++
+		}
+		if last != ss.last {
+			return fmt.Errorf("session %q: last token %d, list ends at %d", ss.id(), ss.last, last)
+		}
+	}
+	if tokens != f.toks.live || f.byHash.len() != f.toks.live {
+		return fmt.Errorf("%d tokens live, %d in sessions' lists, %d in the hash index", f.toks.live, tokens, f.byHash.len())
+	}
+	if f.byID.len() != f.sess.live {
+		return fmt.Errorf("%d sessions live, %d in the ID index", f.sess.live, f.byID.len())
+	}
+	if f.bySubject.len() != len(subjects) {
+		return fmt.Errorf("%d subjects, %d in the subject index", len(subjects), f.bySubject.len())
+	}
+	for subj, n := range subjects {
+		head, ok := f.subjectHead(subj)
+		if !ok {
+			return fmt.Errorf("subject %q has no head session", subj)
+		}
+		if f.sess.at(head).prev != none {
+			return fmt.Errorf("subject %q: its head session has a predecessor", subj)
+		}
+		count := 0
+		prev := none
+		for ref := head; ref != none; ref = f.sess.at(ref).next {
+			ss := f.sess.at(ref)
+			if ss.subject() != subj || ss.prev != prev {
+				return fmt.Errorf("subject %q: its list is broken at slot %d", subj, ref)
+			}
+			prev = ref
+			count++
+		}
+		if count != n {
+			return fmt.Errorf("subject %q lists %d sessions, holds %d", subj, count, n)
+		}
+	}
+	return nil
 }
