@@ -76,6 +76,7 @@ type Option func(*Config) error
 type Config struct {
 	RefreshStore        RefreshStore
 	RevocationStore     RevocationStore
+	RevocationMirror    time.Duration // WithRevocationMirror's maxLag; 0 is off
 	APITokenStore       APITokenStore
 	Keys                *keys.Set
 	JWKSURL             string
@@ -142,6 +143,14 @@ func BuildConfig(role Role, opts ...Option) (*Config, error) {
 	for name, only := range c.applied {
 		if only != 0 && only != role {
 			return nil, fmt.Errorf("%w: %s applies to %s only, not %s", ErrInvalidConfig, name, only, role)
+		}
+	}
+	if c.RevocationMirror > 0 {
+		if c.RevocationStore == nil {
+			return nil, invalid("WithRevocationMirror needs a revocation store (WithStore or WithRevocationStore)")
+		}
+		if _, ok := c.RevocationStore.(RevocationFeed); !ok {
+			return nil, invalid("WithRevocationMirror: the revocation store %T does not implement RevocationFeed", c.RevocationStore)
 		}
 	}
 	if c.Logger == nil {
@@ -214,6 +223,24 @@ func WithRevocationStore(s RevocationStore) Option {
 		c.mark("WithRevocationStore", 0)
 		return nil
 	}
+}
+
+// WithRevocationMirror makes the verifier keep a local copy of everything
+// revoked, kept current by the revocation store's feed (the store must
+// implement RevocationFeed), and check access tokens against the copy
+// instead of asking the store on every request. The copy is trusted only
+// while it is at most maxLag behind the store, so a revocation made through
+// any server takes effect on this verifier within maxLag. When the verifier
+// has not heard from the feed for longer than that (the feed is down,
+// silent or behind), it asks the store directly, as without this option,
+// and refuses with ErrStoreUnavailable when the store cannot answer either:
+// it never lets a token through on a copy older than maxLag. The copy holds
+// only revocations still in force; Verifier.Close stops following the feed.
+// Default off (one store round trip per request); from 1 second to 10
+// minutes. Verifier only; needs a revocation store (WithStore or
+// WithRevocationStore) that implements RevocationFeed.
+func WithRevocationMirror(maxLag time.Duration) Option {
+	return durationOption("WithRevocationMirror", RoleVerifier, maxLag, time.Second, 10*time.Minute, func(c *Config) { c.RevocationMirror = maxLag })
 }
 
 // WithAPITokenStore sets where API tokens live. Issuer and verifier.
