@@ -35,6 +35,8 @@
 //     session has been revoked. The error is a [*ReuseError].
 //   - [ErrInsufficientScope]: authenticated, but a required scope is missing (HTTP 403).
 //   - [ErrNotFound], [ErrConflict], [ErrLimitExceeded]: store outcomes.
+//   - [ErrFeedPositionLost]: a [RevocationFeed] cannot continue from the
+//     position it was given; the follower takes a new snapshot.
 //   - [ErrStoreUnavailable]: a store could not answer. The request must be
 //     refused (fail closed), never let through.
 //   - [ErrInvalidConfig]: issuer.New or verifier.New was given options that
@@ -405,6 +407,10 @@ type RevocationQuery struct {
 // live together (one Redis Cluster hash slot, one index prefix), and
 // IsRevoked stays one round trip on a sharded backend. The shared rules in
 // the RefreshStore doc apply.
+//
+// A RevocationStore may also implement [RevocationFeed], so that verifiers
+// keep a local mirror of what is revoked ([WithRevocationMirror]) and answer
+// from memory instead of asking the store on every request.
 type RevocationStore interface {
 	// RevokeToken marks subject's token jti dead until until (its exp).
 	// Revoking twice keeps the later until.
