@@ -271,11 +271,16 @@ func WithKeys(s *keys.Set) Option {
 }
 
 // WithJWKSURL makes the verifier fetch its verification keys from a remote
-// JWKS document (https, or http on a loopback address only). Keys are
-// cached; an unknown kid triggers a refetch at most once per
-// WithJWKSRefreshInterval, and the cache keeps serving when the remote is
-// down. May be combined with WithKeys (local keys are tried first).
-// Verifier only.
+// JWKS document (https, or http on a loopback address only). verifier.New
+// starts fetching at once, and one background goroutine keeps the document
+// fresh from then on (Verifier.Close stops it): it refetches before the
+// document's lifetime ends (its Cache-Control max-age, within the bounds
+// WithJWKSRefreshInterval states), so a request with a known kid never
+// waits for the network. A request with an unknown kid waits for a refetch,
+// at most one per WithJWKSRefreshInterval and only as long as its own
+// context allows. A failed refetch keeps the last good keys serving.
+// Symmetric keys in the document are never trusted. May be combined with
+// WithKeys (local keys are tried first). Verifier only.
 func WithJWKSURL(rawURL string) Option {
 	return func(c *Config) error {
 		u, err := url.Parse(rawURL)
@@ -299,11 +304,16 @@ func isLoopbackHost(h string) bool {
 	return err == nil && a.IsLoopback()
 }
 
-// WithJWKSRefreshInterval sets the least time between two fetches of the
-// JWKS document triggered by unknown kids. A fetched document older than
-// ten intervals is refetched by the first request that finds it stale (the
-// others keep using it), so keys removed remotely stop being trusted.
-// Default 1 minute; at least 1 second. Verifier only.
+// WithJWKSRefreshInterval sets the pace of the remote JWKS (WithJWKSURL):
+// the least time between two fetches triggered by unknown kids, the wait
+// before retrying a failed fetch, and the shortest lifetime a document gets.
+// A document lives for its Cache-Control max-age (less its Age), clamped to
+// between one interval and one hour (or one interval, if that is longer);
+// no-cache, no-store or max-age=0 give one interval, and a response without
+// max-age gets ten intervals. The background refresh runs when three
+// quarters of the lifetime have passed, so keys removed remotely stop being
+// trusted within about one lifetime. Default 1 minute (so 1 minute to 1
+// hour, 10 minutes without max-age); at least 1 second. Verifier only.
 func WithJWKSRefreshInterval(d time.Duration) Option {
 	return func(c *Config) error {
 		if d < time.Second {
@@ -335,7 +345,9 @@ func WithJWKSDefaultAlgorithm(alg keys.Algorithm) Option {
 }
 
 // WithHTTPClient sets the client used to fetch the JWKS document. The
-// default is a client with a 10 second timeout. Verifier only.
+// default is a client with a 10 second timeout. Whatever the client, a
+// fetch is abandoned after 30 seconds or when the Verifier is closed.
+// Verifier only.
 func WithHTTPClient(hc *http.Client) Option {
 	return func(c *Config) error {
 		if hc == nil {

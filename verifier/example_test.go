@@ -209,3 +209,60 @@ func ExampleVerifier_Authenticate() {
 	// invalid request
 	// refused: true
 }
+
+// A Verifier that takes its keys from a JWKS URL keeps them fresh in a
+// background goroutine, which Close stops. A closed Verifier no longer
+// trusts its remote keys.
+func ExampleVerifier_Close() {
+	ctx := context.Background()
+	key, err := keys.Generate(keys.EdDSA)
+	if err != nil {
+		log.Fatal(err)
+	}
+	set, err := keys.NewSet(key)
+	if err != nil {
+		log.Fatal(err)
+	}
+	iss, err := issuer.New(authkit.WithKeys(set))
+	if err != nil {
+		log.Fatal(err)
+	}
+	// The issuer's published keys (httpauth serves them at
+	// /.well-known/jwks.json). max-age sets how long they are trusted
+	// before the background refresh, within the verifier's bounds.
+	jwks := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		doc, err := set.JWKS()
+		if err != nil {
+			http.Error(w, "no keys", http.StatusInternalServerError)
+			return
+		}
+		w.Header().Set("Cache-Control", "max-age=300")
+		w.Write(doc)
+	}))
+	defer jwks.Close()
+
+	ver, err := verifier.New(authkit.WithJWKSURL(jwks.URL))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer ver.Close() // idempotent: safe even after the explicit Close below
+
+	tok, err := iss.IssueAccessToken(ctx, "alice")
+	if err != nil {
+		log.Fatal(err)
+	}
+	p, err := ver.Verify(ctx, tok.AccessToken)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("verified:", p.Subject)
+
+	if err := ver.Close(); err != nil {
+		log.Fatal(err)
+	}
+	_, err = ver.Verify(ctx, tok.AccessToken)
+	fmt.Println("after Close:", errors.Is(err, authkit.ErrStoreUnavailable))
+	// Output:
+	// verified: alice
+	// after Close: true
+}

@@ -8,6 +8,8 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -17,92 +19,249 @@ import (
 	"github.com/authkit-go/authkit/keys"
 )
 
-// maxJWKSBody bounds a fetched JWKS document.
-const maxJWKSBody = 1 << 20
+const (
+	// maxJWKSBody bounds a fetched JWKS document.
+	maxJWKSBody = 1 << 20
+	// fetchTimeout bounds one fetch, whatever the HTTP client's own timeout.
+	fetchTimeout = 30 * time.Second
+	// maxLifetime is the longest a document is trusted without a refresh
+	// (unless the refresh interval is longer still).
+	maxLifetime = time.Hour
+	// defaultLifetimeIntervals is a document's lifetime, in refresh
+	// intervals, when its response carries no usable max-age.
+	defaultLifetimeIntervals = 10
+)
 
-// remoteKeys caches a remote JWKS document. Lookups of known kids never
-// block or allocate. An unknown kid triggers a fetch at most once per
-// interval; a document older than maxAge is refreshed by the first lookup
-// that finds it stale while the others keep using it. A failed fetch keeps
-// the cached keys.
+var (
+	errJWKSUnavailable = fmt.Errorf("verifier: %w: the JWKS document could not be fetched", authkit.ErrStoreUnavailable)
+	errJWKSClosed      = fmt.Errorf("verifier: %w: the verifier is closed; its remote keys are no longer kept fresh", authkit.ErrStoreUnavailable)
+)
+
+// remoteKeys keeps a remote JWKS document fresh. One goroutine (run) does
+// every fetch: the first at start, the background refreshes before the
+// document's lifetime ends, and the refetches requests ask for when they
+// meet an unknown kid. Requests never fetch themselves:
+//
+//   - a known kid is an atomic load and a map lookup, never blocking; when
+//     a refresh is due it nudges the goroutine (a non-blocking send) and
+//     goes on with the keys it has;
+//   - an unknown kid (or no document yet) joins the fetch in flight or asks
+//     for one — at most one per interval, counting every fetch — and waits
+//     for it only as long as its context allows;
+//   - a failed fetch keeps the last good document serving; before the
+//     first good one, lookups fail with ErrStoreUnavailable.
 type remoteKeys struct {
 	url      string
 	client   *http.Client
 	interval time.Duration
-	maxAge   time.Duration
 	now      func() time.Time
 	log      *slog.Logger
 	// defaultAlg binds alg-less RSA keys (WithJWKSDefaultAlgorithm); "" skips them.
 	defaultAlg keys.Algorithm
 
-	set       atomic.Pointer[keys.Set]
-	fetchedAt atomic.Int64 // unix nanoseconds of the last successful fetch
+	doc atomic.Pointer[jwksDoc]
+	// due is when the goroutine should next fetch (unix nanoseconds of the
+	// injected clock): three quarters into the document's lifetime, or an
+	// interval after a failed attempt. Lookups read it to decide whether to
+	// nudge the goroutine.
+	due    atomic.Int64
+	closed atomic.Bool
+	kick   chan struct{} // capacity 1: wakes run
+	stop   chan struct{} // closed by close
+	done   chan struct{} // closed when run returns
+	cancel context.CancelFunc
+	ctx    context.Context // cancelled by close; parent of every fetch
+	once   sync.Once
 
-	mu        sync.Mutex // held while fetching
-	lastTried time.Time  // guarded by mu
+	mu        sync.Mutex
+	flight    *flight   // the fetch requested or running; nil when idle
+	lastTried time.Time // start of the last fetch
 }
 
-func newRemoteKeys(url string, client *http.Client, interval time.Duration, now func() time.Time, log *slog.Logger) *remoteKeys {
-	return &remoteKeys{url: url, client: client, interval: interval, maxAge: 10 * interval, now: now, log: log}
+// jwksDoc is one fetched, immutable document.
+type jwksDoc struct {
+	set       *keys.Set
+	fetchedAt time.Time
+	expiresAt time.Time
 }
 
-func (r *remoteKeys) lookup(ctx context.Context, kid string) (*keys.Key, bool, error) {
-	now := r.now()
-	if s := r.set.Load(); s != nil {
-		k, ok := s.Lookup(kid)
-		if ok && now.Sub(time.Unix(0, r.fetchedAt.Load())) < r.maxAge {
-			return k, true, nil
-		}
-		if ok {
-			// Stale but known: one caller refreshes, the others go on.
-			if r.mu.TryLock() {
-				r.refreshLocked(ctx, now)
-				r.mu.Unlock()
-				if s2 := r.set.Load(); s2 != nil {
-					k2, ok2 := s2.Lookup(kid)
-					return k2, ok2, nil
-				}
+// flight is one fetch that requests wait for; done is closed when it ends.
+type flight struct {
+	done chan struct{}
+}
+
+// newRemoteKeys returns a remoteKeys whose goroutine is already fetching
+// the document. Stop it with close.
+func newRemoteKeys(url string, client *http.Client, interval time.Duration, defaultAlg keys.Algorithm, now func() time.Time, log *slog.Logger) *remoteKeys {
+	ctx, cancel := context.WithCancel(context.Background())
+	r := &remoteKeys{
+		url: url, client: client, interval: interval, now: now, log: log, defaultAlg: defaultAlg,
+		kick: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{}),
+		ctx: ctx, cancel: cancel,
+	}
+	// The first fetch is requested before the goroutine starts, so that the
+	// first requests join it instead of asking for another.
+	r.flight = &flight{done: make(chan struct{})}
+	r.lastTried = now()
+	go r.run()
+	return r
+}
+
+// lookup returns the key named kid. now is the verifier's clock reading for
+// this request.
+func (r *remoteKeys) lookup(ctx context.Context, kid string, now time.Time) (*keys.Key, bool, error) {
+	if r.closed.Load() {
+		return nil, false, errJWKSClosed
+	}
+	d := r.doc.Load()
+	if d != nil {
+		if k, ok := d.set.Lookup(kid); ok {
+			if now.UnixNano() >= r.due.Load() {
+				r.nudge()
 			}
 			return k, true, nil
 		}
 	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if s := r.set.Load(); s != nil {
-		if k, ok := s.Lookup(kid); ok { // fetched while we waited
-			return k, true, nil
+	// Unknown kid, or no document yet: wait for the fetch in flight, or ask
+	// for one (nil: rate-limited), then look again.
+	if f := r.request(now); f != nil {
+		select {
+		case <-f.done:
+		case <-ctx.Done():
+			return nil, false, storeError("waiting for the JWKS document", ctx.Err())
 		}
 	}
-	r.refreshLocked(ctx, now)
-	if s := r.set.Load(); s != nil {
-		k, ok := s.Lookup(kid)
-		return k, ok, nil
+	if r.closed.Load() {
+		return nil, false, errJWKSClosed
 	}
-	// Never fetched successfully: we cannot tell whether the token is good,
-	// which is not the same as knowing it is bad.
-	return nil, false, errJWKSUnavailable
+	if d = r.doc.Load(); d == nil {
+		// Never fetched successfully: we cannot tell whether the token is
+		// good, which is not the same as knowing it is bad.
+		return nil, false, errJWKSUnavailable
+	}
+	k, ok := d.set.Lookup(kid)
+	return k, ok, nil
 }
 
-var errJWKSUnavailable = fmt.Errorf("verifier: %w: the JWKS document could not be fetched", authkit.ErrStoreUnavailable)
+// nudge wakes the goroutine without ever blocking.
+func (r *remoteKeys) nudge() {
+	select {
+	case r.kick <- struct{}{}:
+	default:
+	}
+}
 
-// refreshLocked fetches the document unless one was tried less than an
-// interval ago. r.mu is held.
-func (r *remoteKeys) refreshLocked(ctx context.Context, now time.Time) {
-	if !r.lastTried.IsZero() && now.Sub(r.lastTried) < r.interval {
-		return
+// request returns the fetch to wait for: the one in flight, or a new one if
+// the last attempt began at least an interval ago. nil means neither.
+func (r *remoteKeys) request(now time.Time) *flight {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed.Load() {
+		return nil
+	}
+	if r.flight != nil {
+		return r.flight
+	}
+	if now.Sub(r.lastTried) < r.interval {
+		return nil
 	}
 	r.lastTried = now
-	s, err := r.fetch(ctx)
-	if err != nil {
-		r.log.WarnContext(ctx, "authkit: fetching JWKS failed; keeping cached keys", "url", r.url, "error", err)
-		return
-	}
-	r.set.Store(s)
-	r.fetchedAt.Store(now.UnixNano())
+	r.flight = &flight{done: make(chan struct{})}
+	r.nudge()
+	return r.flight
 }
 
-func (r *remoteKeys) fetch(ctx context.Context) (*keys.Set, error) {
-	req, err := http.NewRequestWithContext(context.WithoutCancel(ctx), http.MethodGet, r.url, nil)
+// run is the one goroutine that fetches. It returns when stop is closed.
+func (r *remoteKeys) run() {
+	defer close(r.done)
+	t := time.NewTimer(0)
+	defer t.Stop()
+	for {
+		select {
+		case <-r.stop:
+		case <-t.C:
+		case <-r.kick:
+		}
+		if r.closed.Load() {
+			r.mu.Lock()
+			if r.flight != nil { // release its waiters; lookup sees closed
+				close(r.flight.done)
+				r.flight = nil
+			}
+			r.mu.Unlock()
+			return
+		}
+		r.step()
+		t.Reset(r.sleep())
+	}
+}
+
+// step runs the fetch requests asked for, or the scheduled one if it is due.
+func (r *remoteKeys) step() {
+	now := r.now()
+	r.mu.Lock()
+	f := r.flight
+	if f == nil {
+		if now.UnixNano() < r.due.Load() {
+			r.mu.Unlock()
+			return
+		}
+		f = &flight{done: make(chan struct{})}
+		r.flight = f
+		r.lastTried = now
+	}
+	r.mu.Unlock()
+
+	doc, err := r.fetch(now)
+	if err == nil {
+		r.doc.Store(doc)
+		r.due.Store(now.Add(doc.expiresAt.Sub(doc.fetchedAt) * 3 / 4).UnixNano())
+	} else {
+		r.due.Store(now.Add(r.interval).UnixNano())
+		switch old := r.doc.Load(); {
+		case r.ctx.Err() != nil:
+			// Closing: the fetch was cancelled, it did not fail.
+		case old != nil:
+			r.log.WarnContext(r.ctx, "authkit: fetching JWKS failed; keeping the last good keys", "url", r.url, "error", err,
+				"fetched_at", old.fetchedAt, "stale", !now.Before(old.expiresAt))
+		default:
+			r.log.WarnContext(r.ctx, "authkit: fetching JWKS failed; no keys yet", "url", r.url, "error", err)
+		}
+	}
+	r.mu.Lock()
+	if r.flight == f {
+		r.flight = nil
+	}
+	r.mu.Unlock()
+	close(f.done)
+}
+
+// sleep returns how long run may wait before the next step: until the
+// next fetch is due, but at least a millisecond and at most an interval,
+// so that a clock that jumps (or a fake one in tests) is looked at again.
+func (r *remoteKeys) sleep() time.Duration {
+	d := time.Duration(r.due.Load() - r.now().UnixNano())
+	return min(max(d, time.Millisecond), r.interval)
+}
+
+// close stops the goroutine, cancelling a fetch in flight, and waits for
+// it. It is idempotent.
+func (r *remoteKeys) close() {
+	r.once.Do(func() {
+		r.mu.Lock()
+		r.closed.Store(true)
+		r.mu.Unlock()
+		r.cancel()
+		close(r.stop)
+		<-r.done
+	})
+}
+
+// fetch gets, checks and parses the document, started at now.
+func (r *remoteKeys) fetch(now time.Time) (*jwksDoc, error) {
+	ctx, cancel := context.WithTimeout(r.ctx, fetchTimeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, r.url, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -115,6 +274,9 @@ func (r *remoteKeys) fetch(ctx context.Context) (*keys.Set, error) {
 	if resp.StatusCode != http.StatusOK {
 		return nil, fmt.Errorf("status %d", resp.StatusCode)
 	}
+	if resp.ContentLength > maxJWKSBody {
+		return nil, errors.New("document larger than 1 MiB")
+	}
 	body, err := io.ReadAll(io.LimitReader(resp.Body, maxJWKSBody+1))
 	if err != nil {
 		return nil, err
@@ -122,7 +284,65 @@ func (r *remoteKeys) fetch(ctx context.Context) (*keys.Set, error) {
 	if len(body) > maxJWKSBody {
 		return nil, errors.New("document larger than 1 MiB")
 	}
-	return parseRemoteJWKS(body, r.defaultAlg, r.log)
+	set, err := parseRemoteJWKS(body, r.defaultAlg, r.log)
+	if err != nil {
+		return nil, err
+	}
+	life := lifetime(resp.Header, r.interval)
+	return &jwksDoc{set: set, fetchedAt: now, expiresAt: now.Add(life)}, nil
+}
+
+// lifetime is how long a document fetched with header h is trusted before
+// it is refreshed: Cache-Control max-age less Age, clamped to
+// [interval, max(interval, maxLifetime)]. no-cache, no-store and max-age=0
+// give interval; no usable max-age gives defaultLifetimeIntervals intervals.
+func lifetime(h http.Header, interval time.Duration) time.Duration {
+	hi := max(interval, maxLifetime)
+	clamp := func(d time.Duration) time.Duration { return min(max(d, interval), hi) }
+	maxAge, ok := cacheMaxAge(h.Values("Cache-Control"))
+	if !ok {
+		return clamp(defaultLifetimeIntervals * interval)
+	}
+	if a, err := strconv.ParseInt(strings.TrimSpace(h.Get("Age")), 10, 64); err == nil && a > 0 {
+		maxAge -= min(a, maxAge)
+	}
+	return clamp(time.Duration(maxAge) * time.Second)
+}
+
+// cacheMaxAge reads the Cache-Control field lines (RFC 9111 §5.2): the
+// max-age in seconds, 0 for no-cache or no-store, and false when there is
+// no usable max-age. A repeated or malformed max-age counts as 0 (RFC 9111
+// §4.2.1 lets a cache treat such a response as stale).
+func cacheMaxAge(lines []string) (int64, bool) {
+	var (
+		age   int64
+		found bool
+	)
+	for _, line := range lines {
+		for d := range strings.SplitSeq(line, ",") {
+			name, val, hasVal := strings.Cut(strings.TrimSpace(d), "=")
+			switch strings.ToLower(strings.TrimSpace(name)) {
+			case "no-cache", "no-store":
+				return 0, true
+			case "max-age":
+				if found || !hasVal {
+					return 0, true
+				}
+				found = true
+				val = strings.Trim(strings.TrimSpace(val), `"`)
+				n, err := strconv.ParseUint(val, 10, 63)
+				switch {
+				case errors.Is(err, strconv.ErrRange):
+					age = 1<<31 - 1 // huge: clamped to the upper bound
+				case err != nil || val == "":
+					return 0, true
+				default:
+					age = int64(min(n, 1<<31-1))
+				}
+			}
+		}
+	}
+	return age, found
 }
 
 // parseRemoteJWKS keeps the usable signature keys of a JWKS document and

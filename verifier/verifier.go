@@ -20,13 +20,36 @@
 // leeway); and, with a revocation store, not revoked by jti, session or
 // subject cutoff — asked in one store call.
 //
+// # Remote keys
+//
+// With authkit.WithJWKSURL, New starts one goroutine that fetches the JWKS
+// document at once and refreshes it in the background before its lifetime
+// (the response's Cache-Control max-age, clamped; see
+// authkit.WithJWKSRefreshInterval) ends. A request whose token names a
+// known key never waits for the network. A request whose token names an
+// unknown kid waits for a refetch — one at a time, at most one per refresh
+// interval — but only as long as its own context allows; a context that
+// ends first yields its error (a 503 at the HTTP layer). A refresh that
+// fails keeps the last good keys serving; before the first good fetch the
+// verifier refuses with authkit.ErrStoreUnavailable.
+//
+// # Close
+//
+// [Verifier.Close] stops that goroutine. Call it when the Verifier is no
+// longer used, after the server has stopped serving; a Verifier without
+// WithJWKSURL owns no background work and Close does nothing. After Close
+// the remote keys are no longer kept fresh, so a token that needs one is
+// refused with authkit.ErrStoreUnavailable (fail closed); local keys, API
+// tokens and Basic credentials keep working.
+//
 // # Errors
 //
 // Verify and Authenticate return errors matching authkit.ErrNoCredentials,
 // authkit.ErrInvalidRequest, authkit.ErrInvalidToken,
 // authkit.ErrTokenExpired, authkit.ErrTokenRevoked or
-// authkit.ErrStoreUnavailable (a store that cannot answer refuses the
-// request: fail closed). The presented token never appears in an error.
+// authkit.ErrStoreUnavailable (a store or key source that cannot answer
+// refuses the request: fail closed), or the request context's error. The
+// presented token never appears in an error.
 package verifier
 
 import (
@@ -52,7 +75,8 @@ import (
 // MaxHeaderLen bounds the Authorization header Authenticate accepts.
 const MaxHeaderLen = jws.MaxTokenSize + 64
 
-// Verifier checks credentials. Build it with New.
+// Verifier checks credentials. Build it with New; call Close when done
+// with a Verifier that uses a remote JWKS.
 type Verifier struct {
 	keys         *keys.Set
 	remote       *remoteKeys
@@ -75,7 +99,9 @@ type Verifier struct {
 // New returns a Verifier configured by opts. It needs authkit.WithKeys or
 // authkit.WithJWKSURL (or both). With a revocation store every access token
 // is checked against it; with an API token store API tokens are accepted.
-// Every error matches authkit.ErrInvalidConfig.
+// With authkit.WithJWKSURL it starts fetching the keys in the background
+// before it returns (see Close). Every error matches
+// authkit.ErrInvalidConfig.
 func New(opts ...authkit.Option) (*Verifier, error) {
 	c, err := authkit.BuildConfig(authkit.RoleVerifier, opts...)
 	if err != nil {
@@ -106,10 +132,25 @@ func New(opts ...authkit.Option) (*Verifier, error) {
 		if hc == nil {
 			hc = &http.Client{Timeout: 10 * time.Second}
 		}
-		v.remote = newRemoteKeys(c.JWKSURL, hc, c.JWKSRefreshInterval, c.Clock, c.Logger)
-		v.remote.defaultAlg = c.JWKSDefaultAlg
+		v.remote = newRemoteKeys(c.JWKSURL, hc, c.JWKSRefreshInterval, c.JWKSDefaultAlg, c.Clock, c.Logger)
 	}
 	return v, nil
+}
+
+// Close stops the background work of v and waits for it to end. Only a
+// Verifier built with authkit.WithJWKSURL has any: the goroutine that keeps
+// the remote key set fresh (a fetch in flight is cancelled). Afterwards the
+// remote keys are no longer refreshed, so they are no longer trusted: a JWT
+// that needs one is refused with an error matching
+// authkit.ErrStoreUnavailable. Local keys (authkit.WithKeys), API tokens
+// and Basic credentials keep working. Close is idempotent, safe to call
+// concurrently with Verify, and returns nil; call it after the server
+// using v has stopped serving.
+func (v *Verifier) Close() error {
+	if v.remote != nil {
+		v.remote.close()
+	}
+	return nil
 }
 
 // Schemes returns the Authorization schemes Authenticate tries, in order.
@@ -162,14 +203,14 @@ var (
 	errMalformedAT = fmt.Errorf("verifier: %w: malformed API token", authkit.ErrInvalidToken)
 )
 
-func (v *Verifier) lookupKey(ctx context.Context, kid string) (*keys.Key, bool, error) {
+func (v *Verifier) lookupKey(ctx context.Context, kid string, now time.Time) (*keys.Key, bool, error) {
 	if v.keys != nil {
 		if k, ok := v.keys.Lookup(kid); ok {
 			return k, true, nil
 		}
 	}
 	if v.remote != nil {
-		return v.remote.lookup(ctx, kid)
+		return v.remote.lookup(ctx, kid, now)
 	}
 	return nil, false, nil
 }
@@ -186,7 +227,8 @@ func (v *Verifier) verifyJWT(ctx context.Context, token string) (*authkit.Princi
 	if !claims.IsAccessTokenType(t.Header.Typ) {
 		return nil, v.fail(ctx, authkit.MethodJWT, errType)
 	}
-	k, ok, err := v.lookupKey(ctx, t.Header.Kid)
+	now := v.now()
+	k, ok, err := v.lookupKey(ctx, t.Header.Kid, now)
 	if err != nil {
 		return nil, v.fail(ctx, authkit.MethodJWT, err)
 	}
@@ -207,7 +249,6 @@ func (v *Verifier) verifyJWT(ctx context.Context, token string) (*authkit.Princi
 	if err := claims.Parse(unsafe.Slice(unsafe.StringData(ps), len(ps)), &c); err != nil {
 		return nil, v.fail(ctx, authkit.MethodJWT, errClaims)
 	}
-	now := v.now()
 	switch {
 	case !c.HasExpiry:
 		return nil, v.fail(ctx, authkit.MethodJWT, errNoExp)
@@ -224,16 +265,8 @@ func (v *Verifier) verifyJWT(ctx context.Context, token string) (*authkit.Princi
 	case !c.HasAudience(v.aud):
 		return nil, v.fail(ctx, authkit.MethodJWT, errAudience)
 	}
-	if v.revocations != nil {
-		dead, err := v.revocations.IsRevoked(ctx, authkit.RevocationQuery{
-			TokenID: c.TokenID, SessionID: c.SessionID, Subject: c.Subject, IssuedAt: c.IssuedAt,
-		}, now)
-		if err != nil {
-			return nil, v.fail(ctx, authkit.MethodJWT, storeError("revocation check", err))
-		}
-		if dead {
-			return nil, v.fail(ctx, authkit.MethodJWT, errRevoked)
-		}
+	if err := v.checkRevoked(ctx, c.TokenID, c.SessionID, c.Subject, c.IssuedAt, now); err != nil {
+		return nil, v.fail(ctx, authkit.MethodJWT, err)
 	}
 	pr := &authkit.Principal{
 		Subject:   c.Subject,
@@ -247,6 +280,22 @@ func (v *Verifier) verifyJWT(ctx context.Context, token string) (*authkit.Princi
 		Claims:    c.Extra,
 	}
 	return v.admit(ctx, pr)
+}
+
+// checkRevoked asks the revocation store, if any, whether the token is dead
+// (one store call); a store that cannot answer refuses.
+func (v *Verifier) checkRevoked(ctx context.Context, jti, sid, sub string, iat, now time.Time) error {
+	if v.revocations == nil {
+		return nil
+	}
+	dead, err := v.revocations.IsRevoked(ctx, authkit.RevocationQuery{TokenID: jti, SessionID: sid, Subject: sub, IssuedAt: iat}, now)
+	if err != nil {
+		return storeError("revocation check", err)
+	}
+	if dead {
+		return errRevoked
+	}
+	return nil
 }
 
 // storeError makes sure a store failure is classed as unavailable (fail

@@ -520,6 +520,7 @@ func TestJWKSURL(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer v.Close()
 	is, _ := issuer.New(authkit.WithKeys(set), authkit.WithClock(clk.Now))
 	tok, _ := is.IssueAccessToken(ctx, "alice")
 	if _, err := v.Verify(ctx, tok.AccessToken); err != nil {
@@ -606,6 +607,7 @@ func TestJWKSDefaultAlgorithm(t *testing.T) {
 	tok, _ := is.IssueAccessToken(ctx, "alice")
 
 	strict, _ := verifier.New(authkit.WithJWKSURL(srv.URL))
+	defer strict.Close()
 	if _, err := strict.Verify(ctx, tok.AccessToken); err == nil {
 		t.Fatal("an alg-less remote key was used without WithJWKSDefaultAlgorithm")
 	}
@@ -613,6 +615,7 @@ func TestJWKSDefaultAlgorithm(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer bound.Close()
 	if _, err := bound.Verify(ctx, tok.AccessToken); err != nil {
 		t.Fatalf("with WithJWKSDefaultAlgorithm(RS256): %v", err)
 	}

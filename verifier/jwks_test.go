@@ -1,0 +1,403 @@
+package verifier_test
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/authkit-go/authkit"
+	"github.com/authkit-go/authkit/issuer"
+	"github.com/authkit-go/authkit/keys"
+	"github.com/authkit-go/authkit/verifier"
+)
+
+// jwksServer serves the public JWKS of a key set, counting fetches. While
+// held, a fetch blocks until release (or the client gives up); while
+// failing, it answers 500.
+type jwksServer struct {
+	*httptest.Server
+	set          atomic.Pointer[keys.Set]
+	cacheControl atomic.Value // string
+	fetches      atomic.Int32
+	failing      atomic.Bool
+
+	mu      sync.Mutex
+	gate    chan struct{} // non-nil while held
+	waiting atomic.Int32  // fetches blocked at the gate
+}
+
+func newJWKSServer(t *testing.T, set *keys.Set) *jwksServer {
+	t.Helper()
+	s := &jwksServer{}
+	s.set.Store(set)
+	s.cacheControl.Store("")
+	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.fetches.Add(1)
+		s.mu.Lock()
+		gate := s.gate
+		s.mu.Unlock()
+		if gate != nil {
+			s.waiting.Add(1)
+			select {
+			case <-gate:
+			case <-r.Context().Done():
+			}
+			s.waiting.Add(-1)
+		}
+		if s.failing.Load() {
+			http.Error(w, "down", http.StatusInternalServerError)
+			return
+		}
+		doc, _ := s.set.Load().JWKS()
+		if cc := s.cacheControl.Load().(string); cc != "" {
+			w.Header().Set("Cache-Control", cc)
+		}
+		w.Write(doc)
+	}))
+	t.Cleanup(func() { s.release(); s.Close() })
+	return s
+}
+
+func (s *jwksServer) hold() {
+	s.mu.Lock()
+	s.gate = make(chan struct{})
+	s.mu.Unlock()
+}
+
+func (s *jwksServer) release() {
+	s.mu.Lock()
+	if s.gate != nil {
+		close(s.gate)
+		s.gate = nil
+	}
+	s.mu.Unlock()
+}
+
+// eventually polls cond until it holds, failing the test after 10 s.
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}
+
+type remoteFixture struct {
+	srv   *jwksServer
+	set   *keys.Set // the issuer's, published by srv
+	clock *clock
+	iss   *issuer.Issuer
+	ver   *verifier.Verifier
+}
+
+func newRemoteFixture(t *testing.T, extra ...authkit.Option) *remoteFixture {
+	t.Helper()
+	set, _ := keys.NewSet(mustKey(t, keys.EdDSA))
+	f := &remoteFixture{set: set, clock: &clock{t: base}}
+	f.srv = newJWKSServer(t, set)
+	f.iss, _ = issuer.New(authkit.WithKeys(set), authkit.WithClock(f.clock.Now))
+	opts := append([]authkit.Option{authkit.WithJWKSURL(f.srv.URL), authkit.WithClock(f.clock.Now),
+		authkit.WithJWKSRefreshInterval(time.Second)}, extra...)
+	var err error
+	if f.ver, err = verifier.New(opts...); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.ver.Close() })
+	return f
+}
+
+func (f *remoteFixture) token(t *testing.T) string {
+	t.Helper()
+	tok, err := f.iss.IssueAccessToken(context.Background(), "alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok.AccessToken
+}
+
+// rotate adds a new key to the remote set and makes it sign.
+func (f *remoteFixture) rotate(t *testing.T) {
+	t.Helper()
+	k := mustKey(t, keys.EdDSA)
+	if err := f.set.Add(k); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.set.Activate(k.ID()); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A request whose kid is unknown waits for the refetch only as long as its
+// own context allows: with a slow JWKS server it returns with its context's
+// error while the fetch is still hanging, and requests with known kids are
+// not held up at all.
+func TestJWKSUnknownKidHonoursContext(t *testing.T) {
+	f := newRemoteFixture(t)
+	known := f.token(t)
+	if _, err := f.ver.Verify(context.Background(), known); err != nil {
+		t.Fatal(err)
+	}
+	f.rotate(t)
+	unknown := f.token(t)
+	f.srv.hold()
+	f.clock.Add(2 * time.Second) // past the refetch interval
+
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	p, err := f.ver.Verify(ctx, unknown)
+	if p != nil || !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("unknown kid, slow JWKS, 50ms deadline: %v, %v; want context.DeadlineExceeded", p, err)
+	}
+	// The request has returned; the fetch it asked for hangs on.
+	eventually(t, "the refetch to hang at the server", func() bool { return f.srv.waiting.Load() == 1 })
+	ctx2, cancel2 := context.WithCancel(context.Background())
+	cancel2()
+	if _, err := f.ver.Verify(ctx2, unknown); !errors.Is(err, context.Canceled) {
+		t.Fatalf("unknown kid, cancelled context: %v; want context.Canceled", err)
+	}
+	// A known kid does not wait for the hanging fetch (a wait here would
+	// block until the server is released, and the deadline would show it).
+	ctx3, cancel3 := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel3()
+	if _, err := f.ver.Verify(ctx3, known); err != nil {
+		t.Fatalf("known kid while a refetch hangs: %v", err)
+	}
+	if f.srv.waiting.Load() != 1 {
+		t.Fatal("the refetch ended before the known-kid request returned")
+	}
+	// Once the server answers, the new key verifies.
+	f.srv.release()
+	if _, err := f.ver.Verify(context.Background(), unknown); err != nil {
+		t.Fatalf("unknown kid after the refetch: %v", err)
+	}
+	if n := f.srv.fetches.Load(); n != 2 {
+		t.Fatalf("%d fetches, want 2 (start-up, one refetch)", n)
+	}
+}
+
+// Before the first good fetch the verifier cannot judge a token: it answers
+// 503 (ErrStoreUnavailable), or the request's own context error while the
+// first fetch hangs, never 401.
+func TestJWKSBeforeFirstFetch(t *testing.T) {
+	set, _ := keys.NewSet(mustKey(t, keys.EdDSA))
+	srv := newJWKSServer(t, set)
+	srv.failing.Store(true)
+	iss, _ := issuer.New(authkit.WithKeys(set))
+	tok, _ := iss.IssueAccessToken(context.Background(), "alice")
+	v, err := verifier.New(authkit.WithJWKSURL(srv.URL))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer v.Close()
+	if _, err := v.Verify(context.Background(), tok.AccessToken); !errors.Is(err, authkit.ErrStoreUnavailable) {
+		t.Fatalf("JWKS down at start: %v; want ErrStoreUnavailable", err)
+	}
+
+	slow := newJWKSServer(t, set)
+	slow.hold()
+	v2, err := verifier.New(authkit.WithJWKSURL(slow.URL))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer v2.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	if _, err := v2.Verify(ctx, tok.AccessToken); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("first fetch hanging: %v; want context.DeadlineExceeded", err)
+	}
+	slow.release()
+	if _, err := v2.Verify(context.Background(), tok.AccessToken); err != nil {
+		t.Fatalf("after the first fetch: %v", err)
+	}
+}
+
+// The background refresh runs before the document expires, with no request
+// asking for it, and requests with known kids never fetch.
+func TestJWKSBackgroundRefresh(t *testing.T) {
+	f := newRemoteFixture(t)
+	f.srv.cacheControl.Store("public, max-age=60")
+	tok := f.token(t)
+	// Whatever the start-up fetch saw, an unknown-kid refetch at 1 s fixes
+	// the document's lifetime at max-age=60: refresh due at 46 s.
+	if _, err := f.ver.Verify(context.Background(), tok); err != nil {
+		t.Fatal(err)
+	}
+	f.rotate(t)
+	f.clock.Add(time.Second)
+	if _, err := f.ver.Verify(context.Background(), f.token(t)); err != nil {
+		t.Fatal(err)
+	}
+	if n := f.srv.fetches.Load(); n != 2 {
+		t.Fatalf("%d fetches, want 2", n)
+	}
+	// Known kids, many times, the clock short of the refresh point (3/4 of
+	// 60 s): no fetch.
+	for range 100 {
+		if _, err := f.ver.Verify(context.Background(), tok); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f.clock.Add(44 * time.Second)
+	for range 100 {
+		if _, err := f.ver.Verify(context.Background(), tok); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := f.srv.fetches.Load(); n != 2 {
+		t.Fatalf("known kids caused %d fetches", n-2)
+	}
+	// Past the refresh point but before expiry (46 s of 60), and no request
+	// at all: the background goroutine refreshes.
+	f.clock.Add(time.Second)
+	eventually(t, "a background refresh", func() bool { return f.srv.fetches.Load() == 3 })
+	// With the server hanging and the document past its expiry, a known kid
+	// still answers at once: the refresh runs beside the request, never in it.
+	f.srv.hold()
+	f.clock.Add(2 * time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	tok2 := f.token(t)
+	if _, err := f.ver.Verify(ctx, tok2); err != nil {
+		t.Fatalf("known kid, stale document, hanging server: %v", err)
+	}
+	eventually(t, "the stale document's refresh to reach the server", func() bool { return f.srv.waiting.Load() == 1 })
+	if _, err := f.ver.Verify(ctx, tok2); err != nil {
+		t.Fatalf("known kid while the refresh hangs: %v", err)
+	}
+	f.srv.release()
+}
+
+// A refresh that fails — an error status, a document with no usable key —
+// keeps the last good keys serving, long past the document's expiry.
+func TestJWKSFailedRefreshKeepsLastGoodKeys(t *testing.T) {
+	f := newRemoteFixture(t)
+	f.srv.cacheControl.Store("max-age=10")
+	tok := f.token(t)
+	if _, err := f.ver.Verify(context.Background(), tok); err != nil {
+		t.Fatal(err)
+	}
+	f.srv.failing.Store(true)
+	for i := range 3 {
+		n := f.srv.fetches.Load()
+		f.clock.Add(time.Minute)
+		if _, err := f.ver.Verify(context.Background(), f.token(t)); err != nil {
+			t.Fatalf("round %d, remote failing: %v", i, err)
+		}
+		eventually(t, "a refresh attempt", func() bool { return f.srv.fetches.Load() > n })
+	}
+	// Now a document of symmetric keys only: nothing usable, so it fails too.
+	hs, _ := keys.NewSet(mustKey(t, keys.HS256))
+	f.srv.set.Store(hs)
+	f.srv.failing.Store(false)
+	n := f.srv.fetches.Load()
+	f.clock.Add(time.Minute)
+	if _, err := f.ver.Verify(context.Background(), f.token(t)); err != nil {
+		t.Fatalf("remote serving no usable key: %v", err)
+	}
+	eventually(t, "a refresh attempt", func() bool { return f.srv.fetches.Load() > n })
+	if _, err := f.ver.Verify(context.Background(), f.token(t)); err != nil {
+		t.Fatalf("after a refresh found no usable key: %v", err)
+	}
+}
+
+// Concurrent requests with the same unknown kid cause one fetch, and all
+// of them verify once it lands.
+func TestJWKSUnknownKidSingleFetch(t *testing.T) {
+	f := newRemoteFixture(t)
+	if _, err := f.ver.Verify(context.Background(), f.token(t)); err != nil {
+		t.Fatal(err)
+	}
+	f.rotate(t)
+	tok := f.token(t)
+	f.srv.hold()
+	f.clock.Add(time.Second)
+	const n = 50
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	for range n {
+		wg.Go(func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			if _, err := f.ver.Verify(ctx, tok); err != nil {
+				errs <- err
+			}
+		})
+	}
+	eventually(t, "the refetch to reach the server", func() bool { return f.srv.waiting.Load() == 1 })
+	f.srv.release()
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Errorf("unknown kid after the refetch: %v", err)
+	}
+	if got := f.srv.fetches.Load(); got != 2 {
+		t.Fatalf("%d fetches for %d concurrent unknown-kid requests, want 2 (start-up, one refetch)", got, n)
+	}
+	// Within the interval, more unknown kids cause no fetch at all.
+	f.rotate(t)
+	if _, err := f.ver.Verify(context.Background(), f.token(t)); !errors.Is(err, authkit.ErrInvalidToken) {
+		t.Fatalf("unknown kid within the interval: %v; want ErrInvalidToken", err)
+	}
+	if got := f.srv.fetches.Load(); got != 2 {
+		t.Fatalf("%d fetches, want no new one within the interval", got)
+	}
+}
+
+// Close stops the background goroutine (TestMain checks none is left),
+// cancels a hanging fetch, releases requests waiting on it, and is
+// idempotent. Afterwards remote keys are refused with ErrStoreUnavailable
+// while local keys keep working.
+func TestJWKSClose(t *testing.T) {
+	local, _ := keys.NewSet(mustKey(t, keys.HS256))
+	f := newRemoteFixture(t, authkit.WithKeys(local))
+	localIss, _ := issuer.New(authkit.WithKeys(local), authkit.WithClock(f.clock.Now))
+	localTok, _ := localIss.IssueAccessToken(context.Background(), "bob")
+	tok := f.token(t)
+	if _, err := f.ver.Verify(context.Background(), tok); err != nil {
+		t.Fatal(err)
+	}
+	f.rotate(t)
+	unknown := f.token(t)
+	f.srv.hold()
+	f.clock.Add(time.Second)
+	waited := make(chan error, 1)
+	go func() {
+		_, err := f.ver.Verify(context.Background(), unknown)
+		waited <- err
+	}()
+	eventually(t, "the refetch to reach the server", func() bool { return f.srv.waiting.Load() == 1 })
+
+	var wg sync.WaitGroup
+	for range 3 {
+		wg.Go(func() { f.ver.Close() })
+	}
+	wg.Wait() // returns although the server never answers: the fetch is cancelled
+	if err := <-waited; !errors.Is(err, authkit.ErrStoreUnavailable) {
+		t.Fatalf("request waiting on the refetch at Close: %v; want ErrStoreUnavailable", err)
+	}
+	if err := f.ver.Close(); err != nil {
+		t.Fatalf("second Close: %v", err)
+	}
+	if p, err := f.ver.Verify(context.Background(), tok); p != nil || !errors.Is(err, authkit.ErrStoreUnavailable) {
+		t.Fatalf("remote key after Close: %v, %v; want ErrStoreUnavailable", p, err)
+	}
+	if _, err := f.ver.Verify(context.Background(), localTok.AccessToken); err != nil {
+		t.Fatalf("local key after Close: %v", err)
+	}
+	// A verifier without a JWKS URL has nothing to stop.
+	plain, _ := verifier.New(authkit.WithKeys(local), authkit.WithClock(f.clock.Now))
+	if err := plain.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := plain.Verify(context.Background(), localTok.AccessToken); err != nil {
+		t.Fatalf("Close on a verifier without background work: %v", err)
+	}
+}
