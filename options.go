@@ -27,7 +27,11 @@ const (
 	DefaultTokenPrefix         = "ak"
 	DefaultLastUsedInterval    = time.Minute
 	DefaultJWKSRefreshInterval = time.Minute
+	DefaultVerifyCacheEntries  = 1024
 )
+
+// MaxVerifyCacheEntries is the largest size WithVerifyCache accepts.
+const MaxVerifyCacheEntries = 1 << 20
 
 // Authentication schemes tried by verifier.Verifier.Authenticate, named in
 // WithSchemes.
@@ -82,6 +86,7 @@ type Config struct {
 	JWKSURL             string
 	JWKSRefreshInterval time.Duration
 	JWKSDefaultAlg      keys.Algorithm
+	VerifyCacheEntries  int
 	HTTPClient          *http.Client
 	Issuer              string
 	Audience            []string
@@ -128,6 +133,7 @@ func BuildConfig(role Role, opts ...Option) (*Config, error) {
 		Clock:               time.Now,
 		TokenPrefix:         DefaultTokenPrefix,
 		LastUsedInterval:    DefaultLastUsedInterval,
+		VerifyCacheEntries:  DefaultVerifyCacheEntries,
 	}
 	for _, o := range opts {
 		if o == nil {
@@ -355,6 +361,34 @@ func WithHTTPClient(hc *http.Client) Option {
 		}
 		c.HTTPClient = hc
 		c.mark("WithHTTPClient", RoleVerifier)
+		return nil
+	}
+}
+
+// WithVerifyCache sets how many verified JWT access tokens the verifier
+// remembers, keyed by their exact bytes, so that a token presented again
+// skips the signature check and claims decoding — the bulk of the cost for
+// EdDSA, ECDSA and RSA tokens. Every hit still checks, as a first
+// verification does, that the token's key is still in the key set (a key
+// removed from the set, or dropped by the remote JWKS, refuses the token),
+// exp, nbf and iat against the clock, revocation and the principal check.
+// Only tokens that passed every check are stored, so invalid tokens cannot
+// evict valid ones; API tokens are not cached (they need their store
+// lookup anyway). The cache lives in process memory only, and never holds
+// more than entries tokens: each entry keeps a copy of the token and its
+// decoded claims: about 1.2 KiB for a typical 600-byte token (so about
+// 1.2 MiB at the default size), more for tokens with many application
+// claims, up to a few tens of KiB for tokens near the 8 KiB size limit.
+//
+// Default DefaultVerifyCacheEntries (1024); 0 turns the cache off; at most
+// MaxVerifyCacheEntries. Verifier only.
+func WithVerifyCache(entries int) Option {
+	return func(c *Config) error {
+		if entries < 0 || entries > MaxVerifyCacheEntries {
+			return invalid("WithVerifyCache(%d): must be between 0 and %d", entries, MaxVerifyCacheEntries)
+		}
+		c.VerifyCacheEntries = entries
+		c.mark("WithVerifyCache", RoleVerifier)
 		return nil
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -19,9 +20,10 @@ import (
 	"github.com/authkit-go/authkit/verifier"
 )
 
-// benchToken issues a realistic access token: two audiences, three scopes,
-// a session, no application claims.
-func benchSetup(b *testing.B, alg keys.Algorithm, withStore bool) (*verifier.Verifier, string, *keys.Key) {
+// benchSetup issues a realistic access token: two-part issuer and audience
+// URLs, three scopes, a session, no application claims; and a verifier for
+// it, configured by extra on top.
+func benchSetup(b *testing.B, alg keys.Algorithm, withStore bool, extra ...authkit.Option) (*verifier.Verifier, string, *keys.Key) {
 	b.Helper()
 	k, err := keys.Generate(alg)
 	if err != nil {
@@ -48,15 +50,18 @@ func benchSetup(b *testing.B, alg keys.Algorithm, withStore bool) (*verifier.Ver
 			iss.Revoke(context.Background(), t.AccessToken)
 		}
 	}
-	v, err := verifier.New(opts...)
+	v, err := verifier.New(append(opts, extra...)...)
 	if err != nil {
 		b.Fatal(err)
 	}
 	return v, pair.AccessToken, k
 }
 
-func benchVerify(b *testing.B, alg keys.Algorithm, withStore bool) {
-	v, tok, _ := benchSetup(b, alg, withStore)
+// noCache turns the verify cache off, so that every Verify is cold.
+var noCache = authkit.WithVerifyCache(0)
+
+func benchVerify(b *testing.B, alg keys.Algorithm, withStore bool, extra ...authkit.Option) {
+	v, tok, _ := benchSetup(b, alg, withStore, extra...)
 	ctx := context.Background()
 	b.ReportAllocs()
 	b.ResetTimer()
@@ -68,15 +73,120 @@ func benchVerify(b *testing.B, alg keys.Algorithm, withStore bool) {
 	}
 }
 
+// BenchmarkVerify is a cold verify: the verify cache is off, so every call
+// checks the signature and decodes the token.
 func BenchmarkVerify(b *testing.B) {
+	for _, alg := range []keys.Algorithm{keys.HS256, keys.ES256, keys.EdDSA, keys.RS256} {
+		b.Run(string(alg), func(b *testing.B) { benchVerify(b, alg, false, noCache) })
+		b.Run(string(alg)+"/revocation=memory", func(b *testing.B) { benchVerify(b, alg, true, noCache) })
+	}
+}
+
+// BenchmarkVerifyCached is a repeat verify through the verify cache (on by
+// default): every call after the first is a hit, which still checks the
+// key, the times, revocation and returns a fresh Principal.
+func BenchmarkVerifyCached(b *testing.B) {
 	for _, alg := range []keys.Algorithm{keys.HS256, keys.ES256, keys.EdDSA, keys.RS256} {
 		b.Run(string(alg), func(b *testing.B) { benchVerify(b, alg, false) })
 		b.Run(string(alg)+"/revocation=memory", func(b *testing.B) { benchVerify(b, alg, true) })
 	}
 }
 
+// BenchmarkVerifyCacheMiss verifies a different token every time with the
+// cache on, so every call is a miss that inserts (and evicts): the cost the
+// cache adds to a cold verify. Compare with BenchmarkVerify/HS256.
+func BenchmarkVerifyCacheMiss(b *testing.B) {
+	k, err := keys.Generate(keys.HS256)
+	if err != nil {
+		b.Fatal(err)
+	}
+	set, _ := keys.NewSet(k)
+	opts := []authkit.Option{authkit.WithKeys(set), authkit.WithIssuer("https://auth.example.com"), authkit.WithAudience("https://api.example.com")}
+	iss, err := issuer.New(opts...)
+	if err != nil {
+		b.Fatal(err)
+	}
+	toks := make([]string, 4096)
+	for i := range toks {
+		t, err := iss.IssueAccessToken(context.Background(), "user-1234567890", issuer.WithScopes("read", "write", "profile"))
+		if err != nil {
+			b.Fatal(err)
+		}
+		toks[i] = t.AccessToken
+	}
+	// 64 entries for 4096 tokens visited in turn: every call misses.
+	v, err := verifier.New(append(opts, authkit.WithVerifyCache(64))...)
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		if _, err := v.Verify(ctx, toks[i%len(toks)]); err != nil {
+			b.Fatal(err)
+		}
+		i++
+	}
+}
+
+// BenchmarkVerifyCachedParallel is BenchmarkVerifyCached/EdDSA with the
+// revocation check from every core at once: one hot token (the worst case
+// for contention, all goroutines in one bucket) and, under "distinct",
+// 256 tokens spread over the cache.
+func BenchmarkVerifyCachedParallel(b *testing.B) {
+	b.Run("one-token", func(b *testing.B) {
+		v, tok, _ := benchSetup(b, keys.EdDSA, true)
+		ctx := context.Background()
+		b.ReportAllocs()
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				if _, err := v.Verify(ctx, tok); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
+	})
+	b.Run("distinct", func(b *testing.B) {
+		k, _ := keys.Generate(keys.EdDSA)
+		set, _ := keys.NewSet(k)
+		st := memory.New()
+		opts := []authkit.Option{authkit.WithKeys(set), authkit.WithStore(st), authkit.WithIssuer("https://auth.example.com"),
+			authkit.WithAudience("https://api.example.com")}
+		iss, _ := issuer.New(opts...)
+		v, err := verifier.New(append(opts[:1:1], opts[2:]...)...)
+		if err != nil {
+			b.Fatal(err)
+		}
+		toks := make([]string, 256)
+		for i := range toks {
+			t, err := iss.IssueAccessToken(context.Background(), "user-1234567890", issuer.WithScopes("read", "write", "profile"))
+			if err != nil {
+				b.Fatal(err)
+			}
+			toks[i] = t.AccessToken
+			v.Verify(context.Background(), t.AccessToken)
+		}
+		var next atomic.Uint32
+		ctx := context.Background()
+		b.ReportAllocs()
+		b.ResetTimer()
+		b.RunParallel(func(pb *testing.PB) {
+			i := int(next.Add(97))
+			for pb.Next() {
+				if _, err := v.Verify(ctx, toks[i%len(toks)]); err != nil {
+					b.Error(err)
+					return
+				}
+				i++
+			}
+		})
+	})
+}
+
 func BenchmarkVerifyParallel(b *testing.B) {
-	v, tok, _ := benchSetup(b, keys.HS256, true)
+	v, tok, _ := benchSetup(b, keys.HS256, true, noCache)
 	ctx := context.Background()
 	b.ReportAllocs()
 	b.RunParallel(func(pb *testing.PB) {

@@ -210,6 +210,53 @@ func ExampleVerifier_Authenticate() {
 	// refused: true
 }
 
+// A token verified once is remembered (authkit.WithVerifyCache, on by
+// default), so presenting it again skips the signature check. Everything
+// that can change is still checked on every hit: here, a revocation made
+// after the token was cached refuses it.
+func ExampleVerifier_Verify_cached() {
+	ctx := context.Background()
+	key, err := keys.Generate(keys.EdDSA)
+	if err != nil {
+		log.Fatal(err)
+	}
+	set, err := keys.NewSet(key)
+	if err != nil {
+		log.Fatal(err)
+	}
+	store := memory.New()
+	iss, err := issuer.New(authkit.WithKeys(set), authkit.WithStore(store))
+	if err != nil {
+		log.Fatal(err)
+	}
+	ver, err := verifier.New(authkit.WithKeys(set), authkit.WithStore(store),
+		authkit.WithVerifyCache(10_000)) // the default is 1024 tokens; 0 turns it off
+	if err != nil {
+		log.Fatal(err)
+	}
+	pair, err := iss.IssuePair(ctx, "alice", issuer.WithScopes("read"))
+	if err != nil {
+		log.Fatal(err)
+	}
+	for range 2 { // a miss, then a hit
+		p, err := ver.Verify(ctx, pair.AccessToken)
+		if err != nil {
+			log.Fatal(err)
+		}
+		fmt.Println("verified:", p.Subject, p.Scopes)
+		p.Scopes = append(p.Scopes[:0], "admin") // a copy: the next hit is unaffected
+	}
+	if err := iss.RevokeSession(ctx, pair.SessionID); err != nil {
+		log.Fatal(err)
+	}
+	_, err = ver.Verify(ctx, pair.AccessToken)
+	fmt.Println("after logout:", errors.Is(err, authkit.ErrTokenRevoked))
+	// Output:
+	// verified: alice [read]
+	// verified: alice [read]
+	// after logout: true
+}
+
 // A Verifier that takes its keys from a JWKS URL keeps them fresh in a
 // background goroutine, which Close stops. A closed Verifier no longer
 // trusts its remote keys.

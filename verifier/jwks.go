@@ -288,8 +288,33 @@ func (r *remoteKeys) fetch(now time.Time) (*jwksDoc, error) {
 	if err != nil {
 		return nil, err
 	}
+	if old := r.doc.Load(); old != nil {
+		if set, err = keepIdentity(set, old.set); err != nil {
+			return nil, err
+		}
+	}
 	life := lifetime(resp.Header, r.interval)
 	return &jwksDoc{set: set, fetchedAt: now, expiresAt: now.Add(life)}, nil
+}
+
+// keepIdentity returns set with every key that old holds unchanged (same
+// kid, algorithm and RFC 7638 thumbprint, so the same public key) replaced
+// by old's *keys.Key. A refetch of an unchanged document then yields the
+// same key values, and the verify cache, which checks that a token's key is
+// still the one that verified it, stays warm across refreshes.
+func keepIdentity(set, old *keys.Set) (*keys.Set, error) {
+	ks := set.Keys()
+	same := 0
+	for i, k := range ks {
+		if o, ok := old.Lookup(k.ID()); ok && o != k && o.Algorithm() == k.Algorithm() && o.Thumbprint() == k.Thumbprint() {
+			ks[i] = o
+			same++
+		}
+	}
+	if same == 0 {
+		return set, nil
+	}
+	return keys.NewVerificationSet(ks...)
 }
 
 // lifetime is how long a document fetched with header h is trusted before

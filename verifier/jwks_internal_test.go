@@ -2,6 +2,8 @@ package verifier
 
 import (
 	"context"
+	"crypto/ed25519"
+	"crypto/rand"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -66,14 +68,17 @@ func TestLifetime(t *testing.T) {
 }
 
 // A fetched document is trusted for its lifetime and refreshed at three
-// quarters of it, in the background.
-func TestRemoteKeysSchedule(t *testing.T) {
+// quarters of it; a refetch of an unchanged document keeps every key's
+// identity (so the verify cache stays warm), and a changed key gets a new
+// one.
+func TestRemoteKeysScheduleAndIdentity(t *testing.T) {
 	k1, _ := keys.Generate(keys.ES256)
-	set, _ := keys.NewSet(k1)
-	var fetches atomic.Int32
+	k2, _ := keys.Generate(keys.EdDSA)
+	set, _ := keys.NewSet(k1, k2)
+	var published atomic.Pointer[keys.Set]
+	published.Store(set)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		fetches.Add(1)
-		doc, _ := set.JWKS()
+		doc, _ := published.Load().JWKS()
 		w.Header().Set("Cache-Control", "max-age=120")
 		w.Write(doc)
 	}))
@@ -84,7 +89,8 @@ func TestRemoteKeysSchedule(t *testing.T) {
 	r := newRemoteKeys(srv.URL, srv.Client(), time.Minute, "", func() time.Time { return time.Unix(0, clock.Load()) }, slog.New(slog.DiscardHandler))
 	defer r.close()
 
-	if _, ok, err := r.lookup(context.Background(), k1.ID(), now); err != nil || !ok {
+	a1, ok, err := r.lookup(context.Background(), k1.ID(), now)
+	if err != nil || !ok {
 		t.Fatalf("lookup: %v, %v", ok, err)
 	}
 	d := r.doc.Load()
@@ -94,6 +100,16 @@ func TestRemoteKeysSchedule(t *testing.T) {
 	if due := time.Unix(0, r.due.Load()); !due.Equal(now.Add(90 * time.Second)) {
 		t.Fatalf("refresh due at %v, want 3/4 into the lifetime (%v)", due, now.Add(90*time.Second))
 	}
+
+	// Replace k2 by another key under the same kid, then refresh.
+	_, priv := mustEd25519(t)
+	k2b, err := keys.NewPrivate(keys.EdDSA, priv, k2.ID())
+	if err != nil {
+		t.Fatal(err)
+	}
+	changed, _ := keys.NewSet(k1, k2b)
+	published.Store(changed)
+	b2old, _, _ := r.lookup(context.Background(), k2.ID(), now)
 	clock.Store(now.Add(91 * time.Second).UnixNano())
 	r.nudge()
 	deadline := time.Now().Add(10 * time.Second)
@@ -103,7 +119,22 @@ func TestRemoteKeysSchedule(t *testing.T) {
 		}
 		time.Sleep(2 * time.Millisecond)
 	}
-	if n := fetches.Load(); n != 2 {
-		t.Fatalf("%d fetches, want 2", n)
+	later := now.Add(91 * time.Second)
+	a2, _, _ := r.lookup(context.Background(), k1.ID(), later)
+	b2new, _, _ := r.lookup(context.Background(), k2.ID(), later)
+	if a2 != a1 {
+		t.Error("an unchanged key got a new identity on refresh")
 	}
+	if b2new == b2old || b2new.Thumbprint() != k2b.Thumbprint() {
+		t.Error("a changed key kept its old identity")
+	}
+}
+
+func mustEd25519(t *testing.T) (ed25519.PublicKey, ed25519.PrivateKey) {
+	t.Helper()
+	pub, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pub, priv
 }

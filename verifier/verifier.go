@@ -20,6 +20,21 @@
 // leeway); and, with a revocation store, not revoked by jti, session or
 // subject cutoff — asked in one store call.
 //
+// # Verify cache
+//
+// A JWT access token that passed every check is remembered, keyed by its
+// exact bytes, in a bounded cache (authkit.WithVerifyCache; 1024 tokens by
+// default, 0 turns it off). Presented again, it skips the signature check
+// and the decoding, which for EdDSA, ECDSA and RSA tokens is nearly all of
+// the cost; everything that can change is still checked on every hit, in
+// the same order and with the same errors as the first time: that the
+// token's kid still names the very key that verified it (a key removed from
+// the set, or dropped by the remote JWKS, refuses the token; a kid that now
+// names another key sends the token through a full verification), exp, nbf
+// and iat against the clock, revocation, and the principal check. The
+// issuer and audience cannot change: a Verifier's are fixed at New. A hit
+// returns a fresh Principal whose Scopes and Claims are copies.
+//
 // # Remote keys
 //
 // With authkit.WithJWKSURL, New starts one goroutine that fetches the JWKS
@@ -80,6 +95,7 @@ const MaxHeaderLen = jws.MaxTokenSize + 64
 type Verifier struct {
 	keys         *keys.Set
 	remote       *remoteKeys
+	cache        *verifyCache
 	revocations  authkit.RevocationStore
 	apiTokens    authkit.APITokenStore
 	hasher       opaque.Hasher
@@ -126,6 +142,7 @@ func New(opts ...authkit.Option) (*Verifier, error) {
 		prefix:       c.TokenPrefix,
 		leeway:       c.Leeway,
 		lastUsedStep: c.LastUsedInterval,
+		cache:        newVerifyCache(c.VerifyCacheEntries),
 	}
 	if c.JWKSURL != "" {
 		hc := c.HTTPClient
@@ -220,6 +237,16 @@ func (v *Verifier) lookupKey(ctx context.Context, kid string, now time.Time) (*k
 const payloadBuf = jws.MaxTokenSize * 3 / 4
 
 func (v *Verifier) verifyJWT(ctx context.Context, token string) (*authkit.Principal, error) {
+	var h uint64
+	if v.cache != nil {
+		h = v.cache.hash(token)
+		if e := v.cache.get(token, h); e != nil {
+			if p, ok, err := v.verifyCached(ctx, e); ok {
+				return p, err
+			}
+			// Its kid now names another key: verify it afresh.
+		}
+	}
 	var t jws.Token
 	if err := jws.Parse(token, &t); err != nil {
 		return nil, v.fail(ctx, authkit.MethodJWT, errMalformed)
@@ -279,7 +306,47 @@ func (v *Verifier) verifyJWT(ctx context.Context, token string) (*authkit.Princi
 		ExpiresAt: c.ExpiresAt,
 		Claims:    c.Extra,
 	}
-	return v.admit(ctx, pr)
+	if v.cache == nil {
+		return v.admit(ctx, pr)
+	}
+	// The entry copies pr before anyone (the principal check, the caller)
+	// can change it, and is inserted only once pr is admitted.
+	e := newCacheEntry(h, token, t.Header.Kid, k, pr, c.NotBefore, c.HasNotBefore)
+	if _, err := v.admit(ctx, pr); err != nil {
+		return nil, err
+	}
+	v.cache.put(e, now.Add(-v.leeway))
+	return pr, nil
+}
+
+// verifyCached answers a token found in the cache with the checks that do
+// not depend on its bytes, in verifyJWT's order and with its errors. ok is
+// false when the token's kid now names another key than the one that
+// verified it: the caller then verifies the token afresh.
+func (v *Verifier) verifyCached(ctx context.Context, e *cacheEntry) (p *authkit.Principal, ok bool, err error) {
+	now := v.now()
+	k, found, err := v.lookupKey(ctx, e.kid, now)
+	switch {
+	case err != nil:
+		return nil, true, v.fail(ctx, authkit.MethodJWT, err)
+	case !found:
+		v.cache.remove(e)
+		return nil, true, v.fail(ctx, authkit.MethodJWT, errUnknownKey)
+	case k != e.key:
+		return nil, false, nil
+	case !now.Before(e.p.ExpiresAt.Add(v.leeway)):
+		v.cache.remove(e)
+		return nil, true, v.fail(ctx, authkit.MethodJWT, errExpired)
+	case e.hasNbf && e.nbf.After(now.Add(v.leeway)):
+		return nil, true, v.fail(ctx, authkit.MethodJWT, errNotYet)
+	case e.p.IssuedAt.After(now.Add(v.leeway)):
+		return nil, true, v.fail(ctx, authkit.MethodJWT, errFuture)
+	}
+	if err := v.checkRevoked(ctx, e.p.TokenID, e.p.SessionID, e.p.Subject, e.p.IssuedAt, now); err != nil {
+		return nil, true, v.fail(ctx, authkit.MethodJWT, err)
+	}
+	p, err = v.admit(ctx, e.principal())
+	return p, true, err
 }
 
 // checkRevoked asks the revocation store, if any, whether the token is dead

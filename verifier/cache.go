@@ -1,0 +1,225 @@
+package verifier
+
+import (
+	"hash/maphash"
+	"math/bits"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/authkit-go/authkit"
+	"github.com/authkit-go/authkit/keys"
+)
+
+// cacheWays is how many entries share a bucket.
+const cacheWays = 8
+
+// verifyCache remembers JWT access tokens that passed every check, keyed by
+// their exact bytes (authkit.WithVerifyCache). It is a set-associative
+// cache: a token's keyed hash picks one bucket of up to cacheWays slots, so
+// it never holds more entries than it has slots, and memory is bounded by
+// construction.
+//
+// Reads take no lock: a lookup loads the bucket's slots atomically and
+// compares hashes, then the whole token in constant time. Writes (insertion,
+// removal) lock only their bucket. The hash is keyed with a random seed per
+// cache, so nobody outside can aim tokens at one bucket.
+//
+// An insertion replaces, in order of preference: the same token, an empty
+// slot, an expired entry, an entry not hit since the bucket's last
+// insertion, and otherwise the entry that expires first; the first three
+// among equals go to the one expiring first too. Only verified tokens are
+// inserted, so evicting an entry costs an attacker a valid token each time.
+type verifyCache struct {
+	seed    maphash.Seed
+	ways    int
+	buckets []cacheBucket
+}
+
+type cacheBucket struct {
+	mu   sync.Mutex // held by writers only
+	slot [cacheWays]atomic.Pointer[cacheEntry]
+}
+
+// cacheEntry is one verified token. It is immutable once inserted, apart
+// from used.
+type cacheEntry struct {
+	hash  uint64
+	token string    // the exact token (a copy)
+	kid   string    // its header's kid
+	key   *keys.Key // the key that verified its signature
+	// p holds the verified claims as a Principal. It is never handed out:
+	// every hit returns a copy (see principal).
+	p      authkit.Principal
+	nbf    time.Time
+	hasNbf bool
+	used   atomic.Bool // hit since the bucket's last insertion
+}
+
+// newVerifyCache returns a cache of at most entries tokens, or nil for 0.
+func newVerifyCache(entries int) *verifyCache {
+	if entries <= 0 {
+		return nil
+	}
+	ways := min(entries, cacheWays)
+	return &verifyCache{seed: maphash.MakeSeed(), ways: ways, buckets: make([]cacheBucket, entries/ways)}
+}
+
+func (c *verifyCache) hash(token string) uint64 { return maphash.String(c.seed, token) }
+
+func (c *verifyCache) bucket(h uint64) *cacheBucket {
+	i, _ := bits.Mul64(h, uint64(len(c.buckets)))
+	return &c.buckets[i]
+}
+
+// get returns the entry for token, whose hash is h, or nil.
+func (c *verifyCache) get(token string, h uint64) *cacheEntry {
+	b := c.bucket(h)
+	for i := range c.ways {
+		e := b.slot[i].Load()
+		if e != nil && e.hash == h && equalConstantTime(e.token, token) {
+			if !e.used.Load() { // keep a hot entry's cache line read-only
+				e.used.Store(true)
+			}
+			return e
+		}
+	}
+	return nil
+}
+
+// put inserts e. An entry whose exp is at or before cutoff is expired.
+func (c *verifyCache) put(e *cacheEntry, cutoff time.Time) {
+	b := c.bucket(e.hash)
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	victim, rank := 0, 5
+	var victimExp time.Time
+	for i := range c.ways {
+		x := b.slot[i].Load()
+		r := 4
+		switch {
+		case x == nil:
+			r = 1
+		case x.hash == e.hash && equalConstantTime(x.token, e.token):
+			r = 0
+		case !cutoff.Before(x.p.ExpiresAt):
+			r = 2
+		case !x.used.Load():
+			r = 3
+		}
+		var exp time.Time
+		if x != nil {
+			exp = x.p.ExpiresAt
+		}
+		if r < rank || (r == rank && exp.Before(victimExp)) {
+			victim, rank, victimExp = i, r, exp
+		}
+	}
+	for i := range c.ways {
+		if x := b.slot[i].Load(); x != nil && x.used.Load() {
+			x.used.Store(false)
+		}
+	}
+	b.slot[victim].Store(e)
+}
+
+// remove drops e if it is still cached.
+func (c *verifyCache) remove(e *cacheEntry) {
+	b := c.bucket(e.hash)
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for i := range c.ways {
+		if b.slot[i].Load() == e {
+			b.slot[i].Store(nil)
+		}
+	}
+}
+
+// len counts the cached entries; for tests.
+func (c *verifyCache) len() int {
+	n := 0
+	for bi := range c.buckets {
+		for i := range c.ways {
+			if c.buckets[bi].slot[i].Load() != nil {
+				n++
+			}
+		}
+	}
+	return n
+}
+
+// newCacheEntry makes the entry for a token that verified with key k and
+// whose principal is p, before p is handed to anyone: the entry keeps its
+// own copy of every mutable part of p.
+func newCacheEntry(h uint64, token, kid string, k *keys.Key, p *authkit.Principal, nbf time.Time, hasNbf bool) *cacheEntry {
+	e := &cacheEntry{hash: h, token: cloneString(token), kid: kid, key: k, p: *p, nbf: nbf, hasNbf: hasNbf}
+	e.p.Scopes = slices.Clone(p.Scopes)
+	e.p.Claims = cloneClaims(p.Claims)
+	return e
+}
+
+// cloneString copies s, so that an entry never pins the larger string (an
+// Authorization header, a request buffer) a token may be a part of.
+func cloneString(s string) string { return string(append([]byte(nil), s...)) }
+
+// principal returns a fresh Principal for a hit. Its mutable parts (Scopes,
+// Claims) are copies, so a caller that changes them changes nothing the
+// next hit returns.
+func (e *cacheEntry) principal() *authkit.Principal {
+	p := new(authkit.Principal)
+	*p = e.p
+	p.Scopes = slices.Clone(e.p.Scopes)
+	p.Claims = cloneClaims(e.p.Claims)
+	return p
+}
+
+// cloneClaims deep-copies application claims as the claims parser makes
+// them: maps, slices and immutable scalars (strings, float64, bool, nil).
+func cloneClaims(m map[string]any) map[string]any {
+	if m == nil {
+		return nil
+	}
+	out := make(map[string]any, len(m))
+	for k, v := range m {
+		out[k] = cloneJSON(v)
+	}
+	return out
+}
+
+func cloneJSON(v any) any {
+	switch x := v.(type) {
+	case map[string]any:
+		return cloneClaims(x)
+	case []any:
+		s := make([]any, len(x))
+		for i := range x {
+			s[i] = cloneJSON(x[i])
+		}
+		return s
+	}
+	return v
+}
+
+// equalConstantTime reports whether a and b are equal, in a time that
+// depends on their lengths only: eight bytes at a time, with no early exit.
+func equalConstantTime(a, b string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	var acc uint64
+	i := 0
+	for ; i+8 <= len(a); i += 8 {
+		acc |= load64(a[i:i+8]) ^ load64(b[i:i+8])
+	}
+	for ; i < len(a); i++ {
+		acc |= uint64(a[i] ^ b[i])
+	}
+	return acc == 0
+}
+
+func load64(s string) uint64 {
+	_ = s[7]
+	return uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
+		uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
+}
