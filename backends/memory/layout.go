@@ -27,8 +27,10 @@ import (
 //     first.
 //   - A rotated token stays as the token record it was, with its sealed
 //     successor, until its expiry: reuse detection needs no more.
-//   - One heap of (expiry, reference) pairs orders every session and token
-//     by when it becomes garbage; each record knows its place in it.
+//   - One heap of (expiry, reference) pairs orders every session and
+//     rotated token by when it becomes garbage; each record knows its place
+//     in it. A session's current token has no entry of its own: the
+//     session's entry stands for both, at the earlier of their times.
 
 // none is the null reference.
 const none = ^uint32(0)
@@ -144,18 +146,20 @@ type session struct {
 }
 
 // Session flags: which of the optional slices were non-nil, so that they
-// come back as they went in.
+// come back as they went in, and whether the session's heap entry stands
+// for its last token too.
 const (
 	hasScopes uint8 = 1 << iota
 	hasAudience
 	hasClaims
+	coversLast
 )
 
 func (ss *session) id() string      { return ss.blob[:ss.idLen] }
 func (ss *session) subject() string { return ss.blob[ss.idLen : ss.idLen+ss.subjLen] }
 
-// deadline is when the session becomes garbage whatever else happens.
-func (ss *session) deadline() int64 { return min(ss.expires, ss.idle) }
+// garbageAt is when the session becomes garbage whatever else happens.
+func (ss *session) garbageAt() int64 { return min(ss.expires, ss.idle) }
 
 func (ss *session) isRevoked() bool { return ss.revoked != zeroMicros }
 
@@ -276,7 +280,8 @@ type token struct {
 	issued, expires, usedAt int64
 	// sess is the token's session; next the session's next newer token.
 	sess, next uint32
-	// heap is the token's position in the deadline heap.
+	// heap is the token's position in the deadline heap, or none for the
+	// current token, whose session's entry stands for it.
 	heap  uint32
 	flags uint8
 }
@@ -326,7 +331,7 @@ type families struct {
 	// now, though their expiry may be far away.
 	revoked map[uint32]struct{}
 
-	// The deadline heap: a binary min-heap of (at[i], who[i]), who a token
+	// The deadline heap: a 4-ary min-heap of (at[i], who[i]), who a token
 	// reference or a session reference with sessionBit set.
 	at  []int64
 	who []uint32
@@ -422,7 +427,7 @@ func (f *families) addSession(in authkit.Session) (uint32, bool) {
 	} else {
 		f.bySubject.insert(hs, ref)
 	}
-	f.push(ref|sessionBit, ss.deadline())
+	f.push(ref|sessionBit, ss.garbageAt())
 	if ss.isRevoked() {
 		f.revoked[ref] = struct{}{}
 	}
@@ -430,8 +435,10 @@ func (f *families) addSession(in authkit.Session) (uint32, bool) {
 }
 
 // addToken stores a token of session sref, newest of its session, and
-// returns its reference. The caller has checked that its hash is free.
-func (f *families) addToken(sref uint32, h authkit.TokenHash, issued, expires int64) (uint32, bool) {
+// returns its reference. The caller has checked that its hash is free. A
+// current token (unused) is covered by its session's heap entry; the
+// token it succeeds, if covered, gets an entry of its own.
+func (f *families) addToken(sref uint32, h authkit.TokenHash, issued, expires int64, current bool) (uint32, bool) {
 	ref, ok := f.toks.alloc()
 	if !ok {
 		return 0, false
@@ -441,6 +448,7 @@ func (f *families) addToken(sref uint32, h authkit.TokenHash, issued, expires in
 	t.issued, t.expires, t.usedAt = issued, expires, zeroMicros
 	t.sess, t.next = sref, none
 	ss := f.sess.at(sref)
+	f.uncover(ss)
 	if ss.last == none {
 		ss.first = ref
 	} else {
@@ -448,8 +456,35 @@ func (f *families) addToken(sref uint32, h authkit.TokenHash, issued, expires in
 	}
 	ss.last = ref
 	f.byHash.insert(f.hashToken(&h), ref)
-	f.push(ref, expires)
+	if current {
+		t.heap = none
+		ss.flags |= coversLast
+		f.fix(ss.heap, f.deadline(ss))
+	} else {
+		f.push(ref, expires)
+	}
 	return ref, true
+}
+
+// deadline is when session ss or its current token becomes garbage,
+// whichever comes first: the time of its heap entry.
+func (f *families) deadline(ss *session) int64 {
+	at := ss.garbageAt()
+	if ss.flags&coversLast != 0 {
+		at = min(at, f.toks.at(ss.last).expires)
+	}
+	return at
+}
+
+// uncover gives the token ss's heap entry stands for, if any, an entry of
+// its own.
+func (f *families) uncover(ss *session) {
+	if ss.flags&coversLast == 0 {
+		return
+	}
+	ss.flags &^= coversLast
+	f.push(ss.last, f.toks.at(ss.last).expires)
+	f.fix(ss.heap, ss.garbageAt())
 }
 
 // dropToken deletes token ref.
@@ -477,7 +512,12 @@ func (f *families) dropToken(ref uint32) {
 			prev = p.next
 		}
 	}
-	f.remove(t.heap)
+	if t.heap == none {
+		ss.flags &^= coversLast
+		f.fix(ss.heap, ss.garbageAt())
+	} else {
+		f.remove(t.heap)
+	}
 	f.toks.release(ref)
 }
 
@@ -523,12 +563,25 @@ func (f *families) dropSession(ref uint32, budget int) int {
 func (f *families) collect(now int64, budget int) int {
 	n := 0
 	for n < budget && len(f.at) > 0 && f.at[0] <= now {
-		if who := f.who[0]; who&sessionBit != 0 {
-			n += f.dropSession(who&^sessionBit, budget-n)
-		} else {
+		who := f.who[0]
+		if who&sessionBit == 0 {
 			f.dropToken(who)
 			n++
+			continue
 		}
+		ref := who &^ sessionBit
+		if ss := f.sess.at(ref); ss.garbageAt() > now {
+			// Only the current token, which the entry stands for, has
+			// expired; dropping it moves the entry to the session's time.
+			if ss.flags&coversLast == 0 { // cannot happen; never loop
+				f.fix(ss.heap, ss.garbageAt())
+				continue
+			}
+			f.dropToken(ss.last)
+			n++
+			continue
+		}
+		n += f.dropSession(ref, budget-n)
 	}
 	return n
 }
@@ -592,9 +645,13 @@ func (f *families) swap(i, j int) {
 	f.setPos(j)
 }
 
+// The heap is 4-ary: the children of i are 4i+1 … 4i+4. Half the depth of
+// a binary heap means half the records whose position a sift rewrites,
+// and the four children's times share a cache line.
+
 func (f *families) up(j int) {
 	for j > 0 {
-		i := (j - 1) / 2
+		i := (j - 1) / 4
 		if f.at[i] <= f.at[j] {
 			return
 		}
@@ -608,13 +665,15 @@ func (f *families) up(j int) {
 func (f *families) down(i0 int) bool {
 	i, n := i0, len(f.at)
 	for {
-		l := 2*i + 1
-		if l >= n || l < 0 {
+		c := 4*i + 1
+		if c >= n || c < 0 {
 			break
 		}
-		j := l
-		if r := l + 1; r < n && f.at[r] < f.at[l] {
-			j = r
+		j := c
+		for k := c + 1; k < min(c+4, n); k++ {
+			if f.at[k] < f.at[j] {
+				j = k
+			}
 		}
 		if f.at[j] >= f.at[i] {
 			break

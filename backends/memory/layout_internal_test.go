@@ -187,14 +187,23 @@ func TestRandomOperations(t *testing.T) {
 			h := newHash()
 			idle := now.Add(time.Duration(5+rng.IntN(60)) * time.Minute)
 			exp := now.Add(time.Duration(10+rng.IntN(120)) * time.Minute)
+			first := authkit.RefreshRecord{Hash: h, SessionID: id, Subject: subj, IssuedAt: now, ExpiresAt: idle}
+			switch rng.IntN(8) {
+			case 0: // the first token idles out before its session
+				first.ExpiresAt = now.Add(time.Duration(1+rng.IntN(int(idle.Sub(now)/time.Second))) * time.Second)
+			case 1: // or outlives it
+				first.ExpiresAt = idle.Add(time.Duration(1+rng.IntN(3600)) * time.Second)
+			case 2: // a first token stored already used: the session has no current one
+				first.UsedAt, first.Successor = now, []byte("s")
+			}
 			err := s.CreateSession(ctx,
 				authkit.Session{ID: id, Subject: subj, UserAgent: fmt.Sprint("ua", step), CreatedAt: now, LastUsedAt: now, ExpiresAt: exp, IdleExpiresAt: idle},
-				authkit.RefreshRecord{Hash: h, SessionID: id, Subject: subj, IssuedAt: now, ExpiresAt: idle})
+				first)
 			if err != nil {
 				t.Fatalf("step %d: CreateSession: %v", step, err)
 			}
 			sessions[id] = &modelSession{subject: subj, expires: exp, idle: idle, current: h, created: now, lastUse: now}
-			tokens[h] = &modelToken{session: id, expires: idle}
+			tokens[h] = &modelToken{session: id, expires: first.ExpiresAt, used: !first.UsedAt.IsZero()}
 		case op < 14 && len(sessions) > 0:
 			all := ids()
 			id := all[rng.IntN(len(all))]
@@ -326,5 +335,40 @@ func TestRandomOperations(t *testing.T) {
 	checkInvariants(t, s)
 	if got := s.size(); got != 0 {
 		t.Errorf("%d entries left after a cleanup past every expiry", got)
+	}
+}
+
+// TestCurrentTokenExpiresBeforeSession: a session's heap entry stands for
+// its current token too. When the token's expiry comes first, cleanup
+// deletes the token alone, counts it, and keeps the session until its own
+// time.
+func TestCurrentTokenExpiresBeforeSession(t *testing.T) {
+	s := New()
+	ctx := context.Background()
+	err := s.CreateSession(ctx,
+		authkit.Session{ID: "s", Subject: "alice", CreatedAt: t0, LastUsedAt: t0, ExpiresAt: t0.Add(10 * time.Hour), IdleExpiresAt: t0.Add(5 * time.Hour)},
+		authkit.RefreshRecord{Hash: hashN('r', 1), SessionID: "s", Subject: "alice", IssuedAt: t0, ExpiresAt: t0.Add(time.Hour)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkInvariants(t, s)
+	if n, err := s.DeleteExpiredSessions(ctx, t0.Add(time.Hour-time.Microsecond), 10); err != nil || n != 0 {
+		t.Fatalf("DeleteExpiredSessions before the token's expiry = %d, %v; want 0", n, err)
+	}
+	if n, err := s.DeleteExpiredSessions(ctx, t0.Add(2*time.Hour), 10); err != nil || n != 1 {
+		t.Fatalf("DeleteExpiredSessions after the token's expiry = %d, %v; want 1 (the token)", n, err)
+	}
+	if _, err := s.LookupRefresh(ctx, hashN('r', 1)); !errors.Is(err, authkit.ErrNotFound) {
+		t.Errorf("the expired token is still there: %v", err)
+	}
+	if _, err := s.Session(ctx, "s"); err != nil {
+		t.Errorf("the session went with its token, five hours early: %v", err)
+	}
+	checkInvariants(t, s)
+	if n, err := s.DeleteExpiredSessions(ctx, t0.Add(5*time.Hour), 10); err != nil || n != 1 {
+		t.Fatalf("DeleteExpiredSessions at the session's idle expiry = %d, %v; want 1 (the session)", n, err)
+	}
+	if got := s.size(); got != 0 {
+		t.Errorf("%d entries left", got)
 	}
 }

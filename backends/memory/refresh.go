@@ -38,15 +38,16 @@ func (s *Store) CreateSession(ctx context.Context, sess authkit.Session, first a
 	if !ok {
 		return fmt.Errorf("memory: CreateSession: %w", errFull)
 	}
-	tref, ok := f.addToken(sref, first.Hash, toMicros(first.IssuedAt), toMicros(first.ExpiresAt))
+	used := !first.UsedAt.IsZero()
+	tref, ok := f.addToken(sref, first.Hash, toMicros(first.IssuedAt), toMicros(first.ExpiresAt), !used)
 	if !ok {
 		f.dropSession(sref, 1)
 		return fmt.Errorf("memory: CreateSession: %w", errFull)
 	}
-	if !first.UsedAt.IsZero() || first.Successor != nil {
+	if used || first.Successor != nil {
 		t := f.toks.at(tref)
 		t.usedAt = toMicros(first.UsedAt)
-		if !first.UsedAt.IsZero() {
+		if used {
 			t.flags |= tokUsed
 		}
 		t.setSuccessor(first.Successor)
@@ -95,15 +96,17 @@ func (s *Store) RotateRefresh(ctx context.Context, r authkit.Rotation) (authkit.
 		return authkit.Session{}, fmt.Errorf("memory: RotateRefresh: successor hash: %w", authkit.ErrConflict)
 	}
 	next := toMicros(r.NextExpiresAt)
-	if _, ok := f.addToken(sref, r.Next, now, next); !ok {
+	lastUsed, idle := ss.lastUsed, ss.idle
+	ss.lastUsed, ss.idle = now, next
+	// addToken gives t, current until now, a heap entry of its own and
+	// moves the session's entry to its new time.
+	if _, ok := f.addToken(sref, r.Next, now, next, true); !ok {
+		ss.lastUsed, ss.idle = lastUsed, idle
 		return authkit.Session{}, fmt.Errorf("memory: RotateRefresh: %w", errFull)
 	}
 	t.flags |= tokUsed
 	t.usedAt = now
 	t.setSuccessor(r.Successor)
-	ss.lastUsed = now
-	ss.idle = next
-	f.fix(ss.heap, ss.deadline())
 	return f.sessionOf(ss), nil
 }
 

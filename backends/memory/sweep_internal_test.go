@@ -270,18 +270,27 @@ func (f *families) check() error {
 	if len(f.at) != len(f.who) {
 		return fmt.Errorf("deadline heap: %d times for %d references", len(f.at), len(f.who))
 	}
-	if want := f.sess.live + f.toks.live; len(f.at) != want {
-		return fmt.Errorf("deadline heap holds %d entries for %d sessions and tokens", len(f.at), want)
+	covered := 0
+	for ref := uint32(0); ref < f.sess.next; ref++ {
+		if ss := f.sess.at(ref); ss.blob != "" && ss.flags&coversLast != 0 {
+			covered++
+			if ss.last == none || f.toks.at(ss.last).heap != none || f.toks.at(ss.last).used() {
+				return fmt.Errorf("session %q covers a last token that is missing, used or in the heap", ss.id())
+			}
+		}
+	}
+	if want := f.sess.live + f.toks.live - covered; len(f.at) != want {
+		return fmt.Errorf("deadline heap holds %d entries for %d sessions and %d tokens, %d of them covered", len(f.at), f.sess.live, f.toks.live, covered)
 	}
 	for i, who := range f.who {
-		if p := (i - 1) / 2; i > 0 && f.at[i] < f.at[p] {
+		if p := (i - 1) / 4; i > 0 && f.at[i] < f.at[p] {
 			return fmt.Errorf("deadline heap: entry %d is earlier than its parent", i)
 		}
 		var pos uint32
 		var at int64
 		if who&sessionBit != 0 {
 			ss := f.sess.at(who &^ sessionBit)
-			pos, at = ss.heap, ss.deadline()
+			pos, at = ss.heap, f.deadline(ss)
 		} else {
 			t := f.toks.at(who)
 			pos, at = t.heap, t.expires
@@ -329,6 +338,9 @@ func (f *families) check() error {
 			}
 			if got, ok := f.findToken(&tk.hash); !ok || got != tr {
 				return fmt.Errorf("a token of session %q is not found by its hash", ss.id())
+			}
+			if tk.heap == none && (tr != ss.last || ss.flags&coversLast == 0) {
+				return fmt.Errorf("a token of session %q is neither in the heap nor covered", ss.id())
 			}
 			last = tr
 			tokens++
