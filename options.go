@@ -282,9 +282,11 @@ func WithKeys(s *keys.Set) Option {
 // fresh from then on (Verifier.Close stops it): it refetches before the
 // document's lifetime ends (its Cache-Control max-age, within the bounds
 // WithJWKSRefreshInterval states), so a request with a known kid never
-// waits for the network. A request with an unknown kid waits for a refetch,
-// at most one per WithJWKSRefreshInterval and only as long as its own
-// context allows. A failed refetch keeps the last good keys serving.
+// waits for the network. A request with an unknown kid waits for a refetch
+// (one at a time, rate-limited by WithJWKSRefreshInterval), but only as long
+// as its own context allows. A failed fetch keeps the last good keys
+// serving; before the first good one, tokens are refused with
+// ErrStoreUnavailable.
 // Symmetric keys in the document are never trusted. May be combined with
 // WithKeys (local keys are tried first). Verifier only.
 func WithJWKSURL(rawURL string) Option {
@@ -311,8 +313,9 @@ func isLoopbackHost(h string) bool {
 }
 
 // WithJWKSRefreshInterval sets the pace of the remote JWKS (WithJWKSURL):
-// the least time between two fetches triggered by unknown kids, the wait
-// before retrying a failed fetch, and the shortest lifetime a document gets.
+// an unknown kid triggers a fetch only if none began within the last
+// interval (so made-up kids cannot make the verifier hammer the remote), a
+// failed fetch is retried after an interval, and no document lives shorter.
 // A document lives for its Cache-Control max-age (less its Age), clamped to
 // between one interval and one hour (or one interval, if that is longer);
 // no-cache, no-store or max-age=0 give one interval, and a response without
