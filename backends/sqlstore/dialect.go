@@ -2,13 +2,10 @@ package sqlstore
 
 import (
 	"database/sql"
-	"errors"
 	"fmt"
 	"strings"
 
-	"github.com/go-sql-driver/mysql"
 	"github.com/jmoiron/sqlx"
-	"modernc.org/sqlite"
 )
 
 // dialect is everything that differs between the three databases. The
@@ -147,76 +144,4 @@ func dialectFor(driverName string) (*dialect, error) {
 		return dialectSQLite, nil
 	}
 	return nil, fmt.Errorf("sqlstore: unknown database/sql driver %q (want pgx, postgres, mysql or sqlite; pass WithDriver for a wrapped driver)", driverName)
-}
-
-// SQLSTATE codes and vendor error numbers the store acts on.
-const (
-	pgUniqueViolation      = "23505"
-	pgSerializationFailure = "40001"
-	pgDeadlockDetected     = "40P01"
-
-	myDupEntry        = 1062
-	myDupEntryKeyName = 1586
-	myDeadlock        = 1213
-
-	sqliteConstraintPrimaryKey = 1555 // SQLITE_CONSTRAINT_PRIMARYKEY
-	sqliteConstraintUnique     = 2067 // SQLITE_CONSTRAINT_UNIQUE
-)
-
-// sqlState is implemented by the errors of both PostgreSQL drivers
-// (*pgconn.PgError and *pq.Error).
-type sqlState interface {
-	error
-	SQLState() string
-}
-
-// isUniqueViolation reports whether err is a duplicate key, in any dialect.
-func isUniqueViolation(err error) bool {
-	if e, ok := errors.AsType[sqlState](err); ok {
-		return e.SQLState() == pgUniqueViolation
-	}
-	if e, ok := errors.AsType[*mysql.MySQLError](err); ok {
-		return e.Number == myDupEntry || e.Number == myDupEntryKeyName
-	}
-	if e, ok := errors.AsType[*sqlite.Error](err); ok {
-		return e.Code() == sqliteConstraintUnique || e.Code() == sqliteConstraintPrimaryKey
-	}
-	return false
-}
-
-// isRetryable reports whether err aborted a transaction that may simply be
-// run again: a deadlock or a serialization failure. The store's
-// transactions lock few rows, in a fixed order, so these are rare; they are
-// retried rather than reported, because a deadlock victim must not be
-// taken for a wrong answer (a lost rotation race is a *ReuseError, not a
-// failure).
-func isRetryable(err error) bool {
-	if e, ok := errors.AsType[sqlState](err); ok {
-		s := e.SQLState()
-		return s == pgSerializationFailure || s == pgDeadlockDetected
-	}
-	if e, ok := errors.AsType[*mysql.MySQLError](err); ok {
-		return e.Number == myDeadlock
-	}
-	return false
-}
-
-// MySQL errors for input the server refuses.
-const (
-	myDataTooLong        = 1406
-	myIncorrectString    = 1366
-	pgDataExceptionClass = "22"
-)
-
-// isDataError reports input the database refused as malformed: a string
-// that is not valid UTF-8 or holds a NUL byte (PostgreSQL's text), or a
-// value too long for its column (MySQL in strict mode).
-func isDataError(err error) bool {
-	if e, ok := errors.AsType[sqlState](err); ok {
-		return strings.HasPrefix(e.SQLState(), pgDataExceptionClass)
-	}
-	if e, ok := errors.AsType[*mysql.MySQLError](err); ok {
-		return e.Number == myDataTooLong || e.Number == myIncorrectString
-	}
-	return false
 }

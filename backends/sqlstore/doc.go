@@ -6,18 +6,24 @@
 // path serves the three dialects, which differ only in placeholders, upsert
 // syntax, row locks and column types.
 //
+// Like database/sql, the package links no driver: the program imports the
+// one its database needs, and links only that one (see [Open]):
+//
+//	import _ "github.com/jackc/pgx/v5/stdlib" // postgres://
+//
 // From a DSN, with the pool owned by the Store:
 //
 //	store, err := sqlstore.Open(ctx, "postgres://authkit:secret@db:5432/app?sslmode=verify-full")
 //	defer store.Close()
 //	iss, err := issuer.New(authkit.WithStore(store), authkit.WithKeys(set))
 //
-// Or over the *sqlx.DB (or *sql.DB, with NewFromDB) the application already
-// has, which the caller keeps owning:
+// Or over the *sql.DB (or *sqlx.DB, with New) the application already has,
+// which the caller keeps owning; a pgxpool.Pool becomes one with pgx's
+// stdlib.OpenDBFromPool:
 //
-//	db := sqlx.MustOpen("pgx", dsn)
-//	if err := sqlstore.Migrate(ctx, db); err != nil { … }
-//	store, err := sqlstore.New(db)
+//	db, err := sql.Open("pgx", dsn)
+//	if err := sqlstore.Migrate(ctx, db, "pgx"); err != nil { … }
+//	store, err := sqlstore.NewFromDB(db, "pgx")
 //
 // # Schema and migrations
 //
@@ -72,7 +78,7 @@
 // returns an error matching ctx.Err() without touching the database. Every
 // other failure matches authkit.ErrStoreUnavailable and keeps the driver's
 // error as its cause (errors.As reaches *pgconn.PgError, *pq.Error,
-// *mysql.MySQLError, *sqlite.Error): refused or broken connections, a
+// *mysql.MySQLError, *sqlite.Error, *net.OpError): refused or broken connections, a
 // server shutting down, a lock wait timeout, a missing table, and a ctx
 // whose deadline passed while the database did not answer (that error
 // matches context.DeadlineExceeded too; pgx and go-sql-driver close the
@@ -83,14 +89,21 @@
 // work again without a restart. Input the store refuses before asking the
 // database — an empty or over-long key ([MaxIDLen], [MaxKeyLen]), or a
 // string PostgreSQL's text cannot hold (invalid UTF-8, a NUL byte) —
-// matches authkit.ErrInvalidRequest. No error repeats a DSN's password.
+// matches authkit.ErrInvalidRequest. No error repeats a DSN's password, and
+// no error's text repeats what the drivers put in theirs — the database
+// user, the database name, the server's host and port, a SQLite file's
+// path: it names the failure by kind and code instead ("dial tcp: connect:
+// connection refused", "PostgreSQL error SQLSTATE 28P01 (invalid
+// password)", "MySQL error 1049 …"), so that it can be logged or answered
+// as it is; the driver's error, message and all, stays reachable with
+// errors.As.
 //
 // # SQLite
 //
 // Open turns on WAL, busy_timeout=5000, foreign keys and
 // synchronous=NORMAL. Write transactions are BEGIN IMMEDIATE on a
 // connection held for their duration, whatever the DSN says, so writers
-// queue on busy_timeout instead of deadlocking; a pool opened by the
-// application should set busy_timeout (and WAL) too. An in-memory database
-// is refused: each connection of a pool would see its own.
+// queue on busy_timeout instead of deadlocking; a pool opened by the application
+// should set busy_timeout (and WAL) too. An in-memory database is
+// refused: each connection of a pool would see its own.
 package sqlstore

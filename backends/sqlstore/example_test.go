@@ -2,9 +2,11 @@ package sqlstore_test
 
 import (
 	"context"
+	"database/sql"
 	"log"
 
-	"github.com/jmoiron/sqlx"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/jackc/pgx/v5/stdlib"
 
 	"github.com/authkit-go/authkit"
 	"github.com/authkit-go/authkit/backends/sqlstore"
@@ -14,8 +16,10 @@ import (
 )
 
 // Open connects from a DSN and owns the pool; the schema must have been
-// applied (authkit migrate --dsn …, or sqlstore.Migrate). This example
-// needs a PostgreSQL server, so it only compiles.
+// applied (authkit migrate --dsn …, or sqlstore.Migrate). The program
+// imports the driver of its DSN: for postgres://,
+// import _ "github.com/jackc/pgx/v5/stdlib". This example needs a
+// PostgreSQL server, so it only compiles.
 func ExampleOpen() {
 	ctx := context.Background()
 	store, err := sqlstore.Open(ctx, "postgres://authkit:secret@localhost:5432/app?sslmode=disable")
@@ -47,20 +51,43 @@ func ExampleOpen() {
 	}
 }
 
-// New runs over a pool the application already has; the application keeps
-// owning it. Migrate applies the embedded schema and is safe to call from
-// every server at start-up.
-func ExampleNew() {
+// NewFromDB runs over a pool the application already has; the application
+// keeps owning it. Migrate takes the same pool and driver name and is safe
+// to call from every server at start-up. As with database/sql, the program
+// imports the driver it uses (here: import _ "github.com/go-sql-driver/mysql").
+func ExampleNewFromDB() {
 	ctx := context.Background()
-	db, err := sqlx.Open("mysql", "authkit:secret@tcp(localhost:3306)/app?interpolateParams=true")
+	db, err := sql.Open("mysql", "authkit:secret@tcp(localhost:3306)/app?interpolateParams=true")
 	if err != nil {
 		log.Fatal(err)
 	}
 	defer db.Close()
-	if err := sqlstore.Migrate(ctx, db, sqlstore.WithTablePrefix("auth_")); err != nil {
+	if err := sqlstore.Migrate(ctx, db, "mysql", sqlstore.WithTablePrefix("auth_")); err != nil {
 		log.Fatal(err)
 	}
-	store, err := sqlstore.New(db, sqlstore.WithTablePrefix("auth_"))
+	store, err := sqlstore.NewFromDB(db, "mysql", sqlstore.WithTablePrefix("auth_"))
+	if err != nil {
+		log.Fatal(err)
+	}
+	_ = store // authkit.WithStore(store)
+}
+
+// A pgxpool.Pool serves the store through pgx's database/sql adapter,
+// stdlib.OpenDBFromPool (github.com/jackc/pgx/v5/stdlib), under the
+// driver name "pgx".
+func ExampleNewFromDB_pgxpool() {
+	ctx := context.Background()
+	pool, err := pgxpool.New(ctx, "postgres://authkit:secret@localhost:5432/app?sslmode=disable")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer pool.Close()
+	db := stdlib.OpenDBFromPool(pool)
+	defer db.Close()
+	if err := sqlstore.Migrate(ctx, db, "pgx"); err != nil {
+		log.Fatal(err)
+	}
+	store, err := sqlstore.NewFromDB(db, "pgx")
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -25,7 +25,7 @@ func TestExplainUsesIndexes(t *testing.T) {
 	t.Cleanup(func() { db.Close() })
 	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
 	defer cancel()
-	if err := Migrate(ctx, db); err != nil {
+	if err := Migrate(ctx, db.DB, db.DriverName()); err != nil {
 		t.Fatal(err)
 	}
 	s, err := New(db)

@@ -15,7 +15,7 @@ func TestFaults(t *testing.T) {
 	for _, b := range []backend{pgxBackend, mysqlBackend} {
 		t.Run(b.name, func(t *testing.T) {
 			direct := b.fresh(t)
-			if err := sqlstore.Migrate(t.Context(), openDB(t, b, direct)); err != nil {
+			if err := sqlstore.Migrate(t.Context(), openDB(t, b, direct).DB, b.driver); err != nil {
 				t.Fatal(err)
 			}
 			px := testservers.NewProxy(t, testservers.Addr(t, direct))

@@ -94,7 +94,7 @@ func newStore(t testing.TB, b backend, opts ...sqlstore.Option) (*sqlstore.Store
 	db := openDB(t, b, dsn)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	if err := sqlstore.Migrate(ctx, db, opts...); err != nil {
+	if err := sqlstore.Migrate(ctx, db.DB, b.driver, opts...); err != nil {
 		t.Fatalf("Migrate: %v", err)
 	}
 	s, err := sqlstore.New(db, opts...)

@@ -110,30 +110,47 @@ func statements(body string) []string {
 // MySQL commits DDL as it goes, so there each migration's statements are
 // written to be re-run safely (IF NOT EXISTS) should one be interrupted.
 //
-// The options are New's: WithTablePrefix (the same prefix as the Store's)
-// and WithDriver (to override the dialect detected from db.DriverName()).
-func Migrate(ctx context.Context, db *sqlx.DB, opts ...Option) error {
+// It takes what NewFromDB takes: the pool and the name of its driver
+// ("pgx", "postgres", "mysql", "sqlite"); with a *sqlx.DB, pass db.DB and
+// db.DriverName(), or call the Store's Migrate. The options are New's:
+// WithTablePrefix (the same prefix as the Store's) and WithDriver (to
+// override driverName, for a wrapping driver).
+func Migrate(ctx context.Context, db *sql.DB, driverName string, opts ...Option) error {
 	if db == nil {
-		return errors.New("sqlstore: Migrate: nil *sqlx.DB")
+		return errors.New("sqlstore: Migrate: nil *sql.DB")
 	}
 	c, err := buildConfig(opts)
 	if err != nil {
 		return err
 	}
-	d, err := detect(db, c)
+	if c.driver != "" {
+		driverName = c.driver
+	}
+	d, err := dialectFor(driverName)
 	if err != nil {
 		return err
 	}
-	ms, err := loadMigrations(d, c.prefix)
+	return migrate(ctx, db, d, c.prefix)
+}
+
+// Migrate applies the migrations to the Store's database, with its
+// dialect and table prefix: Migrate(ctx, s.DB().DB, …) without repeating
+// them.
+func (s *Store) Migrate(ctx context.Context) error {
+	return migrate(ctx, s.db.DB, s.d, s.cfg.prefix)
+}
+
+func migrate(ctx context.Context, db *sql.DB, d *dialect, prefix string) error {
+	ms, err := loadMigrations(d, prefix)
 	if err != nil {
 		return err
 	}
 	conn, err := db.Conn(ctx)
 	if err != nil {
-		return fmt.Errorf("sqlstore: migrate: %w", err)
+		return fmt.Errorf("sqlstore: migrate: %w", dbErr(err))
 	}
 	defer conn.Close()
-	m := migrator{d: d, prefix: c.prefix, conn: conn, bind: func(q string) string { return sqlx.Rebind(d.bind, q) }}
+	m := migrator{d: d, prefix: prefix, conn: conn, bind: func(q string) string { return sqlx.Rebind(d.bind, q) }}
 	switch d {
 	case dialectMySQL:
 		err = m.mysql(ctx, ms)
@@ -141,7 +158,7 @@ func Migrate(ctx context.Context, db *sqlx.DB, opts ...Option) error {
 		err = m.transactional(ctx, ms)
 	}
 	if err != nil {
-		return fmt.Errorf("sqlstore: migrate (%s, prefix %s): %w", d.name, c.prefix, err)
+		return fmt.Errorf("sqlstore: migrate (%s, prefix %s): %w", d.name, prefix, err)
 	}
 	return nil
 }
@@ -163,25 +180,25 @@ func (m migrator) transactional(ctx context.Context, ms []migration) (err error)
 	if m.d.immediate {
 		// BEGIN IMMEDIATE is the lock: one writer at a time.
 		if _, err := m.conn.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
-			return err
+			return dbErr(err)
 		}
 		tx = &immediateTx{Conn: m.conn}
 	} else {
 		t, err := m.conn.BeginTx(ctx, nil)
 		if err != nil {
-			return err
+			return dbErr(err)
 		}
 		tx = t
 		if _, err := tx.ExecContext(ctx, "SELECT pg_advisory_xact_lock($1)", m.lockKey()); err != nil {
 			_ = tx.Rollback()
-			return fmt.Errorf("taking the migration lock: %w", err)
+			return fmt.Errorf("taking the migration lock: %w", dbErr(err))
 		}
 	}
 	if err := m.apply(ctx, tx, ms); err != nil {
 		_ = tx.Rollback()
 		return err
 	}
-	return tx.Commit()
+	return dbErr(tx.Commit())
 }
 
 // lockKey is the advisory lock of this prefix's migrations.
@@ -196,11 +213,11 @@ func (m migrator) mysql(ctx context.Context, ms []migration) error {
 	name := "SELECT LEFT(CONCAT('authkit:', SHA2(CONCAT(COALESCE(DATABASE(), ''), ':', ?), 256)), 64)"
 	var lock string
 	if err := m.conn.QueryRowContext(ctx, name, m.prefix).Scan(&lock); err != nil {
-		return err
+		return dbErr(err)
 	}
 	var got sql.NullInt64
 	if err := m.conn.QueryRowContext(ctx, "SELECT GET_LOCK(?, ?)", lock, int(lockTimeout/time.Second)).Scan(&got); err != nil {
-		return fmt.Errorf("taking the migration lock: %w", err)
+		return fmt.Errorf("taking the migration lock: %w", dbErr(err))
 	}
 	if !got.Valid || got.Int64 != 1 {
 		return fmt.Errorf("taking the migration lock: another Migrate held it for %v", lockTimeout)
@@ -219,26 +236,26 @@ func (m migrator) apply(ctx context.Context, q querier, ms []migration) error {
 	table := m.prefix + "schema_migrations"
 	create := fmt.Sprintf(`CREATE TABLE IF NOT EXISTS %s (version BIGINT NOT NULL PRIMARY KEY, name VARCHAR(255) NOT NULL, applied_at BIGINT NOT NULL)`, table)
 	if _, err := q.ExecContext(ctx, create); err != nil {
-		return fmt.Errorf("creating %s: %w", table, err)
+		return fmt.Errorf("creating %s: %w", table, dbErr(err))
 	}
 	rows, err := q.QueryContext(ctx, "SELECT version FROM "+table)
 	if err != nil {
-		return fmt.Errorf("reading %s: %w", table, err)
+		return fmt.Errorf("reading %s: %w", table, dbErr(err))
 	}
 	done := map[int64]bool{}
 	for rows.Next() {
 		var v int64
 		if err := rows.Scan(&v); err != nil {
 			rows.Close()
-			return err
+			return dbErr(err)
 		}
 		done[v] = true
 	}
 	if err := rows.Close(); err != nil {
-		return err
+		return dbErr(err)
 	}
 	if err := rows.Err(); err != nil {
-		return err
+		return dbErr(err)
 	}
 	record := m.bind("INSERT INTO " + table + " (version, name, applied_at) VALUES (?, ?, ?)")
 	for _, mg := range ms {
@@ -247,11 +264,11 @@ func (m migrator) apply(ctx context.Context, q querier, ms []migration) error {
 		}
 		for _, stmt := range statements(mg.body) {
 			if _, err := q.ExecContext(ctx, stmt); err != nil {
-				return fmt.Errorf("migration %04d_%s: %w", mg.version, mg.name, err)
+				return fmt.Errorf("migration %04d_%s: %w", mg.version, mg.name, dbErr(err))
 			}
 		}
 		if _, err := q.ExecContext(ctx, record, mg.version, mg.name, time.Now().UnixMicro()); err != nil {
-			return fmt.Errorf("recording migration %04d_%s: %w", mg.version, mg.name, err)
+			return fmt.Errorf("recording migration %04d_%s: %w", mg.version, mg.name, dbErr(err))
 		}
 	}
 	return nil

@@ -3,21 +3,17 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
-	"database/sql/driver"
 	"errors"
 	"fmt"
 	"net"
 	"net/url"
 	"runtime"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 
-	"github.com/go-sql-driver/mysql"
-	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/jmoiron/sqlx"
-	"github.com/lib/pq"
-	"modernc.org/sqlite"
 
 	"github.com/authkit-go/authkit"
 )
@@ -32,11 +28,22 @@ import (
 //	mysql://user:pass@host:3306/db?tls=true                  (or mariadb://)
 //	sqlite:path/to/authkit.db   sqlite:///abs/path.db   (or sqlite://rel/path.db)
 //
-// A postgres:// DSN is passed to pgx (github.com/jackc/pgx/v5/stdlib) as
-// it is, or to lib/pq with WithDriver("postgres"). A mysql:// URL becomes
-// a github.com/go-sql-driver/mysql DSN with interpolateParams=true (one
-// round trip per query instead of prepare, execute, close); other query
-// parameters pass through as driver parameters. A sqlite: path opens with
+// Like database/sql, the package links no driver: the program imports the
+// one its DSN needs, and Open names the missing import in its error
+// (matching authkit.ErrInvalidConfig) when it has not:
+//
+//	import _ "github.com/jackc/pgx/v5/stdlib"   // postgres:// (driver "pgx")
+//	import _ "github.com/lib/pq"                // postgres:// with WithDriver("postgres")
+//	import _ "github.com/go-sql-driver/mysql"   // mysql://, mariadb://
+//	import _ "modernc.org/sqlite"               // sqlite:
+//
+// or passes WithConnector to build the driver's connector itself.
+//
+// A postgres:// DSN goes to the driver as it is. A mysql:// URL becomes a
+// github.com/go-sql-driver/mysql DSN with parseTime=true and
+// interpolateParams=true (one round trip per query instead of prepare,
+// execute, close) unless it sets them; its other query parameters pass
+// through as driver parameters. A sqlite: path opens with
 // modernc.org/sqlite in WAL mode with busy_timeout=5000, foreign keys on
 // and _txlock=immediate; "_pragma=…" parameters pass through.
 //
@@ -59,10 +66,10 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
 	return s, nil
 }
 
-// OpenDB connects to the database a DSN names (the forms Open accepts) and
-// pings it: what `authkit migrate --dsn` and Open use, for an application
-// that wants the pool itself (to run Migrate, then New). The caller closes
-// it.
+// OpenDB connects to the database a DSN names (the forms and driver
+// imports Open takes) and pings it: what `authkit migrate --dsn` and Open
+// use, for an application that wants the pool itself (to run Migrate, then
+// New). The caller closes it.
 //
 // The pool keeps up to 4×GOMAXPROCS connections (at least 8) open and as
 // many idle, recycled after 30 minutes and after 5 idle minutes; change
@@ -73,11 +80,15 @@ func OpenDB(ctx context.Context, dsn string, opts ...Option) (*sqlx.DB, error) {
 	if err != nil {
 		return nil, err
 	}
-	connector, driverName, err := connectorFor(dsn, c.driver)
+	driverName, driverDSN, err := parseDSN(dsn, c.driver)
 	if err != nil {
 		return nil, err
 	}
-	db := sqlx.NewDb(sql.OpenDB(connector), driverName)
+	pool, err := openPool(driverName, driverDSN, c)
+	if err != nil {
+		return nil, err
+	}
+	db := sqlx.NewDb(pool, driverName)
 	n := max(8, 4*runtime.GOMAXPROCS(0))
 	db.SetMaxOpenConns(n)
 	db.SetMaxIdleConns(n)
@@ -85,11 +96,54 @@ func OpenDB(ctx context.Context, dsn string, opts ...Option) (*sqlx.DB, error) {
 	db.SetConnMaxIdleTime(5 * time.Minute)
 	if err := db.PingContext(ctx); err != nil {
 		db.Close()
-		// The DSN is not repeated: it may hold a password.
+		// Neither the DSN (it may hold a password) nor the driver's text
+		// (it names the user, the database and the server): dbErr.
 		if ctx.Err() != nil {
-			return nil, fmt.Errorf("sqlstore: connecting: %w: %w: %w", authkit.ErrStoreUnavailable, ctx.Err(), err)
+			return nil, fmt.Errorf("sqlstore: connecting: %w: %w: %w", authkit.ErrStoreUnavailable, ctx.Err(), dbErr(err))
 		}
-		return nil, fmt.Errorf("sqlstore: connecting to the %s database: %w: %w", driverName, authkit.ErrStoreUnavailable, err)
+		return nil, fmt.Errorf("sqlstore: connecting to the %s database: %w: %w", driverName, authkit.ErrStoreUnavailable, dbErr(err))
+	}
+	return db, nil
+}
+
+// driverImports are the import paths of the drivers the store knows, by
+// the name each registers with database/sql.
+var driverImports = map[string]string{
+	driverPgx:    "github.com/jackc/pgx/v5/stdlib",
+	"pgx/v5":     "github.com/jackc/pgx/v5/stdlib",
+	driverPq:     "github.com/lib/pq",
+	driverMySQL:  "github.com/go-sql-driver/mysql",
+	driverSQLite: "modernc.org/sqlite",
+}
+
+// openPool makes the database/sql pool of driverName over driverDSN: from
+// the WithConnector function for that driver if there is one, else from
+// the driver the program registered (sql.Open), naming the import it
+// lacks when it registered none.
+func openPool(driverName, driverDSN string, c config) (*sql.DB, error) {
+	if fn := c.connectors[driverName]; fn != nil {
+		conn, err := fn(driverDSN)
+		if err != nil {
+			return nil, fmt.Errorf("sqlstore: the WithConnector function of driver %q: %w", driverName, dbErr(err))
+		}
+		if conn == nil {
+			return nil, fmt.Errorf("sqlstore: the WithConnector function of driver %q returned no connector", driverName)
+		}
+		return sql.OpenDB(conn), nil
+	}
+	if !slices.Contains(sql.Drivers(), driverName) {
+		return nil, fmt.Errorf("sqlstore: %w: no database/sql driver %q is registered; the program must import it: import _ %q (or pass sqlstore.WithConnector)",
+			authkit.ErrInvalidConfig, driverName, driverImports[driverName])
+	}
+	db, err := sql.Open(driverName, driverDSN)
+	if err != nil {
+		if driverName == driverMySQL {
+			// The MySQL driver parses the DSN here. The DSN is ours
+			// (mysqlDSN): only its parameters can be wrong, and the
+			// driver's message names a parameter and its value.
+			return nil, fmt.Errorf("sqlstore: the MySQL DSN's parameters: %v", err)
+		}
+		return nil, fmt.Errorf("sqlstore: the %s DSN does not parse: %w", driverName, dbErr(err))
 	}
 	return db, nil
 }
@@ -98,107 +152,120 @@ func OpenDB(ctx context.Context, dsn string, opts ...Option) (*sqlx.DB, error) {
 // which may hold a password.
 var errDSN = errors.New("sqlstore: unsupported DSN (want postgres://…, postgresql://…, mysql://… or sqlite:…)")
 
-// connectorFor parses dsn into a database/sql connector and the driver
-// name the store detects its dialect from. No driver is registered
-// globally: each connector is made directly (sql.OpenDB).
-func connectorFor(dsn, driverName string) (driver.Connector, string, error) {
+// parseDSN turns a DSN of the forms Open takes into the name of the
+// database/sql driver that opens it and the DSN in that driver's own form.
+// driverName is WithDriver's, "" if none.
+func parseDSN(dsn, driverName string) (string, string, error) {
 	scheme, rest, ok := strings.Cut(dsn, ":")
 	if !ok {
-		return nil, "", errDSN
+		return "", "", errDSN
 	}
 	switch strings.ToLower(scheme) {
 	case "postgres", "postgresql":
 		switch driverName {
-		case "", driverPgx, "pgx/v5":
-			cfg, err := pgx.ParseConfig(dsn)
-			if err != nil {
-				// Not the parser's message: it may quote the DSN, password and all.
-				return nil, "", errors.New("sqlstore: the PostgreSQL DSN does not parse (want postgres://user:pass@host:5432/db?sslmode=…)")
-			}
-			return stdlib.GetConnector(*cfg), driverPgx, nil
-		case driverPq:
-			conn, err := pq.NewConnector(dsn)
-			if err != nil {
-				return nil, "", errors.New("sqlstore: the PostgreSQL DSN does not parse for lib/pq (want postgres://user:pass@host:5432/db?sslmode=…)")
-			}
-			return conn, driverPq, nil
+		case "":
+			driverName = driverPgx
+		case driverPgx, "pgx/v5", driverPq:
+		default:
+			return "", "", fmt.Errorf("sqlstore: WithDriver(%q) cannot open a PostgreSQL DSN (want pgx or postgres)", driverName)
 		}
-		return nil, "", fmt.Errorf("sqlstore: WithDriver(%q) cannot open a PostgreSQL DSN (want pgx or postgres)", driverName)
+		if err := checkPostgresURL(dsn); err != nil {
+			return "", "", err
+		}
+		return driverName, dsn, nil
 	case "mysql", "mariadb":
 		if driverName != "" && driverName != driverMySQL {
-			return nil, "", fmt.Errorf("sqlstore: WithDriver(%q) cannot open a MySQL DSN", driverName)
+			return "", "", fmt.Errorf("sqlstore: WithDriver(%q) cannot open a MySQL DSN", driverName)
 		}
-		cfg, err := mysqlConfig(dsn)
+		d, err := mysqlDSN(dsn)
 		if err != nil {
-			return nil, "", err
+			return "", "", err
 		}
-		conn, err := mysql.NewConnector(cfg)
-		if err != nil {
-			return nil, "", fmt.Errorf("sqlstore: the MySQL DSN: %w", err)
-		}
-		return conn, driverMySQL, nil
+		return driverMySQL, d, nil
 	case "sqlite", "sqlite3", "file":
 		if driverName != "" && driverName != driverSQLite {
-			return nil, "", fmt.Errorf("sqlstore: WithDriver(%q) cannot open a SQLite DSN", driverName)
+			return "", "", fmt.Errorf("sqlstore: WithDriver(%q) cannot open a SQLite DSN", driverName)
 		}
-		name, err := sqliteDSN(rest)
+		d, err := sqliteDSN(rest)
 		if err != nil {
-			return nil, "", err
+			return "", "", err
 		}
-		conn, err := sqlite.NewConnector(name)
-		if err != nil {
-			return nil, "", fmt.Errorf("sqlstore: the SQLite DSN: %w", err)
-		}
-		return conn, driverSQLite, nil
+		return driverSQLite, d, nil
 	}
-	return nil, "", errDSN
+	return "", "", errDSN
 }
 
-// mysqlConfig translates mysql://user:pass@host:port/db?params into the
-// driver's configuration.
-func mysqlConfig(dsn string) (*mysql.Config, error) {
+// checkPostgresURL catches the mistakes a postgres:// URL can make before
+// the driver sees it: the drivers parse it only when they first connect,
+// and their parse errors quote it (user, host and database included).
+func checkPostgresURL(dsn string) error {
+	const want = "(want postgres://user:pass@host:5432/db?sslmode=…)"
+	u, err := url.Parse(dsn)
+	if err != nil || u.Opaque != "" {
+		return errors.New("sqlstore: the PostgreSQL DSN is not a URL " + want)
+	}
+	for _, host := range strings.Split(u.Host, ",") { // libpq's multi-host form
+		_, port, err := net.SplitHostPort(host)
+		if err != nil {
+			continue // no port
+		}
+		if n, err := strconv.Atoi(port); port != "" && (err != nil || n < 1 || n > 65535) {
+			return errors.New("sqlstore: the PostgreSQL DSN's port is not a number from 1 to 65535 " + want)
+		}
+	}
+	return nil
+}
+
+// mysqlDSN translates mysql://user:pass@host:port/db?params into the
+// DSN form of github.com/go-sql-driver/mysql,
+// user:pass@tcp(host:port)/db?params, which its parser reads from the
+// last "/" (the database, path-escaped here) and the last "@" before it
+// (so a password may hold any character).
+func mysqlDSN(dsn string) (string, error) {
 	u, err := url.Parse(dsn)
 	if err != nil {
-		return nil, errors.New("sqlstore: the MySQL DSN is not a URL (want mysql://user:pass@host:3306/db)")
+		return "", errors.New("sqlstore: the MySQL DSN is not a URL (want mysql://user:pass@host:3306/db)")
 	}
 	if u.Host == "" || u.Opaque != "" {
-		return nil, errors.New("sqlstore: the MySQL DSN has no host (want mysql://user:pass@host:3306/db)")
+		return "", errors.New("sqlstore: the MySQL DSN has no host (want mysql://user:pass@host:3306/db)")
 	}
 	db := strings.TrimPrefix(u.Path, "/")
 	if db == "" || strings.Contains(db, "/") {
-		return nil, errors.New("sqlstore: the MySQL DSN must name one database (mysql://user:pass@host:3306/db)")
+		return "", errors.New("sqlstore: the MySQL DSN must name one database (mysql://user:pass@host:3306/db)")
 	}
-	cfg := mysql.NewConfig()
+	var b strings.Builder
 	if u.User != nil {
-		cfg.User = u.User.Username()
-		cfg.Passwd, _ = u.User.Password()
+		user := u.User.Username()
+		if strings.Contains(user, ":") {
+			return "", errors.New("sqlstore: the MySQL driver cannot take a user name holding \":\"")
+		}
+		b.WriteString(user)
+		if pw, ok := u.User.Password(); ok && pw != "" {
+			b.WriteString(":" + pw)
+		}
+		b.WriteString("@")
 	}
-	cfg.Net = "tcp"
-	cfg.Addr = u.Host
+	addr := u.Host
 	if u.Port() == "" {
-		cfg.Addr = net.JoinHostPort(u.Hostname(), "3306")
+		addr = net.JoinHostPort(u.Hostname(), "3306")
 	}
-	cfg.DBName = db
-	cfg.ParseTime = true
-	cfg.InterpolateParams = true
-	if len(u.RawQuery) > 0 {
-		// The driver parses its own parameters (tls, timeout, charset,
-		// anything else as a session variable) from its DSN form.
-		parsed, err := mysql.ParseDSN("/?" + u.RawQuery)
-		if err != nil {
-			return nil, fmt.Errorf("sqlstore: the MySQL DSN's parameters: %w", err)
+	b.WriteString("tcp(" + addr + ")/" + url.PathEscape(db))
+	// The driver parses its own parameters (tls, timeout, charset,
+	// anything else as a session variable) and unescapes their values; they
+	// pass through as written, but for "/" (loc=Europe/Paris), which its
+	// parser would take for the one before the database name.
+	params := strings.ReplaceAll(u.RawQuery, "/", "%2F")
+	q := u.Query()
+	for _, p := range []string{"parseTime", "interpolateParams"} {
+		if !q.Has(p) {
+			if params != "" {
+				params += "&"
+			}
+			params += p + "=true"
 		}
-		parsed.User, parsed.Passwd, parsed.Net, parsed.Addr, parsed.DBName = cfg.User, cfg.Passwd, cfg.Net, cfg.Addr, cfg.DBName
-		q := u.Query()
-		if !q.Has("parseTime") {
-			parsed.ParseTime = true
-		}
-		if !q.Has("interpolateParams") {
-			parsed.InterpolateParams = true
-		}
-		cfg = parsed
 	}
-	return cfg, nil
+	b.WriteString("?" + params)
+	return b.String(), nil
 }
 
 // sqliteDefaults are the parameters Open adds to a SQLite DSN unless it

@@ -2,9 +2,11 @@ package sqlstore_test
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"io/fs"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -17,6 +19,7 @@ import (
 
 	"github.com/authkit-go/authkit"
 	"github.com/authkit-go/authkit/backends/sqlstore"
+	"github.com/authkit-go/authkit/internal/testservers"
 )
 
 // urlDSN turns a fresh database of b into the DSN form Open takes.
@@ -57,7 +60,7 @@ func TestOpen(t *testing.T) {
 			if got := db.DriverName(); got != b.driver {
 				t.Errorf("OpenDB's driver is %q, want %q", got, b.driver)
 			}
-			if err := sqlstore.Migrate(ctx, db); err != nil {
+			if err := sqlstore.Migrate(ctx, db.DB, db.DriverName()); err != nil {
 				t.Fatalf("Migrate: %v", err)
 			}
 			db.Close()
@@ -223,7 +226,7 @@ func TestMigrate(t *testing.T) {
 			errs := make([]error, 4)
 			for i := range errs {
 				db := openDB(t, b, dsn)
-				wg.Go(func() { errs[i] = sqlstore.Migrate(ctx, db) })
+				wg.Go(func() { errs[i] = sqlstore.Migrate(ctx, db.DB, b.driver) })
 			}
 			wg.Wait()
 			for i, err := range errs {
@@ -232,7 +235,8 @@ func TestMigrate(t *testing.T) {
 				}
 			}
 			db := openDB(t, b, dsn)
-			if err := sqlstore.Migrate(ctx, db); err != nil {
+			// The Store's Migrate: the same, with the Store's dialect and prefix.
+			if err := probe.Migrate(ctx); err != nil {
 				t.Errorf("Migrate again: %v", err)
 			}
 			var n int
@@ -306,4 +310,78 @@ func sqlstoreFS(t *testing.T, path string) (string, error) {
 		t.Errorf("the embedded %s differs from the file", path)
 	}
 	return string(onDisk), nil
+}
+
+// TestErrorsNameNoServer: a store error says what went wrong — refused,
+// no such host, the server's error code — without the database user, the
+// database name, the server's host and port or a SQLite file's path, all
+// of which pgx, lib/pq and the MySQL driver put in their messages; the
+// driver's error stays reachable with errors.As.
+func TestErrorsNameNoServer(t *testing.T) {
+	pg := testservers.Addr(t, testservers.Postgres(t))
+	my := testservers.Addr(t, testservers.MySQL(t))
+	refused := closedAddr(t)
+	dir := filepath.Join(t.TempDir(), "zed_dir")
+	names := []string{"zed_user", "zed_db", "zed-host", "zed_dir", "s3cret"}
+	for _, a := range []string{pg, my, refused} {
+		host, port, _ := net.SplitHostPort(a)
+		names = append(names, host, ":"+port, port+")", port+" ")
+	}
+	for _, c := range []struct {
+		name, dsn, driver, want string
+	}{
+		{"pgx refused", "postgres://zed_user:s3cret@" + refused + "/zed_db?sslmode=disable&connect_timeout=5", "pgx", "connection refused"},
+		{"pgx no such user", "postgres://zed_user:s3cret@" + pg + "/zed_db?sslmode=disable", "pgx", "SQLSTATE 28"},
+		{"pgx no such database", "postgres://postgres@" + pg + "/zed_db?sslmode=disable", "pgx", "SQLSTATE 3D000"},
+		{"pgx no such host", "postgres://zed_user:s3cret@zed-host.invalid:5432/zed_db?sslmode=disable&connect_timeout=5", "pgx", "lookup"},
+		{"lib/pq refused", "postgres://zed_user:s3cret@" + refused + "/zed_db?sslmode=disable&connect_timeout=5", "postgres", "connection refused"},
+		{"lib/pq no such user", "postgres://zed_user:s3cret@" + pg + "/zed_db?sslmode=disable", "postgres", "SQLSTATE 28"},
+		{"lib/pq no such database", "postgres://postgres@" + pg + "/zed_db?sslmode=disable", "postgres", "SQLSTATE 3D000"},
+		{"mysql refused", "mysql://zed_user:s3cret@" + refused + "/zed_db?timeout=5s", "mysql", "connection refused"},
+		{"mysql no such user", "mysql://zed_user:s3cret@" + my + "/zed_db?timeout=5s", "mysql", "MySQL error 1045"},
+		{"mysql no such database", "mysql://root@" + my + "/zed_db?timeout=5s", "mysql", "MySQL error 1049"},
+		{"mysql no such host", "mysql://zed_user:s3cret@zed-host.invalid:3306/zed_db?timeout=5s", "mysql", "lookup"},
+		{"sqlite no such directory", "sqlite:" + filepath.Join(dir, "zed_db.db"), "sqlite", "SQLite error 14"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+			defer cancel()
+			_, err := sqlstore.Open(ctx, c.dsn, sqlstore.WithDriver(c.driver))
+			if !errors.Is(err, authkit.ErrStoreUnavailable) {
+				t.Fatalf("Open = %v, want ErrStoreUnavailable", err)
+			}
+			msg := err.Error()
+			t.Logf("Open: %s", msg)
+			if !strings.Contains(msg, c.want) {
+				t.Errorf("the error does not say %q", c.want)
+			}
+			for _, n := range names {
+				if strings.Contains(msg, n) {
+					t.Errorf("the error names %q", n)
+				}
+			}
+		})
+	}
+	// The same through a Store's methods, over a pool the application made.
+	db, err := sql.Open("pgx", "postgres://zed_user:s3cret@"+refused+"/zed_db?sslmode=disable&connect_timeout=5")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	s, err := sqlstore.NewFromDB(db, "pgx")
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = s.RevokeToken(t.Context(), "alice", "jti-1", time.Now().Add(time.Hour))
+	if !errors.Is(err, authkit.ErrStoreUnavailable) {
+		t.Fatalf("RevokeToken = %v, want ErrStoreUnavailable", err)
+	}
+	for _, n := range names {
+		if strings.Contains(err.Error(), n) {
+			t.Errorf("RevokeToken's error %q names %q", err, n)
+		}
+	}
+	if _, ok := errors.AsType[*net.OpError](err); !ok {
+		t.Errorf("errors.As does not reach the dial error through %v", err)
+	}
 }

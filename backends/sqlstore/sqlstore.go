@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"regexp"
@@ -42,6 +43,8 @@ type Option func(*config) error
 type config struct {
 	prefix string
 	driver string // "" = detect from the *sqlx.DB, or pgx for postgres:// URLs
+	// connectors are WithConnector's functions, by driver name.
+	connectors map[string]func(dsn string) (driver.Connector, error)
 }
 
 var prefixRE = regexp.MustCompile(`^[a-z_][a-z0-9_]*$`)
@@ -74,6 +77,44 @@ func WithDriver(name string) Option {
 			return err
 		}
 		c.driver = name
+		return nil
+	}
+}
+
+// WithConnector has Open and OpenDB build the pool of a DSN for driverName
+// ("pgx", "postgres", "mysql" or "sqlite") from the connector fn returns,
+// instead of from the driver the program registered with database/sql
+// under that name. fn receives the DSN in that driver's own form: a
+// postgres:// URL as it is, the github.com/go-sql-driver/mysql form that a
+// mysql:// URL translates to (user:pass@tcp(host:port)/db?…), the
+// modernc.org/sqlite file name with its parameters. It is the way to
+// configure a driver beyond its DSN — the MySQL driver's per-connector
+// Logger, a pgx tracer — with sqlstore still parsing the DSN and sizing
+// the pool:
+//
+//	sqlstore.WithConnector("mysql", func(dsn string) (driver.Connector, error) {
+//		cfg, err := mysql.ParseDSN(dsn)
+//		if err != nil {
+//			return nil, err
+//		}
+//		cfg.Logger = mysqlLogger{log} // its Print(v ...any) calls log.Warn
+//		return mysql.NewConnector(cfg)
+//	})
+//
+// New, NewFromDB and Migrate ignore it. The last WithConnector of a
+// driver wins.
+func WithConnector(driverName string, fn func(dsn string) (driver.Connector, error)) Option {
+	return func(c *config) error {
+		if _, err := dialectFor(driverName); err != nil {
+			return err
+		}
+		if fn == nil {
+			return fmt.Errorf("sqlstore: WithConnector(%q, nil)", driverName)
+		}
+		if c.connectors == nil {
+			c.connectors = map[string]func(string) (driver.Connector, error){}
+		}
+		c.connectors[driverName] = fn
 		return nil
 	}
 }
@@ -188,7 +229,7 @@ func (s *Store) CheckSchema(ctx context.Context) error {
 			if ctx.Err() != nil {
 				return s.fail(ctx, op, err)
 			}
-			return fmt.Errorf("sqlstore: table %s%s cannot be read (apply the migrations: authkit migrate, or sqlstore.Migrate): %w", s.cfg.prefix, t, err)
+			return fmt.Errorf("sqlstore: table %s%s cannot be read (apply the migrations: authkit migrate, or sqlstore.Migrate): %w", s.cfg.prefix, t, dbErr(err))
 		}
 	}
 	return nil
@@ -215,8 +256,10 @@ func deadCtx(op string, err error) error {
 //     down, too many connections, a missing table, a lock wait timeout):
 //     authkit.ErrStoreUnavailable. The caller fails closed.
 //
-// The driver's error is kept as the cause (errors.As reaches it).
+// The driver's error is kept as the cause (errors.As reaches it), but not
+// its text, which may name the user, the database and the server: dbErr.
 func (s *Store) fail(ctx context.Context, op string, err error) error {
+	err = dbErr(err)
 	if ctxErr := ctx.Err(); ctxErr != nil {
 		if errors.Is(ctxErr, context.DeadlineExceeded) {
 			return fmt.Errorf("sqlstore: %s: %w: %w: %w", op, authkit.ErrStoreUnavailable, ctxErr, err)

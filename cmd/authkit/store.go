@@ -77,7 +77,7 @@ func migrateSQL(ctx context.Context, dsn string) error {
 		return fmt.Errorf("migrate: %w", err)
 	}
 	defer db.Close()
-	if err := sqlstore.Migrate(ctx, db); err != nil {
+	if err := sqlstore.Migrate(ctx, db.DB, db.DriverName()); err != nil {
 		return fmt.Errorf("migrate: %w", err)
 	}
 	return nil
