@@ -2,6 +2,7 @@ package memory_test
 
 import (
 	"context"
+	"encoding/binary"
 	"flag"
 	"fmt"
 	"runtime"
@@ -220,20 +221,23 @@ func BenchmarkFootprint(b *testing.B) {
 // (store), and a full scan that deletes the expired sessions from the
 // plain map of mapBaseline (map-scan). The -memory.sessions sessions are
 // built once, outside the timer, in groups of one share each that expire
-// an hour apart (each session at its own microsecond); each operation
-// collects the next group. ns/op is one
-// cleanup of one share; ns/expired divides it by the sessions removed: a
-// cleanup whose cost follows what expired keeps ns/expired flat whatever
-// the share. Later operations run on a store already smaller by the groups
-// collected before (at most a third of it at the default benchtime).
+// an hour apart (each session at its own microsecond, in random order);
+// each operation collects the next group. ns/op is one cleanup of one
+// share; ns/expired divides it by the sessions removed: a cleanup whose
+// cost follows what expired keeps ns/expired flat whatever the share.
+// Later operations run on a store already smaller by the groups collected
+// before (at most a third of it at the default benchtime).
 func BenchmarkCleanup(b *testing.B) {
 	n := *footprintSessions
 	hourOf := func(group int) time.Time { return footprintBase.Add(time.Duration(group+1) * time.Hour) }
-	// Session i is in group i%groups and expires i µs after its group's
-	// hour: every expiry differs, as real ones do.
+	// Session i is in group i%groups and expires within a second after its
+	// group's hour, at a microsecond drawn from its hash: every expiry
+	// differs, and sessions expire in an order unrelated to the order they
+	// were created in, as real ones do.
 	session := func(i, groups int) (authkit.Session, authkit.RefreshRecord) {
 		sess, first := footprintSession(i)
-		sess.IdleExpiresAt = hourOf(i % groups).Add(time.Duration(i) * time.Microsecond)
+		jitter := binary.LittleEndian.Uint32(first.Hash[:]) % 1_000_000
+		sess.IdleExpiresAt = hourOf(i % groups).Add(time.Duration(jitter) * time.Microsecond)
 		first.ExpiresAt = sess.IdleExpiresAt
 		return sess, first
 	}
