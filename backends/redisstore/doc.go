@@ -45,9 +45,14 @@
 // to get an answer (a refused or broken connection, a timeout, CLUSTERDOWN,
 // LOADING, a closed client, a corrupt entry) an error matching
 // authkit.ErrStoreUnavailable that keeps the client's error as its cause:
-// the caller fails closed. ctx deadlines bound calls only if the client has
-// ContextTimeoutEnabled, which New therefore requires (see
-// WithoutDeadlineCheck); WithCallTimeout bounds calls made without one.
+// the caller fails closed. The error's text names the failure by kind
+// ("dial tcp: connect: connection refused", "Redis error reply LOADING")
+// but never the server's host and port, which go-redis's messages carry;
+// errors.As still reaches the client's error.
+//
+// ctx deadlines bound calls only if the client has ContextTimeoutEnabled,
+// which New therefore requires (see WithoutDeadlineCheck); WithCallTimeout
+// bounds calls made without one.
 //
 // go-redis resends a command whose reply was lost. Every writing script
 // carries a per-call nonce and recognises its own earlier run, so a resent

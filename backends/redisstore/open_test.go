@@ -2,6 +2,7 @@ package redisstore_test
 
 import (
 	"errors"
+	"net"
 	"os"
 	"strings"
 	"testing"
@@ -71,5 +72,44 @@ func TestOpenURL(t *testing.T) {
 		if err != nil && strings.Contains(err.Error(), "s3cret") {
 			t.Errorf("OpenURL's error shows the password: %v", err)
 		}
+	}
+}
+
+// TestErrorsNameNoServer: a store error says what went wrong without the
+// server's host and port or the user it connected as — go-redis's own
+// messages name them ("dial tcp 127.0.0.1:6379: connect: …") — and keeps
+// the client's error for errors.As.
+func TestErrorsNameNoServer(t *testing.T) {
+	addr := testservers.Redis(t)
+	refused := closedPort(t)
+	host, port, _ := net.SplitHostPort(addr)
+	_, refusedPort, _ := net.SplitHostPort(refused)
+	for _, tc := range []struct {
+		name, url, want string
+	}{
+		{"refused", "redis://zed_user:s3cret@" + refused + "/0?dial_timeout=2s&max_retries=-1", "connection refused"},
+		{"no such user", "redis://zed_user:s3cret@" + addr + "/0?dial_timeout=2s&max_retries=-1", "WRONGPASS"},
+		{"no such host", "redis://zed_user:s3cret@zed-host.invalid:6379/0?dial_timeout=2s&max_retries=-1", "lookup"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := redisstore.OpenURL(t.Context(), tc.url)
+			if !errors.Is(err, authkit.ErrStoreUnavailable) {
+				t.Fatalf("OpenURL = %v, want ErrStoreUnavailable", err)
+			}
+			msg := err.Error()
+			t.Logf("OpenURL: %s", msg)
+			if !strings.Contains(msg, tc.want) {
+				t.Errorf("the error %q does not say %q", msg, tc.want)
+			}
+			for _, id := range []string{host, port, refusedPort, "zed_user", "zed-host", "s3cret"} {
+				if strings.Contains(msg, id) {
+					t.Errorf("the error %q names %q", msg, id)
+				}
+			}
+		})
+	}
+	_, err := redisstore.OpenURL(t.Context(), "redis://"+refused+"/0?dial_timeout=2s&max_retries=-1")
+	if _, ok := errors.AsType[*net.OpError](err); !ok {
+		t.Errorf("errors.As does not reach the dial error through %v", err)
 	}
 }

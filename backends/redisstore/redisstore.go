@@ -10,6 +10,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/authkit-go/authkit"
+	"github.com/authkit-go/authkit/internal/redact"
 )
 
 var (
@@ -226,8 +227,10 @@ func deadCtx(op string, err error) error {
 //     BUSY, a corrupt entry — matches authkit.ErrStoreUnavailable. The
 //     caller fails closed.
 //
-// The client's error is kept as the cause (errors.As reaches it).
+// The client's error is kept as the cause (errors.As reaches it), but not
+// its text, which names the server's address: clientErr.
 func (s *Store) fail(ctx context.Context, op string, err error) error {
+	err = clientErr(err)
 	if ctxErr := ctx.Err(); ctxErr != nil {
 		if errors.Is(ctxErr, context.DeadlineExceeded) {
 			return fmt.Errorf("redisstore: %s: %w: %w: %w", op, authkit.ErrStoreUnavailable, ctxErr, err)
@@ -374,5 +377,34 @@ func str(v any) string {
 }
 
 func corrupt(op string, err error) error {
-	return fmt.Errorf("redisstore: %s: %w: %w", op, authkit.ErrStoreUnavailable, err)
+	return fmt.Errorf("redisstore: %s: %w: %w", op, authkit.ErrStoreUnavailable, clientErr(err))
 }
+
+// clientErr hides the text of a client error — go-redis's dial errors name
+// the server's host and port, a MOVED reply another node's, a sentinel's
+// the master's — behind a description that names neither (package
+// internal/redact); errors.Is and errors.As still reach it.
+func clientErr(err error) error { return redact.Error(err, describeRedis) }
+
+// describeRedis names a server's error reply by its code (its first word:
+// WRONGPASS, LOADING, CLUSTERDOWN …), the store's own corrupt-entry error,
+// and go-redis's constant messages.
+func describeRedis(err error) (string, bool) {
+	if errors.Is(err, errCorrupt) {
+		return err.Error(), true // the store's own words, naming no server
+	}
+	if _, ok := err.(redis.Error); ok {
+		code, _, _ := strings.Cut(err.Error(), " ")
+		if len(code) > 32 || strings.ContainsFunc(code, func(r rune) bool { return (r < 'A' || r > 'Z') && r != '_' && r != '-' }) {
+			code = "(unnamed)"
+		}
+		return "Redis error reply " + code, true
+	}
+	return redisSentinels(err)
+}
+
+var redisSentinels = redact.Fixed(
+	"redis: client is closed", "redis: connection pool timeout", "redis: connection pool exhausted",
+	"redis: all sentinels specified in configuration are unreachable", "redis: no sentinels configured",
+	"redis: all ring shards are down", "redis: nil",
+)
