@@ -32,10 +32,11 @@ var (
 
 // footprintSession returns the i-th session of the footprint benchmarks and
 // its first refresh token: what issuer.IssuePair stores for a login from a
-// browser. Every string is distinct, so nothing can be shared between
-// sessions that a real store could not share: a 36-byte UUID session ID, a
-// 19-byte subject, a user agent of about 110 bytes, a device name of about
-// 20 and an IPv4 address of 11 to 15 bytes.
+// browser. Every string of the session's own is distinct, so that no store
+// can share one between sessions: a 36-byte UUID session ID, a 19-byte
+// subject, a user agent of about 105 bytes, a device name of about 20 and
+// an IPv4 address of 8 to 15 bytes. The scopes and audience are the same
+// for every session, as an issuer's configuration is.
 func footprintSession(i int) (authkit.Session, authkit.RefreshRecord) {
 	created := footprintBase.Add(time.Duration(i) * time.Microsecond)
 	s := authkit.Session{

@@ -45,8 +45,8 @@
 // Sessions and refresh tokens are laid out compactly: fixed-size records
 // in paged arrays, a session's strings in one allocation, times as int64
 // microseconds, and hash indexes of 8-byte slots that hold no key. A live
-// session with its current token, carrying a 110-byte user agent, costs
-// about 510 bytes of heap: less than the same session copied into a plain
+// session with its current token, carrying a 105-byte user agent, costs
+// about 500 bytes of heap: less than the same session copied into a plain
 // Go map keyed by the token hash (about 660 bytes). Each rotation keeps
 // the rotated token, with its sealed successor, until the token's own
 // expiry, so that its reuse is recognised: about 220 bytes more. The
