@@ -400,7 +400,7 @@ func (f *families) recordOf(t *token) authkit.RefreshRecord {
 // addSession stores in as a new session and returns its reference. The
 // caller has checked that its ID is free.
 func (f *families) addSession(in authkit.Session) (uint32, bool) {
-	if len(in.ID) > math.MaxUint32 || len(in.Subject) > math.MaxUint32 {
+	if uint64(len(in.ID)) > math.MaxUint32 || uint64(len(in.Subject)) > math.MaxUint32 {
 		return 0, false
 	}
 	ref, ok := f.sess.alloc()
