@@ -55,6 +55,9 @@ type cacheEntry struct {
 	nbf    time.Time
 	hasNbf bool
 	used   atomic.Bool // hit since the bucket's last insertion
+	// scopes backs p.Scopes when there are at most four, saving an
+	// allocation per insertion.
+	scopes [4]string
 }
 
 // newVerifyCache returns a cache of at most entries tokens, or nil for 0.
@@ -151,17 +154,22 @@ func (c *verifyCache) len() int {
 
 // newCacheEntry makes the entry for a token that verified with key k and
 // whose principal is p, before p is handed to anyone: the entry keeps its
-// own copy of every mutable part of p.
+// own copy of every mutable part of p. token must be the verifier's own
+// copy (copyPayload), never the caller's string, which may be part of a
+// larger one (an Authorization header) the entry would pin.
 func newCacheEntry(h uint64, token, kid string, k *keys.Key, p *authkit.Principal, nbf time.Time, hasNbf bool) *cacheEntry {
-	e := &cacheEntry{hash: h, token: cloneString(token), kid: kid, key: k, p: *p, nbf: nbf, hasNbf: hasNbf}
-	e.p.Scopes = slices.Clone(p.Scopes)
+	e := &cacheEntry{hash: h, token: token, kid: kid, key: k, p: *p, nbf: nbf, hasNbf: hasNbf}
+	switch {
+	case p.Scopes == nil:
+	case len(p.Scopes) <= len(e.scopes):
+		n := copy(e.scopes[:], p.Scopes)
+		e.p.Scopes = e.scopes[:n:n]
+	default:
+		e.p.Scopes = slices.Clone(p.Scopes)
+	}
 	e.p.Claims = cloneClaims(p.Claims)
 	return e
 }
-
-// cloneString copies s, so that an entry never pins the larger string (an
-// Authorization header, a request buffer) a token may be a part of.
-func cloneString(s string) string { return string(append([]byte(nil), s...)) }
 
 // principal returns a fresh Principal for a hit. Its mutable parts (Scopes,
 // Claims) are copies, so a caller that changes them changes nothing the

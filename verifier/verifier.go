@@ -271,7 +271,7 @@ func (v *Verifier) verifyJWT(ctx context.Context, token string) (*authkit.Princi
 		return nil, v.fail(ctx, authkit.MethodJWT, errMalformed)
 	}
 	// One copy of the payload backs every string of the principal.
-	ps := string(p)
+	ps, kept := v.copyPayload(p, token)
 	var c claims.Claims
 	if err := claims.Parse(unsafe.Slice(unsafe.StringData(ps), len(ps)), &c); err != nil {
 		return nil, v.fail(ctx, authkit.MethodJWT, errClaims)
@@ -311,12 +311,25 @@ func (v *Verifier) verifyJWT(ctx context.Context, token string) (*authkit.Princi
 	}
 	// The entry copies pr before anyone (the principal check, the caller)
 	// can change it, and is inserted only once pr is admitted.
-	e := newCacheEntry(h, token, t.Header.Kid, k, pr, c.NotBefore, c.HasNotBefore)
+	e := newCacheEntry(h, kept, t.Header.Kid, k, pr, c.NotBefore, c.HasNotBefore)
 	if _, err := v.admit(ctx, pr); err != nil {
 		return nil, err
 	}
 	v.cache.put(e, now.Add(-v.leeway))
 	return pr, nil
+}
+
+// copyPayload returns an immutable copy of payload and, with the cache on,
+// one of token for the cache to keep, both in one allocation.
+func (v *Verifier) copyPayload(payload []byte, token string) (ps, kept string) {
+	if v.cache == nil {
+		return string(payload), ""
+	}
+	b := make([]byte, len(payload)+len(token))
+	n := copy(b, payload)
+	copy(b[n:], token)
+	s := unsafe.String(unsafe.SliceData(b), len(b)) // b is never written again
+	return s[:n], s[n:]
 }
 
 // verifyCached answers a token found in the cache with the checks that do
