@@ -39,7 +39,7 @@ func (s *Store) CreateAPIToken(ctx context.Context, t authkit.APIToken, limit in
 	args := []any{t.ID, t.Hash[:], t.Subject, t.Name, scopes, micros(t.CreatedAt),
 		nullMicros(t.ExpiresAt), nullMicros(t.LastUsedAt), nullMicros(t.RevokedAt), gc}
 	if limit <= 0 {
-		if _, err := s.db.ExecContext(ctx, s.q.insertToken, args...); err != nil {
+		if _, err := s.exec(ctx, s.q.insertToken, args...); err != nil {
 			if isUniqueViolation(err) {
 				return fmt.Errorf("sqlstore: %s: ID or hash: %w", op, authkit.ErrConflict)
 			}

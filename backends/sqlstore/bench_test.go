@@ -1,7 +1,11 @@
 package sqlstore_test
 
 import (
+	"crypto/sha256"
+	"fmt"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/authkit-go/authkit"
 	"github.com/authkit-go/authkit/conformance"
@@ -27,5 +31,44 @@ func BenchmarkFlows(b *testing.B) {
 	storetest.BenchFlows(b, []storetest.NamedStore{
 		storetest.Memory(),
 		{Name: "postgres", Open: func(b *testing.B) authkit.Store { s, _ := newStore(b, pgxBackend); return s }},
+	})
+}
+
+// BenchmarkSQLiteWrite measures concurrent writes to one SQLite file
+// through one pool, from 8×GOMAXPROCS goroutines: revocations (one
+// statement each) and logins (a transaction of two inserts).
+func BenchmarkSQLiteWrite(b *testing.B) {
+	s, _ := newStore(b, sqliteBackend)
+	ctx := b.Context()
+	now := time.Now()
+	var n atomic.Int64
+	b.Run("RevokeToken/Parallel", func(b *testing.B) {
+		b.ReportAllocs()
+		b.SetParallelism(8)
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				if err := s.RevokeToken(ctx, "alice", fmt.Sprintf("jti-%d", n.Add(1)), now.Add(time.Hour)); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
+	})
+	b.Run("CreateSession/Parallel", func(b *testing.B) {
+		b.ReportAllocs()
+		b.SetParallelism(8)
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				id := fmt.Sprintf("s-%d", n.Add(1))
+				sess := authkit.Session{ID: id, Subject: "alice", CreatedAt: now, LastUsedAt: now,
+					ExpiresAt: now.Add(time.Hour), IdleExpiresAt: now.Add(time.Hour)}
+				first := authkit.RefreshRecord{Hash: sha256.Sum256([]byte(id)), SessionID: id, Subject: "alice",
+					IssuedAt: now, ExpiresAt: now.Add(time.Hour)}
+				if err := s.CreateSession(ctx, sess, first); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
 	})
 }

@@ -103,7 +103,12 @@
 // Open turns on WAL, busy_timeout=5000, foreign keys and
 // synchronous=NORMAL. Write transactions are BEGIN IMMEDIATE on a
 // connection held for their duration, whatever the DSN says, so writers
-// queue on busy_timeout instead of deadlocking; a pool opened by the application
-// should set busy_timeout (and WAL) too. An in-memory database is
-// refused: each connection of a pool would see its own.
+// never deadlock upgrading a read lock; a pool opened by the application
+// should set busy_timeout (and WAL) too. The writes of one Store queue in
+// order in the process, one at a time asking SQLite for its lock (SQLite's
+// own busy wait polls, and under load may starve a writer), and a write
+// that still finds the database locked by another pool or process after
+// busy_timeout is run again until its ctx is done (at most 30 s without a
+// deadline). An in-memory database is refused: each connection of a pool
+// would see its own.
 package sqlstore

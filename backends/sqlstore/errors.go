@@ -31,6 +31,7 @@ const (
 	myDataTooLong     = 1406
 	myIncorrectString = 1366
 
+	sqliteBusy                 = 5    // SQLITE_BUSY, the primary code of every SQLITE_BUSY_…
 	sqliteConstraintPrimaryKey = 1555 // SQLITE_CONSTRAINT_PRIMARYKEY
 	sqliteConstraintUnique     = 2067 // SQLITE_CONSTRAINT_UNIQUE
 )
@@ -135,6 +136,13 @@ func isUniqueViolation(err error) bool {
 func isRetryable(err error) bool {
 	c := codes(err)
 	return c.pg == pgSerializationFailure || c.pg == pgDeadlockDetected || c.mysql == myDeadlock
+}
+
+// isBusy reports a SQLite statement that found the database locked by
+// another connection after its busy_timeout: it did nothing and may be run
+// again.
+func isBusy(err error) bool {
+	return codes(err).sqlite&0xff == sqliteBusy
 }
 
 // isDataError reports input the database refused as malformed: a string

@@ -201,7 +201,7 @@ func (s *Store) updateOrExists(ctx context.Context, op, update string, args []an
 	if err := ctx.Err(); err != nil {
 		return deadCtx(op, err)
 	}
-	res, err := s.db.ExecContext(ctx, update, args...)
+	res, err := s.exec(ctx, update, args...)
 	if err != nil {
 		return s.fail(ctx, op, err)
 	}

@@ -42,7 +42,7 @@ func (s *Store) revoke(ctx context.Context, op, subject string, kind int, what, 
 			return err
 		}
 	}
-	if _, err := s.db.ExecContext(ctx, s.q.upsertRevocation, subject, kind, ident, micros(until), cutoff); err != nil {
+	if _, err := s.exec(ctx, s.q.upsertRevocation, subject, kind, ident, micros(until), cutoff); err != nil {
 		return s.fail(ctx, op, err)
 	}
 	return nil
@@ -84,7 +84,7 @@ func (s *Store) deleteBatch(ctx context.Context, op, query string, now time.Time
 	if limit <= 0 {
 		return 0, errLimit(op, limit)
 	}
-	res, err := s.db.ExecContext(ctx, query, micros(now), limit)
+	res, err := s.exec(ctx, query, micros(now), limit)
 	if err != nil {
 		return 0, s.fail(ctx, op, err)
 	}

@@ -141,6 +141,9 @@ type Store struct {
 	q     queries
 	cfg   config
 	owned bool // Close closes db (Open made it)
+	// gate admits one write at a time on SQLite (see write); nil on the
+	// other dialects.
+	gate chan struct{}
 }
 
 // New returns a Store over db, an open pool of the "pgx", "postgres"
@@ -164,7 +167,11 @@ func New(db *sqlx.DB, opts ...Option) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Store{db: db, d: d, q: buildQueries(d, c.prefix), cfg: c}, nil
+	s := &Store{db: db, d: d, q: buildQueries(d, c.prefix), cfg: c}
+	if d.immediate {
+		s.gate = make(chan struct{}, 1)
+	}
+	return s, nil
 }
 
 // NewFromDB is New for an application that holds a *sql.DB rather than a

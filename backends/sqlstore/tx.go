@@ -34,7 +34,11 @@ func begin(ctx context.Context, db *sql.DB, d *dialect) (txn, error) {
 		return nil, err
 	}
 	if _, err := c.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
-		discard(c)
+		if isBusy(err) {
+			_ = c.Close() // no transaction began: the connection is fine
+		} else {
+			discard(c)
+		}
 		return nil, err
 	}
 	return &immediateTx{Conn: c}, nil
@@ -90,10 +94,11 @@ const maxAttempts = 8
 // returns is returned unwrapped; any other error rolls the transaction
 // back and is classified by fail. A deadlock or serialization failure runs
 // fn again (with a short, jittered pause), at most maxAttempts times in
-// all: fn must therefore do nothing outside the transaction.
+// all, and so does a SQLite database that another pool keeps locked (see
+// write): fn must therefore do nothing outside the transaction.
 func (s *Store) inTx(ctx context.Context, op string, fn func(tx txn) error) error {
 	for attempt := 1; ; attempt++ {
-		err := s.tryTx(ctx, fn)
+		err := s.write(ctx, func() error { return s.tryTx(ctx, fn) })
 		if err == nil {
 			return nil
 		}
@@ -102,12 +107,8 @@ func (s *Store) inTx(ctx context.Context, op string, fn func(tx txn) error) erro
 		}
 		if attempt < maxAttempts && isRetryable(err) && ctx.Err() == nil {
 			pause := time.Duration(attempt) * (time.Millisecond + rand.N(4*time.Millisecond))
-			t := time.NewTimer(pause)
-			select {
-			case <-ctx.Done():
-				t.Stop()
+			if !sleep(ctx, pause) {
 				return s.fail(ctx, op, err)
-			case <-t.C:
 			}
 			continue
 		}
@@ -129,4 +130,79 @@ func (s *Store) tryTx(ctx context.Context, fn func(tx txn) error) error {
 		return err
 	}
 	return tx.Commit()
+}
+
+// exec runs one write statement outside a transaction, through write. Its
+// error is the driver's, unclassified.
+func (s *Store) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	var res sql.Result
+	err := s.write(ctx, func() error {
+		var err error
+		res, err = s.db.ExecContext(ctx, query, args...)
+		return err
+	})
+	return res, err
+}
+
+// busyBudget bounds how long a write keeps retrying a SQLite database that
+// other connections keep locked, when ctx has no deadline.
+const busyBudget = 30 * time.Second
+
+// write runs attempt: one write statement, or one whole write transaction.
+// On PostgreSQL and MySQL it just runs it.
+//
+// SQLite has one writer at a time, and a connection that finds the
+// database locked polls for it (busy_timeout) without queueing: under load
+// a writer can lose every poll to the others until its busy_timeout runs
+// out, and SQLITE_BUSY reaches the caller although the database is fine.
+// So the writes of one Store queue on s.gate, in order, and only one of
+// them at a time asks SQLite for the lock; and an attempt that still gets
+// SQLITE_BUSY (another pool or process holding the lock past
+// busy_timeout) did nothing, and runs again after a short pause until ctx
+// is done — for at most busyBudget if ctx has no deadline.
+func (s *Store) write(ctx context.Context, attempt func() error) error {
+	if s.gate == nil {
+		return attempt()
+	}
+	var since time.Time
+	for n := 0; ; n++ {
+		err := s.gated(ctx, attempt)
+		if err == nil || !isBusy(err) || ctx.Err() != nil {
+			return err
+		}
+		if since.IsZero() {
+			since = time.Now()
+		}
+		if _, ok := ctx.Deadline(); !ok && time.Since(since) >= busyBudget {
+			return err
+		}
+		pause := min(time.Millisecond<<min(n, 6), 50*time.Millisecond) + rand.N(2*time.Millisecond)
+		if !sleep(ctx, pause) {
+			return err
+		}
+	}
+}
+
+// gated runs attempt holding s.gate, or returns ctx's error if ctx ends
+// first.
+func (s *Store) gated(ctx context.Context, attempt func() error) error {
+	select {
+	case s.gate <- struct{}{}:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	defer func() { <-s.gate }()
+	return attempt()
+}
+
+// sleep pauses for d, or less if ctx ends first: false then.
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
 }
