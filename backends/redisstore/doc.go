@@ -48,7 +48,9 @@
 // the caller fails closed. The error's text names the failure by kind
 // ("dial tcp: connect: connection refused", "Redis error reply LOADING")
 // but never the server's host and port, which go-redis's messages carry;
-// errors.As still reaches the client's error.
+// errors.As still reaches the client's error. go-redis's own log lines go
+// through its process-wide logger (redis.SetLogger), which the program,
+// not this package, sets: see docs/backends/redis.md.
 //
 // ctx deadlines bound calls only if the client has ContextTimeoutEnabled,
 // which New therefore requires (see WithoutDeadlineCheck); WithCallTimeout

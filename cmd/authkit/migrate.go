@@ -40,7 +40,7 @@ spellings --dsn and AUTHKIT_DSN are still accepted but deprecated.`)
 	default:
 		return usagef("migrate: --store must be a SQL store (postgres://…, mysql://…, sqlite:PATH); memory and Redis need no migration")
 	}
-	if err := migrateSQL(ctx, dsn); err != nil {
+	if err := migrateSQL(ctx, dsn, c.stderrLogger()); err != nil {
 		return err
 	}
 	fmt.Fprintln(c.stdout, "migrations applied")

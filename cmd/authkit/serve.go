@@ -184,7 +184,7 @@ type server struct {
 }
 
 func (c *cli) newServer(ctx context.Context, cfg serveConfig, log *slog.Logger) (*server, error) {
-	st, err := openStore(ctx, cfg.store, cfg.migrate)
+	st, err := openStore(ctx, cfg.store, cfg.migrate, log)
 	if err != nil {
 		return nil, err
 	}

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"regexp"
 	"strings"
 
@@ -34,11 +35,12 @@ func storeScheme(spec string) (string, bool) {
 }
 
 // openStore opens the store a --store value names. Each backend is one
-// case: the SQL and Redis stores plug in here as they land.
+// case: the SQL and Redis stores plug in here as they land. The database
+// drivers log through log (see drivers.go).
 //
 // With migrate, a SQL store's migrations are applied first (idempotent, and
 // safe when several servers start at once).
-func openStore(ctx context.Context, spec string, migrate bool) (openedStore, error) {
+func openStore(ctx context.Context, spec string, migrate bool, log *slog.Logger) (openedStore, error) {
 	scheme, ok := storeScheme(spec)
 	if !ok {
 		return openedStore{}, usagef("--store: not a store (want memory, postgres://…, mysql://…, sqlite:… or redis://…)")
@@ -51,28 +53,34 @@ func openStore(ctx context.Context, spec string, migrate bool) (openedStore, err
 		return openedStore{store: memory.New(), kind: "memory"}, nil
 	case "postgres", "postgresql", "mysql", "mariadb", "sqlite", "sqlite3", "file":
 		if migrate {
-			if err := migrateSQL(ctx, spec); err != nil {
+			if err := migrateSQL(ctx, spec, log); err != nil {
 				return openedStore{}, err
 			}
 		}
-		s, err := sqlstore.Open(ctx, spec)
+		s, err := sqlstore.Open(ctx, spec, sqlOptions(log)...)
 		if err != nil {
 			return openedStore{}, fmt.Errorf("--store: %w", err)
 		}
 		return openedStore{store: s, kind: scheme, close: s.Close}, nil
 	case "redis", "rediss", "unix", "redis+cluster", "rediss+cluster", "redis+sentinel", "rediss+sentinel":
+		remove := redisLogs.add(log)
 		s, err := redisstore.OpenURL(ctx, spec)
 		if err != nil {
+			remove()
 			return openedStore{}, fmt.Errorf("--store: %w", err)
 		}
-		return openedStore{store: s, kind: "redis", close: s.Close}, nil
+		return openedStore{store: s, kind: "redis", close: func() error {
+			defer remove()
+			return s.Close()
+		}}, nil
 	}
 	return openedStore{}, usagef("--store: unknown store kind %s (want memory, postgres://…, mysql://…, sqlite:… or redis://…)", quote(scheme))
 }
 
-// migrateSQL applies the SQL store's migrations to the database dsn names.
-func migrateSQL(ctx context.Context, dsn string) error {
-	db, err := sqlstore.OpenDB(ctx, dsn)
+// migrateSQL applies the SQL store's migrations to the database dsn names;
+// the drivers log through log.
+func migrateSQL(ctx context.Context, dsn string, log *slog.Logger) error {
+	db, err := sqlstore.OpenDB(ctx, dsn, sqlOptions(log)...)
 	if err != nil {
 		return fmt.Errorf("migrate: %w", err)
 	}
@@ -81,4 +89,10 @@ func migrateSQL(ctx context.Context, dsn string) error {
 		return fmt.Errorf("migrate: %w", err)
 	}
 	return nil
+}
+
+// stderrLogger is the logger of a command without --log flags (migrate):
+// text on the command's standard error.
+func (c *cli) stderrLogger() *slog.Logger {
+	return slog.New(slog.NewTextHandler(c.stderr, nil))
 }

@@ -5,6 +5,8 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"log/slog"
+	"net"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -14,14 +16,16 @@ import (
 	"github.com/authkit-go/authkit/internal/testservers"
 )
 
+var discardLog = slog.New(slog.DiscardHandler)
+
 func TestOpenStoreMemory(t *testing.T) {
 	t.Parallel()
-	st, err := openStore(context.Background(), "memory", false)
+	st, err := openStore(context.Background(), "memory", false, discardLog)
 	if err != nil || st.store == nil || st.kind != "memory" {
 		t.Fatalf("memory: %+v, %v", st, err)
 	}
 	for _, spec := range []string{"", "memory://x", "mongodb://u:s3cret@h", "u:s3cret@tcp(h)/db", "memcache", "?:s3cret"} {
-		_, err := openStore(context.Background(), spec, false)
+		_, err := openStore(context.Background(), spec, false, discardLog)
 		var ue *usageError
 		if !errors.As(err, &ue) {
 			t.Errorf("%q: %v, want a usage error", spec, err)
@@ -42,7 +46,7 @@ func TestOpenStoreUnreachable(t *testing.T) {
 		"redis://:s3cret@127.0.0.1:1/0?dial_timeout=2s",
 	} {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		_, err := openStore(ctx, spec, false)
+		_, err := openStore(ctx, spec, false, discardLog)
 		cancel()
 		if err == nil {
 			t.Errorf("%s: opened an unreachable store", spec[:8])
@@ -60,7 +64,7 @@ func TestOpenStoreBackends(t *testing.T) {
 	ctx := context.Background()
 	check := func(t *testing.T, spec string, migrate bool) {
 		t.Helper()
-		st, err := openStore(ctx, spec, migrate)
+		st, err := openStore(ctx, spec, migrate, discardLog)
 		if err != nil {
 			t.Fatalf("openStore: %v", err)
 		}
@@ -74,7 +78,7 @@ func TestOpenStoreBackends(t *testing.T) {
 	}
 	t.Run("sqlite", func(t *testing.T) {
 		path := filepath.Join(t.TempDir(), "authkit.db")
-		if _, err := openStore(ctx, "sqlite:"+path, false); err == nil || !strings.Contains(err.Error(), "migrat") {
+		if _, err := openStore(ctx, "sqlite:"+path, false, discardLog); err == nil || !strings.Contains(err.Error(), "migrat") {
 			t.Fatalf("a fresh database without --migrate: %v, want an error that says to migrate", err)
 		}
 		check(t, "sqlite:"+path, true)
@@ -82,7 +86,7 @@ func TestOpenStoreBackends(t *testing.T) {
 	})
 	t.Run("postgres", func(t *testing.T) {
 		dsn := testservers.Postgres(t)
-		if err := migrateSQL(ctx, dsn); err != nil {
+		if err := migrateSQL(ctx, dsn, discardLog); err != nil {
 			t.Fatal(err)
 		}
 		check(t, dsn, false)
@@ -92,4 +96,125 @@ func TestOpenStoreBackends(t *testing.T) {
 		rand.Read(b)
 		check(t, "redis://"+testservers.Redis(t)+"/0?key_prefix=cli-test-"+hex.EncodeToString(b)+":", false)
 	})
+}
+
+// A store that cannot be opened is reported without the database user,
+// the database name or the server's address, which the drivers put in
+// their messages: neither in openStore's error nor in what serve prints.
+func TestOpenStoreNamesNoServer(t *testing.T) {
+	pg := testservers.Addr(t, testservers.Postgres(t))
+	my := testservers.Addr(t, testservers.MySQL(t))
+	rd := testservers.Redis(t)
+	refused := closedAddr(t)
+	names := []string{"zed_user", "zed_db", "s3cret"}
+	for _, a := range []string{pg, my, rd, refused} {
+		host, port, _ := net.SplitHostPort(a)
+		names = append(names, host, ":"+port)
+	}
+	check := func(t *testing.T, what, text string) {
+		t.Helper()
+		for _, n := range names {
+			if strings.Contains(text, n) {
+				t.Errorf("%s names %q: %s", what, n, text)
+			}
+		}
+	}
+	for _, spec := range []string{
+		"postgres://zed_user:s3cret@" + refused + "/zed_db?sslmode=disable&connect_timeout=5",
+		"postgres://zed_user:s3cret@" + pg + "/zed_db?sslmode=disable",
+		"mysql://zed_user:s3cret@" + refused + "/zed_db?timeout=5s",
+		"mysql://zed_user:s3cret@" + my + "/zed_db?timeout=5s",
+		"redis://zed_user:s3cret@" + refused + "/0?dial_timeout=2s",
+		"redis://zed_user:s3cret@" + rd + "/0?dial_timeout=2s",
+	} {
+		t.Run(spec[:strings.Index(spec, ":")], func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+			defer cancel()
+			_, err := openStore(ctx, spec, false, discardLog)
+			if !errors.Is(err, authkit.ErrStoreUnavailable) {
+				t.Fatalf("openStore = %v, want ErrStoreUnavailable", err)
+			}
+			check(t, "openStore's error", err.Error())
+			var stdout, stderr strings.Builder
+			if code := run(ctx, []string{"serve", "--store", spec}, strings.NewReader(""), &stdout, &stderr); code == exitOK {
+				t.Fatalf("serve with an unreachable store exited %d", code)
+			}
+			if !strings.Contains(stderr.String(), "store unavailable") {
+				t.Errorf("serve's standard error does not report the store: %s", stderr.String())
+			}
+			check(t, "serve's standard error", stderr.String())
+		})
+	}
+}
+
+// The MySQL driver's and go-redis's own log lines go to the logger given
+// to openStore, attributed to the driver and without addresses, not raw
+// to standard error.
+func TestDriverLogsReachSlog(t *testing.T) {
+	t.Run("mysql", func(t *testing.T) {
+		// A server that accepts connections and never greets: the driver
+		// logs the read that timed out (with both addresses, in its own
+		// words).
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { l.Close() })
+		go func() {
+			for {
+				c, err := l.Accept()
+				if err != nil {
+					return
+				}
+				t.Cleanup(func() { c.Close() })
+			}
+		}()
+		var logs syncBuffer
+		log := slog.New(slog.NewTextHandler(&logs, nil))
+		ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+		defer cancel()
+		_, err = openStore(ctx, "mysql://zed_user:s3cret@"+l.Addr().String()+"/zed_db?timeout=2s&readTimeout=300ms", false, log)
+		if err == nil {
+			t.Fatal("opened a store on a server that never answers")
+		}
+		t.Logf("openStore: %v", err)
+		checkDriverLog(t, logs.String(), "mysql", l.Addr().String())
+	})
+	t.Run("go-redis", func(t *testing.T) {
+		var logs syncBuffer
+		log := slog.New(slog.NewTextHandler(&logs, nil))
+		ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+		defer cancel()
+		addr := closedAddr(t)
+		if _, err := openStore(ctx, "redis://zed_user:s3cret@"+addr+"/0?dial_timeout=1s&max_retries=-1", false, log); err == nil {
+			t.Fatal("opened a store on a closed port")
+		}
+		checkDriverLog(t, logs.String(), "go-redis", addr)
+	})
+}
+
+func checkDriverLog(t *testing.T, logs, driver, addr string) {
+	t.Helper()
+	t.Logf("logged:\n%s", logs)
+	if !strings.Contains(logs, "level=WARN") || !strings.Contains(logs, "driver="+driver) {
+		t.Errorf("no Warn line attributed to %s reached the logger", driver)
+	}
+	_, port, _ := net.SplitHostPort(addr)
+	for _, n := range []string{"zed_user", "zed_db", "s3cret", addr, ":" + port} {
+		if strings.Contains(logs, n) {
+			t.Errorf("the %s log lines name %q", driver, n)
+		}
+	}
+}
+
+// closedAddr returns a loopback address nothing listens on.
+func closedAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	return addr
 }
