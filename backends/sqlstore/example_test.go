@@ -16,7 +16,7 @@ import (
 )
 
 // Open connects from a DSN and owns the pool; the schema must have been
-// applied (authkit migrate --dsn …, or sqlstore.Migrate). The program
+// applied (authkit migrate --store …, or sqlstore.Migrate). The program
 // imports the driver of its DSN: for postgres://,
 // import _ "github.com/jackc/pgx/v5/stdlib". This example needs a
 // PostgreSQL server, so it only compiles.

@@ -67,7 +67,7 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
 }
 
 // OpenDB connects to the database a DSN names (the forms and driver
-// imports Open takes) and pings it: what `authkit migrate --dsn` and Open
+// imports Open takes) and pings it: what `authkit migrate --store` and Open
 // use, for an application that wants the pool itself (to run Migrate, then
 // New). The caller closes it.
 //

@@ -35,7 +35,7 @@ func storeScheme(spec string) (string, bool) {
 }
 
 // openStore opens the store a --store value names. Each backend is one
-// case: the SQL and Redis stores plug in here as they land. The database
+// case: memory, SQL (postgres, mysql, sqlite) and Redis. The database
 // drivers log through log (see drivers.go).
 //
 // With migrate, a SQL store's migrations are applied first (idempotent, and
