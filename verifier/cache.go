@@ -175,11 +175,28 @@ func newCacheEntry(h uint64, token, kid string, k *keys.Key, p *authkit.Principa
 // Claims) are copies, so a caller that changes them changes nothing the
 // next hit returns.
 func (e *cacheEntry) principal() *authkit.Principal {
-	p := new(authkit.Principal)
-	*p = e.p
-	p.Scopes = slices.Clone(e.p.Scopes)
+	var p *authkit.Principal
+	if n := len(e.p.Scopes); n > 0 && n <= len(e.scopes) {
+		// One allocation for the Principal and its scopes: on a path this
+		// hot, allocations are what limits scaling across cores.
+		a := new(principalWithScopes)
+		copy(a.scopes[:], e.p.Scopes)
+		a.p = e.p
+		a.p.Scopes = a.scopes[:n:n]
+		p = &a.p
+	} else {
+		p = new(authkit.Principal)
+		*p = e.p
+		p.Scopes = slices.Clone(e.p.Scopes)
+	}
 	p.Claims = cloneClaims(e.p.Claims)
 	return p
+}
+
+// principalWithScopes is a Principal with room for four scopes.
+type principalWithScopes struct {
+	p      authkit.Principal
+	scopes [4]string
 }
 
 // cloneClaims deep-copies application claims as the claims parser makes
