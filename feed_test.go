@@ -43,7 +43,9 @@ func TestWithRevocationMirror(t *testing.T) {
 		{"below 1s", []authkit.Option{authkit.WithRevocationStore(feed), authkit.WithRevocationMirror(999 * time.Millisecond)}},
 		{"above 10m", []authkit.Option{authkit.WithRevocationStore(feed), authkit.WithRevocationMirror(10*time.Minute + 1)}},
 		{"no store", []authkit.Option{authkit.WithRevocationMirror(time.Minute)}},
-		{"store without a feed", []authkit.Option{authkit.WithStore(memory.New()), authkit.WithRevocationMirror(time.Minute)}},
+		// The memory store has a feed; embedding it as an authkit.Store
+		// hides it.
+		{"store without a feed", []authkit.Option{authkit.WithStore(struct{ authkit.Store }{memory.New()}), authkit.WithRevocationMirror(time.Minute)}},
 	} {
 		if _, err := authkit.BuildConfig(authkit.RoleVerifier, bad.opts...); !errors.Is(err, authkit.ErrInvalidConfig) {
 			t.Errorf("%s: BuildConfig = %v, want ErrInvalidConfig", bad.name, err)

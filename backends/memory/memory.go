@@ -59,6 +59,29 @@
 // store contract asks for: an expiry comes at most a microsecond early,
 // never late.
 //
+// # Revocation feed
+//
+// A Store implements [authkit.RevocationFeed], so a verifier may keep a
+// mirror of its revocations (authkit.WithRevocationMirror). Every
+// successful RevokeToken, RevokeSessionTokens and SetCutoff appends its
+// change to an ordered log under the same lock as the write, so the log
+// and the entries never disagree. FollowRevocations is pushed: a write
+// wakes every follower waiting for one, which gets the change at once;
+// heartbeats come only when nothing is written. It starts no goroutine
+// (it runs in its caller's), and returns when its ctx ends.
+//
+// The log keeps every change for at least the retention,
+// [DefaultFeedRetention] (10 minutes) by default, by the wall clock, and
+// drops older ones in blocks of 128 at a later write or cleanup — unless
+// it holds more than its limit, [DefaultFeedLogLimit] changes by default,
+// when it drops the oldest however young: memory stays bounded whatever
+// the rate of revocations. A change costs 64 bytes of log, its strings
+// shared with the stored entry; a dropped block is reused. Positions
+// carry a random epoch drawn by [New], so a position of another Store, or
+// of this process before a restart (when the log is gone), is refused
+// with authkit.ErrFeedPositionLost, as is one the log no longer covers;
+// the follower then takes a new snapshot.
+//
 // # Errors
 //
 // Methods return errors matching authkit's sentinels with errors.Is
@@ -122,6 +145,9 @@ type Store struct {
 	tokensBySubject map[string]map[string]*apiToken
 	revokedTokens   map[string]*apiToken
 	tokenExp        expiryHeap // tokens that have an ExpiresAt
+
+	// feed is the log of revocation writes (feed.go).
+	feed feedLog
 }
 
 type revocation struct {
@@ -153,6 +179,7 @@ func New(opts ...Option) *Store {
 		tokensByID:      map[string]*apiToken{},
 		tokensBySubject: map[string]map[string]*apiToken{},
 		revokedTokens:   map[string]*apiToken{},
+		feed:            newFeedLog(),
 	}
 	for _, o := range opts {
 		if o != nil {
@@ -185,6 +212,7 @@ func (s *Store) Cleanup(now time.Time) int {
 	n += s.collectRevocations(now, all)
 	n += s.collectTokens(now, all)
 	n += s.collectRevokedTokens(all)
+	s.feed.trim(s.feed.clock())
 	return n
 }
 
@@ -260,7 +288,9 @@ func (s *Store) RevokeToken(ctx context.Context, subject, jti string, until time
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.revoke(s.jti, revKey{subject, jti}, false, until)
+	until = norm(until)
+	key := s.revoke(s.jti, revKey{subject, jti}, false, until)
+	s.record(authkit.RevokedToken, key.subject, key.id, time.Time{}, until)
 	s.sweep(time.Time{})
 	return nil
 }
@@ -272,7 +302,9 @@ func (s *Store) RevokeSessionTokens(ctx context.Context, subject, sid string, un
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.revoke(s.sid, revKey{subject, sid}, true, until)
+	until = norm(until)
+	key := s.revoke(s.sid, revKey{subject, sid}, true, until)
+	s.record(authkit.RevokedSession, key.subject, key.id, time.Time{}, until)
 	s.sweep(time.Time{})
 	return nil
 }
@@ -280,19 +312,21 @@ func (s *Store) RevokeSessionTokens(ctx context.Context, subject, sid string, un
 // revKey keys a revoked jti or sid together with its subject.
 type revKey struct{ subject, id string }
 
-func (s *Store) revoke(m map[revKey]*revocation, key revKey, isSID bool, until time.Time) {
-	until = norm(until)
+// revoke merges a revocation of key until until (normalised) into m, and
+// returns the key as stored: the strings the feed's log shares.
+func (s *Store) revoke(m map[revKey]*revocation, key revKey, isSID bool, until time.Time) revKey {
 	if r := m[key]; r != nil {
 		if until.After(r.exp.at) {
 			r.exp.at = until
 			s.revExp.fix(&r.exp)
 		}
-		return
+		return r.key
 	}
 	r := &revocation{key: key, isSID: isSID}
 	r.exp = expiry{at: until, owner: r}
 	m[key] = r
 	s.revExp.push(&r.exp)
+	return key
 }
 
 // SetCutoff implements authkit.RevocationStore. The stored cutoff is the
@@ -306,7 +340,8 @@ func (s *Store) SetCutoff(ctx context.Context, subject string, at, until time.Ti
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	at, until = norm(at), norm(until)
-	if c := s.cutoffs[subject]; c != nil {
+	c := s.cutoffs[subject]
+	if c != nil {
 		if at.After(c.cutoff) {
 			c.cutoff = at
 		}
@@ -315,11 +350,12 @@ func (s *Store) SetCutoff(ctx context.Context, subject string, at, until time.Ti
 			s.revExp.fix(&c.exp)
 		}
 	} else {
-		c := &cutoff{subject: subject, cutoff: at}
+		c = &cutoff{subject: subject, cutoff: at}
 		c.exp = expiry{at: until, owner: c}
 		s.cutoffs[subject] = c
 		s.revExp.push(&c.exp)
 	}
+	s.record(authkit.RevokedBefore, c.subject, "", at, until)
 	s.sweep(time.Time{})
 	return nil
 }
@@ -364,6 +400,7 @@ func (s *Store) DeleteExpiredRevocations(ctx context.Context, now time.Time, lim
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.observe(now)
+	s.feed.trim(s.feed.clock())
 	return s.collectRevocations(now, limit), nil
 }
 
