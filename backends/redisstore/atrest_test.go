@@ -96,6 +96,17 @@ func dumpPrefix(t *testing.T, rdb redis.UniversalClient, prefix string) (string,
 			if vals, err = rdb.LRange(ctx, k, 0, -1).Result(); err != nil {
 				t.Fatal(err)
 			}
+		case "stream":
+			msgs, err := rdb.XRange(ctx, k, "-", "+").Result()
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, m := range msgs {
+				vals = append(vals, m.ID)
+				for f, v := range m.Values {
+					vals = append(vals, f, fmt.Sprint(v))
+				}
+			}
 		default:
 			t.Fatalf("key %q has type %s, which the dump cannot read", k, typ)
 		}
@@ -206,7 +217,7 @@ func TestNoSecretAtRest(t *testing.T) {
 	dump, types := dumpPrefix(t, rdb, prefix)
 	// The dump shows what the store keeps: its kinds of key, and the
 	// hashes the issuer stores.
-	for _, typ := range []string{"string", "hash", "zset", "set"} {
+	for _, typ := range []string{"string", "hash", "zset", "set", "stream"} {
 		if types[typ] == 0 {
 			t.Errorf("the dump holds no key of type %s: it does not show everything the store writes\n%s", typ, dump)
 		}

@@ -160,7 +160,10 @@ func TestHashTags(t *testing.T) {
 			}
 		}
 		same("session", k.session(id), k.record(id, h), k.records(id), k.recordPrefix(id)+"x")
-		same("subject", k.p+revCutoff(id), k.p+revJTI(id, "j"), k.p+revSID(id, id), k.token(id, id), k.tokens(id), k.subjectSessions(id))
+		same("subject", k.token(id, id), k.tokens(id), k.subjectSessions(id))
+		b := bucket(id)
+		same("revocation", k.p+revCutoff(id), k.p+revJTI(id, "j"), k.p+revSID(id, id), k.revIndex(b), k.feed(b), k.feedMeta(b))
+		same("legacy revocation", k.p+legacyCutoff(id), k.p+legacyJTI(id, "j"), k.p+legacySID(id, id), k.token(id, id))
 	}
 	// Different identities never share a key.
 	seen := map[string]string{}
@@ -169,6 +172,9 @@ func TestHashTags(t *testing.T) {
 			for _, e := range []struct{ key, id string }{
 				{k.p + revJTI(a, b), "jti " + a + "\x00" + b},
 				{k.p + revSID(a, b), "sid " + a + "\x00" + b},
+				{k.p + revCutoff(a), "cutoff " + a},
+				{k.p + legacyJTI(a, b), "legacy jti " + a + "\x00" + b},
+				{k.p + legacySID(a, b), "legacy sid " + a + "\x00" + b},
 				{k.token(a, b), "token " + a + "\x00" + b},
 				{k.record(a, h), "record " + a},
 				{k.session(a), "session " + a},

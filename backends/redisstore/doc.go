@@ -15,8 +15,9 @@
 // Every multi-key step is a Lua script or an MGET over keys of one hash
 // slot, so the same code is correct on a standalone server and on a
 // cluster. A session, its refresh records and the set of them share the
-// session ID's hash tag; a subject's revocations (jti, sid, cutoff), API
-// tokens and indexes share the subject's. Rotation finds the session of
+// session ID's hash tag; a subject's API tokens and indexes share the
+// subject's; a subject's revocations (jti, sid, cutoff) share the tag of
+// the subject's bucket (one of 16) with the bucket's log of changes. Rotation finds the session of
 // the presented token through a locator, claims the successor's locator,
 // then runs one script on the session's slot that makes the contract's
 // checks in order and the writes: of N concurrent rotations of one token,
@@ -25,6 +26,21 @@
 // one script. ListSessions and RevokeSubjectSessions read the subject's
 // index and then visit each session in its own slot, one pipeline per node:
 // O(sessions of the subject).
+//
+// # Revocation feed
+//
+// The Store implements authkit.RevocationFeed, for verifiers that keep a
+// local copy of the revocations (authkit.WithRevocationMirror). Every
+// revocation is one script that writes the entry and appends the change
+// to its bucket's stream (XADD) in one atomic step, so state and log never
+// disagree. Each stream keeps its last WithFeedLength changes; positions
+// carry the streams' epochs, so a position from a lost log (FLUSHALL, a
+// restart without persistence) or one trimmed past yields
+// authkit.ErrFeedPositionLost. FollowRevocations reads with XREAD BLOCK:
+// one connection on a standalone server, one per bucket (16) on a
+// cluster. Revocations written by versions before the feed, under the
+// subject's tag, are still read (see WithoutLegacyRevocationKeys).
+// docs/backends/redis.md gives the costs.
 //
 // # Expiry
 //

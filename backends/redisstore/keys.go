@@ -17,9 +17,13 @@ import (
 //	P rts:{s<sid>}                SET    <hash> of each record of the session
 //	P rtl:<hash>                  STRING locator: nonce + sid
 //	P subj:{u<subject>}           ZSET   <sid> of the subject's sessions, by CreatedAt
-//	P rev:{u<subject>}:j:<jti>    STRING until (µs)
-//	P rev:{u<subject>}:s:<sid>    STRING until (µs)
-//	P rev:{u<subject>}:c          STRING until:cutoff (µs)
+//	P rev:{r<b>}:<subject>:j:<jti> STRING until (µs)
+//	P rev:{r<b>}:<subject>:s:<sid> STRING until (µs)
+//	P rev:{r<b>}:<subject>:c      STRING until:cutoff (µs)
+//	P revi:{r<b>}                 ZSET   <subject>:j:<jti> … of the bucket's revocations, by until
+//	P feed:{r<b>}                 STREAM the bucket's log of changes (RevocationFeed)
+//	P feedm:{r<b>}                HASH   the log's epoch (e) and the last ID trimmed from it (t)
+//	P rev:{u<subject>}:j:<jti>, …:s:<sid>, …:c  the layout before the feed, read only
 //	P tok:{u<subject>}:<id>       HASH   an API token, in its subject's slot
 //	P toks:{u<subject>}           ZSET   <id> of the subject's tokens, by CreatedAt
 //	P tokh:<hash>                 STRING locator: nonce + subject and ID
@@ -53,11 +57,47 @@ func (k keyspace) refreshLocatorID(hid string) string { return k.p + "rtl:" + hi
 
 func (k keyspace) subjectSessions(sub string) string { return k.p + "subj:" + subjectTag(sub) }
 
+// feedShards is how many buckets the revocations are spread over: b is
+// 0…feedShards-1. A subject's revocations, and the log their changes go
+// to, live under the hash tag {r<b>} of the subject's bucket, so that one
+// script writes an entry and its log record atomically on a cluster too.
+// It is part of the key layout: changing it strands entries.
+const feedShards = 16
+
+// bucket is the feed bucket of subject.
+func bucket(sub string) int {
+	h := fnv.New32a()
+	_, _ = h.Write([]byte(sub))
+	return int(h.Sum32() % feedShards)
+}
+
+func bucketTag(b int) string { return "{r" + strconv.Itoa(b) + "}" }
+
+// revBase is the start, relative to the prefix, of the key of every
+// revocation entry in bucket b; the entry key is revBase + its member.
+func revBase(b int) string { return "rev:" + bucketTag(b) + ":" }
+
+// Members of a bucket's revocation index: the entry key past revBase.
+func memberJTI(sub, jti string) string { return enc(sub) + ":j:" + enc(jti) }
+func memberSID(sub, sid string) string { return enc(sub) + ":s:" + enc(sid) }
+func memberCutoff(sub string) string   { return enc(sub) + ":c" }
+
 // Revocation keys are written relative to the prefix, because the
 // revocation GC index stores them that way.
-func revJTI(sub, jti string) string { return "rev:" + subjectTag(sub) + ":j:" + enc(jti) }
-func revSID(sub, sid string) string { return "rev:" + subjectTag(sub) + ":s:" + enc(sid) }
-func revCutoff(sub string) string   { return "rev:" + subjectTag(sub) + ":c" }
+func revJTI(sub, jti string) string { return revBase(bucket(sub)) + memberJTI(sub, jti) }
+func revSID(sub, sid string) string { return revBase(bucket(sub)) + memberSID(sub, sid) }
+func revCutoff(sub string) string   { return revBase(bucket(sub)) + memberCutoff(sub) }
+
+// The keys of the layout before the feed, under the subject's tag: read
+// by IsRevoked (unless WithoutLegacyRevocationKeys) and by the snapshot,
+// never written.
+func legacyJTI(sub, jti string) string { return "rev:" + subjectTag(sub) + ":j:" + enc(jti) }
+func legacySID(sub, sid string) string { return "rev:" + subjectTag(sub) + ":s:" + enc(sid) }
+func legacyCutoff(sub string) string   { return "rev:" + subjectTag(sub) + ":c" }
+
+func (k keyspace) revIndex(b int) string { return k.p + "revi:" + bucketTag(b) }
+func (k keyspace) feed(b int) string     { return k.p + "feed:" + bucketTag(b) }
+func (k keyspace) feedMeta(b int) string { return k.p + "feedm:" + bucketTag(b) }
 
 // tokenPrefix is the start of the key of every API token of subject; the
 // token key is tokenPrefix + enc(id).

@@ -47,6 +47,8 @@ type config struct {
 	margin        time.Duration
 	callTimeout   time.Duration
 	skipDeadlines bool
+	feedLen       int  // WithFeedLength
+	noLegacy      bool // WithoutLegacyRevocationKeys
 }
 
 // WithPrefix sets the prefix of every key the Store writes. The default is
@@ -108,8 +110,47 @@ func WithoutDeadlineCheck() Option {
 	}
 }
 
+// DefaultFeedLength is how many changes each of the 16 logs of the
+// revocation feed keeps unless WithFeedLength says otherwise: 65,536 in
+// all.
+const DefaultFeedLength = 4096
+
+// WithFeedLength sets how many changes each of the revocation feed's 16
+// logs keeps (see RevocationFeed in the package documentation); older
+// ones are trimmed, and a follower further behind gets
+// authkit.ErrFeedPositionLost and takes a new snapshot. The default is
+// DefaultFeedLength; the range is 16 to 1<<24. Every writer of a
+// deployment should use the same length.
+func WithFeedLength(n int) Option {
+	return func(c *config) error {
+		if n < 16 || n > 1<<24 {
+			return fmt.Errorf("redisstore: WithFeedLength(%d): %w: must be between 16 and %d", n, authkit.ErrInvalidConfig, 1<<24)
+		}
+		c.feedLen = n
+		return nil
+	}
+}
+
+// WithoutLegacyRevocationKeys stops IsRevoked and RevocationSnapshot from
+// reading revocations kept under the key layout of the versions before
+// the revocation feed, which this version no longer writes. Reading them
+// costs IsRevoked a second MGET on a cluster (in the same round trip) and
+// RevocationSnapshot a SCAN of the keyspace.
+//
+// Warning: a revocation written by an earlier version is not seen at all
+// with this option. Use it only on a deployment that never ran an earlier
+// version, or once every issuer runs this one and the longest access
+// token lifetime (plus leeway) has passed since: see
+// docs/backends/redis.md.
+func WithoutLegacyRevocationKeys() Option {
+	return func(c *config) error {
+		c.noLegacy = true
+		return nil
+	}
+}
+
 func buildConfig(opts []Option) (config, error) {
-	c := config{prefix: DefaultPrefix, margin: DefaultExpiryMargin}
+	c := config{prefix: DefaultPrefix, margin: DefaultExpiryMargin, feedLen: DefaultFeedLength}
 	for _, o := range opts {
 		if o == nil {
 			return config{}, fmt.Errorf("redisstore: %w: nil Option", authkit.ErrInvalidConfig)

@@ -12,18 +12,21 @@ import (
 	"github.com/authkit-go/authkit"
 )
 
-// Revocations are recorded under their subject's hash tag, so that the
-// entries IsRevoked reads — the jti, the sid and the cutoff — share one
-// slot and one MGET answers.
+// Revocations are recorded under the hash tag of their subject's bucket,
+// so that the entries IsRevoked reads — the jti, the sid and the cutoff —
+// share one slot and one MGET answers, and so that the script that writes
+// an entry also appends the change to the bucket's log (feed.go) in the
+// same atomic step.
 
 // RevokeToken implements authkit.RevocationStore: one script keeps the
-// later until, in one round trip with its GC index entry.
+// later until and logs the change, in one round trip with its GC index
+// entry.
 func (s *Store) RevokeToken(ctx context.Context, subject, jti string, until time.Time) error {
 	const op = "RevokeToken"
 	if err := checkLen(op, "jti", jti, MaxKeyLen); err != nil {
 		return err
 	}
-	return s.revoke(ctx, op, subject, revJTI(subject, jti), until)
+	return s.revoke(ctx, op, subject, "j", jti, until)
 }
 
 // RevokeSessionTokens implements authkit.RevocationStore, as RevokeToken.
@@ -32,10 +35,10 @@ func (s *Store) RevokeSessionTokens(ctx context.Context, subject, sid string, un
 	if err := checkLen(op, "sid", sid, MaxKeyLen); err != nil {
 		return err
 	}
-	return s.revoke(ctx, op, subject, revSID(subject, sid), until)
+	return s.revoke(ctx, op, subject, "s", sid, until)
 }
 
-func (s *Store) revoke(ctx context.Context, op, subject, member string, until time.Time) error {
+func (s *Store) revoke(ctx context.Context, op, subject, kind, id string, until time.Time) error {
 	if err := ctx.Err(); err != nil {
 		return deadCtx(op, err)
 	}
@@ -44,11 +47,18 @@ func (s *Store) revoke(ctx context.Context, op, subject, member string, until ti
 	}
 	ctx, cancel := s.callCtx(ctx)
 	defer cancel()
+	b := bucket(subject)
+	m := memberJTI(subject, id)
+	if kind == "s" {
+		m = memberSID(subject, id)
+	}
+	member := revBase(b) + m
 	u := microsCeil(until)
-	err := s.exec(ctx, func(b *batch) {
-		b.script(revokeMaxScript, []string{s.k.p + member}, fmtMicros(u), pxat(until, s.cfg.margin))
+	err := s.exec(ctx, func(bt *batch) {
+		bt.script(revokeMaxScript, []string{s.k.p + member, s.k.feedMeta(b), s.k.feed(b), s.k.revIndex(b)},
+			fmtMicros(u), pxat(until, s.cfg.margin), kind, subject, id, m, newEpoch(), s.cfg.feedLen, s.cfg.margin.Milliseconds())
 		// GT: the index entry follows the later until, as the entry does.
-		b.pipe.ZAddGT(ctx, s.k.gcKey(gcRev, member), redis.Z{Score: float64(u), Member: member})
+		bt.pipe.ZAddGT(ctx, s.k.gcKey(gcRev, member), redis.Z{Score: float64(u), Member: member})
 	})
 	if err != nil {
 		return s.fail(ctx, op, err)
@@ -58,7 +68,7 @@ func (s *Store) revoke(ctx context.Context, op, subject, member string, until ti
 
 // SetCutoff implements authkit.RevocationStore. The cutoff is kept to the
 // microsecond, rounded up; the later cutoff and the later until are each
-// kept.
+// kept. The change is logged in the same step.
 func (s *Store) SetCutoff(ctx context.Context, subject string, cutoff, until time.Time) error {
 	const op = "SetCutoff"
 	if err := ctx.Err(); err != nil {
@@ -69,11 +79,14 @@ func (s *Store) SetCutoff(ctx context.Context, subject string, cutoff, until tim
 	}
 	ctx, cancel := s.callCtx(ctx)
 	defer cancel()
-	member := revCutoff(subject)
+	b := bucket(subject)
+	m := memberCutoff(subject)
+	member := revBase(b) + m
 	u := microsCeil(until)
-	err := s.exec(ctx, func(b *batch) {
-		b.script(setCutoffScript, []string{s.k.p + member}, fmtMicros(u), fmtMicros(microsCeil(cutoff)), pxat(until, s.cfg.margin))
-		b.pipe.ZAddGT(ctx, s.k.gcKey(gcRev, member), redis.Z{Score: float64(u), Member: member})
+	err := s.exec(ctx, func(bt *batch) {
+		bt.script(setCutoffScript, []string{s.k.p + member, s.k.feedMeta(b), s.k.feed(b), s.k.revIndex(b)},
+			fmtMicros(u), fmtMicros(microsCeil(cutoff)), pxat(until, s.cfg.margin), subject, m, newEpoch(), s.cfg.feedLen, s.cfg.margin.Milliseconds())
+		bt.pipe.ZAddGT(ctx, s.k.gcKey(gcRev, member), redis.Z{Score: float64(u), Member: member})
 	})
 	if err != nil {
 		return s.fail(ctx, op, err)
@@ -85,6 +98,11 @@ func (s *Store) SetCutoff(ctx context.Context, subject string, cutoff, until tim
 // of the token's jti entry, its sid entry and its subject's cutoff, three
 // keys in one slot. Expiry is judged here, against now. An empty TokenID
 // or SessionID matches nothing.
+//
+// Unless WithoutLegacyRevocationKeys, it also reads the same three
+// entries under the layout before the feed (the subject's hash tag): in
+// the same MGET on a standalone server, in a second MGET of the same
+// pipeline on a cluster (one round trip per node, sent concurrently).
 func (s *Store) IsRevoked(ctx context.Context, q authkit.RevocationQuery, now time.Time) (bool, error) {
 	const op = "IsRevoked"
 	if err := ctx.Err(); err != nil {
@@ -95,28 +113,67 @@ func (s *Store) IsRevoked(ctx context.Context, q authkit.RevocationQuery, now ti
 	}
 	ctx, cancel := s.callCtx(ctx)
 	defer cancel()
-	var keyBuf [3]string
-	keys := keyBuf[:0]
-	keys = append(keys, s.k.p+revCutoff(q.Subject))
+	var keyBuf [6]string
+	keys := append(keyBuf[:0], s.k.p+revCutoff(q.Subject))
 	if q.TokenID != "" {
 		keys = append(keys, s.k.p+revJTI(q.Subject, q.TokenID))
 	}
 	if q.SessionID != "" {
 		keys = append(keys, s.k.p+revSID(q.Subject, q.SessionID))
 	}
-	vals, err := s.rdb.MGet(ctx, keys...).Result()
+	n := len(keys)
+	if !s.cfg.noLegacy {
+		keys = append(keys, s.k.p+legacyCutoff(q.Subject))
+		if q.TokenID != "" {
+			keys = append(keys, s.k.p+legacyJTI(q.Subject, q.TokenID))
+		}
+		if q.SessionID != "" {
+			keys = append(keys, s.k.p+legacySID(q.Subject, q.SessionID))
+		}
+	}
+	var vals []any
+	var err error
+	if _, single := s.rdb.(*redis.Client); single || len(keys) == n {
+		vals, err = s.rdb.MGet(ctx, keys...).Result()
+	} else {
+		// Two slots: one pipeline, split per node by the client.
+		var a, b *redis.SliceCmd
+		err = s.exec(ctx, func(bt *batch) {
+			a = bt.pipe.MGet(ctx, keys[:n]...)
+			b = bt.pipe.MGet(ctx, keys[n:]...)
+		})
+		vals = append(a.Val(), b.Val()...)
+	}
 	if err != nil {
 		return false, s.fail(ctx, op, err)
 	}
 	if len(vals) != len(keys) {
 		return false, corrupt(op, errCorrupt)
 	}
+	for _, part := range [][]any{vals[:n], vals[n:]} {
+		if len(part) == 0 {
+			continue
+		}
+		dead, err := revokedBy(part, q, now)
+		if err != nil {
+			return false, corrupt(op, err)
+		}
+		if dead {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// revokedBy judges the entries of one layout: vals[0] the cutoff, then
+// the jti and sid entries asked for.
+func revokedBy(vals []any, q authkit.RevocationQuery, now time.Time) (bool, error) {
 	if v := str(vals[0]); v != "" {
 		us, cs, ok := strings.Cut(v, ":")
 		u, err1 := strconv.ParseInt(us, 10, 64)
 		c, err2 := strconv.ParseInt(cs, 10, 64)
 		if !ok || err1 != nil || err2 != nil {
-			return false, corrupt(op, errCorrupt)
+			return false, errCorrupt
 		}
 		if alive(u, now) && !q.IssuedAt.After(time.UnixMicro(c)) {
 			return true, nil
@@ -128,7 +185,7 @@ func (s *Store) IsRevoked(ctx context.Context, q authkit.RevocationQuery, now ti
 		}
 		u, err := strconv.ParseInt(str(v), 10, 64)
 		if err != nil {
-			return false, corrupt(op, errCorrupt)
+			return false, errCorrupt
 		}
 		if alive(u, now) {
 			return true, nil

@@ -191,34 +191,105 @@ end
 return {'more', n, s[1] or '', unpack(out)}
 `)
 
-// revokeMaxScript records a revoked jti or sid, keeping the later until.
-// KEYS: the entry. ARGV: until, pxat.
-var revokeMaxScript = redis.NewScript(luaHelpers + `
+// feedHelpers are the Lua helpers of the revocation log: each bucket's
+// stream, its meta hash (epoch e, last trimmed ID t) and its index of
+// revocations share the bucket's hash tag with the bucket's entries.
+const feedHelpers = `
+local function ensureEpoch(meta, stream, cand)
+  local e = redis.call('HGET', meta, 'e')
+  if e then return e end
+  -- A log without its epoch cannot be trusted to continue any position:
+  -- start it over, under a new epoch.
+  redis.call('DEL', stream)
+  redis.call('HSET', meta, 'e', cand, 't', '0-0')
+  return cand
+end
+local function lastID(stream)
+  local r = redis.call('XREVRANGE', stream, '+', '-', 'COUNT', 1)
+  if #r == 0 then return '0-0' end
+  return r[1][1]
+end
+-- feedAppend logs one change, keeps the stream at most maxlen long
+-- (recording the last ID it trimmed), indexes the entry under its until,
+-- and drops index members whose entry Redis has expired by now.
+local function feedAppend(meta, stream, index, cand, maxlen, margin, member, untilUs, fields)
+  ensureEpoch(meta, stream, cand)
+  redis.call('XADD', stream, '*', unpack(fields))
+  local n = redis.call('XLEN', stream)
+  if n > maxlen then
+    local old = redis.call('XRANGE', stream, '-', '+', 'COUNT', n - maxlen)
+    redis.call('XTRIM', stream, 'MAXLEN', maxlen)
+    redis.call('HSET', meta, 't', old[#old][1])
+  end
+  redis.call('ZADD', index, 'GT', untilUs, member)
+  local t = redis.call('TIME')
+  local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+  redis.call('ZREMRANGEBYSCORE', index, '-inf', '(' .. string.format('%d', now - margin * 1000))
+end
+`
+
+// revokeMaxScript records a revoked jti or sid, keeping the later until,
+// and logs the change. KEYS: the entry, the bucket's meta, stream and
+// index. ARGV: until, pxat, kind ("j" or "s"), subject, ID, index member,
+// epoch candidate, log length, margin (ms).
+var revokeMaxScript = redis.NewScript(luaHelpers + feedHelpers + `
 local v = redis.call('GET', KEYS[1])
-if v ~= false and us(v) >= us(ARGV[1]) then return 0 end
-redis.call('SET', KEYS[1], ARGV[1], 'PXAT', ARGV[2])
+if v == false or us(v) < us(ARGV[1]) then
+  redis.call('SET', KEYS[1], ARGV[1], 'PXAT', ARGV[2])
+end
+feedAppend(KEYS[2], KEYS[3], KEYS[4], ARGV[7], tonumber(ARGV[8]), tonumber(ARGV[9]), ARGV[6], ARGV[1],
+  {'k', ARGV[3], 's', ARGV[4], 'i', ARGV[5], 't', ARGV[1]})
 return 1
 `)
 
 // setCutoffScript keeps the later cutoff and the later until, each on its
-// own. KEYS: the cutoff entry. ARGV: until, cutoff, pxat of until.
-var setCutoffScript = redis.NewScript(luaHelpers + `
+// own, and logs the change. KEYS: the cutoff entry, the bucket's meta,
+// stream and index. ARGV: until, cutoff, pxat of until, subject, index
+// member, epoch candidate, log length, margin (ms).
+var setCutoffScript = redis.NewScript(luaHelpers + feedHelpers + `
 local v = redis.call('GET', KEYS[1])
 if v == false then
   redis.call('SET', KEYS[1], ARGV[1] .. ':' .. ARGV[2], 'PXAT', ARGV[3])
-  return 1
+else
+  local u, c = string.match(v, '^(-?%d+):(-?%d+)$')
+  if u == nil then return redis.error_reply('corrupt cutoff entry') end
+  local nu, nc = u, c
+  if us(ARGV[2]) > us(c) then nc = ARGV[2] end
+  if us(ARGV[1]) > us(u) then
+    nu = ARGV[1]
+    redis.call('SET', KEYS[1], nu .. ':' .. nc, 'PXAT', ARGV[3])
+  elseif nc ~= c then
+    redis.call('SET', KEYS[1], nu .. ':' .. nc, 'KEEPTTL')
+  end
 end
-local u, c = string.match(v, '^(-?%d+):(-?%d+)$')
-if u == nil then return redis.error_reply('corrupt cutoff entry') end
-local nu, nc = u, c
-if us(ARGV[2]) > us(c) then nc = ARGV[2] end
-if us(ARGV[1]) > us(u) then
-  nu = ARGV[1]
-  redis.call('SET', KEYS[1], nu .. ':' .. nc, 'PXAT', ARGV[3])
-elseif nc ~= c then
-  redis.call('SET', KEYS[1], nu .. ':' .. nc, 'KEEPTTL')
-end
+feedAppend(KEYS[2], KEYS[3], KEYS[4], ARGV[6], tonumber(ARGV[7]), tonumber(ARGV[8]), ARGV[5], ARGV[1],
+  {'k', 'c', 's', ARGV[4], 'c', ARGV[2], 't', ARGV[1]})
 return 1
+`)
+
+// feedHeadScript returns where a bucket's log stands: {epoch, last ID,
+// last trimmed ID}, making the epoch if the log has none. KEYS: the
+// bucket's meta and stream. ARGV: epoch candidate.
+var feedHeadScript = redis.NewScript(feedHelpers + `
+local e = ensureEpoch(KEYS[1], KEYS[2], ARGV[1])
+return {e, lastID(KEYS[2]), redis.call('HGET', KEYS[1], 't') or '0-0'}
+`)
+
+// feedSnapshotScript returns a bucket's head, as feedHeadScript, followed
+// by the member and value of every entry of the index whose until is
+// after now. KEYS: the bucket's meta, stream and index. ARGV: epoch
+// candidate, now, entry key base (prefix + revBase).
+var feedSnapshotScript = redis.NewScript(feedHelpers + `
+local e = ensureEpoch(KEYS[1], KEYS[2], ARGV[1])
+local out = {e, lastID(KEYS[2]), redis.call('HGET', KEYS[1], 't') or '0-0'}
+for _, m in ipairs(redis.call('ZRANGEBYSCORE', KEYS[3], '(' .. ARGV[2], '+inf')) do
+  local v = redis.call('GET', ARGV[3] .. m)
+  if v then
+    out[#out + 1] = m
+    out[#out + 1] = v
+  end
+end
+return out
 `)
 
 // gcRevocationScript deletes a revocation entry whose until has passed.

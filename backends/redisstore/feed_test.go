@@ -1,0 +1,301 @@
+package redisstore_test
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/authkit-go/authkit"
+	"github.com/authkit-go/authkit/backends/redisstore"
+	"github.com/authkit-go/authkit/internal/testservers"
+)
+
+// topologies runs f on a standalone server and on the cluster.
+func topologies(t *testing.T, f func(t *testing.T, admin redis.UniversalClient, connect func() redis.UniversalClient)) {
+	t.Run("Standalone", func(t *testing.T) {
+		addr := testservers.Redis(t)
+		f(t, standalone(t, addr), func() redis.UniversalClient { return standalone(t, addr) })
+	})
+	t.Run("Cluster", func(t *testing.T) {
+		addrs := testservers.RedisCluster(t)
+		f(t, cluster(t, addrs), func() redis.UniversalClient { return cluster(t, addrs) })
+	})
+}
+
+// allKeys returns the keys matching pattern on every primary.
+func allKeys(t *testing.T, admin redis.UniversalClient, pattern string) []string {
+	t.Helper()
+	var keys []string
+	var err error
+	if cc, ok := admin.(*redis.ClusterClient); ok {
+		var mu sync.Mutex // ForEachMaster runs concurrently
+		err = cc.ForEachMaster(t.Context(), func(ctx context.Context, c *redis.Client) error {
+			k, err := c.Keys(ctx, pattern).Result()
+			mu.Lock()
+			keys = append(keys, k...)
+			mu.Unlock()
+			return err
+		})
+	} else {
+		keys, err = admin.Keys(t.Context(), pattern).Result()
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return keys
+}
+
+// follow runs FollowRevocations from pos until it returns or 2 seconds
+// pass, and returns its error and what it delivered.
+func follow(t *testing.T, s *redisstore.Store, pos authkit.FeedPosition) (error, []authkit.Revocation) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Second)
+	defer cancel()
+	var got []authkit.Revocation
+	err := s.FollowRevocations(ctx, pos, 100*time.Millisecond, func(c []authkit.Revocation, _ authkit.FeedPosition) error {
+		got = append(got, c...)
+		return nil
+	})
+	return err, got
+}
+
+func snapshot(t *testing.T, s *redisstore.Store, now time.Time) ([]authkit.Revocation, authkit.FeedPosition) {
+	t.Helper()
+	var got []authkit.Revocation
+	pos, err := s.RevocationSnapshot(t.Context(), now, func(r authkit.Revocation) error {
+		got = append(got, r)
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("RevocationSnapshot: %v", err)
+	}
+	return got, pos
+}
+
+// TestFeedBoundedLength checks that each log keeps WithFeedLength
+// changes, and that a position the trimming passed is refused with
+// ErrFeedPositionLost while a recent one still follows.
+func TestFeedBoundedLength(t *testing.T) {
+	topologies(t, func(t *testing.T, admin redis.UniversalClient, connect func() redis.UniversalClient) {
+		prefix := testservers.RedisPrefix(t, admin)
+		s := newStore(t, connect(), prefix, redisstore.WithFeedLength(16))
+		now := time.Now()
+		_, p0 := snapshot(t, s, now)
+		for i := range 40 { // one subject: one bucket, one log
+			if err := s.RevokeToken(t.Context(), "alice", fmt.Sprint("jti-", i), now.Add(time.Hour)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		keys := allKeys(t, admin, prefix+"feed:{r*}")
+		if len(keys) != 1 {
+			t.Fatalf("the streams of one subject's changes: %q; want one", keys)
+		}
+		if n, err := admin.XLen(t.Context(), keys[0]).Result(); err != nil || n != 16 {
+			t.Errorf("the log holds %d changes (%v) after 40 writes under WithFeedLength(16)", n, err)
+		}
+		if err, _ := follow(t, s, p0); !errors.Is(err, authkit.ErrFeedPositionLost) {
+			t.Errorf("following from before 24 trimmed changes: %v, want ErrFeedPositionLost", err)
+		}
+		_, p1 := snapshot(t, s, now)
+		if err := s.RevokeToken(t.Context(), "alice", "jti-late", now.Add(time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+		err, got := follow(t, s, p1)
+		if !errors.Is(err, context.DeadlineExceeded) || len(got) != 1 || got[0].ID != "jti-late" {
+			t.Errorf("following from a recent snapshot: %v, delivered %v; want the one later change and the deadline", err, got)
+		}
+	})
+}
+
+// TestFeedLogLost checks that a log whose epoch is gone (FLUSHALL, a
+// restart without persistence) refuses every earlier position, and that a
+// new snapshot follows again.
+func TestFeedLogLost(t *testing.T) {
+	topologies(t, func(t *testing.T, admin redis.UniversalClient, connect func() redis.UniversalClient) {
+		prefix := testservers.RedisPrefix(t, admin)
+		s := newStore(t, connect(), prefix)
+		now := time.Now()
+		if err := s.SetCutoff(t.Context(), "bob", now, now.Add(time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+		_, p0 := snapshot(t, s, now)
+		// Lose every key of the store, as a FLUSHALL would.
+		keys := allKeys(t, admin, prefix+"*")
+		if len(keys) == 0 {
+			t.Fatal("the store has no keys")
+		}
+		for _, k := range keys {
+			if err := admin.Del(t.Context(), k).Err(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := s.RevokeToken(t.Context(), "carol", "jti-1", now.Add(time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+		if err, got := follow(t, s, p0); !errors.Is(err, authkit.ErrFeedPositionLost) {
+			t.Errorf("following from a position of the lost log: %v after %v, want ErrFeedPositionLost", err, got)
+		}
+		entries, p1 := snapshot(t, s, now)
+		if len(entries) != 1 || entries[0].Subject != "carol" {
+			t.Errorf("the snapshot after the loss holds %v, want carol's one revocation", entries)
+		}
+		if err := s.RevokeToken(t.Context(), "carol", "jti-2", now.Add(time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+		if err, got := follow(t, s, p1); !errors.Is(err, context.DeadlineExceeded) || len(got) != 1 {
+			t.Errorf("following the new log: %v, delivered %v; want one change", err, got)
+		}
+	})
+}
+
+// TestLegacyRevocationKeys checks that revocations under the key layout
+// before the feed (written by an earlier version) still count in IsRevoked
+// and appear in the snapshot, merged with the same entry's newer writes,
+// and that WithoutLegacyRevocationKeys stops reading them.
+func TestLegacyRevocationKeys(t *testing.T) {
+	topologies(t, func(t *testing.T, admin redis.UniversalClient, connect func() redis.UniversalClient) {
+		prefix := testservers.RedisPrefix(t, admin)
+		s := newStore(t, connect(), prefix)
+		strict := newStore(t, connect(), prefix, redisstore.WithoutLegacyRevocationKeys())
+		now := time.Now().Truncate(time.Microsecond)
+		until := now.Add(time.Hour)
+		e := base64.RawURLEncoding.EncodeToString
+		legacy := func(subject, rest, v string) {
+			t.Helper()
+			if err := admin.Set(t.Context(), prefix+"rev:{u"+e([]byte(subject))+"}:"+rest, v, time.Hour).Err(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		us := func(t time.Time) string { return fmt.Sprint(t.UnixMicro()) }
+		legacy("alice", "j:"+e([]byte("jti-old")), us(until))
+		legacy("bob", "s:"+e([]byte("sid-old")), us(until))
+		legacy("carol", "c", us(until)+":"+us(now))
+		legacy("dave", "j:"+e([]byte("jti-expired")), us(now.Add(-time.Minute)))
+		// The same key written since, with an earlier until: merged.
+		legacy("erin", "j:"+e([]byte("jti-both")), us(until.Add(time.Minute)))
+		if err := s.RevokeToken(t.Context(), "erin", "jti-both", until); err != nil {
+			t.Fatal(err)
+		}
+
+		queries := []authkit.RevocationQuery{
+			{Subject: "alice", TokenID: "jti-old", IssuedAt: now},
+			{Subject: "bob", TokenID: "x", SessionID: "sid-old", IssuedAt: now},
+			{Subject: "carol", TokenID: "x", IssuedAt: now.Add(-time.Second)},
+		}
+		for _, q := range queries {
+			if dead, err := s.IsRevoked(t.Context(), q, now); err != nil || !dead {
+				t.Errorf("IsRevoked(%+v) over a legacy entry = %v, %v; want true", q, dead, err)
+			}
+			if dead, err := strict.IsRevoked(t.Context(), q, now); err != nil || dead {
+				t.Errorf("IsRevoked(%+v) WithoutLegacyRevocationKeys = %v, %v; want false", q, dead, err)
+			}
+		}
+
+		entries, _ := snapshot(t, s, now)
+		got := map[string]string{}
+		for _, r := range entries {
+			k := r.Kind.String() + " " + r.Subject + " " + r.ID
+			if _, dup := got[k]; dup {
+				t.Errorf("the snapshot holds %s twice", k)
+			}
+			got[k] = us(r.Until) + "/" + us(r.Cutoff)
+		}
+		want := map[string]string{
+			"token alice jti-old": us(until) + "/" + us(time.Time{}),
+			"session bob sid-old": us(until) + "/" + us(time.Time{}),
+			"cutoff carol ":       us(until) + "/" + us(now),
+			"token erin jti-both": us(until.Add(time.Minute)) + "/" + us(time.Time{}),
+		}
+		if fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Errorf("the snapshot over legacy entries holds\n%v\nwant\n%v", got, want)
+		}
+		entries, _ = snapshot(t, strict, now)
+		if len(entries) != 1 || entries[0].Subject != "erin" {
+			t.Errorf("the snapshot WithoutLegacyRevocationKeys holds %v, want erin's one entry", entries)
+		}
+	})
+}
+
+// TestFeedFootprint measures what the feed adds per revocation: the
+// memory of the log and the index, per change, and the bytes one write
+// sends. It logs the figures docs/backends/redis.md gives, and checks
+// that the log stays within its bound.
+func TestFeedFootprint(t *testing.T) {
+	addr := testservers.Redis(t)
+	admin := standalone(t, addr)
+	prefix := testservers.RedisPrefix(t, admin)
+	rdb := standalone(t, addr)
+	sent := &sentBytes{}
+	rdb.AddHook(sent)
+	s := newStore(t, rdb, prefix, redisstore.WithFeedLength(1000))
+	now := time.Now()
+	const n = 4000
+	for i := range n {
+		subject := fmt.Sprintf("user-%06d", i)
+		jti := fmt.Sprintf("0b8c2f3e-6f1a-4c5e-9d7b-%012d", i) // a UUID, as the issuer's jti
+		if err := s.RevokeToken(t.Context(), subject, jti, now.Add(time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var streamBytes, streamLen, indexBytes, indexLen int64
+	for _, kind := range []string{"feed", "revi"} {
+		for _, k := range allKeys(t, admin, prefix+kind+":{r*}") {
+			m, err := admin.MemoryUsage(t.Context(), k, 0).Result()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if kind == "feed" {
+				l, _ := admin.XLen(t.Context(), k).Result()
+				if l > 1000 {
+					t.Errorf("log %s holds %d changes under WithFeedLength(1000)", strings.TrimPrefix(k, prefix), l)
+				}
+				streamBytes, streamLen = streamBytes+m, streamLen+l
+			} else {
+				l, _ := admin.ZCard(t.Context(), k).Result()
+				indexBytes, indexLen = indexBytes+m, indexLen+l
+			}
+		}
+	}
+	if streamLen == 0 || indexLen != n {
+		t.Fatalf("the logs hold %d changes and the indexes %d entries after %d revocations", streamLen, indexLen, n)
+	}
+	t.Logf("log: %d changes in %d bytes, %d bytes per change; index: %d bytes per entry; a RevokeToken sends %d commands, %d bytes",
+		streamLen, streamBytes, streamBytes/streamLen, indexBytes/indexLen, sent.cmds/n, sent.bytes/n)
+}
+
+// sentBytes counts the commands a client sends and their size in RESP.
+type sentBytes struct{ cmds, bytes int }
+
+func (h *sentBytes) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+func (h *sentBytes) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		h.count(cmd)
+		return next(ctx, cmd)
+	}
+}
+
+func (h *sentBytes) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		for _, c := range cmds {
+			h.count(c)
+		}
+		return next(ctx, cmds)
+	}
+}
+
+func (h *sentBytes) count(cmd redis.Cmder) {
+	h.cmds++
+	h.bytes += len(fmt.Sprintf("*%d\r\n", len(cmd.Args())))
+	for _, a := range cmd.Args() {
+		v := fmt.Sprint(a)
+		h.bytes += len(fmt.Sprintf("$%d\r\n", len(v))) + len(v) + 2
+	}
+}
