@@ -316,8 +316,8 @@ func (s *Store) heads(ctx context.Context) (*[feedShards]head, error) {
 // FollowRevocations implements authkit.RevocationFeed with blocking
 // stream reads: see the comment at the top of this file. It holds one
 // connection per bucket on a cluster, one in all on a single server,
-// blocked in XREAD for up to half the heartbeat (at most a second) at a
-// time.
+// blocked in XREAD for up to a heartbeat (100ms to a second) at a time,
+// and returns within about that long once ctx ends or fn fails.
 func (s *Store) FollowRevocations(ctx context.Context, after authkit.FeedPosition, heartbeat time.Duration, fn func([]authkit.Revocation, authkit.FeedPosition) error) error {
 	const op = "FollowRevocations"
 	if err := ctx.Err(); err != nil {
@@ -381,12 +381,14 @@ type change struct {
 	r  authkit.Revocation
 }
 
-// block is how long one XREAD waits: a second, and well within the
-// client's read timeout. Redis times blocked reads out only as often as
-// its event loop wakes (every 100ms at the default hz), so the heartbeat
-// does not rely on it: see probe.
+// block is how long one XREAD waits: a heartbeat, between 100ms (Redis
+// times blocked reads out only as often as its event loop wakes, every
+// 100ms at the default hz, so the heartbeat does not rely on it: see
+// probe) and a second, and well within the client's read timeout. It also
+// bounds how long FollowRevocations takes to return once ctx ends or fn
+// fails, since it waits for its readers.
 func (f *follow) block() time.Duration {
-	d := time.Second
+	d := min(max(f.heartbeat, 100*time.Millisecond), time.Second)
 	var rt time.Duration
 	switch c := f.s.rdb.(type) {
 	case *redis.Client:

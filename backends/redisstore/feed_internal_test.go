@@ -1,0 +1,68 @@
+package redisstore
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/authkit-go/authkit"
+)
+
+// TestFeedPositionCodec checks that positions round-trip and that
+// anything else — other versions, other digests' lengths, a missing or
+// extra bucket, a stream ID not in Redis's canonical form — is refused.
+func TestFeedPositionCodec(t *testing.T) {
+	var p feedPos
+	p.digest = strings.Repeat("A", digestLen)
+	for i := range p.ids {
+		p.ids[i] = streamID{uint64(1700000000000 + i), uint64(i)}
+	}
+	enc := p.encode()
+	got, ok := decodePos(enc)
+	if !ok || got != p {
+		t.Fatalf("decodePos(%q) = %+v, %v; want %+v", enc, got, ok, p)
+	}
+	ids := strings.Repeat("0-0,", feedShards-1) + "0-0"
+	d := strings.Repeat("A", digestLen)
+	for _, bad := range []string{
+		"",
+		"r1",
+		"r1." + d,
+		"r2." + d + "." + ids,
+		"r1." + d[1:] + "." + ids,
+		"r1." + d + "." + ids + ",0-0",
+		"r1." + d + "." + strings.TrimSuffix(ids, ",0-0"),
+		"r1." + d + "." + strings.TrimSuffix(ids, "0-0") + "0-01",
+		"r1." + d + "." + strings.TrimSuffix(ids, "0-0") + "00-1",
+		"r1." + d + "." + strings.TrimSuffix(ids, "0-0") + "1",
+		"r1." + d + "." + strings.TrimSuffix(ids, "0-0") + "-1-0",
+		"r1." + d + "." + strings.TrimSuffix(ids, "0-0") + "18446744073709551616-0",
+		"r1." + d + "." + ids + ".x",
+	} {
+		if _, ok := decodePos(authkit.FeedPosition(bad)); ok {
+			t.Errorf("decodePos(%q) accepted a malformed position", bad)
+		}
+	}
+	// A longer last ID parses, and is past the end of any log that has
+	// not reached it: FollowRevocations refuses it against the heads.
+	if q, ok := decodePos(enc + "9"); !ok || !p.ids[feedShards-1].less(q.ids[feedShards-1]) {
+		t.Errorf("decodePos(position + \"9\") = %+v, %v; want a later last ID", q, ok)
+	}
+}
+
+// TestFeedBuckets checks that the bucket of a subject is stable (it is
+// part of the key layout: FNV-1a mod 16) and that the 16 buckets' tags are distinct.
+func TestFeedBuckets(t *testing.T) {
+	for subject, want := range map[string]int{"alice": 7, "user-1": 4, "": 5} {
+		if got := bucket(subject); got != want {
+			t.Errorf("bucket(%q) = %d, want %d", subject, got, want)
+		}
+	}
+	seen := map[string]bool{}
+	for b := range feedShards {
+		tag := bucketTag(b)
+		if seen[tag] {
+			t.Errorf("bucket tag %q is used twice", tag)
+		}
+		seen[tag] = true
+	}
+}
