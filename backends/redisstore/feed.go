@@ -49,8 +49,7 @@ var _ authkit.RevocationFeed = (*Store)(nil)
 // positionVersion starts every position this store makes.
 const positionVersion = "r1"
 
-// feedBatch is how many changes one XREAD returns per stream, and the most
-// one call of a FollowRevocations callback gets.
+// feedBatch is how many changes one XREAD returns per stream.
 const feedBatch = 512
 
 // newEpoch returns a random epoch candidate for a log that has none.
@@ -522,20 +521,19 @@ func (f *follow) run(ctx context.Context) error {
 			}
 			continue
 		}
-		for len(pending) > 0 {
-			n := min(len(pending), feedBatch)
-			batch := make([]authkit.Revocation, n)
-			for i, c := range pending[:n] {
-				batch[i] = c.r
-				f.pos.ids[c.b] = c.id
-			}
-			pending = pending[n:]
-			if err := f.fn(batch, f.pos.encode()); err != nil {
-				return err
-			}
-			lastCall = time.Now()
+		// Everything received goes in one call, so that its position
+		// covers every bucket's vouched end (a backlog arrives whole: a
+		// bucket is not vouched for while its reads come back full).
+		batch := make([]authkit.Revocation, len(pending))
+		for i, c := range pending {
+			batch[i] = c.r
+			f.pos.ids[c.b] = c.id
 		}
 		pending = nil
+		if err := f.fn(batch, f.pos.encode()); err != nil {
+			return err
+		}
+		lastCall = time.Now()
 	}
 }
 

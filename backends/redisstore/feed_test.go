@@ -299,3 +299,54 @@ func (h *sentBytes) count(cmd redis.Cmder) {
 		h.bytes += len(fmt.Sprintf("$%d\r\n", len(v))) + len(v) + 2
 	}
 }
+
+// TestFeedBacklog follows from a position more than two read batches
+// behind, on one bucket and spread over many: every change arrives once,
+// each subject's in order, before the first heartbeat.
+func TestFeedBacklog(t *testing.T) {
+	topologies(t, func(t *testing.T, admin redis.UniversalClient, connect func() redis.UniversalClient) {
+		s := newStore(t, connect(), testservers.RedisPrefix(t, admin))
+		now := time.Now()
+		_, p0 := snapshot(t, s, now)
+		const n = 1300
+		for i := range n {
+			subject := "alice" // one bucket
+			if i%2 == 1 {
+				subject = fmt.Sprint("user-", i%97) // many
+			}
+			if err := s.RevokeToken(t.Context(), subject, fmt.Sprint(i), now.Add(time.Hour)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+		defer cancel()
+		var got []authkit.Revocation
+		err := s.FollowRevocations(ctx, p0, 100*time.Millisecond, func(c []authkit.Revocation, _ authkit.FeedPosition) error {
+			if len(c) == 0 {
+				return errors.New("heartbeat")
+			}
+			got = append(got, c...)
+			return nil
+		})
+		if err == nil || err.Error() != "heartbeat" {
+			t.Fatalf("FollowRevocations returned %v, want the callback's error at the first heartbeat", err)
+		}
+		last := map[string]int{}
+		seen := map[string]bool{}
+		for _, r := range got {
+			var i int
+			fmt.Sscan(r.ID, &i)
+			if seen[r.ID] {
+				t.Errorf("change %s delivered twice", r.ID)
+			}
+			seen[r.ID] = true
+			if prev, ok := last[r.Subject]; ok && prev > i {
+				t.Errorf("subject %s: change %d delivered after %d", r.Subject, i, prev)
+			}
+			last[r.Subject] = i
+		}
+		if len(seen) != n {
+			t.Errorf("delivered %d distinct changes of %d before the first heartbeat", len(seen), n)
+		}
+	})
+}
