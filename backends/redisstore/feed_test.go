@@ -350,3 +350,94 @@ func TestFeedBacklog(t *testing.T) {
 		}
 	})
 }
+
+// TestFeedFaults follows through a proxy that stalls and then cuts: the
+// follower stops vouching (no call of fn covers a write it could not
+// read) and returns ErrStoreUnavailable, never ErrFeedPositionLost; once
+// the proxy is restored, following from its last position delivers the
+// write made meanwhile, once.
+func TestFeedFaults(t *testing.T) {
+	addr := testservers.Redis(t)
+	admin := standalone(t, addr)
+	prefix := testservers.RedisPrefix(t, admin)
+	writer := newStore(t, standalone(t, addr), prefix)
+	px := testservers.NewProxy(t, addr)
+	rdb := redis.NewClient(&redis.Options{
+		Addr:                  px.Addr(),
+		DialTimeout:           time.Second,
+		ReadTimeout:           2 * time.Second,
+		WriteTimeout:          2 * time.Second,
+		ContextTimeoutEnabled: true,
+	})
+	t.Cleanup(func() { _ = rdb.Close() })
+	follower := newStore(t, rdb, prefix)
+	now := time.Now()
+	const heartbeat = 100 * time.Millisecond
+
+	for _, fault := range []struct {
+		name  string
+		apply func()
+	}{{"Stall", px.Stall}, {"Cut", px.Cut}} {
+		t.Run(fault.name, func(t *testing.T) {
+			_, pos := snapshot(t, follower, now)
+			var (
+				mu      sync.Mutex
+				calls   []time.Time
+				last    = pos
+				started = make(chan struct{})
+			)
+			errc := make(chan error, 1)
+			go func() {
+				errc <- follower.FollowRevocations(t.Context(), pos, heartbeat, func(_ []authkit.Revocation, p authkit.FeedPosition) error {
+					mu.Lock()
+					defer mu.Unlock()
+					if len(calls) == 0 {
+						close(started)
+					}
+					calls = append(calls, time.Now())
+					last = p
+					return nil
+				})
+			}()
+			select {
+			case <-started:
+			case <-time.After(5 * time.Second):
+				t.Fatal("no heartbeat before the fault")
+			}
+			fault.apply()
+			if err := writer.RevokeToken(t.Context(), "alice", "jti-"+fault.name, now.Add(time.Hour)); err != nil {
+				t.Fatal(err)
+			}
+			written := time.Now()
+			select {
+			case err := <-errc:
+				if !errors.Is(err, authkit.ErrStoreUnavailable) || errors.Is(err, authkit.ErrFeedPositionLost) {
+					t.Errorf("FollowRevocations through a %s proxy returned %v, want ErrStoreUnavailable", fault.name, err)
+				}
+			case <-time.After(10 * time.Second):
+				t.Fatalf("FollowRevocations did not return within 10s of a %s", fault.name)
+			}
+			mu.Lock()
+			for _, c := range calls {
+				if c.Sub(written) >= heartbeat {
+					t.Errorf("fn was called %v after a write it could not read; a call vouches for writes one heartbeat old", c.Sub(written))
+				}
+			}
+			from := last
+			mu.Unlock()
+
+			px.Restore()
+			var got []authkit.Revocation
+			var err error
+			deadline := time.Now().Add(10 * time.Second)
+			for time.Now().Before(deadline) { // the client may need a moment to dial again
+				if err, got = follow(t, follower, from); !errors.Is(err, authkit.ErrStoreUnavailable) {
+					break
+				}
+			}
+			if !errors.Is(err, context.DeadlineExceeded) || len(got) != 1 || got[0].ID != "jti-"+fault.name {
+				t.Errorf("following again after the %s: %v, delivered %v; want the one write made meanwhile", fault.name, err, got)
+			}
+		})
+	}
+}
