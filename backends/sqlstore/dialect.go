@@ -37,6 +37,19 @@ type dialect struct {
 	insertIfAbsent func(table, col string) string
 	// byCtid makes bounded DELETEs name their rows by ctid (PostgreSQL).
 	byCtid bool
+	// lastInsertID says that nextSeq returns the new id through
+	// sql.Result.LastInsertId (MySQL's LAST_INSERT_ID(expr)), not as a
+	// row (UPDATE … RETURNING).
+	lastInsertID bool
+}
+
+// nextSeq returns the statement that takes the next revocation log id from
+// the counter row of table, locking the row until the transaction ends.
+func (d *dialect) nextSeq(table string) string {
+	if d.lastInsertID {
+		return fmt.Sprintf("UPDATE %s SET seq = LAST_INSERT_ID(seq + 1) WHERE k = 1", table)
+	}
+	return fmt.Sprintf("UPDATE %s SET seq = seq + 1 WHERE k = 1 RETURNING seq", table)
 }
 
 // deleteBatch returns a DELETE of at most "?" rows of table: those the
@@ -80,10 +93,11 @@ var (
 		},
 	}
 	dialectMySQL = &dialect{
-		name:      "mysql",
-		bind:      sqlx.QUESTION,
-		forUpdate: " FOR UPDATE",
-		txOptions: &sql.TxOptions{Isolation: sql.LevelReadCommitted},
+		name:         "mysql",
+		bind:         sqlx.QUESTION,
+		forUpdate:    " FOR UPDATE",
+		lastInsertID: true,
+		txOptions:    &sql.TxOptions{Isolation: sql.LevelReadCommitted},
 		upsertMax: func(table, cols, _ string, greatest ...string) string {
 			// VALUES(col) is deprecated in MySQL 8.0.20+ but still works
 			// there, and it is the only form MariaDB accepts.

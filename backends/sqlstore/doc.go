@@ -2,9 +2,9 @@
 // revocations, API tokens — in a SQL database: PostgreSQL (through
 // github.com/jackc/pgx/v5/stdlib or github.com/lib/pq), MySQL 8 or MariaDB
 // 10.5+ (github.com/go-sql-driver/mysql) and SQLite (modernc.org/sqlite,
-// pure Go). A [Store] implements authkit.Store and authkit.Pinger; one code
-// path serves the three dialects, which differ only in placeholders, upsert
-// syntax, row locks and column types.
+// pure Go). A [Store] implements authkit.Store, authkit.Pinger and
+// authkit.RevocationFeed; one code path serves the three dialects, which
+// differ only in placeholders, upsert syntax, row locks and column types.
 //
 // Like database/sql, the package links no driver: the program imports the
 // one its database needs, and links only that one (see [Open]):
@@ -69,6 +69,19 @@
 //   - A transaction aborted by a deadlock or a serialization failure is run
 //     again (a few times, with a short jittered pause): a lost race is never
 //     reported as a failure, nor a failure as a lost race.
+//
+// # Revocation feed
+//
+// Every revocation write also appends its change to a log table, in the
+// same transaction, under an id taken from a counter row the transaction
+// keeps locked until it commits, so that ids are dense and commit in
+// their order (revocation writes to one database therefore run one at a
+// time). [Store.RevocationSnapshot] and [Store.FollowRevocations] read it:
+// following polls one primary-key row, and the log only when it grew,
+// every [WithFeedPollInterval] or half the follower's heartbeat. Positions
+// carry a random epoch made by the migration. DeleteExpiredRevocations
+// trims the log after [WithFeedRetention]. PostgreSQL's LISTEN/NOTIFY is
+// not used: the package links no driver.
 //
 // # Errors
 //

@@ -3,6 +3,9 @@ package sqlstore
 import (
 	"context"
 	"crypto/sha256"
+	"database/sql"
+	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -55,6 +58,11 @@ func TestExplainUsesIndexes(t *testing.T) {
 			CASE WHEN i % 3 = 0 THEN 4102444800000000 - i END, NULL, NULL, CASE WHEN i % 3 = 0 THEN 4102444800000000 - i END
 		 FROM generate_series(1, 100000) i`,
 		`INSERT INTO authkit_api_token_subjects (subject) SELECT 'user-' || i FROM generate_series(0, 1999) i`,
+		`INSERT INTO authkit_revocation_log (id, kind, subject, ident, cutoff_at, expires_at, written_at)
+		 SELECT i, 1 + i % 3, 'user-' || (i % 2000), CASE WHEN i % 3 = 2 THEN '' ELSE 'key-' || i END,
+			CASE WHEN i % 3 = 2 THEN 1700000000000000 END, 4102444800000000 - i, 1700000000000000 + i
+		 FROM generate_series(1, 200000) i`,
+		`UPDATE authkit_revocation_feed SET seq = 200000`,
 		`ANALYZE`,
 	} {
 		if _, err := db.ExecContext(ctx, stmt); err != nil {
@@ -99,6 +107,14 @@ func TestExplainUsesIndexes(t *testing.T) {
 		{"DeleteExpiredSessions/sessions", q.gcSessions, []any{far - 99950, 1000}},
 		{"DeleteExpiredRevocations", q.gcRevocations, []any{far - 49950, 1000}},
 		{"DeleteExpiredAPITokens", q.gcTokens, []any{far - 99950, 1000}},
+		// The revocation feed: a follower polls the feed row, and the log
+		// only when it grew; a writer takes the next id and appends.
+		{"FollowRevocations/feed row", q.feedState, nil},
+		{"FollowRevocations/poll, nothing new", q.readLog, []any{200000, feedBatch}},
+		{"FollowRevocations/poll, catching up", q.readLog, []any{150000, feedBatch}},
+		{"RevokeToken/next log id", q.nextSeq, nil},
+		{"RevokeToken/append to the log", q.appendLog, []any{200001, 1, "user-77", "key-77", nil, now, now}},
+		{"DeleteExpiredRevocations/trim the log", q.trimLog, []any{200000, int64(1700000000000000 + 5000), 1000}},
 	} {
 		rows, err := db.QueryContext(ctx, "EXPLAIN "+c.query, c.args...)
 		if err != nil {
@@ -118,10 +134,149 @@ func TestExplainUsesIndexes(t *testing.T) {
 			t.Errorf("EXPLAIN %s: %v", c.name, err)
 			continue
 		}
-		if strings.Contains(plan.String(), "Seq Scan") {
+		// The feed row's table holds one row (a CHECK constraint says so):
+		// reading its one page is what an index would cost, and more.
+		if strings.Contains(strings.ReplaceAll(plan.String(), "Seq Scan on authkit_revocation_feed", ""), "Seq Scan") {
 			t.Errorf("%s scans a whole table on a populated database; every lookup must use an index:\n%s", c.name, plan.String())
 		} else {
 			t.Logf("%s:\n%s", c.name, plan.String())
 		}
 	}
+}
+
+// TestExplainFeedPoll asks MySQL/MariaDB and SQLite for the plans of the
+// revocation feed's polls over a log of 20,000 changes: the feed row is
+// one primary-key read, and the log poll a range of the primary key
+// (MySQL: type range on PRIMARY; SQLite: SEARCH … USING INTEGER PRIMARY
+// KEY), so that a poll that finds nothing new reads no row of the log.
+// PostgreSQL's plans are checked with the others in TestExplainUsesIndexes.
+func TestExplainFeedPoll(t *testing.T) {
+	for _, c := range []struct {
+		name, driver string
+		dsn          func(testing.TB) string
+	}{
+		{"mysql", "mysql", testservers.MySQL},
+		{"sqlite", "sqlite", func(t testing.TB) string { return t.TempDir() + "/explain.db" }},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			db, err := sqlx.Open(c.driver, c.dsn(t))
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { db.Close() })
+			ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+			defer cancel()
+			if err := Migrate(ctx, db.DB, c.driver); err != nil {
+				t.Fatal(err)
+			}
+			s, err := New(db)
+			if err != nil {
+				t.Fatal(err)
+			}
+			const n, per = 20000, 500
+			for i := 0; i < n; i += per {
+				var b strings.Builder
+				args := make([]any, 0, 4*per)
+				b.WriteString("INSERT INTO authkit_revocation_log (id, kind, subject, ident, cutoff_at, expires_at, written_at) VALUES ")
+				for j := i + 1; j <= i+per; j++ {
+					if j > i+1 {
+						b.WriteString(", ")
+					}
+					b.WriteString("(?, 1, ?, ?, NULL, 4102444800000000, ?)")
+					args = append(args, j, fmt.Sprint("user-", j%2000), fmt.Sprint("key-", j), 1700000000000000+j)
+				}
+				if _, err := db.ExecContext(ctx, b.String(), args...); err != nil {
+					t.Fatalf("populating: %v", err)
+				}
+			}
+			analyze := "ANALYZE TABLE authkit_revocation_log"
+			if c.driver == "sqlite" {
+				analyze = "ANALYZE"
+			}
+			if _, err := db.ExecContext(ctx, "UPDATE authkit_revocation_feed SET seq = ?", n); err != nil {
+				t.Fatal(err)
+			}
+			rows, err := db.QueryContext(ctx, analyze)
+			if err != nil {
+				t.Fatal(err)
+			}
+			rows.Close()
+			for _, p := range []struct {
+				name  string
+				query string
+				args  []any
+				want  func(plan [][]string) bool
+			}{
+				{"feed row", s.q.feedState, nil, func(plan [][]string) bool {
+					return planHas(plan, c.driver, "const", "PRIMARY", "SEARCH authkit_revocation_feed USING INTEGER PRIMARY KEY (rowid=?)")
+				}},
+				{"poll, nothing new", s.q.readLog, []any{n, feedBatch}, func(plan [][]string) bool {
+					return planHas(plan, c.driver, "range", "PRIMARY", "SEARCH authkit_revocation_log USING INTEGER PRIMARY KEY (rowid>?)")
+				}},
+				{"poll, catching up", s.q.readLog, []any{n - 1000, feedBatch}, func(plan [][]string) bool {
+					return planHas(plan, c.driver, "range", "PRIMARY", "SEARCH authkit_revocation_log USING INTEGER PRIMARY KEY (rowid>?)")
+				}},
+			} {
+				explain := "EXPLAIN "
+				if c.driver == "sqlite" {
+					explain = "EXPLAIN QUERY PLAN "
+				}
+				plan := explainRows(t, db, ctx, explain+p.query, p.args...)
+				if !p.want(plan) {
+					t.Errorf("%s: the plan is not a primary-key lookup or range:\n%v", p.name, plan)
+				} else {
+					t.Logf("%s: %v", p.name, plan)
+				}
+			}
+		})
+	}
+}
+
+// planHas reports whether an EXPLAIN's rows show the access wanted: on
+// MySQL, one row of type typ on key; on SQLite, one row whose detail is
+// detail.
+func planHas(plan [][]string, driver, typ, key, detail string) bool {
+	if len(plan) != 1 {
+		return false
+	}
+	row := plan[0]
+	if driver == "sqlite" {
+		return row[len(row)-1] == detail
+	}
+	// id, select_type, table, [partitions,] type, possible_keys, key, …
+	return slices.Contains(row, typ) && slices.Contains(row, key)
+}
+
+// explainRows returns the rows of an EXPLAIN as strings.
+func explainRows(t *testing.T, db *sqlx.DB, ctx context.Context, query string, args ...any) [][]string {
+	t.Helper()
+	rows, err := db.QueryContext(ctx, query, args...)
+	if err != nil {
+		t.Fatalf("%s: %v", query, err)
+	}
+	defer rows.Close()
+	cols, err := rows.Columns()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out [][]string
+	for rows.Next() {
+		vals := make([]sql.NullString, len(cols))
+		ptrs := make([]any, len(cols))
+		for i := range vals {
+			ptrs[i] = &vals[i]
+		}
+		if err := rows.Scan(ptrs...); err != nil {
+			t.Fatal(err)
+		}
+		row := make([]string, len(cols))
+		for i, v := range vals {
+			row[i] = v.String
+		}
+		out = append(out, row)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return out
 }

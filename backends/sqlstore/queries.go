@@ -45,6 +45,14 @@ type queries struct {
 	isRevoked        string
 	gcRevocations    string
 
+	// revocation feed
+	nextSeq   string // the next log id, the counter row locked to the commit
+	appendLog string
+	feedState string // epoch and the newest log id
+	readLog   string
+	snapshot  string
+	trimLog   string
+
 	// API tokens
 	insertToken     string
 	lockSubject     string
@@ -61,7 +69,7 @@ type queries struct {
 }
 
 // tableNames are the store's tables without their prefix.
-var tableNames = []string{"sessions", "refresh_tokens", "revocations", "api_tokens", "api_token_subjects"}
+var tableNames = []string{"sessions", "refresh_tokens", "revocations", "api_tokens", "api_token_subjects", "revocation_feed", "revocation_log"}
 
 func buildQueries(d *dialect, prefix string) queries {
 	q := func(s string) string {
@@ -106,6 +114,18 @@ func buildQueries(d *dialect, prefix string) queries {
 			OR EXISTS (SELECT 1 FROM {p}revocations WHERE subject = ? AND kind = 3 AND ident = '' AND expires_at > ? AND cutoff_at >= ?)`),
 		gcRevocations: q(d.deleteBatch("{p}revocations", "subject, kind, ident",
 			`FROM {p}revocations t WHERE t.expires_at <= ? ORDER BY t.expires_at`)),
+
+		nextSeq:   q(d.nextSeq("{p}revocation_feed")),
+		appendLog: q(`INSERT INTO {p}revocation_log (id, kind, subject, ident, cutoff_at, expires_at, written_at) VALUES (?, ?, ?, ?, ?, ?, ?)`),
+		feedState: q(`SELECT epoch, seq FROM {p}revocation_feed WHERE k = 1`),
+		// The follower's poll: a range of the primary key, read in order
+		// and stopped at the limit.
+		readLog:  q(`SELECT id, kind, subject, ident, cutoff_at, expires_at FROM {p}revocation_log WHERE id > ? ORDER BY id LIMIT ?`),
+		snapshot: q(`SELECT kind, subject, ident, cutoff_at, expires_at FROM {p}revocations WHERE expires_at > ?`),
+		// The oldest rows first, below the newest (which is never
+		// trimmed: a follower tells a trimmed log by the gap before it).
+		trimLog: q(d.deleteBatch("{p}revocation_log", "id",
+			`FROM {p}revocation_log t WHERE t.id < ? AND t.written_at <= ? ORDER BY t.id`)),
 
 		insertToken:    q(`INSERT INTO {p}api_tokens (` + tokenCols + `, gc_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
 		lockSubject:    q(d.insertIfAbsent("{p}api_token_subjects", "subject")),

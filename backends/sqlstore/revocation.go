@@ -8,7 +8,9 @@ import (
 )
 
 // RevokeToken implements authkit.RevocationStore with one upsert, keyed on
-// (subject, jti), that keeps the later until.
+// (subject, jti), that keeps the later until. Like the other two writes,
+// it appends the change to the revocation log in the same transaction
+// (see RevocationSnapshot).
 func (s *Store) RevokeToken(ctx context.Context, subject, jti string, until time.Time) error {
 	return s.revoke(ctx, "revoke token", subject, kindJTI, "jti", jti, until, nil)
 }
@@ -27,7 +29,8 @@ func (s *Store) SetCutoff(ctx context.Context, subject string, cutoff, until tim
 }
 
 // revoke writes one revocations row: (subject, kind, ident), ident empty
-// for a cutoff.
+// for a cutoff; and, in the same transaction, the log row that records the
+// write for the feed.
 func (s *Store) revoke(ctx context.Context, op, subject string, kind int, what, ident string, until time.Time, cutoff any) error {
 	if err := ctx.Err(); err != nil {
 		return deadCtx(op, err)
@@ -42,10 +45,19 @@ func (s *Store) revoke(ctx context.Context, op, subject string, kind int, what, 
 			return err
 		}
 	}
-	if _, err := s.exec(ctx, s.q.upsertRevocation, subject, kind, ident, micros(until), cutoff); err != nil {
-		return s.fail(ctx, op, err)
-	}
-	return nil
+	return s.inTx(ctx, op, func(tx txn) error {
+		// The counter row first: it serialises the writers of the log, so
+		// that ids commit in their order (see the 0002 migration).
+		id, err := s.nextLogID(ctx, tx)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, s.q.appendLog, id, kind, subject, ident, cutoff, micros(until), time.Now().UnixMicro()); err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, s.q.upsertRevocation, subject, kind, ident, micros(until), cutoff)
+		return err
+	})
 }
 
 // IsRevoked implements authkit.RevocationStore: one SELECT of three
@@ -70,9 +82,20 @@ func (s *Store) IsRevoked(ctx context.Context, q authkit.RevocationQuery, now ti
 }
 
 // DeleteExpiredRevocations implements authkit.RevocationStore with one
-// bounded DELETE.
+// bounded DELETE. It then trims the revocation log, in a second bounded
+// DELETE: the changes written more than the feed's retention ago
+// (WithFeedRetention) by the wall clock, whatever now says, but never the
+// newest. The count it returns is of revocations only.
 func (s *Store) DeleteExpiredRevocations(ctx context.Context, now time.Time, limit int) (int, error) {
-	return s.deleteBatch(ctx, "delete expired revocations", s.q.gcRevocations, now, limit)
+	const op = "delete expired revocations"
+	n, err := s.deleteBatch(ctx, op, s.q.gcRevocations, now, limit)
+	if err != nil {
+		return n, err
+	}
+	if err := s.trimLog(ctx, limit); err != nil {
+		return n, s.fail(ctx, op, err)
+	}
+	return n, nil
 }
 
 // deleteBatch runs a bounded cleanup DELETE and returns how many rows it

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"time"
 
 	"github.com/jmoiron/sqlx"
 
@@ -14,8 +15,9 @@ import (
 )
 
 var (
-	_ authkit.Store  = (*Store)(nil)
-	_ authkit.Pinger = (*Store)(nil)
+	_ authkit.Store          = (*Store)(nil)
+	_ authkit.Pinger         = (*Store)(nil)
+	_ authkit.RevocationFeed = (*Store)(nil)
 )
 
 // DefaultTablePrefix is the prefix of every table name unless
@@ -45,6 +47,9 @@ type config struct {
 	driver string // "" = detect from the *sqlx.DB, or pgx for postgres:// URLs
 	// connectors are WithConnector's functions, by driver name.
 	connectors map[string]func(dsn string) (driver.Connector, error)
+	// pollInterval and retention are the revocation feed's (feed.go).
+	pollInterval time.Duration
+	retention    time.Duration
 }
 
 var prefixRE = regexp.MustCompile(`^[a-z_][a-z0-9_]*$`)
@@ -119,8 +124,39 @@ func WithConnector(driverName string, fn func(dsn string) (driver.Connector, err
 	}
 }
 
+// WithFeedPollInterval sets how often FollowRevocations asks the database
+// whether the revocation log has grown (DefaultFeedPollInterval unless
+// set): the most a revocation waits before a follower sees it. A follower
+// asking for a shorter heartbeat polls at half its heartbeat instead. When
+// nothing changed a poll is one primary-key read of a one-row table. d
+// must be from 10ms to 1 minute.
+func WithFeedPollInterval(d time.Duration) Option {
+	return func(c *config) error {
+		if d < 10*time.Millisecond || d > time.Minute {
+			return fmt.Errorf("sqlstore: WithFeedPollInterval(%v): must be from 10ms to 1m", d)
+		}
+		c.pollInterval = d
+		return nil
+	}
+}
+
+// WithFeedRetention sets how long the revocation log keeps a change
+// (DefaultFeedRetention unless set): DeleteExpiredRevocations trims older
+// ones, and a follower that comes back from an outage longer than that
+// gets authkit.ErrFeedPositionLost and takes a new snapshot. d must be
+// from 1 minute to 7 days.
+func WithFeedRetention(d time.Duration) Option {
+	return func(c *config) error {
+		if d < time.Minute || d > 7*24*time.Hour {
+			return fmt.Errorf("sqlstore: WithFeedRetention(%v): must be from 1m to 168h", d)
+		}
+		c.retention = d
+		return nil
+	}
+}
+
 func buildConfig(opts []Option) (config, error) {
-	c := config{prefix: DefaultTablePrefix}
+	c := config{prefix: DefaultTablePrefix, pollInterval: DefaultFeedPollInterval, retention: DefaultFeedRetention}
 	for _, o := range opts {
 		if o == nil {
 			return config{}, errors.New("sqlstore: nil Option")

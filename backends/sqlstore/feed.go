@@ -1,0 +1,314 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/authkit-go/authkit"
+)
+
+// The revocation feed's defaults (WithFeedPollInterval, WithFeedRetention).
+const (
+	// DefaultFeedPollInterval is how often FollowRevocations polls the
+	// revocation log unless WithFeedPollInterval or a shorter heartbeat
+	// says otherwise.
+	DefaultFeedPollInterval = 200 * time.Millisecond
+	// DefaultFeedRetention is how long the revocation log keeps a change
+	// unless WithFeedRetention says otherwise.
+	DefaultFeedRetention = 15 * time.Minute
+)
+
+// feedBatch bounds the changes one poll reads, and so one call of a
+// FollowRevocations callback and the memory a follower holds.
+const feedBatch = 512
+
+// The feed (authkit.RevocationFeed) reads the revocation log of the 0002
+// migration. Every revocation write appends its change there in its own
+// transaction, with an id taken from a counter row that the transaction
+// keeps locked until it commits: ids are dense and commit in their order.
+// So a reader at READ COMMITTED (or SQLite's WAL snapshot) that sees id n
+// sees every id before it, "id > last ORDER BY id" never skips a change
+// that commits late, and a gap after a position can only be a trimmed log.
+// The price is that revocation writes to one database run one at a time
+// (each holds the counter for its upsert and commit): revocations are rare
+// next to reads, and a write costs a few round trips.
+//
+// A position is "<epoch>.<id>": the feed row's epoch, random, made by the
+// migration (a database created anew has another), and the id of the last
+// change before the position (0 before the first).
+
+// feedState is the feed row: the log's epoch and its newest id.
+type feedState struct {
+	epoch string
+	head  int64
+}
+
+// errNoFeedRow reports a feed row that is missing: the migrations were not
+// applied, or someone deleted it. The store cannot vouch for its log.
+var errNoFeedRow = errors.New("the revocation feed's row is missing (apply the migrations)")
+
+// readFeedState reads the feed row.
+func (s *Store) readFeedState(ctx context.Context) (feedState, error) {
+	var st feedState
+	err := s.db.QueryRowContext(ctx, s.q.feedState).Scan(&st.epoch, &st.head)
+	if errors.Is(err, sql.ErrNoRows) {
+		return st, errNoFeedRow
+	}
+	return st, err
+}
+
+// nextLogID takes the next log id in tx, locking the counter row until tx
+// ends.
+func (s *Store) nextLogID(ctx context.Context, tx txn) (int64, error) {
+	var id int64
+	if s.d.lastInsertID {
+		res, err := tx.ExecContext(ctx, s.q.nextSeq)
+		if err != nil {
+			return 0, err
+		}
+		if id, err = res.LastInsertId(); err != nil {
+			return 0, err
+		}
+	} else if err := tx.QueryRowContext(ctx, s.q.nextSeq).Scan(&id); err != nil {
+		if errors.Is(err, sql.ErrNoRows) {
+			return 0, errNoFeedRow
+		}
+		return 0, err
+	}
+	if id <= 0 {
+		return 0, errNoFeedRow
+	}
+	return id, nil
+}
+
+// trimLog deletes at most limit log rows written more than the retention
+// ago, oldest first, never the newest.
+func (s *Store) trimLog(ctx context.Context, limit int) error {
+	st, err := s.readFeedState(ctx)
+	if err != nil {
+		return err
+	}
+	if st.head <= 1 {
+		return nil
+	}
+	_, err = s.exec(ctx, s.q.trimLog, st.head, time.Now().Add(-s.cfg.retention).UnixMicro(), limit)
+	return err
+}
+
+func position(epoch string, id int64) authkit.FeedPosition {
+	return authkit.FeedPosition(epoch + "." + strconv.FormatInt(id, 10))
+}
+
+// parsePosition splits a position into its epoch and id.
+func parsePosition(p authkit.FeedPosition) (string, int64, bool) {
+	epoch, num, ok := strings.Cut(string(p), ".")
+	if !ok || epoch == "" || len(epoch) > 64 || num == "" || (len(num) > 1 && num[0] == '0') {
+		return "", 0, false
+	}
+	for _, r := range epoch {
+		if (r < '0' || r > '9') && (r < 'a' || r > 'f') {
+			return "", 0, false
+		}
+	}
+	id, err := strconv.ParseInt(num, 10, 64)
+	if err != nil || id < 0 {
+		return "", 0, false
+	}
+	return epoch, id, true
+}
+
+func lost(op, why string) error {
+	return fmt.Errorf("sqlstore: %s: %w: %s", op, authkit.ErrFeedPositionLost, why)
+}
+
+// RevocationSnapshot implements authkit.RevocationFeed. It reads the
+// position first (the feed row: every change committed before the call is
+// at or before it), then the entries in force at now, in a second
+// statement, which therefore reflect every change at or before the
+// position (and perhaps later ones, which the contract allows). fn is
+// called as the rows arrive, so the snapshot is never held in memory.
+func (s *Store) RevocationSnapshot(ctx context.Context, now time.Time, fn func(authkit.Revocation) error) (authkit.FeedPosition, error) {
+	const op = "revocation snapshot"
+	if err := ctx.Err(); err != nil {
+		return "", deadCtx(op, err)
+	}
+	st, err := s.readFeedState(ctx)
+	if err != nil {
+		return "", s.fail(ctx, op, err)
+	}
+	rows, err := s.db.QueryContext(ctx, s.q.snapshot, micros(now))
+	if err != nil {
+		return "", s.fail(ctx, op, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var (
+			kind           int
+			subject, ident string
+			cutoff         sql.NullInt64
+			until          int64
+		)
+		if err := rows.Scan(&kind, &subject, &ident, &cutoff, &until); err != nil {
+			return "", s.fail(ctx, op, err)
+		}
+		r, err := revocationOf(kind, subject, ident, cutoff, until)
+		if err != nil {
+			return "", s.fail(ctx, op, err)
+		}
+		if err := fn(r); err != nil {
+			return "", err
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return "", s.fail(ctx, op, err)
+	}
+	if err := rows.Close(); err != nil {
+		return "", s.fail(ctx, op, err)
+	}
+	return position(st.epoch, st.head), nil
+}
+
+// revocationOf makes a Revocation of a row of the revocations table or
+// the log.
+func revocationOf(kind int, subject, ident string, cutoff sql.NullInt64, until int64) (authkit.Revocation, error) {
+	r := authkit.Revocation{Subject: subject, Until: timeOf(until)}
+	switch kind {
+	case kindJTI:
+		r.Kind, r.ID = authkit.RevokedToken, ident
+	case kindSID:
+		r.Kind, r.ID = authkit.RevokedSession, ident
+	case kindCutoff:
+		if !cutoff.Valid {
+			return r, errors.New("a stored cutoff has no time")
+		}
+		r.Kind, r.Cutoff = authkit.RevokedBefore, timeOf(cutoff.Int64)
+	default:
+		return r, fmt.Errorf("a stored revocation has kind %d", kind)
+	}
+	return r, nil
+}
+
+// FollowRevocations implements authkit.RevocationFeed by polling, on every
+// dialect. Each poll reads the feed row (one primary-key read: all it
+// costs when nothing changed) and, when the log has grown, the changes
+// after the last position, at most feedBatch of them, in one range read of
+// the log's primary key. It polls every WithFeedPollInterval, or every
+// half heartbeat if that is shorter, and calls fn when there are changes
+// or when the heartbeat is due; it calls fn only with what a poll that
+// began less than a heartbeat before read, so that every call vouches for
+// the log.
+//
+// It returns ErrFeedPositionLost for a position that is malformed, of
+// another epoch (another store, or a database created anew), beyond the
+// log's newest change, or whose next change was trimmed; and while
+// following, when the feed row's epoch changes or its newest id falls
+// behind the position (the database was replaced under the store).
+func (s *Store) FollowRevocations(ctx context.Context, after authkit.FeedPosition, heartbeat time.Duration, fn func([]authkit.Revocation, authkit.FeedPosition) error) error {
+	const op = "follow revocations"
+	if err := ctx.Err(); err != nil {
+		return deadCtx(op, err)
+	}
+	if heartbeat <= 0 {
+		return fmt.Errorf("sqlstore: %s: %w: heartbeat %v must be positive", op, authkit.ErrInvalidRequest, heartbeat)
+	}
+	epoch, seq, ok := parsePosition(after)
+	if !ok {
+		return lost(op, "the position is not one of this store's")
+	}
+	period := min(s.cfg.pollInterval, heartbeat/2)
+	lastCall := time.Now()
+	wait := time.NewTimer(0)
+	defer wait.Stop()
+	batch := make([]authkit.Revocation, 0, 16)
+	for {
+		select {
+		case <-ctx.Done():
+			return deadCtx(op, ctx.Err())
+		case <-wait.C:
+		}
+		began := time.Now()
+		st, err := s.readFeedState(ctx)
+		if err != nil {
+			return s.fail(ctx, op, err)
+		}
+		if st.epoch != epoch {
+			return lost(op, "the position is of another epoch of the revocation log (another store, or a database created anew)")
+		}
+		if st.head < seq {
+			return lost(op, "the position is beyond the revocation log's newest change")
+		}
+		batch = batch[:0]
+		next := seq
+		if st.head > seq {
+			if batch, next, err = s.readLog(ctx, seq, batch); err != nil {
+				if errors.Is(err, authkit.ErrFeedPositionLost) {
+					return fmt.Errorf("sqlstore: %s: %w", op, err)
+				}
+				return s.fail(ctx, op, err)
+			}
+		}
+		full := len(batch) == feedBatch
+		if len(batch) > 0 || time.Since(lastCall)+period >= heartbeat {
+			if time.Since(began) < heartbeat {
+				if err := fn(batch, position(epoch, next)); err != nil {
+					return err
+				}
+				seq, lastCall = next, time.Now()
+			} else {
+				// The poll took a heartbeat or more: what it read no longer
+				// vouches for the log. Poll again at once.
+				full = true
+			}
+		}
+		if full {
+			wait.Reset(0)
+		} else {
+			wait.Reset(period)
+		}
+	}
+}
+
+// readLog appends to batch the changes after seq, at most feedBatch, and
+// returns the id of the last. The ids are dense: the first must be
+// seq+1, and each the one after the one before; a gap means the log was
+// trimmed (the caller knows the log holds changes after seq).
+func (s *Store) readLog(ctx context.Context, seq int64, batch []authkit.Revocation) ([]authkit.Revocation, int64, error) {
+	rows, err := s.db.QueryContext(ctx, s.q.readLog, seq, feedBatch)
+	if err != nil {
+		return batch, seq, err
+	}
+	defer rows.Close()
+	next := seq
+	for rows.Next() {
+		var (
+			id, until      int64
+			kind           int
+			subject, ident string
+			cutoff         sql.NullInt64
+		)
+		if err := rows.Scan(&id, &kind, &subject, &ident, &cutoff, &until); err != nil {
+			return batch, seq, err
+		}
+		if id != next+1 {
+			return batch, seq, fmt.Errorf("%w: the revocation log no longer holds the change after %d (trimmed)", authkit.ErrFeedPositionLost, next)
+		}
+		r, err := revocationOf(kind, subject, ident, cutoff, until)
+		if err != nil {
+			return batch, seq, err
+		}
+		batch = append(batch, r)
+		next = id
+	}
+	if err := rows.Err(); err != nil {
+		return batch, seq, err
+	}
+	if next == seq {
+		return batch, seq, fmt.Errorf("%w: the revocation log no longer holds the change after %d (trimmed)", authkit.ErrFeedPositionLost, seq)
+	}
+	return batch, next, rows.Close()
+}
