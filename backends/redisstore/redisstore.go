@@ -131,17 +131,19 @@ func WithFeedLength(n int) Option {
 	}
 }
 
-// WithoutLegacyRevocationKeys stops IsRevoked and RevocationSnapshot from
-// reading revocations kept under the key layout of the versions before
-// the revocation feed, which this version no longer writes. Reading them
-// costs IsRevoked a second MGET on a cluster (in the same round trip) and
-// RevocationSnapshot a SCAN of the keyspace.
-//
-// Warning: a revocation written by an earlier version is not seen at all
-// with this option. Use it only on a deployment that never ran an earlier
-// version, or once every issuer runs this one and the longest access
-// token lifetime (plus leeway) has passed since: see
+// WithoutLegacyRevocationKeys is unsafe on a deployment that an earlier
+// version of this package wrote revocations to, until they have expired:
+// it makes IsRevoked and RevocationSnapshot ignore revocations kept under
+// the key layout before the revocation feed (the subject's hash tag),
+// which this version reads but no longer writes, so a token such a
+// revocation killed verifies again. Use it on a deployment that never ran
+// an earlier version, or once every issuer runs this one and the longest
+// access-token lifetime (plus leeway) has passed since; see
 // docs/backends/redis.md.
+//
+// Reading the old layout costs IsRevoked a second MGET on a cluster (in
+// the same round trip, on the subject's slot) and RevocationSnapshot a
+// SCAN of the keyspace; this option saves both.
 func WithoutLegacyRevocationKeys() Option {
 	return func(c *config) error {
 		c.noLegacy = true
