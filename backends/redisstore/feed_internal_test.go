@@ -50,19 +50,41 @@ func TestFeedPositionCodec(t *testing.T) {
 }
 
 // TestFeedBuckets checks that the bucket of a subject is stable (it is
-// part of the key layout: FNV-1a mod 16) and that the 16 buckets' tags are distinct.
+// part of the key layout: FNV-1a mod 16) and that each bucket's tag
+// lands in its own sixteenth of the cluster's slots.
 func TestFeedBuckets(t *testing.T) {
 	for subject, want := range map[string]int{"alice": 7, "user-1": 4, "": 5} {
 		if got := bucket(subject); got != want {
 			t.Errorf("bucket(%q) = %d, want %d", subject, got, want)
 		}
 	}
-	seen := map[string]bool{}
+	if got := crc16([]byte("123456789")); got != 0x31c3 {
+		t.Fatalf("crc16 of the Redis Cluster specification's example = %#x, want 0x31c3", got)
+	}
 	for b := range feedShards {
 		tag := bucketTag(b)
-		if seen[tag] {
-			t.Errorf("bucket tag %q is used twice", tag)
+		if !strings.HasPrefix(tag, "{r") || !strings.HasSuffix(tag, "}") {
+			t.Errorf("bucket %d's tag %q is not {r…}", b, tag)
 		}
-		seen[tag] = true
+		slot := int(crc16([]byte(tag[1:len(tag)-1])) % 16384)
+		if lo := b * 16384 / feedShards; slot < lo || slot >= lo+16384/feedShards {
+			t.Errorf("bucket %d's tag %q is on slot %d, outside the %d-th sixteenth of the slots", b, tag, slot, b)
+		}
 	}
+}
+
+// crc16 is the CRC16-XMODEM that Redis Cluster hashes keys with.
+func crc16(data []byte) uint16 {
+	var crc uint16
+	for _, c := range data {
+		crc ^= uint16(c) << 8
+		for range 8 {
+			if crc&0x8000 != 0 {
+				crc = crc<<1 ^ 0x1021
+			} else {
+				crc <<= 1
+			}
+		}
+	}
+	return crc
 }

@@ -17,7 +17,7 @@ import (
 //	P rts:{s<sid>}                SET    <hash> of each record of the session
 //	P rtl:<hash>                  STRING locator: nonce + sid
 //	P subj:{u<subject>}           ZSET   <sid> of the subject's sessions, by CreatedAt
-//	P rev:{r<b>}:<subject>:j:<jti> STRING until (µs)
+//	P rev:{r<b>}:<subject>:j:<jti> STRING until (µs); {r<b>} is bucketTag(b)
 //	P rev:{r<b>}:<subject>:s:<sid> STRING until (µs)
 //	P rev:{r<b>}:<subject>:c      STRING until:cutoff (µs)
 //	P revi:{r<b>}                 ZSET   <subject>:j:<jti> … of the bucket's revocations, by until
@@ -71,7 +71,16 @@ func bucket(sub string) int {
 	return int(h.Sum32() % feedShards)
 }
 
-func bucketTag(b int) string { return "{r" + strconv.Itoa(b) + "}" }
+// bucketTag is the hash tag of bucket b. The tags are chosen so that
+// bucket b's slot is in the b-th sixteenth of the 16384 slots: on a
+// cluster whose slots are split evenly, the buckets spread over the
+// primaries as evenly as they can (5, 6 and 5 on three).
+func bucketTag(b int) string {
+	return [feedShards]string{
+		"{r0.63}", "{r1.68}", "{r2.43}", "{r3.48}", "{r4.13}", "{r5.18}", "{r6.9}", "{r7.38}",
+		"{r8.43}", "{r9.8}", "{r10.13}", "{r11.18}", "{r12.21}", "{r13.39}", "{r14.3}", "{r15.0}",
+	}[b]
+}
 
 // revBase is the start, relative to the prefix, of the key of every
 // revocation entry in bucket b; the entry key is revBase + its member.
