@@ -12,7 +12,8 @@ import (
 )
 
 // TestMain fails the run if a test leaves a Verifier's background goroutine
-// running: every Verifier built with a JWKS URL must be closed.
+// running: every Verifier built with a JWKS URL or a revocation mirror
+// must be closed.
 func TestMain(m *testing.M) {
 	code := m.Run()
 	if code == 0 {
@@ -33,7 +34,7 @@ func waitForRefreshers(d time.Duration) string {
 		buf = buf[:runtime.Stack(buf, true)]
 		var leaked []string
 		for g := range strings.SplitSeq(string(buf), "\n\n") {
-			if strings.Contains(g, "verifier.(*remoteKeys).run") {
+			if strings.Contains(g, "verifier.(*remoteKeys).run") || strings.Contains(g, "revmirror.(*Mirror).run") {
 				leaked = append(leaked, g)
 			}
 		}

@@ -84,6 +84,7 @@ import (
 	"github.com/authkit-go/authkit/internal/httpsyntax"
 	"github.com/authkit-go/authkit/internal/jws"
 	"github.com/authkit-go/authkit/internal/opaque"
+	"github.com/authkit-go/authkit/internal/revmirror"
 	"github.com/authkit-go/authkit/keys"
 )
 
@@ -97,6 +98,7 @@ type Verifier struct {
 	remote       *remoteKeys
 	cache        *verifyCache
 	revocations  authkit.RevocationStore
+	mirror       *revmirror.Mirror // with authkit.WithRevocationMirror; revocations is then this
 	apiTokens    authkit.APITokenStore
 	hasher       opaque.Hasher
 	now          func() time.Time
@@ -116,7 +118,9 @@ type Verifier struct {
 // authkit.WithJWKSURL (or both). With a revocation store every access token
 // is checked against it; with an API token store API tokens are accepted.
 // With authkit.WithJWKSURL it starts fetching the keys in the background
-// before it returns (see Close). Every error matches
+// before it returns; with authkit.WithRevocationMirror it starts following
+// the revocation store's feed, and answers revocation checks from its local
+// copy once that is current (see Close). Every error matches
 // authkit.ErrInvalidConfig.
 func New(opts ...authkit.Option) (*Verifier, error) {
 	c, err := authkit.BuildConfig(authkit.RoleVerifier, opts...)
@@ -151,12 +155,28 @@ func New(opts ...authkit.Option) (*Verifier, error) {
 		}
 		v.remote = newRemoteKeys(c.JWKSURL, hc, c.JWKSRefreshInterval, c.JWKSDefaultAlg, c.Clock, c.Logger)
 	}
+	if c.RevocationMirror > 0 {
+		// BuildConfig has checked that the store implements
+		// authkit.RevocationFeed. Until the first snapshot arrives, and
+		// whenever the copy is older than maxLag, the mirror asks the
+		// store itself. Its freshness is judged by the wall clock, never
+		// by WithClock: a frozen test clock must not keep a copy whose
+		// feed has died looking current.
+		m, err := revmirror.New(c.RevocationStore, revmirror.Options{MaxLag: c.RevocationMirror, Logger: c.Logger})
+		if err != nil {
+			v.Close()
+			return nil, err
+		}
+		v.mirror, v.revocations = m, m
+	}
 	return v, nil
 }
 
-// Close stops the background work of v and waits for it to end. Only a
-// Verifier built with authkit.WithJWKSURL has any: the goroutine that keeps
-// the remote key set fresh (a fetch in flight is cancelled). Afterwards the
+// Close stops the background work of v and waits for it to end: with
+// authkit.WithRevocationMirror, the goroutine that follows the store's
+// revocation feed (afterwards every revocation check asks the store, as
+// without a mirror); with authkit.WithJWKSURL, the goroutine that keeps the
+// remote key set fresh (a fetch in flight is cancelled). Afterwards the
 // remote keys are no longer refreshed, so they are no longer trusted: a JWT
 // that needs one is refused with an error matching
 // authkit.ErrStoreUnavailable. Local keys (authkit.WithKeys), API tokens
@@ -166,6 +186,9 @@ func New(opts ...authkit.Option) (*Verifier, error) {
 func (v *Verifier) Close() error {
 	if v.remote != nil {
 		v.remote.close()
+	}
+	if v.mirror != nil {
+		_ = v.mirror.Close()
 	}
 	return nil
 }
