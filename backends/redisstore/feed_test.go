@@ -441,3 +441,35 @@ func TestFeedFaults(t *testing.T) {
 		})
 	}
 }
+
+// TestFeedDocumentedACL runs the feed as an ACL user with only the
+// categories docs/backends/redis.md asks for, on the store's keys: a
+// revocation, a snapshot and a follow all work.
+func TestFeedDocumentedACL(t *testing.T) {
+	addr := testservers.Redis(t)
+	admin := standalone(t, addr)
+	prefix := testservers.RedisPrefix(t, admin)
+	user := "authkit-feed-" + strings.TrimSuffix(prefix, ":")
+	if err := admin.Do(t.Context(), "ACL", "SETUSER", user, "on", ">pw", "resetkeys", "~"+prefix+"*",
+		"-@all", "+@read", "+@write", "+@scripting", "+@connection").Err(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { admin.Do(context.Background(), "ACL", "DELUSER", user) })
+	rdb := redis.NewClient(&redis.Options{Addr: addr, Username: user, Password: "pw", ContextTimeoutEnabled: true})
+	t.Cleanup(func() { _ = rdb.Close() })
+	s := newStore(t, rdb, prefix)
+	now := time.Now()
+	_, pos := snapshot(t, s, now)
+	if err := s.SetCutoff(t.Context(), "alice", now, now.Add(time.Hour)); err != nil {
+		t.Fatalf("SetCutoff as a user with the documented ACL: %v", err)
+	}
+	if err := s.RevokeToken(t.Context(), "alice", "jti-1", now.Add(time.Hour)); err != nil {
+		t.Fatalf("RevokeToken as a user with the documented ACL: %v", err)
+	}
+	if err, got := follow(t, s, pos); !errors.Is(err, context.DeadlineExceeded) || len(got) != 2 {
+		t.Errorf("following as a user with the documented ACL: %v, delivered %v; want both changes", err, got)
+	}
+	if dead, err := s.IsRevoked(t.Context(), authkit.RevocationQuery{Subject: "alice", TokenID: "jti-1"}, now); err != nil || !dead {
+		t.Errorf("IsRevoked as a user with the documented ACL: %v, %v", dead, err)
+	}
+}

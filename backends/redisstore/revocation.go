@@ -56,7 +56,7 @@ func (s *Store) revoke(ctx context.Context, op, subject, kind, id string, until 
 	u := microsCeil(until)
 	err := s.exec(ctx, func(bt *batch) {
 		bt.script(revokeMaxScript, []string{s.k.p + member, s.k.feedMeta(b), s.k.feed(b), s.k.revIndex(b)},
-			fmtMicros(u), pxat(until, s.cfg.margin), kind, subject, id, m, newEpoch(), s.cfg.feedLen, s.cfg.margin.Milliseconds())
+			fmtMicros(u), pxat(until, s.cfg.margin), kind, subject, id, m, newEpoch(), s.cfg.feedLen, s.prune())
 		// GT: the index entry follows the later until, as the entry does.
 		bt.pipe.ZAddGT(ctx, s.k.gcKey(gcRev, member), redis.Z{Score: float64(u), Member: member})
 	})
@@ -85,13 +85,19 @@ func (s *Store) SetCutoff(ctx context.Context, subject string, cutoff, until tim
 	u := microsCeil(until)
 	err := s.exec(ctx, func(bt *batch) {
 		bt.script(setCutoffScript, []string{s.k.p + member, s.k.feedMeta(b), s.k.feed(b), s.k.revIndex(b)},
-			fmtMicros(u), fmtMicros(microsCeil(cutoff)), pxat(until, s.cfg.margin), subject, m, newEpoch(), s.cfg.feedLen, s.cfg.margin.Milliseconds())
+			fmtMicros(u), fmtMicros(microsCeil(cutoff)), pxat(until, s.cfg.margin), subject, m, newEpoch(), s.cfg.feedLen, s.prune())
 		bt.pipe.ZAddGT(ctx, s.k.gcKey(gcRev, member), redis.Z{Score: float64(u), Member: member})
 	})
 	if err != nil {
 		return s.fail(ctx, op, err)
 	}
 	return nil
+}
+
+// prune is the index score (µs) below which a revocation's native TTL has
+// passed by the application's clock: the feed index drops such members.
+func (s *Store) prune() string {
+	return fmtMicros(micros(time.Now().Add(-s.cfg.margin)))
 }
 
 // IsRevoked implements authkit.RevocationStore in one round trip: an MGET

@@ -211,8 +211,9 @@ local function lastID(stream)
 end
 -- feedAppend logs one change, keeps the stream at most maxlen long
 -- (recording the last ID it trimmed), indexes the entry under its until,
--- and drops index members whose entry Redis has expired by now.
-local function feedAppend(meta, stream, index, cand, maxlen, margin, member, untilUs, fields)
+-- and drops index members whose until is before prune (the caller's now
+-- less the expiry margin: their entries' native TTL has passed).
+local function feedAppend(meta, stream, index, cand, maxlen, prune, member, untilUs, fields)
   ensureEpoch(meta, stream, cand)
   redis.call('XADD', stream, '*', unpack(fields))
   local n = redis.call('XLEN', stream)
@@ -222,22 +223,20 @@ local function feedAppend(meta, stream, index, cand, maxlen, margin, member, unt
     redis.call('HSET', meta, 't', old[#old][1])
   end
   redis.call('ZADD', index, 'GT', untilUs, member)
-  local t = redis.call('TIME')
-  local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
-  redis.call('ZREMRANGEBYSCORE', index, '-inf', '(' .. string.format('%d', now - margin * 1000))
+  redis.call('ZREMRANGEBYSCORE', index, '-inf', '(' .. prune)
 end
 `
 
 // revokeMaxScript records a revoked jti or sid, keeping the later until,
 // and logs the change. KEYS: the entry, the bucket's meta, stream and
 // index. ARGV: until, pxat, kind ("j" or "s"), subject, ID, index member,
-// epoch candidate, log length, margin (ms).
+// epoch candidate, log length, prune (µs: now less the expiry margin).
 var revokeMaxScript = redis.NewScript(luaHelpers + feedHelpers + `
 local v = redis.call('GET', KEYS[1])
 if v == false or us(v) < us(ARGV[1]) then
   redis.call('SET', KEYS[1], ARGV[1], 'PXAT', ARGV[2])
 end
-feedAppend(KEYS[2], KEYS[3], KEYS[4], ARGV[7], tonumber(ARGV[8]), tonumber(ARGV[9]), ARGV[6], ARGV[1],
+feedAppend(KEYS[2], KEYS[3], KEYS[4], ARGV[7], tonumber(ARGV[8]), ARGV[9], ARGV[6], ARGV[1],
   {'k', ARGV[3], 's', ARGV[4], 'i', ARGV[5], 't', ARGV[1]})
 return 1
 `)
@@ -245,7 +244,7 @@ return 1
 // setCutoffScript keeps the later cutoff and the later until, each on its
 // own, and logs the change. KEYS: the cutoff entry, the bucket's meta,
 // stream and index. ARGV: until, cutoff, pxat of until, subject, index
-// member, epoch candidate, log length, margin (ms).
+// member, epoch candidate, log length, prune (µs).
 var setCutoffScript = redis.NewScript(luaHelpers + feedHelpers + `
 local v = redis.call('GET', KEYS[1])
 if v == false then
@@ -262,7 +261,7 @@ else
     redis.call('SET', KEYS[1], nu .. ':' .. nc, 'KEEPTTL')
   end
 end
-feedAppend(KEYS[2], KEYS[3], KEYS[4], ARGV[6], tonumber(ARGV[7]), tonumber(ARGV[8]), ARGV[5], ARGV[1],
+feedAppend(KEYS[2], KEYS[3], KEYS[4], ARGV[6], tonumber(ARGV[7]), ARGV[8], ARGV[5], ARGV[1],
   {'k', 'c', 's', ARGV[4], 'c', ARGV[2], 't', ARGV[1]})
 return 1
 `)
