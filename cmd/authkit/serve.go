@@ -32,6 +32,9 @@ const (
 	cleanupInterval   = 10 * time.Minute
 	cleanupTimeout    = time.Minute
 	demoUser          = "demo"
+	// defaultMirrorLag is how stale serve's revocation mirror may be when
+	// --revocation-mirror is auto.
+	defaultMirrorLag = 5 * time.Second
 )
 
 type serveConfig struct {
@@ -49,6 +52,11 @@ type serveConfig struct {
 	logLevel        string
 	shutdownTimeout time.Duration
 	migrate         bool
+	// mirror is the verifier's revocation mirror maxLag: 0 off, <0 auto
+	// (defaultMirrorLag when the store has a revocation feed and is not
+	// the memory store).
+	mirror      time.Duration
+	verifyCache int
 	// warnings are notes on deprecated spellings, logged at start-up.
 	warnings []string
 }
@@ -57,7 +65,8 @@ type serveConfig struct {
 // (AUTHKIT_STORE, or the deprecated --dsn and AUTHKIT_DSN) is resolved by
 // storeFlags.
 var serveFlags = []string{"addr", "keys", "issuer", "audience", "access-ttl", "refresh-ttl",
-	"session-lifetime", "users", "scopes", "log-format", "log-level", "shutdown-timeout", "migrate"}
+	"session-lifetime", "users", "scopes", "log-format", "log-level", "shutdown-timeout", "migrate",
+	"revocation-mirror", "verify-cache"}
 
 func (c *cli) parseServe(args []string) (serveConfig, error) {
 	cfg := serveConfig{
@@ -65,6 +74,8 @@ func (c *cli) parseServe(args []string) (serveConfig, error) {
 		refreshTTL:      authkit.DefaultRefreshTTL,
 		sessionLifetime: authkit.DefaultSessionLifetime,
 		shutdownTimeout: 15 * time.Second,
+		mirror:          -1,
+		verifyCache:     authkit.DefaultVerifyCacheEntries,
 	}
 	fs := c.newFlagSet("serve", "authkit serve [flags]", `
 Run a complete auth server: the token endpoints (POST /token with the password
@@ -99,6 +110,8 @@ localhost.`)
 	fs.StringVar(&cfg.usersFile, "users", "", "users `FILE` of NAME:HASH lines (default: one demo user)")
 	fs.StringVar(&cfg.logFormat, "log-format", "text", "log `FORMAT`: text or json (logs go to standard error)")
 	fs.StringVar(&cfg.logLevel, "log-level", "info", "log `LEVEL`: debug, info, warn or error")
+	fs.Var(mirrorFlag{&cfg.mirror}, "revocation-mirror", "`MAXLAG` of the verifier's local copy of the revocation list, kept by the store's feed: a DURATION (1s to 10m), auto (5s with a shared store that has a feed; off with memory) or off")
+	fs.IntVar(&cfg.verifyCache, "verify-cache", authkit.DefaultVerifyCacheEntries, "how many verified access `TOKENS` the verifier remembers (0 turns the cache off)")
 	fs.Var(durationFlag{&cfg.shutdownTimeout}, "shutdown-timeout", "how long (`DURATION`) to let requests in flight finish on SIGINT/SIGTERM")
 	fs.VisitAll(func(f *flag.Flag) {
 		if !strings.Contains(f.Usage, "AUTHKIT_") {
@@ -175,6 +188,7 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 type server struct {
 	log             *slog.Logger
 	iss             *issuer.Issuer
+	verifier        *verifier.Verifier
 	store           openedStore
 	handler         http.Handler
 	shutdownTimeout time.Duration
@@ -213,10 +227,22 @@ func (c *cli) newServer(ctx context.Context, cfg serveConfig, log *slog.Logger) 
 	if err != nil {
 		return nil, err
 	}
-	v, err := verifier.New(common...)
+	vopts := append(common[:len(common):len(common)], authkit.WithVerifyCache(cfg.verifyCache))
+	mirror := cfg.mirror
+	if mirror < 0 {
+		mirror = 0
+		if _, feed := st.store.(authkit.RevocationFeed); feed && st.kind != "memory" {
+			mirror = defaultMirrorLag
+		}
+	}
+	if mirror > 0 {
+		vopts = append(vopts, authkit.WithRevocationMirror(mirror))
+	}
+	v, err := verifier.New(vopts...)
 	if err != nil {
 		return nil, err
 	}
+	s.verifier = v
 	require, endpoints, err := newEndpoints(s.iss, v, users, cfg.scopes, log)
 	if err != nil {
 		return nil, err
@@ -231,7 +257,7 @@ func (c *cli) newServer(ctx context.Context, cfg serveConfig, log *slog.Logger) 
 		"store", st.kind, "issuer", cfg.issuer, "audience", strings.Join(cfg.audience, ","), "scopes", strings.Join(cfg.scopes, ","),
 		"signing_alg", string(set.Active().Algorithm()), "kid", set.Active().ID(),
 		"access_ttl", formatDuration(cfg.accessTTL), "refresh_ttl", formatDuration(cfg.refreshTTL),
-		"users", len(users.users))
+		"users", len(users.users), "revocation_mirror", mirrorString(mirror), "verify_cache", cfg.verifyCache)
 	if demoPassword != "" {
 		log.Warn("DEMO MODE: one demo user with a random password (printed on standard output); not for production: use --users FILE")
 		if host, _, err := net.SplitHostPort(cfg.addr); err != nil || !isLoopback(host) {
@@ -367,6 +393,10 @@ func (s *server) run(ctx context.Context, ln net.Listener, stdout io.Writer) err
 }
 
 func (s *server) closeStore() {
+	if s.verifier != nil {
+		s.verifier.Close() // stops following the revocation feed before the store closes
+		s.verifier = nil
+	}
 	if s.store.close != nil {
 		if err := s.store.close(); err != nil {
 			s.log.Warn("closing the store", "err", err)
@@ -502,3 +532,41 @@ func (r *statusRecorder) Write(b []byte) (int, error) {
 
 // Unwrap lets http.ResponseController reach the connection.
 func (r *statusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
+
+// mirrorFlag is the flag.Value of --revocation-mirror: a positive duration,
+// "off" (or 0) as 0, or "auto" as -1.
+type mirrorFlag struct{ d *time.Duration }
+
+func (f mirrorFlag) String() string {
+	if f.d == nil {
+		return ""
+	}
+	return mirrorString(*f.d)
+}
+
+func (f mirrorFlag) Set(v string) error {
+	switch v {
+	case "auto":
+		*f.d = -1
+		return nil
+	case "off", "0":
+		*f.d = 0
+		return nil
+	}
+	d, err := parseDuration(v)
+	if err != nil {
+		return errors.New("want auto, off or a duration like 5s")
+	}
+	*f.d = d
+	return nil
+}
+
+func mirrorString(d time.Duration) string {
+	switch {
+	case d < 0:
+		return "auto"
+	case d == 0:
+		return "off"
+	}
+	return formatDuration(d)
+}

@@ -489,3 +489,36 @@ func TestCleanupLoop(t *testing.T) {
 		t.Fatal("the cleanup loop ignores its context")
 	}
 }
+
+// TestServeRevocationMirrorAndCache: with --revocation-mirror and
+// --verify-cache given, serve logs them, and a revoked session's access
+// token is refused (the mirror follows the store's feed; the cache still
+// checks revocation). Bad values are usage errors.
+func TestServeRevocationMirrorAndCache(t *testing.T) {
+	t.Parallel()
+	s := startServe(t, "", "--revocation-mirror", "1s", "--verify-cache", "64")
+	password := passwordRE.FindStringSubmatch(s.stdout.String())[1]
+	tok := s.do(t, "POST", "/token", "", url.Values{"grant_type": {"password"}, "username": {"demo"}, "password": {password}}).
+		want(t, "password grant", 200)
+	access, refresh := tok.str("access_token"), tok.str("refresh_token")
+	s.do(t, "GET", "/me", access, nil).want(t, "/me", 200)
+	s.do(t, "GET", "/me", access, nil).want(t, "/me again (from the verify cache)", 200)
+	s.do(t, "POST", "/revoke", "", url.Values{"token": {refresh}}).want(t, "revoke", 200)
+	deadline := time.Now().Add(5 * time.Second)
+	for s.do(t, "GET", "/me", access, nil).status != 401 {
+		if time.Now().After(deadline) {
+			t.Fatal("the revoked session's access token still works after 5 s")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if log := s.stderr.String(); !strings.Contains(log, "revocation_mirror=1s") || !strings.Contains(log, "verify_cache=64") {
+		t.Errorf("the start-up log does not name the mirror and cache settings:\n%s", log)
+	}
+
+	for _, bad := range [][]string{{"--revocation-mirror", "soon"}, {"--revocation-mirror", "-1s"}} {
+		r := runCLI(t, "", append([]string{"serve"}, bad...)...)
+		r.must(t, exitUsage, nil, []string{"-revocation-mirror: want auto, off or a duration"})
+	}
+	r := runCLI(t, "", "serve", "--verify-cache", "-1")
+	r.must(t, exitFailure, nil, []string{"WithVerifyCache"})
+}
