@@ -329,13 +329,16 @@ func (s *Store) FollowRevocations(ctx context.Context, after authkit.FeedPositio
 	if !ok {
 		return lost(op, "not a position of this store")
 	}
-	hs, err := s.heads(ctx)
+	hctx, hcancel := s.callCtx(ctx) // the call timeout bounds this step, not the following
+	hs, err := s.heads(hctx)
 	if err != nil {
+		defer hcancel()
 		if errors.Is(err, errCorrupt) {
 			return corrupt(op, err)
 		}
-		return s.fail(ctx, op, err)
+		return s.fail(hctx, op, err)
 	}
+	hcancel()
 	var epochs [feedShards]string
 	for i, h := range hs {
 		epochs[i] = h.epoch
