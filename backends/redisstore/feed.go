@@ -55,6 +55,11 @@ const feedBatch = 512
 // newEpoch returns a random epoch candidate for a log that has none.
 func newEpoch() string { return rand.Text()[:16] }
 
+// feedNonce returns the random nonce a revocation's change carries in the
+// log, so that a resent script recognises its own earlier run among the
+// last 8 entries of its bucket's stream and does not log it again.
+func feedNonce() string { return rand.Text()[:12] }
+
 // streamID is a Redis stream ID.
 type streamID struct{ ms, seq uint64 }
 

@@ -1,10 +1,15 @@
 package redisstore
 
 import (
+	"strconv"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
 
 	"github.com/authkit-go/authkit"
+	"github.com/authkit-go/authkit/internal/testservers"
 )
 
 // TestFeedPositionCodec checks that positions round-trip and that
@@ -87,4 +92,33 @@ func crc16(data []byte) uint16 {
 		}
 	}
 	return crc
+}
+
+// TestFeedResentWrite runs each revocation script twice with one nonce,
+// as go-redis does when it resends a command whose reply was lost: the
+// change is logged once. A new call (a new nonce) is logged again.
+func TestFeedResentWrite(t *testing.T) {
+	addr := testservers.Redis(t)
+	rdb := redis.NewClient(&redis.Options{Addr: addr, ContextTimeoutEnabled: true})
+	t.Cleanup(func() { _ = rdb.Close() })
+	s, err := New(rdb, WithPrefix(testservers.RedisPrefix(t, rdb)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := t.Context()
+	until := time.Now().Add(time.Hour)
+	for i, write := range []func(nonce string) error{
+		func(n string) error { return s.revoke(ctx, "RevokeToken", "alice", "j", "jti-1", until, n) },
+		func(n string) error { return s.revoke(ctx, "RevokeSessionTokens", "alice", "s", "sid-1", until, n) },
+		func(n string) error { return s.setCutoff(ctx, "alice", until.Add(-time.Hour), until, n) },
+	} {
+		for _, n := range []string{"a", "a", "b"} {
+			if err := write(strconv.Itoa(i) + n); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if n, err := rdb.XLen(ctx, s.k.feed(bucket("alice"))).Result(); err != nil || n != 6 {
+		t.Errorf("the log holds %d changes (%v) after three writes each sent twice with one nonce and once with another, want 6", n, err)
+	}
 }

@@ -26,7 +26,7 @@ func (s *Store) RevokeToken(ctx context.Context, subject, jti string, until time
 	if err := checkLen(op, "jti", jti, MaxKeyLen); err != nil {
 		return err
 	}
-	return s.revoke(ctx, op, subject, "j", jti, until)
+	return s.revoke(ctx, op, subject, "j", jti, until, feedNonce())
 }
 
 // RevokeSessionTokens implements authkit.RevocationStore, as RevokeToken.
@@ -35,10 +35,13 @@ func (s *Store) RevokeSessionTokens(ctx context.Context, subject, sid string, un
 	if err := checkLen(op, "sid", sid, MaxKeyLen); err != nil {
 		return err
 	}
-	return s.revoke(ctx, op, subject, "s", sid, until)
+	return s.revoke(ctx, op, subject, "s", sid, until, feedNonce())
 }
 
-func (s *Store) revoke(ctx context.Context, op, subject, kind, id string, until time.Time) error {
+// revoke writes and logs a jti or sid revocation; nonce identifies the
+// call in the log (a resend of the script with the same nonce is not
+// logged again).
+func (s *Store) revoke(ctx context.Context, op, subject, kind, id string, until time.Time, nonce string) error {
 	if err := ctx.Err(); err != nil {
 		return deadCtx(op, err)
 	}
@@ -56,7 +59,7 @@ func (s *Store) revoke(ctx context.Context, op, subject, kind, id string, until 
 	u := microsCeil(until)
 	err := s.exec(ctx, func(bt *batch) {
 		bt.script(revokeMaxScript, []string{s.k.p + member, s.k.feedMeta(b), s.k.feed(b), s.k.revIndex(b)},
-			fmtMicros(u), pxat(until, s.cfg.margin), kind, subject, id, m, newEpoch(), s.cfg.feedLen, s.prune())
+			fmtMicros(u), pxat(until, s.cfg.margin), kind, subject, id, m, newEpoch(), s.cfg.feedLen, s.prune(), nonce)
 		// GT: the index entry follows the later until, as the entry does.
 		bt.pipe.ZAddGT(ctx, s.k.gcKey(gcRev, member), redis.Z{Score: float64(u), Member: member})
 	})
@@ -70,6 +73,11 @@ func (s *Store) revoke(ctx context.Context, op, subject, kind, id string, until 
 // microsecond, rounded up; the later cutoff and the later until are each
 // kept. The change is logged in the same step.
 func (s *Store) SetCutoff(ctx context.Context, subject string, cutoff, until time.Time) error {
+	return s.setCutoff(ctx, subject, cutoff, until, feedNonce())
+}
+
+// setCutoff is SetCutoff with the call's log nonce.
+func (s *Store) setCutoff(ctx context.Context, subject string, cutoff, until time.Time, nonce string) error {
 	const op = "SetCutoff"
 	if err := ctx.Err(); err != nil {
 		return deadCtx(op, err)
@@ -85,7 +93,7 @@ func (s *Store) SetCutoff(ctx context.Context, subject string, cutoff, until tim
 	u := microsCeil(until)
 	err := s.exec(ctx, func(bt *batch) {
 		bt.script(setCutoffScript, []string{s.k.p + member, s.k.feedMeta(b), s.k.feed(b), s.k.revIndex(b)},
-			fmtMicros(u), fmtMicros(microsCeil(cutoff)), pxat(until, s.cfg.margin), subject, m, newEpoch(), s.cfg.feedLen, s.prune())
+			fmtMicros(u), fmtMicros(microsCeil(cutoff)), pxat(until, s.cfg.margin), subject, m, newEpoch(), s.cfg.feedLen, s.prune(), nonce)
 		bt.pipe.ZAddGT(ctx, s.k.gcKey(gcRev, member), redis.Z{Score: float64(u), Member: member})
 	})
 	if err != nil {

@@ -209,6 +209,18 @@ local function lastID(stream)
   if #r == 0 then return '0-0' end
   return r[1][1]
 end
+-- logged reports whether one of the last entries of stream was logged by
+-- the call whose nonce is given: go-redis resends a script whose reply was
+-- lost, and the resent run must not log its change twice.
+local function logged(stream, nonce)
+  for _, e in ipairs(redis.call('XREVRANGE', stream, '+', '-', 'COUNT', 8)) do
+    local f = e[2]
+    for i = 1, #f - 1, 2 do
+      if f[i] == 'n' and f[i + 1] == nonce then return true end
+    end
+  end
+  return false
+end
 -- feedAppend logs one change, keeps the stream at most maxlen long
 -- (recording the last ID it trimmed), indexes the entry under its until,
 -- and drops index members whose until is before prune (the caller's now
@@ -230,22 +242,25 @@ end
 // revokeMaxScript records a revoked jti or sid, keeping the later until,
 // and logs the change. KEYS: the entry, the bucket's meta, stream and
 // index. ARGV: until, pxat, kind ("j" or "s"), subject, ID, index member,
-// epoch candidate, log length, prune (µs: now less the expiry margin).
+// epoch candidate, log length, prune (µs: now less the expiry margin),
+// nonce.
 var revokeMaxScript = redis.NewScript(luaHelpers + feedHelpers + `
+if logged(KEYS[3], ARGV[10]) then return 1 end
 local v = redis.call('GET', KEYS[1])
 if v == false or us(v) < us(ARGV[1]) then
   redis.call('SET', KEYS[1], ARGV[1], 'PXAT', ARGV[2])
 end
 feedAppend(KEYS[2], KEYS[3], KEYS[4], ARGV[7], tonumber(ARGV[8]), ARGV[9], ARGV[6], ARGV[1],
-  {'k', ARGV[3], 's', ARGV[4], 'i', ARGV[5], 't', ARGV[1]})
+  {'k', ARGV[3], 's', ARGV[4], 'i', ARGV[5], 't', ARGV[1], 'n', ARGV[10]})
 return 1
 `)
 
 // setCutoffScript keeps the later cutoff and the later until, each on its
 // own, and logs the change. KEYS: the cutoff entry, the bucket's meta,
 // stream and index. ARGV: until, cutoff, pxat of until, subject, index
-// member, epoch candidate, log length, prune (µs).
+// member, epoch candidate, log length, prune (µs), nonce.
 var setCutoffScript = redis.NewScript(luaHelpers + feedHelpers + `
+if logged(KEYS[3], ARGV[9]) then return 1 end
 local v = redis.call('GET', KEYS[1])
 if v == false then
   redis.call('SET', KEYS[1], ARGV[1] .. ':' .. ARGV[2], 'PXAT', ARGV[3])
@@ -262,7 +277,7 @@ else
   end
 end
 feedAppend(KEYS[2], KEYS[3], KEYS[4], ARGV[6], tonumber(ARGV[7]), ARGV[8], ARGV[5], ARGV[1],
-  {'k', 'c', 's', ARGV[4], 'c', ARGV[2], 't', ARGV[1]})
+  {'k', 'c', 's', ARGV[4], 'c', ARGV[2], 't', ARGV[1], 'n', ARGV[9]})
 return 1
 `)
 
