@@ -112,6 +112,7 @@ func TestExplainUsesIndexes(t *testing.T) {
 		{"FollowRevocations/feed row", q.feedState, nil},
 		{"FollowRevocations/poll, nothing new", q.readLog, []any{200000, feedBatch}},
 		{"FollowRevocations/poll, catching up", q.readLog, []any{150000, feedBatch}},
+		{"RevokeToken/logged", q.revokeLogged, []any{"user-77", 1, "key-77", now, nil, now}},
 		{"RevokeToken/next log id", q.nextSeq, nil},
 		{"RevokeToken/append to the log", q.appendLog, []any{200001, 1, "user-77", "key-77", nil, now, now}},
 		{"DeleteExpiredRevocations/trim the log", q.trimLog, []any{200000, int64(1700000000000000 + 5000), 1000}},

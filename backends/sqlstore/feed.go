@@ -27,6 +27,10 @@ const (
 // FollowRevocations callback and the memory a follower holds.
 const feedBatch = 512
 
+// minFeedPoll bounds how often a follower polls, whatever heartbeat it
+// asks for.
+const minFeedPoll = 5 * time.Millisecond
+
 // The feed (authkit.RevocationFeed) reads the revocation log of the 0002
 // migration. Every revocation write appends its change there in its own
 // transaction, with an id taken from a counter row that the transaction
@@ -220,11 +224,10 @@ func (s *Store) FollowRevocations(ctx context.Context, after authkit.FeedPositio
 	if !ok {
 		return lost(op, "the position is not one of this store's")
 	}
-	period := min(s.cfg.pollInterval, heartbeat/2)
+	period := max(min(s.cfg.pollInterval, heartbeat/2), minFeedPoll)
 	lastCall := time.Now()
 	wait := time.NewTimer(0)
 	defer wait.Stop()
-	batch := make([]authkit.Revocation, 0, 16)
 	for {
 		select {
 		case <-ctx.Done():
@@ -242,7 +245,8 @@ func (s *Store) FollowRevocations(ctx context.Context, after authkit.FeedPositio
 		if st.head < seq {
 			return lost(op, "the position is beyond the revocation log's newest change")
 		}
-		batch = batch[:0]
+		// A fresh slice for every batch: fn may keep the one it is given.
+		var batch []authkit.Revocation
 		next := seq
 		if st.head > seq {
 			if batch, next, err = s.readLog(ctx, seq, batch); err != nil {

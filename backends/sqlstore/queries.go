@@ -46,12 +46,13 @@ type queries struct {
 	gcRevocations    string
 
 	// revocation feed
-	nextSeq   string // the next log id, the counter row locked to the commit
-	appendLog string
-	feedState string // epoch and the newest log id
-	readLog   string
-	snapshot  string
-	trimLog   string
+	revokeLogged string // PostgreSQL: the id, the log row and the upsert in one statement; "" elsewhere
+	nextSeq      string // the next log id, the counter row locked to the commit
+	appendLog    string
+	feedState    string // epoch and the newest log id
+	readLog      string
+	snapshot     string
+	trimLog      string
 
 	// API tokens
 	insertToken     string
@@ -115,9 +116,10 @@ func buildQueries(d *dialect, prefix string) queries {
 		gcRevocations: q(d.deleteBatch("{p}revocations", "subject, kind, ident",
 			`FROM {p}revocations t WHERE t.expires_at <= ? ORDER BY t.expires_at`)),
 
-		nextSeq:   q(d.nextSeq("{p}revocation_feed")),
-		appendLog: q(`INSERT INTO {p}revocation_log (id, kind, subject, ident, cutoff_at, expires_at, written_at) VALUES (?, ?, ?, ?, ?, ?, ?)`),
-		feedState: q(`SELECT epoch, seq FROM {p}revocation_feed WHERE k = 1`),
+		revokeLogged: q(d.revokeLogged),
+		nextSeq:      q(d.nextSeq("{p}revocation_feed")),
+		appendLog:    q(`INSERT INTO {p}revocation_log (id, kind, subject, ident, cutoff_at, expires_at, written_at) VALUES (?, ?, ?, ?, ?, ?, ?)`),
+		feedState:    q(`SELECT epoch, seq FROM {p}revocation_feed WHERE k = 1`),
 		// The follower's poll: a range of the primary key, read in order
 		// and stopped at the limit.
 		readLog:  q(`SELECT id, kind, subject, ident, cutoff_at, expires_at FROM {p}revocation_log WHERE id > ? ORDER BY id LIMIT ?`),

@@ -45,6 +45,19 @@ func (s *Store) revoke(ctx context.Context, op, subject string, kind int, what, 
 			return err
 		}
 	}
+	if s.q.revokeLogged != "" {
+		res, err := s.exec(ctx, s.q.revokeLogged, subject, kind, ident, micros(until), cutoff, time.Now().UnixMicro())
+		if err == nil {
+			var n int64
+			if n, err = res.RowsAffected(); err == nil && n != 1 {
+				err = errNoFeedRow
+			}
+		}
+		if err != nil {
+			return s.fail(ctx, op, err)
+		}
+		return nil
+	}
 	return s.inTx(ctx, op, func(tx txn) error {
 		// The counter row first: it serialises the writers of the log, so
 		// that ids commit in their order (see the 0002 migration).
