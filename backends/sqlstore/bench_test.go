@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/authkit-go/authkit"
+	"github.com/authkit-go/authkit/backends/memory"
+	"github.com/authkit-go/authkit/backends/sqlstore"
 	"github.com/authkit-go/authkit/conformance"
 	"github.com/authkit-go/authkit/internal/storetest"
 )
@@ -31,6 +33,29 @@ func BenchmarkFlows(b *testing.B) {
 	storetest.BenchFlows(b, []storetest.NamedStore{
 		storetest.Memory(),
 		{Name: "postgres", Open: func(b *testing.B) authkit.Store { s, _ := newStore(b, pgxBackend); return s }},
+	})
+}
+
+// BenchmarkPropagation measures how long a revocation takes to reach a
+// verifier's revocation mirror over a second pool (storetest.BenchPropagation),
+// with the memory store beside it; run with -benchtime 200x.
+func BenchmarkPropagation(b *testing.B) {
+	paired := func(bk backend) func(b *testing.B) (authkit.Store, authkit.Store) {
+		return func(b *testing.B) (authkit.Store, authkit.Store) {
+			s, dsn := newStore(b, bk)
+			peer, err := sqlstore.New(openDB(b, bk, dsn))
+			if err != nil {
+				b.Fatal(err)
+			}
+			return s, peer
+		}
+	}
+	mem := func(*testing.B) (authkit.Store, authkit.Store) { s := memory.New(); return s, s }
+	storetest.BenchPropagation(b, []storetest.PairedStore{
+		{Name: "memory", Open: mem},
+		{Name: "postgres", Open: paired(pgxBackend)},
+		{Name: "mysql", Open: paired(mysqlBackend)},
+		{Name: "sqlite", Open: paired(sqliteBackend)},
 	})
 }
 
