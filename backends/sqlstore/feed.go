@@ -16,8 +16,10 @@ import (
 const (
 	// DefaultFeedPollInterval is how often FollowRevocations polls the
 	// revocation log unless WithFeedPollInterval or a shorter heartbeat
-	// says otherwise.
-	DefaultFeedPollInterval = 200 * time.Millisecond
+	// says otherwise. 50 ms keeps a revocation's way to every mirror under
+	// the 100 ms the project aims at, for 20 primary-key reads of a one-row
+	// table a second per following verifier.
+	DefaultFeedPollInterval = 50 * time.Millisecond
 	// DefaultFeedRetention is how long the revocation log keeps a change
 	// unless WithFeedRetention says otherwise.
 	DefaultFeedRetention = 15 * time.Minute
