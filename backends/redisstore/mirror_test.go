@@ -2,7 +2,6 @@ package redisstore_test
 
 import (
 	"context"
-	"errors"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -11,6 +10,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/authkit-go/authkit"
+	"github.com/authkit-go/authkit/internal/storetest"
 	"github.com/authkit-go/authkit/internal/testservers"
 	"github.com/authkit-go/authkit/issuer"
 	"github.com/authkit-go/authkit/keys"
@@ -47,50 +47,7 @@ func TestRevocationMirror(t *testing.T) {
 		}
 		t.Cleanup(func() { _ = v.Close() })
 
-		ctx := t.Context()
-		pair, err := iss.IssuePair(ctx, "alice")
-		if err != nil {
-			t.Fatal(err)
-		}
-		// Wait until a Verify no longer reads the revocation keys: the
-		// mirror has its snapshot and answers from memory.
-		deadline := time.Now().Add(10 * time.Second)
-		for {
-			before := reads.n.Load()
-			if _, err := v.Verify(ctx, pair.AccessToken); err != nil {
-				t.Fatalf("Verify of a fresh token: %v", err)
-			}
-			if reads.n.Load() == before {
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatal("every Verify still reads Redis 10s after the verifier started: the mirror never became fresh")
-			}
-			time.Sleep(50 * time.Millisecond)
-		}
-
-		if err := iss.Revoke(ctx, pair.AccessToken); err != nil {
-			t.Fatal(err)
-		}
-		revoked := time.Now()
-		for {
-			before := reads.n.Load()
-			_, err := v.Verify(ctx, pair.AccessToken)
-			if errors.Is(err, authkit.ErrTokenRevoked) {
-				if reads.n.Load() != before {
-					t.Error("the revocation was seen by asking Redis, not through the mirror: the feed did not deliver it while the copy was fresh")
-				}
-				break
-			}
-			if err != nil {
-				t.Fatalf("Verify of a token being revoked: %v", err)
-			}
-			if time.Since(revoked) > maxLag {
-				t.Fatalf("the verifier still accepted a token %v after it was revoked; WithRevocationMirror(%v)", time.Since(revoked), maxLag)
-			}
-			time.Sleep(10 * time.Millisecond)
-		}
-		t.Logf("a revocation reached the verifier's mirror in %v", time.Since(revoked))
+		storetest.MirrorPropagates(t, iss, v, reads.n.Load, maxLag)
 	})
 }
 

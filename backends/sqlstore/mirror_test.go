@@ -2,13 +2,13 @@ package sqlstore_test
 
 import (
 	"context"
-	"errors"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/authkit-go/authkit"
 	"github.com/authkit-go/authkit/backends/sqlstore"
+	"github.com/authkit-go/authkit/internal/storetest"
 	"github.com/authkit-go/authkit/issuer"
 	"github.com/authkit-go/authkit/keys"
 	"github.com/authkit-go/authkit/verifier"
@@ -48,47 +48,7 @@ func TestRevocationMirror(t *testing.T) {
 			}
 			t.Cleanup(func() { _ = v.Close() })
 
-			ctx := t.Context()
-			pair, err := iss.IssuePair(ctx, "alice")
-			if err != nil {
-				t.Fatal(err)
-			}
-			for deadline := time.Now().Add(10 * time.Second); ; {
-				before := counted.isRevoked.Load()
-				if _, err := v.Verify(ctx, pair.AccessToken); err != nil {
-					t.Fatalf("Verify of a fresh token: %v", err)
-				}
-				if counted.isRevoked.Load() == before {
-					break
-				}
-				if time.Now().After(deadline) {
-					t.Fatal("every Verify still asks the database 10 s after the verifier started: the mirror never became fresh")
-				}
-				time.Sleep(20 * time.Millisecond)
-			}
-
-			if err := iss.Revoke(ctx, pair.RefreshToken); err != nil { // the session, so a sid entry
-				t.Fatal(err)
-			}
-			revoked := time.Now()
-			for {
-				before := counted.isRevoked.Load()
-				_, err := v.Verify(ctx, pair.AccessToken)
-				if errors.Is(err, authkit.ErrTokenRevoked) {
-					if counted.isRevoked.Load() != before {
-						t.Error("the revocation was seen by asking the database, not through the mirror's feed")
-					}
-					break
-				}
-				if err != nil {
-					t.Fatalf("Verify of a token being revoked: %v", err)
-				}
-				if time.Since(revoked) > maxLag {
-					t.Fatalf("the verifier still accepted a token %v after its session was revoked; WithRevocationMirror(%v)", time.Since(revoked), maxLag)
-				}
-				time.Sleep(10 * time.Millisecond)
-			}
-			t.Logf("a revocation reached the verifier's mirror in %v", time.Since(revoked))
+			storetest.MirrorPropagates(t, iss, v, counted.isRevoked.Load, maxLag)
 		})
 	}
 }
