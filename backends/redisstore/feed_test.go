@@ -233,7 +233,7 @@ func TestFeedFootprint(t *testing.T) {
 	prefix := testservers.RedisPrefix(t, admin)
 	rdb := standalone(t, addr)
 	sent := &sentBytes{}
-	rdb.AddHook(sent)
+	rdb.AddHook(cmdHook(sent.count))
 	s := newStore(t, rdb, prefix, redisstore.WithFeedLength(1000))
 	now := time.Now()
 	const n = 4000
@@ -273,30 +273,34 @@ func TestFeedFootprint(t *testing.T) {
 // sentBytes counts the commands a client sends and their size in RESP.
 type sentBytes struct{ cmds, bytes int }
 
-func (h *sentBytes) DialHook(next redis.DialHook) redis.DialHook { return next }
-
-func (h *sentBytes) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
-	return func(ctx context.Context, cmd redis.Cmder) error {
-		h.count(cmd)
-		return next(ctx, cmd)
-	}
-}
-
-func (h *sentBytes) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
-	return func(ctx context.Context, cmds []redis.Cmder) error {
-		for _, c := range cmds {
-			h.count(c)
-		}
-		return next(ctx, cmds)
-	}
-}
-
 func (h *sentBytes) count(cmd redis.Cmder) {
 	h.cmds++
 	h.bytes += len(fmt.Sprintf("*%d\r\n", len(cmd.Args())))
 	for _, a := range cmd.Args() {
 		v := fmt.Sprint(a)
 		h.bytes += len(fmt.Sprintf("$%d\r\n", len(v))) + len(v) + 2
+	}
+}
+
+// cmdHook is a go-redis hook that shows every command a client sends,
+// alone or in a pipeline, to a function, and changes nothing.
+type cmdHook func(redis.Cmder)
+
+func (h cmdHook) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+func (h cmdHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		h(cmd)
+		return next(ctx, cmd)
+	}
+}
+
+func (h cmdHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		for _, c := range cmds {
+			h(c)
+		}
+		return next(ctx, cmds)
 	}
 }
 

@@ -1,7 +1,6 @@
 package redisstore_test
 
 import (
-	"context"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -39,7 +38,7 @@ func TestRevocationMirror(t *testing.T) {
 		}
 		vrdb := connect()
 		reads := &revocationReads{}
-		vrdb.AddHook(reads)
+		vrdb.AddHook(cmdHook(reads.count))
 		const maxLag = time.Second
 		v, err := verifier.New(authkit.WithStore(newStore(t, vrdb, prefix)), authkit.WithKeys(set), authkit.WithRevocationMirror(maxLag))
 		if err != nil {
@@ -53,24 +52,6 @@ func TestRevocationMirror(t *testing.T) {
 
 // revocationReads counts the MGETs a client sends (IsRevoked's reads).
 type revocationReads struct{ n atomic.Int64 }
-
-func (h *revocationReads) DialHook(next redis.DialHook) redis.DialHook { return next }
-
-func (h *revocationReads) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
-	return func(ctx context.Context, cmd redis.Cmder) error {
-		h.count(cmd)
-		return next(ctx, cmd)
-	}
-}
-
-func (h *revocationReads) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
-	return func(ctx context.Context, cmds []redis.Cmder) error {
-		for _, c := range cmds {
-			h.count(c)
-		}
-		return next(ctx, cmds)
-	}
-}
 
 func (h *revocationReads) count(cmd redis.Cmder) {
 	if strings.EqualFold(cmd.Name(), "mget") {
