@@ -249,3 +249,61 @@ func TestReadmeQuickStart(t *testing.T) {
 		t.Errorf("README.md quick start and Example_quickStart differ; keep them identical.\nREADME:\n%s\nexample:\n%s", inReadme, inExample.String())
 	}
 }
+
+// Several API servers share one store: each verifier keeps a mirror of the
+// revocations, fed by the store, and checks tokens against it without a
+// store round trip. A revocation made anywhere reaches every mirror within
+// maxLag (on the memory store, within microseconds; on PostgreSQL and Redis,
+// within milliseconds); a mirror that has not heard from the store for
+// longer than maxLag asks the store directly. Close the verifier to stop
+// following the feed.
+func ExampleWithRevocationMirror() {
+	ctx := context.Background()
+	key, err := keys.Generate(keys.EdDSA)
+	if err != nil {
+		log.Fatal(err)
+	}
+	set, err := keys.NewSet(key)
+	if err != nil {
+		log.Fatal(err)
+	}
+	store := memory.New() // in production: sqlstore or redisstore, shared by every server
+	opts := []authkit.Option{authkit.WithKeys(set), authkit.WithStore(store),
+		authkit.WithIssuer("https://auth.example.com"), authkit.WithAudience("https://api.example.com")}
+	iss, err := issuer.New(opts...)
+	if err != nil {
+		log.Fatal(err)
+	}
+	ver, err := verifier.New(append(opts, authkit.WithRevocationMirror(5*time.Second))...)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer ver.Close()
+
+	pair, err := iss.IssuePair(ctx, "alice")
+	if err != nil {
+		log.Fatal(err)
+	}
+	if _, err := ver.Verify(ctx, pair.AccessToken); err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("before: accepted")
+
+	// Log alice out everywhere, as another server might.
+	if err := iss.RevokeSubject(ctx, "alice"); err != nil {
+		log.Fatal(err)
+	}
+	// The change travels through the feed: wait for it, at most maxLag.
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		_, err = ver.Verify(ctx, pair.AccessToken)
+		if err != nil || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(time.Millisecond)
+	}
+	fmt.Println("after: revoked:", errors.Is(err, authkit.ErrTokenRevoked))
+	// Output:
+	// before: accepted
+	// after: revoked: true
+}
