@@ -33,6 +33,10 @@ const feedBatch = 512
 // asks for.
 const minFeedPoll = 5 * time.Millisecond
 
+// minWakeGap bounds how often notifications make a follower poll
+// (WithNotifications).
+const minWakeGap = 2 * time.Millisecond
+
 // The feed (authkit.RevocationFeed) reads the revocation log of the 0002
 // migration. Every revocation write appends its change there in its own
 // transaction, with an id taken from a counter row that the transaction
@@ -226,8 +230,16 @@ func (s *Store) FollowRevocations(ctx context.Context, after authkit.FeedPositio
 	if !ok {
 		return lost(op, "the position is not one of this store's")
 	}
-	period := max(min(s.cfg.pollInterval, heartbeat/2), minFeedPoll)
+	// Subscribed before the first poll: a change that the first poll does
+	// not see commits after it began, and wakes this follower if the
+	// LISTEN is in effect by then.
+	sub := s.push.hub.subscribe()
+	defer sub.leave()
+	polling := max(min(s.cfg.pollInterval, heartbeat/2), minFeedPoll)
+	pushed := max(heartbeat/2, minFeedPoll)
+	var period time.Duration
 	lastCall := time.Now()
+	var lastPoll time.Time
 	wait := time.NewTimer(0)
 	defer wait.Stop()
 	for {
@@ -235,8 +247,24 @@ func (s *Store) FollowRevocations(ctx context.Context, after authkit.FeedPositio
 		case <-ctx.Done():
 			return deadCtx(op, ctx.Err())
 		case <-wait.C:
+		case <-sub.woken():
+			// A notification, or the LISTEN came up or went down. Polls
+			// that notifications start are minWakeGap apart at least, so
+			// that a storm of revocations costs a follower a bounded
+			// number of reads.
+			if gap := minWakeGap - time.Since(lastPoll); gap > 0 && !sleep(ctx, gap) {
+				return deadCtx(op, ctx.Err())
+			}
+		}
+		// Poll every WithFeedPollInterval, or only every half heartbeat
+		// while the LISTEN is in effect: notifications then bring the
+		// changes, and the polls vouch for the log.
+		period = polling
+		if sub.listening() {
+			period = pushed
 		}
 		began := time.Now()
+		lastPoll = began
 		st, err := s.readFeedState(ctx)
 		if err != nil {
 			return s.fail(ctx, op, err)

@@ -10,7 +10,8 @@ import (
 // RevokeToken implements authkit.RevocationStore with one upsert, keyed on
 // (subject, jti), that keeps the later until. Like the other two writes,
 // it appends the change to the revocation log in the same transaction
-// (see RevocationSnapshot).
+// (see RevocationSnapshot) and, on PostgreSQL, sends a NOTIFY that wakes
+// the followers of WithNotifications.
 func (s *Store) RevokeToken(ctx context.Context, subject, jti string, until time.Time) error {
 	return s.revoke(ctx, "revoke token", subject, kindJTI, "jti", jti, until, nil)
 }
@@ -45,8 +46,12 @@ func (s *Store) revoke(ctx context.Context, op, subject string, kind int, what, 
 			return err
 		}
 	}
-	if s.q.revokeLogged != "" {
-		res, err := s.exec(ctx, s.q.revokeLogged, subject, kind, ident, micros(until), cutoff, time.Now().UnixMicro())
+	stmt := s.q.revokeLogged
+	if s.push.revoke != "" {
+		stmt = s.push.revoke // with its NOTIFY (notify.go)
+	}
+	if stmt != "" {
+		res, err := s.exec(ctx, stmt, subject, kind, ident, micros(until), cutoff, time.Now().UnixMicro())
 		if err == nil {
 			var n int64
 			if n, err = res.RowsAffected(); err == nil && n != 1 {

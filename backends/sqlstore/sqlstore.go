@@ -50,6 +50,8 @@ type config struct {
 	// pollInterval and retention are the revocation feed's (feed.go).
 	pollInterval time.Duration
 	retention    time.Duration
+	// listener is WithNotifications' (notify.go).
+	listener Listener
 }
 
 var prefixRE = regexp.MustCompile(`^[a-z_][a-z0-9_]*$`)
@@ -180,6 +182,8 @@ type Store struct {
 	// gate admits one write at a time on SQLite (see write); nil on the
 	// other dialects.
 	gate chan struct{}
+	// push is the revocation feed's PostgreSQL notifications (notify.go).
+	push push
 }
 
 // New returns a Store over db, an open pool of the "pgx", "postgres"
@@ -204,6 +208,7 @@ func New(db *sqlx.DB, opts ...Option) (*Store, error) {
 		return nil, err
 	}
 	s := &Store{db: db, d: d, q: buildQueries(d, c.prefix), cfg: c}
+	s.push = newPush(d, s.q, c, db.DB)
 	if d.immediate {
 		s.gate = make(chan struct{}, 1)
 	}
@@ -233,8 +238,11 @@ func detect(db *sqlx.DB, c config) (*dialect, error) {
 func (s *Store) DB() *sqlx.DB { return s.db }
 
 // Close closes the pool if Open made it. A Store made by New or NewFromDB
-// leaves the caller's pool open; Close is then a no-op.
+// leaves the caller's pool open. Either way it closes the LISTEN
+// connection of WithNotifications, for good: followers still running go
+// on by polling.
 func (s *Store) Close() error {
+	s.push.hub.close()
 	if !s.owned {
 		return nil
 	}

@@ -1,0 +1,311 @@
+package sqlstore_test
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/authkit-go/authkit"
+	"github.com/authkit-go/authkit/backends/sqlstore"
+	"github.com/authkit-go/authkit/backends/sqlstore/pgxlisten"
+	"github.com/authkit-go/authkit/internal/testservers"
+)
+
+// These tests run the PostgreSQL notifications (WithNotifications) on a
+// real server. The followers poll every minute at most and ask for an
+// hour's heartbeat, so that a change reaching them within the tests'
+// few seconds came by a notification, not by a poll.
+
+// countingListener counts the notifications and the LISTENs that come
+// into effect through the Listener it wraps.
+type countingListener struct {
+	sqlstore.Listener
+	notified, readied atomic.Int64
+}
+
+func (c *countingListener) Listen(ctx context.Context, db *sql.DB, channel string, ready, notify func()) error {
+	return c.Listener.Listen(ctx, db, channel,
+		func() { c.readied.Add(1); ready() },
+		func() { c.notified.Add(1); notify() })
+}
+
+// listenerFor returns the Listener a store over b's pool uses: pgx's takes
+// its connection from the pool; lib/pq's pool cannot listen through
+// database/sql, so it gets pgx's Dedicated connection.
+func listenerFor(t *testing.T, b backend, dsn string) sqlstore.Listener {
+	t.Helper()
+	if b.driver == "pgx" {
+		return pgxlisten.New()
+	}
+	cfg, err := pgx.ParseConfig(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := pgxlisten.Dedicated(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l
+}
+
+// pushedFollower opens a second store on dsn with notifications on and
+// polling an hour away, and follows its feed from now.
+func pushedFollower(t *testing.T, b backend, dsn string, opts ...sqlstore.Option) (*sqlstore.Store, *countingListener, *feedRecorder) {
+	t.Helper()
+	cl := &countingListener{Listener: listenerFor(t, b, dsn)}
+	opts = append(opts, sqlstore.WithFeedPollInterval(time.Minute), sqlstore.WithNotifications(cl))
+	s, err := sqlstore.New(openDB(t, b, dsn), opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	return s, cl, followEvery(t, s, snapshotPos(t, s), time.Hour)
+}
+
+// followEvery is follow with a heartbeat of one's choosing.
+func followEvery(t *testing.T, s *sqlstore.Store, after authkit.FeedPosition, heartbeat time.Duration) *feedRecorder {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	r := &feedRecorder{done: make(chan struct{}), cancel: cancel}
+	go func() {
+		defer close(r.done)
+		r.err = s.FollowRevocations(ctx, after, heartbeat, func(c []authkit.Revocation, p authkit.FeedPosition) error {
+			r.mu.Lock()
+			defer r.mu.Unlock()
+			r.changes = append(r.changes, c...)
+			r.pos = p
+			r.calls++
+			return nil
+		})
+	}()
+	t.Cleanup(func() { cancel(); <-r.done })
+	return r
+}
+
+// revokeAndSee revokes jti through w and waits for r to receive it.
+func revokeAndSee(t *testing.T, w *sqlstore.Store, r *feedRecorder, jti string) {
+	t.Helper()
+	if err := w.RevokeToken(t.Context(), "alice", jti, time.Now().Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	r.until(t, jti+" through a notification", func(c []authkit.Revocation, _ int) bool {
+		return len(c) > 0 && c[len(c)-1].ID == jti
+	})
+}
+
+// listeners returns the server's backends that listen on channel, by
+// the LISTEN they ran last.
+func listeners(t *testing.T, db *sql.DB, channel string) []int {
+	t.Helper()
+	rows, err := db.QueryContext(t.Context(), `SELECT pid FROM pg_stat_activity
+		WHERE query = $1 AND pid <> pg_backend_pid() ORDER BY pid`, "LISTEN "+pgx.Identifier{channel}.Sanitize())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var pids []int
+	for rows.Next() {
+		var pid int
+		if err := rows.Scan(&pid); err != nil {
+			t.Fatal(err)
+		}
+		pids = append(pids, pid)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return pids
+}
+
+// waitListeners waits up to 10 s for cond over the channel's listeners.
+func waitListeners(t *testing.T, db *sql.DB, channel, what string, cond func([]int) bool) []int {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		pids := listeners(t, db, channel)
+		if cond(pids) {
+			return pids
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("waited 10s for %s; the backends listening on %s are %v", what, channel, pids)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// uniquePrefix is a table prefix no other test uses, so that a test may
+// look for its channel's listeners on the shared server.
+var prefixSeq atomic.Int64
+
+func uniquePrefix(tag string) string {
+	return fmt.Sprintf("n%d%s%d_", time.Now().UnixNano()%1e9, tag, prefixSeq.Add(1))
+}
+
+// TestNotifyWakesFollower: a revocation through one pool reaches a
+// follower on another, whose polls are a minute apart, by its
+// notification; on pgx and on lib/pq.
+func TestNotifyWakesFollower(t *testing.T) {
+	for _, b := range []backend{pgxBackend, pqBackend} {
+		t.Run(b.name, func(t *testing.T) {
+			w, dsn := newStore(t, b)
+			_, cl, r := pushedFollower(t, b, dsn)
+			// The first may come by the wake-up the follower gets when
+			// the LISTEN comes into effect; the others only by their
+			// notifications.
+			for i := range 3 {
+				revokeAndSee(t, w, r, fmt.Sprint("jti-", i))
+			}
+			if n := cl.notified.Load(); n < 2 {
+				t.Errorf("%d notifications for 3 revocations, want 2 at least", n)
+			}
+			if n := cl.readied.Load(); n != 1 {
+				t.Errorf("the LISTEN came into effect %d times, want once", n)
+			}
+			r.mu.Lock()
+			defer r.mu.Unlock()
+			if len(r.changes) != 3 {
+				t.Errorf("the follower received %d changes, want 3: %+v", len(r.changes), r.changes)
+			}
+		})
+	}
+}
+
+// TestNotifyPrefixes: two stores with their own prefixes on one schema
+// each notify only their own followers.
+func TestNotifyPrefixes(t *testing.T) {
+	b := pgxBackend
+	pa, pb := uniquePrefix("a"), uniquePrefix("b")
+	wa, dsn := newStore(t, b, sqlstore.WithTablePrefix(pa))
+	db := openDB(t, b, dsn)
+	if err := sqlstore.Migrate(t.Context(), db.DB, b.driver, sqlstore.WithTablePrefix(pb)); err != nil {
+		t.Fatal(err)
+	}
+	wb, err := sqlstore.New(db, sqlstore.WithTablePrefix(pb))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, cla, ra := pushedFollower(t, b, dsn, sqlstore.WithTablePrefix(pa))
+	_, clb, rb := pushedFollower(t, b, dsn, sqlstore.WithTablePrefix(pb))
+	// Both LISTENs in effect, and past the wake-up that follows.
+	revokeAndSee(t, wa, ra, "a-0")
+	revokeAndSee(t, wb, rb, "b-0")
+	a0, b0 := cla.notified.Load(), clb.notified.Load()
+
+	for i := range 5 {
+		if err := wb.RevokeToken(t.Context(), "bob", fmt.Sprint("b-", i+1), time.Now().Add(time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// PostgreSQL delivers notifications in commit order: had the five
+	// reached a's listener, they would have come before a-1's.
+	revokeAndSee(t, wa, ra, "a-1")
+	rb.until(t, "b's five changes", func(c []authkit.Revocation, _ int) bool { return len(c) == 6 })
+	if n := cla.notified.Load() - a0; n != 1 {
+		t.Errorf("%s's listener got %d notifications for one revocation under %s and five under %s, want 1", pa, n, pa, pb)
+	}
+	if n := clb.notified.Load() - b0; n < 1 || n > 5 {
+		t.Errorf("%s's listener got %d notifications for its five revocations, want 1 to 5", pb, n)
+	}
+	ra.mu.Lock()
+	defer ra.mu.Unlock()
+	for _, c := range ra.changes {
+		if !strings.HasPrefix(c.ID, "a-") {
+			t.Errorf("%s's follower received %+v, a change under %s", pa, c, pb)
+		}
+	}
+}
+
+// TestNotifyReconnects: the LISTEN connection killed by the server is
+// replaced; what was written while it was down reaches the follower, and
+// notifications flow again on the new one. Close then closes it.
+func TestNotifyReconnects(t *testing.T) {
+	b := pgxBackend
+	prefix := uniquePrefix("k")
+	channel := sqlstore.NotifyChannel(prefix)
+	w, dsn := newStore(t, b, sqlstore.WithTablePrefix(prefix))
+	admin := w.DB().DB
+	s, cl, r := pushedFollower(t, b, dsn, sqlstore.WithTablePrefix(prefix))
+	revokeAndSee(t, w, r, "before")
+	old := waitListeners(t, admin, channel, "one LISTEN connection", func(p []int) bool { return len(p) == 1 })
+
+	var killed bool
+	if err := admin.QueryRowContext(t.Context(), "SELECT pg_terminate_backend($1)", old[0]).Scan(&killed); err != nil || !killed {
+		t.Fatalf("pg_terminate_backend(%d) = %v, %v", old[0], killed, err)
+	}
+	// Written while the connection is down, or just after: it reaches the
+	// follower by the wake-up of the new LISTEN at the latest.
+	revokeAndSee(t, w, r, "while-down")
+	waitListeners(t, admin, channel, "a new LISTEN connection", func(p []int) bool { return len(p) == 1 && p[0] != old[0] })
+	for cl.readied.Load() < 2 {
+		time.Sleep(5 * time.Millisecond) // the new LISTEN is in effect at once; ready follows
+	}
+	n := cl.notified.Load()
+	revokeAndSee(t, w, r, "after")
+	if cl.notified.Load() == n {
+		t.Error("the revocation after the reconnection came without a notification")
+	}
+	r.mu.Lock()
+	got := make([]string, len(r.changes))
+	for i, c := range r.changes {
+		got[i] = c.ID
+	}
+	r.mu.Unlock()
+	if fmt.Sprint(got) != "[before while-down after]" {
+		t.Errorf("the follower received %v, want [before while-down after], once each", got)
+	}
+
+	// Close ends the LISTEN; the follower goes on by polling.
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	waitListeners(t, admin, channel, "no LISTEN connection after Close", func(p []int) bool { return len(p) == 0 })
+	select {
+	case <-r.done:
+		t.Fatalf("FollowRevocations returned %v when its store's LISTEN closed", r.err)
+	default:
+	}
+}
+
+// TestNotifyFollowersShareOneConnection: every follower of a Store shares
+// its one LISTEN connection, which closes when the last one returns.
+func TestNotifyFollowersShareOneConnection(t *testing.T) {
+	b := pgxBackend
+	prefix := uniquePrefix("s")
+	channel := sqlstore.NotifyChannel(prefix)
+	w, dsn := newStore(t, b, sqlstore.WithTablePrefix(prefix))
+	admin := w.DB().DB
+	s, _, r1 := pushedFollower(t, b, dsn, sqlstore.WithTablePrefix(prefix))
+	r2 := followEvery(t, s, snapshotPos(t, s), time.Hour)
+	r3 := followEvery(t, s, snapshotPos(t, s), time.Hour)
+	revokeAndSee(t, w, r1, "one")
+	for _, r := range []*feedRecorder{r2, r3} {
+		r.until(t, "the change", func(c []authkit.Revocation, _ int) bool { return len(c) == 1 })
+	}
+	waitListeners(t, admin, channel, "one LISTEN connection for three followers", func(p []int) bool { return len(p) == 1 })
+	for _, r := range []*feedRecorder{r1, r2, r3} {
+		r.cancel()
+		r.ended(t)
+	}
+	waitListeners(t, admin, channel, "no LISTEN connection once the followers returned", func(p []int) bool { return len(p) == 0 })
+}
+
+// TestNotifyWrongPool: pgxlisten.New over a pool of another driver fails
+// with an error that says what to use, and leaves the pool working.
+func TestNotifyWrongPool(t *testing.T) {
+	db := openDB(t, pqBackend, testservers.Postgres(t))
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	err := pgxlisten.New().Listen(ctx, db.DB, "x_revocation_feed", func() { t.Error("ready called") }, func() { t.Error("notify called") })
+	if err == nil || !strings.Contains(err.Error(), "Dedicated") {
+		t.Fatalf("Listen over a lib/pq pool = %v, want an error naming Dedicated", err)
+	}
+	if err := db.PingContext(ctx); err != nil {
+		t.Fatalf("the pool after a refused Listen: %v", err)
+	}
+}

@@ -1,0 +1,149 @@
+// Package pgxlisten is the pgx (github.com/jackc/pgx/v5) side of
+// sqlstore's PostgreSQL notifications: a [sqlstore.Listener] that holds a
+// LISTEN connection, so that a revocation reaches the followers of a
+// Store's revocation feed as soon as it commits instead of at their next
+// poll. Package sqlstore links no driver; a program on pgx imports this
+// package beside it:
+//
+//	store, err := sqlstore.Open(ctx, dsn, sqlstore.WithNotifications(pgxlisten.New()))
+//
+// New takes the LISTEN connection from the Store's own pool (opened with
+// pgx's database/sql driver, as Open does); Dedicated opens it outside
+// any pool, for a pool of another driver or one behind a
+// transaction-pooling proxy (PgBouncer in transaction mode cannot carry a
+// LISTEN: point Dedicated at the server itself).
+//
+// Notifications are only a hint: sqlstore reads every change from its
+// revocation log, and while the connection is down its followers poll.
+package pgxlisten
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/stdlib"
+
+	"github.com/authkit-go/authkit/backends/sqlstore"
+)
+
+// PingInterval is how long a LISTEN connection may stay silent before the
+// Listener pings the server, so that a connection that died without a
+// word (a network partition) is found and replaced.
+const PingInterval = 15 * time.Second
+
+// pingTimeout bounds the ping.
+const pingTimeout = 5 * time.Second
+
+// Listener is a sqlstore.Listener over pgx. Make one with New or
+// Dedicated; it is safe for concurrent use by several Stores.
+type Listener struct {
+	// config is Dedicated's; nil takes the connection from the Store's
+	// pool.
+	config *pgx.ConnConfig
+}
+
+var _ sqlstore.Listener = (*Listener)(nil)
+
+// New returns a Listener that takes one connection from the pool of the
+// Store it is given to, which must use pgx's database/sql driver
+// (github.com/jackc/pgx/v5/stdlib: sqlstore.Open's default for
+// postgres://, sql.Open("pgx", …), stdlib.OpenDB or
+// stdlib.OpenDBFromPool). The connection is out of the pool while it
+// listens, and closed, never returned to the pool, when it stops.
+func New() *Listener { return &Listener{} }
+
+// Dedicated returns a Listener that opens its own connection with config
+// (pgx.ParseConfig of a DSN), outside any pool. The Listener keeps config
+// and does not change it.
+func Dedicated(config *pgx.ConnConfig) (*Listener, error) {
+	if config == nil {
+		return nil, errors.New("pgxlisten: Dedicated(nil)")
+	}
+	return &Listener{config: config}, nil
+}
+
+// Listen implements sqlstore.Listener.
+func (l *Listener) Listen(ctx context.Context, db *sql.DB, channel string, ready, notify func()) error {
+	if l.config != nil {
+		conn, err := pgx.ConnectConfig(ctx, l.config)
+		if err != nil {
+			return fmt.Errorf("pgxlisten: connecting: %w", err)
+		}
+		defer closeNow(conn)
+		return listen(ctx, conn, channel, ready, notify)
+	}
+	if db == nil {
+		return errors.New("pgxlisten: no pool to take a connection from")
+	}
+	c, err := db.Conn(ctx)
+	if err != nil {
+		return fmt.Errorf("pgxlisten: taking a connection from the pool: %w", err)
+	}
+	defer c.Close()
+	var listenErr error
+	err = c.Raw(func(dc any) error {
+		sc, ok := dc.(*stdlib.Conn)
+		if !ok {
+			// Not pgx's: the connection goes back to the pool untouched.
+			return fmt.Errorf("pgxlisten: the Store's pool is not pgx's database/sql driver (its connections are %T); use Dedicated", dc)
+		}
+		conn := sc.Conn()
+		listenErr = listen(ctx, conn, channel, ready, notify)
+		// The connection listened: close it, and have database/sql
+		// discard it, so that no one else gets its notifications.
+		closeNow(conn)
+		return driver.ErrBadConn
+	})
+	if listenErr != nil {
+		return listenErr
+	}
+	return err
+}
+
+// closeNow closes conn without waiting for the server.
+func closeNow(conn *pgx.Conn) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_ = conn.Close(ctx)
+}
+
+// listen runs LISTEN channel on conn, calls ready, then notify for every
+// notification on channel until ctx ends or the connection fails.
+func listen(ctx context.Context, conn *pgx.Conn, channel string, ready, notify func()) error {
+	if _, err := conn.Exec(ctx, "LISTEN "+pgx.Identifier{channel}.Sanitize()); err != nil {
+		return fmt.Errorf("pgxlisten: LISTEN: %w", err)
+	}
+	ready()
+	for {
+		wctx, cancel := context.WithTimeout(ctx, PingInterval)
+		n, err := conn.WaitForNotification(wctx)
+		cancel()
+		if err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			if wctx.Err() == nil || conn.IsClosed() {
+				return fmt.Errorf("pgxlisten: waiting for notifications: %w", err)
+			}
+			// Silent for PingInterval: is the server still there?
+			pctx, cancel := context.WithTimeout(ctx, pingTimeout)
+			err = conn.Ping(pctx)
+			cancel()
+			if err != nil {
+				if ctx.Err() != nil {
+					return ctx.Err()
+				}
+				return fmt.Errorf("pgxlisten: ping: %w", err)
+			}
+			continue
+		}
+		if n != nil && n.Channel == channel {
+			notify()
+		}
+	}
+}
