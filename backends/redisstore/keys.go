@@ -149,3 +149,32 @@ func (k keyspace) gcKey(kind, member string) string {
 func gcSessionMember(sid string) string { return "s" + enc(sid) }
 
 func gcRecordMember(sid string, hid string) string { return "r" + enc(sid) + ":" + hid }
+
+// The GC index shard of a member, computed four bits at a time, for
+// rotateOneScript, which derives the members of a session it finds
+// inside the script: gcKey's shard is FNV-1a 32 of kind + member, mod 16,
+// and those four low bits depend only on the four low bits of the state
+// and of each byte (the FNV prime is 3 mod 16, its offset basis 5).
+func gcNibble(h byte, s string) byte {
+	for i := 0; i < len(s); i++ {
+		h = ((h ^ s[i]) * 3) & 15
+	}
+	return h
+}
+
+// The shard state after "sess" + "s" (a session member's start) and
+// after "sess" + "r" (a record member's).
+var (
+	gcStateSess = int(gcNibble(2166136261&15, gcSess+"s"))
+	gcStateRec  = int(gcNibble(2166136261&15, gcSess+"r"))
+)
+
+// gcSuffixPerm returns where ":" + hid, the end of a record member, takes
+// each shard state: 16 bytes, 'a' + the state it ends in.
+func gcSuffixPerm(hid string) string {
+	var p [16]byte
+	for h := range p {
+		p[h] = 'a' + gcNibble(gcNibble(byte(h), ":"), hid)
+	}
+	return string(p[:])
+}

@@ -172,6 +172,12 @@ type Store struct {
 	k     keyspace
 	cfg   config
 	owned bool // Close closes rdb (OpenURL made it)
+	// oneCall: rdb is a *redis.Client, whose server holds every hash
+	// slot, so that a script may touch keys of several slots and
+	// RotateRefresh is one call (rotateOneScript). Never true for a
+	// *redis.ClusterClient, a *redis.Ring or a client type the Store
+	// does not know.
+	oneCall bool
 }
 
 // New returns a Store that keeps its data in rdb under keys starting with
@@ -196,7 +202,8 @@ func New(rdb redis.UniversalClient, opts ...Option) (*Store, error) {
 	if !c.skipDeadlines && !honoursDeadlines(rdb) {
 		return nil, fmt.Errorf("redisstore: New: %w: the client's ContextTimeoutEnabled is false, so ctx deadlines would not bound Redis calls; set it in the client's options (or pass WithoutDeadlineCheck)", authkit.ErrInvalidConfig)
 	}
-	return &Store{rdb: rdb, k: keyspace{p: c.prefix}, cfg: c}, nil
+	_, oneCall := rdb.(*redis.Client)
+	return &Store{rdb: rdb, k: keyspace{p: c.prefix}, cfg: c, oneCall: oneCall}, nil
 }
 
 // honoursDeadlines reports whether rdb's options enable context timeouts;

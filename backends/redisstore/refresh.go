@@ -207,12 +207,24 @@ func (s *Store) locate(ctx context.Context, op string, h authkit.TokenHash) (str
 	return v[nonceLen:], nil
 }
 
-// RotateRefresh implements authkit.RefreshStore in three round trips: it
-// finds the session of r.Old (its locator), claims the successor's locator
-// (so that a crash after the rotation cannot lose it), and then runs one
-// script on the session's slot that makes the contract's checks in order
-// and the writes, atomically. Of N concurrent rotations of one token, on
-// any number of clients, the script of exactly one finds the token unused.
+// RotateRefresh implements authkit.RefreshStore. The contract's checks,
+// in its order, and the writes are one Lua script, atomic on the server:
+// of N concurrent rotations of one token, on any number of clients, the
+// script of exactly one finds the token unused, and a refused rotation
+// writes nothing.
+//
+// With a client of a single primary (a *redis.Client: standalone, or
+// Sentinel through redis.NewFailoverClient) a rotation is that one
+// script call, one round trip: it reads the old token's locator, finds
+// the session's keys from it, checks, claims the successor's locator,
+// writes, and indexes the successor for cleanup.
+//
+// On a cluster (or a ring) the locators and the session live in different
+// hash slots, which one script may not touch together, so a rotation
+// takes three round trips: it finds the session of r.Old (its locator),
+// claims the successor's locator (so that a crash after the rotation
+// cannot lose it), and then runs the script on the session's slot; a
+// refused rotation releases the claim in a fourth.
 func (s *Store) RotateRefresh(ctx context.Context, r authkit.Rotation) (authkit.Session, error) {
 	const op = "RotateRefresh"
 	if err := ctx.Err(); err != nil {
@@ -220,6 +232,45 @@ func (s *Store) RotateRefresh(ctx context.Context, r authkit.Rotation) (authkit.
 	}
 	ctx, cancel := s.callCtx(ctx)
 	defer cancel()
+	if s.oneCall {
+		return s.rotateOneCall(ctx, op, r)
+	}
+	return s.rotateSteps(ctx, op, r)
+}
+
+// rotateOneCall is RotateRefresh on a single primary: rotateOneScript.
+func (s *Store) rotateOneCall(ctx context.Context, op string, r authkit.Rotation) (authkit.Session, error) {
+	oldID, nextID := hashID(r.Old), hashID(r.Next)
+	nextPX := pxat(r.NextExpiresAt, s.cfg.margin)
+	res, err := s.run(ctx, rotateOneScript,
+		[]string{s.k.refreshLocatorID(oldID), s.k.refreshLocatorID(nextID)},
+		s.k.p, fmtTime(r.Now), fmtTime(r.NextExpiresAt), r.Successor, oldID, nextID,
+		nextPX, s.cfg.margin.Milliseconds(), newNonce(), micros(r.NextExpiresAt), gcSuffixPerm(nextID))
+	if err != nil {
+		return authkit.Session{}, s.fail(ctx, op, err)
+	}
+	l, err := replyList(res)
+	if err != nil {
+		return authkit.Session{}, corrupt(op, err)
+	}
+	switch str(l[0]) {
+	case "nf":
+		return authkit.Session{}, outcome(op, authkit.ErrNotFound)
+	case "bad":
+		return authkit.Session{}, corrupt(op, errCorrupt)
+	}
+	if len(l) < 2 {
+		return authkit.Session{}, corrupt(op, errCorrupt)
+	}
+	// The reply is rotateScript's with the session ID second.
+	sid := str(l[1])
+	l[1] = l[0]
+	return rotateResult(op, sid, l[1:])
+}
+
+// rotateSteps is RotateRefresh on a cluster or a ring: the locator, the
+// claim, then rotateScript on the session's slot.
+func (s *Store) rotateSteps(ctx context.Context, op string, r authkit.Rotation) (authkit.Session, error) {
 	sid, err := s.locate(ctx, op, r.Old)
 	if err != nil {
 		return authkit.Session{}, err
@@ -253,7 +304,7 @@ func (s *Store) RotateRefresh(ctx context.Context, r authkit.Rotation) (authkit.
 	}
 	res, err := s.run(ctx, rotateScript,
 		[]string{s.k.session(sid), s.k.recordPrefix(sid) + oldID, s.k.recordPrefix(sid) + nextID, s.k.records(sid)},
-		fmtTime(r.Now), fmtTime(r.NextExpiresAt), string(r.Successor), nextID, conflict,
+		fmtTime(r.Now), fmtTime(r.NextExpiresAt), r.Successor, nextID, conflict,
 		pxat(r.NextExpiresAt, s.cfg.margin), s.cfg.margin.Milliseconds(), nonce)
 	if err != nil {
 		return authkit.Session{}, s.fail(ctx, op, err)
@@ -262,24 +313,30 @@ func (s *Store) RotateRefresh(ctx context.Context, r authkit.Rotation) (authkit.
 	if err != nil {
 		return authkit.Session{}, corrupt(op, err)
 	}
-	status := str(l[0])
-	if status == "ok" {
+	if str(l[0]) != "ok" {
+		// Refused: undo the claim.
+		_ = s.exec(ctx, func(b *batch) {
+			if claimed {
+				b.script(releaseScript, []string{loc}, locVal)
+			}
+			if inGCRc.Val() == 1 {
+				b.pipe.ZRem(ctx, s.k.gcKey(gcSess, recMember), recMember)
+			}
+		})
+	}
+	return rotateResult(op, sid, l)
+}
+
+// rotateResult turns rotateScript's reply l, for session sid, into
+// RotateRefresh's result.
+func rotateResult(op, sid string, l []any) (authkit.Session, error) {
+	switch str(l[0]) {
+	case "ok":
 		sess, err := decodeSession(sid, l[1:])
 		if err != nil {
 			return authkit.Session{}, corrupt(op, err)
 		}
 		return sess, nil
-	}
-	// Refused: undo the claim.
-	_ = s.exec(ctx, func(b *batch) {
-		if claimed {
-			b.script(releaseScript, []string{loc}, locVal)
-		}
-		if inGCRc.Val() == 1 {
-			b.pipe.ZRem(ctx, s.k.gcKey(gcSess, recMember), recMember)
-		}
-	})
-	switch status {
 	case "nf":
 		return authkit.Session{}, outcome(op, authkit.ErrNotFound)
 	case "rv":

@@ -1,11 +1,16 @@
 package redisstore
 
-import "github.com/redis/go-redis/v9"
+import (
+	"strconv"
+
+	"github.com/redis/go-redis/v9"
+)
 
 // The Lua scripts. Each touches keys of one hash slot only (the keys it is
 // given, and keys it builds from a key prefix it is given, which carries
 // the same hash tag), so each is one atomic step on a standalone server
-// and on a cluster alike. Times arrive as decimal microseconds; "" is the
+// and on a cluster alike — except rotateOneScript, which is sent only to
+// a single primary (see its comment). Times arrive as decimal microseconds; "" is the
 // zero time, which us() turns into -inf. Scripts never turn a large
 // number back into a string with tostring (Lua would write 1.9e+15); the
 // values they store are the strings they were given.
@@ -91,37 +96,132 @@ redis.call('PEXPIREAT', KEYS[3], ARGV[8])
 return 1
 `)
 
-// rotateScript is RotateRefresh: the contract's checks in order, then the
-// writes. KEYS: session, old record, next record, records set.
-// ARGV: now, next expiry, successor, next hash ID, conflict flag ("1":
-// the successor's locator belongs to another record), next pxat, margin
-// (ms), nonce.
-// Returns {"ok", session fields…}, {"nf"}, {"rv"}, {"ex"}, {"cf"}, or
-// {"ru", subject, usedAt, successor}.
-var rotateScript = redis.NewScript(luaHelpers + `
-local rec = redis.call('HMGET', KEYS[2], 'sub', 'ex', 'us', 'sc', 'rn')
-if rec[1] == false then return {'nf'} end
-local s = redis.call('HMGET', KEYS[1], 'sub', 'rv', 'ex', 'ie')
-if s[1] == false then return {'nf'} end
-if set(s[2]) then return {'rv'} end
-if set(rec[3]) then
-  if rec[5] == ARGV[8] then
-    return {'ok', unpack(redis.call('HMGET', KEYS[1], 'sub', 'm', 'lu', 'ex', 'ie', 'rv'))}
+// rotateCore is the body of RotateRefresh on one session's keys: the
+// contract's checks in order, then the writes. rotate's arguments: the
+// keys of the session (sk), the presented record (ok), its successor
+// (nk) and the session's record set (rk); now, the successor's expiry,
+// the sealed successor and the successor's hash ID; the successor's pxat
+// and the margin (ms); the call's nonce; and taken, asked last, which
+// reports whether the successor's hash belongs to another record. It
+// returns the reply — {"ok", session fields…}, {"nf"}, {"rv"}, {"ex"},
+// {"cf"} or {"ru", subject, usedAt, successor} — and whether this run
+// wrote (false for every refusal, and for the resent run of a rotation
+// that already took effect, which the old record's "rn" recognises).
+const rotateCore = `
+local function rotate(sk, ok, nk, rk, nowv, nextEx, succ, nextID, nextPx, margin, nonce, taken)
+  local rec = redis.call('HMGET', ok, 'sub', 'ex', 'us', 'sc', 'rn')
+  if rec[1] == false then return {'nf'}, false end
+  local s = redis.call('HMGET', sk, 'sub', 'rv', 'ex', 'ie', 'm')
+  if s[1] == false then return {'nf'}, false end
+  if set(s[2]) then return {'rv'}, false end
+  if set(rec[3]) then
+    if rec[5] == nonce then
+      return {'ok', unpack(redis.call('HMGET', sk, 'sub', 'm', 'lu', 'ex', 'ie', 'rv'))}, false
+    end
+    return {'ru', rec[1], rec[3], rec[4] or ''}, false
   end
-  return {'ru', rec[1], rec[3], rec[4] or ''}
+  local now = us(nowv)
+  if now >= us(rec[2]) or now >= us(s[3]) or now >= us(s[4]) then return {'ex'}, false end
+  if taken() or redis.call('EXISTS', nk) == 1 then return {'cf'}, false end
+  redis.call('HSET', ok, 'us', nowv, 'sc', succ, 'rn', nonce)
+  redis.call('HSET', nk, 'sub', rec[1], 'ia', nowv, 'ex', nextEx)
+  redis.call('PEXPIREAT', nk, nextPx)
+  redis.call('SADD', rk, nextID)
+  redis.call('HSET', sk, 'lu', nowv, 'ie', nextEx)
+  local px = pxat(math.max(us(s[3]), us(nextEx)), tonumber(margin))
+  redis.call('PEXPIREAT', sk, px)
+  redis.call('PEXPIREAT', rk, px)
+  -- The session's fields as HMGET would return them now (rv is unset).
+  return {'ok', s[1], s[5], nowv, s[3], nextEx, s[2]}, true
 end
-local now = us(ARGV[1])
-if now >= us(rec[2]) or now >= us(s[3]) or now >= us(s[4]) then return {'ex'} end
-if ARGV[5] == '1' or redis.call('EXISTS', KEYS[3]) == 1 then return {'cf'} end
-redis.call('HSET', KEYS[2], 'us', ARGV[1], 'sc', ARGV[3], 'rn', ARGV[8])
-redis.call('HSET', KEYS[3], 'sub', rec[1], 'ia', ARGV[1], 'ex', ARGV[2])
-redis.call('PEXPIREAT', KEYS[3], ARGV[6])
-redis.call('SADD', KEYS[4], ARGV[4])
-redis.call('HSET', KEYS[1], 'lu', ARGV[1], 'ie', ARGV[2])
-local px = pxat(math.max(us(s[3]), us(ARGV[2])), tonumber(ARGV[7]))
-redis.call('PEXPIREAT', KEYS[1], px)
-redis.call('PEXPIREAT', KEYS[4], px)
-return {'ok', unpack(redis.call('HMGET', KEYS[1], 'sub', 'm', 'lu', 'ex', 'ie', 'rv'))}
+`
+
+// rotateScript is RotateRefresh's last step where a rotation takes
+// several (a cluster, a ring): the session's slot only, after the
+// successor's locator was claimed. KEYS: session, old record, next
+// record, records set. ARGV: now, next expiry, successor, next hash ID,
+// conflict flag ("1": the successor's locator belongs to another record),
+// next pxat, margin (ms), nonce. Returns rotate's reply.
+var rotateScript = redis.NewScript(luaHelpers + rotateCore + `
+return (rotate(KEYS[1], KEYS[2], KEYS[3], KEYS[4], ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[6], ARGV[7], ARGV[8],
+  function() return ARGV[5] == '1' end))
+`)
+
+// oneCallHelpers compute, inside a script, the names the Go side builds
+// with enc and keyspace.gcKey. sessionNames(sid, perm) returns enc(sid)
+// and the GC index shards of the session's two members, "s" + enc(sid)
+// and "r" + enc(sid) + ":" + the successor's hash ID. A shard is FNV-1a
+// 32 of "sess" + member, mod 16; its low four bits depend only on the low
+// four bits of the state and of each byte (the prime is 3 mod 16), so the
+// script tracks four bits per member, exactly (a 32-bit product would not
+// be exact in Lua's doubles). The states after "sesss" and "sessr" come
+// from Go (gcStateSess, gcStateRec); perm, from Go too (gcSuffixPerm), is
+// where ":" + the hash ID takes each state: 16 bytes, 'a' + the state.
+// Both members are followed in one pass over the encoding as it is made,
+// packed in one number, so that each character costs one bit.bxor.
+var oneCallHelpers = `
+local function sessionNames(sid, perm)
+  local bytes = {string.byte(sid, 1, -1)}
+  local out, n, div = {}, 0, {262144, 4096, 64, 1}
+  local hs, hr = ` + strconv.Itoa(gcStateSess) + `, ` + strconv.Itoa(gcStateRec) + `
+  for i = 1, #bytes, 3 do
+    local b, c = bytes[i + 1], bytes[i + 2]
+    local v = bytes[i] * 65536 + (b or 0) * 256 + (c or 0)
+    local k = 2
+    if c then k = 4 elseif b then k = 3 end
+    for j = 1, k do
+      local q = div[j]
+      local d = ((v - v % q) / q) % 64
+      local ch
+      if d < 26 then ch = d + 65 elseif d < 52 then ch = d + 71 elseif d < 62 then ch = d - 4 elseif d == 62 then ch = 45 else ch = 95 end
+      n = n + 1
+      out[n] = ch
+      local x = bit.bxor(hs * 16 + hr, (ch % 16) * 17)
+      hr = x % 16
+      hs = ((x - hr) / 16 * 3) % 16
+      hr = (hr * 3) % 16
+    end
+  end
+  return string.char(unpack(out)), hs, string.byte(perm, hr + 1) - 97
+end
+`
+
+// rotateOneScript is all of RotateRefresh in one call, for a client of a
+// single primary (standalone or Sentinel) only. KEYS: the old token's
+// locator, the successor's locator. ARGV: key prefix, now, next expiry,
+// successor, old hash ID, next hash ID, next pxat, margin (ms), nonce,
+// next expiry as a GC index score, gcSuffixPerm of the next hash ID.
+//
+// It reads the old token's locator, builds the session's key names from
+// the session ID the locator holds (the hash tags the Go side would
+// build), runs rotate, and, when it wrote, claims the successor's locator
+// and writes the two GC index entries: one atomic step. Those derived
+// keys are in other hash slots than KEYS, which is legal, and atomic, only
+// on a server that holds every slot: the Store never sends this script to
+// a *redis.ClusterClient or *redis.Ring (Store.oneCall). Returns {"nf"}
+// when there is no locator, {"bad"} for a locator that does not decode,
+// else rotate's reply with the session ID inserted second.
+var rotateOneScript = redis.NewScript(luaHelpers + rotateCore + oneCallHelpers + `
+local loc = redis.call('GET', KEYS[1])
+if loc == false then return {'nf'} end
+if #loc <= ` + nonceLenLua + ` then return {'bad'} end
+local sid = string.sub(loc, ` + nonceLenLua + ` + 1)
+local esid, ss, rs = sessionNames(sid, ARGV[11])
+local tag = '{s' .. esid .. '}'
+local p = ARGV[1]
+local rp = p .. 'rt:' .. tag .. ':'
+local reply, wrote = rotate(p .. 'sess:' .. tag, rp .. ARGV[5], rp .. ARGV[6], p .. 'rts:' .. tag,
+  ARGV[2], ARGV[3], ARGV[4], ARGV[6], ARGV[7], ARGV[8], ARGV[9],
+  function() return redis.call('EXISTS', KEYS[2]) == 1 end)
+if wrote then
+  redis.call('SET', KEYS[2], ARGV[9] .. sid, 'PXAT', ARGV[7])
+  redis.call('ZADD', p .. 'gc:sess:{' .. rs .. '}', 'NX', ARGV[10], 'r' .. esid .. ':' .. ARGV[6])
+  -- LT: the index may only move a session's entry earlier, never past
+  -- its true expiry (cleanup re-scores entries that are early).
+  redis.call('ZADD', p .. 'gc:sess:{' .. ss .. '}', 'LT', ARGV[10], 's' .. esid)
+end
+table.insert(reply, 2, sid)
+return reply
 `)
 
 // revokeSessionScript marks a session revoked unless it already is.
