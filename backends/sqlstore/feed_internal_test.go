@@ -2,8 +2,11 @@ package sqlstore
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"fmt"
 	"path/filepath"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -78,4 +81,148 @@ func BenchmarkRevokeFeedCost(b *testing.B) {
 			}
 		})
 	}
+}
+
+// TestNotifyStatement: PostgreSQL's one-statement revocation write carries
+// its NOTIFY on the prefix's channel, next to the log id it takes (if the
+// write's text changed and lost notifyMarker, this fails rather than the
+// writes going silent); the other dialects neither notify nor listen,
+// whatever the options say.
+func TestNotifyStatement(t *testing.T) {
+	c, err := buildConfig([]Option{WithTablePrefix("tenant_a_"), WithNotifications(nopListener{})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := buildQueries(dialectPostgres, c.prefix)
+	p := newPush(dialectPostgres, q, c, nil)
+	want := "RETURNING seq, pg_notify('tenant_a_revocation_feed', '') AS notified)"
+	if !strings.Contains(p.revoke, want) || strings.Count(p.revoke, "pg_notify") != 1 {
+		t.Errorf("the PostgreSQL revocation write is\n%s\nwant one %s in it", p.revoke, want)
+	}
+	if p.hub == nil || p.hub.channel != "tenant_a_revocation_feed" {
+		t.Errorf("the PostgreSQL store's hub is %+v, want one on tenant_a_revocation_feed", p.hub)
+	}
+	if _, err := buildConfig([]Option{WithNotifications(nil)}); err == nil {
+		t.Error("WithNotifications(nil) was accepted")
+	}
+	for _, d := range []*dialect{dialectMySQL, dialectSQLite} {
+		if p := newPush(d, buildQueries(d, c.prefix), c, nil); p.revoke != "" || p.hub != nil {
+			t.Errorf("%s: notifications %+v, want none", d.name, p)
+		}
+	}
+}
+
+type nopListener struct{}
+
+func (nopListener) Listen(ctx context.Context, _ *sql.DB, _ string, _, _ func()) error {
+	<-ctx.Done()
+	return ctx.Err()
+}
+
+// fakeListener hands each Listen call to the test, which drives it.
+type fakeListener struct{ calls chan *fakeSession }
+
+type fakeSession struct {
+	ctx           context.Context
+	ready, notify func()
+	fail          chan error
+}
+
+func (l *fakeListener) Listen(ctx context.Context, _ *sql.DB, _ string, ready, notify func()) error {
+	s := &fakeSession{ctx: ctx, ready: ready, notify: notify, fail: make(chan error)}
+	l.calls <- s
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case err := <-s.fail:
+		return err
+	}
+}
+
+// TestNotifyHub drives the hub with a fake Listener: the LISTEN starts
+// with the first follower; its coming up, its notifications and its
+// failure each wake the followers; a failed LISTEN is tried again, and
+// the run that failed can no longer change anything; the last follower
+// to leave stops it, and so does close, for good.
+func TestNotifyHub(t *testing.T) {
+	l := &fakeListener{calls: make(chan *fakeSession)}
+	h := &notifyHub{l: l, channel: "c", subs: map[*follower]struct{}{}}
+	next := func() *fakeSession {
+		t.Helper()
+		select {
+		case s := <-l.calls:
+			return s
+		case <-time.After(10 * time.Second):
+			t.Fatal("no Listen call within 10s")
+			return nil
+		}
+	}
+	woken := func(f *follower, what string) {
+		t.Helper()
+		select {
+		case <-f.woken():
+		case <-time.After(10 * time.Second):
+			t.Fatalf("no wake-up within 10s for %s", what)
+		}
+	}
+	f1, f2 := h.subscribe(), h.subscribe()
+	s1 := next()
+	if f1.listening() {
+		t.Fatal("listening before ready")
+	}
+	s1.ready()
+	for _, f := range []*follower{f1, f2} {
+		woken(f, "the LISTEN coming up")
+		if !f.listening() {
+			t.Fatal("not listening after ready")
+		}
+	}
+	s1.notify()
+	s1.notify() // coalesces with the first
+	woken(f1, "a notification")
+	select {
+	case <-f1.woken():
+		t.Fatal("two wake-ups pending for one follower")
+	default:
+	}
+	s1.fail <- errors.New("connection reset")
+	woken(f2, "the LISTEN going down")
+	s2 := next() // after the pause
+	if f1.listening() {
+		t.Fatal("listening after the LISTEN failed")
+	}
+	s1.ready() // a stale run: ignored
+	if f1.listening() {
+		t.Fatal("a failed run's ready counted")
+	}
+	s2.ready()
+	woken(f1, "the new LISTEN coming up")
+	if !f1.listening() {
+		t.Fatal("not listening after the new ready")
+	}
+	f1.leave()
+	if s2.ctx.Err() != nil {
+		t.Fatal("the LISTEN stopped while a follower remains")
+	}
+	f2.leave() // waits for the run to end
+	if s2.ctx.Err() == nil || h.run != nil {
+		t.Fatal("the LISTEN runs on with no follower")
+	}
+	f3 := h.subscribe()
+	s3 := next()
+	h.close()
+	if s3.ctx.Err() == nil || h.run != nil || f3.listening() {
+		t.Fatal("the LISTEN runs on after close")
+	}
+	f4 := h.subscribe()
+	if h.run != nil {
+		t.Fatal("a follower after close started a LISTEN")
+	}
+	f3.leave()
+	f4.leave()
+	var none *notifyHub
+	if f := none.subscribe(); f != nil || f.listening() || f.woken() != nil {
+		t.Fatal("a nil hub's follower does something")
+	}
+	none.close()
 }

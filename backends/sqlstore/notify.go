@@ -125,16 +125,15 @@ type notifyHub struct {
 	mu     sync.Mutex
 	subs   map[*follower]struct{}
 	closed bool // Close was called: no more LISTEN
-	// run is the current LISTEN goroutine's; nil when none runs. gen
-	// numbers the runs, so that a run that was told to stop can no longer
-	// change up.
-	run *hubRun
-	gen uint64
-	up  bool // the current run's LISTEN is in effect
+	// run is the current LISTEN goroutine's; nil when none runs. attempt
+	// numbers the Listen calls, so that only the current call of the
+	// current run changes anything.
+	run     *hubRun
+	attempt uint64
+	up      bool // the current call's LISTEN is in effect
 }
 
 type hubRun struct {
-	gen    uint64
 	cancel context.CancelFunc
 	done   chan struct{}
 }
@@ -158,8 +157,7 @@ func (h *notifyHub) subscribe() *follower {
 	h.subs[f] = struct{}{}
 	if h.run == nil && !h.closed {
 		ctx, cancel := context.WithCancel(context.Background())
-		h.gen++
-		r := &hubRun{gen: h.gen, cancel: cancel, done: make(chan struct{})}
+		r := &hubRun{cancel: cancel, done: make(chan struct{})}
 		h.run = r
 		go h.listen(ctx, r)
 	}
@@ -256,11 +254,20 @@ func (h *notifyHub) setUpLocked(up bool) {
 	}
 }
 
-// event runs fn on the hub if run r is still the current one.
-func (h *notifyHub) event(r *hubRun, fn func()) {
+// begin numbers a new Listen call of run r.
+func (h *notifyHub) begin() uint64 {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if h.run == r {
+	h.attempt++
+	return h.attempt
+}
+
+// event runs fn on the hub if run r and its Listen call attempt are
+// still the current ones.
+func (h *notifyHub) event(r *hubRun, attempt uint64, fn func()) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.run == r && h.attempt == attempt {
 		fn()
 	}
 }
@@ -271,11 +278,12 @@ func (h *notifyHub) listen(ctx context.Context, r *hubRun) {
 	defer close(r.done)
 	backoff := minListenBackoff
 	for {
-		began := time.Now()
+		began, a := time.Now(), h.begin()
 		_ = h.l.Listen(ctx, h.db, h.channel,
-			func() { h.event(r, func() { h.setUpLocked(true) }) },
-			func() { h.event(r, h.wakeAllLocked) })
-		h.event(r, func() { h.setUpLocked(false) })
+			func() { h.event(r, a, func() { h.setUpLocked(true) }) },
+			func() { h.event(r, a, h.wakeAllLocked) })
+		h.event(r, a, func() { h.setUpLocked(false) })
+		h.begin() // this call's callbacks, should they come late, count no more
 		if ctx.Err() != nil {
 			return
 		}
