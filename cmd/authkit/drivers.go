@@ -6,10 +6,12 @@ package main
 // imports all four drivers the store supports.
 import (
 	"context"
+	"database/sql"
 	"database/sql/driver"
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 
 	"github.com/go-sql-driver/mysql"   // mysql://, mariadb://; named for its per-connector Logger
 	_ "github.com/jackc/pgx/v5/stdlib" // postgres:// (driver "pgx", the default)
@@ -18,6 +20,7 @@ import (
 	_ "modernc.org/sqlite" // sqlite:
 
 	"github.com/authkit-go/authkit/backends/sqlstore"
+	"github.com/authkit-go/authkit/backends/sqlstore/pgxlisten"
 	"github.com/authkit-go/authkit/internal/redact"
 )
 
@@ -63,9 +66,14 @@ func redactArgs(v []any) []any {
 }
 
 // sqlOptions are the sqlstore options of a store opened by the command:
-// MySQL connectors that log through log.
+// MySQL connectors that log through log, and on PostgreSQL (where the
+// command always uses pgx) notifications that push revocations to the
+// verifier's revocation mirror over one LISTEN connection taken from the
+// store's pool. sqlstore ignores WithNotifications on MySQL and SQLite,
+// and in Migrate and OpenDB.
 func sqlOptions(log *slog.Logger) []sqlstore.Option {
 	return []sqlstore.Option{
+		sqlstore.WithNotifications(&loggedListener{Listener: pgxlisten.New(), log: log}),
 		sqlstore.WithConnector("mysql", func(dsn string) (driver.Connector, error) {
 			cfg, err := mysql.ParseDSN(dsn)
 			if err != nil {
@@ -75,6 +83,30 @@ func sqlOptions(log *slog.Logger) []sqlstore.Option {
 			return mysql.NewConnector(cfg)
 		}),
 	}
+}
+
+// loggedListener logs, through log, when the store's LISTEN connection
+// fails and when it is back: once per outage, not once per attempt. While
+// it is down the revocation mirror's feed polls, so revocations still
+// arrive, a poll interval later.
+type loggedListener struct {
+	sqlstore.Listener
+	log     *slog.Logger
+	failing atomic.Bool
+}
+
+// Listen implements sqlstore.Listener.
+func (l *loggedListener) Listen(ctx context.Context, db *sql.DB, channel string, ready, notify func()) error {
+	err := l.Listener.Listen(ctx, db, channel, func() {
+		if l.failing.Swap(false) {
+			l.log.Info("revocation feed: the PostgreSQL LISTEN connection is back")
+		}
+		ready()
+	}, notify)
+	if ctx.Err() == nil && !l.failing.Swap(true) {
+		l.log.Warn("revocation feed: the PostgreSQL LISTEN connection failed; polling until it is back", "err", redact.Describe(err))
+	}
+	return err
 }
 
 // redisLogRouter is go-redis's logger in this process. go-redis has one
