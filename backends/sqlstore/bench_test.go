@@ -10,6 +10,7 @@ import (
 	"github.com/authkit-go/authkit"
 	"github.com/authkit-go/authkit/backends/memory"
 	"github.com/authkit-go/authkit/backends/sqlstore"
+	"github.com/authkit-go/authkit/backends/sqlstore/pgxlisten"
 	"github.com/authkit-go/authkit/conformance"
 	"github.com/authkit-go/authkit/internal/storetest"
 )
@@ -38,22 +39,27 @@ func BenchmarkFlows(b *testing.B) {
 
 // BenchmarkPropagation measures how long a revocation takes to reach a
 // verifier's revocation mirror over a second pool (storetest.BenchPropagation),
-// with the memory store beside it; run with -benchtime 200x.
+// with the memory store beside it; run with -benchtime 200x. "postgres"
+// is pushed: the verifier's store has WithNotifications (pgxlisten over
+// its pool), as authkit serve runs it; "postgres-polling" is the same
+// without, polling every DefaultFeedPollInterval as MySQL and SQLite do.
 func BenchmarkPropagation(b *testing.B) {
-	paired := func(bk backend) func(b *testing.B) (authkit.Store, authkit.Store) {
+	paired := func(bk backend, opts ...sqlstore.Option) func(b *testing.B) (authkit.Store, authkit.Store) {
 		return func(b *testing.B) (authkit.Store, authkit.Store) {
 			s, dsn := newStore(b, bk)
-			peer, err := sqlstore.New(openDB(b, bk, dsn))
+			peer, err := sqlstore.New(openDB(b, bk, dsn), opts...)
 			if err != nil {
 				b.Fatal(err)
 			}
+			b.Cleanup(func() { _ = peer.Close() })
 			return s, peer
 		}
 	}
 	mem := func(*testing.B) (authkit.Store, authkit.Store) { s := memory.New(); return s, s }
 	storetest.BenchPropagation(b, []storetest.PairedStore{
 		{Name: "memory", Open: mem},
-		{Name: "postgres", Open: paired(pgxBackend)},
+		{Name: "postgres", Open: paired(pgxBackend, sqlstore.WithNotifications(pgxlisten.New()))},
+		{Name: "postgres-polling", Open: paired(pgxBackend)},
 		{Name: "mysql", Open: paired(mysqlBackend)},
 		{Name: "sqlite", Open: paired(sqliteBackend)},
 	})
