@@ -80,23 +80,50 @@ func withPrefix(sqlText, prefix string) string {
 
 // statements splits a migration into its statements: "--" comments are
 // dropped (the files hold no string literal containing "--" or ";") and
-// the rest is cut at each ";". Drivers differ in whether one Exec may run
-// several statements (MySQL's needs multiStatements=true), so each runs
-// alone.
+// the rest is cut at each ";", except between goose's "-- +goose
+// StatementBegin" and "-- +goose StatementEnd" lines, which enclose one
+// statement whose body has semicolons of its own (a function or a
+// procedure); its trailing ";" is dropped. Drivers differ in whether one
+// Exec may run several statements (MySQL's needs multiStatements=true), so
+// each runs alone.
 func statements(body string) []string {
-	var b strings.Builder
+	var (
+		out     []string
+		b       strings.Builder
+		inBlock bool // after a StatementBegin
+	)
+	flush := func() {
+		for stmt := range strings.SplitSeq(b.String(), ";") {
+			if stmt = strings.TrimSpace(stmt); stmt != "" {
+				out = append(out, stmt)
+			}
+		}
+		b.Reset()
+	}
 	for line := range strings.Lines(body) {
+		switch strings.TrimSpace(line) {
+		case "-- +goose StatementBegin":
+			flush()
+			inBlock = true
+			continue
+		case "-- +goose StatementEnd":
+			if inBlock {
+				if stmt := strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(b.String()), ";")); stmt != "" {
+					out = append(out, stmt)
+				}
+				b.Reset()
+				inBlock = false
+			}
+			continue
+		}
 		if i := strings.Index(line, "--"); i >= 0 {
 			line = line[:i] + "\n"
 		}
 		b.WriteString(line)
 	}
-	var out []string
-	for stmt := range strings.SplitSeq(b.String(), ";") {
-		if stmt = strings.TrimSpace(stmt); stmt != "" {
-			out = append(out, stmt)
-		}
-	}
+	// A block left open is split like the rest: the database then refuses
+	// its pieces rather than running part of it.
+	flush()
 	return out
 }
 

@@ -67,3 +67,57 @@ func TestStatements(t *testing.T) {
 		t.Errorf("statements = %q, want %q", got, want)
 	}
 }
+
+// TestStatementsBlock checks goose's StatementBegin/StatementEnd: the lines
+// between them are one statement, semicolons and all, without their
+// trailing ";"; a StatementEnd without a Begin is only a comment, and a
+// Begin left open is split like the rest.
+func TestStatementsBlock(t *testing.T) {
+	got := statements(`-- +goose Up
+CREATE TABLE a (x INT);
+-- +goose StatementBegin
+CREATE FUNCTION f() RETURNS INT LANGUAGE plpgsql AS $$
+BEGIN
+    -- a comment; inside
+    RETURN 1;
+END;
+$$;
+-- +goose StatementEnd
+CREATE INDEX i ON a (x);
+  -- +goose StatementEnd
+CREATE TABLE b (y INT);
+`)
+	want := []string{
+		"CREATE TABLE a (x INT)",
+		"CREATE FUNCTION f() RETURNS INT LANGUAGE plpgsql AS $$\nBEGIN\n    \n    RETURN 1;\nEND;\n$$",
+		"CREATE INDEX i ON a (x)",
+		"CREATE TABLE b (y INT)",
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("statements = %q,\nwant %q", got, want)
+	}
+	got = statements("-- +goose StatementBegin\nBEGIN x; y;\n")
+	want = []string{"BEGIN x", "y"}
+	if !slices.Equal(got, want) {
+		t.Errorf("an open block: statements = %q, want %q", got, want)
+	}
+	// The shipped PostgreSQL function is one statement.
+	ms, err := loadMigrations(dialectPostgres, DefaultTablePrefix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, m := range ms {
+		for _, stmt := range statements(m.body) {
+			if strings.HasPrefix(stmt, "CREATE OR REPLACE FUNCTION authkit_rotate_refresh(") {
+				found = true
+				if !strings.HasSuffix(stmt, "$$") || strings.Count(stmt, "$$") != 2 {
+					t.Errorf("the rotation function is cut:\n%s", stmt)
+				}
+			}
+		}
+	}
+	if !found {
+		t.Error("no statement creates authkit_rotate_refresh")
+	}
+}
