@@ -47,6 +47,12 @@ type dialect struct {
 	// nothing without the feed row. Otherwise the store runs a transaction
 	// of three statements.
 	revokeLogged string
+	// rotateCall, when set, is a refresh-token rotation in one statement:
+	// a call of the routine migration 0003 creates, with the arguments
+	// (old hash, next hash, now, next expiry, sealed successor), returning
+	// the one row rotateRow reads. Otherwise (or while the routine is
+	// missing) the store runs a transaction of four statements.
+	rotateCall string
 }
 
 // nextSeq returns the statement that takes the next revocation log id from
@@ -86,6 +92,9 @@ var (
 		bind:      sqlx.DOLLAR,
 		forUpdate: " FOR UPDATE",
 		byCtid:    true,
+		rotateCall: `SELECT o_status, o_used_at, o_successor, o_id, o_subject, o_client_id, o_scopes, o_audience,
+			o_claims, o_user_agent, o_ip, o_name, o_created_at, o_last_used_at, o_expires_at, o_idle_expires_at,
+			o_revoked_at FROM {p}rotate_refresh($1, $2, $3, $4, $5)`,
 		// One round trip instead of five (BEGIN, three statements,
 		// COMMIT); the counter row stays locked to the statement's commit.
 		revokeLogged: `WITH c AS (UPDATE {p}revocation_feed SET seq = seq + 1 WHERE k = 1 RETURNING seq),

@@ -26,6 +26,7 @@ type queries struct {
 	// refresh
 	insertSession    string
 	insertRefresh    string
+	rotateCall       string // the whole rotation in one statement (migration 0003); "" on SQLite
 	rotateSelect     string // the presented record and its session, locked
 	rotateMarkUsed   string
 	rotateSession    string
@@ -84,6 +85,7 @@ func buildQueries(d *dialect, prefix string) queries {
 		rotateSelect: q(`SELECT r.expires_at, r.used_at, r.successor, ` + prefixed("s.", sessionCols) + `
 			FROM {p}refresh_tokens r JOIN {p}sessions s ON s.id = r.session_id
 			WHERE r.hash = ?{lock}`),
+		rotateCall:     q(d.rotateCall),
 		rotateMarkUsed: q(`UPDATE {p}refresh_tokens SET used_at = ?, successor = ? WHERE hash = ? AND used_at IS NULL`),
 		rotateSession:  q(`UPDATE {p}sessions SET last_used_at = ?, idle_expires_at = ?, gc_at = ? WHERE id = ? AND revoked_at IS NULL`),
 		lookupRefresh:  q(`SELECT ` + refreshCols + ` FROM {p}refresh_tokens WHERE hash = ?`),

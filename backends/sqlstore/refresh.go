@@ -54,18 +54,37 @@ func conflictOr(op, what string, err error) error {
 	return err
 }
 
-// RotateRefresh implements authkit.RefreshStore. In one transaction it
-// locks the presented record and its session (SELECT … FOR UPDATE; on
-// SQLite the transaction holds the database's write lock), classifies
-// them in the contract's order, then marks the record used, inserts the
-// successor and moves the session's idle expiry. Concurrent rotations of
-// one token queue on the lock; the first commits and every later one finds
-// the record used and returns a *authkit.ReuseError describing the winner.
+// RotateRefresh implements authkit.RefreshStore. It locks the presented
+// record and its session, classifies them in the contract's order, then
+// marks the record used, inserts the successor and moves the session's
+// idle expiry, all or nothing. Concurrent rotations of one token queue on
+// the record's row lock; the first commits and every later one finds the
+// record used and returns a *authkit.ReuseError describing the winner.
+//
+// On PostgreSQL this is one round trip: one call of the function that
+// migration 0003 creates, <prefix>rotate_refresh, which does the locking
+// SELECT … FOR UPDATE, the checks and the three writes inside the
+// statement's own transaction. On SQLite, whose write transactions hold
+// the database's write lock (BEGIN IMMEDIATE), and on MySQL/MariaDB, and
+// on a PostgreSQL database not yet migrated to 0003, it is a transaction
+// of the same four statements, with the same locks in the same order and
+// the same results.
 func (s *Store) RotateRefresh(ctx context.Context, r authkit.Rotation) (authkit.Session, error) {
 	const op = "rotate"
 	if err := ctx.Err(); err != nil {
 		return authkit.Session{}, deadCtx(op, err)
 	}
+	if s.q.rotateCall != "" {
+		sess, err := s.rotateInOne(ctx, op, r)
+		if !errors.Is(err, errNoRotateRoutine) {
+			return sess, err
+		}
+	}
+	return s.rotateInTx(ctx, op, r)
+}
+
+// rotateInTx is RotateRefresh as a transaction of four statements.
+func (s *Store) rotateInTx(ctx context.Context, op string, r authkit.Rotation) (authkit.Session, error) {
 	now := micros(r.Now)
 	nextExp := micros(r.NextExpiresAt)
 	var out authkit.Session

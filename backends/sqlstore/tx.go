@@ -93,20 +93,31 @@ const maxAttempts = 8
 // inTx runs fn in a write transaction and commits it. An outcome fn
 // returns is returned unwrapped; any other error rolls the transaction
 // back and is classified by fail. A deadlock or serialization failure runs
-// fn again (with a short, jittered pause), at most maxAttempts times in
-// all, and so does a SQLite database that another pool keeps locked (see
-// write): fn must therefore do nothing outside the transaction.
+// fn again (see retry), and so does a SQLite database that another pool
+// keeps locked (see write): fn must therefore do nothing outside the
+// transaction.
 func (s *Store) inTx(ctx context.Context, op string, fn func(tx txn) error) error {
-	for attempt := 1; ; attempt++ {
-		err := s.write(ctx, func() error { return s.tryTx(ctx, fn) })
+	return s.retry(ctx, op, func() error {
+		return s.write(ctx, func() error { return s.tryTx(ctx, fn) })
+	})
+}
+
+// retry runs attempt, one transaction (explicit, or the implicit one of a
+// single statement), until it neither fails nor is aborted by a deadlock
+// or a serialization failure, running it again after a short, jittered
+// pause at most maxAttempts times in all. An outcome attempt returns is
+// returned unwrapped; any other error is classified by fail.
+func (s *Store) retry(ctx context.Context, op string, attempt func() error) error {
+	for n := 1; ; n++ {
+		err := attempt()
 		if err == nil {
 			return nil
 		}
 		if o, ok := errors.AsType[outcome](err); ok {
 			return o.err
 		}
-		if attempt < maxAttempts && isRetryable(err) && ctx.Err() == nil {
-			pause := time.Duration(attempt) * (time.Millisecond + rand.N(4*time.Millisecond))
+		if n < maxAttempts && isRetryable(err) && ctx.Err() == nil {
+			pause := time.Duration(n) * (time.Millisecond + rand.N(4*time.Millisecond))
 			if !sleep(ctx, pause) {
 				return s.fail(ctx, op, err)
 			}
