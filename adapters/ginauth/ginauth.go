@@ -28,6 +28,7 @@ package ginauth
 import (
 	"net/http"
 	"strings"
+	"sync"
 
 	"github.com/gin-gonic/gin"
 
@@ -69,19 +70,49 @@ func Principal(c *gin.Context) (*authkit.Principal, bool) {
 // wrap runs net/http middleware inside gin. The gin chain continues only if
 // mw called next — with mw's request, which carries the principal —
 // otherwise mw's response stands and the chain stops. mw must write to the
-// ResponseWriter it was given (httpauth's middleware does).
+// ResponseWriter it was given, and the handler it returns must keep no
+// per-request state, since it serves many requests (httpauth's middleware
+// does both).
+//
+// The handler mw builds around a bridge is built once per bridge, and the
+// bridges are pooled, so that a request costs no allocation here (this
+// middleware runs on every authenticated request; building mw's chain per
+// request cost three).
 func wrap(mw func(http.Handler) http.Handler) gin.HandlerFunc {
+	pool := &sync.Pool{}
+	pool.New = func() any {
+		b := &bridge{}
+		b.chain = mw(b)
+		return b
+	}
 	return func(c *gin.Context) {
-		called := false
-		mw(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {
-			called = true
-			c.Request = r
-			c.Next()
-		})).ServeHTTP(c.Writer, c.Request)
+		b := pool.Get().(*bridge)
+		b.c, b.called = c, false
+		b.chain.ServeHTTP(c.Writer, c.Request)
+		called := b.called
+		// Not put back if the chain panicked: it is then simply dropped.
+		b.c = nil
+		pool.Put(b)
 		if !called {
 			c.Abort()
 		}
 	}
+}
+
+// bridge is the next handler of the net/http middleware wrap runs: it
+// continues the gin chain of the request it is lent to. chain is the
+// middleware around it.
+type bridge struct {
+	c      *gin.Context
+	called bool
+	chain  http.Handler
+}
+
+// ServeHTTP continues the gin chain with r, the middleware's request.
+func (b *bridge) ServeHTTP(_ http.ResponseWriter, r *http.Request) {
+	b.called = true
+	b.c.Request = r
+	b.c.Next()
 }
 
 // Mount registers h's endpoints (h.Routes) on g, each path for every method

@@ -2,10 +2,12 @@ package ginauth_test
 
 import (
 	"context"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/gin-gonic/gin"
@@ -125,4 +127,66 @@ func TestMountUnderParameterisedGroup(t *testing.T) {
 	if rec := httpsuite.Do(t, r, "GET", "/tenants/t1/auth/nope", ""); rec.Code != 404 || strings.Contains(rec.Body.String(), "not_found") {
 		t.Errorf("unknown path: %d %s", rec.Code, rec.Body)
 	}
+}
+
+// The middleware reuses its net/http chain across requests: concurrent
+// requests through one middleware value each see their own principal, the
+// same middleware nested in one chain works, and a handler that panics
+// (recovered by gin) leaves later requests unaffected.
+func TestMiddlewareReusedAcrossRequests(t *testing.T) {
+	env := httpsuite.NewEnv(t)
+	require := ginauth.Require(env.Auth)
+	r := gin.New()
+	r.Use(gin.CustomRecoveryWithWriter(io.Discard, func(c *gin.Context, _ any) { c.AbortWithStatus(http.StatusTeapot) }))
+	who := func(c *gin.Context) {
+		p, ok := ginauth.Principal(c)
+		if !ok {
+			c.String(http.StatusInternalServerError, "no principal")
+			return
+		}
+		c.String(http.StatusOK, p.Subject)
+	}
+	r.GET("/me", require, who)
+	r.GET("/twice", require, require, who)
+	r.GET("/panic", require, func(*gin.Context) { panic("handler failed") })
+
+	const n = 8
+	tokens := make([]string, n)
+	for i := range tokens {
+		pair, err := env.Issuer.IssuePair(context.Background(), "user-"+string(rune('a'+i)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		tokens[i] = pair.AccessToken
+	}
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			for j := range 50 {
+				path := []string{"/me", "/twice", "/panic"}[j%3]
+				tok := tokens[i]
+				if j%5 == 4 {
+					tok = "" // refused: the chain is aborted
+				}
+				rec := httptest.NewRecorder()
+				req := httptest.NewRequest(http.MethodGet, path, nil)
+				if tok != "" {
+					req.Header.Set("Authorization", "Bearer "+tok)
+				}
+				r.ServeHTTP(rec, req)
+				want, body := http.StatusOK, "user-"+string(rune('a'+i))
+				switch {
+				case tok == "":
+					want, body = http.StatusUnauthorized, ""
+				case path == "/panic":
+					want, body = http.StatusTeapot, ""
+				}
+				if rec.Code != want || (body != "" && rec.Body.String() != body) {
+					t.Errorf("%s as user %d: %d %q, want %d %q", path, i, rec.Code, rec.Body, want, body)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
 }
