@@ -559,3 +559,85 @@ func flipByte(s string, i int) string {
 	}
 	return string(b)
 }
+
+// Authenticate answers a cached token from the cache (without checking its
+// syntax byte by byte first) with every check of a hit still made: the
+// same principal as Verify, then expiry, revocation, a removed key and a
+// store outage each refuse it. A credential that differs from a cached
+// token by a byte, or by its surroundings, is not a hit and is still
+// checked for syntax (400) or verified afresh.
+func TestVerifyCacheAuthenticate(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t, keys.HS256)
+	revs := &switchableRevocations{RevocationStore: f.store}
+	v, err := verifier.New(authkit.WithKeys(f.set), authkit.WithRevocationStore(revs), authkit.WithClock(f.clock.Now),
+		authkit.WithIssuer("https://auth.example"), authkit.WithAudience("api"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := func(h string) *http.Request {
+		r := httptest.NewRequest(http.MethodGet, "/", nil)
+		r.Header.Set("Authorization", h)
+		return r
+	}
+	a, _ := f.iss.IssuePair(ctx, "alice", issuer.WithScopes("read"))
+	first, err := v.Verify(ctx, a.AccessToken)
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := revs.n.Load()
+	p, err := v.Authenticate(req("Bearer " + a.AccessToken))
+	if err != nil || !reflect.DeepEqual(p, first) || p == first {
+		t.Fatalf("Authenticate of a cached token: %+v, %v; want a copy of %+v", p, err, first)
+	}
+	if revs.n.Load() != before+1 || verifier.CacheLen(v) != 1 {
+		t.Fatalf("a hit through Authenticate made %d revocation checks (want 1); %d cached (want 1)", revs.n.Load()-before, verifier.CacheLen(v))
+	}
+	for name, h := range map[string]string{
+		"a quote appended":     "Bearer " + a.AccessToken + `"`,
+		"a comma in the token": "Bearer " + a.AccessToken[:10] + "," + a.AccessToken[11:],
+		"a space inside":       "Bearer " + a.AccessToken[:10] + " " + a.AccessToken[10:],
+	} {
+		if p, err := v.Authenticate(req(h)); p != nil || !errors.Is(err, authkit.ErrInvalidRequest) {
+			t.Errorf("%s: %v, %v; want ErrInvalidRequest", name, p, err)
+		}
+	}
+	if p, err := v.Authenticate(req("Bearer " + flipByte(a.AccessToken, len(a.AccessToken)-3))); p != nil || !errors.Is(err, authkit.ErrInvalidToken) {
+		t.Errorf("a cached token with a byte changed: %v, %v; want ErrInvalidToken", p, err)
+	}
+
+	revs.down.Store(true)
+	if p, err := v.Authenticate(req("Bearer " + a.AccessToken)); p != nil || !errors.Is(err, authkit.ErrStoreUnavailable) {
+		t.Errorf("store down on a hit through Authenticate: %v, %v; want ErrStoreUnavailable", p, err)
+	}
+	revs.down.Store(false)
+	if err := f.iss.Revoke(ctx, a.AccessToken); err != nil {
+		t.Fatal(err)
+	}
+	if p, err := v.Authenticate(req("Bearer " + a.AccessToken)); p != nil || !errors.Is(err, authkit.ErrTokenRevoked) {
+		t.Errorf("revoked after it was cached, through Authenticate: %v, %v; want ErrTokenRevoked", p, err)
+	}
+
+	b, _ := f.iss.IssuePair(ctx, "bob")
+	if _, err := v.Authenticate(req("Bearer " + b.AccessToken)); err != nil { // a miss: cached now
+		t.Fatal(err)
+	}
+	f.clock.Add(time.Hour)
+	if p, err := v.Authenticate(req("Bearer " + b.AccessToken)); p != nil || !errors.Is(err, authkit.ErrTokenExpired) {
+		t.Errorf("expired after it was cached, through Authenticate: %v, %v; want ErrTokenExpired", p, err)
+	}
+	f.clock.Add(-time.Hour)
+	next, _ := keys.Generate(keys.HS256)
+	if err := f.set.Add(next); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.set.Activate(next.ID()); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.set.Remove(f.key.ID()); err != nil {
+		t.Fatal(err)
+	}
+	if p, err := v.Authenticate(req("Bearer " + b.AccessToken)); p != nil || !errors.Is(err, authkit.ErrInvalidToken) {
+		t.Errorf("key removed after it was cached, through Authenticate: %v, %v; want ErrInvalidToken", p, err)
+	}
+}

@@ -355,6 +355,24 @@ func (v *Verifier) copyPayload(payload []byte, token string) (ps, kept string) {
 	return s[:n], s[n:]
 }
 
+// verifyIfCached answers token from the verify cache as Verify would, if
+// the cache holds it; ok is false when it does not (or when its kid now
+// names another key): the caller then goes through Verify, which looks the
+// token up again, a cost that is small beside the full verification that
+// follows. Only a token that passed every check of verifyJWT is ever in the
+// cache, so a hit is a JWT Verify would have sent to verifyJWT (Verify's
+// length and opaque-token checks depend on the token's bytes alone).
+func (v *Verifier) verifyIfCached(ctx context.Context, token string) (p *authkit.Principal, ok bool, err error) {
+	if v.cache == nil || token == "" || len(token) > jws.MaxTokenSize {
+		return nil, false, nil
+	}
+	e := v.cache.get(token, v.cache.hash(token))
+	if e == nil {
+		return nil, false, nil
+	}
+	return v.verifyCached(ctx, e)
+}
+
 // verifyCached answers a token found in the cache with the checks that do
 // not depend on its bytes, in verifyJWT's order and with its errors. ok is
 // false when the token's kid now names another key than the one that
@@ -497,6 +515,15 @@ func (v *Verifier) Authenticate(r *http.Request) (*authkit.Principal, error) {
 		ctx := r.Context()
 		if s == authkit.SchemeBasic {
 			return v.authenticateBasic(ctx, cred)
+		}
+		// A token the verify cache holds is answered at once: it passed
+		// jws.Parse (three canonical base64url segments, so it is a
+		// b64token) and Verify would send it to the cache too, so the
+		// answer is Verify's, without first scanning every byte of the
+		// token to check its syntax, which on a hit costs more than the
+		// lookup.
+		if p, ok, err := v.verifyIfCached(ctx, cred); ok {
+			return p, err
 		}
 		if !isB64Token(cred) {
 			return nil, errBadCred
