@@ -14,6 +14,7 @@ import (
 	"github.com/authkit-go/authkit"
 	"github.com/authkit-go/authkit/backends/sqlstore"
 	"github.com/authkit-go/authkit/backends/sqlstore/pgxlisten"
+	"github.com/authkit-go/authkit/backends/sqlstore/pqlisten"
 	"github.com/authkit-go/authkit/internal/testservers"
 )
 
@@ -35,30 +36,43 @@ func (c *countingListener) Listen(ctx context.Context, db *sql.DB, channel strin
 		func() { c.notified.Add(1); notify() })
 }
 
-// listenerFor returns the Listener a store over b's pool uses: pgx's takes
-// its connection from the pool; lib/pq's pool cannot listen through
-// database/sql, so it gets pgx's Dedicated connection.
-func listenerFor(t *testing.T, b backend, dsn string) sqlstore.Listener {
-	t.Helper()
-	if b.driver == "pgx" {
-		return pgxlisten.New()
-	}
-	cfg, err := pgx.ParseConfig(dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	l, err := pgxlisten.Dedicated(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return l
+// listenKind is how a test's store listens: pgx over the store's own
+// pool, pgx on a dedicated connection, or lib/pq's (always dedicated).
+type listenKind struct {
+	name    string
+	backend backend
+	make    func(t *testing.T, dsn string) sqlstore.Listener
 }
+
+var (
+	pgxPool = listenKind{"pgx-pool", pgxBackend, func(*testing.T, string) sqlstore.Listener { return pgxlisten.New() }}
+	pgxOwn  = listenKind{"pgx-dedicated", pgxBackend, func(t *testing.T, dsn string) sqlstore.Listener {
+		cfg, err := pgx.ParseConfig(dsn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		l, err := pgxlisten.Dedicated(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return l
+	}}
+	pqOwn = listenKind{"pq", pqBackend, func(t *testing.T, dsn string) sqlstore.Listener {
+		l, err := pqlisten.New(dsn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return l
+	}}
+	listenKinds = []listenKind{pgxPool, pgxOwn, pqOwn}
+)
 
 // pushedFollower opens a second store on dsn with notifications on and
 // polling an hour away, and follows its feed from now.
-func pushedFollower(t *testing.T, b backend, dsn string, opts ...sqlstore.Option) (*sqlstore.Store, *countingListener, *feedRecorder) {
+func pushedFollower(t *testing.T, k listenKind, dsn string, opts ...sqlstore.Option) (*sqlstore.Store, *countingListener, *feedRecorder) {
 	t.Helper()
-	cl := &countingListener{Listener: listenerFor(t, b, dsn)}
+	b := k.backend
+	cl := &countingListener{Listener: k.make(t, dsn)}
 	opts = append(opts, sqlstore.WithFeedPollInterval(time.Minute), sqlstore.WithNotifications(cl))
 	s, err := sqlstore.New(openDB(t, b, dsn), opts...)
 	if err != nil {
@@ -149,12 +163,12 @@ func uniquePrefix(tag string) string {
 
 // TestNotifyWakesFollower: a revocation through one pool reaches a
 // follower on another, whose polls are a minute apart, by its
-// notification; on pgx and on lib/pq.
+// notification; with each Listener.
 func TestNotifyWakesFollower(t *testing.T) {
-	for _, b := range []backend{pgxBackend, pqBackend} {
-		t.Run(b.name, func(t *testing.T) {
-			w, dsn := newStore(t, b)
-			_, cl, r := pushedFollower(t, b, dsn)
+	for _, k := range listenKinds {
+		t.Run(k.name, func(t *testing.T) {
+			w, dsn := newStore(t, k.backend)
+			_, cl, r := pushedFollower(t, k, dsn)
 			// The first may come by the wake-up the follower gets when
 			// the LISTEN comes into effect; the others only by their
 			// notifications.
@@ -190,8 +204,8 @@ func TestNotifyPrefixes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, cla, ra := pushedFollower(t, b, dsn, sqlstore.WithTablePrefix(pa))
-	_, clb, rb := pushedFollower(t, b, dsn, sqlstore.WithTablePrefix(pb))
+	_, cla, ra := pushedFollower(t, pgxPool, dsn, sqlstore.WithTablePrefix(pa))
+	_, clb, rb := pushedFollower(t, pgxPool, dsn, sqlstore.WithTablePrefix(pb))
 	// Both LISTENs in effect, and past the wake-up that follows.
 	revokeAndSee(t, wa, ra, "a-0")
 	revokeAndSee(t, wb, rb, "b-0")
@@ -225,12 +239,18 @@ func TestNotifyPrefixes(t *testing.T) {
 // replaced; what was written while it was down reaches the follower, and
 // notifications flow again on the new one. Close then closes it.
 func TestNotifyReconnects(t *testing.T) {
-	b := pgxBackend
+	for _, k := range []listenKind{pgxPool, pqOwn} {
+		t.Run(k.name, func(t *testing.T) { testNotifyReconnects(t, k) })
+	}
+}
+
+func testNotifyReconnects(t *testing.T, k listenKind) {
+	b := k.backend
 	prefix := uniquePrefix("k")
 	channel := sqlstore.NotifyChannel(prefix)
 	w, dsn := newStore(t, b, sqlstore.WithTablePrefix(prefix))
 	admin := w.DB().DB
-	s, cl, r := pushedFollower(t, b, dsn, sqlstore.WithTablePrefix(prefix))
+	s, cl, r := pushedFollower(t, k, dsn, sqlstore.WithTablePrefix(prefix))
 	revokeAndSee(t, w, r, "before")
 	old := waitListeners(t, admin, channel, "one LISTEN connection", func(p []int) bool { return len(p) == 1 })
 
@@ -280,7 +300,7 @@ func TestNotifyFollowersShareOneConnection(t *testing.T) {
 	channel := sqlstore.NotifyChannel(prefix)
 	w, dsn := newStore(t, b, sqlstore.WithTablePrefix(prefix))
 	admin := w.DB().DB
-	s, _, r1 := pushedFollower(t, b, dsn, sqlstore.WithTablePrefix(prefix))
+	s, _, r1 := pushedFollower(t, pgxPool, dsn, sqlstore.WithTablePrefix(prefix))
 	r2 := followEvery(t, s, snapshotPos(t, s), time.Hour)
 	r3 := followEvery(t, s, snapshotPos(t, s), time.Hour)
 	revokeAndSee(t, w, r1, "one")

@@ -1,0 +1,197 @@
+// Package pqlisten is the lib/pq (github.com/lib/pq) side of sqlstore's
+// PostgreSQL notifications: a [sqlstore.Listener] that holds a LISTEN
+// connection of its own, so that a revocation reaches the followers of a
+// Store's revocation feed as soon as it commits instead of at their next
+// poll. Package sqlstore links no driver; a program on lib/pq imports
+// this package beside it:
+//
+//	l, err := pqlisten.New(dsn)
+//	store, err := sqlstore.Open(ctx, dsn, sqlstore.WithDriver("postgres"), sqlstore.WithNotifications(l))
+//
+// lib/pq hands no notification to a connection of a database/sql pool
+// while it is idle, so the Listener opens its own connection, outside any
+// pool, with pq.NewListenerConn. It must reach the server itself: a
+// transaction-pooling proxy (PgBouncer in transaction mode) cannot carry a
+// LISTEN.
+//
+// lib/pq dials without a context: put connect_timeout in the DSN. A
+// Listen cancelled while it dials returns at once, and the connection, if
+// the dial still succeeds, is closed as soon as it is made.
+//
+// Notifications are only a hint: sqlstore reads every change from its
+// revocation log, and while the connection is down its followers poll.
+package pqlisten
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/lib/pq"
+
+	"github.com/authkit-go/authkit/backends/sqlstore"
+)
+
+// PingInterval is how long a LISTEN connection may stay silent before the
+// Listener pings the server, so that a connection that died without a
+// word (a network partition) is found and replaced.
+const PingInterval = 15 * time.Second
+
+// pingTimeout bounds the ping.
+const pingTimeout = 5 * time.Second
+
+// Listener is a sqlstore.Listener over lib/pq. Make one with New; it is
+// safe for concurrent use by several Stores.
+type Listener struct {
+	dsn string
+}
+
+var _ sqlstore.Listener = (*Listener)(nil)
+
+// New returns a Listener that connects with dsn, in any form lib/pq takes
+// (a postgres:// URL or key=value pairs). It checks that dsn parses; it
+// does not connect.
+func New(dsn string) (*Listener, error) {
+	if _, err := pq.NewConnector(dsn); err != nil {
+		// Not the DSN itself, nor lib/pq's text, which may repeat it.
+		return nil, errors.New("pqlisten: the DSN does not parse")
+	}
+	return &Listener{dsn: dsn}, nil
+}
+
+// Listen implements sqlstore.Listener; db is not used.
+func (l *Listener) Listen(ctx context.Context, _ *sql.DB, channel string, ready, notify func()) error {
+	// Buffered: lib/pq blocks its reader until each notification is taken.
+	notes := make(chan *pq.Notification, 64)
+	c := &conn{}
+	dialed := make(chan error, 1)
+	go func() {
+		lc, err := pq.NewListenerConn(l.dsn, notes)
+		if err == nil && !c.set(lc) {
+			err = context.Canceled // Listen returned meanwhile; set closed lc
+		}
+		dialed <- err
+	}()
+	select {
+	case err := <-dialed:
+		if err != nil {
+			return fmt.Errorf("pqlisten: connecting: %w", err)
+		}
+	case <-ctx.Done():
+		c.close()
+		return ctx.Err()
+	}
+	// From here lib/pq closes notes when the connection ends: drain it so
+	// that its goroutine can finish.
+	defer func() {
+		c.close()
+		for range notes {
+		}
+	}()
+	if err := c.exec(ctx, "LISTEN "+pq.QuoteIdentifier(channel), notes, nil); err != nil {
+		return fmt.Errorf("pqlisten: LISTEN: %w", err)
+	}
+	ready()
+	timer := time.NewTimer(PingInterval)
+	defer timer.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case n, ok := <-notes:
+			if !ok {
+				return fmt.Errorf("pqlisten: waiting for notifications: %w", c.lc.Err())
+			}
+			if n != nil && n.Channel == channel {
+				notify()
+			}
+			timer.Reset(PingInterval)
+		case <-timer.C:
+			// Silent for PingInterval: is the server still there? The
+			// notifications that come meanwhile are still delivered.
+			pctx, cancel := context.WithTimeout(ctx, pingTimeout)
+			err := c.exec(pctx, "", notes, func(n *pq.Notification) {
+				if n.Channel == channel {
+					notify()
+				}
+			})
+			cancel()
+			if err != nil {
+				if ctx.Err() != nil {
+					return ctx.Err()
+				}
+				return fmt.Errorf("pqlisten: ping: %w", err)
+			}
+			timer.Reset(PingInterval)
+		}
+	}
+}
+
+// conn is the listener's connection, which Listen may close from another
+// goroutine while the dial is still going.
+type conn struct {
+	mu     sync.Mutex
+	lc     *pq.ListenerConn
+	closed bool
+}
+
+// set records lc; false, with lc closed, if the connection was closed
+// first.
+func (c *conn) set(lc *pq.ListenerConn) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		_ = lc.Close()
+		return false
+	}
+	c.lc = lc
+	return true
+}
+
+func (c *conn) close() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.closed && c.lc != nil {
+		_ = c.lc.Close()
+	}
+	c.closed = true
+}
+
+// exec runs q, with no result, on the connection until ctx ends (then
+// the connection is closed: lib/pq cannot cancel it otherwise), passing
+// the notifications that come meanwhile to onNote (nil: they wait in
+// notes).
+func (c *conn) exec(ctx context.Context, q string, notes <-chan *pq.Notification, onNote func(*pq.Notification)) error {
+	done := make(chan error, 1)
+	go func() {
+		executed, err := c.lc.ExecSimpleQuery(q)
+		if err == nil && !executed {
+			err = errors.New("not executed")
+		}
+		done <- err
+	}()
+	if onNote == nil {
+		notes = nil
+	}
+	for {
+		select {
+		case err := <-done:
+			return err
+		case n, ok := <-notes:
+			if !ok {
+				notes = nil // the connection ended: done follows
+				continue
+			}
+			if n != nil {
+				onNote(n)
+			}
+		case <-ctx.Done():
+			c.close()
+			<-done
+			return ctx.Err()
+		}
+	}
+}

@@ -1,0 +1,46 @@
+package pqlisten_test
+
+import (
+	"context"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/authkit-go/authkit/backends/sqlstore/pqlisten"
+)
+
+// A DSN that does not parse is refused without being repeated.
+func TestNewRefusesBadDSN(t *testing.T) {
+	_, err := pqlisten.New("postgres://u:hunter2@[::1")
+	if err == nil || strings.Contains(err.Error(), "hunter2") {
+		t.Fatalf("New of a malformed DSN = %v, want an error without the password", err)
+	}
+}
+
+// A server that refuses the connection makes Listen return an error
+// without calling ready or notify; a Listen whose ctx is already done
+// returns its error.
+func TestListenFails(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	l, err := pqlisten.New("postgres://u@" + addr + "/db?sslmode=disable&connect_timeout=5")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	fail := func() { t.Error("called back without a connection") }
+	if err := l.Listen(ctx, nil, "c", fail, fail); err == nil || ctx.Err() != nil {
+		t.Fatalf("Listen on a refused port = %v (ctx %v), want a connection error", err, ctx.Err())
+	}
+	done, stop := context.WithCancel(t.Context())
+	stop()
+	if err := l.Listen(done, nil, "c", fail, fail); err == nil {
+		t.Fatal("Listen with a done ctx returned nil")
+	}
+}
