@@ -27,6 +27,11 @@ import (
 // Compare ns/op within one run:
 //
 //	go test -run '^$' -bench Rotation -benchmem -count 6 ./backends/redisstore
+//
+// Paired does a SET and a Refresh in turn in each iteration and reports
+// each one's mean time and Refresh's throughput as a fraction of SET's
+// (x-SET): on a machine whose load drifts during a run, the pair sees the
+// same load, where separate benchmarks run at different times do not.
 func BenchmarkRotation(b *testing.B) {
 	b.Run("standalone", func(b *testing.B) {
 		addr := testservers.Redis(b)
@@ -79,6 +84,38 @@ func benchRotation(b *testing.B, connect func(b *testing.B) redis.UniversalClien
 				b.Fatal(err)
 			}
 		}
+	})
+	b.Run("Paired", func(b *testing.B) {
+		rdb := connect(b)
+		prefix := testservers.RedisPrefix(b, admin)
+		iss := rotationIssuer(b, newStore(b, rdb, prefix))
+		ctx := context.Background()
+		pair, err := iss.IssuePair(ctx, "user-1234567890", issuer.WithScopes("read", "write"))
+		if err != nil {
+			b.Fatal(err)
+		}
+		value := strings.Repeat("v", 256)
+		key := []byte(prefix + "set:")
+		n := len(key)
+		var inSet, inRefresh time.Duration
+		b.ReportAllocs()
+		b.ResetTimer()
+		for i := 0; b.Loop(); i++ {
+			key = strconv.AppendInt(key[:n], int64(i), 10)
+			t0 := time.Now()
+			if err := rdb.Set(ctx, string(key), value, time.Hour).Err(); err != nil {
+				b.Fatal(err)
+			}
+			t1 := time.Now()
+			if pair, err = iss.Refresh(ctx, pair.RefreshToken); err != nil {
+				b.Fatal(err)
+			}
+			inSet += t1.Sub(t0)
+			inRefresh += time.Since(t1)
+		}
+		b.ReportMetric(float64(inSet.Nanoseconds())/float64(b.N), "SET-ns")
+		b.ReportMetric(float64(inRefresh.Nanoseconds())/float64(b.N), "Refresh-ns")
+		b.ReportMetric(float64(inSet)/float64(inRefresh), "x-SET")
 	})
 	b.Run("RotateRefresh", func(b *testing.B) {
 		s := newStore(b, connect(b), testservers.RedisPrefix(b, admin))

@@ -350,3 +350,54 @@ func TestRotationPathsAgree(t *testing.T) {
 		t.Errorf("DeleteExpiredSessions deleted %d, want %d", n, want)
 	}
 }
+
+// TestRotationIndexAndExpiry follows what a rotation does to the
+// session's GC index entry and native expiry, which the one-call script
+// writes only when they move: the entry never scores later than the
+// session's garbage time (the earlier of its expiry and idle expiry), and
+// the session and its record set expire at the later of its expiry and
+// its successor's, plus the margin. Both paths, on one server.
+func TestRotationIndexAndExpiry(t *testing.T) {
+	addr := testservers.Redis(t)
+	rdb := redis.NewClient(&redis.Options{Addr: addr, ContextTimeoutEnabled: true})
+	t.Cleanup(func() { _ = rdb.Close() })
+	ctx := t.Context()
+	base := time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
+	for _, oneCall := range []bool{true, false} {
+		s, err := New(rdb, WithPrefix(testservers.RedisPrefix(t, rdb)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.oneCall = oneCall
+		sess := authkit.Session{ID: "sess-1", Subject: "alice", CreatedAt: base, LastUsedAt: base, ExpiresAt: base.Add(48 * time.Hour), IdleExpiresAt: base.Add(time.Hour)}
+		if err := s.CreateSession(ctx, sess, authkit.RefreshRecord{Hash: testHash("t0"), SessionID: sess.ID, Subject: sess.Subject, IssuedAt: base, ExpiresAt: sess.IdleExpiresAt}); err != nil {
+			t.Fatal(err)
+		}
+		member := gcSessionMember(sess.ID)
+		for i, c := range []struct {
+			next      time.Duration // the successor's expiry, after base
+			wantScore time.Duration // the session's GC entry after the rotation
+			wantPX    time.Duration // the session's native expiry, less the margin
+		}{
+			{2 * time.Hour, time.Hour, 48 * time.Hour},           // later idle expiry: the entry stays
+			{30 * time.Minute, 30 * time.Minute, 48 * time.Hour}, // earlier: the entry moves
+			{100 * time.Hour, 30 * time.Minute, 100 * time.Hour}, // past the expiry: the keys live longer
+			{50 * time.Hour, 30 * time.Minute, 50 * time.Hour},   // and shorter again
+		} {
+			now := base.Add(time.Duration(i+1) * time.Minute)
+			r := authkit.Rotation{Old: testHash(fmt.Sprint("t", i)), Next: testHash(fmt.Sprint("t", i+1)), NextExpiresAt: base.Add(c.next), Successor: []byte("x"), Now: now}
+			if _, err := s.RotateRefresh(ctx, r); err != nil {
+				t.Fatalf("one call %v, rotation %d: %v", oneCall, i, err)
+			}
+			if sc, err := rdb.ZScore(ctx, s.k.gcKey(gcSess, member), member).Result(); err != nil || sc != score(base.Add(c.wantScore)) {
+				t.Errorf("one call %v, rotation %d: the session's GC entry scores %v (%v), want %v", oneCall, i, sc, err, score(base.Add(c.wantScore)))
+			}
+			for _, k := range []string{s.k.session(sess.ID), s.k.records(sess.ID)} {
+				got, err := rdb.PExpireTime(ctx, k).Result()
+				if want := pxat(base.Add(c.wantPX), s.cfg.margin); err != nil || got.Milliseconds() != want {
+					t.Errorf("one call %v, rotation %d: %s expires at %d ms (%v), want %d", oneCall, i, k, got.Milliseconds(), err, want)
+				}
+			}
+		}
+	}
+}

@@ -101,17 +101,26 @@ return 1
 // keys of the session (sk), the presented record (ok), its successor
 // (nk) and the session's record set (rk); now, the successor's expiry,
 // the sealed successor and the successor's hash ID; the successor's pxat
-// and the margin (ms); the call's nonce; and taken, asked last, which
-// reports whether the successor's hash belongs to another record. It
-// returns the reply — {"ok", session fields…}, {"nf"}, {"rv"}, {"ex"},
-// {"cf"} or {"ru", subject, usedAt, successor} — and whether this run
-// wrote (false for every refusal, and for the resent run of a rotation
-// that already took effect, which the old record's "rn" recognises).
+// and the margin (ms); the call's nonce; and claim, called last, once
+// every check has passed, which takes the successor's locator (or reports
+// that the rotation's first step took it) and returns false if another
+// record holds it. It returns the reply — {"ok", session fields…},
+// {"nf"}, {"rv"}, {"ex"}, {"cf"} or {"ru", subject, usedAt, successor} —,
+// whether this run wrote (false for every refusal, and for the resent run
+// of a rotation that already took effect, which the old record's "rn"
+// recognises), and the session's idle expiry before the rotation.
+//
+// The session's field "px" is the native expiry its key was last given
+// here (absent on sessions no rotation has touched since it was added),
+// so that the PEXPIREAT is sent only when that moves: while the session's
+// absolute expiry is the later one, which is most of its life, it does
+// not. The record set's is always sent: the set may have been emptied
+// (and so deleted) by cleanup and made again by SADD.
 const rotateCore = `
-local function rotate(sk, ok, nk, rk, nowv, nextEx, succ, nextID, nextPx, margin, nonce, taken)
+local function rotate(sk, ok, nk, rk, nowv, nextEx, succ, nextID, nextPx, margin, nonce, claim)
   local rec = redis.call('HMGET', ok, 'sub', 'ex', 'us', 'sc', 'rn')
   if rec[1] == false then return {'nf'}, false end
-  local s = redis.call('HMGET', sk, 'sub', 'rv', 'ex', 'ie', 'm')
+  local s = redis.call('HMGET', sk, 'sub', 'rv', 'ex', 'ie', 'm', 'px')
   if s[1] == false then return {'nf'}, false end
   if set(s[2]) then return {'rv'}, false end
   if set(rec[3]) then
@@ -122,29 +131,29 @@ local function rotate(sk, ok, nk, rk, nowv, nextEx, succ, nextID, nextPx, margin
   end
   local now = us(nowv)
   if now >= us(rec[2]) or now >= us(s[3]) or now >= us(s[4]) then return {'ex'}, false end
-  if taken() or redis.call('EXISTS', nk) == 1 then return {'cf'}, false end
+  if redis.call('EXISTS', nk) == 1 or not claim() then return {'cf'}, false end
   redis.call('HSET', ok, 'us', nowv, 'sc', succ, 'rn', nonce)
   redis.call('HSET', nk, 'sub', rec[1], 'ia', nowv, 'ex', nextEx)
   redis.call('PEXPIREAT', nk, nextPx)
   redis.call('SADD', rk, nextID)
-  redis.call('HSET', sk, 'lu', nowv, 'ie', nextEx)
   local px = pxat(math.max(us(s[3]), us(nextEx)), tonumber(margin))
-  redis.call('PEXPIREAT', sk, px)
+  redis.call('HSET', sk, 'lu', nowv, 'ie', nextEx, 'px', px)
+  if s[6] ~= px then redis.call('PEXPIREAT', sk, px) end
   redis.call('PEXPIREAT', rk, px)
   -- The session's fields as HMGET would return them now (rv is unset).
-  return {'ok', s[1], s[5], nowv, s[3], nextEx, s[2]}, true
+  return {'ok', s[1], s[5], nowv, s[3], nextEx, s[2]}, true, s[4]
 end
 `
 
 // rotateScript is RotateRefresh's last step where a rotation takes
 // several (a cluster, a ring): the session's slot only, after the
-// successor's locator was claimed. KEYS: session, old record, next
+// successor's locator was claimed (or found taken: the conflict flag). KEYS: session, old record, next
 // record, records set. ARGV: now, next expiry, successor, next hash ID,
 // conflict flag ("1": the successor's locator belongs to another record),
 // next pxat, margin (ms), nonce. Returns rotate's reply.
 var rotateScript = redis.NewScript(luaHelpers + rotateCore + `
 return (rotate(KEYS[1], KEYS[2], KEYS[3], KEYS[4], ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[6], ARGV[7], ARGV[8],
-  function() return ARGV[5] == '1' end))
+  function() return ARGV[5] ~= '1' end))
 `)
 
 // oneCallHelpers compute, inside a script, the names the Go side builds
@@ -194,8 +203,9 @@ end
 //
 // It reads the old token's locator, builds the session's key names from
 // the session ID the locator holds (the hash tags the Go side would
-// build), runs rotate, and, when it wrote, claims the successor's locator
-// and writes the two GC index entries: one atomic step. Those derived
+// build), and runs rotate, which claims the successor's locator (SET NX)
+// as its last check; when it wrote, it indexes the successor for cleanup:
+// one atomic step. Those derived
 // keys are in other hash slots than KEYS, which is legal, and atomic, only
 // on a server that holds every slot: the Store never sends this script to
 // a *redis.ClusterClient or *redis.Ring (Store.oneCall). Returns {"nf"}
@@ -210,15 +220,18 @@ local esid, ss, rs = sessionNames(sid, ARGV[11])
 local tag = '{s' .. esid .. '}'
 local p = ARGV[1]
 local rp = p .. 'rt:' .. tag .. ':'
-local reply, wrote = rotate(p .. 'sess:' .. tag, rp .. ARGV[5], rp .. ARGV[6], p .. 'rts:' .. tag,
+local reply, wrote, ie = rotate(p .. 'sess:' .. tag, rp .. ARGV[5], rp .. ARGV[6], p .. 'rts:' .. tag,
   ARGV[2], ARGV[3], ARGV[4], ARGV[6], ARGV[7], ARGV[8], ARGV[9],
-  function() return redis.call('EXISTS', KEYS[2]) == 1 end)
+  function() return redis.call('SET', KEYS[2], ARGV[9] .. sid, 'NX', 'PXAT', ARGV[7]) ~= false end)
 if wrote then
-  redis.call('SET', KEYS[2], ARGV[9] .. sid, 'PXAT', ARGV[7])
   redis.call('ZADD', p .. 'gc:sess:{' .. rs .. '}', 'NX', ARGV[10], 'r' .. esid .. ':' .. ARGV[6])
-  -- LT: the index may only move a session's entry earlier, never past
-  -- its true expiry (cleanup re-scores entries that are early).
-  redis.call('ZADD', p .. 'gc:sess:{' .. ss .. '}', 'LT', ARGV[10], 's' .. esid)
+  -- The session's entry scores no later than its garbage time, the
+  -- earlier of its expiry and its idle expiry; a rotation that moves
+  -- the idle expiry earlier moves the entry too (LT: never later, since
+  -- cleanup re-scores entries that are early).
+  if us(ARGV[3]) < us(ie) then
+    redis.call('ZADD', p .. 'gc:sess:{' .. ss .. '}', 'LT', ARGV[10], 's' .. esid)
+  end
 end
 table.insert(reply, 2, sid)
 return reply
