@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"path/filepath"
@@ -11,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jmoiron/sqlx"
 
 	"github.com/authkit-go/authkit/internal/testservers"
@@ -19,8 +21,10 @@ import (
 // BenchmarkRevokeFeedCost measures what the revocation log costs a
 // revocation: "upsert" is the single statement RevokeToken ran before the
 // feed, "upsert+log" is RevokeToken now (a transaction that takes the next
-// log id, appends the change and upserts). "Parallel" runs 8×GOMAXPROCS
-// writers, which queue on the counter row.
+// log id, appends the change and upserts). On PostgreSQL "upsert+log" is
+// that one statement without its NOTIFY, "upsert+log+notify" RevokeToken
+// as it is, and "…/listened" the same while a connection listens.
+// "Parallel" runs 8×GOMAXPROCS writers, which queue on the counter row.
 //
 //	go test -run - -bench RevokeFeedCost -benchtime 2s ./backends/sqlstore/
 func BenchmarkRevokeFeedCost(b *testing.B) {
@@ -56,10 +60,27 @@ func BenchmarkRevokeFeedCost(b *testing.B) {
 			revoke := func(ctx context.Context) error {
 				return s.RevokeToken(ctx, "alice", fmt.Sprint("r-", n.Add(1)), until)
 			}
-			for _, w := range []struct {
+			type write struct {
 				name string
 				fn   func(context.Context) error
-			}{{"upsert", upsert}, {"upsert+log", revoke}} {
+			}
+			writes := []write{{"upsert", upsert}, {"upsert+log", revoke}}
+			if s.push.revoke != "" {
+				// PostgreSQL: the write without its NOTIFY, the write as
+				// RevokeToken makes it, and the same while a connection
+				// listens on the channel (as every node of WithNotifications
+				// does) and reads what comes.
+				logged := func(ctx context.Context) error {
+					_, err := s.exec(ctx, s.q.revokeLogged, "alice", kindJTI, fmt.Sprint("l-", n.Add(1)), micros(until), nil, time.Now().UnixMicro())
+					return err
+				}
+				listened := func(ctx context.Context) error {
+					listenOnce(b, s)
+					return revoke(ctx)
+				}
+				writes = []write{{"upsert", upsert}, {"upsert+log", logged}, {"upsert+log+notify", revoke}, {"upsert+log+notify/listened", listened}}
+			}
+			for _, w := range writes {
 				b.Run(w.name, func(b *testing.B) {
 					for b.Loop() {
 						if err := w.fn(b.Context()); err != nil {
@@ -80,6 +101,38 @@ func BenchmarkRevokeFeedCost(b *testing.B) {
 				})
 			}
 		})
+	}
+}
+
+// listenOnce starts, the first time it is called for s, a connection that
+// listens on s's channel and reads its notifications until b ends.
+func listenOnce(b *testing.B, s *Store) {
+	if s.push.hub != nil {
+		return
+	}
+	s.push.hub = &notifyHub{} // marks it started; FollowRevocations is not used here
+	c, err := s.db.Conn(b.Context())
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	b.Cleanup(func() { cancel(); <-done; _ = c.Close() })
+	ready := make(chan error, 1)
+	go func() {
+		defer close(done)
+		_ = c.Raw(func(dc any) error {
+			conn := dc.(interface{ Conn() *pgx.Conn }).Conn()
+			_, err := conn.Exec(ctx, "LISTEN "+NotifyChannel(s.cfg.prefix))
+			ready <- err
+			for err == nil {
+				_, err = conn.WaitForNotification(ctx)
+			}
+			return driver.ErrBadConn
+		})
+	}()
+	if err := <-ready; err != nil {
+		b.Fatal(err)
 	}
 }
 
