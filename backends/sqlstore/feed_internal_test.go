@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -74,8 +75,9 @@ func BenchmarkRevokeFeedCost(b *testing.B) {
 					_, err := s.exec(ctx, s.q.revokeLogged, "alice", kindJTI, fmt.Sprint("l-", n.Add(1)), micros(until), nil, time.Now().UnixMicro())
 					return err
 				}
+				var listening sync.Once
 				listened := func(ctx context.Context) error {
-					listenOnce(b, s)
+					listening.Do(func() { listen(b, s) })
 					return revoke(ctx)
 				}
 				writes = []write{{"upsert", upsert}, {"upsert+log", logged}, {"upsert+log+notify", revoke}, {"upsert+log+notify/listened", listened}}
@@ -104,13 +106,9 @@ func BenchmarkRevokeFeedCost(b *testing.B) {
 	}
 }
 
-// listenOnce starts, the first time it is called for s, a connection that
-// listens on s's channel and reads its notifications until b ends.
-func listenOnce(b *testing.B, s *Store) {
-	if s.push.hub != nil {
-		return
-	}
-	s.push.hub = &notifyHub{} // marks it started; FollowRevocations is not used here
+// listen starts a connection that listens on s's channel and reads its
+// notifications until b ends.
+func listen(b *testing.B, s *Store) {
 	c, err := s.db.Conn(b.Context())
 	if err != nil {
 		b.Fatal(err)
