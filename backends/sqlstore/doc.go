@@ -80,8 +80,20 @@
 // following polls one primary-key row, and the log only when it grew,
 // every [WithFeedPollInterval] or half the follower's heartbeat. Positions
 // carry a random epoch made by the migration. DeleteExpiredRevocations
-// trims the log after [WithFeedRetention]. PostgreSQL's LISTEN/NOTIFY is
-// not used: the package links no driver.
+// trims the log after [WithFeedRetention].
+//
+// On PostgreSQL the revocation write also sends a NOTIFY in its one
+// statement, on a channel named after the table prefix ([NotifyChannel]).
+// A Store given [WithNotifications] keeps one LISTEN connection, shared by
+// all its followers, and a notification makes them read the log at once:
+// a revocation reaches every mirror a few milliseconds after it commits,
+// and polling drops to half the heartbeat, as a safety net. The package
+// links no driver, so the LISTEN is the driver's part, a [Listener]:
+// package pgxlisten for pgx (over the Store's own pool, or a dedicated
+// connection), package pqlisten for lib/pq. Notifications are only a
+// hint: the log is read for every change, and while the LISTEN connection
+// is down (it is opened again, with growing pauses) the followers poll
+// every WithFeedPollInterval.
 //
 // # Errors
 //

@@ -203,15 +203,21 @@ func revocationOf(kind int, subject, ident string, cutoff sql.NullInt64, until i
 	return r, nil
 }
 
-// FollowRevocations implements authkit.RevocationFeed by polling, on every
-// dialect. Each poll reads the feed row (one primary-key read: all it
-// costs when nothing changed) and, when the log has grown, the changes
-// after the last position, at most feedBatch of them, in one range read of
-// the log's primary key. It polls every WithFeedPollInterval, or every
-// half heartbeat if that is shorter, and calls fn when there are changes
-// or when the heartbeat is due; it calls fn only with what a poll that
-// began less than a heartbeat before read, so that every call vouches for
-// the log.
+// FollowRevocations implements authkit.RevocationFeed by reading the
+// revocation log, on every dialect. Each poll reads the feed row (one
+// primary-key read: all it costs when nothing changed) and, when the log
+// has grown, the changes after the last position, at most feedBatch of
+// them, in one range read of the log's primary key. It polls every
+// WithFeedPollInterval, or every half heartbeat if that is shorter, and
+// calls fn when there are changes or when the heartbeat is due; it calls
+// fn only with what a poll that began less than a heartbeat before read,
+// so that every call vouches for the log.
+//
+// On PostgreSQL with WithNotifications, a notification (a revocation
+// committed through any handle) makes it poll at once, and while the
+// Store's LISTEN is in effect it polls otherwise only every half
+// heartbeat: the notifications bring the changes, the polls vouch for the
+// log and catch what a lost notification would have missed.
 //
 // It returns ErrFeedPositionLost for a position that is malformed, of
 // another epoch (another store, or a database created anew), beyond the

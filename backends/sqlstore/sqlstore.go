@@ -130,8 +130,9 @@ func WithConnector(driverName string, fn func(dsn string) (driver.Connector, err
 // whether the revocation log has grown (DefaultFeedPollInterval unless
 // set): the most a revocation waits before a follower sees it. A follower
 // asking for a shorter heartbeat polls at half its heartbeat instead. When
-// nothing changed a poll is one primary-key read of a one-row table. d
-// must be from 10ms to 1 minute.
+// nothing changed a poll is one primary-key read of a one-row table. On
+// PostgreSQL with WithNotifications it applies only while the LISTEN
+// connection is down. d must be from 10ms to 1 minute.
 func WithFeedPollInterval(d time.Duration) Option {
 	return func(c *config) error {
 		if d < 10*time.Millisecond || d > time.Minute {
