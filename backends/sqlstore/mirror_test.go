@@ -8,6 +8,7 @@ import (
 
 	"github.com/authkit-go/authkit"
 	"github.com/authkit-go/authkit/backends/sqlstore"
+	"github.com/authkit-go/authkit/backends/sqlstore/pgxlisten"
 	"github.com/authkit-go/authkit/internal/storetest"
 	"github.com/authkit-go/authkit/issuer"
 	"github.com/authkit-go/authkit/keys"
@@ -19,15 +20,27 @@ import (
 // application server) while an issuer revokes through another: once the
 // mirror's copy is fresh no revocation check reaches the database, and a
 // revocation made through the issuer reaches the verifier through the feed
-// within the mirror's maxLag.
+// within the mirror's maxLag. "postgres-pgx-pushed" runs the verifier's
+// store with WithNotifications, as authkit serve does.
 func TestRevocationMirror(t *testing.T) {
+	type variant struct {
+		name string
+		b    backend
+		opts []sqlstore.Option
+	}
+	variants := []variant{{"postgres-pgx-pushed", pgxBackend, []sqlstore.Option{sqlstore.WithNotifications(pgxlisten.New())}}}
 	for _, b := range allBackends {
-		t.Run(b.name, func(t *testing.T) {
+		variants = append(variants, variant{b.name, b, nil})
+	}
+	for _, vr := range variants {
+		b := vr.b
+		t.Run(vr.name, func(t *testing.T) {
 			issStore, dsn := newStore(t, b)
-			verStore, err := sqlstore.New(openDB(t, b, dsn))
+			verStore, err := sqlstore.New(openDB(t, b, dsn), vr.opts...)
 			if err != nil {
 				t.Fatal(err)
 			}
+			t.Cleanup(func() { _ = verStore.Close() })
 			counted := &countingStore{Store: verStore}
 			k, err := keys.Generate(keys.HS256)
 			if err != nil {
