@@ -53,6 +53,15 @@ func fmtTime(t time.Time) string {
 	return strconv.FormatInt(micros(t), 10)
 }
 
+// timeArg is fmtTime as a script argument: the microseconds as an int64,
+// which go-redis writes without making a string, or "" for the zero time.
+func timeArg(t time.Time) any {
+	if t.IsZero() {
+		return ""
+	}
+	return micros(t)
+}
+
 // fmtTimeCeil is fmtTime rounding up.
 func fmtTimeCeil(t time.Time) string {
 	if t.IsZero() {

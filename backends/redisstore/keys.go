@@ -36,8 +36,13 @@ type keyspace struct {
 func sessTag(sid string) string    { return "{s" + enc(sid) + "}" }
 func subjectTag(sub string) string { return "{u" + enc(sub) + "}" }
 func hashID(h authkit.TokenHash) string {
-	return encBytes(h[:])
+	var b [hashIDLen]byte
+	b64.Encode(b[:], h[:])
+	return string(b[:])
 }
+
+// hashIDLen is the length of a hash ID: a SHA-256 in unpadded base64url.
+const hashIDLen = 43
 
 func (k keyspace) session(sid string) string { return k.p + "sess:" + sessTag(sid) }
 
@@ -51,7 +56,11 @@ func (k keyspace) record(sid string, h authkit.TokenHash) string {
 
 func (k keyspace) records(sid string) string { return k.p + "rts:" + sessTag(sid) }
 
-func (k keyspace) refreshLocator(h authkit.TokenHash) string { return k.p + "rtl:" + hashID(h) }
+func (k keyspace) refreshLocator(h authkit.TokenHash) string {
+	var b [hashIDLen]byte
+	b64.Encode(b[:], h[:])
+	return k.p + "rtl:" + string(b[:])
+}
 
 func (k keyspace) refreshLocatorID(hid string) string { return k.p + "rtl:" + hid }
 

@@ -178,6 +178,9 @@ type Store struct {
 	// *redis.ClusterClient, a *redis.Ring or a client type the Store
 	// does not know.
 	oneCall bool
+	// argPrefix and argMargin are the key prefix and the expiry margin
+	// (ms) as script arguments, boxed once.
+	argPrefix, argMargin any
 }
 
 // New returns a Store that keeps its data in rdb under keys starting with
@@ -203,7 +206,8 @@ func New(rdb redis.UniversalClient, opts ...Option) (*Store, error) {
 		return nil, fmt.Errorf("redisstore: New: %w: the client's ContextTimeoutEnabled is false, so ctx deadlines would not bound Redis calls; set it in the client's options (or pass WithoutDeadlineCheck)", authkit.ErrInvalidConfig)
 	}
 	_, oneCall := rdb.(*redis.Client)
-	return &Store{rdb: rdb, k: keyspace{p: c.prefix}, cfg: c, oneCall: oneCall}, nil
+	return &Store{rdb: rdb, k: keyspace{p: c.prefix}, cfg: c, oneCall: oneCall,
+		argPrefix: c.prefix, argMargin: c.margin.Milliseconds()}, nil
 }
 
 // honoursDeadlines reports whether rdb's options enable context timeouts;

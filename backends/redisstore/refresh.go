@@ -239,13 +239,14 @@ func (s *Store) RotateRefresh(ctx context.Context, r authkit.Rotation) (authkit.
 }
 
 // rotateOneCall is RotateRefresh on a single primary: rotateOneScript.
+// Its arguments are built for few allocations (a rotation is the most
+// frequent write): the prefix and margin were boxed once by New, the
+// hash IDs travel only inside the locator keys.
 func (s *Store) rotateOneCall(ctx context.Context, op string, r authkit.Rotation) (authkit.Session, error) {
-	oldID, nextID := hashID(r.Old), hashID(r.Next)
-	nextPX := pxat(r.NextExpiresAt, s.cfg.margin)
-	res, err := s.run(ctx, rotateOneScript,
-		[]string{s.k.refreshLocatorID(oldID), s.k.refreshLocatorID(nextID)},
-		s.k.p, fmtTime(r.Now), fmtTime(r.NextExpiresAt), r.Successor, oldID, nextID,
-		nextPX, s.cfg.margin.Milliseconds(), newNonce(), micros(r.NextExpiresAt), gcSuffixPerm(nextID))
+	oldKey, nextKey := s.k.refreshLocator(r.Old), s.k.refreshLocator(r.Next)
+	res, err := s.run(ctx, rotateOneScript, []string{oldKey, nextKey},
+		s.argPrefix, timeArg(r.Now), timeArg(r.NextExpiresAt), r.Successor,
+		pxat(r.NextExpiresAt, s.cfg.margin), s.argMargin, newNonce(), gcSuffixPerm(nextKey[len(nextKey)-hashIDLen:]))
 	if err != nil {
 		return authkit.Session{}, s.fail(ctx, op, err)
 	}

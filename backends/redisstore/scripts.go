@@ -197,40 +197,44 @@ end
 
 // rotateOneScript is all of RotateRefresh in one call, for a client of a
 // single primary (standalone or Sentinel) only. KEYS: the old token's
-// locator, the successor's locator. ARGV: key prefix, now, next expiry,
-// successor, old hash ID, next hash ID, next pxat, margin (ms), nonce,
-// next expiry as a GC index score, gcSuffixPerm of the next hash ID.
+// locator, the successor's locator (prefix + "rtl:" + hash ID). ARGV: key
+// prefix, now, next expiry (also the successor's GC index score), sealed
+// successor, next pxat, margin (ms), nonce, gcSuffixPerm of the next hash
+// ID.
 //
 // It reads the old token's locator, builds the session's key names from
 // the session ID the locator holds (the hash tags the Go side would
 // build), and runs rotate, which claims the successor's locator (SET NX)
 // as its last check; when it wrote, it indexes the successor for cleanup:
-// one atomic step. Those derived
-// keys are in other hash slots than KEYS, which is legal, and atomic, only
-// on a server that holds every slot: the Store never sends this script to
-// a *redis.ClusterClient or *redis.Ring (Store.oneCall). Returns {"nf"}
-// when there is no locator, {"bad"} for a locator that does not decode,
-// else rotate's reply with the session ID inserted second.
+// one atomic step. Those derived keys are in other hash slots than KEYS,
+// which is legal, and atomic, only on a server that holds every slot: the
+// Store never sends this script to a *redis.ClusterClient or *redis.Ring
+// (Store.oneCall). Returns {"nf"} when there is no locator, {"bad"} for a
+// locator that does not decode, else rotate's reply with the session ID
+// inserted second.
 var rotateOneScript = redis.NewScript(luaHelpers + rotateCore + oneCallHelpers + `
 local loc = redis.call('GET', KEYS[1])
 if loc == false then return {'nf'} end
 if #loc <= ` + nonceLenLua + ` then return {'bad'} end
 local sid = string.sub(loc, ` + nonceLenLua + ` + 1)
-local esid, ss, rs = sessionNames(sid, ARGV[11])
-local tag = '{s' .. esid .. '}'
+local esid, ss, rs = sessionNames(sid, ARGV[8])
 local p = ARGV[1]
+local oldID, nextID = string.sub(KEYS[1], #p + 5), string.sub(KEYS[2], #p + 5)
+local tag = '{s' .. esid .. '}'
 local rp = p .. 'rt:' .. tag .. ':'
-local reply, wrote, ie = rotate(p .. 'sess:' .. tag, rp .. ARGV[5], rp .. ARGV[6], p .. 'rts:' .. tag,
-  ARGV[2], ARGV[3], ARGV[4], ARGV[6], ARGV[7], ARGV[8], ARGV[9],
-  function() return redis.call('SET', KEYS[2], ARGV[9] .. sid, 'NX', 'PXAT', ARGV[7]) ~= false end)
+local reply, wrote, ie = rotate(p .. 'sess:' .. tag, rp .. oldID, rp .. nextID, p .. 'rts:' .. tag,
+  ARGV[2], ARGV[3], ARGV[4], nextID, ARGV[5], ARGV[6], ARGV[7],
+  function() return redis.call('SET', KEYS[2], ARGV[7] .. sid, 'NX', 'PXAT', ARGV[5]) ~= false end)
 if wrote then
-  redis.call('ZADD', p .. 'gc:sess:{' .. rs .. '}', 'NX', ARGV[10], 'r' .. esid .. ':' .. ARGV[6])
+  local score = ARGV[3]
+  if score == '' then score = '-inf' end
+  redis.call('ZADD', p .. 'gc:sess:{' .. rs .. '}', 'NX', score, 'r' .. esid .. ':' .. nextID)
   -- The session's entry scores no later than its garbage time, the
   -- earlier of its expiry and its idle expiry; a rotation that moves
   -- the idle expiry earlier moves the entry too (LT: never later, since
   -- cleanup re-scores entries that are early).
   if us(ARGV[3]) < us(ie) then
-    redis.call('ZADD', p .. 'gc:sess:{' .. ss .. '}', 'LT', ARGV[10], 's' .. esid)
+    redis.call('ZADD', p .. 'gc:sess:{' .. ss .. '}', 'LT', score, 's' .. esid)
   end
 end
 table.insert(reply, 2, sid)
