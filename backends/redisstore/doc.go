@@ -14,14 +14,20 @@
 //
 // Every multi-key step is a Lua script or an MGET over keys of one hash
 // slot, so the same code is correct on a standalone server and on a
-// cluster. A session, its refresh records and the set of them share the
-// session ID's hash tag; a subject's API tokens and indexes share the
-// subject's; a subject's revocations (jti, sid, cutoff) share the tag of
-// the subject's bucket (one of 16) with the bucket's log of changes. Rotation finds the session of
-// the presented token through a locator, claims the successor's locator,
-// then runs one script on the session's slot that makes the contract's
-// checks in order and the writes: of N concurrent rotations of one token,
-// on any number of clients and processes, exactly one wins. IsRevoked is
+// cluster — with one exception, below. A session, its refresh records and
+// the set of them share the session ID's hash tag; a subject's API tokens
+// and indexes share the subject's; a subject's revocations (jti, sid,
+// cutoff) share the tag of the subject's bucket (one of 16) with the
+// bucket's log of changes. A rotation's checks, in the contract's order,
+// and its writes are one script: of N concurrent rotations of one token,
+// on any number of clients and processes, exactly one wins. Through a
+// *redis.Client (standalone or Sentinel, one primary holding every slot)
+// that script is the whole rotation, one round trip: it finds the session
+// from the presented token's locator, claims the successor's and indexes
+// it. Through a *redis.ClusterClient or *redis.Ring, whose slots a script
+// may not span, a rotation finds the session through the locator, claims
+// the successor's locator, then runs the script on the session's slot:
+// three round trips. IsRevoked is
 // one MGET. CreateAPIToken counts the subject's live tokens and inserts in
 // one script. ListSessions and RevokeSubjectSessions read the subject's
 // index and then visit each session in its own slot, one pipeline per node:
