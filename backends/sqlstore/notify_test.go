@@ -206,25 +206,26 @@ func TestNotifyPrefixes(t *testing.T) {
 	}
 	_, cla, ra := pushedFollower(t, pgxPool, dsn, sqlstore.WithTablePrefix(pa))
 	_, clb, rb := pushedFollower(t, pgxPool, dsn, sqlstore.WithTablePrefix(pb))
-	// Both LISTENs in effect, and past the wake-up that follows.
+	// Both LISTENs in effect.
 	revokeAndSee(t, wa, ra, "a-0")
 	revokeAndSee(t, wb, rb, "b-0")
-	a0, b0 := cla.notified.Load(), clb.notified.Load()
-
 	for i := range 5 {
 		if err := wb.RevokeToken(t.Context(), "bob", fmt.Sprint("b-", i+1), time.Now().Add(time.Hour)); err != nil {
 			t.Fatal(err)
 		}
 	}
-	// PostgreSQL delivers notifications in commit order: had the five
-	// reached a's listener, they would have come before a-1's.
+	// PostgreSQL delivers notifications in commit order: had b's five
+	// reached a's listener, they would have come before a-1's, which
+	// a's follower sees by its notification.
 	revokeAndSee(t, wa, ra, "a-1")
 	rb.until(t, "b's five changes", func(c []authkit.Revocation, _ int) bool { return len(c) == 6 })
-	if n := cla.notified.Load() - a0; n != 1 {
-		t.Errorf("%s's listener got %d notifications for one revocation under %s and five under %s, want 1", pa, n, pa, pb)
+	// Upper bounds: a notification may come after the poll that another
+	// wake-up started has already delivered its change.
+	if n := cla.notified.Load(); n < 1 || n > 2 {
+		t.Errorf("%s's listener got %d notifications for two revocations under %s and six under %s, want 1 or 2", pa, n, pa, pb)
 	}
-	if n := clb.notified.Load() - b0; n < 1 || n > 5 {
-		t.Errorf("%s's listener got %d notifications for its five revocations, want 1 to 5", pb, n)
+	if n := clb.notified.Load(); n < 1 || n > 6 {
+		t.Errorf("%s's listener got %d notifications for its six revocations, want 1 to 6", pb, n)
 	}
 	ra.mu.Lock()
 	defer ra.mu.Unlock()
@@ -262,8 +263,10 @@ func testNotifyReconnects(t *testing.T, k listenKind) {
 	// follower by the wake-up of the new LISTEN at the latest.
 	revokeAndSee(t, w, r, "while-down")
 	waitListeners(t, admin, channel, "a new LISTEN connection", func(p []int) bool { return len(p) == 1 && p[0] != old[0] })
-	for cl.readied.Load() < 2 {
-		time.Sleep(5 * time.Millisecond) // the new LISTEN is in effect at once; ready follows
+	for deadline := time.Now().Add(10 * time.Second); cl.readied.Load() < 2; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the new LISTEN connection did not come into effect within 10s")
+		}
 	}
 	n := cl.notified.Load()
 	revokeAndSee(t, w, r, "after")
