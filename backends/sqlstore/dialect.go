@@ -122,6 +122,7 @@ var (
 		bind:         sqlx.QUESTION,
 		forUpdate:    " FOR UPDATE",
 		lastInsertID: true,
+		rotateCall:   `CALL {p}rotate_refresh(?, ?, ?, ?, ?)`,
 		txOptions:    &sql.TxOptions{Isolation: sql.LevelReadCommitted},
 		upsertMax: func(table, cols, _ string, greatest ...string) string {
 			// VALUES(col) is deprecated in MySQL 8.0.20+ but still works

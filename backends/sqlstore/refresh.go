@@ -61,14 +61,16 @@ func conflictOr(op, what string, err error) error {
 // the record's row lock; the first commits and every later one finds the
 // record used and returns a *authkit.ReuseError describing the winner.
 //
-// On PostgreSQL this is one round trip: one call of the function that
-// migration 0003 creates, <prefix>rotate_refresh, which does the locking
-// SELECT … FOR UPDATE, the checks and the three writes inside the
-// statement's own transaction. On SQLite, whose write transactions hold
-// the database's write lock (BEGIN IMMEDIATE), and on MySQL/MariaDB, and
-// on a PostgreSQL database not yet migrated to 0003, it is a transaction
-// of the same four statements, with the same locks in the same order and
-// the same results.
+// On PostgreSQL and MySQL/MariaDB this is one statement, one round trip
+// (on MySQL with interpolateParams=true, which Open sets): a call of the
+// routine that migration 0003 creates, <prefix>rotate_refresh, which takes
+// the same locks, makes the same checks and does the same three writes
+// inside one transaction (PostgreSQL: the statement's own; MySQL: one the
+// procedure opens at READ COMMITTED and ends). On SQLite, whose write
+// transactions hold the database's write lock (BEGIN IMMEDIATE) and have
+// no network round trip to save, and on a database where the routine is
+// missing (not yet migrated to 0003: the call fails without doing
+// anything), it is a transaction of four statements, with the same result.
 func (s *Store) RotateRefresh(ctx context.Context, r authkit.Rotation) (authkit.Session, error) {
 	const op = "rotate"
 	if err := ctx.Err(); err != nil {

@@ -30,7 +30,7 @@ import (
 //     sees it;
 //   - Refresh/EdDSA/tx: the same with the rotation forced onto the
 //     transaction of four statements (what every dialect ran before
-//     migration 0003; SQLite and MySQL/MariaDB still do);
+//     migration 0003, and SQLite still runs);
 //
 // each reporting ops/s. The figure the issue asks for is Refresh's ops/s
 // over RawInsert's of the same dialect:
@@ -44,7 +44,7 @@ func BenchmarkRotation(b *testing.B) {
 	}{
 		{"postgres-pgx", "pgx", testservers.Postgres,
 			`CREATE TABLE bench_raw (k BYTEA PRIMARY KEY, a TEXT NOT NULL, b TEXT NOT NULL, c BIGINT NOT NULL, d BIGINT NOT NULL)`},
-		{"mysql", "mysql", testservers.MySQL,
+		{"mysql", "mysql", interpolated(testservers.MySQL), // as Open does
 			`CREATE TABLE bench_raw (k BINARY(32) PRIMARY KEY, a VARBINARY(255) NOT NULL, b VARBINARY(1024) NOT NULL, c BIGINT NOT NULL, d BIGINT NOT NULL) ENGINE = InnoDB`},
 		{"sqlite", "sqlite", func(t testing.TB) string {
 			return filepath.Join(t.TempDir(), "bench.db") + "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)"
@@ -128,6 +128,9 @@ func BenchmarkRotation(b *testing.B) {
 			})
 			b.Run("Refresh/EdDSA", func(b *testing.B) { refresh(b, s) })
 			b.Run("Refresh/EdDSA/tx", func(b *testing.B) {
+				if s.q.rotateCall == "" {
+					b.Skip("the dialect always rotates with the transaction")
+				}
 				tx, err := New(db)
 				if err != nil {
 					b.Fatal(err)

@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -17,11 +18,34 @@ import (
 
 // rotateDialects are the databases with a rotation routine, by driver.
 var rotateDialects = []struct {
+	name   string
 	driver string
 	dsn    func(testing.TB) string
+	// drop removes the default prefix's routine; routines counts the
+	// rotation routines of the prefixes authkit_ and ak2_ in the database
+	// (schema) of the connection.
+	drop, routines string
 }{
-	{"pgx", testservers.Postgres},
-	{"postgres", testservers.Postgres},
+	{"pgx", "pgx", testservers.Postgres, "DROP FUNCTION authkit_rotate_refresh",
+		"SELECT COUNT(*) FROM pg_proc WHERE pronamespace = current_schema()::regnamespace AND proname IN ('authkit_rotate_refresh', 'ak2_rotate_refresh')"},
+	{"pq", "postgres", testservers.Postgres, "", ""},
+	{"mysql", "mysql", testservers.MySQL, "DROP PROCEDURE authkit_rotate_refresh",
+		"SELECT COUNT(*) FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = DATABASE() AND ROUTINE_NAME IN ('authkit_rotate_refresh', 'ak2_rotate_refresh')"},
+	// The procedure's CALL as Open sends it: one text query, arguments
+	// inlined, rather than prepared and executed.
+	{"mysql-interpolated", "mysql", interpolated(testservers.MySQL), "", ""},
+}
+
+// interpolated has the MySQL driver inline the arguments of dsn's queries
+// (interpolateParams=true, as Open sets).
+func interpolated(dsn func(testing.TB) string) func(testing.TB) string {
+	return func(t testing.TB) string {
+		d := dsn(t)
+		if strings.Contains(d, "?") {
+			return d + "&interpolateParams=true"
+		}
+		return d + "?interpolateParams=true"
+	}
 }
 
 // migratedStore opens dsn with driver, applies the migrations with the
@@ -53,7 +77,7 @@ func migratedStore(t *testing.T, driver, dsn string, opts ...Option) *Store {
 // session. Every refusal is checked to have written nothing.
 func TestRotatePaths(t *testing.T) {
 	for _, d := range rotateDialects {
-		t.Run(d.driver, func(t *testing.T) {
+		t.Run(d.name, func(t *testing.T) {
 			s := migratedStore(t, d.driver, d.dsn(t))
 			paths := []struct {
 				name   string
@@ -208,32 +232,39 @@ func rotateScenario(t *testing.T, s *Store, tag string, rotate func(context.Cont
 	refused("revoked session, spent token", authkit.Rotation{Old: h("1"), Next: h("3"), NextExpiresAt: rot.NextExpiresAt, Now: now}, authkit.ErrTokenRevoked)
 }
 
-// TestRotateWithoutRoutine checks a PostgreSQL database migrated before
-// 0003 (the routine dropped): RotateRefresh still rotates and classifies,
-// through the transaction; and that a second table prefix in the same
-// schema has a routine of its own, which rotates its own tables.
+// TestRotateWithoutRoutine checks a database migrated before 0003 (the
+// routine dropped): RotateRefresh still rotates and classifies, through
+// the transaction; and that a second table prefix in the same database
+// has a routine of its own, which rotates its own tables.
 func TestRotateWithoutRoutine(t *testing.T) {
-	dsn := testservers.Postgres(t)
-	s := migratedStore(t, "pgx", dsn)
-	if _, err := s.db.ExecContext(t.Context(), "DROP FUNCTION authkit_rotate_refresh"); err != nil {
-		t.Fatal(err)
-	}
-	var r authkit.Rotation
-	if _, err := s.rotateInOne(t.Context(), "rotate", r); !errors.Is(err, errNoRotateRoutine) {
-		t.Fatalf("rotateInOne without the routine: %v, want errNoRotateRoutine", err)
-	}
-	rotateScenario(t, s, "legacy", s.RotateRefresh, func(string) {})
-
-	other := migratedStore(t, "pgx", dsn, WithTablePrefix("ak2_"))
-	var n int
-	if err := other.db.QueryRowContext(t.Context(), "SELECT COUNT(*) FROM pg_proc WHERE pronamespace = current_schema()::regnamespace AND proname IN ('authkit_rotate_refresh', 'ak2_rotate_refresh')").Scan(&n); err != nil || n != 1 {
-		t.Fatalf("rotation routines in the schema: %d, %v; want ak2_'s only", n, err)
-	}
-	rotateScenario(t, other, "prefixed", func(ctx context.Context, r authkit.Rotation) (authkit.Session, error) {
-		sess, err := other.rotateInOne(ctx, "rotate", r)
-		if errors.Is(err, errNoRotateRoutine) {
-			t.Fatal("the ak2_ prefix has no rotation routine")
+	for _, d := range rotateDialects {
+		if d.drop == "" {
+			continue
 		}
-		return sess, err
-	}, func(string) {})
+		t.Run(d.name, func(t *testing.T) {
+			dsn := d.dsn(t)
+			s := migratedStore(t, d.driver, dsn)
+			if _, err := s.db.ExecContext(t.Context(), d.drop); err != nil {
+				t.Fatal(err)
+			}
+			var r authkit.Rotation
+			if _, err := s.rotateInOne(t.Context(), "rotate", r); !errors.Is(err, errNoRotateRoutine) {
+				t.Fatalf("rotateInOne without the routine: %v, want errNoRotateRoutine", err)
+			}
+			rotateScenario(t, s, "legacy", s.RotateRefresh, func(string) {})
+
+			other := migratedStore(t, d.driver, dsn, WithTablePrefix("ak2_"))
+			var n int
+			if err := other.db.QueryRowContext(t.Context(), d.routines).Scan(&n); err != nil || n != 1 {
+				t.Fatalf("rotation routines in the schema: %d, %v; want ak2_'s only", n, err)
+			}
+			rotateScenario(t, other, "prefixed", func(ctx context.Context, r authkit.Rotation) (authkit.Session, error) {
+				sess, err := other.rotateInOne(ctx, "rotate", r)
+				if errors.Is(err, errNoRotateRoutine) {
+					t.Fatal("the ak2_ prefix has no rotation routine")
+				}
+				return sess, err
+			}, func(string) {})
+		})
+	}
 }
