@@ -401,3 +401,39 @@ func TestRotationIndexAndExpiry(t *testing.T) {
 		}
 	}
 }
+
+// TestOneCallOnAClusterNodeFailsClosed points a *redis.Client, which gets
+// the one-call rotation, at one node of a cluster — a misconfiguration:
+// the script's keys span slots there, so the server refuses it and the
+// rotation fails closed (ErrStoreUnavailable), writing nothing.
+func TestOneCallOnAClusterNodeFailsClosed(t *testing.T) {
+	addrs := testservers.RedisCluster(t)
+	node := redis.NewClient(&redis.Options{Addr: addrs[0], ContextTimeoutEnabled: true, MaxRetries: -1})
+	t.Cleanup(func() { _ = node.Close() })
+	s, err := New(node, WithPrefix("authkit-test-misconfigured:"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !s.oneCall {
+		t.Fatal("a Store over a *redis.Client does not rotate in one call")
+	}
+	now := time.Now()
+	for i := range 8 {
+		r := authkit.Rotation{Old: testHash(fmt.Sprint("old-", i)), Next: testHash(fmt.Sprint("next-", i)), NextExpiresAt: now.Add(time.Hour), Successor: []byte("x"), Now: now}
+		if _, err := s.RotateRefresh(t.Context(), r); !errors.Is(err, authkit.ErrStoreUnavailable) {
+			t.Errorf("rotation %d through one cluster node: %v, want ErrStoreUnavailable", i, err)
+		}
+	}
+	cc := redis.NewClusterClient(&redis.ClusterOptions{Addrs: addrs, ContextTimeoutEnabled: true})
+	t.Cleanup(func() { _ = cc.Close() })
+	err = cc.ForEachMaster(t.Context(), func(ctx context.Context, c *redis.Client) error {
+		keys, err := c.Keys(ctx, "authkit-test-misconfigured:*").Result()
+		if err == nil && len(keys) > 0 {
+			t.Errorf("the refused rotations left keys: %q", keys)
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
