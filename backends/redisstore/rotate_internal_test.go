@@ -437,3 +437,43 @@ func TestOneCallOnAClusterNodeFailsClosed(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestRotationDocumentedACL rotates as a Redis user with the ACL
+// docs/backends/redis.md documents (+@read +@write +@scripting
+// +@connection on the prefix's keys only): Redis checks every key a
+// script touches, and the keys the one-call script derives are all under
+// the prefix.
+func TestRotationDocumentedACL(t *testing.T) {
+	addr := testservers.Redis(t)
+	admin := redis.NewClient(&redis.Options{Addr: addr, ContextTimeoutEnabled: true})
+	t.Cleanup(func() { _ = admin.Close() })
+	prefix := testservers.RedisPrefix(t, admin)
+	user := "authkit-rotate-" + strings.TrimSuffix(prefix, ":")
+	if err := admin.Do(t.Context(), "ACL", "SETUSER", user, "on", ">pw", "resetkeys", "~"+prefix+"*",
+		"-@all", "+@read", "+@write", "+@scripting", "+@connection").Err(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { admin.Do(context.Background(), "ACL", "DELUSER", user) })
+	rdb := redis.NewClient(&redis.Options{Addr: addr, Username: user, Password: "pw", ContextTimeoutEnabled: true})
+	t.Cleanup(func() { _ = rdb.Close() })
+	s, err := New(rdb, WithPrefix(prefix))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := t.Context()
+	base := time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
+	sess := authkit.Session{ID: "sess-1", Subject: "alice", CreatedAt: base, LastUsedAt: base, ExpiresAt: base.Add(48 * time.Hour), IdleExpiresAt: base.Add(time.Hour)}
+	if err := s.CreateSession(ctx, sess, authkit.RefreshRecord{Hash: testHash("t0"), SessionID: sess.ID, Subject: sess.Subject, IssuedAt: base, ExpiresAt: sess.IdleExpiresAt}); err != nil {
+		t.Fatal(err)
+	}
+	r := authkit.Rotation{Old: testHash("t0"), Next: testHash("t1"), NextExpiresAt: base.Add(2 * time.Hour), Successor: []byte("x"), Now: base.Add(time.Minute)}
+	if _, err := s.RotateRefresh(ctx, r); err != nil {
+		t.Fatalf("RotateRefresh as a user with the documented ACL: %v", err)
+	}
+	if _, err := s.RotateRefresh(ctx, r); !errors.Is(err, authkit.ErrTokenReused) {
+		t.Errorf("a second RotateRefresh as a user with the documented ACL: %v, want ErrTokenReused", err)
+	}
+	if n, err := s.DeleteExpiredSessions(ctx, base.Add(72*time.Hour), 100); err != nil || n != 3 {
+		t.Errorf("DeleteExpiredSessions as a user with the documented ACL: %d, %v; want 3", n, err)
+	}
+}
