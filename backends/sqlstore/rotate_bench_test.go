@@ -32,8 +32,11 @@ import (
 //     transaction of four statements (what every dialect ran before
 //     migration 0003, and SQLite still runs);
 //
-// each reporting ops/s. The figure the issue asks for is Refresh's ops/s
-// over RawInsert's of the same dialect:
+// each reporting ops/s; and Interleaved, which runs the three in turn in
+// each iteration and reports each one's time per call and the ratios of
+// throughput, refresh/raw (the figure the issue asks for: ≥ 0.8 on
+// PostgreSQL) and refresh-tx/raw, robust to load that comes and goes
+// during the run:
 //
 //	go test -run - -bench Rotation -benchtime 2s -count 3 ./backends/sqlstore/
 func BenchmarkRotation(b *testing.B) {
@@ -127,6 +130,65 @@ func BenchmarkRotation(b *testing.B) {
 				opsPerSec(b)
 			})
 			b.Run("Refresh/EdDSA", func(b *testing.B) { refresh(b, s) })
+			// Interleaved: each iteration runs a raw insert, a refresh and,
+			// where the dialect has the routine, a refresh through the
+			// transaction, timing each apart, so that a neighbour's load
+			// (a shared disk's fsync above all) weighs on the three alike.
+			b.Run("Interleaved", func(b *testing.B) {
+				iss := rotationIssuer(b, s)
+				pair, err := iss.IssuePair(ctx, "user-1234567890", issuer.WithScopes("read", "write"))
+				if err != nil {
+					b.Fatal(err)
+				}
+				var (
+					txIss  *issuer.Issuer
+					txPair authkit.TokenPair
+				)
+				if s.q.rotateCall != "" {
+					tx, err := New(db)
+					if err != nil {
+						b.Fatal(err)
+					}
+					tx.q.rotateCall = ""
+					txIss = rotationIssuer(b, tx)
+					if txPair, err = txIss.IssuePair(ctx, "user-1234567890", issuer.WithScopes("read", "write")); err != nil {
+						b.Fatal(err)
+					}
+				}
+				now := time.Now().UnixMicro()
+				var raw, ref, txRef time.Duration
+				for b.Loop() {
+					seq++
+					var k [8]byte
+					binary.BigEndian.PutUint64(k[:], seq)
+					h := sha256.Sum256(k[:])
+					t0 := time.Now()
+					if _, err := s.db.ExecContext(ctx, insert, h[:], "0123456789abcdef0123456789abcdef", "user-1234567890", now, now); err != nil {
+						b.Fatal(err)
+					}
+					t1 := time.Now()
+					if pair, err = iss.Refresh(ctx, pair.RefreshToken); err != nil {
+						b.Fatal(err)
+					}
+					t2 := time.Now()
+					raw += t1.Sub(t0)
+					ref += t2.Sub(t1)
+					if txIss != nil {
+						if txPair, err = txIss.Refresh(ctx, txPair.RefreshToken); err != nil {
+							b.Fatal(err)
+						}
+						txRef += time.Since(t2)
+					}
+				}
+				n := float64(b.N)
+				b.ReportMetric(raw.Seconds()*1e6/n, "raw-µs/op")
+				b.ReportMetric(ref.Seconds()*1e6/n, "refresh-µs/op")
+				b.ReportMetric(raw.Seconds()/ref.Seconds(), "refresh/raw")
+				if txIss != nil {
+					b.ReportMetric(txRef.Seconds()*1e6/n, "refresh-tx-µs/op")
+					b.ReportMetric(raw.Seconds()/txRef.Seconds(), "refresh-tx/raw")
+				}
+			})
 			b.Run("Refresh/EdDSA/tx", func(b *testing.B) {
 				if s.q.rotateCall == "" {
 					b.Skip("the dialect always rotates with the transaction")
