@@ -91,7 +91,12 @@ func (l *Listener) Listen(ctx context.Context, _ *sql.DB, channel string, ready,
 		for range notes {
 		}
 	}()
-	if err := c.exec(ctx, "LISTEN "+pq.QuoteIdentifier(channel), notes, nil); err != nil {
+	onNote := func(n *pq.Notification) {
+		if n != nil && n.Channel == channel {
+			notify()
+		}
+	}
+	if err := c.exec(ctx, "LISTEN "+pq.QuoteIdentifier(channel), notes, func(*pq.Notification) {}); err != nil {
 		return fmt.Errorf("pqlisten: LISTEN: %w", err)
 	}
 	ready()
@@ -105,19 +110,13 @@ func (l *Listener) Listen(ctx context.Context, _ *sql.DB, channel string, ready,
 			if !ok {
 				return fmt.Errorf("pqlisten: waiting for notifications: %w", c.lc.Err())
 			}
-			if n != nil && n.Channel == channel {
-				notify()
-			}
+			onNote(n)
 			timer.Reset(PingInterval)
 		case <-timer.C:
 			// Silent for PingInterval: is the server still there? The
 			// notifications that come meanwhile are still delivered.
 			pctx, cancel := context.WithTimeout(ctx, pingTimeout)
-			err := c.exec(pctx, "", notes, func(n *pq.Notification) {
-				if n.Channel == channel {
-					notify()
-				}
-			})
+			err := c.exec(pctx, "", notes, onNote)
 			cancel()
 			if err != nil {
 				if ctx.Err() != nil {
@@ -162,8 +161,8 @@ func (c *conn) close() {
 
 // exec runs q, with no result, on the connection until ctx ends (then
 // the connection is closed: lib/pq cannot cancel it otherwise), passing
-// the notifications that come meanwhile to onNote (nil: they wait in
-// notes).
+// the notifications that come meanwhile to onNote: lib/pq reads the
+// reply only after it has handed them over.
 func (c *conn) exec(ctx context.Context, q string, notes <-chan *pq.Notification, onNote func(*pq.Notification)) error {
 	done := make(chan error, 1)
 	go func() {
@@ -173,25 +172,27 @@ func (c *conn) exec(ctx context.Context, q string, notes <-chan *pq.Notification
 		}
 		done <- err
 	}()
-	if onNote == nil {
-		notes = nil
-	}
+	var cancelled error
+	stop := ctx.Done()
 	for {
 		select {
 		case err := <-done:
+			if cancelled != nil {
+				return cancelled
+			}
 			return err
 		case n, ok := <-notes:
 			if !ok {
 				notes = nil // the connection ended: done follows
 				continue
 			}
-			if n != nil {
+			if cancelled == nil {
 				onNote(n)
 			}
-		case <-ctx.Done():
+		case <-stop:
+			// Close, and keep draining notes until the query gives up.
 			c.close()
-			<-done
-			return ctx.Err()
+			cancelled, stop = ctx.Err(), nil
 		}
 	}
 }
