@@ -45,6 +45,10 @@
 // Harness.Reopen for a store whose data survives a restart: its log must
 // survive too.
 //
+// A store that implements the optional [authkit.ThrottleStore] (shared
+// counters of failed password attempts) is checked by [Run] too, under
+// "Throttle/…"; a throttle store of a type of its own runs [RunThrottle].
+//
 // Each check is a named subtest ("Refresh/Rotate/ExactlyOneWinner",
 // "Revocation/SetCutoff/Boundary", …), so one of them can be run alone with
 // go test -run, and each failure message quotes the rule the store broke.

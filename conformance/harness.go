@@ -54,8 +54,9 @@ type PartialHarness[S any] struct {
 // Run runs every conformance check against the backend h describes, as
 // subtests of t named "Refresh/…", "Revocation/…", "APIToken/…", for a
 // store that implements authkit.RevocationFeed "RevocationFeed/…" (see
-// [RunRevocationFeed]) and, for one that implements authkit.Pinger,
-// "Ping/…".
+// [RunRevocationFeed]), for one that implements authkit.Pinger,
+// "Ping/…", and for one that implements authkit.ThrottleStore
+// "Throttle/…" (see [RunThrottle]).
 func Run(t *testing.T, h Harness) {
 	t.Helper()
 	if h.New == nil {
@@ -66,6 +67,7 @@ func Run(t *testing.T, h Harness) {
 	t.Run("APIToken", func(t *testing.T) { runAPIToken(t, narrow[authkit.APITokenStore](h)) })
 	t.Run("RevocationFeed", func(t *testing.T) { runRevocationFeed(t, narrow[authkit.RevocationStore](h), false) })
 	t.Run("Ping", func(t *testing.T) { runPing(t, h) })
+	t.Run("Throttle", func(t *testing.T) { runThrottleOf(t, h) })
 }
 
 // RunRefreshStore runs the checks of authkit.RefreshStore (the "Refresh/…"

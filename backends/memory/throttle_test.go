@@ -1,0 +1,57 @@
+package memory_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/authkit-go/authkit"
+	"github.com/authkit-go/authkit/backends/memory"
+	"github.com/authkit-go/authkit/conformance"
+)
+
+func TestThrottleConformance(t *testing.T) {
+	conformance.RunThrottle(t, conformance.PartialHarness[authkit.ThrottleStore]{
+		New: func(t *testing.T) authkit.ThrottleStore { return memory.NewThrottle() },
+	})
+}
+
+// TestThrottleEvictionKeepsHeavyKeys: a full table evicts ended windows
+// first, then the keys with the fewest failures; a flood of one-failure
+// keys never pushes out a key with more.
+func TestThrottleEvictionKeepsHeavyKeys(t *testing.T) {
+	ctx := context.Background()
+	base := time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
+	th := memory.NewThrottle(memory.WithThrottleKeys(16))
+	for range 5 {
+		if _, err := th.AddFailure(ctx, "victim", base, time.Hour); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// An ended window is evicted before anything else.
+	if _, err := th.AddFailure(ctx, "short", base, time.Second); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 1000 {
+		if _, err := th.AddFailure(ctx, fmt.Sprint("flood-", i), base.Add(time.Minute+time.Duration(i)*time.Millisecond), time.Hour); err != nil {
+			t.Fatal(err)
+		}
+		if n := th.Len(); n > 16 {
+			t.Fatalf("after %d flood keys the throttle tracks %d keys, more than its limit of 16", i+1, n)
+		}
+	}
+	st, err := th.ThrottleStates(ctx, base.Add(2*time.Minute), "victim", "flood-999", "flood-0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st[0].Failures != 5 {
+		t.Errorf("the key with 5 failures has %d after a flood of 1000 one-failure keys into a table of 16; eviction must take the fewest failures first", st[0].Failures)
+	}
+	if st[1].Failures != 1 {
+		t.Errorf("the newest flood key has %d failures, want 1 (a new key is always admitted)", st[1].Failures)
+	}
+	if st[2].Failures != 0 {
+		t.Errorf("the oldest flood key has %d failures, want 0 (evicted: fewest failures, oldest last failure)", st[2].Failures)
+	}
+}
