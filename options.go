@@ -28,6 +28,13 @@ const (
 	DefaultLastUsedInterval    = time.Minute
 	DefaultJWKSRefreshInterval = time.Minute
 	DefaultVerifyCacheEntries  = 1024
+	DefaultStoreTimeout        = 5 * time.Second
+)
+
+// Bounds of WithStoreTimeout.
+const (
+	MinStoreTimeout = 10 * time.Millisecond
+	MaxStoreTimeout = time.Minute
 )
 
 // MaxVerifyCacheEntries is the largest size WithVerifyCache accepts.
@@ -81,6 +88,7 @@ type Config struct {
 	RefreshStore        RefreshStore
 	RevocationStore     RevocationStore
 	RevocationMirror    time.Duration // WithRevocationMirror's maxLag; 0 is off
+	StoreTimeout        time.Duration // WithStoreTimeout; always > 0
 	APITokenStore       APITokenStore
 	Keys                *keys.Set
 	JWKSURL             string
@@ -134,6 +142,7 @@ func BuildConfig(role Role, opts ...Option) (*Config, error) {
 		TokenPrefix:         DefaultTokenPrefix,
 		LastUsedInterval:    DefaultLastUsedInterval,
 		VerifyCacheEntries:  DefaultVerifyCacheEntries,
+		StoreTimeout:        DefaultStoreTimeout,
 	}
 	for _, o := range opts {
 		if o == nil {
@@ -487,6 +496,54 @@ func WithReuseGrace(d time.Duration) Option {
 // request. Default 1 minute; from 1 second to 1 day. Verifier only.
 func WithLastUsedInterval(d time.Duration) Option {
 	return durationOption("WithLastUsedInterval", RoleVerifier, d, time.Second, 24*time.Hour, func(c *Config) { c.LastUsedInterval = d })
+}
+
+// WithStoreTimeout bounds every store call the issuer and the verifier
+// make: each is given a context that ends d after the call starts, or
+// earlier if the caller's own context ends first. A call the store has not
+// answered by then returns at once with an error matching
+// ErrStoreUnavailable (and context.DeadlineExceeded), so the request is
+// refused (fail closed; 503 with Retry-After at the HTTP layer), even when
+// the driver does not honour its context (lib/pq through a network
+// partition): the caller never waits for it, and the abandoned call ends
+// in the background when the driver gives up. A caller's context that is
+// cancelled yields its own error instead.
+//
+// While more than a few hundred abandoned calls of one Issuer or Verifier
+// are still waiting on a store that does not answer, further calls are
+// refused at once with ErrStoreUnavailable instead of piling up.
+//
+// A call cut short may still have been carried out by the store: see
+// docs/security.md for what that means for a login and a refresh (a
+// session the issuer created for a client that was told 503 is revoked
+// again as soon as the store answers).
+//
+// Stores that answer from the process's own memory (InProcessStore: the
+// memory backend; the verifier's revocation mirror while it is current)
+// are called without a deadline, so they cost no timer; a mirror that
+// falls back to its store gives that call the deadline.
+//
+// Default DefaultStoreTimeout (5 seconds): far above a healthy store's
+// answer, even one that must first open a TLS connection or wait for a
+// lock, yet well below the 30 seconds after which load balancers and
+// clients commonly give up on their own, so the client gets a 503 it can
+// retry rather than a gateway timeout. From MinStoreTimeout (10 ms) to
+// MaxStoreTimeout (1 minute). Issuer and verifier.
+func WithStoreTimeout(d time.Duration) Option {
+	return durationOption("WithStoreTimeout", 0, d, MinStoreTimeout, MaxStoreTimeout, func(c *Config) { c.StoreTimeout = d })
+}
+
+// InProcessStore is an optional interface of a store (found by a type
+// assertion on the store given to WithStore, WithRefreshStore,
+// WithRevocationStore or WithAPITokenStore) whose every call is answered
+// from the process's own memory, without I/O and without waiting long for
+// a lock. The issuer and verifier call a store whose InProcess reports
+// true without the deadline of WithStoreTimeout, which would only add a
+// timer and a goroutine to each call. A store that wraps another should
+// report what the wrapped one reports.
+type InProcessStore interface {
+	// InProcess reports whether every call is answered in process.
+	InProcess() bool
 }
 
 func durationOption(name string, only Role, d, min, max time.Duration, set func(*Config)) Option {

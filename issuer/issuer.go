@@ -87,7 +87,7 @@ func New(opts ...authkit.Option) (*Issuer, error) {
 	if c.Keys.Active() == nil {
 		return nil, fmt.Errorf("%w: the key set has no active signing key", authkit.ErrInvalidConfig)
 	}
-	return &Issuer{
+	i := &Issuer{
 		keys:            c.Keys,
 		refresh:         c.RefreshStore,
 		revocations:     c.RevocationStore,
@@ -105,7 +105,20 @@ func New(opts ...authkit.Option) (*Issuer, error) {
 		sessionLifetime: c.SessionLifetime,
 		reuseGrace:      c.ReuseGrace,
 		apiTokenLimit:   c.APITokenLimit,
-	}, nil
+	}
+	// Every store call gets the store timeout (authkit.WithStoreTimeout),
+	// except those of stores answered in process.
+	dl := &deadline{d: c.StoreTimeout}
+	if i.refresh != nil && !inProcess(i.refresh) {
+		i.refresh = &boundedRefresh{s: i.refresh, dl: dl, now: i.now, log: i.log}
+	}
+	if i.revocations != nil && !inProcess(i.revocations) {
+		i.revocations = &boundedRevocations{s: i.revocations, dl: dl}
+	}
+	if i.apiTokens != nil && !inProcess(i.apiTokens) {
+		i.apiTokens = &boundedAPITokens{s: i.apiTokens, dl: dl, now: i.now, log: i.log}
+	}
+	return i, nil
 }
 
 func (i *Issuer) emit(ctx context.Context, e authkit.Event) {

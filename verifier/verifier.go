@@ -155,6 +155,17 @@ func New(opts ...authkit.Option) (*Verifier, error) {
 		}
 		v.remote = newRemoteKeys(c.JWKSURL, hc, c.JWKSRefreshInterval, c.JWKSDefaultAlg, c.Clock, c.Logger)
 	}
+	// Every store call gets the store timeout (authkit.WithStoreTimeout),
+	// except those answered in process: by an in-process store, or by the
+	// revocation mirror while its copy is current (it gives the calls it
+	// passes to the store the deadline).
+	dl := &deadline{d: c.StoreTimeout}
+	if v.revocations != nil && !inProcess(v.revocations) {
+		v.revocations = &boundedRevocations{s: v.revocations, dl: dl}
+	}
+	if v.apiTokens != nil && !inProcess(v.apiTokens) {
+		v.apiTokens = &boundedAPITokens{APITokenStore: v.apiTokens, dl: dl}
+	}
 	if c.RevocationMirror > 0 {
 		// BuildConfig has checked that the store implements
 		// authkit.RevocationFeed. Until the first snapshot arrives, and
@@ -162,7 +173,11 @@ func New(opts ...authkit.Option) (*Verifier, error) {
 		// store itself. Its freshness is judged by the wall clock, never
 		// by WithClock: a frozen test clock must not keep a copy whose
 		// feed has died looking current.
-		m, err := revmirror.New(c.RevocationStore, revmirror.Options{MaxLag: c.RevocationMirror, Logger: c.Logger})
+		store := c.RevocationStore
+		if b, ok := v.revocations.(*boundedRevocations); ok {
+			store = &boundedFeed{boundedRevocations: *b, RevocationFeed: c.RevocationStore.(authkit.RevocationFeed)}
+		}
+		m, err := revmirror.New(store, revmirror.Options{MaxLag: c.RevocationMirror, Logger: c.Logger})
 		if err != nil {
 			v.Close()
 			return nil, err

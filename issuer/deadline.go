@@ -1,0 +1,127 @@
+package issuer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync/atomic"
+	"time"
+
+	"github.com/authkit-go/authkit"
+)
+
+// This file applies authkit.WithStoreTimeout. verifier/deadline.go holds
+// the same mechanism for the verifier; keep the two alike.
+
+// maxAbandoned bounds the store calls of one Issuer that were given up at
+// their deadline and have not yet returned. Beyond it a store call is
+// refused at once: a store that leaves hundreds of calls unanswered is
+// down, and waiting on it would only pile up goroutines.
+const maxAbandoned = 256
+
+// deadline bounds store calls with a store timeout.
+type deadline struct {
+	d         time.Duration
+	abandoned atomic.Int64 // calls given up on that are still running
+}
+
+// inProcess reports whether store answers from the process's own memory
+// (authkit.InProcessStore), so that a deadline would only cost a timer.
+func inProcess(store any) bool {
+	p, ok := store.(authkit.InProcessStore)
+	return ok && p.InProcess()
+}
+
+type result[T any] struct {
+	v   T
+	err error
+}
+
+// call states: running, then finished (the caller took the result) or
+// abandoned (the caller returned at its deadline first).
+const (
+	callRunning int32 = iota
+	callFinished
+	callAbandoned
+)
+
+// bounded calls f with a context that ends dl.d from now, or when ctx does
+// if that is sooner, and returns when f returns or that context ends,
+// whichever comes first: a store whose driver does not honour its context
+// cannot hold the caller past the deadline. A call given up on keeps
+// running in its goroutine until f returns; its result is dropped. settle,
+// if not nil, then runs in that goroutine with f's error and whether the
+// caller gave up on it, so that a write whose outcome the caller never
+// learnt can be undone.
+//
+// A call that does not answer in time yields an error matching
+// authkit.ErrStoreUnavailable and context.DeadlineExceeded; one whose ctx
+// is cancelled yields ctx's error.
+func bounded[T any](ctx context.Context, dl *deadline, f func(context.Context) (T, error), settle func(err error, abandoned bool)) (T, error) {
+	var zero T
+	if err := ctx.Err(); err != nil {
+		return zero, err
+	}
+	if dl.abandoned.Load() >= maxAbandoned {
+		return zero, fmt.Errorf("%w: %d earlier store calls are still unanswered past the %v store timeout", authkit.ErrStoreUnavailable, maxAbandoned, dl.d)
+	}
+	cctx, cancel := context.WithTimeout(ctx, dl.d)
+	defer cancel()
+	done := make(chan result[T], 1)
+	var state atomic.Int32
+	go func() {
+		v, err := f(cctx)
+		abandoned := !state.CompareAndSwap(callRunning, callFinished)
+		done <- result[T]{v, err} // buffered: never blocks
+		if settle != nil {
+			settle(err, abandoned)
+		}
+		if abandoned {
+			dl.abandoned.Add(-1)
+		}
+	}()
+	select {
+	case r := <-done:
+		return r.v, dl.classify(ctx, cctx, r.err)
+	case <-cctx.Done():
+	}
+	dl.abandoned.Add(1)
+	if !state.CompareAndSwap(callRunning, callAbandoned) {
+		// f returned just as the deadline passed: take its answer.
+		dl.abandoned.Add(-1)
+		r := <-done
+		return r.v, dl.classify(ctx, cctx, r.err)
+	}
+	return zero, dl.expired(ctx)
+}
+
+// expired is the error of a call given up on when cctx ended.
+func (dl *deadline) expired(ctx context.Context) error {
+	switch err := ctx.Err(); {
+	case errors.Is(err, context.Canceled):
+		return err
+	case err != nil:
+		// The caller's own deadline: the store did not answer in time.
+		return fmt.Errorf("%w: the store did not answer before the caller's deadline: %w", authkit.ErrStoreUnavailable, err)
+	}
+	return fmt.Errorf("%w: the store did not answer within the %v store timeout: %w", authkit.ErrStoreUnavailable, dl.d, context.DeadlineExceeded)
+}
+
+// classify makes sure that a store error caused by the store timeout
+// (rather than the caller's context) matches authkit.ErrStoreUnavailable,
+// whatever the store made of it.
+func (dl *deadline) classify(ctx, cctx context.Context, err error) error {
+	if err == nil || errors.Is(err, authkit.ErrStoreUnavailable) || ctx.Err() != nil || cctx.Err() == nil {
+		return err
+	}
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+		return fmt.Errorf("%w: the store did not answer within the %v store timeout: %w", authkit.ErrStoreUnavailable, dl.d, err)
+	}
+	return err
+}
+
+// outcomeUnknown reports whether a failed write may still have been
+// carried out: the call was cut short by a context rather than refused.
+func outcomeUnknown(err error) bool {
+	return errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled)
+}
