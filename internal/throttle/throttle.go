@@ -1,0 +1,260 @@
+// Package throttle is the policy over an [authkit.ThrottleStore]: which
+// counters a password attempt is charged to, and how long a counter with
+// many failures makes the next attempt wait. The HTTP layer calls it
+// wherever a password is checked; the store only counts.
+//
+// # Policy
+//
+// An attempt of user from client address addr is charged to three keys:
+//
+//   - the pair (user, addr): one guesser at one account;
+//   - the address addr: one guesser spraying many accounts (an IPv6
+//     address counts as its /64, which one host usually holds whole);
+//   - the user: many addresses guessing one account (a botnet).
+//
+// Each key has a [Rule]: Free failures in a fixed Window cost nothing;
+// every failure beyond them makes the key wait Base, doubling with each
+// further failure, up to Max, counted from the key's last failure and never
+// past its window's end. An attempt is refused while any of its keys
+// waits. Refused attempts are not checked and not counted. A wrong
+// password counts on all three keys; the right one clears the pair only:
+// never the address (an attacker logging in to an account of their own
+// would wipe the count of the address they guess from) and never the user
+// (the owner logging in does not hand a botnet a new allowance).
+//
+// [DefaultPolicy] keeps the right password working from an address that
+// has not been guessing while another address fails 30 times a minute
+// (that address waits after 5 failures at the pair, 30 at the address);
+// the user ceiling is 100 failures an hour, from all addresses together,
+// after which the account waits 1 second, doubling per failure, at most 1
+// minute: a botnet gets about 100 + 60 guesses an hour at one account, and
+// the owner may have to retry once after a minute.
+//
+// # Errors
+//
+// A store that fails makes [Limiter.Check] return an error matching
+// authkit.ErrStoreUnavailable (or the ctx error): the caller refuses the
+// attempt (fail closed).
+package throttle
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math"
+	"net/netip"
+	"time"
+
+	"github.com/authkit-go/authkit"
+)
+
+// Rule is how one kind of key is throttled.
+type Rule struct {
+	// Free is how many failures in a window cost nothing. >= 0.
+	Free int64
+	// Window is how long a key counts failures, from its first. > 0.
+	Window time.Duration
+	// Base is the wait after the first failure beyond Free; each further
+	// failure doubles it. > 0.
+	Base time.Duration
+	// Max caps the wait. >= Base.
+	Max time.Duration
+}
+
+// Wait returns how long a key in state st keeps an attempt waiting at
+// now: zero when it has at most Free failures or its window has ended.
+func (r Rule) Wait(st authkit.ThrottleState, now time.Time) time.Duration {
+	if !st.Active(now) || st.Failures <= r.Free {
+		return 0
+	}
+	d := r.Max
+	if k := st.Failures - r.Free - 1; k < 62 {
+		if b := float64(r.Base) * math.Exp2(float64(k)); b < float64(r.Max) {
+			d = time.Duration(b)
+		}
+	}
+	until := st.Last.Add(d)
+	if until.After(st.ExpiresAt) {
+		until = st.ExpiresAt
+	}
+	if w := until.Sub(now); w > 0 {
+		return w
+	}
+	return 0
+}
+
+func (r Rule) valid() bool {
+	return r.Free >= 0 && r.Window > 0 && r.Base > 0 && r.Max >= r.Base
+}
+
+// Policy is the rule of each key kind.
+type Policy struct {
+	// Pair throttles one address guessing at one user.
+	Pair Rule
+	// Address throttles one address, whatever the user.
+	Address Rule
+	// User throttles one user, whatever the address: the ceiling.
+	User Rule
+}
+
+// DefaultPolicy returns the policy described in the package doc.
+func DefaultPolicy() Policy {
+	return Policy{
+		Pair:    Rule{Free: 5, Window: time.Hour, Base: time.Second, Max: 15 * time.Minute},
+		Address: Rule{Free: 30, Window: time.Hour, Base: time.Second, Max: 15 * time.Minute},
+		User:    Rule{Free: 100, Window: time.Hour, Base: time.Second, Max: time.Minute},
+	}
+}
+
+// Kind names the key that refused an attempt.
+type Kind string
+
+// The key kinds.
+const (
+	KindPair    Kind = "pair"
+	KindAddress Kind = "address"
+	KindUser    Kind = "user"
+)
+
+// Decision is the outcome of [Limiter.Check].
+type Decision struct {
+	// Allowed reports whether the password may be checked.
+	Allowed bool
+	// RetryAfter is, for a refused attempt, how long until it may be
+	// retried (HTTP Retry-After, rounded up to whole seconds by the
+	// caller); zero when allowed.
+	RetryAfter time.Duration
+	// By is the key kind that waits longest, for a refused attempt (for
+	// events and logs); empty when allowed.
+	By Kind
+}
+
+// Limiter applies a Policy over a ThrottleStore. It is safe for concurrent
+// use and holds no state of its own.
+type Limiter struct {
+	store authkit.ThrottleStore
+	p     Policy
+}
+
+// New returns a Limiter that counts in store under p.
+func New(store authkit.ThrottleStore, p Policy) (*Limiter, error) {
+	if store == nil {
+		return nil, fmt.Errorf("throttle: New: nil store: %w", authkit.ErrInvalidConfig)
+	}
+	for _, r := range []struct {
+		name string
+		r    Rule
+	}{{"Pair", p.Pair}, {"Address", p.Address}, {"User", p.User}} {
+		if !r.r.valid() {
+			return nil, fmt.Errorf("throttle: New: %s rule %+v: need Free >= 0, Window > 0, Base > 0 and Max >= Base: %w", r.name, r.r, authkit.ErrInvalidConfig)
+		}
+	}
+	return &Limiter{store: store, p: p}, nil
+}
+
+// Attempt identifies a password attempt: the user name as presented, and
+// the client address (as the HTTP layer determined it, trusted proxies
+// applied). An invalid Addr (unknown) is a key of its own, shared by
+// every such attempt.
+type Attempt struct {
+	User string
+	Addr netip.Addr
+}
+
+// keys are the store keys of an attempt, in the order pair, address, user.
+type keys [3]string
+
+// Key derivation: "t1" and 22 characters of unpadded base64url of
+// SHA-256(kind byte, len(user) as 8 bytes, user, the 16-byte address
+// prefix and its bit length): 128 bits, fixed size, no user name or
+// address in the clear, and the kind and the length prefix keep the three
+// namespaces and every (user, address) split apart.
+func keysOf(a Attempt) keys {
+	addr, bits := prefix(a.Addr)
+	user := []byte(a.User)
+	mk := func(kind byte, withUser, withAddr bool) string {
+		h := sha256.New()
+		h.Write([]byte{kind})
+		if withUser {
+			var n [8]byte
+			binary.BigEndian.PutUint64(n[:], uint64(len(user)))
+			h.Write(n[:])
+			h.Write(user)
+		}
+		if withAddr {
+			h.Write(addr[:])
+			h.Write([]byte{bits})
+		}
+		sum := h.Sum(nil)
+		return "t1" + base64.RawURLEncoding.EncodeToString(sum[:16])
+	}
+	return keys{mk('p', true, true), mk('a', false, true), mk('u', true, false)}
+}
+
+// prefix returns the address an attempt is counted under: an IPv4 address
+// (or an IPv4-mapped IPv6 one) whole, an IPv6 address's /64, or the zero
+// prefix for an invalid address; zones are dropped.
+func prefix(a netip.Addr) ([16]byte, byte) {
+	switch {
+	case !a.IsValid():
+		return [16]byte{}, 0
+	case a.Unmap().Is4():
+		return netip.AddrFrom4(a.Unmap().As4()).As16(), 32
+	default:
+		p, _ := a.WithZone("").Prefix(64)
+		return p.Addr().As16(), 64
+	}
+}
+
+func (l *Limiter) rules() [3]Rule { return [3]Rule{l.p.Pair, l.p.Address, l.p.User} }
+
+var kinds = [3]Kind{KindPair, KindAddress, KindUser}
+
+// Check decides, before the password is checked, whether attempt a may
+// proceed at now: one store round trip, nothing counted. A store error
+// returns it (the caller refuses the attempt).
+func (l *Limiter) Check(ctx context.Context, a Attempt, now time.Time) (Decision, error) {
+	k := keysOf(a)
+	sts, err := l.store.ThrottleStates(ctx, now, k[:]...)
+	if err != nil {
+		return Decision{}, fmt.Errorf("throttle: check: %w", err)
+	}
+	if len(sts) != len(k) {
+		return Decision{}, fmt.Errorf("throttle: check: the store returned %d states for %d keys: %w", len(sts), len(k), authkit.ErrStoreUnavailable)
+	}
+	d := Decision{Allowed: true}
+	for i, r := range l.rules() {
+		if w := r.Wait(sts[i], now); w > d.RetryAfter {
+			d = Decision{RetryAfter: w, By: kinds[i]}
+		}
+	}
+	return d, nil
+}
+
+// Failure records a wrong password for a at now on the pair, the address
+// and the user. It returns the first store error, having tried all three.
+func (l *Limiter) Failure(ctx context.Context, a Attempt, now time.Time) error {
+	k := keysOf(a)
+	var errs []error
+	for i, r := range l.rules() {
+		if _, err := l.store.AddFailure(ctx, k[i], now, r.Window); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("throttle: failure: %w", errors.Join(errs...))
+	}
+	return nil
+}
+
+// Success records the right password for a: it clears the pair only (see
+// the package doc).
+func (l *Limiter) Success(ctx context.Context, a Attempt) error {
+	if err := l.store.ClearThrottle(ctx, keysOf(a)[0]); err != nil {
+		return fmt.Errorf("throttle: success: %w", err)
+	}
+	return nil
+}

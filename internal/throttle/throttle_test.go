@@ -1,0 +1,252 @@
+package throttle
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/authkit-go/authkit"
+	"github.com/authkit-go/authkit/backends/memory"
+)
+
+var base = time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
+
+func newLimiter(t *testing.T) *Limiter {
+	t.Helper()
+	l, err := New(memory.NewThrottle(), DefaultPolicy())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l
+}
+
+func attempt(user, addr string) Attempt {
+	return Attempt{User: user, Addr: netip.MustParseAddr(addr)}
+}
+
+func fail(t *testing.T, l *Limiter, a Attempt, now time.Time) {
+	t.Helper()
+	if err := l.Failure(t.Context(), a, now); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func check(t *testing.T, l *Limiter, a Attempt, now time.Time) Decision {
+	t.Helper()
+	d, err := l.Check(t.Context(), a, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+func wantAllowed(t *testing.T, d Decision, why string) {
+	t.Helper()
+	if !d.Allowed || d.RetryAfter != 0 || d.By != "" {
+		t.Errorf("%s: got %+v, want allowed", why, d)
+	}
+}
+
+func wantRefused(t *testing.T, d Decision, by Kind, after time.Duration, why string) {
+	t.Helper()
+	if d.Allowed || d.By != by || d.RetryAfter != after {
+		t.Errorf("%s: got %+v, want refused by %s for %v", why, d, by, after)
+	}
+}
+
+// The promise: 30 failures within a minute from another address
+// do not block the right password from a clean one.
+func TestCleanAddressUnaffectedByThirtyFailuresAMinute(t *testing.T) {
+	for _, spread := range []bool{false, true} {
+		t.Run(fmt.Sprint("attackerAddresses=", map[bool]string{false: "one", true: "thirty"}[spread]), func(t *testing.T) {
+			l := newLimiter(t)
+			var last time.Time
+			for i := range 30 {
+				addr := "198.51.100.7"
+				if spread {
+					addr = fmt.Sprintf("198.51.100.%d", i+1)
+				}
+				last = base.Add(time.Duration(i) * 2 * time.Second)
+				fail(t, l, attempt("alice", addr), last)
+			}
+			now := last.Add(time.Second)
+			wantAllowed(t, check(t, l, attempt("alice", "203.0.113.9"), now), "alice from a clean address after 30 failures a minute from elsewhere")
+			if !spread {
+				d := check(t, l, attempt("alice", "198.51.100.7"), now)
+				if d.Allowed || d.By != KindPair {
+					t.Errorf("the guessing address after 30 failures at one user: %+v, want refused by the pair", d)
+				}
+			}
+		})
+	}
+}
+
+func TestPairBackoffGrowsAndIsCapped(t *testing.T) {
+	l := newLimiter(t)
+	a := attempt("alice", "192.0.2.1")
+	now := base
+	for range 5 {
+		fail(t, l, a, now)
+	}
+	wantAllowed(t, check(t, l, a, now), "after the 5 free failures")
+	for i, want := range []time.Duration{time.Second, 2 * time.Second, 4 * time.Second, 8 * time.Second} {
+		fail(t, l, a, now)
+		wantRefused(t, check(t, l, a, now), KindPair, want, fmt.Sprintf("after %d failures", 6+i))
+		wantRefused(t, check(t, l, a, now.Add(want/2)), KindPair, want-want/2, "halfway through the wait")
+		now = now.Add(want)
+		wantAllowed(t, check(t, l, a, now), "when the wait has passed")
+	}
+	for range 20 {
+		fail(t, l, a, now)
+	}
+	wantRefused(t, check(t, l, a, now), KindPair, 15*time.Minute, "the wait is capped at 15 minutes")
+	// The window (an hour from the first failure) bounds every wait.
+	late := base.Add(time.Hour - time.Minute)
+	fail(t, l, a, late)
+	wantRefused(t, check(t, l, a, late), KindPair, time.Minute, "a wait never runs past the window's end")
+	wantAllowed(t, check(t, l, a, base.Add(time.Hour)), "once the window has ended")
+}
+
+func TestUserCeiling(t *testing.T) {
+	l := newLimiter(t)
+	clean := attempt("alice", "203.0.113.9")
+	now := base
+	for i := range 100 {
+		fail(t, l, attempt("alice", fmt.Sprintf("10.0.%d.%d", i/250, i%250)), now)
+	}
+	wantAllowed(t, check(t, l, clean, now), "a clean address after 100 failures of the user (the free allowance)")
+	fail(t, l, attempt("alice", "10.9.9.9"), now)
+	wantRefused(t, check(t, l, clean, now), KindUser, time.Second, "a clean address after 101 failures of the user")
+	for range 20 {
+		fail(t, l, attempt("alice", "10.9.9.10"), now)
+	}
+	d := check(t, l, clean, now)
+	if d.Allowed || d.RetryAfter != time.Minute {
+		t.Errorf("past the ceiling, the user's wait is capped at a minute: got %+v", d)
+	}
+	wantAllowed(t, check(t, l, attempt("bob", "203.0.113.9"), now), "another user is not affected")
+}
+
+func TestAddressCountsAcrossUsers(t *testing.T) {
+	l := newLimiter(t)
+	for i := range 31 {
+		fail(t, l, attempt(fmt.Sprint("user", i), "2001:db8::1"), base)
+	}
+	wantRefused(t, check(t, l, attempt("someone-new", "2001:db8::1"), base), KindAddress, time.Second, "an address after 31 failures over 31 users")
+	// An IPv6 address counts as its /64.
+	wantRefused(t, check(t, l, attempt("someone-new", "2001:db8::ffff:1"), base), KindAddress, time.Second, "another address of the same /64")
+	wantAllowed(t, check(t, l, attempt("someone-new", "2001:db8:0:1::1"), base), "an address of another /64")
+}
+
+func TestSuccessClearsThePairOnly(t *testing.T) {
+	l := newLimiter(t)
+	a := attempt("mallory", "192.0.2.1")
+	for i := range 31 {
+		fail(t, l, attempt(fmt.Sprint("victim", i), "192.0.2.1"), base)
+	}
+	for range 101 {
+		fail(t, l, attempt("alice", "192.0.2.50"), base)
+	}
+	if err := l.Success(t.Context(), a); err != nil {
+		t.Fatal(err)
+	}
+	wantRefused(t, check(t, l, a, base), KindAddress, time.Second, "a success of the attacker's own account does not clear its address")
+	b := attempt("alice", "192.0.2.50")
+	if err := l.Success(t.Context(), b); err != nil {
+		t.Fatal(err)
+	}
+	d := check(t, l, attempt("alice", "203.0.113.1"), base)
+	if d.Allowed || d.By != KindUser {
+		t.Errorf("a success does not clear the user's count: got %+v", d)
+	}
+	// The pair is cleared: five more failures of that pair are free again.
+	l2 := newLimiter(t)
+	for range 6 {
+		fail(t, l2, b, base)
+	}
+	if err := l2.Success(t.Context(), b); err != nil {
+		t.Fatal(err)
+	}
+	wantAllowed(t, check(t, l2, b, base), "after a success the pair has no failures")
+}
+
+func TestKeys(t *testing.T) {
+	seen := map[string]string{}
+	for _, a := range []Attempt{
+		attempt("ab", "192.0.2.1"), attempt("a", "192.0.2.1"), attempt("ab", "192.0.2.2"),
+		attempt("Alice", "192.0.2.1"), attempt("alice", "192.0.2.1"), attempt("", "192.0.2.1"),
+		attempt("alice", "2001:db8::1"), {User: "alice"},
+	} {
+		for i, k := range keysOf(a) {
+			if len(k) == 0 || len(k) > authkit.MaxThrottleKeyLen {
+				t.Errorf("key %q of %+v: %d bytes, want 1 to %d", k, a, len(k), authkit.MaxThrottleKeyLen)
+			}
+			what := fmt.Sprintf("%s of %q from %v", kinds[i], a.User, a.Addr)
+			if prev, ok := seen[k]; ok && prev != what {
+				// Address and user keys are shared by design between
+				// attempts with the same address or user.
+				if kinds[i] == KindPair {
+					t.Errorf("%s and %s share key %q", prev, what, k)
+				}
+			}
+			seen[k] = what
+		}
+	}
+	mapped := keysOf(attempt("alice", "::ffff:192.0.2.1"))
+	if mapped != keysOf(attempt("alice", "192.0.2.1")) {
+		t.Error("an IPv4-mapped IPv6 address must count as the IPv4 address")
+	}
+	zoned := keysOf(attempt("alice", "fe80::1%eth0"))
+	if zoned != keysOf(attempt("alice", "fe80::2")) {
+		t.Error("a zone and the host bits of an IPv6 /64 must not make a key of their own")
+	}
+	k := keysOf(attempt("alice", "192.0.2.1"))
+	if k[0] == k[1] || k[1] == k[2] || k[0] == k[2] {
+		t.Errorf("the three kinds must not share keys: %q", k)
+	}
+}
+
+type brokenStore struct{ authkit.ThrottleStore }
+
+func (brokenStore) ThrottleStates(context.Context, time.Time, ...string) ([]authkit.ThrottleState, error) {
+	return nil, fmt.Errorf("down: %w", authkit.ErrStoreUnavailable)
+}
+
+func (brokenStore) AddFailure(context.Context, string, time.Time, time.Duration) (authkit.ThrottleState, error) {
+	return authkit.ThrottleState{}, fmt.Errorf("down: %w", authkit.ErrStoreUnavailable)
+}
+
+func TestStoreErrorsFailClosed(t *testing.T) {
+	l, err := New(brokenStore{}, DefaultPolicy())
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := l.Check(t.Context(), attempt("alice", "192.0.2.1"), base)
+	if !errors.Is(err, authkit.ErrStoreUnavailable) || d.Allowed {
+		t.Errorf("Check on a failing store = %+v, %v; want not allowed and an error matching ErrStoreUnavailable", d, err)
+	}
+	if err := l.Failure(t.Context(), attempt("alice", "192.0.2.1"), base); !errors.Is(err, authkit.ErrStoreUnavailable) {
+		t.Errorf("Failure on a failing store = %v; want an error matching ErrStoreUnavailable", err)
+	}
+}
+
+func TestNewValidates(t *testing.T) {
+	if _, err := New(nil, DefaultPolicy()); !errors.Is(err, authkit.ErrInvalidConfig) {
+		t.Errorf("New(nil store) = %v, want ErrInvalidConfig", err)
+	}
+	for _, mut := range []func(*Policy){
+		func(p *Policy) { p.Pair.Free = -1 },
+		func(p *Policy) { p.Address.Window = 0 },
+		func(p *Policy) { p.User.Base = 0 },
+		func(p *Policy) { p.User.Max = p.User.Base - 1 },
+	} {
+		p := DefaultPolicy()
+		mut(&p)
+		if _, err := New(memory.NewThrottle(), p); !errors.Is(err, authkit.ErrInvalidConfig) {
+			t.Errorf("New(%+v) = %v, want ErrInvalidConfig", p, err)
+		}
+	}
+}
