@@ -285,5 +285,8 @@ func runThrottle(t *testing.T, h PartialHarness[authkit.ThrottleStore]) {
 	t.Run("Context", func(t *testing.T) {
 		runDeadContext(t, h, func(t *testing.T, s authkit.ThrottleStore) { addFailure(t, s, "k", base, hour) }, calls)
 	})
-	t.Run("Unavailable", func(t *testing.T) { runUnavailable(t, h, calls) })
+	// DeleteExpiredThrottles may do nothing on a backend that expires keys
+	// by itself, so it need not notice an outage; the three calls that
+	// decide an attempt must.
+	t.Run("Unavailable", func(t *testing.T) { runUnavailable(t, h, calls[:3]) })
 }
