@@ -35,7 +35,8 @@ func WithThrottleKeys(n int) ThrottleOption {
 //
 // A Throttle holds at most a fixed number of keys ([WithThrottleKeys]),
 // each at most authkit.MaxThrottleKeyLen bytes, so its memory is bounded
-// (about 200 bytes a key: some 20 MB at the default). Every call first
+// (about 140 bytes for a key of the HTTP layer's policy, 250 for one of
+// 128 bytes: at most some 25 MB at the default). Every call first
 // drops a few keys whose window has ended at its now. When a new key
 // arrives and the table is full, the key evicted is one whose window has
 // ended if any, else the key with the fewest failures, the one whose last
