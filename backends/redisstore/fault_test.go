@@ -42,6 +42,7 @@ func TestFaults(t *testing.T) {
 		Slack:          250 * time.Millisecond,
 		RecoverWithin:  10 * time.Second,
 		RefreshMayLand: true,
+		StoreTimeout:   250 * time.Millisecond,
 		Stalled: func(t *testing.T) {
 			start := time.Now()
 			if _, err := bounded.IsRevoked(context.Background(), authkit.RevocationQuery{TokenID: "x", Subject: "user-5"}, time.Now()); !errors.Is(err, authkit.ErrStoreUnavailable) {

@@ -4,11 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/authkit-go/authkit"
+	"github.com/authkit-go/authkit/adapters/httpauth"
 	"github.com/authkit-go/authkit/internal/testservers"
 	"github.com/authkit-go/authkit/issuer"
 	"github.com/authkit-go/authkit/keys"
@@ -46,7 +49,24 @@ type FaultHarness struct {
 	// Stalled, if not nil, runs backend-specific checks while the proxy is
 	// stalled, after the common ones.
 	Stalled func(t *testing.T)
+	// StoreTimeout is the authkit.WithStoreTimeout of a second issuer and
+	// verifier that, while the proxy is stalled, are called with no
+	// deadline of their own (and through the HTTP layer): each call must
+	// fail closed (ErrStoreUnavailable; 503 with Retry-After) within
+	// StoreBound(StoreTimeout, Slack). Default 250ms.
+	StoreTimeout time.Duration
+	// DriverIgnoresDeadline says the driver cannot end a call at its ctx
+	// deadline while the network swallows everything (lib/pq, which can
+	// only send the server a cancel request, itself swallowed): the
+	// store's own methods are then not timed while the proxy is stalled,
+	// only the issuer's and the verifier's, which return at the deadline
+	// whatever the driver does.
+	DriverIgnoresDeadline bool
 }
+
+// StoreBound is how soon a call under a store timeout d must have failed:
+// five times d, and at least d plus slack.
+func StoreBound(d, slack time.Duration) time.Duration { return max(5*d, d+slack) }
 
 // Faults runs an issuer and a verifier over h.Store, cuts and then stalls
 // h.Proxy in the middle of a run, and restores it each time. While the
@@ -54,8 +74,17 @@ type FaultHarness struct {
 // within its ctx deadline and the verifier must refuse every credential;
 // once the server is back the same store must work again by itself. At the
 // end nothing issued is lost and no revocation has been undone.
+//
+// While the proxy is stalled, an issuer and a verifier with a short
+// authkit.WithStoreTimeout (h.StoreTimeout) are also called with no
+// deadline of their own — Verify, IssuePair, Refresh, and a protected
+// request through adapters/httpauth — and must refuse within a few store
+// timeouts: the store timeout alone bounds them.
 func Faults(t *testing.T, h FaultHarness) {
 	s, px := h.Store, h.Proxy
+	if h.StoreTimeout == 0 {
+		h.StoreTimeout = 250 * time.Millisecond
+	}
 	set := keySet(t, keys.HS256)
 	iss, err := issuer.New(authkit.WithKeys(set), authkit.WithStore(s))
 	if err != nil {
@@ -65,6 +94,23 @@ func Faults(t *testing.T, h FaultHarness) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The same store under a short store timeout, with the verify cache off
+	// so that every Verify asks the store.
+	tiss, err := issuer.New(authkit.WithKeys(set), authkit.WithStore(s), authkit.WithStoreTimeout(h.StoreTimeout))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tv, err := verifier.New(authkit.WithKeys(set), authkit.WithStore(s), authkit.WithStoreTimeout(h.StoreTimeout), authkit.WithVerifyCache(0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	auth, err := httpauth.New(tv, httpauth.WithRetryAfter(7*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	protected := auth.Require(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusNoContent)
+	}))
 	ctx := t.Context()
 
 	var (
@@ -179,7 +225,7 @@ func Faults(t *testing.T, h FaultHarness) {
 			return err
 		}
 	}
-	outage := func(deadline time.Duration) {
+	outage := func(deadline time.Duration, stalled bool) {
 		t.Helper()
 		refused("Verify of a live access token", deadline, verify(probe.AccessToken))
 		refused("Verify of a revoked access token", deadline, verify(revoked[0]))
@@ -187,6 +233,9 @@ func Faults(t *testing.T, h FaultHarness) {
 		refused("IssuePair", deadline, func(ctx context.Context) error { _, err := iss.IssuePair(ctx, "during"); return err })
 		refused("Refresh", deadline, func(ctx context.Context) error { _, err := iss.Refresh(ctx, spare.RefreshToken); return err })
 		refused("RevokeSubject", deadline, func(ctx context.Context) error { return iss.RevokeSubject(ctx, "nobody") })
+		if stalled && h.DriverIgnoresDeadline {
+			return // the store's own calls outlive their deadline
+		}
 		refused("Ping", deadline, s.Ping)
 		refused("IsRevoked", deadline, func(ctx context.Context) error {
 			dead, err := s.IsRevoked(ctx, authkit.RevocationQuery{TokenID: "x", Subject: "user-5", IssuedAt: time.Now()}, time.Now())
@@ -231,7 +280,7 @@ func Faults(t *testing.T, h FaultHarness) {
 
 	// Cut: connections reset, new ones refused. Failures are immediate.
 	px.Cut()
-	outage(h.CutDeadline)
+	outage(h.CutDeadline, false)
 	px.Restore()
 	recovered()
 	revokeBetween()
@@ -239,7 +288,8 @@ func Faults(t *testing.T, h FaultHarness) {
 	// Stall: the network swallows everything. Calls end at their deadline.
 	time.Sleep(50 * time.Millisecond)
 	px.Stall()
-	outage(300 * time.Millisecond)
+	outage(300*time.Millisecond, true)
+	storeTimeout(t, h, tiss, tv, protected, probe.AccessToken, apiLive[0], spare.RefreshToken)
 	if h.Stalled != nil {
 		h.Stalled(t)
 	}
@@ -279,5 +329,56 @@ func Faults(t *testing.T, h FaultHarness) {
 		if _, err := iss.Refresh(ctx, rt); !errors.Is(err, authkit.ErrTokenRevoked) {
 			t.Errorf("the refresh token of a revoked session after the faults: %v, want ErrTokenRevoked", err)
 		}
+	}
+}
+
+// storeTimeout checks, while h.Proxy is stalled, that calls with no
+// deadline of their own fail closed within StoreBound of the store timeout
+// of iss and v, and that a protected request answers 503 with Retry-After
+// as soon.
+func storeTimeout(t *testing.T, h FaultHarness, iss *issuer.Issuer, v *verifier.Verifier, protected http.Handler, access, api, refresh string) {
+	t.Helper()
+	bound := StoreBound(h.StoreTimeout, h.Slack)
+	ctx := context.Background() // no deadline: the store timeout must end the call
+	timed := func(what string, call func() error) {
+		t.Helper()
+		start := time.Now()
+		err := call()
+		took := time.Since(start)
+		if !errors.Is(err, authkit.ErrStoreUnavailable) {
+			t.Errorf("%s with %s stalled and a %v store timeout returned %v, want an error matching ErrStoreUnavailable", what, h.Server, h.StoreTimeout, err)
+		}
+		if took > bound {
+			t.Errorf("%s with %s stalled took %v, past %v for a %v store timeout", what, h.Server, took, bound, h.StoreTimeout)
+		}
+	}
+	verify := func(tok string) func() error {
+		return func() error {
+			p, err := v.Verify(ctx, tok)
+			if err == nil {
+				return fmt.Errorf("Verify let %s in (fail open)", p.Subject)
+			}
+			return err
+		}
+	}
+	timed("Verify of an access token under the store timeout", verify(access))
+	timed("Verify of an API token under the store timeout", verify(api))
+	timed("IssuePair under the store timeout", func() error { _, err := iss.IssuePair(ctx, "during-timeout"); return err })
+	timed("Refresh under the store timeout", func() error { _, err := iss.Refresh(ctx, refresh); return err })
+
+	req := httptest.NewRequestWithContext(ctx, http.MethodGet, "/protected", nil)
+	req.Header.Set("Authorization", "Bearer "+access)
+	rec := httptest.NewRecorder()
+	start := time.Now()
+	protected.ServeHTTP(rec, req)
+	took := time.Since(start)
+	if rec.Code != http.StatusServiceUnavailable {
+		t.Errorf("a protected request with %s stalled answered %d, want 503", h.Server, rec.Code)
+	}
+	if ra := rec.Header().Get("Retry-After"); ra != "7" {
+		t.Errorf("a protected request with %s stalled answered Retry-After %q, want \"7\"", h.Server, ra)
+	}
+	if took > bound {
+		t.Errorf("a protected request with %s stalled took %v, past %v for a %v store timeout", h.Server, took, bound, h.StoreTimeout)
 	}
 }
