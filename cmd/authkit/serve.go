@@ -35,6 +35,14 @@ const (
 	// defaultMirrorLag is how stale serve's revocation mirror may be when
 	// --revocation-mirror is auto.
 	defaultMirrorLag = 5 * time.Second
+	// defaultRequestTimeout is the deadline of each request's context:
+	// room for a few store calls that each answer within the default store
+	// timeout, and below writeTimeout, so that a request whose store
+	// stalls is answered 503 before the connection is cut.
+	defaultRequestTimeout = 15 * time.Second
+	// maxRequestTimeout keeps --request-timeout under writeTimeout, after
+	// which net/http cuts the connection without an answer.
+	maxRequestTimeout = writeTimeout - 5*time.Second
 )
 
 type serveConfig struct {
@@ -57,6 +65,10 @@ type serveConfig struct {
 	// the memory store).
 	mirror      time.Duration
 	verifyCache int
+	// storeTimeout bounds each store call (authkit.WithStoreTimeout);
+	// requestTimeout each request.
+	storeTimeout   time.Duration
+	requestTimeout time.Duration
 	// warnings are notes on deprecated spellings, logged at start-up.
 	warnings []string
 }
@@ -66,7 +78,7 @@ type serveConfig struct {
 // storeFlags.
 var serveFlags = []string{"addr", "keys", "issuer", "audience", "access-ttl", "refresh-ttl",
 	"session-lifetime", "users", "scopes", "log-format", "log-level", "shutdown-timeout", "migrate",
-	"revocation-mirror", "verify-cache"}
+	"revocation-mirror", "verify-cache", "store-timeout", "request-timeout"}
 
 func (c *cli) parseServe(args []string) (serveConfig, error) {
 	cfg := serveConfig{
@@ -76,6 +88,8 @@ func (c *cli) parseServe(args []string) (serveConfig, error) {
 		shutdownTimeout: 15 * time.Second,
 		mirror:          -1,
 		verifyCache:     authkit.DefaultVerifyCacheEntries,
+		storeTimeout:    authkit.DefaultStoreTimeout,
+		requestTimeout:  defaultRequestTimeout,
 	}
 	fs := c.newFlagSet("serve", "authkit serve [flags]", `
 Run a complete auth server: the token endpoints (POST /token with the password
@@ -112,6 +126,8 @@ localhost.`)
 	fs.StringVar(&cfg.logLevel, "log-level", "info", "log `LEVEL`: debug, info, warn or error")
 	fs.Var(mirrorFlag{&cfg.mirror}, "revocation-mirror", "`MAXLAG` of the verifier's local copy of the revocation list, kept by the store's feed: a DURATION (1s to 10m), auto (5s with a shared store that has a feed; off with memory) or off")
 	fs.IntVar(&cfg.verifyCache, "verify-cache", authkit.DefaultVerifyCacheEntries, "how many verified access `TOKENS` the verifier remembers (0 turns the cache off)")
+	fs.Var(durationFlag{&cfg.storeTimeout}, "store-timeout", "`DURATION` after which a store call that has not answered fails and its request is answered 503 with Retry-After (10ms to 1m)")
+	fs.Var(durationFlag{&cfg.requestTimeout}, "request-timeout", "deadline `DURATION` of each request, at least --store-timeout and at most 25s; a request still waiting on the store then is answered 503")
 	fs.Var(durationFlag{&cfg.shutdownTimeout}, "shutdown-timeout", "how long (`DURATION`) to let requests in flight finish on SIGINT/SIGTERM")
 	fs.VisitAll(func(f *flag.Flag) {
 		if !strings.Contains(f.Usage, "AUTHKIT_") {
@@ -142,6 +158,9 @@ localhost.`)
 		if cfg.scopes, err = splitList(scopes); err != nil {
 			return cfg, usagef("--scopes: %v", err)
 		}
+	}
+	if cfg.requestTimeout < cfg.storeTimeout || cfg.requestTimeout > maxRequestTimeout {
+		return cfg, usagef("--request-timeout must be between --store-timeout (%v) and %v", cfg.storeTimeout, maxRequestTimeout)
 	}
 	if cfg.logFormat != "text" && cfg.logFormat != "json" {
 		return cfg, usagef("--log-format must be text or json")
@@ -220,6 +239,7 @@ func (c *cli) newServer(ctx context.Context, cfg serveConfig, log *slog.Logger) 
 	common := []authkit.Option{
 		authkit.WithStore(st.store), authkit.WithKeys(set), authkit.WithIssuer(cfg.issuer),
 		authkit.WithAudience(cfg.audience...), authkit.WithLogger(log),
+		authkit.WithStoreTimeout(cfg.storeTimeout),
 	}
 	s.iss, err = issuer.New(append(common[:len(common):len(common)],
 		authkit.WithAccessTTL(cfg.accessTTL), authkit.WithRefreshTTL(cfg.refreshTTL),
@@ -251,13 +271,14 @@ func (c *cli) newServer(ctx context.Context, cfg serveConfig, log *slog.Logger) 
 	mux.Handle("/me", onlyGet(require(http.HandlerFunc(serveMe))))
 	mux.Handle("/healthz", onlyGet(http.HandlerFunc(s.serveHealth)))
 	mux.Handle("/", endpoints)
-	s.handler = s.logRequests(mux)
+	s.handler = s.logRequests(withDeadline(mux, cfg.requestTimeout))
 
 	log.Info("configured",
 		"store", st.kind, "issuer", cfg.issuer, "audience", strings.Join(cfg.audience, ","), "scopes", strings.Join(cfg.scopes, ","),
 		"signing_alg", string(set.Active().Algorithm()), "kid", set.Active().ID(),
 		"access_ttl", formatDuration(cfg.accessTTL), "refresh_ttl", formatDuration(cfg.refreshTTL),
-		"users", len(users.users), "revocation_mirror", mirrorString(mirror), "verify_cache", cfg.verifyCache)
+		"users", len(users.users), "revocation_mirror", mirrorString(mirror), "verify_cache", cfg.verifyCache,
+		"store_timeout", formatDuration(cfg.storeTimeout), "request_timeout", formatDuration(cfg.requestTimeout))
 	if demoPassword != "" {
 		log.Warn("DEMO MODE: one demo user with a random password (printed on standard output); not for production: use --users FILE")
 		if host, _, err := net.SplitHostPort(cfg.addr); err != nil || !isLoopback(host) {
@@ -475,6 +496,18 @@ func onlyGet(next http.Handler) http.Handler {
 			return
 		}
 		next.ServeHTTP(w, r)
+	})
+}
+
+// withDeadline gives every request's context a deadline d from its start:
+// the store calls it makes end by then at the latest (each also has the
+// store timeout), so a request whose store stalls is answered 503 with
+// Retry-After rather than held.
+func withDeadline(next http.Handler, d time.Duration) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), d)
+		defer cancel()
+		next.ServeHTTP(w, r.WithContext(ctx))
 	})
 }
 

@@ -1,0 +1,70 @@
+package main
+
+import (
+	"net/url"
+	"testing"
+	"time"
+
+	"github.com/authkit-go/authkit/internal/testservers"
+)
+
+// TestServeStalledStore runs serve on PostgreSQL through a proxy that is
+// then stalled (traffic held, connections open, as in a network
+// partition): a protected request, a refresh and a login each answer 503
+// with Retry-After within a few store timeouts, and serve works again once
+// the proxy is restored.
+func TestServeStalledStore(t *testing.T) {
+	const storeTimeout = 300 * time.Millisecond
+	bound := 5 * storeTimeout
+	dsn := testservers.Postgres(t)
+	px := testservers.NewProxy(t, testservers.Addr(t, dsn))
+	s := startServe(t, "", "--store", testservers.WithAddr(t, dsn, px.Addr()), "--migrate",
+		"--store-timeout", storeTimeout.String(), "--request-timeout", "1s", "--revocation-mirror", "off")
+	password := passwordRE.FindStringSubmatch(s.stdout.String())[1]
+	login := url.Values{"grant_type": {"password"}, "username": {"demo"}, "password": {password}}
+	tok := s.do(t, "POST", "/token", "", login).want(t, "password grant", 200)
+	access, refresh := tok.str("access_token"), tok.str("refresh_token")
+	s.do(t, "GET", "/me", access, nil).want(t, "/me", 200)
+
+	px.Stall()
+	for _, c := range []struct {
+		what, method, path, bearer string
+		form                       url.Values
+	}{
+		{"a protected request", "GET", "/me", access, nil},
+		{"a refresh", "POST", "/token", "", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {refresh}}},
+		{"a login", "POST", "/token", "", login},
+	} {
+		start := time.Now()
+		r := s.do(t, c.method, c.path, c.bearer, c.form)
+		took := time.Since(start)
+		r.want(t, c.what+" with the database stalled", 503)
+		if r.header.Get("Retry-After") == "" {
+			t.Errorf("%s with the database stalled: 503 without Retry-After", c.what)
+		}
+		// A login also spends time hashing the password.
+		if took > bound+time.Second {
+			t.Errorf("%s with the database stalled took %v, want about the %v store timeout", c.what, took, storeTimeout)
+		}
+	}
+	px.Restore()
+	deadline := time.Now().Add(15 * time.Second)
+	for s.do(t, "GET", "/me", access, nil).status != 200 {
+		if time.Now().After(deadline) {
+			t.Fatal("serve did not recover within 15s of the database coming back")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func TestServeTimeoutFlags(t *testing.T) {
+	for _, bad := range [][]string{
+		{"--request-timeout", "1s", "--store-timeout", "2s"},
+		{"--request-timeout", "1m"},
+	} {
+		r := runCLI(t, "", append([]string{"serve"}, bad...)...)
+		r.must(t, exitUsage, nil, []string{"--request-timeout must be between"})
+	}
+	r := runCLI(t, "", "serve", "--store-timeout", "5ms", "--request-timeout", "1s")
+	r.must(t, exitFailure, nil, []string{"WithStoreTimeout"})
+}
