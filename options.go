@@ -509,9 +509,9 @@ func WithLastUsedInterval(d time.Duration) Option {
 // in the background when the driver gives up. A caller's context that is
 // cancelled yields its own error instead.
 //
-// While more than a few hundred abandoned calls of one Issuer or Verifier
-// are still waiting on a store that does not answer, further calls are
-// refused at once with ErrStoreUnavailable instead of piling up.
+// While 256 abandoned calls of one Issuer or Verifier are still waiting
+// on a store that does not answer, further calls are refused at once with
+// ErrStoreUnavailable instead of piling up.
 //
 // A call cut short may still have been carried out by the store: see
 // docs/security.md for what that means for a login and a refresh (a
