@@ -72,7 +72,9 @@ func (st ThrottleState) Active(now time.Time) bool {
 //
 // A store that may resend a write whose reply was lost (a Redis client's
 // retry) may count that failure twice: over-counting is the safe side.
-// Package conformance checks these rules with RunThrottle.
+// Package conformance checks these rules: conformance.Run for a Store
+// that implements ThrottleStore, conformance.RunThrottle for a throttle
+// store of its own type.
 //
 // # How the HTTP layer uses it
 //

@@ -30,6 +30,16 @@
 // minute: a botnet gets about 100 + 60 guesses an hour at one account, and
 // the owner may have to retry once after a minute.
 //
+// # Bursts
+//
+// Check reads and Failure counts: attempts that run in parallel all pass
+// Check before any of their failures is recorded. A burst of N parallel
+// guesses therefore gets through once (N is bounded by how many requests
+// the server runs at once) and then waits as long as N failures make it
+// wait — the wait grows with every one of them, so a burst costs the
+// attacker more afterwards than it gains. The HTTP layer may also bound
+// the password checks in flight per key within a process.
+//
 // # Errors
 //
 // A store that fails makes [Limiter.Check] return an error matching
