@@ -33,8 +33,21 @@ func inProcess(store any) bool {
 }
 
 type result[T any] struct {
-	v   T
-	err error
+	v     T
+	err   error
+	panic any // what f panicked with, if it did
+}
+
+// run calls f, catching a panic: it happens in a goroutine of bounded's,
+// where nothing (net/http's per-request recovery) would catch it.
+func run[T any](ctx context.Context, f func(context.Context) (T, error)) (r result[T]) {
+	defer func() {
+		if p := recover(); p != nil {
+			r.panic, r.err = p, fmt.Errorf("%w: the store panicked", authkit.ErrStoreUnavailable)
+		}
+	}()
+	r.v, r.err = f(ctx)
+	return r
 }
 
 // call states: running, then finished (the caller took the result) or
@@ -56,7 +69,9 @@ const (
 //
 // A call that does not answer in time yields an error matching
 // authkit.ErrStoreUnavailable and context.DeadlineExceeded; one whose ctx
-// is cancelled yields ctx's error.
+// is cancelled yields ctx's error. A panic in f is raised again in the
+// caller's goroutine, as if f had been called there, unless the caller has
+// already given up on it (then settle sees an error).
 func bounded[T any](ctx context.Context, dl *deadline, f func(context.Context) (T, error), settle func(err error, abandoned bool)) (T, error) {
 	var zero T
 	if err := ctx.Err(); err != nil {
@@ -70,29 +85,32 @@ func bounded[T any](ctx context.Context, dl *deadline, f func(context.Context) (
 	done := make(chan result[T], 1)
 	var state atomic.Int32
 	go func() {
-		v, err := f(cctx)
+		r := run(cctx, f)
 		abandoned := !state.CompareAndSwap(callRunning, callFinished)
-		done <- result[T]{v, err} // buffered: never blocks
+		done <- r // buffered: never blocks
 		if settle != nil {
-			settle(err, abandoned)
+			settle(r.err, abandoned)
 		}
 		if abandoned {
 			dl.abandoned.Add(-1)
 		}
 	}()
+	var r result[T]
 	select {
-	case r := <-done:
-		return r.v, dl.classify(ctx, cctx, r.err)
+	case r = <-done:
 	case <-cctx.Done():
-	}
-	dl.abandoned.Add(1)
-	if !state.CompareAndSwap(callRunning, callAbandoned) {
+		dl.abandoned.Add(1)
+		if state.CompareAndSwap(callRunning, callAbandoned) {
+			return zero, dl.expired(ctx)
+		}
 		// f returned just as the deadline passed: take its answer.
 		dl.abandoned.Add(-1)
-		r := <-done
-		return r.v, dl.classify(ctx, cctx, r.err)
+		r = <-done
 	}
-	return zero, dl.expired(ctx)
+	if r.panic != nil {
+		panic(r.panic)
+	}
+	return r.v, dl.classify(ctx, cctx, r.err)
 }
 
 // expired is the error of a call given up on when cctx ended.

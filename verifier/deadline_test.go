@@ -300,3 +300,23 @@ func BenchmarkStoreDeadline(b *testing.B) {
 type inProcessStore struct{ *memory.Store }
 
 func (inProcessStore) InProcess() bool { return true }
+
+type panickyStore struct{ *memory.Store }
+
+func (panickyStore) IsRevoked(context.Context, authkit.RevocationQuery, time.Time) (bool, error) {
+	panic("store bug")
+}
+
+// A store that panics panics in the caller's goroutine, as it would
+// without the deadline (net/http recovers it there), not in the goroutine
+// the call ran in, where it would end the process.
+func TestStoreTimeoutPanicReachesCaller(t *testing.T) {
+	v, pair, _ := deadlineSetup(t, panickyStore{memory.New()}, authkit.WithStoreTimeout(time.Second))
+	defer func() {
+		if p := recover(); p != "store bug" {
+			t.Errorf("recovered %v, want the store's panic", p)
+		}
+	}()
+	_, err := v.Verify(context.Background(), pair.AccessToken)
+	t.Errorf("Verify over a panicking store returned %v", err)
+}
