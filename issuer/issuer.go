@@ -25,6 +25,19 @@
 // authkit.ErrTokenRevoked, authkit.ErrTokenReused, authkit.ErrNotFound,
 // authkit.ErrLimitExceeded, and authkit.ErrStoreUnavailable when a store
 // cannot answer. A token never appears in an error.
+//
+// # Store deadlines
+//
+// Every store call has the deadline of authkit.WithStoreTimeout (5 seconds
+// by default) on top of the caller's context, and the Issuer returns at
+// that deadline even if the store's driver does not, with an error
+// matching authkit.ErrStoreUnavailable and context.DeadlineExceeded. A
+// login (IssuePair) or an API token whose creation was cut short that way,
+// or by the caller's context, may still be carried out by the store: once
+// the store has answered, the Issuer revokes it again in the background,
+// since its secret never reached the client (docs/security.md, "Store
+// deadlines"). Stores answered in process (authkit.InProcessStore) are
+// called without the deadline.
 package issuer
 
 import (

@@ -57,14 +57,27 @@
 // refused with authkit.ErrStoreUnavailable (fail closed); local keys, API
 // tokens and Basic credentials keep working.
 //
+// # Store deadlines
+//
+// Every revocation check and API token lookup that reaches a store has the
+// deadline of authkit.WithStoreTimeout (5 seconds by default) on top of the
+// request's context, and Verify returns at that deadline even if the
+// store's driver does not: a stalled store refuses the request with
+// authkit.ErrStoreUnavailable (a 503 at the HTTP layer) instead of holding
+// it. Stores answered in process (authkit.InProcessStore) and the
+// revocation mirror while its copy is current are called without it.
+//
 // # Errors
 //
 // Verify and Authenticate return errors matching authkit.ErrNoCredentials,
 // authkit.ErrInvalidRequest, authkit.ErrInvalidToken,
 // authkit.ErrTokenExpired, authkit.ErrTokenRevoked or
 // authkit.ErrStoreUnavailable (a store or key source that cannot answer
-// refuses the request: fail closed), or the request context's error. The
-// presented token never appears in an error.
+// refuses the request: fail closed; so does a store that does not answer
+// before the store timeout or the request's deadline, and that error also
+// matches context.DeadlineExceeded), or the request context's error (a
+// cancelled request; a deadline that passes while waiting for a remote
+// key). The presented token never appears in an error.
 package verifier
 
 import (
