@@ -34,6 +34,10 @@ func newSlowStore(t *testing.T) *slowStore {
 
 func (s *slowStore) free() { s.once.Do(func() { close(s.release) }) }
 
+// InProcess is false: the store stands for one across a network, whatever
+// the memory store it wraps says.
+func (s *slowStore) InProcess() bool { return false }
+
 func (s *slowStore) wait(ctx context.Context) {
 	if _, ok := ctx.Deadline(); ok {
 		s.deadline.Store(true)
