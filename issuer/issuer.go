@@ -55,6 +55,7 @@ import (
 	"github.com/authkit-go/authkit/internal/claims"
 	"github.com/authkit-go/authkit/internal/jws"
 	"github.com/authkit-go/authkit/internal/opaque"
+	"github.com/authkit-go/authkit/internal/storecall"
 	"github.com/authkit-go/authkit/keys"
 )
 
@@ -121,14 +122,14 @@ func New(opts ...authkit.Option) (*Issuer, error) {
 	}
 	// Every store call gets the store timeout (authkit.WithStoreTimeout),
 	// except those of stores answered in process.
-	dl := &deadline{d: c.StoreTimeout}
-	if i.refresh != nil && !inProcess(i.refresh) {
+	dl := storecall.New(c.StoreTimeout)
+	if i.refresh != nil && !storecall.InProcess(i.refresh) {
 		i.refresh = &boundedRefresh{s: i.refresh, dl: dl, now: i.now, log: i.log}
 	}
-	if i.revocations != nil && !inProcess(i.revocations) {
-		i.revocations = &boundedRevocations{s: i.revocations, dl: dl}
+	if i.revocations != nil && !storecall.InProcess(i.revocations) {
+		i.revocations = &storecall.Revocations{S: i.revocations, DL: dl}
 	}
-	if i.apiTokens != nil && !inProcess(i.apiTokens) {
+	if i.apiTokens != nil && !storecall.InProcess(i.apiTokens) {
 		i.apiTokens = &boundedAPITokens{s: i.apiTokens, dl: dl, now: i.now, log: i.log}
 	}
 	return i, nil

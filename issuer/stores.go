@@ -7,23 +7,20 @@ import (
 	"time"
 
 	"github.com/authkit-go/authkit"
+	"github.com/authkit-go/authkit/internal/storecall"
 )
 
 // The stores below give every call of the store they wrap the deadline of
-// authkit.WithStoreTimeout (see bounded). New wraps each store that is not
+// authkit.WithStoreTimeout (see storecall.Call). New wraps each store that is not
 // in process.
 
+// none is the result of a bounded call that returns only an error.
 type none struct{}
-
-func do(ctx context.Context, dl *deadline, f func(context.Context) error) error {
-	_, err := bounded(ctx, dl, func(ctx context.Context) (none, error) { return none{}, f(ctx) }, nil)
-	return err
-}
 
 // boundedRefresh is an authkit.RefreshStore with a deadline on each call.
 type boundedRefresh struct {
 	s   authkit.RefreshStore
-	dl  *deadline
+	dl  *storecall.Deadline
 	now func() time.Time
 	log *slog.Logger
 }
@@ -35,10 +32,10 @@ type boundedRefresh struct {
 // has answered, the session is revoked again, so that it neither lingers
 // in the subject's session list nor could ever be refreshed.
 func (b *boundedRefresh) CreateSession(ctx context.Context, s authkit.Session, first authkit.RefreshRecord) error {
-	_, err := bounded(ctx, b.dl, func(ctx context.Context) (none, error) {
+	_, err := storecall.Call(ctx, b.dl, func(ctx context.Context) (none, error) {
 		return none{}, b.s.CreateSession(ctx, s, first)
 	}, func(err error, abandoned bool) {
-		if err == nil && abandoned || err != nil && outcomeUnknown(err) {
+		if err == nil && abandoned || err != nil && storecall.OutcomeUnknown(err) {
 			b.discard(ctx, s)
 		}
 	})
@@ -49,7 +46,7 @@ func (b *boundedRefresh) CreateSession(ctx context.Context, s authkit.Session, f
 // that was never told of it. It runs in the background, after the call
 // that created it has returned.
 func (b *boundedRefresh) discard(ctx context.Context, s authkit.Session) {
-	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), b.dl.d)
+	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), b.dl.Timeout())
 	defer cancel()
 	err := b.s.RevokeSession(dctx, s.ID, b.now())
 	switch {
@@ -63,65 +60,38 @@ func (b *boundedRefresh) discard(ctx context.Context, s authkit.Session) {
 }
 
 func (b *boundedRefresh) RotateRefresh(ctx context.Context, r authkit.Rotation) (authkit.Session, error) {
-	return bounded(ctx, b.dl, func(ctx context.Context) (authkit.Session, error) { return b.s.RotateRefresh(ctx, r) }, nil)
+	return storecall.Call(ctx, b.dl, func(ctx context.Context) (authkit.Session, error) { return b.s.RotateRefresh(ctx, r) }, nil)
 }
 
 func (b *boundedRefresh) LookupRefresh(ctx context.Context, h authkit.TokenHash) (authkit.RefreshRecord, error) {
-	return bounded(ctx, b.dl, func(ctx context.Context) (authkit.RefreshRecord, error) { return b.s.LookupRefresh(ctx, h) }, nil)
+	return storecall.Call(ctx, b.dl, func(ctx context.Context) (authkit.RefreshRecord, error) { return b.s.LookupRefresh(ctx, h) }, nil)
 }
 
 func (b *boundedRefresh) Session(ctx context.Context, id string) (authkit.Session, error) {
-	return bounded(ctx, b.dl, func(ctx context.Context) (authkit.Session, error) { return b.s.Session(ctx, id) }, nil)
+	return storecall.Call(ctx, b.dl, func(ctx context.Context) (authkit.Session, error) { return b.s.Session(ctx, id) }, nil)
 }
 
 func (b *boundedRefresh) ListSessions(ctx context.Context, subject string, now time.Time) ([]authkit.Session, error) {
-	return bounded(ctx, b.dl, func(ctx context.Context) ([]authkit.Session, error) { return b.s.ListSessions(ctx, subject, now) }, nil)
+	return storecall.Call(ctx, b.dl, func(ctx context.Context) ([]authkit.Session, error) { return b.s.ListSessions(ctx, subject, now) }, nil)
 }
 
 func (b *boundedRefresh) RevokeSession(ctx context.Context, id string, now time.Time) error {
-	return do(ctx, b.dl, func(ctx context.Context) error { return b.s.RevokeSession(ctx, id, now) })
+	return storecall.Do(ctx, b.dl, func(ctx context.Context) error { return b.s.RevokeSession(ctx, id, now) })
 }
 
 func (b *boundedRefresh) RevokeSubjectSessions(ctx context.Context, subject string, now time.Time) ([]string, error) {
-	return bounded(ctx, b.dl, func(ctx context.Context) ([]string, error) { return b.s.RevokeSubjectSessions(ctx, subject, now) }, nil)
+	return storecall.Call(ctx, b.dl, func(ctx context.Context) ([]string, error) { return b.s.RevokeSubjectSessions(ctx, subject, now) }, nil)
 }
 
 func (b *boundedRefresh) DeleteExpiredSessions(ctx context.Context, now time.Time, limit int) (int, error) {
-	return bounded(ctx, b.dl, func(ctx context.Context) (int, error) { return b.s.DeleteExpiredSessions(ctx, now, limit) }, nil)
-}
-
-// boundedRevocations is an authkit.RevocationStore with a deadline on each
-// call.
-type boundedRevocations struct {
-	s  authkit.RevocationStore
-	dl *deadline
-}
-
-func (b *boundedRevocations) RevokeToken(ctx context.Context, subject, jti string, until time.Time) error {
-	return do(ctx, b.dl, func(ctx context.Context) error { return b.s.RevokeToken(ctx, subject, jti, until) })
-}
-
-func (b *boundedRevocations) RevokeSessionTokens(ctx context.Context, subject, sid string, until time.Time) error {
-	return do(ctx, b.dl, func(ctx context.Context) error { return b.s.RevokeSessionTokens(ctx, subject, sid, until) })
-}
-
-func (b *boundedRevocations) SetCutoff(ctx context.Context, subject string, cutoff, until time.Time) error {
-	return do(ctx, b.dl, func(ctx context.Context) error { return b.s.SetCutoff(ctx, subject, cutoff, until) })
-}
-
-func (b *boundedRevocations) IsRevoked(ctx context.Context, q authkit.RevocationQuery, now time.Time) (bool, error) {
-	return bounded(ctx, b.dl, func(ctx context.Context) (bool, error) { return b.s.IsRevoked(ctx, q, now) }, nil)
-}
-
-func (b *boundedRevocations) DeleteExpiredRevocations(ctx context.Context, now time.Time, limit int) (int, error) {
-	return bounded(ctx, b.dl, func(ctx context.Context) (int, error) { return b.s.DeleteExpiredRevocations(ctx, now, limit) }, nil)
+	return storecall.Call(ctx, b.dl, func(ctx context.Context) (int, error) { return b.s.DeleteExpiredSessions(ctx, now, limit) }, nil)
 }
 
 // boundedAPITokens is an authkit.APITokenStore with a deadline on each
 // call.
 type boundedAPITokens struct {
 	s   authkit.APITokenStore
-	dl  *deadline
+	dl  *storecall.Deadline
 	now func() time.Time
 	log *slog.Logger
 }
@@ -131,10 +101,10 @@ type boundedAPITokens struct {
 // revoked again once the store has answered: its secret never reached the
 // client, and it would count against the subject's limit.
 func (b *boundedAPITokens) CreateAPIToken(ctx context.Context, t authkit.APIToken, limit int, now time.Time) error {
-	_, err := bounded(ctx, b.dl, func(ctx context.Context) (none, error) {
+	_, err := storecall.Call(ctx, b.dl, func(ctx context.Context) (none, error) {
 		return none{}, b.s.CreateAPIToken(ctx, t, limit, now)
 	}, func(err error, abandoned bool) {
-		if err == nil && abandoned || err != nil && outcomeUnknown(err) {
+		if err == nil && abandoned || err != nil && storecall.OutcomeUnknown(err) {
 			b.discard(ctx, t)
 		}
 	})
@@ -142,7 +112,7 @@ func (b *boundedAPITokens) CreateAPIToken(ctx context.Context, t authkit.APIToke
 }
 
 func (b *boundedAPITokens) discard(ctx context.Context, t authkit.APIToken) {
-	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), b.dl.d)
+	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), b.dl.Timeout())
 	defer cancel()
 	err := b.s.RevokeAPIToken(dctx, t.Subject, t.ID, b.now())
 	switch {
@@ -155,21 +125,21 @@ func (b *boundedAPITokens) discard(ctx context.Context, t authkit.APIToken) {
 }
 
 func (b *boundedAPITokens) LookupAPIToken(ctx context.Context, h authkit.TokenHash) (authkit.APIToken, error) {
-	return bounded(ctx, b.dl, func(ctx context.Context) (authkit.APIToken, error) { return b.s.LookupAPIToken(ctx, h) }, nil)
+	return storecall.Call(ctx, b.dl, func(ctx context.Context) (authkit.APIToken, error) { return b.s.LookupAPIToken(ctx, h) }, nil)
 }
 
 func (b *boundedAPITokens) ListAPITokens(ctx context.Context, subject string, now time.Time) ([]authkit.APIToken, error) {
-	return bounded(ctx, b.dl, func(ctx context.Context) ([]authkit.APIToken, error) { return b.s.ListAPITokens(ctx, subject, now) }, nil)
+	return storecall.Call(ctx, b.dl, func(ctx context.Context) ([]authkit.APIToken, error) { return b.s.ListAPITokens(ctx, subject, now) }, nil)
 }
 
 func (b *boundedAPITokens) RevokeAPIToken(ctx context.Context, subject, id string, now time.Time) error {
-	return do(ctx, b.dl, func(ctx context.Context) error { return b.s.RevokeAPIToken(ctx, subject, id, now) })
+	return storecall.Do(ctx, b.dl, func(ctx context.Context) error { return b.s.RevokeAPIToken(ctx, subject, id, now) })
 }
 
 func (b *boundedAPITokens) TouchAPIToken(ctx context.Context, id string, at time.Time) error {
-	return do(ctx, b.dl, func(ctx context.Context) error { return b.s.TouchAPIToken(ctx, id, at) })
+	return storecall.Do(ctx, b.dl, func(ctx context.Context) error { return b.s.TouchAPIToken(ctx, id, at) })
 }
 
 func (b *boundedAPITokens) DeleteExpiredAPITokens(ctx context.Context, now time.Time, limit int) (int, error) {
-	return bounded(ctx, b.dl, func(ctx context.Context) (int, error) { return b.s.DeleteExpiredAPITokens(ctx, now, limit) }, nil)
+	return storecall.Call(ctx, b.dl, func(ctx context.Context) (int, error) { return b.s.DeleteExpiredAPITokens(ctx, now, limit) }, nil)
 }

@@ -2,196 +2,35 @@ package verifier
 
 import (
 	"context"
-	"errors"
-	"fmt"
-	"sync/atomic"
 	"time"
 
 	"github.com/authkit-go/authkit"
+	"github.com/authkit-go/authkit/internal/storecall"
 )
 
-// This file applies authkit.WithStoreTimeout. issuer/deadline.go holds
-// the same mechanism for the issuer; keep the two alike.
-
-// maxAbandoned bounds the store calls of one Verifier that were given up at
-// their deadline and have not yet returned. Beyond it a store call is
-// refused at once: a store that leaves hundreds of calls unanswered is
-// down, and waiting on it would only pile up goroutines.
-const maxAbandoned = 256
-
-// deadline bounds store calls with a store timeout.
-type deadline struct {
-	d         time.Duration
-	abandoned atomic.Int64 // calls given up on that are still running
-}
-
-// inProcess reports whether store answers from the process's own memory
-// (authkit.InProcessStore), so that a deadline would only cost a timer.
-func inProcess(store any) bool {
-	p, ok := store.(authkit.InProcessStore)
-	return ok && p.InProcess()
-}
-
-type result[T any] struct {
-	v     T
-	err   error
-	panic any // what f panicked with, if it did
-}
-
-// run calls f, catching a panic: it happens in a goroutine of bounded's,
-// where nothing (net/http's per-request recovery) would catch it.
-func run[T any](ctx context.Context, f func(context.Context) (T, error)) (r result[T]) {
-	defer func() {
-		if p := recover(); p != nil {
-			r.panic, r.err = p, fmt.Errorf("%w: the store panicked", authkit.ErrStoreUnavailable)
-		}
-	}()
-	r.v, r.err = f(ctx)
-	return r
-}
-
-// call states: running, then finished (the caller took the result) or
-// abandoned (the caller returned at its deadline first).
-const (
-	callRunning int32 = iota
-	callFinished
-	callAbandoned
-)
-
-// bounded calls f with a context that ends dl.d from now, or when ctx does
-// if that is sooner, and returns when f returns or that context ends,
-// whichever comes first: a store whose driver does not honour its context
-// cannot hold the caller past the deadline. A call given up on keeps
-// running in its goroutine until f returns; its result is dropped. settle,
-// if not nil, then runs in that goroutine with f's error and whether the
-// caller gave up on it, so that a write whose outcome the caller never
-// learnt can be undone.
-//
-// A call that does not answer in time yields an error matching
-// authkit.ErrStoreUnavailable and context.DeadlineExceeded; one whose ctx
-// is cancelled yields ctx's error. A panic in f is raised again in the
-// caller's goroutine, as if f had been called there, unless the caller has
-// already given up on it (then settle sees an error).
-func bounded[T any](ctx context.Context, dl *deadline, f func(context.Context) (T, error), settle func(err error, abandoned bool)) (T, error) {
-	var zero T
-	if err := ctx.Err(); err != nil {
-		return zero, err
-	}
-	if dl.abandoned.Load() >= maxAbandoned {
-		return zero, fmt.Errorf("%w: %d earlier store calls are still unanswered past the %v store timeout", authkit.ErrStoreUnavailable, maxAbandoned, dl.d)
-	}
-	cctx, cancel := context.WithTimeout(ctx, dl.d)
-	defer cancel()
-	done := make(chan result[T], 1)
-	var state atomic.Int32
-	go func() {
-		r := run(cctx, f)
-		abandoned := !state.CompareAndSwap(callRunning, callFinished)
-		done <- r // buffered: never blocks
-		if settle != nil {
-			settle(r.err, abandoned)
-		}
-		if abandoned {
-			dl.abandoned.Add(-1)
-		}
-	}()
-	var r result[T]
-	select {
-	case r = <-done:
-	case <-cctx.Done():
-		dl.abandoned.Add(1)
-		if state.CompareAndSwap(callRunning, callAbandoned) {
-			return zero, dl.expired(ctx)
-		}
-		// f returned just as the deadline passed: take its answer.
-		dl.abandoned.Add(-1)
-		r = <-done
-	}
-	if r.panic != nil {
-		panic(r.panic)
-	}
-	return r.v, dl.classify(ctx, cctx, r.err)
-}
-
-// expired is the error of a call given up on when cctx ended.
-func (dl *deadline) expired(ctx context.Context) error {
-	switch err := ctx.Err(); {
-	case errors.Is(err, context.Canceled):
-		return err
-	case err != nil:
-		// The caller's own deadline: the store did not answer in time.
-		return fmt.Errorf("%w: the store did not answer before the caller's deadline: %w", authkit.ErrStoreUnavailable, err)
-	}
-	return fmt.Errorf("%w: the store did not answer within the %v store timeout: %w", authkit.ErrStoreUnavailable, dl.d, context.DeadlineExceeded)
-}
-
-// classify makes sure that a store error caused by the store timeout
-// (rather than the caller's context) matches authkit.ErrStoreUnavailable,
-// whatever the store made of it.
-func (dl *deadline) classify(ctx, cctx context.Context, err error) error {
-	if err == nil || errors.Is(err, authkit.ErrStoreUnavailable) || ctx.Err() != nil || cctx.Err() == nil {
-		return err
-	}
-	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
-		return fmt.Errorf("%w: the store did not answer within the %v store timeout: %w", authkit.ErrStoreUnavailable, dl.d, err)
-	}
-	return err
-}
-
-// boundedRevocations is an authkit.RevocationStore with a deadline on each
-// call. The verifier only asks IsRevoked; the writes are bounded all the
-// same.
-type boundedRevocations struct {
-	s  authkit.RevocationStore
-	dl *deadline
-}
-
-type none struct{}
-
-func do(ctx context.Context, dl *deadline, f func(context.Context) error) error {
-	_, err := bounded(ctx, dl, func(ctx context.Context) (none, error) { return none{}, f(ctx) }, nil)
-	return err
-}
-
-func (b *boundedRevocations) RevokeToken(ctx context.Context, subject, jti string, until time.Time) error {
-	return do(ctx, b.dl, func(ctx context.Context) error { return b.s.RevokeToken(ctx, subject, jti, until) })
-}
-
-func (b *boundedRevocations) RevokeSessionTokens(ctx context.Context, subject, sid string, until time.Time) error {
-	return do(ctx, b.dl, func(ctx context.Context) error { return b.s.RevokeSessionTokens(ctx, subject, sid, until) })
-}
-
-func (b *boundedRevocations) SetCutoff(ctx context.Context, subject string, cutoff, until time.Time) error {
-	return do(ctx, b.dl, func(ctx context.Context) error { return b.s.SetCutoff(ctx, subject, cutoff, until) })
-}
-
-func (b *boundedRevocations) IsRevoked(ctx context.Context, q authkit.RevocationQuery, now time.Time) (bool, error) {
-	return bounded(ctx, b.dl, func(ctx context.Context) (bool, error) { return b.s.IsRevoked(ctx, q, now) }, nil)
-}
-
-func (b *boundedRevocations) DeleteExpiredRevocations(ctx context.Context, now time.Time, limit int) (int, error) {
-	return bounded(ctx, b.dl, func(ctx context.Context) (int, error) { return b.s.DeleteExpiredRevocations(ctx, now, limit) }, nil)
-}
+// The verifier's stores with the deadline of authkit.WithStoreTimeout
+// (package internal/storecall); New wraps each store that is not in
+// process.
 
 // boundedFeed is the store a revocation mirror falls back to: its
 // revocation calls are bounded, its feed (a long-lived follow, a snapshot
 // of any size) is passed through, bounded by the mirror's own
 // cancellation.
 type boundedFeed struct {
-	boundedRevocations
+	storecall.Revocations
 	authkit.RevocationFeed
 }
 
 // boundedAPITokens bounds the two API token calls the verifier makes.
 type boundedAPITokens struct {
 	authkit.APITokenStore
-	dl *deadline
+	dl *storecall.Deadline
 }
 
 func (b *boundedAPITokens) LookupAPIToken(ctx context.Context, h authkit.TokenHash) (authkit.APIToken, error) {
-	return bounded(ctx, b.dl, func(ctx context.Context) (authkit.APIToken, error) { return b.APITokenStore.LookupAPIToken(ctx, h) }, nil)
+	return storecall.Call(ctx, b.dl, func(ctx context.Context) (authkit.APIToken, error) { return b.APITokenStore.LookupAPIToken(ctx, h) }, nil)
 }
 
 func (b *boundedAPITokens) TouchAPIToken(ctx context.Context, id string, at time.Time) error {
-	return do(ctx, b.dl, func(ctx context.Context) error { return b.APITokenStore.TouchAPIToken(ctx, id, at) })
+	return storecall.Do(ctx, b.dl, func(ctx context.Context) error { return b.APITokenStore.TouchAPIToken(ctx, id, at) })
 }

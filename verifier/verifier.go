@@ -98,6 +98,7 @@ import (
 	"github.com/authkit-go/authkit/internal/jws"
 	"github.com/authkit-go/authkit/internal/opaque"
 	"github.com/authkit-go/authkit/internal/revmirror"
+	"github.com/authkit-go/authkit/internal/storecall"
 	"github.com/authkit-go/authkit/keys"
 )
 
@@ -172,11 +173,11 @@ func New(opts ...authkit.Option) (*Verifier, error) {
 	// except those answered in process: by an in-process store, or by the
 	// revocation mirror while its copy is current (it gives the calls it
 	// passes to the store the deadline).
-	dl := &deadline{d: c.StoreTimeout}
-	if v.revocations != nil && !inProcess(v.revocations) {
-		v.revocations = &boundedRevocations{s: v.revocations, dl: dl}
+	dl := storecall.New(c.StoreTimeout)
+	if v.revocations != nil && !storecall.InProcess(v.revocations) {
+		v.revocations = &storecall.Revocations{S: v.revocations, DL: dl}
 	}
-	if v.apiTokens != nil && !inProcess(v.apiTokens) {
+	if v.apiTokens != nil && !storecall.InProcess(v.apiTokens) {
 		v.apiTokens = &boundedAPITokens{APITokenStore: v.apiTokens, dl: dl}
 	}
 	if c.RevocationMirror > 0 {
@@ -187,8 +188,8 @@ func New(opts ...authkit.Option) (*Verifier, error) {
 		// by WithClock: a frozen test clock must not keep a copy whose
 		// feed has died looking current.
 		store := c.RevocationStore
-		if b, ok := v.revocations.(*boundedRevocations); ok {
-			store = &boundedFeed{boundedRevocations: *b, RevocationFeed: c.RevocationStore.(authkit.RevocationFeed)}
+		if b, ok := v.revocations.(*storecall.Revocations); ok {
+			store = &boundedFeed{Revocations: *b, RevocationFeed: c.RevocationStore.(authkit.RevocationFeed)}
 		}
 		m, err := revmirror.New(store, revmirror.Options{MaxLag: c.RevocationMirror, Logger: c.Logger})
 		if err != nil {

@@ -1,4 +1,10 @@
-package issuer
+// Package storecall bounds the store calls of the issuer and the verifier
+// with the deadline of authkit.WithStoreTimeout: each call runs with a
+// context that ends at the store timeout, and the caller returns at that
+// deadline even when the store's driver ignores its context (lib/pq through
+// a stalled network). Both packages wrap their stores with it; stores that
+// answer in process (authkit.InProcessStore) are called directly.
+package storecall
 
 import (
 	"context"
@@ -10,24 +16,28 @@ import (
 	"github.com/authkit-go/authkit"
 )
 
-// This file applies authkit.WithStoreTimeout. verifier/deadline.go holds
-// the same mechanism for the verifier; keep the two alike.
-
-// maxAbandoned bounds the store calls of one Issuer that were given up at
+// MaxAbandoned bounds the store calls of one Deadline that were given up at
 // their deadline and have not yet returned. Beyond it a store call is
 // refused at once: a store that leaves hundreds of calls unanswered is
 // down, and waiting on it would only pile up goroutines.
-const maxAbandoned = 256
+const MaxAbandoned = 256
 
-// deadline bounds store calls with a store timeout.
-type deadline struct {
+// Deadline bounds store calls with a store timeout. One is shared by every
+// store of an Issuer or a Verifier, so that MaxAbandoned bounds them all.
+type Deadline struct {
 	d         time.Duration
 	abandoned atomic.Int64 // calls given up on that are still running
 }
 
-// inProcess reports whether store answers from the process's own memory
+// New returns a Deadline of d (authkit.WithStoreTimeout's value).
+func New(d time.Duration) *Deadline { return &Deadline{d: d} }
+
+// Timeout returns the store timeout.
+func (dl *Deadline) Timeout() time.Duration { return dl.d }
+
+// InProcess reports whether store answers from the process's own memory
 // (authkit.InProcessStore), so that a deadline would only cost a timer.
-func inProcess(store any) bool {
+func InProcess(store any) bool {
 	p, ok := store.(authkit.InProcessStore)
 	return ok && p.InProcess()
 }
@@ -38,7 +48,7 @@ type result[T any] struct {
 	panic any // what f panicked with, if it did
 }
 
-// run calls f, catching a panic: it happens in a goroutine of bounded's,
+// run calls f, catching a panic: it happens in a goroutine of Call's,
 // where nothing (net/http's per-request recovery) would catch it.
 func run[T any](ctx context.Context, f func(context.Context) (T, error)) (r result[T]) {
 	defer func() {
@@ -58,7 +68,7 @@ const (
 	callAbandoned
 )
 
-// bounded calls f with a context that ends dl.d from now, or when ctx does
+// Call calls f with a context that ends dl.d from now, or when ctx does
 // if that is sooner, and returns when f returns or that context ends,
 // whichever comes first: a store whose driver does not honour its context
 // cannot hold the caller past the deadline. A call given up on keeps
@@ -72,13 +82,13 @@ const (
 // is cancelled yields ctx's error. A panic in f is raised again in the
 // caller's goroutine, as if f had been called there, unless the caller has
 // already given up on it (then settle sees an error).
-func bounded[T any](ctx context.Context, dl *deadline, f func(context.Context) (T, error), settle func(err error, abandoned bool)) (T, error) {
+func Call[T any](ctx context.Context, dl *Deadline, f func(context.Context) (T, error), settle func(err error, abandoned bool)) (T, error) {
 	var zero T
 	if err := ctx.Err(); err != nil {
 		return zero, err
 	}
-	if dl.abandoned.Load() >= maxAbandoned {
-		return zero, fmt.Errorf("%w: %d earlier store calls are still unanswered past the %v store timeout", authkit.ErrStoreUnavailable, maxAbandoned, dl.d)
+	if dl.abandoned.Load() >= MaxAbandoned {
+		return zero, fmt.Errorf("%w: %d earlier store calls are still unanswered past the %v store timeout", authkit.ErrStoreUnavailable, MaxAbandoned, dl.d)
 	}
 	cctx, cancel := context.WithTimeout(ctx, dl.d)
 	defer cancel()
@@ -114,7 +124,7 @@ func bounded[T any](ctx context.Context, dl *deadline, f func(context.Context) (
 }
 
 // expired is the error of a call given up on when cctx ended.
-func (dl *deadline) expired(ctx context.Context) error {
+func (dl *Deadline) expired(ctx context.Context) error {
 	switch err := ctx.Err(); {
 	case errors.Is(err, context.Canceled):
 		return err
@@ -128,7 +138,7 @@ func (dl *deadline) expired(ctx context.Context) error {
 // classify makes sure that a store error caused by the store timeout
 // (rather than the caller's context) matches authkit.ErrStoreUnavailable,
 // whatever the store made of it.
-func (dl *deadline) classify(ctx, cctx context.Context, err error) error {
+func (dl *Deadline) classify(ctx, cctx context.Context, err error) error {
 	if err == nil || errors.Is(err, authkit.ErrStoreUnavailable) || ctx.Err() != nil || cctx.Err() == nil {
 		return err
 	}
@@ -138,8 +148,50 @@ func (dl *deadline) classify(ctx, cctx context.Context, err error) error {
 	return err
 }
 
-// outcomeUnknown reports whether a failed write may still have been
+// OutcomeUnknown reports whether a failed write may still have been
 // carried out: the call was cut short by a context rather than refused.
-func outcomeUnknown(err error) bool {
+func OutcomeUnknown(err error) bool {
 	return errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled)
+}
+
+type none struct{}
+
+// Do is Call for a store method that returns only an error.
+func Do(ctx context.Context, dl *Deadline, f func(context.Context) error) error {
+	_, err := Call(ctx, dl, func(ctx context.Context) (none, error) { return none{}, f(ctx) }, nil)
+	return err
+}
+
+// Revocations is an authkit.RevocationStore with the deadline DL on each
+// call of S.
+type Revocations struct {
+	S  authkit.RevocationStore
+	DL *Deadline
+}
+
+var _ authkit.RevocationStore = (*Revocations)(nil)
+
+// RevokeToken implements authkit.RevocationStore.
+func (b *Revocations) RevokeToken(ctx context.Context, subject, jti string, until time.Time) error {
+	return Do(ctx, b.DL, func(ctx context.Context) error { return b.S.RevokeToken(ctx, subject, jti, until) })
+}
+
+// RevokeSessionTokens implements authkit.RevocationStore.
+func (b *Revocations) RevokeSessionTokens(ctx context.Context, subject, sid string, until time.Time) error {
+	return Do(ctx, b.DL, func(ctx context.Context) error { return b.S.RevokeSessionTokens(ctx, subject, sid, until) })
+}
+
+// SetCutoff implements authkit.RevocationStore.
+func (b *Revocations) SetCutoff(ctx context.Context, subject string, cutoff, until time.Time) error {
+	return Do(ctx, b.DL, func(ctx context.Context) error { return b.S.SetCutoff(ctx, subject, cutoff, until) })
+}
+
+// IsRevoked implements authkit.RevocationStore.
+func (b *Revocations) IsRevoked(ctx context.Context, q authkit.RevocationQuery, now time.Time) (bool, error) {
+	return Call(ctx, b.DL, func(ctx context.Context) (bool, error) { return b.S.IsRevoked(ctx, q, now) }, nil)
+}
+
+// DeleteExpiredRevocations implements authkit.RevocationStore.
+func (b *Revocations) DeleteExpiredRevocations(ctx context.Context, now time.Time, limit int) (int, error) {
+	return Call(ctx, b.DL, func(ctx context.Context) (int, error) { return b.S.DeleteExpiredRevocations(ctx, now, limit) }, nil)
 }
