@@ -63,6 +63,9 @@ func TestExplainUsesIndexes(t *testing.T) {
 			CASE WHEN i % 3 = 2 THEN 1700000000000000 END, 4102444800000000 - i, 1700000000000000 + i
 		 FROM generate_series(1, 200000) i`,
 		`UPDATE authkit_revocation_feed SET seq = 200000`,
+		`INSERT INTO authkit_throttle (k, n, last_at, expires_at)
+		 SELECT sha256(('thr-' || i)::bytea), 1 + i % 7, 1700000000000000 + i, 4102444800000000 - i
+		 FROM generate_series(1, 100000) i`,
 		`ANALYZE`,
 	} {
 		if _, err := db.ExecContext(ctx, stmt); err != nil {
@@ -72,6 +75,7 @@ func TestExplainUsesIndexes(t *testing.T) {
 	h := func(s string) []byte { x := sha256.Sum256([]byte(s)); return x[:] }
 	now := int64(1800000000000000)
 	q := s.q
+	thr := s.throttleSQL()
 	for _, c := range []struct {
 		name  string
 		query string
@@ -116,6 +120,13 @@ func TestExplainUsesIndexes(t *testing.T) {
 		{"RevokeToken/next log id", q.nextSeq, nil},
 		{"RevokeToken/append to the log", q.appendLog, []any{200001, 1, "user-77", "key-77", nil, now, now}},
 		{"DeleteExpiredRevocations/trim the log", q.trimLog, []any{200000, int64(1700000000000000 + 5000), 1000}},
+		// Throttle counters: a failed password, the check before one, the
+		// success that clears its pair, and their cleanup.
+		{"AddFailure", thr.add, []any{h("thr-77"), now, now + 3600000000}},
+		{"AddFailure/read back", thr.get, []any{h("thr-77")}},
+		{"ThrottleStates", sqlx.Rebind(sqlx.DOLLAR, thr.states+"(?, ?, ?)"), []any{now, h("thr-77"), h("thr-78"), h("thr-79")}},
+		{"ClearThrottle", thr.clear, []any{h("thr-77")}},
+		{"DeleteExpiredThrottles", thr.gc, []any{far - 99950, 1000}},
 	} {
 		rows, err := db.QueryContext(ctx, "EXPLAIN "+c.query, c.args...)
 		if err != nil {
