@@ -141,6 +141,15 @@ func (i *Issuer) emit(ctx context.Context, e authkit.Event) {
 	}
 }
 
+// refused reports a refresh token that Refresh turned down (unknown,
+// expired, of a revoked session, or a store that could not answer) as
+// authkit.EventAuthFailed with method "refresh", and returns err. The store
+// does not say whose a refused token was, so the event names no subject.
+func (i *Issuer) refused(ctx context.Context, err error) error {
+	i.emit(ctx, authkit.Event{Type: authkit.EventAuthFailed, Time: i.now(), Method: "refresh", Err: err})
+	return err
+}
+
 func (i *Issuer) params(subject string, opts []IssueOption) (*issueParams, error) {
 	if err := checkSubject(subject); err != nil {
 		return nil, err
@@ -315,7 +324,7 @@ func (i *Issuer) Refresh(ctx context.Context, refreshToken string, opts ...Refre
 		return authkit.TokenPair{}, err
 	}
 	if err := opaque.Check(refreshToken, i.prefix, opaque.KindRefresh); err != nil {
-		return authkit.TokenPair{}, fmt.Errorf("issuer: refresh: %w: not a refresh token", authkit.ErrInvalidToken)
+		return authkit.TokenPair{}, i.refused(ctx, fmt.Errorf("issuer: refresh: %w: not a refresh token", authkit.ErrInvalidToken))
 	}
 	var rp refreshParams
 	for _, o := range opts {
@@ -329,7 +338,7 @@ func (i *Issuer) Refresh(ctx context.Context, refreshToken string, opts ...Refre
 	if rp.narrow {
 		cur, err := i.RefreshSession(ctx, refreshToken)
 		if err != nil {
-			return authkit.TokenPair{}, err
+			return authkit.TokenPair{}, i.refused(ctx, err)
 		}
 		for _, want := range rp.scopes {
 			if !slices.Contains(cur.Scopes, want) {
@@ -358,9 +367,9 @@ func (i *Issuer) Refresh(ctx context.Context, refreshToken string, opts ...Refre
 			return i.reused(ctx, refreshToken, re, now)
 		}
 		if errors.Is(err, authkit.ErrNotFound) {
-			return authkit.TokenPair{}, fmt.Errorf("issuer: refresh: %w: unknown refresh token", authkit.ErrInvalidToken)
+			return authkit.TokenPair{}, i.refused(ctx, fmt.Errorf("issuer: refresh: %w: unknown refresh token", authkit.ErrInvalidToken))
 		}
-		return authkit.TokenPair{}, fmt.Errorf("issuer: refresh: %w", err)
+		return authkit.TokenPair{}, i.refused(ctx, fmt.Errorf("issuer: refresh: %w", err))
 	}
 	if rp.narrow {
 		s.Scopes = rp.scopes

@@ -233,6 +233,18 @@ func (v *Verifier) fail(ctx context.Context, method string, err error) error {
 	return err
 }
 
+// failAs is fail for a credential whose identities are known to be ours —
+// a JWT whose signature verified, an API token found in the store — so
+// that the event names the subject, session and token refused (an expired
+// or revoked one). Identities read from a token that did not verify are
+// never reported: they are whatever the sender wrote.
+func (v *Verifier) failAs(ctx context.Context, method, sub, sid, tokenID string, err error) error {
+	if v.hook != nil {
+		v.hook(ctx, authkit.Event{Type: authkit.EventAuthFailed, Time: v.now(), Subject: sub, SessionID: sid, TokenID: tokenID, Method: method, Err: err})
+	}
+	return err
+}
+
 // Verify checks token — a JWT access token or an API token, told apart by
 // form — and returns its principal. An empty token is
 // authkit.ErrNoCredentials; a refresh token is refused (it is not an access
@@ -330,22 +342,22 @@ func (v *Verifier) verifyJWT(ctx context.Context, token string) (*authkit.Princi
 	}
 	switch {
 	case !c.HasExpiry:
-		return nil, v.fail(ctx, authkit.MethodJWT, errNoExp)
+		return nil, v.failAs(ctx, authkit.MethodJWT, c.Subject, c.SessionID, c.TokenID, errNoExp)
 	case !now.Before(c.ExpiresAt.Add(v.leeway)):
-		return nil, v.fail(ctx, authkit.MethodJWT, errExpired)
+		return nil, v.failAs(ctx, authkit.MethodJWT, c.Subject, c.SessionID, c.TokenID, errExpired)
 	case c.HasNotBefore && c.NotBefore.After(now.Add(v.leeway)):
-		return nil, v.fail(ctx, authkit.MethodJWT, errNotYet)
+		return nil, v.failAs(ctx, authkit.MethodJWT, c.Subject, c.SessionID, c.TokenID, errNotYet)
 	case !c.HasIssuedAt || c.Subject == "" || c.TokenID == "":
-		return nil, v.fail(ctx, authkit.MethodJWT, errMissing)
+		return nil, v.failAs(ctx, authkit.MethodJWT, c.Subject, c.SessionID, c.TokenID, errMissing)
 	case c.IssuedAt.After(now.Add(v.leeway)):
-		return nil, v.fail(ctx, authkit.MethodJWT, errFuture)
+		return nil, v.failAs(ctx, authkit.MethodJWT, c.Subject, c.SessionID, c.TokenID, errFuture)
 	case c.Issuer != v.iss:
-		return nil, v.fail(ctx, authkit.MethodJWT, errIssuer)
+		return nil, v.failAs(ctx, authkit.MethodJWT, c.Subject, c.SessionID, c.TokenID, errIssuer)
 	case !c.HasAudience(v.aud):
-		return nil, v.fail(ctx, authkit.MethodJWT, errAudience)
+		return nil, v.failAs(ctx, authkit.MethodJWT, c.Subject, c.SessionID, c.TokenID, errAudience)
 	}
 	if err := v.checkRevoked(ctx, c.TokenID, c.SessionID, c.Subject, c.IssuedAt, now); err != nil {
-		return nil, v.fail(ctx, authkit.MethodJWT, err)
+		return nil, v.failAs(ctx, authkit.MethodJWT, c.Subject, c.SessionID, c.TokenID, err)
 	}
 	pr := &authkit.Principal{
 		Subject:   c.Subject,
@@ -419,14 +431,14 @@ func (v *Verifier) verifyCached(ctx context.Context, e *cacheEntry) (p *authkit.
 		return nil, false, nil
 	case !now.Before(e.p.ExpiresAt.Add(v.leeway)):
 		v.cache.remove(e)
-		return nil, true, v.fail(ctx, authkit.MethodJWT, errExpired)
+		return nil, true, v.failAs(ctx, authkit.MethodJWT, e.p.Subject, e.p.SessionID, e.p.TokenID, errExpired)
 	case e.hasNbf && e.nbf.After(now.Add(v.leeway)):
-		return nil, true, v.fail(ctx, authkit.MethodJWT, errNotYet)
+		return nil, true, v.failAs(ctx, authkit.MethodJWT, e.p.Subject, e.p.SessionID, e.p.TokenID, errNotYet)
 	case e.p.IssuedAt.After(now.Add(v.leeway)):
-		return nil, true, v.fail(ctx, authkit.MethodJWT, errFuture)
+		return nil, true, v.failAs(ctx, authkit.MethodJWT, e.p.Subject, e.p.SessionID, e.p.TokenID, errFuture)
 	}
 	if err := v.checkRevoked(ctx, e.p.TokenID, e.p.SessionID, e.p.Subject, e.p.IssuedAt, now); err != nil {
-		return nil, true, v.fail(ctx, authkit.MethodJWT, err)
+		return nil, true, v.failAs(ctx, authkit.MethodJWT, e.p.Subject, e.p.SessionID, e.p.TokenID, err)
 	}
 	p, err = v.admit(ctx, e.principal())
 	return p, true, err
@@ -460,7 +472,7 @@ func storeError(what string, err error) error {
 func (v *Verifier) admit(ctx context.Context, p *authkit.Principal) (*authkit.Principal, error) {
 	if v.check != nil {
 		if err := v.check(ctx, p); err != nil {
-			return nil, v.fail(ctx, p.Method, fmt.Errorf("verifier: %w: refused by the principal check: %w", authkit.ErrInvalidToken, err))
+			return nil, v.failAs(ctx, p.Method, p.Subject, p.SessionID, p.TokenID, fmt.Errorf("verifier: %w: refused by the principal check: %w", authkit.ErrInvalidToken, err))
 		}
 	}
 	if v.hook != nil {
@@ -489,10 +501,10 @@ func (v *Verifier) verifyAPIToken(ctx context.Context, token string) (*authkit.P
 	}
 	now := v.now()
 	if !t.RevokedAt.IsZero() {
-		return nil, v.fail(ctx, authkit.MethodAPIToken, errRevokedAPI)
+		return nil, v.failAs(ctx, authkit.MethodAPIToken, t.Subject, "", t.ID, errRevokedAPI)
 	}
 	if !t.ExpiresAt.IsZero() && !now.Before(t.ExpiresAt) {
-		return nil, v.fail(ctx, authkit.MethodAPIToken, errExpiredAPI)
+		return nil, v.failAs(ctx, authkit.MethodAPIToken, t.Subject, "", t.ID, errExpiredAPI)
 	}
 	if now.Sub(t.LastUsedAt) >= v.lastUsedStep {
 		// Bookkeeping, not a decision: the token was just read as live, so a

@@ -1,0 +1,248 @@
+package issuer_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/authkit-go/authkit"
+	"github.com/authkit-go/authkit/issuer"
+)
+
+// eventLog records what the event hook is told.
+type eventLog struct {
+	mu     sync.Mutex
+	events []authkit.Event
+}
+
+func (l *eventLog) hook(_ context.Context, e authkit.Event) {
+	l.mu.Lock()
+	l.events = append(l.events, e)
+	l.mu.Unlock()
+}
+
+// take returns the events recorded since the last take.
+func (l *eventLog) take() []authkit.Event {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	e := l.events
+	l.events = nil
+	return e
+}
+
+// want is what a test expects of one event; Err is checked with errors.Is
+// when set, and must be nil when not.
+type want struct {
+	Type      authkit.EventType
+	Subject   string
+	SessionID string
+	TokenID   string
+	Method    string
+	Err       error
+}
+
+// expectEvents checks got against wants one by one, the event times
+// against at, and that no event carries any of secrets in any field or in
+// its error's text.
+func expectEvents(t *testing.T, what string, got []authkit.Event, at time.Time, secrets []string, wants ...want) {
+	t.Helper()
+	if len(got) != len(wants) {
+		t.Fatalf("%s: %d events %+v, want %d", what, len(got), got, len(wants))
+	}
+	for j, w := range wants {
+		e := got[j]
+		if e.Type != w.Type || e.Subject != w.Subject || e.SessionID != w.SessionID || e.TokenID != w.TokenID || e.Method != w.Method {
+			t.Errorf("%s: event %d = {%s sub=%q sid=%q tid=%q method=%q}, want {%s sub=%q sid=%q tid=%q method=%q}",
+				what, j, e.Type, e.Subject, e.SessionID, e.TokenID, e.Method, w.Type, w.Subject, w.SessionID, w.TokenID, w.Method)
+		}
+		if !e.Time.Equal(at) {
+			t.Errorf("%s: event %d at %v, want the issuer's clock %v", what, j, e.Time, at)
+		}
+		switch {
+		case w.Err == nil && e.Err != nil:
+			t.Errorf("%s: event %d has Err %v, want none", what, j, e.Err)
+		case w.Err != nil && !errors.Is(e.Err, w.Err):
+			t.Errorf("%s: event %d has Err %v, want %v", what, j, e.Err, w.Err)
+		}
+		text := fmt.Sprintf("%+v %#v", e, e)
+		if e.Err != nil {
+			text += " " + e.Err.Error()
+		}
+		for _, s := range secrets {
+			if s != "" && strings.Contains(text, s) {
+				t.Errorf("%s: event %d carries a secret: %s", what, j, text)
+			}
+		}
+	}
+}
+
+// TestEvents asserts every event the issuer emits: its type, subject,
+// session, token ID and method, with no secret anywhere.
+func TestEvents(t *testing.T) {
+	ctx := context.Background()
+	var log eventLog
+	f := newFixture(t, authkit.WithEventHook(log.hook))
+	now := f.clock.Now()
+
+	// A stateless access token: issued, no session.
+	at, err := f.iss.IssueAccessToken(ctx, "alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	expectEvents(t, "IssueAccessToken", log.take(), now, []string{at.AccessToken},
+		want{Type: authkit.EventIssued, Subject: "alice", TokenID: at.TokenID, Method: authkit.MethodJWT})
+
+	// A login: issued, with its session.
+	pair, err := f.iss.IssuePair(ctx, "alice", issuer.WithScopes("read"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	secrets := []string{pair.AccessToken, pair.RefreshToken}
+	expectEvents(t, "IssuePair", log.take(), now, secrets,
+		want{Type: authkit.EventIssued, Subject: "alice", SessionID: pair.SessionID, TokenID: pair.TokenID, Method: authkit.MethodJWT})
+
+	// A refresh: refreshed, same session, the new access token's jti.
+	f.clock.Add(time.Minute)
+	now = f.clock.Now()
+	next, err := f.iss.Refresh(ctx, pair.RefreshToken)
+	if err != nil {
+		t.Fatal(err)
+	}
+	secrets = append(secrets, next.AccessToken, next.RefreshToken)
+	expectEvents(t, "Refresh", log.take(), now, secrets,
+		want{Type: authkit.EventRefreshed, Subject: "alice", SessionID: pair.SessionID, TokenID: next.TokenID, Method: "refresh"})
+
+	// The rotated token again: reuse detected, then its session revoked.
+	_, err = f.iss.Refresh(ctx, pair.RefreshToken)
+	if !errors.Is(err, authkit.ErrTokenReused) {
+		t.Fatalf("reuse: %v", err)
+	}
+	got := log.take()
+	expectEvents(t, "reuse", got, now, secrets,
+		want{Type: authkit.EventReuseDetected, Subject: "alice", SessionID: pair.SessionID, Method: "refresh", Err: authkit.ErrTokenReused},
+		want{Type: authkit.EventRevoked, Subject: "alice", SessionID: pair.SessionID, Method: "session"})
+	if re, ok := errors.AsType[*authkit.ReuseError](got[0].Err); !ok || re.SessionID != pair.SessionID || re.Subject != "alice" || len(re.Successor) != 0 {
+		t.Errorf("reuse_detected's Err = %#v, want a *ReuseError naming the session, without the sealed successor", got[0].Err)
+	}
+
+	// The successor of a revoked session is refused: auth_failed.
+	_, err = f.iss.Refresh(ctx, next.RefreshToken)
+	if !errors.Is(err, authkit.ErrTokenRevoked) && !errors.Is(err, authkit.ErrTokenReused) {
+		t.Fatalf("refresh in a revoked session: %v", err)
+	}
+	if got := log.take(); len(got) != 1 || got[0].Type != authkit.EventAuthFailed || got[0].Method != "refresh" || got[0].Err == nil {
+		t.Errorf("refresh in a revoked session: events %+v, want one auth_failed", got)
+	}
+
+	// Refresh tokens that are not ours, or not refresh tokens at all.
+	unknown := strings.Replace(next.RefreshToken, next.RefreshToken[len(next.RefreshToken)-12:len(next.RefreshToken)-6], "AAAAAA", 1)
+	for name, tok := range map[string]string{"malformed": "rt_nonsense", "an access token": pair.AccessToken, "tampered": unknown} {
+		if _, err := f.iss.Refresh(ctx, tok); !errors.Is(err, authkit.ErrInvalidToken) {
+			t.Fatalf("refresh with %s: %v", name, err)
+		}
+		expectEvents(t, "refresh with "+name, log.take(), now, append(secrets, tok),
+			want{Type: authkit.EventAuthFailed, Method: "refresh", Err: authkit.ErrInvalidToken})
+	}
+
+	// An expired refresh token.
+	p2, _ := f.iss.IssuePair(ctx, "bob")
+	log.take()
+	f.clock.Add(f.iss.RefreshTTL() + time.Second)
+	now = f.clock.Now()
+	if _, err := f.iss.Refresh(ctx, p2.RefreshToken); !errors.Is(err, authkit.ErrTokenExpired) && !errors.Is(err, authkit.ErrInvalidToken) {
+		t.Fatalf("expired refresh: %v", err)
+	}
+	if got := log.take(); len(got) != 1 || got[0].Type != authkit.EventAuthFailed || got[0].Method != "refresh" || got[0].Err == nil || got[0].Subject != "" {
+		t.Errorf("expired refresh: events %+v, want one auth_failed naming no subject", got)
+	}
+}
+
+func TestRevokeEvents(t *testing.T) {
+	ctx := context.Background()
+	var log eventLog
+	f := newFixture(t, authkit.WithEventHook(log.hook))
+	now := f.clock.Now()
+	p1, _ := f.iss.IssuePair(ctx, "alice")
+	p2, _ := f.iss.IssuePair(ctx, "alice")
+	p3, _ := f.iss.IssuePair(ctx, "alice")
+	p4, _ := f.iss.IssuePair(ctx, "alice")
+	secret, tok, err := f.iss.CreateAPIToken(ctx, "alice", "ci")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := log.take()
+	expectEvents(t, "CreateAPIToken", got[len(got)-1:], now, []string{secret},
+		want{Type: authkit.EventAPITokenCreated, Subject: "alice", TokenID: tok.ID, Method: authkit.MethodAPIToken})
+	secret2, tok2, _ := f.iss.CreateAPIToken(ctx, "alice", "deploy")
+	log.take()
+	secrets := []string{secret, secret2, p1.AccessToken, p1.RefreshToken, p2.AccessToken, p2.RefreshToken, p3.RefreshToken, p4.RefreshToken}
+
+	for _, c := range []struct {
+		name   string
+		revoke func() error
+		want   want
+	}{
+		{"Revoke(access token)", func() error { return f.iss.Revoke(ctx, p1.AccessToken) },
+			want{Type: authkit.EventRevoked, Subject: "alice", SessionID: p1.SessionID, TokenID: p1.TokenID, Method: authkit.MethodJWT}},
+		{"Revoke(refresh token)", func() error { return f.iss.Revoke(ctx, p2.RefreshToken) },
+			want{Type: authkit.EventRevoked, Subject: "alice", SessionID: p2.SessionID, Method: "session"}},
+		{"RevokeSession", func() error { return f.iss.RevokeSession(ctx, p3.SessionID) },
+			want{Type: authkit.EventRevoked, Subject: "alice", SessionID: p3.SessionID, Method: "session"}},
+		{"RevokeOwnSession", func() error { return f.iss.RevokeOwnSession(ctx, "alice", p4.SessionID) },
+			want{Type: authkit.EventRevoked, Subject: "alice", SessionID: p4.SessionID, Method: "session"}},
+		{"Revoke(API token)", func() error { return f.iss.Revoke(ctx, secret) },
+			want{Type: authkit.EventRevoked, Subject: "alice", TokenID: tok.ID, Method: authkit.MethodAPIToken}},
+		{"RevokeAPIToken", func() error { return f.iss.RevokeAPIToken(ctx, "alice", tok2.ID) },
+			want{Type: authkit.EventRevoked, Subject: "alice", TokenID: tok2.ID, Method: authkit.MethodAPIToken}},
+		{"RevokeSubject", func() error { return f.iss.RevokeSubject(ctx, "alice") },
+			want{Type: authkit.EventRevoked, Subject: "alice", Method: "subject"}},
+	} {
+		if err := c.revoke(); err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		expectEvents(t, c.name, log.take(), now, secrets, c.want)
+	}
+
+	// Nothing revoked, nothing reported.
+	if err := f.iss.RevokeSession(ctx, "no-such-session"); !errors.Is(err, authkit.ErrNotFound) {
+		t.Fatalf("RevokeSession(unknown): %v", err)
+	}
+	if err := f.iss.RevokeAPIToken(ctx, "bob", tok.ID); !errors.Is(err, authkit.ErrNotFound) {
+		t.Fatalf("RevokeAPIToken of another subject: %v", err)
+	}
+	if got := log.take(); len(got) != 0 {
+		t.Errorf("failed revocations reported %+v", got)
+	}
+}
+
+// With a reuse grace, a repeat within the window is a refresh (the same
+// successor), not a reuse.
+func TestReuseGraceEvents(t *testing.T) {
+	ctx := context.Background()
+	var log eventLog
+	f := newFixture(t, authkit.WithEventHook(log.hook), authkit.WithReuseGrace(10*time.Second))
+	pair, _ := f.iss.IssuePair(ctx, "alice")
+	first, err := f.iss.Refresh(ctx, pair.RefreshToken)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.clock.Add(5 * time.Second)
+	again, err := f.iss.Refresh(ctx, pair.RefreshToken)
+	if err != nil || again.RefreshToken != first.RefreshToken {
+		t.Fatalf("repeat within the grace: %v", err)
+	}
+	got := log.take()
+	expectEvents(t, "grace", got[2:], f.clock.Now(), []string{pair.RefreshToken, first.RefreshToken},
+		want{Type: authkit.EventRefreshed, Subject: "alice", SessionID: pair.SessionID, TokenID: again.TokenID, Method: "refresh"})
+	f.clock.Add(10 * time.Second)
+	if _, err := f.iss.Refresh(ctx, pair.RefreshToken); !errors.Is(err, authkit.ErrTokenReused) {
+		t.Fatalf("repeat after the grace: %v", err)
+	}
+	expectEvents(t, "after the grace", log.take(), f.clock.Now(), []string{pair.RefreshToken, first.RefreshToken},
+		want{Type: authkit.EventReuseDetected, Subject: "alice", SessionID: pair.SessionID, Method: "refresh", Err: authkit.ErrTokenReused},
+		want{Type: authkit.EventRevoked, Subject: "alice", SessionID: pair.SessionID, Method: "session"})
+}
