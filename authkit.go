@@ -527,6 +527,8 @@ const (
 	EventAPITokenCreated EventType = "api_token_created" // an API token was created
 	EventAuthenticated   EventType = "authenticated"     // a credential verified (only with WithEventHook; hot path)
 	EventAuthFailed      EventType = "auth_failed"       // a credential was refused
+	EventLoginFailed     EventType = "login_failed"      // a password was refused (unknown user or wrong password); Subject is the user name as given
+	EventThrottled       EventType = "throttled"         // a password attempt was refused unchecked: too many failures; Subject is the user name as given
 )
 
 // Event describes something security-relevant that happened. It never

@@ -7,10 +7,13 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/netip"
+	"slices"
 	"strconv"
 	"time"
 
 	"github.com/authkit-go/authkit"
+	"github.com/authkit-go/authkit/backends/memory"
 	"github.com/authkit-go/authkit/verifier"
 )
 
@@ -34,6 +37,12 @@ type Auth struct {
 	deny       func(http.ResponseWriter, *http.Request, Denial)
 	log        *slog.Logger
 	retryAfter string
+	guard      *guard
+	thrStore   authkit.ThrottleStore
+	clientAddr func(*http.Request) netip.Addr
+	now        func() time.Time
+	hook       func(context.Context, authkit.Event)
+	basic      bool
 }
 
 type config struct {
@@ -42,6 +51,11 @@ type config struct {
 	deny       func(http.ResponseWriter, *http.Request, Denial)
 	log        *slog.Logger
 	retryAfter time.Duration
+	thrStore   authkit.ThrottleStore
+	policy     ThrottlePolicy
+	trusted    []netip.Prefix
+	now        func() time.Time
+	hook       func(context.Context, authkit.Event)
 }
 
 // Option configures an [Auth]. Options apply in order; a later option of
@@ -124,13 +138,102 @@ func WithRetryAfter(d time.Duration) Option {
 	}
 }
 
+// WithThrottleStore sets where failed password attempts are counted (Basic
+// credentials here, and the password grant of a [Handler] built on this
+// Auth). Pass the application's store when it implements
+// authkit.ThrottleStore (the SQL and Redis stores do) so that every
+// replica shares one budget. Default: memory.NewThrottle(), counters in
+// this process only — N replicas then allow N times the attempts.
+func WithThrottleStore(s authkit.ThrottleStore) Option {
+	return func(c *config) error {
+		if s == nil {
+			return invalid("WithThrottleStore(nil)")
+		}
+		c.thrStore = s
+		return nil
+	}
+}
+
+// WithThrottlePolicy sets how failed password attempts are throttled (see
+// [ThrottlePolicy]). Default [DefaultThrottlePolicy]. Each rule's Free from
+// 0 to 1,000,000, Window from 1s to 24h, Base from 1ms to Max, Max at most
+// 24h.
+func WithThrottlePolicy(p ThrottlePolicy) Option {
+	return func(c *config) error {
+		if err := checkPolicy(p); err != nil {
+			return err
+		}
+		c.policy = p
+		return nil
+	}
+}
+
+// WithTrustedProxies names the reverse proxies whose X-Forwarded-For is
+// believed, for throttling and for the session's recorded address. When
+// r.RemoteAddr lies in one of prefixes, X-Forwarded-For is read from the
+// right and the first address outside prefixes is the client's; anything
+// further left is the client's own claim and is ignored. The proxies must
+// append the address they received the request from to X-Forwarded-For.
+// Default: none; the client address is r.RemoteAddr and forwarding headers
+// (X-Forwarded-For, Forwarded) are ignored, since any client can send them.
+// At most 256 prefixes.
+func WithTrustedProxies(prefixes ...netip.Prefix) Option {
+	ps := append([]netip.Prefix(nil), prefixes...)
+	return func(c *config) error {
+		if len(ps) > 256 {
+			return invalid("WithTrustedProxies: more than 256 prefixes")
+		}
+		for i, p := range ps {
+			if !p.IsValid() {
+				return invalid("WithTrustedProxies: invalid prefix %v", p)
+			}
+			if p.Addr().Is4In6() {
+				p = netip.PrefixFrom(p.Addr().Unmap(), max(p.Bits()-96, 0))
+			}
+			ps[i] = p.Masked()
+		}
+		c.trusted = ps
+		return nil
+	}
+}
+
+// WithEventHook sets a function told about password attempts: a refused
+// password (authkit.EventLoginFailed) and an attempt refused by the
+// throttle (authkit.EventThrottled), with the user name as given (at most
+// 256 bytes) as Subject and the method (authkit.MethodBasic or
+// MethodPassword); never the password. It is called synchronously: keep it
+// fast. Pass the same hook as authkit.WithEventHook to see everything.
+// Default: none.
+func WithEventHook(hook func(context.Context, authkit.Event)) Option {
+	return func(c *config) error {
+		if hook == nil {
+			return invalid("WithEventHook(nil)")
+		}
+		c.hook = hook
+		return nil
+	}
+}
+
+// WithThrottleClock sets the time source of the throttle for Basic
+// credentials. Default time.Now. Meant for tests (the Handler has its own,
+// WithClock).
+func WithThrottleClock(now func() time.Time) Option {
+	return func(c *config) error {
+		if now == nil {
+			return invalid("WithThrottleClock(nil)")
+		}
+		c.now = now
+		return nil
+	}
+}
+
 // New returns an Auth that authenticates with v. Every error matches
 // authkit.ErrInvalidConfig.
 func New(v *verifier.Verifier, opts ...Option) (*Auth, error) {
 	if v == nil || len(v.Schemes()) == 0 {
 		return nil, invalid("New: nil or unconfigured verifier (use verifier.New)")
 	}
-	c := config{realm: DefaultRealm, retryAfter: DefaultRetryAfter}
+	c := config{realm: DefaultRealm, retryAfter: DefaultRetryAfter, policy: DefaultThrottlePolicy(), now: time.Now}
 	for _, o := range opts {
 		if o == nil {
 			return nil, invalid("nil Option")
@@ -150,6 +253,17 @@ func New(v *verifier.Verifier, opts ...Option) (*Auth, error) {
 	if a.log == nil {
 		a.log = slog.New(slog.DiscardHandler)
 	}
+	a.thrStore, a.now, a.hook = c.thrStore, c.now, c.hook
+	if a.thrStore == nil {
+		a.thrStore = memory.NewThrottle()
+	}
+	a.clientAddr = clientAddrFunc(c.trusted)
+	a.basic = slices.Contains(v.Schemes(), authkit.SchemeBasic)
+	g, err := newGuard(a.thrStore, c.policy, a.hook, a.log)
+	if err != nil {
+		return nil, err
+	}
+	a.guard = g
 	if c.cookies != nil {
 		ck, err := resolveCookies(*c.cookies)
 		if err != nil {
@@ -183,6 +297,37 @@ type errorBody struct {
 // The URL is never read: a token in the query string is ignored (RFC 9700
 // §4.3.2). Errors match the authkit sentinels or ErrCSRF.
 func (a *Auth) Authenticate(r *http.Request) (*authkit.Principal, error) {
+	if a.basic {
+		if user, ok := basicUser(r); ok {
+			return a.authenticateBasic(r, user)
+		}
+	}
+	return a.authenticate(r)
+}
+
+// authenticateBasic checks Basic credentials under the throttle: refused
+// unchecked (ErrThrottled) while the user, the client address or the pair
+// waits, or when the throttle store cannot answer (fail closed); a refused
+// password counts a failure, the right one clears the pair.
+func (a *Auth) authenticateBasic(r *http.Request, user string) (*authkit.Principal, error) {
+	ctx := r.Context()
+	addr, now := a.clientAddr(r), a.now()
+	if err := a.guard.check(ctx, user, addr, now, authkit.MethodBasic); err != nil {
+		return nil, err
+	}
+	p, err := a.authenticate(r)
+	switch {
+	case err == nil:
+		a.guard.success(ctx, user, addr)
+	case isUnavailable(err), errors.Is(err, authkit.ErrInvalidRequest):
+		// Not judged: nothing to count.
+	default:
+		a.guard.failure(ctx, user, addr, now, authkit.MethodBasic, failReason(err))
+	}
+	return p, err
+}
+
+func (a *Auth) authenticate(r *http.Request) (*authkit.Principal, error) {
 	p, err := a.v.Authenticate(r)
 	if err != nil {
 		if a.cookies != nil && errors.Is(err, authkit.ErrNoCredentials) {

@@ -78,6 +78,7 @@ const (
 	rowUnavailable = iota
 	rowDeadline
 	rowCanceled
+	rowThrottled
 	rowCSRF
 	rowNoCredentials
 	rowInvalidRequest
@@ -99,6 +100,7 @@ var denials = [rowCount]denialRow{
 	rowUnavailable:        {authkit.ErrStoreUnavailable, http.StatusServiceUnavailable, "temporarily_unavailable", false, false, descUnavailable},
 	rowDeadline:           {context.DeadlineExceeded, http.StatusServiceUnavailable, "temporarily_unavailable", false, false, descUnavailable},
 	rowCanceled:           {context.Canceled, http.StatusServiceUnavailable, "temporarily_unavailable", false, false, descUnavailable},
+	rowThrottled:          {ErrThrottled, http.StatusTooManyRequests, "slow_down", false, false, descThrottled},
 	rowCSRF:               {ErrCSRF, http.StatusForbidden, "csrf_failed", false, false, "missing or invalid CSRF token"},
 	rowNoCredentials:      {authkit.ErrNoCredentials, http.StatusUnauthorized, "unauthorized", true, false, "authentication required"},
 	rowInvalidRequest:     {authkit.ErrInvalidRequest, http.StatusBadRequest, "invalid_request", true, true, "malformed credentials"},
@@ -229,12 +231,12 @@ func (a *Auth) Deny(w http.ResponseWriter, r *http.Request, err error) {
 	h.Set("Content-Type", "application/json")
 	h.Set("X-Content-Type-Options", "nosniff")
 	if a.deny == nil {
-		a.enforce(h, d.Status, chal)
+		a.enforce(h, d.Status, chal, retryOf(err))
 		w.WriteHeader(d.Status)
 		_, _ = w.Write(a.bodies[i])
 		return
 	}
-	dw := &denyWriter{w: w, a: a, status: d.Status, challenge: chal}
+	dw := &denyWriter{w: w, a: a, status: d.Status, challenge: chal, retry: retryOf(err)}
 	a.deny(dw, r, d)
 	if !dw.wrote {
 		h.Set("Content-Type", "application/json")
@@ -245,16 +247,22 @@ func (a *Auth) Deny(w http.ResponseWriter, r *http.Request, err error) {
 
 // enforce sets the headers that belong to the decision, replacing anything
 // a hook put there.
-func (a *Auth) enforce(h http.Header, status int, challenge string) {
+func (a *Auth) enforce(h http.Header, status int, challenge, retry string) {
 	if challenge != "" {
 		h.Set("WWW-Authenticate", challenge)
 	} else {
 		h.Del("WWW-Authenticate")
 	}
 	h.Set("Cache-Control", "no-store")
-	if status == http.StatusServiceUnavailable {
+	switch status {
+	case http.StatusServiceUnavailable:
 		h.Set("Retry-After", a.retryAfter)
-	} else {
+	case http.StatusTooManyRequests:
+		if retry == "" {
+			retry = "1"
+		}
+		h.Set("Retry-After", retry)
+	default:
 		h.Del("Retry-After")
 	}
 }
@@ -285,6 +293,7 @@ type denyWriter struct {
 	a         *Auth
 	status    int
 	challenge string
+	retry     string
 	wrote     bool
 }
 
@@ -295,7 +304,7 @@ func (d *denyWriter) WriteHeader(int) {
 		return
 	}
 	d.wrote = true
-	d.a.enforce(d.w.Header(), d.status, d.challenge)
+	d.a.enforce(d.w.Header(), d.status, d.challenge, d.retry)
 	d.w.WriteHeader(d.status)
 }
 

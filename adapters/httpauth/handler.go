@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"slices"
 	"strconv"
@@ -74,9 +75,8 @@ type Handler struct {
 	scopes      func(ctx context.Context, subject string, requested []string) ([]string, error)
 	introspect  func(*authkit.Principal) bool
 	introDeny   error
-	users       *limiter
-	addrs       *limiter
-	clientIP    func(*http.Request) string
+	guard       *guard
+	clientAddr  func(*http.Request) netip.Addr
 	maxBody     int64
 	jwksCache   string
 	now         func() time.Time
@@ -125,7 +125,7 @@ type HandlerOption func(*handlerConfig) error
 // which users exist. An error matching authkit.ErrStoreUnavailable (or a
 // context error) answers 503 and does not count as a failed attempt; any
 // other error refuses the login (400 invalid_grant) and counts against the
-// throttle (see WithThrottle). Default: the password grant is disabled
+// throttle (see WithThrottlePolicy). Default: the password grant is disabled
 // (unsupported_grant_type).
 func WithPasswordGrant(check func(ctx context.Context, username, password string) (subject string, err error)) HandlerOption {
 	return func(c *handlerConfig) error {
@@ -215,15 +215,24 @@ func WithIntrospectionRule(rule func(*authkit.Principal) bool) HandlerOption {
 	}
 }
 
-// WithThrottle sets how many password-grant attempts are allowed per window
-// per username (case-folded) and per client address (an IPv4 address, or
-// an IPv6 /64); every attempt counts until it succeeds, so parallel guesses
-// are bounded too, and a success clears its username's count. An exhausted
-// limit answers 429 with Retry-After and error "slow_down" before the
-// credential is checked, whether or not the username exists. Each limit
-// tracks at most 100,000 keys, dropping the oldest window first. Default 5
-// per username and 20 per address per minute; perUser from 1 to 1000,
-// perAddress from 1 to 100000, window from 1 second to 24 hours.
+// Deprecated throttle defaults of [WithThrottle]; the throttle now follows
+// a [ThrottlePolicy] set on the Auth (WithThrottlePolicy).
+const (
+	DefaultUserAttempts    = 5
+	DefaultAddressAttempts = 30
+	DefaultThrottleWindow  = time.Hour
+)
+
+// WithThrottle sets, for this Handler's password grant only, how many
+// failures are free per window for one (username, client address) pair
+// (perUser) and for one client address (perAddress); beyond them the key
+// waits 1 second, doubling per failure, at most 15 minutes. The per-user
+// ceiling, the store and the backoff otherwise follow the Auth's policy.
+// perUser from 1 to 1000, perAddress from 1 to 100000, window from 1
+// second to 24 hours.
+//
+// Deprecated: set the whole policy with the Auth option WithThrottlePolicy,
+// which also covers Basic credentials.
 func WithThrottle(perUser, perAddress int, window time.Duration) HandlerOption {
 	return func(c *handlerConfig) error {
 		if perUser < 1 || perUser > 1000 || perAddress < 1 || perAddress > 100000 {
@@ -237,12 +246,13 @@ func WithThrottle(perUser, perAddress int, window time.Duration) HandlerOption {
 	}
 }
 
-// WithClientIP sets how the client's address is found, for throttling and
-// for the session's recorded IP. The function returns an IP address; a
-// value that does not parse counts as "unknown" (all unknown clients share
-// one throttle bucket). Default: the host of r.RemoteAddr. Forwarding
-// headers (X-Forwarded-For, Forwarded) are trusted only if this function
-// reads them, which is right only behind a proxy that sets them.
+// WithClientIP sets how the client's address is found for this Handler's
+// password grant, for throttling and for the session's recorded IP. The
+// function returns an IP address; a value that does not parse counts as
+// "unknown" (all unknown clients share one throttle key). Default: the
+// Auth's (r.RemoteAddr, or X-Forwarded-For from the proxies named with
+// WithTrustedProxies). Prefer WithTrustedProxies, which applies to Basic
+// credentials too.
 func WithClientIP(f func(*http.Request) string) HandlerOption {
 	return func(c *handlerConfig) error {
 		if f == nil {
@@ -279,9 +289,10 @@ func WithJWKSMaxAge(d time.Duration) HandlerOption {
 	}
 }
 
-// WithClock sets the Handler's time source (throttle windows). Default
-// time.Now. Meant for tests; the issuer and verifier have their own
-// (authkit.WithClock).
+// WithClock sets the Handler's time source (the password grant's
+// throttle). Default time.Now. Meant for tests; the issuer and verifier
+// have their own (authkit.WithClock), and so has the Auth's throttle of
+// Basic credentials (WithThrottleClock).
 func WithClock(now func() time.Time) HandlerOption {
 	return func(c *handlerConfig) error {
 		if now == nil {
@@ -300,16 +311,12 @@ func NewHandler(iss *issuer.Issuer, auth *Auth, opts ...HandlerOption) (*Handler
 		return nil, invalid("NewHandler: nil issuer or Auth")
 	}
 	c := handlerConfig{
-		paths:        DefaultPaths(),
-		userAttempts: DefaultUserAttempts,
-		addrAttempts: DefaultAddressAttempts,
-		window:       DefaultThrottleWindow,
-		clientIP:     remoteIP,
-		maxBody:      DefaultMaxBodyBytes,
-		jwksMaxAge:   DefaultJWKSMaxAge,
-		now:          time.Now,
-		scopes:       allowedScopes(nil),
-		introspect:   func(p *authkit.Principal) bool { return p.HasScope(IntrospectScope) },
+		paths:      DefaultPaths(),
+		maxBody:    DefaultMaxBodyBytes,
+		jwksMaxAge: DefaultJWKSMaxAge,
+		now:        time.Now,
+		scopes:     allowedScopes(nil),
+		introspect: func(p *authkit.Principal) bool { return p.HasScope(IntrospectScope) },
 	}
 	for _, o := range opts {
 		if o == nil {
@@ -339,14 +346,27 @@ func NewHandler(iss *issuer.Issuer, auth *Auth, opts ...HandlerOption) (*Handler
 		scopes:     c.scopes,
 		introspect: c.introspect,
 		introDeny:  &ScopeError{Scopes: []string{IntrospectScope}},
-		users:      newLimiter(c.userAttempts, c.window, maxTracked),
-		addrs:      newLimiter(c.addrAttempts, c.window, maxTracked),
-		clientIP:   c.clientIP,
+		guard:      auth.guard,
+		clientAddr: auth.clientAddr,
 		maxBody:    c.maxBody,
 		jwksCache:  "public, max-age=" + strconv.Itoa(int(c.jwksMaxAge/time.Second)),
 		now:        c.now,
 		log:        auth.log,
 		exact:      make(map[string]*endpoint),
+	}
+	if c.clientIP != nil {
+		f := c.clientIP
+		h.clientAddr = func(r *http.Request) netip.Addr { return parseIP(f(r)) }
+	}
+	if c.userAttempts > 0 {
+		p := DefaultThrottlePolicy()
+		p.Pair.Free, p.Pair.Window = c.userAttempts, c.window
+		p.Address.Free, p.Address.Window = c.addrAttempts, c.window
+		g, err := newGuard(auth.thrStore, p, auth.hook, auth.log)
+		if err != nil {
+			return nil, err
+		}
+		h.guard = g
 	}
 	if c.customRule {
 		// A custom rule's refusal names no scope in the challenge.

@@ -199,7 +199,7 @@ func newFx(t testing.TB, o fxOptions) *fx {
 	if f.ver, err = verifier.New(append(common, o.verifier...)...); err != nil {
 		t.Fatal(err)
 	}
-	if f.auth, err = httpauth.New(f.ver, o.auth...); err != nil {
+	if f.auth, err = httpauth.New(f.ver, append([]httpauth.Option{httpauth.WithThrottleClock(f.clock.Now)}, o.auth...)...); err != nil {
 		t.Fatal(err)
 	}
 	hopts := []httpauth.HandlerOption{httpauth.WithClock(f.clock.Now), httpauth.WithAllowedScopes("read", "write", "introspect", "a", "b")}

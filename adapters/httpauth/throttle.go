@@ -1,156 +1,323 @@
 package httpauth
 
 import (
-	"container/list"
-	"hash/maphash"
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/netip"
+	"strconv"
 	"strings"
-	"sync"
 	"time"
+	"unicode/utf8"
+
+	"github.com/authkit-go/authkit"
+	"github.com/authkit-go/authkit/backends/memory"
+	"github.com/authkit-go/authkit/internal/throttle"
+	"github.com/authkit-go/authkit/verifier"
 )
 
-// Throttle defaults for the password grant.
-const (
-	DefaultUserAttempts    = 5
-	DefaultAddressAttempts = 20
-	DefaultThrottleWindow  = time.Minute
-	// maxTracked bounds the keys each limiter tracks; when full, the entry
-	// whose window started first is dropped.
-	maxTracked = 100_000
-	// sweepPerCall bounds how many expired entries one call removes.
-	sweepPerCall = 8
-)
+// ErrThrottled is matched by the error of a password attempt refused
+// because its user, its client address or the pair has failed too often
+// ([ThrottledError]). It is answered 429 with Retry-After and error
+// "slow_down", before the password is checked, whether or not the user
+// exists.
+var ErrThrottled = errors.New("httpauth: too many failed attempts; try again later")
 
-// limiter counts attempts per key in fixed windows. An attempt is counted
-// before the credential is checked (so that a burst of parallel guesses is
-// bounded too) and handed back when it succeeds or could not be judged.
-type limiter struct {
-	mu     sync.Mutex
-	limit  int
-	window time.Duration
-	max    int
-	seed   maphash.Seed
-	m      map[uint64]*list.Element
-	order  list.List // *bucket, oldest window first
+const descThrottled = "too many attempts; try again later"
+
+// ThrottledError is the error of a throttled attempt; it matches
+// ErrThrottled and says when to retry.
+type ThrottledError struct {
+	// RetryAfter is how long until the attempt may be retried.
+	RetryAfter time.Duration
 }
 
-type bucket struct {
-	key   uint64
-	start time.Time
-	n     int
+func (e *ThrottledError) Error() string {
+	return fmt.Sprintf("httpauth: too many failed attempts; retry after %ds", retrySecs(e.RetryAfter))
 }
 
-func newLimiter(limit int, window time.Duration, max int) *limiter {
-	return &limiter{limit: limit, window: window, max: max, seed: maphash.MakeSeed(), m: make(map[uint64]*list.Element)}
-}
+// Is reports whether target is ErrThrottled.
+func (e *ThrottledError) Is(target error) bool { return target == ErrThrottled }
 
-// key hashes s with the limiter's secret seed: entries have a fixed size,
-// and collisions cannot be aimed at.
-func (l *limiter) key(s string) uint64 { return maphash.String(l.seed, s) }
+// retrySecs rounds d up to whole seconds, at least 1.
+func retrySecs(d time.Duration) int64 { return max(int64((d+time.Second-1)/time.Second), 1) }
 
-// take counts one attempt for k at now. It reports false, and how long
-// until the window ends, when k has used up its attempts.
-func (l *limiter) take(k uint64, now time.Time) (time.Duration, bool) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.sweep(now)
-	if e, ok := l.m[k]; ok {
-		b := e.Value.(*bucket)
-		if !now.Before(b.start.Add(l.window)) {
-			b.start, b.n = now, 0
-			l.order.MoveToBack(e)
-		}
-		if b.n >= l.limit {
-			return b.start.Add(l.window).Sub(now), false
-		}
-		b.n++
-		return 0, true
+// retryOf is the Retry-After of a throttled err, "" for any other.
+func retryOf(err error) string {
+	if te, ok := errors.AsType[*ThrottledError](err); ok {
+		return strconv.FormatInt(retrySecs(te.RetryAfter), 10)
 	}
-	if len(l.m) >= l.max {
-		if f := l.order.Front(); f != nil {
-			delete(l.m, f.Value.(*bucket).key)
-			l.order.Remove(f)
+	return ""
+}
+
+// MethodPassword is the Event.Method of a password-grant attempt
+// (Basic credentials use authkit.MethodBasic).
+const MethodPassword = "password"
+
+// ThrottleRule is how one kind of throttle key is treated: Free failures
+// in a fixed Window cost nothing; each further failure makes the key wait
+// Base, doubling per failure, at most Max, counted from its last failure
+// and never past the window's end.
+type ThrottleRule struct {
+	Free   int
+	Window time.Duration
+	Base   time.Duration
+	Max    time.Duration
+}
+
+// ThrottlePolicy is the rule of each key a password attempt is counted
+// against: the (user, client address) pair, the client address (an IPv6
+// address as its /64) and the user (the ceiling, from every address).
+type ThrottlePolicy struct {
+	Pair    ThrottleRule
+	Address ThrottleRule
+	User    ThrottleRule
+}
+
+// DefaultThrottlePolicy returns the default policy: the pair 5 failures
+// free per hour then 1s doubling up to 15 minutes; the address 30 free per
+// hour, the same backoff; the user 100 free per hour, then 1s doubling up
+// to 1 minute. Thirty failures a minute from one address never block the
+// right password from another; beyond 100 failures an hour from everywhere
+// the account answers about once a minute.
+func DefaultThrottlePolicy() ThrottlePolicy {
+	p := throttle.DefaultPolicy()
+	return ThrottlePolicy{Pair: ruleOut(p.Pair), Address: ruleOut(p.Address), User: ruleOut(p.User)}
+}
+
+func ruleOut(r throttle.Rule) ThrottleRule {
+	return ThrottleRule{Free: int(r.Free), Window: r.Window, Base: r.Base, Max: r.Max}
+}
+
+func ruleIn(r ThrottleRule) throttle.Rule {
+	return throttle.Rule{Free: int64(r.Free), Window: r.Window, Base: r.Base, Max: r.Max}
+}
+
+func (p ThrottlePolicy) internal() throttle.Policy {
+	return throttle.Policy{Pair: ruleIn(p.Pair), Address: ruleIn(p.Address), User: ruleIn(p.User)}
+}
+
+// checkPolicy validates p: Free from 0 to 1,000,000, Window from 1s to
+// 24h, Base from 1ms to Max, Max at most 24h.
+func checkPolicy(p ThrottlePolicy) error {
+	for _, r := range []struct {
+		name string
+		r    ThrottleRule
+	}{{"Pair", p.Pair}, {"Address", p.Address}, {"User", p.User}} {
+		x := r.r
+		if x.Free < 0 || x.Free > 1_000_000 || x.Window < time.Second || x.Window > 24*time.Hour ||
+			x.Base < time.Millisecond || x.Max < x.Base || x.Max > 24*time.Hour {
+			return invalid("throttle policy: %s rule %+v out of range", r.name, x)
 		}
 	}
-	l.m[k] = l.order.PushBack(&bucket{key: k, start: now, n: 1})
-	return 0, true
+	return nil
 }
 
-// undo hands back one attempt counted by take.
-func (l *limiter) undo(k uint64) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if e, ok := l.m[k]; ok {
-		if b := e.Value.(*bucket); b.n > 0 {
-			b.n--
-		}
+// guard applies the throttle policy around a password check and reports
+// what happened to the event hook.
+type guard struct {
+	lim  *throttle.Limiter
+	hook func(context.Context, authkit.Event)
+	log  *slog.Logger
+}
+
+func newGuard(store authkit.ThrottleStore, p ThrottlePolicy, hook func(context.Context, authkit.Event), log *slog.Logger) (*guard, error) {
+	if err := checkPolicy(p); err != nil {
+		return nil, err
+	}
+	if store == nil {
+		store = memory.NewThrottle()
+	}
+	lim, err := throttle.New(store, p.internal())
+	if err != nil {
+		return nil, invalid("throttle: %v", err)
+	}
+	return &guard{lim: lim, hook: hook, log: log}, nil
+}
+
+// attempt is the throttle identity of a password attempt. The user name is
+// case-folded, so that "Alice" and "alice" share their counters whatever
+// the application's checker makes of case.
+func attemptOf(user string, addr netip.Addr) throttle.Attempt {
+	return throttle.Attempt{User: strings.ToLower(user), Addr: addr}
+}
+
+// maxEventSubject bounds the user name an event carries.
+const maxEventSubject = 256
+
+// eventSubject is user bounded to maxEventSubject bytes of valid UTF-8.
+func eventSubject(user string) string {
+	if len(user) <= maxEventSubject && utf8.ValidString(user) {
+		return user
+	}
+	b := []byte(user)
+	if len(b) > maxEventSubject {
+		b = b[:maxEventSubject]
+	}
+	for len(b) > 0 && !utf8.Valid(b) {
+		b = b[:len(b)-1]
+	}
+	return strings.ToValidUTF8(string(b), "")
+}
+
+func (g *guard) emit(ctx context.Context, ev authkit.Event) {
+	if g.hook != nil {
+		g.hook(ctx, ev)
 	}
 }
 
-// reset forgets k.
-func (l *limiter) reset(k uint64) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if e, ok := l.m[k]; ok {
-		delete(l.m, k)
-		l.order.Remove(e)
+// check decides, before the password is checked, whether the attempt may
+// proceed: nil, a *ThrottledError (reported as EventThrottled), or, when
+// the throttle store fails, an error matching authkit.ErrStoreUnavailable
+// (or the context's error): the attempt is refused either way.
+func (g *guard) check(ctx context.Context, user string, addr netip.Addr, now time.Time, method string) error {
+	d, err := g.lim.Check(ctx, attemptOf(user, addr), now)
+	if err != nil {
+		if !isUnavailable(err) {
+			err = fmt.Errorf("httpauth: %w: %w", authkit.ErrStoreUnavailable, err)
+		}
+		return err
+	}
+	if d.Allowed {
+		return nil
+	}
+	g.log.LogAttrs(ctx, slog.LevelInfo, "httpauth: password attempt throttled",
+		slog.String("method", method), slog.String("by", string(d.By)))
+	g.emit(ctx, authkit.Event{Type: authkit.EventThrottled, Time: now, Subject: eventSubject(user), Method: method, Err: ErrThrottled})
+	return &ThrottledError{RetryAfter: d.RetryAfter}
+}
+
+// failure records a wrong password (or an unknown user; reason says which
+// when the checker told) and reports EventLoginFailed. A store error is
+// logged: the attempt is refused anyway.
+func (g *guard) failure(ctx context.Context, user string, addr netip.Addr, now time.Time, method string, reason error) {
+	if err := g.lim.Failure(ctx, attemptOf(user, addr), now); err != nil {
+		g.log.LogAttrs(ctx, slog.LevelWarn, "httpauth: recording a failed password attempt failed", slog.Any("error", err))
+	}
+	g.emit(ctx, authkit.Event{Type: authkit.EventLoginFailed, Time: now, Subject: eventSubject(user), Method: method, Err: reason})
+}
+
+// success clears the pair's counter (only the pair: see internal/throttle).
+func (g *guard) success(ctx context.Context, user string, addr netip.Addr) {
+	if err := g.lim.Success(ctx, attemptOf(user, addr)); err != nil {
+		g.log.LogAttrs(ctx, slog.LevelWarn, "httpauth: clearing a throttle counter failed", slog.Any("error", err))
 	}
 }
 
-// sweep drops a few entries whose window has ended.
-func (l *limiter) sweep(now time.Time) {
-	for i := 0; i < sweepPerCall; i++ {
-		f := l.order.Front()
-		if f == nil {
-			return
-		}
-		b := f.Value.(*bucket)
-		if now.Before(b.start.Add(l.window)) {
-			return
-		}
-		delete(l.m, b.key)
-		l.order.Remove(f)
+// failReason is the Event.Err of a refused password: authkit.ErrNotFound
+// when the checker said the user does not exist, else
+// authkit.ErrInvalidToken. The checker's own error is never passed on (it
+// is the application's and might quote what was typed).
+func failReason(err error) error {
+	if errors.Is(err, authkit.ErrNotFound) {
+		return authkit.ErrNotFound
 	}
+	return authkit.ErrInvalidToken
 }
 
-func (l *limiter) size() int {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return len(l.m)
+// maxBasicUser bounds the user name of Basic credentials (the verifier's
+// own bound).
+const maxBasicUser = 1024
+
+// basicUser returns the user name of the request's Basic credentials, when
+// it carries exactly one well-formed Authorization header of that scheme.
+// Anything else is left to the verifier, which checks no password for it.
+func basicUser(r *http.Request) (string, bool) {
+	vals := r.Header["Authorization"]
+	if len(vals) != 1 || len(vals[0]) > verifier.MaxHeaderLen {
+		return "", false
+	}
+	scheme, cred, _ := strings.Cut(vals[0], " ")
+	if !strings.EqualFold(scheme, authkit.SchemeBasic) {
+		return "", false
+	}
+	raw, err := base64.StdEncoding.Strict().DecodeString(strings.TrimLeft(cred, " "))
+	if err != nil {
+		return "", false
+	}
+	user, _, ok := strings.Cut(string(raw), ":")
+	if !ok || user == "" || len(user) > maxBasicUser || !utf8.ValidString(user) {
+		return "", false
+	}
+	return user, true
 }
 
-// remoteIP is the default client address: the host of r.RemoteAddr.
-// Forwarding headers are not trusted (anyone can send them); behind a
-// proxy, give WithClientIP a function that reads what the proxy sets.
-func remoteIP(r *http.Request) string {
+// maxForwardHops bounds how many X-Forwarded-For entries are read, from
+// the right.
+const maxForwardHops = 32
+
+// remoteAddr is the address of r.RemoteAddr, invalid when it does not
+// parse.
+func remoteAddr(r *http.Request) netip.Addr {
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
-		return r.RemoteAddr
+		host = r.RemoteAddr
 	}
-	return host
+	return parseIP(host)
 }
 
-// addressKey is the throttling key of a client address: the IPv4 address,
-// or the /64 of an IPv6 address (one host usually holds a whole /64); ""
-// (all unknown addresses share one bucket) when it does not parse.
-func addressKey(ip string) (netip.Addr, string) {
-	a, err := netip.ParseAddr(strings.TrimSpace(ip))
+// parseIP parses an IP address (IPv4-mapped IPv6 unmapped, zone dropped),
+// also in the "ip:port" and "[ipv6]:port" forms; invalid when it does not
+// parse.
+func parseIP(s string) netip.Addr {
+	s = strings.TrimSpace(s)
+	a, err := netip.ParseAddr(s)
 	if err != nil {
-		return netip.Addr{}, ""
+		ap, err := netip.ParseAddrPort(s)
+		if err != nil {
+			return netip.Addr{}
+		}
+		a = ap.Addr()
 	}
-	a = a.Unmap().WithZone("")
-	if a.Is4() {
-		return a, a.String()
-	}
-	p, err := a.Prefix(64)
-	if err != nil {
-		return a, a.String()
-	}
-	return a, p.String()
+	return a.Unmap().WithZone("")
 }
 
-// userKey is the throttling key of a username, case-folded so that
-// "Alice" and "alice" share their attempts.
-func userKey(username string) string { return strings.ToLower(username) }
+// clientAddrFunc returns how the client address is found: r.RemoteAddr,
+// unless it is one of the trusted proxies, in which case X-Forwarded-For
+// is read from the right and the first address that is not a trusted
+// proxy wins (each trusted proxy appends the address it received the
+// request from; everything to the left of the last untrusted hop may be
+// forged by the client). An entry that does not parse stops the walk at
+// the hop that wrote it.
+func clientAddrFunc(trusted []netip.Prefix) func(*http.Request) netip.Addr {
+	if len(trusted) == 0 {
+		return remoteAddr
+	}
+	isTrusted := func(a netip.Addr) bool {
+		for _, p := range trusted {
+			if p.Contains(a) {
+				return true
+			}
+		}
+		return false
+	}
+	return func(r *http.Request) netip.Addr {
+		cur := remoteAddr(r)
+		if !cur.IsValid() || !isTrusted(cur) {
+			return cur
+		}
+		vals := r.Header.Values("X-Forwarded-For")
+		hops := 0
+		for i := len(vals) - 1; i >= 0; i-- {
+			parts := strings.Split(vals[i], ",")
+			for j := len(parts) - 1; j >= 0; j-- {
+				if hops++; hops > maxForwardHops {
+					return cur
+				}
+				a := parseIP(parts[j])
+				if !a.IsValid() {
+					return cur
+				}
+				if !isTrusted(a) {
+					return a
+				}
+				cur = a
+			}
+		}
+		return cur
+	}
+}

@@ -1,67 +1,81 @@
 package httpauth
 
 import (
-	"fmt"
+	"net/http"
+	"net/netip"
+	"strings"
 	"testing"
-	"time"
 )
 
-func TestLimiter(t *testing.T) {
-	now := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
-	l := newLimiter(2, time.Minute, 100)
-	k := l.key("alice")
-	for i := range 2 {
-		if _, ok := l.take(k, now); !ok {
-			t.Fatalf("attempt %d refused", i)
+func TestClientAddr(t *testing.T) {
+	trusted := clientAddrFunc([]netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("2001:db8:ffff::/48")})
+	none := clientAddrFunc(nil)
+	cases := []struct {
+		name, remote string
+		xff          []string
+		fn           func(*http.Request) netip.Addr
+		want         string
+	}{
+		{"no proxies: RemoteAddr", "192.0.2.1:1234", []string{"203.0.113.9"}, none, "192.0.2.1"},
+		{"no proxies: IPv6", "[2001:db8::1]:443", nil, none, "2001:db8::1"},
+		{"no proxies: mapped", "[::ffff:192.0.2.1]:443", nil, none, "192.0.2.1"},
+		{"no proxies: junk", "pipe", nil, none, "invalid IP"},
+		{"direct client, spoofed header", "192.0.2.1:1", []string{"10.0.0.1, 203.0.113.9"}, trusted, "192.0.2.1"},
+		{"one proxy", "10.0.0.1:1", []string{"203.0.113.9"}, trusted, "203.0.113.9"},
+		{"forged left entries ignored", "10.0.0.1:1", []string{"198.51.100.1, 198.51.100.2, 203.0.113.9"}, trusted, "203.0.113.9"},
+		{"forged trusted entry ignored", "10.0.0.1:1", []string{"10.9.9.9, 203.0.113.9"}, trusted, "203.0.113.9"},
+		{"two proxies", "10.0.0.1:1", []string{"198.51.100.1, 203.0.113.9, 10.0.0.2"}, trusted, "203.0.113.9"},
+		{"several headers", "10.0.0.1:1", []string{"198.51.100.1", "203.0.113.9, 10.0.0.2"}, trusted, "203.0.113.9"},
+		{"all trusted: leftmost", "10.0.0.1:1", []string{"10.0.0.3, 10.0.0.2"}, trusted, "10.0.0.3"},
+		{"no header: the proxy", "10.0.0.1:1", nil, trusted, "10.0.0.1"},
+		{"garbage from a proxy stops the walk", "10.0.0.1:1", []string{"203.0.113.9, junk"}, trusted, "10.0.0.1"},
+		{"garbage left of the client ignored", "10.0.0.1:1", []string{"junk, 203.0.113.9"}, trusted, "203.0.113.9"},
+		{"port and brackets", "10.0.0.1:1", []string{"[2001:db8::7]:5555"}, trusted, "2001:db8::7"},
+		{"IPv6 proxy", "[2001:db8:ffff::1]:1", []string{"192.0.2.5"}, trusted, "192.0.2.5"},
+		{"mapped client", "10.0.0.1:1", []string{"::ffff:192.0.2.5"}, trusted, "192.0.2.5"},
+		{"too many hops", "10.0.0.1:1", []string{strings.Repeat("10.0.0.5, ", 40) + "10.0.0.6"}, trusted, "10.0.0.5"},
+	}
+	for _, c := range cases {
+		r := &http.Request{RemoteAddr: c.remote, Header: http.Header{}}
+		for _, v := range c.xff {
+			r.Header.Add("X-Forwarded-For", v)
 		}
-	}
-	wait, ok := l.take(k, now.Add(10*time.Second))
-	if ok || wait != 50*time.Second {
-		t.Fatalf("third attempt: %v %v", wait, ok)
-	}
-	l.undo(k)
-	if _, ok := l.take(k, now.Add(10*time.Second)); !ok {
-		t.Fatal("an undone attempt was not handed back")
-	}
-	if _, ok := l.take(k, now.Add(time.Minute)); !ok {
-		t.Fatal("the window did not end")
-	}
-	l.reset(k)
-	if l.size() != 0 {
-		t.Fatalf("size after reset %d", l.size())
-	}
-
-	// Bounded memory: the oldest window goes first.
-	for i := range 250 {
-		l.take(l.key(fmt.Sprint("user", i)), now.Add(time.Duration(i)*time.Millisecond))
-	}
-	if l.size() != 100 {
-		t.Fatalf("size %d, want the cap 100", l.size())
-	}
-	// Expired entries are swept as calls come in.
-	later := now.Add(time.Hour)
-	for i := range 20 {
-		l.take(l.key(fmt.Sprint("late", i)), later)
-	}
-	if l.size() >= 100 {
-		t.Errorf("expired entries were not swept: %d", l.size())
+		if got := c.fn(r); got.String() != c.want {
+			t.Errorf("%s: %v, want %s", c.name, got, c.want)
+		}
 	}
 }
 
-func TestAddressKey(t *testing.T) {
-	for in, want := range map[string]string{
-		"192.0.2.1":               "192.0.2.1",
-		"::ffff:192.0.2.1":        "192.0.2.1",
-		"2001:db8::1":             "2001:db8::/64",
-		"2001:db8::ffff:1":        "2001:db8::/64",
-		"2001:db8:0:1::1":         "2001:db8:0:1::/64",
-		"fe80::1%eth0":            "fe80::/64",
-		"not an address":          "",
-		"":                        "",
-		"192.0.2.1, 198.51.100.1": "",
-	} {
-		if _, got := addressKey(in); got != want {
-			t.Errorf("addressKey(%q) = %q, want %q", in, got, want)
+func TestBasicUser(t *testing.T) {
+	cases := map[string]struct {
+		hdr  []string
+		user string
+		ok   bool
+	}{
+		"good":          {[]string{"Basic YWxpY2U6cHc="}, "alice", true},
+		"lower scheme":  {[]string{"basic YWxpY2U6cHc="}, "alice", true},
+		"bearer":        {[]string{"Bearer abc"}, "", false},
+		"two headers":   {[]string{"Basic YWxpY2U6cHc=", "Basic YWxpY2U6cHc="}, "", false},
+		"bad base64":    {[]string{"Basic !!!"}, "", false},
+		"no colon":      {[]string{"Basic YWxpY2U="}, "", false},
+		"empty user":    {[]string{"Basic OnB3"}, "", false},
+		"none":          {nil, "", false},
+		"colon in pass": {[]string{"Basic YWxpY2U6cDpx"}, "alice", true},
+	}
+	for name, c := range cases {
+		r := &http.Request{Header: http.Header{"Authorization": c.hdr}}
+		if u, ok := basicUser(r); u != c.user || ok != c.ok {
+			t.Errorf("%s: %q %v", name, u, ok)
 		}
+	}
+}
+
+func TestEventSubject(t *testing.T) {
+	long := strings.Repeat("é", 200) // 400 bytes
+	if s := eventSubject(long); len(s) > maxEventSubject || !strings.HasPrefix(long, s) || len(s) != 256 {
+		t.Errorf("bounded subject: %d bytes", len(s))
+	}
+	if s := eventSubject("alice"); s != "alice" {
+		t.Errorf("%q", s)
 	}
 }

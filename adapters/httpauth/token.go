@@ -4,7 +4,6 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
-	"strconv"
 	"time"
 
 	"github.com/authkit-go/authkit"
@@ -70,32 +69,26 @@ func (h *Handler) passwordGrant(w http.ResponseWriter, r *http.Request, ps map[s
 		return
 	}
 	ctx := r.Context()
-	addr, addrKey := addressKey(h.clientIP(r))
-	now := h.now()
-	ak, uk := h.addrs.key(addrKey), h.users.key(userKey(username))
-	if wait, ok := h.addrs.take(ak, now); !ok {
-		h.throttled(w, r, "address", wait)
-		return
-	}
-	if wait, ok := h.users.take(uk, now); !ok {
-		h.addrs.undo(ak)
-		h.throttled(w, r, "username", wait)
+	addr, now := h.clientAddr(r), h.now()
+	if err := h.guard.check(ctx, username, addr, now, MethodPassword); err != nil {
+		if errors.Is(err, ErrThrottled) {
+			h.throttled(w, r, err)
+			return
+		}
+		h.failErr(w, r, "throttle", err)
 		return
 	}
 	subject, err := h.password(ctx, username, password)
 	if err != nil {
 		if isUnavailable(err) {
-			h.addrs.undo(ak)
-			h.users.undo(uk)
 			h.failErr(w, r, "password check", err)
 			return
 		}
+		h.guard.failure(ctx, username, addr, now, MethodPassword, failReason(err))
 		h.fail(w, r, errBadCredentials)
 		return
 	}
-	// The credential was right: it was not a guess.
-	h.users.reset(uk)
-	h.addrs.undo(ak)
+	h.guard.success(ctx, username, addr)
 	if !validText(subject, issuer.MaxSubjectLen) {
 		h.log.LogAttrs(ctx, slog.LevelError, "httpauth: the password checker returned no error and an invalid subject")
 		h.fail(w, r, errServer)
@@ -127,12 +120,11 @@ func (h *Handler) passwordGrant(w http.ResponseWriter, r *http.Request, ps map[s
 	h.tokenResponse(w, r, pair, false)
 }
 
-func (h *Handler) throttled(w http.ResponseWriter, r *http.Request, by string, wait time.Duration) {
-	h.log.LogAttrs(r.Context(), slog.LevelInfo, "httpauth: password grant throttled", slog.String("by", by))
-	secs := int64((wait + time.Second - 1) / time.Second)
-	hdr := w.Header()
-	hdr.Set("Retry-After", strconv.FormatInt(max(secs, 1), 10))
-	h.fail(w, r, &httpError{http.StatusTooManyRequests, "slow_down", "too many attempts; try again later"})
+// throttled answers a throttled password grant: 429, Retry-After and the
+// RFC 6749 §5.2 body with error "slow_down".
+func (h *Handler) throttled(w http.ResponseWriter, r *http.Request, err error) {
+	w.Header().Set("Retry-After", retryOf(err))
+	h.fail(w, r, &httpError{http.StatusTooManyRequests, "slow_down", descThrottled})
 }
 
 func (h *Handler) refreshGrant(w http.ResponseWriter, r *http.Request, ps map[string]string) {

@@ -1,0 +1,437 @@
+package httpauth_test
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"net/netip"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/authkit-go/authkit"
+	"github.com/authkit-go/authkit/adapters/httpauth"
+	"github.com/authkit-go/authkit/backends/memory"
+)
+
+// The test server's clients all come from 127.0.0.1, which the throttle
+// tests name as their proxy: each request says its client's address in
+// X-Forwarded-For.
+var loopbackProxy = httpauth.WithTrustedProxies(netip.MustParsePrefix("127.0.0.1/32"))
+
+// events records what the event hook is told.
+type events struct {
+	mu  sync.Mutex
+	evs []authkit.Event
+}
+
+func (e *events) hook(_ context.Context, ev authkit.Event) {
+	e.mu.Lock()
+	e.evs = append(e.evs, ev)
+	e.mu.Unlock()
+}
+
+func (e *events) take() []authkit.Event {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	out := e.evs
+	e.evs = nil
+	return out
+}
+
+// flakyThrottle is a throttle store with a switch that makes every call
+// fail as an unreachable backend would.
+type flakyThrottle struct {
+	*memory.Throttle
+	down atomic.Bool
+}
+
+func (s *flakyThrottle) AddFailure(ctx context.Context, key string, now time.Time, window time.Duration) (authkit.ThrottleState, error) {
+	if s.down.Load() {
+		return authkit.ThrottleState{}, errDown
+	}
+	return s.Throttle.AddFailure(ctx, key, now, window)
+}
+
+func (s *flakyThrottle) ThrottleStates(ctx context.Context, now time.Time, keys ...string) ([]authkit.ThrottleState, error) {
+	if s.down.Load() {
+		return nil, errDown
+	}
+	return s.Throttle.ThrottleStates(ctx, now, keys...)
+}
+
+func (s *flakyThrottle) ClearThrottle(ctx context.Context, key string) error {
+	if s.down.Load() {
+		return errDown
+	}
+	return s.Throttle.ClearThrottle(ctx, key)
+}
+
+// grant runs the password grant from client address ip.
+func (f *fx) grant(user, pass, ip string) resp {
+	f.t.Helper()
+	return f.form("/token", []string{"grant_type", "password", "username", user, "password", pass}, "X-Forwarded-For", ip)
+}
+
+func basicAuth(user, pass string) string {
+	return "Basic " + base64.StdEncoding.EncodeToString([]byte(user+":"+pass))
+}
+
+// basicFx is a server whose verifier also takes Basic credentials (the
+// users map), throttled like the password grant.
+func basicFx(t *testing.T, o fxOptions) *fx {
+	check := func(_ context.Context, u, p string) (*authkit.Principal, error) {
+		if want, ok := users[u]; ok && want == p {
+			return &authkit.Principal{Subject: u}, nil
+		}
+		if _, ok := users[u]; !ok {
+			return nil, fmt.Errorf("no such user: %w", authkit.ErrNotFound)
+		}
+		return nil, errors.New("wrong password")
+	}
+	o.verifier = append(o.verifier, authkit.WithBasicAuth(check), authkit.WithSchemes(authkit.SchemeBearer, authkit.SchemeBasic))
+	return newFx(t, o)
+}
+
+func wantThrottled(t *testing.T, r resp, retry string) {
+	t.Helper()
+	if r.status != 429 || r.body != bodySlowDown || r.header.Get("Retry-After") != retry || r.header.Get("Cache-Control") != "no-store" {
+		t.Fatalf("want 429 slow_down, Retry-After %s, no-store; got %d %s, Retry-After %q, Cache-Control %q",
+			retry, r.status, r.body, r.header.Get("Retry-After"), r.header.Get("Cache-Control"))
+	}
+}
+
+// The issue's scenario: an attacker hammering alice from one address does
+// not lock alice out of another; the pair's wait grows with its failures.
+func TestThrottleAttackerElsewhere(t *testing.T) {
+	var ev events
+	f := newFx(t, fxOptions{auth: []httpauth.Option{loopbackProxy, httpauth.WithEventHook(ev.hook)}})
+	const attacker, owner = "192.0.2.66", "203.0.113.5"
+	// 30 attempts within a minute (one every 2s) from the attacker's
+	// address: 5 are free, the 6th starts the wait (1s), and each later
+	// failure doubles it: checked at t=10, 12, 14, 18, 26, 42s, the rest
+	// refused unchecked.
+	checked := 0
+	for i := range 30 {
+		r := f.grant("alice", fmt.Sprintf("guess%d", i), attacker)
+		switch r.status {
+		case 400:
+			checked++
+		case 429:
+		default:
+			t.Fatalf("attempt %d: %d %s", i, r.status, r.body)
+		}
+		f.clock.Add(2 * time.Second)
+	}
+	if checked != 11 {
+		t.Errorf("%d of 30 guesses were checked, want 11", checked)
+	}
+	if r := f.grant("alice", "wonderland", owner); r.status != 200 {
+		t.Fatalf("alice from a clean address while attacked: %d %s", r.status, r.body)
+	}
+	// The attacker's address still waits for alice, even with the right
+	// password: it is not checked.
+	if r := f.grant("alice", "wonderland", attacker); r.status != 429 {
+		t.Errorf("the attacker's pair: %d %s", r.status, r.body)
+	}
+	// Events: a login_failed per checked guess, a throttled per refusal,
+	// each with the user name and the method, never the password.
+	var failed, throttled int
+	for _, e := range ev.take() {
+		if e.Subject != "alice" || e.Method != httpauth.MethodPassword {
+			t.Errorf("event %+v: want subject alice, method password", e)
+		}
+		if s := fmt.Sprintf("%+v", e); strings.Contains(s, "guess") || strings.Contains(s, "wonderland") {
+			t.Errorf("event carries a password: %s", s)
+		}
+		switch e.Type {
+		case authkit.EventLoginFailed:
+			failed++
+			if !errors.Is(e.Err, authkit.ErrInvalidToken) {
+				t.Errorf("login_failed Err %v", e.Err)
+			}
+		case authkit.EventThrottled:
+			throttled++
+		default:
+			t.Errorf("unexpected event %+v", e)
+		}
+	}
+	if failed != 11 || throttled != 20 {
+		t.Errorf("%d login_failed and %d throttled events, want 11 and 20", failed, throttled)
+	}
+}
+
+// 30 failures within a minute from 30 addresses (a botnet) do not block
+// the owner either; beyond 100 failures an hour the user ceiling makes
+// the account wait, doubling to at most a minute, from every address.
+func TestThrottleUserCeiling(t *testing.T) {
+	f := newFx(t, fxOptions{auth: []httpauth.Option{loopbackProxy}})
+	n := 0
+	fail := func() {
+		t.Helper()
+		ip := fmt.Sprintf("198.51.%d.%d", n/200, n%200+1)
+		n++
+		if r := f.grant("alice", "guess", ip); r.status != 400 {
+			t.Fatalf("failure %d from %s: %d %s", n, ip, r.status, r.body)
+		}
+	}
+	for range 30 {
+		fail()
+	}
+	if r := f.grant("alice", "wonderland", "203.0.113.5"); r.status != 200 {
+		t.Fatalf("after 30 failures from 30 addresses: %d %s", r.status, r.body)
+	}
+	for range 71 {
+		fail() // 101 failures: one beyond the 100 free
+	}
+	wantThrottled(t, f.grant("alice", "wonderland", "203.0.113.6"), "1")
+	// Another user is not concerned.
+	if r := f.grant("bob", "builder", "203.0.113.6"); r.status != 200 {
+		t.Errorf("bob: %d %s", r.status, r.body)
+	}
+	f.clock.Add(time.Second)
+	if r := f.grant("alice", "wonderland", "203.0.113.6"); r.status != 200 {
+		t.Fatalf("alice after the wait: %d %s", r.status, r.body)
+	}
+	// The right password does not reset the user's count: the next
+	// failure waits 2s, then 4s, … at most 60s.
+	for i, want := range []string{"2", "4", "8", "16", "32", "60", "60"} {
+		fail()
+		wantThrottled(t, f.grant("alice", "wonderland", "203.0.113.7"), want)
+		f.clock.Add(time.Minute)
+		_ = i
+	}
+}
+
+// The pair's wait doubles with every failure beyond the free ones, the
+// response says how long, and the right password clears the pair.
+func TestThrottlePairBackoff(t *testing.T) {
+	f := newFx(t, fxOptions{auth: []httpauth.Option{loopbackProxy}})
+	const ip = "192.0.2.1"
+	for i := range 6 {
+		if r := f.grant("alice", "guess", ip); r.status != 400 || r.body != bodyBadGrant {
+			t.Fatalf("guess %d: %d %s", i, r.status, r.body)
+		}
+	}
+	for _, want := range []string{"1", "2", "4", "8"} {
+		r := f.grant("alice", "guess", ip)
+		wantThrottled(t, r, want)
+		checkTokenHeaders(t, r)
+		d, _ := time.ParseDuration(want + "s")
+		f.clock.Add(d - time.Millisecond)
+		wantThrottled(t, f.grant("alice", "wonderland", ip), "1")
+		f.clock.Add(time.Millisecond)
+		if r := f.grant("alice", "guess", ip); r.status != 400 {
+			t.Fatalf("after %ss: %d %s", want, r.status, r.body)
+		}
+	}
+	// A user name differing in case shares alice's counters.
+	wantThrottled(t, f.grant("ALICE", "guess", ip), "16")
+	// An unknown user is throttled the same way: nothing tells them apart.
+	for range 6 {
+		f.grant("nobody", "guess", "192.0.2.2")
+	}
+	wantThrottled(t, f.grant("nobody", "guess", "192.0.2.2"), "1")
+	// IPv6 addresses count by /64 (the pair and the address).
+	for i := range 6 {
+		f.grant("carol", "guess", fmt.Sprintf("2001:db8::%x", i+1))
+	}
+	wantThrottled(t, f.grant("carol", "singer", "2001:db8::ffff"), "1")
+	if r := f.grant("carol", "singer", "2001:db8:1::1"); r.status != 200 {
+		t.Errorf("another /64: %d %s", r.status, r.body)
+	}
+	// The right password clears the pair: after it, 5 failures are free
+	// again.
+	f.clock.Add(16 * time.Second)
+	if r := f.grant("alice", "wonderland", ip); r.status != 200 {
+		t.Fatalf("alice: %d %s", r.status, r.body)
+	}
+	for i := range 6 {
+		if r := f.grant("alice", "guess", ip); r.status != 400 {
+			t.Fatalf("guess %d after a success: %d %s", i, r.status, r.body)
+		}
+	}
+}
+
+// The address key: one address spraying many users waits after 30
+// failures, whichever user it tries next.
+func TestThrottleAddress(t *testing.T) {
+	f := newFx(t, fxOptions{auth: []httpauth.Option{loopbackProxy}})
+	for i := range 31 {
+		if r := f.grant(fmt.Sprintf("user%d", i), "x", "192.0.2.9"); r.status != 400 {
+			t.Fatalf("spray %d: %d %s", i, r.status, r.body)
+		}
+	}
+	wantThrottled(t, f.grant("bob", "builder", "192.0.2.9"), "1")
+	if r := f.grant("bob", "builder", "192.0.2.10"); r.status != 200 {
+		t.Errorf("bob elsewhere: %d %s", r.status, r.body)
+	}
+}
+
+// Basic credentials on protected routes and on POST /api-tokens are
+// throttled like the password grant, and share its counters.
+func TestThrottleBasic(t *testing.T) {
+	var ev events
+	f := basicFx(t, fxOptions{auth: []httpauth.Option{loopbackProxy, httpauth.WithEventHook(ev.hook)}})
+	const attacker, owner = "192.0.2.66", "203.0.113.5"
+	for i := range 6 {
+		if r := f.do("GET", "/api/me", "", "Authorization", basicAuth("alice", "guess"), "X-Forwarded-For", attacker); r.status != 401 {
+			t.Fatalf("guess %d: %d %s", i, r.status, r.body)
+		}
+	}
+	r := f.do("GET", "/api/me", "", "Authorization", basicAuth("alice", "wonderland"), "X-Forwarded-For", attacker)
+	wantThrottled(t, r, "1")
+	if r.header.Get("WWW-Authenticate") != "" {
+		t.Errorf("429 with a challenge %q", r.header.Get("WWW-Authenticate"))
+	}
+	// POST /api-tokens with Basic: the same counters.
+	wantThrottled(t, f.form("/api-tokens", []string{"name", "ci"}, "Authorization", basicAuth("alice", "wonderland"), "X-Forwarded-For", attacker), "1")
+	// The password grant too.
+	wantThrottled(t, f.grant("alice", "wonderland", attacker), "1")
+	// The owner elsewhere is not concerned.
+	if r := f.do("GET", "/api/me", "", "Authorization", basicAuth("alice", "wonderland"), "X-Forwarded-For", owner); r.status != 200 {
+		t.Errorf("owner: %d %s", r.status, r.body)
+	}
+	if r := f.form("/api-tokens", []string{"name", "ci"}, "Authorization", basicAuth("alice", "wonderland"), "X-Forwarded-For", owner); r.status != 201 {
+		t.Errorf("owner creates an API token: %d %s", r.status, r.body)
+	}
+	// Guesses through POST /api-tokens count as well.
+	for i := range 6 {
+		if r := f.form("/api-tokens", []string{"name", "x"}, "Authorization", basicAuth("bob", "guess"), "X-Forwarded-For", attacker); r.status != 401 {
+			t.Fatalf("api-tokens guess %d: %d %s", i, r.status, r.body)
+		}
+	}
+	wantThrottled(t, f.do("GET", "/api/me", "", "Authorization", basicAuth("bob", "builder"), "X-Forwarded-For", attacker), "1")
+	// Events: unknown users are told apart from wrong passwords by Err.
+	ev.take()
+	f.do("GET", "/api/me", "", "Authorization", basicAuth("mallory", "pw"), "X-Forwarded-For", "192.0.2.99")
+	got := ev.take()
+	if len(got) != 1 || got[0].Type != authkit.EventLoginFailed || got[0].Subject != "mallory" || got[0].Method != authkit.MethodBasic || !errors.Is(got[0].Err, authkit.ErrNotFound) {
+		t.Errorf("unknown user's events: %+v", got)
+	}
+	// A malformed credential checks no password and counts nothing.
+	for range 10 {
+		if r := f.do("GET", "/api/me", "", "Authorization", "Basic !!!", "X-Forwarded-For", "192.0.2.98"); r.status != 400 {
+			t.Fatalf("malformed: %d %s", r.status, r.body)
+		}
+	}
+	if got := ev.take(); len(got) != 0 {
+		t.Errorf("a malformed credential made events: %+v", got)
+	}
+	// Bearer tokens are not throttled.
+	tk := f.login("alice", "")
+	for range 10 {
+		if r := f.do("GET", "/api/me", "", append(bearer(tk.AccessToken), "X-Forwarded-For", attacker)...); r.status != 200 {
+			t.Fatalf("bearer from the attacker's address: %d %s", r.status, r.body)
+		}
+	}
+}
+
+// A throttle store that cannot answer refuses every password attempt with
+// 503 and Retry-After, and the password is not checked (fail closed).
+func TestThrottleStoreDown(t *testing.T) {
+	ts := &flakyThrottle{Throttle: memory.NewThrottle()}
+	var checks atomic.Int64
+	grant := func(ctx context.Context, u, p string) (string, error) {
+		checks.Add(1)
+		return checkPassword(ctx, u, p)
+	}
+	f := basicFx(t, fxOptions{noGrant: true, auth: []httpauth.Option{httpauth.WithThrottleStore(ts)},
+		handler: []httpauth.HandlerOption{httpauth.WithPasswordGrant(grant)}})
+	ts.down.Store(true)
+	r := f.form("/token", []string{"grant_type", "password", "username", "alice", "password", "wonderland"})
+	if r.status != 503 || r.header.Get("Retry-After") != "5" || !strings.Contains(r.body, `"temporarily_unavailable"`) {
+		t.Errorf("password grant, throttle store down: %d %s Retry-After %q", r.status, r.body, r.header.Get("Retry-After"))
+	}
+	if checks.Load() != 0 {
+		t.Errorf("the password was checked %d times with the throttle store down", checks.Load())
+	}
+	r = f.do("GET", "/api/me", "", "Authorization", basicAuth("alice", "wonderland"))
+	if r.status != 503 || r.header.Get("Retry-After") != "5" {
+		t.Errorf("Basic, throttle store down: %d %s", r.status, r.body)
+	}
+	// Bearer tokens do not depend on the throttle store.
+	ts.down.Store(false)
+	tk := f.login("alice", "")
+	ts.down.Store(true)
+	if r := f.do("GET", "/api/me", "", bearer(tk.AccessToken)...); r.status != 200 {
+		t.Errorf("bearer with the throttle store down: %d %s", r.status, r.body)
+	}
+	// A checker that cannot answer is a 503 and counts no failure.
+	ts.down.Store(false)
+	f2 := newFx(t, fxOptions{noGrant: true, handler: []httpauth.HandlerOption{httpauth.WithPasswordGrant(
+		func(context.Context, string, string) (string, error) { return "", errDown })}})
+	for range 10 {
+		if r := f2.form("/token", []string{"grant_type", "password", "username", "alice", "password", "x"}); r.status != 503 {
+			t.Fatalf("checker down: %d %s", r.status, r.body)
+		}
+	}
+}
+
+// WithThrottle (deprecated) still sets the pair's and the address's free
+// failures of the password grant.
+func TestThrottleDeprecatedOption(t *testing.T) {
+	f := newFx(t, fxOptions{auth: []httpauth.Option{loopbackProxy}, handler: []httpauth.HandlerOption{httpauth.WithThrottle(2, 100, time.Minute)}})
+	for range 3 {
+		f.grant("alice", "guess", "192.0.2.1")
+	}
+	wantThrottled(t, f.grant("alice", "wonderland", "192.0.2.1"), "1")
+	f.clock.Add(time.Minute)
+	if r := f.grant("alice", "wonderland", "192.0.2.1"); r.status != 200 {
+		t.Errorf("after the window: %d %s", r.status, r.body)
+	}
+}
+
+// Without trusted proxies, forwarding headers are ignored: a client cannot
+// pick the address it is counted under.
+func TestThrottleSpoofedForwarding(t *testing.T) {
+	f := newFx(t, fxOptions{})
+	for i := range 6 {
+		f.form("/token", []string{"grant_type", "password", "username", "alice", "password", "guess"},
+			"X-Forwarded-For", fmt.Sprintf("10.0.0.%d", i), "Forwarded", fmt.Sprintf("for=10.1.0.%d", i))
+	}
+	r := f.form("/token", []string{"grant_type", "password", "username", "alice", "password", "guess"}, "X-Forwarded-For", "10.9.9.9")
+	wantThrottled(t, r, "1")
+	// Through a trusted proxy, what the client put left of the address the
+	// proxy appended is ignored too.
+	g := newFx(t, fxOptions{auth: []httpauth.Option{loopbackProxy}})
+	for i := range 6 {
+		g.grant("alice", "guess", fmt.Sprintf("10.0.0.%d, 192.0.2.7", i))
+	}
+	wantThrottled(t, g.grant("alice", "guess", "10.9.9.9, 192.0.2.7"), "1")
+	if r := g.grant("alice", "wonderland", "192.0.2.7, 192.0.2.8"); r.status != 200 {
+		t.Errorf("another client behind the proxy: %d %s", r.status, r.body)
+	}
+}
+
+func TestThrottleOptions(t *testing.T) {
+	f := newFx(t, fxOptions{})
+	bad := map[string]httpauth.Option{
+		"nil store":     httpauth.WithThrottleStore(nil),
+		"nil hook":      httpauth.WithEventHook(nil),
+		"nil clock":     httpauth.WithThrottleClock(nil),
+		"invalid proxy": httpauth.WithTrustedProxies(netip.Prefix{}),
+		"negative free": httpauth.WithThrottlePolicy(func() httpauth.ThrottlePolicy {
+			p := httpauth.DefaultThrottlePolicy()
+			p.Pair.Free = -1
+			return p
+		}()),
+		"max below base": httpauth.WithThrottlePolicy(func() httpauth.ThrottlePolicy {
+			p := httpauth.DefaultThrottlePolicy()
+			p.User.Max = time.Millisecond
+			return p
+		}()),
+	}
+	for name, o := range bad {
+		if _, err := httpauth.New(f.ver, o); !errors.Is(err, authkit.ErrInvalidConfig) {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+	p := httpauth.DefaultThrottlePolicy()
+	if p.Pair.Free != 5 || p.Address.Free != 30 || p.User.Free != 100 || p.User.Max != time.Minute {
+		t.Errorf("default policy %+v", p)
+	}
+}
