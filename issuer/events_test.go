@@ -6,11 +6,14 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/authkit-go/authkit"
+	"github.com/authkit-go/authkit/backends/memory"
 	"github.com/authkit-go/authkit/issuer"
+	"github.com/authkit-go/authkit/keys"
 )
 
 // eventLog records what the event hook is told.
@@ -245,4 +248,93 @@ func TestReuseGraceEvents(t *testing.T) {
 	expectEvents(t, "after the grace", log.take(), f.clock.Now(), []string{pair.RefreshToken, first.RefreshToken},
 		want{Type: authkit.EventReuseDetected, Subject: "alice", SessionID: pair.SessionID, Method: "refresh", Err: authkit.ErrTokenReused},
 		want{Type: authkit.EventRevoked, Subject: "alice", SessionID: pair.SessionID, Method: "session"})
+}
+
+// downStore is a memory store standing for a remote one that can go down:
+// then its calls fail with authkit.ErrStoreUnavailable.
+type downStore struct {
+	*memory.Store
+	down atomic.Bool
+}
+
+func (s *downStore) InProcess() bool { return false }
+
+func (s *downStore) fail() error {
+	if s.down.Load() {
+		return fmt.Errorf("%w: connection refused", authkit.ErrStoreUnavailable)
+	}
+	return nil
+}
+
+func (s *downStore) CreateSession(ctx context.Context, sess authkit.Session, first authkit.RefreshRecord) error {
+	if err := s.fail(); err != nil {
+		return err
+	}
+	return s.Store.CreateSession(ctx, sess, first)
+}
+
+func (s *downStore) RotateRefresh(ctx context.Context, r authkit.Rotation) (authkit.Session, error) {
+	if err := s.fail(); err != nil {
+		return authkit.Session{}, err
+	}
+	return s.Store.RotateRefresh(ctx, r)
+}
+
+// A store outage reaches the hook, once per authkit.OutageEventInterval of
+// the issuer's clock, with the count of the failures not reported.
+func TestStoreOutageEvents(t *testing.T) {
+	ctx := context.Background()
+	var log eventLog
+	k, _ := keys.Generate(keys.EdDSA)
+	set, _ := keys.NewSet(k)
+	st := &downStore{Store: memory.New()}
+	clk := &clock{t: base}
+	is, err := issuer.New(authkit.WithKeys(set), authkit.WithStore(st), authkit.WithClock(clk.Now), authkit.WithEventHook(log.hook))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pair, _ := is.IssuePair(ctx, "alice")
+	log.take()
+
+	st.down.Store(true)
+	for range 3 {
+		if _, err := is.IssuePair(ctx, "alice"); !errors.Is(err, authkit.ErrStoreUnavailable) {
+			t.Fatalf("IssuePair with the store down: %v", err)
+		}
+	}
+	got := log.take()
+	expectEvents(t, "outage", got, clk.Now(), []string{pair.RefreshToken},
+		want{Type: authkit.EventStoreUnavailable, Err: authkit.ErrStoreUnavailable})
+	if strings.Contains(got[0].Err.Error(), "more store failures") {
+		t.Errorf("the first report counts failures before it: %v", got[0].Err)
+	}
+
+	// Within the interval: counted, not reported. The refused refresh is
+	// still an auth_failed of its own.
+	clk.Add(authkit.OutageEventInterval - time.Second)
+	if _, err := is.Refresh(ctx, pair.RefreshToken); !errors.Is(err, authkit.ErrStoreUnavailable) {
+		t.Fatalf("Refresh with the store down: %v", err)
+	}
+	expectEvents(t, "refresh in the outage", log.take(), clk.Now(), []string{pair.RefreshToken},
+		want{Type: authkit.EventAuthFailed, Method: "refresh", Err: authkit.ErrStoreUnavailable})
+
+	// Past it: the next failure is reported, with the 3 in between.
+	clk.Add(time.Second)
+	is.IssuePair(ctx, "alice")
+	got = log.take()
+	expectEvents(t, "outage, a minute on", got, clk.Now(), nil,
+		want{Type: authkit.EventStoreUnavailable, Err: authkit.ErrStoreUnavailable})
+	if !strings.Contains(got[0].Err.Error(), "and 3 more store failures since the last report") {
+		t.Errorf("second report: %v, want it to count the 3 failures not reported", got[0].Err)
+	}
+
+	// Back up: nothing more.
+	st.down.Store(false)
+	clk.Add(time.Hour)
+	if _, err := is.Refresh(ctx, pair.RefreshToken); err != nil {
+		t.Fatal(err)
+	}
+	if got := log.take(); len(got) != 1 || got[0].Type != authkit.EventRefreshed {
+		t.Errorf("after the outage: %+v", got)
+	}
 }

@@ -123,6 +123,9 @@ func New(opts ...authkit.Option) (*Issuer, error) {
 	// Every store call gets the store timeout (authkit.WithStoreTimeout),
 	// except those of stores answered in process.
 	dl := storecall.New(c.StoreTimeout)
+	if i.hook != nil {
+		dl.ReportOutages(authkit.OutageEventInterval, i.now, i.outage)
+	}
 	if i.refresh != nil && !storecall.InProcess(i.refresh) {
 		i.refresh = &boundedRefresh{s: i.refresh, dl: dl, now: i.now, log: i.log}
 	}
@@ -148,6 +151,12 @@ func (i *Issuer) emit(ctx context.Context, e authkit.Event) {
 func (i *Issuer) refused(ctx context.Context, err error) error {
 	i.emit(ctx, authkit.Event{Type: authkit.EventAuthFailed, Time: i.now(), Method: "refresh", Err: err})
 	return err
+}
+
+// outage reports a store that could not answer (rate-limited by the
+// store deadline, see authkit.EventStoreUnavailable).
+func (i *Issuer) outage(ctx context.Context, err error) {
+	i.emit(ctx, authkit.Event{Type: authkit.EventStoreUnavailable, Time: i.now(), Err: err})
 }
 
 func (i *Issuer) params(subject string, opts []IssueOption) (*issueParams, error) {

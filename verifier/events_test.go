@@ -15,6 +15,7 @@ import (
 	"github.com/authkit-go/authkit/backends/memory"
 	"github.com/authkit-go/authkit/issuer"
 	"github.com/authkit-go/authkit/keys"
+	"github.com/authkit-go/authkit/verifier"
 )
 
 // eventLog records what the event hook is told.
@@ -240,4 +241,69 @@ func TestBasicEvents(t *testing.T) {
 	}
 	expectOne(t, "Basic, wrong password", log.take(), []string{password, "hunter2"},
 		wantEvent{Type: authkit.EventAuthFailed, Method: authkit.MethodBasic, Err: authkit.ErrInvalidToken})
+}
+
+// outageStore is a memory store standing for a remote one that is down:
+// its revocation checks and API token lookups fail.
+type outageStore struct{ *memory.Store }
+
+func (outageStore) InProcess() bool { return false }
+
+func (outageStore) IsRevoked(context.Context, authkit.RevocationQuery, time.Time) (bool, error) {
+	return false, fmt.Errorf("%w: connection refused", authkit.ErrStoreUnavailable)
+}
+
+func (outageStore) LookupAPIToken(context.Context, authkit.TokenHash) (authkit.APIToken, error) {
+	return authkit.APIToken{}, fmt.Errorf("%w: connection refused", authkit.ErrStoreUnavailable)
+}
+
+// A store outage reaches the hook once per authkit.OutageEventInterval of
+// the verifier's clock, beside the auth_failed of each refused request.
+func TestStoreOutageEvents(t *testing.T) {
+	ctx := context.Background()
+	var log eventLog
+	k, _ := keys.Generate(keys.EdDSA)
+	set, _ := keys.NewSet(k)
+	mem := memory.New()
+	clk := &clock{t: base}
+	common := []authkit.Option{authkit.WithKeys(set), authkit.WithClock(clk.Now)}
+	is, _ := issuer.New(append(common, authkit.WithStore(mem))...)
+	v, err := verifier.New(append(common, authkit.WithStore(outageStore{mem}), authkit.WithEventHook(log.hook))...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pair, _ := is.IssuePair(ctx, "alice")
+	apiSecret, _, _ := is.CreateAPIToken(ctx, "alice", "ci")
+	secrets := []string{pair.AccessToken, pair.RefreshToken, apiSecret}
+
+	if _, err := v.Verify(ctx, pair.AccessToken); !errors.Is(err, authkit.ErrStoreUnavailable) {
+		t.Fatalf("Verify with the store down: %v", err)
+	}
+	got := log.take()
+	if len(got) != 2 || got[0].Type != authkit.EventStoreUnavailable || !errors.Is(got[0].Err, authkit.ErrStoreUnavailable) ||
+		got[0].Subject != "" || got[0].Method != "" {
+		t.Fatalf("first failure: events %+v, want store_unavailable then auth_failed", got)
+	}
+	expectOne(t, "refused in the outage", got[1:], secrets,
+		wantEvent{Type: authkit.EventAuthFailed, Subject: "alice", SessionID: pair.SessionID, TokenID: pair.TokenID, Method: authkit.MethodJWT, Err: authkit.ErrStoreUnavailable})
+	noSecrets(t, "store_unavailable", got[0], secrets)
+
+	clk.Add(authkit.OutageEventInterval / 2)
+	for range 4 {
+		v.Verify(ctx, pair.AccessToken)
+		v.Verify(ctx, apiSecret)
+	}
+	for _, e := range log.take() {
+		if e.Type != authkit.EventAuthFailed {
+			t.Errorf("within the interval: %+v, want only auth_failed", e)
+		}
+	}
+	clk.Add(authkit.OutageEventInterval / 2)
+	v.Verify(ctx, apiSecret)
+	got = log.take()
+	if len(got) != 2 || got[0].Type != authkit.EventStoreUnavailable || !strings.Contains(got[0].Err.Error(), "and 8 more store failures") {
+		t.Fatalf("a minute on: %+v, want store_unavailable counting the 8 failures not reported", got)
+	}
+	expectOne(t, "API token in the outage", got[1:], secrets,
+		wantEvent{Type: authkit.EventAuthFailed, Method: authkit.MethodAPIToken, Err: authkit.ErrStoreUnavailable})
 }

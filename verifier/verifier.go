@@ -174,6 +174,11 @@ func New(opts ...authkit.Option) (*Verifier, error) {
 	// revocation mirror while its copy is current (it gives the calls it
 	// passes to the store the deadline).
 	dl := storecall.New(c.StoreTimeout)
+	if v.hook != nil {
+		dl.ReportOutages(authkit.OutageEventInterval, v.now, func(ctx context.Context, err error) {
+			v.hook(ctx, authkit.Event{Type: authkit.EventStoreUnavailable, Time: v.now(), Err: err})
+		})
+	}
 	if v.revocations != nil && !storecall.InProcess(v.revocations) {
 		v.revocations = &storecall.Revocations{S: v.revocations, DL: dl}
 	}

@@ -27,6 +27,7 @@ const MaxAbandoned = 256
 type Deadline struct {
 	d         time.Duration
 	abandoned atomic.Int64 // calls given up on that are still running
+	outages   *outages     // set by ReportOutages, else nil
 }
 
 // New returns a Deadline of d (authkit.WithStoreTimeout's value).
@@ -82,7 +83,18 @@ const (
 // is cancelled yields ctx's error. A panic in f is raised again in the
 // caller's goroutine, as if f had been called there, unless the caller has
 // already given up on it (then settle sees an error).
+//
+// A failure matching authkit.ErrStoreUnavailable is reported as
+// ReportOutages asked.
 func Call[T any](ctx context.Context, dl *Deadline, f func(context.Context) (T, error), settle func(err error, abandoned bool)) (T, error) {
+	v, err := call(ctx, dl, f, settle)
+	if err != nil && dl.outages != nil {
+		dl.outages.note(ctx, err)
+	}
+	return v, err
+}
+
+func call[T any](ctx context.Context, dl *Deadline, f func(context.Context) (T, error), settle func(err error, abandoned bool)) (T, error) {
 	var zero T
 	if err := ctx.Err(); err != nil {
 		return zero, err
