@@ -1,19 +1,41 @@
 package main
 
 import (
+	"context"
 	"log/slog"
 	"net/http"
+	"net/netip"
 
+	"github.com/authkit-go/authkit"
 	"github.com/authkit-go/authkit/adapters/httpauth"
 	"github.com/authkit-go/authkit/issuer"
 	"github.com/authkit-go/authkit/verifier"
 )
 
+// throttleWiring is how serve throttles password attempts.
+type throttleWiring struct {
+	// store counts failures; nil is the Auth's default, per process.
+	store authkit.ThrottleStore
+	// trusted are the proxies whose X-Forwarded-For is believed.
+	trusted []netip.Prefix
+	// hook is told about failed and throttled password attempts; nil for
+	// none.
+	hook func(context.Context, authkit.Event)
+}
+
 // newEndpoints builds the HTTP layer: the middleware that protects /me and
 // the handler with authkit's endpoints, whose password grant checks users.
-// scopes are those a password login may ask for (none by default).
-func newEndpoints(iss *issuer.Issuer, v *verifier.Verifier, users *userDB, scopes []string, log *slog.Logger) (func(http.Handler) http.Handler, http.Handler, error) {
-	auth, err := httpauth.New(v, httpauth.WithLogger(log))
+// scopes are those a password login may ask for (none by default). Every
+// password attempt (the grant, Basic) is throttled as thr says.
+func newEndpoints(iss *issuer.Issuer, v *verifier.Verifier, users *userDB, scopes []string, log *slog.Logger, thr throttleWiring) (func(http.Handler) http.Handler, http.Handler, error) {
+	opts := []httpauth.Option{httpauth.WithLogger(log), httpauth.WithTrustedProxies(thr.trusted...)}
+	if thr.store != nil {
+		opts = append(opts, httpauth.WithThrottleStore(thr.store))
+	}
+	if thr.hook != nil {
+		opts = append(opts, httpauth.WithEventHook(thr.hook))
+	}
+	auth, err := httpauth.New(v, opts...)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -24,4 +46,42 @@ func newEndpoints(iss *issuer.Issuer, v *verifier.Verifier, users *userDB, scope
 		return nil, nil, err
 	}
 	return auth.Require, h, nil
+}
+
+// throttleStoreOf is the store's shared throttle counters, so that every
+// replica over it shares one budget; nil (counters in this process) when
+// it has none or is the memory store.
+func throttleStoreOf(st openedStore) authkit.ThrottleStore {
+	if ts, ok := st.store.(authkit.ThrottleStore); ok && st.kind != "memory" {
+		return ts
+	}
+	return nil
+}
+
+// parseTrustedProxies parses --trusted-proxies: comma-separated CIDR
+// prefixes or single addresses.
+func parseTrustedProxies(s string) ([]netip.Prefix, error) {
+	if s == "" {
+		return nil, nil
+	}
+	items, err := splitList(s)
+	if err != nil {
+		return nil, usagef("--trusted-proxies: %v", err)
+	}
+	if len(items) > 256 {
+		return nil, usagef("--trusted-proxies: at most 256 entries")
+	}
+	out := make([]netip.Prefix, 0, len(items))
+	for _, it := range items {
+		p, err := netip.ParsePrefix(it)
+		if err != nil {
+			a, aerr := netip.ParseAddr(it)
+			if aerr != nil || a.Zone() != "" {
+				return nil, usagef("--trusted-proxies: %q is neither a CIDR prefix nor an IP address", it)
+			}
+			p = netip.PrefixFrom(a, a.BitLen())
+		}
+		out = append(out, p.Masked())
+	}
+	return out, nil
 }

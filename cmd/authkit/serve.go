@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"strings"
 	"time"
@@ -69,6 +70,9 @@ type serveConfig struct {
 	// requestTimeout each request.
 	storeTimeout   time.Duration
 	requestTimeout time.Duration
+	// trustedProxies are the proxies whose X-Forwarded-For is believed
+	// (throttling and sessions' recorded addresses).
+	trustedProxies []netip.Prefix
 	// warnings are notes on deprecated spellings, logged at start-up.
 	warnings []string
 }
@@ -78,7 +82,7 @@ type serveConfig struct {
 // storeFlags.
 var serveFlags = []string{"addr", "keys", "issuer", "audience", "access-ttl", "refresh-ttl",
 	"session-lifetime", "users", "scopes", "log-format", "log-level", "shutdown-timeout", "migrate",
-	"revocation-mirror", "verify-cache", "store-timeout", "request-timeout"}
+	"revocation-mirror", "verify-cache", "store-timeout", "request-timeout", "trusted-proxies"}
 
 func (c *cli) parseServe(args []string) (serveConfig, error) {
 	cfg := serveConfig{
@@ -110,7 +114,7 @@ and AUTHKIT_DSN are still accepted but deprecated.
 
 Plain HTTP: put a TLS-terminating proxy in front of it for anything but
 localhost.`)
-	var audience, scopes string
+	var audience, scopes, trustedProxies string
 	fs.StringVar(&cfg.addr, "addr", "127.0.0.1:8080", "listen `ADDRESS` (host:port)")
 	store := addStoreFlags(fs, "memory", "the `STORE`: memory, postgres://…, mysql://…, sqlite:PATH or redis://…")
 	fs.BoolVar(&cfg.migrate, "migrate", false, "apply the SQL store's migrations before serving (same as authkit migrate)")
@@ -128,6 +132,7 @@ localhost.`)
 	fs.IntVar(&cfg.verifyCache, "verify-cache", authkit.DefaultVerifyCacheEntries, "how many verified access `TOKENS` the verifier remembers (0 turns the cache off)")
 	fs.Var(durationFlag{&cfg.storeTimeout}, "store-timeout", "`DURATION` after which a store call that has not answered fails and its request is answered 503 with Retry-After (10ms to 1m)")
 	fs.Var(durationFlag{&cfg.requestTimeout}, "request-timeout", "deadline `DURATION` of each request, at least --store-timeout and at most 25s; a request still waiting on the store then is answered 503")
+	fs.StringVar(&trustedProxies, "trusted-proxies", "", "reverse proxies (comma-separated `CIDRS` or addresses) whose X-Forwarded-For names the client's address for login throttling and sessions; the rightmost address not in them is the client's. Default none: the connection's address, forwarding headers ignored")
 	fs.Var(durationFlag{&cfg.shutdownTimeout}, "shutdown-timeout", "how long (`DURATION`) to let requests in flight finish on SIGINT/SIGTERM")
 	fs.VisitAll(func(f *flag.Flag) {
 		if !strings.Contains(f.Usage, "AUTHKIT_") {
@@ -158,6 +163,9 @@ localhost.`)
 		if cfg.scopes, err = splitList(scopes); err != nil {
 			return cfg, usagef("--scopes: %v", err)
 		}
+	}
+	if cfg.trustedProxies, err = parseTrustedProxies(trustedProxies); err != nil {
+		return cfg, err
 	}
 	if cfg.requestTimeout < cfg.storeTimeout || cfg.requestTimeout > maxRequestTimeout {
 		return cfg, usagef("--request-timeout must be between --store-timeout (%v) and %v", cfg.storeTimeout, maxRequestTimeout)
@@ -240,6 +248,7 @@ func (c *cli) newServer(ctx context.Context, cfg serveConfig, log *slog.Logger) 
 		authkit.WithStore(st.store), authkit.WithKeys(set), authkit.WithIssuer(cfg.issuer),
 		authkit.WithAudience(cfg.audience...), authkit.WithLogger(log),
 		authkit.WithStoreTimeout(cfg.storeTimeout),
+		authkit.WithEventHook(logEvents(log)), // the audit trail (events.go)
 	}
 	s.iss, err = issuer.New(append(common[:len(common):len(common)],
 		authkit.WithAccessTTL(cfg.accessTTL), authkit.WithRefreshTTL(cfg.refreshTTL),
@@ -263,7 +272,9 @@ func (c *cli) newServer(ctx context.Context, cfg serveConfig, log *slog.Logger) 
 		return nil, err
 	}
 	s.verifier = v
-	require, endpoints, err := newEndpoints(s.iss, v, users, cfg.scopes, log)
+	thrStore := throttleStoreOf(st)
+	require, endpoints, err := newEndpoints(s.iss, v, users, cfg.scopes, log,
+		throttleWiring{store: thrStore, trusted: cfg.trustedProxies})
 	if err != nil {
 		return nil, err
 	}
@@ -278,7 +289,8 @@ func (c *cli) newServer(ctx context.Context, cfg serveConfig, log *slog.Logger) 
 		"signing_alg", string(set.Active().Algorithm()), "kid", set.Active().ID(),
 		"access_ttl", formatDuration(cfg.accessTTL), "refresh_ttl", formatDuration(cfg.refreshTTL),
 		"users", len(users.users), "revocation_mirror", mirrorString(mirror), "verify_cache", cfg.verifyCache,
-		"store_timeout", formatDuration(cfg.storeTimeout), "request_timeout", formatDuration(cfg.requestTimeout))
+		"store_timeout", formatDuration(cfg.storeTimeout), "request_timeout", formatDuration(cfg.requestTimeout),
+		"throttle", throttleKind(thrStore, st.kind), "trusted_proxies", len(cfg.trustedProxies))
 	if demoPassword != "" {
 		log.Warn("DEMO MODE: one demo user with a random password (printed on standard output); not for production: use --users FILE")
 		if host, _, err := net.SplitHostPort(cfg.addr); err != nil || !isLoopback(host) {
@@ -445,7 +457,43 @@ func (s *server) cleanupLoop(ctx context.Context, every time.Duration) {
 			continue
 		}
 		s.log.Debug("cleanup", "deleted", n)
+		s.cleanupThrottle(ctx)
 	}
+}
+
+// cleanupThrottle deletes the expired throttle counters of a shared store
+// (a store with native expiry, Redis, deletes none), in bounded batches.
+func (s *server) cleanupThrottle(ctx context.Context) {
+	ts := throttleStoreOf(s.store)
+	if ts == nil {
+		return
+	}
+	cctx, cancel := context.WithTimeout(ctx, cleanupTimeout)
+	defer cancel()
+	const batch = 1000
+	total := 0
+	for range 1000 {
+		n, err := ts.DeleteExpiredThrottles(cctx, time.Now(), batch)
+		total += n
+		if err != nil {
+			if ctx.Err() == nil {
+				s.log.Warn("throttle cleanup failed", "deleted", total, "err", err)
+			}
+			return
+		}
+		if n < batch {
+			break
+		}
+	}
+	s.log.Debug("throttle cleanup", "deleted", total)
+}
+
+// throttleKind names where password failures are counted, for the log.
+func throttleKind(ts authkit.ThrottleStore, kind string) string {
+	if ts == nil {
+		return "memory (this process only)"
+	}
+	return kind + " (shared by every replica)"
 }
 
 // serveHealth answers 200 {"status":"ok"} while the store answers, else

@@ -1,0 +1,116 @@
+package main
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/netip"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/authkit-go/authkit/internal/testservers"
+)
+
+func TestParseTrustedProxies(t *testing.T) {
+	got, err := parseTrustedProxies("10.0.0.0/8, 192.0.2.7,2001:db8::/32")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("192.0.2.7/32"), netip.MustParsePrefix("2001:db8::/32")}
+	if len(got) != len(want) {
+		t.Fatalf("%v", got)
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Errorf("%d: %v, want %v", i, got[i], want[i])
+		}
+	}
+	if p, err := parseTrustedProxies(""); err != nil || p != nil {
+		t.Errorf("empty: %v %v", p, err)
+	}
+	for _, bad := range []string{"proxy.example", "10.0.0.0/33", "fe80::1%eth0", ","} {
+		var ue *usageError
+		if _, err := parseTrustedProxies(bad); !errors.As(err, &ue) {
+			t.Errorf("%q: %v, want a usage error", bad, err)
+		}
+	}
+	c := &cli{stdin: strings.NewReader(""), stdout: io.Discard, stderr: io.Discard, lookupEnv: mapEnv(map[string]string{"AUTHKIT_TRUSTED_PROXIES": "10.1.0.0/16"})}
+	cfg, err := c.parseServe(nil)
+	if err != nil || len(cfg.trustedProxies) != 1 || cfg.trustedProxies[0] != netip.MustParsePrefix("10.1.0.0/16") {
+		t.Errorf("AUTHKIT_TRUSTED_PROXIES: %v %v", cfg.trustedProxies, err)
+	}
+	if _, err := c.parseServe([]string{"--trusted-proxies", "nope"}); err == nil {
+		t.Error("--trusted-proxies nope accepted")
+	}
+}
+
+// newThrottleServer builds a serve server with args, for requests through
+// its handler.
+func newThrottleServer(t *testing.T, args ...string) *server {
+	t.Helper()
+	c := &cli{stdin: strings.NewReader(""), stdout: io.Discard, stderr: io.Discard, lookupEnv: mapEnv(nil)}
+	cfg, err := c.parseServe(args)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := c.newServer(t.Context(), cfg, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.closeStore)
+	return s
+}
+
+// login posts the password grant to s as if from client (through the
+// proxy at 127.0.0.1).
+func login(s *server, user, pass, client string) *httptest.ResponseRecorder {
+	body := url.Values{"grant_type": {"password"}, "username": {user}, "password": {pass}}.Encode()
+	r := httptest.NewRequest("POST", "/token", strings.NewReader(body))
+	r.RemoteAddr = "127.0.0.1:5555"
+	r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	r.Header.Set("X-Forwarded-For", client)
+	w := httptest.NewRecorder()
+	s.handler.ServeHTTP(w, r)
+	return w
+}
+
+// Two serve replicas over one Redis share the failures' budget: 6 wrong
+// passwords, 3 through each, make the attacker's address wait on both,
+// while the right password from another address still logs in.
+func TestServeThrottleSharedRedis(t *testing.T) {
+	b := make([]byte, 6)
+	_, _ = rand.Read(b)
+	store := "redis://" + testservers.Redis(t) + "/0?key_prefix=cli-thr-" + hex.EncodeToString(b) + ":"
+	s1 := newThrottleServer(t, "--store", store, "--trusted-proxies", "127.0.0.1")
+	s2 := newThrottleServer(t, "--store", store, "--trusted-proxies", "127.0.0.1")
+	const attacker = "198.51.100.66"
+	for i := range 6 {
+		s := []*server{s1, s2}[i%2]
+		if w := login(s, demoUser, "guess", attacker); w.Code != http.StatusBadRequest {
+			t.Fatalf("guess %d: %d %s", i, w.Code, w.Body)
+		}
+	}
+	for i, s := range []*server{s1, s2} {
+		w := login(s, demoUser, s.demoPassword, attacker)
+		if w.Code != http.StatusTooManyRequests || w.Header().Get("Retry-After") == "" || !strings.Contains(w.Body.String(), `"slow_down"`) {
+			t.Errorf("replica %d, the attacker's address: %d %s Retry-After %q", i, w.Code, w.Body, w.Header().Get("Retry-After"))
+		}
+	}
+	if w := login(s1, demoUser, s1.demoPassword, "203.0.113.5"); w.Code != http.StatusOK {
+		t.Errorf("the right password from another address: %d %s", w.Code, w.Body)
+	}
+	// Without --trusted-proxies the header is ignored: every request is
+	// the proxy's own address.
+	s3 := newThrottleServer(t)
+	for range 6 {
+		login(s3, demoUser, "guess", "192.0.2.1")
+	}
+	if w := login(s3, demoUser, s3.demoPassword, "192.0.2.2"); w.Code != http.StatusTooManyRequests {
+		t.Errorf("X-Forwarded-For believed without --trusted-proxies: %d %s", w.Code, w.Body)
+	}
+}
