@@ -1,0 +1,139 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/authkit-go/authkit"
+	"github.com/authkit-go/authkit/backends/memory"
+	"github.com/authkit-go/authkit/issuer"
+	"github.com/authkit-go/authkit/keys"
+	"github.com/authkit-go/authkit/verifier"
+)
+
+// eventRecord is one JSON record logEvents wrote.
+type eventRecord struct {
+	Time    time.Time `json:"time"`
+	Level   string    `json:"level"`
+	Msg     string    `json:"msg"`
+	Event   string    `json:"event"`
+	Subject string    `json:"subject"`
+	Session string    `json:"session"`
+	TokenID string    `json:"token_id"`
+	Method  string    `json:"method"`
+	Error   string    `json:"error"`
+}
+
+// TestLogEvents runs serve's event hook over the events of a real issuer
+// and verifier, and a few made by hand, into a JSON handler: one record
+// per event, its fields as attributes, its level by what it means, its
+// time the event's, and no token, refresh token or API token secret
+// anywhere in the output.
+func TestLogEvents(t *testing.T) {
+	ctx := context.Background()
+	var buf bytes.Buffer
+	hook := logEvents(slog.New(slog.NewJSONHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug})))
+	at := time.Date(2031, 5, 6, 7, 8, 9, 0, time.UTC)
+	k, _ := keys.Generate(keys.EdDSA)
+	set, _ := keys.NewSet(k)
+	common := []authkit.Option{authkit.WithKeys(set), authkit.WithStore(memory.New()), authkit.WithClock(func() time.Time { return at }),
+		authkit.WithEventHook(hook)}
+	is, err := issuer.New(common...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := verifier.New(common...)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	pair, _ := is.IssuePair(ctx, "alice")                     // issued
+	v.Verify(ctx, pair.AccessToken)                           // authenticated
+	next, _ := is.Refresh(ctx, pair.RefreshToken)             // refreshed
+	is.Refresh(ctx, pair.RefreshToken)                        // reuse_detected, revoked
+	v.Verify(ctx, next.AccessToken[:len(next.AccessToken)-2]) // auth_failed
+	secret, tok, _ := is.CreateAPIToken(ctx, "alice", "ci")   // api_token_created
+	const password = "tr0ub4dor&3"
+	hook(ctx, authkit.Event{Type: authkit.EventStoreUnavailable, Time: at, Err: fmt.Errorf("%w: connection refused", authkit.ErrStoreUnavailable)})
+	hook(ctx, authkit.Event{Type: authkit.EventLoginFailed, Time: at, Subject: "bob", Method: "password", Err: errors.New("wrong username or password")})
+	hook(ctx, authkit.Event{Type: authkit.EventThrottled, Time: at, Subject: "bob", Method: "password"})
+	hook(ctx, authkit.Event{Type: authkit.EventAuthFailed, Time: at, Subject: "carol", Method: authkit.MethodJWT, Err: fmt.Errorf("verifier: %w", authkit.ErrTokenExpired)})
+	hook(ctx, authkit.Event{Type: "something_new", Time: at})
+
+	out := buf.String()
+	for _, s := range []string{pair.AccessToken, pair.RefreshToken, next.AccessToken, next.RefreshToken, secret, password} {
+		if strings.Contains(out, s) {
+			t.Fatalf("the log holds a secret %q:\n%s", s, out)
+		}
+	}
+	var recs []eventRecord
+	for line := range strings.Lines(out) {
+		var r eventRecord
+		if err := json.Unmarshal([]byte(line), &r); err != nil {
+			t.Fatalf("%v: %s", err, line)
+		}
+		if r.Msg != eventMessage || !r.Time.Equal(at) {
+			t.Errorf("record %s: msg %q time %v, want %q at the event's time", line, r.Msg, r.Time, eventMessage)
+		}
+		recs = append(recs, r)
+	}
+	wants := []eventRecord{
+		{Level: "INFO", Event: "issued", Subject: "alice", Session: pair.SessionID, TokenID: pair.TokenID, Method: "jwt"},
+		{Level: "DEBUG", Event: "authenticated", Subject: "alice", Session: pair.SessionID, TokenID: pair.TokenID, Method: "jwt"},
+		{Level: "INFO", Event: "refreshed", Subject: "alice", Session: pair.SessionID, TokenID: next.TokenID, Method: "refresh"},
+		{Level: "ERROR", Event: "reuse_detected", Subject: "alice", Session: pair.SessionID, Method: "refresh", Error: "reuse"},
+		{Level: "INFO", Event: "revoked", Subject: "alice", Session: pair.SessionID, Method: "session"},
+		{Level: "WARN", Event: "auth_failed", Method: "jwt", Error: "invalid"},
+		{Level: "INFO", Event: "api_token_created", Subject: "alice", TokenID: tok.ID, Method: "api_token"},
+		{Level: "ERROR", Event: "store_unavailable", Error: "store unavailable"},
+		{Level: "WARN", Event: "login_failed", Subject: "bob", Method: "password", Error: "wrong username or password"},
+		{Level: "WARN", Event: "throttled", Subject: "bob", Method: "password"},
+		{Level: "INFO", Event: "auth_failed", Subject: "carol", Method: "jwt", Error: "expired"},
+		{Level: "WARN", Event: "something_new"},
+	}
+	if len(recs) != len(wants) {
+		t.Fatalf("%d records, want %d:\n%s", len(recs), len(wants), out)
+	}
+	for j, w := range wants {
+		r := recs[j]
+		if r.Level != w.Level || r.Event != w.Event || r.Subject != w.Subject || r.Session != w.Session ||
+			r.TokenID != w.TokenID || r.Method != w.Method || !strings.Contains(r.Error, w.Error) || (w.Error == "") != (r.Error == "") {
+			t.Errorf("record %d = %+v, want %+v", j, r, w)
+		}
+	}
+	// Empty fields are left out, not logged as "".
+	if strings.Contains(out, `""`) {
+		t.Errorf("empty attributes logged:\n%s", out)
+	}
+}
+
+// At serve's default level (info) the per-request authenticated events
+// are not logged; the text format holds no secret either.
+func TestLogEventsLevels(t *testing.T) {
+	ctx := context.Background()
+	var buf bytes.Buffer
+	hook := logEvents(newLogger(&buf, "text", "info"))
+	k, _ := keys.Generate(keys.EdDSA)
+	set, _ := keys.NewSet(k)
+	common := []authkit.Option{authkit.WithKeys(set), authkit.WithStore(memory.New()), authkit.WithEventHook(hook)}
+	is, _ := issuer.New(common...)
+	v, _ := verifier.New(common...)
+	pair, _ := is.IssuePair(ctx, "alice")
+	v.Verify(ctx, pair.AccessToken)
+	v.Verify(ctx, pair.AccessToken+"A")
+	out := buf.String()
+	if strings.Contains(out, pair.AccessToken) || strings.Contains(out, pair.RefreshToken) {
+		t.Fatalf("the log holds a token:\n%s", out)
+	}
+	if strings.Contains(out, "event=authenticated") || !strings.Contains(out, "level=INFO msg=\"audit event\" event=issued subject=alice") ||
+		!strings.Contains(out, "level=WARN msg=\"audit event\" event=auth_failed method=jwt error=") {
+		t.Errorf("text log:\n%s", out)
+	}
+}
