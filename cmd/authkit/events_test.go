@@ -6,7 +6,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -135,5 +138,62 @@ func TestLogEventsLevels(t *testing.T) {
 	if strings.Contains(out, "event=authenticated") || !strings.Contains(out, "level=INFO msg=\"audit event\" event=issued subject=alice") ||
 		!strings.Contains(out, "level=WARN msg=\"audit event\" event=auth_failed method=jwt error=") {
 		t.Errorf("text log:\n%s", out)
+	}
+}
+
+// serve installs the hook on the issuer, the verifier and the HTTP layer:
+// a login, a wrong password and a request with the token reach its log as
+// audit records, without the passwords or the tokens.
+func TestServeLogsEvents(t *testing.T) {
+	var buf syncBuffer
+	c := &cli{stdin: strings.NewReader(""), stdout: io.Discard, stderr: io.Discard, lookupEnv: mapEnv(nil)}
+	cfg, err := c.parseServe([]string{"--log-level", "debug"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := c.newServer(t.Context(), cfg, newLogger(&buf, "json", "debug"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.closeStore)
+	w := login(s, demoUser, s.demoPassword, "192.0.2.1")
+	if w.Code != http.StatusOK {
+		t.Fatalf("login: %d %s", w.Code, w.Body)
+	}
+	var pair authkit.TokenPair
+	if err := json.Unmarshal(w.Body.Bytes(), &pair); err != nil {
+		t.Fatal(err)
+	}
+	if w := login(s, demoUser, "not-the-password", "192.0.2.1"); w.Code != http.StatusBadRequest {
+		t.Fatalf("wrong password: %d", w.Code)
+	}
+	r := httptest.NewRequest("GET", "/me", nil)
+	r.Header.Set("Authorization", "Bearer "+pair.AccessToken)
+	s.handler.ServeHTTP(httptest.NewRecorder(), r)
+
+	out := buf.String()
+	for _, secret := range []string{s.demoPassword, "not-the-password", pair.AccessToken, pair.RefreshToken} {
+		if strings.Contains(out, secret) {
+			t.Fatalf("the log holds a secret %q:\n%s", secret, out)
+		}
+	}
+	seen := map[string]eventRecord{}
+	for line := range strings.Lines(out) {
+		var r eventRecord
+		if json.Unmarshal([]byte(line), &r) == nil && r.Msg == eventMessage {
+			seen[r.Event] = r
+		}
+	}
+	if r, ok := seen["issued"]; !ok || r.Subject != demoUser || r.Level != "INFO" {
+		t.Errorf("issued: %+v", r)
+	}
+	if r, ok := seen["login_failed"]; !ok || r.Level != "WARN" {
+		t.Errorf("login_failed: %+v", r)
+	}
+	if r, ok := seen["authenticated"]; !ok || r.Subject != demoUser || r.Level != "DEBUG" {
+		t.Errorf("authenticated: %+v", r)
+	}
+	if t.Failed() {
+		t.Logf("log:\n%s", out)
 	}
 }

@@ -244,11 +244,12 @@ func (c *cli) newServer(ctx context.Context, cfg serveConfig, log *slog.Logger) 
 	if err != nil {
 		return nil, err
 	}
+	audit := logEvents(log) // the audit trail (events.go)
 	common := []authkit.Option{
 		authkit.WithStore(st.store), authkit.WithKeys(set), authkit.WithIssuer(cfg.issuer),
 		authkit.WithAudience(cfg.audience...), authkit.WithLogger(log),
 		authkit.WithStoreTimeout(cfg.storeTimeout),
-		authkit.WithEventHook(logEvents(log)), // the audit trail (events.go)
+		authkit.WithEventHook(audit),
 	}
 	s.iss, err = issuer.New(append(common[:len(common):len(common)],
 		authkit.WithAccessTTL(cfg.accessTTL), authkit.WithRefreshTTL(cfg.refreshTTL),
@@ -274,7 +275,7 @@ func (c *cli) newServer(ctx context.Context, cfg serveConfig, log *slog.Logger) 
 	s.verifier = v
 	thrStore := throttleStoreOf(st)
 	require, endpoints, err := newEndpoints(s.iss, v, users, cfg.scopes, log,
-		throttleWiring{store: thrStore, trusted: cfg.trustedProxies})
+		throttleWiring{store: thrStore, trusted: cfg.trustedProxies, hook: audit})
 	if err != nil {
 		return nil, err
 	}
