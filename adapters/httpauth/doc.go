@@ -60,7 +60,7 @@
 // With the default [Paths]:
 //
 //   - POST /token (RFC 6749 §5): grant_type=password (only with
-//     [WithPasswordGrant]; throttled, see [WithThrottle]; scopes per
+//     [WithPasswordGrant]; throttled, see [WithThrottlePolicy]; scopes per
 //     [WithScopePolicy]) and grant_type=refresh_token (optional scope narrows
 //     the new access token, RFC 6749 §6). Bodies are form-encoded or, as an
 //     extension, a JSON object of strings. Client credentials, if sent, are
@@ -135,10 +135,20 @@
 //     no repeats), scopes (RFC 6749 §3.3 syntax), IDs, and the
 //     Authorization header (by the verifier). Malformed input is a 4xx,
 //     never a panic.
-//   - The password grant is throttled per username (case-folded) and per
-//     client address (IPv6 by /64), counting every attempt before the
-//     check so that parallel guesses are bounded too, in bounded memory.
-//     Throttling answers the same whether or not the user exists.
+//   - Every password check — the password grant, Basic credentials on
+//     protected routes and on the account endpoints (POST /api-tokens) — is
+//     throttled per (user, client address), per client address (IPv6 by
+//     /64) and per user, with waits that double with each failure beyond a
+//     free allowance ([ThrottlePolicy]): an attacker at one address never
+//     locks the owner out of another, and a distributed attack meets a
+//     per-user ceiling. The counters live in an authkit.ThrottleStore
+//     ([WithThrottleStore]: the SQL and Redis stores share them between
+//     replicas; default in memory, per process). A throttled attempt is
+//     refused unchecked (429 slow_down, Retry-After), the same whether or
+//     not the user exists; a throttle store that cannot answer refuses the
+//     attempt (503). Forwarding headers are read only from the proxies
+//     named with [WithTrustedProxies]. Failed and throttled attempts reach
+//     [WithEventHook].
 //   - Responses that carry or describe tokens are Cache-Control: no-store
 //     (and Pragma: no-cache on /token). Logs and error bodies never hold a
 //     token, password or cookie value; the token responses are the only
@@ -152,5 +162,5 @@
 // # Concurrency
 //
 // [Auth] and [Handler] are immutable after construction and safe for
-// concurrent use; the throttle's counters are guarded by a mutex.
+// concurrent use; the throttle keeps its counters in its ThrottleStore.
 package httpauth
