@@ -124,8 +124,11 @@ type HandlerOption func(*handlerConfig) error
 // password (compare against a dummy hash) so that timing does not reveal
 // which users exist. An error matching authkit.ErrStoreUnavailable (or a
 // context error) answers 503 and does not count as a failed attempt; any
-// other error refuses the login (400 invalid_grant) and counts against the
-// throttle (see WithThrottlePolicy). Default: the password grant is disabled
+// other error refuses the login (400 invalid_grant), counts against the
+// throttle (see WithThrottlePolicy) and is reported as
+// authkit.EventLoginFailed, whose Err is authkit.ErrNotFound when the error
+// matches it (an unknown user) and authkit.ErrInvalidToken otherwise (the
+// checker's own error is never passed on). Default: the password grant is disabled
 // (unsupported_grant_type).
 func WithPasswordGrant(check func(ctx context.Context, username, password string) (subject string, err error)) HandlerOption {
 	return func(c *handlerConfig) error {
