@@ -435,3 +435,45 @@ func TestThrottleOptions(t *testing.T) {
 		t.Errorf("default policy %+v", p)
 	}
 }
+
+// A password checker that says the user does not exist makes the
+// login_failed event say so (Err ErrNotFound), without the checker's text.
+func TestLoginFailedUnknownUser(t *testing.T) {
+	var ev events
+	check := func(ctx context.Context, u, p string) (string, error) {
+		if _, ok := users[u]; !ok {
+			return "", fmt.Errorf("no user %q with password %q: %w", u, p, authkit.ErrNotFound)
+		}
+		return checkPassword(ctx, u, p)
+	}
+	f := newFx(t, fxOptions{noGrant: true, auth: []httpauth.Option{httpauth.WithEventHook(ev.hook)},
+		handler: []httpauth.HandlerOption{httpauth.WithPasswordGrant(check)}})
+	if r := f.form("/token", []string{"grant_type", "password", "username", "mallory", "password", "hunter2"}); r.status != 400 || r.body != bodyBadGrant {
+		t.Fatalf("%d %s", r.status, r.body)
+	}
+	f.form("/token", []string{"grant_type", "password", "username", "alice", "password", "hunter3"})
+	got := ev.take()
+	if len(got) != 2 {
+		t.Fatalf("events %+v", got)
+	}
+	for i, want := range []struct {
+		sub string
+		err error
+	}{{"mallory", authkit.ErrNotFound}, {"alice", authkit.ErrInvalidToken}} {
+		e := got[i]
+		if e.Type != authkit.EventLoginFailed || e.Subject != want.sub || e.Method != httpauth.MethodPassword || e.Err != want.err || !e.Time.Equal(f.clock.Now()) {
+			t.Errorf("event %d: %+v, want login_failed %s %v", i, e, want.sub, want.err)
+		}
+		if strings.Contains(fmt.Sprintf("%+v %v", e, e.Err), "hunter") {
+			t.Errorf("event %d carries the password: %+v", i, e)
+		}
+	}
+	// The user name in an event is bounded.
+	long := strings.Repeat("u", 1000)
+	f.form("/token", []string{"grant_type", "password", "username", long, "password", "x"})
+	if got := ev.take(); len(got) != 1 {
+		t.Errorf("long user name: %d events", len(got))
+	} else if got[0].Subject != long[:256] {
+		t.Errorf("long user name: subject of %d bytes, want the first 256", len(got[0].Subject))
+	}
+}
