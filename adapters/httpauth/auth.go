@@ -312,9 +312,11 @@ func (a *Auth) Authenticate(r *http.Request) (*authkit.Principal, error) {
 func (a *Auth) authenticateBasic(r *http.Request, user string) (*authkit.Principal, error) {
 	ctx := r.Context()
 	addr, now := a.clientAddr(r), a.now()
-	if err := a.guard.check(ctx, user, addr, now, authkit.MethodBasic); err != nil {
+	done, err := a.guard.check(ctx, user, addr, now, authkit.MethodBasic)
+	if err != nil {
 		return nil, err
 	}
+	defer done()
 	p, err := a.authenticate(r)
 	switch {
 	case err == nil:

@@ -11,6 +11,7 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -123,6 +124,78 @@ type guard struct {
 	lim  *throttle.Limiter
 	hook func(context.Context, authkit.Event)
 	log  *slog.Logger
+	gate gate
+}
+
+// maxPairWaiters bounds the attempts of one (user, address) pair that wait
+// in this process for the pair's check in flight; one more is throttled.
+const maxPairWaiters = 32
+
+// gate serialises, within a process, the password checks of one (user,
+// address) pair: the next attempt reads the counters only once the one
+// before it has recorded its outcome, so a burst of parallel guesses from
+// one address cannot pass the read together. Parallel requests with the
+// right credentials only queue. Its map holds the pairs in flight only.
+type gate struct {
+	mu sync.Mutex
+	m  map[string]*slot
+}
+
+type slot struct {
+	sem     chan struct{}
+	waiters int // holders and waiters
+}
+
+// enter waits for key's turn. It returns the function that ends it, or
+// a *ThrottledError when too many attempts wait already, or ctx's error.
+func (g *gate) enter(ctx context.Context, key string) (func(), error) {
+	g.mu.Lock()
+	if g.m == nil {
+		g.m = make(map[string]*slot)
+	}
+	s := g.m[key]
+	if s == nil {
+		s = &slot{sem: make(chan struct{}, 1)}
+		g.m[key] = s
+	}
+	if s.waiters >= maxPairWaiters {
+		g.mu.Unlock()
+		return nil, &ThrottledError{RetryAfter: time.Second}
+	}
+	s.waiters++
+	g.mu.Unlock()
+	leave := func() {
+		g.mu.Lock()
+		if s.waiters--; s.waiters == 0 {
+			delete(g.m, key)
+		}
+		g.mu.Unlock()
+	}
+	select {
+	case s.sem <- struct{}{}:
+		return func() { <-s.sem; leave() }, nil
+	case <-ctx.Done():
+		leave()
+		return nil, ctx.Err()
+	}
+}
+
+func (g *gate) size() int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return len(g.m)
+}
+
+// pairKey is the gate's key of an attempt: the case-folded user and the
+// address as the throttle counts it (an IPv6 /64).
+func pairKey(a throttle.Attempt) string {
+	addr := a.Addr
+	if addr.IsValid() && !addr.Is4() {
+		if p, err := addr.Prefix(64); err == nil {
+			addr = p.Addr()
+		}
+	}
+	return addr.String() + "\x00" + a.User
 }
 
 func newGuard(store authkit.ThrottleStore, p ThrottlePolicy, hook func(context.Context, authkit.Event), log *slog.Logger) (*guard, error) {
@@ -171,24 +244,42 @@ func (g *guard) emit(ctx context.Context, ev authkit.Event) {
 }
 
 // check decides, before the password is checked, whether the attempt may
-// proceed: nil, a *ThrottledError (reported as EventThrottled), or, when
-// the throttle store fails, an error matching authkit.ErrStoreUnavailable
-// (or the context's error): the attempt is refused either way.
-func (g *guard) check(ctx context.Context, user string, addr netip.Addr, now time.Time, method string) error {
-	d, err := g.lim.Check(ctx, attemptOf(user, addr), now)
+// proceed: a function to call once its outcome is recorded (the pair's
+// next attempt in this process waits for it), or a *ThrottledError
+// (reported as EventThrottled), or, when the throttle store fails, an error
+// matching authkit.ErrStoreUnavailable (or the context's error): the
+// attempt is refused either way.
+func (g *guard) check(ctx context.Context, user string, addr netip.Addr, now time.Time, method string) (func(), error) {
+	a := attemptOf(user, addr)
+	done, err := g.gate.enter(ctx, pairKey(a))
 	if err != nil {
+		if te, ok := errors.AsType[*ThrottledError](err); ok {
+			g.throttled(ctx, user, now, method, "in_flight")
+			return nil, te
+		}
+		return nil, err
+	}
+	d, err := g.lim.Check(ctx, a, now)
+	if err != nil {
+		done()
 		if !isUnavailable(err) {
 			err = fmt.Errorf("httpauth: %w: %w", authkit.ErrStoreUnavailable, err)
 		}
-		return err
+		return nil, err
 	}
 	if d.Allowed {
-		return nil
+		return done, nil
 	}
+	done()
+	g.throttled(ctx, user, now, method, string(d.By))
+	return nil, &ThrottledError{RetryAfter: d.RetryAfter}
+}
+
+// throttled logs and reports a throttled attempt.
+func (g *guard) throttled(ctx context.Context, user string, now time.Time, method, by string) {
 	g.log.LogAttrs(ctx, slog.LevelInfo, "httpauth: password attempt throttled",
-		slog.String("method", method), slog.String("by", string(d.By)))
+		slog.String("method", method), slog.String("by", by))
 	g.emit(ctx, authkit.Event{Type: authkit.EventThrottled, Time: now, Subject: eventSubject(user), Method: method, Err: ErrThrottled})
-	return &ThrottledError{RetryAfter: d.RetryAfter}
 }
 
 // failure records a wrong password (or an unknown user; reason says which

@@ -1,8 +1,11 @@
 package httpauth
 
 import (
+	"context"
+	"errors"
 	"net/http"
 	"net/netip"
+	"runtime"
 	"strings"
 	"testing"
 )
@@ -77,5 +80,61 @@ func TestEventSubject(t *testing.T) {
 	}
 	if s := eventSubject("alice"); s != "alice" {
 		t.Errorf("%q", s)
+	}
+}
+
+func TestGate(t *testing.T) {
+	var g gate
+	done, err := g.enter(t.Context(), "k")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Waiters up to the bound queue; one more is throttled.
+	entered := make(chan func(), maxPairWaiters)
+	for range maxPairWaiters - 1 {
+		go func() {
+			d, err := g.enter(context.Background(), "k")
+			if err != nil {
+				t.Error(err)
+				d = func() {}
+			}
+			entered <- d
+		}()
+	}
+	for {
+		g.mu.Lock()
+		n := g.m["k"].waiters
+		g.mu.Unlock()
+		if n == maxPairWaiters {
+			break
+		}
+		runtime.Gosched()
+	}
+	if _, err := g.enter(t.Context(), "k"); !errors.Is(err, ErrThrottled) {
+		t.Fatalf("beyond the bound: %v", err)
+	}
+	// A cancelled wait leaves.
+	held, err := g.enter(t.Context(), "c")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := g.enter(ctx, "c"); !errors.Is(err, context.Canceled) {
+		t.Fatalf("cancelled: %v", err)
+	}
+	held()
+	// Other keys do not wait.
+	d2, err := g.enter(t.Context(), "other")
+	if err != nil {
+		t.Fatal(err)
+	}
+	d2()
+	done()
+	for range maxPairWaiters - 1 {
+		(<-entered)()
+	}
+	if g.size() != 0 {
+		t.Errorf("%d keys left after every attempt ended", g.size())
 	}
 }

@@ -477,3 +477,55 @@ func TestLoginFailedUnknownUser(t *testing.T) {
 		t.Errorf("long user name: subject of %d bytes, want the first 256", len(got[0].Subject))
 	}
 }
+
+// Parallel guesses from one address at one user are checked one after the
+// other in a process, so a burst cannot pass the counters' read together:
+// of 20 parallel guesses exactly 6 are checked (5 free, the 6th starts the
+// wait). Parallel requests with the right credentials only queue.
+func TestThrottleBurst(t *testing.T) {
+	var checks atomic.Int64
+	check := func(ctx context.Context, u, p string) (string, error) {
+		checks.Add(1)
+		time.Sleep(time.Millisecond) // a password hash takes a while
+		return checkPassword(ctx, u, p)
+	}
+	f := newFx(t, fxOptions{noGrant: true, handler: []httpauth.HandlerOption{httpauth.WithPasswordGrant(check)}})
+	statuses := make(chan int, 20)
+	var wg sync.WaitGroup
+	for range 20 {
+		wg.Go(func() {
+			statuses <- f.form("/token", []string{"grant_type", "password", "username", "alice", "password", "guess"}).status
+		})
+	}
+	wg.Wait()
+	close(statuses)
+	n400, n429 := 0, 0
+	for s := range statuses {
+		switch s {
+		case 400:
+			n400++
+		case 429:
+			n429++
+		default:
+			t.Errorf("status %d", s)
+		}
+	}
+	if checks.Load() != 6 || n400 != 6 || n429 != 14 {
+		t.Errorf("20 parallel guesses: %d checked, %d answered 400, %d 429; want 6, 6, 14", checks.Load(), n400, n429)
+	}
+
+	g := basicFx(t, fxOptions{})
+	ok := make(chan int, 20)
+	for range 20 {
+		wg.Go(func() {
+			ok <- g.do("GET", "/api/me", "", "Authorization", basicAuth("bob", "builder")).status
+		})
+	}
+	wg.Wait()
+	close(ok)
+	for s := range ok {
+		if s != 200 {
+			t.Errorf("parallel Basic requests with the right password: %d", s)
+		}
+	}
+}

@@ -70,7 +70,8 @@ func (h *Handler) passwordGrant(w http.ResponseWriter, r *http.Request, ps map[s
 	}
 	ctx := r.Context()
 	addr, now := h.clientAddr(r), h.now()
-	if err := h.guard.check(ctx, username, addr, now, MethodPassword); err != nil {
+	done, err := h.guard.check(ctx, username, addr, now, MethodPassword)
+	if err != nil {
 		if errors.Is(err, ErrThrottled) {
 			h.throttled(w, r, err)
 			return
@@ -78,6 +79,10 @@ func (h *Handler) passwordGrant(w http.ResponseWriter, r *http.Request, ps map[s
 		h.failErr(w, r, "throttle", err)
 		return
 	}
+	// Until done, this pair's next attempt in this process waits: it reads
+	// the counters after this one's outcome is recorded (even if the
+	// checker panics).
+	defer done()
 	subject, err := h.password(ctx, username, password)
 	if err != nil {
 		if isUnavailable(err) {
