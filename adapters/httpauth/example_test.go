@@ -9,8 +9,10 @@ import (
 	"log"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/authkit-go/authkit"
 	"github.com/authkit-go/authkit/adapters/httpauth"
@@ -187,4 +189,82 @@ func ExampleNewHandler() {
 	// 1 user-42 true
 	// 200 true
 	// 400 {"error":"invalid_grant","error_description":"invalid username or password"}
+}
+
+// Throttle password guessing across replicas: count failures in the shared
+// store (any store implementing authkit.ThrottleStore: the SQL and Redis
+// ones do; the memory throttle stands in here), believe X-Forwarded-For
+// only from the load balancer's network, and watch failed and throttled
+// logins in the event hook.
+func ExampleWithThrottleStore() {
+	key, err := keys.Generate(keys.EdDSA)
+	if err != nil {
+		log.Fatal(err)
+	}
+	set, err := keys.NewSet(key)
+	if err != nil {
+		log.Fatal(err)
+	}
+	store := memory.New()
+	var shared authkit.ThrottleStore = memory.NewThrottle() // e.g. the *sqlstore.Store or *redisstore.Store
+	iss, err := issuer.New(authkit.WithKeys(set), authkit.WithStore(store))
+	if err != nil {
+		log.Fatal(err)
+	}
+	ver, err := verifier.New(authkit.WithKeys(set), authkit.WithStore(store))
+	if err != nil {
+		log.Fatal(err)
+	}
+	auth, err := httpauth.New(ver,
+		httpauth.WithThrottleStore(shared),
+		httpauth.WithTrustedProxies(netip.MustParsePrefix("127.0.0.0/8")),
+		httpauth.WithEventHook(func(_ context.Context, e authkit.Event) {
+			if e.Type == authkit.EventLoginFailed || e.Type == authkit.EventThrottled {
+				fmt.Println(e.Type, e.Subject, e.Method)
+			}
+		}))
+	if err != nil {
+		log.Fatal(err)
+	}
+	h, err := httpauth.NewHandler(iss, auth, httpauth.WithPasswordGrant(func(_ context.Context, u, p string) (string, error) {
+		if u == "alice" && p == "correct horse" {
+			return u, nil
+		}
+		return "", errors.New("bad credentials")
+	}),
+		// A stopped clock keeps this example's output exact; leave it out.
+		httpauth.WithClock(func() time.Time { return time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC) }))
+	if err != nil {
+		log.Fatal(err)
+	}
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+
+	login := func(pass, client string) {
+		req, _ := http.NewRequest("POST", srv.URL+"/token", strings.NewReader(url.Values{
+			"grant_type": {"password"}, "username": {"alice"}, "password": {pass}}.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.Header.Set("X-Forwarded-For", client)
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			log.Fatal(err)
+		}
+		res.Body.Close()
+		if res.StatusCode == http.StatusTooManyRequests {
+			fmt.Println(res.StatusCode, "Retry-After", res.Header.Get("Retry-After"))
+		}
+	}
+	for range 7 {
+		login("guess", "198.51.100.7")
+	}
+	login("correct horse", "203.0.113.5") // another address: not blocked
+	// Output:
+	// login_failed alice password
+	// login_failed alice password
+	// login_failed alice password
+	// login_failed alice password
+	// login_failed alice password
+	// login_failed alice password
+	// throttled alice password
+	// 429 Retry-After 1
 }
