@@ -5,37 +5,16 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/authkit-go/authkit"
 	"github.com/authkit-go/authkit/backends/memory"
+	"github.com/authkit-go/authkit/internal/eventlog"
 	"github.com/authkit-go/authkit/issuer"
 	"github.com/authkit-go/authkit/keys"
 )
-
-// eventLog records what the event hook is told.
-type eventLog struct {
-	mu     sync.Mutex
-	events []authkit.Event
-}
-
-func (l *eventLog) hook(_ context.Context, e authkit.Event) {
-	l.mu.Lock()
-	l.events = append(l.events, e)
-	l.mu.Unlock()
-}
-
-// take returns the events recorded since the last take.
-func (l *eventLog) take() []authkit.Event {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	e := l.events
-	l.events = nil
-	return e
-}
 
 // want is what a test expects of one event; Err is checked with errors.Is
 // when set, and must be nil when not.
@@ -87,8 +66,8 @@ func expectEvents(t *testing.T, what string, got []authkit.Event, at time.Time, 
 // session, token ID and method, with no secret anywhere.
 func TestEvents(t *testing.T) {
 	ctx := context.Background()
-	var log eventLog
-	f := newFixture(t, authkit.WithEventHook(log.hook))
+	var log eventlog.Log
+	f := newFixture(t, authkit.WithEventHook(log.Hook))
 	now := f.clock.Now()
 
 	// A stateless access token: issued, no session.
@@ -96,7 +75,7 @@ func TestEvents(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	expectEvents(t, "IssueAccessToken", log.take(), now, []string{at.AccessToken},
+	expectEvents(t, "IssueAccessToken", log.Take(), now, []string{at.AccessToken},
 		want{Type: authkit.EventIssued, Subject: "alice", TokenID: at.TokenID, Method: authkit.MethodJWT})
 
 	// A login: issued, with its session.
@@ -105,7 +84,7 @@ func TestEvents(t *testing.T) {
 		t.Fatal(err)
 	}
 	secrets := []string{pair.AccessToken, pair.RefreshToken}
-	expectEvents(t, "IssuePair", log.take(), now, secrets,
+	expectEvents(t, "IssuePair", log.Take(), now, secrets,
 		want{Type: authkit.EventIssued, Subject: "alice", SessionID: pair.SessionID, TokenID: pair.TokenID, Method: authkit.MethodJWT})
 
 	// A refresh: refreshed, same session, the new access token's jti.
@@ -116,7 +95,7 @@ func TestEvents(t *testing.T) {
 		t.Fatal(err)
 	}
 	secrets = append(secrets, next.AccessToken, next.RefreshToken)
-	expectEvents(t, "Refresh", log.take(), now, secrets,
+	expectEvents(t, "Refresh", log.Take(), now, secrets,
 		want{Type: authkit.EventRefreshed, Subject: "alice", SessionID: pair.SessionID, TokenID: next.TokenID, Method: "refresh"})
 
 	// The rotated token again: reuse detected, then its session revoked.
@@ -124,7 +103,7 @@ func TestEvents(t *testing.T) {
 	if !errors.Is(err, authkit.ErrTokenReused) {
 		t.Fatalf("reuse: %v", err)
 	}
-	got := log.take()
+	got := log.Take()
 	expectEvents(t, "reuse", got, now, secrets,
 		want{Type: authkit.EventReuseDetected, Subject: "alice", SessionID: pair.SessionID, Method: "refresh", Err: authkit.ErrTokenReused},
 		want{Type: authkit.EventRevoked, Subject: "alice", SessionID: pair.SessionID, Method: "session"})
@@ -137,7 +116,7 @@ func TestEvents(t *testing.T) {
 	if !errors.Is(err, authkit.ErrTokenRevoked) && !errors.Is(err, authkit.ErrTokenReused) {
 		t.Fatalf("refresh in a revoked session: %v", err)
 	}
-	if got := log.take(); len(got) != 1 || got[0].Type != authkit.EventAuthFailed || got[0].Method != "refresh" || got[0].Err == nil {
+	if got := log.Take(); len(got) != 1 || got[0].Type != authkit.EventAuthFailed || got[0].Method != "refresh" || got[0].Err == nil {
 		t.Errorf("refresh in a revoked session: events %+v, want one auth_failed", got)
 	}
 
@@ -147,27 +126,27 @@ func TestEvents(t *testing.T) {
 		if _, err := f.iss.Refresh(ctx, tok); !errors.Is(err, authkit.ErrInvalidToken) {
 			t.Fatalf("refresh with %s: %v", name, err)
 		}
-		expectEvents(t, "refresh with "+name, log.take(), now, append(secrets, tok),
+		expectEvents(t, "refresh with "+name, log.Take(), now, append(secrets, tok),
 			want{Type: authkit.EventAuthFailed, Method: "refresh", Err: authkit.ErrInvalidToken})
 	}
 
 	// An expired refresh token.
 	p2, _ := f.iss.IssuePair(ctx, "bob")
-	log.take()
+	log.Take()
 	f.clock.Add(f.iss.RefreshTTL() + time.Second)
 	now = f.clock.Now()
 	if _, err := f.iss.Refresh(ctx, p2.RefreshToken); !errors.Is(err, authkit.ErrTokenExpired) && !errors.Is(err, authkit.ErrInvalidToken) {
 		t.Fatalf("expired refresh: %v", err)
 	}
-	if got := log.take(); len(got) != 1 || got[0].Type != authkit.EventAuthFailed || got[0].Method != "refresh" || got[0].Err == nil || got[0].Subject != "" {
+	if got := log.Take(); len(got) != 1 || got[0].Type != authkit.EventAuthFailed || got[0].Method != "refresh" || got[0].Err == nil || got[0].Subject != "" {
 		t.Errorf("expired refresh: events %+v, want one auth_failed naming no subject", got)
 	}
 }
 
 func TestRevokeEvents(t *testing.T) {
 	ctx := context.Background()
-	var log eventLog
-	f := newFixture(t, authkit.WithEventHook(log.hook))
+	var log eventlog.Log
+	f := newFixture(t, authkit.WithEventHook(log.Hook))
 	now := f.clock.Now()
 	p1, _ := f.iss.IssuePair(ctx, "alice")
 	p2, _ := f.iss.IssuePair(ctx, "alice")
@@ -177,11 +156,11 @@ func TestRevokeEvents(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got := log.take()
+	got := log.Take()
 	expectEvents(t, "CreateAPIToken", got[len(got)-1:], now, []string{secret},
 		want{Type: authkit.EventAPITokenCreated, Subject: "alice", TokenID: tok.ID, Method: authkit.MethodAPIToken})
 	secret2, tok2, _ := f.iss.CreateAPIToken(ctx, "alice", "deploy")
-	log.take()
+	log.Take()
 	secrets := []string{secret, secret2, p1.AccessToken, p1.RefreshToken, p2.AccessToken, p2.RefreshToken, p3.RefreshToken, p4.RefreshToken}
 
 	for _, c := range []struct {
@@ -207,7 +186,7 @@ func TestRevokeEvents(t *testing.T) {
 		if err := c.revoke(); err != nil {
 			t.Fatalf("%s: %v", c.name, err)
 		}
-		expectEvents(t, c.name, log.take(), now, secrets, c.want)
+		expectEvents(t, c.name, log.Take(), now, secrets, c.want)
 	}
 
 	// Nothing revoked, nothing reported.
@@ -217,7 +196,7 @@ func TestRevokeEvents(t *testing.T) {
 	if err := f.iss.RevokeAPIToken(ctx, "bob", tok.ID); !errors.Is(err, authkit.ErrNotFound) {
 		t.Fatalf("RevokeAPIToken of another subject: %v", err)
 	}
-	if got := log.take(); len(got) != 0 {
+	if got := log.Take(); len(got) != 0 {
 		t.Errorf("failed revocations reported %+v", got)
 	}
 }
@@ -226,8 +205,8 @@ func TestRevokeEvents(t *testing.T) {
 // successor), not a reuse.
 func TestReuseGraceEvents(t *testing.T) {
 	ctx := context.Background()
-	var log eventLog
-	f := newFixture(t, authkit.WithEventHook(log.hook), authkit.WithReuseGrace(10*time.Second))
+	var log eventlog.Log
+	f := newFixture(t, authkit.WithEventHook(log.Hook), authkit.WithReuseGrace(10*time.Second))
 	pair, _ := f.iss.IssuePair(ctx, "alice")
 	first, err := f.iss.Refresh(ctx, pair.RefreshToken)
 	if err != nil {
@@ -238,14 +217,14 @@ func TestReuseGraceEvents(t *testing.T) {
 	if err != nil || again.RefreshToken != first.RefreshToken {
 		t.Fatalf("repeat within the grace: %v", err)
 	}
-	got := log.take()
+	got := log.Take()
 	expectEvents(t, "grace", got[2:], f.clock.Now(), []string{pair.RefreshToken, first.RefreshToken},
 		want{Type: authkit.EventRefreshed, Subject: "alice", SessionID: pair.SessionID, TokenID: again.TokenID, Method: "refresh"})
 	f.clock.Add(10 * time.Second)
 	if _, err := f.iss.Refresh(ctx, pair.RefreshToken); !errors.Is(err, authkit.ErrTokenReused) {
 		t.Fatalf("repeat after the grace: %v", err)
 	}
-	expectEvents(t, "after the grace", log.take(), f.clock.Now(), []string{pair.RefreshToken, first.RefreshToken},
+	expectEvents(t, "after the grace", log.Take(), f.clock.Now(), []string{pair.RefreshToken, first.RefreshToken},
 		want{Type: authkit.EventReuseDetected, Subject: "alice", SessionID: pair.SessionID, Method: "refresh", Err: authkit.ErrTokenReused},
 		want{Type: authkit.EventRevoked, Subject: "alice", SessionID: pair.SessionID, Method: "session"})
 }
@@ -284,17 +263,17 @@ func (s *downStore) RotateRefresh(ctx context.Context, r authkit.Rotation) (auth
 // the issuer's clock, with the count of the failures not reported.
 func TestStoreOutageEvents(t *testing.T) {
 	ctx := context.Background()
-	var log eventLog
+	var log eventlog.Log
 	k, _ := keys.Generate(keys.EdDSA)
 	set, _ := keys.NewSet(k)
 	st := &downStore{Store: memory.New()}
 	clk := &clock{t: base}
-	is, err := issuer.New(authkit.WithKeys(set), authkit.WithStore(st), authkit.WithClock(clk.Now), authkit.WithEventHook(log.hook))
+	is, err := issuer.New(authkit.WithKeys(set), authkit.WithStore(st), authkit.WithClock(clk.Now), authkit.WithEventHook(log.Hook))
 	if err != nil {
 		t.Fatal(err)
 	}
 	pair, _ := is.IssuePair(ctx, "alice")
-	log.take()
+	log.Take()
 
 	st.down.Store(true)
 	for range 3 {
@@ -302,7 +281,7 @@ func TestStoreOutageEvents(t *testing.T) {
 			t.Fatalf("IssuePair with the store down: %v", err)
 		}
 	}
-	got := log.take()
+	got := log.Take()
 	expectEvents(t, "outage", got, clk.Now(), []string{pair.RefreshToken},
 		want{Type: authkit.EventStoreUnavailable, Err: authkit.ErrStoreUnavailable})
 	if strings.Contains(got[0].Err.Error(), "more store failures") {
@@ -315,13 +294,13 @@ func TestStoreOutageEvents(t *testing.T) {
 	if _, err := is.Refresh(ctx, pair.RefreshToken); !errors.Is(err, authkit.ErrStoreUnavailable) {
 		t.Fatalf("Refresh with the store down: %v", err)
 	}
-	expectEvents(t, "refresh in the outage", log.take(), clk.Now(), []string{pair.RefreshToken},
+	expectEvents(t, "refresh in the outage", log.Take(), clk.Now(), []string{pair.RefreshToken},
 		want{Type: authkit.EventAuthFailed, Method: "refresh", Err: authkit.ErrStoreUnavailable})
 
 	// Past it: the next failure is reported, with the 3 in between.
 	clk.Add(time.Second)
 	is.IssuePair(ctx, "alice")
-	got = log.take()
+	got = log.Take()
 	expectEvents(t, "outage, a minute on", got, clk.Now(), nil,
 		want{Type: authkit.EventStoreUnavailable, Err: authkit.ErrStoreUnavailable})
 	if !strings.Contains(got[0].Err.Error(), "and 3 more store failures since the last report") {
@@ -334,7 +313,7 @@ func TestStoreOutageEvents(t *testing.T) {
 	if _, err := is.Refresh(ctx, pair.RefreshToken); err != nil {
 		t.Fatal(err)
 	}
-	if got := log.take(); len(got) != 1 || got[0].Type != authkit.EventRefreshed {
+	if got := log.Take(); len(got) != 1 || got[0].Type != authkit.EventRefreshed {
 		t.Errorf("after the outage: %+v", got)
 	}
 }

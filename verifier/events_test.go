@@ -7,37 +7,16 @@ import (
 	"fmt"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/authkit-go/authkit"
 	"github.com/authkit-go/authkit/backends/memory"
+	"github.com/authkit-go/authkit/internal/eventlog"
 	"github.com/authkit-go/authkit/issuer"
 	"github.com/authkit-go/authkit/keys"
 	"github.com/authkit-go/authkit/verifier"
 )
-
-// eventLog records what the event hook is told.
-type eventLog struct {
-	mu     sync.Mutex
-	events []authkit.Event
-}
-
-func (l *eventLog) hook(_ context.Context, e authkit.Event) {
-	l.mu.Lock()
-	l.events = append(l.events, e)
-	l.mu.Unlock()
-}
-
-// take returns the events recorded since the last take.
-func (l *eventLog) take() []authkit.Event {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	e := l.events
-	l.events = nil
-	return e
-}
 
 // wantEvent is what a test expects of one event; Err is checked with
 // errors.Is when set, and must be nil when not.
@@ -92,8 +71,8 @@ func noSecrets(t *testing.T, what string, e authkit.Event, secrets []string) {
 // credential known to be ours and none of one that is not.
 func TestAuthEvents(t *testing.T) {
 	ctx := context.Background()
-	var log eventLog
-	f := newFixture(t, keys.ES256, authkit.WithEventHook(log.hook))
+	var log eventlog.Log
+	f := newFixture(t, keys.ES256, authkit.WithEventHook(log.Hook))
 	pair, err := f.iss.IssuePair(ctx, "alice")
 	if err != nil {
 		t.Fatal(err)
@@ -107,12 +86,12 @@ func TestAuthEvents(t *testing.T) {
 	if _, err := f.ver.Verify(ctx, pair.AccessToken); err != nil {
 		t.Fatal(err)
 	}
-	expectOne(t, "JWT", log.take(), secrets,
+	expectOne(t, "JWT", log.Take(), secrets,
 		wantEvent{Type: authkit.EventAuthenticated, Subject: "alice", SessionID: pair.SessionID, TokenID: pair.TokenID, Method: authkit.MethodJWT})
 	if _, err := f.ver.Verify(ctx, apiSecret); err != nil {
 		t.Fatal(err)
 	}
-	expectOne(t, "API token", log.take(), secrets,
+	expectOne(t, "API token", log.Take(), secrets,
 		wantEvent{Type: authkit.EventAuthenticated, Subject: "alice", TokenID: apiTok.ID, Method: authkit.MethodAPIToken})
 
 	// A signature by another key under our kid: refused, and the subject
@@ -122,7 +101,7 @@ func TestAuthEvents(t *testing.T) {
 	c["sub"] = "mallory"
 	forged := forge(t, other, f.header(), c)
 	_, err = f.ver.Verify(ctx, forged)
-	expectOne(t, "bad signature", log.take(), append(secrets, forged),
+	expectOne(t, "bad signature", log.Take(), append(secrets, forged),
 		wantEvent{Type: authkit.EventAuthFailed, Method: authkit.MethodJWT, Err: authkit.ErrInvalidToken})
 	if err == nil {
 		t.Fatal("a forged token verified")
@@ -135,12 +114,12 @@ func TestAuthEvents(t *testing.T) {
 	}
 	stranger, _, _ := otherIss.CreateAPIToken(ctx, "alice", "elsewhere")
 	f.ver.Verify(ctx, stranger)
-	expectOne(t, "unknown API token", log.take(), append(secrets, stranger),
+	expectOne(t, "unknown API token", log.Take(), append(secrets, stranger),
 		wantEvent{Type: authkit.EventAuthFailed, Method: authkit.MethodAPIToken, Err: authkit.ErrInvalidToken})
 
 	// A refresh token is not an access credential.
 	f.ver.Verify(ctx, pair.RefreshToken)
-	if got := log.take(); len(got) != 1 || got[0].Type != authkit.EventAuthFailed || !errors.Is(got[0].Err, authkit.ErrInvalidToken) {
+	if got := log.Take(); len(got) != 1 || got[0].Type != authkit.EventAuthFailed || !errors.Is(got[0].Err, authkit.ErrInvalidToken) {
 		t.Fatalf("refresh token: events %+v", got)
 	} else {
 		noSecrets(t, "refresh token", got[0], secrets)
@@ -151,13 +130,13 @@ func TestAuthEvents(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.ver.Verify(ctx, pair.AccessToken)
-	expectOne(t, "revoked JWT", log.take(), secrets,
+	expectOne(t, "revoked JWT", log.Take(), secrets,
 		wantEvent{Type: authkit.EventAuthFailed, Subject: "alice", SessionID: pair.SessionID, TokenID: pair.TokenID, Method: authkit.MethodJWT, Err: authkit.ErrTokenRevoked})
 	if err := f.iss.RevokeAPIToken(ctx, "alice", apiTok.ID); err != nil {
 		t.Fatal(err)
 	}
 	f.ver.Verify(ctx, apiSecret)
-	expectOne(t, "revoked API token", log.take(), secrets,
+	expectOne(t, "revoked API token", log.Take(), secrets,
 		wantEvent{Type: authkit.EventAuthFailed, Subject: "alice", TokenID: apiTok.ID, Method: authkit.MethodAPIToken, Err: authkit.ErrTokenRevoked})
 
 	// Expired: a live session's access token once its TTL has passed, and
@@ -167,15 +146,15 @@ func TestAuthEvents(t *testing.T) {
 	secrets = append(secrets, p2.AccessToken, p2.RefreshToken, shortSecret)
 	f.clock.Add(time.Hour)
 	f.ver.Verify(ctx, p2.AccessToken)
-	expectOne(t, "expired JWT", log.take(), secrets,
+	expectOne(t, "expired JWT", log.Take(), secrets,
 		wantEvent{Type: authkit.EventAuthFailed, Subject: "bob", SessionID: p2.SessionID, TokenID: p2.TokenID, Method: authkit.MethodJWT, Err: authkit.ErrTokenExpired})
 	f.ver.Verify(ctx, shortSecret)
-	expectOne(t, "expired API token", log.take(), secrets,
+	expectOne(t, "expired API token", log.Take(), secrets,
 		wantEvent{Type: authkit.EventAuthFailed, Subject: "bob", TokenID: shortTok.ID, Method: authkit.MethodAPIToken, Err: authkit.ErrTokenExpired})
 
 	// A malformed token names nothing.
 	f.ver.Verify(ctx, "not.a.jwt")
-	expectOne(t, "malformed", log.take(), secrets,
+	expectOne(t, "malformed", log.Take(), secrets,
 		wantEvent{Type: authkit.EventAuthFailed, Method: authkit.MethodJWT, Err: authkit.ErrInvalidToken})
 }
 
@@ -183,8 +162,8 @@ func TestAuthEvents(t *testing.T) {
 // are reported the same way.
 func TestAuthEventsFromTheCache(t *testing.T) {
 	ctx := context.Background()
-	var log eventLog
-	f := newFixture(t, keys.EdDSA, authkit.WithEventHook(log.hook), authkit.WithVerifyCache(100))
+	var log eventlog.Log
+	f := newFixture(t, keys.EdDSA, authkit.WithEventHook(log.Hook), authkit.WithVerifyCache(100))
 	pair, _ := f.iss.IssuePair(ctx, "alice")
 	r := httptest.NewRequest("GET", "/", nil)
 	r.Header.Set("Authorization", "Bearer "+pair.AccessToken)
@@ -193,22 +172,22 @@ func TestAuthEventsFromTheCache(t *testing.T) {
 		if _, err := f.ver.Authenticate(r); err != nil {
 			t.Fatal(err)
 		}
-		expectOne(t, fmt.Sprintf("authenticate %d", i), log.take(), secrets,
+		expectOne(t, fmt.Sprintf("authenticate %d", i), log.Take(), secrets,
 			wantEvent{Type: authkit.EventAuthenticated, Subject: "alice", SessionID: pair.SessionID, TokenID: pair.TokenID, Method: authkit.MethodJWT})
 	}
 	if err := f.iss.RevokeSession(ctx, pair.SessionID); err != nil {
 		t.Fatal(err)
 	}
 	f.ver.Authenticate(r)
-	expectOne(t, "revoked, cached", log.take(), secrets,
+	expectOne(t, "revoked, cached", log.Take(), secrets,
 		wantEvent{Type: authkit.EventAuthFailed, Subject: "alice", SessionID: pair.SessionID, TokenID: pair.TokenID, Method: authkit.MethodJWT, Err: authkit.ErrTokenRevoked})
 	p2, _ := f.iss.IssuePair(ctx, "bob")
 	r.Header.Set("Authorization", "Bearer "+p2.AccessToken)
 	f.ver.Authenticate(r)
-	log.take()
+	log.Take()
 	f.clock.Add(time.Hour)
 	f.ver.Authenticate(r)
-	expectOne(t, "expired, cached", log.take(), append(secrets, p2.AccessToken),
+	expectOne(t, "expired, cached", log.Take(), append(secrets, p2.AccessToken),
 		wantEvent{Type: authkit.EventAuthFailed, Subject: "bob", SessionID: p2.SessionID, TokenID: p2.TokenID, Method: authkit.MethodJWT, Err: authkit.ErrTokenExpired})
 }
 
@@ -217,7 +196,7 @@ func TestAuthEventsFromTheCache(t *testing.T) {
 // password.
 func TestBasicEvents(t *testing.T) {
 	ctx := context.Background()
-	var log eventLog
+	var log eventlog.Log
 	const password = "correct horse battery staple"
 	check := func(_ context.Context, user, pass string) (*authkit.Principal, error) {
 		if user == "carol" && pass == password {
@@ -225,7 +204,7 @@ func TestBasicEvents(t *testing.T) {
 		}
 		return nil, errors.New("wrong username or password")
 	}
-	f := newFixture(t, keys.EdDSA, authkit.WithEventHook(log.hook), authkit.WithBasicAuth(check),
+	f := newFixture(t, keys.EdDSA, authkit.WithEventHook(log.Hook), authkit.WithBasicAuth(check),
 		authkit.WithSchemes(authkit.SchemeBearer, authkit.SchemeBasic))
 	_ = ctx
 	r := httptest.NewRequest("GET", "/", nil)
@@ -233,13 +212,13 @@ func TestBasicEvents(t *testing.T) {
 	if _, err := f.ver.Authenticate(r); err != nil {
 		t.Fatal(err)
 	}
-	expectOne(t, "Basic", log.take(), []string{password},
+	expectOne(t, "Basic", log.Take(), []string{password},
 		wantEvent{Type: authkit.EventAuthenticated, Subject: "user-42", Method: authkit.MethodBasic})
 	r.Header.Set("Authorization", "Basic "+base64.StdEncoding.EncodeToString([]byte("carol:hunter2")))
 	if _, err := f.ver.Authenticate(r); !errors.Is(err, authkit.ErrInvalidToken) {
 		t.Fatalf("wrong password: %v", err)
 	}
-	expectOne(t, "Basic, wrong password", log.take(), []string{password, "hunter2"},
+	expectOne(t, "Basic, wrong password", log.Take(), []string{password, "hunter2"},
 		wantEvent{Type: authkit.EventAuthFailed, Method: authkit.MethodBasic, Err: authkit.ErrInvalidToken})
 }
 
@@ -261,14 +240,14 @@ func (outageStore) LookupAPIToken(context.Context, authkit.TokenHash) (authkit.A
 // the verifier's clock, beside the auth_failed of each refused request.
 func TestStoreOutageEvents(t *testing.T) {
 	ctx := context.Background()
-	var log eventLog
+	var log eventlog.Log
 	k, _ := keys.Generate(keys.EdDSA)
 	set, _ := keys.NewSet(k)
 	mem := memory.New()
 	clk := &clock{t: base}
 	common := []authkit.Option{authkit.WithKeys(set), authkit.WithClock(clk.Now)}
 	is, _ := issuer.New(append(common, authkit.WithStore(mem))...)
-	v, err := verifier.New(append(common, authkit.WithStore(outageStore{mem}), authkit.WithEventHook(log.hook))...)
+	v, err := verifier.New(append(common, authkit.WithStore(outageStore{mem}), authkit.WithEventHook(log.Hook))...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -279,7 +258,7 @@ func TestStoreOutageEvents(t *testing.T) {
 	if _, err := v.Verify(ctx, pair.AccessToken); !errors.Is(err, authkit.ErrStoreUnavailable) {
 		t.Fatalf("Verify with the store down: %v", err)
 	}
-	got := log.take()
+	got := log.Take()
 	if len(got) != 2 || got[0].Type != authkit.EventStoreUnavailable || !errors.Is(got[0].Err, authkit.ErrStoreUnavailable) ||
 		got[0].Subject != "" || got[0].Method != "" {
 		t.Fatalf("first failure: events %+v, want store_unavailable then auth_failed", got)
@@ -293,14 +272,14 @@ func TestStoreOutageEvents(t *testing.T) {
 		v.Verify(ctx, pair.AccessToken)
 		v.Verify(ctx, apiSecret)
 	}
-	for _, e := range log.take() {
+	for _, e := range log.Take() {
 		if e.Type != authkit.EventAuthFailed {
 			t.Errorf("within the interval: %+v, want only auth_failed", e)
 		}
 	}
 	clk.Add(authkit.OutageEventInterval / 2)
 	v.Verify(ctx, apiSecret)
-	got = log.take()
+	got = log.Take()
 	if len(got) != 2 || got[0].Type != authkit.EventStoreUnavailable || !strings.Contains(got[0].Err.Error(), "and 8 more store failures") {
 		t.Fatalf("a minute on: %+v, want store_unavailable counting the 8 failures not reported", got)
 	}

@@ -15,32 +15,13 @@ import (
 	"github.com/authkit-go/authkit"
 	"github.com/authkit-go/authkit/adapters/httpauth"
 	"github.com/authkit-go/authkit/backends/memory"
+	"github.com/authkit-go/authkit/internal/eventlog"
 )
 
 // The test server's clients all come from 127.0.0.1, which the throttle
 // tests name as their proxy: each request says its client's address in
 // X-Forwarded-For.
 var loopbackProxy = httpauth.WithTrustedProxies(netip.MustParsePrefix("127.0.0.1/32"))
-
-// events records what the event hook is told.
-type events struct {
-	mu  sync.Mutex
-	evs []authkit.Event
-}
-
-func (e *events) hook(_ context.Context, ev authkit.Event) {
-	e.mu.Lock()
-	e.evs = append(e.evs, ev)
-	e.mu.Unlock()
-}
-
-func (e *events) take() []authkit.Event {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	out := e.evs
-	e.evs = nil
-	return out
-}
 
 // flakyThrottle is a throttle store with a switch that makes every call
 // fail as an unreachable backend would.
@@ -107,8 +88,8 @@ func wantThrottled(t *testing.T, r resp, retry string) {
 // The scenario: an attacker hammering alice from one address does
 // not lock alice out of another; the pair's wait grows with its failures.
 func TestThrottleAttackerElsewhere(t *testing.T) {
-	var ev events
-	f := newFx(t, fxOptions{auth: []httpauth.Option{loopbackProxy, httpauth.WithEventHook(ev.hook)}})
+	var ev eventlog.Log
+	f := newFx(t, fxOptions{auth: []httpauth.Option{loopbackProxy, httpauth.WithEventHook(ev.Hook)}})
 	const attacker, owner = "192.0.2.66", "203.0.113.5"
 	// 30 attempts within a minute (one every 2s) from the attacker's
 	// address: 5 are free, the 6th starts the wait (1s), and each later
@@ -140,7 +121,7 @@ func TestThrottleAttackerElsewhere(t *testing.T) {
 	// Events: a login_failed per checked guess, a throttled per refusal,
 	// each with the user name and the method, never the password.
 	var failed, throttled int
-	for _, e := range ev.take() {
+	for _, e := range ev.Take() {
 		if e.Subject != "alice" || e.Method != httpauth.MethodPassword {
 			t.Errorf("event %+v: want subject alice, method password", e)
 		}
@@ -274,8 +255,8 @@ func TestThrottleAddress(t *testing.T) {
 // Basic credentials on protected routes and on POST /api-tokens are
 // throttled like the password grant, and share its counters.
 func TestThrottleBasic(t *testing.T) {
-	var ev events
-	f := basicFx(t, fxOptions{auth: []httpauth.Option{loopbackProxy, httpauth.WithEventHook(ev.hook)}})
+	var ev eventlog.Log
+	f := basicFx(t, fxOptions{auth: []httpauth.Option{loopbackProxy, httpauth.WithEventHook(ev.Hook)}})
 	const attacker, owner = "192.0.2.66", "203.0.113.5"
 	for i := range 6 {
 		if r := f.do("GET", "/api/me", "", "Authorization", basicAuth("alice", "guess"), "X-Forwarded-For", attacker); r.status != 401 {
@@ -306,9 +287,9 @@ func TestThrottleBasic(t *testing.T) {
 	}
 	wantThrottled(t, f.do("GET", "/api/me", "", "Authorization", basicAuth("bob", "builder"), "X-Forwarded-For", attacker), "1")
 	// Events: unknown users are told apart from wrong passwords by Err.
-	ev.take()
+	ev.Take()
 	f.do("GET", "/api/me", "", "Authorization", basicAuth("mallory", "pw"), "X-Forwarded-For", "192.0.2.99")
-	got := ev.take()
+	got := ev.Take()
 	if len(got) != 1 || got[0].Type != authkit.EventLoginFailed || got[0].Subject != "mallory" || got[0].Method != authkit.MethodBasic || !errors.Is(got[0].Err, authkit.ErrNotFound) {
 		t.Errorf("unknown user's events: %+v", got)
 	}
@@ -318,7 +299,7 @@ func TestThrottleBasic(t *testing.T) {
 			t.Fatalf("malformed: %d %s", r.status, r.body)
 		}
 	}
-	if got := ev.take(); len(got) != 0 {
+	if got := ev.Take(); len(got) != 0 {
 		t.Errorf("a malformed credential made events: %+v", got)
 	}
 	// Bearer tokens are not throttled.
@@ -439,20 +420,20 @@ func TestThrottleOptions(t *testing.T) {
 // A password checker that says the user does not exist makes the
 // login_failed event say so (Err ErrNotFound), without the checker's text.
 func TestLoginFailedUnknownUser(t *testing.T) {
-	var ev events
+	var ev eventlog.Log
 	check := func(ctx context.Context, u, p string) (string, error) {
 		if _, ok := users[u]; !ok {
 			return "", fmt.Errorf("no user %q with password %q: %w", u, p, authkit.ErrNotFound)
 		}
 		return checkPassword(ctx, u, p)
 	}
-	f := newFx(t, fxOptions{noGrant: true, auth: []httpauth.Option{httpauth.WithEventHook(ev.hook)},
+	f := newFx(t, fxOptions{noGrant: true, auth: []httpauth.Option{httpauth.WithEventHook(ev.Hook)},
 		handler: []httpauth.HandlerOption{httpauth.WithPasswordGrant(check)}})
 	if r := f.form("/token", []string{"grant_type", "password", "username", "mallory", "password", "hunter2"}); r.status != 400 || r.body != bodyBadGrant {
 		t.Fatalf("%d %s", r.status, r.body)
 	}
 	f.form("/token", []string{"grant_type", "password", "username", "alice", "password", "hunter3"})
-	got := ev.take()
+	got := ev.Take()
 	if len(got) != 2 {
 		t.Fatalf("events %+v", got)
 	}
@@ -471,7 +452,7 @@ func TestLoginFailedUnknownUser(t *testing.T) {
 	// The user name in an event is bounded.
 	long := strings.Repeat("u", 1000)
 	f.form("/token", []string{"grant_type", "password", "username", long, "password", "x"})
-	if got := ev.take(); len(got) != 1 {
+	if got := ev.Take(); len(got) != 1 {
 		t.Errorf("long user name: %d events", len(got))
 	} else if got[0].Subject != long[:256] {
 		t.Errorf("long user name: subject of %d bytes, want the first 256", len(got[0].Subject))
