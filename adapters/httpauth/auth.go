@@ -312,7 +312,7 @@ func (a *Auth) Authenticate(r *http.Request) (*authkit.Principal, error) {
 func (a *Auth) authenticateBasic(r *http.Request, user string) (*authkit.Principal, error) {
 	ctx := r.Context()
 	addr, now := a.clientAddr(r), a.now()
-	done, err := a.guard.check(ctx, user, addr, now, authkit.MethodBasic)
+	done, pairDirty, err := a.guard.check(ctx, user, addr, now, authkit.MethodBasic)
 	if err != nil {
 		return nil, err
 	}
@@ -320,7 +320,9 @@ func (a *Auth) authenticateBasic(r *http.Request, user string) (*authkit.Princip
 	p, err := a.authenticate(r)
 	switch {
 	case err == nil:
-		a.guard.success(ctx, user, addr)
+		if pairDirty {
+			a.guard.success(ctx, user, addr)
+		}
 	case isUnavailable(err), errors.Is(err, authkit.ErrInvalidRequest):
 		// Not judged: nothing to count.
 	default:

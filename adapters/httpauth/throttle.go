@@ -248,16 +248,18 @@ func (g *guard) emit(ctx context.Context, ev authkit.Event) {
 // next attempt in this process waits for it), or a *ThrottledError
 // (reported as EventThrottled), or, when the throttle store fails, an error
 // matching authkit.ErrStoreUnavailable (or the context's error): the
-// attempt is refused either way.
-func (g *guard) check(ctx context.Context, user string, addr netip.Addr, now time.Time, method string) (func(), error) {
+// attempt is refused either way. pairDirty reports whether the pair had
+// failures to clear: a right password calls success only then, so that a
+// clean login costs the store one read, not a read and a write.
+func (g *guard) check(ctx context.Context, user string, addr netip.Addr, now time.Time, method string) (done func(), pairDirty bool, err error) {
 	a := attemptOf(user, addr)
-	done, err := g.gate.enter(ctx, pairKey(a))
+	done, err = g.gate.enter(ctx, pairKey(a))
 	if err != nil {
 		if te, ok := errors.AsType[*ThrottledError](err); ok {
 			g.throttled(ctx, user, now, method, "in_flight")
-			return nil, te
+			return nil, false, te
 		}
-		return nil, err
+		return nil, false, err
 	}
 	d, err := g.lim.Check(ctx, a, now)
 	if err != nil {
@@ -265,14 +267,14 @@ func (g *guard) check(ctx context.Context, user string, addr netip.Addr, now tim
 		if !isUnavailable(err) {
 			err = fmt.Errorf("httpauth: %w: %w", authkit.ErrStoreUnavailable, err)
 		}
-		return nil, err
+		return nil, false, err
 	}
 	if d.Allowed {
-		return done, nil
+		return done, d.PairFailures > 0, nil
 	}
 	done()
 	g.throttled(ctx, user, now, method, string(d.By))
-	return nil, &ThrottledError{RetryAfter: d.RetryAfter}
+	return nil, false, &ThrottledError{RetryAfter: d.RetryAfter}
 }
 
 // throttled logs and reports a throttled attempt.

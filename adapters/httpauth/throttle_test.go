@@ -510,3 +510,45 @@ func TestThrottleBurst(t *testing.T) {
 		}
 	}
 }
+
+// clearCounter counts ClearThrottle calls.
+type clearCounter struct {
+	*memory.Throttle
+	clears atomic.Int64
+}
+
+func (c *clearCounter) ClearThrottle(ctx context.Context, key string) error {
+	c.clears.Add(1)
+	return c.Throttle.ClearThrottle(ctx, key)
+}
+
+// A right password clears the pair's failures, and writes nothing when
+// there are none: a clean Basic request costs the throttle store one read.
+func TestThrottleCleanSuccessWritesNothing(t *testing.T) {
+	ts := &clearCounter{Throttle: memory.NewThrottle()}
+	f := basicFx(t, fxOptions{auth: []httpauth.Option{loopbackProxy, httpauth.WithThrottleStore(ts)}})
+	const addr = "203.0.113.9"
+	for range 3 {
+		if r := f.do("GET", "/api/me", "", "Authorization", basicAuth("alice", "wonderland"), "X-Forwarded-For", addr); r.status != 200 {
+			t.Fatalf("clean login: %d %s", r.status, r.body)
+		}
+	}
+	if n := ts.clears.Load(); n != 0 {
+		t.Errorf("three clean logins cleared the pair %d times, want 0", n)
+	}
+	if r := f.do("GET", "/api/me", "", "Authorization", basicAuth("alice", "guess"), "X-Forwarded-For", addr); r.status != 401 {
+		t.Fatalf("wrong password: %d %s", r.status, r.body)
+	}
+	if r := f.do("GET", "/api/me", "", "Authorization", basicAuth("alice", "wonderland"), "X-Forwarded-For", addr); r.status != 200 {
+		t.Fatalf("right password after a failure: %d %s", r.status, r.body)
+	}
+	if n := ts.clears.Load(); n != 1 {
+		t.Errorf("a login after a failure cleared the pair %d times, want 1", n)
+	}
+	if r := f.grant("alice", "wonderland", addr); r.status != 200 {
+		t.Fatalf("password grant: %d %s", r.status, r.body)
+	}
+	if n := ts.clears.Load(); n != 1 {
+		t.Errorf("a clean password grant cleared the pair (%d clears, want 1)", n)
+	}
+}

@@ -140,6 +140,10 @@ type Decision struct {
 	// By is the key kind that waits longest, for a refused attempt (for
 	// events and logs); empty when allowed.
 	By Kind
+	// PairFailures is how many failures the (user, address) pair had in
+	// its window at the check. When it is zero, a right password has
+	// nothing to clear, and the caller may skip Success (a store write).
+	PairFailures int64
 }
 
 // Limiter applies a Policy over a ThrottleStore. It is safe for concurrent
@@ -240,6 +244,9 @@ func (l *Limiter) Check(ctx context.Context, a Attempt, now time.Time) (Decision
 		if w := r.Wait(sts[i], now); w > d.RetryAfter {
 			d = Decision{RetryAfter: w, By: kinds[i]}
 		}
+	}
+	if sts[0].Active(now) {
+		d.PairFailures = sts[0].Failures
 	}
 	return d, nil
 }

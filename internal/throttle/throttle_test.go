@@ -250,3 +250,27 @@ func TestNewValidates(t *testing.T) {
 		}
 	}
 }
+
+// Check reports the pair's failures, so that a caller skips clearing a
+// pair that has nothing to clear: none for a fresh pair or one whose
+// window ended, none for failures of another user at the same address.
+func TestPairFailuresReported(t *testing.T) {
+	l := newLimiter(t)
+	a := attempt("alice", "192.0.2.7")
+	if d := check(t, l, a, base); d.PairFailures != 0 {
+		t.Errorf("a fresh pair: PairFailures %d, want 0", d.PairFailures)
+	}
+	fail(t, l, attempt("bob", "192.0.2.7"), base)
+	if d := check(t, l, a, base); d.PairFailures != 0 {
+		t.Errorf("another user's failure at the address: PairFailures %d, want 0", d.PairFailures)
+	}
+	fail(t, l, a, base)
+	fail(t, l, a, base)
+	if d := check(t, l, a, base); d.PairFailures != 2 {
+		t.Errorf("two failures of the pair: PairFailures %d, want 2", d.PairFailures)
+	}
+	later := base.Add(DefaultPolicy().Pair.Window)
+	if d := check(t, l, a, later); d.PairFailures != 0 {
+		t.Errorf("after the pair's window: PairFailures %d, want 0", d.PairFailures)
+	}
+}
