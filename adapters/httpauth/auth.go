@@ -326,7 +326,9 @@ func (a *Auth) authenticateBasic(r *http.Request, user string) (*authkit.Princip
 	case isUnavailable(err), errors.Is(err, authkit.ErrInvalidRequest):
 		// Not judged: nothing to count.
 	default:
-		a.guard.failure(ctx, user, addr, now, authkit.MethodBasic, failReason(err))
+		// The failure counts from when it is known, not from the check: a
+		// slow password hash must not eat into the wait it starts.
+		a.guard.failure(ctx, user, addr, a.now(), authkit.MethodBasic, failReason(err))
 	}
 	return p, err
 }

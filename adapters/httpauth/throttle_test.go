@@ -552,3 +552,24 @@ func TestThrottleCleanSuccessWritesNothing(t *testing.T) {
 		t.Errorf("a clean password grant cleared the pair (%d clears, want 1)", n)
 	}
 }
+
+// A slow password check (a costly hash) does not shorten the wait a
+// failure starts: the failure counts from when it is known. Here each
+// check takes 5 s of the clock, longer than the first wait (1 s); the
+// attempt right after the sixth failure is still refused.
+func TestThrottleWaitCountsFromTheFailure(t *testing.T) {
+	var f *fx
+	slow := func(ctx context.Context, username, password string) (string, error) {
+		f.clock.Add(5 * time.Second)
+		return checkPassword(ctx, username, password)
+	}
+	f = newFx(t, fxOptions{noGrant: true, auth: []httpauth.Option{loopbackProxy},
+		handler: []httpauth.HandlerOption{httpauth.WithPasswordGrant(slow)}})
+	const addr = "192.0.2.77"
+	for i := range 6 {
+		if r := f.grant("alice", "guess", addr); r.status != 400 {
+			t.Fatalf("guess %d: %d %s", i, r.status, r.body)
+		}
+	}
+	wantThrottled(t, f.grant("alice", "wonderland", addr), "1")
+}

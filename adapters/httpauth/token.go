@@ -89,7 +89,9 @@ func (h *Handler) passwordGrant(w http.ResponseWriter, r *http.Request, ps map[s
 			h.failErr(w, r, "password check", err)
 			return
 		}
-		h.guard.failure(ctx, username, addr, now, MethodPassword, failReason(err))
+		// The failure counts from when it is known, not from the check: a
+		// slow password hash must not eat into the wait it starts.
+		h.guard.failure(ctx, username, addr, h.now(), MethodPassword, failReason(err))
 		h.fail(w, r, errBadCredentials)
 		return
 	}
