@@ -9,6 +9,7 @@ import (
 
 	"github.com/authkit-go/authkit"
 	"github.com/authkit-go/authkit/backends/memory"
+	"github.com/authkit-go/authkit/internal/storetest"
 	"github.com/authkit-go/authkit/issuer"
 	"github.com/authkit-go/authkit/keys"
 	"github.com/authkit-go/authkit/verifier"
@@ -111,22 +112,6 @@ func deadlineSetup(t *testing.T, st authkit.Store, opts ...authkit.Option) (*ver
 	return v, pair, api
 }
 
-// refusedWithin checks that call fails with ErrStoreUnavailable and
-// context.DeadlineExceeded, no sooner than the timeout and within a
-// generous bound of it.
-func refusedWithin(t *testing.T, what string, timeout time.Duration, call func() error) {
-	t.Helper()
-	start := time.Now()
-	err := call()
-	took := time.Since(start)
-	if !errors.Is(err, authkit.ErrStoreUnavailable) || !errors.Is(err, context.DeadlineExceeded) {
-		t.Errorf("%s over a hung store: %v, want ErrStoreUnavailable and DeadlineExceeded", what, err)
-	}
-	if took < timeout/2 || took > 5*timeout {
-		t.Errorf("%s over a hung store took %v with a %v store timeout", what, took, timeout)
-	}
-}
-
 func TestStoreTimeoutBoundsHungStore(t *testing.T) {
 	const timeout = 100 * time.Millisecond
 	st := newHungStore(t)
@@ -134,14 +119,14 @@ func TestStoreTimeoutBoundsHungStore(t *testing.T) {
 	v, pair, api := deadlineSetup(t, st, authkit.WithStoreTimeout(timeout))
 	// No deadline on the caller's context: the store timeout alone ends it.
 	ctx := context.Background()
-	refusedWithin(t, "Verify of a JWT (cold)", timeout, func() error {
+	storetest.RefusedWithin(t, "Verify of a JWT (cold)", timeout, func() error {
 		p, err := v.Verify(ctx, pair.AccessToken)
 		if err == nil {
 			t.Errorf("Verify let %s in", p.Subject)
 		}
 		return err
 	})
-	refusedWithin(t, "Verify of an API token", timeout, func() error {
+	storetest.RefusedWithin(t, "Verify of an API token", timeout, func() error {
 		_, err := v.Verify(ctx, api)
 		return err
 	})
@@ -211,7 +196,7 @@ func TestStoreTimeoutBoundsMirrorFallback(t *testing.T) {
 	const timeout = 100 * time.Millisecond
 	st := newHungStore(t)
 	v, pair, _ := deadlineSetup(t, hungFeed{st}, authkit.WithStoreTimeout(timeout), authkit.WithRevocationMirror(time.Second))
-	refusedWithin(t, "Verify through a stale mirror", timeout, func() error {
+	storetest.RefusedWithin(t, "Verify through a stale mirror", timeout, func() error {
 		_, err := v.Verify(context.Background(), pair.AccessToken)
 		return err
 	})
