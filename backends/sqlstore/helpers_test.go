@@ -2,7 +2,6 @@ package sqlstore_test
 
 import (
 	"context"
-	"net"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -33,7 +32,7 @@ func postgresBackend(driver string) backend {
 		driver: driver,
 		fresh:  func(t testing.TB) string { return testservers.Postgres(t) },
 		unreachable: func(t testing.TB) string {
-			return "postgres://postgres@" + closedAddr(t) + "/test?sslmode=disable&connect_timeout=5"
+			return "postgres://postgres@" + testservers.ClosedAddr(t) + "/test?sslmode=disable&connect_timeout=5"
 		},
 	}
 }
@@ -46,7 +45,7 @@ var (
 		driver: "mysql",
 		fresh:  func(t testing.TB) string { return testservers.MySQL(t) },
 		unreachable: func(t testing.TB) string {
-			return "root@tcp(" + closedAddr(t) + ")/test?timeout=5s"
+			return "root@tcp(" + testservers.ClosedAddr(t) + ")/test?timeout=5s"
 		},
 	}
 	sqliteBackend = backend{
@@ -61,19 +60,6 @@ var (
 	}
 	allBackends = []backend{pgxBackend, pqBackend, mysqlBackend, sqliteBackend}
 )
-
-// closedAddr returns a loopback address nothing listens on: connections to
-// it are refused at once.
-func closedAddr(t testing.TB) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
-	return addr
-}
 
 // openDB opens dsn with b's driver and closes it when t ends.
 func openDB(t testing.TB, b backend, dsn string) *sqlx.DB {

@@ -105,7 +105,7 @@ func TestOpenStoreNamesNoServer(t *testing.T) {
 	pg := testservers.Addr(t, testservers.Postgres(t))
 	my := testservers.Addr(t, testservers.MySQL(t))
 	rd := testservers.Redis(t)
-	refused := closedAddr(t)
+	refused := testservers.ClosedAddr(t)
 	names := []string{"zed_user", "zed_db", "s3cret"}
 	for _, a := range []string{pg, my, rd, refused} {
 		host, port, _ := net.SplitHostPort(a)
@@ -185,7 +185,7 @@ func TestDriverLogsReachSlog(t *testing.T) {
 		log := slog.New(slog.NewTextHandler(&logs, nil))
 		ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 		defer cancel()
-		addr := closedAddr(t)
+		addr := testservers.ClosedAddr(t)
 		if _, err := openStore(ctx, "redis://zed_user:s3cret@"+addr+"/0?dial_timeout=1s&max_retries=-1", false, log); err == nil {
 			t.Fatal("opened a store on a closed port")
 		}
@@ -205,16 +205,4 @@ func checkDriverLog(t *testing.T, logs, driver, addr string) {
 			t.Errorf("the %s log lines name %q", driver, n)
 		}
 	}
-}
-
-// closedAddr returns a loopback address nothing listens on.
-func closedAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
-	return addr
 }

@@ -2,13 +2,13 @@ package pgxlisten_test
 
 import (
 	"context"
-	"net"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/authkit-go/authkit/backends/sqlstore/pgxlisten"
+	"github.com/authkit-go/authkit/internal/testservers"
 )
 
 func TestDedicatedNil(t *testing.T) {
@@ -20,12 +20,7 @@ func TestDedicatedNil(t *testing.T) {
 // A server that refuses the connection makes Listen return an error
 // without calling ready or notify; so does New without a pool.
 func TestListenFails(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
+	addr := testservers.ClosedAddr(t)
 	cfg, err := pgx.ParseConfig("postgres://u@" + addr + "/db?sslmode=disable&connect_timeout=5")
 	if err != nil {
 		t.Fatal(err)

@@ -2,12 +2,12 @@ package pqlisten_test
 
 import (
 	"context"
-	"net"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/authkit-go/authkit/backends/sqlstore/pqlisten"
+	"github.com/authkit-go/authkit/internal/testservers"
 )
 
 // A DSN that does not parse is refused without being repeated.
@@ -22,12 +22,7 @@ func TestNewRefusesBadDSN(t *testing.T) {
 // without calling ready or notify; a Listen whose ctx is already done
 // returns its error.
 func TestListenFails(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
+	addr := testservers.ClosedAddr(t)
 	l, err := pqlisten.New("postgres://u@" + addr + "/db?sslmode=disable&connect_timeout=5")
 	if err != nil {
 		t.Fatal(err)
