@@ -156,8 +156,8 @@ func TestOpenRefuses(t *testing.T) {
 // ErrStoreUnavailable at once, without the DSN's password in the message.
 func TestOpenUnreachable(t *testing.T) {
 	for _, dsn := range []string{
-		"postgres://u:hunter2@" + closedAddr(t) + "/db?sslmode=disable",
-		"mysql://u:hunter2@" + closedAddr(t) + "/db",
+		"postgres://u:hunter2@" + testservers.ClosedAddr(t) + "/db?sslmode=disable",
+		"mysql://u:hunter2@" + testservers.ClosedAddr(t) + "/db",
 	} {
 		ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 		start := time.Now()
@@ -325,7 +325,7 @@ func sqlstoreFS(t *testing.T, path string) (string, error) {
 func TestErrorsNameNoServer(t *testing.T) {
 	pg := testservers.Addr(t, testservers.Postgres(t))
 	my := testservers.Addr(t, testservers.MySQL(t))
-	refused := closedAddr(t)
+	refused := testservers.ClosedAddr(t)
 	dir := filepath.Join(t.TempDir(), "zed_dir")
 	names := []string{"zed_user", "zed_db", "zed-host", "zed_dir", "s3cret"}
 	for _, a := range []string{pg, my, refused} {
