@@ -429,10 +429,19 @@ type RevocationStore interface {
 
 	// IsRevoked reports whether the token q describes is dead at now: its
 	// jti revoked under q.Subject, its sid revoked under q.Subject, or
-	// q.IssuedAt at or before q.Subject's cutoff. Entries whose until is at or before now no longer count. It
-	// answers in one round trip to the backend: this is on the path of every
-	// authenticated request. A backend that cannot answer returns
-	// ErrStoreUnavailable, never (false, nil).
+	// q.IssuedAt at or before q.Subject's cutoff. Entries whose until is at
+	// or before now no longer count. It answers in one round trip to the
+	// backend: this is on the path of every authenticated request. A
+	// backend that cannot answer returns ErrStoreUnavailable, never
+	// (false, nil).
+	//
+	// A store that can lose data while its users keep running (see
+	// [ErrDataLoss]) also reads its epoch marker in that round trip: a
+	// token issued at or before the epoch's start is dead, and IsRevoked
+	// returns true with a *DataLossError; a marker found missing starts a
+	// new epoch at now (written so that every handle then agrees on it)
+	// and reports the token the same way. A store whose data lives and
+	// dies with its process (the memory store) keeps no epoch.
 	IsRevoked(ctx context.Context, q RevocationQuery, now time.Time) (bool, error)
 
 	// DeleteExpiredRevocations deletes at most limit entries whose until is

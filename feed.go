@@ -33,9 +33,11 @@ const (
 	RevokedBefore
 )
 
-// String returns "token", "session" or "cutoff".
+// String returns "token", "session", "cutoff" or "epoch".
 func (k RevocationKind) String() string {
 	switch k {
+	case RevokedBeforeEpoch:
+		return "epoch"
 	case RevokedToken:
 		return "token"
 	case RevokedSession:
@@ -54,10 +56,12 @@ type Revocation struct {
 	// Subject is the subject the entry is recorded under (the token's sub).
 	Subject string
 	// ID is the jti (RevokedToken) or the sid (RevokedSession); empty for
-	// RevokedBefore.
+	// RevokedBefore and RevokedBeforeEpoch.
 	ID string
 	// Cutoff is, for RevokedBefore, the time at or before which the
-	// subject's tokens were issued to be dead; zero for the other kinds.
+	// subject's tokens were issued to be dead; for RevokedBeforeEpoch, the
+	// start of the store's epoch (every token issued at or before it is
+	// dead); zero for the other kinds.
 	Cutoff time.Time
 	// Until is when the entry stops counting: at a now at or after Until
 	// the entry no longer makes a token dead.
@@ -80,9 +84,13 @@ type FeedPosition string
 // A change is one successful write to the RevocationStore, through any
 // handle on its data: RevokeToken, RevokeSessionTokens or SetCutoff. These
 // are the only revocation writes; the session revocation that refresh-token
-// reuse detection triggers is a RevokeSessionTokens like any other. The
-// store keeps the changes in a log, and a [FeedPosition] marks a place in
-// it.
+// reuse detection triggers is a RevokeSessionTokens like any other. A
+// store that keeps an epoch (see [ErrDataLoss]) also logs the start of a
+// new epoch, as a RevokedBeforeEpoch change, when its log survived the
+// loss (a truncated revocations table); when the log went with the data,
+// followers get ErrFeedPositionLost and the new snapshot carries the
+// epoch. The store keeps the changes in a log, and a [FeedPosition] marks
+// a place in it.
 //
 // Changes merge by the rules of RevocationStore: for one key (kind,
 // subject and ID) the later until wins, and a later cutoff replaces an
@@ -119,7 +127,9 @@ type RevocationFeed interface {
 	// (whose Until is after now), with the entry's merged state: the
 	// latest until and, for a cutoff, the latest cutoff. It calls fn at
 	// most once per key; it may also include entries that are no longer in
-	// force, but nothing that was never written. It returns the position
+	// force, but nothing that was never written. A store that keeps an
+	// epoch includes it, as one RevokedBeforeEpoch entry, in every
+	// snapshot (starting a new epoch first if it finds its marker gone). It returns the position
 	// the changes continue from: every change whose write returned before
 	// RevocationSnapshot was called is at or before that position, and the
 	// entries reflect every change at or before it (they may reflect later

@@ -32,6 +32,15 @@ type Harness struct {
 	// error matching authkit.ErrStoreUnavailable, never ErrNotFound and
 	// never a (false, nil) from IsRevoked. Nil skips that check.
 	Unavailable func(t *testing.T) authkit.Store
+
+	// LoseData, if set, erases s's data the way a failure of the backend
+	// does while its users keep running — a Redis restarted without
+	// persistence or flushed (FLUSHDB, or every key of the store's
+	// prefix), a truncated revocations table — leaving every handle open.
+	// The suite then checks data-loss detection ([RunDataLoss]). Nil skips
+	// it: a store whose data lives and dies with its process (the memory
+	// store) has nothing to detect.
+	LoseData func(t *testing.T, s authkit.Store)
 }
 
 // PartialHarness is the [Harness] of a backend that implements only one of
@@ -49,14 +58,18 @@ type PartialHarness[S any] struct {
 	// Unavailable returns a store whose backend cannot be reached. Nil
 	// skips the fail-closed check.
 	Unavailable func(t *testing.T) S
+	// LoseData erases s's data as a backend failure does, handles left
+	// open. Nil skips the data-loss checks.
+	LoseData func(t *testing.T, s S)
 }
 
 // Run runs every conformance check against the backend h describes, as
 // subtests of t named "Refresh/…", "Revocation/…", "APIToken/…", for a
 // store that implements authkit.RevocationFeed "RevocationFeed/…" (see
 // [RunRevocationFeed]), for one that implements authkit.Pinger,
-// "Ping/…", and for one that implements authkit.ThrottleStore
-// "Throttle/…" (see [RunThrottle]).
+// "Ping/…", for one that implements authkit.ThrottleStore
+// "Throttle/…" (see [RunThrottle]), and, when h.LoseData is set,
+// "DataLoss/…" (see [RunDataLoss]).
 func Run(t *testing.T, h Harness) {
 	t.Helper()
 	if h.New == nil {
@@ -68,6 +81,7 @@ func Run(t *testing.T, h Harness) {
 	t.Run("RevocationFeed", func(t *testing.T) { runRevocationFeed(t, narrow[authkit.RevocationStore](h), false) })
 	t.Run("Ping", func(t *testing.T) { runPing(t, h) })
 	t.Run("Throttle", func(t *testing.T) { runThrottleOf(t, h) })
+	t.Run("DataLoss", func(t *testing.T) { runDataLoss(t, narrow[authkit.RevocationStore](h)) })
 }
 
 // RunRefreshStore runs the checks of authkit.RefreshStore (the "Refresh/…"
@@ -89,6 +103,9 @@ func RunRevocationStore(t *testing.T, h PartialHarness[authkit.RevocationStore])
 		t.Fatal("conformance: PartialHarness.New is nil; RunRevocationStore needs it to make stores")
 	}
 	t.Run("Revocation", func(t *testing.T) { runRevocation(t, h) })
+	if h.LoseData != nil {
+		t.Run("DataLoss", func(t *testing.T) { runDataLoss(t, h) })
+	}
 }
 
 // RunAPITokenStore runs the checks of authkit.APITokenStore (the
@@ -125,6 +142,9 @@ func narrow[S any](h Harness) PartialHarness[S] {
 	}
 	if h.Unavailable != nil {
 		p.Unavailable = func(t *testing.T) S { return as(h.Unavailable(t)) }
+	}
+	if h.LoseData != nil {
+		p.LoseData = func(t *testing.T, s S) { h.LoseData(t, back(s)) }
 	}
 	return p
 }
