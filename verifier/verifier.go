@@ -88,6 +88,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 	"unsafe"
@@ -126,6 +127,9 @@ type Verifier struct {
 	prefix       string
 	leeway       time.Duration
 	lastUsedStep time.Duration
+	// lossSeen is the start (Unix µs) of the latest store epoch this
+	// Verifier has reported (authkit.EventDataLoss): one report per epoch.
+	lossSeen atomic.Int64
 }
 
 // New returns a Verifier configured by opts. It needs authkit.WithKeys or
@@ -457,12 +461,38 @@ func (v *Verifier) checkRevoked(ctx context.Context, jti, sid, sub string, iat, 
 	}
 	dead, err := v.revocations.IsRevoked(ctx, authkit.RevocationQuery{TokenID: jti, SessionID: sid, Subject: sub, IssuedAt: iat}, now)
 	if err != nil {
+		var lost *authkit.DataLossError
+		if errors.As(err, &lost) {
+			// Refused whatever dead says: the store cannot vouch for it.
+			v.reportLoss(ctx, lost, jti, sid, sub)
+			return fmt.Errorf("verifier: %w", err)
+		}
 		return storeError("revocation check", err)
 	}
 	if dead {
 		return errRevoked
 	}
 	return nil
+}
+
+// reportLoss logs and reports (authkit.EventDataLoss) the first refusal
+// under each new epoch of the revocation store.
+func (v *Verifier) reportLoss(ctx context.Context, lost *authkit.DataLossError, jti, sid, sub string) {
+	us := lost.Since.UnixMicro()
+	for {
+		seen := v.lossSeen.Load()
+		if us <= seen {
+			return
+		}
+		if v.lossSeen.CompareAndSwap(seen, us) {
+			break
+		}
+	}
+	v.log.ErrorContext(ctx, "authkit: the revocation store lost data; access tokens issued before its new epoch are refused until they expire",
+		"epoch_start", lost.Since.UTC().Format(time.RFC3339Nano))
+	if v.hook != nil {
+		v.hook(ctx, authkit.Event{Type: authkit.EventDataLoss, Time: v.now(), Subject: sub, SessionID: sid, TokenID: jti, Method: authkit.MethodJWT, Err: lost})
+	}
 }
 
 // storeError makes sure a store failure is classed as unavailable (fail

@@ -57,7 +57,7 @@ func logEvents(log *slog.Logger) func(context.Context, authkit.Event) {
 // eventLevel is the level logEvents logs e at.
 func eventLevel(e authkit.Event) slog.Level {
 	switch e.Type {
-	case authkit.EventReuseDetected, authkit.EventStoreUnavailable:
+	case authkit.EventReuseDetected, authkit.EventStoreUnavailable, authkit.EventDataLoss:
 		return slog.LevelError
 	case authkit.EventAuthFailed:
 		if errors.Is(e.Err, authkit.ErrTokenExpired) {

@@ -67,6 +67,7 @@ func TestLogEvents(t *testing.T) {
 	hook(ctx, authkit.Event{Type: authkit.EventStoreUnavailable, Time: at, Err: fmt.Errorf("%w: connection refused", authkit.ErrStoreUnavailable)})
 	hook(ctx, authkit.Event{Type: authkit.EventLoginFailed, Time: at, Subject: "bob", Method: "password", Err: errors.New("wrong username or password")})
 	hook(ctx, authkit.Event{Type: authkit.EventThrottled, Time: at, Subject: "bob", Method: "password"})
+	hook(ctx, authkit.Event{Type: authkit.EventDataLoss, Time: at, Subject: "dave", Method: authkit.MethodJWT, Err: &authkit.DataLossError{Since: at}})
 	hook(ctx, authkit.Event{Type: authkit.EventAuthFailed, Time: at, Subject: "carol", Method: authkit.MethodJWT, Err: fmt.Errorf("verifier: %w", authkit.ErrTokenExpired)})
 	hook(ctx, authkit.Event{Type: "something_new", Time: at})
 
@@ -98,6 +99,7 @@ func TestLogEvents(t *testing.T) {
 		{Level: "ERROR", Event: "store_unavailable", Error: "store unavailable"},
 		{Level: "WARN", Event: "login_failed", Subject: "bob", Method: "password", Error: "wrong username or password"},
 		{Level: "WARN", Event: "throttled", Subject: "bob", Method: "password"},
+		{Level: "ERROR", Event: "data_loss", Subject: "dave", Method: "jwt", Error: "lost what it held before"},
 		{Level: "INFO", Event: "auth_failed", Subject: "carol", Method: "jwt", Error: "expired"},
 		{Level: "WARN", Event: "something_new"},
 	}

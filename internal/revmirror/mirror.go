@@ -254,7 +254,13 @@ func (m *Mirror) IsRevoked(ctx context.Context, q authkit.RevocationQuery, now t
 	fresh := m.fresh()
 	m.mu.RLock()
 	dead := m.st.dead(q, now)
+	since, lost := m.st.lost(q)
 	m.mu.RUnlock()
+	if lost {
+		// The store lost data after q was issued; an epoch only ever
+		// moves forward, so even a stale copy may say so.
+		return true, &authkit.DataLossError{Since: since}
+	}
 	if dead || fresh {
 		// A stale copy may still say "revoked": an entry never comes
 		// back to life before its until, which dead has checked.
@@ -262,6 +268,9 @@ func (m *Mirror) IsRevoked(ctx context.Context, q authkit.RevocationQuery, now t
 	}
 	m.fallbacks.Add(1)
 	dead, err := m.store.IsRevoked(ctx, q, now)
+	if errors.Is(err, authkit.ErrDataLoss) {
+		return true, err
+	}
 	if err != nil {
 		return false, fmt.Errorf("revmirror: mirror stale, store: %w", err)
 	}

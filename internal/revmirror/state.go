@@ -27,6 +27,12 @@ type state struct {
 	sid map[key]*entry
 	cut map[string]*entry
 	exp expiries
+	// epoch is the latest start of the store's epoch the feed has told
+	// (authkit.RevokedBeforeEpoch): every token issued at or before it is
+	// dead. It takes no room per entry and never expires; hasEpoch is
+	// false until the feed tells one (a store that keeps none never does).
+	epoch    time.Time
+	hasEpoch bool
 }
 
 func newState() *state {
@@ -37,13 +43,21 @@ func (s *state) len() int { return len(s.jti) + len(s.sid) + len(s.cut) }
 
 // known reports whether k is a kind the mirror can apply.
 func known(k authkit.RevocationKind) bool {
-	return k == authkit.RevokedToken || k == authkit.RevokedSession || k == authkit.RevokedBefore
+	return k == authkit.RevokedToken || k == authkit.RevokedSession || k == authkit.RevokedBefore || k == authkit.RevokedBeforeEpoch
 }
 
 // apply merges r by the RevocationStore rules (the later until, the later
 // cutoff). A change whose until is at or before now cannot make anything
 // dead any more and is left out. r.Kind must be known.
 func (s *state) apply(r authkit.Revocation, now time.Time) {
+	if r.Kind == authkit.RevokedBeforeEpoch {
+		// Its Until means nothing: the epoch counts while it lasts, and
+		// only a later one replaces it.
+		if !s.hasEpoch || r.Cutoff.After(s.epoch) {
+			s.epoch, s.hasEpoch = r.Cutoff, true
+		}
+		return
+	}
 	if !now.Before(r.Until) {
 		return
 	}
@@ -99,6 +113,15 @@ func (s *state) dead(q authkit.RevocationQuery, now time.Time) bool {
 		return true
 	}
 	return false
+}
+
+// lost reports whether q was issued at or before the start of the store's
+// epoch (the store lost data after q was issued), and that start.
+func (s *state) lost(q authkit.RevocationQuery) (time.Time, bool) {
+	if s.hasEpoch && !q.IssuedAt.After(s.epoch) {
+		return s.epoch, true
+	}
+	return time.Time{}, false
 }
 
 // sweep removes up to budget entries whose until is at or before now and

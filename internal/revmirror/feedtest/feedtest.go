@@ -57,6 +57,11 @@ type data struct {
 	paused      bool // followers stay connected but never call fn
 	followers   int
 	onSnapshot  func()
+
+	// since is the start of the store's epoch (authkit.ErrDataLoss);
+	// hasSince is false after LoseData until a read notices.
+	since    time.Time
+	hasSince bool
 }
 
 // New returns an empty Store.
@@ -67,7 +72,41 @@ func New() *Store {
 		sid:   map[key]authkit.Revocation{},
 		cut:   map[string]authkit.Revocation{},
 		wake:  make(chan struct{}),
+		// A fresh store's epoch starts when it is made: it refuses nothing
+		// issued after.
+		since:    time.Now().UTC(),
+		hasSince: true,
 	}}
+}
+
+// LoseData forgets every entry and the epoch marker, as a backend that
+// lost its data while its users keep running (authkit.ErrDataLoss). With
+// keepLog the log survives (a truncated revocations table beside an
+// intact log: followers go on, and are handed the new epoch as a change);
+// without, the log restarts as RestartLog does (followers lose their
+// position).
+func (s *Store) LoseData(keepLog bool) {
+	s.knob(func(d *data) {
+		clear(d.jti)
+		clear(d.sid)
+		clear(d.cut)
+		d.since, d.hasSince = time.Time{}, false
+		if !keepLog {
+			d.log, d.first = nil, 0
+			d.epoch = rand.Text()[:12]
+		}
+	})
+}
+
+// epochAt returns the start of the store's epoch, starting a new one at
+// now (and logging it) if the marker was lost. The caller holds d.mu.
+func (d *data) epochAt(now time.Time) time.Time {
+	if !d.hasSince {
+		d.since, d.hasSince = now.UTC(), true
+		d.log = append(d.log, authkit.Revocation{Kind: authkit.RevokedBeforeEpoch, Cutoff: d.since})
+		d.kick()
+	}
+	return d.since
 }
 
 // Peer returns another handle on the same data.
@@ -237,6 +276,9 @@ func (s *Store) IsRevoked(ctx context.Context, q authkit.RevocationQuery, now ti
 		return false, err
 	}
 	defer s.d.mu.Unlock()
+	if since := s.d.epochAt(now); !q.IssuedAt.After(since) {
+		return true, &authkit.DataLossError{Since: since}
+	}
 	if r, ok := s.d.jti[key{q.Subject, q.TokenID}]; ok && q.TokenID != "" && now.Before(r.Until) {
 		return true, nil
 	}
@@ -310,7 +352,7 @@ func (s *Store) RevocationSnapshot(ctx context.Context, now time.Time, fn func(a
 	if err := s.begin(ctx, "RevocationSnapshot", true); err != nil {
 		return "", err
 	}
-	var in []authkit.Revocation
+	in := []authkit.Revocation{{Kind: authkit.RevokedBeforeEpoch, Cutoff: s.d.epochAt(now)}}
 	for _, m := range []map[key]authkit.Revocation{s.d.jti, s.d.sid} {
 		for _, r := range m {
 			if now.Before(r.Until) {
@@ -353,6 +395,7 @@ func (s *Store) FollowRevocations(ctx context.Context, after authkit.FeedPositio
 		return err
 	}
 	s.d.followers++
+	epoch := s.d.epoch
 	s.d.mu.Unlock()
 	defer func() {
 		s.d.mu.Lock()
@@ -372,7 +415,7 @@ func (s *Store) FollowRevocations(ctx context.Context, after authkit.FeedPositio
 			s.d.mu.Unlock()
 			return fmt.Errorf("feedtest: FollowRevocations: %w", err)
 		}
-		if seq < s.d.first || seq > s.d.last() {
+		if seq < s.d.first || seq > s.d.last() || s.d.epoch != epoch {
 			s.d.mu.Unlock()
 			return errLost
 		}

@@ -1,0 +1,157 @@
+package verifier_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/authkit-go/authkit"
+	"github.com/authkit-go/authkit/backends/memory"
+	"github.com/authkit-go/authkit/internal/eventlog"
+	"github.com/authkit-go/authkit/internal/revmirror/feedtest"
+	"github.com/authkit-go/authkit/issuer"
+	"github.com/authkit-go/authkit/keys"
+	"github.com/authkit-go/authkit/verifier"
+)
+
+// After the revocation store lost its data, the verifier refuses every
+// token issued before (ErrTokenRevoked and ErrDataLoss), reports the loss
+// once per epoch (EventDataLoss and an Error log line, beside each
+// refusal's auth_failed), and accepts tokens issued after — with and
+// without the revocation mirror.
+func TestDataLossRefusesOlderTokens(t *testing.T) {
+	for _, mirror := range []bool{false, true} {
+		name := "Direct"
+		if mirror {
+			name = "Mirror"
+		}
+		t.Run(name, func(t *testing.T) {
+			ctx := context.Background()
+			k, _ := keys.Generate(keys.EdDSA)
+			set, _ := keys.NewSet(k)
+			clk := &clock{t: base}
+			revs := feedtest.New()
+			mem := memory.New()
+			var log eventlog.Log
+			var logs bytes.Buffer
+			common := []authkit.Option{authkit.WithKeys(set), authkit.WithClock(clk.Now), authkit.WithStore(mem), authkit.WithRevocationStore(revs)}
+			is, err := issuer.New(common...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			opts := append(common, authkit.WithEventHook(log.Hook), authkit.WithLogger(slog.New(slog.NewTextHandler(&logs, nil))))
+			if mirror {
+				opts = append(opts, authkit.WithRevocationMirror(time.Minute))
+			}
+			v, err := verifier.New(opts...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			first := v
+			t.Cleanup(func() { first.Close() })
+
+			alice, _ := is.IssuePair(ctx, "alice")
+			bob, _ := is.IssuePair(ctx, "bob")
+			if _, err := v.Verify(ctx, alice.AccessToken); err != nil {
+				t.Fatalf("before the loss: %v", err)
+			}
+			log.Take()
+
+			clk.Add(time.Second)
+			revs.LoseData(false)
+			if mirror {
+				// A peer notices first; the mirror learns through its feed.
+				revs.Peer().IsRevoked(ctx, authkit.RevocationQuery{Subject: "x", IssuedAt: base}, clk.Now())
+				waitUntil(t, "the mirror to learn the new epoch", func() bool {
+					_, err := v.Verify(ctx, bob.AccessToken)
+					return errors.Is(err, authkit.ErrDataLoss)
+				})
+				log.Take()
+				logs.Reset()
+				v2, err := verifier.New(opts...) // a fresh verifier reports it once too
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(func() { v2.Close() })
+				v = v2
+				waitUntil(t, "the new mirror's first snapshot", func() bool {
+					_, err := v.Verify(ctx, alice.AccessToken)
+					return err != nil
+				})
+			}
+			_, err = v.Verify(ctx, alice.AccessToken)
+			if !errors.Is(err, authkit.ErrTokenRevoked) || !errors.Is(err, authkit.ErrDataLoss) {
+				t.Fatalf("a token issued before the loss: %v, want ErrTokenRevoked and ErrDataLoss", err)
+			}
+			got := log.Take()
+			if len(got) < 2 || got[0].Type != authkit.EventDataLoss {
+				t.Fatalf("events %+v, want data_loss then auth_failed", got)
+			}
+			expectOne(t, "data_loss", got[:1], []string{alice.AccessToken},
+				wantEvent{Type: authkit.EventDataLoss, Subject: "alice", SessionID: alice.SessionID, TokenID: alice.TokenID, Method: authkit.MethodJWT, Err: authkit.ErrDataLoss})
+			expectOne(t, "the refusal", got[len(got)-1:], []string{alice.AccessToken},
+				wantEvent{Type: authkit.EventAuthFailed, Subject: "alice", SessionID: alice.SessionID, TokenID: alice.TokenID, Method: authkit.MethodJWT, Err: authkit.ErrDataLoss})
+			if out := logs.String(); strings.Count(out, "lost data") != 1 || !strings.Contains(out, "level=ERROR") || !strings.Contains(out, "epoch_start=") {
+				t.Errorf("log lines %q, want one Error line saying the store lost data, with the epoch's start", out)
+			}
+
+			// The same epoch again: refused, not reported again.
+			if _, err := v.Verify(ctx, bob.AccessToken); !errors.Is(err, authkit.ErrDataLoss) {
+				t.Fatalf("bob's token issued before the loss: %v", err)
+			}
+			for _, e := range log.Take() {
+				if e.Type != authkit.EventAuthFailed {
+					t.Errorf("a second refusal under the same epoch: %+v, want only auth_failed", e)
+				}
+			}
+
+			// Issued after the new epoch began: accepted.
+			clk.Add(time.Second)
+			fresh, err := is.IssuePair(ctx, "alice")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := v.Verify(ctx, fresh.AccessToken); err != nil {
+				t.Errorf("a token issued after the new epoch: %v", err)
+			}
+
+			// A second loss is a new epoch: reported again.
+			clk.Add(time.Second)
+			revs.LoseData(false)
+			if mirror {
+				revs.Peer().IsRevoked(ctx, authkit.RevocationQuery{Subject: "x", IssuedAt: base}, clk.Now())
+				waitUntil(t, "the mirror to learn the second epoch", func() bool {
+					_, err := v.Verify(ctx, fresh.AccessToken)
+					return err != nil
+				})
+			} else if _, err := v.Verify(ctx, fresh.AccessToken); !errors.Is(err, authkit.ErrDataLoss) {
+				t.Fatalf("after a second loss: %v", err)
+			}
+			n := 0
+			for _, e := range log.Take() {
+				if e.Type == authkit.EventDataLoss {
+					n++
+				}
+			}
+			if n != 1 {
+				t.Errorf("a second loss gave %d data_loss events, want 1", n)
+			}
+		})
+	}
+}
+
+// waitUntil polls cond for up to 10 s.
+func waitUntil(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
