@@ -251,7 +251,10 @@ func (s *Store) RevocationSnapshot(ctx context.Context, now time.Time, fn func(a
 	}
 	s.observe(now)
 	s.mu.RLock()
-	in := make([]authkit.Revocation, 0, len(s.jti)+len(s.sid)+len(s.cutoffs))
+	in := make([]authkit.Revocation, 0, len(s.jti)+len(s.sid)+len(s.cutoffs)+1)
+	if s.hasEpoch {
+		in = append(in, authkit.Revocation{Kind: authkit.RevokedBeforeEpoch, Cutoff: s.epoch})
+	}
 	for _, m := range [...]struct {
 		entries map[revKey]*revocation
 		kind    authkit.RevocationKind

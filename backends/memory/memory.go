@@ -122,6 +122,20 @@ func WithSweepBudget(n int) Option {
 	return func(s *Store) { s.budget = max(n, 4) }
 }
 
+// WithEpoch makes the store refuse every access token issued at or before
+// start, as a store that lost its data does (authkit.ErrDataLoss):
+// IsRevoked returns true and an *authkit.DataLossError, and the feed
+// hands the epoch to mirrors. It is for a process whose signing keys
+// outlive it while its revocations do not: pass the time the process
+// started, so that a token revoked before a restart is not accepted again
+// after it. authkit serve does so when its keys come from a file.
+// Without it the store keeps no epoch (the default: a verifier whose
+// memory store holds no revocations of its own loses nothing on a
+// restart).
+func WithEpoch(start time.Time) Option {
+	return func(s *Store) { s.epoch, s.hasEpoch = start, true }
+}
+
 // Store is an in-process authkit.Store. Make one with [New]; the zero value
 // is not usable.
 type Store struct {
@@ -148,6 +162,10 @@ type Store struct {
 
 	// feed is the log of revocation writes (feed.go).
 	feed feedLog
+
+	// epoch is WithEpoch's start, if hasEpoch.
+	epoch    time.Time
+	hasEpoch bool
 }
 
 type revocation struct {
@@ -366,6 +384,9 @@ func (s *Store) SetCutoff(ctx context.Context, subject string, at, until time.Ti
 func (s *Store) IsRevoked(ctx context.Context, q authkit.RevocationQuery, now time.Time) (bool, error) {
 	if err := ctx.Err(); err != nil {
 		return false, fmt.Errorf("memory: IsRevoked: %w", err)
+	}
+	if s.hasEpoch && !q.IssuedAt.After(s.epoch) {
+		return true, &authkit.DataLossError{Since: s.epoch}
 	}
 	s.observe(now)
 	s.mu.RLock()
