@@ -61,6 +61,9 @@ type serveConfig struct {
 	logLevel        string
 	shutdownTimeout time.Duration
 	migrate         bool
+	// acceptVolatileRedis lets serve start on a Redis that fails
+	// redisstore's CheckPersistence (--accept-volatile-redis).
+	acceptVolatileRedis bool
 	// mirror is the verifier's revocation mirror maxLag: 0 off, <0 auto
 	// (defaultMirrorLag when the store has a revocation feed and is not
 	// the memory store).
@@ -82,7 +85,8 @@ type serveConfig struct {
 // storeFlags.
 var serveFlags = []string{"addr", "keys", "issuer", "audience", "access-ttl", "refresh-ttl",
 	"session-lifetime", "users", "scopes", "log-format", "log-level", "shutdown-timeout", "migrate",
-	"revocation-mirror", "verify-cache", "store-timeout", "request-timeout", "trusted-proxies"}
+	"revocation-mirror", "verify-cache", "store-timeout", "request-timeout", "trusted-proxies",
+	"accept-volatile-redis"}
 
 func (c *cli) parseServe(args []string) (serveConfig, error) {
 	cfg := serveConfig{
@@ -118,6 +122,7 @@ localhost.`)
 	fs.StringVar(&cfg.addr, "addr", "127.0.0.1:8080", "listen `ADDRESS` (host:port)")
 	store := addStoreFlags(fs, "memory", "the `STORE`: memory, postgres://…, mysql://…, sqlite:PATH or redis://…")
 	fs.BoolVar(&cfg.migrate, "migrate", false, "apply the SQL store's migrations before serving (same as authkit migrate)")
+	fs.BoolVar(&cfg.acceptVolatileRedis, "accept-volatile-redis", false, "start on a Redis --store that keeps nothing on disk or may evict keys when full, whose restart loses every revocation and session (without it serve refuses such a Redis)")
 	fs.StringVar(&cfg.keysFile, "keys", "", "private JWK set `FILE` from authkit keygen; the first key signs (default: a fresh EdDSA key)")
 	fs.StringVar(&cfg.issuer, "issuer", authkit.DefaultIssuer, "`ISSUER` (iss) of the tokens, ideally this server's URL")
 	fs.StringVar(&audience, "audience", authkit.DefaultAudience, "`AUDIENCES` (aud) of the tokens, comma-separated")
@@ -236,6 +241,9 @@ func (c *cli) newServer(ctx context.Context, cfg serveConfig, log *slog.Logger) 
 			s.closeStore()
 		}
 	}()
+	if err := checkPersistence(ctx, st, cfg.acceptVolatileRedis, log); err != nil {
+		return nil, err
+	}
 	set, err := loadOrGenerateKeys(cfg.keysFile, log)
 	if err != nil {
 		return nil, err

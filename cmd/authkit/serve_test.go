@@ -20,6 +20,7 @@ import (
 
 	"github.com/authkit-go/authkit"
 	"github.com/authkit-go/authkit/backends/memory"
+	"github.com/authkit-go/authkit/internal/testservers"
 	"github.com/authkit-go/authkit/keys"
 )
 
@@ -521,4 +522,64 @@ func TestServeRevocationMirrorAndCache(t *testing.T) {
 	}
 	r := runCLI(t, "", "serve", "--verify-cache", "-1")
 	r.must(t, exitFailure, nil, []string{"WithVerifyCache"})
+}
+
+// serve checks a Redis store's persistence at start-up, on private
+// servers (the shared test Redis may or may not persist): it refuses a
+// volatile one unless --accept-volatile-redis (or its variable) is given,
+// which it then warns about, and starts on one that persists.
+func TestServeRedisPersistence(t *testing.T) {
+	t.Parallel()
+	volatileAddr := testservers.PrivateRedis(t, "--appendonly", "no", "--save", "")
+	volatile := "redis://" + volatileAddr + "/0"
+	t.Run("refused", func(t *testing.T) {
+		r := runCLI(t, "", "serve", "--addr", "127.0.0.1:0", "--store", volatile)
+		r.must(t, exitFailure, nil, []string{volatileAddr + " keeps nothing on disk", "--accept-volatile-redis"})
+		var lines []string
+		for l := range strings.Lines(r.stderr) {
+			if strings.Contains(l, "accept-volatile-redis") {
+				lines = append(lines, l)
+			}
+		}
+		if len(lines) != 1 || !strings.HasPrefix(lines[0], "authkit serve: --store: ") {
+			t.Errorf("want one error line naming --store and the flag; stderr:\n%s", r.stderr)
+		}
+		if strings.Contains(r.stdout, "listening") {
+			t.Errorf("serve listened on a volatile Redis:\n%s", r.stdout)
+		}
+	})
+	t.Run("accepted", func(t *testing.T) {
+		s := startServe(t, "", "--store", volatile, "--accept-volatile-redis")
+		s.do(t, "GET", "/healthz", "", nil).want(t, "/healthz", 200)
+		var warns []string
+		for l := range strings.Lines(s.stderr.String()) {
+			if strings.Contains(l, "level=WARN") && strings.Contains(l, "--accept-volatile-redis") {
+				warns = append(warns, l)
+			}
+		}
+		if len(warns) != 1 || !strings.Contains(warns[0], "revocations and sessions") || !strings.Contains(warns[0], "keeps nothing on disk") {
+			t.Errorf("want one warning of what was accepted; stderr:\n%s", s.stderr)
+		}
+	})
+	t.Run("accepted by the environment", func(t *testing.T) {
+		c := &cli{stdin: strings.NewReader(""), stdout: io.Discard, stderr: io.Discard,
+			lookupEnv: mapEnv(map[string]string{"AUTHKIT_ACCEPT_VOLATILE_REDIS": "true"})}
+		cfg, err := c.parseServe([]string{"--store", volatile})
+		if err != nil || !cfg.acceptVolatileRedis {
+			t.Fatalf("AUTHKIT_ACCEPT_VOLATILE_REDIS=true: %v %v", cfg.acceptVolatileRedis, err)
+		}
+	})
+	t.Run("persistent", func(t *testing.T) {
+		aof := "redis://" + testservers.PrivateRedis(t, "--appendonly", "yes") + "/0"
+		s := startServe(t, "", "--store", aof)
+		s.do(t, "GET", "/healthz", "", nil).want(t, "/healthz", 200)
+		if strings.Contains(s.stderr.String(), "volatile") {
+			t.Errorf("serve warned about an appendonly Redis:\n%s", s.stderr)
+		}
+	})
+	t.Run("evicting", func(t *testing.T) {
+		evicting := "redis://" + testservers.PrivateRedis(t, "--appendonly", "yes", "--maxmemory", "64mb", "--maxmemory-policy", "volatile-lru") + "/0"
+		r := runCLI(t, "", "serve", "--addr", "127.0.0.1:0", "--store", evicting)
+		r.must(t, exitFailure, nil, []string{"may evict", "--accept-volatile-redis"})
+	})
 }

@@ -2,10 +2,12 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"regexp"
 	"strings"
+	"time"
 
 	"github.com/authkit-go/authkit"
 	"github.com/authkit-go/authkit/backends/memory"
@@ -75,6 +77,37 @@ func openStore(ctx context.Context, spec string, migrate bool, log *slog.Logger)
 		}}, nil
 	}
 	return openedStore{}, usagef("--store: unknown store kind %s (want memory, postgres://…, mysql://…, sqlite:… or redis://…)", quote(scheme))
+}
+
+// persistenceCheckTimeout bounds serve's start-up check of a Redis
+// store's persistence (every node of a cluster is asked).
+const persistenceCheckTimeout = 15 * time.Second
+
+// checkPersistence refuses a Redis store that may lose its data — a
+// restart of a Redis that keeps nothing on disk, or eviction, would bring
+// revoked tokens back — unless accept (--accept-volatile-redis) says the
+// operator takes that, in which case it logs one warning. Other stores
+// pass. A Redis that cannot be asked fails serve like one that cannot be
+// opened.
+func checkPersistence(ctx context.Context, st openedStore, accept bool, log *slog.Logger) error {
+	rs, ok := st.store.(*redisstore.Store)
+	if !ok {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, persistenceCheckTimeout)
+	defer cancel()
+	err := rs.CheckPersistence(ctx)
+	switch {
+	case err == nil:
+		return nil
+	case !errors.Is(err, redisstore.ErrVolatile):
+		return fmt.Errorf("--store: %w", err)
+	case !accept:
+		return fmt.Errorf("--store: refusing a Redis that may lose revocations, which would make revoked tokens valid again (fix it, or give --accept-volatile-redis to run anyway): %w", err)
+	}
+	log.Warn("--accept-volatile-redis: running on a Redis that may lose its data; a restart or an eviction loses revocations and sessions, after which authkit's data-loss detection refuses the access tokens issued before the loss and users log in again",
+		"store", st.kind, "err", err)
+	return nil
 }
 
 // migrateSQL applies the SQL store's migrations to the database dsn names;

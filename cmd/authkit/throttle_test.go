@@ -86,8 +86,9 @@ func TestServeThrottleSharedRedis(t *testing.T) {
 	b := make([]byte, 6)
 	_, _ = rand.Read(b)
 	store := "redis://" + testservers.Redis(t) + "/0?key_prefix=cli-thr-" + hex.EncodeToString(b) + ":"
-	s1 := newThrottleServer(t, "--store", store, "--trusted-proxies", "127.0.0.1")
-	s2 := newThrottleServer(t, "--store", store, "--trusted-proxies", "127.0.0.1")
+	// The shared test Redis may keep nothing on disk (CI starts it so).
+	s1 := newThrottleServer(t, "--store", store, "--trusted-proxies", "127.0.0.1", "--accept-volatile-redis")
+	s2 := newThrottleServer(t, "--store", store, "--trusted-proxies", "127.0.0.1", "--accept-volatile-redis")
 	const attacker = "198.51.100.66"
 	for i := range 6 {
 		s := []*server{s1, s2}[i%2]
