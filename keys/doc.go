@@ -37,6 +37,18 @@
 // see either the old or the new set, never a mixture, and [Set.Lookup]
 // never waits for a writer.
 //
+// # External signers
+//
+// [NewSigner] makes a signing key from any [crypto.Signer], so that the
+// private key stays in a KMS, an HSM or Vault. Its public key is validated
+// like any other; its JWK, JWKS entry and default kid are those of a local
+// key with the same public key; its private part is never exported
+// ([ErrNotExportable]). Every signature it produces is verified with the
+// public key before it is returned, so a faulty or misconfigured signer
+// yields [ErrSignerFailed], never a token that does not verify.
+// crypto.Signer takes no context: the signer bounds its own calls (a
+// timeout in the KMS client) and reports expiry as an error.
+//
 // # Errors
 //
 // Every error matches one sentinel with [errors.Is]; the message adds the
@@ -51,6 +63,9 @@
 //   - [ErrAlgorithmMismatch]: key material that does not fit its algorithm.
 //   - [ErrNotSigningKey]: a public-only key asked to sign or to be active.
 //   - [ErrSymmetricKey]: a public form asked of an HMAC key.
+//   - [ErrSignerFailed]: a [crypto.Signer] behind a [NewSigner] key
+//     failed, or returned a signature that is malformed or does not verify.
+//   - [ErrNotExportable]: a private export of a [NewSigner] key.
 //   - [ErrInvalidSignature]: a signature that does not verify.
 //   - [ErrUnknownKey], [ErrDuplicateKeyID], [ErrActiveKey]: set operations.
 package keys

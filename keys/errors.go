@@ -36,6 +36,17 @@ var (
 	// MarshalPEM) was asked of an HMAC key, which has none.
 	ErrSymmetricKey = errors.New("keys: symmetric key has no public form")
 
+	// ErrSignerFailed: a key made by NewSigner could not sign: its
+	// crypto.Signer returned an error (wrapped, so errors.Is also finds it,
+	// such as context.DeadlineExceeded), or a signature that is malformed or
+	// does not verify with the key's public key. No signature is returned.
+	ErrSignerFailed = errors.New("keys: external signer failed")
+
+	// ErrNotExportable: the private part of a key made by NewSigner was
+	// asked for (MarshalJWK, MarshalPEM, Set.MarshalPrivateJWKS); it lives
+	// behind the crypto.Signer, not in this process.
+	ErrNotExportable = errors.New("keys: private key is not exportable")
+
 	// ErrInvalidSignature: a signature does not verify.
 	ErrInvalidSignature = errors.New("keys: invalid signature")
 

@@ -79,10 +79,14 @@ func (k *Key) toJWK(private bool) jwk {
 
 // MarshalJWK returns k as a JWK (RFC 7517) with "kid", "alg" and
 // "use":"sig", including the private key or HMAC secret when k has one.
-// The result is secret material: store it as such.
+// The result is secret material: store it as such. A key made by
+// [NewSigner] is refused with [ErrNotExportable]: use [Key.PublicJWK].
 func (k *Key) MarshalJWK() ([]byte, error) {
 	if k == nil || k.fam == famNone {
 		return nil, fmt.Errorf("%w: nil or zero Key", ErrInvalidKey)
+	}
+	if k.signer != nil {
+		return nil, notExportable(k)
 	}
 	return json.Marshal(k.toJWK(true))
 }
@@ -97,6 +101,11 @@ func (k *Key) PublicJWK() ([]byte, error) {
 		return nil, fmt.Errorf("%w: kid %s is an HMAC key", ErrSymmetricKey, quoteShort(k.kid))
 	}
 	return json.Marshal(k.toJWK(false))
+}
+
+// notExportable is the error for a private export of a NewSigner key.
+func notExportable(k *Key) error {
+	return fmt.Errorf("%w: kid %s signs through a crypto.Signer; its private key is not in this process (export the public key instead)", ErrNotExportable, quoteShort(k.kid))
 }
 
 // computeThumbprint implements RFC 7638 §3: SHA-256 over the required

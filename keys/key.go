@@ -36,8 +36,8 @@ const (
 //
 // A Key is immutable once made and safe for concurrent use. The zero Key is
 // not usable: make keys with [Generate], [NewHMAC], [NewPrivate],
-// [NewPublic], [ParseJWK] or [ParsePEM]. Printing a Key with the fmt
-// package shows its algorithm and kid, never its secret.
+// [NewSigner], [NewPublic], [ParseJWK] or [ParsePEM]. Printing a Key with
+// the fmt package shows its algorithm and kid, never its secret.
 type Key struct {
 	alg   Algorithm
 	fam   family
@@ -67,6 +67,12 @@ type Key struct {
 
 	// Ed25519
 	edPub ed25519.PublicKey
+
+	// External signer (NewSigner): the private key lives behind signer,
+	// which is given signerOpts; a non-ECDSA signature must be sigLen bytes.
+	signer     crypto.Signer
+	signerOpts crypto.SignerOpts
+	sigLen     int
 }
 
 // secrets holds the secret material of HMAC and Ed25519 keys.
@@ -196,8 +202,8 @@ func hmacKID(alg Algorithm, secret []byte) string {
 // or an ed25519.PrivateKey (EdDSA). The key is copied and validated: weak
 // RSA keys are refused with [ErrWeakKey], inconsistent ones with
 // [ErrInvalidKey], a key of the wrong type or curve with
-// [ErrAlgorithmMismatch]. Other crypto.Signer implementations (HSM, KMS) are
-// not supported.
+// [ErrAlgorithmMismatch]. Any other crypto.Signer (a KMS, HSM or Vault key)
+// is refused with [ErrInvalidKey]: use [NewSigner] for it.
 //
 // If kid is empty, it is the RFC 7638 thumbprint of the public key.
 func NewPrivate(alg Algorithm, priv crypto.Signer, kid string) (*Key, error) {
@@ -257,7 +263,7 @@ func NewPrivate(alg Algorithm, priv crypto.Signer, kid string) (*Key, error) {
 	case nil:
 		return nil, fmt.Errorf("%w: nil private key", ErrInvalidKey)
 	default:
-		return nil, fmt.Errorf("%w: unsupported private key type %T", ErrInvalidKey, priv)
+		return nil, fmt.Errorf("%w: unsupported private key type %T (use NewSigner for a KMS, HSM or other crypto.Signer)", ErrInvalidKey, priv)
 	}
 	k.finish()
 	return k, nil
@@ -502,9 +508,10 @@ func (k *Key) Algorithm() Algorithm {
 	return k.alg
 }
 
-// CanSign reports whether the key holds a private key or an HMAC secret.
+// CanSign reports whether the key holds a private key or an HMAC secret,
+// or signs through a crypto.Signer (see [NewSigner]).
 func (k *Key) CanSign() bool {
-	return k != nil && (k.sec != nil || k.rsaPriv != nil || k.ecPriv != nil)
+	return k != nil && (k.sec != nil || k.rsaPriv != nil || k.ecPriv != nil || k.signer != nil)
 }
 
 // Symmetric reports whether the key is an HMAC key.
@@ -562,7 +569,8 @@ func (k *Key) Thumbprint() string {
 }
 
 // String describes the key without any secret, for logs: its algorithm,
-// whether it is secret, private or public, and its kid.
+// whether it is secret, private, signer (its private key is behind a
+// crypto.Signer, see [NewSigner]) or public, and its kid.
 //
 // String, GoString and Format have value receivers so that a Key value
 // (not only a *Key) printed with any fmt verb shows this description and
@@ -575,6 +583,8 @@ func (k Key) String() string {
 	switch {
 	case k.fam == famHMAC:
 		kind = "secret"
+	case k.signer != nil:
+		kind = "signer"
 	case k.CanSign():
 		kind = "private"
 	}
@@ -592,13 +602,19 @@ func (k Key) Format(f fmt.State, verb rune) { _, _ = f.Write([]byte(k.String()))
 // signingInput, which is "BASE64URL(header).BASE64URL(payload)". ES
 // signatures are R||S with each half left-padded to the curve size (RFC 7518
 // §3.4); PS signatures use a salt as long as the hash. A public-only key
-// returns [ErrNotSigningKey].
+// returns [ErrNotSigningKey]. A key made by [NewSigner] signs through its
+// crypto.Signer, checks the result with its public key, and returns an
+// error matching [ErrSignerFailed] (wrapping the signer's own error, if
+// any) instead of a signature the public key does not verify.
 func (k *Key) Sign(signingInput []byte) ([]byte, error) {
 	if k == nil || k.fam == famNone {
 		return nil, fmt.Errorf("%w: nil or zero Key", ErrInvalidKey)
 	}
 	if !k.CanSign() {
 		return nil, fmt.Errorf("%w: kid %s has no private part", ErrNotSigningKey, quoteShort(k.kid))
+	}
+	if k.signer != nil {
+		return k.signWithSigner(signingInput)
 	}
 	var buf [sha512.Size]byte
 	switch k.fam {

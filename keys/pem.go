@@ -73,10 +73,15 @@ func ParsePEM(data []byte, alg Algorithm, kid string) (*Key, error) {
 
 // MarshalPEM returns k in PEM: a "PRIVATE KEY" block (PKCS #8) when k can
 // sign, else a "PUBLIC KEY" block (PKIX). It returns [ErrSymmetricKey] for
-// HMAC keys. A private result is secret material: store it as such.
+// HMAC keys, and [ErrNotExportable] for a key made by [NewSigner] (marshal
+// its [Key.Public] instead). A private result is secret material: store it
+// as such.
 func (k *Key) MarshalPEM() ([]byte, error) {
 	if k == nil || k.fam == famNone {
 		return nil, fmt.Errorf("%w: nil or zero Key", ErrInvalidKey)
+	}
+	if k.signer != nil {
+		return nil, notExportable(k)
 	}
 	if k.fam == famHMAC {
 		return nil, fmt.Errorf("%w: kid %s is an HMAC key", ErrSymmetricKey, quoteShort(k.kid))

@@ -302,7 +302,8 @@ func (s *Set) JWKS() ([]byte, error) {
 //
 // It refuses ([ErrInvalidKey]) an empty set and a set that ParseJWKS could
 // not load back: one that mixes HMAC and asymmetric keys, or private and
-// public-only keys. If the set has no active key, the first signing key
+// public-only keys. A set holding a key made by [NewSigner] is refused with
+// [ErrNotExportable]. If the set has no active key, the first signing key
 // becomes active when the document is loaded.
 func (s *Set) MarshalPrivateJWKS() ([]byte, error) {
 	st := s.load()
@@ -312,6 +313,11 @@ func (s *Set) MarshalPrivateJWKS() ([]byte, error) {
 	keys := st.ordered()
 	if err := checkUniform(keys); err != nil {
 		return nil, err
+	}
+	for _, k := range keys {
+		if k.signer != nil {
+			return nil, notExportable(k)
+		}
 	}
 	doc := jwkSet{Keys: make([]jwk, 0, len(keys))}
 	for _, k := range keys {
