@@ -91,7 +91,7 @@ func TestSQLiteBusy(t *testing.T) {
 		t.Errorf("a write on a busy SQLite database: %v", err)
 	}
 	var n int
-	if err := stores[1].DB().QueryRowContext(ctx, "SELECT COUNT(*) FROM authkit_revocations").Scan(&n); err != nil || n != 2*workers*each*2/5 {
+	if err := stores[1].DB().QueryRowContext(ctx, "SELECT COUNT(*) FROM authkit_revocations WHERE kind <> 4").Scan(&n); err != nil || n != 2*workers*each*2/5 {
 		t.Errorf("%d revocations stored (%v), want %d", n, err, 2*workers*each*2/5)
 	}
 	if err := stores[1].DB().QueryRowContext(ctx, "SELECT COUNT(*) FROM authkit_api_tokens WHERE last_used_at IS NOT NULL").Scan(&n); err != nil || n != 2*workers*each/5 {

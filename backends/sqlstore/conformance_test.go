@@ -3,6 +3,7 @@ package sqlstore_test
 import (
 	"testing"
 
+	"github.com/authkit-go/authkit"
 	"github.com/authkit-go/authkit/backends/sqlstore"
 	"github.com/authkit-go/authkit/conformance"
 )
@@ -20,16 +21,25 @@ import (
 // server, and its CPU-bound run (slow under -race, where the transpiled C
 // of modernc.org/sqlite is instrumented) overlaps the networked runs'
 // waits on their servers.
+//
+// Every run includes the data-loss checks ("DataLoss/…", with
+// Harness.LoseData truncating the store's revocations table): under a
+// second each, and the loss path is where the drivers differ (a NULL read
+// back, a SELECT pg_notify run as a statement in a transaction).
 func TestConformance(t *testing.T) {
 	t.Parallel()
 	for _, b := range []backend{pgxBackend, pqBackend, mysqlBackend} {
 		t.Run(b.name, func(t *testing.T) {
 			b.fresh(t) // skips (or fails, under AUTHKIT_REQUIRE_BACKENDS=1) once when there is no server
+			prefix := sqlstore.DefaultTablePrefix
 			var opts []sqlstore.Option
 			if b.driver == "mysql" {
-				opts = append(opts, sqlstore.WithTablePrefix("ak2_"))
+				prefix = "ak2_"
+				opts = append(opts, sqlstore.WithTablePrefix(prefix))
 			}
-			conformance.Run(t, harness(b, opts...))
+			h := harness(b, opts...)
+			h.LoseData = loseData(prefix)
+			conformance.Run(t, h)
 		})
 	}
 }
@@ -38,5 +48,26 @@ func TestConformance(t *testing.T) {
 // file in a temporary directory.
 func TestConformanceSQLite(t *testing.T) {
 	t.Parallel()
-	conformance.Run(t, harness(sqliteBackend))
+	h := harness(sqliteBackend)
+	h.LoseData = loseData(sqlstore.DefaultTablePrefix)
+	conformance.Run(t, h)
+}
+
+// loseData is a Harness.LoseData: it empties the store's revocations
+// table (tables prefixed prefix) as an operator's TRUNCATE, or a restore
+// of a backup taken before the table held anything, would (SQLite has no
+// TRUNCATE: DELETE FROM), with every handle left open. The revocation
+// log and the feed row survive, as they do when only that table is lost.
+func loseData(prefix string) func(t *testing.T, s authkit.Store) {
+	return func(t *testing.T, s authkit.Store) {
+		t.Helper()
+		db := s.(*sqlstore.Store).DB()
+		stmt := "TRUNCATE TABLE " + prefix + "revocations"
+		if db.DriverName() == "sqlite" {
+			stmt = "DELETE FROM " + prefix + "revocations"
+		}
+		if _, err := db.ExecContext(t.Context(), stmt); err != nil {
+			t.Fatalf("LoseData: %s: %v", stmt, err)
+		}
+	}
 }

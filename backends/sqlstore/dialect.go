@@ -35,6 +35,9 @@ type dialect struct {
 	upsertMax func(table, cols, key string, greatest ...string) string
 	// insertIfAbsent inserts a row unless its key is taken.
 	insertIfAbsent func(table, col string) string
+	// keepExisting is the clause that makes an INSERT keep the row whose
+	// key (the columns key) is taken, as it is; col is one of its columns.
+	keepExisting func(key, col string) string
 	// byCtid makes bounded DELETEs name their rows by ctid (PostgreSQL).
 	byCtid bool
 	// lastInsertID says that nextSeq returns the new id through
@@ -116,6 +119,7 @@ var (
 		insertIfAbsent: func(table, col string) string {
 			return fmt.Sprintf("INSERT INTO %s (%s) VALUES (?) ON CONFLICT (%s) DO NOTHING", table, col, col)
 		},
+		keepExisting: onConflictNothing,
 	}
 	dialectMySQL = &dialect{
 		name:         "mysql",
@@ -137,6 +141,9 @@ var (
 		insertIfAbsent: func(table, col string) string {
 			return fmt.Sprintf("INSERT INTO %s (%s) VALUES (?) ON DUPLICATE KEY UPDATE %s = %s", table, col, col, col)
 		},
+		keepExisting: func(_, col string) string {
+			return fmt.Sprintf(" ON DUPLICATE KEY UPDATE %s = %s", col, col)
+		},
 	}
 	dialectSQLite = &dialect{
 		name:      "sqlite",
@@ -155,8 +162,14 @@ var (
 		insertIfAbsent: func(table, col string) string {
 			return fmt.Sprintf("INSERT INTO %s (%s) VALUES (?) ON CONFLICT (%s) DO NOTHING", table, col, col)
 		},
+		keepExisting: onConflictNothing,
 	}
 )
+
+// onConflictNothing is keepExisting on PostgreSQL and SQLite.
+func onConflictNothing(key, _ string) string {
+	return fmt.Sprintf(" ON CONFLICT (%s) DO NOTHING", key)
+}
 
 // marks returns one "?" per comma-separated column.
 func marks(cols string) string {

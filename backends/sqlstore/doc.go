@@ -65,7 +65,8 @@
 //   - CreateAPIToken with a limit counts and inserts in one transaction that
 //     holds a per-subject lock row, so N concurrent creations never exceed
 //     the limit.
-//   - IsRevoked is one SELECT, one round trip, of three primary-key probes.
+//   - IsRevoked is one SELECT, one round trip, of four primary-key probes
+//     (the token's jti, sid and cutoff, and the epoch marker).
 //   - A transaction aborted by a deadlock or a serialization failure is run
 //     again (a few times, with a short jittered pause): a lost race is never
 //     reported as a failure, nor a failure as a lost race.
@@ -94,6 +95,21 @@
 // hint: the log is read for every change, and while the LISTEN connection
 // is down (it is opened again, with growing pauses) the followers poll
 // every WithFeedPollInterval.
+//
+// # Data loss
+//
+// Migration 0005 adds the epoch marker of authkit.ErrDataLoss to the
+// revocations table itself (kind 4, subject and ident empty, cutoff_at
+// the epoch's start, never garbage-collected), so that whatever empties
+// that table — a TRUNCATE, a restore, a failover to a replica that missed
+// writes — takes it too. IsRevoked reads it in its one SELECT: a token
+// issued at or before it is refused with a *authkit.DataLossError, and a
+// check that finds it missing starts a new epoch at its now (in a
+// transaction of its own, under the log's counter row, so that every
+// handle reads back the same marker), logs it for the feed as a
+// RevokedBeforeEpoch change, and judges the token by it. A restored
+// backup that still holds its marker is not detected: after a restore,
+// delete the marker row (docs/backends/sql.md, "Data loss").
 //
 // # Errors
 //

@@ -82,6 +82,8 @@ func TestExplainUsesIndexes(t *testing.T) {
 		args  []any
 	}{
 		// The request path: every authenticated request, every refresh.
+		// (IsRevoked's plan is checked further below: primary-key probes
+		// only.)
 		{"IsRevoked", q.isRevoked, []any{"user-77", "key-77", now, "user-77", "key-78", now, "user-77", now, now}},
 		{"LookupAPIToken", q.lookupToken, []any{h("tok-77")}},
 		{"LookupRefresh", q.lookupRefresh, []any{h("rt-77-1")}},
@@ -99,6 +101,9 @@ func TestExplainUsesIndexes(t *testing.T) {
 		{"RevokeSubjectSessions/select", q.subjectSessions, []any{"user-77"}},
 		{"RevokeSubjectSessions/update", q.revokeSessionIDs + " ($3, $4)", []any{now, int64(gcRevoked), "sess-77", "sess-2077"}},
 		{"RevokeToken", q.upsertRevocation, []any{"user-77", 1, "key-77", now, nil}},
+		// A lost epoch marker (off the hot path: once per loss).
+		{"IsRevoked/read the epoch", q.readEpoch, nil},
+		{"IsRevoked/start an epoch", q.insertEpoch, []any{now}},
 		{"CreateAPIToken/lock", q.lockSubject, []any{"user-77"}},
 		{"CreateAPIToken/lock row", q.lockSubjectRow, []any{"user-77"}},
 		{"CreateAPIToken/count", q.countLive, []any{"user-77", now}},
@@ -150,9 +155,62 @@ func TestExplainUsesIndexes(t *testing.T) {
 		// reading its one page is what an index would cost, and more.
 		if strings.Contains(strings.ReplaceAll(plan.String(), "Seq Scan on authkit_revocation_feed", ""), "Seq Scan") {
 			t.Errorf("%s scans a whole table on a populated database; every lookup must use an index:\n%s", c.name, plan.String())
+		} else if c.name == "IsRevoked" && !onlyPrimaryKeyProbes(plan.String(), "authkit_revocations_pkey", 4) {
+			t.Errorf("IsRevoked is not four probes of the revocations' primary key (its jti, sid and cutoff, and the epoch marker) and nothing else:\n%s", plan.String())
 		} else {
 			t.Logf("%s:\n%s", c.name, plan.String())
 		}
+	}
+}
+
+// onlyPrimaryKeyProbes reports whether a PostgreSQL plan reads tables
+// only by n index scans (plain or index-only) of the index pkey: every
+// node that reads a table is one of them.
+func onlyPrimaryKeyProbes(plan, pkey string, n int) bool {
+	probes := 0
+	for line := range strings.Lines(plan) {
+		switch {
+		case strings.Contains(line, "Index Scan using "+pkey+" ") || strings.Contains(line, "Index Only Scan using "+pkey+" "):
+			probes++
+		case strings.Contains(line, "Scan"):
+			return false // any other scan: sequential, bitmap, another index
+		}
+	}
+	return probes == n
+}
+
+// TestPlanChecks checks the checks of the plans above on plans they must
+// refuse: a probe missing, and a scan beside the probes.
+func TestPlanChecks(t *testing.T) {
+	pg := `Result
+  InitPlan 1 (returns $0)
+    ->  Index Scan using authkit_revocations_pkey on authkit_revocations
+  InitPlan 2 (returns $1)
+    ->  Index Only Scan using authkit_revocations_pkey on authkit_revocations authkit_revocations_1
+`
+	if !onlyPrimaryKeyProbes(pg, "authkit_revocations_pkey", 2) {
+		t.Errorf("onlyPrimaryKeyProbes refuses two probes:\n%s", pg)
+	}
+	if onlyPrimaryKeyProbes(pg, "authkit_revocations_pkey", 3) {
+		t.Errorf("onlyPrimaryKeyProbes takes two probes for three:\n%s", pg)
+	}
+	if bitmap := pg + "    ->  Bitmap Heap Scan on authkit_revocations\n"; onlyPrimaryKeyProbes(bitmap, "authkit_revocations_pkey", 2) {
+		t.Errorf("onlyPrimaryKeyProbes takes a bitmap scan:\n%s", bitmap)
+	}
+	const search = "SEARCH authkit_revocations USING PRIMARY KEY (subject=? AND kind=? AND ident=?)"
+	lite := [][]string{{"1", "0", "0", "SCAN CONSTANT ROW"}, {"4", "0", "0", "SCALAR SUBQUERY 1"}, {"8", "4", "39", search}}
+	if !onlyPrimaryKeyRows(lite, "sqlite", "authkit_revocations", 1) || onlyPrimaryKeyRows(lite, "sqlite", "authkit_revocations", 2) {
+		t.Errorf("onlyPrimaryKeyRows miscounts %v", lite)
+	}
+	if scan := append(lite, []string{"9", "4", "0", "SCAN authkit_revocations"}); onlyPrimaryKeyRows(scan, "sqlite", "authkit_revocations", 1) {
+		t.Errorf("onlyPrimaryKeyRows takes a scan: %v", scan)
+	}
+	my := [][]string{{"1", "PRIMARY", "", "", "", "", "", "", "", "No tables used"}, {"2", "SUBQUERY", "authkit_revocations", "const", "PRIMARY", "PRIMARY", "2054", "const,const,const", "1", ""}}
+	if !onlyPrimaryKeyRows(my, "mysql", "authkit_revocations", 1) {
+		t.Errorf("onlyPrimaryKeyRows refuses %v", my)
+	}
+	if miss := append(my, []string{"3", "SUBQUERY", "", "", "", "", "", "", "", "no matching row in const table"}); onlyPrimaryKeyRows(miss, "mysql", "authkit_revocations", 2) {
+		t.Errorf("onlyPrimaryKeyRows counts a probe it cannot see: %v", miss)
 	}
 }
 
@@ -161,7 +219,9 @@ func TestExplainUsesIndexes(t *testing.T) {
 // one primary-key read, and the log poll a range of the primary key
 // (MySQL: type range on PRIMARY; SQLite: SEARCH … USING INTEGER PRIMARY
 // KEY), so that a poll that finds nothing new reads no row of the log.
-// PostgreSQL's plans are checked with the others in TestExplainUsesIndexes.
+// It checks IsRevoked's plan there too: four lookups of the revocations'
+// whole primary key, and nothing else. PostgreSQL's plans are checked
+// with the others in TestExplainUsesIndexes.
 func TestExplainFeedPoll(t *testing.T) {
 	for _, c := range []struct {
 		name, driver string
@@ -186,6 +246,7 @@ func TestExplainFeedPoll(t *testing.T) {
 				t.Fatal(err)
 			}
 			const n, per = 20000, 500
+			const now = int64(1800000000000000)
 			for i := 0; i < n; i += per {
 				var b strings.Builder
 				args := make([]any, 0, 4*per)
@@ -201,7 +262,26 @@ func TestExplainFeedPoll(t *testing.T) {
 					t.Fatalf("populating: %v", err)
 				}
 			}
-			analyze := "ANALYZE TABLE authkit_revocation_log"
+			// Revocations under 2,000 subjects, for IsRevoked's plan.
+			for i := 0; i < n/4; i += per {
+				var b strings.Builder
+				args := make([]any, 0, 3*per)
+				b.WriteString("INSERT INTO authkit_revocations (subject, kind, ident, expires_at, cutoff_at) VALUES ")
+				for j := i + 1; j <= i+per; j++ {
+					if j > i+1 {
+						b.WriteString(", ")
+					}
+					b.WriteString("(?, ?, ?, 4102444800000000, NULL)")
+					args = append(args, fmt.Sprint("user-", j%2000), 1+(j/2000)%2, fmt.Sprint("key-", j))
+				}
+				if _, err := db.ExecContext(ctx, b.String(), args...); err != nil {
+					t.Fatalf("populating: %v", err)
+				}
+			}
+			if _, err := db.ExecContext(ctx, "INSERT INTO authkit_revocations (subject, kind, ident, expires_at, cutoff_at) VALUES ('user-78', 3, '', 4102444800000000, 1900000000000000)"); err != nil {
+				t.Fatalf("populating: %v", err)
+			}
+			analyze := "ANALYZE TABLE authkit_revocation_log, authkit_revocations"
 			if c.driver == "sqlite" {
 				analyze = "ANALYZE"
 			}
@@ -227,6 +307,16 @@ func TestExplainFeedPoll(t *testing.T) {
 				}},
 				{"poll, catching up", s.q.readLog, []any{n - 1000, feedBatch}, func(plan [][]string) bool {
 					return planHas(plan, c.driver, "range", "PRIMARY", "SEARCH authkit_revocation_log USING INTEGER PRIMARY KEY (rowid>?)")
+				}},
+				// Not the feed's, but the hot path's, here because this
+				// test has MySQL and SQLite at hand: the revocation check
+				// is four probes of the primary key and nothing else.
+				// (MySQL shows a primary-key probe that finds no row as "no
+				// matching row in const table", so each of user-78's four
+				// probes finds one: its jti key-78, its sid key-2078, its
+				// cutoff and the epoch marker.)
+				{"IsRevoked", s.q.isRevoked, []any{"user-78", "key-78", now, "user-78", "key-2078", now, "user-78", now, now}, func(plan [][]string) bool {
+					return onlyPrimaryKeyRows(plan, c.driver, "authkit_revocations", 4)
 				}},
 			} {
 				explain := "EXPLAIN "
@@ -257,6 +347,30 @@ func planHas(plan [][]string, driver, typ, key, detail string) bool {
 	}
 	// id, select_type, table, [partitions,] type, possible_keys, key, …
 	return slices.Contains(row, typ) && slices.Contains(row, key)
+}
+
+// onlyPrimaryKeyRows reports whether the rows of a MySQL EXPLAIN or a
+// SQLite EXPLAIN QUERY PLAN read tables only by n lookups of table's
+// whole primary key (MySQL: type const on PRIMARY; SQLite: SEARCH …
+// USING PRIMARY KEY with every key column bound); the other rows may
+// only be the frame of the statement (a query without tables, a scalar
+// subquery).
+func onlyPrimaryKeyRows(plan [][]string, driver, table string, n int) bool {
+	probes := 0
+	for _, row := range plan {
+		detail := row[len(row)-1]
+		switch {
+		case driver == "sqlite" && detail == "SEARCH "+table+" USING PRIMARY KEY (subject=? AND kind=? AND ident=?)":
+			probes++
+		case driver == "sqlite" && (detail == "SCAN CONSTANT ROW" || strings.HasPrefix(detail, "SCALAR SUBQUERY")):
+		case driver != "sqlite" && slices.Contains(row, table) && slices.Contains(row, "const") && slices.Contains(row, "PRIMARY"):
+			probes++
+		case driver != "sqlite" && slices.Contains(row, "No tables used"):
+		default:
+			return false
+		}
+	}
+	return probes == n
 }
 
 // explainRows returns the rows of an EXPLAIN as strings.

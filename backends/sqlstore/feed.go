@@ -142,6 +142,9 @@ func lost(op, why string) error {
 // statement, which therefore reflect every change at or before the
 // position (and perhaps later ones, which the contract allows). fn is
 // called as the rows arrive, so the snapshot is never held in memory.
+// The epoch marker is one of those rows (a RevokedBeforeEpoch entry); a
+// snapshot that finds none starts a new epoch at now, as IsRevoked does,
+// and includes it.
 func (s *Store) RevocationSnapshot(ctx context.Context, now time.Time, fn func(authkit.Revocation) error) (authkit.FeedPosition, error) {
 	const op = "revocation snapshot"
 	if err := ctx.Err(); err != nil {
@@ -156,6 +159,7 @@ func (s *Store) RevocationSnapshot(ctx context.Context, now time.Time, fn func(a
 		return "", s.fail(ctx, op, err)
 	}
 	defer rows.Close()
+	sawEpoch := false
 	for rows.Next() {
 		var (
 			kind           int
@@ -170,6 +174,7 @@ func (s *Store) RevocationSnapshot(ctx context.Context, now time.Time, fn func(a
 		if err != nil {
 			return "", s.fail(ctx, op, err)
 		}
+		sawEpoch = sawEpoch || r.Kind == authkit.RevokedBeforeEpoch
 		if err := fn(r); err != nil {
 			return "", err
 		}
@@ -179,6 +184,19 @@ func (s *Store) RevocationSnapshot(ctx context.Context, now time.Time, fn func(a
 	}
 	if err := rows.Close(); err != nil {
 		return "", s.fail(ctx, op, err)
+	}
+	if !sawEpoch {
+		// The epoch marker is gone: the table lost its data. Start a new
+		// epoch, as IsRevoked would, and include it. Its log row comes
+		// after the position, so a follower from there gets it again as
+		// a change, which changes nothing.
+		since, err := s.startEpoch(ctx, op, micros(now))
+		if err != nil {
+			return "", err
+		}
+		if err := fn(authkit.Revocation{Kind: authkit.RevokedBeforeEpoch, Cutoff: timeOf(since)}); err != nil {
+			return "", err
+		}
 	}
 	return position(st.epoch, st.head), nil
 }
@@ -197,6 +215,12 @@ func revocationOf(kind int, subject, ident string, cutoff sql.NullInt64, until i
 			return r, errors.New("a stored cutoff has no time")
 		}
 		r.Kind, r.Cutoff = authkit.RevokedBefore, timeOf(cutoff.Int64)
+	case kindEpoch:
+		if !cutoff.Valid {
+			return r, errEpochNoTime
+		}
+		// Until means nothing for an epoch: it lasts until the next.
+		r = authkit.Revocation{Kind: authkit.RevokedBeforeEpoch, Cutoff: timeOf(cutoff.Int64)}
 	default:
 		return r, fmt.Errorf("a stored revocation has kind %d", kind)
 	}
@@ -218,6 +242,9 @@ func revocationOf(kind int, subject, ident string, cutoff sql.NullInt64, until i
 // Store's LISTEN is in effect it polls otherwise only every half
 // heartbeat: the notifications bring the changes, the polls vouch for the
 // log and catch what a lost notification would have missed.
+//
+// A new epoch (see IsRevoked) is in the log as a RevokedBeforeEpoch
+// change.
 //
 // It returns ErrFeedPositionLost for a position that is malformed, of
 // another epoch (another store, or a database created anew), beyond the

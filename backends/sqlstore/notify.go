@@ -93,6 +93,10 @@ func withNotify(stmt, channel string) string {
 type push struct {
 	// revoke is the revocation write with its NOTIFY (PostgreSQL), or "".
 	revoke string
+	// notify is a statement that sends the NOTIFY alone, in the
+	// transaction of a log row that revoke does not write (a new epoch),
+	// or "".
+	notify string
 	hub    *notifyHub
 }
 
@@ -102,7 +106,7 @@ func newPush(d *dialect, q queries, c config, db *sql.DB) push {
 		return push{}
 	}
 	channel := NotifyChannel(c.prefix)
-	p := push{revoke: withNotify(q.revokeLogged, channel)}
+	p := push{revoke: withNotify(q.revokeLogged, channel), notify: "SELECT pg_notify('" + channel + "', '')"}
 	if c.listener != nil {
 		p.hub = &notifyHub{l: c.listener, db: db, channel: channel, subs: map[*follower]struct{}{}}
 	}

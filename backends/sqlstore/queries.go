@@ -1,6 +1,8 @@
 package sqlstore
 
 import (
+	"math"
+	"strconv"
 	"strings"
 
 	"github.com/jmoiron/sqlx"
@@ -18,7 +20,16 @@ const (
 	kindJTI    = 1
 	kindSID    = 2
 	kindCutoff = 3
+	// kindEpoch is the epoch marker (migration 0005, see epoch.go): one
+	// row, subject and ident empty, cutoff_at the start of the store's
+	// epoch, expires_at epochExpires. In the log, a new epoch.
+	kindEpoch = 4
 )
+
+// epochExpires is the expires_at of the epoch marker: the largest value
+// the column holds, so that no cleanup ever deletes it (each deletes rows
+// whose expires_at is at or before a now).
+const epochExpires = math.MaxInt64
 
 // queries holds every statement the store runs, with the table prefix
 // substituted and the placeholders rebound for the dialect once, at New.
@@ -43,8 +54,10 @@ type queries struct {
 
 	// revocation
 	upsertRevocation string
-	isRevoked        string
+	isRevoked        string // also returns the epoch marker's cutoff_at, NULL when it is missing
 	gcRevocations    string
+	readEpoch        string // the epoch marker's cutoff_at
+	insertEpoch      string // the epoch marker, unless there is one
 
 	// revocation feed
 	revokeLogged string // PostgreSQL: the id, the log row and the upsert in one statement; "" elsewhere
@@ -110,13 +123,17 @@ func buildQueries(d *dialect, prefix string) queries {
 
 		upsertRevocation: q(d.upsertMax("{p}revocations", "subject, kind, ident, expires_at, cutoff_at", "subject, kind, ident", "expires_at", "cutoff_at")),
 		// One statement, one round trip: three primary-key probes, all
-		// under the token's subject.
+		// under the token's subject, and a fourth, of the epoch marker.
 		isRevoked: q(`SELECT
 			EXISTS (SELECT 1 FROM {p}revocations WHERE subject = ? AND kind = 1 AND ident = ? AND expires_at > ?)
 			OR EXISTS (SELECT 1 FROM {p}revocations WHERE subject = ? AND kind = 2 AND ident = ? AND expires_at > ?)
-			OR EXISTS (SELECT 1 FROM {p}revocations WHERE subject = ? AND kind = 3 AND ident = '' AND expires_at > ? AND cutoff_at >= ?)`),
+			OR EXISTS (SELECT 1 FROM {p}revocations WHERE subject = ? AND kind = 3 AND ident = '' AND expires_at > ? AND cutoff_at >= ?),
+			(SELECT cutoff_at FROM {p}revocations WHERE subject = '' AND kind = 4 AND ident = '')`),
 		gcRevocations: q(d.deleteBatch("{p}revocations", "subject, kind, ident",
 			`FROM {p}revocations t WHERE t.expires_at <= ? ORDER BY t.expires_at`)),
+		readEpoch: q(`SELECT cutoff_at FROM {p}revocations WHERE subject = '' AND kind = 4 AND ident = ''`),
+		insertEpoch: q(`INSERT INTO {p}revocations (subject, kind, ident, expires_at, cutoff_at)
+			VALUES ('', 4, '', ` + strconv.FormatInt(epochExpires, 10) + `, ?)` + d.keepExisting("subject, kind, ident", "cutoff_at")),
 
 		revokeLogged: q(d.revokeLogged),
 		nextSeq:      q(d.nextSeq("{p}revocation_feed")),

@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"context"
+	"database/sql"
 	"time"
 
 	"github.com/authkit-go/authkit"
@@ -78,23 +79,40 @@ func (s *Store) revoke(ctx context.Context, op, subject string, kind int, what, 
 	})
 }
 
-// IsRevoked implements authkit.RevocationStore: one SELECT of three
-// primary-key probes under q.Subject (its jti, its sid, its cutoff), so
-// one round trip.
+// IsRevoked implements authkit.RevocationStore: one SELECT of four
+// primary-key probes, so one round trip: three under q.Subject (its jti,
+// its sid, its cutoff) and the epoch marker's (see epoch.go). A token
+// issued at or before the epoch's start is dead, with a
+// *authkit.DataLossError. A marker found missing means the revocations
+// table lost its data: the call starts a new epoch at now (startEpoch, in
+// a transaction of its own: the only path with more round trips) and
+// judges the token by it.
 func (s *Store) IsRevoked(ctx context.Context, q authkit.RevocationQuery, now time.Time) (bool, error) {
 	const op = "is revoked"
 	if err := ctx.Err(); err != nil {
 		return false, deadCtx(op, err)
 	}
 	n := micros(now)
-	var dead bool
+	var (
+		dead  bool
+		epoch sql.NullInt64
+	)
 	err := s.db.QueryRowContext(ctx, s.q.isRevoked,
 		q.Subject, q.TokenID, n,
 		q.Subject, q.SessionID, n, // an empty sid is never stored: a token outside any session matches nothing
 		q.Subject, n, micros(q.IssuedAt),
-	).Scan(&dead)
+	).Scan(&dead, &epoch)
 	if err != nil {
 		return false, s.fail(ctx, op, err)
+	}
+	since := epoch.Int64
+	if !epoch.Valid {
+		if since, err = s.startEpoch(ctx, op, n); err != nil {
+			return false, err
+		}
+	}
+	if t := timeOf(since); !q.IssuedAt.After(t) {
+		return true, &authkit.DataLossError{Since: t}
 	}
 	return dead, nil
 }

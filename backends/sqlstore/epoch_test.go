@@ -1,0 +1,226 @@
+package sqlstore_test
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/authkit-go/authkit"
+	"github.com/authkit-go/authkit/backends/sqlstore"
+)
+
+// The epoch marker (migration 0005, authkit.ErrDataLoss) beyond what
+// conformance.RunDataLoss checks: many handles noticing one loss at once,
+// the NOTIFY of a new epoch, the upgrade, cleanup, and a broken marker.
+
+// epochT0 is the time the tests start epochs at: a fixed instant, so that
+// a wrong Since shows as a wrong value.
+var epochT0 = time.Date(2031, time.March, 4, 5, 6, 7, 0, time.UTC)
+
+// truncateRevocations empties s's revocations table (default prefix).
+func truncateRevocations(t *testing.T, s *sqlstore.Store) {
+	t.Helper()
+	stmt := "TRUNCATE TABLE authkit_revocations"
+	if s.DB().DriverName() == "sqlite" {
+		stmt = "DELETE FROM authkit_revocations"
+	}
+	if _, err := s.DB().ExecContext(t.Context(), stmt); err != nil {
+		t.Fatalf("%s: %v", stmt, err)
+	}
+}
+
+// epochLogRows returns the cutoff_at of the revocation log's kind-4 rows
+// (the new epochs), in log order.
+func epochLogRows(t *testing.T, s *sqlstore.Store) []int64 {
+	t.Helper()
+	var got []int64
+	if err := s.DB().SelectContext(t.Context(), &got, "SELECT cutoff_at FROM authkit_revocation_log WHERE kind = 4 ORDER BY id"); err != nil {
+		t.Fatal(err)
+	}
+	return got
+}
+
+// lossSince returns the Since of the *DataLossError IsRevoked reports for
+// a token issued before epochT0, failing t if it reports anything else.
+func lossSince(t *testing.T, s *sqlstore.Store, jti string, now time.Time) (time.Time, error) {
+	q := authkit.RevocationQuery{TokenID: jti, Subject: "alice", IssuedAt: epochT0.Add(-time.Hour)}
+	dead, err := s.IsRevoked(t.Context(), q, now)
+	dl, ok := errors.AsType[*authkit.DataLossError](err)
+	if !ok || !dead || !errors.Is(err, authkit.ErrDataLoss) {
+		return time.Time{}, fmt.Errorf("IsRevoked after the loss = (%v, %v), want (true, a *DataLossError)", dead, err)
+	}
+	return dl.Since, nil
+}
+
+// TestEpochConcurrentLoss: 16 checks, on two pools, each with its own
+// now, notice one loss at once. Every one reports the same epoch, which
+// is the now of one of them, and the log holds that one new epoch once:
+// the checks queue on the log's counter row and each finds the marker of
+// the first.
+func TestEpochConcurrentLoss(t *testing.T) {
+	for _, b := range []backend{pgxBackend, mysqlBackend, sqliteBackend} {
+		t.Run(b.name, func(t *testing.T) {
+			a, dsn := newStore(t, b)
+			peer, err := sqlstore.New(openDB(t, b, dsn))
+			if err != nil {
+				t.Fatal(err)
+			}
+			before := epochLogRows(t, a)
+			truncateRevocations(t, a)
+			const n = 16
+			var (
+				wg     sync.WaitGroup
+				mu     sync.Mutex
+				sinces = map[time.Time]int{}
+				nows   = map[time.Time]bool{}
+			)
+			for i := range n {
+				s := a
+				if i%2 == 1 {
+					s = peer
+				}
+				now := epochT0.Add(time.Duration(i) * time.Millisecond)
+				nows[now] = true
+				wg.Go(func() {
+					since, err := lossSince(t, s, fmt.Sprint("jti-", i), now)
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					mu.Lock()
+					sinces[since]++
+					mu.Unlock()
+				})
+			}
+			wg.Wait()
+			if len(sinces) != 1 {
+				t.Fatalf("%d concurrent checks after one loss reported %d epochs %v, want one: every handle must agree on the new epoch", n, len(sinces), sinces)
+			}
+			var since time.Time
+			for s := range sinces {
+				since = s
+			}
+			if !nows[since] {
+				t.Errorf("the new epoch %s is none of the checks' nows", since)
+			}
+			after := epochLogRows(t, a)
+			if len(after) != len(before)+1 || after[len(after)-1] != since.UnixMicro() {
+				t.Errorf("the log's new epochs: %v before the loss, %v after, want one more, %d (the epoch every check reported)", before, after, since.UnixMicro())
+			}
+		})
+	}
+}
+
+// TestEpochNotify: on PostgreSQL, a new epoch wakes the followers of
+// WithNotifications, as a revocation does: the follower polls an hour
+// apart, so a change it gets within seconds came by the NOTIFY.
+func TestEpochNotify(t *testing.T) {
+	k := pgxPool
+	prefix := uniquePrefix("e")
+	p := sqlstore.WithTablePrefix(prefix)
+	w, dsn := newStore(t, k.backend, p)
+	_, cl, r := pushedFollower(t, k, dsn, p)
+	cl.listening(t, 1)
+	revokeAndSee(t, w, r, "jti-0") // past the follower's first polls
+	if _, err := w.DB().ExecContext(t.Context(), "TRUNCATE TABLE "+prefix+"revocations"); err != nil {
+		t.Fatal(err)
+	}
+	since, err := lossSince(t, w, "jti-1", epochT0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.until(t, "the new epoch through a notification", func(c []authkit.Revocation, _ int) bool {
+		last := c[len(c)-1]
+		return last.Kind == authkit.RevokedBeforeEpoch && last.Cutoff.Equal(since) && last.Subject == "" && last.ID == ""
+	})
+}
+
+// TestEpochUpgrade: a database whose schema predates 0005 has no marker.
+// Until it is migrated, a check starts an epoch at its now (refusing the
+// tokens issued before, once); migrating first writes the marker at 0,
+// and refuses nothing.
+func TestEpochUpgrade(t *testing.T) {
+	s, _ := newStore(t, sqliteBackend)
+	ctx := t.Context()
+	if err := s.RevokeToken(ctx, "alice", "jti-revoked", epochT0.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	// The schema of version 4, with its data: no marker, 0005 not applied.
+	for _, stmt := range []string{
+		"DELETE FROM authkit_revocations WHERE kind = 4",
+		"DELETE FROM authkit_schema_migrations WHERE version = 5",
+	} {
+		if _, err := s.DB().ExecContext(ctx, stmt); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	old := epochT0.Add(-24 * time.Hour)
+	for _, c := range []struct {
+		jti  string
+		dead bool
+	}{{"jti-live", false}, {"jti-revoked", true}} {
+		dead, err := s.IsRevoked(ctx, authkit.RevocationQuery{TokenID: c.jti, Subject: "alice", IssuedAt: old}, epochT0)
+		if dead != c.dead || err != nil {
+			t.Errorf("after migrating to 0005, IsRevoked(%s, issued a day before) = (%v, %v), want (%v, nil): the upgrade must refuse nothing", c.jti, dead, err, c.dead)
+		}
+	}
+	if got := epochLogRows(t, s); len(got) != 0 {
+		t.Errorf("migrating logged new epochs %v; the marker of 0005 is no loss", got)
+	}
+	var epochs []authkit.Revocation
+	if _, err := s.RevocationSnapshot(ctx, epochT0, func(r authkit.Revocation) error {
+		if r.Kind == authkit.RevokedBeforeEpoch {
+			epochs = append(epochs, r)
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if len(epochs) != 1 || !epochs[0].Cutoff.Equal(time.UnixMicro(0)) {
+		t.Errorf("the snapshot after 0005 holds the epochs %v, want one, at 0", epochs)
+	}
+}
+
+// TestEpochSurvivesCleanup: DeleteExpiredRevocations never deletes the
+// marker, whatever its now.
+func TestEpochSurvivesCleanup(t *testing.T) {
+	s, _ := newStore(t, sqliteBackend)
+	ctx := t.Context()
+	if err := s.RevokeToken(ctx, "alice", "jti-1", epochT0); err != nil {
+		t.Fatal(err)
+	}
+	far := time.UnixMicro(math.MaxInt64 - 1) // the latest now a cleanup can be given short of the marker's own expires_at
+	n, err := s.DeleteExpiredRevocations(ctx, far, 1000)
+	if n != 1 || err != nil {
+		t.Fatalf("DeleteExpiredRevocations(%s) = %d, %v; want 1 (the revocation), nil", far, n, err)
+	}
+	dead, err := s.IsRevoked(ctx, authkit.RevocationQuery{TokenID: "jti-2", Subject: "alice", IssuedAt: epochT0}, epochT0)
+	if dead || err != nil {
+		t.Errorf("after a cleanup, IsRevoked of a token never revoked = (%v, %v), want (false, nil): the cleanup deleted the epoch marker", dead, err)
+	}
+}
+
+// TestEpochWithoutTime: a marker whose cutoff_at is NULL (edited by hand)
+// cannot say when the data begins: checks and snapshots fail closed with
+// ErrStoreUnavailable rather than guess.
+func TestEpochWithoutTime(t *testing.T) {
+	s, _ := newStore(t, sqliteBackend)
+	ctx := t.Context()
+	if _, err := s.DB().ExecContext(ctx, "UPDATE authkit_revocations SET cutoff_at = NULL WHERE kind = 4"); err != nil {
+		t.Fatal(err)
+	}
+	dead, err := s.IsRevoked(ctx, authkit.RevocationQuery{TokenID: "jti-1", Subject: "alice", IssuedAt: epochT0}, epochT0)
+	if !errors.Is(err, authkit.ErrStoreUnavailable) {
+		t.Errorf("IsRevoked with a marker without time = (%v, %v), want an error matching ErrStoreUnavailable", dead, err)
+	}
+	_, err = s.RevocationSnapshot(ctx, epochT0, func(authkit.Revocation) error { return nil })
+	if !errors.Is(err, authkit.ErrStoreUnavailable) {
+		t.Errorf("RevocationSnapshot with a marker without time = %v, want an error matching ErrStoreUnavailable", err)
+	}
+}
