@@ -13,7 +13,8 @@ import (
 
 // harness runs the suite with a fresh prefix per store on the server that
 // connect reaches: Peer is a second client, Reopen closes the client and
-// opens another, Unavailable is a client of a closed port.
+// opens another, Unavailable is a client of a closed port, LoseData
+// deletes every key of the prefix.
 func harness(admin redis.UniversalClient, connect func(t testing.TB) redis.UniversalClient) conformance.Harness {
 	return conformance.Harness{
 		New: func(t *testing.T) authkit.Store {
@@ -30,6 +31,9 @@ func harness(admin redis.UniversalClient, connect func(t testing.TB) redis.Unive
 			return newStore(t, connect(t), old.Prefix())
 		},
 		Unavailable: func(t *testing.T) authkit.Store { return unreachable(t) },
+		// Every key of the store's prefix, on every master of a cluster:
+		// a restart without persistence of each node.
+		LoseData: func(t *testing.T, s authkit.Store) { loseData(t, admin, s.(*redisstore.Store).Prefix()) },
 	}
 }
 

@@ -28,7 +28,7 @@
 // may not span, a rotation finds the session through the locator, claims
 // the successor's locator, then runs the script on the session's slot:
 // three round trips. IsRevoked is
-// one MGET. CreateAPIToken counts the subject's live tokens and inserts in
+// one MGET (with the subject's bucket's data-loss epoch marker, below). CreateAPIToken counts the subject's live tokens and inserts in
 // one script. ListSessions and RevokeSubjectSessions read the subject's
 // index and then visit each session in its own slot, one pipeline per node:
 // O(sessions of the subject).
@@ -45,8 +45,32 @@
 // authkit.ErrFeedPositionLost. FollowRevocations reads with XREAD BLOCK:
 // one connection on a standalone server, one per bucket (16) on a
 // cluster. Revocations written by versions before the feed, under the
-// subject's tag, are still read (see WithoutLegacyRevocationKeys).
+// subject's tag, are still read (see WithoutLegacyRevocationKeys). Every
+// snapshot begins with the store's data-loss epoch (below).
 // docs/backends/redis.md gives the costs.
+//
+// # Data loss
+//
+// A Redis that restarts without persistence (or a cluster shard that does)
+// comes back empty, and the revocations it held with it; the Store then
+// refuses every token issued before the loss (authkit.ErrDataLoss). Each of
+// the 16 revocation buckets keeps an epoch marker, "P epoch:{r<b>}", in the
+// bucket's slot and without a TTL: the start of its epoch, in microseconds.
+// New writes the missing ones (SET NX) at the time it began; IsRevoked
+// reads the subject's bucket marker in its one MGET, and refuses a token
+// issued at or before it with true and a *authkit.DataLossError. A marker
+// found missing means its bucket lost its data: IsRevoked (or
+// RevocationSnapshot) writes every missing marker at its now, SET NX, so
+// that every handle agrees on the new epoch, at the cost of one more
+// round trip, once per loss. A shard that loses its data loses exactly
+// the markers of its buckets: the subjects of the other shards are judged
+// as before. RevocationSnapshot hands mirrors the latest epoch of any
+// bucket as one authkit.RevokedBeforeEpoch entry, and a follower from
+// before a loss gets authkit.ErrFeedPositionLost. Revocation writes never
+// write a marker, so a write that lands first after a loss does not hide
+// it; nothing deletes one. A store that ran a version without markers
+// refuses, once, the tokens issued before the first New of this version.
+// docs/backends/redis.md has the details (upgrade, eviction).
 //
 // # Expiry
 //
@@ -89,5 +113,5 @@
 //
 // A Store is safe for concurrent use by many goroutines and by many
 // processes sharing the same Redis and prefix. It holds no state of its
-// own beyond its configuration.
+// own beyond its configuration: the data-loss epochs live in Redis.
 package redisstore

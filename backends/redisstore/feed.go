@@ -165,9 +165,12 @@ func lost(op, why string) error {
 
 // RevocationSnapshot implements authkit.RevocationFeed. One script per
 // bucket (one pipeline: a round trip per node) reads the bucket's log
-// position and every entry of its index whose until is after now, in one
+// position, its data-loss epoch marker (writing it at now if it is
+// missing) and every entry of its index whose until is after now, in one
 // atomic step; entries kept under the layout before the feed are added by
-// a SCAN unless WithoutLegacyRevocationKeys.
+// a SCAN unless WithoutLegacyRevocationKeys. The first entry it hands fn
+// is the store's epoch: one RevokedBeforeEpoch whose Cutoff is the latest
+// start of any bucket's epoch.
 func (s *Store) RevocationSnapshot(ctx context.Context, now time.Time, fn func(authkit.Revocation) error) (authkit.FeedPosition, error) {
 	const op = "RevocationSnapshot"
 	if err := ctx.Err(); err != nil {
@@ -177,9 +180,11 @@ func (s *Store) RevocationSnapshot(ctx context.Context, now time.Time, fn func(a
 	defer cancel()
 	var calls [feedShards]*scriptCall
 	nowArg := fmtMicros(micros(now))
+	sinceArg := fmtMicros(lossSince(now))
 	err := s.exec(ctx, func(b *batch) {
 		for i := range feedShards {
-			calls[i] = b.script(feedSnapshotScript, []string{s.k.feedMeta(i), s.k.feed(i), s.k.revIndex(i)}, newEpoch(), nowArg, s.k.p+revBase(i))
+			calls[i] = b.script(feedSnapshotScript, []string{s.k.feedMeta(i), s.k.feed(i), s.k.revIndex(i), s.markers[i]},
+				newEpoch(), newEpoch(), nowArg, s.k.p+revBase(i), sinceArg)
 		}
 	})
 	if err != nil {
@@ -188,7 +193,8 @@ func (s *Store) RevocationSnapshot(ctx context.Context, now time.Time, fn func(a
 	var (
 		epochs [feedShards]string
 		pos    feedPos
-		out    []authkit.Revocation
+		since  int64 // the latest start of any bucket's data-loss epoch
+		out    = []authkit.Revocation{{Kind: authkit.RevokedBeforeEpoch}}
 	)
 	for i, c := range calls {
 		l, err := replyList(c.cmd.Val())
@@ -196,11 +202,16 @@ func (s *Store) RevocationSnapshot(ctx context.Context, now time.Time, fn func(a
 			return "", corrupt(op, err)
 		}
 		h, err := parseHead(l)
-		if err != nil || len(l)%2 != 1 {
+		if err != nil || len(l)%2 != 0 {
 			return "", corrupt(op, errCorrupt)
 		}
 		epochs[i], pos.ids[i] = h.epoch, h.last
-		for j := 3; j < len(l); j += 2 {
+		us, err := parseSince(str(l[3]))
+		if err != nil {
+			return "", corrupt(op, err)
+		}
+		since = max(since, us)
+		for j := 4; j < len(l); j += 2 {
 			r, err := decodeEntry(str(l[j]), str(l[j+1]))
 			if err != nil {
 				return "", corrupt(op, err)
@@ -208,6 +219,11 @@ func (s *Store) RevocationSnapshot(ctx context.Context, now time.Time, fn func(a
 			out = append(out, r)
 		}
 	}
+	// One epoch for the whole snapshot, the latest of the buckets': a
+	// mirror holds one, and the latest refuses every token any bucket
+	// refuses (and, after a loss on one shard of a cluster, the tokens of
+	// the other shards' subjects issued before it too: conservative).
+	out[0].Cutoff = time.UnixMicro(since).UTC()
 	pos.digest = epochDigest(&epochs)
 	if !s.cfg.noLegacy {
 		if out, err = s.legacyEntries(ctx, now, out); err != nil {

@@ -66,17 +66,38 @@ func follow(t *testing.T, s *redisstore.Store, pos authkit.FeedPosition) (error,
 	return err, got
 }
 
+// snapshot takes a snapshot at now and returns its entries other than
+// the store's epoch, and its position. It fails t unless the snapshot
+// holds exactly one epoch entry (RevokedBeforeEpoch, without subject or
+// ID): snapshotEpoch returns its Cutoff.
 func snapshot(t *testing.T, s *redisstore.Store, now time.Time) ([]authkit.Revocation, authkit.FeedPosition) {
 	t.Helper()
-	var got []authkit.Revocation
+	got, _, pos := snapshotEpoch(t, s, now)
+	return got, pos
+}
+
+// snapshotEpoch is snapshot, also returning the epoch's start.
+func snapshotEpoch(t *testing.T, s *redisstore.Store, now time.Time) ([]authkit.Revocation, time.Time, authkit.FeedPosition) {
+	t.Helper()
+	var (
+		got    []authkit.Revocation
+		epochs []authkit.Revocation
+	)
 	pos, err := s.RevocationSnapshot(t.Context(), now, func(r authkit.Revocation) error {
-		got = append(got, r)
+		if r.Kind == authkit.RevokedBeforeEpoch {
+			epochs = append(epochs, r)
+		} else {
+			got = append(got, r)
+		}
 		return nil
 	})
 	if err != nil {
 		t.Fatalf("RevocationSnapshot: %v", err)
 	}
-	return got, pos
+	if len(epochs) != 1 || epochs[0].Subject != "" || epochs[0].ID != "" || epochs[0].Cutoff.IsZero() {
+		t.Fatalf("RevocationSnapshot handed the epoch entries %v, want one, without subject or ID", epochs)
+	}
+	return got, epochs[0].Cutoff, pos
 }
 
 // TestFeedBoundedLength checks that each log keeps WithFeedLength
@@ -187,7 +208,7 @@ func TestLegacyRevocationKeys(t *testing.T) {
 		queries := []authkit.RevocationQuery{
 			{Subject: "alice", TokenID: "jti-old", IssuedAt: now},
 			{Subject: "bob", TokenID: "x", SessionID: "sid-old", IssuedAt: now},
-			{Subject: "carol", TokenID: "x", IssuedAt: now.Add(-time.Second)},
+			{Subject: "carol", TokenID: "x", IssuedAt: now}, // at the cutoff, after the store's epoch began
 		}
 		for _, q := range queries {
 			if dead, err := s.IsRevoked(t.Context(), q, now); err != nil || !dead {
@@ -473,7 +494,7 @@ func TestFeedDocumentedACL(t *testing.T) {
 	if err, got := follow(t, s, pos); !errors.Is(err, context.DeadlineExceeded) || len(got) != 2 {
 		t.Errorf("following as a user with the documented ACL: %v, delivered %v; want both changes", err, got)
 	}
-	if dead, err := s.IsRevoked(t.Context(), authkit.RevocationQuery{Subject: "alice", TokenID: "jti-1"}, now); err != nil || !dead {
+	if dead, err := s.IsRevoked(t.Context(), authkit.RevocationQuery{Subject: "alice", TokenID: "jti-1", IssuedAt: now}, now); err != nil || !dead {
 		t.Errorf("IsRevoked as a user with the documented ACL: %v, %v", dead, err)
 	}
 }

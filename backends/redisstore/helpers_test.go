@@ -1,7 +1,9 @@
 package redisstore_test
 
 import (
+	"context"
 	"net"
+	"sync"
 	"testing"
 	"time"
 
@@ -64,4 +66,69 @@ func unreachable(t testing.TB) *redisstore.Store {
 	})
 	t.Cleanup(func() { _ = c.Close() })
 	return newStore(t, c, "unreachable:")
+}
+
+// wipePrefix deletes every key under prefix on c's server, one UNLINK per
+// key (a cluster refuses multi-key commands across slots), as a Redis that
+// restarted without persistence would have lost them, and returns how
+// many it deleted. It is testservers' cleanup, copied: that one runs only
+// when the test ends.
+func wipePrefix(t testing.TB, c redis.UniversalClient, prefix string) int {
+	t.Helper()
+	ctx := t.Context()
+	var keys []string
+	iter := c.Scan(ctx, 0, prefix+"*", 1000).Iterator()
+	for iter.Next(ctx) {
+		keys = append(keys, iter.Val())
+	}
+	if err := iter.Err(); err != nil {
+		t.Fatalf("SCAN of the keys under %q: %v", prefix, err)
+	}
+	if len(keys) == 0 {
+		return 0
+	}
+	if _, err := c.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for _, k := range keys {
+			p.Unlink(ctx, k)
+		}
+		return nil
+	}); err != nil {
+		t.Fatalf("UNLINK of the keys under %q: %v", prefix, err)
+	}
+	return len(keys)
+}
+
+// loseData deletes every key under prefix that rdb reaches: on a cluster,
+// on every master, each of which must have held some (every shard holds
+// data-loss markers, so every shard loses data). It is the conformance
+// harness's LoseData.
+func loseData(t testing.TB, rdb redis.UniversalClient, prefix string) {
+	t.Helper()
+	cc, ok := rdb.(*redis.ClusterClient)
+	if !ok {
+		if wipePrefix(t, rdb, prefix) == 0 {
+			t.Fatalf("LoseData: no keys under %q to lose", prefix)
+		}
+		return
+	}
+	var mu sync.Mutex
+	counts := map[string]int{}
+	err := cc.ForEachMaster(t.Context(), func(_ context.Context, c *redis.Client) error {
+		n := wipePrefix(t, c, prefix)
+		mu.Lock()
+		counts[c.Options().Addr] = n
+		mu.Unlock()
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for addr, n := range counts {
+		if n == 0 {
+			t.Fatalf("LoseData: the master at %s held no key under %q, so its loss is not checked (counts %v)", addr, prefix, counts)
+		}
+	}
+	if len(counts) < 3 {
+		t.Fatalf("LoseData: %d masters, want the test cluster's 3 (%v)", len(counts), counts)
+	}
 }

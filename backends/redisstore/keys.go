@@ -23,6 +23,7 @@ import (
 //	P revi:{r<b>}                 ZSET   <subject>:j:<jti> … of the bucket's revocations, by until
 //	P feed:{r<b>}                 STREAM the bucket's log of changes (RevocationFeed)
 //	P feedm:{r<b>}                HASH   the log's epoch (e) and the last ID trimmed from it (t)
+//	P epoch:{r<b>}                STRING the bucket's data-loss epoch marker: its start (µs), no TTL
 //	P rev:{u<subject>}:j:<jti>, …:s:<sid>, …:c  the layout before the feed, read only
 //	P tok:{u<subject>}:<id>       HASH   an API token, in its subject's slot
 //	P toks:{u<subject>}           ZSET   <id> of the subject's tokens, by CreatedAt
@@ -116,6 +117,14 @@ func legacyCutoff(sub string) string   { return "rev:" + subjectTag(sub) + ":c" 
 func (k keyspace) revIndex(b int) string { return k.p + "revi:" + bucketTag(b) }
 func (k keyspace) feed(b int) string     { return k.p + "feed:" + bucketTag(b) }
 func (k keyspace) feedMeta(b int) string { return k.p + "feedm:" + bucketTag(b) }
+
+// epochMarker is the key of bucket b's data-loss epoch marker (see
+// epoch.go): in the bucket's slot, so that IsRevoked reads it in the MGET
+// of the subject's entries, and so that the shard that holds a bucket's
+// revocations holds its marker too and loses both together. It is never
+// written with a TTL, never indexed for garbage collection, and never
+// matched by the legacy SCAN ("rev:{u…").
+func (k keyspace) epochMarker(b int) string { return k.p + "epoch:" + bucketTag(b) }
 
 // tokenPrefix is the start of the key of every API token of subject; the
 // token key is tokenPrefix + enc(id).

@@ -28,7 +28,9 @@ import (
 //
 // A key_prefix query parameter sets the key prefix (WithPrefix); options
 // given after the URL override it. The client is built with
-// ContextTimeoutEnabled, so ctx deadlines bound every call.
+// ContextTimeoutEnabled, so ctx deadlines bound every call. Once Redis
+// answered, OpenURL writes the data-loss epoch markers that are missing,
+// as New does.
 func OpenURL(ctx context.Context, rawURL string, opts ...Option) (*Store, error) {
 	u, err := url.Parse(rawURL)
 	if err != nil {
@@ -77,7 +79,7 @@ func OpenURL(ctx context.Context, rawURL string, opts ...Option) (*Store, error)
 	default:
 		return nil, fmt.Errorf("redisstore: OpenURL: %w: scheme %q (want redis, rediss, unix, redis+cluster or redis+sentinel)", authkit.ErrInvalidConfig, u.Scheme)
 	}
-	s, err := New(rdb, opts...)
+	s, err := newStore(rdb, opts)
 	if err != nil {
 		rdb.Close()
 		return nil, err
@@ -87,6 +89,8 @@ func OpenURL(ctx context.Context, rawURL string, opts ...Option) (*Store, error)
 		rdb.Close()
 		return nil, err
 	}
+	// As New does, once Redis answered, within ctx.
+	s.setupEpochs(ctx)
 	return s, nil
 }
 

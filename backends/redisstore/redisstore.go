@@ -181,13 +181,24 @@ type Store struct {
 	// argPrefix and argMargin are the key prefix and the expiry margin
 	// (ms) as script arguments, boxed once.
 	argPrefix, argMargin any
+	// markers are the keys of the buckets' data-loss epoch markers
+	// (keyspace.epochMarker), made once: IsRevoked reads one per call.
+	markers [feedShards]string
 }
 
 // New returns a Store that keeps its data in rdb under keys starting with
 // the configured prefix. rdb may be a *redis.Client (standalone or
 // Sentinel through redis.NewFailoverClient), a *redis.ClusterClient or a
 // *redis.Ring. The caller owns rdb and closes it after the Store is no
-// longer used; New does not contact Redis.
+// longer used.
+//
+// New writes the store's data-loss epoch markers that are missing (see
+// authkit.ErrDataLoss and the package documentation): a store set up now
+// refuses no token issued after New began, and a Redis that lost its data
+// before refuses every token issued before. It waits at most a second
+// (or the WithCallTimeout, if shorter) for Redis and does not fail when
+// Redis does not answer: the first IsRevoked that finds a marker missing
+// writes it then, which refuses the tokens issued before that call.
 //
 // rdb must honour context deadlines: set ContextTimeoutEnabled in its
 // options, so that a ctx deadline bounds each call's socket I/O. New
@@ -195,6 +206,16 @@ type Store struct {
 // (an error matching authkit.ErrInvalidConfig) unless WithoutDeadlineCheck
 // is given.
 func New(rdb redis.UniversalClient, opts ...Option) (*Store, error) {
+	s, err := newStore(rdb, opts)
+	if err != nil {
+		return nil, err
+	}
+	s.setupEpochs(context.Background())
+	return s, nil
+}
+
+// newStore is New without writing the epoch markers.
+func newStore(rdb redis.UniversalClient, opts []Option) (*Store, error) {
 	if rdb == nil {
 		return nil, fmt.Errorf("redisstore: New: %w: nil client", authkit.ErrInvalidConfig)
 	}
@@ -206,8 +227,12 @@ func New(rdb redis.UniversalClient, opts ...Option) (*Store, error) {
 		return nil, fmt.Errorf("redisstore: New: %w: the client's ContextTimeoutEnabled is false, so ctx deadlines would not bound Redis calls; set it in the client's options (or pass WithoutDeadlineCheck)", authkit.ErrInvalidConfig)
 	}
 	_, oneCall := rdb.(*redis.Client)
-	return &Store{rdb: rdb, k: keyspace{p: c.prefix}, cfg: c, oneCall: oneCall,
-		argPrefix: c.prefix, argMargin: c.margin.Milliseconds()}, nil
+	s := &Store{rdb: rdb, k: keyspace{p: c.prefix}, cfg: c, oneCall: oneCall,
+		argPrefix: c.prefix, argMargin: c.margin.Milliseconds()}
+	for b := range feedShards {
+		s.markers[b] = s.k.epochMarker(b)
+	}
+	return s, nil
 }
 
 // honoursDeadlines reports whether rdb's options enable context timeouts;

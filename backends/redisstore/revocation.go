@@ -109,9 +109,16 @@ func (s *Store) prune() string {
 }
 
 // IsRevoked implements authkit.RevocationStore in one round trip: an MGET
-// of the token's jti entry, its sid entry and its subject's cutoff, three
-// keys in one slot. Expiry is judged here, against now. An empty TokenID
-// or SessionID matches nothing.
+// of the subject's bucket's epoch marker, the token's jti entry, its sid
+// entry and its subject's cutoff, four keys in one slot. Expiry is judged
+// here, against now. An empty TokenID or SessionID matches nothing.
+//
+// A token issued at or before the bucket's epoch began is dead, with an
+// error matching authkit.ErrDataLoss (a *authkit.DataLossError), whatever
+// the entries say. A marker found missing means the bucket lost its data:
+// a second round trip starts a new epoch at now (unless another handle
+// just did: every handle agrees on the first), and the token is judged
+// against it.
 //
 // Unless WithoutLegacyRevocationKeys, it also reads the same three
 // entries under the layout before the feed (the subject's hash tag): in
@@ -127,8 +134,11 @@ func (s *Store) IsRevoked(ctx context.Context, q authkit.RevocationQuery, now ti
 	}
 	ctx, cancel := s.callCtx(ctx)
 	defer cancel()
-	var keyBuf [6]string
-	keys := append(keyBuf[:0], s.k.p+revCutoff(q.Subject))
+	b := bucket(q.Subject)
+	// keys[0] is the marker, keys[1:n] the entries under the bucket's tag
+	// (same slot), keys[n:] those under the subject's (legacy).
+	var keyBuf [7]string
+	keys := append(keyBuf[:0], s.markers[b], s.k.p+revCutoff(q.Subject))
 	if q.TokenID != "" {
 		keys = append(keys, s.k.p+revJTI(q.Subject, q.TokenID))
 	}
@@ -164,7 +174,28 @@ func (s *Store) IsRevoked(ctx context.Context, q authkit.RevocationQuery, now ti
 	if len(vals) != len(keys) {
 		return false, corrupt(op, errCorrupt)
 	}
-	for _, part := range [][]any{vals[:n], vals[n:]} {
+	var since int64
+	if vals[0] != nil {
+		if since, err = parseSince(str(vals[0])); err != nil {
+			return false, corrupt(op, err)
+		}
+	} else {
+		// The marker is gone, and with it whatever the bucket held: start
+		// a new epoch at now. The entries just read are not trusted for a
+		// token issued before it (they may have been written after the
+		// loss, by a write that cannot know); for one issued after, they
+		// are all the store knows, as on any store.
+		if since, err = s.startEpoch(ctx, b, lossSince(now)); err != nil {
+			if errors.Is(err, errCorrupt) {
+				return false, corrupt(op, err)
+			}
+			return false, s.fail(ctx, op, err)
+		}
+	}
+	if beforeEpoch(q.IssuedAt, since) {
+		return true, outcome(op, lossErr(since))
+	}
+	for _, part := range [][]any{vals[1:n], vals[n:]} {
 		if len(part) == 0 {
 			continue
 		}

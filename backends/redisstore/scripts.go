@@ -406,15 +406,19 @@ local e = ensureEpoch(KEYS[1], KEYS[2], ARGV[1])
 return {e, lastID(KEYS[2]), redis.call('HGET', KEYS[1], 't') or '0-0'}
 `)
 
-// feedSnapshotScript returns a bucket's head, as feedHeadScript, followed
-// by the member and value of every entry of the index whose until is
-// after now. KEYS: the bucket's meta, stream and index. ARGV: epoch
-// candidate, now, entry key base (prefix + revBase).
-var feedSnapshotScript = redis.NewScript(feedHelpers + `
+// feedSnapshotScript returns a bucket's head, as feedHeadScript, and the
+// start of its data-loss epoch (starting one if the marker is missing, as
+// epochScript does: see epoch.go), followed by the member and value of
+// every entry of the index whose until is after now. KEYS: the bucket's
+// meta, stream, index and epoch marker. ARGV: log epoch candidates (two),
+// now, entry key base (prefix + revBase), the data-loss epoch start to
+// write if the marker is missing (µs).
+var feedSnapshotScript = redis.NewScript(feedHelpers + epochHelpers + `
+local since = startEpoch(KEYS[4], KEYS[1], KEYS[2], ARGV[5], ARGV[2])
 local e = ensureEpoch(KEYS[1], KEYS[2], ARGV[1])
-local out = {e, lastID(KEYS[2]), redis.call('HGET', KEYS[1], 't') or '0-0'}
-for _, m in ipairs(redis.call('ZRANGEBYSCORE', KEYS[3], '(' .. ARGV[2], '+inf')) do
-  local v = redis.call('GET', ARGV[3] .. m)
+local out = {e, lastID(KEYS[2]), redis.call('HGET', KEYS[1], 't') or '0-0', since}
+for _, m in ipairs(redis.call('ZRANGEBYSCORE', KEYS[3], '(' .. ARGV[3], '+inf')) do
+  local v = redis.call('GET', ARGV[4] .. m)
   if v then
     out[#out + 1] = m
     out[#out + 1] = v

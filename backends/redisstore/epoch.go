@@ -1,0 +1,179 @@
+package redisstore
+
+import (
+	"context"
+	"strconv"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/authkit-go/authkit"
+)
+
+// Data-loss detection (authkit.ErrDataLoss).
+//
+// Each of the 16 revocation buckets has an epoch marker, P epoch:{r<b>}: a
+// string holding the start of the bucket's epoch in microseconds, in the
+// bucket's slot, without a TTL. A Redis that restarts empty, or a cluster
+// shard that does, loses exactly the markers of the buckets it held,
+// together with their revocations. Every token issued at or before the
+// start of its subject's bucket's epoch is dead.
+//
+//   - New writes every missing marker (SET NX) at about the time it began:
+//     a fresh store refuses nothing issued after New, and a Redis that lost
+//     data before the process started refuses what was issued before.
+//   - IsRevoked reads the subject's bucket marker in the MGET it makes
+//     anyway. A missing marker means the bucket lost its data: it writes a
+//     new one at the call's now, SET NX then GET in one script, so that
+//     every handle that notices agrees on one epoch (the first writer's),
+//     and judges the token against it.
+//   - RevocationSnapshot reads (and, if missing, writes) every bucket's
+//     marker in its per-bucket script, and hands the latest as one
+//     RevokedBeforeEpoch entry.
+//
+// Writes (RevokeToken, RevokeSessionTokens, SetCutoff) never write a
+// marker: a write that lands first after a loss leaves the marker missing,
+// so the next IsRevoked still notices. Nothing deletes a marker: the GC
+// works from its indexes, which never hold one, and the feed trims only
+// its streams.
+
+// epochScript starts a bucket's epoch if it has none and returns the
+// epoch's start: the marker's value after a SET NX, so that concurrent
+// callers all return the first one written. When it starts one while the
+// bucket's log survived (the marker alone was lost: evicted, deleted by
+// hand), it starts the log over too, as a loss of the log would have: a
+// follower from before then gets ErrFeedPositionLost and takes a new
+// snapshot, which carries the new epoch, instead of following on without
+// it. KEYS: the marker, the bucket's log meta and stream. ARGV: the start
+// (µs) to write if the marker is missing, a log epoch candidate.
+var epochScript = redis.NewScript(epochHelpers + `
+return startEpoch(KEYS[1], KEYS[2], KEYS[3], ARGV[1], ARGV[2])
+`)
+
+// epochAllScript is epochScript over every bucket at once, for a server
+// that holds every slot: KEYS are the 16 markers, then the 16 log metas,
+// then the 16 streams; ARGV the start, a log epoch candidate and the
+// (1-based) bucket whose epoch it returns.
+var epochAllScript = redis.NewScript(epochHelpers + `
+local n = #KEYS / 3
+local out
+for i = 1, n do
+  local v = startEpoch(KEYS[i], KEYS[n + i], KEYS[2 * n + i], ARGV[1], ARGV[2])
+  if i == tonumber(ARGV[3]) then out = v end
+end
+return out
+`)
+
+// epochHelpers is startEpoch(marker, meta, stream, start, log epoch
+// candidate), shared by the scripts above and the snapshot's.
+const epochHelpers = `
+local function startEpoch(marker, meta, stream, start, cand)
+  if redis.call('SET', marker, start, 'NX') and redis.call('HEXISTS', meta, 'e') == 1 then
+    redis.call('DEL', stream)
+    redis.call('HSET', meta, 'e', cand, 't', '0-0')
+  end
+  return redis.call('GET', marker)
+end
+`
+
+// epochSetupTimeout bounds New's writing of the markers when no
+// WithCallTimeout is set.
+const epochSetupTimeout = time.Second
+
+// setupSince is the epoch start New writes for a store set up at t: the
+// last microsecond before the millisecond t falls in. An access token's
+// iat keeps milliseconds, rounded down, so a token issued after New began
+// has an iat at or after that millisecond and is never refused; a token
+// issued before that millisecond is. A loss that New's marker vouches
+// for happened before New began, so only a token issued in the same
+// millisecond as New, before it, and revoked and lost within that
+// millisecond, could slip through: no restart is that fast.
+func setupSince(t time.Time) int64 { return clampTime(t).UnixMilli()*1000 - 1 }
+
+// lossSince is the epoch start a call that finds a marker missing writes:
+// its now, in microseconds rounded down, so that the token it checks
+// (issued at or before now) is at or before it and the epoch never starts
+// after the now of the call that noticed.
+func lossSince(now time.Time) int64 { return micros(now) }
+
+// setupEpochs writes every missing marker with SET NX, at setupSince of
+// the current time, in one pipeline (a round trip per node), waiting at
+// most epochSetupTimeout (or the call timeout, if shorter). Its failure
+// is ignored, and safe: a marker still missing is written by the first
+// IsRevoked or RevocationSnapshot that reads it, at that call's now, which
+// is later and so refuses more, never less. A marker already there — a
+// store set up before, by this process or another — is left as it is.
+func (s *Store) setupEpochs(ctx context.Context) {
+	d := epochSetupTimeout
+	if s.cfg.callTimeout > 0 {
+		d = min(d, s.cfg.callTimeout)
+	}
+	ctx, cancel := context.WithTimeout(ctx, d)
+	defer cancel()
+	since := fmtMicros(setupSince(time.Now()))
+	_, _ = s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for b := range feedShards {
+			p.SetNX(ctx, s.markers[b], since, 0)
+		}
+		return nil
+	})
+}
+
+// parseSince decodes a marker's value: a non-negative count of
+// microseconds. Anything else is corrupt, and the caller fails closed.
+func parseSince(v string) (int64, error) {
+	us, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || us < 0 {
+		return 0, errCorrupt
+	}
+	return us, nil
+}
+
+// startEpoch starts a new epoch at since in every bucket whose marker is
+// missing (SET NX: a marker there stays), after a call found bucket b's
+// missing, and returns the start of bucket b's epoch, which every handle
+// then agrees on: the first one written. Every bucket, not only b: a loss
+// takes every marker its server held, and the other buckets' subjects are
+// then told the same epoch, not a later one each when first asked. On a
+// server that holds every slot it is one script, so concurrent callers
+// agree on one start for all the buckets; on a cluster it is one script
+// per bucket in one pipeline (a round trip per node, concurrently), and
+// two calls racing may each win some buckets, each bucket still agreed
+// on. One round trip, or two if Redis lost its script cache too, as a
+// restarted one has.
+func (s *Store) startEpoch(ctx context.Context, b int, since int64) (int64, error) {
+	arg := fmtMicros(since)
+	var want *scriptCall
+	err := s.exec(ctx, func(bt *batch) {
+		if s.oneCall {
+			keys := make([]string, 3*feedShards)
+			for i := range feedShards {
+				keys[i], keys[feedShards+i], keys[2*feedShards+i] = s.markers[i], s.k.feedMeta(i), s.k.feed(i)
+			}
+			want = bt.script(epochAllScript, keys, arg, newEpoch(), b+1)
+			return
+		}
+		for i := range feedShards {
+			c := bt.script(epochScript, []string{s.markers[i], s.k.feedMeta(i), s.k.feed(i)}, arg, newEpoch())
+			if i == b {
+				want = c
+			}
+		}
+	})
+	if err != nil {
+		return 0, err
+	}
+	return parseSince(str(want.cmd.Val()))
+}
+
+// lossErr is the error IsRevoked returns with true for a token issued at
+// or before the epoch that began at since (µs).
+func lossErr(since int64) error {
+	return &authkit.DataLossError{Since: time.UnixMicro(since).UTC()}
+}
+
+// beforeEpoch reports whether a token issued at iat was issued at or
+// before the epoch that began at since (µs).
+func beforeEpoch(iat time.Time, since int64) bool {
+	return !iat.After(time.UnixMicro(since))
+}
