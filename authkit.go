@@ -576,3 +576,22 @@ func ValidScope(s string) bool {
 	}
 	return true
 }
+
+// ExternalAPITokens is an optional interface of an APITokenStore that also
+// accepts API tokens authkit did not make — a Django REST framework
+// authtoken key, a django-rest-knox token — which the verifier cannot find
+// by authkit's hash of the token: it hands such a store the presented
+// token itself. The verifier finds it by a type assertion on the
+// APITokenStore it was given, and asks it only about a token that is
+// neither a JWT nor one of authkit's own API tokens.
+type ExternalAPITokens interface {
+	// OwnsToken reports, from the token's form alone (no I/O, no secret
+	// comparison), whether token is of the store's kind.
+	OwnsToken(token string) bool
+
+	// LookupExternalAPIToken returns the record of token, live or not, or
+	// ErrNotFound. It compares secrets in constant time and never keeps
+	// or logs token. A backend that cannot answer returns an error
+	// matching ErrStoreUnavailable.
+	LookupExternalAPIToken(ctx context.Context, token string) (APIToken, error)
+}

@@ -34,3 +34,15 @@ func (b *boundedAPITokens) LookupAPIToken(ctx context.Context, h authkit.TokenHa
 func (b *boundedAPITokens) TouchAPIToken(ctx context.Context, id string, at time.Time) error {
 	return storecall.Do(ctx, b.dl, func(ctx context.Context) error { return b.APITokenStore.TouchAPIToken(ctx, id, at) })
 }
+
+// boundedExternal bounds the lookup of an API token authkit did not make.
+type boundedExternal struct {
+	authkit.ExternalAPITokens
+	dl *storecall.Deadline
+}
+
+func (b *boundedExternal) LookupExternalAPIToken(ctx context.Context, token string) (authkit.APIToken, error) {
+	return storecall.Call(ctx, b.dl, func(ctx context.Context) (authkit.APIToken, error) {
+		return b.ExternalAPITokens.LookupExternalAPIToken(ctx, token)
+	}, nil)
+}

@@ -115,6 +115,7 @@ type Verifier struct {
 	revocations  authkit.RevocationStore
 	mirror       *revmirror.Mirror // with authkit.WithRevocationMirror; revocations is then this
 	apiTokens    authkit.APITokenStore
+	external     authkit.ExternalAPITokens // the API token store's, if it accepts tokens authkit did not make
 	hasher       opaque.Hasher
 	now          func() time.Time
 	hook         func(context.Context, authkit.Event)
@@ -185,6 +186,12 @@ func New(opts ...authkit.Option) (*Verifier, error) {
 	}
 	if v.revocations != nil && !storecall.InProcess(v.revocations) {
 		v.revocations = &storecall.Revocations{S: v.revocations, DL: dl}
+	}
+	if ext, ok := v.apiTokens.(authkit.ExternalAPITokens); ok {
+		v.external = ext
+		if !storecall.InProcess(v.apiTokens) {
+			v.external = &boundedExternal{ExternalAPITokens: ext, dl: dl}
+		}
 	}
 	if v.apiTokens != nil && !storecall.InProcess(v.apiTokens) {
 		v.apiTokens = &boundedAPITokens{APITokenStore: v.apiTokens, dl: dl}
@@ -268,6 +275,8 @@ func (v *Verifier) Verify(ctx context.Context, token string) (*authkit.Principal
 		return v.verifyAPIToken(ctx, token)
 	case opaque.Looks(token, v.prefix, opaque.KindRefresh):
 		return nil, v.fail(ctx, "", fmt.Errorf("verifier: %w: a refresh token is not an access credential", authkit.ErrInvalidToken))
+	case v.external != nil && strings.Count(token, ".") != 2 && v.external.OwnsToken(token):
+		return v.verifyExternalAPIToken(ctx, token)
 	}
 	return v.verifyJWT(ctx, token)
 }
@@ -547,6 +556,37 @@ func (v *Verifier) verifyAPIToken(ctx context.Context, token string) (*authkit.P
 		if err := v.apiTokens.TouchAPIToken(ctx, t.ID, now); err != nil {
 			v.log.WarnContext(ctx, "authkit: recording API token use failed", "token_id", t.ID, "error", err)
 		}
+	}
+	return v.admit(ctx, &authkit.Principal{
+		Subject:   t.Subject,
+		Scopes:    t.Scopes,
+		Method:    authkit.MethodAPIToken,
+		TokenID:   t.ID,
+		IssuedAt:  t.CreatedAt,
+		ExpiresAt: t.ExpiresAt,
+	})
+}
+
+// verifyExternalAPIToken checks an API token authkit did not make (see
+// authkit.ExternalAPITokens) as verifyAPIToken checks one of its own. The
+// store is read-only to authkit: no last-used write.
+func (v *Verifier) verifyExternalAPIToken(ctx context.Context, token string) (*authkit.Principal, error) {
+	t, err := v.external.LookupExternalAPIToken(ctx, token)
+	if errors.Is(err, authkit.ErrNotFound) {
+		return nil, v.fail(ctx, authkit.MethodAPIToken, errUnknownAPI)
+	}
+	if err != nil {
+		return nil, v.fail(ctx, authkit.MethodAPIToken, storeError("API token lookup", err))
+	}
+	now := v.now()
+	if !t.RevokedAt.IsZero() {
+		return nil, v.failAs(ctx, authkit.MethodAPIToken, t.Subject, "", t.ID, errRevokedAPI)
+	}
+	if !t.ExpiresAt.IsZero() && !now.Before(t.ExpiresAt) {
+		return nil, v.failAs(ctx, authkit.MethodAPIToken, t.Subject, "", t.ID, errExpiredAPI)
+	}
+	if t.Subject == "" {
+		return nil, v.fail(ctx, authkit.MethodAPIToken, errUnknownAPI)
 	}
 	return v.admit(ctx, &authkit.Principal{
 		Subject:   t.Subject,
