@@ -53,6 +53,58 @@ func PrivateSentinel(t testing.TB, master, primary string) string {
 	return startPrivate(t, bin, []string{conf}, []string{"--sentinel"})
 }
 
+// RedisProcess is a private redis-server that a test can restart on the
+// same port, as an operator's restart would: what the server keeps on
+// disk (by its args) survives, the rest is lost.
+type RedisProcess struct {
+	bin, dir, port string
+	args           []string
+	stop           func()
+}
+
+// RestartableRedis starts a private redis-server as PrivateRedis does
+// and returns it; t.Cleanup stops it (whichever process is current).
+func RestartableRedis(t testing.TB, args ...string) *RedisProcess {
+	t.Helper()
+	p := &RedisProcess{bin: privateBinary(t), dir: t.TempDir(), args: args}
+	var lastErr error
+	for range 3 {
+		addr, stop, err := startPrivateRedis(p.bin, p.dir, "", nil, args)
+		if err == nil {
+			_, p.port, _ = net.SplitHostPort(addr)
+			p.stop = stop
+			t.Cleanup(func() { p.stop() })
+			return p
+		}
+		lastErr = err
+	}
+	t.Fatalf("starting redis-server %q: %v", args, lastErr)
+	return nil
+}
+
+// Addr returns the server's host:port; it stays the same across restarts.
+func (p *RedisProcess) Addr() string { return "127.0.0.1:" + p.port }
+
+// Restart kills the server (SIGKILL: no save on the way out) and starts it
+// again on the same port and directory with the same args.
+func (p *RedisProcess) Restart(t testing.TB) {
+	t.Helper()
+	p.stop()
+	var lastErr error
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) { // the port may linger a moment
+		_, stop, err := startPrivateRedis(p.bin, p.dir, p.port, nil, p.args)
+		if err == nil {
+			p.stop = stop
+			return
+		}
+		lastErr = err
+		time.Sleep(50 * time.Millisecond)
+	}
+	p.stop = func() {}
+	t.Fatalf("restarting redis-server on port %s: %v", p.port, lastErr)
+}
+
 // privateBinary returns the path of redis-server, or skips t (fails it
 // under AUTHKIT_REQUIRE_BACKENDS=1).
 func privateBinary(t testing.TB) string {
@@ -76,7 +128,7 @@ func startPrivate(t testing.TB, bin string, first, args []string) string {
 	t.Helper()
 	var lastErr error
 	for range 3 { // a port taken between picking and binding: try again
-		addr, stop, err := startPrivateRedis(bin, t.TempDir(), first, args)
+		addr, stop, err := startPrivateRedis(bin, t.TempDir(), "", first, args)
 		if err == nil {
 			t.Cleanup(stop)
 			return addr
@@ -87,15 +139,18 @@ func startPrivate(t testing.TB, bin string, first, args []string) string {
 	return ""
 }
 
-// startPrivateRedis starts one redis-server in dir and waits until it
-// answers PING; stop kills it and waits for it to exit.
-func startPrivateRedis(bin, dir string, first, args []string) (addr string, stop func(), err error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", nil, err
+// startPrivateRedis starts one redis-server in dir, on port (a free one
+// if empty), and waits until it answers PING; stop kills it and waits for
+// it to exit.
+func startPrivateRedis(bin, dir, port string, first, args []string) (addr string, stop func(), err error) {
+	if port == "" {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return "", nil, err
+		}
+		port = strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
+		l.Close()
 	}
-	port := strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
-	l.Close()
 	addr = "127.0.0.1:" + port
 	logFile := filepath.Join(dir, "redis-"+port+".log")
 	argv := append(append(first[:len(first):len(first)],
