@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"log/slog"
 	"net"
@@ -11,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 
 	"github.com/authkit-go/authkit"
 	"github.com/authkit-go/authkit/internal/testservers"
@@ -92,9 +92,7 @@ func TestOpenStoreBackends(t *testing.T) {
 		check(t, dsn, false)
 	})
 	t.Run("redis", func(t *testing.T) {
-		b := make([]byte, 6)
-		rand.Read(b)
-		check(t, "redis://"+testservers.Redis(t)+"/0?key_prefix=cli-test-"+hex.EncodeToString(b)+":", false)
+		check(t, redisStoreURL(t), false)
 	})
 }
 
@@ -205,4 +203,14 @@ func checkDriverLog(t *testing.T, logs, driver, addr string) {
 			t.Errorf("the %s log lines name %q", driver, n)
 		}
 	}
+}
+
+// redisStoreURL is a --store URL on the test Redis under a key prefix of
+// t's own, whose keys are deleted when t ends.
+func redisStoreURL(t *testing.T) string {
+	t.Helper()
+	addr := testservers.Redis(t)
+	rdb := redis.NewClient(&redis.Options{Addr: addr})
+	t.Cleanup(func() { rdb.Close() })
+	return "redis://" + addr + "/0?key_prefix=" + testservers.RedisPrefix(t, rdb)
 }

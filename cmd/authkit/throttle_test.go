@@ -1,8 +1,6 @@
 package main
 
 import (
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"io"
 	"log/slog"
@@ -12,8 +10,6 @@ import (
 	"net/url"
 	"strings"
 	"testing"
-
-	"github.com/authkit-go/authkit/internal/testservers"
 )
 
 func TestParseTrustedProxies(t *testing.T) {
@@ -83,9 +79,7 @@ func login(s *server, user, pass, client string) *httptest.ResponseRecorder {
 // passwords, 3 through each, make the attacker's address wait on both,
 // while the right password from another address still logs in.
 func TestServeThrottleSharedRedis(t *testing.T) {
-	b := make([]byte, 6)
-	_, _ = rand.Read(b)
-	store := "redis://" + testservers.Redis(t) + "/0?key_prefix=cli-thr-" + hex.EncodeToString(b) + ":"
+	store := redisStoreURL(t)
 	// The shared test Redis may keep nothing on disk (CI starts it so).
 	s1 := newThrottleServer(t, "--store", store, "--trusted-proxies", "127.0.0.1", "--accept-volatile-redis")
 	s2 := newThrottleServer(t, "--store", store, "--trusted-proxies", "127.0.0.1", "--accept-volatile-redis")
