@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -109,4 +111,38 @@ func TestServeRedisRestartNeverUnrevokes(t *testing.T) {
 	if got := me(fresh); got != http.StatusOK {
 		t.Errorf("a token issued after the loss: %d, want 200; log:\n%s", got, out)
 	}
+}
+
+// serve on the memory store with keys from a file: the keys outlive a
+// restart, the revocations do not. A token revoked before the restart (and
+// every other one issued before it) is refused after it, never accepted
+// again; a new login works.
+func TestServeMemoryRestartNeverUnrevokes(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	users := filepath.Join(dir, "users.txt")
+	runCLI(t, "alice's password\n", "users", "add", "alice", "--file", users).must(t, exitOK, nil, nil)
+	keyFile := filepath.Join(dir, "keys.json")
+	if err := os.WriteFile(keyFile, []byte(runCLI(t, "", "keygen", "--alg", "EdDSA").stdout), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	args := []string{"--users", users, "--keys", keyFile}
+	login := url.Values{"grant_type": {"password"}, "username": {"alice"}, "password": {"alice's password"}}
+
+	s := startServe(t, "", args...)
+	first := s.do(t, "POST", "/token", "", login).want(t, "login", 200)
+	second := s.do(t, "POST", "/token", "", login).want(t, "login", 200)
+	s.do(t, "POST", "/revoke", "", url.Values{"token": {first.str("refresh_token")}}).want(t, "revoke", 200)
+	s.do(t, "GET", "/me", first.str("access_token"), nil).want(t, "the revoked session's token", 401)
+	s.do(t, "GET", "/me", second.str("access_token"), nil).want(t, "a live token", 200)
+	if code := s.stop(t); code != exitOK {
+		t.Fatalf("serve exited %d", code)
+	}
+
+	time.Sleep(2 * time.Millisecond) // the restart begins after every earlier iat
+	s = startServe(t, "", args...)
+	s.do(t, "GET", "/me", first.str("access_token"), nil).want(t, "the token revoked before the restart", 401)
+	s.do(t, "GET", "/me", second.str("access_token"), nil).want(t, "a token issued before the restart", 401)
+	fresh := s.do(t, "POST", "/token", "", login).want(t, "login after the restart", 200)
+	s.do(t, "GET", "/me", fresh.str("access_token"), nil).want(t, "a token issued after the restart", 200)
 }

@@ -52,7 +52,10 @@ func openStore(ctx context.Context, spec string, migrate bool, log *slog.Logger)
 		if spec != "memory" && spec != "memory:" {
 			return openedStore{}, usagef("--store memory takes no options")
 		}
-		return openedStore{store: memory.New(), kind: "memory"}, nil
+		// Its revocations die with the process while keys from --keys
+		// outlive it: refuse every token issued before this start, so a
+		// restart never un-revokes one (authkit.ErrDataLoss).
+		return openedStore{store: memory.New(memory.WithEpoch(time.Now())), kind: "memory"}, nil
 	case "postgres", "postgresql", "mysql", "mariadb", "sqlite", "sqlite3", "file":
 		if migrate {
 			if err := migrateSQL(ctx, spec, log); err != nil {
