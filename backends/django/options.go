@@ -1,0 +1,159 @@
+package django
+
+import (
+	"errors"
+	"fmt"
+	"regexp"
+
+	"github.com/authkit-go/authkit"
+)
+
+// ErrReadOnly is returned by the methods that would write authkit's own API
+// tokens (CreateAPIToken, RevokeAPIToken, TouchAPIToken) on a store built
+// without WithFallback: the Django tables are only read. The error also
+// matches authkit.ErrInvalidConfig, since the fix is a fallback store.
+var ErrReadOnly = errors.New("django: read-only store")
+
+// Option configures NewAuthTokenStore or NewKnoxStore. An option that does
+// not apply to the store being built is refused by its constructor.
+type Option func(*config) error
+
+// store kinds an option may be limited to.
+const (
+	forBoth = iota
+	forAuthToken
+	forKnox
+)
+
+type config struct {
+	table, userTable, subjectColumn string
+	activeCheck                     bool
+	fallback                        authkit.APITokenStore
+	// knox only
+	format     KnoxFormat
+	prefix     string
+	tokenChars int
+	// misplaced records the options limited to the other kind of store,
+	// for the constructor to refuse; kind is the store being built.
+	misplaced []string
+	kind      int
+}
+
+func (c *config) limit(name string, kind int) {
+	if kind != forBoth && kind != c.kind {
+		c.misplaced = append(c.misplaced, name)
+	}
+}
+
+func build(kind int, table string, opts []Option) (*config, error) {
+	c := &config{
+		kind:          kind,
+		table:         table,
+		userTable:     "auth_user",
+		subjectColumn: "id",
+		activeCheck:   true,
+		format:        Knox5,
+		tokenChars:    DefaultKnoxTokenChars,
+	}
+	for _, o := range opts {
+		if o == nil {
+			return nil, invalid("nil Option")
+		}
+		if err := o(c); err != nil {
+			return nil, err
+		}
+	}
+	if len(c.misplaced) > 0 {
+		other := "NewKnoxStore"
+		if kind == forKnox {
+			other = "NewAuthTokenStore"
+		}
+		return nil, invalid("%s applies to %s only", c.misplaced[0], other)
+	}
+	return c, nil
+}
+
+func invalid(format string, args ...any) error {
+	return fmt.Errorf("django: %w: "+format, append([]any{authkit.ErrInvalidConfig}, args...)...)
+}
+
+// ident is a plain SQL identifier, optionally schema-qualified; it is
+// quoted when used, and never holds anything but these characters.
+var (
+	ident      = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,62}(\.[A-Za-z_][A-Za-z0-9_]{0,62})?$`)
+	columnName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,62}$`)
+)
+
+// WithTable names the token table, when it is not the default
+// (authtoken_token for NewAuthTokenStore, knox_authtoken for NewKnoxStore):
+// a schema-qualified name ("legacy.authtoken_token"), or the table of a
+// knox TOKEN_MODEL of your own that keeps AbstractAuthToken's columns.
+// Letters, digits and underscores, with at most one dot.
+func WithTable(name string) Option {
+	return func(c *config) error {
+		if !ident.MatchString(name) {
+			return invalid("WithTable(%q): letters, digits and underscores, optionally schema.table", name)
+		}
+		c.table = name
+		return nil
+	}
+}
+
+// WithUserTable names the table of Django's AUTH_USER_MODEL, whose primary
+// key the token rows' user_id refers to. Default "auth_user"; a custom user
+// model lives in "<app>_<model>". Letters, digits and underscores, with at
+// most one dot.
+func WithUserTable(name string) Option {
+	return func(c *config) error {
+		if !ident.MatchString(name) {
+			return invalid("WithUserTable(%q): letters, digits and underscores, optionally schema.table", name)
+		}
+		c.userTable = name
+		return nil
+	}
+}
+
+// WithSubjectColumn sets the column of the user table whose value, as text,
+// becomes the principal's Subject. Default "id" (the user's primary key, so
+// user 42 is subject "42"); "username" or "email" if the rest of the Go
+// service names users that way. It should be what authkit's own tokens use
+// as subject, so that a user is the same principal whichever token they
+// present. A user whose column is NULL or empty is refused.
+func WithSubjectColumn(column string) Option {
+	return func(c *config) error {
+		if !columnName.MatchString(column) {
+			return invalid("WithSubjectColumn(%q): a plain column name", column)
+		}
+		c.subjectColumn = column
+		return nil
+	}
+}
+
+// WithoutActiveCheck stops refusing the tokens of users whose is_active is
+// false. Only use it when the user model has no is_active column (a model
+// built on AbstractBaseUser alone, whose users are all active): DRF and
+// knox both refuse an inactive user's token, and so does this package by
+// default.
+func WithoutActiveCheck() Option {
+	return func(c *config) error {
+		c.activeCheck = false
+		return nil
+	}
+}
+
+// WithFallback sets the store of authkit's own API tokens. Every
+// authkit.APITokenStore method of the Django store then goes to it, and
+// the tokens the Django store does not own are handed on to it when it
+// implements authkit.ExternalAPITokens too (so a knox store can fall back
+// to a DRF store that falls back to authkit's). Without a fallback, lookups
+// by hash find nothing, listings are empty, cleanup deletes nothing and
+// writes fail with ErrReadOnly.
+func WithFallback(s authkit.APITokenStore) Option {
+	return func(c *config) error {
+		if s == nil {
+			return invalid("WithFallback(nil)")
+		}
+		c.fallback = s
+		return nil
+	}
+}

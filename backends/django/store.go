@@ -1,0 +1,219 @@
+package django
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+
+	"github.com/authkit-go/authkit"
+	"github.com/authkit-go/authkit/internal/redact"
+)
+
+// dialect is what differs between the databases Django runs on, for the
+// queries here: how identifiers are quoted and what text is cast to.
+type dialect struct {
+	quote    func(string) string
+	textType string
+}
+
+func dialectOf(db *sqlx.DB) dialect {
+	name := db.DriverName()
+	if name == "mysql" || strings.HasPrefix(name, "mysql") {
+		return dialect{quote: func(s string) string { return "`" + s + "`" }, textType: "CHAR"}
+	}
+	// PostgreSQL (pgx, lib/pq), SQLite and the ANSI default.
+	return dialect{quote: func(s string) string { return `"` + s + `"` }, textType: "TEXT"}
+}
+
+// name quotes a possibly schema-qualified identifier checked by ident.
+func (d dialect) name(s string) string {
+	parts := strings.Split(s, ".")
+	for i, p := range parts {
+		parts[i] = d.quote(p)
+	}
+	return strings.Join(parts, ".")
+}
+
+// base is what both stores share: the database, the fallback for
+// authkit's own API tokens, and the user join.
+type base struct {
+	db       *sqlx.DB
+	fallback authkit.APITokenStore
+	external authkit.ExternalAPITokens // fallback's, if it has one
+	what     string                    // "authtoken" or "knox", for error texts
+}
+
+func newBase(db *sqlx.DB, c *config, what string) (base, error) {
+	if db == nil {
+		return base{}, invalid("%s: nil *sqlx.DB", what)
+	}
+	b := base{db: db, fallback: c.fallback, what: what}
+	if ext, ok := c.fallback.(authkit.ExternalAPITokens); ok {
+		b.external = ext
+	}
+	return b, nil
+}
+
+// userJoin returns the select expressions for the user id and subject (as
+// text) and the join and condition that bring in the user table, for a
+// token table aliased t.
+func userJoin(d dialect, c *config) (cols, join, cond string) {
+	cols = fmt.Sprintf("CAST(t.%s AS %s), CAST(u.%s AS %s)", d.quote("user_id"), d.textType, d.quote(c.subjectColumn), d.textType)
+	join = fmt.Sprintf(" JOIN %s u ON u.%s = t.%s", d.name(c.userTable), d.quote("id"), d.quote("user_id"))
+	if c.activeCheck {
+		cond = fmt.Sprintf(" AND u.%s = %s", d.quote("is_active"), trueLiteral(d))
+	}
+	return cols, join, cond
+}
+
+// trueLiteral is a boolean true every supported database compares a
+// Django BooleanField with: PostgreSQL's boolean, SQLite's and MySQL's
+// integer 1.
+func trueLiteral(d dialect) string {
+	if d.textType == "CHAR" {
+		return "1"
+	}
+	// PostgreSQL accepts TRUE for boolean; SQLite (3.23+) reads TRUE as 1.
+	return "TRUE"
+}
+
+// unavailable classes a database error as authkit.ErrStoreUnavailable,
+// keeping the cause (so context.Canceled and the driver's error stay
+// reachable with errors.Is and errors.As) but not its text, which drivers
+// fill with server addresses and database names.
+func (b *base) unavailable(op string, err error) error {
+	return fmt.Errorf("django: %s %s: %w: %w", b.what, op, authkit.ErrStoreUnavailable, redact.Error(err))
+}
+
+// Ping checks that the database answers and, when the fallback store can
+// be pinged (authkit.Pinger), that it answers too. Errors match
+// authkit.ErrStoreUnavailable.
+func (b *base) Ping(ctx context.Context) error {
+	if err := b.db.PingContext(ctx); err != nil {
+		return b.unavailable("ping", err)
+	}
+	if p, ok := b.fallback.(authkit.Pinger); ok {
+		return p.Ping(ctx)
+	}
+	return nil
+}
+
+func (b *base) readOnly(op string) error {
+	return fmt.Errorf("%w: %s %s needs WithFallback, a store for authkit's own API tokens (%w)", ErrReadOnly, b.what, op, authkit.ErrInvalidConfig)
+}
+
+// CreateAPIToken stores an authkit API token in the fallback store, or
+// fails with ErrReadOnly without one.
+func (b *base) CreateAPIToken(ctx context.Context, t authkit.APIToken, limit int, now time.Time) error {
+	if b.fallback == nil {
+		return b.readOnly("CreateAPIToken")
+	}
+	return b.fallback.CreateAPIToken(ctx, t, limit, now)
+}
+
+// LookupAPIToken finds an authkit API token by hash in the fallback store.
+// The Django tables hold no authkit tokens: without a fallback it returns
+// authkit.ErrNotFound.
+func (b *base) LookupAPIToken(ctx context.Context, h authkit.TokenHash) (authkit.APIToken, error) {
+	if b.fallback == nil {
+		return authkit.APIToken{}, authkit.ErrNotFound
+	}
+	return b.fallback.LookupAPIToken(ctx, h)
+}
+
+// ListAPITokens lists subject's live authkit API tokens from the fallback
+// store; without one the list is empty. Django's tokens are not listed.
+func (b *base) ListAPITokens(ctx context.Context, subject string, now time.Time) ([]authkit.APIToken, error) {
+	if b.fallback == nil {
+		return nil, nil
+	}
+	return b.fallback.ListAPITokens(ctx, subject, now)
+}
+
+// RevokeAPIToken revokes an authkit API token in the fallback store, or
+// fails with ErrReadOnly without one. A Django token is revoked in Django
+// (logout, or deleting its row).
+func (b *base) RevokeAPIToken(ctx context.Context, subject, id string, now time.Time) error {
+	if b.fallback == nil {
+		return b.readOnly("RevokeAPIToken")
+	}
+	return b.fallback.RevokeAPIToken(ctx, subject, id, now)
+}
+
+// TouchAPIToken records the use of an authkit API token in the fallback
+// store, or fails with ErrReadOnly without one. The verifier never touches
+// a Django token: its tables are only read.
+func (b *base) TouchAPIToken(ctx context.Context, id string, at time.Time) error {
+	if b.fallback == nil {
+		return b.readOnly("TouchAPIToken")
+	}
+	return b.fallback.TouchAPIToken(ctx, id, at)
+}
+
+// DeleteExpiredAPITokens deletes expired authkit API tokens in the
+// fallback store; without one there is nothing of authkit's to delete and
+// it returns 0. Expired knox rows are left to knox (or to your own
+// DELETE): this package never writes Django's tables.
+func (b *base) DeleteExpiredAPITokens(ctx context.Context, now time.Time, limit int) (int, error) {
+	if b.fallback == nil {
+		return 0, nil
+	}
+	return b.fallback.DeleteExpiredAPITokens(ctx, now, limit)
+}
+
+// djangoTime scans a DateTimeField: a time.Time from PostgreSQL and MySQL
+// (parseTime=true), and from SQLite either that or the text Django writes
+// there ("2006-01-02 15:04:05.999999", UTC when USE_TZ is on, as it is by
+// default; an offset is honoured when present). NULL is the zero time.
+type djangoTime struct{ t time.Time }
+
+var djangoLayouts = []string{
+	"2006-01-02 15:04:05.999999999Z07:00",
+	"2006-01-02 15:04:05.999999999",
+	"2006-01-02T15:04:05.999999999Z07:00",
+	"2006-01-02T15:04:05.999999999",
+}
+
+// Scan implements sql.Scanner.
+func (d *djangoTime) Scan(v any) error {
+	switch x := v.(type) {
+	case nil:
+		d.t = time.Time{}
+		return nil
+	case time.Time:
+		d.t = x
+		return nil
+	case []byte:
+		return d.parse(string(x))
+	case string:
+		return d.parse(x)
+	}
+	return fmt.Errorf("django: a DateTimeField of unexpected type %T", v)
+}
+
+func (d *djangoTime) parse(s string) error {
+	if len(s) > 64 {
+		return fmt.Errorf("django: a DateTimeField of %d bytes", len(s))
+	}
+	for _, l := range djangoLayouts {
+		if t, err := time.ParseInLocation(l, s, time.UTC); err == nil {
+			d.t = t
+			return nil
+		}
+	}
+	return fmt.Errorf("django: a DateTimeField that does not parse")
+}
+
+// isLowerHex reports whether s is made of 0-9 and a-f only.
+func isLowerHex(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
+}
