@@ -20,12 +20,17 @@
 //     extension is one it does not understand), "b64" (RFC 7797 unencoded
 //     payloads) or "zip" (compression is a JWE feature; honouring it in a JWS
 //     would only open a decompression bomb);
+//   - a header with "jku", "x5u", "jwk" or "x5c": members that carry a key
+//     or point at one (RFC 8725 §3.10). authkit never takes a key from the
+//     token, so a token that offers one was made for another verifier, or
+//     by someone hoping this one is careless; and "enc", which only a JWE
+//     header carries;
 //   - at verification, an "alg" that is not exactly the key's algorithm
 //     (so "none", "HS256" against an RSA key and every other algorithm
 //     confusion fail), and a signature whose length the algorithm rules out.
 //
-// Header parameters that carry or point at keys ("jwk", "jku", "x5u", "x5c",
-// "x5t", "x5t#S256") are ignored: the key always comes from the caller.
+// The thumbprint members "x5t" and "x5t#S256" are ignored: the key always
+// comes from the caller.
 //
 // # Allocation
 //
@@ -75,8 +80,11 @@ var (
 	// (see the package documentation).
 	ErrMalformed = errors.New("jws: malformed token")
 	// ErrUnsupportedHeader is returned for a header that uses a feature
-	// authkit does not implement: "crit", "b64" or "zip".
-	ErrUnsupportedHeader = errors.New("jws: unsupported header parameter")
+	// authkit does not implement or refuses: "crit", "b64", "zip", "jku",
+	// "x5u", "jwk", "x5c" or "enc". The error's message names the member
+	// ("jws: unsupported header member \"jku\""); UnsupportedMember
+	// returns it.
+	ErrUnsupportedHeader = errors.New("jws: unsupported header member")
 	// ErrAlgorithmMismatch is returned by Verify when the header's "alg" is
 	// not exactly the key's algorithm ("none" included).
 	ErrAlgorithmMismatch = errors.New("jws: algorithm does not match the key")
@@ -100,9 +108,6 @@ var (
 	errTypType    = fmt.Errorf("%w: header \"typ\" is not a string", ErrMalformed)
 	errCtyType    = fmt.Errorf("%w: header \"cty\" is not a string", ErrMalformed)
 	errNotParsed  = fmt.Errorf("%w: no token parsed", ErrMalformed)
-	errCrit       = fmt.Errorf("%w: \"crit\"", ErrUnsupportedHeader)
-	errB64        = fmt.Errorf("%w: \"b64\"", ErrUnsupportedHeader)
-	errZip        = fmt.Errorf("%w: \"zip\"", ErrUnsupportedHeader)
 	errSigLen     = fmt.Errorf("jws: signature length does not fit the algorithm: %w", keys.ErrInvalidSignature)
 	errBadSig     = fmt.Errorf("jws: %w", keys.ErrInvalidSignature)
 )
@@ -242,18 +247,56 @@ func (t *Token) parseHeader(data []byte) (Header, error) {
 				return h, errCtyType
 			}
 			h.Cty = reuse(&t.cty, b)
-		case "crit":
-			return h, errCrit
-		case "b64":
-			return h, errB64
-		case "zip":
-			return h, errZip
+		default:
+			if err := unsupported(o.Name()); err != nil {
+				return h, err
+			}
 		}
 	}
 	if !hasAlg {
 		return h, errNoAlg
 	}
 	return h, nil
+}
+
+// unsupportedMembers are the header members Parse refuses, in the order of
+// unsupportedErrs.
+var unsupportedMembers = [...]string{"crit", "b64", "zip", "jku", "x5u", "jwk", "x5c", "enc"}
+
+// unsupportedErrs holds one prebuilt error per refused member, so that
+// refusing a token allocates nothing.
+var unsupportedErrs = func() (errs [len(unsupportedMembers)]*memberError) {
+	for i, m := range unsupportedMembers {
+		errs[i] = &memberError{member: m}
+	}
+	return errs
+}()
+
+// memberError is ErrUnsupportedHeader naming the member.
+type memberError struct{ member string }
+
+func (e *memberError) Error() string { return "jws: unsupported header member \"" + e.member + "\"" }
+func (e *memberError) Unwrap() error { return ErrUnsupportedHeader }
+
+// unsupported returns the error for a refused header member, or nil.
+func unsupported(name []byte) error {
+	for i, m := range unsupportedMembers {
+		if string(name) == m {
+			return unsupportedErrs[i]
+		}
+	}
+	return nil
+}
+
+// UnsupportedMember returns the name of the header member err refuses
+// ("jku", "crit", …) when err is Parse's ErrUnsupportedHeader, and ""
+// otherwise.
+func UnsupportedMember(err error) string {
+	var m *memberError
+	if errors.As(err, &m) {
+		return m.member
+	}
+	return ""
 }
 
 // algorithm returns b as a keys.Algorithm, without allocating for the

@@ -347,7 +347,7 @@ func TestRejections(t *testing.T) {
 	}
 }
 
-func TestEmbeddedKeysAreIgnored(t *testing.T) {
+func TestEmbeddedKeysAreRefused(t *testing.T) {
 	ours := testKeys()[keys.ES256]
 	attacker, err := keys.Generate(keys.ES256)
 	if err != nil {
@@ -358,22 +358,34 @@ func TestEmbeddedKeysAreIgnored(t *testing.T) {
 		t.Fatal(err)
 	}
 	payload := []byte(`{"sub":"admin"}`)
-	for _, extra := range []string{
-		`"jwk":` + string(jwk),
-		`"jku":"https://attacker.example/jwks.json"`,
-		`"x5u":"https://attacker.example/cert.pem"`,
-		`"x5c":["MIIB"]`,
-		`"x5t":"abc","x5t#S256":"def"`,
+	// RFC 8725 §3.10: members that carry or point at a key, and JWE's
+	// "enc", refuse the token whoever signed it.
+	for _, tc := range []struct{ member, extra string }{
+		{"jwk", `"jwk":` + string(jwk)},
+		{"jku", `"jku":"https://attacker.example/jwks.json"`},
+		{"x5u", `"x5u":"https://attacker.example/cert.pem"`},
+		{"x5c", `"x5c":["MIIB"]`},
+		{"enc", `"enc":"A128GCM"`},
 	} {
-		hdr := `{"alg":"ES256",` + extra + `}`
-		// Signed by the attacker's key: never accepted with ours.
-		if _, err := Verify(craft(t, hdr, payload, attacker, nil), ours); !errors.Is(err, keys.ErrInvalidSignature) {
-			t.Errorf("%s, attacker-signed: %v, want ErrInvalidSignature", extra, err)
+		hdr := `{"alg":"ES256",` + tc.extra + `}`
+		for _, signer := range []*keys.Key{attacker, ours} {
+			_, err := Verify(craft(t, hdr, payload, signer, nil), ours)
+			if !errors.Is(err, ErrUnsupportedHeader) || UnsupportedMember(err) != tc.member ||
+				!strings.Contains(err.Error(), `unsupported header member "`+tc.member+`"`) {
+				t.Errorf("%s signed by %s: %v, want ErrUnsupportedHeader naming %q", tc.member, signer.ID(), err, tc.member)
+			}
 		}
-		// Signed by our key: the parameter is ignored, the token verifies.
-		if got, err := Verify(craft(t, hdr, payload, ours, nil), ours); err != nil || !bytes.Equal(got, payload) {
-			t.Errorf("%s, correctly signed: %q, %v", extra, got, err)
-		}
+	}
+	// Thumbprints only name a key: ignored, the token verifies with ours.
+	hdr := `{"alg":"ES256","x5t":"abc","x5t#S256":"def"}`
+	if _, err := Verify(craft(t, hdr, payload, attacker, nil), ours); !errors.Is(err, keys.ErrInvalidSignature) {
+		t.Errorf("x5t, attacker-signed: %v, want ErrInvalidSignature", err)
+	}
+	if got, err := Verify(craft(t, hdr, payload, ours, nil), ours); err != nil || !bytes.Equal(got, payload) {
+		t.Errorf("x5t, correctly signed: %q, %v", got, err)
+	}
+	if UnsupportedMember(ErrMalformed) != "" {
+		t.Error("UnsupportedMember names a member for ErrMalformed")
 	}
 }
 
