@@ -167,6 +167,12 @@ type Principal struct {
 	// Claims holds the application claims of a JWT (never the registered
 	// ones), or nil.
 	Claims map[string]any `json:"claims,omitempty"`
+
+	// claimsJSON is the verified token's claims set, exactly as signed,
+	// which DecodeClaims reads; it aliases the copy of the payload the
+	// strings above already use. Package verifier sets it (see
+	// principal_claims.go).
+	claimsJSON string
 }
 
 // MarshalJSON encodes p as the JSON object described on [Principal]: the

@@ -114,6 +114,8 @@ type Config struct {
 	PrincipalCheck      func(context.Context, *Principal) error
 	BasicAuth           func(ctx context.Context, username, password string) (*Principal, error)
 	Schemes             []string
+	Profile             *Profile        // WithProfile; nil is RFC9068Profile
+	TrustedIssuers      []TrustedIssuer // WithTrustedIssuer, in order
 
 	applied map[string]Role // option name → the only role it applies to (0: both)
 }
@@ -167,6 +169,9 @@ func BuildConfig(role Role, opts ...Option) (*Config, error) {
 		if _, ok := c.RevocationStore.(RevocationFeed); !ok {
 			return nil, invalid("WithRevocationMirror: the revocation store %T does not implement RevocationFeed", c.RevocationStore)
 		}
+	}
+	if err := c.checkTrustedIssuers(); err != nil {
+		return nil, err
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)

@@ -49,6 +49,7 @@ type cacheEntry struct {
 	token string    // the exact token (a copy)
 	kid   string    // its header's kid
 	key   *keys.Key // the key that verified its signature
+	ti    *trusted  // its issuer: whose keys and leeway apply on a hit
 	// p holds the verified claims as a Principal. It is never handed out:
 	// every hit returns a copy (see principal).
 	p      authkit.Principal
@@ -157,8 +158,8 @@ func (c *verifyCache) len() int {
 // own copy of every mutable part of p. token must be the verifier's own
 // copy (copyPayload), never the caller's string, which may be part of a
 // larger one (an Authorization header) the entry would pin.
-func newCacheEntry(h uint64, token, kid string, k *keys.Key, p *authkit.Principal, nbf time.Time, hasNbf bool) *cacheEntry {
-	e := &cacheEntry{hash: h, token: token, kid: kid, key: k, p: *p, nbf: nbf, hasNbf: hasNbf}
+func newCacheEntry(h uint64, token, kid string, k *keys.Key, ti *trusted, p *authkit.Principal, nbf time.Time, hasNbf bool) *cacheEntry {
+	e := &cacheEntry{hash: h, token: token, kid: kid, key: k, ti: ti, p: *p, nbf: nbf, hasNbf: hasNbf}
 	switch {
 	case p.Scopes == nil:
 	case len(p.Scopes) <= len(e.scopes):

@@ -162,7 +162,7 @@ func BenchmarkCacheLookupParallel(b *testing.B) {
 	now := time.Now()
 	c := newVerifyCache(1024)
 	tok := strings.Repeat("t", 580)
-	c.put(newCacheEntry(c.hash(tok), tok, "kid", nil, &authkit.Principal{Subject: "alice", ExpiresAt: now.Add(time.Hour)}, now, false), now)
+	c.put(newCacheEntry(c.hash(tok), tok, "kid", nil, nil, &authkit.Principal{Subject: "alice", ExpiresAt: now.Add(time.Hour)}, now, false), now)
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
 			if c.get(tok, c.hash(tok)) == nil {

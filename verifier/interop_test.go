@@ -58,7 +58,7 @@ func TestInteropWithGolangJWT(t *testing.T) {
 			now := time.Now()
 			gt := jwt.NewWithClaims(jwt.GetSigningMethod(string(alg)), jwt.MapClaims{
 				"iss": "https://auth.example", "sub": "bob", "aud": "api", "exp": now.Add(time.Minute).Unix(),
-				"iat": now.Unix(), "jti": "j-1", "scope": "a b",
+				"iat": now.Unix(), "jti": "j-1", "scope": "a b", "client_id": "web",
 			})
 			gt.Header["kid"] = k.ID()
 			gt.Header["typ"] = "at+jwt"

@@ -51,7 +51,11 @@ var (
 //   - a failed fetch keeps the last good document serving; before the
 //     first good one, lookups fail with ErrStoreUnavailable.
 type remoteKeys struct {
-	url      string
+	// url is the JWKS document's URL; with discovery it is "" until the
+	// issuer's metadata names it (set and read by the run goroutine only).
+	url string
+	// issuer is the identifier whose metadata discovery reads, or "".
+	issuer   string
 	client   *http.Client
 	interval time.Duration
 	now      func() time.Time
@@ -80,7 +84,9 @@ type remoteKeys struct {
 
 // jwksDoc is one fetched, immutable document.
 type jwksDoc struct {
-	set       *keys.Set
+	set      *keys.Set         // nil when no key of the document is usable
+	unusable map[string]string // kid → why it is unusable
+
 	fetchedAt time.Time
 	expiresAt time.Time
 }
@@ -93,9 +99,19 @@ type flight struct {
 // newRemoteKeys returns a remoteKeys whose goroutine is already fetching
 // the document. Stop it with close.
 func newRemoteKeys(url string, client *http.Client, interval time.Duration, defaultAlg keys.Algorithm, now func() time.Time, log *slog.Logger) *remoteKeys {
+	return startRemoteKeys(url, "", client, interval, defaultAlg, now, log)
+}
+
+// newDiscoveredKeys is newRemoteKeys for the JWKS that issuer's metadata
+// names (see discover).
+func newDiscoveredKeys(issuer string, client *http.Client, interval time.Duration, defaultAlg keys.Algorithm, now func() time.Time, log *slog.Logger) *remoteKeys {
+	return startRemoteKeys("", issuer, client, interval, defaultAlg, now, log)
+}
+
+func startRemoteKeys(url, issuer string, client *http.Client, interval time.Duration, defaultAlg keys.Algorithm, now func() time.Time, log *slog.Logger) *remoteKeys {
 	ctx, cancel := context.WithCancel(context.Background())
 	r := &remoteKeys{
-		url: url, client: client, interval: interval, now: now, log: log, defaultAlg: defaultAlg,
+		url: url, issuer: issuer, client: client, interval: interval, now: now, log: log, defaultAlg: defaultAlg,
 		kick: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{}),
 		ctx: ctx, cancel: cancel,
 	}
@@ -105,6 +121,58 @@ func newRemoteKeys(url string, client *http.Client, interval time.Duration, defa
 	r.lastTried = now()
 	go r.run()
 	return r
+}
+
+// cached returns the key named kid if the current document holds it
+// (known), without waiting, nudging the goroutine when a refresh is due.
+func (r *remoteKeys) cached(kid string, now time.Time) (k *keys.Key, ok, known bool) {
+	if r.closed.Load() {
+		return nil, false, false
+	}
+	if d := r.doc.Load(); d != nil {
+		if k, ok := d.set.Lookup(kid); ok {
+			if now.UnixNano() >= r.due.Load() {
+				r.nudge()
+			}
+			return k, true, true
+		}
+	}
+	return nil, false, false
+}
+
+// current returns the current document's usable keys (nil when it has
+// none), waiting for the first fetch when there is no document yet.
+// mayFetch, if set, is asked before a fetch is waited for.
+func (r *remoteKeys) current(ctx context.Context, now time.Time, mayFetch func() error) (*keys.Set, error) {
+	if r.closed.Load() {
+		return nil, errJWKSClosed
+	}
+	if d := r.doc.Load(); d != nil {
+		if now.UnixNano() >= r.due.Load() {
+			r.nudge()
+		}
+		return d.set, nil
+	}
+	if mayFetch != nil {
+		if err := mayFetch(); err != nil {
+			return nil, err
+		}
+	}
+	if f := r.request(now); f != nil {
+		select {
+		case <-f.done:
+		case <-ctx.Done():
+			return nil, storeError("waiting for the JWKS document", ctx.Err())
+		}
+	}
+	if r.closed.Load() {
+		return nil, errJWKSClosed
+	}
+	d := r.doc.Load()
+	if d == nil {
+		return nil, errJWKSUnavailable
+	}
+	return d.set, nil
 }
 
 // lookup returns the key named kid. now is the verifier's clock reading for
@@ -140,6 +208,14 @@ func (r *remoteKeys) lookup(ctx context.Context, kid string, now time.Time) (*ke
 		return nil, false, errJWKSUnavailable
 	}
 	k, ok := d.set.Lookup(kid)
+	if !ok {
+		if why, bad := d.unusable[kid]; bad {
+			// The document was fetched, and names this key, but authkit
+			// cannot use it: a configuration problem to report as what it
+			// is, not an outage.
+			return nil, false, fmt.Errorf("verifier: %w: JWKS key %q unusable: %s", authkit.ErrInvalidToken, kid, why)
+		}
+	}
 	return k, ok, nil
 }
 
@@ -261,6 +337,14 @@ func (r *remoteKeys) close() {
 func (r *remoteKeys) fetch(now time.Time) (*jwksDoc, error) {
 	ctx, cancel := context.WithTimeout(r.ctx, fetchTimeout)
 	defer cancel()
+	if r.url == "" {
+		u, err := discover(ctx, r.client, r.issuer)
+		if err != nil {
+			return nil, err
+		}
+		r.url = u
+		r.log.InfoContext(ctx, "authkit: discovered the JWKS URL of a trusted issuer", "issuer", r.issuer, "jwks_uri", u)
+	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, r.url, nil)
 	if err != nil {
 		return nil, err
@@ -284,17 +368,17 @@ func (r *remoteKeys) fetch(now time.Time) (*jwksDoc, error) {
 	if len(body) > maxJWKSBody {
 		return nil, errors.New("document larger than 1 MiB")
 	}
-	set, err := parseRemoteJWKS(body, r.defaultAlg, r.log)
+	set, unusable, err := parseRemoteJWKS(body, r.defaultAlg, r.log, r.url)
 	if err != nil {
 		return nil, err
 	}
-	if old := r.doc.Load(); old != nil {
+	if old := r.doc.Load(); old != nil && set != nil && old.set != nil {
 		if set, err = keepIdentity(set, old.set); err != nil {
 			return nil, err
 		}
 	}
 	life := lifetime(resp.Header, r.interval)
-	return &jwksDoc{set: set, fetchedAt: now, expiresAt: now.Add(life)}, nil
+	return &jwksDoc{set: set, unusable: unusable, fetchedAt: now, expiresAt: now.Add(life)}, nil
 }
 
 // keepIdentity returns set with every key that old holds unchanged (same
@@ -371,36 +455,68 @@ func cacheMaxAge(lines []string) (int64, bool) {
 }
 
 // parseRemoteJWKS keeps the usable signature keys of a JWKS document and
-// skips (and logs) the others, such as encryption keys: one key authkit
-// cannot use must not take the whole set down. Symmetric keys are always
-// skipped: a secret never comes from a URL.
-func parseRemoteJWKS(body []byte, defaultAlg keys.Algorithm, log *slog.Logger) (*keys.Set, error) {
+// skips the others: one key authkit cannot use must not take the whole set
+// down. Each skipped key is logged at Warn as "JWKS key <kid> unusable:
+// <why>" and returned in unusable by kid, so that a token naming it is
+// refused with that reason rather than as an unknown key or an outage.
+// Symmetric keys are always skipped: a secret never comes from a URL. A
+// document with no key at all, or one that is not a JWKS, is an error (a
+// failed fetch); one whose keys are all unusable is not: set is then nil.
+func parseRemoteJWKS(body []byte, defaultAlg keys.Algorithm, log *slog.Logger, url string) (set *keys.Set, unusable map[string]string, err error) {
 	var doc struct {
 		Keys []json.RawMessage `json:"keys"`
 	}
 	if err := json.Unmarshal(body, &doc); err != nil {
-		return nil, fmt.Errorf("not a JWKS document: %w", err)
+		return nil, nil, fmt.Errorf("not a JWKS document: %w", err)
 	}
 	if len(doc.Keys) > 100 {
-		return nil, errors.New("more than 100 keys")
+		return nil, nil, errors.New("more than 100 keys")
+	}
+	if len(doc.Keys) == 0 {
+		return nil, nil, errors.New("no keys")
 	}
 	var ks []*keys.Key
-	for i, raw := range doc.Keys {
-		k, err := keys.ParseJWK(withDefaultAlg(raw, defaultAlg))
-		if err != nil {
-			log.Info("authkit: skipping a JWKS key authkit cannot use", "index", i, "error", err)
-			continue
+	for _, raw := range doc.Keys {
+		var head struct {
+			Kty string `json:"kty"`
+			Kid string `json:"kid"`
+			Alg string `json:"alg"`
+			Use string `json:"use"`
 		}
-		if k.Symmetric() {
-			log.Warn("authkit: skipping a symmetric key published in a JWKS document", "index", i)
+		_ = json.Unmarshal(raw, &head)
+		why := ""
+		k, perr := keys.ParseJWK(withDefaultAlg(raw, defaultAlg))
+		switch {
+		case head.Use == "enc":
+			why = "an encryption key (use enc)"
+		case perr != nil && head.Kty == "RSA" && head.Alg == "" && defaultAlg == "":
+			why = "no alg (see authkit.WithJWKSDefaultAlgorithm)"
+		case perr != nil:
+			why = perr.Error()
+		case k.Symmetric():
+			why = "a symmetric key (a secret is never taken from a URL)"
+		}
+		if why != "" {
+			if unusable == nil {
+				unusable = make(map[string]string)
+			}
+			if len(head.Kid) > 256 {
+				head.Kid = head.Kid[:256]
+			}
+			unusable[head.Kid] = why
+			log.Warn(fmt.Sprintf("authkit: JWKS key %q unusable: %s", head.Kid, why), "url", url, "kid", head.Kid)
 			continue
 		}
 		ks = append(ks, k.Public())
 	}
 	if len(ks) == 0 {
-		return nil, errors.New("no usable signature keys")
+		return nil, unusable, nil
 	}
-	return keys.NewVerificationSet(ks...)
+	set, err = keys.NewVerificationSet(ks...)
+	if err != nil {
+		return nil, nil, err
+	}
+	return set, unusable, nil
 }
 
 // withDefaultAlg returns raw with "alg" set to alg when raw is an RSA JWK

@@ -100,7 +100,6 @@ import (
 	"github.com/authkit-go/authkit/internal/opaque"
 	"github.com/authkit-go/authkit/internal/revmirror"
 	"github.com/authkit-go/authkit/internal/storecall"
-	"github.com/authkit-go/authkit/keys"
 )
 
 // MaxHeaderLen bounds the Authorization header Authenticate accepts.
@@ -109,8 +108,9 @@ const MaxHeaderLen = jws.MaxTokenSize + 64
 // Verifier checks credentials. Build it with New; call Close when done
 // with a Verifier that uses a remote JWKS.
 type Verifier struct {
-	keys         *keys.Set
-	remote       *remoteKeys
+	issuers      []*trusted          // every trusted issuer, in configuration order
+	single       *trusted            // the only one, when there is one
+	byIssuer     map[string]*trusted // by identifier, when there are several
 	cache        *verifyCache
 	revocations  authkit.RevocationStore
 	mirror       *revmirror.Mirror // with authkit.WithRevocationMirror; revocations is then this
@@ -123,10 +123,7 @@ type Verifier struct {
 	check        func(context.Context, *authkit.Principal) error
 	basic        func(ctx context.Context, username, password string) (*authkit.Principal, error)
 	schemes      []string
-	iss          string
-	aud          []string
 	prefix       string
-	leeway       time.Duration
 	lastUsedStep time.Duration
 	// lossSeen is the start (Unix µs) of the latest store epoch this
 	// Verifier has reported (authkit.EventDataLoss): one report per epoch.
@@ -146,11 +143,10 @@ func New(opts ...authkit.Option) (*Verifier, error) {
 	if err != nil {
 		return nil, err
 	}
-	if c.Keys == nil && c.JWKSURL == "" {
-		return nil, fmt.Errorf("%w: verifier.New needs authkit.WithKeys or authkit.WithJWKSURL", authkit.ErrInvalidConfig)
+	if c.Keys == nil && c.JWKSURL == "" && len(c.TrustedIssuers) == 0 {
+		return nil, fmt.Errorf("%w: verifier.New needs authkit.WithKeys, authkit.WithJWKSURL or authkit.WithTrustedIssuer", authkit.ErrInvalidConfig)
 	}
 	v := &Verifier{
-		keys:         c.Keys,
 		revocations:  c.RevocationStore,
 		apiTokens:    c.APITokenStore,
 		hasher:       opaque.NewHasher(c.TokenHashKey),
@@ -160,19 +156,18 @@ func New(opts ...authkit.Option) (*Verifier, error) {
 		check:        c.PrincipalCheck,
 		basic:        c.BasicAuth,
 		schemes:      c.Schemes,
-		iss:          c.Issuer,
-		aud:          c.Audience,
 		prefix:       c.TokenPrefix,
-		leeway:       c.Leeway,
 		lastUsedStep: c.LastUsedInterval,
 		cache:        newVerifyCache(c.VerifyCacheEntries),
 	}
-	if c.JWKSURL != "" {
-		hc := c.HTTPClient
-		if hc == nil {
-			hc = &http.Client{Timeout: 10 * time.Second}
+	v.issuers = newIssuers(c)
+	if len(v.issuers) == 1 {
+		v.single = v.issuers[0]
+	} else {
+		v.byIssuer = make(map[string]*trusted, len(v.issuers))
+		for _, ti := range v.issuers {
+			v.byIssuer[ti.iss] = ti
 		}
-		v.remote = newRemoteKeys(c.JWKSURL, hc, c.JWKSRefreshInterval, c.JWKSDefaultAlg, c.Clock, c.Logger)
 	}
 	// Every store call gets the store timeout (authkit.WithStoreTimeout),
 	// except those answered in process: by an in-process store, or by the
@@ -229,8 +224,10 @@ func New(opts ...authkit.Option) (*Verifier, error) {
 // concurrently with Verify, and returns nil; call it after the server
 // using v has stopped serving.
 func (v *Verifier) Close() error {
-	if v.remote != nil {
-		v.remote.close()
+	for _, ti := range v.issuers {
+		if ti.remote != nil {
+			ti.remote.close()
+		}
 	}
 	if v.mirror != nil {
 		_ = v.mirror.Close()
@@ -283,9 +280,12 @@ func (v *Verifier) Verify(ctx context.Context, token string) (*authkit.Principal
 
 var (
 	errMalformed   = fmt.Errorf("verifier: %w: malformed token", authkit.ErrInvalidToken)
-	errType        = fmt.Errorf("verifier: %w: typ is not at+jwt", authkit.ErrInvalidToken)
 	errUnknownKey  = fmt.Errorf("verifier: %w: unknown key", authkit.ErrInvalidToken)
-	errSignature   = fmt.Errorf("verifier: %w: signature or algorithm does not verify", authkit.ErrInvalidToken)
+	errAlgorithm   = fmt.Errorf("verifier: %w: algorithm does not match the key", authkit.ErrInvalidToken)
+	errSignature   = fmt.Errorf("verifier: %w: signature does not verify", authkit.ErrInvalidToken)
+	errUntrusted   = fmt.Errorf("verifier: %w: issuer not trusted", authkit.ErrInvalidToken)
+	errNoSubject   = fmt.Errorf("verifier: %w: subject missing", authkit.ErrInvalidToken)
+	errTokenType   = fmt.Errorf("verifier: %w: not an access token (token type claim)", authkit.ErrInvalidToken)
 	errClaims      = fmt.Errorf("verifier: %w: malformed claims", authkit.ErrInvalidToken)
 	errNoExp       = fmt.Errorf("verifier: %w: exp missing", authkit.ErrInvalidToken)
 	errExpired     = fmt.Errorf("verifier: %w", authkit.ErrTokenExpired)
@@ -293,7 +293,6 @@ var (
 	errFuture      = fmt.Errorf("verifier: %w: issued in the future (iat)", authkit.ErrInvalidToken)
 	errIssuer      = fmt.Errorf("verifier: %w: wrong issuer", authkit.ErrInvalidToken)
 	errAudience    = fmt.Errorf("verifier: %w: wrong audience", authkit.ErrInvalidToken)
-	errMissing     = fmt.Errorf("verifier: %w: sub, jti or iat missing", authkit.ErrInvalidToken)
 	errRevoked     = fmt.Errorf("verifier: %w", authkit.ErrTokenRevoked)
 	errNoAPIStore  = fmt.Errorf("verifier: %w: API tokens are not accepted (no API token store)", authkit.ErrInvalidToken)
 	errUnknownAPI  = fmt.Errorf("verifier: %w: unknown API token", authkit.ErrInvalidToken)
@@ -302,16 +301,30 @@ var (
 	errMalformedAT = fmt.Errorf("verifier: %w: malformed API token", authkit.ErrInvalidToken)
 )
 
-func (v *Verifier) lookupKey(ctx context.Context, kid string, now time.Time) (*keys.Key, bool, error) {
-	if v.keys != nil {
-		if k, ok := v.keys.Lookup(kid); ok {
-			return k, true, nil
+// errHeaderMember holds, by member name, the prebuilt error refusing a
+// JWS header that carries it (see jws.ErrUnsupportedHeader).
+var errHeaderMember = func() map[string]error {
+	m := make(map[string]error)
+	for _, n := range []string{"crit", "b64", "zip", "jku", "x5u", "jwk", "x5c", "enc"} {
+		m[n] = fmt.Errorf("verifier: %w: unsupported header member %s", authkit.ErrInvalidToken, n)
+	}
+	return m
+}()
+
+// parseError classifies a jws.Parse error.
+func parseError(err error) error {
+	if n := jws.UnsupportedMember(err); n != "" {
+		if e, ok := errHeaderMember[n]; ok {
+			return e
 		}
+		return fmt.Errorf("verifier: %w: unsupported header member %s", authkit.ErrInvalidToken, n)
 	}
-	if v.remote != nil {
-		return v.remote.lookup(ctx, kid, now)
-	}
-	return nil, false, nil
+	return errMalformed
+}
+
+// missingClaim returns the error for a claim the profile requires.
+func missingClaim(name string) error {
+	return fmt.Errorf("verifier: %w: claim %q missing", authkit.ErrInvalidToken, name)
 }
 
 // payloadBuf is big enough for the claims of any token under the size
@@ -331,13 +344,42 @@ func (v *Verifier) verifyJWT(ctx context.Context, token string) (*authkit.Princi
 	}
 	var t jws.Token
 	if err := jws.Parse(token, &t); err != nil {
+		return nil, v.fail(ctx, authkit.MethodJWT, parseError(err))
+	}
+	// The payload is decoded before the signature is checked, but read
+	// only to choose the issuer whose keys must check it: its claims are
+	// parsed after the check.
+	var buf [1024]byte
+	p, err := t.AppendPayload(buf[:0])
+	if err != nil {
 		return nil, v.fail(ctx, authkit.MethodJWT, errMalformed)
 	}
-	if !claims.IsAccessTokenType(t.Header.Typ) {
-		return nil, v.fail(ctx, authkit.MethodJWT, errType)
+	ti := v.single
+	var mayFetch func() error
+	if ti == nil {
+		iss, ok := claims.PeekIssuer(p)
+		if !ok {
+			return nil, v.fail(ctx, authkit.MethodJWT, errClaims)
+		}
+		if ti = v.byIssuer[iss]; ti == nil {
+			return nil, v.fail(ctx, authkit.MethodJWT, errUntrusted)
+		}
+	} else if ti.remote != nil {
+		// One issuer: its iss is checked after the signature, as every
+		// claim; but a token that would make the verifier fetch keys must
+		// name it first.
+		mayFetch = func() error {
+			if iss, ok := claims.PeekIssuer(p); !ok || iss != ti.iss {
+				return errUntrusted
+			}
+			return nil
+		}
+	}
+	if !ti.typeOK(t.Header.Typ) {
+		return nil, v.fail(ctx, authkit.MethodJWT, ti.errType)
 	}
 	now := v.now()
-	k, ok, err := v.lookupKey(ctx, t.Header.Kid, now)
+	k, ok, err := ti.lookupKey(ctx, t.Header.Kid, t.Header.Alg, now, mayFetch)
 	if err != nil {
 		return nil, v.fail(ctx, authkit.MethodJWT, err)
 	}
@@ -345,34 +387,38 @@ func (v *Verifier) verifyJWT(ctx context.Context, token string) (*authkit.Princi
 		return nil, v.fail(ctx, authkit.MethodJWT, errUnknownKey)
 	}
 	if err := t.Verify(k); err != nil {
+		if errors.Is(err, jws.ErrAlgorithmMismatch) {
+			return nil, v.fail(ctx, authkit.MethodJWT, errAlgorithm)
+		}
 		return nil, v.fail(ctx, authkit.MethodJWT, errSignature)
-	}
-	var buf [1024]byte
-	p, err := t.AppendPayload(buf[:0])
-	if err != nil {
-		return nil, v.fail(ctx, authkit.MethodJWT, errMalformed)
 	}
 	// One copy of the payload backs every string of the principal.
 	ps, kept := v.copyPayload(p, token)
 	var c claims.Claims
-	if err := claims.Parse(unsafe.Slice(unsafe.StringData(ps), len(ps)), &c); err != nil {
+	if err := claims.ParseWith(unsafe.Slice(unsafe.StringData(ps), len(ps)), &c, ti.rules); err != nil {
 		return nil, v.fail(ctx, authkit.MethodJWT, errClaims)
 	}
+	leeway := ti.leeway
 	switch {
 	case !c.HasExpiry:
 		return nil, v.failAs(ctx, authkit.MethodJWT, c.Subject, c.SessionID, c.TokenID, errNoExp)
-	case !now.Before(c.ExpiresAt.Add(v.leeway)):
+	case !now.Before(c.ExpiresAt.Add(leeway)):
 		return nil, v.failAs(ctx, authkit.MethodJWT, c.Subject, c.SessionID, c.TokenID, errExpired)
-	case c.HasNotBefore && c.NotBefore.After(now.Add(v.leeway)):
+	case c.HasNotBefore && c.NotBefore.After(now.Add(leeway)):
 		return nil, v.failAs(ctx, authkit.MethodJWT, c.Subject, c.SessionID, c.TokenID, errNotYet)
-	case !c.HasIssuedAt || c.Subject == "" || c.TokenID == "":
-		return nil, v.failAs(ctx, authkit.MethodJWT, c.Subject, c.SessionID, c.TokenID, errMissing)
-	case c.IssuedAt.After(now.Add(v.leeway)):
+	case c.Subject == "":
+		return nil, v.failAs(ctx, authkit.MethodJWT, c.Subject, c.SessionID, c.TokenID, errNoSubject)
+	case c.HasIssuedAt && c.IssuedAt.After(now.Add(leeway)):
 		return nil, v.failAs(ctx, authkit.MethodJWT, c.Subject, c.SessionID, c.TokenID, errFuture)
-	case c.Issuer != v.iss:
+	case c.Issuer != ti.iss:
 		return nil, v.failAs(ctx, authkit.MethodJWT, c.Subject, c.SessionID, c.TokenID, errIssuer)
-	case !c.HasAudience(v.aud):
+	case !c.HasAudience(ti.aud):
 		return nil, v.failAs(ctx, authkit.MethodJWT, c.Subject, c.SessionID, c.TokenID, errAudience)
+	case !c.TokenTypeOK:
+		return nil, v.failAs(ctx, authkit.MethodJWT, c.Subject, c.SessionID, c.TokenID, errTokenType)
+	}
+	if m := c.Missing(ti.rules); m != "" {
+		return nil, v.failAs(ctx, authkit.MethodJWT, c.Subject, c.SessionID, c.TokenID, missingClaim(m))
 	}
 	if err := v.checkRevoked(ctx, c.TokenID, c.SessionID, c.Subject, c.IssuedAt, now); err != nil {
 		return nil, v.failAs(ctx, authkit.MethodJWT, c.Subject, c.SessionID, c.TokenID, err)
@@ -388,16 +434,17 @@ func (v *Verifier) verifyJWT(ctx context.Context, token string) (*authkit.Princi
 		ExpiresAt: c.ExpiresAt,
 		Claims:    c.Extra,
 	}
+	setClaimsSource(pr, ps)
 	if v.cache == nil {
 		return v.admit(ctx, pr)
 	}
 	// The entry copies pr before anyone (the principal check, the caller)
 	// can change it, and is inserted only once pr is admitted.
-	e := newCacheEntry(h, kept, t.Header.Kid, k, pr, c.NotBefore, c.HasNotBefore)
+	e := newCacheEntry(h, kept, t.Header.Kid, k, ti, pr, c.NotBefore, c.HasNotBefore)
 	if _, err := v.admit(ctx, pr); err != nil {
 		return nil, err
 	}
-	v.cache.put(e, now.Add(-v.leeway))
+	v.cache.put(e, now.Add(-leeway))
 	return pr, nil
 }
 
@@ -438,7 +485,9 @@ func (v *Verifier) verifyIfCached(ctx context.Context, token string) (p *authkit
 // verified it: the caller then verifies the token afresh.
 func (v *Verifier) verifyCached(ctx context.Context, e *cacheEntry) (p *authkit.Principal, ok bool, err error) {
 	now := v.now()
-	k, found, err := v.lookupKey(ctx, e.kid, now)
+	ti := e.ti
+	leeway := ti.leeway
+	k, found, err := ti.lookupKey(ctx, e.kid, e.key.Algorithm(), now, nil)
 	switch {
 	case err != nil:
 		return nil, true, v.fail(ctx, authkit.MethodJWT, err)
@@ -447,12 +496,12 @@ func (v *Verifier) verifyCached(ctx context.Context, e *cacheEntry) (p *authkit.
 		return nil, true, v.fail(ctx, authkit.MethodJWT, errUnknownKey)
 	case k != e.key:
 		return nil, false, nil
-	case !now.Before(e.p.ExpiresAt.Add(v.leeway)):
+	case !now.Before(e.p.ExpiresAt.Add(leeway)):
 		v.cache.remove(e)
 		return nil, true, v.failAs(ctx, authkit.MethodJWT, e.p.Subject, e.p.SessionID, e.p.TokenID, errExpired)
-	case e.hasNbf && e.nbf.After(now.Add(v.leeway)):
+	case e.hasNbf && e.nbf.After(now.Add(leeway)):
 		return nil, true, v.failAs(ctx, authkit.MethodJWT, e.p.Subject, e.p.SessionID, e.p.TokenID, errNotYet)
-	case e.p.IssuedAt.After(now.Add(v.leeway)):
+	case e.p.IssuedAt.After(now.Add(leeway)):
 		return nil, true, v.failAs(ctx, authkit.MethodJWT, e.p.Subject, e.p.SessionID, e.p.TokenID, errFuture)
 	}
 	if err := v.checkRevoked(ctx, e.p.TokenID, e.p.SessionID, e.p.Subject, e.p.IssuedAt, now); err != nil {

@@ -2,6 +2,7 @@ package claims
 
 import (
 	"bytes"
+	"slices"
 	"errors"
 	"math"
 	"strings"
@@ -22,7 +23,7 @@ type Claims struct {
 	Subject   string
 	TokenID   string
 	ClientID  string
-	Scope     string
+	Scope     string // the scope claim when it is a string
 	SessionID string
 
 	ExpiresAt    time.Time
@@ -31,31 +32,196 @@ type Claims struct {
 	HasExpiry    bool
 	HasNotBefore bool
 	HasIssuedAt  bool
+	// TokenTypeOK reports that the Rules' token-type claim holds the
+	// expected value (always true without a token-type rule).
+	TokenTypeOK bool
 
 	// Extra holds the application claims, or nil when there are none.
 	Extra map[string]any
 
-	aud strictjson.Value
+	aud        strictjson.Value
+	scopes     strictjson.Value // the scope claim when it is an array
+	scopeRank  int              // 1 + the index in Rules.Scopes of the claim read; 0: none
+	clientRank int              // likewise for Rules.Clients
+	seen       uint64           // bit i: Rules.table[i] was present
 }
+
+// Rules say how a claims set is read: which claims hold the subject, the
+// scopes (and in which JSON shapes), the client and the token type, and
+// which claims must be present. The zero Rules, and a nil *Rules, are the
+// RFC 9068 rules authkit's issuer writes to. Build others with NewRules.
+type Rules struct {
+	subject       string // "" is "sub"
+	scopes        []string
+	scopeString   bool
+	scopeArray    bool
+	clients       []string
+	tokenType     string
+	tokenTypeWant string
+	// table holds every name the rules read besides the registered ones
+	// the parser's switch handles; seen bits index it.
+	table []string
+	// custom is set when some name of table is not one the parser's
+	// switch handles, so that application claims must be looked up in it.
+	custom bool
+	// required are indexes into table of claims that must be present.
+	required []int
+	// consumed are the names read into a principal's fields (scope,
+	// client, subject, token type claims): never application claims.
+	consumed []string
+	needIAT  bool
+	needJTI  bool
+	needNBF  bool
+	needSID  bool
+}
+
+// RuleSpec is what NewRules compiles.
+type RuleSpec struct {
+	Subject        string   // claim naming the subject; "" is "sub"
+	Scopes         []string // scope claims, the first present is read
+	ScopeString    bool     // a space-separated string is accepted
+	ScopeArray     bool     // an array of strings is accepted
+	Clients        []string // client claims, the first present is read
+	TokenType      string   // a claim that must hold TokenTypeValue, or ""
+	TokenTypeValue string
+	Required       []string // further claims that must be present
+}
+
+var defaultRules = NewRules(RuleSpec{Subject: "sub", Scopes: []string{"scope"}, ScopeString: true, Clients: []string{"client_id"},
+	Required: []string{"iat", "jti", "client_id"}})
 
 // IsAccessTokenType reports whether typ names an RFC 9068 access token
 // ("at+jwt", or its full media type; compared without regard to case,
 // RFC 7515 §4.1.9).
 func IsAccessTokenType(typ string) bool {
-	return strings.EqualFold(typ, TypeAccessToken) || strings.EqualFold(typ, "application/"+TypeAccessToken)
+	return IsType(typ, TypeAccessToken)
+}
+
+// IsType reports whether the JWS typ names the media type want, written
+// in full or without its "application/" prefix, compared without regard
+// to case (RFC 7515 §4.1.9).
+func IsType(typ, want string) bool {
+	if strings.EqualFold(typ, want) {
+		return true
+	}
+	const app = "application/"
+	return len(typ) == len(app)+len(want) && strings.EqualFold(typ[:len(app)], app) && strings.EqualFold(typ[len(app):], want)
 }
 
 // maxNumericDate is 9999-12-31T23:59:59Z: later values are refused.
 const maxNumericDate = 253402300799
 
-// Parse reads payload strictly into c. payload must not change afterwards
-// (the verifier passes the bytes of an immutable string): c's strings alias
-// it.
-func Parse(payload []byte, c *Claims) error {
+// DefaultRules returns the RFC 9068 rules (what a nil *Rules means).
+func DefaultRules() *Rules { return defaultRules }
+
+// NewRules compiles s. The caller has validated the names (non-empty,
+// no duplicates within a list).
+func NewRules(s RuleSpec) *Rules {
+	r := &Rules{subject: s.Subject, scopes: s.Scopes, scopeString: s.ScopeString, scopeArray: s.ScopeArray,
+		clients: s.Clients, tokenType: s.TokenType, tokenTypeWant: s.TokenTypeValue}
+	if r.subject == "" {
+		r.subject = "sub"
+	}
+	add := func(n string) int {
+		for i, t := range r.table {
+			if t == n {
+				return i
+			}
+		}
+		r.table = append(r.table, n)
+		if !switchName(n) {
+			r.custom = true
+		}
+		return len(r.table) - 1
+	}
+	for _, n := range s.Scopes {
+		add(n)
+	}
+	for _, n := range s.Clients {
+		add(n)
+	}
+	if r.subject != "sub" {
+		add(r.subject)
+	}
+	if r.tokenType != "" {
+		add(r.tokenType)
+	}
+	r.consumed = slices.Clone(r.table)
+	for _, n := range s.Required {
+		switch n {
+		case "iss", "sub", "aud", "exp":
+			// Always required by the verifier.
+		case "iat":
+			r.needIAT = true
+		case "jti":
+			r.needJTI = true
+		case "nbf":
+			r.needNBF = true
+		case "sid":
+			r.needSID = true
+		default:
+			r.required = append(r.required, add(n))
+		}
+	}
+	if len(r.table) > 64 {
+		r.table = r.table[:64] // validated by the caller: never this many
+	}
+	return r
+}
+
+// switchName reports whether Parse's switch handles name itself.
+func switchName(n string) bool {
+	switch n {
+	case "iss", "sub", "jti", "client_id", "scope", "sid", "aud", "exp", "nbf", "iat":
+		return true
+	}
+	return false
+}
+
+// IsApplication reports whether the claim name is an application claim
+// under r: one Parse puts in Claims.Extra.
+func (r *Rules) IsApplication(name string) bool {
+	if r == nil {
+		r = defaultRules
+	}
+	return !switchName(name) && !slices.Contains(r.consumed, name)
+}
+
+func (r *Rules) index(name string) int {
+	for i, t := range r.table {
+		if t == name {
+			return i
+		}
+	}
+	return -1
+}
+
+func rank(list []string, name string) int {
+	for i, n := range list {
+		if n == name {
+			return i + 1
+		}
+	}
+	return 0
+}
+
+// Parse reads payload strictly into c under the RFC 9068 rules. payload
+// must not change afterwards (the verifier passes the bytes of an
+// immutable string): c's strings alias it.
+func Parse(payload []byte, c *Claims) error { return ParseWith(payload, c, nil) }
+
+// ParseWith reads payload strictly into c under r (nil: the RFC 9068
+// rules). A claim that r reads (a scope, client, subject or token-type
+// claim) with the wrong JSON type is ErrMalformed, never taken as absent.
+func ParseWith(payload []byte, c *Claims, r *Rules) error {
+	if r == nil {
+		r = defaultRules
+	}
 	o, err := strictjson.NewObject(payload)
 	if err != nil {
 		return ErrMalformed
 	}
+	c.TokenTypeOK = r.tokenType == ""
 	for o.Next() {
 		v := o.Value()
 		var err error
@@ -63,13 +229,13 @@ func Parse(payload []byte, c *Claims) error {
 		case "iss":
 			c.Issuer, err = text(v)
 		case "sub":
-			c.Subject, err = text(v)
+			if r.subject == "sub" {
+				c.Subject, err = text(v)
+			} else if v.Kind() != strictjson.KindString {
+				err = ErrMalformed
+			}
 		case "jti":
 			c.TokenID, err = text(v)
-		case "client_id":
-			c.ClientID, err = text(v)
-		case "scope":
-			c.Scope, err = text(v)
 		case "sid":
 			c.SessionID, err = text(v)
 		case "aud":
@@ -84,7 +250,23 @@ func Parse(payload []byte, c *Claims) error {
 		case "iat":
 			c.IssuedAt, err = numericDate(v)
 			c.HasIssuedAt = true
+		case "client_id", "scope":
+			if i := r.index(string(name)); i >= 0 {
+				err = c.ruled(r, i, r.table[i], v)
+			} else if string(name) == "scope" {
+				// Not this profile's scope claim: still a registered
+				// name (RFC 8693 §4.2), never an application claim.
+				err = checkScopeShape(v)
+			} else {
+				_, err = text(v)
+			}
 		default:
+			if r.custom {
+				if i := r.index(string(name)); i >= 0 {
+					err = c.ruled(r, i, r.table[i], v)
+					break
+				}
+			}
 			var x any
 			x, err = v.Decode()
 			if err == nil {
@@ -95,6 +277,125 @@ func Parse(payload []byte, c *Claims) error {
 			}
 		}
 		if err != nil {
+			return ErrMalformed
+		}
+	}
+	return nil
+}
+
+// ruled reads a claim the rules name (r.table[i]).
+func (c *Claims) ruled(r *Rules, i int, name string, v strictjson.Value) error {
+	c.seen |= 1 << uint(i)
+	if n := rank(r.scopes, name); n > 0 {
+		switch {
+		case v.Kind() == strictjson.KindString && r.scopeString:
+			if c.scopeRank == 0 || n < c.scopeRank {
+				s, err := text(v)
+				if err != nil {
+					return err
+				}
+				c.Scope, c.scopes, c.scopeRank = s, strictjson.Value{}, n
+			}
+		case v.Kind() == strictjson.KindArray && r.scopeArray:
+			if err := checkStrings(v); err != nil {
+				return err
+			}
+			if c.scopeRank == 0 || n < c.scopeRank {
+				c.Scope, c.scopes, c.scopeRank = "", v, n
+			}
+		default:
+			return ErrMalformed
+		}
+		return nil
+	}
+	if n := rank(r.clients, name); n > 0 {
+		s, err := text(v)
+		if err != nil {
+			return err
+		}
+		if c.clientRank == 0 || n < c.clientRank {
+			c.ClientID, c.clientRank = s, n
+		}
+		return nil
+	}
+	if name == r.subject {
+		switch v.Kind() {
+		case strictjson.KindString:
+			s, err := text(v)
+			c.Subject = s
+			return err
+		case strictjson.KindNumber:
+			// simplejwt writes an integer primary key as a number: kept
+			// as its decimal digits, exactly. Fractions are refused.
+			if _, err := v.Int(); err != nil {
+				return ErrMalformed
+			}
+			raw := v.Raw()
+			c.Subject = unsafe.String(&raw[0], len(raw))
+			return nil
+		}
+		return ErrMalformed
+	}
+	if name == r.tokenType {
+		if v.Kind() != strictjson.KindString {
+			return ErrMalformed
+		}
+		c.TokenTypeOK = v.EqualString(r.tokenTypeWant)
+		return nil
+	}
+	// A required application claim: kept as one.
+	x, err := v.Decode()
+	if err != nil {
+		return err
+	}
+	if c.Extra == nil {
+		c.Extra = make(map[string]any)
+	}
+	c.Extra[name] = x
+	return nil
+}
+
+// Missing returns the name of the first claim r requires beyond iss, sub,
+// aud and exp (which the verifier checks itself) that c lacks, or "".
+func (c *Claims) Missing(r *Rules) string {
+	if r == nil {
+		r = defaultRules
+	}
+	switch {
+	case r.needIAT && !c.HasIssuedAt:
+		return "iat"
+	case r.needJTI && c.TokenID == "":
+		return "jti"
+	case r.needNBF && !c.HasNotBefore:
+		return "nbf"
+	case r.needSID && c.SessionID == "":
+		return "sid"
+	}
+	for _, i := range r.required {
+		if c.seen&(1<<uint(i)) == 0 {
+			return r.table[i]
+		}
+	}
+	return ""
+}
+
+func checkScopeShape(v strictjson.Value) error {
+	switch v.Kind() {
+	case strictjson.KindString:
+		return nil
+	case strictjson.KindArray:
+		return checkStrings(v)
+	}
+	return ErrMalformed
+}
+
+func checkStrings(v strictjson.Value) error {
+	a, err := v.Elements()
+	if err != nil {
+		return ErrMalformed
+	}
+	for a.Next() {
+		if a.Value().Kind() != strictjson.KindString {
 			return ErrMalformed
 		}
 	}
@@ -168,9 +469,21 @@ func (c *Claims) HasAudience(want []string) bool {
 	return false
 }
 
-// Scopes splits the scope claim on spaces (RFC 6749 §3.3). The strings
-// alias c.Scope.
+// Scopes returns the scopes: the scope claim split on spaces (RFC 6749
+// §3.3), or the elements of an array-valued one. The strings alias c.Scope
+// or the payload.
 func (c *Claims) Scopes() []string {
+	if c.scopes.Kind() == strictjson.KindArray {
+		a, _ := c.scopes.Elements()
+		var out []string
+		for a.Next() {
+			s, err := text(a.Value())
+			if err == nil && s != "" {
+				out = append(out, s)
+			}
+		}
+		return out
+	}
 	if c.Scope == "" {
 		return nil
 	}
@@ -182,4 +495,23 @@ func (c *Claims) Scopes() []string {
 		}
 	}
 	return out
+}
+
+// PeekIssuer returns the "iss" claim of payload, a claims set whose
+// signature has not been checked yet, so that the verifier can choose the
+// issuer whose keys check it. ok is false when payload is not a strict JSON
+// object or its iss is absent or not a string. The string may alias
+// payload.
+func PeekIssuer(payload []byte) (iss string, ok bool) {
+	o, err := strictjson.NewObject(payload)
+	if err != nil {
+		return "", false
+	}
+	for o.Next() {
+		if string(o.Name()) == "iss" {
+			s, err := text(o.Value())
+			return s, err == nil && s != ""
+		}
+	}
+	return "", false
 }

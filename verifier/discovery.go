@@ -1,0 +1,94 @@
+package verifier
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/netip"
+	"net/url"
+	"strings"
+)
+
+// maxMetadataBody bounds a fetched metadata document.
+const maxMetadataBody = 256 << 10
+
+// discover returns the jwks_uri of issuer's authorization server metadata:
+// RFC 8414's document (/.well-known/oauth-authorization-server, inserted
+// before the issuer's path), else OpenID Connect Discovery's
+// (/.well-known/openid-configuration, appended to it). The metadata is
+// fetched from the configured issuer only, never from a URL a token names;
+// its "issuer" must equal the configured one exactly (RFC 8414 §3.3,
+// OpenID Connect Discovery §4.3), and its jwks_uri must be https (http only
+// on a loopback host).
+func discover(ctx context.Context, client *http.Client, issuer string) (string, error) {
+	u, err := url.Parse(issuer)
+	if err != nil {
+		return "", fmt.Errorf("discovery: %w", err)
+	}
+	path := strings.TrimSuffix(u.EscapedPath(), "/")
+	base := u.Scheme + "://" + u.Host
+	var errs []error
+	for _, mu := range []string{
+		base + "/.well-known/oauth-authorization-server" + path,
+		base + path + "/.well-known/openid-configuration",
+	} {
+		jwks, err := fetchMetadata(ctx, client, mu, issuer)
+		if err == nil {
+			return jwks, nil
+		}
+		if ctx.Err() != nil {
+			return "", ctx.Err()
+		}
+		errs = append(errs, err)
+	}
+	return "", fmt.Errorf("discovery for %q: %w", issuer, errors.Join(errs...))
+}
+
+func fetchMetadata(ctx context.Context, client *http.Client, metaURL, issuer string) (string, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, metaURL, nil)
+	if err != nil {
+		return "", err
+	}
+	req.Header.Set("Accept", "application/json")
+	resp, err := client.Do(req)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return "", fmt.Errorf("%s: status %d", metaURL, resp.StatusCode)
+	}
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxMetadataBody+1))
+	if err != nil {
+		return "", err
+	}
+	if len(body) > maxMetadataBody {
+		return "", fmt.Errorf("%s: document larger than 256 KiB", metaURL)
+	}
+	var m struct {
+		Issuer  string `json:"issuer"`
+		JWKSURI string `json:"jwks_uri"`
+	}
+	if err := json.Unmarshal(body, &m); err != nil {
+		return "", fmt.Errorf("%s: not a metadata document: %w", metaURL, err)
+	}
+	if m.Issuer != issuer {
+		return "", fmt.Errorf("%s: metadata names issuer %q, not %q", metaURL, m.Issuer, issuer)
+	}
+	j, err := url.Parse(m.JWKSURI)
+	if err != nil || j.Host == "" || (j.Scheme != "https" && (j.Scheme != "http" || !loopback(j.Hostname()))) {
+		return "", fmt.Errorf("%s: jwks_uri %q is not an https URL (http only for loopback)", metaURL, m.JWKSURI)
+	}
+	return m.JWKSURI, nil
+}
+
+func loopback(h string) bool {
+	if h == "localhost" {
+		return true
+	}
+	a, err := netip.ParseAddr(h)
+	return err == nil && a.IsLoopback()
+}

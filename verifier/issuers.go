@@ -1,0 +1,165 @@
+package verifier
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"slices"
+	"time"
+
+	"github.com/authkit-go/authkit"
+	"github.com/authkit-go/authkit/internal/claims"
+	"github.com/authkit-go/authkit/keys"
+)
+
+// trusted is one issuer the Verifier accepts tokens from: its identifier,
+// audience, keys (local, remote or both) and compiled profile. It is
+// immutable after New.
+type trusted struct {
+	iss     string
+	aud     []string
+	keys    *keys.Set   // local keys, or nil
+	remote  *remoteKeys // remote keys, or nil
+	profile string      // the profile's name, for errors
+	types   []string
+	noType  bool // a token without typ is accepted
+	rules   *claims.Rules
+	leeway  time.Duration
+	errType error // prebuilt: typ not accepted
+}
+
+// newTrusted compiles an issuer's profile (nil: RFC 9068).
+func newTrusted(iss string, aud []string, ks *keys.Set, p *authkit.Profile, leeway time.Duration) *trusted {
+	if p == nil {
+		d := authkit.RFC9068Profile()
+		p = &d
+	}
+	if p.Leeway > 0 {
+		leeway = p.Leeway
+	}
+	spec := claims.RuleSpec{
+		Subject:        p.SubjectClaim,
+		Scopes:         p.ScopeClaims,
+		ScopeString:    p.ScopeShapes&authkit.ScopeString != 0,
+		ScopeArray:     p.ScopeShapes&authkit.ScopeArray != 0,
+		Clients:        p.ClientClaims,
+		TokenType:      p.TokenTypeClaim,
+		TokenTypeValue: p.TokenTypeValue,
+		Required:       p.RequiredClaims,
+	}
+	name := p.Name
+	if name == "" {
+		name = "custom"
+	}
+	ti := &trusted{
+		iss: iss, aud: slices.Clone(aud), keys: ks, profile: name,
+		types: slices.Clone(p.Types), noType: p.AllowMissingType,
+		rules: claims.NewRules(spec), leeway: leeway,
+		errType: fmt.Errorf("verifier: %w: typ not accepted by the %s profile", authkit.ErrInvalidToken, name),
+	}
+	return ti
+}
+
+// typeOK reports whether the profile accepts the JWS typ.
+func (ti *trusted) typeOK(typ string) bool {
+	if typ == "" {
+		return ti.noType
+	}
+	for _, t := range ti.types {
+		if claims.IsType(typ, t) {
+			return true
+		}
+	}
+	return false
+}
+
+var errNoKidAmbiguous = fmt.Errorf("verifier: %w: token has no kid and its issuer has more than one key for its alg", authkit.ErrInvalidToken)
+
+// lookupKey finds the key that must verify a token of this issuer with the
+// header's kid and alg. A kid-less token gets the issuer's only key for
+// alg, if it has exactly one. mayFetch reports whether the remote key set
+// may be fetched for a kid it does not hold (false refuses instead: the
+// caller could not yet vouch for the token's iss).
+func (ti *trusted) lookupKey(ctx context.Context, kid string, alg keys.Algorithm, now time.Time, mayFetch func() error) (*keys.Key, bool, error) {
+	if kid == "" {
+		return ti.lookupNoKid(ctx, alg, now, mayFetch)
+	}
+	if ti.keys != nil {
+		if k, ok := ti.keys.Lookup(kid); ok {
+			return k, true, nil
+		}
+	}
+	if ti.remote == nil {
+		return nil, false, nil
+	}
+	if k, ok, known := ti.remote.cached(kid, now); known {
+		return k, ok, nil
+	}
+	if mayFetch != nil {
+		if err := mayFetch(); err != nil {
+			return nil, false, err
+		}
+	}
+	return ti.remote.lookup(ctx, kid, now)
+}
+
+// lookupNoKid returns the one key of the issuer usable for alg.
+func (ti *trusted) lookupNoKid(ctx context.Context, alg keys.Algorithm, now time.Time, mayFetch func() error) (*keys.Key, bool, error) {
+	var found *keys.Key
+	n := 0
+	count := func(s *keys.Set) {
+		for _, k := range s.Keys() {
+			if k.Algorithm() == alg {
+				found = k
+				n++
+			}
+		}
+	}
+	if ti.keys != nil {
+		count(ti.keys)
+	}
+	if ti.remote != nil {
+		set, err := ti.remote.current(ctx, now, mayFetch)
+		if err != nil {
+			return nil, false, err
+		}
+		if set != nil {
+			count(set)
+		}
+	}
+	switch n {
+	case 0:
+		return nil, false, nil
+	case 1:
+		return found, true, nil
+	}
+	return nil, false, errNoKidAmbiguous
+}
+
+// newIssuers builds the Verifier's trusted issuers from c: its own (with
+// WithKeys or WithJWKSURL) first, then those of WithTrustedIssuer.
+func newIssuers(c *authkit.Config) []*trusted {
+	hc := c.HTTPClient
+	if hc == nil {
+		hc = &http.Client{Timeout: 10 * time.Second}
+	}
+	var out []*trusted
+	if c.Keys != nil || c.JWKSURL != "" {
+		ti := newTrusted(c.Issuer, c.Audience, c.Keys, c.Profile, c.Leeway)
+		if c.JWKSURL != "" {
+			ti.remote = newRemoteKeys(c.JWKSURL, hc, c.JWKSRefreshInterval, c.JWKSDefaultAlg, c.Clock, c.Logger)
+		}
+		out = append(out, ti)
+	}
+	for _, t := range c.TrustedIssuers {
+		ti := newTrusted(t.Issuer, t.Audience, t.Keys, t.Profile, c.Leeway)
+		switch {
+		case t.JWKSURL != "":
+			ti.remote = newRemoteKeys(t.JWKSURL, hc, c.JWKSRefreshInterval, c.JWKSDefaultAlg, c.Clock, c.Logger)
+		case t.Discover:
+			ti.remote = newDiscoveredKeys(t.Issuer, hc, c.JWKSRefreshInterval, c.JWKSDefaultAlg, c.Clock, c.Logger)
+		}
+		out = append(out, ti)
+	}
+	return out
+}

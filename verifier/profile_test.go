@@ -1,0 +1,537 @@
+package verifier_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/authkit-go/authkit"
+	"github.com/authkit-go/authkit/keys"
+	"github.com/authkit-go/authkit/verifier"
+)
+
+func genKey(t testing.TB, alg keys.Algorithm) *keys.Key {
+	t.Helper()
+	k, err := keys.Generate(alg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
+
+func pubSet(t testing.TB, ks ...*keys.Key) *keys.Set {
+	t.Helper()
+	var pubs []*keys.Key
+	for _, k := range ks {
+		pubs = append(pubs, k.Public())
+	}
+	s, err := keys.NewVerificationSet(pubs...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func newVerifier(t testing.TB, opts ...authkit.Option) *verifier.Verifier {
+	t.Helper()
+	v, err := verifier.New(opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { v.Close() })
+	return v
+}
+
+// wantRefused asserts err matches want and its message contains msg.
+func wantRefused(t *testing.T, p *authkit.Principal, err error, want error, msg string) {
+	t.Helper()
+	if p != nil || !errors.Is(err, want) || !strings.Contains(fmt.Sprint(err), msg) {
+		t.Fatalf("Verify = %v, %v; want an error matching %v containing %q", p, err, want, msg)
+	}
+}
+
+func TestHeaderMembersRefusedByEveryProfile(t *testing.T) {
+	k := genKey(t, keys.ES256)
+	clk := &clock{t: base}
+	for _, prof := range []authkit.Profile{authkit.RFC9068Profile(), authkit.OIDCProfile(), authkit.SimpleJWTProfile("")} {
+		v := newVerifier(t, authkit.WithKeys(pubSet(t, k)), authkit.WithIssuer("https://auth.example"), authkit.WithAudience("api"),
+			authkit.WithClock(clk.Now), authkit.WithProfile(prof))
+		claims := map[string]any{"iss": "https://auth.example", "sub": "alice", "user_id": 7, "aud": "api", "exp": base.Add(time.Minute).Unix(),
+			"iat": base.Unix(), "jti": "j1", "client_id": "c", "token_type": "access"}
+		hdr := func(extra map[string]any) map[string]any {
+			h := map[string]any{"alg": "ES256", "kid": k.ID(), "typ": "at+jwt"}
+			if prof.Name == "simplejwt" {
+				h["typ"] = "JWT"
+			}
+			for n, x := range extra {
+				h[n] = x
+			}
+			return h
+		}
+		// The control token verifies, so each refusal below is the member's.
+		if _, err := v.Verify(context.Background(), forge(t, k, hdr(nil), claims)); err != nil {
+			t.Fatalf("%s: control token refused: %v", prof.Name, err)
+		}
+		for name, x := range map[string]any{"jku": "https://evil.example/jwks", "x5u": "https://evil.example/c.pem",
+			"jwk": map[string]any{"kty": "EC"}, "x5c": []string{"MIIB"}, "enc": "A128GCM"} {
+			p, err := v.Verify(context.Background(), forge(t, k, hdr(map[string]any{name: x}), claims))
+			wantRefused(t, p, err, authkit.ErrInvalidToken, "unsupported header member "+name)
+			if strings.Contains(err.Error(), "malformed") {
+				t.Errorf("%s: %v reads as malformed", name, err)
+			}
+		}
+	}
+}
+
+func TestAlgorithmMismatchIsNotBadSignature(t *testing.T) {
+	f := newFixture(t, keys.ES256)
+	good := forge(t, f.key, f.header(), f.claims())
+	if _, err := f.ver.Verify(context.Background(), good); err != nil {
+		t.Fatal(err)
+	}
+	h := f.header()
+	h["alg"] = "ES384"
+	p, err := f.ver.Verify(context.Background(), forge(t, genKey(t, keys.ES384), h, f.claims()))
+	wantRefused(t, p, err, authkit.ErrInvalidToken, "algorithm does not match the key")
+	h["alg"] = "none"
+	p, err = f.ver.Verify(context.Background(), forge(t, f.key, h, f.claims()))
+	wantRefused(t, p, err, authkit.ErrInvalidToken, "algorithm does not match the key")
+	p, err = f.ver.Verify(context.Background(), forge(t, genKey(t, keys.ES256), f.header(), f.claims()))
+	wantRefused(t, p, err, authkit.ErrInvalidToken, "signature does not verify")
+	if strings.Contains(err.Error(), "algorithm") {
+		t.Errorf("a bad signature reads as an algorithm mismatch: %v", err)
+	}
+	c := f.claims()
+	delete(c, "client_id")
+	p, err = f.ver.Verify(context.Background(), forge(t, f.key, f.header(), c))
+	wantRefused(t, p, err, authkit.ErrInvalidToken, `"client_id" missing`)
+}
+
+// providerCase is an access token shaped like one provider's.
+type providerCase struct {
+	name    string
+	header  map[string]any // alg and kid are added
+	claims  map[string]any // exp and iat are added
+	profile authkit.Profile
+	scopes  []string
+	client  string
+	subject string
+	noJTI   bool
+}
+
+func providerCases(iss string) []providerCase {
+	oidc := authkit.OIDCProfile()
+	return []providerCase{
+		{"auth0", map[string]any{"typ": "at+jwt"}, map[string]any{"iss": iss, "sub": "auth0|123", "aud": []any{"api", iss + "userinfo"},
+			"scope": "read:msg write:msg", "client_id": "AbC", "jti": "j", "azp": "AbC"}, oidc, []string{"read:msg", "write:msg"}, "AbC", "auth0|123", false},
+		{"auth0-legacy", map[string]any{"typ": "JWT"}, map[string]any{"iss": iss, "sub": "auth0|123", "aud": "api", "scope": "read:msg",
+			"azp": "AbC", "gty": "client-credentials"}, oidc, []string{"read:msg"}, "AbC", "auth0|123", true},
+		{"keycloak", map[string]any{"typ": "JWT"}, map[string]any{"iss": iss, "sub": "f:1:alice", "aud": []any{"api", "account"},
+			"scope": "openid profile email", "azp": "web", "jti": "onrtac:1", "typ": "Bearer", "sid": "s1", "realm_access": map[string]any{"roles": []any{"a"}}},
+			oidc, []string{"openid", "profile", "email"}, "web", "f:1:alice", false},
+		{"okta", map[string]any{}, map[string]any{"iss": iss, "sub": "alice@example.com", "aud": "api", "scp": []any{"openid", "email"},
+			"cid": "0oa1", "jti": "AT.x", "uid": "00u1", "ver": 1}, oidc, []string{"openid", "email"}, "0oa1", "alice@example.com", false},
+		{"entra-v2", map[string]any{"typ": "JWT"}, map[string]any{"iss": iss, "sub": "AAAA", "aud": "api", "scp": "User.Read Files.Read",
+			"azp": "11111111-2222", "ver": "2.0", "tid": "t", "oid": "o", "uti": "u"}, oidc, []string{"User.Read", "Files.Read"}, "11111111-2222", "AAAA", true},
+		{"simplejwt", map[string]any{"typ": "JWT"}, map[string]any{"iss": iss, "aud": "api", "token_type": "access", "jti": "0123abcd",
+			"user_id": 9007199254740993}, authkit.SimpleJWTProfile(""), nil, "", "9007199254740993", false},
+		{"simplejwt-uuid", map[string]any{}, map[string]any{"iss": iss, "aud": "api", "token_type": "access", "jti": "0123abcd",
+			"uid": "8c1f-uuid"}, authkit.SimpleJWTProfile("uid"), nil, "", "8c1f-uuid", false},
+	}
+}
+
+func TestProviderShapedTokens(t *testing.T) {
+	const iss = "https://idp.example/"
+	for _, alg := range []keys.Algorithm{keys.RS256, keys.ES256} {
+		k := genKey(t, alg)
+		for _, tc := range providerCases(iss) {
+			t.Run(string(alg)+"/"+tc.name, func(t *testing.T) {
+				for _, cache := range []int{0, 16} {
+					v := newVerifier(t, authkit.WithTrustedIssuer(authkit.TrustedIssuer{Issuer: iss, Keys: pubSet(t, k), Audience: []string{"api"},
+						Profile: &tc.profile}), authkit.WithClock((&clock{t: base}).Now), authkit.WithVerifyCache(cache))
+					h := map[string]any{"alg": string(alg), "kid": k.ID()}
+					for n, x := range tc.header {
+						h[n] = x
+					}
+					c := map[string]any{"exp": base.Add(time.Hour).Unix(), "iat": base.Unix()}
+					for n, x := range tc.claims {
+						c[n] = x
+					}
+					tok := forge(t, k, h, c)
+					for range 2 { // the second is a cache hit when the cache is on
+						p, err := v.Verify(context.Background(), tok)
+						if err != nil {
+							t.Fatalf("cache %d: %v", cache, err)
+						}
+						if p.Subject != tc.subject || p.ClientID != tc.client || fmt.Sprint(p.Scopes) != fmt.Sprint(tc.scopes) {
+							t.Fatalf("cache %d: subject %q client %q scopes %q; want %q %q %q", cache, p.Subject, p.ClientID, p.Scopes, tc.subject, tc.client, tc.scopes)
+						}
+						if tc.noJTI != (p.TokenID == "") {
+							t.Errorf("TokenID %q", p.TokenID)
+						}
+						for _, n := range []string{"scp", "azp", "cid", "token_type", "user_id", "scope", "client_id", "sub"} {
+							if _, ok := p.Claims[n]; ok {
+								t.Errorf("Claims holds %q, which the profile reads", n)
+							}
+						}
+					}
+				}
+			})
+		}
+	}
+}
+
+func TestProfileRefusals(t *testing.T) {
+	const iss = "https://idp.example"
+	k := genKey(t, keys.ES256)
+	verify := func(t *testing.T, prof authkit.Profile, h, c map[string]any) (*authkit.Principal, error) {
+		v := newVerifier(t, authkit.WithTrustedIssuer(authkit.TrustedIssuer{Issuer: iss, Keys: pubSet(t, k), Audience: []string{"api"}, Profile: &prof}),
+			authkit.WithClock((&clock{t: base}).Now))
+		hh := map[string]any{"alg": "ES256", "kid": k.ID()}
+		for n, x := range h {
+			hh[n] = x
+		}
+		cc := map[string]any{"iss": iss, "aud": "api", "sub": "s", "exp": base.Add(time.Hour).Unix(), "iat": base.Unix()}
+		for n, x := range c {
+			if x == nil {
+				delete(cc, n)
+			} else {
+				cc[n] = x
+			}
+		}
+		return v.Verify(context.Background(), forge(t, k, hh, cc))
+	}
+	oidc, sj := authkit.OIDCProfile(), authkit.SimpleJWTProfile("")
+	sjClaims := func(extra map[string]any) map[string]any {
+		c := map[string]any{"sub": nil, "user_id": 1, "jti": "j", "token_type": "access"}
+		for n, x := range extra {
+			c[n] = x
+		}
+		return c
+	}
+	if _, err := verify(t, sj, nil, sjClaims(nil)); err != nil {
+		t.Fatalf("simplejwt control: %v", err)
+	}
+	if p, err := verify(t, oidc, nil, map[string]any{"scp": []any{"a"}}); err != nil || fmt.Sprint(p.Scopes) != "[a]" {
+		t.Fatalf("oidc control: %v %v", p, err)
+	}
+	cases := []struct {
+		name string
+		prof authkit.Profile
+		h, c map[string]any
+		msg  string
+	}{
+		{"oidc scp number", oidc, nil, map[string]any{"scp": 3}, "malformed claims"},
+		{"oidc scp object", oidc, nil, map[string]any{"scp": map[string]any{"a": true}}, "malformed claims"},
+		{"oidc scp array of numbers", oidc, nil, map[string]any{"scp": []any{"a", 1}}, "malformed claims"},
+		{"oidc scope array of arrays", oidc, nil, map[string]any{"scope": []any{[]any{"a"}}}, "malformed claims"},
+		{"oidc azp number", oidc, nil, map[string]any{"azp": 1}, "malformed claims"},
+		{"oidc typ id+jwt", oidc, map[string]any{"typ": "id+jwt"}, nil, "typ not accepted"},
+		{"oidc iat missing", oidc, nil, map[string]any{"iat": nil}, `"iat" missing`},
+		{"oidc sub missing", oidc, nil, map[string]any{"sub": nil}, "subject missing"},
+		{"simplejwt refresh", sj, nil, sjClaims(map[string]any{"token_type": "refresh"}), "not an access token"},
+		{"simplejwt no token_type", sj, nil, sjClaims(map[string]any{"token_type": nil}), "not an access token"},
+		{"simplejwt token_type number", sj, nil, sjClaims(map[string]any{"token_type": 1}), "malformed claims"},
+		{"simplejwt jti missing", sj, nil, sjClaims(map[string]any{"jti": nil}), `"jti" missing`},
+		{"simplejwt user_id fraction", sj, nil, sjClaims(map[string]any{"user_id": 1.5}), "malformed claims"},
+		{"simplejwt user_id missing", sj, nil, sjClaims(map[string]any{"user_id": nil}), "subject missing"},
+		{"simplejwt typ at+jwt", sj, map[string]any{"typ": "at+jwt"}, sjClaims(nil), "typ not accepted"},
+		{"rfc9068 scp is not scope", authkit.RFC9068Profile(), map[string]any{"typ": "at+jwt"}, map[string]any{"jti": "j", "client_id": "c", "scope": []any{"a"}}, "malformed claims"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			p, err := verify(t, tc.prof, tc.h, tc.c)
+			wantRefused(t, p, err, authkit.ErrInvalidToken, tc.msg)
+		})
+	}
+}
+
+func TestProfileLeeway(t *testing.T) {
+	const iss = "https://idp.example"
+	k := genKey(t, keys.ES256)
+	prof := authkit.OIDCProfile()
+	prof.Leeway = 2 * time.Minute
+	clk := &clock{t: base}
+	v := newVerifier(t, authkit.WithTrustedIssuer(authkit.TrustedIssuer{Issuer: iss, Keys: pubSet(t, k), Audience: []string{"api"}, Profile: &prof}),
+		authkit.WithClock(clk.Now))
+	tok := forge(t, k, map[string]any{"alg": "ES256", "kid": k.ID()}, map[string]any{"iss": iss, "aud": "api", "sub": "s",
+		"exp": base.Add(time.Minute).Unix(), "iat": base.Unix()})
+	clk.Add(2 * time.Minute) // past exp, within the profile's leeway (the verifier's is 30s)
+	if _, err := v.Verify(context.Background(), tok); err != nil {
+		t.Fatalf("within the profile's leeway: %v", err)
+	}
+	clk.Add(2 * time.Minute)
+	if _, err := v.Verify(context.Background(), tok); !errors.Is(err, authkit.ErrTokenExpired) {
+		t.Fatalf("past the profile's leeway: %v", err)
+	}
+}
+
+func TestSeveralIssuers(t *testing.T) {
+	ka, kb := genKey(t, keys.ES256), genKey(t, keys.ES256)
+	const a, b = "https://a.example", "https://b.example/tenant"
+	oidc := authkit.OIDCProfile()
+	v := newVerifier(t, authkit.WithClock((&clock{t: base}).Now),
+		authkit.WithTrustedIssuer(authkit.TrustedIssuer{Issuer: a, Keys: pubSet(t, ka), Audience: []string{"api-a"}}),
+		authkit.WithTrustedIssuer(authkit.TrustedIssuer{Issuer: b, Keys: pubSet(t, kb), Audience: []string{"api-b"}, Profile: &oidc}))
+	tok := func(k *keys.Key, iss, aud, typ string) string {
+		return forge(t, k, map[string]any{"alg": "ES256", "kid": k.ID(), "typ": typ}, map[string]any{"iss": iss, "aud": aud, "sub": "s",
+			"exp": base.Add(time.Hour).Unix(), "iat": base.Unix(), "jti": "j", "client_id": "c"})
+	}
+	ctx := context.Background()
+	if p, err := v.Verify(ctx, tok(ka, a, "api-a", "at+jwt")); err != nil || p.Subject != "s" {
+		t.Fatalf("issuer a: %v", err)
+	}
+	if _, err := v.Verify(ctx, tok(kb, b, "api-b", "JWT")); err != nil {
+		t.Fatalf("issuer b: %v", err)
+	}
+	// Each issuer's profile: a is RFC 9068, so typ JWT is refused there.
+	p, err := v.Verify(ctx, tok(ka, a, "api-a", "JWT"))
+	wantRefused(t, p, err, authkit.ErrInvalidToken, "typ not accepted")
+	// Key confusion: b's key never verifies a's token, even with a's kid.
+	forged := forge(t, kb, map[string]any{"alg": "ES256", "kid": ka.ID(), "typ": "at+jwt"}, map[string]any{"iss": a, "aud": "api-a", "sub": "s",
+		"exp": base.Add(time.Hour).Unix(), "iat": base.Unix(), "jti": "j", "client_id": "c"})
+	p, err = v.Verify(ctx, forged)
+	wantRefused(t, p, err, authkit.ErrInvalidToken, "signature does not verify")
+	p, err = v.Verify(ctx, tok(kb, a, "api-a", "at+jwt")) // b's kid, a's iss: not one of a's keys
+	wantRefused(t, p, err, authkit.ErrInvalidToken, "unknown key")
+	// Audiences are per issuer.
+	p, err = v.Verify(ctx, tok(ka, a, "api-b", "at+jwt"))
+	wantRefused(t, p, err, authkit.ErrInvalidToken, "wrong audience")
+	// Unlisted and missing iss.
+	p, err = v.Verify(ctx, tok(ka, "https://c.example", "api-a", "at+jwt"))
+	wantRefused(t, p, err, authkit.ErrInvalidToken, "issuer not trusted")
+	p, err = v.Verify(ctx, tok(ka, a+"/", "api-a", "at+jwt"))
+	wantRefused(t, p, err, authkit.ErrInvalidToken, "issuer not trusted")
+	p, err = v.Verify(ctx, forge(t, ka, map[string]any{"alg": "ES256", "kid": ka.ID(), "typ": "at+jwt"}, map[string]any{"aud": "api-a", "sub": "s",
+		"exp": base.Add(time.Hour).Unix(), "iat": base.Unix(), "jti": "j", "client_id": "c"}))
+	wantRefused(t, p, err, authkit.ErrInvalidToken, "")
+}
+
+// jwksServer serves the public keys of ks and counts requests.
+func countingJWKS(t *testing.T, ks ...*keys.Key) (*httptest.Server, *atomic.Int64) {
+	t.Helper()
+	var n atomic.Int64
+	doc, err := pubSet(t, ks...).JWKS()
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n.Add(1)
+		w.Header().Set("Content-Type", "application/json")
+		w.Write(doc)
+	}))
+	t.Cleanup(srv.Close)
+	return srv, &n
+}
+
+func TestUnlistedIssuerRefusedBeforeAnyFetch(t *testing.T) {
+	ka, kb := genKey(t, keys.ES256), genKey(t, keys.ES256)
+	srvA, nA := countingJWKS(t, ka)
+	srvB, nB := countingJWKS(t, kb)
+	clk := &clock{t: base}
+	v := newVerifier(t, authkit.WithClock(clk.Now), authkit.WithJWKSRefreshInterval(time.Second),
+		authkit.WithTrustedIssuer(authkit.TrustedIssuer{Issuer: "https://a.example", JWKSURL: srvA.URL, Audience: []string{"api"}}),
+		authkit.WithTrustedIssuer(authkit.TrustedIssuer{Issuer: "https://b.example", JWKSURL: srvB.URL, Audience: []string{"api"}}))
+	good := forge(t, ka, map[string]any{"alg": "ES256", "kid": ka.ID(), "typ": "at+jwt"}, map[string]any{"iss": "https://a.example", "aud": "api", "sub": "s",
+		"exp": base.Add(time.Hour).Unix(), "iat": base.Unix(), "jti": "j", "client_id": "c"})
+	if _, err := v.Verify(context.Background(), good); err != nil {
+		t.Fatal(err)
+	}
+	clk.Add(time.Minute) // past the refetch rate limit
+	before := nA.Load() + nB.Load()
+	for i := range 5 {
+		evil := genKey(t, keys.ES256)
+		tok := forge(t, evil, map[string]any{"alg": "ES256", "kid": fmt.Sprint("new-", i), "typ": "at+jwt"}, map[string]any{"iss": "https://evil.example", "aud": "api",
+			"sub": "s", "exp": base.Add(time.Hour).Unix(), "iat": base.Unix(), "jti": "j", "client_id": "c"})
+		p, err := v.Verify(context.Background(), tok)
+		wantRefused(t, p, err, authkit.ErrInvalidToken, "issuer not trusted")
+	}
+	if after := nA.Load() + nB.Load(); after != before {
+		t.Fatalf("tokens of an unlisted issuer caused %d fetches", after-before)
+	}
+	// A listed issuer with an unknown kid does refetch (so the counter works).
+	tok := forge(t, genKey(t, keys.ES256), map[string]any{"alg": "ES256", "kid": "rotated", "typ": "at+jwt"}, map[string]any{"iss": "https://b.example", "aud": "api",
+		"sub": "s", "exp": base.Add(time.Hour).Unix(), "iat": base.Unix(), "jti": "j", "client_id": "c"})
+	if _, err := v.Verify(context.Background(), tok); !errors.Is(err, authkit.ErrInvalidToken) {
+		t.Fatal(err)
+	}
+	if nB.Load() == 0 || nA.Load()+nB.Load() == before {
+		t.Fatal("an unknown kid of a listed issuer fetched nothing")
+	}
+}
+
+func TestSingleRemoteIssuerWrongIssNeverFetches(t *testing.T) {
+	k := genKey(t, keys.ES256)
+	srv, n := countingJWKS(t, k)
+	clk := &clock{t: base}
+	v := newVerifier(t, authkit.WithClock(clk.Now), authkit.WithJWKSURL(srv.URL), authkit.WithJWKSRefreshInterval(time.Second),
+		authkit.WithIssuer("https://a.example"), authkit.WithAudience("api"))
+	good := forge(t, k, map[string]any{"alg": "ES256", "kid": k.ID(), "typ": "at+jwt"}, map[string]any{"iss": "https://a.example", "aud": "api", "sub": "s",
+		"exp": base.Add(time.Hour).Unix(), "iat": base.Unix(), "jti": "j", "client_id": "c"})
+	if _, err := v.Verify(context.Background(), good); err != nil {
+		t.Fatal(err)
+	}
+	clk.Add(time.Minute)
+	before := n.Load()
+	tok := forge(t, k, map[string]any{"alg": "ES256", "kid": "other", "typ": "at+jwt"}, map[string]any{"iss": "https://evil.example", "aud": "api", "sub": "s",
+		"exp": base.Add(time.Hour).Unix(), "iat": base.Unix(), "jti": "j", "client_id": "c"})
+	p, err := v.Verify(context.Background(), tok)
+	wantRefused(t, p, err, authkit.ErrInvalidToken, "issuer not trusted")
+	if n.Load() != before {
+		t.Fatal("a token of another issuer made the verifier fetch")
+	}
+	// The same token with the right iss does make it fetch.
+	tok = forge(t, k, map[string]any{"alg": "ES256", "kid": "other", "typ": "at+jwt"}, map[string]any{"iss": "https://a.example", "aud": "api", "sub": "s",
+		"exp": base.Add(time.Hour).Unix(), "iat": base.Unix(), "jti": "j", "client_id": "c"})
+	p, err = v.Verify(context.Background(), tok)
+	wantRefused(t, p, err, authkit.ErrInvalidToken, "unknown key")
+	if n.Load() == before {
+		t.Fatal("an unknown kid of the trusted issuer fetched nothing")
+	}
+}
+
+func TestKidlessTokens(t *testing.T) {
+	const iss = "https://a.example"
+	k1, k2, r := genKey(t, keys.ES256), genKey(t, keys.ES256), genKey(t, keys.RS256)
+	claims := map[string]any{"iss": iss, "aud": "api", "sub": "s", "exp": base.Add(time.Hour).Unix(), "iat": base.Unix(), "jti": "j", "client_id": "c"}
+	verify := func(set *keys.Set, k *keys.Key) (*authkit.Principal, error) {
+		v := newVerifier(t, authkit.WithClock((&clock{t: base}).Now),
+			authkit.WithTrustedIssuer(authkit.TrustedIssuer{Issuer: iss, Keys: set, Audience: []string{"api"}}))
+		return v.Verify(context.Background(), forge(t, k, map[string]any{"alg": string(k.Algorithm()), "typ": "at+jwt"}, claims))
+	}
+	if _, err := verify(pubSet(t, k1), k1); err != nil {
+		t.Fatalf("one key: %v", err)
+	}
+	if _, err := verify(pubSet(t, k1, r), k1); err != nil {
+		t.Fatalf("one ES256 key beside an RS256 one: %v", err)
+	}
+	p, err := verify(pubSet(t, k1, k2), k1)
+	wantRefused(t, p, err, authkit.ErrInvalidToken, "no kid")
+	p, err = verify(pubSet(t, r), k1)
+	wantRefused(t, p, err, authkit.ErrInvalidToken, "unknown key")
+	// Remote: the same rule over the fetched document.
+	srv, _ := countingJWKS(t, k1, k2)
+	v := newVerifier(t, authkit.WithClock((&clock{t: base}).Now), authkit.WithJWKSURL(srv.URL), authkit.WithIssuer(iss), authkit.WithAudience("api"))
+	p, err = v.Verify(context.Background(), forge(t, k1, map[string]any{"alg": "ES256", "typ": "at+jwt"}, claims))
+	wantRefused(t, p, err, authkit.ErrInvalidToken, "no kid")
+	srv1, _ := countingJWKS(t, k1)
+	v = newVerifier(t, authkit.WithClock((&clock{t: base}).Now), authkit.WithJWKSURL(srv1.URL), authkit.WithIssuer(iss), authkit.WithAudience("api"))
+	if _, err := v.Verify(context.Background(), forge(t, k1, map[string]any{"alg": "ES256", "typ": "at+jwt"}, claims)); err != nil {
+		t.Fatalf("remote, one key: %v", err)
+	}
+}
+
+func TestTrustedIssuerValidation(t *testing.T) {
+	set := pubSet(t, genKey(t, keys.ES256))
+	bad := authkit.Profile{Name: "bad"} // no types, no missing type
+	cases := map[string][]authkit.Option{
+		"http issuer":       {authkit.WithTrustedIssuer(authkit.TrustedIssuer{Issuer: "http://a.example", Keys: set, Audience: []string{"api"}})},
+		"not a URL":         {authkit.WithTrustedIssuer(authkit.TrustedIssuer{Issuer: "authkit", Keys: set, Audience: []string{"api"}})},
+		"no key source":     {authkit.WithTrustedIssuer(authkit.TrustedIssuer{Issuer: "https://a.example", Audience: []string{"api"}})},
+		"two key sources":   {authkit.WithTrustedIssuer(authkit.TrustedIssuer{Issuer: "https://a.example", Keys: set, JWKSURL: "https://a.example/jwks", Audience: []string{"api"}})},
+		"keys and discover": {authkit.WithTrustedIssuer(authkit.TrustedIssuer{Issuer: "https://a.example", Keys: set, Discover: true, Audience: []string{"api"}})},
+		"no audience":       {authkit.WithTrustedIssuer(authkit.TrustedIssuer{Issuer: "https://a.example", Keys: set})},
+		"http jwks":         {authkit.WithTrustedIssuer(authkit.TrustedIssuer{Issuer: "https://a.example", JWKSURL: "http://a.example/jwks", Audience: []string{"api"}})},
+		"bad profile":       {authkit.WithTrustedIssuer(authkit.TrustedIssuer{Issuer: "https://a.example", Keys: set, Audience: []string{"api"}, Profile: &bad})},
+		"duplicate": {authkit.WithTrustedIssuer(authkit.TrustedIssuer{Issuer: "https://a.example", Keys: set, Audience: []string{"api"}}),
+			authkit.WithTrustedIssuer(authkit.TrustedIssuer{Issuer: "https://a.example", Keys: set, Audience: []string{"other"}})},
+		"duplicate of the default": {authkit.WithKeys(set), authkit.WithIssuer("https://a.example"),
+			authkit.WithTrustedIssuer(authkit.TrustedIssuer{Issuer: "https://a.example", Keys: set, Audience: []string{"api"}})},
+		"profile scope without shape": {authkit.WithProfile(authkit.Profile{Types: []string{"JWT"}, ScopeClaims: []string{"scp"}}), authkit.WithKeys(set)},
+		"profile subject iss":         {authkit.WithProfile(authkit.Profile{Types: []string{"JWT"}, SubjectClaim: "iss"}), authkit.WithKeys(set)},
+		"profile claim two roles":     {authkit.WithProfile(authkit.Profile{Types: []string{"JWT"}, ScopeClaims: []string{"x"}, ScopeShapes: authkit.ScopeString, ClientClaims: []string{"x"}}), authkit.WithKeys(set)},
+		"profile token type alone":    {authkit.WithProfile(authkit.Profile{Types: []string{"JWT"}, TokenTypeClaim: "token_type"}), authkit.WithKeys(set)},
+		"profile leeway":              {authkit.WithProfile(authkit.Profile{Types: []string{"JWT"}, Leeway: time.Hour}), authkit.WithKeys(set)},
+	}
+	for name, opts := range cases {
+		t.Run(name, func(t *testing.T) {
+			v, err := verifier.New(opts...)
+			if err == nil {
+				v.Close()
+			}
+			if !errors.Is(err, authkit.ErrInvalidConfig) {
+				t.Fatalf("verifier.New = %v; want ErrInvalidConfig", err)
+			}
+		})
+	}
+	for _, p := range []authkit.Profile{authkit.RFC9068Profile(), authkit.OIDCProfile(), authkit.SimpleJWTProfile(""), authkit.SimpleJWTProfile("pk")} {
+		if err := p.Validate(); err != nil {
+			t.Errorf("built-in profile %s: %v", p.Name, err)
+		}
+	}
+	// Built-ins are fresh values: changing one changes no other.
+	p := authkit.OIDCProfile()
+	p.Types[0] = "x"
+	if authkit.OIDCProfile().Types[0] == "x" {
+		t.Error("OIDCProfile shares its slices")
+	}
+	if _, err := verifier.New(authkit.WithTrustedIssuer(authkit.TrustedIssuer{Issuer: "http://127.0.0.1:1", Keys: set, Audience: []string{"api"}})); err != nil {
+		t.Errorf("loopback http issuer: %v", err)
+	}
+}
+
+func TestDecodeClaimsPrecision(t *testing.T) {
+	f := newFixture(t, keys.ES256)
+	c := f.claims()
+	const big = "9007199254740993" // 2^53+1: not a float64
+	payload := []byte(`{"iss":"https://auth.example","sub":"alice","aud":"api","exp":` + fmt.Sprint(base.Add(time.Minute).Unix()) +
+		`,"iat":` + fmt.Sprint(base.Unix()) + `,"jti":"j1","client_id":"c","scope":"a b","n":` + big + `,"u":18446744073709551615,` +
+		`"num":` + big + `,"any":` + big + `,"org":{"name":"acme","id":` + big + `},"tags":["x","y"],"fl":1.5}`)
+	_ = c
+	tok := forge(t, f.key, f.header(), payload)
+	type app struct {
+		N    int64          `json:"n"`
+		U    uint64         `json:"u"`
+		Num  any            `json:"num"`
+		Any  map[string]any `json:"org"`
+		Tags []string       `json:"tags"`
+		Fl   float64        `json:"fl"`
+		Sub  string         `json:"sub"`   // registered: never decoded
+		Sc   string         `json:"scope"` // read by the profile: never decoded
+	}
+	for i := range 2 { // cold, then from the verify cache
+		p, err := f.ver.Verify(context.Background(), tok)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var a app
+		if err := p.DecodeClaims(&a); err != nil {
+			t.Fatal(err)
+		}
+		if fmt.Sprint(a.N) != big || a.U != math.MaxUint64 || fmt.Sprint(a.Num) != big || fmt.Sprint(a.Any["id"]) != big ||
+			a.Any["name"] != "acme" || fmt.Sprint(a.Tags) != "[x y]" || a.Fl != 1.5 || a.Sub != "" || a.Sc != "" {
+			t.Fatalf("verify %d decoded %+v", i, a)
+		}
+		// The float64 of Claims cannot hold it: the reason DecodeClaims exists.
+		if fmt.Sprintf("%.0f", p.Claims["n"]) == big {
+			t.Log("Claims kept the precision too")
+		}
+		var wrong struct {
+			N string `json:"n"`
+		}
+		if err := p.DecodeClaims(&wrong); !errors.Is(err, authkit.ErrClaimsDecode) {
+			t.Errorf("a number into a string field: %v", err)
+		}
+	}
+	// Duplicates, at any depth, and case variants refuse the token itself.
+	for _, dup := range []string{`"n":1,"n":2`, `"org":{"a":1,"a":2}`, `"org":1,"ORG":2`, `"l":[{"a":1,"A":2}]`} {
+		payload := []byte(`{"iss":"https://auth.example","sub":"alice","aud":"api","exp":` + fmt.Sprint(base.Add(time.Minute).Unix()) +
+			`,"iat":` + fmt.Sprint(base.Unix()) + `,"jti":"j1","client_id":"c",` + dup + `}`)
+		p, err := f.ver.Verify(context.Background(), forge(t, f.key, f.header(), payload))
+		wantRefused(t, p, err, authkit.ErrInvalidToken, "malformed claims")
+	}
+	// A principal built by hand decodes its Claims.
+	var out struct {
+		Org string `json:"org"`
+	}
+	if err := (&authkit.Principal{Claims: map[string]any{"org": "acme"}}).DecodeClaims(&out); err != nil || out.Org != "acme" {
+		t.Fatalf("hand-built: %+v %v", out, err)
+	}
+}
