@@ -411,8 +411,9 @@ func WithVerifyCache(entries int) Option {
 }
 
 // WithIssuer sets the "iss" the issuer writes and the verifier requires
-// (compared exactly). Default "authkit"; set it to your service's URL in
-// production. Issuer and verifier.
+// (compared exactly) of tokens checked with WithKeys or WithJWKSURL; see
+// WithTrustedIssuer for more issuers. Default "authkit"; set it to your
+// service's URL in production. Issuer and verifier.
 func WithIssuer(iss string) Option {
 	return func(c *Config) error {
 		if err := checkText("WithIssuer", iss, 1024); err != nil {

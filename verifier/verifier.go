@@ -32,13 +32,15 @@
 // the set, or dropped by the remote JWKS, refuses the token; a kid that now
 // names another key sends the token through a full verification), exp, nbf
 // and iat against the clock, revocation, and the principal check. The
-// issuer and audience cannot change: a Verifier's are fixed at New. A hit
-// returns a fresh Principal whose Scopes and Claims are copies.
+// issuers, audiences and profiles cannot change: a Verifier's are fixed at
+// New, and a hit is checked against its own issuer's keys and leeway. A
+// hit returns a fresh Principal whose Scopes and Claims are copies.
 //
 // # Remote keys
 //
-// With authkit.WithJWKSURL, New starts one goroutine that fetches the JWKS
-// document at once and refreshes it in the background before its lifetime
+// With authkit.WithJWKSURL (and for each trusted issuer with a JWKS URL or
+// discovery), New starts one goroutine that fetches the JWKS document at
+// once and refreshes it in the background before its lifetime
 // (the response's Cache-Control max-age, clamped; see
 // authkit.WithJWKSRefreshInterval) ends. A request whose token names a
 // known key never waits for the network. A request whose token names an
@@ -46,7 +48,15 @@
 // interval — but only as long as its own context allows; a context that
 // ends first yields its error (a 503 at the HTTP layer). A refresh that
 // fails keeps the last good keys serving; before the first good fetch the
-// verifier refuses with authkit.ErrStoreUnavailable.
+// verifier refuses with authkit.ErrStoreUnavailable. A document that was
+// fetched but whose key the token names is unusable (an RSA key without
+// "alg" and no authkit.WithJWKSDefaultAlgorithm, an encryption key, a key
+// type authkit does not support) refuses the token with
+// authkit.ErrInvalidToken and says so (JWKS key "k1" unusable: no alg),
+// and each such key is logged at Warn when the document is fetched. With
+// discovery, the goroutine first reads the issuer's metadata (RFC 8414,
+// then OpenID Connect Discovery) from the configured issuer URL, requires
+// its "issuer" to equal it exactly, and takes its https jwks_uri.
 //
 // # Close
 //

@@ -2,9 +2,9 @@ package claims
 
 import (
 	"bytes"
-	"slices"
 	"errors"
 	"math"
+	"slices"
 	"strings"
 	"time"
 	"unsafe"
