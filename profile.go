@@ -376,8 +376,12 @@ func WithTrustedIssuer(t TrustedIssuer) Option {
 	}
 }
 
-// checkTrustedIssuers refuses two trusted issuers with one identifier.
+// checkTrustedIssuers refuses two trusted issuers with one identifier, and
+// a WithProfile with no issuer of its own to apply to.
 func (c *Config) checkTrustedIssuers() error {
+	if c.Profile != nil && c.Keys == nil && c.JWKSURL == "" {
+		return invalid("WithProfile applies to the issuer of WithKeys or WithJWKSURL, and there is none; give each TrustedIssuer its Profile")
+	}
 	seen := make(map[string]bool, len(c.TrustedIssuers)+1)
 	if c.Keys != nil || c.JWKSURL != "" {
 		seen[c.Issuer] = true

@@ -138,7 +138,7 @@ func providerCases(iss string) []providerCase {
 			oidc, []string{"openid", "profile", "email"}, "web", "f:1:alice", false},
 		{"okta", map[string]any{}, map[string]any{"iss": iss, "sub": "alice@example.com", "aud": "api", "scp": []any{"openid", "email"},
 			"cid": "0oa1", "jti": "AT.x", "uid": "00u1", "ver": 1}, oidc, []string{"openid", "email"}, "0oa1", "alice@example.com", false},
-		{"entra-v2", map[string]any{"typ": "JWT"}, map[string]any{"iss": iss, "sub": "AAAA", "aud": "api", "scp": "User.Read Files.Read",
+		{"entra-v2", map[string]any{"typ": "JWT", "x5t": "nOo3ZDrODXEK1jKWhXslHR_KXEg"}, map[string]any{"iss": iss, "sub": "AAAA", "aud": "api", "scp": "User.Read Files.Read",
 			"azp": "11111111-2222", "ver": "2.0", "tid": "t", "oid": "o", "uti": "u"}, oidc, []string{"User.Read", "Files.Read"}, "11111111-2222", "AAAA", true},
 		{"simplejwt", map[string]any{"typ": "JWT"}, map[string]any{"iss": iss, "aud": "api", "token_type": "access", "jti": "0123abcd",
 			"user_id": 9007199254740993}, authkit.SimpleJWTProfile(""), nil, "", "9007199254740993", false},
