@@ -160,9 +160,15 @@ func TestProfileValidate(t *testing.T) {
 	p := authkit.OIDCProfile()
 	opt := authkit.WithProfile(p)
 	p.Types[0], p.Types[1] = "", ""
-	c, err := authkit.BuildConfig(authkit.RoleVerifier, opt)
+	k, _ := keys.Generate(keys.ES256)
+	set, _ := keys.NewVerificationSet(k.Public())
+	c, err := authkit.BuildConfig(authkit.RoleVerifier, opt, authkit.WithKeys(set))
 	if err != nil || c.Profile.Types[0] != "at+jwt" {
 		t.Fatalf("WithProfile did not copy: %v %v", c, err)
+	}
+	// Without WithKeys or WithJWKSURL it would apply to nothing.
+	if _, err := authkit.BuildConfig(authkit.RoleVerifier, opt); !errors.Is(err, authkit.ErrInvalidConfig) {
+		t.Errorf("WithProfile with no issuer of its own: %v", err)
 	}
 	if _, err := authkit.BuildConfig(authkit.RoleIssuer, authkit.WithProfile(authkit.OIDCProfile())); !errors.Is(err, authkit.ErrInvalidConfig) {
 		t.Errorf("WithProfile given to the issuer: %v", err)
