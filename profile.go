@@ -151,6 +151,22 @@ func SimpleJWTProfile(userIDClaim string) Profile {
 	}
 }
 
+// ProfileNamed returns the built-in profile called name: "rfc9068",
+// "oidc" or "simplejwt" (with simplejwt's default USER_ID_CLAIM,
+// "user_id"), as a command line or a configuration file names them. Any
+// other name is an error matching ErrInvalidConfig.
+func ProfileNamed(name string) (Profile, error) {
+	switch name {
+	case "rfc9068":
+		return RFC9068Profile(), nil
+	case "oidc":
+		return OIDCProfile(), nil
+	case "simplejwt":
+		return SimpleJWTProfile(""), nil
+	}
+	return Profile{}, invalid("unknown profile %q: rfc9068, oidc or simplejwt", name)
+}
+
 // maxProfileNames bounds the claim names one Profile may name.
 const maxProfileNames = 48
 

@@ -174,3 +174,15 @@ func TestProfileValidate(t *testing.T) {
 		t.Errorf("WithProfile given to the issuer: %v", err)
 	}
 }
+
+func TestProfileNamed(t *testing.T) {
+	for _, name := range []string{"rfc9068", "oidc", "simplejwt"} {
+		p, err := authkit.ProfileNamed(name)
+		if err != nil || p.Name != name || p.Validate() != nil {
+			t.Errorf("ProfileNamed(%q) = %+v, %v", name, p, err)
+		}
+	}
+	if _, err := authkit.ProfileNamed("RFC9068"); !errors.Is(err, authkit.ErrInvalidConfig) {
+		t.Errorf("unknown name: %v", err)
+	}
+}

@@ -93,3 +93,91 @@ func TestIsAccessTokenType(t *testing.T) {
 		}
 	}
 }
+
+func TestParseWithRules(t *testing.T) {
+	oidc := NewRules(RuleSpec{Subject: "sub", Scopes: []string{"scope", "scp"}, ScopeString: true, ScopeArray: true,
+		Clients: []string{"client_id", "azp", "cid"}, Required: []string{"iat"}})
+	var c Claims
+	// scp comes first in the document, scope first in the rules: scope wins.
+	if err := ParseWith([]byte(`{"scp":["x","y"],"cid":"okta","azp":"entra","scope":"a b","sub":"s","iat":1,"tenant":"t"}`), &c, oidc); err != nil {
+		t.Fatal(err)
+	}
+	if got := c.Scopes(); len(got) != 2 || got[0] != "a" || c.ClientID != "entra" || c.Subject != "s" || c.Missing(oidc) != "" {
+		t.Fatalf("scopes %q client %q subject %q missing %q", got, c.ClientID, c.Subject, c.Missing(oidc))
+	}
+	if _, ok := c.Extra["scp"]; ok || c.Extra["tenant"] != "t" || len(c.Extra) != 1 {
+		t.Fatalf("Extra %v: the rules' claims must not be application claims", c.Extra)
+	}
+	c = Claims{}
+	if err := ParseWith([]byte(`{"scp":["x","y"],"sub":"s"}`), &c, oidc); err != nil || len(c.Scopes()) != 2 || c.Scopes()[1] != "y" {
+		t.Fatalf("scp array: %q %v", c.Scopes(), err)
+	}
+	if c.Missing(oidc) != "iat" {
+		t.Fatalf("Missing = %q, want iat", c.Missing(oidc))
+	}
+	for _, bad := range []string{`{"scp":1}`, `{"scp":{"a":1}}`, `{"scp":["a",null]}`, `{"azp":7}`, `{"scope":true}`} {
+		if err := ParseWith([]byte(bad), &Claims{}, oidc); err == nil {
+			t.Errorf("%s accepted", bad)
+		}
+	}
+	// The RFC 9068 rules take no array, and need client_id.
+	if err := Parse([]byte(`{"scope":["a"]}`), &Claims{}); err == nil {
+		t.Error("RFC 9068 accepted a scope array")
+	}
+	c = Claims{}
+	if err := Parse([]byte(`{"sub":"s","iat":1,"jti":"j"}`), &c); err != nil || c.Missing(nil) != "client_id" {
+		t.Fatalf("Missing = %q, %v; want client_id", c.Missing(nil), err)
+	}
+
+	sj := NewRules(RuleSpec{Subject: "user_id", TokenType: "token_type", TokenTypeValue: "access", Required: []string{"iat", "jti"}})
+	c = Claims{}
+	if err := ParseWith([]byte(`{"user_id":9007199254740993,"token_type":"access","sub":"ignored"}`), &c, sj); err != nil {
+		t.Fatal(err)
+	}
+	if c.Subject != "9007199254740993" || !c.TokenTypeOK || c.Extra != nil {
+		t.Fatalf("subject %q token type %v extra %v", c.Subject, c.TokenTypeOK, c.Extra)
+	}
+	c = Claims{}
+	if err := ParseWith([]byte(`{"user_id":"u","token_type":"refresh"}`), &c, sj); err != nil || c.TokenTypeOK {
+		t.Fatalf("refresh: ok %v %v", c.TokenTypeOK, err)
+	}
+	c = Claims{}
+	if err := ParseWith([]byte(`{"user_id":"u"}`), &c, sj); err != nil || c.TokenTypeOK {
+		t.Fatalf("no token_type: ok %v %v", c.TokenTypeOK, err)
+	}
+	for _, bad := range []string{`{"user_id":1.5}`, `{"user_id":1e3}`, `{"user_id":true}`, `{"token_type":1}`, `{"sub":1}`} {
+		if err := ParseWith([]byte(bad), &Claims{}, sj); err == nil {
+			t.Errorf("%s accepted", bad)
+		}
+	}
+	// A required application claim stays an application claim.
+	req := NewRules(RuleSpec{Subject: "sub", Required: []string{"tenant"}})
+	c = Claims{}
+	if err := ParseWith([]byte(`{"tenant":"t"}`), &c, req); err != nil || c.Missing(req) != "" || c.Extra["tenant"] != "t" {
+		t.Fatalf("required app claim: %v %q %v", c.Extra, c.Missing(req), err)
+	}
+	c = Claims{}
+	if err := ParseWith([]byte(`{"other":1}`), &c, req); err != nil || c.Missing(req) != "tenant" {
+		t.Fatalf("Missing = %q, want tenant", c.Missing(req))
+	}
+}
+
+func TestPeekIssuer(t *testing.T) {
+	for in, want := range map[string]string{`{"sub":"x","iss":"https://a"}`: "https://a", `{"iss":1}`: "", `{"iss":"a","iss":"b"}`: "", `{}`: "", `[`: ""} {
+		if got, ok := PeekIssuer([]byte(in)); got != want && ok == (want != "") || ok != (want != "") {
+			t.Errorf("PeekIssuer(%s) = %q, %v; want %q", in, got, ok, want)
+		}
+	}
+}
+
+func TestIsType(t *testing.T) {
+	for _, tc := range []struct {
+		typ, want string
+		ok        bool
+	}{{"JWT", "JWT", true}, {"jwt", "JWT", true}, {"application/jwt", "JWT", true}, {"Application/AT+JWT", "at+jwt", true},
+		{"application/", "", false}, {"at+jwt", "JWT", false}, {"xapplication/jwt", "JWT", false}} {
+		if IsType(tc.typ, tc.want) != tc.ok {
+			t.Errorf("IsType(%q, %q) = %v", tc.typ, tc.want, !tc.ok)
+		}
+	}
+}

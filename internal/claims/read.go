@@ -101,6 +101,9 @@ func IsAccessTokenType(typ string) bool {
 // in full or without its "application/" prefix, compared without regard
 // to case (RFC 7515 §4.1.9).
 func IsType(typ, want string) bool {
+	if want == "" {
+		return false
+	}
 	if strings.EqualFold(typ, want) {
 		return true
 	}
@@ -110,9 +113,6 @@ func IsType(typ, want string) bool {
 
 // maxNumericDate is 9999-12-31T23:59:59Z: later values are refused.
 const maxNumericDate = 253402300799
-
-// DefaultRules returns the RFC 9068 rules (what a nil *Rules means).
-func DefaultRules() *Rules { return defaultRules }
 
 // NewRules compiles s. The caller has validated the names (non-empty,
 // no duplicates within a list).
@@ -176,15 +176,6 @@ func switchName(n string) bool {
 		return true
 	}
 	return false
-}
-
-// IsApplication reports whether the claim name is an application claim
-// under r: one Parse puts in Claims.Extra.
-func (r *Rules) IsApplication(name string) bool {
-	if r == nil {
-		r = defaultRules
-	}
-	return !switchName(name) && !slices.Contains(r.consumed, name)
 }
 
 func (r *Rules) index(name string) int {
