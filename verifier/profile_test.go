@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/authkit-go/authkit"
+	"github.com/authkit-go/authkit/backends/memory"
 	"github.com/authkit-go/authkit/keys"
 	"github.com/authkit-go/authkit/verifier"
 )
@@ -534,4 +535,62 @@ func TestDecodeClaimsPrecision(t *testing.T) {
 	if err := (&authkit.Principal{Claims: map[string]any{"org": "acme"}}).DecodeClaims(&out); err != nil || out.Org != "acme" {
 		t.Fatalf("hand-built: %+v %v", out, err)
 	}
+}
+
+func TestTokensWithoutJTIStillRevokedBySessionAndCutoff(t *testing.T) {
+	const iss = "https://idp.example"
+	k := genKey(t, keys.ES256)
+	st := memory.New()
+	clk := &clock{t: base}
+	oidc := authkit.OIDCProfile()
+	for _, cache := range []int{0, 16} {
+		v := newVerifier(t, authkit.WithClock(clk.Now), authkit.WithRevocationStore(st), authkit.WithVerifyCache(cache),
+			authkit.WithTrustedIssuer(authkit.TrustedIssuer{Issuer: iss, Keys: pubSet(t, k), Audience: []string{"api"}, Profile: &oidc}))
+		tok := func(sub, sid string) string {
+			return forge(t, k, map[string]any{"alg": "ES256", "kid": k.ID()}, map[string]any{"iss": iss, "aud": "api", "sub": sub, "sid": sid,
+				"exp": base.Add(time.Hour).Unix(), "iat": base.Unix()})
+		}
+		ctx := context.Background()
+		a, b := tok(fmt.Sprint("alice", cache), "s-a"), tok(fmt.Sprint("bob", cache), "s-b")
+		for _, x := range []string{a, b} {
+			if p, err := v.Verify(ctx, x); err != nil || p.TokenID != "" {
+				t.Fatalf("cache %d: %v %v", cache, p, err)
+			}
+		}
+		if err := st.RevokeSessionTokens(ctx, fmt.Sprint("alice", cache), "s-a", base.Add(time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+		if err := st.SetCutoff(ctx, fmt.Sprint("bob", cache), base, base.Add(time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+		for _, x := range []string{a, b} {
+			if _, err := v.Verify(ctx, x); !errors.Is(err, authkit.ErrTokenRevoked) {
+				t.Fatalf("cache %d: a jti-less token of a revoked session or subject: %v", cache, err)
+			}
+		}
+	}
+}
+
+func TestCachedTokenOfTrustedIssuerChecksItsKeys(t *testing.T) {
+	const iss = "https://idp.example"
+	k, other := genKey(t, keys.ES256), genKey(t, keys.ES256)
+	set := pubSet(t, k, other)
+	oidc := authkit.OIDCProfile()
+	v := newVerifier(t, authkit.WithClock((&clock{t: base}).Now),
+		authkit.WithTrustedIssuer(authkit.TrustedIssuer{Issuer: iss, Keys: set, Audience: []string{"api"}, Profile: &oidc}))
+	tok := forge(t, k, map[string]any{"alg": "ES256", "kid": k.ID()}, map[string]any{"iss": iss, "aud": "api", "sub": "s",
+		"exp": base.Add(time.Hour).Unix(), "iat": base.Unix()})
+	for range 2 {
+		if _, err := v.Verify(context.Background(), tok); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if verifier.CacheLen(v) != 1 {
+		t.Fatalf("cache holds %d tokens", verifier.CacheLen(v))
+	}
+	if err := set.Remove(k.ID()); err != nil {
+		t.Fatal(err)
+	}
+	p, err := v.Verify(context.Background(), tok)
+	wantRefused(t, p, err, authkit.ErrInvalidToken, "unknown key")
 }
