@@ -20,7 +20,6 @@ type trusted struct {
 	aud     []string
 	keys    *keys.Set   // local keys, or nil
 	remote  *remoteKeys // remote keys, or nil
-	profile string      // the profile's name, for errors
 	types   []string
 	noType  bool // a token without typ is accepted
 	rules   *claims.Rules
@@ -52,7 +51,7 @@ func newTrusted(iss string, aud []string, ks *keys.Set, p *authkit.Profile, leew
 		name = "custom"
 	}
 	ti := &trusted{
-		iss: iss, aud: slices.Clone(aud), keys: ks, profile: name,
+		iss: iss, aud: slices.Clone(aud), keys: ks,
 		types: slices.Clone(p.Types), noType: p.AllowMissingType,
 		rules: claims.NewRules(spec), leeway: leeway,
 		errType: fmt.Errorf("verifier: %w: typ not accepted by the %s profile", authkit.ErrInvalidToken, name),
