@@ -168,11 +168,13 @@ type Principal struct {
 	// ones), or nil.
 	Claims map[string]any `json:"claims,omitempty"`
 
-	// claimsJSON is the verified token's claims set, exactly as signed,
-	// which DecodeClaims reads; it aliases the copy of the payload the
-	// strings above already use. Package verifier sets it (see
-	// principal_claims.go).
-	claimsJSON string
+	// ClaimsJSON is the verified JWT's claims set exactly as signed, which
+	// DecodeClaims reads so that numbers keep their precision; empty for
+	// other credentials and for a principal built by hand. The verifier
+	// sets it (it shares the one copy of the payload the strings above
+	// use, at no extra allocation); treat it as read-only. It is never
+	// part of the principal's JSON.
+	ClaimsJSON string `json:"-"`
 }
 
 // MarshalJSON encodes p as the JSON object described on [Principal]: the

@@ -10,13 +10,6 @@ import (
 	"unicode/utf8"
 )
 
-// The verifier records a JWT principal's claims set in its unexported
-// field claimsJSON. The root package imports none of its sub-packages but
-// keys, so no internal package can offer a setter: the verifier finds the
-// field by name and type through package reflect, once, and writes it
-// (verifier/principal.go); TestDecodeClaimsPrecision fails if it is renamed
-// or changes type. Nothing outside this module can set it.
-
 // ErrClaimsDecode is matched by the errors of Principal.DecodeClaims.
 var ErrClaimsDecode = errors.New("authkit: claims do not decode")
 
@@ -41,9 +34,9 @@ func (p *Principal) DecodeClaims(v any) error {
 	}
 	var doc []byte
 	switch {
-	case p.claimsJSON != "":
+	case p.ClaimsJSON != "":
 		var err error
-		if doc, err = applicationClaims(p.claimsJSON, p.Claims); err != nil {
+		if doc, err = applicationClaims(p.ClaimsJSON, p.Claims); err != nil {
 			return fmt.Errorf("%w: %w", ErrClaimsDecode, err)
 		}
 	case p.Claims != nil:

@@ -443,8 +443,9 @@ func (v *Verifier) verifyJWT(ctx context.Context, token string) (*authkit.Princi
 		IssuedAt:  c.IssuedAt,
 		ExpiresAt: c.ExpiresAt,
 		Claims:    c.Extra,
+		// The one payload copy backs DecodeClaims too.
+		ClaimsJSON: ps,
 	}
-	setClaimsSource(pr, ps)
 	if v.cache == nil {
 		return v.admit(ctx, pr)
 	}
