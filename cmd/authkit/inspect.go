@@ -51,13 +51,17 @@ var (
 
 // inspect runs "authkit inspect".
 func (c *cli) inspect(ctx context.Context, args []string) error {
-	fs := c.newFlagSet("inspect", "authkit inspect [--jwks FILE|URL] [--issuer ISS] [--audience AUD] TOKEN|-", `
+	fs := c.newFlagSet("inspect", "authkit inspect [--jwks FILE|URL] [--profile P] [--issuer ISS] [--audience AUD] TOKEN|-", `
 Decode a token and print what it says. A JWT's header and claims are printed
 WITHOUT verifying them: anyone can write a JWT that says anything. With --jwks
 (a JWK set file, public or private, or an https:// URL, http:// for loopback)
-the token is also verified — signature, algorithm, key ID, typ at+jwt, issuer,
-audience and times — and inspect prints "valid" or the class of the failure.
-Revocation is a server-side fact and is not checked.
+the token is also verified — signature, algorithm, key ID, typ, issuer,
+audience, times and the claims its profile requires — and inspect prints
+"valid" with the subject and scopes, or the class of the failure. --profile
+says how to read the token: rfc9068 (authkit's own, the default), oidc (the
+access tokens of OAuth/OIDC providers: Auth0, Keycloak, Okta, Entra ID) or
+simplejwt (djangorestframework-simplejwt; --user-id-claim for its
+USER_ID_CLAIM). Revocation is a server-side fact and is not checked.
 
 For authkit's opaque tokens (API tokens "<prefix>_…", refresh tokens
 "<prefix>rt_…") it says which kind the token looks like and whether its
@@ -69,6 +73,8 @@ history and the process list. Exit status: 0 decoded (and valid, with --jwks),
 	jwks := fs.String("jwks", "", "verify against this JWK set `FILE or URL`")
 	iss := fs.String("issuer", authkit.DefaultIssuer, "with --jwks: the issuer (iss) to require")
 	aud := fs.String("audience", authkit.DefaultAudience, "with --jwks: accepted audiences, comma-separated")
+	profileName := fs.String("profile", "rfc9068", "with --jwks: the verification `PROFILE`: rfc9068, oidc or simplejwt")
+	userIDClaim := fs.String("user-id-claim", "", "with --profile simplejwt: the claim naming the user (simplejwt's USER_ID_CLAIM; default user_id)")
 	prefix := fs.String("prefix", "", "opaque token prefix (default: read from the token)")
 	pos, err := parseArgs(fs, args)
 	if err != nil {
@@ -83,6 +89,16 @@ history and the process list. Exit status: 0 decoded (and valid, with --jwks),
 	audiences, err := splitList(*aud)
 	if err != nil {
 		return usagef("--audience: %v", err)
+	}
+	profile, err := authkit.ProfileNamed(*profileName)
+	if err != nil {
+		return usagef("--profile: want rfc9068, oidc or simplejwt, not %s", quote(*profileName))
+	}
+	if *userIDClaim != "" {
+		if *profileName != "simplejwt" {
+			return usagef("--user-id-claim applies to --profile simplejwt only")
+		}
+		profile = authkit.SimpleJWTProfile(*userIDClaim)
 	}
 	token := pos[0]
 	if token == "-" {
@@ -105,7 +121,7 @@ history and the process list. Exit status: 0 decoded (and valid, with --jwks),
 
 	switch strings.Count(token, ".") {
 	case 2:
-		return c.inspectJWT(ctx, token, *jwks, *iss, audiences)
+		return c.inspectJWT(ctx, token, *jwks, *iss, audiences, profile)
 	case 4:
 		fmt.Fprintln(c.stdout, "This looks like an encrypted JWT (JWE, five parts). authkit does not issue or read those.")
 		return errReported
@@ -124,7 +140,7 @@ func readTokenLine(r io.Reader) (string, error) {
 	return string(line), nil
 }
 
-func (c *cli) inspectJWT(ctx context.Context, token, jwks, iss string, audiences []string) error {
+func (c *cli) inspectJWT(ctx context.Context, token, jwks, iss string, audiences []string, profile authkit.Profile) error {
 	parts := strings.SplitN(token, ".", 3)
 	b64 := base64.RawURLEncoding.Strict()
 	header, err1 := b64.DecodeString(parts[0])
@@ -152,7 +168,7 @@ func (c *cli) inspectJWT(ctx context.Context, token, jwks, iss string, audiences
 		return nil
 	}
 
-	opts := []authkit.Option{authkit.WithIssuer(iss), authkit.WithAudience(audiences...)}
+	opts := []authkit.Option{authkit.WithIssuer(iss), authkit.WithAudience(audiences...), authkit.WithProfile(profile)}
 	if strings.HasPrefix(jwks, "https://") || strings.HasPrefix(jwks, "http://") {
 		opts = append(opts, authkit.WithJWKSURL(jwks))
 	} else {
@@ -166,14 +182,20 @@ func (c *cli) inspectJWT(ctx context.Context, token, jwks, iss string, audiences
 	if err != nil {
 		return usagef("%v", err)
 	}
+	defer v.Close()
 	vctx, cancel := context.WithTimeout(ctx, jwksFetchTimeout)
 	defer cancel()
 	p, err := v.Verify(vctx, token)
 	if err == nil {
-		fmt.Fprintf(w, "\nVerification: VALID (signature, key, issuer, audience and times; revocation is not checked offline)\n")
+		fmt.Fprintf(w, "\nVerification: VALID under the %s profile (signature, key, issuer, audience, times and required claims; revocation is not checked offline)\n", profile.Name)
 		fmt.Fprintf(w, "  subject  %s\n", safeText(p.Subject))
+		scopes := "(none)"
 		if len(p.Scopes) > 0 {
-			fmt.Fprintf(w, "  scopes   %s\n", safeText(strings.Join(p.Scopes, " ")))
+			scopes = safeText(strings.Join(p.Scopes, " "))
+		}
+		fmt.Fprintf(w, "  scopes   %s\n", scopes)
+		if p.ClientID != "" {
+			fmt.Fprintf(w, "  client   %s\n", safeText(p.ClientID))
 		}
 		if !p.ExpiresAt.IsZero() {
 			fmt.Fprintf(w, "  expires  %s\n", p.ExpiresAt.UTC().Format(time.RFC3339))

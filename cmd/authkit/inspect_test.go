@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/authkit-go/authkit"
 	"github.com/authkit-go/authkit/backends/memory"
+	"github.com/authkit-go/authkit/internal/jws"
 	"github.com/authkit-go/authkit/issuer"
 	"github.com/authkit-go/authkit/keys"
 )
@@ -204,4 +206,61 @@ func TestInspectJWKSURLUnreachable(t *testing.T) {
 	// Port 1 on loopback: nothing listens, the fetch fails at once.
 	runCLI(t, "", "inspect", pair.AccessToken, "--jwks", "http://127.0.0.1:1/.well-known/jwks.json").
 		must(t, exitFailure, []string{"FAILED: the keys could not be fetched (authkit.ErrStoreUnavailable)"}, nil)
+}
+
+// --profile reads the tokens of other issuers: an OIDC provider's (typ
+// JWT, scopes in an scp array, no jti, the client in azp) and
+// simplejwt's (token_type access, the user in user_id); the default
+// rfc9068 profile refuses both, and a refresh token of simplejwt's is
+// refused under its profile.
+func TestInspectProfiles(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	file, set := keyFile(t, dir, "keys.json", keys.RS256, "okta-1")
+	k := set.Active()
+	now := time.Now().Unix()
+	sign := func(claims map[string]any) string {
+		t.Helper()
+		payload, err := json.Marshal(claims)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tok, err := jws.Sign(k, "JWT", payload)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tok
+	}
+	const iss = "https://idp.example"
+	oidc := sign(map[string]any{"iss": iss, "sub": "00u1", "aud": "api://default", "iat": now, "exp": now + 300,
+		"scp": []string{"orders:read", "orders:write"}, "azp": "web-app"})
+	simple := sign(map[string]any{"iss": iss, "aud": "api", "token_type": "access", "user_id": 42, "jti": "8f1c", "iat": now, "exp": now + 300})
+	simpleRefresh := sign(map[string]any{"iss": iss, "aud": "api", "token_type": "refresh", "user_id": 42, "jti": "8f1d", "iat": now, "exp": now + 300})
+	uid := sign(map[string]any{"iss": iss, "aud": "api", "token_type": "access", "uid": "u-7", "jti": "8f1e", "iat": now, "exp": now + 300})
+
+	for _, tc := range []struct {
+		name     string
+		args     []string
+		code     int
+		inStdout []string
+	}{
+		{"oidc", []string{oidc, "--jwks", file, "--profile", "oidc", "--issuer", iss, "--audience", "api://default"}, exitOK,
+			[]string{"VALID under the oidc profile", "subject  00u1", "scopes   orders:read orders:write", "client   web-app"}},
+		{"oidc under rfc9068", []string{oidc, "--jwks", file, "--issuer", iss, "--audience", "api://default"}, exitFailure,
+			[]string{"FAILED: token invalid", "typ"}},
+		{"simplejwt", []string{simple, "--jwks", file, "--profile", "simplejwt", "--issuer", iss, "--audience", "api"}, exitOK,
+			[]string{"VALID under the simplejwt profile", "subject  42", "scopes   (none)"}},
+		{"simplejwt refresh token", []string{simpleRefresh, "--jwks", file, "--profile", "simplejwt", "--issuer", iss, "--audience", "api"}, exitFailure,
+			[]string{"FAILED: token invalid", "token type"}},
+		{"simplejwt wrong audience", []string{simple, "--jwks", file, "--profile", "simplejwt", "--issuer", iss, "--audience", "other"}, exitFailure,
+			[]string{"FAILED"}},
+		{"simplejwt USER_ID_CLAIM", []string{uid, "--jwks", file, "--profile", "simplejwt", "--user-id-claim", "uid", "--issuer", iss, "--audience", "api"}, exitOK,
+			[]string{"subject  u-7"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			runCLI(t, "", append([]string{"inspect"}, tc.args...)...).must(t, tc.code, tc.inStdout, nil)
+		})
+	}
+	runCLI(t, "", "inspect", oidc, "--jwks", file, "--profile", "okta").must(t, exitUsage, nil, []string{"--profile", "rfc9068, oidc or simplejwt"})
+	runCLI(t, "", "inspect", oidc, "--jwks", file, "--user-id-claim", "uid").must(t, exitUsage, nil, []string{"--profile simplejwt only"})
 }
