@@ -1,0 +1,172 @@
+package authkit
+
+import (
+	"context"
+	"time"
+)
+
+// OAuth 2.0 client registrations and authorization codes (RFC 6749 §2,
+// §4.1; RFC 7636). The HTTP layer (token endpoint client authentication,
+// the client_credentials and authorization_code grants) reads them
+// through a ClientStore; a backend that offers one implements it beside
+// Store and the application passes the same value.
+
+// Grant types a Client may be allowed, as RFC 6749 names them.
+const (
+	GrantAuthorizationCode = "authorization_code"
+	GrantClientCredentials = "client_credentials"
+	GrantRefreshToken      = "refresh_token"
+	GrantPassword          = "password"
+)
+
+// Limits a ClientStore enforces on what it is given; more yields an error
+// matching ErrInvalidRequest and stores nothing.
+const (
+	// MaxClientIDLen bounds Client.ID (1 to 128 bytes).
+	MaxClientIDLen = 128
+	// MaxClientNameLen bounds Client.Name.
+	MaxClientNameLen = 256
+	// MaxClientJWKSLen bounds Client.JWKS (a JWK set document).
+	MaxClientJWKSLen = 64 << 10
+	// MaxRedirectURIs bounds Client.RedirectURIs; MaxRedirectURILen each.
+	MaxRedirectURIs   = 32
+	MaxRedirectURILen = 2048
+	// MaxClientScopes bounds Client.Scopes and AuthorizationCode.Scopes.
+	MaxClientScopes = 128
+	// MaxCodeChallengeLen bounds AuthorizationCode.Challenge (RFC 7636 §4.2
+	// allows 43 to 128 characters).
+	MaxCodeChallengeLen = 128
+)
+
+// Client is a registered OAuth 2.0 client. A confidential client
+// authenticates with a secret (SecretHash set: client_secret_basic or
+// client_secret_post) or with a key (JWKS set: private_key_jwt, RFC 7523);
+// a public client (neither) cannot keep a secret and must use PKCE. The
+// secret itself is never stored.
+type Client struct {
+	// ID is the client_id: public, 1 to MaxClientIDLen bytes of visible
+	// ASCII.
+	ID string
+	// Name is a label for people (consent pages, listings).
+	Name string
+	// SecretHash identifies the client's secret; the zero value means the
+	// client has none.
+	SecretHash TokenHash `json:"-"`
+	// JWKS is the client's public key set for private_key_jwt, as a JWK
+	// set document; empty when it authenticates otherwise.
+	JWKS []byte
+	// GrantTypes lists the grants the client may use (Grant…).
+	GrantTypes []string
+	// Scopes lists the scopes the client may be granted; tokens it gets
+	// carry a subset.
+	Scopes []string
+	// RedirectURIs lists the exact redirect URIs of the authorization-code
+	// grant (compared byte for byte, RFC 9700 §2.1).
+	RedirectURIs []string
+	// AccessTTL and RefreshTTL override the server's lifetimes for the
+	// client's tokens; zero keeps the server's.
+	AccessTTL  time.Duration `json:"-"`
+	RefreshTTL time.Duration `json:"-"`
+	// CreatedAt is when the client was registered; SecretRotatedAt when
+	// its secret was last set (zero: never rotated).
+	CreatedAt       time.Time
+	SecretRotatedAt time.Time `json:"-"`
+}
+
+// Public reports whether c has no credentials of its own (no secret and
+// no key set): a public client, which must use PKCE.
+func (c Client) Public() bool { return c.SecretHash == (TokenHash{}) && len(c.JWKS) == 0 }
+
+// AllowsGrant reports whether c may use the grant type g.
+func (c Client) AllowsGrant(g string) bool {
+	for _, x := range c.GrantTypes {
+		if x == g {
+			return true
+		}
+	}
+	return false
+}
+
+// AuthorizationCode is the stored form of an authorization code (RFC 6749
+// §4.1.2): short-lived, single use, bound to its client, redirect URI and
+// PKCE challenge. The code itself is never stored.
+type AuthorizationCode struct {
+	// Hash identifies the code.
+	Hash TokenHash
+	// ClientID and RedirectURI are those of the authorization request;
+	// the token request must present the same.
+	ClientID    string
+	RedirectURI string
+	// Subject is the user who authorized; Scopes what was granted.
+	Subject string
+	Scopes  []string
+	// Challenge is the PKCE S256 code_challenge (RFC 7636 §4.2).
+	Challenge string
+	// Claims are application claims the login put into the tokens (JSON
+	// object); nil for none.
+	Claims []byte
+	// CreatedAt and ExpiresAt bound the code's life.
+	CreatedAt time.Time
+	ExpiresAt time.Time
+	// UsedAt is when the code was redeemed (zero: not yet); SessionID the
+	// session that redemption created, once recorded, so that a second
+	// redemption can revoke it (RFC 6749 §4.1.2).
+	UsedAt    time.Time
+	SessionID string
+}
+
+// ClientStore keeps OAuth 2.0 client registrations and authorization
+// codes. It is optional: a backend that offers it implements it beside
+// Store, and the HTTP layer finds it by a type assertion on the store it
+// was given (or is given one explicitly). Application code manages clients
+// through the CLI or its own admin tooling; authorization codes are the
+// HTTP layer's. The shared rules in the RefreshStore doc apply (ctx,
+// ErrStoreUnavailable, µs timestamps, byte-exact comparison, no aliasing:
+// a store keeps copies of the slices it is given and returns fresh ones).
+//
+// Package conformance checks these rules with RunClientStore.
+type ClientStore interface {
+	// CreateClient stores c. A client with the same ID already present
+	// yields ErrConflict and stores nothing. Fields over the Max… limits
+	// yield ErrInvalidRequest.
+	CreateClient(ctx context.Context, c Client) error
+
+	// GetClient returns the client id, or ErrNotFound.
+	GetClient(ctx context.Context, id string) (Client, error)
+
+	// ListClients returns every client, oldest first (ties by ID).
+	ListClients(ctx context.Context) ([]Client, error)
+
+	// SetClientSecret replaces client id's secret hash with h (the zero
+	// hash removes it) and sets SecretRotatedAt to at, as one step.
+	// ErrNotFound if there is no such client.
+	SetClientSecret(ctx context.Context, id string, h TokenHash, at time.Time) error
+
+	// DeleteClient deletes client id; its authorization codes stop
+	// redeeming (RedeemAuthorizationCode answers ErrNotFound for them).
+	// ErrNotFound if there is no such client.
+	DeleteClient(ctx context.Context, id string) error
+
+	// CreateAuthorizationCode stores code, unused. A code with the same
+	// hash already present yields ErrConflict and stores nothing; a code
+	// whose ClientID names no client yields ErrNotFound.
+	CreateAuthorizationCode(ctx context.Context, code AuthorizationCode) error
+
+	// RedeemAuthorizationCode marks the code with hash h used at now, as
+	// one atomic step, and returns it with UsedAt set. A code never
+	// stored, whose client was deleted, or expired at now (ExpiresAt <=
+	// now) yields ErrNotFound. A code already redeemed yields the stored
+	// record (UsedAt and SessionID of the first redemption) together with
+	// an error matching ErrTokenReused: of any number of concurrent
+	// redemptions through any handles, exactly one succeeds.
+	RedeemAuthorizationCode(ctx context.Context, h TokenHash, now time.Time) (AuthorizationCode, error)
+
+	// SetAuthorizationCodeSession records the session that the redemption
+	// of code h created. ErrNotFound if there is no such code.
+	SetAuthorizationCodeSession(ctx context.Context, h TokenHash, sessionID string) error
+
+	// DeleteExpiredAuthorizationCodes deletes at most limit codes whose
+	// ExpiresAt is at or before now, redeemed or not, and returns how many
+	// it deleted. limit > 0.
+	DeleteExpiredAuthorizationCodes(ctx context.Context, now time.Time, limit int) (int, error)
+}
