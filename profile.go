@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/url"
 	"slices"
+	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -38,6 +39,9 @@ const (
 // non-empty subject; and every JWS rule holds (alg bound to the key, no
 // "crit", "jku", "x5u", "jwk", "x5c" or "enc"). A claim the profile reads
 // with the wrong JSON type refuses the token: it is never read as absent.
+// The only exceptions are the explicit opt-ins AllowMissingIssuer and
+// AllowMissingAudience, which no built-in profile sets (see
+// "Relaxations" below).
 //
 // The claims a profile reads into the Principal (subject, scopes, client,
 // token type) are not application claims: they are not in
@@ -49,6 +53,18 @@ const (
 // one accepts tokens that cannot be revoked one by one (Entra ID writes
 // none). Revocation of a session ("sid") and a subject's cutoff (by "iat")
 // still apply to such tokens when they carry those claims.
+//
+// # Relaxations
+//
+// AllowMissingIssuer and AllowMissingAudience exist for issuers that by
+// default write neither "iss" nor "aud" (djangorestframework-simplejwt
+// without its ISSUER and AUDIENCE settings). Each gives up a check RFC 9068
+// and RFC 8725 §3.8–3.9 rely on, so each is off in every built-in profile,
+// and Validate refuses both in a profile that accepts typ "at+jwt" (RFC
+// 9068 §2.2 requires "iss" and "aud" of such tokens). A token that carries
+// the claim is still checked exactly as without the opt-in. HeaderTypes is
+// not a relaxation of the token: it adds Authorization scheme words under
+// which the issuer's tokens are presented.
 type Profile struct {
 	// Name names the profile in errors and logs ("rfc9068"); optional.
 	Name string
@@ -84,6 +100,45 @@ type Profile struct {
 	// Leeway is the clock skew tolerated for exp, nbf and iat; 0 means the
 	// verifier's (WithLeeway, 30 seconds by default). At most 5 minutes.
 	Leeway time.Duration
+	// HeaderTypes are extra Authorization scheme words under which
+	// verifier.Verifier.Authenticate accepts a JWT access token of an
+	// issuer with this profile, as simplejwt's AUTH_HEADER_TYPES
+	// ("Authorization: JWT <token>"). They are compared without regard to
+	// case (RFC 9110 §11.1). The credential is checked as a Bearer one is
+	// (token68 syntax, size bounds, Django REST framework's chain rule: a
+	// word that finds its credential and refuses it ends the chain), but
+	// only a JWT is accepted under such a word, never an API token, and
+	// only when the issuer chosen by its "iss" has the word in its own
+	// profile: a word given to one issuer is no door for another's tokens.
+	// The built-in schemes ("Bearer", "Token", "Basic") are chosen with
+	// WithSchemes and cannot be listed here; Bearer stays accepted for this
+	// issuer when WithSchemes includes it. At most 8 words of 1 to 32
+	// letters, digits, "-", "." or "_". None by default.
+	HeaderTypes []string
+	// AllowMissingIssuer accepts a token with no "iss" claim at all as a
+	// token of the issuer this profile is given to (WithProfile's, or the
+	// TrustedIssuer's). A token that has an "iss" (even "" or not a
+	// string) is still chosen and checked by it: it never counts as
+	// missing. At most one issuer of a verifier may have this profile
+	// flag, its keys must be WithKeys, WithJWKSURL or TrustedIssuer.Keys or
+	// JWKSURL (never Discover: metadata vouches for tokens that name the
+	// issuer), and a token without "iss" is verified with those keys only.
+	//
+	// What is given up: the token no longer says who issued it, so any
+	// signer holding those keys (for an HS256 secret: every service that
+	// shares it) can mint tokens this verifier accepts, whatever they were
+	// minted for. Give such an issuer keys of its own. Off by default;
+	// refused with typ "at+jwt".
+	AllowMissingIssuer bool
+	// AllowMissingAudience accepts a token with no "aud" claim; a token
+	// that has one must still contain one of the issuer's audiences.
+	//
+	// What is given up: a token without "aud" names no recipient, so it
+	// can be replayed at every service that trusts the same keys (for an
+	// HS256 secret: every service sharing it), and this verifier cannot
+	// tell a token minted for another service from one minted for it.
+	// Off by default; refused with typ "at+jwt".
+	AllowMissingAudience bool
 }
 
 // RFC9068Profile returns authkit's own profile, the verifier's default:
@@ -135,7 +190,16 @@ func OIDCProfile() Profile {
 // integer. simplejwt writes no scopes and no client.
 //
 // simplejwt writes "iss" and "aud" only when its ISSUER and AUDIENCE
-// settings are set; authkit requires both, so set them.
+// settings are set, and authkit requires both unless the profile says
+// otherwise: set ISSUER and AUDIENCE in Django, or set AllowMissingIssuer
+// and AllowMissingAudience on the returned profile, knowing what they give
+// up (see Profile). Neither is set here.
+//
+// HeaderTypes is empty: simplejwt's default AUTH_HEADER_TYPES is
+// ("Bearer",), which the verifier's default schemes already accept. A
+// deployment that sends "Authorization: JWT <token>" sets
+// HeaderTypes = []string{"JWT"}, mirroring its own setting, so that no
+// scheme is accepted that the Django side does not itself use.
 func SimpleJWTProfile(userIDClaim string) Profile {
 	if userIDClaim == "" {
 		userIDClaim = "user_id"
@@ -182,7 +246,40 @@ func (p Profile) clone() Profile {
 	p.RequiredClaims = slices.Clone(p.RequiredClaims)
 	p.ScopeClaims = slices.Clone(p.ScopeClaims)
 	p.ClientClaims = slices.Clone(p.ClientClaims)
+	p.HeaderTypes = slices.Clone(p.HeaderTypes)
 	return p
+}
+
+// Bounds of Profile.HeaderTypes.
+const (
+	maxHeaderTypes   = 8
+	maxHeaderTypeLen = 32
+)
+
+// headerTypeOK reports whether w is a scheme word HeaderTypes accepts: a
+// token (RFC 9110 §5.6.2) of letters, digits, "-", "." and "_".
+func headerTypeOK(w string) bool {
+	if w == "" || len(w) > maxHeaderTypeLen {
+		return false
+	}
+	for i := 0; i < len(w); i++ {
+		c := w[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '.' || c == '_') {
+			return false
+		}
+	}
+	return true
+}
+
+// acceptsAccessTokenType reports whether p accepts typ "at+jwt".
+func (p Profile) acceptsAccessTokenType() bool {
+	for _, t := range p.Types {
+		t = strings.ToLower(t)
+		if t == "at+jwt" || t == "application/at+jwt" {
+			return true
+		}
+	}
+	return false
 }
 
 // Validate reports what is wrong with p, with an error matching
@@ -268,12 +365,35 @@ func (p Profile) Validate() error {
 	if p.Leeway < 0 || p.Leeway > 5*time.Minute {
 		return bad("Leeway %v: must be between 0 and 5m", p.Leeway)
 	}
+	if len(p.HeaderTypes) > maxHeaderTypes {
+		return bad("more than %d HeaderTypes", maxHeaderTypes)
+	}
+	for i, w := range p.HeaderTypes {
+		if !headerTypeOK(w) {
+			return bad("header type %q: 1 to %d letters, digits, '-', '.' or '_'", w, maxHeaderTypeLen)
+		}
+		switch strings.ToLower(w) {
+		case SchemeBearer, SchemeToken, SchemeBasic:
+			return bad("header type %q is a built-in scheme: choose it with WithSchemes", w)
+		}
+		for _, x := range p.HeaderTypes[:i] {
+			if strings.EqualFold(x, w) {
+				return bad("header type %q twice", w)
+			}
+		}
+	}
+	if (p.AllowMissingIssuer || p.AllowMissingAudience) && p.acceptsAccessTokenType() {
+		return bad("AllowMissingIssuer and AllowMissingAudience cannot go with typ at+jwt: RFC 9068 §2.2 requires iss and aud")
+	}
 	return nil
 }
 
 // WithProfile sets the verification profile of the verifier's own trusted
 // issuer (the one WithIssuer, WithAudience, WithKeys and WithJWKSURL
-// describe). Default RFC9068Profile. p is copied. Verifier only.
+// describe). Default RFC9068Profile. With p.AllowMissingIssuer, a token
+// without "iss" counts as WithIssuer's; with p.AllowMissingAudience, a
+// token without "aud" is accepted (see Profile for what each gives up).
+// p is copied. Verifier only.
 func WithProfile(p Profile) Option {
 	p = p.clone()
 	return func(c *Config) error {
@@ -306,7 +426,9 @@ type TrustedIssuer struct {
 	// Audience lists the audiences accepted: the token's "aud" must
 	// contain one of them. At least one.
 	Audience []string
-	// Profile is the issuer's profile; nil is RFC9068Profile.
+	// Profile is the issuer's profile; nil is RFC9068Profile. With
+	// Profile.AllowMissingIssuer, a token without "iss" is this issuer's
+	// too (Keys or JWKSURL only, never Discover).
 	Profile *Profile
 }
 
@@ -361,6 +483,9 @@ func (t TrustedIssuer) validate() error {
 		if err := t.Profile.Validate(); err != nil {
 			return fmt.Errorf("WithTrustedIssuer(%q): %w", t.Issuer, err)
 		}
+		if t.Profile.AllowMissingIssuer && t.Discover {
+			return bad("a profile with AllowMissingIssuer needs Keys or JWKSURL, never Discover: the metadata vouches only for tokens that name the issuer")
+		}
 	}
 	return nil
 }
@@ -392,21 +517,32 @@ func WithTrustedIssuer(t TrustedIssuer) Option {
 	}
 }
 
-// checkTrustedIssuers refuses two trusted issuers with one identifier, and
-// a WithProfile with no issuer of its own to apply to.
+// checkTrustedIssuers refuses two trusted issuers with one identifier, a
+// WithProfile with no issuer of its own to apply to, and more than one
+// issuer that accepts tokens without "iss".
 func (c *Config) checkTrustedIssuers() error {
 	if c.Profile != nil && c.Keys == nil && c.JWKSURL == "" {
 		return invalid("WithProfile applies to the issuer of WithKeys or WithJWKSURL, and there is none; give each TrustedIssuer its Profile")
 	}
 	seen := make(map[string]bool, len(c.TrustedIssuers)+1)
+	noIss := ""
 	if c.Keys != nil || c.JWKSURL != "" {
 		seen[c.Issuer] = true
+		if c.Profile != nil && c.Profile.AllowMissingIssuer {
+			noIss = c.Issuer
+		}
 	}
 	for _, t := range c.TrustedIssuers {
 		if seen[t.Issuer] {
 			return invalid("WithTrustedIssuer(%q): the issuer is trusted twice", t.Issuer)
 		}
 		seen[t.Issuer] = true
+		if t.Profile != nil && t.Profile.AllowMissingIssuer {
+			if noIss != "" {
+				return invalid("WithTrustedIssuer(%q): AllowMissingIssuer is already set for %q; a token without iss can belong to one issuer only", t.Issuer, noIss)
+			}
+			noIss = t.Issuer
+		}
 	}
 	return nil
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -55,6 +56,42 @@ func ExampleSimpleJWTProfile() {
 	fmt.Println(errors.Is(err, authkit.ErrInvalidToken))
 	// Output:
 	// 42 8f2b6c1e4a9d4c0b9e1f2a3b4c5d6e7f acme <nil>
+	// true
+}
+
+// A default djangorestframework-simplejwt deployment (no ISSUER, no
+// AUDIENCE) writes tokens without "iss" and "aud"; with
+// AUTH_HEADER_TYPES = ("JWT",) its clients send "Authorization: JWT …".
+// Each of these needs an explicit opt-in on the profile.
+func ExampleSimpleJWTProfile_defaultSettings() {
+	k, _ := keys.NewHMAC(keys.HS256, []byte("the SIGNING_KEY shared with Django, 32 bytes or more"), "")
+	set, _ := keys.NewSet(k)
+	p := authkit.SimpleJWTProfile("user_id") // USER_ID_CLAIM
+	p.HeaderTypes = []string{"JWT"}          // AUTH_HEADER_TYPES = ("JWT",)
+	p.AllowMissingIssuer = true              // ISSUER = None: a token without iss is this issuer's
+	p.AllowMissingAudience = true            // AUDIENCE = None: replayable wherever SIGNING_KEY is shared
+	v, err := verifier.New(authkit.WithKeys(set), authkit.WithIssuer("https://shop.example"), authkit.WithProfile(p))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer v.Close()
+
+	now := time.Now()
+	tok := sign(k, map[string]any{"alg": "HS256", "typ": "JWT"}, map[string]any{"token_type": "access",
+		"exp": now.Add(5 * time.Minute).Unix(), "iat": now.Unix(), "jti": "8f2b6c1e4a9d4c0b9e1f2a3b4c5d6e7f", "user_id": 42})
+	r, _ := http.NewRequest("GET", "https://api.example/orders", nil)
+	r.Header.Set("Authorization", "JWT "+tok)
+	pr, err := v.Authenticate(r)
+	fmt.Println(pr.Subject, err)
+
+	// A token that names an issuer is still checked against it.
+	tok = sign(k, map[string]any{"alg": "HS256", "typ": "JWT"}, map[string]any{"token_type": "access", "iss": "https://other.example",
+		"exp": now.Add(5 * time.Minute).Unix(), "iat": now.Unix(), "jti": "8f2b6c1e4a9d4c0b9e1f2a3b4c5d6e7f", "user_id": 42})
+	_, err = v.Verify(context.Background(), tok)
+	fmt.Println(errors.Is(err, authkit.ErrInvalidToken))
+	// Output:
+	// 42 <nil>
 	// true
 }
 
@@ -141,20 +178,47 @@ func TestProfileValidate(t *testing.T) {
 		t.Fatal(err)
 	}
 	for name, p := range map[string]authkit.Profile{
-		"nothing accepted": {},
-		"empty type":       {Types: []string{""}},
-		"type twice":       {Types: []string{"JWT", "JWT"}},
-		"unknown shape":    {Types: []string{"JWT"}, ScopeClaims: []string{"scp"}, ScopeShapes: 8},
-		"scope claim jti":  {Types: []string{"JWT"}, ScopeClaims: []string{"jti"}, ScopeShapes: authkit.ScopeString},
-		"client claim iss": {Types: []string{"JWT"}, ClientClaims: []string{"iss"}},
-		"subject exp":      {Types: []string{"JWT"}, SubjectClaim: "exp"},
-		"subject is scope": {Types: []string{"JWT"}, SubjectClaim: "scp", ScopeClaims: []string{"scp"}, ScopeShapes: authkit.ScopeString},
-		"negative leeway":  {Types: []string{"JWT"}, Leeway: -time.Second},
-		"value alone":      {Types: []string{"JWT"}, TokenTypeValue: "access"},
+		"nothing accepted":               {},
+		"empty type":                     {Types: []string{""}},
+		"type twice":                     {Types: []string{"JWT", "JWT"}},
+		"unknown shape":                  {Types: []string{"JWT"}, ScopeClaims: []string{"scp"}, ScopeShapes: 8},
+		"scope claim jti":                {Types: []string{"JWT"}, ScopeClaims: []string{"jti"}, ScopeShapes: authkit.ScopeString},
+		"client claim iss":               {Types: []string{"JWT"}, ClientClaims: []string{"iss"}},
+		"subject exp":                    {Types: []string{"JWT"}, SubjectClaim: "exp"},
+		"subject is scope":               {Types: []string{"JWT"}, SubjectClaim: "scp", ScopeClaims: []string{"scp"}, ScopeShapes: authkit.ScopeString},
+		"negative leeway":                {Types: []string{"JWT"}, Leeway: -time.Second},
+		"value alone":                    {Types: []string{"JWT"}, TokenTypeValue: "access"},
+		"header type empty":              {Types: []string{"JWT"}, HeaderTypes: []string{""}},
+		"header type space":              {Types: []string{"JWT"}, HeaderTypes: []string{"J WT"}},
+		"header type slash":              {Types: []string{"JWT"}, HeaderTypes: []string{"JWT/1"}},
+		"header type long":               {Types: []string{"JWT"}, HeaderTypes: []string{strings.Repeat("J", 33)}},
+		"header type twice":              {Types: []string{"JWT"}, HeaderTypes: []string{"JWT", "jwt"}},
+		"header type bearer":             {Types: []string{"JWT"}, HeaderTypes: []string{"Bearer"}},
+		"header type token":              {Types: []string{"JWT"}, HeaderTypes: []string{"TOKEN"}},
+		"header type basic":              {Types: []string{"JWT"}, HeaderTypes: []string{"basic"}},
+		"header types many":              {Types: []string{"JWT"}, HeaderTypes: []string{"a", "b", "c", "d", "e", "f", "g", "h", "i"}},
+		"no iss with at+jwt":             {Types: []string{"JWT", "at+jwt"}, AllowMissingIssuer: true},
+		"no aud with application/at+jwt": {Types: []string{"Application/AT+JWT"}, AllowMissingAudience: true},
 	} {
 		if err := p.Validate(); !errors.Is(err, authkit.ErrInvalidConfig) {
 			t.Errorf("%s: %v, want ErrInvalidConfig", name, err)
 		}
+	}
+	// The built-in profiles relax nothing; RFC9068Profile and OIDCProfile
+	// cannot be relaxed; SimpleJWTProfile can, and takes words.
+	for _, p := range []authkit.Profile{authkit.RFC9068Profile(), authkit.OIDCProfile(), authkit.SimpleJWTProfile("")} {
+		if p.AllowMissingIssuer || p.AllowMissingAudience || len(p.HeaderTypes) != 0 {
+			t.Errorf("%s relaxes by default: %+v", p.Name, p)
+		}
+		p.AllowMissingIssuer, p.AllowMissingAudience = true, true
+		if err := p.Validate(); (err == nil) != (p.Name == "simplejwt") {
+			t.Errorf("%s with AllowMissingIssuer and AllowMissingAudience: %v", p.Name, err)
+		}
+	}
+	sj := authkit.SimpleJWTProfile("")
+	sj.HeaderTypes = []string{"JWT", "Django-JWT", "a.b_c", strings.Repeat("J", 32), "e", "f", "g", "h"}
+	if err := sj.Validate(); err != nil {
+		t.Errorf("valid HeaderTypes: %v", err)
 	}
 	// WithProfile copies: changing the caller's slices later changes nothing.
 	p := authkit.OIDCProfile()

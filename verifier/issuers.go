@@ -5,10 +5,12 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/authkit-go/authkit"
 	"github.com/authkit-go/authkit/internal/claims"
+	"github.com/authkit-go/authkit/internal/strictjson"
 	"github.com/authkit-go/authkit/keys"
 )
 
@@ -24,7 +26,10 @@ type trusted struct {
 	noType  bool // a token without typ is accepted
 	rules   *claims.Rules
 	leeway  time.Duration
-	errType error // prebuilt: typ not accepted
+	errType error    // prebuilt: typ not accepted
+	words   []string // the profile's HeaderTypes, lower-cased
+	noIss   bool     // a token without "iss" is this issuer's (AllowMissingIssuer)
+	noAud   bool     // a token without "aud" is accepted (AllowMissingAudience)
 }
 
 // newTrusted compiles an issuer's profile (nil: RFC 9068).
@@ -55,8 +60,32 @@ func newTrusted(iss string, aud []string, ks *keys.Set, p *authkit.Profile, leew
 		types: slices.Clone(p.Types), noType: p.AllowMissingType,
 		rules: claims.NewRules(spec), leeway: leeway,
 		errType: fmt.Errorf("verifier: %w: typ not accepted by the %s profile", authkit.ErrInvalidToken, name),
+		noIss:   p.AllowMissingIssuer, noAud: p.AllowMissingAudience,
+	}
+	for _, w := range p.HeaderTypes {
+		ti.words = append(ti.words, strings.ToLower(w))
 	}
 	return ti
+}
+
+// acceptsWord reports whether the issuer's profile lists the Authorization
+// scheme word w (lower-cased) in its HeaderTypes.
+func (ti *trusted) acceptsWord(w string) bool { return slices.Contains(ti.words, w) }
+
+// lacks reports whether payload, a claims set, is a strict JSON object
+// without a member called name. A payload that is not one does not lack
+// it: the caller must not take a claim for absent that it could not read.
+func lacks(payload []byte, name string) bool {
+	o, err := strictjson.NewObject(payload)
+	if err != nil {
+		return false
+	}
+	for o.Next() {
+		if string(o.Name()) == name {
+			return false
+		}
+	}
+	return true
 }
 
 // typeOK reports whether the profile accepts the JWS typ.

@@ -603,3 +603,304 @@ func TestCachedTokenOfTrustedIssuerChecksItsKeys(t *testing.T) {
 	p, err := v.Verify(context.Background(), tok)
 	wantRefused(t, p, err, authkit.ErrInvalidToken, "unknown key")
 }
+
+// djangoToken is an access token shaped as a default
+// djangorestframework-simplejwt deployment writes it: HS256 with its
+// SIGNING_KEY, no kid, typ JWT, no iss, no aud (ISSUER and AUDIENCE
+// unset). extra changes claims (nil deletes one).
+func djangoToken(t testing.TB, k *keys.Key, extra map[string]any) string {
+	t.Helper()
+	c := map[string]any{"token_type": "access", "exp": base.Add(5 * time.Minute).Unix(), "iat": base.Unix(),
+		"jti": "8f2b6c1e4a9d4c0b9e1f2a3b4c5d6e7f", "user_id": 42}
+	for n, x := range extra {
+		if x == nil {
+			delete(c, n)
+		} else {
+			c[n] = x
+		}
+	}
+	return forge(t, k, map[string]any{"alg": "HS256", "typ": "JWT"}, c)
+}
+
+func hmacKey(t testing.TB) *keys.Key {
+	t.Helper()
+	k, err := keys.NewHMAC(keys.HS256, []byte("the SIGNING_KEY shared with Django, 32 bytes or more"), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
+
+func hmacSet(t testing.TB, k *keys.Key) *keys.Set {
+	t.Helper()
+	s, err := keys.NewSet(k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// relaxedSimpleJWT is SimpleJWTProfile with both opt-ins and the word JWT.
+func relaxedSimpleJWT() authkit.Profile {
+	p := authkit.SimpleJWTProfile("")
+	p.AllowMissingIssuer, p.AllowMissingAudience = true, true
+	p.HeaderTypes = []string{"JWT"}
+	return p
+}
+
+func TestDefaultProfilesRefuseMissingIssuerAndAudience(t *testing.T) {
+	hk := hmacKey(t)
+	ctx := context.Background()
+	for _, prof := range []authkit.Profile{authkit.RFC9068Profile(), authkit.OIDCProfile(), authkit.SimpleJWTProfile("")} {
+		typ := map[string]any{"rfc9068": "at+jwt", "oidc": "JWT", "simplejwt": "JWT"}[prof.Name]
+		full := map[string]any{"iss": "https://shop.example", "aud": "api", "sub": "s", "user_id": 42, "token_type": "access",
+			"exp": base.Add(time.Hour).Unix(), "iat": base.Unix(), "jti": "j", "client_id": "c"}
+		tok := func(drop ...string) string {
+			c := map[string]any{}
+			for n, x := range full {
+				c[n] = x
+			}
+			for _, n := range drop {
+				delete(c, n)
+			}
+			return forge(t, hk, map[string]any{"alg": "HS256", "typ": typ}, c)
+		}
+		single := newVerifier(t, authkit.WithKeys(hmacSet(t, hk)), authkit.WithIssuer("https://shop.example"), authkit.WithAudience("api"),
+			authkit.WithClock((&clock{t: base}).Now), authkit.WithProfile(prof))
+		multi := newVerifier(t, authkit.WithClock((&clock{t: base}).Now),
+			authkit.WithTrustedIssuer(authkit.TrustedIssuer{Issuer: "https://shop.example", Keys: hmacSet(t, hk), Audience: []string{"api"}, Profile: &prof}),
+			authkit.WithTrustedIssuer(authkit.TrustedIssuer{Issuer: "https://other.example", Keys: pubSet(t, genKey(t, keys.ES256)), Audience: []string{"api"}}))
+		for _, v := range []*verifier.Verifier{single, multi} {
+			if _, err := v.Verify(ctx, tok()); err != nil {
+				t.Fatalf("%s: control token refused: %v", prof.Name, err)
+			}
+			p, err := v.Verify(ctx, tok("aud"))
+			wantRefused(t, p, err, authkit.ErrInvalidToken, "wrong audience")
+			p, err = v.Verify(ctx, tok("iss"))
+			wantRefused(t, p, err, authkit.ErrInvalidToken, "")
+			p, err = v.Verify(ctx, tok("iss", "aud"))
+			wantRefused(t, p, err, authkit.ErrInvalidToken, "")
+		}
+		p, err := single.Verify(ctx, tok("iss"))
+		wantRefused(t, p, err, authkit.ErrInvalidToken, "wrong issuer")
+		p, err = multi.Verify(ctx, tok("iss"))
+		wantRefused(t, p, err, authkit.ErrInvalidToken, "malformed claims")
+	}
+}
+
+func TestMissingIssuerAndAudienceOptIn(t *testing.T) {
+	hk, own := hmacKey(t), genKey(t, keys.ES256)
+	const django, ownIss = "https://shop.example", "https://auth.example"
+	ctx := context.Background()
+	prof := relaxedSimpleJWT()
+	for _, cache := range []int{0, 16} {
+		v := newVerifier(t, authkit.WithClock((&clock{t: base}).Now), authkit.WithVerifyCache(cache),
+			authkit.WithKeys(pubSet(t, own)), authkit.WithIssuer(ownIss), authkit.WithAudience("api"),
+			authkit.WithTrustedIssuer(authkit.TrustedIssuer{Issuer: django, Keys: hmacSet(t, hk), Audience: []string{"shop-api"}, Profile: &prof}))
+		// A default simplejwt deployment's token.
+		for range 2 {
+			p, err := v.Verify(ctx, djangoToken(t, hk, nil))
+			if err != nil || p.Subject != "42" || p.TokenID != "8f2b6c1e4a9d4c0b9e1f2a3b4c5d6e7f" {
+				t.Fatalf("cache %d: default simplejwt token: %v %v", cache, p, err)
+			}
+		}
+		// Once ISSUER and AUDIENCE are set in Django, those tokens too.
+		if _, err := v.Verify(ctx, djangoToken(t, hk, map[string]any{"iss": django, "aud": []any{"x", "shop-api"}})); err != nil {
+			t.Fatalf("cache %d: with iss and aud: %v", cache, err)
+		}
+		// A token that has the claim is checked as without the opt-in.
+		cases := []struct {
+			name  string
+			extra map[string]any
+			msg   string
+		}{
+			{"aud of another service", map[string]any{"aud": "billing"}, "wrong audience"},
+			{"aud empty string", map[string]any{"aud": ""}, "wrong audience"},
+			{"untrusted iss", map[string]any{"iss": "https://evil.example"}, "issuer not trusted"},
+			{"empty iss is not missing", map[string]any{"iss": ""}, "malformed claims"},
+			{"non-string iss is not missing", map[string]any{"iss": 1}, "malformed claims"},
+			{"refresh token", map[string]any{"token_type": "refresh"}, "not an access token"},
+			{"no jti", map[string]any{"jti": nil}, `"jti" missing`},
+		}
+		for _, tc := range cases {
+			p, err := v.Verify(ctx, djangoToken(t, hk, tc.extra))
+			wantRefused(t, p, err, authkit.ErrInvalidToken, tc.msg)
+		}
+		// The opt-in issuer's key never verifies a token naming another
+		// issuer, even one with every claim that issuer wants.
+		forged := forge(t, hk, map[string]any{"alg": "HS256", "typ": "at+jwt"}, map[string]any{"iss": ownIss, "aud": "api", "sub": "admin",
+			"exp": base.Add(time.Hour).Unix(), "iat": base.Unix(), "jti": "j", "client_id": "c"})
+		p, err := v.Verify(ctx, forged)
+		wantRefused(t, p, err, authkit.ErrInvalidToken, "unknown key")
+		forged = forge(t, hk, map[string]any{"alg": "HS256", "kid": own.ID(), "typ": "at+jwt"}, map[string]any{"iss": ownIss, "aud": "api",
+			"sub": "admin", "exp": base.Add(time.Hour).Unix(), "iat": base.Unix(), "jti": "j", "client_id": "c"})
+		p, err = v.Verify(ctx, forged)
+		wantRefused(t, p, err, authkit.ErrInvalidToken, "algorithm does not match the key")
+		// And a token without iss is never checked with another issuer's
+		// keys: signed with ours, it goes to the Django issuer and fails.
+		p, err = v.Verify(ctx, forge(t, own, map[string]any{"alg": "ES256", "kid": own.ID(), "typ": "JWT"}, map[string]any{"user_id": 1,
+			"token_type": "access", "jti": "j", "exp": base.Add(time.Hour).Unix(), "iat": base.Unix()}))
+		wantRefused(t, p, err, authkit.ErrInvalidToken, "unknown key")
+	}
+
+	// Each opt-in alone gives only itself.
+	onlyAud := authkit.SimpleJWTProfile("")
+	onlyAud.AllowMissingAudience = true
+	v := newVerifier(t, authkit.WithClock((&clock{t: base}).Now),
+		authkit.WithKeys(hmacSet(t, hk)), authkit.WithIssuer(django), authkit.WithProfile(onlyAud))
+	p, err := v.Verify(ctx, djangoToken(t, hk, nil))
+	wantRefused(t, p, err, authkit.ErrInvalidToken, "wrong issuer")
+	if _, err := v.Verify(ctx, djangoToken(t, hk, map[string]any{"iss": django})); err != nil {
+		t.Fatalf("AllowMissingAudience, iss set: %v", err)
+	}
+	onlyIss := authkit.SimpleJWTProfile("")
+	onlyIss.AllowMissingIssuer = true
+	v = newVerifier(t, authkit.WithClock((&clock{t: base}).Now),
+		authkit.WithKeys(hmacSet(t, hk)), authkit.WithIssuer(django), authkit.WithAudience("shop-api"), authkit.WithProfile(onlyIss))
+	p, err = v.Verify(ctx, djangoToken(t, hk, nil))
+	wantRefused(t, p, err, authkit.ErrInvalidToken, "wrong audience")
+	if _, err := v.Verify(ctx, djangoToken(t, hk, map[string]any{"aud": "shop-api"})); err != nil {
+		t.Fatalf("AllowMissingIssuer (single issuer), aud set: %v", err)
+	}
+	for _, iss := range []any{"https://evil.example", ""} {
+		p, err = v.Verify(ctx, djangoToken(t, hk, map[string]any{"aud": "shop-api", "iss": iss}))
+		wantRefused(t, p, err, authkit.ErrInvalidToken, "wrong issuer")
+	}
+}
+
+func TestMissingIssuerRemoteFetchesOnlyForItself(t *testing.T) {
+	k := genKey(t, keys.ES256)
+	srv, n := countingJWKS(t, k)
+	clk := &clock{t: base}
+	prof := relaxedSimpleJWT()
+	v := newVerifier(t, authkit.WithClock(clk.Now), authkit.WithJWKSURL(srv.URL), authkit.WithJWKSRefreshInterval(time.Second),
+		authkit.WithIssuer("https://shop.example"), authkit.WithProfile(prof))
+	claims := map[string]any{"user_id": 1, "token_type": "access", "jti": "j", "exp": base.Add(time.Hour).Unix(), "iat": base.Unix()}
+	if _, err := v.Verify(context.Background(), forge(t, k, map[string]any{"alg": "ES256", "kid": k.ID(), "typ": "JWT"}, claims)); err != nil {
+		t.Fatal(err)
+	}
+	clk.Add(time.Minute)
+	before := n.Load()
+	claims["iss"] = "https://evil.example"
+	p, err := v.Verify(context.Background(), forge(t, k, map[string]any{"alg": "ES256", "kid": "other", "typ": "JWT"}, claims))
+	wantRefused(t, p, err, authkit.ErrInvalidToken, "issuer not trusted")
+	if n.Load() != before {
+		t.Fatal("a token of another issuer made the verifier fetch")
+	}
+	delete(claims, "iss")
+	p, err = v.Verify(context.Background(), forge(t, k, map[string]any{"alg": "ES256", "kid": "other", "typ": "JWT"}, claims))
+	wantRefused(t, p, err, authkit.ErrInvalidToken, "unknown key")
+	if n.Load() == before {
+		t.Fatal("an unknown kid of a token without iss fetched nothing")
+	}
+}
+
+func TestRelaxationConfig(t *testing.T) {
+	hs := hmacSet(t, hmacKey(t))
+	es := pubSet(t, genKey(t, keys.ES256))
+	relaxed := relaxedSimpleJWT()
+	rfc := authkit.RFC9068Profile()
+	rfc.AllowMissingAudience = true
+	oidc := authkit.OIDCProfile()
+	oidc.AllowMissingIssuer = true
+	cases := map[string][]authkit.Option{
+		"two issuers without iss": {authkit.WithKeys(hs), authkit.WithProfile(relaxed),
+			authkit.WithTrustedIssuer(authkit.TrustedIssuer{Issuer: "https://b.example", Keys: es, Audience: []string{"api"}, Profile: &relaxed})},
+		"two trusted issuers without iss": {
+			authkit.WithTrustedIssuer(authkit.TrustedIssuer{Issuer: "https://a.example", Keys: hs, Audience: []string{"api"}, Profile: &relaxed}),
+			authkit.WithTrustedIssuer(authkit.TrustedIssuer{Issuer: "https://b.example", Keys: es, Audience: []string{"api"}, Profile: &relaxed})},
+		"discover without iss": {authkit.WithTrustedIssuer(authkit.TrustedIssuer{Issuer: "https://a.example", Discover: true, Audience: []string{"api"}, Profile: &relaxed})},
+		"rfc9068 without aud":  {authkit.WithKeys(es), authkit.WithProfile(rfc)},
+		"oidc without iss":     {authkit.WithKeys(es), authkit.WithProfile(oidc)},
+	}
+	for name, opts := range cases {
+		t.Run(name, func(t *testing.T) {
+			v, err := verifier.New(opts...)
+			if err == nil {
+				v.Close()
+			}
+			if !errors.Is(err, authkit.ErrInvalidConfig) {
+				t.Fatalf("verifier.New = %v; want ErrInvalidConfig", err)
+			}
+		})
+	}
+	// One issuer without iss beside others is fine, remote by URL too.
+	v, err := verifier.New(authkit.WithKeys(es),
+		authkit.WithTrustedIssuer(authkit.TrustedIssuer{Issuer: "https://a.example", JWKSURL: "https://a.example/jwks", Audience: []string{"api"}, Profile: &relaxed}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	v.Close()
+}
+
+func TestHeaderTypes(t *testing.T) {
+	hk, own := hmacKey(t), genKey(t, keys.ES256)
+	const ownIss = "https://auth.example"
+	prof := relaxedSimpleJWT()
+	st := memory.New()
+	ctx := context.Background()
+	req := func(h ...string) *http.Request {
+		r := httptest.NewRequest("GET", "/", nil)
+		for _, x := range h {
+			r.Header.Add("Authorization", x)
+		}
+		return r
+	}
+	ownTok := forge(t, own, map[string]any{"alg": "ES256", "kid": own.ID(), "typ": "at+jwt"}, map[string]any{"iss": ownIss, "aud": "api",
+		"sub": "alice", "exp": base.Add(time.Hour).Unix(), "iat": base.Unix(), "jti": "j", "client_id": "c"})
+	for _, cache := range []int{0, 16} {
+		v := newVerifier(t, authkit.WithClock((&clock{t: base}).Now), authkit.WithVerifyCache(cache), authkit.WithAPITokenStore(st),
+			authkit.WithKeys(pubSet(t, own)), authkit.WithIssuer(ownIss), authkit.WithAudience("api"),
+			authkit.WithTrustedIssuer(authkit.TrustedIssuer{Issuer: "https://shop.example", Keys: hmacSet(t, hk), Audience: []string{"shop-api"}, Profile: &prof}))
+		dj := djangoToken(t, hk, nil)
+		for _, h := range []string{"JWT " + dj, "jwt " + dj, "JWT   " + dj, "Bearer " + dj} {
+			for range 2 { // the second is a cache hit when the cache is on
+				if p, err := v.Authenticate(req(h)); err != nil || p.Subject != "42" {
+					t.Fatalf("cache %d: %.12s…: %v %v", cache, h, p, err)
+				}
+			}
+		}
+		if _, err := v.Authenticate(req("Bearer " + ownTok)); err != nil {
+			t.Fatalf("cache %d: own token under Bearer: %v", cache, err)
+		}
+		// The Django issuer's word is no door for the other issuer: refused
+		// before any key lookup, and from the cache too (the token is in it
+		// when the cache is on).
+		p, err := v.Authenticate(req("JWT " + ownTok))
+		wantRefused(t, p, err, authkit.ErrInvalidToken, "Authorization scheme not accepted")
+		// Only a JWT under the word: an API token is not looked up.
+		p, err = v.Authenticate(req("JWT ak_" + strings.Repeat("A", 43)))
+		wantRefused(t, p, err, authkit.ErrInvalidToken, "malformed token")
+		// Bearer's syntax and size checks.
+		for _, h := range []string{"JWT", "JWT ", "JWT a b", "JWT a\tb", "JWT " + dj + "=x"} {
+			p, err = v.Authenticate(req(h))
+			wantRefused(t, p, err, authkit.ErrInvalidRequest, "malformed credentials")
+		}
+		p, err = v.Authenticate(req("JWT " + strings.Repeat("a", verifier.MaxHeaderLen-4)))
+		wantRefused(t, p, err, authkit.ErrInvalidToken, "token longer than")
+		p, err = v.Authenticate(req("JWT " + strings.Repeat("a", verifier.MaxHeaderLen)))
+		wantRefused(t, p, err, authkit.ErrInvalidRequest, "longer than")
+		p, err = v.Authenticate(req("JWT "+dj, "JWT "+dj))
+		wantRefused(t, p, err, authkit.ErrInvalidRequest, "more than one")
+		// A word that finds its credential and refuses it ends the chain.
+		p, err = v.Authenticate(req("JWT " + djangoToken(t, hk, map[string]any{"token_type": "refresh"})))
+		wantRefused(t, p, err, authkit.ErrInvalidToken, "not an access token")
+		// Words no profile lists are not ours.
+		for _, h := range []string{"JWTX " + dj, "Djwt " + dj, "JWT2 " + dj} {
+			if _, err := v.Authenticate(req(h)); !errors.Is(err, authkit.ErrNoCredentials) {
+				t.Fatalf("%.6s: %v", h, err)
+			}
+		}
+	}
+	// Without HeaderTypes no word is accepted.
+	plain := relaxedSimpleJWT()
+	plain.HeaderTypes = nil
+	v := newVerifier(t, authkit.WithClock((&clock{t: base}).Now), authkit.WithKeys(hmacSet(t, hk)), authkit.WithProfile(plain))
+	if _, err := v.Authenticate(req("JWT " + djangoToken(t, hk, nil))); !errors.Is(err, authkit.ErrNoCredentials) {
+		t.Fatalf("no HeaderTypes: %v", err)
+	}
+	if _, err := v.Authenticate(req("Bearer " + djangoToken(t, hk, nil))); err != nil {
+		t.Fatalf("no HeaderTypes, Bearer: %v", err)
+	}
+	_ = ctx
+}

@@ -15,7 +15,9 @@
 // case-variant member names, valid UTF-8); typ "at+jwt"; a kid naming a
 // known key whose algorithm equals the header's alg exactly (so "none" and
 // algorithm confusion fail); no crit; a valid signature; the configured iss;
-// an aud containing one of the configured audiences; sub and jti; a numeric
+// an aud containing one of the configured audiences (a profile may opt in
+// to tokens with no iss or no aud at all: authkit.Profile's
+// AllowMissingIssuer and AllowMissingAudience); sub and jti; a numeric
 // exp in the future and nbf and iat not in the future (each within the
 // leeway); and, with a revocation store, not revoked by jti, session or
 // subject cutoff — asked in one store call.
@@ -97,6 +99,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -121,6 +124,8 @@ type Verifier struct {
 	issuers      []*trusted          // every trusted issuer, in configuration order
 	single       *trusted            // the only one, when there is one
 	byIssuer     map[string]*trusted // by identifier, when there are several
+	noIss        *trusted            // the one whose profile allows a missing iss, or nil
+	words        []string            // every issuer's HeaderTypes, lower-cased, each once
 	cache        *verifyCache
 	revocations  authkit.RevocationStore
 	mirror       *revmirror.Mirror // with authkit.WithRevocationMirror; revocations is then this
@@ -171,6 +176,16 @@ func New(opts ...authkit.Option) (*Verifier, error) {
 		cache:        newVerifyCache(c.VerifyCacheEntries),
 	}
 	v.issuers = newIssuers(c)
+	for _, ti := range v.issuers {
+		if ti.noIss {
+			v.noIss = ti // BuildConfig allows one at most
+		}
+		for _, w := range ti.words {
+			if !slices.Contains(v.words, w) {
+				v.words = append(v.words, w)
+			}
+		}
+	}
 	if len(v.issuers) == 1 {
 		v.single = v.issuers[0]
 	} else {
@@ -245,8 +260,10 @@ func (v *Verifier) Close() error {
 	return nil
 }
 
-// Schemes returns the Authorization schemes Authenticate tries, in order.
-// The first one names the challenge of a 401 response.
+// Schemes returns the built-in Authorization schemes (WithSchemes)
+// Authenticate tries, in order. The first one names the challenge of a 401
+// response. The words of the profiles' HeaderTypes, tried after them, are
+// not listed.
 func (v *Verifier) Schemes() []string { return append([]string(nil), v.schemes...) }
 
 func (v *Verifier) fail(ctx context.Context, method string, err error) error {
@@ -285,7 +302,7 @@ func (v *Verifier) Verify(ctx context.Context, token string) (*authkit.Principal
 	case v.external != nil && strings.Count(token, ".") != 2 && v.external.OwnsToken(token):
 		return v.verifyExternalAPIToken(ctx, token)
 	}
-	return v.verifyJWT(ctx, token)
+	return v.verifyJWT(ctx, token, "")
 }
 
 var (
@@ -294,6 +311,7 @@ var (
 	errAlgorithm   = fmt.Errorf("verifier: %w: algorithm does not match the key", authkit.ErrInvalidToken)
 	errSignature   = fmt.Errorf("verifier: %w: signature does not verify", authkit.ErrInvalidToken)
 	errUntrusted   = fmt.Errorf("verifier: %w: issuer not trusted", authkit.ErrInvalidToken)
+	errWord        = fmt.Errorf("verifier: %w: Authorization scheme not accepted for the token's issuer (its profile's HeaderTypes)", authkit.ErrInvalidToken)
 	errNoSubject   = fmt.Errorf("verifier: %w: subject missing", authkit.ErrInvalidToken)
 	errTokenType   = fmt.Errorf("verifier: %w: not an access token (token type claim)", authkit.ErrInvalidToken)
 	errClaims      = fmt.Errorf("verifier: %w: malformed claims", authkit.ErrInvalidToken)
@@ -341,12 +359,16 @@ func missingClaim(name string) error {
 // limit, so that decoding never allocates.
 const payloadBuf = jws.MaxTokenSize * 3 / 4
 
-func (v *Verifier) verifyJWT(ctx context.Context, token string) (*authkit.Principal, error) {
+// verifyJWT verifies a JWT access token. word is the HeaderTypes word
+// (lower-cased) the token was presented under, or "" (Bearer, Verify): a
+// token presented under a word is refused unless its issuer's profile
+// lists it.
+func (v *Verifier) verifyJWT(ctx context.Context, token, word string) (*authkit.Principal, error) {
 	var h uint64
 	if v.cache != nil {
 		h = v.cache.hash(token)
 		if e := v.cache.get(token, h); e != nil {
-			if p, ok, err := v.verifyCached(ctx, e); ok {
+			if p, ok, err := v.verifyCached(ctx, e, word); ok {
 				return p, err
 			}
 			// Its kid now names another key: verify it afresh.
@@ -368,22 +390,32 @@ func (v *Verifier) verifyJWT(ctx context.Context, token string) (*authkit.Princi
 	var mayFetch func() error
 	if ti == nil {
 		iss, ok := claims.PeekIssuer(p)
-		if !ok {
+		switch {
+		case ok:
+			if ti = v.byIssuer[iss]; ti == nil {
+				return nil, v.fail(ctx, authkit.MethodJWT, errUntrusted)
+			}
+		case v.noIss != nil && lacks(p, "iss"):
+			// No iss at all (an empty or non-string one is not missing):
+			// the one issuer whose profile allows that.
+			ti = v.noIss
+		default:
 			return nil, v.fail(ctx, authkit.MethodJWT, errClaims)
-		}
-		if ti = v.byIssuer[iss]; ti == nil {
-			return nil, v.fail(ctx, authkit.MethodJWT, errUntrusted)
 		}
 	} else if ti.remote != nil {
 		// One issuer: its iss is checked after the signature, as every
 		// claim; but a token that would make the verifier fetch keys must
-		// name it first.
+		// name it first (or, if its profile allows, have no iss at all).
 		mayFetch = func() error {
-			if iss, ok := claims.PeekIssuer(p); !ok || iss != ti.iss {
-				return errUntrusted
+			iss, ok := claims.PeekIssuer(p)
+			if ok && iss == ti.iss || !ok && ti.noIss && lacks(p, "iss") {
+				return nil
 			}
-			return nil
+			return errUntrusted
 		}
+	}
+	if word != "" && !ti.acceptsWord(word) {
+		return nil, v.fail(ctx, authkit.MethodJWT, errWord)
 	}
 	if !ti.typeOK(t.Header.Typ) {
 		return nil, v.fail(ctx, authkit.MethodJWT, ti.errType)
@@ -420,9 +452,9 @@ func (v *Verifier) verifyJWT(ctx context.Context, token string) (*authkit.Princi
 		return nil, v.failAs(ctx, authkit.MethodJWT, c.Subject, c.SessionID, c.TokenID, errNoSubject)
 	case c.HasIssuedAt && c.IssuedAt.After(now.Add(leeway)):
 		return nil, v.failAs(ctx, authkit.MethodJWT, c.Subject, c.SessionID, c.TokenID, errFuture)
-	case c.Issuer != ti.iss:
+	case c.Issuer != ti.iss && !(ti.noIss && c.Issuer == "" && lacks(p, "iss")):
 		return nil, v.failAs(ctx, authkit.MethodJWT, c.Subject, c.SessionID, c.TokenID, errIssuer)
-	case !c.HasAudience(ti.aud):
+	case !c.HasAudience(ti.aud) && !(ti.noAud && lacks(p, "aud")):
 		return nil, v.failAs(ctx, authkit.MethodJWT, c.Subject, c.SessionID, c.TokenID, errAudience)
 	case !c.TokenTypeOK:
 		return nil, v.failAs(ctx, authkit.MethodJWT, c.Subject, c.SessionID, c.TokenID, errTokenType)
@@ -479,7 +511,7 @@ func (v *Verifier) copyPayload(payload []byte, token string) (ps, kept string) {
 // follows. Only a token that passed every check of verifyJWT is ever in the
 // cache, so a hit is a JWT Verify would have sent to verifyJWT (Verify's
 // length and opaque-token checks depend on the token's bytes alone).
-func (v *Verifier) verifyIfCached(ctx context.Context, token string) (p *authkit.Principal, ok bool, err error) {
+func (v *Verifier) verifyIfCached(ctx context.Context, token, word string) (p *authkit.Principal, ok bool, err error) {
 	if v.cache == nil || token == "" || len(token) > jws.MaxTokenSize {
 		return nil, false, nil
 	}
@@ -487,16 +519,20 @@ func (v *Verifier) verifyIfCached(ctx context.Context, token string) (p *authkit
 	if e == nil {
 		return nil, false, nil
 	}
-	return v.verifyCached(ctx, e)
+	return v.verifyCached(ctx, e, word)
 }
 
 // verifyCached answers a token found in the cache with the checks that do
 // not depend on its bytes, in verifyJWT's order and with its errors. ok is
 // false when the token's kid now names another key than the one that
-// verified it: the caller then verifies the token afresh.
-func (v *Verifier) verifyCached(ctx context.Context, e *cacheEntry) (p *authkit.Principal, ok bool, err error) {
-	now := v.now()
+// verified it: the caller then verifies the token afresh. word is
+// verifyJWT's.
+func (v *Verifier) verifyCached(ctx context.Context, e *cacheEntry, word string) (p *authkit.Principal, ok bool, err error) {
 	ti := e.ti
+	if word != "" && !ti.acceptsWord(word) {
+		return nil, true, v.fail(ctx, authkit.MethodJWT, errWord)
+	}
+	now := v.now()
 	leeway := ti.leeway
 	k, found, err := ti.lookupKey(ctx, e.kid, e.key.Algorithm(), now, nil)
 	switch {
@@ -669,6 +705,11 @@ var (
 // and verifies it, trying the configured schemes in order with Django REST
 // framework's rules: a scheme that finds no credential of its kind passes
 // to the next; one that finds its credential and rejects it ends the chain.
+// After the built-in schemes come the words of the trusted issuers'
+// profiles (authkit.Profile.HeaderTypes, such as simplejwt's "JWT"),
+// compared without regard to case: under such a word only a JWT access
+// token is accepted, with a Bearer credential's syntax and size checks,
+// and only if the issuer its "iss" chooses lists the word.
 // No header, or a scheme none of ours, is authkit.ErrNoCredentials; two
 // Authorization headers, one over MaxHeaderLen, or a malformed credential
 // is authkit.ErrInvalidRequest. Tokens are never read from the URL.
@@ -698,7 +739,7 @@ func (v *Verifier) Authenticate(r *http.Request) (*authkit.Principal, error) {
 		// answer is Verify's, without first scanning every byte of the
 		// token to check its syntax, which on a hit costs more than the
 		// lookup.
-		if p, ok, err := v.verifyIfCached(ctx, cred); ok {
+		if p, ok, err := v.verifyIfCached(ctx, cred, ""); ok {
 			return p, err
 		}
 		if !isB64Token(cred) {
@@ -706,7 +747,28 @@ func (v *Verifier) Authenticate(r *http.Request) (*authkit.Principal, error) {
 		}
 		return v.Verify(ctx, cred)
 	}
+	for _, w := range v.words {
+		if strings.EqualFold(scheme, w) {
+			return v.authenticateWord(r.Context(), cred, w)
+		}
+	}
 	return nil, authkit.ErrNoCredentials
+}
+
+// authenticateWord checks cred, found under the HeaderTypes word w, as a
+// Bearer credential is checked, except that only a JWT is accepted and
+// only for an issuer whose profile lists w.
+func (v *Verifier) authenticateWord(ctx context.Context, cred, w string) (*authkit.Principal, error) {
+	if p, ok, err := v.verifyIfCached(ctx, cred, w); ok {
+		return p, err
+	}
+	if !isB64Token(cred) {
+		return nil, errBadCred
+	}
+	if len(cred) > jws.MaxTokenSize {
+		return nil, v.fail(ctx, "", fmt.Errorf("verifier: %w: token longer than %d bytes", authkit.ErrInvalidToken, jws.MaxTokenSize))
+	}
+	return v.verifyJWT(ctx, cred, w)
 }
 
 // isB64Token is httpsyntax.IsB64Token.
