@@ -49,6 +49,11 @@
 // counters of failed password attempts) is checked by [Run] too, under
 // "Throttle/…"; a throttle store of a type of its own runs [RunThrottle].
 //
+// A store that implements the optional [authkit.ClientStore] (OAuth 2.0
+// client registrations and single-use authorization codes) is checked by
+// [Run] under "Clients/…"; a client store of a type of its own runs
+// [RunClientStore].
+//
 // Each check is a named subtest ("Refresh/Rotate/ExactlyOneWinner",
 // "Revocation/SetCutoff/Boundary", …), so one of them can be run alone with
 // go test -run, and each failure message quotes the rule the store broke.

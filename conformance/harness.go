@@ -68,8 +68,9 @@ type PartialHarness[S any] struct {
 // store that implements authkit.RevocationFeed "RevocationFeed/…" (see
 // [RunRevocationFeed]), for one that implements authkit.Pinger,
 // "Ping/…", for one that implements authkit.ThrottleStore
-// "Throttle/…" (see [RunThrottle]), and, when h.LoseData is set,
-// "DataLoss/…" (see [RunDataLoss]).
+// "Throttle/…" (see [RunThrottle]), for one that implements
+// authkit.ClientStore "Clients/…" (see [RunClientStore]), and, when
+// h.LoseData is set, "DataLoss/…" (see [RunDataLoss]).
 func Run(t *testing.T, h Harness) {
 	t.Helper()
 	if h.New == nil {
@@ -81,6 +82,7 @@ func Run(t *testing.T, h Harness) {
 	t.Run("RevocationFeed", func(t *testing.T) { runRevocationFeed(t, narrow[authkit.RevocationStore](h), false) })
 	t.Run("Ping", func(t *testing.T) { runPing(t, h) })
 	t.Run("Throttle", func(t *testing.T) { runThrottleOf(t, h) })
+	t.Run("Clients", func(t *testing.T) { runClientsOf(t, h) })
 	t.Run("DataLoss", func(t *testing.T) { runDataLoss(t, narrow[authkit.RevocationStore](h)) })
 }
 

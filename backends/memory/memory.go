@@ -163,6 +163,13 @@ type Store struct {
 	// feed is the log of revocation writes (feed.go).
 	feed feedLog
 
+	// clients and codes are the OAuth 2.0 client registrations and
+	// authorization codes (clients.go); codeExp orders every code by its
+	// ExpiresAt.
+	clients map[string]*client
+	codes   map[authkit.TokenHash]*authCode
+	codeExp expiryHeap
+
 	// epoch is WithEpoch's start, if hasEpoch.
 	epoch    time.Time
 	hasEpoch bool
@@ -198,6 +205,8 @@ func New(opts ...Option) *Store {
 		tokensBySubject: map[string]map[string]*apiToken{},
 		revokedTokens:   map[string]*apiToken{},
 		feed:            newFeedLog(),
+		clients:         map[string]*client{},
+		codes:           map[authkit.TokenHash]*authCode{},
 	}
 	for _, o := range opts {
 		if o != nil {

@@ -1,0 +1,741 @@
+package conformance
+
+import (
+	"bytes"
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/authkit-go/authkit"
+)
+
+// The rules of authkit.ClientStore, quoted in failure messages.
+const (
+	ruleClCreate     = "ClientStore.CreateClient must store c; a client with the same ID already present yields ErrConflict and stores nothing"
+	ruleClGet        = "ClientStore.GetClient must return the client id, or ErrNotFound"
+	ruleClRoundTrip  = "a ClientStore must return every field of what it was given (times as the same instant to the microsecond, whatever their location)"
+	ruleClCopies     = "a ClientStore keeps copies of the slices it is given and returns fresh ones (no aliasing): changing the caller's slices after a write, or the slices a read returned, changes nothing stored"
+	ruleClList       = "ClientStore.ListClients must return every client, oldest first (ties by ID, compared byte for byte)"
+	ruleClSecret     = "ClientStore.SetClientSecret must replace client id's secret hash with h (the zero hash removes it) and set SecretRotatedAt to at, as one step, changing no other field; ErrNotFound if there is no such client"
+	ruleClDelete     = "ClientStore.DeleteClient must delete client id; its authorization codes stop redeeming (RedeemAuthorizationCode answers ErrNotFound for them, even once a client is registered again under the same ID); ErrNotFound if there is no such client"
+	ruleClLimits     = "fields over the Max… limits (Client.ID 1 to MaxClientIDLen bytes, Name up to MaxClientNameLen, at most MaxRedirectURIs redirect URIs of MaxRedirectURILen each, at most MaxClientScopes scopes, JWKS up to MaxClientJWKSLen, Challenge up to MaxCodeChallengeLen) yield an error matching ErrInvalidRequest and store nothing; values at a limit are accepted"
+	ruleClBytes      = "ClientStore IDs, names, redirect URIs (compared byte for byte, RFC 9700 §2.1) and scopes are kept and compared byte for byte: never case folded, normalised, trimmed or re-encoded"
+	ruleCodeCreate   = "ClientStore.CreateAuthorizationCode must store code, unused; a code with the same hash already present yields ErrConflict and stores nothing; a code whose ClientID names no client yields ErrNotFound (and stores nothing)"
+	ruleCodeRedeem   = "ClientStore.RedeemAuthorizationCode must mark the code with hash h used at now, as one atomic step, and return it with UsedAt set"
+	ruleCodeNotFound = "ClientStore.RedeemAuthorizationCode: a code never stored, whose client was deleted, or expired at now (ExpiresAt <= now) yields ErrNotFound"
+	ruleCodeReuse    = "ClientStore.RedeemAuthorizationCode: a code already redeemed yields the stored record (UsedAt and SessionID of the first redemption) together with an error matching ErrTokenReused"
+	ruleCodeAtomic   = "ClientStore.RedeemAuthorizationCode: of any number of concurrent redemptions through any handles, exactly one succeeds (the others yield ErrTokenReused with the winner's UsedAt)"
+	ruleCodeSession  = "ClientStore.SetAuthorizationCodeSession must record the session that the redemption of code h created, so that a second redemption returns it; ErrNotFound if there is no such code"
+	ruleCodeDelete   = "ClientStore.DeleteExpiredAuthorizationCodes must delete at most limit codes whose ExpiresAt is at or before now, redeemed or not, and return how many it deleted; codes still live are kept"
+	ruleClVisible    = "ClientStore implementations must be safe for use by many processes sharing the same data: what one handle writes, another reads at once"
+	ruleClDurable    = "a ClientStore whose data survives a restart must keep its clients and codes, redeemed or not, across a reopen"
+)
+
+// RunClientStore runs the checks of authkit.ClientStore (the "Clients/…"
+// subtests of [Run] for a Store that implements it) against a backend's
+// client store, which may be a type of its own.
+func RunClientStore(t *testing.T, h PartialHarness[authkit.ClientStore]) {
+	t.Helper()
+	if h.New == nil {
+		t.Fatal("conformance: PartialHarness.New is nil; RunClientStore needs it to make stores")
+	}
+	t.Run("Clients", func(t *testing.T) { runClients(t, h) })
+}
+
+// runClientsOf runs the client checks from Run, when the store implements
+// authkit.ClientStore.
+func runClientsOf(t *testing.T, h Harness) {
+	probe := h.New(t)
+	if _, ok := probe.(authkit.ClientStore); !ok {
+		t.Logf("%T does not implement authkit.ClientStore: nothing to check", probe)
+		return
+	}
+	runClients(t, narrow[authkit.ClientStore](h))
+}
+
+// ---- fixtures ----
+
+// newClient returns a confidential client id with every field set.
+func newClient(id string, created time.Time) authkit.Client {
+	return authkit.Client{
+		ID:           id,
+		Name:         "App " + id,
+		SecretHash:   hashOf("secret-" + id),
+		JWKS:         []byte(`{"keys":[{"kty":"OKP","crv":"Ed25519","x":"` + id + `"}]}`),
+		GrantTypes:   []string{authkit.GrantAuthorizationCode, authkit.GrantRefreshToken, authkit.GrantClientCredentials},
+		Scopes:       []string{"read", "write", "admin:all"},
+		RedirectURIs: []string{"https://app.example/cb", "https://app.example/cb2?x=1"},
+		AccessTTL:    90 * time.Second,
+		RefreshTTL:   7 * day,
+		CreatedAt:    created,
+	}
+}
+
+// newCode returns a code of client clientID with every field but UsedAt
+// and SessionID set, living ten minutes from created.
+func newCode(label, clientID string, created time.Time) authkit.AuthorizationCode {
+	return authkit.AuthorizationCode{
+		Hash:        hashOf("code-" + label),
+		ClientID:    clientID,
+		RedirectURI: "https://app.example/cb",
+		Subject:     "alice",
+		Scopes:      []string{"read", "write"},
+		Challenge:   "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM",
+		Claims:      []byte(`{"tenant":"t1","n":1}`),
+		CreatedAt:   created,
+		ExpiresAt:   created.Add(10 * minute),
+	}
+}
+
+func cloneClient(c authkit.Client) authkit.Client {
+	c.JWKS = bytes.Clone(c.JWKS)
+	c.GrantTypes = slices.Clone(c.GrantTypes)
+	c.Scopes = slices.Clone(c.Scopes)
+	c.RedirectURIs = slices.Clone(c.RedirectURIs)
+	return c
+}
+
+func cloneCode(c authkit.AuthorizationCode) authkit.AuthorizationCode {
+	c.Scopes = slices.Clone(c.Scopes)
+	c.Claims = bytes.Clone(c.Claims)
+	return c
+}
+
+// scribbleClient overwrites every element of c's slices in place.
+func scribbleClient(c authkit.Client) {
+	for i := range c.JWKS {
+		c.JWKS[i] = 'X'
+	}
+	for _, s := range [][]string{c.GrantTypes, c.Scopes, c.RedirectURIs} {
+		for i := range s {
+			s[i] = "scribbled"
+		}
+	}
+}
+
+// scribbleCode overwrites every element of c's slices in place.
+func scribbleCode(c authkit.AuthorizationCode) {
+	for i := range c.Claims {
+		c.Claims[i] = 'X'
+	}
+	for i := range c.Scopes {
+		c.Scopes[i] = "scribbled"
+	}
+}
+
+func diffClient(got, want authkit.Client) fieldDiffs {
+	var d fieldDiffs
+	d.str("ID", got.ID, want.ID)
+	d.str("Name", got.Name, want.Name)
+	d.hash("SecretHash", got.SecretHash, want.SecretHash)
+	d.bytes("JWKS", got.JWKS, want.JWKS)
+	d.strs("GrantTypes", got.GrantTypes, want.GrantTypes)
+	d.strs("Scopes", got.Scopes, want.Scopes)
+	d.strs("RedirectURIs", got.RedirectURIs, want.RedirectURIs)
+	if got.AccessTTL != want.AccessTTL {
+		d = append(d, fmt.Sprintf("AccessTTL: got %v, want %v", got.AccessTTL, want.AccessTTL))
+	}
+	if got.RefreshTTL != want.RefreshTTL {
+		d = append(d, fmt.Sprintf("RefreshTTL: got %v, want %v", got.RefreshTTL, want.RefreshTTL))
+	}
+	d.time("CreatedAt", got.CreatedAt, want.CreatedAt)
+	d.time("SecretRotatedAt", got.SecretRotatedAt, want.SecretRotatedAt)
+	return d
+}
+
+func diffCode(got, want authkit.AuthorizationCode) fieldDiffs {
+	var d fieldDiffs
+	d.hash("Hash", got.Hash, want.Hash)
+	d.str("ClientID", got.ClientID, want.ClientID)
+	d.str("RedirectURI", got.RedirectURI, want.RedirectURI)
+	d.str("Subject", got.Subject, want.Subject)
+	d.strs("Scopes", got.Scopes, want.Scopes)
+	d.str("Challenge", got.Challenge, want.Challenge)
+	d.bytes("Claims", got.Claims, want.Claims)
+	d.time("CreatedAt", got.CreatedAt, want.CreatedAt)
+	d.time("ExpiresAt", got.ExpiresAt, want.ExpiresAt)
+	d.time("UsedAt", got.UsedAt, want.UsedAt)
+	d.str("SessionID", got.SessionID, want.SessionID)
+	return d
+}
+
+// ---- calls that must succeed ----
+
+func createClient(t *testing.T, s authkit.ClientStore, c authkit.Client) {
+	t.Helper()
+	mustOK(t, fmt.Sprintf("CreateClient(%q)", c.ID), s.CreateClient(t.Context(), c), ruleClCreate)
+}
+
+func getClient(t *testing.T, s authkit.ClientStore, id, rule string) authkit.Client {
+	t.Helper()
+	c, err := s.GetClient(t.Context(), id)
+	mustOK(t, fmt.Sprintf("GetClient(%q)", id), err, rule)
+	return c
+}
+
+func listClients(t *testing.T, s authkit.ClientStore) []authkit.Client {
+	t.Helper()
+	cs, err := s.ListClients(t.Context())
+	mustOK(t, "ListClients", err, ruleClList)
+	return cs
+}
+
+func createCode(t *testing.T, s authkit.ClientStore, c authkit.AuthorizationCode) {
+	t.Helper()
+	mustOK(t, "CreateAuthorizationCode", s.CreateAuthorizationCode(t.Context(), c), ruleCodeCreate)
+}
+
+func redeem(t *testing.T, s authkit.ClientStore, h authkit.TokenHash, now time.Time) authkit.AuthorizationCode {
+	t.Helper()
+	c, err := s.RedeemAuthorizationCode(t.Context(), h, now)
+	mustOK(t, "RedeemAuthorizationCode", err, ruleCodeRedeem)
+	return c
+}
+
+// redeemAgain redeems a code already redeemed and checks the answer: the
+// stored record, want, and an error matching ErrTokenReused.
+func redeemAgain(t *testing.T, s authkit.ClientStore, h authkit.TokenHash, now time.Time, want authkit.AuthorizationCode, what string) {
+	t.Helper()
+	got, err := s.RedeemAuthorizationCode(t.Context(), h, now)
+	if !errors.Is(err, authkit.ErrTokenReused) || errors.Is(err, authkit.ErrNotFound) {
+		t.Errorf("%s returned %v, want an error matching ErrTokenReused; %s", what, errOrNil(err), ruleCodeReuse)
+		return
+	}
+	diffCode(got, want).report(t, "the record "+what+" returned", ruleCodeReuse)
+}
+
+func wantClientAbsent(t *testing.T, s authkit.ClientStore, id, what, rule string) {
+	t.Helper()
+	c, err := s.GetClient(t.Context(), id)
+	if !errors.Is(err, authkit.ErrNotFound) {
+		t.Errorf("GetClient of %s returned (%q, %v), want ErrNotFound; %s", what, c.ID, errOrNil(err), rule)
+	}
+}
+
+func wantCodeAbsent(t *testing.T, s authkit.ClientStore, h authkit.TokenHash, now time.Time, what, rule string) {
+	t.Helper()
+	_, err := s.RedeemAuthorizationCode(t.Context(), h, now)
+	if !errors.Is(err, authkit.ErrNotFound) {
+		t.Errorf("RedeemAuthorizationCode of %s returned %v, want ErrNotFound; %s", what, errOrNil(err), rule)
+	}
+}
+
+func clientIDs(cs []authkit.Client) []string {
+	out := make([]string, len(cs))
+	for i, c := range cs {
+		out[i] = c.ID
+	}
+	return out
+}
+
+// ---- the checks ----
+
+func runClients(t *testing.T, h PartialHarness[authkit.ClientStore]) {
+	t.Run("Client/RoundTrip", func(t *testing.T) {
+		a, b := open(t, h)
+		zone := time.FixedZone("UTC+5:30", 5*3600+1800)
+		in := newClient("app-1", base.Add(789*time.Nanosecond).In(zone))
+		in.SecretRotatedAt = at(-time.Hour).In(zone)
+		want := cloneClient(in)
+		createClient(t, a, in)
+		scribbleClient(in) // the caller reuses its slices
+		got := getClient(t, b, "app-1", ruleClGet)
+		diffClient(got, want).report(t, "the client read back after the caller changed its slices", ruleClRoundTrip+"; "+ruleClCopies+"; "+ruleClVisible)
+		scribbleClient(got) // the caller changes what it read
+		diffClient(getClient(t, a, "app-1", ruleClGet), want).report(t, "the client read after the slices of a read were changed", ruleClCopies)
+		list := listClients(t, b)
+		if len(list) != 1 {
+			t.Fatalf("ListClients after one CreateClient returned %d clients %q; %s", len(list), clientIDs(list), ruleClList)
+		}
+		diffClient(list[0], want).report(t, "the client ListClients returned", ruleClRoundTrip)
+		scribbleClient(list[0])
+		diffClient(listClients(t, a)[0], want).report(t, "the client listed after the slices of a listing were changed", ruleClCopies)
+	})
+	t.Run("Client/Public", func(t *testing.T) {
+		a, b := open(t, h)
+		in := authkit.Client{ID: "spa", Name: "Single-page app", GrantTypes: []string{authkit.GrantAuthorizationCode},
+			RedirectURIs: []string{"https://spa.example/"}, CreatedAt: base}
+		createClient(t, a, in)
+		got := getClient(t, b, "spa", ruleClGet)
+		diffClient(got, in).report(t, "a public client (no secret, no key set, no scopes) read back", ruleClRoundTrip)
+		if !got.Public() {
+			t.Errorf("a client stored without secret or key set reads back as confidential; %s", ruleClRoundTrip)
+		}
+	})
+	t.Run("Client/Duplicate", func(t *testing.T) {
+		a, b := open(t, h)
+		first := newClient("app", base)
+		createClient(t, a, first)
+		second := newClient("app", at(time.Second))
+		second.Name, second.SecretHash, second.Scopes = "Impostor", hashOf("other"), []string{"admin:all", "root"}
+		wantErr(t, "CreateClient of an ID already present", b.CreateClient(t.Context(), second), authkit.ErrConflict, ruleClCreate)
+		diffClient(getClient(t, a, "app", ruleClGet), first).report(t, "the first client after a duplicate CreateClient", ruleClCreate)
+		if n := len(listClients(t, b)); n != 1 {
+			t.Errorf("ListClients after a refused duplicate returned %d clients, want 1; %s", n, ruleClCreate)
+		}
+	})
+	t.Run("Client/NotFound", func(t *testing.T) {
+		a, _ := open(t, h)
+		createClient(t, a, newClient("app", base))
+		for _, id := range []string{"ap", "app2", "APP", "app "} {
+			_, err := a.GetClient(t.Context(), id)
+			wantErr(t, fmt.Sprintf("GetClient(%q) with only \"app\" stored", id), err, authkit.ErrNotFound, ruleClGet+"; "+ruleClBytes)
+		}
+		empty, _ := open(t, h)
+		if cs := listClients(t, empty); len(cs) != 0 {
+			t.Errorf("ListClients of an empty store returned %q; %s", clientIDs(cs), ruleClList)
+		}
+	})
+	t.Run("Client/ListOrder", func(t *testing.T) {
+		a, b := open(t, h)
+		const n = 300
+		want := make([]authkit.Client, n)
+		for i := range n {
+			// IDs out of insertion order; 50 creation times, six clients
+			// each, whose ID order is not their insertion order.
+			c := newClient(fmt.Sprintf("client-%03d", (i*7)%n), at(time.Duration(49-i%50)*ms))
+			c.Name = fmt.Sprint("n", i)
+			want[i] = c
+		}
+		err := fanOut(n, func(i int) error { return a.CreateClient(t.Context(), want[i]) })
+		mustOK(t, "CreateClient", err, ruleClCreate)
+		slices.SortFunc(want, func(x, y authkit.Client) int {
+			return cmp.Or(x.CreatedAt.Compare(y.CreatedAt), strings.Compare(x.ID, y.ID))
+		})
+		got := listClients(t, b)
+		if !slices.Equal(clientIDs(got), clientIDs(want)) {
+			t.Fatalf("ListClients of %d clients returned %d, in the order %q…, want %q…; %s", n, len(got), head(clientIDs(got)), head(clientIDs(want)), ruleClList)
+		}
+		for i := range got {
+			diffClient(got[i], want[i]).report(t, fmt.Sprintf("listed client %d (%q)", i, want[i].ID), ruleClRoundTrip)
+		}
+	})
+	t.Run("Client/OddInput", func(t *testing.T) {
+		a, b := open(t, h)
+		ids := []string{"app_1", "app", "App", "APP", "app-1", "a%", "a*", "user:1", "{tag}", "O'Brien\"\\", "~!#$&()+,./;<=>?@[]^`|"}
+		names := []string{"Zoë's app", "ユーザー アプリ", "👩🏽‍💻", "\u00e9mile", "e\u0301mile", "Alice", "alice ", "straße", "a%", `O'Brien "\" `, strings.Repeat("é", authkit.MaxClientNameLen/2)}
+		want := map[string]authkit.Client{}
+		for i, id := range ids {
+			c := newClient(id, base) // one creation time: ListClients orders by ID alone
+			c.Name = names[i%len(names)]
+			c.Scopes = []string{"read", "Read", "read ", "profile:é", "e\u0301"}
+			c.RedirectURIs = []string{
+				"https://app.example/cb?state=x&y=%20z",
+				"https://APP.example/cb",
+				"https://app.example/cb/",
+				"com.example.app:/oauth2redirect",
+				"http://127.0.0.1:51004/cb?a=1&a=2",
+				"https://app.example/cb?q=%E3%83%A6",
+				"https://app.example/ユ",
+			}
+			want[id] = cloneClient(c)
+			createClient(t, a, c)
+		}
+		for _, id := range ids {
+			diffClient(getClient(t, b, id, ruleClGet), want[id]).report(t, fmt.Sprintf("client %q", id), ruleClBytes+"; "+ruleClRoundTrip)
+		}
+		sorted := slices.Clone(ids)
+		slices.Sort(sorted)
+		if got := clientIDs(listClients(t, b)); !slices.Equal(got, sorted) {
+			t.Errorf("ListClients of clients created at one instant returned %q, want %q; %s", got, sorted, ruleClList)
+		}
+	})
+	t.Run("Client/Limits", func(t *testing.T) {
+		a, b := open(t, h)
+		longURI := func(n int) string { return "https://app.example/" + strings.Repeat("p", n-len("https://app.example/")) }
+		uris := func(n int) []string {
+			out := make([]string, n)
+			for i := range out {
+				out[i] = fmt.Sprintf("https://app.example/cb%d", i)
+			}
+			return out
+		}
+		scopes := func(n int) []string {
+			out := make([]string, n)
+			for i := range out {
+				out[i] = fmt.Sprint("scope", i)
+			}
+			return out
+		}
+		bad := []struct {
+			what string
+			edit func(c *authkit.Client)
+		}{
+			{"an empty ID", func(c *authkit.Client) { c.ID = "" }},
+			{fmt.Sprintf("a %d-byte ID", authkit.MaxClientIDLen+1), func(c *authkit.Client) { c.ID = strings.Repeat("i", authkit.MaxClientIDLen+1) }},
+			{fmt.Sprintf("a %d-byte Name", authkit.MaxClientNameLen+1), func(c *authkit.Client) { c.Name = strings.Repeat("n", authkit.MaxClientNameLen+1) }},
+			{fmt.Sprintf("%d redirect URIs", authkit.MaxRedirectURIs+1), func(c *authkit.Client) { c.RedirectURIs = uris(authkit.MaxRedirectURIs + 1) }},
+			{fmt.Sprintf("a %d-byte redirect URI", authkit.MaxRedirectURILen+1), func(c *authkit.Client) {
+				c.RedirectURIs = []string{"https://app.example/cb", longURI(authkit.MaxRedirectURILen + 1)}
+			}},
+			{fmt.Sprintf("%d scopes", authkit.MaxClientScopes+1), func(c *authkit.Client) { c.Scopes = scopes(authkit.MaxClientScopes + 1) }},
+			{fmt.Sprintf("a %d-byte JWKS", authkit.MaxClientJWKSLen+1), func(c *authkit.Client) { c.JWKS = bytes.Repeat([]byte{' '}, authkit.MaxClientJWKSLen+1) }},
+		}
+		for _, x := range bad {
+			c := newClient("over", base)
+			x.edit(&c)
+			wantErr(t, "CreateClient of a client with "+x.what, a.CreateClient(t.Context(), c), authkit.ErrInvalidRequest, ruleClLimits)
+			if c.ID != "" {
+				wantClientAbsent(t, b, c.ID, "a client refused for "+x.what, ruleClLimits)
+			}
+		}
+		if cs := listClients(t, b); len(cs) != 0 {
+			t.Errorf("ListClients after only refused CreateClient calls returned %q; %s", clientIDs(cs), ruleClLimits)
+		}
+		// At every limit at once: accepted, and kept whole.
+		edge := newClient(strings.Repeat("e", authkit.MaxClientIDLen), base)
+		edge.Name = strings.Repeat("n", authkit.MaxClientNameLen)
+		edge.RedirectURIs = uris(authkit.MaxRedirectURIs)
+		edge.RedirectURIs[0] = longURI(authkit.MaxRedirectURILen)
+		edge.Scopes = scopes(authkit.MaxClientScopes)
+		edge.JWKS = bytes.Repeat([]byte{'k'}, authkit.MaxClientJWKSLen)
+		createClient(t, a, cloneClient(edge))
+		diffClient(getClient(t, b, edge.ID, ruleClGet), edge).report(t, "a client at every limit", ruleClLimits+"; "+ruleClRoundTrip)
+		wantClientAbsent(t, b, edge.ID[:authkit.MaxClientIDLen-1], "a prefix of a stored ID", ruleClBytes)
+
+		// Codes: the challenge and the scopes.
+		code := newCode("edge", edge.ID, base)
+		code.Challenge = strings.Repeat("c", authkit.MaxCodeChallengeLen+1)
+		wantErr(t, fmt.Sprintf("CreateAuthorizationCode with a %d-byte challenge", len(code.Challenge)), a.CreateAuthorizationCode(t.Context(), code), authkit.ErrInvalidRequest, ruleClLimits)
+		wantCodeAbsent(t, b, code.Hash, at(minute), "a code refused for its challenge", ruleClLimits)
+		code = newCode("edge-scopes", edge.ID, base)
+		code.Scopes = scopes(authkit.MaxClientScopes + 1)
+		wantErr(t, fmt.Sprintf("CreateAuthorizationCode with %d scopes", len(code.Scopes)), a.CreateAuthorizationCode(t.Context(), code), authkit.ErrInvalidRequest, ruleClLimits)
+		wantCodeAbsent(t, b, code.Hash, at(minute), "a code refused for its scopes", ruleClLimits)
+		code = newCode("edge-ok", edge.ID, base)
+		code.Challenge = strings.Repeat("c", authkit.MaxCodeChallengeLen)
+		code.Scopes = scopes(authkit.MaxClientScopes)
+		createCode(t, a, cloneCode(code))
+		code.UsedAt = at(minute)
+		diffCode(redeem(t, b, code.Hash, at(minute)), code).report(t, "a code at every limit, redeemed", ruleClLimits+"; "+ruleCodeRedeem)
+	})
+	t.Run("SetClientSecret", func(t *testing.T) {
+		a, b := open(t, h)
+		want := newClient("app", base)
+		createClient(t, a, cloneClient(want))
+		createClient(t, a, newClient("other", base))
+		mustOK(t, "SetClientSecret", b.SetClientSecret(t.Context(), "app", hashOf("rotated"), at(hour)), ruleClSecret)
+		want.SecretHash, want.SecretRotatedAt = hashOf("rotated"), at(hour)
+		diffClient(getClient(t, a, "app", ruleClGet), want).report(t, "the client after SetClientSecret", ruleClSecret+"; "+ruleClVisible)
+		diffClient(getClient(t, a, "other", ruleClGet), newClient("other", base)).report(t, "another client after SetClientSecret", ruleClSecret)
+
+		mustOK(t, "SetClientSecret with the zero hash", a.SetClientSecret(t.Context(), "app", authkit.TokenHash{}, at(2*hour)), ruleClSecret)
+		want.SecretHash, want.SecretRotatedAt = authkit.TokenHash{}, at(2*hour)
+		diffClient(getClient(t, b, "app", ruleClGet), want).report(t, "the client after its secret was removed", ruleClSecret)
+
+		want.JWKS = nil
+		pub := newClient("pub", base)
+		pub.JWKS = nil
+		createClient(t, a, pub)
+		mustOK(t, "SetClientSecret with the zero hash", a.SetClientSecret(t.Context(), "pub", authkit.TokenHash{}, at(hour)), ruleClSecret)
+		if got := getClient(t, b, "pub", ruleClGet); !got.Public() {
+			t.Errorf("a client without a key set whose secret was removed still reads as confidential (SecretHash %s); %s", got.SecretHash, ruleClSecret)
+		}
+
+		wantErr(t, "SetClientSecret of a client never stored", a.SetClientSecret(t.Context(), "ghost", hashOf("x"), at(hour)), authkit.ErrNotFound, ruleClSecret)
+		wantClientAbsent(t, b, "ghost", "a client whose secret was set but never created", ruleClSecret)
+	})
+	t.Run("DeleteClient", func(t *testing.T) {
+		a, b := open(t, h)
+		createClient(t, a, newClient("app", base))
+		createClient(t, a, newClient("keep", base))
+		createCode(t, a, newCode("del-1", "app", base))
+		createCode(t, a, newCode("del-2", "app", base))
+		createCode(t, a, newCode("keep", "keep", base))
+		redeem(t, a, hashOf("code-del-2"), at(time.Second))
+		mustOK(t, "DeleteClient", b.DeleteClient(t.Context(), "app"), ruleClDelete)
+		wantClientAbsent(t, a, "app", "a deleted client", ruleClDelete+"; "+ruleClVisible)
+		if got := clientIDs(listClients(t, a)); !slices.Equal(got, []string{"keep"}) {
+			t.Errorf("ListClients after DeleteClient returned %q, want [\"keep\"]; %s", got, ruleClDelete)
+		}
+		wantCodeAbsent(t, a, hashOf("code-del-1"), at(minute), "an unredeemed code of a deleted client", ruleClDelete)
+		wantCodeAbsent(t, a, hashOf("code-del-2"), at(minute), "a redeemed code of a deleted client", ruleClDelete)
+		wantErr(t, "SetAuthorizationCodeSession of a code of a deleted client", a.SetAuthorizationCodeSession(t.Context(), hashOf("code-del-2"), "sess"), authkit.ErrNotFound, ruleClDelete+"; "+ruleCodeSession)
+		wantErr(t, "a second DeleteClient", a.DeleteClient(t.Context(), "app"), authkit.ErrNotFound, ruleClDelete)
+		wantErr(t, "DeleteClient of a client never stored", b.DeleteClient(t.Context(), "ghost"), authkit.ErrNotFound, ruleClDelete)
+		// Registering the ID again must not bring the old codes back.
+		createClient(t, b, newClient("app", at(minute)))
+		wantCodeAbsent(t, a, hashOf("code-del-1"), at(2*minute), "a code of a deleted client, once the ID is registered again", ruleClDelete)
+		keep := newCode("keep", "keep", base)
+		keep.UsedAt = at(2 * minute)
+		diffCode(redeem(t, a, keep.Hash, at(2*minute)), keep).report(t, "a code of another client after DeleteClient", ruleClDelete)
+	})
+	t.Run("Code/Redeem", func(t *testing.T) {
+		a, b := open(t, h)
+		createClient(t, a, newClient("app", base))
+		zone := time.FixedZone("UTC-3", -3*3600)
+		in := newCode("1", "app", base.Add(321*time.Nanosecond).In(zone))
+		in.ExpiresAt = in.ExpiresAt.Round(micro)
+		want := cloneCode(in)
+		createCode(t, a, in)
+		scribbleCode(in)
+		now := at(minute).Add(654 * time.Nanosecond).In(zone)
+		got := redeem(t, b, want.Hash, now)
+		want.UsedAt = now
+		diffCode(got, want).report(t, "the redeemed code (the caller changed its slices after CreateAuthorizationCode)", ruleCodeRedeem+"; "+ruleClCopies+"; "+ruleClRoundTrip)
+		scribbleCode(got)
+		redeemAgain(t, a, want.Hash, at(2*minute), want, "a second RedeemAuthorizationCode (after the slices of the first answer were changed)")
+		redeemAgain(t, b, want.Hash, at(3*minute), want, "a third RedeemAuthorizationCode")
+	})
+	t.Run("Code/Session", func(t *testing.T) {
+		a, b := open(t, h)
+		createClient(t, a, newClient("app", base))
+		want := newCode("1", "app", base)
+		createCode(t, a, cloneCode(want))
+		createCode(t, a, newCode("2", "app", base))
+		want.UsedAt = at(minute)
+		diffCode(redeem(t, a, want.Hash, at(minute)), want).report(t, "the redeemed code", ruleCodeRedeem)
+		mustOK(t, "SetAuthorizationCodeSession", b.SetAuthorizationCodeSession(t.Context(), want.Hash, "sess-42"), ruleCodeSession)
+		want.SessionID = "sess-42"
+		redeemAgain(t, a, want.Hash, at(2*minute), want, "a second RedeemAuthorizationCode after SetAuthorizationCodeSession")
+		other := newCode("2", "app", base)
+		other.UsedAt = at(3 * minute)
+		diffCode(redeem(t, b, other.Hash, at(3*minute)), other).report(t, "another code of the client", ruleCodeSession+" (and only that code's)")
+		wantErr(t, "SetAuthorizationCodeSession of a code never stored", a.SetAuthorizationCodeSession(t.Context(), hashOf("ghost"), "sess-1"), authkit.ErrNotFound, ruleCodeSession)
+		wantCodeAbsent(t, b, hashOf("ghost"), at(3*minute), "a code whose session was set but never created", ruleCodeSession)
+	})
+	t.Run("Code/Create", func(t *testing.T) {
+		a, b := open(t, h)
+		createClient(t, a, newClient("app", base))
+		createClient(t, a, newClient("app2", base))
+		first := newCode("dup", "app", base)
+		createCode(t, a, cloneCode(first))
+		second := newCode("dup", "app2", at(time.Second))
+		second.Subject, second.Scopes, second.RedirectURI = "mallory", []string{"admin:all"}, "https://evil.example/cb"
+		wantErr(t, "CreateAuthorizationCode of a hash already present", b.CreateAuthorizationCode(t.Context(), second), authkit.ErrConflict, ruleCodeCreate)
+		first.UsedAt = at(minute)
+		diffCode(redeem(t, b, first.Hash, at(minute)), first).report(t, "the first code after a duplicate CreateAuthorizationCode", ruleCodeCreate)
+		wantErr(t, "CreateAuthorizationCode of a hash already present and redeemed", a.CreateAuthorizationCode(t.Context(), second), authkit.ErrConflict, ruleCodeCreate)
+		redeemAgain(t, a, first.Hash, at(2*minute), first, "a second RedeemAuthorizationCode after refused duplicates")
+
+		ghost := newCode("ghost", "ghost", base)
+		wantErr(t, "CreateAuthorizationCode for a client never stored", a.CreateAuthorizationCode(t.Context(), ghost), authkit.ErrNotFound, ruleCodeCreate)
+		createClient(t, a, newClient("ghost", at(minute)))
+		wantCodeAbsent(t, b, ghost.Hash, at(2*minute), "a code refused for its unknown client, once the client exists", ruleCodeCreate)
+		wantCodeAbsent(t, b, hashOf("never"), at(2*minute), "a code never stored", ruleCodeNotFound)
+	})
+	t.Run("Code/Expiry", func(t *testing.T) {
+		a, b := open(t, h)
+		createClient(t, a, newClient("app", base))
+		for _, l := range []string{"before", "at", "after"} {
+			createCode(t, a, newCode(l, "app", base)) // ExpiresAt base+10m
+		}
+		exp := at(10 * minute)
+		ok := newCode("before", "app", base)
+		ok.UsedAt = exp.Add(-micro)
+		diffCode(redeem(t, b, ok.Hash, exp.Add(-micro)), ok).report(t, "a code redeemed a microsecond before ExpiresAt", ruleCodeRedeem)
+		wantCodeAbsent(t, b, hashOf("code-at"), exp, "a code at its ExpiresAt (ExpiresAt == now)", ruleCodeNotFound)
+		wantCodeAbsent(t, a, hashOf("code-after"), exp.Add(micro), "a code a microsecond after its ExpiresAt", ruleCodeNotFound)
+		wantCodeAbsent(t, a, hashOf("code-at"), exp.Add(hour), "an expired code presented again", ruleCodeNotFound)
+	})
+	t.Run("Code/ExactlyOneWinner", func(t *testing.T) {
+		a, b := open(t, h)
+		createClient(t, a, newClient("app", base))
+		want := newCode("race", "app", base)
+		createCode(t, a, cloneCode(want))
+		const n = 32
+		type result struct {
+			c   authkit.AuthorizationCode
+			err error
+		}
+		results := make([]result, n)
+		start := make(chan struct{})
+		var wg sync.WaitGroup
+		for i := range n {
+			s := a
+			if i%2 == 1 {
+				s = b
+			}
+			wg.Go(func() {
+				<-start
+				results[i].c, results[i].err = s.RedeemAuthorizationCode(t.Context(), want.Hash, at(minute+time.Duration(i)*micro))
+			})
+		}
+		close(start)
+		wg.Wait()
+		winner := -1
+		wins := 0
+		for i, r := range results {
+			if r.err == nil {
+				wins++
+				winner = i
+			}
+		}
+		if wins != 1 {
+			t.Fatalf("%d of %d concurrent RedeemAuthorizationCode calls of one code succeeded; %s", wins, n, ruleCodeAtomic)
+		}
+		want.UsedAt = at(minute + time.Duration(winner)*micro)
+		diffCode(results[winner].c, want).report(t, "the winning redemption's record", ruleCodeRedeem)
+		for i, r := range results {
+			if i == winner {
+				continue
+			}
+			if !errors.Is(r.err, authkit.ErrTokenReused) {
+				t.Errorf("a losing concurrent RedeemAuthorizationCode returned %v, want an error matching ErrTokenReused; %s", errOrNil(r.err), ruleCodeAtomic)
+				continue
+			}
+			diffCode(r.c, want).report(t, fmt.Sprintf("the record losing redemption %d returned", i), ruleCodeAtomic+"; "+ruleCodeReuse)
+		}
+		redeemAgain(t, a, want.Hash, at(2*minute), want, "a RedeemAuthorizationCode after the race")
+	})
+	t.Run("DeleteExpiredAuthorizationCodes", func(t *testing.T) {
+		a, b := open(t, h)
+		createClient(t, a, newClient("app", base))
+		now := at(hour)
+		var live []authkit.AuthorizationCode
+		for i := range 50 {
+			c := newCode(fmt.Sprint("c", i), "app", base)
+			switch {
+			case i < 25: // expired before now, unredeemed
+				c.ExpiresAt = at(time.Duration(i+1) * minute)
+			case i < 36: // expired, redeemed
+				c.ExpiresAt = at(time.Duration(i-20) * minute)
+			case i < 37: // expires exactly at now
+				c.ExpiresAt = now
+			default: // live at now
+				c.ExpiresAt = now.Add(time.Duration(i) * micro)
+			}
+			createCode(t, a, cloneCode(c))
+			if i >= 25 && i < 36 || i >= 45 {
+				c.UsedAt = at(30 * time.Second)
+				redeem(t, b, c.Hash, c.UsedAt)
+			}
+			if i >= 37 {
+				live = append(live, c)
+			}
+		}
+		const limit, expired = 7, 37
+		total, calls := 0, 0
+		for {
+			n, err := b.DeleteExpiredAuthorizationCodes(t.Context(), now, limit)
+			mustOK(t, "DeleteExpiredAuthorizationCodes", err, ruleCodeDelete)
+			calls++
+			if n < 0 || n > limit {
+				t.Fatalf("DeleteExpiredAuthorizationCodes(limit %d) returned %d; %s", limit, n, ruleCodeDelete)
+			}
+			total += n
+			if n < limit || calls > expired {
+				break
+			}
+		}
+		if total != expired {
+			t.Errorf("DeleteExpiredAuthorizationCodes, repeated until it returned less than its limit, deleted %d codes in %d calls; %d had expired at now (25 unredeemed, 11 redeemed, 1 with ExpiresAt == now); %s", total, calls, expired, ruleCodeDelete)
+		}
+		if n, err := a.DeleteExpiredAuthorizationCodes(t.Context(), now, limit); err != nil || n != 0 {
+			t.Errorf("DeleteExpiredAuthorizationCodes after everything expired was deleted returned (%d, %v), want (0, nil); %s", n, errOrNil(err), ruleCodeDelete)
+		}
+		for _, c := range live {
+			if c.UsedAt.IsZero() {
+				c.UsedAt = now
+				diffCode(redeem(t, a, c.Hash, now), c).report(t, "a live code after the cleanup", ruleCodeDelete)
+			} else {
+				redeemAgain(t, a, c.Hash, now, c, "a redemption of a live, redeemed code after the cleanup")
+			}
+		}
+		if _, err := b.DeleteExpiredAuthorizationCodes(t.Context(), now, 0); err == nil {
+			t.Errorf("DeleteExpiredAuthorizationCodes with limit 0 returned nil; limit > 0 is the caller's promise, and a store refuses 0")
+		}
+	})
+	t.Run("Reopen", func(t *testing.T) {
+		a, _ := open(t, h)
+		c := newClient("app", base)
+		c.SecretRotatedAt = at(time.Second)
+		createClient(t, a, cloneClient(c))
+		used := newCode("used", "app", base)
+		createCode(t, a, cloneCode(used))
+		createCode(t, a, newCode("fresh", "app", base))
+		used.UsedAt = at(minute)
+		redeem(t, a, used.Hash, at(minute))
+		mustOK(t, "SetAuthorizationCodeSession", a.SetAuthorizationCodeSession(t.Context(), used.Hash, "sess-1"), ruleCodeSession)
+		used.SessionID = "sess-1"
+		r, ok := reopen(t, h, a)
+		if !ok {
+			return
+		}
+		diffClient(getClient(t, r, "app", ruleClDurable), c).report(t, "the client after a reopen", ruleClDurable)
+		redeemAgain(t, r, used.Hash, at(2*minute), used, "a redemption, after a reopen, of a code redeemed before it")
+		fresh := newCode("fresh", "app", base)
+		fresh.UsedAt = at(2 * minute)
+		diffCode(redeem(t, r, fresh.Hash, at(2*minute)), fresh).report(t, "a code created before a reopen, redeemed after it", ruleClDurable)
+	})
+
+	calls := clientCalls()
+	t.Run("Context", func(t *testing.T) { runDeadContext(t, h, clientSetup, calls) })
+	t.Run("Unavailable", func(t *testing.T) { runUnavailable(t, h, calls) })
+}
+
+// head returns the first few of ss, for messages.
+func head(ss []string) []string { return ss[:min(len(ss), 8)] }
+
+// clientSetup stores client "app" and its unredeemed code "1", which
+// expires at base+10m.
+func clientSetup(t *testing.T, s authkit.ClientStore) {
+	t.Helper()
+	createClient(t, s, newClient("app", base))
+	createCode(t, s, newCode("1", "app", base))
+}
+
+func clientCalls() []call[authkit.ClientStore] {
+	type S = authkit.ClientStore
+	return []call[S]{
+		{"CreateClient", func(ctx context.Context, s S) error {
+			return s.CreateClient(ctx, newClient("new", base))
+		}, func(t *testing.T, s S) {
+			wantClientAbsent(t, s, "new", "a client written with a dead ctx", ruleContext)
+		}},
+		{"GetClient", func(ctx context.Context, s S) error {
+			_, err := s.GetClient(ctx, "app")
+			return err
+		}, nil},
+		{"ListClients", func(ctx context.Context, s S) error {
+			_, err := s.ListClients(ctx)
+			return err
+		}, nil},
+		{"SetClientSecret", func(ctx context.Context, s S) error {
+			return s.SetClientSecret(ctx, "app", hashOf("rotated"), at(minute))
+		}, func(t *testing.T, s S) {
+			diffClient(getClient(t, s, "app", ruleClGet), newClient("app", base)).report(t, "the client after a SetClientSecret with a dead ctx", ruleContext)
+		}},
+		{"DeleteClient", func(ctx context.Context, s S) error {
+			return s.DeleteClient(ctx, "app")
+		}, func(t *testing.T, s S) {
+			getClient(t, s, "app", ruleContext+" (a DeleteClient with a dead ctx deleted the client)")
+		}},
+		{"CreateAuthorizationCode", func(ctx context.Context, s S) error {
+			return s.CreateAuthorizationCode(ctx, newCode("new", "app", base))
+		}, func(t *testing.T, s S) {
+			wantCodeAbsent(t, s, hashOf("code-new"), at(minute), "a code written with a dead ctx", ruleContext)
+		}},
+		{"RedeemAuthorizationCode", func(ctx context.Context, s S) error {
+			_, err := s.RedeemAuthorizationCode(ctx, hashOf("code-1"), at(minute))
+			return err
+		}, func(t *testing.T, s S) {
+			want := newCode("1", "app", base)
+			want.UsedAt = at(2 * minute)
+			diffCode(redeem(t, s, want.Hash, at(2*minute)), want).report(t, "the code redeemed after a redemption with a dead ctx", ruleContext)
+		}},
+		{"SetAuthorizationCodeSession", func(ctx context.Context, s S) error {
+			return s.SetAuthorizationCodeSession(ctx, hashOf("code-1"), "sess-1")
+		}, func(t *testing.T, s S) {
+			want := newCode("1", "app", base)
+			want.UsedAt = at(2 * minute)
+			diffCode(redeem(t, s, want.Hash, at(2*minute)), want).report(t, "the code after a SetAuthorizationCodeSession with a dead ctx", ruleContext)
+		}},
+		{"DeleteExpiredAuthorizationCodes", func(ctx context.Context, s S) error {
+			_, err := s.DeleteExpiredAuthorizationCodes(ctx, at(hour), 10)
+			return err
+		}, func(t *testing.T, s S) {
+			n, err := s.DeleteExpiredAuthorizationCodes(t.Context(), at(hour), 10)
+			mustOK(t, "DeleteExpiredAuthorizationCodes", err, ruleCodeDelete)
+			if n != 1 {
+				t.Errorf("DeleteExpiredAuthorizationCodes after one with a dead ctx deleted %d codes, want 1; %s", n, ruleContext)
+			}
+		}},
+	}
+}
