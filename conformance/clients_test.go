@@ -1,0 +1,62 @@
+package conformance_test
+
+import (
+	"context"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/authkit-go/authkit"
+	"github.com/authkit-go/authkit/backends/memory"
+	"github.com/authkit-go/authkit/conformance"
+)
+
+// The reference store passes the client checks through RunClientStore,
+// and quickly: a networked store runs the same calls.
+func TestReferenceClients(t *testing.T) {
+	start := time.Now()
+	conformance.RunClientStore(t, conformance.PartialHarness[authkit.ClientStore]{
+		New:  func(t *testing.T) authkit.ClientStore { return memory.New() },
+		Peer: func(t *testing.T, s authkit.ClientStore) authkit.ClientStore { return s },
+	})
+	if d := time.Since(start); d > 10*time.Second {
+		t.Errorf("the client checks took %v on the memory store; they should take well under 2s", d)
+	}
+}
+
+// countingClients counts the redemptions made through it.
+type countingClients struct {
+	*memory.Store
+	n *atomic.Int32
+}
+
+func (c countingClients) RedeemAuthorizationCode(ctx context.Context, h authkit.TokenHash, now time.Time) (authkit.AuthorizationCode, error) {
+	c.n.Add(1)
+	return c.Store.RedeemAuthorizationCode(ctx, h, now)
+}
+
+// onlyStore hides every optional interface of the store it wraps.
+type onlyStore struct{ authkit.Store }
+
+// Run runs the client checks for a Store that implements
+// authkit.ClientStore, and passes over one that does not.
+func TestRunIncludesClients(t *testing.T) {
+	var n atomic.Int32
+	t.Run("Implements", func(t *testing.T) {
+		conformance.Run(t, conformance.Harness{
+			New: func(t *testing.T) authkit.Store { return countingClients{memory.New(), &n} },
+		})
+	})
+	if n.Load() == 0 {
+		t.Error("Run redeemed no code on a store that implements authkit.ClientStore: it must run the client checks")
+	}
+	n.Store(0)
+	t.Run("DoesNot", func(t *testing.T) {
+		conformance.Run(t, conformance.Harness{
+			New: func(t *testing.T) authkit.Store { return onlyStore{countingClients{memory.New(), &n}} },
+		})
+	})
+	if n.Load() != 0 {
+		t.Errorf("Run redeemed %d codes through a store that does not implement authkit.ClientStore", n.Load())
+	}
+}
