@@ -21,19 +21,23 @@ import (
 // SQLSTATE codes and vendor error numbers the store acts on.
 const (
 	pgUniqueViolation      = "23505"
+	pgForeignKeyViolation  = "23503"
 	pgSerializationFailure = "40001"
 	pgDeadlockDetected     = "40P01"
 	pgDataExceptionClass   = "22"
 
-	myDupEntry        = 1062
-	myDupEntryKeyName = 1586
-	myDeadlock        = 1213
-	myDataTooLong     = 1406
-	myIncorrectString = 1366
+	myDupEntry         = 1062
+	myDupEntryKeyName  = 1586
+	myNoReferencedRow  = 1216 // ER_NO_REFERENCED_ROW
+	myNoReferencedRow2 = 1452 // ER_NO_REFERENCED_ROW_2
+	myDeadlock         = 1213
+	myDataTooLong      = 1406
+	myIncorrectString  = 1366
 
 	sqliteBusy                 = 5    // SQLITE_BUSY, the primary code of every SQLITE_BUSY_…
 	sqliteConstraintPrimaryKey = 1555 // SQLITE_CONSTRAINT_PRIMARYKEY
 	sqliteConstraintUnique     = 2067 // SQLITE_CONSTRAINT_UNIQUE
+	sqliteConstraintForeignKey = 787  // SQLITE_CONSTRAINT_FOREIGNKEY
 )
 
 // sqlState is implemented by the errors of both PostgreSQL drivers
@@ -125,6 +129,15 @@ func isUniqueViolation(err error) bool {
 	return c.pg == pgUniqueViolation ||
 		c.mysql == myDupEntry || c.mysql == myDupEntryKeyName ||
 		c.sqlite == sqliteConstraintUnique || c.sqlite == sqliteConstraintPrimaryKey
+}
+
+// isForeignKeyViolation reports whether err is a row that references a
+// missing one (an authorization code of a client that is not there), in
+// any dialect.
+func isForeignKeyViolation(err error) bool {
+	c := codes(err)
+	return c.pg == pgForeignKeyViolation || c.mysql == myNoReferencedRow || c.mysql == myNoReferencedRow2 ||
+		c.sqlite == sqliteConstraintForeignKey
 }
 
 // isRetryable reports whether err aborted a transaction that may simply be

@@ -66,6 +66,17 @@ func TestExplainUsesIndexes(t *testing.T) {
 		`INSERT INTO authkit_throttle (k, n, last_at, expires_at)
 		 SELECT sha256(('thr-' || i)::bytea), 1 + i % 7, 1700000000000000 + i, 4102444800000000 - i
 		 FROM generate_series(1, 100000) i`,
+		`INSERT INTO authkit_clients (id, name, secret_hash, jwks, grant_types, scopes, redirect_uris,
+			access_ttl_us, refresh_ttl_us, created_at, secret_rotated_at)
+		 SELECT 'client-' || i, 'App ' || i, sha256(('cs-' || i)::bytea), NULL, '["authorization_code"]', '["read"]',
+			'["https://app.example/cb"]', 0, 0, 1700000000000000 + i, NULL
+		 FROM generate_series(1, 2000) i`,
+		`INSERT INTO authkit_authorization_codes (hash, client_id, redirect_uri, subject, scopes, challenge, claims,
+			created_at, expires_at, used_at, session_id)
+		 SELECT sha256(('code-' || i)::bytea), 'client-' || (1 + i % 2000), 'https://app.example/cb', 'user-' || (i % 2000),
+			'["read"]', 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM', NULL, 1700000000000000 + i, 1700000000600000 + i,
+			CASE WHEN i % 2 = 0 THEN 1700000000000001 + i END, ''
+		 FROM generate_series(1, 100000) i`,
 		`ANALYZE`,
 	} {
 		if _, err := db.ExecContext(ctx, stmt); err != nil {
@@ -159,6 +170,35 @@ func TestExplainUsesIndexes(t *testing.T) {
 			t.Errorf("IsRevoked is not four probes of the revocations' primary key (its jti, sid and cutoff, and the epoch marker) and nothing else:\n%s", plan.String())
 		} else {
 			t.Logf("%s:\n%s", c.name, plan.String())
+		}
+	}
+	// Clients and authorization codes: a redemption and a read are one
+	// probe of the codes' or the clients' primary key, the cleanup walks
+	// the expires_at index. (The clients' listing reads the whole table:
+	// it is every client.)
+	cl := q.clients
+	for _, c := range []struct {
+		name, query, index string
+		args               []any
+	}{
+		{"RedeemAuthorizationCode", cl.redeem, "authkit_authorization_codes_pkey", []any{now, h("code-77"), now}},
+		{"RedeemAuthorizationCode/classify", cl.getCode, "authkit_authorization_codes_pkey", []any{h("code-77")}},
+		{"SetAuthorizationCodeSession", cl.setSession, "authkit_authorization_codes_pkey", []any{"sess-77", h("code-77")}},
+		{"SetAuthorizationCodeSession/exists", cl.codeExists, "authkit_authorization_codes_pkey", []any{h("code-77")}},
+		{"GetClient", cl.getClient, "authkit_clients_pkey", []any{"client-77"}},
+		{"SetClientSecret", cl.setSecret, "authkit_clients_pkey", []any{h("cs-new"), now, "client-77"}},
+		{"DeleteClient", cl.deleteClient, "authkit_clients_pkey", []any{"client-77"}},
+		{"DeleteExpiredAuthorizationCodes", cl.gcCodes, "authkit_authorization_codes_expires_idx", []any{int64(1700000000600000 + 50), 1000}},
+	} {
+		plan := explainRows(t, db, ctx, "EXPLAIN "+c.query, c.args...)
+		var text strings.Builder
+		for _, row := range plan {
+			text.WriteString(row[0] + "\n")
+		}
+		if strings.Contains(text.String(), "Seq Scan") || !strings.Contains(text.String(), " using "+c.index+" ") {
+			t.Errorf("%s does not read %s (or scans a whole table):\n%s", c.name, c.index, text.String())
+		} else {
+			t.Logf("%s:\n%s", c.name, text.String())
 		}
 	}
 }

@@ -81,10 +81,13 @@ type queries struct {
 	tokenExists     string
 	gcTokens        string
 	tableProbeQuery string
+
+	// OAuth 2.0 clients and authorization codes (clients.go)
+	clients clientQueries
 }
 
 // tableNames are the store's tables without their prefix.
-var tableNames = []string{"sessions", "refresh_tokens", "revocations", "api_tokens", "api_token_subjects", "revocation_feed", "revocation_log", "throttle"}
+var tableNames = []string{"sessions", "refresh_tokens", "revocations", "api_tokens", "api_token_subjects", "revocation_feed", "revocation_log", "throttle", "clients", "authorization_codes"}
 
 func buildQueries(d *dialect, prefix string) queries {
 	q := func(s string) string {
@@ -164,6 +167,8 @@ func buildQueries(d *dialect, prefix string) queries {
 		gcTokens:    q(d.deleteBatch("{p}api_tokens", "id", `FROM {p}api_tokens t WHERE t.gc_at <= ? ORDER BY t.gc_at`)),
 
 		tableProbeQuery: q(`SELECT COUNT(*) FROM {p}%s WHERE 1 = 0`),
+
+		clients: buildClientQueries(d, q),
 	}
 }
 

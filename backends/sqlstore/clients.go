@@ -1,0 +1,544 @@
+package sqlstore
+
+import (
+	"cmp"
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+	"unicode/utf8"
+
+	"github.com/authkit-go/authkit"
+)
+
+var _ authkit.ClientStore = (*Store)(nil)
+
+// OAuth 2.0 clients and authorization codes (authkit.ClientStore) are the
+// rows of the two tables migration 0006 creates: {p}clients, one row per
+// client keyed by its ID, and {p}authorization_codes, one row per code
+// keyed by its hash, with indexes on client_id and on expires_at (for the
+// cleanup). A client's secret is kept only as the hash the caller gives
+// (NULL for none) and a code only as its hash. Grant types, scopes and
+// redirect URIs are JSON arrays of strings, as the sessions' scopes are:
+// JSON keeps any string exactly, spaces and newlines included, where a
+// separator-joined column would have to refuse the separator; a string
+// that is not valid UTF-8 (which JSON would silently alter) is refused
+// with authkit.ErrInvalidRequest instead.
+//
+// RedeemAuthorizationCode is one conditional UPDATE (used_at IS NULL AND
+// expires_at > now) by the primary key: the row lock it takes makes
+// exactly one of any number of concurrent redemptions change the row. On
+// PostgreSQL and SQLite it returns the row (RETURNING): one round trip.
+// MySQL and MariaDB have no UPDATE … RETURNING, so there the UPDATE runs
+// alone (autocommit) and a SELECT by the primary key reads the row back:
+// two round trips, where a transaction would take five (isolation level,
+// BEGIN, the two statements, COMMIT). When the UPDATE changes no row, one
+// SELECT tells a code already redeemed (authkit.ErrTokenReused, with the
+// stored record) from one that is missing or expired (authkit.ErrNotFound).
+//
+// Deleting a client deletes its codes: on PostgreSQL and MySQL through the
+// foreign key's ON DELETE CASCADE, in the DELETE of the client; on SQLite,
+// whose connections enforce foreign keys only with PRAGMA foreign_keys =
+// ON, with a DELETE of the codes in the same transaction. A code is
+// inserted only while its client exists: on PostgreSQL and MySQL the
+// foreign key's check (which locks the client's row until the insert
+// commits) refuses it otherwise; on SQLite it is an INSERT … SELECT from
+// the client's row, under the database's one write lock.
+
+// clientCols and codeCols are the column lists scanClient and scanCode
+// read, in their order.
+const (
+	clientCols = "id, name, secret_hash, jwks, grant_types, scopes, redirect_uris, access_ttl_us, refresh_ttl_us, created_at, secret_rotated_at"
+	codeCols   = "hash, client_id, redirect_uri, subject, scopes, challenge, claims, created_at, expires_at, used_at, session_id"
+)
+
+// Limits beyond clients.go's, so that what one dialect stores every
+// dialect stores (MySQL's MEDIUMBLOB holds 16 MiB).
+const (
+	// maxListItemLen bounds each grant type and scope, in bytes.
+	maxListItemLen = 1024
+	// maxCodeClaimsLen bounds AuthorizationCode.Claims, in bytes.
+	maxCodeClaimsLen = 1 << 20
+)
+
+// clientQueries are the ClientStore's statements, with the table prefix
+// and the bind style applied (see buildClientQueries).
+type clientQueries struct {
+	insertClient string
+	getClient    string
+	listClients  string
+	setSecret    string
+	clientExists string
+	deleteClient string
+	// deleteCodes deletes a client's codes: SQLite only, where the
+	// foreign key's cascade is off unless the connection turned it on.
+	deleteCodes string
+	// insertCode inserts a code; on SQLite it is an INSERT … SELECT from
+	// the client's row, with the client ID as one more, last argument, and
+	// inserts nothing when there is no such client.
+	insertCode string
+	// redeem marks a code used (arguments: now, hash, now); with
+	// redeemReturns it returns the row (codeCols).
+	redeem        string
+	redeemReturns bool
+	getCode       string
+	setSession    string
+	codeExists    string
+	gcCodes       string
+}
+
+// buildClientQueries returns d's statements; q applies the prefix and the
+// bind style.
+func buildClientQueries(d *dialect, q func(string) string) clientQueries {
+	c := clientQueries{
+		insertClient: q(`INSERT INTO {p}clients (` + clientCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+		getClient:    q(`SELECT ` + clientCols + ` FROM {p}clients WHERE id = ?`),
+		// Every client: the registry is administered, not written by
+		// requests. Ordered in Go, by bytes (a PostgreSQL collation would
+		// not order IDs byte for byte).
+		listClients:  q(`SELECT ` + clientCols + ` FROM {p}clients`),
+		setSecret:    q(`UPDATE {p}clients SET secret_hash = ?, secret_rotated_at = ? WHERE id = ?`),
+		clientExists: q(`SELECT 1 FROM {p}clients WHERE id = ?`),
+		deleteClient: q(`DELETE FROM {p}clients WHERE id = ?`),
+		insertCode: q(`INSERT INTO {p}authorization_codes (hash, client_id, redirect_uri, subject, scopes, challenge, claims, created_at, expires_at, session_id)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, '')`),
+		redeem:        q(`UPDATE {p}authorization_codes SET used_at = ? WHERE hash = ? AND used_at IS NULL AND expires_at + 0 > ? RETURNING ` + codeCols),
+		redeemReturns: true,
+		getCode:       q(`SELECT ` + codeCols + ` FROM {p}authorization_codes WHERE hash = ?`),
+		setSession:    q(`UPDATE {p}authorization_codes SET session_id = ? WHERE hash = ?`),
+		codeExists:    q(`SELECT 1 FROM {p}authorization_codes WHERE hash = ?`),
+		gcCodes: q(d.deleteBatch("{p}authorization_codes", "hash",
+			`FROM {p}authorization_codes t WHERE t.expires_at <= ? ORDER BY t.expires_at`)),
+	}
+	// redeem reads expires_at as "expires_at + 0", which no index
+	// serves: the planner then always probes the primary key, where a
+	// plain "expires_at > ?" lets it walk the expires_at index over every
+	// live code when its statistics say few are live.
+	switch d.name {
+	case "mysql":
+		c.redeem = q(`UPDATE {p}authorization_codes SET used_at = ? WHERE hash = ? AND used_at IS NULL AND expires_at + 0 > ?`)
+		c.redeemReturns = false
+	case "sqlite":
+		c.deleteCodes = q(`DELETE FROM {p}authorization_codes WHERE client_id = ?`)
+		c.insertCode = q(`INSERT INTO {p}authorization_codes (hash, client_id, redirect_uri, subject, scopes, challenge, claims, created_at, expires_at, session_id)
+			SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, '' FROM {p}clients WHERE id = ?`)
+	}
+	return c
+}
+
+// ---- input checks: before any query ----
+
+// lookupID checks the client ID of a read, an update or a delete: one
+// that no client could have (see checkClientID) is authkit.ErrNotFound,
+// without a query.
+func lookupID(op, id string) error {
+	if checkClientID(op, id) != nil {
+		return fmt.Errorf("sqlstore: %s: %w", op, authkit.ErrNotFound)
+	}
+	return nil
+}
+
+// checkClientID checks the ID of a client to store.
+func checkClientID(op, id string) error {
+	if err := checkLen(op, "client ID", id, authkit.MaxClientIDLen); err != nil {
+		return err
+	}
+	for i := 0; i < len(id); i++ {
+		if id[i] < 0x21 || id[i] > 0x7e {
+			return fmt.Errorf("sqlstore: %s: %w: client ID holds byte %#x at %d (visible ASCII only)", op, authkit.ErrInvalidRequest, id[i], i)
+		}
+	}
+	return nil
+}
+
+// checkList checks a list the store keeps as JSON: at most maxItems
+// items, each at most maxLen bytes of valid UTF-8 (JSON would replace
+// invalid bytes), non-empty if nonEmpty.
+func checkList(op, what string, l []string, maxItems, maxLen int, nonEmpty bool) error {
+	if len(l) > maxItems {
+		return fmt.Errorf("sqlstore: %s: %w: %d %s, over the limit of %d", op, authkit.ErrInvalidRequest, len(l), what, maxItems)
+	}
+	for i, v := range l {
+		if len(v) > maxLen || (nonEmpty && v == "") {
+			return invalid(op, fmt.Sprintf("%s[%d]", what, i), len(v), maxLen)
+		}
+		if !utf8.ValidString(v) {
+			return fmt.Errorf("sqlstore: %s: %w: %s[%d] is not valid UTF-8", op, authkit.ErrInvalidRequest, what, i)
+		}
+	}
+	return nil
+}
+
+func checkClient(op string, c authkit.Client) error {
+	if err := checkClientID(op, c.ID); err != nil {
+		return err
+	}
+	if len(c.Name) > authkit.MaxClientNameLen {
+		return invalid(op, "client name", len(c.Name), authkit.MaxClientNameLen)
+	}
+	if len(c.JWKS) > authkit.MaxClientJWKSLen {
+		return invalid(op, "client JWKS", len(c.JWKS), authkit.MaxClientJWKSLen)
+	}
+	if err := checkList(op, "grant types", c.GrantTypes, authkit.MaxClientScopes, maxListItemLen, true); err != nil {
+		return err
+	}
+	if err := checkList(op, "scopes", c.Scopes, authkit.MaxClientScopes, maxListItemLen, false); err != nil {
+		return err
+	}
+	if err := checkList(op, "redirect URIs", c.RedirectURIs, authkit.MaxRedirectURIs, authkit.MaxRedirectURILen, true); err != nil {
+		return err
+	}
+	if c.AccessTTL < 0 || c.RefreshTTL < 0 {
+		return fmt.Errorf("sqlstore: %s: %w: negative token lifetime", op, authkit.ErrInvalidRequest)
+	}
+	return nil
+}
+
+func checkCode(op string, c authkit.AuthorizationCode) error {
+	if err := checkClientID(op, c.ClientID); err != nil {
+		return err
+	}
+	if len(c.RedirectURI) > authkit.MaxRedirectURILen {
+		return invalid(op, "redirect URI", len(c.RedirectURI), authkit.MaxRedirectURILen)
+	}
+	if err := checkLen(op, "subject", c.Subject, MaxKeyLen); err != nil {
+		return err
+	}
+	if err := checkList(op, "scopes", c.Scopes, authkit.MaxClientScopes, maxListItemLen, false); err != nil {
+		return err
+	}
+	if len(c.Challenge) > authkit.MaxCodeChallengeLen {
+		return invalid(op, "code challenge", len(c.Challenge), authkit.MaxCodeChallengeLen)
+	}
+	if len(c.Claims) > maxCodeClaimsLen {
+		return invalid(op, "claims", len(c.Claims), maxCodeClaimsLen)
+	}
+	return nil
+}
+
+// ---- rows ----
+
+// hashOrNil is a hash as a column value, NULL for the zero hash.
+func hashOrNil(h authkit.TokenHash) any {
+	if h == (authkit.TokenHash{}) {
+		return nil
+	}
+	return h[:]
+}
+
+func clientArgs(c authkit.Client) ([]any, error) {
+	grants, err := encodeList(c.GrantTypes)
+	if err != nil {
+		return nil, err
+	}
+	scopes, err := encodeList(c.Scopes)
+	if err != nil {
+		return nil, err
+	}
+	uris, err := encodeList(c.RedirectURIs)
+	if err != nil {
+		return nil, err
+	}
+	return []any{c.ID, c.Name, hashOrNil(c.SecretHash), bytesOrNil(c.JWKS), grants, scopes, uris,
+		c.AccessTTL.Microseconds(), c.RefreshTTL.Microseconds(), micros(c.CreatedAt), nullMicros(c.SecretRotatedAt)}, nil
+}
+
+func scanClient(sc scanner) (authkit.Client, error) {
+	var (
+		c                       authkit.Client
+		secret, jwks            []byte
+		grants, scopes, uris    sql.NullString
+		access, refresh, create int64
+		rotated                 sql.NullInt64
+	)
+	if err := sc.Scan(&c.ID, &c.Name, &secret, &jwks, &grants, &scopes, &uris, &access, &refresh, &create, &rotated); err != nil {
+		return authkit.Client{}, err
+	}
+	var err error
+	if secret != nil {
+		if c.SecretHash, err = hashOf(secret); err != nil {
+			return authkit.Client{}, err
+		}
+	}
+	if len(jwks) > 0 {
+		c.JWKS = jwks // Scan copied it
+	}
+	if c.GrantTypes, err = decodeList(grants); err != nil {
+		return authkit.Client{}, err
+	}
+	if c.Scopes, err = decodeList(scopes); err != nil {
+		return authkit.Client{}, err
+	}
+	if c.RedirectURIs, err = decodeList(uris); err != nil {
+		return authkit.Client{}, err
+	}
+	c.AccessTTL, c.RefreshTTL = time.Duration(access)*time.Microsecond, time.Duration(refresh)*time.Microsecond
+	c.CreatedAt, c.SecretRotatedAt = timeOf(create), nullTime(rotated)
+	return c, nil
+}
+
+func scanCode(sc scanner) (authkit.AuthorizationCode, error) {
+	var (
+		c                authkit.AuthorizationCode
+		hash, claims     []byte
+		scopes           sql.NullString
+		created, expires int64
+		used             sql.NullInt64
+	)
+	if err := sc.Scan(&hash, &c.ClientID, &c.RedirectURI, &c.Subject, &scopes, &c.Challenge, &claims,
+		&created, &expires, &used, &c.SessionID); err != nil {
+		return authkit.AuthorizationCode{}, err
+	}
+	var err error
+	if c.Hash, err = hashOf(hash); err != nil {
+		return authkit.AuthorizationCode{}, err
+	}
+	if c.Scopes, err = decodeList(scopes); err != nil {
+		return authkit.AuthorizationCode{}, err
+	}
+	if len(claims) > 0 {
+		c.Claims = claims // Scan copied it
+	}
+	c.CreatedAt, c.ExpiresAt, c.UsedAt = timeOf(created), timeOf(expires), nullTime(used)
+	return c, nil
+}
+
+// ---- clients ----
+
+// CreateClient implements authkit.ClientStore: one INSERT. A taken ID is
+// authkit.ErrConflict.
+func (s *Store) CreateClient(ctx context.Context, c authkit.Client) error {
+	const op = "create client"
+	if err := ctx.Err(); err != nil {
+		return deadCtx(op, err)
+	}
+	if err := checkClient(op, c); err != nil {
+		return err
+	}
+	args, err := clientArgs(c)
+	if err != nil {
+		return fmt.Errorf("sqlstore: %s: %w: %w", op, authkit.ErrInvalidRequest, err)
+	}
+	if _, err := s.exec(ctx, s.q.clients.insertClient, args...); err != nil {
+		if isUniqueViolation(err) {
+			return fmt.Errorf("sqlstore: %s: client ID: %w", op, authkit.ErrConflict)
+		}
+		return s.fail(ctx, op, err)
+	}
+	return nil
+}
+
+// GetClient implements authkit.ClientStore: one primary-key read.
+func (s *Store) GetClient(ctx context.Context, id string) (authkit.Client, error) {
+	const op = "get client"
+	if err := ctx.Err(); err != nil {
+		return authkit.Client{}, deadCtx(op, err)
+	}
+	if err := lookupID(op, id); err != nil {
+		return authkit.Client{}, err
+	}
+	c, err := scanClient(s.db.QueryRowContext(ctx, s.q.clients.getClient, id))
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return authkit.Client{}, fmt.Errorf("sqlstore: %s: %w", op, authkit.ErrNotFound)
+	case err != nil:
+		return authkit.Client{}, s.fail(ctx, op, err)
+	}
+	return c, nil
+}
+
+// ListClients implements authkit.ClientStore: one SELECT of the whole
+// table, ordered by CreatedAt then by ID, byte for byte.
+func (s *Store) ListClients(ctx context.Context) ([]authkit.Client, error) {
+	out, err := queryAll(ctx, s, "list clients", s.q.clients.listClients, scanClient)
+	if err != nil {
+		return nil, err
+	}
+	slices.SortFunc(out, func(a, b authkit.Client) int {
+		if c := a.CreatedAt.Compare(b.CreatedAt); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.ID, b.ID)
+	})
+	return out, nil
+}
+
+// SetClientSecret implements authkit.ClientStore: one UPDATE of the hash
+// and SecretRotatedAt together (the zero hash is stored as NULL: no
+// secret).
+func (s *Store) SetClientSecret(ctx context.Context, id string, h authkit.TokenHash, at time.Time) error {
+	const op = "set client secret"
+	if err := ctx.Err(); err != nil {
+		return deadCtx(op, err)
+	}
+	if err := lookupID(op, id); err != nil {
+		return err
+	}
+	q := s.q.clients
+	return s.updateOrExists(ctx, op, q.setSecret, []any{hashOrNil(h), nullMicros(at), id}, q.clientExists, id)
+}
+
+// DeleteClient implements authkit.ClientStore. The client's authorization
+// codes go with it: through the foreign key's cascade on PostgreSQL and
+// MySQL (one DELETE), in the same transaction on SQLite.
+func (s *Store) DeleteClient(ctx context.Context, id string) error {
+	const op = "delete client"
+	if err := ctx.Err(); err != nil {
+		return deadCtx(op, err)
+	}
+	if err := lookupID(op, id); err != nil {
+		return err
+	}
+	q := s.q.clients
+	notFound := fmt.Errorf("sqlstore: %s: %w", op, authkit.ErrNotFound)
+	if q.deleteCodes == "" {
+		res, err := s.exec(ctx, q.deleteClient, id)
+		if err != nil {
+			return s.fail(ctx, op, err)
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return s.fail(ctx, op, err)
+		} else if n == 0 {
+			return notFound
+		}
+		return nil
+	}
+	return s.inTx(ctx, op, func(tx txn) error {
+		if _, err := tx.ExecContext(ctx, q.deleteCodes, id); err != nil {
+			return err
+		}
+		res, err := tx.ExecContext(ctx, q.deleteClient, id)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n == 0 {
+			return outcome{notFound}
+		}
+		return nil
+	})
+}
+
+// ---- authorization codes ----
+
+// CreateAuthorizationCode implements authkit.ClientStore: one INSERT of
+// the code, unused (code.UsedAt and code.SessionID are not stored). A
+// taken hash is authkit.ErrConflict; a ClientID that names no client is
+// authkit.ErrNotFound.
+func (s *Store) CreateAuthorizationCode(ctx context.Context, code authkit.AuthorizationCode) error {
+	const op = "create authorization code"
+	if err := ctx.Err(); err != nil {
+		return deadCtx(op, err)
+	}
+	if err := checkCode(op, code); err != nil {
+		return err
+	}
+	scopes, err := encodeList(code.Scopes)
+	if err != nil {
+		return fmt.Errorf("sqlstore: %s: %w: %w", op, authkit.ErrInvalidRequest, err)
+	}
+	q := s.q.clients
+	args := []any{code.Hash[:], code.ClientID, code.RedirectURI, code.Subject, scopes, code.Challenge,
+		bytesOrNil(code.Claims), micros(code.CreatedAt), micros(code.ExpiresAt)}
+	if q.deleteCodes != "" { // SQLite: INSERT … SELECT … WHERE id = ?
+		args = append(args, code.ClientID)
+	}
+	notFound := fmt.Errorf("sqlstore: %s: client %q: %w", op, code.ClientID, authkit.ErrNotFound)
+	res, err := s.exec(ctx, q.insertCode, args...)
+	switch {
+	case err != nil && isUniqueViolation(err):
+		return fmt.Errorf("sqlstore: %s: code hash: %w", op, authkit.ErrConflict)
+	case err != nil && isForeignKeyViolation(err):
+		return notFound
+	case err != nil:
+		return s.fail(ctx, op, err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return s.fail(ctx, op, err)
+	} else if n == 0 {
+		return notFound
+	}
+	return nil
+}
+
+// RedeemAuthorizationCode implements authkit.ClientStore: see the comment
+// at the top of this file for its statements and round trips.
+func (s *Store) RedeemAuthorizationCode(ctx context.Context, h authkit.TokenHash, now time.Time) (authkit.AuthorizationCode, error) {
+	const op = "redeem authorization code"
+	if err := ctx.Err(); err != nil {
+		return authkit.AuthorizationCode{}, deadCtx(op, err)
+	}
+	q := s.q.clients
+	us := micros(now)
+	var (
+		code authkit.AuthorizationCode
+		won  bool
+	)
+	err := s.retry(ctx, op, func() error {
+		return s.write(ctx, func() error {
+			if q.redeemReturns {
+				var err error
+				code, err = scanCode(s.db.QueryRowContext(ctx, q.redeem, us, h[:], us))
+				if errors.Is(err, sql.ErrNoRows) {
+					return nil
+				}
+				won = err == nil
+				return err
+			}
+			res, err := s.db.ExecContext(ctx, q.redeem, us, h[:], us)
+			if err != nil {
+				return err
+			}
+			n, err := res.RowsAffected()
+			won = err == nil && n > 0
+			return err
+		})
+	})
+	if err != nil {
+		return authkit.AuthorizationCode{}, err // classified by retry
+	}
+	if won && q.redeemReturns {
+		return code, nil
+	}
+	// MySQL's winner reads its row back; anyone else finds out why the
+	// UPDATE changed nothing. The UPDATE has committed, so this SELECT
+	// sees the redemption that beat it.
+	code, err = scanCode(s.db.QueryRowContext(ctx, q.getCode, h[:]))
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		// Never stored, expired and cleaned up, or its client deleted
+		// (also between MySQL's two statements).
+		return authkit.AuthorizationCode{}, fmt.Errorf("sqlstore: %s: %w", op, authkit.ErrNotFound)
+	case err != nil:
+		return authkit.AuthorizationCode{}, s.fail(ctx, op, err)
+	case won:
+		return code, nil
+	case code.UsedAt.IsZero():
+		// Unused but not redeemable at now: expired.
+		return authkit.AuthorizationCode{}, fmt.Errorf("sqlstore: %s: %w", op, authkit.ErrNotFound)
+	}
+	return code, fmt.Errorf("sqlstore: %s: %w (first redeemed at %s)", op, authkit.ErrTokenReused, code.UsedAt.Format(time.RFC3339Nano))
+}
+
+// SetAuthorizationCodeSession implements authkit.ClientStore: one UPDATE
+// by the primary key.
+func (s *Store) SetAuthorizationCodeSession(ctx context.Context, h authkit.TokenHash, sessionID string) error {
+	const op = "set authorization code session"
+	if err := ctx.Err(); err != nil {
+		return deadCtx(op, err)
+	}
+	if err := checkLen(op, "session ID", sessionID, MaxIDLen); err != nil {
+		return err
+	}
+	q := s.q.clients
+	return s.updateOrExists(ctx, op, q.setSession, []any{sessionID, h[:]}, q.codeExists, h[:])
+}
+
+// DeleteExpiredAuthorizationCodes implements authkit.ClientStore: one
+// bounded DELETE over the expires_at index, oldest first.
+func (s *Store) DeleteExpiredAuthorizationCodes(ctx context.Context, now time.Time, limit int) (int, error) {
+	return s.deleteBatch(ctx, "delete expired authorization codes", s.q.clients.gcCodes, now, limit)
+}
