@@ -375,7 +375,7 @@ func runClients(t *testing.T, h PartialHarness[authkit.ClientStore]) {
 				c.RedirectURIs = []string{"https://app.example/cb", longURI(authkit.MaxRedirectURILen + 1)}
 			}},
 			{fmt.Sprintf("%d scopes", authkit.MaxClientScopes+1), func(c *authkit.Client) { c.Scopes = scopes(authkit.MaxClientScopes + 1) }},
-			{fmt.Sprintf("a %d-byte JWKS", authkit.MaxClientJWKSLen+1), func(c *authkit.Client) { c.JWKS = bytes.Repeat([]byte{' '}, authkit.MaxClientJWKSLen+1) }},
+			{fmt.Sprintf("a %d-byte JWKS", authkit.MaxClientJWKSLen+1), func(c *authkit.Client) { c.JWKS = jwksOfLen(authkit.MaxClientJWKSLen + 1) }},
 		}
 		for _, x := range bad {
 			c := newClient("over", base)
@@ -394,7 +394,7 @@ func runClients(t *testing.T, h PartialHarness[authkit.ClientStore]) {
 		edge.RedirectURIs = uris(authkit.MaxRedirectURIs)
 		edge.RedirectURIs[0] = longURI(authkit.MaxRedirectURILen)
 		edge.Scopes = scopes(authkit.MaxClientScopes)
-		edge.JWKS = bytes.Repeat([]byte{'k'}, authkit.MaxClientJWKSLen)
+		edge.JWKS = jwksOfLen(authkit.MaxClientJWKSLen)
 		createClient(t, a, cloneClient(edge))
 		diffClient(getClient(t, b, edge.ID, ruleClGet), edge).report(t, "a client at every limit", ruleClLimits+"; "+ruleClRoundTrip)
 		wantClientAbsent(t, b, edge.ID[:authkit.MaxClientIDLen-1], "a prefix of a stored ID", ruleClBytes)
@@ -471,7 +471,6 @@ func runClients(t *testing.T, h PartialHarness[authkit.ClientStore]) {
 		createClient(t, a, newClient("app", base))
 		zone := time.FixedZone("UTC-3", -3*3600)
 		in := newCode("1", "app", base.Add(321*time.Nanosecond).In(zone))
-		in.ExpiresAt = in.ExpiresAt.Round(micro)
 		want := cloneCode(in)
 		createCode(t, a, in)
 		scribbleCode(in)
@@ -513,6 +512,13 @@ func runClients(t *testing.T, h PartialHarness[authkit.ClientStore]) {
 		diffCode(redeem(t, b, first.Hash, at(minute)), first).report(t, "the first code after a duplicate CreateAuthorizationCode", ruleCodeCreate)
 		wantErr(t, "CreateAuthorizationCode of a hash already present and redeemed", a.CreateAuthorizationCode(t.Context(), second), authkit.ErrConflict, ruleCodeCreate)
 		redeemAgain(t, a, first.Hash, at(2*minute), first, "a second RedeemAuthorizationCode after refused duplicates")
+
+		// A code handed over as used is stored unused all the same.
+		preUsed := newCode("pre-used", "app", base)
+		preUsed.UsedAt = base
+		createCode(t, a, preUsed)
+		preUsed.UsedAt = at(2 * minute)
+		diffCode(redeem(t, b, preUsed.Hash, at(2*minute)), preUsed).report(t, "a code created with UsedAt set, redeemed", ruleCodeCreate)
 
 		ghost := newCode("ghost", "ghost", base)
 		wantErr(t, "CreateAuthorizationCode for a client never stored", a.CreateAuthorizationCode(t.Context(), ghost), authkit.ErrNotFound, ruleCodeCreate)
@@ -668,6 +674,12 @@ func runClients(t *testing.T, h PartialHarness[authkit.ClientStore]) {
 	calls := clientCalls()
 	t.Run("Context", func(t *testing.T) { runDeadContext(t, h, clientSetup, calls) })
 	t.Run("Unavailable", func(t *testing.T) { runUnavailable(t, h, calls) })
+}
+
+// jwksOfLen returns a JWK set document of exactly n bytes (n >= 32).
+func jwksOfLen(n int) []byte {
+	const open, end = `{"keys":[],"pad":"`, `"}`
+	return []byte(open + strings.Repeat("k", n-len(open)-len(end)) + end)
 }
 
 // head returns the first few of ss, for messages.
