@@ -29,7 +29,11 @@ import (
 //	P toks:{u<subject>}           ZSET   <id> of the subject's tokens, by CreatedAt
 //	P tokh:<hash>                 STRING locator: nonce + subject and ID
 //	P toki:<id>                   STRING locator: nonce + subject
-//	P gc:sess:{N}, gc:rev:{N}, gc:tok:{N}  ZSET garbage-collection indexes, N = 0…15
+//	P cl:{c<id>}                  HASH   an OAuth client: cn (its incarnation), m, ca, sh, sr (clients.go)
+//	P cls                         ZSET   <id> of every client (raw: visible ASCII), by CreatedAt
+//	P code:{c<id>}:<hash>         HASH   an authorization code, in its client's slot, with the client's cn
+//	P codel:<hash>                STRING locator: nonce + <id> of the code's client
+//	P gc:sess:{N}, gc:rev:{N}, gc:tok:{N}, gc:code:{N}  ZSET garbage-collection indexes, N = 0…15
 type keyspace struct {
 	p string
 }

@@ -9,8 +9,8 @@ import (
 // The Lua scripts. Each touches keys of one hash slot only (the keys it is
 // given, and keys it builds from a key prefix it is given, which carries
 // the same hash tag), so each is one atomic step on a standalone server
-// and on a cluster alike — except rotateOneScript, which is sent only to
-// a single primary (see its comment). Times arrive as decimal microseconds; "" is the
+// and on a cluster alike — except rotateOneScript and redeemCodeOneScript,
+// which are sent only to a single primary (see their comments). Times arrive as decimal microseconds; "" is the
 // zero time, which us() turns into -inf. Scripts never turn a large
 // number back into a string with tostring (Lua would write 1.9e+15); the
 // values they store are the strings they were given.
