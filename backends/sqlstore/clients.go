@@ -35,8 +35,9 @@ var _ authkit.ClientStore = (*Store)(nil)
 // alone (autocommit) and a SELECT by the primary key reads the row back:
 // two round trips, where a transaction would take five (isolation level,
 // BEGIN, the two statements, COMMIT). When the UPDATE changes no row, one
-// SELECT tells a code already redeemed (authkit.ErrTokenReused, with the
-// stored record) from one that is missing or expired (authkit.ErrNotFound).
+// SELECT tells a code already redeemed (an *authkit.ReuseError, which
+// matches authkit.ErrTokenReused, with the stored record) from one that
+// is missing or expired at now, redeemed or not (authkit.ErrNotFound).
 //
 // Deleting a client deletes its codes: on PostgreSQL and MySQL through the
 // foreign key's ON DELETE CASCADE, in the DELETE of the client; on SQLite,
@@ -516,11 +517,16 @@ func (s *Store) RedeemAuthorizationCode(ctx context.Context, h authkit.TokenHash
 		return authkit.AuthorizationCode{}, s.fail(ctx, op, err)
 	case won:
 		return code, nil
-	case code.UsedAt.IsZero():
-		// Unused but not redeemable at now: expired.
+	case !code.ExpiresAt.After(now) || code.UsedAt.IsZero():
+		// Expired at now, redeemed or not (as the memory store answers:
+		// an expired code is not found, whatever became of it), or unused
+		// and so not redeemable at now: expired as well.
 		return authkit.AuthorizationCode{}, fmt.Errorf("sqlstore: %s: %w", op, authkit.ErrNotFound)
 	}
-	return code, fmt.Errorf("sqlstore: %s: %w (first redeemed at %s)", op, authkit.ErrTokenReused, code.UsedAt.Format(time.RFC3339Nano))
+	// A second redemption: the record, and the session the first one
+	// recorded, for the caller to revoke (RFC 6749 §4.1.2).
+	return code, fmt.Errorf("sqlstore: %s: code already redeemed: %w", op,
+		&authkit.ReuseError{SessionID: code.SessionID, Subject: code.Subject, UsedAt: code.UsedAt})
 }
 
 // SetAuthorizationCodeSession implements authkit.ClientStore: one UPDATE
