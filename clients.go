@@ -134,7 +134,8 @@ type ClientStore interface {
 	// GetClient returns the client id, or ErrNotFound.
 	GetClient(ctx context.Context, id string) (Client, error)
 
-	// ListClients returns every client, oldest first (ties by ID).
+	// ListClients returns every client, oldest first (ties by ID, in byte
+	// order).
 	ListClients(ctx context.Context) ([]Client, error)
 
 	// SetClientSecret replaces client id's secret hash with h (the zero
@@ -143,11 +144,12 @@ type ClientStore interface {
 	SetClientSecret(ctx context.Context, id string, h TokenHash, at time.Time) error
 
 	// DeleteClient deletes client id; its authorization codes stop
-	// redeeming (RedeemAuthorizationCode answers ErrNotFound for them).
-	// ErrNotFound if there is no such client.
+	// redeeming (RedeemAuthorizationCode answers ErrNotFound for them),
+	// and stay dead if the same ID is registered again. ErrNotFound if
+	// there is no such client.
 	DeleteClient(ctx context.Context, id string) error
 
-	// CreateAuthorizationCode stores code, unused. A code with the same
+	// CreateAuthorizationCode stores code, unused (whatever its UsedAt). A code with the same
 	// hash already present yields ErrConflict and stores nothing; a code
 	// whose ClientID names no client yields ErrNotFound.
 	CreateAuthorizationCode(ctx context.Context, code AuthorizationCode) error
@@ -167,6 +169,7 @@ type ClientStore interface {
 
 	// DeleteExpiredAuthorizationCodes deletes at most limit codes whose
 	// ExpiresAt is at or before now, redeemed or not, and returns how many
-	// it deleted. limit > 0.
+	// it deleted. limit > 0; otherwise an error matching
+	// ErrInvalidRequest.
 	DeleteExpiredAuthorizationCodes(ctx context.Context, now time.Time, limit int) (int, error)
 }

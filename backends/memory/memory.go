@@ -239,6 +239,7 @@ func (s *Store) Cleanup(now time.Time) int {
 	n += s.collectRevocations(now, all)
 	n += s.collectTokens(now, all)
 	n += s.collectRevokedTokens(all)
+	n += s.collectCodes(now, all)
 	s.feed.trim(s.feed.clock())
 	return n
 }
