@@ -225,7 +225,7 @@ func (s *Store) Ping(ctx context.Context) error {
 	return nil
 }
 
-// Cleanup deletes every garbage entry at now — what the three DeleteExpired…
+// Cleanup deletes every garbage entry at now — what the DeleteExpired…
 // methods delete, without a limit — and returns how many it deleted. The
 // issuer's periodic DeleteExpired… calls make it unnecessary; it is for
 // applications that use the store without one.
