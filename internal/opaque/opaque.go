@@ -26,8 +26,9 @@ import (
 
 // Kinds of opaque token, the part between the prefix and the underscore.
 const (
-	KindAPI     = ""
-	KindRefresh = "rt"
+	KindAPI          = ""
+	KindRefresh      = "rt"
+	KindClientSecret = "cs" // an OAuth 2.0 client's secret
 )
 
 const (
