@@ -196,11 +196,11 @@ func (i *Issuer) IssueAccessToken(ctx context.Context, subject string, opts ...I
 		return authkit.TokenPair{}, err
 	}
 	now := i.now()
-	pair, err := i.mint(now, subject, "", p.clientID, p.scopes, p.audience, p.claims)
+	pair, err := i.mintTTL(now, p.accessTTL(i.accessTTL), subject, "", p.clientID, p.scopes, p.audience, p.claims)
 	if err != nil {
 		return authkit.TokenPair{}, err
 	}
-	i.emit(ctx, authkit.Event{Type: authkit.EventIssued, Time: now, Subject: subject, TokenID: pair.TokenID, Method: authkit.MethodJWT})
+	i.emit(ctx, authkit.Event{Type: authkit.EventIssued, Time: now, Subject: subject, TokenID: pair.TokenID, Method: p.eventMethod()})
 	return pair, nil
 }
 
@@ -247,13 +247,13 @@ func (i *Issuer) IssuePair(ctx context.Context, subject string, opts ...IssueOpt
 	if err := i.refresh.CreateSession(ctx, s, rec); err != nil {
 		return authkit.TokenPair{}, fmt.Errorf("issuer: creating session: %w", err)
 	}
-	pair, err := i.mint(now, subject, s.ID, s.ClientID, s.Scopes, s.Audience, s.Claims)
+	pair, err := i.mintTTL(now, p.accessTTL(i.accessTTL), subject, s.ID, s.ClientID, s.Scopes, s.Audience, s.Claims)
 	if err != nil {
 		return authkit.TokenPair{}, err
 	}
 	pair.RefreshToken = rt
 	pair.RefreshExpiresAt = s.IdleExpiresAt
-	i.emit(ctx, authkit.Event{Type: authkit.EventIssued, Time: now, Subject: subject, SessionID: s.ID, TokenID: pair.TokenID, Method: authkit.MethodJWT})
+	i.emit(ctx, authkit.Event{Type: authkit.EventIssued, Time: now, Subject: subject, SessionID: s.ID, TokenID: pair.TokenID, Method: p.eventMethod()})
 	return pair, nil
 }
 
@@ -266,12 +266,17 @@ func earliest(a, b time.Time) time.Time {
 
 // mint signs an access token with the active key.
 func (i *Issuer) mint(now time.Time, subject, sid, clientID string, scopes, aud []string, extra []byte) (authkit.TokenPair, error) {
+	return i.mintTTL(now, i.accessTTL, subject, sid, clientID, scopes, aud, extra)
+}
+
+// mintTTL is mint with a lifetime of ttl (at most the access TTL).
+func (i *Issuer) mintTTL(now time.Time, ttl time.Duration, subject, sid, clientID string, scopes, aud []string, extra []byte) (authkit.TokenPair, error) {
 	k := i.keys.Active()
 	if k == nil {
 		return authkit.TokenPair{}, fmt.Errorf("issuer: %w: the key set has no active signing key", authkit.ErrInvalidConfig)
 	}
 	jti := uuid.NewString()
-	exp := now.Add(i.accessTTL)
+	exp := now.Add(ttl)
 	payload := claims.Append(make([]byte, 0, 320+len(extra)), claims.Fields{
 		Issuer:    i.iss,
 		Subject:   subject,
@@ -291,7 +296,7 @@ func (i *Issuer) mint(now time.Time, subject, sid, clientID string, scopes, aud 
 	return authkit.TokenPair{
 		AccessToken:     tok,
 		TokenType:       "Bearer",
-		ExpiresIn:       int64(i.accessTTL / time.Second),
+		ExpiresIn:       int64(ttl / time.Second),
 		Scope:           joinScopes(scopes),
 		AccessExpiresAt: time.Unix(exp.Unix(), 0),
 		SessionID:       sid,
@@ -344,6 +349,20 @@ func (i *Issuer) Refresh(ctx context.Context, refreshToken string, opts ...Refre
 			return authkit.TokenPair{}, err
 		}
 	}
+	if rp.check != nil {
+		// A token that is not current may be a rotated one: leave it to
+		// the rotation below, so that its reuse is detected; the check
+		// applies again to a grace-window successor.
+		cur, err := i.RefreshSession(ctx, refreshToken)
+		switch {
+		case err == nil:
+			if err := rp.check(ctx, cur); err != nil {
+				return authkit.TokenPair{}, i.refused(ctx, fmt.Errorf("issuer: refresh: %w", err))
+			}
+		case !errors.Is(err, authkit.ErrInvalidToken):
+			return authkit.TokenPair{}, i.refused(ctx, err)
+		}
+	}
 	if rp.narrow {
 		cur, err := i.RefreshSession(ctx, refreshToken)
 		if err != nil {
@@ -373,7 +392,7 @@ func (i *Issuer) Refresh(ctx context.Context, refreshToken string, opts ...Refre
 	})
 	if err != nil {
 		if re, ok := errors.AsType[*authkit.ReuseError](err); ok {
-			return i.reused(ctx, refreshToken, re, now)
+			return i.reused(ctx, refreshToken, re, now, rp.check)
 		}
 		if errors.Is(err, authkit.ErrNotFound) {
 			return authkit.TokenPair{}, i.refused(ctx, fmt.Errorf("issuer: refresh: %w: unknown refresh token", authkit.ErrInvalidToken))
@@ -458,9 +477,9 @@ func (i *Issuer) pairFor(ctx context.Context, s authkit.Session, rt string, rtEx
 // reused handles a presentation of an already-rotated token: inside the
 // grace window it hands out the same successor; otherwise it revokes the
 // session.
-func (i *Issuer) reused(ctx context.Context, presented string, re *authkit.ReuseError, now time.Time) (authkit.TokenPair, error) {
+func (i *Issuer) reused(ctx context.Context, presented string, re *authkit.ReuseError, now time.Time, check func(context.Context, authkit.Session) error) (authkit.TokenPair, error) {
 	if i.reuseGrace > 0 && !now.After(re.UsedAt.Add(i.reuseGrace)) && len(re.Successor) > 0 {
-		if pair, ok := i.graceSuccessor(ctx, presented, re, now); ok {
+		if pair, ok := i.graceSuccessor(ctx, presented, re, now, check); ok {
 			return pair, nil
 		}
 	}
@@ -474,7 +493,7 @@ func (i *Issuer) reused(ctx context.Context, presented string, re *authkit.Reuse
 	return authkit.TokenPair{}, fmt.Errorf("issuer: refresh: %w", out)
 }
 
-func (i *Issuer) graceSuccessor(ctx context.Context, presented string, re *authkit.ReuseError, now time.Time) (authkit.TokenPair, bool) {
+func (i *Issuer) graceSuccessor(ctx context.Context, presented string, re *authkit.ReuseError, now time.Time, check func(context.Context, authkit.Session) error) (authkit.TokenPair, bool) {
 	next, err := opaque.Open(presented, re.Successor)
 	if err != nil {
 		return authkit.TokenPair{}, false
@@ -485,6 +504,10 @@ func (i *Issuer) graceSuccessor(ctx context.Context, presented string, re *authk
 	}
 	s, err := i.refresh.Session(ctx, re.SessionID)
 	if err != nil || !s.Live(now) {
+		return authkit.TokenPair{}, false
+	}
+	if check != nil && check(ctx, s) != nil {
+		// Not the session's client: no grace; the reuse stands.
 		return authkit.TokenPair{}, false
 	}
 	pair, err := i.pairFor(ctx, s, next, earliest(rec.ExpiresAt, s.ExpiresAt), now)

@@ -1,6 +1,7 @@
 package issuer
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/netip"
@@ -38,6 +39,8 @@ type issueParams struct {
 	userAgent string
 	ip        string
 	name      string
+	ttl       time.Duration // 0: the issuer's access TTL
+	method    string        // Event.Method of EventIssued; "": MethodJWT
 }
 
 // WithScopes sets the granted scopes (RFC 6749 §3.3 scope tokens, at most
@@ -240,6 +243,7 @@ type RefreshOption func(*refreshParams) error
 type refreshParams struct {
 	scopes []string
 	narrow bool
+	check  func(context.Context, authkit.Session) error
 }
 
 // WithRequestedScopes narrows the refreshed access token to scopes, which

@@ -72,12 +72,22 @@ func (h *Handler) handleRevoke(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, herr)
 		return
 	}
+	var cc *callerClient
+	if h.clients != nil {
+		var done bool
+		if cc, done = h.authenticateClient(w, r, ps); done {
+			return
+		}
+	}
 	if hint := ps["token_type_hint"]; len(hint) > 64 || hint != "" && !isToken(hint) {
 		h.fail(w, r, errBadHint)
 		return
 	}
 	tok, fromCookie, done := h.revocationToken(w, r, ps)
 	if done {
+		return
+	}
+	if h.clients != nil && len(tok) <= maxOpaqueLen && !h.revocationAllowed(w, r, cc, tok) {
 		return
 	}
 	if len(tok) <= maxOpaqueLen {
@@ -142,6 +152,10 @@ type introspection struct {
 // unknown is answered exactly {"active":false}, and a store that cannot
 // answer 503 — never a guess either way.
 func (h *Handler) handleIntrospect(w http.ResponseWriter, r *http.Request) {
+	if h.clients != nil {
+		h.introspectAsClient(w, r)
+		return
+	}
 	p, err := h.auth.Authenticate(r)
 	if err != nil {
 		h.auth.Deny(w, r, err)
@@ -157,6 +171,51 @@ func (h *Handler) handleIntrospect(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, herr)
 		return
 	}
+	h.introspectToken(w, r, ps)
+}
+
+// introspectAsClient is the introspection endpoint with a client store: a
+// resource server may authenticate as a confidential client (RFC 7662
+// §2.1; it must pass the introspection rule as the principal
+// clientPrincipal makes of it), or as today with a credential the Auth
+// accepts when the request presents no client credentials. A public client
+// cannot introspect (invalid_client). The body is read first, since
+// client_secret_post puts the credentials there.
+func (h *Handler) introspectAsClient(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Cache-Control", "no-store")
+	ps, herr := readParams(w, r, h.maxBody)
+	if herr != nil {
+		h.fail(w, r, herr)
+		return
+	}
+	cc, done := h.authenticateClient(w, r, ps)
+	if done {
+		return
+	}
+	var p *authkit.Principal
+	if cc != nil {
+		if !cc.authenticated {
+			h.failClient(w, r, errClientAuth)
+			return
+		}
+		p = clientPrincipal(cc.client)
+	} else {
+		var err error
+		if p, err = h.auth.Authenticate(r); err != nil {
+			h.auth.Deny(w, r, err)
+			return
+		}
+	}
+	if !h.introspect(p) {
+		h.auth.Deny(w, r, h.introDeny)
+		return
+	}
+	h.introspectToken(w, r, ps)
+}
+
+// introspectToken answers the introspection of the request's token for a
+// caller already authorised.
+func (h *Handler) introspectToken(w http.ResponseWriter, r *http.Request, ps map[string]string) {
 	tok := ps["token"]
 	if tok == "" {
 		h.fail(w, r, errNeedToken)

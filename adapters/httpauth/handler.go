@@ -82,6 +82,10 @@ type Handler struct {
 	now         func() time.Time
 	refreshPath string
 	log         *slog.Logger
+	// clients is nil unless WithClientStore turned client authentication
+	// on; clientChallenge is its invalid_client challenge.
+	clients         authkit.ClientStore
+	clientChallenge string
 
 	routes []Route
 	exact  map[string]*endpoint
@@ -111,6 +115,7 @@ type handlerConfig struct {
 	maxBody      int64
 	jwksMaxAge   time.Duration
 	now          func() time.Time
+	clients      authkit.ClientStore
 }
 
 // HandlerOption configures a [Handler]. Options apply in order; a later
@@ -356,6 +361,9 @@ func NewHandler(iss *issuer.Issuer, auth *Auth, opts ...HandlerOption) (*Handler
 		now:        c.now,
 		log:        auth.log,
 		exact:      make(map[string]*endpoint),
+	}
+	if c.clients != nil {
+		h.clients, h.clientChallenge = c.clients, clientChallengeFor(auth.realm)
 	}
 	if c.clientIP != nil {
 		f := c.clientIP

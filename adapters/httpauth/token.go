@@ -4,6 +4,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/authkit-go/authkit"
@@ -37,6 +38,13 @@ func (h *Handler) handleToken(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, herr)
 		return
 	}
+	var cc *callerClient
+	if h.clients != nil {
+		var done bool
+		if cc, done = h.authenticateClient(w, r, ps); done {
+			return
+		}
+	}
 	switch ps["grant_type"] {
 	case "":
 		h.fail(w, r, errNoGrantType)
@@ -45,15 +53,25 @@ func (h *Handler) handleToken(w http.ResponseWriter, r *http.Request) {
 			h.fail(w, r, errGrantType)
 			return
 		}
-		h.passwordGrant(w, r, ps)
+		h.passwordGrant(w, r, ps, cc)
 	case "refresh_token":
-		h.refreshGrant(w, r, ps)
+		h.refreshGrant(w, r, ps, cc)
+	case authkit.GrantClientCredentials:
+		if h.clients == nil {
+			h.fail(w, r, errGrantType)
+			return
+		}
+		h.clientCredentialsGrant(w, r, ps, cc)
 	default:
 		h.fail(w, r, errGrantType)
 	}
 }
 
-func (h *Handler) passwordGrant(w http.ResponseWriter, r *http.Request, ps map[string]string) {
+func (h *Handler) passwordGrant(w http.ResponseWriter, r *http.Request, ps map[string]string, cc *callerClient) {
+	if cc != nil && !cc.client.AllowsGrant(authkit.GrantPassword) {
+		h.fail(w, r, errUnauthClient)
+		return
+	}
 	username, password := ps["username"], ps["password"]
 	if username == "" || password == "" {
 		h.fail(w, r, errNeedCreds)
@@ -67,6 +85,13 @@ func (h *Handler) passwordGrant(w http.ResponseWriter, r *http.Request, ps map[s
 	if !ok {
 		h.fail(w, r, errInvalidScope)
 		return
+	}
+	if cc != nil && requested != nil {
+		// A client is granted a subset of its registered scopes.
+		if _, ok := grantScopes(cc.client, requested); !ok {
+			h.fail(w, r, errInvalidScope)
+			return
+		}
 	}
 	ctx := r.Context()
 	addr, now := h.clientAddr(r), h.now()
@@ -117,7 +142,13 @@ func (h *Handler) passwordGrant(w http.ResponseWriter, r *http.Request, ps map[s
 		h.fail(w, r, errServer)
 		return
 	}
+	if cc != nil {
+		granted = slices.DeleteFunc(slices.Clone(granted), func(s string) bool { return !slices.Contains(cc.client.Scopes, s) })
+	}
 	opts := []issuer.IssueOption{issuer.WithScopes(granted...), issuer.WithUserAgent(r.UserAgent())}
+	if cc != nil {
+		opts = append(opts, issuer.WithClientID(cc.client.ID))
+	}
 	if addr.IsValid() {
 		opts = append(opts, issuer.WithClientIP(addr.String()))
 	}
@@ -136,7 +167,11 @@ func (h *Handler) throttled(w http.ResponseWriter, r *http.Request, err error) {
 	h.fail(w, r, &httpError{http.StatusTooManyRequests, "slow_down", descThrottled})
 }
 
-func (h *Handler) refreshGrant(w http.ResponseWriter, r *http.Request, ps map[string]string) {
+func (h *Handler) refreshGrant(w http.ResponseWriter, r *http.Request, ps map[string]string, cc *callerClient) {
+	if cc != nil && !cc.client.AllowsGrant(authkit.GrantRefreshToken) {
+		h.fail(w, r, errUnauthClient)
+		return
+	}
 	rt, fromCookie := ps["refresh_token"], false
 	if rt == "" && h.auth.cookies != nil {
 		v, err := cookieValue(r, h.auth.cookies.RefreshName)
@@ -161,6 +196,9 @@ func (h *Handler) refreshGrant(w http.ResponseWriter, r *http.Request, ps map[st
 		return
 	}
 	var opts []issuer.RefreshOption
+	if h.clients != nil {
+		opts = append(opts, issuer.WithSessionCheck(h.clientBinding(cc)))
+	}
 	if s, ok := ps["scope"]; ok {
 		scopes, ok := parseScope(s)
 		if !ok {

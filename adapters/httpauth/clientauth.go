@@ -1,0 +1,435 @@
+package httpauth
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/authkit-go/authkit"
+	"github.com/authkit-go/authkit/internal/throttle"
+	"github.com/authkit-go/authkit/issuer"
+)
+
+// MethodClientSecret is the Event.Method of a client authentication attempt
+// with a secret (client_secret_basic or client_secret_post), and the
+// Principal.Method of a client calling the introspection endpoint.
+const MethodClientSecret = "client_secret"
+
+// Bounds of client credentials, checked before any store call.
+const (
+	// maxClientSecretLen bounds a presented client secret (authkit's are
+	// far shorter).
+	maxClientSecretLen = 512
+	// maxBasicClientHeader bounds an Authorization header carrying Basic
+	// client credentials: base64 of a percent-encoded client_id (3 bytes
+	// per byte at worst) and secret, with room to spare.
+	maxBasicClientHeader = 4 << 10
+)
+
+// Client authentication errors (RFC 6749 §2.3, §5.2). invalid_client says
+// nothing of why: an unknown client, a wrong secret, a deleted client and a
+// missing secret read the same.
+var (
+	errClientAuth     = &httpError{http.StatusUnauthorized, "invalid_client", "client authentication failed"}
+	errTwoMethods     = &httpError{http.StatusBadRequest, "invalid_request", "more than one client authentication method"}
+	errSecretNoID     = &httpError{http.StatusBadRequest, "invalid_request", "client_secret requires client_id"}
+	errManyAuthz      = &httpError{http.StatusBadRequest, "invalid_request", "more than one Authorization header"}
+	errUnauthClient   = &httpError{http.StatusBadRequest, "unauthorized_client", "the client is not authorized to use this grant type"}
+	errNotClientToken = &httpError{http.StatusBadRequest, "unauthorized_client", "the token was not issued to this client"}
+)
+
+// errOtherClient refuses a refresh token presented by a client other than
+// the one it was issued to (answered invalid_grant, RFC 6749 §5.2).
+var errOtherClient = fmt.Errorf("httpauth: %w: the refresh token was issued to another client", authkit.ErrInvalidToken)
+
+// WithClientStore turns on OAuth 2.0 client authentication (RFC 6749 §2.3)
+// on the token, revocation and introspection endpoints, and the
+// client_credentials grant (RFC 6749 §4.4), with the clients registered in
+// cs. It is explicit: the Handler never finds a ClientStore by itself, even
+// when the issuer's store implements one, so that turning it on is a
+// decision. Pass the same store the application registers clients in (the
+// memory, SQL and Redis stores implement authkit.ClientStore).
+//
+// A client authenticates with client_secret_basic (HTTP Basic, its
+// client_id and secret each form-urlencoded first, RFC 6749 §2.3.1) or
+// client_secret_post (client_id and client_secret in the body); a public
+// client sends client_id alone. Using both methods is invalid_request. A
+// failed authentication — an unknown or deleted client, a wrong secret, a
+// confidential client without its secret, a public client with one — is
+// 401 invalid_client with a Basic challenge, whichever method was tried;
+// a ClientStore that cannot answer is 503. Secrets are compared with
+// issuer.Issuer.CheckClientSecret (hashed, constant time), and failures
+// are throttled per (client_id, client address) and per address like
+// password attempts. With a ClientStore, an Authorization header of the
+// Basic scheme on these three endpoints is always client authentication,
+// never a user's password. See the package documentation, "Client
+// authentication", for what each endpoint then requires.
+//
+// Default: no client store; client credentials in a request are ignored,
+// the client_credentials grant is unsupported_grant_type, and every
+// endpoint behaves as for public first-party clients.
+func WithClientStore(cs authkit.ClientStore) HandlerOption {
+	return func(c *handlerConfig) error {
+		if cs == nil {
+			return invalid("WithClientStore(nil)")
+		}
+		c.clients = cs
+		return nil
+	}
+}
+
+// callerClient is the client a request presented: authenticated when it
+// proved its secret, merely identified when it is public and sent its
+// client_id alone.
+type callerClient struct {
+	client        authkit.Client
+	authenticated bool
+}
+
+// clientCreds are the client credentials found in a request.
+type clientCreds struct {
+	id, secret string
+	basic      bool // sent with client_secret_basic
+}
+
+// basicClientCreds reads client_secret_basic credentials: ok is false when
+// the request carries no Authorization header of the Basic scheme; herr is
+// set when it carries a malformed one (or several headers).
+func basicClientCreds(r *http.Request) (cr clientCreds, ok bool, herr *httpError) {
+	vals := r.Header["Authorization"]
+	if len(vals) == 0 {
+		return clientCreds{}, false, nil
+	}
+	if len(vals) > 1 {
+		return clientCreds{}, false, errManyAuthz
+	}
+	v := vals[0]
+	scheme, cred, _ := strings.Cut(v, " ")
+	if !strings.EqualFold(scheme, authkit.SchemeBasic) {
+		return clientCreds{}, false, nil
+	}
+	cr.basic = true
+	if len(v) > maxBasicClientHeader {
+		return cr, true, errClientAuth
+	}
+	raw, err := base64.StdEncoding.Strict().DecodeString(strings.Trim(cred, " "))
+	if err != nil {
+		return cr, true, errClientAuth
+	}
+	id, secret, found := strings.Cut(string(raw), ":")
+	if !found {
+		return cr, true, errClientAuth
+	}
+	// RFC 6749 §2.3.1: both are encoded with application/x-www-form-urlencoded
+	// (Appendix B) before Basic encodes them.
+	if cr.id, err = url.QueryUnescape(id); err != nil {
+		return cr, true, errClientAuth
+	}
+	if cr.secret, err = url.QueryUnescape(secret); err != nil {
+		return cr, true, errClientAuth
+	}
+	return cr, true, nil
+}
+
+// validClientID reports whether id can name a client: 1 to
+// authkit.MaxClientIDLen bytes of visible ASCII.
+func validClientID(id string) bool {
+	if id == "" || len(id) > authkit.MaxClientIDLen {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		if id[i] < 0x21 || id[i] > 0x7e {
+			return false
+		}
+	}
+	return true
+}
+
+// clientThrottleUser is the throttle's user key of a client: apart from
+// every user name the password grant accepts (which holds no control
+// character), case kept.
+func clientThrottleUser(id string) string { return "\x00client\x00" + id }
+
+// authenticateClient finds and checks the client credentials of a request
+// to the token, revocation or introspection endpoint (h.clients is set).
+// It returns nil when the request presents none, the client otherwise;
+// done reports that it answered the request instead (a malformed or failed
+// authentication, a throttled client, a store that cannot answer).
+func (h *Handler) authenticateClient(w http.ResponseWriter, r *http.Request, ps map[string]string) (cc *callerClient, done bool) {
+	cr, basic, herr := basicClientCreds(r)
+	if herr != nil {
+		h.failClient(w, r, herr)
+		return nil, true
+	}
+	switch {
+	case basic:
+		if _, ok := ps["client_secret"]; ok {
+			h.fail(w, r, errTwoMethods)
+			return nil, true
+		}
+		if id, ok := ps["client_id"]; ok && id != cr.id {
+			// RFC 6749 §2.3.1 puts client_id in the header; a different
+			// one in the body is a second, conflicting identity.
+			h.fail(w, r, errTwoMethods)
+			return nil, true
+		}
+	default:
+		cr.id, cr.secret = ps["client_id"], ps["client_secret"]
+		if cr.id == "" {
+			if cr.secret != "" {
+				h.fail(w, r, errSecretNoID)
+				return nil, true
+			}
+			return nil, false
+		}
+	}
+	if !validClientID(cr.id) || len(cr.secret) > maxClientSecretLen {
+		h.failClient(w, r, errClientAuth)
+		return nil, true
+	}
+	ctx := r.Context()
+	hasSecret := cr.secret != "" || cr.basic
+	attempt := throttle.Attempt{User: clientThrottleUser(cr.id), Addr: h.clientAddr(r)}
+	var pairFailures int64
+	if hasSecret {
+		d, err := h.guard.lim.Check(ctx, attempt, h.now())
+		if err != nil {
+			if !isUnavailable(err) {
+				err = fmt.Errorf("httpauth: %w: %w", authkit.ErrStoreUnavailable, err)
+			}
+			h.failErr(w, r, "throttle", err)
+			return nil, true
+		}
+		if !d.Allowed {
+			h.guard.log.LogAttrs(ctx, slog.LevelInfo, "httpauth: client authentication throttled",
+				slog.String("method", MethodClientSecret), slog.String("by", string(d.By)))
+			h.guard.emit(ctx, authkit.Event{Type: authkit.EventThrottled, Time: h.now(), Subject: cr.id, Method: MethodClientSecret, Err: ErrThrottled})
+			h.throttled(w, r, &ThrottledError{RetryAfter: d.RetryAfter})
+			return nil, true
+		}
+		pairFailures = d.PairFailures
+	}
+	c, err := h.clients.GetClient(ctx, cr.id)
+	switch {
+	case err == nil:
+	case isUnavailable(err):
+		h.failErr(w, r, "client lookup", err)
+		return nil, true
+	case errors.Is(err, authkit.ErrNotFound):
+		h.clientFailure(ctx, attempt, cr.id, hasSecret, authkit.ErrNotFound)
+		h.failClient(w, r, errClientAuth)
+		return nil, true
+	default:
+		h.failErr(w, r, "client lookup", err)
+		return nil, true
+	}
+	if !hasSecret {
+		if !c.Public() {
+			// A confidential client MUST authenticate (RFC 6749 §3.2.1).
+			h.clientFailure(ctx, attempt, cr.id, false, authkit.ErrNoCredentials)
+			h.failClient(w, r, errClientAuth)
+			return nil, true
+		}
+		return &callerClient{client: c}, false
+	}
+	// A public client has no secret, so CheckClientSecret refuses any; a
+	// client with a key only (private_key_jwt) cannot use a secret either.
+	if !h.iss.CheckClientSecret(c, cr.secret) {
+		h.clientFailure(ctx, attempt, cr.id, true, authkit.ErrInvalidToken)
+		h.failClient(w, r, errClientAuth)
+		return nil, true
+	}
+	if pairFailures > 0 {
+		if err := h.guard.lim.Success(ctx, attempt); err != nil {
+			h.log.LogAttrs(ctx, slog.LevelWarn, "httpauth: clearing a throttle counter failed", slog.Any("error", err))
+		}
+	}
+	return &callerClient{client: c, authenticated: true}, false
+}
+
+// clientFailure records a failed client authentication: counted by the
+// throttle when a secret was tried, and reported as EventLoginFailed with
+// the client_id as Subject and MethodClientSecret (reason: ErrNotFound for
+// an unknown client, ErrNoCredentials for a confidential client that sent
+// no secret, ErrInvalidToken for a wrong one). The secret is never logged.
+func (h *Handler) clientFailure(ctx context.Context, a throttle.Attempt, id string, counted bool, reason error) {
+	now := h.now()
+	if counted {
+		if err := h.guard.lim.Failure(ctx, a, now); err != nil {
+			h.log.LogAttrs(ctx, slog.LevelWarn, "httpauth: recording a failed client authentication failed", slog.Any("error", err))
+		}
+	}
+	h.guard.emit(ctx, authkit.Event{Type: authkit.EventLoginFailed, Time: now, Subject: id, Method: MethodClientSecret, Err: reason})
+}
+
+// failClient answers a client authentication error; a 401 carries the
+// Basic challenge (RFC 6749 §5.2 requires it when the client tried Basic,
+// and RFC 9110 §15.5.2 a challenge with every 401).
+func (h *Handler) failClient(w http.ResponseWriter, r *http.Request, e *httpError) {
+	if e.status == http.StatusUnauthorized {
+		w.Header().Set("WWW-Authenticate", h.clientChallenge)
+	}
+	h.fail(w, r, e)
+}
+
+// clientChallengeFor is the challenge of an invalid_client answer.
+func clientChallengeFor(realm string) string {
+	var b strings.Builder
+	b.WriteString("Basic realm=")
+	writeQuoted(&b, realm)
+	b.WriteString(`, charset="UTF-8"`)
+	return b.String()
+}
+
+// grantScopes checks requested scopes against a client's registered ones:
+// every requested scope must be the client's; none requested grants all of
+// them.
+func grantScopes(c authkit.Client, requested []string) ([]string, bool) {
+	if requested == nil {
+		return slices.Clone(c.Scopes), true
+	}
+	for _, s := range requested {
+		if !slices.Contains(c.Scopes, s) {
+			return nil, false
+		}
+	}
+	return requested, true
+}
+
+// clientCredentialsGrant is RFC 6749 §4.4: an access token for the
+// authenticated confidential client itself (subject and client_id are its
+// ID), with no refresh token (§4.4.3).
+func (h *Handler) clientCredentialsGrant(w http.ResponseWriter, r *http.Request, ps map[string]string, cc *callerClient) {
+	if cc == nil || !cc.authenticated {
+		h.failClient(w, r, errClientAuth)
+		return
+	}
+	c := cc.client
+	if !c.AllowsGrant(authkit.GrantClientCredentials) {
+		h.fail(w, r, errUnauthClient)
+		return
+	}
+	requested, ok := parseScope(ps["scope"])
+	if !ok {
+		h.fail(w, r, errInvalidScope)
+		return
+	}
+	granted, ok := grantScopes(c, requested)
+	if !ok {
+		h.fail(w, r, errInvalidScope)
+		return
+	}
+	if !validScopes(granted) {
+		h.log.LogAttrs(r.Context(), slog.LevelError, "httpauth: a registered client holds an invalid scope", slog.String("client_id", c.ID))
+		h.fail(w, r, errServer)
+		return
+	}
+	opts := []issuer.IssueOption{
+		issuer.WithClientID(c.ID),
+		issuer.WithScopes(granted...),
+		issuer.WithEventMethod(authkit.GrantClientCredentials),
+	}
+	if c.AccessTTL >= time.Second {
+		opts = append(opts, issuer.WithAccessTokenTTL(c.AccessTTL))
+	}
+	pair, err := h.iss.IssueAccessToken(r.Context(), c.ID, opts...)
+	if err != nil {
+		h.failErr(w, r, "issue", err)
+		return
+	}
+	h.writeJSON(w, r, http.StatusOK, pair)
+}
+
+// clientBinding is the session check of a refresh with a client store
+// (RFC 6749 §6: the refresh token must have been issued to the client):
+// a presented client must be the session's; a request presenting none is
+// refused when the session's client_id names a registered client (which
+// must then identify itself), and allowed otherwise (a first-party session,
+// or a client_id the application set without registering it).
+func (h *Handler) clientBinding(cc *callerClient) func(context.Context, authkit.Session) error {
+	return func(ctx context.Context, s authkit.Session) error {
+		if cc != nil {
+			if s.ClientID != cc.client.ID {
+				return errOtherClient
+			}
+			return nil
+		}
+		if s.ClientID == "" {
+			return nil
+		}
+		_, err := h.clients.GetClient(ctx, s.ClientID)
+		switch {
+		case err == nil:
+			return errOtherClient
+		case errors.Is(err, authkit.ErrNotFound) && !isUnavailable(err):
+			return nil
+		default:
+			return err
+		}
+	}
+}
+
+// revocationAllowed applies RFC 7009 §2.1 with a client store: a client
+// may revoke only a token issued to it; a token issued to a registered
+// confidential client may be revoked only by that client, authenticated;
+// one issued to a registered public client by a request presenting that
+// client_id or none. A token that is not ours passes (revoking it is a
+// no-op, §2.2). It answers the request itself when it refuses.
+func (h *Handler) revocationAllowed(w http.ResponseWriter, r *http.Request, cc *callerClient, tok string) bool {
+	ctx := r.Context()
+	cid, err := h.iss.TokenClientID(ctx, tok)
+	switch {
+	case err == nil:
+	case isUnavailable(err):
+		h.failErr(w, r, "revoke", err)
+		return false
+	case errors.Is(err, authkit.ErrInvalidToken):
+		return true
+	default:
+		h.failErr(w, r, "revoke", err)
+		return false
+	}
+	if cc != nil {
+		if cid != cc.client.ID {
+			h.fail(w, r, errNotClientToken)
+			return false
+		}
+		return true
+	}
+	if cid == "" {
+		return true
+	}
+	c, err := h.clients.GetClient(ctx, cid)
+	switch {
+	case err == nil:
+		if !c.Public() {
+			h.failClient(w, r, errClientAuth)
+			return false
+		}
+		return true
+	case errors.Is(err, authkit.ErrNotFound) && !isUnavailable(err):
+		return true
+	default:
+		h.failErr(w, r, "client lookup", err)
+		return false
+	}
+}
+
+// clientPrincipal is the principal of an authenticated client calling the
+// introspection endpoint, for the introspection rule: subject and
+// client_id its ID, scopes its registered scopes.
+func clientPrincipal(c authkit.Client) *authkit.Principal {
+	return &authkit.Principal{
+		Subject:  c.ID,
+		ClientID: c.ID,
+		Scopes:   slices.Clone(c.Scopes),
+		Method:   MethodClientSecret,
+	}
+}
