@@ -47,6 +47,7 @@ func commands() []command {
 	return []command{
 		{"serve", "run a complete auth server (token endpoints, JWKS, /me, /healthz)", (*cli).serve},
 		{"users", "manage a users file: users add NAME, users remove NAME, users list", (*cli).users},
+		{"clients", "manage OAuth clients in a --store: clients add NAME, list, show ID, remove ID, rotate-secret ID", (*cli).clients},
 		{"keygen", "print a new signing key as a private JWK set (or --public its JWKS)", (*cli).keygen},
 		{"inspect", "decode a token without trusting it; verify it with --jwks FILE|URL", (*cli).inspect},
 		{"migrate", "apply a SQL store's schema migrations (--store DSN)", (*cli).migrate},

@@ -1,0 +1,372 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/authkit-go/authkit"
+	"github.com/authkit-go/authkit/internal/testservers"
+	"github.com/authkit-go/authkit/keys"
+)
+
+// clientsCLI runs "authkit clients ARGS… --store STORE".
+func clientsCLI(t *testing.T, store string, args ...string) result {
+	t.Helper()
+	return runCLI(t, "", append(append([]string{"clients"}, args...), "--store", store)...)
+}
+
+// migratedSQLite is a --store on a fresh SQLite file, migrated with
+// "authkit migrate".
+func migratedSQLite(t *testing.T) string {
+	t.Helper()
+	spec := "sqlite:" + filepath.Join(t.TempDir(), "authkit.db")
+	runCLI(t, "", "migrate", "--store", spec).must(t, exitOK, []string{"migrations applied"}, nil)
+	return spec
+}
+
+// secretOnce checks that secret appears exactly once in what r printed.
+func secretOnce(t *testing.T, r result, secret string) {
+	t.Helper()
+	if !strings.HasPrefix(secret, authkit.DefaultTokenPrefix+"cs_") {
+		t.Fatalf("the secret %q does not have serve's form %scs_…", secret, authkit.DefaultTokenPrefix)
+	}
+	if n := strings.Count(r.stdout+r.stderr, secret); n != 1 {
+		t.Errorf("the secret appears %d times in the output, want once:\n%s\n%s", n, r.stdout, r.stderr)
+	}
+}
+
+// noSecret checks that r printed no client secret (of any client).
+func noSecret(t *testing.T, what string, r result) {
+	t.Helper()
+	if strings.Contains(r.stdout+r.stderr, authkit.DefaultTokenPrefix+"cs_") || strings.Contains(r.stdout, "secret_hash") {
+		t.Errorf("%s prints a secret:\n%s\n%s", what, r.stdout, r.stderr)
+	}
+}
+
+// humanField returns the value of the "key:" line of the human output.
+func humanField(t *testing.T, out, key string) string {
+	t.Helper()
+	m := regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(key) + `:\s+(\S.*)$`).FindStringSubmatch(out)
+	if m == nil {
+		t.Fatalf("no %s line in:\n%s", key, out)
+	}
+	return m[1]
+}
+
+// getClient reads client id from the store spec names, as serve would.
+func getClient(t *testing.T, spec, id string) authkit.Client {
+	t.Helper()
+	st, err := openStore(t.Context(), spec, false, discardLog)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.close()
+	cl, err := st.store.(authkit.ClientStore).GetClient(t.Context(), id)
+	if err != nil {
+		t.Fatalf("GetClient(%q): %v", id, err)
+	}
+	return cl
+}
+
+// TestClientsLifecycle runs add → show → list → rotate-secret → remove on
+// every real store, checking the secrets with a fresh issuer of serve's
+// prefix and hasher.
+func TestClientsLifecycle(t *testing.T) {
+	t.Run("sqlite", func(t *testing.T) {
+		t.Parallel()
+		clientsLifecycle(t, migratedSQLite(t))
+	})
+	t.Run("postgres", func(t *testing.T) {
+		dsn := testservers.Postgres(t)
+		runCLI(t, "", "migrate", "--store", dsn).must(t, exitOK, []string{"migrations applied"}, nil)
+		clientsLifecycle(t, dsn)
+	})
+	t.Run("redis", func(t *testing.T) {
+		clientsLifecycle(t, redisStoreURL(t))
+	})
+}
+
+func clientsLifecycle(t *testing.T, store string) {
+	k, err := keys.Generate(keys.EdDSA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	set, err := keys.NewSet(k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	iss := newTestIssuer(t, set) // default prefix, no hash key: serve's
+
+	// add, --json: both keys, the secret once, and it checks.
+	r := clientsCLI(t, store, "add", "Billing service", "--id", "billing", "--grant", "client_credentials",
+		"--scope", "invoices:read", "--scope", "invoices:write", "--access-ttl", "10m", "--json")
+	r.must(t, exitOK, nil, nil)
+	var added map[string]any
+	if err := json.Unmarshal([]byte(r.stdout), &added); err != nil {
+		t.Fatalf("add --json: %v\n%s", err, r.stdout)
+	}
+	secret, _ := added["client_secret"].(string)
+	if added["client_id"] != "billing" || secret == "" {
+		t.Fatalf("add --json lacks client_id or client_secret: %s", r.stdout)
+	}
+	secretOnce(t, r, secret)
+	cl := getClient(t, store, "billing")
+	if !iss.CheckClientSecret(cl, secret) {
+		t.Fatal("the printed secret does not check against the stored client")
+	}
+	if cl.Name != "Billing service" || cl.AccessTTL.String() != "10m0s" || strings.Join(cl.Scopes, " ") != "invoices:read invoices:write" ||
+		strings.Join(cl.GrantTypes, " ") != "client_credentials" || cl.Public() {
+		t.Errorf("stored client: %+v", cl)
+	}
+
+	// add, human: a generated ID, the secret once, a warning.
+	r = clientsCLI(t, store, "add", "CLI tool", "--grants", "password,refresh_token")
+	r.must(t, exitOK, []string{"confidential", "password refresh_token"}, []string{"shown only this once"})
+	genID, genSecret := humanField(t, r.stdout, "client_id"), humanField(t, r.stdout, "client_secret")
+	if !regexp.MustCompile(`^[A-Za-z0-9_-]{22}$`).MatchString(genID) {
+		t.Errorf("generated client ID %q: want 22 URL-safe characters", genID)
+	}
+	secretOnce(t, r, genSecret)
+	if !iss.CheckClientSecret(getClient(t, store, genID), genSecret) {
+		t.Error("the human add's secret does not check")
+	}
+
+	// add, public: no secret.
+	r = clientsCLI(t, store, "add", "Mobile app", "--id", "mobile", "--public", "--redirect-uri", "com.example.app:/cb",
+		"--redirect-uri", "http://127.0.0.1:8765/cb", "--json")
+	r.must(t, exitOK, []string{`"client_id": "mobile"`, `"type": "public"`}, nil)
+	noSecret(t, "add --public", r)
+	if !getClient(t, store, "mobile").Public() {
+		t.Error("the --public client has credentials")
+	}
+
+	// A taken ID: exit 1, and the first registration is untouched.
+	clientsCLI(t, store, "add", "Impostor", "--id", "billing").must(t, exitFailure, nil, []string{`a client with ID "billing" already exists`})
+	if cl := getClient(t, store, "billing"); cl.Name != "Billing service" || !iss.CheckClientSecret(cl, secret) {
+		t.Error("a duplicate add changed the client")
+	}
+
+	// show and list never print a secret or its hash.
+	r = clientsCLI(t, store, "show", "billing")
+	r.must(t, exitOK, []string{"Billing service", "invoices:read invoices:write", "10m", "authentication:    client_secret\n"}, nil)
+	noSecret(t, "show", r)
+	r = clientsCLI(t, store, "show", "billing", "--json")
+	r.must(t, exitOK, nil, nil)
+	noSecret(t, "show --json", r)
+	var shown map[string]any
+	if err := json.Unmarshal([]byte(r.stdout), &shown); err != nil || shown["client_id"] != "billing" || shown["access_ttl"] != "10m" {
+		t.Errorf("show --json: %v\n%s", err, r.stdout)
+	}
+	if _, ok := shown["client_secret"]; ok {
+		t.Error("show --json has a client_secret key")
+	}
+	r = clientsCLI(t, store, "list")
+	r.must(t, exitOK, []string{"CLIENT ID", "billing", genID, "mobile", "Billing service"}, nil)
+	noSecret(t, "list", r)
+	r = clientsCLI(t, store, "list", "--json")
+	r.must(t, exitOK, nil, nil)
+	noSecret(t, "list --json", r)
+	var listed []map[string]any
+	if err := json.Unmarshal([]byte(r.stdout), &listed); err != nil || len(listed) != 3 || listed[0]["client_id"] != "billing" {
+		t.Errorf("list --json (want 3 clients, oldest first): %v\n%s", err, r.stdout)
+	}
+
+	// rotate-secret: the old secret stops checking, the new one checks.
+	r = clientsCLI(t, store, "rotate-secret", "billing", "--json")
+	r.must(t, exitOK, nil, nil)
+	var rotated map[string]any
+	if err := json.Unmarshal([]byte(r.stdout), &rotated); err != nil {
+		t.Fatalf("rotate-secret --json: %v\n%s", err, r.stdout)
+	}
+	newSecret, _ := rotated["client_secret"].(string)
+	if rotated["client_id"] != "billing" || newSecret == "" || newSecret == secret {
+		t.Fatalf("rotate-secret --json: %s", r.stdout)
+	}
+	secretOnce(t, r, newSecret)
+	cl = getClient(t, store, "billing")
+	if iss.CheckClientSecret(cl, secret) {
+		t.Error("the old secret still checks after rotate-secret")
+	}
+	if !iss.CheckClientSecret(cl, newSecret) {
+		t.Error("the new secret does not check")
+	}
+	if cl.SecretRotatedAt.IsZero() {
+		t.Error("SecretRotatedAt not set")
+	}
+	r = clientsCLI(t, store, "rotate-secret", genID)
+	r.must(t, exitOK, []string{"no longer works"}, []string{"shown only this once"})
+	secretOnce(t, r, humanField(t, r.stdout, "client_secret"))
+	clientsCLI(t, store, "rotate-secret", "mobile").must(t, exitFailure, nil, []string{`client "mobile" is public`})
+	if !getClient(t, store, "mobile").Public() {
+		t.Error("rotate-secret gave a public client a secret")
+	}
+
+	// remove, and the ID is gone everywhere.
+	clientsCLI(t, store, "remove", "billing").must(t, exitOK, []string{`removed client billing`}, nil)
+	for _, sub := range []string{"show", "remove", "rotate-secret"} {
+		clientsCLI(t, store, sub, "billing").must(t, exitFailure, nil, []string{`no client with ID "billing"`})
+	}
+	r = clientsCLI(t, store, "list", "--json")
+	if err := json.Unmarshal([]byte(r.stdout), &listed); err != nil || len(listed) != 2 {
+		t.Errorf("list --json after remove: %v\n%s", err, r.stdout)
+	}
+}
+
+// Mistakes on the command line exit 2 before the store is touched; a
+// memory store or none is one of them.
+func TestClientsUsageErrors(t *testing.T) {
+	t.Parallel()
+	store := migratedSQLite(t)
+	many := func(flag string, n int, value func(int) string) []string {
+		var out []string
+		for i := range n {
+			out = append(out, flag, value(i))
+		}
+		return out
+	}
+	cases := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"no subcommand", nil, "missing subcommand"},
+		{"unknown subcommand", []string{"frob"}, `unknown subcommand "frob"`},
+		{"add without name", []string{"add"}, "exactly one client name"},
+		{"add two names", []string{"add", "a", "b"}, "exactly one client name"},
+		{"show without ID", []string{"show"}, "exactly one client ID"},
+		{"remove bad ID", []string{"remove", "a b"}, "visible ASCII"},
+		{"list with argument", []string{"list", "x"}, "takes no arguments"},
+		{"add flag on list", []string{"list", "--public"}, "--public applies only to clients add"},
+		{"add flag on rotate", []string{"rotate-secret", "x", "--scope", "a"}, "--scope applies only to clients add"},
+		{"empty name", []string{"add", " "}, "name is empty"},
+		{"control in name", []string{"add", "a\x1bb"}, "control character"},
+		{"long name", []string{"add", strings.Repeat("n", authkit.MaxClientNameLen+1)}, "longer than"},
+		{"long ID", []string{"add", "a", "--id", strings.Repeat("i", authkit.MaxClientIDLen+1)}, "longer than"},
+		{"ID with space", []string{"add", "a", "--id", "a b"}, "visible ASCII"},
+		{"unknown grant", []string{"add", "a", "--grant", "implicit"}, `unknown grant type "implicit"`},
+		{"empty grants", []string{"add", "a", "--grants", ","}, "--grants"},
+		{"public client_credentials", []string{"add", "a", "--public", "--grant", "client_credentials"}, "public client cannot use client_credentials"},
+		{"refresh alone", []string{"add", "a", "--grant", "refresh_token"}, "refresh_token needs"},
+		{"code without redirect", []string{"add", "a", "--grant", "authorization_code"}, "needs at least one --redirect-uri"},
+		{"public default without redirect", []string{"add", "a", "--public"}, "needs at least one --redirect-uri"},
+		{"redirect without code", []string{"add", "a", "--redirect-uri", "https://example.com/cb"}, "only for the authorization_code grant"},
+		{"scope with space", []string{"add", "a", "--scope", "a b"}, "one scope per --scope"},
+		{"scope with quote", []string{"add", "a", "--scope", `a"`}, "visible ASCII"},
+		{"too many scopes", append([]string{"add", "a"}, many("--scope", authkit.MaxClientScopes+1, func(i int) string { return fmt.Sprint("s", i) })...), "more than"},
+		{"too many redirects", append([]string{"add", "a", "--public"}, many("--redirect-uri", authkit.MaxRedirectURIs+1, func(i int) string { return fmt.Sprintf("https://e.com/%d", i) })...), "more than"},
+		{"access TTL", []string{"add", "a", "--access-ttl", "2d"}, "--access-ttl must be"},
+		{"refresh TTL", []string{"add", "a", "--refresh-ttl", "30s"}, "--refresh-ttl must be"},
+		{"bad duration", []string{"add", "a", "--access-ttl", "soon"}, "invalid value"},
+		{"bad flag", []string{"list", "--nope"}, "flag provided but not defined"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			clientsCLI(t, store, tc.args...).must(t, exitUsage, nil, []string{tc.want})
+		})
+	}
+	for _, spec := range []string{"memory", ""} {
+		runCLI(t, "", "clients", "list", "--store", spec).must(t, exitUsage, nil, []string{"the memory store lives only as long as one process"})
+	}
+	runCLI(t, "", "clients", "list").must(t, exitUsage, nil, []string{"clients needs --store (or AUTHKIT_STORE)"})
+	runEnv(t, map[string]string{"AUTHKIT_STORE": "memory"}, "clients", "list").must(t, exitUsage, nil, []string{"memory"})
+	// The environment names the store as for serve.
+	runEnv(t, map[string]string{"AUTHKIT_STORE": store}, "clients", "list", "--json").must(t, exitOK, []string{"[]"}, nil)
+	// An unmigrated SQL store fails (exit 1) and says to migrate.
+	fresh := "sqlite:" + filepath.Join(t.TempDir(), "fresh.db")
+	clientsCLI(t, fresh, "list").must(t, exitFailure, nil, []string{"migrat"})
+	runCLI(t, "", "help", "clients").must(t, exitOK, []string{"authkit clients add NAME", "rotate-secret", "-redirect-uri", "AUTHKIT_STORE"}, nil)
+}
+
+func TestClientsShortDuration(t *testing.T) {
+	t.Parallel()
+	for d, want := range map[time.Duration]string{
+		10 * time.Minute: "10m", time.Hour: "1h", 90 * time.Second: "1m30s", 3 * time.Second: "3s",
+		14 * 24 * time.Hour: "14d", 25 * time.Hour: "25h", 61 * time.Minute: "1h1m", 3601 * time.Second: "1h0m1s",
+	} {
+		if got := shortDuration(d); got != want {
+			t.Errorf("shortDuration(%v) = %q, want %q", d, got, want)
+		}
+		if back, err := parseDuration(shortDuration(d)); err != nil || back != d {
+			t.Errorf("%q does not read back as %v: %v, %v", shortDuration(d), d, back, err)
+		}
+	}
+}
+
+func TestClientsRedirectURIs(t *testing.T) {
+	t.Parallel()
+	for _, u := range []string{
+		"https://app.example.com/callback",
+		"https://app.example.com:8443/cb?x=1",
+		"http://127.0.0.1/cb",
+		"http://127.0.0.1:51004/oauth2redirect",
+		"http://[::1]:8080/cb",
+		"com.example.app:/oauth2redirect/example-provider",
+		"com.example.app://cb",
+	} {
+		if why := validRedirectURI(u); why != "" {
+			t.Errorf("%s refused: %s", u, why)
+		}
+	}
+	for u, want := range map[string]string{
+		"/callback":                      "not absolute",
+		"app.example.com/cb":             "not absolute",
+		"http://app.example.com/cb":      "loopback",
+		"http://localhost:8080/cb":       "loopback",
+		"http://[fe80::1%25eth0]/cb":     "loopback",
+		"https://app.example.com/cb#top": "fragment",
+		"https://app.example.com/cb#":    "fragment",
+		"https://user:pw@example.com/cb": "user info",
+		"HTTPS://app.example.com/cb":     "lower case",
+		"https:///cb":                    "no host",
+		"https:cb":                       "no host",
+		"https://*.example.com/cb":       "wildcard",
+		"https://exa mple.com/cb":        "visible ASCII",
+		"https://example.com/\u00e9":     "visible ASCII",
+		"javascript:alert(1)":            "private-use scheme",
+		"data:text/html,hi":              "private-use scheme",
+		"file:///etc/passwd":             "private-use scheme",
+		"com.example.app:":               "nothing after",
+		"https://example.com/" + strings.Repeat("a", authkit.MaxRedirectURILen): "longer than",
+	} {
+		if why := validRedirectURI(u); !strings.Contains(why, want) {
+			t.Errorf("%.40s: %q, want a refusal saying %q", u, why, want)
+		}
+	}
+}
+
+// The database add writes to holds the secret's hash, never the secret.
+func TestClientsStoreNoSecret(t *testing.T) {
+	t.Parallel()
+	store := migratedSQLite(t)
+	r := clientsCLI(t, store, "add", "svc", "--id", "svc", "--json")
+	r.must(t, exitOK, nil, nil)
+	var out struct {
+		Secret string `json:"client_secret"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &out); err != nil || out.Secret == "" {
+		t.Fatalf("add --json: %v\n%s", err, r.stdout)
+	}
+	files, _ := filepath.Glob(strings.TrimPrefix(store, "sqlite:") + "*") // the database, its WAL and journal
+	if len(files) == 0 {
+		t.Fatal("no database file")
+	}
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if bytes.Contains(b, []byte(out.Secret)) {
+			t.Errorf("%s holds the client secret", filepath.Base(f))
+		}
+	}
+	if getClient(t, store, "svc").SecretHash == (authkit.TokenHash{}) {
+		t.Error("no secret hash stored")
+	}
+}
