@@ -1,0 +1,381 @@
+package httpauth_test
+
+import (
+	"context"
+	"encoding/base64"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/authkit-go/authkit"
+	"github.com/authkit-go/authkit/adapters/httpauth"
+	"github.com/authkit-go/authkit/backends/memory"
+)
+
+const (
+	clientChallenge = `Basic realm="authkit", charset="UTF-8"`
+	bodyBadClient   = `{"error":"invalid_client","error_description":"client authentication failed"}`
+	bodyTwoMethods  = `{"error":"invalid_request","error_description":"more than one client authentication method"}`
+	bodyUnauthGrant = `{"error":"unauthorized_client","error_description":"the client is not authorized to use this grant type"}`
+	bodyNotClients  = `{"error":"unauthorized_client","error_description":"the token was not issued to this client"}`
+)
+
+// clientFx is a server with a client store and a few registered clients:
+// "svc+1" (confidential, client_credentials, scopes read and introspect,
+// access TTL 60s), "web" (confidential, password and refresh_token, scope
+// read), "spa" (public, password and refresh_token, scope read), "rs"
+// (confidential, client_credentials, no introspect scope).
+type clientFx struct {
+	*fx
+	clients *downClients
+	secrets map[string]string
+	events  *eventLog
+}
+
+type eventLog struct {
+	mu sync.Mutex
+	ev []authkit.Event
+}
+
+func (l *eventLog) hook(_ context.Context, e authkit.Event) {
+	l.mu.Lock()
+	l.ev = append(l.ev, e)
+	l.mu.Unlock()
+}
+
+func (l *eventLog) find(typ authkit.EventType, method string) (authkit.Event, bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, e := range l.ev {
+		if e.Type == typ && e.Method == method {
+			return e, true
+		}
+	}
+	return authkit.Event{}, false
+}
+
+// downClients is a client store that can be made unreachable.
+type downClients struct {
+	*memory.Store
+	mu   sync.Mutex
+	down bool
+}
+
+func (d *downClients) GetClient(ctx context.Context, id string) (authkit.Client, error) {
+	d.mu.Lock()
+	down := d.down
+	d.mu.Unlock()
+	if down {
+		return authkit.Client{}, errDown
+	}
+	return d.Store.GetClient(ctx, id)
+}
+
+func newClientFx(t *testing.T, extra ...httpauth.HandlerOption) *clientFx {
+	t.Helper()
+	cs := &downClients{Store: memory.New()}
+	ev := &eventLog{}
+	f := newFx(t, fxOptions{
+		handler: append([]httpauth.HandlerOption{httpauth.WithClientStore(cs)}, extra...),
+		issuer:  []authkit.Option{authkit.WithEventHook(ev.hook)},
+		auth:    []httpauth.Option{httpauth.WithEventHook(ev.hook)},
+	})
+	c := &clientFx{fx: f, clients: cs, secrets: map[string]string{}, events: ev}
+	for _, cl := range []authkit.Client{
+		{ID: "svc+1", GrantTypes: []string{authkit.GrantClientCredentials}, Scopes: []string{"read", "introspect"}, AccessTTL: time.Minute},
+		{ID: "web", GrantTypes: []string{authkit.GrantPassword, authkit.GrantRefreshToken}, Scopes: []string{"read"}},
+		{ID: "rs", GrantTypes: []string{authkit.GrantClientCredentials}, Scopes: []string{"read"}},
+		{ID: "spa", GrantTypes: []string{authkit.GrantPassword, authkit.GrantRefreshToken}, Scopes: []string{"read"}},
+	} {
+		if cl.ID != "spa" {
+			secret, h, err := f.iss.NewClientSecret()
+			if err != nil {
+				t.Fatal(err)
+			}
+			cl.SecretHash, c.secrets[cl.ID] = h, secret
+		}
+		cl.CreatedAt = base
+		if err := cs.CreateClient(context.Background(), cl); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return c
+}
+
+// basicAuth is client_secret_basic: each part form-urlencoded, then Basic.
+func clientBasic(id, secret string) []string {
+	raw := url.QueryEscape(id) + ":" + url.QueryEscape(secret)
+	return []string{"Authorization", "Basic " + base64.StdEncoding.EncodeToString([]byte(raw))}
+}
+
+func TestClientCredentialsGrant(t *testing.T) {
+	f := newClientFx(t)
+	svc := clientBasic("svc+1", f.secrets["svc+1"])
+
+	r := f.form("/token", []string{"grant_type", "client_credentials"}, svc...)
+	if r.status != 200 {
+		t.Fatalf("client_secret_basic: %d %s", r.status, r.body)
+	}
+	m := r.json(t)
+	if _, ok := m["refresh_token"]; ok {
+		t.Error("client_credentials returned a refresh token (RFC 6749 §4.4.3: it should not)")
+	}
+	if m["scope"] != "read introspect" || m["expires_in"] != float64(60) || m["token_type"] != "Bearer" {
+		t.Errorf("response %s: want the client's scopes and its 60s access TTL", r.body)
+	}
+	if r.header.Get("Cache-Control") != "no-store" {
+		t.Error("token response without Cache-Control: no-store")
+	}
+	p, err := f.ver.Verify(context.Background(), m["access_token"].(string))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Subject != "svc+1" || p.ClientID != "svc+1" {
+		t.Errorf("sub %q client_id %q, want the client ID for both", p.Subject, p.ClientID)
+	}
+	if e, ok := f.events.find(authkit.EventIssued, "client_credentials"); !ok || e.Subject != "svc+1" {
+		t.Errorf("no EventIssued with Method client_credentials for svc+1 (%+v)", e)
+	}
+
+	// client_secret_post, narrower scope.
+	r = f.form("/token", []string{"grant_type", "client_credentials", "client_id", "svc+1", "client_secret", f.secrets["svc+1"], "scope", "read"})
+	if r.status != 200 || r.json(t)["scope"] != "read" {
+		t.Errorf("client_secret_post with scope read: %d %s", r.status, r.body)
+	}
+	// A scope the client was not registered with.
+	expect(t, f.form("/token", []string{"grant_type", "client_credentials", "scope", "write"}, svc...), 400, "", bodyBadScope)
+
+	for _, tc := range []struct {
+		name      string
+		kv        []string
+		hdr       []string
+		status    int
+		challenge string
+		body      string
+	}{
+		{"wrong secret (Basic)", nil, clientBasic("svc+1", f.secrets["web"]), 401, clientChallenge, bodyBadClient},
+		{"wrong secret (post)", []string{"client_id", "svc+1", "client_secret", f.secrets["web"]}, nil, 401, clientChallenge, bodyBadClient},
+		{"unknown client", []string{"client_id", "ghost", "client_secret", f.secrets["svc+1"]}, nil, 401, clientChallenge, bodyBadClient},
+		{"id not percent-decoded", nil, []string{"Authorization", "Basic " + base64.StdEncoding.EncodeToString([]byte("svc%2B1x:"+f.secrets["svc+1"]))}, 401, clientChallenge, bodyBadClient},
+		{"no client authentication", nil, nil, 401, clientChallenge, bodyBadClient},
+		{"confidential client without its secret", []string{"client_id", "svc+1"}, nil, 401, clientChallenge, bodyBadClient},
+		{"public client", []string{"client_id", "spa"}, nil, 401, clientChallenge, bodyBadClient},
+		{"public client with a secret", []string{"client_id", "spa", "client_secret", f.secrets["svc+1"]}, nil, 401, clientChallenge, bodyBadClient},
+		{"both methods", []string{"client_id", "svc+1", "client_secret", f.secrets["svc+1"]}, svc, 400, "", bodyTwoMethods},
+		{"Basic and another client_id", []string{"client_id", "web"}, svc, 400, "", bodyTwoMethods},
+		{"secret without id", []string{"client_secret", f.secrets["svc+1"]}, nil, 400, "", `{"error":"invalid_request","error_description":"client_secret requires client_id"}`},
+		{"client not allowed the grant", nil, clientBasic("web", f.secrets["web"]), 400, "", bodyUnauthGrant},
+		{"malformed Basic", nil, []string{"Authorization", "Basic !!!"}, 401, clientChallenge, bodyBadClient},
+		{"Basic without colon", nil, []string{"Authorization", "Basic " + base64.StdEncoding.EncodeToString([]byte("svc"))}, 401, clientChallenge, bodyBadClient},
+		{"oversized Basic", nil, []string{"Authorization", "Basic " + strings.Repeat("A", 8<<10)}, 401, clientChallenge, bodyBadClient},
+		{"client_id too long", []string{"client_id", strings.Repeat("c", authkit.MaxClientIDLen+1), "client_secret", "x"}, nil, 401, clientChallenge, bodyBadClient},
+		{"two Authorization headers", nil, append(svc, svc...), 400, "", `{"error":"invalid_request","error_description":"more than one Authorization header"}`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := f.form("/token", append([]string{"grant_type", "client_credentials"}, tc.kv...), tc.hdr...)
+			expect(t, r, tc.status, tc.challenge, tc.body)
+			for _, s := range f.secrets {
+				if strings.Contains(r.body, s) {
+					t.Error("the response echoes a client secret")
+				}
+			}
+		})
+	}
+	if e, ok := f.events.find(authkit.EventLoginFailed, httpauth.MethodClientSecret); !ok || e.Subject == "" {
+		t.Errorf("no EventLoginFailed for a failed client authentication (%+v)", e)
+	}
+}
+
+func TestClientCredentialsOffWithoutClientStore(t *testing.T) {
+	f := newFx(t, fxOptions{})
+	r := f.form("/token", []string{"grant_type", "client_credentials", "client_id", "svc", "client_secret", "x"})
+	expect(t, r, 400, "", `{"error":"unsupported_grant_type","error_description":"unsupported grant_type"}`)
+	// Client credentials on other grants are ignored, as before.
+	if tk := f.login("alice", ""); tk.RefreshToken == "" {
+		t.Fatal("no refresh token")
+	}
+	r = f.form("/token", []string{"grant_type", "password", "username", "alice", "password", users["alice"], "client_id", "whoever"})
+	if r.status != 200 {
+		t.Errorf("password grant with an unknown client_id and no client store: %d %s", r.status, r.body)
+	}
+}
+
+func TestClientAuthStoreDown(t *testing.T) {
+	f := newClientFx(t)
+	f.clients.mu.Lock()
+	f.clients.down = true
+	f.clients.mu.Unlock()
+	r := f.form("/token", []string{"grant_type", "client_credentials"}, clientBasic("svc+1", f.secrets["svc+1"])...)
+	expect(t, r, 503, "", bodyUnavailableJSON)
+	if r.header.Get("Retry-After") == "" {
+		t.Error("503 without Retry-After")
+	}
+}
+
+const bodyUnavailableJSON = `{"error":"temporarily_unavailable","error_description":"the authentication service is temporarily unavailable"}`
+
+func TestClientAuthThrottled(t *testing.T) {
+	f := newClientFx(t)
+	wrong := clientBasic("svc+1", f.secrets["web"])
+	for i := 0; i < httpauth.DefaultThrottlePolicy().Pair.Free+1; i++ {
+		expect(t, f.form("/token", []string{"grant_type", "client_credentials"}, wrong...), 401, clientChallenge, bodyBadClient)
+	}
+	r := f.form("/token", []string{"grant_type", "client_credentials"}, clientBasic("svc+1", f.secrets["svc+1"])...)
+	if r.status != 429 || r.header.Get("Retry-After") == "" || r.json(t)["error"] != "slow_down" {
+		t.Fatalf("after failures beyond the free allowance: %d %s, want 429 slow_down", r.status, r.body)
+	}
+	// Another client from the same address is not held back by svc+1's pair.
+	r = f.form("/token", []string{"grant_type", "client_credentials"}, clientBasic("rs", f.secrets["rs"])...)
+	if r.status != 200 {
+		t.Errorf("another client: %d %s", r.status, r.body)
+	}
+	// The counters are kept for the window only.
+	f.clock.Add(time.Hour + time.Second)
+	r = f.form("/token", []string{"grant_type", "client_credentials"}, clientBasic("svc+1", f.secrets["svc+1"])...)
+	if r.status != 200 {
+		t.Errorf("after the window: %d %s", r.status, r.body)
+	}
+}
+
+// refreshWith refreshes rt with extra parameters and headers.
+func (f *clientFx) refreshWith(rt string, kv []string, hdr ...string) resp {
+	f.t.Helper()
+	return f.form("/token", append([]string{"grant_type", "refresh_token", "refresh_token", rt}, kv...), hdr...)
+}
+
+func (f *clientFx) loginAs(t *testing.T, kv []string, hdr ...string) tokens {
+	t.Helper()
+	r := f.form("/token", append([]string{"grant_type", "password", "username", "alice", "password", users["alice"]}, kv...), hdr...)
+	if r.status != 200 {
+		t.Fatalf("login: %d %s", r.status, r.body)
+	}
+	var tk tokens
+	m := r.json(t)
+	tk.AccessToken, _ = m["access_token"].(string)
+	tk.RefreshToken, _ = m["refresh_token"].(string)
+	tk.Scope, _ = m["scope"].(string)
+	return tk
+}
+
+func TestClientPasswordAndRefreshBinding(t *testing.T) {
+	f := newClientFx(t)
+	web := clientBasic("web", f.secrets["web"])
+
+	// A public client's login carries its client_id.
+	spa := f.loginAs(t, []string{"client_id", "spa", "scope", "read"})
+	p, err := f.ver.Verify(context.Background(), spa.AccessToken)
+	if err != nil || p.ClientID != "spa" {
+		t.Fatalf("client_id %q (%v), want spa", p.ClientID, err)
+	}
+	expect(t, f.form("/token", []string{"grant_type", "password", "username", "alice", "password", users["alice"], "client_id", "spa", "scope", "write"}), 400, "", bodyBadScope)
+	// The client needs the password grant.
+	expect(t, f.form("/token", []string{"grant_type", "password", "username", "alice", "password", users["alice"]}, clientBasic("rs", f.secrets["rs"])...), 400, "", bodyUnauthGrant)
+
+	// The refresh token is the spa's alone.
+	expect(t, f.refreshWith(spa.RefreshToken, nil), 400, "", bodyBadRefresh)
+	expect(t, f.refreshWith(spa.RefreshToken, nil, web...), 400, "", bodyBadRefresh)
+	r := f.refreshWith(spa.RefreshToken, []string{"client_id", "spa"})
+	if r.status != 200 {
+		t.Fatalf("refresh by its client: %d %s", r.status, r.body)
+	}
+	spaRT := r.json(t)["refresh_token"].(string)
+	// A refusal left the token unspent: the right refresh was not reuse.
+	if r := f.refreshWith(spaRT, []string{"client_id", "spa"}); r.status != 200 {
+		t.Errorf("second refresh by its client: %d %s", r.status, r.body)
+	}
+
+	// A confidential client must authenticate to refresh its tokens.
+	wt := f.loginAs(t, nil, web...)
+	expect(t, f.refreshWith(wt.RefreshToken, []string{"client_id", "web"}), 401, clientChallenge, bodyBadClient)
+	expect(t, f.refreshWith(wt.RefreshToken, []string{"client_id", "web", "client_secret", f.secrets["rs"]}), 401, clientChallenge, bodyBadClient)
+	if r := f.refreshWith(wt.RefreshToken, []string{"client_id", "web", "client_secret", f.secrets["web"]}); r.status != 200 {
+		t.Errorf("refresh by web with client_secret_post: %d %s", r.status, r.body)
+	}
+
+	// First-party sessions keep working without a client, and are no
+	// client's to refresh.
+	fp := f.loginAs(t, nil)
+	expect(t, f.refreshWith(fp.RefreshToken, []string{"client_id", "spa"}), 400, "", bodyBadRefresh)
+	if r := f.refreshWith(fp.RefreshToken, nil); r.status != 200 {
+		t.Errorf("first-party refresh: %d %s", r.status, r.body)
+	}
+
+	// A store outage while binding is a 503, not a refusal.
+	other := f.loginAs(t, []string{"client_id", "spa"})
+	f.clients.mu.Lock()
+	f.clients.down = true
+	f.clients.mu.Unlock()
+	expect(t, f.refreshWith(other.RefreshToken, nil), 503, "", bodyUnavailableJSON)
+}
+
+func TestClientRevocation(t *testing.T) {
+	f := newClientFx(t)
+	svc := clientBasic("svc+1", f.secrets["svc+1"])
+	rs := clientBasic("rs", f.secrets["rs"])
+	r := f.form("/token", []string{"grant_type", "client_credentials"}, svc...)
+	at := r.json(t)["access_token"].(string)
+
+	// A confidential client's token: not anonymously, not by another client.
+	expect(t, f.form("/revoke", []string{"token", at}), 401, clientChallenge, bodyBadClient)
+	expect(t, f.form("/revoke", []string{"token", at}, rs...), 400, "", bodyNotClients)
+	expect(t, f.form("/revoke", []string{"token", at}, clientBasic("svc+1", "wrong")...), 401, clientChallenge, bodyBadClient)
+	if _, err := f.ver.Verify(context.Background(), at); err != nil {
+		t.Fatalf("a refused revocation revoked the token: %v", err)
+	}
+	if r := f.form("/revoke", []string{"token", at}, svc...); r.status != 200 {
+		t.Fatalf("revocation by its client: %d %s", r.status, r.body)
+	}
+	if _, err := f.ver.Verify(context.Background(), at); err == nil {
+		t.Error("the token still verifies after its client revoked it")
+	}
+	// An invalid token is 200 (RFC 7009 §2.2), even for a client.
+	if r := f.form("/revoke", []string{"token", "not-a-token"}, rs...); r.status != 200 {
+		t.Errorf("invalid token: %d", r.status)
+	}
+
+	// A public client's refresh token: by possession, or by that client.
+	spa := f.loginAs(t, []string{"client_id", "spa"})
+	expect(t, f.form("/revoke", []string{"token", spa.RefreshToken, "client_id", "web", "client_secret", f.secrets["web"]}), 400, "", bodyNotClients)
+	if r := f.form("/revoke", []string{"token", spa.RefreshToken, "client_id", "spa"}); r.status != 200 {
+		t.Errorf("revocation by the public client: %d %s", r.status, r.body)
+	}
+	expect(t, f.refreshWith(spa.RefreshToken, []string{"client_id", "spa"}), 400, "", bodyBadRefresh)
+	// A first-party token is revoked by possession, as without a client store.
+	fp := f.loginAs(t, nil)
+	if r := f.form("/revoke", []string{"token", fp.RefreshToken}); r.status != 200 {
+		t.Errorf("first-party revocation: %d %s", r.status, r.body)
+	}
+}
+
+func TestClientIntrospection(t *testing.T) {
+	f := newClientFx(t)
+	svc := clientBasic("svc+1", f.secrets["svc+1"])
+	tk := f.login("alice", "read")
+
+	r := f.form("/introspect", []string{"token", tk.AccessToken}, svc...)
+	if r.status != 200 || r.json(t)["active"] != true || r.json(t)["sub"] != "alice" {
+		t.Fatalf("introspection by a client with the introspect scope: %d %s", r.status, r.body)
+	}
+	r = f.form("/introspect", []string{"token", tk.AccessToken, "client_id", "svc+1", "client_secret", f.secrets["svc+1"]})
+	if r.status != 200 || r.json(t)["active"] != true {
+		t.Errorf("client_secret_post: %d %s", r.status, r.body)
+	}
+	r = f.form("/introspect", []string{"token", tk.AccessToken}, clientBasic("rs", f.secrets["rs"])...)
+	if r.status != 403 || r.json(t)["error"] != "insufficient_scope" {
+		t.Errorf("client without the introspect scope: %d %s", r.status, r.body)
+	}
+	expect(t, f.form("/introspect", []string{"token", tk.AccessToken, "client_id", "spa"}), 401, clientChallenge, bodyBadClient)
+	expect(t, f.form("/introspect", []string{"token", tk.AccessToken}, clientBasic("svc+1", "nope")...), 401, clientChallenge, bodyBadClient)
+	// A bearer caller holding the scope still may.
+	caller := f.login("bob", "introspect")
+	r = f.form("/introspect", []string{"token", tk.AccessToken}, bearer(caller.AccessToken)...)
+	if r.status != 200 || r.json(t)["active"] != true {
+		t.Errorf("bearer caller: %d %s", r.status, r.body)
+	}
+	// Neither: 401 from the Auth, as before.
+	if r := f.form("/introspect", []string{"token", tk.AccessToken}); r.status != 401 {
+		t.Errorf("no caller: %d", r.status)
+	}
+}
