@@ -52,7 +52,10 @@
 // Retry-After: password attempts throttled), temporarily_unavailable (503),
 // server_error (500), not_found (404), method_not_allowed (405 with Allow),
 // limit_exceeded (409: WithAPITokenLimit), and 413 for a body over
-// WithMaxBodyBytes. Caller authentication failures on the endpoints go
+// WithMaxBodyBytes; with [WithClientStore] also invalid_client (401, with a
+// Basic challenge: client authentication failed) and unauthorized_client
+// (400: a grant the client is not registered for, or a token of another
+// client on /revoke). Caller authentication failures on the endpoints go
 // through Deny like the middleware's.
 //
 // # Endpoints
@@ -62,10 +65,12 @@
 //   - POST /token (RFC 6749 §5): grant_type=password (only with
 //     [WithPasswordGrant]; throttled, see [WithThrottlePolicy]; scopes per
 //     [WithScopePolicy]) and grant_type=refresh_token (optional scope narrows
-//     the new access token, RFC 6749 §6). Bodies are form-encoded or, as an
-//     extension, a JSON object of strings. Client credentials, if sent, are
-//     ignored: authkit's clients are public first-party clients, and an
-//     unauthenticated client_id is never written into a token.
+//     the new access token, RFC 6749 §6); with [WithClientStore] also
+//     grant_type=client_credentials. Bodies are form-encoded or, as an
+//     extension, a JSON object of strings. Without WithClientStore, client
+//     credentials, if sent, are ignored: the clients are public first-party
+//     clients, and an unauthenticated client_id is never written into a
+//     token (see Client authentication below).
 //   - POST /revoke (RFC 7009): any token kind; 200 for unknown tokens.
 //   - POST /introspect (RFC 7662): the caller must pass
 //     [WithIntrospectionRule] (default: scope "introspect"); any inactive
@@ -114,6 +119,67 @@
 // "ak_…", "id", "subject", "name", "scopes", "created_at", "expires_at"};
 // 409 limit_exceeded when the caller already holds the most live tokens
 // authkit.WithAPITokenLimit allows.
+//
+// # Client authentication
+//
+// [WithClientStore] registers OAuth 2.0 clients (authkit.Client) with the
+// Handler. A request to /token, /revoke or /introspect may then present a
+// client: client_secret_basic (an Authorization: Basic header whose
+// client_id and secret were each form-urlencoded, RFC 6749 §2.3.1),
+// client_secret_post (client_id and client_secret in the body), or, for a
+// public client, client_id alone. More than one method, or a client_id in
+// the body that differs from the Basic one, is invalid_request; a
+// client_secret without client_id too. A confidential client (one with a
+// secret) must authenticate; a public client cannot (a secret sent for it
+// fails). Every failure — unknown or deleted client, wrong or missing
+// secret, malformed Basic credentials, a client_id that is not 1 to
+// authkit.MaxClientIDLen bytes of visible ASCII — is the same 401
+// invalid_client with WWW-Authenticate: Basic realm="…", charset="UTF-8"
+// (a challenge goes with every 401, RFC 9110 §15.5.2). A ClientStore that
+// cannot answer is 503. Attempts with a secret are throttled like
+// passwords, keyed by (client_id, client address), the address and the
+// client_id ([ThrottlePolicy]; 429 slow_down), and failures are reported
+// as authkit.EventLoginFailed with Method [MethodClientSecret] and the
+// client_id as Subject. With a client store, Basic credentials on these
+// three endpoints are always a client's, never a user's.
+//
+//   - client_credentials (RFC 6749 §4.4): an authenticated client whose
+//     GrantTypes hold it gets an access token whose sub and client_id are
+//     its ID, with the requested scopes (each must be among the client's
+//     Scopes: invalid_scope otherwise) or, when none are requested, all of
+//     the client's Scopes; no refresh token; it lives the client's
+//     AccessTTL when that is shorter than the issuer's access TTL. The
+//     event hook sees authkit.EventIssued with Method "client_credentials".
+//     A request without an authenticated client is invalid_client; a client
+//     not registered for the grant, unauthorized_client.
+//   - password: a request that presents a client needs GrantPassword among
+//     its GrantTypes (unauthorized_client), is granted only scopes among
+//     the client's, and the session's client_id is the client's. Without a
+//     client it works as before (first-party login).
+//   - refresh_token: a request that presents a client needs
+//     GrantRefreshToken. The refresh token must have been issued to the
+//     client presented (RFC 6749 §6): a session of client X refreshes only
+//     for X (authenticated when X is confidential); a session whose
+//     client_id names a registered client refreshes only when that client
+//     is presented; a first-party session (no client_id, or one that names
+//     no registered client) only when no client is presented. Otherwise
+//     invalid_grant, and the token is not spent.
+//   - /revoke (RFC 7009 §2.1): a client may revoke only tokens issued to
+//     it (another's is 400 unauthorized_client, and nothing is revoked); a
+//     token issued to a registered confidential client needs that client,
+//     authenticated (401 invalid_client); tokens of public clients and
+//     first-party tokens are revoked by possession, as before. An invalid
+//     token is still 200 (§2.2).
+//   - /introspect (RFC 7662 §2.1): a resource server may authenticate as a
+//     confidential client instead of presenting a token; it is then held to
+//     [WithIntrospectionRule] as a principal with its ID as subject and
+//     client_id, its registered Scopes and Method [MethodClientSecret] (by
+//     default it needs the scope "introspect"). A public client cannot
+//     introspect (invalid_client). With no client credentials the caller
+//     authenticates as before.
+//
+// private_key_jwt (RFC 7523) is not supported yet: a client registered
+// with a JWKS and no secret cannot authenticate.
 //
 // # Security
 //

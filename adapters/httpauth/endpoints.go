@@ -60,8 +60,10 @@ func (h *Handler) revocationToken(w http.ResponseWriter, r *http.Request, ps map
 }
 
 // handleRevoke is RFC 7009 token revocation. Possession of a token is the
-// proof that allows revoking it (authkit's clients are public: RFC 7009
-// §2.1 asks client authentication of confidential clients only). Every
+// proof that allows revoking it, for first-party and public clients (RFC
+// 7009 §2.1 asks client authentication of confidential clients only); with
+// WithClientStore, confidential clients authenticate and a client revokes
+// only its own tokens (revocationAllowed). Every
 // token kind is accepted: a refresh token ends its session, an access token
 // is revoked by its jti, an API token by its ID. A token that is unknown,
 // invalid or already dead is answered 200 like any other (§2.2).

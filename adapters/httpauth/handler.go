@@ -29,7 +29,7 @@ const (
 // endpoint. Paths start with "/", differ from each other, and none lies
 // under the Sessions or APITokens path (whose items are Path+"/{id}").
 type Paths struct {
-	Token      string // POST: RFC 6749 token endpoint (password and refresh_token grants)
+	Token      string // POST: RFC 6749 token endpoint (password, refresh_token and, with WithClientStore, client_credentials grants)
 	Revoke     string // POST: RFC 7009 revocation
 	Introspect string // POST: RFC 7662 introspection
 	JWKS       string // GET: the public keys (RFC 7517)
