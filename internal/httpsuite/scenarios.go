@@ -1,10 +1,15 @@
 package httpsuite
 
 import (
+	"context"
+	"encoding/base64"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
+	"github.com/authkit-go/authkit"
+	"github.com/authkit-go/authkit/adapters/httpauth"
 	"github.com/authkit-go/authkit/verifier"
 )
 
@@ -59,6 +64,7 @@ var scenarios = []scenario{
 	{"malformed and oversized headers", malformedHeaders},
 	{"methods", methods},
 	{"store down", storeDown},
+	{"client authentication", clientAuthentication},
 }
 
 func noCredential(c *client) {
@@ -205,7 +211,7 @@ func passwordGrant(c *client) {
 	c.expect(c.form(Prefix+"/token", []string{"grant_type", "password", "username", "mallory", "password", "guess"}), 400, "", bodyBadPassword)
 	c.expect(c.form(Prefix+"/token", []string{"username", "alice", "password", "wonderland"}), 400, "",
 		`{"error":"invalid_request","error_description":"grant_type is required"}`)
-	c.expect(c.form(Prefix+"/token", []string{"grant_type", "client_credentials"}), 400, "",
+	c.expect(c.form(Prefix+"/token", []string{"grant_type", "urn:ietf:params:oauth:grant-type:device_code"}), 400, "",
 		`{"error":"unsupported_grant_type","error_description":"unsupported grant_type"}`)
 	c.expect(c.form(Prefix+"/token", []string{"grant_type", "password", "username", "alice", "password", "wonderland", "scope", "root"}), 400, "",
 		`{"error":"invalid_scope","error_description":"the requested scope is invalid or not granted"}`)
@@ -484,4 +490,89 @@ func storeDown(c *client) {
 	c.expect(c.get(MePath, bearer(tk.AccessToken)...), 200, "", `{"subject":"alice","method":"jwt","scopes":["read"]}`)
 	r := c.refresh(tk.RefreshToken)
 	c.expectStatus(r, 200, "")
+}
+
+const (
+	challengeClient = `Basic realm="authkit", charset="UTF-8"`
+	bodyBadClient   = `{"error":"invalid_client","error_description":"client authentication failed"}`
+)
+
+// clientAuthentication: RFC 6749 §2.3 client authentication, the
+// client_credentials grant, refresh tokens bound to their client, and
+// client-aware revocation and introspection (httpauth.WithClientStore).
+func clientAuthentication(c *client) {
+	ctx := context.Background()
+	secret, hash, err := c.f.env.Issuer.NewClientSecret()
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	c.m.name("client_secret", secret)
+	for _, cl := range []authkit.Client{
+		{ID: "svc", SecretHash: hash, GrantTypes: []string{authkit.GrantClientCredentials}, Scopes: []string{ReadScope, httpauth.IntrospectScope}, CreatedAt: start},
+		{ID: "spa", GrantTypes: []string{authkit.GrantPassword, authkit.GrantRefreshToken}, Scopes: []string{ReadScope}, CreatedAt: start},
+	} {
+		if err := c.f.env.Clients.CreateClient(ctx, cl); err != nil {
+			c.t.Fatal(err)
+		}
+	}
+	c.note("clients svc (confidential: client_credentials, scopes read introspect) and spa (public: password, refresh_token, scope read) are registered")
+	basic := func(id, secret string) []string {
+		v := base64.StdEncoding.EncodeToString([]byte(url.QueryEscape(id) + ":" + url.QueryEscape(secret)))
+		c.m.name("basic", v)
+		return []string{"Authorization", "Basic " + v}
+	}
+	svc := basic("svc", secret)
+
+	r := c.form(Prefix+"/token", []string{"grant_type", "client_credentials"}, svc...)
+	c.expectStatus(r, 200, "")
+	c.expectHeader(r, "Cache-Control", "no-store")
+	var tk tokens
+	c.decode(r, &tk)
+	if tk.RefreshToken != "" || tk.Scope != "read introspect" {
+		c.t.Errorf("client_credentials: %s, want the client's scopes and no refresh token", r.body)
+	}
+	c.expect(c.get(MePath, bearer(tk.AccessToken)...), 200, "", `{"subject":"svc","method":"jwt","scopes":["read","introspect"]}`)
+	r = c.form(Prefix+"/token", []string{"grant_type", "client_credentials", "client_id", "svc", "client_secret", secret, "scope", ReadScope})
+	c.expectStatus(r, 200, "")
+
+	c.expect(c.form(Prefix+"/token", []string{"grant_type", "client_credentials"}, basic("svc", "wrong")...), 401, challengeClient, bodyBadClient)
+	c.expect(c.form(Prefix+"/token", []string{"grant_type", "client_credentials", "client_id", "nobody", "client_secret", secret}), 401, challengeClient, bodyBadClient)
+	c.expect(c.form(Prefix+"/token", []string{"grant_type", "client_credentials"}), 401, challengeClient, bodyBadClient)
+	c.expect(c.form(Prefix+"/token", []string{"grant_type", "client_credentials", "client_id", "spa"}), 401, challengeClient, bodyBadClient)
+	c.expect(c.form(Prefix+"/token", []string{"grant_type", "client_credentials", "client_secret", secret, "client_id", "svc"}, svc...), 400, "",
+		`{"error":"invalid_request","error_description":"more than one client authentication method"}`)
+	c.expect(c.form(Prefix+"/token", []string{"grant_type", "client_credentials", "scope", AdminScope}, svc...), 400, "",
+		`{"error":"invalid_scope","error_description":"the requested scope is invalid or not granted"}`)
+
+	// A public client's refresh token is its own.
+	r = c.form(Prefix+"/token", []string{"grant_type", "password", "username", "alice", "password", users["alice"], "client_id", "spa"})
+	c.expectStatus(r, 200, "")
+	var spa tokens
+	c.decode(r, &spa)
+	c.expect(c.refresh(spa.RefreshToken), 400, "", bodyBadGrant)
+	r = c.form(Prefix+"/token", []string{"grant_type", "refresh_token", "refresh_token", spa.RefreshToken, "client_id", "spa"})
+	c.expectStatus(r, 200, "")
+	c.expect(c.form(Prefix+"/token", []string{"grant_type", "password", "username", "alice", "password", users["alice"]}, svc...), 400, "",
+		`{"error":"unauthorized_client","error_description":"the client is not authorized to use this grant type"}`)
+
+	// A resource server introspects as a client.
+	alice := c.login("alice", ReadScope)
+	r = c.form(Prefix+"/introspect", []string{"token", alice.AccessToken}, svc...)
+	c.expectStatus(r, 200, "")
+	var in struct {
+		Active bool   `json:"active"`
+		Sub    string `json:"sub"`
+	}
+	c.decode(r, &in)
+	if !in.Active || in.Sub != "alice" {
+		c.t.Errorf("introspection by svc: %s", r.body)
+	}
+	c.expect(c.form(Prefix+"/introspect", []string{"token", alice.AccessToken, "client_id", "spa"}), 401, challengeClient, bodyBadClient)
+
+	// A confidential client's token is revoked by that client only.
+	c.expect(c.form(Prefix+"/revoke", []string{"token", tk.AccessToken}), 401, challengeClient, bodyBadClient)
+	c.expect(c.form(Prefix+"/revoke", []string{"token", tk.AccessToken, "client_id", "spa"}), 400, "",
+		`{"error":"unauthorized_client","error_description":"the token was not issued to this client"}`)
+	c.expectStatus(c.form(Prefix+"/revoke", []string{"token", tk.AccessToken}, svc...), 200, "")
+	c.expect(c.get(MePath, bearer(tk.AccessToken)...), 401, challengeRevoked, bodyRevoked)
 }

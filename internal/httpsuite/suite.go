@@ -90,6 +90,9 @@ type Env struct {
 	Handler *httpauth.Handler
 	// Issuer is the issuer behind Handler.
 	Issuer *issuer.Issuer
+	// Clients is the client store behind Handler (httpauth.WithClientStore),
+	// empty at the start of every scenario.
+	Clients authkit.ClientStore
 	// Me is the protected handler: 200 with MeBody of the request's
 	// principal (authkit.PrincipalFrom).
 	Me http.Handler
@@ -172,14 +175,15 @@ type fixture struct {
 // NewEnv returns a fresh Env like the scenarios': a memory store, the
 // suite's fixed Ed25519 key, the issuer https://auth.example with audience
 // "api", a clock fixed at 2030-01-02T03:04:05Z, the password grant for the
-// users alice, bob and carol, and the grantable scopes read, admin and
-// introspect. It serves an adapter's own tests.
+// users alice, bob and carol, the grantable scopes read, admin and
+// introspect, and client authentication with an empty memory client store.
+// It serves an adapter's own tests.
 func NewEnv(t testing.TB) Env {
 	t.Helper()
-	return newWorld(t, &clock{t: start}, &failingStore{Store: memory.New()})
+	return newWorld(t, &clock{t: start}, &failingStore{Store: memory.New()}, memory.New())
 }
 
-func newWorld(t testing.TB, clk *clock, store authkit.Store) Env {
+func newWorld(t testing.TB, clk *clock, store authkit.Store, clients authkit.ClientStore) Env {
 	t.Helper()
 	key, err := suiteKey()
 	if err != nil {
@@ -206,17 +210,18 @@ func newWorld(t testing.TB, clk *clock, store authkit.Store) Env {
 	h, err := httpauth.NewHandler(iss, auth,
 		httpauth.WithPasswordGrant(checkPassword),
 		httpauth.WithAllowedScopes(ReadScope, AdminScope, httpauth.IntrospectScope),
-		httpauth.WithClock(clk.now))
+		httpauth.WithClock(clk.now),
+		httpauth.WithClientStore(clients))
 	if err != nil {
 		t.Fatal(err)
 	}
-	return Env{Auth: auth, Handler: h, Issuer: iss, Me: http.HandlerFunc(serveMe)}
+	return Env{Auth: auth, Handler: h, Issuer: iss, Clients: clients, Me: http.HandlerFunc(serveMe)}
 }
 
 func newFixture(t *testing.T, mount Mount) *fixture {
 	t.Helper()
 	f := &fixture{clock: &clock{t: start}, store: &failingStore{Store: memory.New()}}
-	f.env = newWorld(t, f.clock, f.store)
+	f.env = newWorld(t, f.clock, f.store, memory.New())
 	router := mount(t, f.env)
 	if router == nil {
 		t.Fatal("httpsuite: Mount returned a nil handler")
