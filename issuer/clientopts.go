@@ -87,6 +87,11 @@ func WithSessionCheck(check func(ctx context.Context, s authkit.Session) error) 
 	}
 }
 
+// ClientID returns the client_id this issuer writes into tokens issued
+// without issuer.WithClientID (authkit.WithClientID), "" when none. The
+// HTTP layer treats sessions of this client_id as first-party.
+func (i *Issuer) ClientID() string { return i.clientID }
+
 // TokenClientID returns the client_id a token of this issuer was issued
 // to, "" when none: an access token's client_id claim (its signature and
 // issuer are checked; it may have expired), a refresh token's session's

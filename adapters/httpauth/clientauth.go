@@ -349,30 +349,23 @@ func (h *Handler) clientCredentialsGrant(w http.ResponseWriter, r *http.Request,
 
 // clientBinding is the session check of a refresh with a client store
 // (RFC 6749 §6: the refresh token must have been issued to the client):
-// a presented client must be the session's; a request presenting none is
-// refused when the session's client_id names a registered client (which
-// must then identify itself), and allowed otherwise (a first-party session,
-// or a client_id the application set without registering it).
+// a presented client must be the session's; a request presenting none
+// refreshes only a first-party session (no client_id, or the issuer's own,
+// authkit.WithClientID). Any other client_id must be presented — so the
+// refresh tokens of a deleted client refresh for no one.
 func (h *Handler) clientBinding(cc *callerClient) func(context.Context, authkit.Session) error {
-	return func(ctx context.Context, s authkit.Session) error {
+	firstParty := h.iss.ClientID()
+	return func(_ context.Context, s authkit.Session) error {
 		if cc != nil {
 			if s.ClientID != cc.client.ID {
 				return errOtherClient
 			}
 			return nil
 		}
-		if s.ClientID == "" {
-			return nil
-		}
-		_, err := h.clients.GetClient(ctx, s.ClientID)
-		switch {
-		case err == nil:
+		if s.ClientID != "" && s.ClientID != firstParty {
 			return errOtherClient
-		case errors.Is(err, authkit.ErrNotFound) && !isUnavailable(err):
-			return nil
-		default:
-			return err
 		}
+		return nil
 	}
 }
 
@@ -403,7 +396,7 @@ func (h *Handler) revocationAllowed(w http.ResponseWriter, r *http.Request, cc *
 		}
 		return true
 	}
-	if cid == "" {
+	if cid == "" || cid == h.iss.ClientID() {
 		return true
 	}
 	c, err := h.clients.GetClient(ctx, cid)

@@ -302,12 +302,31 @@ func TestClientPasswordAndRefreshBinding(t *testing.T) {
 		t.Errorf("first-party refresh: %d %s", r.status, r.body)
 	}
 
-	// A store outage while binding is a 503, not a refusal.
-	other := f.loginAs(t, []string{"client_id", "spa"})
+	// A deleted client's refresh tokens refresh for no one.
+	gone := f.loginAs(t, []string{"client_id", "spa"})
+	if err := f.clients.DeleteClient(context.Background(), "spa"); err != nil {
+		t.Fatal(err)
+	}
+	expect(t, f.refreshWith(gone.RefreshToken, nil), 400, "", bodyBadRefresh)
+	expect(t, f.refreshWith(gone.RefreshToken, []string{"client_id", "spa"}), 401, clientChallenge, bodyBadClient)
+
+	// A client store outage while authenticating the client is a 503.
 	f.clients.mu.Lock()
 	f.clients.down = true
 	f.clients.mu.Unlock()
-	expect(t, f.refreshWith(other.RefreshToken, nil), 503, "", bodyUnavailableJSON)
+	expect(t, f.refreshWith(wt.RefreshToken, []string{"client_id", "web", "client_secret", f.secrets["web"]}), 503, "", bodyUnavailableJSON)
+}
+
+func TestClientRefreshFirstPartyClientID(t *testing.T) {
+	cs := memory.New()
+	f := newFx(t, fxOptions{
+		handler: []httpauth.HandlerOption{httpauth.WithClientStore(cs)},
+		issuer:  []authkit.Option{authkit.WithClientID("first-party")},
+	})
+	tk := f.login("alice", "")
+	if r := f.form("/token", []string{"grant_type", "refresh_token", "refresh_token", tk.RefreshToken}); r.status != 200 {
+		t.Errorf("a session of the issuer's own client_id refreshes without a client: %d %s", r.status, r.body)
+	}
 }
 
 func TestClientRevocation(t *testing.T) {

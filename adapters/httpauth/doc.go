@@ -159,11 +159,11 @@
 //   - refresh_token: a request that presents a client needs
 //     GrantRefreshToken. The refresh token must have been issued to the
 //     client presented (RFC 6749 §6): a session of client X refreshes only
-//     for X (authenticated when X is confidential); a session whose
-//     client_id names a registered client refreshes only when that client
-//     is presented; a first-party session (no client_id, or one that names
-//     no registered client) only when no client is presented. Otherwise
-//     invalid_grant, and the token is not spent.
+//     when X is presented (authenticated when X is confidential), so a
+//     deleted client's sessions refresh for no one; a first-party session
+//     (no client_id, or the issuer's own, authkit.WithClientID) only when
+//     no client is presented. Otherwise invalid_grant, and the token is not
+//     spent.
 //   - /revoke (RFC 7009 §2.1): a client may revoke only tokens issued to
 //     it (another's is 400 unauthorized_client, and nothing is revoked); a
 //     token issued to a registered confidential client needs that client,
