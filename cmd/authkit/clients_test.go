@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -368,5 +370,63 @@ func TestClientsStoreNoSecret(t *testing.T) {
 	}
 	if getClient(t, store, "svc").SecretHash == (authkit.TokenHash{}) {
 		t.Error("no secret hash stored")
+	}
+}
+
+// A client registered with `authkit clients add` on serve's store gets
+// tokens from serve with the client_credentials grant (client_secret_basic
+// and client_secret_post); a wrong secret is 401 invalid_client with a
+// Basic challenge.
+func TestServeClientCredentials(t *testing.T) {
+	t.Parallel()
+	store := migratedSQLite(t)
+	r := clientsCLI(t, store, "add", "Billing", "--id", "billing", "--grant", "client_credentials", "--scope", "invoices:read", "--json")
+	r.must(t, exitOK, nil, nil)
+	var added struct {
+		ID     string `json:"client_id"`
+		Secret string `json:"client_secret"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &added); err != nil || added.Secret == "" {
+		t.Fatalf("add --json: %v\n%s", err, r.stdout)
+	}
+	s := startServe(t, "", "--store", store)
+
+	do := func(basic bool, secret string) *http.Response {
+		t.Helper()
+		form := url.Values{"grant_type": {"client_credentials"}}
+		if !basic {
+			form.Set("client_id", added.ID)
+			form.Set("client_secret", secret)
+		}
+		req, _ := http.NewRequest("POST", s.base+"/token", strings.NewReader(form.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		if basic {
+			req.SetBasicAuth(url.QueryEscape(added.ID), url.QueryEscape(secret))
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { resp.Body.Close() })
+		return resp
+	}
+	for _, basic := range []bool{true, false} {
+		resp := do(basic, added.Secret)
+		var tok struct {
+			AccessToken  string `json:"access_token"`
+			RefreshToken string `json:"refresh_token"`
+			Scope        string `json:"scope"`
+		}
+		if resp.StatusCode != http.StatusOK || json.NewDecoder(resp.Body).Decode(&tok) != nil || tok.AccessToken == "" || tok.RefreshToken != "" {
+			t.Fatalf("client_credentials (basic %v): %d %+v", basic, resp.StatusCode, tok)
+		}
+		me := s.do(t, "GET", "/me", tok.AccessToken, nil).want(t, "/me with a client's token", 200)
+		if me.str("subject") != "billing" {
+			t.Errorf("/me subject %q, want the client", me.str("subject"))
+		}
+	}
+	resp := do(true, added.Secret[:len(added.Secret)-1]+"x")
+	if resp.StatusCode != http.StatusUnauthorized || !strings.HasPrefix(resp.Header.Get("WWW-Authenticate"), "Basic") {
+		t.Errorf("a wrong secret: %d %q", resp.StatusCode, resp.Header.Get("WWW-Authenticate"))
 	}
 }

@@ -21,6 +21,10 @@ type throttleWiring struct {
 	// hook is told about failed and throttled password attempts; nil for
 	// none.
 	hook func(context.Context, authkit.Event)
+	// clients are the registered OAuth clients (authkit clients add), whose
+	// authentication /token, /revoke and /introspect then accept; nil for
+	// none.
+	clients authkit.ClientStore
 }
 
 // newEndpoints builds the HTTP layer: the middleware that protects /me and
@@ -39,13 +43,25 @@ func newEndpoints(iss *issuer.Issuer, v *verifier.Verifier, users *userDB, scope
 	if err != nil {
 		return nil, nil, err
 	}
-	h, err := httpauth.NewHandler(iss, auth,
-		httpauth.WithPasswordGrant(users.check),
-		httpauth.WithAllowedScopes(scopes...))
+	hopts := []httpauth.HandlerOption{httpauth.WithPasswordGrant(users.check), httpauth.WithAllowedScopes(scopes...)}
+	if thr.clients != nil {
+		hopts = append(hopts, httpauth.WithClientStore(thr.clients))
+	}
+	h, err := httpauth.NewHandler(iss, auth, hopts...)
 	if err != nil {
 		return nil, nil, err
 	}
 	return auth.Require, h, nil
+}
+
+// clientStoreOf is the store's OAuth client registry, which `authkit
+// clients` manages; nil for the memory store (no other process can
+// register a client in it).
+func clientStoreOf(st openedStore) authkit.ClientStore {
+	if cs, ok := st.store.(authkit.ClientStore); ok && st.kind != "memory" {
+		return cs
+	}
+	return nil
 }
 
 // throttleStoreOf is the store's shared throttle counters, so that every

@@ -283,7 +283,7 @@ func (c *cli) newServer(ctx context.Context, cfg serveConfig, log *slog.Logger) 
 	s.verifier = v
 	thrStore := throttleStoreOf(st)
 	require, endpoints, err := newEndpoints(s.iss, v, users, cfg.scopes, log,
-		throttleWiring{store: thrStore, trusted: cfg.trustedProxies, hook: audit})
+		throttleWiring{store: thrStore, trusted: cfg.trustedProxies, hook: audit, clients: clientStoreOf(st)})
 	if err != nil {
 		return nil, err
 	}
