@@ -1,0 +1,124 @@
+package httpauth
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/netip"
+	"net/url"
+	"strings"
+
+	"github.com/authkit-go/authkit"
+)
+
+// MetadataWellKnown is the well-known path of RFC 8414 authorization
+// server metadata; MetadataPath inserts it into an issuer URL.
+const MetadataWellKnown = "/.well-known/oauth-authorization-server"
+
+// MetadataPath returns the path at which RFC 8414 §3.1 says the metadata
+// of issuerURL is served: the well-known path, then issuerURL's own path
+// ("https://a.example/tenant1" gives
+// "/.well-known/oauth-authorization-server/tenant1").
+func MetadataPath(issuerURL string) (string, error) {
+	u, err := metadataIssuer(issuerURL)
+	if err != nil {
+		return "", err
+	}
+	return MetadataWellKnown + strings.TrimSuffix(u.Path, "/"), nil
+}
+
+// metadataIssuer checks that issuerURL can name an authorization server:
+// an absolute https URL (http for a loopback host) without query or
+// fragment (RFC 8414 §2).
+func metadataIssuer(issuerURL string) (*url.URL, error) {
+	u, err := url.Parse(issuerURL)
+	switch {
+	case err != nil || u.Host == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "" || u.Opaque != "":
+		return nil, invalid("metadata: the issuer %q is not an absolute URL without user, query or fragment: RFC 8414 needs the tokens' iss to be the server's URL", issuerURL)
+	case u.Scheme == "https":
+	case u.Scheme == "http" && metadataLoopback(u.Hostname()):
+	default:
+		return nil, invalid("metadata: the issuer %q must be https (http only on a loopback host)", issuerURL)
+	}
+	return u, nil
+}
+
+func metadataLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	a, err := netip.ParseAddr(host)
+	return err == nil && a.IsLoopback()
+}
+
+// MetadataHandler returns the handler of h's RFC 8414 authorization server
+// metadata, to be served at MetadataPath of the issuer (a GET, JSON, with a
+// short public cache lifetime). It describes exactly what h has enabled:
+// the endpoints it serves (the issuer's URL followed by h's paths, so h is
+// to be mounted under the issuer's path), the grant types (refresh_token
+// with a refresh store; password with WithPasswordGrant; client_credentials
+// with WithClientStore), the client authentication methods (with
+// WithClientStore: client_secret_basic, client_secret_post and none for a
+// public client; without, none), and scopes, the ones given (the
+// application knows which it allows; none given leaves scopes_supported
+// out). The issuer identifier is the issuer's iss (WithIssuer), which must
+// be an https URL (http on a loopback host): an error matching
+// authkit.ErrInvalidConfig otherwise.
+func (h *Handler) MetadataHandler(scopes ...string) (http.Handler, error) {
+	iss := h.iss.ID()
+	u, err := metadataIssuer(iss)
+	if err != nil {
+		return nil, err
+	}
+	base := strings.TrimSuffix(u.String(), "/")
+	doc := map[string]any{
+		"issuer":                   iss,
+		"response_types_supported": []string{}, // no authorization endpoint yet
+	}
+	if h.paths.Token != "" {
+		doc["token_endpoint"] = base + h.paths.Token
+	}
+	if h.paths.JWKS != "" {
+		doc["jwks_uri"] = base + h.paths.JWKS
+	}
+	if h.paths.Revoke != "" {
+		doc["revocation_endpoint"] = base + h.paths.Revoke
+	}
+	if h.paths.Introspect != "" {
+		doc["introspection_endpoint"] = base + h.paths.Introspect
+	}
+	var grants []string
+	if refresh, _, _ := h.iss.Stores(); refresh {
+		grants = append(grants, authkit.GrantRefreshToken)
+	}
+	if h.password != nil {
+		grants = append(grants, authkit.GrantPassword)
+	}
+	methods := []string{"none"}
+	if h.clients != nil {
+		grants = append(grants, authkit.GrantClientCredentials)
+		methods = []string{"client_secret_basic", "client_secret_post", "none"}
+		doc["revocation_endpoint_auth_methods_supported"] = methods
+		doc["introspection_endpoint_auth_methods_supported"] = methods
+	}
+	doc["grant_types_supported"] = append([]string{}, grants...)
+	doc["token_endpoint_auth_methods_supported"] = methods
+	if len(scopes) > 0 {
+		doc["scopes_supported"] = append([]string(nil), scopes...)
+	}
+	body, err := json.Marshal(doc)
+	if err != nil {
+		return nil, fmt.Errorf("httpauth: metadata: %w", err)
+	}
+	body = append(body, '\n')
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			w.Header().Set("Allow", "GET, HEAD")
+			h.fail(w, r, errMethod)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Cache-Control", "public, max-age=300")
+		w.Write(body)
+	}), nil
+}

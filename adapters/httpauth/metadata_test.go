@@ -1,0 +1,169 @@
+package httpauth_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"slices"
+	"testing"
+
+	"github.com/authkit-go/authkit"
+	"github.com/authkit-go/authkit/adapters/httpauth"
+	"github.com/authkit-go/authkit/backends/memory"
+	"github.com/authkit-go/authkit/issuer"
+	"github.com/authkit-go/authkit/keys"
+	"github.com/authkit-go/authkit/verifier"
+)
+
+// metadataHandler builds a Handler over a memory store for the issuer iss
+// with opts, and its metadata handler.
+func metadataHandler(t *testing.T, iss string, opts ...httpauth.HandlerOption) (http.Handler, error) {
+	t.Helper()
+	k, _ := keys.Generate(keys.EdDSA)
+	set, _ := keys.NewSet(k)
+	store := memory.New()
+	common := []authkit.Option{authkit.WithKeys(set), authkit.WithStore(store), authkit.WithIssuer(iss)}
+	is, err := issuer.New(common...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := verifier.New(common...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	auth, err := httpauth.New(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := httpauth.NewHandler(is, auth, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h.MetadataHandler("read", "write")
+}
+
+func metadataOf(t *testing.T, h http.Handler) map[string]any {
+	t.Helper()
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, httptest.NewRequest("GET", httpauth.MetadataWellKnown, nil))
+	var doc map[string]any
+	if w.Code != http.StatusOK || w.Header().Get("Content-Type") != "application/json" || json.Unmarshal(w.Body.Bytes(), &doc) != nil {
+		t.Fatalf("metadata: %d %q %s", w.Code, w.Header().Get("Content-Type"), w.Body)
+	}
+	return doc
+}
+
+func strs(v any) []string {
+	var out []string
+	for _, x := range v.([]any) {
+		out = append(out, x.(string))
+	}
+	return out
+}
+
+// The RFC 8414 document says exactly what the handler has enabled.
+func TestMetadata(t *testing.T) {
+	check := func(_ context.Context, u, p string) (string, error) { return u, nil }
+	withAll, err := metadataHandler(t, "https://auth.example", httpauth.WithPasswordGrant(check), httpauth.WithClientStore(memory.New()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := metadataOf(t, withAll)
+	for k, want := range map[string]string{
+		"issuer":                 "https://auth.example",
+		"token_endpoint":         "https://auth.example/token",
+		"jwks_uri":               "https://auth.example/.well-known/jwks.json",
+		"revocation_endpoint":    "https://auth.example/revoke",
+		"introspection_endpoint": "https://auth.example/introspect",
+	} {
+		if doc[k] != want {
+			t.Errorf("%s = %v, want %s", k, doc[k], want)
+		}
+	}
+	if g := strs(doc["grant_types_supported"]); !slices.Equal(g, []string{"refresh_token", "password", "client_credentials"}) {
+		t.Errorf("grant_types_supported %v", g)
+	}
+	if m := strs(doc["token_endpoint_auth_methods_supported"]); !slices.Equal(m, []string{"client_secret_basic", "client_secret_post", "none"}) {
+		t.Errorf("token_endpoint_auth_methods_supported %v", m)
+	}
+	if s := strs(doc["scopes_supported"]); !slices.Equal(s, []string{"read", "write"}) {
+		t.Errorf("scopes_supported %v", s)
+	}
+
+	// Without the password grant and the client store: neither is claimed.
+	plain, err := metadataHandler(t, "http://127.0.0.1:8080/tenant")
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc = metadataOf(t, plain)
+	if g := strs(doc["grant_types_supported"]); !slices.Equal(g, []string{"refresh_token"}) {
+		t.Errorf("plain grant_types_supported %v", g)
+	}
+	if m := strs(doc["token_endpoint_auth_methods_supported"]); !slices.Equal(m, []string{"none"}) {
+		t.Errorf("plain auth methods %v", m)
+	}
+	if doc["token_endpoint"] != "http://127.0.0.1:8080/tenant/token" || doc["introspection_endpoint_auth_methods_supported"] != nil {
+		t.Errorf("plain document %v", doc)
+	}
+	w := httptest.NewRecorder()
+	plain.ServeHTTP(w, httptest.NewRequest("POST", httpauth.MetadataWellKnown, nil))
+	if w.Code != http.StatusMethodNotAllowed || w.Header().Get("Allow") != "GET, HEAD" {
+		t.Errorf("POST: %d %q", w.Code, w.Header().Get("Allow"))
+	}
+
+	// An issuer that is not the server's URL cannot have metadata.
+	for _, iss := range []string{"authkit", "http://auth.example", "https://auth.example/?x=1", "https://auth.example/#f"} {
+		if _, err := metadataHandler(t, iss); !errors.Is(err, authkit.ErrInvalidConfig) {
+			t.Errorf("issuer %q: %v, want ErrInvalidConfig", iss, err)
+		}
+	}
+	for iss, want := range map[string]string{
+		"https://auth.example":         "/.well-known/oauth-authorization-server",
+		"https://auth.example/":        "/.well-known/oauth-authorization-server",
+		"https://auth.example/tenant1": "/.well-known/oauth-authorization-server/tenant1",
+		"https://auth.example/a/b/":    "/.well-known/oauth-authorization-server/a/b",
+	} {
+		if got, err := httpauth.MetadataPath(iss); err != nil || got != want {
+			t.Errorf("MetadataPath(%q) = %q, %v; want %q", iss, got, err, want)
+		}
+	}
+}
+
+// ExampleHandler_MetadataHandler serves RFC 8414 metadata beside the
+// endpoints.
+func ExampleHandler_MetadataHandler() {
+	k, _ := keys.Generate(keys.EdDSA)
+	set, _ := keys.NewSet(k)
+	store := memory.New()
+	opts := []authkit.Option{authkit.WithKeys(set), authkit.WithStore(store), authkit.WithIssuer("https://auth.example")}
+	iss, _ := issuer.New(opts...)
+	v, _ := verifier.New(opts...)
+	auth, _ := httpauth.New(v)
+	h, _ := httpauth.NewHandler(iss, auth, httpauth.WithClientStore(store))
+	meta, err := h.MetadataHandler("orders:read")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return
+	}
+	path, _ := httpauth.MetadataPath(iss.ID())
+	mux := http.NewServeMux()
+	mux.Handle(path, meta)
+	mux.Handle("/", h)
+
+	w := httptest.NewRecorder()
+	mux.ServeHTTP(w, httptest.NewRequest("GET", path, nil))
+	var doc struct {
+		Token  string   `json:"token_endpoint"`
+		Grants []string `json:"grant_types_supported"`
+	}
+	_ = json.Unmarshal(w.Body.Bytes(), &doc)
+	fmt.Println(path)
+	fmt.Println(doc.Token, doc.Grants)
+	// Output:
+	// /.well-known/oauth-authorization-server
+	// https://auth.example/token [refresh_token client_credentials]
+}
