@@ -430,3 +430,33 @@ func TestServeClientCredentials(t *testing.T) {
 		t.Errorf("a wrong secret: %d %q", resp.StatusCode, resp.Header.Get("WWW-Authenticate"))
 	}
 }
+
+// serve publishes RFC 8414 metadata when --issuer is its URL, describing
+// what it enables: the password grant (the demo user), refresh, and with a
+// store that keeps clients, client_credentials and client authentication.
+// With the default issuer (not a URL) there is none.
+func TestServeMetadata(t *testing.T) {
+	t.Parallel()
+	const iss = "http://127.0.0.1:8080"
+	path := "/.well-known/oauth-authorization-server"
+	s := startServe(t, "", "--issuer", iss)
+	doc := s.do(t, "GET", path, "", nil).want(t, "metadata", 200).body
+	if doc["issuer"] != iss || doc["token_endpoint"] != iss+"/token" || doc["jwks_uri"] != iss+"/.well-known/jwks.json" {
+		t.Errorf("metadata %v", doc)
+	}
+	if fmt.Sprint(doc["grant_types_supported"]) != "[refresh_token password]" || fmt.Sprint(doc["token_endpoint_auth_methods_supported"]) != "[none]" {
+		t.Errorf("memory store: grants %v, methods %v", doc["grant_types_supported"], doc["token_endpoint_auth_methods_supported"])
+	}
+
+	withClients := startServe(t, "", "--issuer", iss, "--store", migratedSQLite(t))
+	doc = withClients.do(t, "GET", path, "", nil).want(t, "metadata with clients", 200).body
+	if fmt.Sprint(doc["grant_types_supported"]) != "[refresh_token password client_credentials]" ||
+		fmt.Sprint(doc["token_endpoint_auth_methods_supported"]) != "[client_secret_basic client_secret_post none]" {
+		t.Errorf("SQL store: grants %v, methods %v", doc["grant_types_supported"], doc["token_endpoint_auth_methods_supported"])
+	}
+
+	plain := startServe(t, "")
+	if r := plain.do(t, "GET", path, "", nil); r.status != http.StatusNotFound {
+		t.Errorf("default issuer: metadata answered %d", r.status)
+	}
+}

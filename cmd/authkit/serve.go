@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/authkit-go/authkit"
+	"github.com/authkit-go/authkit/adapters/httpauth"
 	"github.com/authkit-go/authkit/issuer"
 	"github.com/authkit-go/authkit/keys"
 	"github.com/authkit-go/authkit/verifier"
@@ -291,6 +292,15 @@ func (c *cli) newServer(ctx context.Context, cfg serveConfig, log *slog.Logger) 
 	mux.Handle("/me", onlyGet(require(http.HandlerFunc(serveMe))))
 	mux.Handle("/healthz", onlyGet(http.HandlerFunc(s.serveHealth)))
 	mux.Handle("/", endpoints)
+	metadata := "off: --issuer is not this server's URL"
+	if hd, ok := endpoints.(*httpauth.Handler); ok {
+		// RFC 8414 needs the tokens' iss to be the server's URL.
+		if meta, err := hd.MetadataHandler(cfg.scopes...); err == nil {
+			path, _ := httpauth.MetadataPath(cfg.issuer)
+			mux.Handle(path, meta)
+			metadata = path
+		}
+	}
 	s.handler = s.logRequests(withDeadline(mux, cfg.requestTimeout))
 
 	log.Info("configured",
@@ -299,7 +309,7 @@ func (c *cli) newServer(ctx context.Context, cfg serveConfig, log *slog.Logger) 
 		"access_ttl", formatDuration(cfg.accessTTL), "refresh_ttl", formatDuration(cfg.refreshTTL),
 		"users", len(users.users), "revocation_mirror", mirrorString(mirror), "verify_cache", cfg.verifyCache,
 		"store_timeout", formatDuration(cfg.storeTimeout), "request_timeout", formatDuration(cfg.requestTimeout),
-		"throttle", throttleKind(thrStore, st.kind), "trusted_proxies", len(cfg.trustedProxies))
+		"throttle", throttleKind(thrStore, st.kind), "trusted_proxies", len(cfg.trustedProxies), "metadata", metadata)
 	if demoPassword != "" {
 		log.Warn("DEMO MODE: one demo user with a random password (printed on standard output); not for production: use --users FILE")
 		if host, _, err := net.SplitHostPort(cfg.addr); err != nil || !isLoopback(host) {
