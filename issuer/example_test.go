@@ -333,3 +333,79 @@ func ExampleIssuer_RevokeSubject() {
 	// bob unaffected: true
 	// new login: true alice
 }
+
+// A login that may be remembered: the issuer is configured with the
+// longest session ("remember me"), and a login without it gets a shorter
+// one.
+func ExampleWithSessionLifetime() {
+	ctx := context.Background()
+	now := time.Date(2030, time.January, 2, 3, 4, 5, 0, time.UTC)
+	key, _ := keys.Generate(keys.EdDSA)
+	set, _ := keys.NewSet(key)
+	iss, err := issuer.New(authkit.WithKeys(set), authkit.WithStore(memory.New()),
+		authkit.WithClock(func() time.Time { return now }),
+		authkit.WithRefreshTTL(24*time.Hour), authkit.WithSessionLifetime(30*24*time.Hour))
+	if err != nil {
+		log.Fatal(err)
+	}
+	remembered, _ := iss.IssuePair(ctx, "alice")
+	once, _ := iss.IssuePair(ctx, "alice", issuer.WithSessionLifetime(8*time.Hour))
+	fmt.Println("remembered:", remembered.RefreshExpiresAt.Sub(now))
+	fmt.Println("this browser session only:", once.RefreshExpiresAt.Sub(now))
+	// Output:
+	// remembered: 24h0m0s
+	// this browser session only: 8h0m0s
+}
+
+// A refresh asks the application whether the user is still active and
+// which of the session's scopes it may still hold.
+func ExampleWithRefreshCheck() {
+	ctx := context.Background()
+	key, _ := keys.Generate(keys.EdDSA)
+	set, _ := keys.NewSet(key)
+	iss, err := issuer.New(authkit.WithKeys(set), authkit.WithStore(memory.New()))
+	if err != nil {
+		log.Fatal(err)
+	}
+	disabled := map[string]bool{}
+	check := issuer.WithRefreshCheck(func(_ context.Context, s authkit.Session) ([]string, error) {
+		if disabled[s.Subject] {
+			return nil, errors.New("account disabled")
+		}
+		return []string{"orders:read"}, nil // orders:write was withdrawn
+	})
+
+	pair, _ := iss.IssuePair(ctx, "alice", issuer.WithScopes("orders:read", "orders:write"))
+	pair, err = iss.Refresh(ctx, pair.RefreshToken, check)
+	fmt.Printf("refreshed: %v, scope %q\n", err == nil, pair.Scope)
+
+	disabled["alice"] = true
+	_, err = iss.Refresh(ctx, pair.RefreshToken, check)
+	fmt.Println("disabled user refused:", errors.Is(err, authkit.ErrTokenRevoked))
+	// Output:
+	// refreshed: true, scope "orders:read"
+	// disabled user refused: true
+}
+
+// Logging a subject out everywhere, API tokens included (knox's
+// LogoutAllView).
+func ExampleWithAPITokens() {
+	ctx := context.Background()
+	key, _ := keys.Generate(keys.EdDSA)
+	set, _ := keys.NewSet(key)
+	store := memory.New()
+	iss, err := issuer.New(authkit.WithKeys(set), authkit.WithStore(store))
+	if err != nil {
+		log.Fatal(err)
+	}
+	_, _, _ = iss.CreateAPIToken(ctx, "alice", "ci")
+	_, _ = iss.IssuePair(ctx, "alice")
+	if err := iss.RevokeSubject(ctx, "alice", issuer.WithAPITokens()); err != nil {
+		log.Fatal(err)
+	}
+	sessions, _ := iss.Sessions(ctx, "alice")
+	tokens, _ := iss.APITokens(ctx, "alice")
+	fmt.Println("sessions:", len(sessions), "API tokens:", len(tokens))
+	// Output:
+	// sessions: 0 API tokens: 0
+}

@@ -234,7 +234,7 @@ func (i *Issuer) IssuePair(ctx context.Context, subject string, opts ...IssueOpt
 		Name:       p.name,
 		CreatedAt:  now,
 		LastUsedAt: now,
-		ExpiresAt:  now.Add(i.sessionLifetime),
+		ExpiresAt:  now.Add(p.sessionLifetime(i.sessionLifetime)),
 	}
 	s.IdleExpiresAt = earliest(now.Add(i.refreshTTL), s.ExpiresAt)
 	rec := authkit.RefreshRecord{
@@ -349,15 +349,16 @@ func (i *Issuer) Refresh(ctx context.Context, refreshToken string, opts ...Refre
 			return authkit.TokenPair{}, err
 		}
 	}
-	if rp.check != nil {
+	var allowed []string // the scopes rp.app still allows; with rp.app only
+	if rp.check != nil || rp.app != nil {
 		// A token that is not current may be a rotated one: leave it to
-		// the rotation below, so that its reuse is detected; the check
-		// applies again to a grace-window successor.
+		// the rotation below, so that its reuse is detected; the checks
+		// apply again to a grace-window successor.
 		cur, err := i.RefreshSession(ctx, refreshToken)
 		switch {
 		case err == nil:
-			if err := rp.check(ctx, cur); err != nil {
-				return authkit.TokenPair{}, i.refused(ctx, fmt.Errorf("issuer: refresh: %w", err))
+			if allowed, err = rp.run(ctx, cur); err != nil {
+				return authkit.TokenPair{}, i.refused(ctx, err)
 			}
 		case !errors.Is(err, authkit.ErrInvalidToken):
 			return authkit.TokenPair{}, i.refused(ctx, err)
@@ -392,7 +393,7 @@ func (i *Issuer) Refresh(ctx context.Context, refreshToken string, opts ...Refre
 	})
 	if err != nil {
 		if re, ok := errors.AsType[*authkit.ReuseError](err); ok {
-			return i.reused(ctx, refreshToken, re, now, rp.check)
+			return i.reused(ctx, refreshToken, re, now, &rp)
 		}
 		if errors.Is(err, authkit.ErrNotFound) {
 			return authkit.TokenPair{}, i.refused(ctx, fmt.Errorf("issuer: refresh: %w: unknown refresh token", authkit.ErrInvalidToken))
@@ -401,6 +402,9 @@ func (i *Issuer) Refresh(ctx context.Context, refreshToken string, opts ...Refre
 	}
 	if rp.narrow {
 		s.Scopes = rp.scopes
+	}
+	if rp.app != nil {
+		s.Scopes = keepScopes(s.Scopes, allowed)
 	}
 	return i.pairFor(ctx, s, next, earliest(now.Add(i.refreshTTL), s.ExpiresAt), now)
 }
@@ -477,9 +481,9 @@ func (i *Issuer) pairFor(ctx context.Context, s authkit.Session, rt string, rtEx
 // reused handles a presentation of an already-rotated token: inside the
 // grace window it hands out the same successor; otherwise it revokes the
 // session.
-func (i *Issuer) reused(ctx context.Context, presented string, re *authkit.ReuseError, now time.Time, check func(context.Context, authkit.Session) error) (authkit.TokenPair, error) {
+func (i *Issuer) reused(ctx context.Context, presented string, re *authkit.ReuseError, now time.Time, rp *refreshParams) (authkit.TokenPair, error) {
 	if i.reuseGrace > 0 && !now.After(re.UsedAt.Add(i.reuseGrace)) && len(re.Successor) > 0 {
-		if pair, ok := i.graceSuccessor(ctx, presented, re, now, check); ok {
+		if pair, ok := i.graceSuccessor(ctx, presented, re, now, rp); ok {
 			return pair, nil
 		}
 	}
@@ -493,7 +497,7 @@ func (i *Issuer) reused(ctx context.Context, presented string, re *authkit.Reuse
 	return authkit.TokenPair{}, fmt.Errorf("issuer: refresh: %w", out)
 }
 
-func (i *Issuer) graceSuccessor(ctx context.Context, presented string, re *authkit.ReuseError, now time.Time, check func(context.Context, authkit.Session) error) (authkit.TokenPair, bool) {
+func (i *Issuer) graceSuccessor(ctx context.Context, presented string, re *authkit.ReuseError, now time.Time, rp *refreshParams) (authkit.TokenPair, bool) {
 	next, err := opaque.Open(presented, re.Successor)
 	if err != nil {
 		return authkit.TokenPair{}, false
@@ -506,9 +510,17 @@ func (i *Issuer) graceSuccessor(ctx context.Context, presented string, re *authk
 	if err != nil || !s.Live(now) {
 		return authkit.TokenPair{}, false
 	}
-	if check != nil && check(ctx, s) != nil {
-		// Not the session's client: no grace; the reuse stands.
+	allowed, err := rp.run(ctx, s)
+	if err != nil {
+		// Not the session's client, or the application refuses: no
+		// grace; the reuse stands.
 		return authkit.TokenPair{}, false
+	}
+	if rp.narrow {
+		s.Scopes = rp.scopes
+	}
+	if rp.app != nil {
+		s.Scopes = keepScopes(s.Scopes, allowed)
 	}
 	pair, err := i.pairFor(ctx, s, next, earliest(rec.ExpiresAt, s.ExpiresAt), now)
 	return pair, err == nil
@@ -579,10 +591,23 @@ func (i *Issuer) RevokeOwnSession(ctx context.Context, subject, sessionID string
 // RevokeSubject logs subject out everywhere: every session is revoked and,
 // given a revocation store, a cutoff makes every access token issued to
 // subject up to now dead at once. Tokens issued afterwards (a new login)
-// are unaffected. API tokens are not touched: revoke them by ID.
-func (i *Issuer) RevokeSubject(ctx context.Context, subject string) error {
+// are unaffected. API tokens are not touched unless WithAPITokens is
+// given; otherwise revoke them by ID.
+func (i *Issuer) RevokeSubject(ctx context.Context, subject string, opts ...RevokeSubjectOption) error {
 	if err := checkSubject(subject); err != nil {
 		return err
+	}
+	var rp revokeSubjectParams
+	for _, o := range opts {
+		if o == nil {
+			return fmt.Errorf("issuer: %w: nil RevokeSubjectOption", authkit.ErrInvalidRequest)
+		}
+		if err := o(&rp); err != nil {
+			return err
+		}
+	}
+	if rp.apiTokens && i.apiTokens == nil {
+		return fmt.Errorf("issuer: %w: revoking API tokens needs an API token store", authkit.ErrInvalidConfig)
 	}
 	if err := ctx.Err(); err != nil {
 		return err
@@ -597,6 +622,11 @@ func (i *Issuer) RevokeSubject(ctx context.Context, subject string) error {
 	}
 	if i.refresh != nil {
 		if _, err := i.refresh.RevokeSubjectSessions(ctx, subject, now); err != nil {
+			return fmt.Errorf("issuer: revoke subject: %w", err)
+		}
+	}
+	if rp.apiTokens {
+		if err := i.revokeAPITokens(ctx, subject); err != nil {
 			return fmt.Errorf("issuer: revoke subject: %w", err)
 		}
 	}

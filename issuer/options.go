@@ -40,6 +40,7 @@ type issueParams struct {
 	ip        string
 	name      string
 	ttl       time.Duration // 0: the issuer's access TTL
+	lifetime  time.Duration // 0: the issuer's session lifetime
 	method    string        // Event.Method of EventIssued; "": MethodJWT
 }
 
@@ -244,6 +245,7 @@ type refreshParams struct {
 	scopes []string
 	narrow bool
 	check  func(context.Context, authkit.Session) error
+	app    func(context.Context, authkit.Session) ([]string, error)
 }
 
 // WithRequestedScopes narrows the refreshed access token to scopes, which
