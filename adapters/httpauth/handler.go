@@ -86,6 +86,14 @@ type Handler struct {
 	// on; clientChallenge is its invalid_client challenge.
 	clients         authkit.ClientStore
 	clientChallenge string
+	// login is the WithPasswordLogin hook (nil with WithPasswordGrant,
+	// whose checker is password); allowed is the WithAllowedScopes list
+	// (nil under a WithScopePolicy policy) that bounds a login's scopes.
+	login           func(ctx context.Context, username, password string) (Login, error)
+	allowed         []string
+	customPolicy    bool
+	refreshCheck    func(ctx context.Context, s authkit.Session) ([]string, error)
+	logoutAPITokens bool
 
 	routes []Route
 	exact  map[string]*endpoint
@@ -116,6 +124,12 @@ type handlerConfig struct {
 	jwksMaxAge   time.Duration
 	now          func() time.Time
 	clients      authkit.ClientStore
+	// Login hooks (login.go).
+	login           func(ctx context.Context, username, password string) (Login, error)
+	allowed         []string
+	customPolicy    bool
+	refreshCheck    func(ctx context.Context, s authkit.Session) ([]string, error)
+	logoutAPITokens bool
 }
 
 // HandlerOption configures a [Handler]. Options apply in order; a later
@@ -140,7 +154,7 @@ func WithPasswordGrant(check func(ctx context.Context, username, password string
 		if check == nil {
 			return invalid("WithPasswordGrant(nil)")
 		}
-		c.password = check
+		c.password, c.login = check, nil
 		return nil
 	}
 }
@@ -160,7 +174,7 @@ func WithScopePolicy(policy func(ctx context.Context, subject string, requested 
 		if policy == nil {
 			return invalid("WithScopePolicy(nil)")
 		}
-		c.scopes = policy
+		c.scopes, c.allowed, c.customPolicy = policy, nil, true
 		return nil
 	}
 }
@@ -177,7 +191,7 @@ func WithAllowedScopes(allowed ...string) HandlerOption {
 				return invalid("WithAllowedScopes: %q is not an RFC 6749 scope token", s)
 			}
 		}
-		c.scopes = allowedScopes(allowed)
+		c.scopes, c.allowed, c.customPolicy = allowedScopes(allowed), allowed, false
 		return nil
 	}
 }
@@ -343,6 +357,9 @@ func NewHandler(iss *issuer.Issuer, auth *Auth, opts ...HandlerOption) (*Handler
 	if !refresh && (c.paths.Token != "" || c.paths.Sessions != "") {
 		return nil, invalid("NewHandler: the token and sessions endpoints need a refresh store (authkit.WithStore or WithRefreshStore); disable them with WithPaths otherwise")
 	}
+	if !apiTokens && c.logoutAPITokens && c.paths.LogoutAll != "" {
+		return nil, invalid("NewHandler: WithLogoutAllAPITokens needs an API token store (authkit.WithStore or WithAPITokenStore)")
+	}
 	if !apiTokens && c.paths.APITokens != "" {
 		return nil, invalid("NewHandler: the api-tokens endpoint needs an API token store (authkit.WithStore or WithAPITokenStore); disable it with WithPaths otherwise")
 	}
@@ -361,6 +378,12 @@ func NewHandler(iss *issuer.Issuer, auth *Auth, opts ...HandlerOption) (*Handler
 		now:        c.now,
 		log:        auth.log,
 		exact:      make(map[string]*endpoint),
+
+		login:           c.login,
+		allowed:         c.allowed,
+		customPolicy:    c.customPolicy,
+		refreshCheck:    c.refreshCheck,
+		logoutAPITokens: c.logoutAPITokens,
 	}
 	if c.clients != nil {
 		h.clients, h.clientChallenge = c.clients, clientChallengeFor(auth.realm)

@@ -108,7 +108,13 @@ func (h *Handler) passwordGrant(w http.ResponseWriter, r *http.Request, ps map[s
 	// the counters after this one's outcome is recorded (even if the
 	// checker panics).
 	defer done()
-	subject, err := h.password(ctx, username, password)
+	var login Login
+	if h.login != nil {
+		login, err = h.login(ctx, username, password)
+	} else {
+		login.Subject, err = h.password(ctx, username, password)
+	}
+	subject := login.Subject
 	if err != nil {
 		if isUnavailable(err) {
 			h.failErr(w, r, "password check", err)
@@ -128,7 +134,17 @@ func (h *Handler) passwordGrant(w http.ResponseWriter, r *http.Request, ps map[s
 		h.fail(w, r, errServer)
 		return
 	}
-	granted, err := h.scopes(ctx, subject, requested)
+	var granted []string
+	if h.login != nil {
+		if !validScopes(login.Scopes) {
+			h.log.LogAttrs(ctx, slog.LevelError, "httpauth: the password login hook returned an invalid scope")
+			h.fail(w, r, errServer)
+			return
+		}
+		granted, err = h.loginScopes(ctx, subject, requested, login.Scopes)
+	} else {
+		granted, err = h.scopes(ctx, subject, requested)
+	}
 	if err != nil {
 		if errors.Is(err, authkit.ErrInsufficientScope) && !isUnavailable(err) {
 			h.fail(w, r, errInvalidScope)
@@ -146,6 +162,7 @@ func (h *Handler) passwordGrant(w http.ResponseWriter, r *http.Request, ps map[s
 		granted = slices.DeleteFunc(slices.Clone(granted), func(s string) bool { return !slices.Contains(cc.client.Scopes, s) })
 	}
 	opts := []issuer.IssueOption{issuer.WithScopes(granted...), issuer.WithUserAgent(r.UserAgent())}
+	opts = append(opts, loginOptions(&login)...)
 	if cc != nil {
 		opts = append(opts, issuer.WithClientID(cc.client.ID))
 	}
@@ -154,6 +171,10 @@ func (h *Handler) passwordGrant(w http.ResponseWriter, r *http.Request, ps map[s
 	}
 	pair, err := h.iss.IssuePair(ctx, subject, opts...)
 	if err != nil {
+		if h.login != nil && errors.Is(err, authkit.ErrInvalidRequest) {
+			h.failErr(w, r, "issue (the password login hook's claims or lifetimes)", err)
+			return
+		}
 		h.failErr(w, r, "issue", err)
 		return
 	}
@@ -195,10 +216,7 @@ func (h *Handler) refreshGrant(w http.ResponseWriter, r *http.Request, ps map[st
 		h.fail(w, r, errBadRefresh)
 		return
 	}
-	var opts []issuer.RefreshOption
-	if h.clients != nil {
-		opts = append(opts, issuer.WithSessionCheck(h.clientBinding(cc)))
-	}
+	opts := h.refreshOptions(cc)
 	if s, ok := ps["scope"]; ok {
 		scopes, ok := parseScope(s)
 		if !ok {
@@ -240,12 +258,30 @@ type cookieTokenResponse struct {
 // transport is on.
 func (h *Handler) tokenResponse(w http.ResponseWriter, r *http.Request, pair authkit.TokenPair, fromCookie bool) {
 	if c := h.auth.cookies; c != nil {
-		c.setTokens(w, pair.AccessToken, pair.RefreshToken, h.refreshPath,
-			int(h.iss.AccessTTL()/time.Second), int(h.iss.RefreshTTL()/time.Second))
+		accessAge, refreshAge := cookieAges(pair, h.iss.AccessTTL(), h.iss.RefreshTTL())
+		c.setTokens(w, pair.AccessToken, pair.RefreshToken, h.refreshPath, accessAge, refreshAge)
 		if fromCookie || c.OmitBodyTokens {
 			h.writeJSON(w, r, http.StatusOK, cookieTokenResponse{TokenType: pair.TokenType, ExpiresIn: pair.ExpiresIn, Scope: pair.Scope})
 			return
 		}
 	}
 	h.writeJSON(w, r, http.StatusOK, pair)
+}
+
+// cookieAges returns the Max-Age of the access and refresh cookies of
+// pair: the issuer's TTLs, or less when the tokens expire sooner (a
+// per-login or per-client lifetime, a session near its end), so that no
+// cookie outlives its token.
+func cookieAges(pair authkit.TokenPair, accessTTL, refreshTTL time.Duration) (access, refresh int) {
+	access, refresh = int(accessTTL/time.Second), int(refreshTTL/time.Second)
+	if pair.ExpiresIn > 0 && pair.ExpiresIn < int64(access) {
+		access = int(pair.ExpiresIn)
+	}
+	if !pair.RefreshExpiresAt.IsZero() && !pair.AccessExpiresAt.IsZero() {
+		issued := pair.AccessExpiresAt.Add(-time.Duration(pair.ExpiresIn) * time.Second)
+		if d := int(pair.RefreshExpiresAt.Sub(issued) / time.Second); d > 0 && d < refresh {
+			refresh = d
+		}
+	}
+	return access, refresh
 }
