@@ -214,3 +214,22 @@ func TestRefreshCheckHTTP(t *testing.T) {
 		t.Errorf("WithRefreshCheck(nil): %v", err)
 	}
 }
+
+func TestPasswordLoginCookieLifetimes(t *testing.T) {
+	f := newFx(t, fxOptions{noGrant: true,
+		auth:    []httpauth.Option{httpauth.WithCookies(httpauth.Cookies{})},
+		handler: []httpauth.HandlerOption{httpauth.WithPasswordLogin(loginHook)}})
+	r := f.form("/token", []string{"grant_type", "password", "username", "carol", "password", "singer"})
+	if r.status != 200 {
+		t.Fatalf("login: %d %s", r.status, r.body)
+	}
+	cs := cookiesOf(r)
+	if at, rt := cs["authkit_access"], cs["authkit_refresh"]; at == nil || rt == nil || at.MaxAge != 60 || rt.MaxAge != 3600 {
+		t.Errorf("no cookie may outlive its token: %v", r.header["Set-Cookie"])
+	}
+	r = f.form("/token", []string{"grant_type", "password", "username", "alice", "password", "wonderland"})
+	cs = cookiesOf(r)
+	if at, rt := cs["authkit_access"], cs["authkit_refresh"]; at == nil || rt == nil || at.MaxAge != 300 || rt.MaxAge != 14*24*3600 {
+		t.Errorf("a remembered login's cookies: %v", r.header["Set-Cookie"])
+	}
+}
