@@ -413,9 +413,9 @@ func (h *Handler) account(fn func(http.ResponseWriter, *http.Request, *authkit.P
 
 // handleLogoutAll ends every session of the caller and makes every access
 // token issued to it so far invalid (issuer.Issuer.RevokeSubject). API
-// tokens are not touched.
+// tokens are not touched unless WithLogoutAllAPITokens.
 func (h *Handler) handleLogoutAll(w http.ResponseWriter, r *http.Request, p *authkit.Principal) {
-	if err := h.iss.RevokeSubject(r.Context(), p.Subject); err != nil {
+	if err := h.revokeSubject(r.Context(), p.Subject); err != nil {
 		h.failErr(w, r, "logout-all", err)
 		return
 	}
