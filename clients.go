@@ -105,6 +105,12 @@ type AuthorizationCode struct {
 	// Claims are application claims the login put into the tokens (JSON
 	// object); nil for none.
 	Claims []byte
+	// SessionTTL and AccessTTL are the login's own lifetimes for the
+	// session and the first access token the code is exchanged for (a
+	// "remember me" choice, bounded by the server); zero keeps the
+	// server's. Never negative.
+	SessionTTL time.Duration
+	AccessTTL  time.Duration
 	// CreatedAt and ExpiresAt bound the code's life.
 	CreatedAt time.Time
 	ExpiresAt time.Time
@@ -172,4 +178,27 @@ type ClientStore interface {
 	// it deleted. limit > 0; otherwise an error matching
 	// ErrInvalidRequest.
 	DeleteExpiredAuthorizationCodes(ctx context.Context, now time.Time, limit int) (int, error)
+}
+
+// ClientAssertionStore records the client assertions (RFC 7523 JWTs) that
+// clients authenticating with private_key_jwt have used, so that a
+// captured assertion cannot be presented twice while it is valid (RFC 7523
+// §3, item 7). A ClientStore that supports private_key_jwt implements it;
+// the HTTP layer refuses private_key_jwt with a store that does not. The
+// memory, SQL and Redis stores implement it. The shared rules of the
+// ClientStore doc apply.
+//
+// Package conformance checks it with RunClientStore when the store
+// implements it.
+type ClientAssertionStore interface {
+	// UseClientAssertion records that client clientID used the assertion
+	// identified by h (a hash of its client and jti), valid until
+	// expiresAt, as one atomic step: the first use of h returns nil, any
+	// later use before the record is gone returns an error matching
+	// ErrTokenReused — of concurrent uses through any handles, exactly
+	// one succeeds. A record whose expiresAt is at or before now counts
+	// as absent (the assertion itself has expired by then, so reuse
+	// cannot pass). An unknown client yields ErrNotFound.
+	// DeleteExpiredAuthorizationCodes deletes expired records too.
+	UseClientAssertion(ctx context.Context, clientID string, h TokenHash, expiresAt, now time.Time) error
 }
