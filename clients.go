@@ -2,6 +2,7 @@ package authkit
 
 import (
 	"context"
+	"fmt"
 	"time"
 )
 
@@ -20,7 +21,8 @@ const (
 )
 
 // Limits a ClientStore enforces on what it is given; more yields an error
-// matching ErrInvalidRequest and stores nothing.
+// matching ErrInvalidRequest and stores nothing. ValidateClient and
+// ValidateAuthorizationCode check them all.
 const (
 	// MaxClientIDLen bounds Client.ID (1 to 128 bytes).
 	MaxClientIDLen = 128
@@ -36,6 +38,11 @@ const (
 	// MaxCodeChallengeLen bounds AuthorizationCode.Challenge (RFC 7636 §4.2
 	// allows 43 to 128 characters).
 	MaxCodeChallengeLen = 128
+	// MaxClientGrantTypes bounds Client.GrantTypes; each grant type, like
+	// each scope of a client or a code, is 1 to MaxScopeLen bytes.
+	MaxClientGrantTypes = 16
+	// MaxCodeClaimsLen bounds AuthorizationCode.Claims (a JSON object).
+	MaxCodeClaimsLen = 64 << 10
 )
 
 // Client is a registered OAuth 2.0 client. A confidential client
@@ -201,4 +208,134 @@ type ClientAssertionStore interface {
 	// cannot pass). An unknown client yields ErrNotFound.
 	// DeleteExpiredAuthorizationCodes deletes expired records too.
 	UseClientAssertion(ctx context.Context, clientID string, h TokenHash, expiresAt, now time.Time) error
+}
+
+// ValidClientID reports whether id can be a Client.ID: 1 to MaxClientIDLen
+// bytes of visible ASCII (0x21 to 0x7E), so that no control byte, space or
+// non-ASCII text ever reaches a log line or a header as a client_id.
+func ValidClientID(id string) bool {
+	if id == "" || len(id) > MaxClientIDLen {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		if id[i] < 0x21 || id[i] > 0x7e {
+			return false
+		}
+	}
+	return true
+}
+
+// invalidClientField is an error matching ErrInvalidRequest that names the
+// field at fault.
+func invalidClientField(field, format string, args ...any) error {
+	return fmt.Errorf("%w: %s %s", ErrInvalidRequest, field, fmt.Sprintf(format, args...))
+}
+
+// checkClientFieldLen refuses a value of field outside lo to hi bytes.
+func checkClientFieldLen(field string, n, lo, hi int) error {
+	if n < lo || n > hi {
+		if lo == 0 {
+			return invalidClientField(field, "is %d bytes, over the limit of %d", n, hi)
+		}
+		return invalidClientField(field, "is %d bytes (%d to %d)", n, lo, hi)
+	}
+	return nil
+}
+
+// checkClientFieldList refuses a list of field with more than maxItems entries or
+// an entry outside 1 to maxLen bytes.
+func checkClientFieldList(field string, list []string, maxItems, maxLen int) error {
+	if len(list) > maxItems {
+		return invalidClientField(field, "has %d entries, over the limit of %d", len(list), maxItems)
+	}
+	for i, v := range list {
+		if err := checkClientFieldLen(fmt.Sprintf("%s[%d]", field, i), len(v), 1, maxLen); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ValidateClient checks c against the limits every ClientStore enforces
+// in CreateClient, and returns nil or an error matching ErrInvalidRequest
+// that names the first field at fault:
+//
+//   - ID: ValidClientID;
+//   - Name: at most MaxClientNameLen bytes;
+//   - JWKS: at most MaxClientJWKSLen bytes;
+//   - GrantTypes: at most MaxClientGrantTypes, each 1 to MaxScopeLen bytes;
+//   - Scopes: at most MaxClientScopes, each 1 to MaxScopeLen bytes;
+//   - RedirectURIs: at most MaxRedirectURIs, each 1 to MaxRedirectURILen
+//     bytes;
+//   - AccessTTL, RefreshTTL: not negative.
+//
+// It checks sizes only, not content: a scope or a redirect URI is kept
+// byte for byte whatever its bytes (the HTTP layer checks what it
+// accepts). A backend may refuse more on top (its own key or column
+// limits), never less.
+func ValidateClient(c Client) error {
+	if !ValidClientID(c.ID) {
+		return invalidClientField("Client.ID", "must be 1 to %d bytes of visible ASCII (0x21 to 0x7E); %d bytes given", MaxClientIDLen, len(c.ID))
+	}
+	if err := checkClientFieldLen("Client.Name", len(c.Name), 0, MaxClientNameLen); err != nil {
+		return err
+	}
+	if err := checkClientFieldLen("Client.JWKS", len(c.JWKS), 0, MaxClientJWKSLen); err != nil {
+		return err
+	}
+	if err := checkClientFieldList("Client.GrantTypes", c.GrantTypes, MaxClientGrantTypes, MaxScopeLen); err != nil {
+		return err
+	}
+	if err := checkClientFieldList("Client.Scopes", c.Scopes, MaxClientScopes, MaxScopeLen); err != nil {
+		return err
+	}
+	if err := checkClientFieldList("Client.RedirectURIs", c.RedirectURIs, MaxRedirectURIs, MaxRedirectURILen); err != nil {
+		return err
+	}
+	if c.AccessTTL < 0 {
+		return invalidClientField("Client.AccessTTL", "is negative (%v)", c.AccessTTL)
+	}
+	if c.RefreshTTL < 0 {
+		return invalidClientField("Client.RefreshTTL", "is negative (%v)", c.RefreshTTL)
+	}
+	return nil
+}
+
+// ValidateAuthorizationCode checks code against the limits every
+// ClientStore enforces in CreateAuthorizationCode, and returns nil or an
+// error matching ErrInvalidRequest that names the first field at fault:
+//
+//   - ClientID: ValidClientID;
+//   - RedirectURI: at most MaxRedirectURILen bytes;
+//   - Scopes: at most MaxClientScopes, each 1 to MaxScopeLen bytes;
+//   - Challenge: at most MaxCodeChallengeLen bytes;
+//   - Claims: at most MaxCodeClaimsLen bytes;
+//   - SessionTTL, AccessTTL: not negative.
+//
+// UsedAt and SessionID are not checked: a store keeps a new code unused
+// whatever they hold. A backend may refuse more on top (its own key or
+// column limits, the Subject's length), never less.
+func ValidateAuthorizationCode(code AuthorizationCode) error {
+	if !ValidClientID(code.ClientID) {
+		return invalidClientField("AuthorizationCode.ClientID", "must be 1 to %d bytes of visible ASCII (0x21 to 0x7E); %d bytes given", MaxClientIDLen, len(code.ClientID))
+	}
+	if err := checkClientFieldLen("AuthorizationCode.RedirectURI", len(code.RedirectURI), 0, MaxRedirectURILen); err != nil {
+		return err
+	}
+	if err := checkClientFieldList("AuthorizationCode.Scopes", code.Scopes, MaxClientScopes, MaxScopeLen); err != nil {
+		return err
+	}
+	if err := checkClientFieldLen("AuthorizationCode.Challenge", len(code.Challenge), 0, MaxCodeChallengeLen); err != nil {
+		return err
+	}
+	if err := checkClientFieldLen("AuthorizationCode.Claims", len(code.Claims), 0, MaxCodeClaimsLen); err != nil {
+		return err
+	}
+	if code.SessionTTL < 0 {
+		return invalidClientField("AuthorizationCode.SessionTTL", "is negative (%v)", code.SessionTTL)
+	}
+	if code.AccessTTL < 0 {
+		return invalidClientField("AuthorizationCode.AccessTTL", "is negative (%v)", code.AccessTTL)
+	}
+	return nil
 }
