@@ -12,13 +12,25 @@ import (
 	"github.com/authkit-go/authkit"
 )
 
-var _ authkit.ClientStore = (*Store)(nil)
+var (
+	_ authkit.ClientStore          = (*Store)(nil)
+	_ authkit.ClientAssertionStore = (*Store)(nil)
+)
 
-// client is a stored registration and the codes issued to it, so that
-// DeleteClient removes them with it.
+// client is a stored registration, the codes issued to it and the client
+// assertions it used, so that DeleteClient removes them with it.
 type client struct {
-	c     authkit.Client
-	codes map[authkit.TokenHash]*authCode
+	c          authkit.Client
+	codes      map[authkit.TokenHash]*authCode
+	assertions map[authkit.TokenHash]*assertion
+}
+
+// assertion records a used client assertion until its expiry; exp places
+// it in codeExp beside the codes, so that the same cleanup removes both.
+type assertion struct {
+	clientID string
+	h        authkit.TokenHash
+	exp      expiry
 }
 
 // authCode is a stored authorization code; exp places it in codeExp.
@@ -53,49 +65,20 @@ func copyCode(in authkit.AuthorizationCode) authkit.AuthorizationCode {
 	return out
 }
 
-// checkClient enforces the limits of authkit.ClientStore on c. Beyond
-// the Max… limits it refuses an ID that is not visible ASCII (0x21 to
-// 0x7E), as authkit.Client.ID requires, so that no control byte or
-// non-ASCII text ever reaches a log line or a header as a client_id.
+// checkClient enforces the limits of authkit.ClientStore on c
+// (authkit.ValidateClient).
 func checkClient(op string, c authkit.Client) error {
-	bad := func(format string, args ...any) error {
-		return fmt.Errorf("memory: %s: "+format+": %w", append([]any{op}, append(args, authkit.ErrInvalidRequest)...)...)
-	}
-	switch {
-	case c.ID == "" || len(c.ID) > authkit.MaxClientIDLen:
-		return bad("a client ID of %d bytes (1 to %d)", len(c.ID), authkit.MaxClientIDLen)
-	case strings.IndexFunc(c.ID, func(r rune) bool { return r < 0x21 || r > 0x7e }) >= 0:
-		return bad("a client ID that is not visible ASCII")
-	case len(c.Name) > authkit.MaxClientNameLen:
-		return bad("a client name of %d bytes (at most %d)", len(c.Name), authkit.MaxClientNameLen)
-	case len(c.JWKS) > authkit.MaxClientJWKSLen:
-		return bad("a JWKS of %d bytes (at most %d)", len(c.JWKS), authkit.MaxClientJWKSLen)
-	case len(c.RedirectURIs) > authkit.MaxRedirectURIs:
-		return bad("%d redirect URIs (at most %d)", len(c.RedirectURIs), authkit.MaxRedirectURIs)
-	case len(c.Scopes) > authkit.MaxClientScopes:
-		return bad("%d scopes (at most %d)", len(c.Scopes), authkit.MaxClientScopes)
-	}
-	for i, u := range c.RedirectURIs {
-		if len(u) > authkit.MaxRedirectURILen {
-			return bad("redirect URI %d of %d bytes (at most %d)", i, len(u), authkit.MaxRedirectURILen)
-		}
+	if err := authkit.ValidateClient(c); err != nil {
+		return fmt.Errorf("memory: %s: %w", op, err)
 	}
 	return nil
 }
 
-// checkCode enforces the limits of authkit.ClientStore on c; its redirect
-// URI is bounded as a client's are.
+// checkCode enforces the limits of authkit.ClientStore on c
+// (authkit.ValidateAuthorizationCode).
 func checkCode(op string, c authkit.AuthorizationCode) error {
-	bad := func(format string, args ...any) error {
-		return fmt.Errorf("memory: %s: "+format+": %w", append([]any{op}, append(args, authkit.ErrInvalidRequest)...)...)
-	}
-	switch {
-	case len(c.Challenge) > authkit.MaxCodeChallengeLen:
-		return bad("a code challenge of %d bytes (at most %d)", len(c.Challenge), authkit.MaxCodeChallengeLen)
-	case len(c.Scopes) > authkit.MaxClientScopes:
-		return bad("%d scopes (at most %d)", len(c.Scopes), authkit.MaxClientScopes)
-	case len(c.RedirectURI) > authkit.MaxRedirectURILen:
-		return bad("a redirect URI of %d bytes (at most %d)", len(c.RedirectURI), authkit.MaxRedirectURILen)
+	if err := authkit.ValidateAuthorizationCode(c); err != nil {
+		return fmt.Errorf("memory: %s: %w", op, err)
 	}
 	return nil
 }
@@ -120,7 +103,7 @@ func (s *Store) CreateClient(ctx context.Context, c authkit.Client) error {
 	if _, ok := s.clients[c.ID]; ok {
 		return fmt.Errorf("memory: %s: client %q: %w", op, c.ID, authkit.ErrConflict)
 	}
-	s.clients[c.ID] = &client{c: stored, codes: map[authkit.TokenHash]*authCode{}}
+	s.clients[c.ID] = &client{c: stored, codes: map[authkit.TokenHash]*authCode{}, assertions: map[authkit.TokenHash]*assertion{}}
 	return nil
 }
 
@@ -173,8 +156,10 @@ func (s *Store) SetClientSecret(ctx context.Context, id string, h authkit.TokenH
 	return nil
 }
 
-// DeleteClient implements authkit.ClientStore. The client's codes go with
-// it, so a client registered again under the same ID starts with none.
+// DeleteClient implements authkit.ClientStore. The client's codes and its
+// used assertions go with it, so a client registered again under the same
+// ID starts with none (an assertion is signed with the keys of the client
+// it names: one registered again is a new registration).
 func (s *Store) DeleteClient(ctx context.Context, id string) error {
 	const op = "DeleteClient"
 	if err := ctx.Err(); err != nil {
@@ -189,6 +174,9 @@ func (s *Store) DeleteClient(ctx context.Context, id string) error {
 	for _, code := range c.codes {
 		delete(s.codes, code.c.Hash)
 		s.codeExp.remove(&code.exp)
+	}
+	for _, a := range c.assertions {
+		s.codeExp.remove(&a.exp)
 	}
 	delete(s.clients, id)
 	return nil
@@ -267,8 +255,11 @@ func (s *Store) SetAuthorizationCodeSession(ctx context.Context, h authkit.Token
 	return nil
 }
 
-// DeleteExpiredAuthorizationCodes implements authkit.ClientStore. It
-// costs O(limit·log n): codes are kept in expiry order.
+// DeleteExpiredAuthorizationCodes implements authkit.ClientStore and, for
+// authkit.ClientAssertionStore, deletes the expired assertion records too:
+// up to limit codes and records together, and it returns how many of both
+// it deleted, so that calling it until it returns less than limit empties
+// both. It costs O(limit·log n): both are kept in expiry order.
 func (s *Store) DeleteExpiredAuthorizationCodes(ctx context.Context, now time.Time, limit int) (int, error) {
 	const op = "DeleteExpiredAuthorizationCodes"
 	if err := ctx.Err(); err != nil {
@@ -283,8 +274,8 @@ func (s *Store) DeleteExpiredAuthorizationCodes(ctx context.Context, now time.Ti
 	return s.collectCodes(now, limit), nil
 }
 
-// collectCodes removes up to budget codes whose ExpiresAt is at or before
-// now and returns how many. The caller holds s.mu.
+// collectCodes removes up to budget codes and assertion records whose
+// expiry is at or before now and returns how many. The caller holds s.mu.
 func (s *Store) collectCodes(now time.Time, budget int) int {
 	n := 0
 	for n < budget {
@@ -292,13 +283,65 @@ func (s *Store) collectCodes(now time.Time, budget int) int {
 		if e == nil || e.at.After(now) {
 			break
 		}
-		code := e.owner.(*authCode)
 		s.codeExp.remove(e)
-		delete(s.codes, code.c.Hash)
-		if c, ok := s.clients[code.c.ClientID]; ok {
-			delete(c.codes, code.c.Hash)
+		switch x := e.owner.(type) {
+		case *authCode:
+			delete(s.codes, x.c.Hash)
+			if c, ok := s.clients[x.c.ClientID]; ok {
+				delete(c.codes, x.c.Hash)
+			}
+		case *assertion:
+			if c, ok := s.clients[x.clientID]; ok && c.assertions[x.h] == x {
+				delete(c.assertions, x.h)
+			}
 		}
 		n++
 	}
 	return n
+}
+
+// UseClientAssertion implements authkit.ClientAssertionStore. It holds the
+// Store's lock for its whole check-and-record, which is what makes it
+// atomic; a record is kept until expiresAt (to the microsecond, rounded
+// down) and removed by DeleteExpiredAuthorizationCodes, by the sweep of
+// later writes, or with its client by DeleteClient. A client ID that is
+// not valid (authkit.ValidClientID) names no client: ErrNotFound. An
+// expiresAt at or before now is refused with an error matching
+// authkit.ErrInvalidRequest and records nothing: the assertion has
+// expired, and a store that answered nil would let it pass.
+func (s *Store) UseClientAssertion(ctx context.Context, clientID string, h authkit.TokenHash, expiresAt, now time.Time) error {
+	const op = "UseClientAssertion"
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("memory: %s: %w", op, err)
+	}
+	if !authkit.ValidClientID(clientID) {
+		return fmt.Errorf("memory: %s: %w", op, authkit.ErrNotFound)
+	}
+	exp := clientTime(expiresAt)
+	if !exp.After(now) {
+		return fmt.Errorf("memory: %s: %w: the assertion expires at %s, not after now (%s)", op, authkit.ErrInvalidRequest,
+			exp.Format(time.RFC3339Nano), now.UTC().Format(time.RFC3339Nano))
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.observe(now)
+	s.collectCodes(s.sweepTime(now), s.budget)
+	c, ok := s.clients[clientID]
+	if !ok {
+		return fmt.Errorf("memory: %s: client %q: %w", op, clientID, authkit.ErrNotFound)
+	}
+	if a, ok := c.assertions[h]; ok {
+		if a.exp.at.After(now) {
+			return fmt.Errorf("memory: %s: assertion already used: %w", op, authkit.ErrTokenReused)
+		}
+		// Expired at now: absent. Reuse its entry.
+		a.exp.at = exp
+		s.codeExp.fix(&a.exp)
+		return nil
+	}
+	a := &assertion{clientID: clientID, h: h, exp: expiry{at: exp, index: -1}}
+	a.exp.owner = a
+	c.assertions[h] = a
+	s.codeExp.push(&a.exp)
+	return nil
 }

@@ -140,3 +140,92 @@ func TestDeleteClientFreesCodes(t *testing.T) {
 		t.Errorf("DeleteExpiredAuthorizationCodes after DeleteClient returned (%d, %v), want (1, nil): only the other client's code was left", got, err)
 	}
 }
+
+// Expired assertion records go with DeleteExpiredAuthorizationCodes (which
+// counts them with the codes) and with their client; live ones stay.
+func TestClientAssertionCleanup(t *testing.T) {
+	s := memory.New()
+	ctx := t.Context()
+	for _, id := range []string{"app", "other"} {
+		if err := s.CreateClient(ctx, testClient(id)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range 10 {
+		if err := s.UseClientAssertion(ctx, "app", hash(fmt.Sprint("jti-", i)), base.Add(time.Minute), base); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.UseClientAssertion(ctx, "app", hash("live"), base.Add(time.Hour), base); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.CreateAuthorizationCode(ctx, testCode("c", "app", base, base.Add(time.Minute))); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 5 {
+		if err := s.UseClientAssertion(ctx, "other", hash(fmt.Sprint("o-", i)), base.Add(time.Hour), base); err != nil {
+			t.Fatal(err)
+		}
+	}
+	later := base.Add(2 * time.Minute)
+	if got, err := s.DeleteExpiredAuthorizationCodes(ctx, later, 4); err != nil || got != 4 {
+		t.Errorf("DeleteExpiredAuthorizationCodes(limit 4) returned (%d, %v), want (4, nil)", got, err)
+	}
+	if got, err := s.DeleteExpiredAuthorizationCodes(ctx, later, 1000); err != nil || got != 7 {
+		t.Errorf("DeleteExpiredAuthorizationCodes returned (%d, %v), want (7, nil): 10 expired records and 1 code, 4 already deleted", got, err)
+	}
+	if err := s.UseClientAssertion(ctx, "app", hash("live"), base.Add(time.Hour), later); !errors.Is(err, authkit.ErrTokenReused) {
+		t.Errorf("a live record after the cleanup: %v, want ErrTokenReused", err)
+	}
+	if err := s.DeleteClient(ctx, "other"); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.DeleteExpiredAuthorizationCodes(ctx, base.Add(24*time.Hour), 1000); err != nil || got != 1 {
+		t.Errorf("DeleteExpiredAuthorizationCodes after DeleteClient returned (%d, %v), want (1, nil): the deleted client's records went with it", got, err)
+	}
+}
+
+// Every UseClientAssertion sweeps up to the budget, like every write.
+func TestClientAssertionSweep(t *testing.T) {
+	const budget, n = 8, 50
+	s := memory.New(memory.WithSweepBudget(budget))
+	ctx := t.Context()
+	if err := s.CreateClient(ctx, testClient("app")); err != nil {
+		t.Fatal(err)
+	}
+	for i := range n {
+		if err := s.UseClientAssertion(ctx, "app", hash(fmt.Sprint("jti-", i)), base.Add(time.Minute), base); err != nil {
+			t.Fatal(err)
+		}
+	}
+	later := base.Add(time.Hour)
+	if err := s.UseClientAssertion(ctx, "app", hash("new"), later.Add(time.Minute), later); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.DeleteExpiredAuthorizationCodes(ctx, later, 1000); err != nil || got != n-budget {
+		t.Errorf("DeleteExpiredAuthorizationCodes after one sweeping use returned (%d, %v), want (%d, nil)", got, err, n-budget)
+	}
+}
+
+// Inputs: an invalid client ID names no client; an assertion already
+// expired is refused and records nothing.
+func TestClientAssertionInputs(t *testing.T) {
+	s := memory.New()
+	ctx := t.Context()
+	if err := s.CreateClient(ctx, testClient("app")); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{"", "a b", string(make([]byte, authkit.MaxClientIDLen+1))} {
+		if err := s.UseClientAssertion(ctx, id, hash("j"), base.Add(time.Minute), base); !errors.Is(err, authkit.ErrNotFound) {
+			t.Errorf("UseClientAssertion for client %q: %v, want ErrNotFound", id, err)
+		}
+	}
+	for _, exp := range []time.Time{{}, base.Add(-time.Second), base} {
+		if err := s.UseClientAssertion(ctx, "app", hash("j"), exp, base); !errors.Is(err, authkit.ErrInvalidRequest) {
+			t.Errorf("UseClientAssertion expiring at %v, now %v: %v, want ErrInvalidRequest", exp, base, err)
+		}
+	}
+	if err := s.UseClientAssertion(ctx, "app", hash("j"), base.Add(time.Minute), base); err != nil {
+		t.Errorf("UseClientAssertion after refused ones: %v, want nil (they recorded nothing)", err)
+	}
+}
