@@ -13,7 +13,10 @@ import (
 	"github.com/authkit-go/authkit"
 )
 
-var _ authkit.ClientStore = (*Store)(nil)
+var (
+	_ authkit.ClientStore          = (*Store)(nil)
+	_ authkit.ClientAssertionStore = (*Store)(nil)
+)
 
 // OAuth 2.0 clients and authorization codes (authkit.ClientStore) are the
 // rows of the two tables migration 0006 creates: {p}clients, one row per
@@ -47,12 +50,44 @@ var _ authkit.ClientStore = (*Store)(nil)
 // foreign key's check (which locks the client's row until the insert
 // commits) refuses it otherwise; on SQLite it is an INSERT … SELECT from
 // the client's row, under the database's one write lock.
+//
+// Migration 0007 adds the codes' session_ttl_us and access_ttl_us
+// (AuthorizationCode.SessionTTL and AccessTTL, in microseconds, 0 for the
+// server's) and the table {p}client_assertions (authkit.
+// ClientAssertionStore): one row per client assertion used, keyed by its
+// hash, with the client's ID (a foreign key, as the codes') and the
+// assertion's expiry, indexed for the cleanup. UseClientAssertion is one
+// statement in the common case:
+//
+//   - PostgreSQL: INSERT … ON CONFLICT (hash) DO UPDATE … WHERE the
+//     existing row has expired, RETURNING a row: a row back is a first
+//     use (or the reuse of an expired record, which it refreshes); none
+//     is a live record, authkit.ErrTokenReused. The conflict check waits
+//     for a concurrent insert of the same hash to commit, so exactly one
+//     of concurrent uses gets a row. A client that is not there fails the
+//     foreign key: authkit.ErrNotFound.
+//   - SQLite: the same upsert over an INSERT … SELECT from the client's
+//     row (as the codes' insert), under the database's one write lock;
+//     no row back is then a live record or a missing client, which one
+//     more read of the client tells apart.
+//   - MySQL and MariaDB: a plain INSERT (no RETURNING, and the affected
+//     rows of ON DUPLICATE KEY UPDATE depend on the connection's
+//     clientFoundRows). A duplicate key means a record exists: a DELETE of
+//     that record if it has expired, and the INSERT once more, whose
+//     duplicate key is then a live record (authkit.ErrTokenReused). Each
+//     statement commits alone; of concurrent uses, exactly one INSERT
+//     succeeds. The foreign key refuses a missing client (ErrNotFound).
+//
+// DeleteExpiredAuthorizationCodes deletes expired codes first, then, with
+// what is left of its limit, expired assertion records, and returns the
+// sum: at most limit rows in all, so a caller that repeats it while it
+// returns limit empties both.
 
 // clientCols and codeCols are the column lists scanClient and scanCode
 // read, in their order.
 const (
 	clientCols = "id, name, secret_hash, jwks, grant_types, scopes, redirect_uris, access_ttl_us, refresh_ttl_us, created_at, secret_rotated_at"
-	codeCols   = "hash, client_id, redirect_uri, subject, scopes, challenge, claims, created_at, expires_at, used_at, session_id"
+	codeCols   = "hash, client_id, redirect_uri, subject, scopes, challenge, claims, session_ttl_us, access_ttl_us, created_at, expires_at, used_at, session_id"
 )
 
 // Limits beyond clients.go's, so that what one dialect stores every
@@ -73,9 +108,11 @@ type clientQueries struct {
 	setSecret    string
 	clientExists string
 	deleteClient string
-	// deleteCodes deletes a client's codes: SQLite only, where the
-	// foreign key's cascade is off unless the connection turned it on.
-	deleteCodes string
+	// deleteCodes and deleteAssertions delete a client's codes and
+	// assertion records: SQLite only, where the foreign key's cascade is
+	// off unless the connection turned it on.
+	deleteCodes      string
+	deleteAssertions string
 	// insertCode inserts a code; on SQLite it is an INSERT … SELECT from
 	// the client's row, with the client ID as one more, last argument, and
 	// inserts nothing when there is no such client.
@@ -88,6 +125,16 @@ type clientQueries struct {
 	setSession    string
 	codeExists    string
 	gcCodes       string
+	// useAssertion records a client assertion (arguments: hash, client
+	// ID, expires_at, then now on PostgreSQL; on SQLite hash, client ID,
+	// expires_at, client ID, now); with useReturns it returns a row when
+	// it recorded one. On MySQL it is a plain INSERT (hash, client ID,
+	// expires_at), and dropExpiredAssertion (hash, now) deletes a record
+	// that has expired.
+	useAssertion         string
+	useReturns           bool
+	dropExpiredAssertion string
+	gcAssertions         string
 }
 
 // buildClientQueries returns d's statements; q applies the prefix and the
@@ -103,8 +150,8 @@ func buildClientQueries(d *dialect, q func(string) string) clientQueries {
 		setSecret:    q(`UPDATE {p}clients SET secret_hash = ?, secret_rotated_at = ? WHERE id = ?`),
 		clientExists: q(`SELECT 1 FROM {p}clients WHERE id = ?`),
 		deleteClient: q(`DELETE FROM {p}clients WHERE id = ?`),
-		insertCode: q(`INSERT INTO {p}authorization_codes (hash, client_id, redirect_uri, subject, scopes, challenge, claims, created_at, expires_at, session_id)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, '')`),
+		insertCode: q(`INSERT INTO {p}authorization_codes (hash, client_id, redirect_uri, subject, scopes, challenge, claims, session_ttl_us, access_ttl_us, created_at, expires_at, session_id)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, '')`),
 		redeem:        q(`UPDATE {p}authorization_codes SET used_at = ? WHERE hash = ? AND used_at IS NULL AND expires_at + 0 > ? RETURNING ` + codeCols),
 		redeemReturns: true,
 		getCode:       q(`SELECT ` + codeCols + ` FROM {p}authorization_codes WHERE hash = ?`),
@@ -112,6 +159,12 @@ func buildClientQueries(d *dialect, q func(string) string) clientQueries {
 		codeExists:    q(`SELECT 1 FROM {p}authorization_codes WHERE hash = ?`),
 		gcCodes: q(d.deleteBatch("{p}authorization_codes", "hash",
 			`FROM {p}authorization_codes t WHERE t.expires_at <= ? ORDER BY t.expires_at`)),
+		useAssertion: q(`INSERT INTO {p}client_assertions AS a (hash, client_id, expires_at) VALUES (?, ?, ?)
+			ON CONFLICT (hash) DO UPDATE SET client_id = excluded.client_id, expires_at = excluded.expires_at
+			WHERE a.expires_at <= ? RETURNING 1`),
+		useReturns: true,
+		gcAssertions: q(d.deleteBatch("{p}client_assertions", "hash",
+			`FROM {p}client_assertions t WHERE t.expires_at <= ? ORDER BY t.expires_at`)),
 	}
 	// redeem reads expires_at as "expires_at + 0", which no index
 	// serves: the planner then always probes the primary key, where a
@@ -121,10 +174,20 @@ func buildClientQueries(d *dialect, q func(string) string) clientQueries {
 	case "mysql":
 		c.redeem = q(`UPDATE {p}authorization_codes SET used_at = ? WHERE hash = ? AND used_at IS NULL AND expires_at + 0 > ?`)
 		c.redeemReturns = false
+		c.useAssertion = q(`INSERT INTO {p}client_assertions (hash, client_id, expires_at) VALUES (?, ?, ?)`)
+		c.useReturns = false
+		c.dropExpiredAssertion = q(`DELETE FROM {p}client_assertions WHERE hash = ? AND expires_at <= ?`)
 	case "sqlite":
+		c.deleteAssertions = q(`DELETE FROM {p}client_assertions WHERE client_id = ?`)
+		// The SELECT's WHERE also settles SQLite's parse of an upsert
+		// over an INSERT … SELECT.
+		c.useAssertion = q(`INSERT INTO {p}client_assertions AS a (hash, client_id, expires_at)
+			SELECT ?, ?, ? FROM {p}clients WHERE id = ?
+			ON CONFLICT (hash) DO UPDATE SET client_id = excluded.client_id, expires_at = excluded.expires_at
+			WHERE a.expires_at <= ? RETURNING 1`)
 		c.deleteCodes = q(`DELETE FROM {p}authorization_codes WHERE client_id = ?`)
-		c.insertCode = q(`INSERT INTO {p}authorization_codes (hash, client_id, redirect_uri, subject, scopes, challenge, claims, created_at, expires_at, session_id)
-			SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, '' FROM {p}clients WHERE id = ?`)
+		c.insertCode = q(`INSERT INTO {p}authorization_codes (hash, client_id, redirect_uri, subject, scopes, challenge, claims, session_ttl_us, access_ttl_us, created_at, expires_at, session_id)
+			SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, '' FROM {p}clients WHERE id = ?`)
 	}
 	return c
 }
@@ -216,6 +279,9 @@ func checkCode(op string, c authkit.AuthorizationCode) error {
 	if len(c.Claims) > maxCodeClaimsLen {
 		return invalid(op, "claims", len(c.Claims), maxCodeClaimsLen)
 	}
+	if c.SessionTTL < 0 || c.AccessTTL < 0 {
+		return fmt.Errorf("sqlstore: %s: %w: negative session or access lifetime", op, authkit.ErrInvalidRequest)
+	}
 	return nil
 }
 
@@ -286,10 +352,11 @@ func scanCode(sc scanner) (authkit.AuthorizationCode, error) {
 		hash, claims     []byte
 		scopes           sql.NullString
 		created, expires int64
+		sessTTL, accTTL  int64
 		used             sql.NullInt64
 	)
 	if err := sc.Scan(&hash, &c.ClientID, &c.RedirectURI, &c.Subject, &scopes, &c.Challenge, &claims,
-		&created, &expires, &used, &c.SessionID); err != nil {
+		&sessTTL, &accTTL, &created, &expires, &used, &c.SessionID); err != nil {
 		return authkit.AuthorizationCode{}, err
 	}
 	var err error
@@ -302,6 +369,10 @@ func scanCode(sc scanner) (authkit.AuthorizationCode, error) {
 	if len(claims) > 0 {
 		c.Claims = claims // Scan copied it
 	}
+	if sessTTL < 0 || accTTL < 0 {
+		return authkit.AuthorizationCode{}, errors.New("negative lifetime stored")
+	}
+	c.SessionTTL, c.AccessTTL = time.Duration(sessTTL)*time.Microsecond, time.Duration(accTTL)*time.Microsecond
 	c.CreatedAt, c.ExpiresAt, c.UsedAt = timeOf(created), timeOf(expires), nullTime(used)
 	return c, nil
 }
@@ -382,8 +453,9 @@ func (s *Store) SetClientSecret(ctx context.Context, id string, h authkit.TokenH
 }
 
 // DeleteClient implements authkit.ClientStore. The client's authorization
-// codes go with it: through the foreign key's cascade on PostgreSQL and
-// MySQL (one DELETE), in the same transaction on SQLite.
+// codes and assertion records go with it: through the foreign keys'
+// cascade on PostgreSQL and MySQL (one DELETE), in the same transaction on
+// SQLite.
 func (s *Store) DeleteClient(ctx context.Context, id string) error {
 	const op = "delete client"
 	if err := ctx.Err(); err != nil {
@@ -408,6 +480,9 @@ func (s *Store) DeleteClient(ctx context.Context, id string) error {
 	}
 	return s.inTx(ctx, op, func(tx txn) error {
 		if _, err := tx.ExecContext(ctx, q.deleteCodes, id); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, q.deleteAssertions, id); err != nil {
 			return err
 		}
 		res, err := tx.ExecContext(ctx, q.deleteClient, id)
@@ -443,7 +518,8 @@ func (s *Store) CreateAuthorizationCode(ctx context.Context, code authkit.Author
 	}
 	q := s.q.clients
 	args := []any{code.Hash[:], code.ClientID, code.RedirectURI, code.Subject, scopes, code.Challenge,
-		bytesOrNil(code.Claims), micros(code.CreatedAt), micros(code.ExpiresAt)}
+		bytesOrNil(code.Claims), code.SessionTTL.Microseconds(), code.AccessTTL.Microseconds(),
+		micros(code.CreatedAt), micros(code.ExpiresAt)}
 	if q.deleteCodes != "" { // SQLite: INSERT … SELECT … WHERE id = ?
 		args = append(args, code.ClientID)
 	}
@@ -544,7 +620,117 @@ func (s *Store) SetAuthorizationCodeSession(ctx context.Context, h authkit.Token
 }
 
 // DeleteExpiredAuthorizationCodes implements authkit.ClientStore: one
-// bounded DELETE over the expires_at index, oldest first.
+// bounded DELETE of expired codes over the expires_at index, oldest first,
+// then, when it deleted fewer than limit, one bounded DELETE of expired
+// client assertion records (authkit.ClientAssertionStore) with the rest of
+// limit. It returns the sum, at most limit.
 func (s *Store) DeleteExpiredAuthorizationCodes(ctx context.Context, now time.Time, limit int) (int, error) {
-	return s.deleteBatch(ctx, "delete expired authorization codes", s.q.clients.gcCodes, now, limit)
+	const op = "delete expired authorization codes"
+	n, err := s.deleteBatch(ctx, op, s.q.clients.gcCodes, now, limit)
+	if err != nil || n >= limit {
+		return n, err
+	}
+	m, err := s.deleteBatch(ctx, op, s.q.clients.gcAssertions, now, limit-n)
+	return n + m, err
+}
+
+// ---- client assertions ----
+
+// UseClientAssertion implements authkit.ClientAssertionStore: see the
+// comment at the top of this file for its statements.
+func (s *Store) UseClientAssertion(ctx context.Context, clientID string, h authkit.TokenHash, expiresAt, now time.Time) error {
+	const op = "use client assertion"
+	if err := ctx.Err(); err != nil {
+		return deadCtx(op, err)
+	}
+	if err := lookupID(op, clientID); err != nil {
+		return err
+	}
+	q := s.q.clients
+	exp, us := micros(expiresAt), micros(now)
+	notFound := fmt.Errorf("sqlstore: %s: client %q: %w", op, clientID, authkit.ErrNotFound)
+	reused := fmt.Errorf("sqlstore: %s: assertion already used: %w", op, authkit.ErrTokenReused)
+	if !q.useReturns { // MySQL
+		return s.useAssertionMySQL(ctx, op, clientID, h, exp, us, notFound, reused)
+	}
+	args := []any{h[:], clientID, exp, us}
+	if q.deleteAssertions != "" { // SQLite: INSERT … SELECT … WHERE id = ?
+		args = []any{h[:], clientID, exp, clientID, us}
+	}
+	var won bool
+	err := s.retry(ctx, op, func() error {
+		return s.write(ctx, func() error {
+			var one int
+			err := s.db.QueryRowContext(ctx, q.useAssertion, args...).Scan(&one)
+			if errors.Is(err, sql.ErrNoRows) {
+				won = false
+				return nil
+			}
+			if err != nil && isForeignKeyViolation(err) {
+				return outcome{notFound}
+			}
+			won = err == nil
+			return err
+		})
+	})
+	switch {
+	case err != nil:
+		return err // classified by retry
+	case won:
+		return nil
+	case q.deleteAssertions == "": // PostgreSQL: the foreign key checked the client
+		return reused
+	}
+	// SQLite: a live record, or no such client.
+	var one int
+	err = s.db.QueryRowContext(ctx, q.clientExists, clientID).Scan(&one)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return notFound
+	case err != nil:
+		return s.fail(ctx, op, err)
+	}
+	return reused
+}
+
+// useAssertionMySQL is UseClientAssertion on MySQL and MariaDB: an INSERT;
+// on a duplicate key, a DELETE of the record if it has expired and the
+// INSERT once more. A deadlock (not expected of these single-statement
+// transactions) runs the statement again, as retry does.
+func (s *Store) useAssertionMySQL(ctx context.Context, op, clientID string, h authkit.TokenHash, exp, now int64, notFound, reused error) error {
+	q := s.q.clients
+	insert := func() (dup bool, err error) {
+		err = s.retry(ctx, op, func() error {
+			_, err := s.exec(ctx, q.useAssertion, h[:], clientID, exp)
+			switch {
+			case err != nil && isForeignKeyViolation(err):
+				return outcome{notFound}
+			case err != nil && isUniqueViolation(err):
+				dup = true
+				return nil
+			}
+			return err
+		})
+		return dup, err
+	}
+	dup, err := insert()
+	if err != nil || !dup {
+		return err
+	}
+	if err := s.retry(ctx, op, func() error {
+		_, err := s.exec(ctx, q.dropExpiredAssertion, h[:], now)
+		return err
+	}); err != nil {
+		return err
+	}
+	// Whether or not the DELETE found an expired record (a cleanup or
+	// another use may have removed it first), the second INSERT decides:
+	// a duplicate key now is a record that is live, or one another use
+	// just wrote.
+	if dup, err = insert(); err != nil {
+		return err
+	} else if dup {
+		return reused
+	}
+	return nil
 }

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"io/fs"
+	"math"
 	"path"
 	"regexp"
 	"slices"
@@ -168,10 +169,17 @@ func (s *Store) Migrate(ctx context.Context) error {
 }
 
 func migrate(ctx context.Context, db *sql.DB, d *dialect, prefix string) error {
+	return migrateTo(ctx, db, d, prefix, math.MaxInt64)
+}
+
+// migrateTo is migrate with the migrations after version last left out
+// (tests build a database of an earlier schema with it).
+func migrateTo(ctx context.Context, db *sql.DB, d *dialect, prefix string, last int64) error {
 	ms, err := loadMigrations(d, prefix)
 	if err != nil {
 		return err
 	}
+	ms = slices.DeleteFunc(ms, func(m migration) bool { return m.version > last })
 	conn, err := db.Conn(ctx)
 	if err != nil {
 		return fmt.Errorf("sqlstore: migrate: %w", dbErr(err))

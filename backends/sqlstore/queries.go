@@ -87,7 +87,7 @@ type queries struct {
 }
 
 // tableNames are the store's tables without their prefix.
-var tableNames = []string{"sessions", "refresh_tokens", "revocations", "api_tokens", "api_token_subjects", "revocation_feed", "revocation_log", "throttle", "clients", "authorization_codes"}
+var tableNames = []string{"sessions", "refresh_tokens", "revocations", "api_tokens", "api_token_subjects", "revocation_feed", "revocation_log", "throttle", "clients", "authorization_codes", "client_assertions"}
 
 func buildQueries(d *dialect, prefix string) queries {
 	q := func(s string) string {
