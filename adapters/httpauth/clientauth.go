@@ -60,14 +60,21 @@ var errOtherClient = fmt.Errorf("httpauth: %w: the refresh token was issued to a
 // A client authenticates with client_secret_basic (HTTP Basic, its
 // client_id and secret each form-urlencoded first, RFC 6749 §2.3.1) or
 // client_secret_post (client_id and client_secret in the body); a public
-// client sends client_id alone. Using both methods is invalid_request. A
-// failed authentication — an unknown or deleted client, a wrong secret, a
-// confidential client without its secret, a public client with one — is
-// 401 invalid_client with a Basic challenge, whichever method was tried;
-// a ClientStore that cannot answer is 503. Secrets are compared with
-// issuer.Issuer.CheckClientSecret (hashed, constant time), and failures
-// are throttled per (client_id, client address) and per address like
-// password attempts. With a ClientStore, an Authorization header of the
+// client sends client_id alone. A client registered with a key set
+// (authkit.Client.JWKS) authenticates with private_key_jwt instead (RFC
+// 7523 §2.2, §3): client_assertion_type ClientAssertionTypeJWT and a
+// client_assertion JWT it signed, checked as the package documentation,
+// "Client authentication", describes; this needs cs to implement
+// authkit.ClientAssertionStore (replay protection), and private_key_jwt
+// is refused otherwise. Using two methods is invalid_request. A failed
+// authentication — an unknown or deleted client, a wrong secret or
+// assertion, a confidential client without its credentials, a public
+// client with one — is 401 invalid_client with a Basic challenge,
+// whichever method was tried; a ClientStore that cannot answer is 503.
+// Secrets are compared with issuer.Issuer.CheckClientSecret (hashed,
+// constant time), and failures are throttled per (client_id, client
+// address) and per address like password attempts, assertions' as
+// secrets'. With a ClientStore, an Authorization header of the
 // Basic scheme on these three endpoints is always client authentication,
 // never a user's password. See the package documentation, "Client
 // authentication", for what each endpoint then requires.
@@ -80,14 +87,14 @@ func WithClientStore(cs authkit.ClientStore) HandlerOption {
 		if cs == nil {
 			return invalid("WithClientStore(nil)")
 		}
-		c.clients = cs
+		c.clients = newClientStore(cs)
 		return nil
 	}
 }
 
 // callerClient is the client a request presented: authenticated when it
-// proved its secret, merely identified when it is public and sent its
-// client_id alone.
+// proved its secret or signed an assertion (private_key_jwt), merely
+// identified when it is public and sent its client_id alone.
 type callerClient struct {
 	client        authkit.Client
 	authenticated bool
@@ -168,6 +175,13 @@ func (h *Handler) authenticateClient(w http.ResponseWriter, r *http.Request, ps 
 		h.failClient(w, r, herr)
 		return nil, true
 	}
+	if hasAssertion(ps) {
+		if _, secret := ps["client_secret"]; basic || secret {
+			h.fail(w, r, errTwoMethods)
+			return nil, true
+		}
+		return h.authenticateAssertion(w, r, ps)
+	}
 	switch {
 	case basic:
 		if _, ok := ps["client_secret"]; ok {
@@ -199,22 +213,10 @@ func (h *Handler) authenticateClient(w http.ResponseWriter, r *http.Request, ps 
 	attempt := throttle.Attempt{User: clientThrottleUser(cr.id), Addr: h.clientAddr(r)}
 	var pairFailures int64
 	if hasSecret {
-		d, err := h.guard.lim.Check(ctx, attempt, h.now())
-		if err != nil {
-			if !isUnavailable(err) {
-				err = fmt.Errorf("httpauth: %w: %w", authkit.ErrStoreUnavailable, err)
-			}
-			h.failErr(w, r, "throttle", err)
+		var done bool
+		if pairFailures, done = h.checkClientThrottle(w, r, attempt, cr.id, MethodClientSecret); done {
 			return nil, true
 		}
-		if !d.Allowed {
-			h.guard.log.LogAttrs(ctx, slog.LevelInfo, "httpauth: client authentication throttled",
-				slog.String("method", MethodClientSecret), slog.String("by", string(d.By)))
-			h.guard.emit(ctx, authkit.Event{Type: authkit.EventThrottled, Time: h.now(), Subject: cr.id, Method: MethodClientSecret, Err: ErrThrottled})
-			h.throttled(w, r, &ThrottledError{RetryAfter: d.RetryAfter})
-			return nil, true
-		}
-		pairFailures = d.PairFailures
 	}
 	c, err := h.clients.GetClient(ctx, cr.id)
 	switch {
@@ -254,19 +256,54 @@ func (h *Handler) authenticateClient(w http.ResponseWriter, r *http.Request, ps 
 	return &callerClient{client: c, authenticated: true}, false
 }
 
+// checkClientThrottle decides, before a client's credentials are checked,
+// whether the attempt may proceed, and returns the pair's failures so far;
+// done reports that it answered the request instead (throttled: 429 and
+// EventThrottled with method; the throttle store failing: 503).
+func (h *Handler) checkClientThrottle(w http.ResponseWriter, r *http.Request, a throttle.Attempt, id, method string) (pairFailures int64, done bool) {
+	ctx := r.Context()
+	d, err := h.guard.lim.Check(ctx, a, h.now())
+	if err != nil {
+		if !isUnavailable(err) {
+			err = fmt.Errorf("httpauth: %w: %w", authkit.ErrStoreUnavailable, err)
+		}
+		h.failErr(w, r, "throttle", err)
+		return 0, true
+	}
+	if !d.Allowed {
+		h.guard.log.LogAttrs(ctx, slog.LevelInfo, "httpauth: client authentication throttled",
+			slog.String("method", method), slog.String("by", string(d.By)))
+		h.guard.emit(ctx, authkit.Event{Type: authkit.EventThrottled, Time: h.now(), Subject: id, Method: method, Err: ErrThrottled})
+		h.throttled(w, r, &ThrottledError{RetryAfter: d.RetryAfter})
+		return 0, true
+	}
+	return d.PairFailures, false
+}
+
 // clientFailure records a failed client authentication: counted by the
 // throttle when a secret was tried, and reported as EventLoginFailed with
 // the client_id as Subject and MethodClientSecret (reason: ErrNotFound for
 // an unknown client, ErrNoCredentials for a confidential client that sent
 // no secret, ErrInvalidToken for a wrong one). The secret is never logged.
 func (h *Handler) clientFailure(ctx context.Context, a throttle.Attempt, id string, counted bool, reason error) {
-	now := h.now()
+	var counter *throttle.Attempt
 	if counted {
-		if err := h.guard.lim.Failure(ctx, a, now); err != nil {
+		counter = &a
+	}
+	h.recordClientFailure(ctx, counter, id, MethodClientSecret, reason)
+}
+
+// recordClientFailure counts a failed client authentication against a
+// (when not nil) and reports it as EventLoginFailed with Subject id and
+// the method tried.
+func (h *Handler) recordClientFailure(ctx context.Context, a *throttle.Attempt, id, method string, reason error) {
+	now := h.now()
+	if a != nil {
+		if err := h.guard.lim.Failure(ctx, *a, now); err != nil {
 			h.log.LogAttrs(ctx, slog.LevelWarn, "httpauth: recording a failed client authentication failed", slog.Any("error", err))
 		}
 	}
-	h.guard.emit(ctx, authkit.Event{Type: authkit.EventLoginFailed, Time: now, Subject: id, Method: MethodClientSecret, Err: reason})
+	h.guard.emit(ctx, authkit.Event{Type: authkit.EventLoginFailed, Time: now, Subject: id, Method: method, Err: reason})
 }
 
 // failClient answers a client authentication error; a 401 carries the
@@ -417,12 +454,18 @@ func (h *Handler) revocationAllowed(w http.ResponseWriter, r *http.Request, cc *
 
 // clientPrincipal is the principal of an authenticated client calling the
 // introspection endpoint, for the introspection rule: subject and
-// client_id its ID, scopes its registered scopes.
+// client_id its ID, scopes its registered scopes, Method
+// MethodPrivateKeyJWT for a client with a key set and no secret,
+// MethodClientSecret otherwise.
 func clientPrincipal(c authkit.Client) *authkit.Principal {
+	method := MethodClientSecret
+	if len(c.JWKS) > 0 && c.SecretHash.IsZero() {
+		method = MethodPrivateKeyJWT
+	}
 	return &authkit.Principal{
 		Subject:  c.ID,
 		ClientID: c.ID,
 		Scopes:   slices.Clone(c.Scopes),
-		Method:   MethodClientSecret,
+		Method:   method,
 	}
 }

@@ -56,11 +56,24 @@ func (l *eventLog) find(typ authkit.EventType, method string) (authkit.Event, bo
 	return authkit.Event{}, false
 }
 
+// findFor is find for events about one subject.
+func (l *eventLog) findFor(typ authkit.EventType, method, subject string) (authkit.Event, bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, e := range l.ev {
+		if e.Type == typ && e.Method == method && e.Subject == subject {
+			return e, true
+		}
+	}
+	return authkit.Event{}, false
+}
+
 // downClients is a client store that can be made unreachable.
 type downClients struct {
 	*memory.Store
 	mu   sync.Mutex
 	down bool
+	used map[authkit.TokenHash]time.Time // UseClientAssertion without the memory store's
 }
 
 func (d *downClients) GetClient(ctx context.Context, id string) (authkit.Client, error) {
@@ -73,14 +86,49 @@ func (d *downClients) GetClient(ctx context.Context, id string) (authkit.Client,
 	return d.Store.GetClient(ctx, id)
 }
 
+// UseClientAssertion is the memory store's when it has one; until then a
+// map here keeps the assertions as authkit.ClientAssertionStore asks.
+func (d *downClients) UseClientAssertion(ctx context.Context, clientID string, h authkit.TokenHash, expiresAt, now time.Time) error {
+	d.mu.Lock()
+	down := d.down
+	d.mu.Unlock()
+	if down {
+		return errDown
+	}
+	if as, ok := any(d.Store).(authkit.ClientAssertionStore); ok {
+		return as.UseClientAssertion(ctx, clientID, h, expiresAt, now)
+	}
+	if _, err := d.Store.GetClient(ctx, clientID); err != nil {
+		return err
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.used == nil {
+		d.used = map[authkit.TokenHash]time.Time{}
+	}
+	if exp, ok := d.used[h]; ok && exp.After(now) {
+		return authkit.ErrTokenReused
+	}
+	d.used[h] = expiresAt
+	return nil
+}
+
 func newClientFx(t *testing.T, extra ...httpauth.HandlerOption) *clientFx {
+	t.Helper()
+	return newClientFxWith(t, fxOptions{handler: extra})
+}
+
+// newClientFxWith is newClientFx with further options of every kind.
+func newClientFxWith(t *testing.T, o fxOptions) *clientFx {
 	t.Helper()
 	cs := &downClients{Store: memory.New()}
 	ev := &eventLog{}
 	f := newFx(t, fxOptions{
-		handler: append([]httpauth.HandlerOption{httpauth.WithClientStore(cs)}, extra...),
-		issuer:  []authkit.Option{authkit.WithEventHook(ev.hook)},
-		auth:    []httpauth.Option{httpauth.WithEventHook(ev.hook)},
+		handler:  append([]httpauth.HandlerOption{httpauth.WithClientStore(cs)}, o.handler...),
+		issuer:   append([]authkit.Option{authkit.WithEventHook(ev.hook)}, o.issuer...),
+		auth:     append([]httpauth.Option{httpauth.WithEventHook(ev.hook)}, o.auth...),
+		verifier: o.verifier,
+		noGrant:  o.noGrant,
 	})
 	c := &clientFx{fx: f, clients: cs, secrets: map[string]string{}, events: ev}
 	for _, cl := range []authkit.Client{

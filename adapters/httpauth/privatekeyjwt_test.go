@@ -1,0 +1,533 @@
+package httpauth_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/authkit-go/authkit"
+	"github.com/authkit-go/authkit/adapters/httpauth"
+	"github.com/authkit-go/authkit/keys"
+)
+
+const tokenURL = "https://auth.example/token"
+
+// syncBuf is a log destination safe for the server's goroutines.
+type syncBuf struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuf) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuf) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// pkFx is a clientFx with clients that authenticate with private_key_jwt:
+// "kjwt" (keys k1 and k3, ES256, and k2, EdDSA; client_credentials,
+// scopes read and introspect) and "badset" (a key set holding a private
+// key, which no client may register).
+type pkFx struct {
+	*clientFx
+	logs       *syncBuf
+	k1, k2, k3 *keys.Key
+	jti        atomic.Int64
+}
+
+func newPKFx(t *testing.T, auth ...httpauth.Option) *pkFx {
+	t.Helper()
+	logs := &syncBuf{}
+	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	f := &pkFx{clientFx: newClientFxWith(t, fxOptions{auth: append([]httpauth.Option{httpauth.WithLogger(log)}, auth...)}), logs: logs}
+	f.k1, f.k2, f.k3 = genKey(t, keys.ES256, "k1"), genKey(t, keys.EdDSA, "k2"), genKey(t, keys.ES256, "k3")
+	f.register(t, authkit.Client{ID: "kjwt", GrantTypes: []string{authkit.GrantClientCredentials}, Scopes: []string{"read", "introspect"},
+		JWKS: publicJWKS(t, f.k1, f.k2, f.k3)})
+	priv, err := f.k1.MarshalJWK()
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.register(t, authkit.Client{ID: "badset", GrantTypes: []string{authkit.GrantClientCredentials},
+		JWKS: []byte(`{"keys":[` + string(priv) + `]}`)})
+	return f
+}
+
+func (f *pkFx) register(t *testing.T, c authkit.Client) {
+	t.Helper()
+	c.CreatedAt = base
+	if err := f.clients.CreateClient(context.Background(), c); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func genKey(t testing.TB, alg keys.Algorithm, kid string) *keys.Key {
+	t.Helper()
+	g, err := keys.Generate(alg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Package keys derives the kid; give the key the test's own.
+	doc, err := g.MarshalJWK()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(doc, &m); err != nil {
+		t.Fatal(err)
+	}
+	m["kid"] = kid
+	if doc, err = json.Marshal(m); err != nil {
+		t.Fatal(err)
+	}
+	k, err := keys.ParseJWK(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
+
+// publicJWKS is the public JWK set of ks.
+func publicJWKS(t testing.TB, ks ...*keys.Key) []byte {
+	t.Helper()
+	set, err := keys.NewVerificationSet(ks...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := set.JWKS()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func b64(b []byte) string { return base64.RawURLEncoding.EncodeToString(b) }
+
+// claimsFor are valid assertion claims of client id at the fixture's
+// clock, with a fresh jti.
+func (f *pkFx) claimsFor(id string) map[string]any {
+	now := f.clock.Now()
+	return map[string]any{"iss": id, "sub": id, "aud": tokenURL, "exp": now.Add(5 * time.Minute).Unix(),
+		"iat": now.Unix(), "jti": fmt.Sprintf("jti-%d", f.jti.Add(1))}
+}
+
+// compact signs a JWS with k over the given header and claims.
+func compact(t testing.TB, k *keys.Key, hdr, cl map[string]any) string {
+	t.Helper()
+	hb, err := json.Marshal(hdr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pb, err := json.Marshal(cl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := b64(hb) + "." + b64(pb)
+	sig, err := k.Sign([]byte(in))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return in + "." + b64(sig)
+}
+
+// sign is compact with the key's own alg and kid.
+func sign(t testing.TB, k *keys.Key, cl map[string]any) string {
+	return compact(t, k, map[string]any{"alg": string(k.Algorithm()), "kid": k.ID()}, cl)
+}
+
+// withAssertion is a form with a client assertion.
+func withAssertion(a string, kv ...string) []string {
+	return append([]string{"client_assertion_type", httpauth.ClientAssertionTypeJWT, "client_assertion", a}, kv...)
+}
+
+func (f *pkFx) clientCredentials(a string, kv ...string) resp {
+	f.t.Helper()
+	return f.form("/token", withAssertion(a, append([]string{"grant_type", "client_credentials"}, kv...)...))
+}
+
+func TestPrivateKeyJWTGrantIntrospectRevoke(t *testing.T) {
+	f := newPKFx(t)
+	r := f.clientCredentials(sign(t, f.k1, f.claimsFor("kjwt")))
+	if r.status != 200 {
+		t.Fatalf("client_credentials with private_key_jwt: %d %s", r.status, r.body)
+	}
+	at := r.json(t)["access_token"].(string)
+	p, err := f.ver.Verify(context.Background(), at)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Subject != "kjwt" || p.ClientID != "kjwt" {
+		t.Errorf("sub %q client_id %q, want kjwt", p.Subject, p.ClientID)
+	}
+	// Every key of the set works, each by its kid; EdDSA is alone in its
+	// algorithm, so it also works without a kid.
+	for name, a := range map[string]string{
+		"k2":         sign(t, f.k2, f.claimsFor("kjwt")),
+		"k3":         sign(t, f.k3, f.claimsFor("kjwt")),
+		"k2 no kid":  compact(t, f.k2, map[string]any{"alg": "EdDSA"}, f.claimsFor("kjwt")),
+		"client_id":  sign(t, f.k1, f.claimsFor("kjwt")),
+		"aud issuer": sign(t, f.k1, with(f.claimsFor("kjwt"), "aud", "https://auth.example")),
+		"aud array":  sign(t, f.k1, with(f.claimsFor("kjwt"), "aud", []string{"other", tokenURL})),
+		"no iat":     sign(t, f.k1, without(f.claimsFor("kjwt"), "iat")),
+	} {
+		kv := []string{}
+		if name == "client_id" {
+			kv = []string{"client_id", "kjwt"}
+		}
+		if r := f.clientCredentials(a, kv...); r.status != 200 {
+			t.Errorf("%s: %d %s", name, r.status, r.body)
+		}
+	}
+
+	// Introspection: aud may be the introspection endpoint's URL.
+	tk := f.login("alice", "read")
+	r = f.form("/introspect", withAssertion(sign(t, f.k1, with(f.claimsFor("kjwt"), "aud", "https://auth.example/introspect")), "token", tk.AccessToken))
+	if r.status != 200 || r.json(t)["active"] != true || r.json(t)["sub"] != "alice" {
+		t.Fatalf("introspection with private_key_jwt: %d %s", r.status, r.body)
+	}
+	// …but not at another endpoint.
+	r = f.clientCredentials(sign(t, f.k1, with(f.claimsFor("kjwt"), "aud", "https://auth.example/introspect")))
+	expect(t, r, 401, clientChallenge, bodyBadClient)
+
+	// Revocation of its own token.
+	r = f.form("/revoke", withAssertion(sign(t, f.k1, f.claimsFor("kjwt")), "token", at))
+	if r.status != 200 {
+		t.Fatalf("revocation with private_key_jwt: %d %s", r.status, r.body)
+	}
+	if _, err := f.ver.Verify(context.Background(), at); err == nil {
+		t.Error("the token still verifies after its client revoked it")
+	}
+	// The same without authentication is refused for a confidential client.
+	r = f.clientCredentials(sign(t, f.k1, f.claimsFor("kjwt")))
+	at2 := r.json(t)["access_token"].(string)
+	expect(t, f.form("/revoke", []string{"token", at2}), 401, clientChallenge, bodyBadClient)
+}
+
+func with(m map[string]any, k string, v any) map[string]any { m[k] = v; return m }
+func without(m map[string]any, k string) map[string]any     { delete(m, k); return m }
+
+func TestPrivateKeyJWTRefused(t *testing.T) {
+	// A throttle that lets every case through to its own refusal.
+	lenient := httpauth.DefaultThrottlePolicy()
+	lenient.Pair.Free, lenient.Address.Free, lenient.User.Free = 1000, 1000, 1000
+	f := newPKFx(t, httpauth.WithThrottlePolicy(lenient))
+	other := genKey(t, keys.ES256, "k1") // same kid, another key
+	now := f.clock.Now()
+	pubJWK, err := f.k1.PublicJWK()
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := func(secret []byte) string {
+		hb, _ := json.Marshal(map[string]any{"alg": "HS256", "kid": "k1"})
+		pb, _ := json.Marshal(f.claimsFor("kjwt"))
+		in := b64(hb) + "." + b64(pb)
+		m := hmac.New(sha256.New, secret)
+		m.Write([]byte(in))
+		return in + "." + b64(m.Sum(nil))
+	}
+	none := func() string {
+		hb, _ := json.Marshal(map[string]any{"alg": "none"})
+		pb, _ := json.Marshal(f.claimsFor("kjwt"))
+		return b64(hb) + "." + b64(pb) + "."
+	}
+	noneSig := func() string { return none() + "AAAA" }
+	good := sign(t, f.k1, f.claimsFor("kjwt"))
+	cases := map[string][]string{
+		"wrong signature":        withAssertion(sign(t, other, f.claimsFor("kjwt"))),
+		"tampered payload":       withAssertion(strings.Replace(good, ".", ".e30", 1)),
+		"HS256 with the JWK":     withAssertion(hs(pubJWK)),
+		"HS256 with the JWKS":    withAssertion(hs(publicJWKS(t, f.k1, f.k2, f.k3))),
+		"alg none":               withAssertion(none()),
+		"alg none with sig":      withAssertion(noneSig()),
+		"alg of another key":     withAssertion(compact(t, f.k2, map[string]any{"alg": "EdDSA", "kid": "k1"}, f.claimsFor("kjwt"))),
+		"ambiguous without kid":  withAssertion(compact(t, f.k1, map[string]any{"alg": "ES256"}, f.claimsFor("kjwt"))),
+		"unknown kid":            withAssertion(compact(t, f.k1, map[string]any{"alg": "ES256", "kid": "nope"}, f.claimsFor("kjwt"))),
+		"embedded jwk":           withAssertion(compact(t, f.k1, map[string]any{"alg": "ES256", "kid": "k1", "jwk": json.RawMessage(pubJWK)}, f.claimsFor("kjwt"))),
+		"wrong aud":              withAssertion(sign(t, f.k1, with(f.claimsFor("kjwt"), "aud", "https://elsewhere.example/token"))),
+		"relative aud":           withAssertion(sign(t, f.k1, with(f.claimsFor("kjwt"), "aud", "/token"))),
+		"no aud":                 withAssertion(sign(t, f.k1, without(f.claimsFor("kjwt"), "aud"))),
+		"expired":                withAssertion(sign(t, f.k1, with(f.claimsFor("kjwt"), "exp", now.Add(-2*time.Minute).Unix()))),
+		"no exp":                 withAssertion(sign(t, f.k1, without(f.claimsFor("kjwt"), "exp"))),
+		"too long-lived":         withAssertion(sign(t, f.k1, with(f.claimsFor("kjwt"), "exp", now.Add(11*time.Minute).Unix()))),
+		"iat too old":            withAssertion(sign(t, f.k1, with(f.claimsFor("kjwt"), "iat", now.Add(-11*time.Minute).Unix()))),
+		"iat in the future":      withAssertion(sign(t, f.k1, with(f.claimsFor("kjwt"), "iat", now.Add(2*time.Minute).Unix()))),
+		"nbf in the future":      withAssertion(sign(t, f.k1, with(f.claimsFor("kjwt"), "nbf", now.Add(2*time.Minute).Unix()))),
+		"no jti":                 withAssertion(sign(t, f.k1, without(f.claimsFor("kjwt"), "jti"))),
+		"empty jti":              withAssertion(sign(t, f.k1, with(f.claimsFor("kjwt"), "jti", ""))),
+		"long jti":               withAssertion(sign(t, f.k1, with(f.claimsFor("kjwt"), "jti", strings.Repeat("j", 257)))),
+		"iss not sub":            withAssertion(sign(t, f.k1, with(f.claimsFor("kjwt"), "iss", "web"))),
+		"no iss":                 withAssertion(sign(t, f.k1, without(f.claimsFor("kjwt"), "iss"))),
+		"other client_id":        withAssertion(sign(t, f.k1, f.claimsFor("kjwt")), "client_id", "web"),
+		"client with a secret":   withAssertion(sign(t, f.k1, f.claimsFor("web"))),
+		"public client":          withAssertion(sign(t, f.k1, f.claimsFor("spa"))),
+		"unknown client":         withAssertion(sign(t, f.k1, f.claimsFor("ghost"))),
+		"private key in its set": withAssertion(sign(t, f.k1, f.claimsFor("badset"))),
+		"oversize":               withAssertion(sign(t, f.k1, with(f.claimsFor("kjwt"), "pad", strings.Repeat("x", httpauth.MaxClientAssertionLen)))),
+		"not a JWT":              withAssertion("abc.def"),
+		"empty assertion":        withAssertion(""),
+		"wrong assertion type":   {"client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:saml2-bearer", "client_assertion", sign(t, f.k1, f.claimsFor("kjwt"))},
+		"assertion without type": {"client_assertion", sign(t, f.k1, f.claimsFor("kjwt"))},
+		"type without assertion": {"client_assertion_type", httpauth.ClientAssertionTypeJWT},
+	}
+	for name, kv := range cases {
+		r := f.form("/token", append([]string{"grant_type", "client_credentials"}, kv...))
+		if r.status != 401 || r.header.Get("WWW-Authenticate") != clientChallenge || r.body != bodyBadClient {
+			t.Errorf("%s: %d %q %s, want 401 invalid_client with the Basic challenge", name, r.status, r.header.Get("WWW-Authenticate"), r.body)
+		}
+	}
+	if e, ok := f.events.findFor(authkit.EventLoginFailed, httpauth.MethodPrivateKeyJWT, "kjwt"); !ok || e.Err == nil {
+		t.Errorf("no EventLoginFailed with Method %s for kjwt and a reason (%+v)", httpauth.MethodPrivateKeyJWT, e)
+	}
+	logs := f.logs.String()
+	if !strings.Contains(logs, "unusable key set") || !strings.Contains(logs, "client_id=badset") {
+		t.Errorf("no warning naming the client with an unusable key set; logs:\n%s", logs)
+	}
+	if strings.Contains(logs, good[:40]) || strings.Contains(logs, "eyJ") {
+		t.Errorf("an assertion reached the logs:\n%s", logs)
+	}
+	// None of the refusals spent the good assertion's jti.
+	if r := f.clientCredentials(good); r.status != 200 {
+		t.Errorf("the good assertion after the refusals: %d %s", r.status, r.body)
+	}
+}
+
+func TestPrivateKeyJWTTwoMethods(t *testing.T) {
+	f := newPKFx(t)
+	a := sign(t, f.k1, f.claimsFor("kjwt"))
+	r := f.form("/token", withAssertion(a, "grant_type", "client_credentials"), clientBasic("web", f.secrets["web"])...)
+	expect(t, r, 400, "", bodyTwoMethods)
+	r = f.form("/token", withAssertion(a, "grant_type", "client_credentials", "client_id", "kjwt", "client_secret", "x"))
+	expect(t, r, 400, "", bodyTwoMethods)
+	r = f.form("/introspect", withAssertion(a, "token", "x"), clientBasic("svc+1", f.secrets["svc+1"])...)
+	expect(t, r, 400, "", bodyTwoMethods)
+	// The assertion was not spent by the refused requests.
+	if r := f.clientCredentials(a); r.status != 200 {
+		t.Errorf("the assertion after refused two-method requests: %d %s", r.status, r.body)
+	}
+}
+
+func TestPrivateKeyJWTReplay(t *testing.T) {
+	f := newPKFx(t)
+	// A second Handler on the same client store (another instance of the
+	// service).
+	h2, err := httpauth.NewHandler(f.iss, f.auth, httpauth.WithClock(f.clock.Now), httpauth.WithClientStore(f.clients))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv2 := httptest.NewServer(h2)
+	t.Cleanup(srv2.Close)
+	f2 := *f.fx
+	f2.srv = srv2
+
+	a := sign(t, f.k1, f.claimsFor("kjwt"))
+	if r := f.clientCredentials(a); r.status != 200 {
+		t.Fatalf("first use: %d %s", r.status, r.body)
+	}
+	expect(t, f2.form("/token", withAssertion(a, "grant_type", "client_credentials")), 401, clientChallenge, bodyBadClient)
+	expect(t, f.clientCredentials(a), 401, clientChallenge, bodyBadClient)
+	if e, ok := f.events.findFor(authkit.EventLoginFailed, httpauth.MethodPrivateKeyJWT, "kjwt"); !ok || e.Err != authkit.ErrTokenReused {
+		t.Errorf("replay event %+v, want Subject kjwt, Err ErrTokenReused", e)
+	}
+	// Another jti from the same client passes, through either Handler.
+	if r := f2.form("/token", withAssertion(sign(t, f.k1, f.claimsFor("kjwt")), "grant_type", "client_credentials")); r.status != 200 {
+		t.Errorf("a fresh assertion on the second Handler: %d %s", r.status, r.body)
+	}
+	// The same jti from another client is another assertion.
+	f.register(t, authkit.Client{ID: "kjwt2", GrantTypes: []string{authkit.GrantClientCredentials}, JWKS: publicJWKS(t, f.k1)})
+	cl := f.claimsFor("kjwt")
+	a1 := sign(t, f.k1, cl)
+	cl["iss"], cl["sub"] = "kjwt2", "kjwt2"
+	a2 := sign(t, f.k1, cl)
+	for i, a := range []string{a1, a2} {
+		if r := f.clientCredentials(a); r.status != 200 {
+			t.Errorf("assertion %d with a shared jti: %d %s", i, r.status, r.body)
+		}
+	}
+}
+
+func TestPrivateKeyJWTConcurrentReplay(t *testing.T) {
+	f := newPKFx(t)
+	a := sign(t, f.k1, f.claimsFor("kjwt"))
+	var ok atomic.Int32
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if f.clientCredentials(a).status == 200 {
+				ok.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	if ok.Load() != 1 {
+		t.Errorf("%d of 8 concurrent uses of one assertion passed, want 1", ok.Load())
+	}
+}
+
+// assertionlessStore is a ClientStore without ClientAssertionStore.
+type assertionlessStore struct{ authkit.ClientStore }
+
+func TestPrivateKeyJWTNeedsAssertionStore(t *testing.T) {
+	logs := &syncBuf{}
+	log := slog.New(slog.NewTextHandler(logs, nil))
+	f := newClientFxWith(t, fxOptions{auth: []httpauth.Option{httpauth.WithLogger(log)}})
+	k := genKey(t, keys.ES256, "k1")
+	if err := f.clients.CreateClient(context.Background(), authkit.Client{ID: "kjwt", GrantTypes: []string{authkit.GrantClientCredentials}, JWKS: publicJWKS(t, k), CreatedAt: base}); err != nil {
+		t.Fatal(err)
+	}
+	h, err := httpauth.NewHandler(f.iss, f.auth, httpauth.WithClock(f.clock.Now), httpauth.WithClientStore(assertionlessStore{f.clients}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	g := *f.fx
+	g.srv = srv
+	pk := &pkFx{clientFx: f}
+	for range 2 {
+		r := g.form("/token", withAssertion(sign(t, k, pk.claimsFor("kjwt")), "grant_type", "client_credentials"))
+		expect(t, r, 401, clientChallenge, bodyBadClient)
+	}
+	if n := strings.Count(logs.String(), "ClientAssertionStore"); n != 1 {
+		t.Errorf("%d errors about the missing ClientAssertionStore, want 1; logs:\n%s", n, logs)
+	}
+	if !strings.Contains(logs.String(), "level=ERROR") {
+		t.Errorf("the missing ClientAssertionStore is not logged as an error:\n%s", logs)
+	}
+	// Secrets still work on that Handler.
+	if r := g.form("/token", []string{"grant_type", "client_credentials"}, clientBasic("svc+1", f.secrets["svc+1"])...); r.status != 200 {
+		t.Errorf("client_secret_basic on a store without ClientAssertionStore: %d %s", r.status, r.body)
+	}
+}
+
+func TestPrivateKeyJWTStoreDown(t *testing.T) {
+	f := newPKFx(t)
+	f.clients.mu.Lock()
+	f.clients.down = true
+	f.clients.mu.Unlock()
+	r := f.clientCredentials(sign(t, f.k1, f.claimsFor("kjwt")))
+	expect(t, r, 503, "", bodyUnavailableJSON)
+}
+
+func TestPrivateKeyJWTThrottled(t *testing.T) {
+	f := newPKFx(t)
+	other := genKey(t, keys.ES256, "k1")
+	for i := 0; i < httpauth.DefaultThrottlePolicy().Pair.Free+1; i++ {
+		expect(t, f.clientCredentials(sign(t, other, f.claimsFor("kjwt"))), 401, clientChallenge, bodyBadClient)
+	}
+	r := f.clientCredentials(sign(t, f.k1, f.claimsFor("kjwt")))
+	if r.status != 429 || r.json(t)["error"] != "slow_down" {
+		t.Fatalf("after failures beyond the free allowance: %d %s, want 429 slow_down", r.status, r.body)
+	}
+	if _, ok := f.events.find(authkit.EventThrottled, httpauth.MethodPrivateKeyJWT); !ok {
+		t.Error("no EventThrottled with Method private_key_jwt")
+	}
+	f.clock.Add(time.Hour + time.Second)
+	if r := f.clientCredentials(sign(t, f.k1, f.claimsFor("kjwt"))); r.status != 200 {
+		t.Errorf("after the window: %d %s", r.status, r.body)
+	}
+}
+
+func TestPrivateKeyJWTKeyRotation(t *testing.T) {
+	f := newPKFx(t)
+	if r := f.clientCredentials(sign(t, f.k1, f.claimsFor("kjwt"))); r.status != 200 {
+		t.Fatalf("before rotation: %d %s", r.status, r.body)
+	}
+	// The client is registered again with a new key set under the same ID:
+	// the old keys stop working at once, the new one works.
+	if err := f.clients.DeleteClient(context.Background(), "kjwt"); err != nil {
+		t.Fatal(err)
+	}
+	k4 := genKey(t, keys.PS256, "k4")
+	f.register(t, authkit.Client{ID: "kjwt", GrantTypes: []string{authkit.GrantClientCredentials}, JWKS: publicJWKS(t, k4)})
+	expect(t, f.clientCredentials(sign(t, f.k1, f.claimsFor("kjwt"))), 401, clientChallenge, bodyBadClient)
+	if r := f.clientCredentials(sign(t, k4, f.claimsFor("kjwt"))); r.status != 200 {
+		t.Errorf("with the new key: %d %s", r.status, r.body)
+	}
+}
+
+// TestPrivateKeyJWTInterop makes assertions with github.com/golang-jwt/jwt
+// rather than package keys.
+func TestPrivateKeyJWTInterop(t *testing.T) {
+	f := newPKFx(t)
+	ec, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rk, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ecPub, err := keys.NewPublic(keys.ES256, &ec.PublicKey, "ec")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rsPub, err := keys.NewPublic(keys.RS256, &rk.PublicKey, "rs")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.register(t, authkit.Client{ID: "lib", GrantTypes: []string{authkit.GrantClientCredentials}, JWKS: publicJWKS(t, ecPub, rsPub)})
+	now := f.clock.Now()
+	for i, tc := range []struct {
+		method jwt.SigningMethod
+		kid    string
+		key    any
+	}{{jwt.SigningMethodES256, "ec", ec}, {jwt.SigningMethodRS256, "rs", rk}} {
+		tok := jwt.NewWithClaims(tc.method, jwt.RegisteredClaims{
+			Issuer: "lib", Subject: "lib", Audience: jwt.ClaimStrings{tokenURL},
+			ExpiresAt: jwt.NewNumericDate(now.Add(2 * time.Minute)), IssuedAt: jwt.NewNumericDate(now),
+			ID: fmt.Sprintf("interop-%d", i),
+		})
+		tok.Header["kid"] = tc.kid
+		a, err := tok.SignedString(tc.key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r := f.clientCredentials(a, "client_id", "lib"); r.status != 200 {
+			t.Errorf("%s assertion made by golang-jwt: %d %s", tc.method.Alg(), r.status, r.body)
+		}
+		// golang-jwt's HS256 with the RSA public key's DER as the secret
+		// (a key a verifier that takes alg from the token would use):
+		// the classic confusion, refused.
+		if tc.kid == "rs" {
+			der, err := x509.MarshalPKIXPublicKey(rsPub.PublicKey())
+			if err != nil {
+				t.Fatal(err)
+			}
+			hs := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.RegisteredClaims{
+				Issuer: "lib", Subject: "lib", Audience: jwt.ClaimStrings{tokenURL},
+				ExpiresAt: jwt.NewNumericDate(now.Add(2 * time.Minute)), ID: "interop-hs",
+			})
+			hs.Header["kid"] = "rs"
+			forged, err := hs.SignedString(der)
+			if err != nil {
+				t.Fatal(err)
+			}
+			expect(t, f.clientCredentials(forged), 401, clientChallenge, bodyBadClient)
+		}
+	}
+}
