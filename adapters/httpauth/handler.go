@@ -29,7 +29,8 @@ const (
 // endpoint. Paths start with "/", differ from each other, and none lies
 // under the Sessions or APITokens path (whose items are Path+"/{id}").
 type Paths struct {
-	Token      string // POST: RFC 6749 token endpoint (password, refresh_token and, with WithClientStore, client_credentials grants)
+	Token      string // POST: RFC 6749 token endpoint (password, refresh_token and, with WithClientStore, client_credentials and authorization_code grants)
+	Authorize  string // GET, POST: RFC 6749 authorization endpoint, served only with WithAuthorizationCode
 	Revoke     string // POST: RFC 7009 revocation
 	Introspect string // POST: RFC 7662 introspection
 	JWKS       string // GET: the public keys (RFC 7517)
@@ -38,12 +39,13 @@ type Paths struct {
 	APITokens  string // GET: list, POST: create; DELETE APITokens+"/{id}": revoke
 }
 
-// DefaultPaths returns the default endpoint paths: /token, /revoke,
-// /introspect, /.well-known/jwks.json, /logout-all, /sessions and
-// /api-tokens. Change fields of the result and pass it to WithPaths.
+// DefaultPaths returns the default endpoint paths: /token, /authorize
+// (served only with WithAuthorizationCode), /revoke, /introspect,
+// /.well-known/jwks.json, /logout-all, /sessions and /api-tokens. Change fields of the result and pass it to WithPaths.
 func DefaultPaths() Paths {
 	return Paths{
 		Token:      "/token",
+		Authorize:  "/authorize",
 		Revoke:     "/revoke",
 		Introspect: "/introspect",
 		JWKS:       "/.well-known/jwks.json",
@@ -86,6 +88,9 @@ type Handler struct {
 	// on; clientChallenge is its invalid_client challenge.
 	clients         authkit.ClientStore
 	clientChallenge string
+	// authorize is the WithAuthorizationCode login-and-consent handler
+	// (nil: the authorization-code grant is off).
+	authorize http.Handler
 	// login is the WithPasswordLogin hook (nil with WithPasswordGrant,
 	// whose checker is password); allowed is the WithAllowedScopes list
 	// (nil under a WithScopePolicy policy) that bounds a login's scopes.
@@ -124,6 +129,7 @@ type handlerConfig struct {
 	jwksMaxAge   time.Duration
 	now          func() time.Time
 	clients      authkit.ClientStore
+	authorize    http.Handler
 	// Login hooks (login.go).
 	login           func(ctx context.Context, username, password string) (Login, error)
 	allowed         []string
@@ -388,6 +394,15 @@ func NewHandler(iss *issuer.Issuer, auth *Auth, opts ...HandlerOption) (*Handler
 	if c.clients != nil {
 		h.clients, h.clientChallenge = c.clients, clientChallengeFor(auth.realm)
 	}
+	if c.authorize != nil {
+		if c.clients == nil {
+			return nil, invalid("NewHandler: WithAuthorizationCode needs WithClientStore (the clients it authorizes)")
+		}
+		if c.paths.Authorize == "" || c.paths.Token == "" {
+			return nil, invalid("NewHandler: WithAuthorizationCode needs the authorize and token endpoints (Paths.Authorize, Paths.Token)")
+		}
+		h.authorize = c.authorize
+	}
 	if c.clientIP != nil {
 		f := c.clientIP
 		h.clientAddr = func(r *http.Request) netip.Addr { return parseIP(f(r)) }
@@ -449,6 +464,10 @@ func (h *Handler) build() {
 	}
 	p := h.paths
 	add(http.MethodPost, p.Token, h.handleToken)
+	if h.authorize != nil {
+		add(http.MethodGet, p.Authorize, h.handleAuthorize)
+		add(http.MethodPost, p.Authorize, h.handleAuthorize)
+	}
 	add(http.MethodPost, p.Revoke, h.handleRevoke)
 	add(http.MethodPost, p.Introspect, h.handleIntrospect)
 	add(http.MethodGet, p.JWKS, h.handleJWKS)
@@ -542,7 +561,7 @@ func checkPath(name, p string) error {
 
 func checkPaths(p Paths) error {
 	named := []struct{ name, path string }{
-		{"Paths.Token", p.Token}, {"Paths.Revoke", p.Revoke}, {"Paths.Introspect", p.Introspect},
+		{"Paths.Token", p.Token}, {"Paths.Authorize", p.Authorize}, {"Paths.Revoke", p.Revoke}, {"Paths.Introspect", p.Introspect},
 		{"Paths.JWKS", p.JWKS}, {"Paths.LogoutAll", p.LogoutAll}, {"Paths.Sessions", p.Sessions},
 		{"Paths.APITokens", p.APITokens},
 	}

@@ -57,13 +57,16 @@ func metadataLoopback(host string) bool {
 // the endpoints it serves (the issuer's URL followed by h's paths, so h is
 // to be mounted under the issuer's path), the grant types (refresh_token
 // with a refresh store; password with WithPasswordGrant; client_credentials
-// with WithClientStore), the client authentication methods (with
-// WithClientStore: client_secret_basic, client_secret_post and none for a
-// public client; without, none), and scopes, the ones given (the
-// application knows which it allows; none given leaves scopes_supported
-// out). The issuer identifier is the issuer's iss (WithIssuer), which must
-// be an https URL (http on a loopback host): an error matching
-// authkit.ErrInvalidConfig otherwise.
+// with WithClientStore; authorization_code with WithAuthorizationCode,
+// which also adds the authorization endpoint, response type "code", PKCE
+// method S256 and RFC 9207's iss parameter), the client authentication
+// methods (with WithClientStore: client_secret_basic, client_secret_post,
+// private_key_jwt when the client store records client assertions
+// (authkit.ClientAssertionStore), and none for a public client; without,
+// none), and scopes, the ones given (the application knows which it
+// allows; none given leaves scopes_supported out). The issuer identifier
+// is the issuer's iss (WithIssuer), which must be an https URL (http on a
+// loopback host): an error matching authkit.ErrInvalidConfig otherwise.
 func (h *Handler) MetadataHandler(scopes ...string) (http.Handler, error) {
 	iss := h.iss.ID()
 	u, err := metadataIssuer(iss)
@@ -73,7 +76,14 @@ func (h *Handler) MetadataHandler(scopes ...string) (http.Handler, error) {
 	base := strings.TrimSuffix(u.String(), "/")
 	doc := map[string]any{
 		"issuer":                   iss,
-		"response_types_supported": []string{}, // no authorization endpoint yet
+		"response_types_supported": []string{}, // no authorization endpoint
+	}
+	if h.authorize != nil {
+		doc["authorization_endpoint"] = base + h.paths.Authorize
+		doc["response_types_supported"] = []string{"code"}
+		doc["response_modes_supported"] = []string{"query"}
+		doc["code_challenge_methods_supported"] = []string{"S256"}
+		doc["authorization_response_iss_parameter_supported"] = true
 	}
 	if h.paths.Token != "" {
 		doc["token_endpoint"] = base + h.paths.Token
@@ -96,8 +106,18 @@ func (h *Handler) MetadataHandler(scopes ...string) (http.Handler, error) {
 	}
 	methods := []string{"none"}
 	if h.clients != nil {
+		if h.authorize != nil {
+			grants = append(grants, authkit.GrantAuthorizationCode)
+		}
 		grants = append(grants, authkit.GrantClientCredentials)
-		methods = []string{"client_secret_basic", "client_secret_post", "none"}
+		methods = []string{"client_secret_basic", "client_secret_post"}
+		if _, ok := h.clients.(authkit.ClientAssertionStore); ok {
+			methods = append(methods, "private_key_jwt")
+			for _, ep := range []string{"token", "revocation", "introspection"} {
+				doc[ep+"_endpoint_auth_signing_alg_values_supported"] = clientAssertionAlgs
+			}
+		}
+		methods = append(methods, "none")
 		doc["revocation_endpoint_auth_methods_supported"] = methods
 		doc["introspection_endpoint_auth_methods_supported"] = methods
 	}
@@ -122,3 +142,7 @@ func (h *Handler) MetadataHandler(scopes ...string) (http.Handler, error) {
 		w.Write(body)
 	}), nil
 }
+
+// clientAssertionAlgs are the JWS algorithms of private_key_jwt client
+// assertions (asymmetric only).
+var clientAssertionAlgs = []string{"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"}

@@ -68,7 +68,8 @@ func strs(v any) []string {
 // The RFC 8414 document says exactly what the handler has enabled.
 func TestMetadata(t *testing.T) {
 	check := func(_ context.Context, u, p string) (string, error) { return u, nil }
-	withAll, err := metadataHandler(t, "https://auth.example", httpauth.WithPasswordGrant(check), httpauth.WithClientStore(memory.New()))
+	withAll, err := metadataHandler(t, "https://auth.example", httpauth.WithPasswordGrant(check), httpauth.WithClientStore(memory.New()),
+		httpauth.WithAuthorizationCode(http.NotFoundHandler()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -79,16 +80,21 @@ func TestMetadata(t *testing.T) {
 		"jwks_uri":               "https://auth.example/.well-known/jwks.json",
 		"revocation_endpoint":    "https://auth.example/revoke",
 		"introspection_endpoint": "https://auth.example/introspect",
+		"authorization_endpoint": "https://auth.example/authorize",
 	} {
 		if doc[k] != want {
 			t.Errorf("%s = %v, want %s", k, doc[k], want)
 		}
 	}
-	if g := strs(doc["grant_types_supported"]); !slices.Equal(g, []string{"refresh_token", "password", "client_credentials"}) {
+	if g := strs(doc["grant_types_supported"]); !slices.Equal(g, []string{"refresh_token", "password", "authorization_code", "client_credentials"}) {
 		t.Errorf("grant_types_supported %v", g)
 	}
-	if m := strs(doc["token_endpoint_auth_methods_supported"]); !slices.Equal(m, []string{"client_secret_basic", "client_secret_post", "none"}) {
+	if m := strs(doc["token_endpoint_auth_methods_supported"]); !slices.Equal(m, []string{"client_secret_basic", "client_secret_post", "private_key_jwt", "none"}) {
 		t.Errorf("token_endpoint_auth_methods_supported %v", m)
+	}
+	if !slices.Equal(strs(doc["response_types_supported"]), []string{"code"}) || !slices.Equal(strs(doc["code_challenge_methods_supported"]), []string{"S256"}) ||
+		doc["authorization_response_iss_parameter_supported"] != true || !slices.Contains(strs(doc["token_endpoint_auth_signing_alg_values_supported"]), "EdDSA") {
+		t.Errorf("authorization-code members: %v", doc)
 	}
 	if s := strs(doc["scopes_supported"]); !slices.Equal(s, []string{"read", "write"}) {
 		t.Errorf("scopes_supported %v", s)
@@ -106,7 +112,8 @@ func TestMetadata(t *testing.T) {
 	if m := strs(doc["token_endpoint_auth_methods_supported"]); !slices.Equal(m, []string{"none"}) {
 		t.Errorf("plain auth methods %v", m)
 	}
-	if doc["token_endpoint"] != "http://127.0.0.1:8080/tenant/token" || doc["introspection_endpoint_auth_methods_supported"] != nil {
+	if doc["token_endpoint"] != "http://127.0.0.1:8080/tenant/token" || doc["introspection_endpoint_auth_methods_supported"] != nil ||
+		doc["authorization_endpoint"] != nil || len(strs(doc["response_types_supported"])) != 0 || doc["code_challenge_methods_supported"] != nil {
 		t.Errorf("plain document %v", doc)
 	}
 	w := httptest.NewRecorder()

@@ -62,6 +62,12 @@ func (h *Handler) handleToken(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		h.clientCredentialsGrant(w, r, ps, cc)
+	case authkit.GrantAuthorizationCode:
+		if h.authorize == nil {
+			h.fail(w, r, errGrantType)
+			return
+		}
+		h.authorizationCodeGrant(w, r, ps, cc)
 	default:
 		h.fail(w, r, errGrantType)
 	}
@@ -165,6 +171,7 @@ func (h *Handler) passwordGrant(w http.ResponseWriter, r *http.Request, ps map[s
 	opts = append(opts, loginOptions(&login)...)
 	if cc != nil {
 		opts = append(opts, issuer.WithClientID(cc.client.ID))
+		opts = append(opts, clientLifetimes(cc.client, &login)...)
 	}
 	if addr.IsValid() {
 		opts = append(opts, issuer.WithClientIP(addr.String()))

@@ -29,6 +29,7 @@ const (
 	KindAPI          = ""
 	KindRefresh      = "rt"
 	KindClientSecret = "cs" // an OAuth 2.0 client's secret
+	KindAuthCode     = "ac" // an OAuth 2.0 authorization code
 )
 
 const (

@@ -1,0 +1,566 @@
+package httpauth
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/authkit-go/authkit"
+	"github.com/authkit-go/authkit/issuer"
+)
+
+// The authorization-code grant (RFC 6749 §4.1) with PKCE (RFC 7636), as
+// RFC 9700 §2.1.1 requires it: the authorization endpoint validates the
+// request and hands it to the application's login-and-consent handler,
+// which completes it with AuthorizationRequest.Approve or Deny; the token
+// endpoint exchanges the code once.
+
+// AuthorizationCodeTTL is how long an authorization code can be exchanged
+// after it is issued (RFC 6749 §4.1.2 recommends at most 10 minutes; a
+// client exchanges it at once).
+const AuthorizationCodeTTL = time.Minute
+
+// MethodAuthorizationCode is the Event.Method of the events of the
+// authorization-code grant (the issued tokens, a refused second use of a
+// code).
+const MethodAuthorizationCode = authkit.GrantAuthorizationCode
+
+// Bounds of an authorization request, checked before any store call.
+const (
+	// maxAuthorizeQuery bounds the query string of an authorization
+	// request.
+	maxAuthorizeQuery = 8 << 10
+	// maxStateLen bounds the state parameter.
+	maxStateLen = 1024
+	// PKCE code verifiers and challenges are 43 to 128 characters (RFC
+	// 7636 §4.1, §4.2).
+	minPKCELen = 43
+	maxPKCELen = 128
+)
+
+// Errors of the authorization endpoint answered to the user agent (RFC
+// 6749 §4.1.2.1: the client or the redirect URI cannot be trusted, so
+// nothing is redirected) and of the token endpoint's code exchange.
+var (
+	errAuthzQuery    = &httpError{http.StatusBadRequest, "invalid_request", "malformed, repeated or oversized authorization request parameters"}
+	errAuthzClient   = &httpError{http.StatusBadRequest, "invalid_request", "client_id is missing, malformed or not a registered client"}
+	errAuthzRedirect = &httpError{http.StatusBadRequest, "invalid_request", "redirect_uri is missing or is not one registered for the client"}
+	errNeedCode      = &httpError{http.StatusBadRequest, "invalid_request", "code, redirect_uri and code_verifier are required"}
+	errBadVerifier   = &httpError{http.StatusBadRequest, "invalid_request", "code_verifier must be 43 to 128 characters of [A-Za-z0-9-._~]"}
+	errBadCode       = &httpError{http.StatusBadRequest, "invalid_grant", "the authorization code is invalid, expired or used, or was issued to another client, redirect URI or code challenge"}
+)
+
+// WithAuthorizationCode enables the authorization-code grant (RFC 6749
+// §4.1) with PKCE S256 required of every client (RFC 7636; RFC 9700
+// §2.1.1): the authorization endpoint (Paths.Authorize, GET and POST) and
+// grant_type=authorization_code at the token endpoint. It needs
+// WithClientStore; the clients allowed authkit.GrantAuthorizationCode use
+// it, public or confidential.
+//
+// authkit renders no page. The authorization endpoint validates the
+// request — a registered client_id, a redirect_uri byte for byte equal to
+// one the client registered, response_type=code, a state, a
+// code_challenge with code_challenge_method=S256, scopes among the
+// client's — and then calls login with the request's context carrying the
+// validated [AuthorizationRequest] (AuthorizationRequestFrom). login
+// shows its login and consent page, and completes the request by calling
+// Approve (with the user who logged in, and what the tokens carry) or
+// Deny, which redirect the user agent back to the client. The page's form
+// posts back to the same URL (r.URL.RequestURI()): the authorization
+// parameters are read from the query string on GET and POST alike and
+// validated again, and the form's own fields are the application's. A
+// request with an untrustworthy client_id or redirect_uri is answered
+// 400 and never redirected; any other invalid request is redirected to
+// the client with an RFC 6749 §4.1.2.1 error. Every answer of the endpoint
+// carries Cache-Control: no-store, Referrer-Policy: no-referrer and a
+// frame-ancestors 'none' Content-Security-Policy with X-Frame-Options DENY
+// (against clickjacking of the consent page), set before login runs.
+//
+// The login page is the application's to protect: against cross-site
+// request forgery of its form (a CSRF token), and against password
+// guessing (see the example in the package documentation). The code is
+// valid for AuthorizationCodeTTL, once; it is bound to the client, the
+// redirect URI and the code challenge, and stored only as a hash. A code
+// presented a second time is refused and the session its first exchange
+// started is revoked, with its access tokens (RFC 6749 §4.1.2), reported as
+// authkit.EventReuseDetected with MethodAuthorizationCode. The redirect
+// carries iss (RFC 9207), the issuer's identifier (authkit.WithIssuer).
+func WithAuthorizationCode(login http.Handler) HandlerOption {
+	return func(c *handlerConfig) error {
+		if login == nil {
+			return invalid("WithAuthorizationCode(nil)")
+		}
+		c.authorize = login
+		return nil
+	}
+}
+
+// AuthorizationRequest is an authorization request the authorization
+// endpoint validated, handed to the application's login-and-consent
+// handler (WithAuthorizationCode) in the request's context. Its exported
+// fields are for the consent page; the handler completes the request with
+// exactly one call of Approve or Deny.
+type AuthorizationRequest struct {
+	// Client is the registered client asking for authorization (without
+	// its secret hash): show Client.Name on the consent page.
+	Client authkit.Client
+	// RedirectURI is where the user agent returns, one of the client's
+	// registered redirect URIs.
+	RedirectURI string
+	// State is the client's state parameter, returned to it unchanged.
+	State string
+	// Scopes are the scopes the client asked for, every one of them among
+	// the client's registered scopes; nil when it asked for none.
+	Scopes []string
+
+	h         *Handler
+	challenge string
+	mu        sync.Mutex
+	answered  bool
+}
+
+type authzKey struct{}
+
+// AuthorizationRequestFrom returns the validated authorization request of
+// a request the authorization endpoint passed to the application's
+// login-and-consent handler, and false for any other request.
+func AuthorizationRequestFrom(ctx context.Context) (*AuthorizationRequest, bool) {
+	a, ok := ctx.Value(authzKey{}).(*AuthorizationRequest)
+	return a, ok && a != nil
+}
+
+// ErrAuthorizationAnswered is returned by Approve and Deny when the
+// authorization request was already answered: the second call writes
+// nothing.
+var ErrAuthorizationAnswered = errors.New("httpauth: the authorization request was already answered")
+
+// Approve completes the authorization for the user who logged in: it
+// stores a fresh authorization code for login.Subject and redirects the
+// user agent to the client's redirect URI with the code, the state and
+// iss (303 See Other after a POST, 302 Found after a GET). login says what
+// the tokens carry, as for WithPasswordLogin: Claims, the Scopes the user
+// may hold (the code grants those the client asked for among them — all
+// of them when it asked for none — bounded by the scope policy and the
+// client's registered scopes), and per-login SessionTTL and AccessTTL
+// within the issuer's.
+//
+// Approve always answers the request. It returns nil when it redirected
+// with a code, and otherwise the reason it answered with an error (for the
+// application's log; the answer is already written): a Login the issuer
+// would refuse (500, logged; nothing is stored), a scope the policy
+// refuses (redirect with invalid_scope), a store that cannot answer
+// (redirect with temporarily_unavailable), a client deleted meanwhile
+// (400), or ErrAuthorizationAnswered.
+func (a *AuthorizationRequest) Approve(w http.ResponseWriter, r *http.Request, login Login) error {
+	if !a.answer() {
+		return ErrAuthorizationAnswered
+	}
+	return a.h.approve(w, r, a, &login)
+}
+
+// Deny answers the authorization request with the user's refusal: a
+// redirect to the client with error=access_denied (RFC 6749 §4.1.2.1).
+// It returns ErrAuthorizationAnswered, writing nothing, when the request
+// was already answered.
+func (a *AuthorizationRequest) Deny(w http.ResponseWriter, r *http.Request) error {
+	if !a.answer() {
+		return ErrAuthorizationAnswered
+	}
+	a.h.redirectError(w, r, a.RedirectURI, a.State, "access_denied", "the user denied the request")
+	return nil
+}
+
+func (a *AuthorizationRequest) answer() bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.answered || a.h == nil {
+		return false
+	}
+	a.answered = true
+	return true
+}
+
+// authorizeHeaders are set on every answer of the authorization endpoint.
+func authorizeHeaders(w http.ResponseWriter) {
+	hdr := w.Header()
+	hdr.Set("Cache-Control", "no-store")
+	hdr.Set("Pragma", "no-cache")
+	hdr.Set("Referrer-Policy", "no-referrer")
+	hdr.Set("X-Frame-Options", "DENY")
+	hdr.Set("Content-Security-Policy", "frame-ancestors 'none'")
+}
+
+// handleAuthorize is the authorization endpoint (RFC 6749 §3.1, §4.1.1).
+func (h *Handler) handleAuthorize(w http.ResponseWriter, r *http.Request) {
+	authorizeHeaders(w)
+	if len(r.URL.RawQuery) > maxAuthorizeQuery {
+		h.fail(w, r, errAuthzQuery)
+		return
+	}
+	q, err := url.ParseQuery(r.URL.RawQuery)
+	if err != nil || len(q) > maxParams {
+		h.fail(w, r, errAuthzQuery)
+		return
+	}
+	ps := make(map[string]string, len(q))
+	for k, v := range q {
+		// RFC 6749 §3.1: a parameter MUST NOT be included more than once.
+		if len(v) != 1 {
+			h.fail(w, r, errAuthzQuery)
+			return
+		}
+		if v[0] != "" {
+			ps[k] = v[0]
+		}
+	}
+	id := ps["client_id"]
+	if !validClientID(id) {
+		h.fail(w, r, errAuthzClient)
+		return
+	}
+	ctx := r.Context()
+	c, err := h.clients.GetClient(ctx, id)
+	switch {
+	case err == nil:
+	case errors.Is(err, authkit.ErrNotFound) && !isUnavailable(err):
+		h.fail(w, r, errAuthzClient)
+		return
+	default:
+		h.failErr(w, r, "client lookup", err)
+		return
+	}
+	redirect := ps["redirect_uri"]
+	if redirect == "" || !slices.Contains(c.RedirectURIs, redirect) {
+		h.fail(w, r, errAuthzRedirect)
+		return
+	}
+	// From here on the redirect URI is trusted: errors go to the client.
+	state := ps["state"]
+	fail := func(code, desc string) {
+		h.redirectError(w, r, redirect, state, code, desc)
+	}
+	if !validState(state) {
+		state = ""
+		fail("invalid_request", "state is required: 1 to 1024 characters of printable ASCII")
+		return
+	}
+	switch ps["response_type"] {
+	case "code":
+	case "":
+		fail("invalid_request", "response_type is required")
+		return
+	default:
+		fail("unsupported_response_type", "only response_type=code is supported")
+		return
+	}
+	if !c.AllowsGrant(authkit.GrantAuthorizationCode) {
+		fail("unauthorized_client", "the client is not authorized to use the authorization code grant")
+		return
+	}
+	challenge := ps["code_challenge"]
+	if ps["code_challenge_method"] != "S256" || !validPKCE(challenge) {
+		fail("invalid_request", "PKCE is required: code_challenge (43 to 128 characters) with code_challenge_method=S256")
+		return
+	}
+	requested, ok := parseScope(ps["scope"])
+	if ok && requested != nil {
+		_, ok = grantScopes(c, requested)
+	}
+	if !ok {
+		fail("invalid_scope", "the requested scope is invalid or not allowed for the client")
+		return
+	}
+	c.SecretHash = authkit.TokenHash{}
+	a := &AuthorizationRequest{
+		Client:      c,
+		RedirectURI: redirect,
+		State:       state,
+		Scopes:      requested,
+		h:           h,
+		challenge:   challenge,
+	}
+	h.authorize.ServeHTTP(w, r.WithContext(context.WithValue(ctx, authzKey{}, a)))
+}
+
+// approve stores a code for a's approval and redirects with it.
+func (h *Handler) approve(w http.ResponseWriter, r *http.Request, a *AuthorizationRequest, login *Login) error {
+	ctx := r.Context()
+	fail := func(code, desc string, err error) error {
+		h.redirectError(w, r, a.RedirectURI, a.State, code, desc)
+		return err
+	}
+	bad := func(what string, err error) error {
+		h.log.LogAttrs(ctx, slog.LevelError, "httpauth: the authorization login was refused", slog.String("why", what), slog.Any("error", err))
+		h.fail(w, r, errServer)
+		return err
+	}
+	if !validText(login.Subject, issuer.MaxSubjectLen) {
+		return bad("invalid subject", fmt.Errorf("httpauth: %w: the Login's subject is empty, too long or not UTF-8", authkit.ErrInvalidRequest))
+	}
+	if !validScopes(login.Scopes) {
+		return bad("invalid scope", fmt.Errorf("httpauth: %w: the Login holds an invalid scope", authkit.ErrInvalidRequest))
+	}
+	granted, err := h.loginScopes(ctx, login.Subject, a.Scopes, login.Scopes)
+	if err != nil {
+		switch {
+		case isUnavailable(err):
+			return fail("temporarily_unavailable", descUnavailable, err)
+		case errors.Is(err, authkit.ErrInsufficientScope):
+			return fail("invalid_scope", "the requested scope is not granted", err)
+		}
+		return bad("scope policy", err)
+	}
+	if !validScopes(granted) {
+		return bad("invalid scope", fmt.Errorf("httpauth: %w: the scope policy returned an invalid scope", authkit.ErrInvalidRequest))
+	}
+	granted = intersect(granted, a.Client.Scopes)
+	// Refuse what the issuer would refuse now, not at the exchange.
+	opts := loginOptions(login)
+	if err := h.iss.CheckIssueOptions(login.Subject, opts...); err != nil {
+		return bad("claims or lifetimes", err)
+	}
+	var claims []byte
+	if len(login.Claims) > 0 {
+		if claims, err = json.Marshal(login.Claims); err != nil {
+			return bad("claims", err)
+		}
+	}
+	code, hash, err := h.iss.NewAuthorizationCode()
+	if err != nil {
+		return bad("code", err)
+	}
+	now := h.now()
+	rec := authkit.AuthorizationCode{
+		Hash:        hash,
+		ClientID:    a.Client.ID,
+		RedirectURI: a.RedirectURI,
+		Subject:     login.Subject,
+		Scopes:      granted,
+		Challenge:   a.challenge,
+		Claims:      claims,
+		SessionTTL:  login.SessionTTL,
+		AccessTTL:   login.AccessTTL,
+		CreatedAt:   now,
+		ExpiresAt:   now.Add(AuthorizationCodeTTL),
+	}
+	if err := h.clients.CreateAuthorizationCode(ctx, rec); err != nil {
+		switch {
+		case isUnavailable(err):
+			h.log.LogAttrs(ctx, slog.LevelWarn, "httpauth: store unavailable", slog.String("op", "authorization code"), slog.Any("error", err))
+			return fail("temporarily_unavailable", descUnavailable, err)
+		case errors.Is(err, authkit.ErrNotFound):
+			// The client was deleted since the request was validated.
+			h.fail(w, r, errAuthzClient)
+			return err
+		}
+		h.log.LogAttrs(ctx, slog.LevelError, "httpauth: storing an authorization code failed", slog.Any("error", err))
+		return fail("server_error", "internal error", err)
+	}
+	h.redirect(w, r, a.RedirectURI, url.Values{"code": {code}, "state": {a.State}})
+	return nil
+}
+
+// redirectError redirects to the client with an RFC 6749 §4.1.2.1 error.
+func (h *Handler) redirectError(w http.ResponseWriter, r *http.Request, redirect, state, code, desc string) {
+	v := url.Values{"error": {code}, "error_description": {desc}}
+	if state != "" {
+		v.Set("state", state)
+	}
+	h.redirect(w, r, redirect, v)
+}
+
+// redirect sends the user agent to redirect with params and iss (RFC 9207)
+// added to its query.
+func (h *Handler) redirect(w http.ResponseWriter, r *http.Request, redirect string, params url.Values) {
+	u, err := url.Parse(redirect)
+	if err != nil {
+		// Registered URIs are checked when registered; one that does not
+		// parse is never followed.
+		h.log.LogAttrs(r.Context(), slog.LevelError, "httpauth: a registered redirect URI does not parse", slog.Any("error", err))
+		h.fail(w, r, errAuthzRedirect)
+		return
+	}
+	q := u.Query()
+	for k, v := range params {
+		q[k] = v
+	}
+	if iss := h.iss.ID(); iss != "" {
+		q.Set("iss", iss)
+	}
+	u.RawQuery, u.Fragment, u.RawFragment = q.Encode(), "", ""
+	status := http.StatusFound
+	if r.Method == http.MethodPost {
+		status = http.StatusSeeOther
+	}
+	authorizeHeaders(w)
+	w.Header().Set("Location", u.String())
+	w.WriteHeader(status)
+}
+
+// authorizationCodeGrant is RFC 6749 §4.1.3 with RFC 7636 §4.6: exchange a
+// code once, for the client it was issued to, with the redirect URI and
+// the PKCE verifier of its request.
+func (h *Handler) authorizationCodeGrant(w http.ResponseWriter, r *http.Request, ps map[string]string, cc *callerClient) {
+	if cc == nil {
+		// A public client identifies itself with client_id (§4.1.3); a
+		// confidential one authenticates.
+		h.failClient(w, r, errClientAuth)
+		return
+	}
+	c := cc.client
+	if !c.AllowsGrant(authkit.GrantAuthorizationCode) {
+		h.fail(w, r, errUnauthClient)
+		return
+	}
+	code, redirect, verifier := ps["code"], ps["redirect_uri"], ps["code_verifier"]
+	if code == "" || redirect == "" || verifier == "" {
+		h.fail(w, r, errNeedCode)
+		return
+	}
+	if !validPKCE(verifier) {
+		h.fail(w, r, errBadVerifier)
+		return
+	}
+	hash, ok := h.iss.AuthorizationCodeHash(code)
+	if !ok {
+		h.fail(w, r, errBadCode)
+		return
+	}
+	ctx := r.Context()
+	rec, err := h.clients.RedeemAuthorizationCode(ctx, hash, h.now())
+	switch {
+	case err == nil:
+	case isUnavailable(err):
+		h.failErr(w, r, "authorization code", err)
+		return
+	case errors.Is(err, authkit.ErrTokenReused):
+		h.codeReused(ctx, rec)
+		h.fail(w, r, errBadCode)
+		return
+	case errors.Is(err, authkit.ErrNotFound):
+		h.fail(w, r, errBadCode)
+		return
+	default:
+		h.failErr(w, r, "authorization code", err)
+		return
+	}
+	// The code is spent whatever follows: a mismatch burns it.
+	sum := sha256.Sum256([]byte(verifier))
+	want := base64.RawURLEncoding.EncodeToString(sum[:])
+	if rec.ClientID != c.ID || rec.RedirectURI != redirect ||
+		subtle.ConstantTimeCompare([]byte(want), []byte(rec.Challenge)) != 1 {
+		h.fail(w, r, errBadCode)
+		return
+	}
+	login := Login{SessionTTL: rec.SessionTTL, AccessTTL: rec.AccessTTL}
+	if len(rec.Claims) > 0 {
+		dec := json.NewDecoder(bytes.NewReader(rec.Claims))
+		dec.UseNumber()
+		if err := dec.Decode(&login.Claims); err != nil {
+			h.failErr(w, r, "authorization code claims", err)
+			return
+		}
+	}
+	opts := []issuer.IssueOption{
+		issuer.WithScopes(rec.Scopes...),
+		issuer.WithClientID(c.ID),
+		issuer.WithUserAgent(r.UserAgent()),
+		issuer.WithEventMethod(MethodAuthorizationCode),
+	}
+	opts = append(opts, loginOptions(&login)...)
+	opts = append(opts, clientLifetimes(c, &login)...)
+	if addr := h.clientAddr(r); addr.IsValid() {
+		opts = append(opts, issuer.WithClientIP(addr.String()))
+	}
+	pair, err := h.iss.IssuePair(ctx, rec.Subject, opts...)
+	if err != nil {
+		h.failErr(w, r, "issue", err)
+		return
+	}
+	if err := h.clients.SetAuthorizationCodeSession(ctx, hash, pair.SessionID); err != nil {
+		// Without the record a second use could not revoke this session:
+		// revoke it now rather than hand out tokens that cannot be.
+		if rerr := h.iss.RevokeSession(ctx, pair.SessionID); rerr != nil {
+			h.log.LogAttrs(ctx, slog.LevelError, "httpauth: revoking the session of an unrecorded authorization code failed", slog.Any("error", rerr))
+		}
+		h.failErr(w, r, "authorization code", err)
+		return
+	}
+	if !c.AllowsGrant(authkit.GrantRefreshToken) {
+		// The session stays (a second use of the code revokes it), but a
+		// client not allowed to refresh gets no refresh token.
+		pair.RefreshToken = ""
+	}
+	h.writeJSON(w, r, http.StatusOK, pair)
+}
+
+// codeReused handles a second use of an authorization code: the session
+// its first exchange started is revoked (RFC 6749 §4.1.2), and the reuse
+// reported.
+func (h *Handler) codeReused(ctx context.Context, rec authkit.AuthorizationCode) {
+	ev := authkit.Event{Type: authkit.EventReuseDetected, Time: h.now(), Subject: rec.Subject, SessionID: rec.SessionID, Method: MethodAuthorizationCode}
+	h.log.LogAttrs(ctx, slog.LevelWarn, "httpauth: an authorization code was used twice; revoking what its first use issued",
+		slog.String("client_id", rec.ClientID), slog.Bool("session_recorded", rec.SessionID != ""))
+	if rec.SessionID != "" {
+		if err := h.iss.RevokeSession(ctx, rec.SessionID); err != nil {
+			ev.Err = err
+			h.log.LogAttrs(ctx, slog.LevelError, "httpauth: revoking the session of a reused authorization code failed", slog.Any("error", err))
+		}
+	}
+	h.guard.emit(ctx, ev)
+}
+
+// clientLifetimes are the issue options of a client's registered lifetimes
+// (authkit.Client.AccessTTL, RefreshTTL) for a login: each shortens the
+// login's own (the issuer's being the ceiling of both).
+func clientLifetimes(c authkit.Client, l *Login) []issuer.IssueOption {
+	var opts []issuer.IssueOption
+	if c.AccessTTL >= time.Second && (l.AccessTTL == 0 || c.AccessTTL < l.AccessTTL) {
+		opts = append(opts, issuer.WithAccessTokenTTL(c.AccessTTL))
+	}
+	if c.RefreshTTL >= issuer.MinSessionLifetime && (l.SessionTTL == 0 || c.RefreshTTL < l.SessionTTL) {
+		opts = append(opts, issuer.WithSessionLifetime(c.RefreshTTL))
+	}
+	return opts
+}
+
+// validState reports whether s can be a state parameter: 1 to maxStateLen
+// bytes of printable ASCII (RFC 6749 Appendix A.5: VSCHAR).
+func validState(s string) bool {
+	if s == "" || len(s) > maxStateLen {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < 0x20 || s[i] > 0x7e {
+			return false
+		}
+	}
+	return true
+}
+
+// validPKCE reports whether s can be a PKCE code verifier or S256
+// challenge: 43 to 128 characters of [A-Za-z0-9-._~] (RFC 7636 §4.1).
+func validPKCE(s string) bool {
+	if len(s) < minPKCELen || len(s) > maxPKCELen {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case 'A' <= c && c <= 'Z', 'a' <= c && c <= 'z', '0' <= c && c <= '9', c == '-', c == '.', c == '_', c == '~':
+		default:
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,427 @@
+package httpauth_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+
+	"golang.org/x/oauth2"
+
+	"github.com/authkit-go/authkit"
+	"github.com/authkit-go/authkit/adapters/httpauth"
+)
+
+const (
+	appRedirect  = "https://app.example/cb"
+	confRedirect = "https://conf.example/cb?tenant=1"
+)
+
+// codeFx is a server with the authorization-code grant on: a public client
+// "app" (authorization_code and refresh_token, scopes read and write) and
+// a confidential one "conf" (authorization_code only, scope read), and a
+// login-and-consent handler that logs in with the test users' passwords.
+type codeFx struct {
+	*clientFx
+	// answers records what Approve and Deny returned.
+	mu      sync.Mutex
+	answers []error
+}
+
+func newCodeFx(t *testing.T) *codeFx {
+	t.Helper()
+	cf := &codeFx{}
+	login := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		a, ok := httpauth.AuthorizationRequestFrom(r.Context())
+		if !ok {
+			http.Error(w, "no authorization request", 500)
+			return
+		}
+		if r.Method == http.MethodGet {
+			fmt.Fprintf(w, "log in to %s for [%s]", a.Client.Name, strings.Join(a.Scopes, " "))
+			return
+		}
+		var err error
+		switch {
+		case r.PostFormValue("deny") != "":
+			err = a.Deny(w, r)
+		default:
+			subject, cerr := checkPassword(r.Context(), r.PostFormValue("username"), r.PostFormValue("password"))
+			if cerr != nil {
+				http.Error(w, "wrong password", http.StatusUnauthorized)
+				return
+			}
+			err = a.Approve(w, r, httpauth.Login{Subject: subject, Scopes: []string{"read", "write"}, Claims: map[string]any{"roles": []string{"admin"}}})
+			if r.PostFormValue("twice") != "" {
+				err = errors.Join(err, a.Approve(w, r, httpauth.Login{Subject: subject}))
+			}
+		}
+		cf.mu.Lock()
+		cf.answers = append(cf.answers, err)
+		cf.mu.Unlock()
+	})
+	cf.clientFx = newClientFx(t, httpauth.WithAuthorizationCode(login))
+	secret, h, err := cf.iss.NewClientSecret()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cf.secrets["conf"] = secret
+	for _, cl := range []authkit.Client{
+		{ID: "app", Name: "The App", GrantTypes: []string{authkit.GrantAuthorizationCode, authkit.GrantRefreshToken}, Scopes: []string{"read", "write"}, RedirectURIs: []string{appRedirect}},
+		{ID: "conf", Name: "Confidential", SecretHash: h, GrantTypes: []string{authkit.GrantAuthorizationCode}, Scopes: []string{"read"}, RedirectURIs: []string{confRedirect}},
+	} {
+		cl.CreatedAt = base
+		if err := cf.clients.CreateClient(context.Background(), cl); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return cf
+}
+
+// noFollow is the test server's client, not following redirects.
+func (f *codeFx) noFollow() *http.Client {
+	c := *f.srv.Client()
+	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	return &c
+}
+
+// authorize sends the authorization request u (a full URL) as the user
+// agent would: GET, then the login form posted back to it. It returns the
+// final response (a redirect, normally).
+func (f *codeFx) authorize(u string, form url.Values) *http.Response {
+	f.t.Helper()
+	c := f.noFollow()
+	res, err := c.Get(u)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != 200 || form == nil {
+		return res
+	}
+	res, err = c.PostForm(u, form)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	res.Body.Close()
+	return res
+}
+
+func (f *codeFx) config(clientID, secret, redirect string, scopes ...string) *oauth2.Config {
+	return &oauth2.Config{
+		ClientID:     clientID,
+		ClientSecret: secret,
+		RedirectURL:  redirect,
+		Scopes:       scopes,
+		Endpoint: oauth2.Endpoint{
+			AuthURL:   f.srv.URL + "/authorize",
+			TokenURL:  f.srv.URL + "/token",
+			AuthStyle: oauth2.AuthStyleInHeader,
+		},
+	}
+}
+
+// redirected checks a redirect to the client and returns its query.
+func redirected(t *testing.T, res *http.Response, wantStatus int, redirectPrefix string) url.Values {
+	t.Helper()
+	if res.StatusCode != wantStatus {
+		t.Fatalf("status %d, want %d (Location %q)", res.StatusCode, wantStatus, res.Header.Get("Location"))
+	}
+	loc := res.Header.Get("Location")
+	if !strings.HasPrefix(loc, redirectPrefix) {
+		t.Fatalf("redirected to %q, want %q…", loc, redirectPrefix)
+	}
+	u, err := url.Parse(loc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := u.Query()
+	if q.Get("iss") != "https://auth.example" {
+		t.Errorf("redirect %q: iss %q, want the issuer (RFC 9207)", loc, q.Get("iss"))
+	}
+	return q
+}
+
+var aliceForm = url.Values{"username": {"alice"}, "password": {"wonderland"}}
+
+// The authorization-code flow with PKCE, driven by golang.org/x/oauth2:
+// AuthCodeURL with S256ChallengeOption, the login page, Exchange with the
+// verifier, a protected call and a refresh; then the code's second use is
+// refused and revokes what the first issued.
+func TestAuthorizationCodeOAuth2Client(t *testing.T) {
+	f := newCodeFx(t)
+	conf := f.config("app", "", appRedirect, "read")
+	conf.Endpoint.AuthStyle = oauth2.AuthStyleInParams
+	verifier := oauth2.GenerateVerifier()
+	authURL := conf.AuthCodeURL("st-123", oauth2.S256ChallengeOption(verifier))
+
+	res := f.authorize(authURL, nil)
+	if res.StatusCode != 200 {
+		t.Fatalf("login page: %d", res.StatusCode)
+	}
+	for name, want := range map[string]string{
+		"Cache-Control": "no-store", "X-Frame-Options": "DENY",
+		"Content-Security-Policy": "frame-ancestors 'none'", "Referrer-Policy": "no-referrer",
+	} {
+		if got := res.Header.Get(name); got != want {
+			t.Errorf("login page %s %q, want %q", name, got, want)
+		}
+	}
+	q := redirected(t, f.authorize(authURL, aliceForm), http.StatusSeeOther, appRedirect+"?")
+	if q.Get("state") != "st-123" || q.Get("code") == "" {
+		t.Fatalf("redirect query %v: want the state and a code", q)
+	}
+	ctx := context.WithValue(context.Background(), oauth2.HTTPClient, f.srv.Client())
+	tok, err := conf.Exchange(ctx, q.Get("code"), oauth2.VerifierOption(verifier))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tok.AccessToken == "" || tok.RefreshToken == "" || tok.Extra("scope") != "read" {
+		t.Fatalf("token %+v scope %v: want both tokens and scope read (asked read, allowed read write)", tok, tok.Extra("scope"))
+	}
+	p, err := f.ver.Verify(context.Background(), tok.AccessToken)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var claims struct {
+		Roles []string `json:"roles"`
+	}
+	if err := p.DecodeClaims(&claims); err != nil || p.Subject != "alice" || p.ClientID != "app" || len(claims.Roles) != 1 || claims.Roles[0] != "admin" {
+		t.Fatalf("principal %+v roles %v (%v): want alice, client app, the login's roles", p, claims.Roles, err)
+	}
+	if r := f.do("GET", "/api/me", "", bearer(tok.AccessToken)...); r.status != 200 {
+		t.Fatalf("protected call: %d %s", r.status, r.body)
+	}
+	refreshed := f.form("/token", []string{"grant_type", "refresh_token", "refresh_token", tok.RefreshToken, "client_id", "app"})
+	if refreshed.status != 200 {
+		t.Fatalf("refresh by its client: %d %s", refreshed.status, refreshed.body)
+	}
+	var next tokens
+	if err := json.Unmarshal([]byte(refreshed.body), &next); err != nil {
+		t.Fatal(err)
+	}
+
+	// The code again: refused, and the session it started is revoked.
+	_, err = conf.Exchange(ctx, q.Get("code"), oauth2.VerifierOption(verifier))
+	var re *oauth2.RetrieveError
+	if !errors.As(err, &re) || re.ErrorCode != "invalid_grant" {
+		t.Fatalf("second exchange: %v, want invalid_grant", err)
+	}
+	for _, at := range []string{tok.AccessToken, next.AccessToken} {
+		if r := f.do("GET", "/api/me", "", bearer(at)...); r.status != 401 {
+			t.Errorf("an access token of the reused code's session: %d, want 401", r.status)
+		}
+	}
+	if r := f.form("/token", []string{"grant_type", "refresh_token", "refresh_token", next.RefreshToken, "client_id", "app"}); r.status != 400 {
+		t.Errorf("the refresh token of the reused code's session: %d %s, want 400", r.status, r.body)
+	}
+	if e, ok := f.events.find(authkit.EventReuseDetected, httpauth.MethodAuthorizationCode); !ok || e.Subject != "alice" || e.SessionID == "" {
+		t.Errorf("reuse event %+v (found %v): want one naming alice and the session", e, ok)
+	}
+}
+
+// A confidential client must authenticate to exchange its code; the code
+// is bound to its client, redirect URI and verifier, burns on a mismatch,
+// and expires.
+func TestAuthorizationCodeBindings(t *testing.T) {
+	f := newCodeFx(t)
+	ctx := context.WithValue(context.Background(), oauth2.HTTPClient, f.srv.Client())
+	conf := f.config("conf", f.secrets["conf"], confRedirect)
+	newCode := func() (code, verifier string) {
+		t.Helper()
+		verifier = oauth2.GenerateVerifier()
+		q := redirected(t, f.authorize(conf.AuthCodeURL("s", oauth2.S256ChallengeOption(verifier)), aliceForm), http.StatusSeeOther, "https://conf.example/cb?")
+		if q.Get("tenant") != "1" {
+			t.Errorf("the registered redirect URI's own query was lost: %v", q)
+		}
+		return q.Get("code"), verifier
+	}
+	exchange := func(code string, kv []string, hdr ...string) resp {
+		t.Helper()
+		return f.form("/token", append([]string{"grant_type", "authorization_code", "code", code}, kv...), hdr...)
+	}
+	basic := clientBasic("conf", f.secrets["conf"])
+
+	code, v := newCode()
+	expect(t, exchange(code, []string{"redirect_uri", confRedirect, "code_verifier", v, "client_id", "conf"}), 401, clientChallenge, bodyBadClient)
+	r := exchange(code, []string{"redirect_uri", confRedirect, "code_verifier", v}, basic...)
+	if r.status != 200 || strings.Contains(r.body, "refresh_token") {
+		t.Fatalf("exchange by its client: %d %s (want tokens without a refresh token: the client may not refresh)", r.status, r.body)
+	}
+
+	badCode := `{"error":"invalid_grant","error_description":"the authorization code is invalid, expired or used, or was issued to another client, redirect URI or code challenge"}`
+	for name, kv := range map[string][]string{
+		"wrong verifier": {"redirect_uri", confRedirect, "code_verifier", oauth2.GenerateVerifier()},
+		"other redirect": {"redirect_uri", confRedirect + "&x", "code_verifier", ""},
+	} {
+		code, v := newCode()
+		if kv[3] == "" {
+			kv[3] = v
+		}
+		expect(t, exchange(code, kv, basic...), 400, "", badCode)
+		// Burnt: the right request fails now.
+		if r := exchange(code, []string{"redirect_uri", confRedirect, "code_verifier", v}, basic...); r.status != 400 {
+			t.Errorf("%s: the code was not burnt: %d %s", name, r.status, r.body)
+		}
+	}
+
+	// Another client presenting conf's code.
+	code, v = newCode()
+	appConf := f.config("app", "", appRedirect)
+	appConf.Endpoint.AuthStyle = oauth2.AuthStyleInParams
+	if _, err := appConf.Exchange(ctx, code, oauth2.VerifierOption(v)); err == nil {
+		t.Error("another client exchanged conf's code")
+	}
+
+	// Expired.
+	code, v = newCode()
+	f.clock.Add(httpauth.AuthorizationCodeTTL)
+	expect(t, exchange(code, []string{"redirect_uri", confRedirect, "code_verifier", v}, basic...), 400, "", badCode)
+
+	// Malformed and missing parameters.
+	expect(t, exchange("nonsense", []string{"redirect_uri", confRedirect, "code_verifier", v}, basic...), 400, "", badCode)
+	expect(t, exchange(code, []string{"redirect_uri", confRedirect, "code_verifier", "short"}, basic...), 400, "",
+		`{"error":"invalid_request","error_description":"code_verifier must be 43 to 128 characters of [A-Za-z0-9-._~]"}`)
+	expect(t, exchange(code, []string{"redirect_uri", confRedirect}, basic...), 400, "",
+		`{"error":"invalid_request","error_description":"code, redirect_uri and code_verifier are required"}`)
+}
+
+// What the authorization endpoint refuses: untrustworthy clients and
+// redirect URIs get a 400 and no redirect; every other error goes back to
+// the client with state and iss.
+func TestAuthorizeRequestErrors(t *testing.T) {
+	f := newCodeFx(t)
+	challenge := oauth2.S256ChallengeFromVerifier(oauth2.GenerateVerifier())
+	good := url.Values{
+		"response_type": {"code"}, "client_id": {"app"}, "redirect_uri": {appRedirect},
+		"state": {"xyz"}, "code_challenge": {challenge}, "code_challenge_method": {"S256"},
+	}
+	with := func(k, v string) string {
+		q := url.Values{}
+		for name, vs := range good {
+			q[name] = vs
+		}
+		if v == "" {
+			q.Del(k)
+		} else {
+			q.Set(k, v)
+		}
+		return f.srv.URL + "/authorize?" + q.Encode()
+	}
+	for name, u := range map[string]string{
+		"no client":       with("client_id", ""),
+		"unknown client":  with("client_id", "nobody"),
+		"bad client id":   with("client_id", "a b"),
+		"no redirect":     with("redirect_uri", ""),
+		"other redirect":  with("redirect_uri", appRedirect+"/"),
+		"case redirect":   with("redirect_uri", "https://APP.example/cb"),
+		"repeated param":  with("client_id", "app") + "&client_id=app",
+		"foreign client":  with("redirect_uri", confRedirect),
+		"oversized query": with("state", strings.Repeat("s", 9000)),
+	} {
+		res := f.authorize(u, nil)
+		if res.StatusCode != 400 || res.Header.Get("Location") != "" {
+			t.Errorf("%s: %d Location %q, want 400 and no redirect", name, res.StatusCode, res.Header.Get("Location"))
+		}
+	}
+	for name, c := range map[string]struct{ url, err string }{
+		"no response_type":    {with("response_type", ""), "invalid_request"},
+		"token response_type": {with("response_type", "token"), "unsupported_response_type"},
+		"no challenge":        {with("code_challenge", ""), "invalid_request"},
+		"plain challenge":     {with("code_challenge_method", "plain"), "invalid_request"},
+		"no method":           {with("code_challenge_method", ""), "invalid_request"},
+		"short challenge":     {with("code_challenge", "abc"), "invalid_request"},
+		"foreign scope":       {with("scope", "read admin"), "invalid_scope"},
+		"malformed scope":     {with("scope", "read  write"), "invalid_scope"},
+	} {
+		q := redirected(t, f.authorize(c.url, nil), http.StatusFound, appRedirect+"?")
+		if q.Get("error") != c.err || q.Get("state") != "xyz" || q.Get("code") != "" {
+			t.Errorf("%s: redirected with %v, want error %s and state xyz", name, q, c.err)
+		}
+	}
+	q := redirected(t, f.authorize(with("state", ""), nil), http.StatusFound, appRedirect+"?")
+	if q.Get("error") != "invalid_request" || q.Has("state") {
+		t.Errorf("no state: %v", q)
+	}
+
+	// A client not allowed the grant.
+	if err := f.clients.CreateClient(context.Background(), authkit.Client{ID: "cc", GrantTypes: []string{authkit.GrantClientCredentials}, RedirectURIs: []string{appRedirect}, CreatedAt: base}); err != nil {
+		t.Fatal(err)
+	}
+	q = redirected(t, f.authorize(with("client_id", "cc"), nil), http.StatusFound, appRedirect+"?")
+	if q.Get("error") != "unauthorized_client" {
+		t.Errorf("client without the grant: %v", q)
+	}
+
+	// The user denies; a handler answering twice gets an error.
+	q = redirected(t, f.authorize(with("scope", ""), url.Values{"deny": {"1"}}), http.StatusSeeOther, appRedirect+"?")
+	if q.Get("error") != "access_denied" || q.Get("state") != "xyz" {
+		t.Errorf("denied: %v", q)
+	}
+	form := url.Values{"twice": {"1"}}
+	for k, v := range aliceForm {
+		form[k] = v
+	}
+	redirected(t, f.authorize(with("scope", "write"), form), http.StatusSeeOther, appRedirect+"?")
+	f.mu.Lock()
+	last := f.answers[len(f.answers)-1]
+	f.mu.Unlock()
+	if !errors.Is(last, httpauth.ErrAuthorizationAnswered) {
+		t.Errorf("a second Approve returned %v, want ErrAuthorizationAnswered", last)
+	}
+
+	// A store that cannot answer: 503, nothing redirected.
+	f.clients.mu.Lock()
+	f.clients.down = true
+	f.clients.mu.Unlock()
+	if res := f.authorize(with("scope", ""), nil); res.StatusCode != 503 || res.Header.Get("Location") != "" {
+		t.Errorf("client store down: %d, want 503", res.StatusCode)
+	}
+}
+
+// The grant is off unless configured, and needs a client store.
+func TestAuthorizationCodeConfig(t *testing.T) {
+	f := newClientFx(t)
+	r := f.form("/token", []string{"grant_type", "authorization_code", "code", "x", "client_id", "spa"})
+	if r.status != 400 || !strings.Contains(r.body, "unsupported_grant_type") {
+		t.Errorf("authorization_code without WithAuthorizationCode: %d %s", r.status, r.body)
+	}
+	if r := f.do("GET", "/authorize?client_id=spa", ""); r.status != 404 {
+		t.Errorf("/authorize without WithAuthorizationCode: %d", r.status)
+	}
+	_, err := httpauth.NewHandler(f.iss, f.auth, httpauth.WithAuthorizationCode(http.NotFoundHandler()))
+	if !errors.Is(err, authkit.ErrInvalidConfig) {
+		t.Errorf("WithAuthorizationCode without a client store: %v", err)
+	}
+}
+
+// A Login the issuer would refuse fails at Approve (500, nothing stored),
+// not later at the exchange.
+func TestAuthorizeApproveRefusesBadLogin(t *testing.T) {
+	f := newCodeFx(t)
+	var got error
+	bad := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		a, _ := httpauth.AuthorizationRequestFrom(r.Context())
+		got = a.Approve(w, r, httpauth.Login{Subject: "alice", Claims: map[string]any{"sub": "mallory"}})
+	})
+	h, err := httpauth.NewHandler(f.iss, f.auth, httpauth.WithClientStore(f.clients), httpauth.WithAuthorizationCode(bad))
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := url.Values{
+		"response_type": {"code"}, "client_id": {"app"}, "redirect_uri": {appRedirect}, "state": {"s"},
+		"code_challenge": {oauth2.S256ChallengeFromVerifier(oauth2.GenerateVerifier())}, "code_challenge_method": {"S256"},
+	}
+	req, _ := http.NewRequest("GET", "/authorize?"+q.Encode(), nil)
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	if rec.Code != 500 || !errors.Is(got, authkit.ErrInvalidRequest) {
+		t.Errorf("a Login with a registered claim: %d %v, want 500 and an ErrInvalidRequest", rec.Code, got)
+	}
+}
