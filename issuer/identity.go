@@ -1,5 +1,12 @@
 package issuer
 
+import "time"
+
 // ID returns the issuer identifier the tokens carry as iss (WithIssuer),
 // for documents that name the issuer, such as RFC 8414 server metadata.
 func (i *Issuer) ID() string { return i.iss }
+
+// StoreTimeout returns the deadline every store call of the issuer has
+// (authkit.WithStoreTimeout), so that an adapter calling a store of its
+// own beside the issuer's (httpauth's ClientStore) bounds it the same way.
+func (i *Issuer) StoreTimeout() time.Duration { return i.storeTimeout }

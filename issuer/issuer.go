@@ -45,6 +45,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"reflect"
 	"slices"
 	"time"
 	"unicode/utf8"
@@ -70,6 +71,8 @@ type Issuer struct {
 	refresh         authkit.RefreshStore
 	revocations     authkit.RevocationStore
 	apiTokens       authkit.APITokenStore
+	codes           []authkit.ClientStore // for Cleanup: see clientStoresOf
+	storeTimeout    time.Duration
 	hasher          opaque.Hasher
 	now             func() time.Time
 	hook            func(context.Context, authkit.Event)
@@ -119,6 +122,7 @@ func New(opts ...authkit.Option) (*Issuer, error) {
 		sessionLifetime: c.SessionLifetime,
 		reuseGrace:      c.ReuseGrace,
 		apiTokenLimit:   c.APITokenLimit,
+		storeTimeout:    c.StoreTimeout,
 	}
 	// Every store call gets the store timeout (authkit.WithStoreTimeout),
 	// except those of stores answered in process.
@@ -134,6 +138,9 @@ func New(opts ...authkit.Option) (*Issuer, error) {
 	}
 	if i.apiTokens != nil && !storecall.InProcess(i.apiTokens) {
 		i.apiTokens = &boundedAPITokens{s: i.apiTokens, dl: dl, now: i.now, log: i.log}
+	}
+	for _, cs := range clientStoresOf(c.RefreshStore, c.RevocationStore, c.APITokenStore) {
+		i.codes = append(i.codes, storecall.BoundClients(cs, dl))
 	}
 	return i, nil
 }
@@ -811,6 +818,17 @@ func (i *Issuer) RevokeAPIToken(ctx context.Context, subject, id string) error {
 // serve runs it every 10 minutes) with every persistent backend: SQL
 // tables, and Redis's expiry indexes and revoked API tokens, which its
 // native TTLs do not cover. The memory store also sweeps as it goes.
+//
+// A configured store that also implements authkit.ClientStore (the
+// memory, SQL and Redis stores do) has its expired authorization codes
+// deleted too, and with them the expired client assertions of an
+// authkit.ClientAssertionStore (DeleteExpiredAuthorizationCodes; the count
+// is the store's). The issuer finds it by a type assertion on the stores
+// given to New, so that the one store an application configures (and
+// passes to httpauth.WithClientStore) is cleaned whole by the one Cleanup
+// it already runs; deleting only what has expired changes nothing any
+// caller can see. A ClientStore that is not one of those stores is not
+// cleaned here: call its DeleteExpiredAuthorizationCodes yourself.
 func (i *Issuer) Cleanup(ctx context.Context, batch int) (int, error) {
 	if batch <= 0 {
 		batch = 1000
@@ -844,5 +862,35 @@ func (i *Issuer) Cleanup(ctx context.Context, batch int) (int, error) {
 			return total, err
 		}
 	}
+	for _, cs := range i.codes {
+		if err := run(cs.DeleteExpiredAuthorizationCodes); err != nil {
+			return total, err
+		}
+	}
 	return total, nil
+}
+
+// clientStoresOf returns those of stores (as given to New, not yet
+// wrapped) that implement authkit.ClientStore, each once: WithStore sets
+// one value as all three.
+func clientStoresOf(stores ...any) []authkit.ClientStore {
+	var out []authkit.ClientStore
+	for _, s := range stores {
+		cs, ok := s.(authkit.ClientStore)
+		if !ok || cs == nil {
+			continue
+		}
+		if !slices.ContainsFunc(out, func(o authkit.ClientStore) bool { return sameStore(o, cs) }) {
+			out = append(out, cs)
+		}
+	}
+	return out
+}
+
+// sameStore reports whether a and b are the same store value. A store
+// value that is not comparable is never taken for another (== would
+// panic): it is then swept twice, which deletes nothing more.
+func sameStore(a, b authkit.ClientStore) bool {
+	va, vb := reflect.ValueOf(a), reflect.ValueOf(b)
+	return va.Type() == vb.Type() && va.Comparable() && a == b
 }
