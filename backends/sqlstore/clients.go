@@ -90,15 +90,6 @@ const (
 	codeCols   = "hash, client_id, redirect_uri, subject, scopes, challenge, claims, session_ttl_us, access_ttl_us, created_at, expires_at, used_at, session_id"
 )
 
-// Limits beyond clients.go's, so that what one dialect stores every
-// dialect stores (MySQL's MEDIUMBLOB holds 16 MiB).
-const (
-	// maxListItemLen bounds each grant type and scope, in bytes.
-	maxListItemLen = 1024
-	// maxCodeClaimsLen bounds AuthorizationCode.Claims, in bytes.
-	maxCodeClaimsLen = 1 << 20
-)
-
 // clientQueries are the ClientStore's statements, with the table prefix
 // and the bind style applied (see buildClientQueries).
 type clientQueries struct {
@@ -177,6 +168,11 @@ func buildClientQueries(d *dialect, q func(string) string) clientQueries {
 		c.useAssertion = q(`INSERT INTO {p}client_assertions (hash, client_id, expires_at) VALUES (?, ?, ?)`)
 		c.useReturns = false
 		c.dropExpiredAssertion = q(`DELETE FROM {p}client_assertions WHERE hash = ? AND expires_at <= ?`)
+		// MySQL's own DELETE … ORDER BY … LIMIT: a range of the expires_at
+		// index. (MariaDB before 11.1 runs deleteBatch's "hash IN (SELECT
+		// … FROM (…) x)" as a scan of the whole table probing the
+		// subquery for each row.)
+		c.gcAssertions = q(`DELETE FROM {p}client_assertions WHERE expires_at <= ? ORDER BY expires_at LIMIT ?`)
 	case "sqlite":
 		c.deleteAssertions = q(`DELETE FROM {p}client_assertions WHERE client_id = ?`)
 		// The SELECT's WHERE also settles SQLite's parse of an upsert
@@ -195,39 +191,20 @@ func buildClientQueries(d *dialect, q func(string) string) clientQueries {
 // ---- input checks: before any query ----
 
 // lookupID checks the client ID of a read, an update or a delete: one
-// that no client could have (see checkClientID) is authkit.ErrNotFound,
-// without a query.
+// that no client could have (authkit.ValidClientID) is
+// authkit.ErrNotFound, without a query.
 func lookupID(op, id string) error {
-	if checkClientID(op, id) != nil {
+	if !authkit.ValidClientID(id) {
 		return fmt.Errorf("sqlstore: %s: %w", op, authkit.ErrNotFound)
 	}
 	return nil
 }
 
-// checkClientID checks the ID of a client to store.
-func checkClientID(op, id string) error {
-	if err := checkLen(op, "client ID", id, authkit.MaxClientIDLen); err != nil {
-		return err
-	}
-	for i := 0; i < len(id); i++ {
-		if id[i] < 0x21 || id[i] > 0x7e {
-			return fmt.Errorf("sqlstore: %s: %w: client ID holds byte %#x at %d (visible ASCII only)", op, authkit.ErrInvalidRequest, id[i], i)
-		}
-	}
-	return nil
-}
-
-// checkList checks a list the store keeps as JSON: at most maxItems
-// items, each at most maxLen bytes of valid UTF-8 (JSON would replace
-// invalid bytes), non-empty if nonEmpty.
-func checkList(op, what string, l []string, maxItems, maxLen int, nonEmpty bool) error {
-	if len(l) > maxItems {
-		return fmt.Errorf("sqlstore: %s: %w: %d %s, over the limit of %d", op, authkit.ErrInvalidRequest, len(l), what, maxItems)
-	}
+// checkUTF8 refuses a list item the store would keep as JSON but that is
+// not valid UTF-8 (JSON would replace its invalid bytes): stored, it would
+// not read back byte for byte.
+func checkUTF8(op, what string, l []string) error {
 	for i, v := range l {
-		if len(v) > maxLen || (nonEmpty && v == "") {
-			return invalid(op, fmt.Sprintf("%s[%d]", what, i), len(v), maxLen)
-		}
 		if !utf8.ValidString(v) {
 			return fmt.Errorf("sqlstore: %s: %w: %s[%d] is not valid UTF-8", op, authkit.ErrInvalidRequest, what, i)
 		}
@@ -235,54 +212,32 @@ func checkList(op, what string, l []string, maxItems, maxLen int, nonEmpty bool)
 	return nil
 }
 
+// checkClient checks c with authkit.ValidateClient, and that its lists
+// are valid UTF-8 (checkUTF8).
 func checkClient(op string, c authkit.Client) error {
-	if err := checkClientID(op, c.ID); err != nil {
+	if err := authkit.ValidateClient(c); err != nil {
+		return fmt.Errorf("sqlstore: %s: %w", op, err)
+	}
+	if err := checkUTF8(op, "grant types", c.GrantTypes); err != nil {
 		return err
 	}
-	if len(c.Name) > authkit.MaxClientNameLen {
-		return invalid(op, "client name", len(c.Name), authkit.MaxClientNameLen)
-	}
-	if len(c.JWKS) > authkit.MaxClientJWKSLen {
-		return invalid(op, "client JWKS", len(c.JWKS), authkit.MaxClientJWKSLen)
-	}
-	if err := checkList(op, "grant types", c.GrantTypes, authkit.MaxClientScopes, maxListItemLen, true); err != nil {
+	if err := checkUTF8(op, "scopes", c.Scopes); err != nil {
 		return err
 	}
-	if err := checkList(op, "scopes", c.Scopes, authkit.MaxClientScopes, maxListItemLen, false); err != nil {
-		return err
-	}
-	if err := checkList(op, "redirect URIs", c.RedirectURIs, authkit.MaxRedirectURIs, authkit.MaxRedirectURILen, true); err != nil {
-		return err
-	}
-	if c.AccessTTL < 0 || c.RefreshTTL < 0 {
-		return fmt.Errorf("sqlstore: %s: %w: negative token lifetime", op, authkit.ErrInvalidRequest)
-	}
-	return nil
+	return checkUTF8(op, "redirect URIs", c.RedirectURIs)
 }
 
+// checkCode checks c with authkit.ValidateAuthorizationCode, and beyond
+// it that its subject is 1 to MaxKeyLen bytes (as every subject the store
+// keeps) and its scopes valid UTF-8 (checkUTF8).
 func checkCode(op string, c authkit.AuthorizationCode) error {
-	if err := checkClientID(op, c.ClientID); err != nil {
-		return err
-	}
-	if len(c.RedirectURI) > authkit.MaxRedirectURILen {
-		return invalid(op, "redirect URI", len(c.RedirectURI), authkit.MaxRedirectURILen)
+	if err := authkit.ValidateAuthorizationCode(c); err != nil {
+		return fmt.Errorf("sqlstore: %s: %w", op, err)
 	}
 	if err := checkLen(op, "subject", c.Subject, MaxKeyLen); err != nil {
 		return err
 	}
-	if err := checkList(op, "scopes", c.Scopes, authkit.MaxClientScopes, maxListItemLen, false); err != nil {
-		return err
-	}
-	if len(c.Challenge) > authkit.MaxCodeChallengeLen {
-		return invalid(op, "code challenge", len(c.Challenge), authkit.MaxCodeChallengeLen)
-	}
-	if len(c.Claims) > maxCodeClaimsLen {
-		return invalid(op, "claims", len(c.Claims), maxCodeClaimsLen)
-	}
-	if c.SessionTTL < 0 || c.AccessTTL < 0 {
-		return fmt.Errorf("sqlstore: %s: %w: negative session or access lifetime", op, authkit.ErrInvalidRequest)
-	}
-	return nil
+	return checkUTF8(op, "scopes", c.Scopes)
 }
 
 // ---- rows ----

@@ -77,6 +77,9 @@ func TestExplainUsesIndexes(t *testing.T) {
 			'["read"]', 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM', NULL, 1700000000000000 + i, 1700000000600000 + i,
 			CASE WHEN i % 2 = 0 THEN 1700000000000001 + i END, ''
 		 FROM generate_series(1, 100000) i`,
+		`INSERT INTO authkit_client_assertions (hash, client_id, expires_at)
+		 SELECT sha256(('assertion-' || i)::bytea), 'client-' || (1 + i % 2000), 1700000000600000 + i
+		 FROM generate_series(1, 50000) i`,
 		`ANALYZE`,
 	} {
 		if _, err := db.ExecContext(ctx, stmt); err != nil {
@@ -189,6 +192,7 @@ func TestExplainUsesIndexes(t *testing.T) {
 		{"SetClientSecret", cl.setSecret, "authkit_clients_pkey", []any{h("cs-new"), now, "client-77"}},
 		{"DeleteClient", cl.deleteClient, "authkit_clients_pkey", []any{"client-77"}},
 		{"DeleteExpiredAuthorizationCodes", cl.gcCodes, "authkit_authorization_codes_expires_idx", []any{int64(1700000000600000 + 50), 1000}},
+		{"DeleteExpiredAuthorizationCodes/assertions", cl.gcAssertions, "authkit_client_assertions_expires_idx", []any{int64(1700000000600000 + 50), 1000}},
 	} {
 		plan := explainRows(t, db, ctx, "EXPLAIN "+c.query, c.args...)
 		var text strings.Builder
@@ -200,6 +204,17 @@ func TestExplainUsesIndexes(t *testing.T) {
 		} else {
 			t.Logf("%s:\n%s", c.name, text.String())
 		}
+	}
+	// UseClientAssertion is an INSERT whose conflict the primary key
+	// arbitrates: no table read at all.
+	var text strings.Builder
+	for _, row := range explainRows(t, db, ctx, "EXPLAIN "+cl.useAssertion, h("assertion-77"), "client-77", now+60000000, now) {
+		text.WriteString(row[0] + "\n")
+	}
+	if strings.Contains(text.String(), "Scan") || !strings.Contains(text.String(), "Conflict Arbiter Indexes: authkit_client_assertions_pkey") {
+		t.Errorf("UseClientAssertion is not an insert arbitrated by authkit_client_assertions_pkey:\n%s", text.String())
+	} else {
+		t.Logf("UseClientAssertion:\n%s", text.String())
 	}
 }
 
@@ -251,6 +266,18 @@ func TestPlanChecks(t *testing.T) {
 	}
 	if miss := append(my, []string{"3", "SUBQUERY", "", "", "", "", "", "", "", "no matching row in const table"}); onlyPrimaryKeyRows(miss, "mysql", "authkit_revocations", 2) {
 		t.Errorf("onlyPrimaryKeyRows counts a probe it cannot see: %v", miss)
+	}
+	const idx = "authkit_client_assertions_expires_idx"
+	liteGC := [][]string{{"3", "0", "83", "SEARCH authkit_client_assertions USING COVERING INDEX sqlite_autoindex_authkit_client_assertions_1 (hash=?)"}, {"12", "7", "95", "SEARCH t USING INDEX " + idx + " (expires_at<?)"}}
+	if !readsBy(liteGC, "sqlite", idx) || readsBy(liteGC[:1], "sqlite", idx) {
+		t.Errorf("readsBy misreads %v", liteGC)
+	}
+	if scan := append(liteGC, []string{"13", "0", "0", "SCAN authkit_client_assertions"}); readsBy(scan, "sqlite", idx) {
+		t.Errorf("readsBy takes a scan: %v", scan)
+	}
+	myGC := [][]string{{"1", "PRIMARY", "authkit_client_assertions", "ALL", "", "", "", "", "2000", "Using where"}, {"3", "DERIVED", "t", "range", idx, idx, "8", "", "51", "Using where"}}
+	if readsBy(myGC, "mysql", idx) || !readsBy(myGC[1:], "mysql", idx) {
+		t.Errorf("readsBy misreads %v", myGC)
 	}
 }
 
@@ -321,7 +348,29 @@ func TestExplainFeedPoll(t *testing.T) {
 			if _, err := db.ExecContext(ctx, "INSERT INTO authkit_revocations (subject, kind, ident, expires_at, cutoff_at) VALUES ('user-78', 3, '', 4102444800000000, 1900000000000000)"); err != nil {
 				t.Fatalf("populating: %v", err)
 			}
-			analyze := "ANALYZE TABLE authkit_revocation_log, authkit_revocations"
+			// Client assertions of one client, for the plans of their
+			// statements.
+			if _, err := db.ExecContext(ctx, "INSERT INTO authkit_clients (id, name, access_ttl_us, refresh_ttl_us, created_at) VALUES ('app', 'App', 0, 0, 0)"); err != nil {
+				t.Fatalf("populating: %v", err)
+			}
+			const assertions = 2000
+			for i := 0; i < assertions; i += per {
+				var b strings.Builder
+				args := make([]any, 0, 2*per)
+				b.WriteString("INSERT INTO authkit_client_assertions (hash, client_id, expires_at) VALUES ")
+				for j := i; j < i+per; j++ {
+					if j > i {
+						b.WriteString(", ")
+					}
+					b.WriteString("(?, 'app', ?)")
+					hj := sha256.Sum256(fmt.Append(nil, "assertion-", j))
+					args = append(args, hj[:], 1700000000600000+j)
+				}
+				if _, err := db.ExecContext(ctx, b.String(), args...); err != nil {
+					t.Fatalf("populating: %v", err)
+				}
+			}
+			analyze := "ANALYZE TABLE authkit_revocation_log, authkit_revocations, authkit_clients, authkit_client_assertions"
 			if c.driver == "sqlite" {
 				analyze = "ANALYZE"
 			}
@@ -333,6 +382,7 @@ func TestExplainFeedPoll(t *testing.T) {
 				t.Fatal(err)
 			}
 			rows.Close()
+			cl := s.q.clients
 			for _, p := range []struct {
 				name  string
 				query string
@@ -358,6 +408,11 @@ func TestExplainFeedPoll(t *testing.T) {
 				{"IsRevoked", s.q.isRevoked, []any{"user-78", "key-78", now, "user-78", "key-2078", now, "user-78", now, now}, func(plan [][]string) bool {
 					return onlyPrimaryKeyRows(plan, c.driver, "authkit_revocations", 4)
 				}},
+				// Client assertions: their cleanup walks the expires_at
+				// index (on MySQL a DELETE … ORDER BY … LIMIT, one range).
+				{"DeleteExpiredAuthorizationCodes/assertions", cl.gcAssertions, []any{1700000000600000 + 50, 1000}, func(plan [][]string) bool {
+					return readsBy(plan, c.driver, "authkit_client_assertions_expires_idx")
+				}},
 			} {
 				explain := "EXPLAIN "
 				if c.driver == "sqlite" {
@@ -366,6 +421,42 @@ func TestExplainFeedPoll(t *testing.T) {
 				plan := explainRows(t, db, ctx, explain+p.query, p.args...)
 				if !p.want(plan) {
 					t.Errorf("%s: the plan is not a primary-key lookup or range:\n%v", p.name, plan)
+				} else {
+					t.Logf("%s: %v", p.name, plan)
+				}
+			}
+			// UseClientAssertion's statements but the INSERT itself (whose
+			// conflict the primary key arbitrates): MySQL's DELETE of an
+			// expired record is a primary-key read; SQLite's INSERT …
+			// SELECT reads the client by its key, and DeleteClient deletes
+			// the client's records through the client_id index.
+			h := sha256.Sum256([]byte("assertion-77"))
+			var extra []struct {
+				name, query, index string
+				args               []any
+			}
+			if c.driver == "mysql" {
+				extra = append(extra, struct {
+					name, query, index string
+					args               []any
+				}{"UseClientAssertion/drop an expired record", cl.dropExpiredAssertion, "PRIMARY", []any{h[:], now}})
+			} else {
+				extra = append(extra, struct {
+					name, query, index string
+					args               []any
+				}{"UseClientAssertion", cl.useAssertion, "sqlite_autoindex_authkit_clients_1", []any{h[:], "app", now + 60000000, "app", now}},
+					struct {
+						name, query, index string
+						args               []any
+					}{"DeleteClient/assertions", cl.deleteAssertions, "authkit_client_assertions_client_idx", []any{"app"}})
+			}
+			for _, p := range extra {
+				explain := "EXPLAIN "
+				if c.driver == "sqlite" {
+					explain = "EXPLAIN QUERY PLAN "
+				}
+				if plan := explainRows(t, db, ctx, explain+p.query, p.args...); !readsBy(plan, c.driver, p.index) {
+					t.Errorf("%s does not read through %s (or scans a whole table):\n%v", p.name, p.index, plan)
 				} else {
 					t.Logf("%s: %v", p.name, plan)
 				}
@@ -445,4 +536,28 @@ func explainRows(t *testing.T, db *sqlx.DB, ctx context.Context, query string, a
 		t.Fatal(err)
 	}
 	return out
+}
+
+// readsBy reports whether the rows of a MySQL EXPLAIN or a SQLite EXPLAIN
+// QUERY PLAN read some table through index and no table whole: on MySQL,
+// no row of type ALL but over a derived table, and a row whose key is
+// index; on SQLite, no SCAN, and a SEARCH … USING [COVERING] INDEX index.
+func readsBy(plan [][]string, driver, index string) bool {
+	found := false
+	for _, row := range plan {
+		if driver == "sqlite" {
+			detail := row[len(row)-1]
+			if strings.HasPrefix(detail, "SCAN ") && detail != "SCAN CONSTANT ROW" {
+				return false
+			}
+			found = found || (strings.HasPrefix(detail, "SEARCH ") && strings.Contains(detail, " INDEX "+index+" "))
+			continue
+		}
+		// id, select_type, table, [partitions,] type, possible_keys, key, …
+		if slices.Contains(row, "ALL") && !slices.ContainsFunc(row, func(v string) bool { return strings.HasPrefix(v, "<derived") }) {
+			return false
+		}
+		found = found || slices.Contains(row, index)
+	}
+	return found
 }
