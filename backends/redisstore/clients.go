@@ -14,7 +14,10 @@ import (
 	"github.com/authkit-go/authkit"
 )
 
-var _ authkit.ClientStore = (*Store)(nil)
+var (
+	_ authkit.ClientStore          = (*Store)(nil)
+	_ authkit.ClientAssertionStore = (*Store)(nil)
+)
 
 // OAuth 2.0 clients and authorization codes (authkit.ClientStore).
 //
@@ -23,6 +26,7 @@ var _ authkit.ClientStore = (*Store)(nil)
 //	P codel:<hash>              STRING locator: nonce + client ID
 //	P cls                       ZSET   the client IDs, by CreatedAt
 //	P gc:code:{N}               ZSET   GC index of the codes, by ExpiresAt
+//	P ca:{c<id>}:<hash>         STRING a client assertion client id used: nonce + expiresAt (µs); native TTL
 //
 // A code lives in its client's slot, so that one script checks that the
 // client still exists and redeems the code atomically. The code keeps the
@@ -56,6 +60,10 @@ func (k keyspace) code(clientID, hid string) string { return k.codePrefix(client
 
 func (k keyspace) codeLocator(hid string) string { return k.p + "codel:" + hid }
 
+func (k keyspace) clientAssertion(clientID, hid string) string {
+	return k.p + "ca:" + clientTag(clientID) + ":" + hid
+}
+
 // gcCode is the GC index kind of authorization codes.
 const gcCode = "code"
 
@@ -63,19 +71,16 @@ const gcCode = "code"
 // ID + ":" + its hash ID.
 func gcCodeMember(clientID, hid string) string { return "c" + enc(clientID) + ":" + hid }
 
-// Limits of fields clients.go leaves open, in bytes and entries.
-const (
-	// maxGrantTypes bounds Client.GrantTypes.
-	maxGrantTypes = 16
-	// maxClaimsLen bounds AuthorizationCode.Claims.
-	maxClaimsLen = 64 << 10
-)
-
 // clientMetaVersion starts a client's metadata blob.
 const clientMetaVersion = 1
 
-// codeMetaVersion starts a code's metadata blob.
-const codeMetaVersion = 1
+// codeMetaVersion starts a code's metadata blob: version 2 adds the
+// code's SessionTTL and AccessTTL; a version 1 blob (written before them)
+// reads with both zero.
+const (
+	codeMetaVersion1 = 1
+	codeMetaVersion  = 2
+)
 
 // ---- validation ----
 
@@ -83,84 +88,23 @@ func badField(op, format string, args ...any) error {
 	return fmt.Errorf("redisstore: %s: %w: %s", op, authkit.ErrInvalidRequest, fmt.Sprintf(format, args...))
 }
 
-// validClientID reports whether id is 1 to MaxClientIDLen bytes of visible
-// ASCII.
-func validClientID(id string) bool {
-	if len(id) == 0 || len(id) > authkit.MaxClientIDLen {
-		return false
-	}
-	for i := 0; i < len(id); i++ {
-		if id[i] < 0x21 || id[i] > 0x7e {
-			return false
-		}
-	}
-	return true
-}
-
-func checkClientID(op, id string) error {
-	if !validClientID(id) {
-		return badField(op, "client ID must be 1 to %d bytes of visible ASCII (%d bytes given)", authkit.MaxClientIDLen, len(id))
-	}
-	return nil
-}
-
-// checkList bounds a list of strings: at most n entries of 1 to each
-// bytes.
-func checkList(op, what string, list []string, n, each int) error {
-	if len(list) > n {
-		return badField(op, "%d %s, over the limit of %d", len(list), what, n)
-	}
-	for _, v := range list {
-		if len(v) == 0 || len(v) > each {
-			return badField(op, "one of the %s is %d bytes (1 to %d)", what, len(v), each)
-		}
-	}
-	return nil
-}
-
+// checkClient enforces authkit.ValidateClient.
 func checkClient(op string, c authkit.Client) error {
-	if err := checkClientID(op, c.ID); err != nil {
-		return err
-	}
-	if len(c.Name) > authkit.MaxClientNameLen {
-		return badField(op, "name is %d bytes, over the limit of %d", len(c.Name), authkit.MaxClientNameLen)
-	}
-	if len(c.JWKS) > authkit.MaxClientJWKSLen {
-		return badField(op, "JWKS is %d bytes, over the limit of %d", len(c.JWKS), authkit.MaxClientJWKSLen)
-	}
-	if err := checkList(op, "grant types", c.GrantTypes, maxGrantTypes, authkit.MaxScopeLen); err != nil {
-		return err
-	}
-	if err := checkList(op, "scopes", c.Scopes, authkit.MaxClientScopes, authkit.MaxScopeLen); err != nil {
-		return err
-	}
-	if err := checkList(op, "redirect URIs", c.RedirectURIs, authkit.MaxRedirectURIs, authkit.MaxRedirectURILen); err != nil {
-		return err
-	}
-	if c.AccessTTL < 0 || c.RefreshTTL < 0 {
-		return badField(op, "AccessTTL and RefreshTTL must not be negative")
+	if err := authkit.ValidateClient(c); err != nil {
+		return fmt.Errorf("redisstore: %s: %w", op, err)
 	}
 	return nil
 }
 
+// checkCode enforces authkit.ValidateAuthorizationCode and, on top, the
+// store's own bounds of the subject (MaxKeyLen) and the session ID
+// (MaxIDLen).
 func checkCode(op string, code authkit.AuthorizationCode) error {
-	if err := checkClientID(op, code.ClientID); err != nil {
-		return err
-	}
-	if len(code.RedirectURI) > authkit.MaxRedirectURILen {
-		return badField(op, "redirect URI is %d bytes, over the limit of %d", len(code.RedirectURI), authkit.MaxRedirectURILen)
+	if err := authkit.ValidateAuthorizationCode(code); err != nil {
+		return fmt.Errorf("redisstore: %s: %w", op, err)
 	}
 	if len(code.Subject) > MaxKeyLen {
 		return badField(op, "subject is %d bytes, over the limit of %d", len(code.Subject), MaxKeyLen)
-	}
-	if err := checkList(op, "scopes", code.Scopes, authkit.MaxClientScopes, authkit.MaxScopeLen); err != nil {
-		return err
-	}
-	if len(code.Challenge) > authkit.MaxCodeChallengeLen {
-		return badField(op, "code challenge is %d bytes, over the limit of %d", len(code.Challenge), authkit.MaxCodeChallengeLen)
-	}
-	if len(code.Claims) > maxClaimsLen {
-		return badField(op, "claims are %d bytes, over the limit of %d", len(code.Claims), maxClaimsLen)
 	}
 	if len(code.SessionID) > MaxIDLen {
 		return badField(op, "session ID is %d bytes, over the limit of %d", len(code.SessionID), MaxIDLen)
@@ -243,6 +187,8 @@ func encodeCodeMeta(code authkit.AuthorizationCode) string {
 	b = appendStrList(b, code.Scopes)
 	b = appendStr(b, code.Challenge)
 	b = appendStr(b, string(code.Claims))
+	b = appendStr(b, strconv.FormatInt(int64(code.SessionTTL), 10))
+	b = appendStr(b, strconv.FormatInt(int64(code.AccessTTL), 10))
 	return string(b)
 }
 
@@ -257,15 +203,27 @@ func decodeCode(h authkit.TokenHash, clientID string, f []any) (authkit.Authoriz
 	}
 	c := authkit.AuthorizationCode{Hash: h, ClientID: clientID, RedirectURI: str(f[0]), Subject: str(f[1]), SessionID: str(f[6])}
 	m := str(f[2])
-	if m == "" || m[0] != codeMetaVersion {
+	if m == "" || (m[0] != codeMetaVersion && m[0] != codeMetaVersion1) {
 		return authkit.AuthorizationCode{}, errCorrupt
 	}
 	r := reader{b: []byte(m[1:])}
 	c.Scopes = r.strList()
 	c.Challenge = r.str()
 	c.Claims = r.bytes()
+	var sessionTTL, accessTTL string
+	if m[0] == codeMetaVersion {
+		sessionTTL, accessTTL = r.str(), r.str()
+	}
 	if err := r.done(); err != nil {
 		return authkit.AuthorizationCode{}, err
+	}
+	if m[0] == codeMetaVersion {
+		st, err1 := strconv.ParseInt(sessionTTL, 10, 64)
+		at, err2 := strconv.ParseInt(accessTTL, 10, 64)
+		if err1 != nil || err2 != nil || st < 0 || at < 0 {
+			return authkit.AuthorizationCode{}, errCorrupt
+		}
+		c.SessionTTL, c.AccessTTL = time.Duration(st), time.Duration(at)
 	}
 	var err error
 	for _, t := range []struct {
@@ -415,6 +373,23 @@ end
 return {'later', ex}
 `)
 
+// useAssertionScript records a used client assertion. KEYS: the client,
+// the assertion record (one slot: the client's tag). ARGV: nonce,
+// now, expiresAt (µs), pxat. Returns "ok" (recorded, or recorded already
+// by this call: a resend), "ru" (a record live at now) or "nf" (no such
+// client). A record whose expiresAt is at or before now is absent, and is
+// replaced.
+var useAssertionScript = redis.NewScript(luaHelpers + `
+if redis.call('HEXISTS', KEYS[1], 'cn') == 0 then return 'nf' end
+local v = redis.call('GET', KEYS[2])
+if v ~= false then
+  if string.sub(v, 1, ` + nonceLenLua + `) == ARGV[1] then return 'ok' end
+  if us(ARGV[2]) < us(string.sub(v, ` + nonceLenLua + ` + 1)) then return 'ru' end
+end
+redis.call('SET', KEYS[2], ARGV[1] .. ARGV[3], 'PXAT', ARGV[4])
+return 'ok'
+`)
+
 // ---- clients ----
 
 var errDuplicateClient = fmt.Errorf("%w: client ID already stored", authkit.ErrConflict)
@@ -463,7 +438,7 @@ func (s *Store) GetClient(ctx context.Context, id string) (authkit.Client, error
 	if err := ctx.Err(); err != nil {
 		return authkit.Client{}, deadCtx(op, err)
 	}
-	if !validClientID(id) {
+	if !authkit.ValidClientID(id) {
 		return authkit.Client{}, outcome(op, authkit.ErrNotFound) // never stored
 	}
 	ctx, cancel := s.callCtx(ctx)
@@ -505,7 +480,7 @@ func (s *Store) ListClients(ctx context.Context) ([]authkit.Client, error) {
 	cmds := make([]*redis.SliceCmd, len(ids))
 	err = s.exec(ctx, func(b *batch) {
 		for i, id := range ids {
-			if validClientID(id) {
+			if authkit.ValidClientID(id) {
 				cmds[i] = b.pipe.HMGet(ctx, s.k.client(id), clientFields...)
 			}
 		}
@@ -557,7 +532,7 @@ func (s *Store) unindexClients(ctx context.Context, ids []string) {
 	created := make([]*redis.StringCmd, len(ids))
 	_ = s.exec(ctx, func(b *batch) {
 		for i, id := range ids {
-			if validClientID(id) {
+			if authkit.ValidClientID(id) {
 				created[i] = b.pipe.HGet(ctx, s.k.client(id), "ca")
 			}
 		}
@@ -583,7 +558,7 @@ func (s *Store) SetClientSecret(ctx context.Context, id string, h authkit.TokenH
 	if err := ctx.Err(); err != nil {
 		return deadCtx(op, err)
 	}
-	if !validClientID(id) {
+	if !authkit.ValidClientID(id) {
 		return outcome(op, authkit.ErrNotFound)
 	}
 	ctx, cancel := s.callCtx(ctx)
@@ -608,7 +583,7 @@ func (s *Store) DeleteClient(ctx context.Context, id string) error {
 	if err := ctx.Err(); err != nil {
 		return deadCtx(op, err)
 	}
-	if !validClientID(id) {
+	if !authkit.ValidClientID(id) {
 		return outcome(op, authkit.ErrNotFound)
 	}
 	ctx, cancel := s.callCtx(ctx)
@@ -893,4 +868,50 @@ func cutLast(s string) (before, after string, ok bool) {
 		}
 	}
 	return s, "", false
+}
+
+// ---- client assertions ----
+
+// UseClientAssertion implements authkit.ClientAssertionStore: one script
+// on the client's slot (standalone, Cluster or ring alike) checks that the
+// client exists and, unless a record live at now is there, records the
+// assertion with a native expiry at expiresAt plus the expiry margin, as
+// one atomic step; a resend of the same call after a lost reply is
+// recognised by its nonce and answers nil again. Records are not indexed:
+// their TTL removes them, so DeleteExpiredAuthorizationCodes has nothing
+// to do for them. A record outlives DeleteClient until its expiry (a
+// client registered again under the same ID cannot replay the old
+// client's assertions). A client ID that is not valid
+// (authkit.ValidClientID) names no client: ErrNotFound. An expiresAt at or
+// before now is refused with an error matching authkit.ErrInvalidRequest
+// and records nothing: the assertion has expired, and a store that
+// answered nil would let it pass.
+func (s *Store) UseClientAssertion(ctx context.Context, clientID string, h authkit.TokenHash, expiresAt, now time.Time) error {
+	const op = "UseClientAssertion"
+	if err := ctx.Err(); err != nil {
+		return deadCtx(op, err)
+	}
+	if !authkit.ValidClientID(clientID) {
+		return outcome(op, authkit.ErrNotFound) // never stored
+	}
+	if micros(expiresAt) <= micros(now) {
+		return badField(op, "the assertion expires at %s, not after now (%s)",
+			expiresAt.UTC().Format(time.RFC3339Nano), now.UTC().Format(time.RFC3339Nano))
+	}
+	ctx, cancel := s.callCtx(ctx)
+	defer cancel()
+	res, err := s.run(ctx, useAssertionScript, []string{s.k.client(clientID), s.k.clientAssertion(clientID, hashID(h))},
+		newNonce(), fmtTime(now), fmtTime(expiresAt), pxat(expiresAt, s.cfg.margin))
+	if err != nil {
+		return s.fail(ctx, op, err)
+	}
+	switch res {
+	case "ok":
+		return nil
+	case "ru":
+		return outcome(op, fmt.Errorf("%w: client assertion already used", authkit.ErrTokenReused))
+	case "nf":
+		return outcome(op, authkit.ErrNotFound)
+	}
+	return corrupt(op, errCorrupt)
 }
