@@ -11,6 +11,8 @@ import (
 	"github.com/authkit-go/authkit"
 	"github.com/authkit-go/authkit/adapters/httpauth"
 	"github.com/authkit-go/authkit/verifier"
+	"golang.org/x/oauth2"
+	"golang.org/x/oauth2/clientcredentials"
 )
 
 // The answers the scenarios expect, spelled out (RFC 6750 §3, RFC 6749
@@ -65,6 +67,7 @@ var scenarios = []scenario{
 	{"methods", methods},
 	{"store down", storeDown},
 	{"client authentication", clientAuthentication},
+	{"OAuth 2.0 clients (golang.org/x/oauth2)", oauth2Clients},
 }
 
 func noCredential(c *client) {
@@ -575,4 +578,100 @@ func clientAuthentication(c *client) {
 		`{"error":"unauthorized_client","error_description":"the token was not issued to this client"}`)
 	c.expectStatus(c.form(Prefix+"/revoke", []string{"token", tk.AccessToken}, svc...), 200, "")
 	c.expect(c.get(MePath, bearer(tk.AccessToken)...), 401, challengeRevoked, bodyRevoked)
+}
+
+// Redirect URI and PKCE verifier of the oauth2Clients scenario (fixed, so
+// that the transcript is the same in every run).
+const (
+	appRedirect  = "https://app.example/cb"
+	codeVerifier = "authkit-httpsuite-pkce-verifier-0123456789-abcdefghijkl"
+)
+
+// oauth2Clients: clients no one here wrote — golang.org/x/oauth2's
+// clientcredentials package and its authorization-code flow with PKCE
+// (AuthCodeURL with S256ChallengeOption, Exchange with the verifier) —
+// against the mounted endpoints; then a code's second use is refused and
+// revokes what the first issued.
+func oauth2Clients(c *client) {
+	ctx := context.WithValue(context.Background(), oauth2.HTTPClient, c.f.srv.Client())
+	secret, hash, err := c.f.env.Issuer.NewClientSecret()
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	c.m.name("client_secret", secret)
+	for _, cl := range []authkit.Client{
+		{ID: "svc", Name: "Service", SecretHash: hash, GrantTypes: []string{authkit.GrantClientCredentials}, Scopes: []string{ReadScope}, CreatedAt: start},
+		{ID: "app", Name: "The App", GrantTypes: []string{authkit.GrantAuthorizationCode, authkit.GrantRefreshToken}, Scopes: []string{ReadScope, AdminScope},
+			RedirectURIs: []string{appRedirect}, CreatedAt: start},
+	} {
+		if err := c.f.env.Clients.CreateClient(ctx, cl); err != nil {
+			c.t.Fatal(err)
+		}
+	}
+	c.note("clients svc (confidential: client_credentials, scope read) and app (public: authorization_code, refresh_token, scopes read admin, redirect %s) are registered", appRedirect)
+
+	cc := clientcredentials.Config{ClientID: "svc", ClientSecret: secret, TokenURL: c.f.srv.URL + Prefix + "/token", Scopes: []string{ReadScope}}
+	tok, err := cc.Token(ctx)
+	if err != nil {
+		c.t.Fatalf("clientcredentials: %v", err)
+	}
+	if tok.RefreshToken != "" || tok.Extra("scope") != ReadScope || tok.Type() != "Bearer" {
+		c.t.Errorf("clientcredentials token %+v: want scope read and no refresh token", tok)
+	}
+	c.note("golang.org/x/oauth2/clientcredentials got an access token for svc")
+	c.m.name("access_token", tok.AccessToken)
+	c.expect(c.get(MePath, bearer(tok.AccessToken)...), 200, "", `{"subject":"svc","method":"jwt","scopes":["read"]}`)
+
+	conf := oauth2.Config{
+		ClientID:    "app",
+		RedirectURL: appRedirect,
+		Scopes:      []string{ReadScope},
+		Endpoint: oauth2.Endpoint{
+			AuthURL:   c.f.srv.URL + Prefix + "/authorize",
+			TokenURL:  c.f.srv.URL + Prefix + "/token",
+			AuthStyle: oauth2.AuthStyleInParams,
+		},
+	}
+	authURL, err := url.Parse(conf.AuthCodeURL("st-1", oauth2.S256ChallengeOption(codeVerifier)))
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	page := authURL.Path + "?" + authURL.RawQuery
+	c.expectStatus(c.get(page), 200, "")
+	login := c.do(http.MethodPost, page, url.Values{"username": {"alice"}, "password": {users["alice"]}}.Encode(), "Content-Type", formType)
+	c.expectStatus(login, http.StatusSeeOther, "")
+	loc, err := url.Parse(login.header.Get("Location"))
+	if err != nil || !strings.HasPrefix(loc.String(), appRedirect+"?") {
+		c.t.Fatalf("redirect %q: want %s with a code", login.header.Get("Location"), appRedirect)
+	}
+	q := loc.Query()
+	if q.Get("state") != "st-1" || q.Get("iss") != issuerURL || q.Get("code") == "" {
+		c.t.Fatalf("redirect query %v: want the code, state st-1 and iss %s", q, issuerURL)
+	}
+	code := q.Get("code")
+	at, err := conf.Exchange(ctx, code, oauth2.VerifierOption(codeVerifier))
+	if err != nil {
+		c.t.Fatalf("Exchange: %v", err)
+	}
+	if at.RefreshToken == "" || at.Extra("scope") != ReadScope {
+		c.t.Errorf("Exchange: %+v scope %v, want a refresh token and scope read", at, at.Extra("scope"))
+	}
+	c.note("golang.org/x/oauth2 exchanged the code with its PKCE verifier")
+	c.m.name("access_token", at.AccessToken)
+	c.m.name("refresh_token", at.RefreshToken)
+	c.expect(c.get(MePath, bearer(at.AccessToken)...), 200, "", `{"subject":"alice","method":"jwt","scopes":["read"]}`)
+
+	// The code again: refused, and the session it started is revoked.
+	c.expect(c.form(Prefix+"/token", []string{"grant_type", "authorization_code", "code", code, "redirect_uri", appRedirect,
+		"code_verifier", codeVerifier, "client_id", "app"}), 400, "",
+		`{"error":"invalid_grant","error_description":"the authorization code is invalid, expired or used, or was issued to another client, redirect URI or code challenge"}`)
+	c.expect(c.get(MePath, bearer(at.AccessToken)...), 401, challengeRevoked, bodyRevoked)
+	c.expect(c.form(Prefix+"/token", []string{"grant_type", "refresh_token", "refresh_token", at.RefreshToken, "client_id", "app"}), 400, "", bodyBadGrant)
+
+	// A redirect URI that is not registered is never redirected to.
+	bad := strings.Replace(page, url.QueryEscape(appRedirect), url.QueryEscape(appRedirect+"/evil"), 1)
+	c.expect(c.get(bad), 400, "", `{"error":"invalid_request","error_description":"redirect_uri is missing or is not one registered for the client"}`)
+	// The user denies.
+	r := c.do(http.MethodPost, page, "deny=1", "Content-Type", formType)
+	c.expectStatus(r, http.StatusSeeOther, "")
 }

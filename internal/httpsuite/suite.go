@@ -20,7 +20,8 @@
 // httptest server and checks each answer against explicit expectations:
 // status, WWW-Authenticate and the JSON body. It also records every
 // exchange — request, status, the headers Allow, Cache-Control,
-// Content-Type, ETag, Pragma, Retry-After and WWW-Authenticate, and the
+// Content-Type, ETag, Location, Pragma, Retry-After, WWW-Authenticate and
+// X-Frame-Options, and the
 // body, with random values (tokens, IDs) replaced by stable labels — and
 // compares the record with testdata/transcript.golden, which holds what
 // the net/http mounting answers. Since all four mountings are held to the
@@ -41,8 +42,10 @@ import (
 	"crypto/subtle"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -58,7 +61,7 @@ import (
 // The paths every mounting serves. Mount must wire them exactly so.
 const (
 	// Prefix is where Env.Handler's endpoints are mounted: /auth/token,
-	// /auth/revoke, /auth/introspect, /auth/.well-known/jwks.json,
+	// /auth/authorize, /auth/revoke, /auth/introspect, /auth/.well-known/jwks.json,
 	// /auth/logout-all, /auth/sessions, /auth/sessions/{id},
 	// /auth/api-tokens and /auth/api-tokens/{id}, every method of them
 	// reaching the handler (it answers 405 itself).
@@ -211,11 +214,41 @@ func newWorld(t testing.TB, clk *clock, store authkit.Store, clients authkit.Cli
 		httpauth.WithPasswordGrant(checkPassword),
 		httpauth.WithAllowedScopes(ReadScope, AdminScope, httpauth.IntrospectScope),
 		httpauth.WithClock(clk.now),
-		httpauth.WithClientStore(clients))
+		httpauth.WithClientStore(clients),
+		httpauth.WithAuthorizationCode(http.HandlerFunc(loginPage)))
 	if err != nil {
 		t.Fatal(err)
 	}
 	return Env{Auth: auth, Handler: h, Issuer: iss, Clients: clients, Me: http.HandlerFunc(serveMe)}
+}
+
+// loginPage is the suite's login-and-consent page of the authorization
+// endpoint: GET shows it (text), POST logs in with the users' passwords and
+// approves the request (scope read at most), or denies it when the form
+// says deny.
+func loginPage(w http.ResponseWriter, r *http.Request) {
+	a, ok := httpauth.AuthorizationRequestFrom(r.Context())
+	if !ok {
+		http.Error(w, "no authorization request", http.StatusInternalServerError)
+		return
+	}
+	if r.Method != http.MethodPost {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		fmt.Fprintf(w, "log in to %s for [%s]\n", a.Client.Name, strings.Join(a.Scopes, " "))
+		return
+	}
+	if r.PostFormValue("deny") != "" {
+		_ = a.Deny(w, r)
+		return
+	}
+	subject, err := checkPassword(r.Context(), r.PostFormValue("username"), r.PostFormValue("password"))
+	if err != nil {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.WriteHeader(http.StatusUnauthorized)
+		fmt.Fprintln(w, "wrong username or password")
+		return
+	}
+	_ = a.Approve(w, r, httpauth.Login{Subject: subject, Scopes: []string{ReadScope}})
 }
 
 func newFixture(t *testing.T, mount Mount) *fixture {

@@ -23,7 +23,7 @@ var golden string
 // recordedHeaders are the response headers a transcript holds, besides the
 // status and the body. Date, Content-Length and the like are left out: they
 // belong to the server, not to authkit.
-var recordedHeaders = []string{"Allow", "Cache-Control", "Content-Type", "ETag", "Pragma", "Retry-After", "WWW-Authenticate"}
+var recordedHeaders = []string{"Allow", "Cache-Control", "Content-Type", "ETag", "Location", "Pragma", "Retry-After", "WWW-Authenticate", "X-Frame-Options"}
 
 // dynamicKeys are the JSON members whose string values are random (tokens
 // and IDs). A transcript shows each such value as a label, "<key#n>", the
@@ -34,8 +34,8 @@ var dynamicKeys = map[string]bool{"access_token": true, "refresh_token": true, "
 
 // Entry is the record of one scenario: its name and its exchanges, each a
 // request ("> " lines) and its response ("< " lines: status, the headers
-// Allow, Cache-Control, Content-Type, ETag, Pragma, Retry-After and
-// WWW-Authenticate, and the body).
+// Allow, Cache-Control, Content-Type, ETag, Location, Pragma, Retry-After,
+// WWW-Authenticate and X-Frame-Options, and the body).
 type Entry struct {
 	Name string
 	Text string
@@ -214,7 +214,10 @@ func (c *client) do(method, path, body string, hdr ...string) response {
 	if body != "" {
 		fmt.Fprintf(&c.log, "> %s\n", shorten(c.m.apply(body)))
 	}
-	res, err := c.f.srv.Client().Do(req)
+	hc := *c.f.srv.Client()
+	// A redirect is part of the transcript, never followed.
+	hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	res, err := hc.Do(req)
 	if err != nil {
 		c.t.Fatal(err)
 	}
@@ -224,6 +227,10 @@ func (c *client) do(method, path, body string, hdr ...string) response {
 		c.t.Fatal(err)
 	}
 	c.m.learn(b)
+	if u, err := url.Parse(res.Header.Get("Location")); err == nil {
+		// An authorization code travels in a redirect, not a body.
+		c.m.name("code", u.Query().Get("code"))
+	}
 	fmt.Fprintf(&c.log, "< %d\n", res.StatusCode)
 	for _, name := range recordedHeaders {
 		for _, v := range res.Header.Values(name) {
