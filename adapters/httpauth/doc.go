@@ -66,11 +66,14 @@
 //     [WithPasswordGrant]; throttled, see [WithThrottlePolicy]; scopes per
 //     [WithScopePolicy]) and grant_type=refresh_token (optional scope narrows
 //     the new access token, RFC 6749 §6); with [WithClientStore] also
-//     grant_type=client_credentials. Bodies are form-encoded or, as an
+//     grant_type=client_credentials, and with [WithAuthorizationCode]
+//     grant_type=authorization_code. Bodies are form-encoded or, as an
 //     extension, a JSON object of strings. Without WithClientStore, client
 //     credentials, if sent, are ignored: the clients are public first-party
 //     clients, and an unauthenticated client_id is never written into a
 //     token (see Client authentication below).
+//   - GET and POST /authorize (RFC 6749 §4.1, only with
+//     [WithAuthorizationCode]): see Authorization code below.
 //   - POST /revoke (RFC 7009): any token kind; 200 for unknown tokens.
 //   - POST /introspect (RFC 7662): the caller must pass
 //     [WithIntrospectionRule] (default: scope "introspect"); any inactive
@@ -178,8 +181,41 @@
 //     introspect (invalid_client). With no client credentials the caller
 //     authenticates as before.
 //
-// private_key_jwt (RFC 7523) is not supported yet: a client registered
-// with a JWKS and no secret cannot authenticate.
+// # Authorization code
+//
+// [WithAuthorizationCode] adds the authorization-code grant with PKCE
+// (RFC 6749 §4.1, RFC 7636, as RFC 9700 §2.1.1 requires it) for clients
+// whose GrantTypes hold authkit.GrantAuthorizationCode, public or
+// confidential. GET /authorize checks, in this order: client_id names a
+// registered client and redirect_uri is byte for byte one of its
+// RedirectURIs (otherwise 400 invalid_request and no redirect, RFC 6749
+// §4.1.2.1); then state (required, 1 to 1024 printable ASCII characters),
+// response_type=code, the client's grant, code_challenge (43 to 128
+// characters) with code_challenge_method=S256 (plain and a missing method
+// are refused), and scope (each among the client's) — any of these fails
+// with a redirect to the client carrying error, error_description, state
+// and iss. A valid request reaches the application's login-and-consent
+// handler with an [AuthorizationRequest] in its context; the handler
+// renders its page (its form posts back to the same URL, whose query is
+// validated again) and ends with [AuthorizationRequest.Approve] — a code
+// redirected to the client with state and iss (RFC 9207) — or
+// [AuthorizationRequest.Deny] (access_denied). A parameter given twice,
+// or a query over 8 KiB, is 400. Every answer carries no-store,
+// Referrer-Policy no-referrer and frame-ancestors 'none'.
+//
+// At the token endpoint, grant_type=authorization_code takes code,
+// redirect_uri and code_verifier (all required) and the client: a public
+// client's client_id, a confidential client's authentication. The code is
+// redeemed once, atomically, and only then compared with the request: a
+// client, redirect URI or verifier (SHA-256, compared in constant time)
+// other than the authorization request's is invalid_grant and burns the
+// code. The
+// tokens carry the scopes, claims and lifetimes of the Login given to
+// Approve (the client's AccessTTL and RefreshTTL shorten them further); a
+// client not allowed GrantRefreshToken gets no refresh token. A second
+// redemption is invalid_grant and revokes the session the first one
+// started, access tokens included, reported as authkit.EventReuseDetected
+// with Method [MethodAuthorizationCode]. The response sets no cookie.
 //
 // # Security
 //
