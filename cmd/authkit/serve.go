@@ -457,8 +457,10 @@ func (s *server) closeStore() {
 	}
 }
 
-// cleanupLoop deletes expired sessions, revocations and API tokens every
-// interval until ctx ends.
+// cleanupLoop deletes expired sessions, revocations and API tokens, and
+// the OAuth clients' expired authorization codes and client assertions
+// (the issuer cleans the ClientStore of its store, see
+// issuer.Issuer.Cleanup), every interval until ctx ends.
 func (s *server) cleanupLoop(ctx context.Context, every time.Duration) {
 	t := time.NewTicker(every)
 	defer t.Stop()
