@@ -10,6 +10,7 @@ import (
 	"io"
 	"net/netip"
 	"net/url"
+	"os"
 	"slices"
 	"strings"
 	"text/tabwriter"
@@ -61,11 +62,11 @@ func (f listFlag) Set(s string) error {
 }
 
 // clientsAddOnly are the flags that only "clients add" takes.
-var clientsAddOnly = []string{"id", "public", "grant", "grants", "scope", "redirect-uri", "access-ttl", "refresh-ttl"}
+var clientsAddOnly = []string{"id", "public", "jwks", "grant", "grants", "scope", "redirect-uri", "access-ttl", "refresh-ttl"}
 
 // clients runs "authkit clients add|list|show|remove|rotate-secret".
 func (c *cli) clients(ctx context.Context, args []string) error {
-	fs := c.newFlagSet("clients", `authkit clients add NAME [--id ID] [--public] [--grant TYPE]... [--scope S]...
+	fs := c.newFlagSet("clients", `authkit clients add NAME [--id ID] [--public | --jwks FILE] [--grant TYPE]... [--scope S]...
                        [--redirect-uri URI]... [--access-ttl D] [--refresh-ttl D] [--json] --store STORE
        authkit clients list|show ID|remove ID|rotate-secret ID [--json] --store STORE`, `
 Manage the OAuth 2.0 clients registered in a store: the same --store (or
@@ -76,9 +77,13 @@ first. The memory store is refused: it would end with this command.
                             URL-safe characters. A confidential client (the
                             default) gets a secret, printed once and never
                             stored (only its hash is); --public registers one
-                            without a secret, which must use PKCE.
+                            without a secret, which must use PKCE; --jwks FILE
+                            registers one that authenticates with a key instead
+                            (private_key_jwt, RFC 7523): FILE is a JWK set of its
+                            public keys, and it gets no secret.
   clients list              list the clients, oldest first.
-  clients show ID           print one client (never its secret or its hash).
+  clients show ID           print one client (never its secret or its hash;
+                            the kid and algorithm of each key of a key set).
   clients remove ID         delete a client; its authorization codes stop working.
   clients rotate-secret ID  replace a confidential client's secret; the old one
                             stops working at once. The new one is printed once.
@@ -89,6 +94,14 @@ Grant types: authorization_code, client_credentials, refresh_token, password
 needs at least one --redirect-uri, and refresh_token needs authorization_code
 or password.
 
+A --jwks FILE holds at most 64 KiB: a JWK set ({"keys":[…]}) of public keys
+only (RSA of at least 2048 bits with "alg" RS256…PS512, EC P-256/P-384/P-521,
+or Ed25519), with a "kid" on each key when there are several. A key with a
+private member (d, p, q, dp, dq, qi or k) is refused: the client keeps its
+private key. The set is stored as authkit re-encodes it (the public members,
+kid and alg of each key). To change the keys, remove the client and add it
+again with the same --id.
+
 Redirect URIs are compared byte for byte and must be absolute, without a
 fragment or user info: https://HOST/…; http:// only on a loopback IP literal
 (http://127.0.0.1:PORT/…, http://[::1]:PORT/…, RFC 8252 §7.3); or, for a native
@@ -96,12 +109,13 @@ app, a private-use scheme in reverse domain order (com.example.app:/cb, RFC 8252
 §7.1).
 
 --json prints JSON: for add and rotate-secret an object with "client_id" and
-"client_secret" (none for a public client); for list an array; for show an
-object.`)
+"client_secret" (none for a public client or one with --jwks); for list an
+array; for show an object.`)
 	store := addStoreFlags(fs, "", "the `STORE` holding the clients, as for serve --store (not memory)")
 	var grants, scopes, redirects []string
 	id := fs.String("id", "", "add: the client `ID` (default: 22 random URL-safe characters)")
 	public := fs.Bool("public", false, "add: a public client, without a secret (it must use PKCE)")
+	jwksFile := fs.String("jwks", "", "add: a JWK set `FILE` of the client's public keys: it authenticates with private_key_jwt and gets no secret")
 	fs.Var(listFlag{&grants}, "grant", "add: an allowed grant `TYPE` (repeatable)")
 	grantList := fs.String("grants", "", "add: allowed grant `TYPES`, comma-separated")
 	fs.Var(listFlag{&scopes}, "scope", "add: a `SCOPE` the client may be granted (repeatable)")
@@ -155,10 +169,20 @@ object.`)
 		} else if flagGiven(fs, "grants") {
 			return usagef("--grants: at least one value")
 		}
+		var jwks []byte
+		if flagGiven(fs, "jwks") {
+			if *public {
+				return usagef("--jwks and --public exclude each other: a client with a key set is confidential")
+			}
+			if jwks, err = readClientJWKS(*jwksFile); err != nil {
+				return err
+			}
+		}
 		newClient, err = buildClient(pos[0], *id, *public, grants, scopes, redirects, accessTTL, refreshTTL)
 		if err != nil {
 			return err
 		}
+		newClient.JWKS = jwks
 	}
 
 	spec, warning, err := store.resolve(c, fs)
@@ -199,6 +223,86 @@ object.`)
 	}
 }
 
+// readClientJWKS reads the --jwks file of "clients add": at most
+// authkit.MaxClientJWKSLen bytes, checked by checkClientJWKS. A file that
+// cannot be read is an error; one that holds no usable public key set, a
+// usage error.
+func readClientJWKS(path string) ([]byte, error) {
+	if path == "" {
+		return nil, usagef("--jwks needs a file name")
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("--jwks: %w", err)
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, authkit.MaxClientJWKSLen+1))
+	if err != nil {
+		return nil, fmt.Errorf("--jwks: %w", err)
+	}
+	doc, err := checkClientJWKS(data)
+	if err != nil {
+		return nil, usagef("--jwks %s: %v", quote(path), err)
+	}
+	return doc, nil
+}
+
+// privateJWKMembers are the JWK members that carry private or secret key
+// material (RFC 7518 §6.2.2, §6.3.2, §6.4.1; RFC 8037 §2).
+var privateJWKMembers = []string{"d", "p", "q", "dp", "dq", "qi", "oth", "k"}
+
+// checkClientJWKS checks a client's JWK set document: at most
+// authkit.MaxClientJWKSLen bytes, no key with a private member, and a set
+// package keys parses (keys.ParseJWKS, which refuses it whole for any bad
+// key) of public asymmetric keys only. It returns the set as keys
+// re-encodes it: the public members, kid and alg of each key.
+func checkClientJWKS(data []byte) ([]byte, error) {
+	if len(data) > authkit.MaxClientJWKSLen {
+		return nil, fmt.Errorf("more than %d bytes", authkit.MaxClientJWKSLen)
+	}
+	// Look for private members first, so that the message says what is
+	// wrong rather than what keys.ParseJWKS thinks of a private set.
+	var doc struct {
+		Keys []map[string]json.RawMessage `json:"keys"`
+	}
+	var top map[string]json.RawMessage
+	if json.Unmarshal(data, &top) != nil || json.Unmarshal(data, &doc) != nil {
+		return nil, errors.New(`not a JWK set ({"keys":[…]})`)
+	}
+	if _, ok := top["kty"]; ok {
+		for _, m := range privateJWKMembers {
+			if _, ok := top[m]; ok {
+				return nil, fmt.Errorf("a single JWK with the private member %q: give a JWK set of the client's public keys only, never a private or secret key", m)
+			}
+		}
+		return nil, errors.New(`a single JWK: give a JWK set ({"keys":[…]})`)
+	}
+	for i, k := range doc.Keys {
+		for _, m := range privateJWKMembers {
+			if _, ok := k[m]; ok {
+				return nil, fmt.Errorf("key #%d has the private member %q: give the client's public keys only, never a private or secret key", i, m)
+			}
+		}
+	}
+	set, err := keys.ParseJWKS(data)
+	if err != nil {
+		return nil, err
+	}
+	for _, k := range set.Keys() {
+		if k.Symmetric() || k.CanSign() {
+			return nil, fmt.Errorf("key %s is not a public key", quote(k.ID()))
+		}
+	}
+	out, err := set.JWKS()
+	if err != nil {
+		return nil, err
+	}
+	if len(out) > authkit.MaxClientJWKSLen {
+		return nil, fmt.Errorf("more than %d bytes once re-encoded", authkit.MaxClientJWKSLen)
+	}
+	return out, nil
+}
+
 // buildClient validates the arguments of "clients add" and returns the
 // client to register, without its secret. Every error is a usage error.
 func buildClient(name, id string, public bool, grants, scopes, redirects []string, accessTTL, refreshTTL time.Duration) (authkit.Client, error) {
@@ -206,11 +310,15 @@ func buildClient(name, id string, public bool, grants, scopes, redirects []strin
 		return authkit.Client{}, usagef("the client name %s", why)
 	}
 	if id == "" {
-		var b [generatedClientIDBytes]byte
-		if _, err := rand.Read(b[:]); err != nil {
-			return authkit.Client{}, fmt.Errorf("generating a client ID: %w", err)
+		// An ID that starts with '-' would read as a flag in "clients
+		// show ID" and the others: draw again (1 in 64).
+		for id == "" || id[0] == '-' {
+			var b [generatedClientIDBytes]byte
+			if _, err := rand.Read(b[:]); err != nil {
+				return authkit.Client{}, fmt.Errorf("generating a client ID: %w", err)
+			}
+			id = base64.RawURLEncoding.EncodeToString(b[:])
 		}
-		id = base64.RawURLEncoding.EncodeToString(b[:])
 	} else if why := validClientID(id); why != "" {
 		return authkit.Client{}, usagef("--id %s %s", quote(id), why)
 	}
@@ -453,6 +561,16 @@ type clientJSON struct {
 	RefreshTTL      string    `json:"refresh_ttl,omitempty"`
 	CreatedAt       time.Time `json:"created_at"`
 	SecretRotatedAt time.Time `json:"secret_rotated_at,omitzero"`
+	// Keys are the keys of the client's key set (private_key_jwt), none
+	// without one; KeysError says why a stored set is unusable.
+	Keys      []keyJSON `json:"keys,omitempty"`
+	KeysError string    `json:"keys_error,omitempty"`
+}
+
+// keyJSON is one key of a client's key set as show prints it.
+type keyJSON struct {
+	ID        string `json:"kid"`
+	Algorithm string `json:"alg"`
 }
 
 func toJSON(c authkit.Client) *clientJSON {
@@ -466,6 +584,16 @@ func toJSON(c authkit.Client) *clientJSON {
 	}
 	if c.RefreshTTL > 0 {
 		j.RefreshTTL = shortDuration(c.RefreshTTL)
+	}
+	if len(c.JWKS) > 0 {
+		set, err := keys.ParseJWKS(c.JWKS)
+		if err != nil {
+			j.KeysError = err.Error()
+		} else {
+			for _, k := range set.Keys() {
+				j.Keys = append(j.Keys, keyJSON{ID: k.ID(), Algorithm: string(k.Algorithm())})
+			}
+		}
 	}
 	return j
 }
@@ -524,11 +652,13 @@ func cell(s string) string {
 	return strings.NewReplacer("\n", `\n`, "\t", `\t`).Replace(safeText(s))
 }
 
-// add registers cl, with a new secret unless public, and prints it; the
-// secret only once, and only after the store has taken its hash.
+// add registers cl, with a new secret unless it is public or has a key
+// set, and prints it; the secret only once, and only after the store has
+// taken its hash.
 func (m clientManager) add(ctx context.Context, cl authkit.Client, public bool) error {
 	var secret string
-	if !public {
+	withSecret := !public && len(cl.JWKS) == 0
+	if withSecret {
 		iss, err := clientSecrets()
 		if err != nil {
 			return err
@@ -546,7 +676,7 @@ func (m clientManager) add(ctx context.Context, cl authkit.Client, public bool) 
 	}
 	fmt.Fprintf(m.out, "added client %s\n", cell(cl.Name))
 	m.printClient(cl)
-	if !public {
+	if withSecret {
 		fmt.Fprintf(m.out, "%-18s %s\n", "client_secret:", secret)
 		fmt.Fprintln(m.errOut, secretWarning)
 	}
@@ -607,6 +737,18 @@ func (m clientManager) printClient(cl authkit.Client) {
 	line("name", cell(j.Name))
 	line("type", j.Type)
 	line("authentication", j.Auth)
+	switch {
+	case j.KeysError != "":
+		line("keys", "unusable key set: "+cell(j.KeysError))
+	case len(j.Keys) > 0:
+		l := make([]string, 0, len(j.Keys))
+		for _, k := range j.Keys {
+			l = append(l, k.ID+" ("+k.Algorithm+")")
+		}
+		line("keys", cell(strings.Join(l, ", ")))
+	default:
+		line("keys", "(none)")
+	}
 	line("grant_types", list(j.GrantTypes))
 	line("scopes", list(j.Scopes))
 	line("redirect_uris", list(j.RedirectURIs))

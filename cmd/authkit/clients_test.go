@@ -132,8 +132,8 @@ func clientsLifecycle(t *testing.T, store string) {
 	r = clientsCLI(t, store, "add", "CLI tool", "--grants", "password,refresh_token")
 	r.must(t, exitOK, []string{"confidential", "password refresh_token"}, []string{"shown only this once"})
 	genID, genSecret := humanField(t, r.stdout, "client_id"), humanField(t, r.stdout, "client_secret")
-	if !regexp.MustCompile(`^[A-Za-z0-9_-]{22}$`).MatchString(genID) {
-		t.Errorf("generated client ID %q: want 22 URL-safe characters", genID)
+	if !regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_-]{21}$`).MatchString(genID) {
+		t.Errorf("generated client ID %q: want 22 URL-safe characters, not starting with '-'", genID)
 	}
 	secretOnce(t, r, genSecret)
 	if !iss.CheckClientSecret(getClient(t, store, genID), genSecret) {
@@ -458,5 +458,198 @@ func TestServeMetadata(t *testing.T) {
 	plain := startServe(t, "")
 	if r := plain.do(t, "GET", path, "", nil); r.status != http.StatusNotFound {
 		t.Errorf("default issuer: metadata answered %d", r.status)
+	}
+}
+
+// jwksFile writes a JWK set document for --jwks and returns its path.
+func jwksFile(t *testing.T, doc []byte) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "jwks.json")
+	if err := os.WriteFile(p, doc, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// kidKey is a fresh key of alg with the given kid.
+func kidKey(t *testing.T, alg keys.Algorithm, kid string) *keys.Key {
+	t.Helper()
+	g, err := keys.Generate(alg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc, err := g.MarshalJWK()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(doc, &m); err != nil {
+		t.Fatal(err)
+	}
+	m["kid"] = kid
+	if doc, err = json.Marshal(m); err != nil {
+		t.Fatal(err)
+	}
+	k, err := keys.ParseJWK(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
+
+// TestClientsJWKS registers clients that authenticate with private_key_jwt:
+// a key set instead of a secret, never a private key.
+func TestClientsJWKS(t *testing.T) {
+	t.Parallel()
+	store := migratedSQLite(t)
+	ec, ed := kidKey(t, keys.ES256, "ec-1"), kidKey(t, keys.EdDSA, "ed-1")
+	pub, err := keys.NewVerificationSet(ec.Public(), ed.Public())
+	if err != nil {
+		t.Fatal(err)
+	}
+	pubDoc, err := pub.JWKS()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A member keys ignores (x5t) is not stored: the set is re-encoded.
+	var withExtra map[string][]map[string]any
+	if err := json.Unmarshal(pubDoc, &withExtra); err != nil {
+		t.Fatal(err)
+	}
+	withExtra["keys"][0]["x5t"] = "c29tZXRoaW5n"
+	extraDoc, err := json.Marshal(withExtra)
+	if err != nil {
+		t.Fatal(err)
+	}
+	file := jwksFile(t, extraDoc)
+
+	// add --json: no secret, the keys listed.
+	r := clientsCLI(t, store, "add", "Signer", "--id", "signer", "--jwks", file, "--scope", "read", "--json")
+	r.must(t, exitOK, []string{`"authentication": "private_key_jwt"`, `"type": "confidential"`, `"kid": "ec-1"`, `"alg": "EdDSA"`}, nil)
+	noSecret(t, "add --jwks --json", r)
+	var added map[string]any
+	if err := json.Unmarshal([]byte(r.stdout), &added); err != nil {
+		t.Fatalf("add --json: %v\n%s", err, r.stdout)
+	}
+	if _, ok := added["client_secret"]; ok || added["client_id"] != "signer" {
+		t.Errorf("add --jwks --json: %s", r.stdout)
+	}
+	cl := getClient(t, store, "signer")
+	if !cl.SecretHash.IsZero() || cl.Public() || len(cl.JWKS) == 0 || strings.Join(cl.GrantTypes, " ") != "client_credentials" {
+		t.Errorf("stored client: %+v", cl)
+	}
+	if bytes.Contains(cl.JWKS, []byte("x5t")) {
+		t.Errorf("the stored key set was not re-encoded: %s", cl.JWKS)
+	}
+	set, err := keys.ParseJWKS(cl.JWKS)
+	if err != nil {
+		t.Fatalf("the stored key set does not parse: %v", err)
+	}
+	for _, k := range []*keys.Key{ec, ed} {
+		got, ok := set.Lookup(k.ID())
+		if !ok || got.CanSign() || got.Thumbprint() != k.Thumbprint() {
+			t.Errorf("stored key %s: present %v", k.ID(), ok)
+		}
+	}
+
+	// add, human: no secret line, no secret warning.
+	r = clientsCLI(t, store, "add", "Signer 2", "--id", "signer2", "--jwks", jwksFile(t, pubDoc))
+	r.must(t, exitOK, []string{"authentication:    private_key_jwt\n", "keys:              ec-1 (ES256), ed-1 (EdDSA)\n"}, nil)
+	noSecret(t, "add --jwks", r)
+	if strings.Contains(r.stdout, "client_secret") || strings.Contains(r.stderr, "shown only this once") {
+		t.Errorf("add --jwks printed a secret line or warning:\n%s\n%s", r.stdout, r.stderr)
+	}
+
+	// show prints the keys; a client with a secret has none.
+	clientsCLI(t, store, "show", "signer").must(t, exitOK, []string{"authentication:    private_key_jwt\n", "keys:              ec-1 (ES256), ed-1 (EdDSA)\n"}, nil)
+	r = clientsCLI(t, store, "add", "Secretive", "--id", "secretive")
+	r.must(t, exitOK, nil, nil)
+	clientsCLI(t, store, "show", "secretive").must(t, exitOK, []string{"authentication:    client_secret\n", "keys:              (none)\n"}, nil)
+	r = clientsCLI(t, store, "show", "secretive", "--json")
+	r.must(t, exitOK, nil, nil)
+	if strings.Contains(r.stdout, `"keys"`) {
+		t.Errorf("show --json of a client without keys has \"keys\":\n%s", r.stdout)
+	}
+	// There is no secret to rotate.
+	clientsCLI(t, store, "rotate-secret", "signer").must(t, exitFailure, nil, []string{"key set (private_key_jwt)"})
+	if !getClient(t, store, "signer").SecretHash.IsZero() {
+		t.Error("rotate-secret gave a key-set client a secret")
+	}
+
+	// Refused: private keys, secrets, junk, size, conflicts.
+	privDoc, err := func() ([]byte, error) {
+		s, err := keys.NewSet(ec, ed)
+		if err != nil {
+			return nil, err
+		}
+		return s.MarshalPrivateJWKS()
+	}()
+	if err != nil {
+		t.Fatal(err)
+	}
+	hm, err := keys.NewHMAC(keys.HS256, bytes.Repeat([]byte{7}, 32), "h")
+	if err != nil {
+		t.Fatal(err)
+	}
+	hmDoc, err := hm.MarshalJWK()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var onePriv map[string]any
+	if err := json.Unmarshal(privDoc, &withExtra); err != nil {
+		t.Fatal(err)
+	}
+	onePriv = withExtra["keys"][0]
+	for name, tc := range map[string]struct {
+		doc  []byte
+		want string
+	}{
+		"private set":         {privDoc, `private member "d"`},
+		"HMAC key":            {[]byte(`{"keys":[` + string(hmDoc) + `]}`), `private member "k"`},
+		"one private":         {mustJSON(t, map[string]any{"keys": []any{onePriv}}), "private member"},
+		"not JSON":            {[]byte("-----BEGIN PUBLIC KEY-----"), "not a JWK set"},
+		"no keys":             {[]byte(`{"keys":[]}`), "no keys"},
+		"bare private JWK":    {mustJSON(t, withExtra["keys"][0]), "private member"},
+		"bare public JWK":     {mustJSON(t, map[string]any{"kty": "OKP", "crv": "Ed25519", "x": "AA"}), "a single JWK"},
+		"oversize":            {append(append([]byte(`{"keys":[],"pad":"`), bytes.Repeat([]byte("x"), authkit.MaxClientJWKSLen)...), `"}`...), "more than"},
+		"unsupported alg key": {[]byte(`{"keys":[{"kty":"EC","crv":"secp256k1","x":"AA","y":"AA","kid":"x"}]}`), "--jwks"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			r := clientsCLI(t, store, "add", "Bad", "--id", "bad", "--jwks", jwksFile(t, tc.doc))
+			r.must(t, exitUsage, nil, []string{tc.want})
+			noSecret(t, name, r)
+		})
+	}
+	clientsCLI(t, store, "add", "Bad", "--id", "bad", "--jwks", file, "--public").must(t, exitUsage, nil, []string{"--jwks and --public exclude each other"})
+	clientsCLI(t, store, "add", "Bad", "--id", "bad", "--jwks", filepath.Join(t.TempDir(), "missing.json")).must(t, exitFailure, nil, []string{"--jwks"})
+	clientsCLI(t, store, "list", "--jwks", file).must(t, exitUsage, nil, []string{"--jwks applies only to clients add"})
+	r = clientsCLI(t, store, "list", "--json")
+	var listed []map[string]any
+	if err := json.Unmarshal([]byte(r.stdout), &listed); err != nil || len(listed) != 3 {
+		t.Errorf("list after refused adds (want signer, signer2, secretive): %v\n%s", err, r.stdout)
+	}
+}
+
+func mustJSON(t *testing.T, v any) []byte {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// A generated client ID never starts with '-', which "clients show ID"
+// would read as a flag (1 in 64 draws does).
+func TestClientsGeneratedIDNotAFlag(t *testing.T) {
+	t.Parallel()
+	for range 1000 {
+		cl, err := buildClient("n", "", false, nil, nil, nil, 0, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(cl.ID) != 22 || cl.ID[0] == '-' {
+			t.Fatalf("generated client ID %q", cl.ID)
+		}
 	}
 }
