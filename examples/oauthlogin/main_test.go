@@ -1,0 +1,285 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+
+	"golang.org/x/oauth2"
+)
+
+// fixture is the program served by httptest, and a browser: a client
+// with a cookie jar that does not follow redirects.
+type fixture struct {
+	t       *testing.T
+	base    string
+	srv     *httptest.Server
+	browser *http.Client
+}
+
+func newFixture(t *testing.T) *fixture {
+	t.Helper()
+	srv := httptest.NewUnstartedServer(nil)
+	base := "http://" + srv.Listener.Addr().String()
+	h, err := newServer(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.Config.Handler = h
+	srv.Start()
+	t.Cleanup(srv.Close)
+	return &fixture{t: t, base: base, srv: srv, browser: newBrowser(t)}
+}
+
+func newBrowser(t *testing.T) *http.Client {
+	jar, err := cookiejar.New(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+}
+
+// config is the app's OAuth 2.0 client configuration.
+func (f *fixture) config(scopes ...string) *oauth2.Config {
+	return &oauth2.Config{
+		ClientID:    appClientID,
+		RedirectURL: f.base + "/callback",
+		Scopes:      scopes,
+		Endpoint: oauth2.Endpoint{
+			AuthURL:   f.base + "/authorize",
+			TokenURL:  f.base + "/token",
+			AuthStyle: oauth2.AuthStyleInParams,
+		},
+	}
+}
+
+// do sends a request with the browser and returns the status, the
+// Location header and the body.
+func (f *fixture) do(c *http.Client, method, u string, form url.Values) (int, string, string) {
+	f.t.Helper()
+	var body io.Reader
+	if form != nil {
+		body = strings.NewReader(form.Encode())
+	}
+	req, err := http.NewRequest(method, u, body)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	if form != nil {
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	}
+	res, err := c.Do(req)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	return res.StatusCode, res.Header.Get("Location"), string(b)
+}
+
+// loginPage GETs the authorization URL and returns the page and the CSRF
+// token the browser holds in its cookie jar.
+func (f *fixture) loginPage(authURL string) (page, csrf string) {
+	f.t.Helper()
+	st, _, page := f.do(f.browser, "GET", authURL, nil)
+	if st != 200 {
+		f.t.Fatalf("login page: %d %s", st, page)
+	}
+	return page, f.csrf(authURL, page)
+}
+
+// csrf returns the CSRF token of the browser's cookie jar, checking that
+// it is the hidden field of the page.
+func (f *fixture) csrf(authURL, page string) string {
+	f.t.Helper()
+	u, _ := url.Parse(authURL)
+	var csrf string
+	for _, c := range f.browser.Jar.Cookies(u) {
+		if c.Name == csrfCookie {
+			csrf = c.Value
+		}
+	}
+	if csrf == "" || !strings.Contains(page, `name="csrf" value="`+csrf+`"`) {
+		f.t.Fatalf("login page: no CSRF cookie, or its token is not the form's hidden field:\n%s", page)
+	}
+	return csrf
+}
+
+// redirectQuery checks an answer of do for a redirect to the app's
+// callback, and returns the redirect's query.
+func (f *fixture) redirectQuery(st int, loc, body string) url.Values {
+	f.t.Helper()
+	if st != http.StatusSeeOther || !strings.HasPrefix(loc, f.base+"/callback?") {
+		f.t.Fatalf("answer %d to %q, want 303 to the callback:\n%s", st, loc, body)
+	}
+	u, err := url.Parse(loc)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	q := u.Query()
+	if q.Get("iss") != f.base {
+		f.t.Errorf("iss %q, want %q (RFC 9207)", q.Get("iss"), f.base)
+	}
+	return q
+}
+
+// TestAuthorizationCodeFlow drives the flow as a client library does:
+// AuthCodeURL with the S256 challenge, the login page, the form posted with
+// the CSRF token, the redirect, Exchange with the verifier, the protected
+// API; then the code's second use is refused and revokes the tokens.
+func TestAuthorizationCodeFlow(t *testing.T) {
+	f := newFixture(t)
+	conf := f.config("api:read")
+	verifier := oauth2.GenerateVerifier()
+	authURL := conf.AuthCodeURL("state-1", oauth2.S256ChallengeOption(verifier))
+
+	page, csrf := f.loginPage(authURL)
+	if !strings.Contains(page, "Log in to allow Demo app") || !strings.Contains(page, "read your data (api:read)") || strings.Contains(page, "api:write") {
+		t.Errorf("the login page names neither the app nor exactly the scope asked for:\n%s", page)
+	}
+	form := url.Values{"csrf": {csrf}, "username": {"alice"}, "password": {"wonderland"}, "action": {"approve"}}
+	q := f.redirectQuery(f.do(f.browser, "POST", authURL, form))
+	if q.Get("state") != "state-1" || q.Get("code") == "" {
+		t.Fatalf("redirect query %v: want the state and a code", q)
+	}
+
+	ctx := context.WithValue(context.Background(), oauth2.HTTPClient, f.srv.Client())
+	tok, err := conf.Exchange(ctx, q.Get("code"), oauth2.VerifierOption(verifier))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tok.AccessToken == "" || tok.RefreshToken == "" || tok.Extra("scope") != "api:read" {
+		t.Fatalf("token %+v, scope %v: want both tokens and scope api:read", tok, tok.Extra("scope"))
+	}
+
+	api := func(token string) (int, map[string]any) {
+		t.Helper()
+		req, _ := http.NewRequest("GET", f.base+"/api/me", nil)
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		res, err := f.srv.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		var m map[string]any
+		_ = json.NewDecoder(res.Body).Decode(&m)
+		return res.StatusCode, m
+	}
+	if st, _ := api(""); st != 401 {
+		t.Errorf("/api/me without a token: %d, want 401", st)
+	}
+	st, me := api(tok.AccessToken)
+	roles, _ := me["roles"].([]any)
+	if st != 200 || me["subject"] != "alice" || me["client_id"] != appClientID || len(roles) != 1 || roles[0] != "admin" {
+		t.Fatalf("/api/me: %d %v, want alice of %s with role admin", st, me, appClientID)
+	}
+
+	// A code is single use: the second exchange fails and revokes what the
+	// first issued.
+	if _, err := conf.Exchange(ctx, q.Get("code"), oauth2.VerifierOption(verifier)); err == nil || !strings.Contains(err.Error(), "invalid_grant") {
+		t.Errorf("second exchange: %v, want invalid_grant", err)
+	}
+	if st, _ := api(tok.AccessToken); st != 401 {
+		t.Errorf("/api/me after the code's reuse: %d, want 401", st)
+	}
+}
+
+// TestLoginPageRefuses checks the login page's refusals: a POST without
+// the CSRF cookie or with another token is 403 and issues nothing, a wrong
+// password shows the form again, and Deny redirects with access_denied.
+func TestLoginPageRefuses(t *testing.T) {
+	f := newFixture(t)
+	conf := f.config()
+	authURL := conf.AuthCodeURL("state-2", oauth2.S256ChallengeOption(oauth2.GenerateVerifier()))
+	page, csrf := f.loginPage(authURL)
+	if !strings.Contains(page, "(api:read)") || !strings.Contains(page, "(api:write)") {
+		t.Errorf("no scope asked: the page should list the app's scopes:\n%s", page)
+	}
+
+	good := url.Values{"csrf": {csrf}, "username": {"alice"}, "password": {"wonderland"}, "action": {"approve"}}
+	bad := url.Values{"csrf": {"not-the-token"}, "username": {"alice"}, "password": {"wonderland"}, "action": {"approve"}}
+	if st, loc, _ := f.do(f.browser, "POST", authURL, bad); st != 403 || loc != "" {
+		t.Errorf("wrong CSRF token: %d to %q, want 403", st, loc)
+	}
+	// Another site's forged form: the right-looking field, but the browser
+	// sends no cookie with it.
+	if st, loc, _ := f.do(newBrowser(t), "POST", authURL, good); st != 403 || loc != "" {
+		t.Errorf("no CSRF cookie: %d to %q, want 403", st, loc)
+	}
+
+	// A wrong password or an unknown user shows the form again, with a
+	// fresh token.
+	wrong := url.Values{"csrf": {csrf}, "username": {"alice"}, "password": {"nope"}, "action": {"approve"}}
+	st, loc, body := f.do(f.browser, "POST", authURL, wrong)
+	if st != 200 || loc != "" || !strings.Contains(body, "Invalid username or password.") {
+		t.Fatalf("wrong password: %d to %q, want the form again with an error:\n%s", st, loc, body)
+	}
+	csrf = f.csrf(authURL, body)
+	st, loc, body = f.do(f.browser, "POST", authURL, url.Values{"csrf": {csrf}, "username": {"mallory"}, "password": {"wonderland"}})
+	if st != 200 || loc != "" || !strings.Contains(body, "Invalid username or password.") {
+		t.Fatalf("unknown user: %d to %q, want the form again with an error:\n%s", st, loc, body)
+	}
+	csrf = f.csrf(authURL, body)
+	q := f.redirectQuery(f.do(f.browser, "POST", authURL, url.Values{"csrf": {csrf}, "action": {"deny"}}))
+	if q.Get("error") != "access_denied" || q.Get("state") != "state-2" || q.Get("code") != "" {
+		t.Errorf("deny: redirect query %v, want error=access_denied with the state and no code", q)
+	}
+}
+
+// TestBrowserFlow follows the steps of the program's documentation: "/"
+// starts the login, the login page approves, and "/callback" exchanges the
+// code and shows what the API answered; a denial shows on the callback
+// page, and a callback whose state is not the browser's is refused.
+func TestBrowserFlow(t *testing.T) {
+	f := newFixture(t)
+
+	login := func(action string) (int, string) {
+		t.Helper()
+		st, authURL, _ := f.do(f.browser, "GET", f.base+"/", nil)
+		if st != http.StatusFound || !strings.HasPrefix(authURL, f.base+"/authorize?") || !strings.Contains(authURL, "code_challenge_method=S256") {
+			t.Fatalf("/: %d to %q, want a redirect to /authorize with an S256 challenge", st, authURL)
+		}
+		_, csrf := f.loginPage(authURL)
+		form := url.Values{"csrf": {csrf}, "username": {"alice"}, "password": {"wonderland"}, "action": {action}}
+		st, callback, body := f.do(f.browser, "POST", authURL, form)
+		f.redirectQuery(st, callback, body)
+		st, _, page := f.do(f.browser, "GET", callback, nil)
+		return st, page
+	}
+
+	st, page := login("approve")
+	if st != 200 || !strings.Contains(page, "Logged in") || !strings.Contains(page, "200 OK") ||
+		!strings.Contains(page, "&#34;subject&#34;:&#34;alice&#34;") || !strings.Contains(page, "&#34;roles&#34;:[&#34;admin&#34;]") {
+		t.Fatalf("callback page: %d\n%s", st, page)
+	}
+	if st, page := login("deny"); st != 200 || !strings.Contains(page, "Not logged in") || !strings.Contains(page, "access_denied") {
+		t.Errorf("denied callback page: %d\n%s", st, page)
+	}
+
+	// A callback this browser did not start (a forged or replayed link).
+	st, authURL, _ := f.do(f.browser, "GET", f.base+"/", nil)
+	if st != http.StatusFound {
+		t.Fatalf("/: %d", st)
+	}
+	_, csrf := f.loginPage(authURL)
+	_, callback, _ := f.do(f.browser, "POST", authURL, url.Values{"csrf": {csrf}, "username": {"alice"}, "password": {"wonderland"}, "action": {"approve"}})
+	forged := strings.Replace(callback, "state=", "state=x", 1)
+	if st, _, page := f.do(f.browser, "GET", forged, nil); st != 400 || !strings.Contains(page, "state does not match") {
+		t.Errorf("callback with another state: %d\n%s", st, page)
+	}
+
+	// The metadata describes the authorization endpoint.
+	st, _, body := f.do(f.srv.Client(), "GET", f.base+"/.well-known/oauth-authorization-server", nil)
+	var md map[string]any
+	if err := json.Unmarshal([]byte(body), &md); st != 200 || err != nil || md["issuer"] != f.base || md["authorization_endpoint"] != f.base+"/authorize" {
+		t.Errorf("metadata: %d %s", st, body)
+	}
+}
