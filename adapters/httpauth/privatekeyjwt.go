@@ -177,11 +177,11 @@ func hasAssertion(ps map[string]string) bool {
 	return a || t
 }
 
-// assertionClaimedID returns the client an assertion claims to be from,
-// read without verification (the signature is checked against that
-// client's keys next): its sub, which must equal its iss, and the
-// client_id parameter, when sent, is compared with it later. ok is false
-// when the assertion is malformed or names no valid client.
+// assertionClaimedID parses an assertion into tok and c and returns the
+// client it claims to be from: its sub, read before any verification (the
+// signature is checked next, against that client's keys; iss and the
+// client_id parameter are compared with it then). ok is false when the
+// assertion is malformed or its sub names no valid client.
 func assertionClaimedID(tok *jws.Token, c *claims.Claims, assertion string) (id string, ok bool) {
 	if err := jws.Parse(assertion, tok); err != nil {
 		return "", false
