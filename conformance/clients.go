@@ -35,6 +35,16 @@ const (
 	ruleCodeDelete   = "ClientStore.DeleteExpiredAuthorizationCodes must delete at most limit codes whose ExpiresAt is at or before now, redeemed or not, and return how many it deleted; codes still live are kept"
 	ruleClVisible    = "ClientStore implementations must be safe for use by many processes sharing the same data: what one handle writes, another reads at once"
 	ruleClDurable    = "a ClientStore whose data survives a restart must keep its clients and codes, redeemed or not, across a reopen"
+	ruleCodeTTLs     = "AuthorizationCode.SessionTTL and AccessTTL are never negative: CreateAuthorizationCode refuses a negative one with an error matching ErrInvalidRequest and stores nothing"
+)
+
+// The rules of authkit.ClientAssertionStore, quoted in failure messages.
+const (
+	ruleCaUse      = "ClientAssertionStore.UseClientAssertion: the first use of h returns nil, any later use before the record is gone returns an error matching ErrTokenReused"
+	ruleCaAtomic   = "ClientAssertionStore.UseClientAssertion is one atomic step: of concurrent uses through any handles, exactly one succeeds (the others yield ErrTokenReused)"
+	ruleCaExpired  = "ClientAssertionStore.UseClientAssertion: a record whose expiresAt is at or before now counts as absent"
+	ruleCaNotFound = "ClientAssertionStore.UseClientAssertion: an unknown client yields ErrNotFound"
+	ruleCaCleanup  = "ClientAssertionStore: DeleteExpiredAuthorizationCodes deletes expired records too, and keeps the live ones"
 )
 
 // RunClientStore runs the checks of authkit.ClientStore (the "Clients/…"
@@ -88,6 +98,8 @@ func newCode(label, clientID string, created time.Time) authkit.AuthorizationCod
 		Scopes:      []string{"read", "write"},
 		Challenge:   "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM",
 		Claims:      []byte(`{"tenant":"t1","n":1}`),
+		SessionTTL:  30 * day,
+		AccessTTL:   5*minute + 7*micro,
 		CreatedAt:   created,
 		ExpiresAt:   created.Add(10 * minute),
 	}
@@ -158,6 +170,12 @@ func diffCode(got, want authkit.AuthorizationCode) fieldDiffs {
 	d.strs("Scopes", got.Scopes, want.Scopes)
 	d.str("Challenge", got.Challenge, want.Challenge)
 	d.bytes("Claims", got.Claims, want.Claims)
+	if got.SessionTTL != want.SessionTTL {
+		d = append(d, fmt.Sprintf("SessionTTL: got %v, want %v", got.SessionTTL, want.SessionTTL))
+	}
+	if got.AccessTTL != want.AccessTTL {
+		d = append(d, fmt.Sprintf("AccessTTL: got %v, want %v", got.AccessTTL, want.AccessTTL))
+	}
 	d.time("CreatedAt", got.CreatedAt, want.CreatedAt)
 	d.time("ExpiresAt", got.ExpiresAt, want.ExpiresAt)
 	d.time("UsedAt", got.UsedAt, want.UsedAt)
@@ -408,9 +426,22 @@ func runClients(t *testing.T, h PartialHarness[authkit.ClientStore]) {
 		code.Scopes = scopes(authkit.MaxClientScopes + 1)
 		wantErr(t, fmt.Sprintf("CreateAuthorizationCode with %d scopes", len(code.Scopes)), a.CreateAuthorizationCode(t.Context(), code), authkit.ErrInvalidRequest, ruleClLimits)
 		wantCodeAbsent(t, b, code.Hash, at(minute), "a code refused for its scopes", ruleClLimits)
+		for _, x := range []struct {
+			what string
+			edit func(c *authkit.AuthorizationCode)
+		}{
+			{"a negative SessionTTL", func(c *authkit.AuthorizationCode) { c.SessionTTL = -time.Second }},
+			{"a negative AccessTTL", func(c *authkit.AuthorizationCode) { c.AccessTTL = -micro }},
+		} {
+			code = newCode("neg-"+x.what, edge.ID, base)
+			x.edit(&code)
+			wantErr(t, "CreateAuthorizationCode with "+x.what, a.CreateAuthorizationCode(t.Context(), code), authkit.ErrInvalidRequest, ruleCodeTTLs)
+			wantCodeAbsent(t, b, code.Hash, at(minute), "a code refused for "+x.what, ruleCodeTTLs)
+		}
 		code = newCode("edge-ok", edge.ID, base)
 		code.Challenge = strings.Repeat("c", authkit.MaxCodeChallengeLen)
 		code.Scopes = scopes(authkit.MaxClientScopes)
+		code.SessionTTL, code.AccessTTL = 0, 0 // zero: the server's lifetimes
 		createCode(t, a, cloneCode(code))
 		code.UsedAt = at(minute)
 		diffCode(redeem(t, b, code.Hash, at(minute)), code).report(t, "a code at every limit, redeemed", ruleClLimits+"; "+ruleCodeRedeem)
@@ -671,7 +702,19 @@ func runClients(t *testing.T, h PartialHarness[authkit.ClientStore]) {
 		diffCode(redeem(t, r, fresh.Hash, at(2*minute)), fresh).report(t, "a code created before a reopen, redeemed after it", ruleClDurable)
 	})
 
+	t.Run("Assertion", func(t *testing.T) {
+		probe, _ := open(t, h)
+		if _, ok := probe.(authkit.ClientAssertionStore); !ok {
+			t.Logf("%T does not implement authkit.ClientAssertionStore: nothing to check", probe)
+			return
+		}
+		runAssertions(t, h)
+	})
+
 	calls := clientCalls()
+	if probe, _ := open(t, h); implementsAssertions(probe) {
+		calls = append(calls, assertionCall())
+	}
 	t.Run("Context", func(t *testing.T) { runDeadContext(t, h, clientSetup, calls) })
 	t.Run("Unavailable", func(t *testing.T) { runUnavailable(t, h, calls) })
 }
@@ -750,4 +793,170 @@ func clientCalls() []call[authkit.ClientStore] {
 			}
 		}},
 	}
+}
+
+// implementsAssertions reports whether s is an authkit.ClientAssertionStore.
+func implementsAssertions(s authkit.ClientStore) bool {
+	_, ok := s.(authkit.ClientAssertionStore)
+	return ok
+}
+
+// assertionCall is UseClientAssertion as a call of the Context and
+// Unavailable checks, for a store that implements it.
+func assertionCall() call[authkit.ClientStore] {
+	return call[authkit.ClientStore]{"UseClientAssertion", func(ctx context.Context, s authkit.ClientStore) error {
+		ca, ok := s.(authkit.ClientAssertionStore)
+		if !ok {
+			return fmt.Errorf("conformance: %T does not implement authkit.ClientAssertionStore", s)
+		}
+		return ca.UseClientAssertion(ctx, "app", hashOf("jti-ctx"), at(10*minute), at(minute))
+	}, func(t *testing.T, s authkit.ClientStore) {
+		useAssertion(t, s.(authkit.ClientAssertionStore), "app", hashOf("jti-ctx"), at(10*minute), at(2*minute), ruleContext+" (a UseClientAssertion with a dead ctx recorded the assertion)")
+	}}
+}
+
+// ---- client assertions ----
+
+// assertions returns s as an authkit.ClientAssertionStore.
+func assertions(t *testing.T, s authkit.ClientStore) authkit.ClientAssertionStore {
+	t.Helper()
+	ca, ok := s.(authkit.ClientAssertionStore)
+	if !ok {
+		t.Fatalf("conformance: a second store of the harness, %T, does not implement authkit.ClientAssertionStore while the first did", s)
+	}
+	return ca
+}
+
+// useAssertion is a UseClientAssertion that must succeed.
+func useAssertion(t *testing.T, s authkit.ClientAssertionStore, clientID string, h authkit.TokenHash, exp, now time.Time, rule string) {
+	t.Helper()
+	mustOK(t, fmt.Sprintf("UseClientAssertion(%q)", clientID), s.UseClientAssertion(t.Context(), clientID, h, exp, now), rule)
+}
+
+// wantAssertionReused is a UseClientAssertion that must yield ErrTokenReused.
+func wantAssertionReused(t *testing.T, s authkit.ClientAssertionStore, clientID string, h authkit.TokenHash, exp, now time.Time, what, rule string) {
+	t.Helper()
+	err := s.UseClientAssertion(t.Context(), clientID, h, exp, now)
+	if !errors.Is(err, authkit.ErrTokenReused) || errors.Is(err, authkit.ErrNotFound) {
+		t.Errorf("%s returned %v, want an error matching ErrTokenReused; %s", what, errOrNil(err), rule)
+	}
+}
+
+func runAssertions(t *testing.T, h PartialHarness[authkit.ClientStore]) {
+	t.Run("Use", func(t *testing.T) {
+		a, b := open(t, h)
+		ca, cb := assertions(t, a), assertions(t, b)
+		createClient(t, a, newClient("app", base))
+		exp := at(5 * minute)
+		useAssertion(t, ca, "app", hashOf("jti-1"), exp, at(minute), ruleCaUse)
+		wantAssertionReused(t, cb, "app", hashOf("jti-1"), exp, at(minute), "a second use through another handle at the same now", ruleCaUse+"; "+ruleClVisible)
+		wantAssertionReused(t, ca, "app", hashOf("jti-1"), exp, exp.Add(-micro), "a use a microsecond before the record's expiresAt", ruleCaUse)
+		wantAssertionReused(t, cb, "app", hashOf("jti-1"), at(hour), at(2*minute), "a use presenting a later expiresAt", ruleCaUse)
+		useAssertion(t, cb, "app", hashOf("jti-2"), exp, at(2*minute), ruleCaUse+" (another assertion of the same client)")
+		wantAssertionReused(t, ca, "app", hashOf("jti-2"), exp, at(3*minute), "a second use of the other assertion", ruleCaUse)
+	})
+	t.Run("Expired", func(t *testing.T) {
+		a, b := open(t, h)
+		ca, cb := assertions(t, a), assertions(t, b)
+		createClient(t, a, newClient("app", base))
+		exp := at(5 * minute)
+		useAssertion(t, ca, "app", hashOf("jti"), exp, at(minute), ruleCaUse)
+		// At its expiresAt the record is absent: a use (with an expiry of
+		// its own, after now) is a first use again, and records anew.
+		useAssertion(t, cb, "app", hashOf("jti"), at(20*minute), exp, ruleCaExpired+" (a use at the record's expiresAt, expiresAt == now)")
+		wantAssertionReused(t, ca, "app", hashOf("jti"), at(20*minute), at(6*minute), "a use after the record expired and was recorded again", ruleCaUse)
+		useAssertion(t, ca, "app", hashOf("jti"), at(hour), at(20*minute).Add(micro), ruleCaExpired+" (a use a microsecond after the record's expiresAt)")
+	})
+	t.Run("ExactlyOneWinner", func(t *testing.T) {
+		a, b := open(t, h)
+		ca, cb := assertions(t, a), assertions(t, b)
+		createClient(t, a, newClient("app", base))
+		const n = 32
+		errs := make([]error, n)
+		start := make(chan struct{})
+		var wg sync.WaitGroup
+		for i := range n {
+			s := ca
+			if i%2 == 1 {
+				s = cb
+			}
+			wg.Go(func() {
+				<-start
+				errs[i] = s.UseClientAssertion(t.Context(), "app", hashOf("race"), at(10*minute), at(minute+time.Duration(i)*micro))
+			})
+		}
+		close(start)
+		wg.Wait()
+		wins := 0
+		for _, err := range errs {
+			switch {
+			case err == nil:
+				wins++
+			case !errors.Is(err, authkit.ErrTokenReused):
+				t.Errorf("a losing concurrent UseClientAssertion returned %v, want an error matching ErrTokenReused; %s", err, ruleCaAtomic)
+			}
+		}
+		if wins != 1 {
+			t.Fatalf("%d of %d concurrent UseClientAssertion calls of one assertion succeeded; %s", wins, n, ruleCaAtomic)
+		}
+		wantAssertionReused(t, ca, "app", hashOf("race"), at(10*minute), at(2*minute), "a use after the race", ruleCaUse)
+	})
+	t.Run("UnknownClient", func(t *testing.T) {
+		a, b := open(t, h)
+		ca, cb := assertions(t, a), assertions(t, b)
+		createClient(t, a, newClient("app", base))
+		for _, id := range []string{"ghost", "APP", "ap"} {
+			wantErr(t, fmt.Sprintf("UseClientAssertion for client %q, never stored", id), ca.UseClientAssertion(t.Context(), id, hashOf("jti-"+id), at(10*minute), at(minute)), authkit.ErrNotFound, ruleCaNotFound+"; "+ruleClBytes)
+		}
+		// The refused use recorded nothing.
+		createClient(t, b, newClient("ghost", base))
+		useAssertion(t, cb, "ghost", hashOf("jti-ghost"), at(10*minute), at(2*minute), ruleCaNotFound+" (and records nothing: a use refused for its unknown client must not count once the client exists)")
+	})
+	t.Run("DeletedClient", func(t *testing.T) {
+		a, b := open(t, h)
+		ca, cb := assertions(t, a), assertions(t, b)
+		createClient(t, a, newClient("app", base))
+		createClient(t, a, newClient("keep", base))
+		useAssertion(t, ca, "app", hashOf("used"), at(10*minute), at(minute), ruleCaUse)
+		useAssertion(t, ca, "keep", hashOf("kept"), at(10*minute), at(minute), ruleCaUse)
+		mustOK(t, "DeleteClient", b.DeleteClient(t.Context(), "app"), ruleClDelete)
+		wantErr(t, "UseClientAssertion for a deleted client", cb.UseClientAssertion(t.Context(), "app", hashOf("fresh"), at(10*minute), at(2*minute)), authkit.ErrNotFound, ruleCaNotFound)
+		if err := ca.UseClientAssertion(t.Context(), "app", hashOf("used"), at(10*minute), at(2*minute)); err == nil {
+			t.Errorf("UseClientAssertion, for a deleted client, of an assertion it had used returned nil, want an error (ErrNotFound); %s", ruleCaNotFound)
+		}
+		wantAssertionReused(t, cb, "keep", hashOf("kept"), at(10*minute), at(2*minute), "a use of another client's assertion after DeleteClient", ruleCaUse)
+	})
+	t.Run("Cleanup", func(t *testing.T) {
+		a, b := open(t, h)
+		ca, cb := assertions(t, a), assertions(t, b)
+		createClient(t, a, newClient("app", base))
+		for i := range 20 {
+			useAssertion(t, ca, "app", hashOf(fmt.Sprint("old-", i)), at(time.Duration(i+1)*minute), base, ruleCaUse)
+		}
+		useAssertion(t, ca, "app", hashOf("at-now"), at(hour), base, ruleCaUse)
+		for i := range 5 {
+			useAssertion(t, ca, "app", hashOf(fmt.Sprint("live-", i)), at(hour+time.Duration(i+1)*micro), base, ruleCaUse)
+		}
+		createCode(t, a, newCode("live", "app", at(hour)))
+		now := at(hour)
+		const limit = 7
+		for calls := 0; ; calls++ {
+			n, err := b.DeleteExpiredAuthorizationCodes(t.Context(), now, limit)
+			mustOK(t, "DeleteExpiredAuthorizationCodes", err, ruleCaCleanup)
+			if n < 0 || n > limit {
+				t.Fatalf("DeleteExpiredAuthorizationCodes(limit %d) returned %d; %s", limit, n, ruleCodeDelete)
+			}
+			if n < limit || calls > 30 {
+				break
+			}
+		}
+		for i := range 5 {
+			wantAssertionReused(t, cb, "app", hashOf(fmt.Sprint("live-", i)), at(2*hour), now, fmt.Sprintf("a use of live assertion %d after DeleteExpiredAuthorizationCodes", i), ruleCaCleanup)
+		}
+		useAssertion(t, cb, "app", hashOf("at-now"), at(2*hour), now, ruleCaExpired+" (after DeleteExpiredAuthorizationCodes, of a record expiring at now)")
+		useAssertion(t, ca, "app", hashOf("old-3"), at(2*hour), now, ruleCaExpired+" (after DeleteExpiredAuthorizationCodes, of an expired record)")
+		want := newCode("live", "app", at(hour))
+		want.UsedAt = now
+		diffCode(redeem(t, a, want.Hash, now), want).report(t, "a live code after DeleteExpiredAuthorizationCodes removed expired assertion records", ruleCodeDelete)
+	})
 }

@@ -81,6 +81,24 @@ var clientMutants = []struct {
 		wrap: func(s *memory.Store) authkit.ClientStore { return secretKeepsRotatedAt{s} },
 		want: []string{"SetClientSecret", "SecretRotatedAt: got", "set SecretRotatedAt to at"},
 	},
+	{
+		name: "AssertionAlwaysFirstUse",
+		run:  "Clients/Assertion/Use",
+		wrap: func(s *memory.Store) authkit.ClientStore { return assertionAlwaysFirstUse{s} },
+		want: []string{"Assertion/Use", "a second use through another handle", "returned nil, want an error matching ErrTokenReused", "any later use before the record is gone"},
+	},
+	{
+		name: "AssertionCheckThenSet",
+		run:  "Clients/Assertion/ExactlyOneWinner",
+		wrap: func(s *memory.Store) authkit.ClientStore { return newAssertionTable(s, false) },
+		want: []string{"Assertion/ExactlyOneWinner", "concurrent UseClientAssertion calls of one assertion succeeded", "exactly one succeeds"},
+	},
+	{
+		name: "AssertionExpiryInclusive",
+		run:  "Clients/Assertion/Expired",
+		wrap: func(s *memory.Store) authkit.ClientStore { return newAssertionTable(s, true) },
+		want: []string{"Assertion/Expired", "unexpected error", "expiresAt == now", "counts as absent"},
+	},
 }
 
 func TestClientMutants(t *testing.T) {
@@ -272,4 +290,49 @@ func (s secretKeepsRotatedAt) SetClientSecret(ctx context.Context, id string, h 
 		return err
 	}
 	return s.ClientStore.SetClientSecret(ctx, id, h, c.SecretRotatedAt)
+}
+
+// assertionAlwaysFirstUse answers every use of a client assertion as its
+// first: no replay protection at all.
+type assertionAlwaysFirstUse struct{ *memory.Store }
+
+func (s assertionAlwaysFirstUse) UseClientAssertion(ctx context.Context, clientID string, h authkit.TokenHash, expiresAt, now time.Time) error {
+	if _, err := s.GetClient(ctx, clientID); err != nil {
+		return err
+	}
+	return nil
+}
+
+// assertionTable records assertions in a table of its own. With
+// inclusive false it checks and records in two steps, yielding in
+// between, so that concurrent uses that all check before any records all
+// succeed; with inclusive true it is atomic but treats a record as live
+// at its expiresAt.
+type assertionTable struct {
+	*memory.Store
+	inclusive bool
+	mu        sync.Mutex
+	exp       map[authkit.TokenHash]time.Time
+}
+
+func newAssertionTable(s *memory.Store, inclusive bool) *assertionTable {
+	return &assertionTable{Store: s, inclusive: inclusive, exp: map[authkit.TokenHash]time.Time{}}
+}
+
+func (s *assertionTable) UseClientAssertion(ctx context.Context, clientID string, h authkit.TokenHash, expiresAt, now time.Time) error {
+	if _, err := s.GetClient(ctx, clientID); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if e, ok := s.exp[h]; ok && (e.After(now) || s.inclusive && e.Equal(now)) {
+		return authkit.ErrTokenReused
+	}
+	if !s.inclusive {
+		s.mu.Unlock()
+		time.Sleep(5 * time.Millisecond) // the window a round trip opens
+		s.mu.Lock()
+	}
+	s.exp[h] = expiresAt
+	return nil
 }

@@ -70,3 +70,36 @@ func TestRunIncludesClients(t *testing.T) {
 		t.Errorf("Run redeemed %d codes through a store that does not implement authkit.ClientStore", n.Load())
 	}
 }
+
+// countingAssertions counts the client assertions used through it.
+type countingAssertions struct {
+	*memory.Store
+	n *atomic.Int32
+}
+
+func (c countingAssertions) UseClientAssertion(ctx context.Context, clientID string, h authkit.TokenHash, expiresAt, now time.Time) error {
+	c.n.Add(1)
+	return c.Store.UseClientAssertion(ctx, clientID, h, expiresAt, now)
+}
+
+// onlyClients hides every optional interface of the ClientStore it wraps.
+type onlyClients struct{ authkit.ClientStore }
+
+// RunClientStore checks authkit.ClientAssertionStore on a store that
+// implements it, and passes over (without failing) one that does not.
+func TestRunClientStoreAssertions(t *testing.T) {
+	var n atomic.Int32
+	t.Run("Implements", func(t *testing.T) {
+		conformance.RunClientStore(t, conformance.PartialHarness[authkit.ClientStore]{
+			New: func(t *testing.T) authkit.ClientStore { return countingAssertions{memory.New(), &n} },
+		})
+	})
+	if n.Load() == 0 {
+		t.Error("RunClientStore used no client assertion on a store that implements authkit.ClientAssertionStore")
+	}
+	t.Run("DoesNot", func(t *testing.T) {
+		conformance.RunClientStore(t, conformance.PartialHarness[authkit.ClientStore]{
+			New: func(t *testing.T) authkit.ClientStore { return onlyClients{memory.New()} },
+		})
+	})
+}
