@@ -8,13 +8,15 @@ import (
 
 	"github.com/authkit-go/authkit"
 	"github.com/authkit-go/authkit/adapters/httpauth"
+	"github.com/authkit-go/authkit/backends/memory"
 	"github.com/authkit-go/authkit/issuer"
 	"github.com/authkit-go/authkit/verifier"
 )
 
 // throttleWiring is how serve throttles password attempts.
 type throttleWiring struct {
-	// store counts failures; nil is the Auth's default, per process.
+	// store counts failures; nil: in this process (one memory store that
+	// the password grant and the login page share).
 	store authkit.ThrottleStore
 	// trusted are the proxies whose X-Forwarded-For is believed.
 	trusted []netip.Prefix
@@ -29,13 +31,17 @@ type throttleWiring struct {
 
 // newEndpoints builds the HTTP layer: the middleware that protects /me and
 // the handler with authkit's endpoints, whose password grant checks users.
-// scopes are those a password login may ask for (none by default). Every
-// password attempt (the grant, Basic) is throttled as thr says.
+// scopes are those a password login may ask for (none by default). With a
+// client store it also serves the authorization endpoint, whose login page
+// (authorize.go) checks users too. Every password attempt (the grant, the
+// login page, Basic) is throttled as thr says, in one budget.
 func newEndpoints(iss *issuer.Issuer, v *verifier.Verifier, users *userDB, scopes []string, log *slog.Logger, thr throttleWiring) (func(http.Handler) http.Handler, http.Handler, error) {
-	opts := []httpauth.Option{httpauth.WithLogger(log), httpauth.WithTrustedProxies(thr.trusted...)}
-	if thr.store != nil {
-		opts = append(opts, httpauth.WithThrottleStore(thr.store))
+	if thr.store == nil {
+		// One in-process budget, shared by the password grant and the
+		// login page.
+		thr.store = memory.NewThrottle()
 	}
+	opts := []httpauth.Option{httpauth.WithLogger(log), httpauth.WithTrustedProxies(thr.trusted...), httpauth.WithThrottleStore(thr.store)}
 	if thr.hook != nil {
 		opts = append(opts, httpauth.WithEventHook(thr.hook))
 	}
@@ -45,7 +51,13 @@ func newEndpoints(iss *issuer.Issuer, v *verifier.Verifier, users *userDB, scope
 	}
 	hopts := []httpauth.HandlerOption{httpauth.WithPasswordGrant(users.check), httpauth.WithAllowedScopes(scopes...)}
 	if thr.clients != nil {
-		hopts = append(hopts, httpauth.WithClientStore(thr.clients))
+		// The registered clients, and for those allowed it the
+		// authorization-code grant through serve's login page.
+		page, err := newLoginPage(iss, users, scopes, log, thr)
+		if err != nil {
+			return nil, nil, err
+		}
+		hopts = append(hopts, httpauth.WithClientStore(thr.clients), httpauth.WithAuthorizationCode(page))
 	}
 	h, err := httpauth.NewHandler(iss, auth, hopts...)
 	if err != nil {

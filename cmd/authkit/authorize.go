@@ -1,0 +1,366 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"errors"
+	"html/template"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/authkit-go/authkit"
+	"github.com/authkit-go/authkit/adapters/httpauth"
+	"github.com/authkit-go/authkit/issuer"
+	"github.com/authkit-go/authkit/keys"
+	"github.com/authkit-go/authkit/verifier"
+)
+
+// serve's login-and-consent page for the authorization-code grant
+// (httpauth.WithAuthorizationCode): a user of the users file (or the demo
+// user) logs in and approves, or denies, the client's request.
+
+const (
+	// csrfCookie and csrfField carry the login form's double-submit CSRF
+	// token: a random value in a cookie (HttpOnly, SameSite=Strict, scoped
+	// to the authorization endpoint) that the form repeats in a hidden
+	// field.
+	csrfCookie = "authkit_authorize_csrf"
+	csrfField  = "csrf_token"
+	// csrfBytes is the token's entropy; it is sent as csrfLen characters
+	// of unpadded base64url.
+	csrfBytes = 32
+	csrfLen   = 43
+	// maxLoginForm bounds the login form's body.
+	maxLoginForm = 16 << 10
+	// methodAuthorizeLogin is the Event.Method of the login page's failed
+	// and throttled password attempts.
+	methodAuthorizeLogin = "authorize_login"
+)
+
+// loginStyle is the page's only style sheet, allowed by its hash in the
+// Content-Security-Policy (no external assets, no script).
+const loginStyle = `body{font-family:system-ui,sans-serif;max-width:28rem;margin:3rem auto;padding:0 1rem;color:#222}` +
+	`h1{font-size:1.3rem}label{display:block;margin:.8rem 0}input{display:block;width:100%;padding:.4rem;box-sizing:border-box}` +
+	`button{margin:1rem .5rem 0 0;padding:.5rem 1.2rem}.error{color:#a00;font-weight:bold}.small{font-size:.85rem;color:#555}`
+
+// loginCSP forbids everything the page does not use, its framing
+// included. There is no form-action: the form's answer redirects to the
+// client, which form-action would block.
+var loginCSP = func() string {
+	sum := sha256.Sum256([]byte(loginStyle))
+	return "default-src 'none'; style-src 'sha256-" + base64.StdEncoding.EncodeToString(sum[:]) +
+		"'; base-uri 'none'; frame-ancestors 'none'"
+}()
+
+var loginTemplate = template.Must(template.New("login").Parse(`<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Authorize {{.Client}}</title>
+<style>` + loginStyle + `</style>
+</head>
+<body>
+<main>
+{{if .Message}}<h1>Authorization</h1>
+<p class="error" role="alert">{{.Message}}</p>
+{{else}}<h1>Authorize {{.Client}}</h1>
+<p><strong>{{.Client}}</strong>{{if .ClientID}} (client ID <code>{{.ClientID}}</code>){{end}} asks to access your account
+{{- if .Scopes}} with these scopes:</p>
+<ul>{{range .Scopes}}<li><code>{{.}}</code></li>{{end}}</ul>
+{{- else}}, without any scope.</p>{{end}}
+{{if .Withheld}}<p class="small">Not granted by this server: {{range $i, $s := .Withheld}}{{if $i}}, {{end}}<code>{{$s}}</code>{{end}}.</p>{{end}}
+<p class="small">You will be sent back to <code>{{.Redirect}}</code>.</p>
+{{if .Error}}<p class="error" role="alert">{{.Error}}</p>{{end}}
+<form method="post" action="{{.Action}}">
+<input type="hidden" name="` + csrfField + `" value="{{.CSRF}}">
+<label>Username <input name="username" value="{{.Username}}" autocomplete="username" maxlength="256" autofocus></label>
+<label>Password <input name="password" type="password" autocomplete="current-password" maxlength="1024"></label>
+<button type="submit" name="action" value="approve">Approve</button>
+<button type="submit" name="action" value="deny">Deny</button>
+</form>
+{{end}}</main>
+</body>
+</html>
+`))
+
+// loginData is what loginTemplate shows.
+type loginData struct {
+	// Message, when set, replaces the form: the request cannot go on.
+	Message string
+	// Client is the client's name (its ID when it has none); ClientID its
+	// ID when the name is shown.
+	Client, ClientID string
+	// Scopes are those an approval grants; Withheld those the client asked
+	// for that serve's --scopes do not allow.
+	Scopes, Withheld []string
+	Redirect         string
+	Error            string
+	Action           string
+	CSRF             string
+	Username         string
+}
+
+// loginPage is serve's login-and-consent handler. Password attempts go
+// through an httpauth.Auth's throttled Basic path, over the same throttle
+// store and policy as the password grant, so that the page and the grant
+// share one budget per user and address.
+type loginPage struct {
+	auth *httpauth.Auth
+	// scopes are serve's --scopes: what a login may hold.
+	scopes []string
+	// path is the authorization endpoint's path, the CSRF cookie's.
+	path string
+	// secure marks the CSRF cookie Secure even on plain HTTP: the issuer
+	// is an https URL, so a TLS-terminating proxy is in front.
+	secure bool
+	log    *slog.Logger
+}
+
+// newLoginPage builds the login page over users. thr.store must be the
+// throttle store the password grant counts in.
+func newLoginPage(iss *issuer.Issuer, users *userDB, scopes []string, log *slog.Logger, thr throttleWiring) (*loginPage, error) {
+	// A verifier that knows only Basic credentials, checked against the
+	// users: httpauth.Auth throttles those exactly as the password grant.
+	// It verifies no token; the issuer's public keys only satisfy New.
+	jwks, err := iss.JWKS()
+	if err != nil {
+		return nil, err
+	}
+	set, err := keys.ParseJWKS(jwks)
+	if err != nil {
+		return nil, err
+	}
+	v, err := verifier.New(authkit.WithKeys(set), authkit.WithIssuer(iss.ID()),
+		authkit.WithSchemes(authkit.SchemeBasic),
+		authkit.WithBasicAuth(func(ctx context.Context, username, password string) (*authkit.Principal, error) {
+			sub, err := users.check(ctx, username, password)
+			if err != nil {
+				return nil, err
+			}
+			return &authkit.Principal{Subject: sub}, nil
+		}))
+	if err != nil {
+		return nil, err
+	}
+	opts := []httpauth.Option{httpauth.WithLogger(log), httpauth.WithTrustedProxies(thr.trusted...), httpauth.WithThrottleStore(thr.store)}
+	if thr.hook != nil {
+		hook := thr.hook
+		opts = append(opts, httpauth.WithEventHook(func(ctx context.Context, ev authkit.Event) {
+			if ev.Method == authkit.MethodBasic {
+				ev.Method = methodAuthorizeLogin
+			}
+			hook(ctx, ev)
+		}))
+	}
+	auth, err := httpauth.New(v, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return &loginPage{
+		auth:   auth,
+		scopes: slices.Clone(scopes),
+		path:   httpauth.DefaultPaths().Authorize,
+		secure: strings.HasPrefix(iss.ID(), "https://"),
+		log:    log,
+	}, nil
+}
+
+// ServeHTTP shows the page (GET) and handles its form (POST): the CSRF
+// token first (403 without a match), then Deny, or Approve for the user
+// whose password checks (401 and the page again otherwise).
+func (p *loginPage) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Security-Policy", loginCSP)
+	a, ok := httpauth.AuthorizationRequestFrom(r.Context())
+	if !ok { // only the authorization endpoint calls the page
+		p.message(w, r, nil, http.StatusInternalServerError, "Internal error.")
+		return
+	}
+	if r.Method != http.MethodPost {
+		p.render(w, r, a, http.StatusOK, "", "")
+		return
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, maxLoginForm)
+	if err := r.ParseForm(); err != nil {
+		status := http.StatusBadRequest
+		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
+			status = http.StatusRequestEntityTooLarge
+		}
+		p.message(w, r, a, status, "The form could not be read.")
+		return
+	}
+	if !p.csrfOK(r) {
+		p.message(w, r, a, http.StatusForbidden, "This form has expired or was not sent from this page. Go back to the application and start again.")
+		return
+	}
+	switch formValue(r.PostForm, "action") {
+	case "deny":
+		if err := a.Deny(w, r); err != nil {
+			p.log.Warn("authorize: denying failed", "err", err)
+		}
+		return
+	case "approve":
+	default:
+		p.render(w, r, a, http.StatusBadRequest, "", "Choose Approve or Deny.")
+		return
+	}
+	username := formValue(r.PostForm, "username")
+	subject, err := p.check(r, username, formValue(r.PostForm, "password"))
+	if err != nil {
+		if !utf8.ValidString(username) || len(username) > maxUserNameBytes {
+			username = ""
+		}
+		switch {
+		case errors.Is(err, httpauth.ErrThrottled):
+			retry := time.Second
+			if te, ok := errors.AsType[*httpauth.ThrottledError](err); ok {
+				retry = te.RetryAfter
+			}
+			w.Header().Set("Retry-After", strconv.FormatInt(int64((retry+time.Second-1)/time.Second), 10))
+			p.render(w, r, a, http.StatusTooManyRequests, username, "Too many attempts. Try again later.")
+		case errors.Is(err, authkit.ErrStoreUnavailable), errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
+			w.Header().Set("Retry-After", "1")
+			p.render(w, r, a, http.StatusServiceUnavailable, username, "The server cannot check passwords right now. Try again in a moment.")
+		default:
+			// Never says whether the user exists.
+			p.render(w, r, a, http.StatusUnauthorized, username, "Incorrect username or password.")
+		}
+		return
+	}
+	// Approve answers in every case; its error is for the log.
+	if err := a.Approve(w, r, httpauth.Login{Subject: subject, Scopes: p.scopes}); err != nil {
+		p.log.Warn("authorize: the approval did not issue a code", "client_id", a.Client.ID, "err", err)
+	}
+}
+
+// check checks username and password under the throttle, through a
+// request carrying them as Basic credentials and r's client address. A
+// name that no user can have is refused unchecked.
+func (p *loginPage) check(r *http.Request, username, password string) (string, error) {
+	if validUserName(username) != "" || len(password) > maxPasswordLen || !utf8.ValidString(password) {
+		return "", errBadCredentials
+	}
+	hdr := http.Header{"Authorization": {"Basic " + base64.StdEncoding.EncodeToString([]byte(username+":"+password))}}
+	if xff := r.Header.Values("X-Forwarded-For"); len(xff) > 0 {
+		hdr["X-Forwarded-For"] = slices.Clone(xff) // for --trusted-proxies
+	}
+	req := (&http.Request{Method: http.MethodPost, URL: &url.URL{Path: r.URL.Path}, Header: hdr, RemoteAddr: r.RemoteAddr, Body: http.NoBody}).WithContext(r.Context())
+	pr, err := p.auth.Authenticate(req)
+	if err != nil {
+		return "", err
+	}
+	return pr.Subject, nil
+}
+
+// render shows the login form with status and, when set, an error.
+func (p *loginPage) render(w http.ResponseWriter, r *http.Request, a *httpauth.AuthorizationRequest, status int, username, errMsg string) {
+	d := loginData{
+		Client:   a.Client.ID,
+		Redirect: a.RedirectURI,
+		Error:    errMsg,
+		Action:   r.URL.RequestURI(),
+		CSRF:     p.csrfToken(w, r),
+		Username: username,
+	}
+	if a.Client.Name != "" && a.Client.Name != a.Client.ID {
+		d.Client, d.ClientID = a.Client.Name, a.Client.ID
+	}
+	// What Approve grants: the scopes asked for (all the client's when
+	// none) that --scopes allows, among the client's.
+	want := a.Scopes
+	if want == nil {
+		want = a.Client.Scopes
+	}
+	for _, s := range want {
+		if slices.Contains(p.scopes, s) && slices.Contains(a.Client.Scopes, s) {
+			d.Scopes = append(d.Scopes, s)
+		} else if a.Scopes != nil {
+			d.Withheld = append(d.Withheld, s)
+		}
+	}
+	p.write(w, status, &d)
+}
+
+// message shows msg instead of the form.
+func (p *loginPage) message(w http.ResponseWriter, _ *http.Request, a *httpauth.AuthorizationRequest, status int, msg string) {
+	d := loginData{Message: msg, Client: "a client"}
+	if a != nil {
+		d.Client = a.Client.ID
+		if a.Client.Name != "" {
+			d.Client = a.Client.Name
+		}
+	}
+	p.write(w, status, &d)
+}
+
+func (p *loginPage) write(w http.ResponseWriter, status int, d *loginData) {
+	var b strings.Builder
+	if err := loginTemplate.Execute(&b, d); err != nil {
+		p.log.Error("authorize: rendering the login page", "err", err)
+		http.Error(w, "internal error", http.StatusInternalServerError)
+		return
+	}
+	h := w.Header()
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	w.Write([]byte(b.String()))
+}
+
+// csrfToken returns the request's CSRF token, its cookie's when it holds a
+// well-formed one, else a fresh one set in the cookie.
+func (p *loginPage) csrfToken(w http.ResponseWriter, r *http.Request) string {
+	if c, err := r.Cookie(csrfCookie); err == nil && validCSRF(c.Value) {
+		return c.Value
+	}
+	b := make([]byte, csrfBytes)
+	rand.Read(b) // never fails (crypto/rand)
+	tok := base64.RawURLEncoding.EncodeToString(b)
+	http.SetCookie(w, &http.Cookie{
+		Name:     csrfCookie,
+		Value:    tok,
+		Path:     p.path,
+		HttpOnly: true,
+		Secure:   p.secure || r.TLS != nil,
+		SameSite: http.SameSiteStrictMode,
+	})
+	return tok
+}
+
+// csrfOK reports whether the posted form repeats the cookie's CSRF token
+// (compared in constant time).
+func (p *loginPage) csrfOK(r *http.Request) bool {
+	c, err := r.Cookie(csrfCookie)
+	if err != nil || !validCSRF(c.Value) {
+		return false
+	}
+	f := formValue(r.PostForm, csrfField)
+	return len(f) == csrfLen && subtle.ConstantTimeCompare([]byte(f), []byte(c.Value)) == 1
+}
+
+// validCSRF reports whether s has the form of a CSRF token.
+func validCSRF(s string) bool {
+	if len(s) != csrfLen {
+		return false
+	}
+	_, err := base64.RawURLEncoding.Strict().DecodeString(s)
+	return err == nil
+}
+
+// formValue is the form's only value of key; "" when it is absent or
+// repeated.
+func formValue(f url.Values, key string) string {
+	if v := f[key]; len(v) == 1 {
+		return v[0]
+	}
+	return ""
+}
