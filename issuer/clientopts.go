@@ -150,3 +150,44 @@ func (i *Issuer) TokenClientID(ctx context.Context, token string) (string, error
 		return c.ClientID, nil
 	}
 }
+
+// WithRefreshTokenTTL makes the first refresh token of the session
+// IssuePair starts expire, unused, d after the login when d is shorter
+// than the issuer's refresh TTL (authkit.WithRefreshTTL), the ceiling. d
+// must be at least MinSessionLifetime. The HTTP layer uses it for a
+// client's authkit.Client.RefreshTTL; WithClientLifetimes keeps it for
+// the tokens refreshed from the session.
+func WithRefreshTokenTTL(d time.Duration) IssueOption {
+	return func(p *issueParams) error {
+		if d < MinSessionLifetime {
+			return fmt.Errorf("issuer: %w: refresh token TTL %v is under %v", authkit.ErrInvalidRequest, d, MinSessionLifetime)
+		}
+		p.rtTTL = d
+		return nil
+	}
+}
+
+// WithClientLifetimes makes Refresh mint the new access token with
+// lifetime access and the new refresh token with idle lifetime refresh,
+// each only when shorter than the issuer's (the ceiling); zero keeps the
+// issuer's. The HTTP layer passes a client's registered lifetimes
+// (authkit.Client.AccessTTL, RefreshTTL), so that they hold for every
+// token of the client's sessions, not only the first. access, when not
+// zero, must be at least 1 second; refresh at least MinSessionLifetime.
+func WithClientLifetimes(access, refresh time.Duration) RefreshOption {
+	return func(p *refreshParams) error {
+		if access < 0 || (access > 0 && access < time.Second) || refresh < 0 || (refresh > 0 && refresh < MinSessionLifetime) {
+			return fmt.Errorf("issuer: %w: WithClientLifetimes(%v, %v): access at least 1s, refresh at least %v, or zero", authkit.ErrInvalidRequest, access, refresh, MinSessionLifetime)
+		}
+		p.accessTTL, p.rtTTL = access, refresh
+		return nil
+	}
+}
+
+// shorter returns d when it is positive and shorter than def, else def.
+func shorter(d, def time.Duration) time.Duration {
+	if d > 0 && d < def {
+		return d
+	}
+	return def
+}

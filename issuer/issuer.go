@@ -243,7 +243,7 @@ func (i *Issuer) IssuePair(ctx context.Context, subject string, opts ...IssueOpt
 		LastUsedAt: now,
 		ExpiresAt:  now.Add(p.sessionLifetime(i.sessionLifetime)),
 	}
-	s.IdleExpiresAt = earliest(now.Add(i.refreshTTL), s.ExpiresAt)
+	s.IdleExpiresAt = earliest(now.Add(shorter(p.rtTTL, i.refreshTTL)), s.ExpiresAt)
 	rec := authkit.RefreshRecord{
 		Hash:      i.hasher.Hash(rt),
 		SessionID: s.ID,
@@ -394,7 +394,7 @@ func (i *Issuer) Refresh(ctx context.Context, refreshToken string, opts ...Refre
 	s, err := i.refresh.RotateRefresh(ctx, authkit.Rotation{
 		Old:           i.hasher.Hash(refreshToken),
 		Next:          i.hasher.Hash(next),
-		NextExpiresAt: now.Add(i.refreshTTL),
+		NextExpiresAt: now.Add(shorter(rp.rtTTL, i.refreshTTL)),
 		Successor:     sealed,
 		Now:           now,
 	})
@@ -413,7 +413,7 @@ func (i *Issuer) Refresh(ctx context.Context, refreshToken string, opts ...Refre
 	if rp.app != nil {
 		s.Scopes = keepScopes(s.Scopes, allowed)
 	}
-	return i.pairFor(ctx, s, next, earliest(now.Add(i.refreshTTL), s.ExpiresAt), now)
+	return i.pairFor(ctx, s, next, earliest(now.Add(shorter(rp.rtTTL, i.refreshTTL)), s.ExpiresAt), now, rp.accessTTL)
 }
 
 // RefreshSession returns the session of refreshToken if the token is
@@ -474,8 +474,8 @@ func (i *Issuer) AccessTTL() time.Duration { return i.accessTTL }
 // RefreshTTL returns the idle lifetime of refresh tokens.
 func (i *Issuer) RefreshTTL() time.Duration { return i.refreshTTL }
 
-func (i *Issuer) pairFor(ctx context.Context, s authkit.Session, rt string, rtExp, now time.Time) (authkit.TokenPair, error) {
-	pair, err := i.mint(now, s.Subject, s.ID, s.ClientID, s.Scopes, s.Audience, s.Claims)
+func (i *Issuer) pairFor(ctx context.Context, s authkit.Session, rt string, rtExp, now time.Time, accessTTL time.Duration) (authkit.TokenPair, error) {
+	pair, err := i.mintTTL(now, shorter(accessTTL, i.accessTTL), s.Subject, s.ID, s.ClientID, s.Scopes, s.Audience, s.Claims)
 	if err != nil {
 		return authkit.TokenPair{}, err
 	}
@@ -529,7 +529,7 @@ func (i *Issuer) graceSuccessor(ctx context.Context, presented string, re *authk
 	if rp.app != nil {
 		s.Scopes = keepScopes(s.Scopes, allowed)
 	}
-	pair, err := i.pairFor(ctx, s, next, earliest(rec.ExpiresAt, s.ExpiresAt), now)
+	pair, err := i.pairFor(ctx, s, next, earliest(rec.ExpiresAt, s.ExpiresAt), now, rp.accessTTL)
 	return pair, err == nil
 }
 

@@ -41,6 +41,7 @@ type issueParams struct {
 	name      string
 	ttl       time.Duration // 0: the issuer's access TTL
 	lifetime  time.Duration // 0: the issuer's session lifetime
+	rtTTL     time.Duration // 0: the issuer's refresh TTL
 	method    string        // Event.Method of EventIssued; "": MethodJWT
 }
 
@@ -244,6 +245,8 @@ type RefreshOption func(*refreshParams) error
 type refreshParams struct {
 	scopes []string
 	narrow bool
+	// accessTTL and rtTTL are WithClientLifetimes' (0: the issuer's).
+	accessTTL, rtTTL time.Duration
 	check  func(context.Context, authkit.Session) error
 	app    func(context.Context, authkit.Session) ([]string, error)
 }

@@ -522,15 +522,17 @@ func (h *Handler) codeReused(ctx context.Context, rec authkit.AuthorizationCode)
 }
 
 // clientLifetimes are the issue options of a client's registered lifetimes
-// (authkit.Client.AccessTTL, RefreshTTL) for a login: each shortens the
-// login's own (the issuer's being the ceiling of both).
+// (authkit.Client.AccessTTL, RefreshTTL) for a login: the first access
+// token lives the shorter of the client's and the login's AccessTTL, and
+// the first refresh token the client's RefreshTTL, each under the
+// issuer's (the ceiling). A refresh keeps them (refreshOptions).
 func clientLifetimes(c authkit.Client, l *Login) []issuer.IssueOption {
 	var opts []issuer.IssueOption
 	if c.AccessTTL >= time.Second && (l.AccessTTL == 0 || c.AccessTTL < l.AccessTTL) {
 		opts = append(opts, issuer.WithAccessTokenTTL(c.AccessTTL))
 	}
-	if c.RefreshTTL >= issuer.MinSessionLifetime && (l.SessionTTL == 0 || c.RefreshTTL < l.SessionTTL) {
-		opts = append(opts, issuer.WithSessionLifetime(c.RefreshTTL))
+	if c.RefreshTTL >= issuer.MinSessionLifetime {
+		opts = append(opts, issuer.WithRefreshTokenTTL(c.RefreshTTL))
 	}
 	return opts
 }

@@ -87,7 +87,7 @@ func WithClientStore(cs authkit.ClientStore) HandlerOption {
 		if cs == nil {
 			return invalid("WithClientStore(nil)")
 		}
-		c.clients = newClientStore(cs)
+		c.clients = cs
 		return nil
 	}
 }

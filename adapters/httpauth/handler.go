@@ -392,7 +392,10 @@ func NewHandler(iss *issuer.Issuer, auth *Auth, opts ...HandlerOption) (*Handler
 		logoutAPITokens: c.logoutAPITokens,
 	}
 	if c.clients != nil {
-		h.clients, h.clientChallenge = c.clients, clientChallengeFor(auth.realm)
+		// Every client-store call under the store deadline, with the
+		// Handler's private_key_jwt state around it.
+		h.clients = newClientStore(boundClients(c.clients, iss.StoreTimeout()))
+		h.clientChallenge = clientChallengeFor(auth.realm)
 	}
 	if c.authorize != nil {
 		if c.clients == nil {

@@ -116,6 +116,18 @@ func (h *Handler) refreshOptions(cc *callerClient) []issuer.RefreshOption {
 	if h.clients != nil {
 		opts = append(opts, issuer.WithSessionCheck(h.clientBinding(cc)))
 	}
+	if cc != nil && (cc.client.AccessTTL >= time.Second || cc.client.RefreshTTL >= issuer.MinSessionLifetime) {
+		// The client's registered lifetimes hold for every token of its
+		// sessions (the binding above makes cc the session's client).
+		access, refresh := cc.client.AccessTTL, cc.client.RefreshTTL
+		if access < time.Second {
+			access = 0
+		}
+		if refresh < issuer.MinSessionLifetime {
+			refresh = 0
+		}
+		opts = append(opts, issuer.WithClientLifetimes(access, refresh))
+	}
 	if h.refreshCheck != nil {
 		opts = append(opts, issuer.WithRefreshCheck(h.refreshCheck))
 	}
