@@ -247,8 +247,8 @@ type refreshParams struct {
 	narrow bool
 	// accessTTL and rtTTL are WithClientLifetimes' (0: the issuer's).
 	accessTTL, rtTTL time.Duration
-	check  func(context.Context, authkit.Session) error
-	app    func(context.Context, authkit.Session) ([]string, error)
+	check            func(context.Context, authkit.Session) error
+	app              func(context.Context, authkit.Session) ([]string, error)
 }
 
 // WithRequestedScopes narrows the refreshed access token to scopes, which
