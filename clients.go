@@ -70,8 +70,11 @@ type Client struct {
 	// RedirectURIs lists the exact redirect URIs of the authorization-code
 	// grant (compared byte for byte, RFC 9700 §2.1).
 	RedirectURIs []string
-	// AccessTTL and RefreshTTL override the server's lifetimes for the
-	// client's tokens; zero keeps the server's.
+	// AccessTTL and RefreshTTL shorten the server's lifetimes for the
+	// client's tokens: AccessTTL every access token of the client (those
+	// of its sessions' refreshes too), RefreshTTL the idle lifetime of
+	// each of its refresh tokens. Zero (or more than the server's) keeps
+	// the server's.
 	AccessTTL  time.Duration `json:"-"`
 	RefreshTTL time.Duration `json:"-"`
 	// CreatedAt is when the client was registered; SecretRotatedAt when
