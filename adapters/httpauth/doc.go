@@ -181,6 +181,27 @@
 //     introspect (invalid_client). With no client credentials the caller
 //     authenticates as before.
 //
+// A client registered with a key set (authkit.Client.JWKS: public RSA,
+// ECDSA or Ed25519 keys) authenticates with private_key_jwt (RFC 7523 §2.2
+// and §3, as OpenID Connect Core §9 uses it): client_assertion_type
+// [ClientAssertionTypeJWT] and a client_assertion JWT of at most
+// [MaxClientAssertionLen] bytes that it signed, with iss and sub its
+// client_id (a client_id parameter, if sent, must match), aud the issuer
+// identifier, the token endpoint's URL or the URL of the endpoint called,
+// exp at most [MaxClientAssertionLifetime] ahead, and a jti. The signature
+// is checked against the client's own keys only, the algorithm bound to
+// the key (never HS* or none); kid picks the key and may be left out only
+// when one key has the header's algorithm. iat, if present, may be at most
+// MaxClientAssertionLifetime old; exp, nbf and iat allow
+// [ClientAssertionLeeway] of clock skew. Each assertion is accepted once:
+// its jti is recorded through authkit.ClientAssertionStore until it
+// expires, so private_key_jwt needs a client store implementing it (the
+// memory, SQL and Redis stores do) and is refused otherwise, with one
+// error logged. Failures are invalid_client like wrong secrets, reported
+// as authkit.EventLoginFailed with Method [MethodPrivateKeyJWT], and
+// throttled per (client_id, address) the same way. Client-store calls run
+// under the issuer's store deadline (authkit.WithStoreTimeout).
+//
 // # Authorization code
 //
 // [WithAuthorizationCode] adds the authorization-code grant with PKCE
