@@ -304,7 +304,7 @@ func storedToken(in authkit.APIToken) authkit.APIToken {
 // out; answering 0 would make a caller that repeats while the result
 // equals limit spin for ever.
 func errLimit(op string, limit int) error {
-	return fmt.Errorf("memory: %s: limit %d: must be positive", op, limit)
+	return fmt.Errorf("memory: %s: %w: limit %d must be positive", op, authkit.ErrInvalidRequest, limit)
 }
 
 // ---- RevocationStore ----
