@@ -98,6 +98,9 @@ func WithClientStore(cs authkit.ClientStore) HandlerOption {
 type callerClient struct {
 	client        authkit.Client
 	authenticated bool
+	// method is how it authenticated: MethodClientSecret or
+	// MethodPrivateKeyJWT ("" when it did not).
+	method string
 }
 
 // clientCreds are the client credentials found in a request.
@@ -253,7 +256,7 @@ func (h *Handler) authenticateClient(w http.ResponseWriter, r *http.Request, ps 
 			h.log.LogAttrs(ctx, slog.LevelWarn, "httpauth: clearing a throttle counter failed", slog.Any("error", err))
 		}
 	}
-	return &callerClient{client: c, authenticated: true}, false
+	return &callerClient{client: c, authenticated: true, method: MethodClientSecret}, false
 }
 
 // checkClientThrottle decides, before a client's credentials are checked,
@@ -452,20 +455,15 @@ func (h *Handler) revocationAllowed(w http.ResponseWriter, r *http.Request, cc *
 	}
 }
 
-// clientPrincipal is the principal of an authenticated client calling the
+// principal is the principal of an authenticated client calling the
 // introspection endpoint, for the introspection rule: subject and
-// client_id its ID, scopes its registered scopes, Method
-// MethodPrivateKeyJWT for a client with a key set and no secret,
-// MethodClientSecret otherwise.
-func clientPrincipal(c authkit.Client) *authkit.Principal {
-	method := MethodClientSecret
-	if len(c.JWKS) > 0 && c.SecretHash.IsZero() {
-		method = MethodPrivateKeyJWT
-	}
+// client_id its ID, scopes its registered scopes, Method the way it
+// authenticated (MethodClientSecret or MethodPrivateKeyJWT).
+func (cc *callerClient) principal() *authkit.Principal {
 	return &authkit.Principal{
-		Subject:  c.ID,
-		ClientID: c.ID,
-		Scopes:   slices.Clone(c.Scopes),
-		Method:   method,
+		Subject:  cc.client.ID,
+		ClientID: cc.client.ID,
+		Scopes:   slices.Clone(cc.client.Scopes),
+		Method:   cc.method,
 	}
 }

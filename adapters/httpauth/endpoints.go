@@ -179,7 +179,7 @@ func (h *Handler) handleIntrospect(w http.ResponseWriter, r *http.Request) {
 // introspectAsClient is the introspection endpoint with a client store: a
 // resource server may authenticate as a confidential client (RFC 7662
 // §2.1; it must pass the introspection rule as the principal
-// clientPrincipal makes of it), or as today with a credential the Auth
+// callerClient.principal makes of it), or as today with a credential the Auth
 // accepts when the request presents no client credentials. A public client
 // cannot introspect (invalid_client). The body is read first, since
 // client_secret_post puts the credentials there.
@@ -200,7 +200,7 @@ func (h *Handler) introspectAsClient(w http.ResponseWriter, r *http.Request) {
 			h.failClient(w, r, errClientAuth)
 			return
 		}
-		p = clientPrincipal(cc.client)
+		p = cc.principal()
 	} else {
 		var err error
 		if p, err = h.auth.Authenticate(r); err != nil {

@@ -313,7 +313,7 @@ func (h *Handler) authenticateAssertion(w http.ResponseWriter, r *http.Request, 
 			h.log.LogAttrs(ctx, slog.LevelWarn, "httpauth: clearing a throttle counter failed", slog.Any("error", err))
 		}
 	}
-	return &callerClient{client: c, authenticated: true}, false
+	return &callerClient{client: c, authenticated: true, method: MethodPrivateKeyJWT}, false
 }
 
 // assertionKey picks the key an assertion names: an asymmetric algorithm
