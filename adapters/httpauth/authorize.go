@@ -85,7 +85,8 @@ var (
 // the client with an RFC 6749 §4.1.2.1 error. Every answer of the endpoint
 // carries Cache-Control: no-store, Referrer-Policy: no-referrer and a
 // frame-ancestors 'none' Content-Security-Policy with X-Frame-Options DENY
-// (against clickjacking of the consent page), set before login runs.
+// (against clickjacking of the consent page), set before login runs, and
+// the request body login reads is bounded by WithMaxBodyBytes.
 //
 // The login page is the application's to protect: against cross-site
 // request forgery of its form (a CSRF token), and against password
@@ -290,7 +291,12 @@ func (h *Handler) handleAuthorize(w http.ResponseWriter, r *http.Request) {
 		h:           h,
 		challenge:   challenge,
 	}
-	h.authorize.ServeHTTP(w, r.WithContext(context.WithValue(ctx, authzKey{}, a)))
+	r2 := r.WithContext(context.WithValue(ctx, authzKey{}, a))
+	if r2.Body != nil && r2.Body != http.NoBody {
+		// The login form is bounded like the endpoints' bodies.
+		r2.Body = http.MaxBytesReader(w, r2.Body, h.maxBody)
+	}
+	h.authorize.ServeHTTP(w, r2)
 }
 
 // approve stores a code for a's approval and redirects with it.
