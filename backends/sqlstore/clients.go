@@ -592,7 +592,9 @@ func (s *Store) DeleteExpiredAuthorizationCodes(ctx context.Context, now time.Ti
 // ---- client assertions ----
 
 // UseClientAssertion implements authkit.ClientAssertionStore: see the
-// comment at the top of this file for its statements.
+// comment at the top of this file for its statements. An expiresAt not
+// after now (to the microsecond) is authkit.ErrInvalidRequest, as the
+// memory store answers: such a record would count as absent at once.
 func (s *Store) UseClientAssertion(ctx context.Context, clientID string, h authkit.TokenHash, expiresAt, now time.Time) error {
 	const op = "use client assertion"
 	if err := ctx.Err(); err != nil {
@@ -603,6 +605,12 @@ func (s *Store) UseClientAssertion(ctx context.Context, clientID string, h authk
 	}
 	q := s.q.clients
 	exp, us := micros(expiresAt), micros(now)
+	if exp <= us {
+		// Its record would count as absent at once: the caller must have
+		// refused the expired assertion itself.
+		return fmt.Errorf("sqlstore: %s: %w: the assertion expires at %s, not after now (%s)", op, authkit.ErrInvalidRequest,
+			timeOf(exp).Format(time.RFC3339Nano), timeOf(us).Format(time.RFC3339Nano))
+	}
 	notFound := fmt.Errorf("sqlstore: %s: client %q: %w", op, clientID, authkit.ErrNotFound)
 	reused := fmt.Errorf("sqlstore: %s: assertion already used: %w", op, authkit.ErrTokenReused)
 	if !q.useReturns { // MySQL

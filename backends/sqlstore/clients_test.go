@@ -101,6 +101,12 @@ func TestClientAssertionsBeyondConformance(t *testing.T) {
 			if err := use("bad id", hash("bad/jti"), time.Minute, 0); !errors.Is(err, authkit.ErrNotFound) {
 				t.Errorf("UseClientAssertion of an impossible client ID = %v, want ErrNotFound", err)
 			}
+			if err := use("app", hash("app/jti-expired"), time.Minute, time.Minute); !errors.Is(err, authkit.ErrInvalidRequest) {
+				t.Errorf("UseClientAssertion expiring at now = %v, want ErrInvalidRequest", err)
+			}
+			if err := use("app", hash("app/jti-expired"), 2*time.Minute, time.Minute); err != nil {
+				t.Errorf("UseClientAssertion after a refused expired one = %v, want nil (nothing was recorded)", err)
+			}
 
 			// A deleted client's records go with it: registered again, the
 			// client may use the same assertion hash.
@@ -140,10 +146,10 @@ func TestClientAssertionsBeyondConformance(t *testing.T) {
 				}
 			}
 
-			// The cleanup: at base+3h, the code (expired at +1m), the
-			// "app" record (+2m) and one more expired record are garbage,
-			// "other"'s record (+1h) too; a live record stays. One limit
-			// of 3 takes the code and two records, the next call the last.
+			// The cleanup: at base+3h, the code (expired at +1m), two "app"
+			// records (+2m), one more (+2h) and "other"'s (+1h) are
+			// garbage; a live record stays. One limit of 3 takes the code
+			// and two records, the next call the last two.
 			if err := use("app", hash("app/jti-2"), 2*time.Hour, 0); err != nil {
 				t.Fatal(err)
 			}
@@ -151,7 +157,7 @@ func TestClientAssertionsBeyondConformance(t *testing.T) {
 				t.Fatal(err)
 			}
 			now := base.Add(3 * time.Hour)
-			for _, want := range []int{3, 1, 0} {
+			for _, want := range []int{3, 2, 0} {
 				if n, err := s.DeleteExpiredAuthorizationCodes(ctx, now, 3); n != want || err != nil {
 					t.Errorf("DeleteExpiredAuthorizationCodes(limit 3) = %d, %v; want %d, nil", n, err, want)
 				}
