@@ -192,6 +192,66 @@ func (a *AuthorizationRequest) answer() bool {
 	return true
 }
 
+// MethodAuthorizeLogin is the Event.Method of the password checks a
+// login-and-consent page makes with AuthorizationRequest.CheckPassword
+// (EventLoginFailed, EventThrottled).
+const MethodAuthorizeLogin = "authorize_login"
+
+// ErrLoginFailed is matched by the error of CheckPassword for a wrong
+// password or an unknown user (which it does not tell apart).
+var ErrLoginFailed = errors.New("httpauth: wrong username or password")
+
+// CheckPassword checks a username and password that the login page
+// received, with the Handler's password login (WithPasswordLogin, or
+// WithPasswordGrant's checker) and its throttle: the same counters, keys
+// and policy as the password grant, so that guesses spread over the page
+// and the token endpoint share one budget. It returns the Login to pass to
+// Approve (with WithPasswordGrant, only its Subject is set), or an error:
+// matching ErrThrottled (a *ThrottledError saying when to retry: answer
+// 429 without checking anything), ErrLoginFailed (a wrong password or an
+// unknown user: show the page again, saying only that the pair was
+// wrong), authkit.ErrStoreUnavailable (the checker or the throttle store
+// could not answer: 503), or authkit.ErrInvalidConfig (the Handler has no
+// password login). Failures are reported as authkit.EventLoginFailed with
+// Method MethodAuthorizeLogin. A username longer than the password
+// grant's bound, or a password over its bound, fails as a wrong pair.
+func (a *AuthorizationRequest) CheckPassword(r *http.Request, username, password string) (Login, error) {
+	h := a.h
+	if h == nil || h.password == nil {
+		return Login{}, fmt.Errorf("httpauth: %w: CheckPassword needs WithPasswordLogin or WithPasswordGrant", authkit.ErrInvalidConfig)
+	}
+	if username == "" || password == "" || !validText(username, maxUsernameLen) || len(password) > maxPasswordLen {
+		return Login{}, ErrLoginFailed
+	}
+	ctx := r.Context()
+	addr, now := h.clientAddr(r), h.now()
+	done, pairDirty, err := h.guard.check(ctx, username, addr, now, MethodAuthorizeLogin)
+	if err != nil {
+		if errors.Is(err, ErrThrottled) {
+			return Login{}, err
+		}
+		return Login{}, fmt.Errorf("httpauth: %w: throttle: %w", authkit.ErrStoreUnavailable, err)
+	}
+	defer done()
+	var login Login
+	if h.login != nil {
+		login, err = h.login(ctx, username, password)
+	} else {
+		login.Subject, err = h.password(ctx, username, password)
+	}
+	if err != nil {
+		if isUnavailable(err) {
+			return Login{}, fmt.Errorf("httpauth: %w: password check: %w", authkit.ErrStoreUnavailable, err)
+		}
+		h.guard.failure(ctx, username, addr, h.now(), MethodAuthorizeLogin, failReason(err))
+		return Login{}, ErrLoginFailed
+	}
+	if pairDirty {
+		h.guard.success(ctx, username, addr)
+	}
+	return login, nil
+}
+
 // authorizeHeaders are set on every answer of the authorization endpoint.
 func authorizeHeaders(w http.ResponseWriter) {
 	hdr := w.Header()

@@ -425,3 +425,71 @@ func TestAuthorizeApproveRefusesBadLogin(t *testing.T) {
 		t.Errorf("a Login with a registered claim: %d %v, want 500 and an ErrInvalidRequest", rec.Code, got)
 	}
 }
+
+// A login page checking passwords with CheckPassword shares the password
+// grant's throttle: failures on the page throttle the grant and the page
+// alike, and a right password still logs in before the limit.
+func TestAuthorizeCheckPassword(t *testing.T) {
+	var (
+		mu   sync.Mutex
+		errs []error
+	)
+	page := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		a, _ := httpauth.AuthorizationRequestFrom(r.Context())
+		login, err := a.CheckPassword(r, r.PostFormValue("username"), r.PostFormValue("password"))
+		mu.Lock()
+		errs = append(errs, err)
+		mu.Unlock()
+		switch {
+		case err == nil:
+			_ = a.Approve(w, r, login)
+		case errors.Is(err, httpauth.ErrThrottled):
+			http.Error(w, "slow down", http.StatusTooManyRequests)
+		default:
+			http.Error(w, "wrong username or password", http.StatusUnauthorized)
+		}
+	})
+	f := newClientFx(t, httpauth.WithAuthorizationCode(page))
+	if err := f.clients.CreateClient(context.Background(), authkit.Client{ID: "app", GrantTypes: []string{authkit.GrantAuthorizationCode},
+		Scopes: []string{"read"}, RedirectURIs: []string{appRedirect}, CreatedAt: base}); err != nil {
+		t.Fatal(err)
+	}
+	cf := &codeFx{clientFx: f}
+	u := f.srv.URL + "/authorize?" + url.Values{"response_type": {"code"}, "client_id": {"app"}, "redirect_uri": {appRedirect}, "state": {"s"},
+		"code_challenge": {oauth2.S256ChallengeFromVerifier(oauth2.GenerateVerifier())}, "code_challenge_method": {"S256"}}.Encode()
+	post := func(user, pw string) int {
+		t.Helper()
+		res, err := cf.noFollow().PostForm(u, url.Values{"username": {user}, "password": {pw}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		return res.StatusCode
+	}
+	if s := post("alice", users["alice"]); s != http.StatusSeeOther {
+		t.Fatalf("right password: %d", s)
+	}
+	if s := post("nobody", "x"); s != 401 || !errors.Is(errs[len(errs)-1], httpauth.ErrLoginFailed) {
+		t.Fatalf("unknown user: %d %v", s, errs[len(errs)-1])
+	}
+	if e, ok := f.events.find(authkit.EventLoginFailed, httpauth.MethodAuthorizeLogin); !ok || e.Subject != "nobody" {
+		t.Errorf("login_failed event %+v (%v)", e, ok)
+	}
+	// Wrong passwords for alice until the page throttles her pair.
+	throttled := false
+	for i := 0; i < 10 && !throttled; i++ {
+		throttled = post("alice", "wrong") == http.StatusTooManyRequests
+	}
+	if !throttled {
+		t.Fatal("ten wrong passwords on the page were never throttled")
+	}
+	var te *httpauth.ThrottledError
+	if !errors.As(errs[len(errs)-1], &te) || te.RetryAfter <= 0 {
+		t.Errorf("throttled error %v: want a *ThrottledError with RetryAfter", errs[len(errs)-1])
+	}
+	// The password grant shares the budget: alice is throttled there too.
+	r := f.form("/token", []string{"grant_type", "password", "username", "alice", "password", users["alice"]})
+	if r.status != http.StatusTooManyRequests {
+		t.Errorf("password grant after the page's failures: %d %s, want 429", r.status, r.body)
+	}
+}
