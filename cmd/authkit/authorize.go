@@ -20,8 +20,6 @@ import (
 	"github.com/authkit-go/authkit"
 	"github.com/authkit-go/authkit/adapters/httpauth"
 	"github.com/authkit-go/authkit/issuer"
-	"github.com/authkit-go/authkit/keys"
-	"github.com/authkit-go/authkit/verifier"
 )
 
 // serve's login-and-consent page for the authorization-code grant
@@ -41,9 +39,6 @@ const (
 	csrfLen   = 43
 	// maxLoginForm bounds the login form's body.
 	maxLoginForm = 16 << 10
-	// methodAuthorizeLogin is the Event.Method of the login page's failed
-	// and throttled password attempts.
-	methodAuthorizeLogin = "authorize_login"
 )
 
 // loginStyle is the page's only style sheet, allowed by its hash in the
@@ -111,11 +106,10 @@ type loginData struct {
 }
 
 // loginPage is serve's login-and-consent handler. Password attempts go
-// through an httpauth.Auth's throttled Basic path, over the same throttle
-// store and policy as the password grant, so that the page and the grant
-// share one budget per user and address.
+// through AuthorizationRequest.CheckPassword: the Handler's password
+// login (the users) under the password grant's throttle, so that the page
+// and the grant share one budget per user and address.
 type loginPage struct {
-	auth *httpauth.Auth
 	// scopes are serve's --scopes: what a login may hold.
 	scopes []string
 	// path is the authorization endpoint's path, the CSRF cookie's.
@@ -126,53 +120,15 @@ type loginPage struct {
 	log    *slog.Logger
 }
 
-// newLoginPage builds the login page over users. thr.store must be the
-// throttle store the password grant counts in.
-func newLoginPage(iss *issuer.Issuer, users *userDB, scopes []string, log *slog.Logger, thr throttleWiring) (*loginPage, error) {
-	// A verifier that knows only Basic credentials, checked against the
-	// users: httpauth.Auth throttles those exactly as the password grant.
-	// It verifies no token; the issuer's public keys only satisfy New.
-	jwks, err := iss.JWKS()
-	if err != nil {
-		return nil, err
-	}
-	set, err := keys.ParseJWKS(jwks)
-	if err != nil {
-		return nil, err
-	}
-	v, err := verifier.New(authkit.WithKeys(set), authkit.WithIssuer(iss.ID()),
-		authkit.WithSchemes(authkit.SchemeBasic),
-		authkit.WithBasicAuth(func(ctx context.Context, username, password string) (*authkit.Principal, error) {
-			sub, err := users.check(ctx, username, password)
-			if err != nil {
-				return nil, err
-			}
-			return &authkit.Principal{Subject: sub}, nil
-		}))
-	if err != nil {
-		return nil, err
-	}
-	opts := []httpauth.Option{httpauth.WithLogger(log), httpauth.WithTrustedProxies(thr.trusted...), httpauth.WithThrottleStore(thr.store)}
-	if thr.hook != nil {
-		hook := thr.hook
-		opts = append(opts, httpauth.WithEventHook(func(ctx context.Context, ev authkit.Event) {
-			if ev.Method == authkit.MethodBasic {
-				ev.Method = methodAuthorizeLogin
-			}
-			hook(ctx, ev)
-		}))
-	}
-	auth, err := httpauth.New(v, opts...)
-	if err != nil {
-		return nil, err
-	}
+// newLoginPage builds the login page of iss's authorization endpoint. The
+// Handler it is given to must check passwords (WithPasswordGrant).
+func newLoginPage(iss *issuer.Issuer, scopes []string, log *slog.Logger) *loginPage {
 	return &loginPage{
-		auth:   auth,
 		scopes: slices.Clone(scopes),
 		path:   httpauth.DefaultPaths().Authorize,
 		secure: strings.HasPrefix(iss.ID(), "https://"),
 		log:    log,
-	}, nil
+	}
 }
 
 // ServeHTTP shows the page (GET) and handles its form (POST): the CSRF
@@ -214,7 +170,7 @@ func (p *loginPage) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	username := formValue(r.PostForm, "username")
-	subject, err := p.check(r, username, formValue(r.PostForm, "password"))
+	login, err := a.CheckPassword(r, username, formValue(r.PostForm, "password"))
 	if err != nil {
 		if !utf8.ValidString(username) || len(username) > maxUserNameBytes {
 			username = ""
@@ -222,7 +178,7 @@ func (p *loginPage) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		switch {
 		case errors.Is(err, httpauth.ErrThrottled):
 			retry := time.Second
-			if te, ok := errors.AsType[*httpauth.ThrottledError](err); ok {
+			if te, ok := errors.AsType[*httpauth.ThrottledError](err); ok && te.RetryAfter > 0 {
 				retry = te.RetryAfter
 			}
 			w.Header().Set("Retry-After", strconv.FormatInt(int64((retry+time.Second-1)/time.Second), 10))
@@ -230,35 +186,19 @@ func (p *loginPage) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		case errors.Is(err, authkit.ErrStoreUnavailable), errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
 			w.Header().Set("Retry-After", "1")
 			p.render(w, r, a, http.StatusServiceUnavailable, username, "The server cannot check passwords right now. Try again in a moment.")
-		default:
+		case errors.Is(err, httpauth.ErrLoginFailed):
 			// Never says whether the user exists.
 			p.render(w, r, a, http.StatusUnauthorized, username, "Incorrect username or password.")
+		default: // authkit.ErrInvalidConfig: serve's wiring is wrong
+			p.log.Error("authorize: checking a password", "err", err)
+			p.message(w, r, a, http.StatusInternalServerError, "Internal error.")
 		}
 		return
 	}
 	// Approve answers in every case; its error is for the log.
-	if err := a.Approve(w, r, httpauth.Login{Subject: subject, Scopes: p.scopes}); err != nil {
+	if err := a.Approve(w, r, httpauth.Login{Subject: login.Subject, Scopes: p.scopes}); err != nil {
 		p.log.Warn("authorize: the approval did not issue a code", "client_id", a.Client.ID, "err", err)
 	}
-}
-
-// check checks username and password under the throttle, through a
-// request carrying them as Basic credentials and r's client address. A
-// name that no user can have is refused unchecked.
-func (p *loginPage) check(r *http.Request, username, password string) (string, error) {
-	if validUserName(username) != "" || len(password) > maxPasswordLen || !utf8.ValidString(password) {
-		return "", errBadCredentials
-	}
-	hdr := http.Header{"Authorization": {"Basic " + base64.StdEncoding.EncodeToString([]byte(username+":"+password))}}
-	if xff := r.Header.Values("X-Forwarded-For"); len(xff) > 0 {
-		hdr["X-Forwarded-For"] = slices.Clone(xff) // for --trusted-proxies
-	}
-	req := (&http.Request{Method: http.MethodPost, URL: &url.URL{Path: r.URL.Path}, Header: hdr, RemoteAddr: r.RemoteAddr, Body: http.NoBody}).WithContext(r.Context())
-	pr, err := p.auth.Authenticate(req)
-	if err != nil {
-		return "", err
-	}
-	return pr.Subject, nil
 }
 
 // render shows the login form with status and, when set, an error.

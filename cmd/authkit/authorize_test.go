@@ -255,6 +255,10 @@ func TestAuthorizeCurl(t *testing.T) {
 	if n := pairFailures(); n != 1 {
 		t.Errorf("after one wrong password the (demo, 127.0.0.1) throttle counter is %d, want 1", n)
 	}
+	// The failures are audited as the page's, by httpauth.
+	if !regexp.MustCompile(`event=login_failed subject=demo method=authorize_login`).MatchString(s.stderr.String()) {
+		t.Errorf("no login_failed audit record of the page for demo:\n%s", s.stderr)
+	}
 
 	// The right password: a redirect to the client with the code, the
 	// state and iss, not followed.
@@ -328,4 +332,7 @@ func TestAuthorizeCurl(t *testing.T) {
 	}
 	runCurl(t, curl, "-d", "grant_type=password", "-d", "username=demo", "--data-urlencode", "password="+password, s.base+"/token").
 		want(t, "the password grant of a user throttled by the page's counters", http.StatusTooManyRequests)
+	if !regexp.MustCompile(`event=throttled subject=demo method=authorize_login`).MatchString(s.stderr.String()) {
+		t.Errorf("no throttled audit record of the page for demo:\n%s", s.stderr)
+	}
 }

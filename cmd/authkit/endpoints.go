@@ -8,15 +8,14 @@ import (
 
 	"github.com/authkit-go/authkit"
 	"github.com/authkit-go/authkit/adapters/httpauth"
-	"github.com/authkit-go/authkit/backends/memory"
 	"github.com/authkit-go/authkit/issuer"
 	"github.com/authkit-go/authkit/verifier"
 )
 
 // throttleWiring is how serve throttles password attempts.
 type throttleWiring struct {
-	// store counts failures; nil: in this process (one memory store that
-	// the password grant and the login page share).
+	// store counts failures; nil: in this process (httpauth's default
+	// memory store).
 	store authkit.ThrottleStore
 	// trusted are the proxies whose X-Forwarded-For is believed.
 	trusted []netip.Prefix
@@ -33,15 +32,14 @@ type throttleWiring struct {
 // the handler with authkit's endpoints, whose password grant checks users.
 // scopes are those a password login may ask for (none by default). With a
 // client store it also serves the authorization endpoint, whose login page
-// (authorize.go) checks users too. Every password attempt (the grant, the
-// login page, Basic) is throttled as thr says, in one budget.
+// (authorize.go) checks users through the Handler's password grant
+// (AuthorizationRequest.CheckPassword). Every password attempt (the grant,
+// the login page, Basic) is throttled as thr says, in one budget.
 func newEndpoints(iss *issuer.Issuer, v *verifier.Verifier, users *userDB, scopes []string, log *slog.Logger, thr throttleWiring) (func(http.Handler) http.Handler, http.Handler, error) {
-	if thr.store == nil {
-		// One in-process budget, shared by the password grant and the
-		// login page.
-		thr.store = memory.NewThrottle()
+	opts := []httpauth.Option{httpauth.WithLogger(log), httpauth.WithTrustedProxies(thr.trusted...)}
+	if thr.store != nil {
+		opts = append(opts, httpauth.WithThrottleStore(thr.store))
 	}
-	opts := []httpauth.Option{httpauth.WithLogger(log), httpauth.WithTrustedProxies(thr.trusted...), httpauth.WithThrottleStore(thr.store)}
 	if thr.hook != nil {
 		opts = append(opts, httpauth.WithEventHook(thr.hook))
 	}
@@ -53,11 +51,7 @@ func newEndpoints(iss *issuer.Issuer, v *verifier.Verifier, users *userDB, scope
 	if thr.clients != nil {
 		// The registered clients, and for those allowed it the
 		// authorization-code grant through serve's login page.
-		page, err := newLoginPage(iss, users, scopes, log, thr)
-		if err != nil {
-			return nil, nil, err
-		}
-		hopts = append(hopts, httpauth.WithClientStore(thr.clients), httpauth.WithAuthorizationCode(page))
+		hopts = append(hopts, httpauth.WithClientStore(thr.clients), httpauth.WithAuthorizationCode(newLoginPage(iss, scopes, log)))
 	}
 	h, err := httpauth.NewHandler(iss, auth, hopts...)
 	if err != nil {
