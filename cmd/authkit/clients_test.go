@@ -447,12 +447,20 @@ func TestServeMetadata(t *testing.T) {
 	if fmt.Sprint(doc["grant_types_supported"]) != "[refresh_token password]" || fmt.Sprint(doc["token_endpoint_auth_methods_supported"]) != "[none]" {
 		t.Errorf("memory store: grants %v, methods %v", doc["grant_types_supported"], doc["token_endpoint_auth_methods_supported"])
 	}
+	if _, ok := doc["authorization_endpoint"]; ok {
+		t.Errorf("memory store (no clients): authorization_endpoint %v", doc["authorization_endpoint"])
+	}
 
 	withClients := startServe(t, "", "--issuer", iss, "--store", migratedSQLite(t))
 	doc = withClients.do(t, "GET", path, "", nil).want(t, "metadata with clients", 200).body
-	if fmt.Sprint(doc["grant_types_supported"]) != "[refresh_token password client_credentials]" ||
-		fmt.Sprint(doc["token_endpoint_auth_methods_supported"]) != "[client_secret_basic client_secret_post none]" {
+	// The SQL store keeps clients and their assertions' jti
+	// (ClientAssertionStore): private_key_jwt, and the login page.
+	if fmt.Sprint(doc["grant_types_supported"]) != "[refresh_token password authorization_code client_credentials]" ||
+		fmt.Sprint(doc["token_endpoint_auth_methods_supported"]) != "[client_secret_basic client_secret_post private_key_jwt none]" {
 		t.Errorf("SQL store: grants %v, methods %v", doc["grant_types_supported"], doc["token_endpoint_auth_methods_supported"])
+	}
+	if doc["authorization_endpoint"] != iss+"/authorize" || fmt.Sprint(doc["code_challenge_methods_supported"]) != "[S256]" {
+		t.Errorf("SQL store: authorization_endpoint %v, code_challenge_methods_supported %v", doc["authorization_endpoint"], doc["code_challenge_methods_supported"])
 	}
 
 	plain := startServe(t, "")
