@@ -459,6 +459,12 @@ func TestServeMetadata(t *testing.T) {
 		fmt.Sprint(doc["token_endpoint_auth_methods_supported"]) != "[client_secret_basic client_secret_post private_key_jwt none]" {
 		t.Errorf("SQL store: grants %v, methods %v", doc["grant_types_supported"], doc["token_endpoint_auth_methods_supported"])
 	}
+	if log := withClients.stderr.String(); !strings.Contains(log, "grants=password,refresh_token,client_credentials,authorization_code authorize=/authorize") {
+		t.Errorf("SQL store: the configured log line does not name the grants and /authorize:\n%s", log)
+	}
+	if log := s.stderr.String(); !strings.Contains(log, `grants=password,refresh_token authorize="off: `) {
+		t.Errorf("memory store: the configured log line does not say the grants and that /authorize is off:\n%s", log)
+	}
 	if doc["authorization_endpoint"] != iss+"/authorize" || fmt.Sprint(doc["code_challenge_methods_supported"]) != "[S256]" {
 		t.Errorf("SQL store: authorization_endpoint %v, code_challenge_methods_supported %v", doc["authorization_endpoint"], doc["code_challenge_methods_supported"])
 	}

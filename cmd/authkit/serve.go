@@ -104,7 +104,10 @@ func (c *cli) parseServe(args []string) (serveConfig, error) {
 Run a complete auth server: the token endpoints (POST /token with the password
 and refresh_token grants, /revoke, /introspect, /logout-all, /sessions,
 /api-tokens), the public keys at /.well-known/jwks.json, a protected GET /me
-that shows the caller's principal, and GET /healthz.
+that shows the caller's principal, and GET /healthz. With a store that keeps
+OAuth clients (SQL or Redis; "authkit clients add"), /token also has the
+client_credentials and authorization_code grants, and /authorize is the
+authorization endpoint (PKCE S256) with a login page for the users.
 
 With no flags it listens on 127.0.0.1:8080 with the memory store, a fresh EdDSA
 key and one demo user whose random password it prints: for trying things out
@@ -303,13 +306,20 @@ func (c *cli) newServer(ctx context.Context, cfg serveConfig, log *slog.Logger) 
 	}
 	s.handler = s.logRequests(withDeadline(mux, cfg.requestTimeout))
 
+	// With a client store: the clients' grants and the login page.
+	grants, authorize := []string{authkit.GrantPassword, authkit.GrantRefreshToken}, "off: the store keeps no OAuth clients"
+	if clientStoreOf(st) != nil {
+		grants = append(grants, authkit.GrantClientCredentials, authkit.GrantAuthorizationCode)
+		authorize = httpauth.DefaultPaths().Authorize
+	}
 	log.Info("configured",
 		"store", st.kind, "issuer", cfg.issuer, "audience", strings.Join(cfg.audience, ","), "scopes", strings.Join(cfg.scopes, ","),
 		"signing_alg", string(set.Active().Algorithm()), "kid", set.Active().ID(),
 		"access_ttl", formatDuration(cfg.accessTTL), "refresh_ttl", formatDuration(cfg.refreshTTL),
 		"users", len(users.users), "revocation_mirror", mirrorString(mirror), "verify_cache", cfg.verifyCache,
 		"store_timeout", formatDuration(cfg.storeTimeout), "request_timeout", formatDuration(cfg.requestTimeout),
-		"throttle", throttleKind(thrStore, st.kind), "trusted_proxies", len(cfg.trustedProxies), "metadata", metadata)
+		"throttle", throttleKind(thrStore, st.kind), "trusted_proxies", len(cfg.trustedProxies), "metadata", metadata,
+		"grants", strings.Join(grants, ","), "authorize", authorize)
 	if demoPassword != "" {
 		log.Warn("DEMO MODE: one demo user with a random password (printed on standard output); not for production: use --users FILE")
 		if host, _, err := net.SplitHostPort(cfg.addr); err != nil || !isLoopback(host) {
