@@ -27,7 +27,8 @@
 // JavaScript; a single-page app does the same in the browser, and a mobile
 // app in the app. The rest is what an authorization server copies: the
 // client registration, the login page with its CSRF token, the password
-// check against a hash, and the Login that says what the tokens carry.
+// check against a hash (throttled by authkit, in the password grant's
+// budget), and the Login that says what the tokens carry.
 package main
 
 import (
@@ -36,10 +37,12 @@ import (
 	"crypto/rand"
 	"crypto/subtle"
 	"encoding/json"
+	"errors"
 	"html/template"
 	"io"
 	"log"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -121,10 +124,15 @@ func newServer(base string) (http.Handler, error) {
 		return nil, err
 	}
 
-	login := &loginPage{users: demoUsers(), secure: strings.HasPrefix(base, "https://")}
+	login := &loginPage{secure: strings.HasPrefix(base, "https://")}
 	endpoints, err := httpauth.NewHandler(iss, auth,
 		httpauth.WithClientStore(store),
 		httpauth.WithAuthorizationCode(login),
+		// The users' password check. The login page calls it through
+		// AuthorizationRequest.CheckPassword, which throttles failed
+		// attempts per user and per address; it also enables
+		// grant_type=password at /token, in the same budget.
+		httpauth.WithPasswordLogin(checkPassword(demoUsers())),
 		httpauth.WithAllowedScopes("api:read", "api:write"))
 	if err != nil {
 		return nil, err
@@ -191,10 +199,9 @@ const (
 // loginPage is the login-and-consent page: WithAuthorizationCode hands it
 // every authorization request that authkit validated. It shows the form
 // on GET; the form posts back to the same URL, and the POST approves or
-// denies. A real page also throttles failed logins per user and per
-// address.
+// denies. Passwords are checked with CheckPassword, which throttles
+// failed logins per user and per address.
 type loginPage struct {
-	users  map[string]user
 	secure bool // mark the CSRF cookie Secure (served over HTTPS)
 }
 
@@ -205,7 +212,7 @@ func (p *loginPage) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if r.Method != http.MethodPost {
-		p.show(w, r, req, "")
+		p.show(w, r, req, http.StatusOK, "")
 		return
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
@@ -217,38 +224,64 @@ func (p *loginPage) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		_ = req.Deny(w, r) // redirects to the app with error=access_denied
 		return
 	}
-	name := r.PostFormValue("username")
-	u, ok := p.checkPassword(name, r.PostFormValue("password"))
-	if !ok {
-		p.show(w, r, req, "Invalid username or password.")
+	// CheckPassword runs WithPasswordLogin's check under the throttle: a
+	// user or an address with too many recent failures is refused
+	// unchecked until RetryAfter.
+	login, err := req.CheckPassword(r, r.PostFormValue("username"), r.PostFormValue("password"))
+	switch {
+	case err == nil:
+	case errors.Is(err, httpauth.ErrThrottled):
+		retry := time.Second
+		if te, ok := errors.AsType[*httpauth.ThrottledError](err); ok && te.RetryAfter > 0 {
+			retry = te.RetryAfter
+		}
+		w.Header().Set("Retry-After", strconv.Itoa(int((retry+time.Second-1)/time.Second)))
+		p.show(w, r, req, http.StatusTooManyRequests, "Too many failed attempts: try again later.")
+		return
+	case errors.Is(err, httpauth.ErrLoginFailed):
+		// The same answer for a wrong password and an unknown user.
+		p.show(w, r, req, http.StatusOK, "Invalid username or password.")
+		return
+	default: // authkit.ErrStoreUnavailable (or a misconfiguration)
+		log.Printf("oauthlogin: password check: %v", err)
+		w.Header().Set("Retry-After", "1")
+		p.show(w, r, req, http.StatusServiceUnavailable, "The password cannot be checked now: try again in a moment.")
 		return
 	}
-	// The Login says what the tokens carry. The scopes granted are those
-	// the app asked for among the user's (all of the user's when it asked
-	// for none), within WithAllowedScopes and the client's.
-	err := req.Approve(w, r, httpauth.Login{
-		Subject: name,
-		Scopes:  u.scopes,
-		Claims:  map[string]any{"roles": u.roles},
-	})
-	if err != nil {
+	// Approve issues the code for the Login checkPassword returned. The
+	// scopes granted are those the app asked for among the user's (all of
+	// the user's when it asked for none), within WithAllowedScopes and the
+	// client's.
+	if err := req.Approve(w, r, login); err != nil {
 		// Approve has answered (a redirect with an error, or a 500).
 		log.Printf("oauthlogin: authorization not approved: %v", err)
 	}
 }
 
-// checkPassword checks a password against the user's hash, and against a
-// dummy hash for an unknown user.
-func (p *loginPage) checkPassword(name, password string) (user, bool) {
-	u, ok := p.users[name]
-	hash := unknownUserHash
-	if ok {
-		hash = u.hash
+// errBadPassword is checkPassword's refusal, for a wrong password and an
+// unknown user alike (CheckPassword answers it as ErrLoginFailed and
+// counts it against the throttle).
+var errBadPassword = errors.New("oauthlogin: invalid username or password")
+
+// checkPassword is the WithPasswordLogin hook: it checks a password
+// against the user's hash, and against a dummy hash for an unknown user,
+// and returns the Login that says what the tokens carry.
+func checkPassword(users map[string]user) func(ctx context.Context, name, password string) (httpauth.Login, error) {
+	return func(_ context.Context, name, password string) (httpauth.Login, error) {
+		u, ok := users[name]
+		hash := unknownUserHash
+		if ok {
+			hash = u.hash
+		}
+		if bcrypt.CompareHashAndPassword(hash, []byte(password)) != nil || !ok {
+			return httpauth.Login{}, errBadPassword
+		}
+		return httpauth.Login{
+			Subject: name,
+			Scopes:  u.scopes,
+			Claims:  map[string]any{"roles": u.roles},
+		}, nil
 	}
-	if bcrypt.CompareHashAndPassword(hash, []byte(password)) != nil {
-		return user{}, false
-	}
-	return u, ok
 }
 
 // validCSRF checks the double-submit token: the hidden field must equal
@@ -259,8 +292,8 @@ func (p *loginPage) validCSRF(r *http.Request) bool {
 	return err == nil && c.Value != "" && subtle.ConstantTimeCompare([]byte(c.Value), []byte(sent)) == 1
 }
 
-// show renders the form with a fresh CSRF token.
-func (p *loginPage) show(w http.ResponseWriter, r *http.Request, req *httpauth.AuthorizationRequest, problem string) {
+// show renders the form with status and a fresh CSRF token.
+func (p *loginPage) show(w http.ResponseWriter, r *http.Request, req *httpauth.AuthorizationRequest, status int, problem string) {
 	token := rand.Text()
 	// HttpOnly and SameSite=Strict: the browser sends it back only with
 	// the form's own POST. Over HTTPS it is Secure too; there, a
@@ -277,7 +310,7 @@ func (p *loginPage) show(w http.ResponseWriter, r *http.Request, req *httpauth.A
 	for _, s := range asked {
 		items = append(items, scopeItem{s, scopes[s]})
 	}
-	render(w, loginTmpl, http.StatusOK, loginData{
+	render(w, loginTmpl, status, loginData{
 		App:    req.Client.Name,
 		Scopes: items,
 		Action: r.URL.RequestURI(), // the authorization request, read again on POST

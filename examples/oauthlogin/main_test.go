@@ -8,6 +8,7 @@ import (
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -281,5 +282,54 @@ func TestBrowserFlow(t *testing.T) {
 	var md map[string]any
 	if err := json.Unmarshal([]byte(body), &md); st != 200 || err != nil || md["issuer"] != f.base || md["authorization_endpoint"] != f.base+"/authorize" {
 		t.Errorf("metadata: %d %s", st, body)
+	}
+}
+
+// TestLoginPageThrottles checks that the page's password checks are
+// throttled (CheckPassword): repeated wrong passwords for a user end in 429
+// with Retry-After and the form again, and then even the right password
+// is refused unchecked, at the page and at the password grant alike.
+func TestLoginPageThrottles(t *testing.T) {
+	f := newFixture(t)
+	authURL := f.config().AuthCodeURL("state-3", oauth2.S256ChallengeOption(oauth2.GenerateVerifier()))
+	page, csrf := f.loginPage(authURL)
+	post := func(password string) (*http.Response, string) {
+		t.Helper()
+		form := url.Values{"csrf": {csrf}, "username": {"alice"}, "password": {password}, "action": {"approve"}}
+		res, err := f.browser.PostForm(authURL, form)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		b, _ := io.ReadAll(res.Body)
+		page = string(b)
+		if res.StatusCode != http.StatusSeeOther {
+			csrf = f.csrf(authURL, page) // each form carries a fresh token
+		}
+		return res, page
+	}
+	var res *http.Response
+	for i := 0; i < 10; i++ {
+		if res, page = post("wrong"); res.StatusCode != http.StatusOK {
+			break
+		}
+	}
+	if res.StatusCode != http.StatusTooManyRequests || res.Header.Get("Location") != "" || !strings.Contains(page, "Too many failed attempts") {
+		t.Fatalf("ten wrong passwords: last answer %d %v, want 429 and the form again:\n%s", res.StatusCode, res.Header, page)
+	}
+	if ra, err := strconv.Atoi(res.Header.Get("Retry-After")); err != nil || ra < 1 {
+		t.Errorf("Retry-After %q, want a positive number of seconds", res.Header.Get("Retry-After"))
+	}
+	if res, _ = post("wonderland"); res.StatusCode != http.StatusTooManyRequests {
+		t.Errorf("the right password of a throttled user: %d, want 429", res.StatusCode)
+	}
+	// The password grant counts in the same budget.
+	res, err := f.srv.Client().PostForm(f.base+"/token", url.Values{"grant_type": {"password"}, "username": {"alice"}, "password": {"wonderland"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusTooManyRequests {
+		t.Errorf("the password grant of a user the page throttled: %d, want 429", res.StatusCode)
 	}
 }
