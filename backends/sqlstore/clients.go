@@ -172,6 +172,7 @@ func buildClientQueries(d *dialect, q func(string) string) clientQueries {
 		// index. (MariaDB before 11.1 runs deleteBatch's "hash IN (SELECT
 		// … FROM (…) x)" as a scan of the whole table probing the
 		// subquery for each row.)
+		c.gcCodes = q(`DELETE FROM {p}authorization_codes WHERE expires_at <= ? ORDER BY expires_at LIMIT ?`)
 		c.gcAssertions = q(`DELETE FROM {p}client_assertions WHERE expires_at <= ? ORDER BY expires_at LIMIT ?`)
 	case "sqlite":
 		c.deleteAssertions = q(`DELETE FROM {p}client_assertions WHERE client_id = ?`)

@@ -348,8 +348,8 @@ func TestExplainFeedPoll(t *testing.T) {
 			if _, err := db.ExecContext(ctx, "INSERT INTO authkit_revocations (subject, kind, ident, expires_at, cutoff_at) VALUES ('user-78', 3, '', 4102444800000000, 1900000000000000)"); err != nil {
 				t.Fatalf("populating: %v", err)
 			}
-			// Client assertions of one client, for the plans of their
-			// statements.
+			// Client assertions and authorization codes of one client, for
+			// the plans of their statements.
 			if _, err := db.ExecContext(ctx, "INSERT INTO authkit_clients (id, name, access_ttl_us, refresh_ttl_us, created_at) VALUES ('app', 'App', 0, 0, 0)"); err != nil {
 				t.Fatalf("populating: %v", err)
 			}
@@ -370,7 +370,23 @@ func TestExplainFeedPoll(t *testing.T) {
 					t.Fatalf("populating: %v", err)
 				}
 			}
-			analyze := "ANALYZE TABLE authkit_revocation_log, authkit_revocations, authkit_clients, authkit_client_assertions"
+			for i := 0; i < assertions; i += per {
+				var b strings.Builder
+				args := make([]any, 0, 2*per)
+				b.WriteString("INSERT INTO authkit_authorization_codes (hash, client_id, redirect_uri, subject, scopes, challenge, claims, created_at, expires_at, used_at, session_id) VALUES ")
+				for j := i; j < i+per; j++ {
+					if j > i {
+						b.WriteString(", ")
+					}
+					b.WriteString("(?, 'app', '', 'alice', NULL, '', NULL, 0, ?, NULL, '')")
+					hj := sha256.Sum256(fmt.Append(nil, "code-", j))
+					args = append(args, hj[:], 1700000000600000+j)
+				}
+				if _, err := db.ExecContext(ctx, b.String(), args...); err != nil {
+					t.Fatalf("populating: %v", err)
+				}
+			}
+			analyze := "ANALYZE TABLE authkit_revocation_log, authkit_revocations, authkit_clients, authkit_client_assertions, authkit_authorization_codes"
 			if c.driver == "sqlite" {
 				analyze = "ANALYZE"
 			}
@@ -412,6 +428,9 @@ func TestExplainFeedPoll(t *testing.T) {
 				// index (on MySQL a DELETE … ORDER BY … LIMIT, one range).
 				{"DeleteExpiredAuthorizationCodes/assertions", cl.gcAssertions, []any{1700000000600000 + 50, 1000}, func(plan [][]string) bool {
 					return readsBy(plan, c.driver, "authkit_client_assertions_expires_idx")
+				}},
+				{"DeleteExpiredAuthorizationCodes", cl.gcCodes, []any{1700000000600000 + 50, 1000}, func(plan [][]string) bool {
+					return readsBy(plan, c.driver, "authkit_authorization_codes_expires_idx")
 				}},
 			} {
 				explain := "EXPLAIN "
