@@ -2,9 +2,13 @@ package main
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
+	"net/http/cookiejar"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -665,5 +669,98 @@ func TestClientsGeneratedIDNotAFlag(t *testing.T) {
 		if len(cl.ID) != 22 || cl.ID[0] == '-' {
 			t.Fatalf("generated client ID %q", cl.ID)
 		}
+	}
+}
+
+// TestClientsRemoveTokens checks what docs/cli.md says of "clients remove":
+// the client's unredeemed codes stop redeeming and stay dead when the ID is
+// registered again, its refresh tokens stop refreshing, its access tokens
+// live out their lifetime, and — the documented caveat — its refresh
+// tokens refresh again once a client is registered under the same ID.
+func TestClientsRemoveTokens(t *testing.T) {
+	t.Parallel()
+	store := migratedSQLite(t)
+	const redirect = "http://127.0.0.1:1/cb"
+	add := func() {
+		t.Helper()
+		clientsCLI(t, store, "add", "App", "--id", "app", "--public", "--grant", "authorization_code", "--grant", "refresh_token",
+			"--redirect-uri", redirect, "--scope", "read").must(t, exitOK, nil, nil)
+	}
+	add()
+	s := startServe(t, "", "--store", store, "--scopes", "read", "--revocation-mirror", "off")
+	m := passwordRE.FindStringSubmatch(s.stdout.String())
+	if m == nil {
+		t.Fatalf("no demo password in:\n%s", s.stdout)
+	}
+	jar, err := cookiejar.New(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	browser := &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	verifier := strings.Repeat("v", 43)
+	sum := sha256.Sum256([]byte(verifier))
+	authorize := s.base + "/authorize?" + url.Values{"response_type": {"code"}, "client_id": {"app"}, "redirect_uri": {redirect},
+		"state": {"s"}, "code_challenge": {base64.RawURLEncoding.EncodeToString(sum[:])}, "code_challenge_method": {"S256"}}.Encode()
+	// code logs demo in on the page and returns the code of the redirect.
+	code := func() string {
+		t.Helper()
+		res, err := browser.Get(authorize)
+		if err != nil {
+			t.Fatal(err)
+		}
+		page, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		cm := csrfRE.FindSubmatch(page)
+		if res.StatusCode != 200 || cm == nil {
+			t.Fatalf("login page: %d\n%s", res.StatusCode, page)
+		}
+		res, err = browser.PostForm(authorize, url.Values{"csrf_token": {string(cm[1])}, "action": {"approve"}, "username": {"demo"}, "password": {m[1]}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		loc, err := url.Parse(res.Header.Get("Location"))
+		if res.StatusCode != http.StatusSeeOther || err != nil || loc.Query().Get("code") == "" {
+			t.Fatalf("approve: %d to %q", res.StatusCode, res.Header.Get("Location"))
+		}
+		return loc.Query().Get("code")
+	}
+	exchange := func(code string) response {
+		t.Helper()
+		return s.do(t, "POST", "/token", "", url.Values{"grant_type": {"authorization_code"}, "code": {code}, "code_verifier": {verifier},
+			"redirect_uri": {redirect}, "client_id": {"app"}})
+	}
+	refresh := func(rt string, clientID string) response {
+		t.Helper()
+		f := url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rt}}
+		if clientID != "" {
+			f.Set("client_id", clientID)
+		}
+		return s.do(t, "POST", "/token", "", f)
+	}
+
+	pair := exchange(code()).want(t, "the code exchange", 200)
+	access, rt := pair.str("access_token"), pair.str("refresh_token")
+	pending := code() // issued, never redeemed before the removal
+
+	clientsCLI(t, store, "remove", "app").must(t, exitOK, []string{"removed client app"}, nil)
+	if r := exchange(pending); r.status == 200 {
+		t.Errorf("a removed client's code redeemed: %s", r.raw)
+	}
+	for _, cid := range []string{"app", ""} {
+		if r := refresh(rt, cid); r.status == 200 {
+			t.Errorf("a removed client's refresh token refreshed (client_id %q): %s", cid, r.raw)
+		}
+	}
+	s.do(t, "GET", "/me", access, nil).want(t, "a removed client's access token", 200)
+
+	// The same ID again: its old code stays dead, but the old session is
+	// bound to the ID, and refreshes again (docs/cli.md's caveat).
+	add()
+	if r := exchange(pending); r.status != 400 || r.str("error") != "invalid_grant" {
+		t.Errorf("a removed client's code after the ID was registered again: %d %s, want 400 invalid_grant", r.status, r.raw)
+	}
+	if r := refresh(rt, "app"); r.status != 200 || r.str("access_token") == "" {
+		t.Errorf("the removed client's refresh token after the ID was registered again: %d %s; docs/cli.md says it refreshes again", r.status, r.raw)
 	}
 }
