@@ -2,12 +2,16 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
 	"net/netip"
 	"net/url"
 	"os"
@@ -19,8 +23,12 @@ import (
 	"time"
 
 	"github.com/authkit-go/authkit"
+	"github.com/authkit-go/authkit/backends/memory"
 	"github.com/authkit-go/authkit/internal/testservers"
 	"github.com/authkit-go/authkit/internal/throttle"
+	"github.com/authkit-go/authkit/issuer"
+	"github.com/authkit-go/authkit/keys"
+	"github.com/authkit-go/authkit/verifier"
 )
 
 // curlPath is the curl binary the flows are driven with, or the test
@@ -334,5 +342,89 @@ func TestAuthorizeCurl(t *testing.T) {
 		want(t, "the password grant of a user throttled by the page's counters", http.StatusTooManyRequests)
 	if !regexp.MustCompile(`event=throttled subject=demo method=authorize_login`).MatchString(s.stderr.String()) {
 		t.Errorf("no throttled audit record of the page for demo:\n%s", s.stderr)
+	}
+}
+
+// downThrottle is a throttle store that cannot answer.
+type downThrottle struct{}
+
+var errThrottleDown = fmt.Errorf("test: %w", authkit.ErrStoreUnavailable)
+
+func (downThrottle) AddFailure(context.Context, string, time.Time, time.Duration) (authkit.ThrottleState, error) {
+	return authkit.ThrottleState{}, errThrottleDown
+}
+func (downThrottle) ThrottleStates(context.Context, time.Time, ...string) ([]authkit.ThrottleState, error) {
+	return nil, errThrottleDown
+}
+func (downThrottle) ClearThrottle(context.Context, string) error { return errThrottleDown }
+func (downThrottle) DeleteExpiredThrottles(context.Context, time.Time, int) (int, error) {
+	return 0, errThrottleDown
+}
+
+// TestAuthorizeThrottleUnavailable checks that the login page fails
+// closed: when the throttle store cannot answer, even the right password
+// is answered 503 with Retry-After, and no code is issued.
+func TestAuthorizeThrottleUnavailable(t *testing.T) {
+	t.Parallel()
+	key, err := keys.Generate(keys.EdDSA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	set, err := keys.NewSet(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ms := memory.New()
+	opts := []authkit.Option{authkit.WithKeys(set), authkit.WithStore(ms)}
+	iss, err := issuer.New(opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := verifier.New(opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	users, password, err := loadUsers("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const redirect = "http://127.0.0.1:1/cb"
+	if err := ms.CreateClient(t.Context(), authkit.Client{ID: "app", GrantTypes: []string{authkit.GrantAuthorizationCode},
+		RedirectURIs: []string{redirect}, CreatedAt: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	_, h, err := newEndpoints(iss, v, users, nil, discardLog, throttleWiring{store: downThrottle{}, clients: ms})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	jar, err := cookiejar.New(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	browser := &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	sum := sha256.Sum256([]byte(strings.Repeat("v", 43)))
+	authorize := srv.URL + "/authorize?" + url.Values{"response_type": {"code"}, "client_id": {"app"}, "redirect_uri": {redirect},
+		"state": {"s"}, "code_challenge": {base64.RawURLEncoding.EncodeToString(sum[:])}, "code_challenge_method": {"S256"}}.Encode()
+	res, err := browser.Get(authorize)
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	cm := csrfRE.FindSubmatch(page)
+	if res.StatusCode != 200 || cm == nil {
+		t.Fatalf("login page: %d\n%s", res.StatusCode, page)
+	}
+	res, err = browser.PostForm(authorize, url.Values{"csrf_token": {string(cm[1])}, "action": {"approve"}, "username": {"demo"}, "password": {password}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.StatusCode != http.StatusServiceUnavailable || res.Header.Get("Retry-After") != "1" || res.Header.Get("Location") != "" ||
+		!strings.Contains(string(body), "cannot check passwords") {
+		t.Errorf("the right password with the throttle store down: %d %v\n%s\nwant 503 with Retry-After and no redirect", res.StatusCode, res.Header, body)
 	}
 }
