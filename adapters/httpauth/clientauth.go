@@ -392,12 +392,19 @@ func (h *Handler) clientCredentialsGrant(w http.ResponseWriter, r *http.Request,
 // a presented client must be the session's; a request presenting none
 // refreshes only a first-party session (no client_id, or the issuer's own,
 // authkit.WithClientID). Any other client_id must be presented — so the
-// refresh tokens of a deleted client refresh for no one.
+// refresh tokens of a deleted client refresh for no one — and a session
+// started before the presented client's registration (Client.CreatedAt)
+// is another registration's, refused even when the ID is the same.
 func (h *Handler) clientBinding(cc *callerClient) func(context.Context, authkit.Session) error {
 	firstParty := h.iss.ClientID()
 	return func(_ context.Context, s authkit.Session) error {
 		if cc != nil {
 			if s.ClientID != cc.client.ID {
+				return errOtherClient
+			}
+			// A session older than the registration belongs to a client
+			// removed and registered again under the same ID: not this one.
+			if !cc.client.CreatedAt.IsZero() && s.CreatedAt.Before(cc.client.CreatedAt) {
 				return errOtherClient
 			}
 			return nil

@@ -162,8 +162,9 @@
 //   - refresh_token: a request that presents a client needs
 //     GrantRefreshToken. The refresh token must have been issued to the
 //     client presented (RFC 6749 §6): a session of client X refreshes only
-//     when X is presented (authenticated when X is confidential), so a
-//     deleted client's sessions refresh for no one; a first-party session
+//     when X is presented (authenticated when X is confidential) and was
+//     registered before the session started, so a deleted client's
+//     sessions refresh for no one, even under a new registration of its ID; a first-party session
 //     (no client_id, or the issuer's own, authkit.WithClientID) only when
 //     no client is presented. Otherwise invalid_grant, and the token is not
 //     spent.

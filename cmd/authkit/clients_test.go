@@ -675,8 +675,9 @@ func TestClientsGeneratedIDNotAFlag(t *testing.T) {
 // TestClientsRemoveTokens checks what docs/cli.md says of "clients remove":
 // the client's unredeemed codes stop redeeming and stay dead when the ID is
 // registered again, its refresh tokens stop refreshing, its access tokens
-// live out their lifetime, and — the documented caveat — its refresh
-// tokens refresh again once a client is registered under the same ID.
+// live out their lifetime, and its refresh tokens stay dead when a client
+// is registered again under the same ID (a session older than the
+// registration is not the new client's).
 func TestClientsRemoveTokens(t *testing.T) {
 	t.Parallel()
 	store := migratedSQLite(t)
@@ -754,13 +755,12 @@ func TestClientsRemoveTokens(t *testing.T) {
 	}
 	s.do(t, "GET", "/me", access, nil).want(t, "a removed client's access token", 200)
 
-	// The same ID again: its old code stays dead, but the old session is
-	// bound to the ID, and refreshes again (docs/cli.md's caveat).
+	// The same ID again: its old code and its old sessions stay dead.
 	add()
 	if r := exchange(pending); r.status != 400 || r.str("error") != "invalid_grant" {
 		t.Errorf("a removed client's code after the ID was registered again: %d %s, want 400 invalid_grant", r.status, r.raw)
 	}
-	if r := refresh(rt, "app"); r.status != 200 || r.str("access_token") == "" {
-		t.Errorf("the removed client's refresh token after the ID was registered again: %d %s; docs/cli.md says it refreshes again", r.status, r.raw)
+	if r := refresh(rt, "app"); r.status != 400 || r.str("error") != "invalid_grant" {
+		t.Errorf("the removed client's refresh token after the ID was registered again: %d %s, want 400 invalid_grant", r.status, r.raw)
 	}
 }
