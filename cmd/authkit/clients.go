@@ -84,7 +84,7 @@ first. The memory store is refused: it would end with this command.
   clients list              list the clients, oldest first.
   clients show ID           print one client (never its secret or its hash;
                             the kid and algorithm of each key of a key set).
-  clients remove ID         delete a client; its authorization codes stop working.
+  clients remove ID         delete a client; its codes and refresh tokens stop working.
   clients rotate-secret ID  replace a confidential client's secret; the old one
                             stops working at once. The new one is printed once.
 
