@@ -208,7 +208,9 @@ type ClientAssertionStore interface {
 	// ErrTokenReused — of concurrent uses through any handles, exactly
 	// one succeeds. A record whose expiresAt is at or before now counts
 	// as absent (the assertion itself has expired by then, so reuse
-	// cannot pass). An unknown client yields ErrNotFound.
+	// cannot pass). An unknown client yields ErrNotFound; an expiresAt at
+	// or before now yields ErrInvalidRequest and records nothing (the
+	// caller refuses an expired assertion before it asks).
 	// DeleteExpiredAuthorizationCodes deletes expired records too.
 	UseClientAssertion(ctx context.Context, clientID string, h TokenHash, expiresAt, now time.Time) error
 }

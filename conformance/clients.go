@@ -44,6 +44,7 @@ const (
 	ruleCaAtomic   = "ClientAssertionStore.UseClientAssertion is one atomic step: of concurrent uses through any handles, exactly one succeeds (the others yield ErrTokenReused)"
 	ruleCaExpired  = "ClientAssertionStore.UseClientAssertion: a record whose expiresAt is at or before now counts as absent"
 	ruleCaNotFound = "ClientAssertionStore.UseClientAssertion: an unknown client yields ErrNotFound"
+	ruleCaPast     = "ClientAssertionStore.UseClientAssertion: an expiresAt at or before now yields ErrInvalidRequest and records nothing"
 	ruleCaCleanup  = "ClientAssertionStore: DeleteExpiredAuthorizationCodes deletes expired records too, and keeps the live ones"
 )
 
@@ -900,6 +901,16 @@ func runAssertions(t *testing.T, h PartialHarness[authkit.ClientStore]) {
 			t.Fatalf("%d of %d concurrent UseClientAssertion calls of one assertion succeeded; %s", wins, n, ruleCaAtomic)
 		}
 		wantAssertionReused(t, ca, "app", hashOf("race"), at(10*minute), at(2*minute), "a use after the race", ruleCaUse)
+	})
+	t.Run("ExpiryNotAfterNow", func(t *testing.T) {
+		a, b := open(t, h)
+		ca, cb := assertions(t, a), assertions(t, b)
+		createClient(t, a, newClient("app", base))
+		for _, exp := range []time.Time{at(minute), at(minute).Add(-micro), base} {
+			wantErr(t, fmt.Sprintf("UseClientAssertion with expiresAt %v, now %v", exp, at(minute)), ca.UseClientAssertion(t.Context(), "app", hashOf("past"), exp, at(minute)), authkit.ErrInvalidRequest, ruleCaPast)
+		}
+		// Nothing was recorded: the same hash is a first use.
+		useAssertion(t, cb, "app", hashOf("past"), at(10*minute), at(minute), ruleCaPast)
 	})
 	t.Run("UnknownClient", func(t *testing.T) {
 		a, b := open(t, h)
