@@ -77,9 +77,10 @@ var (
 // shows its login and consent page, and completes the request by calling
 // Approve (with the user who logged in, and what the tokens carry) or
 // Deny, which redirect the user agent back to the client. The page's form
-// posts back to the same URL (r.URL.RequestURI()): the authorization
-// parameters are read from the query string on GET and POST alike and
-// validated again, and the form's own fields are the application's. A
+// posts back to the same URL (AuthorizationRequest.FormAction): the
+// authorization parameters are read from the query string on GET and POST
+// alike and validated again, and the form's own fields are the
+// application's. A
 // request with an untrustworthy client_id or redirect_uri is answered
 // 400 and never redirected; any other invalid request is redirected to
 // the client with an RFC 6749 §4.1.2.1 error. Every answer of the endpoint
@@ -127,8 +128,26 @@ type AuthorizationRequest struct {
 
 	h         *Handler
 	challenge string
+	action    string
 	mu        sync.Mutex
 	answered  bool
+}
+
+// FormAction is the URL the login page's form posts back to: the path and
+// query of the authorization request as the user agent sent it
+// (r.RequestURI), which keeps a prefix the application's router strips
+// (http.StripPrefix, a framework's route group), unlike r.URL.
+func (a *AuthorizationRequest) FormAction() string { return a.action }
+
+// formAction is the path and query of the request-target r arrived with.
+func formAction(r *http.Request) string {
+	if r.RequestURI != "" {
+		if u, err := url.ParseRequestURI(r.RequestURI); err == nil && u.Path != "" {
+			u.Scheme, u.Host, u.User = "", "", nil
+			return u.RequestURI()
+		}
+	}
+	return r.URL.RequestURI()
 }
 
 type authzKey struct{}
@@ -350,6 +369,7 @@ func (h *Handler) handleAuthorize(w http.ResponseWriter, r *http.Request) {
 		Scopes:      requested,
 		h:           h,
 		challenge:   challenge,
+		action:      formAction(r),
 	}
 	r2 := r.WithContext(context.WithValue(ctx, authzKey{}, a))
 	if r2.Body != nil && r2.Body != http.NoBody {

@@ -493,3 +493,30 @@ func TestAuthorizeCheckPassword(t *testing.T) {
 		t.Errorf("password grant after the page's failures: %d %s, want 429", r.status, r.body)
 	}
 }
+
+// FormAction keeps the prefix a router strips: behind http.StripPrefix the
+// page's form still posts to the URL the browser requested.
+func TestAuthorizeFormActionUnderPrefix(t *testing.T) {
+	f := newCodeFx(t)
+	var got string
+	page := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		a, _ := httpauth.AuthorizationRequestFrom(r.Context())
+		got = a.FormAction()
+	})
+	h, err := httpauth.NewHandler(f.iss, f.auth, httpauth.WithClientStore(f.clients), httpauth.WithAuthorizationCode(page))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(http.StripPrefix("/oauth", h))
+	defer srv.Close()
+	q := url.Values{"response_type": {"code"}, "client_id": {"app"}, "redirect_uri": {appRedirect}, "state": {"s"},
+		"code_challenge": {oauth2.S256ChallengeFromVerifier(oauth2.GenerateVerifier())}, "code_challenge_method": {"S256"}}.Encode()
+	res, err := srv.Client().Get(srv.URL + "/oauth/authorize?" + q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if want := "/oauth/authorize?" + q; got != want {
+		t.Errorf("FormAction %q, want %q", got, want)
+	}
+}

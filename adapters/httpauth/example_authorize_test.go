@@ -53,7 +53,7 @@ func ExampleWithAuthorizationCode() {
 	page := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		a, _ := httpauth.AuthorizationRequestFrom(r.Context())
 		if r.Method == http.MethodGet {
-			fmt.Fprintf(w, "Log in to %s", a.Client.Name) // a form posting to r.URL.RequestURI()
+			fmt.Fprintf(w, "Log in to %s", a.Client.Name) // a form posting to a.FormAction()
 			return
 		}
 		if r.PostFormValue("username") != "alice" || r.PostFormValue("password") != "wonderland" {

@@ -207,7 +207,7 @@ func (p *loginPage) render(w http.ResponseWriter, r *http.Request, a *httpauth.A
 		Client:   a.Client.ID,
 		Redirect: a.RedirectURI,
 		Error:    errMsg,
-		Action:   r.URL.RequestURI(),
+		Action:   a.FormAction(),
 		CSRF:     p.csrfToken(w, r),
 		Username: username,
 	}

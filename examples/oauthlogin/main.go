@@ -292,6 +292,13 @@ func (p *loginPage) validCSRF(r *http.Request) bool {
 	return err == nil && c.Value != "" && subtle.ConstantTimeCompare([]byte(c.Value), []byte(sent)) == 1
 }
 
+// formPath is the path the form posts to (FormAction without its query),
+// where the CSRF cookie is sent back.
+func formPath(req *httpauth.AuthorizationRequest) string {
+	path, _, _ := strings.Cut(req.FormAction(), "?")
+	return path
+}
+
 // show renders the form with status and a fresh CSRF token.
 func (p *loginPage) show(w http.ResponseWriter, r *http.Request, req *httpauth.AuthorizationRequest, status int, problem string) {
 	token := rand.Text()
@@ -299,7 +306,7 @@ func (p *loginPage) show(w http.ResponseWriter, r *http.Request, req *httpauth.A
 	// the form's own POST. Over HTTPS it is Secure too; there, a
 	// "__Host-" name (with Path "/") also keeps subdomains from setting it.
 	http.SetCookie(w, &http.Cookie{
-		Name: csrfCookie, Value: token, Path: "/authorize", MaxAge: 600,
+		Name: csrfCookie, Value: token, Path: formPath(req), MaxAge: 600,
 		HttpOnly: true, Secure: p.secure, SameSite: http.SameSiteStrictMode,
 	})
 	asked := req.Scopes
@@ -313,7 +320,7 @@ func (p *loginPage) show(w http.ResponseWriter, r *http.Request, req *httpauth.A
 	render(w, loginTmpl, status, loginData{
 		App:    req.Client.Name,
 		Scopes: items,
-		Action: r.URL.RequestURI(), // the authorization request, read again on POST
+		Action: req.FormAction(), // the authorization request, read again on POST
 		CSRF:   token,
 		Error:  problem,
 	})

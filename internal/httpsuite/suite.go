@@ -234,7 +234,7 @@ func loginPage(w http.ResponseWriter, r *http.Request) {
 	}
 	if r.Method != http.MethodPost {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		fmt.Fprintf(w, "log in to %s for [%s]\n", a.Client.Name, strings.Join(a.Scopes, " "))
+		fmt.Fprintf(w, "log in to %s for [%s]\nform action: %s\n", a.Client.Name, strings.Join(a.Scopes, " "), a.FormAction())
 		return
 	}
 	if r.PostFormValue("deny") != "" {
