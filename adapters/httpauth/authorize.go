@@ -305,7 +305,7 @@ func (h *Handler) handleAuthorize(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	id := ps["client_id"]
-	if !validClientID(id) {
+	if !authkit.ValidClientID(id) {
 		h.fail(w, r, errAuthzClient)
 		return
 	}

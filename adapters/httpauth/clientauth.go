@@ -148,20 +148,6 @@ func basicClientCreds(r *http.Request) (cr clientCreds, ok bool, herr *httpError
 	return cr, true, nil
 }
 
-// validClientID reports whether id can name a client: 1 to
-// authkit.MaxClientIDLen bytes of visible ASCII.
-func validClientID(id string) bool {
-	if id == "" || len(id) > authkit.MaxClientIDLen {
-		return false
-	}
-	for i := 0; i < len(id); i++ {
-		if id[i] < 0x21 || id[i] > 0x7e {
-			return false
-		}
-	}
-	return true
-}
-
 // clientThrottleUser is the throttle's user key of a client: apart from
 // every user name the password grant accepts (which holds no control
 // character), case kept.
@@ -207,7 +193,7 @@ func (h *Handler) authenticateClient(w http.ResponseWriter, r *http.Request, ps 
 			return nil, false
 		}
 	}
-	if !validClientID(cr.id) || len(cr.secret) > maxClientSecretLen {
+	if !authkit.ValidClientID(cr.id) || len(cr.secret) > maxClientSecretLen {
 		h.failClient(w, r, errClientAuth)
 		return nil, true
 	}

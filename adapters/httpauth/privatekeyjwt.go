@@ -193,7 +193,7 @@ func assertionClaimedID(tok *jws.Token, c *claims.Claims, assertion string) (id 
 	if err := claims.ParseWith(payload, c, assertionRules); err != nil {
 		return "", false
 	}
-	if !validClientID(c.Subject) {
+	if !authkit.ValidClientID(c.Subject) {
 		return "", false
 	}
 	return c.Subject, true
@@ -414,7 +414,7 @@ func assertionHash(clientID, jti string) authkit.TokenHash {
 // with Method MethodPrivateKeyJWT and the claimed client ID as Subject
 // (when it is a valid one). The assertion is never logged.
 func (h *Handler) assertionFailure(ctx context.Context, a *throttle.Attempt, id string, reason error) {
-	if !validClientID(id) {
+	if !authkit.ValidClientID(id) {
 		id = ""
 	}
 	h.recordClientFailure(ctx, a, id, MethodPrivateKeyJWT, reason)
