@@ -401,10 +401,8 @@ func validClientID(id string) string {
 	case len(id) > authkit.MaxClientIDLen:
 		return fmt.Sprintf("is longer than %d bytes", authkit.MaxClientIDLen)
 	}
-	for i := 0; i < len(id); i++ {
-		if id[i] < 0x21 || id[i] > 0x7e {
-			return "may hold only visible ASCII characters (no spaces)"
-		}
+	if !authkit.ValidClientID(id) {
+		return "may hold only visible ASCII characters (no spaces)"
 	}
 	return ""
 }
