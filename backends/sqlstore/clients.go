@@ -148,14 +148,12 @@ func buildClientQueries(d *dialect, q func(string) string) clientQueries {
 		getCode:       q(`SELECT ` + codeCols + ` FROM {p}authorization_codes WHERE hash = ?`),
 		setSession:    q(`UPDATE {p}authorization_codes SET session_id = ? WHERE hash = ?`),
 		codeExists:    q(`SELECT 1 FROM {p}authorization_codes WHERE hash = ?`),
-		gcCodes: q(d.deleteBatch("{p}authorization_codes", "hash",
-			`FROM {p}authorization_codes t WHERE t.expires_at <= ? ORDER BY t.expires_at`)),
+		gcCodes:       q(d.deleteBatch("{p}authorization_codes", "hash", `{t}expires_at <= ?`, `{t}expires_at`)),
 		useAssertion: q(`INSERT INTO {p}client_assertions AS a (hash, client_id, expires_at) VALUES (?, ?, ?)
 			ON CONFLICT (hash) DO UPDATE SET client_id = excluded.client_id, expires_at = excluded.expires_at
 			WHERE a.expires_at <= ? RETURNING 1`),
-		useReturns: true,
-		gcAssertions: q(d.deleteBatch("{p}client_assertions", "hash",
-			`FROM {p}client_assertions t WHERE t.expires_at <= ? ORDER BY t.expires_at`)),
+		useReturns:   true,
+		gcAssertions: q(d.deleteBatch("{p}client_assertions", "hash", `{t}expires_at <= ?`, `{t}expires_at`)),
 	}
 	// redeem reads expires_at as "expires_at + 0", which no index
 	// serves: the planner then always probes the primary key, where a
@@ -168,12 +166,6 @@ func buildClientQueries(d *dialect, q func(string) string) clientQueries {
 		c.useAssertion = q(`INSERT INTO {p}client_assertions (hash, client_id, expires_at) VALUES (?, ?, ?)`)
 		c.useReturns = false
 		c.dropExpiredAssertion = q(`DELETE FROM {p}client_assertions WHERE hash = ? AND expires_at <= ?`)
-		// MySQL's own DELETE … ORDER BY … LIMIT: a range of the expires_at
-		// index. (MariaDB before 11.1 runs deleteBatch's "hash IN (SELECT
-		// … FROM (…) x)" as a scan of the whole table probing the
-		// subquery for each row.)
-		c.gcCodes = q(`DELETE FROM {p}authorization_codes WHERE expires_at <= ? ORDER BY expires_at LIMIT ?`)
-		c.gcAssertions = q(`DELETE FROM {p}client_assertions WHERE expires_at <= ? ORDER BY expires_at LIMIT ?`)
 	case "sqlite":
 		c.deleteAssertions = q(`DELETE FROM {p}client_assertions WHERE client_id = ?`)
 		// The SELECT's WHERE also settles SQLite's parse of an upsert

@@ -40,6 +40,9 @@ type dialect struct {
 	keepExisting func(key, col string) string
 	// byCtid makes bounded DELETEs name their rows by ctid (PostgreSQL).
 	byCtid bool
+	// orderedDelete makes bounded DELETEs MySQL's DELETE … ORDER BY …
+	// LIMIT, or a multi-table DELETE joining the batch (see deleteBatch).
+	orderedDelete bool
 	// lastInsertID says that nextSeq returns the new id through
 	// sql.Result.LastInsertId (MySQL's LAST_INSERT_ID(expr)), not as a
 	// row (UPDATE … RETURNING).
@@ -67,19 +70,57 @@ func (d *dialect) nextSeq(table string) string {
 	return fmt.Sprintf("UPDATE %s SET seq = seq + 1 WHERE k = 1 RETURNING seq", table)
 }
 
-// deleteBatch returns a DELETE of at most "?" rows of table: those the
-// query "SELECT … <from>" finds, where from aliases table as t, takes its
-// own parameters first and may end in ORDER BY. SQL has no portable DELETE … LIMIT:
+// deleteBatch returns a DELETE of at most "?" rows of table, those that
+// where matches, taken in the order of order (ORDER BY's list) so that
+// each batch removes the oldest garbage first: the planner walks the index
+// that order names and stops at the limit. where and order name table's
+// columns as {t}col, where a "?" of where comes before the limit's. SQL
+// has no portable DELETE … LIMIT:
 //
 //   - PostgreSQL deletes by ctid = ANY (ARRAY(SELECT t.ctid … LIMIT ?)):
 //     a TID scan, where the planner would turn "key IN (SELECT … LIMIT
 //     1000)" into a hash join over the whole table.
-//   - MySQL refuses LIMIT in an IN subquery, and a subquery reading the
-//     table being deleted from; wrapping the subquery in a derived table
-//     (x) lifts both. SQLite accepts the same form.
-func (d *dialect) deleteBatch(table, keyCols, from string) string {
+//   - MySQL runs its own single-table DELETE … WHERE … ORDER BY …
+//     LIMIT: a range of the index order leads with. (MariaDB before 11.1
+//     runs the derived-table form below as a scan of the whole table
+//     that probes the subquery for each row; its single-table DELETE
+//     takes no alias, so {t} is the table's own name there.)
+//   - SQLite deletes "key IN (SELECT key FROM (SELECT t.key … LIMIT ?)
+//     x)", which reads the index and probes the primary key.
+func (d *dialect) deleteBatch(table, keyCols, where, order string) string {
+	if d.orderedDelete {
+		r := strings.NewReplacer("{t}", table+".")
+		return fmt.Sprintf("DELETE FROM %s WHERE %s ORDER BY %s LIMIT ?", table, r.Replace(where), r.Replace(order))
+	}
+	r := strings.NewReplacer("{t}", "t.")
+	return d.deleteBatchFrom(table, keyCols,
+		fmt.Sprintf("FROM %s t WHERE %s ORDER BY %s", table, r.Replace(where), r.Replace(order)))
+}
+
+// deleteBatchFrom is deleteBatch for a cleanup that must read another
+// table to find its rows: it deletes at most "?" rows of table, those
+// the query "SELECT … <from>" finds, where from aliases table as t,
+// takes its own parameters first and may end in ORDER BY. On
+// PostgreSQL it deletes by ctid as deleteBatch does; on MySQL, whose
+// DELETE … LIMIT takes one table only, it is a multi-table DELETE of the
+// rows that join the batch (a derived table, materialised first: MySQL
+// refuses a LIMIT in an IN subquery and a subquery that reads the table
+// being deleted from, and MariaDB before 11.1 would scan the whole table
+// for "key IN (…)"), which then probes the primary key for each; on
+// SQLite, "key IN (SELECT key FROM (SELECT … LIMIT ?) x)".
+func (d *dialect) deleteBatchFrom(table, keyCols, from string) string {
 	if d.byCtid {
 		return fmt.Sprintf("DELETE FROM %s WHERE ctid = ANY (ARRAY(SELECT t.ctid %s LIMIT ?))", table, from)
+	}
+	if d.orderedDelete {
+		cols := strings.Split(keyCols, ",")
+		on := make([]string, len(cols))
+		for i, c := range cols {
+			c = strings.TrimSpace(c)
+			on[i] = fmt.Sprintf("d.%s = x.%s", c, c)
+		}
+		return fmt.Sprintf("DELETE d FROM %s d JOIN (SELECT %s %s LIMIT ?) x ON %s",
+			table, prefixed("t.", keyCols), from, strings.Join(on, " AND "))
 	}
 	key := keyCols
 	if strings.Contains(keyCols, ",") {
@@ -122,12 +163,13 @@ var (
 		keepExisting: onConflictNothing,
 	}
 	dialectMySQL = &dialect{
-		name:         "mysql",
-		bind:         sqlx.QUESTION,
-		forUpdate:    " FOR UPDATE",
-		lastInsertID: true,
-		rotateCall:   `CALL {p}rotate_refresh(?, ?, ?, ?, ?)`,
-		txOptions:    &sql.TxOptions{Isolation: sql.LevelReadCommitted},
+		name:          "mysql",
+		bind:          sqlx.QUESTION,
+		forUpdate:     " FOR UPDATE",
+		lastInsertID:  true,
+		orderedDelete: true,
+		rotateCall:    `CALL {p}rotate_refresh(?, ?, ?, ?, ?)`,
+		txOptions:     &sql.TxOptions{Isolation: sql.LevelReadCommitted},
 		upsertMax: func(table, cols, _ string, greatest ...string) string {
 			// VALUES(col) is deprecated in MySQL 8.0.20+ but still works
 			// there, and it is the only form MariaDB accepts.

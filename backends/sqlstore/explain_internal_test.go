@@ -124,12 +124,6 @@ func TestExplainUsesIndexes(t *testing.T) {
 		{"RevokeAPIToken", q.revokeToken, []any{now, int64(gcRevoked), "tok-77", "user-77"}},
 		{"RevokeAPIToken/owned", q.tokenOwned, []any{"tok-77", "user-77"}},
 		{"TouchAPIToken/exists", q.tokenExists, []any{"tok-77"}},
-		// Cleanup, at a time when a little is garbage (as when run hourly).
-		{"DeleteExpiredSessions/records of garbage sessions", q.gcSessionRecords, []any{far - 99950, 1000}},
-		{"DeleteExpiredSessions/expired records", q.gcExpiredRecords, []any{far - 99950, 1000}},
-		{"DeleteExpiredSessions/sessions", q.gcSessions, []any{far - 99950, 1000}},
-		{"DeleteExpiredRevocations", q.gcRevocations, []any{far - 49950, 1000}},
-		{"DeleteExpiredAPITokens", q.gcTokens, []any{far - 99950, 1000}},
 		// The revocation feed: a follower polls the feed row, and the log
 		// only when it grew; a writer takes the next id and appends.
 		{"FollowRevocations/feed row", q.feedState, nil},
@@ -138,14 +132,12 @@ func TestExplainUsesIndexes(t *testing.T) {
 		{"RevokeToken/logged", q.revokeLogged, []any{"user-77", 1, "key-77", now, nil, now}},
 		{"RevokeToken/next log id", q.nextSeq, nil},
 		{"RevokeToken/append to the log", q.appendLog, []any{200001, 1, "user-77", "key-77", nil, now, now}},
-		{"DeleteExpiredRevocations/trim the log", q.trimLog, []any{200000, int64(1700000000000000 + 5000), 1000}},
 		// Throttle counters: a failed password, the check before one, the
 		// success that clears its pair, and their cleanup.
 		{"AddFailure", thr.add, []any{h("thr-77"), now, now + 3600000000}},
 		{"AddFailure/read back", thr.get, []any{h("thr-77")}},
 		{"ThrottleStates", sqlx.Rebind(sqlx.DOLLAR, thr.states+"(?, ?, ?)"), []any{now, h("thr-77"), h("thr-78"), h("thr-79")}},
 		{"ClearThrottle", thr.clear, []any{h("thr-77")}},
-		{"DeleteExpiredThrottles", thr.gc, []any{far - 99950, 1000}},
 	} {
 		rows, err := db.QueryContext(ctx, "EXPLAIN "+c.query, c.args...)
 		if err != nil {
@@ -176,9 +168,12 @@ func TestExplainUsesIndexes(t *testing.T) {
 		}
 	}
 	// Clients and authorization codes: a redemption and a read are one
-	// probe of the codes' or the clients' primary key, the cleanup walks
-	// the expires_at index. (The clients' listing reads the whole table:
-	// it is every client.)
+	// probe of the codes' or the clients' primary key. Every cleanup, at
+	// a time when a little is garbage (as when run hourly), walks the
+	// index its ORDER BY names (or, when the planner expects fewer rows
+	// than the limit, reads them all through it in a bitmap scan and
+	// sorts them, as it does for the revocations here). (The clients'
+	// listing reads the whole table: it is every client.)
 	cl := q.clients
 	for _, c := range []struct {
 		name, query, index string
@@ -193,13 +188,21 @@ func TestExplainUsesIndexes(t *testing.T) {
 		{"DeleteClient", cl.deleteClient, "authkit_clients_pkey", []any{"client-77"}},
 		{"DeleteExpiredAuthorizationCodes", cl.gcCodes, "authkit_authorization_codes_expires_idx", []any{int64(1700000000600000 + 50), 1000}},
 		{"DeleteExpiredAuthorizationCodes/assertions", cl.gcAssertions, "authkit_client_assertions_expires_idx", []any{int64(1700000000600000 + 50), 1000}},
+		{"DeleteExpiredSessions/records of garbage sessions", q.gcSessionRecords, "authkit_sessions_gc_idx", []any{far - 99950, 1000}},
+		{"DeleteExpiredSessions/expired records", q.gcExpiredRecords, "authkit_refresh_tokens_expires_idx", []any{far - 99950, 1000}},
+		{"DeleteExpiredSessions/sessions", q.gcSessions, "authkit_sessions_gc_idx", []any{far - 99950, 1000}},
+		{"DeleteExpiredRevocations", q.gcRevocations, "authkit_revocations_expires_idx", []any{far - 49950, 1000}},
+		{"DeleteExpiredRevocations/trim the log", q.trimLog, "authkit_revocation_log_pkey", []any{200000, int64(1700000000000000 + 5000), 1000}},
+		{"DeleteExpiredAPITokens", q.gcTokens, "authkit_api_tokens_gc_idx", []any{far - 99950, 1000}},
+		{"DeleteExpiredThrottles", thr.gc, "authkit_throttle_expires_idx", []any{far - 99950, 1000}},
 	} {
 		plan := explainRows(t, db, ctx, "EXPLAIN "+c.query, c.args...)
 		var text strings.Builder
 		for _, row := range plan {
 			text.WriteString(row[0] + "\n")
 		}
-		if strings.Contains(text.String(), "Seq Scan") || !strings.Contains(text.String(), " using "+c.index+" ") {
+		reads := strings.Contains(text.String(), " using "+c.index+" ") || strings.Contains(text.String(), "Bitmap Index Scan on "+c.index+" ")
+		if strings.Contains(text.String(), "Seq Scan") || !reads {
 			t.Errorf("%s does not read %s (or scans a whole table):\n%s", c.name, c.index, text.String())
 		} else {
 			t.Logf("%s:\n%s", c.name, text.String())
@@ -386,7 +389,30 @@ func TestExplainFeedPoll(t *testing.T) {
 					t.Fatalf("populating: %v", err)
 				}
 			}
-			analyze := "ANALYZE TABLE authkit_revocation_log, authkit_revocations, authkit_clients, authkit_client_assertions, authkit_authorization_codes"
+			// Sessions, their refresh tokens, API tokens and throttle
+			// windows, for the plans of their cleanups: each expires a
+			// microsecond after the one before.
+			const each, base = 2000, int64(1700000000600000)
+			fill(t, db, ctx, "INSERT INTO authkit_sessions (id, subject, client_id, scopes, audience, claims, user_agent, ip, name, created_at, last_used_at, expires_at, idle_expires_at, revoked_at, gc_at) VALUES ",
+				"(?, 'alice', 'web', NULL, NULL, NULL, '', '', '', 0, 0, ?, ?, NULL, ?)", each, func(j int) []any {
+					return []any{fmt.Sprint("sess-", j), base + int64(j), base + int64(j), base + int64(j)}
+				})
+			fill(t, db, ctx, "INSERT INTO authkit_refresh_tokens (hash, session_id, subject, issued_at, expires_at, used_at, successor) VALUES ",
+				"(?, ?, 'alice', 0, ?, NULL, NULL)", each, func(j int) []any {
+					hj := sha256.Sum256(fmt.Append(nil, "rt-", j))
+					return []any{hj[:], fmt.Sprint("sess-", j), base + int64(j)}
+				})
+			fill(t, db, ctx, "INSERT INTO authkit_api_tokens (id, hash, subject, name, scopes, created_at, expires_at, last_used_at, revoked_at, gc_at) VALUES ",
+				"(?, ?, 'alice', 'ci', NULL, 0, ?, NULL, NULL, ?)", each, func(j int) []any {
+					hj := sha256.Sum256(fmt.Append(nil, "tok-", j))
+					return []any{fmt.Sprint("tok-", j), hj[:], base + int64(j), base + int64(j)}
+				})
+			fill(t, db, ctx, "INSERT INTO authkit_throttle (k, n, last_at, expires_at) VALUES ",
+				"(?, 1, 0, ?)", each, func(j int) []any {
+					hj := sha256.Sum256(fmt.Append(nil, "thr-", j))
+					return []any{hj[:], base + int64(j)}
+				})
+			analyze := "ANALYZE TABLE authkit_revocation_log, authkit_revocations, authkit_clients, authkit_client_assertions, authkit_authorization_codes, authkit_sessions, authkit_refresh_tokens, authkit_api_tokens, authkit_throttle"
 			if c.driver == "sqlite" {
 				analyze = "ANALYZE"
 			}
@@ -431,6 +457,31 @@ func TestExplainFeedPoll(t *testing.T) {
 				}},
 				{"DeleteExpiredAuthorizationCodes", cl.gcCodes, []any{1700000000600000 + 50, 1000}, func(plan [][]string) bool {
 					return readsBy(plan, c.driver, "authkit_authorization_codes_expires_idx")
+				}},
+				// The other cleanups the same way (on MySQL each a DELETE …
+				// ORDER BY … LIMIT, but for the records of garbage
+				// sessions: a multi-table DELETE joining a batch that walks
+				// the sessions' gc_at index, then probes the primary key).
+				{"DeleteExpiredSessions/records of garbage sessions", s.q.gcSessionRecords, []any{base + 50, 1000}, func(plan [][]string) bool {
+					return readsBy(plan, c.driver, "authkit_sessions_gc_idx") && readsBy(plan, c.driver, "authkit_refresh_tokens_session_idx")
+				}},
+				{"DeleteExpiredSessions/expired records", s.q.gcExpiredRecords, []any{base + 50, 1000}, func(plan [][]string) bool {
+					return readsBy(plan, c.driver, "authkit_refresh_tokens_expires_idx")
+				}},
+				{"DeleteExpiredSessions/sessions", s.q.gcSessions, []any{base + 50, 1000}, func(plan [][]string) bool {
+					return readsBy(plan, c.driver, "authkit_sessions_gc_idx") && readsBy(plan, c.driver, "authkit_refresh_tokens_session_idx")
+				}},
+				{"DeleteExpiredRevocations", s.q.gcRevocations, []any{base + 50, 1000}, func(plan [][]string) bool {
+					return readsBy(plan, c.driver, "authkit_revocations_expires_idx")
+				}},
+				{"DeleteExpiredRevocations/trim the log", s.q.trimLog, []any{n, 1700000000000000 + 50, 1000}, func(plan [][]string) bool {
+					return readsBy(plan, c.driver, "PRIMARY")
+				}},
+				{"DeleteExpiredAPITokens", s.q.gcTokens, []any{base + 50, 1000}, func(plan [][]string) bool {
+					return readsBy(plan, c.driver, "authkit_api_tokens_gc_idx")
+				}},
+				{"DeleteExpiredThrottles", s.throttleSQL().gc, []any{base + 50, 1000}, func(plan [][]string) bool {
+					return readsBy(plan, c.driver, "authkit_throttle_expires_idx")
 				}},
 			} {
 				explain := "EXPLAIN "
@@ -481,6 +532,29 @@ func TestExplainFeedPoll(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// fill inserts n rows with one INSERT of up to 500 rows at a time: head
+// is the statement up to its VALUES, row one row's tuple of placeholders,
+// and args(j) the arguments of row j.
+func fill(t *testing.T, db *sqlx.DB, ctx context.Context, head, row string, n int, args func(j int) []any) {
+	t.Helper()
+	const per = 500
+	for i := 0; i < n; i += per {
+		var b strings.Builder
+		var all []any
+		b.WriteString(head)
+		for j := i; j < min(i+per, n); j++ {
+			if j > i {
+				b.WriteString(", ")
+			}
+			b.WriteString(row)
+			all = append(all, args(j)...)
+		}
+		if _, err := db.ExecContext(ctx, b.String(), all...); err != nil {
+			t.Fatalf("populating: %v", err)
+		}
 	}
 }
 
@@ -560,7 +634,8 @@ func explainRows(t *testing.T, db *sqlx.DB, ctx context.Context, query string, a
 // readsBy reports whether the rows of a MySQL EXPLAIN or a SQLite EXPLAIN
 // QUERY PLAN read some table through index and no table whole: on MySQL,
 // no row of type ALL but over a derived table, and a row whose key is
-// index; on SQLite, no SCAN, and a SEARCH … USING [COVERING] INDEX index.
+// index; on SQLite, no SCAN, and a SEARCH … USING [COVERING] INDEX index
+// (for index PRIMARY, a range of the rowid of the table aliased t).
 func readsBy(plan [][]string, driver, index string) bool {
 	found := false
 	for _, row := range plan {
@@ -569,7 +644,8 @@ func readsBy(plan [][]string, driver, index string) bool {
 			if strings.HasPrefix(detail, "SCAN ") && detail != "SCAN CONSTANT ROW" {
 				return false
 			}
-			found = found || (strings.HasPrefix(detail, "SEARCH ") && strings.Contains(detail, " INDEX "+index+" "))
+			found = found || (strings.HasPrefix(detail, "SEARCH ") && strings.Contains(detail, " INDEX "+index+" ")) ||
+				(index == "PRIMARY" && strings.HasPrefix(detail, "SEARCH t USING INTEGER PRIMARY KEY (rowid<"))
 			continue
 		}
 		// id, select_type, table, [partitions,] type, possible_keys, key, …

@@ -113,16 +113,15 @@ func buildQueries(d *dialect, prefix string) queries {
 		sessionExists:    q(`SELECT 1 FROM {p}sessions WHERE id = ?`),
 		subjectSessions:  q(`SELECT id FROM {p}sessions WHERE subject = ? AND revoked_at IS NULL{lock}`),
 		revokeSessionIDs: q(`UPDATE {p}sessions SET revoked_at = ?, gc_at = ? WHERE revoked_at IS NULL AND id IN`),
-		// Cleanup, in bounded batches (see deleteBatch); the table deleted
-		// from is aliased t. Each batch takes the oldest garbage first, in
+		// Cleanup, in bounded batches (see deleteBatch and
+		// deleteBatchFrom). Each batch takes the oldest garbage first, in
 		// the order of the index that finds it, so the planner walks that
 		// index and stops at the limit.
-		gcSessionRecords: q(d.deleteBatch("{p}refresh_tokens", "hash",
+		gcSessionRecords: q(d.deleteBatchFrom("{p}refresh_tokens", "hash",
 			`FROM {p}sessions s JOIN {p}refresh_tokens t ON t.session_id = s.id WHERE s.gc_at <= ? ORDER BY s.gc_at`)),
-		gcExpiredRecords: q(d.deleteBatch("{p}refresh_tokens", "hash",
-			`FROM {p}refresh_tokens t WHERE t.expires_at <= ? ORDER BY t.expires_at`)),
+		gcExpiredRecords: q(d.deleteBatch("{p}refresh_tokens", "hash", `{t}expires_at <= ?`, `{t}expires_at`)),
 		gcSessions: q(d.deleteBatch("{p}sessions", "id",
-			`FROM {p}sessions t WHERE t.gc_at <= ? AND NOT EXISTS (SELECT 1 FROM {p}refresh_tokens r WHERE r.session_id = t.id) ORDER BY t.gc_at`)),
+			`{t}gc_at <= ? AND NOT EXISTS (SELECT 1 FROM {p}refresh_tokens r WHERE r.session_id = {t}id)`, `{t}gc_at`)),
 
 		upsertRevocation: q(d.upsertMax("{p}revocations", "subject, kind, ident, expires_at, cutoff_at", "subject, kind, ident", "expires_at", "cutoff_at")),
 		// One statement, one round trip: three primary-key probes, all
@@ -132,9 +131,8 @@ func buildQueries(d *dialect, prefix string) queries {
 			OR EXISTS (SELECT 1 FROM {p}revocations WHERE subject = ? AND kind = 2 AND ident = ? AND expires_at > ?)
 			OR EXISTS (SELECT 1 FROM {p}revocations WHERE subject = ? AND kind = 3 AND ident = '' AND expires_at > ? AND cutoff_at >= ?),
 			(SELECT cutoff_at FROM {p}revocations WHERE subject = '' AND kind = 4 AND ident = '')`),
-		gcRevocations: q(d.deleteBatch("{p}revocations", "subject, kind, ident",
-			`FROM {p}revocations t WHERE t.expires_at <= ? ORDER BY t.expires_at`)),
-		readEpoch: q(`SELECT cutoff_at FROM {p}revocations WHERE subject = '' AND kind = 4 AND ident = ''`),
+		gcRevocations: q(d.deleteBatch("{p}revocations", "subject, kind, ident", `{t}expires_at <= ?`, `{t}expires_at`)),
+		readEpoch:     q(`SELECT cutoff_at FROM {p}revocations WHERE subject = '' AND kind = 4 AND ident = ''`),
 		insertEpoch: q(`INSERT INTO {p}revocations (subject, kind, ident, expires_at, cutoff_at)
 			VALUES ('', 4, '', ` + strconv.FormatInt(epochExpires, 10) + `, ?)` + d.keepExisting("subject, kind, ident", "cutoff_at")),
 
@@ -148,8 +146,7 @@ func buildQueries(d *dialect, prefix string) queries {
 		snapshot: q(`SELECT kind, subject, ident, cutoff_at, expires_at FROM {p}revocations WHERE expires_at > ?`),
 		// The oldest rows first, below the newest (which is never
 		// trimmed: a follower tells a trimmed log by the gap before it).
-		trimLog: q(d.deleteBatch("{p}revocation_log", "id",
-			`FROM {p}revocation_log t WHERE t.id < ? AND t.written_at <= ? ORDER BY t.id`)),
+		trimLog: q(d.deleteBatch("{p}revocation_log", "id", `{t}id < ? AND {t}written_at <= ?`, `{t}id`)),
 
 		insertToken:    q(`INSERT INTO {p}api_tokens (` + tokenCols + `, gc_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
 		lockSubject:    q(d.insertIfAbsent("{p}api_token_subjects", "subject")),
@@ -164,7 +161,7 @@ func buildQueries(d *dialect, prefix string) queries {
 		tokenOwned:  q(`SELECT 1 FROM {p}api_tokens WHERE id = ? AND subject = ?`),
 		touchToken:  q(`UPDATE {p}api_tokens SET last_used_at = ? WHERE id = ? AND (last_used_at IS NULL OR last_used_at < ?)`),
 		tokenExists: q(`SELECT 1 FROM {p}api_tokens WHERE id = ?`),
-		gcTokens:    q(d.deleteBatch("{p}api_tokens", "id", `FROM {p}api_tokens t WHERE t.gc_at <= ? ORDER BY t.gc_at`)),
+		gcTokens:    q(d.deleteBatch("{p}api_tokens", "id", `{t}gc_at <= ?`, `{t}gc_at`)),
 
 		tableProbeQuery: q(`SELECT COUNT(*) FROM {p}%s WHERE 1 = 0`),
 

@@ -59,7 +59,7 @@ func (s *Store) throttleSQL() throttleSQL {
 		get:    q(`SELECT n, last_at, expires_at FROM {p}throttle WHERE k = ?`),
 		states: `SELECT k, n, last_at, expires_at FROM ` + s.cfg.prefix + `throttle WHERE expires_at > ? AND k IN `,
 		clear:  q(`DELETE FROM {p}throttle WHERE k = ?`),
-		gc:     q(s.d.deleteBatch("{p}throttle", "k", `FROM {p}throttle t WHERE t.expires_at <= ? ORDER BY t.expires_at`)),
+		gc:     q(s.d.deleteBatch("{p}throttle", "k", `{t}expires_at <= ?`, `{t}expires_at`)),
 	}
 }
 
