@@ -256,21 +256,33 @@ func (p *loginPage) write(w http.ResponseWriter, status int, d *loginData) {
 	w.Write([]byte(b.String()))
 }
 
+// csrfCookieFor is the CSRF cookie's name and path for r. Over HTTPS the
+// cookie is "__Host-" prefixed (Secure, Path "/", no Domain): browsers then
+// refuse it from any other host, so a sibling subdomain cannot plant a
+// token of its own; over plain HTTP it is scoped to the endpoint's path.
+func (p *loginPage) csrfCookieFor(r *http.Request) (name, path string, secure bool) {
+	if p.secure || r.TLS != nil {
+		return "__Host-" + csrfCookie, "/", true
+	}
+	return csrfCookie, p.path, false
+}
+
 // csrfToken returns the request's CSRF token, its cookie's when it holds a
 // well-formed one, else a fresh one set in the cookie.
 func (p *loginPage) csrfToken(w http.ResponseWriter, r *http.Request) string {
-	if c, err := r.Cookie(csrfCookie); err == nil && validCSRF(c.Value) {
+	name, path, secure := p.csrfCookieFor(r)
+	if c, err := r.Cookie(name); err == nil && validCSRF(c.Value) {
 		return c.Value
 	}
 	b := make([]byte, csrfBytes)
 	rand.Read(b) // never fails (crypto/rand)
 	tok := base64.RawURLEncoding.EncodeToString(b)
 	http.SetCookie(w, &http.Cookie{
-		Name:     csrfCookie,
+		Name:     name,
 		Value:    tok,
-		Path:     p.path,
+		Path:     path,
 		HttpOnly: true,
-		Secure:   p.secure || r.TLS != nil,
+		Secure:   secure,
 		SameSite: http.SameSiteStrictMode,
 	})
 	return tok
@@ -279,7 +291,8 @@ func (p *loginPage) csrfToken(w http.ResponseWriter, r *http.Request) string {
 // csrfOK reports whether the posted form repeats the cookie's CSRF token
 // (compared in constant time).
 func (p *loginPage) csrfOK(r *http.Request) bool {
-	c, err := r.Cookie(csrfCookie)
+	name, _, _ := p.csrfCookieFor(r)
+	c, err := r.Cookie(name)
 	if err != nil || !validCSRF(c.Value) {
 		return false
 	}

@@ -428,3 +428,45 @@ func TestAuthorizeThrottleUnavailable(t *testing.T) {
 		t.Errorf("the right password with the throttle store down: %d %v\n%s\nwant 503 with Retry-After and no redirect", res.StatusCode, res.Header, body)
 	}
 }
+
+// Behind HTTPS the login page's CSRF cookie is a "__Host-" cookie (Secure,
+// Path "/"), which no sibling subdomain can set; over plain HTTP it is
+// scoped to /authorize. Either way the form must repeat it.
+func TestAuthorizeCSRFCookie(t *testing.T) {
+	for _, secure := range []bool{false, true} {
+		p := &loginPage{path: "/authorize", secure: secure}
+		w := httptest.NewRecorder()
+		tok := p.csrfToken(w, httptest.NewRequest("GET", "/authorize?x=1", nil))
+		cs := w.Result().Cookies()
+		if len(cs) != 1 {
+			t.Fatalf("secure=%v: %d cookies set", secure, len(cs))
+		}
+		c := cs[0]
+		wantName, wantPath := csrfCookie, "/authorize"
+		if secure {
+			wantName, wantPath = "__Host-"+csrfCookie, "/"
+		}
+		if c.Name != wantName || c.Path != wantPath || c.Secure != secure || !c.HttpOnly || c.SameSite != http.SameSiteStrictMode || c.Value != tok {
+			t.Errorf("secure=%v: cookie %+v, want %s at %s", secure, c, wantName, wantPath)
+		}
+		post := func(cookieName, field string) bool {
+			r := httptest.NewRequest("POST", "/authorize?x=1", strings.NewReader(url.Values{csrfField: {field}}.Encode()))
+			r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			r.AddCookie(&http.Cookie{Name: cookieName, Value: tok})
+			if err := r.ParseForm(); err != nil {
+				t.Fatal(err)
+			}
+			return p.csrfOK(r)
+		}
+		if !post(wantName, tok) {
+			t.Errorf("secure=%v: the matching token was refused", secure)
+		}
+		other := "__Host-" + csrfCookie
+		if secure {
+			other = csrfCookie
+		}
+		if post(other, tok) || post(wantName, strings.Repeat("A", len(tok))) {
+			t.Errorf("secure=%v: a token under the other cookie name, or a different token, was accepted", secure)
+		}
+	}
+}
