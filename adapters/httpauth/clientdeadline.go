@@ -17,11 +17,6 @@ import (
 // record assertions. A store answered in process (the memory store) and a
 // nil cs are returned as they are.
 //
-// It goes under the private_key_jwt state, not over it:
-// newClientStore(boundClients(cs, iss.StoreTimeout())). Wrapped the other
-// way round, it would hide that state from the Handler, and the store's
-// InProcess from itself.
-//
 // The deadline has its own budget of abandoned calls
 // (storecall.MaxAbandoned), apart from the issuer's: a stalled client
 // store cannot exhaust the budget that logins and refreshes rely on.

@@ -211,29 +211,24 @@ func TestClientsDeadlinePassThrough(t *testing.T) {
 	}
 }
 
-// The composition NewHandler uses: the private_key_jwt state over the
-// bounded store. The state sees the store's ClientAssertionStore (bounded
-// too), and every call, UseClientAssertion included, keeps the deadline.
-func TestClientsDeadlineUnderClientState(t *testing.T) {
+// The store NewHandler keeps: every call, UseClientAssertion included,
+// keeps the deadline, and it is a ClientAssertionStore exactly when the
+// application's store is one.
+func TestClientsDeadlineKeepsAssertions(t *testing.T) {
 	const timeout = 50 * time.Millisecond
 	st := &remoteClients{mem: memory.New(), gate: make(chan struct{})}
 	defer st.free()
-	cs := newClientStore(boundClients(remoteAssertions{st}, timeout))
-	s, ok := cs.(interface{ state() *clientState })
-	if !ok || s.state().assertions == nil {
-		t.Fatal("the private_key_jwt state over a bounded asserting store has no ClientAssertionStore")
-	}
-	if _, ok := cs.(authkit.ClientAssertionStore); !ok {
-		t.Error("the Handler's store over a bounded asserting store is no ClientAssertionStore")
+	cs := boundClients(remoteAssertions{st}, timeout)
+	as, ok := cs.(authkit.ClientAssertionStore)
+	if !ok {
+		t.Fatal("the bounded store over an asserting store is no ClientAssertionStore")
 	}
 	ctx := context.Background()
 	within(t, "GetClient", func() error { _, err := cs.GetClient(ctx, "app"); return err })
 	within(t, "UseClientAssertion", func() error {
-		return s.state().assertions.UseClientAssertion(ctx, "app", authkit.TokenHash{1}, time.Now().Add(time.Minute), time.Now())
+		return as.UseClientAssertion(ctx, "app", authkit.TokenHash{1}, time.Now().Add(time.Minute), time.Now())
 	})
-
-	plain := newClientStore(boundClients(&remoteClients{mem: memory.New()}, timeout))
-	if s, ok := plain.(interface{ state() *clientState }); !ok || s.state().assertions != nil {
-		t.Error("the private_key_jwt state over a bounded store without assertions claims some")
+	if _, ok := boundClients(&remoteClients{mem: memory.New()}, timeout).(authkit.ClientAssertionStore); ok {
+		t.Error("the bounded store over a store without assertions claims to record them")
 	}
 }

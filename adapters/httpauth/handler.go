@@ -88,6 +88,8 @@ type Handler struct {
 	// on; clientChallenge is its invalid_client challenge.
 	clients         authkit.ClientStore
 	clientChallenge string
+	// clientSt is the private_key_jwt state (set with clients).
+	clientSt *clientState
 	// authorize is the WithAuthorizationCode login-and-consent handler
 	// (nil: the authorization-code grant is off).
 	authorize http.Handler
@@ -392,9 +394,8 @@ func NewHandler(iss *issuer.Issuer, auth *Auth, opts ...HandlerOption) (*Handler
 		logoutAPITokens: c.logoutAPITokens,
 	}
 	if c.clients != nil {
-		// Every client-store call under the store deadline, with the
-		// Handler's private_key_jwt state around it.
-		h.clients = newClientStore(boundClients(c.clients, iss.StoreTimeout()))
+		// Every client-store call under the store deadline.
+		h.clients, h.clientSt = boundClients(c.clients, iss.StoreTimeout()), &clientState{}
 		h.clientChallenge = clientChallengeFor(auth.realm)
 	}
 	if c.authorize != nil {

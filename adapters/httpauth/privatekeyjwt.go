@@ -55,53 +55,12 @@ const (
 // else profile-specific (a scope or client_id claim is only type-checked).
 var assertionRules = claims.NewRules(claims.RuleSpec{Subject: "sub"})
 
-// clientStore is the ClientStore given to WithClientStore with the
-// Handler's private_key_jwt state. Every ClientStore method is the
-// store's own; newClientStore returns an assertingClientStore, which also
-// implements authkit.ClientAssertionStore, exactly when the store does,
-// so that a type assertion on the Handler's store answers as it would on
-// the store itself.
-type clientStore struct {
-	authkit.ClientStore
-	st *clientState
-}
-
-// clientState is the private_key_jwt state of a Handler: the store's
-// ClientAssertionStore (nil when it implements none), a once for the
-// error that says so, and the cache of parsed client key sets.
+// clientState is the private_key_jwt state of a Handler with a client
+// store: a once for the error that says the store records no assertions,
+// and the cache of parsed client key sets.
 type clientState struct {
-	assertions   authkit.ClientAssertionStore
 	noAssertions sync.Once
 	keys         clientKeyCache
-}
-
-func (s *clientStore) state() *clientState { return s.st }
-
-// assertingClientStore is a clientStore whose store implements
-// authkit.ClientAssertionStore.
-type assertingClientStore struct{ *clientStore }
-
-// UseClientAssertion is the store's own.
-func (s assertingClientStore) UseClientAssertion(ctx context.Context, clientID string, h authkit.TokenHash, expiresAt, now time.Time) error {
-	return s.st.assertions.UseClientAssertion(ctx, clientID, h, expiresAt, now)
-}
-
-func newClientStore(cs authkit.ClientStore) authkit.ClientStore {
-	s := &clientStore{ClientStore: cs, st: &clientState{}}
-	if as, ok := cs.(authkit.ClientAssertionStore); ok {
-		s.st.assertions = as
-		return assertingClientStore{s}
-	}
-	return s
-}
-
-// clientState returns the Handler's private_key_jwt state, or nil
-// when its client store was not set by WithClientStore.
-func (h *Handler) clientState() *clientState {
-	if s, ok := h.clients.(interface{ state() *clientState }); ok {
-		return s.state()
-	}
-	return nil
 }
 
 // clientKeyCache holds parsed client key sets, keyed by client ID and
@@ -251,32 +210,18 @@ func (h *Handler) authenticateAssertion(w http.ResponseWriter, r *http.Request, 
 		// A public client, or one with a secret only.
 		return refuse(authkit.ErrNoCredentials)
 	}
-	st := h.clientState()
-	var as authkit.ClientAssertionStore
-	if st != nil {
-		as = st.assertions
-	} else {
-		as, _ = h.clients.(authkit.ClientAssertionStore)
-	}
-	if as == nil {
-		log := func() {
+	// The Handler's store is bounded by the deadline and implements
+	// ClientAssertionStore exactly when the application's store does.
+	as, ok := h.clients.(authkit.ClientAssertionStore)
+	if !ok {
+		h.clientSt.noAssertions.Do(func() {
 			h.log.LogAttrs(ctx, slog.LevelError, "httpauth: private_key_jwt refused: the client store does not implement authkit.ClientAssertionStore, so assertions could be replayed")
-		}
-		if st != nil {
-			st.noAssertions.Do(log)
-		} else {
-			log()
-		}
+		})
 		h.assertionFailure(ctx, nil, id, authkit.ErrInvalidConfig)
 		h.failClient(w, r, errClientAuth)
 		return nil, true
 	}
-	var set *keys.Set
-	if st != nil {
-		set, err = st.keys.get(c)
-	} else {
-		set, err = parseClientJWKS(c.JWKS)
-	}
+	set, err := h.clientSt.keys.get(c)
 	if err != nil {
 		h.log.LogAttrs(ctx, slog.LevelWarn, "httpauth: a registered client has an unusable key set (JWKS)",
 			slog.String("client_id", c.ID), slog.String("error", err.Error()))
