@@ -527,7 +527,11 @@ func WithLastUsedInterval(d time.Duration) Option {
 // Stores that answer from the process's own memory (InProcessStore: the
 // memory backend; the verifier's revocation mirror while it is current)
 // are called without a deadline, so they cost no timer; a mirror that
-// falls back to its store gives that call the deadline.
+// falls back to its store gives that call the deadline. Stores that end
+// every call at its context's deadline themselves (DeadlineStore: the SQL
+// store over pgx, the Redis store) are called on the caller's goroutine
+// with the deadline in the context, which spares a goroutine hand-off per
+// call.
 //
 // Default DefaultStoreTimeout (5 seconds): far above a healthy store's
 // answer, even one that must first open a TLS connection or wait for a
@@ -550,6 +554,31 @@ func WithStoreTimeout(d time.Duration) Option {
 type InProcessStore interface {
 	// InProcess reports whether every call is answered in process.
 	InProcess() bool
+}
+
+// DeadlineStore is an optional interface of a store (found by a type
+// assertion, as InProcessStore is) whose every call returns soon after its
+// ctx's deadline passes, with an error matching ctx.Err() or
+// ErrStoreUnavailable, whatever the network and the server do: a
+// connection that stalls mid-statement, a server that accepts and never
+// answers, a pool with no free connection, a commit the network swallows.
+//
+// The issuer and the verifier call such a store on the caller's own
+// goroutine, with the deadline of WithStoreTimeout in ctx. Any other store
+// that is not in process is called in a goroutine of its own, which the
+// caller abandons at the deadline: that bounds a driver that ignores its
+// context, at the price of a goroutine hand-off on every call (about 40 µs
+// a call on the 2-core machine of docs/performance.md, against a 30 µs
+// Redis round trip).
+//
+// Report true only when it holds for every method, every configuration the
+// store accepts and every driver it may be given; a store that wraps
+// another reports what the wrapped one reports. A store that reports true
+// and then blocks past its deadline holds the request with it.
+type DeadlineStore interface {
+	// HonorsDeadlines reports whether every call returns by its ctx's
+	// deadline.
+	HonorsDeadlines() bool
 }
 
 func durationOption(name string, only Role, d, min, max time.Duration, set func(*Config)) Option {

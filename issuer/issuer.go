@@ -131,13 +131,13 @@ func New(opts ...authkit.Option) (*Issuer, error) {
 		dl.ReportOutages(authkit.OutageEventInterval, i.now, i.outage)
 	}
 	if i.refresh != nil && !storecall.InProcess(i.refresh) {
-		i.refresh = &boundedRefresh{s: i.refresh, dl: dl, now: i.now, log: i.log}
+		i.refresh = &boundedRefresh{s: i.refresh, dl: dl.For(i.refresh), now: i.now, log: i.log}
 	}
 	if i.revocations != nil && !storecall.InProcess(i.revocations) {
-		i.revocations = &storecall.Revocations{S: i.revocations, DL: dl}
+		i.revocations = &storecall.Revocations{S: i.revocations, DL: dl.For(i.revocations)}
 	}
 	if i.apiTokens != nil && !storecall.InProcess(i.apiTokens) {
-		i.apiTokens = &boundedAPITokens{s: i.apiTokens, dl: dl, now: i.now, log: i.log}
+		i.apiTokens = &boundedAPITokens{s: i.apiTokens, dl: dl.For(i.apiTokens), now: i.now, log: i.log}
 	}
 	for _, cs := range clientStoresOf(c.RefreshStore, c.RevocationStore, c.APITokenStore) {
 		i.codes = append(i.codes, storecall.BoundClients(cs, dl))

@@ -205,16 +205,16 @@ func New(opts ...authkit.Option) (*Verifier, error) {
 		})
 	}
 	if v.revocations != nil && !storecall.InProcess(v.revocations) {
-		v.revocations = &storecall.Revocations{S: v.revocations, DL: dl}
+		v.revocations = &storecall.Revocations{S: v.revocations, DL: dl.For(v.revocations)}
 	}
 	if ext, ok := v.apiTokens.(authkit.ExternalAPITokens); ok {
 		v.external = ext
 		if !storecall.InProcess(v.apiTokens) {
-			v.external = &boundedExternal{ExternalAPITokens: ext, dl: dl}
+			v.external = &boundedExternal{ExternalAPITokens: ext, dl: dl.For(v.apiTokens)}
 		}
 	}
 	if v.apiTokens != nil && !storecall.InProcess(v.apiTokens) {
-		v.apiTokens = &boundedAPITokens{APITokenStore: v.apiTokens, dl: dl}
+		v.apiTokens = &boundedAPITokens{APITokenStore: v.apiTokens, dl: dl.For(v.apiTokens)}
 	}
 	if c.RevocationMirror > 0 {
 		// BuildConfig has checked that the store implements

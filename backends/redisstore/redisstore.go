@@ -249,6 +249,24 @@ func honoursDeadlines(rdb redis.UniversalClient) bool {
 	return true
 }
 
+// HonorsDeadlines implements authkit.DeadlineStore. It reports true when
+// the Store's client is a *redis.Client, *redis.ClusterClient or
+// *redis.Ring with ContextTimeoutEnabled: go-redis then sets each call's
+// context deadline on the socket and stops waiting for a pooled
+// connection, a retry's back-off or a cluster redirection at it, so that
+// the issuer and the verifier call the Store on the request's goroutine.
+// It reports false for a client of another type (a wrapper go-redis does
+// not name), and for one without ContextTimeoutEnabled that
+// WithoutDeadlineCheck let through: those calls run in a goroutine the
+// caller abandons at the deadline (authkit.WithStoreTimeout).
+func (s *Store) HonorsDeadlines() bool {
+	switch s.rdb.(type) {
+	case *redis.Client, *redis.ClusterClient, *redis.Ring:
+		return honoursDeadlines(s.rdb)
+	}
+	return false
+}
+
 // Client returns the client the Store uses.
 func (s *Store) Client() redis.UniversalClient { return s.rdb }
 

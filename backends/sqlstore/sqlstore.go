@@ -6,6 +6,7 @@ import (
 	"database/sql/driver"
 	"errors"
 	"fmt"
+	"reflect"
 	"regexp"
 	"time"
 
@@ -185,6 +186,9 @@ type Store struct {
 	gate chan struct{}
 	// push is the revocation feed's PostgreSQL notifications (notify.go).
 	push push
+	// deadlines: every call ends at its context's deadline (pgx); see
+	// HonorsDeadlines.
+	deadlines bool
 }
 
 // New returns a Store over db, an open pool of the "pgx", "postgres"
@@ -208,7 +212,8 @@ func New(db *sqlx.DB, opts ...Option) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Store{db: db, d: d, q: buildQueries(d, c.prefix), cfg: c}
+	s := &Store{db: db, d: d, q: buildQueries(d, c.prefix), cfg: c,
+		deadlines: d.name == "postgres" && driverPackage(db.Driver()) == pgxStdlib}
 	s.push = newPush(d, s.q, c, db.DB)
 	if d.immediate {
 		s.gate = make(chan struct{}, 1)
@@ -233,6 +238,34 @@ func detect(db *sqlx.DB, c config) (*dialect, error) {
 	}
 	return dialectFor(name)
 }
+
+// pgxStdlib is the package of pgx's database/sql driver.
+const pgxStdlib = "github.com/jackc/pgx/v5/stdlib"
+
+// driverPackage returns the import path of drv's type ("" for nil).
+func driverPackage(drv driver.Driver) string {
+	t := reflect.TypeOf(drv)
+	for t != nil && t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if t == nil {
+		return ""
+	}
+	return t.PkgPath()
+}
+
+// HonorsDeadlines implements authkit.DeadlineStore. It reports true when
+// the pool's driver is pgx (github.com/jackc/pgx/v5/stdlib), which ends
+// every statement, commit and connection wait at its context's deadline by
+// setting that deadline on the socket, so that the issuer and the verifier
+// call the Store on the request's goroutine. It reports false for lib/pq
+// (its cancel request stalls with the network it would cancel),
+// go-sql-driver/mysql (it sends COMMIT without the context), SQLite (a
+// lock another process holds is waited for through busy_timeout) and any
+// driver it does not know, such as one wrapped for tracing: those calls
+// run in a goroutine the caller abandons at the deadline
+// (authkit.WithStoreTimeout).
+func (s *Store) HonorsDeadlines() bool { return s.deadlines }
 
 // DB returns the pool the Store uses, for Migrate, for tuning and for
 // metrics. The Store does not change its settings after Open.

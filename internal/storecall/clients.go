@@ -45,7 +45,7 @@ func BoundClients(cs authkit.ClientStore, dl *Deadline) authkit.ClientStore {
 	if cs == nil || InProcess(cs) {
 		return cs
 	}
-	b := Clients{S: cs, DL: dl}
+	b := Clients{S: cs, DL: dl.For(cs)}
 	if a, ok := cs.(authkit.ClientAssertionStore); ok {
 		return &ClientsWithAssertions{Clients: b, A: a}
 	}

@@ -28,10 +28,30 @@ type Deadline struct {
 	d         time.Duration
 	abandoned atomic.Int64 // calls given up on that are still running
 	outages   *outages     // set by ReportOutages, else nil
+	direct    bool         // call on the caller's goroutine (see For)
 }
 
 // New returns a Deadline of d (authkit.WithStoreTimeout's value).
 func New(d time.Duration) *Deadline { return &Deadline{d: d} }
+
+// For returns the Deadline to bound the calls of store with: dl itself,
+// or, for a store that ends every call at its context's deadline
+// (authkit.DeadlineStore), one that calls it on the caller's goroutine with
+// the deadline in its context and reports outages as dl does. Call it
+// after ReportOutages.
+func (dl *Deadline) For(store any) *Deadline {
+	if !HonorsDeadlines(store) {
+		return dl
+	}
+	return &Deadline{d: dl.d, outages: dl.outages, direct: true}
+}
+
+// HonorsDeadlines reports whether store ends every call at its context's
+// deadline (authkit.DeadlineStore).
+func HonorsDeadlines(store any) bool {
+	h, ok := store.(authkit.DeadlineStore)
+	return ok && h.HonorsDeadlines()
+}
 
 // Timeout returns the store timeout.
 func (dl *Deadline) Timeout() time.Duration { return dl.d }
@@ -84,6 +104,11 @@ const (
 // caller's goroutine, as if f had been called there, unless the caller has
 // already given up on it (then settle sees an error).
 //
+// With a Deadline of For a store that honours deadlines, f runs on the
+// caller's goroutine instead (the store promises to return by the
+// deadline, and a panic needs no relaying); settle then runs in a
+// goroutine of its own once f has returned, never abandoned.
+//
 // A failure matching authkit.ErrStoreUnavailable is reported as
 // ReportOutages asked.
 func Call[T any](ctx context.Context, dl *Deadline, f func(context.Context) (T, error), settle func(err error, abandoned bool)) (T, error) {
@@ -104,6 +129,13 @@ func call[T any](ctx context.Context, dl *Deadline, f func(context.Context) (T, 
 	}
 	cctx, cancel := context.WithTimeout(ctx, dl.d)
 	defer cancel()
+	if dl.direct {
+		v, err := f(cctx)
+		if settle != nil {
+			go settle(err, false)
+		}
+		return v, dl.classify(ctx, cctx, err)
+	}
 	done := make(chan result[T], 1)
 	var state atomic.Int32
 	go func() {
