@@ -1,19 +1,15 @@
 package redisstore_test
 
 import (
-	"context"
 	"os"
 	"testing"
-	"time"
 
 	"github.com/redis/go-redis/v9"
 
 	"github.com/authkit-go/authkit"
 	"github.com/authkit-go/authkit/backends/redisstore"
+	"github.com/authkit-go/authkit/internal/storetest"
 	"github.com/authkit-go/authkit/internal/testservers"
-	"github.com/authkit-go/authkit/issuer"
-	"github.com/authkit-go/authkit/keys"
-	"github.com/authkit-go/authkit/verifier"
 )
 
 // TestHonorsDeadlines checks when the issuer and the verifier call the
@@ -48,79 +44,10 @@ func TestHonorsDeadlines(t *testing.T) {
 // wrappedClient is a redis.UniversalClient of a type of its own.
 type wrappedClient struct{ *redis.Client }
 
-// goroutineOnly hides the store's HonorsDeadlines, so that the issuer
-// calls it in a goroutine as it does a client it cannot trust.
-type goroutineOnly struct{ *redisstore.Store }
-
-func (goroutineOnly) HonorsDeadlines() bool { return false }
-
-// BenchmarkDeadlinePath times calls over a standalone Redis as configured
-// by default — the store called on the request's goroutine under its
-// deadline — and with the same store called in a goroutine of its own, in
-// turn in each iteration: issuer.Refresh, and a verifier's Verify of an
-// HS256 token whose revocation check asks the store (no mirror, no cache).
+// BenchmarkDeadlinePath compares, over a standalone Redis, the store
+// called on the request's goroutine (the default) with the goroutine of
+// its own it had before (storetest.BenchDeadlinePath).
 func BenchmarkDeadlinePath(b *testing.B) {
 	rdb := standalone(b, testservers.Redis(b))
-	s := newStore(b, rdb, testservers.RedisPrefix(b, rdb))
-	ctx := context.Background()
-	paired := func(b *testing.B, direct, viaGoroutine func() error) {
-		var td, tg time.Duration
-		b.ReportAllocs()
-		for b.Loop() {
-			t0 := time.Now()
-			if err := direct(); err != nil {
-				b.Fatal(err)
-			}
-			t1 := time.Now()
-			if err := viaGoroutine(); err != nil {
-				b.Fatal(err)
-			}
-			td += t1.Sub(t0)
-			tg += time.Since(t1)
-		}
-		n := float64(b.N)
-		b.ReportMetric(td.Seconds()*1e6/n, "direct-µs/op")
-		b.ReportMetric(tg.Seconds()*1e6/n, "goroutine-µs/op")
-		b.ReportMetric(tg.Seconds()/td.Seconds(), "direct-speedup")
-	}
-	b.Run("Refresh", func(b *testing.B) {
-		refresher := func(st authkit.Store) func() error {
-			iss := rotationIssuer(b, st)
-			p, err := iss.IssuePair(ctx, "user-1234567890")
-			if err != nil {
-				b.Fatal(err)
-			}
-			return func() (err error) {
-				p, err = iss.Refresh(ctx, p.RefreshToken)
-				return err
-			}
-		}
-		paired(b, refresher(s), refresher(goroutineOnly{s}))
-	})
-	b.Run("Verify", func(b *testing.B) {
-		k, err := keys.Generate(keys.HS256)
-		if err != nil {
-			b.Fatal(err)
-		}
-		set, err := keys.NewSet(k)
-		if err != nil {
-			b.Fatal(err)
-		}
-		iss, err := issuer.New(authkit.WithKeys(set), authkit.WithStore(s))
-		if err != nil {
-			b.Fatal(err)
-		}
-		tok, err := iss.IssueAccessToken(ctx, "user-1234567890")
-		if err != nil {
-			b.Fatal(err)
-		}
-		verifierOf := func(st authkit.Store) func() error {
-			v, err := verifier.New(authkit.WithKeys(set), authkit.WithStore(st), authkit.WithVerifyCache(0))
-			if err != nil {
-				b.Fatal(err)
-			}
-			return func() error { _, err := v.Verify(ctx, tok.AccessToken); return err }
-		}
-		paired(b, verifierOf(s), verifierOf(goroutineOnly{s}))
-	})
+	storetest.BenchDeadlinePath(b, newStore(b, rdb, testservers.RedisPrefix(b, rdb)))
 }

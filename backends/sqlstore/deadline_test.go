@@ -5,14 +5,12 @@ import (
 	"database/sql"
 	"database/sql/driver"
 	"testing"
-	"time"
 
 	"github.com/jmoiron/sqlx"
 
 	"github.com/authkit-go/authkit"
 	"github.com/authkit-go/authkit/backends/sqlstore"
-	"github.com/authkit-go/authkit/issuer"
-	"github.com/authkit-go/authkit/keys"
+	"github.com/authkit-go/authkit/internal/storetest"
 )
 
 // TestHonorsDeadlines checks which drivers the issuer and the verifier
@@ -61,58 +59,10 @@ func (w wrapped) Driver() driver.Driver                        { return wrappedD
 
 type wrappedDriver struct{ driver.Driver }
 
-// goroutineOnly hides the store's HonorsDeadlines, so that the issuer
-// calls it in a goroutine as it does a driver it cannot trust.
-type goroutineOnly struct{ *sqlstore.Store }
-
-func (goroutineOnly) HonorsDeadlines() bool { return false }
-
-// BenchmarkDeadlinePath times issuer.Refresh over PostgreSQL (pgx) as
-// configured by default — called on the request's goroutine under its
-// deadline — and with the same store called in a goroutine of its own,
-// in turn in each iteration so that the disk's changing load weighs on
-// both alike.
+// BenchmarkDeadlinePath compares, over PostgreSQL through pgx, the store
+// called on the request's goroutine (the default) with the goroutine of
+// its own it had before (storetest.BenchDeadlinePath).
 func BenchmarkDeadlinePath(b *testing.B) {
 	s, _ := newStore(b, pgxBackend)
-	mk := func(st authkit.Store) (*issuer.Issuer, authkit.TokenPair) {
-		k, err := keys.Generate(keys.EdDSA)
-		if err != nil {
-			b.Fatal(err)
-		}
-		set, err := keys.NewSet(k)
-		if err != nil {
-			b.Fatal(err)
-		}
-		iss, err := issuer.New(authkit.WithKeys(set), authkit.WithStore(st), authkit.WithIssuer("https://auth.example.com"), authkit.WithAudience("api"))
-		if err != nil {
-			b.Fatal(err)
-		}
-		p, err := iss.IssuePair(context.Background(), "user-1234567890", issuer.WithScopes("read", "write"))
-		if err != nil {
-			b.Fatal(err)
-		}
-		return iss, p
-	}
-	direct, dp := mk(s)
-	viaGoroutine, gp := mk(goroutineOnly{s})
-	ctx := context.Background()
-	var td, tg time.Duration
-	var err error
-	b.ReportAllocs()
-	for b.Loop() {
-		t0 := time.Now()
-		if dp, err = direct.Refresh(ctx, dp.RefreshToken); err != nil {
-			b.Fatal(err)
-		}
-		t1 := time.Now()
-		if gp, err = viaGoroutine.Refresh(ctx, gp.RefreshToken); err != nil {
-			b.Fatal(err)
-		}
-		td += t1.Sub(t0)
-		tg += time.Since(t1)
-	}
-	n := float64(b.N)
-	b.ReportMetric(td.Seconds()*1e6/n, "direct-µs/op")
-	b.ReportMetric(tg.Seconds()*1e6/n, "goroutine-µs/op")
-	b.ReportMetric(tg.Seconds()/td.Seconds(), "direct-speedup")
+	storetest.BenchDeadlinePath(b, s)
 }
