@@ -47,6 +47,7 @@ import (
 	"log/slog"
 	"reflect"
 	"slices"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -86,6 +87,9 @@ type Issuer struct {
 	sessionLifetime time.Duration
 	reuseGrace      time.Duration
 	apiTokenLimit   int
+	// signerDown: the last signature failed (an unreachable KMS), so
+	// Refresh checks the signer before it spends a refresh token.
+	signerDown atomic.Bool
 }
 
 // New returns an Issuer configured by opts. It needs authkit.WithKeys with
@@ -251,12 +255,14 @@ func (i *Issuer) IssuePair(ctx context.Context, subject string, opts ...IssueOpt
 		IssuedAt:  now,
 		ExpiresAt: s.IdleExpiresAt,
 	}
-	if err := i.refresh.CreateSession(ctx, s, rec); err != nil {
-		return authkit.TokenPair{}, fmt.Errorf("issuer: creating session: %w", err)
-	}
+	// Sign first: a signer that is down (a KMS outage) then leaves no
+	// session behind that nobody received.
 	pair, err := i.mintTTL(now, p.accessTTL(i.accessTTL), subject, s.ID, s.ClientID, s.Scopes, s.Audience, s.Claims)
 	if err != nil {
 		return authkit.TokenPair{}, err
+	}
+	if err := i.refresh.CreateSession(ctx, s, rec); err != nil {
+		return authkit.TokenPair{}, fmt.Errorf("issuer: creating session: %w", err)
 	}
 	pair.RefreshToken = rt
 	pair.RefreshExpiresAt = s.IdleExpiresAt
@@ -298,7 +304,11 @@ func (i *Issuer) mintTTL(now time.Time, ttl time.Duration, subject, sid, clientI
 	})
 	tok, err := jws.Sign(k, claims.TypeAccessToken, payload)
 	if err != nil {
+		i.signerDown.Store(true)
 		return authkit.TokenPair{}, fmt.Errorf("issuer: signing: %w", err)
+	}
+	if i.signerDown.Load() {
+		i.signerDown.Store(false)
 	}
 	return authkit.TokenPair{
 		AccessToken:     tok,
@@ -309,6 +319,34 @@ func (i *Issuer) mintTTL(now time.Time, ttl time.Duration, subject, sid, clientI
 		SessionID:       sid,
 		TokenID:         jti,
 	}, nil
+}
+
+// signerProbeType is the "typ" of the signature signerReady makes: a JWS
+// no verifier accepts as a token (no claims, not an access token's type),
+// and one that never leaves the process.
+const signerProbeType = "authkit-signer-probe"
+
+// signerReady checks, after a signature has failed (signerDown), that the
+// signer works again before Refresh spends a refresh token: it signs an
+// empty payload and discards the result. Without the check, every refresh
+// during a signer outage (a KMS that is down or throttling) would rotate
+// the token and then fail to sign, and the client's retry with the token
+// it still holds would be taken for reuse and revoke the session; with it,
+// only the refreshes that met the outage's first failure are spent, and
+// the others are refused with their token still current.
+func (i *Issuer) signerReady() error {
+	if !i.signerDown.Load() {
+		return nil
+	}
+	k := i.keys.Active()
+	if k == nil {
+		return fmt.Errorf("issuer: %w: the key set has no active signing key", authkit.ErrInvalidConfig)
+	}
+	if _, err := jws.Sign(k, signerProbeType, []byte("{}")); err != nil {
+		return fmt.Errorf("issuer: refresh: the signing key still fails, so the refresh token was not rotated: %w", err)
+	}
+	i.signerDown.Store(false)
+	return nil
 }
 
 func joinScopes(s []string) string {
@@ -337,6 +375,12 @@ func joinScopes(s []string) string {
 // With WithRequestedScopes the new access token carries only the scopes
 // asked for (RFC 6749 §6); asking for one the session was not granted fails
 // with authkit.ErrInsufficientScope before anything is rotated.
+//
+// The token is rotated before the access token is signed (the claims come
+// from the rotation). After a signature has failed (a KMS that is down,
+// keys.ErrSignerFailed), Refresh first checks that the signer works again
+// and, while it does not, fails without rotating, so that the token stays
+// current for the client's retry; see docs/security.md.
 func (i *Issuer) Refresh(ctx context.Context, refreshToken string, opts ...RefreshOption) (authkit.TokenPair, error) {
 	if i.refresh == nil {
 		return authkit.TokenPair{}, errNoRefreshStore
@@ -381,6 +425,9 @@ func (i *Issuer) Refresh(ctx context.Context, refreshToken string, opts ...Refre
 				return authkit.TokenPair{}, fmt.Errorf("issuer: refresh: %w: scope %q was not granted to the session", authkit.ErrInsufficientScope, want)
 			}
 		}
+	}
+	if err := i.signerReady(); err != nil {
+		return authkit.TokenPair{}, i.refused(ctx, err)
 	}
 	now := i.now()
 	next, err := opaque.New(i.prefix, opaque.KindRefresh)

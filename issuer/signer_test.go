@@ -28,7 +28,10 @@ type hsmSigner struct {
 	pub   crypto.PublicKey
 	err   error
 	calls atomic.Int64
+	down  atomic.Bool // fails with errHSMDown while set
 }
+
+var errHSMDown = errors.New("hsm: unreachable")
 
 func (s *hsmSigner) Public() crypto.PublicKey {
 	if s.pub != nil {
@@ -41,6 +44,9 @@ func (s *hsmSigner) Sign(r io.Reader, digest []byte, opts crypto.SignerOpts) ([]
 	s.calls.Add(1)
 	if s.err != nil {
 		return nil, s.err
+	}
+	if s.down.Load() {
+		return nil, errHSMDown
 	}
 	return s.inner.Sign(r, digest, opts)
 }
@@ -170,5 +176,80 @@ func TestIssuerSignerFails(t *testing.T) {
 				t.Fatalf("signer called %d times", tc.s.calls.Load())
 			}
 		})
+	}
+}
+
+// TestSignerOutageSpendsNoRefreshToken checks what a signer outage (a KMS
+// that is down) costs the sessions refreshing through it: a login signs
+// before it stores its session, so a failed one leaves none; the refresh
+// that meets the outage's first failure has rotated its token (the store
+// was written before the signer was asked), but every later refresh checks
+// the signer first and is refused with its token still current, so that
+// the client's retry once the signer is back works instead of being taken
+// for reuse.
+func TestSignerOutageSpendsNoRefreshToken(t *testing.T) {
+	inner, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	hsm := &hsmSigner{inner: inner}
+	k, err := keys.NewSigner(keys.ES256, hsm, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	set, _ := keys.NewSet(k)
+	store := memory.New()
+	iss, err := issuer.New(authkit.WithKeys(set), authkit.WithStore(store))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	first, err := iss.IssuePair(ctx, "alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	second, err := iss.IssuePair(ctx, "alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	hsm.down.Store(true)
+	if _, err := iss.IssuePair(ctx, "alice"); !errors.Is(err, errHSMDown) {
+		t.Fatalf("IssuePair with the signer down: %v, want errHSMDown", err)
+	}
+	if l, err := iss.Sessions(ctx, "alice"); err != nil || len(l) != 2 {
+		t.Fatalf("sessions after a login whose signature failed: %d (%v), want the 2 earlier ones only", len(l), err)
+	}
+	// The first refresh after the outage began: the signer was not known
+	// to be down, so the token was rotated before signing failed.
+	if _, err := iss.Refresh(ctx, first.RefreshToken); !errors.Is(err, errHSMDown) {
+		t.Fatalf("Refresh with the signer down: %v, want errHSMDown", err)
+	}
+	// Every later one is refused before its token is spent.
+	calls := hsm.calls.Load()
+	for range 3 {
+		if _, err := iss.Refresh(ctx, second.RefreshToken); !errors.Is(err, errHSMDown) || !errors.Is(err, keys.ErrSignerFailed) {
+			t.Fatalf("Refresh while the signer is known to be down: %v, want errHSMDown and ErrSignerFailed", err)
+		}
+	}
+	if got := hsm.calls.Load() - calls; got != 3 {
+		t.Fatalf("signer calls for 3 refreshes refused while it is down: %d, want one check each", got)
+	}
+	if _, err := iss.RefreshSession(ctx, second.RefreshToken); err != nil {
+		t.Fatalf("the refresh token of a refresh refused during the outage is no longer current: %v", err)
+	}
+
+	hsm.down.Store(false)
+	pair, err := iss.Refresh(ctx, second.RefreshToken)
+	if err != nil {
+		t.Fatalf("Refresh of the same token once the signer is back: %v", err)
+	}
+	if _, err := iss.Refresh(ctx, pair.RefreshToken); err != nil {
+		t.Fatalf("Refresh of its successor: %v", err)
+	}
+	// The signer is known good again: a refresh costs one signature.
+	calls = hsm.calls.Load()
+	if _, err := iss.IssuePair(ctx, "bob"); err != nil {
+		t.Fatal(err)
+	}
+	if got := hsm.calls.Load() - calls; got != 1 {
+		t.Fatalf("signer calls for a login with the signer back: %d, want 1", got)
 	}
 }
