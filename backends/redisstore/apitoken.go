@@ -19,7 +19,8 @@ import (
 // them, so that CreateAPIToken counts the live ones and inserts in one
 // script. Two locators, each in its own slot, make the ID and the hash
 // unique and lead from them to the subject: LookupAPIToken is the hash
-// locator, then the token (two round trips).
+// locator, then the token (one script on a single primary, two round
+// trips elsewhere).
 
 var (
 	errDuplicateTokenID   = fmt.Errorf("%w: token ID already stored", authkit.ErrConflict)
@@ -169,7 +170,9 @@ var tokenFieldNames = func() []string {
 }()
 
 // LookupAPIToken implements authkit.APITokenStore: the hash locator, then
-// the token. Nothing is cached: a revocation is seen by the next lookup.
+// the token. On a single primary that is one script (one round trip),
+// elsewhere two round trips. Nothing is cached: a revocation is seen by
+// the next lookup.
 func (s *Store) LookupAPIToken(ctx context.Context, h authkit.TokenHash) (authkit.APIToken, error) {
 	const op = "LookupAPIToken"
 	if err := ctx.Err(); err != nil {
@@ -177,6 +180,52 @@ func (s *Store) LookupAPIToken(ctx context.Context, h authkit.TokenHash) (authki
 	}
 	ctx, cancel := s.callCtx(ctx)
 	defer cancel()
+	if s.oneCall {
+		return s.lookupTokenOneCall(ctx, op, h)
+	}
+	return s.lookupTokenSteps(ctx, op, h)
+}
+
+// lookupTokenOneCall is LookupAPIToken on a single primary:
+// lookupTokenOneScript, which reads the locator and the token it names.
+// A reply of any other shape than the script's is corrupt, never a token.
+func (s *Store) lookupTokenOneCall(ctx context.Context, op string, h authkit.TokenHash) (authkit.APIToken, error) {
+	res, err := s.run(ctx, lookupTokenOneScript, []string{s.k.tokenByHash(h)}, s.argPrefix)
+	if err != nil {
+		return authkit.APIToken{}, s.fail(ctx, op, err)
+	}
+	return lookupTokenReply(op, h, res)
+}
+
+// lookupTokenReply decodes lookupTokenOneScript's reply for h.
+func lookupTokenReply(op string, h authkit.TokenHash, res any) (authkit.APIToken, error) {
+	l, err := replyList(res)
+	if err != nil {
+		return authkit.APIToken{}, corrupt(op, err)
+	}
+	switch str(l[0]) {
+	case "nf":
+		if len(l) == 1 {
+			return authkit.APIToken{}, outcome(op, authkit.ErrNotFound)
+		}
+	case "ok":
+		if len(l) != 2+len(tokenFields) {
+			break
+		}
+		for _, v := range l[1:] {
+			if _, ok := v.(string); !ok {
+				return authkit.APIToken{}, corrupt(op, errCorrupt)
+			}
+		}
+		return foundToken(op, h, l[1].(string), l[2:])
+	}
+	return authkit.APIToken{}, corrupt(op, errCorrupt)
+}
+
+// lookupTokenSteps is LookupAPIToken on a cluster or a ring, where the
+// locator and the token are in different slots: a GET of the locator,
+// then an HMGET of the token.
+func (s *Store) lookupTokenSteps(ctx context.Context, op string, h authkit.TokenHash) (authkit.APIToken, error) {
 	v, err := s.rdb.Get(ctx, s.k.tokenByHash(h)).Result()
 	if errors.Is(err, redis.Nil) {
 		return authkit.APIToken{}, outcome(op, authkit.ErrNotFound)
@@ -195,6 +244,13 @@ func (s *Store) LookupAPIToken(ctx context.Context, h authkit.TokenHash) (authki
 	if err != nil {
 		return authkit.APIToken{}, s.fail(ctx, op, err)
 	}
+	return foundToken(op, h, id, f)
+}
+
+// foundToken is the end of both lookups: f, the values of tokenFields of
+// the token with ID id that h's locator names, is the token if it is
+// there and has hash h.
+func foundToken(op string, h authkit.TokenHash, id string, f []any) (authkit.APIToken, error) {
 	if len(f) == 0 || f[1] == nil {
 		// A claimed locator whose create never ran, or a collected token.
 		return authkit.APIToken{}, outcome(op, authkit.ErrNotFound)

@@ -9,8 +9,9 @@ import (
 // The Lua scripts. Each touches keys of one hash slot only (the keys it is
 // given, and keys it builds from a key prefix it is given, which carries
 // the same hash tag), so each is one atomic step on a standalone server
-// and on a cluster alike — except rotateOneScript and redeemCodeOneScript,
-// which are sent only to a single primary (see their comments). Times arrive as decimal microseconds; "" is the
+// and on a cluster alike — except rotateOneScript, redeemCodeOneScript and
+// lookupTokenOneScript, which are sent only to a single primary (see their
+// comments). Times arrive as decimal microseconds; "" is the
 // zero time, which us() turns into -inf. Scripts never turn a large
 // number back into a string with tostring (Lua would write 1.9e+15); the
 // values they store are the strings they were given.
@@ -156,6 +157,47 @@ return (rotate(KEYS[1], KEYS[2], KEYS[3], KEYS[4], ARGV[1], ARGV[2], ARGV[3], AR
   function() return ARGV[5] ~= '1' end))
 `)
 
+// encHelper is enc inside a script, for the scripts sent only to a single
+// primary, which build key names from what a locator holds.
+// encNibbles(s, hs, hr) returns the raw-URL base64 of s and the states hs
+// and hr taken through each of its characters by two GC shard nibble
+// computations at once (see sessionNames): a caller that wants the
+// encoding alone passes 0, 0 and ignores them. Both states are packed in
+// one number, so that each character costs one bit.bxor. The bytes are
+// read, and the characters made, in blocks, since string.byte and unpack
+// put them on Lua's stack, which several thousand would overflow (a
+// locator's value is not bounded as the identities it should hold are).
+const encHelper = `
+local function encNibbles(s, hs, hr)
+  local out, n, div = {}, 0, {262144, 4096, 64, 1}
+  for base = 1, #s, 3072 do
+    local bytes = {string.byte(s, base, base + 3071)}
+    for i = 1, #bytes, 3 do
+      local b, c = bytes[i + 1], bytes[i + 2]
+      local v = bytes[i] * 65536 + (b or 0) * 256 + (c or 0)
+      local k = 2
+      if c then k = 4 elseif b then k = 3 end
+      for j = 1, k do
+        local q = div[j]
+        local d = ((v - v % q) / q) % 64
+        local ch
+        if d < 26 then ch = d + 65 elseif d < 52 then ch = d + 71 elseif d < 62 then ch = d - 4 elseif d == 62 then ch = 45 else ch = 95 end
+        n = n + 1
+        out[n] = ch
+        local x = bit.bxor(hs * 16 + hr, (ch % 16) * 17)
+        hr = x % 16
+        hs = ((x - hr) / 16 * 3) % 16
+        hr = (hr * 3) % 16
+      end
+    end
+  end
+  if n <= 4096 then return string.char(unpack(out)), hs, hr end
+  local parts = {}
+  for i = 1, n, 4096 do parts[#parts + 1] = string.char(unpack(out, i, math.min(n, i + 4095))) end
+  return table.concat(parts), hs, hr
+end
+`
+
 // oneCallHelpers compute, inside a script, the names the Go side builds
 // with enc and keyspace.gcKey. sessionNames(sid, perm) returns enc(sid)
 // and the GC index shards of the session's two members, "s" + enc(sid)
@@ -166,32 +208,12 @@ return (rotate(KEYS[1], KEYS[2], KEYS[3], KEYS[4], ARGV[1], ARGV[2], ARGV[3], AR
 // be exact in Lua's doubles). The states after "sesss" and "sessr" come
 // from Go (gcStateSess, gcStateRec); perm, from Go too (gcSuffixPerm), is
 // where ":" + the hash ID takes each state: 16 bytes, 'a' + the state.
-// Both members are followed in one pass over the encoding as it is made,
-// packed in one number, so that each character costs one bit.bxor.
-var oneCallHelpers = `
+// Both members are followed in one pass over the encoding as it is made
+// (encNibbles).
+var oneCallHelpers = encHelper + `
 local function sessionNames(sid, perm)
-  local bytes = {string.byte(sid, 1, -1)}
-  local out, n, div = {}, 0, {262144, 4096, 64, 1}
-  local hs, hr = ` + strconv.Itoa(gcStateSess) + `, ` + strconv.Itoa(gcStateRec) + `
-  for i = 1, #bytes, 3 do
-    local b, c = bytes[i + 1], bytes[i + 2]
-    local v = bytes[i] * 65536 + (b or 0) * 256 + (c or 0)
-    local k = 2
-    if c then k = 4 elseif b then k = 3 end
-    for j = 1, k do
-      local q = div[j]
-      local d = ((v - v % q) / q) % 64
-      local ch
-      if d < 26 then ch = d + 65 elseif d < 52 then ch = d + 71 elseif d < 62 then ch = d - 4 elseif d == 62 then ch = 45 else ch = 95 end
-      n = n + 1
-      out[n] = ch
-      local x = bit.bxor(hs * 16 + hr, (ch % 16) * 17)
-      hr = x % 16
-      hs = ((x - hr) / 16 * 3) % 16
-      hr = (hr * 3) % 16
-    end
-  end
-  return string.char(unpack(out)), hs, string.byte(perm, hr + 1) - 97
+  local esid, hs, hr = encNibbles(sid, ` + strconv.Itoa(gcStateSess) + `, ` + strconv.Itoa(gcStateRec) + `)
+  return esid, hs, string.byte(perm, hr + 1) - 97
 end
 `
 
@@ -510,6 +532,58 @@ for _, m in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
 end
 return out
 `)
+
+// lookupTokenOneScript is LookupAPIToken in one call, for a client of a
+// single primary (a *redis.Client) only, like rotateOneScript: KEYS[1]
+// is the hash locator, ARGV[1] the key prefix. It reads the locator,
+// splits its value past the nonce as parseTokenOwner does (a uvarint
+// length, the subject, the ID: binary.Uvarint's rules, overflow
+// included), builds the token's key name as keyspace.token does, and
+// reads the token's fields. The token's key is in another hash slot than
+// the locator, which is legal only on a server holding every slot.
+// Returns {"nf"} when there is no locator or no token (no "sub"), {"bad"}
+// for a locator value that does not split, else {"ok", ID, the values of
+// tokenFields ("" for an absent field)}; the Go side makes every other
+// check.
+var lookupTokenOneScript = redis.NewScript(encHelper + `
+local loc = redis.call('GET', KEYS[1])
+if loc == false then return {'nf'} end
+local i, n, mul, j = ` + nonceLenLua + ` + 1, 0, 1, nil
+for k = 0, 9 do
+  local b = string.byte(loc, i + k)
+  if b == nil then break end
+  if b < 128 then
+    if k < 9 or b <= 1 then
+      n = n + b * mul
+      j = i + k + 1
+    end
+    break
+  end
+  n = n + (b - 128) * mul
+  mul = mul * 128
+end
+if j == nil or n > #loc - j + 1 then return {'bad'} end
+local id = string.sub(loc, j + n)
+local t = redis.call('HMGET', ARGV[1] .. 'tok:{u' .. encNibbles(string.sub(loc, j, j + n - 1), 0, 0) .. '}:' .. encNibbles(id, 0, 0),
+  ` + luaStrings(tokenFields) + `)
+if t[2] == false then return {'nf'} end
+local out = {'ok', id}
+for k = 1, #t do out[k + 2] = t[k] or '' end
+return out
+`)
+
+// luaStrings writes names as a Lua argument list: 'a', 'b', … (names of
+// fields, which need no escaping).
+func luaStrings(names []any) string {
+	out := ""
+	for i, n := range names {
+		if i > 0 {
+			out += ", "
+		}
+		out += "'" + n.(string) + "'"
+	}
+	return out
+}
 
 // gcTokenScript deletes an API token that is revoked or expired.
 // KEYS: token, subject index. ARGV: now, ID (encoded).
