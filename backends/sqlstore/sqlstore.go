@@ -213,7 +213,7 @@ func New(db *sqlx.DB, opts ...Option) (*Store, error) {
 		return nil, err
 	}
 	s := &Store{db: db, d: d, q: buildQueries(d, c.prefix), cfg: c,
-		deadlines: d.name == "postgres" && driverPackage(db.Driver()) == pgxStdlib}
+		deadlines: d.name == "postgres" && db.DB != nil && driverPackage(db.Driver()) == pgxStdlib}
 	s.push = newPush(d, s.q, c, db.DB)
 	if d.immediate {
 		s.gate = make(chan struct{}, 1)
