@@ -1,7 +1,6 @@
 package sqlstore_test
 
 import (
-	"regexp"
 	"testing"
 
 	"github.com/authkit-go/authkit"
@@ -23,9 +22,6 @@ import (
 // of modernc.org/sqlite is instrumented) overlaps the networked runs'
 // waits on their servers.
 //
-// The Scale checks run on pgx, MySQL and SQLite, not again on lib/pq (see
-// withoutScale).
-//
 // Every run includes the data-loss checks ("DataLoss/…", with
 // Harness.LoseData truncating the store's revocations table): under a
 // second each, and the loss path is where the drivers differ (a NULL read
@@ -43,32 +39,8 @@ func TestConformance(t *testing.T) {
 			}
 			h := harness(b, opts...)
 			h.LoseData = loseData(prefix)
-			if b.name == pqBackend.name {
-				h.New = withoutScale(h.New)
-			}
 			conformance.Run(t, h)
 		})
-	}
-}
-
-// scaleCheck matches the name of a conformance Scale check
-// ("…/Refresh/Scale", "…/Revocation/Scale", "…/APIToken/Scale").
-var scaleCheck = regexp.MustCompile(`/(Refresh|Revocation|APIToken)/Scale$`)
-
-// withoutScale wraps a Harness.New so that the conformance Scale checks
-// (6,000 records per interface, a third of a driver's run under -race)
-// skip. TestConformance uses it for lib/pq only: the Scale checks send
-// the very statements every other check sends, to the same PostgreSQL
-// server the pgx run fills, so a second run shows nothing about lib/pq
-// that the rest of its run does not; each dialect still runs them once
-// (pgx, MySQL, SQLite). Every other check runs on lib/pq as on pgx.
-func withoutScale(newStore func(t *testing.T) authkit.Store) func(t *testing.T) authkit.Store {
-	return func(t *testing.T) authkit.Store {
-		t.Helper()
-		if scaleCheck.MatchString(t.Name()) {
-			t.Skip("the Scale checks run once on PostgreSQL, through pgx: lib/pq sends the same statements to the same server")
-		}
-		return newStore(t)
 	}
 }
 
