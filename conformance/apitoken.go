@@ -464,6 +464,7 @@ func runAPIToken(t *testing.T, h PartialHarness[authkit.APITokenStore]) {
 
 	t.Run("Context", func(t *testing.T) { apiTokenContext(t, h) })
 	t.Run("Unavailable", func(t *testing.T) { apiTokenUnavailable(t, h) })
+	t.Run("Stalled", func(t *testing.T) { apiTokenStalled(t, h) })
 }
 
 // setupGarbageTokens writes the tokens the DeleteExpiredAPITokens checks

@@ -718,6 +718,7 @@ func runClients(t *testing.T, h PartialHarness[authkit.ClientStore]) {
 	}
 	t.Run("Context", func(t *testing.T) { runDeadContext(t, h, clientSetup, calls) })
 	t.Run("Unavailable", func(t *testing.T) { runUnavailable(t, h, calls) })
+	t.Run("Stalled", func(t *testing.T) { runStalled(t, h, calls) })
 }
 
 // jwksOfLen returns a JWK set document of exactly n bytes (n >= 32).

@@ -75,6 +75,69 @@ func runUnavailable[S any](t *testing.T, h PartialHarness[S], calls []call[S]) {
 	}
 }
 
+// Stalled-backend timing: each call gets stallDeadline, and fails the check
+// if it has not returned stallSlack after it. The slack is generous: it
+// tells a store that ends its calls late on a loaded machine from one that
+// waits for a reply that never comes.
+const (
+	stallDeadline = 250 * time.Millisecond
+	stallSlack    = 5 * time.Second
+)
+
+// honorsDeadlines reports whether s claims authkit.DeadlineStore.
+func honorsDeadlines(s any) bool {
+	d, ok := s.(authkit.DeadlineStore)
+	return ok && d.HonorsDeadlines()
+}
+
+// runStalled checks the promise of authkit.DeadlineStore: every call on a
+// store whose backend stopped answering returns soon after its ctx's
+// deadline, failing closed. The calls run concurrently on one store, as
+// requests would.
+func runStalled[S any](t *testing.T, h PartialHarness[S], calls []call[S]) {
+	if h.Stalled == nil {
+		s := h.New(t)
+		if honorsDeadlines(s) {
+			t.Errorf("%T reports HonorsDeadlines but Harness.Stalled is nil; %s", s, ruleStalledHarness)
+			return
+		}
+		t.Logf("%T does not report HonorsDeadlines (callers bound its calls themselves): nothing to check", s)
+		return
+	}
+	s := h.Stalled(t)
+	if any(s) == nil {
+		t.Fatal("conformance: Harness.Stalled returned nil")
+	}
+	if !honorsDeadlines(s) {
+		t.Logf("%T does not report HonorsDeadlines (callers bound its calls themselves): nothing to check", s)
+		return
+	}
+	// Every call starts at once (not as parallel subtests, which
+	// -test.parallel would serialise), each with its own deadline.
+	done := make([]chan error, len(calls))
+	for i, c := range calls {
+		ctx, cancel := context.WithTimeout(t.Context(), stallDeadline)
+		t.Cleanup(cancel)
+		done[i] = make(chan error, 1) // buffered: a call that returns late never blocks
+		go func() { done[i] <- c.call(ctx, s) }()
+	}
+	late := make(chan struct{})
+	timer := time.AfterFunc(stallDeadline+stallSlack, func() { close(late) })
+	defer timer.Stop()
+	for i, c := range calls {
+		t.Run(c.name, func(t *testing.T) {
+			select {
+			case err := <-done[i]:
+				if !(errors.Is(err, context.DeadlineExceeded) || isUnavailable(err)) || errors.Is(err, authkit.ErrNotFound) {
+					t.Errorf("%s on a stalled backend with a %v deadline returned %v; %s", c.name, stallDeadline, errOrNil(err), ruleStalled)
+				}
+			case <-late:
+				t.Errorf("%s on a stalled backend was still running %v after its ctx's %v deadline; %s", c.name, stallSlack, stallDeadline, ruleStalled)
+			}
+		})
+	}
+}
+
 func refreshCalls() []call[authkit.RefreshStore] {
 	type S = authkit.RefreshStore
 	return []call[S]{
@@ -151,6 +214,10 @@ func refreshUnavailable(t *testing.T, h PartialHarness[authkit.RefreshStore]) {
 	runUnavailable(t, h, refreshCalls())
 }
 
+func refreshStalled(t *testing.T, h PartialHarness[authkit.RefreshStore]) {
+	runStalled(t, h, refreshCalls())
+}
+
 func revocationCalls() []call[authkit.RevocationStore] {
 	type S = authkit.RevocationStore
 	notDead := func(q authkit.RevocationQuery, what string) func(t *testing.T, s S) {
@@ -199,6 +266,10 @@ func revocationContext(t *testing.T, h PartialHarness[authkit.RevocationStore]) 
 
 func revocationUnavailable(t *testing.T, h PartialHarness[authkit.RevocationStore]) {
 	runUnavailable(t, h, revocationCalls())
+}
+
+func revocationStalled(t *testing.T, h PartialHarness[authkit.RevocationStore]) {
+	runStalled(t, h, revocationCalls())
 }
 
 func apiTokenCalls() []call[authkit.APITokenStore] {
@@ -258,4 +329,8 @@ func apiTokenContext(t *testing.T, h PartialHarness[authkit.APITokenStore]) {
 
 func apiTokenUnavailable(t *testing.T, h PartialHarness[authkit.APITokenStore]) {
 	runUnavailable(t, h, apiTokenCalls())
+}
+
+func apiTokenStalled(t *testing.T, h PartialHarness[authkit.APITokenStore]) {
+	runStalled(t, h, apiTokenCalls())
 }

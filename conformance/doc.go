@@ -54,6 +54,15 @@
 // [Run] under "Clients/…"; a client store of a type of its own runs
 // [RunClientStore].
 //
+// A store that implements the optional [authkit.DeadlineStore] and reports
+// HonorsDeadlines is called by the issuer and the verifier on the request's
+// goroutine, trusting it to return at its ctx's deadline. Every group then
+// has a "…/Stalled/<Method>" check that calls each method on the store
+// Harness.Stalled returns (its backend has stopped answering) with a 250ms
+// deadline; a call still running 5 seconds later, or one that does not
+// fail closed, fails it. Without Harness.Stalled such a store fails
+// "…/Stalled".
+//
 // Each check is a named subtest ("Refresh/Rotate/ExactlyOneWinner",
 // "Revocation/SetCutoff/Boundary", …), so one of them can be run alone with
 // go test -run, and each failure message quotes the rule the store broke.

@@ -33,6 +33,20 @@ type Harness struct {
 	// never a (false, nil) from IsRevoked. Nil skips that check.
 	Unavailable func(t *testing.T) authkit.Store
 
+	// Stalled, if set, returns a Store whose backend has stopped answering
+	// while reachable: connections already open get no reply, new ones are
+	// accepted and never answered (for example a client whose connections
+	// go through a TCP proxy the harness stalls after a first call, as a
+	// network partition or a hung server does). The suite then checks the
+	// promise of authkit.DeadlineStore: every method of a store that
+	// reports HonorsDeadlines returns soon after its ctx's deadline with an
+	// error matching context.DeadlineExceeded or ErrStoreUnavailable. It is
+	// required for such a store ("…/Stalled" fails without it: callers run
+	// its methods on their own goroutine, so a claim nobody checked can
+	// hold every request that reaches a hung backend); for any other store
+	// it is not called.
+	Stalled func(t *testing.T) authkit.Store
+
 	// LoseData, if set, erases s's data the way a failure of the backend
 	// does while its users keep running — a Redis restarted without
 	// persistence or flushed (FLUSHDB, or every key of the store's
@@ -58,6 +72,10 @@ type PartialHarness[S any] struct {
 	// Unavailable returns a store whose backend cannot be reached. Nil
 	// skips the fail-closed check.
 	Unavailable func(t *testing.T) S
+	// Stalled returns a store whose backend has stopped answering.
+	// Required for a store that reports authkit.DeadlineStore's
+	// HonorsDeadlines.
+	Stalled func(t *testing.T) S
 	// LoseData erases s's data as a backend failure does, handles left
 	// open. Nil skips the data-loss checks.
 	LoseData func(t *testing.T, s S)
@@ -144,6 +162,9 @@ func narrow[S any](h Harness) PartialHarness[S] {
 	}
 	if h.Unavailable != nil {
 		p.Unavailable = func(t *testing.T) S { return as(h.Unavailable(t)) }
+	}
+	if h.Stalled != nil {
+		p.Stalled = func(t *testing.T) S { return as(h.Stalled(t)) }
 	}
 	if h.LoseData != nil {
 		p.LoseData = func(t *testing.T, s S) { h.LoseData(t, back(s)) }

@@ -252,6 +252,11 @@ func fanOut(n int, f func(i int) error) error {
 
 const ruleContext = "every store method must honour ctx: a cancelled or expired ctx yields an error matching ctx.Err() and stores nothing"
 
+const (
+	ruleStalled        = "a store that reports authkit.DeadlineStore's HonorsDeadlines must return from every call soon after its ctx's deadline, whatever its backend does, with an error matching context.DeadlineExceeded or ErrStoreUnavailable (fail closed)"
+	ruleStalledHarness = "a store that reports authkit.DeadlineStore's HonorsDeadlines is called on the request's goroutine, so its claim is checked against a stalled backend: give the harness a Stalled func"
+)
+
 const ruleUnavailable = "an unreachable backend must yield an error matching ErrStoreUnavailable (fail closed); \"not found\" is never reported for a failure"
 
 // oddSubjects are distinct, legal subjects that naive backends confuse:

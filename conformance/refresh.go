@@ -767,6 +767,7 @@ func runRefresh(t *testing.T, h PartialHarness[authkit.RefreshStore]) {
 
 	t.Run("Context", func(t *testing.T) { refreshContext(t, h) })
 	t.Run("Unavailable", func(t *testing.T) { refreshUnavailable(t, h) })
+	t.Run("Stalled", func(t *testing.T) { refreshStalled(t, h) })
 }
 
 // allBytes is every byte value twice: opaque bytes a text column would

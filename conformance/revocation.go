@@ -254,6 +254,7 @@ func runRevocation(t *testing.T, h PartialHarness[authkit.RevocationStore]) {
 
 	t.Run("Context", func(t *testing.T) { revocationContext(t, h) })
 	t.Run("Unavailable", func(t *testing.T) { revocationUnavailable(t, h) })
+	t.Run("Stalled", func(t *testing.T) { revocationStalled(t, h) })
 }
 
 // setupGarbageRevocations writes, for each kind of entry, one whose until

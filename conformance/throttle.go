@@ -286,7 +286,8 @@ func runThrottle(t *testing.T, h PartialHarness[authkit.ThrottleStore]) {
 		runDeadContext(t, h, func(t *testing.T, s authkit.ThrottleStore) { addFailure(t, s, "k", base, hour) }, calls)
 	})
 	// DeleteExpiredThrottles may do nothing on a backend that expires keys
-	// by itself, so it need not notice an outage; the three calls that
-	// decide an attempt must.
+	// by itself, so it need not notice an outage or a stall; the three
+	// calls that decide an attempt must.
 	t.Run("Unavailable", func(t *testing.T) { runUnavailable(t, h, calls[:3]) })
+	t.Run("Stalled", func(t *testing.T) { runStalled(t, h, calls[:3]) })
 }
