@@ -14,7 +14,7 @@ import (
 // harness runs the suite with a fresh prefix per store on the server that
 // connect reaches: Peer is a second client, Reopen closes the client and
 // opens another, Unavailable is a client of a closed port, LoseData
-// deletes every key of the prefix.
+// deletes every key of the prefix. The tests add Stalled (stalled_test.go).
 func harness(admin redis.UniversalClient, connect func(t testing.TB) redis.UniversalClient) conformance.Harness {
 	return conformance.Harness{
 		New: func(t *testing.T) authkit.Store {
@@ -40,11 +40,15 @@ func harness(admin redis.UniversalClient, connect func(t testing.TB) redis.Unive
 func TestConformanceStandalone(t *testing.T) {
 	addr := testservers.Redis(t)
 	admin := standalone(t, addr)
-	conformance.Run(t, harness(admin, func(t testing.TB) redis.UniversalClient { return standalone(t, addr) }))
+	h := harness(admin, func(t testing.TB) redis.UniversalClient { return standalone(t, addr) })
+	h.Stalled = func(t *testing.T) authkit.Store { return stalledStandalone(t, admin, addr) }
+	conformance.Run(t, h)
 }
 
 func TestConformanceCluster(t *testing.T) {
 	addrs := testservers.RedisCluster(t)
 	admin := cluster(t, addrs)
-	conformance.Run(t, harness(admin, func(t testing.TB) redis.UniversalClient { return cluster(t, addrs) }))
+	h := harness(admin, func(t testing.TB) redis.UniversalClient { return cluster(t, addrs) })
+	h.Stalled = func(t *testing.T) authkit.Store { return stalledCluster(t, admin, addrs) }
+	conformance.Run(t, h)
 }

@@ -142,5 +142,33 @@ func harness(b backend, opts ...sqlstore.Option) conformance.Harness {
 			}
 			return s
 		},
+		Stalled: func(t *testing.T) authkit.Store { return stalled(t, b, opts...) },
 	}
+}
+
+// stalled returns a store over a migrated database of b that it reaches
+// through a proxy, stalled once a connection is open: the server stops
+// answering, as in a partition or a hang. SQLite, in process, has no
+// network to stall: its store is returned as it is (it does not claim
+// authkit.DeadlineStore, so the suite only reads that claim).
+func stalled(t *testing.T, b backend, opts ...sqlstore.Option) authkit.Store {
+	t.Helper()
+	if b.driver == sqliteBackend.driver {
+		s, _ := newStore(t, b, opts...)
+		return s
+	}
+	direct := b.fresh(t)
+	if err := sqlstore.Migrate(t.Context(), openDB(t, b, direct).DB, b.driver, opts...); err != nil {
+		t.Fatalf("Migrate: %v", err)
+	}
+	px := testservers.NewProxy(t, testservers.Addr(t, direct))
+	s, err := sqlstore.New(openDB(t, b, testservers.WithAddr(t, direct, px.Addr())), opts...)
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	if err := s.Ping(t.Context()); err != nil {
+		t.Fatalf("Ping through the proxy before the stall: %v", err)
+	}
+	px.Stall()
+	return s
 }
