@@ -234,6 +234,14 @@ end
 // (Store.oneCall). Returns {"nf"} when there is no locator, {"bad"} for a
 // locator that does not decode, else rotate's reply with the session ID
 // inserted second.
+//
+// Its claim first reads (EXISTS) the two GC index shards it may write
+// after the rotation. On a server that holds every slot that changes
+// nothing; but a client wrongly aimed at one node of a Redis Cluster has
+// the node stop the script at the first key of another node's slot, and
+// the script's writes before that stay. The session's keys (one slot)
+// are read before any write, and the shards before the claim, the first
+// write: on such a node the script writes nothing or all it would.
 var rotateOneScript = redis.NewScript(luaHelpers + rotateCore + oneCallHelpers + `
 local loc = redis.call('GET', KEYS[1])
 if loc == false then return {'nf'} end
@@ -244,19 +252,24 @@ local p = ARGV[1]
 local oldID, nextID = string.sub(KEYS[1], #p + 5), string.sub(KEYS[2], #p + 5)
 local tag = '{s' .. esid .. '}'
 local rp = p .. 'rt:' .. tag .. ':'
+local gcr, gcs = p .. 'gc:sess:{' .. rs .. '}', p .. 'gc:sess:{' .. ss .. '}'
 local reply, wrote, ie = rotate(p .. 'sess:' .. tag, rp .. oldID, rp .. nextID, p .. 'rts:' .. tag,
   ARGV[2], ARGV[3], ARGV[4], nextID, ARGV[5], ARGV[6], ARGV[7],
-  function() return redis.call('SET', KEYS[2], ARGV[7] .. sid, 'NX', 'PXAT', ARGV[5]) ~= false end)
+  function()
+    redis.call('EXISTS', gcr)
+    redis.call('EXISTS', gcs)
+    return redis.call('SET', KEYS[2], ARGV[7] .. sid, 'NX', 'PXAT', ARGV[5]) ~= false
+  end)
 if wrote then
   local score = ARGV[3]
   if score == '' then score = '-inf' end
-  redis.call('ZADD', p .. 'gc:sess:{' .. rs .. '}', 'NX', score, 'r' .. esid .. ':' .. nextID)
+  redis.call('ZADD', gcr, 'NX', score, 'r' .. esid .. ':' .. nextID)
   -- The session's entry scores no later than its garbage time, the
   -- earlier of its expiry and its idle expiry; a rotation that moves
   -- the idle expiry earlier moves the entry too (LT: never later, since
   -- cleanup re-scores entries that are early).
   if us(ARGV[3]) < us(ie) then
-    redis.call('ZADD', p .. 'gc:sess:{' .. ss .. '}', 'LT', score, 's' .. esid)
+    redis.call('ZADD', gcs, 'LT', score, 's' .. esid)
   end
 end
 table.insert(reply, 2, sid)
