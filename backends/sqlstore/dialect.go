@@ -41,7 +41,9 @@ type dialect struct {
 	// byCtid makes bounded DELETEs name their rows by ctid (PostgreSQL).
 	byCtid bool
 	// orderedDelete makes bounded DELETEs MySQL's DELETE … ORDER BY …
-	// LIMIT, or a multi-table DELETE joining the batch (see deleteBatch).
+	// LIMIT, or a multi-table DELETE joining the batch (see deleteBatch),
+	// each ORDER BY ending with a primary key so that a statement-based
+	// binary log's replay deletes the same rows.
 	orderedDelete bool
 	// lastInsertID says that nextSeq returns the new id through
 	// sql.Result.LastInsertId (MySQL's LAST_INSERT_ID(expr)), not as a
@@ -71,11 +73,26 @@ func (d *dialect) nextSeq(table string) string {
 }
 
 // deleteBatch returns a DELETE of at most "?" rows of table, those that
-// where matches, taken in the order of order (ORDER BY's list) so that
-// each batch removes the oldest garbage first: the planner walks the index
-// that order names and stops at the limit. where and order name table's
-// columns as {t}col, where a "?" of where comes before the limit's. SQL
-// has no portable DELETE … LIMIT:
+// where matches, taken in the order of order (ORDER BY's leading columns)
+// then of table's primary key, keyCols (appended unless order already
+// ends with it), so that each batch removes the oldest garbage first: the
+// planner walks the index that order names and stops at the limit. where
+// and order name table's columns as {t}col, where a "?" of where comes
+// before the limit's.
+//
+// The primary key makes the order total: which rows a batch deletes
+// depends on the data alone, not on the plan. MySQL replays a DELETE …
+// LIMIT from a STATEMENT binary log on each replica, where ties of a
+// non-unique expiry column could otherwise go to different rows. (MySQL
+// still warns that the statement is unsafe under binlog_format=STATEMENT:
+// it flags every DELETE … LIMIT, ordered or not; MIXED logs it as rows.)
+// The key costs no sort on MySQL and MariaDB, whose InnoDB secondary
+// indexes end with the primary key, nor on SQLite's WITHOUT ROWID tables;
+// PostgreSQL (and SQLite's rowid tables) sort each run of equal expiry
+// values the index yields (an incremental sort), still stopping at the
+// limit.
+//
+// SQL has no portable DELETE … LIMIT:
 //
 //   - PostgreSQL deletes by ctid = ANY (ARRAY(SELECT t.ctid … LIMIT ?)):
 //     a TID scan, where the planner would turn "key IN (SELECT … LIMIT
@@ -88,6 +105,7 @@ func (d *dialect) nextSeq(table string) string {
 //   - SQLite deletes "key IN (SELECT key FROM (SELECT t.key … LIMIT ?)
 //     x)", which reads the index and probes the primary key.
 func (d *dialect) deleteBatch(table, keyCols, where, order string) string {
+	order = totalOrder(order, keyCols)
 	if d.orderedDelete {
 		r := strings.NewReplacer("{t}", table+".")
 		return fmt.Sprintf("DELETE FROM %s WHERE %s ORDER BY %s LIMIT ?", table, r.Replace(where), r.Replace(order))
@@ -97,17 +115,31 @@ func (d *dialect) deleteBatch(table, keyCols, where, order string) string {
 		fmt.Sprintf("FROM %s t WHERE %s ORDER BY %s", table, r.Replace(where), r.Replace(order)))
 }
 
+// totalOrder returns the ORDER BY list order followed by the primary key
+// keyCols, each column as {t}col, unless order already ends with it.
+func totalOrder(order, keyCols string) string {
+	key := prefixed("{t}", keyCols)
+	if order == key || strings.HasSuffix(order, ", "+key) {
+		return order
+	}
+	return order + ", " + key
+}
+
 // deleteBatchFrom is deleteBatch for a cleanup that must read another
 // table to find its rows: it deletes at most "?" rows of table, those
 // the query "SELECT … <from>" finds, where from aliases table as t,
-// takes its own parameters first and may end in ORDER BY. On
-// PostgreSQL it deletes by ctid as deleteBatch does; on MySQL, whose
-// DELETE … LIMIT takes one table only, it is a multi-table DELETE of the
-// rows that join the batch (a derived table, materialised first: MySQL
-// refuses a LIMIT in an IN subquery and a subquery that reads the table
-// being deleted from, and MariaDB before 11.1 would scan the whole table
-// for "key IN (…)"), which then probes the primary key for each; on
-// SQLite, "key IN (SELECT key FROM (SELECT … LIMIT ?) x)".
+// takes its own parameters first and may end in ORDER BY. Every ORDER BY
+// of from (each one a LIMIT bounds) must end with a primary key, that of
+// table for the last, so that the batch is the same rows on every replica
+// of a STATEMENT binary log, as deleteBatch's (TestBoundedDeletesTotalOrder
+// checks the statements). On PostgreSQL it deletes by ctid as
+// deleteBatch does; on MySQL, whose DELETE … LIMIT takes one table only,
+// it is a multi-table DELETE of the rows that join the batch (a derived
+// table, materialised first: MySQL refuses a LIMIT in an IN subquery and
+// a subquery that reads the table being deleted from, and MariaDB before
+// 11.1 would scan the whole table for "key IN (…)"), which then probes
+// the primary key for each; on SQLite, "key IN (SELECT key FROM (SELECT
+// … LIMIT ?) x)".
 func (d *dialect) deleteBatchFrom(table, keyCols, from string) string {
 	if d.byCtid {
 		return fmt.Sprintf("DELETE FROM %s WHERE ctid = ANY (ARRAY(SELECT t.ctid %s LIMIT ?))", table, from)

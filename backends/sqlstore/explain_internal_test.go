@@ -188,7 +188,7 @@ func TestExplainUsesIndexes(t *testing.T) {
 		{"DeleteClient", cl.deleteClient, "authkit_clients_pkey", []any{"client-77"}},
 		{"DeleteExpiredAuthorizationCodes", cl.gcCodes, "authkit_authorization_codes_expires_idx", []any{int64(1700000000600000 + 50), 1000}},
 		{"DeleteExpiredAuthorizationCodes/assertions", cl.gcAssertions, "authkit_client_assertions_expires_idx", []any{int64(1700000000600000 + 50), 1000}},
-		{"DeleteExpiredSessions/records of garbage sessions", q.gcSessionRecords, "authkit_sessions_gc_idx", []any{far - 99950, 1000}},
+		{"DeleteExpiredSessions/records of garbage sessions", q.gcSessionRecords, "authkit_sessions_gc_idx", []any{far - 99950, 1000, 1000}},
 		{"DeleteExpiredSessions/expired records", q.gcExpiredRecords, "authkit_refresh_tokens_expires_idx", []any{far - 99950, 1000}},
 		{"DeleteExpiredSessions/sessions", q.gcSessions, "authkit_sessions_gc_idx", []any{far - 99950, 1000}},
 		{"DeleteExpiredRevocations", q.gcRevocations, "authkit_revocations_expires_idx", []any{far - 49950, 1000}},
@@ -277,6 +277,27 @@ func TestPlanChecks(t *testing.T) {
 	}
 	if scan := append(liteGC, []string{"13", "0", "0", "SCAN authkit_client_assertions"}); readsBy(scan, "sqlite", idx) {
 		t.Errorf("readsBy takes a scan: %v", scan)
+	}
+	// The records of garbage sessions on SQLite: a scan of the batch of
+	// sessions (a co-routine), not of a table.
+	const sessIdx = "authkit_sessions_gc_idx"
+	liteJoin := [][]string{{"7", "0", "0", "LIST SUBQUERY 3"}, {"9", "7", "0", "CO-ROUTINE s"}, {"14", "9", "94", "SEARCH s USING INDEX " + sessIdx + " (gc_at<?)"},
+		{"39", "9", "0", "USE TEMP B-TREE FOR LAST TERM OF ORDER BY"}, {"53", "7", "88", "SCAN s"}}
+	if !readsBy(liteJoin, "sqlite", sessIdx) || sortsAll(liteJoin, "sqlite") {
+		t.Errorf("readsBy or sortsAll misreads %v", liteJoin)
+	}
+	if scan := append(slices.Clone(liteJoin), []string{"60", "7", "0", "SCAN t"}); readsBy(scan, "sqlite", sessIdx) {
+		t.Errorf("readsBy takes a scan of a table beside a co-routine: %v", scan)
+	}
+	if sorted := append(slices.Clone(liteJoin), []string{"82", "7", "0", "USE TEMP B-TREE FOR ORDER BY"}); !sortsAll(sorted, "sqlite") {
+		t.Errorf("sortsAll misses a whole sort: %v", sorted)
+	}
+	mySort := [][]string{{"2", "DERIVED", "<derived3>", "ALL", "", "", "", "", "51", "Using temporary; Using filesort"}, {"3", "DERIVED", "s", "range", sessIdx, sessIdx, "8", "", "51", "Using where; Using index"}}
+	if sortsAll(mySort, "mysql") {
+		t.Errorf("sortsAll counts the sort of a derived batch: %v", mySort)
+	}
+	if all := [][]string{{"2", "DERIVED", "s", "range", sessIdx, sessIdx, "8", "", "1009", "Using where; Using index; Using temporary; Using filesort"}}; !sortsAll(all, "mysql") {
+		t.Errorf("sortsAll misses a filesort of a table: %v", all)
 	}
 	myGC := [][]string{{"1", "PRIMARY", "authkit_client_assertions", "ALL", "", "", "", "", "2000", "Using where"}, {"3", "DERIVED", "t", "range", idx, idx, "8", "", "51", "Using where"}}
 	if readsBy(myGC, "mysql", idx) || !readsBy(myGC[1:], "mysql", idx) {
@@ -462,7 +483,7 @@ func TestExplainFeedPoll(t *testing.T) {
 				// ORDER BY … LIMIT, but for the records of garbage
 				// sessions: a multi-table DELETE joining a batch that walks
 				// the sessions' gc_at index, then probes the primary key).
-				{"DeleteExpiredSessions/records of garbage sessions", s.q.gcSessionRecords, []any{base + 50, 1000}, func(plan [][]string) bool {
+				{"DeleteExpiredSessions/records of garbage sessions", s.q.gcSessionRecords, []any{base + 50, 1000, 1000}, func(plan [][]string) bool {
 					return readsBy(plan, c.driver, "authkit_sessions_gc_idx") && readsBy(plan, c.driver, "authkit_refresh_tokens_session_idx")
 				}},
 				{"DeleteExpiredSessions/expired records", s.q.gcExpiredRecords, []any{base + 50, 1000}, func(plan [][]string) bool {
@@ -491,6 +512,8 @@ func TestExplainFeedPoll(t *testing.T) {
 				plan := explainRows(t, db, ctx, explain+p.query, p.args...)
 				if !p.want(plan) {
 					t.Errorf("%s: the plan is not a primary-key lookup or range:\n%v", p.name, plan)
+				} else if sortsAll(plan, c.driver) {
+					t.Errorf("%s: the plan sorts every row it finds, where the index yields them in order (but for the primary key's tie-break):\n%v", p.name, plan)
 				} else {
 					t.Logf("%s: %v", p.name, plan)
 				}
@@ -634,14 +657,24 @@ func explainRows(t *testing.T, db *sqlx.DB, ctx context.Context, query string, a
 // readsBy reports whether the rows of a MySQL EXPLAIN or a SQLite EXPLAIN
 // QUERY PLAN read some table through index and no table whole: on MySQL,
 // no row of type ALL but over a derived table, and a row whose key is
-// index; on SQLite, no SCAN, and a SEARCH … USING [COVERING] INDEX index
+// index; on SQLite, no SCAN but of a subquery's rows (a CO-ROUTINE or
+// MATERIALIZE of the plan), and a SEARCH … USING [COVERING] INDEX index
 // (for index PRIMARY, a range of the rowid of the table aliased t).
 func readsBy(plan [][]string, driver, index string) bool {
 	found := false
+	subqueries := map[string]bool{}
+	for _, row := range plan {
+		detail := row[len(row)-1]
+		for _, p := range []string{"CO-ROUTINE ", "MATERIALIZE "} {
+			if name, ok := strings.CutPrefix(detail, p); ok {
+				subqueries["SCAN "+name] = true
+			}
+		}
+	}
 	for _, row := range plan {
 		if driver == "sqlite" {
 			detail := row[len(row)-1]
-			if strings.HasPrefix(detail, "SCAN ") && detail != "SCAN CONSTANT ROW" {
+			if strings.HasPrefix(detail, "SCAN ") && detail != "SCAN CONSTANT ROW" && !subqueries[detail] {
 				return false
 			}
 			found = found || (strings.HasPrefix(detail, "SEARCH ") && strings.Contains(detail, " INDEX "+index+" ")) ||
@@ -655,4 +688,27 @@ func readsBy(plan [][]string, driver, index string) bool {
 		found = found || slices.Contains(row, index)
 	}
 	return found
+}
+
+// sortsAll reports whether the rows of a MySQL EXPLAIN or a SQLite
+// EXPLAIN QUERY PLAN sort a table's rows whole where a cleanup's index
+// yields them in order: on MySQL, a filesort of a row that is not a
+// derived table (a derived table is a batch its own LIMIT bounds); on
+// SQLite, a temporary B-tree for the whole ORDER BY (one for its last
+// term only sorts each run of equal expiry values, as the index yields
+// them).
+func sortsAll(plan [][]string, driver string) bool {
+	for _, row := range plan {
+		detail := row[len(row)-1]
+		if driver == "sqlite" {
+			if detail == "USE TEMP B-TREE FOR ORDER BY" {
+				return true
+			}
+			continue
+		}
+		if strings.Contains(detail, "Using filesort") && !slices.ContainsFunc(row, func(v string) bool { return strings.HasPrefix(v, "<derived") }) {
+			return true
+		}
+	}
+	return false
 }

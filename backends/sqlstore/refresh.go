@@ -330,11 +330,18 @@ func (s *Store) DeleteExpiredSessions(ctx context.Context, now time.Time, limit 
 	total := 0
 	err := s.inTx(ctx, op, func(tx txn) error {
 		total = 0
-		for _, q := range []string{s.q.gcSessionRecords, s.q.gcExpiredRecords, s.q.gcSessions} {
+		for _, q := range []struct {
+			text   string
+			limits int // how many times the statement takes the limit, after now
+		}{{s.q.gcSessionRecords, 2}, {s.q.gcExpiredRecords, 1}, {s.q.gcSessions, 1}} {
 			if total == limit {
 				break
 			}
-			res, err := tx.ExecContext(ctx, q, n, limit-total)
+			args := []any{n}
+			for range q.limits {
+				args = append(args, limit-total)
+			}
+			res, err := tx.ExecContext(ctx, q.text, args...)
 			if err != nil {
 				return err
 			}
