@@ -14,15 +14,17 @@ import (
 )
 
 // TestHonorsDeadlines checks which drivers the issuer and the verifier
-// call on the request's goroutine (authkit.DeadlineStore): pgx only. That
-// pgx and go-redis really end a call at its deadline through a stalled
-// network is TestFaults' part: its issuer and verifier run under a 250 ms
-// store timeout while the proxy swallows everything.
+// call on the request's goroutine (authkit.DeadlineStore): pgx and
+// go-sql-driver/mysql. That they really end a call at its deadline through
+// a stalled network is the conformance suite's …/Stalled checks' part
+// (every method, through a stalled proxy) and TestFaults' (the issuer and
+// the verifier under a 250 ms store timeout while the proxy swallows
+// everything).
 func TestHonorsDeadlines(t *testing.T) {
 	for _, c := range []struct {
 		b    backend
 		want bool
-	}{{pgxBackend, true}, {pqBackend, false}, {mysqlBackend, false}, {sqliteBackend, false}} {
+	}{{pgxBackend, true}, {pqBackend, false}, {mysqlBackend, true}, {sqliteBackend, false}} {
 		t.Run(c.b.name, func(t *testing.T) {
 			s, _ := newStore(t, c.b)
 			var ds authkit.DeadlineStore = s
@@ -59,10 +61,14 @@ func (w wrapped) Driver() driver.Driver                        { return wrappedD
 
 type wrappedDriver struct{ driver.Driver }
 
-// BenchmarkDeadlinePath compares, over PostgreSQL through pgx, the store
-// called on the request's goroutine (the default) with the goroutine of
-// its own it had before (storetest.BenchDeadlinePath).
+// BenchmarkDeadlinePath compares, over PostgreSQL through pgx and over
+// MySQL, the store called on the request's goroutine (the default) with
+// the goroutine of its own it had before (storetest.BenchDeadlinePath).
 func BenchmarkDeadlinePath(b *testing.B) {
-	s, _ := newStore(b, pgxBackend)
-	storetest.BenchDeadlinePath(b, s)
+	for _, be := range []backend{pgxBackend, mysqlBackend} {
+		b.Run(be.name, func(b *testing.B) {
+			s, _ := newStore(b, be)
+			storetest.BenchDeadlinePath(b, s)
+		})
+	}
 }

@@ -186,9 +186,12 @@ type Store struct {
 	gate chan struct{}
 	// push is the revocation feed's PostgreSQL notifications (notify.go).
 	push push
-	// deadlines: every call ends at its context's deadline (pgx); see
-	// HonorsDeadlines.
+	// deadlines: every call ends at its context's deadline (pgx,
+	// go-sql-driver/mysql); see HonorsDeadlines.
 	deadlines bool
+	// heldTx: transactions are ctxTx (go-sql-driver/mysql, whose Commit
+	// has no context).
+	heldTx bool
 }
 
 // New returns a Store over db, an open pool of the "pgx", "postgres"
@@ -213,7 +216,8 @@ func New(db *sqlx.DB, opts ...Option) (*Store, error) {
 		return nil, err
 	}
 	s := &Store{db: db, d: d, q: buildQueries(d, c.prefix), cfg: c,
-		deadlines: d.name == "postgres" && db.DB != nil && driverPackage(db.Driver()) == pgxStdlib}
+		deadlines: db.DB != nil && endsAtDeadline(d, driverPackage(db.Driver()))}
+	s.heldTx = s.deadlines && d.name == "mysql"
 	s.push = newPush(d, s.q, c, db.DB)
 	if d.immediate {
 		s.gate = make(chan struct{}, 1)
@@ -239,8 +243,26 @@ func detect(db *sqlx.DB, c config) (*dialect, error) {
 	return dialectFor(name)
 }
 
-// pgxStdlib is the package of pgx's database/sql driver.
-const pgxStdlib = "github.com/jackc/pgx/v5/stdlib"
+// The packages of the database/sql drivers that end a call at its
+// context's deadline through a stalled network.
+const (
+	pgxStdlib   = "github.com/jackc/pgx/v5/stdlib"
+	mysqlDriver = "github.com/go-sql-driver/mysql"
+)
+
+// endsAtDeadline reports whether every call of a Store of dialect d over
+// the driver of package pkg ends at its context's deadline: pgx on
+// PostgreSQL; go-sql-driver/mysql on MySQL, whose transactions then
+// commit through a ctxTx.
+func endsAtDeadline(d *dialect, pkg string) bool {
+	switch d.name {
+	case "postgres":
+		return pkg == pgxStdlib
+	case "mysql":
+		return pkg == mysqlDriver
+	}
+	return false
+}
 
 // driverPackage returns the import path of drv's type ("" for nil).
 func driverPackage(drv driver.Driver) string {
@@ -257,14 +279,16 @@ func driverPackage(drv driver.Driver) string {
 // HonorsDeadlines implements authkit.DeadlineStore. It reports true when
 // the pool's driver is pgx (github.com/jackc/pgx/v5/stdlib), which ends
 // every statement, commit and connection wait at its context's deadline by
-// setting that deadline on the socket, so that the issuer and the verifier
-// call the Store on the request's goroutine. It reports false for lib/pq
-// (its cancel request stalls with the network it would cancel),
-// go-sql-driver/mysql (it sends COMMIT without the context), SQLite (a
-// lock another process holds is waited for through busy_timeout) and any
-// driver it does not know, such as one wrapped for tracing: those calls
-// run in a goroutine the caller abandons at the deadline
-// (authkit.WithStoreTimeout).
+// setting that deadline on the socket, or go-sql-driver/mysql, which
+// closes the connection when a statement's context ends (the Store then
+// runs its transactions on a held connection and sends COMMIT as a
+// statement under the context, since database/sql's Commit has none), so
+// that the issuer and the verifier call the Store on the request's
+// goroutine. It reports false for lib/pq (its cancel request stalls with
+// the network it would cancel), SQLite (a lock another process holds is
+// waited for through busy_timeout) and any driver it does not know, such
+// as one wrapped for tracing: those calls run in a goroutine the caller
+// abandons at the deadline (authkit.WithStoreTimeout).
 func (s *Store) HonorsDeadlines() bool { return s.deadlines }
 
 // DB returns the pool the Store uses, for Migrate, for tuning and for

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"database/sql/driver"
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"time"
 )
@@ -17,15 +18,19 @@ type querier interface {
 	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
 }
 
-// txn is a transaction: a *sql.Tx, or an immediateTx on SQLite.
+// txn is a transaction: a *sql.Tx, an immediateTx on SQLite or a ctxTx.
 type txn interface {
 	querier
 	Commit() error
 	Rollback() error
 }
 
-// begin starts a write transaction in the dialect's way.
-func begin(ctx context.Context, db *sql.DB, d *dialect) (txn, error) {
+// begin starts a write transaction in the dialect's way. With held, on a
+// dialect other than SQLite, it is a ctxTx.
+func begin(ctx context.Context, db *sql.DB, d *dialect, held bool) (txn, error) {
+	if held && !d.immediate {
+		return beginCtx(ctx, db, d)
+	}
 	if !d.immediate {
 		return db.BeginTx(ctx, d.txOptions)
 	}
@@ -65,6 +70,71 @@ func (t *immediateTx) end(stmt string) error {
 	// Not the caller's ctx: a transaction left open on a pooled connection
 	// would hold the write lock for whoever gets the connection next.
 	if _, err := t.ExecContext(context.Background(), stmt); err != nil {
+		discard(t.Conn)
+		return err
+	}
+	return t.Close()
+}
+
+// ctxTx is a transaction on a connection held for its duration whose
+// every statement, COMMIT and ROLLBACK included, runs under the ctx it was
+// begun with. database/sql's Tx commits without a ctx, and
+// go-sql-driver/mysql then waits on the socket for as long as the network
+// holds its COMMIT; a ctxTx lets the driver end it at the deadline, so
+// that the Store can claim authkit.DeadlineStore on MySQL. A connection
+// whose transaction did not end cleanly is discarded, never pooled: the
+// server rolls back what it has not committed when it goes.
+type ctxTx struct {
+	*sql.Conn
+	ctx  context.Context
+	done bool
+}
+
+// isolationSQL is the SET TRANSACTION form of the levels the dialects use.
+var isolationSQL = map[sql.IsolationLevel]string{
+	sql.LevelReadCommitted: "SET TRANSACTION ISOLATION LEVEL READ COMMITTED",
+}
+
+// beginCtx starts a ctxTx with d's isolation level, as BeginTx would.
+func beginCtx(ctx context.Context, db *sql.DB, d *dialect) (txn, error) {
+	c, err := db.Conn(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if o := d.txOptions; o != nil && o.Isolation != sql.LevelDefault {
+		set, ok := isolationSQL[o.Isolation]
+		if !ok {
+			_ = c.Close()
+			return nil, fmt.Errorf("sqlstore: isolation level %v has no SET TRANSACTION form", o.Isolation)
+		}
+		if _, err := c.ExecContext(ctx, set); err != nil {
+			discard(c)
+			return nil, err
+		}
+	}
+	if _, err := c.ExecContext(ctx, "START TRANSACTION"); err != nil {
+		discard(c)
+		return nil, err
+	}
+	return &ctxTx{Conn: c, ctx: ctx}, nil
+}
+
+func (t *ctxTx) Commit() error { return t.end("COMMIT") }
+
+// Rollback ends the transaction; once ctx is done it discards the
+// connection instead, and the server rolls back.
+func (t *ctxTx) Rollback() error { return t.end("ROLLBACK") }
+
+func (t *ctxTx) end(stmt string) error {
+	if t.done {
+		return sql.ErrTxDone
+	}
+	t.done = true
+	if err := t.ctx.Err(); err != nil {
+		discard(t.Conn)
+		return err
+	}
+	if _, err := t.ExecContext(t.ctx, stmt); err != nil {
 		discard(t.Conn)
 		return err
 	}
@@ -128,7 +198,7 @@ func (s *Store) retry(ctx context.Context, op string, attempt func() error) erro
 }
 
 func (s *Store) tryTx(ctx context.Context, fn func(tx txn) error) error {
-	tx, err := begin(ctx, s.db.DB, s.d)
+	tx, err := begin(ctx, s.db.DB, s.d, s.heldTx)
 	if err != nil {
 		return err
 	}
