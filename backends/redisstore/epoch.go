@@ -2,7 +2,9 @@ package redisstore
 
 import (
 	"context"
+	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -103,7 +105,12 @@ func lossSince(now time.Time) int64 { return micros(now) }
 // IsRevoked or RevocationSnapshot that reads it, at that call's now, which
 // is later and so refuses more, never less. A marker already there — a
 // store set up before, by this process or another — is left as it is.
-func (s *Store) setupEpochs(ctx context.Context) {
+//
+// For a *redis.Client the pipeline starts with INFO cluster: a server
+// that answers cluster_enabled:1 is one node of a Redis Cluster, and
+// setupEpochs returns an error matching authkit.ErrInvalidConfig. A
+// server that does not answer, or refuses INFO, is not refused.
+func (s *Store) setupEpochs(ctx context.Context, op string) error {
 	d := epochSetupTimeout
 	if s.cfg.callTimeout > 0 {
 		d = min(d, s.cfg.callTimeout)
@@ -111,12 +118,30 @@ func (s *Store) setupEpochs(ctx context.Context) {
 	ctx, cancel := context.WithTimeout(ctx, d)
 	defer cancel()
 	since := fmtMicros(setupSince(time.Now()))
+	var info *redis.StringCmd
 	_, _ = s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		if s.oneCall {
+			info = p.Info(ctx, "cluster")
+		}
 		for b := range feedShards {
 			p.SetNX(ctx, s.markers[b], since, 0)
 		}
 		return nil
 	})
+	if info != nil && info.Err() == nil && clusterEnabled(info.Val()) {
+		return fmt.Errorf("redisstore: %s: %w: the *redis.Client is connected to one node of a Redis Cluster (INFO says cluster_enabled:1), which holds only some of the hash slots; use a *redis.ClusterClient (redis+cluster:// with OpenURL)", op, authkit.ErrInvalidConfig)
+	}
+	return nil
+}
+
+// clusterEnabled reports whether an INFO reply says cluster_enabled:1.
+func clusterEnabled(info string) bool {
+	for line := range strings.Lines(info) {
+		if strings.TrimSpace(line) == "cluster_enabled:1" {
+			return true
+		}
+	}
+	return false
 }
 
 // parseSince decodes a marker's value: a non-negative count of

@@ -1,6 +1,7 @@
 package redisstore
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"reflect"
@@ -18,9 +19,10 @@ import (
 // misconfiguration: the node answers MOVED for the keys of the slots it
 // does not hold, CROSSSLOT for a command over several slots, and stops a
 // script at the first key of another node's slot ("non local key") after
-// the script's earlier writes took effect. New accepts such a client (see
-// TestOneCallOnAClusterNodeFailsClosed), and the store must then fail
-// closed on every call: the right answer, or an error matching
+// the script's earlier writes took effect. New refuses such a client when
+// the node answers its INFO (TestNewRefusesOneClusterNode); one that did
+// not answer then gets through, and the store must fail closed on every
+// call: the right answer, or an error matching
 // authkit.ErrStoreUnavailable — never ErrNotFound for a record that
 // exists, never a wrong record, never IsRevoked (false, nil) for a
 // revoked token, never a rotation applied in part.
@@ -546,4 +548,40 @@ func (o *oneNode) rotateOne(t *testing.T, tl tally, sess authkit.Session, r auth
 	}
 	tl.add("RotateRefresh", where, true)
 	return true
+}
+
+// TestNewRefusesOneClusterNode checks that New and OpenURL refuse a
+// client of one node of a cluster, which they can tell when it answers.
+func TestNewRefusesOneClusterNode(t *testing.T) {
+	addrs := testservers.RedisCluster(t)
+	cc := redis.NewClusterClient(&redis.ClusterOptions{Addrs: addrs, ContextTimeoutEnabled: true})
+	t.Cleanup(func() { _ = cc.Close() })
+	prefix := testservers.RedisPrefix(t, cc)
+	for _, addr := range addrs {
+		node := redis.NewClient(&redis.Options{Addr: addr, ContextTimeoutEnabled: true})
+		t.Cleanup(func() { _ = node.Close() })
+		s, err := New(node, WithPrefix(prefix))
+		if !errors.Is(err, authkit.ErrInvalidConfig) || s != nil || !strings.Contains(err.Error(), "cluster_enabled:1") || !strings.Contains(err.Error(), "ClusterClient") {
+			t.Errorf("New over a *redis.Client of the cluster node %s: %v, %v; want ErrInvalidConfig naming the cluster and ClusterClient", addr, s, err)
+		}
+		if err != nil && strings.Contains(err.Error(), addr) {
+			t.Errorf("New's error names the server: %v", err)
+		}
+		s, err = OpenURL(context.Background(), "redis://"+addr+"?key_prefix="+prefix)
+		if !errors.Is(err, authkit.ErrInvalidConfig) || s != nil || !strings.Contains(err.Error(), "redis+cluster://") {
+			t.Errorf("OpenURL of redis://<cluster node>: %v, %v; want ErrInvalidConfig naming redis+cluster://", s, err)
+		}
+		s, err = OpenURL(context.Background(), "redis+cluster://"+addr+"?key_prefix="+prefix)
+		if err != nil {
+			t.Errorf("OpenURL of redis+cluster://%s: %v", addr, err)
+		} else {
+			_ = s.Close()
+		}
+	}
+	rdb := redis.NewClient(&redis.Options{Addr: testservers.Redis(t), ContextTimeoutEnabled: true})
+	t.Cleanup(func() { _ = rdb.Close() })
+	s, err := New(rdb, WithPrefix(testservers.RedisPrefix(t, rdb)))
+	if err != nil || !s.oneCall {
+		t.Errorf("New over a standalone server: %v (one call %v)", err, s != nil && s.oneCall)
+	}
 }

@@ -90,7 +90,10 @@ func OpenURL(ctx context.Context, rawURL string, opts ...Option) (*Store, error)
 		return nil, err
 	}
 	// As New does, once Redis answered, within ctx.
-	s.setupEpochs(ctx)
+	if err := s.setupEpochs(ctx, "OpenURL"); err != nil {
+		rdb.Close()
+		return nil, err
+	}
 	return s, nil
 }
 

@@ -205,12 +205,18 @@ type Store struct {
 // refuses a *redis.Client, *redis.ClusterClient or *redis.Ring without it
 // (an error matching authkit.ErrInvalidConfig) unless WithoutDeadlineCheck
 // is given.
+//
+// A *redis.Client must reach a server that holds every hash slot: in the
+// round trip that writes the markers New asks INFO cluster, and refuses
+// (ErrInvalidConfig) a client of one node of a Redis Cluster.
 func New(rdb redis.UniversalClient, opts ...Option) (*Store, error) {
 	s, err := newStore(rdb, opts)
 	if err != nil {
 		return nil, err
 	}
-	s.setupEpochs(context.Background())
+	if err := s.setupEpochs(context.Background(), "New"); err != nil {
+		return nil, err
+	}
 	return s, nil
 }
 
