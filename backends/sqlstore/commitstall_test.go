@@ -3,10 +3,7 @@ package sqlstore_test
 import (
 	"context"
 	"crypto/sha256"
-	"net"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -28,8 +25,9 @@ func TestCommitStall(t *testing.T) {
 			if err := sqlstore.Migrate(t.Context(), openDB(t, b, direct).DB, b.driver); err != nil {
 				t.Fatal(err)
 			}
-			px := newCommitStaller(t, testservers.Addr(t, direct))
-			s, err := sqlstore.New(openDB(t, b, testservers.WithAddr(t, direct, px.addr())))
+			px := testservers.NewProxy(t, testservers.Addr(t, direct))
+			px.StallOn(isCommit)
+			s, err := sqlstore.New(openDB(t, b, testservers.WithAddr(t, direct, px.Addr())))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -53,111 +51,14 @@ func TestCommitStall(t *testing.T) {
 				if err == nil {
 					t.Fatal("CreateSession whose COMMIT the network swallowed returned nil")
 				}
-				t.Logf("CreateSession with its COMMIT (%q) stalled: %v", px.at.Load(), err)
+				t.Logf("CreateSession with its COMMIT (%q) stalled: %v", px.StalledBy(), err)
 			case <-time.After(deadline + 5*time.Second):
 				t.Fatalf("CreateSession was still waiting 5s after its %v deadline with its COMMIT stalled", deadline)
 			}
-			if !px.stalled.Load() {
+			if px.StalledBy() == nil {
 				t.Fatal("the proxy never saw a COMMIT: the test did not stall where it means to")
 			}
 		})
-	}
-}
-
-// commitStaller is a TCP proxy that forwards every byte until a client
-// sends a COMMIT statement (see isCommit);
-// from then on it holds every byte of every connection, both ways,
-// without closing any: a network that fails while a transaction commits.
-type commitStaller struct {
-	l       net.Listener
-	target  string
-	stalled atomic.Bool
-	at      atomic.Value // string: the bytes that stalled it, for messages
-
-	mu     sync.Mutex
-	conns  []net.Conn
-	closed bool // the test is over: a connection accepted late is closed at once
-	wg     sync.WaitGroup
-}
-
-func newCommitStaller(t *testing.T, target string) *commitStaller {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &commitStaller{l: l, target: target}
-	p.wg.Go(p.accept)
-	t.Cleanup(func() {
-		l.Close()
-		p.mu.Lock()
-		p.closed = true
-		for _, c := range p.conns {
-			c.Close()
-		}
-		p.mu.Unlock()
-		p.wg.Wait()
-	})
-	return p
-}
-
-func (p *commitStaller) addr() string { return p.l.Addr().String() }
-
-// track keeps c to close at the end of the test, or closes it now if the
-// test is over (a driver's cancel request can still be dialling then).
-func (p *commitStaller) track(c net.Conn) bool {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.closed {
-		c.Close()
-		return false
-	}
-	p.conns = append(p.conns, c)
-	return true
-}
-
-func (p *commitStaller) accept() {
-	for {
-		client, err := p.l.Accept()
-		if err != nil {
-			return
-		}
-		if !p.track(client) {
-			return
-		}
-		server, err := net.DialTimeout("tcp", p.target, 5*time.Second)
-		if err != nil {
-			client.Close()
-			continue
-		}
-		if !p.track(server) {
-			return
-		}
-		p.wg.Go(func() { p.pipe(server, client, true) })
-		p.wg.Go(func() { p.pipe(client, server, false) })
-	}
-}
-
-// pipe copies src to dst until the proxy stalls; from then on it reads
-// and drops. fromClient pipes look for the COMMIT.
-func (p *commitStaller) pipe(dst, src net.Conn, fromClient bool) {
-	buf := make([]byte, 32<<10)
-	for {
-		n, err := src.Read(buf)
-		if n > 0 {
-			if fromClient && !p.stalled.Load() && isCommit(buf[:n]) {
-				p.at.Store(string(buf[:n]))
-				p.stalled.Store(true)
-			}
-			if !p.stalled.Load() {
-				if _, werr := dst.Write(buf[:n]); werr != nil {
-					return
-				}
-			}
-		}
-		if err != nil {
-			return
-		}
 	}
 }
 

@@ -19,6 +19,11 @@ type Proxy struct {
 	changed chan struct{} // closed and replaced on every state change
 	conns   map[net.Conn]struct{}
 	wg      sync.WaitGroup
+	// stallOn, if set, stalls the proxy before it forwards a chunk from a
+	// client that it matches (see StallOn).
+	stallOn func(chunk []byte) bool
+	// stalledBy is the chunk that stallOn matched.
+	stalledBy []byte
 }
 
 type proxyState int
@@ -54,6 +59,24 @@ func (p *Proxy) Cut() { p.set(proxyCut) }
 
 // Stall holds every byte in both directions, as a network partition does.
 func (p *Proxy) Stall() { p.set(proxyStalled) }
+
+// StallOn makes the proxy stall itself, as Stall does, when a client
+// sends a chunk (one read from its connection) that match reports, before
+// that chunk reaches the server: a partition at an exact point of a
+// protocol, such as a COMMIT. Call it before the traffic it watches.
+func (p *Proxy) StallOn(match func(chunk []byte) bool) {
+	p.mu.Lock()
+	p.stallOn = match
+	p.mu.Unlock()
+}
+
+// StalledBy returns the chunk that stalled the proxy through StallOn, or
+// nil if none has.
+func (p *Proxy) StalledBy() []byte {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.stalledBy
+}
 
 // Restore lets traffic through again. Connections a stall held are closed
 // (the partition heals with them gone, as after a failover).
@@ -116,18 +139,22 @@ func (p *Proxy) serve(client net.Conn) {
 	}
 	defer p.untrack(server)
 	var wg sync.WaitGroup
-	wg.Go(func() { p.pipe(server, client) })
-	wg.Go(func() { p.pipe(client, server) })
+	wg.Go(func() { p.pipe(server, client, true) })
+	wg.Go(func() { p.pipe(client, server, false) })
 	wg.Wait()
 }
 
 // pipe copies src to dst, holding every chunk while the proxy is stalled.
-func (p *Proxy) pipe(dst, src net.Conn) {
+// fromClient pipes are the ones StallOn watches.
+func (p *Proxy) pipe(dst, src net.Conn, fromClient bool) {
 	defer dst.Close()
 	defer src.Close()
 	buf := make([]byte, 32<<10)
 	for {
 		n, err := src.Read(buf)
+		if n > 0 && fromClient {
+			p.watch(buf[:n])
+		}
 		for n > 0 {
 			p.mu.Lock()
 			state, changed := p.state, p.changed
@@ -146,5 +173,23 @@ func (p *Proxy) pipe(dst, src net.Conn) {
 		if err != nil {
 			return
 		}
+	}
+}
+
+// watch stalls the proxy if chunk is the one StallOn waits for.
+func (p *Proxy) watch(chunk []byte) {
+	p.mu.Lock()
+	match := p.stallOn
+	p.mu.Unlock()
+	if match == nil || !match(chunk) {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.state == proxyUp && p.stalledBy == nil {
+		p.stalledBy = append([]byte(nil), chunk...)
+		p.state = proxyStalled
+		close(p.changed)
+		p.changed = make(chan struct{})
 	}
 }

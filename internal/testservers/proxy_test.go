@@ -1,6 +1,7 @@
 package testservers
 
 import (
+	"bytes"
 	"io"
 	"net"
 	"testing"
@@ -10,35 +11,8 @@ import (
 // An echo server behind the proxy: bytes pass when up, stop when stalled,
 // flow again on restore, and a cut refuses connections.
 func TestProxy(t *testing.T) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			go func() { io.Copy(c, c); c.Close() }()
-		}
-	}()
-	p := NewProxy(t, l.Addr().String())
-	roundTrip := func(wait time.Duration) error {
-		c, err := net.DialTimeout("tcp", p.Addr(), time.Second)
-		if err != nil {
-			return err
-		}
-		defer c.Close()
-		c.SetDeadline(time.Now().Add(wait))
-		if _, err := c.Write([]byte("ping")); err != nil {
-			return err
-		}
-		buf := make([]byte, 4)
-		_, err = io.ReadFull(c, buf)
-		return err
-	}
+	p := NewProxy(t, echoServer(t))
+	roundTrip := func(wait time.Duration) error { return echo(p, "ping", wait) }
 	if err := roundTrip(2 * time.Second); err != nil {
 		t.Fatalf("up: %v", err)
 	}
@@ -58,4 +32,67 @@ func TestProxy(t *testing.T) {
 	if err := roundTrip(2 * time.Second); err != nil {
 		t.Fatalf("restored after a cut: %v", err)
 	}
+}
+
+// StallOn: chunks pass until the one it waits for, which stalls the proxy
+// before it reaches the server.
+func TestProxyStallOn(t *testing.T) {
+	p := NewProxy(t, echoServer(t))
+	p.StallOn(func(b []byte) bool { return bytes.Equal(b, []byte("STOP")) })
+	if err := echo(p, "ping", 2*time.Second); err != nil {
+		t.Fatalf("before the match: %v", err)
+	}
+	if p.StalledBy() != nil {
+		t.Fatalf("StalledBy = %q before the match", p.StalledBy())
+	}
+	if err := echo(p, "STOP", 200*time.Millisecond); err == nil {
+		t.Fatal("the matching chunk went through")
+	}
+	if got := p.StalledBy(); string(got) != "STOP" {
+		t.Fatalf("StalledBy = %q, want STOP", got)
+	}
+	if err := echo(p, "ping", 200*time.Millisecond); err == nil {
+		t.Fatal("bytes went through after the match")
+	}
+	p.Restore()
+	if err := echo(p, "ping", 2*time.Second); err != nil {
+		t.Fatalf("restored: %v", err)
+	}
+}
+
+// echoServer starts a TCP echo server, closed when t ends.
+func echoServer(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			go func() { io.Copy(c, c); c.Close() }()
+		}
+	}()
+	return l.Addr().String()
+}
+
+// echo sends msg through p on a new connection and reads it back within
+// wait.
+func echo(p *Proxy, msg string, wait time.Duration) error {
+	c, err := net.DialTimeout("tcp", p.Addr(), time.Second)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(wait))
+	if _, err := c.Write([]byte(msg)); err != nil {
+		return err
+	}
+	buf := make([]byte, len(msg))
+	_, err = io.ReadFull(c, buf)
+	return err
 }
