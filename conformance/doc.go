@@ -61,7 +61,8 @@
 // Harness.Stalled returns (its backend has stopped answering) with a 250ms
 // deadline; a call still running 5 seconds later, or one that does not
 // fail closed, fails it. Without Harness.Stalled such a store fails
-// "…/Stalled".
+// "…/Stalled". [NewProxy] makes the stalled backend: a TCP proxy the
+// harness stalls once the store has a connection open.
 //
 // Each check is a named subtest ("Refresh/Rotate/ExactlyOneWinner",
 // "Revocation/SetCutoff/Boundary", …), so one of them can be run alone with

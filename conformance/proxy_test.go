@@ -1,4 +1,4 @@
-package testservers
+package conformance
 
 import (
 	"bytes"
