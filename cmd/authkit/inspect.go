@@ -51,7 +51,7 @@ var (
 
 // inspect runs "authkit inspect".
 func (c *cli) inspect(ctx context.Context, args []string) error {
-	fs := c.newFlagSet("inspect", "authkit inspect [--jwks FILE|URL] [--profile P] [--issuer ISS] [--audience AUD] TOKEN|-", `
+	fs := c.newFlagSet("inspect", "authkit inspect [--jwks FILE|URL] [--profile P] [--issuer ISS] [--audience AUD] [--allow-missing-issuer] [--allow-missing-audience] TOKEN|-", `
 Decode a token and print what it says. A JWT's header and claims are printed
 WITHOUT verifying them: anyone can write a JWT that says anything. With --jwks
 (a JWK set file, public or private, or an https:// URL, http:// for loopback)
@@ -61,7 +61,9 @@ audience, times and the claims its profile requires — and inspect prints
 says how to read the token: rfc9068 (authkit's own, the default), oidc (the
 access tokens of OAuth/OIDC providers: Auth0, Keycloak, Okta, Entra ID) or
 simplejwt (djangorestframework-simplejwt; --user-id-claim for its
-USER_ID_CLAIM). Revocation is a server-side fact and is not checked.
+USER_ID_CLAIM, --allow-missing-issuer and --allow-missing-audience for a
+deployment without its ISSUER and AUDIENCE settings, whose tokens carry
+neither claim). Revocation is a server-side fact and is not checked.
 
 For authkit's opaque tokens (API tokens "<prefix>_…", refresh tokens
 "<prefix>rt_…") it says which kind the token looks like and whether its
@@ -75,6 +77,8 @@ history and the process list. Exit status: 0 decoded (and valid, with --jwks),
 	aud := fs.String("audience", authkit.DefaultAudience, "with --jwks: accepted audiences, comma-separated")
 	profileName := fs.String("profile", "rfc9068", "with --jwks: the verification `PROFILE`: rfc9068, oidc or simplejwt")
 	userIDClaim := fs.String("user-id-claim", "", "with --profile simplejwt: the claim naming the user (simplejwt's USER_ID_CLAIM; default user_id)")
+	noIss := fs.Bool("allow-missing-issuer", false, "with --profile simplejwt: accept a token without iss as --issuer's (simplejwt without ISSUER)")
+	noAud := fs.Bool("allow-missing-audience", false, "with --profile simplejwt: accept a token without aud (simplejwt without AUDIENCE)")
 	prefix := fs.String("prefix", "", "opaque token prefix (default: read from the token)")
 	pos, err := parseArgs(fs, args)
 	if err != nil {
@@ -99,6 +103,13 @@ history and the process list. Exit status: 0 decoded (and valid, with --jwks),
 			return usagef("--user-id-claim applies to --profile simplejwt only")
 		}
 		profile = authkit.SimpleJWTProfile(*userIDClaim)
+	}
+	if *noIss || *noAud {
+		if *profileName != "simplejwt" {
+			return usagef("--allow-missing-issuer and --allow-missing-audience apply to --profile simplejwt only")
+		}
+		profile.AllowMissingIssuer = *noIss
+		profile.AllowMissingAudience = *noAud
 	}
 	token := pos[0]
 	if token == "-" {

@@ -237,6 +237,9 @@ func TestInspectProfiles(t *testing.T) {
 	simple := sign(map[string]any{"iss": iss, "aud": "api", "token_type": "access", "user_id": 42, "jti": "8f1c", "iat": now, "exp": now + 300})
 	simpleRefresh := sign(map[string]any{"iss": iss, "aud": "api", "token_type": "refresh", "user_id": 42, "jti": "8f1d", "iat": now, "exp": now + 300})
 	uid := sign(map[string]any{"iss": iss, "aud": "api", "token_type": "access", "uid": "u-7", "jti": "8f1e", "iat": now, "exp": now + 300})
+	// simplejwt's default settings: neither iss nor aud.
+	bare := sign(map[string]any{"token_type": "access", "user_id": 7, "jti": "8f1f", "iat": now, "exp": now + 300})
+	noAud := sign(map[string]any{"iss": iss, "token_type": "access", "user_id": 8, "jti": "8f20", "iat": now, "exp": now + 300})
 
 	for _, tc := range []struct {
 		name     string
@@ -256,6 +259,16 @@ func TestInspectProfiles(t *testing.T) {
 			[]string{"FAILED"}},
 		{"simplejwt USER_ID_CLAIM", []string{uid, "--jwks", file, "--profile", "simplejwt", "--user-id-claim", "uid", "--issuer", iss, "--audience", "api"}, exitOK,
 			[]string{"subject  u-7"}},
+		{"simplejwt without iss and aud", []string{bare, "--jwks", file, "--profile", "simplejwt", "--issuer", iss, "--audience", "api"}, exitFailure,
+			[]string{"FAILED: token invalid"}},
+		{"simplejwt without iss and aud, allowed", []string{bare, "--jwks", file, "--profile", "simplejwt", "--issuer", iss, "--audience", "api", "--allow-missing-issuer", "--allow-missing-audience"}, exitOK,
+			[]string{"VALID under the simplejwt profile", "subject  7"}},
+		{"simplejwt without aud, only iss allowed missing", []string{noAud, "--jwks", file, "--profile", "simplejwt", "--issuer", iss, "--audience", "api", "--allow-missing-issuer"}, exitFailure,
+			[]string{"FAILED: token invalid"}},
+		{"simplejwt without aud, allowed", []string{noAud, "--jwks", file, "--profile", "simplejwt", "--issuer", iss, "--audience", "api", "--allow-missing-audience"}, exitOK,
+			[]string{"subject  8"}},
+		{"simplejwt with aud, missing allowed but checked when present", []string{simple, "--jwks", file, "--profile", "simplejwt", "--issuer", iss, "--audience", "other", "--allow-missing-audience"}, exitFailure,
+			[]string{"FAILED"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			runCLI(t, "", append([]string{"inspect"}, tc.args...)...).must(t, tc.code, tc.inStdout, nil)
@@ -263,4 +276,5 @@ func TestInspectProfiles(t *testing.T) {
 	}
 	runCLI(t, "", "inspect", oidc, "--jwks", file, "--profile", "okta").must(t, exitUsage, nil, []string{"--profile", "rfc9068, oidc or simplejwt"})
 	runCLI(t, "", "inspect", oidc, "--jwks", file, "--user-id-claim", "uid").must(t, exitUsage, nil, []string{"--profile simplejwt only"})
+	runCLI(t, "", "inspect", oidc, "--jwks", file, "--allow-missing-audience").must(t, exitUsage, nil, []string{"--profile simplejwt only"})
 }
