@@ -529,9 +529,9 @@ func WithLastUsedInterval(d time.Duration) Option {
 // are called without a deadline, so they cost no timer; a mirror that
 // falls back to its store gives that call the deadline. Stores that end
 // every call at its context's deadline themselves (DeadlineStore: the SQL
-// store over pgx, the Redis store) are called on the caller's goroutine
-// with the deadline in the context, which spares a goroutine hand-off per
-// call.
+// store over pgx or go-sql-driver/mysql, the Redis store) are called on
+// the caller's goroutine with the deadline in the context, which spares a
+// goroutine hand-off per call.
 //
 // Default DefaultStoreTimeout (5 seconds): far above a healthy store's
 // answer, even one that must first open a TLS connection or wait for a
