@@ -190,7 +190,10 @@ type Store struct {
 // the configured prefix. rdb may be a *redis.Client (standalone or
 // Sentinel through redis.NewFailoverClient), a *redis.ClusterClient or a
 // *redis.Ring. The caller owns rdb and closes it after the Store is no
-// longer used.
+// longer used. A *redis.Ring needs a HeartbeatFn that never reports a
+// shard down: with go-redis's default, a shard's outage moves its keys to
+// another shard and back, and revocations written in between are
+// forgotten (docs/backends/redis.md, "Redis Ring").
 //
 // New writes the store's data-loss epoch markers that are missing (see
 // authkit.ErrDataLoss and the package documentation): a store set up now
@@ -332,9 +335,18 @@ func deadCtx(op string, err error) error {
 //
 // The client's error is kept as the cause (errors.As reaches it), but not
 // its text, which names the server's address: clientErr.
+//
+// A deadline counts as passed once the clock reaches it, even if ctx.Err()
+// is still nil: go-redis gives the socket ctx's deadline, and the socket's
+// timer and ctx's own may fire in either order, so a read can time out at
+// the deadline a moment before ctx says it is done.
 func (s *Store) fail(ctx context.Context, op string, err error) error {
 	err = clientErr(err)
-	if ctxErr := ctx.Err(); ctxErr != nil {
+	ctxErr := ctx.Err()
+	if d, ok := ctx.Deadline(); ctxErr == nil && ok && !time.Now().Before(d) {
+		ctxErr = context.DeadlineExceeded
+	}
+	if ctxErr != nil {
 		if errors.Is(ctxErr, context.DeadlineExceeded) {
 			return fmt.Errorf("redisstore: %s: %w: %w: %w", op, authkit.ErrStoreUnavailable, ctxErr, err)
 		}
