@@ -304,9 +304,10 @@ func TestPersistenceRing(t *testing.T) {
 	aof := testservers.PrivateRedis(t, "--appendonly", "yes")
 	bare := testservers.PrivateRedis(t, "--appendonly", "no", "--save", "")
 	ring := func(addrs map[string]string) *redisstore.Store {
-		c := redis.NewRing(&redis.RingOptions{Addrs: addrs, DialTimeout: time.Second, MaxRetries: -1, ContextTimeoutEnabled: true})
+		c := redis.NewRing(&redis.RingOptions{Addrs: addrs, DialTimeout: time.Second, MaxRetries: -1, ContextTimeoutEnabled: true,
+			HeartbeatFn: func(context.Context, *redis.Client) bool { return true }})
 		t.Cleanup(func() { _ = c.Close() })
-		return newStore(t, c, "persist:")
+		return newStore(t, c, "persist:", redisstore.WithStaticRing())
 	}
 	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 	defer cancel()

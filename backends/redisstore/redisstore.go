@@ -49,6 +49,7 @@ type config struct {
 	skipDeadlines bool
 	feedLen       int  // WithFeedLength
 	noLegacy      bool // WithoutLegacyRevocationKeys
+	staticRing    bool // WithStaticRing
 }
 
 // WithPrefix sets the prefix of every key the Store writes. The default is
@@ -106,6 +107,25 @@ func WithCallTimeout(d time.Duration) Option {
 func WithoutDeadlineCheck() Option {
 	return func(c *config) error {
 		c.skipDeadlines = true
+		return nil
+	}
+}
+
+// WithStaticRing lets New accept a *redis.Ring, on the caller's word that
+// the ring never moves a key to another shard: its RingOptions.HeartbeatFn
+// reports every shard up whatever the shard answers (func(context.Context,
+// *redis.Client) bool { return true }), and its shards are not changed
+// (SetAddrs) while the Store's data is in use. New refuses a *redis.Ring
+// without it (an error matching authkit.ErrInvalidConfig), because with
+// go-redis's default heartbeat a shard that stops answering for a second
+// has its keys moved to the other shards, and back when it answers again:
+// a revocation written in between is forgotten, and the token it revoked
+// verifies again. New cannot check the heartbeat itself (go-redis fills
+// in a function that cannot be inspected). See docs/backends/redis.md,
+// "Redis Ring".
+func WithStaticRing() Option {
+	return func(c *config) error {
+		c.staticRing = true
 		return nil
 	}
 }
@@ -193,7 +213,8 @@ type Store struct {
 // longer used. A *redis.Ring needs a HeartbeatFn that never reports a
 // shard down: with go-redis's default, a shard's outage moves its keys to
 // another shard and back, and revocations written in between are
-// forgotten (docs/backends/redis.md, "Redis Ring").
+// forgotten (docs/backends/redis.md, "Redis Ring"); New refuses a Ring
+// unless WithStaticRing says it has such a heartbeat.
 //
 // New writes the store's data-loss epoch markers that are missing (see
 // authkit.ErrDataLoss and the package documentation): a store set up now
@@ -231,6 +252,9 @@ func newStore(rdb redis.UniversalClient, opts []Option) (*Store, error) {
 	c, err := buildConfig(opts)
 	if err != nil {
 		return nil, err
+	}
+	if _, ring := rdb.(*redis.Ring); ring && !c.staticRing {
+		return nil, fmt.Errorf("redisstore: New: %w: a *redis.Ring moves a shard's keys to the other shards while its heartbeat finds it down, and back when it answers, which forgets the revocations written meanwhile; give the ring a HeartbeatFn that always reports true and pass WithStaticRing (see docs/backends/redis.md, Redis Ring), or use a Redis Cluster", authkit.ErrInvalidConfig)
 	}
 	if !c.skipDeadlines && !honoursDeadlines(rdb) {
 		return nil, fmt.Errorf("redisstore: New: %w: the client's ContextTimeoutEnabled is false, so ctx deadlines would not bound Redis calls; set it in the client's options (or pass WithoutDeadlineCheck)", authkit.ErrInvalidConfig)

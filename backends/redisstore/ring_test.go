@@ -164,7 +164,7 @@ func unreachableRing(t testing.TB) *redisstore.Store {
 	for {
 		err := r.Ping(t.Context()).Err()
 		if err != nil && err.Error() == "redis: all ring shards are down" {
-			return newStore(t, r, "unreachable:")
+			return newStore(t, r, "unreachable:", redisstore.WithStaticRing())
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("a ring of closed ports still has a shard up after 10s: Ping says %v", err)
@@ -187,7 +187,7 @@ func stalledRing(t *testing.T, addrs []string) *redisstore.Store {
 		via = append(via, px.Addr())
 	}
 	r := ringClient(t, via, &redis.RingOptions{HeartbeatFn: pinnedHeartbeat})
-	s := newStore(t, r, ringPrefix(t, addrs))
+	s := newStore(t, r, ringPrefix(t, addrs), redisstore.WithStaticRing())
 	var mu sync.Mutex
 	pinged := 0
 	if err := r.ForEachShard(t.Context(), func(ctx context.Context, c *redis.Client) error {
@@ -217,17 +217,17 @@ func TestConformanceRing(t *testing.T) {
 	}
 	h := conformance.Harness{
 		New: func(t *testing.T) authkit.Store {
-			return newStore(t, connect(t), ringPrefix(t, addrs))
+			return newStore(t, connect(t), ringPrefix(t, addrs), redisstore.WithStaticRing())
 		},
 		Peer: func(t *testing.T, s authkit.Store) authkit.Store {
-			return newStore(t, connect(t), s.(*redisstore.Store).Prefix())
+			return newStore(t, connect(t), s.(*redisstore.Store).Prefix(), redisstore.WithStaticRing())
 		},
 		Reopen: func(t *testing.T, s authkit.Store) authkit.Store {
 			old := s.(*redisstore.Store)
 			if err := old.Client().Close(); err != nil {
 				t.Fatal(err)
 			}
-			return newStore(t, connect(t), old.Prefix())
+			return newStore(t, connect(t), old.Prefix(), redisstore.WithStaticRing())
 		},
 		Unavailable: func(t *testing.T) authkit.Store { return unreachableRing(t) },
 		LoseData: func(t *testing.T, s authkit.Store) {
@@ -290,7 +290,7 @@ func TestRingShardOutage(t *testing.T) {
 			}
 			r := ringClient(t, []string{shared, px.Addr()}, o)
 			prefix := ringPrefix(t, []string{shared, private})
-			s := newStore(t, r, prefix)
+			s := newStore(t, r, prefix, redisstore.WithStaticRing())
 			direct := standalone(t, private)
 			ctx := t.Context()
 
@@ -388,5 +388,20 @@ func TestRingShardOutage(t *testing.T) {
 				t.Fatalf("IsRevoked after the retried logout-all: %v, %v; want true, nil", rev, err)
 			}
 		})
+	}
+}
+
+// New refuses a *redis.Ring unless WithStaticRing vouches for its
+// heartbeat (a default one moves keys between shards and forgets
+// revocations, TestRingShardOutage), and accepts it then.
+func TestNewRefusesRingWithoutStaticRing(t *testing.T) {
+	r := redis.NewRing(&redis.RingOptions{Addrs: map[string]string{"a": testservers.Redis(t)}, ContextTimeoutEnabled: true})
+	t.Cleanup(func() { _ = r.Close() })
+	s, err := redisstore.New(r)
+	if !errors.Is(err, authkit.ErrInvalidConfig) || s != nil || !strings.Contains(err.Error(), "WithStaticRing") || !strings.Contains(err.Error(), "HeartbeatFn") {
+		t.Fatalf("New(*redis.Ring) = %v, %v; want ErrInvalidConfig naming HeartbeatFn and WithStaticRing", s, err)
+	}
+	if _, err := redisstore.New(r, redisstore.WithStaticRing(), redisstore.WithPrefix(ringPrefix(t, []string{testservers.Redis(t)}))); err != nil {
+		t.Fatalf("New(*redis.Ring, WithStaticRing()) = %v", err)
 	}
 }

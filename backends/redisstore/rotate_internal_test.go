@@ -64,7 +64,7 @@ func TestOneCallOnlyOnASinglePrimary(t *testing.T) {
 		{"Ring", redis.NewRing(&redis.RingOptions{Addrs: map[string]string{"a": "127.0.0.1:1"}, ContextTimeoutEnabled: true}), false},
 		{"wrapped", wrappedClient{redis.NewClient(&redis.Options{Addr: "127.0.0.1:1", ContextTimeoutEnabled: true})}, false},
 	} {
-		s, err := New(c.rdb)
+		s, err := New(c.rdb, WithStaticRing())
 		if err != nil {
 			t.Fatalf("%s: %v", c.name, err)
 		}
