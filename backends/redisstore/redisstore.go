@@ -50,6 +50,8 @@ type config struct {
 	feedLen       int  // WithFeedLength
 	noLegacy      bool // WithoutLegacyRevocationKeys
 	staticRing    bool // WithStaticRing
+	acks          int  // WithReplicaAcks
+	ackTimeout    time.Duration
 }
 
 // WithPrefix sets the prefix of every key the Store writes. The default is
@@ -255,6 +257,9 @@ func newStore(rdb redis.UniversalClient, opts []Option) (*Store, error) {
 	}
 	if _, ring := rdb.(*redis.Ring); ring && !c.staticRing {
 		return nil, fmt.Errorf("redisstore: New: %w: a *redis.Ring moves a shard's keys to the other shards while its heartbeat finds it down, and back when it answers, which forgets the revocations written meanwhile; give the ring a HeartbeatFn that always reports true and pass WithStaticRing (see docs/backends/redis.md, Redis Ring), or use a Redis Cluster", authkit.ErrInvalidConfig)
+	}
+	if err := checkAcks(rdb, c); err != nil {
+		return nil, err
 	}
 	if !c.skipDeadlines && !honoursDeadlines(rdb) {
 		return nil, fmt.Errorf("redisstore: New: %w: the client's ContextTimeoutEnabled is false, so ctx deadlines would not bound Redis calls; set it in the client's options (or pass WithoutDeadlineCheck)", authkit.ErrInvalidConfig)

@@ -549,7 +549,7 @@ func (s *Store) RevokeSession(ctx context.Context, id string, now time.Time) err
 		return outcome(op, authkit.ErrNotFound)
 	case "rv", "al":
 		s.markGarbage(ctx, []string{id})
-		return nil
+		return s.confirm(ctx, op, s.k.session(id))
 	}
 	return corrupt(op, errCorrupt)
 }
@@ -630,6 +630,15 @@ func (s *Store) RevokeSubjectSessions(ctx context.Context, subject string, now t
 		_ = s.rdb.ZRem(ctx, subjKey, toAny(gone)...).Err()
 	}
 	slices.Sort(revoked)
+	if s.cfg.acks > 0 {
+		keys := make([]string, len(revoked))
+		for i, id := range revoked {
+			keys[i] = s.k.session(id)
+		}
+		if err := s.confirm(ctx, op, keys...); err != nil {
+			return nil, err
+		}
+	}
 	return revoked, nil
 }
 

@@ -66,7 +66,7 @@ func (s *Store) revoke(ctx context.Context, op, subject, kind, id string, until 
 	if err != nil {
 		return s.fail(ctx, op, err)
 	}
-	return nil
+	return s.confirm(ctx, op, s.k.p+member)
 }
 
 // SetCutoff implements authkit.RevocationStore. The cutoff is kept to the
@@ -99,7 +99,7 @@ func (s *Store) setCutoff(ctx context.Context, subject string, cutoff, until tim
 	if err != nil {
 		return s.fail(ctx, op, err)
 	}
-	return nil
+	return s.confirm(ctx, op, s.k.p+member)
 }
 
 // prune is the index score (µs) below which a revocation's native TTL has

@@ -1,0 +1,175 @@
+package redisstore_test
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/authkit-go/authkit"
+	"github.com/authkit-go/authkit/backends/redisstore"
+	"github.com/authkit-go/authkit/internal/testservers"
+)
+
+// TestReplicaAcks runs WithReplicaAcks against a private primary whose
+// replica follows it through a proxy: while the replica keeps up, every
+// revoking call returns with the replica holding the revocation; once the
+// proxy stalls the replication, each fails with ErrStoreUnavailable
+// within its timeout, the revocation still in force on the primary.
+func TestReplicaAcks(t *testing.T) {
+	primary := testservers.PrivateRedis(t, "--save", "", "--appendonly", "no", "--repl-diskless-sync-delay", "0")
+	px := testservers.NewProxy(t, primary)
+	host, port, err := net.SplitHostPort(px.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	replica := testservers.PrivateRedis(t, "--save", "", "--appendonly", "no", "--replicaof", host, port)
+	rdb := standalone(t, primary)
+	rep := standalone(t, replica)
+	waitReplicaUp(t, rdb, rep)
+
+	// Up: a timeout no loaded machine reaches; stalled: a short one.
+	up := newStore(t, rdb, "acks:", redisstore.WithReplicaAcks(1, 10*time.Second))
+	const timeout = 300 * time.Millisecond
+	s := newStore(t, rdb, "acks:", redisstore.WithReplicaAcks(1, timeout))
+	ctx := t.Context()
+	now := time.Now()
+	until := now.Add(time.Hour)
+
+	// Up: the replica has each revocation by the time the call returns.
+	calls := []struct {
+		name   string
+		revoke func() error
+	}{
+		{"RevokeToken", func() error { return up.RevokeToken(ctx, "alice", "jti-1", until) }},
+		{"RevokeSessionTokens", func() error { return up.RevokeSessionTokens(ctx, "alice", "sid-1", until) }},
+		{"SetCutoff", func() error { return up.SetCutoff(ctx, "bob", now, until) }},
+	}
+	for _, c := range calls {
+		if err := c.revoke(); err != nil {
+			t.Fatalf("%s with the replica up: %v", c.name, err)
+		}
+	}
+	keys, err := rep.Keys(ctx, "acks:rev:*").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(keys) != 3 {
+		t.Fatalf("the replica holds %d revocation entries right after the calls returned (%v), want 3", len(keys), keys)
+	}
+
+	// The sessions and the API token the stalled calls below revoke.
+	for _, id := range []string{"sess-1", "sess-2"} {
+		sess := authkit.Session{ID: id, Subject: "erin", CreatedAt: now, LastUsedAt: now, ExpiresAt: until, IdleExpiresAt: until}
+		first := authkit.RefreshRecord{Hash: sha256.Sum256([]byte("rt-" + id)), SessionID: id, Subject: "erin", IssuedAt: now, ExpiresAt: until}
+		if err := up.CreateSession(ctx, sess, first); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := up.CreateAPIToken(ctx, authkit.APIToken{ID: "tok-1", Hash: sha256.Sum256([]byte("api-1")), Subject: "erin", Name: "ci", CreatedAt: now}, 10, now); err != nil {
+		t.Fatal(err)
+	}
+
+	// Stalled: no acknowledgement comes; each call says so in time.
+	px.Stall()
+	for _, c := range []struct {
+		name   string
+		revoke func() error
+		q      authkit.RevocationQuery
+	}{
+		{"RevokeToken", func() error { return s.RevokeToken(ctx, "carol", "jti-2", until) }, authkit.RevocationQuery{Subject: "carol", TokenID: "jti-2", IssuedAt: now}},
+		{"SetCutoff", func() error { return s.SetCutoff(ctx, "dave", now, until) }, authkit.RevocationQuery{Subject: "dave", TokenID: "x", IssuedAt: now}},
+	} {
+		revokeStalled(t, c.name, c.revoke, timeout)
+		dead, err := s.IsRevoked(ctx, c.q, time.Now())
+		if err != nil || !dead {
+			t.Errorf("IsRevoked after a %s whose replication was not confirmed = (%v, %v), want (true, nil): it is in force on the primary", c.name, dead, err)
+		}
+	}
+	revokeStalled(t, "RevokeSession", func() error { return s.RevokeSession(ctx, "sess-1", time.Now()) }, timeout)
+	revokeStalled(t, "RevokeSubjectSessions", func() error { _, err := s.RevokeSubjectSessions(ctx, "erin", time.Now()); return err }, timeout)
+	revokeStalled(t, "RevokeAPIToken", func() error { return s.RevokeAPIToken(ctx, "erin", "tok-1", time.Now()) }, timeout)
+	for _, id := range []string{"sess-1", "sess-2"} {
+		if got, err := s.Session(ctx, id); err != nil || got.RevokedAt.IsZero() {
+			t.Errorf("session %s after its unconfirmed revocation: revoked at %v, %v; want revoked on the primary", id, got.RevokedAt, err)
+		}
+	}
+	if got, err := s.LookupAPIToken(ctx, sha256.Sum256([]byte("api-1"))); err != nil || got.RevokedAt.IsZero() {
+		t.Errorf("the API token after its unconfirmed revocation: revoked at %v, %v; want revoked on the primary", got.RevokedAt, err)
+	}
+}
+
+// revokeStalled checks that revoke, a revoking call whose replication is
+// stalled, fails with ErrStoreUnavailable once the WAIT timeout has
+// passed.
+func revokeStalled(t *testing.T, name string, revoke func() error, timeout time.Duration) {
+	t.Helper()
+	start := time.Now()
+	err := revoke()
+	if !errors.Is(err, authkit.ErrStoreUnavailable) || !strings.Contains(err.Error(), "acknowledged by 0 of the 1 replicas") {
+		t.Errorf("%s with the replication stalled: %v, want ErrStoreUnavailable saying 0 of 1 replicas acknowledged", name, err)
+	}
+	if took := time.Since(start); took < timeout {
+		t.Errorf("%s returned after %v, before the %v WAIT timeout", name, took, timeout)
+	}
+}
+
+// waitReplicaUp waits until the primary counts rep as an online replica
+// and rep its link to the primary up (its initial sync loaded).
+func waitReplicaUp(t *testing.T, primary, rep *redis.Client) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		info, err := primary.Info(t.Context(), "replication").Result()
+		var rinfo string
+		if err == nil {
+			rinfo, err = rep.Info(t.Context(), "replication").Result()
+		}
+		if err == nil && strings.Contains(info, "connected_slaves:1") && strings.Contains(info, "state=online") &&
+			strings.Contains(rinfo, "master_link_status:up") {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the replica did not come online: %v\n%s", err, info)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// WithReplicaAcks on a cluster runs WAIT on the primary of each key's
+// slot: the test cluster has no replicas, so a revocation is written and
+// reported unconfirmed. On a Ring, and with bad arguments, New refuses it.
+func TestReplicaAcksConfig(t *testing.T) {
+	addrs := testservers.RedisCluster(t)
+	admin := cluster(t, addrs)
+	s := newStore(t, cluster(t, addrs), testservers.RedisPrefix(t, admin), redisstore.WithReplicaAcks(1, 50*time.Millisecond))
+	err := s.RevokeToken(t.Context(), "alice", "jti-1", time.Now().Add(time.Hour))
+	if !errors.Is(err, authkit.ErrStoreUnavailable) || !strings.Contains(err.Error(), "acknowledged by 0 of the 1") {
+		t.Errorf("RevokeToken on a cluster without replicas under WithReplicaAcks(1): %v, want ErrStoreUnavailable saying 0 of 1", err)
+	}
+	if dead, err := s.IsRevoked(t.Context(), authkit.RevocationQuery{Subject: "alice", TokenID: "jti-1", IssuedAt: time.Now()}, time.Now()); err != nil || !dead {
+		t.Errorf("IsRevoked after it = (%v, %v), want (true, nil)", dead, err)
+	}
+
+	ring := redis.NewRing(&redis.RingOptions{Addrs: map[string]string{"a": "127.0.0.1:1"}, ContextTimeoutEnabled: true,
+		HeartbeatFn: func(context.Context, *redis.Client) bool { return true }})
+	t.Cleanup(func() { _ = ring.Close() })
+	if _, err := redisstore.New(ring, redisstore.WithStaticRing(), redisstore.WithReplicaAcks(1, time.Second)); !errors.Is(err, authkit.ErrInvalidConfig) {
+		t.Errorf("New(Ring, WithReplicaAcks) = %v, want ErrInvalidConfig", err)
+	}
+	c := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1", ContextTimeoutEnabled: true})
+	t.Cleanup(func() { _ = c.Close() })
+	for _, o := range []redisstore.Option{
+		redisstore.WithReplicaAcks(0, time.Second), redisstore.WithReplicaAcks(17, time.Second),
+		redisstore.WithReplicaAcks(1, 0), redisstore.WithReplicaAcks(1, 11*time.Second),
+	} {
+		if _, err := redisstore.New(c, o); !errors.Is(err, authkit.ErrInvalidConfig) {
+			t.Errorf("New with an out-of-range WithReplicaAcks = %v, want ErrInvalidConfig", err)
+		}
+	}
+}
