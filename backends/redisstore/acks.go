@@ -34,7 +34,9 @@ const (
 // Cluster alike) has it. Each revoking call then costs one more round
 // trip, plus the replicas' acknowledgement; nothing else is slowed.
 //
-// n is from 1 to 16, timeout from 1ms to 10s. It needs a *redis.Client
+// Keep timeout below the issuer's authkit.WithStoreTimeout (5 seconds by
+// default), which otherwise ends the call first, with the same class of
+// error. n is from 1 to 16, timeout from 1ms to 10s. It needs a *redis.Client
 // (standalone or Sentinel) or a *redis.ClusterClient: New refuses it with
 // a *redis.Ring or a client type it does not know, whose connections it
 // cannot address.
