@@ -35,8 +35,13 @@ func TestReplicaAcks(t *testing.T) {
 
 	// Up: a timeout no loaded machine reaches; stalled: a short one.
 	up := newStore(t, rdb, "acks:", redisstore.WithReplicaAcks(1, 10*time.Second))
+	// The stalled phase's store comes from OpenURL's parameters.
 	const timeout = 300 * time.Millisecond
-	s := newStore(t, rdb, "acks:", redisstore.WithReplicaAcks(1, timeout))
+	s, err := redisstore.OpenURL(t.Context(), "redis://"+primary+"?key_prefix=acks:&replica_acks=1&replica_ack_timeout=300ms")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
 	ctx := t.Context()
 	now := time.Now()
 	until := now.Add(time.Hour)

@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 	"net/url"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 
@@ -26,8 +28,9 @@ import (
 //	redis+sentinel://sentinel:26379?master_name=m&addr=sentinel2:26379
 //	                                                Sentinel (rediss+sentinel for TLS)
 //
-// A key_prefix query parameter sets the key prefix (WithPrefix); options
-// given after the URL override it. The client is built with
+// A key_prefix query parameter sets the key prefix (WithPrefix), and
+// replica_acks=N with replica_ack_timeout=DURATION (default 1s) set
+// WithReplicaAcks; options given after the URL override them. The client is built with
 // ContextTimeoutEnabled, so ctx deadlines bound every call. Once Redis
 // answered, OpenURL writes the data-loss epoch markers that are missing,
 // as New does.
@@ -40,6 +43,16 @@ func OpenURL(ctx context.Context, rawURL string, opts ...Option) (*Store, error)
 	if q.Has("key_prefix") {
 		opts = append([]Option{WithPrefix(q.Get("key_prefix"))}, opts...)
 		q.Del("key_prefix")
+		u.RawQuery = q.Encode()
+	}
+	if q.Has("replica_acks") || q.Has("replica_ack_timeout") {
+		o, err := replicaAcksParams(q.Get("replica_acks"), q.Get("replica_ack_timeout"))
+		if err != nil {
+			return nil, err
+		}
+		opts = append([]Option{o}, opts...)
+		q.Del("replica_acks")
+		q.Del("replica_ack_timeout")
 		u.RawQuery = q.Encode()
 	}
 	// Validate the options before dialling.
@@ -105,4 +118,20 @@ func urlErr(err error) error {
 		msg = "invalid URL"
 	}
 	return fmt.Errorf("redisstore: OpenURL: %w: %s", authkit.ErrInvalidConfig, msg)
+}
+
+// replicaAcksParams is WithReplicaAcks from OpenURL's replica_acks and
+// replica_ack_timeout parameters.
+func replicaAcksParams(n, timeout string) (Option, error) {
+	acks, err := strconv.Atoi(n)
+	if err != nil {
+		return nil, fmt.Errorf("redisstore: OpenURL: %w: replica_acks must be a number of replicas (with replica_ack_timeout)", authkit.ErrInvalidConfig)
+	}
+	d := time.Second
+	if timeout != "" {
+		if d, err = time.ParseDuration(timeout); err != nil {
+			return nil, fmt.Errorf("redisstore: OpenURL: %w: replica_ack_timeout must be a duration such as 500ms", authkit.ErrInvalidConfig)
+		}
+	}
+	return WithReplicaAcks(acks, d), nil
 }

@@ -61,6 +61,10 @@ func TestOpenURL(t *testing.T) {
 		{"memcached://127.0.0.1:11211", authkit.ErrInvalidConfig},
 		{"redis://" + addr + "?key_prefix=%7Bx%7D", authkit.ErrInvalidConfig},
 		{"redis+sentinel://127.0.0.1:26379", authkit.ErrInvalidConfig}, // no master_name
+		{"redis://" + addr + "?replica_acks=x", authkit.ErrInvalidConfig},
+		{"redis://" + addr + "?replica_acks=0", authkit.ErrInvalidConfig},
+		{"redis://" + addr + "?replica_ack_timeout=1s", authkit.ErrInvalidConfig}, // no replica_acks
+		{"redis://" + addr + "?replica_acks=1&replica_ack_timeout=soon", authkit.ErrInvalidConfig},
 		{"redis://user:s3cret@127.0.0.1:6379?no_such_option=1", authkit.ErrInvalidConfig},
 		{"redis://user:s3cret@" + closedPort(t) + "/0?dial_timeout=200ms&max_retries=-1", authkit.ErrStoreUnavailable},
 		{"redis://user:s3cret@[::1", authkit.ErrInvalidConfig},
