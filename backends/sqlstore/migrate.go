@@ -217,7 +217,7 @@ func (m migrator) transactional(ctx context.Context, ms []migration) (err error)
 		if _, err := m.conn.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
 			return dbErr(err)
 		}
-		tx = &immediateTx{Conn: m.conn}
+		tx = &heldTx{Conn: m.conn, end: context.Background()}
 	} else {
 		t, err := m.conn.BeginTx(ctx, nil)
 		if err != nil {

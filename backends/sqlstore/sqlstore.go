@@ -189,8 +189,8 @@ type Store struct {
 	// deadlines: every call ends at its context's deadline (pgx,
 	// go-sql-driver/mysql); see HonorsDeadlines.
 	deadlines bool
-	// heldTx: transactions are ctxTx (go-sql-driver/mysql, whose Commit
-	// has no context).
+	// heldTx: transactions are heldTx under the caller's ctx
+	// (go-sql-driver/mysql, whose Commit has no context).
 	heldTx bool
 }
 
@@ -253,7 +253,7 @@ const (
 // endsAtDeadline reports whether every call of a Store of dialect d over
 // the driver of package pkg ends at its context's deadline: pgx on
 // PostgreSQL; go-sql-driver/mysql on MySQL, whose transactions then
-// commit through a ctxTx.
+// commit through a heldTx.
 func endsAtDeadline(d *dialect, pkg string) bool {
 	switch d.name {
 	case "postgres":

@@ -18,15 +18,17 @@ type querier interface {
 	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
 }
 
-// txn is a transaction: a *sql.Tx, an immediateTx on SQLite or a ctxTx.
+// txn is a transaction: a *sql.Tx or a heldTx.
 type txn interface {
 	querier
 	Commit() error
 	Rollback() error
 }
 
-// begin starts a write transaction in the dialect's way. With held, on a
-// dialect other than SQLite, it is a ctxTx.
+// begin starts a write transaction in the dialect's way: on SQLite a
+// heldTx begun with BEGIN IMMEDIATE; with held (MySQL, whose driver ends
+// a statement at its ctx's deadline) a heldTx whose every statement
+// carries ctx; else a *sql.Tx.
 func begin(ctx context.Context, db *sql.DB, d *dialect, held bool) (txn, error) {
 	if held && !d.immediate {
 		return beginCtx(ctx, db, d)
@@ -46,48 +48,51 @@ func begin(ctx context.Context, db *sql.DB, d *dialect, held bool) (txn, error) 
 		}
 		return nil, err
 	}
-	return &immediateTx{Conn: c}, nil
+	// Not the caller's ctx for COMMIT and ROLLBACK: a transaction left open
+	// on a pooled connection would hold the write lock for whoever gets the
+	// connection next.
+	return &heldTx{Conn: c, end: context.Background()}, nil
 }
 
-// immediateTx is a SQLite write transaction begun with BEGIN IMMEDIATE on
-// a connection held for its duration. Taking the write lock up front means
-// two writers never both read and then deadlock upgrading their locks;
-// they queue on busy_timeout instead.
-type immediateTx struct {
+// heldTx is a transaction on a connection held for its duration, ended by
+// a COMMIT or ROLLBACK statement under the context end. A connection whose
+// transaction did not end cleanly is discarded, never pooled: the server
+// rolls back what it has not committed when it goes.
+//
+// On SQLite it is begun with BEGIN IMMEDIATE: taking the write lock up
+// front means two writers never both read and then deadlock upgrading
+// their locks; they queue on busy_timeout instead. On MySQL its every
+// statement runs under the caller's ctx, end included: database/sql's Tx
+// commits without a ctx, and go-sql-driver/mysql then waits on the socket
+// for as long as the network holds its COMMIT; a heldTx lets the driver
+// end it at the deadline, so that the Store can claim
+// authkit.DeadlineStore on MySQL.
+type heldTx struct {
 	*sql.Conn
+	end  context.Context
 	done bool
 }
 
-func (t *immediateTx) Commit() error { return t.end("COMMIT") }
+func (t *heldTx) Commit() error { return t.finish("COMMIT") }
 
-func (t *immediateTx) Rollback() error { return t.end("ROLLBACK") }
+// Rollback ends the transaction; once end is done it discards the
+// connection instead, and the server rolls back.
+func (t *heldTx) Rollback() error { return t.finish("ROLLBACK") }
 
-func (t *immediateTx) end(stmt string) error {
+func (t *heldTx) finish(stmt string) error {
 	if t.done {
 		return sql.ErrTxDone
 	}
 	t.done = true
-	// Not the caller's ctx: a transaction left open on a pooled connection
-	// would hold the write lock for whoever gets the connection next.
-	if _, err := t.ExecContext(context.Background(), stmt); err != nil {
+	if err := t.end.Err(); err != nil {
+		discard(t.Conn)
+		return err
+	}
+	if _, err := t.ExecContext(t.end, stmt); err != nil {
 		discard(t.Conn)
 		return err
 	}
 	return t.Close()
-}
-
-// ctxTx is a transaction on a connection held for its duration whose
-// every statement, COMMIT and ROLLBACK included, runs under the ctx it was
-// begun with. database/sql's Tx commits without a ctx, and
-// go-sql-driver/mysql then waits on the socket for as long as the network
-// holds its COMMIT; a ctxTx lets the driver end it at the deadline, so
-// that the Store can claim authkit.DeadlineStore on MySQL. A connection
-// whose transaction did not end cleanly is discarded, never pooled: the
-// server rolls back what it has not committed when it goes.
-type ctxTx struct {
-	*sql.Conn
-	ctx  context.Context
-	done bool
 }
 
 // isolationSQL is the SET TRANSACTION form of the levels the dialects use.
@@ -95,7 +100,8 @@ var isolationSQL = map[sql.IsolationLevel]string{
 	sql.LevelReadCommitted: "SET TRANSACTION ISOLATION LEVEL READ COMMITTED",
 }
 
-// beginCtx starts a ctxTx with d's isolation level, as BeginTx would.
+// beginCtx starts a heldTx under ctx with d's isolation level, as BeginTx
+// would.
 func beginCtx(ctx context.Context, db *sql.DB, d *dialect) (txn, error) {
 	c, err := db.Conn(ctx)
 	if err != nil {
@@ -116,29 +122,7 @@ func beginCtx(ctx context.Context, db *sql.DB, d *dialect) (txn, error) {
 		discard(c)
 		return nil, err
 	}
-	return &ctxTx{Conn: c, ctx: ctx}, nil
-}
-
-func (t *ctxTx) Commit() error { return t.end("COMMIT") }
-
-// Rollback ends the transaction; once ctx is done it discards the
-// connection instead, and the server rolls back.
-func (t *ctxTx) Rollback() error { return t.end("ROLLBACK") }
-
-func (t *ctxTx) end(stmt string) error {
-	if t.done {
-		return sql.ErrTxDone
-	}
-	t.done = true
-	if err := t.ctx.Err(); err != nil {
-		discard(t.Conn)
-		return err
-	}
-	if _, err := t.ExecContext(t.ctx, stmt); err != nil {
-		discard(t.Conn)
-		return err
-	}
-	return t.Close()
+	return &heldTx{Conn: c, end: ctx}, nil
 }
 
 // discard closes c instead of returning it to the pool, for a connection
