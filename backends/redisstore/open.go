@@ -30,10 +30,11 @@ import (
 //
 // A key_prefix query parameter sets the key prefix (WithPrefix), and
 // replica_acks=N with replica_ack_timeout=DURATION (default 1s) set
-// WithReplicaAcks; options given after the URL override them. The client is built with
-// ContextTimeoutEnabled, so ctx deadlines bound every call. Once Redis
-// answered, OpenURL writes the data-loss epoch markers that are missing,
-// as New does.
+// WithReplicaAcks; options given after the URL override them. The client
+// is built with ContextTimeoutEnabled, so ctx deadlines bound every call.
+// Once Redis answered, OpenURL writes the data-loss epoch markers that
+// are missing, as New does, and refuses a redis:// URL of one node of a
+// Redis Cluster (use redis+cluster://).
 func OpenURL(ctx context.Context, rawURL string, opts ...Option) (*Store, error) {
 	u, err := url.Parse(rawURL)
 	if err != nil {
