@@ -67,7 +67,9 @@
 // Each check is a named subtest ("Refresh/Rotate/ExactlyOneWinner",
 // "Revocation/SetCutoff/Boundary", …), so one of them can be run alone with
 // go test -run, and each failure message quotes the rule the store broke.
-// Every subtest gets a store of its own from Harness.New. The suite never
+// Every subtest gets a store of its own from Harness.New (the Stalled
+// checks of a group share one store from Harness.Stalled, calling all its
+// methods at once). The suite never
 // calls t.Parallel on the caller's behalf; it starts goroutines only inside
 // the concurrency checks and waits for them.
 //
