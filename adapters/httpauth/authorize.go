@@ -531,6 +531,9 @@ func (h *Handler) authorizationCodeGrant(w http.ResponseWriter, r *http.Request,
 		h.failErr(w, r, "authorization code", err)
 		return
 	case errors.Is(err, authkit.ErrTokenReused):
+		if rec.SessionID == "" {
+			rec = h.awaitCodeSession(ctx, hash, rec)
+		}
 		h.codeReused(ctx, rec)
 		h.fail(w, r, errBadCode)
 		return
@@ -589,6 +592,43 @@ func (h *Handler) authorizationCodeGrant(w http.ResponseWriter, r *http.Request,
 		pair.RefreshToken = ""
 	}
 	h.writeJSON(w, r, http.StatusOK, pair)
+}
+
+// codeSessionWait is how long after a code's first redemption a second
+// use of it waits for the first to record the session it started, so as
+// to revoke it.
+const codeSessionWait = 2 * time.Second
+
+// awaitCodeSession is the second use of a code whose first redemption has
+// not recorded its session yet (the two raced: the first is still issuing
+// its tokens). It reads the code again, for at most codeSessionWait after
+// the first redemption and while ctx lasts, until the session is there,
+// and returns the record it last read. A first redemption that issued
+// nothing (a mismatch burns the code) records no session: the wait then
+// runs out, and for a code redeemed longer ago there is none.
+func (h *Handler) awaitCodeSession(ctx context.Context, hash authkit.TokenHash, rec authkit.AuthorizationCode) authkit.AuthorizationCode {
+	left := rec.UsedAt.Add(codeSessionWait).Sub(h.now())
+	if left <= 0 {
+		return rec
+	}
+	ctx, cancel := context.WithTimeout(ctx, min(left, codeSessionWait))
+	defer cancel()
+	for pause := 10 * time.Millisecond; ; pause = min(2*pause, 200*time.Millisecond) {
+		t := time.NewTimer(pause)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return rec
+		case <-t.C:
+		}
+		again, err := h.clients.RedeemAuthorizationCode(ctx, hash, h.now())
+		if !errors.Is(err, authkit.ErrTokenReused) {
+			return rec // gone since (expired, its client deleted) or unreadable
+		}
+		if again.SessionID != "" {
+			return again
+		}
+	}
 }
 
 // codeReused handles a second use of an authorization code: the session

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -223,6 +224,62 @@ func TestAuthorizationCodeOAuth2Client(t *testing.T) {
 	}
 	if e, ok := f.events.find(authkit.EventReuseDetected, httpauth.MethodAuthorizationCode); !ok || e.Subject != "alice" || e.SessionID == "" {
 		t.Errorf("reuse event %+v (found %v): want one naming alice and the session", e, ok)
+	}
+}
+
+// Two exchanges of one code that race: the second is refused while the
+// first is still recording the session it started, and the second then
+// waits for that session and revokes it, so the first's tokens are dead
+// too (RFC 6749 §4.1.2). Without the wait the first's tokens would live.
+func TestAuthorizationCodeRacingReuse(t *testing.T) {
+	f := newCodeFx(t)
+	conf := f.config("app", "", appRedirect, "read")
+	verifier := oauth2.GenerateVerifier()
+	q := redirected(t, f.authorize(conf.AuthCodeURL("st", oauth2.S256ChallengeOption(verifier)), aliceForm), http.StatusSeeOther, appRedirect+"?")
+	form := url.Values{"grant_type": {"authorization_code"}, "code": {q.Get("code")}, "redirect_uri": {appRedirect},
+		"code_verifier": {verifier}, "client_id": {"app"}}
+
+	reached := f.clients.holdSessions()
+	type answer struct {
+		status int
+		body   string
+		err    error
+	}
+	first := make(chan answer, 1)
+	go func() {
+		res, err := f.srv.Client().PostForm(f.srv.URL+"/token", form)
+		if err != nil {
+			first <- answer{err: err}
+			return
+		}
+		defer res.Body.Close()
+		var b strings.Builder
+		_, err = io.Copy(&b, res.Body)
+		first <- answer{res.StatusCode, b.String(), err}
+	}()
+	<-reached // the first has redeemed the code and issued, not yet recorded
+
+	second := f.form("/token", []string{"grant_type", "authorization_code", "code", q.Get("code"), "redirect_uri", appRedirect,
+		"code_verifier", verifier, "client_id", "app"})
+	if second.status != 400 || !strings.Contains(second.body, "invalid_grant") {
+		t.Fatalf("the second exchange: %d %s, want invalid_grant", second.status, second.body)
+	}
+	a := <-first
+	if a.err != nil || a.status != 200 {
+		t.Fatalf("the first exchange: %d %s %v, want its tokens", a.status, a.body, a.err)
+	}
+	var tok tokens
+	if err := json.Unmarshal([]byte(a.body), &tok); err != nil {
+		t.Fatal(err)
+	}
+	if r := f.do("GET", "/api/me", "", bearer(tok.AccessToken)...); r.status != 401 {
+		t.Errorf("the first exchange's access token after the racing reuse: %d, want 401", r.status)
+	}
+	if r := f.form("/token", []string{"grant_type", "refresh_token", "refresh_token", tok.RefreshToken, "client_id", "app"}); r.status != 400 {
+		t.Errorf("the first exchange's refresh token after the racing reuse: %d %s, want 400", r.status, r.body)
+	}
+	if e, ok := f.events.find(authkit.EventReuseDetected, httpauth.MethodAuthorizationCode); !ok || e.SessionID == "" {
+		t.Errorf("reuse event %+v (found %v): want one naming the session it revoked", e, ok)
 	}
 }
 

@@ -3,6 +3,7 @@ package httpauth_test
 import (
 	"context"
 	"encoding/base64"
+	"errors"
 	"net/url"
 	"strings"
 	"sync"
@@ -68,12 +69,53 @@ func (l *eventLog) findFor(typ authkit.EventType, method, subject string) (authk
 	return authkit.Event{}, false
 }
 
-// downClients is a client store that can be made unreachable.
+// downClients is a client store that can be made unreachable, and whose
+// recording of a code's session a test can hold (holdSessions).
 type downClients struct {
 	*memory.Store
 	mu   sync.Mutex
 	down bool
 	used map[authkit.TokenHash]time.Time // UseClientAssertion without the memory store's
+	// With hold set, SetAuthorizationCodeSession closes reached and waits
+	// until a redemption finds a code used (which closes hold).
+	hold, reached chan struct{}
+}
+
+// holdSessions makes the next SetAuthorizationCodeSession wait until a
+// second redemption of a code has been refused, and returns a channel
+// closed when that SetAuthorizationCodeSession has begun waiting.
+func (d *downClients) holdSessions() <-chan struct{} {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.hold, d.reached = make(chan struct{}), make(chan struct{})
+	return d.reached
+}
+
+func (d *downClients) RedeemAuthorizationCode(ctx context.Context, h authkit.TokenHash, now time.Time) (authkit.AuthorizationCode, error) {
+	rec, err := d.Store.RedeemAuthorizationCode(ctx, h, now)
+	if errors.Is(err, authkit.ErrTokenReused) {
+		d.mu.Lock()
+		if d.hold != nil {
+			close(d.hold)
+			d.hold = nil
+		}
+		d.mu.Unlock()
+	}
+	return rec, err
+}
+
+func (d *downClients) SetAuthorizationCodeSession(ctx context.Context, h authkit.TokenHash, sessionID string) error {
+	d.mu.Lock()
+	hold, reached := d.hold, d.reached
+	d.reached = nil
+	d.mu.Unlock()
+	if reached != nil {
+		close(reached)
+		if hold != nil {
+			<-hold
+		}
+	}
+	return d.Store.SetAuthorizationCodeSession(ctx, h, sessionID)
 }
 
 func (d *downClients) GetClient(ctx context.Context, id string) (authkit.Client, error) {
