@@ -1,6 +1,7 @@
 package conformance
 
 import (
+	"context"
 	"testing"
 
 	"github.com/authkit-go/authkit"
@@ -231,5 +232,14 @@ func runPing(t *testing.T, h Harness) {
 		if err := p.Ping(t.Context()); !isUnavailable(err) {
 			t.Errorf("Ping on an unreachable store returned %v; authkit.Pinger.Ping must return an error matching ErrStoreUnavailable when the backend does not answer", err)
 		}
+	})
+	t.Run("Stalled", func(t *testing.T) {
+		if _, ok := h.New(t).(authkit.Pinger); !ok {
+			t.Log("the store does not implement authkit.Pinger: nothing to check")
+			return
+		}
+		runStalled(t, narrow[authkit.Pinger](h), []call[authkit.Pinger]{
+			{"Ping", func(ctx context.Context, p authkit.Pinger) error { return p.Ping(ctx) }, nil},
+		})
 	})
 }
