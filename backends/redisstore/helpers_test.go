@@ -10,6 +10,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/authkit-go/authkit/backends/redisstore"
+	"github.com/authkit-go/authkit/internal/testservers"
 )
 
 // standalone returns a client of the standalone server at addr, closed
@@ -68,34 +69,16 @@ func unreachable(t testing.TB) *redisstore.Store {
 	return newStore(t, c, "unreachable:")
 }
 
-// wipePrefix deletes every key under prefix on c's server, one UNLINK per
-// key (a cluster refuses multi-key commands across slots), as a Redis that
-// restarted without persistence would have lost them, and returns how
-// many it deleted. It is testservers' cleanup, copied: that one runs only
-// when the test ends.
+// wipePrefix deletes every key under prefix on c's server, as a Redis
+// that restarted without persistence would have lost them, and returns how
+// many it deleted (testservers.DeleteRedisPrefix, failing t on an error).
 func wipePrefix(t testing.TB, c redis.UniversalClient, prefix string) int {
 	t.Helper()
-	ctx := t.Context()
-	var keys []string
-	iter := c.Scan(ctx, 0, prefix+"*", 1000).Iterator()
-	for iter.Next(ctx) {
-		keys = append(keys, iter.Val())
+	n, err := testservers.DeleteRedisPrefix(t.Context(), c, prefix)
+	if err != nil {
+		t.Fatalf("deleting the keys under %q: %v", prefix, err)
 	}
-	if err := iter.Err(); err != nil {
-		t.Fatalf("SCAN of the keys under %q: %v", prefix, err)
-	}
-	if len(keys) == 0 {
-		return 0
-	}
-	if _, err := c.Pipelined(ctx, func(p redis.Pipeliner) error {
-		for _, k := range keys {
-			p.Unlink(ctx, k)
-		}
-		return nil
-	}); err != nil {
-		t.Fatalf("UNLINK of the keys under %q: %v", prefix, err)
-	}
-	return len(keys)
+	return n
 }
 
 // loseData deletes every key under prefix that rdb reaches: on a cluster,

@@ -70,7 +70,7 @@ func ringPrefix(t testing.TB, addrs []string) string {
 		defer cancel()
 		for _, a := range addrs {
 			c := redis.NewClient(&redis.Options{Addr: a})
-			_, err := unlinkPrefix(ctx, c, prefix)
+			_, err := testservers.DeleteRedisPrefix(ctx, c, prefix)
 			c.Close()
 			if err != nil {
 				t.Errorf("deleting the test keys under %q on %s: %v", prefix, a, err)
@@ -78,32 +78,6 @@ func ringPrefix(t testing.TB, addrs []string) string {
 		}
 	})
 	return prefix
-}
-
-// unlinkPrefix deletes every key under prefix on c's server, one UNLINK
-// per key, and returns how many it deleted.
-func unlinkPrefix(ctx context.Context, c *redis.Client, prefix string) (int, error) {
-	var keys []string
-	iter := c.Scan(ctx, 0, prefix+"*", 1000).Iterator()
-	for iter.Next(ctx) {
-		keys = append(keys, iter.Val())
-	}
-	if err := iter.Err(); err != nil {
-		return 0, fmt.Errorf("SCAN: %w", err)
-	}
-	if len(keys) == 0 {
-		return 0, nil
-	}
-	_, err := c.Pipelined(ctx, func(p redis.Pipeliner) error {
-		for _, k := range keys {
-			p.Unlink(ctx, k)
-		}
-		return nil
-	})
-	if err != nil {
-		return 0, fmt.Errorf("UNLINK: %w", err)
-	}
-	return len(keys), nil
 }
 
 // loseRingData deletes every key under prefix on every server of addrs,
@@ -123,7 +97,7 @@ func loseRingData(t testing.TB, addrs []string, prefix string) {
 		wg.Go(func() {
 			c := redis.NewClient(&redis.Options{Addr: a})
 			defer c.Close()
-			n, err := unlinkPrefix(t.Context(), c, prefix)
+			n, err := testservers.DeleteRedisPrefix(t.Context(), c, prefix)
 			errs[i] = err
 			mu.Lock()
 			counts[a] = n

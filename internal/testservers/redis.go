@@ -282,10 +282,11 @@ func RedisPrefix(t testing.TB, rdb redis.UniversalClient) string {
 		var err error
 		if cc, ok := rdb.(*redis.ClusterClient); ok {
 			err = cc.ForEachMaster(ctx, func(ctx context.Context, c *redis.Client) error {
-				return deletePrefix(ctx, c, prefix)
+				_, err := DeleteRedisPrefix(ctx, c, prefix)
+				return err
 			})
 		} else {
-			err = deletePrefix(ctx, rdb, prefix)
+			_, err = DeleteRedisPrefix(ctx, rdb, prefix)
 		}
 		if err != nil {
 			t.Errorf("deleting the test keys under %q: %v", prefix, err)
@@ -294,11 +295,14 @@ func RedisPrefix(t testing.TB, rdb redis.UniversalClient) string {
 	return prefix
 }
 
-// deletePrefix deletes the keys under prefix that c's server holds, one
-// UNLINK per key (a cluster refuses multi-key commands across slots).
-func deletePrefix(ctx context.Context, c redis.UniversalClient, prefix string) error {
+// DeleteRedisPrefix deletes the keys under prefix that c's server holds
+// (one server: give each node of a cluster or ring its own client), one
+// UNLINK per key (a cluster refuses multi-key commands across slots), in
+// pipelines of 500, and returns how many it deleted.
+func DeleteRedisPrefix(ctx context.Context, c redis.UniversalClient, prefix string) (int, error) {
 	iter := c.Scan(ctx, 0, prefix+"*", 1000).Iterator()
 	var batch []string
+	n := 0
 	flush := func() error {
 		if len(batch) == 0 {
 			return nil
@@ -309,19 +313,24 @@ func deletePrefix(ctx context.Context, c redis.UniversalClient, prefix string) e
 			}
 			return nil
 		})
+		if err != nil {
+			return fmt.Errorf("UNLINK: %w", err)
+		}
+		n += len(batch)
 		batch = batch[:0]
-		return err
+		return nil
 	}
 	for iter.Next(ctx) {
 		batch = append(batch, iter.Val())
 		if len(batch) == 500 {
 			if err := flush(); err != nil {
-				return err
+				return n, err
 			}
 		}
 	}
 	if err := iter.Err(); err != nil {
-		return err
+		return n, fmt.Errorf("SCAN: %w", err)
 	}
-	return flush()
+	err := flush()
+	return n, err
 }
