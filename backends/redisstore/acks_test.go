@@ -46,6 +46,18 @@ func TestReplicaAcks(t *testing.T) {
 	now := time.Now()
 	until := now.Add(time.Hour)
 
+	// CheckReplication: one replica, so waiting for one is right, waiting
+	// for none loses revocations in a failover, and waiting for two
+	// refuses every revocation.
+	if err := up.CheckReplication(ctx); err != nil {
+		t.Errorf("CheckReplication with WithReplicaAcks(1) and one replica: %v, want nil", err)
+	}
+	checkUnconfirmed(t, "no acks", newStore(t, rdb, "acks:"), "1 replica(s) and revocations wait for none")
+	checkUnconfirmed(t, "WithReplicaAcks(2)", newStore(t, rdb, "acks:", redisstore.WithReplicaAcks(2, time.Second)), "1 connected replica(s), fewer than the 2")
+	if nodes, err := up.Persistence(ctx); err != nil || len(nodes) != 1 || !nodes[0].ReplicasKnown || nodes[0].Replicas != 1 {
+		t.Errorf("Persistence of the primary = %+v, %v; want one node with Replicas 1 known", nodes, err)
+	}
+
 	// Up: the replica has each revocation by the time the call returns.
 	calls := []struct {
 		name   string
@@ -109,6 +121,16 @@ func TestReplicaAcks(t *testing.T) {
 	}
 }
 
+// checkUnconfirmed checks that s.CheckReplication fails with
+// ErrUnconfirmedReplication saying want.
+func checkUnconfirmed(t *testing.T, name string, s *redisstore.Store, want string) {
+	t.Helper()
+	err := s.CheckReplication(t.Context())
+	if !errors.Is(err, redisstore.ErrUnconfirmedReplication) || !strings.Contains(err.Error(), want) {
+		t.Errorf("CheckReplication (%s) = %v, want ErrUnconfirmedReplication saying %q", name, err, want)
+	}
+}
+
 // revokeStalled checks that revoke, a revoking call whose replication is
 // stalled, fails with ErrStoreUnavailable once the WAIT timeout has
 // passed.
@@ -159,6 +181,15 @@ func TestReplicaAcksConfig(t *testing.T) {
 	}
 	if dead, err := s.IsRevoked(t.Context(), authkit.RevocationQuery{Subject: "alice", TokenID: "jti-1", IssuedAt: time.Now()}, time.Now()); err != nil || !dead {
 		t.Errorf("IsRevoked after it = (%v, %v), want (true, nil)", dead, err)
+	}
+	// The cluster's three primaries have no replicas: waiting for one is
+	// reported for each, and waiting for none is right.
+	err = s.CheckReplication(t.Context())
+	if !errors.Is(err, redisstore.ErrUnconfirmedReplication) || strings.Count(err.Error(), "0 connected replica(s), fewer than the 1") != len(addrs) {
+		t.Errorf("CheckReplication on the cluster under WithReplicaAcks(1) = %v, want ErrUnconfirmedReplication naming each of the %d primaries", err, len(addrs))
+	}
+	if err := newStore(t, cluster(t, addrs), testservers.RedisPrefix(t, admin)).CheckReplication(t.Context()); err != nil {
+		t.Errorf("CheckReplication on the cluster without acks = %v, want nil (no replicas)", err)
 	}
 
 	ring := redis.NewRing(&redis.RingOptions{Addrs: map[string]string{"a": "127.0.0.1:1"}, ContextTimeoutEnabled: true,

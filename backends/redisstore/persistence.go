@@ -55,6 +55,14 @@ type NodePersistence struct {
 	// MemoryKnown is true when the node told MaxMemory and
 	// MaxMemoryPolicy.
 	MemoryKnown bool
+
+	// Replicas is the number of replicas connected to a primary now
+	// (INFO replication's connected_slaves); 0 for a replica. A
+	// failover promotes one of them, with only what had reached it.
+	Replicas int
+	// ReplicasKnown is true when the node told Replicas; always false
+	// for a replica (the primary's count is the one that matters).
+	ReplicasKnown bool
 }
 
 // Durable reports whether the node keeps its data across a restart:
@@ -97,7 +105,8 @@ func (n NodePersistence) problems() []string {
 }
 
 // Persistence asks every Redis server the Store's client reaches how it
-// keeps its data, one record per node: the server of a *redis.Client
+// keeps its data (and each primary how many replicas follow it), one
+// record per node: the server of a *redis.Client
 // (standalone, or the primary of a Sentinel failover client), every
 // primary and every replica of a *redis.ClusterClient (a failover
 // promotes a replica, so its settings count too), every shard of a
@@ -251,6 +260,11 @@ func primaryAddr(ctx context.Context, c *redis.Client) (string, error) {
 // failure is returned.
 func readNode(ctx context.Context, c redis.Cmdable, addr string, replica bool) (NodePersistence, error) {
 	n := NodePersistence{Addr: addr, Replica: replica}
+	if !replica {
+		if err := readReplicas(ctx, c, &n); err != nil {
+			return n, err
+		}
+	}
 	names := []string{"appendonly", "save", "maxmemory", "maxmemory-policy"}
 	got := map[string]string{}
 	cmds, err := c.Pipelined(ctx, func(p redis.Pipeliner) error {

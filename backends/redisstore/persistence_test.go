@@ -118,8 +118,8 @@ func TestPersistenceConfigRefused(t *testing.T) {
 		if err != nil {
 			t.Fatalf("CONFIG refused, INFO says aof_enabled:1: CheckPersistence = %v, want nil", err)
 		}
-		if !n.ConfigRefused || !n.AppendOnlyKnown || !n.AppendOnly || n.SaveKnown || !n.MemoryKnown {
-			t.Errorf("record = %+v, want appendonly and memory from INFO, the save schedule unknown", n)
+		if !n.ConfigRefused || !n.AppendOnlyKnown || !n.AppendOnly || n.SaveKnown || !n.MemoryKnown || !n.ReplicasKnown || n.Replicas != 0 {
+			t.Errorf("record = %+v, want appendonly, memory and replicas from INFO, the save schedule unknown", n)
 		}
 	})
 	t.Run("snapshots only", func(t *testing.T) {
@@ -140,7 +140,7 @@ func TestPersistenceConfigRefused(t *testing.T) {
 		opts := &redis.Options{Username: "authkit", Password: "pw-for-a-test"}
 		addr, n, err := checkPrivate(t, opts, "--appendonly", "yes",
 			"--user", "authkit", "on", ">pw-for-a-test", "~*", "&*", "+@all", "-config", "-info")
-		if !n.ConfigRefused || n.AppendOnlyKnown || n.SaveKnown || n.MemoryKnown {
+		if !n.ConfigRefused || n.AppendOnlyKnown || n.SaveKnown || n.MemoryKnown || n.ReplicasKnown {
 			t.Errorf("record = %+v, want nothing known", n)
 		}
 		wantVolatile(t, err, addr+" CONFIG refused; cannot tell whether it keeps", "cannot tell whether it evicts")
@@ -154,8 +154,9 @@ func TestPersistenceUnreachable(t *testing.T) {
 	s := newStore(t, c, "persist:")
 	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 	defer cancel()
-	for name, err := range map[string]error{"CheckPersistence": s.CheckPersistence(ctx), "Persistence": func() error { _, err := s.Persistence(ctx); return err }()} {
-		if !errors.Is(err, authkit.ErrStoreUnavailable) || errors.Is(err, redisstore.ErrVolatile) {
+	for name, err := range map[string]error{"CheckPersistence": s.CheckPersistence(ctx), "Persistence": func() error { _, err := s.Persistence(ctx); return err }(),
+		"CheckReplication": s.CheckReplication(ctx)} {
+		if !errors.Is(err, authkit.ErrStoreUnavailable) || errors.Is(err, redisstore.ErrVolatile) || errors.Is(err, redisstore.ErrUnconfirmedReplication) {
 			t.Errorf("%s on a closed port = %v, want ErrStoreUnavailable only", name, err)
 		}
 	}
@@ -327,5 +328,18 @@ func TestPersistenceRing(t *testing.T) {
 	down := ring(map[string]string{"a": aof, "b": testservers.ClosedAddr(t)})
 	if err := down.CheckPersistence(ctx); !errors.Is(err, authkit.ErrStoreUnavailable) {
 		t.Errorf("a ring with a shard down: CheckPersistence = %v, want ErrStoreUnavailable", err)
+	}
+}
+
+// A primary that will not say how many replicas follow it (INFO denied)
+// fails CheckReplication: what cannot be established is not proven.
+func TestReplicationUnknown(t *testing.T) {
+	addr := testservers.PrivateRedis(t, "--appendonly", "yes",
+		"--user", "authkit", "on", ">pw-for-a-test", "~*", "&*", "+@all", "-info")
+	c := redis.NewClient(&redis.Options{Addr: addr, Username: "authkit", Password: "pw-for-a-test", ContextTimeoutEnabled: true})
+	t.Cleanup(func() { _ = c.Close() })
+	err := newStore(t, c, "persist:").CheckReplication(t.Context())
+	if !errors.Is(err, redisstore.ErrUnconfirmedReplication) || !strings.Contains(err.Error(), addr+" does not say how many replicas") {
+		t.Errorf("CheckReplication with INFO denied = %v, want ErrUnconfirmedReplication naming %s", err, addr)
 	}
 }

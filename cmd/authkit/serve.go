@@ -248,6 +248,9 @@ func (c *cli) newServer(ctx context.Context, cfg serveConfig, log *slog.Logger) 
 	if err := checkPersistence(ctx, st, cfg.acceptVolatileRedis, log); err != nil {
 		return nil, err
 	}
+	if err := checkReplication(ctx, st, log); err != nil {
+		return nil, err
+	}
 	set, err := loadOrGenerateKeys(cfg.keysFile, log)
 	if err != nil {
 		return nil, err

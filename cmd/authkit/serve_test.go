@@ -18,6 +18,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/authkit-go/authkit"
 	"github.com/authkit-go/authkit/backends/memory"
 	"github.com/authkit-go/authkit/internal/testservers"
@@ -573,8 +575,8 @@ func TestServeRedisPersistence(t *testing.T) {
 		aof := "redis://" + testservers.PrivateRedis(t, "--appendonly", "yes") + "/0"
 		s := startServe(t, "", "--store", aof)
 		s.do(t, "GET", "/healthz", "", nil).want(t, "/healthz", 200)
-		if strings.Contains(s.stderr.String(), "volatile") {
-			t.Errorf("serve warned about an appendonly Redis:\n%s", s.stderr)
+		if strings.Contains(s.stderr.String(), "volatile") || strings.Contains(s.stderr.String(), "replica_acks") {
+			t.Errorf("serve warned about an appendonly Redis without replicas:\n%s", s.stderr)
 		}
 	})
 	t.Run("evicting", func(t *testing.T) {
@@ -582,4 +584,57 @@ func TestServeRedisPersistence(t *testing.T) {
 		r := runCLI(t, "", "serve", "--addr", "127.0.0.1:0", "--store", evicting)
 		r.must(t, exitFailure, nil, []string{"may evict", "--accept-volatile-redis"})
 	})
+}
+
+// serve warns once when a Redis primary has replicas that revocations do
+// not wait for (a failover may lose the latest ones), and not when
+// replica_acks waits for them.
+func TestServeRedisReplicas(t *testing.T) {
+	t.Parallel()
+	primary := testservers.PrivateRedis(t, "--appendonly", "yes", "--repl-diskless-sync-delay", "0")
+	host, port, err := net.SplitHostPort(primary)
+	if err != nil {
+		t.Fatal(err)
+	}
+	testservers.PrivateRedis(t, "--appendonly", "yes", "--replicaof", host, port)
+	waitReplicas(t, primary, 1)
+	warnings := func(stderr string) []string {
+		var w []string
+		for l := range strings.Lines(stderr) {
+			if strings.Contains(l, "level=WARN") && strings.Contains(l, "replicas") {
+				w = append(w, l)
+			}
+		}
+		return w
+	}
+	s := startServe(t, "", "--store", "redis://"+primary+"/0")
+	s.do(t, "GET", "/healthz", "", nil).want(t, "/healthz", 200)
+	if w := warnings(s.stderr.String()); len(w) != 1 || !strings.Contains(w[0], "replica_acks") || !strings.Contains(w[0], "1 replica(s) and revocations wait for none") {
+		t.Errorf("want one warning naming the replica and replica_acks; stderr:\n%s", s.stderr)
+	}
+	acked := startServe(t, "", "--store", "redis://"+primary+"/0?replica_acks=1&replica_ack_timeout=5s")
+	acked.do(t, "GET", "/healthz", "", nil).want(t, "/healthz", 200)
+	if w := warnings(acked.stderr.String()); len(w) != 0 {
+		t.Errorf("serve warned with replica_acks=1 and one replica:\n%s", acked.stderr)
+	}
+}
+
+// waitReplicas waits until the Redis primary at addr counts n connected
+// replicas.
+func waitReplicas(t *testing.T, addr string, n int) {
+	t.Helper()
+	c := redis.NewClient(&redis.Options{Addr: addr, ContextTimeoutEnabled: true})
+	defer c.Close()
+	want := fmt.Sprintf("connected_slaves:%d", n)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		info, err := c.Info(t.Context(), "replication").Result()
+		if err == nil && strings.Contains(info, want) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the primary %s does not count %d replicas: %v\n%s", addr, n, err, info)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }

@@ -113,6 +113,33 @@ func checkPersistence(ctx context.Context, st openedStore, accept bool, log *slo
 	return nil
 }
 
+// checkReplication warns, once at start-up, when a Redis store's
+// revocations are not confirmed by the replicas a failover would promote
+// (the Store's replica_acks is off while a primary has replicas), or when
+// fewer replicas are connected than replica_acks waits for, so every
+// revocation would fail. It does not refuse: asynchronous replication is
+// the common setup, and the window is the replication lag at the moment
+// of a failover. Other stores pass; a Redis that cannot be asked fails
+// serve, as in checkPersistence.
+func checkReplication(ctx context.Context, st openedStore, log *slog.Logger) error {
+	rs, ok := st.store.(*redisstore.Store)
+	if !ok {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, persistenceCheckTimeout)
+	defer cancel()
+	err := rs.CheckReplication(ctx)
+	switch {
+	case err == nil:
+		return nil
+	case !errors.Is(err, redisstore.ErrUnconfirmedReplication):
+		return fmt.Errorf("--store: %w", err)
+	}
+	log.Warn("the Redis store's revocations are not confirmed by its replicas as configured; add replica_acks=N (and replica_ack_timeout) to --store to match the replicas a failover may promote (docs/backends/redis.md, Replication and failover)",
+		"store", st.kind, "err", err)
+	return nil
+}
+
 // migrateSQL applies the SQL store's migrations to the database dsn names;
 // the drivers log through log.
 func migrateSQL(ctx context.Context, dsn string, log *slog.Logger) error {
