@@ -36,6 +36,11 @@ func ExampleNew() {
 	if err := store.CheckPersistence(ctx); err != nil {
 		log.Fatal(err)
 	}
+	// Say when the primary has fewer replicas connected than the store
+	// waits for (every revocation would fail until they are back).
+	if err := store.CheckReplication(ctx); err != nil {
+		log.Print(err)
+	}
 
 	k, _ := keys.Generate(keys.EdDSA)
 	set, _ := keys.NewSet(k)
