@@ -169,3 +169,30 @@ type RevocationFeed interface {
 	// past it).
 	FollowRevocations(ctx context.Context, after FeedPosition, heartbeat time.Duration, fn func(changes []Revocation, pos FeedPosition) error) error
 }
+
+// RevocationListeners is implemented by a [RevocationStore] that tells
+// listeners in this process of each revocation written through it, before
+// the writing call returns. A verifier with a revocation mirror
+// (WithRevocationMirror) whose store implements it listens, so that an
+// issuer and a verifier sharing one store value in one process see each
+// other's revocations at once — a logout is in force on this server the
+// moment it returns — while other processes learn of it through the feed,
+// within maxLag. It is optional and found by a type assertion, like
+// RevocationFeed; application code does not call it.
+//
+// Package conformance checks it (the "RevocationFeed/Listeners" subtests)
+// for a store that implements RevocationFeed too.
+type RevocationListeners interface {
+	// ListenRevocations calls fn with every revocation written through
+	// this store value, carrying the write's own arguments as
+	// FollowRevocations delivers them, after the store holds it and before
+	// the writing call returns, until stop is called: each RevokeToken,
+	// RevokeSessionTokens and SetCutoff that returns nil, and possibly one
+	// that fails after the store took the write (a replica did not
+	// confirm it in time). A write the store refused (bad input, a
+	// backend that could not be reached) is not passed to fn. fn may be
+	// called concurrently (from concurrent writes); it must be fast, must
+	// not block, and must not call the store or stop. stop may be called
+	// more than once; after it returns, fn is not called again.
+	ListenRevocations(fn func(Revocation)) (stop func())
+}

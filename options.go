@@ -256,6 +256,10 @@ func WithRevocationStore(s RevocationStore) Option {
 // and refuses with ErrStoreUnavailable when the store cannot answer either:
 // it never lets a token through on a copy older than maxLag. The copy holds
 // only revocations still in force; Verifier.Close stops following the feed.
+// A revocation written through the very store value the verifier was given
+// (an issuer beside it in the same process, sharing the store) counts at
+// once, without waiting for the feed, when the store implements
+// RevocationListeners (the memory, SQL and Redis stores do).
 // Default off (one store round trip per request); from 1 second to 10
 // minutes. Verifier only; needs a revocation store (WithStore or
 // WithRevocationStore) that implements RevocationFeed.

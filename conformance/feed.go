@@ -31,6 +31,9 @@ const (
 	ruleFeedDurable     = "a RevocationFeed whose store keeps its data across a restart must keep its log too: positions taken before the restart stay valid, and the snapshot holds every entry"
 	ruleFeedContext     = "RevocationFeed methods must honour ctx: a cancelled or expired ctx, before or during the call, yields an error matching ctx.Err()"
 	ruleFeedUnavailable = "a RevocationFeed whose backend cannot be reached must return an error matching ErrStoreUnavailable, never ErrFeedPositionLost and never a position"
+	ruleListen          = "RevocationListeners.ListenRevocations must call fn with every revocation written through the store value (each RevokeToken, RevokeSessionTokens and SetCutoff that returns nil), carrying the write's arguments as the feed delivers them, before the writing call returns"
+	ruleListenRefused   = "RevocationListeners.ListenRevocations must not pass fn a write the store refused"
+	ruleListenStop      = "after the stop function of RevocationListeners.ListenRevocations has returned, fn must not be called again"
 )
 
 const (
@@ -70,6 +73,10 @@ func runRevocationFeed(t *testing.T, h PartialHarness[authkit.RevocationStore], 
 		}
 		t.Logf("%T does not implement authkit.RevocationFeed: nothing to check", probe)
 		return
+	}
+
+	if _, ok := probe.(authkit.RevocationListeners); ok {
+		t.Run("Listeners", func(t *testing.T) { feedListeners(t, h) })
 	}
 
 	t.Run("Snapshot/Empty", func(t *testing.T) {
@@ -327,6 +334,8 @@ func msAt(d time.Duration) time.Time { return base.Truncate(ms).Add(d) }
 type feedWriter struct {
 	s   authkit.RevocationStore
 	log []authkit.Revocation
+	// wrote, if set, is called after each write the store took, with it.
+	wrote func(authkit.Revocation)
 }
 
 // try makes the write r describes.
@@ -343,6 +352,9 @@ func (w *feedWriter) try(t *testing.T, r authkit.Revocation) error {
 	}
 	if err == nil {
 		w.log = append(w.log, r)
+		if w.wrote != nil {
+			w.wrote(r)
+		}
 	}
 	return err
 }
@@ -985,5 +997,70 @@ func feedUnavailable(t *testing.T, h PartialHarness[authkit.RevocationStore]) {
 	})
 	if !isUnavailable(err) || errors.Is(err, authkit.ErrFeedPositionLost) || calls.Load() != 0 {
 		t.Errorf("FollowRevocations on an unreachable backend returned %v after %d calls of fn; %s", errOrNil(err), calls.Load(), ruleFeedUnavailable)
+	}
+}
+
+// ---- listeners ----
+
+// heard collects what a RevocationListeners listener is given.
+type heard struct {
+	mu sync.Mutex
+	rs []authkit.Revocation
+}
+
+func (h *heard) add(r authkit.Revocation) {
+	h.mu.Lock()
+	h.rs = append(h.rs, r)
+	h.mu.Unlock()
+}
+
+func (h *heard) all() []authkit.Revocation {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return slices.Clone(h.rs)
+}
+
+// feedListeners checks authkit.RevocationListeners: a listener hears of
+// every write through its store value before the write returns, not of a
+// refused one, and not after stop.
+func feedListeners(t *testing.T, h PartialHarness[authkit.RevocationStore]) {
+	a, _ := open(t, h)
+	l := a.(authkit.RevocationListeners)
+	var one, two heard
+	stopOne := l.ListenRevocations(one.add)
+	stopTwo := l.ListenRevocations(two.add)
+	t.Cleanup(func() { stopOne(); stopTwo() })
+
+	w := &feedWriter{s: a}
+	w.wrote = func(r authkit.Revocation) {
+		got := one.all()
+		if len(got) == 0 || changeKey(got[len(got)-1]) != changeKey(r) {
+			t.Errorf("after %s returned, the listener had not heard of it (it last heard %s); %s", fmtChange(r), fmtChanges(got[max(len(got)-1, 0):]), ruleListen)
+		}
+	}
+	everyKind(t, w)
+	checkChanges(t, one.all(), w.log, "what a listener heard of the writes through its store value; "+ruleListen)
+	checkChanges(t, two.all(), w.log, "what a second listener heard; "+ruleListen)
+
+	n := len(one.all())
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	if err := a.RevokeToken(ctx, "alice", "jti-cancelled", at(hour)); err == nil {
+		t.Errorf("RevokeToken with a cancelled ctx returned nil; %s", ruleContext)
+	}
+	if got := one.all(); len(got) != n {
+		t.Errorf("the listener heard of a RevokeToken refused for its cancelled ctx: %s; %s", fmtChanges(got[n:]), ruleListenRefused)
+	}
+
+	stopOne()
+	stopOne()
+	after := &feedWriter{s: a}
+	after.token(t, "alice", "jti-after-stop", at(hour))
+	after.cutoff(t, "alice", msAt(2*minute), at(hour))
+	if got := one.all(); len(got) != n {
+		t.Errorf("a listener heard of %d writes made after its stop returned: %s; %s", len(got)-n, fmtChanges(got[n:]), ruleListenStop)
+	}
+	if got := two.all(); len(got) != n+2 {
+		t.Errorf("stopping one listener stopped another too: it heard %d of the 2 writes after; %s", len(got)-n, ruleListen)
 	}
 }

@@ -92,6 +92,18 @@ var feedMutants = []feedMutant{
 		want: []string{"RevocationFeed/Reopen", "must keep its log too"},
 	},
 	{
+		name: "ListensLate",
+		run:  "RevocationFeed/Listeners",
+		wrap: func(s *feedtest.Store) authkit.RevocationStore { return listensLate{s} },
+		want: []string{"RevocationFeed/Listeners", "had not heard of it", "before the writing call returns"},
+	},
+	{
+		name: "ListensAfterStop",
+		run:  "RevocationFeed/Listeners",
+		wrap: func(s *feedtest.Store) authkit.RevocationStore { return listensAfterStop{s} },
+		want: []string{"RevocationFeed/Listeners", "made after its stop returned", "must not be called again"},
+	},
+	{
 		name: "UnavailableAsLost",
 		run:  "RevocationFeed/Unavailable",
 		wrap: func(s *feedtest.Store) authkit.RevocationStore { return unavailableAsLost{s} },
@@ -277,4 +289,23 @@ func (s unavailableAsLost) FollowRevocations(ctx context.Context, after authkit.
 		return authkit.ErrFeedPositionLost
 	}
 	return err
+}
+
+// listensLate tells its listeners of a write a moment after the write has
+// returned, as one that went through a channel would: a verifier beside
+// the writer would still accept the token.
+type listensLate struct{ *feedtest.Store }
+
+func (s listensLate) ListenRevocations(fn func(authkit.Revocation)) func() {
+	return s.Store.ListenRevocations(func(r authkit.Revocation) {
+		go func() { time.Sleep(20 * time.Millisecond); fn(r) }()
+	})
+}
+
+// listensAfterStop ignores stop.
+type listensAfterStop struct{ *feedtest.Store }
+
+func (s listensAfterStop) ListenRevocations(fn func(authkit.Revocation)) func() {
+	s.Store.ListenRevocations(fn)
+	return func() {}
 }

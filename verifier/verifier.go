@@ -129,6 +129,7 @@ type Verifier struct {
 	cache        *verifyCache
 	revocations  authkit.RevocationStore
 	mirror       *revmirror.Mirror // with authkit.WithRevocationMirror; revocations is then this
+	unlisten     func()            // stops the mirror hearing the store's in-process writes; nil if it does not
 	apiTokens    authkit.APITokenStore
 	external     authkit.ExternalAPITokens // the API token store's, if it accepts tokens authkit did not make
 	hasher       opaque.Hasher
@@ -233,6 +234,12 @@ func New(opts ...authkit.Option) (*Verifier, error) {
 			return nil, err
 		}
 		v.mirror, v.revocations = m, m
+		// Revocations written through the same store value in this
+		// process (an issuer beside this verifier) count at once, not
+		// when the feed brings them.
+		if l, ok := c.RevocationStore.(authkit.RevocationListeners); ok {
+			v.unlisten = l.ListenRevocations(m.Apply)
+		}
 	}
 	return v, nil
 }
@@ -253,6 +260,9 @@ func (v *Verifier) Close() error {
 		if ti.remote != nil {
 			ti.remote.close()
 		}
+	}
+	if v.unlisten != nil {
+		v.unlisten()
 	}
 	if v.mirror != nil {
 		_ = v.mirror.Close()

@@ -100,6 +100,7 @@ import (
 	"time"
 
 	"github.com/authkit-go/authkit"
+	"github.com/authkit-go/authkit/internal/revlisten"
 )
 
 var (
@@ -140,6 +141,8 @@ func WithEpoch(start time.Time) Option {
 // is not usable.
 type Store struct {
 	budget int
+	// listeners hear of each revocation written (ListenRevocations).
+	listeners revlisten.Listeners
 	// seen is the latest time (Unix seconds) the Store has been given by
 	// any call; the sweep of a write that carries no time uses it.
 	seen atomic.Int64
@@ -309,17 +312,25 @@ func errLimit(op string, limit int) error {
 
 // ---- RevocationStore ----
 
+// ListenRevocations implements authkit.RevocationListeners: fn hears of
+// each revocation written through s, after s holds it (and after s's lock
+// is released) and before the writing call returns.
+func (s *Store) ListenRevocations(fn func(authkit.Revocation)) (stop func()) {
+	return s.listeners.Add(fn)
+}
+
 // RevokeToken implements authkit.RevocationStore.
 func (s *Store) RevokeToken(ctx context.Context, subject, jti string, until time.Time) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("memory: RevokeToken: %w", err)
 	}
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	until = norm(until)
 	key := s.revoke(s.jti, revKey{subject, jti}, false, until)
 	s.record(authkit.RevokedToken, key.subject, key.id, time.Time{}, until)
 	s.sweep(time.Time{})
+	s.mu.Unlock()
+	s.listeners.Notify(authkit.Revocation{Kind: authkit.RevokedToken, Subject: key.subject, ID: key.id, Until: until})
 	return nil
 }
 
@@ -329,11 +340,12 @@ func (s *Store) RevokeSessionTokens(ctx context.Context, subject, sid string, un
 		return fmt.Errorf("memory: RevokeSessionTokens: %w", err)
 	}
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	until = norm(until)
 	key := s.revoke(s.sid, revKey{subject, sid}, true, until)
 	s.record(authkit.RevokedSession, key.subject, key.id, time.Time{}, until)
 	s.sweep(time.Time{})
+	s.mu.Unlock()
+	s.listeners.Notify(authkit.Revocation{Kind: authkit.RevokedSession, Subject: key.subject, ID: key.id, Until: until})
 	return nil
 }
 
@@ -366,7 +378,6 @@ func (s *Store) SetCutoff(ctx context.Context, subject string, at, until time.Ti
 		return fmt.Errorf("memory: SetCutoff: %w", err)
 	}
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	at, until = norm(at), norm(until)
 	c := s.cutoffs[subject]
 	if c != nil {
@@ -385,6 +396,8 @@ func (s *Store) SetCutoff(ctx context.Context, subject string, at, until time.Ti
 	}
 	s.record(authkit.RevokedBefore, c.subject, "", at, until)
 	s.sweep(time.Time{})
+	s.mu.Unlock()
+	s.listeners.Notify(authkit.Revocation{Kind: authkit.RevokedBefore, Subject: c.subject, Cutoff: at, Until: until})
 	return nil
 }
 

@@ -11,6 +11,7 @@ import (
 
 	"github.com/authkit-go/authkit"
 	"github.com/authkit-go/authkit/internal/redact"
+	"github.com/authkit-go/authkit/internal/revlisten"
 )
 
 var (
@@ -206,6 +207,8 @@ type Store struct {
 	// markers are the keys of the buckets' data-loss epoch markers
 	// (keyspace.epochMarker), made once: IsRevoked reads one per call.
 	markers [feedShards]string
+	// listeners hear of each revocation written (ListenRevocations).
+	listeners revlisten.Listeners
 }
 
 // New returns a Store that keeps its data in rdb under keys starting with

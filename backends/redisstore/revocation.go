@@ -66,7 +66,23 @@ func (s *Store) revoke(ctx context.Context, op, subject, kind, id string, until 
 	if err != nil {
 		return s.fail(ctx, op, err)
 	}
+	r := authkit.Revocation{Kind: authkit.RevokedToken, Subject: subject, ID: id, Until: time.UnixMicro(u).UTC()}
+	if kind == "s" {
+		r.Kind = authkit.RevokedSession
+	}
+	// In force on the primary now, whatever the replicas say.
+	s.listeners.Notify(r)
 	return s.confirm(ctx, op, s.k.p+member)
+}
+
+// ListenRevocations implements authkit.RevocationListeners: fn hears of
+// each revocation written through s once the primary holds it, before
+// the writing call returns, with the times as the feed delivers them (to
+// the microsecond). Under WithReplicaAcks it hears before the replicas
+// confirm, so also of a revocation whose call then fails for want of
+// their acknowledgement: it is in force on the primary.
+func (s *Store) ListenRevocations(fn func(authkit.Revocation)) (stop func()) {
+	return s.listeners.Add(fn)
 }
 
 // SetCutoff implements authkit.RevocationStore. The cutoff is kept to the
@@ -90,15 +106,16 @@ func (s *Store) setCutoff(ctx context.Context, subject string, cutoff, until tim
 	b := bucket(subject)
 	m := memberCutoff(subject)
 	member := revBase(b) + m
-	u := microsCeil(until)
+	u, at := microsCeil(until), microsCeil(cutoff)
 	err := s.exec(ctx, func(bt *batch) {
 		bt.script(setCutoffScript, []string{s.k.p + member, s.k.feedMeta(b), s.k.feed(b), s.k.revIndex(b)},
-			fmtMicros(u), fmtMicros(microsCeil(cutoff)), pxat(until, s.cfg.margin), subject, m, newEpoch(), s.cfg.feedLen, s.prune(), nonce)
+			fmtMicros(u), fmtMicros(at), pxat(until, s.cfg.margin), subject, m, newEpoch(), s.cfg.feedLen, s.prune(), nonce)
 		bt.pipe.ZAddGT(ctx, s.k.gcKey(gcRev, member), redis.Z{Score: float64(u), Member: member})
 	})
 	if err != nil {
 		return s.fail(ctx, op, err)
 	}
+	s.listeners.Notify(authkit.Revocation{Kind: authkit.RevokedBefore, Subject: subject, Cutoff: time.UnixMicro(at).UTC(), Until: time.UnixMicro(u).UTC()})
 	return s.confirm(ctx, op, s.k.p+member)
 }
 

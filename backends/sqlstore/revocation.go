@@ -14,20 +14,41 @@ import (
 // (see RevocationSnapshot) and, on PostgreSQL, sends a NOTIFY that wakes
 // the followers of WithNotifications.
 func (s *Store) RevokeToken(ctx context.Context, subject, jti string, until time.Time) error {
-	return s.revoke(ctx, "revoke token", subject, kindJTI, "jti", jti, until, nil)
+	if err := s.revoke(ctx, "revoke token", subject, kindJTI, "jti", jti, until, nil); err != nil {
+		return err
+	}
+	s.listeners.Notify(authkit.Revocation{Kind: authkit.RevokedToken, Subject: subject, ID: jti, Until: timeOf(micros(until))})
+	return nil
 }
 
 // RevokeSessionTokens implements authkit.RevocationStore with one upsert,
 // keyed on (subject, sid), that keeps the later until.
 func (s *Store) RevokeSessionTokens(ctx context.Context, subject, sid string, until time.Time) error {
-	return s.revoke(ctx, "revoke session tokens", subject, kindSID, "sid", sid, until, nil)
+	if err := s.revoke(ctx, "revoke session tokens", subject, kindSID, "sid", sid, until, nil); err != nil {
+		return err
+	}
+	s.listeners.Notify(authkit.Revocation{Kind: authkit.RevokedSession, Subject: subject, ID: sid, Until: timeOf(micros(until))})
+	return nil
 }
 
 // SetCutoff implements authkit.RevocationStore with one upsert that keeps
 // the later cutoff and the later until. The cutoff is kept to the
 // microsecond, rounded up.
 func (s *Store) SetCutoff(ctx context.Context, subject string, cutoff, until time.Time) error {
-	return s.revoke(ctx, "set cutoff", subject, kindCutoff, "", "", until, microsCeil(cutoff))
+	at := microsCeil(cutoff)
+	if err := s.revoke(ctx, "set cutoff", subject, kindCutoff, "", "", until, at); err != nil {
+		return err
+	}
+	s.listeners.Notify(authkit.Revocation{Kind: authkit.RevokedBefore, Subject: subject, Cutoff: timeOf(at), Until: timeOf(micros(until))})
+	return nil
+}
+
+// ListenRevocations implements authkit.RevocationListeners: fn hears of
+// each revocation written through s once its transaction has committed,
+// before the writing call returns, with the times as the feed delivers
+// them (to the microsecond).
+func (s *Store) ListenRevocations(fn func(authkit.Revocation)) (stop func()) {
+	return s.listeners.Add(fn)
 }
 
 // revoke writes one revocations row: (subject, kind, ident), ident empty

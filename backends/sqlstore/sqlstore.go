@@ -13,6 +13,7 @@ import (
 	"github.com/jmoiron/sqlx"
 
 	"github.com/authkit-go/authkit"
+	"github.com/authkit-go/authkit/internal/revlisten"
 )
 
 var (
@@ -192,6 +193,8 @@ type Store struct {
 	// heldTx: transactions are heldTx under the caller's ctx
 	// (go-sql-driver/mysql, whose Commit has no context).
 	heldTx bool
+	// listeners hear of each revocation written (ListenRevocations).
+	listeners revlisten.Listeners
 }
 
 // New returns a Store over db, an open pool of the "pgx", "postgres"

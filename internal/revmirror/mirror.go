@@ -311,6 +311,12 @@ func (m *Mirror) DeleteExpiredRevocations(ctx context.Context, now time.Time, li
 	return m.store.DeleteExpiredRevocations(ctx, now, limit)
 }
 
+// Apply applies r, a revocation the store has taken, to the copy at once,
+// as the feed will later: for a store's authkit.RevocationListeners, so
+// that writes made through the same store value in this process count
+// before the feed brings them.
+func (m *Mirror) Apply(r authkit.Revocation) { m.local(r) }
+
 // local applies a write the store has taken to the copy (and to the one
 // being built, if any). The feed delivers it again later; applying twice
 // is harmless.

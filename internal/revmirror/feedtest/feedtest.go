@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/authkit-go/authkit"
+	"github.com/authkit-go/authkit/internal/revlisten"
 )
 
 var (
@@ -35,6 +36,9 @@ const MaxBatch = 8
 type Store struct {
 	d      *data
 	closed atomic.Bool
+	// l hears of the writes made through this handle
+	// (authkit.RevocationListeners).
+	l revlisten.Listeners
 }
 
 type key struct{ subject, id string }
@@ -237,11 +241,18 @@ func (s *Store) write(ctx context.Context, op string, r authkit.Revocation) erro
 	if err := s.begin(ctx, op, false); err != nil {
 		return err
 	}
-	defer s.d.mu.Unlock()
 	s.d.apply(r)
 	s.d.log = append(s.d.log, r)
 	s.d.kick()
+	s.d.mu.Unlock()
+	s.l.Notify(r)
 	return nil
+}
+
+// ListenRevocations implements authkit.RevocationListeners: fn hears of
+// the writes made through this handle (not its peers').
+func (s *Store) ListenRevocations(fn func(authkit.Revocation)) (stop func()) {
+	return s.l.Add(fn)
 }
 
 func (d *data) apply(r authkit.Revocation) {
