@@ -12,6 +12,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/authkit-go/authkit/internal/nilness"
 	"github.com/authkit-go/authkit/keys"
 )
 
@@ -209,8 +210,8 @@ func invalid(format string, args ...any) error {
 // verifier.
 func WithStore(s Store) Option {
 	return func(c *Config) error {
-		if s == nil {
-			return invalid("WithStore(nil)")
+		if nilness.Is(s) {
+			return invalid("WithStore: the store is nil (%T); was the error of its constructor checked?", s)
 		}
 		c.RefreshStore, c.RevocationStore, c.APITokenStore = s, s, s
 		c.mark("WithStore", 0)
@@ -222,8 +223,8 @@ func WithStore(s Store) Option {
 // needs it for IssuePair, Refresh and sessions). Issuer and verifier.
 func WithRefreshStore(s RefreshStore) Option {
 	return func(c *Config) error {
-		if s == nil {
-			return invalid("WithRefreshStore(nil)")
+		if nilness.Is(s) {
+			return invalid("WithRefreshStore: the store is nil (%T); was the error of its constructor checked?", s)
 		}
 		c.RefreshStore = s
 		c.mark("WithRefreshStore", 0)
@@ -236,8 +237,8 @@ func WithRefreshStore(s RefreshStore) Option {
 // refuses the request when the store cannot answer. Issuer and verifier.
 func WithRevocationStore(s RevocationStore) Option {
 	return func(c *Config) error {
-		if s == nil {
-			return invalid("WithRevocationStore(nil)")
+		if nilness.Is(s) {
+			return invalid("WithRevocationStore: the store is nil (%T); was the error of its constructor checked?", s)
 		}
 		c.RevocationStore = s
 		c.mark("WithRevocationStore", 0)
@@ -270,8 +271,8 @@ func WithRevocationMirror(maxLag time.Duration) Option {
 // WithAPITokenStore sets where API tokens live. Issuer and verifier.
 func WithAPITokenStore(s APITokenStore) Option {
 	return func(c *Config) error {
-		if s == nil {
-			return invalid("WithAPITokenStore(nil)")
+		if nilness.Is(s) {
+			return invalid("WithAPITokenStore: the store is nil (%T); was the error of its constructor checked?", s)
 		}
 		c.APITokenStore = s
 		c.mark("WithAPITokenStore", 0)

@@ -14,6 +14,7 @@ import (
 
 	"github.com/authkit-go/authkit"
 	"github.com/authkit-go/authkit/backends/memory"
+	"github.com/authkit-go/authkit/internal/nilness"
 	"github.com/authkit-go/authkit/verifier"
 )
 
@@ -146,8 +147,8 @@ func WithRetryAfter(d time.Duration) Option {
 // this process only — N replicas then allow N times the attempts.
 func WithThrottleStore(s authkit.ThrottleStore) Option {
 	return func(c *config) error {
-		if s == nil {
-			return invalid("WithThrottleStore(nil)")
+		if nilness.Is(s) {
+			return invalid("WithThrottleStore: the store is nil (%T)", s)
 		}
 		c.thrStore = s
 		return nil

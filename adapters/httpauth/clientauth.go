@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/authkit-go/authkit"
+	"github.com/authkit-go/authkit/internal/nilness"
 	"github.com/authkit-go/authkit/internal/throttle"
 	"github.com/authkit-go/authkit/issuer"
 )
@@ -84,8 +85,8 @@ var errOtherClient = fmt.Errorf("httpauth: %w: the refresh token was issued to a
 // endpoint behaves as for public first-party clients.
 func WithClientStore(cs authkit.ClientStore) HandlerOption {
 	return func(c *handlerConfig) error {
-		if cs == nil {
-			return invalid("WithClientStore(nil)")
+		if nilness.Is(cs) {
+			return invalid("WithClientStore: the store is nil (%T)", cs)
 		}
 		c.clients = cs
 		return nil

@@ -392,6 +392,7 @@ func TestThrottleOptions(t *testing.T) {
 	f := newFx(t, fxOptions{})
 	bad := map[string]httpauth.Option{
 		"nil store":     httpauth.WithThrottleStore(nil),
+		"typed nil":     httpauth.WithThrottleStore((*memory.Throttle)(nil)),
 		"nil hook":      httpauth.WithEventHook(nil),
 		"nil clock":     httpauth.WithThrottleClock(nil),
 		"invalid proxy": httpauth.WithTrustedProxies(netip.Prefix{}),

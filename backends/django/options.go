@@ -6,6 +6,7 @@ import (
 	"regexp"
 
 	"github.com/authkit-go/authkit"
+	"github.com/authkit-go/authkit/internal/nilness"
 )
 
 // ErrReadOnly is returned by the methods that would write authkit's own API
@@ -150,8 +151,8 @@ func WithoutActiveCheck() Option {
 // writes fail with ErrReadOnly.
 func WithFallback(s authkit.APITokenStore) Option {
 	return func(c *config) error {
-		if s == nil {
-			return invalid("WithFallback(nil)")
+		if nilness.Is(s) {
+			return invalid("WithFallback: the store is nil (%T)", s)
 		}
 		c.fallback = s
 		return nil
