@@ -388,9 +388,11 @@ func (a *Auth) Optional(next http.Handler) http.Handler {
 // scopes (RFC 6750 §3.1). It uses the principal already in the context (set
 // by Require or Optional) and otherwise authenticates the request itself,
 // as Require does. With no scopes it only authenticates. A scope that is
-// not a valid scope token can never be held, so it always denies.
+// not a valid scope token ("orders write", "") can never be held, so it
+// always denies; RequireScopes logs an error naming it when it is called.
 func (a *Auth) RequireScopes(scopes ...string) func(http.Handler) http.Handler {
 	need := append([]string(nil), scopes...)
+	a.checkScopes("RequireScopes", need)
 	return a.scopeMiddleware(need, func(p *authkit.Principal) bool {
 		for _, s := range need {
 			if !p.HasScope(s) {
@@ -403,9 +405,13 @@ func (a *Auth) RequireScopes(scopes ...string) func(http.Handler) http.Handler {
 
 // RequireAnyScope is RequireScopes admitting a principal that holds at
 // least one of scopes; the 403 challenge lists them all. With no scopes it
-// denies every request.
+// denies every request (and logs an error saying so when it is called).
 func (a *Auth) RequireAnyScope(scopes ...string) func(http.Handler) http.Handler {
 	need := append([]string(nil), scopes...)
+	a.checkScopes("RequireAnyScope", need)
+	if len(need) == 0 {
+		a.log.Error("authkit: RequireAnyScope() with no scopes denies every request")
+	}
 	return a.scopeMiddleware(need, func(p *authkit.Principal) bool {
 		for _, s := range need {
 			if p.HasScope(s) {
@@ -414,6 +420,18 @@ func (a *Auth) RequireAnyScope(scopes ...string) func(http.Handler) http.Handler
 		}
 		return false
 	})
+}
+
+// checkScopes logs an error for each scope a route requires that no
+// token can hold: the route would deny every request, which is otherwise
+// only seen as 403s.
+func (a *Auth) checkScopes(method string, scopes []string) {
+	for _, s := range scopes {
+		if !authkit.ValidScope(s) {
+			a.log.Error("authkit: "+method+" names a scope no token can hold (a scope is one RFC 6749 token: no spaces, quotes or backslashes, 1 to 128 bytes); the route denies every request",
+				"scope", strconv.Quote(s))
+		}
+	}
 }
 
 func (a *Auth) scopeMiddleware(need []string, ok func(*authkit.Principal) bool) func(http.Handler) http.Handler {

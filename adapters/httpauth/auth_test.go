@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -394,4 +395,34 @@ func BenchmarkRequire(b *testing.B) {
 			mw.ServeHTTP(w, req)
 		}
 	})
+}
+
+// A route that requires a scope no token can hold denies every request;
+// building it logs an error naming the scope, and valid scopes log
+// nothing.
+func TestScopeMiddlewareLogsImpossibleScopes(t *testing.T) {
+	f := newFx(t, fxOptions{})
+	logs := &syncBuf{}
+	a, err := httpauth.New(f.ver, httpauth.WithLogger(slog.New(slog.NewTextHandler(logs, nil))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.RequireScopes("orders:read", "write")
+	a.RequireAnyScope("a", "b")
+	if logs.String() != "" {
+		t.Fatalf("valid scopes logged: %s", logs)
+	}
+	a.RequireScopes("orders write")
+	a.RequireAnyScope("ok", "")
+	a.RequireAnyScope()
+	got := logs.String()
+	for _, want := range []string{`RequireScopes names a scope no token can hold`, `scope="\"orders write\""`,
+		`RequireAnyScope names a scope no token can hold`, `scope="\"\""`, `RequireAnyScope() with no scopes denies every request`} {
+		if !strings.Contains(got, want) {
+			t.Errorf("the log lacks %q:\n%s", want, got)
+		}
+	}
+	if n := strings.Count(got, "level=ERROR"); n != 3 {
+		t.Errorf("%d error lines, want 3:\n%s", n, got)
+	}
 }
