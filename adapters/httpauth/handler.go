@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/authkit-go/authkit"
@@ -105,6 +106,9 @@ type Handler struct {
 	routes []Route
 	exact  map[string]*endpoint
 	items  []item
+	// warnedMount: the "mounted under an unstripped prefix?" warning has
+	// been logged (once per Handler).
+	warnedMount atomic.Bool
 }
 
 type endpoint struct {
@@ -518,6 +522,24 @@ func (h *Handler) ServeAt(w http.ResponseWriter, r *http.Request, path string) {
 	h.ServeHTTP(w, r2)
 }
 
+// hintMount logs a warning, once, when path is not an endpoint's but ends
+// with one's ("/auth/token" for "/token"): the Handler is most likely
+// mounted under a prefix the router did not strip, and every endpoint
+// answers 404.
+func (h *Handler) hintMount(path string) {
+	if h.warnedMount.Load() || len(path) > 512 {
+		return
+	}
+	for p := range h.exact {
+		if p != "/" && len(path) > len(p) && strings.HasSuffix(path, p) {
+			if h.warnedMount.CompareAndSwap(false, true) {
+				h.log.Warn("authkit: a request for " + strconv.Quote(path) + " reached the endpoints, which serve " + strconv.Quote(p) + ": is the Handler mounted under a prefix the router does not strip? Use http.StripPrefix, chiauth.Mount, ginauth.Mount or echoauth.Mount (this warning is logged once)")
+			}
+			return
+		}
+	}
+}
+
 // ServeHTTP routes a request to its endpoint by exact path (r.URL.Path):
 // an unknown path is answered 404 and a method the endpoint does not serve
 // 405 with Allow, both with a JSON body.
@@ -532,6 +554,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if ep == nil {
+		h.hintMount(r.URL.Path)
 		h.fail(w, r, errNoEndpoint)
 		return
 	}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -891,5 +892,38 @@ func TestPathsAndServeAt(t *testing.T) {
 	f.h.ServeAt(rec, req, "/.well-known/jwks.json")
 	if rec.Code != 200 || req.URL.Path != "/auth/.well-known/jwks.json" {
 		t.Fatalf("ServeAt: %d, request path now %q", rec.Code, req.URL.Path)
+	}
+}
+
+// A request whose path ends with an endpoint's, under a prefix nobody
+// stripped, is a 404 as before, with one warning in the log that points
+// at the mounting; an unrelated unknown path warns of nothing.
+func TestUnstrippedPrefixWarnsOnce(t *testing.T) {
+	f := newFx(t, fxOptions{})
+	logs := &syncBuf{}
+	a, err := httpauth.New(f.ver, httpauth.WithLogger(slog.New(slog.NewTextHandler(logs, nil))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := httpauth.NewHandler(f.iss, a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	do := func(path string) int {
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, httptest.NewRequest("POST", path, nil))
+		return w.Code
+	}
+	if code := do("/nope"); code != 404 || logs.String() != "" {
+		t.Fatalf("/nope: %d, log %q; want 404 and no warning", code, logs)
+	}
+	for range 3 {
+		if code := do("/auth/token"); code != 404 {
+			t.Fatalf("/auth/token: %d, want 404", code)
+		}
+	}
+	got := logs.String()
+	if strings.Count(got, "level=WARN") != 1 || !strings.Contains(got, `\"/auth/token\"`) || !strings.Contains(got, "http.StripPrefix") {
+		t.Errorf("want one warning naming the path and http.StripPrefix:\n%s", got)
 	}
 }
