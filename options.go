@@ -9,6 +9,7 @@ import (
 	"net/netip"
 	"net/url"
 	"regexp"
+	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -311,8 +312,8 @@ func WithKeys(s *keys.Set) Option {
 func WithJWKSURL(rawURL string) Option {
 	return func(c *Config) error {
 		u, err := url.Parse(rawURL)
-		if err != nil || u.Host == "" {
-			return invalid("WithJWKSURL(%q): not an absolute URL", rawURL)
+		if err != nil || u.Host == "" || !uriChars(rawURL) {
+			return invalid("WithJWKSURL(%q): not an absolute URL (RFC 3986: no spaces, <, >, {, }, quotes; a placeholder left in?)", rawURL)
 		}
 		if u.Scheme != "https" && (u.Scheme != "http" || !isLoopbackHost(u.Hostname())) {
 			return invalid("WithJWKSURL(%q): must be https (http only for loopback)", rawURL)
@@ -321,6 +322,23 @@ func WithJWKSURL(rawURL string) Option {
 		c.mark("WithJWKSURL", RoleVerifier)
 		return nil
 	}
+}
+
+// uriChars reports whether s holds only characters a URI may (RFC 3986
+// §2: unreserved, reserved and "%"), so that a documentation placeholder
+// left in a URL ("https://login.example/<tenant>/v2.0"), which url.Parse
+// accepts, is refused.
+func uriChars(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
+		case strings.IndexByte("-._~:/?#[]@!$&'()*+,;=%", c) >= 0:
+		default:
+			return false
+		}
+	}
+	return true
 }
 
 func isLoopbackHost(h string) bool {

@@ -450,8 +450,8 @@ func (t TrustedIssuer) validate() error {
 	switch {
 	case t.Issuer == "" || len(t.Issuer) > 1024 || !utf8.ValidString(t.Issuer):
 		return bad("the issuer must be non-empty valid UTF-8 of at most 1024 bytes")
-	case err != nil || u.Host == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "":
-		return bad("the issuer must be an absolute URL without user, query or fragment")
+	case err != nil || u.Host == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "" || !uriChars(t.Issuer):
+		return bad("the issuer must be an absolute URL (RFC 3986 characters only: a placeholder left in?) without user, query or fragment")
 	case u.Scheme != "https" && (u.Scheme != "http" || !isLoopbackHost(u.Hostname())):
 		return bad("the issuer must be https (http only for loopback)")
 	}

@@ -474,6 +474,7 @@ func TestNewErrors(t *testing.T) {
 		"issuer-only TTL":   {authkit.WithKeys(set), authkit.WithAccessTTL(time.Minute)},
 		"bad leeway":        {authkit.WithKeys(set), authkit.WithLeeway(time.Hour)},
 		"http jwks":         {authkit.WithJWKSURL("http://example.com/jwks.json")},
+		"jwks placeholder":  {authkit.WithJWKSURL("https://login.example/<tenant>/keys")},
 		"basic without fn":  {authkit.WithKeys(set), authkit.WithSchemes(authkit.SchemeBasic)},
 		"unknown scheme":    {authkit.WithKeys(set), authkit.WithSchemes("digest")},
 		"nil store":         {authkit.WithKeys(set), authkit.WithStore(nil)},
