@@ -8,12 +8,12 @@ import (
 	"net/http"
 	"net/netip"
 	"net/url"
+	"reflect"
 	"regexp"
 	"strings"
 	"time"
 	"unicode/utf8"
 
-	"github.com/authkit-go/authkit/internal/nilness"
 	"github.com/authkit-go/authkit/keys"
 )
 
@@ -201,6 +201,21 @@ func BuildConfig(role Role, opts ...Option) (*Config, error) {
 	return c, nil
 }
 
+// isNil reports whether v is nil or holds a nil pointer, map, slice,
+// func, channel or interface: a "typed nil" store from a constructor whose
+// error went unchecked. (internal/nilness is the same for the other
+// packages; the root package imports only keys.)
+func isNil(v any) bool {
+	if v == nil {
+		return true
+	}
+	switch rv := reflect.ValueOf(v); rv.Kind() {
+	case reflect.Pointer, reflect.Map, reflect.Slice, reflect.Func, reflect.Chan, reflect.Interface, reflect.UnsafePointer:
+		return rv.IsNil()
+	}
+	return false
+}
+
 func invalid(format string, args ...any) error {
 	return fmt.Errorf("%w: "+format, append([]any{ErrInvalidConfig}, args...)...)
 }
@@ -211,7 +226,7 @@ func invalid(format string, args ...any) error {
 // verifier.
 func WithStore(s Store) Option {
 	return func(c *Config) error {
-		if nilness.Is(s) {
+		if isNil(s) {
 			return invalid("WithStore: the store is nil (%T); was the error of its constructor checked?", s)
 		}
 		c.RefreshStore, c.RevocationStore, c.APITokenStore = s, s, s
@@ -224,7 +239,7 @@ func WithStore(s Store) Option {
 // needs it for IssuePair, Refresh and sessions). Issuer and verifier.
 func WithRefreshStore(s RefreshStore) Option {
 	return func(c *Config) error {
-		if nilness.Is(s) {
+		if isNil(s) {
 			return invalid("WithRefreshStore: the store is nil (%T); was the error of its constructor checked?", s)
 		}
 		c.RefreshStore = s
@@ -238,7 +253,7 @@ func WithRefreshStore(s RefreshStore) Option {
 // refuses the request when the store cannot answer. Issuer and verifier.
 func WithRevocationStore(s RevocationStore) Option {
 	return func(c *Config) error {
-		if nilness.Is(s) {
+		if isNil(s) {
 			return invalid("WithRevocationStore: the store is nil (%T); was the error of its constructor checked?", s)
 		}
 		c.RevocationStore = s
@@ -272,7 +287,7 @@ func WithRevocationMirror(maxLag time.Duration) Option {
 // WithAPITokenStore sets where API tokens live. Issuer and verifier.
 func WithAPITokenStore(s APITokenStore) Option {
 	return func(c *Config) error {
-		if nilness.Is(s) {
+		if isNil(s) {
 			return invalid("WithAPITokenStore: the store is nil (%T); was the error of its constructor checked?", s)
 		}
 		c.APITokenStore = s
