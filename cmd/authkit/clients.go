@@ -121,8 +121,8 @@ array; for show an object.`)
 	fs.Var(listFlag{&scopes}, "scope", "add: a `SCOPE` the client may be granted (repeatable)")
 	fs.Var(listFlag{&redirects}, "redirect-uri", "add: an allowed redirect `URI` (repeatable)")
 	var accessTTL, refreshTTL time.Duration
-	fs.Var(durationFlag{&accessTTL}, "access-ttl", "add: the client's access token lifetime `DURATION` (default: the server's)")
-	fs.Var(durationFlag{&refreshTTL}, "refresh-ttl", "add: the client's refresh token idle lifetime `DURATION` (default: the server's)")
+	fs.Var(durationFlag{&accessTTL}, "access-ttl", "add: the client's access token lifetime `DURATION`; it only shortens the server's --access-ttl (default: the server's)")
+	fs.Var(durationFlag{&refreshTTL}, "refresh-ttl", "add: the client's refresh token idle lifetime `DURATION`; it only shortens the server's (default: the server's)")
 	asJSON := fs.Bool("json", false, "print JSON")
 	pos, err := parseArgs(fs, args)
 	if err != nil {

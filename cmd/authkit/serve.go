@@ -236,6 +236,9 @@ type server struct {
 func (c *cli) newServer(ctx context.Context, cfg serveConfig, log *slog.Logger) (*server, error) {
 	st, err := openStore(ctx, cfg.store, cfg.migrate, log)
 	if err != nil {
+		if !cfg.migrate && strings.Contains(err.Error(), "apply the migrations") {
+			return nil, fmt.Errorf("%w (or start serve with --migrate)", err)
+		}
 		return nil, err
 	}
 	s := &server{log: log, store: st, shutdownTimeout: cfg.shutdownTimeout}

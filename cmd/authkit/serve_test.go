@@ -362,7 +362,7 @@ func TestServeRefusesBadConfiguration(t *testing.T) {
 		{"plain-text users file", []string{"--users", badUsers}, exitFailure, "line 1"},
 		{"missing users file", []string{"--users", filepath.Join(dir, "none.txt")}, exitFailure, "no such file"},
 		{"mysql unreachable", []string{"--store", "mysql://u:p4ss@127.0.0.1:1/db?timeout=2s"}, exitFailure, "--store"},
-		{"sqlite not migrated", []string{"--store", "sqlite:" + filepath.Join(dir, "fresh.db")}, exitFailure, "migrat"},
+		{"sqlite not migrated", []string{"--store", "sqlite:" + filepath.Join(dir, "fresh.db")}, exitFailure, "or start serve with --migrate"},
 		{"redis unreachable", []string{"--store", "redis://:p4ss@127.0.0.1:1/0?dial_timeout=2s"}, exitFailure, "--store"},
 		{"unknown store", []string{"--store", "etcd://x"}, exitUsage, `unknown store kind "etcd"`},
 		{"access TTL too long", []string{"--access-ttl", "2d"}, exitFailure, "WithAccessTTL"},
