@@ -61,11 +61,15 @@ type Cookies struct {
 	// Domain is the cookies' Domain attribute. Default none (host-only
 	// cookies, which sibling subdomains do not receive).
 	Domain string
-	// RefreshPath is the Path of the refresh cookie. Default: the token
-	// endpoint's path as configured with WithPaths. Set it when the Handler
-	// is mounted under a prefix (http.StripPrefix), so that the browser
-	// sends the refresh cookie to the token endpoint's real URL and to no
-	// other.
+	// RefreshPath is the Path of the refresh cookie, so that the browser
+	// sends it to the token endpoint's URL and to no other. Default: the
+	// token endpoint's path as configured with WithPaths, under the prefix
+	// each request arrived with — a Handler mounted with
+	// http.StripPrefix("/auth", …) or an adapter's Mount under an /auth
+	// group sets and clears it on /auth/token (the prefix is the part of
+	// the request-target the router stripped). Set it when a proxy in
+	// front rewrites paths, so that the request-target no longer shows
+	// what the browser sees.
 	RefreshPath string
 	// SameSite is the cookies' SameSite attribute: Lax (the default, also
 	// for the zero value and http.SameSiteDefaultMode), Strict or None;

@@ -2,6 +2,7 @@ package httpauth_test
 
 import (
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 
@@ -202,5 +203,53 @@ func TestCookieOptions(t *testing.T) {
 	r = dev.form("/token", []string{"grant_type", "password", "username", "alice", "password", "wonderland"})
 	if c := cookiesOf(r)["authkit_access"]; c == nil || c.Secure || c.Domain != "example.test" {
 		t.Errorf("insecure dev cookies: %v", r.header["Set-Cookie"])
+	}
+}
+
+// Mounted under a prefix the router strips, the Handler sets, rotates and
+// clears the refresh cookie on the token endpoint's URL as the browser
+// sees it (/auth/token), not on the path it routes (/token).
+func TestCookieRefreshPathUnderPrefix(t *testing.T) {
+	f := newFx(t, fxOptions{auth: []httpauth.Option{httpauth.WithCookies(httpauth.Cookies{})}})
+	mounted := http.StripPrefix("/auth", f.h)
+	post := func(path, body string, hdr ...string) *httptest.ResponseRecorder {
+		r := httptest.NewRequest("POST", path, strings.NewReader(body))
+		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		for i := 0; i+1 < len(hdr); i += 2 {
+			r.Header.Set(hdr[i], hdr[i+1])
+		}
+		w := httptest.NewRecorder()
+		mounted.ServeHTTP(w, r)
+		return w
+	}
+	refreshCookie := func(what string, w *httptest.ResponseRecorder) *http.Cookie {
+		t.Helper()
+		for _, c := range w.Result().Cookies() {
+			if c.Name == "authkit_refresh" {
+				if c.Path != "/auth/token" {
+					t.Errorf("%s: the refresh cookie's Path is %q, want /auth/token", what, c.Path)
+				}
+				return c
+			}
+		}
+		t.Fatalf("%s: no refresh cookie: %d %s %v", what, w.Code, w.Body, w.Header()["Set-Cookie"])
+		return nil
+	}
+	w := post("/auth/token", "grant_type=password&username=alice&password=wonderland&scope=read")
+	rt := refreshCookie("login", w)
+	var csrf string
+	for _, c := range w.Result().Cookies() {
+		if c.Name == "authkit_csrf" {
+			csrf = c.Value
+		}
+	}
+	w = post("/auth/token", "grant_type=refresh_token", "Cookie", "authkit_refresh="+rt.Value+"; authkit_csrf="+csrf, "X-CSRF-Token", csrf)
+	if w.Code != 200 {
+		t.Fatalf("refresh by cookie under /auth: %d %s", w.Code, w.Body)
+	}
+	rt = refreshCookie("refresh", w)
+	w = post("/auth/revoke", "", "Cookie", "authkit_refresh="+rt.Value+"; authkit_csrf="+csrf, "X-CSRF-Token", csrf)
+	if c := refreshCookie("revoke", w); w.Code != 200 || c.MaxAge >= 0 {
+		t.Errorf("revoke by cookie under /auth: %d, cookie %+v; want 200 and the cookie cleared", w.Code, c)
 	}
 }

@@ -111,7 +111,7 @@ func (h *Handler) handleRevoke(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if c := h.auth.cookies; c != nil && (fromCookie || h.isCookieToken(r, tok)) {
-		c.clear(w, h.refreshPath)
+		c.clear(w, h.refreshCookiePath(r))
 	}
 	w.Header().Set("Content-Length", "0")
 	w.WriteHeader(http.StatusOK)
@@ -420,7 +420,7 @@ func (h *Handler) handleLogoutAll(w http.ResponseWriter, r *http.Request, p *aut
 		return
 	}
 	if c := h.auth.cookies; c != nil {
-		c.clear(w, h.refreshPath)
+		c.clear(w, h.refreshCookiePath(r))
 	}
 	w.WriteHeader(http.StatusNoContent)
 }
@@ -474,7 +474,7 @@ func (h *Handler) handleDeleteSession(w http.ResponseWriter, r *http.Request, p 
 		return
 	}
 	if c := h.auth.cookies; c != nil && id == p.SessionID {
-		c.clear(w, h.refreshPath)
+		c.clear(w, h.refreshCookiePath(r))
 	}
 	w.WriteHeader(http.StatusNoContent)
 }

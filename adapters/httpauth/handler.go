@@ -84,7 +84,11 @@ type Handler struct {
 	jwksCache   string
 	now         func() time.Time
 	refreshPath string
-	log         *slog.Logger
+	// fixedRefreshPath: Cookies.RefreshPath was given; otherwise
+	// refreshPath is under the prefix each request arrived with
+	// (refreshCookiePath).
+	fixedRefreshPath bool
+	log              *slog.Logger
 	// clients is nil unless WithClientStore turned client authentication
 	// on; clientChallenge is its invalid_client challenge.
 	clients         authkit.ClientStore
@@ -431,7 +435,7 @@ func NewHandler(iss *issuer.Issuer, auth *Auth, opts ...HandlerOption) (*Handler
 	}
 	h.refreshPath = c.paths.Token
 	if auth.cookies != nil && auth.cookies.RefreshPath != "" {
-		h.refreshPath = auth.cookies.RefreshPath
+		h.refreshPath, h.fixedRefreshPath = auth.cookies.RefreshPath, true
 	}
 	if h.refreshPath == "" {
 		h.refreshPath = "/"
@@ -520,6 +524,32 @@ func (h *Handler) ServeAt(w http.ResponseWriter, r *http.Request, path string) {
 	*r2.URL = *r.URL
 	r2.URL.Path, r2.URL.RawPath = path, ""
 	h.ServeHTTP(w, r2)
+}
+
+// refreshCookiePath is the Path of the refresh cookie in the response to
+// r: Cookies.RefreshPath when it was given; otherwise the token endpoint's
+// path under the prefix r arrived with — its request-target's path less
+// the path the Handler routed (a router's http.StripPrefix, or an
+// adapter's Mount) — so that a Handler mounted under /auth sets and clears
+// the cookie on /auth/token, where the browser will send it. Without a
+// prefix that can be told apart, the configured path.
+func (h *Handler) refreshCookiePath(r *http.Request) string {
+	if h.fixedRefreshPath || r.RequestURI == "" || r.URL == nil {
+		return h.refreshPath
+	}
+	u, err := url.ParseRequestURI(r.RequestURI)
+	if err != nil {
+		return h.refreshPath
+	}
+	prefix, ok := strings.CutSuffix(u.Path, r.URL.Path)
+	if !ok || prefix == "" || h.refreshPath == "/" {
+		return h.refreshPath
+	}
+	p := prefix + h.refreshPath
+	if checkPath("", p) != nil {
+		return h.refreshPath
+	}
+	return p
 }
 
 // hintMount logs a warning, once, when path is not an endpoint's but ends

@@ -242,7 +242,7 @@ func (h *Handler) refreshGrant(w http.ResponseWriter, r *http.Request, ps map[st
 		case errors.Is(err, authkit.ErrInvalidToken), errors.Is(err, authkit.ErrTokenExpired),
 			errors.Is(err, authkit.ErrTokenRevoked), errors.Is(err, authkit.ErrTokenReused):
 			if fromCookie {
-				h.auth.cookies.clear(w, h.refreshPath)
+				h.auth.cookies.clear(w, h.refreshCookiePath(r))
 			}
 			h.fail(w, r, errBadRefresh)
 		default:
@@ -266,7 +266,7 @@ type cookieTokenResponse struct {
 func (h *Handler) tokenResponse(w http.ResponseWriter, r *http.Request, pair authkit.TokenPair, fromCookie bool) {
 	if c := h.auth.cookies; c != nil {
 		accessAge, refreshAge := cookieAges(pair, h.iss.AccessTTL(), h.iss.RefreshTTL())
-		c.setTokens(w, pair.AccessToken, pair.RefreshToken, h.refreshPath, accessAge, refreshAge)
+		c.setTokens(w, pair.AccessToken, pair.RefreshToken, h.refreshCookiePath(r), accessAge, refreshAge)
 		if fromCookie || c.OmitBodyTokens {
 			h.writeJSON(w, r, http.StatusOK, cookieTokenResponse{TokenType: pair.TokenType, ExpiresIn: pair.ExpiresIn, Scope: pair.Scope})
 			return
