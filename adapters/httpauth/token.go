@@ -50,6 +50,7 @@ func (h *Handler) handleToken(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, errNoGrantType)
 	case "password":
 		if h.password == nil {
+			h.log.DebugContext(r.Context(), "authkit: grant_type=password refused: the Handler has no WithPasswordGrant or WithPasswordLogin")
 			h.fail(w, r, errGrantType)
 			return
 		}
@@ -58,12 +59,14 @@ func (h *Handler) handleToken(w http.ResponseWriter, r *http.Request) {
 		h.refreshGrant(w, r, ps, cc)
 	case authkit.GrantClientCredentials:
 		if h.clients == nil {
+			h.log.DebugContext(r.Context(), "authkit: grant_type=client_credentials refused: the Handler has no WithClientStore")
 			h.fail(w, r, errGrantType)
 			return
 		}
 		h.clientCredentialsGrant(w, r, ps, cc)
 	case authkit.GrantAuthorizationCode:
 		if h.authorize == nil {
+			h.log.DebugContext(r.Context(), "authkit: grant_type=authorization_code refused: the Handler has no WithAuthorizationCode")
 			h.fail(w, r, errGrantType)
 			return
 		}
