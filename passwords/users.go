@@ -1,0 +1,302 @@
+package passwords
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/authkit-go/authkit"
+)
+
+// MaxUserNameLen is the longest user name, in bytes, that a Users table
+// holds. Users.Check refuses a longer one before any hashing.
+const MaxUserNameLen = 256
+
+// Bounds on a users file.
+const (
+	maxUsersFileBytes = 16 << 20
+	maxUsersLineBytes = 4 << 10
+)
+
+// ErrBadCredentials is matched by the error of Users.Check for a wrong
+// password or an unknown user, which it does not tell apart by its text or
+// its timing. The error for an unknown user also matches
+// authkit.ErrNotFound, so that the password grant of httpauth reports it
+// as such in its EventLoginFailed (a server-side event; the client's
+// answer is the same invalid_grant either way).
+var ErrBadCredentials = errors.New("passwords: invalid username or password")
+
+// unknownUser is Check's error for a name the table does not hold: it
+// reads as ErrBadCredentials and matches authkit.ErrNotFound too.
+type unknownUser struct{}
+
+func (unknownUser) Error() string   { return ErrBadCredentials.Error() }
+func (unknownUser) Unwrap() []error { return []error{ErrBadCredentials, authkit.ErrNotFound} }
+
+// ValidateUserName reports why name cannot be a user name, or nil: a name
+// is 1 to MaxUserNameLen bytes of UTF-8 without ':', white space or
+// control characters, and does not start with '#'. The error reads "the
+// user name …" and quotes nothing.
+func ValidateUserName(name string) error {
+	var why string
+	switch {
+	case name == "":
+		why = "is empty"
+	case len(name) > MaxUserNameLen:
+		why = fmt.Sprintf("is longer than %d bytes", MaxUserNameLen)
+	case !utf8.ValidString(name):
+		why = "is not valid UTF-8"
+	case name[0] == '#':
+		why = "starts with '#'"
+	default:
+		for _, r := range name {
+			if r == ':' || unicode.IsSpace(r) || unicode.IsControl(r) {
+				why = "contains ':', white space or a control character"
+				break
+			}
+		}
+	}
+	if why == "" {
+		return nil
+	}
+	return errors.New("the user name " + why)
+}
+
+// Option configures a Users table made by NewUsers, ParseUsers or
+// LoadUsers.
+type Option func(*Users) error
+
+// WithMaxConcurrent sets how many password hashes Users.Check computes at
+// once, n ≥ 1; further checks wait for a slot (or for their context to
+// end). Each argon2id verification holds its memory cost (19 MiB for the
+// hashes Hash makes) while it runs, so n bounds that memory and the CPU a
+// flood of logins can take. Default: the number of CPUs, at least 2.
+func WithMaxConcurrent(n int) Option {
+	return func(u *Users) error {
+		if n < 1 {
+			return fmt.Errorf("passwords: %w: WithMaxConcurrent(%d): want at least 1", authkit.ErrInvalidConfig, n)
+		}
+		u.sem = make(chan struct{}, n)
+		return nil
+	}
+}
+
+// Users is a table of user names and password hashes, whose Check method
+// checks a login. It is safe for concurrent use and does not change once
+// made; to change users, make a new table and swap it in.
+type Users struct {
+	hashes map[string]hash
+	names  []string // in file order (NewUsers: sorted)
+	// dummy is verified for unknown users, so that the time a failed login
+	// takes does not reveal whether the name exists. It is made on first
+	// use, in the class most users' hashes have.
+	dummy func() (hash, error)
+	// sem bounds how many hashes are computed at once.
+	sem chan struct{}
+	// onVerify, when set (by tests), is called with each hash about to be
+	// verified, while its slot is held.
+	onVerify func(hash)
+}
+
+// newUsers makes the table of names (in order) and their parsed hashes.
+func newUsers(names []string, hashes map[string]hash, opts []Option) (*Users, error) {
+	u := &Users{hashes: hashes, names: names, sem: make(chan struct{}, max(2, runtime.NumCPU()))}
+	for _, o := range opts {
+		if o == nil {
+			return nil, fmt.Errorf("passwords: %w: a nil Option", authkit.ErrInvalidConfig)
+		}
+		if err := o(u); err != nil {
+			return nil, err
+		}
+	}
+	// The dummy takes the class most users have; between classes equally
+	// common, the first one to reach that count in names' order.
+	count := map[string]int{}
+	like, best := defaultClass(), 0
+	for _, n := range names {
+		h := hashes[n]
+		c := h.class()
+		count[c]++
+		if count[c] > best {
+			like, best = h, count[c]
+		}
+	}
+	u.dummy = sync.OnceValues(func() (hash, error) { return dummyHash(like) })
+	return u, nil
+}
+
+// NewUsers returns a table of the users in hashes, a map of user name to
+// encoded hash (as Hash, HashBcrypt or another argon2id or bcrypt tool
+// makes it). Every name must pass ValidateUserName and every hash
+// ValidateHash; the error names the user, never the hash. An empty map
+// makes a table that refuses every login.
+func NewUsers(hashes map[string]string, opts ...Option) (*Users, error) {
+	names := make([]string, 0, len(hashes))
+	parsed := make(map[string]hash, len(hashes))
+	for name, encoded := range hashes {
+		if err := ValidateUserName(name); err != nil {
+			return nil, fmt.Errorf("passwords: %w", err)
+		}
+		h, err := parseHash(encoded)
+		if err != nil {
+			return nil, fmt.Errorf("passwords: user %s: %w", quote(name), err)
+		}
+		names = append(names, name)
+		parsed[name] = h
+	}
+	slices.Sort(names)
+	return newUsers(names, parsed, opts)
+}
+
+// ParseUsers reads a users file (see the package documentation) of at
+// most 16 MiB, with lines of at most 4 KiB, and returns its table. A
+// malformed line, a name given twice or a hash out of bounds is an error
+// naming the line and the user, never quoting the hash. A file without
+// users makes a table that refuses every login (see Users.Len).
+func ParseUsers(r io.Reader, opts ...Option) (*Users, error) {
+	data, err := io.ReadAll(io.LimitReader(r, maxUsersFileBytes+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(data) > maxUsersFileBytes {
+		return nil, fmt.Errorf("users file is larger than %d bytes", maxUsersFileBytes)
+	}
+	var names []string
+	hashes := map[string]hash{}
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	sc.Buffer(make([]byte, 0, 512), maxUsersLineBytes)
+	for n := 1; sc.Scan(); n++ {
+		line := strings.TrimSuffix(sc.Text(), "\r")
+		trimmed := strings.TrimSpace(line)
+		if trimmed == "" || trimmed[0] == '#' {
+			continue
+		}
+		name, encoded, ok := strings.Cut(line, ":")
+		if !ok {
+			return nil, fmt.Errorf("users file line %d: want NAME:HASH", n)
+		}
+		if err := ValidateUserName(name); err != nil {
+			return nil, fmt.Errorf("users file line %d: %w", n, err)
+		}
+		if _, dup := hashes[name]; dup {
+			return nil, fmt.Errorf("users file line %d: user %s appears twice", n, quote(name))
+		}
+		h, err := parseHash(encoded)
+		if err != nil {
+			return nil, fmt.Errorf("users file line %d (user %s): %w", n, quote(name), err)
+		}
+		names = append(names, name)
+		hashes[name] = h
+	}
+	if err := sc.Err(); err != nil {
+		if errors.Is(err, bufio.ErrTooLong) {
+			return nil, fmt.Errorf("users file has a line longer than %d bytes", maxUsersLineBytes)
+		}
+		return nil, err
+	}
+	return newUsers(names, hashes, opts)
+}
+
+// LoadUsers reads the users file at path with ParseUsers; its errors
+// start with path.
+func LoadUsers(path string, opts ...Option) (*Users, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	u, err := ParseUsers(f, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return u, nil
+}
+
+// Len returns the number of users in the table.
+func (u *Users) Len() int { return len(u.names) }
+
+// Names returns the user names, in the order of the users file (NewUsers:
+// sorted).
+func (u *Users) Names() []string { return slices.Clone(u.names) }
+
+// Check checks a login: it returns username as the subject when the table
+// holds username and password matches its hash. Its signature is that of
+// httpauth.WithPasswordGrant's checker, so users.Check can be passed as
+// is. A wrong password or an unknown user is an error matching
+// ErrBadCredentials (an unknown user's matches authkit.ErrNotFound too);
+// Check verifies an unknown user's password against a dummy hash of the
+// kind and cost most users have, so the time it takes does not tell the
+// two apart. A username longer than MaxUserNameLen or a password longer
+// than MaxPasswordLen bytes fails at once, without hashing. Verifications
+// run a bounded number at a time (WithMaxConcurrent); a check waiting for
+// a slot returns ctx.Err() when ctx ends, which the password grant answers
+// with 503 and does not count as a failed attempt. The password is not
+// kept.
+func (u *Users) Check(ctx context.Context, username, password string) (subject string, err error) {
+	if len(username) > MaxUserNameLen {
+		return "", unknownUser{} // no such name can exist
+	}
+	if len(password) > MaxPasswordLen {
+		return "", ErrBadCredentials // refused before any hashing, whoever the user is
+	}
+	h, known := u.hashes[username]
+	if !known {
+		d, err := u.dummy()
+		if err != nil {
+			return "", fmt.Errorf("passwords: making the dummy hash: %w", err)
+		}
+		h = d
+	}
+	if err := ctx.Err(); err != nil {
+		return "", err
+	}
+	select {
+	case u.sem <- struct{}{}:
+	case <-ctx.Done():
+		return "", ctx.Err()
+	}
+	ok := u.verify(h, password)
+	switch {
+	case !known:
+		return "", unknownUser{}
+	case !ok:
+		return "", ErrBadCredentials
+	}
+	return username, nil
+}
+
+// verify verifies password against h in the slot Check holds, and
+// frees the slot even if verification panics.
+func (u *Users) verify(h hash, password string) bool {
+	defer func() { <-u.sem }()
+	if u.onVerify != nil {
+		u.onVerify(h)
+	}
+	pw := []byte(password)
+	defer clear(pw)
+	return h.verify(pw)
+}
+
+// quote quotes a user name for an error, cut to 64 bytes.
+func quote(s string) string {
+	const max = 64
+	if len(s) > max {
+		cut := max
+		for cut > 0 && !utf8.RuneStart(s[cut]) {
+			cut--
+		}
+		return strconv.Quote(s[:cut]) + "…"
+	}
+	return strconv.Quote(s)
+}

@@ -1,0 +1,411 @@
+package passwords
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/authkit-go/authkit"
+)
+
+func TestParseUsers(t *testing.T) {
+	t.Parallel()
+	const a = "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0c2FsdA$MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY"
+	const b = "$2b$12$abcdefghijklmnopqrstuuABCDEFGHIJKLMNOPQRSTUVWXYZ01234"
+	good := "# comment\n\n  # indented comment\nalice:" + a + "\r\nbob:" + b + "\nжанна:" + a + "\n   \n"
+	u, err := ParseUsers(strings.NewReader(good))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(u.Names(), ","); got != "alice,bob,жанна" || u.Len() != 3 {
+		t.Errorf("names %q, Len %d", got, u.Len())
+	}
+	bad := []struct{ name, content, msg string }{
+		{"no colon", "alice\n", "line 1: want NAME:HASH"},
+		{"empty name", ":" + a + "\n", "line 1: the user name is empty"},
+		{"space in name", "al ice:" + a + "\n", "white space"},
+		{"nbsp in name", "al\u00a0ice:" + a + "\n", "white space"},
+		{"control in name", "al\x00ice:" + a + "\n", "control character"},
+		{"bad utf-8 name", "al\xffice:" + a + "\n", "not valid UTF-8"},
+		{"long name", strings.Repeat("n", 257) + ":" + a + "\n", "longer than 256 bytes"},
+		{"leading space", " alice:" + a + "\n", "white space"},
+		{"duplicate", "alice:" + a + "\nalice:" + a + "\n", `line 2: user "alice" appears twice`},
+		{"plain text password", "alice:hunter22\n", `line 1 (user "alice"): not an argon2id`},
+		{"long line", "alice:" + strings.Repeat("x", maxUsersLineBytes) + "\n", "longer than"},
+		{"large file", strings.Repeat("#\n", maxUsersFileBytes/2+1), "larger than"},
+	}
+	for _, tc := range badHashes {
+		bad = append(bad, struct{ name, content, msg string }{tc.name, "# c\nalice:" + tc.hash + "\n", tc.msg})
+	}
+	for _, tc := range bad {
+		u, err := ParseUsers(strings.NewReader(tc.content))
+		if err == nil || !strings.Contains(err.Error(), tc.msg) || u != nil {
+			t.Errorf("%s: %v, want an error with %q", tc.name, err, tc.msg)
+		}
+		if err != nil && strings.Contains(err.Error(), "MDEy") {
+			t.Errorf("%s: the error quotes the hash: %v", tc.name, err)
+		}
+	}
+	// A file without users is a table that refuses every login.
+	u, err = ParseUsers(strings.NewReader("# nobody yet\n"))
+	if err != nil || u.Len() != 0 {
+		t.Fatalf("a file of comments: %v, %v", u, err)
+	}
+	if _, err := u.Check(context.Background(), "alice", "password"); !errors.Is(err, ErrBadCredentials) {
+		t.Errorf("an empty table: %v", err)
+	}
+}
+
+func TestLoadUsers(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	path := filepath.Join(dir, "users.txt")
+	if err := os.WriteFile(path, []byte("alice:"+cheapArgon2id(t, "wonderland")+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	u, err := LoadUsers(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sub, err := u.Check(context.Background(), "alice", "wonderland"); sub != "alice" || err != nil {
+		t.Errorf("alice: %q, %v", sub, err)
+	}
+	if _, err := LoadUsers(filepath.Join(dir, "none.txt")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("a missing file: %v", err)
+	}
+	if err := os.WriteFile(path, []byte("\nalice\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := LoadUsers(path); err == nil || !strings.HasPrefix(err.Error(), path+": users file line 2:") {
+		t.Errorf("a malformed file: %v", err)
+	}
+}
+
+func TestNewUsers(t *testing.T) {
+	t.Parallel()
+	alice, bob := cheapArgon2id(t, "alice's password"), cheapArgon2id(t, "bob's password")
+	u, err := NewUsers(map[string]string{"bob": bob, "alice": alice})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(u.Names(), ","); got != "alice,bob" {
+		t.Errorf("names %q, want sorted", got)
+	}
+	u.Names()[0] = "mallory"
+	if u.Names()[0] != "alice" {
+		t.Error("Names returns the table's own slice")
+	}
+	ctx := context.Background()
+	if sub, err := u.Check(ctx, "bob", "bob's password"); sub != "bob" || err != nil {
+		t.Errorf("bob: %q, %v", sub, err)
+	}
+	if sub, err := u.Check(ctx, "bob", "alice's password"); sub != "" || !errors.Is(err, ErrBadCredentials) {
+		t.Errorf("bob with alice's password: %q, %v", sub, err)
+	}
+	for _, tc := range []struct {
+		name  string
+		users map[string]string
+		msg   string
+	}{
+		{"bad name", map[string]string{"a:b": alice}, "the user name contains ':'"},
+		{"empty name", map[string]string{"": alice}, "the user name is empty"},
+		{"bad hash", map[string]string{"alice": "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$notbase64!!"}, `user "alice": argon2id hash`},
+		{"plain text", map[string]string{"alice": "hunter22"}, `user "alice": not an argon2id`},
+	} {
+		u, err := NewUsers(tc.users)
+		if err == nil || u != nil || !strings.Contains(err.Error(), tc.msg) {
+			t.Errorf("%s: %v, %v; want an error with %q", tc.name, u, err, tc.msg)
+		}
+		if err != nil && (strings.Contains(err.Error(), "notbase64") || strings.Contains(err.Error(), "hunter22")) {
+			t.Errorf("%s: the error quotes the hash: %v", tc.name, err)
+		}
+	}
+	u, err = NewUsers(nil)
+	if err != nil || u.Len() != 0 {
+		t.Fatalf("no users: %v, %v", u, err)
+	}
+	if _, err := u.Check(ctx, "", ""); !errors.Is(err, ErrBadCredentials) {
+		t.Errorf("an empty table: %v", err)
+	}
+	for _, o := range []Option{WithMaxConcurrent(0), WithMaxConcurrent(-1), nil} {
+		if _, err := NewUsers(nil, o); !errors.Is(err, authkit.ErrInvalidConfig) {
+			t.Errorf("a bad option: %v", err)
+		}
+	}
+}
+
+// recorder counts the hashes a table verifies and the classes it verified.
+type recorder struct {
+	mu      sync.Mutex
+	classes []string
+}
+
+func (r *recorder) hook(h hash) {
+	r.mu.Lock()
+	r.classes = append(r.classes, h.class())
+	r.mu.Unlock()
+}
+
+func (r *recorder) take() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	c := r.classes
+	r.classes = nil
+	return c
+}
+
+func TestCheck(t *testing.T) {
+	t.Parallel()
+	u, err := NewUsers(map[string]string{"alice": cheapArgon2id(t, "correct horse battery")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := &recorder{}
+	u.onVerify = rec.hook
+	ctx := context.Background()
+	const aliceClass = "argon2id m=64,t=1,p=1,l=32"
+
+	if sub, err := u.Check(ctx, "alice", "correct horse battery"); err != nil || sub != "alice" {
+		t.Errorf("alice, right password: %q, %v", sub, err)
+	}
+	if got := rec.take(); len(got) != 1 || got[0] != aliceClass {
+		t.Errorf("verifications %q", got)
+	}
+
+	var wrong, unknown error
+	for _, tc := range []struct {
+		user, password string
+		known          bool
+	}{
+		{"alice", "correct horse batter", true},
+		{"alice", "", true},
+		{"Alice", "correct horse battery", false},
+		{"carol", "correct horse battery", false},
+		{"", "", false},
+	} {
+		sub, err := u.Check(ctx, tc.user, tc.password)
+		if !errors.Is(err, ErrBadCredentials) || sub != "" {
+			t.Errorf("Check(%q, %q) = %q, %v; want ErrBadCredentials", tc.user, tc.password, sub, err)
+		}
+		if errors.Is(err, authkit.ErrNotFound) == tc.known {
+			t.Errorf("Check(%q): %v matches ErrNotFound: %v", tc.user, err, !tc.known)
+		}
+		if errors.Is(err, authkit.ErrStoreUnavailable) || errors.Is(err, context.Canceled) {
+			t.Errorf("Check(%q): %v would be answered 503", tc.user, err)
+		}
+		// Every refusal, known user or not, ran exactly one verification of
+		// alice's kind and cost: the unknown ones against the dummy.
+		if got := rec.take(); len(got) != 1 || got[0] != aliceClass {
+			t.Errorf("Check(%q): verifications %q, want one %q", tc.user, got, aliceClass)
+		}
+		if tc.known {
+			wrong = err
+		} else {
+			unknown = err
+		}
+	}
+	if wrong.Error() != unknown.Error() {
+		t.Errorf("the errors tell an unknown user (%q) from a wrong password (%q)", unknown, wrong)
+	}
+
+	// Over-long input is refused before any hashing.
+	for _, tc := range [][2]string{
+		{"alice", strings.Repeat("x", MaxPasswordLen+1)},
+		{strings.Repeat("n", MaxUserNameLen+1), "correct horse battery"},
+	} {
+		if sub, err := u.Check(ctx, tc[0], tc[1]); !errors.Is(err, ErrBadCredentials) || sub != "" {
+			t.Errorf("Check(%d-byte name, %d-byte password) = %q, %v", len(tc[0]), len(tc[1]), sub, err)
+		}
+	}
+	if got := rec.take(); len(got) != 0 {
+		t.Errorf("over-long input was hashed: %q", got)
+	}
+}
+
+// TestDummyHashMatchesUsers checks that an unknown user is checked against
+// a hash of the class most users have, so a failed login costs the same
+// whether or not the name exists.
+func TestDummyHashMatchesUsers(t *testing.T) {
+	t.Parallel()
+	const (
+		a1 = "$argon2id$v=19$m=64,t=1,p=1$c2FsdHNhbHRzYWx0c2FsdA$MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY"
+		a2 = "$argon2id$v=19$m=128,t=3,p=2$c2FsdHNhbHRzYWx0c2FsdA$MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY"
+		b4 = "$2b$04$abcdefghijklmnopqrstuuABCDEFGHIJKLMNOPQRSTUVWXYZ01234"
+	)
+	for _, tc := range []struct{ file, want string }{
+		{"a:" + a1 + "\nb:" + a2 + "\nc:" + a2 + "\n", "argon2id m=128,t=3,p=2,l=32"},
+		{"a:" + a1 + "\nb:" + a2 + "\n", "argon2id m=64,t=1,p=1,l=32"},  // a tie: the first
+		{"b:" + a2 + "\na:" + a1 + "\n", "argon2id m=128,t=3,p=2,l=32"}, // a tie: the first
+		{"a:" + b4 + "\nb:" + b4 + "\nc:" + a1 + "\n", "bcrypt cost=4"},
+		{"# none\n", "argon2id m=19456,t=2,p=1,l=32"}, // what Hash makes
+	} {
+		u, err := ParseUsers(strings.NewReader(tc.file))
+		if err != nil {
+			t.Fatal(err)
+		}
+		d, err := u.dummy()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d.class() != tc.want {
+			t.Errorf("%q: dummy class %q, want %q", tc.file, d.class(), tc.want)
+		}
+		if d2, _ := u.dummy(); d2 != d {
+			t.Error("the dummy hash is remade on every call")
+		}
+		rec := &recorder{}
+		u.onVerify = rec.hook
+		if _, err := u.Check(context.Background(), "nobody", "whatever"); !errors.Is(err, ErrBadCredentials) {
+			t.Errorf("unknown user: %v", err)
+		}
+		if got := rec.take(); len(got) != 1 || got[0] != tc.want {
+			t.Errorf("%q: an unknown user verified %q, want one %q", tc.file, got, tc.want)
+		}
+	}
+}
+
+func TestCheckHonoursContext(t *testing.T) {
+	t.Parallel()
+	u, err := NewUsers(map[string]string{"u": cheapArgon2id(t, "password")}, WithMaxConcurrent(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := &recorder{}
+	u.onVerify = rec.hook
+	u.sem <- struct{}{} // the only slot busy
+
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		_, err := u.Check(ctx, "u", "password")
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		t.Fatalf("Check did not wait for a slot: %v", err)
+	case <-time.After(50 * time.Millisecond):
+	}
+	cancel()
+	if err := <-done; !errors.Is(err, context.Canceled) {
+		t.Errorf("a check waiting for a slot ignores its context: %v", err)
+	}
+	// Already ended: refused even before waiting.
+	if _, err := u.Check(ctx, "nobody", "password"); !errors.Is(err, context.Canceled) {
+		t.Errorf("an ended context: %v", err)
+	}
+	if got := rec.take(); len(got) != 0 {
+		t.Errorf("cancelled checks hashed: %q", got)
+	}
+	<-u.sem
+	if sub, err := u.Check(context.Background(), "u", "password"); sub != "u" || err != nil {
+		t.Errorf("after the slot is free: %q, %v", sub, err)
+	}
+}
+
+func TestCheckConcurrencyBound(t *testing.T) {
+	t.Parallel()
+	const limit, callers = 3, 12
+	u, err := NewUsers(map[string]string{"u": cheapArgon2id(t, "password")}, WithMaxConcurrent(limit))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var inFlight, most, entered atomic.Int32
+	release := make(chan struct{})
+	u.onVerify = func(hash) {
+		n := inFlight.Add(1)
+		for {
+			m := most.Load()
+			if n <= m || most.CompareAndSwap(m, n) {
+				break
+			}
+		}
+		entered.Add(1)
+		<-release
+		inFlight.Add(-1)
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, callers)
+	for i := range callers {
+		wg.Go(func() {
+			user := "u"
+			if i%2 == 1 {
+				user = "nobody" // the dummy takes a slot too
+			}
+			_, err := u.Check(context.Background(), user, "password")
+			if user == "u" && err != nil || user != "u" && !errors.Is(err, ErrBadCredentials) {
+				errs <- err
+			}
+		})
+	}
+	// Wait until the slots are full, then give the rest time to (wrongly)
+	// get past the bound.
+	for entered.Load() < limit {
+		time.Sleep(time.Millisecond)
+	}
+	time.Sleep(50 * time.Millisecond)
+	if got := entered.Load(); got != limit {
+		t.Errorf("%d verifications started with %d slots", got, limit)
+	}
+	close(release)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Errorf("a check: %v", err)
+	}
+	if got := most.Load(); got != limit {
+		t.Errorf("at most %d verifications at once, want %d", got, limit)
+	}
+	if got := entered.Load(); got != callers {
+		t.Errorf("%d verifications, want %d", got, callers)
+	}
+}
+
+func TestCheckFreesSlotOnPanic(t *testing.T) {
+	t.Parallel()
+	u, err := NewUsers(map[string]string{"u": cheapArgon2id(t, "password")}, WithMaxConcurrent(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.onVerify = func(hash) { panic("boom") }
+	func() {
+		defer func() { _ = recover() }()
+		u.Check(context.Background(), "u", "password")
+	}()
+	u.onVerify = nil
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if sub, err := u.Check(ctx, "u", "password"); sub != "u" || err != nil {
+		t.Errorf("after a panic: %q, %v (the slot was not freed)", sub, err)
+	}
+}
+
+func TestValidateUserName(t *testing.T) {
+	t.Parallel()
+	for _, ok := range []string{"alice", "жанна", "a#b", "user@example.com", strings.Repeat("n", MaxUserNameLen)} {
+		if err := ValidateUserName(ok); err != nil {
+			t.Errorf("%q: %v", ok, err)
+		}
+	}
+	for name, msg := range map[string]string{
+		"":                                    "the user name is empty",
+		strings.Repeat("n", MaxUserNameLen+1): "the user name is longer than 256 bytes",
+		"a\xff":                               "the user name is not valid UTF-8",
+		"#root":                               "the user name starts with '#'",
+		"a:b":                                 "the user name contains ':', white space or a control character",
+		"a b":                                 "white space",
+		"a\tb":                                "white space",
+		"a\u2028b":                            "white space",
+		"a\x00b":                              "control character",
+		"a\u0085b":                            "control character",
+	} {
+		if err := ValidateUserName(name); err == nil || !strings.Contains(err.Error(), msg) {
+			t.Errorf("%q: %v, want %q", name, err, msg)
+		}
+	}
+}
