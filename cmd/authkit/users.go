@@ -10,32 +10,32 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strings"
-	"sync"
-	"unicode"
 	"unicode/utf8"
 
 	"golang.org/x/term"
+
+	"github.com/authkit-go/authkit/passwords"
 )
 
 // A users file holds one user per line, "NAME:HASH", where HASH is an
 // argon2id (PHC string) or bcrypt hash. Blank lines and lines starting with
-// '#' are ignored and kept when "users add" rewrites the file.
+// '#' are ignored and kept when "users add" rewrites the file. Package
+// passwords reads and validates the format (passwords.ParseUsers) and
+// checks the passwords (passwords.Users); this file edits it.
 
 const (
-	maxUsersFileBytes = 16 << 20
-	maxUsersLineBytes = 4 << 10
-	maxUserNameBytes  = 256
-	defaultUsersFile  = "users.txt"
+	maxUserNameBytes = passwords.MaxUserNameLen
+	defaultUsersFile = "users.txt"
 )
 
-var errBadCredentials = errors.New("authkit: invalid username or password")
+// errBadCredentials is userDB.check's one error for a wrong password and an
+// unknown user alike.
+var errBadCredentials = passwords.ErrBadCredentials
 
 type usersLine struct {
 	text string // the line as read (comments, blank lines) or as written
 	name string // "" for a comment or blank line
-	hash passwordHash
 }
 
 type usersFile struct {
@@ -43,70 +43,30 @@ type usersFile struct {
 	index map[string]int // name → position in lines
 }
 
-// validUserName reports why name cannot be a user name, or "".
-func validUserName(name string) string {
-	switch {
-	case name == "":
-		return "is empty"
-	case len(name) > maxUserNameBytes:
-		return fmt.Sprintf("is longer than %d bytes", maxUserNameBytes)
-	case !utf8.ValidString(name):
-		return "is not valid UTF-8"
-	case name[0] == '#':
-		return "starts with '#'"
-	}
-	for _, r := range name {
-		if r == ':' || unicode.IsSpace(r) || unicode.IsControl(r) {
-			return "contains ':', white space or a control character"
-		}
-	}
-	return ""
-}
-
-// parseUsers reads and validates a users file. Errors name the line but
-// never quote a hash.
+// parseUsers reads and validates a users file with passwords.ParseUsers,
+// then keeps its lines, comments included, for rewriting. Errors name the
+// line but never quote a hash.
 func parseUsers(r io.Reader) (*usersFile, error) {
-	data, err := io.ReadAll(io.LimitReader(r, maxUsersFileBytes+1))
-	if err != nil {
+	var data bytes.Buffer
+	if _, err := passwords.ParseUsers(io.TeeReader(r, &data)); err != nil {
 		return nil, err
 	}
-	if len(data) > maxUsersFileBytes {
-		return nil, fmt.Errorf("users file is larger than %d bytes", maxUsersFileBytes)
-	}
+	// Valid: split it as passwords.ParseUsers did.
 	f := &usersFile{index: map[string]int{}}
-	sc := bufio.NewScanner(bytes.NewReader(data))
-	sc.Buffer(make([]byte, 0, 512), maxUsersLineBytes)
-	for n := 1; sc.Scan(); n++ {
+	sc := bufio.NewScanner(&data)
+	sc.Buffer(make([]byte, 0, 512), data.Len()+1)
+	for sc.Scan() {
 		line := strings.TrimSuffix(sc.Text(), "\r")
 		trimmed := strings.TrimSpace(line)
 		if trimmed == "" || trimmed[0] == '#' {
 			f.lines = append(f.lines, usersLine{text: line})
 			continue
 		}
-		name, hash, ok := strings.Cut(line, ":")
-		if !ok {
-			return nil, fmt.Errorf("users file line %d: want NAME:HASH", n)
-		}
-		if why := validUserName(name); why != "" {
-			return nil, fmt.Errorf("users file line %d: the user name %s", n, why)
-		}
-		if _, dup := f.index[name]; dup {
-			return nil, fmt.Errorf("users file line %d: user %s appears twice", n, quote(name))
-		}
-		h, err := parseHash(hash)
-		if err != nil {
-			return nil, fmt.Errorf("users file line %d (user %s): %w", n, quote(name), err)
-		}
+		name, _, _ := strings.Cut(line, ":")
 		f.index[name] = len(f.lines)
-		f.lines = append(f.lines, usersLine{text: line, name: name, hash: h})
+		f.lines = append(f.lines, usersLine{text: line, name: name})
 	}
-	if err := sc.Err(); err != nil {
-		if errors.Is(err, bufio.ErrTooLong) {
-			return nil, fmt.Errorf("users file has a line longer than %d bytes", maxUsersLineBytes)
-		}
-		return nil, err
-	}
-	return f, nil
+	return f, sc.Err()
 }
 
 func loadUsersFile(path string) (*usersFile, error) {
@@ -122,14 +82,13 @@ func loadUsersFile(path string) (*usersFile, error) {
 	return f, nil
 }
 
-// set adds name with the encoded hash h, or replaces its hash; it reports
+// set adds name with the encoded hash, or replaces its hash; it reports
 // whether the user existed.
 func (f *usersFile) set(name, encoded string) (bool, error) {
-	h, err := parseHash(encoded)
-	if err != nil {
+	if err := passwords.ValidateHash(encoded); err != nil {
 		return false, err
 	}
-	line := usersLine{text: name + ":" + encoded, name: name, hash: h}
+	line := usersLine{text: name + ":" + encoded, name: name}
 	if i, ok := f.index[name]; ok {
 		f.lines[i] = line
 		return true, nil
@@ -164,14 +123,19 @@ func (f *usersFile) names() []string {
 	return out
 }
 
-// write replaces path with f atomically (a temporary file in the same
-// directory, synced, then renamed), readable by its owner only.
-func (f *usersFile) write(path string) error {
+// content returns the file as write writes it.
+func (f *usersFile) content() []byte {
 	var buf bytes.Buffer
 	for _, l := range f.lines {
 		buf.WriteString(l.text)
 		buf.WriteByte('\n')
 	}
+	return buf.Bytes()
+}
+
+// write replaces path with f atomically (a temporary file in the same
+// directory, synced, then renamed), readable by its owner only.
+func (f *usersFile) write(path string) error {
 	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*.tmp")
 	if err != nil {
 		return err
@@ -181,7 +145,7 @@ func (f *usersFile) write(path string) error {
 		tmp.Close()
 		return err
 	}
-	if _, err := tmp.Write(buf.Bytes()); err != nil {
+	if _, err := tmp.Write(f.content()); err != nil {
 		tmp.Close()
 		return err
 	}
@@ -195,66 +159,39 @@ func (f *usersFile) write(path string) error {
 	return os.Rename(tmp.Name(), path)
 }
 
-// userDB checks passwords for the password grant.
+// userDB checks passwords for the password grant, with a passwords.Users
+// table: a dummy hash for unknown users, a bounded number of hashes
+// computed at once.
 type userDB struct {
-	users map[string]passwordHash
-	// dummy is checked for unknown users, so that the time a failed login
-	// takes does not reveal whether the name exists. It is made on first
-	// use, in the class most users' hashes have.
-	dummy func() (passwordHash, error)
-	// sem bounds how many hashes are computed at once: each argon2id check
-	// holds its memory cost for its duration.
-	sem chan struct{}
+	table *passwords.Users
+	users []string // the user names, in file order (serve logs how many)
 }
 
 func newUserDB(f *usersFile) (*userDB, error) {
-	db := &userDB{users: map[string]passwordHash{}, sem: make(chan struct{}, max(2, runtime.NumCPU()))}
-	count := map[string]int{}
-	var like passwordHash
-	for _, l := range f.lines {
-		if l.name == "" {
-			continue
-		}
-		db.users[l.name] = l.hash
-		c := l.hash.class()
-		count[c]++
-		if like == nil || count[c] > count[like.class()] {
-			like = l.hash
-		}
+	// Parsed again from the file's text, so that the table keeps the file's
+	// order (the dummy hash takes the class of the first of the most
+	// common classes).
+	u, err := passwords.ParseUsers(bytes.NewReader(f.content()))
+	if err != nil {
+		return nil, err
 	}
-	if like == nil {
+	if u.Len() == 0 {
 		return nil, errors.New("the users file has no users")
 	}
-	db.dummy = sync.OnceValues(func() (passwordHash, error) { return dummyHash(like) })
-	return db, nil
+	return &userDB{table: u, users: u.Names()}, nil
 }
 
 // check is the password grant's credential checker: it returns the subject
 // for a matching username and password, else errBadCredentials, spending
-// the same work whether or not the user exists.
+// the same work whether or not the user exists. An unknown user is not told
+// apart from a wrong password, not even by errors.Is (authkit.ErrNotFound),
+// so the audit log's login_failed records are the same for both.
 func (db *userDB) check(ctx context.Context, username, password string) (string, error) {
-	if len(password) > maxPasswordLen || len(username) > maxUserNameBytes {
-		return "", errBadCredentials // refused before any hashing, whoever the user is
-	}
-	h, known := db.users[username]
-	if !known {
-		d, err := db.dummy()
-		if err != nil {
-			return "", err
-		}
-		h = d
-	}
-	select {
-	case db.sem <- struct{}{}:
-	case <-ctx.Done():
-		return "", ctx.Err()
-	}
-	ok := h.verify([]byte(password))
-	<-db.sem
-	if !known || !ok {
+	sub, err := db.table.Check(ctx, username, password)
+	if errors.Is(err, passwords.ErrBadCredentials) {
 		return "", errBadCredentials
 	}
-	return username, nil
+	return sub, err
 }
 
 // users runs "authkit users add|remove|list".
@@ -289,8 +226,8 @@ white space or control characters.`)
 		if len(pos) != 1 {
 			return usagef("users %s takes exactly one user name", sub)
 		}
-		if why := validUserName(pos[0]); why != "" {
-			return usagef("the user name %s", why)
+		if err := passwords.ValidateUserName(pos[0]); err != nil {
+			return usagef("%s", err)
 		}
 	case "list":
 		if len(pos) != 0 {
