@@ -253,28 +253,32 @@ func parseBcrypt(s string) (hash, error) {
 	return &bcryptHash{encoded: []byte(s), cost: cost}, nil
 }
 
-// dummyHash returns a hash of a random password in like's class, so that
-// checking a password for an unknown user costs what checking one for a
-// known user does.
+// dummyHash returns a hash in like's class that no password matches (its
+// salt and hash are random), so that checking a password for an unknown
+// user costs what checking one for a known user does: verifying it runs
+// the same algorithm with the same parameters. Making it costs no hashing.
 func dummyHash(like hash) (hash, error) {
-	pw := make([]byte, 32)
-	if _, err := rand.Read(pw); err != nil {
-		return nil, err
-	}
 	switch h := like.(type) {
 	case *bcryptHash:
-		b, err := bcrypt.GenerateFromPassword(pw[:24], h.cost)
-		if err != nil {
+		// The same prefix and cost, then 53 random characters of bcrypt's
+		// alphabet (22 of salt, 31 of hash), all of which it decodes.
+		const alphabet = "./ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+		r := make([]byte, 53)
+		if _, err := rand.Read(r); err != nil {
 			return nil, err
 		}
-		return &bcryptHash{encoded: b, cost: h.cost}, nil
+		enc := append([]byte(nil), h.encoded[:7]...)
+		for _, b := range r {
+			enc = append(enc, alphabet[b&63])
+		}
+		return &bcryptHash{encoded: enc, cost: h.cost}, nil
 	case *argon2Hash:
-		salt := make([]byte, len(h.salt))
-		if _, err := rand.Read(salt); err != nil {
+		r := make([]byte, len(h.salt)+len(h.key))
+		if _, err := rand.Read(r); err != nil {
 			return nil, err
 		}
-		return &argon2Hash{memory: h.memory, time: h.time, threads: h.threads, salt: salt,
-			key: argon2.IDKey(pw, salt, h.time, h.memory, h.threads, uint32(len(h.key)))}, nil
+		return &argon2Hash{memory: h.memory, time: h.time, threads: h.threads,
+			salt: r[:len(h.salt):len(h.salt)], key: r[len(h.salt):]}, nil
 	}
 	return nil, errBadHash
 }

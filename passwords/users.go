@@ -12,7 +12,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"unicode"
 	"unicode/utf8"
 
@@ -99,9 +98,9 @@ type Users struct {
 	hashes map[string]hash
 	names  []string // in file order (NewUsers: sorted)
 	// dummy is verified for unknown users, so that the time a failed login
-	// takes does not reveal whether the name exists. It is made on first
-	// use, in the class most users' hashes have.
-	dummy func() (hash, error)
+	// takes does not reveal whether the name exists: a hash of the class
+	// most users' hashes have.
+	dummy hash
 	// sem bounds how many hashes are computed at once.
 	sem chan struct{}
 	// onVerify, when set (by tests), is called with each hash about to be
@@ -132,7 +131,11 @@ func newUsers(names []string, hashes map[string]hash, opts []Option) (*Users, er
 			like, best = h, count[c]
 		}
 	}
-	u.dummy = sync.OnceValues(func() (hash, error) { return dummyHash(like) })
+	d, err := dummyHash(like)
+	if err != nil {
+		return nil, fmt.Errorf("passwords: making the dummy hash: %w", err)
+	}
+	u.dummy = d
 	return u, nil
 }
 
@@ -252,11 +255,7 @@ func (u *Users) Check(ctx context.Context, username, password string) (subject s
 	}
 	h, known := u.hashes[username]
 	if !known {
-		d, err := u.dummy()
-		if err != nil {
-			return "", fmt.Errorf("passwords: making the dummy hash: %w", err)
-		}
-		h = d
+		h = u.dummy
 	}
 	if err := ctx.Err(); err != nil {
 		return "", err

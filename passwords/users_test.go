@@ -5,11 +5,14 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"golang.org/x/crypto/bcrypt"
 
 	"github.com/authkit-go/authkit"
 )
@@ -249,16 +252,11 @@ func TestDummyHashMatchesUsers(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		d, err := u.dummy()
-		if err != nil {
-			t.Fatal(err)
-		}
+		d := u.dummy
 		if d.class() != tc.want {
 			t.Errorf("%q: dummy class %q, want %q", tc.file, d.class(), tc.want)
 		}
-		if d2, _ := u.dummy(); d2 != d {
-			t.Error("the dummy hash is remade on every call")
-		}
+		checkDummy(t, d)
 		rec := &recorder{}
 		u.onVerify = rec.hook
 		if _, err := u.Check(context.Background(), "nobody", "whatever"); !errors.Is(err, ErrBadCredentials) {
@@ -267,6 +265,58 @@ func TestDummyHashMatchesUsers(t *testing.T) {
 		if got := rec.take(); len(got) != 1 || got[0] != tc.want {
 			t.Errorf("%q: an unknown user verified %q, want one %q", tc.file, got, tc.want)
 		}
+	}
+}
+
+// checkDummy checks that d is a well-formed hash that verifying runs the
+// whole algorithm on, and that no password tried matches.
+func checkDummy(t *testing.T, d hash) {
+	t.Helper()
+	var enc string
+	switch d := d.(type) {
+	case *argon2Hash:
+		enc = d.encode()
+	case *bcryptHash:
+		enc = string(d.encoded)
+		// bcrypt answers a hash it cannot use with another error, at once;
+		// ErrMismatchedHashAndPassword comes only after the computation.
+		if err := bcrypt.CompareHashAndPassword(d.encoded, []byte("whatever")); err != bcrypt.ErrMismatchedHashAndPassword {
+			t.Errorf("bcrypt on the dummy %s: %v, want a mismatch after hashing", enc, err)
+		}
+	}
+	p, err := parseHash(enc)
+	if err != nil || p.class() != d.class() {
+		t.Errorf("the dummy %s does not parse back: %v", enc, err)
+	}
+	for _, pw := range []string{"", "whatever", "password"} {
+		if d.verify([]byte(pw)) {
+			t.Errorf("the dummy matches %q", pw)
+		}
+	}
+}
+
+func TestDummiesDiffer(t *testing.T) {
+	t.Parallel()
+	for _, like := range []string{
+		"$argon2id$v=19$m=64,t=1,p=1$c2FsdHNhbHRzYWx0c2FsdA$MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY",
+		"$2y$04$abcdefghijklmnopqrstuuABCDEFGHIJKLMNOPQRSTUVWXYZ01234",
+	} {
+		h, err := parseHash(like)
+		if err != nil {
+			t.Fatal(err)
+		}
+		d1, err1 := dummyHash(h)
+		d2, err2 := dummyHash(h)
+		if err1 != nil || err2 != nil {
+			t.Fatal(err1, err2)
+		}
+		if reflect.DeepEqual(d1, d2) || reflect.DeepEqual(d1, h) {
+			t.Errorf("%s: the dummies are not random: %v %v", like, d1, d2)
+		}
+		if b, ok := d1.(*bcryptHash); ok && string(b.encoded[:7]) != "$2y$04$" {
+			t.Errorf("the bcrypt dummy %s has another prefix or cost than %s", b.encoded, like)
+		}
+		checkDummy(t, d1)
 	}
 }
 
