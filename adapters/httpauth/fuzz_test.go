@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -426,6 +427,134 @@ func FuzzClientAuthentication(f *testing.F) {
 			}
 		default:
 			t.Fatalf("200 for grant_type %q", ps["grant_type"])
+		}
+	})
+}
+
+// FuzzAuthorize sends any query string, with GET or POST, to /authorize,
+// whose login handler approves every request it is handed (as "alice").
+// It never panics, answers with the endpoint's protective headers, with
+// 400 or a redirect; and a redirect goes only to a redirect URI registered
+// for the client the request names, exactly as the request gave it (its
+// own query kept, no fragment), carries iss and the request's state, and
+// carries a code only for a request with a registered client allowed the
+// grant, response_type=code, a state and an S256 code challenge.
+func FuzzAuthorize(f *testing.F) {
+	const app, conf, other = "https://app.example/cb", "https://conf.example/cb?tenant=1", "https://other.example/cb"
+	cs := memory.New()
+	login := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		a, ok := httpauth.AuthorizationRequestFrom(r.Context())
+		if !ok {
+			http.Error(w, "no authorization request", http.StatusInternalServerError)
+			return
+		}
+		_ = a.Approve(w, r, httpauth.Login{Subject: "alice", Scopes: []string{"read"}})
+	})
+	fx := newFx(f, fxOptions{handler: []httpauth.HandlerOption{httpauth.WithClientStore(cs), httpauth.WithAuthorizationCode(login)}})
+	registered := map[string][]string{"app": {app}, "conf": {conf}, "cc": {other}}
+	for _, c := range []authkit.Client{
+		{ID: "app", GrantTypes: []string{authkit.GrantAuthorizationCode}, Scopes: []string{"read", "write"}, RedirectURIs: registered["app"]},
+		{ID: "conf", GrantTypes: []string{authkit.GrantAuthorizationCode}, Scopes: []string{"read"}, RedirectURIs: registered["conf"]},
+		{ID: "cc", GrantTypes: []string{authkit.GrantClientCredentials}, Scopes: []string{"read"}, RedirectURIs: registered["cc"]},
+	} {
+		c.CreatedAt = base
+		if c.ID == "conf" {
+			_, h, err := fx.iss.NewClientSecret()
+			if err != nil {
+				f.Fatal(err)
+			}
+			c.SecretHash = h
+		}
+		if err := cs.CreateClient(context.Background(), c); err != nil {
+			f.Fatal(err)
+		}
+	}
+	const challenge = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
+	good := url.Values{"client_id": {"app"}, "redirect_uri": {app}, "response_type": {"code"}, "state": {"xyz"},
+		"code_challenge": {challenge}, "code_challenge_method": {"S256"}, "scope": {"read"}}
+	edit := func(k, v string) string {
+		q := url.Values{}
+		for name, vs := range good {
+			q[name] = vs
+		}
+		if v == "" {
+			delete(q, k)
+		} else {
+			q.Set(k, v)
+		}
+		return q.Encode()
+	}
+	for _, q := range []string{
+		good.Encode(), edit("client_id", "conf") + "&redirect_uri=x", edit("redirect_uri", conf), edit("redirect_uri", app+"/"),
+		edit("redirect_uri", "https://evil.example/cb"), edit("client_id", "cc"), edit("client_id", "nobody"), edit("state", ""),
+		edit("state", "\x01"), edit("response_type", "token"), edit("code_challenge_method", "plain"), edit("code_challenge", "short"),
+		edit("scope", "admin"), edit("scope", "read  write"), good.Encode() + "&state=again", "%zz", "", strings.Repeat("a=b&", 40),
+		"client_id=conf&redirect_uri=" + url.QueryEscape(conf) + "&response_type=code&state=s&code_challenge=" + challenge + "&code_challenge_method=S256",
+		edit("redirect_uri", app+"#frag"), edit("state", strings.Repeat("s", 1025)),
+		"client_id=cc&redirect_uri=" + url.QueryEscape(other) + "&response_type=code&state=s&code_challenge=" + challenge + "&code_challenge_method=S256",
+	} {
+		f.Add(q, false)
+		f.Add(q, true)
+	}
+	f.Fuzz(func(t *testing.T, rawQuery string, post bool) {
+		method := http.MethodGet
+		if post {
+			method = http.MethodPost
+		}
+		r := httptest.NewRequest(method, "/authorize", nil)
+		r.URL.RawQuery = rawQuery
+		w := httptest.NewRecorder()
+		fx.srv.Config.Handler.ServeHTTP(w, r)
+		if w.Header().Get("Cache-Control") != "no-store" || w.Header().Get("Referrer-Policy") != "no-referrer" {
+			t.Fatalf("status %d without no-store and no-referrer", w.Code)
+		}
+		switch w.Code {
+		case http.StatusBadRequest:
+			return
+		case http.StatusFound, http.StatusSeeOther:
+		default:
+			t.Fatalf("status %d: not a documented answer of /authorize (%s)", w.Code, w.Body)
+		}
+		if (w.Code == http.StatusSeeOther) != post {
+			t.Fatalf("status %d for %s", w.Code, method)
+		}
+		q, err := url.ParseQuery(rawQuery)
+		if err != nil {
+			t.Fatalf("redirected for a query that does not parse: %v", err)
+		}
+		id, redirect := q.Get("client_id"), q.Get("redirect_uri")
+		if len(q["client_id"]) != 1 || len(q["redirect_uri"]) != 1 || !slices.Contains(registered[id], redirect) {
+			t.Fatalf("redirected for client %q and redirect_uri %q, not registered", id, redirect)
+		}
+		loc, err := url.Parse(w.Header().Get("Location"))
+		if err != nil {
+			t.Fatalf("Location does not parse: %v", err)
+		}
+		reg, _ := url.Parse(redirect)
+		if loc.Scheme != reg.Scheme || loc.Host != reg.Host || loc.Path != reg.Path || loc.Fragment != "" || loc.User != nil {
+			t.Fatalf("redirected to %s, registered %s", loc, redirect)
+		}
+		got := loc.Query()
+		for k, v := range reg.Query() {
+			if got.Get(k) != v[0] {
+				t.Fatalf("redirect lost the registered URI's parameter %s", k)
+			}
+		}
+		if got.Get("iss") != "https://auth.example" {
+			t.Fatalf("redirect without iss: %s", loc)
+		}
+		if s := got.Get("state"); s != "" && s != q.Get("state") {
+			t.Fatalf("redirect with state %q, the request's is %q", s, q.Get("state"))
+		}
+		if got.Get("code") == "" {
+			if got.Get("error") == "" {
+				t.Fatalf("redirect with neither code nor error: %s", loc)
+			}
+			return
+		}
+		if id == "cc" || q.Get("response_type") != "code" || q.Get("code_challenge_method") != "S256" ||
+			q.Get("state") == "" || got.Get("state") != q.Get("state") || len(q.Get("code_challenge")) < 43 || got.Get("error") != "" {
+			t.Fatalf("a code for the request %q", rawQuery)
 		}
 	})
 }
