@@ -93,7 +93,9 @@ func WithMaxConcurrent(n int) Option {
 
 // Users is a table of user names and password hashes, whose Check method
 // checks a login. It is safe for concurrent use and does not change once
-// made; to change users, make a new table and swap it in.
+// made; to change users, make a new table and swap it in. Make it with
+// NewUsers, ParseUsers or LoadUsers: the zero Users refuses every login
+// with an error.
 type Users struct {
 	hashes map[string]hash
 	names  []string // in file order (NewUsers: sorted)
@@ -227,11 +229,21 @@ func LoadUsers(path string, opts ...Option) (*Users, error) {
 }
 
 // Len returns the number of users in the table.
-func (u *Users) Len() int { return len(u.names) }
+func (u *Users) Len() int {
+	if u == nil {
+		return 0
+	}
+	return len(u.names)
+}
 
 // Names returns the user names, in the order of the users file (NewUsers:
 // sorted).
-func (u *Users) Names() []string { return slices.Clone(u.names) }
+func (u *Users) Names() []string {
+	if u == nil {
+		return nil
+	}
+	return slices.Clone(u.names)
+}
 
 // Check checks a login: it returns username as the subject when the table
 // holds username and password matches its hash. Its signature is that of
@@ -247,6 +259,9 @@ func (u *Users) Names() []string { return slices.Clone(u.names) }
 // with 503 and does not count as a failed attempt. The password is not
 // kept.
 func (u *Users) Check(ctx context.Context, username, password string) (subject string, err error) {
+	if u == nil || u.sem == nil || u.dummy == nil {
+		return "", fmt.Errorf("passwords: %w: Users.Check on a table not made by NewUsers, ParseUsers or LoadUsers", authkit.ErrInvalidConfig)
+	}
 	if len(username) > MaxUserNameLen {
 		return "", unknownUser{} // no such name can exist
 	}

@@ -435,6 +435,19 @@ func TestCheckFreesSlotOnPanic(t *testing.T) {
 	}
 }
 
+func TestZeroUsersFailsClosed(t *testing.T) {
+	t.Parallel()
+	for _, u := range []*Users{nil, {}} {
+		sub, err := u.Check(context.Background(), "alice", "password")
+		if sub != "" || !errors.Is(err, authkit.ErrInvalidConfig) || errors.Is(err, ErrBadCredentials) {
+			t.Errorf("%#v: %q, %v; want a configuration error", u, sub, err)
+		}
+		if u.Len() != 0 || u.Names() != nil {
+			t.Errorf("%#v: Len %d, Names %q", u, u.Len(), u.Names())
+		}
+	}
+}
+
 func TestValidateUserName(t *testing.T) {
 	t.Parallel()
 	for _, ok := range []string{"alice", "жанна", "a#b", "user@example.com", strings.Repeat("n", MaxUserNameLen)} {
