@@ -558,3 +558,119 @@ func FuzzAuthorize(f *testing.F) {
 		}
 	})
 }
+
+// FuzzRevokeIntrospect posts any body (form or JSON) to /introspect as a
+// caller allowed to introspect, then the same body, with any cookies, to
+// /revoke. Neither panics; each answers a documented status; an
+// introspection is exactly {"active":false} unless the body names a token
+// the server issued, and then it describes that token's subject; and no
+// request revokes a token it does not name: a canary session the test
+// never presents stays alive.
+func FuzzRevokeIntrospect(f *testing.F) {
+	s := newFuzzServer(f)
+	canary := s.f.login("alice", "read")
+	caller := s.f.login("carol", "introspect").AccessToken
+	s.access[caller] = "carol"
+	var rt, at string
+	for tok, sub := range s.refresh {
+		if sub == "bob" {
+			rt = tok
+		}
+	}
+	for tok, sub := range s.access {
+		if sub == "bob" {
+			at = tok
+		}
+	}
+	for _, c := range []struct {
+		body   string
+		json   bool
+		cookie string
+	}{
+		{"token=" + at, false, ""},
+		{"token=" + rt + "&token_type_hint=refresh_token", false, ""},
+		{"token=" + at + "&token_type_hint=" + strings.Repeat("x", 65), false, ""},
+		{"token=" + at + "&token_type_hint=a%20b", false, ""},
+		{`{"token":"` + rt + `"}`, true, ""},
+		{`{"token":"` + at + `","token":"x"}`, true, ""},
+		{"", false, "authkit_refresh=" + rt + "; authkit_csrf=c"},
+		{"token=" + strings.Repeat("a", 17<<10), false, ""},
+		{"token=akrt_x", false, ""},
+		{"token=ak_" + strings.Repeat("0", 49), false, ""},
+		{"token=a.b.c", false, ""},
+		{"token=", false, ""},
+	} {
+		f.Add([]byte(c.body), c.json, c.cookie)
+	}
+	ctx := context.Background()
+	post := func(path string, body []byte, ct, cookie, authz string) *httptest.ResponseRecorder {
+		r := httptest.NewRequest("POST", path, bytes.NewReader(body))
+		r.Header.Set("Content-Type", ct)
+		if cookie != "" {
+			r.Header.Set("Cookie", cookie)
+		}
+		if authz != "" {
+			r.Header.Set("Authorization", authz)
+		}
+		return s.serve(r)
+	}
+	f.Fuzz(func(t *testing.T, body []byte, isJSON bool, cookie string) {
+		if bytes.Contains(body, []byte(caller)) || strings.Contains(cookie, caller) {
+			return // it would revoke the caller's own token
+		}
+		ct := "application/x-www-form-urlencoded"
+		if isJSON {
+			ct = "application/json"
+		}
+		w := post("/introspect", body, ct, "", "Bearer "+caller)
+		switch w.Code {
+		case http.StatusOK:
+			if w.Body.String() != `{"active":false}` {
+				var res struct {
+					Active bool   `json:"active"`
+					Sub    string `json:"sub"`
+				}
+				if err := json.Unmarshal(w.Body.Bytes(), &res); err != nil || !res.Active {
+					t.Fatalf("introspection %q", w.Body)
+				}
+				tok := referenceParams(httptest.NewRequest("POST", "/", nil), ct, body)["token"]
+				sub, ok := s.access[tok]
+				if !ok {
+					sub, ok = s.refresh[tok]
+				}
+				if !ok && tok != canary.AccessToken && tok != canary.RefreshToken {
+					t.Fatalf("an active introspection of a token never issued: %q", w.Body)
+				}
+				if ok && res.Sub != sub {
+					t.Fatalf("introspection says %q for a token of %q", res.Sub, sub)
+				}
+			}
+		case http.StatusBadRequest, http.StatusRequestEntityTooLarge:
+		default:
+			t.Fatalf("/introspect answered %d: %s", w.Code, w.Body)
+		}
+		w = post("/revoke", body, ct, cookie, "")
+		switch w.Code {
+		case http.StatusOK:
+			if w.Body.Len() != 0 {
+				t.Fatalf("/revoke 200 with a body: %q", w.Body)
+			}
+		case http.StatusBadRequest, http.StatusForbidden, http.StatusRequestEntityTooLarge:
+		default:
+			t.Fatalf("/revoke answered %d: %s", w.Code, w.Body)
+		}
+		if bytes.Contains(body, []byte(canary.AccessToken)) || bytes.Contains(body, []byte(canary.RefreshToken)) ||
+			strings.Contains(cookie, canary.RefreshToken) {
+			return
+		}
+		if _, err := s.f.ver.Verify(ctx, canary.AccessToken); err != nil {
+			t.Fatalf("a request that did not name it revoked the canary access token: %v", err)
+		}
+		if _, err := s.f.iss.RefreshSession(ctx, canary.RefreshToken); err != nil {
+			t.Fatalf("a request that did not name it ended the canary session: %v", err)
+		}
+		if _, err := s.f.ver.Verify(ctx, caller); err != nil {
+			t.Fatalf("the caller's token was revoked: %v", err)
+		}
+	})
+}
