@@ -528,7 +528,9 @@ func TestServeRevokedAtOnce(t *testing.T) {
 	t.Parallel()
 	for name, store := range map[string]func(t *testing.T) string{
 		"postgres": func(t *testing.T) string { return testservers.Postgres(t) },
-		"redis":    func(t *testing.T) string { return "redis://" + testservers.PrivateRedis(t, "--appendonly", "yes") + "/0" },
+		"redis": func(t *testing.T) string {
+			return "redis://" + testservers.PrivateRedis(t, "--appendonly", "yes") + "/0"
+		},
 	} {
 		t.Run(name, func(t *testing.T) {
 			s := startServe(t, "", "--store", store(t), "--migrate")
