@@ -46,7 +46,6 @@ import (
 	"strings"
 	"time"
 
-	"golang.org/x/crypto/bcrypt"
 	"golang.org/x/oauth2"
 
 	"github.com/authkit-go/authkit"
@@ -54,6 +53,7 @@ import (
 	"github.com/authkit-go/authkit/backends/memory"
 	"github.com/authkit-go/authkit/issuer"
 	"github.com/authkit-go/authkit/keys"
+	"github.com/authkit-go/authkit/passwords"
 	"github.com/authkit-go/authkit/verifier"
 )
 
@@ -125,6 +125,10 @@ func newServer(base string) (http.Handler, error) {
 	}
 
 	login := &loginPage{secure: strings.HasPrefix(base, "https://")}
+	check, err := checkPassword(demoUsers())
+	if err != nil {
+		return nil, err
+	}
 	endpoints, err := httpauth.NewHandler(iss, auth,
 		httpauth.WithClientStore(store),
 		httpauth.WithAuthorizationCode(login),
@@ -132,7 +136,7 @@ func newServer(base string) (http.Handler, error) {
 		// AuthorizationRequest.CheckPassword, which throttles failed
 		// attempts per user and per address; it also enables
 		// grant_type=password at /token, in the same budget.
-		httpauth.WithPasswordLogin(checkPassword(demoUsers())),
+		httpauth.WithPasswordLogin(check),
 		httpauth.WithAllowedScopes("api:read", "api:write"))
 	if err != nil {
 		return nil, err
@@ -171,7 +175,7 @@ func newServer(base string) (http.Handler, error) {
 
 // user is an account. A real application reads it from its user table.
 type user struct {
-	hash   []byte   // bcrypt (or argon2id) hash of the password, never the password
+	hash   string   // bcrypt or argon2id hash of the password, never the password
 	roles  []string // put into the access token as the "roles" claim
 	scopes []string // the scopes the user may grant an app
 }
@@ -179,16 +183,12 @@ type user struct {
 func demoUsers() map[string]user {
 	return map[string]user{
 		"alice": {
-			hash:   []byte("$2a$10$z6aIpp5.IkGyVhKubvI5W.pronhmsfou2c2AOf1NsKXcLrmraOOW6"), // "wonderland"
+			hash:   "$2a$10$z6aIpp5.IkGyVhKubvI5W.pronhmsfou2c2AOf1NsKXcLrmraOOW6", // "wonderland"
 			roles:  []string{"admin"},
 			scopes: []string{"api:read", "api:write"},
 		},
 	}
 }
-
-// unknownUserHash is compared for a user that does not exist, so that
-// the answer takes as long as for a wrong password.
-var unknownUserHash = []byte("$2a$10$JdMk4OfYGC5a2sCtuIRNPeSpibE1quKm22OL8P1c6NMdBGUukS1n2")
 
 // Bounds of the login form.
 const (
@@ -258,30 +258,33 @@ func (p *loginPage) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// errBadPassword is checkPassword's refusal, for a wrong password and an
-// unknown user alike (CheckPassword answers it as ErrLoginFailed and
-// counts it against the throttle).
-var errBadPassword = errors.New("oauthlogin: invalid username or password")
-
-// checkPassword is the WithPasswordLogin hook: it checks a password
-// against the user's hash, and against a dummy hash for an unknown user,
-// and returns the Login that says what the tokens carry.
-func checkPassword(users map[string]user) func(ctx context.Context, name, password string) (httpauth.Login, error) {
-	return func(_ context.Context, name, password string) (httpauth.Login, error) {
-		u, ok := users[name]
-		hash := unknownUserHash
-		if ok {
-			hash = u.hash
+// checkPassword is the WithPasswordLogin hook: passwords.Users checks the
+// password (against a dummy hash for an unknown user, so that the answer
+// takes as long as for a wrong password, and a few at a time), and the
+// hook returns the Login that says what the tokens carry. A refusal is
+// passwords.ErrBadCredentials, which CheckPassword answers as
+// ErrLoginFailed and counts against the throttle.
+func checkPassword(users map[string]user) (func(ctx context.Context, name, password string) (httpauth.Login, error), error) {
+	hashes := make(map[string]string, len(users))
+	for name, u := range users {
+		hashes[name] = u.hash
+	}
+	table, err := passwords.NewUsers(hashes)
+	if err != nil {
+		return nil, err
+	}
+	return func(ctx context.Context, name, password string) (httpauth.Login, error) {
+		subject, err := table.Check(ctx, name, password)
+		if err != nil {
+			return httpauth.Login{}, err
 		}
-		if bcrypt.CompareHashAndPassword(hash, []byte(password)) != nil || !ok {
-			return httpauth.Login{}, errBadPassword
-		}
+		u := users[subject]
 		return httpauth.Login{
-			Subject: name,
+			Subject: subject,
 			Scopes:  u.scopes,
 			Claims:  map[string]any{"roles": u.roles},
 		}, nil
-	}
+	}, nil
 }
 
 // validCSRF checks the double-submit token: the hidden field must equal
