@@ -2,7 +2,6 @@ package verifier
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -10,6 +9,8 @@ import (
 	"net/netip"
 	"net/url"
 	"strings"
+
+	"github.com/authkit-go/authkit/internal/strictjson"
 )
 
 // maxMetadataBody bounds a fetched metadata document.
@@ -68,11 +69,25 @@ func fetchMetadata(ctx context.Context, client *http.Client, metaURL, issuer str
 	if len(body) > maxMetadataBody {
 		return "", fmt.Errorf("%s: document larger than 256 KiB", metaURL)
 	}
-	var m struct {
-		Issuer  string `json:"issuer"`
-		JWKSURI string `json:"jwks_uri"`
+	var m struct{ Issuer, JWKSURI string }
+	// Strict JSON, members by their exact names: no duplicate or
+	// case-variant member ("ISSUER") can stand in for the one read.
+	o, err := strictjson.NewObject(body)
+	for o.Next() {
+		var dst *string
+		switch string(o.Name()) {
+		case "issuer":
+			dst = &m.Issuer
+		case "jwks_uri":
+			dst = &m.JWKSURI
+		default:
+			continue
+		}
+		if *dst, err = o.Value().Text(); err != nil {
+			break
+		}
 	}
-	if err := json.Unmarshal(body, &m); err != nil {
+	if err != nil {
 		return "", fmt.Errorf("%s: not a metadata document: %w", metaURL, err)
 	}
 	if m.Issuer != issuer {

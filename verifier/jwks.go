@@ -463,10 +463,24 @@ func cacheMaxAge(lines []string) (int64, bool) {
 // document with no key at all, or one that is not a JWKS, is an error (a
 // failed fetch); one whose keys are all unusable is not: set is then nil.
 func parseRemoteJWKS(body []byte, defaultAlg keys.Algorithm, log *slog.Logger, url string) (set *keys.Set, unusable map[string]string, err error) {
-	var doc struct {
-		Keys []json.RawMessage `json:"keys"`
+	// Strict JSON, the "keys" member by its exact name (no duplicate or
+	// case variant of it); each key is then parsed strictly by keys.
+	var doc struct{ Keys []json.RawMessage }
+	o, err := strictjson.NewObject(body)
+	for err == nil && o.Next() {
+		if string(o.Name()) != "keys" {
+			continue
+		}
+		var a strictjson.Array
+		if a, err = o.Value().Elements(); err != nil {
+			break
+		}
+		doc.Keys = doc.Keys[:0]
+		for a.Next() && len(doc.Keys) <= 100 {
+			doc.Keys = append(doc.Keys, json.RawMessage(a.Value().Raw()))
+		}
 	}
-	if err := json.Unmarshal(body, &doc); err != nil {
+	if err != nil {
 		return nil, nil, fmt.Errorf("not a JWKS document: %w", err)
 	}
 	if len(doc.Keys) > 100 {

@@ -1,0 +1,55 @@
+package verifier
+
+import (
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+)
+
+// The documents fetched from an issuer are strict JSON read by exact
+// member names: a duplicate or case-variant member cannot stand in for
+// (or beside) the one read.
+func TestFetchedDocumentsStrict(t *testing.T) {
+	const jwk = `{"kty":"OKP","crv":"Ed25519","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo","kid":"k1","alg":"EdDSA"}`
+	log := slog.New(slog.DiscardHandler)
+	if set, _, err := parseRemoteJWKS([]byte(`{"keys":[`+jwk+`]}`), "", log, "u"); err != nil || set == nil {
+		t.Fatalf("a plain JWKS: %v", err)
+	}
+	for _, doc := range []string{
+		`{"keys":[` + jwk + `],"keys":[]}`,
+		`{"keys":[` + jwk + `],"KEYS":[]}`,
+		`{"KEYS":[` + jwk + `]}`,
+		`{"keys":{}}`,
+	} {
+		if set, _, err := parseRemoteJWKS([]byte(doc), "", log, "u"); err == nil {
+			t.Errorf("JWKS %s: accepted (%v keys), want an error", doc, set != nil)
+		}
+	}
+
+	var body string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.WriteString(w, body)
+	}))
+	t.Cleanup(srv.Close)
+	const iss = "https://issuer.example"
+	body = `{"issuer":"` + iss + `","jwks_uri":"https://issuer.example/jwks"}`
+	if got, err := fetchMetadata(t.Context(), srv.Client(), srv.URL, iss); err != nil || got != "https://issuer.example/jwks" {
+		t.Fatalf("plain metadata: %q, %v", got, err)
+	}
+	for _, doc := range []string{
+		`{"issuer":"` + iss + `","jwks_uri":"https://issuer.example/jwks","jwks_uri":"https://evil.example/jwks"}`,
+		`{"issuer":"` + iss + `","jwks_uri":"https://issuer.example/jwks","JWKS_URI":"https://evil.example/jwks"}`,
+		`{"ISSUER":"` + iss + `","jwks_uri":"https://issuer.example/jwks"}`,
+		`{"issuer":1,"jwks_uri":"https://issuer.example/jwks"}`,
+	} {
+		body = doc
+		if got, err := fetchMetadata(t.Context(), srv.Client(), srv.URL, iss); err == nil {
+			t.Errorf("metadata %s: accepted (%q), want an error", doc, got)
+		} else if strings.Contains(err.Error(), "evil") {
+			t.Errorf("metadata %s: the error quotes the other member: %v", doc, err)
+		}
+	}
+}
