@@ -155,3 +155,42 @@ func sealWithNonce(t testing.TB, secret, successor string, nonce []byte) []byte 
 	}
 	return aead.Seal(bytes.Clone(nonce), nonce, []byte(successor), []byte(sealInfo))
 }
+
+// maxBody is 2^256-1, and Check refuses a body one above it (with a valid
+// checksum) as Body does.
+func TestMaxBody(t *testing.T) {
+	n := new(big.Int).Lsh(big.NewInt(1), 256)
+	n.Sub(n, big.NewInt(1))
+	digits := func(n *big.Int) string {
+		b := make([]byte, bodyLen)
+		m, r, base := new(big.Int).Set(n), new(big.Int), big.NewInt(62)
+		for i := bodyLen - 1; i >= 0; i-- {
+			m.DivMod(m, base, r)
+			b[i] = alphabet[r.Int64()]
+		}
+		return string(b)
+	}
+	if got := digits(n); got != maxBody {
+		t.Fatalf("maxBody = %s, want %s", maxBody, got)
+	}
+	token := func(body string) string {
+		s := "ak_rt_" + body
+		c := crc32.ChecksumIEEE([]byte(s))
+		var sum [checkLen]byte
+		for i := checkLen - 1; i >= 0; i-- {
+			sum[i] = alphabet[c%62]
+			c /= 62
+		}
+		return s + string(sum[:])
+	}
+	if err := Check(token(maxBody), "ak_", "rt"); err != nil {
+		t.Errorf("Check of the largest body: %v", err)
+	}
+	if _, err := Body(token(maxBody), "ak_", "rt"); err != nil {
+		t.Errorf("Body of the largest body: %v", err)
+	}
+	over := digits(n.Add(n, big.NewInt(1)))
+	if err := Check(token(over), "ak_", "rt"); err != ErrMalformed {
+		t.Errorf("Check of 2^256: %v, want ErrMalformed", err)
+	}
+}

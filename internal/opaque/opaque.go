@@ -39,6 +39,9 @@ const (
 	MaxLen = 16 + 2 + 1 + bodyLen + checkLen
 )
 
+// maxBody is 2^256-1 in bodyLen base62 digits.
+const maxBody = "yhjskwdA6OZ1AL1YmHWZWm8LLG7HjnuCA2j5rOw8Xp1"
+
 const alphabet = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 
 // ErrMalformed reports a string that is not a well-formed token of the kind
@@ -118,6 +121,12 @@ func Check(s, prefix, kind string) error {
 		if !isBase62(s[i]) {
 			return ErrMalformed
 		}
+	}
+	// 43 base62 digits hold a little more than 256 bits; a body above
+	// 2^256-1 is no token New makes (and Body refuses it). The alphabet is
+	// in ASCII order, so fixed-width digit strings compare as numbers.
+	if s[head:head+bodyLen] > maxBody {
+		return ErrMalformed
 	}
 	c := crc32.ChecksumIEEE(bytesOf(s[:len(s)-checkLen]))
 	var want [checkLen]byte
