@@ -523,6 +523,30 @@ func parseRemoteJWKS(body []byte, defaultAlg keys.Algorithm, log *slog.Logger, u
 		}
 		ks = append(ks, k.Public())
 	}
+	// Two usable keys under one kid: neither is chosen over the other (a
+	// token naming the kid is refused with the reason); the other keys
+	// stay in service.
+	seen := make(map[string]int, len(ks))
+	for _, k := range ks {
+		seen[k.ID()]++
+	}
+	if len(seen) < len(ks) {
+		kept := ks[:0]
+		for _, k := range ks {
+			if seen[k.ID()] == 1 {
+				kept = append(kept, k)
+				continue
+			}
+			if unusable == nil {
+				unusable = make(map[string]string)
+			}
+			if _, done := unusable[k.ID()]; !done {
+				unusable[k.ID()] = "two keys with this kid in the JWKS"
+				log.Warn(fmt.Sprintf("authkit: JWKS key %q unusable: two keys with this kid", k.ID()), "url", url, "kid", k.ID())
+			}
+		}
+		ks = kept
+	}
 	if len(ks) == 0 {
 		return nil, unusable, nil
 	}

@@ -1,12 +1,15 @@
 package verifier
 
 import (
+	"crypto/ed25519"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
+
+	"github.com/authkit-go/authkit/keys"
 )
 
 // The documents fetched from an issuer are strict JSON read by exact
@@ -51,5 +54,36 @@ func TestFetchedDocumentsStrict(t *testing.T) {
 		} else if strings.Contains(err.Error(), "evil") {
 			t.Errorf("metadata %s: the error quotes the other member: %v", doc, err)
 		}
+	}
+}
+
+// Two keys under one kid in a remote JWKS: that kid is unusable (neither
+// is chosen), and the other keys stay in service.
+func TestRemoteJWKSDuplicateKid(t *testing.T) {
+	jwkOf := func(kid string) string {
+		_, priv, err := ed25519.GenerateKey(nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		k, err := keys.NewPrivate(keys.EdDSA, priv, kid)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := k.PublicJWK()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b)
+	}
+	doc := `{"keys":[` + jwkOf("k1") + `,` + jwkOf("k1") + `,` + jwkOf("k2") + `]}`
+	set, unusable, err := parseRemoteJWKS([]byte(doc), "", slog.New(slog.DiscardHandler), "u")
+	if err != nil || set == nil {
+		t.Fatalf("parseRemoteJWKS: %v", err)
+	}
+	if _, ok := set.Lookup("k2"); !ok || len(set.Keys()) != 1 {
+		t.Errorf("the set holds %d keys, want k2 alone", len(set.Keys()))
+	}
+	if unusable["k1"] == "" {
+		t.Errorf("k1 is not marked unusable: %v", unusable)
 	}
 }
