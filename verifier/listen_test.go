@@ -125,3 +125,97 @@ func waitFresh(t *testing.T, token string, vs map[*verifier.Verifier]*countedFee
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// gatedListeners holds back ListenRevocations until gate is closed, so
+// that a test can order a write between the mirror's first snapshot and
+// the verifier's listening.
+type gatedListeners struct {
+	*feedtest.Store
+	gate chan struct{}
+}
+
+func (g *gatedListeners) ListenRevocations(fn func(authkit.Revocation)) (stop func()) {
+	// A verifier that listens before its first snapshot waits here for
+	// nothing: no snapshot can close the gate before it listens.
+	select {
+	case <-g.gate:
+	case <-time.After(time.Second):
+	}
+	return g.Store.ListenRevocations(fn)
+}
+
+// A revocation whose call returns while verifier.New is building the
+// mirror's first copy — after the snapshot has read the store, before the
+// verifier listens — still counts the moment New returns: the mirror
+// listens before its first snapshot, so no write falls between the two.
+// The feed is paused from the snapshot on, so only the listener can bring
+// it while the copy is fresh.
+func TestRevocationMirrorListensBeforeFirstSnapshot(t *testing.T) {
+	ctx := context.Background()
+	key, err := keys.Generate(keys.HS256)
+	if err != nil {
+		t.Fatal(err)
+	}
+	set, err := keys.NewSet(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	revs := feedtest.New()
+	time.Sleep(2 * time.Millisecond) // see TestRevocationMirrorOwnWrites
+	common := []authkit.Option{authkit.WithKeys(set), authkit.WithStore(memory.New())}
+	iss, err := issuer.New(append(common, authkit.WithRevocationStore(revs))...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pair, err := iss.IssueAccessToken(ctx, "alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := &gatedListeners{Store: revs, gate: make(chan struct{})}
+	revoked := make(chan error, 1)
+	var once atomic.Bool
+	revs.OnSnapshot(func() {
+		if !once.CompareAndSwap(false, true) {
+			return
+		}
+		revs.Pause(true)
+		// The snapshot has read the store; the revocation is not in it.
+		revoked <- iss.Revoke(ctx, pair.AccessToken)
+		close(g.gate)
+	})
+	t.Cleanup(func() { revs.Pause(false) })
+	c := &countedFeed{Store: revs}
+	v, err := verifier.New(append(common,
+		authkit.WithRevocationStore(&struct {
+			*countedFeed
+			authkit.RevocationListeners
+		}{c, g}),
+		authkit.WithRevocationMirror(time.Minute))...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { v.Close() })
+	select {
+	case err := <-revoked:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the mirror took no snapshot within 10 s")
+	}
+	// Wait until the copy answers (fresh), then ask.
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		before := c.n.Load()
+		_, err := v.Verify(ctx, pair.AccessToken)
+		if c.n.Load() == before {
+			if !errors.Is(err, authkit.ErrTokenRevoked) {
+				t.Fatalf("a token revoked before verifier.New returned: %v from the mirror's copy, want ErrTokenRevoked", err)
+			}
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the mirror did not become fresh within 10 s")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}

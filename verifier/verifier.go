@@ -129,7 +129,6 @@ type Verifier struct {
 	cache        *verifyCache
 	revocations  authkit.RevocationStore
 	mirror       *revmirror.Mirror // with authkit.WithRevocationMirror; revocations is then this
-	unlisten     func()            // stops the mirror hearing the store's in-process writes; nil if it does not
 	apiTokens    authkit.APITokenStore
 	external     authkit.ExternalAPITokens // the API token store's, if it accepts tokens authkit did not make
 	hasher       opaque.Hasher
@@ -228,18 +227,20 @@ func New(opts ...authkit.Option) (*Verifier, error) {
 		if b, ok := v.revocations.(*storecall.Revocations); ok {
 			store = &boundedFeed{Revocations: *b, RevocationFeed: c.RevocationStore.(authkit.RevocationFeed)}
 		}
-		m, err := revmirror.New(store, revmirror.Options{MaxLag: c.RevocationMirror, Logger: c.Logger})
+		o := revmirror.Options{MaxLag: c.RevocationMirror, Logger: c.Logger}
+		// Revocations written through the same store value in this
+		// process (an issuer beside this verifier) count at once, not
+		// when the feed brings them. The mirror listens before its first
+		// snapshot, so that a write the snapshot missed is heard.
+		if l, ok := c.RevocationStore.(authkit.RevocationListeners); ok {
+			o.Listen = l.ListenRevocations
+		}
+		m, err := revmirror.New(store, o)
 		if err != nil {
 			v.Close()
 			return nil, err
 		}
 		v.mirror, v.revocations = m, m
-		// Revocations written through the same store value in this
-		// process (an issuer beside this verifier) count at once, not
-		// when the feed brings them.
-		if l, ok := c.RevocationStore.(authkit.RevocationListeners); ok {
-			v.unlisten = l.ListenRevocations(m.Apply)
-		}
 	}
 	return v, nil
 }
@@ -260,9 +261,6 @@ func (v *Verifier) Close() error {
 		if ti.remote != nil {
 			ti.remote.close()
 		}
-	}
-	if v.unlisten != nil {
-		v.unlisten()
 	}
 	if v.mirror != nil {
 		_ = v.mirror.Close()

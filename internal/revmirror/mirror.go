@@ -86,6 +86,12 @@ type Options struct {
 	// to half). Defaults 100ms, and the shorter of MaxLag and 5 seconds
 	// (at least MinBackoff).
 	MinBackoff, MaxBackoff time.Duration
+	// Listen, when set, registers a listener of the revocations written
+	// in this process (a store's authkit.RevocationListeners): New calls
+	// it with Apply before it starts taking its first snapshot, so that no
+	// write falls between the snapshot and the listening, and Close calls
+	// the stop function it returns.
+	Listen func(fn func(authkit.Revocation)) (stop func())
 }
 
 // Stats describes a Mirror at one moment, for tests and metrics.
@@ -139,6 +145,7 @@ type Mirror struct {
 	pending  []authkit.Revocation
 
 	stop      context.CancelFunc
+	unlisten  func() // from Options.Listen; nil without
 	done      chan struct{}
 	closeOnce sync.Once
 }
@@ -195,6 +202,9 @@ func New(store authkit.RevocationStore, o Options) (*Mirror, error) {
 		stop:      stop,
 		done:      make(chan struct{}),
 	}
+	if o.Listen != nil {
+		m.unlisten = o.Listen(m.Apply)
+	}
 	go m.run(ctx)
 	return m, nil
 }
@@ -205,6 +215,9 @@ func New(store authkit.RevocationStore, o Options) (*Mirror, error) {
 // returns nil.
 func (m *Mirror) Close() error {
 	m.closeOnce.Do(func() {
+		if m.unlisten != nil {
+			m.unlisten()
+		}
 		m.stop()
 		<-m.done
 		m.covered.Store(nil)
