@@ -28,6 +28,8 @@ const (
 	maxUsersLineBytes = 4 << 10
 )
 
+var errLongLine = fmt.Errorf("users file has a line longer than %d bytes", maxUsersLineBytes)
+
 // ErrBadCredentials is matched by the error of Users.Check for a wrong
 // password or an unknown user, which it does not tell apart by its text or
 // its timing. The error for an unknown user also matches
@@ -180,9 +182,14 @@ func ParseUsers(r io.Reader, opts ...Option) (*Users, error) {
 	var names []string
 	hashes := map[string]hash{}
 	sc := bufio.NewScanner(bytes.NewReader(data))
-	sc.Buffer(make([]byte, 0, 512), maxUsersLineBytes)
+	// Room for a line of maxUsersLineBytes and its "\r\n"; the length of
+	// what the scanner returns is checked below.
+	sc.Buffer(make([]byte, 0, 512), maxUsersLineBytes+2)
 	for n := 1; sc.Scan(); n++ {
 		line := strings.TrimSuffix(sc.Text(), "\r")
+		if len(line) > maxUsersLineBytes {
+			return nil, errLongLine
+		}
 		trimmed := strings.TrimSpace(line)
 		if trimmed == "" || trimmed[0] == '#' {
 			continue
@@ -206,7 +213,7 @@ func ParseUsers(r io.Reader, opts ...Option) (*Users, error) {
 	}
 	if err := sc.Err(); err != nil {
 		if errors.Is(err, bufio.ErrTooLong) {
-			return nil, fmt.Errorf("users file has a line longer than %d bytes", maxUsersLineBytes)
+			return nil, errLongLine
 		}
 		return nil, err
 	}

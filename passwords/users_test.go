@@ -3,6 +3,7 @@ package passwords
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -469,6 +470,22 @@ func TestValidateUserName(t *testing.T) {
 	} {
 		if err := ValidateUserName(name); err == nil || !strings.Contains(err.Error(), msg) {
 			t.Errorf("%q: %v, want %q", name, err, msg)
+		}
+	}
+}
+
+// A line of exactly maxUsersLineBytes (without its line ending, "\n" or
+// "\r\n") is within the bound the error states; one byte more is not.
+func TestParseUsersLineBound(t *testing.T) {
+	t.Parallel()
+	at := "#" + strings.Repeat("c", maxUsersLineBytes-1)
+	for _, end := range []string{"\n", "\r\n", ""} {
+		if _, err := ParseUsers(strings.NewReader(at + end)); err != nil {
+			t.Errorf("a %d-byte line ending %q: %v", len(at), end, err)
+		}
+		_, err := ParseUsers(strings.NewReader(at + "c" + end))
+		if want := fmt.Sprintf("longer than %d bytes", maxUsersLineBytes); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("a %d-byte line ending %q: %v, want an error with %q", len(at)+1, end, err, want)
 		}
 	}
 }
