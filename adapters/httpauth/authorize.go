@@ -231,7 +231,8 @@ var ErrLoginFailed = errors.New("httpauth: wrong username or password")
 // unknown user: show the page again, saying only that the pair was
 // wrong), authkit.ErrStoreUnavailable (the checker or the throttle store
 // could not answer: 503), or authkit.ErrInvalidConfig (the Handler has no
-// password login). Failures are reported as authkit.EventLoginFailed with
+// password login, or its checker reports itself misconfigured: 500, logged,
+// not counted). Failures are reported as authkit.EventLoginFailed with
 // Method MethodAuthorizeLogin. A username longer than the password
 // grant's bound, or a password over its bound, fails as a wrong pair.
 func (a *AuthorizationRequest) CheckPassword(r *http.Request, username, password string) (Login, error) {
@@ -261,6 +262,10 @@ func (a *AuthorizationRequest) CheckPassword(r *http.Request, username, password
 	if err != nil {
 		if isUnavailable(err) {
 			return Login{}, fmt.Errorf("httpauth: %w: password check: %w", authkit.ErrStoreUnavailable, err)
+		}
+		if errors.Is(err, authkit.ErrInvalidConfig) {
+			h.log.LogAttrs(ctx, slog.LevelError, "httpauth: the password checker is misconfigured", slog.String("err", err.Error()))
+			return Login{}, fmt.Errorf("httpauth: password check: %w", err)
 		}
 		h.guard.failure(ctx, username, addr, h.now(), MethodAuthorizeLogin, failReason(err))
 		return Login{}, ErrLoginFailed

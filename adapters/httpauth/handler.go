@@ -157,9 +157,11 @@ type HandlerOption func(*handlerConfig) error
 // first-party login only. check returns the subject for a valid username
 // and password. It should take as long for an unknown user as for a wrong
 // password (compare against a dummy hash) so that timing does not reveal
-// which users exist. An error matching authkit.ErrStoreUnavailable (or a
-// context error) answers 503 and does not count as a failed attempt; any
-// other error refuses the login (400 invalid_grant), counts against the
+// which users exist; passwords.Users.Check does. An error matching
+// authkit.ErrStoreUnavailable (or a context error) answers 503 and does not
+// count as a failed attempt; one matching authkit.ErrInvalidConfig (the
+// checker cannot work, e.g. a nil table) answers 500 server_error, is
+// logged and does not count either; any other error refuses the login (400 invalid_grant), counts against the
 // throttle (see WithThrottlePolicy) and is reported as
 // authkit.EventLoginFailed, whose Err is authkit.ErrNotFound when the error
 // matches it (an unknown user) and authkit.ErrInvalidToken otherwise (the

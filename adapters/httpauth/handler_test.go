@@ -18,6 +18,7 @@ import (
 	"github.com/authkit-go/authkit/backends/memory"
 	"github.com/authkit-go/authkit/issuer"
 	"github.com/authkit-go/authkit/keys"
+	"github.com/authkit-go/authkit/passwords"
 	"github.com/authkit-go/authkit/verifier"
 )
 
@@ -925,5 +926,34 @@ func TestUnstrippedPrefixWarnsOnce(t *testing.T) {
 	got := logs.String()
 	if strings.Count(got, "level=WARN") != 1 || !strings.Contains(got, `\"/auth/token\"`) || !strings.Contains(got, "http.StripPrefix") {
 		t.Errorf("want one warning naming the path and http.StripPrefix:\n%s", got)
+	}
+}
+
+// A password checker that reports itself misconfigured (a nil
+// passwords.Users, from a LoadUsers error nobody checked) answers 500 and
+// is logged; the user's attempts are not counted against the throttle.
+func TestPasswordCheckerMisconfigured(t *testing.T) {
+	f := newFx(t, fxOptions{noGrant: true})
+	logs := &syncBuf{}
+	a, err := httpauth.New(f.ver, httpauth.WithLogger(slog.New(slog.NewTextHandler(logs, nil))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var users *passwords.Users
+	h, err := httpauth.NewHandler(f.iss, a, httpauth.WithPasswordGrant(users.Check))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 20 {
+		w := httptest.NewRecorder()
+		r := httptest.NewRequest("POST", "/token", strings.NewReader("grant_type=password&username=alice&password=wonderland"))
+		r.Header.Set("Content-Type", formType)
+		h.ServeHTTP(w, r)
+		if w.Code != 500 || !strings.Contains(w.Body.String(), `"server_error"`) {
+			t.Fatalf("a nil user table: %d %s, want 500 server_error (never throttled, never invalid_grant)", w.Code, w.Body)
+		}
+	}
+	if !strings.Contains(logs.String(), "password checker is misconfigured") {
+		t.Errorf("not logged:\n%s", logs)
 	}
 }

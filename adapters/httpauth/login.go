@@ -47,7 +47,8 @@ type Login struct {
 // the claims, scopes and lifetimes of the login (see [Login]). The rules
 // of WithPasswordGrant apply to login's errors: one matching
 // authkit.ErrStoreUnavailable (or a context error) answers 503 and does not
-// count as a failed attempt; any other refuses the login (400
+// count as a failed attempt; one matching authkit.ErrInvalidConfig answers
+// 500 and is logged, not counted; any other refuses the login (400
 // invalid_grant) and counts against the throttle. A Login the issuer
 // refuses (a registered claim, a lifetime out of range, an invalid scope or
 // subject) fails the login with 500 and is logged: the hook is wrong, and

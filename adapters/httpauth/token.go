@@ -129,6 +129,13 @@ func (h *Handler) passwordGrant(w http.ResponseWriter, r *http.Request, ps map[s
 			h.failErr(w, r, "password check", err)
 			return
 		}
+		if errors.Is(err, authkit.ErrInvalidConfig) {
+			// The checker cannot work (a nil user table): the server's
+			// fault, not the user's; never counted against the user.
+			h.log.LogAttrs(ctx, slog.LevelError, "httpauth: the password checker is misconfigured", slog.String("err", err.Error()))
+			h.fail(w, r, errServer)
+			return
+		}
 		// The failure counts from when it is known, not from the check: a
 		// slow password hash must not eat into the wait it starts.
 		h.guard.failure(ctx, username, addr, h.now(), MethodPassword, failReason(err))
