@@ -24,23 +24,7 @@ import (
 // the writer's handle, still accepts the token then.
 func TestRevocationMirrorOwnWrites(t *testing.T) {
 	ctx := context.Background()
-	key, err := keys.Generate(keys.HS256)
-	if err != nil {
-		t.Fatal(err)
-	}
-	set, err := keys.NewSet(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	revs := feedtest.New()
-	// Tokens carry iat to the millisecond; one issued in the store's first
-	// millisecond would predate its epoch (authkit.ErrDataLoss).
-	time.Sleep(2 * time.Millisecond)
-	common := []authkit.Option{authkit.WithKeys(set), authkit.WithStore(memory.New())}
-	iss, err := issuer.New(append(common, authkit.WithRevocationStore(revs))...)
-	if err != nil {
-		t.Fatal(err)
-	}
+	revs, common, iss := ownWritesSetup(t)
 	counted := map[*verifier.Verifier]*countedFeed{}
 	mirrored := func(s *feedtest.Store) *verifier.Verifier {
 		c := &countedFeed{Store: s}
@@ -152,21 +136,7 @@ func (g *gatedListeners) ListenRevocations(fn func(authkit.Revocation)) (stop fu
 // it while the copy is fresh.
 func TestRevocationMirrorListensBeforeFirstSnapshot(t *testing.T) {
 	ctx := context.Background()
-	key, err := keys.Generate(keys.HS256)
-	if err != nil {
-		t.Fatal(err)
-	}
-	set, err := keys.NewSet(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	revs := feedtest.New()
-	time.Sleep(2 * time.Millisecond) // see TestRevocationMirrorOwnWrites
-	common := []authkit.Option{authkit.WithKeys(set), authkit.WithStore(memory.New())}
-	iss, err := issuer.New(append(common, authkit.WithRevocationStore(revs))...)
-	if err != nil {
-		t.Fatal(err)
-	}
+	revs, common, iss := ownWritesSetup(t)
 	pair, err := iss.IssueAccessToken(ctx, "alice")
 	if err != nil {
 		t.Fatal(err)
@@ -218,4 +188,29 @@ func TestRevocationMirrorListensBeforeFirstSnapshot(t *testing.T) {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
+}
+
+// ownWritesSetup returns a reference feed store, the options every
+// verifier and issuer of the listener tests share (keys, a memory store
+// for the rest), and an issuer that revokes through the feed store.
+func ownWritesSetup(t *testing.T) (*feedtest.Store, []authkit.Option, *issuer.Issuer) {
+	t.Helper()
+	key, err := keys.Generate(keys.HS256)
+	if err != nil {
+		t.Fatal(err)
+	}
+	set, err := keys.NewSet(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	revs := feedtest.New()
+	// Tokens carry iat to the millisecond; one issued in the store's first
+	// millisecond would predate its epoch (authkit.ErrDataLoss).
+	time.Sleep(2 * time.Millisecond)
+	common := []authkit.Option{authkit.WithKeys(set), authkit.WithStore(memory.New())}
+	iss, err := issuer.New(append(common, authkit.WithRevocationStore(revs))...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return revs, common, iss
 }
