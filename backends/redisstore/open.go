@@ -32,6 +32,9 @@ import (
 // replica_acks=N with replica_ack_timeout=DURATION (default 1s) set
 // WithReplicaAcks; options given after the URL override them. The client
 // is built with ContextTimeoutEnabled, so ctx deadlines bound every call.
+// Parameters that send reads to replicas (read_only, route_by_latency,
+// route_randomly, and replica_only for Sentinel) are refused with
+// ErrInvalidConfig: a replica may not yet have a revocation.
 // Once Redis answered, OpenURL writes the data-loss epoch markers that
 // are missing, as New does, and refuses a redis:// URL of one node of a
 // Redis Cluster (use redis+cluster://).
@@ -87,6 +90,11 @@ func OpenURL(ctx context.Context, rawURL string, opts ...Option) (*Store, error)
 		}
 		if o.MasterName == "" {
 			return nil, fmt.Errorf("redisstore: OpenURL: %w: a redis+sentinel URL needs master_name", authkit.ErrInvalidConfig)
+		}
+		if o.ReplicaOnly || o.RouteByLatency || o.RouteRandomly {
+			// A *redis.Client does not tell New that it reaches a
+			// replica, so the URL is checked here (see checkPrimaryReads).
+			return nil, fmt.Errorf("redisstore: OpenURL: %w: replica_only, route_by_latency and route_randomly send reads to replicas, which can answer that a token is not revoked before the revocation has reached them", authkit.ErrInvalidConfig)
 		}
 		o.ContextTimeoutEnabled = true
 		rdb = redis.NewFailoverClient(o)

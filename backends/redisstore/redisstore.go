@@ -235,6 +235,10 @@ type Store struct {
 // (an error matching authkit.ErrInvalidConfig) unless WithoutDeadlineCheck
 // is given.
 //
+// Every read goes to a primary: New refuses a *redis.ClusterClient with
+// ReadOnly, RouteByLatency or RouteRandomly (ErrInvalidConfig), because a
+// replica may not yet have a revocation its primary has acknowledged.
+//
 // A *redis.Client must reach a server that holds every hash slot: in the
 // round trip that writes the markers New asks INFO cluster, and refuses
 // (ErrInvalidConfig) a client of one node of a Redis Cluster.
@@ -261,6 +265,9 @@ func newStore(rdb redis.UniversalClient, opts []Option) (*Store, error) {
 	if _, ring := rdb.(*redis.Ring); ring && !c.staticRing {
 		return nil, fmt.Errorf("redisstore: New: %w: a *redis.Ring moves a shard's keys to the other shards while its heartbeat finds it down, and back when it answers, which forgets the revocations written meanwhile; give the ring a HeartbeatFn that always reports true and pass WithStaticRing (see docs/backends/redis.md, Redis Ring), or use a Redis Cluster", authkit.ErrInvalidConfig)
 	}
+	if err := checkPrimaryReads(rdb); err != nil {
+		return nil, err
+	}
 	if err := checkAcks(rdb, c); err != nil {
 		return nil, err
 	}
@@ -274,6 +281,24 @@ func newStore(rdb redis.UniversalClient, opts []Option) (*Store, error) {
 		s.markers[b] = s.k.epochMarker(b)
 	}
 	return s, nil
+}
+
+// checkPrimaryReads refuses a cluster client that sends read-only
+// commands to replicas (ReadOnly, RouteByLatency or RouteRandomly, which
+// go-redis also sets for a failover cluster client's ReplicaOnly). A
+// replica receives a revocation after its primary has acknowledged it, so
+// IsRevoked, the revocation feed's snapshot and LookupRefresh answered by
+// a replica could miss a revocation in force, for as long as replication
+// lags or forever if the primary fails over before the replica got it.
+func checkPrimaryReads(rdb redis.UniversalClient) error {
+	cc, ok := rdb.(*redis.ClusterClient)
+	if !ok {
+		return nil
+	}
+	if o := cc.Options(); o.ReadOnly || o.RouteByLatency || o.RouteRandomly {
+		return fmt.Errorf("redisstore: New: %w: the cluster client reads from replicas (ReadOnly, RouteByLatency or RouteRandomly is set), which can answer that a token is not revoked before the revocation has reached them; give the store a client without them (an application may keep a second client that reads from replicas for its own data)", authkit.ErrInvalidConfig)
+	}
+	return nil
 }
 
 // honoursDeadlines reports whether rdb's options enable context timeouts;
