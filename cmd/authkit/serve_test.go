@@ -667,3 +667,53 @@ func waitReplicas(t *testing.T, addr string, n int) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// serve warns at start-up, once per client, when a registered client's
+// access token lifetime is longer than --access-ttl (the issuer cuts it to
+// the server's), naming the client and both lifetimes and never its
+// secret; a client within the server's lifetime, or with none of its own,
+// gets no warning.
+func TestServeWarnsLongClientAccessTTL(t *testing.T) {
+	t.Parallel()
+	store := migratedSQLite(t)
+	var secrets []string
+	for _, args := range [][]string{
+		{"add", "Long", "--id", "long-lived", "--grant", "client_credentials", "--access-ttl", "1h", "--json"},
+		{"add", "Short", "--id", "short-lived", "--grant", "client_credentials", "--access-ttl", "5m", "--json"},
+		{"add", "Equal", "--id", "equal-lived", "--grant", "client_credentials", "--access-ttl", "10m", "--json"},
+		{"add", "Default", "--id", "default-lived", "--grant", "client_credentials", "--json"},
+	} {
+		r := clientsCLI(t, store, args...)
+		r.must(t, exitOK, nil, nil)
+		var added struct {
+			Secret string `json:"client_secret"`
+		}
+		if err := json.Unmarshal([]byte(r.stdout), &added); err != nil || added.Secret == "" {
+			t.Fatalf("add --json: %v\n%s", err, r.stdout)
+		}
+		secrets = append(secrets, added.Secret)
+	}
+	s := startServe(t, "", "--store", store, "--access-ttl", "10m")
+	s.do(t, "GET", "/healthz", "", nil).want(t, "/healthz", 200)
+	stderr := s.stderr.String()
+	var warned []string
+	for l := range strings.Lines(stderr) {
+		if strings.Contains(l, "level=WARN") && strings.Contains(l, "client_id=") {
+			warned = append(warned, l)
+		}
+	}
+	want := `level=WARN msg="a client's access token lifetime is longer than the server's --access-ttl; its access tokens live only as long as the server's" client_id=long-lived client_access_ttl=1h0m0s access_ttl=10m0s`
+	if len(warned) != 1 || !strings.Contains(warned[0], want) {
+		t.Errorf("want exactly one warning, for long-lived:\n%s\nstderr:\n%s", want, stderr)
+	}
+	for _, id := range []string{"short-lived", "equal-lived", "default-lived"} {
+		if strings.Contains(stderr, id) {
+			t.Errorf("serve logged the conforming client %s:\n%s", id, stderr)
+		}
+	}
+	for _, sec := range secrets {
+		if strings.Contains(stderr, sec) {
+			t.Errorf("serve logged a client secret:\n%s", stderr)
+		}
+	}
+}
