@@ -31,10 +31,19 @@ const (
 
 // Bounds on the argon2id parameters of a stored hash, so that a
 // hand-edited or hostile hash cannot make one verification cost gigabytes
-// or minutes.
+// or seconds. The work of a verification is memory × passes (the lanes
+// only spread it over cores), so that product is bounded too: at most one
+// pass over the largest memory allowed, 256 MiB. It admits RFC 9106's
+// second recommended profile (64 MiB, 3 passes, 4 lanes: 192 MiB·passes)
+// and every OWASP argon2id profile (at most 46 MiB·passes) with room to
+// spare: about 6.7 times the work of the hashes Hash makes (19 MiB, 2
+// passes). RFC 9106's first recommended profile (2 GiB, 1 pass) is
+// refused on purpose: it is meant for a machine that can give 2 GiB to
+// each hash, and Users computes several at once (WithMaxConcurrent).
 const (
-	argonMaxMemoryKiB = 1 << 20 // 1 GiB
-	argonMaxTime      = 64
+	argonMaxMemoryKiB = 256 << 10 // 256 MiB
+	argonMaxTime      = 16
+	argonMaxWorkKiB   = 256 << 10 // memory (KiB) × passes
 	argonMaxThreads   = 64
 	argonMinSaltLen   = 8
 	argonMaxSaltLen   = 64
@@ -213,9 +222,8 @@ func parseArgon2id(s string) (hash, error) {
 		vals[i] = n
 	}
 	m, t, p := vals[0], vals[1], vals[2]
-	if p < 1 || p > argonMaxThreads || t < 1 || t > argonMaxTime || m < 8*p || m > argonMaxMemoryKiB {
-		return nil, fmt.Errorf("argon2id hash: parameters out of range (1 ≤ p ≤ %d, 1 ≤ t ≤ %d, 8·p ≤ m ≤ %d KiB)",
-			argonMaxThreads, argonMaxTime, argonMaxMemoryKiB)
+	if err := checkArgon2Params(m, t, p); err != nil {
+		return nil, err
 	}
 	b64 := base64.RawStdEncoding.Strict()
 	salt, err1 := b64.DecodeString(parts[4])
@@ -228,6 +236,24 @@ func parseArgon2id(s string) (hash, error) {
 			argonMinSaltLen, argonMaxSaltLen, argonMinKeyLen, argonMaxKeyLen)
 	}
 	return &argon2Hash{memory: uint32(m), time: uint32(t), threads: uint8(p), salt: salt, key: key}, nil
+}
+
+// checkArgon2Params bounds an argon2id hash's memory m (KiB), passes t and
+// lanes p; the error names the parameter, its value and the bound.
+func checkArgon2Params(m, t, p uint64) error {
+	switch {
+	case p < 1 || p > argonMaxThreads:
+		return fmt.Errorf("argon2id hash: lanes p=%d out of range: want 1 ≤ p ≤ %d", p, argonMaxThreads)
+	case t < 1 || t > argonMaxTime:
+		return fmt.Errorf("argon2id hash: passes t=%d out of range: want 1 ≤ t ≤ %d", t, argonMaxTime)
+	case m < 8*p || m > argonMaxMemoryKiB:
+		return fmt.Errorf("argon2id hash: memory m=%d KiB out of range: want 8·p = %d ≤ m ≤ %d KiB (256 MiB)",
+			m, 8*p, argonMaxMemoryKiB)
+	case m*t > argonMaxWorkKiB:
+		return fmt.Errorf("argon2id hash: work m·t = %d KiB out of range: want m·t ≤ %d KiB (one pass over 256 MiB)",
+			m*t, argonMaxWorkKiB)
+	}
+	return nil
 }
 
 // parseBcrypt parses "$2b$CC$" followed by 53 characters of bcrypt's

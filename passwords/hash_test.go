@@ -131,13 +131,18 @@ var badHashes = []struct{ name, hash, msg string }{
 	{"param order", "$argon2id$v=19$t=2,m=19456,p=1$c2FsdHNhbHRzYWx0$MDEyMzQ1Njc4OWFiY2RlZg", "in that order"},
 	{"negative", "$argon2id$v=19$m=-1,t=2,p=1$c2FsdHNhbHRzYWx0$MDEyMzQ1Njc4OWFiY2RlZg", "decimal"},
 	{"over 32 bits", "$argon2id$v=19$m=4294967296,t=2,p=1$c2FsdHNhbHRzYWx0$MDEyMzQ1Njc4OWFiY2RlZg", "decimal"},
-	{"huge memory", "$argon2id$v=19$m=4194304,t=2,p=1$c2FsdHNhbHRzYWx0$MDEyMzQ1Njc4OWFiY2RlZg", "out of range"},
-	{"memory just over", "$argon2id$v=19$m=1048577,t=2,p=1$c2FsdHNhbHRzYWx0$MDEyMzQ1Njc4OWFiY2RlZg", "out of range"},
-	{"memory under 8p", "$argon2id$v=19$m=15,t=1,p=2$c2FsdHNhbHRzYWx0$MDEyMzQ1Njc4OWFiY2RlZg", "out of range"},
-	{"zero time", "$argon2id$v=19$m=19456,t=0,p=1$c2FsdHNhbHRzYWx0$MDEyMzQ1Njc4OWFiY2RlZg", "out of range"},
-	{"many passes", "$argon2id$v=19$m=19456,t=65,p=1$c2FsdHNhbHRzYWx0$MDEyMzQ1Njc4OWFiY2RlZg", "out of range"},
-	{"zero lanes", "$argon2id$v=19$m=19456,t=2,p=0$c2FsdHNhbHRzYWx0$MDEyMzQ1Njc4OWFiY2RlZg", "out of range"},
-	{"many lanes", "$argon2id$v=19$m=19456,t=2,p=65$c2FsdHNhbHRzYWx0$MDEyMzQ1Njc4OWFiY2RlZg", "out of range"},
+	{"huge memory", "$argon2id$v=19$m=4194304,t=2,p=1$c2FsdHNhbHRzYWx0$MDEyMzQ1Njc4OWFiY2RlZg", "memory m=4194304 KiB out of range: want 8·p = 8 ≤ m ≤ 262144 KiB"},
+	{"RFC 9106 first profile", "$argon2id$v=19$m=2097152,t=1,p=4$c2FsdHNhbHRzYWx0$MDEyMzQ1Njc4OWFiY2RlZg", "memory m=2097152 KiB out of range"},
+	{"old memory bound", "$argon2id$v=19$m=1048576,t=1,p=1$c2FsdHNhbHRzYWx0$MDEyMzQ1Njc4OWFiY2RlZg", "memory m=1048576 KiB out of range"},
+	{"memory just over", "$argon2id$v=19$m=262145,t=1,p=1$c2FsdHNhbHRzYWx0$MDEyMzQ1Njc4OWFiY2RlZg", "memory m=262145 KiB out of range: want 8·p = 8 ≤ m ≤ 262144 KiB"},
+	{"memory under 8p", "$argon2id$v=19$m=15,t=1,p=2$c2FsdHNhbHRzYWx0$MDEyMzQ1Njc4OWFiY2RlZg", "memory m=15 KiB out of range: want 8·p = 16 ≤ m"},
+	{"zero time", "$argon2id$v=19$m=19456,t=0,p=1$c2FsdHNhbHRzYWx0$MDEyMzQ1Njc4OWFiY2RlZg", "passes t=0 out of range: want 1 ≤ t ≤ 16"},
+	{"many passes", "$argon2id$v=19$m=1024,t=17,p=1$c2FsdHNhbHRzYWx0$MDEyMzQ1Njc4OWFiY2RlZg", "passes t=17 out of range: want 1 ≤ t ≤ 16"},
+	{"old passes bound", "$argon2id$v=19$m=19456,t=64,p=1$c2FsdHNhbHRzYWx0$MDEyMzQ1Njc4OWFiY2RlZg", "passes t=64 out of range"},
+	{"work just over", "$argon2id$v=19$m=131073,t=2,p=1$c2FsdHNhbHRzYWx0$MDEyMzQ1Njc4OWFiY2RlZg", "work m·t = 262146 KiB out of range: want m·t ≤ 262144 KiB"},
+	{"work at both bounds", "$argon2id$v=19$m=262144,t=16,p=1$c2FsdHNhbHRzYWx0$MDEyMzQ1Njc4OWFiY2RlZg", "work m·t = 4194304 KiB out of range"},
+	{"zero lanes", "$argon2id$v=19$m=19456,t=2,p=0$c2FsdHNhbHRzYWx0$MDEyMzQ1Njc4OWFiY2RlZg", "lanes p=0 out of range: want 1 ≤ p ≤ 64"},
+	{"many lanes", "$argon2id$v=19$m=19456,t=2,p=65$c2FsdHNhbHRzYWx0$MDEyMzQ1Njc4OWFiY2RlZg", "lanes p=65 out of range: want 1 ≤ p ≤ 64"},
 	{"leading zero", "$argon2id$v=19$m=019456,t=2,p=1$c2FsdHNhbHRzYWx0$MDEyMzQ1Njc4OWFiY2RlZg", "decimal"},
 	{"padded salt", "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0==$MDEyMzQ1Njc4OWFiY2RlZg", "base64"},
 	{"bad base64", "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$notbase64!!", "base64"},
@@ -171,9 +176,16 @@ func TestVerifyRefusesBadHashes(t *testing.T) {
 
 func TestBoundsAccepted(t *testing.T) {
 	t.Parallel()
-	// The edges of the bounds are accepted (parsed, not verified: 1 GiB).
+	// The edges of the bounds are accepted (parsed, not verified: 256 MiB),
+	// and so are the standard profiles within them.
 	for _, enc := range []string{
-		"$argon2id$v=19$m=1048576,t=64,p=64$c2FsdHNhbHQ$MDEyMzQ1Njc4OWFiY2RlZg",
+		"$argon2id$v=19$m=262144,t=1,p=64$c2FsdHNhbHQ$MDEyMzQ1Njc4OWFiY2RlZg",    // the most memory
+		"$argon2id$v=19$m=16384,t=16,p=64$c2FsdHNhbHQ$MDEyMzQ1Njc4OWFiY2RlZg",    // the most passes
+		"$argon2id$v=19$m=131072,t=2,p=1$c2FsdHNhbHQ$MDEyMzQ1Njc4OWFiY2RlZg",     // the most work, m·t
+		"$argon2id$v=19$m=65536,t=3,p=4$c2FsdHNhbHRzYWx0$MDEyMzQ1Njc4OWFiY2RlZg", // RFC 9106, second profile
+		"$argon2id$v=19$m=47104,t=1,p=1$c2FsdHNhbHRzYWx0$MDEyMzQ1Njc4OWFiY2RlZg", // OWASP's largest
+		"$argon2id$v=19$m=7168,t=5,p=1$c2FsdHNhbHRzYWx0$MDEyMzQ1Njc4OWFiY2RlZg",  // OWASP's most passes
+		"$argon2id$v=19$m=512,t=1,p=64$c2FsdHNhbHQ$MDEyMzQ1Njc4OWFiY2RlZg",       // m = 8·p
 		"$argon2id$v=19$m=8,t=1,p=1$" + strings.Repeat("c2Fs", 16) + "$" + strings.Repeat("MDEy", 42) + "MDE",
 		"$2y$16$abcdefghijklmnopqrstuuABCDEFGHIJKLMNOPQRSTUVWXYZ01234",
 		"$2a$04$abcdefghijklmnopqrstuuABCDEFGHIJKLMNOPQRSTUVWXYZ01234",
