@@ -151,8 +151,10 @@ var badHashes = []struct{ name, hash, msg string }{
 	{"long hash", "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0$" + strings.Repeat("MDEy", 44), "salt must be"},
 	{"bcrypt short", "$2b$12$abc", "53 characters"},
 	{"bcrypt long", "$2b$12$abcdefghijklmnopqrstuuABCDEFGHIJKLMNOPQRSTUVWXYZ012345", "53 characters"},
-	{"bcrypt cost", "$2b$31$abcdefghijklmnopqrstuuABCDEFGHIJKLMNOPQRSTUVWXYZ01234", "above 16"},
-	{"bcrypt cost 17", "$2b$17$abcdefghijklmnopqrstuuABCDEFGHIJKLMNOPQRSTUVWXYZ01234", "above 16"},
+	{"bcrypt cost", "$2b$31$abcdefghijklmnopqrstuuABCDEFGHIJKLMNOPQRSTUVWXYZ01234", "cost 31 is above 14"},
+	{"bcrypt cost 17", "$2b$17$abcdefghijklmnopqrstuuABCDEFGHIJKLMNOPQRSTUVWXYZ01234", "cost 17 is above 14"},
+	{"bcrypt cost 16", "$2b$16$abcdefghijklmnopqrstuuABCDEFGHIJKLMNOPQRSTUVWXYZ01234", "cost 16 is above 14"},
+	{"bcrypt cost 15", "$2b$15$abcdefghijklmnopqrstuuABCDEFGHIJKLMNOPQRSTUVWXYZ01234", "cost 15 is above 14"},
 	{"bcrypt cost letters", "$2b$xx$abcdefghijklmnopqrstuuABCDEFGHIJKLMNOPQRSTUVWXYZ01234", "bad cost"},
 	{"bcrypt alphabet", "$2b$12$abcdefghijklmnopqrstuuABCDEFGHIJKLMNOPQRSTUVWXYZ0123!", "bad character"},
 	{"bcrypt 2x", "$2x$12$abcdefghijklmnopqrstuuABCDEFGHIJKLMNOPQRSTUVWXYZ01234", "not an argon2id"},
@@ -187,7 +189,7 @@ func TestBoundsAccepted(t *testing.T) {
 		"$argon2id$v=19$m=7168,t=5,p=1$c2FsdHNhbHRzYWx0$MDEyMzQ1Njc4OWFiY2RlZg",  // OWASP's most passes
 		"$argon2id$v=19$m=512,t=1,p=64$c2FsdHNhbHQ$MDEyMzQ1Njc4OWFiY2RlZg",       // m = 8·p
 		"$argon2id$v=19$m=8,t=1,p=1$" + strings.Repeat("c2Fs", 16) + "$" + strings.Repeat("MDEy", 42) + "MDE",
-		"$2y$16$abcdefghijklmnopqrstuuABCDEFGHIJKLMNOPQRSTUVWXYZ01234",
+		"$2y$14$abcdefghijklmnopqrstuuABCDEFGHIJKLMNOPQRSTUVWXYZ01234",
 		"$2a$04$abcdefghijklmnopqrstuuABCDEFGHIJKLMNOPQRSTUVWXYZ01234",
 	} {
 		if err := ValidateHash(enc); err != nil {
