@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"unicode"
 	"unicode/utf8"
 
@@ -37,6 +38,23 @@ var errLongLine = fmt.Errorf("users file has a line longer than %d bytes", maxUs
 // as such in its EventLoginFailed (a server-side event; the client's
 // answer is the same invalid_grant either way).
 var ErrBadCredentials = errors.New("passwords: invalid username or password")
+
+// ErrBusy is the error of Users.Check when every verification slot is
+// busy (WithMaxConcurrent) and as many checks as WithMaxWaiting allows
+// already wait for one: the check is refused at once, without hashing,
+// rather than joining an ever longer queue. It says nothing about the
+// password, and matches authkit.ErrStoreUnavailable, so that the password
+// grant of httpauth answers 503 temporarily_unavailable (the client may
+// try later) and does not count it as a failed attempt.
+var ErrBusy error = busyError{}
+
+// busyError is ErrBusy: it matches authkit.ErrStoreUnavailable.
+type busyError struct{}
+
+func (busyError) Error() string {
+	return "passwords: too many password checks are waiting; try later"
+}
+func (busyError) Unwrap() error { return authkit.ErrStoreUnavailable }
 
 // unknownUser is Check's error for a name the table does not hold: it
 // reads as ErrBadCredentials and matches authkit.ErrNotFound too.
@@ -80,15 +98,38 @@ type Option func(*Users) error
 
 // WithMaxConcurrent sets how many password hashes Users.Check computes at
 // once, n ≥ 1; further checks wait for a slot (or for their context to
-// end). Each argon2id verification holds its memory cost (19 MiB for the
-// hashes Hash makes) while it runs, so n bounds that memory and the CPU a
-// flood of logins can take. Default: the number of CPUs, at least 2.
+// end), as many as WithMaxWaiting allows. Each argon2id verification holds
+// its memory cost (19 MiB for the hashes Hash makes, at most 256 MiB)
+// while it runs, so n bounds that memory and the CPU a flood of logins can
+// take. Default: the number of CPUs, at least 2.
 func WithMaxConcurrent(n int) Option {
 	return func(u *Users) error {
 		if n < 1 {
 			return fmt.Errorf("passwords: %w: WithMaxConcurrent(%d): want at least 1", authkit.ErrInvalidConfig, n)
 		}
 		u.sem = make(chan struct{}, n)
+		return nil
+	}
+}
+
+// defaultWaitingPerSlot is how many checks may wait, by default, for each
+// verification slot: the last one waits for about four verifications
+// before its own starts.
+const defaultWaitingPerSlot = 4
+
+// WithMaxWaiting sets how many checks Users.Check lets wait for a
+// verification slot while all are busy, n ≥ 0: one more fails at once with
+// ErrBusy, without hashing, so that a flood of logins cannot pile up
+// goroutines and requests behind the slots. With n = 0 no check waits.
+// Default: 4 times the number of slots (WithMaxConcurrent, whichever
+// order the options come in), so that a check waits for at most about
+// four verifications of its slot before it starts.
+func WithMaxWaiting(n int) Option {
+	return func(u *Users) error {
+		if n < 0 {
+			return fmt.Errorf("passwords: %w: WithMaxWaiting(%d): want at least 0", authkit.ErrInvalidConfig, n)
+		}
+		u.maxWaiting = n
 		return nil
 	}
 }
@@ -107,14 +148,21 @@ type Users struct {
 	dummy hash
 	// sem bounds how many hashes are computed at once.
 	sem chan struct{}
+	// maxWaiting bounds how many checks wait for a slot of sem (-1 while
+	// the options are applied: not set); waiting counts them.
+	maxWaiting int
+	waiting    atomic.Int64
 	// onVerify, when set (by tests), is called with each hash about to be
 	// verified, while its slot is held.
 	onVerify func(hash)
+	// onWait, when set (by tests), is called by each check that joins the
+	// queue for a slot, before it waits.
+	onWait func()
 }
 
 // newUsers makes the table of names (in order) and their parsed hashes.
 func newUsers(names []string, hashes map[string]hash, opts []Option) (*Users, error) {
-	u := &Users{hashes: hashes, names: names, sem: make(chan struct{}, max(2, runtime.NumCPU()))}
+	u := &Users{hashes: hashes, names: names, sem: make(chan struct{}, max(2, runtime.NumCPU())), maxWaiting: -1}
 	for _, o := range opts {
 		if o == nil {
 			return nil, fmt.Errorf("passwords: %w: a nil Option", authkit.ErrInvalidConfig)
@@ -122,6 +170,9 @@ func newUsers(names []string, hashes map[string]hash, opts []Option) (*Users, er
 		if err := o(u); err != nil {
 			return nil, err
 		}
+	}
+	if u.maxWaiting < 0 {
+		u.maxWaiting = defaultWaitingPerSlot * cap(u.sem)
 	}
 	// The dummy takes the class most users have; between classes equally
 	// common, the first one to reach that count in names' order.
@@ -261,10 +312,12 @@ func (u *Users) Names() []string {
 // kind and cost most users have, so the time it takes does not tell the
 // two apart. A username longer than MaxUserNameLen or a password longer
 // than MaxPasswordLen bytes fails at once, without hashing. Verifications
-// run a bounded number at a time (WithMaxConcurrent); a check waiting for
-// a slot returns ctx.Err() when ctx ends, which the password grant answers
-// with 503 and does not count as a failed attempt. The password is not
-// kept.
+// run a bounded number at a time (WithMaxConcurrent), and a bounded number
+// of checks wait for a slot (WithMaxWaiting): when that many already wait,
+// Check returns ErrBusy at once; a check waiting for a slot returns
+// ctx.Err() when ctx ends. The password grant of httpauth answers both
+// with 503 and does not count them as failed attempts. The password is
+// not kept.
 func (u *Users) Check(ctx context.Context, username, password string) (subject string, err error) {
 	if u == nil || u.sem == nil || u.dummy == nil {
 		return "", fmt.Errorf("passwords: %w: Users.Check on a table not made by NewUsers, ParseUsers or LoadUsers", authkit.ErrInvalidConfig)
@@ -284,8 +337,10 @@ func (u *Users) Check(ctx context.Context, username, password string) (subject s
 	}
 	select {
 	case u.sem <- struct{}{}:
-	case <-ctx.Done():
-		return "", ctx.Err()
+	default:
+		if err := u.waitSlot(ctx); err != nil {
+			return "", err
+		}
 	}
 	ok := u.verify(h, password)
 	switch {
@@ -295,6 +350,28 @@ func (u *Users) Check(ctx context.Context, username, password string) (subject s
 		return "", ErrBadCredentials
 	}
 	return username, nil
+}
+
+// waitSlot takes a slot of u.sem once one is free, if fewer than
+// u.maxWaiting checks already wait for one (else ErrBusy), or returns
+// ctx.Err() when ctx ends first. At most u.maxWaiting checks ever wait:
+// a check being refused counts for a moment, so one arriving at that very
+// moment may be refused a place early, but never is one let in too many.
+func (u *Users) waitSlot(ctx context.Context) error {
+	if u.waiting.Add(1) > int64(u.maxWaiting) {
+		u.waiting.Add(-1)
+		return ErrBusy
+	}
+	defer u.waiting.Add(-1)
+	if u.onWait != nil {
+		u.onWait()
+	}
+	select {
+	case u.sem <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // verify verifies password against h in the slot Check holds, and

@@ -489,3 +489,234 @@ func TestParseUsersLineBound(t *testing.T) {
 		}
 	}
 }
+
+// TestLoadUsersRefusesCostlyHash: a users file line whose hash asks for
+// more work than the bounds allow (here 1 GiB and 64 passes, which the
+// bounds allowed before) is refused when the file is loaded,
+// naming the file, the line, the user, the parameter and the bound.
+func TestLoadUsersRefusesCostlyHash(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "users.txt")
+	content := "alice:" + cheapArgon2id(t, "wonderland") + "\n" +
+		"mallory:$argon2id$v=19$m=1048576,t=64,p=1$c2FsdHNhbHRzYWx0$MDEyMzQ1Njc4OWFiY2RlZg\n"
+	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, err := LoadUsers(path)
+	want := path + `: users file line 2 (user "mallory"): argon2id hash: passes t=64 out of range: want 1 ≤ t ≤ 16`
+	if err == nil || err.Error() != want {
+		t.Errorf("LoadUsers = %v\nwant %s", err, want)
+	}
+	_, err = NewUsers(map[string]string{"bob": "$2b$16$abcdefghijklmnopqrstuuABCDEFGHIJKLMNOPQRSTUVWXYZ01234"})
+	if want := `passwords: user "bob": bcrypt hash: cost 16 is above 14 (each step doubles the work)`; err == nil || err.Error() != want {
+		t.Errorf("NewUsers = %v\nwant %s", err, want)
+	}
+}
+
+func TestMaxWaitingOption(t *testing.T) {
+	t.Parallel()
+	enc := map[string]string{"u": cheapArgon2id(t, "password")}
+	for _, tc := range []struct {
+		name string
+		opts []Option
+		want int
+	}{
+		{"default: 4 per slot", []Option{WithMaxConcurrent(3)}, 12},
+		{"set", []Option{WithMaxWaiting(5), WithMaxConcurrent(3)}, 5},
+		{"set after the slots", []Option{WithMaxConcurrent(3), WithMaxWaiting(5)}, 5},
+		{"none", []Option{WithMaxWaiting(0)}, 0},
+		{"the last wins", []Option{WithMaxWaiting(0), WithMaxWaiting(7)}, 7},
+	} {
+		u, err := NewUsers(enc, tc.opts...)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		if u.maxWaiting != tc.want {
+			t.Errorf("%s: at most %d waiting, want %d", tc.name, u.maxWaiting, tc.want)
+		}
+	}
+	u, err := NewUsers(enc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u.maxWaiting != 4*cap(u.sem) || u.maxWaiting < 8 {
+		t.Errorf("default: %d waiting for %d slots", u.maxWaiting, cap(u.sem))
+	}
+	if _, err := NewUsers(enc, WithMaxWaiting(-1)); !errors.Is(err, authkit.ErrInvalidConfig) {
+		t.Errorf("WithMaxWaiting(-1): %v", err)
+	}
+}
+
+// holdSlots makes u's verifications block, once started, until release
+// is closed; started receives one value per verification that starts and
+// queued one per check that joins the queue.
+func holdSlots(u *Users) (started, queued chan struct{}, release chan struct{}) {
+	started, queued, release = make(chan struct{}, 64), make(chan struct{}, 64), make(chan struct{})
+	u.onVerify = func(hash) {
+		started <- struct{}{}
+		<-release
+	}
+	u.onWait = func() { queued <- struct{}{} }
+	return started, queued, release
+}
+
+// checkRefused runs a check for user that is expected to be refused at
+// once, aside, so that one wrongly let into the queue (onWait: queued)
+// fails the test instead of blocking it.
+func checkRefused(t *testing.T, u *Users, queued <-chan struct{}, user string) (string, error) {
+	t.Helper()
+	type result struct {
+		sub string
+		err error
+	}
+	res := make(chan result, 1)
+	go func() {
+		sub, err := u.Check(context.Background(), user, "password")
+		res <- result{sub, err}
+	}()
+	select {
+	case r := <-res:
+		return r.sub, r.err
+	case <-queued:
+		t.Fatalf("%s: a check joined a full queue", user)
+		return "", nil
+	}
+}
+
+func TestCheckQueueBound(t *testing.T) {
+	t.Parallel()
+	const slots, waiting = 2, 3
+	u, err := NewUsers(map[string]string{"u": cheapArgon2id(t, "password")}, WithMaxConcurrent(slots), WithMaxWaiting(waiting))
+	if err != nil {
+		t.Fatal(err)
+	}
+	started, queued, release := holdSlots(u)
+	results := make(chan error, slots+waiting)
+	check := func() {
+		sub, err := u.Check(context.Background(), "u", "password")
+		if err == nil && sub != "u" {
+			err = fmt.Errorf("subject %q", sub)
+		}
+		results <- err
+	}
+	for range slots {
+		go check()
+	}
+	for range slots {
+		<-started
+	}
+	for range waiting {
+		go check()
+	}
+	for range waiting {
+		<-queued
+	}
+	// Every slot busy, the queue full: the next checks fail at once, for
+	// a known or an unknown user, with ErrBusy and without hashing.
+	for _, user := range []string{"u", "nobody"} {
+		sub, err := checkRefused(t, u, queued, user)
+		if sub != "" || !errors.Is(err, ErrBusy) || !errors.Is(err, authkit.ErrStoreUnavailable) ||
+			errors.Is(err, ErrBadCredentials) || errors.Is(err, authkit.ErrNotFound) {
+			t.Errorf("%s with the queue full: %q, %v; want ErrBusy", user, sub, err)
+		}
+		if err != nil && err.Error() != "passwords: too many password checks are waiting; try later" {
+			t.Errorf("ErrBusy reads %q", err)
+		}
+	}
+	if n := len(started); n != 0 {
+		t.Errorf("%d more verifications started with every slot held", n)
+	}
+	close(release)
+	for range slots + waiting {
+		if err := <-results; err != nil {
+			t.Errorf("a check admitted to a slot or the queue: %v", err)
+		}
+	}
+	if n := len(started); n != waiting {
+		t.Errorf("%d queued checks verified, want %d", n, waiting)
+	}
+	if n := u.waiting.Load(); n != 0 {
+		t.Errorf("%d checks still counted as waiting", n)
+	}
+	if sub, err := u.Check(context.Background(), "u", "password"); sub != "u" || err != nil {
+		t.Errorf("after the flood: %q, %v", sub, err)
+	}
+}
+
+func TestCheckNoQueue(t *testing.T) {
+	t.Parallel()
+	u, err := NewUsers(map[string]string{"u": cheapArgon2id(t, "password")}, WithMaxConcurrent(1), WithMaxWaiting(0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	started, queued, release := holdSlots(u)
+	done := make(chan error, 1)
+	go func() {
+		_, err := u.Check(context.Background(), "u", "password")
+		done <- err
+	}()
+	<-started
+	if _, err := checkRefused(t, u, queued, "u"); !errors.Is(err, ErrBusy) {
+		t.Errorf("no queue, the slot busy: %v; want ErrBusy", err)
+	}
+	close(release)
+	if err := <-done; err != nil {
+		t.Errorf("the check in the slot: %v", err)
+	}
+	// With the slot free, a check runs without waiting.
+	if sub, err := u.Check(context.Background(), "u", "password"); sub != "u" || err != nil {
+		t.Errorf("the slot free: %q, %v", sub, err)
+	}
+}
+
+// TestCheckQueuedCancel: a check waiting in the queue returns when its
+// context ends, and gives its place back.
+func TestCheckQueuedCancel(t *testing.T) {
+	t.Parallel()
+	u, err := NewUsers(map[string]string{"u": cheapArgon2id(t, "password")}, WithMaxConcurrent(1), WithMaxWaiting(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	started, queued, release := holdSlots(u)
+	first := make(chan error, 1)
+	go func() {
+		_, err := u.Check(context.Background(), "u", "password")
+		first <- err
+	}()
+	<-started
+
+	ctx, cancel := context.WithCancel(context.Background())
+	waiter := make(chan error, 1)
+	go func() {
+		_, err := u.Check(ctx, "nobody", "password")
+		waiter <- err
+	}()
+	<-queued
+	if _, err := checkRefused(t, u, queued, "u"); !errors.Is(err, ErrBusy) {
+		t.Errorf("the queue of 1 full: %v; want ErrBusy", err)
+	}
+	cancel()
+	if err := <-waiter; !errors.Is(err, context.Canceled) || errors.Is(err, ErrBusy) {
+		t.Errorf("a queued check whose context ended: %v; want context.Canceled", err)
+	}
+	// Its place is free again: the next check queues instead of failing.
+	second := make(chan error, 1)
+	go func() {
+		_, err := u.Check(context.Background(), "u", "password")
+		second <- err
+	}()
+	select {
+	case <-queued:
+	case err := <-second:
+		t.Fatalf("after the cancelled check left the queue: %v; want a place in it", err)
+	}
+	close(release)
+	for _, c := range []chan error{first, second} {
+		if err := <-c; err != nil {
+			t.Errorf("a check: %v", err)
+		}
+	}
+	if n := len(started); n != 1 {
+		t.Errorf("%d verifications after the first, want 1 (the cancelled check hashed?)", n)
+	}
+}
