@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/golang-jwt/jwt/v5"
 
@@ -93,6 +94,11 @@ func BenchmarkVerifyCached(b *testing.B) {
 		b.Run(string(alg), func(b *testing.B) { benchVerify(b, alg, false) })
 		b.Run(string(alg)+"/revocation=memory", func(b *testing.B) { benchVerify(b, alg, true) })
 	}
+	// The memory store behind the revocation mirror: the path a verifier
+	// over PostgreSQL or Redis takes while the mirror is fresh.
+	b.Run("HS256/revocation=mirror", func(b *testing.B) {
+		benchVerify(b, keys.HS256, true, authkit.WithRevocationMirror(5*time.Second))
+	})
 }
 
 // BenchmarkVerifyCacheMiss verifies 4096 distinct HS256 tokens in turn,

@@ -125,6 +125,7 @@ type Mirror struct {
 	minWait   time.Duration
 	maxWait   time.Duration
 	clock     func() time.Time
+	wallClock bool // clock is time.Now: fresh reads the monotonic clock alone
 	log       *slog.Logger
 
 	// covered is the time before which every change is in the copy; nil
@@ -175,7 +176,8 @@ func New(store authkit.RevocationStore, o Options) (*Mirror, error) {
 	if o.Heartbeat <= 0 || o.Heartbeat >= o.MaxLag {
 		return nil, fmt.Errorf("%w: revmirror: Heartbeat %v must be positive and shorter than MaxLag %v", authkit.ErrInvalidConfig, o.Heartbeat, o.MaxLag)
 	}
-	if o.Clock == nil {
+	wall := o.Clock == nil
+	if wall {
 		o.Clock = time.Now
 	}
 	if o.Logger == nil {
@@ -197,6 +199,7 @@ func New(store authkit.RevocationStore, o Options) (*Mirror, error) {
 		minWait:   o.MinBackoff,
 		maxWait:   o.MaxBackoff,
 		clock:     o.Clock,
+		wallClock: wall,
 		log:       o.Logger,
 		st:        newState(),
 		stop:      stop,
@@ -253,7 +256,15 @@ func (m *Mirror) fresh() bool {
 	if c == nil {
 		return false
 	}
-	d := m.clock().Sub(*c)
+	var d time.Duration
+	if m.wallClock {
+		// *c is a time.Now reading, so Since takes the same difference
+		// of monotonic readings Sub would, but reads only the monotonic
+		// clock (one vDSO call instead of two on the verify path).
+		d = time.Since(*c)
+	} else {
+		d = m.clock().Sub(*c)
+	}
 	return d >= 0 && d <= m.maxLag
 }
 
