@@ -30,11 +30,28 @@
 // The schema is versioned SQL, one directory per dialect, embedded in the
 // package ([Migrations]) and applied by [Migrate], which is idempotent and
 // takes a lock so that several servers may start at once; `authkit migrate
-// --dsn …` runs it from the command line. New and Open never change the
-// schema (Open checks it is there). A team that runs its own migration tool
-// applies the same files (goose and golang-migrate read them as they are).
-// Table names start with a prefix, "authkit_" unless [WithTablePrefix]
-// says otherwise.
+// --store …` runs it from the command line. New and Open never change the
+// schema. A team that runs its own migration tool applies the same files
+// (goose and golang-migrate read them as they are). Table names start with
+// a prefix, "authkit_" unless [WithTablePrefix] says otherwise.
+//
+// Open checks that every migration the package embeds is in effect
+// ([Store.CheckSchema]), whichever tool applied it: it looks for what each
+// one creates — its tables and the columns the store reads, the columns it
+// adds, the rotation routine, the revocation feed's counter row — with
+// read-only queries (one, on a complete schema), and refuses a database
+// that lacks any, naming the first missing migration by its file
+// ("migration 0003_rotate_refresh is not applied …"), rather than failing
+// requests later. The epoch marker of 0005 is the exception: a data loss
+// removes it too, so its absence alone refuses nothing (the store starts a
+// new epoch); only a <prefix>schema_migrations table that does not list
+// 0005 does. Deploy in that order: migrate, then start the new version.
+// Tables, columns and migrations the package does not know are ignored, so
+// a schema newer than the binary (the old version still running during a
+// rolling deploy) passes. Every migration so far only adds; one that
+// removed or changed what older versions read would need an explicit
+// compatibility marker, which this check does not have yet
+// (docs/backends/sql.md, "What Open checks").
 //
 // Times are stored as BIGINT microseconds since the Unix epoch: exact to
 // the microsecond the store contract asks for, free of time zones and

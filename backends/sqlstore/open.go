@@ -19,8 +19,9 @@ import (
 )
 
 // Open connects to the database a DSN names and returns a Store that owns
-// the pool (Close closes it). It pings the database and checks that the
-// migrations have been applied (CheckSchema); it does not apply them.
+// the pool (Close closes it). It pings the database and checks that every
+// migration the package embeds has been applied (CheckSchema), refusing a
+// database that lacks one with an error naming it; it does not apply them.
 //
 // DSN forms:
 //

@@ -69,18 +69,17 @@ type queries struct {
 	trimLog      string
 
 	// API tokens
-	insertToken     string
-	lockSubject     string
-	lockSubjectRow  string
-	countLive       string
-	lookupToken     string
-	listTokens      string
-	revokeToken     string
-	tokenOwned      string
-	touchToken      string
-	tokenExists     string
-	gcTokens        string
-	tableProbeQuery string
+	insertToken    string
+	lockSubject    string
+	lockSubjectRow string
+	countLive      string
+	lookupToken    string
+	listTokens     string
+	revokeToken    string
+	tokenOwned     string
+	touchToken     string
+	tokenExists    string
+	gcTokens       string
 
 	// OAuth 2.0 clients and authorization codes (clients.go)
 	clients clientQueries
@@ -176,8 +175,6 @@ func buildQueries(d *dialect, prefix string) queries {
 		touchToken:  q(`UPDATE {p}api_tokens SET last_used_at = ? WHERE id = ? AND (last_used_at IS NULL OR last_used_at < ?)`),
 		tokenExists: q(`SELECT 1 FROM {p}api_tokens WHERE id = ?`),
 		gcTokens:    q(d.deleteBatch("{p}api_tokens", "id", `{t}gc_at <= ?`, `{t}gc_at`)),
-
-		tableProbeQuery: q(`SELECT COUNT(*) FROM {p}%s WHERE 1 = 0`),
 
 		clients: buildClientQueries(d, q),
 	}

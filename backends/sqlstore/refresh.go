@@ -69,8 +69,10 @@ func conflictOr(op, what string, err error) error {
 // procedure opens at READ COMMITTED and ends). On SQLite, whose write
 // transactions hold the database's write lock (BEGIN IMMEDIATE) and have
 // no network round trip to save, and on a database where the routine is
-// missing (not yet migrated to 0003: the call fails without doing
-// anything), it is a transaction of four statements, with the same result.
+// missing (the call fails without doing anything; Open refuses such a
+// database, but New does not check, and the routine may be dropped while
+// the Store runs), it is a transaction of four statements, with the same
+// result.
 func (s *Store) RotateRefresh(ctx context.Context, r authkit.Rotation) (authkit.Session, error) {
 	const op = "rotate"
 	if err := ctx.Err(); err != nil {

@@ -323,30 +323,6 @@ func (s *Store) Ping(ctx context.Context) error {
 	return nil
 }
 
-// CheckSchema reports whether the store's tables exist and can be read:
-// nil, or an error naming the first missing table (apply the migrations).
-// A database that does not answer gives an error matching
-// authkit.ErrStoreUnavailable. Open calls it.
-func (s *Store) CheckSchema(ctx context.Context) error {
-	const op = "check schema"
-	if err := ctx.Err(); err != nil {
-		return deadCtx(op, err)
-	}
-	if err := s.db.PingContext(ctx); err != nil {
-		return s.fail(ctx, op, err)
-	}
-	for _, t := range tableNames {
-		var n int
-		if err := s.db.QueryRowContext(ctx, fmt.Sprintf(s.q.tableProbeQuery, t)).Scan(&n); err != nil {
-			if ctx.Err() != nil {
-				return s.fail(ctx, op, err)
-			}
-			return fmt.Errorf("sqlstore: table %s%s cannot be read (apply the migrations: authkit migrate, or sqlstore.Migrate): %w", s.cfg.prefix, t, dbErr(err))
-		}
-	}
-	return nil
-}
-
 // ---- errors ----
 
 // deadCtx reports a call made with a context that was already done: the

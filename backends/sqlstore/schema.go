@@ -1,0 +1,333 @@
+package sqlstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// Schema check. CheckSchema (run by Open) tells whether every migration
+// this package embeds is in effect, without relying on the
+// <prefix>schema_migrations table that only Migrate keeps: a team may
+// apply the files with goose or golang-migrate. It looks for what each
+// migration creates — tables with the columns the store reads, columns
+// added to an earlier table, the rotation routine, a row the store cannot
+// work without — with read-only queries that touch no row of data
+// (SELECT … WHERE 1 = 0, catalog lookups, one primary-key read).
+//
+// migrationProbes holds one probe per migration, next to the files; a test
+// checks that every embedded migration of every dialect has its probe and
+// that each probe names exactly what its migration's statements create,
+// so that a new migration cannot ship without one.
+//
+// The check only asks for what this binary's migrations create: extra
+// tables, columns, rows of schema_migrations or routines (a schema newer
+// than the binary, during a rolling deploy after migrate-then-deploy) are
+// ignored.
+
+// probeTable is a table a migration creates, or one whose columns it
+// adds: name without the prefix, and the columns to find.
+type probeTable struct {
+	name string
+	cols []string
+}
+
+// probeRow is a row a migration writes: where selects it in table.
+type probeRow struct {
+	what  string // for messages: "the epoch marker", …
+	table string
+	where string
+	// conclusive says that a missing row means the migration was not
+	// applied. When false (the epoch marker of 0005, which a data loss
+	// takes away and IsRevoked writes again), a missing row only asks
+	// <prefix>schema_migrations: the migration is missing if that table
+	// exists and does not list it.
+	conclusive bool
+}
+
+// probeRoutine is a stored routine a migration creates: its name without
+// the prefix, and for PostgreSQL its argument types (to_regprocedure).
+type probeRoutine struct {
+	name   string
+	pgArgs string
+}
+
+// migrationProbe is what CheckSchema looks for to tell that one migration
+// is in effect.
+type migrationProbe struct {
+	version int64
+	name    string
+	// dialects that have the migration; nil: all three.
+	dialects []string
+	tables   []probeTable
+	row      *probeRow
+	routine  *probeRoutine
+}
+
+// migrationProbes are the probes of every migration, in version order.
+var migrationProbes = []migrationProbe{
+	{version: 1, name: "init", tables: []probeTable{
+		{"sessions", []string{"id", "subject", "client_id", "scopes", "audience", "claims", "user_agent", "ip", "name",
+			"created_at", "last_used_at", "expires_at", "idle_expires_at", "revoked_at", "gc_at"}},
+		{"refresh_tokens", []string{"hash", "session_id", "subject", "issued_at", "expires_at", "used_at", "successor"}},
+		{"revocations", []string{"subject", "kind", "ident", "expires_at", "cutoff_at"}},
+		{"api_tokens", []string{"id", "hash", "subject", "name", "scopes", "created_at", "expires_at", "last_used_at", "revoked_at", "gc_at"}},
+		{"api_token_subjects", []string{"subject"}},
+	}},
+	{version: 2, name: "revocation_feed", tables: []probeTable{
+		{"revocation_feed", []string{"k", "epoch", "seq"}},
+		{"revocation_log", []string{"id", "kind", "subject", "ident", "cutoff_at", "expires_at", "written_at"}},
+	}, row: &probeRow{what: "the counter row", table: "revocation_feed", where: "k = 1", conclusive: true}},
+	{version: 3, name: "rotate_refresh", dialects: []string{"postgres", "mysql"},
+		routine: &probeRoutine{name: "rotate_refresh", pgArgs: "bytea, bytea, bigint, bigint, bytea"}},
+	{version: 4, name: "throttle", tables: []probeTable{
+		{"throttle", []string{"k", "n", "last_at", "expires_at"}},
+	}},
+	{version: 5, name: "epoch",
+		row: &probeRow{what: "the epoch marker row", table: "revocations", where: "subject = '' AND kind = 4 AND ident = ''"}},
+	{version: 6, name: "clients", tables: []probeTable{
+		{"clients", []string{"id", "name", "secret_hash", "jwks", "grant_types", "scopes", "redirect_uris",
+			"access_ttl_us", "refresh_ttl_us", "created_at", "secret_rotated_at"}},
+		{"authorization_codes", []string{"hash", "client_id", "redirect_uri", "subject", "scopes", "challenge", "claims",
+			"created_at", "expires_at", "used_at", "session_id"}},
+	}},
+	{version: 7, name: "client_assertions", tables: []probeTable{
+		{"authorization_codes", []string{"session_ttl_us", "access_ttl_us"}},
+		{"client_assertions", []string{"hash", "client_id", "expires_at"}},
+	}},
+}
+
+// probesFor returns the probes of dialect d's migrations, in version order.
+func probesFor(d *dialect) []migrationProbe {
+	var out []migrationProbe
+	for _, p := range migrationProbes {
+		if p.dialects == nil || slices.Contains(p.dialects, d.name) {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// file is the migration's file name without .up.sql, as errors name it.
+func (p migrationProbe) file() string { return fmt.Sprintf("%04d_%s", p.version, p.name) }
+
+// schemaPart is one thing a probe looks for: expr, an SQL expression
+// without parameters, is 0 when it is there, 1 when it is not (a row, a
+// routine), or fails (a table, a column).
+type schemaPart struct {
+	what string // for messages: "table authkit_throttle", …
+	expr string
+	// table, for a table part: checked again table first then column by
+	// column when the part fails, to name what is missing.
+	table *probeTable
+	// inconclusive: a missing row asks schema_migrations (probeRow).
+	inconclusive bool
+}
+
+// parts returns what p looks for on the Store's dialect and prefix.
+func (s *Store) parts(p migrationProbe) []schemaPart {
+	pre := s.cfg.prefix
+	var out []schemaPart
+	for i := range p.tables {
+		t := &p.tables[i]
+		out = append(out, schemaPart{what: "table " + pre + t.name, expr: readable(pre+t.name, t.cols), table: t})
+	}
+	if r := p.row; r != nil {
+		out = append(out, schemaPart{
+			what:         fmt.Sprintf("%s of %s%s", r.what, pre, r.table),
+			expr:         fmt.Sprintf("CASE WHEN EXISTS (SELECT 1 FROM %s%s WHERE %s) THEN 0 ELSE 1 END", pre, r.table, r.where),
+			inconclusive: !r.conclusive,
+		})
+	}
+	if r := p.routine; r != nil {
+		// The prefix matches [a-z_][a-z0-9_]* (WithTablePrefix): it may
+		// stand in a string literal as it is.
+		name := pre + r.name
+		var expr string
+		switch s.d.name {
+		case "postgres":
+			// Resolved through search_path, as the store's call is.
+			expr = fmt.Sprintf("CASE WHEN to_regprocedure('%s(%s)') IS NULL THEN 1 ELSE 0 END", name, r.pgArgs)
+		case "mysql":
+			// Listed for a user with EXECUTE on it, as the store's is.
+			expr = fmt.Sprintf("CASE WHEN EXISTS (SELECT 1 FROM information_schema.routines"+
+				" WHERE routine_schema = DATABASE() AND routine_name = '%s' AND routine_type = 'PROCEDURE') THEN 0 ELSE 1 END", name)
+		default:
+			expr = "1" // SQLite has no routines: none of its probes names one (a test checks)
+		}
+		out = append(out, schemaPart{what: "routine " + name, expr: expr})
+	}
+	return out
+}
+
+// readable is 0 when table and its cols can be read, and fails otherwise.
+// WHERE 1 = 0 reads no row: every dialect plans it as empty.
+func readable(table string, cols []string) string {
+	return fmt.Sprintf("(SELECT COUNT(*) FROM (SELECT %s FROM %s WHERE 1 = 0) x)", strings.Join(cols, ", "), table)
+}
+
+// CheckSchema reports whether every migration this package embeds for the
+// Store's dialect is in effect in its database, whichever tool applied
+// it: nil, or an error naming the first migration that is not, by its
+// file name ("sqlstore: migration 0003_rotate_refresh is not applied: …
+// (apply the migrations: authkit migrate, or sqlstore.Migrate)"), and what
+// it found missing (a table, a column, a routine, a row), wrapping the
+// database's error when there is one. It does not depend on
+// <prefix>schema_migrations, which only Migrate writes: it looks for what
+// each migration creates, with read-only queries that read no row of
+// data. On a complete schema that is one query after the ping. That
+// table, when there is one, only words the error of a migration it lists
+// whose pieces are gone (a restore that left out a routine), and decides
+// for the epoch marker of 0005, whose absence is otherwise taken for a
+// data loss, which the store handles, not for a missing migration.
+//
+// A schema newer than the package's (a later version migrated first, as
+// in a rolling deploy) passes: tables, columns and routines it does not
+// know are ignored.
+//
+// A database that does not answer, or refuses a query for another reason
+// than a missing table or column, gives an error matching
+// authkit.ErrStoreUnavailable. Open calls it.
+func (s *Store) CheckSchema(ctx context.Context) error {
+	const op = "check schema"
+	if err := ctx.Err(); err != nil {
+		return deadCtx(op, err)
+	}
+	if err := s.db.PingContext(ctx); err != nil {
+		return s.fail(ctx, op, err)
+	}
+	probes := probesFor(s.d)
+	// Everything at once: the answer on a complete schema.
+	var all []string
+	for _, p := range probes {
+		for _, part := range s.parts(p) {
+			all = append(all, part.expr)
+		}
+	}
+	var missing int64
+	err := s.db.QueryRowContext(ctx, "SELECT "+strings.Join(all, " + ")).Scan(&missing)
+	if err == nil && missing == 0 {
+		return nil
+	}
+	if err != nil && ctx.Err() != nil {
+		return s.fail(ctx, op, err)
+	}
+	// Something is missing (or the query failed): migration by migration,
+	// in order, to name the first.
+	for _, p := range probes {
+		for _, part := range s.parts(p) {
+			if err := s.checkPart(ctx, p, part); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// checkPart runs one part of p's probe and returns nil when it finds what
+// it looks for.
+func (s *Store) checkPart(ctx context.Context, p migrationProbe, part schemaPart) error {
+	op := fmt.Sprintf("check schema: migration %s: %s", p.file(), part.what)
+	gone, cause, err := s.probe(ctx, part.expr)
+	if err != nil {
+		return s.fail(ctx, op, err)
+	}
+	if !gone {
+		return nil
+	}
+	what := part.what
+	if part.table != nil {
+		// Name the table, or its first missing column.
+		t := part.table
+		if gone, c, err := s.probe(ctx, readable(s.cfg.prefix+t.name, []string{"1"})); err != nil {
+			return s.fail(ctx, op, err)
+		} else if gone {
+			cause = c
+		} else {
+			for _, col := range t.cols {
+				gone, c, err := s.probe(ctx, readable(s.cfg.prefix+t.name, []string{col}))
+				if err != nil {
+					return s.fail(ctx, op, err)
+				}
+				if gone {
+					what, cause = fmt.Sprintf("column %s%s.%s", s.cfg.prefix, t.name, col), c
+					break
+				}
+			}
+		}
+	}
+	recorded, known, err := s.recorded(ctx, p.version)
+	if err != nil {
+		return s.fail(ctx, op, err)
+	}
+	if part.inconclusive && (recorded || !known) {
+		// The migration's row is gone, but nothing says the migration was
+		// never applied: a data loss, which the store handles (epoch.go).
+		return nil
+	}
+	// Both messages say how to apply the migrations: the listed one
+	// without "apply the migrations", which authkit serve reads as
+	// "--migrate would fix it" (Migrate skips a listed migration).
+	book := s.cfg.prefix + "schema_migrations"
+	var msg string
+	if recorded {
+		msg = fmt.Sprintf("sqlstore: migration %s is listed in %s but not in effect: %s is missing (restored without it? delete version %d from %s, then run the migrations again: authkit migrate, or sqlstore.Migrate)",
+			p.file(), book, what, p.version, book)
+	} else {
+		msg = fmt.Sprintf("sqlstore: migration %s is not applied: %s is missing (apply the migrations: authkit migrate, or sqlstore.Migrate)", p.file(), what)
+	}
+	if cause != nil {
+		return fmt.Errorf("%s: %w", msg, dbErr(cause))
+	}
+	return errors.New(msg)
+}
+
+// probe evaluates expr: gone when it is 1 or fails for want of a table
+// or a column (cause is then the database's error); err when the
+// database failed otherwise.
+func (s *Store) probe(ctx context.Context, expr string) (gone bool, cause, err error) {
+	var n int64
+	if err := s.db.QueryRowContext(ctx, "SELECT "+expr).Scan(&n); err != nil {
+		if ctx.Err() == nil && isUndefined(err) {
+			return true, err, nil
+		}
+		return false, nil, err
+	}
+	return n != 0, nil, nil
+}
+
+// recorded reports whether <prefix>schema_migrations lists version; known
+// is false when there is no such table (the migrations were applied by
+// another tool) or it cannot be read.
+func (s *Store) recorded(ctx context.Context, version int64) (recorded, known bool, err error) {
+	var n int64
+	q := "SELECT COUNT(*) FROM " + s.cfg.prefix + "schema_migrations WHERE version = " + strconv.FormatInt(version, 10)
+	if err := s.db.QueryRowContext(ctx, q).Scan(&n); err != nil {
+		if ctx.Err() != nil {
+			return false, false, err
+		}
+		return false, false, nil
+	}
+	return n > 0, true, nil
+}
+
+// Codes of a missing table or column.
+const (
+	pgUndefinedTable  = "42P01" // undefined_table
+	pgUndefinedColumn = "42703" // undefined_column
+	myNoSuchTable     = 1146    // ER_NO_SUCH_TABLE
+	myBadField        = 1054    // ER_BAD_FIELD_ERROR
+	sqliteError       = 1       // SQLITE_ERROR: "no such table", "no such column"
+)
+
+// isUndefined reports a statement refused for naming a table or a column
+// that does not exist.
+func isUndefined(err error) bool {
+	c := codes(err)
+	return c.pg == pgUndefinedTable || c.pg == pgUndefinedColumn ||
+		c.mysql == myNoSuchTable || c.mysql == myBadField ||
+		c.sqlite&0xff == sqliteError
+}

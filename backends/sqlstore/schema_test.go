@@ -1,0 +1,377 @@
+package sqlstore_test
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"io/fs"
+	"net/url"
+	"path"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/authkit-go/authkit"
+	"github.com/authkit-go/authkit/backends/sqlstore"
+)
+
+// shipped is one embedded migration file.
+type shipped struct {
+	version int64
+	file    string // 0003_rotate_refresh
+	path    string // migrations/postgres/0003_rotate_refresh.up.sql
+}
+
+// migrationDir is the directory of b's migrations.
+func migrationDir(b backend) string {
+	return map[string]string{"pgx": "postgres", "postgres": "postgres", "mysql": "mysql", "sqlite": "sqlite"}[b.driver]
+}
+
+// shippedFiles lists b's embedded migrations in version order.
+func shippedFiles(t testing.TB, b backend) []shipped {
+	t.Helper()
+	paths, err := fs.Glob(sqlstore.Migrations(), "migrations/"+migrationDir(b)+"/*.up.sql")
+	if err != nil || len(paths) < 2 {
+		t.Fatalf("the %s migrations: %q, %v", b.name, paths, err)
+	}
+	slices.Sort(paths)
+	var out []shipped
+	for _, p := range paths {
+		file := strings.TrimSuffix(path.Base(p), ".up.sql")
+		v, err := strconv.ParseInt(file[:4], 10, 64)
+		if err != nil {
+			t.Fatalf("%s: %v", p, err)
+		}
+		out = append(out, shipped{version: v, file: file, path: p})
+	}
+	return out
+}
+
+// wantMissing fails t unless err is CheckSchema's refusal naming the
+// migration file as not applied (and not a database failure).
+func wantMissing(t *testing.T, err error, file, during string) {
+	t.Helper()
+	switch {
+	case err == nil:
+		t.Errorf("%s: CheckSchema = nil, want migration %s named as not applied", during, file)
+	case !strings.Contains(err.Error(), "migration "+file+" is not applied"):
+		t.Errorf("%s: CheckSchema = %v, want migration %s named as not applied", during, err, file)
+	case !strings.Contains(err.Error(), "authkit migrate"):
+		t.Errorf("%s: CheckSchema = %v, want it to say how to apply the migrations", during, err)
+	case errors.Is(err, authkit.ErrStoreUnavailable):
+		t.Errorf("%s: CheckSchema = %v, matches ErrStoreUnavailable: a missing migration is not an outage", during, err)
+	}
+}
+
+// schemaBackends are the dialects (and both PostgreSQL drivers) the schema
+// check runs on.
+var schemaBackends = []backend{pgxBackend, pqBackend, mysqlBackend, sqliteBackend}
+
+// TestCheckSchemaNamesMissingMigration migrates a database one migration
+// at a time with Migrate (up to version N-1 only) and checks that
+// CheckSchema names migration N each time — the missing tables of 0001,
+// the feed of 0002, the rotation routine of 0003, the epoch marker of
+// 0005 (known missing from authkit_schema_migrations), the columns 0007
+// adds, … — and passes once all are applied. The error of a missing table
+// or column wraps the database's error and names what is missing.
+func TestCheckSchemaNamesMissingMigration(t *testing.T) {
+	for _, b := range schemaBackends {
+		t.Run(b.name, func(t *testing.T) {
+			ctx := t.Context()
+			db := openDB(t, b, b.fresh(t))
+			s, err := sqlstore.New(db)
+			if err != nil {
+				t.Fatal(err)
+			}
+			files := shippedFiles(t, b)
+			for i, f := range files {
+				if i > 0 {
+					if err := sqlstore.MigrateTo(ctx, db.DB, b.driver, files[i-1].version); err != nil {
+						t.Fatalf("migrating to %s: %v", files[i-1].file, err)
+					}
+				}
+				err := s.CheckSchema(ctx)
+				wantMissing(t, err, f.file, "up to "+strconv.Itoa(i))
+				if err != nil {
+					t.Logf("at %d migrations: %v", i, err)
+				}
+			}
+			// The last migration adds two columns to a table of 0006: the
+			// error names the first, and wraps the database's refusal.
+			if err := s.CheckSchema(ctx); err == nil || !strings.Contains(err.Error(), "column authkit_authorization_codes.session_ttl_us") || errors.Unwrap(err) == nil {
+				t.Errorf("CheckSchema before 0007 = %v, want the missing column named and the database's error wrapped", err)
+			}
+			if err := sqlstore.MigrateTo(ctx, db.DB, b.driver, files[len(files)-1].version); err != nil {
+				t.Fatal(err)
+			}
+			start := time.Now()
+			if err := s.CheckSchema(ctx); err != nil {
+				t.Fatalf("CheckSchema of the complete schema: %v", err)
+			}
+			t.Logf("CheckSchema of the complete schema took %v", time.Since(start))
+		})
+	}
+}
+
+// TestOpenNamesMissingMigration: Open refuses a database one migration
+// short, naming the last migration, and on PostgreSQL and MySQL one
+// without the rotation routine, naming 0003_rotate_refresh.
+func TestOpenNamesMissingMigration(t *testing.T) {
+	for _, b := range schemaBackends {
+		t.Run(b.name, func(t *testing.T) {
+			ctx := t.Context()
+			files := shippedFiles(t, b)
+			var opts []sqlstore.Option
+			if b.driver == "postgres" {
+				opts = append(opts, sqlstore.WithDriver("postgres"))
+			}
+			cases := []shipped{files[len(files)-1]}
+			if b.driver != "sqlite" {
+				if files[2].version != 3 {
+					t.Fatalf("the third %s migration is %s", b.name, files[2].file)
+				}
+				cases = append(cases, files[2])
+			}
+			for _, missing := range cases {
+				dsn := urlDSN(t, b)
+				db, err := sqlstore.OpenDB(ctx, dsn, opts...)
+				if err != nil {
+					t.Fatal(err)
+				}
+				err = sqlstore.MigrateTo(ctx, db.DB, b.driver, missing.version-1)
+				db.Close()
+				if err != nil {
+					t.Fatal(err)
+				}
+				s, err := sqlstore.Open(ctx, dsn, opts...)
+				if err == nil {
+					s.Close()
+				}
+				wantMissing(t, err, missing.file, "Open")
+			}
+		})
+	}
+}
+
+// TestCheckSchemaPlainFiles applies the shipped files as another tool
+// (goose, golang-migrate) would — each file as one script, no
+// authkit_schema_migrations table — and checks CheckSchema before each:
+// it names that file, except 0005_epoch, whose only trace is a row that a
+// data loss also removes: without authkit's table nothing tells the two
+// apart, so CheckSchema names the next migration (0006) instead. With
+// every file applied it passes.
+func TestCheckSchemaPlainFiles(t *testing.T) {
+	for _, b := range []backend{pgxBackend, mysqlBackend, sqliteBackend} {
+		t.Run(b.name, func(t *testing.T) {
+			ctx := t.Context()
+			dsn := b.fresh(t)
+			toolDSN := dsn
+			if b.driver == "mysql" {
+				toolDSN += "&multiStatements=true"
+			}
+			tool := openDB(t, b, toolDSN)
+			s, err := sqlstore.New(openDB(t, b, dsn))
+			if err != nil {
+				t.Fatal(err)
+			}
+			files := shippedFiles(t, b)
+			for i, f := range files {
+				want := f.file
+				if f.version == 5 {
+					want = files[i+1].file
+				}
+				wantMissing(t, s.CheckSchema(ctx), want, "before "+f.file)
+				body, err := fs.ReadFile(sqlstore.Migrations(), f.path)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if _, err := tool.ExecContext(ctx, string(body)); err != nil {
+					t.Fatalf("applying %s as one script: %v", f.file, err)
+				}
+			}
+			if err := s.CheckSchema(ctx); err != nil {
+				t.Fatalf("CheckSchema after every file: %v", err)
+			}
+			var n int
+			if err := tool.QueryRowContext(ctx, "SELECT COUNT(*) FROM authkit_schema_migrations").Scan(&n); err == nil {
+				t.Fatal("the files made authkit_schema_migrations: the test does not check a schema without it")
+			}
+		})
+	}
+}
+
+// TestCheckSchemaNewerSchema: a schema newer than the binary — a table, a
+// column, a routine and a recorded migration it does not know, as a later
+// version's migrations would leave during a rolling deploy — passes.
+func TestCheckSchemaNewerSchema(t *testing.T) {
+	for _, b := range []backend{pgxBackend, mysqlBackend, sqliteBackend} {
+		t.Run(b.name, func(t *testing.T) {
+			ctx := t.Context()
+			s, _ := newStore(t, b)
+			stmts := []string{
+				"CREATE TABLE authkit_future (id INTEGER NOT NULL PRIMARY KEY)",
+				"ALTER TABLE authkit_sessions ADD COLUMN future_col INTEGER",
+				"ALTER TABLE authkit_revocation_feed ADD COLUMN future_col INTEGER",
+				"INSERT INTO authkit_schema_migrations (version, name, applied_at) VALUES (9999, 'future', 0)",
+			}
+			switch b.driver {
+			case "pgx":
+				stmts = append(stmts, "CREATE FUNCTION authkit_rotate_refresh(BIGINT) RETURNS BIGINT LANGUAGE sql AS 'SELECT 1::BIGINT'")
+			case "mysql":
+				stmts = append(stmts, "CREATE FUNCTION authkit_future_fn() RETURNS BIGINT DETERMINISTIC RETURN 1")
+			}
+			for _, q := range stmts {
+				if _, err := s.DB().ExecContext(ctx, q); err != nil {
+					t.Fatalf("%s: %v", q, err)
+				}
+			}
+			if err := s.CheckSchema(ctx); err != nil {
+				t.Errorf("CheckSchema of a newer schema: %v", err)
+			}
+		})
+	}
+}
+
+// TestCheckSchemaLostPieces removes, from a fully migrated database, what
+// a restore or a hand may lose. The epoch marker is a data loss the store
+// handles on its own (epoch.go), not a missing migration: CheckSchema
+// passes. The rotation routine (left out by a dump made without routines)
+// and the feed's row are needed: CheckSchema names their migration, and,
+// since authkit_schema_migrations lists it, says so and how to apply it
+// again. The names follow the table prefix.
+func TestCheckSchemaLostPieces(t *testing.T) {
+	for _, b := range []backend{pgxBackend, mysqlBackend, sqliteBackend} {
+		t.Run(b.name, func(t *testing.T) {
+			ctx := t.Context()
+			s, _ := newStore(t, b)
+			exec := func(q string) {
+				t.Helper()
+				if _, err := s.DB().ExecContext(ctx, q); err != nil {
+					t.Fatalf("%s: %v", q, err)
+				}
+			}
+			exec("DELETE FROM authkit_revocations WHERE subject = '' AND kind = 4 AND ident = ''")
+			if err := s.CheckSchema(ctx); err != nil {
+				t.Errorf("CheckSchema without the epoch marker (a data loss): %v", err)
+			}
+			listed := func(err error, file, what string) {
+				t.Helper()
+				if err == nil || !strings.Contains(err.Error(), "migration "+file+" is listed in ") ||
+					!strings.Contains(err.Error(), what+" is missing") || !strings.Contains(err.Error(), "authkit migrate") {
+					t.Errorf("CheckSchema = %v, want migration %s listed but %s missing, and how to apply it again", err, file, what)
+				}
+				// authkit serve adds "or start serve with --migrate" to an
+				// error saying "apply the migrations": Migrate alone would
+				// not help here.
+				if err != nil && strings.Contains(err.Error(), "apply the migrations") {
+					t.Errorf("CheckSchema = %v: says \"apply the migrations\", which Migrate alone does not do for a listed migration", err)
+				}
+			}
+			if b.driver != "sqlite" {
+				drop := map[string]string{"pgx": "DROP FUNCTION authkit_rotate_refresh", "mysql": "DROP PROCEDURE authkit_rotate_refresh"}[b.driver]
+				exec(drop)
+				listed(s.CheckSchema(ctx), "0003_rotate_refresh", "routine authkit_rotate_refresh")
+				// With another prefix, that prefix's routine.
+				p, _ := newStore(t, b, sqlstore.WithTablePrefix("ak2_"))
+				if err := p.CheckSchema(ctx); err != nil {
+					t.Fatalf("CheckSchema with prefix ak2_: %v", err)
+				}
+				if _, err := p.DB().ExecContext(ctx, strings.ReplaceAll(drop, "authkit_", "ak2_")); err != nil {
+					t.Fatal(err)
+				}
+				if err := p.CheckSchema(ctx); err == nil || !strings.Contains(err.Error(), "routine ak2_rotate_refresh") || !strings.Contains(err.Error(), "ak2_schema_migrations") {
+					t.Errorf("CheckSchema with prefix ak2_ without its routine = %v, want ak2_rotate_refresh named", err)
+				}
+				// Migrate skips what its table lists; the error's advice
+				// works.
+				if err := s.Migrate(ctx); err != nil {
+					t.Fatal(err)
+				}
+				listed(s.CheckSchema(ctx), "0003_rotate_refresh", "routine authkit_rotate_refresh")
+				exec("DELETE FROM authkit_schema_migrations WHERE version = 3")
+				if err := s.Migrate(ctx); err != nil {
+					t.Fatal(err)
+				}
+				if err := s.CheckSchema(ctx); err != nil {
+					t.Errorf("CheckSchema after 0003 applied again: %v", err)
+				}
+			}
+			exec("DELETE FROM authkit_revocation_feed")
+			listed(s.CheckSchema(ctx), "0002_revocation_feed", "the counter row of authkit_revocation_feed")
+			exec("DELETE FROM authkit_schema_migrations WHERE version = 2")
+			if err := s.Migrate(ctx); err != nil {
+				t.Fatal(err)
+			}
+			if err := s.CheckSchema(ctx); err != nil {
+				t.Errorf("CheckSchema after 0002 applied again: %v", err)
+			}
+		})
+	}
+}
+
+// TestCheckSchemaRefused: a database that refuses the check for another
+// reason than a missing table — here a PostgreSQL role without SELECT on
+// the tables — is not reported as a missing migration but as a store
+// failure (authkit.ErrStoreUnavailable), naming the migration and the
+// table it was checking.
+func TestCheckSchemaRefused(t *testing.T) {
+	ctx := t.Context()
+	s, dsn := newStore(t, pgxBackend)
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	role := "authkit_probe_" + hex.EncodeToString(b[:])
+	var schema string
+	if err := s.DB().QueryRowContext(ctx, "SELECT current_schema()").Scan(&schema); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.DB().ExecContext(ctx, "CREATE ROLE "+role+" LOGIN"); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		admin := openDB(t, pgxBackend, dsn)
+		for _, q := range []string{"DROP OWNED BY " + role, "DROP ROLE " + role} {
+			if _, err := admin.ExecContext(ctx, q); err != nil {
+				t.Errorf("%s: %v", q, err)
+			}
+		}
+	})
+	if _, err := s.DB().ExecContext(ctx, "GRANT USAGE ON SCHEMA "+schema+" TO "+role); err != nil {
+		t.Fatal(err)
+	}
+	u, err := url.Parse(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.User = url.User(role)
+	weak, err := sqlstore.New(openDB(t, pgxBackend, u.String()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = weak.CheckSchema(ctx)
+	t.Logf("CheckSchema: %v", err)
+	if !errors.Is(err, authkit.ErrStoreUnavailable) || strings.Contains(err.Error(), "not applied") ||
+		!strings.Contains(err.Error(), "0001_init") || !strings.Contains(err.Error(), "SQLSTATE 42501") {
+		t.Errorf("CheckSchema without SELECT on the tables = %v, want ErrStoreUnavailable naming 0001_init and SQLSTATE 42501", err)
+	}
+}
+
+// BenchmarkCheckSchema measures CheckSchema (what Open adds to connecting)
+// on a complete schema: a ping and one query.
+func BenchmarkCheckSchema(b *testing.B) {
+	for _, bk := range schemaBackends {
+		b.Run(bk.name, func(b *testing.B) {
+			s, _ := newStore(b, bk)
+			ctx := b.Context()
+			for b.Loop() {
+				if err := s.CheckSchema(ctx); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
