@@ -279,10 +279,41 @@ func (s *Store) checkPart(ctx context.Context, p migrationProbe, part schemaPart
 	} else {
 		msg = fmt.Sprintf("sqlstore: migration %s is not applied: %s is missing (apply the migrations: authkit migrate, or sqlstore.Migrate)", p.file(), what)
 	}
+	e := &schemaError{msg: msg, notApplied: !recorded}
 	if cause != nil {
-		return fmt.Errorf("%s: %w", msg, dbErr(cause))
+		e.cause = dbErr(cause)
 	}
-	return errors.New(msg)
+	return e
+}
+
+// ErrMigrationsNotApplied reports, from CheckSchema and so from Open, a
+// database on which a migration this binary embeds has not been applied:
+// Migrate (authkit migrate, or authkit serve --migrate) applies it. A
+// migration that is listed as applied but whose tables, columns or
+// routine are missing (a restore without them) does not match it: Migrate
+// skips a listed migration, so the error says what to do instead.
+var ErrMigrationsNotApplied = errors.New("sqlstore: migrations not applied")
+
+// schemaError is CheckSchema's report of a migration not in effect.
+type schemaError struct {
+	msg        string
+	cause      error // the database's refusal of the probe, if any
+	notApplied bool  // matches ErrMigrationsNotApplied
+}
+
+func (e *schemaError) Error() string {
+	if e.cause != nil {
+		return e.msg + ": " + e.cause.Error()
+	}
+	return e.msg
+}
+
+// Unwrap returns the database's refusal of the probe, or nil.
+func (e *schemaError) Unwrap() error { return e.cause }
+
+// Is makes a migration not applied match ErrMigrationsNotApplied.
+func (e *schemaError) Is(target error) bool {
+	return e.notApplied && target == ErrMigrationsNotApplied
 }
 
 // probe evaluates expr: gone when it is 1 or fails for want of a table

@@ -61,6 +61,8 @@ func wantMissing(t *testing.T, err error, file, during string) {
 		t.Errorf("%s: CheckSchema = %v, want migration %s named as not applied", during, err, file)
 	case !strings.Contains(err.Error(), "authkit migrate"):
 		t.Errorf("%s: CheckSchema = %v, want it to say how to apply the migrations", during, err)
+	case !errors.Is(err, sqlstore.ErrMigrationsNotApplied):
+		t.Errorf("%s: CheckSchema = %v, does not match sqlstore.ErrMigrationsNotApplied", during, err)
 	case errors.Is(err, authkit.ErrStoreUnavailable):
 		t.Errorf("%s: CheckSchema = %v, matches ErrStoreUnavailable: a missing migration is not an outage", during, err)
 	}
@@ -266,6 +268,9 @@ func TestCheckSchemaLostPieces(t *testing.T) {
 				// authkit serve adds "or start serve with --migrate" to an
 				// error saying "apply the migrations": Migrate alone would
 				// not help here.
+				if errors.Is(err, sqlstore.ErrMigrationsNotApplied) {
+					t.Errorf("CheckSchema = %v matches ErrMigrationsNotApplied, which Migrate alone does not fix for a listed migration", err)
+				}
 				if err != nil && strings.Contains(err.Error(), "apply the migrations") {
 					t.Errorf("CheckSchema = %v: says \"apply the migrations\", which Migrate alone does not do for a listed migration", err)
 				}
