@@ -31,7 +31,6 @@ const (
 type Auth struct {
 	v          *verifier.Verifier
 	realm      string
-	scheme     string
 	challenges challenges
 	bodies     [rowCount][]byte
 	cookies    *cookieConfig
@@ -246,7 +245,6 @@ func New(v *verifier.Verifier, opts ...Option) (*Auth, error) {
 	a := &Auth{
 		v:          v,
 		realm:      c.realm,
-		scheme:     v.Schemes()[0],
 		deny:       c.deny,
 		log:        c.log,
 		retryAfter: strconv.FormatInt(int64((c.retryAfter+time.Second-1)/time.Second), 10),
@@ -272,7 +270,7 @@ func New(v *verifier.Verifier, opts ...Option) (*Auth, error) {
 		}
 		a.cookies = ck
 	}
-	a.challenges = makeChallenges(a.scheme, a.realm)
+	a.challenges = makeChallenges(v.Schemes(), a.realm)
 	for i, row := range denials {
 		b, err := json.Marshal(errorBody{Error: row.code, Description: row.desc})
 		if err != nil {

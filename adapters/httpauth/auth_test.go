@@ -20,19 +20,23 @@ import (
 )
 
 const (
-	bodyNoCreds    = `{"error":"unauthorized","error_description":"authentication required"}`
-	bodyMalformed  = `{"error":"invalid_request","error_description":"malformed credentials"}`
-	bodyExpired    = `{"error":"invalid_token","error_description":"token expired"}`
-	bodyRevoked    = `{"error":"invalid_token","error_description":"token revoked"}`
-	bodyInvalid    = `{"error":"invalid_token","error_description":"token invalid"}`
-	bodyScope      = `{"error":"insufficient_scope","error_description":"token lacks a required scope"}`
-	bodyDown       = `{"error":"temporarily_unavailable","error_description":"the authentication service is temporarily unavailable"}`
-	bodyCSRF       = `{"error":"csrf_failed","error_description":"missing or invalid CSRF token"}`
-	chalBare       = `Bearer realm="authkit"`
-	chalMalformed  = `Bearer realm="authkit", error="invalid_request", error_description="malformed credentials"`
-	chalExpired    = `Bearer realm="authkit", error="invalid_token", error_description="token expired"`
-	chalRevoked    = `Bearer realm="authkit", error="invalid_token", error_description="token revoked"`
-	chalInvalid    = `Bearer realm="authkit", error="invalid_token", error_description="token invalid"`
+	bodyNoCreds   = `{"error":"unauthorized","error_description":"authentication required"}`
+	bodyMalformed = `{"error":"invalid_request","error_description":"malformed credentials"}`
+	bodyExpired   = `{"error":"invalid_token","error_description":"token expired"}`
+	bodyRevoked   = `{"error":"invalid_token","error_description":"token revoked"}`
+	bodyInvalid   = `{"error":"invalid_token","error_description":"token invalid"}`
+	bodyScope     = `{"error":"insufficient_scope","error_description":"token lacks a required scope"}`
+	bodyDown      = `{"error":"temporarily_unavailable","error_description":"the authentication service is temporarily unavailable"}`
+	bodyCSRF      = `{"error":"csrf_failed","error_description":"missing or invalid CSRF token"}`
+	// The default verifier accepts Bearer and then Token: a 401 or 400
+	// carries both challenges, one field each, the error attributes on the
+	// scheme the credential came under (Bearer in these tests).
+	chalToken      = "\n" + `Token realm="authkit"`
+	chalBare       = `Bearer realm="authkit"` + chalToken
+	chalMalformed  = `Bearer realm="authkit", error="invalid_request", error_description="malformed credentials"` + chalToken
+	chalExpired    = `Bearer realm="authkit", error="invalid_token", error_description="token expired"` + chalToken
+	chalRevoked    = `Bearer realm="authkit", error="invalid_token", error_description="token revoked"` + chalToken
+	chalInvalid    = `Bearer realm="authkit", error="invalid_token", error_description="token invalid"` + chalToken
 	chalScopeWrite = `Bearer realm="authkit", error="insufficient_scope", error_description="token lacks a required scope", scope="write"`
 )
 
@@ -183,7 +187,7 @@ func TestDenyDirect(t *testing.T) {
 
 func TestRealmAndSchemes(t *testing.T) {
 	f := newFx(t, fxOptions{auth: []httpauth.Option{httpauth.WithRealm(`a "quoted" \ realm`)}})
-	expect(t, f.do("GET", "/api/me", ""), 401, `Bearer realm="a \"quoted\" \\ realm"`, bodyNoCreds)
+	expect(t, f.do("GET", "/api/me", ""), 401, `Bearer realm="a \"quoted\" \\ realm"`+"\n"+`Token realm="a \"quoted\" \\ realm"`, bodyNoCreds)
 
 	for _, bad := range []string{"", "line\nbreak", "tab\there", "caf\u00e9", strings.Repeat("r", 257)} {
 		if _, err := httpauth.New(f.ver, httpauth.WithRealm(bad)); !errors.Is(err, authkit.ErrInvalidConfig) {
@@ -191,24 +195,136 @@ func TestRealmAndSchemes(t *testing.T) {
 		}
 	}
 
+	// The challenges follow the verifier's order.
 	tf := newFx(t, fxOptions{verifier: []authkit.Option{authkit.WithSchemes(authkit.SchemeToken, authkit.SchemeBearer)}})
-	expect(t, tf.do("GET", "/api/me", ""), 401, `Token realm="authkit"`, bodyNoCreds)
-	expect(t, tf.do("GET", "/api/me", "", bearer("abc")...), 401, `Token realm="authkit", error="invalid_token", error_description="token invalid"`, bodyInvalid)
+	expect(t, tf.do("GET", "/api/me", ""), 401, `Token realm="authkit"`+"\n"+`Bearer realm="authkit"`, bodyNoCreds)
+	expect(t, tf.do("GET", "/api/me", "", bearer("abc")...), 401, `Token realm="authkit"`+"\n"+`Bearer realm="authkit", error="invalid_token", error_description="token invalid"`, bodyInvalid)
 
-	basic := func(_ context.Context, u, p string) (*authkit.Principal, error) {
-		if u == "alice" && p == "wonderland" {
-			return &authkit.Principal{Subject: "alice", Scopes: []string{"read"}}, nil
-		}
-		return nil, errors.New("no")
-	}
-	bf := newFx(t, fxOptions{verifier: []authkit.Option{authkit.WithBasicAuth(basic), authkit.WithSchemes(authkit.SchemeBasic, authkit.SchemeBearer)}})
-	expect(t, bf.do("GET", "/api/me", ""), 401, `Basic realm="authkit", charset="UTF-8"`, bodyNoCreds)
+	bf := newFx(t, fxOptions{verifier: []authkit.Option{authkit.WithBasicAuth(basicAlice), authkit.WithSchemes(authkit.SchemeBasic, authkit.SchemeBearer)}})
+	expect(t, bf.do("GET", "/api/me", ""), 401, `Basic realm="authkit", charset="UTF-8"`+"\n"+`Bearer realm="authkit"`, bodyNoCreds)
 	good := "Basic " + base64.StdEncoding.EncodeToString([]byte("alice:wonderland"))
 	if r := bf.do("GET", "/api/me", "", "Authorization", good); r.status != 200 || r.body != "alice basic [read]" {
 		t.Errorf("Basic: %d %s", r.status, r.body)
 	}
-	// A Basic challenge goes with 401 only.
+	// A Basic challenge goes with 401 only, and a Basic credential gets no
+	// Bearer error: a 403 for it has no challenge.
 	expect(t, bf.do("GET", "/api/write", "", "Authorization", good), 403, "", bodyScope)
+}
+
+// basicAlice is a Basic checker that knows alice, with scope read.
+func basicAlice(_ context.Context, u, p string) (*authkit.Principal, error) {
+	if u == "alice" && p == "wonderland" {
+		return &authkit.Principal{Subject: "alice", Scopes: []string{"read"}}, nil
+	}
+	return nil, errors.New("no")
+}
+
+// With several schemes, a 401 or 400 names every one the verifier accepts,
+// one WWW-Authenticate field each in its order (Basic on 401 only, and
+// only as the first scheme), and the RFC 6750 error attributes go on the
+// challenge of the scheme the credential came under — none for a Basic
+// credential, whose scheme has no such attributes; a request without a
+// credential gets bare challenges. A 403 carries the presented scheme's
+// challenge alone.
+func TestChallengesPerScheme(t *testing.T) {
+	f := newFx(t, fxOptions{verifier: []authkit.Option{authkit.WithBasicAuth(basicAlice)}})
+	read := f.login("alice", "read")
+	const (
+		bearerBare = `Bearer realm="authkit"`
+		tokenBare  = `Token realm="authkit"`
+		basicBare  = `Basic realm="authkit", charset="UTF-8"`
+		invalid    = `, error="invalid_token", error_description="token invalid"`
+		malformed  = `, error="invalid_request", error_description="malformed credentials"`
+		scope      = `, error="insufficient_scope", error_description="token lacks a required scope", scope="write"`
+	)
+	basic := func(user, pass string) string {
+		return "Basic " + base64.StdEncoding.EncodeToString([]byte(user+":"+pass))
+	}
+	cases := []struct {
+		name   string
+		path   string
+		hdr    []string
+		status int
+		chal   string
+		body   string
+	}{
+		{"no credential", "/api/me", nil, 401, bearerBare + "\n" + tokenBare, bodyNoCreds},
+		{"another scheme", "/api/me", []string{"Authorization", "Digest abc"}, 401, bearerBare + "\n" + tokenBare, bodyNoCreds},
+		{"bad Bearer", "/api/me", []string{"Authorization", "Bearer abc"}, 401, bearerBare + invalid + "\n" + tokenBare, bodyInvalid},
+		{"bad Token", "/api/me", []string{"Authorization", "Token abc"}, 401, bearerBare + "\n" + tokenBare + invalid, bodyInvalid},
+		{"bad token, scheme in lower case", "/api/me", []string{"Authorization", "token abc"}, 401, bearerBare + "\n" + tokenBare + invalid, bodyInvalid},
+		{"bad Basic", "/api/me", []string{"Authorization", basic("alice", "wrong")}, 401, bearerBare + "\n" + tokenBare, bodyInvalid},
+		{"malformed Bearer", "/api/me", []string{"Authorization", "Bearer a b"}, 400, bearerBare + malformed + "\n" + tokenBare, bodyMalformed},
+		{"malformed Token", "/api/me", []string{"Authorization", "Token a b"}, 400, bearerBare + "\n" + tokenBare + malformed, bodyMalformed},
+		{"malformed Basic", "/api/me", []string{"Authorization", "Basic !!!"}, 400, bearerBare + "\n" + tokenBare, bodyMalformed},
+		{"two headers", "/api/me", []string{"Authorization", "Token a", "Authorization", "Token b"}, 400, bearerBare + malformed + "\n" + tokenBare, bodyMalformed},
+		{"Bearer lacks scope", "/api/write", []string{"Authorization", "Bearer " + read.AccessToken}, 403, bearerBare + scope, bodyScope},
+		{"Token lacks scope", "/api/write", []string{"Authorization", "Token " + read.AccessToken}, 403, tokenBare + scope, bodyScope},
+		{"Basic lacks scope", "/api/write", []string{"Authorization", basic("alice", "wonderland")}, 403, "", bodyScope},
+		{"Token lacks any scope", "/api/none", []string{"Authorization", "Token " + read.AccessToken}, 403, tokenBare + `, error="insufficient_scope", error_description="token lacks a required scope"`, bodyScope},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			expect(t, f.do("GET", c.path, "", c.hdr...), c.status, c.chal, c.body)
+		})
+	}
+
+	// Basic after Bearer and Token is accepted but never challenged (a
+	// browser would prompt and then send the password by itself); first,
+	// it is challenged on 401, and the error attributes still go on the
+	// scheme the credential came under.
+	for _, c := range cases {
+		if strings.Contains(c.chal, "Basic") {
+			t.Errorf("%s: a Basic challenge with Basic as the last scheme", c.name)
+		}
+	}
+	bf := newFx(t, fxOptions{verifier: []authkit.Option{authkit.WithBasicAuth(basicAlice), authkit.WithSchemes(authkit.SchemeBasic, authkit.SchemeBearer, authkit.SchemeToken)}})
+	expect(t, bf.do("GET", "/api/me", ""), 401, basicBare+"\n"+bearerBare+"\n"+tokenBare, bodyNoCreds)
+	expect(t, bf.do("GET", "/api/me", "", "Authorization", basic("alice", "wrong")), 401, basicBare+"\n"+bearerBare+"\n"+tokenBare, bodyInvalid)
+	expect(t, bf.do("GET", "/api/me", "", "Authorization", "Token abc"), 401, basicBare+"\n"+bearerBare+"\n"+tokenBare+invalid, bodyInvalid)
+	expect(t, bf.do("GET", "/api/me", "", "Authorization", "Bearer a b"), 400, bearerBare+malformed+"\n"+tokenBare, bodyMalformed)
+	expect(t, bf.do("GET", "/api/me", "", "Authorization", "Basic !!!"), 400, bearerBare+"\n"+tokenBare, bodyMalformed)
+
+	// One scheme: one challenge, exactly as before there were several.
+	one := newFx(t, fxOptions{verifier: []authkit.Option{authkit.WithSchemes(authkit.SchemeBearer)}})
+	tk := one.login("alice", "read")
+	expect(t, one.do("GET", "/api/me", ""), 401, bearerBare, bodyNoCreds)
+	expect(t, one.do("GET", "/api/me", "", bearer("abc")...), 401, bearerBare+invalid, bodyInvalid)
+	expect(t, one.do("GET", "/api/me", "", "Authorization", "Token abc"), 401, bearerBare, bodyNoCreds)
+	expect(t, one.do("GET", "/api/me", "", "Authorization", "Bearer a b"), 400, bearerBare+malformed, bodyMalformed)
+	expect(t, one.do("GET", "/api/write", "", bearer(tk.AccessToken)...), 403, bearerBare+scope, bodyScope)
+}
+
+// Deny writes the challenges New computed: answering a refused request
+// allocates as much with two schemes as with one, and a hook that edits
+// the response's WWW-Authenticate values cannot change later answers.
+func TestDenyChallengeAllocations(t *testing.T) {
+	req := httptest.NewRequest("GET", "/", nil)
+	req.Header.Set("Authorization", "Token abc")
+	deny := func(a *httpauth.Auth) float64 {
+		w := &nopWriter{h: http.Header{}}
+		return testing.AllocsPerRun(200, func() { a.Deny(w, req, authkit.ErrInvalidToken) })
+	}
+	one := newFx(t, fxOptions{verifier: []authkit.Option{authkit.WithSchemes(authkit.SchemeBearer)}})
+	two := newFx(t, fxOptions{})
+	if n1, n2 := deny(one.auth), deny(two.auth); n1 != n2 {
+		t.Errorf("Deny allocates %v with one scheme, %v with two", n1, n2)
+	}
+
+	a, err := httpauth.New(two.ver, httpauth.WithDenyHandler(func(w http.ResponseWriter, _ *http.Request, _ httpauth.Denial) {
+		w.WriteHeader(http.StatusTeapot)
+		w.Header()["Www-Authenticate"][0] = "tampered"
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		rec := httptest.NewRecorder()
+		a.Deny(rec, req, authkit.ErrInvalidToken)
+		if got := challenges(rec.Result().Header); got != `Bearer realm="authkit"`+"\n"+`Token realm="authkit", error="invalid_token", error_description="token invalid"` {
+			t.Fatalf("WWW-Authenticate %q", got)
+		}
+	}
 }
 
 func TestOptional(t *testing.T) {
@@ -260,8 +376,8 @@ func TestScopes(t *testing.T) {
 			hdr = bearer(c.tok)
 		}
 		r := f.do("GET", c.path, "", hdr...)
-		if r.status != c.status || r.header.Get("WWW-Authenticate") != c.chal {
-			t.Errorf("%s: %d %q, want %d %q", c.path, r.status, r.header.Get("WWW-Authenticate"), c.status, c.chal)
+		if r.status != c.status || challenges(r.header) != c.chal {
+			t.Errorf("%s: %d %q, want %d %q", c.path, r.status, challenges(r.header), c.status, c.chal)
 		}
 	}
 }

@@ -20,9 +20,32 @@
 // [Auth.Deny] classifies an error with one table, first match by
 // [errors.Is], and answers with Cache-Control: no-store and the JSON body
 // {"error": code, "error_description": text}. The description is fixed
-// text, never the error's message. The challenge uses the verifier's first
-// scheme: "Bearer" (or "Token", Django REST framework's scheme) with the
-// RFC 6750 §3 attributes, or "Basic" (realm and charset, on 401 only).
+// text, never the error's message.
+//
+// A 401 or 400 carries one challenge for each scheme the verifier accepts
+// (verifier.Verifier.Schemes, by default Bearer and then Token, Django
+// REST framework's scheme), each in its own WWW-Authenticate field, in the
+// verifier's order (RFC 9110 §11.6.1). The RFC 6750 §3 error attributes
+// (error, error_description, scope) go on the challenge of the scheme the
+// request's credential came under; the others are bare. A credential from
+// the access cookie, under a profile's HeaderTypes word (which are not
+// challenged), or in two Authorization headers puts them on the first of
+// Bearer and Token; a Basic credential puts them nowhere, since RFC 7617
+// defines none. A 403 carries the presented scheme's challenge alone. A
+// "Basic" challenge (realm and charset) goes with 401 only, and only when
+// Basic is the verifier's first scheme: a browser answers it with a
+// password prompt and then sends the password by itself (see Security).
+// With the default verifier and no credential:
+//
+//	WWW-Authenticate: Bearer realm="authkit"
+//	WWW-Authenticate: Token realm="authkit"
+//
+// and with a bad "Authorization: Token …":
+//
+//	WWW-Authenticate: Bearer realm="authkit"
+//	WWW-Authenticate: Token realm="authkit", error="invalid_token", error_description="token invalid"
+//
+// The table shows the challenge of the presented scheme:
 //
 //	error                              status  WWW-Authenticate                                   body "error"
 //	authkit.ErrStoreUnavailable,       503     none; Retry-After (WithRetryAfter)                 temporarily_unavailable
@@ -252,7 +275,8 @@
 //     cookie must echo the CSRF cookie in the CSRF header (double submit,
 //     compared with crypto/subtle); a header-authenticated request needs no
 //     CSRF token, because browsers never add an Authorization header on
-//     their own — except HTTP Basic after a Basic challenge: do not make
+//     their own — except HTTP Basic after a Basic challenge, which [Auth]
+//     sends only when Basic is the verifier's first scheme: do not make
 //     Basic the first scheme for routes a browser visits. Prefer "__Host-"
 //     cookie names; two cookies of one name are refused (cookie tossing).
 //   - Inputs are bounded: bodies (413), parameters (count, length, UTF-8,

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/authkit-go/authkit"
@@ -47,7 +48,8 @@ type Denial struct {
 	Status int
 	// Code is the "error" member of the JSON body. For 400, 401 with a
 	// credential and 403 it is the RFC 6750 §3.1 error code that the
-	// challenge carries too ("invalid_request", "invalid_token",
+	// challenge of the credential's scheme carries too, unless that is
+	// Basic ("invalid_request", "invalid_token",
 	// "insufficient_scope"); "unauthorized" (no credential: the challenge
 	// carries no error attribute, RFC 6750 §3.1), "csrf_failed" and
 	// "temporarily_unavailable" appear in the body only.
@@ -146,21 +148,97 @@ func classify(err error) (Denial, int) {
 	return d, i
 }
 
-// challenges holds the WWW-Authenticate value of each row, computed once in
-// New; "" means no challenge.
-type challenges [rowCount]string
+// challenges holds the WWW-Authenticate field values of every row, one
+// field per challenge, computed once in New: byTarget[row][t] is the
+// answer when the credential was presented under scheme t (an index into
+// schemes), byTarget[row][len(schemes)] when under none that can carry
+// the RFC 6750 error attributes. A nil list means no challenge.
+type challenges struct {
+	realm    string
+	schemes  []string // the verifier's schemes, in order
+	presents []int    // presents[i]: the target of a credential under schemes[i]
+	fallback int      // the target of a credential under no scheme of ours
+	byTarget [rowCount][][]string
+}
 
-func makeChallenges(scheme, realm string) challenges {
-	var c challenges
+func makeChallenges(schemes []string, realm string) challenges {
+	c := challenges{realm: realm, schemes: schemes, presents: make([]int, len(schemes)), fallback: len(schemes)}
+	for i, s := range schemes {
+		c.presents[i] = i
+		if s == authkit.SchemeBasic {
+			c.presents[i] = len(schemes) // Basic has no error attributes (RFC 7617)
+		} else if c.fallback == len(schemes) {
+			c.fallback = i
+		}
+	}
 	for i, row := range denials {
-		c[i] = challengeFor(scheme, realm, row, nil)
+		c.byTarget[i] = make([][]string, len(schemes)+1)
+		for t := range c.byTarget[i] {
+			c.byTarget[i][t] = c.build(row, t, nil)
+		}
 	}
 	return c
 }
 
-// challengeFor builds a challenge. Bearer and Token challenges carry the
-// RFC 6750 §3 attributes; a Basic challenge (RFC 7617) carries only realm
-// and charset and is sent with 401 only.
+// build returns the challenges of row for target t (see challenges). A
+// 401 or 400 carries one challenge per scheme, in the verifier's order,
+// the error attributes, and scope when given, on t's alone; a 403 carries
+// t's challenge only, since another scheme is no remedy for a credential
+// that is valid but not allowed. Basic is challenged on 401 only, and only
+// when it is the verifier's first scheme: a browser that sees a Basic
+// challenge asks for a password and then sends it by itself with every
+// request to the site, an ambient credential that the CSRF check does not
+// cover, so Basic placed after Bearer or Token stays silent as before.
+func (c *challenges) build(row denialRow, t int, scopes []string) []string {
+	if !row.challenge {
+		return nil
+	}
+	bare := row
+	bare.rfcCode = false
+	var out []string
+	for i, s := range c.schemes {
+		var v string
+		switch {
+		case s == authkit.SchemeBasic && i > 0:
+			// Never offered to browsers unless first (see above).
+		case i == t:
+			v = challengeFor(s, c.realm, row, scopes)
+		case row.status != http.StatusForbidden:
+			v = challengeFor(s, c.realm, bare, nil)
+		}
+		if v != "" {
+			out = append(out, v)
+		}
+	}
+	return slices.Clip(out)
+}
+
+// target returns the index of the scheme whose challenge carries the error
+// attributes for r: the scheme of its one Authorization header when that
+// is one of ours; otherwise (no header or several, another word, a
+// credential from the access cookie or under a profile's HeaderTypes word,
+// which are bearer tokens too) the first of Bearer and Token that the
+// verifier accepts. A Basic credential has none: RFC 7617 defines no error
+// attributes, and a Bearer error would blame a token the client never
+// sent. It does not allocate.
+func (c *challenges) target(r *http.Request) int {
+	if vals := r.Header["Authorization"]; len(vals) == 1 {
+		word := vals[0]
+		if i := strings.IndexByte(word, ' '); i >= 0 {
+			word = word[:i]
+		}
+		for i, s := range c.schemes {
+			if strings.EqualFold(word, s) {
+				return c.presents[i]
+			}
+		}
+	}
+	return c.fallback
+}
+
+// challengeFor builds one challenge for scheme. Bearer and Token challenges
+// carry the RFC 6750 §3 attributes; a Basic challenge (RFC 7617) carries
+// only realm and charset and is sent with 401 only ("" otherwise).
 func challengeFor(scheme, realm string, row denialRow, scopes []string) string {
 	if !row.challenge {
 		return ""
@@ -215,16 +293,20 @@ func writeQuoted(b *strings.Builder, s string) {
 
 // Deny answers a refused request: the only place where an authentication
 // error becomes HTTP. It classifies err (see [Auth.Classify]), sets the
-// status, the WWW-Authenticate challenge of the verifier's first scheme,
-// Retry-After on 503, and Cache-Control: no-store, and writes the JSON body
+// status, the WWW-Authenticate challenges (see the package documentation:
+// on 401 and 400 one field per scheme the verifier accepts, the error
+// attributes on the challenge of the scheme the request's credential was
+// presented under; on 403 that scheme's challenge alone), Retry-After on
+// 503, and Cache-Control: no-store, and writes the JSON body
 // {"error","error_description"} — or lets the deny hook write the body,
 // with the status and those headers enforced. Deny never calls a next
 // handler, so nothing a hook does can turn the denial into an allow.
 func (a *Auth) Deny(w http.ResponseWriter, r *http.Request, err error) {
 	d, i := classify(err)
-	chal := a.challenges[i]
+	t := a.challenges.target(r)
+	chal := a.challenges.byTarget[i][t]
 	if d.Scopes != nil {
-		chal = challengeFor(a.scheme, a.realm, denials[i], d.Scopes)
+		chal = a.challenges.build(denials[i], t, d.Scopes)
 	}
 	a.logDenial(r, i, d)
 	h := w.Header()
@@ -246,10 +328,12 @@ func (a *Auth) Deny(w http.ResponseWriter, r *http.Request, err error) {
 }
 
 // enforce sets the headers that belong to the decision, replacing anything
-// a hook put there.
-func (a *Auth) enforce(h http.Header, status int, challenge, retry string) {
-	if challenge != "" {
-		h.Set("WWW-Authenticate", challenge)
+// a hook put there. The challenges are copied, one allocation as h.Set
+// makes, so that nothing done to the response's header can change the
+// values New computed.
+func (a *Auth) enforce(h http.Header, status int, challenges []string, retry string) {
+	if len(challenges) > 0 {
+		h["Www-Authenticate"] = slices.Clone(challenges)
 	} else {
 		h.Del("WWW-Authenticate")
 	}
@@ -292,7 +376,7 @@ type denyWriter struct {
 	w         http.ResponseWriter
 	a         *Auth
 	status    int
-	challenge string
+	challenge []string
 	retry     string
 	wrote     bool
 }

@@ -312,14 +312,18 @@ func (f *fx) login(user, scope string) tokens {
 
 func bearer(tok string) []string { return []string{"Authorization", "Bearer " + tok} }
 
-// expect checks status, an exact header value ("" = absent) and an exact
-// body.
+// challenges returns the WWW-Authenticate fields of a response, one per
+// line, in order ("" = none).
+func challenges(h http.Header) string { return strings.Join(h.Values("WWW-Authenticate"), "\n") }
+
+// expect checks status, the exact WWW-Authenticate fields ("" = absent,
+// several separated by "\n"; see challenges) and an exact body.
 func expect(t *testing.T, r resp, status int, challenge, body string) {
 	t.Helper()
 	if r.status != status {
 		t.Errorf("status %d, want %d (body %s)", r.status, status, r.body)
 	}
-	if got := r.header.Get("WWW-Authenticate"); got != challenge {
+	if got := challenges(r.header); got != challenge {
 		t.Errorf("WWW-Authenticate %q, want %q", got, challenge)
 	}
 	if body != "" && r.body != body {

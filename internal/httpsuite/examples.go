@@ -69,7 +69,7 @@ func CheckExample(t *testing.T, h http.Handler) {
 
 	status, hdr, body := call("GET", "/api/me", "", nil)
 	want("no token", 401, status, body, `"error":"unauthorized"`)
-	if got := hdr.Get("WWW-Authenticate"); got != challengeNone {
+	if got := strings.Join(hdr.Values("WWW-Authenticate"), "\n"); got != challengeNone {
 		t.Errorf("no token: WWW-Authenticate %q", got)
 	}
 	status, _, body = call("POST", "/auth/token", "", url.Values{"grant_type": {"password"}, "username": {"alice"}, "password": {"guess"}})
@@ -81,7 +81,7 @@ func CheckExample(t *testing.T, h http.Handler) {
 	want("me", 200, status, body, `"scopes":["orders:read"]`)
 	status, hdr, body = call("POST", "/api/orders", reader.AccessToken, nil)
 	want("order without orders:write", 403, status, body, `"error":"insufficient_scope"`)
-	if got := hdr.Get("WWW-Authenticate"); !strings.HasSuffix(got, `scope="orders:write"`) {
+	if got := hdr.Values("WWW-Authenticate"); len(got) != 1 || !strings.HasSuffix(got[0], `scope="orders:write"`) {
 		t.Errorf("order without orders:write: WWW-Authenticate %q", got)
 	}
 	writer := login("orders:write")

@@ -17,15 +17,21 @@ import (
 
 // The answers the scenarios expect, spelled out (RFC 6750 §3, RFC 6749
 // §5.2): these are the contract, not whatever one framework happened to
-// send.
+// send. The verifier accepts Bearer and then Token, so a 401 or 400 has two
+// WWW-Authenticate fields (separated by "\n" here), the error attributes on
+// the challenge of the scheme the credential came under; a 403 has that
+// scheme's challenge alone.
 const (
-	challengeNone    = `Bearer realm="authkit"`
-	challengeInvalid = `Bearer realm="authkit", error="invalid_token", error_description="token invalid"`
-	challengeExpired = `Bearer realm="authkit", error="invalid_token", error_description="token expired"`
-	challengeRevoked = `Bearer realm="authkit", error="invalid_token", error_description="token revoked"`
-	challengeBadReq  = `Bearer realm="authkit", error="invalid_request", error_description="malformed credentials"`
-	challengeScope   = `Bearer realm="authkit", error="insufficient_scope", error_description="token lacks a required scope", scope="`
-	challengeAPIOnly = `Bearer realm="authkit", error="insufficient_scope", error_description="an API token cannot be used here"`
+	challengeNone         = `Bearer realm="authkit"` + "\n" + `Token realm="authkit"`
+	challengeInvalid      = `Bearer realm="authkit", error="invalid_token", error_description="token invalid"` + "\n" + `Token realm="authkit"`
+	challengeExpired      = `Bearer realm="authkit", error="invalid_token", error_description="token expired"` + "\n" + `Token realm="authkit"`
+	challengeRevoked      = `Bearer realm="authkit", error="invalid_token", error_description="token revoked"` + "\n" + `Token realm="authkit"`
+	challengeBadReq       = `Bearer realm="authkit", error="invalid_request", error_description="malformed credentials"` + "\n" + `Token realm="authkit"`
+	challengeScope        = `Bearer realm="authkit", error="insufficient_scope", error_description="token lacks a required scope", scope="`
+	challengeAPIOnly      = `Bearer realm="authkit", error="insufficient_scope", error_description="an API token cannot be used here"`
+	challengeTokenInvalid = `Bearer realm="authkit"` + "\n" + `Token realm="authkit", error="invalid_token", error_description="token invalid"`
+	challengeTokenBadReq  = `Bearer realm="authkit"` + "\n" + `Token realm="authkit", error="invalid_request", error_description="malformed credentials"`
+	challengeTokenScope   = `Token realm="authkit", error="insufficient_scope", error_description="token lacks a required scope", scope="`
 
 	bodyUnauthorized = `{"error":"unauthorized","error_description":"authentication required"}`
 	bodyInvalid      = `{"error":"invalid_token","error_description":"token invalid"}`
@@ -153,11 +159,12 @@ func drfTokenScheme(c *client) {
 	tk := c.login("alice", ReadScope)
 	hdr := []string{"Authorization", "Token " + tk.AccessToken}
 	c.expect(c.get(MePath, hdr...), 200, "", `{"subject":"alice","method":"jwt","scopes":["read"]}`)
-	c.expect(c.get(AdminPath, hdr...), 403, challengeScope+`admin"`, bodyScope)
+	// The error attributes go on the Token challenge: the credential came
+	// under Token.
+	c.expect(c.get(AdminPath, hdr...), 403, challengeTokenScope+`admin"`, bodyScope)
 	c.expect(c.get(MePath, "Authorization", "token "+tk.AccessToken), 200, "", `{"subject":"alice","method":"jwt","scopes":["read"]}`)
-	// The challenge names the verifier's first scheme, Bearer.
-	c.expect(c.get(MePath, "Authorization", "Token "+tamper(c, tk.AccessToken)), 401, challengeInvalid, bodyInvalid)
-	c.expect(c.get(MePath, "Authorization", "Token a b"), 400, challengeBadReq, bodyBadReq)
+	c.expect(c.get(MePath, "Authorization", "Token "+tamper(c, tk.AccessToken)), 401, challengeTokenInvalid, bodyInvalid)
+	c.expect(c.get(MePath, "Authorization", "Token a b"), 400, challengeTokenBadReq, bodyBadReq)
 }
 
 func apiToken(c *client) {

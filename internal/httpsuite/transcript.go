@@ -321,8 +321,8 @@ func (c *client) refresh(rt string) response {
 
 func bearer(tok string) []string { return []string{"Authorization", "Bearer " + tok} }
 
-// expect checks the status, the WWW-Authenticate header ("" = absent) and
-// the exact body.
+// expect checks the status, the WWW-Authenticate fields (see expectStatus)
+// and the exact body.
 func (c *client) expect(r response, status int, challenge, body string) {
 	c.t.Helper()
 	c.expectStatus(r, status, challenge)
@@ -331,13 +331,14 @@ func (c *client) expect(r response, status int, challenge, body string) {
 	}
 }
 
-// expectStatus checks the status and the WWW-Authenticate header.
+// expectStatus checks the status and the WWW-Authenticate fields: challenge
+// is each field's exact value, in order, separated by "\n" ("" = none).
 func (c *client) expectStatus(r response, status int, challenge string) {
 	c.t.Helper()
 	if r.status != status {
 		c.t.Errorf("status %d, want %d (body %s)", r.status, status, r.body)
 	}
-	if got := r.header.Values("WWW-Authenticate"); challenge == "" && len(got) > 0 || challenge != "" && (len(got) != 1 || got[0] != challenge) {
+	if got := strings.Join(r.header.Values("WWW-Authenticate"), "\n"); got != challenge {
 		c.t.Errorf("WWW-Authenticate %q, want %q", got, challenge)
 	}
 }
