@@ -269,9 +269,10 @@ func (v *Verifier) Close() error {
 }
 
 // Schemes returns the built-in Authorization schemes (WithSchemes)
-// Authenticate tries, in order. The first one names the challenge of a 401
-// response. The words of the profiles' HeaderTypes, tried after them, are
-// not listed.
+// Authenticate tries, in order. httpauth answers a 401 with a challenge
+// for each of them, in this order ("Basic" only when it is first; see the
+// httpauth package documentation). The words of the profiles'
+// HeaderTypes, tried after them, are not listed.
 func (v *Verifier) Schemes() []string { return append([]string(nil), v.schemes...) }
 
 func (v *Verifier) fail(ctx context.Context, method string, err error) error {

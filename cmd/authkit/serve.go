@@ -18,6 +18,7 @@ import (
 
 	"github.com/authkit-go/authkit"
 	"github.com/authkit-go/authkit/adapters/httpauth"
+	"github.com/authkit-go/authkit/backends/sqlstore"
 	"github.com/authkit-go/authkit/issuer"
 	"github.com/authkit-go/authkit/keys"
 	"github.com/authkit-go/authkit/verifier"
@@ -236,7 +237,7 @@ type server struct {
 func (c *cli) newServer(ctx context.Context, cfg serveConfig, log *slog.Logger) (*server, error) {
 	st, err := openStore(ctx, cfg.store, cfg.migrate, log)
 	if err != nil {
-		if !cfg.migrate && strings.Contains(err.Error(), "apply the migrations") {
+		if !cfg.migrate && errors.Is(err, sqlstore.ErrMigrationsNotApplied) {
 			return nil, fmt.Errorf("%w (or start serve with --migrate)", err)
 		}
 		return nil, err
