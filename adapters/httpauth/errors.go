@@ -44,7 +44,7 @@ func (e *ScopeError) Is(target error) bool { return target == authkit.ErrInsuffi
 // Denial is how one refused request is answered: what [Auth.Classify] makes
 // of an error and what a deny hook (see [WithDenyHandler]) receives.
 type Denial struct {
-	// Status is the HTTP status: 400, 401, 403 or 503.
+	// Status is the HTTP status: 400, 401, 403, 429 (ErrThrottled) or 503.
 	Status int
 	// Code is the "error" member of the JSON body. For 400, 401 with a
 	// credential and 403 it is the RFC 6750 §3.1 error code that the

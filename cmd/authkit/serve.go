@@ -327,7 +327,7 @@ func (c *cli) newServer(ctx context.Context, cfg serveConfig, log *slog.Logger) 
 		"store_timeout", formatDuration(cfg.storeTimeout), "request_timeout", formatDuration(cfg.requestTimeout),
 		"throttle", throttleKind(thrStore, st.kind), "trusted_proxies", len(cfg.trustedProxies), "metadata", metadata,
 		"grants", strings.Join(grants, ","), "authorize", authorize)
-	warnClientAccessTTLs(ctx, clientStoreOf(st), cfg.accessTTL, cfg.storeTimeout, log)
+	warnClientTTLs(ctx, clientStoreOf(st), cfg.accessTTL, cfg.refreshTTL, cfg.storeTimeout, log)
 	if demoPassword != "" {
 		log.Warn("DEMO MODE: one demo user with a random password (printed on standard output); not for production: use --users FILE")
 		if host, _, err := net.SplitHostPort(cfg.addr); err != nil || !isLoopback(host) {
@@ -339,16 +339,18 @@ func (c *cli) newServer(ctx context.Context, cfg serveConfig, log *slog.Logger) 
 	return s, nil
 }
 
-// warnClientAccessTTLs logs one warning for each registered client whose
-// access-token lifetime ("authkit clients add --access-ttl") is longer than
-// the server's --access-ttl: the issuer cuts such a client's tokens to the
-// server's lifetime (issuer.WithAccessTokenTTL), which the client's
-// registration does not say. The line names the client ID and both
+// warnClientTTLs logs one warning for each registered client whose
+// access-token lifetime ("authkit clients add --access-ttl") is longer
+// than the server's --access-ttl, and one for each whose refresh-token
+// lifetime (--refresh-ttl) is longer than the server's --refresh-ttl: the
+// issuer cuts such a client's tokens to the server's lifetime
+// (issuer.WithAccessTokenTTL, WithRefreshTokenTTL), which the client's
+// registration does not say. A line names the client ID and both
 // lifetimes, never a secret. A store that cannot list its clients within
 // timeout is logged and does not stop the server: the lifetimes are
 // capped whatever the check finds. cs nil (no client store) checks
 // nothing. Clients added after start-up are not checked.
-func warnClientAccessTTLs(ctx context.Context, cs authkit.ClientStore, accessTTL, timeout time.Duration, log *slog.Logger) {
+func warnClientTTLs(ctx context.Context, cs authkit.ClientStore, accessTTL, refreshTTL, timeout time.Duration, log *slog.Logger) {
 	if cs == nil {
 		return
 	}
@@ -356,13 +358,17 @@ func warnClientAccessTTLs(ctx context.Context, cs authkit.ClientStore, accessTTL
 	defer cancel()
 	clients, err := cs.ListClients(ctx)
 	if err != nil {
-		log.Warn("could not list the OAuth clients to compare their access token lifetimes with --access-ttl", "err", err)
+		log.Warn("could not list the OAuth clients to compare their token lifetimes with --access-ttl and --refresh-ttl", "err", err)
 		return
 	}
 	for _, c := range clients {
 		if c.AccessTTL > accessTTL {
 			log.Warn("a client's access token lifetime is longer than the server's --access-ttl; its access tokens live only as long as the server's",
 				"client_id", c.ID, "client_access_ttl", formatDuration(c.AccessTTL), "access_ttl", formatDuration(accessTTL))
+		}
+		if c.RefreshTTL > refreshTTL {
+			log.Warn("a client's refresh token lifetime is longer than the server's --refresh-ttl; its refresh tokens live only as long as the server's",
+				"client_id", c.ID, "client_refresh_ttl", formatDuration(c.RefreshTTL), "refresh_ttl", formatDuration(refreshTTL))
 		}
 	}
 }

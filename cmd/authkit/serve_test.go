@@ -674,7 +674,7 @@ func waitReplicas(t *testing.T, addr string, n int) {
 // the server's), naming the client and both lifetimes and never its
 // secret; a client within the server's lifetime, or with none of its own,
 // gets no warning.
-func TestServeWarnsLongClientAccessTTL(t *testing.T) {
+func TestServeWarnsLongClientTTLs(t *testing.T) {
 	t.Parallel()
 	store := migratedSQLite(t)
 	var secrets []string
@@ -683,6 +683,10 @@ func TestServeWarnsLongClientAccessTTL(t *testing.T) {
 		{"add", "Short", "--id", "short-lived", "--grant", "client_credentials", "--access-ttl", "5m", "--json"},
 		{"add", "Equal", "--id", "equal-lived", "--grant", "client_credentials", "--access-ttl", "10m", "--json"},
 		{"add", "Default", "--id", "default-lived", "--grant", "client_credentials", "--json"},
+		{"add", "Sticky", "--id", "long-refresh", "--grant", "authorization_code", "--grant", "refresh_token",
+			"--redirect-uri", "https://app.example.com/cb", "--refresh-ttl", "48h", "--json"},
+		{"add", "Brief", "--id", "short-refresh", "--grant", "authorization_code", "--grant", "refresh_token",
+			"--redirect-uri", "https://app.example.com/cb", "--refresh-ttl", "12h", "--json"},
 	} {
 		r := clientsCLI(t, store, args...)
 		r.must(t, exitOK, nil, nil)
@@ -694,7 +698,7 @@ func TestServeWarnsLongClientAccessTTL(t *testing.T) {
 		}
 		secrets = append(secrets, added.Secret)
 	}
-	s := startServe(t, "", "--store", store, "--access-ttl", "10m")
+	s := startServe(t, "", "--store", store, "--access-ttl", "10m", "--refresh-ttl", "24h")
 	s.do(t, "GET", "/healthz", "", nil).want(t, "/healthz", 200)
 	stderr := s.stderr.String()
 	var warned []string
@@ -703,11 +707,19 @@ func TestServeWarnsLongClientAccessTTL(t *testing.T) {
 			warned = append(warned, l)
 		}
 	}
-	want := `level=WARN msg="a client's access token lifetime is longer than the server's --access-ttl; its access tokens live only as long as the server's" client_id=long-lived client_access_ttl=1h0m0s access_ttl=10m0s`
-	if len(warned) != 1 || !strings.Contains(warned[0], want) {
-		t.Errorf("want exactly one warning, for long-lived:\n%s\nstderr:\n%s", want, stderr)
+	want := []string{
+		`level=WARN msg="a client's access token lifetime is longer than the server's --access-ttl; its access tokens live only as long as the server's" client_id=long-lived client_access_ttl=1h0m0s access_ttl=10m0s`,
+		`level=WARN msg="a client's refresh token lifetime is longer than the server's --refresh-ttl; its refresh tokens live only as long as the server's" client_id=long-refresh client_refresh_ttl=2d refresh_ttl=1d`,
 	}
-	for _, id := range []string{"short-lived", "equal-lived", "default-lived"} {
+	if len(warned) != len(want) {
+		t.Errorf("want exactly %d warnings, for long-lived and long-refresh; stderr:\n%s", len(want), stderr)
+	}
+	for _, w := range want {
+		if !strings.Contains(stderr, w) {
+			t.Errorf("missing warning:\n%s\nstderr:\n%s", w, stderr)
+		}
+	}
+	for _, id := range []string{"short-lived", "equal-lived", "default-lived", "short-refresh"} {
 		if strings.Contains(stderr, id) {
 			t.Errorf("serve logged the conforming client %s:\n%s", id, stderr)
 		}
