@@ -106,10 +106,13 @@ func lossSince(now time.Time) int64 { return micros(now) }
 // is later and so refuses more, never less. A marker already there — a
 // store set up before, by this process or another — is left as it is.
 //
-// For a *redis.Client the pipeline starts with INFO cluster: a server
-// that answers cluster_enabled:1 is one node of a Redis Cluster, and
-// setupEpochs returns an error matching authkit.ErrInvalidConfig. A
-// server that does not answer, or refuses INFO, is not refused.
+// For a *redis.Client the pipeline starts with INFO cluster and ROLE: a
+// server that answers cluster_enabled:1 is one node of a Redis Cluster,
+// and one whose ROLE is slave is a replica (a Sentinel client with
+// ReplicaOnly, a replica's address); setupEpochs then returns an error
+// matching authkit.ErrInvalidConfig, as it does when any client's marker
+// write is refused with READONLY. A server that does not answer, or
+// refuses INFO or ROLE, is not refused.
 func (s *Store) setupEpochs(ctx context.Context, op string) error {
 	d := epochSetupTimeout
 	if s.cfg.callTimeout > 0 {
@@ -118,20 +121,49 @@ func (s *Store) setupEpochs(ctx context.Context, op string) error {
 	ctx, cancel := context.WithTimeout(ctx, d)
 	defer cancel()
 	since := fmtMicros(setupSince(time.Now()))
-	var info *redis.StringCmd
+	var (
+		info, role *redis.Cmd
+		sets       [feedShards]*redis.BoolCmd
+	)
 	_, _ = s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		if s.oneCall {
-			info = p.Info(ctx, "cluster")
+			info = p.Do(ctx, "INFO", "cluster")
+			role = p.Do(ctx, "ROLE")
 		}
 		for b := range feedShards {
-			p.SetNX(ctx, s.markers[b], since, 0)
+			sets[b] = p.SetNX(ctx, s.markers[b], since, 0)
 		}
 		return nil
 	})
-	if info != nil && info.Err() == nil && clusterEnabled(info.Val()) {
-		return fmt.Errorf("redisstore: %s: %w: the *redis.Client is connected to one node of a Redis Cluster (INFO says cluster_enabled:1), which holds only some of the hash slots; use a *redis.ClusterClient (redis+cluster:// with OpenURL)", op, authkit.ErrInvalidConfig)
+	if info != nil && info.Err() == nil {
+		if v, ok := info.Val().(string); ok && clusterEnabled(v) {
+			return fmt.Errorf("redisstore: %s: %w: the *redis.Client is connected to one node of a Redis Cluster (INFO says cluster_enabled:1), which holds only some of the hash slots; use a *redis.ClusterClient (redis+cluster:// with OpenURL)", op, authkit.ErrInvalidConfig)
+		}
+	}
+	replica := role != nil && role.Err() == nil && isReplicaRole(role.Val())
+	for _, c := range sets {
+		replica = replica || (c != nil && isReadOnlyErr(c.Err()))
+	}
+	if replica {
+		return fmt.Errorf("redisstore: %s: %w: the client is connected to a replica (ROLE says slave, or a write was refused with READONLY), which can answer that a token is not revoked before the revocation has reached it; connect it to the primary (for Sentinel, without ReplicaOnly, or UniversalOptions.ReadOnly)", op, authkit.ErrInvalidConfig)
 	}
 	return nil
+}
+
+// isReplicaRole reports whether a ROLE reply names a replica: its first
+// element is "slave" (Redis) or "replica".
+func isReplicaRole(v any) bool {
+	r, ok := v.([]any)
+	if !ok || len(r) == 0 {
+		return false
+	}
+	name, _ := r[0].(string)
+	return name == "slave" || name == "replica"
+}
+
+// isReadOnlyErr reports a write refused by a read-only replica.
+func isReadOnlyErr(err error) bool {
+	return err != nil && strings.HasPrefix(err.Error(), "READONLY ")
 }
 
 // clusterEnabled reports whether an INFO reply says cluster_enabled:1.

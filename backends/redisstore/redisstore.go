@@ -237,7 +237,12 @@ type Store struct {
 //
 // Every read goes to a primary: New refuses a *redis.ClusterClient with
 // ReadOnly, RouteByLatency or RouteRandomly (ErrInvalidConfig), because a
-// replica may not yet have a revocation its primary has acknowledged.
+// replica may not yet have a revocation its primary has acknowledged; and
+// in the round trip that writes the markers it asks a *redis.Client's
+// server its ROLE and refuses a replica (a replica's address, a Sentinel
+// client with ReplicaOnly, redis.UniversalOptions with MasterName and
+// ReadOnly), as it does any client whose marker write is refused with
+// READONLY.
 //
 // A *redis.Client must reach a server that holds every hash slot: in the
 // round trip that writes the markers New asks INFO cluster, and refuses

@@ -3,6 +3,7 @@ package redisstore_test
 import (
 	"context"
 	"errors"
+	"net"
 	"strings"
 	"testing"
 
@@ -54,5 +55,43 @@ func TestNewRefusesReplicaReads(t *testing.T) {
 	t.Cleanup(func() { _ = c.Close() })
 	if _, err := redisstore.New(c, redisstore.WithPrefix("primaryreads:")); err != nil {
 		t.Fatalf("New(cluster client reading from primaries) = %v", err)
+	}
+}
+
+// TestNewRefusesReplica checks that a *redis.Client connected to a
+// replica — a replica's address, or a Sentinel client with ReplicaOnly —
+// is refused by New and OpenURL: the replica could say "not revoked" for a
+// revocation its primary has not sent it yet. With the link to the
+// primary cut, it never would.
+func TestNewRefusesReplica(t *testing.T) {
+	primary := testservers.PrivateRedis(t, "--save", "", "--appendonly", "no", "--repl-diskless-sync-delay", "0")
+	host, port, err := net.SplitHostPort(primary)
+	if err != nil {
+		t.Fatal(err)
+	}
+	replica := testservers.PrivateRedis(t, "--save", "", "--appendonly", "no", "--replicaof", host, port)
+	waitReplicaUp(t, standalone(t, primary), standalone(t, replica))
+	s, err := redisstore.New(standalone(t, replica), redisstore.WithPrefix("replica:"))
+	if !errors.Is(err, authkit.ErrInvalidConfig) || s != nil || !strings.Contains(err.Error(), "replica") {
+		t.Errorf("New(client of a replica) = %v, %v; want ErrInvalidConfig naming the replica", s, err)
+	}
+	s, err = redisstore.OpenURL(t.Context(), "redis://"+replica+"?key_prefix=replica:")
+	if !errors.Is(err, authkit.ErrInvalidConfig) || s != nil || !strings.Contains(err.Error(), "replica") {
+		if s != nil {
+			_ = s.Close()
+		}
+		t.Errorf("OpenURL(redis://replica) = %v, %v; want ErrInvalidConfig naming the replica", s, err)
+	}
+	// A replica that accepts writes (replica-read-only no) is refused by
+	// its ROLE alone.
+	rep := standalone(t, replica)
+	if err := rep.ConfigSet(t.Context(), "replica-read-only", "no").Err(); err != nil {
+		t.Fatal(err)
+	}
+	if s, err := redisstore.New(rep, redisstore.WithPrefix("replica:")); !errors.Is(err, authkit.ErrInvalidConfig) || s != nil {
+		t.Errorf("New(client of a writable replica) = %v, %v; want ErrInvalidConfig", s, err)
+	}
+	if _, err := redisstore.New(standalone(t, primary), redisstore.WithPrefix("replica:")); err != nil {
+		t.Fatalf("New(client of the primary) = %v", err)
 	}
 }
