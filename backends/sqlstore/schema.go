@@ -125,6 +125,13 @@ type schemaPart struct {
 	table *probeTable
 	// inconclusive: a missing row asks schema_migrations (probeRow).
 	inconclusive bool
+	// grant, for a PostgreSQL routine part: the routine is there, and
+	// the part fails when the store's user may not execute it.
+	grant string
+	// hidden, for a MySQL routine part: information_schema lists only
+	// the routines the user may execute, so a routine it does not list
+	// is missing or not granted; the message says both, with grant.
+	hidden string
 }
 
 // parts returns what p looks for on the Store's dialect and prefix.
@@ -146,19 +153,26 @@ func (s *Store) parts(p migrationProbe) []schemaPart {
 		// The prefix matches [a-z_][a-z0-9_]* (WithTablePrefix): it may
 		// stand in a string literal as it is.
 		name := pre + r.name
-		var expr string
+		part := schemaPart{what: "routine " + name}
 		switch s.d.name {
 		case "postgres":
 			// Resolved through search_path, as the store's call is.
-			expr = fmt.Sprintf("CASE WHEN to_regprocedure('%s(%s)') IS NULL THEN 1 ELSE 0 END", name, r.pgArgs)
+			part.expr = fmt.Sprintf("CASE WHEN to_regprocedure('%s(%s)') IS NULL THEN 1 ELSE 0 END", name, r.pgArgs)
+			out = append(out, part)
+			// Then whether the store's user may call it: without EXECUTE
+			// every rotation would fail. NULL (no routine) counts as 1.
+			part = schemaPart{what: "EXECUTE on routine " + name,
+				expr:  fmt.Sprintf("CASE WHEN has_function_privilege(to_regprocedure('%s(%s)'), 'EXECUTE') THEN 0 ELSE 1 END", name, r.pgArgs),
+				grant: fmt.Sprintf("GRANT EXECUTE ON FUNCTION %s(%s) TO <the store's user>", name, r.pgArgs)}
 		case "mysql":
 			// Listed for a user with EXECUTE on it, as the store's is.
-			expr = fmt.Sprintf("CASE WHEN EXISTS (SELECT 1 FROM information_schema.routines"+
+			part.expr = fmt.Sprintf("CASE WHEN EXISTS (SELECT 1 FROM information_schema.routines"+
 				" WHERE routine_schema = DATABASE() AND routine_name = '%s' AND routine_type = 'PROCEDURE') THEN 0 ELSE 1 END", name)
+			part.hidden = fmt.Sprintf("GRANT EXECUTE ON PROCEDURE %s TO <the store's user>", name)
 		default:
-			expr = "1" // SQLite has no routines: none of its probes names one (a test checks)
+			part.expr = "1" // SQLite has no routines: none of its probes names one (a test checks)
 		}
-		out = append(out, schemaPart{what: "routine " + name, expr: expr})
+		out = append(out, part)
 	}
 	return out
 }
@@ -259,9 +273,27 @@ func (s *Store) checkPart(ctx context.Context, p migrationProbe, part schemaPart
 			}
 		}
 	}
+	if part.grant != "" {
+		// The routine is there (the part before found it); its user may
+		// not run it. No migration will fix that.
+		return &schemaError{msg: fmt.Sprintf("sqlstore: the store's database user lacks EXECUTE on routine %s%s of migration %s, so every refresh would fail (%s)",
+			s.cfg.prefix, p.routine.name, p.file(), part.grant)}
+	}
 	recorded, known, err := s.recorded(ctx, p.version)
 	if err != nil {
 		return s.fail(ctx, op, err)
+	}
+	if part.hidden != "" {
+		// MySQL lists a routine only to a user who may run it: missing,
+		// or not granted; the message says both. Unlisted, it matches
+		// ErrMigrationsNotApplied, as a missing table does.
+		book := s.cfg.prefix + "schema_migrations"
+		if recorded {
+			return &schemaError{msg: fmt.Sprintf("sqlstore: migration %s is listed in %s but not in effect: %s is missing, or the store's database user lacks EXECUTE on it (information_schema lists only the routines a user may run: %s; if it is missing, delete version %d from %s, then run the migrations again: authkit migrate, or sqlstore.Migrate)",
+				p.file(), book, what, part.hidden, p.version, book)}
+		}
+		return &schemaError{msg: fmt.Sprintf("sqlstore: migration %s is not applied: %s is missing, or the store's database user lacks EXECUTE on it (information_schema lists only the routines a user may run: %s) (apply the migrations: authkit migrate, or sqlstore.Migrate)",
+			p.file(), what, part.hidden), notApplied: true}
 	}
 	if part.inconclusive && (recorded || !known) {
 		// The migration's row is gone, but nothing says the migration was
@@ -337,10 +369,10 @@ func (s *Store) recorded(ctx context.Context, version int64) (recorded, known bo
 	var n int64
 	q := "SELECT COUNT(*) FROM " + s.cfg.prefix + "schema_migrations WHERE version = " + strconv.FormatInt(version, 10)
 	if err := s.db.QueryRowContext(ctx, q).Scan(&n); err != nil {
-		if ctx.Err() != nil {
+		if ctx.Err() != nil || !isUndefined(err) {
 			return false, false, err
 		}
-		return false, false, nil
+		return false, false, nil // no bookkeeping table: another tool migrated
 	}
 	return n > 0, true, nil
 }

@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-sql-driver/mysql"
+
 	"github.com/authkit-go/authkit"
 	"github.com/authkit-go/authkit/backends/sqlstore"
 )
@@ -379,4 +381,116 @@ func BenchmarkCheckSchema(b *testing.B) {
 			}
 		})
 	}
+}
+
+// TestCheckSchemaNoExecute checks a store whose database user may read
+// every table but not run the rotation routine (on PostgreSQL, EXECUTE
+// revoked from PUBLIC; on MySQL/MariaDB, a user granted no EXECUTE), which
+// would fail every refresh: CheckSchema refuses it and names the missing
+// grant, and passes once it is granted. On PostgreSQL the routine is
+// visible, so the error is the grant alone (no migration, no outage); on
+// MySQL information_schema hides it, so the error names both causes.
+func TestCheckSchemaNoExecute(t *testing.T) {
+	ctx := t.Context()
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	user := "authkit_noexec_" + hex.EncodeToString(b[:])
+	t.Run("postgres", func(t *testing.T) {
+		s, dsn := newStore(t, pgxBackend)
+		var schema string
+		if err := s.DB().QueryRowContext(ctx, "SELECT current_schema()").Scan(&schema); err != nil {
+			t.Fatal(err)
+		}
+		fn := schema + ".authkit_rotate_refresh(bytea, bytea, bigint, bigint, bytea)"
+		for _, q := range []string{
+			"CREATE ROLE " + user + " LOGIN",
+			"GRANT USAGE ON SCHEMA " + schema + " TO " + user,
+			"GRANT SELECT ON ALL TABLES IN SCHEMA " + schema + " TO " + user,
+			"REVOKE EXECUTE ON FUNCTION " + fn + " FROM PUBLIC",
+		} {
+			if _, err := s.DB().ExecContext(ctx, q); err != nil {
+				t.Fatalf("%s: %v", q, err)
+			}
+		}
+		t.Cleanup(func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			admin := openDB(t, pgxBackend, dsn)
+			for _, q := range []string{"DROP OWNED BY " + user, "DROP ROLE " + user} {
+				if _, err := admin.ExecContext(ctx, q); err != nil {
+					t.Errorf("%s: %v", q, err)
+				}
+			}
+		})
+		u, err := url.Parse(dsn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		u.User = url.User(user)
+		weak, err := sqlstore.New(openDB(t, pgxBackend, u.String()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = weak.CheckSchema(ctx)
+		if err == nil || !strings.Contains(err.Error(), "lacks EXECUTE on routine authkit_rotate_refresh") ||
+			!strings.Contains(err.Error(), "GRANT EXECUTE ON FUNCTION") ||
+			errors.Is(err, sqlstore.ErrMigrationsNotApplied) || errors.Is(err, authkit.ErrStoreUnavailable) {
+			t.Errorf("CheckSchema without EXECUTE = %v, want the missing grant named, neither a missing migration nor an outage", err)
+		}
+		if _, err := s.DB().ExecContext(ctx, "GRANT EXECUTE ON FUNCTION "+fn+" TO "+user); err != nil {
+			t.Fatal(err)
+		}
+		if err := weak.CheckSchema(ctx); err != nil {
+			t.Errorf("CheckSchema with EXECUTE granted = %v", err)
+		}
+	})
+	t.Run("mysql", func(t *testing.T) {
+		s, dsn := newStore(t, mysqlBackend)
+		var db string
+		if err := s.DB().QueryRowContext(ctx, "SELECT DATABASE()").Scan(&db); err != nil {
+			t.Fatal(err)
+		}
+		account := "'" + user + "'@'%'"
+		for _, q := range []string{
+			"CREATE USER " + account,
+			"GRANT SELECT ON " + db + ".* TO " + account,
+		} {
+			if _, err := s.DB().ExecContext(ctx, q); err != nil {
+				t.Fatalf("%s: %v", q, err)
+			}
+		}
+		t.Cleanup(func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			if _, err := s.DB().ExecContext(ctx, "DROP USER "+account); err != nil {
+				t.Errorf("DROP USER: %v", err)
+			}
+		})
+		cfg, err := mysql.ParseDSN(dsn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg.User, cfg.Passwd = user, ""
+		weak, err := sqlstore.New(openDB(t, mysqlBackend, cfg.FormatDSN()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = weak.CheckSchema(ctx)
+		if err == nil || !strings.Contains(err.Error(), "routine authkit_rotate_refresh is missing, or the store's database user lacks EXECUTE on it") ||
+			!strings.Contains(err.Error(), "GRANT EXECUTE ON PROCEDURE") ||
+			errors.Is(err, sqlstore.ErrMigrationsNotApplied) || errors.Is(err, authkit.ErrStoreUnavailable) {
+			t.Errorf("CheckSchema without EXECUTE = %v, want the missing grant named (the migration is listed), neither ErrMigrationsNotApplied nor an outage", err)
+		}
+		if _, err := s.DB().ExecContext(ctx, "GRANT EXECUTE ON "+db+".* TO "+account); err != nil {
+			t.Fatal(err)
+		}
+		// A database-level grant reaches sessions opened after it.
+		granted, err := sqlstore.New(openDB(t, mysqlBackend, cfg.FormatDSN()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := granted.CheckSchema(ctx); err != nil {
+			t.Errorf("CheckSchema with EXECUTE granted = %v", err)
+		}
+	})
 }
