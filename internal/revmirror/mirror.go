@@ -125,7 +125,6 @@ type Mirror struct {
 	minWait   time.Duration
 	maxWait   time.Duration
 	clock     func() time.Time
-	wallClock bool // clock is time.Now: fresh reads the monotonic clock alone
 	log       *slog.Logger
 
 	// covered is the time before which every change is in the copy; nil
@@ -176,8 +175,7 @@ func New(store authkit.RevocationStore, o Options) (*Mirror, error) {
 	if o.Heartbeat <= 0 || o.Heartbeat >= o.MaxLag {
 		return nil, fmt.Errorf("%w: revmirror: Heartbeat %v must be positive and shorter than MaxLag %v", authkit.ErrInvalidConfig, o.Heartbeat, o.MaxLag)
 	}
-	wall := o.Clock == nil
-	if wall {
+	if o.Clock == nil {
 		o.Clock = time.Now
 	}
 	if o.Logger == nil {
@@ -199,7 +197,6 @@ func New(store authkit.RevocationStore, o Options) (*Mirror, error) {
 		minWait:   o.MinBackoff,
 		maxWait:   o.MaxBackoff,
 		clock:     o.Clock,
-		wallClock: wall,
 		log:       o.Logger,
 		st:        newState(),
 		stop:      stop,
@@ -256,15 +253,13 @@ func (m *Mirror) fresh() bool {
 	if c == nil {
 		return false
 	}
-	var d time.Duration
-	if m.wallClock {
-		// *c is a time.Now reading, so Since takes the same difference
-		// of monotonic readings Sub would, but reads only the monotonic
-		// clock (one vDSO call instead of two on the verify path).
-		d = time.Since(*c)
-	} else {
-		d = m.clock().Sub(*c)
-	}
+	// The wall clocks' difference (Round(0) drops the monotonic reading,
+	// which Sub would otherwise use): Linux's monotonic clock stops while
+	// the machine is suspended, so after a resume the copy would look as
+	// young as before it, however much was revoked meanwhile. A wall
+	// clock stepped forward makes the copy look old, one stepped back
+	// makes d negative: either way the store answers, never a stale copy.
+	d := m.clock().Round(0).Sub(*c)
 	return d >= 0 && d <= m.maxLag
 }
 
