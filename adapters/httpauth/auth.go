@@ -43,6 +43,7 @@ type Auth struct {
 	now        func() time.Time
 	hook       func(context.Context, authkit.Event)
 	basic      bool
+	outages    *warnPacer // of "authentication unavailable" warnings
 }
 
 type config struct {
@@ -215,8 +216,10 @@ func WithEventHook(hook func(context.Context, authkit.Event)) Option {
 }
 
 // WithThrottleClock sets the time source of the throttle for Basic
-// credentials. Default time.Now. Meant for tests (the Handler has its own,
-// WithClock).
+// credentials, and of the pacing of the warnings logged when requests are
+// refused because a store cannot answer (one per second at most, saying
+// how many it stands for). Default time.Now. Meant for tests (the Handler
+// has its own, WithClock).
 func WithThrottleClock(now func() time.Time) Option {
 	return func(c *config) error {
 		if now == nil {
@@ -253,6 +256,7 @@ func New(v *verifier.Verifier, opts ...Option) (*Auth, error) {
 		a.log = slog.New(slog.DiscardHandler)
 	}
 	a.thrStore, a.now, a.hook = c.thrStore, c.now, c.hook
+	a.outages = newWarnPacer(outageLogInterval)
 	if a.thrStore == nil {
 		a.thrStore = memory.NewThrottle()
 	}

@@ -448,7 +448,7 @@ func (h *Handler) approve(w http.ResponseWriter, r *http.Request, a *Authorizati
 	if err := h.clients.CreateAuthorizationCode(ctx, rec); err != nil {
 		switch {
 		case isUnavailable(err):
-			h.log.LogAttrs(ctx, slog.LevelWarn, "httpauth: store unavailable", slog.String("op", "authorization code"), slog.Any("error", err))
+			h.warnUnavailable(ctx, "authorization code", err)
 			return fail("temporarily_unavailable", descUnavailable, err)
 		case errors.Is(err, authkit.ErrNotFound):
 			// The client was deleted since the request was validated.

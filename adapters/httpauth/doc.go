@@ -62,7 +62,10 @@
 // An error that matches no row is denied as an invalid token: an unknown
 // error never lets a request through, and a store that cannot answer is a
 // 503, never a 200 and never "your token is invalid" (which would make
-// clients discard good tokens).
+// clients discard good tokens). Such refusals are logged at Warn, at most
+// one line per second for the middleware and one for the endpoints (an
+// outage refuses every request), each with refused_unlogged, the count of
+// refusals since the line before.
 //
 // The endpoints answer their own errors with the RFC 6749 §5.2 body:
 // invalid_request (400: a missing, repeated or malformed parameter, a

@@ -358,8 +358,12 @@ func (a *Auth) logDenial(r *http.Request, row int, d Denial) {
 		a.log.LogAttrs(ctx, slog.LevelDebug, "httpauth: request cancelled during authentication",
 			slog.String("path", r.URL.Path))
 	case d.Status == http.StatusServiceUnavailable:
-		a.log.LogAttrs(ctx, slog.LevelWarn, "httpauth: authentication unavailable; request refused",
-			slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.Any("error", d.Err))
+		// Paced: during an outage every request comes here.
+		if ok, held := a.outages.allow(a.now()); ok {
+			a.log.LogAttrs(ctx, slog.LevelWarn, "httpauth: authentication unavailable; request refused",
+				slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.Any("error", d.Err),
+				slog.Int("refused_unlogged", held))
+		}
 	case row == rowInvalidToken && (d.Err == nil || !errors.Is(d.Err, authkit.ErrInvalidToken)):
 		a.log.LogAttrs(ctx, slog.LevelWarn, "httpauth: unclassified error; request denied as invalid_token",
 			slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.Any("error", d.Err))

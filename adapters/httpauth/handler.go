@@ -89,6 +89,7 @@ type Handler struct {
 	// (refreshCookiePath).
 	fixedRefreshPath bool
 	log              *slog.Logger
+	outages          *warnPacer // of "store unavailable" warnings
 	// clients is nil unless WithClientStore turned client authentication
 	// on; clientChallenge is its invalid_client challenge.
 	clients         authkit.ClientStore
@@ -395,6 +396,7 @@ func NewHandler(iss *issuer.Issuer, auth *Auth, opts ...HandlerOption) (*Handler
 		jwksCache:  "public, max-age=" + strconv.Itoa(int(c.jwksMaxAge/time.Second)),
 		now:        c.now,
 		log:        auth.log,
+		outages:    newWarnPacer(outageLogInterval),
 		exact:      make(map[string]*endpoint),
 
 		login:           c.login,
@@ -678,12 +680,23 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, e *httpError) {
 	h.writeJSON(w, r, e.status, errorBody{Error: e.code, Description: e.desc})
 }
 
+// warnUnavailable logs that a store (or a password checker: passwords.ErrBusy)
+// could not answer for op, at most once per outageLogInterval: during an
+// outage or a login flood every request comes here. The line says how many
+// refusals went unlogged since the one before.
+func (h *Handler) warnUnavailable(ctx context.Context, op string, err error) {
+	if ok, held := h.outages.allow(h.now()); ok {
+		h.log.LogAttrs(ctx, slog.LevelWarn, "httpauth: store unavailable", slog.String("op", op), slog.Any("error", err),
+			slog.Int("refused_unlogged", held))
+	}
+}
+
 // failErr answers an error of the issuer or of an application callback
 // that fits no endpoint-specific case: 503 when a store could not answer,
 // else 500 (logged: the error text never holds a token).
 func (h *Handler) failErr(w http.ResponseWriter, r *http.Request, what string, err error) {
 	if isUnavailable(err) {
-		h.log.LogAttrs(r.Context(), slog.LevelWarn, "httpauth: store unavailable", slog.String("op", what), slog.Any("error", err))
+		h.warnUnavailable(r.Context(), what, err)
 		h.fail(w, r, errUnavailable)
 		return
 	}
