@@ -54,6 +54,7 @@
 //	authkit.ErrNoCredentials           401     Bearer realm="…" (no error attribute, §3.1)        unauthorized
 //	authkit.ErrInvalidRequest          400     Bearer realm="…", error="invalid_request", …       invalid_request
 //	ErrAPITokenNotAllowed              403     … error="insufficient_scope", …                    insufficient_scope
+//	ErrClientTokenNotAllowed           403     … error="insufficient_scope", …                    insufficient_scope
 //	authkit.ErrInsufficientScope       403     … error="insufficient_scope", …, scope="a b"       insufficient_scope
 //	authkit.ErrTokenExpired            401     … error="invalid_token", error_description="token expired"
 //	authkit.ErrTokenRevoked, …Reused   401     … error="invalid_token", error_description="token revoked"
@@ -113,9 +114,14 @@
 //     own marked "current"); DELETE /sessions/{id} (204, 404); GET
 //     /api-tokens ({"api_tokens":[…]}); POST /api-tokens (201 with the
 //     secret, shown once; body below); DELETE /api-tokens/{id} (204, 404).
-//     These act on the caller's own subject only and need a session (JWT)
-//     or Basic principal: an API token gets [ErrAPITokenNotAllowed], so a
-//     leaked API token can neither mint another nor log its owner out.
+//     These act on the caller's own subject only and need a first-party
+//     session (a JWT whose client_id is empty or the issuer's own) or a
+//     Basic principal: an API token gets [ErrAPITokenNotAllowed], so a
+//     leaked API token can neither mint another nor log its owner out, and
+//     a token issued to an OAuth client (authorization code,
+//     client_credentials) gets [ErrClientTokenNotAllowed], so a delegated
+//     or machine token can mint no API token that outlives it, nor read or
+//     end the user's sessions, unless [WithAccountClients] names the client.
 //
 // POST /api-tokens takes the same three fields in either encoding:
 //

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -406,9 +407,20 @@ func (h *Handler) account(fn func(http.ResponseWriter, *http.Request, *authkit.P
 			h.auth.Deny(w, r, ErrAPITokenNotAllowed)
 			return
 		}
+		if p.Method == authkit.MethodJWT && !h.accountClient(p.ClientID) {
+			h.auth.Deny(w, r, ErrClientTokenNotAllowed)
+			return
+		}
 		w.Header().Set("Cache-Control", "no-store")
 		fn(w, r.WithContext(authkit.WithPrincipal(r.Context(), p)), p)
 	}
+}
+
+// accountClient reports whether a JWT issued to clientID may use the
+// account endpoints: a first-party one (no client_id, or the issuer's own)
+// or a client WithAccountClients names.
+func (h *Handler) accountClient(clientID string) bool {
+	return clientID == "" || clientID == h.iss.ClientID() || slices.Contains(h.accountClients, clientID)
 }
 
 // handleLogoutAll ends every session of the caller and makes every access

@@ -25,6 +25,19 @@ var ErrCSRF = errors.New("httpauth: CSRF token missing or wrong")
 // [authkit.ErrInsufficientScope] too and is answered 403 insufficient_scope.
 var ErrAPITokenNotAllowed = fmt.Errorf("httpauth: %w: an API token cannot manage credentials", authkit.ErrInsufficientScope)
 
+// ErrClientTokenNotAllowed reports a token issued to an OAuth client — one
+// whose client_id is neither empty nor the issuer's own
+// (authkit.WithClientID) — used on an account endpoint (logout-all,
+// sessions, API tokens). Those act on the user's own credentials, and a
+// client's token is delegated (authorization code) or the client's own
+// (client_credentials): with them it could mint an API token that
+// outlives its lifetime, the client's removal and its secret's rotation,
+// or read and end the user's other sessions. [WithAccountClients] lists
+// first-party clients allowed anyway. It matches
+// [authkit.ErrInsufficientScope] too and is answered 403
+// insufficient_scope.
+var ErrClientTokenNotAllowed = fmt.Errorf("httpauth: %w: a token issued to an OAuth client cannot manage the user's credentials", authkit.ErrInsufficientScope)
+
 // ScopeError reports a principal that lacks required scopes. It matches
 // [authkit.ErrInsufficientScope]; [Auth.Deny] answers it 403 with
 // error="insufficient_scope" and a scope attribute listing Scopes (RFC 6750
@@ -85,6 +98,7 @@ const (
 	rowNoCredentials
 	rowInvalidRequest
 	rowAPITokenNotAllowed
+	rowClientTokenNotAllowed
 	rowInsufficientScope
 	rowExpired
 	rowRevoked
@@ -107,11 +121,13 @@ var denials = [rowCount]denialRow{
 	rowNoCredentials:      {authkit.ErrNoCredentials, http.StatusUnauthorized, "unauthorized", true, false, "authentication required"},
 	rowInvalidRequest:     {authkit.ErrInvalidRequest, http.StatusBadRequest, "invalid_request", true, true, "malformed credentials"},
 	rowAPITokenNotAllowed: {ErrAPITokenNotAllowed, http.StatusForbidden, "insufficient_scope", true, true, "an API token cannot be used here"},
-	rowInsufficientScope:  {authkit.ErrInsufficientScope, http.StatusForbidden, "insufficient_scope", true, true, "token lacks a required scope"},
-	rowExpired:            {authkit.ErrTokenExpired, http.StatusUnauthorized, "invalid_token", true, true, "token expired"},
-	rowRevoked:            {authkit.ErrTokenRevoked, http.StatusUnauthorized, "invalid_token", true, true, "token revoked"},
-	rowReused:             {authkit.ErrTokenReused, http.StatusUnauthorized, "invalid_token", true, true, "token revoked"},
-	rowInvalidToken:       {authkit.ErrInvalidToken, http.StatusUnauthorized, "invalid_token", true, true, "token invalid"},
+	rowClientTokenNotAllowed: {ErrClientTokenNotAllowed, http.StatusForbidden, "insufficient_scope", true, true,
+		"a token issued to an OAuth client cannot be used here"},
+	rowInsufficientScope: {authkit.ErrInsufficientScope, http.StatusForbidden, "insufficient_scope", true, true, "token lacks a required scope"},
+	rowExpired:           {authkit.ErrTokenExpired, http.StatusUnauthorized, "invalid_token", true, true, "token expired"},
+	rowRevoked:           {authkit.ErrTokenRevoked, http.StatusUnauthorized, "invalid_token", true, true, "token revoked"},
+	rowReused:            {authkit.ErrTokenReused, http.StatusUnauthorized, "invalid_token", true, true, "token revoked"},
+	rowInvalidToken:      {authkit.ErrInvalidToken, http.StatusUnauthorized, "invalid_token", true, true, "token invalid"},
 }
 
 // rowOf returns the index of the first row err matches, or rowInvalidToken.

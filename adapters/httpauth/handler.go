@@ -107,6 +107,8 @@ type Handler struct {
 	customPolicy    bool
 	refreshCheck    func(ctx context.Context, s authkit.Session) ([]string, error)
 	logoutAPITokens bool
+	// accountClients: WithAccountClients (see accountClient).
+	accountClients []string
 
 	routes []Route
 	exact  map[string]*endpoint
@@ -147,6 +149,7 @@ type handlerConfig struct {
 	customPolicy    bool
 	refreshCheck    func(ctx context.Context, s authkit.Session) ([]string, error)
 	logoutAPITokens bool
+	accountClients  []string
 }
 
 // HandlerOption configures a [Handler]. Options apply in order; a later
@@ -404,6 +407,7 @@ func NewHandler(iss *issuer.Issuer, auth *Auth, opts ...HandlerOption) (*Handler
 		customPolicy:    c.customPolicy,
 		refreshCheck:    c.refreshCheck,
 		logoutAPITokens: c.logoutAPITokens,
+		accountClients:  c.accountClients,
 	}
 	if c.clients != nil {
 		// Every client-store call under the store deadline.

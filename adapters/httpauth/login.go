@@ -101,6 +101,26 @@ func WithLogoutAllAPITokens() HandlerOption {
 	}
 }
 
+// WithAccountClients lets JWTs issued to the registered OAuth clients ids
+// use the account endpoints (logout-all, sessions, API tokens), which
+// otherwise refuse a token whose client_id is not the issuer's own
+// ([ErrClientTokenNotAllowed]). Name only first-party applications
+// registered as clients (say, the application's own single-page app using
+// the authorization-code flow): a listed client's tokens can mint API
+// tokens that outlive them and end the user's other sessions. Each ID is 1
+// to 255 bytes; a later call replaces an earlier one.
+func WithAccountClients(ids ...string) HandlerOption {
+	return func(c *handlerConfig) error {
+		for _, id := range ids {
+			if id == "" || len(id) > 255 {
+				return invalid("WithAccountClients: a client ID must be 1 to 255 bytes")
+			}
+		}
+		c.accountClients = slices.Clone(ids)
+		return nil
+	}
+}
+
 // revokeSubject logs subject out everywhere for the logout-all endpoint,
 // API tokens included under WithLogoutAllAPITokens.
 func (h *Handler) revokeSubject(ctx context.Context, subject string) error {
