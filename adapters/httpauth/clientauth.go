@@ -75,9 +75,12 @@ var errOtherClient = fmt.Errorf("httpauth: %w: the refresh token was issued to a
 // Secrets are compared with issuer.Issuer.CheckClientSecret (hashed,
 // constant time), and failures are throttled per (client_id, client
 // address) and per address like password attempts, assertions' as
-// secrets'. With a ClientStore, an Authorization header of the
-// Basic scheme on these three endpoints is always client authentication,
-// never a user's password. See the package documentation, "Client
+// secrets', but with no ceiling per client_id: a client credential (a
+// 256-bit secret, a signed assertion) cannot be guessed, and a ceiling
+// would let failures from any number of addresses lock the client out
+// (see [ThrottlePolicy]). With a ClientStore, an Authorization header of
+// the Basic scheme on these three endpoints is always client
+// authentication, never a user's password. See the package documentation, "Client
 // authentication", for what each endpoint then requires.
 //
 // Default: no client store; client credentials in a request are ignored,
@@ -239,7 +242,7 @@ func (h *Handler) authenticateClient(w http.ResponseWriter, r *http.Request, ps 
 		return nil, true
 	}
 	if pairFailures > 0 {
-		if err := h.guard.lim.Success(ctx, attempt); err != nil {
+		if err := h.guard.clients.Success(ctx, attempt); err != nil {
 			h.log.LogAttrs(ctx, slog.LevelWarn, "httpauth: clearing a throttle counter failed", slog.Any("error", err))
 		}
 	}
@@ -249,10 +252,13 @@ func (h *Handler) authenticateClient(w http.ResponseWriter, r *http.Request, ps 
 // checkClientThrottle decides, before a client's credentials are checked,
 // whether the attempt may proceed, and returns the pair's failures so far;
 // done reports that it answered the request instead (throttled: 429 and
-// EventThrottled with method; the throttle store failing: 503).
+// EventThrottled with method; the throttle store failing: 503). Only the
+// (client_id, address) pair and the address can hold an attempt back:
+// client authentication has no per-client ceiling (clientPolicy), so
+// failures from other addresses never refuse a client its own attempts.
 func (h *Handler) checkClientThrottle(w http.ResponseWriter, r *http.Request, a throttle.Attempt, id, method string) (pairFailures int64, done bool) {
 	ctx := r.Context()
-	d, err := h.guard.lim.Check(ctx, a, h.now())
+	d, err := h.guard.clients.Check(ctx, a, h.now())
 	if err != nil {
 		if !isUnavailable(err) {
 			err = fmt.Errorf("httpauth: %w: %w", authkit.ErrStoreUnavailable, err)
@@ -289,7 +295,7 @@ func (h *Handler) clientFailure(ctx context.Context, a throttle.Attempt, id stri
 func (h *Handler) recordClientFailure(ctx context.Context, a *throttle.Attempt, id, method string, reason error) {
 	now := h.now()
 	if a != nil {
-		if err := h.guard.lim.Failure(ctx, *a, now); err != nil {
+		if err := h.guard.clients.Failure(ctx, *a, now); err != nil {
 			h.log.LogAttrs(ctx, slog.LevelWarn, "httpauth: recording a failed client authentication failed", slog.Any("error", err))
 		}
 	}

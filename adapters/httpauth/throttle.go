@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net"
 	"net/http"
 	"net/netip"
@@ -73,6 +74,13 @@ type ThrottleRule struct {
 // ThrottlePolicy is the rule of each key a password attempt is counted
 // against: the (user, client address) pair, the client address (an IPv6
 // address as its /64) and the user (the ceiling, from every address).
+//
+// Client authentication (a client secret or a private_key_jwt assertion,
+// [WithClientStore]) is counted under the Pair rule per (client_id,
+// address) and the Address rule, sharing the address's count with
+// passwords; the User rule does not apply to it: a client credential
+// cannot be guessed, so a ceiling per client_id would only let failures
+// from elsewhere lock the client out.
 type ThrottlePolicy struct {
 	Pair    ThrottleRule
 	Address ThrottleRule
@@ -121,10 +129,44 @@ func checkPolicy(p ThrottlePolicy) error {
 // guard applies the throttle policy around a password check and reports
 // what happened to the event hook.
 type guard struct {
-	lim  *throttle.Limiter
-	hook func(context.Context, authkit.Event)
-	log  *slog.Logger
-	gate gate
+	lim *throttle.Limiter
+	// clients is the limiter of client authentication: the policy's Pair
+	// and Address rules over the same store (so the same counters), with
+	// no per-client ceiling (see clientPolicy).
+	clients *throttle.Limiter
+	hook    func(context.Context, authkit.Event)
+	log     *slog.Logger
+	gate    gate
+}
+
+// clientPolicy is the throttle policy of client authentication (a client
+// secret or a private_key_jwt assertion): p's pair and address rules, and
+// no ceiling per client_id. The ceiling exists for passwords, which people
+// choose and a botnet may guess within a few thousand tries; it costs the
+// owner a wait of up to Max per attempt while the botnet keeps failing.
+// A client credential cannot be guessed: the only secrets authkit creates
+// and accepts are NewClientSecret's (256 bits of entropy; the issuer
+// refuses any other form before hashing, and has no API that hashes a
+// secret of one's choosing; a SecretHash an application computed by hand
+// is outside that contract), and an assertion must be signed with the
+// client's private key. A ceiling would then protect nothing and only let
+// anyone who knows a client_id lock that client out, from addresses it
+// rotates, for as long as it keeps failing — refused attempts are not
+// counted, so a few failures a minute keep the wait at its maximum. The
+// pair and address rules stay: they bound what each address may try, and
+// failures from other addresses never hold back the client's own.
+// Exempting only a correct credential from a ceiling (checking it first)
+// would be no better: the ceiling would then answer a right guess 200 and
+// a wrong one 429, checking every guess anyway, so it would guard nothing.
+//
+// The Limiter has no way to leave a key out, so the User rule is one under
+// which no count ever waits: Free is the largest count a store can hold.
+// Its Window is the shortest checkPolicy allows, so the counter it still
+// writes lapses within a second instead of holding a memory store's room
+// for an hour.
+func clientPolicy(p throttle.Policy) throttle.Policy {
+	noCeiling := throttle.Rule{Free: math.MaxInt64, Window: time.Second, Base: time.Second, Max: time.Second}
+	return throttle.Policy{Pair: p.Pair, Address: p.Address, User: noCeiling}
 }
 
 // maxPairWaiters bounds the attempts of one (user, address) pair that wait
@@ -209,7 +251,11 @@ func newGuard(store authkit.ThrottleStore, p ThrottlePolicy, hook func(context.C
 	if err != nil {
 		return nil, invalid("throttle: %v", err)
 	}
-	return &guard{lim: lim, hook: hook, log: log}, nil
+	clients, err := throttle.New(store, clientPolicy(p.internal()))
+	if err != nil {
+		return nil, invalid("throttle: %v", err)
+	}
+	return &guard{lim: lim, clients: clients, hook: hook, log: log}, nil
 }
 
 // attempt is the throttle identity of a password attempt. The user name is
