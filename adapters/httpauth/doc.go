@@ -172,8 +172,11 @@
 // invalid_client with WWW-Authenticate: Basic realm="…", charset="UTF-8"
 // (a challenge goes with every 401, RFC 9110 §15.5.2). A ClientStore that
 // cannot answer is 503. Attempts with a secret are throttled like
-// passwords, keyed by (client_id, client address), the address and the
-// client_id ([ThrottlePolicy]; 429 slow_down), and failures are reported
+// passwords, keyed by (client_id, client address) and the address
+// ([ThrottlePolicy]; 429 slow_down), but with no ceiling per client_id: a
+// client secret (256 random bits) or a signed assertion cannot be
+// guessed, and such a ceiling would let failures from other addresses
+// lock the real client out. Failures are reported
 // as authkit.EventLoginFailed with Method [MethodClientSecret] and the
 // client_id as Subject. With a client store, Basic credentials on these
 // three endpoints are always a client's, never a user's.
