@@ -24,10 +24,16 @@ const (
 )
 
 // credentialParams may never come from the URL: a request that puts one in
-// the query string is refused rather than silently half-read.
+// the query string is refused rather than silently half-read. They are the
+// parameters the token, revocation and introspection endpoints read that
+// carry a secret or decide what is granted — a password, a token, a client
+// secret or assertion, an authorization code and its PKCE verifier — and
+// "assertion" (RFC 7521), which no endpoint reads but which is a
+// credential all the same.
 var credentialParams = [...]string{
 	"grant_type", "username", "password", "refresh_token", "scope", "token",
-	"token_type_hint", "access_token", "client_secret",
+	"token_type_hint", "access_token", "client_secret", "code", "code_verifier",
+	"client_assertion", "client_assertion_type", "assertion",
 }
 
 // httpError is a client or server error of an endpoint, answered with the
@@ -45,6 +51,7 @@ var (
 	errRepeated      = &httpError{http.StatusBadRequest, "invalid_request", "a parameter is repeated"}
 	errTooMany       = &httpError{http.StatusBadRequest, "invalid_request", "too many parameters"}
 	errInURL         = &httpError{http.StatusBadRequest, "invalid_request", "credentials must be sent in the request body, never in the URL"}
+	errBadQuery      = &httpError{http.StatusBadRequest, "invalid_request", "malformed query string"}
 	errUnavailable   = &httpError{http.StatusServiceUnavailable, "temporarily_unavailable", descUnavailable}
 	errServer        = &httpError{http.StatusInternalServerError, "server_error", "internal error"}
 	errNotFound      = &httpError{http.StatusNotFound, "not_found", "no such resource"}
@@ -89,15 +96,11 @@ func mediaType(r *http.Request) (string, bool) {
 // Appendix B) or, as an extension, a JSON object whose members are all
 // strings. A parameter may appear once (RFC 6749 §3.1); an empty one counts
 // as absent. Parameters are never read from the URL, and a credential
-// parameter found there refuses the request.
+// parameter found there refuses the request, as does a query string that
+// does not parse (see checkQuery).
 func readParams(w http.ResponseWriter, r *http.Request, max int64) (map[string]string, *httpError) {
-	if r.URL.RawQuery != "" {
-		q, _ := url.ParseQuery(r.URL.RawQuery)
-		for _, name := range credentialParams {
-			if _, ok := q[name]; ok {
-				return nil, errInURL
-			}
-		}
+	if herr := checkQuery(r.URL.RawQuery, errInURL, credentialParams[:]); herr != nil {
+		return nil, herr
 	}
 	mt, ok := mediaType(r)
 	if !ok {
@@ -118,6 +121,30 @@ func readParams(w http.ResponseWriter, r *http.Request, max int64) (map[string]s
 		return parseJSONParams(data)
 	}
 	return nil, errContentType
+}
+
+// checkQuery refuses a request whose query string rawQuery names one of
+// the parameters of any of the lists (inURL), or does not parse
+// (errBadQuery). A query that does not parse cannot be trusted to name
+// nothing: url.ParseQuery skips a pair holding ';' or a bad %-escape and
+// reports it only as an error, so "password=secret;" would otherwise pass
+// as a query without a password. The query is never echoed.
+func checkQuery(rawQuery string, inURL *httpError, lists ...[]string) *httpError {
+	if rawQuery == "" {
+		return nil
+	}
+	q, err := url.ParseQuery(rawQuery)
+	if err != nil {
+		return errBadQuery
+	}
+	for _, names := range lists {
+		for _, name := range names {
+			if _, ok := q[name]; ok {
+				return inURL
+			}
+		}
+	}
+	return nil
 }
 
 func parseForm(data []byte) (map[string]string, *httpError) {
