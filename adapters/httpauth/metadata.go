@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/netip"
 	"net/url"
+	"slices"
 	"strings"
 
 	"github.com/authkit-go/authkit"
@@ -60,10 +61,13 @@ func metadataLoopback(host string) bool {
 // with WithClientStore; authorization_code with WithAuthorizationCode,
 // which also adds the authorization endpoint, response type "code", PKCE
 // method S256 and RFC 9207's iss parameter), the client authentication
-// methods (with WithClientStore: client_secret_basic, client_secret_post,
-// private_key_jwt when the client store records client assertions
-// (authkit.ClientAssertionStore), and none for a public client; without,
-// none), and scopes, the ones given (the application knows which it
+// methods of each endpoint (with WithClientStore: client_secret_basic,
+// client_secret_post and private_key_jwt when the client store records
+// client assertions (authkit.ClientAssertionStore), plus none for a public
+// client at the token and revocation endpoints but not at introspection,
+// which a public client may not call; without a client store: none at the
+// token and revocation endpoints and an empty list at introspection, whose
+// callers present a credential the Auth accepts), and scopes, the ones given (the application knows which it
 // allows; none given leaves scopes_supported out). The issuer identifier
 // is the issuer's iss (WithIssuer), which must be an https URL (http on a
 // loopback host): an error matching authkit.ErrInvalidConfig otherwise.
@@ -104,25 +108,38 @@ func (h *Handler) MetadataHandler(scopes ...string) (http.Handler, error) {
 	if h.password != nil {
 		grants = append(grants, authkit.GrantPassword)
 	}
-	methods := []string{"none"}
+	// The methods a confidential client authenticates with; public
+	// clients ("none") are added where the endpoint serves them.
+	confidential := []string{}
 	if h.clients != nil {
 		if h.authorize != nil {
 			grants = append(grants, authkit.GrantAuthorizationCode)
 		}
 		grants = append(grants, authkit.GrantClientCredentials)
-		methods = []string{"client_secret_basic", "client_secret_post"}
+		confidential = []string{"client_secret_basic", "client_secret_post"}
 		if _, ok := h.clients.(authkit.ClientAssertionStore); ok {
-			methods = append(methods, "private_key_jwt")
+			confidential = append(confidential, "private_key_jwt")
 			for _, ep := range []string{"token", "revocation", "introspection"} {
 				doc[ep+"_endpoint_auth_signing_alg_values_supported"] = clientAssertionAlgs
 			}
 		}
-		methods = append(methods, "none")
-		doc["revocation_endpoint_auth_methods_supported"] = methods
-		doc["introspection_endpoint_auth_methods_supported"] = methods
+	}
+	withNone := append(slices.Clone(confidential), "none")
+	if h.paths.Revoke != "" {
+		// RFC 7009 §2.1: a public client revokes its own tokens by
+		// naming itself, and a first-party caller by holding the token.
+		doc["revocation_endpoint_auth_methods_supported"] = withNone
+	}
+	if h.paths.Introspect != "" {
+		// Only an authenticated confidential client, or a caller the Auth
+		// accepts (a bearer credential, which has no RFC 8414 method name),
+		// may introspect: never a public client. Without a client store
+		// the list is empty rather than left out, since an absent list
+		// means client_secret_basic (RFC 8414 §2).
+		doc["introspection_endpoint_auth_methods_supported"] = confidential
 	}
 	doc["grant_types_supported"] = append([]string{}, grants...)
-	doc["token_endpoint_auth_methods_supported"] = methods
+	doc["token_endpoint_auth_methods_supported"] = withNone
 	if len(scopes) > 0 {
 		doc["scopes_supported"] = append([]string(nil), scopes...)
 	}

@@ -112,7 +112,7 @@ func TestMetadata(t *testing.T) {
 	if m := strs(doc["token_endpoint_auth_methods_supported"]); !slices.Equal(m, []string{"none"}) {
 		t.Errorf("plain auth methods %v", m)
 	}
-	if doc["token_endpoint"] != "http://127.0.0.1:8080/tenant/token" || doc["introspection_endpoint_auth_methods_supported"] != nil ||
+	if doc["token_endpoint"] != "http://127.0.0.1:8080/tenant/token" || fmt.Sprint(doc["introspection_endpoint_auth_methods_supported"]) != "[]" ||
 		doc["authorization_endpoint"] != nil || len(strs(doc["response_types_supported"])) != 0 || doc["code_challenge_methods_supported"] != nil {
 		t.Errorf("plain document %v", doc)
 	}
