@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"net/http"
 	"net/textproto"
+	"net/url"
+	"slices"
 	"strings"
 
 	"github.com/authkit-go/authkit"
@@ -39,6 +41,18 @@ const maxCSRFLen = 128
 // authenticates by cookie must send the CSRF header with the CSRF cookie's
 // value (double submit, compared in constant time), else it is refused
 // with [ErrCSRF].
+//
+// A cookie-mode token request made by a browser from another site is
+// refused (login CSRF: a forged form POST with the attacker's password
+// would otherwise log the victim's browser in as the attacker, since a
+// SameSite cookie is still set by a response to a cross-site request).
+// When the Handler has cookies on, a token request that carries
+// Sec-Fetch-Site with any value but same-origin, same-site or none, or,
+// without Sec-Fetch-Site, an Origin whose host is not the request's Host
+// ("null" included), is answered 403 csrf_failed ([ErrCSRF]) before the
+// grant is tried, and no cookie is set — unless its Origin is one of
+// TrustedOrigins. Requests without these headers (native and server-side
+// clients, which browsers alone send them for) are not affected.
 //
 // A name starting with "__Host-" (recommended for the access and CSRF
 // cookies: a sibling subdomain cannot then plant a cookie of that name) must
@@ -88,6 +102,14 @@ type Cookies struct {
 	// its refresh token from the cookie is answered without tokens in the
 	// body. Default false.
 	OmitBodyTokens bool
+	// TrustedOrigins are the browser origins ("https://app.example",
+	// scheme, host and port if not the default, as browsers send them in
+	// the Origin header) that may call the token endpoint although they
+	// are another site or another origin: a single-page application
+	// served from elsewhere, with SameSite None and CORS. Compared exactly,
+	// without letter case. Default none: only same-origin and same-site
+	// requests (and those without browser headers) get tokens.
+	TrustedOrigins []string
 }
 
 // cookieConfig is Cookies with defaults applied and checked.
@@ -96,6 +118,7 @@ type cookieConfig struct {
 	csrfHeader string // canonical form
 	secure     bool
 	sameSite   http.SameSite
+	trusted    []string // TrustedOrigins, lower case
 }
 
 func resolveCookies(c Cookies) (*cookieConfig, error) {
@@ -132,6 +155,16 @@ func resolveCookies(c Cookies) (*cookieConfig, error) {
 			return nil, err
 		}
 	}
+	if len(c.TrustedOrigins) > maxTrustedOrigins {
+		return nil, invalid("Cookies: more than %d TrustedOrigins", maxTrustedOrigins)
+	}
+	for _, o := range c.TrustedOrigins {
+		if !validOrigin(o) {
+			return nil, invalid("Cookies: TrustedOrigins: %q is not an origin (scheme://host[:port], nothing else)", o)
+		}
+		cc.trusted = append(cc.trusted, strings.ToLower(o))
+	}
+	cc.TrustedOrigins = slices.Clone(c.TrustedOrigins)
 	switch c.SameSite {
 	case 0, http.SameSiteDefaultMode, http.SameSiteLaxMode:
 		cc.sameSite = http.SameSiteLaxMode
@@ -287,3 +320,59 @@ func (c *cookieConfig) clear(w http.ResponseWriter, refreshPath string) {
 
 // isB64Token is httpsyntax.IsB64Token.
 func isB64Token(s string) bool { return httpsyntax.IsB64Token(s) }
+
+// Bounds of the cross-site check of token requests.
+const (
+	maxTrustedOrigins = 64
+	maxOriginLen      = 2048
+)
+
+// errCrossSite refuses a cookie-mode token request made from another site.
+var errCrossSite = fmt.Errorf("%w: a token request from another site", ErrCSRF)
+
+// validOrigin reports whether o is a serialized origin: http or https,
+// a host, an optional port, and nothing else.
+func validOrigin(o string) bool {
+	if o == "" || len(o) > maxOriginLen {
+		return false
+	}
+	u, err := url.Parse(o)
+	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != "" && u.User == nil &&
+		u.Path == "" && u.RawQuery == "" && !u.ForceQuery && u.Fragment == "" && u.Opaque == "" && !strings.HasSuffix(o, "#")
+}
+
+// checkCrossSite refuses (errCrossSite) a token request that a browser
+// made from another site, when the token response would set cookies (see
+// Cookies): Sec-Fetch-Site other than same-origin, same-site or none or,
+// without it, an Origin whose host is not r.Host; an Origin among
+// TrustedOrigins is allowed either way. A request with neither header is
+// not a browser's and passes. Several values of either header refuse.
+// Only the host is compared (not the scheme), since behind a proxy that
+// ends TLS the request's own scheme is not known.
+func (c *cookieConfig) checkCrossSite(r *http.Request) error {
+	sfs, origin := r.Header["Sec-Fetch-Site"], r.Header["Origin"]
+	if len(sfs) > 1 || len(origin) > 1 {
+		return errCrossSite
+	}
+	if len(origin) == 1 && len(origin[0]) <= maxOriginLen && slices.Contains(c.trusted, strings.ToLower(origin[0])) {
+		return nil
+	}
+	if len(sfs) == 1 {
+		switch strings.ToLower(strings.TrimSpace(sfs[0])) {
+		case "same-origin", "same-site", "none":
+			return nil
+		}
+		return errCrossSite
+	}
+	if len(origin) == 0 {
+		return nil
+	}
+	if !validOrigin(origin[0]) {
+		return errCrossSite // "null", or garbage
+	}
+	u, _ := url.Parse(origin[0])
+	if r.Host == "" || !strings.EqualFold(u.Host, r.Host) {
+		return errCrossSite
+	}
+	return nil
+}

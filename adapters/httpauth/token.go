@@ -33,6 +33,14 @@ func (h *Handler) handleToken(w http.ResponseWriter, r *http.Request) {
 	hdr := w.Header()
 	hdr.Set("Cache-Control", "no-store")
 	hdr.Set("Pragma", "no-cache")
+	if c := h.auth.cookies; c != nil {
+		// The response would set cookies: refuse a browser's request from
+		// another site before any grant is tried (login CSRF; see Cookies).
+		if err := c.checkCrossSite(r); err != nil {
+			h.auth.Deny(w, r, err)
+			return
+		}
+	}
 	ps, herr := readParams(w, r, h.maxBody)
 	if herr != nil {
 		h.fail(w, r, herr)

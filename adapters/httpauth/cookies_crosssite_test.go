@@ -1,0 +1,119 @@
+package httpauth_test
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"testing"
+
+	"github.com/authkit-go/authkit"
+	"github.com/authkit-go/authkit/adapters/httpauth"
+)
+
+// A browser's token request from another site is refused in cookie mode
+// (login CSRF: a forged form POST would log the victim in as the
+// attacker), before any grant is tried and without a cookie; requests
+// from the same origin or site, or without browser headers, get tokens.
+func TestCookieTokenCrossSite(t *testing.T) {
+	f := newFx(t, fxOptions{auth: []httpauth.Option{httpauth.WithCookies(httpauth.Cookies{})}})
+	host := f.srv.Listener.Addr().String()
+	login := []string{"grant_type", "password", "username", "alice", "password", "wonderland"}
+
+	refused := map[string][]string{
+		"Sec-Fetch-Site cross-site":            {"Sec-Fetch-Site", "cross-site"},
+		"Sec-Fetch-Site cross-site, same host": {"Sec-Fetch-Site", "cross-site", "Origin", "http://" + host},
+		"Sec-Fetch-Site unknown":               {"Sec-Fetch-Site", "elsewhere"},
+		"two Sec-Fetch-Site":                   {"Sec-Fetch-Site", "same-origin", "Sec-Fetch-Site", "cross-site"},
+		"Origin of another host":               {"Origin", "https://evil.example"},
+		"Origin of another port":               {"Origin", "http://127.0.0.1:1"},
+		"Origin null":                          {"Origin", "null"},
+		"Origin garbage":                       {"Origin", "http://" + host + "/path"},
+		"two Origins":                          {"Origin", "http://" + host, "Origin", "https://evil.example"},
+	}
+	for name, hdr := range refused {
+		r := f.form("/token", login, hdr...)
+		if r.status != 403 || r.body != bodyCSRF || challenges(r.header) != "" {
+			t.Errorf("%s: %d %s %q, want 403 %s", name, r.status, r.body, challenges(r.header), bodyCSRF)
+		}
+		if sc := r.header.Values("Set-Cookie"); len(sc) != 0 {
+			t.Errorf("%s: cookies set on refusal: %v", name, sc)
+		}
+	}
+	// No session was opened by the refused requests.
+	if ss, err := f.store.ListSessions(context.Background(), "alice", f.clock.Now()); err != nil || len(ss) != 0 {
+		t.Errorf("sessions after refused logins: %d, %v", len(ss), err)
+	}
+
+	allowed := map[string][]string{
+		"no browser headers":         nil,
+		"Sec-Fetch-Site same-origin": {"Sec-Fetch-Site", "same-origin", "Origin", "https://evil.example"},
+		"Sec-Fetch-Site same-site":   {"Sec-Fetch-Site", "same-site"},
+		"Sec-Fetch-Site none":        {"Sec-Fetch-Site", "none"},
+		"Origin of this host":        {"Origin", "http://" + host},
+		"Origin of this host, https": {"Origin", "https://" + host}, // behind a proxy ending TLS
+	}
+	for name, hdr := range allowed {
+		r := f.form("/token", login, hdr...)
+		if r.status != 200 || cookiesOf(r)["authkit_access"] == nil {
+			t.Errorf("%s: %d %s %v", name, r.status, r.body, r.header.Values("Set-Cookie"))
+		}
+	}
+
+	// The refresh grant likewise, and a refused refresh leaves the refresh
+	// token unspent.
+	j, _ := cookieLogin(t, f)
+	refresh := []string{"grant_type", "refresh_token"}
+	ck := []string{"Cookie", j.header(), "X-CSRF-Token", j.csrf}
+	r := f.form("/token", refresh, append(ck, "Sec-Fetch-Site", "cross-site")...)
+	expect(t, r, 403, "", bodyCSRF)
+	if len(r.header.Values("Set-Cookie")) != 0 {
+		t.Errorf("cookies set on a refused refresh: %v", r.header.Values("Set-Cookie"))
+	}
+	r = f.form("/token", []string{"grant_type", "refresh_token", "refresh_token", j.refresh}, "Origin", "https://evil.example")
+	expect(t, r, 403, "", bodyCSRF)
+	if r := f.form("/token", refresh, ck...); r.status != 200 {
+		t.Errorf("refresh after the refused ones: %d %s", r.status, r.body)
+	}
+}
+
+// Without cookies, the token endpoint sets none and does not look at
+// browser headers.
+func TestTokenCrossSiteWithoutCookies(t *testing.T) {
+	f := newFx(t, fxOptions{})
+	r := f.form("/token", []string{"grant_type", "password", "username", "alice", "password", "wonderland"}, "Sec-Fetch-Site", "cross-site", "Origin", "https://spa.example")
+	if r.status != 200 {
+		t.Errorf("bearer-mode token request from another site: %d %s", r.status, r.body)
+	}
+}
+
+// TrustedOrigins admits a single-page application served from another
+// site, and only it.
+func TestCookieTrustedOrigins(t *testing.T) {
+	f := newFx(t, fxOptions{auth: []httpauth.Option{httpauth.WithCookies(httpauth.Cookies{
+		SameSite: http.SameSiteNoneMode, TrustedOrigins: []string{"https://SPA.example", "http://localhost:5173"}})}})
+	login := []string{"grant_type", "password", "username", "alice", "password", "wonderland"}
+	for _, o := range []string{"https://spa.example", "https://SPA.EXAMPLE", "http://localhost:5173"} {
+		r := f.form("/token", login, "Sec-Fetch-Site", "cross-site", "Origin", o)
+		if r.status != 200 || cookiesOf(r)["authkit_access"] == nil {
+			t.Errorf("trusted origin %s: %d %s", o, r.status, r.body)
+		}
+	}
+	for _, o := range []string{"https://spa.example.evil", "http://spa.example", "https://spa.example:444", "null"} {
+		r := f.form("/token", login, "Sec-Fetch-Site", "cross-site", "Origin", o)
+		expect(t, r, 403, "", bodyCSRF)
+		if len(r.header.Values("Set-Cookie")) != 0 {
+			t.Errorf("origin %s: cookies set on refusal", o)
+		}
+	}
+
+	for _, bad := range []string{"", "spa.example", "https://spa.example/", "https://spa.example/x", "https://u@spa.example",
+		"https://spa.example?x", "https://spa.example#f", "ftp://spa.example", "null", "https://"} {
+		_, err := httpauth.New(f.ver, httpauth.WithCookies(httpauth.Cookies{TrustedOrigins: []string{bad}}))
+		if !errors.Is(err, authkit.ErrInvalidConfig) {
+			t.Errorf("TrustedOrigins %q: %v, want ErrInvalidConfig", bad, err)
+		}
+	}
+	if _, err := httpauth.New(f.ver, httpauth.WithCookies(httpauth.Cookies{TrustedOrigins: []string{"https://[::1]:8443"}})); err != nil {
+		t.Errorf("an IPv6 origin: %v", err)
+	}
+}
