@@ -46,7 +46,8 @@ const maxCSRFLen = 128
 // refused (login CSRF: a forged form POST with the attacker's password
 // would otherwise log the victim's browser in as the attacker, since a
 // SameSite cookie is still set by a response to a cross-site request).
-// When the Handler has cookies on, a token request that carries
+// When the Handler has cookies on, a password or refresh_token grant
+// request (the grants whose response sets the cookies) that carries
 // Sec-Fetch-Site with any value but same-origin, same-site or none, or,
 // without Sec-Fetch-Site, an Origin whose host is not the request's Host
 // ("null" included), is answered 403 csrf_failed ([ErrCSRF]) before the

@@ -117,3 +117,24 @@ func TestCookieTrustedOrigins(t *testing.T) {
 		t.Errorf("an IPv6 origin: %v", err)
 	}
 }
+
+// The authorization_code and client_credentials grants set no cookie, so
+// a cross-site request for them is not refused in cookie mode (a
+// single-page application on another site exchanges its code there).
+func TestCookieCrossSiteOtherGrants(t *testing.T) {
+	f := newClientFxWith(t, fxOptions{auth: []httpauth.Option{httpauth.WithCookies(httpauth.Cookies{})}})
+	xs := []string{"Sec-Fetch-Site", "cross-site", "Origin", "https://spa.example"}
+	r := f.form("/token", []string{"grant_type", authkit.GrantClientCredentials}, append(clientBasic("svc+1", f.secrets["svc+1"]), xs...)...)
+	if r.status != 200 || len(r.header.Values("Set-Cookie")) != 0 {
+		t.Errorf("client_credentials from another site: %d %s %v", r.status, r.body, r.header.Values("Set-Cookie"))
+	}
+	r = f.form("/token", []string{"grant_type", authkit.GrantAuthorizationCode, "code", "x", "client_id", "spa"}, xs...)
+	if r.status == 403 || len(r.header.Values("Set-Cookie")) != 0 {
+		t.Errorf("authorization_code from another site: %d %s", r.status, r.body)
+	}
+	// The password grant of a client is refused like a first-party one.
+	r = f.form("/token", []string{"grant_type", "password", "username", "alice", "password", "wonderland", "client_id", "spa"}, xs...)
+	if r.status != 403 || r.body != bodyCSRF || len(r.header.Values("Set-Cookie")) != 0 {
+		t.Errorf("password grant of a public client from another site: %d %s", r.status, r.body)
+	}
+}

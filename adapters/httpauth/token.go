@@ -33,18 +33,18 @@ func (h *Handler) handleToken(w http.ResponseWriter, r *http.Request) {
 	hdr := w.Header()
 	hdr.Set("Cache-Control", "no-store")
 	hdr.Set("Pragma", "no-cache")
-	if c := h.auth.cookies; c != nil {
-		// The response would set cookies: refuse a browser's request from
-		// another site before any grant is tried (login CSRF; see Cookies).
-		if err := c.checkCrossSite(r); err != nil {
-			h.auth.Deny(w, r, err)
-			return
-		}
-	}
 	ps, herr := readParams(w, r, h.maxBody)
 	if herr != nil {
 		h.fail(w, r, herr)
 		return
+	}
+	if c := h.auth.cookies; c != nil && setsCookies(ps["grant_type"]) {
+		// The response would set cookies: refuse a browser's request from
+		// another site before the grant is tried (login CSRF; see Cookies).
+		if err := c.checkCrossSite(r); err != nil {
+			h.auth.Deny(w, r, err)
+			return
+		}
 	}
 	var cc *callerClient
 	if h.clients != nil {
@@ -279,8 +279,16 @@ type cookieTokenResponse struct {
 	Scope     string `json:"scope,omitempty"`
 }
 
+// setsCookies reports whether a successful grant of type grant is answered
+// by tokenResponse, which sets the cookies when the cookie transport is
+// on: the password and refresh_token grants. The authorization_code and
+// client_credentials grants answer a separate application and set none.
+func setsCookies(grant string) bool {
+	return grant == authkit.GrantPassword || grant == authkit.GrantRefreshToken
+}
+
 // tokenResponse answers RFC 6749 §5.1, setting the cookies when the cookie
-// transport is on.
+// transport is on (for the grants of setsCookies).
 func (h *Handler) tokenResponse(w http.ResponseWriter, r *http.Request, pair authkit.TokenPair, fromCookie bool) {
 	if c := h.auth.cookies; c != nil {
 		accessAge, refreshAge := cookieAges(pair, h.iss.AccessTTL(), h.iss.RefreshTTL())
