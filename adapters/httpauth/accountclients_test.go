@@ -77,3 +77,19 @@ func TestAccountEndpointsRefuseClientTokens(t *testing.T) {
 		t.Error("WithAccountClients(\"\") accepted")
 	}
 }
+
+// POST /api-tokens refuses a query string that does not parse, as the
+// token endpoint does: ParseQuery would drop the segment holding ';'.
+func TestAPITokenUnparsableQuery(t *testing.T) {
+	f := newFx(t, fxOptions{})
+	tok := f.login("alice", "read").AccessToken
+	hdr := append(bearer(tok), "Content-Type", formType)
+	for _, q := range []string{"name=x;", "scope=read%zz", "password=secret;"} {
+		if r := f.do("POST", "/api-tokens?"+q, "name=ci", hdr...); r.status != 400 || r.body != bodyBadQuery {
+			t.Errorf("POST /api-tokens?%s: %d %s, want 400 %s", q, r.status, r.body, bodyBadQuery)
+		}
+	}
+	if r := f.do("POST", "/api-tokens?utm_source=x", "name=ci", hdr...); r.status != 201 {
+		t.Errorf("POST /api-tokens with a harmless query: %d %s, want 201", r.status, r.body)
+	}
+}

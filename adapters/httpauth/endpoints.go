@@ -6,7 +6,6 @@ import (
 	"encoding/base64"
 	"errors"
 	"net/http"
-	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -532,15 +531,10 @@ var apiTokenFields = [...]string{"name", "scope", "scopes", "expires_in"}
 // unknown parameter or member is refused, so that a misspelt expires_in
 // never yields a token that does not expire.
 func readAPITokenRequest(w http.ResponseWriter, r *http.Request, max int64) (apiTokenRequest, *httpError) {
-	if r.URL.RawQuery != "" {
-		q, _ := url.ParseQuery(r.URL.RawQuery)
-		for _, names := range [][]string{apiTokenFields[:], credentialParams[:]} {
-			for _, name := range names {
-				if _, ok := q[name]; ok {
-					return apiTokenRequest{}, errParamInURL
-				}
-			}
-		}
+	// A query that does not parse is refused too: ParseQuery drops the
+	// segment it cannot read, which could hide a credential.
+	if herr := checkQuery(r.URL.RawQuery, errParamInURL, apiTokenFields[:], credentialParams[:]); herr != nil {
+		return apiTokenRequest{}, herr
 	}
 	mt, ok := mediaType(r)
 	if !ok || mt != "application/json" && mt != "application/x-www-form-urlencoded" {

@@ -15,7 +15,11 @@ import (
 // ErrCSRF reports an unsafe request (any method but GET, HEAD, OPTIONS and
 // TRACE) that authenticated by cookie without a CSRF header equal to the CSRF
 // cookie. It is answered 403 with error "csrf_failed" and no challenge: the
-// credential itself is fine, the request is refused as possibly forged.
+// credential itself is fine, the request is refused as possibly forged. In
+// cookie mode the token endpoint answers the same 403 csrf_failed, before
+// the grant and setting no cookie, to a password or refresh_token request
+// from another site (Sec-Fetch-Site, or an Origin not of the request's
+// host; see Cookies.TrustedOrigins): login CSRF.
 var ErrCSRF = errors.New("httpauth: CSRF token missing or wrong")
 
 // ErrAPITokenNotAllowed reports an API token used on an endpoint that manages
