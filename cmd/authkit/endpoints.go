@@ -26,6 +26,9 @@ type throttleWiring struct {
 	// authentication /token, /revoke and /introspect then accept; nil for
 	// none.
 	clients authkit.ClientStore
+	// accountClients are the clients whose tokens may use the account
+	// endpoints (httpauth.WithAccountClients); nil for none.
+	accountClients []string
 }
 
 // newEndpoints builds the HTTP layer: the middleware that protects /me and
@@ -52,6 +55,9 @@ func newEndpoints(iss *issuer.Issuer, v *verifier.Verifier, users *userDB, scope
 		// The registered clients, and for those allowed it the
 		// authorization-code grant through serve's login page.
 		hopts = append(hopts, httpauth.WithClientStore(thr.clients), httpauth.WithAuthorizationCode(newLoginPage(iss, scopes, log)))
+	}
+	if len(thr.accountClients) > 0 {
+		hopts = append(hopts, httpauth.WithAccountClients(thr.accountClients...))
 	}
 	h, err := httpauth.NewHandler(iss, auth, hopts...)
 	if err != nil {

@@ -78,6 +78,9 @@ type serveConfig struct {
 	// trustedProxies are the proxies whose X-Forwarded-For is believed
 	// (throttling and sessions' recorded addresses).
 	trustedProxies []netip.Prefix
+	// accountClients are the registered clients whose tokens may use the
+	// account endpoints (--account-clients; httpauth.WithAccountClients).
+	accountClients []string
 	// warnings are notes on deprecated spellings, logged at start-up.
 	warnings []string
 }
@@ -88,7 +91,7 @@ type serveConfig struct {
 var serveFlags = []string{"addr", "keys", "issuer", "audience", "access-ttl", "refresh-ttl",
 	"session-lifetime", "users", "scopes", "log-format", "log-level", "shutdown-timeout", "migrate",
 	"revocation-mirror", "verify-cache", "store-timeout", "request-timeout", "trusted-proxies",
-	"accept-volatile-redis"}
+	"accept-volatile-redis", "account-clients"}
 
 func (c *cli) parseServe(args []string) (serveConfig, error) {
 	cfg := serveConfig{
@@ -123,7 +126,7 @@ and AUTHKIT_DSN are still accepted but deprecated.
 
 Plain HTTP: put a TLS-terminating proxy in front of it for anything but
 localhost.`)
-	var audience, scopes, trustedProxies string
+	var audience, scopes, trustedProxies, accountClients string
 	fs.StringVar(&cfg.addr, "addr", "127.0.0.1:8080", "listen `ADDRESS` (host:port)")
 	store := addStoreFlags(fs, "memory", "the `STORE`: memory, postgres://…, mysql://…, sqlite:PATH or redis://…")
 	fs.BoolVar(&cfg.migrate, "migrate", false, "apply the SQL store's migrations before serving (same as authkit migrate)")
@@ -143,6 +146,7 @@ localhost.`)
 	fs.Var(durationFlag{&cfg.storeTimeout}, "store-timeout", "`DURATION` after which a store call that has not answered fails and its request is answered 503 with Retry-After (10ms to 1m)")
 	fs.Var(durationFlag{&cfg.requestTimeout}, "request-timeout", "deadline `DURATION` of each request, at least --store-timeout and at most 25s; a request still waiting on the store then is answered 503")
 	fs.StringVar(&trustedProxies, "trusted-proxies", "", "reverse proxies (comma-separated `CIDRS` or addresses) whose X-Forwarded-For names the client's address for login throttling and sessions; the rightmost address not in them is the client's. Default none: the connection's address, forwarding headers ignored")
+	fs.StringVar(&accountClients, "account-clients", "", "registered OAuth client `IDS` (comma-separated) whose tokens may use /logout-all, /sessions and /api-tokens like a first-party login; default none: only first-party sessions may")
 	fs.Var(durationFlag{&cfg.shutdownTimeout}, "shutdown-timeout", "how long (`DURATION`) to let requests in flight finish on SIGINT/SIGTERM")
 	fs.VisitAll(func(f *flag.Flag) {
 		if !strings.Contains(f.Usage, "AUTHKIT_") {
@@ -176,6 +180,11 @@ localhost.`)
 	}
 	if cfg.trustedProxies, err = parseTrustedProxies(trustedProxies); err != nil {
 		return cfg, err
+	}
+	if accountClients != "" {
+		if cfg.accountClients, err = splitList(accountClients); err != nil {
+			return cfg, usagef("--account-clients: %v", err)
+		}
 	}
 	if cfg.requestTimeout < cfg.storeTimeout || cfg.requestTimeout > maxRequestTimeout {
 		return cfg, usagef("--request-timeout must be between --store-timeout (%v) and %v", cfg.storeTimeout, maxRequestTimeout)
@@ -294,7 +303,7 @@ func (c *cli) newServer(ctx context.Context, cfg serveConfig, log *slog.Logger) 
 	s.verifier = v
 	thrStore := throttleStoreOf(st)
 	require, endpoints, err := newEndpoints(s.iss, v, users, cfg.scopes, log,
-		throttleWiring{store: thrStore, trusted: cfg.trustedProxies, hook: audit, clients: clientStoreOf(st)})
+		throttleWiring{store: thrStore, trusted: cfg.trustedProxies, hook: audit, clients: clientStoreOf(st), accountClients: cfg.accountClients})
 	if err != nil {
 		return nil, err
 	}

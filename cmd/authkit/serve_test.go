@@ -730,3 +730,41 @@ func TestServeWarnsLongClientTTLs(t *testing.T) {
 		}
 	}
 }
+
+// TestServeAccountClients checks serve's --account-clients: a user's token
+// obtained through a registered client (here a password grant with client
+// authentication) is refused at the account endpoints by default, and
+// accepted there when the flag names the client; a first-party login is
+// accepted either way.
+func TestServeAccountClients(t *testing.T) {
+	t.Parallel()
+	store := migratedSQLite(t)
+	r := clientsCLI(t, store, "add", "Web", "--id", "web", "--grant", "password", "--json")
+	r.must(t, exitOK, nil, nil)
+	var added struct {
+		Secret string `json:"client_secret"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &added); err != nil || added.Secret == "" {
+		t.Fatalf("add --json: %v\n%s", err, r.stdout)
+	}
+	for _, c := range []struct {
+		args []string
+		want int
+	}{
+		{nil, 403},
+		{[]string{"--account-clients", "web"}, 201},
+	} {
+		s := startServe(t, "", append([]string{"--store", store}, c.args...)...)
+		m := passwordRE.FindStringSubmatch(s.stdout.String())
+		if m == nil {
+			t.Fatalf("no demo password in:\n%s", s.stdout.String())
+		}
+		login := url.Values{"grant_type": {"password"}, "username": {"demo"}, "password": {m[1]}}
+		own := s.do(t, "POST", "/token", "", login).want(t, "first-party login", 200).str("access_token")
+		login.Set("client_id", "web")
+		login.Set("client_secret", added.Secret)
+		viaWeb := s.do(t, "POST", "/token", "", login).want(t, "login through client web", 200).str("access_token")
+		s.do(t, "POST", "/api-tokens", own, url.Values{"name": {"ci"}}).want(t, "POST /api-tokens, first-party", 201)
+		s.do(t, "POST", "/api-tokens", viaWeb, url.Values{"name": {"ci"}}).want(t, fmt.Sprintf("POST /api-tokens through web, %v", c.args), c.want)
+	}
+}
