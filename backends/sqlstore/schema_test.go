@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"io/fs"
 	"net/url"
 	"path"
@@ -327,6 +328,24 @@ func TestCheckSchemaLostPieces(t *testing.T) {
 func TestCheckSchemaRefused(t *testing.T) {
 	ctx := t.Context()
 	s, dsn := newStore(t, pgxBackend)
+	weak, err := sqlstore.New(openDB(t, pgxBackend, pgRole(t, s, dsn)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = weak.CheckSchema(ctx)
+	t.Logf("CheckSchema: %v", err)
+	if !errors.Is(err, authkit.ErrStoreUnavailable) || strings.Contains(err.Error(), "not applied") ||
+		!strings.Contains(err.Error(), "0001_init") || !strings.Contains(err.Error(), "SQLSTATE 42501") {
+		t.Errorf("CheckSchema without SELECT on the tables = %v, want ErrStoreUnavailable naming 0001_init and SQLSTATE 42501", err)
+	}
+}
+
+// pgRole creates a login role on s's PostgreSQL database, dropped when t
+// ends, with USAGE on s's schema and then each grant of grants ("GRANT …
+// TO %s" with the role's name), and returns dsn with the role as its user.
+func pgRole(t *testing.T, s *sqlstore.Store, dsn string, grants ...string) string {
+	t.Helper()
+	ctx := t.Context()
 	var b [6]byte
 	_, _ = rand.Read(b[:])
 	role := "authkit_probe_" + hex.EncodeToString(b[:])
@@ -347,24 +366,17 @@ func TestCheckSchemaRefused(t *testing.T) {
 			}
 		}
 	})
-	if _, err := s.DB().ExecContext(ctx, "GRANT USAGE ON SCHEMA "+schema+" TO "+role); err != nil {
-		t.Fatal(err)
+	for _, q := range append([]string{"GRANT USAGE ON SCHEMA " + schema + " TO %s"}, grants...) {
+		if _, err := s.DB().ExecContext(ctx, fmt.Sprintf(q, role)); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
 	}
 	u, err := url.Parse(dsn)
 	if err != nil {
 		t.Fatal(err)
 	}
 	u.User = url.User(role)
-	weak, err := sqlstore.New(openDB(t, pgxBackend, u.String()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	err = weak.CheckSchema(ctx)
-	t.Logf("CheckSchema: %v", err)
-	if !errors.Is(err, authkit.ErrStoreUnavailable) || strings.Contains(err.Error(), "not applied") ||
-		!strings.Contains(err.Error(), "0001_init") || !strings.Contains(err.Error(), "SQLSTATE 42501") {
-		t.Errorf("CheckSchema without SELECT on the tables = %v, want ErrStoreUnavailable naming 0001_init and SQLSTATE 42501", err)
-	}
+	return u.String()
 }
 
 // BenchmarkCheckSchema measures CheckSchema (what Open adds to connecting)
@@ -402,32 +414,10 @@ func TestCheckSchemaNoExecute(t *testing.T) {
 			t.Fatal(err)
 		}
 		fn := schema + ".authkit_rotate_refresh(bytea, bytea, bigint, bigint, bytea)"
-		for _, q := range []string{
-			"CREATE ROLE " + user + " LOGIN",
-			"GRANT USAGE ON SCHEMA " + schema + " TO " + user,
-			"GRANT SELECT ON ALL TABLES IN SCHEMA " + schema + " TO " + user,
-			"REVOKE EXECUTE ON FUNCTION " + fn + " FROM PUBLIC",
-		} {
-			if _, err := s.DB().ExecContext(ctx, q); err != nil {
-				t.Fatalf("%s: %v", q, err)
-			}
-		}
-		t.Cleanup(func() {
-			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-			defer cancel()
-			admin := openDB(t, pgxBackend, dsn)
-			for _, q := range []string{"DROP OWNED BY " + user, "DROP ROLE " + user} {
-				if _, err := admin.ExecContext(ctx, q); err != nil {
-					t.Errorf("%s: %v", q, err)
-				}
-			}
-		})
-		u, err := url.Parse(dsn)
-		if err != nil {
+		if _, err := s.DB().ExecContext(ctx, "REVOKE EXECUTE ON FUNCTION "+fn+" FROM PUBLIC"); err != nil {
 			t.Fatal(err)
 		}
-		u.User = url.User(user)
-		weak, err := sqlstore.New(openDB(t, pgxBackend, u.String()))
+		weak, err := sqlstore.New(openDB(t, pgxBackend, pgRole(t, s, dsn, "GRANT SELECT ON ALL TABLES IN SCHEMA "+schema+" TO %s")))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -437,7 +427,7 @@ func TestCheckSchemaNoExecute(t *testing.T) {
 			errors.Is(err, sqlstore.ErrMigrationsNotApplied) || errors.Is(err, authkit.ErrStoreUnavailable) {
 			t.Errorf("CheckSchema without EXECUTE = %v, want the missing grant named, neither a missing migration nor an outage", err)
 		}
-		if _, err := s.DB().ExecContext(ctx, "GRANT EXECUTE ON FUNCTION "+fn+" TO "+user); err != nil {
+		if _, err := s.DB().ExecContext(ctx, "GRANT EXECUTE ON FUNCTION "+fn+" TO PUBLIC"); err != nil {
 			t.Fatal(err)
 		}
 		if err := weak.CheckSchema(ctx); err != nil {
