@@ -1,10 +1,15 @@
 package httpauth_test
 
 import (
+	"errors"
 	"strings"
 	"testing"
 
+	"github.com/authkit-go/authkit"
 	"github.com/authkit-go/authkit/adapters/httpauth"
+	"github.com/authkit-go/authkit/backends/memory"
+	"github.com/authkit-go/authkit/issuer"
+	"github.com/authkit-go/authkit/keys"
 )
 
 // TestAccountEndpointsRefuseClientTokens checks that a token issued to a
@@ -15,7 +20,7 @@ import (
 // removal, and read the user's sessions. First-party tokens still can, and
 // WithAccountClients lets a named client's tokens in.
 func TestAccountEndpointsRefuseClientTokens(t *testing.T) {
-	const refused = `{"error":"insufficient_scope","error_description":"a token issued to an OAuth client cannot be used here"}`
+	const refused = `{"error":"insufficient_scope","error_description":"only a first-party session can be used here"}`
 	tokenOf := func(f *clientFx, kv []string, hdr []string) string {
 		t.Helper()
 		r := f.form("/token", kv, hdr...)
@@ -73,6 +78,27 @@ func TestAccountEndpointsRefuseClientTokens(t *testing.T) {
 	if r := do(g, calls[0], svc); r.status != 403 || r.body != refused {
 		t.Errorf("POST /api-tokens with a token of another client: %d %s, want 403", r.status, r.body)
 	}
+	// Naming a client lets in users' sessions through it, never the
+	// client's own token: app may use both grants, and its
+	// client_credentials token stays out.
+	h := newClientFx(t, httpauth.WithAccountClients("app"))
+	secret, hash, err := h.iss.NewClientSecret()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := h.clients.CreateClient(t.Context(), authkit.Client{ID: "app", SecretHash: hash, CreatedAt: base, Scopes: []string{"read"},
+		GrantTypes: []string{authkit.GrantPassword, authkit.GrantClientCredentials}}); err != nil {
+		t.Fatal(err)
+	}
+	appOwn := tokenOf(h, []string{"grant_type", "client_credentials"}, clientBasic("app", secret))
+	appUser := tokenOf(h, []string{"grant_type", "password", "username", "alice", "password", users["alice"], "scope", "read"},
+		clientBasic("app", secret))
+	if r := do(h, calls[0], appOwn); r.status != 403 || r.body != refused {
+		t.Errorf("POST /api-tokens with the named client's own client_credentials token: %d %s, want 403", r.status, r.body)
+	}
+	if r := do(h, calls[0], appUser); r.status != 201 {
+		t.Errorf("POST /api-tokens with a user's token through the named client: %d %s, want 201", r.status, r.body)
+	}
 	if _, err := httpauth.NewHandler(g.iss, g.auth, httpauth.WithAccountClients("")); err == nil {
 		t.Error("WithAccountClients(\"\") accepted")
 	}
@@ -91,5 +117,82 @@ func TestAPITokenUnparsableQuery(t *testing.T) {
 	}
 	if r := f.do("POST", "/api-tokens?utm_source=x", "name=ci", hdr...); r.status != 201 {
 		t.Errorf("POST /api-tokens with a harmless query: %d %s, want 201", r.status, r.body)
+	}
+}
+
+// TestAccountEndpointsRefuseOtherIssuers checks that a token of another
+// issuer the verifier trusts — whose client_id is the default one, as
+// every authkit issuer's is — cannot use the account endpoints: it names
+// a user of that issuer, and would mint an API token of this one.
+func TestAccountEndpointsRefuseOtherIssuers(t *testing.T) {
+	kb, err := keys.Generate(keys.EdDSA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	setB, err := keys.NewSet(kb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const other = "https://other.example"
+	f := newFx(t, fxOptions{verifier: []authkit.Option{authkit.WithTrustedIssuer(authkit.TrustedIssuer{
+		Issuer: other, Keys: setB, Audience: []string{"api"}})}})
+	issB, err := issuer.New(authkit.WithKeys(setB), authkit.WithStore(memory.New()), authkit.WithIssuer(other),
+		authkit.WithAudience("api"), authkit.WithClock(f.clock.Now))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pair, err := issB.IssuePair(t.Context(), "alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := f.do("GET", "/api/me", "", bearer(pair.AccessToken)...); r.status != 200 {
+		t.Fatalf("the other issuer's token on a protected route: %d %s (the verifier should trust it)", r.status, r.body)
+	}
+	for _, path := range []string{"/api-tokens", "/sessions"} {
+		if r := f.do("GET", path, "", bearer(pair.AccessToken)...); r.status != 403 {
+			t.Errorf("GET %s with another issuer's token: %d %s, want 403", path, r.status, r.body)
+		}
+	}
+	if r := f.do("POST", "/api-tokens", "name=ci", append(bearer(pair.AccessToken), "Content-Type", formType)...); r.status != 403 {
+		t.Errorf("POST /api-tokens with another issuer's token: %d %s, want 403", r.status, r.body)
+	}
+}
+
+// TestClientUnderIssuersOwnID checks that a client registered under the
+// issuer's own client_id ("authkit" by default) cannot authenticate: its
+// tokens would pass for first-party sessions.
+func TestClientUnderIssuersOwnID(t *testing.T) {
+	f := newClientFx(t)
+	secret, hash, err := f.iss.NewClientSecret()
+	if err != nil {
+		t.Fatal(err)
+	}
+	own := f.iss.ClientID()
+	if own == "" {
+		t.Fatal("the fixture's issuer has no client_id")
+	}
+	if err := f.clients.CreateClient(t.Context(), authkit.Client{ID: own, SecretHash: hash, CreatedAt: base, Scopes: []string{"read"},
+		GrantTypes: []string{authkit.GrantClientCredentials}}); err != nil {
+		t.Fatal(err)
+	}
+	r := f.form("/token", []string{"grant_type", "client_credentials"}, clientBasic(own, secret)...)
+	if r.status != 401 || r.body != bodyBadClient {
+		t.Errorf("client_credentials as a client registered under %q: %d %s, want 401 %s", own, r.status, r.body, bodyBadClient)
+	}
+}
+
+// A TrustedOrigins entry with its scheme's default port would never match
+// the Origin a browser sends (which leaves it out): New refuses it.
+func TestTrustedOriginDefaultPortRefused(t *testing.T) {
+	f := newFx(t, fxOptions{})
+	for _, o := range []string{"https://front.example:443", "http://front.example:80"} {
+		if _, err := httpauth.New(f.ver, httpauth.WithCookies(httpauth.Cookies{TrustedOrigins: []string{o}})); !errors.Is(err, authkit.ErrInvalidConfig) {
+			t.Errorf("TrustedOrigins %q: %v, want ErrInvalidConfig", o, err)
+		}
+	}
+	for _, o := range []string{"https://front.example:8443", "http://front.example:443", "https://front.example"} {
+		if _, err := httpauth.New(f.ver, httpauth.WithCookies(httpauth.Cookies{TrustedOrigins: []string{o}})); err != nil {
+			t.Errorf("TrustedOrigins %q: %v, want accepted", o, err)
+		}
 	}
 }

@@ -315,7 +315,7 @@ func (h *Handler) handleAuthorize(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ctx := r.Context()
-	c, err := h.clients.GetClient(ctx, id)
+	c, err := h.getClient(ctx, id)
 	switch {
 	case err == nil:
 	case errors.Is(err, authkit.ErrNotFound) && !isUnavailable(err):

@@ -211,7 +211,7 @@ func (h *Handler) authenticateClient(w http.ResponseWriter, r *http.Request, ps 
 			return nil, true
 		}
 	}
-	c, err := h.clients.GetClient(ctx, cr.id)
+	c, err := h.getClient(ctx, cr.id)
 	switch {
 	case err == nil:
 	case isUnavailable(err):
@@ -380,6 +380,19 @@ func (h *Handler) clientCredentialsGrant(w http.ResponseWriter, r *http.Request,
 	h.writeJSON(w, r, http.StatusOK, pair)
 }
 
+// getClient looks up a registered client. A client registered under the
+// issuer's own client_id (authkit.WithClientID, "authkit" by default) is
+// treated as absent (ErrNotFound): its tokens would carry the client_id of
+// first-party sessions, so that it could refresh them without
+// authenticating and use the account endpoints. authkit serve warns about
+// such a registration at start-up and `authkit clients add` refuses it.
+func (h *Handler) getClient(ctx context.Context, id string) (authkit.Client, error) {
+	if own := h.iss.ClientID(); own != "" && id == own {
+		return authkit.Client{}, fmt.Errorf("httpauth: client %q: %w (it is the issuer's own client_id)", id, authkit.ErrNotFound)
+	}
+	return h.clients.GetClient(ctx, id)
+}
+
 // clientBinding is the session check of a refresh with a client store
 // (RFC 6749 §6: the refresh token must have been issued to the client):
 // a presented client must be the session's; a request presenting none
@@ -439,7 +452,7 @@ func (h *Handler) revocationAllowed(w http.ResponseWriter, r *http.Request, cc *
 	if cid == "" || cid == h.iss.ClientID() {
 		return true
 	}
-	c, err := h.clients.GetClient(ctx, cid)
+	c, err := h.getClient(ctx, cid)
 	switch {
 	case err == nil:
 		if !c.Public() {

@@ -105,7 +105,8 @@ type Cookies struct {
 	OmitBodyTokens bool
 	// TrustedOrigins are the browser origins ("https://app.example",
 	// scheme, host and port if not the default, as browsers send them in
-	// the Origin header) that may call the token endpoint although they
+	// the Origin header; an entry with the default port is refused) that
+	// may call the token endpoint although they
 	// are another site or another origin: a single-page application
 	// served from elsewhere, with SameSite None and CORS. Compared exactly,
 	// without letter case. Default none: only same-origin and same-site
@@ -162,6 +163,11 @@ func resolveCookies(c Cookies) (*cookieConfig, error) {
 	for _, o := range c.TrustedOrigins {
 		if !validOrigin(o) {
 			return nil, invalid("Cookies: TrustedOrigins: %q is not an origin (scheme://host[:port], nothing else)", o)
+		}
+		// Browsers leave a default port out of Origin: an entry with one
+		// would never match.
+		if strings.HasPrefix(o, "https://") && strings.HasSuffix(o, ":443") || strings.HasPrefix(o, "http://") && strings.HasSuffix(o, ":80") {
+			return nil, invalid("Cookies: TrustedOrigins: %q names its scheme's default port, which browsers leave out of Origin; write it without", o)
 		}
 		cc.trusted = append(cc.trusted, strings.ToLower(o))
 	}

@@ -115,13 +115,16 @@
 //     /api-tokens ({"api_tokens":[…]}); POST /api-tokens (201 with the
 //     secret, shown once; body below); DELETE /api-tokens/{id} (204, 404).
 //     These act on the caller's own subject only and need a first-party
-//     session (a JWT whose client_id is empty or the issuer's own) or a
-//     Basic principal: an API token gets [ErrAPITokenNotAllowed], so a
+//     session (a JWT of the Handler's issuer whose client_id is empty or
+//     the issuer's own) or a Basic principal: an API token gets [ErrAPITokenNotAllowed], so a
 //     leaked API token can neither mint another nor log its owner out, and
 //     a token issued to an OAuth client (authorization code,
-//     client_credentials) gets [ErrClientTokenNotAllowed], so a delegated
-//     or machine token can mint no API token that outlives it, nor read or
-//     end the user's sessions, unless [WithAccountClients] names the client.
+//     client_credentials) or by another issuer the verifier trusts gets
+//     [ErrClientTokenNotAllowed], so a delegated or machine token can mint
+//     no API token that outlives it, nor read or end the user's sessions
+//     ([WithAccountClients] lets in users' sessions through named clients).
+//     A client registered under the issuer's own client_id cannot
+//     authenticate at all.
 //
 // POST /api-tokens takes the same three fields in either encoding:
 //

@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"slices"
@@ -406,7 +407,7 @@ func (h *Handler) account(fn func(http.ResponseWriter, *http.Request, *authkit.P
 			h.auth.Deny(w, r, ErrAPITokenNotAllowed)
 			return
 		}
-		if p.Method == authkit.MethodJWT && !h.accountClient(p.ClientID) {
+		if p.Method == authkit.MethodJWT && !h.accountJWT(p) {
 			h.auth.Deny(w, r, ErrClientTokenNotAllowed)
 			return
 		}
@@ -415,11 +416,23 @@ func (h *Handler) account(fn func(http.ResponseWriter, *http.Request, *authkit.P
 	}
 }
 
-// accountClient reports whether a JWT issued to clientID may use the
-// account endpoints: a first-party one (no client_id, or the issuer's own)
-// or a client WithAccountClients names.
-func (h *Handler) accountClient(clientID string) bool {
-	return clientID == "" || clientID == h.iss.ClientID() || slices.Contains(h.accountClients, clientID)
+// accountJWT reports whether a verified JWT may use the account
+// endpoints: one this Handler's issuer issued (a token of another issuer
+// the verifier trusts names a user of that issuer, and its client_id means
+// nothing here), and first-party (no client_id, or the issuer's own), or
+// a user's session through a client WithAccountClients names — never that
+// client's own token (client_credentials: no session).
+func (h *Handler) accountJWT(p *authkit.Principal) bool {
+	var claims struct {
+		Iss string `json:"iss"`
+	}
+	if p.ClaimsJSON == "" || json.Unmarshal([]byte(p.ClaimsJSON), &claims) != nil || claims.Iss != h.iss.ID() {
+		return false
+	}
+	if p.ClientID == "" || p.ClientID == h.iss.ClientID() {
+		return true
+	}
+	return p.SessionID != "" && p.Subject != p.ClientID && slices.Contains(h.accountClients, p.ClientID)
 }
 
 // handleLogoutAll ends every session of the caller and makes every access

@@ -29,18 +29,20 @@ var ErrCSRF = errors.New("httpauth: CSRF token missing or wrong")
 // [authkit.ErrInsufficientScope] too and is answered 403 insufficient_scope.
 var ErrAPITokenNotAllowed = fmt.Errorf("httpauth: %w: an API token cannot manage credentials", authkit.ErrInsufficientScope)
 
-// ErrClientTokenNotAllowed reports a token issued to an OAuth client — one
-// whose client_id is neither empty nor the issuer's own
-// (authkit.WithClientID) — used on an account endpoint (logout-all,
-// sessions, API tokens). Those act on the user's own credentials, and a
-// client's token is delegated (authorization code) or the client's own
-// (client_credentials): with them it could mint an API token that
-// outlives its lifetime, the client's removal and its secret's rotation,
-// or read and end the user's other sessions. [WithAccountClients] lists
-// first-party clients allowed anyway. It matches
+// ErrClientTokenNotAllowed reports a JWT that is not a first-party session
+// of the Handler's issuer used on an account endpoint (logout-all,
+// sessions, API tokens): one issued to an OAuth client (its client_id is
+// neither empty nor the issuer's own, authkit.WithClientID), or one of
+// another issuer the verifier trusts. Those endpoints act on the user's
+// own credentials, and a client's token is delegated (authorization code)
+// or the client's own (client_credentials): with them it could mint an
+// API token that outlives its lifetime, the client's removal and its
+// secret's rotation, or read and end the user's other sessions.
+// [WithAccountClients] lets in users' sessions through named first-party
+// clients, never a client's own token. It matches
 // [authkit.ErrInsufficientScope] too and is answered 403
 // insufficient_scope.
-var ErrClientTokenNotAllowed = fmt.Errorf("httpauth: %w: a token issued to an OAuth client cannot manage the user's credentials", authkit.ErrInsufficientScope)
+var ErrClientTokenNotAllowed = fmt.Errorf("httpauth: %w: only a first-party session of this issuer can manage the user's credentials", authkit.ErrInsufficientScope)
 
 // ScopeError reports a principal that lacks required scopes. It matches
 // [authkit.ErrInsufficientScope]; [Auth.Deny] answers it 403 with
@@ -126,7 +128,7 @@ var denials = [rowCount]denialRow{
 	rowInvalidRequest:     {authkit.ErrInvalidRequest, http.StatusBadRequest, "invalid_request", true, true, "malformed credentials"},
 	rowAPITokenNotAllowed: {ErrAPITokenNotAllowed, http.StatusForbidden, "insufficient_scope", true, true, "an API token cannot be used here"},
 	rowClientTokenNotAllowed: {ErrClientTokenNotAllowed, http.StatusForbidden, "insufficient_scope", true, true,
-		"a token issued to an OAuth client cannot be used here"},
+		"only a first-party session can be used here"},
 	rowInsufficientScope: {authkit.ErrInsufficientScope, http.StatusForbidden, "insufficient_scope", true, true, "token lacks a required scope"},
 	rowExpired:           {authkit.ErrTokenExpired, http.StatusUnauthorized, "invalid_token", true, true, "token expired"},
 	rowRevoked:           {authkit.ErrTokenRevoked, http.StatusUnauthorized, "invalid_token", true, true, "token revoked"},

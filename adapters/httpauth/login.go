@@ -101,14 +101,17 @@ func WithLogoutAllAPITokens() HandlerOption {
 	}
 }
 
-// WithAccountClients lets JWTs issued to the registered OAuth clients ids
-// use the account endpoints (logout-all, sessions, API tokens), which
-// otherwise refuse a token whose client_id is not the issuer's own
-// ([ErrClientTokenNotAllowed]). Name only first-party applications
-// registered as clients (say, the application's own single-page app using
-// the authorization-code flow): a listed client's tokens can mint API
-// tokens that outlive them and end the user's other sessions. Each ID is 1
-// to 255 bytes; a later call replaces an earlier one.
+// WithAccountClients lets users' sessions through the registered OAuth
+// clients ids — their tokens from the authorization-code or password
+// grant — use the account endpoints (logout-all, sessions, API tokens),
+// which otherwise refuse a token whose client_id is not the issuer's own
+// ([ErrClientTokenNotAllowed]). A listed client's own token
+// (client_credentials, no session) is still refused. Name only
+// first-party applications registered as clients (say, the application's
+// own single-page app using the authorization-code flow): a listed
+// client's user tokens can mint API tokens that outlive them and end the
+// user's other sessions. Each ID is 1 to 255 bytes; a later call replaces
+// an earlier one.
 func WithAccountClients(ids ...string) HandlerOption {
 	return func(c *handlerConfig) error {
 		for _, id := range ids {

@@ -194,7 +194,7 @@ func (h *Handler) authenticateAssertion(w http.ResponseWriter, r *http.Request, 
 	if pid, ok := ps["client_id"]; ok && pid != id {
 		return refuse(authkit.ErrInvalidToken)
 	}
-	c, err := h.clients.GetClient(ctx, id)
+	c, err := h.getClient(ctx, id)
 	switch {
 	case err == nil:
 	case isUnavailable(err):

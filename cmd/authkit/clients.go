@@ -321,6 +321,10 @@ func buildClient(name, id string, public bool, grants, scopes, redirects []strin
 		}
 	} else if why := validClientID(id); why != "" {
 		return authkit.Client{}, usagef("--id %s %s", quote(id), why)
+	} else if id == authkit.DefaultClientID {
+		// serve's issuer writes it into first-party tokens: a client
+		// under it would pass for first-party (httpauth refuses it).
+		return authkit.Client{}, usagef("--id %s is the client_id of serve's own first-party tokens; choose another", quote(id))
 	}
 
 	if len(grants) > maxClientGrants {

@@ -146,7 +146,7 @@ localhost.`)
 	fs.Var(durationFlag{&cfg.storeTimeout}, "store-timeout", "`DURATION` after which a store call that has not answered fails and its request is answered 503 with Retry-After (10ms to 1m)")
 	fs.Var(durationFlag{&cfg.requestTimeout}, "request-timeout", "deadline `DURATION` of each request, at least --store-timeout and at most 25s; a request still waiting on the store then is answered 503")
 	fs.StringVar(&trustedProxies, "trusted-proxies", "", "reverse proxies (comma-separated `CIDRS` or addresses) whose X-Forwarded-For names the client's address for login throttling and sessions; the rightmost address not in them is the client's. Default none: the connection's address, forwarding headers ignored")
-	fs.StringVar(&accountClients, "account-clients", "", "registered OAuth client `IDS` (comma-separated) whose tokens may use /logout-all, /sessions and /api-tokens like a first-party login; default none: only first-party sessions may")
+	fs.StringVar(&accountClients, "account-clients", "", "registered OAuth client `IDS` (comma-separated) whose users' tokens (never the client's own client_credentials token) may use /logout-all, /sessions and /api-tokens like a first-party login; default none: only first-party sessions may")
 	fs.Var(durationFlag{&cfg.shutdownTimeout}, "shutdown-timeout", "how long (`DURATION`) to let requests in flight finish on SIGINT/SIGTERM")
 	fs.VisitAll(func(f *flag.Flag) {
 		if !strings.Contains(f.Usage, "AUTHKIT_") {
@@ -336,7 +336,7 @@ func (c *cli) newServer(ctx context.Context, cfg serveConfig, log *slog.Logger) 
 		"store_timeout", formatDuration(cfg.storeTimeout), "request_timeout", formatDuration(cfg.requestTimeout),
 		"throttle", throttleKind(thrStore, st.kind), "trusted_proxies", len(cfg.trustedProxies), "metadata", metadata,
 		"grants", strings.Join(grants, ","), "authorize", authorize)
-	warnClientTTLs(ctx, clientStoreOf(st), cfg.accessTTL, cfg.refreshTTL, cfg.storeTimeout, log)
+	warnClientTTLs(ctx, clientStoreOf(st), s.iss.ClientID(), cfg.accessTTL, cfg.refreshTTL, cfg.storeTimeout, log)
 	if demoPassword != "" {
 		log.Warn("DEMO MODE: one demo user with a random password (printed on standard output); not for production: use --users FILE")
 		if host, _, err := net.SplitHostPort(cfg.addr); err != nil || !isLoopback(host) {
@@ -358,8 +358,10 @@ func (c *cli) newServer(ctx context.Context, cfg serveConfig, log *slog.Logger) 
 // lifetimes, never a secret. A store that cannot list its clients within
 // timeout is logged and does not stop the server: the lifetimes are
 // capped whatever the check finds. cs nil (no client store) checks
-// nothing. Clients added after start-up are not checked.
-func warnClientTTLs(ctx context.Context, cs authkit.ClientStore, accessTTL, refreshTTL, timeout time.Duration, log *slog.Logger) {
+// nothing. Clients added after start-up are not checked. It also warns
+// about a client registered under ownID, the issuer's own client_id,
+// which cannot authenticate (httpauth treats it as unknown).
+func warnClientTTLs(ctx context.Context, cs authkit.ClientStore, ownID string, accessTTL, refreshTTL, timeout time.Duration, log *slog.Logger) {
 	if cs == nil {
 		return
 	}
@@ -371,6 +373,10 @@ func warnClientTTLs(ctx context.Context, cs authkit.ClientStore, accessTTL, refr
 		return
 	}
 	for _, c := range clients {
+		if c.ID == ownID {
+			log.Warn("a registered client has the issuer's own client_id, which first-party tokens carry; it cannot authenticate (remove it with authkit clients remove and register it under another ID)",
+				"client_id", c.ID)
+		}
 		if c.AccessTTL > accessTTL {
 			log.Warn("a client's access token lifetime is longer than the server's --access-ttl; its access tokens live only as long as the server's",
 				"client_id", c.ID, "client_access_ttl", formatDuration(c.AccessTTL), "access_ttl", formatDuration(accessTTL))

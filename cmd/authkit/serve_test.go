@@ -747,6 +747,10 @@ func TestServeAccountClients(t *testing.T) {
 	if err := json.Unmarshal([]byte(r.stdout), &added); err != nil || added.Secret == "" {
 		t.Fatalf("add --json: %v\n%s", err, r.stdout)
 	}
+	// The issuer's own client_id cannot be registered: its tokens would
+	// pass for first-party ones.
+	clientsCLI(t, store, "add", "Impostor", "--id", "authkit", "--grant", "client_credentials").
+		must(t, exitUsage, nil, []string{"client_id of serve's own first-party tokens"})
 	for _, c := range []struct {
 		args []string
 		want int
