@@ -748,9 +748,19 @@ func TestServeAccountClients(t *testing.T) {
 		t.Fatalf("add --json: %v\n%s", err, r.stdout)
 	}
 	// The issuer's own client_id cannot be registered: its tokens would
-	// pass for first-party ones.
+	// pass for first-party ones. One written by other means is warned
+	// about at start-up (and cannot authenticate: httpauth's tests).
 	clientsCLI(t, store, "add", "Impostor", "--id", "authkit", "--grant", "client_credentials").
 		must(t, exitUsage, nil, []string{"client_id of serve's own first-party tokens"})
+	st, err := openStore(t.Context(), store, false, discardLog)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.store.(authkit.ClientStore).CreateClient(t.Context(), authkit.Client{ID: "authkit", Name: "Impostor",
+		GrantTypes: []string{authkit.GrantClientCredentials}, CreatedAt: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	st.close()
 	for _, c := range []struct {
 		args []string
 		want int
@@ -759,6 +769,11 @@ func TestServeAccountClients(t *testing.T) {
 		{[]string{"--account-clients", "web"}, 201},
 	} {
 		s := startServe(t, "", append([]string{"--store", store}, c.args...)...)
+		s.do(t, "GET", "/healthz", "", nil).want(t, "/healthz", 200)
+		if want := `msg="a registered client has the issuer's own client_id`; !strings.Contains(s.stderr.String(), want) ||
+			!strings.Contains(s.stderr.String(), "client_id=authkit") {
+			t.Errorf("no start-up warning about the client registered as authkit:\n%s", s.stderr.String())
+		}
 		m := passwordRE.FindStringSubmatch(s.stdout.String())
 		if m == nil {
 			t.Fatalf("no demo password in:\n%s", s.stdout.String())
