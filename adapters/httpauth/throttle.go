@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math"
 	"net"
 	"net/http"
 	"net/netip"
@@ -158,15 +157,8 @@ type guard struct {
 // Exempting only a correct credential from a ceiling (checking it first)
 // would be no better: the ceiling would then answer a right guess 200 and
 // a wrong one 429, checking every guess anyway, so it would guard nothing.
-//
-// The Limiter has no way to leave a key out, so the User rule is one under
-// which no count ever waits: Free is the largest count a store can hold.
-// Its Window is the shortest checkPolicy allows, so the counter it still
-// writes lapses within a second instead of holding a memory store's room
-// for an hour.
 func clientPolicy(p throttle.Policy) throttle.Policy {
-	noCeiling := throttle.Rule{Free: math.MaxInt64, Window: time.Second, Base: time.Second, Max: time.Second}
-	return throttle.Policy{Pair: p.Pair, Address: p.Address, User: noCeiling}
+	return throttle.Policy{Pair: p.Pair, Address: p.Address, NoUser: true}
 }
 
 // maxPairWaiters bounds the attempts of one (user, address) pair that wait

@@ -108,6 +108,11 @@ type Policy struct {
 	Address Rule
 	// User throttles one user, whatever the address: the ceiling.
 	User Rule
+	// NoUser turns the ceiling off: the user key is neither read nor
+	// written, and User is ignored. For credentials that cannot be
+	// guessed (client authentication), where a ceiling would only let
+	// failures from elsewhere lock the owner out.
+	NoUser bool
 }
 
 // DefaultPolicy returns the policy described in the package doc.
@@ -162,6 +167,9 @@ func New(store authkit.ThrottleStore, p Policy) (*Limiter, error) {
 		name string
 		r    Rule
 	}{{"Pair", p.Pair}, {"Address", p.Address}, {"User", p.User}} {
+		if r.name == "User" && p.NoUser {
+			continue
+		}
 		if !r.r.valid() {
 			return nil, fmt.Errorf("throttle: New: %s rule %+v: need Free >= 0, Window > 0, Base > 0 and Max >= Base: %w", r.name, r.r, authkit.ErrInvalidConfig)
 		}
@@ -223,7 +231,14 @@ func prefix(a netip.Addr) ([16]byte, byte) {
 	}
 }
 
-func (l *Limiter) rules() [3]Rule { return [3]Rule{l.p.Pair, l.p.Address, l.p.User} }
+// rules returns the rules in force, in the order of keys: the user's
+// last, left out under NoUser.
+func (l *Limiter) rules() []Rule {
+	if l.p.NoUser {
+		return []Rule{l.p.Pair, l.p.Address}
+	}
+	return []Rule{l.p.Pair, l.p.Address, l.p.User}
+}
 
 var kinds = [3]Kind{KindPair, KindAddress, KindUser}
 
@@ -231,8 +246,10 @@ var kinds = [3]Kind{KindPair, KindAddress, KindUser}
 // proceed at now: one store round trip, nothing counted. A store error
 // returns it (the caller refuses the attempt).
 func (l *Limiter) Check(ctx context.Context, a Attempt, now time.Time) (Decision, error) {
-	k := keysOf(a)
-	sts, err := l.store.ThrottleStates(ctx, now, k[:]...)
+	rules := l.rules()
+	all := keysOf(a)
+	k := all[:len(rules)]
+	sts, err := l.store.ThrottleStates(ctx, now, k...)
 	if err != nil {
 		return Decision{}, fmt.Errorf("throttle: check: %w", err)
 	}
@@ -240,7 +257,7 @@ func (l *Limiter) Check(ctx context.Context, a Attempt, now time.Time) (Decision
 		return Decision{}, fmt.Errorf("throttle: check: the store returned %d states for %d keys: %w", len(sts), len(k), authkit.ErrStoreUnavailable)
 	}
 	d := Decision{Allowed: true}
-	for i, r := range l.rules() {
+	for i, r := range rules {
 		if w := r.Wait(sts[i], now); w > d.RetryAfter {
 			d = Decision{RetryAfter: w, By: kinds[i]}
 		}
@@ -252,7 +269,8 @@ func (l *Limiter) Check(ctx context.Context, a Attempt, now time.Time) (Decision
 }
 
 // Failure records a wrong password for a at now on the pair, the address
-// and the user. It returns the first store error, having tried all three.
+// and (unless NoUser) the user. It returns the first store error, having
+// tried every key.
 func (l *Limiter) Failure(ctx context.Context, a Attempt, now time.Time) error {
 	k := keysOf(a)
 	var errs []error

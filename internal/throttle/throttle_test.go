@@ -130,6 +130,57 @@ func TestUserCeiling(t *testing.T) {
 	wantAllowed(t, check(t, l, attempt("bob", "203.0.113.9"), now), "another user is not affected")
 }
 
+// countingStore is a memory throttle store that records the keys each
+// call names.
+type countingStore struct {
+	authkit.ThrottleStore
+	read, written []string
+}
+
+func (s *countingStore) ThrottleStates(ctx context.Context, now time.Time, keys ...string) ([]authkit.ThrottleState, error) {
+	s.read = append(s.read, keys...)
+	return s.ThrottleStore.ThrottleStates(ctx, now, keys...)
+}
+
+func (s *countingStore) AddFailure(ctx context.Context, key string, now time.Time, window time.Duration) (authkit.ThrottleState, error) {
+	s.written = append(s.written, key)
+	return s.ThrottleStore.AddFailure(ctx, key, now, window)
+}
+
+// NoUser turns the ceiling off: 500 failures of one user from many
+// addresses never hold back a clean address, the user key is neither read
+// nor written, the User rule need not be valid, and the pair and address
+// rules still apply.
+func TestNoUser(t *testing.T) {
+	st := &countingStore{ThrottleStore: memory.NewThrottle()}
+	p := DefaultPolicy()
+	p.User, p.NoUser = Rule{}, true
+	l, err := New(st, p)
+	if err != nil {
+		t.Fatalf("New with NoUser and a zero User rule: %v", err)
+	}
+	clean := attempt("svc", "203.0.113.9")
+	now := base
+	for i := range 500 {
+		fail(t, l, attempt("svc", fmt.Sprintf("10.0.%d.%d", i/250, i%250)), now)
+	}
+	wantAllowed(t, check(t, l, clean, now), "a clean address after 500 failures of the user under NoUser")
+	user := keysOf(clean)[2]
+	for _, k := range append(st.read, st.written...) {
+		if k == user {
+			t.Fatal("the user key was read or written under NoUser")
+		}
+	}
+	if len(st.read) != 2 || len(st.written) != 1000 {
+		t.Errorf("read %d keys and wrote %d, want 2 and 1000 (pair and address only)", len(st.read), len(st.written))
+	}
+	for range 5 {
+		fail(t, l, clean, now)
+	}
+	fail(t, l, clean, now)
+	wantRefused(t, check(t, l, clean, now), KindPair, time.Second, "the pair rule still applies under NoUser")
+}
+
 func TestAddressCountsAcrossUsers(t *testing.T) {
 	l := newLimiter(t)
 	for i := range 31 {
