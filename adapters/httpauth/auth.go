@@ -15,6 +15,7 @@ import (
 	"github.com/authkit-go/authkit"
 	"github.com/authkit-go/authkit/backends/memory"
 	"github.com/authkit-go/authkit/internal/nilness"
+	"github.com/authkit-go/authkit/internal/pace"
 	"github.com/authkit-go/authkit/verifier"
 )
 
@@ -43,7 +44,7 @@ type Auth struct {
 	now        func() time.Time
 	hook       func(context.Context, authkit.Event)
 	basic      bool
-	outages    *warnPacer // of "authentication unavailable" warnings
+	outages    *pace.Pacer // of "authentication unavailable" warnings
 }
 
 type config struct {
@@ -256,7 +257,7 @@ func New(v *verifier.Verifier, opts ...Option) (*Auth, error) {
 		a.log = slog.New(slog.DiscardHandler)
 	}
 	a.thrStore, a.now, a.hook = c.thrStore, c.now, c.hook
-	a.outages = newWarnPacer(outageLogInterval)
+	a.outages = pace.New(outageLogInterval)
 	if a.thrStore == nil {
 		a.thrStore = memory.NewThrottle()
 	}

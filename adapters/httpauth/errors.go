@@ -381,7 +381,7 @@ func (a *Auth) logDenial(r *http.Request, row int, d Denial) {
 			slog.String("path", r.URL.Path))
 	case d.Status == http.StatusServiceUnavailable:
 		// Paced: during an outage every request comes here.
-		if ok, held := a.outages.allow(a.now()); ok {
+		if ok, held := a.outages.Allow(a.now()); ok {
 			a.log.LogAttrs(ctx, slog.LevelWarn, "httpauth: authentication unavailable; request refused",
 				slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.Any("error", d.Err),
 				slog.Int("refused_unlogged", held))

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/authkit-go/authkit"
+	"github.com/authkit-go/authkit/internal/pace"
 	"github.com/authkit-go/authkit/issuer"
 )
 
@@ -89,7 +90,7 @@ type Handler struct {
 	// (refreshCookiePath).
 	fixedRefreshPath bool
 	log              *slog.Logger
-	outages          *warnPacer // of "store unavailable" warnings
+	outages          *pace.Pacer // of "store unavailable" warnings
 	// clients is nil unless WithClientStore turned client authentication
 	// on; clientChallenge is its invalid_client challenge.
 	clients         authkit.ClientStore
@@ -399,7 +400,7 @@ func NewHandler(iss *issuer.Issuer, auth *Auth, opts ...HandlerOption) (*Handler
 		jwksCache:  "public, max-age=" + strconv.Itoa(int(c.jwksMaxAge/time.Second)),
 		now:        c.now,
 		log:        auth.log,
-		outages:    newWarnPacer(outageLogInterval),
+		outages:    pace.New(outageLogInterval),
 		exact:      make(map[string]*endpoint),
 
 		login:           c.login,
@@ -684,12 +685,19 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, e *httpError) {
 	h.writeJSON(w, r, e.status, errorBody{Error: e.code, Description: e.desc})
 }
 
+// outageLogInterval is the least time between two warnings that requests
+// were refused because a store (or a password checker) could not answer.
+// During an outage every request is refused, and a line each would flood
+// the log, and slow the server, at the request rate: one line per interval
+// says how many it stands for.
+const outageLogInterval = time.Second
+
 // warnUnavailable logs that a store (or a password checker: passwords.ErrBusy)
 // could not answer for op, at most once per outageLogInterval: during an
 // outage or a login flood every request comes here. The line says how many
 // refusals went unlogged since the one before.
 func (h *Handler) warnUnavailable(ctx context.Context, op string, err error) {
-	if ok, held := h.outages.allow(h.now()); ok {
+	if ok, held := h.outages.Allow(h.now()); ok {
 		h.log.LogAttrs(ctx, slog.LevelWarn, "httpauth: store unavailable", slog.String("op", op), slog.Any("error", err),
 			slog.Int("refused_unlogged", held))
 	}
