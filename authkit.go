@@ -160,6 +160,13 @@ type Principal struct {
 	SessionID string `json:"session_id,omitempty"`
 	// ClientID is the OAuth client the token was issued to, if any.
 	ClientID string `json:"client_id,omitempty"`
+	// Issuer is the issuer a JWT was verified as: the verifier's own or
+	// one it trusts (verifier.WithTrustedIssuer), so that an application
+	// trusting several can tell whose user Subject names. It is the
+	// token's "iss", or, for a token without one that a profile allowing a
+	// missing "iss" accepted, that profile's issuer. It is empty for API
+	// tokens and Basic credentials.
+	Issuer string `json:"issuer,omitempty"`
 	// IssuedAt and ExpiresAt bound the credential; ExpiresAt is zero for a
 	// credential that does not expire.
 	IssuedAt  time.Time `json:"issued_at,omitzero"`

@@ -20,13 +20,13 @@ func TestPrincipalJSON(t *testing.T) {
 			"session",
 			authkit.Principal{
 				Subject: "alice", Scopes: []string{"read", "write"}, Method: authkit.MethodJWT,
-				TokenID: "jti-1", SessionID: "sid-1", ClientID: "authkit",
+				TokenID: "jti-1", SessionID: "sid-1", ClientID: "authkit", Issuer: "https://auth.example",
 				IssuedAt:  time.Date(2030, 1, 2, 4, 4, 5, 123e6, berlin),
 				ExpiresAt: time.Date(2030, 1, 2, 3, 9, 5, 0, time.UTC),
 				Claims:    map[string]any{"tenant": "acme", "level": 3.0, "staff": true},
 			},
 			`{"subject":"alice","scopes":["read","write"],"method":"jwt","token_id":"jti-1","session_id":"sid-1",` +
-				`"client_id":"authkit","issued_at":"2030-01-02T03:04:05.123Z","expires_at":"2030-01-02T03:09:05Z",` +
+				`"client_id":"authkit","issuer":"https://auth.example","issued_at":"2030-01-02T03:04:05.123Z","expires_at":"2030-01-02T03:09:05Z",` +
 				`"claims":{"level":3,"staff":true,"tenant":"acme"}}`,
 		},
 		{

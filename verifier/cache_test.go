@@ -80,7 +80,7 @@ func TestVerifyCachePrincipalIsNotShared(t *testing.T) {
 	}
 	want := func() *authkit.Principal {
 		return &authkit.Principal{Subject: "alice", Scopes: []string{"read", "write", "added-by-check"}, Method: authkit.MethodJWT,
-			TokenID: pair.TokenID, SessionID: pair.SessionID, ClientID: authkit.DefaultClientID, IssuedAt: base, ExpiresAt: pair.AccessExpiresAt,
+			TokenID: pair.TokenID, SessionID: pair.SessionID, ClientID: authkit.DefaultClientID, Issuer: f.iss.ID(), IssuedAt: base, ExpiresAt: pair.AccessExpiresAt,
 			Claims: map[string]any{"org": "acme", "teams": []any{"a", "b"}, "meta": map[string]any{"tier": "gold"}, "checked": true}}
 	}
 	for i := range 4 {
@@ -647,5 +647,5 @@ func TestVerifyCacheAuthenticate(t *testing.T) {
 // Principal built by hand does not have.
 func exported(p *authkit.Principal) *authkit.Principal {
 	return &authkit.Principal{Subject: p.Subject, Scopes: p.Scopes, Method: p.Method, TokenID: p.TokenID, SessionID: p.SessionID,
-		ClientID: p.ClientID, IssuedAt: p.IssuedAt, ExpiresAt: p.ExpiresAt, Claims: p.Claims}
+		ClientID: p.ClientID, Issuer: p.Issuer, IssuedAt: p.IssuedAt, ExpiresAt: p.ExpiresAt, Claims: p.Claims}
 }

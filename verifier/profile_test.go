@@ -174,6 +174,9 @@ func TestProviderShapedTokens(t *testing.T) {
 						if p.Subject != tc.subject || p.ClientID != tc.client || fmt.Sprint(p.Scopes) != fmt.Sprint(tc.scopes) {
 							t.Fatalf("cache %d: subject %q client %q scopes %q; want %q %q %q", cache, p.Subject, p.ClientID, p.Scopes, tc.subject, tc.client, tc.scopes)
 						}
+						if p.Issuer != iss {
+							t.Fatalf("cache %d: Issuer %q, want %q", cache, p.Issuer, iss)
+						}
 						if tc.noJTI != (p.TokenID == "") {
 							t.Errorf("TokenID %q", p.TokenID)
 						}
@@ -703,13 +706,13 @@ func TestMissingIssuerAndAudienceOptIn(t *testing.T) {
 		// A default simplejwt deployment's token.
 		for range 2 {
 			p, err := v.Verify(ctx, djangoToken(t, hk, nil))
-			if err != nil || p.Subject != "42" || p.TokenID != "8f2b6c1e4a9d4c0b9e1f2a3b4c5d6e7f" {
+			if err != nil || p.Subject != "42" || p.TokenID != "8f2b6c1e4a9d4c0b9e1f2a3b4c5d6e7f" || p.Issuer != django {
 				t.Fatalf("cache %d: default simplejwt token: %v %v", cache, p, err)
 			}
 		}
 		// Once ISSUER and AUDIENCE are set in Django, those tokens too.
-		if _, err := v.Verify(ctx, djangoToken(t, hk, map[string]any{"iss": django, "aud": []any{"x", "shop-api"}})); err != nil {
-			t.Fatalf("cache %d: with iss and aud: %v", cache, err)
+		if p, err := v.Verify(ctx, djangoToken(t, hk, map[string]any{"iss": django, "aud": []any{"x", "shop-api"}})); err != nil || p.Issuer != django {
+			t.Fatalf("cache %d: with iss and aud: %v %v", cache, p, err)
 		}
 		// A token that has the claim is checked as without the opt-in.
 		cases := []struct {

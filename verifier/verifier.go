@@ -481,6 +481,7 @@ func (v *Verifier) verifyJWT(ctx context.Context, token, word string) (*authkit.
 		TokenID:   c.TokenID,
 		SessionID: c.SessionID,
 		ClientID:  c.ClientID,
+		Issuer:    ti.iss, // c.Issuer, or the profile's when iss is missing
 		IssuedAt:  c.IssuedAt,
 		ExpiresAt: c.ExpiresAt,
 		Claims:    c.Extra,

@@ -4,7 +4,6 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"net/http"
 	"slices"
@@ -423,10 +422,7 @@ func (h *Handler) account(fn func(http.ResponseWriter, *http.Request, *authkit.P
 // a user's session through a client WithAccountClients names — never that
 // client's own token (client_credentials: no session).
 func (h *Handler) accountJWT(p *authkit.Principal) bool {
-	var claims struct {
-		Iss string `json:"iss"`
-	}
-	if p.ClaimsJSON == "" || json.Unmarshal([]byte(p.ClaimsJSON), &claims) != nil || claims.Iss != h.iss.ID() {
+	if p.Issuer == "" || p.Issuer != h.iss.ID() {
 		return false
 	}
 	if p.ClientID == "" || p.ClientID == h.iss.ClientID() {
