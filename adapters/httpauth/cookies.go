@@ -106,11 +106,16 @@ type Cookies struct {
 	// TrustedOrigins are the browser origins ("https://app.example",
 	// scheme, host and port if not the default, as browsers send them in
 	// the Origin header; an entry with the default port is refused) that
-	// may call the token endpoint although they
-	// are another site or another origin: a single-page application
-	// served from elsewhere, with SameSite None and CORS. Compared exactly,
-	// without letter case. Default none: only same-origin and same-site
-	// requests (and those without browser headers) get tokens.
+	// may call the token endpoint although they are another site or
+	// another origin: a single-page application served from elsewhere,
+	// with SameSite None and CORS, or an application a browser engine
+	// serves under a scheme of its own, which it sends in Origin
+	// ("capacitor://localhost" for a Capacitor WebView,
+	// "chrome-extension://<id>" for an extension). Schemes that never
+	// name an application's origin (file, data, blob, about, javascript,
+	// ftp, ws, wss, filesystem) are refused. Compared exactly, without
+	// letter case. Default none: only same-origin and same-site requests
+	// (and those without browser headers) get tokens.
 	TrustedOrigins []string
 }
 
@@ -161,8 +166,8 @@ func resolveCookies(c Cookies) (*cookieConfig, error) {
 		return nil, invalid("Cookies: more than %d TrustedOrigins", maxTrustedOrigins)
 	}
 	for _, o := range c.TrustedOrigins {
-		if !validOrigin(o) {
-			return nil, invalid("Cookies: TrustedOrigins: %q is not an origin (scheme://host[:port], nothing else)", o)
+		if !validTrustedOrigin(o) {
+			return nil, invalid("Cookies: TrustedOrigins: %q is not an application's origin (scheme://host[:port], nothing else)", o)
 		}
 		// Browsers leave a default port out of Origin: an entry with one
 		// would never match.
@@ -337,15 +342,39 @@ const (
 // errCrossSite refuses a cookie-mode token request made from another site.
 var errCrossSite = fmt.Errorf("%w: a token request from another site", ErrCSRF)
 
-// validOrigin reports whether o is a serialized origin: http or https,
-// a host, an optional port, and nothing else.
+// validOrigin reports whether o is a serialized web origin: http or
+// https, a host, an optional port, and nothing else.
 func validOrigin(o string) bool {
+	u, ok := parseOrigin(o)
+	return ok && (u.Scheme == "http" || u.Scheme == "https")
+}
+
+// parseOrigin parses o as scheme://host[:port] and nothing else, whatever
+// the scheme.
+func parseOrigin(o string) (*url.URL, bool) {
 	if o == "" || len(o) > maxOriginLen {
-		return false
+		return nil, false
 	}
 	u, err := url.Parse(o)
-	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != "" && u.User == nil &&
+	ok := err == nil && u.Scheme != "" && u.Host != "" && u.User == nil &&
 		u.Path == "" && u.RawQuery == "" && !u.ForceQuery && u.Fragment == "" && u.Opaque == "" && !strings.HasSuffix(o, "#")
+	return u, ok
+}
+
+// notAppOrigin are the schemes whose pages never send an Origin of their
+// own form (browsers serialize their origins as "null", or they name no
+// application): a TrustedOrigins entry with one of them would never match,
+// or would name something else than an application.
+var notAppOrigin = []string{"about", "blob", "data", "file", "filesystem", "ftp", "javascript", "ws", "wss"}
+
+// validTrustedOrigin reports whether o can be a TrustedOrigins entry: a
+// web origin (validOrigin), or the origin of an application a browser
+// engine serves under a scheme of its own (a WebView app such as
+// "capacitor://localhost", a browser extension such as
+// "chrome-extension://<id>"), which sends that scheme in Origin.
+func validTrustedOrigin(o string) bool {
+	u, ok := parseOrigin(o)
+	return ok && !slices.Contains(notAppOrigin, strings.ToLower(u.Scheme))
 }
 
 // checkCrossSite refuses (errCrossSite) a token request that a browser

@@ -107,7 +107,9 @@ func TestCookieTrustedOrigins(t *testing.T) {
 	}
 
 	for _, bad := range []string{"", "spa.example", "https://spa.example/", "https://spa.example/x", "https://u@spa.example",
-		"https://spa.example?x", "https://spa.example#f", "ftp://spa.example", "null", "https://"} {
+		"https://spa.example?x", "https://spa.example#f", "ftp://spa.example", "null", "https://", "file://host", "FILE://host",
+		"data://x", "blob://x", "ws://spa.example", "wss://spa.example", "javascript://x", "capacitor://", "capacitor:localhost",
+		"chrome-extension://id/", "1app://x"} {
 		_, err := httpauth.New(f.ver, httpauth.WithCookies(httpauth.Cookies{TrustedOrigins: []string{bad}}))
 		if !errors.Is(err, authkit.ErrInvalidConfig) {
 			t.Errorf("TrustedOrigins %q: %v, want ErrInvalidConfig", bad, err)
@@ -115,6 +117,34 @@ func TestCookieTrustedOrigins(t *testing.T) {
 	}
 	if _, err := httpauth.New(f.ver, httpauth.WithCookies(httpauth.Cookies{TrustedOrigins: []string{"https://[::1]:8443"}})); err != nil {
 		t.Errorf("an IPv6 origin: %v", err)
+	}
+}
+
+// An application a browser engine serves under a scheme of its own (a
+// Capacitor WebView, a browser extension) sends that scheme in Origin:
+// TrustedOrigins can name it, and only the named one gets tokens.
+func TestCookieTrustedAppOrigins(t *testing.T) {
+	f := newFx(t, fxOptions{auth: []httpauth.Option{httpauth.WithCookies(httpauth.Cookies{
+		SameSite: http.SameSiteNoneMode, TrustedOrigins: []string{"capacitor://localhost", "chrome-extension://abcdefghijklmnopabcdefghijklmnop"}})}})
+	login := []string{"grant_type", "password", "username", "alice", "password", "wonderland"}
+	for _, o := range []string{"capacitor://localhost", "chrome-extension://abcdefghijklmnopabcdefghijklmnop"} {
+		r := f.form("/token", login, "Sec-Fetch-Site", "cross-site", "Origin", o)
+		if r.status != 200 || cookiesOf(r)["authkit_access"] == nil {
+			t.Errorf("trusted origin %s: %d %s", o, r.status, r.body)
+		}
+	}
+	for _, o := range []string{"capacitor://evil", "ionic://localhost", "chrome-extension://otherextensionidotherextensionid", "https://localhost"} {
+		for _, sfs := range []string{"cross-site", ""} { // without Sec-Fetch-Site, the Origin alone decides
+			hdr := []string{"Origin", o}
+			if sfs != "" {
+				hdr = append(hdr, "Sec-Fetch-Site", sfs)
+			}
+			r := f.form("/token", login, hdr...)
+			expect(t, r, 403, "", bodyCSRF)
+			if len(r.header.Values("Set-Cookie")) != 0 {
+				t.Errorf("origin %s: cookies set on refusal", o)
+			}
+		}
 	}
 }
 
