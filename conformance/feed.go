@@ -46,6 +46,11 @@ const (
 	feedSettle = 3 * feedHeartbeat
 	// feedWait bounds every wait for something a feed promises.
 	feedWait = 10 * time.Second
+	// feedBacklog is how many changes Follow/VouchesBacklog writes before
+	// a follower starts: more than a backend reads from its log at once
+	// (512 for the SQL and Redis stores), since a call of fn vouches for
+	// the whole log, not for one read of it.
+	feedBacklog = 600
 )
 
 // RunRevocationFeed runs the checks of authkit.RevocationFeed (the
@@ -217,6 +222,23 @@ func runRevocationFeed(t *testing.T, h PartialHarness[authkit.RevocationStore], 
 		})
 		if !slices.ContainsFunc(delivered, func(r authkit.Revocation) bool { return changeKey(r) == changeKey(w.log[0]) }) {
 			t.Errorf("a call of fn %v after %s returned had still not delivered it; %s", feedSettle, fmtChange(w.log[0]), ruleFeedVouch)
+		}
+	})
+
+	t.Run("Follow/VouchesBacklog", func(t *testing.T) {
+		a, _, fb := openFeed(t, h)
+		_, pos := feedSnapshot(t, fb, at(minute))
+		w := &feedWriter{s: a}
+		for i := range feedBacklog {
+			w.token(t, fmt.Sprint("user-", i%7), fmt.Sprint("jti-", i), at(hour))
+		}
+		time.Sleep(feedSettle)
+		f := startFollower(t, fb, pos)
+		f.untilWithin(t, feedWait, "the first call of fn", ruleFeedHeartbeat, func(calls []feedCall, _ []authkit.Revocation) bool { return len(calls) > 0 })
+		calls := f.stop(t)
+		if calls[0].n != len(w.log) {
+			t.Errorf("the first call of fn of a follower started %v after %d writes delivered %d of them (a backlog longer than one read of the log must reach fn whole); %s",
+				feedSettle, len(w.log), calls[0].n, ruleFeedVouch)
 		}
 	})
 
@@ -734,6 +756,9 @@ func feedCatchUp(t *testing.T, h PartialHarness[authkit.RevocationStore]) {
 	a, _, fb := openFeed(t, h)
 	_, p0 := feedSnapshot(t, fb, at(minute))
 	first := &feedWriter{s: a}
+	// Three rounds of writes, each delivered before the next is written,
+	// so that the follower passes positions in between to reconnect from.
+	f := startFollower(t, fb, p0)
 	for i := range 3 * 8 {
 		subj := fmt.Sprint("user-", i%5)
 		switch i % 3 {
@@ -744,8 +769,10 @@ func feedCatchUp(t *testing.T, h PartialHarness[authkit.RevocationStore]) {
 		default:
 			first.cutoff(t, subj, msAt(time.Duration(i)*ms), at(hour))
 		}
+		if i == 7 || i == 15 {
+			f.settle(t, time.Now(), ruleFeedEvery)
+		}
 	}
-	f := startFollower(t, fb, p0)
 	got := f.settle(t, time.Now(), ruleFeedEvery)
 	calls := f.stop(t)
 	checkChanges(t, got, first.log, "following from a snapshot")

@@ -74,6 +74,12 @@ var feedMutants = []feedMutant{
 		want: []string{"Follow/Vouches", "had still not delivered it", "must vouch for the log"},
 	},
 	{
+		name: "SplitsBacklog",
+		run:  "RevocationFeed/Follow/VouchesBacklog",
+		wrap: func(s *feedtest.Store) authkit.RevocationStore { return splitsBacklog{s} },
+		want: []string{"Follow/VouchesBacklog", "must reach fn whole", "must vouch for the log"},
+	},
+	{
 		name: "AcceptsForeignPosition",
 		run:  "RevocationFeed/Follow/ForeignPosition",
 		wrap: func(s *feedtest.Store) authkit.RevocationStore { return acceptsForeign{s} },
@@ -193,6 +199,27 @@ func (s noHeartbeat) FollowRevocations(ctx context.Context, after authkit.FeedPo
 		if len(rs) == 0 {
 			return nil
 		}
+		return fn(rs, p)
+	})
+}
+
+// splitsBacklog hands a batch of more than 512 changes over in two calls,
+// as a store that reads its log 512 changes at a time and passes on each
+// read would: the first call vouches for a log it has not read to its end.
+// (The position of the first call is the one before the batch: the
+// reference feed's positions cannot be made up in between.)
+type splitsBacklog struct{ *feedtest.Store }
+
+func (s splitsBacklog) FollowRevocations(ctx context.Context, after authkit.FeedPosition, hb time.Duration, fn followFunc) error {
+	last := after
+	return s.Store.FollowRevocations(ctx, after, hb, func(rs []authkit.Revocation, p authkit.FeedPosition) error {
+		if len(rs) > 512 {
+			if err := fn(rs[:512], last); err != nil {
+				return err
+			}
+			rs = rs[512:]
+		}
+		last = p
 		return fn(rs, p)
 	})
 }

@@ -25,8 +25,10 @@ const (
 	DefaultFeedRetention = 15 * time.Minute
 )
 
-// feedBatch bounds the changes one poll reads, and so one call of a
-// FollowRevocations callback and the memory a follower holds.
+// feedBatch bounds the changes one read of the log returns. A backlog
+// longer than that is read in several reads, one right after the other,
+// and passed to the FollowRevocations callback in one call once read to
+// its end (a call vouches for the whole log); a follower holds it meanwhile.
 const feedBatch = 512
 
 // minFeedPoll bounds how often a follower polls, whatever heartbeat it
@@ -231,7 +233,8 @@ func revocationOf(kind int, subject, ident string, cutoff sql.NullInt64, until i
 // revocation log, on every dialect. Each poll reads the feed row (one
 // primary-key read: all it costs when nothing changed) and, when the log
 // has grown, the changes after the last position, at most feedBatch of
-// them, in one range read of the log's primary key. It polls every
+// them, in one range read of the log's primary key (a longer backlog is
+// read at once, in several such reads, before fn gets it whole). It polls every
 // WithFeedPollInterval, or every half heartbeat if that is shorter, and
 // calls fn when there are changes or when the heartbeat is due; it calls
 // fn only with what a poll that began less than a heartbeat before read,
@@ -270,7 +273,11 @@ func (s *Store) FollowRevocations(ctx context.Context, after authkit.FeedPositio
 	defer sub.leave()
 	polling := max(min(s.cfg.pollInterval, heartbeat/2), minFeedPoll)
 	pushed := max(heartbeat/2, minFeedPoll)
-	var period time.Duration
+	var (
+		period  time.Duration
+		pending []authkit.Revocation // read, not yet passed to fn
+		read    = seq                // the id of the last change read
+	)
 	lastCall := time.Now()
 	var lastPoll time.Time
 	wait := time.NewTimer(0)
@@ -305,27 +312,35 @@ func (s *Store) FollowRevocations(ctx context.Context, after authkit.FeedPositio
 		if st.epoch != epoch {
 			return lost(op, "the position is of another epoch of the revocation log (another store, or a database created anew)")
 		}
-		if st.head < seq {
+		if st.head < read {
 			return lost(op, "the position is beyond the revocation log's newest change")
 		}
-		// A fresh slice for every batch: fn may keep the one it is given.
-		var batch []authkit.Revocation
-		next := seq
-		if st.head > seq {
-			if batch, next, err = s.readLog(ctx, seq, batch); err != nil {
+		// A fresh slice for every call: fn may keep the one it is given.
+		// While reads come back full, the changes gather in pending and
+		// fn is not called: a call vouches for the whole log, and a full
+		// read has not reached its end (a backlog arrives whole).
+		n := len(pending)
+		next := read
+		if st.head > read {
+			if pending, next, err = s.readLog(ctx, read, pending); err != nil {
 				if errors.Is(err, authkit.ErrFeedPositionLost) {
 					return fmt.Errorf("sqlstore: %s: %w", op, err)
 				}
 				return s.fail(ctx, op, err)
 			}
 		}
-		full := len(batch) == feedBatch
-		if len(batch) > 0 || time.Since(lastCall)+period >= heartbeat {
+		read = next
+		full := len(pending)-n == feedBatch
+		if full {
+			wait.Reset(0)
+			continue
+		}
+		if len(pending) > 0 || time.Since(lastCall)+period >= heartbeat {
 			if time.Since(began) < heartbeat {
-				if err := fn(batch, position(epoch, next)); err != nil {
+				if err := fn(pending, position(epoch, read)); err != nil {
 					return err
 				}
-				seq, lastCall = next, time.Now()
+				pending, lastCall = nil, time.Now()
 			} else {
 				// The poll took a heartbeat or more: what it read no longer
 				// vouches for the log. Poll again at once.

@@ -27,10 +27,6 @@ var (
 	_ authkit.RevocationFeed  = (*Store)(nil)
 )
 
-// MaxBatch is the most changes one call of a FollowRevocations callback
-// gets. It is small so that tests see several positions.
-const MaxBatch = 8
-
 // Store is one handle on a set of revocations and their log. Handles made
 // with Peer and Reopen share the data, the knobs and the log.
 type Store struct {
@@ -434,7 +430,8 @@ func (s *Store) FollowRevocations(ctx context.Context, after authkit.FeedPositio
 		paused := s.d.paused
 		if !paused {
 			i := int(seq - s.d.first)
-			batch = append(batch, s.d.log[i:min(i+MaxBatch, len(s.d.log))]...)
+			// All there is, in one call: a call vouches for the whole log.
+			batch = append(batch, s.d.log[i:]...)
 		}
 		pos := s.d.position(seq + uint64(len(batch)))
 		wake := s.d.wake
