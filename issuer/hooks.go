@@ -90,6 +90,21 @@ func (rp *refreshParams) run(ctx context.Context, s authkit.Session) ([]string, 
 	return allowed, nil
 }
 
+// granted refuses (authkit.ErrInsufficientScope) a narrowing refresh
+// (WithRequestedScopes) that asks for a scope s was not granted; without
+// narrowing it accepts anything.
+func (rp *refreshParams) granted(s authkit.Session) error {
+	if !rp.narrow {
+		return nil
+	}
+	for _, want := range rp.scopes {
+		if !slices.Contains(s.Scopes, want) {
+			return fmt.Errorf("issuer: refresh: %w: scope %q was not granted to the session", authkit.ErrInsufficientScope, want)
+		}
+	}
+	return nil
+}
+
 // keepScopes returns the scopes of have that are in allowed, in have's
 // order, in a new slice.
 func keepScopes(have, allowed []string) []string {

@@ -374,7 +374,11 @@ func joinScopes(s []string) string {
 //
 // With WithRequestedScopes the new access token carries only the scopes
 // asked for (RFC 6749 §6); asking for one the session was not granted fails
-// with authkit.ErrInsufficientScope before anything is rotated.
+// with authkit.ErrInsufficientScope before anything is rotated. A token
+// that was already rotated is reuse whatever scopes it asks for, as
+// without the option (a repeat inside WithReuseGrace asking for a scope
+// that was not granted fails with ErrInsufficientScope and revokes
+// nothing).
 //
 // The token is rotated before the access token is signed (the claims come
 // from the rotation). After a signature has failed (a KMS that is down,
@@ -401,29 +405,24 @@ func (i *Issuer) Refresh(ctx context.Context, refreshToken string, opts ...Refre
 		}
 	}
 	var allowed []string // the scopes rp.app still allows; with rp.app only
-	if rp.check != nil || rp.app != nil {
+	checked := false     // rp.run and rp.granted passed on the current session
+	if rp.check != nil || rp.app != nil || rp.narrow {
 		// A token that is not current may be a rotated one: leave it to
-		// the rotation below, so that its reuse is detected; the checks
-		// apply again to a grace-window successor.
+		// the rotation below, so that its reuse is detected (a pre-check
+		// that refused it would let a thief's successor live on); the
+		// checks apply again to a grace-window successor.
 		cur, err := i.RefreshSession(ctx, refreshToken)
 		switch {
 		case err == nil:
 			if allowed, err = rp.run(ctx, cur); err != nil {
 				return authkit.TokenPair{}, i.refused(ctx, err)
 			}
+			if err := rp.granted(cur); err != nil {
+				return authkit.TokenPair{}, err
+			}
+			checked = true
 		case !errors.Is(err, authkit.ErrInvalidToken):
 			return authkit.TokenPair{}, i.refused(ctx, err)
-		}
-	}
-	if rp.narrow {
-		cur, err := i.RefreshSession(ctx, refreshToken)
-		if err != nil {
-			return authkit.TokenPair{}, i.refused(ctx, err)
-		}
-		for _, want := range rp.scopes {
-			if !slices.Contains(cur.Scopes, want) {
-				return authkit.TokenPair{}, fmt.Errorf("issuer: refresh: %w: scope %q was not granted to the session", authkit.ErrInsufficientScope, want)
-			}
 		}
 	}
 	if err := i.signerReady(); err != nil {
@@ -453,6 +452,17 @@ func (i *Issuer) Refresh(ctx context.Context, refreshToken string, opts ...Refre
 			return authkit.TokenPair{}, i.refused(ctx, fmt.Errorf("issuer: refresh: %w: unknown refresh token", authkit.ErrInvalidToken))
 		}
 		return authkit.TokenPair{}, i.refused(ctx, fmt.Errorf("issuer: refresh: %w", err))
+	}
+	// A token the pre-check did not find current, yet rotated (a store
+	// whose two reads disagreed): the checks run on the rotation's
+	// session, failing closed. Narrowing never widens either way.
+	if !checked && (rp.check != nil || rp.app != nil) {
+		if allowed, err = rp.run(ctx, s); err != nil {
+			return authkit.TokenPair{}, i.refused(ctx, err)
+		}
+	}
+	if err := rp.granted(s); err != nil {
+		return authkit.TokenPair{}, err
 	}
 	if rp.narrow {
 		s.Scopes = rp.scopes
@@ -537,7 +547,11 @@ func (i *Issuer) pairFor(ctx context.Context, s authkit.Session, rt string, rtEx
 // session.
 func (i *Issuer) reused(ctx context.Context, presented string, re *authkit.ReuseError, now time.Time, rp *refreshParams) (authkit.TokenPair, error) {
 	if i.reuseGrace > 0 && !now.After(re.UsedAt.Add(i.reuseGrace)) && len(re.Successor) > 0 {
-		if pair, ok := i.graceSuccessor(ctx, presented, re, now, rp); ok {
+		pair, ok, err := i.graceSuccessor(ctx, presented, re, now, rp)
+		if err != nil {
+			return authkit.TokenPair{}, err
+		}
+		if ok {
 			return pair, nil
 		}
 	}
@@ -551,24 +565,33 @@ func (i *Issuer) reused(ctx context.Context, presented string, re *authkit.Reuse
 	return authkit.TokenPair{}, fmt.Errorf("issuer: refresh: %w", out)
 }
 
-func (i *Issuer) graceSuccessor(ctx context.Context, presented string, re *authkit.ReuseError, now time.Time, rp *refreshParams) (authkit.TokenPair, bool) {
+// graceSuccessor answers a repeat, inside the grace window, of a refresh
+// that rotated presented: the same successor, with a new access token. ok
+// is false when there is no grace for it (the reuse then stands); err is
+// set for a repeat that asks for scopes the session was not granted,
+// which is refused as a first presentation would be, handing out nothing
+// and revoking nothing.
+func (i *Issuer) graceSuccessor(ctx context.Context, presented string, re *authkit.ReuseError, now time.Time, rp *refreshParams) (pair authkit.TokenPair, ok bool, err error) {
 	next, err := opaque.Open(presented, re.Successor)
 	if err != nil {
-		return authkit.TokenPair{}, false
+		return authkit.TokenPair{}, false, nil
 	}
 	rec, err := i.refresh.LookupRefresh(ctx, i.hasher.Hash(next))
 	if err != nil || !rec.UsedAt.IsZero() || !now.Before(rec.ExpiresAt) || rec.SessionID != re.SessionID {
-		return authkit.TokenPair{}, false
+		return authkit.TokenPair{}, false, nil
 	}
 	s, err := i.refresh.Session(ctx, re.SessionID)
 	if err != nil || !s.Live(now) {
-		return authkit.TokenPair{}, false
+		return authkit.TokenPair{}, false, nil
 	}
 	allowed, err := rp.run(ctx, s)
 	if err != nil {
 		// Not the session's client, or the application refuses: no
 		// grace; the reuse stands.
-		return authkit.TokenPair{}, false
+		return authkit.TokenPair{}, false, nil
+	}
+	if err := rp.granted(s); err != nil {
+		return authkit.TokenPair{}, false, err
 	}
 	if rp.narrow {
 		s.Scopes = rp.scopes
@@ -576,8 +599,8 @@ func (i *Issuer) graceSuccessor(ctx context.Context, presented string, re *authk
 	if rp.app != nil {
 		s.Scopes = keepScopes(s.Scopes, allowed)
 	}
-	pair, err := i.pairFor(ctx, s, next, earliest(rec.ExpiresAt, s.ExpiresAt), now, rp.accessTTL)
-	return pair, err == nil
+	pair, err = i.pairFor(ctx, s, next, earliest(rec.ExpiresAt, s.ExpiresAt), now, rp.accessTTL)
+	return pair, err == nil, nil
 }
 
 // revokeUntil is how long a session or subject revocation must be

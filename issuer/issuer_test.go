@@ -482,6 +482,58 @@ func TestNoSecretReachesTheStore(t *testing.T) {
 	}
 }
 
+// A rotated token presented again with WithRequestedScopes is reuse like
+// any other: the narrowing's pre-check (which finds the token not current)
+// must not refuse it before the rotation detects the reuse, whatever the
+// scopes asked for, or a thief who rotated first would keep the session.
+func TestRefreshNarrowingDetectsReuse(t *testing.T) {
+	ctx := context.Background()
+	for _, asked := range [][]string{{"read"}, {"admin"}, {"read", "write"}} {
+		f := newFixture(t)
+		p, _ := f.iss.IssuePair(ctx, "alice", issuer.WithScopes("read", "write"))
+		thief, err := f.iss.Refresh(ctx, p.RefreshToken)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = f.iss.Refresh(ctx, p.RefreshToken, issuer.WithRequestedScopes(asked...))
+		if _, ok := errors.AsType[*authkit.ReuseError](err); !ok {
+			t.Errorf("rotated token with requested scopes %q: %v, want a *ReuseError", asked, err)
+		}
+		if _, err := f.iss.Refresh(ctx, thief.RefreshToken); err == nil {
+			t.Errorf("requested scopes %q: the successor still refreshes after the reuse", asked)
+		}
+		if _, err := f.ver.Verify(ctx, thief.AccessToken); !errors.Is(err, authkit.ErrTokenRevoked) {
+			t.Errorf("requested scopes %q: the successor's access token after the reuse: %v, want ErrTokenRevoked", asked, err)
+		}
+	}
+}
+
+// Inside the reuse grace window a repeat that narrows gets the shared
+// successor with the scopes it asked for; one that asks for a scope the
+// session was not granted is refused as a first presentation would be
+// (ErrInsufficientScope), handing out nothing, widening nothing and
+// revoking nothing.
+func TestRefreshNarrowingInGrace(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t, authkit.WithReuseGrace(10*time.Second))
+	p, _ := f.iss.IssuePair(ctx, "alice", issuer.WithScopes("read", "write"))
+	q, err := f.iss.Refresh(ctx, p.RefreshToken)
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := f.iss.Refresh(ctx, p.RefreshToken, issuer.WithRequestedScopes("read"))
+	if err != nil || again.RefreshToken != q.RefreshToken || again.Scope != "read" {
+		t.Fatalf("narrowing repeat in the grace window: %+v %v; want the shared successor with scope read", again, err)
+	}
+	wide, err := f.iss.Refresh(ctx, p.RefreshToken, issuer.WithRequestedScopes("read", "admin"))
+	if !errors.Is(err, authkit.ErrInsufficientScope) || wide.AccessToken != "" || wide.RefreshToken != "" {
+		t.Fatalf("widening repeat in the grace window: scope %q, %v; want ErrInsufficientScope and nothing issued", wide.Scope, err)
+	}
+	if r, err := f.iss.Refresh(ctx, q.RefreshToken); err != nil || r.Scope != "read write" {
+		t.Fatalf("the successor after a refused widening repeat: %+v %v", r, err)
+	}
+}
+
 func TestRefreshNarrowing(t *testing.T) {
 	ctx := context.Background()
 	f := newFixture(t)

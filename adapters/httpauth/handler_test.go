@@ -198,6 +198,22 @@ func TestRefreshGrant(t *testing.T) {
 		t.Errorf("the family survived reuse: %d %s", r.status, r.body)
 	}
 
+	// Reuse with a scope parameter (many OAuth clients send one on every
+	// refresh) is reuse too: the thief's successor dies.
+	victim := f.login("alice", "read write")
+	r = f.form("/token", []string{"grant_type", "refresh_token", "refresh_token", victim.RefreshToken})
+	thief := r.json(t)["refresh_token"].(string)
+	for _, scope := range []string{"read", "admin"} {
+		r = f.form("/token", []string{"grant_type", "refresh_token", "refresh_token", victim.RefreshToken, "scope", scope})
+		if r.status != 400 || r.body != bodyBadRefresh {
+			t.Errorf("reuse with scope %s: %d %s", scope, r.status, r.body)
+		}
+	}
+	r = f.form("/token", []string{"grant_type", "refresh_token", "refresh_token", thief})
+	if r.status != 400 || r.body != bodyBadRefresh {
+		t.Errorf("the family survived reuse with a scope parameter: %d %s", r.status, r.body)
+	}
+
 	for _, c := range []struct {
 		name, token string
 	}{{"garbage", "nonsense"}, {"access token", tk.AccessToken}, {"huge", strings.Repeat("a", 20000)}} {
