@@ -563,3 +563,75 @@ func TestRefreshNarrowing(t *testing.T) {
 		t.Fatalf("JWKS: %s %v", jwks, err)
 	}
 }
+
+// raceRevoke runs during before RevokeSubjectSessions, as a refresh on
+// another server would that rotated just before the logout ended its
+// session.
+type raceRevoke struct {
+	*memory.Store
+	during func()
+}
+
+func (r *raceRevoke) RevokeSubjectSessions(ctx context.Context, subject string, now time.Time) ([]string, error) {
+	if r.during != nil {
+		r.during()
+	}
+	return r.Store.RevokeSubjectSessions(ctx, subject, now)
+}
+
+// A refresh that begins after logout-all's cutoff and rotates before the
+// session is ended mints an access token issued after the cutoff: it must
+// not outlive RevokeSubject.
+func TestRevokeSubjectRacingRefresh(t *testing.T) {
+	ctx := context.Background()
+	k, err := keys.Generate(keys.EdDSA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	set, _ := keys.NewSet(k)
+	st, clk := memory.New(), &clock{t: base}
+	race := &raceRevoke{Store: st}
+	common := []authkit.Option{authkit.WithKeys(set), authkit.WithStore(st), authkit.WithClock(clk.Now)}
+	iss, err := issuer.New(append(common, authkit.WithRefreshStore(race))...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ver, err := verifier.New(common...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := iss.IssuePair(ctx, "alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var raced authkit.TokenPair
+	race.during = func() {
+		race.during = nil
+		clk.Add(time.Second) // the refresh begins after the cutoff
+		if raced, err = iss.Refresh(ctx, p.RefreshToken); err != nil {
+			t.Errorf("the racing refresh: %v", err)
+		}
+		clk.Add(time.Second)
+	}
+	if err := iss.RevokeSubject(ctx, "alice"); err != nil {
+		t.Fatal(err)
+	}
+	if raced.AccessToken == "" {
+		t.Fatal("the refresh did not race")
+	}
+	if _, err := ver.Verify(ctx, raced.AccessToken); !errors.Is(err, authkit.ErrTokenRevoked) {
+		t.Errorf("an access token minted by a refresh racing logout-all: %v, want ErrTokenRevoked", err)
+	}
+	if _, err := iss.Refresh(ctx, raced.RefreshToken); err == nil {
+		t.Error("the raced session still refreshes after logout-all")
+	}
+	// A login after logout-all is unaffected.
+	clk.Add(time.Second)
+	q, err := iss.IssuePair(ctx, "alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ver.Verify(ctx, q.AccessToken); err != nil {
+		t.Errorf("a login after logout-all: %v", err)
+	}
+}
