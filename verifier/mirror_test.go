@@ -151,3 +151,70 @@ func (s *countingStore) IsRevoked(ctx context.Context, q authkit.RevocationQuery
 	s.isRevoked.Add(1)
 	return s.Store.IsRevoked(ctx, q, now)
 }
+
+// A verifier and issuer on a clock behind the wall clock (WithClock, as in
+// tests) keep revocations in the mirror: the entries' expiry is judged by
+// the clock the verifier asks with, not by the wall clock, which would
+// find every entry long expired and drop it, turning revocation off. Both
+// ways in are checked: the snapshot (a revocation made before the
+// verifier started) and a write heard in process.
+func TestRevocationMirrorWithClock(t *testing.T) {
+	ctx := context.Background()
+	key, err := keys.Generate(keys.HS256)
+	if err != nil {
+		t.Fatal(err)
+	}
+	set, err := keys.NewSet(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	clock := func() time.Time { return time.Date(2024, 3, 1, 12, 0, 0, 0, time.UTC) }
+	store := &countingStore{Store: memory.New()}
+	iss, err := issuer.New(authkit.WithKeys(set), authkit.WithStore(store), authkit.WithClock(clock))
+	if err != nil {
+		t.Fatal(err)
+	}
+	early, err := iss.IssuePair(ctx, "alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := iss.Revoke(ctx, early.AccessToken); err != nil {
+		t.Fatal(err)
+	}
+	ver, err := verifier.New(authkit.WithKeys(set), authkit.WithStore(store), authkit.WithClock(clock),
+		authkit.WithRevocationMirror(2*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ver.Close() })
+	late, err := iss.IssuePair(ctx, "bob")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Wait until the copy answers (the store is no longer asked).
+	for deadline := time.Now().Add(5 * time.Second); ; {
+		before := store.isRevoked.Load()
+		if _, err := ver.Verify(ctx, late.AccessToken); err != nil {
+			t.Fatal(err)
+		}
+		if store.isRevoked.Load() == before {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("after 5 s the mirror never became fresh")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if err := iss.Revoke(ctx, late.AccessToken); err != nil {
+		t.Fatal(err)
+	}
+	before := store.isRevoked.Load()
+	for name, tok := range map[string]string{"revoked before the snapshot": early.AccessToken, "revoked in process": late.AccessToken} {
+		if _, err := ver.Verify(ctx, tok); !errors.Is(err, authkit.ErrTokenRevoked) {
+			t.Errorf("%s, on a clock behind the wall clock: %v, want ErrTokenRevoked", name, err)
+		}
+	}
+	if n := store.isRevoked.Load() - before; n != 0 {
+		t.Errorf("the store answered %d checks; want the fresh copy to", n)
+	}
+}

@@ -227,7 +227,10 @@ func New(opts ...authkit.Option) (*Verifier, error) {
 		if b, ok := v.revocations.(*storecall.Revocations); ok {
 			store = &boundedFeed{Revocations: *b, RevocationFeed: c.RevocationStore.(authkit.RevocationFeed)}
 		}
-		o := revmirror.Options{MaxLag: c.RevocationMirror, Logger: c.Logger}
+		// The entries' expiry is judged by the clock the verifier asks
+		// with: a test clock behind the wall clock must not see every
+		// entry as expired.
+		o := revmirror.Options{MaxLag: c.RevocationMirror, Logger: c.Logger, EntryClock: c.Clock}
 		// Revocations written through the same store value in this
 		// process (an issuer beside this verifier) count at once, not
 		// when the feed brings them. The mirror listens before its first

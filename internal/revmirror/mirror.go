@@ -76,9 +76,14 @@ type Options struct {
 	// must be shorter than MaxLag. The copy is fresh while the last call
 	// of the feed's callback is at most MaxLag-Heartbeat old.
 	Heartbeat time.Duration
-	// Clock is the time source freshness and expiry are judged with.
-	// Default time.Now.
+	// Clock is the time source freshness is judged with. Default
+	// time.Now.
 	Clock func() time.Time
+	// EntryClock is the time source the entries' expiry is judged with:
+	// the clock of the IsRevoked callers' now (a verifier's WithClock),
+	// so that an entry leaves the copy only once the tokens it covers
+	// are expired by that clock. Default Clock.
+	EntryClock func() time.Time
 	// Logger receives feed errors and reconnections. Default: discard.
 	Logger *slog.Logger
 	// MinBackoff and MaxBackoff bound the wait before reconnecting after a
@@ -124,7 +129,8 @@ type Mirror struct {
 	heartbeat time.Duration
 	minWait   time.Duration
 	maxWait   time.Duration
-	clock     func() time.Time
+	clock     func() time.Time // freshness
+	entries   func() time.Time // the entries' expiry
 	log       *slog.Logger
 
 	// covered is the time before which every change is in the copy; nil
@@ -178,6 +184,9 @@ func New(store authkit.RevocationStore, o Options) (*Mirror, error) {
 	if o.Clock == nil {
 		o.Clock = time.Now
 	}
+	if o.EntryClock == nil {
+		o.EntryClock = o.Clock
+	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -197,6 +206,7 @@ func New(store authkit.RevocationStore, o Options) (*Mirror, error) {
 		minWait:   o.MinBackoff,
 		maxWait:   o.MaxBackoff,
 		clock:     o.Clock,
+		entries:   o.EntryClock,
 		log:       o.Logger,
 		st:        newState(),
 		stop:      stop,
@@ -340,7 +350,7 @@ func (m *Mirror) Apply(r authkit.Revocation) { m.local(r) }
 // being built, if any). The feed delivers it again later; applying twice
 // is harmless.
 func (m *Mirror) local(r authkit.Revocation) {
-	now := m.clock()
+	now := m.entries()
 	m.mu.Lock()
 	m.st.apply(r, now)
 	if m.building {
@@ -408,16 +418,16 @@ func (m *Mirror) run(ctx context.Context) {
 // snapshot builds a new copy from the feed's snapshot and puts it in place
 // of the old one, which keeps answering (while fresh) in the meantime.
 func (m *Mirror) snapshot(ctx context.Context) (authkit.FeedPosition, error) {
-	start := m.clock()
+	start, at := m.clock(), m.entries()
 	m.mu.Lock()
 	m.building, m.pending = true, nil
 	m.mu.Unlock()
 	st := newState()
-	pos, err := m.feed.RevocationSnapshot(ctx, start, func(r authkit.Revocation) error {
+	pos, err := m.feed.RevocationSnapshot(ctx, at, func(r authkit.Revocation) error {
 		if !known(r.Kind) {
 			return errUnknownKind
 		}
-		st.apply(r, start)
+		st.apply(r, at)
 		return nil
 	})
 	m.mu.Lock()
@@ -427,7 +437,7 @@ func (m *Mirror) snapshot(ctx context.Context) (authkit.FeedPosition, error) {
 	if err != nil {
 		return "", err
 	}
-	now := m.clock()
+	now := m.entries()
 	for _, r := range pending {
 		st.apply(r, now)
 	}
@@ -454,10 +464,10 @@ func (m *Mirror) follow(ctx context.Context, pos *authkit.FeedPosition) (heard b
 				return fmt.Errorf("%w: kind %d", errUnknownKind, r.Kind)
 			}
 		}
-		now := m.clock()
+		now, at := m.clock(), m.entries()
 		m.mu.Lock()
 		for _, r := range changes {
-			m.st.apply(r, now)
+			m.st.apply(r, at)
 		}
 		m.mu.Unlock()
 		*pos, heard = p, true
@@ -482,7 +492,7 @@ var errSilent = errors.New("revmirror: the feed stayed silent; reconnecting")
 
 // sweep removes every expired entry, a chunk per hold of the write lock.
 func (m *Mirror) sweep() {
-	now := m.clock()
+	now := m.entries()
 	for {
 		m.mu.Lock()
 		n := m.st.sweep(now, sweepChunk)
