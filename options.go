@@ -407,8 +407,9 @@ func WithJWKSDefaultAlgorithm(alg keys.Algorithm) Option {
 
 // WithHTTPClient sets the client used to fetch the JWKS document. The
 // default is a client with a 10 second timeout. Whatever the client, a
-// fetch is abandoned after 30 seconds or when the Verifier is closed.
-// Verifier only.
+// fetch is abandoned after 30 seconds or when the Verifier is closed, and
+// it follows a redirect only to an https URL (http only on a loopback
+// host), then as the client's own CheckRedirect says. Verifier only.
 func WithHTTPClient(hc *http.Client) Option {
 	return func(c *Config) error {
 		if hc == nil {

@@ -94,10 +94,42 @@ func fetchMetadata(ctx context.Context, client *http.Client, metaURL, issuer str
 		return "", fmt.Errorf("%s: metadata names issuer %q, not %q", metaURL, m.Issuer, issuer)
 	}
 	j, err := url.Parse(m.JWKSURI)
-	if err != nil || j.Host == "" || (j.Scheme != "https" && (j.Scheme != "http" || !loopback(j.Hostname()))) {
+	if err != nil || !secureURL(j) {
 		return "", fmt.Errorf("%s: jwks_uri %q is not an https URL (http only for loopback)", metaURL, m.JWKSURI)
 	}
 	return m.JWKSURI, nil
+}
+
+// secureURL reports whether keys or metadata may be fetched from u: https,
+// or http on a loopback host.
+func secureURL(u *url.URL) bool {
+	return u.Host != "" && (u.Scheme == "https" || u.Scheme == "http" && loopback(u.Hostname()))
+}
+
+// maxRedirects is how many redirects a fetch of keys or metadata follows
+// when the client sets no redirect policy of its own (net/http's default).
+const maxRedirects = 10
+
+// secureRedirects returns a copy of hc that follows a redirect only to a
+// secureURL, then as hc's own policy says: the configured URL must be
+// https (http only on loopback), and a redirect must not take the keys
+// onto a connection anyone on the path can rewrite.
+func secureRedirects(hc *http.Client) *http.Client {
+	c := *hc
+	policy := hc.CheckRedirect
+	c.CheckRedirect = func(req *http.Request, via []*http.Request) error {
+		if !secureURL(req.URL) {
+			return fmt.Errorf("verifier: refusing a redirect to %q: not an https URL (http only for loopback)", req.URL.Redacted())
+		}
+		if policy != nil {
+			return policy(req, via)
+		}
+		if len(via) >= maxRedirects {
+			return fmt.Errorf("verifier: stopped after %d redirects", maxRedirects)
+		}
+		return nil
+	}
+	return &c
 }
 
 func loopback(h string) bool {

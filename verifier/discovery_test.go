@@ -174,3 +174,59 @@ func TestUnusableJWKSKeyIsReportedAsSuch(t *testing.T) {
 	p, err = v.Verify(context.Background(), tok)
 	wantRefused(t, p, err, authkit.ErrStoreUnavailable, "")
 }
+
+// roundTripFunc serves a client's requests in process, whatever their host.
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// A JWKS URL must be https (http only on loopback), and so must every
+// redirect a fetch follows: keys that reach the verifier over plain http
+// from another host could have been rewritten on the way.
+func TestJWKSRedirectToPlainHTTPRefused(t *testing.T) {
+	k := genKey(t, keys.ES256)
+	doc, err := pubSet(t, k).JWKS()
+	if err != nil {
+		t.Fatal(err)
+	}
+	serve := func(target string, requests *[]string) *http.Client {
+		return &http.Client{Transport: roundTripFunc(func(r *http.Request) (*http.Response, error) {
+			*requests = append(*requests, r.URL.String())
+			rec := httptest.NewRecorder()
+			if r.URL.Host == "idp.example" {
+				http.Redirect(rec, r, target, http.StatusFound)
+			} else {
+				rec.Write(doc)
+			}
+			return rec.Result(), nil
+		})}
+	}
+	tok := forge(t, k, map[string]any{"alg": "ES256", "kid": k.ID(), "typ": "at+jwt"}, map[string]any{"iss": "https://idp.example", "aud": "api",
+		"sub": "s", "exp": base.Add(time.Hour).Unix(), "iat": base.Unix(), "jti": "j", "client_id": "c"})
+	for _, c := range []struct {
+		target string
+		ok     bool
+	}{
+		{"http://keys.example/jwks.json", false},
+		{"http://192.0.2.2:8080/jwks.json", false},
+		{"https://keys.example/jwks.json", true},
+		{"http://127.0.0.1:8080/jwks.json", true},
+	} {
+		var requests []string
+		v := newVerifier(t, authkit.WithClock((&clock{t: base}).Now), authkit.WithJWKSURL("https://idp.example/jwks.json"),
+			authkit.WithIssuer("https://idp.example"), authkit.WithAudience("api"), authkit.WithHTTPClient(serve(c.target, &requests)))
+		p, err := v.Verify(context.Background(), tok)
+		if c.ok {
+			if err != nil {
+				t.Errorf("redirect to %s: %v", c.target, err)
+			}
+			continue
+		}
+		wantRefused(t, p, err, authkit.ErrStoreUnavailable, "")
+		for _, u := range requests {
+			if u == c.target {
+				t.Errorf("the fetch followed the redirect to %s", c.target)
+			}
+		}
+	}
+}

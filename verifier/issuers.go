@@ -171,6 +171,7 @@ func newIssuers(c *authkit.Config) []*trusted {
 	if hc == nil {
 		hc = &http.Client{Timeout: 10 * time.Second}
 	}
+	hc = secureRedirects(hc)
 	var out []*trusted
 	if c.Keys != nil || c.JWKSURL != "" {
 		ti := newTrusted(c.Issuer, c.Audience, c.Keys, c.Profile, c.Leeway)
