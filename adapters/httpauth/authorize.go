@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -140,14 +141,21 @@ type AuthorizationRequest struct {
 func (a *AuthorizationRequest) FormAction() string { return a.action }
 
 // formAction is the path and query of the request-target r arrived with.
+// A path starting with "//" (which a router that does not clean paths may
+// pass on) loses its extra slashes: as a form's action it would be a
+// network-path reference, posting the user's password to the host it names.
 func formAction(r *http.Request) string {
+	action := r.URL.RequestURI()
 	if r.RequestURI != "" {
 		if u, err := url.ParseRequestURI(r.RequestURI); err == nil && u.Path != "" {
 			u.Scheme, u.Host, u.User = "", "", nil
-			return u.RequestURI()
+			action = u.RequestURI()
 		}
 	}
-	return r.URL.RequestURI()
+	if strings.HasPrefix(action, "//") {
+		action = "/" + strings.TrimLeft(action, "/")
+	}
+	return action
 }
 
 type authzKey struct{}

@@ -3,6 +3,8 @@ package httpauth
 import (
 	"context"
 	"errors"
+	"net/http"
+	"net/http/httptest"
 	"testing"
 
 	"github.com/authkit-go/authkit"
@@ -57,5 +59,23 @@ func TestLogoutAllAPITokens(t *testing.T) {
 	}
 	if _, err := NewHandler(noAPI, auth, WithPaths(p)); err != nil {
 		t.Errorf("the same without the option: %v", err)
+	}
+}
+
+// formAction never returns a network-path reference ("//host/…"), which a
+// login form would post the password to another host with.
+func TestFormActionNeverLeavesTheHost(t *testing.T) {
+	for _, c := range []struct{ target, want string }{
+		{"/authorize?client_id=a", "/authorize?client_id=a"},
+		{"/auth/authorize?x=1", "/auth/authorize?x=1"},
+		{"//evil.example/authorize?client_id=a", "/evil.example/authorize?client_id=a"},
+		{"///evil.example/authorize", "/evil.example/authorize"},
+		{"https://auth.example/authorize?x=1", "/authorize?x=1"},
+		{"https://auth.example//evil.example/authorize", "/evil.example/authorize"},
+	} {
+		r := httptest.NewRequest(http.MethodGet, c.target, nil)
+		if got := formAction(r); got != c.want {
+			t.Errorf("request-target %q: form action %q, want %q", c.target, got, c.want)
+		}
 	}
 }
