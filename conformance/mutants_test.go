@@ -49,6 +49,12 @@ var mutants = []mutant{
 		want: []string{"Refresh/Rotate/Reuse", "Successor: got 0 bytes", "with every field set"},
 	},
 	{
+		name: "ConflictAsReuse",
+		run:  "Refresh/Rotate/SuccessorConflict",
+		wrap: func(s authkit.Store) authkit.Store { return conflictAsReuse{s} },
+		want: []string{"Refresh/Rotate/SuccessorConflict", "must return ErrConflict, changing nothing"},
+	},
+	{
 		name: "ExpiryOffByOne",
 		run:  "Refresh/Rotate/RecordExpired",
 		wrap: func(s authkit.Store) authkit.Store { return expiryOffByOne{s} },
@@ -158,6 +164,19 @@ type expiryOffByOne struct{ authkit.Store }
 func (s expiryOffByOne) RotateRefresh(ctx context.Context, r authkit.Rotation) (authkit.Session, error) {
 	r.Now = r.Now.Add(-time.Nanosecond)
 	return s.Store.RotateRefresh(ctx, r)
+}
+
+// conflictAsReuse reports a taken successor hash as reuse, as a store that
+// checked the successor's hash before the old record's state would: the
+// issuer would then revoke a live session over a random collision.
+type conflictAsReuse struct{ authkit.Store }
+
+func (s conflictAsReuse) RotateRefresh(ctx context.Context, r authkit.Rotation) (authkit.Session, error) {
+	sess, err := s.Store.RotateRefresh(ctx, r)
+	if errors.Is(err, authkit.ErrConflict) {
+		return authkit.Session{}, &authkit.ReuseError{SessionID: "x", Subject: "x", UsedAt: r.Now, Successor: []byte("x")}
+	}
+	return sess, err
 }
 
 // lookupHidesUsed treats a rotated token as gone.

@@ -24,6 +24,8 @@ const (
 	ruleRotateAtomic    = "RefreshStore.RotateRefresh must let exactly one of N concurrent calls with the same r.Old succeed; every other call, and any later one, must return a *ReuseError"
 	ruleRotateNoRevoke  = "RefreshStore.RotateRefresh must not revoke anything itself"
 	ruleRotateFailAtom  = "RefreshStore.RotateRefresh is one atomic step: a call that fails must change nothing"
+	ruleRotateConflict  = "RefreshStore.RotateRefresh must return ErrConflict, changing nothing, when a record with hash r.Next is already stored (in any session, used or not, r.Old itself included)"
+	ruleRotateVsRevoke  = "RefreshStore.RevokeSubjectSessions and RotateRefresh are atomic with respect to each other: once RevokeSubjectSessions has returned, no token of a session it revoked rotates, whichever call a concurrent rotation came before"
 	ruleLookup          = "RefreshStore.LookupRefresh must return the record with hash h, used or not, expired or not, or ErrNotFound"
 	ruleSession         = "RefreshStore.Session must return the session with ID id, live or not, or ErrNotFound"
 	ruleList            = "RefreshStore.ListSessions must return subject's live sessions at now (see Session.Live), newest first; no sessions is an empty result, not an error"
@@ -441,6 +443,71 @@ func runRefresh(t *testing.T, h PartialHarness[authkit.RefreshStore]) {
 		_, err := b.RotateRefresh(t.Context(), rotation("rt-0", "rt-late", at(2*minute)))
 		wantReuse(t, "a later RotateRefresh of the raced token", err, s, now, w.Successor)
 		rotate(t, a, authkit.Rotation{Old: w.Next, Next: hashOf("rt-after"), NextExpiresAt: at(hour), Successor: []byte("s"), Now: at(3 * minute)})
+	})
+
+	t.Run("Rotate/SuccessorConflict", func(t *testing.T) {
+		a, b := open(t, h)
+		s, first := newSession("sess-1", "alice", base, "rt-1")
+		createSession(t, a, s, first)
+		other, otherFirst := newSession("sess-2", "bob", base, "rt-other")
+		createSession(t, a, other, otherFirst)
+		rotate(t, a, rotation("rt-other", "rt-other-2", at(minute))) // rt-other is now used
+		for _, taken := range []string{"rt-other-2", "rt-other", "rt-1"} {
+			r := rotation("rt-1", taken, at(2*minute))
+			_, err := b.RotateRefresh(t.Context(), r)
+			wantErr(t, fmt.Sprintf("RotateRefresh to a successor hash already stored (%s)", taken), err, authkit.ErrConflict, ruleRotateConflict)
+			wantUnused(t, a, r.Old, ruleRotateConflict)
+			diffSession(getSession(t, a, s.ID, ruleSession), s).report(t, "the session after a conflicting RotateRefresh", ruleRotateConflict)
+		}
+		// The record that was in the way is untouched, and the token
+		// still rotates.
+		diffRecord(lookupRefresh(t, b, hashOf("rt-other-2"), ruleLookup), authkit.RefreshRecord{
+			Hash: hashOf("rt-other-2"), SessionID: other.ID, Subject: other.Subject, IssuedAt: at(minute), ExpiresAt: at(minute).Add(hour),
+		}).report(t, "the record a conflicting RotateRefresh named as its successor", ruleRotateConflict)
+		rotate(t, a, rotation("rt-1", "rt-2", at(3*minute)))
+	})
+
+	t.Run("Rotate/RacingRevokeSubject", func(t *testing.T) {
+		a, b := open(t, h)
+		const rounds = 16
+		for i := range rounds {
+			subject := fmt.Sprint("racer-", i)
+			s, first := newSession(fmt.Sprint("sess-race-", i), subject, base, fmt.Sprint("rt-race-", i))
+			createSession(t, a, s, first)
+			r := rotation(fmt.Sprint("rt-race-", i), fmt.Sprint("rt-race-", i, "-next"), at(minute))
+			var (
+				wg       sync.WaitGroup
+				rotErr   error
+				revoked  []string
+				revErr   error
+				start    = make(chan struct{})
+				rotateOn = a
+			)
+			if i%2 == 1 {
+				rotateOn = b
+			}
+			wg.Go(func() { <-start; _, rotErr = rotateOn.RotateRefresh(t.Context(), r) })
+			wg.Go(func() { <-start; revoked, revErr = a.RevokeSubjectSessions(t.Context(), subject, at(minute)) })
+			close(start)
+			wg.Wait()
+			mustOK(t, "RevokeSubjectSessions", revErr, ruleRevokeSubject)
+			if !slices.Equal(revoked, []string{s.ID}) {
+				t.Errorf("round %d: RevokeSubjectSessions racing a rotation returned %q, want [%s]; %s", i, revoked, s.ID, ruleRevokeSubject)
+			}
+			if rotErr != nil && !errors.Is(rotErr, authkit.ErrTokenRevoked) {
+				t.Errorf("round %d: RotateRefresh racing RevokeSubjectSessions returned %v, want nil or ErrTokenRevoked; %s", i, rotErr, ruleRotateVsRevoke)
+			}
+			// Whichever came first, nothing of the session rotates now.
+			for _, tok := range []string{fmt.Sprint("rt-race-", i), fmt.Sprint("rt-race-", i, "-next")} {
+				_, err := b.RotateRefresh(t.Context(), rotation(tok, tok+"-after", at(2*minute)))
+				if !errors.Is(err, authkit.ErrTokenRevoked) && !(errors.Is(err, authkit.ErrNotFound) && rotErr != nil && strings.HasSuffix(tok, "-next")) {
+					t.Errorf("round %d: RotateRefresh of %s after RevokeSubjectSessions returned %v, want ErrTokenRevoked; %s", i, tok, errOrNil(err), ruleRotateVsRevoke)
+				}
+			}
+			if got := getSession(t, b, s.ID, ruleSession); got.RevokedAt.IsZero() {
+				t.Errorf("round %d: the session is not revoked after RevokeSubjectSessions raced a rotation; %s", i, ruleRotateVsRevoke)
+			}
+		}
 	})
 
 	t.Run("ListSessions/Empty", func(t *testing.T) {
