@@ -858,12 +858,43 @@ func (i *Issuer) CreateAPIToken(ctx context.Context, subject, name string, opts 
 	if p.ttl > 0 {
 		t.ExpiresAt = now.Add(p.ttl)
 	}
+	if p.creator != nil && p.creator.Subject != subject {
+		return "", authkit.APIToken{}, fmt.Errorf("issuer: %w: WithCreator's subject %q is not the token's", authkit.ErrInvalidRequest, p.creator.Subject)
+	}
 	if err := i.apiTokens.CreateAPIToken(ctx, t, i.apiTokenLimit, now); err != nil {
+		return "", authkit.APIToken{}, fmt.Errorf("issuer: create API token: %w", err)
+	}
+	if err := i.creatorLive(ctx, p.creator); err != nil {
+		// Undo: the creator's revocation may have listed the subject's
+		// tokens before this one was stored.
+		if rerr := i.apiTokens.RevokeAPIToken(ctx, subject, t.ID, i.now()); rerr != nil {
+			return "", authkit.APIToken{}, fmt.Errorf("issuer: create API token: %w; revoking the new token %s again failed: %w", err, t.ID, rerr)
+		}
 		return "", authkit.APIToken{}, fmt.Errorf("issuer: create API token: %w", err)
 	}
 	i.emit(ctx, authkit.Event{Type: authkit.EventAPITokenCreated, Time: now, Subject: subject, TokenID: t.ID, Method: authkit.MethodAPIToken})
 	t.Hash = authkit.TokenHash{}
 	return secret, t, nil
+}
+
+// creatorLive checks, after an API token was stored, that the JWT it was
+// created with (WithCreator) is not revoked, reading the revocation store
+// (see WithCreator). No creator, a credential that is not a JWT, or no
+// revocation store: nothing to check.
+func (i *Issuer) creatorLive(ctx context.Context, p *authkit.Principal) error {
+	if p == nil || p.Method != authkit.MethodJWT || i.revocations == nil {
+		return nil
+	}
+	dead, err := i.revocations.IsRevoked(ctx, authkit.RevocationQuery{TokenID: p.TokenID, SessionID: p.SessionID, Subject: p.Subject, IssuedAt: p.IssuedAt}, i.now())
+	switch {
+	case errors.Is(err, authkit.ErrDataLoss):
+		return fmt.Errorf("%w: the revocation store lost data: %w", authkit.ErrTokenRevoked, err)
+	case err != nil:
+		return err
+	case dead:
+		return fmt.Errorf("%w: the token it was created with was revoked meanwhile", authkit.ErrTokenRevoked)
+	}
+	return nil
 }
 
 // APITokens lists subject's live API tokens, newest first (never their

@@ -635,3 +635,45 @@ func TestRevokeSubjectRacingRefresh(t *testing.T) {
 		t.Errorf("a login after logout-all: %v", err)
 	}
 }
+
+// WithCreator: a token created with a JWT that was revoked meanwhile (here
+// by a logout-all made after the JWT was verified, as a racing request's
+// would be) is revoked again and the creation fails with ErrTokenRevoked;
+// a live creator creates; a creator of another subject is refused; a
+// Basic or API-token creator is not checked.
+func TestCreateAPITokenWithCreator(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	pair, err := f.iss.IssuePair(ctx, "alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := f.ver.Verify(ctx, pair.AccessToken)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := f.iss.CreateAPIToken(ctx, "alice", "live", issuer.WithCreator(p)); err != nil {
+		t.Fatalf("a live creator: %v", err)
+	}
+	if _, _, err := f.iss.CreateAPIToken(ctx, "bob", "other", issuer.WithCreator(p)); !errors.Is(err, authkit.ErrInvalidRequest) {
+		t.Errorf("a creator of another subject: %v, want ErrInvalidRequest", err)
+	}
+	if _, _, err := f.iss.CreateAPIToken(ctx, "alice", "nil", issuer.WithCreator(nil)); !errors.Is(err, authkit.ErrInvalidRequest) {
+		t.Errorf("WithCreator(nil): %v, want ErrInvalidRequest", err)
+	}
+	f.clock.Add(time.Second)
+	if err := f.iss.RevokeSubject(ctx, "alice", issuer.WithAPITokens()); err != nil {
+		t.Fatal(err)
+	}
+	secret, _, err := f.iss.CreateAPIToken(ctx, "alice", "late", issuer.WithCreator(p))
+	if !errors.Is(err, authkit.ErrTokenRevoked) || secret != "" {
+		t.Errorf("a creator revoked meanwhile: %q %v, want ErrTokenRevoked and no token", secret, err)
+	}
+	if ts, err := f.iss.APITokens(ctx, "alice"); err != nil || len(ts) != 0 {
+		t.Errorf("alice's API tokens after the refused creation: %d %v, want none", len(ts), err)
+	}
+	basic := &authkit.Principal{Subject: "alice", Method: authkit.MethodBasic}
+	if _, _, err := f.iss.CreateAPIToken(ctx, "alice", "basic", issuer.WithCreator(basic)); err != nil {
+		t.Errorf("a Basic creator: %v", err)
+	}
+}

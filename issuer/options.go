@@ -199,8 +199,31 @@ func clip(s string, n int) string {
 type APITokenOption func(*apiParams) error
 
 type apiParams struct {
-	scopes []string
-	ttl    time.Duration
+	scopes  []string
+	ttl     time.Duration
+	creator *authkit.Principal
+}
+
+// WithCreator names the credential the API token is created with (the
+// caller's principal). When it is a JWT access token and the issuer has a
+// revocation store, CreateAPIToken checks, once the new token is stored,
+// that the creator's token was not revoked meanwhile, reading the
+// revocation store itself (never a verifier's mirror): a logout-all, a
+// session's end or the token's own revocation that raced the creation may
+// have listed the subject's API tokens before the new one was stored, and
+// would have left it alive. If it was revoked (or the check cannot be
+// made), the new token is revoked again and CreateAPIToken fails with
+// authkit.ErrTokenRevoked (or the store's error). The principal's Subject
+// must be the token's subject. httpauth's POST /api-tokens passes it.
+func WithCreator(p *authkit.Principal) APITokenOption {
+	return func(a *apiParams) error {
+		if p == nil {
+			return fmt.Errorf("issuer: %w: WithCreator(nil)", authkit.ErrInvalidRequest)
+		}
+		c := *p
+		a.creator = &c
+		return nil
+	}
 }
 
 // WithTokenScopes sets the API token's scopes (same rules as WithScopes).

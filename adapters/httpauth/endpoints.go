@@ -657,13 +657,18 @@ func (h *Handler) handleCreateAPIToken(w http.ResponseWriter, r *http.Request, p
 		h.auth.Deny(w, r, &ScopeError{Scopes: missing})
 		return
 	}
-	opts := []issuer.APITokenOption{issuer.WithTokenScopes(req.scopes...)}
+	// WithCreator: a logout-all (or the end of the caller's session)
+	// racing this request must not leave the new token alive.
+	opts := []issuer.APITokenOption{issuer.WithTokenScopes(req.scopes...), issuer.WithCreator(p)}
 	if req.ttl > 0 {
 		opts = append(opts, issuer.WithTokenTTL(time.Duration(req.ttl)*time.Second))
 	}
 	secret, rec, err := h.iss.CreateAPIToken(r.Context(), p.Subject, req.name, opts...)
 	switch {
 	case err == nil:
+	case errors.Is(err, authkit.ErrTokenRevoked) && !isUnavailable(err):
+		h.auth.Deny(w, r, err)
+		return
 	case isUnavailable(err):
 		h.failErr(w, r, "create API token", err)
 		return

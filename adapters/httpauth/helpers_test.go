@@ -41,6 +41,8 @@ var errDown = fmt.Errorf("flaky: connection refused: %w", authkit.ErrStoreUnavai
 type flakyStore struct {
 	*memory.Store
 	down atomic.Bool
+	// beforeCreateAPIToken, when set, runs as CreateAPIToken begins.
+	beforeCreateAPIToken atomic.Pointer[func()]
 }
 
 func (s *flakyStore) CreateSession(ctx context.Context, x authkit.Session, r authkit.RefreshRecord) error {
@@ -123,6 +125,9 @@ func (s *flakyStore) IsRevoked(ctx context.Context, q authkit.RevocationQuery, n
 func (s *flakyStore) CreateAPIToken(ctx context.Context, t authkit.APIToken, limit int, now time.Time) error {
 	if s.down.Load() {
 		return errDown
+	}
+	if f := s.beforeCreateAPIToken.Swap(nil); f != nil {
+		(*f)()
 	}
 	return s.Store.CreateAPIToken(ctx, t, limit, now)
 }

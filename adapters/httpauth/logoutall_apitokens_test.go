@@ -97,3 +97,42 @@ func TestLogoutAllRevokesAPITokensEndToEnd(t *testing.T) {
 		})
 	}
 }
+
+// A POST /api-tokens whose JWT was checked before a logout-all, and whose
+// token is stored after the logout-all listed the caller's API tokens,
+// must not leave that token alive: the Handler passes the caller to
+// issuer.WithCreator, which checks the JWT again once the token is stored.
+func TestAPITokenCreatedDuringLogoutAll(t *testing.T) {
+	f := newFx(t, fxOptions{handler: []httpauth.HandlerOption{httpauth.WithLogoutAllAPITokens()}})
+	alice := f.login("alice", "")
+	f.clock.Add(time.Second)
+	race := func() {
+		// The logout-all runs between the request's check of its JWT
+		// and the store's write of the new token.
+		if r := f.do("POST", "/logout-all", "", bearer(alice.AccessToken)...); r.status != http.StatusNoContent {
+			t.Errorf("POST /logout-all: %d %s", r.status, r.body)
+		}
+	}
+	f.store.beforeCreateAPIToken.Store(&race)
+	r := f.do("POST", "/api-tokens", `{"name":"thief"}`, append(bearer(alice.AccessToken), "Content-Type", "application/json")...)
+	if r.status != http.StatusUnauthorized {
+		t.Errorf("POST /api-tokens racing logout-all: %d %s, want 401", r.status, r.body)
+	}
+	ts, err := f.iss.APITokens(context.Background(), "alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ts) != 0 {
+		t.Errorf("%d API tokens of alice alive after a creation that raced logout-all", len(ts))
+	}
+	// Without a race, creation works.
+	f.clock.Add(time.Second)
+	bob := f.login("bob", "")
+	r = f.do("POST", "/api-tokens", `{"name":"ci"}`, append(bearer(bob.AccessToken), "Content-Type", "application/json")...)
+	if r.status != http.StatusCreated {
+		t.Fatalf("POST /api-tokens: %d %s", r.status, r.body)
+	}
+	if r := f.do("GET", "/api/me", "", bearer(r.json(t)["token"].(string))...); r.status != http.StatusOK {
+		t.Errorf("the new API token: %d %s", r.status, r.body)
+	}
+}
