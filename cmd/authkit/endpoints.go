@@ -50,7 +50,8 @@ func newEndpoints(iss *issuer.Issuer, v *verifier.Verifier, users *userDB, scope
 	if err != nil {
 		return nil, nil, err
 	}
-	hopts := []httpauth.HandlerOption{httpauth.WithPasswordGrant(users.check), httpauth.WithAllowedScopes(scopes...)}
+	hopts := []httpauth.HandlerOption{httpauth.WithPasswordGrant(users.check), httpauth.WithAllowedScopes(scopes...),
+		httpauth.WithRefreshCheck(users.refreshCheck)}
 	if thr.clients != nil {
 		// The registered clients, and for those allowed it the
 		// authorization-code grant through serve's login page.

@@ -285,7 +285,10 @@ func (c *cli) newServer(ctx context.Context, cfg serveConfig, log *slog.Logger) 
 	if err != nil {
 		return nil, err
 	}
-	vopts := append(common[:len(common):len(common)], authkit.WithVerifyCache(cfg.verifyCache))
+	// A user removed from the users file keeps no access: not its API
+	// tokens (which never expire), access tokens or sessions (the
+	// refresh check in newEndpoints), although the store still holds them.
+	vopts := append(common[:len(common):len(common)], authkit.WithVerifyCache(cfg.verifyCache), authkit.WithPrincipalCheck(users.principalCheck))
 	mirror := cfg.mirror
 	if mirror < 0 {
 		mirror = 0

@@ -15,6 +15,7 @@ import (
 
 	"golang.org/x/term"
 
+	"github.com/authkit-go/authkit"
 	"github.com/authkit-go/authkit/passwords"
 )
 
@@ -164,7 +165,36 @@ func (f *usersFile) write(path string) error {
 // computed at once.
 type userDB struct {
 	table *passwords.Users
-	users []string // the user names, in file order (serve logs how many)
+	users []string            // the user names, in file order (serve logs how many)
+	known map[string]struct{} // the same, to look up
+}
+
+// errUnknownUser refuses a credential of a subject the users table no
+// longer holds (removed with "authkit users remove", then a restart).
+var errUnknownUser = errors.New("the subject is not a user of this server")
+
+// principalCheck is serve's authkit.WithPrincipalCheck: a credential
+// (access token, API token) of a user removed from the table stops working
+// when serve restarts without it, although the store still holds it. A
+// client's own token (client_credentials: subject and client_id are the
+// client's, no session) names no user and passes.
+func (db *userDB) principalCheck(_ context.Context, p *authkit.Principal) error {
+	if _, ok := db.known[p.Subject]; ok {
+		return nil
+	}
+	if p.Method == authkit.MethodJWT && p.ClientID != "" && p.Subject == p.ClientID && p.SessionID == "" {
+		return nil
+	}
+	return errUnknownUser
+}
+
+// refreshCheck is serve's httpauth.WithRefreshCheck: a removed user's
+// sessions stop refreshing, as principalCheck stops their tokens.
+func (db *userDB) refreshCheck(_ context.Context, s authkit.Session) ([]string, error) {
+	if _, ok := db.known[s.Subject]; !ok {
+		return nil, errUnknownUser
+	}
+	return s.Scopes, nil
 }
 
 func newUserDB(f *usersFile) (*userDB, error) {
@@ -178,7 +208,11 @@ func newUserDB(f *usersFile) (*userDB, error) {
 	if u.Len() == 0 {
 		return nil, errors.New("the users file has no users")
 	}
-	return &userDB{table: u, users: u.Names()}, nil
+	db := &userDB{table: u, users: u.Names(), known: map[string]struct{}{}}
+	for _, n := range db.users {
+		db.known[n] = struct{}{}
+	}
+	return db, nil
 }
 
 // check is the password grant's credential checker: it returns the subject
