@@ -762,3 +762,21 @@ func TestClientsRemoveTokens(t *testing.T) {
 		t.Errorf("the removed client's refresh token after the ID was registered again: %d %s, want 400 invalid_grant", r.status, r.raw)
 	}
 }
+
+// An issuer whose path holds characters a ServeMux pattern reads as syntax
+// (a space, braces) neither crashes serve nor widens the metadata route:
+// the metadata is served at its one path, exactly.
+func TestServeMetadataOddIssuerPath(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct{ iss, path string }{
+		{"http://127.0.0.1:8080/a%20b", "/.well-known/oauth-authorization-server/a%20b"},
+		{"http://127.0.0.1:8080/%7B", "/.well-known/oauth-authorization-server/%7B"},
+		{"http://127.0.0.1:8080/%7Bx%7D", "/.well-known/oauth-authorization-server/%7Bx%7D"},
+	} {
+		s := startServe(t, "", "--issuer", c.iss)
+		if doc := s.do(t, "GET", c.path, "", nil).want(t, "metadata of "+c.iss, 200).body; doc["issuer"] != c.iss {
+			t.Errorf("metadata of %s: %v", c.iss, doc)
+		}
+		s.do(t, "GET", "/.well-known/oauth-authorization-server/other", "", nil).want(t, "another tenant's metadata path", 404)
+	}
+}

@@ -315,15 +315,19 @@ func (c *cli) newServer(ctx context.Context, cfg serveConfig, log *slog.Logger) 
 	mux.Handle("/healthz", onlyGet(http.HandlerFunc(s.serveHealth)))
 	mux.Handle("/", endpoints)
 	metadata := "off: --issuer is not this server's URL"
+	var root http.Handler = mux
 	if hd, ok := endpoints.(*httpauth.Handler); ok {
 		// RFC 8414 needs the tokens' iss to be the server's URL.
 		if meta, err := hd.MetadataHandler(cfg.scopes...); err == nil {
 			path, _ := httpauth.MetadataPath(cfg.issuer)
-			mux.Handle(path, meta)
+			// Matched exactly, not as a ServeMux pattern: the issuer's
+			// path may hold characters a pattern reads as syntax ("{",
+			// a space), which would panic or match other paths.
+			root = exactPath(path, meta, mux)
 			metadata = path
 		}
 	}
-	s.handler = s.logRequests(withDeadline(mux, cfg.requestTimeout))
+	s.handler = s.logRequests(withDeadline(root, cfg.requestTimeout))
 
 	// With a client store: the clients' grants and the login page.
 	grants, authorize := []string{authkit.GrantPassword, authkit.GrantRefreshToken}, "off: the store keeps no OAuth clients"
@@ -627,6 +631,18 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 }
 
 // onlyGet answers 405 with Allow to anything but GET and HEAD.
+// exactPath serves requests for path (r.URL.Path, exactly) with h, and
+// every other request with next.
+func exactPath(path string, h, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == path {
+			h.ServeHTTP(w, r)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
 func onlyGet(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
