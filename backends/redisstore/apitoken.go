@@ -321,7 +321,7 @@ func (s *Store) RevokeAPIToken(ctx context.Context, subject, id string, now time
 	}
 	ctx, cancel := s.callCtx(ctx)
 	defer cancel()
-	res, err := s.run(ctx, revokeTokenScript, []string{s.k.token(subject, id)}, fmtTime(now))
+	res, err := s.run(ctx, revokeTokenScript, []string{s.k.token(subject, id), s.k.tokens(subject)}, fmtTime(now), enc(id))
 	if err != nil {
 		return s.fail(ctx, op, err)
 	}

@@ -500,6 +500,10 @@ if limit > 0 then
     elseif not set(t[2]) and (not set(t[3]) or now < us(t[3])) then
       live = live + 1
       if live >= limit then return 'lim' end
+    else
+      -- Revoked or expired for good: out of the index, so that no later
+      -- count or listing reads it again (cleanup deletes the token).
+      redis.call('ZREM', KEYS[2], m)
     end
   end
 end
@@ -509,12 +513,15 @@ redis.call('ZADD', KEYS[2], ARGV[6], ARGV[5])
 return 'ok'
 `)
 
-// revokeTokenScript revokes an API token unless it already is. KEYS:
-// token. ARGV: now. Returns "rv" (revoked by this call), "al" (already
-// revoked) or "nf".
+// revokeTokenScript revokes an API token unless it already is, and takes
+// it out of its subject's index (a revoked token is never counted or
+// listed again; cleanup deletes it through the GC index). KEYS: token,
+// subject index. ARGV: now, encoded ID. Returns "rv" (revoked by this
+// call), "al" (already revoked) or "nf".
 var revokeTokenScript = redis.NewScript(luaHelpers + `
 local t = redis.call('HMGET', KEYS[1], 'sub', 'rv')
 if t[1] == false then return 'nf' end
+redis.call('ZREM', KEYS[2], ARGV[2])
 if set(t[2]) then return 'al' end
 redis.call('HSET', KEYS[1], 'rv', ARGV[1])
 return 'rv'
@@ -529,14 +536,15 @@ if us(ARGV[1]) > us(t[2]) then redis.call('HSET', KEYS[1], 'lu', ARGV[1]) end
 return 1
 `)
 
-// listTokensScript returns every token of a subject: ID and fields, nine
-// values per token. KEYS: subject index. ARGV: token key prefix. Index
-// entries whose token is gone are removed.
-var listTokensScript = redis.NewScript(`
+// listTokensScript returns every token of a subject that is not revoked:
+// ID and fields, nine values per token. KEYS: subject index. ARGV: token
+// key prefix. Index entries whose token is gone or revoked (one revoked
+// before revocations left the index) are removed.
+var listTokensScript = redis.NewScript(luaHelpers + `
 local out = {}
 for _, m in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
   local t = redis.call('HMGET', ARGV[1] .. m, 'h', 'sub', 'nm', 'sc', 'ca', 'ex', 'lu', 'rv')
-  if t[2] == false then
+  if t[2] == false or set(t[8]) then
     redis.call('ZREM', KEYS[1], m)
   else
     out[#out + 1] = m
