@@ -35,6 +35,10 @@ const (
 	cleanupInterval   = 10 * time.Minute
 	cleanupTimeout    = time.Minute
 	demoUser          = "demo"
+	// defaultAPITokenLimit is serve's cap on one user's live API tokens:
+	// without one, any user could create them without bound (and GET
+	// /api-tokens lists them all).
+	defaultAPITokenLimit = 100
 	// defaultMirrorLag is how stale serve's revocation mirror may be when
 	// --revocation-mirror is auto.
 	defaultMirrorLag = 5 * time.Second
@@ -71,6 +75,8 @@ type serveConfig struct {
 	// the memory store).
 	mirror      time.Duration
 	verifyCache int
+	// apiTokenLimit caps each user's live API tokens (WithAPITokenLimit).
+	apiTokenLimit int
 	// storeTimeout bounds each store call (authkit.WithStoreTimeout);
 	// requestTimeout each request.
 	storeTimeout   time.Duration
@@ -91,7 +97,7 @@ type serveConfig struct {
 var serveFlags = []string{"addr", "keys", "issuer", "audience", "access-ttl", "refresh-ttl",
 	"session-lifetime", "users", "scopes", "log-format", "log-level", "shutdown-timeout", "migrate",
 	"revocation-mirror", "verify-cache", "store-timeout", "request-timeout", "trusted-proxies",
-	"accept-volatile-redis", "account-clients"}
+	"accept-volatile-redis", "account-clients", "api-token-limit"}
 
 func (c *cli) parseServe(args []string) (serveConfig, error) {
 	cfg := serveConfig{
@@ -101,6 +107,7 @@ func (c *cli) parseServe(args []string) (serveConfig, error) {
 		shutdownTimeout: 15 * time.Second,
 		mirror:          -1,
 		verifyCache:     authkit.DefaultVerifyCacheEntries,
+		apiTokenLimit:   defaultAPITokenLimit,
 		storeTimeout:    authkit.DefaultStoreTimeout,
 		requestTimeout:  defaultRequestTimeout,
 	}
@@ -143,6 +150,7 @@ localhost.`)
 	fs.StringVar(&cfg.logLevel, "log-level", "info", "log `LEVEL`: debug, info, warn or error")
 	fs.Var(mirrorFlag{&cfg.mirror}, "revocation-mirror", "`MAXLAG` of the verifier's local copy of the revocation list, kept by the store's feed: a DURATION (1s to 10m), auto (5s with a shared store that has a feed; off with memory) or off")
 	fs.IntVar(&cfg.verifyCache, "verify-cache", authkit.DefaultVerifyCacheEntries, "how many verified access `TOKENS` the verifier remembers (0 turns the cache off)")
+	fs.IntVar(&cfg.apiTokenLimit, "api-token-limit", defaultAPITokenLimit, "how many live API `TOKENS` one user may hold (0: no limit)")
 	fs.Var(durationFlag{&cfg.storeTimeout}, "store-timeout", "`DURATION` after which a store call that has not answered fails and its request is answered 503 with Retry-After (10ms to 1m)")
 	fs.Var(durationFlag{&cfg.requestTimeout}, "request-timeout", "deadline `DURATION` of each request, at least --store-timeout and at most 25s; a request still waiting on the store then is answered 503")
 	fs.StringVar(&trustedProxies, "trusted-proxies", "", "reverse proxies (comma-separated `CIDRS` or addresses) whose X-Forwarded-For names the client's address for login throttling and sessions; the rightmost address not in them is the client's. Default none: the connection's address, forwarding headers ignored")
@@ -281,7 +289,7 @@ func (c *cli) newServer(ctx context.Context, cfg serveConfig, log *slog.Logger) 
 	}
 	s.iss, err = issuer.New(append(common[:len(common):len(common)],
 		authkit.WithAccessTTL(cfg.accessTTL), authkit.WithRefreshTTL(cfg.refreshTTL),
-		authkit.WithSessionLifetime(cfg.sessionLifetime))...)
+		authkit.WithSessionLifetime(cfg.sessionLifetime), authkit.WithAPITokenLimit(cfg.apiTokenLimit))...)
 	if err != nil {
 		return nil, err
 	}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -43,4 +44,27 @@ func TestServeRemovedUserLosesAccess(t *testing.T) {
 	s.do(t, "GET", "/me", bob.str("access_token"), nil).want(t, "another user's access token", 200)
 	s.do(t, "POST", "/token", "", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {bob.str("refresh_token")}}).
 		want(t, "another user's refresh", 200)
+}
+
+// serve caps each user's live API tokens (--api-token-limit, 100 by
+// default): past it POST /api-tokens is 409 limit_exceeded, and revoking
+// one makes room.
+func TestServeAPITokenLimit(t *testing.T) {
+	t.Parallel()
+	s := startServe(t, "", "--api-token-limit", "2")
+	m := passwordRE.FindStringSubmatch(s.stdout.String())
+	if m == nil {
+		t.Fatalf("no demo password in:\n%s", s.stdout.String())
+	}
+	login := s.do(t, "POST", "/token", "", url.Values{"grant_type": {"password"}, "username": {demoUser}, "password": {m[1]}}).
+		want(t, "login", 200).str("access_token")
+	var ids []string
+	for i := range 2 {
+		ids = append(ids, s.do(t, "POST", "/api-tokens", login, url.Values{"name": {"t"}}).want(t, fmt.Sprint("token ", i+1), 201).str("id"))
+	}
+	if r := s.do(t, "POST", "/api-tokens", login, url.Values{"name": {"t"}}).want(t, "a third token", 409); r.str("error") != "limit_exceeded" {
+		t.Errorf("a third token: %s", r.raw)
+	}
+	s.do(t, "DELETE", "/api-tokens/"+ids[0], login, nil).want(t, "revoke one", 204)
+	s.do(t, "POST", "/api-tokens", login, url.Values{"name": {"t"}}).want(t, "a token after revoking one", 201)
 }
