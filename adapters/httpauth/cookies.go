@@ -40,7 +40,11 @@ const maxCSRFLen = 128
 // a request with any method but GET, HEAD, OPTIONS and TRACE that
 // authenticates by cookie must send the CSRF header with the CSRF cookie's
 // value (double submit, compared in constant time), else it is refused
-// with [ErrCSRF].
+// with [ErrCSRF]. Those four methods must therefore never change state:
+// a handler registered for every method (gin's Any, echo's Any, a bare
+// http.Handler) that treats anything but GET as a write is open to a
+// cross-site HEAD, which a page may send with the cookies (SameSite None)
+// and without a CORS preflight.
 //
 // A cookie-mode token request made by a browser from another site is
 // refused (login CSRF: a forged form POST with the attacker's password
