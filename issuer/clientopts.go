@@ -135,7 +135,7 @@ func (i *Issuer) TokenClientID(ctx context.Context, token string) (string, error
 		if err := jws.Parse(token, &t); err != nil {
 			return "", fmt.Errorf("issuer: token client: %w", authkit.ErrInvalidToken)
 		}
-		k, ok := i.keys.Lookup(t.Header.Kid)
+		k, ok := i.tokenKey(t.Header)
 		if !ok || t.Verify(k) != nil {
 			return "", fmt.Errorf("issuer: token client: %w", authkit.ErrInvalidToken)
 		}

@@ -785,12 +785,32 @@ func (i *Issuer) Revoke(ctx context.Context, token string) error {
 	}
 }
 
+// tokenKey returns the key of the issuer's set a JWT with header h names:
+// its kid's, or for a token without a kid the set's one key of its alg,
+// as the verifier accepts it (a token it accepts must be one Revoke and
+// TokenClientID can read).
+func (i *Issuer) tokenKey(h jws.Header) (*keys.Key, bool) {
+	if h.Kid != "" {
+		return i.keys.Lookup(h.Kid)
+	}
+	var found *keys.Key
+	for _, k := range i.keys.Keys() {
+		if k.Algorithm() == h.Alg {
+			if found != nil {
+				return nil, false // ambiguous: the verifier refuses it too
+			}
+			found = k
+		}
+	}
+	return found, found != nil
+}
+
 func (i *Issuer) revokeJWT(ctx context.Context, token string, now time.Time) error {
 	var t jws.Token
 	if err := jws.Parse(token, &t); err != nil {
 		return fmt.Errorf("issuer: revoke: %w", authkit.ErrInvalidToken)
 	}
-	k, ok := i.keys.Lookup(t.Header.Kid)
+	k, ok := i.tokenKey(t.Header)
 	if !ok || t.Verify(k) != nil {
 		return fmt.Errorf("issuer: revoke: %w", authkit.ErrInvalidToken)
 	}

@@ -677,3 +677,47 @@ func TestCreateAPITokenWithCreator(t *testing.T) {
 		t.Errorf("a Basic creator: %v", err)
 	}
 }
+
+// A token without a kid, which the verifier accepts when the issuer has
+// one key of the token's alg (golang-jwt code signing with the issuer's
+// key, say), can be revoked and its client read: Revoke must not answer
+// "unknown token" (200 at /revoke) for a token that keeps working.
+func TestRevokeTokenWithoutKid(t *testing.T) {
+	ctx := context.Background()
+	k, err := keys.Generate(keys.EdDSA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	set, _ := keys.NewSet(k)
+	st, clk := memory.New(), &clock{t: base}
+	common := []authkit.Option{authkit.WithKeys(set), authkit.WithStore(st), authkit.WithClock(clk.Now)}
+	iss, err := issuer.New(common...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ver, err := verifier.New(common...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	enc := base64.RawURLEncoding
+	claims, _ := json.Marshal(map[string]any{"iss": authkit.DefaultIssuer, "aud": authkit.DefaultIssuer, "sub": "alice",
+		"exp": base.Add(5 * time.Minute).Unix(), "iat": base.Unix(), "jti": "kidless-1", "client_id": "svc"})
+	input := enc.EncodeToString([]byte(`{"alg":"EdDSA","typ":"at+jwt"}`)) + "." + enc.EncodeToString(claims)
+	sig, err := k.Sign([]byte(input))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok := input + "." + enc.EncodeToString(sig)
+	if _, err := ver.Verify(ctx, tok); err != nil {
+		t.Fatalf("the verifier refuses the kid-less token: %v", err)
+	}
+	if c, err := iss.TokenClientID(ctx, tok); err != nil || c != "svc" {
+		t.Errorf("TokenClientID of a kid-less token: %q %v, want svc", c, err)
+	}
+	if err := iss.Revoke(ctx, tok); err != nil {
+		t.Fatalf("Revoke of a kid-less token: %v", err)
+	}
+	if _, err := ver.Verify(ctx, tok); !errors.Is(err, authkit.ErrTokenRevoked) {
+		t.Errorf("the kid-less token after Revoke: %v, want ErrTokenRevoked", err)
+	}
+}
