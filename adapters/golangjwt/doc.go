@@ -39,7 +39,11 @@
 //   - [keys.ErrUnsupportedAlgorithm]: "none" or any other algorithm authkit
 //     does not implement;
 //   - [keys.ErrInvalidKey]: a malformed header (kid not a string, a "crit"
-//     member) or a nil set.
+//     member) or a nil set;
+//   - jwt.ErrTokenSignatureInvalid and [keys.ErrInvalidSignature]: a PS*
+//     signature that does not verify with the RFC 7518 §3.5 salt length,
+//     which Keyfunc checks itself because golang-jwt accepts any salt
+//     length and authkit's verifier does not.
 //
 // [Method.Sign] and [Method.Verify] return errors that match jwt.ErrInvalidKeyType
 // when given a key they do not take, and the keys package's errors otherwise

@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"sync/atomic"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -30,7 +31,12 @@ import (
 //  4. refuses the token unless its alg is exactly the algorithm the key is
 //     bound to (RFC 8725 §3.1), which defeats algorithm confusion, such as
 //     an HS256 token whose HMAC secret is an RSA public key;
-//  5. returns the key in the type golang-jwt's method takes: an
+//  5. for RSASSA-PSS (PS*), verifies the signature itself with the RFC
+//     7518 §3.5 salt length, which authkit's verifier requires and
+//     golang-jwt's PS* methods do not (they accept any salt length); a
+//     failure matches jwt.ErrTokenSignatureInvalid. (A token that no
+//     parser made, without Raw, is left to the caller's own check.)
+//  6. returns the key in the type golang-jwt's method takes: an
 //     *rsa.PublicKey (RS*, PS*), an *ecdsa.PublicKey (ES*), an
 //     ed25519.PublicKey (EdDSA) or the secret as a []byte (HS*). A private
 //     key is never returned, only its public part. Each call returns a
@@ -62,6 +68,9 @@ func Keyfunc(set *keys.Set) jwt.Keyfunc {
 		if err != nil {
 			return nil, err
 		}
+		if err := checkPSS(k, t); err != nil {
+			return nil, err
+		}
 		if !k.Symmetric() {
 			return publicKey(k)
 		}
@@ -75,6 +84,30 @@ func Keyfunc(set *keys.Set) jwt.Keyfunc {
 		last.Store(&cachedSecret{key: k, secret: bytes.Clone(secret)})
 		return secret, nil
 	}
+}
+
+// checkPSS verifies an RSASSA-PSS (PS*) token's signature with k itself,
+// before golang-jwt does: golang-jwt's PS* methods accept any salt length
+// (rsa.PSSSaltLengthAuto), while RFC 7518 §3.5 and authkit's verifier
+// require the salt to be as long as the hash, and the two must agree on
+// every token. Other algorithms have one valid encoding in both.
+func checkPSS(k *keys.Key, t *jwt.Token) error {
+	switch k.Algorithm() {
+	case keys.PS256, keys.PS384, keys.PS512:
+	default:
+		return nil
+	}
+	if t.Raw == "" {
+		return nil // not from a parser: nothing to check the signature of
+	}
+	dot := strings.LastIndexByte(t.Raw, '.')
+	if dot < 0 {
+		return fmt.Errorf("golangjwt: %w: not a compact JWS", jwt.ErrTokenMalformed)
+	}
+	if err := k.Verify([]byte(t.Raw[:dot]), t.Signature); err != nil {
+		return fmt.Errorf("golangjwt: %w: %w", jwt.ErrTokenSignatureInvalid, err)
+	}
+	return nil
 }
 
 // cachedSecret is an HMAC key and its secret.
