@@ -11,6 +11,7 @@ import (
 	"crypto/sha256"
 	"crypto/sha512"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"hash"
 	"math/big"
@@ -138,11 +139,19 @@ func GenerateRSA(alg Algorithm, bits int) (*Key, error) {
 	if bits > MaxRSABits {
 		return nil, fmt.Errorf("%w: RSA modulus of %d bits requested, at most %d supported", ErrInvalidKey, bits, MaxRSABits)
 	}
-	priv, err := rsa.GenerateKey(rand.Reader, bits)
-	if err != nil {
-		return nil, fmt.Errorf("%w: generating RSA key: %v", ErrInvalidKey, err)
+	for tries := 1; ; tries++ {
+		priv, err := rsa.GenerateKey(rand.Reader, bits)
+		if err != nil {
+			return nil, fmt.Errorf("%w: generating RSA key: %v", ErrInvalidKey, err)
+		}
+		k, err := NewPrivate(alg, priv, "")
+		// A sound random modulus has the ROCA fingerprint about once in
+		// 2^28 draws (see hasROCAFingerprint): draw again, a few times.
+		if errors.Is(err, ErrWeakKey) && tries < 4 {
+			continue
+		}
+		return k, err
 	}
-	return NewPrivate(alg, priv, "")
 }
 
 // NewHMAC returns an HMAC key for alg (HS256, HS384 or HS512) with a copy of
