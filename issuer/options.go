@@ -26,7 +26,11 @@ const (
 
 // registered holds the claim names authkit writes itself; application
 // claims may not use them, in any letter case.
-var registered = [...]string{"iss", "sub", "aud", "exp", "nbf", "iat", "jti", "client_id", "scope", "sid", "typ"}
+var registered = [...]string{"iss", "sub", "aud", "exp", "nbf", "iat", "jti", "client_id", "scope", "sid", "typ",
+	// Read as scopes or the client by authkit.OIDCProfile: a verifier
+	// reading our tokens with it would take an application's "scp" for
+	// the scopes of a token issued without any.
+	"scp", "azp", "cid"}
 
 // IssueOption configures one IssuePair or IssueAccessToken call.
 type IssueOption func(*issueParams) error
@@ -82,9 +86,10 @@ func checkScopes(scopes []string) ([]string, error) {
 
 // WithClaims adds application claims to the access token (and, for a pair,
 // to every token refreshed from it). Names authkit writes itself (iss, sub,
-// aud, exp, nbf, iat, jti, client_id, scope, sid, typ) are refused in any
-// letter case, as are names differing only in case; values must marshal to
-// JSON, at most 4 KiB in all.
+// aud, exp, nbf, iat, jti, client_id, scope, sid, typ) and those
+// authkit.OIDCProfile reads as scopes or the client (scp, azp, cid) are
+// refused in any letter case, as are names differing only in case; values
+// must marshal to JSON, at most 4 KiB in all.
 func WithClaims(claims map[string]any) IssueOption {
 	return func(p *issueParams) error {
 		if len(claims) == 0 {
