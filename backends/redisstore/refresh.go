@@ -565,13 +565,20 @@ func (s *Store) markGarbage(ctx context.Context, ids []string) {
 	})
 }
 
+// subjectIndexGrace is how old (by its CreatedAt) a subject index entry
+// whose session does not exist must be before RevokeSubjectSessions
+// removes it: far longer than a CreateSession takes between writing the
+// entry and the session (both within one store call timeout).
+const subjectIndexGrace = 10 * time.Minute
+
 // RevokeSubjectSessions implements authkit.RefreshStore. A subject's
 // sessions live in many slots on a cluster: it reads the subject's index
 // and runs the revocation script of each session, in one pipeline (one
 // round trip per node), O(sessions of the subject). Each session's
 // revocation is atomic in its slot; a session whose create had not
 // reached the index when the index was read is not revoked (it was made
-// after the logout). Access tokens are the issuer's cutoff's job, which
+// after the logout), and one whose entry was there but not yet its
+// session keeps its entry, so that the next logout-all finds it. Access tokens are the issuer's cutoff's job, which
 // covers every one of them at once. The IDs come back sorted.
 func (s *Store) RevokeSubjectSessions(ctx context.Context, subject string, now time.Time) ([]string, error) {
 	const op = "RevokeSubjectSessions"
@@ -584,13 +591,23 @@ func (s *Store) RevokeSubjectSessions(ctx context.Context, subject string, now t
 	ctx, cancel := s.callCtx(ctx)
 	defer cancel()
 	subjKey := s.k.subjectSessions(subject)
-	members, err := s.rdb.ZRange(ctx, subjKey, 0, -1).Result()
+	zs, err := s.rdb.ZRangeWithScores(ctx, subjKey, 0, -1).Result()
 	if err != nil {
 		return nil, s.fail(ctx, op, err)
 	}
-	if len(members) == 0 {
+	if len(zs) == 0 {
 		return nil, nil
 	}
+	members := make([]string, len(zs))
+	for i, z := range zs {
+		members[i], _ = z.Member.(string)
+	}
+	// An entry without a session is pruned only once it is old: a young
+	// one may be a CreateSession between its two round trips (the index
+	// is written first), whose session would otherwise be written after
+	// its entry was pruned and escape every later ListSessions and
+	// logout-all.
+	pruneBefore := score(now.Add(-subjectIndexGrace))
 	nonce, at := newNonce(), fmtTime(now)
 	ids := make([]string, len(members))
 	calls := make([]*scriptCall, len(members))
@@ -620,7 +637,9 @@ func (s *Store) RevokeSubjectSessions(ctx context.Context, subject string, now t
 		case "rv":
 			revoked = append(revoked, ids[i])
 		case "nf":
-			gone = append(gone, members[i])
+			if zs[i].Score <= pruneBefore {
+				gone = append(gone, members[i])
+			}
 		}
 	}
 	if len(revoked) > 0 {
