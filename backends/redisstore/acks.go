@@ -63,41 +63,99 @@ func checkAcks(rdb redis.UniversalClient, c config) error {
 	return fmt.Errorf("redisstore: New: %w: WithReplicaAcks needs a *redis.Client or a *redis.ClusterClient, not a %T", authkit.ErrInvalidConfig, rdb)
 }
 
-// confirm waits, after a revoking write of keys has succeeded, until
-// WithReplicaAcks's count of replicas of each primary holding one of them
-// has the write. WAIT counts the replicas that have the stream up to the
-// last write of its own connection, so on each primary confirm writes a
-// short-lived marker in the keys' slot and waits on that connection: the
-// replication stream is in order, so a replica that has the marker has
-// the revocation written before it.
-func (s *Store) confirm(ctx context.Context, op string, keys ...string) error {
-	if s.cfg.acks == 0 || len(keys) == 0 {
+// ackCheck names a revocation confirm must find on the primary it waits
+// on: the entry key, and what it must hold (see ackCheckSrc).
+type ackCheck struct {
+	key  string
+	kind string // "max", "cut" or "rv"
+	want string // µs, for "max" and "cut"
+}
+
+// untilCheck is the check of a jti or sid revocation with until u (µs).
+func untilCheck(key string, u int64) ackCheck { return ackCheck{key, "max", fmtMicros(u)} }
+
+// cutoffCheck is the check of a cutoff at (µs).
+func cutoffCheck(key string, at int64) ackCheck { return ackCheck{key, "cut", fmtMicros(at)} }
+
+// revokedCheck is the check of a revoked session or API token.
+func revokedCheck(key string) ackCheck { return ackCheck{key, "rv", ""} }
+
+// ackCheckSrc reports (1 or 0) whether the server holds a revocation at
+// least as strong as one a call wrote: KEYS[1] the entry; ARGV[1] "max"
+// (a jti or sid entry whose until is at least ARGV[2]), "cut" (a cutoff
+// entry whose cutoff is at least ARGV[2]) or "rv" (a session or API token
+// whose "rv" is set, or no such key: nothing there can be used). It is
+// sent whole (EVAL) in confirm's pipeline, where EVALSHA's retry on
+// NOSCRIPT cannot be made.
+const ackCheckSrc = luaHelpers + `
+if ARGV[1] == 'rv' then
+  if redis.call('EXISTS', KEYS[1]) == 0 then return 1 end
+  if set(redis.call('HGET', KEYS[1], 'rv')) then return 1 end
+  return 0
+end
+local v = redis.call('GET', KEYS[1])
+if v == false then return 0 end
+if ARGV[1] == 'max' then
+  if us(v) >= us(ARGV[2]) then return 1 end
+  return 0
+end
+local u, c = string.match(v, '^(-?%d+):(-?%d+)$')
+if c ~= nil and us(c) >= us(ARGV[2]) then return 1 end
+return 0
+`
+
+// confirm waits, after a revoking write has succeeded, until
+// WithReplicaAcks's count of replicas of each primary holding one of the
+// checks' keys has the write. WAIT counts the replicas that have the
+// stream up to the last write of its own connection, so on each primary
+// confirm writes a short-lived marker in the keys' slot and waits on that
+// connection: the replication stream is in order, so a replica that has
+// the marker has what the primary held before it. First, in the same
+// pipeline, it checks that the primary holds each revocation: a failover
+// between the write and confirm (the write answered by the old primary,
+// lost before it replicated) would otherwise have the new primary's
+// replicas vouch for a write they will never see.
+func (s *Store) confirm(ctx context.Context, op string, checks ...ackCheck) error {
+	if s.cfg.acks == 0 || len(checks) == 0 {
 		return nil
 	}
 	type target struct {
-		node *redis.Client
-		key  string
+		node   *redis.Client
+		checks []ackCheck
 	}
-	var targets []target
-	for _, key := range keys {
-		node, err := s.primaryFor(ctx, key)
+	var targets []*target
+	for _, c := range checks {
+		node, err := s.primaryFor(ctx, c.key)
 		if err != nil {
 			return s.ackFail(ctx, op, err)
 		}
-		seen := false
-		for _, t := range targets {
-			seen = seen || t.node == node
+		var t *target
+		for _, x := range targets {
+			if x.node == node {
+				t = x
+			}
 		}
-		if !seen {
-			targets = append(targets, target{node, key})
+		if t == nil {
+			t = &target{node: node}
+			targets = append(targets, t)
 		}
+		t.checks = append(t.checks, c)
 	}
 	for _, t := range targets {
 		pipe := t.node.Pipeline()
-		pipe.Set(ctx, s.k.p+"ack:"+slotTag(t.key), newNonce(), time.Minute)
+		held := make([]*redis.Cmd, len(t.checks))
+		for i, c := range t.checks {
+			held[i] = pipe.Eval(ctx, ackCheckSrc, []string{c.key}, c.kind, c.want)
+		}
+		pipe.Set(ctx, s.k.p+"ack:"+slotTag(t.checks[0].key), newNonce(), time.Minute)
 		wait := pipe.Do(ctx, "WAIT", s.cfg.acks, s.cfg.ackTimeout.Milliseconds())
 		if _, err := pipe.Exec(ctx); err != nil {
 			return s.ackFail(ctx, op, err)
+		}
+		for _, h := range held {
+			if n, err := h.Int64(); err != nil || n != 1 {
+				return fmt.Errorf("redisstore: %s: %w: written, but the primary now holding it does not have it (a failover since the write?); write it again", op, authkit.ErrStoreUnavailable)
+			}
 		}
 		got, err := wait.Int64()
 		if err != nil {

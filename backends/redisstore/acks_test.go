@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -207,5 +208,61 @@ func TestReplicaAcksConfig(t *testing.T) {
 		if _, err := redisstore.New(c, o); !errors.Is(err, authkit.ErrInvalidConfig) {
 			t.Errorf("New with an out-of-range WithReplicaAcks = %v, want ErrInvalidConfig", err)
 		}
+	}
+}
+
+// A failover between a revoking write and its acknowledgement: the write
+// answered by the old primary, which loses it, and the marker and WAIT
+// sent to the new primary, whose replica acknowledges. The new primary
+// never had the revocation, so the call must fail, not return nil. The
+// failover is played by the client's dialer, switched from the old
+// primary to the new one (which has a replica of its own) by a listener
+// that runs between the write and the acknowledgement.
+func TestReplicaAcksAfterFailover(t *testing.T) {
+	oldPrimary := testservers.PrivateRedis(t, "--save", "", "--appendonly", "no")
+	newPrimary := testservers.PrivateRedis(t, "--save", "", "--appendonly", "no", "--repl-diskless-sync-delay", "0")
+	host, port, err := net.SplitHostPort(newPrimary)
+	if err != nil {
+		t.Fatal(err)
+	}
+	replica := testservers.PrivateRedis(t, "--save", "", "--appendonly", "no", "--replicaof", host, port)
+	waitReplicaUp(t, standalone(t, newPrimary), standalone(t, replica))
+
+	var target atomic.Pointer[string]
+	target.Store(&oldPrimary)
+	rdb := redis.NewClient(&redis.Options{Addr: oldPrimary, ContextTimeoutEnabled: true,
+		Dialer: func(ctx context.Context, network, _ string) (net.Conn, error) {
+			var d net.Dialer
+			return d.DialContext(ctx, network, *target.Load())
+		}})
+	t.Cleanup(func() { _ = rdb.Close() })
+	s := newStore(t, rdb, "failover:", redisstore.WithReplicaAcks(1, 2*time.Second))
+	old := standalone(t, oldPrimary)
+	var failedOver atomic.Bool
+	stop := s.ListenRevocations(func(authkit.Revocation) {
+		if failedOver.Swap(true) {
+			return
+		}
+		target.Store(&newPrimary)
+		// The old primary drops its clients: the store's next
+		// connection goes to the new one.
+		_ = old.Do(context.Background(), "CLIENT", "KILL", "TYPE", "normal", "SKIPME", "yes").Err()
+	})
+	t.Cleanup(stop)
+	until := time.Now().Add(time.Hour)
+	err = s.RevokeToken(t.Context(), "alice", "jti-lost", until)
+	if !failedOver.Load() {
+		t.Fatal("the failover did not happen between the write and the acknowledgement")
+	}
+	if !errors.Is(err, authkit.ErrStoreUnavailable) {
+		t.Fatalf("RevokeToken whose write the failover lost: %v, want ErrStoreUnavailable (the new primary's replica acknowledged a marker, not the revocation)", err)
+	}
+	// Written again (the caller's retry), it is on the new primary and
+	// acknowledged.
+	if err := s.RevokeToken(t.Context(), "alice", "jti-lost", until); err != nil {
+		t.Fatalf("the retry on the new primary: %v", err)
+	}
+	if dead, err := s.IsRevoked(t.Context(), authkit.RevocationQuery{Subject: "alice", TokenID: "jti-lost", IssuedAt: time.Now()}, time.Now()); err != nil || !dead {
+		t.Errorf("IsRevoked after the retry = (%v, %v), want (true, nil)", dead, err)
 	}
 }

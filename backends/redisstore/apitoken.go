@@ -332,7 +332,7 @@ func (s *Store) RevokeAPIToken(ctx context.Context, subject, id string, now time
 		// A hint for cleanup: the token is garbage from now on.
 		m := gcTokenMember(subject, id)
 		_ = s.rdb.ZAdd(ctx, s.k.gcKey(gcTok, m), redis.Z{Score: math.Inf(-1), Member: m}).Err()
-		return s.confirm(ctx, op, s.k.token(subject, id))
+		return s.confirm(ctx, op, revokedCheck(s.k.token(subject, id)))
 	}
 	return corrupt(op, errCorrupt)
 }

@@ -549,7 +549,7 @@ func (s *Store) RevokeSession(ctx context.Context, id string, now time.Time) err
 		return outcome(op, authkit.ErrNotFound)
 	case "rv", "al":
 		s.markGarbage(ctx, []string{id})
-		return s.confirm(ctx, op, s.k.session(id))
+		return s.confirm(ctx, op, revokedCheck(s.k.session(id)))
 	}
 	return corrupt(op, errCorrupt)
 }
@@ -650,11 +650,11 @@ func (s *Store) RevokeSubjectSessions(ctx context.Context, subject string, now t
 	}
 	slices.Sort(revoked)
 	if s.cfg.acks > 0 {
-		keys := make([]string, len(revoked))
+		checks := make([]ackCheck, len(revoked))
 		for i, id := range revoked {
-			keys[i] = s.k.session(id)
+			checks[i] = revokedCheck(s.k.session(id))
 		}
-		if err := s.confirm(ctx, op, keys...); err != nil {
+		if err := s.confirm(ctx, op, checks...); err != nil {
 			return nil, err
 		}
 	}

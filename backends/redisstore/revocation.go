@@ -72,7 +72,17 @@ func (s *Store) revoke(ctx context.Context, op, subject, kind, id string, until 
 	}
 	// In force on the primary now, whatever the replicas say.
 	s.listeners.Notify(r)
-	return s.confirm(ctx, op, s.k.p+member)
+	return s.confirm(ctx, op, s.entryCheck(untilCheck(s.k.p+member, u), until)...)
+}
+
+// entryCheck is the confirm check of a revocation entry that lives until
+// until: none once its native TTL (until plus the expiry margin) is about
+// to pass, since the entry may then be gone for that reason alone.
+func (s *Store) entryCheck(c ackCheck, until time.Time) []ackCheck {
+	if time.Until(until.Add(s.cfg.margin)) < time.Minute {
+		return nil
+	}
+	return []ackCheck{c}
 }
 
 // ListenRevocations implements authkit.RevocationListeners: fn hears of
@@ -116,7 +126,7 @@ func (s *Store) setCutoff(ctx context.Context, subject string, cutoff, until tim
 		return s.fail(ctx, op, err)
 	}
 	s.listeners.Notify(authkit.Revocation{Kind: authkit.RevokedBefore, Subject: subject, Cutoff: time.UnixMicro(at).UTC(), Until: time.UnixMicro(u).UTC()})
-	return s.confirm(ctx, op, s.k.p+member)
+	return s.confirm(ctx, op, s.entryCheck(cutoffCheck(s.k.p+member, at), until)...)
 }
 
 // prune is the index score (µs) below which a revocation's native TTL has
