@@ -257,6 +257,11 @@ func mysqlDSN(dsn string) (string, error) {
 	// parser would take for the one before the database name.
 	params := strings.ReplaceAll(u.RawQuery, "/", "%2F")
 	q := u.Query()
+	for _, cs := range strings.Split(q.Get("charset"), ",") {
+		if cs != "" && unsafeMySQLCharset(cs) {
+			return "", fmt.Errorf("sqlstore: %w: the MySQL DSN's charset %q is one whose multibyte characters can end in a backslash, under which the driver's escaping of query parameters is unsafe (SQL injection): use utf8mb4", authkit.ErrInvalidConfig, cs)
+		}
+	}
 	for _, p := range []string{"parseTime", "interpolateParams"} {
 		if !q.Has(p) {
 			if params != "" {
@@ -267,6 +272,18 @@ func mysqlDSN(dsn string) (string, error) {
 	}
 	b.WriteString("?" + params)
 	return b.String(), nil
+}
+
+// unsafeMySQLCharset reports whether cs is a MySQL character set some of
+// whose multibyte characters end in 0x5c (a backslash): under it, escaping
+// by backslash — the driver's with interpolateParams, which Open turns on —
+// can be undone by a crafted string, and a parameter escapes its literal.
+func unsafeMySQLCharset(cs string) bool {
+	switch strings.ToLower(strings.TrimSpace(cs)) {
+	case "big5", "cp932", "gb18030", "gbk", "sjis":
+		return true
+	}
+	return false
 }
 
 // sqliteDefaults are the parameters Open adds to a SQLite DSN unless it

@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/authkit-go/authkit"
 )
 
 // Schema check. CheckSchema (run by Open) tells whether every migration
@@ -202,6 +204,12 @@ func readable(table string, cols []string) string {
 // in a rolling deploy) passes: tables, columns and routines it does not
 // know are ignored.
 //
+// On MySQL it also refuses, with authkit.ErrInvalidConfig, a connection
+// whose character set (big5, cp932, gb18030, gbk, sjis) makes escaping
+// query parameters by backslash unsafe: with the driver's
+// interpolateParams, which Open turns on, a crafted User-Agent or token
+// name would otherwise escape its string literal (SQL injection).
+//
 // A database that does not answer, or refuses a query for another reason
 // than a missing table or column, gives an error matching
 // authkit.ErrStoreUnavailable. Open calls it.
@@ -212,6 +220,11 @@ func (s *Store) CheckSchema(ctx context.Context) error {
 	}
 	if err := s.db.PingContext(ctx); err != nil {
 		return s.fail(ctx, op, err)
+	}
+	if s.d.name == "mysql" {
+		if err := s.checkCharset(ctx, op); err != nil {
+			return err
+		}
 	}
 	probes := probesFor(s.d)
 	// Everything at once: the answer on a complete schema.
@@ -393,4 +406,22 @@ func isUndefined(err error) bool {
 	return c.pg == pgUndefinedTable || c.pg == pgUndefinedColumn ||
 		c.mysql == myNoSuchTable || c.mysql == myBadField ||
 		c.sqlite&0xff == sqliteError
+}
+
+// checkCharset refuses (authkit.ErrInvalidConfig) a MySQL connection whose
+// client character set makes escaping by backslash unsafe
+// (unsafeMySQLCharset): with the driver's interpolateParams, which Open
+// turns on, a parameter such as a User-Agent could then escape its string
+// literal and rewrite the statement.
+func (s *Store) checkCharset(ctx context.Context, op string) error {
+	var client, conn string
+	if err := s.db.QueryRowContext(ctx, "SELECT @@character_set_client, @@character_set_connection").Scan(&client, &conn); err != nil {
+		return s.fail(ctx, op, err)
+	}
+	for _, cs := range []string{client, conn} {
+		if unsafeMySQLCharset(cs) {
+			return fmt.Errorf("sqlstore: %s: %w: the connection's character set is %s, under which escaping query parameters by backslash is unsafe (SQL injection with interpolateParams): connect with charset=utf8mb4", op, authkit.ErrInvalidConfig, cs)
+		}
+	}
+	return nil
 }

@@ -1,0 +1,70 @@
+package sqlstore_test
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/go-sql-driver/mysql"
+	"github.com/jmoiron/sqlx"
+
+	"github.com/authkit-go/authkit"
+	"github.com/authkit-go/authkit/backends/sqlstore"
+)
+
+// A MySQL connection whose character set has multibyte characters ending
+// in a backslash (gbk, big5, sjis, cp932, gb18030) makes the driver's
+// escaping of interpolated parameters unsafe: a User-Agent such as
+// "中'…" escaped its string literal and rewrote another session's subject
+// (found by review). Open refuses such a mysql:// DSN before connecting,
+// and CheckSchema (which Open runs) refuses such a connection however the
+// pool was opened; utf8mb4 passes.
+func TestMySQLUnsafeCharsetRefused(t *testing.T) {
+	for _, cs := range []string{"gbk", "big5", "sjis", "cp932", "gb18030", "GBK", "utf8mb4,gbk"} {
+		_, err := sqlstore.Open(t.Context(), "mysql://u:p@127.0.0.1:1/db?charset="+cs)
+		if !errors.Is(err, authkit.ErrInvalidConfig) || !strings.Contains(err.Error(), "charset") {
+			t.Errorf("Open with charset=%s: %v, want ErrInvalidConfig naming the charset", cs, err)
+		}
+	}
+	base := mysqlBackend.fresh(t)
+	cfg, err := mysql.ParseDSN(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Migrated over a safe connection first, so that only the charset differs.
+	db, err := sqlx.Open("mysql", base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	if err := sqlstore.Migrate(t.Context(), db.DB, "mysql"); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		charset string
+		ok      bool
+	}{{"gbk", false}, {"big5", false}, {"utf8mb4", true}} {
+		own := cfg.Clone()
+		own.Params = map[string]string{"charset": c.charset}
+		own.InterpolateParams = true
+		conn, err := sqlx.Open("mysql", own.FormatDSN())
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { conn.Close() })
+		s, err := sqlstore.New(conn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = s.CheckSchema(t.Context())
+		switch {
+		case c.ok && err != nil:
+			t.Errorf("CheckSchema over charset %s: %v", c.charset, err)
+		case !c.ok && !errors.Is(err, authkit.ErrInvalidConfig):
+			t.Errorf("CheckSchema over charset %s: %v, want ErrInvalidConfig", c.charset, err)
+		case !c.ok && !strings.Contains(err.Error(), fmt.Sprint("character set is ", c.charset)):
+			t.Errorf("CheckSchema over charset %s: %v, want it named", c.charset, err)
+		}
+	}
+}
