@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/authkit-go/authkit"
@@ -251,10 +252,50 @@ func newGuard(store authkit.ThrottleStore, p ThrottlePolicy, hook func(context.C
 }
 
 // attempt is the throttle identity of a password attempt. The user name is
-// case-folded, so that "Alice" and "alice" share their counters whatever
-// the application's checker makes of case.
+// case-folded (foldName), so that "Alice", "alice" and "ALİCE"-like
+// variants share their counters whatever the application's checker makes
+// of case.
 func attemptOf(user string, addr netip.Addr) throttle.Attempt {
-	return throttle.Attempt{User: strings.ToLower(user), Addr: addr}
+	return throttle.Attempt{User: foldName(user), Addr: addr}
+}
+
+// foldName maps every rune of s to one representative of its Unicode
+// simple case-folding orbit (the lower case of the smallest rune in it,
+// which for ASCII is strings.ToLower's answer), so that any two
+// names strings.EqualFold finds equal fold to the same string: "ſam"
+// (long s) and "sam", "Key" (Kelvin sign) and "key". strings.ToLower
+// alone leaves those apart, and each variant had counters of its own
+// (found by review). Invalid UTF-8 is kept byte for byte.
+func foldName(s string) string {
+	ascii := true
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			ascii = false
+			break
+		}
+	}
+	if ascii {
+		return strings.ToLower(s)
+	}
+	var b strings.Builder
+	b.Grow(len(s))
+	for i := 0; i < len(s); {
+		r, n := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && n <= 1 {
+			b.WriteByte(s[i])
+			i++
+			continue
+		}
+		min := r
+		for f := unicode.SimpleFold(r); f != r; f = unicode.SimpleFold(f) {
+			if f < min {
+				min = f
+			}
+		}
+		b.WriteRune(unicode.ToLower(min))
+		i += n
+	}
+	return b.String()
 }
 
 // maxEventSubject bounds the user name an event carries.

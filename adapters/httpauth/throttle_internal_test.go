@@ -138,3 +138,34 @@ func TestGate(t *testing.T) {
 		t.Errorf("%d keys left after every attempt ended", g.size())
 	}
 }
+
+// Names strings.EqualFold finds equal share one throttle identity, also
+// through the runes strings.ToLower leaves apart (long s, Kelvin sign):
+// otherwise each variant of a name had counters of its own, and the
+// per-user ceiling could be walked around (found by review).
+func TestFoldNameMatchesEqualFold(t *testing.T) {
+	groups := [][]string{
+		{"sam", "SAM", "ſam", "ſAM", "Sam"},
+		{"key", "\u212Aey", "KEY"},
+		{"straße", "STRAßE", "ſtraße"},
+		{"alice", "ALICE"},
+		{"ärger", "ÄRGER"},
+	}
+	for _, g := range groups {
+		want := foldName(g[0])
+		for _, n := range g {
+			if !strings.EqualFold(n, g[0]) {
+				t.Fatalf("test data: %q and %q are not EqualFold", n, g[0])
+			}
+			if got := foldName(n); got != want {
+				t.Errorf("foldName(%q) = %q, foldName(%q) = %q: EqualFold names must share a throttle identity", n, got, g[0], want)
+			}
+		}
+	}
+	if foldName("alice") != "alice" || foldName("Bob") != "bob" {
+		t.Errorf("ASCII names: %q %q, want strings.ToLower's", foldName("alice"), foldName("Bob"))
+	}
+	if foldName("bob") == foldName("rob") || foldName("\xff") != "\xff" {
+		t.Error("distinct names fold together, or invalid UTF-8 is not kept")
+	}
+}
