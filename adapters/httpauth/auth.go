@@ -56,6 +56,7 @@ type config struct {
 	thrStore   authkit.ThrottleStore
 	policy     ThrottlePolicy
 	trusted    []netip.Prefix
+	trustUnix  bool // WithTrustedUnixProxy
 	now        func() time.Time
 	hook       func(context.Context, authkit.Event)
 }
@@ -199,6 +200,21 @@ func WithTrustedProxies(prefixes ...netip.Prefix) Option {
 	}
 }
 
+// WithTrustedUnixProxy says the server listens on a Unix socket behind a
+// reverse proxy: a request whose r.RemoteAddr is not an IP address (net/http
+// gives "@" or "" for a Unix socket peer) comes from the trusted proxy, and
+// its X-Forwarded-For is read as for WithTrustedProxies (from the right, the
+// first address outside those prefixes is the client's). Without it every
+// client of such a server shares one address, and one guesser's failures
+// slow every user down. Default off. Do not set it where anyone but the
+// proxy can reach the socket.
+func WithTrustedUnixProxy() Option {
+	return func(c *config) error {
+		c.trustUnix = true
+		return nil
+	}
+}
+
 // WithEventHook sets a function told about password attempts: a refused
 // password (authkit.EventLoginFailed) and an attempt refused by the
 // throttle (authkit.EventThrottled), with the user name as given (at most
@@ -261,7 +277,7 @@ func New(v *verifier.Verifier, opts ...Option) (*Auth, error) {
 	if a.thrStore == nil {
 		a.thrStore = memory.NewThrottle()
 	}
-	a.clientAddr = clientAddrFunc(c.trusted)
+	a.clientAddr = clientAddrFunc(c.trusted, c.trustUnix)
 	a.basic = slices.Contains(v.Schemes(), authkit.SchemeBasic)
 	g, err := newGuard(a.thrStore, c.policy, a.hook, a.log)
 	if err != nil {

@@ -455,8 +455,11 @@ func parseIP(s string) netip.Addr {
 // request from; everything to the left of the last untrusted hop may be
 // forged by the client). An entry that does not parse stops the walk at
 // the hop that wrote it.
-func clientAddrFunc(trusted []netip.Prefix) func(*http.Request) netip.Addr {
-	if len(trusted) == 0 {
+//
+// With trustUnix, a request whose RemoteAddr is not an IP address (a Unix
+// socket peer) is a trusted proxy's too.
+func clientAddrFunc(trusted []netip.Prefix, trustUnix bool) func(*http.Request) netip.Addr {
+	if len(trusted) == 0 && !trustUnix {
 		return remoteAddr
 	}
 	isTrusted := func(a netip.Addr) bool {
@@ -469,7 +472,9 @@ func clientAddrFunc(trusted []netip.Prefix) func(*http.Request) netip.Addr {
 	}
 	return func(r *http.Request) netip.Addr {
 		cur := remoteAddr(r)
-		if !cur.IsValid() || !isTrusted(cur) {
+		switch {
+		case !cur.IsValid() && trustUnix:
+		case !cur.IsValid() || !isTrusted(cur):
 			return cur
 		}
 		vals := r.Header.Values("X-Forwarded-For")

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"net/http/httptest"
 	"net/netip"
 	"runtime"
 	"strings"
@@ -11,8 +12,8 @@ import (
 )
 
 func TestClientAddr(t *testing.T) {
-	trusted := clientAddrFunc([]netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("2001:db8:ffff::/48")})
-	none := clientAddrFunc(nil)
+	trusted := clientAddrFunc([]netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("2001:db8:ffff::/48")}, false)
+	none := clientAddrFunc(nil, false)
 	cases := []struct {
 		name, remote string
 		xff          []string
@@ -167,5 +168,37 @@ func TestFoldNameMatchesEqualFold(t *testing.T) {
 	}
 	if foldName("bob") == foldName("rob") || foldName("\xff") != "\xff" {
 		t.Error("distinct names fold together, or invalid UTF-8 is not kept")
+	}
+}
+
+// Behind a reverse proxy on a Unix socket, RemoteAddr is "@" (or empty):
+// with WithTrustedUnixProxy the client address comes from
+// X-Forwarded-For, as from a trusted proxy; without it every client shares
+// the one unparsable address (found by review), and an IP RemoteAddr is
+// never trusted by the option alone.
+func TestClientAddrUnixProxy(t *testing.T) {
+	unix := clientAddrFunc(nil, true)
+	plain := clientAddrFunc(nil, false)
+	req := func(remote string, xff ...string) *http.Request {
+		r := httptest.NewRequest(http.MethodGet, "/", nil)
+		r.RemoteAddr = remote
+		for _, x := range xff {
+			r.Header.Add("X-Forwarded-For", x)
+		}
+		return r
+	}
+	for _, remote := range []string{"@", ""} {
+		if got := unix(req(remote, "203.0.113.7")); got != netip.MustParseAddr("203.0.113.7") {
+			t.Errorf("RemoteAddr %q with X-Forwarded-For 203.0.113.7: %v", remote, got)
+		}
+		if got := unix(req(remote, "198.51.100.1, 203.0.113.7")); got != netip.MustParseAddr("203.0.113.7") {
+			t.Errorf("RemoteAddr %q: the rightmost hop is the client's, got %v", remote, got)
+		}
+		if got := plain(req(remote, "203.0.113.7")); got.IsValid() {
+			t.Errorf("without the option, RemoteAddr %q gave %v from X-Forwarded-For", remote, got)
+		}
+	}
+	if got := unix(req("192.0.2.1:4000", "203.0.113.7")); got != netip.MustParseAddr("192.0.2.1") {
+		t.Errorf("an IP RemoteAddr with only WithTrustedUnixProxy: %v, want the peer itself", got)
 	}
 }
