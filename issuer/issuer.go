@@ -667,10 +667,11 @@ func (i *Issuer) RevokeOwnSession(ctx context.Context, subject, sessionID string
 
 // RevokeSubject logs subject out everywhere: every session is revoked and,
 // given a revocation store, a cutoff makes every access token issued to
-// subject up to now dead at once — up to when the sessions were ended,
-// when some were live, so that a refresh racing the logout (rotated before
-// its session ended) keeps no access token. Tokens issued afterwards (a
-// new login) are unaffected. API tokens are not touched unless WithAPITokens is
+// subject up to now dead at once — up to when the sessions were ended, so
+// that a refresh racing the logout (rotated before its session ended)
+// keeps no access token. Tokens issued afterwards (a new login) are
+// unaffected; a login completing while RevokeSubject runs keeps its
+// session but may lose its first access token (it refreshes). API tokens are not touched unless WithAPITokens is
 // given; otherwise revoke them by ID.
 func (i *Issuer) RevokeSubject(ctx context.Context, subject string, opts ...RevokeSubjectOption) error {
 	if err := checkSubject(subject); err != nil {
@@ -700,16 +701,17 @@ func (i *Issuer) RevokeSubject(ctx context.Context, subject string, opts ...Revo
 		}
 	}
 	if i.refresh != nil {
-		ended, err := i.refresh.RevokeSubjectSessions(ctx, subject, now)
-		if err != nil {
+		if _, err := i.refresh.RevokeSubjectSessions(ctx, subject, now); err != nil {
 			return fmt.Errorf("issuer: revoke subject: %w", err)
 		}
 		// A refresh that began after the cutoff and rotated before its
 		// session ended minted an access token the cutoff does not cover
 		// (issued after it): a second cutoff, now that no session can
-		// rotate, covers it. Not needed when no session was live: then no
-		// refresh could rotate. A retry sets both again.
-		if len(ended) > 0 && i.revocations != nil {
+		// rotate, covers it. It is written even when this call ended no
+		// session: an overlapping logout-all may have ended it, and may
+		// not (yet, or ever) write its own second cutoff. A retry sets
+		// both again.
+		if i.revocations != nil {
 			after := i.now()
 			if err := i.revocations.SetCutoff(ctx, subject, after, i.revokeUntil(after)); err != nil {
 				return fmt.Errorf("issuer: revoke subject: %w", err)

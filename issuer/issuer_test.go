@@ -721,3 +721,102 @@ func TestRevokeTokenWithoutKid(t *testing.T) {
 		t.Errorf("the kid-less token after Revoke: %v, want ErrTokenRevoked", err)
 	}
 }
+
+// overlapStore lets a test interleave two RevokeSubject calls and a
+// refresh: before each RevokeSubjectSessions it runs rss(n) (n counts the
+// calls), and SetCutoff call n fails with cutoffErr(n) when that is set.
+type overlapStore struct {
+	*memory.Store
+	mu        sync.Mutex
+	rssCalls  int
+	cutCalls  int
+	rss       func(n int)
+	cutoffErr func(n int) error
+}
+
+func (s *overlapStore) RevokeSubjectSessions(ctx context.Context, subject string, now time.Time) ([]string, error) {
+	s.mu.Lock()
+	s.rssCalls++
+	n := s.rssCalls
+	s.mu.Unlock()
+	s.rss(n)
+	return s.Store.RevokeSubjectSessions(ctx, subject, now)
+}
+
+func (s *overlapStore) SetCutoff(ctx context.Context, subject string, cutoff, until time.Time) error {
+	s.mu.Lock()
+	s.cutCalls++
+	n := s.cutCalls
+	s.mu.Unlock()
+	if err := s.cutoffErr(n); err != nil {
+		return err
+	}
+	return s.Store.SetCutoff(ctx, subject, cutoff, until)
+}
+
+// Two overlapping logout-alls and a refresh between them: B writes its
+// first cutoff and waits; A writes its own, the refresh rotates (minting
+// an access token newer than both cutoffs), A ends the session and fails
+// to write its second cutoff; then B finds no live session. B must still
+// write its second cutoff, or it returns nil while the raced access token
+// verifies (found by review).
+func TestRevokeSubjectOverlapping(t *testing.T) {
+	ctx := context.Background()
+	k, err := keys.Generate(keys.EdDSA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	set, _ := keys.NewSet(k)
+	clk := &clock{t: base}
+	st := &overlapStore{Store: memory.New()}
+	common := []authkit.Option{authkit.WithKeys(set), authkit.WithStore(st), authkit.WithClock(clk.Now)}
+	iss, err := issuer.New(common...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ver, err := verifier.New(common...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := iss.IssuePair(ctx, "alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	parked, release := make(chan struct{}), make(chan struct{})
+	var raced authkit.TokenPair
+	st.rss = func(n int) {
+		switch n {
+		case 1: // B
+			close(parked)
+			<-release
+		case 2: // A: the refresh rotates first
+			clk.Add(time.Second)
+			if raced, err = iss.Refresh(ctx, p.RefreshToken); err != nil {
+				t.Errorf("the racing refresh: %v", err)
+			}
+			clk.Add(time.Second)
+		}
+	}
+	st.cutoffErr = func(n int) error {
+		if n == 3 { // A's second cutoff
+			return context.Canceled
+		}
+		return nil
+	}
+	bDone := make(chan error, 1)
+	go func() { bDone <- iss.RevokeSubject(ctx, "alice") }()
+	<-parked
+	if err := iss.RevokeSubject(ctx, "alice"); err == nil {
+		t.Fatal("A's RevokeSubject did not fail at its second cutoff")
+	}
+	close(release)
+	if err := <-bDone; err != nil {
+		t.Fatalf("B's RevokeSubject: %v", err)
+	}
+	if raced.AccessToken == "" {
+		t.Fatal("the refresh did not race")
+	}
+	if _, err := ver.Verify(ctx, raced.AccessToken); !errors.Is(err, authkit.ErrTokenRevoked) {
+		t.Errorf("after B's logout-all returned nil, the raced access token: %v, want ErrTokenRevoked", err)
+	}
+}

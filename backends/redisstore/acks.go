@@ -67,7 +67,7 @@ func checkAcks(rdb redis.UniversalClient, c config) error {
 // on: the entry key, and what it must hold (see ackCheckSrc).
 type ackCheck struct {
 	key  string
-	kind string // "max", "cut" or "rv"
+	kind string // "max", "cut", "rv", or "any" (wait only)
 	want string // µs, for "max" and "cut"
 }
 
@@ -84,10 +84,12 @@ func revokedCheck(key string) ackCheck { return ackCheck{key, "rv", ""} }
 // least as strong as one a call wrote: KEYS[1] the entry; ARGV[1] "max"
 // (a jti or sid entry whose until is at least ARGV[2]), "cut" (a cutoff
 // entry whose cutoff is at least ARGV[2]) or "rv" (a session or API token
-// whose "rv" is set, or no such key: nothing there can be used). It is
+// whose "rv" is set, or no such key: nothing there can be used); "any"
+// always passes (an entry about to expire by itself, only waited for). It is
 // sent whole (EVAL) in confirm's pipeline, where EVALSHA's retry on
 // NOSCRIPT cannot be made.
 const ackCheckSrc = luaHelpers + `
+if ARGV[1] == 'any' then return 1 end
 if ARGV[1] == 'rv' then
   if redis.call('EXISTS', KEYS[1]) == 0 then return 1 end
   if set(redis.call('HGET', KEYS[1], 'rv')) then return 1 end

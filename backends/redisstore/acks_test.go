@@ -266,3 +266,24 @@ func TestReplicaAcksAfterFailover(t *testing.T) {
 		t.Errorf("IsRevoked after the retry = (%v, %v), want (true, nil)", dead, err)
 	}
 }
+
+// A revocation whose entry expires by itself within a minute is still
+// waited for: confirm skips only its check that the primary holds it (the
+// entry may be gone for its TTL alone), never the marker and WAIT. With no
+// replica, such a call fails as any other does (found by review: it
+// returned nil without waiting).
+func TestReplicaAcksNearExpiry(t *testing.T) {
+	primary := testservers.PrivateRedis(t, "--save", "", "--appendonly", "no")
+	s := newStore(t, standalone(t, primary), "near:", redisstore.WithReplicaAcks(1, 200*time.Millisecond), redisstore.WithExpiryMargin(0))
+	ctx := t.Context()
+	soon := time.Now().Add(30 * time.Second)
+	for name, revoke := range map[string]func() error{
+		"RevokeToken":         func() error { return s.RevokeToken(ctx, "alice", "jti-soon", soon) },
+		"RevokeSessionTokens": func() error { return s.RevokeSessionTokens(ctx, "alice", "sid-soon", soon) },
+		"SetCutoff":           func() error { return s.SetCutoff(ctx, "alice", time.Now(), soon) },
+	} {
+		if err := revoke(); !errors.Is(err, authkit.ErrStoreUnavailable) || !strings.Contains(err.Error(), "acknowledged by 0 of the 1") {
+			t.Errorf("%s expiring in 30 s, no replica: %v, want ErrStoreUnavailable saying 0 of 1", name, err)
+		}
+	}
+}
