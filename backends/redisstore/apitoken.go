@@ -116,7 +116,7 @@ func (s *Store) CreateAPIToken(ctx context.Context, t authkit.APIToken, limit in
 		[]string{s.k.token(t.Subject, t.ID), s.k.tokens(t.Subject)},
 		nonce, limit, fmtTime(now), s.k.tokenPrefix(t.Subject), enc(t.ID), fmtTime(t.CreatedAt),
 		string(t.Hash[:]), t.Subject, t.Name, string(appendStrList(nil, t.Scopes)),
-		fmtTime(t.CreatedAt), fmtTime(t.ExpiresAt), fmtTime(t.LastUsedAt), fmtTime(t.RevokedAt), px)
+		fmtTime(t.CreatedAt), fmtTime(t.ExpiresAt), fmtTime(t.LastUsedAt), fmtTime(t.RevokedAt), px, fmtMicros(s.cfg.margin.Microseconds()))
 	if err != nil {
 		return s.fail(ctx, op, err)
 	}

@@ -482,7 +482,8 @@ var tokenFields = []any{"h", "sub", "nm", "sc", "ca", "ex", "lu", "rv"}
 // createTokenScript stores an API token, counting the subject's live
 // tokens against the limit in the same step. KEYS: token, subject index.
 // ARGV: nonce, limit, now, token key prefix, ID (encoded), CreatedAt
-// score, then h, sub, nm, sc, ca, ex, lu, rv, pxat ("" for none).
+// score, then h, sub, nm, sc, ca, ex, lu, rv, pxat ("" for none), the
+// expiry margin (µs).
 // Returns "ok", "cf" (conflict) or "lim".
 var createTokenScript = redis.NewScript(luaHelpers + `
 if redis.call('EXISTS', KEYS[1]) == 1 then
@@ -497,13 +498,15 @@ if limit > 0 then
     local t = redis.call('HMGET', ARGV[4] .. m, 'sub', 'rv', 'ex')
     if t[1] == false then
       redis.call('ZREM', KEYS[2], m)
-    elseif not set(t[2]) and (not set(t[3]) or now < us(t[3])) then
+    elseif set(t[2]) or (set(t[3]) and now >= us(t[3]) + us(ARGV[16])) then
+      -- Revoked, or expired longer ago than the expiry margin: out of the
+      -- index, so that no later count or listing reads it again (cleanup
+      -- deletes the token). The margin keeps a caller whose clock runs
+      -- ahead from hiding a token others still accept from a logout-all.
+      redis.call('ZREM', KEYS[2], m)
+    elseif not set(t[3]) or now < us(t[3]) then
       live = live + 1
       if live >= limit then return 'lim' end
-    else
-      -- Revoked or expired for good: out of the index, so that no later
-      -- count or listing reads it again (cleanup deletes the token).
-      redis.call('ZREM', KEYS[2], m)
     end
   end
 end
