@@ -562,7 +562,7 @@ func (f *follow) run(ctx context.Context) error {
 }
 
 // read runs one reader: XREAD BLOCK over its buckets from its cursor,
-// each read preceded, on the same connection, by a check of the buckets'
+// each read followed, on the same connection, by a check of the buckets'
 // epochs and trim marks. It sends what it reads to out until ctx ends or
 // a read fails.
 func (f *follow) read(ctx context.Context, buckets []int, cursor map[int]streamID, block time.Duration, out chan<- readResult) {
@@ -584,11 +584,16 @@ func (f *follow) read(ctx context.Context, buckets []int, cursor map[int]streamI
 		start := time.Now()
 		rctx, cancel := context.WithTimeout(ctx, block+grace)
 		pipe := f.s.rdb.Pipeline()
+		xr := pipe.XRead(rctx, &redis.XReadArgs{Streams: streams, Count: feedBatch, Block: block})
+		// The epochs and trim marks are read after the XREAD, on the same
+		// connection: a trim past the cursor made by another client just
+		// before the XREAD ran (between the two, if they came the other
+		// way round) is then seen, and judged against the cursor the
+		// XREAD started from.
 		metas := make([]*redis.SliceCmd, len(buckets))
 		for i, b := range buckets {
 			metas[i] = pipe.HMGet(rctx, f.s.k.feedMeta(b), "e", "t")
 		}
-		xr := pipe.XRead(rctx, &redis.XReadArgs{Streams: streams, Count: feedBatch, Block: block})
 		_, err := pipe.Exec(rctx)
 		cancel()
 		if err != nil && !errors.Is(err, redis.Nil) {
