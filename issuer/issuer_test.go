@@ -37,20 +37,32 @@ type fixture struct {
 
 func newFixture(t testing.TB, issOpts ...authkit.Option) *fixture {
 	t.Helper()
+	f := &fixture{store: memory.New()}
+	f.iss, f.ver, f.clock, _ = fixtureOver(t, f.store, issOpts...)
+	return f
+}
+
+// fixtureOver builds an issuer (with issOpts too) and a verifier over st —
+// a memory store, or a test's wrapper of one — with a fresh EdDSA key and a
+// test clock at base, and returns them with the clock and the key.
+func fixtureOver(t testing.TB, st authkit.Store, issOpts ...authkit.Option) (*issuer.Issuer, *verifier.Verifier, *clock, *keys.Key) {
+	t.Helper()
 	k, err := keys.Generate(keys.EdDSA)
 	if err != nil {
 		t.Fatal(err)
 	}
 	set, _ := keys.NewSet(k)
-	f := &fixture{store: memory.New(), clock: &clock{t: base}}
-	common := []authkit.Option{authkit.WithKeys(set), authkit.WithStore(f.store), authkit.WithClock(f.clock.Now)}
-	if f.iss, err = issuer.New(append(common, issOpts...)...); err != nil {
+	clk := &clock{t: base}
+	common := []authkit.Option{authkit.WithKeys(set), authkit.WithStore(st), authkit.WithClock(clk.Now)}
+	iss, err := issuer.New(append(common, issOpts...)...)
+	if err != nil {
 		t.Fatal(err)
 	}
-	if f.ver, err = verifier.New(common...); err != nil {
+	ver, err := verifier.New(common...)
+	if err != nil {
 		t.Fatal(err)
 	}
-	return f
+	return iss, ver, clk, k
 }
 
 func TestNewValidates(t *testing.T) {
@@ -584,22 +596,9 @@ func (r *raceRevoke) RevokeSubjectSessions(ctx context.Context, subject string, 
 // not outlive RevokeSubject.
 func TestRevokeSubjectRacingRefresh(t *testing.T) {
 	ctx := context.Background()
-	k, err := keys.Generate(keys.EdDSA)
-	if err != nil {
-		t.Fatal(err)
-	}
-	set, _ := keys.NewSet(k)
-	st, clk := memory.New(), &clock{t: base}
+	st := memory.New()
 	race := &raceRevoke{Store: st}
-	common := []authkit.Option{authkit.WithKeys(set), authkit.WithStore(st), authkit.WithClock(clk.Now)}
-	iss, err := issuer.New(append(common, authkit.WithRefreshStore(race))...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ver, err := verifier.New(common...)
-	if err != nil {
-		t.Fatal(err)
-	}
+	iss, ver, clk, _ := fixtureOver(t, st, authkit.WithRefreshStore(race))
 	p, err := iss.IssuePair(ctx, "alice")
 	if err != nil {
 		t.Fatal(err)
@@ -684,21 +683,7 @@ func TestCreateAPITokenWithCreator(t *testing.T) {
 // "unknown token" (200 at /revoke) for a token that keeps working.
 func TestRevokeTokenWithoutKid(t *testing.T) {
 	ctx := context.Background()
-	k, err := keys.Generate(keys.EdDSA)
-	if err != nil {
-		t.Fatal(err)
-	}
-	set, _ := keys.NewSet(k)
-	st, clk := memory.New(), &clock{t: base}
-	common := []authkit.Option{authkit.WithKeys(set), authkit.WithStore(st), authkit.WithClock(clk.Now)}
-	iss, err := issuer.New(common...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ver, err := verifier.New(common...)
-	if err != nil {
-		t.Fatal(err)
-	}
+	iss, ver, _, k := fixtureOver(t, memory.New())
 	enc := base64.RawURLEncoding
 	claims, _ := json.Marshal(map[string]any{"iss": authkit.DefaultIssuer, "aud": authkit.DefaultIssuer, "sub": "alice",
 		"exp": base.Add(5 * time.Minute).Unix(), "iat": base.Unix(), "jti": "kidless-1", "client_id": "svc"})
@@ -762,22 +747,8 @@ func (s *overlapStore) SetCutoff(ctx context.Context, subject string, cutoff, un
 // verifies (found by review).
 func TestRevokeSubjectOverlapping(t *testing.T) {
 	ctx := context.Background()
-	k, err := keys.Generate(keys.EdDSA)
-	if err != nil {
-		t.Fatal(err)
-	}
-	set, _ := keys.NewSet(k)
-	clk := &clock{t: base}
 	st := &overlapStore{Store: memory.New()}
-	common := []authkit.Option{authkit.WithKeys(set), authkit.WithStore(st), authkit.WithClock(clk.Now)}
-	iss, err := issuer.New(common...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ver, err := verifier.New(common...)
-	if err != nil {
-		t.Fatal(err)
-	}
+	iss, ver, clk, _ := fixtureOver(t, st)
 	p, err := iss.IssuePair(ctx, "alice")
 	if err != nil {
 		t.Fatal(err)

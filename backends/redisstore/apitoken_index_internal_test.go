@@ -6,10 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-
 	"github.com/authkit-go/authkit"
-	"github.com/authkit-go/authkit/internal/testservers"
 )
 
 // A subject's index of API tokens holds no revoked token: a revocation
@@ -19,13 +16,7 @@ import (
 // every later create and list scans inside one script, holding Redis up
 // for every other client until cleanup.
 func TestAPITokenIndexDropsDeadTokens(t *testing.T) {
-	addr := testservers.Redis(t)
-	rdb := redis.NewClient(&redis.Options{Addr: addr, ContextTimeoutEnabled: true})
-	t.Cleanup(func() { _ = rdb.Close() })
-	s, err := New(rdb, WithPrefix(testservers.RedisPrefix(t, rdb)))
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, rdb := standaloneStore(t)
 	ctx := t.Context()
 	now := time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
 	index := func() int64 {

@@ -98,13 +98,7 @@ func crc16(data []byte) uint16 {
 // as go-redis does when it resends a command whose reply was lost: the
 // change is logged once. A new call (a new nonce) is logged again.
 func TestFeedResentWrite(t *testing.T) {
-	addr := testservers.Redis(t)
-	rdb := redis.NewClient(&redis.Options{Addr: addr, ContextTimeoutEnabled: true})
-	t.Cleanup(func() { _ = rdb.Close() })
-	s, err := New(rdb, WithPrefix(testservers.RedisPrefix(t, rdb)))
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, rdb := standaloneStore(t)
 	ctx := t.Context()
 	until := time.Now().Add(time.Hour)
 	for i, write := range []func(nonce string) error{
@@ -121,4 +115,17 @@ func TestFeedResentWrite(t *testing.T) {
 	if n, err := rdb.XLen(ctx, s.k.feed(bucket("alice"))).Result(); err != nil || n != 6 {
 		t.Errorf("the log holds %d changes (%v) after three writes each sent twice with one nonce and once with another, want 6", n, err)
 	}
+}
+
+// standaloneStore returns a Store over the test Redis under a prefix of its
+// own, and its client, both closed when t ends.
+func standaloneStore(t *testing.T) (*Store, *redis.Client) {
+	t.Helper()
+	rdb := redis.NewClient(&redis.Options{Addr: testservers.Redis(t), ContextTimeoutEnabled: true})
+	t.Cleanup(func() { _ = rdb.Close() })
+	s, err := New(rdb, WithPrefix(testservers.RedisPrefix(t, rdb)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s, rdb
 }

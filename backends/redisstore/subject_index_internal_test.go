@@ -8,7 +8,6 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/authkit-go/authkit"
-	"github.com/authkit-go/authkit/internal/testservers"
 )
 
 // RevokeSubjectSessions must not prune the subject index entry of a
@@ -16,13 +15,7 @@ import (
 // in two round trips): the session would then escape every later
 // ListSessions and logout-all. Only an old entry without a session goes.
 func TestRevokeSubjectSessionsKeepsYoungIndexEntries(t *testing.T) {
-	addr := testservers.Redis(t)
-	rdb := redis.NewClient(&redis.Options{Addr: addr, ContextTimeoutEnabled: true})
-	t.Cleanup(func() { _ = rdb.Close() })
-	s, err := New(rdb, WithPrefix(testservers.RedisPrefix(t, rdb)))
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, rdb := standaloneStore(t)
 	ctx := t.Context()
 	now := time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
 	subj := s.k.subjectSessions("alice")
