@@ -46,21 +46,7 @@ func TestRevocationMirror(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for deadline := time.Now().Add(5 * time.Second); ; {
-		before := store.isRevoked.Load()
-		for range 100 {
-			if _, err := ver.Verify(ctx, warm.AccessToken); err != nil {
-				t.Fatal(err)
-			}
-		}
-		if store.isRevoked.Load() == before {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("after 5 s the verifier still asks the store on every verification: the mirror never became fresh")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	awaitMirrorFresh(t, ver, store, warm.AccessToken)
 	t.Cleanup(func() {
 		// Every refusal below came from the copy: no check fell back.
 		if n := store.isRevoked.Load(); n > fellBack {
@@ -160,14 +146,7 @@ func (s *countingStore) IsRevoked(ctx context.Context, q authkit.RevocationQuery
 // verifier started) and a write heard in process.
 func TestRevocationMirrorWithClock(t *testing.T) {
 	ctx := context.Background()
-	key, err := keys.Generate(keys.HS256)
-	if err != nil {
-		t.Fatal(err)
-	}
-	set, err := keys.NewSet(key)
-	if err != nil {
-		t.Fatal(err)
-	}
+	set := hmacSet(t, hmacKey(t))
 	clock := func() time.Time { return time.Date(2024, 3, 1, 12, 0, 0, 0, time.UTC) }
 	store := &countingStore{Store: memory.New()}
 	iss, err := issuer.New(authkit.WithKeys(set), authkit.WithStore(store), authkit.WithClock(clock))
@@ -191,20 +170,7 @@ func TestRevocationMirrorWithClock(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Wait until the copy answers (the store is no longer asked).
-	for deadline := time.Now().Add(5 * time.Second); ; {
-		before := store.isRevoked.Load()
-		if _, err := ver.Verify(ctx, late.AccessToken); err != nil {
-			t.Fatal(err)
-		}
-		if store.isRevoked.Load() == before {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("after 5 s the mirror never became fresh")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	awaitMirrorFresh(t, ver, store, late.AccessToken)
 	if err := iss.Revoke(ctx, late.AccessToken); err != nil {
 		t.Fatal(err)
 	}
@@ -216,5 +182,26 @@ func TestRevocationMirrorWithClock(t *testing.T) {
 	}
 	if n := store.isRevoked.Load() - before; n != 0 {
 		t.Errorf("the store answered %d checks; want the fresh copy to", n)
+	}
+}
+
+// awaitMirrorFresh verifies token (which must verify) through ver until a
+// round of 100 verifications asks store nothing: the mirror answers.
+func awaitMirrorFresh(t *testing.T, ver *verifier.Verifier, store *countingStore, token string) {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); ; {
+		before := store.isRevoked.Load()
+		for range 100 {
+			if _, err := ver.Verify(context.Background(), token); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if store.isRevoked.Load() == before {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("after 5 s the verifier still asks the store on every verification: the mirror never became fresh")
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }
