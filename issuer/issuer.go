@@ -671,8 +671,9 @@ func (i *Issuer) RevokeOwnSession(ctx context.Context, subject, sessionID string
 // that a refresh racing the logout (rotated before its session ended)
 // keeps no access token. Tokens issued afterwards (a new login) are
 // unaffected; a login completing while RevokeSubject runs keeps its
-// session but may lose its first access token (it refreshes). API tokens are not touched unless WithAPITokens is
-// given; otherwise revoke them by ID.
+// session but may lose its first access token (it refreshes). API tokens
+// are not touched unless WithAPITokens is given; otherwise revoke them by
+// ID.
 func (i *Issuer) RevokeSubject(ctx context.Context, subject string, opts ...RevokeSubjectOption) error {
 	if err := checkSubject(subject); err != nil {
 		return err
