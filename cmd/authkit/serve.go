@@ -347,7 +347,7 @@ func (c *cli) newServer(ctx context.Context, cfg serveConfig, log *slog.Logger) 
 		"store", st.kind, "issuer", cfg.issuer, "audience", strings.Join(cfg.audience, ","), "scopes", strings.Join(cfg.scopes, ","),
 		"signing_alg", string(set.Active().Algorithm()), "kid", set.Active().ID(),
 		"access_ttl", formatDuration(cfg.accessTTL), "refresh_ttl", formatDuration(cfg.refreshTTL),
-		"users", len(users.users), "revocation_mirror", mirrorString(mirror), "verify_cache", cfg.verifyCache,
+		"users", len(users.users), "revocation_mirror", mirrorString(mirror), "verify_cache", cfg.verifyCache, "api_token_limit", cfg.apiTokenLimit,
 		"store_timeout", formatDuration(cfg.storeTimeout), "request_timeout", formatDuration(cfg.requestTimeout),
 		"throttle", throttleKind(thrStore, st.kind), "trusted_proxies", len(cfg.trustedProxies), "metadata", metadata,
 		"grants", strings.Join(grants, ","), "authorize", authorize)
