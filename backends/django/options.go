@@ -116,10 +116,16 @@ func WithUserTable(name string) Option {
 
 // WithSubjectColumn sets the column of the user table whose value, as text,
 // becomes the principal's Subject. Default "id" (the user's primary key, so
-// user 42 is subject "42"); "username" or "email" if the rest of the Go
-// service names users that way. It should be what authkit's own tokens use
-// as subject, so that a user is the same principal whichever token they
-// present. A user whose column is NULL or empty is refused.
+// user 42 is subject "42"); "username" if the rest of the Go service names
+// users that way. The column must be unique (a UNIQUE constraint), and
+// never writable by a user in a way that could copy another's value: two
+// users sharing a value are one principal. Django's default user model
+// does not make "email" unique (nor verified), so a user who registers
+// with a victim's address would become the victim here; use it only if
+// your model makes it unique and verified. It should be what authkit's
+// own tokens use as subject, so that a user is the same principal
+// whichever token they present. A user whose column is NULL or empty is
+// refused.
 func WithSubjectColumn(column string) Option {
 	return func(c *config) error {
 		if !columnName.MatchString(column) {
