@@ -1,8 +1,11 @@
 // Command rolesintoken puts the user's roles into the access token at
 // login, as djangorestframework-simplejwt's custom token claims do, and
 // guards a route by role read back from the verified token, with no
-// lookup per request. A refresh asks whether the user is still active, so
-// a disabled user stops getting access tokens at the next refresh.
+// database lookup per request. A disabled user is refused at once (a
+// principal check: one in-memory lookup per request, which also stops the
+// user's API tokens), and a refresh asks whether the user still holds the
+// roles the session carries, so a demoted user's old roles end with the
+// access token that carries them.
 // Everything lives in memory; the users are a demo: alice (password
 // "wonderland") is an admin, bob ("builder") an editor.
 //
@@ -59,6 +62,15 @@ func newDirectory() *directory {
 	}}
 }
 
+// setRoles replaces a user's roles.
+func (d *directory) setRoles(name string, roles ...string) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if u := d.users[name]; u != nil {
+		u.roles = roles
+	}
+}
+
 // setDisabled disables or re-enables a user.
 func (d *directory) setDisabled(name string, disabled bool) {
 	d.mu.Lock()
@@ -93,13 +105,38 @@ func (d *directory) login(_ context.Context, username, password string) (httpaut
 	return l, nil
 }
 
-// stillActive is the refresh check: a disabled or deleted user is refused,
-// and keeps the session's scopes otherwise.
-func (d *directory) stillActive(_ context.Context, s authkit.Session) ([]string, error) {
+// active is the principal check, run on every authenticated request: a
+// disabled or deleted user's access and API tokens are refused at once.
+func (d *directory) active(_ context.Context, p *authkit.Principal) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if u := d.users[s.Subject]; u == nil || u.disabled {
+	if u := d.users[p.Subject]; u == nil || u.disabled {
+		return errors.New("user disabled")
+	}
+	return nil
+}
+
+// stillActive is the refresh check: a disabled or deleted user is refused,
+// and so is a session whose roles claim (fixed at login) names a role the
+// user no longer holds — the user logs in again and gets the current
+// roles. Otherwise the session keeps its scopes.
+func (d *directory) stillActive(_ context.Context, s authkit.Session) ([]string, error) {
+	var c tokenClaims
+	if len(s.Claims) > 0 {
+		if err := json.Unmarshal(s.Claims, &c); err != nil {
+			return nil, err
+		}
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	u := d.users[s.Subject]
+	if u == nil || u.disabled {
 		return nil, errors.New("user disabled")
+	}
+	for _, r := range c.Roles {
+		if !slices.Contains(u.roles, r) {
+			return nil, errors.New("role " + r + " withdrawn")
+		}
 	}
 	return s.Scopes, nil
 }
@@ -119,7 +156,7 @@ func newServer(dir *directory) (http.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	ver, err := verifier.New(opts...)
+	ver, err := verifier.New(append(opts, authkit.WithPrincipalCheck(dir.active))...)
 	if err != nil {
 		return nil, err
 	}

@@ -62,8 +62,9 @@ func (c client) login(user, password string) map[string]any {
 }
 
 // TestRolesInToken drives the program end to end: the roles a login puts
-// in the token open the admin route to alice only, survive a refresh, and
-// a disabled user's next refresh is refused.
+// in the token open the admin route to alice only and survive a refresh; a
+// disabled user's tokens (API tokens too) are refused at once; a demoted
+// user's session no longer refreshes.
 func TestRolesInToken(t *testing.T) {
 	dir := newDirectory()
 	h, err := newServer(dir)
@@ -107,8 +108,21 @@ func TestRolesInToken(t *testing.T) {
 		t.Errorf("refreshed alice /api/admin/report: %d", st)
 	}
 
-	// Disabled: no new access token at the next refresh, nor a new login.
+	// An API token of alice's, made before she is disabled.
+	st, created := c.post("/auth/api-tokens", url.Values{"name": {"ci"}}, fresh["access_token"].(string))
+	if st != 201 {
+		t.Fatalf("alice creates an API token: %d %v", st, created)
+	}
+	api := created["token"].(string)
+
+	// Disabled: her access and API tokens are refused at once, and she
+	// gets no new access token by refresh or login.
 	dir.setDisabled("alice", true)
+	for what, tok := range map[string]string{"access token": fresh["access_token"].(string), "API token": api} {
+		if st, _ := c.get("/api/me", tok); st != 401 {
+			t.Errorf("disabled alice's %s: %d, want 401", what, st)
+		}
+	}
 	st, body = c.post("/auth/token", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {fresh["refresh_token"].(string)}}, "")
 	if st != 400 || body["error"] != "invalid_grant" {
 		t.Errorf("disabled alice's refresh: %d %v", st, body)
@@ -116,11 +130,35 @@ func TestRolesInToken(t *testing.T) {
 	if st, _ := c.post("/auth/token", url.Values{"grant_type": {"password"}, "username": {"alice"}, "password": {"wonderland"}}, ""); st != 400 {
 		t.Errorf("disabled alice's login: %d", st)
 	}
-	// Logging out everywhere ends the access token at once.
-	if st, _ := c.post("/auth/logout-all", url.Values{}, fresh["access_token"].(string)); st != 204 {
+
+	// Enabled again, then demoted: her session carries the admin role, so
+	// its refresh is refused; a new login carries the current roles.
+	dir.setDisabled("alice", false)
+	if st, _ := c.get("/api/me", api); st != 200 {
+		t.Errorf("alice's API token once she is enabled again: %d", st)
+	}
+	dir.setRoles("alice", "editor")
+	st, body = c.post("/auth/token", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {fresh["refresh_token"].(string)}}, "")
+	if st != 400 || body["error"] != "invalid_grant" {
+		t.Errorf("demoted alice's refresh of a session with the admin role: %d %v", st, body)
+	}
+	again := c.login("alice", "wonderland")
+	if st, _ := c.get("/api/admin/report", again["access_token"].(string)); st != 403 {
+		t.Errorf("demoted alice's new login on the admin route: %d, want 403", st)
+	}
+	st, body = c.post("/auth/token", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {again["refresh_token"].(string)}}, "")
+	if st != 200 {
+		t.Errorf("the refresh of a session with her current roles: %d %v", st, body)
+	}
+
+	// Logging out everywhere ends the access token at once, and (the
+	// Handler has WithLogoutAllAPITokens) the API token.
+	if st, _ := c.post("/auth/logout-all", url.Values{}, body["access_token"].(string)); st != 204 {
 		t.Errorf("logout-all: %d", st)
 	}
-	if st, _ := c.get("/api/me", fresh["access_token"].(string)); st != 401 {
-		t.Errorf("after logout-all: %d, want 401", st)
+	for what, tok := range map[string]string{"access token": body["access_token"].(string), "API token": api} {
+		if st, _ := c.get("/api/me", tok); st != 401 {
+			t.Errorf("%s after logout-all: %d, want 401", what, st)
+		}
 	}
 }
