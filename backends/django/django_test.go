@@ -433,3 +433,24 @@ func TestOptions(t *testing.T) {
 		t.Error("WithKnoxTokenChars(32) not honoured by OwnsToken")
 	}
 }
+
+// Knox configured for 40-character tokens without a prefix has the form of
+// a DRF key: a token no knox row matches goes on to the DRF fallback, so
+// that DRF keys keep working behind it (found by review: every one was
+// refused), while knox tokens still resolve in the knox table.
+func TestKnox40FallsBackToDRF(t *testing.T) {
+	forEach(t, func(t *testing.T, b backend) {
+		db := open(t, b, "authtoken", "knox5")
+		db.user(t, 1, "alice", true)
+		db.drfKey(t, aliceKey, 1)
+		drf := mustAuthToken(t, db.DB)
+		knox := mustKnox(t, db.DB, django.WithKnoxTokenChars(40), django.WithFallback(drf))
+		rec, err := knox.LookupExternalAPIToken(context.Background(), aliceKey)
+		if err != nil || rec.Subject != "1" {
+			t.Errorf("a DRF key behind knox with 40-character tokens: %+v %v", rec, err)
+		}
+		if _, err := knox.LookupExternalAPIToken(context.Background(), strings.Repeat("ab", 20)); !errors.Is(err, authkit.ErrNotFound) {
+			t.Errorf("a 40-hex token neither table holds: %v, want ErrNotFound", err)
+		}
+	})
+}

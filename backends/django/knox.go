@@ -194,8 +194,9 @@ func (s *KnoxStore) owns(token string) bool {
 // LookupExternalAPIToken returns the record of the knox token token, live
 // or expired (its ExpiresAt tells the verifier), or authkit.ErrNotFound
 // when no row matches, its user is gone or inactive, or token is not of
-// the store's form (then without any query; a token the fallback store
-// owns is looked up there). The record's ID is "knox:" and the first 16
+// the store's form (then without any query). A token the fallback store
+// owns is looked up there when it is not of this store's form, or when it
+// is but no row matches (knox's form can be DRF's). The record's ID is "knox:" and the first 16
 // characters of the row's digest (public: the digest is a hash), its
 // Subject the user's subject column as text.
 //
@@ -254,6 +255,12 @@ func (s *KnoxStore) LookupExternalAPIToken(ctx context.Context, token string) (a
 	}
 	if err := rows.Err(); err != nil {
 		return authkit.APIToken{}, s.unavailable("lookup", err)
+	}
+	if !found && s.external != nil && s.external.OwnsToken(token) {
+		// No knox row has it, and the fallback's form is the same (DRF's
+		// 40 hexadecimal characters, with knox at 40 and no prefix): it
+		// may be the fallback's token.
+		return s.external.LookupExternalAPIToken(ctx, token)
 	}
 	if !found || rec.Subject == "" {
 		return authkit.APIToken{}, authkit.ErrNotFound
