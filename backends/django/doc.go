@@ -52,5 +52,13 @@
 // KnoxFormat for the releases each format covers. The tables are used as
 // Django's migrations create them, on PostgreSQL and on SQLite (the
 // package's tests create them with the DDL Django emits for both, under
-// testdata/); MySQL's quoting is handled but not tested.
+// testdata/); MySQL's quoting is handled, and a review ran the stores on
+// MariaDB too, but the package's own tests do not. On MySQL, open the pool
+// with the driver's default loc=UTC: Django stores DATETIMEs in UTC, and
+// loc=Local on a server not in UTC would shift every knox expiry.
+//
+// A knox token_key brings back at most 32 candidate rows (knox itself
+// reads them all): with a 10-character prefix, which leaves 5 random
+// characters in the key, a table with more than 32 tokens under one key
+// can refuse a valid token.
 package django
