@@ -332,7 +332,7 @@ func (a *Auth) Authenticate(r *http.Request) (*authkit.Principal, error) {
 func (a *Auth) authenticateBasic(r *http.Request, user string) (*authkit.Principal, error) {
 	ctx := r.Context()
 	addr, now := a.clientAddr(r), a.now()
-	done, pairDirty, err := a.guard.check(ctx, user, addr, now, authkit.MethodBasic)
+	done, decision, err := a.guard.check(ctx, user, addr, now, authkit.MethodBasic)
 	if err != nil {
 		return nil, err
 	}
@@ -340,9 +340,7 @@ func (a *Auth) authenticateBasic(r *http.Request, user string) (*authkit.Princip
 	p, err := a.authenticate(r)
 	switch {
 	case err == nil:
-		if pairDirty {
-			a.guard.success(ctx, user, addr)
-		}
+		a.guard.success(ctx, user, addr, now, decision)
 	case isUnavailable(err), errors.Is(err, authkit.ErrInvalidRequest):
 		// Not judged: nothing to count.
 	default:

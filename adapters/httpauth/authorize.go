@@ -253,7 +253,7 @@ func (a *AuthorizationRequest) CheckPassword(r *http.Request, username, password
 	}
 	ctx := r.Context()
 	addr, now := h.clientAddr(r), h.now()
-	done, pairDirty, err := h.guard.check(ctx, username, addr, now, MethodAuthorizeLogin)
+	done, decision, err := h.guard.check(ctx, username, addr, now, MethodAuthorizeLogin)
 	if err != nil {
 		if errors.Is(err, ErrThrottled) {
 			return Login{}, err
@@ -278,9 +278,7 @@ func (a *AuthorizationRequest) CheckPassword(r *http.Request, username, password
 		h.guard.failure(ctx, username, addr, h.now(), MethodAuthorizeLogin, failReason(err))
 		return Login{}, ErrLoginFailed
 	}
-	if pairDirty {
-		h.guard.success(ctx, username, addr)
-	}
+	h.guard.success(ctx, username, addr, now, decision)
 	return login, nil
 }
 

@@ -242,7 +242,7 @@ func (h *Handler) authenticateClient(w http.ResponseWriter, r *http.Request, ps 
 		return nil, true
 	}
 	if pairFailures > 0 {
-		if err := h.guard.clients.Success(ctx, attempt); err != nil {
+		if err := h.guard.clients.Success(ctx, attempt, h.now(), throttle.Decision{PairFailures: pairFailures}); err != nil {
 			h.log.LogAttrs(ctx, slog.LevelWarn, "httpauth: clearing a throttle counter failed", slog.Any("error", err))
 		}
 	}

@@ -304,7 +304,8 @@
 //     /64) and per user, with waits that double with each failure beyond a
 //     free allowance ([ThrottlePolicy]): an attacker at one address never
 //     locks the owner out of another, and a distributed attack meets a
-//     per-user ceiling. The counters live in an authkit.ThrottleStore
+//     per-user ceiling, which does not hold the addresses the user logged
+//     in from in the last 30 days. The counters live in an authkit.ThrottleStore
 //     ([WithThrottleStore]: the SQL and Redis stores share them between
 //     replicas; default in memory, per process). A throttled attempt is
 //     refused unchecked (429 slow_down, Retry-After), the same whether or

@@ -254,7 +254,7 @@ func (h *Handler) authenticateAssertion(w http.ResponseWriter, r *http.Request, 
 		return nil, true
 	}
 	if pairFailures > 0 {
-		if err := h.guard.clients.Success(ctx, attempt); err != nil {
+		if err := h.guard.clients.Success(ctx, attempt, h.now(), throttle.Decision{PairFailures: pairFailures}); err != nil {
 			h.log.LogAttrs(ctx, slog.LevelWarn, "httpauth: clearing a throttle counter failed", slog.Any("error", err))
 		}
 	}

@@ -85,17 +85,25 @@ type ThrottlePolicy struct {
 	Pair    ThrottleRule
 	Address ThrottleRule
 	User    ThrottleRule
+	// Known is how long an address a user logged in from (the right
+	// password) stays known for that user: a known (user, address) pair
+	// is not held by the User ceiling (Pair and Address still apply), so
+	// that a botnet keeping the ceiling busy does not lock the owner out
+	// where the owner has logged in before. Zero: no address is known,
+	// the ceiling holds every attempt. From 0 to 365 days.
+	Known time.Duration
 }
 
 // DefaultThrottlePolicy returns the default policy: the pair 5 failures
 // free per hour then 1s doubling up to 15 minutes; the address 30 free per
 // hour, the same backoff; the user 100 free per hour, then 1s doubling up
-// to 1 minute. Thirty failures a minute from one address never block the
-// right password from another; beyond 100 failures an hour from everywhere
-// the account answers about once a minute.
+// to 1 minute; an address known for 30 days after a login from it. Thirty
+// failures a minute from one address never block the right password from
+// another; beyond 100 failures an hour from everywhere the account answers
+// about once a minute, except at the addresses its user logged in from.
 func DefaultThrottlePolicy() ThrottlePolicy {
 	p := throttle.DefaultPolicy()
-	return ThrottlePolicy{Pair: ruleOut(p.Pair), Address: ruleOut(p.Address), User: ruleOut(p.User)}
+	return ThrottlePolicy{Pair: ruleOut(p.Pair), Address: ruleOut(p.Address), User: ruleOut(p.User), Known: p.Known}
 }
 
 func ruleOut(r throttle.Rule) ThrottleRule {
@@ -107,12 +115,15 @@ func ruleIn(r ThrottleRule) throttle.Rule {
 }
 
 func (p ThrottlePolicy) internal() throttle.Policy {
-	return throttle.Policy{Pair: ruleIn(p.Pair), Address: ruleIn(p.Address), User: ruleIn(p.User)}
+	return throttle.Policy{Pair: ruleIn(p.Pair), Address: ruleIn(p.Address), User: ruleIn(p.User), Known: p.Known}
 }
 
 // checkPolicy validates p: Free from 0 to 1,000,000, Window from 1s to
-// 24h, Base from 1ms to Max, Max at most 24h.
+// 24h, Base from 1ms to Max, Max at most 24h; Known from 0 to 365 days.
 func checkPolicy(p ThrottlePolicy) error {
+	if p.Known < 0 || p.Known > 365*24*time.Hour {
+		return invalid("throttle policy: Known %v out of range (0 to 365 days)", p.Known)
+	}
 	for _, r := range []struct {
 		name string
 		r    ThrottleRule
@@ -327,33 +338,35 @@ func (g *guard) emit(ctx context.Context, ev authkit.Event) {
 // next attempt in this process waits for it), or a *ThrottledError
 // (reported as EventThrottled), or, when the throttle store fails, an error
 // matching authkit.ErrStoreUnavailable (or the context's error): the
-// attempt is refused either way. pairDirty reports whether the pair had
-// failures to clear: a right password calls success only then, so that a
-// clean login costs the store one read, not a read and a write.
-func (g *guard) check(ctx context.Context, user string, addr netip.Addr, now time.Time, method string) (done func(), pairDirty bool, err error) {
+// attempt is refused either way. d is the throttle's decision, which a
+// right password passes to success: when it has nothing to record
+// (throttle.Limiter.NeedsSuccess: no failures of the pair to clear, the
+// pair already known), success writes nothing, so that a clean login
+// from a known address costs the store one read.
+func (g *guard) check(ctx context.Context, user string, addr netip.Addr, now time.Time, method string) (done func(), d throttle.Decision, err error) {
 	a := attemptOf(user, addr)
 	done, err = g.gate.enter(ctx, pairKey(a))
 	if err != nil {
 		if te, ok := errors.AsType[*ThrottledError](err); ok {
 			g.throttled(ctx, user, now, method, "in_flight")
-			return nil, false, te
+			return nil, d, te
 		}
-		return nil, false, err
+		return nil, d, err
 	}
-	d, err := g.lim.Check(ctx, a, now)
+	d, err = g.lim.Check(ctx, a, now)
 	if err != nil {
 		done()
 		if !isUnavailable(err) {
 			err = fmt.Errorf("httpauth: %w: %w", authkit.ErrStoreUnavailable, err)
 		}
-		return nil, false, err
+		return nil, d, err
 	}
 	if d.Allowed {
-		return done, d.PairFailures > 0, nil
+		return done, d, nil
 	}
 	done()
 	g.throttled(ctx, user, now, method, string(d.By))
-	return nil, false, &ThrottledError{RetryAfter: d.RetryAfter}
+	return nil, d, &ThrottledError{RetryAfter: d.RetryAfter}
 }
 
 // throttled logs and reports a throttled attempt.
@@ -373,9 +386,15 @@ func (g *guard) failure(ctx context.Context, user string, addr netip.Addr, now t
 	g.emit(ctx, authkit.Event{Type: authkit.EventLoginFailed, Time: now, Subject: eventSubject(user), Method: method, Err: reason})
 }
 
-// success clears the pair's counter (only the pair: see internal/throttle).
-func (g *guard) success(ctx context.Context, user string, addr netip.Addr) {
-	if err := g.lim.Success(ctx, attemptOf(user, addr)); err != nil {
+// success records a right password after the check that decided d: it
+// clears the pair's counter (only the pair: see internal/throttle) and
+// makes the pair known (ThrottlePolicy.Known), each when there is
+// something to record; most often nothing is written.
+func (g *guard) success(ctx context.Context, user string, addr netip.Addr, now time.Time, d throttle.Decision) {
+	if !g.lim.NeedsSuccess(d) {
+		return
+	}
+	if err := g.lim.Success(ctx, attemptOf(user, addr), now, d); err != nil {
 		g.log.LogAttrs(ctx, slog.LevelWarn, "httpauth: clearing a throttle counter failed", slog.Any("error", err))
 	}
 }

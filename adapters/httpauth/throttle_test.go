@@ -187,6 +187,45 @@ func TestThrottleUserCeiling(t *testing.T) {
 	}
 }
 
+// An address the owner logged in from is known for 30 days: a botnet that
+// keeps the user ceiling busy (a review measured 3 successes in 1,080
+// tries over 3 hours) does not lock the owner out there, while every
+// other address stays under the ceiling. ThrottlePolicy.Known 0 turns it
+// off.
+func TestThrottleKnownAddressPassesCeiling(t *testing.T) {
+	for _, known := range []bool{true, false} {
+		p := httpauth.DefaultThrottlePolicy()
+		if !known {
+			p.Known = 0
+		}
+		f := newFx(t, fxOptions{auth: []httpauth.Option{loopbackProxy, httpauth.WithThrottlePolicy(p)}})
+		if r := f.grant("alice", "wonderland", "203.0.113.5"); r.status != 200 {
+			t.Fatalf("the owner's first login: %d %s", r.status, r.body)
+		}
+		f.clock.Add(time.Hour) // another day, another botnet
+		for n := range 150 {
+			if r := f.grant("alice", "guess", fmt.Sprintf("198.51.%d.%d", n/200, n%200+1)); r.status != 400 && r.status != 429 {
+				t.Fatalf("botnet guess %d: %d %s", n, r.status, r.body)
+			}
+		}
+		if r := f.grant("alice", "wonderland", "203.0.113.8"); r.status != 429 {
+			t.Errorf("the owner's password from an unknown address under the ceiling: %d %s, want 429", r.status, r.body)
+		}
+		r := f.grant("alice", "wonderland", "203.0.113.5")
+		switch {
+		case known && r.status != 200:
+			t.Errorf("the owner at a known address under the ceiling: %d %s, want 200", r.status, r.body)
+		case !known && r.status != 429:
+			t.Errorf("Known 0: the owner's earlier address under the ceiling: %d %s, want 429", r.status, r.body)
+		}
+	}
+	p := httpauth.DefaultThrottlePolicy()
+	p.Known = -time.Hour
+	if _, err := httpauth.New(newFx(t, fxOptions{}).ver, httpauth.WithThrottlePolicy(p)); !errors.Is(err, authkit.ErrInvalidConfig) {
+		t.Errorf("a negative Known: %v, want ErrInvalidConfig", err)
+	}
+}
+
 // The pair's wait doubles with every failure beyond the free ones, the
 // response says how long, and the right password clears the pair.
 func TestThrottlePairBackoff(t *testing.T) {
@@ -512,10 +551,10 @@ func TestThrottleBurst(t *testing.T) {
 	}
 }
 
-// clearCounter counts ClearThrottle calls.
+// clearCounter counts ClearThrottle and AddFailure calls.
 type clearCounter struct {
 	*memory.Throttle
-	clears atomic.Int64
+	clears, adds atomic.Int64
 }
 
 func (c *clearCounter) ClearThrottle(ctx context.Context, key string) error {
@@ -523,8 +562,15 @@ func (c *clearCounter) ClearThrottle(ctx context.Context, key string) error {
 	return c.Throttle.ClearThrottle(ctx, key)
 }
 
+func (c *clearCounter) AddFailure(ctx context.Context, key string, now time.Time, window time.Duration) (authkit.ThrottleState, error) {
+	c.adds.Add(1)
+	return c.Throttle.AddFailure(ctx, key, now, window)
+}
+
 // A right password clears the pair's failures, and writes nothing when
-// there are none: a clean Basic request costs the throttle store one read.
+// there are none and the address is known: the first login from an
+// address records it as known (one write), and every clean Basic request
+// after that costs the throttle store one read.
 func TestThrottleCleanSuccessWritesNothing(t *testing.T) {
 	ts := &clearCounter{Throttle: memory.NewThrottle()}
 	f := basicFx(t, fxOptions{auth: []httpauth.Option{loopbackProxy, httpauth.WithThrottleStore(ts)}})
@@ -536,6 +582,9 @@ func TestThrottleCleanSuccessWritesNothing(t *testing.T) {
 	}
 	if n := ts.clears.Load(); n != 0 {
 		t.Errorf("three clean logins cleared the pair %d times, want 0", n)
+	}
+	if n := ts.adds.Load(); n != 1 {
+		t.Errorf("three clean logins from one address wrote %d counters, want 1 (the address known after the first)", n)
 	}
 	if r := f.do("GET", "/api/me", "", "Authorization", basicAuth("alice", "guess"), "X-Forwarded-For", addr); r.status != 401 {
 		t.Fatalf("wrong password: %d %s", r.status, r.body)

@@ -112,7 +112,7 @@ func (h *Handler) passwordGrant(w http.ResponseWriter, r *http.Request, ps map[s
 	}
 	ctx := r.Context()
 	addr, now := h.clientAddr(r), h.now()
-	done, pairDirty, err := h.guard.check(ctx, username, addr, now, MethodPassword)
+	done, decision, err := h.guard.check(ctx, username, addr, now, MethodPassword)
 	if err != nil {
 		if errors.Is(err, ErrThrottled) {
 			h.throttled(w, r, err)
@@ -150,9 +150,7 @@ func (h *Handler) passwordGrant(w http.ResponseWriter, r *http.Request, ps map[s
 		h.fail(w, r, errBadCredentials)
 		return
 	}
-	if pairDirty {
-		h.guard.success(ctx, username, addr)
-	}
+	h.guard.success(ctx, username, addr, now, decision)
 	if !validText(subject, issuer.MaxSubjectLen) {
 		h.log.LogAttrs(ctx, slog.LevelError, "httpauth: the password checker returned no error and an invalid subject")
 		h.fail(w, r, errServer)

@@ -22,13 +22,22 @@
 // would wipe the count of the address they guess from) and never the user
 // (the owner logging in does not hand a botnet a new allowance).
 //
+// The right password also makes the pair known for Policy.Known (a fourth
+// key, read with the others in the one round trip): the user's wait does
+// not hold a known pair, so a botnet that keeps the ceiling busy does not
+// lock the owner out at an address the owner logged in from. A clean
+// address alone does not get through (a botnet's addresses are each clean
+// at their first guess), and the pair and address rules hold a known pair
+// as any other.
+//
 // [DefaultPolicy] keeps the right password working from an address that
 // has not been guessing while another address fails 30 times a minute
 // (that address waits after 5 failures at the pair, 30 at the address);
 // the user ceiling is 100 failures an hour, from all addresses together,
 // after which the account waits 1 second, doubling per failure, at most 1
-// minute: a botnet gets about 100 + 60 guesses an hour at one account, and
-// the owner may have to retry once after a minute.
+// minute: a botnet gets about 100 + 60 guesses an hour at one account; the
+// owner, at an address known from a login in the last 30 days, does not
+// wait for it, and elsewhere waits with everyone else.
 //
 // # Bursts
 //
@@ -113,6 +122,13 @@ type Policy struct {
 	// guessed (client authentication), where a ceiling would only let
 	// failures from elsewhere lock the owner out.
 	NoUser bool
+	// Known is how long a (user, address) pair the right password came
+	// from stays known: a known pair is not held by the User ceiling (the
+	// Pair and Address rules still apply), so that an attacker who keeps
+	// the ceiling busy from many addresses does not lock the owner out at
+	// an address the owner has logged in from. Zero: no pair is known.
+	// Ignored with NoUser.
+	Known time.Duration
 }
 
 // DefaultPolicy returns the policy described in the package doc.
@@ -121,6 +137,7 @@ func DefaultPolicy() Policy {
 		Pair:    Rule{Free: 5, Window: time.Hour, Base: time.Second, Max: 15 * time.Minute},
 		Address: Rule{Free: 30, Window: time.Hour, Base: time.Second, Max: 15 * time.Minute},
 		User:    Rule{Free: 100, Window: time.Hour, Base: time.Second, Max: time.Minute},
+		Known:   30 * 24 * time.Hour,
 	}
 }
 
@@ -146,10 +163,21 @@ type Decision struct {
 	// events and logs); empty when allowed.
 	By Kind
 	// PairFailures is how many failures the (user, address) pair had in
-	// its window at the check. When it is zero, a right password has
-	// nothing to clear, and the caller may skip Success (a store write).
+	// its window at the check.
 	PairFailures int64
+	// Known reports whether the pair was known (Policy.Known) at the check.
+	Known bool
 }
+
+// NeedsSuccess reports whether a right password after d has something to
+// record: failures of the pair to clear, or a pair to make known. When
+// not, the caller may skip Success (store writes).
+func (l *Limiter) NeedsSuccess(d Decision) bool {
+	return d.PairFailures > 0 || l.knows() && !d.Known
+}
+
+// knows reports whether the policy keeps known pairs.
+func (l *Limiter) knows() bool { return l.p.Known > 0 && !l.p.NoUser }
 
 // Limiter applies a Policy over a ThrottleStore. It is safe for concurrent
 // use and holds no state of its own.
@@ -174,6 +202,9 @@ func New(store authkit.ThrottleStore, p Policy) (*Limiter, error) {
 			return nil, fmt.Errorf("throttle: New: %s rule %+v: need Free >= 0, Window > 0, Base > 0 and Max >= Base: %w", r.name, r.r, authkit.ErrInvalidConfig)
 		}
 	}
+	if p.Known < 0 {
+		return nil, fmt.Errorf("throttle: New: Known %v is negative: %w", p.Known, authkit.ErrInvalidConfig)
+	}
 	return &Limiter{store: store, p: p}, nil
 }
 
@@ -186,8 +217,9 @@ type Attempt struct {
 	Addr netip.Addr
 }
 
-// keys are the store keys of an attempt, in the order pair, address, user.
-type keys [3]string
+// keys are the store keys of an attempt, in the order pair, address, user,
+// known pair.
+type keys [4]string
 
 // Key derivation: "t1" and 22 characters of unpadded base64url of
 // SHA-256(kind byte, len(user) as 8 bytes, user, the 16-byte address
@@ -213,7 +245,7 @@ func keysOf(a Attempt) keys {
 		sum := h.Sum(nil)
 		return "t1" + base64.RawURLEncoding.EncodeToString(sum[:16])
 	}
-	return keys{mk('p', true, true), mk('a', false, true), mk('u', true, false)}
+	return keys{mk('p', true, true), mk('a', false, true), mk('u', true, false), mk('k', true, true)}
 }
 
 // prefix returns the address an attempt is counted under: an IPv4 address
@@ -249,6 +281,9 @@ func (l *Limiter) Check(ctx context.Context, a Attempt, now time.Time) (Decision
 	rules := l.rules()
 	all := keysOf(a)
 	k := all[:len(rules)]
+	if l.knows() {
+		k = append(k, all[3])
+	}
 	sts, err := l.store.ThrottleStates(ctx, now, k...)
 	if err != nil {
 		return Decision{}, fmt.Errorf("throttle: check: %w", err)
@@ -256,8 +291,12 @@ func (l *Limiter) Check(ctx context.Context, a Attempt, now time.Time) (Decision
 	if len(sts) != len(k) {
 		return Decision{}, fmt.Errorf("throttle: check: the store returned %d states for %d keys: %w", len(sts), len(k), authkit.ErrStoreUnavailable)
 	}
+	known := l.knows() && sts[len(rules)].Active(now)
 	d := Decision{Allowed: true}
 	for i, r := range rules {
+		if kinds[i] == KindUser && known {
+			continue // a known pair is not held by the ceiling
+		}
 		if w := r.Wait(sts[i], now); w > d.RetryAfter {
 			d = Decision{RetryAfter: w, By: kinds[i]}
 		}
@@ -265,6 +304,7 @@ func (l *Limiter) Check(ctx context.Context, a Attempt, now time.Time) (Decision
 	if sts[0].Active(now) {
 		d.PairFailures = sts[0].Failures
 	}
+	d.Known = known
 	return d, nil
 }
 
@@ -285,11 +325,23 @@ func (l *Limiter) Failure(ctx context.Context, a Attempt, now time.Time) error {
 	return nil
 }
 
-// Success records the right password for a: it clears the pair only (see
-// the package doc).
-func (l *Limiter) Success(ctx context.Context, a Attempt) error {
-	if err := l.store.ClearThrottle(ctx, keysOf(a)[0]); err != nil {
-		return fmt.Errorf("throttle: success: %w", err)
+// Success records the right password for a at now, after Check decided
+// d: it clears the pair only (see the package doc), when d saw failures
+// of it, and, when the policy keeps known pairs and d did not find the
+// pair known, makes it known for Policy.Known. A pair known stays known
+// for that long after the success that made it so; the next success past
+// that makes it known again.
+func (l *Limiter) Success(ctx context.Context, a Attempt, now time.Time, d Decision) error {
+	k := keysOf(a)
+	if d.PairFailures > 0 {
+		if err := l.store.ClearThrottle(ctx, k[0]); err != nil {
+			return fmt.Errorf("throttle: success: %w", err)
+		}
+	}
+	if l.knows() && !d.Known {
+		if _, err := l.store.AddFailure(ctx, k[3], now, l.p.Known); err != nil {
+			return fmt.Errorf("throttle: success: %w", err)
+		}
 	}
 	return nil
 }

@@ -201,12 +201,12 @@ func TestSuccessClearsThePairOnly(t *testing.T) {
 	for range 101 {
 		fail(t, l, attempt("alice", "192.0.2.50"), base)
 	}
-	if err := l.Success(t.Context(), a); err != nil {
+	if err := l.Success(t.Context(), a, base, Decision{PairFailures: 1}); err != nil {
 		t.Fatal(err)
 	}
 	wantRefused(t, check(t, l, a, base), KindAddress, time.Second, "a success of the attacker's own account does not clear its address")
 	b := attempt("alice", "192.0.2.50")
-	if err := l.Success(t.Context(), b); err != nil {
+	if err := l.Success(t.Context(), b, base, Decision{PairFailures: 1}); err != nil {
 		t.Fatal(err)
 	}
 	d := check(t, l, attempt("alice", "203.0.113.1"), base)
@@ -218,7 +218,7 @@ func TestSuccessClearsThePairOnly(t *testing.T) {
 	for range 6 {
 		fail(t, l2, b, base)
 	}
-	if err := l2.Success(t.Context(), b); err != nil {
+	if err := l2.Success(t.Context(), b, base, Decision{PairFailures: 6}); err != nil {
 		t.Fatal(err)
 	}
 	wantAllowed(t, check(t, l2, b, base), "after a success the pair has no failures")
@@ -235,11 +235,12 @@ func TestKeys(t *testing.T) {
 			if len(k) == 0 || len(k) > authkit.MaxThrottleKeyLen {
 				t.Errorf("key %q of %+v: %d bytes, want 1 to %d", k, a, len(k), authkit.MaxThrottleKeyLen)
 			}
-			what := fmt.Sprintf("%s of %q from %v", kinds[i], a.User, a.Addr)
+			kind := [4]string{"pair", "address", "user", "known"}[i]
+			what := fmt.Sprintf("%s of %q from %v", kind, a.User, a.Addr)
 			if prev, ok := seen[k]; ok && prev != what {
 				// Address and user keys are shared by design between
 				// attempts with the same address or user.
-				if kinds[i] == KindPair {
+				if kind == "pair" || kind == "known" {
 					t.Errorf("%s and %s share key %q", prev, what, k)
 				}
 			}
@@ -255,8 +256,12 @@ func TestKeys(t *testing.T) {
 		t.Error("a zone and the host bits of an IPv6 /64 must not make a key of their own")
 	}
 	k := keysOf(attempt("alice", "192.0.2.1"))
-	if k[0] == k[1] || k[1] == k[2] || k[0] == k[2] {
-		t.Errorf("the three kinds must not share keys: %q", k)
+	for i := range k {
+		for j := i + 1; j < len(k); j++ {
+			if k[i] == k[j] {
+				t.Errorf("the four kinds must not share keys: %q", k)
+			}
+		}
 	}
 }
 
@@ -324,4 +329,57 @@ func TestPairFailuresReported(t *testing.T) {
 	if d := check(t, l, a, later); d.PairFailures != 0 {
 		t.Errorf("after the pair's window: PairFailures %d, want 0", d.PairFailures)
 	}
+}
+
+// A pair the right password came from is known (Policy.Known): the User
+// ceiling does not hold it, so a botnet keeping the ceiling busy does not
+// lock the owner out where the owner has logged in before (found by
+// review: 3 successes in 1,080 tries over 3 hours). Unknown addresses
+// stay under the ceiling, the Pair and Address rules still apply to a
+// known pair, and a pair stops being known when its window ends.
+func TestKnownPairPassesTheCeiling(t *testing.T) {
+	l := newLimiter(t)
+	home := attempt("alice", "198.51.100.7")
+	d := check(t, l, home, base)
+	if !l.NeedsSuccess(d) || d.Known {
+		t.Fatalf("a first login: %+v, NeedsSuccess %v; want an unknown pair that needs Success", d, l.NeedsSuccess(d))
+	}
+	if err := l.Success(t.Context(), home, base, d); err != nil {
+		t.Fatal(err)
+	}
+	if d := check(t, l, home, base); !d.Known || l.NeedsSuccess(d) {
+		t.Errorf("after a success: %+v, NeedsSuccess %v; want known, nothing to record", d, l.NeedsSuccess(d))
+	}
+	at := base.Add(time.Minute)
+	for i := range 101 {
+		fail(t, l, attempt("alice", fmt.Sprintf("203.0.113.%d", i%250)), at)
+	}
+	wantRefused(t, check(t, l, attempt("alice", "192.0.2.99"), at), KindUser, time.Second, "an unknown address under the ceiling")
+	wantAllowed(t, check(t, l, home, at), "the owner's known address under the ceiling")
+	for range 6 {
+		fail(t, l, home, at)
+	}
+	wantRefused(t, check(t, l, home, at), KindPair, time.Second, "the pair rule still holds a known pair")
+
+	// Past the known window (30 days), under a ceiling again.
+	later := base.Add(31 * 24 * time.Hour)
+	for i := range 101 {
+		fail(t, l, attempt("alice", fmt.Sprintf("203.0.113.%d", i%250)), later)
+	}
+	wantRefused(t, check(t, l, attempt("alice", "198.51.100.7"), later), KindUser, time.Second, "a pair whose known window ended")
+
+	// Without known pairs (Known 0) the ceiling holds everyone.
+	p := DefaultPolicy()
+	p.Known = 0
+	strict, err := New(memory.NewThrottle(), p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := strict.Success(t.Context(), home, base, Decision{}); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 101 {
+		fail(t, strict, attempt("alice", fmt.Sprintf("203.0.113.%d", i%250)), at)
+	}
+	wantRefused(t, check(t, strict, home, at), KindUser, time.Second, "Known 0")
 }
