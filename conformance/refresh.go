@@ -356,6 +356,25 @@ func runRefresh(t *testing.T, h PartialHarness[authkit.RefreshStore]) {
 		wantUnused(t, a, r.Old, ruleRotateFailAtom)
 	})
 
+	t.Run("Rotate/SessionIdleExpired", func(t *testing.T) {
+		a, b := open(t, h)
+		live, liveFirst := newSession("sess-live", "alice", base, "rt-live")
+		dead, deadFirst := newSession("sess-dead", "alice", base, "rt-dead")
+		// The session idles out before its record does, and long before
+		// its absolute end.
+		live.IdleExpiresAt, dead.IdleExpiresAt = at(30*minute), at(30*minute)
+		createSession(t, a, live, liveFirst)
+		createSession(t, a, dead, deadFirst)
+		if _, err := b.RotateRefresh(t.Context(), rotation("rt-live", "rt-live-2", at(30*minute-micro))); err != nil {
+			t.Errorf("RotateRefresh one microsecond before the session's IdleExpiresAt: %v; %s", err, ruleRotateExpired)
+		}
+		r := rotation("rt-dead", "rt-dead-2", at(30*minute))
+		_, err := b.RotateRefresh(t.Context(), r)
+		wantErr(t, "RotateRefresh at exactly the session's IdleExpiresAt (its record and absolute end still ahead)", err, authkit.ErrTokenExpired, ruleRotateExpired)
+		wantRefreshAbsent(t, a, r.Next, "the successor in an idle session", ruleRotateFailAtom)
+		wantUnused(t, a, r.Old, ruleRotateFailAtom)
+	})
+
 	t.Run("Rotate/Chain", func(t *testing.T) {
 		a, b := open(t, h)
 		s, first := newSession("sess-1", "alice", base, "rt-A")

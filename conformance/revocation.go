@@ -162,6 +162,16 @@ func runRevocation(t *testing.T, h PartialHarness[authkit.RevocationStore]) {
 		wantDead(t, a, query("j2", "", "alice", at(10*minute)), now, true, "issued exactly at the later cutoff", ruleCutoff)
 	})
 
+	t.Run("SetCutoff/KeepsLaterUntil", func(t *testing.T) {
+		a, b := open(t, h)
+		// A later cutoff with an earlier until (an issuer with a shorter
+		// access TTL, say) must not shorten how long the first is kept.
+		mustOK(t, "SetCutoff", a.SetCutoff(t.Context(), "alice", at(10*minute), at(2*hour)), ruleCutoff)
+		mustOK(t, "SetCutoff", b.SetCutoff(t.Context(), "alice", at(20*minute), at(hour)), ruleCutoff)
+		wantDead(t, a, query("j1", "", "alice", at(5*minute)), at(90*minute), true, "issued before both cutoffs, after the second one's until but before the first's", ruleCutoff)
+		wantDead(t, b, query("j2", "", "alice", at(15*minute)), at(90*minute), true, "issued between the cutoffs, before the later until", ruleCutoff)
+	})
+
 	t.Run("SubjectIsolation", func(t *testing.T) {
 		a, b := open(t, h)
 		for i, subj := range oddSubjects {
