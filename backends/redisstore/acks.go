@@ -18,8 +18,9 @@ const (
 )
 
 // WithReplicaAcks makes every write that revokes — RevokeToken,
-// RevokeSessionTokens, SetCutoff, RevokeSession, RevokeSubjectSessions and
-// RevokeAPIToken — return only once at least n replicas of the primary
+// RevokeSessionTokens, SetCutoff, RevokeSession, RevokeSubjectSessions,
+// RevokeAPIToken, and a client's SetClientSecret (the old secret's end) and
+// DeleteClient — return only once at least n replicas of the primary
 // that holds it have acknowledged it (Redis's WAIT), for at most timeout.
 // If fewer have by then, the call fails with an error matching
 // authkit.ErrStoreUnavailable: the revocation is in force on the primary,
@@ -67,7 +68,7 @@ func checkAcks(rdb redis.UniversalClient, c config) error {
 // on: the entry key, and what it must hold (see ackCheckSrc).
 type ackCheck struct {
 	key  string
-	kind string // "max", "cut", "rv", or "any" (wait only)
+	kind string // "max", "cut", "rv", "secret", "gone", or "any" (wait only)
 	want string // µs, for "max" and "cut"
 }
 
@@ -80,16 +81,32 @@ func cutoffCheck(key string, at int64) ackCheck { return ackCheck{key, "cut", fm
 // revokedCheck is the check of a revoked session or API token.
 func revokedCheck(key string) ackCheck { return ackCheck{key, "rv", ""} }
 
+// secretCheck is the check of a client's new secret (its stored value).
+func secretCheck(key, stored string) ackCheck { return ackCheck{key, "secret", stored} }
+
+// goneCheck is the check of a deleted client.
+func goneCheck(key string) ackCheck { return ackCheck{key, "gone", ""} }
+
 // ackCheckSrc reports (1 or 0) whether the server holds a revocation at
 // least as strong as one a call wrote: KEYS[1] the entry; ARGV[1] "max"
 // (a jti or sid entry whose until is at least ARGV[2]), "cut" (a cutoff
 // entry whose cutoff is at least ARGV[2]) or "rv" (a session or API token
-// whose "rv" is set, or no such key: nothing there can be used); "any"
-// always passes (an entry about to expire by itself, only waited for). It is
+// whose "rv" is set, or no such key: nothing there can be used), "secret"
+// (a client whose secret is ARGV[2], as stored), "gone" (no client there);
+// "any" always passes (an entry about to expire by itself, only waited
+// for). It is
 // sent whole (EVAL) in confirm's pipeline, where EVALSHA's retry on
 // NOSCRIPT cannot be made.
 const ackCheckSrc = luaHelpers + `
 if ARGV[1] == 'any' then return 1 end
+if ARGV[1] == 'secret' then
+  if redis.call('HGET', KEYS[1], 'sh') == ARGV[2] then return 1 end
+  return 0
+end
+if ARGV[1] == 'gone' then
+  if redis.call('HEXISTS', KEYS[1], 'cn') == 0 then return 1 end
+  return 0
+end
 if ARGV[1] == 'rv' then
   if redis.call('EXISTS', KEYS[1]) == 0 then return 1 end
   if set(redis.call('HGET', KEYS[1], 'rv')) then return 1 end

@@ -287,3 +287,29 @@ func TestReplicaAcksNearExpiry(t *testing.T) {
 		}
 	}
 }
+
+// A client's secret rotation and its removal end credentials as a
+// revocation does: under WithReplicaAcks they wait for the replicas too,
+// and without a replica they fail (found by review: both returned nil,
+// so a failover could bring the old secret or the removed client back).
+func TestReplicaAcksClientWrites(t *testing.T) {
+	primary := testservers.PrivateRedis(t, "--save", "", "--appendonly", "no")
+	rdb := standalone(t, primary)
+	plain := newStore(t, rdb, "clientacks:")
+	s := newStore(t, rdb, "clientacks:", redisstore.WithReplicaAcks(1, 200*time.Millisecond))
+	ctx := t.Context()
+	if err := plain.CreateClient(ctx, testClient("app", clientsT0)); err != nil {
+		t.Fatal(err)
+	}
+	err := s.SetClientSecret(ctx, "app", sha256.Sum256([]byte("new secret")), clientsT0.Add(time.Minute))
+	if !errors.Is(err, authkit.ErrStoreUnavailable) || !strings.Contains(err.Error(), "acknowledged by 0 of the 1") {
+		t.Errorf("SetClientSecret, no replica: %v, want ErrStoreUnavailable saying 0 of 1", err)
+	}
+	err = s.DeleteClient(ctx, "app")
+	if !errors.Is(err, authkit.ErrStoreUnavailable) || !strings.Contains(err.Error(), "acknowledged by 0 of the 1") {
+		t.Errorf("DeleteClient, no replica: %v, want ErrStoreUnavailable saying 0 of 1", err)
+	}
+	if _, err := plain.GetClient(ctx, "app"); !errors.Is(err, authkit.ErrNotFound) {
+		t.Errorf("the client after DeleteClient: %v, want ErrNotFound (deleted on the primary)", err)
+	}
+}

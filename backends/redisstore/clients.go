@@ -570,7 +570,8 @@ func (s *Store) SetClientSecret(ctx context.Context, id string, h authkit.TokenH
 	if n, _ := res.(int64); n != 1 {
 		return outcome(op, authkit.ErrNotFound)
 	}
-	return nil
+	// The old secret ends here: under WithReplicaAcks, as a revocation.
+	return s.confirm(ctx, op, secretCheck(s.k.client(id), secretArg(h)))
 }
 
 // DeleteClient implements authkit.ClientStore: one script deletes the
@@ -596,7 +597,9 @@ func (s *Store) DeleteClient(ctx context.Context, id string) error {
 		return outcome(op, authkit.ErrNotFound)
 	}
 	s.unindexClients(ctx, []string{id})
-	return nil
+	// The client's credentials end here: under WithReplicaAcks, as a
+	// revocation.
+	return s.confirm(ctx, op, goneCheck(s.k.client(id)))
 }
 
 // ---- authorization codes ----
