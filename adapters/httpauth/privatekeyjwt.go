@@ -238,6 +238,15 @@ func (h *Handler) authenticateAssertion(w http.ResponseWriter, r *http.Request, 
 	if reason != nil {
 		return refuse(reason)
 	}
+	// An assertion issued before this client was registered was made for
+	// an earlier client of the same ID (removed, then added again with the
+	// same keys, as changing a client takes): its use record may have gone
+	// with that client (the memory and SQL stores drop them together), so
+	// it must not authenticate this one. Compared to the second, as iat
+	// is written.
+	if cl.HasIssuedAt && !c.CreatedAt.IsZero() && cl.IssuedAt.Before(c.CreatedAt.Truncate(time.Second)) {
+		return refuse(authkit.ErrTokenReused)
+	}
 	// The record must outlive the last instant the assertion passes.
 	err = as.UseClientAssertion(ctx, id, assertionHash(id, cl.TokenID), exp.Add(ClientAssertionLeeway), now)
 	switch {

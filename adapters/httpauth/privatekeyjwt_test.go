@@ -523,3 +523,36 @@ func TestPrivateKeyJWTInterop(t *testing.T) {
 		}
 	}
 }
+
+// Changing a client means removing it and adding it again under the same
+// ID, often with the same keys. An assertion the earlier client already
+// used (its use record may have gone with it: the memory and SQL stores
+// drop them together) must not authenticate the new one: one whose iat is
+// before the new registration is refused (found by review: it was
+// accepted again).
+func TestAssertionFromBeforeReRegistration(t *testing.T) {
+	f := newPKFx(t)
+	ctx := context.Background()
+	used := sign(t, f.k1, f.claimsFor("kjwt"))
+	if r := f.clientCredentials(used); r.status != 200 {
+		t.Fatalf("first use: %d %s", r.status, r.body)
+	}
+	f.clock.Add(30 * time.Second)
+	c, err := f.clients.GetClient(ctx, "kjwt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.clients.DeleteClient(ctx, "kjwt"); err != nil {
+		t.Fatal(err)
+	}
+	c.CreatedAt = f.clock.Now()
+	if err := f.clients.CreateClient(ctx, c); err != nil {
+		t.Fatal(err)
+	}
+	if r := f.clientCredentials(used); r.status != 401 {
+		t.Errorf("an assertion used before the client was registered again: %d %s, want 401", r.status, r.body)
+	}
+	if r := f.clientCredentials(sign(t, f.k1, f.claimsFor("kjwt"))); r.status != 200 {
+		t.Errorf("a new assertion for the client registered again: %d %s", r.status, r.body)
+	}
+}
