@@ -143,8 +143,8 @@ type AuthorizationCode struct {
 // Package conformance checks these rules with RunClientStore.
 type ClientStore interface {
 	// CreateClient stores c. A client with the same ID already present
-	// yields ErrConflict and stores nothing. Fields over the Max… limits
-	// yield ErrInvalidRequest.
+	// yields ErrConflict and stores nothing. Fields over the Max… limits,
+	// or no CreatedAt, yield ErrInvalidRequest (ValidateClient).
 	CreateClient(ctx context.Context, c Client) error
 
 	// GetClient returns the client id, or ErrNotFound.
@@ -272,7 +272,11 @@ func checkClientFieldList(field string, list []string, maxItems, maxLen int) err
 //   - Scopes: at most MaxClientScopes, each 1 to MaxScopeLen bytes;
 //   - RedirectURIs: at most MaxRedirectURIs, each 1 to MaxRedirectURILen
 //     bytes;
-//   - AccessTTL, RefreshTTL: not negative.
+//   - AccessTTL, RefreshTTL: not negative;
+//   - CreatedAt: set. The HTTP layer tells a registration from an earlier
+//     one of the same ID by it (a session or a private_key_jwt assertion
+//     older than the registration is the earlier client's), so a client
+//     without it could inherit what a removed client of its ID left.
 //
 // It checks sizes only, not content: a scope or a redirect URI is kept
 // byte for byte whatever its bytes (the HTTP layer checks what it
@@ -302,6 +306,9 @@ func ValidateClient(c Client) error {
 	}
 	if c.RefreshTTL < 0 {
 		return invalidClientField("Client.RefreshTTL", "is negative (%v)", c.RefreshTTL)
+	}
+	if c.CreatedAt.IsZero() {
+		return invalidClientField("Client.CreatedAt", "is not set (the registration time tells this client from an earlier one of the same ID)")
 	}
 	return nil
 }

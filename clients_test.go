@@ -19,6 +19,7 @@ func validClient() authkit.Client {
 		RedirectURIs: []string{"https://app.example/cb"},
 		AccessTTL:    time.Minute,
 		RefreshTTL:   time.Hour,
+		CreatedAt:    time.Date(2026, 12, 3, 12, 0, 0, 0, time.UTC),
 	}
 }
 
@@ -70,6 +71,7 @@ func TestValidateClient(t *testing.T) {
 		{"Client.RedirectURIs[0]", func(c *authkit.Client) { c.RedirectURIs = []string{""} }, nil},
 		{"Client.AccessTTL", func(c *authkit.Client) { c.AccessTTL = -1 }, func(c *authkit.Client) { c.AccessTTL = 0 }},
 		{"Client.RefreshTTL", func(c *authkit.Client) { c.RefreshTTL = -time.Second }, func(c *authkit.Client) { c.RefreshTTL = 0 }},
+		{"Client.CreatedAt", func(c *authkit.Client) { c.CreatedAt = time.Time{} }, nil},
 	} {
 		c := validClient()
 		x.bad(&c)

@@ -24,7 +24,7 @@ const (
 	ruleClList       = "ClientStore.ListClients must return every client, oldest first (ties by ID, compared byte for byte)"
 	ruleClSecret     = "ClientStore.SetClientSecret must replace client id's secret hash with h (the zero hash removes it) and set SecretRotatedAt to at, as one step, changing no other field; ErrNotFound if there is no such client"
 	ruleClDelete     = "ClientStore.DeleteClient must delete client id; its authorization codes stop redeeming (RedeemAuthorizationCode answers ErrNotFound for them, even once a client is registered again under the same ID); ErrNotFound if there is no such client"
-	ruleClLimits     = "fields over the Max… limits (Client.ID 1 to MaxClientIDLen bytes, Name up to MaxClientNameLen, at most MaxRedirectURIs redirect URIs of MaxRedirectURILen each, at most MaxClientScopes scopes, JWKS up to MaxClientJWKSLen, Challenge up to MaxCodeChallengeLen) yield an error matching ErrInvalidRequest and store nothing; values at a limit are accepted"
+	ruleClLimits     = "fields over the Max… limits (Client.ID 1 to MaxClientIDLen bytes, Name up to MaxClientNameLen, at most MaxRedirectURIs redirect URIs of MaxRedirectURILen each, at most MaxClientScopes scopes, JWKS up to MaxClientJWKSLen, Challenge up to MaxCodeChallengeLen), and a Client without CreatedAt, yield an error matching ErrInvalidRequest and store nothing; values at a limit are accepted"
 	ruleClBytes      = "ClientStore IDs, names, redirect URIs (compared byte for byte, RFC 9700 §2.1) and scopes are kept and compared byte for byte: never case folded, normalised, trimmed or re-encoded"
 	ruleCodeCreate   = "ClientStore.CreateAuthorizationCode must store code, unused; a code with the same hash already present yields ErrConflict and stores nothing; a code whose ClientID names no client yields ErrNotFound (and stores nothing)"
 	ruleCodeRedeem   = "ClientStore.RedeemAuthorizationCode must mark the code with hash h used at now, as one atomic step, and return it with UsedAt set"
@@ -395,6 +395,7 @@ func runClients(t *testing.T, h PartialHarness[authkit.ClientStore]) {
 			}},
 			{fmt.Sprintf("%d scopes", authkit.MaxClientScopes+1), func(c *authkit.Client) { c.Scopes = scopes(authkit.MaxClientScopes + 1) }},
 			{fmt.Sprintf("a %d-byte JWKS", authkit.MaxClientJWKSLen+1), func(c *authkit.Client) { c.JWKS = jwksOfLen(authkit.MaxClientJWKSLen + 1) }},
+			{"no CreatedAt", func(c *authkit.Client) { c.CreatedAt = time.Time{} }},
 		}
 		for _, x := range bad {
 			c := newClient("over", base)

@@ -403,14 +403,20 @@ func (h *Handler) getClient(ctx context.Context, id string) (authkit.Client, err
 // is another registration's, refused even when the ID is the same.
 func (h *Handler) clientBinding(cc *callerClient) func(context.Context, authkit.Session) error {
 	firstParty := h.iss.ClientID()
-	return func(_ context.Context, s authkit.Session) error {
+	return func(ctx context.Context, s authkit.Session) error {
 		if cc != nil {
 			if s.ClientID != cc.client.ID {
 				return errOtherClient
 			}
 			// A session older than the registration belongs to a client
 			// removed and registered again under the same ID: not this one.
-			if !cc.client.CreatedAt.IsZero() && s.CreatedAt.Before(cc.client.CreatedAt) {
+			// A client without a registration time (a store that breaks
+			// ValidateClient) cannot be told from an earlier one: refused.
+			if cc.client.CreatedAt.IsZero() {
+				h.noCreatedAt(ctx, cc.client.ID)
+				return errOtherClient
+			}
+			if s.CreatedAt.Before(cc.client.CreatedAt) {
 				return errOtherClient
 			}
 			return nil

@@ -75,7 +75,10 @@ type downClients struct {
 	*memory.Store
 	mu   sync.Mutex
 	down bool
-	used map[authkit.TokenHash]time.Time // UseClientAssertion without the memory store's
+	// noCreatedAt makes GetClient hand out clients without a registration
+	// time, as a store that breaks authkit.ValidateClient would.
+	noCreatedAt bool
+	used        map[authkit.TokenHash]time.Time // UseClientAssertion without the memory store's
 	// With hold set, SetAuthorizationCodeSession closes reached and waits
 	// until a redemption finds a code used (which closes hold).
 	hold, reached chan struct{}
@@ -120,12 +123,16 @@ func (d *downClients) SetAuthorizationCodeSession(ctx context.Context, h authkit
 
 func (d *downClients) GetClient(ctx context.Context, id string) (authkit.Client, error) {
 	d.mu.Lock()
-	down := d.down
+	down, zero := d.down, d.noCreatedAt
 	d.mu.Unlock()
 	if down {
 		return authkit.Client{}, errDown
 	}
-	return d.Store.GetClient(ctx, id)
+	c, err := d.Store.GetClient(ctx, id)
+	if zero {
+		c.CreatedAt = time.Time{}
+	}
+	return c, err
 }
 
 // UseClientAssertion is the memory store's when it has one; until then a

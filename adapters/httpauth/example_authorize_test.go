@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/authkit-go/authkit"
 	"github.com/authkit-go/authkit/adapters/httpauth"
@@ -75,6 +76,7 @@ func ExampleWithAuthorizationCode() {
 		GrantTypes:   []string{authkit.GrantAuthorizationCode, authkit.GrantRefreshToken},
 		Scopes:       []string{"read"},
 		RedirectURIs: []string{"https://app.example/callback"},
+		CreatedAt:    time.Now(),
 	})
 	if err != nil {
 		log.Fatal(err)

@@ -56,10 +56,12 @@ const (
 var assertionRules = claims.NewRules(claims.RuleSpec{Subject: "sub"})
 
 // clientState is the private_key_jwt state of a Handler with a client
-// store: a once for the error that says the store records no assertions,
-// and the cache of parsed client key sets.
+// store: onces for the errors that say the store records no assertions
+// and that a client has no registration time, and the cache of parsed
+// client key sets.
 type clientState struct {
 	noAssertions sync.Once
+	noCreatedAt  sync.Once
 	keys         clientKeyCache
 }
 
@@ -238,14 +240,21 @@ func (h *Handler) authenticateAssertion(w http.ResponseWriter, r *http.Request, 
 	if reason != nil {
 		return refuse(reason)
 	}
-	// An assertion issued before this client was registered was made for
-	// an earlier client of the same ID (removed, then added again with the
-	// same keys, as changing a client takes): its use record may have gone
-	// with that client (the memory and SQL stores drop them together), so
-	// it must not authenticate this one. Compared to the second, as iat
-	// is written.
-	if cl.HasIssuedAt && !c.CreatedAt.IsZero() && cl.IssuedAt.Before(c.CreatedAt.Truncate(time.Second)) {
-		return refuse(authkit.ErrTokenReused)
+	// An assertion that may have been used before this client was
+	// registered was made for an earlier client of the same ID (removed,
+	// then added again with the same keys, as changing a client takes):
+	// its use record may have gone with that client (the memory and SQL
+	// stores drop them together), so it must not authenticate this one.
+	// Without a registration time there is nothing to tell the two apart:
+	// refused, as a store that breaks ValidateClient is misconfigured.
+	if c.CreatedAt.IsZero() {
+		h.noCreatedAt(ctx, c.ID)
+		h.assertionFailure(ctx, nil, id, authkit.ErrInvalidConfig)
+		h.failClient(w, r, errClientAuth)
+		return nil, true
+	}
+	if assertionMayPredate(&cl, c.CreatedAt) {
+		return refuse(errAssertionPredates)
 	}
 	// The record must outlive the last instant the assertion passes.
 	err = as.UseClientAssertion(ctx, id, assertionHash(id, cl.TokenID), exp.Add(ClientAssertionLeeway), now)
@@ -268,6 +277,40 @@ func (h *Handler) authenticateAssertion(w http.ResponseWriter, r *http.Request, 
 		}
 	}
 	return &callerClient{client: c, authenticated: true, method: MethodPrivateKeyJWT}, false
+}
+
+// noCreatedAt logs, once per Handler, that client id has no registration
+// time and is refused for it.
+func (h *Handler) noCreatedAt(ctx context.Context, id string) {
+	h.clientSt.noCreatedAt.Do(func() {
+		h.log.LogAttrs(ctx, slog.LevelError, "httpauth: a registered client has no CreatedAt, so it cannot be told from an earlier client of its ID: its private_key_jwt authentication and the refresh of its sessions are refused (register clients with CreatedAt set, as authkit.ValidateClient requires)",
+			slog.String("client_id", id))
+	})
+}
+
+// errAssertionPredates is the reason an assertion that may have been used
+// before its client's registration is refused.
+var errAssertionPredates = fmt.Errorf("%w: the assertion may have been used before the client was registered (an earlier client of the same ID); send iat", authkit.ErrTokenReused)
+
+// assertionMayPredate reports whether the assertion c (whose claims
+// checkAssertionClaims passed) may have been made before created, the
+// client's registration. With iat, that is iat before created, to the
+// second as iat is written. Without, an earlier acceptance at some u
+// needed exp <= u+MaxClientAssertionLifetime (and nbf <= u+leeway), so
+// the earliest instant it could have been used is what is compared: an
+// assertion without iat therefore works only from MaxClientAssertionLifetime
+// after the registration on (less with a later nbf).
+func assertionMayPredate(c *claims.Claims, created time.Time) bool {
+	if c.HasIssuedAt {
+		return c.IssuedAt.Before(created.Truncate(time.Second))
+	}
+	earliest := c.ExpiresAt.Add(-MaxClientAssertionLifetime)
+	if c.HasNotBefore {
+		if nbf := c.NotBefore.Add(-ClientAssertionLeeway); nbf.After(earliest) {
+			earliest = nbf
+		}
+	}
+	return earliest.Before(created)
 }
 
 // assertionKey picks the key an assertion names: an asymmetric algorithm

@@ -12,6 +12,7 @@ import (
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http/httptest"
@@ -183,7 +184,6 @@ func TestPrivateKeyJWTGrantIntrospectRevoke(t *testing.T) {
 		"client_id":  sign(t, f.k1, f.claimsFor("kjwt")),
 		"aud issuer": sign(t, f.k1, with(f.claimsFor("kjwt"), "aud", "https://auth.example")),
 		"aud array":  sign(t, f.k1, with(f.claimsFor("kjwt"), "aud", []string{"other", tokenURL})),
-		"no iat":     sign(t, f.k1, without(f.claimsFor("kjwt"), "iat")),
 	} {
 		kv := []string{}
 		if name == "client_id" {
@@ -554,5 +554,98 @@ func TestAssertionFromBeforeReRegistration(t *testing.T) {
 	}
 	if r := f.clientCredentials(sign(t, f.k1, f.claimsFor("kjwt"))); r.status != 200 {
 		t.Errorf("a new assertion for the client registered again: %d %s", r.status, r.body)
+	}
+}
+
+// An assertion without iat (RFC 7523 makes it optional) carries no issue
+// time to compare with the registration: the earliest instant it could
+// have been accepted, exp less MaxClientAssertionLifetime (or nbf less
+// the leeway, when later), stands in for it. So one the earlier client
+// used is refused after the client is registered again (found by review:
+// it was accepted again on the memory and SQL stores), and a client that
+// omits iat authenticates from MaxClientAssertionLifetime after its
+// registration on.
+func TestAssertionWithoutIatFromBeforeReRegistration(t *testing.T) {
+	f := newPKFx(t)
+	ctx := context.Background()
+	noIat := func(extra ...any) string {
+		cl := without(f.claimsFor("kjwt"), "iat")
+		for i := 0; i+1 < len(extra); i += 2 {
+			cl[extra[i].(string)] = extra[i+1]
+		}
+		return sign(t, f.k1, cl)
+	}
+	// The fixture's clients were registered at base, the clock's start.
+	if r := f.clientCredentials(noIat()); r.status != 401 {
+		t.Errorf("no iat, exp 5 minutes ahead, right after the registration: %d %s, want 401", r.status, r.body)
+	}
+	if e, ok := f.events.find(authkit.EventLoginFailed, httpauth.MethodPrivateKeyJWT); !ok || !errors.Is(e.Err, authkit.ErrTokenReused) || !strings.Contains(e.Err.Error(), "send iat") {
+		t.Errorf("the failure event does not say why: %+v", e)
+	}
+	// A later nbf shows the assertion was not usable before the
+	// registration.
+	if r := f.clientCredentials(noIat("nbf", f.clock.Now().Add(time.Minute).Unix())); r.status != 200 {
+		t.Errorf("no iat, nbf a minute ahead (within the leeway): %d %s", r.status, r.body)
+	}
+	f.clock.Add(httpauth.MaxClientAssertionLifetime)
+	used := noIat()
+	if r := f.clientCredentials(used); r.status != 200 {
+		t.Fatalf("no iat, %v after the registration: %d %s", httpauth.MaxClientAssertionLifetime, r.status, r.body)
+	}
+	f.clock.Add(30 * time.Second)
+	c, err := f.clients.GetClient(ctx, "kjwt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.clients.DeleteClient(ctx, "kjwt"); err != nil {
+		t.Fatal(err)
+	}
+	c.CreatedAt = f.clock.Now()
+	if err := f.clients.CreateClient(ctx, c); err != nil {
+		t.Fatal(err)
+	}
+	if r := f.clientCredentials(used); r.status != 401 {
+		t.Errorf("an assertion without iat used before the client was registered again: %d %s, want 401", r.status, r.body)
+	}
+	if r := f.clientCredentials(sign(t, f.k1, f.claimsFor("kjwt"))); r.status != 200 {
+		t.Errorf("a new assertion with iat for the client registered again: %d %s", r.status, r.body)
+	}
+}
+
+// A client without CreatedAt cannot be told from an earlier client of its
+// ID, so neither private_key_jwt nor a refresh of one of its sessions
+// passes (both skipped the check before): the Handler refuses, and logs
+// why once.
+func TestClientWithoutCreatedAtFailsClosed(t *testing.T) {
+	f := newPKFx(t)
+	// A session of the client "web", started with its registration time
+	// known.
+	web := clientBasic("web", f.secrets["web"])
+	r := f.form("/token", []string{"grant_type", "password", "username", "alice", "password", users["alice"], "scope", "read"}, web...)
+	if r.status != 200 {
+		t.Fatalf("password grant: %d %s", r.status, r.body)
+	}
+	rt, _ := r.json(t)["refresh_token"].(string)
+
+	f.clients.mu.Lock()
+	f.clients.noCreatedAt = true
+	f.clients.mu.Unlock()
+	if r := f.clientCredentials(sign(t, f.k1, f.claimsFor("kjwt"))); r.status != 401 {
+		t.Errorf("private_key_jwt for a client without CreatedAt: %d %s, want 401", r.status, r.body)
+	}
+	if r := f.form("/token", []string{"grant_type", "refresh_token", "refresh_token", rt}, web...); r.status != 400 {
+		t.Errorf("refresh by a client without CreatedAt: %d %s, want 400", r.status, r.body)
+	}
+	if n := strings.Count(f.logs.String(), "has no CreatedAt"); n != 1 {
+		t.Errorf("the refusal is logged %d times, want once:\n%s", n, f.logs.String())
+	}
+
+	// With the registration time back, the same token refreshes: the
+	// refusal left it unspent.
+	f.clients.mu.Lock()
+	f.clients.noCreatedAt = false
+	f.clients.mu.Unlock()
+	if r := f.form("/token", []string{"grant_type", "refresh_token", "refresh_token", rt}, web...); r.status != 200 {
+		t.Errorf("refresh with CreatedAt back: %d %s", r.status, r.body)
 	}
 }
