@@ -839,19 +839,26 @@ func feedWhileWriting(t *testing.T, h PartialHarness[authkit.RevocationStore]) {
 	a, b, fb := openFeed(t, h)
 	const writers = 4
 	var (
-		wg      sync.WaitGroup
-		stop    atomic.Bool
-		written atomic.Int32
-		logs    = make([][]authkit.Revocation, writers)
+		wg       sync.WaitGroup
+		stop     atomic.Bool
+		written  atomic.Int32
+		finished atomic.Int32 // writers that have returned
+		logs     = make([][]authkit.Revocation, writers)
 	)
+	// busy reports whether a wait for more writes can still end: should
+	// every writer finish its 50000 before the snapshot returns (a fast
+	// store on a starved machine), the test must not wait for writes
+	// that never come (it hung so once).
+	busy := func() bool { return !t.Failed() && finished.Load() < writers }
 	for g := range writers {
 		w := &feedWriter{s: a}
 		if g%2 == 1 {
 			w.s = b
 		}
 		wg.Go(func() {
+			defer finished.Add(1)
 			subj := fmt.Sprint("writer-", g)
-			for i := 0; !stop.Load() && i < 5000; i++ {
+			for i := 0; !stop.Load() && i < 50000; i++ {
 				r := authkit.Revocation{Kind: authkit.RevokedToken, Subject: subj, ID: fmt.Sprint("jti-", i), Until: at(hour)}
 				if i%2 == 1 {
 					r.Kind = authkit.RevokedSession
@@ -865,12 +872,12 @@ func feedWhileWriting(t *testing.T, h PartialHarness[authkit.RevocationStore]) {
 			logs[g] = w.log
 		})
 	}
-	for written.Load() < 40 && !t.Failed() {
+	for written.Load() < 40 && busy() {
 		time.Sleep(time.Millisecond)
 	}
 	entries, pos := feedSnapshot(t, fb, at(minute))
 	atSnapshot := written.Load()
-	for written.Load() < atSnapshot+40 && !t.Failed() {
+	for written.Load() < atSnapshot+40 && busy() {
 		time.Sleep(time.Millisecond)
 	}
 	stop.Store(true)

@@ -6,6 +6,7 @@ import (
 	"os/exec"
 	"strings"
 	"testing"
+	"time"
 )
 
 // expectSuiteFails is the parent side of a mutant test: it runs this test
@@ -21,7 +22,15 @@ func expectSuiteFails(t *testing.T, env, test, name, run, what string, want []st
 	for _, part := range strings.Split(run, "/") {
 		pattern += "/^" + part + "$"
 	}
-	cmd := exec.CommandContext(t.Context(), os.Args[0], "-test.run="+pattern, "-test.v")
+	// The child gets a timeout of its own, short of the parent's: a
+	// mutant that hangs the suite then fails with its goroutines dumped
+	// into the output below instead of holding the parent until it times
+	// out with nothing said of where.
+	timeout := 5 * time.Minute
+	if d, ok := t.Deadline(); ok {
+		timeout = min(timeout, max(time.Until(d)/2, 10*time.Second))
+	}
+	cmd := exec.CommandContext(t.Context(), os.Args[0], "-test.run="+pattern, "-test.v", "-test.timeout="+timeout.String())
 	cmd.Env = append(os.Environ(), env+"="+name)
 	out, err := cmd.CombinedOutput()
 	var exit *exec.ExitError
