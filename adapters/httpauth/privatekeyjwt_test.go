@@ -532,28 +532,36 @@ func TestPrivateKeyJWTInterop(t *testing.T) {
 // accepted again).
 func TestAssertionFromBeforeReRegistration(t *testing.T) {
 	f := newPKFx(t)
-	ctx := context.Background()
 	used := sign(t, f.k1, f.claimsFor("kjwt"))
 	if r := f.clientCredentials(used); r.status != 200 {
 		t.Fatalf("first use: %d %s", r.status, r.body)
 	}
-	f.clock.Add(30 * time.Second)
-	c, err := f.clients.GetClient(ctx, "kjwt")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := f.clients.DeleteClient(ctx, "kjwt"); err != nil {
-		t.Fatal(err)
-	}
-	c.CreatedAt = f.clock.Now()
-	if err := f.clients.CreateClient(ctx, c); err != nil {
-		t.Fatal(err)
-	}
+	f.reRegister(t, "kjwt", 30*time.Second)
 	if r := f.clientCredentials(used); r.status != 401 {
 		t.Errorf("an assertion used before the client was registered again: %d %s, want 401", r.status, r.body)
 	}
 	if r := f.clientCredentials(sign(t, f.k1, f.claimsFor("kjwt"))); r.status != 200 {
 		t.Errorf("a new assertion for the client registered again: %d %s", r.status, r.body)
+	}
+}
+
+// reRegister removes client id after the clock has moved on by after, and
+// adds it again unchanged but for its new registration time: how a client
+// is changed.
+func (f *pkFx) reRegister(t *testing.T, id string, after time.Duration) {
+	t.Helper()
+	ctx := context.Background()
+	f.clock.Add(after)
+	c, err := f.clients.GetClient(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.clients.DeleteClient(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	c.CreatedAt = f.clock.Now()
+	if err := f.clients.CreateClient(ctx, c); err != nil {
+		t.Fatal(err)
 	}
 }
 
@@ -567,7 +575,6 @@ func TestAssertionFromBeforeReRegistration(t *testing.T) {
 // registration on.
 func TestAssertionWithoutIatFromBeforeReRegistration(t *testing.T) {
 	f := newPKFx(t)
-	ctx := context.Background()
 	noIat := func(extra ...any) string {
 		cl := without(f.claimsFor("kjwt"), "iat")
 		for i := 0; i+1 < len(extra); i += 2 {
@@ -592,18 +599,7 @@ func TestAssertionWithoutIatFromBeforeReRegistration(t *testing.T) {
 	if r := f.clientCredentials(used); r.status != 200 {
 		t.Fatalf("no iat, %v after the registration: %d %s", httpauth.MaxClientAssertionLifetime, r.status, r.body)
 	}
-	f.clock.Add(30 * time.Second)
-	c, err := f.clients.GetClient(ctx, "kjwt")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := f.clients.DeleteClient(ctx, "kjwt"); err != nil {
-		t.Fatal(err)
-	}
-	c.CreatedAt = f.clock.Now()
-	if err := f.clients.CreateClient(ctx, c); err != nil {
-		t.Fatal(err)
-	}
+	f.reRegister(t, "kjwt", 30*time.Second)
 	if r := f.clientCredentials(used); r.status != 401 {
 		t.Errorf("an assertion without iat used before the client was registered again: %d %s, want 401", r.status, r.body)
 	}
