@@ -77,8 +77,12 @@ type Client struct {
 	// the server's.
 	AccessTTL  time.Duration `json:"-"`
 	RefreshTTL time.Duration `json:"-"`
-	// CreatedAt is when the client was registered; SecretRotatedAt when
-	// its secret was last set (zero: never rotated).
+	// CreatedAt is when the client was registered: required, and the
+	// time of the CreateClient call that registers it, never copied from
+	// a removed client of the same ID (the HTTP layer refuses sessions
+	// and client assertions older than it as an earlier client's).
+	// SecretRotatedAt is when its secret was last set (zero: never
+	// rotated).
 	CreatedAt       time.Time
 	SecretRotatedAt time.Time `json:"-"`
 }

@@ -254,7 +254,12 @@ func (h *Handler) authenticateAssertion(w http.ResponseWriter, r *http.Request, 
 		return nil, true
 	}
 	if assertionMayPredate(&cl, c.CreatedAt) {
-		return refuse(errAssertionPredates)
+		// A signature that verified is no guess: not counted against the
+		// pair, so a client that omits iat is refused (401) in its first
+		// minutes, never held off (429) past them.
+		h.assertionFailure(ctx, nil, id, errAssertionPredates)
+		h.failClient(w, r, errClientAuth)
+		return nil, true
 	}
 	// The record must outlive the last instant the assertion passes.
 	err = as.UseClientAssertion(ctx, id, assertionHash(id, cl.TokenID), exp.Add(ClientAssertionLeeway), now)
@@ -290,19 +295,23 @@ func (h *Handler) noCreatedAt(ctx context.Context, id string) {
 
 // errAssertionPredates is the reason an assertion that may have been used
 // before its client's registration is refused.
-var errAssertionPredates = fmt.Errorf("%w: the assertion may have been used before the client was registered (an earlier client of the same ID); send iat", authkit.ErrTokenReused)
+var errAssertionPredates = fmt.Errorf("%w: the assertion may have been used before the client was registered (an earlier client of the same ID); send iat, and wait a second after registering a client", authkit.ErrTokenReused)
 
 // assertionMayPredate reports whether the assertion c (whose claims
 // checkAssertionClaims passed) may have been made before created, the
-// client's registration. With iat, that is iat before created, to the
-// second as iat is written. Without, an earlier acceptance at some u
+// client's registration. With iat, that is iat before created, exactly:
+// rounding created down to iat's whole second would let an assertion used
+// in the second of a removal pass again for a client added back in that
+// second (found by review), so an assertion made in the very second of the
+// registration, its iat rounded down, is refused instead; the next second's
+// passes. Without iat, an earlier acceptance at some u
 // needed exp <= u+MaxClientAssertionLifetime (and nbf <= u+leeway), so
 // the earliest instant it could have been used is what is compared: an
 // assertion without iat therefore works only from MaxClientAssertionLifetime
 // after the registration on (less with a later nbf).
 func assertionMayPredate(c *claims.Claims, created time.Time) bool {
 	if c.HasIssuedAt {
-		return c.IssuedAt.Before(created.Truncate(time.Second))
+		return c.IssuedAt.Before(created)
 	}
 	earliest := c.ExpiresAt.Add(-MaxClientAssertionLifetime)
 	if c.HasNotBefore {

@@ -545,6 +545,57 @@ func TestAssertionFromBeforeReRegistration(t *testing.T) {
 	}
 }
 
+// A client removed and added again within the second of an assertion's
+// use: the registration is compared with iat exactly, not rounded down to
+// iat's whole second, so the used assertion stays refused whether its iat
+// is whole (the second it was made in, rounded down) or fractional (found
+// by review: both passed again).
+func TestAssertionUsedInTheSecondOfReRegistration(t *testing.T) {
+	for _, fractional := range []bool{false, true} {
+		t.Run(fmt.Sprint("fractional=", fractional), func(t *testing.T) {
+			f := newPKFx(t)
+			f.clock.Add(time.Minute + 200*time.Millisecond) // X.2
+			cl := f.claimsFor("kjwt")                       // iat X
+			if fractional {
+				cl["iat"] = float64(f.clock.Now().UnixMilli()) / 1000 // X.2
+			}
+			used := sign(t, f.k1, cl)
+			f.clock.Add(100 * time.Millisecond) // X.3
+			if r := f.clientCredentials(used); r.status != 200 {
+				t.Fatalf("first use: %d %s", r.status, r.body)
+			}
+			f.reRegister(t, "kjwt", 500*time.Millisecond) // X.8
+			f.clock.Add(100 * time.Millisecond)           // X.9
+			if r := f.clientCredentials(used); r.status != 401 {
+				t.Errorf("iat %v, used at X.3, client added again at X.8, replayed at X.9: %d %s, want 401", cl["iat"], r.status, r.body)
+			}
+			// A new assertion passes from the next second on.
+			f.clock.Add(200 * time.Millisecond)
+			if r := f.clientCredentials(sign(t, f.k1, f.claimsFor("kjwt"))); r.status != 200 {
+				t.Errorf("a new assertion the second after the registration: %d %s", r.status, r.body)
+			}
+		})
+	}
+}
+
+// A client that omits iat is refused in its first MaxClientAssertionLifetime
+// with a valid signature: those refusals are not guesses and are not
+// counted by the throttle, so it never sees 429 and works once the window
+// has passed (found by review: 429 from the fifth minute on).
+func TestAssertionWithoutIatNotThrottled(t *testing.T) {
+	f := newPKFx(t)
+	for i := range 30 {
+		if r := f.clientCredentials(sign(t, f.k1, without(f.claimsFor("kjwt"), "iat"))); r.status != 401 {
+			t.Fatalf("no iat, attempt %d at +%v: %d %s, want 401", i, f.clock.Now().Sub(base), r.status, r.body)
+		}
+		f.clock.Add(10 * time.Second)
+	}
+	f.clock.Add(httpauth.MaxClientAssertionLifetime - 300*time.Second + time.Second)
+	if r := f.clientCredentials(sign(t, f.k1, without(f.claimsFor("kjwt"), "iat"))); r.status != 200 {
+		t.Errorf("no iat, %v after the registration: %d %s", f.clock.Now().Sub(base), r.status, r.body)
+	}
+}
+
 // reRegister removes client id after the clock has moved on by after, and
 // adds it again unchanged but for its new registration time: how a client
 // is changed.
