@@ -9,6 +9,7 @@ import (
 
 	"github.com/authkit-go/authkit"
 	"github.com/authkit-go/authkit/backends/memory"
+	"github.com/authkit-go/authkit/internal/storecall"
 	"github.com/authkit-go/authkit/internal/storetest"
 	"github.com/authkit-go/authkit/issuer"
 	"github.com/authkit-go/authkit/keys"
@@ -213,25 +214,28 @@ func TestStoreTimeoutBacklog(t *testing.T) {
 		wg.Go(func() { _, _ = v.Verify(context.Background(), pair.AccessToken) })
 	}
 	wg.Wait()
-	st.mu.Lock()
-	calls := len(st.deadlines)
-	st.mu.Unlock()
-	if calls > 300 || calls < 256 {
-		t.Errorf("%d calls reached the hung store, want between 256 and 300", calls)
+	// A caller gives up at its deadline whether or not the goroutine that
+	// calls the store for it has run yet: on a starved machine some reach
+	// the store only now (a review saw 187 right after Wait).
+	calls := func() int {
+		st.mu.Lock()
+		defer st.mu.Unlock()
+		return len(st.deadlines)
 	}
-	start := time.Now()
+	for wait := time.Now().Add(10 * time.Second); calls() < storecall.MaxAbandoned && time.Now().Before(wait); {
+		time.Sleep(time.Millisecond)
+	}
+	if n := calls(); n > 300 || n < storecall.MaxAbandoned {
+		t.Errorf("%d calls reached the hung store, want between %d and 300", n, storecall.MaxAbandoned)
+	}
+	// Refused, not timed out: the error of a call that waited for the
+	// store carries DeadlineExceeded, the refusal does not (checked by
+	// what the call returned rather than how long it took, which a
+	// starved machine stretches).
 	_, err := v.Verify(context.Background(), pair.AccessToken)
-	if !errors.Is(err, authkit.ErrStoreUnavailable) {
-		t.Errorf("Verify with the backlog full: %v, want ErrStoreUnavailable", err)
+	if !errors.Is(err, authkit.ErrStoreUnavailable) || errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("Verify with the backlog full: %v, want ErrStoreUnavailable refused at once (without DeadlineExceeded)", err)
 	}
-	if took := time.Since(start); took >= timeout {
-		t.Errorf("Verify with the backlog full took %v, want a refusal at once", took)
-	}
-	st.mu.Lock()
-	if n := len(st.deadlines); n != calls {
-		t.Errorf("a call reached the store with the backlog full")
-	}
-	st.mu.Unlock()
 	// Once the store answers, the backlog drains and calls go through.
 	st.free()
 	deadline := time.Now().Add(10 * time.Second)
