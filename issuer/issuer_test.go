@@ -776,7 +776,13 @@ func TestRevokeSubjectOverlapping(t *testing.T) {
 	}
 	bDone := make(chan error, 1)
 	go func() { bDone <- iss.RevokeSubject(ctx, "alice") }()
-	<-parked
+	select {
+	case <-parked:
+	case err := <-bDone:
+		t.Fatalf("B's RevokeSubject returned %v before parking at its cutoff", err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("B's RevokeSubject did not reach its cutoff within 10s")
+	}
 	if err := iss.RevokeSubject(ctx, "alice"); err == nil {
 		t.Fatal("A's RevokeSubject did not fail at its second cutoff")
 	}

@@ -396,7 +396,10 @@ func TestCheckConcurrencyBound(t *testing.T) {
 	}
 	// Wait until the slots are full, then give the rest time to (wrongly)
 	// get past the bound.
-	for entered.Load() < limit {
+	for give := time.Now().Add(10 * time.Second); entered.Load() < limit; {
+		if t.Failed() || time.Now().After(give) {
+			t.Fatalf("%d of %d slots filled", entered.Load(), limit)
+		}
 		time.Sleep(time.Millisecond)
 	}
 	time.Sleep(50 * time.Millisecond)
@@ -603,13 +606,13 @@ func TestCheckQueueBound(t *testing.T) {
 		go check()
 	}
 	for range slots {
-		<-started
+		await(t, started, "a check taking a slot")
 	}
 	for range waiting {
 		go check()
 	}
 	for range waiting {
-		<-queued
+		await(t, queued, "a check queueing")
 	}
 	// Every slot busy, the queue full: the next checks fail at once, for
 	// a known or an unknown user, with ErrBusy and without hashing.
@@ -718,5 +721,18 @@ func TestCheckQueuedCancel(t *testing.T) {
 	}
 	if n := len(started); n != 1 {
 		t.Errorf("%d verifications after the first, want 1 (the cancelled check hashed?)", n)
+	}
+}
+
+// await receives from ch, failing the test if nothing comes within 10
+// seconds (a check that returned early never signals).
+func await[T any](t *testing.T, ch <-chan T, what string) T {
+	t.Helper()
+	select {
+	case v := <-ch:
+		return v
+	case <-time.After(10 * time.Second):
+		t.Fatalf("%s: nothing within 10s", what)
+		panic("unreachable")
 	}
 }

@@ -174,7 +174,13 @@ func TestStoreTimeoutSkipsInProcessStores(t *testing.T) {
 		_, err := v.Verify(context.Background(), pair.AccessToken)
 		errc <- err
 	}()
-	<-st.entered
+	select {
+	case <-st.entered:
+	case err := <-errc:
+		t.Fatalf("Verify over an in-process store returned %v without calling it", err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("Verify over an in-process store did not call it within 10s")
+	}
 	select {
 	case err := <-errc:
 		t.Fatalf("Verify over an in-process store returned %v before the store answered", err)

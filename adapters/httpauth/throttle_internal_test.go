@@ -9,6 +9,7 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestClientAddr(t *testing.T) {
@@ -102,12 +103,15 @@ func TestGate(t *testing.T) {
 			entered <- d
 		}()
 	}
-	for {
+	for give := time.Now().Add(10 * time.Second); ; {
 		g.mu.Lock()
 		n := g.m["k"].waiters
 		g.mu.Unlock()
 		if n == maxPairWaiters {
 			break
+		}
+		if t.Failed() || time.Now().After(give) {
+			t.Fatalf("%d waiters queued, want %d", n, maxPairWaiters)
 		}
 		runtime.Gosched()
 	}
