@@ -845,10 +845,14 @@ func feedWhileWriting(t *testing.T, h PartialHarness[authkit.RevocationStore]) {
 		finished atomic.Int32 // writers that have returned
 		logs     = make([][]authkit.Revocation, writers)
 	)
-	// busy reports whether a wait for more writes can still end: should
-	// every writer finish its 50000 before the snapshot returns (a fast
-	// store on a starved machine), the test must not wait for writes
-	// that never come (it hung so once).
+	// Writers write until told to stop, up to a bound that only a
+	// snapshot taking many seconds over a fast store reaches. busy
+	// reports whether a wait for more writes can still end: once every
+	// writer has returned, none will come (the test hung so once), and a
+	// snapshot that outlasted them all was taken while nothing was
+	// written, which proves nothing: that is a failure, never a pass (a
+	// review saw a store with the gap pass so).
+	const bound = 500000
 	busy := func() bool { return !t.Failed() && finished.Load() < writers }
 	for g := range writers {
 		w := &feedWriter{s: a}
@@ -858,7 +862,7 @@ func feedWhileWriting(t *testing.T, h PartialHarness[authkit.RevocationStore]) {
 		wg.Go(func() {
 			defer finished.Add(1)
 			subj := fmt.Sprint("writer-", g)
-			for i := 0; !stop.Load() && i < 50000; i++ {
+			for i := 0; !stop.Load() && i < bound; i++ {
 				r := authkit.Revocation{Kind: authkit.RevokedToken, Subject: subj, ID: fmt.Sprint("jti-", i), Until: at(hour)}
 				if i%2 == 1 {
 					r.Kind = authkit.RevokedSession
@@ -882,6 +886,12 @@ func feedWhileWriting(t *testing.T, h PartialHarness[authkit.RevocationStore]) {
 	}
 	stop.Store(true)
 	wg.Wait()
+	if t.Failed() {
+		return
+	}
+	if n := written.Load(); n < atSnapshot+40 {
+		t.Fatalf("inconclusive: every writer made its %d writes (%d in all) before RevocationSnapshot returned, so no write overlapped it; a snapshot must not take that long; %s", bound, n, ruleFeedSnapshotPos)
+	}
 	f := startFollower(t, fb, pos)
 	changes := f.settle(t, time.Now(), ruleFeedSnapshotPos)
 	got, want := modelOf(withoutEpoch(entries), changes), modelOf(logs...)
