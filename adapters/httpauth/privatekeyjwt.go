@@ -307,8 +307,9 @@ var errAssertionPredates = fmt.Errorf("%w: the assertion may have been used befo
 // passes. Without iat, an earlier acceptance at some u
 // needed exp <= u+MaxClientAssertionLifetime (and nbf <= u+leeway), so
 // the earliest instant it could have been used is what is compared: an
-// assertion without iat therefore works only from MaxClientAssertionLifetime
-// after the registration on (less with a later nbf).
+// assertion without iat therefore passes only once its exp is at least
+// MaxClientAssertionLifetime past the registration (or its nbf more than
+// the leeway past it).
 func assertionMayPredate(c *claims.Claims, created time.Time) bool {
 	if c.HasIssuedAt {
 		return c.IssuedAt.Before(created)
