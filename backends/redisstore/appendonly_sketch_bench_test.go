@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/authkit-go/authkit/backends/memory"
+	"github.com/authkit-go/authkit/internal/storetest"
 	"github.com/authkit-go/authkit/internal/testservers"
 )
 
@@ -57,8 +58,5 @@ func BenchmarkAppendOnlySketch(b *testing.B) {
 		rawT += t1.Sub(t0)
 		sketchT += t2.Sub(t1)
 	}
-	n := float64(b.N)
-	b.ReportMetric(float64(rawT.Microseconds())/n, "raw-µs")
-	b.ReportMetric(float64(sketchT.Microseconds())/n, "sketch-µs")
-	b.ReportMetric(float64(rawT)/float64(sketchT), "sketch/raw")
+	storetest.ReportSketch(b, rawT, sketchT)
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/jmoiron/sqlx"
 
 	"github.com/authkit-go/authkit/backends/memory"
+	"github.com/authkit-go/authkit/internal/storetest"
 	"github.com/authkit-go/authkit/internal/testservers"
 )
 
@@ -123,10 +124,7 @@ WHERE NOT EXISTS (SELECT 1 FROM bench_revfam r WHERE r.family = ? AND r.until_us
 				rawT += t1.Sub(t0)
 				sketchT += t2.Sub(t1)
 			}
-			n := float64(b.N)
-			b.ReportMetric(float64(rawT.Microseconds())/n, "raw-µs")
-			b.ReportMetric(float64(sketchT.Microseconds())/n, "sketch-µs")
-			b.ReportMetric(float64(rawT)/float64(sketchT), "sketch/raw")
+			storetest.ReportSketch(b, rawT, sketchT)
 		})
 	}
 }
