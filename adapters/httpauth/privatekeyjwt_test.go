@@ -536,13 +536,7 @@ func TestAssertionFromBeforeReRegistration(t *testing.T) {
 	if r := f.clientCredentials(used); r.status != 200 {
 		t.Fatalf("first use: %d %s", r.status, r.body)
 	}
-	f.reRegister(t, "kjwt", 30*time.Second)
-	if r := f.clientCredentials(used); r.status != 401 {
-		t.Errorf("an assertion used before the client was registered again: %d %s, want 401", r.status, r.body)
-	}
-	if r := f.clientCredentials(sign(t, f.k1, f.claimsFor("kjwt"))); r.status != 200 {
-		t.Errorf("a new assertion for the client registered again: %d %s", r.status, r.body)
-	}
+	f.wantReplayRefused(t, used, "an assertion")
 }
 
 // A client removed and added again within the second of an assertion's
@@ -616,6 +610,20 @@ func (f *pkFx) reRegister(t *testing.T, id string, after time.Duration) {
 	}
 }
 
+// wantReplayRefused removes client kjwt 30 seconds on and adds it again
+// (reRegister), then wants used, an assertion it accepted before, refused,
+// and a new assertion with iat accepted.
+func (f *pkFx) wantReplayRefused(t *testing.T, used, what string) {
+	t.Helper()
+	f.reRegister(t, "kjwt", 30*time.Second)
+	if r := f.clientCredentials(used); r.status != 401 {
+		t.Errorf("%s used before the client was registered again: %d %s, want 401", what, r.status, r.body)
+	}
+	if r := f.clientCredentials(sign(t, f.k1, f.claimsFor("kjwt"))); r.status != 200 {
+		t.Errorf("a new assertion with iat for the client registered again: %d %s", r.status, r.body)
+	}
+}
+
 // An assertion without iat (RFC 7523 makes it optional) carries no issue
 // time to compare with the registration: the earliest instant it could
 // have been accepted, exp less MaxClientAssertionLifetime (or nbf less
@@ -650,13 +658,7 @@ func TestAssertionWithoutIatFromBeforeReRegistration(t *testing.T) {
 	if r := f.clientCredentials(used); r.status != 200 {
 		t.Fatalf("no iat, %v after the registration: %d %s", httpauth.MaxClientAssertionLifetime, r.status, r.body)
 	}
-	f.reRegister(t, "kjwt", 30*time.Second)
-	if r := f.clientCredentials(used); r.status != 401 {
-		t.Errorf("an assertion without iat used before the client was registered again: %d %s, want 401", r.status, r.body)
-	}
-	if r := f.clientCredentials(sign(t, f.k1, f.claimsFor("kjwt"))); r.status != 200 {
-		t.Errorf("a new assertion with iat for the client registered again: %d %s", r.status, r.body)
-	}
+	f.wantReplayRefused(t, used, "an assertion without iat")
 }
 
 // A client without CreatedAt cannot be told from an earlier client of its
