@@ -596,7 +596,15 @@ func (f *follow) read(ctx context.Context, buckets []int, cursor map[int]streamI
 		}
 		_, err := pipe.Exec(rctx)
 		cancel()
-		if err != nil && !errors.Is(err, redis.Nil) {
+		// Exec reports only the first failed command, and an XREAD that
+		// timed out with nothing new fails with redis.Nil: every
+		// command's own error is checked, so that a later one that failed
+		// (a connection lost between the replies, a meta key of the wrong
+		// type) is never read as an empty reply.
+		if err == nil || errors.Is(err, redis.Nil) {
+			err = pipeErr(xr, metas)
+		}
+		if err != nil {
 			if ctx.Err() != nil {
 				return
 			}
@@ -606,6 +614,10 @@ func (f *follow) read(ctx context.Context, buckets []int, cursor map[int]streamI
 		res := readResult{start: start, buckets: buckets, full: map[int]bool{}}
 		for i, b := range buckets {
 			v := metas[i].Val()
+			if len(v) != 2 {
+				send(readResult{err: corrupt(f.op, errCorrupt)})
+				return
+			}
 			e, _ := v[0].(string)
 			t, _ := v[1].(string)
 			trim, ok := parseStreamID(t)
@@ -646,6 +658,20 @@ func (f *follow) read(ctx context.Context, buckets []int, cursor map[int]streamI
 			return
 		}
 	}
+}
+
+// pipeErr is the first error, other than an XREAD's redis.Nil (nothing
+// new), among the replies of a reader's pipeline.
+func pipeErr(xr *redis.XStreamSliceCmd, metas []*redis.SliceCmd) error {
+	if err := xr.Err(); err != nil && !errors.Is(err, redis.Nil) {
+		return err
+	}
+	for _, m := range metas {
+		if err := m.Err(); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // legacyScanCount is the COUNT hint of the SCAN for entries under the

@@ -467,6 +467,55 @@ func TestFeedFaults(t *testing.T) {
 	}
 }
 
+// TestFeedLaterReplyFails breaks the second command of the reader's
+// pipeline while its XREAD times out with nothing new: the pipeline's
+// first error is then XREAD's redis.Nil, and the failed HMGET of a
+// bucket's log mark (a key of the wrong type here; a connection lost
+// between the replies would do the same) used to be read as an empty
+// reply, a panic in the feed's goroutine that took the process down. It
+// is an error now, and nothing is vouched for after it.
+func TestFeedLaterReplyFails(t *testing.T) {
+	addr := testservers.Redis(t)
+	admin := standalone(t, addr)
+	prefix := testservers.RedisPrefix(t, admin)
+	s := newStore(t, standalone(t, addr), prefix)
+	_, pos := snapshot(t, s, time.Now())
+	keys, err := admin.Keys(t.Context(), prefix+"feedm:*").Result()
+	if err != nil || len(keys) == 0 {
+		t.Fatalf("the feed's log marks: %v, %v", keys, err)
+	}
+	started := make(chan struct{})
+	calls := 0
+	errc := make(chan error, 1)
+	go func() {
+		errc <- s.FollowRevocations(t.Context(), pos, 100*time.Millisecond, func([]authkit.Revocation, authkit.FeedPosition) error {
+			if calls++; calls == 1 {
+				close(started)
+			}
+			return nil
+		})
+	}()
+	select {
+	case <-started:
+	case <-time.After(5 * time.Second):
+		t.Fatal("no heartbeat")
+	}
+	if err := admin.Del(t.Context(), keys[0]).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := admin.Set(t.Context(), keys[0], "not a hash", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-errc:
+		if !errors.Is(err, authkit.ErrStoreUnavailable) {
+			t.Errorf("FollowRevocations with a log mark of the wrong type returned %v, want ErrStoreUnavailable", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("FollowRevocations did not return within 10s of the log mark breaking")
+	}
+}
+
 // TestFeedDocumentedACL runs the feed as an ACL user with only the
 // categories docs/backends/redis.md asks for, on the store's keys: a
 // revocation, a snapshot and a follow all work.
