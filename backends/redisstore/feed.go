@@ -674,6 +674,20 @@ func pipeErr(xr *redis.XStreamSliceCmd, metas []*redis.SliceCmd) error {
 	return nil
 }
 
+// legacyValue is the reply of a snapshot's GET of a legacy entry: ok is
+// false for a key gone since the SCAN (redis.Nil). Any other failure is an
+// error, even when the pipeline's Exec reported none: Exec reports only
+// the first failed command, which may have been an earlier key's
+// redis.Nil, and a read that failed must never pass for an entry that is
+// gone (the snapshot would leave out a revocation in force).
+func legacyValue(get *redis.StringCmd) (v string, ok bool, err error) {
+	v, err = get.Result()
+	if errors.Is(err, redis.Nil) {
+		return "", false, nil
+	}
+	return v, err == nil, err
+}
+
 // legacyScanCount is the COUNT hint of the SCAN for entries under the
 // layout before the feed.
 const legacyScanCount = 1000
@@ -711,8 +725,12 @@ func (s *Store) legacyEntries(ctx context.Context, now time.Time, out []authkit.
 				}
 				mu.Lock()
 				for i, k := range keys {
-					v, err := gets[i].Result()
+					v, ok, err := legacyValue(gets[i])
 					if err != nil {
+						mu.Unlock()
+						return err
+					}
+					if !ok {
 						continue // gone since the SCAN
 					}
 					es, rest, ok := strings.Cut(k[len(base):], "}")

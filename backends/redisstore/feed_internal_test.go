@@ -1,6 +1,7 @@
 package redisstore
 
 import (
+	"errors"
 	"strconv"
 	"strings"
 	"testing"
@@ -128,4 +129,27 @@ func standaloneStore(t *testing.T) (*Store, *redis.Client) {
 		t.Fatal(err)
 	}
 	return s, rdb
+}
+
+// TestLegacyValue checks that a snapshot's read of a legacy entry tells a
+// key gone since the SCAN (skipped) from a read that failed (an error):
+// the pipeline's Exec reports only its first failure, so a failed GET
+// after a redis.Nil used to be skipped as gone, leaving a revocation in
+// force out of the snapshot.
+func TestLegacyValue(t *testing.T) {
+	failed := errors.New("connection reset")
+	for _, c := range []struct {
+		cmd    *redis.StringCmd
+		ok     bool
+		failed bool
+	}{
+		{redis.NewStringResult("v", nil), true, false},
+		{redis.NewStringResult("", redis.Nil), false, false},
+		{redis.NewStringResult("", failed), false, true},
+	} {
+		v, ok, err := legacyValue(c.cmd)
+		if ok != c.ok || (err != nil) != c.failed || (ok && v != "v") {
+			t.Errorf("legacyValue(%v) = %q, %v, %v; want ok %v, an error %v", c.cmd, v, ok, err, c.ok, c.failed)
+		}
+	}
 }
