@@ -6,6 +6,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -95,6 +96,14 @@ var mutants = []mutant{
 		run:  "Revocation/RevokeToken/UntilBoundary",
 		wrap: func(s authkit.Store) authkit.Store { return untilInclusive{s} },
 		want: []string{"Revocation/RevokeToken/UntilBoundary", "until == now no longer counts"},
+	},
+	{
+		name: "CachesNotRevoked",
+		run:  "Revocation/Peer/SameQueryAfterRevocation",
+		wrap: func(s authkit.Store) authkit.Store {
+			return &cachesNotRevoked{Store: s, seen: map[authkit.RevocationQuery]bool{}}
+		},
+		want: []string{"Revocation/Peer/SameQueryAfterRevocation", "a cache must never keep a \"not revoked\" answer"},
 	},
 	{
 		name: "LimitCountsExpired",
@@ -237,6 +246,30 @@ type untilInclusive struct{ authkit.Store }
 
 func (s untilInclusive) IsRevoked(ctx context.Context, q authkit.RevocationQuery, now time.Time) (bool, error) {
 	return s.Store.IsRevoked(ctx, q, now.Add(-time.Nanosecond))
+}
+
+// cachesNotRevoked remembers every "not revoked" answer, as a caching
+// decorator that forgot revocations can come later would.
+type cachesNotRevoked struct {
+	authkit.Store
+	mu   sync.Mutex
+	seen map[authkit.RevocationQuery]bool
+}
+
+func (s *cachesNotRevoked) IsRevoked(ctx context.Context, q authkit.RevocationQuery, now time.Time) (bool, error) {
+	s.mu.Lock()
+	alive := s.seen[q]
+	s.mu.Unlock()
+	if alive {
+		return false, nil
+	}
+	dead, err := s.Store.IsRevoked(ctx, q, now)
+	if err == nil && !dead {
+		s.mu.Lock()
+		s.seen[q] = true
+		s.mu.Unlock()
+	}
+	return dead, err
 }
 
 // limitCountsExpired counts expired tokens against the limit.

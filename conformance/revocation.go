@@ -20,6 +20,7 @@ const (
 	ruleRevSubject   = "RevocationStore records a revoked jti or sid under its subject: a query matches it only with that same subject, byte for byte"
 	ruleRevVisible   = "RevocationStore implementations must be safe for use by many processes sharing the same data: a revocation through one handle is seen at once through another"
 	ruleRevDurable   = "a RevocationStore must keep its entries across a reopen"
+	ruleRevNoStale   = "IsRevoked answers from what is stored when it is called: the same query answered \"not revoked\" before a revocation, through either handle, must be answered \"revoked\" after it (a cache must never keep a \"not revoked\" answer)"
 	ruleRevIsolation = "a subject's cutoff must never affect another subject (subjects are compared byte for byte: no case folding, no Unicode normalisation, no trimming)"
 )
 
@@ -215,6 +216,41 @@ func runRevocation(t *testing.T, h PartialHarness[authkit.RevocationStore]) {
 		wantDead(t, a, query("jti-2", "sid-1", "bob", base), now, true, "sid revoked through the other handle", ruleRevVisible)
 		mustOK(t, "SetCutoff", a.SetCutoff(t.Context(), "alice", base, at(hour)), ruleCutoff)
 		wantDead(t, b, query("jti-3", "", "alice", base), now, true, "cutoff set through the other handle", ruleRevVisible)
+	})
+
+	// The same questions before and after: a store (or a caching
+	// decorator) that remembers a "not revoked" answer passes every check
+	// that asks something new after a revocation, and fails here.
+	t.Run("Peer/SameQueryAfterRevocation", func(t *testing.T) {
+		a, b := open(t, h)
+		now := at(minute)
+		qJTI := query("jti-same", "sid-other", "carol", base)
+		qSID := query("jti-other", "sid-same", "carol", base)
+		qCut := query("jti-cut", "", "dave", base)
+		for _, c := range []struct {
+			what   string
+			q      authkit.RevocationQuery
+			rule   string
+			revoke func(s authkit.RevocationStore) error
+		}{
+			{"its jti", qJTI, ruleRevokeJTI, func(s authkit.RevocationStore) error {
+				return s.RevokeToken(t.Context(), "carol", "jti-same", at(hour))
+			}},
+			{"its sid", qSID, ruleRevokeSID, func(s authkit.RevocationStore) error {
+				return s.RevokeSessionTokens(t.Context(), "carol", "sid-same", at(hour))
+			}},
+			{"its subject's cutoff", qCut, ruleCutoff, func(s authkit.RevocationStore) error {
+				return s.SetCutoff(t.Context(), "dave", base, at(hour))
+			}},
+		} {
+			for _, asker := range []authkit.RevocationStore{a, b} {
+				wantDead(t, asker, c.q, now, false, "nothing revoked yet", ruleIsRevoked)
+			}
+			mustOK(t, "revoking "+c.what, c.revoke(a), c.rule)
+			for i, asker := range []authkit.RevocationStore{a, b} {
+				wantDead(t, asker, c.q, now, true, fmt.Sprintf("asked again through handle %d after %s was revoked through handle 0", i, c.what), ruleRevNoStale)
+			}
+		}
 	})
 
 	t.Run("DeleteExpiredRevocations/WhatIsGarbage", func(t *testing.T) {
