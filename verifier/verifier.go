@@ -271,6 +271,13 @@ func (v *Verifier) Close() error {
 	return nil
 }
 
+// ChecksRevocation reports whether Verify asks a revocation store (given
+// with authkit.WithStore or WithRevocationStore, directly or through
+// WithRevocationMirror) whether a token was revoked. Without one, a
+// revoked token verifies until it expires; httpauth.NewHandler refuses
+// such a verifier beside an issuer that records revocations.
+func (v *Verifier) ChecksRevocation() bool { return v.revocations != nil }
+
 // Schemes returns the built-in Authorization schemes (WithSchemes)
 // Authenticate tries, in order. httpauth answers a 401 with a challenge
 // for each of them, in this order ("Basic" only when it is first; see the

@@ -376,7 +376,14 @@ func NewHandler(iss *issuer.Issuer, auth *Auth, opts ...HandlerOption) (*Handler
 	}
 	// Fail at start-up, not on the first request, when an enabled endpoint
 	// has no store behind it.
-	refresh, _, apiTokens := iss.Stores()
+	refresh, revocations, apiTokens := iss.Stores()
+	// An issuer that records revocations promises callers of /revoke,
+	// /logout-all and DELETE /sessions/{id} that the access tokens they
+	// end stop working at once; a verifier that never asks would answer
+	// 200 to those requests and go on accepting the tokens.
+	if revocations && !auth.v.ChecksRevocation() && (c.paths.Revoke != "" || c.paths.LogoutAll != "" || c.paths.Sessions != "") {
+		return nil, invalid("NewHandler: the issuer records revocations but the Auth's verifier does not check them, so /revoke, /logout-all and /sessions would leave access tokens working: give verifier.New the same store (authkit.WithStore or WithRevocationStore, optionally with WithRevocationMirror), or give the issuer no revocation store (WithRefreshStore and WithAPITokenStore instead of WithStore) to keep access tokens valid until they expire")
+	}
 	if !refresh && (c.paths.Token != "" || c.paths.Sessions != "") {
 		return nil, invalid("NewHandler: the token and sessions endpoints need a refresh store (authkit.WithStore or WithRefreshStore); disable them with WithPaths otherwise")
 	}

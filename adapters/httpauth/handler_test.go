@@ -889,6 +889,58 @@ func TestNewHandlerNeedsStores(t *testing.T) {
 	}
 }
 
+// An issuer that records revocations beside a verifier that never asks:
+// /revoke, /logout-all and DELETE /sessions/{id} would answer as if the
+// access tokens they end were dead while the middleware went on accepting
+// them (found by review). NewHandler refuses the pair unless those
+// endpoints are off, and accepts a verifier with the store or an issuer
+// without one.
+func TestNewHandlerRefusesVerifierBlindToRevocations(t *testing.T) {
+	k, _ := keys.Generate(keys.HS256)
+	set, _ := keys.NewSet(k)
+	store := memory.New()
+	iss, err := issuer.New(authkit.WithKeys(set), authkit.WithStore(store))
+	if err != nil {
+		t.Fatal(err)
+	}
+	blind, _ := verifier.New(authkit.WithKeys(set))
+	if blind.ChecksRevocation() {
+		t.Fatal("a verifier without a revocation store says it checks revocations")
+	}
+	blindAuth, _ := httpauth.New(blind)
+	if _, err := httpauth.NewHandler(iss, blindAuth); !errors.Is(err, authkit.ErrInvalidConfig) || !strings.Contains(err.Error(), "does not check them") {
+		t.Fatalf("NewHandler with a verifier blind to the issuer's revocations: %v, want ErrInvalidConfig naming the mismatch", err)
+	}
+	for _, off := range []func(*httpauth.Paths){
+		func(p *httpauth.Paths) { p.Revoke = "" },
+		func(p *httpauth.Paths) { p.LogoutAll = "" },
+		func(p *httpauth.Paths) { p.Sessions = "" },
+	} {
+		p := httpauth.DefaultPaths()
+		off(&p)
+		if _, err := httpauth.NewHandler(iss, blindAuth, httpauth.WithPaths(p)); !errors.Is(err, authkit.ErrInvalidConfig) {
+			t.Errorf("NewHandler with one of the three endpoints still on (%+v): %v, want ErrInvalidConfig", p, err)
+		}
+	}
+	p := httpauth.DefaultPaths()
+	p.Revoke, p.LogoutAll, p.Sessions = "", "", ""
+	if _, err := httpauth.NewHandler(iss, blindAuth, httpauth.WithPaths(p)); err != nil {
+		t.Errorf("NewHandler without /revoke, /logout-all and /sessions: %v", err)
+	}
+	checking, _ := verifier.New(authkit.WithKeys(set), authkit.WithRevocationStore(store))
+	if !checking.ChecksRevocation() {
+		t.Fatal("a verifier with a revocation store says it does not check revocations")
+	}
+	checkingAuth, _ := httpauth.New(checking)
+	if _, err := httpauth.NewHandler(iss, checkingAuth); err != nil {
+		t.Errorf("NewHandler with a verifier on the issuer's store: %v", err)
+	}
+	noRevocations, _ := issuer.New(authkit.WithKeys(set), authkit.WithRefreshStore(store), authkit.WithAPITokenStore(store))
+	if _, err := httpauth.NewHandler(noRevocations, blindAuth); err != nil {
+		t.Errorf("NewHandler with an issuer that records no revocations: %v", err)
+	}
+}
+
 // Paths lists each endpoint path once; ServeAt serves under a path of its
 // own without touching the caller's request.
 func TestPathsAndServeAt(t *testing.T) {
