@@ -131,7 +131,7 @@ func (r *remoteKeys) cached(kid string, now time.Time) (k *keys.Key, ok, known b
 	}
 	if d := r.doc.Load(); d != nil {
 		if k, ok := d.set.Lookup(kid); ok {
-			if now.UnixNano() >= r.due.Load() {
+			if r.isDue(now) {
 				r.nudge()
 			}
 			return k, true, true
@@ -148,7 +148,7 @@ func (r *remoteKeys) current(ctx context.Context, now time.Time, mayFetch func()
 		return nil, errJWKSClosed
 	}
 	if d := r.doc.Load(); d != nil {
-		if now.UnixNano() >= r.due.Load() {
+		if r.isDue(now) {
 			r.nudge()
 		}
 		return d.set, nil
@@ -184,7 +184,7 @@ func (r *remoteKeys) lookup(ctx context.Context, kid string, now time.Time) (*ke
 	d := r.doc.Load()
 	if d != nil {
 		if k, ok := d.set.Lookup(kid); ok {
-			if now.UnixNano() >= r.due.Load() {
+			if r.isDue(now) {
 				r.nudge()
 			}
 			return k, true, nil
@@ -272,13 +272,27 @@ func (r *remoteKeys) run() {
 	}
 }
 
+// isDue reports whether the scheduled fetch is due at now: due has passed,
+// or the clock reads earlier than the current document's fetch. Both are
+// wall-clock readings, so that a machine resumed from suspend (when the
+// monotonic clock stood still) refreshes on time; the second catches the
+// clock stepped back, which would otherwise put the next refresh off by
+// the length of the step, trusting keys the server may have dropped.
+func (r *remoteKeys) isDue(now time.Time) bool {
+	if now.UnixNano() >= r.due.Load() {
+		return true
+	}
+	d := r.doc.Load()
+	return d != nil && now.UnixNano() < d.fetchedAt.UnixNano()
+}
+
 // step runs the fetch requests asked for, or the scheduled one if it is due.
 func (r *remoteKeys) step() {
 	now := r.now()
 	r.mu.Lock()
 	f := r.flight
 	if f == nil {
-		if now.UnixNano() < r.due.Load() {
+		if !r.isDue(now) {
 			r.mu.Unlock()
 			return
 		}

@@ -135,6 +135,31 @@ func (f *remoteFixture) rotate(t *testing.T) {
 	}
 }
 
+// A wall clock stepped back an hour after a fetch: the scheduled refresh
+// used to wait for the clock to catch up with the due time set before the
+// step, so a key the server dropped stayed trusted for the hour (found by
+// review). A clock that reads earlier than the document's fetch now makes
+// the refresh due, and the dropped key goes within a document lifetime.
+func TestJWKSRefreshAfterClockStepsBack(t *testing.T) {
+	f := newRemoteFixture(t)
+	eventually(t, "the first fetch", func() bool { return f.srv.fetches.Load() >= 1 })
+	f.clock.Add(-time.Hour)
+	old := f.set.Active()
+	tok := f.token(t)
+	if _, err := f.ver.Verify(context.Background(), tok); err != nil {
+		t.Fatal(err)
+	}
+	f.rotate(t)
+	if err := f.set.Remove(old.ID()); err != nil {
+		t.Fatal(err)
+	}
+	f.clock.Add(20 * time.Second) // two document lifetimes at a 1 s interval
+	eventually(t, "the token of the dropped key to be refused", func() bool {
+		_, err := f.ver.Verify(context.Background(), tok)
+		return err != nil
+	})
+}
+
 // A request whose kid is unknown waits for the refetch only as long as its
 // own context allows: with a slow JWKS server it returns with its context's
 // error while the fetch is still hanging, and requests with known kids are
