@@ -473,8 +473,13 @@ func (m *Mirror) follow(ctx context.Context, pos *authkit.FeedPosition) (heard b
 		*pos, heard = p, true
 		// The call vouches for every change written a heartbeat before
 		// it; the snapshot (or an earlier call) may vouch for more.
+		// A covered time ahead of the clock (the wall clock stepped back)
+		// is replaced too: moving it back only makes the copy more
+		// cautious, and keeping it would leave the copy stale, every check
+		// on the store, for the length of the step. The comparison is on
+		// the wall clock, with or without a monotonic reading.
 		covered := now.Add(-m.heartbeat)
-		if c := m.covered.Load(); c == nil || covered.After(*c) {
+		if c := m.covered.Load(); c == nil || covered.After(*c) || c.UnixNano() > now.UnixNano() {
 			m.covered.Store(&covered)
 		}
 		m.lastHeard.Store(&now)

@@ -324,6 +324,29 @@ func TestExpiredEntriesLeave(t *testing.T) {
 	waitEntries(t, m, 3)
 }
 
+// A wall clock stepped back an hour while the feed stays healthy: the
+// copy used to keep the covered time from before the step, an hour ahead
+// of the clock, and stay stale (every check on the store, refused with the
+// store down) for the whole hour (found by review). The clock here has no
+// monotonic reading, so only the wall clock can tell.
+func TestClockStepsBack(t *testing.T) {
+	var off atomic.Int64
+	clock := func() time.Time { return time.Now().Add(time.Duration(off.Load())).Round(0) }
+	store := feedtest.New()
+	m, err := revmirror.New(store, revmirror.Options{MaxLag: 400 * time.Millisecond, Heartbeat: 50 * time.Millisecond, Clock: clock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	waitFresh(t, m)
+	off.Store(int64(-time.Hour))
+	waitFresh(t, m)
+	store.SetUnavailable(true)
+	if dead, err := m.IsRevoked(t.Context(), q("j", "", "alice", time.Now()), time.Now()); dead || err != nil {
+		t.Errorf("IsRevoked from a fresh copy with the store down = %v, %v; want false, nil", dead, err)
+	}
+}
+
 // A feed that stays connected but silent is dropped and reconnected.
 func TestSilentFeedIsReconnected(t *testing.T) {
 	store := feedtest.New()
