@@ -38,6 +38,8 @@ type ThrottledError struct {
 	RetryAfter time.Duration
 }
 
+// Error implements error: when to retry, in whole seconds (rounded up, at
+// least 1).
 func (e *ThrottledError) Error() string {
 	return fmt.Sprintf("httpauth: too many failed attempts; retry after %ds", retrySecs(e.RetryAfter))
 }
