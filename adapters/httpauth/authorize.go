@@ -542,10 +542,18 @@ func (h *Handler) authorizationCodeGrant(w http.ResponseWriter, r *http.Request,
 		h.failErr(w, r, "authorization code", err)
 		return
 	case errors.Is(err, authkit.ErrTokenReused):
-		if rec.SessionID == "" {
-			rec = h.awaitCodeSession(ctx, hash, rec)
+		// Only a replay that holds what the code's own client holds (its
+		// identity, the redirect URI and the PKCE verifier) may end the
+		// session the code started: that is the race of a stolen code
+		// RFC 6749 §4.1.2 asks to defend against. Anyone else who saw the
+		// code could otherwise name any public client and log its user
+		// out (found by review).
+		if codeMatches(rec, c.ID, redirect, verifier) {
+			if rec.SessionID == "" {
+				rec = h.awaitCodeSession(ctx, hash, rec)
+			}
+			h.codeReused(ctx, rec)
 		}
-		h.codeReused(ctx, rec)
 		h.fail(w, r, errBadCode)
 		return
 	case errors.Is(err, authkit.ErrNotFound):
@@ -556,10 +564,7 @@ func (h *Handler) authorizationCodeGrant(w http.ResponseWriter, r *http.Request,
 		return
 	}
 	// The code is spent whatever follows: a mismatch burns it.
-	sum := sha256.Sum256([]byte(verifier))
-	want := base64.RawURLEncoding.EncodeToString(sum[:])
-	if rec.ClientID != c.ID || rec.RedirectURI != redirect ||
-		subtle.ConstantTimeCompare([]byte(want), []byte(rec.Challenge)) != 1 {
+	if !codeMatches(rec, c.ID, redirect, verifier) {
 		h.fail(w, r, errBadCode)
 		return
 	}
@@ -603,6 +608,17 @@ func (h *Handler) authorizationCodeGrant(w http.ResponseWriter, r *http.Request,
 		pair.RefreshToken = ""
 	}
 	h.writeJSON(w, r, http.StatusOK, pair)
+}
+
+// codeMatches reports whether a redemption by client clientID, with
+// redirect and the PKCE verifier, is the one the code rec was issued for:
+// the same client and redirect URI, and a verifier whose S256 is the
+// code's challenge (compared in constant time).
+func codeMatches(rec authkit.AuthorizationCode, clientID, redirect, verifier string) bool {
+	sum := sha256.Sum256([]byte(verifier))
+	want := base64.RawURLEncoding.EncodeToString(sum[:])
+	return subtle.ConstantTimeCompare([]byte(want), []byte(rec.Challenge)) == 1 &&
+		rec.ClientID == clientID && rec.RedirectURI == redirect
 }
 
 // codeSessionWait is how long after a code's first redemption a second

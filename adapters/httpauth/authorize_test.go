@@ -283,6 +283,50 @@ func TestAuthorizationCodeRacingReuse(t *testing.T) {
 	}
 }
 
+// A used code replayed by someone who saw it but lacks what its client
+// holds — under another (public) client's ID, or under the code's own ID
+// with the wrong redirect URI or verifier — is refused and ends nothing:
+// it used to revoke the session the code started, so anyone who saw a
+// code could log its user out (found by review). The replay that matches
+// still does (TestAuthorizationCodeFlow, TestAuthorizationCodeRacingReuse).
+func TestAuthorizationCodeForeignReplayEndsNothing(t *testing.T) {
+	f := newCodeFx(t)
+	conf := f.config("conf", f.secrets["conf"], confRedirect)
+	verifier := oauth2.GenerateVerifier()
+	q := redirected(t, f.authorize(conf.AuthCodeURL("s", oauth2.S256ChallengeOption(verifier)), aliceForm), http.StatusSeeOther, "https://conf.example/cb?")
+	code := q.Get("code")
+	r := f.form("/token", []string{"grant_type", "authorization_code", "code", code, "redirect_uri", confRedirect, "code_verifier", verifier},
+		clientBasic("conf", f.secrets["conf"])...)
+	if r.status != 200 {
+		t.Fatalf("the exchange: %d %s", r.status, r.body)
+	}
+	var tok tokens
+	if err := json.Unmarshal([]byte(r.body), &tok); err != nil {
+		t.Fatal(err)
+	}
+	for _, replay := range []struct {
+		name string
+		form []string
+		auth []string
+	}{
+		{"another client, nothing else right", []string{"redirect_uri", "x", "code_verifier", oauth2.GenerateVerifier(), "client_id", "app"}, nil},
+		{"another client, the right redirect and verifier", []string{"redirect_uri", confRedirect, "code_verifier", verifier, "client_id", "app"}, nil},
+		{"its client, a wrong verifier", []string{"redirect_uri", confRedirect, "code_verifier", oauth2.GenerateVerifier()}, clientBasic("conf", f.secrets["conf"])},
+		{"its client, a wrong redirect", []string{"redirect_uri", confRedirect + "x", "code_verifier", verifier}, clientBasic("conf", f.secrets["conf"])},
+	} {
+		r := f.form("/token", append([]string{"grant_type", "authorization_code", "code", code}, replay.form...), replay.auth...)
+		if r.status != 400 || !strings.Contains(r.body, "invalid_grant") {
+			t.Errorf("replay by %s: %d %s, want invalid_grant", replay.name, r.status, r.body)
+		}
+		if me := f.do("GET", "/api/me", "", bearer(tok.AccessToken)...); me.status != 200 {
+			t.Errorf("after a replay by %s the session's access token gets %d, want 200", replay.name, me.status)
+		}
+	}
+	if e, ok := f.events.find(authkit.EventReuseDetected, httpauth.MethodAuthorizationCode); ok {
+		t.Errorf("reuse event %+v after replays that did not match the code", e)
+	}
+}
+
 // A confidential client must authenticate to exchange its code; the code
 // is bound to its client, redirect URI and verifier, burns on a mismatch,
 // and expires.
