@@ -608,19 +608,25 @@ func (i *Issuer) graceSuccessor(ctx context.Context, presented string, re *authk
 // leeway a verifier allows.
 func (i *Issuer) revokeUntil(now time.Time) time.Time { return now.Add(i.accessTTL + maxLeeway) }
 
-// revokeSession revokes session id of subject: the family in the refresh
-// store, then its access tokens in the revocation store. The second step
-// runs even when the first finds nothing, so a retry completes a revocation
-// that failed halfway.
+// revokeSession revokes session id of subject: its access tokens in the
+// revocation store, then the family in the refresh store. In that order,
+// a failure halfway leaves the family live, so whatever led here runs
+// again and completes it: a retry of an administrator's revocation, and
+// equally the next presentation of a reused refresh token, which detects
+// the reuse again. The other order left a revoked family whose access
+// tokens lived on: a retried reuse then met "session revoked" and never
+// wrote their revocation (found by review). Revoking the access tokens
+// of a session that does not exist (ErrNotFound from the refresh store)
+// is harmless.
 func (i *Issuer) revokeSession(ctx context.Context, subject, id string, now time.Time) error {
+	if i.revocations != nil {
+		if err := i.revocations.RevokeSessionTokens(ctx, subject, id, i.revokeUntil(now)); err != nil {
+			return err
+		}
+	}
 	err := i.refresh.RevokeSession(ctx, id, now)
 	if err != nil && !errors.Is(err, authkit.ErrNotFound) {
 		return err
-	}
-	if i.revocations != nil {
-		if err2 := i.revocations.RevokeSessionTokens(ctx, subject, id, i.revokeUntil(now)); err2 != nil {
-			return err2
-		}
 	}
 	if err == nil {
 		i.emit(ctx, authkit.Event{Type: authkit.EventRevoked, Time: now, Subject: subject, SessionID: id, Method: "session"})

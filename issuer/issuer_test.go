@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -795,5 +796,61 @@ func TestRevokeSubjectOverlapping(t *testing.T) {
 	}
 	if _, err := ver.Verify(ctx, raced.AccessToken); !errors.Is(err, authkit.ErrTokenRevoked) {
 		t.Errorf("after B's logout-all returned nil, the raced access token: %v, want ErrTokenRevoked", err)
+	}
+}
+
+// flakyRevocations fails RevokeSessionTokens while fail is set: a
+// revocation store on another server than the refresh store, briefly down.
+type flakyRevocations struct {
+	authkit.RevocationStore
+	fail atomic.Bool
+}
+
+func (f *flakyRevocations) RevokeSessionTokens(ctx context.Context, subject, sid string, until time.Time) error {
+	if f.fail.Load() {
+		return fmt.Errorf("flaky: %w", authkit.ErrStoreUnavailable)
+	}
+	return f.RevocationStore.RevokeSessionTokens(ctx, subject, sid, until)
+}
+
+// A detected reuse whose access-token revocation fails is completed by the
+// next presentation of the reused token: the family stays live until its
+// access tokens are revoked, so the retry detects the reuse again. It used
+// to revoke the family first, and the retry then met "session revoked"
+// and never revoked the thief's access token (found by review).
+func TestReuseRevocationCompletesOnRetry(t *testing.T) {
+	ctx := context.Background()
+	k, _ := keys.Generate(keys.HS256)
+	set, _ := keys.NewSet(k)
+	rev := &flakyRevocations{RevocationStore: memory.New()}
+	iss, err := issuer.New(authkit.WithKeys(set), authkit.WithRefreshStore(memory.New()), authkit.WithRevocationStore(rev))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ver, err := verifier.New(authkit.WithKeys(set), authkit.WithRevocationStore(rev))
+	if err != nil {
+		t.Fatal(err)
+	}
+	stolen, err := iss.IssuePair(ctx, "alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	thief, err := iss.Refresh(ctx, stolen.RefreshToken)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rev.fail.Store(true)
+	if _, err := iss.Refresh(ctx, stolen.RefreshToken); !errors.Is(err, authkit.ErrTokenReused) || !errors.Is(err, authkit.ErrStoreUnavailable) {
+		t.Fatalf("the owner's presentation with the revocation store down: %v, want the reuse and the store's failure", err)
+	}
+	rev.fail.Store(false)
+	if _, err := iss.Refresh(ctx, stolen.RefreshToken); !errors.Is(err, authkit.ErrTokenReused) {
+		t.Fatalf("the retry with the store back: %v, want the reuse detected again", err)
+	}
+	if _, err := ver.Verify(ctx, thief.AccessToken); !errors.Is(err, authkit.ErrTokenRevoked) {
+		t.Errorf("the thief's access token after the retry: %v, want ErrTokenRevoked", err)
+	}
+	if _, err := iss.Refresh(ctx, thief.RefreshToken); !errors.Is(err, authkit.ErrTokenRevoked) {
+		t.Errorf("the thief's refresh token after the retry: %v, want ErrTokenRevoked", err)
 	}
 }
