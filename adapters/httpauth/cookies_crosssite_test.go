@@ -2,8 +2,10 @@ package httpauth_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/authkit-go/authkit"
@@ -148,9 +150,10 @@ func TestCookieTrustedAppOrigins(t *testing.T) {
 	}
 }
 
-// The authorization_code and client_credentials grants set no cookie, so
-// a cross-site request for them is not refused in cookie mode (a
-// single-page application on another site exchanges its code there).
+// The authorization_code and client_credentials grants, and every grant
+// a registered client asks for, set no cookie, so a cross-site request for
+// them is not refused in cookie mode (a single-page application on another
+// site exchanges its code there).
 func TestCookieCrossSiteOtherGrants(t *testing.T) {
 	f := newClientFxWith(t, fxOptions{auth: []httpauth.Option{httpauth.WithCookies(httpauth.Cookies{})}})
 	xs := []string{"Sec-Fetch-Site", "cross-site", "Origin", "https://spa.example"}
@@ -162,9 +165,56 @@ func TestCookieCrossSiteOtherGrants(t *testing.T) {
 	if r.status == 403 || len(r.header.Values("Set-Cookie")) != 0 {
 		t.Errorf("authorization_code from another site: %d %s", r.status, r.body)
 	}
-	// The password grant of a client is refused like a first-party one.
+	// The password grant of a client sets no cookie either (until
+	// 2026-12-03 it set the first-party ones, and so was refused here).
 	r = f.form("/token", []string{"grant_type", "password", "username", "alice", "password", "wonderland", "client_id", "spa"}, xs...)
-	if r.status != 403 || r.body != bodyCSRF || len(r.header.Values("Set-Cookie")) != 0 {
+	if r.status != 200 || len(r.header.Values("Set-Cookie")) != 0 {
 		t.Errorf("password grant of a public client from another site: %d %s", r.status, r.body)
+	}
+	// A first-party password grant from another site is still refused.
+	r = f.form("/token", []string{"grant_type", "password", "username", "alice", "password", "wonderland"}, xs...)
+	if r.status != 403 || r.body != bodyCSRF || len(r.header.Values("Set-Cookie")) != 0 {
+		t.Errorf("first-party password grant from another site: %d %s", r.status, r.body)
+	}
+}
+
+// A registered client's password and refresh grants never touch the
+// cookies: its tokens go in the body only, a request of its from another
+// site is not refused as login CSRF (no cookie is set), and it never reads
+// the first-party refresh cookie. Before, a client's grants set the
+// first-party cookies (replacing the user's session with the client's,
+// taken by the server as an ambient credential), a cross-site SPA could
+// not refresh, and a cross-site request naming the public client could
+// have the first-party refresh cookie read and cleared (found by review).
+func TestClientGrantsLeaveCookiesAlone(t *testing.T) {
+	f := newClientFxWith(t, fxOptions{auth: []httpauth.Option{httpauth.WithCookies(httpauth.Cookies{Insecure: true})}})
+	first, _ := cookieLogin(t, f.fx)
+	login := f.form("/token", []string{"grant_type", "password", "username", "alice", "password", users["alice"], "client_id", "spa"},
+		"Sec-Fetch-Site", "cross-site", "Origin", "https://spa.example")
+	if login.status != 200 || len(login.header.Values("Set-Cookie")) != 0 {
+		t.Fatalf("a public client's cross-site password grant: %d %s, Set-Cookie %q; want 200 and no cookie", login.status, login.body, login.header.Values("Set-Cookie"))
+	}
+	var tok tokens
+	if err := json.Unmarshal([]byte(login.body), &tok); err != nil || tok.RefreshToken == "" {
+		t.Fatalf("the client's tokens must be in the body: %s (%v)", login.body, err)
+	}
+	refresh := f.form("/token", []string{"grant_type", "refresh_token", "refresh_token", tok.RefreshToken, "client_id", "spa"},
+		"Sec-Fetch-Site", "cross-site", "Origin", "https://spa.example")
+	if refresh.status != 200 || len(refresh.header.Values("Set-Cookie")) != 0 || !strings.Contains(refresh.body, "refresh_token") {
+		t.Fatalf("the client's cross-site refresh: %d %s, Set-Cookie %q; want 200, tokens in the body, no cookie", refresh.status, refresh.body, refresh.header.Values("Set-Cookie"))
+	}
+	// Naming the client without a refresh_token, with the first-party
+	// cookies sent along (as a browser would on a cross-site form): the
+	// cookie is neither used nor cleared.
+	ambient := f.form("/token", []string{"grant_type", "refresh_token", "client_id", "spa"},
+		"Cookie", first.header(), "X-CSRF-Token", first.csrf, "Sec-Fetch-Site", "cross-site", "Origin", "https://evil.example")
+	if ambient.status != 400 || !strings.Contains(ambient.body, "refresh_token is required") || len(ambient.header.Values("Set-Cookie")) != 0 {
+		t.Fatalf("a client's refresh without refresh_token, first-party cookies attached: %d %s, Set-Cookie %q; want 400 refresh_token is required, no cookie", ambient.status, ambient.body, ambient.header.Values("Set-Cookie"))
+	}
+	// The first-party session is untouched and still refreshes from its
+	// cookie.
+	own := f.form("/token", []string{"grant_type", "refresh_token"}, "Cookie", first.header(), "X-CSRF-Token", first.csrf)
+	if own.status != 200 || cookiesOf(own)["authkit_access"] == nil {
+		t.Fatalf("the first-party cookie refresh afterwards: %d %s", own.status, own.body)
 	}
 }

@@ -38,18 +38,20 @@ func (h *Handler) handleToken(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, herr)
 		return
 	}
-	if c := h.auth.cookies; c != nil && setsCookies(ps["grant_type"]) {
-		// The response would set cookies: refuse a browser's request from
-		// another site before the grant is tried (login CSRF; see Cookies).
-		if err := c.checkCrossSite(r); err != nil {
-			h.auth.Deny(w, r, err)
-			return
-		}
-	}
 	var cc *callerClient
 	if h.clients != nil {
 		var done bool
 		if cc, done = h.authenticateClient(w, r, ps); done {
+			return
+		}
+	}
+	if c := h.auth.cookies; c != nil && cc == nil && setsCookies(ps["grant_type"]) {
+		// The response would set cookies: refuse a browser's request from
+		// another site before the grant is tried (login CSRF; see Cookies).
+		// A registered client's request never reads or sets them: the
+		// cookies carry the first-party session only.
+		if err := c.checkCrossSite(r); err != nil {
+			h.auth.Deny(w, r, err)
 			return
 		}
 	}
@@ -201,7 +203,7 @@ func (h *Handler) passwordGrant(w http.ResponseWriter, r *http.Request, ps map[s
 		h.failErr(w, r, "issue", err)
 		return
 	}
-	h.tokenResponse(w, r, pair, false)
+	h.tokenResponse(w, r, pair, false, cc == nil)
 }
 
 // throttled answers a throttled password grant: 429, Retry-After and the
@@ -217,7 +219,7 @@ func (h *Handler) refreshGrant(w http.ResponseWriter, r *http.Request, ps map[st
 		return
 	}
 	rt, fromCookie := ps["refresh_token"], false
-	if rt == "" && h.auth.cookies != nil {
+	if rt == "" && h.auth.cookies != nil && cc == nil {
 		v, err := cookieValue(r, h.auth.cookies.RefreshName)
 		if err != nil {
 			h.fail(w, r, errAmbiguous)
@@ -266,7 +268,7 @@ func (h *Handler) refreshGrant(w http.ResponseWriter, r *http.Request, ps map[st
 		}
 		return
 	}
-	h.tokenResponse(w, r, pair, fromCookie)
+	h.tokenResponse(w, r, pair, fromCookie, cc == nil)
 }
 
 // cookieTokenResponse is the token response without the tokens, for
@@ -286,9 +288,13 @@ func setsCookies(grant string) bool {
 }
 
 // tokenResponse answers RFC 6749 §5.1, setting the cookies when the cookie
-// transport is on (for the grants of setsCookies).
-func (h *Handler) tokenResponse(w http.ResponseWriter, r *http.Request, pair authkit.TokenPair, fromCookie bool) {
-	if c := h.auth.cookies; c != nil {
+// transport is on (for the grants of setsCookies) and the pair is the
+// first-party session's (firstParty: no registered client asked). A
+// registered client's tokens go in the body only: in the cookies they
+// would replace the user's first-party session and be taken by the server
+// as an ambient credential (found by review).
+func (h *Handler) tokenResponse(w http.ResponseWriter, r *http.Request, pair authkit.TokenPair, fromCookie, firstParty bool) {
+	if c := h.auth.cookies; c != nil && firstParty {
 		accessAge, refreshAge := cookieAges(pair, h.iss.AccessTTL(), h.iss.RefreshTTL())
 		c.setTokens(w, pair.AccessToken, pair.RefreshToken, h.refreshCookiePath(r), accessAge, refreshAge)
 		if fromCookie || c.OmitBodyTokens {
