@@ -623,8 +623,15 @@ func codeMatches(rec authkit.AuthorizationCode, clientID, redirect, verifier str
 
 // codeSessionWait is how long after a code's first redemption a second
 // use of it waits for the first to record the session it started, so as
-// to revoke it.
-const codeSessionWait = 2 * time.Second
+// to revoke it: longer than the first can take to get there, two store
+// calls under the store deadline (the session's creation and its record
+// on the code) and the signing, or 2 s if that is longer. A fixed 2 s let a
+// first exchange on a store slower than that, well within the default 5 s
+// deadline, record its session after the second had given up, and keep
+// its tokens (found by review).
+func (h *Handler) codeSessionWait() time.Duration {
+	return max(2*time.Second, 2*h.iss.StoreTimeout()+time.Second)
+}
 
 // awaitCodeSession is the second use of a code whose first redemption has
 // not recorded its session yet (the two raced: the first is still issuing
@@ -634,11 +641,12 @@ const codeSessionWait = 2 * time.Second
 // nothing (a mismatch burns the code) records no session: the wait then
 // runs out, and for a code redeemed longer ago there is none.
 func (h *Handler) awaitCodeSession(ctx context.Context, hash authkit.TokenHash, rec authkit.AuthorizationCode) authkit.AuthorizationCode {
-	left := rec.UsedAt.Add(codeSessionWait).Sub(h.now())
+	wait := h.codeSessionWait()
+	left := rec.UsedAt.Add(wait).Sub(h.now())
 	if left <= 0 {
 		return rec
 	}
-	ctx, cancel := context.WithTimeout(ctx, min(left, codeSessionWait))
+	ctx, cancel := context.WithTimeout(ctx, min(left, wait))
 	defer cancel()
 	for pause := 10 * time.Millisecond; ; pause = min(2*pause, 200*time.Millisecond) {
 		t := time.NewTimer(pause)

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"golang.org/x/oauth2"
 
@@ -280,6 +281,69 @@ func TestAuthorizationCodeRacingReuse(t *testing.T) {
 	}
 	if e, ok := f.events.find(authkit.EventReuseDetected, httpauth.MethodAuthorizationCode); !ok || e.SessionID == "" {
 		t.Errorf("reuse event %+v (found %v): want one naming the session it revoked", e, ok)
+	}
+}
+
+// A first exchange that records its session 2.5 s after redeeming the code
+// (a slow store, within the default 5 s store deadline) while a second use
+// waits: the second still sees the session appear and revokes it. It used
+// to give up after a fixed 2 s, and the first's tokens lived on (found by
+// review).
+func TestAuthorizationCodeReuseOutwaitsSlowStore(t *testing.T) {
+	f := newCodeFx(t)
+	conf := f.config("app", "", appRedirect, "read")
+	verifier := oauth2.GenerateVerifier()
+	q := redirected(t, f.authorize(conf.AuthCodeURL("st", oauth2.S256ChallengeOption(verifier)), aliceForm), http.StatusSeeOther, appRedirect+"?")
+	form := url.Values{"grant_type": {"authorization_code"}, "code": {q.Get("code")}, "redirect_uri": {appRedirect},
+		"code_verifier": {verifier}, "client_id": {"app"}}
+
+	reached := f.clients.holdSessions()
+	type answer struct {
+		status int
+		body   string
+		err    error
+	}
+	first := make(chan answer, 1)
+	go func() {
+		res, err := f.srv.Client().PostForm(f.srv.URL+"/token", form)
+		if err != nil {
+			first <- answer{err: err}
+			return
+		}
+		defer res.Body.Close()
+		var b strings.Builder
+		_, err = io.Copy(&b, res.Body)
+		first <- answer{res.StatusCode, b.String(), err}
+	}()
+	<-reached // redeemed and issued; the record of its session is held
+	f.clients.mu.Lock()
+	hold := f.clients.hold
+	f.clients.hold = nil // the second's redemption must not release it
+	f.clients.mu.Unlock()
+	release := time.AfterFunc(2500*time.Millisecond, func() { close(hold) })
+	defer release.Stop()
+
+	second := f.form("/token", []string{"grant_type", "authorization_code", "code", q.Get("code"), "redirect_uri", appRedirect,
+		"code_verifier", verifier, "client_id", "app"})
+	if second.status != 400 || !strings.Contains(second.body, "invalid_grant") {
+		t.Fatalf("the second exchange: %d %s, want invalid_grant", second.status, second.body)
+	}
+	a := <-first
+	if a.err != nil || a.status != 200 {
+		t.Fatalf("the first exchange: %d %s %v, want its tokens", a.status, a.body, a.err)
+	}
+	var tok tokens
+	if err := json.Unmarshal([]byte(a.body), &tok); err != nil {
+		t.Fatal(err)
+	}
+	if e, ok := f.events.find(authkit.EventReuseDetected, httpauth.MethodAuthorizationCode); !ok || e.SessionID == "" {
+		t.Errorf("reuse event %+v (found %v): want one naming the session it revoked", e, ok)
+	}
+	if r := f.do("GET", "/api/me", "", bearer(tok.AccessToken)...); r.status != 401 {
+		t.Errorf("the slow first exchange's access token after the reuse: %d, want 401", r.status)
+	}
+	if r := f.form("/token", []string{"grant_type", "refresh_token", "refresh_token", tok.RefreshToken, "client_id", "app"}); r.status != 400 {
+		t.Errorf("the slow first exchange's refresh token after the reuse: %d %s, want 400", r.status, r.body)
 	}
 }
 
