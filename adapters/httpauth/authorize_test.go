@@ -36,7 +36,7 @@ type codeFx struct {
 	answers []error
 }
 
-func newCodeFx(t *testing.T) *codeFx {
+func newCodeFx(t *testing.T, issuer ...authkit.Option) *codeFx {
 	t.Helper()
 	cf := &codeFx{}
 	login := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -68,7 +68,7 @@ func newCodeFx(t *testing.T) *codeFx {
 		cf.answers = append(cf.answers, err)
 		cf.mu.Unlock()
 	})
-	cf.clientFx = newClientFx(t, httpauth.WithAuthorizationCode(login))
+	cf.clientFx = newClientFxWith(t, fxOptions{handler: []httpauth.HandlerOption{httpauth.WithAuthorizationCode(login)}, issuer: issuer})
 	secret, h, err := cf.iss.NewClientSecret()
 	if err != nil {
 		t.Fatal(err)
@@ -234,54 +234,9 @@ func TestAuthorizationCodeOAuth2Client(t *testing.T) {
 // too (RFC 6749 §4.1.2). Without the wait the first's tokens would live.
 func TestAuthorizationCodeRacingReuse(t *testing.T) {
 	f := newCodeFx(t)
-	conf := f.config("app", "", appRedirect, "read")
-	verifier := oauth2.GenerateVerifier()
-	q := redirected(t, f.authorize(conf.AuthCodeURL("st", oauth2.S256ChallengeOption(verifier)), aliceForm), http.StatusSeeOther, appRedirect+"?")
-	form := url.Values{"grant_type": {"authorization_code"}, "code": {q.Get("code")}, "redirect_uri": {appRedirect},
-		"code_verifier": {verifier}, "client_id": {"app"}}
-
-	reached := f.clients.holdSessions()
-	type answer struct {
-		status int
-		body   string
-		err    error
-	}
-	first := make(chan answer, 1)
-	go func() {
-		res, err := f.srv.Client().PostForm(f.srv.URL+"/token", form)
-		if err != nil {
-			first <- answer{err: err}
-			return
-		}
-		defer res.Body.Close()
-		var b strings.Builder
-		_, err = io.Copy(&b, res.Body)
-		first <- answer{res.StatusCode, b.String(), err}
-	}()
-	<-reached // the first has redeemed the code and issued, not yet recorded
-
-	second := f.form("/token", []string{"grant_type", "authorization_code", "code", q.Get("code"), "redirect_uri", appRedirect,
-		"code_verifier", verifier, "client_id", "app"})
-	if second.status != 400 || !strings.Contains(second.body, "invalid_grant") {
-		t.Fatalf("the second exchange: %d %s, want invalid_grant", second.status, second.body)
-	}
-	a := <-first
-	if a.err != nil || a.status != 200 {
-		t.Fatalf("the first exchange: %d %s %v, want its tokens", a.status, a.body, a.err)
-	}
-	var tok tokens
-	if err := json.Unmarshal([]byte(a.body), &tok); err != nil {
-		t.Fatal(err)
-	}
-	if r := f.do("GET", "/api/me", "", bearer(tok.AccessToken)...); r.status != 401 {
-		t.Errorf("the first exchange's access token after the racing reuse: %d, want 401", r.status)
-	}
-	if r := f.form("/token", []string{"grant_type", "refresh_token", "refresh_token", tok.RefreshToken, "client_id", "app"}); r.status != 400 {
-		t.Errorf("the first exchange's refresh token after the racing reuse: %d %s, want 400", r.status, r.body)
-	}
-	if e, ok := f.events.find(authkit.EventReuseDetected, httpauth.MethodAuthorizationCode); !ok || e.SessionID == "" {
-		t.Errorf("reuse event %+v (found %v): want one naming the session it revoked", e, ok)
-	}
+	code, verifier, firstTokens := heldExchange(t, f)
+	// The second's redemption releases the first (downClients).
+	wantReuseEndsFirst(t, f, code, verifier, firstTokens)
 }
 
 // A first exchange that records its session 2.5 s after redeeming the code
@@ -291,12 +246,29 @@ func TestAuthorizationCodeRacingReuse(t *testing.T) {
 // review).
 func TestAuthorizationCodeReuseOutwaitsSlowStore(t *testing.T) {
 	f := newCodeFx(t)
-	conf := f.config("app", "", appRedirect, "read")
-	verifier := oauth2.GenerateVerifier()
-	q := redirected(t, f.authorize(conf.AuthCodeURL("st", oauth2.S256ChallengeOption(verifier)), aliceForm), http.StatusSeeOther, appRedirect+"?")
-	form := url.Values{"grant_type": {"authorization_code"}, "code": {q.Get("code")}, "redirect_uri": {appRedirect},
-		"code_verifier": {verifier}, "client_id": {"app"}}
+	code, verifier, firstTokens := heldExchange(t, f)
+	f.clients.mu.Lock()
+	hold := f.clients.hold
+	f.clients.hold = nil // the second's redemption must not release it
+	f.clients.mu.Unlock()
+	release := time.AfterFunc(2500*time.Millisecond, func() { close(hold) })
+	defer release.Stop()
+	wantReuseEndsFirst(t, f, code, verifier, firstTokens)
+}
 
+// heldExchange starts the exchange of a fresh code of the public client
+// app whose record of its session is held (downClients.holdSessions), and
+// returns once that exchange has redeemed the code and issued its tokens:
+// the code, its verifier, and a function that waits for the exchange's
+// answer and returns its tokens.
+func heldExchange(t *testing.T, f *codeFx) (code, verifier string, firstTokens func() tokens) {
+	t.Helper()
+	conf := f.config("app", "", appRedirect, "read")
+	verifier = oauth2.GenerateVerifier()
+	q := redirected(t, f.authorize(conf.AuthCodeURL("st", oauth2.S256ChallengeOption(verifier)), aliceForm), http.StatusSeeOther, appRedirect+"?")
+	code = q.Get("code")
+	form := url.Values{"grant_type": {"authorization_code"}, "code": {code}, "redirect_uri": {appRedirect},
+		"code_verifier": {verifier}, "client_id": {"app"}}
 	reached := f.clients.holdSessions()
 	type answer struct {
 		status int
@@ -315,35 +287,40 @@ func TestAuthorizationCodeReuseOutwaitsSlowStore(t *testing.T) {
 		_, err = io.Copy(&b, res.Body)
 		first <- answer{res.StatusCode, b.String(), err}
 	}()
-	<-reached // redeemed and issued; the record of its session is held
-	f.clients.mu.Lock()
-	hold := f.clients.hold
-	f.clients.hold = nil // the second's redemption must not release it
-	f.clients.mu.Unlock()
-	release := time.AfterFunc(2500*time.Millisecond, func() { close(hold) })
-	defer release.Stop()
+	<-reached
+	return code, verifier, func() tokens {
+		t.Helper()
+		a := <-first
+		if a.err != nil || a.status != 200 {
+			t.Fatalf("the first exchange: %d %s %v, want its tokens", a.status, a.body, a.err)
+		}
+		var tok tokens
+		if err := json.Unmarshal([]byte(a.body), &tok); err != nil {
+			t.Fatal(err)
+		}
+		return tok
+	}
+}
 
-	second := f.form("/token", []string{"grant_type", "authorization_code", "code", q.Get("code"), "redirect_uri", appRedirect,
+// wantReuseEndsFirst presents code a second time and checks that it is
+// refused and that the session the first exchange started (its tokens
+// from firstTokens) is revoked, and reported.
+func wantReuseEndsFirst(t *testing.T, f *codeFx, code, verifier string, firstTokens func() tokens) {
+	t.Helper()
+	second := f.form("/token", []string{"grant_type", "authorization_code", "code", code, "redirect_uri", appRedirect,
 		"code_verifier", verifier, "client_id", "app"})
 	if second.status != 400 || !strings.Contains(second.body, "invalid_grant") {
 		t.Fatalf("the second exchange: %d %s, want invalid_grant", second.status, second.body)
 	}
-	a := <-first
-	if a.err != nil || a.status != 200 {
-		t.Fatalf("the first exchange: %d %s %v, want its tokens", a.status, a.body, a.err)
+	tok := firstTokens()
+	if r := f.do("GET", "/api/me", "", bearer(tok.AccessToken)...); r.status != 401 {
+		t.Errorf("the first exchange's access token after the reuse: %d, want 401", r.status)
 	}
-	var tok tokens
-	if err := json.Unmarshal([]byte(a.body), &tok); err != nil {
-		t.Fatal(err)
+	if r := f.form("/token", []string{"grant_type", "refresh_token", "refresh_token", tok.RefreshToken, "client_id", "app"}); r.status != 400 {
+		t.Errorf("the first exchange's refresh token after the reuse: %d %s, want 400", r.status, r.body)
 	}
 	if e, ok := f.events.find(authkit.EventReuseDetected, httpauth.MethodAuthorizationCode); !ok || e.SessionID == "" {
 		t.Errorf("reuse event %+v (found %v): want one naming the session it revoked", e, ok)
-	}
-	if r := f.do("GET", "/api/me", "", bearer(tok.AccessToken)...); r.status != 401 {
-		t.Errorf("the slow first exchange's access token after the reuse: %d, want 401", r.status)
-	}
-	if r := f.form("/token", []string{"grant_type", "refresh_token", "refresh_token", tok.RefreshToken, "client_id", "app"}); r.status != 400 {
-		t.Errorf("the slow first exchange's refresh token after the reuse: %d %s, want 400", r.status, r.body)
 	}
 }
 
@@ -395,7 +372,10 @@ func TestAuthorizationCodeForeignReplayEndsNothing(t *testing.T) {
 // is bound to its client, redirect URI and verifier, burns on a mismatch,
 // and expires.
 func TestAuthorizationCodeBindings(t *testing.T) {
-	f := newCodeFx(t)
+	// A short store deadline: a right redemption of a code a mismatch
+	// burned waits for a session that never comes, twice the deadline
+	// plus a second (at least 2 s).
+	f := newCodeFx(t, authkit.WithStoreTimeout(500*time.Millisecond))
 	ctx := context.WithValue(context.Background(), oauth2.HTTPClient, f.srv.Client())
 	conf := f.config("conf", f.secrets["conf"], confRedirect)
 	newCode := func() (code, verifier string) {
