@@ -590,6 +590,28 @@ func TestAssertionWithoutIatNotThrottled(t *testing.T) {
 	}
 }
 
+// An assertion from a client whose clock runs 50 s ahead, used just
+// before the client is removed and added again 10 s later: its iat is
+// after the new registration, so only the record of its use can refuse
+// the replay. The memory store (like the Redis store) now keeps that
+// record through DeleteClient until it expires; it used to drop it with
+// the client, and the replay passed (found by review; the SQL store still
+// drops it, see docs/security.md).
+func TestAssertionFromClockAheadAcrossReRegistration(t *testing.T) {
+	f := newPKFx(t)
+	f.clock.Add(time.Minute)
+	cl := f.claimsFor("kjwt")
+	cl["iat"] = f.clock.Now().Add(50 * time.Second).Unix()
+	used := sign(t, f.k1, cl)
+	if r := f.clientCredentials(used); r.status != 200 {
+		t.Fatalf("first use: %d %s", r.status, r.body)
+	}
+	f.reRegister(t, "kjwt", 10*time.Second)
+	if r := f.clientCredentials(used); r.status != 401 {
+		t.Errorf("an assertion stamped 50 s ahead, replayed after the client was added again 10 s later: %d %s, want 401", r.status, r.body)
+	}
+}
+
 // reRegister removes client id after the clock has moved on by after, and
 // adds it again unchanged but for its new registration time: how a client
 // is changed.

@@ -17,20 +17,25 @@ var (
 	_ authkit.ClientAssertionStore = (*Store)(nil)
 )
 
-// client is a stored registration, the codes issued to it and the client
-// assertions it used, so that DeleteClient removes them with it.
+// client is a stored registration and the codes issued to it, so that
+// DeleteClient removes them with it.
 type client struct {
-	c          authkit.Client
-	codes      map[authkit.TokenHash]*authCode
-	assertions map[authkit.TokenHash]*assertion
+	c     authkit.Client
+	codes map[authkit.TokenHash]*authCode
 }
 
-// assertion records a used client assertion until its expiry; exp places
-// it in codeExp beside the codes, so that the same cleanup removes both.
-type assertion struct {
+// assertionKey names a used client assertion: its client and hash.
+type assertionKey struct {
 	clientID string
 	h        authkit.TokenHash
-	exp      expiry
+}
+
+// assertion records a used client assertion until its expiry, whether or
+// not its client is still registered; exp places it in codeExp beside the
+// codes, so that the same cleanup removes both.
+type assertion struct {
+	key assertionKey
+	exp expiry
 }
 
 // authCode is a stored authorization code; exp places it in codeExp.
@@ -103,7 +108,7 @@ func (s *Store) CreateClient(ctx context.Context, c authkit.Client) error {
 	if _, ok := s.clients[c.ID]; ok {
 		return fmt.Errorf("memory: %s: client %q: %w", op, c.ID, authkit.ErrConflict)
 	}
-	s.clients[c.ID] = &client{c: stored, codes: map[authkit.TokenHash]*authCode{}, assertions: map[authkit.TokenHash]*assertion{}}
+	s.clients[c.ID] = &client{c: stored, codes: map[authkit.TokenHash]*authCode{}}
 	return nil
 }
 
@@ -156,10 +161,10 @@ func (s *Store) SetClientSecret(ctx context.Context, id string, h authkit.TokenH
 	return nil
 }
 
-// DeleteClient implements authkit.ClientStore. The client's codes and its
-// used assertions go with it, so a client registered again under the same
-// ID starts with none (an assertion is signed with the keys of the client
-// it names: one registered again is a new registration).
+// DeleteClient implements authkit.ClientStore. The client's codes go with
+// it; the records of the assertions it used stay until they expire, so a
+// client registered again under the same ID (with the same keys, say)
+// cannot have them replayed.
 func (s *Store) DeleteClient(ctx context.Context, id string) error {
 	const op = "DeleteClient"
 	if err := ctx.Err(); err != nil {
@@ -174,9 +179,6 @@ func (s *Store) DeleteClient(ctx context.Context, id string) error {
 	for _, code := range c.codes {
 		delete(s.codes, code.c.Hash)
 		s.codeExp.remove(&code.exp)
-	}
-	for _, a := range c.assertions {
-		s.codeExp.remove(&a.exp)
 	}
 	delete(s.clients, id)
 	return nil
@@ -291,8 +293,8 @@ func (s *Store) collectCodes(now time.Time, budget int) int {
 				delete(c.codes, x.c.Hash)
 			}
 		case *assertion:
-			if c, ok := s.clients[x.clientID]; ok && c.assertions[x.h] == x {
-				delete(c.assertions, x.h)
+			if s.assertions[x.key] == x {
+				delete(s.assertions, x.key)
 			}
 		}
 		n++
@@ -303,8 +305,8 @@ func (s *Store) collectCodes(now time.Time, budget int) int {
 // UseClientAssertion implements authkit.ClientAssertionStore. It holds the
 // Store's lock for its whole check-and-record, which is what makes it
 // atomic; a record is kept until expiresAt (to the microsecond, rounded
-// down) and removed by DeleteExpiredAuthorizationCodes, by the sweep of
-// later writes, or with its client by DeleteClient. A client ID that is
+// down) and removed by DeleteExpiredAuthorizationCodes or by the sweep of
+// later writes, never by DeleteClient. A client ID that is
 // not valid (authkit.ValidClientID) names no client: ErrNotFound. An
 // expiresAt at or before now is refused with an error matching
 // authkit.ErrInvalidRequest and records nothing: the assertion has
@@ -326,11 +328,11 @@ func (s *Store) UseClientAssertion(ctx context.Context, clientID string, h authk
 	defer s.mu.Unlock()
 	s.observe(now)
 	s.collectCodes(s.sweepTime(now), s.budget)
-	c, ok := s.clients[clientID]
-	if !ok {
+	if _, ok := s.clients[clientID]; !ok {
 		return fmt.Errorf("memory: %s: client %q: %w", op, clientID, authkit.ErrNotFound)
 	}
-	if a, ok := c.assertions[h]; ok {
+	key := assertionKey{clientID, h}
+	if a, ok := s.assertions[key]; ok {
 		if a.exp.at.After(now) {
 			return fmt.Errorf("memory: %s: assertion already used: %w", op, authkit.ErrTokenReused)
 		}
@@ -339,9 +341,9 @@ func (s *Store) UseClientAssertion(ctx context.Context, clientID string, h authk
 		s.codeExp.fix(&a.exp)
 		return nil
 	}
-	a := &assertion{clientID: clientID, h: h, exp: expiry{at: exp, index: -1}}
+	a := &assertion{key: key, exp: expiry{at: exp, index: -1}}
 	a.exp.owner = a
-	c.assertions[h] = a
+	s.assertions[key] = a
 	s.codeExp.push(&a.exp)
 	return nil
 }

@@ -142,7 +142,8 @@ func TestDeleteClientFreesCodes(t *testing.T) {
 }
 
 // Expired assertion records go with DeleteExpiredAuthorizationCodes (which
-// counts them with the codes) and with their client; live ones stay.
+// counts them with the codes); live ones stay, their client's deletion
+// included, until they expire.
 func TestClientAssertionCleanup(t *testing.T) {
 	s := memory.New()
 	ctx := t.Context()
@@ -180,8 +181,11 @@ func TestClientAssertionCleanup(t *testing.T) {
 	if err := s.DeleteClient(ctx, "other"); err != nil {
 		t.Fatal(err)
 	}
-	if got, err := s.DeleteExpiredAuthorizationCodes(ctx, base.Add(24*time.Hour), 1000); err != nil || got != 1 {
-		t.Errorf("DeleteExpiredAuthorizationCodes after DeleteClient returned (%d, %v), want (1, nil): the deleted client's records went with it", got, err)
+	if got, err := s.DeleteExpiredAuthorizationCodes(ctx, later, 1000); err != nil || got != 0 {
+		t.Errorf("DeleteExpiredAuthorizationCodes after DeleteClient, before any record expired, returned (%d, %v), want (0, nil)", got, err)
+	}
+	if got, err := s.DeleteExpiredAuthorizationCodes(ctx, base.Add(24*time.Hour), 1000); err != nil || got != 6 {
+		t.Errorf("DeleteExpiredAuthorizationCodes once every record expired returned (%d, %v), want (6, nil): app's live record and the deleted client's five, kept until they expired", got, err)
 	}
 }
 

@@ -171,6 +171,9 @@ type Store struct {
 	// ExpiresAt.
 	clients map[string]*client
 	codes   map[authkit.TokenHash]*authCode
+	// assertions are the client assertions used, by client and hash; they
+	// outlive their client (see DeleteClient).
+	assertions map[assertionKey]*assertion
 	codeExp expiryHeap
 
 	// epoch is WithEpoch's start, if hasEpoch.
@@ -210,6 +213,7 @@ func New(opts ...Option) *Store {
 		feed:            newFeedLog(),
 		clients:         map[string]*client{},
 		codes:           map[authkit.TokenHash]*authCode{},
+		assertions:      map[assertionKey]*assertion{},
 	}
 	for _, o := range opts {
 		if o != nil {
