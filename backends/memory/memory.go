@@ -174,7 +174,7 @@ type Store struct {
 	// assertions are the client assertions used, by client and hash; they
 	// outlive their client (see DeleteClient).
 	assertions map[assertionKey]*assertion
-	codeExp expiryHeap
+	codeExp    expiryHeap
 
 	// epoch is WithEpoch's start, if hasEpoch.
 	epoch    time.Time
