@@ -538,7 +538,9 @@ func WithReuseGrace(d time.Duration) Option {
 // WithLastUsedInterval sets how stale an API token's last-used time may get
 // before the verifier writes it again (knox's MIN_REFRESH_INTERVAL): a token
 // used continuously costs one store write per interval, not one per
-// request. Default 1 minute; from 1 second to 1 day. Verifier only.
+// request, and a burst of concurrent requests with it one write per
+// verifier (each replica may write once). Default 1 minute; from 1 second
+// to 1 day. Verifier only.
 func WithLastUsedInterval(d time.Duration) Option {
 	return durationOption("WithLastUsedInterval", RoleVerifier, d, time.Second, 24*time.Hour, func(c *Config) { c.LastUsedInterval = d })
 }

@@ -101,6 +101,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 	"unicode/utf8"
@@ -140,6 +141,10 @@ type Verifier struct {
 	schemes      []string
 	prefix       string
 	lastUsedStep time.Duration
+	// touching holds the IDs of the API tokens whose last-used write is
+	// in flight, so that a burst of requests with one token, which all
+	// read the same stale time, writes it once, not once each.
+	touching sync.Map
 	// lossSeen is the start (Unix µs) of the latest store epoch this
 	// Verifier has reported (authkit.EventDataLoss): one report per epoch.
 	lossSeen atomic.Int64
@@ -667,10 +672,13 @@ func (v *Verifier) verifyAPIToken(ctx context.Context, token string) (*authkit.P
 		return nil, v.failAs(ctx, authkit.MethodAPIToken, t.Subject, "", t.ID, errExpiredAPI)
 	}
 	if now.Sub(t.LastUsedAt) >= v.lastUsedStep {
-		// Bookkeeping, not a decision: the token was just read as live, so a
-		// failed write is logged and the request goes on.
-		if err := v.apiTokens.TouchAPIToken(ctx, t.ID, now); err != nil {
-			v.log.WarnContext(ctx, "authkit: recording API token use failed", "token_id", t.ID, "error", err)
+		if _, busy := v.touching.LoadOrStore(t.ID, struct{}{}); !busy {
+			// Bookkeeping, not a decision: the token was just read as
+			// live, so a failed write is logged and the request goes on.
+			if err := v.apiTokens.TouchAPIToken(ctx, t.ID, now); err != nil {
+				v.log.WarnContext(ctx, "authkit: recording API token use failed", "token_id", t.ID, "error", err)
+			}
+			v.touching.Delete(t.ID)
 		}
 	}
 	return v.admit(ctx, &authkit.Principal{
