@@ -49,7 +49,6 @@ import (
 	"slices"
 	"sync/atomic"
 	"time"
-	"unicode/utf8"
 
 	"github.com/google/uuid"
 
@@ -58,6 +57,7 @@ import (
 	"github.com/authkit-go/authkit/internal/jws"
 	"github.com/authkit-go/authkit/internal/opaque"
 	"github.com/authkit-go/authkit/internal/storecall"
+	"github.com/authkit-go/authkit/internal/textsafe"
 	"github.com/authkit-go/authkit/keys"
 )
 
@@ -856,8 +856,8 @@ func (i *Issuer) CreateAPIToken(ctx context.Context, subject, name string, opts 
 	if err := checkSubject(subject); err != nil {
 		return "", authkit.APIToken{}, err
 	}
-	if name == "" || len(name) > MaxNameLen || !utf8.ValidString(name) {
-		return "", authkit.APIToken{}, fmt.Errorf("issuer: %w: token name must be 1 to %d bytes of UTF-8", authkit.ErrInvalidRequest, MaxNameLen)
+	if name == "" || len(name) > MaxNameLen || !textsafe.Valid(name) {
+		return "", authkit.APIToken{}, fmt.Errorf("issuer: %w: token name must be 1 to %d bytes of UTF-8 without control characters, bidirectional controls or line separators", authkit.ErrInvalidRequest, MaxNameLen)
 	}
 	var p apiParams
 	for _, o := range opts {

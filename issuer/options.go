@@ -11,6 +11,7 @@ import (
 
 	"github.com/authkit-go/authkit"
 	"github.com/authkit-go/authkit/internal/strictjson"
+	"github.com/authkit-go/authkit/internal/textsafe"
 )
 
 // Limits on per-call input. Longer values are refused, except the User-Agent,
@@ -182,8 +183,8 @@ func WithClientIP(ip string) IssueOption {
 // most 256 bytes of UTF-8.
 func WithDeviceName(name string) IssueOption {
 	return func(p *issueParams) error {
-		if len(name) > MaxNameLen || !utf8.ValidString(name) {
-			return fmt.Errorf("issuer: %w: device name must be at most %d bytes of UTF-8", authkit.ErrInvalidRequest, MaxNameLen)
+		if len(name) > MaxNameLen || !textsafe.Valid(name) {
+			return fmt.Errorf("issuer: %w: device name must be at most %d bytes of UTF-8 without control characters, bidirectional controls or line separators", authkit.ErrInvalidRequest, MaxNameLen)
 		}
 		p.name = name
 		return nil
@@ -257,10 +258,8 @@ func checkSubject(subject string) error {
 	if subject == "" || len(subject) > MaxSubjectLen || !utf8.ValidString(subject) {
 		return fmt.Errorf("issuer: %w: subject must be 1 to %d bytes of valid UTF-8", authkit.ErrInvalidRequest, MaxSubjectLen)
 	}
-	for _, r := range subject {
-		if r < 0x20 || r == 0x7f {
-			return fmt.Errorf("issuer: %w: subject has a control character", authkit.ErrInvalidRequest)
-		}
+	if !textsafe.Valid(subject) {
+		return fmt.Errorf("issuer: %w: subject has a control character, a bidirectional control or a line separator", authkit.ErrInvalidRequest)
 	}
 	return nil
 }

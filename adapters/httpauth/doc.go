@@ -135,7 +135,8 @@
 //
 // The fields:
 //
-//   - name (required): 1 to 256 bytes of UTF-8 without control characters.
+//   - name (required): 1 to 256 bytes of UTF-8 without control characters
+//     (C1 included), bidirectional controls or line separators.
 //   - scopes, or scope in a form (space-separated, as in RFC 6749 §3.3):
 //     at most 64 scope tokens of 1 to 128 bytes (invalid_scope otherwise),
 //     each held by the caller: a token never grants more than its creator

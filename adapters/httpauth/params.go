@@ -12,6 +12,7 @@ import (
 	"github.com/authkit-go/authkit"
 
 	"github.com/authkit-go/authkit/internal/strictjson"
+	"github.com/authkit-go/authkit/internal/textsafe"
 )
 
 // Bounds on request parameters.
@@ -248,15 +249,8 @@ func validScopes(ss []string) bool {
 }
 
 // validText reports whether s is 1 to max bytes of UTF-8 without control
-// characters.
+// characters (C1 included), bidirectional controls or line separators
+// (textsafe.Valid).
 func validText(s string, max int) bool {
-	if s == "" || len(s) > max || !utf8.ValidString(s) {
-		return false
-	}
-	for _, r := range s {
-		if r < 0x20 || r == 0x7f {
-			return false
-		}
-	}
-	return true
+	return s != "" && len(s) <= max && textsafe.Valid(s)
 }

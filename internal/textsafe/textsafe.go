@@ -1,0 +1,31 @@
+// Package textsafe decides whether text that authkit stores and later
+// shows (subjects, token names, user names) is safe to print: valid UTF-8
+// with no character that can rewrite a log line or a terminal.
+package textsafe
+
+import (
+	"unicode"
+	"unicode/utf8"
+)
+
+// Unsafe reports whether r must not appear in such text: a control
+// character (C0, DEL and C1, among them NEL and the terminal's CSI), a
+// bidirectional control (the overrides and isolates, which reorder how
+// the text around them reads), or the Unicode line and paragraph
+// separators.
+func Unsafe(r rune) bool {
+	return unicode.IsControl(r) || unicode.Is(unicode.Bidi_Control, r) || r == '\u2028' || r == '\u2029'
+}
+
+// Valid reports whether s is valid UTF-8 without an Unsafe character.
+func Valid(s string) bool {
+	if !utf8.ValidString(s) {
+		return false
+	}
+	for _, r := range s {
+		if Unsafe(r) {
+			return false
+		}
+	}
+	return true
+}
