@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"reflect"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -328,15 +329,24 @@ func WithJWKSURL(rawURL string) Option {
 	return func(c *Config) error {
 		u, err := url.Parse(rawURL)
 		if err != nil || u.Host == "" || !uriChars(rawURL) {
-			return invalid("WithJWKSURL(%q): not an absolute URL (RFC 3986: no spaces, <, >, {, }, quotes; a placeholder left in?)", rawURL)
+			return invalid("WithJWKSURL: %s is not an absolute URL (RFC 3986: no spaces, <, >, {, }, quotes; a placeholder left in?)", shownURL(u, err))
 		}
 		if u.Scheme != "https" && (u.Scheme != "http" || !isLoopbackHost(u.Hostname())) {
-			return invalid("WithJWKSURL(%q): must be https (http only for loopback)", rawURL)
+			return invalid("WithJWKSURL(%q): must be https (http only for loopback)", u.Redacted())
 		}
 		c.JWKSURL = rawURL
 		c.mark("WithJWKSURL", RoleVerifier)
 		return nil
 	}
+}
+
+// shownURL is a URL for an error message: with its password replaced
+// ("xxxxx") when it parsed, else nothing of it.
+func shownURL(u *url.URL, err error) string {
+	if err != nil {
+		return "the URL given (it does not parse)"
+	}
+	return strconv.Quote(u.Redacted())
 }
 
 // uriChars reports whether s holds only characters a URI may (RFC 3986

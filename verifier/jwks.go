@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"sync"
@@ -286,6 +287,16 @@ func (r *remoteKeys) isDue(now time.Time) bool {
 	return d != nil && now.UnixNano() < d.fetchedAt.UnixNano()
 }
 
+// redactURL is raw for logs: a password in its user information (a JWKS
+// behind Basic authentication) replaced by "xxxxx".
+func redactURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "(a URL that does not parse)"
+	}
+	return u.Redacted()
+}
+
 // step runs the fetch requests asked for, or the scheduled one if it is due.
 func (r *remoteKeys) step() {
 	now := r.now()
@@ -312,10 +323,10 @@ func (r *remoteKeys) step() {
 		case r.ctx.Err() != nil:
 			// Closing: the fetch was cancelled, it did not fail.
 		case old != nil:
-			r.log.WarnContext(r.ctx, "authkit: fetching JWKS failed; keeping the last good keys", "url", r.url, "error", err,
+			r.log.WarnContext(r.ctx, "authkit: fetching JWKS failed; keeping the last good keys", "url", redactURL(r.url), "error", err,
 				"fetched_at", old.fetchedAt, "stale", !now.Before(old.expiresAt))
 		default:
-			r.log.WarnContext(r.ctx, "authkit: fetching JWKS failed; no keys yet", "url", r.url, "error", err)
+			r.log.WarnContext(r.ctx, "authkit: fetching JWKS failed; no keys yet", "url", redactURL(r.url), "error", err)
 		}
 	}
 	r.mu.Lock()
@@ -382,7 +393,7 @@ func (r *remoteKeys) fetch(now time.Time) (*jwksDoc, error) {
 	if len(body) > maxJWKSBody {
 		return nil, errors.New("document larger than 1 MiB")
 	}
-	set, unusable, err := parseRemoteJWKS(body, r.defaultAlg, r.log, r.url)
+	set, unusable, err := parseRemoteJWKS(body, r.defaultAlg, r.log, redactURL(r.url))
 	if err != nil {
 		return nil, err
 	}

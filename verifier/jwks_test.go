@@ -3,8 +3,12 @@ package verifier_test
 import (
 	"context"
 	"errors"
+	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -133,6 +137,55 @@ func (f *remoteFixture) rotate(t *testing.T) {
 	if err := f.set.Activate(k.ID()); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// A JWKS URL with a password (a key set behind Basic authentication): the
+// fetch's warnings and a configuration error show it redacted, never the
+// password (found by review).
+func TestJWKSURLPasswordNeverShown(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "down", http.StatusInternalServerError)
+	}))
+	t.Cleanup(srv.Close)
+	u, _ := url.Parse(srv.URL + "/jwks")
+	u.User = url.UserPassword("jwks", "s3cret-pass")
+	var logs strings.Builder
+	var mu sync.Mutex
+	log := slog.New(slog.NewTextHandler(lockedWriter{&mu, &logs}, nil))
+	v, err := verifier.New(authkit.WithJWKSURL(u.String()), authkit.WithLogger(log))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer v.Close()
+	eventually(t, "a warning about the failed fetch", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return strings.Contains(logs.String(), "fetching JWKS failed")
+	})
+	mu.Lock()
+	got := logs.String()
+	mu.Unlock()
+	if strings.Contains(got, "s3cret-pass") || !strings.Contains(got, "jwks:xxxxx@") {
+		t.Errorf("the fetch's warning shows the URL's password, or not the redacted URL:\n%s", got)
+	}
+	bad := *u
+	bad.Scheme = "http"
+	bad.Host = "jwks.example:80"
+	if _, err := verifier.New(authkit.WithJWKSURL(bad.String())); err == nil || strings.Contains(err.Error(), "s3cret-pass") {
+		t.Errorf("an http JWKS URL off loopback: %v; want an error without the password", err)
+	}
+}
+
+// lockedWriter serialises writes to w.
+type lockedWriter struct {
+	mu *sync.Mutex
+	w  io.Writer
+}
+
+func (l lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }
 
 // A wall clock stepped back an hour after a fetch: the scheduled refresh
