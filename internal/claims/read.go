@@ -461,15 +461,19 @@ func (c *Claims) HasAudience(want []string) bool {
 }
 
 // Scopes returns the scopes: the scope claim split on spaces (RFC 6749
-// §3.3), or the elements of an array-valued one. The strings alias c.Scope
-// or the payload.
+// §3.3), or the elements of an array-valued one. A value that is not an
+// RFC 6749 scope-token (an element holding a space, a tab, a quote, a
+// backslash or a character outside printable ASCII) is left out: no valid
+// scope could ever have matched it, and kept it would turn into several
+// scopes once the scopes are joined with spaces again (introspection, the
+// golang-jwt adapter). The strings alias c.Scope or the payload.
 func (c *Claims) Scopes() []string {
 	if c.scopes.Kind() == strictjson.KindArray {
 		a, _ := c.scopes.Elements()
 		var out []string
 		for a.Next() {
 			s, err := text(a.Value())
-			if err == nil && s != "" {
+			if err == nil && scopeToken(s) {
 				out = append(out, s)
 			}
 		}
@@ -481,11 +485,25 @@ func (c *Claims) Scopes() []string {
 	n := strings.Count(c.Scope, " ") + 1
 	out := make([]string, 0, n)
 	for s := range strings.SplitSeq(c.Scope, " ") {
-		if s != "" {
+		if scopeToken(s) {
 			out = append(out, s)
 		}
 	}
 	return out
+}
+
+// scopeToken reports whether s is an RFC 6749 scope-token: one or more of
+// %x21, %x23-5B and %x5D-7E.
+func scopeToken(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x21 || c == 0x22 || c == 0x5c || c > 0x7e {
+			return false
+		}
+	}
+	return true
 }
 
 // PeekIssuer returns the "iss" claim of payload, a claims set whose
