@@ -439,6 +439,41 @@ func runAPIToken(t *testing.T, h PartialHarness[authkit.APITokenStore]) {
 		if got := lookupToken(t, b, tok.Hash, ruleLookupToken); got.RevokedAt.IsZero() {
 			t.Errorf("a revocation through one handle is not visible through the other; %s", ruleTokenVisible)
 		}
+
+		// A verifier looks a token up, another handle revokes it, then the
+		// verifier records the use: the touch must change LastUsedAt only,
+		// never write back the token as it was read (live again).
+		tok2 := newToken("tok-2", "alice", base)
+		createToken(t, a, tok2, 0, base)
+		lookupToken(t, b, tok2.Hash, ruleLookupToken)
+		mustOK(t, "RevokeAPIToken", a.RevokeAPIToken(t.Context(), "alice", tok2.ID, at(3*minute)), ruleRevokeAPI)
+		mustOK(t, "TouchAPIToken", b.TouchAPIToken(t.Context(), tok2.ID, at(4*minute)), ruleTouch)
+		for i, s := range []authkit.APITokenStore{a, b} {
+			if got := lookupToken(t, s, tok2.Hash, ruleLookupToken); !sameInstant(got.RevokedAt, at(3*minute)) {
+				t.Errorf("through handle %d, a token revoked and then touched through the other handle has RevokedAt %s, want %s; %s", i, fmtTime(got.RevokedAt), fmtTime(at(3*minute)), ruleTouch+"; "+ruleTokenVisible)
+			}
+		}
+	})
+
+	// A subject of 1024 bytes (the largest the issuer accepts) and one
+	// that differs only in its last byte.
+	t.Run("LongSubjects", func(t *testing.T) {
+		a, b := open(t, h)
+		subjA, subjB := longPair("s")
+		tok := newToken("tok-long", subjA, base)
+		createToken(t, a, tok, 0, base)
+		if l := listTokens(t, b, subjA, at(minute)); len(l) != 1 || l[0].ID != tok.ID || l[0].Subject != subjA {
+			t.Errorf("ListAPITokens of a 1024-byte subject returned %d tokens, want the one with its subject byte for byte; %s", len(l), ruleTokenVisible)
+		}
+		if l := listTokens(t, b, subjB, at(minute)); len(l) != 0 {
+			t.Errorf("ListAPITokens of a subject that differs in its last byte returned %d tokens, want none", len(l))
+		}
+		err := b.RevokeAPIToken(t.Context(), subjB, tok.ID, at(minute))
+		wantErr(t, "RevokeAPIToken under a subject that differs in its last byte", err, authkit.ErrNotFound, ruleRevokeAPI)
+		mustOK(t, "RevokeAPIToken", b.RevokeAPIToken(t.Context(), subjA, tok.ID, at(minute)), ruleRevokeAPI)
+		if got := lookupToken(t, a, tok.Hash, ruleLookupToken); got.RevokedAt.IsZero() {
+			t.Errorf("a token of a 1024-byte subject is not revoked after RevokeAPIToken; %s", ruleRevokeAPI)
+		}
 	})
 
 	t.Run("Reopen", func(t *testing.T) {

@@ -453,6 +453,11 @@ func runClients(t *testing.T, h PartialHarness[authkit.ClientStore]) {
 		want := newClient("app", base)
 		createClient(t, a, cloneClient(want))
 		createClient(t, a, newClient("other", base))
+		// Both handles read the client first: each must read it again
+		// after the other's write (a per-handle cache that forgot the
+		// other handle's writes would keep a rotated-out secret working).
+		getClient(t, a, "app", ruleClGet)
+		getClient(t, b, "app", ruleClGet)
 		mustOK(t, "SetClientSecret", b.SetClientSecret(t.Context(), "app", hashOf("rotated"), at(hour)), ruleClSecret)
 		want.SecretHash, want.SecretRotatedAt = hashOf("rotated"), at(hour)
 		diffClient(getClient(t, a, "app", ruleClGet), want).report(t, "the client after SetClientSecret", ruleClSecret+"; "+ruleClVisible)
@@ -482,6 +487,7 @@ func runClients(t *testing.T, h PartialHarness[authkit.ClientStore]) {
 		createCode(t, a, newCode("del-2", "app", base))
 		createCode(t, a, newCode("keep", "keep", base))
 		redeem(t, a, hashOf("code-del-2"), at(time.Second))
+		getClient(t, a, "app", ruleClGet) // a has read it before b deletes it
 		mustOK(t, "DeleteClient", b.DeleteClient(t.Context(), "app"), ruleClDelete)
 		wantClientAbsent(t, a, "app", "a deleted client", ruleClDelete+"; "+ruleClVisible)
 		if got := clientIDs(listClients(t, a)); !slices.Equal(got, []string{"keep"}) {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -263,6 +264,13 @@ const ruleUnavailable = "an unreachable backend must yield an error matching Err
 // case, Unicode normalisation, trailing space, SQL LIKE and glob
 // metacharacters, separators that key-value stores use, and a prefix of
 // another subject.
+// longPair returns two identities of 1024 bytes, the largest subject the
+// issuer accepts, that differ only in their last byte; tag starts them.
+func longPair(tag string) (string, string) {
+	body := tag + strings.Repeat("x", 1023-len(tag))
+	return body + "a", body + "b"
+}
+
 var oddSubjects = []string{
 	"ユーザー",
 	"👩🏽‍💻",

@@ -27,6 +27,9 @@ type mutant struct {
 	name string
 	run  string // -test.run pattern below TestMutants/<name>/
 	wrap func(authkit.Store) authkit.Store
+	// peer, if set, is Harness.Peer: a second handle on the data of a
+	// store wrap made (for mutants that keep state per handle).
+	peer func(authkit.Store) authkit.Store
 	want []string // substrings of the child's output
 }
 
@@ -124,9 +127,11 @@ func TestMutants(t *testing.T) {
 	for _, m := range mutants {
 		t.Run(m.name, func(t *testing.T) {
 			if child == m.name {
-				conformance.Run(t, conformance.Harness{
-					New: func(t *testing.T) authkit.Store { return m.wrap(memory.New()) },
-				})
+				h := conformance.Harness{New: func(t *testing.T) authkit.Store { return m.wrap(memory.New()) }}
+				if m.peer != nil {
+					h.Peer = func(t *testing.T, s authkit.Store) authkit.Store { return m.peer(s) }
+				}
+				conformance.Run(t, h)
 				return
 			}
 			expectSuiteFails(t, mutantEnv, "TestMutants", m.name, m.run, "store", m.want)

@@ -272,6 +272,24 @@ func runRefresh(t *testing.T, h PartialHarness[authkit.RefreshStore]) {
 		}
 	})
 
+	// A revocation counts from when it is made, whatever the clocks: a
+	// replica whose clock is behind the one that revoked must not rotate
+	// in the session because r.Now is before RevokedAt.
+	t.Run("Rotate/RevokedAheadOfNow", func(t *testing.T) {
+		a, b := open(t, h)
+		s, first := newSession("sess-1", "alice", base, "rt-1")
+		createSession(t, a, s, first)
+		mustOK(t, "RevokeSession", a.RevokeSession(t.Context(), s.ID, at(2*minute)), ruleRevokeSession)
+		_, err := b.RotateRefresh(t.Context(), rotation("rt-1", "rt-2", at(minute)))
+		wantErr(t, "RotateRefresh with a now before the session's RevokedAt", err, authkit.ErrTokenRevoked, ruleRotateRevoked)
+		s2, first2 := newSession("sess-2", "bob", base, "rt-b1")
+		createSession(t, a, s2, first2)
+		_, err = a.RevokeSubjectSessions(t.Context(), "bob", at(2*minute))
+		mustOK(t, "RevokeSubjectSessions", err, ruleRevokeSubject)
+		_, err = b.RotateRefresh(t.Context(), rotation("rt-b1", "rt-b2", at(minute)))
+		wantErr(t, "RotateRefresh with a now before RevokeSubjectSessions' now", err, authkit.ErrTokenRevoked, ruleRevokeSubject+"; "+ruleRotateRevoked)
+	})
+
 	t.Run("Rotate/RevokedBeforeReuse", func(t *testing.T) {
 		a, b := open(t, h)
 		s, first := newSession("sess-1", "alice", base, "rt-1")
@@ -693,6 +711,39 @@ func runRefresh(t *testing.T, h PartialHarness[authkit.RefreshStore]) {
 		}
 	})
 
+	// Every session, not a first page: a store that lists a subject's
+	// sessions page by page must go through all of them.
+	t.Run("RevokeSubjectSessions/Many", func(t *testing.T) {
+		a, b := open(t, h)
+		const n = 1001
+		var wg sync.WaitGroup
+		sem := make(chan struct{}, 8)
+		for i := range n {
+			wg.Go(func() {
+				sem <- struct{}{}
+				defer func() { <-sem }()
+				s, first := newSession(fmt.Sprintf("many-%04d", i), "alice", at(time.Duration(i)*micro), fmt.Sprintf("rt-many-%04d", i))
+				if err := a.CreateSession(t.Context(), s, first); err != nil {
+					t.Errorf("CreateSession(%q): %v; %s", s.ID, err, ruleCreate)
+				}
+			})
+		}
+		wg.Wait()
+		if t.Failed() {
+			return
+		}
+		got, err := b.RevokeSubjectSessions(t.Context(), "alice", at(minute))
+		mustOK(t, "RevokeSubjectSessions", err, ruleRevokeSubject)
+		if len(got) != n {
+			t.Errorf("RevokeSubjectSessions of a subject with %d sessions returned %d IDs; %s", n, len(got), ruleRevokeSubject)
+		}
+		if l := listSessions(t, a, "alice", at(2*minute)); len(l) != 0 {
+			t.Errorf("%d of %d sessions still live after RevokeSubjectSessions (the oldest: %q); %s", len(l), n, l[len(l)-1].ID, ruleRevokeSubject)
+		}
+		_, err = a.RotateRefresh(t.Context(), rotation("rt-many-0000", "rt-many-0000-b", at(2*minute)))
+		wantErr(t, "RotateRefresh of the subject's oldest session after RevokeSubjectSessions", err, authkit.ErrTokenRevoked, ruleRevokeSubject)
+	})
+
 	t.Run("RevokeSubjectSessions/NoSessions", func(t *testing.T) {
 		a, _ := open(t, h)
 		got, err := a.RevokeSubjectSessions(t.Context(), "nobody", base)
@@ -716,6 +767,22 @@ func runRefresh(t *testing.T, h PartialHarness[authkit.RefreshStore]) {
 		if n != 0 {
 			t.Errorf("a second DeleteExpiredSessions returned %d, want 0; %s", n, ruleDeleteSessions)
 		}
+	})
+
+	// A rotated record stays until its ExpiresAt: it is what tells a
+	// replay of a stolen token (ErrTokenReused, and the session revoked)
+	// from an unknown one. A cleanup that took used records early would
+	// let the thief's successor live on.
+	t.Run("DeleteExpiredSessions/KeepsUsedRecords", func(t *testing.T) {
+		a, b := open(t, h)
+		s, first := newSession("sess-1", "alice", base, "rt-1") // rt-1 expires at base+1h
+		createSession(t, a, s, first)
+		r := rotation("rt-1", "rt-2", at(minute))
+		rotate(t, a, r)
+		_, err := b.DeleteExpiredSessions(t.Context(), at(2*minute), 1000)
+		mustOK(t, "DeleteExpiredSessions", err, ruleDeleteSessions)
+		_, err = a.RotateRefresh(t.Context(), rotation("rt-1", "rt-3", at(3*minute)))
+		wantReuse(t, "RotateRefresh of a rotated token after a cleanup before its ExpiresAt", err, s, r.Now, r.Successor)
 	})
 
 	t.Run("DeleteExpiredSessions/Limit", func(t *testing.T) {
@@ -756,6 +823,29 @@ func runRefresh(t *testing.T, h PartialHarness[authkit.RefreshStore]) {
 				t.Errorf("RevokeSubjectSessions(%q) returned %q, want only %s; %s", subj, got, want, ruleSessionIsolated)
 			}
 		}
+	})
+
+	// Subjects of the issuer's largest size (1024 bytes), two of them the
+	// same but for their last byte: a store that cut them short would
+	// mix the two, or never match what it stored.
+	t.Run("LongSubjects", func(t *testing.T) {
+		a, b := open(t, h)
+		subjA, subjB := longPair("s")
+		sa, fa := newSession("long-a", subjA, base, "rt-long-a")
+		sb, fb := newSession("long-b", subjB, base.Add(ms), "rt-long-b")
+		createSession(t, a, sa, fa)
+		createSession(t, a, sb, fb)
+		if l := listSessions(t, b, subjA, at(minute)); !slices.Equal(sessionIDs(l), []string{"long-a"}) || l[0].Subject != subjA {
+			t.Errorf("ListSessions of a 1024-byte subject returned %q, want only long-a with its subject byte for byte; %s", sessionIDs(l), ruleSessionIsolated)
+		}
+		got, err := b.RevokeSubjectSessions(t.Context(), subjA, at(minute))
+		mustOK(t, "RevokeSubjectSessions", err, ruleRevokeSubject)
+		if !slices.Equal(got, []string{"long-a"}) {
+			t.Errorf("RevokeSubjectSessions of a 1024-byte subject returned %q, want [long-a]; %s", got, ruleSessionIsolated)
+		}
+		_, err = a.RotateRefresh(t.Context(), rotation("rt-long-a", "rt-long-a2", at(2*minute)))
+		wantErr(t, "RotateRefresh in the revoked session of a 1024-byte subject", err, authkit.ErrTokenRevoked, ruleRevokeSubject)
+		rotate(t, a, rotation("rt-long-b", "rt-long-b2", at(2*minute)))
 	})
 
 	t.Run("OddInput", func(t *testing.T) {
@@ -826,8 +916,28 @@ func runRefresh(t *testing.T, h PartialHarness[authkit.RefreshStore]) {
 			t.Errorf("a rotation through one handle is not visible through the other; %s", ruleVisibility)
 		}
 		mustOK(t, "RevokeSession", a.RevokeSession(t.Context(), s.ID, at(2*minute)), ruleRevokeSession)
+		// b read the session before the revocation: it must read it
+		// again now, not keep its earlier copy (a cache that forgets the
+		// other handle's writes passes everything else here).
+		if got := getSession(t, b, s.ID, ruleSession); got.RevokedAt.IsZero() {
+			t.Errorf("Session through the other handle after RevokeSession shows no RevokedAt; %s", ruleVisibility)
+		}
 		_, err := b.RotateRefresh(t.Context(), rotation("rt-2", "rt-3", at(3*minute)))
 		wantErr(t, "the peer's RotateRefresh after RevokeSession", err, authkit.ErrTokenRevoked, ruleVisibility)
+
+		s2, first2 := newSession("sess-2", "alice", at(ms), "rt-2-1")
+		createSession(t, b, s2, first2)
+		if got := getSession(t, b, s2.ID, ruleSession); !got.RevokedAt.IsZero() {
+			t.Fatalf("a new session is revoked; %s", ruleCreate)
+		}
+		_, err = a.RevokeSubjectSessions(t.Context(), "alice", at(4*minute))
+		mustOK(t, "RevokeSubjectSessions", err, ruleRevokeSubject)
+		if got := getSession(t, b, s2.ID, ruleSession); got.RevokedAt.IsZero() {
+			t.Errorf("Session through the other handle after RevokeSubjectSessions shows no RevokedAt; %s", ruleVisibility)
+		}
+		if l := listSessions(t, b, "alice", at(5*minute)); len(l) != 0 {
+			t.Errorf("ListSessions through the other handle after RevokeSubjectSessions returned %q, want none; %s", sessionIDs(l), ruleVisibility)
+		}
 	})
 
 	t.Run("Reopen", func(t *testing.T) {

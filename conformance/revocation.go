@@ -134,6 +134,11 @@ func runRevocation(t *testing.T, h PartialHarness[authkit.RevocationStore]) {
 		wantDead(t, b, query("j3", "", "alice", at(501*ms)), now, false, "issued 1ms after the cutoff", ruleCutoff+"; "+ruleCutoffPrec)
 		wantDead(t, b, query("j4", "s1", "alice", at(time.Hour)), now, false, "issued long after the cutoff", ruleCutoff)
 		wantDead(t, b, query("j5", "", "bob", at(400*ms)), now, false, "another subject", ruleRevIsolation)
+		// Tokens of a session are cut off as well: nearly every access
+		// token carries a sid, and logout-all reaches them only here.
+		wantDead(t, b, query("j6", "s1", "alice", at(400*ms)), now, true, "issued 100ms before the cutoff, in a session", ruleCutoff)
+		wantDead(t, b, query("j7", "s1", "alice", cutoff), now, true, "issued exactly at the cutoff, in a session", ruleCutoff)
+		wantDead(t, b, query("j8", "s1", "alice", at(501*ms)), now, false, "issued 1ms after the cutoff, in a session", ruleCutoff)
 	})
 
 	t.Run("SetCutoff/UntilBoundary", func(t *testing.T) {
@@ -201,6 +206,28 @@ func runRevocation(t *testing.T, h PartialHarness[authkit.RevocationStore]) {
 				}
 			}
 		}
+	})
+
+	// Identities of 1024 bytes (the largest subject the issuer accepts,
+	// and a jti or sid as long), pairs that differ only in their last
+	// byte: a store that cut them short would never match what it stored,
+	// or match the other of the pair.
+	t.Run("LongIdentities", func(t *testing.T) {
+		a, b := open(t, h)
+		subjA, subjB := longPair("s")
+		jtiA, jtiB := longPair("j")
+		sidA, sidB := longPair("i")
+		now := at(minute)
+		mustOK(t, "RevokeToken", a.RevokeToken(t.Context(), subjA, jtiA, at(hour)), ruleRevokeJTI)
+		mustOK(t, "RevokeSessionTokens", a.RevokeSessionTokens(t.Context(), subjA, sidA, at(hour)), ruleRevokeSID)
+		wantDead(t, b, query(jtiA, "", subjA, base), now, true, "its 1024-byte jti is revoked", ruleRevokeJTI)
+		wantDead(t, b, query(jtiB, "", subjA, base), now, false, "a jti that differs from the revoked one in its last byte", ruleRevKeys)
+		wantDead(t, b, query(jtiA, "", subjB, base), now, false, "the revoked jti under a subject that differs in its last byte", ruleRevSubject)
+		wantDead(t, b, query("j", sidA, subjA, base), now, true, "its 1024-byte sid is revoked", ruleRevokeSID)
+		wantDead(t, b, query("j", sidB, subjA, base), now, false, "a sid that differs from the revoked one in its last byte", ruleRevKeys)
+		mustOK(t, "SetCutoff", a.SetCutoff(t.Context(), subjB, base, at(hour)), ruleCutoff)
+		wantDead(t, b, query("j", "", subjB, at(-time.Second)), now, true, "issued before the cutoff of its 1024-byte subject", ruleCutoff)
+		wantDead(t, b, query("j", "", subjA, at(-time.Second)), now, false, "a subject that differs in its last byte from the one cut off", ruleRevIsolation)
 	})
 
 	t.Run("Peer/Visibility", func(t *testing.T) {
