@@ -21,8 +21,10 @@ var ErrClaimsDecode = errors.New("authkit: claims do not decode")
 // checked again here; numbers keep their precision (2^53+1 decodes exactly
 // into an int64, a uint64 or a json.Number field, and a field of type any
 // receives a json.Number, never a float64). Registered claims (iss, sub,
-// aud, exp, …) and the claims the verification profile reads into the
-// principal's fields (scope, client_id, …) are left out.
+// aud, exp, …), names that differ from them only in case ("SUB", which
+// encoding/json would match to a field tagged "sub"), and the claims the
+// verification profile reads into the principal's fields (scope,
+// client_id, …) are left out.
 //
 // It works as well for a principal from the verify cache. For a principal
 // that did not come from a verified JWT (an API token, Basic, or one built
@@ -62,10 +64,12 @@ var registeredNames = [...]string{"iss", "sub", "aud", "exp", "nbf", "iat", "jti
 // isApplication reports whether name is an application claim: a key of
 // the principal's Claims (which the verifier fills with exactly the
 // application claims, leaving out those its profile reads into the other
-// fields), and never a registered one.
+// fields), and never a registered one, nor one that differs from a
+// registered one only in case: encoding/json matches a struct field's tag
+// without regard to case, so "SUB" would fill a field tagged "sub".
 func isApplication(name string, app map[string]any) bool {
 	for _, r := range registeredNames {
-		if name == r {
+		if strings.EqualFold(name, r) {
 			return false
 		}
 	}

@@ -82,3 +82,26 @@ func TestPrincipalJSONRefusesUnencodableClaims(t *testing.T) {
 		t.Fatal("a claim that JSON cannot encode was encoded")
 	}
 }
+
+// A claim named like a registered one but for its case ("SUB") is left out
+// of DecodeClaims: encoding/json matches tags without regard to case, so it
+// filled a field tagged "sub" with a value the token's subject is not
+// (found by review, with a simplejwt token whose subject is user_id).
+func TestDecodeClaimsLeavesOutCaseVariantsOfRegisteredNames(t *testing.T) {
+	p := &authkit.Principal{
+		Subject:    "1",
+		ClaimsJSON: `{"user_id":"1","SUB":"admin","Iss":"https://evil.example","team":"blue"}`,
+		Claims:     map[string]any{"SUB": "admin", "Iss": "https://evil.example", "team": "blue"},
+	}
+	var got struct {
+		Sub  string `json:"sub"`
+		Iss  string `json:"iss"`
+		Team string `json:"team"`
+	}
+	if err := p.DecodeClaims(&got); err != nil {
+		t.Fatal(err)
+	}
+	if got.Sub != "" || got.Iss != "" || got.Team != "blue" {
+		t.Errorf("DecodeClaims = %+v, want no sub and no iss (only case variants were in the token), team blue", got)
+	}
+}
