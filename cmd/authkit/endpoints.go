@@ -110,6 +110,12 @@ func parseTrustedProxies(s string) ([]netip.Prefix, error) {
 			}
 			p = netip.PrefixFrom(a, a.BitLen())
 		}
+		if p.Bits() == 0 {
+			// Every address would be a proxy: any client could then
+			// name its own address in X-Forwarded-For and walk past the
+			// throttle's per-address limits.
+			return nil, usagef("--trusted-proxies: %q trusts every address, so any client could choose its own address; name your proxies' addresses or networks", it)
+		}
 		out = append(out, p.Masked())
 	}
 	return out, nil

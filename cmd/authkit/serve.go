@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"net/url"
 	"os"
 	"strings"
 	"time"
@@ -280,6 +281,10 @@ func (c *cli) newServer(ctx context.Context, cfg serveConfig, log *slog.Logger) 
 	if err != nil {
 		return nil, err
 	}
+	if cfg.usersFile != "" {
+		warnSharedFile(log, cfg.usersFile, "the users file (password hashes)")
+	}
+	warnPlainHTTP(log, cfg.addr, cfg.issuer, true, len(cfg.trustedProxies))
 	audit := logEvents(log) // the audit trail (events.go)
 	common := []authkit.Option{
 		authkit.WithStore(st.store), authkit.WithKeys(set), authkit.WithIssuer(cfg.issuer),
@@ -443,10 +448,33 @@ func loadOrGenerateKeys(path string, log *slog.Logger) (*keys.Set, error) {
 	if set.Active() == nil {
 		return nil, fmt.Errorf("--keys: %s holds no private key (is it a public JWKS? give the file authkit keygen wrote)", path)
 	}
-	if fi, err := os.Stat(path); err == nil && fi.Mode().Perm()&0o077 != 0 {
-		log.Warn("the key file is readable by other users; chmod 600 it", "file", path)
-	}
+	warnSharedFile(log, path, "the key file")
 	return set, nil
+}
+
+// warnSharedFile logs a warning when the file at path (a key file, the
+// users file of password hashes) can be read or written by users other
+// than its owner.
+func warnSharedFile(log *slog.Logger, path, what string) {
+	if fi, err := os.Stat(path); err == nil && fi.Mode().Perm()&0o077 != 0 {
+		log.Warn(what+" is readable by other users; chmod 600 it", "file", path)
+	}
+}
+
+// warnPlainHTTP logs a warning when serve listens on a non-loopback
+// address for passwords with an http issuer off loopback and no trusted
+// proxy: nothing then suggests a TLS-terminating proxy in front, and
+// passwords and tokens would cross the network unencrypted.
+func warnPlainHTTP(log *slog.Logger, addr, issuerURL string, passwords bool, proxies int) {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil || isLoopback(host) || !passwords || proxies > 0 {
+		return
+	}
+	u, err := url.Parse(issuerURL)
+	if err != nil || u.Scheme != "http" || isLoopback(u.Hostname()) {
+		return
+	}
+	log.Warn("serving passwords over plain HTTP on a non-loopback address with an http:// issuer: put a TLS-terminating proxy in front (and name it in --trusted-proxies) or use an https:// issuer", "addr", addr, "issuer", issuerURL)
 }
 
 // loadUsers reads the --users file, or makes the demo user and returns its

@@ -2,10 +2,12 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -785,5 +787,47 @@ func TestServeAccountClients(t *testing.T) {
 		viaWeb := s.do(t, "POST", "/token", "", login).want(t, "login through client web", 200).str("access_token")
 		s.do(t, "POST", "/api-tokens", own, url.Values{"name": {"ci"}}).want(t, "POST /api-tokens, first-party", 201)
 		s.do(t, "POST", "/api-tokens", viaWeb, url.Values{"name": {"ci"}}).want(t, fmt.Sprintf("POST /api-tokens through web, %v", c.args), c.want)
+	}
+}
+
+// serve warns of a users file others can read, and of passwords served
+// over plain HTTP off loopback with nothing suggesting TLS in front
+// (found by review: neither said a word).
+func TestServeWarnsUnsafeSetups(t *testing.T) {
+	var buf bytes.Buffer
+	log := slog.New(slog.NewTextHandler(&buf, nil))
+	path := filepath.Join(t.TempDir(), "users.txt")
+	if err := os.WriteFile(path, []byte("alice:x\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	warnSharedFile(log, path, "the users file (password hashes)")
+	if !strings.Contains(buf.String(), "the users file (password hashes) is readable by other users") {
+		t.Errorf("a users file of mode 0644: %q, want a warning", buf.String())
+	}
+	buf.Reset()
+	if err := os.Chmod(path, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	warnSharedFile(log, path, "the users file (password hashes)")
+	if buf.Len() != 0 {
+		t.Errorf("a users file of mode 0600: %q, want no warning", buf.String())
+	}
+	for _, c := range []struct {
+		addr, issuer string
+		proxies      int
+		warn         bool
+	}{
+		{"0.0.0.0:8080", "http://auth.example.com", 0, true},
+		{":8080", "http://auth.example.com", 0, true},
+		{"0.0.0.0:8080", "https://auth.example.com", 0, false},
+		{"0.0.0.0:8080", "http://auth.example.com", 1, false},
+		{"127.0.0.1:8080", "http://auth.example.com", 0, false},
+		{"0.0.0.0:8080", "http://localhost:8080", 0, false},
+	} {
+		buf.Reset()
+		warnPlainHTTP(log, c.addr, c.issuer, true, c.proxies)
+		if got := strings.Contains(buf.String(), "plain HTTP"); got != c.warn {
+			t.Errorf("addr %s, issuer %s, %d proxies: warned %v, want %v", c.addr, c.issuer, c.proxies, got, c.warn)
+		}
 	}
 }
