@@ -81,6 +81,8 @@ type remoteKeys struct {
 	mu        sync.Mutex
 	flight    *flight   // the fetch requested or running; nil when idle
 	lastTried time.Time // start of the last fetch
+	// triedWall is lastTried's wall clock (unix nanoseconds), for isDue.
+	triedWall atomic.Int64
 }
 
 // jwksDoc is one fetched, immutable document.
@@ -120,6 +122,7 @@ func startRemoteKeys(url, issuer string, client *http.Client, interval time.Dura
 	// first requests join it instead of asking for another.
 	r.flight = &flight{done: make(chan struct{})}
 	r.lastTried = now()
+	r.triedWall.Store(r.lastTried.UnixNano())
 	go r.run()
 	return r
 }
@@ -243,6 +246,7 @@ func (r *remoteKeys) request(now time.Time) *flight {
 		return nil
 	}
 	r.lastTried = now
+	r.triedWall.Store(now.UnixNano())
 	r.flight = &flight{done: make(chan struct{})}
 	r.nudge()
 	return r.flight
@@ -274,17 +278,25 @@ func (r *remoteKeys) run() {
 }
 
 // isDue reports whether the scheduled fetch is due at now: due has passed,
-// or the clock reads earlier than the current document's fetch. Both are
+// or the clock reads earlier than the current document's fetch and no
+// attempt began within the last interval by that clock. Both are
 // wall-clock readings, so that a machine resumed from suspend (when the
 // monotonic clock stood still) refreshes on time; the second catches the
 // clock stepped back, which would otherwise put the next refresh off by
-// the length of the step, trusting keys the server may have dropped.
+// the length of the step, trusting keys the server may have dropped. Its
+// own interval keeps a failing server from being asked on every request
+// while the clock stays behind (found by review).
 func (r *remoteKeys) isDue(now time.Time) bool {
-	if now.UnixNano() >= r.due.Load() {
+	n := now.UnixNano()
+	if n >= r.due.Load() {
 		return true
 	}
 	d := r.doc.Load()
-	return d != nil && now.UnixNano() < d.fetchedAt.UnixNano()
+	if d == nil || n >= d.fetchedAt.UnixNano() {
+		return false
+	}
+	tried := r.triedWall.Load()
+	return tried > n || n-tried >= int64(r.interval)
 }
 
 // redactURL is raw for logs: a password in its user information (a JWKS
@@ -310,6 +322,7 @@ func (r *remoteKeys) step() {
 		f = &flight{done: make(chan struct{})}
 		r.flight = f
 		r.lastTried = now
+		r.triedWall.Store(now.UnixNano())
 	}
 	r.mu.Unlock()
 

@@ -213,6 +213,30 @@ func TestJWKSRefreshAfterClockStepsBack(t *testing.T) {
 	})
 }
 
+// The clock stepped back while the JWKS server fails: the rule that makes
+// a refresh due when the clock reads earlier than the document's fetch
+// must not fetch again on every request; it retries once per interval
+// (found by review: 300 verifications made 292 fetches).
+func TestJWKSClockBehindFailingServerNoStorm(t *testing.T) {
+	f := newRemoteFixture(t)
+	if _, err := f.ver.Verify(context.Background(), f.token(t)); err != nil {
+		t.Fatal(err)
+	}
+	f.srv.failing.Store(true)
+	f.clock.Add(-time.Hour)
+	tok := f.token(t)
+	n := f.srv.fetches.Load()
+	for range 300 {
+		if _, err := f.ver.Verify(context.Background(), tok); err != nil {
+			t.Fatal(err) // the last good keys still serve
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if got := f.srv.fetches.Load() - n; got > 2 {
+		t.Errorf("300 verifications with the clock stepped back and the server failing made %d fetches, want at most 2 (one per interval)", got)
+	}
+}
+
 // A request whose kid is unknown waits for the refetch only as long as its
 // own context allows: with a slow JWKS server it returns with its context's
 // error while the fetch is still hanging, and requests with known kids are
