@@ -681,7 +681,7 @@ func (i *Issuer) RevokeOwnSession(ctx context.Context, subject, sessionID string
 // are not touched unless WithAPITokens is given; otherwise revoke them by
 // ID.
 func (i *Issuer) RevokeSubject(ctx context.Context, subject string, opts ...RevokeSubjectOption) error {
-	if err := checkSubject(subject); err != nil {
+	if err := checkSubjectRef(subject); err != nil {
 		return err
 	}
 	var rp revokeSubjectParams
@@ -739,7 +739,7 @@ func (i *Issuer) Sessions(ctx context.Context, subject string) ([]authkit.Sessio
 	if i.refresh == nil {
 		return nil, errNoRefreshStore
 	}
-	if err := checkSubject(subject); err != nil {
+	if err := checkSubjectRef(subject); err != nil {
 		return nil, err
 	}
 	ss, err := i.refresh.ListSessions(ctx, subject, i.now())

@@ -860,3 +860,66 @@ func TestReuseRevocationCompletesOnRetry(t *testing.T) {
 		t.Errorf("the thief's refresh token after the retry: %v, want ErrTokenRevoked", err)
 	}
 }
+
+// legacySubjectStore stores every new session under a subject an earlier
+// version accepted and checkSubject now refuses (a bidi override), as a
+// session written before the upgrade would be.
+type legacySubjectStore struct{ authkit.Store }
+
+const legacySubject = "mallory\u202etxt.exe"
+
+func (s legacySubjectStore) CreateSession(ctx context.Context, se authkit.Session, first authkit.RefreshRecord) error {
+	se.Subject, first.Subject = legacySubject, legacySubject
+	return s.Store.CreateSession(ctx, se, first)
+}
+
+// A subject issued to before the textsafe check can still be listed and
+// logged out everywhere: only issuing refuses it (found by review: the
+// principal's own subject was refused by RevokeSubject and Sessions, while
+// its session went on refreshing).
+func TestSubjectIssuedBeforeTheCheckIsRevocable(t *testing.T) {
+	ctx := context.Background()
+	iss, ver, _, _ := fixtureOver(t, legacySubjectStore{memory.New()})
+	pair, err := iss.IssuePair(ctx, "mallory")
+	if err != nil {
+		t.Fatal(err)
+	}
+	next, err := iss.Refresh(ctx, pair.RefreshToken)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := ver.Verify(ctx, next.AccessToken)
+	if err != nil || p.Subject != legacySubject {
+		t.Fatalf("the refreshed token: %v, subject %q", err, p.Subject)
+	}
+	if ss, err := iss.Sessions(ctx, p.Subject); err != nil || len(ss) != 1 {
+		t.Errorf("Sessions of the subject: %d, %v; want its one session", len(ss), err)
+	}
+	if err := iss.RevokeSubject(ctx, p.Subject); err != nil {
+		t.Fatalf("RevokeSubject of the subject: %v", err)
+	}
+	if _, err := iss.Refresh(ctx, next.RefreshToken); !errors.Is(err, authkit.ErrTokenRevoked) {
+		t.Errorf("a refresh after the logout-all: %v, want ErrTokenRevoked", err)
+	}
+	if _, err := ver.Verify(ctx, next.AccessToken); !errors.Is(err, authkit.ErrTokenRevoked) {
+		t.Errorf("the access token after the logout-all: %v, want ErrTokenRevoked", err)
+	}
+}
+
+// A User-Agent is recorded as it came but for the characters that could
+// rewrite a session listing, which become U+FFFD (found by review: the
+// device name refused them, the user agent beside it kept them).
+func TestUserAgentRecordedSafe(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	if _, err := f.iss.IssuePair(ctx, "alice", issuer.WithUserAgent("Mozilla\u202e/gpj.exe \u009b31m\u2028x")); err != nil {
+		t.Fatal(err)
+	}
+	ss, err := f.iss.Sessions(ctx, "alice")
+	if err != nil || len(ss) != 1 {
+		t.Fatalf("Sessions: %v, %v", ss, err)
+	}
+	if want := "Mozilla\ufffd/gpj.exe \ufffd31m\ufffdx"; ss[0].UserAgent != want {
+		t.Errorf("UserAgent %q, want %q", ss[0].UserAgent, want)
+	}
+}

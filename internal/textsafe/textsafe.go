@@ -4,6 +4,7 @@
 package textsafe
 
 import (
+	"strings"
 	"unicode"
 	"unicode/utf8"
 )
@@ -28,4 +29,19 @@ func Valid(s string) bool {
 		}
 	}
 	return true
+}
+
+// Clean returns s with invalid UTF-8 and every Unsafe character replaced
+// by U+FFFD, for text recorded as it came (a User-Agent header) rather
+// than refused.
+func Clean(s string) string {
+	if Valid(s) {
+		return s
+	}
+	return strings.Map(func(r rune) rune {
+		if Unsafe(r) {
+			return utf8.RuneError
+		}
+		return r
+	}, strings.ToValidUTF8(s, "\uFFFD"))
 }

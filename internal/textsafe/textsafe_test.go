@@ -29,3 +29,17 @@ func TestValid(t *testing.T) {
 		}
 	}
 }
+
+func TestClean(t *testing.T) {
+	for in, want := range map[string]string{
+		"Mozilla/5.0":           "Mozilla/5.0",
+		"Mozilla\u202e/gpj.exe": "Mozilla\ufffd/gpj.exe",
+		"a\u009b31m\u2028x\ty":  "a\ufffd31m\ufffdx\ufffdy",
+		"bad \xff utf8":         "bad \ufffd utf8",
+		"Zoë":                   "Zoë",
+	} {
+		if got := textsafe.Clean(in); got != want {
+			t.Errorf("Clean(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
