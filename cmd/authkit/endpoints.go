@@ -110,6 +110,11 @@ func parseTrustedProxies(s string) ([]netip.Prefix, error) {
 			}
 			p = netip.PrefixFrom(a, a.BitLen())
 		}
+		if a := p.Addr(); a.Is4In6() && p.Bits() >= 96 {
+			// What httpauth.WithTrustedProxies makes of it: ::ffff:0:0/96
+			// is 0.0.0.0/0 (found by review).
+			p = netip.PrefixFrom(a.Unmap(), p.Bits()-96)
+		}
 		if p.Bits() == 0 {
 			// Every address would be a proxy: any client could then
 			// name its own address in X-Forwarded-For and walk past the

@@ -31,7 +31,7 @@ func TestParseTrustedProxies(t *testing.T) {
 	}
 	// Trusting every address (found by review: any client then named its
 	// own address in X-Forwarded-For and was never throttled by address).
-	for _, bad := range []string{"proxy.example", "10.0.0.0/33", "fe80::1%eth0", ",", "0.0.0.0/0", "::/0", "10.0.0.0/8,::/0", "192.0.2.1/0"} {
+	for _, bad := range []string{"proxy.example", "10.0.0.0/33", "fe80::1%eth0", ",", "0.0.0.0/0", "::/0", "10.0.0.0/8,::/0", "192.0.2.1/0", "::ffff:0.0.0.0/96", "::ffff:0:0/96"} {
 		var ue *usageError
 		if _, err := parseTrustedProxies(bad); !errors.As(err, &ue) {
 			t.Errorf("%q: %v, want a usage error", bad, err)
