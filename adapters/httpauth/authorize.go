@@ -550,7 +550,17 @@ func (h *Handler) authorizationCodeGrant(w http.ResponseWriter, r *http.Request,
 		// out (found by review).
 		if codeMatches(rec, c.ID, redirect, verifier) {
 			if rec.SessionID == "" {
+				// One wait per code at a time: the others are refused at
+				// once and leave the revocation to it, so that replays of
+				// a code whose session never comes (a mismatch burned it)
+				// cannot hold any number of requests for the whole wait
+				// (found by review).
+				if _, busy := h.codeWaits.LoadOrStore(hash, struct{}{}); busy {
+					h.fail(w, r, errBadCode)
+					return
+				}
 				rec = h.awaitCodeSession(ctx, hash, rec)
+				h.codeWaits.Delete(hash)
 			}
 			h.codeReused(ctx, rec)
 		}

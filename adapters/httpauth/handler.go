@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -72,6 +73,10 @@ type Route struct {
 // each of [Handler.Routes]. It is immutable after NewHandler and safe for
 // concurrent use.
 type Handler struct {
+	// codeWaits holds the hashes of the authorization codes a second use
+	// is waiting on (awaitCodeSession), one wait per code.
+	codeWaits sync.Map
+
 	iss         *issuer.Issuer
 	auth        *Auth
 	paths       Paths
