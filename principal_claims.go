@@ -24,7 +24,7 @@ var ErrClaimsDecode = errors.New("authkit: claims do not decode")
 // aud, exp, …), names that differ from them only in case ("SUB", which
 // encoding/json would match to a field tagged "sub"), and the claims the
 // verification profile reads into the principal's fields (scope,
-// client_id, …) are left out.
+// client_id, …) and their case variants are left out.
 //
 // It works as well for a principal from the verify cache. For a principal
 // that did not come from a verified JWT (an API token, Basic, or one built

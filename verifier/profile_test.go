@@ -910,3 +910,36 @@ func TestHeaderTypes(t *testing.T) {
 	}
 	_ = ctx
 }
+
+// A claim that differs only in case from one the profile reads into a
+// field ("SCP", "AZP" beside OIDCProfile's scp and azp) is not an
+// application claim: it was, and DecodeClaims filled a field tagged "scp"
+// or "azp" with it, encoding/json matching tags without regard to case
+// (found by review).
+func TestProfileClaimCaseVariantsAreNotApplicationClaims(t *testing.T) {
+	const iss = "https://idp.example/"
+	k := genKey(t, keys.ES256)
+	prof := authkit.OIDCProfile()
+	v := newVerifier(t, authkit.WithTrustedIssuer(authkit.TrustedIssuer{Issuer: iss, Keys: pubSet(t, k), Audience: []string{"api"}, Profile: &prof}),
+		authkit.WithClock((&clock{t: base}).Now))
+	c := map[string]any{"exp": base.Add(time.Hour).Unix(), "iat": base.Unix(), "iss": iss, "sub": "alice", "aud": "api",
+		"cid": "0oa1", "SCP": "admin", "AZP": "other-client", "team": "blue"}
+	p, err := v.Verify(context.Background(), forge(t, k, map[string]any{"alg": "ES256", "kid": k.ID()}, c))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got struct {
+		Azp  string `json:"azp"`
+		Scp  string `json:"scp"`
+		Team string `json:"team"`
+	}
+	if err := p.DecodeClaims(&got); err != nil {
+		t.Fatal(err)
+	}
+	if got.Azp != "" || got.Scp != "" || got.Team != "blue" {
+		t.Errorf("DecodeClaims = %+v, want no azp, no scp (only case variants were in the token), team blue", got)
+	}
+	if _, ok := p.Claims["SCP"]; ok {
+		t.Errorf("Principal.Claims holds SCP, a case variant of a claim the profile reads: %v", p.Claims)
+	}
+}

@@ -187,6 +187,25 @@ func (r *Rules) index(name string) int {
 	return -1
 }
 
+// readNames are the claims ParseWith reads into fields whatever the rules.
+var readNames = [...]string{"iss", "sub", "aud", "exp", "nbf", "iat", "jti", "sid", "scope", "client_id"}
+
+// shadows reports whether name, a claim read into no field, differs only
+// in case from one that is: a registered claim or one r reads.
+func (r *Rules) shadows(name []byte) bool {
+	for _, n := range readNames {
+		if len(n) == len(name) && strings.EqualFold(n, string(name)) {
+			return true
+		}
+	}
+	for _, n := range r.table {
+		if len(n) == len(name) && strings.EqualFold(n, string(name)) {
+			return true
+		}
+	}
+	return false
+}
+
 func rank(list []string, name string) int {
 	for i, n := range list {
 		if n == name {
@@ -255,6 +274,16 @@ func ParseWith(payload []byte, c *Claims, r *Rules) error {
 			if r.custom {
 				if i := r.index(string(name)); i >= 0 {
 					err = c.ruled(r, i, r.table[i], v)
+					break
+				}
+			}
+			if r.shadows(name) {
+				// A case variant of a claim read into a field ("SUB",
+				// "SCP"): never an application claim, or encoding/json,
+				// which matches tags without regard to case, would decode
+				// it into the application's field for the real one
+				// (found by review).
+				if _, err = v.Decode(); err == nil {
 					break
 				}
 			}
