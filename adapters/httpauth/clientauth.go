@@ -241,6 +241,7 @@ func (h *Handler) authenticateClient(w http.ResponseWriter, r *http.Request, ps 
 		h.failClient(w, r, errClientAuth)
 		return nil, true
 	}
+	h.guard.clearLocal(ctx, h.guard.localClients, attempt, h.now())
 	if pairFailures > 0 {
 		if err := h.guard.clients.Success(ctx, attempt, h.now(), throttle.Decision{PairFailures: pairFailures}); err != nil {
 			h.log.LogAttrs(ctx, slog.LevelWarn, "httpauth: clearing a throttle counter failed", slog.Any("error", err))
@@ -266,6 +267,7 @@ func (h *Handler) checkClientThrottle(w http.ResponseWriter, r *http.Request, a 
 		h.failErr(w, r, "throttle", err)
 		return 0, true
 	}
+	d = h.guard.checkLocal(ctx, h.guard.localClients, a, h.now(), d)
 	if !d.Allowed {
 		h.guard.log.LogAttrs(ctx, slog.LevelInfo, "httpauth: client authentication throttled",
 			slog.String("method", method), slog.String("by", string(d.By)))
@@ -295,8 +297,8 @@ func (h *Handler) clientFailure(ctx context.Context, a throttle.Attempt, id stri
 func (h *Handler) recordClientFailure(ctx context.Context, a *throttle.Attempt, id, method string, reason error) {
 	now := h.now()
 	if a != nil {
-		if err := h.guard.clients.Failure(ctx, *a, now); err != nil {
-			h.log.LogAttrs(ctx, slog.LevelWarn, "httpauth: recording a failed client authentication failed", slog.Any("error", err))
+		if err := h.guard.recordFailure(ctx, h.guard.clients, h.guard.localClients, *a, now); err != nil {
+			h.log.LogAttrs(ctx, slog.LevelWarn, "httpauth: recording a failed client authentication failed; counted in this process instead", slog.Any("error", err))
 		}
 	}
 	h.guard.emit(ctx, authkit.Event{Type: authkit.EventLoginFailed, Time: now, Subject: id, Method: method, Err: reason})

@@ -276,6 +276,7 @@ func (h *Handler) authenticateAssertion(w http.ResponseWriter, r *http.Request, 
 		h.failErr(w, r, "client assertion", err)
 		return nil, true
 	}
+	h.guard.clearLocal(ctx, h.guard.localClients, attempt, h.now())
 	if pairFailures > 0 {
 		if err := h.guard.clients.Success(ctx, attempt, h.now(), throttle.Decision{PairFailures: pairFailures}); err != nil {
 			h.log.LogAttrs(ctx, slog.LevelWarn, "httpauth: clearing a throttle counter failed", slog.Any("error", err))

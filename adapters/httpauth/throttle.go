@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode"
 	"unicode/utf8"
@@ -143,6 +144,15 @@ func checkPolicy(p ThrottlePolicy) error {
 // what happened to the event hook.
 type guard struct {
 	lim *throttle.Limiter
+	// local and localClients count in this process the failures the
+	// throttle store could not record (a store that reads but cannot
+	// write: a Redis at maxmemory, a read-only replica), and are read
+	// beside it once one has: a failed write must not leave guessing
+	// unlimited (found by review: every guess was checked). localUsed
+	// says whether any has been.
+	local, localClients *throttle.Limiter
+	localUsed           atomic.Bool
+
 	// clients is the limiter of client authentication: the policy's Pair
 	// and Address rules over the same store (so the same counters), with
 	// no per-client ceiling (see clientPolicy).
@@ -261,7 +271,50 @@ func newGuard(store authkit.ThrottleStore, p ThrottlePolicy, hook func(context.C
 	if err != nil {
 		return nil, invalid("throttle: %v", err)
 	}
-	return &guard{lim: lim, clients: clients, hook: hook, log: log}, nil
+	// The local fallback keeps no known pairs (nothing to remember a
+	// success by) and counts in memory.
+	lp := p.internal()
+	lp.Known = 0
+	local, err := throttle.New(memory.NewThrottle(), lp)
+	if err != nil {
+		return nil, invalid("throttle: %v", err)
+	}
+	localClients, err := throttle.New(memory.NewThrottle(), clientPolicy(lp))
+	if err != nil {
+		return nil, invalid("throttle: %v", err)
+	}
+	return &guard{lim: lim, clients: clients, local: local, localClients: localClients, hook: hook, log: log}, nil
+}
+
+// recordFailure records a failed attempt with lim; when the store cannot,
+// with local (in this process) instead, and returns the store's error.
+func (g *guard) recordFailure(ctx context.Context, lim, local *throttle.Limiter, a throttle.Attempt, now time.Time) error {
+	err := lim.Failure(ctx, a, now)
+	if err != nil {
+		g.localUsed.Store(true)
+		_ = local.Failure(context.WithoutCancel(ctx), a, now)
+	}
+	return err
+}
+
+// checkLocal is d, the store's decision for a, unless the failures this
+// process could not record hold a back.
+func (g *guard) checkLocal(ctx context.Context, local *throttle.Limiter, a throttle.Attempt, now time.Time, d throttle.Decision) throttle.Decision {
+	if !d.Allowed || !g.localUsed.Load() {
+		return d
+	}
+	if dl, err := local.Check(ctx, a, now); err == nil && !dl.Allowed {
+		return dl
+	}
+	return d
+}
+
+// clearLocal clears a's pair counter of local after a success, once any
+// failure has been counted there.
+func (g *guard) clearLocal(ctx context.Context, local *throttle.Limiter, a throttle.Attempt, now time.Time) {
+	if g.localUsed.Load() {
+		_ = local.Success(context.WithoutCancel(ctx), a, now, throttle.Decision{PairFailures: 1})
+	}
 }
 
 // attempt is the throttle identity of a password attempt. The user name is
@@ -363,6 +416,7 @@ func (g *guard) check(ctx context.Context, user string, addr netip.Addr, now tim
 		}
 		return nil, d, err
 	}
+	d = g.checkLocal(ctx, g.local, a, now, d)
 	if d.Allowed {
 		return done, d, nil
 	}
@@ -382,8 +436,8 @@ func (g *guard) throttled(ctx context.Context, user string, now time.Time, metho
 // when the checker told) and reports EventLoginFailed. A store error is
 // logged: the attempt is refused anyway.
 func (g *guard) failure(ctx context.Context, user string, addr netip.Addr, now time.Time, method string, reason error) {
-	if err := g.lim.Failure(ctx, attemptOf(user, addr), now); err != nil {
-		g.log.LogAttrs(ctx, slog.LevelWarn, "httpauth: recording a failed password attempt failed", slog.Any("error", err))
+	if err := g.recordFailure(ctx, g.lim, g.local, attemptOf(user, addr), now); err != nil {
+		g.log.LogAttrs(ctx, slog.LevelWarn, "httpauth: recording a failed password attempt failed; counted in this process instead", slog.Any("error", err))
 	}
 	g.emit(ctx, authkit.Event{Type: authkit.EventLoginFailed, Time: now, Subject: eventSubject(user), Method: method, Err: reason})
 }
@@ -393,6 +447,7 @@ func (g *guard) failure(ctx context.Context, user string, addr netip.Addr, now t
 // makes the pair known (ThrottlePolicy.Known), each when there is
 // something to record; most often nothing is written.
 func (g *guard) success(ctx context.Context, user string, addr netip.Addr, now time.Time, d throttle.Decision) {
+	g.clearLocal(ctx, g.local, attemptOf(user, addr), now)
 	if !g.lim.NeedsSuccess(d) {
 		return
 	}

@@ -623,3 +623,35 @@ func TestThrottleWaitCountsFromTheFailure(t *testing.T) {
 	}
 	wantThrottled(t, f.grant("alice", "wonderland", addr), "1")
 }
+
+// writeDownThrottle answers reads but refuses every write: a Redis at
+// maxmemory with noeviction, a read-only replica, a full disk.
+type writeDownThrottle struct{ *memory.Throttle }
+
+func (s writeDownThrottle) AddFailure(context.Context, string, time.Time, time.Duration) (authkit.ThrottleState, error) {
+	return authkit.ThrottleState{}, errDown
+}
+
+// A throttle store that can read but not write: the failures it cannot
+// record are counted in the process, so guessing is still throttled. It
+// used to let every guess through, each read finding no failure (found
+// by review: 200 guesses, 200 passwords checked). The right password still
+// passes once the pair's wait is over.
+func TestThrottleStoreThatCannotWrite(t *testing.T) {
+	var checks atomic.Int64
+	grant := func(ctx context.Context, u, p string) (string, error) {
+		checks.Add(1)
+		return checkPassword(ctx, u, p)
+	}
+	f := newFx(t, fxOptions{noGrant: true, auth: []httpauth.Option{loopbackProxy, httpauth.WithThrottleStore(writeDownThrottle{memory.NewThrottle()})},
+		handler: []httpauth.HandlerOption{httpauth.WithPasswordGrant(grant)}})
+	throttled := 0
+	for range 50 {
+		if f.grant("alice", "guess", "192.0.2.1").status == 429 {
+			throttled++
+		}
+	}
+	if n := checks.Load(); n > 6 || throttled == 0 {
+		t.Errorf("50 wrong guesses from one address with a throttle store that cannot write: %d passwords checked, %d answered 429; want at most the pair's 5 free and a 6th", n, throttled)
+	}
+}
