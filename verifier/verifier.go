@@ -141,6 +141,7 @@ type Verifier struct {
 	schemes      []string
 	prefix       string
 	lastUsedStep time.Duration
+	storeTimeout time.Duration
 	// touching holds the IDs of the API tokens whose last-used write is
 	// in flight, so that a burst of requests with one token, which all
 	// read the same stale time, writes it once, not once each.
@@ -203,6 +204,7 @@ func New(opts ...authkit.Option) (*Verifier, error) {
 	// except those answered in process: by an in-process store, or by the
 	// revocation mirror while its copy is current (it gives the calls it
 	// passes to the store the deadline).
+	v.storeTimeout = c.StoreTimeout
 	dl := storecall.New(c.StoreTimeout)
 	if v.hook != nil {
 		dl.ReportOutages(authkit.OutageEventInterval, v.now, func(ctx context.Context, err error) {
@@ -275,6 +277,12 @@ func (v *Verifier) Close() error {
 	}
 	return nil
 }
+
+// StoreTimeout returns the deadline every store call of the verifier has
+// (authkit.WithStoreTimeout), so that an adapter calling a store of its
+// own beside the verifier's (httpauth's throttle store) bounds it the
+// same way.
+func (v *Verifier) StoreTimeout() time.Duration { return v.storeTimeout }
 
 // ChecksRevocation reports whether Verify asks a revocation store (given
 // with authkit.WithStore or WithRevocationStore, directly or through

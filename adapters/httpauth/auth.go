@@ -16,6 +16,7 @@ import (
 	"github.com/authkit-go/authkit/backends/memory"
 	"github.com/authkit-go/authkit/internal/nilness"
 	"github.com/authkit-go/authkit/internal/pace"
+	"github.com/authkit-go/authkit/internal/storecall"
 	"github.com/authkit-go/authkit/verifier"
 )
 
@@ -277,6 +278,14 @@ func New(v *verifier.Verifier, opts ...Option) (*Auth, error) {
 	if a.thrStore == nil {
 		a.thrStore = memory.NewThrottle()
 	}
+	// Every call of the throttle store under the verifier's store deadline:
+	// a stalled store answers 503, as the others do, instead of holding
+	// the request (found by review).
+	timeout := v.StoreTimeout()
+	if timeout <= 0 {
+		timeout = authkit.DefaultStoreTimeout
+	}
+	a.thrStore = storecall.BoundThrottle(a.thrStore, storecall.New(timeout))
 	a.clientAddr = clientAddrFunc(c.trusted, c.trustUnix)
 	a.basic = slices.Contains(v.Schemes(), authkit.SchemeBasic)
 	g, err := newGuard(a.thrStore, c.policy, a.hook, a.log)

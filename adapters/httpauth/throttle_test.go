@@ -655,3 +655,26 @@ func TestThrottleStoreThatCannotWrite(t *testing.T) {
 		t.Errorf("50 wrong guesses from one address with a throttle store that cannot write: %d passwords checked, %d answered 429; want at most the pair's 5 free and a 6th", n, throttled)
 	}
 }
+
+// stallThrottle never answers a read until the caller's context ends.
+type stallThrottle struct{ *memory.Throttle }
+
+func (s stallThrottle) ThrottleStates(ctx context.Context, now time.Time, keys ...string) ([]authkit.ThrottleState, error) {
+	<-ctx.Done()
+	return nil, ctx.Err()
+}
+
+// A stalled throttle store answers 503 at the store deadline, as every
+// other store does; it held the request as long as the client waited
+// (found by review: no answer after 15 s).
+func TestThrottleStoreStallIsBounded(t *testing.T) {
+	f := newFx(t, fxOptions{
+		verifier: []authkit.Option{authkit.WithStoreTimeout(200 * time.Millisecond)},
+		auth:     []httpauth.Option{httpauth.WithThrottleStore(stallThrottle{memory.NewThrottle()})},
+	})
+	start := time.Now()
+	r := f.grant("alice", "wonderland", "")
+	if r.status != 503 || time.Since(start) > 5*time.Second {
+		t.Errorf("password grant with a stalled throttle store: %d after %v, want 503 at the store deadline", r.status, time.Since(start))
+	}
+}
