@@ -68,3 +68,53 @@ func TestMySQLUnsafeCharsetRefused(t *testing.T) {
 		}
 	}
 }
+
+// A MySQL connection with autocommit off: each statement the store runs on
+// its own opened a transaction never committed, so its writes were lost
+// and its reads frozen (IsRevoked answered "not revoked" for a revocation
+// another pool had committed; found by review). Open refuses such a
+// mysql:// DSN, and CheckSchema such a connection however it was opened.
+func TestMySQLAutocommitOffRefused(t *testing.T) {
+	for _, v := range []string{"0", "false", "OFF", "'0'"} {
+		_, err := sqlstore.Open(t.Context(), "mysql://u:p@127.0.0.1:1/db?autocommit="+v)
+		if !errors.Is(err, authkit.ErrInvalidConfig) || !strings.Contains(err.Error(), "autocommit") {
+			t.Errorf("Open with autocommit=%s: %v, want ErrInvalidConfig naming autocommit", v, err)
+		}
+	}
+	base := mysqlBackend.fresh(t)
+	cfg, err := mysql.ParseDSN(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err := sqlx.Open("mysql", base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	if err := sqlstore.Migrate(t.Context(), db.DB, "mysql"); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		autocommit string
+		ok         bool
+	}{{"0", false}, {"1", true}} {
+		own := cfg.Clone()
+		own.Params = map[string]string{"autocommit": c.autocommit}
+		conn, err := sqlx.Open("mysql", own.FormatDSN())
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { conn.Close() })
+		s, err := sqlstore.New(conn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = s.CheckSchema(t.Context())
+		switch {
+		case c.ok && err != nil:
+			t.Errorf("CheckSchema with autocommit=%s: %v", c.autocommit, err)
+		case !c.ok && (!errors.Is(err, authkit.ErrInvalidConfig) || !strings.Contains(err.Error(), "autocommit")):
+			t.Errorf("CheckSchema with autocommit=%s: %v, want ErrInvalidConfig naming autocommit", c.autocommit, err)
+		}
+	}
+}

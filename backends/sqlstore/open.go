@@ -262,6 +262,9 @@ func mysqlDSN(dsn string) (string, error) {
 			return "", fmt.Errorf("sqlstore: %w: the MySQL DSN's charset %q is one whose multibyte characters can end in a backslash, under which the driver's escaping of query parameters is unsafe (SQL injection): use utf8mb4", authkit.ErrInvalidConfig, cs)
 		}
 	}
+	if q.Has("autocommit") && !mysqlTrue(q.Get("autocommit")) {
+		return "", fmt.Errorf("sqlstore: %w: the MySQL DSN turns autocommit off (autocommit=%s): every statement the store runs on its own would then open a transaction never committed, its writes lost and its reads frozen (a revocation never seen); leave autocommit on", authkit.ErrInvalidConfig, q.Get("autocommit"))
+	}
 	for _, p := range []string{"parseTime", "interpolateParams"} {
 		if !q.Has(p) {
 			if params != "" {
@@ -272,6 +275,16 @@ func mysqlDSN(dsn string) (string, error) {
 	}
 	b.WriteString("?" + params)
 	return b.String(), nil
+}
+
+// mysqlTrue reports whether v, a session variable's value in a DSN,
+// turns it on.
+func mysqlTrue(v string) bool {
+	switch strings.ToLower(strings.Trim(strings.TrimSpace(v), "'\"")) {
+	case "1", "on", "true":
+		return true
+	}
+	return false
 }
 
 // unsafeMySQLCharset reports whether cs is a MySQL character set some of

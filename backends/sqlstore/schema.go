@@ -415,8 +415,16 @@ func isUndefined(err error) bool {
 // literal and rewrite the statement.
 func (s *Store) checkCharset(ctx context.Context, op string) error {
 	var client, conn string
-	if err := s.db.QueryRowContext(ctx, "SELECT @@character_set_client, @@character_set_connection").Scan(&client, &conn); err != nil {
+	var autocommit int64
+	if err := s.db.QueryRowContext(ctx, "SELECT @@character_set_client, @@character_set_connection, @@autocommit").Scan(&client, &conn, &autocommit); err != nil {
 		return s.fail(ctx, op, err)
+	}
+	if autocommit != 1 {
+		// Every statement the store runs outside its own transactions
+		// would open one never committed: writes lost, reads frozen at
+		// their first snapshot, a revocation made elsewhere never seen
+		// (found by review).
+		return fmt.Errorf("sqlstore: %s: %w: the connection has autocommit off (a DSN's autocommit=0, or the server's init_connect): the store's writes would never commit and its reads would not see other connections' revocations; leave autocommit on", op, authkit.ErrInvalidConfig)
 	}
 	for _, cs := range []string{client, conn} {
 		if unsafeMySQLCharset(cs) {
