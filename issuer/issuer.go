@@ -73,6 +73,7 @@ type Issuer struct {
 	revocations     authkit.RevocationStore
 	apiTokens       authkit.APITokenStore
 	codes           []authkit.ClientStore // for Cleanup: see clientStoresOf
+	throttles       []authkit.ThrottleStore // for Cleanup: see storesOf
 	storeTimeout    time.Duration
 	hasher          opaque.Hasher
 	now             func() time.Time
@@ -145,6 +146,9 @@ func New(opts ...authkit.Option) (*Issuer, error) {
 	}
 	for _, cs := range clientStoresOf(c.RefreshStore, c.RevocationStore, c.APITokenStore) {
 		i.codes = append(i.codes, storecall.BoundClients(cs, dl))
+	}
+	for _, ts := range storesOf[authkit.ThrottleStore](c.RefreshStore, c.RevocationStore, c.APITokenStore) {
+		i.throttles = append(i.throttles, storecall.BoundThrottle(ts, dl))
 	}
 	return i, nil
 }
@@ -972,7 +976,11 @@ func (i *Issuer) RevokeAPIToken(ctx context.Context, subject, id string) error {
 // passes to httpauth.WithClientStore) is cleaned whole by the one Cleanup
 // it already runs; deleting only what has expired changes nothing any
 // caller can see. A ClientStore that is not one of those stores is not
-// cleaned here: call its DeleteExpiredAuthorizationCodes yourself.
+// cleaned here: call its DeleteExpiredAuthorizationCodes yourself. A
+// configured store that implements authkit.ThrottleStore (the memory, SQL
+// and Redis stores) has its expired throttle counters deleted the same
+// way (DeleteExpiredThrottles): a throttle store of httpauth's that is
+// another value is not, as above.
 func (i *Issuer) Cleanup(ctx context.Context, batch int) (int, error) {
 	if batch <= 0 {
 		batch = 1000
@@ -1011,6 +1019,11 @@ func (i *Issuer) Cleanup(ctx context.Context, batch int) (int, error) {
 			return total, err
 		}
 	}
+	for _, ts := range i.throttles {
+		if err := run(ts.DeleteExpiredThrottles); err != nil {
+			return total, err
+		}
+	}
 	return total, nil
 }
 
@@ -1018,14 +1031,20 @@ func (i *Issuer) Cleanup(ctx context.Context, batch int) (int, error) {
 // wrapped) that implement authkit.ClientStore, each once: WithStore sets
 // one value as all three.
 func clientStoresOf(stores ...any) []authkit.ClientStore {
-	var out []authkit.ClientStore
+	return storesOf[authkit.ClientStore](stores...)
+}
+
+// storesOf returns those of stores (as given to New, not yet wrapped)
+// that implement T, each once.
+func storesOf[T any](stores ...any) []T {
+	var out []T
 	for _, s := range stores {
-		cs, ok := s.(authkit.ClientStore)
-		if !ok || cs == nil {
+		t, ok := s.(T)
+		if !ok || s == nil {
 			continue
 		}
-		if !slices.ContainsFunc(out, func(o authkit.ClientStore) bool { return sameStore(o, cs) }) {
-			out = append(out, cs)
+		if !slices.ContainsFunc(out, func(o T) bool { return sameStore(o, t) }) {
+			out = append(out, t)
 		}
 	}
 	return out
@@ -1034,7 +1053,7 @@ func clientStoresOf(stores ...any) []authkit.ClientStore {
 // sameStore reports whether a and b are the same store value. A store
 // value that is not comparable is never taken for another (== would
 // panic): it is then swept twice, which deletes nothing more.
-func sameStore(a, b authkit.ClientStore) bool {
+func sameStore(a, b any) bool {
 	va, vb := reflect.ValueOf(a), reflect.ValueOf(b)
 	return va.Type() == vb.Type() && va.Comparable() && a == b
 }

@@ -587,36 +587,8 @@ func (s *server) cleanupLoop(ctx context.Context, every time.Duration) {
 			s.log.Warn("cleanup failed", "deleted", n, "err", err)
 			continue
 		}
-		s.log.Debug("cleanup", "deleted", n)
-		s.cleanupThrottle(ctx)
+		s.log.Debug("cleanup", "deleted", n) // throttle counters included (issuer.Cleanup)
 	}
-}
-
-// cleanupThrottle deletes the expired throttle counters of a shared store
-// (a store with native expiry, Redis, deletes none), in bounded batches.
-func (s *server) cleanupThrottle(ctx context.Context) {
-	ts := throttleStoreOf(s.store)
-	if ts == nil {
-		return
-	}
-	cctx, cancel := context.WithTimeout(ctx, cleanupTimeout)
-	defer cancel()
-	const batch = 1000
-	total := 0
-	for range 1000 {
-		n, err := ts.DeleteExpiredThrottles(cctx, time.Now(), batch)
-		total += n
-		if err != nil {
-			if ctx.Err() == nil {
-				s.log.Warn("throttle cleanup failed", "deleted", total, "err", err)
-			}
-			return
-		}
-		if n < batch {
-			break
-		}
-	}
-	s.log.Debug("throttle cleanup", "deleted", total)
 }
 
 // throttleKind names where password failures are counted, for the log.
