@@ -72,7 +72,7 @@ type Issuer struct {
 	refresh         authkit.RefreshStore
 	revocations     authkit.RevocationStore
 	apiTokens       authkit.APITokenStore
-	codes           []authkit.ClientStore // for Cleanup: see clientStoresOf
+	codes           []authkit.ClientStore   // for Cleanup: see clientStoresOf
 	throttles       []authkit.ThrottleStore // for Cleanup: see storesOf
 	storeTimeout    time.Duration
 	hasher          opaque.Hasher
