@@ -41,6 +41,7 @@ type Auth struct {
 	retryAfter string
 	guard      *guard
 	thrStore   authkit.ThrottleStore
+	thrPolicy  ThrottlePolicy // WithThrottlePolicy's, for the deprecated WithThrottle
 	clientAddr func(*http.Request) netip.Addr
 	now        func() time.Time
 	hook       func(context.Context, authkit.Event)
@@ -273,7 +274,7 @@ func New(v *verifier.Verifier, opts ...Option) (*Auth, error) {
 	if a.log == nil {
 		a.log = slog.New(slog.DiscardHandler)
 	}
-	a.thrStore, a.now, a.hook = c.thrStore, c.now, c.hook
+	a.thrStore, a.thrPolicy, a.now, a.hook = c.thrStore, c.policy, c.now, c.hook
 	a.outages = pace.New(outageLogInterval)
 	if a.thrStore == nil {
 		a.thrStore = memory.NewThrottle()

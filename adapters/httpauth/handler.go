@@ -277,7 +277,9 @@ const (
 // failures are free per window for one (username, client address) pair
 // (perUser) and for one client address (perAddress); beyond them the key
 // waits 1 second, doubling per failure, at most 15 minutes. The per-user
-// ceiling, the store and the backoff otherwise follow the Auth's policy.
+// ceiling, the store and the backoff otherwise follow the Auth's policy
+// (WithThrottlePolicy; until 2026-12-03 the default policy's ceiling was
+// used instead).
 // perUser from 1 to 1000, perAddress from 1 to 100000, window from 1
 // second to 24 hours.
 //
@@ -441,7 +443,10 @@ func NewHandler(iss *issuer.Issuer, auth *Auth, opts ...HandlerOption) (*Handler
 		h.clientAddr = func(r *http.Request) netip.Addr { return parseIP(f(r)) }
 	}
 	if c.userAttempts > 0 {
-		p := DefaultThrottlePolicy()
+		// The Auth's policy, with the pair and address rules this option
+		// sets: its ceiling and backoff stay (it used to start from the
+		// default policy, dropping WithThrottlePolicy's; found by review).
+		p := auth.thrPolicy
 		p.Pair.Free, p.Pair.Window = c.userAttempts, c.window
 		p.Address.Free, p.Address.Window = c.addrAttempts, c.window
 		g, err := newGuard(auth.thrStore, p, auth.hook, auth.log)

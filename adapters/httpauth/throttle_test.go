@@ -678,3 +678,21 @@ func TestThrottleStoreStallIsBounded(t *testing.T) {
 		t.Errorf("password grant with a stalled throttle store: %d after %v, want 503 at the store deadline", r.status, time.Since(start))
 	}
 }
+
+// The deprecated WithThrottle changes the pair and address rules only: the
+// Auth's ceiling (WithThrottlePolicy) stays. It used to start from the
+// default policy, dropping a ceiling of 3 for the default 100 (found by
+// review).
+func TestDeprecatedWithThrottleKeepsTheAuthsCeiling(t *testing.T) {
+	p := httpauth.DefaultThrottlePolicy()
+	p.User.Free = 3
+	p.User.Max = time.Hour
+	f := newFx(t, fxOptions{auth: []httpauth.Option{loopbackProxy, httpauth.WithThrottlePolicy(p)},
+		handler: []httpauth.HandlerOption{httpauth.WithThrottle(5, 30, time.Hour)}})
+	for i := range 20 {
+		f.grant("alice", "guess", fmt.Sprintf("192.0.2.%d", i+1))
+	}
+	if r := f.grant("alice", "guess", "198.51.100.1"); r.status != 429 {
+		t.Errorf("after 20 failures at alice from 20 addresses, with the Auth's ceiling of 3 and WithThrottle: %d %s, want 429", r.status, r.body)
+	}
+}
