@@ -696,3 +696,35 @@ func TestDeprecatedWithThrottleKeepsTheAuthsCeiling(t *testing.T) {
 		t.Errorf("after 20 failures at alice from 20 addresses, with the Auth's ceiling of 3 and WithThrottle: %d %s, want 429", r.status, r.body)
 	}
 }
+
+// Beyond the user's ceiling a burst of guesses from many addresses, sent
+// together when the user's wait ends, gets one guess checked, not all of
+// them: the ceiling's "about one attempt a minute" held only for attempts
+// in turn (found by review: 100 of every 100-wide burst were checked).
+func TestCeilingHoldsAgainstBursts(t *testing.T) {
+	var checks atomic.Int64
+	grant := func(ctx context.Context, u, p string) (string, error) {
+		checks.Add(1)
+		time.Sleep(20 * time.Millisecond) // a password hash
+		return checkPassword(ctx, u, p)
+	}
+	f := newFx(t, fxOptions{noGrant: true, auth: []httpauth.Option{loopbackProxy},
+		handler: []httpauth.HandlerOption{httpauth.WithPasswordGrant(grant)}})
+	for i := range 101 { // past the ceiling's free failures, from 101 addresses
+		f.grant("alice", "guess", fmt.Sprintf("10.0.%d.%d", i/250, i%250+1))
+	}
+	for round := range 3 {
+		f.clock.Add(61 * time.Second)
+		before := checks.Load()
+		var wg sync.WaitGroup
+		for i := range 50 {
+			wg.Go(func() { f.grant("alice", "guess", fmt.Sprintf("172.16.%d.%d", round, i+1)) })
+		}
+		wg.Wait()
+		if n := checks.Load() - before; n > 1 {
+			t.Errorf("round %d: a 50-wide burst at alice past the ceiling had %d guesses checked, want at most 1", round, n)
+		}
+	}
+	// The owner at an address the right password came from before is not
+	// held by the ceiling (a known pair).
+}

@@ -42,12 +42,14 @@
 // # Bursts
 //
 // Check reads and Failure counts: attempts that run in parallel all pass
-// Check before any of their failures is recorded. A burst of N parallel
-// guesses therefore gets through once (N is bounded by how many requests
-// the server runs at once) and then waits as long as N failures make it
-// wait — the wait grows with every one of them, so a burst costs the
-// attacker more afterwards than it gains. The HTTP layer may also bound
-// the password checks in flight per key within a process.
+// Check before any of their failures is recorded. For the pair and the
+// address the wait grows with every failure of a burst, so a burst costs
+// the attacker more afterwards than it gains; the user's wait is capped
+// (a minute), so there the HTTP layer lets one attempt at a time be
+// checked once Decision.UserHeld says the ceiling is engaged, and reads
+// again when its turn comes (a review on 2026-12-03 had every one of a
+// 100-wide burst pass the ceiling each minute). The HTTP layer also
+// bounds the password checks in flight per pair within a process.
 //
 // # Errors
 //
@@ -167,6 +169,12 @@ type Decision struct {
 	PairFailures int64
 	// Known reports whether the pair was known (Policy.Known) at the check.
 	Known bool
+	// UserHeld reports, for an allowed attempt, that the user's ceiling is
+	// engaged: its failures have passed the rule's Free and the pair is
+	// not known. Attempts then come about one per wait: the caller lets
+	// only one of them be checked at a time, so that a burst from many
+	// addresses cannot pass the read together when the wait ends.
+	UserHeld bool
 }
 
 // NeedsSuccess reports whether a right password after d has something to
@@ -305,6 +313,13 @@ func (l *Limiter) Check(ctx context.Context, a Attempt, now time.Time) (Decision
 		d.PairFailures = sts[0].Failures
 	}
 	d.Known = known
+	if d.Allowed && !known {
+		for i, r := range rules {
+			if kinds[i] == KindUser && sts[i].Active(now) && sts[i].Failures >= int64(r.Free) {
+				d.UserHeld = true
+			}
+		}
+	}
 	return d, nil
 }
 
