@@ -559,6 +559,11 @@ func (h *Handler) authorizationCodeGrant(w http.ResponseWriter, r *http.Request,
 					h.fail(w, r, errBadCode)
 					return
 				}
+				// The one wait, and the revocation after it, outlive this
+				// request: the replays refused meanwhile leave both to it,
+				// so a client that hangs up must not call them off (found
+				// by review). The wait is bounded on its own.
+				ctx = context.WithoutCancel(ctx)
 				rec = h.awaitCodeSession(ctx, hash, rec)
 				h.codeWaits.Delete(hash)
 			}

@@ -295,6 +295,51 @@ func TestAuthorizationCodeBurnedReplaysDoNotPileUp(t *testing.T) {
 	}
 }
 
+// The replay that holds the one wait for a code hangs up: the wait and the
+// revocation go on without it, so the slow first exchange's session is
+// still ended (found by review: a replay with a 300 ms timeout called it
+// off, and the real replay, refused at once, revoked nothing).
+func TestAuthorizationCodeReuseOutlivesItsRequest(t *testing.T) {
+	f := newCodeFx(t)
+	code, verifier, firstTokens := heldExchange(t, f)
+	f.clients.mu.Lock()
+	hold := f.clients.hold
+	f.clients.hold = nil
+	f.clients.mu.Unlock()
+	release := time.AfterFunc(time.Second, func() { close(hold) })
+	defer release.Stop()
+	form := url.Values{"grant_type": {"authorization_code"}, "code": {code}, "redirect_uri": {appRedirect},
+		"code_verifier": {verifier}, "client_id": {"app"}}
+	impatient := &http.Client{Timeout: 600 * time.Millisecond}
+	hungUp := make(chan error, 1)
+	go func() {
+		res, err := impatient.PostForm(f.srv.URL+"/token", form)
+		if err == nil {
+			res.Body.Close()
+		}
+		hungUp <- err
+	}()
+	time.Sleep(200 * time.Millisecond) // the impatient replay holds the wait
+	if r := f.form("/token", []string{"grant_type", "authorization_code", "code", code, "redirect_uri", appRedirect,
+		"code_verifier", verifier, "client_id", "app"}); r.status != 400 {
+		t.Fatalf("the second replay: %d %s", r.status, r.body)
+	}
+	if err := <-hungUp; err == nil {
+		t.Fatal("the impatient replay got an answer before its timeout")
+	}
+	tok := firstTokens()
+	deadline := time.Now().Add(10 * time.Second)
+	for f.do("GET", "/api/me", "", bearer(tok.AccessToken)...).status != 401 {
+		if time.Now().After(deadline) {
+			t.Fatal("the slow first exchange's access token still works 10 s after the reuse")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if r := f.form("/token", []string{"grant_type", "refresh_token", "refresh_token", tok.RefreshToken, "client_id", "app"}); r.status != 400 {
+		t.Errorf("the slow first exchange's refresh token after the reuse: %d %s, want 400", r.status, r.body)
+	}
+}
+
 // heldExchange starts the exchange of a fresh code of the public client
 // app whose record of its session is held (downClients.holdSessions), and
 // returns once that exchange has redeemed the code and issued its tokens:

@@ -276,10 +276,10 @@ const (
 // WithThrottle sets, for this Handler's password grant only, how many
 // failures are free per window for one (username, client address) pair
 // (perUser) and for one client address (perAddress); beyond them the key
-// waits 1 second, doubling per failure, at most 15 minutes. The per-user
-// ceiling, the store and the backoff otherwise follow the Auth's policy
-// (WithThrottlePolicy; until 2026-12-03 the default policy's ceiling was
-// used instead).
+// waits as the Auth's policy says (WithThrottlePolicy: by default 1
+// second, doubling per failure, at most 15 minutes). The per-user ceiling,
+// the store and the backoff all follow the Auth's policy (until 2026-12-03
+// the default policy's were used instead).
 // perUser from 1 to 1000, perAddress from 1 to 100000, window from 1
 // second to 24 hours.
 //

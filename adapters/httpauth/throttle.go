@@ -151,6 +151,7 @@ type guard struct {
 	// unlimited (found by review: every guess was checked). localUsed
 	// says whether any has been.
 	local, localClients *throttle.Limiter
+	localKnown          *throttle.Limiter // local without the user rule
 	localUsed           atomic.Bool
 
 	// clients is the limiter of client authentication: the policy's Pair
@@ -243,26 +244,6 @@ func (g *gate) enter(ctx context.Context, key string) (func(), error) {
 	}
 }
 
-// tryEnter takes key's turn if nobody holds it, without waiting: the
-// function that ends it, or false.
-func (g *gate) tryEnter(key string) (func(), bool) {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	if g.m == nil {
-		g.m = make(map[string]*slot)
-	}
-	if g.m[key] != nil {
-		return nil, false
-	}
-	s := &slot{sem: make(chan struct{}, 1), waiters: 1}
-	g.m[key] = s
-	return func() {
-		g.mu.Lock()
-		delete(g.m, key)
-		g.mu.Unlock()
-	}, true
-}
-
 func (g *gate) size() int {
 	g.mu.Lock()
 	defer g.mu.Unlock()
@@ -298,9 +279,18 @@ func newGuard(store authkit.ThrottleStore, p ThrottlePolicy, hook func(context.C
 	}
 	// The local fallback keeps no known pairs (nothing to remember a
 	// success by) and counts in memory.
+	// localKnown reads the same counters without the user rule, for a
+	// pair the store knows (the ceiling does not hold it there).
 	lp := p.internal()
 	lp.Known = 0
-	local, err := throttle.New(memory.NewThrottle(), lp)
+	localStore := memory.NewThrottle()
+	local, err := throttle.New(localStore, lp)
+	if err != nil {
+		return nil, invalid("throttle: %v", err)
+	}
+	lpKnown := lp
+	lpKnown.NoUser = true
+	localKnown, err := throttle.New(localStore, lpKnown)
 	if err != nil {
 		return nil, invalid("throttle: %v", err)
 	}
@@ -308,7 +298,7 @@ func newGuard(store authkit.ThrottleStore, p ThrottlePolicy, hook func(context.C
 	if err != nil {
 		return nil, invalid("throttle: %v", err)
 	}
-	return &guard{lim: lim, clients: clients, local: local, localClients: localClients, hook: hook, log: log}, nil
+	return &guard{lim: lim, clients: clients, local: local, localKnown: localKnown, localClients: localClients, hook: hook, log: log}, nil
 }
 
 // recordFailure records a failed attempt with lim; when the store cannot,
@@ -323,12 +313,19 @@ func (g *guard) recordFailure(ctx context.Context, lim, local *throttle.Limiter,
 }
 
 // checkLocal is d, the store's decision for a, unless the failures this
-// process could not record hold a back.
+// process could not record hold a back. A pair the store knows is held by
+// the local pair and address counts only, never by the local user count:
+// the ceiling does not hold the owner at a known address (found by
+// review: the fallback locked the owner out there).
 func (g *guard) checkLocal(ctx context.Context, local *throttle.Limiter, a throttle.Attempt, now time.Time, d throttle.Decision) throttle.Decision {
 	if !d.Allowed || !g.localUsed.Load() {
 		return d
 	}
+	if d.Known && local == g.local {
+		local = g.localKnown
+	}
 	if dl, err := local.Check(ctx, a, now); err == nil && !dl.Allowed {
+		dl.Known = d.Known
 		return dl
 	}
 	return d
@@ -425,7 +422,23 @@ func (g *guard) emit(ctx context.Context, ev authkit.Event) {
 // from a known address costs the store one read.
 func (g *guard) check(ctx context.Context, user string, addr netip.Addr, now time.Time, method string) (done func(), d throttle.Decision, err error) {
 	a := attemptOf(user, addr)
+	// A store that panics must not leave the gates taken for good: the
+	// turns held so far are given back, and the panic goes on (found by
+	// review).
+	var held func()
+	defer func() {
+		if p := recover(); p != nil {
+			if held != nil {
+				held()
+			}
+			panic(p)
+		}
+	}()
 	done, err = g.gate.enter(ctx, pairKey(a))
+	if done != nil {
+		done = sync.OnceFunc(done) // given back once, whichever path does it
+	}
+	held = done
 	if err != nil {
 		if te, ok := errors.AsType[*ThrottledError](err); ok {
 			g.throttled(ctx, user, now, method, "in_flight")
@@ -443,14 +456,22 @@ func (g *guard) check(ctx context.Context, user string, addr netip.Addr, now tim
 	}
 	d = g.checkLocal(ctx, g.local, a, now, d)
 	if d.Allowed && d.UserHeld {
-		leave, ok := g.users.tryEnter(a.User)
-		if !ok {
+		// One attempt at the user checked at a time: the others wait for
+		// their turn (a few, as at the pair gate; beyond that 429), then
+		// read the counters again. An owner's simultaneous logins only
+		// queue; a burst gets one guess.
+		leave, err := g.users.enter(ctx, a.User)
+		if err != nil {
 			done()
-			g.throttled(ctx, user, now, method, string(throttle.KindUser))
-			return nil, d, &ThrottledError{RetryAfter: time.Second}
+			if te, ok := errors.AsType[*ThrottledError](err); ok {
+				g.throttled(ctx, user, now, method, string(throttle.KindUser))
+				return nil, d, te
+			}
+			return nil, d, err
 		}
 		pair := done
-		done = func() { leave(); pair() }
+		done = sync.OnceFunc(func() { leave(); pair() })
+		held = done
 		// Read again now that the turn is ours: the attempt before it may
 		// have recorded its failure since the first read, and the wait
 		// it started applies to this one.

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"net/url"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -727,4 +728,73 @@ func TestCeilingHoldsAgainstBursts(t *testing.T) {
 	}
 	// The owner at an address the right password came from before is not
 	// held by the ceiling (a known pair).
+}
+
+// toggleThrottle fails its writes while writesDown is set, and panics in
+// its reads while readPanics is set.
+type toggleThrottle struct {
+	*memory.Throttle
+	writesDown, readPanics atomic.Bool
+}
+
+func (s *toggleThrottle) AddFailure(ctx context.Context, key string, now time.Time, window time.Duration) (authkit.ThrottleState, error) {
+	if s.writesDown.Load() {
+		return authkit.ThrottleState{}, errDown
+	}
+	return s.Throttle.AddFailure(ctx, key, now, window)
+}
+
+func (s *toggleThrottle) ThrottleStates(ctx context.Context, now time.Time, keys ...string) ([]authkit.ThrottleState, error) {
+	if s.readPanics.Load() {
+		panic("throttle store bug")
+	}
+	return s.Throttle.ThrottleStates(ctx, now, keys...)
+}
+
+// The in-process fallback for failures the store cannot record keeps the
+// ceiling's exception for known addresses, and the per-user turn makes an
+// owner's simultaneous logins queue, not fail; a store that panics gives
+// the turns back (all three found by review of the first versions).
+func TestThrottleFallbackAndUserTurn(t *testing.T) {
+	ts := &toggleThrottle{Throttle: memory.NewThrottle()}
+	f := newFx(t, fxOptions{auth: []httpauth.Option{loopbackProxy, httpauth.WithThrottleStore(ts)}})
+	const home = "203.0.113.7"
+	if r := f.grant("alice", "wonderland", home); r.status != 200 {
+		t.Fatalf("the owner's first login: %d %s", r.status, r.body)
+	}
+	ts.writesDown.Store(true)
+	for i := range 110 {
+		f.grant("alice", "guess", fmt.Sprintf("10.1.%d.%d", i/250, i%250+1))
+	}
+	if r := f.grant("alice", "wonderland", home); r.status != 200 {
+		t.Errorf("the owner at a known address after 110 failures counted in the process: %d %s, want 200", r.status, r.body)
+	}
+	ts.writesDown.Store(false)
+
+	// The ceiling engaged in the store too, its wait over: two right
+	// passwords at once from two new addresses both pass.
+	for i := range 101 {
+		f.grant("bob", "guess", fmt.Sprintf("10.2.%d.%d", i/250, i%250+1))
+	}
+	f.clock.Add(61 * time.Second)
+	var wg sync.WaitGroup
+	statuses := make([]int, 2)
+	for i := range 2 {
+		wg.Go(func() { statuses[i] = f.grant("bob", "builder", fmt.Sprintf("198.51.100.%d", i+1)).status })
+	}
+	wg.Wait()
+	if statuses[0] != 200 || statuses[1] != 200 {
+		t.Errorf("two simultaneous right logins past the engaged ceiling: %v, want both 200", statuses)
+	}
+
+	// A read that panics gives the turns back: the next attempt is served.
+	ts.readPanics.Store(true)
+	// The server recovers the panic and drops the connection.
+	if res, err := f.srv.Client().PostForm(f.srv.URL+"/token", url.Values{"grant_type": {"password"}, "username": {"carol"}, "password": {"x"}}); err == nil {
+		res.Body.Close()
+	}
+	ts.readPanics.Store(false)
+	if r := f.form("/token", []string{"grant_type", "password", "username", "carol", "password", "x"}); r.status == 429 {
+		t.Errorf("after a throttle store panic the same pair is refused %d (its turn was never given back)", r.status)
+	}
 }
