@@ -27,37 +27,12 @@ func TestMySQLUnsafeCharsetRefused(t *testing.T) {
 			t.Errorf("Open with charset=%s: %v, want ErrInvalidConfig naming the charset", cs, err)
 		}
 	}
-	base := mysqlBackend.fresh(t)
-	cfg, err := mysql.ParseDSN(base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	// Migrated over a safe connection first, so that only the charset differs.
-	db, err := sqlx.Open("mysql", base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	if err := sqlstore.Migrate(t.Context(), db.DB, "mysql"); err != nil {
-		t.Fatal(err)
-	}
+	checkWith := mysqlCheckSchemaWith(t)
 	for _, c := range []struct {
 		charset string
 		ok      bool
 	}{{"gbk", false}, {"big5", false}, {"utf8mb4", true}} {
-		own := cfg.Clone()
-		own.Params = map[string]string{"charset": c.charset}
-		own.InterpolateParams = true
-		conn, err := sqlx.Open("mysql", own.FormatDSN())
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { conn.Close() })
-		s, err := sqlstore.New(conn)
-		if err != nil {
-			t.Fatal(err)
-		}
-		err = s.CheckSchema(t.Context())
+		err := checkWith(map[string]string{"charset": c.charset})
 		switch {
 		case c.ok && err != nil:
 			t.Errorf("CheckSchema over charset %s: %v", c.charset, err)
@@ -81,6 +56,27 @@ func TestMySQLAutocommitOffRefused(t *testing.T) {
 			t.Errorf("Open with autocommit=%s: %v, want ErrInvalidConfig naming autocommit", v, err)
 		}
 	}
+	checkWith := mysqlCheckSchemaWith(t)
+	for _, c := range []struct {
+		autocommit string
+		ok         bool
+	}{{"0", false}, {"1", true}} {
+		err := checkWith(map[string]string{"autocommit": c.autocommit})
+		switch {
+		case c.ok && err != nil:
+			t.Errorf("CheckSchema with autocommit=%s: %v", c.autocommit, err)
+		case !c.ok && (!errors.Is(err, authkit.ErrInvalidConfig) || !strings.Contains(err.Error(), "autocommit")):
+			t.Errorf("CheckSchema with autocommit=%s: %v, want ErrInvalidConfig naming autocommit", c.autocommit, err)
+		}
+	}
+}
+
+// mysqlCheckSchemaWith migrates a fresh MySQL database over a plain
+// connection and returns a function that runs CheckSchema over a new pool
+// on it with the driver parameters params (and interpolateParams, as Open
+// sets), so that only those parameters differ.
+func mysqlCheckSchemaWith(t *testing.T) func(params map[string]string) error {
+	t.Helper()
 	base := mysqlBackend.fresh(t)
 	cfg, err := mysql.ParseDSN(base)
 	if err != nil {
@@ -94,12 +90,10 @@ func TestMySQLAutocommitOffRefused(t *testing.T) {
 	if err := sqlstore.Migrate(t.Context(), db.DB, "mysql"); err != nil {
 		t.Fatal(err)
 	}
-	for _, c := range []struct {
-		autocommit string
-		ok         bool
-	}{{"0", false}, {"1", true}} {
+	return func(params map[string]string) error {
 		own := cfg.Clone()
-		own.Params = map[string]string{"autocommit": c.autocommit}
+		own.Params = params
+		own.InterpolateParams = true
 		conn, err := sqlx.Open("mysql", own.FormatDSN())
 		if err != nil {
 			t.Fatal(err)
@@ -109,12 +103,6 @@ func TestMySQLAutocommitOffRefused(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		err = s.CheckSchema(t.Context())
-		switch {
-		case c.ok && err != nil:
-			t.Errorf("CheckSchema with autocommit=%s: %v", c.autocommit, err)
-		case !c.ok && (!errors.Is(err, authkit.ErrInvalidConfig) || !strings.Contains(err.Error(), "autocommit")):
-			t.Errorf("CheckSchema with autocommit=%s: %v, want ErrInvalidConfig naming autocommit", c.autocommit, err)
-		}
+		return s.CheckSchema(t.Context())
 	}
 }
