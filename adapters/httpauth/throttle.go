@@ -324,9 +324,17 @@ func (g *guard) checkLocal(ctx context.Context, local *throttle.Limiter, a throt
 	if d.Known && local == g.local {
 		local = g.localKnown
 	}
-	if dl, err := local.Check(ctx, a, now); err == nil && !dl.Allowed {
+	dl, err := local.Check(ctx, a, now)
+	switch {
+	case err != nil:
+	case !dl.Allowed:
 		dl.Known = d.Known
 		return dl
+	case dl.UserHeld && !d.Known:
+		// The ceiling engaged in the process only: one attempt at a time
+		// (found by review: a burst got through while the store could
+		// not write).
+		d.UserHeld = true
 	}
 	return d
 }

@@ -798,3 +798,30 @@ func TestThrottleFallbackAndUserTurn(t *testing.T) {
 		t.Errorf("after a throttle store panic the same pair is refused %d (its turn was never given back)", r.status)
 	}
 }
+
+// The per-user turn holds for a ceiling engaged only in the process (a
+// throttle store that cannot write): a burst past it gets one guess
+// (found by review: 34 of 50 were checked).
+func TestCeilingHoldsAgainstBurstsWhenTheStoreCannotWrite(t *testing.T) {
+	var checks atomic.Int64
+	grant := func(ctx context.Context, u, p string) (string, error) {
+		checks.Add(1)
+		time.Sleep(20 * time.Millisecond)
+		return checkPassword(ctx, u, p)
+	}
+	f := newFx(t, fxOptions{noGrant: true, auth: []httpauth.Option{loopbackProxy, httpauth.WithThrottleStore(writeDownThrottle{memory.NewThrottle()})},
+		handler: []httpauth.HandlerOption{httpauth.WithPasswordGrant(grant)}})
+	for i := range 101 {
+		f.grant("alice", "guess", fmt.Sprintf("10.0.%d.%d", i/250, i%250+1))
+	}
+	f.clock.Add(61 * time.Second)
+	before := checks.Load()
+	var wg sync.WaitGroup
+	for i := range 50 {
+		wg.Go(func() { f.grant("alice", "guess", fmt.Sprintf("172.16.9.%d", i+1)) })
+	}
+	wg.Wait()
+	if n := checks.Load() - before; n > 1 {
+		t.Errorf("a 50-wide burst past a ceiling engaged in the process had %d guesses checked, want at most 1", n)
+	}
+}
