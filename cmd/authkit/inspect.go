@@ -13,11 +13,11 @@ import (
 	"regexp"
 	"strings"
 	"time"
-	"unicode"
 	"unicode/utf8"
 
 	"github.com/authkit-go/authkit"
 	"github.com/authkit-go/authkit/internal/opaque"
+	"github.com/authkit-go/authkit/internal/textsafe"
 	"github.com/authkit-go/authkit/verifier"
 )
 
@@ -334,7 +334,7 @@ func safeText(s string) string {
 			b.WriteString(`\ufffd`)
 		case r == '\n' || r == '\t':
 			b.WriteRune(r)
-		case unicode.IsControl(r), unicode.Is(unicode.Bidi_Control, r), r == '\u2028', r == '\u2029':
+		case textsafe.Unsafe(r):
 			fmt.Fprintf(&b, `\u%04x`, r)
 		default:
 			b.WriteRune(r)
