@@ -72,7 +72,7 @@ type Issuer struct {
 	refresh         authkit.RefreshStore
 	revocations     authkit.RevocationStore
 	apiTokens       authkit.APITokenStore
-	codes           []authkit.ClientStore   // for Cleanup: see clientStoresOf
+	codes           []authkit.ClientStore   // for Cleanup: see storesOf
 	throttles       []authkit.ThrottleStore // for Cleanup: see storesOf
 	storeTimeout    time.Duration
 	hasher          opaque.Hasher
@@ -144,7 +144,7 @@ func New(opts ...authkit.Option) (*Issuer, error) {
 	if i.apiTokens != nil && !storecall.InProcess(i.apiTokens) {
 		i.apiTokens = &boundedAPITokens{s: i.apiTokens, dl: dl.For(i.apiTokens), now: i.now, log: i.log}
 	}
-	for _, cs := range clientStoresOf(c.RefreshStore, c.RevocationStore, c.APITokenStore) {
+	for _, cs := range storesOf[authkit.ClientStore](c.RefreshStore, c.RevocationStore, c.APITokenStore) {
 		i.codes = append(i.codes, storecall.BoundClients(cs, dl))
 	}
 	for _, ts := range storesOf[authkit.ThrottleStore](c.RefreshStore, c.RevocationStore, c.APITokenStore) {
@@ -1027,15 +1027,9 @@ func (i *Issuer) Cleanup(ctx context.Context, batch int) (int, error) {
 	return total, nil
 }
 
-// clientStoresOf returns those of stores (as given to New, not yet
-// wrapped) that implement authkit.ClientStore, each once: WithStore sets
-// one value as all three.
-func clientStoresOf(stores ...any) []authkit.ClientStore {
-	return storesOf[authkit.ClientStore](stores...)
-}
-
 // storesOf returns those of stores (as given to New, not yet wrapped)
-// that implement T, each once.
+// that implement T (authkit.ClientStore, authkit.ThrottleStore), each
+// once: WithStore sets one value as all three.
 func storesOf[T any](stores ...any) []T {
 	var out []T
 	for _, s := range stores {
