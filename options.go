@@ -538,9 +538,10 @@ func WithLeeway(d time.Duration) Option {
 // WithReuseGrace sets a window after a rotation in which presenting the
 // just-rotated refresh token again is taken for a benign race (two tabs
 // refreshing at once): it gets the same successor refresh token and a fresh
-// access token, so a session never forks. Outside the window, reuse revokes
-// the session. Default 0 (any reuse revokes); from 0 to 1 minute. Issuer
-// only.
+// access token, so a session never forks. A repeat inside the window that
+// meets a store, a refresh check or a signer that cannot answer gets that
+// failure and revokes nothing. Outside the window, reuse revokes the
+// session. Default 0 (any reuse revokes); from 0 to 1 minute. Issuer only.
 func WithReuseGrace(d time.Duration) Option {
 	return durationOption("WithReuseGrace", RoleIssuer, d, 0, time.Minute, func(c *Config) { c.ReuseGrace = d })
 }

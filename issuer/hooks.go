@@ -82,7 +82,7 @@ func (rp *refreshParams) run(ctx context.Context, s authkit.Session) ([]string, 
 	}
 	allowed, err := rp.app(ctx, s)
 	if err != nil {
-		if errors.Is(err, authkit.ErrStoreUnavailable) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		if noAnswer(err) {
 			return nil, fmt.Errorf("issuer: refresh check: %w", err)
 		}
 		return nil, fmt.Errorf("issuer: refresh: %w: the application refused: %w", authkit.ErrTokenRevoked, err)

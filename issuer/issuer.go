@@ -571,25 +571,39 @@ func (i *Issuer) reused(ctx context.Context, presented string, re *authkit.Reuse
 
 // graceSuccessor answers a repeat, inside the grace window, of a refresh
 // that rotated presented: the same successor, with a new access token. ok
-// is false when there is no grace for it (the reuse then stands); err is
-// set for a repeat that asks for scopes the session was not granted,
-// which is refused as a first presentation would be, handing out nothing
-// and revoking nothing.
+// is false when there is no grace for it (the reuse then stands): only a
+// definite answer says so — no successor to hand out, a session that is
+// not live, a check that refuses. err is set for a repeat that asks for
+// scopes the session was not granted, which is refused as a first
+// presentation would be, and for a failure that answers nothing (the
+// store or a check could not answer, the context ended, the signer
+// failed): Refresh returns it, handing out nothing and revoking nothing,
+// so that a client's retry inside the window during a blip is not taken
+// for reuse and its user logged out (found by review).
 func (i *Issuer) graceSuccessor(ctx context.Context, presented string, re *authkit.ReuseError, now time.Time, rp *refreshParams) (pair authkit.TokenPair, ok bool, err error) {
 	next, err := opaque.Open(presented, re.Successor)
 	if err != nil {
 		return authkit.TokenPair{}, false, nil
 	}
 	rec, err := i.refresh.LookupRefresh(ctx, i.hasher.Hash(next))
+	if err != nil && !errors.Is(err, authkit.ErrNotFound) {
+		return authkit.TokenPair{}, false, fmt.Errorf("issuer: refresh: %w", err)
+	}
 	if err != nil || !rec.UsedAt.IsZero() || !now.Before(rec.ExpiresAt) || rec.SessionID != re.SessionID {
 		return authkit.TokenPair{}, false, nil
 	}
 	s, err := i.refresh.Session(ctx, re.SessionID)
+	if err != nil && !errors.Is(err, authkit.ErrNotFound) {
+		return authkit.TokenPair{}, false, fmt.Errorf("issuer: refresh: %w", err)
+	}
 	if err != nil || !s.Live(now) {
 		return authkit.TokenPair{}, false, nil
 	}
 	allowed, err := rp.run(ctx, s)
 	if err != nil {
+		if noAnswer(err) {
+			return authkit.TokenPair{}, false, err
+		}
 		// Not the session's client, or the application refuses: no
 		// grace; the reuse stands.
 		return authkit.TokenPair{}, false, nil
@@ -604,7 +618,16 @@ func (i *Issuer) graceSuccessor(ctx context.Context, presented string, re *authk
 		s.Scopes = keepScopes(s.Scopes, allowed)
 	}
 	pair, err = i.pairFor(ctx, s, next, earliest(rec.ExpiresAt, s.ExpiresAt), now, rp.accessTTL)
-	return pair, err == nil, nil
+	if err != nil {
+		return authkit.TokenPair{}, false, err
+	}
+	return pair, true, nil
+}
+
+// noAnswer reports an error that says nothing of the token: a store or a
+// check that could not answer, or a context that ended.
+func noAnswer(err error) bool {
+	return errors.Is(err, authkit.ErrStoreUnavailable) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)
 }
 
 // revokeUntil is how long a session or subject revocation must be
