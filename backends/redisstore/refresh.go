@@ -182,6 +182,16 @@ func (s *Store) CreateSession(ctx context.Context, sess authkit.Session, first a
 		undo(true)
 		return outcome(op, errDuplicateID)
 	}
+	// The subject index entry once more, now that the session exists: a
+	// logout-all between the two round trips above found no session for
+	// it and, when the entry's CreatedAt is older than subjectIndexGrace
+	// at its now (an old CreatedAt, or clocks apart), removed it. The
+	// session would then escape every later logout-all and listing
+	// (found by review). A failure here refuses the login: the first
+	// token never reaches anyone.
+	if err := s.rdb.ZAdd(ctx, subjKey, redis.Z{Score: score(sess.CreatedAt), Member: enc(sess.ID)}).Err(); err != nil {
+		return s.fail(ctx, op, err)
+	}
 	return nil
 }
 

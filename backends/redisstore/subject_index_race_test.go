@@ -1,0 +1,82 @@
+package redisstore_test
+
+import (
+	"context"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/authkit-go/authkit"
+	"github.com/authkit-go/authkit/internal/testservers"
+)
+
+// afterFirstPipeline runs fn once, right after the first pipeline sent
+// while armed.
+type afterFirstPipeline struct {
+	armed atomic.Bool
+	fn    func()
+}
+
+func (h *afterFirstPipeline) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+func (h *afterFirstPipeline) ProcessHook(next redis.ProcessHook) redis.ProcessHook { return next }
+
+func (h *afterFirstPipeline) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		err := next(ctx, cmds)
+		if h.armed.CompareAndSwap(true, false) {
+			h.fn()
+		}
+		return err
+	}
+}
+
+// TestLogoutAllRacingCreate: a logout-all that runs between
+// CreateSession's first round trip (the subject index entry) and its
+// script (the session) finds no session for the entry; when the entry's
+// CreatedAt is older than the prune's grace at the logout-all's now (an
+// old CreatedAt, or the two servers' clocks 11 minutes apart), it prunes
+// the entry. CreateSession writes it again once the session exists, so
+// the next logout-all still revokes the session and it is listed (found
+// by review: the session escaped every later logout-all and kept
+// rotating).
+func TestLogoutAllRacingCreate(t *testing.T) {
+	addr := testservers.Redis(t)
+	plain := standalone(t, addr)
+	prefix := testservers.RedisPrefix(t, plain)
+	hook := &afterFirstPipeline{}
+	hooked := standalone(t, addr)
+	hooked.AddHook(hook)
+	a, b := newStore(t, hooked, prefix), newStore(t, plain, prefix)
+	ctx := t.Context()
+
+	now := time.Now().Truncate(time.Microsecond)
+	created := now.Add(-11 * time.Minute)
+	sess := authkit.Session{ID: "sess-1", Subject: "alice", CreatedAt: created, LastUsedAt: created,
+		ExpiresAt: now.Add(24 * time.Hour), IdleExpiresAt: now.Add(time.Hour)}
+	h, next := authkit.TokenHash{1}, authkit.TokenHash{2}
+	first := authkit.RefreshRecord{Hash: h, SessionID: sess.ID, Subject: sess.Subject, IssuedAt: created, ExpiresAt: sess.IdleExpiresAt}
+	var raced []string
+	var racedErr error
+	hook.fn = func() { raced, racedErr = b.RevokeSubjectSessions(context.Background(), "alice", now) }
+	hook.armed.Store(true)
+	if err := a.CreateSession(ctx, sess, first); err != nil {
+		t.Fatalf("CreateSession: %v", err)
+	}
+	if racedErr != nil || len(raced) != 0 {
+		t.Fatalf("the racing logout-all: %v, %v; want nothing revoked (the session did not exist yet)", raced, racedErr)
+	}
+	if l, err := b.ListSessions(ctx, "alice", now); err != nil || len(l) != 1 {
+		t.Errorf("ListSessions after the create: %d sessions (%v), want the new one", len(l), err)
+	}
+	ids, err := b.RevokeSubjectSessions(ctx, "alice", now.Add(time.Second))
+	if err != nil || len(ids) != 1 || ids[0] != sess.ID {
+		t.Fatalf("a logout-all after CreateSession returned: %v, %v; want [%s]", ids, err, sess.ID)
+	}
+	_, err = a.RotateRefresh(ctx, authkit.Rotation{Old: h, Next: next, NextExpiresAt: now.Add(time.Hour), Now: now.Add(2 * time.Second)})
+	if err == nil {
+		t.Fatal("the session's token still rotates after the logout-all")
+	}
+}
