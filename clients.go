@@ -216,6 +216,9 @@ type ClientAssertionStore interface {
 	// or before now yields ErrInvalidRequest and records nothing (the
 	// caller refuses an expired assertion before it asks).
 	// DeleteExpiredAuthorizationCodes deletes expired records too.
+	// DeleteClient does not delete a client's records: they stay until
+	// they expire, so that a client registered again under the same ID
+	// cannot use an assertion its predecessor used.
 	UseClientAssertion(ctx context.Context, clientID string, h TokenHash, expiresAt, now time.Time) error
 }
 

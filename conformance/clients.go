@@ -46,6 +46,7 @@ const (
 	ruleCaNotFound = "ClientAssertionStore.UseClientAssertion: an unknown client yields ErrNotFound"
 	ruleCaPast     = "ClientAssertionStore.UseClientAssertion: an expiresAt at or before now yields ErrInvalidRequest and records nothing"
 	ruleCaCleanup  = "ClientAssertionStore: DeleteExpiredAuthorizationCodes deletes expired records too, and keeps the live ones"
+	ruleCaKept     = "ClientAssertionStore: DeleteClient does not delete a client's records; they stay until they expire, so a client registered again under the same ID cannot use an assertion its predecessor used"
 )
 
 // RunClientStore runs the checks of authkit.ClientStore (the "Clients/…"
@@ -944,6 +945,14 @@ func runAssertions(t *testing.T, h PartialHarness[authkit.ClientStore]) {
 			t.Errorf("UseClientAssertion, for a deleted client, of an assertion it had used returned nil, want an error (ErrNotFound); %s", ruleCaNotFound)
 		}
 		wantAssertionReused(t, cb, "keep", hashOf("kept"), at(10*minute), at(2*minute), "a use of another client's assertion after DeleteClient", ruleCaUse)
+		// Registered again under the same ID: the assertion the deleted
+		// client used is still used (its record outlives the client);
+		// a new one is a first use.
+		createClient(t, b, newClient("app", at(2*minute)))
+		wantAssertionReused(t, ca, "app", hashOf("used"), at(10*minute), at(3*minute), "a use, by a client registered again under the same ID, of an assertion the deleted client used", ruleCaKept)
+		useAssertion(t, cb, "app", hashOf("fresh"), at(10*minute), at(3*minute), ruleCaUse+" (a new assertion of the client registered again)")
+		// Its record still expires as any other.
+		useAssertion(t, cb, "app", hashOf("used"), at(20*minute), at(10*minute), ruleCaExpired+" (a record kept through DeleteClient, at its expiresAt)")
 	})
 	t.Run("Cleanup", func(t *testing.T) {
 		a, b := open(t, h)

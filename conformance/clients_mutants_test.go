@@ -99,6 +99,12 @@ var clientMutants = []struct {
 		wrap: func(s *memory.Store) authkit.ClientStore { return newAssertionTable(s, true) },
 		want: []string{"Assertion/Expired", "unexpected error", "expiresAt == now", "counts as absent"},
 	},
+	{
+		name: "AssertionsGoWithClient",
+		run:  "Clients/Assertion/DeletedClient",
+		wrap: func(s *memory.Store) authkit.ClientStore { return newCascading(s) },
+		want: []string{"Assertion/DeletedClient", "registered again under the same ID, of an assertion the deleted client used", "DeleteClient does not delete a client's records"},
+	},
 }
 
 func TestClientMutants(t *testing.T) {
@@ -334,5 +340,47 @@ func (s *assertionTable) UseClientAssertion(ctx context.Context, clientID string
 		s.mu.Lock()
 	}
 	s.exp[h] = expiresAt
+	return nil
+}
+
+// cascading records assertions in a table of its own, atomically, and
+// deletes a client's records with the client (as a foreign key's ON
+// DELETE CASCADE would).
+type cascading struct {
+	*memory.Store
+	mu  sync.Mutex
+	exp map[authkit.TokenHash]time.Time
+	by  map[authkit.TokenHash]string
+}
+
+func newCascading(s *memory.Store) *cascading {
+	return &cascading{Store: s, exp: map[authkit.TokenHash]time.Time{}, by: map[authkit.TokenHash]string{}}
+}
+
+func (s *cascading) UseClientAssertion(ctx context.Context, clientID string, h authkit.TokenHash, expiresAt, now time.Time) error {
+	if _, err := s.GetClient(ctx, clientID); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if e, ok := s.exp[h]; ok && e.After(now) {
+		return authkit.ErrTokenReused
+	}
+	s.exp[h], s.by[h] = expiresAt, clientID
+	return nil
+}
+
+func (s *cascading) DeleteClient(ctx context.Context, id string) error {
+	if err := s.Store.DeleteClient(ctx, id); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for h, c := range s.by {
+		if c == id {
+			delete(s.exp, h)
+			delete(s.by, h)
+		}
+	}
 	return nil
 }

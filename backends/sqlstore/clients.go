@@ -78,6 +78,12 @@ var (
 //     statement commits alone; of concurrent uses, exactly one INSERT
 //     succeeds. The foreign key refuses a missing client (ErrNotFound).
 //
+// Migration 0008 keeps a client's assertion records when the client is
+// deleted (its foreign key sets client_id NULL instead of cascading; on
+// SQLite DeleteClient does so itself): a record still refuses its
+// assertion to a client registered again under the same ID, whose iat
+// may be ahead of the new registration by the clock skew allowed.
+//
 // DeleteExpiredAuthorizationCodes deletes expired codes first, then, with
 // what is left of its limit, expired assertion records, and returns the
 // sum: at most limit rows in all, so a caller that repeats it while it
@@ -99,11 +105,12 @@ type clientQueries struct {
 	setSecret    string
 	clientExists string
 	deleteClient string
-	// deleteCodes and deleteAssertions delete a client's codes and
-	// assertion records: SQLite only, where the foreign key's cascade is
-	// off unless the connection turned it on.
+	// deleteCodes deletes a client's codes and orphanAssertions empties
+	// the client_id of its assertion records (which stay until they
+	// expire): SQLite only, where the foreign keys' actions are off
+	// unless the connection turned them on.
 	deleteCodes      string
-	deleteAssertions string
+	orphanAssertions string
 	// insertCode inserts a code; on SQLite it is an INSERT … SELECT from
 	// the client's row, with the client ID as one more, last argument, and
 	// inserts nothing when there is no such client.
@@ -167,7 +174,7 @@ func buildClientQueries(d *dialect, q func(string) string) clientQueries {
 		c.useReturns = false
 		c.dropExpiredAssertion = q(`DELETE FROM {p}client_assertions WHERE hash = ? AND expires_at <= ?`)
 	case "sqlite":
-		c.deleteAssertions = q(`DELETE FROM {p}client_assertions WHERE client_id = ?`)
+		c.orphanAssertions = q(`UPDATE {p}client_assertions SET client_id = NULL WHERE client_id = ?`)
 		// The SELECT's WHERE also settles SQLite's parse of an upsert
 		// over an INSERT … SELECT.
 		c.useAssertion = q(`INSERT INTO {p}client_assertions AS a (hash, client_id, expires_at)
@@ -401,9 +408,11 @@ func (s *Store) SetClientSecret(ctx context.Context, id string, h authkit.TokenH
 }
 
 // DeleteClient implements authkit.ClientStore. The client's authorization
-// codes and assertion records go with it: through the foreign keys'
-// cascade on PostgreSQL and MySQL (one DELETE), in the same transaction on
-// SQLite.
+// codes go with it; its assertion records stay until they expire, with
+// their client_id emptied, so that an assertion it used cannot be used
+// again by a client registered later under the same ID. Both through the
+// foreign keys' actions on PostgreSQL and MySQL (one DELETE), in the same
+// transaction on SQLite.
 func (s *Store) DeleteClient(ctx context.Context, id string) error {
 	const op = "delete client"
 	if err := ctx.Err(); err != nil {
@@ -430,7 +439,7 @@ func (s *Store) DeleteClient(ctx context.Context, id string) error {
 		if _, err := tx.ExecContext(ctx, q.deleteCodes, id); err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, q.deleteAssertions, id); err != nil {
+		if _, err := tx.ExecContext(ctx, q.orphanAssertions, id); err != nil {
 			return err
 		}
 		res, err := tx.ExecContext(ctx, q.deleteClient, id)
@@ -610,7 +619,7 @@ func (s *Store) UseClientAssertion(ctx context.Context, clientID string, h authk
 		return s.useAssertionMySQL(ctx, op, clientID, h, exp, us, notFound, reused)
 	}
 	args := []any{h[:], clientID, exp, us}
-	if q.deleteAssertions != "" { // SQLite: INSERT … SELECT … WHERE id = ?
+	if q.orphanAssertions != "" { // SQLite: INSERT … SELECT … WHERE id = ?
 		args = []any{h[:], clientID, exp, clientID, us}
 	}
 	var won bool
@@ -634,7 +643,7 @@ func (s *Store) UseClientAssertion(ctx context.Context, clientID string, h authk
 		return err // classified by retry
 	case won:
 		return nil
-	case q.deleteAssertions == "": // PostgreSQL: the foreign key checked the client
+	case q.orphanAssertions == "": // PostgreSQL: the foreign key checked the client
 		return reused
 	}
 	// SQLite: a live record, or no such client.

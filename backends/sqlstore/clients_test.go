@@ -108,8 +108,10 @@ func TestClientAssertionsBeyondConformance(t *testing.T) {
 				t.Errorf("UseClientAssertion after a refused expired one = %v, want nil (nothing was recorded)", err)
 			}
 
-			// A deleted client's records go with it: registered again, the
-			// client may use the same assertion hash.
+			// A deleted client's records outlive it (0008): registered
+			// again, the client may not use the same assertion hash until
+			// the record expires, and the record counts for the new
+			// client only.
 			ho := hash("other/jti-1")
 			if err := use("other", ho, time.Hour, 0); err != nil {
 				t.Fatalf("UseClientAssertion(other): %v", err)
@@ -120,8 +122,11 @@ func TestClientAssertionsBeyondConformance(t *testing.T) {
 			if err := s.CreateClient(ctx, authkit.Client{ID: "other", CreatedAt: base}); err != nil {
 				t.Fatalf("CreateClient(other) again: %v", err)
 			}
-			if err := use("other", ho, time.Hour, time.Second); err != nil {
-				t.Errorf("UseClientAssertion after the client was deleted and registered again = %v, want nil (its records went with it)", err)
+			if err := use("other", ho, time.Hour, time.Second); !errors.Is(err, authkit.ErrTokenReused) {
+				t.Errorf("UseClientAssertion after the client was deleted and registered again = %v, want ErrTokenReused (the record outlives the client)", err)
+			}
+			if err := use("other", ho, 2*time.Hour, time.Hour); err != nil {
+				t.Errorf("UseClientAssertion at the kept record's expiry = %v, want nil", err)
 			}
 
 			// Lifetimes round-trip through the winning and the losing
@@ -282,6 +287,74 @@ func TestMigration0007(t *testing.T) {
 			}
 			if err := s.UseClientAssertion(ctx, "app", ah, now.Add(time.Minute), now); !errors.Is(err, authkit.ErrTokenReused) {
 				t.Errorf("UseClientAssertion again after 0007: %v, want ErrTokenReused", err)
+			}
+		})
+	}
+}
+
+// TestMigration0008KeepsRecords upgrades a database of schema 7 that holds
+// client-assertion records: 0008 keeps them (SQLite builds the table
+// again and copies its rows), and from then on they outlive their client.
+func TestMigration0008KeepsRecords(t *testing.T) {
+	for _, b := range []backend{pgxBackend, mysqlBackend, sqliteBackend} {
+		t.Run(b.name, func(t *testing.T) {
+			ctx := t.Context()
+			db := openDB(t, b, b.fresh(t))
+			if err := sqlstore.MigrateTo(ctx, db.DB, b.driver, 7); err != nil {
+				t.Fatal(err)
+			}
+			s, err := sqlstore.New(db)
+			if err != nil {
+				t.Fatal(err)
+			}
+			base := time.Now().Truncate(time.Second)
+			exp := base.Add(10 * time.Minute)
+			for _, id := range []string{"app", "other"} {
+				if err := s.CreateClient(ctx, authkit.Client{ID: id, CreatedAt: base}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			used, kept := authkit.TokenHash{1}, authkit.TokenHash{2}
+			if err := s.UseClientAssertion(ctx, "app", used, exp, base); err != nil {
+				t.Fatal(err)
+			}
+			if err := s.UseClientAssertion(ctx, "other", kept, exp, base); err != nil {
+				t.Fatal(err)
+			}
+			if err := s.Migrate(ctx); err != nil {
+				t.Fatal(err)
+			}
+			if b.driver != "sqlite" {
+				// The file may be run again (MySQL commits DDL as it
+				// goes: an interrupted run is run again).
+				if _, err := db.ExecContext(ctx, "DELETE FROM authkit_schema_migrations WHERE version = 8"); err != nil {
+					t.Fatal(err)
+				}
+				if err := s.Migrate(ctx); err != nil {
+					t.Fatalf("Migrate with 0008 run again: %v", err)
+				}
+			}
+			if err := s.CheckSchema(ctx); err != nil {
+				t.Fatalf("CheckSchema after 0008: %v", err)
+			}
+			if err := s.UseClientAssertion(ctx, "other", kept, exp, base.Add(time.Second)); !errors.Is(err, authkit.ErrTokenReused) {
+				t.Errorf("a record of schema 7, used again after 0008: %v, want ErrTokenReused", err)
+			}
+			if err := s.DeleteClient(ctx, "app"); err != nil {
+				t.Fatal(err)
+			}
+			if err := s.CreateClient(ctx, authkit.Client{ID: "app", CreatedAt: base.Add(time.Minute)}); err != nil {
+				t.Fatal(err)
+			}
+			if err := s.UseClientAssertion(ctx, "app", used, exp, base.Add(time.Minute)); !errors.Is(err, authkit.ErrTokenReused) {
+				t.Errorf("a record of schema 7, used by a client registered again after 0008: %v, want ErrTokenReused", err)
+			}
+			// The emptied record is still collected once it expires.
+			if _, err := s.DeleteExpiredAuthorizationCodes(ctx, exp, 100); err != nil {
+				t.Fatal(err)
+			}
+			if err := s.UseClientAssertion(ctx, "app", used, exp.Add(time.Minute), exp); err != nil {
+				t.Errorf("a record collected at its expiry, used again: %v", err)
 			}
 		})
 	}

@@ -541,7 +541,7 @@ func TestExplainFeedPoll(t *testing.T) {
 					struct {
 						name, query, index string
 						args               []any
-					}{"DeleteClient/assertions", cl.deleteAssertions, "authkit_client_assertions_client_idx", []any{"app"}})
+					}{"DeleteClient/assertions", cl.orphanAssertions, "authkit_client_assertions_client_idx", []any{"app"}})
 			}
 			for _, p := range extra {
 				explain := "EXPLAIN "

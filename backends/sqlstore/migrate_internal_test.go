@@ -32,6 +32,7 @@ func TestShippedPrefix(t *testing.T) {
 			}
 		}
 		slices.Sort(tables)
+		tables = slices.Compact(tables) // a table built again (SQLite's 0008)
 		want := slices.Clone(tableNames)
 		slices.Sort(want)
 		if !slices.Equal(tables, want) {

@@ -57,14 +57,38 @@ type probeRoutine struct {
 	pgArgs string
 }
 
+// probeKey is a unique key a migration creates (a primary key, a unique
+// constraint or index): its table without the prefix and its columns.
+// The store's safety rests on some of them: a replayed client assertion
+// or a second API token with the same hash is refused by the key alone.
+type probeKey struct {
+	table string
+	cols  []string
+}
+
+// probeFK is a foreign key a migration creates: table(col) references
+// ref(refCol), with its ON DELETE action ("CASCADE", "SET NULL"). A later
+// migration's key on the same column supersedes an earlier one's (0008
+// changed 0007's CASCADE to SET NULL): only the latest is looked for.
+// A version that looks for a key refuses a schema whose later migration
+// changed it, so later migrations must not change a key a released
+// version looks for (0008 changed 0007's before any version looked).
+type probeFK struct {
+	table, col, ref, refCol, onDelete string
+}
+
 // migrationProbe is what CheckSchema looks for to tell that one migration
 // is in effect.
 type migrationProbe struct {
 	version int64
 	name    string
-	// dialects that have the migration; nil: all three.
+	// dialects that have the migration; nil: all three. A migration
+	// whose files differ in what they create has one probe per group of
+	// dialects, each with the same version and name.
 	dialects []string
 	tables   []probeTable
+	keys     []probeKey
+	fks      []probeFK
 	row      *probeRow
 	routine  *probeRoutine
 }
@@ -78,16 +102,26 @@ var migrationProbes = []migrationProbe{
 		{"revocations", []string{"subject", "kind", "ident", "expires_at", "cutoff_at"}},
 		{"api_tokens", []string{"id", "hash", "subject", "name", "scopes", "created_at", "expires_at", "last_used_at", "revoked_at", "gc_at"}},
 		{"api_token_subjects", []string{"subject"}},
+	}, keys: []probeKey{
+		{"sessions", []string{"id"}},
+		{"refresh_tokens", []string{"hash"}},
+		{"revocations", []string{"subject", "kind", "ident"}},
+		{"api_tokens", []string{"id"}},
+		{"api_tokens", []string{"hash"}},
+		{"api_token_subjects", []string{"subject"}},
 	}},
 	{version: 2, name: "revocation_feed", tables: []probeTable{
 		{"revocation_feed", []string{"k", "epoch", "seq"}},
 		{"revocation_log", []string{"id", "kind", "subject", "ident", "cutoff_at", "expires_at", "written_at"}},
+	}, keys: []probeKey{
+		{"revocation_feed", []string{"k"}},
+		{"revocation_log", []string{"id"}},
 	}, row: &probeRow{what: "the counter row", table: "revocation_feed", where: "k = 1", conclusive: true}},
 	{version: 3, name: "rotate_refresh", dialects: []string{"postgres", "mysql"},
 		routine: &probeRoutine{name: "rotate_refresh", pgArgs: "bytea, bytea, bigint, bigint, bytea"}},
 	{version: 4, name: "throttle", tables: []probeTable{
 		{"throttle", []string{"k", "n", "last_at", "expires_at"}},
-	}},
+	}, keys: []probeKey{{"throttle", []string{"k"}}}},
 	{version: 5, name: "epoch",
 		row: &probeRow{what: "the epoch marker row", table: "revocations", where: "subject = '' AND kind = 4 AND ident = ''"}},
 	{version: 6, name: "clients", tables: []probeTable{
@@ -95,11 +129,23 @@ var migrationProbes = []migrationProbe{
 			"access_ttl_us", "refresh_ttl_us", "created_at", "secret_rotated_at"}},
 		{"authorization_codes", []string{"hash", "client_id", "redirect_uri", "subject", "scopes", "challenge", "claims",
 			"created_at", "expires_at", "used_at", "session_id"}},
-	}},
+	}, keys: []probeKey{
+		{"clients", []string{"id"}},
+		{"authorization_codes", []string{"hash"}},
+	}, fks: []probeFK{{"authorization_codes", "client_id", "clients", "id", "CASCADE"}}},
 	{version: 7, name: "client_assertions", tables: []probeTable{
 		{"authorization_codes", []string{"session_ttl_us", "access_ttl_us"}},
 		{"client_assertions", []string{"hash", "client_id", "expires_at"}},
-	}},
+	}, keys: []probeKey{{"client_assertions", []string{"hash"}}},
+		fks: []probeFK{{"client_assertions", "client_id", "clients", "id", "CASCADE"}}},
+	{version: 8, name: "client_assertions_kept", dialects: []string{"postgres", "mysql"},
+		fks: []probeFK{{"client_assertions", "client_id", "clients", "id", "SET NULL"}}},
+	// SQLite builds the table again (it cannot change a constraint in
+	// place).
+	{version: 8, name: "client_assertions_kept", dialects: []string{"sqlite"},
+		tables: []probeTable{{"client_assertions", []string{"hash", "client_id", "expires_at"}}},
+		keys:   []probeKey{{"client_assertions", []string{"hash"}}},
+		fks:    []probeFK{{"client_assertions", "client_id", "clients", "id", "SET NULL"}}},
 }
 
 // probesFor returns the probes of dialect d's migrations, in version order.
@@ -134,15 +180,112 @@ type schemaPart struct {
 	// the routines the user may execute, so a routine it does not list
 	// is missing or not granted; the message says both, with grant.
 	hidden string
+	// constraint, for a unique key or a foreign key: a migration
+	// listed as applied cannot be applied again to bring it back.
+	constraint bool
+	// hint follows "is missing" in the message.
+	hint string
 }
 
-// parts returns what p looks for on the Store's dialect and prefix.
-func (s *Store) parts(p migrationProbe) []schemaPart {
+// superseded reports whether a later probe has a foreign key on fk's
+// column.
+func superseded(later []migrationProbe, fk probeFK) bool {
+	for _, p := range later {
+		for _, l := range p.fks {
+			if l.table == fk.table && l.col == fk.col {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// sqlList is names as a list of SQL string literals. Table and column
+// names match [a-z_][a-z0-9_]* (the prefix too, WithTablePrefix): they
+// stand in a literal as they are.
+func sqlList(names []string) string {
+	return "'" + strings.Join(names, "', '") + "'"
+}
+
+// keyExpr is 0 when table has a unique key (primary key, unique
+// constraint or unique index, not partial) on exactly cols, else 1.
+func (d *dialect) keyExpr(table string, cols []string) string {
+	n, in := len(cols), sqlList(cols)
+	switch d.name {
+	case "postgres":
+		// Resolved through search_path, as the store's statements are.
+		return fmt.Sprintf("CASE WHEN EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = to_regclass('%s')"+
+			" AND i.indisunique AND i.indpred IS NULL AND i.indnatts = %d"+
+			" AND (SELECT count(*) FROM pg_attribute a WHERE a.attrelid = i.indrelid AND a.attnum = ANY (i.indkey) AND a.attname IN (%s)) = %d)"+
+			" THEN 0 ELSE 1 END", table, n, in, n)
+	case "mysql":
+		return fmt.Sprintf("CASE WHEN EXISTS (SELECT 1 FROM information_schema.statistics"+
+			" WHERE table_schema = DATABASE() AND table_name = '%s' AND non_unique = 0 GROUP BY index_name"+
+			" HAVING COUNT(*) = %d AND SUM(column_name IN (%s)) = %d) THEN 0 ELSE 1 END", table, n, in, n)
+	default:
+		// An INTEGER PRIMARY KEY is the rowid itself, which no index
+		// lists.
+		rowid := "0"
+		if n == 1 {
+			rowid = fmt.Sprintf("(EXISTS (SELECT 1 FROM pragma_table_info('%s') WHERE pk = 1 AND name = %s AND upper(type) = 'INTEGER')"+
+				" AND (SELECT count(*) FROM pragma_table_info('%s') WHERE pk > 0) = 1)", table, in, table)
+		}
+		return fmt.Sprintf("CASE WHEN EXISTS (SELECT 1 FROM pragma_index_list('%s') il WHERE il.\"unique\" = 1 AND il.partial = 0"+
+			" AND (SELECT count(*) FROM pragma_index_info(il.name)) = %d"+
+			" AND (SELECT count(*) FROM pragma_index_info(il.name) ii WHERE ii.name IN (%s)) = %d) OR %s THEN 0 ELSE 1 END",
+			table, n, in, n, rowid)
+	}
+}
+
+// fkExpr is 0 when table has fk's foreign key to ref with its ON DELETE
+// action, else 1.
+func (d *dialect) fkExpr(table, ref string, fk probeFK) string {
+	switch d.name {
+	case "postgres":
+		action := map[string]string{"CASCADE": "c", "SET NULL": "n"}[fk.onDelete]
+		return fmt.Sprintf("CASE WHEN EXISTS (SELECT 1 FROM pg_constraint c WHERE c.contype = 'f'"+
+			" AND c.conrelid = to_regclass('%s') AND c.confrelid = to_regclass('%s') AND c.confdeltype = '%s'"+
+			" AND c.conkey = ARRAY[(SELECT attnum FROM pg_attribute WHERE attrelid = c.conrelid AND attname = '%s')]::int2[]"+
+			" AND c.confkey = ARRAY[(SELECT attnum FROM pg_attribute WHERE attrelid = c.confrelid AND attname = '%s')]::int2[])"+
+			" THEN 0 ELSE 1 END", table, ref, action, fk.col, fk.refCol)
+	case "mysql":
+		return fmt.Sprintf("CASE WHEN EXISTS (SELECT 1 FROM information_schema.referential_constraints rc"+
+			" JOIN information_schema.key_column_usage k ON k.constraint_schema = rc.constraint_schema"+
+			" AND k.constraint_name = rc.constraint_name AND k.table_name = rc.table_name"+
+			" WHERE rc.constraint_schema = DATABASE() AND rc.table_name = '%s' AND rc.referenced_table_name = '%s'"+
+			" AND rc.delete_rule = '%s' AND k.column_name = '%s' AND k.referenced_column_name = '%s') THEN 0 ELSE 1 END",
+			table, ref, fk.onDelete, fk.col, fk.refCol)
+	default:
+		return fmt.Sprintf("CASE WHEN EXISTS (SELECT 1 FROM pragma_foreign_key_list('%s')"+
+			" WHERE \"table\" = '%s' AND \"from\" = '%s' AND \"to\" = '%s' AND on_delete = '%s') THEN 0 ELSE 1 END",
+			table, ref, fk.col, fk.refCol, fk.onDelete)
+	}
+}
+
+// parts returns what probes[i] looks for on the Store's dialect and
+// prefix; probes are the dialect's, in version order.
+func (s *Store) parts(probes []migrationProbe, i int) []schemaPart {
+	p := probes[i]
 	pre := s.cfg.prefix
 	var out []schemaPart
 	for i := range p.tables {
 		t := &p.tables[i]
 		out = append(out, schemaPart{what: "table " + pre + t.name, expr: readable(pre+t.name, t.cols), table: t})
+	}
+	for _, k := range p.keys {
+		out = append(out, schemaPart{what: fmt.Sprintf("unique key %s%s (%s)", pre, k.table, strings.Join(k.cols, ", ")),
+			expr: s.d.keyExpr(pre+k.table, k.cols), constraint: true})
+	}
+	for _, fk := range p.fks {
+		if superseded(probes[i+1:], fk) {
+			continue
+		}
+		part := schemaPart{what: fmt.Sprintf("foreign key %s%s (%s) referencing %s%s (%s) ON DELETE %s", pre, fk.table, fk.col, pre, fk.ref, fk.refCol, fk.onDelete),
+			expr: s.d.fkExpr(pre+fk.table, pre+fk.ref, fk), constraint: true}
+		if s.d.name == "mysql" {
+			part.hint = " (or hidden from the store's user: MariaDB's information_schema shows a foreign key's rule only to a user with a privilege beyond SELECT on the table, as a store's user has)"
+		}
+		out = append(out, part)
 	}
 	if r := p.row; r != nil {
 		out = append(out, schemaPart{
@@ -190,7 +333,8 @@ func readable(table string, cols []string) string {
 // it: nil, or an error naming the first migration that is not, by its
 // file name ("sqlstore: migration 0003_rotate_refresh is not applied: …
 // (apply the migrations: authkit migrate, or sqlstore.Migrate)"), and what
-// it found missing (a table, a column, a routine, a row), wrapping the
+// it found missing (a table, a column, a routine, a row, a unique key, a
+// foreign key with its ON DELETE action), wrapping the
 // database's error when there is one. It does not depend on
 // <prefix>schema_migrations, which only Migrate writes: it looks for what
 // each migration creates, with read-only queries that read no row of
@@ -229,8 +373,8 @@ func (s *Store) CheckSchema(ctx context.Context) error {
 	probes := probesFor(s.d)
 	// Everything at once: the answer on a complete schema.
 	var all []string
-	for _, p := range probes {
-		for _, part := range s.parts(p) {
+	for i := range probes {
+		for _, part := range s.parts(probes, i) {
 			all = append(all, part.expr)
 		}
 	}
@@ -244,8 +388,8 @@ func (s *Store) CheckSchema(ctx context.Context) error {
 	}
 	// Something is missing (or the query failed): migration by migration,
 	// in order, to name the first.
-	for _, p := range probes {
-		for _, part := range s.parts(p) {
+	for i, p := range probes {
+		for _, part := range s.parts(probes, i) {
 			if err := s.checkPart(ctx, p, part); err != nil {
 				return err
 			}
@@ -313,16 +457,22 @@ func (s *Store) checkPart(ctx context.Context, p migrationProbe, part schemaPart
 		// never applied: a data loss, which the store handles (epoch.go).
 		return nil
 	}
+	if part.constraint && recorded {
+		// Migrate skips a listed migration, and running its file again
+		// would not add a key to a table that is there.
+		return &schemaError{msg: fmt.Sprintf("sqlstore: migration %s is listed in %s but not in effect: its %s is missing"+part.hint+" (restored without the dump's constraints?): the store relies on it to refuse what it must; add it again as migrations/%s/%s.up.sql creates it",
+			p.file(), s.cfg.prefix+"schema_migrations", what, s.d.name, p.file())}
+	}
 	// Both messages say how to apply the migrations: the listed one
 	// without "apply the migrations", which authkit serve reads as
 	// "--migrate would fix it" (Migrate skips a listed migration).
 	book := s.cfg.prefix + "schema_migrations"
 	var msg string
 	if recorded {
-		msg = fmt.Sprintf("sqlstore: migration %s is listed in %s but not in effect: %s is missing (restored without it? delete version %d from %s, then run the migrations again: authkit migrate, or sqlstore.Migrate)",
+		msg = fmt.Sprintf("sqlstore: migration %s is listed in %s but not in effect: %s is missing"+part.hint+" (restored without it? delete version %d from %s, then run the migrations again: authkit migrate, or sqlstore.Migrate)",
 			p.file(), book, what, p.version, book)
 	} else {
-		msg = fmt.Sprintf("sqlstore: migration %s is not applied: %s is missing (apply the migrations: authkit migrate, or sqlstore.Migrate)", p.file(), what)
+		msg = fmt.Sprintf("sqlstore: migration %s is not applied: %s is missing"+part.hint+" (apply the migrations: authkit migrate, or sqlstore.Migrate)", p.file(), what)
 	}
 	e := &schemaError{msg: msg, notApplied: !recorded}
 	if cause != nil {

@@ -12,6 +12,8 @@ import (
 // reads it from the file.
 type created struct {
 	cols     map[string][]string // table (without prefix) -> columns it creates or adds
+	keys     []probeKey          // unique keys it creates, columns sorted
+	fks      []probeFK           // foreign keys it creates
 	rows     []string            // tables it inserts a row into
 	routines []string            // routines it creates (without prefix)
 }
@@ -21,8 +23,18 @@ var (
 	columnRE      = regexp.MustCompile(`^([a-z][a-z0-9_]*)\s`)
 	alterRE       = regexp.MustCompile(`ALTER TABLE authkit_([a-z_]+)\s+([^;']*)`)
 	addColumnRE   = regexp.MustCompile(`ADD COLUMN (?:IF NOT EXISTS )?([a-z][a-z0-9_]*)`)
-	insertRE      = regexp.MustCompile(`^INSERT (?:OR IGNORE |IGNORE )?INTO authkit_([a-z_]+)`)
-	routineRE     = regexp.MustCompile(`^CREATE (?:OR REPLACE )?(?:FUNCTION|PROCEDURE) authkit_([a-z_]+)`)
+	insertRE      = regexp.MustCompile(`^INSERT (?:OR IGNORE |IGNORE )?INTO authkit_([a-z_]+)[^;]*?(VALUES|SELECT)`)
+	// A table's key: PRIMARY KEY (…), UNIQUE (…), UNIQUE INDEX name (…),
+	// with or without CONSTRAINT name before it; a column's: PRIMARY KEY
+	// or UNIQUE on its line, without a column list after it.
+	tableKeyRE  = regexp.MustCompile(`^(?:CONSTRAINT [a-z_]+ )?(?:PRIMARY KEY|UNIQUE(?: INDEX| KEY)?(?: [a-z_]+)?) ?\(([a-z_, ]+)\)`)
+	columnKeyRE = regexp.MustCompile(` (?:PRIMARY KEY|UNIQUE)(?: |,|$)`)
+	// FOREIGN KEY (col) REFERENCES authkit_ref (refcol) ON DELETE …, or a
+	// column's REFERENCES authkit_ref (refcol) ON DELETE ….
+	fkRE       = regexp.MustCompile(`FOREIGN KEY \(([a-z_]+)\)\s+REFERENCES authkit_([a-z_]+) \(([a-z_]+)\) ON DELETE (CASCADE|SET NULL)`)
+	columnFKRE = regexp.MustCompile(`REFERENCES authkit_([a-z_]+) \(([a-z_]+)\) ON DELETE (CASCADE|SET NULL)`)
+	alterFKRE  = regexp.MustCompile(`ALTER TABLE authkit_([a-z_]+)\s+(?:[^;']*?)ADD CONSTRAINT [a-z_]+\s+`)
+	routineRE  = regexp.MustCompile(`^CREATE (?:OR REPLACE )?(?:FUNCTION|PROCEDURE) authkit_([a-z_]+)`)
 )
 
 // whatCreates reads a migration's statements: the tables it creates with
@@ -34,10 +46,25 @@ func whatCreates(m migration) created {
 	c := created{cols: map[string][]string{}}
 	for _, stmt := range statements(m.body) {
 		if sm := createTableRE.FindStringSubmatch(stmt); sm != nil {
+			table := sm[1]
 			for line := range strings.Lines(stmt[len(sm[0]):]) {
-				if cm := columnRE.FindStringSubmatch(strings.TrimSpace(line) + " "); cm != nil {
-					c.cols[sm[1]] = append(c.cols[sm[1]], cm[1])
+				line = strings.TrimSpace(line)
+				if cm := columnRE.FindStringSubmatch(line + " "); cm != nil {
+					c.cols[table] = append(c.cols[table], cm[1])
+					if columnKeyRE.MatchString(line) {
+						c.keys = append(c.keys, probeKey{table, []string{cm[1]}})
+					}
+					if fm := columnFKRE.FindStringSubmatch(line); fm != nil {
+						c.fks = append(c.fks, probeFK{table, cm[1], fm[1], fm[2], fm[3]})
+					}
 				}
+				if km := tableKeyRE.FindStringSubmatch(line); km != nil {
+					cols := strings.Split(strings.ReplaceAll(km[1], " ", ""), ",")
+					c.keys = append(c.keys, probeKey{table, slices.Sorted(slices.Values(cols))})
+				}
+			}
+			for _, fm := range fkRE.FindAllStringSubmatch(stmt, -1) {
+				c.fks = append(c.fks, probeFK{table, fm[1], fm[2], fm[3], fm[4]})
 			}
 		}
 		for _, am := range alterRE.FindAllStringSubmatch(stmt, -1) {
@@ -45,7 +72,14 @@ func whatCreates(m migration) created {
 				c.cols[am[1]] = append(c.cols[am[1]], col[1])
 			}
 		}
-		if im := insertRE.FindStringSubmatch(stmt); im != nil {
+		if am := alterFKRE.FindStringSubmatch(stmt); am != nil {
+			for _, fm := range fkRE.FindAllStringSubmatch(stmt, -1) {
+				c.fks = append(c.fks, probeFK{am[1], fm[1], fm[2], fm[3], fm[4]})
+			}
+		}
+		// A row it writes; INSERT … SELECT copies rows (a table built
+		// again) and writes none of its own.
+		if im := insertRE.FindStringSubmatch(stmt); im != nil && im[2] == "VALUES" {
 			c.rows = append(c.rows, im[1])
 		}
 		if rm := routineRE.FindStringSubmatch(stmt); rm != nil {
@@ -94,6 +128,16 @@ func TestMigrationProbes(t *testing.T) {
 					t.Errorf("%s %s: table %s gets columns %q, the probe reads %q", d.name, p.file(), table, cols, w)
 				}
 			}
+			var keys []probeKey
+			for _, k := range p.keys {
+				keys = append(keys, probeKey{k.table, slices.Sorted(slices.Values(k.cols))})
+			}
+			if !slices.EqualFunc(sortKeys(got.keys), sortKeys(keys), func(a, b probeKey) bool { return a.table == b.table && slices.Equal(a.cols, b.cols) }) {
+				t.Errorf("%s %s: creates unique keys %v, the probe looks for %v", d.name, p.file(), got.keys, keys)
+			}
+			if !slices.Equal(got.fks, p.fks) {
+				t.Errorf("%s %s: creates foreign keys %v, the probe looks for %v", d.name, p.file(), got.fks, p.fks)
+			}
 			var rows []string
 			if p.row != nil {
 				rows = []string{p.row.table}
@@ -114,17 +158,25 @@ func TestMigrationProbes(t *testing.T) {
 			if !slices.Equal(got.routines, routines) {
 				t.Errorf("%s %s: creates routines %q, the probe looks for %q", d.name, p.file(), got.routines, routines)
 			}
-			if len(p.tables) == 0 && p.row == nil && p.routine == nil {
+			if len(p.tables) == 0 && len(p.keys) == 0 && len(p.fks) == 0 && p.row == nil && p.routine == nil {
 				t.Errorf("%s %s: the probe looks for nothing", d.name, p.file())
 			}
 		}
 	}
-	// The probes are in version order, each version once.
+	// The probes are in version order, each version once per dialect
+	// (the slices compared above), and never in one dialect's twice.
 	for i := 1; i < len(migrationProbes); i++ {
-		if migrationProbes[i].version <= migrationProbes[i-1].version {
+		if migrationProbes[i].version < migrationProbes[i-1].version {
 			t.Errorf("migrationProbes: %s after %s", migrationProbes[i].file(), migrationProbes[i-1].file())
 		}
 	}
+}
+
+// sortKeys returns keys in a fixed order, to compare two lists.
+func sortKeys(keys []probeKey) []probeKey {
+	return slices.SortedFunc(slices.Values(keys), func(a, b probeKey) int {
+		return strings.Compare(a.table+"("+strings.Join(a.cols, ",")+")", b.table+"("+strings.Join(b.cols, ",")+")")
+	})
 }
 
 // TestWhatCreates checks the reader TestMigrationProbes relies on.
@@ -142,12 +194,32 @@ ALTER TABLE authkit_b
     ADD COLUMN z BIGINT;
 SET @s = IF(1, 'ALTER TABLE authkit_c ADD COLUMN w BIGINT, ADD COLUMN v BIGINT', 'DO 0');
 INSERT IGNORE INTO authkit_a (id, n) VALUES ('', 0);
+CREATE TABLE authkit_d (
+    k   INTEGER NOT NULL PRIMARY KEY,
+    h   BLOB NOT NULL UNIQUE CHECK (length(h) = 32),
+    r   TEXT REFERENCES authkit_a (id) ON DELETE SET NULL,
+    s   TEXT NOT NULL,
+    t   TEXT NOT NULL,
+    UNIQUE INDEX authkit_d_st_key (t, s),
+    CONSTRAINT authkit_d_r_fk FOREIGN KEY (s)
+        REFERENCES authkit_a (id) ON DELETE CASCADE
+);
+INSERT INTO authkit_d (k, h) SELECT k, h FROM authkit_e;
+ALTER TABLE authkit_e ADD CONSTRAINT authkit_e_fk FOREIGN KEY (x) REFERENCES authkit_a (id) ON DELETE SET NULL;
 -- +goose StatementBegin
 CREATE OR REPLACE FUNCTION authkit_f() RETURNS INT LANGUAGE sql AS $$ SELECT 1; $$;
 -- +goose StatementEnd
 `})
-	want := map[string][]string{"a": {"id", "n"}, "b": {"x", "y", "z"}, "c": {"w", "v"}}
+	want := map[string][]string{"a": {"id", "n"}, "b": {"x", "y", "z"}, "c": {"w", "v"}, "d": {"k", "h", "r", "s", "t"}}
 	if !maps.EqualFunc(got.cols, want, slices.Equal) || !slices.Equal(got.rows, []string{"a"}) || !slices.Equal(got.routines, []string{"f"}) {
 		t.Errorf("whatCreates = %+v, want columns %v, rows [a], routines [f]", got, want)
+	}
+	keys := []probeKey{{"a", []string{"id"}}, {"a", []string{"id"}}, {"d", []string{"k"}}, {"d", []string{"h"}}, {"d", []string{"s", "t"}}}
+	if !slices.EqualFunc(sortKeys(got.keys), sortKeys(keys), func(a, b probeKey) bool { return a.table == b.table && slices.Equal(a.cols, b.cols) }) {
+		t.Errorf("whatCreates keys = %v, want %v", got.keys, keys)
+	}
+	fks := []probeFK{{"d", "r", "a", "id", "SET NULL"}, {"d", "s", "a", "id", "CASCADE"}, {"e", "x", "a", "id", "SET NULL"}}
+	if !slices.Equal(got.fks, fks) {
+		t.Errorf("whatCreates foreign keys = %v, want %v", got.fks, fks)
 	}
 }

@@ -103,11 +103,19 @@ func TestCheckSchemaNamesMissingMigration(t *testing.T) {
 				if err != nil {
 					t.Logf("at %d migrations: %v", i, err)
 				}
-			}
-			// The last migration adds two columns to a table of 0006: the
-			// error names the first, and wraps the database's refusal.
-			if err := s.CheckSchema(ctx); err == nil || !strings.Contains(err.Error(), "column authkit_authorization_codes.session_ttl_us") || errors.Unwrap(err) == nil {
-				t.Errorf("CheckSchema before 0007 = %v, want the missing column named and the database's error wrapped", err)
+				switch f.file {
+				case "0007_client_assertions":
+					// 0007 adds two columns to a table of 0006: the error
+					// names the first, and wraps the database's refusal.
+					if err == nil || !strings.Contains(err.Error(), "column authkit_authorization_codes.session_ttl_us") || errors.Unwrap(err) == nil {
+						t.Errorf("CheckSchema before 0007 = %v, want the missing column named and the database's error wrapped", err)
+					}
+				case "0008_client_assertions_kept":
+					// 0008 changes a foreign key's action: named with it.
+					if err == nil || !strings.Contains(err.Error(), "foreign key authkit_client_assertions (client_id) referencing authkit_clients (id) ON DELETE SET NULL is missing") {
+						t.Errorf("CheckSchema before 0008 = %v, want the foreign key named with its action", err)
+					}
+				}
 			}
 			if err := sqlstore.MigrateTo(ctx, db.DB, b.driver, files[len(files)-1].version); err != nil {
 				t.Fatal(err)
@@ -307,6 +315,59 @@ func TestCheckSchemaLostPieces(t *testing.T) {
 					t.Errorf("CheckSchema after 0003 applied again: %v", err)
 				}
 			}
+			// Keys and foreign keys: a restore without the dump's
+			// constraints (a table rebuilt by CREATE TABLE … AS keeps
+			// its rows and columns, none of its keys). Without its key
+			// the table of client assertions would record a replay as a
+			// second row and refuse nothing.
+			constraint := func(err error, file, what string) {
+				t.Helper()
+				if err == nil || !strings.Contains(err.Error(), "migration "+file+" is listed in ") ||
+					!strings.Contains(err.Error(), "its "+what+" is missing") || !strings.Contains(err.Error(), "add it again as migrations/") {
+					t.Errorf("CheckSchema = %v, want migration %s listed but its %s missing, and how to add it again", err, file, what)
+				}
+				if errors.Is(err, sqlstore.ErrMigrationsNotApplied) || errors.Is(err, authkit.ErrStoreUnavailable) {
+					t.Errorf("CheckSchema = %v matches ErrMigrationsNotApplied or ErrStoreUnavailable: Migrate would not add the key back", err)
+				}
+			}
+			exec("ALTER TABLE authkit_client_assertions RENAME TO authkit_client_assertions_copy")
+			exec("CREATE TABLE authkit_client_assertions AS SELECT * FROM authkit_client_assertions_copy")
+			exec("DROP TABLE authkit_client_assertions_copy")
+			constraint(s.CheckSchema(ctx), "0007_client_assertions", "unique key authkit_client_assertions (hash)")
+			exec("DROP TABLE authkit_client_assertions")
+			if b.driver == "sqlite" {
+				// 0007 adds columns, which SQLite cannot add twice: the
+				// table as 0008 builds it.
+				exec("CREATE TABLE authkit_client_assertions (hash BLOB NOT NULL PRIMARY KEY CHECK (length(hash) = 32)," +
+					" client_id TEXT REFERENCES authkit_clients (id) ON DELETE SET NULL, expires_at INTEGER NOT NULL) STRICT")
+			} else {
+				exec("DELETE FROM authkit_schema_migrations WHERE version IN (7, 8)")
+				if err := s.Migrate(ctx); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := s.CheckSchema(ctx); err != nil {
+				t.Errorf("CheckSchema with the table built again: %v", err)
+			}
+			if b.driver != "sqlite" { // SQLite cannot drop a constraint in place
+				dropKey := map[string]string{"pgx": "ALTER TABLE authkit_api_tokens DROP CONSTRAINT authkit_api_tokens_hash_key",
+					"mysql": "ALTER TABLE authkit_api_tokens DROP INDEX authkit_api_tokens_hash_key"}[b.driver]
+				exec(dropKey)
+				constraint(s.CheckSchema(ctx), "0001_init", "unique key authkit_api_tokens (hash)")
+				exec("CREATE UNIQUE INDEX authkit_api_tokens_hash_key ON authkit_api_tokens (hash)")
+				dropFK := map[string]string{"pgx": "ALTER TABLE authkit_authorization_codes DROP CONSTRAINT authkit_authorization_codes_client_fk",
+					"mysql": "ALTER TABLE authkit_authorization_codes DROP FOREIGN KEY authkit_authorization_codes_client_fk"}[b.driver]
+				exec(dropFK)
+				constraint(s.CheckSchema(ctx), "0006_clients", "foreign key authkit_authorization_codes (client_id) referencing authkit_clients (id) ON DELETE CASCADE")
+				// The same key with another action is not it.
+				exec("ALTER TABLE authkit_authorization_codes ADD CONSTRAINT authkit_authorization_codes_client_fk FOREIGN KEY (client_id) REFERENCES authkit_clients (id) ON DELETE NO ACTION")
+				constraint(s.CheckSchema(ctx), "0006_clients", "foreign key authkit_authorization_codes (client_id) referencing authkit_clients (id) ON DELETE CASCADE")
+				exec(dropFK)
+				exec("ALTER TABLE authkit_authorization_codes ADD CONSTRAINT authkit_authorization_codes_client_fk FOREIGN KEY (client_id) REFERENCES authkit_clients (id) ON DELETE CASCADE")
+				if err := s.CheckSchema(ctx); err != nil {
+					t.Errorf("CheckSchema with the key and the foreign key added again: %v", err)
+				}
+			}
 			exec("DELETE FROM authkit_revocation_feed")
 			listed(s.CheckSchema(ctx), "0002_revocation_feed", "the counter row of authkit_revocation_feed")
 			exec("DELETE FROM authkit_schema_migrations WHERE version = 2")
@@ -443,7 +504,9 @@ func TestCheckSchemaNoExecute(t *testing.T) {
 		account := "'" + user + "'@'%'"
 		for _, q := range []string{
 			"CREATE USER " + account,
-			"GRANT SELECT ON " + db + ".* TO " + account,
+			// What a store's user has, but EXECUTE (MariaDB shows a
+			// foreign key's rule only to a user with more than SELECT).
+			"GRANT SELECT, INSERT, UPDATE, DELETE ON " + db + ".* TO " + account,
 		} {
 			if _, err := s.DB().ExecContext(ctx, q); err != nil {
 				t.Fatalf("%s: %v", q, err)
