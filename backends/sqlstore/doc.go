@@ -159,7 +159,8 @@
 // # SQLite
 //
 // Open turns on WAL, busy_timeout=5000, foreign keys and
-// synchronous=NORMAL. Write transactions are BEGIN IMMEDIATE on a
+// synchronous=FULL (a commit survives a power loss: a revocation is never
+// lost once written). Write transactions are BEGIN IMMEDIATE on a
 // connection held for their duration, whatever the DSN says, so writers
 // never deadlock upgrading a read lock; a pool opened by the application
 // should set busy_timeout (and WAL) too. The writes of one Store queue in

@@ -305,7 +305,11 @@ var sqliteDefaults = []struct{ key, pragma, value string }{
 	{"_pragma", "busy_timeout", "busy_timeout(5000)"},
 	{"_pragma", "journal_mode", "journal_mode(WAL)"},
 	{"_pragma", "foreign_keys", "foreign_keys(1)"},
-	{"_pragma", "synchronous", "synchronous(NORMAL)"},
+	// FULL: a commit is on disk when it returns. NORMAL (in WAL mode)
+	// loses the last commits to a power loss or an OS crash, and with them
+	// revocations, while the epoch marker written long before survives:
+	// the tokens they revoked would verify again, unnoticed.
+	{"_pragma", "synchronous", "synchronous(FULL)"},
 	{"_txlock", "", "immediate"},
 }
 
