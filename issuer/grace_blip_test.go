@@ -54,6 +54,19 @@ func TestGraceRetryDuringBlip(t *testing.T) {
 			t.Fatalf("Refresh of the successor after the blip: %v", err)
 		}
 	}
+	// rotated logs alice in and rotates her first token once (the
+	// response the client loses), with opts on the refresh.
+	rotated := func(t *testing.T, iss *issuer.Issuer, opts ...issuer.RefreshOption) (p, q authkit.TokenPair) {
+		t.Helper()
+		p, err := iss.IssuePair(ctx, "alice", issuer.WithScopes("read"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if q, err = iss.Refresh(ctx, p.RefreshToken, opts...); err != nil {
+			t.Fatal(err)
+		}
+		return p, q
+	}
 	notReuse := func(t *testing.T, err error, want error) {
 		t.Helper()
 		if !errors.Is(err, want) || errors.Is(err, authkit.ErrTokenReused) || errors.Is(err, authkit.ErrTokenRevoked) {
@@ -63,10 +76,6 @@ func TestGraceRetryDuringBlip(t *testing.T) {
 
 	t.Run("check", func(t *testing.T) {
 		f := newFixture(t, authkit.WithReuseGrace(10*time.Second))
-		p, err := f.iss.IssuePair(ctx, "alice", issuer.WithScopes("read"))
-		if err != nil {
-			t.Fatal(err)
-		}
 		var down atomic.Bool
 		check := issuer.WithRefreshCheck(func(ctx context.Context, s authkit.Session) ([]string, error) {
 			if down.Load() {
@@ -74,12 +83,9 @@ func TestGraceRetryDuringBlip(t *testing.T) {
 			}
 			return s.Scopes, nil
 		})
-		q, err := f.iss.Refresh(ctx, p.RefreshToken, check) // its response lost
-		if err != nil {
-			t.Fatal(err)
-		}
+		p, q := rotated(t, f.iss, check)
 		down.Store(true)
-		_, err = f.iss.Refresh(ctx, p.RefreshToken, check)
+		_, err := f.iss.Refresh(ctx, p.RefreshToken, check)
 		notReuse(t, err, authkit.ErrStoreUnavailable)
 		down.Store(false)
 		after(t, f.iss, p.RefreshToken, q)
@@ -88,16 +94,9 @@ func TestGraceRetryDuringBlip(t *testing.T) {
 	t.Run("store", func(t *testing.T) {
 		st := &lookupFails{Store: memory.New()}
 		iss, _, _, _ := fixtureOver(t, st, authkit.WithReuseGrace(10*time.Second))
-		p, err := iss.IssuePair(ctx, "alice")
-		if err != nil {
-			t.Fatal(err)
-		}
-		q, err := iss.Refresh(ctx, p.RefreshToken)
-		if err != nil {
-			t.Fatal(err)
-		}
+		p, q := rotated(t, iss)
 		st.fail.Store(true)
-		_, err = iss.Refresh(ctx, p.RefreshToken)
+		_, err := iss.Refresh(ctx, p.RefreshToken)
 		notReuse(t, err, authkit.ErrStoreUnavailable)
 		st.fail.Store(false)
 		after(t, iss, p.RefreshToken, q)
@@ -121,14 +120,7 @@ func TestGraceRetryDuringBlip(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		p, err := iss.IssuePair(ctx, "alice")
-		if err != nil {
-			t.Fatal(err)
-		}
-		q, err := iss.Refresh(ctx, p.RefreshToken)
-		if err != nil {
-			t.Fatal(err)
-		}
+		p, q := rotated(t, iss)
 		hsm.down.Store(true)
 		_, err = iss.Refresh(ctx, p.RefreshToken)
 		notReuse(t, err, errHSMDown)
