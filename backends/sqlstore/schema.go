@@ -214,9 +214,13 @@ func (d *dialect) keyExpr(table string, cols []string) string {
 	switch d.name {
 	case "postgres":
 		// Resolved through search_path, as the store's statements are.
+		// A valid, immediate (not deferrable) unique index whose key
+		// columns (not its INCLUDE columns) are exactly cols: an invalid
+		// one (a failed CREATE UNIQUE INDEX CONCURRENTLY) enforces
+		// nothing reliably, and ON CONFLICT refuses a deferrable one.
 		return fmt.Sprintf("CASE WHEN EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = to_regclass('%s')"+
-			" AND i.indisunique AND i.indpred IS NULL AND i.indnatts = %d"+
-			" AND (SELECT count(*) FROM pg_attribute a WHERE a.attrelid = i.indrelid AND a.attnum = ANY (i.indkey) AND a.attname IN (%s)) = %d)"+
+			" AND i.indisunique AND i.indisvalid AND i.indisready AND i.indimmediate AND i.indpred IS NULL AND i.indnkeyatts = %d"+
+			" AND (SELECT count(*) FROM pg_attribute a WHERE a.attrelid = i.indrelid AND a.attnum = ANY (i.indkey[0:i.indnkeyatts-1]) AND a.attname IN (%s)) = %d)"+
 			" THEN 0 ELSE 1 END", table, n, in, n)
 	case "mysql":
 		return fmt.Sprintf("CASE WHEN EXISTS (SELECT 1 FROM information_schema.statistics"+
@@ -238,27 +242,35 @@ func (d *dialect) keyExpr(table string, cols []string) string {
 }
 
 // fkExpr is 0 when table has fk's foreign key to ref with its ON DELETE
-// action, else 1.
+// action, and no other foreign key from the same column with another
+// action (a cascade left beside a SET NULL would still delete), else 1.
 func (d *dialect) fkExpr(table, ref string, fk probeFK) string {
 	switch d.name {
 	case "postgres":
 		action := map[string]string{"CASCADE": "c", "SET NULL": "n"}[fk.onDelete]
+		attnum := fmt.Sprintf("(SELECT attnum FROM pg_attribute WHERE attrelid = to_regclass('%s') AND attname = '%s')", table, fk.col)
 		return fmt.Sprintf("CASE WHEN EXISTS (SELECT 1 FROM pg_constraint c WHERE c.contype = 'f'"+
 			" AND c.conrelid = to_regclass('%s') AND c.confrelid = to_regclass('%s') AND c.confdeltype = '%s'"+
-			" AND c.conkey = ARRAY[(SELECT attnum FROM pg_attribute WHERE attrelid = c.conrelid AND attname = '%s')]::int2[]"+
+			" AND c.conkey = ARRAY[%s]::int2[]"+
 			" AND c.confkey = ARRAY[(SELECT attnum FROM pg_attribute WHERE attrelid = c.confrelid AND attname = '%s')]::int2[])"+
-			" THEN 0 ELSE 1 END", table, ref, action, fk.col, fk.refCol)
+			" AND NOT EXISTS (SELECT 1 FROM pg_constraint o WHERE o.contype = 'f' AND o.conrelid = to_regclass('%s')"+
+			" AND %s = ANY (o.conkey) AND o.confdeltype <> '%s')"+
+			" THEN 0 ELSE 1 END", table, ref, action, attnum, fk.refCol, table, attnum, action)
 	case "mysql":
-		return fmt.Sprintf("CASE WHEN EXISTS (SELECT 1 FROM information_schema.referential_constraints rc"+
-			" JOIN information_schema.key_column_usage k ON k.constraint_schema = rc.constraint_schema"+
-			" AND k.constraint_name = rc.constraint_name AND k.table_name = rc.table_name"+
-			" WHERE rc.constraint_schema = DATABASE() AND rc.table_name = '%s' AND rc.referenced_table_name = '%s'"+
-			" AND rc.delete_rule = '%s' AND k.column_name = '%s' AND k.referenced_column_name = '%s') THEN 0 ELSE 1 END",
-			table, ref, fk.onDelete, fk.col, fk.refCol)
+		fks := "SELECT 1 FROM information_schema.referential_constraints rc" +
+			" JOIN information_schema.key_column_usage k ON k.constraint_schema = rc.constraint_schema" +
+			" AND k.constraint_name = rc.constraint_name AND k.table_name = rc.table_name" +
+			" WHERE rc.constraint_schema = DATABASE() AND rc.table_name = '%s' AND k.column_name = '%s'"
+		return fmt.Sprintf("CASE WHEN EXISTS ("+fks+" AND rc.referenced_table_name = '%s'"+
+			" AND rc.delete_rule = '%s' AND k.referenced_column_name = '%s')"+
+			" AND NOT EXISTS ("+fks+" AND rc.delete_rule <> '%s') THEN 0 ELSE 1 END",
+			table, fk.col, ref, fk.onDelete, fk.refCol, table, fk.col, fk.onDelete)
 	default:
 		return fmt.Sprintf("CASE WHEN EXISTS (SELECT 1 FROM pragma_foreign_key_list('%s')"+
-			" WHERE \"table\" = '%s' AND \"from\" = '%s' AND \"to\" = '%s' AND on_delete = '%s') THEN 0 ELSE 1 END",
-			table, ref, fk.col, fk.refCol, fk.onDelete)
+			" WHERE \"table\" = '%s' AND \"from\" = '%s' AND \"to\" = '%s' AND on_delete = '%s')"+
+			" AND NOT EXISTS (SELECT 1 FROM pragma_foreign_key_list('%s') WHERE \"from\" = '%s' AND on_delete <> '%s')"+
+			" THEN 0 ELSE 1 END",
+			table, ref, fk.col, fk.refCol, fk.onDelete, table, fk.col, fk.onDelete)
 	}
 }
 

@@ -367,6 +367,38 @@ func TestCheckSchemaLostPieces(t *testing.T) {
 				if err := s.CheckSchema(ctx); err != nil {
 					t.Errorf("CheckSchema with the key and the foreign key added again: %v", err)
 				}
+				// A cascading key beside 0008's SET NULL one would still
+				// delete the records with their client.
+				exec("ALTER TABLE authkit_client_assertions ADD CONSTRAINT authkit_client_assertions_extra_fk FOREIGN KEY (client_id) REFERENCES authkit_clients (id) ON DELETE CASCADE")
+				constraint(s.CheckSchema(ctx), "0008_client_assertions_kept", "foreign key authkit_client_assertions (client_id) referencing authkit_clients (id) ON DELETE SET NULL")
+				exec(map[string]string{"pgx": "ALTER TABLE authkit_client_assertions DROP CONSTRAINT authkit_client_assertions_extra_fk",
+					"mysql": "ALTER TABLE authkit_client_assertions DROP FOREIGN KEY authkit_client_assertions_extra_fk"}[b.driver])
+				if err := s.CheckSchema(ctx); err != nil {
+					t.Errorf("CheckSchema with the extra foreign key dropped: %v", err)
+				}
+			}
+			if b.driver == "pgx" {
+				// Unique indexes that do not hold as the store needs: a
+				// deferrable one (ON CONFLICT refuses it), and an invalid
+				// one, which a CREATE UNIQUE INDEX CONCURRENTLY that met
+				// duplicates leaves behind.
+				exec("DROP INDEX authkit_api_tokens_hash_key") // as added again above
+				exec("ALTER TABLE authkit_api_tokens ADD CONSTRAINT authkit_api_tokens_hash_key UNIQUE (hash) DEFERRABLE INITIALLY DEFERRED")
+				constraint(s.CheckSchema(ctx), "0001_init", "unique key authkit_api_tokens (hash)")
+				exec("ALTER TABLE authkit_api_tokens DROP CONSTRAINT authkit_api_tokens_hash_key")
+				for _, id := range []string{"dup-1", "dup-2"} {
+					exec("INSERT INTO authkit_api_tokens (id, hash, subject, name, created_at) VALUES ('" + id + "', decode(repeat('ab', 32), 'hex'), 'alice', 'n', 0)")
+				}
+				if _, err := s.DB().ExecContext(ctx, "CREATE UNIQUE INDEX CONCURRENTLY authkit_api_tokens_hash_key ON authkit_api_tokens (hash)"); err == nil {
+					t.Fatal("CREATE UNIQUE INDEX over duplicates succeeded")
+				}
+				constraint(s.CheckSchema(ctx), "0001_init", "unique key authkit_api_tokens (hash)")
+				exec("DROP INDEX authkit_api_tokens_hash_key")
+				exec("DELETE FROM authkit_api_tokens WHERE id LIKE 'dup-%'")
+				exec("ALTER TABLE authkit_api_tokens ADD CONSTRAINT authkit_api_tokens_hash_key UNIQUE (hash)")
+				if err := s.CheckSchema(ctx); err != nil {
+					t.Errorf("CheckSchema with the API tokens' key added again: %v", err)
+				}
 			}
 			exec("DELETE FROM authkit_revocation_feed")
 			listed(s.CheckSchema(ctx), "0002_revocation_feed", "the counter row of authkit_revocation_feed")

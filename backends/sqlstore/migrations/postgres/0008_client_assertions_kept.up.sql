@@ -13,6 +13,24 @@
 -- still refuses a record for a client that is not there.
 
 ALTER TABLE authkit_client_assertions ALTER COLUMN client_id DROP NOT NULL;
-ALTER TABLE authkit_client_assertions DROP CONSTRAINT IF EXISTS authkit_client_assertions_client_fk;
+
+-- Every foreign key of the table to the clients goes, whatever its name: a
+-- key added again by hand after a restore (PostgreSQL names it
+-- …_client_id_fkey) would otherwise keep cascading beside the new one.
+-- +goose StatementBegin
+DO $$
+DECLARE
+    fk name;
+BEGIN
+    FOR fk IN SELECT conname FROM pg_constraint
+               WHERE conrelid = 'authkit_client_assertions'::regclass AND contype = 'f'
+                 AND confrelid = 'authkit_clients'::regclass
+    LOOP
+        EXECUTE format('ALTER TABLE authkit_client_assertions DROP CONSTRAINT %I', fk);
+    END LOOP;
+END
+$$;
+-- +goose StatementEnd
+
 ALTER TABLE authkit_client_assertions ADD CONSTRAINT authkit_client_assertions_client_fk
     FOREIGN KEY (client_id) REFERENCES authkit_clients (id) ON DELETE SET NULL;
