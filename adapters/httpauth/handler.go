@@ -31,6 +31,10 @@ const (
 // Paths names where each endpoint is served. An empty path disables that
 // endpoint. Paths start with "/", differ from each other, and none lies
 // under the Sessions or APITokens path (whose items are Path+"/{id}").
+// They are clean paths of visible ASCII without the characters routers
+// read as patterns or that a URL escapes ('"', '%', '*', ':', ';', ',',
+// '?', '#', '{', '}', '\'): the adapters register them as routes, and a
+// ':' would be a wildcard on gin and echo.
 type Paths struct {
 	Token      string // POST: RFC 6749 token endpoint (password, refresh_token and, with WithClientStore, client_credentials and authorization_code grants)
 	Authorize  string // GET, POST: RFC 6749 authorization endpoint, served only with WithAuthorizationCode
@@ -632,7 +636,10 @@ func checkPath(name, p string) error {
 		return invalid("%s %q: must start with / and be at most 256 bytes", name, p)
 	}
 	for i := 0; i < len(p); i++ {
-		if c := p[i]; c <= 0x20 || c >= 0x7f || strings.IndexByte(`"%*;,?#{}\`, c) >= 0 {
+		// ':' and '*' start a parameter or a wildcard in gin's and
+		// echo's patterns, '{' in chi's: the adapters register these
+		// paths as routes.
+		if c := p[i]; c <= 0x20 || c >= 0x7f || strings.IndexByte(`"%*:;,?#{}\`, c) >= 0 {
 			return invalid("%s %q: has a character paths may not hold", name, p)
 		}
 	}

@@ -829,6 +829,7 @@ func TestNewHandlerValidation(t *testing.T) {
 		"under collection": with(func(p *httpauth.Paths) { p.Token = "/sessions/token" }),
 		"trailing slash":   with(func(p *httpauth.Paths) { p.Token = "/token/" }),
 		"pattern":          with(func(p *httpauth.Paths) { p.Token = "/{x}" }),
+		"colon":            with(func(p *httpauth.Paths) { p.JWKS = "/keys:jwks" }), // a wildcard on gin and echo
 		"dot segment":      with(func(p *httpauth.Paths) { p.Token = "/a/../token" }),
 		"nil":              nil,
 		"nil grant":        httpauth.WithPasswordGrant(nil),

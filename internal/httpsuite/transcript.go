@@ -131,7 +131,10 @@ func (m *masker) name(kind, v string) {
 	}
 	m.count[kind]++
 	m.label[v] = fmt.Sprintf("<%s#%d>", kind, m.count[kind])
-	m.vals = append(m.vals, v)
+	// Written with every byte percent-encoded (a scenario's path may
+	// carry it so): a label of its own.
+	m.label[escapeAll(v)] = fmt.Sprintf("<%s#%d escaped>", kind, m.count[kind])
+	m.vals = append(m.vals, v, escapeAll(v))
 	sort.SliceStable(m.vals, func(i, j int) bool { return len(m.vals[i]) > len(m.vals[j]) })
 }
 
