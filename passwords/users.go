@@ -23,9 +23,12 @@ import (
 // holds. Users.Check refuses a longer one before any hashing.
 const MaxUserNameLen = 256
 
+// MaxUsersFileBytes is the largest users file ParseUsers reads, in bytes.
+const MaxUsersFileBytes = 16 << 20
+
 // Bounds on a users file.
 const (
-	maxUsersFileBytes = 16 << 20
+	maxUsersFileBytes = MaxUsersFileBytes
 	maxUsersLineBytes = 4 << 10
 )
 

@@ -212,18 +212,38 @@ func envName(flagName string) string {
 	return "AUTHKIT_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
 }
 
+// notEmpty are the flags whose default, taken silently for an empty
+// value, would change what is protected: an empty store (a compose file's
+// ${DB_URL} with DB_URL unset) would put each replica on its own memory
+// store, where a revocation made on one is not seen by the others; an
+// empty users file gives the demo user, an empty keys file a fresh key.
+// Set but empty, in a variable or on the command line, they are refused.
+var notEmpty = map[string]bool{"store": true, "dsn": true, "users": true, "keys": true}
+
+// emptyValue is the usage error of a notEmpty flag or variable given empty.
+func emptyValue(what string) error {
+	return usagef("%s is set but empty: leave it out to get the default, or give a value (an empty value is refused, not taken for the default)", what)
+}
+
 // applyEnv sets every flag in names that was not given on the command line
 // from its environment variable, when that is set and non-empty: a flag
-// always wins over the environment. Values are not echoed in errors (one of
-// them may be a DSN with a password).
+// always wins over the environment. A variable set but empty counts as
+// unset, except for the notEmpty flags, where it is a usage error. Values
+// are not echoed in errors (one of them may be a DSN with a password).
 func (c *cli) applyEnv(fs *flag.FlagSet, names ...string) error {
 	given := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
 	for _, n := range names {
 		if given[n] {
+			if notEmpty[n] && fs.Lookup(n).Value.String() == "" {
+				return emptyValue("--" + n)
+			}
 			continue
 		}
 		v, ok := c.lookupEnv(envName(n))
+		if ok && v == "" && notEmpty[n] {
+			return emptyValue("the environment variable " + envName(n))
+		}
 		if !ok || v == "" {
 			continue
 		}
@@ -272,6 +292,11 @@ func (s *storeFlags) resolve(c *cli, fs *flag.FlagSet) (value, warning string, e
 		flagWarning  = "--dsn is deprecated; use --store"
 		envWarning   = "AUTHKIT_DSN is deprecated; use AUTHKIT_STORE"
 	)
+	for _, n := range []string{"store", "dsn"} {
+		if given[n] && fs.Lookup(n).Value.String() == "" {
+			return "", "", emptyValue("--" + n)
+		}
+	}
 	switch {
 	case given["store"] && given["dsn"]:
 		if s.store != s.dsn {
@@ -285,7 +310,12 @@ func (s *storeFlags) resolve(c *cli, fs *flag.FlagSet) (value, warning string, e
 	}
 	store, hasStore := c.lookupEnv(envName("store"))
 	dsn, hasDSN := c.lookupEnv(envName("dsn"))
-	hasStore, hasDSN = hasStore && store != "", hasDSN && dsn != ""
+	if hasStore && store == "" {
+		return "", "", emptyValue("the environment variable " + envName("store"))
+	}
+	if hasDSN && dsn == "" {
+		return "", "", emptyValue("the environment variable " + envName("dsn"))
+	}
 	switch {
 	case hasStore && hasDSN:
 		if store != dsn {

@@ -253,7 +253,11 @@ func TestStoreSpellings(t *testing.T) {
 		{"both variables, one value", nil, map[string]string{"AUTHKIT_STORE": a, "AUTHKIT_DSN": a}, a, "AUTHKIT_DSN is deprecated", ""},
 		{"both variables, two values", nil, map[string]string{"AUTHKIT_STORE": a, "AUTHKIT_DSN": b}, "", "",
 			"the environment variables AUTHKIT_STORE and AUTHKIT_DSN (its deprecated spelling) name different stores"},
-		{"empty variables are unset", nil, map[string]string{"AUTHKIT_STORE": "", "AUTHKIT_DSN": ""}, "memory", "", ""},
+		// Set but empty is refused, not taken for the memory store: each
+		// replica would keep its own revocations.
+		{"empty AUTHKIT_STORE", nil, map[string]string{"AUTHKIT_STORE": ""}, "", "", "the environment variable AUTHKIT_STORE is set but empty"},
+		{"empty AUTHKIT_DSN", nil, map[string]string{"AUTHKIT_DSN": ""}, "", "", "the environment variable AUTHKIT_DSN is set but empty"},
+		{"empty --store", []string{"--store="}, nil, "", "", "--store is set but empty"},
 		{"--store wins over AUTHKIT_DSN", []string{"--store", a}, map[string]string{"AUTHKIT_DSN": b}, a, "", ""},
 		{"--dsn wins over AUTHKIT_STORE", []string{"--dsn", a}, map[string]string{"AUTHKIT_STORE": b}, a, "--dsn is deprecated", ""},
 	}
@@ -343,5 +347,36 @@ func TestMigrateSQLite(t *testing.T) {
 		if warned := strings.Contains(s.stderr.String(), `level=WARN msg="--dsn is deprecated; use --store"`); warned != (args[0] == "--dsn") {
 			t.Errorf("serve %s: deprecation warning logged: %v\n%s", args[0], warned, s.stderr)
 		}
+	}
+}
+
+// TestServeEmptyFiles: a users or keys file given empty, on the command
+// line or by a variable set but empty (a compose file's ${USERS} with USERS
+// unset), is refused rather than taken for the default, which is the demo
+// user (its password printed to the logs) or a fresh key of the process's
+// own (found by review).
+func TestServeEmptyFiles(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		args []string
+		env  map[string]string
+		want string
+	}{
+		{nil, map[string]string{"AUTHKIT_USERS": ""}, "the environment variable AUTHKIT_USERS is set but empty"},
+		{nil, map[string]string{"AUTHKIT_KEYS": ""}, "the environment variable AUTHKIT_KEYS is set but empty"},
+		{[]string{"--users", ""}, nil, "--users is set but empty"},
+		{[]string{"--keys="}, nil, "--keys is set but empty"},
+	} {
+		c := &cli{stdin: strings.NewReader(""), stdout: io.Discard, stderr: io.Discard, lookupEnv: mapEnv(tc.env)}
+		_, err := c.parseServe(tc.args)
+		var ue *usageError
+		if !errors.As(err, &ue) || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("serve %q with %v: %v, want a usage error saying %q", tc.args, tc.env, err, tc.want)
+		}
+	}
+	// Other variables set but empty still count as unset.
+	c := &cli{stdin: strings.NewReader(""), stdout: io.Discard, stderr: io.Discard, lookupEnv: mapEnv(map[string]string{"AUTHKIT_ISSUER": "", "AUTHKIT_ACCESS_TTL": ""})}
+	if cfg, err := c.parseServe(nil); err != nil || cfg.accessTTL != 5*time.Minute {
+		t.Errorf("serve with empty AUTHKIT_ISSUER and AUTHKIT_ACCESS_TTL: %v (access TTL %v), want the defaults", err, cfg.accessTTL)
 	}
 }

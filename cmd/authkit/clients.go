@@ -679,7 +679,9 @@ func (m clientManager) add(ctx context.Context, cl authkit.Client, public bool) 
 	fmt.Fprintf(m.out, "added client %s\n", cell(cl.Name))
 	m.printClient(cl)
 	if withSecret {
-		fmt.Fprintf(m.out, "%-18s %s\n", "client_secret:", secret)
+		if _, err := fmt.Fprintf(m.out, "%-18s %s\n", "client_secret:", secret); err != nil {
+			return fmt.Errorf("client %s is stored, but writing its secret failed, so the secret is lost (%w): make a new one with 'authkit clients rotate-secret %s'", quote(cl.ID), err, cl.ID)
+		}
 		fmt.Fprintln(m.errOut, secretWarning)
 	}
 	return nil
@@ -808,7 +810,9 @@ func (m clientManager) rotate(ctx context.Context, id string) error {
 	if m.json {
 		return m.writeJSON(secretJSON{ClientID: id, ClientSecret: secret})
 	}
-	fmt.Fprintf(m.out, "new secret for client %s (the old one no longer works):\n%-18s %s\n", cell(id), "client_secret:", secret)
+	if _, err := fmt.Fprintf(m.out, "new secret for client %s (the old one no longer works):\n%-18s %s\n", cell(id), "client_secret:", secret); err != nil {
+		return fmt.Errorf("client %s has a new secret and the old one no longer works, but writing the new one failed, so it is lost (%w): run 'authkit clients rotate-secret %s' again", quote(id), err, id)
+	}
 	fmt.Fprintln(m.errOut, secretWarning)
 	return nil
 }

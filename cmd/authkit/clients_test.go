@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -277,9 +278,8 @@ func TestClientsUsageErrors(t *testing.T) {
 			clientsCLI(t, store, tc.args...).must(t, exitUsage, nil, []string{tc.want})
 		})
 	}
-	for _, spec := range []string{"memory", ""} {
-		runCLI(t, "", "clients", "list", "--store", spec).must(t, exitUsage, nil, []string{"the memory store lives only as long as one process"})
-	}
+	runCLI(t, "", "clients", "list", "--store", "memory").must(t, exitUsage, nil, []string{"the memory store lives only as long as one process"})
+	runCLI(t, "", "clients", "list", "--store", "").must(t, exitUsage, nil, []string{"--store is set but empty"})
 	runCLI(t, "", "clients", "list").must(t, exitUsage, nil, []string{"clients needs --store (or AUTHKIT_STORE)"})
 	runEnv(t, map[string]string{"AUTHKIT_STORE": "memory"}, "clients", "list").must(t, exitUsage, nil, []string{"memory"})
 	// The environment names the store as for serve.
@@ -778,5 +778,33 @@ func TestServeMetadataOddIssuerPath(t *testing.T) {
 			t.Errorf("metadata of %s: %v", c.iss, doc)
 		}
 		s.do(t, "GET", "/.well-known/oauth-authorization-server/other", "", nil).want(t, "another tenant's metadata path", 404)
+	}
+}
+
+// failingWriter fails every write, as standard output to a full disk or a
+// closed pipe does.
+type failingWriter struct{}
+
+func (failingWriter) Write([]byte) (int, error) { return 0, errors.New("no space left on device") }
+
+// TestClientsSecretNotWritten: a client secret that could not be written
+// out is lost (only its hash is stored), so clients add and clients
+// rotate-secret fail and say how to get a new one, as with --json, instead
+// of exiting 0 (found by review).
+func TestClientsSecretNotWritten(t *testing.T) {
+	t.Parallel()
+	store := migratedSQLite(t)
+	run := func(args ...string) (int, string) {
+		var errOut strings.Builder
+		c := &cli{stdin: strings.NewReader(""), stdout: failingWriter{}, stderr: &errOut, lookupEnv: mapEnv(nil)}
+		return c.main(t.Context(), args), errOut.String()
+	}
+	code, stderr := run("clients", "add", "Billing", "--id", "billing", "--store", store)
+	if code == exitOK || !strings.Contains(stderr, "the secret is lost") || !strings.Contains(stderr, "rotate-secret billing") {
+		t.Errorf("clients add with standard output failing: exit %d, %s; want a failure saying the secret is lost", code, stderr)
+	}
+	code, stderr = run("clients", "rotate-secret", "billing", "--store", store)
+	if code == exitOK || !strings.Contains(stderr, "so it is lost") || !strings.Contains(stderr, "rotate-secret billing") {
+		t.Errorf("clients rotate-secret with standard output failing: exit %d, %s; want a failure saying the secret is lost", code, stderr)
 	}
 }

@@ -137,6 +137,10 @@ func (f *usersFile) content() []byte {
 // write replaces path with f atomically (a temporary file in the same
 // directory, synced, then renamed), readable by its owner only.
 func (f *usersFile) write(path string) error {
+	if n := len(f.content()); n > passwords.MaxUsersFileBytes {
+		// serve, and every later users command, would refuse to read it.
+		return fmt.Errorf("%s would be %d bytes, more than the %d a users file may hold: not written", path, n, passwords.MaxUsersFileBytes)
+	}
 	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*.tmp")
 	if err != nil {
 		return err
@@ -274,6 +278,37 @@ white space or control characters.`)
 		return usagef("--algo must be argon2id or bcrypt")
 	}
 
+	if sub == "list" {
+		f, err := loadUsersFile(*file)
+		if err != nil {
+			return err
+		}
+		for _, n := range f.names() {
+			fmt.Fprintln(c.stdout, n)
+		}
+		return nil
+	}
+
+	// The password first (a person may take a while to type it twice),
+	// then, under the lock, the file as it is now: a command that changed
+	// it meanwhile is not undone.
+	var encoded string
+	if sub == "add" {
+		password, err := c.readPassword()
+		if err != nil {
+			return err
+		}
+		encoded, err = hashPassword(*algo, password)
+		clear(password)
+		if err != nil {
+			return err
+		}
+	}
+	unlock, err := lockUsersFile(*file)
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	f, err := loadUsersFile(*file)
 	switch {
 	case errors.Is(err, os.ErrNotExist) && sub == "add":
@@ -281,13 +316,7 @@ white space or control characters.`)
 	case err != nil:
 		return err
 	}
-	switch sub {
-	case "list":
-		for _, n := range f.names() {
-			fmt.Fprintln(c.stdout, n)
-		}
-		return nil
-	case "remove":
+	if sub == "remove" {
 		if !f.remove(pos[0]) {
 			return fmt.Errorf("%s has no user %s", *file, quote(pos[0]))
 		}
@@ -296,16 +325,6 @@ white space or control characters.`)
 		}
 		fmt.Fprintf(c.stdout, "removed user %s from %s\n", pos[0], *file)
 		return nil
-	}
-
-	password, err := c.readPassword()
-	if err != nil {
-		return err
-	}
-	encoded, err := hashPassword(*algo, password)
-	clear(password)
-	if err != nil {
-		return err
 	}
 	existed, err := f.set(pos[0], encoded)
 	if err != nil {

@@ -295,3 +295,66 @@ func TestHashRoundTrip(t *testing.T) {
 		t.Errorf("a check ignores its ended context: %v", err)
 	}
 }
+
+// signalReader is a password on standard input that says when the command
+// first reads it, and gives it only once released.
+type signalReader struct {
+	reading chan struct{}
+	release chan struct{}
+	once    bool
+	r       *strings.Reader
+}
+
+func (s *signalReader) Read(p []byte) (int, error) {
+	if !s.once {
+		s.once = true
+		close(s.reading)
+		<-s.release
+	}
+	return s.r.Read(p)
+}
+
+// TestUsersAddDoesNotUndoRemove: a users remove that completes while a
+// users add waits for its password is not undone by the add's write (found
+// by review: the add wrote back the file as it had loaded it, and the
+// removed user could log in again after the next restart).
+func TestUsersAddDoesNotUndoRemove(t *testing.T) {
+	t.Parallel()
+	file := filepath.Join(t.TempDir(), "users.txt")
+	runCLI(t, "password123\n", "users", "add", "mallory", "--file", file, "--algo", "bcrypt").must(t, exitOK, nil, nil)
+	in := &signalReader{reading: make(chan struct{}), release: make(chan struct{}), r: strings.NewReader("password123\n")}
+	done := make(chan int)
+	go func() {
+		var out, errOut strings.Builder
+		c := &cli{stdin: in, stdout: &out, stderr: &errOut, lookupEnv: mapEnv(nil)}
+		done <- c.main(context.Background(), []string{"users", "add", "alice", "--file", file, "--algo", "bcrypt"})
+	}()
+	<-in.reading // the add waits for its password
+	runCLI(t, "", "users", "remove", "mallory", "--file", file).must(t, exitOK, []string{"removed user mallory"}, nil)
+	close(in.release)
+	if code := <-done; code != exitOK {
+		t.Fatalf("users add: exit %d", code)
+	}
+	if got := strings.Join(readUsers(t, file).names(), ","); got != "alice" {
+		t.Errorf("users after the remove and the add: %s, want alice only", got)
+	}
+}
+
+// TestUsersFileLimit: users add refuses to write a file larger than
+// serve (and every later users command) reads, and leaves it as it was.
+func TestUsersFileLimit(t *testing.T) {
+	t.Parallel()
+	file := filepath.Join(t.TempDir(), "users.txt")
+	line := "# " + strings.Repeat("x", 1000) + "\n"
+	big := strings.Repeat(line, (passwords.MaxUsersFileBytes-2000)/len(line))
+	big += "#" + strings.Repeat("x", passwords.MaxUsersFileBytes-30-len(big)-2) + "\n" // 30 bytes short of the limit
+	if err := os.WriteFile(file, []byte(big), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r := runCLI(t, "password123\n", "users", "add", "alice", "--file", file, "--algo", "bcrypt")
+	r.must(t, exitFailure, nil, []string{"more than the 16777216 a users file may hold: not written"})
+	if raw, _ := os.ReadFile(file); string(raw) != big {
+		t.Error("the users file changed")
+	}
+	runCLI(t, "", "users", "list", "--file", file).must(t, exitOK, nil, nil)
+}

@@ -1,0 +1,48 @@
+//go:build unix
+
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"syscall"
+	"time"
+)
+
+// lockWait bounds how long a users command waits for another's lock.
+const lockWait = 30 * time.Second
+
+// lockUsersFile takes an exclusive lock that serialises the users
+// commands that change path, so that one's write does not undo another's
+// (a users add that loaded the file, then a users remove that wrote it,
+// then the add's write bringing the removed user back). The lock is an
+// flock(2) on a hidden file beside path, which stays; the kernel releases
+// it when the process ends. It waits at most lockWait for another command.
+func lockUsersFile(path string) (unlock func(), err error) {
+	name := filepath.Join(filepath.Dir(path), "."+filepath.Base(path)+".lock")
+	f, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("locking %s: %w", path, err)
+	}
+	deadline := time.Now().Add(lockWait)
+	for {
+		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+		if err == nil {
+			return func() {
+				_ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
+				f.Close()
+			}, nil
+		}
+		if !errors.Is(err, syscall.EWOULDBLOCK) && !errors.Is(err, syscall.EINTR) {
+			f.Close()
+			return nil, fmt.Errorf("locking %s: %w", path, err)
+		}
+		if time.Now().After(deadline) {
+			f.Close()
+			return nil, fmt.Errorf("locking %s: another authkit users command has held it for %v", path, lockWait)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
