@@ -50,14 +50,25 @@ const minWakeGap = 2 * time.Millisecond
 // (each holds the counter for its upsert and commit): revocations are rare
 // next to reads, and a write costs a few round trips.
 //
-// A position is "<epoch>.<id>": the feed row's epoch, random, made by the
-// migration (a database created anew has another), and the id of the last
-// change before the position (0 before the first).
+// A position is "<epoch>.<id>.<tag>": the feed row's epoch, random, made
+// by the migration (a database created anew has another), the id of the
+// last change before the position (0 before the first), and that change's
+// written_at in microseconds (0 with id 0). The tag tells a log that lost
+// its newest changes and took new ones under the same ids — a failover to
+// a replica that missed them, a restore from a backup — from the log the
+// position was read from: the epoch is the same (the migration made it),
+// and once the new changes have caught up with the position's id, the ids
+// alone look as if nothing happened, so a follower resuming there would
+// skip the new changes for good (found by review). Every poll checks the
+// change at its position: the feed row's newest change when nothing is
+// new, else the first row of the read, which starts at the position.
 
-// feedState is the feed row: the log's epoch and its newest id.
+// feedState is the feed row: the log's epoch, its newest id and that
+// change's written_at (0 when there is none).
 type feedState struct {
-	epoch string
-	head  int64
+	epoch   string
+	head    int64
+	headTag int64
 }
 
 // errNoFeedRow reports a feed row that is missing: the migrations were not
@@ -67,7 +78,7 @@ var errNoFeedRow = errors.New("the revocation feed's row is missing (apply the m
 // readFeedState reads the feed row.
 func (s *Store) readFeedState(ctx context.Context) (feedState, error) {
 	var st feedState
-	err := s.db.QueryRowContext(ctx, s.q.feedState).Scan(&st.epoch, &st.head)
+	err := s.db.QueryRowContext(ctx, s.q.feedState).Scan(&st.epoch, &st.head, &st.headTag)
 	if errors.Is(err, sql.ErrNoRows) {
 		return st, errNoFeedRow
 	}
@@ -99,39 +110,55 @@ func (s *Store) nextLogID(ctx context.Context, tx txn) (int64, error) {
 }
 
 // trimLog deletes at most limit log rows written more than the retention
-// ago, oldest first, never the newest.
+// ago, oldest first, never the two newest: the newest keeps a gap visible,
+// and the one before it the change a follower that was at the head
+// checks its position against when the next change comes (a position
+// whose change is gone is lost, and its follower takes a snapshot).
 func (s *Store) trimLog(ctx context.Context, limit int) error {
 	st, err := s.readFeedState(ctx)
 	if err != nil {
 		return err
 	}
-	if st.head <= 1 {
+	if st.head <= 2 {
 		return nil
 	}
-	_, err = s.exec(ctx, s.q.trimLog, st.head, time.Now().Add(-s.cfg.retention).UnixMicro(), limit)
+	_, err = s.exec(ctx, s.q.trimLog, st.head-1, time.Now().Add(-s.cfg.retention).UnixMicro(), limit)
 	return err
 }
 
-func position(epoch string, id int64) authkit.FeedPosition {
-	return authkit.FeedPosition(epoch + "." + strconv.FormatInt(id, 10))
+func position(epoch string, id, tag int64) authkit.FeedPosition {
+	return authkit.FeedPosition(epoch + "." + strconv.FormatInt(id, 10) + "." + strconv.FormatInt(tag, 10))
 }
 
-// parsePosition splits a position into its epoch and id.
-func parsePosition(p authkit.FeedPosition) (string, int64, bool) {
-	epoch, num, ok := strings.Cut(string(p), ".")
-	if !ok || epoch == "" || len(epoch) > 64 || num == "" || (len(num) > 1 && num[0] == '0') {
-		return "", 0, false
+// parsePosition splits a position into its epoch, id and tag. A position
+// of the earlier form "<epoch>.<id>" has no tag: it is not one of this
+// store's (the follower takes a snapshot).
+func parsePosition(p authkit.FeedPosition) (epoch string, id, tag int64, ok bool) {
+	epoch, rest, ok := strings.Cut(string(p), ".")
+	num, tagText, ok2 := strings.Cut(rest, ".")
+	if !ok || !ok2 || epoch == "" || len(epoch) > 64 {
+		return "", 0, 0, false
 	}
 	for _, r := range epoch {
 		if (r < '0' || r > '9') && (r < 'a' || r > 'f') {
-			return "", 0, false
+			return "", 0, 0, false
 		}
 	}
-	id, err := strconv.ParseInt(num, 10, 64)
-	if err != nil || id < 0 {
-		return "", 0, false
+	id, okID := decimal(num)
+	tag, okTag := decimal(tagText)
+	if !okID || !okTag {
+		return "", 0, 0, false
 	}
-	return epoch, id, true
+	return epoch, id, tag, true
+}
+
+// decimal parses a non-negative decimal without leading zeros.
+func decimal(s string) (int64, bool) {
+	if s == "" || (len(s) > 1 && s[0] == '0') {
+		return 0, false
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	return n, err == nil && n >= 0
 }
 
 func lost(op, why string) error {
@@ -200,7 +227,7 @@ func (s *Store) RevocationSnapshot(ctx context.Context, now time.Time, fn func(a
 			return "", err
 		}
 	}
-	return position(st.epoch, st.head), nil
+	return position(st.epoch, st.head, st.headTag), nil
 }
 
 // revocationOf makes a Revocation of a row of the revocations table or
@@ -251,9 +278,12 @@ func revocationOf(kind int, subject, ident string, cutoff sql.NullInt64, until i
 //
 // It returns ErrFeedPositionLost for a position that is malformed, of
 // another epoch (another store, or a database created anew), beyond the
-// log's newest change, or whose next change was trimmed; and while
-// following, when the feed row's epoch changes or its newest id falls
-// behind the position (the database was replaced under the store).
+// log's newest change, whose change is not the one it was read from (the
+// database lost its newest changes and took new ones under the same ids:
+// a failover, a restore), or whose own or next change was trimmed; and
+// while following, when the feed row's epoch changes, its newest id falls
+// behind the position, or the change at the position is replaced (the
+// database was replaced under the store).
 func (s *Store) FollowRevocations(ctx context.Context, after authkit.FeedPosition, heartbeat time.Duration, fn func([]authkit.Revocation, authkit.FeedPosition) error) error {
 	const op = "follow revocations"
 	if err := ctx.Err(); err != nil {
@@ -262,7 +292,7 @@ func (s *Store) FollowRevocations(ctx context.Context, after authkit.FeedPositio
 	if heartbeat <= 0 {
 		return fmt.Errorf("sqlstore: %s: %w: heartbeat %v must be positive", op, authkit.ErrInvalidRequest, heartbeat)
 	}
-	epoch, seq, ok := parsePosition(after)
+	epoch, seq, seqTag, ok := parsePosition(after)
 	if !ok {
 		return lost(op, "the position is not one of this store's")
 	}
@@ -277,6 +307,7 @@ func (s *Store) FollowRevocations(ctx context.Context, after authkit.FeedPositio
 		period  time.Duration
 		pending []authkit.Revocation // read, not yet passed to fn
 		read    = seq                // the id of the last change read
+		readTag = seqTag             // and its written_at
 	)
 	lastCall := time.Now()
 	var lastPoll time.Time
@@ -315,21 +346,24 @@ func (s *Store) FollowRevocations(ctx context.Context, after authkit.FeedPositio
 		if st.head < read {
 			return lost(op, "the position is beyond the revocation log's newest change")
 		}
+		if st.head == read && st.headTag != readTag {
+			return lost(op, replaced)
+		}
 		// A fresh slice for every call: fn may keep the one it is given.
 		// While reads come back full, the changes gather in pending and
 		// fn is not called: a call vouches for the whole log, and a full
 		// read has not reached its end (a backlog arrives whole).
 		n := len(pending)
-		next := read
+		next, nextTag := read, readTag
 		if st.head > read {
-			if pending, next, err = s.readLog(ctx, read, pending); err != nil {
+			if pending, next, nextTag, err = s.readLog(ctx, read, readTag, pending); err != nil {
 				if errors.Is(err, authkit.ErrFeedPositionLost) {
 					return fmt.Errorf("sqlstore: %s: %w", op, err)
 				}
 				return s.fail(ctx, op, err)
 			}
 		}
-		read = next
+		read, readTag = next, nextTag
 		full := len(pending)-n == feedBatch
 		if full {
 			wait.Reset(0)
@@ -337,7 +371,7 @@ func (s *Store) FollowRevocations(ctx context.Context, after authkit.FeedPositio
 		}
 		if len(pending) > 0 || time.Since(lastCall)+period >= heartbeat {
 			if time.Since(began) < heartbeat {
-				if err := fn(pending, position(epoch, read)); err != nil {
+				if err := fn(pending, position(epoch, read, readTag)); err != nil {
 					return err
 				}
 				pending, lastCall = nil, time.Now()
@@ -355,42 +389,66 @@ func (s *Store) FollowRevocations(ctx context.Context, after authkit.FeedPositio
 	}
 }
 
+// replaced says why a position whose change is not the log's is lost.
+const replaced = "the revocation log's change at the position is not the one the position was read from: the database lost its newest changes and took new ones under the same ids (a failover to a replica that missed them, or a restore)"
+
 // readLog appends to batch the changes after seq, at most feedBatch, and
-// returns the id of the last. The ids are dense: the first must be
-// seq+1, and each the one after the one before; a gap means the log was
-// trimmed (the caller knows the log holds changes after seq).
-func (s *Store) readLog(ctx context.Context, seq int64, batch []authkit.Revocation) ([]authkit.Revocation, int64, error) {
-	rows, err := s.db.QueryContext(ctx, s.q.readLog, seq, feedBatch)
+// returns the id and the written_at of the last. It reads from seq's own
+// change, which must have written_at tag (the position's; not read at seq
+// 0, before the first change): else the log is not the one the position
+// was read from. The ids are dense: the first after seq must be seq+1,
+// and each the one after the one before; a gap means the log was trimmed
+// (the caller knows the log holds changes after seq).
+func (s *Store) readLog(ctx context.Context, seq, tag int64, batch []authkit.Revocation) ([]authkit.Revocation, int64, int64, error) {
+	from, limit := seq, feedBatch+1
+	if seq == 0 {
+		from, limit = 1, feedBatch
+	}
+	rows, err := s.db.QueryContext(ctx, s.q.readLog, from, limit)
 	if err != nil {
-		return batch, seq, err
+		return batch, seq, tag, err
 	}
 	defer rows.Close()
-	next := seq
+	next, nextTag := seq, tag
+	atSeq := seq == 0 // seq's change checked (none at 0)
 	for rows.Next() {
 		var (
-			id, until      int64
-			kind           int
-			subject, ident string
-			cutoff         sql.NullInt64
+			id, until, written int64
+			kind               int
+			subject, ident     string
+			cutoff             sql.NullInt64
 		)
-		if err := rows.Scan(&id, &kind, &subject, &ident, &cutoff, &until); err != nil {
-			return batch, seq, err
+		if err := rows.Scan(&id, &kind, &subject, &ident, &cutoff, &until, &written); err != nil {
+			return batch, seq, tag, err
+		}
+		if !atSeq {
+			if id != seq {
+				return batch, seq, tag, fmt.Errorf("%w: the revocation log no longer holds the change at %d (trimmed)", authkit.ErrFeedPositionLost, seq)
+			}
+			if written != tag {
+				return batch, seq, tag, fmt.Errorf("%w: %s", authkit.ErrFeedPositionLost, replaced)
+			}
+			atSeq = true
+			continue
 		}
 		if id != next+1 {
-			return batch, seq, fmt.Errorf("%w: the revocation log no longer holds the change after %d (trimmed)", authkit.ErrFeedPositionLost, next)
+			return batch, seq, tag, fmt.Errorf("%w: the revocation log no longer holds the change after %d (trimmed)", authkit.ErrFeedPositionLost, next)
 		}
 		r, err := revocationOf(kind, subject, ident, cutoff, until)
 		if err != nil {
-			return batch, seq, err
+			return batch, seq, tag, err
 		}
 		batch = append(batch, r)
-		next = id
+		next, nextTag = id, written
 	}
 	if err := rows.Err(); err != nil {
-		return batch, seq, err
+		return batch, seq, tag, err
+	}
+	if !atSeq {
+		return batch, seq, tag, fmt.Errorf("%w: the revocation log no longer holds the change at %d (trimmed)", authkit.ErrFeedPositionLost, seq)
 	}
 	if next == seq {
-		return batch, seq, fmt.Errorf("%w: the revocation log no longer holds the change after %d (trimmed)", authkit.ErrFeedPositionLost, seq)
+		return batch, seq, tag, fmt.Errorf("%w: the revocation log no longer holds the change after %d (trimmed)", authkit.ErrFeedPositionLost, seq)
 	}
-	return batch, next, rows.Close()
+	return batch, next, nextTag, rows.Close()
 }

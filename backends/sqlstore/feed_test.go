@@ -108,6 +108,21 @@ func followOnce(t *testing.T, s *sqlstore.Store, pos authkit.FeedPosition) (erro
 	return err, calls
 }
 
+// posAt is the store's position after log change id: its epoch, id and
+// the change's written_at.
+func posAt(t *testing.T, s *sqlstore.Store, id int64) authkit.FeedPosition {
+	t.Helper()
+	var epoch string
+	var tag int64
+	if err := s.DB().GetContext(t.Context(), &epoch, "SELECT epoch FROM authkit_revocation_feed WHERE k = 1"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.DB().GetContext(t.Context(), &tag, s.DB().Rebind("SELECT written_at FROM authkit_revocation_log WHERE id = ?"), id); err != nil {
+		t.Fatal(err)
+	}
+	return authkit.FeedPosition(fmt.Sprintf("%s.%d.%d", epoch, id, tag))
+}
+
 func logIDs(t *testing.T, s *sqlstore.Store) []int64 {
 	t.Helper()
 	var ids []int64
@@ -136,7 +151,7 @@ func TestFeedTrim(t *testing.T) {
 			r.until(t, "the 5 changes", func(c []authkit.Revocation, _ int) bool { return len(c) == 5 })
 			r.cancel()
 			r.ended(t)
-			epoch, _, _ := strings.Cut(string(p0), ".")
+			p2, p3, p5 := posAt(t, s, 2), posAt(t, s, 3), posAt(t, s, 5)
 
 			// Nothing is old enough: the log keeps all five.
 			if _, err := s.DeleteExpiredRevocations(ctx, time.Now(), 1000); err != nil {
@@ -145,43 +160,48 @@ func TestFeedTrim(t *testing.T) {
 			if ids := logIDs(t, s); len(ids) != 5 {
 				t.Fatalf("the log holds ids %v after a cleanup with nothing old, want 1 to 5", ids)
 			}
-			// Changes 1 to 3 are made old: they go, 4 and 5 stay.
-			if _, err := s.DB().ExecContext(ctx, s.DB().Rebind("UPDATE authkit_revocation_log SET written_at = 0 WHERE id <= ?"), 3); err != nil {
+			// Changes 1 and 2 are made old: they go, 3 to 5 stay.
+			if _, err := s.DB().ExecContext(ctx, s.DB().Rebind("UPDATE authkit_revocation_log SET written_at = 0 WHERE id <= ?"), 2); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := s.DeleteExpiredRevocations(ctx, time.Now(), 1000); err != nil {
+				t.Fatal(err)
+			}
+			if ids := logIDs(t, s); fmt.Sprint(ids) != "[3 4 5]" {
+				t.Fatalf("the log holds ids %v after trimming 1 and 2, want [3 4 5]", ids)
+			}
+			// A position whose own change is gone is lost too: the
+			// follower cannot check that the log is still the one it
+			// read (see TestFeedReusedIDs).
+			for _, pos := range []authkit.FeedPosition{p0, p2} {
+				if err, calls := followOnce(t, s, pos); !errors.Is(err, authkit.ErrFeedPositionLost) || calls != 0 {
+					t.Errorf("following from %s, before the trimmed point: %v after %d calls of fn, want ErrFeedPositionLost and none", pos, err, calls)
+				}
+			}
+			r = follow(t, s, p3)
+			r.until(t, "changes 4 and 5", func(c []authkit.Revocation, _ int) bool { return len(c) == 2 })
+			r.cancel()
+			r.ended(t)
+			if r.changes[0].ID != "jti-3" || r.changes[1].ID != "jti-4" {
+				t.Errorf("following from the oldest change kept delivered %+v, want jti-3 and jti-4", r.changes)
+			}
+
+			// Everything old: the two newest stay, so that a gap stays
+			// visible and a follower that was at the head can check its
+			// position when the next change comes.
+			if _, err := s.DB().ExecContext(ctx, "UPDATE authkit_revocation_log SET written_at = 0 WHERE id < 5"); err != nil {
 				t.Fatal(err)
 			}
 			if _, err := s.DeleteExpiredRevocations(ctx, time.Now(), 1000); err != nil {
 				t.Fatal(err)
 			}
 			if ids := logIDs(t, s); fmt.Sprint(ids) != "[4 5]" {
-				t.Fatalf("the log holds ids %v after trimming 1 to 3, want [4 5]", ids)
+				t.Fatalf("the log holds ids %v after trimming everything old, want the two newest, [4 5]", ids)
 			}
-			for _, pos := range []authkit.FeedPosition{p0, authkit.FeedPosition(epoch + ".2")} {
-				if err, calls := followOnce(t, s, pos); !errors.Is(err, authkit.ErrFeedPositionLost) || calls != 0 {
-					t.Errorf("following from %s, before the trimmed point: %v after %d calls of fn, want ErrFeedPositionLost and none", pos, err, calls)
-				}
+			if err, _ := followOnce(t, s, p3); !errors.Is(err, authkit.ErrFeedPositionLost) {
+				t.Errorf("following from a position whose change was trimmed: %v, want ErrFeedPositionLost", err)
 			}
-			r = follow(t, s, authkit.FeedPosition(epoch+".3"))
-			r.until(t, "changes 4 and 5", func(c []authkit.Revocation, _ int) bool { return len(c) == 2 })
-			r.cancel()
-			r.ended(t)
-			if r.changes[0].ID != "jti-3" || r.changes[1].ID != "jti-4" {
-				t.Errorf("following from just before the trimmed point delivered %+v, want jti-3 and jti-4", r.changes)
-			}
-
-			// Everything old: the newest stays, so that a gap stays visible.
-			if _, err := s.DB().ExecContext(ctx, "UPDATE authkit_revocation_log SET written_at = 0"); err != nil {
-				t.Fatal(err)
-			}
-			if _, err := s.DeleteExpiredRevocations(ctx, time.Now(), 1000); err != nil {
-				t.Fatal(err)
-			}
-			if ids := logIDs(t, s); fmt.Sprint(ids) != "[5]" {
-				t.Fatalf("the log holds ids %v after trimming everything old, want the newest, [5]", ids)
-			}
-			if err, _ := followOnce(t, s, authkit.FeedPosition(epoch+".3")); !errors.Is(err, authkit.ErrFeedPositionLost) {
-				t.Errorf("following from a position whose next change was trimmed: %v, want ErrFeedPositionLost", err)
-			}
-			if err, calls := followOnce(t, s, authkit.FeedPosition(epoch+".5")); err != nil || calls == 0 {
+			if err, calls := followOnce(t, s, p5); err != nil || calls == 0 {
 				t.Errorf("following from the newest position after a trim: %v after %d calls, want heartbeats", err, calls)
 			}
 		})
@@ -202,12 +222,16 @@ func TestFeedPositions(t *testing.T) {
 				t.Fatal(err)
 			}
 			pos := snapshotPos(t, s)
-			epoch, num, _ := strings.Cut(string(pos), ".")
-			if num != "1" {
-				t.Fatalf("the position after one change is %q, want its id 1", pos)
+			if pos != posAt(t, s, 1) {
+				t.Fatalf("the position after one change is %q, want %q (epoch, id 1, its written_at)", pos, posAt(t, s, 1))
 			}
+			epoch, rest, _ := strings.Cut(string(pos), ".")
+			_, tag, _ := strings.Cut(rest, ".")
 			for _, p := range []string{"", "1", ".1", epoch, epoch + ".", epoch + ".x", epoch + ".-1", epoch + ".01",
-				epoch + ".2", "XYZ.1", epoch + "0.1", epoch + ".1.1", string(snapshotPos(t, other))} {
+				epoch + ".1", // the earlier form, without a tag
+				epoch + ".1.", epoch + ".1.x", epoch + ".1.0" + tag, epoch + ".1.-" + tag, epoch + ".1." + tag + ".1",
+				epoch + ".1.1", // another tag: another change 1
+				epoch + ".2." + tag, "XYZ.1." + tag, epoch + "0.1." + tag, string(snapshotPos(t, other))} {
 				if err, calls := followOnce(t, s, authkit.FeedPosition(p)); !errors.Is(err, authkit.ErrFeedPositionLost) || errors.Is(err, authkit.ErrStoreUnavailable) || calls != 0 {
 					t.Errorf("following from %q: %v after %d calls of fn, want ErrFeedPositionLost and no call", p, err, calls)
 				}

@@ -63,7 +63,7 @@ type queries struct {
 	revokeLogged string // PostgreSQL: the id, the log row and the upsert in one statement; "" elsewhere
 	nextSeq      string // the next log id, the counter row locked to the commit
 	appendLog    string
-	feedState    string // epoch and the newest log id
+	feedState    string // epoch, the newest log id and its written_at
 	readLog      string
 	snapshot     string
 	trimLog      string
@@ -152,10 +152,14 @@ func buildQueries(d *dialect, prefix string) queries {
 		revokeLogged: q(d.revokeLogged),
 		nextSeq:      q(d.nextSeq("{p}revocation_feed")),
 		appendLog:    q(`INSERT INTO {p}revocation_log (id, kind, subject, ident, cutoff_at, expires_at, written_at) VALUES (?, ?, ?, ?, ?, ?, ?)`),
-		feedState:    q(`SELECT epoch, seq FROM {p}revocation_feed WHERE k = 1`),
+		// The newest change's written_at with it: the position's tag.
+		feedState: q(`SELECT epoch, seq, COALESCE((SELECT l.written_at FROM {p}revocation_log l WHERE l.id = {p}revocation_feed.seq), 0)
+			FROM {p}revocation_feed WHERE k = 1`),
 		// The follower's poll: a range of the primary key, read in order
 		// and stopped at the limit.
-		readLog:  q(`SELECT id, kind, subject, ident, cutoff_at, expires_at FROM {p}revocation_log WHERE id > ? ORDER BY id LIMIT ?`),
+		// From the position's own change (its written_at must be the
+		// position's tag), then the ones after it.
+		readLog: q(`SELECT id, kind, subject, ident, cutoff_at, expires_at, written_at FROM {p}revocation_log WHERE id >= ? ORDER BY id LIMIT ?`),
 		snapshot: q(`SELECT kind, subject, ident, cutoff_at, expires_at FROM {p}revocations WHERE expires_at > ?`),
 		// The oldest rows first, below the newest (which is never
 		// trimmed: a follower tells a trimmed log by the gap before it).
