@@ -171,23 +171,90 @@ func (nopListener) Listen(ctx context.Context, _ *sql.DB, _ string, _, _ func())
 }
 
 // fakeListener hands each Listen call to the test, which drives it.
-type fakeListener struct{ calls chan *fakeSession }
+type fakeListener struct {
+	calls chan *fakeSession
+	// hold: a cancelled Listen returns only once its session's release
+	// is closed (a connection slow to close).
+	hold atomic.Bool
+}
 
 type fakeSession struct {
 	ctx           context.Context
 	ready, notify func()
 	fail          chan error
+	release       chan struct{}
 }
 
 func (l *fakeListener) Listen(ctx context.Context, _ *sql.DB, _ string, ready, notify func()) error {
-	s := &fakeSession{ctx: ctx, ready: ready, notify: notify, fail: make(chan error)}
+	s := &fakeSession{ctx: ctx, ready: ready, notify: notify, fail: make(chan error), release: make(chan struct{})}
 	l.calls <- s
 	select {
 	case <-ctx.Done():
+		if l.hold.Load() {
+			<-s.release
+		}
 		return ctx.Err()
 	case err := <-s.fail:
 		return err
 	}
+}
+
+// TestNotifyHubLateRun: a run stopped by the last follower's leave that
+// returns only after the next follower started another run does not
+// disturb the new run: its LISTEN coming up, its notifications and its
+// failure all count (found by review: the old run's last numbering made
+// every callback of the new one stale, so notifications woke no one and
+// listening() stayed wrong for the connection's life).
+func TestNotifyHubLateRun(t *testing.T) {
+	l := &fakeListener{calls: make(chan *fakeSession)}
+	l.hold.Store(true)
+	h := &notifyHub{l: l, channel: "c", subs: map[*follower]struct{}{}}
+	next := func() *fakeSession {
+		t.Helper()
+		select {
+		case s := <-l.calls:
+			return s
+		case <-time.After(10 * time.Second):
+			t.Fatal("no Listen call within 10s")
+			return nil
+		}
+	}
+	f1 := h.subscribe()
+	s1 := next()
+	s1.ready()
+	left := make(chan struct{})
+	go func() { f1.leave(); close(left) }() // stops run 1 and waits for it
+	<-s1.ctx.Done()
+	f2 := h.subscribe() // run 2
+	s2 := next()
+	close(s1.release) // run 1 returns now
+	<-left
+	l.hold.Store(false)
+	defer f2.leave()
+	s2.ready()
+	if !f2.listening() {
+		t.Fatal("run 2's LISTEN is in effect, but listening() is false")
+	}
+	select {
+	case <-f2.woken(): // the LISTEN coming up
+	case <-time.After(10 * time.Second):
+		t.Fatal("run 2's LISTEN coming up woke no follower")
+	}
+	s2.notify()
+	select {
+	case <-f2.woken():
+	case <-time.After(10 * time.Second):
+		t.Fatal("run 2's notification woke no follower")
+	}
+	s2.fail <- errors.New("connection reset")
+	deadline := time.Now().Add(10 * time.Second)
+	for f2.listening() {
+		if time.Now().After(deadline) {
+			t.Fatal("run 2's LISTEN is down, but listening() stays true")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	next() // run 2's next attempt, which the deferred leave stops
 }
 
 // TestNotifyHub drives the hub with a fake Listener: the LISTEN starts

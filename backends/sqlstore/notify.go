@@ -129,17 +129,21 @@ type notifyHub struct {
 	mu     sync.Mutex
 	subs   map[*follower]struct{}
 	closed bool // Close was called: no more LISTEN
-	// run is the current LISTEN goroutine's; nil when none runs. attempt
-	// numbers the Listen calls, so that only the current call of the
-	// current run changes anything.
-	run     *hubRun
-	attempt uint64
-	up      bool // the current call's LISTEN is in effect
+	// run is the current LISTEN goroutine's; nil when none runs. Its
+	// attempt numbers its Listen calls, so that only the current call of
+	// the current run changes anything.
+	run *hubRun
+	up  bool // the current call's LISTEN is in effect
 }
 
 type hubRun struct {
 	cancel context.CancelFunc
 	done   chan struct{}
+	// attempt numbers the run's Listen calls (guarded by the hub's mu).
+	// It is the run's own: a run that ends late must not move the count
+	// of the run after it (found by review: its callbacks were then all
+	// ignored, and notifications stopped waking anyone).
+	attempt uint64
 }
 
 // follower is one FollowRevocations call's link to the hub: wake holds
@@ -259,11 +263,11 @@ func (h *notifyHub) setUpLocked(up bool) {
 }
 
 // begin numbers a new Listen call of run r.
-func (h *notifyHub) begin() uint64 {
+func (h *notifyHub) begin(r *hubRun) uint64 {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	h.attempt++
-	return h.attempt
+	r.attempt++
+	return r.attempt
 }
 
 // event runs fn on the hub if run r and its Listen call attempt are
@@ -271,7 +275,7 @@ func (h *notifyHub) begin() uint64 {
 func (h *notifyHub) event(r *hubRun, attempt uint64, fn func()) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if h.run == r && h.attempt == attempt {
+	if h.run == r && r.attempt == attempt {
 		fn()
 	}
 }
@@ -282,12 +286,12 @@ func (h *notifyHub) listen(ctx context.Context, r *hubRun) {
 	defer close(r.done)
 	backoff := minListenBackoff
 	for {
-		began, a := time.Now(), h.begin()
+		began, a := time.Now(), h.begin(r)
 		_ = h.l.Listen(ctx, h.db, h.channel,
 			func() { h.event(r, a, func() { h.setUpLocked(true) }) },
 			func() { h.event(r, a, h.wakeAllLocked) })
 		h.event(r, a, func() { h.setUpLocked(false) })
-		h.begin() // this call's callbacks, should they come late, count no more
+		h.begin(r) // this call's callbacks, should they come late, count no more
 		if ctx.Err() != nil {
 			return
 		}
