@@ -159,7 +159,7 @@ func buildQueries(d *dialect, prefix string) queries {
 		// and stopped at the limit.
 		// From the position's own change (its written_at must be the
 		// position's tag), then the ones after it.
-		readLog: q(`SELECT id, kind, subject, ident, cutoff_at, expires_at, written_at FROM {p}revocation_log WHERE id >= ? ORDER BY id LIMIT ?`),
+		readLog:  q(`SELECT id, kind, subject, ident, cutoff_at, expires_at, written_at FROM {p}revocation_log WHERE id >= ? ORDER BY id LIMIT ?`),
 		snapshot: q(`SELECT kind, subject, ident, cutoff_at, expires_at FROM {p}revocations WHERE expires_at > ?`),
 		// The oldest rows first, below the newest (which is never
 		// trimmed: a follower tells a trimmed log by the gap before it).
