@@ -110,19 +110,35 @@ func (s *Store) nextLogID(ctx context.Context, tx txn) (int64, error) {
 }
 
 // trimLog deletes at most limit log rows written more than the retention
-// ago, oldest first, never the two newest: the newest keeps a gap visible,
-// and the one before it the change a follower that was at the head
-// checks its position against when the next change comes (a position
-// whose change is gone is lost, and its follower takes a snapshot).
+// ago, oldest first, but never a change whose next change is younger
+// than that, nor the newest: a follower at change n was current until
+// n+1 was written, and must still find n there to check its position
+// (a position whose change is gone is lost, and its follower takes a
+// snapshot). So the log keeps the newest of its old changes, and a
+// follower loses its position only by being away longer than the
+// retention (found by review: a quiet log, then two revocations and a
+// cleanup before the next poll, cost every follower a snapshot). The
+// newest change also keeps a gap visible.
 func (s *Store) trimLog(ctx context.Context, limit int) error {
 	st, err := s.readFeedState(ctx)
 	if err != nil {
 		return err
 	}
-	if st.head <= 2 {
+	cutoff := time.Now().Add(-s.cfg.retention).UnixMicro()
+	// Every change before the oldest fresh one is old: the one right
+	// before it stays.
+	keep := st.head
+	var fresh int64
+	switch err := s.db.QueryRowContext(ctx, s.q.firstFresh, cutoff).Scan(&fresh); {
+	case err == nil:
+		keep = min(keep, fresh-1)
+	case !errors.Is(err, sql.ErrNoRows):
+		return err
+	}
+	if keep <= 1 {
 		return nil
 	}
-	_, err = s.exec(ctx, s.q.trimLog, st.head-1, time.Now().Add(-s.cfg.retention).UnixMicro(), limit)
+	_, err = s.exec(ctx, s.q.trimLog, keep, cutoff, limit)
 	return err
 }
 

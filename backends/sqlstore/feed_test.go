@@ -151,7 +151,7 @@ func TestFeedTrim(t *testing.T) {
 			r.until(t, "the 5 changes", func(c []authkit.Revocation, _ int) bool { return len(c) == 5 })
 			r.cancel()
 			r.ended(t)
-			p2, p3, p5 := posAt(t, s, 2), posAt(t, s, 3), posAt(t, s, 5)
+			p2, p3 := posAt(t, s, 2), posAt(t, s, 3)
 
 			// Nothing is old enough: the log keeps all five.
 			if _, err := s.DeleteExpiredRevocations(ctx, time.Now(), 1000); err != nil {
@@ -160,15 +160,16 @@ func TestFeedTrim(t *testing.T) {
 			if ids := logIDs(t, s); len(ids) != 5 {
 				t.Fatalf("the log holds ids %v after a cleanup with nothing old, want 1 to 5", ids)
 			}
-			// Changes 1 and 2 are made old: they go, 3 to 5 stay.
-			if _, err := s.DB().ExecContext(ctx, s.DB().Rebind("UPDATE authkit_revocation_log SET written_at = 0 WHERE id <= ?"), 2); err != nil {
+			// Changes 1 to 3 are made old: 1 and 2 go; 3, the newest old
+			// one, stays (a follower at 3 was current until 4 came).
+			if _, err := s.DB().ExecContext(ctx, s.DB().Rebind("UPDATE authkit_revocation_log SET written_at = 0 WHERE id <= ?"), 3); err != nil {
 				t.Fatal(err)
 			}
 			if _, err := s.DeleteExpiredRevocations(ctx, time.Now(), 1000); err != nil {
 				t.Fatal(err)
 			}
 			if ids := logIDs(t, s); fmt.Sprint(ids) != "[3 4 5]" {
-				t.Fatalf("the log holds ids %v after trimming 1 and 2, want [3 4 5]", ids)
+				t.Fatalf("the log holds ids %v after trimming 1 to 3, want [3 4 5]", ids)
 			}
 			// A position whose own change is gone is lost too: the
 			// follower cannot check that the log is still the one it
@@ -178,30 +179,48 @@ func TestFeedTrim(t *testing.T) {
 					t.Errorf("following from %s, before the trimmed point: %v after %d calls of fn, want ErrFeedPositionLost and none", pos, err, calls)
 				}
 			}
-			r = follow(t, s, p3)
+			r = follow(t, s, posAt(t, s, 3))
 			r.until(t, "changes 4 and 5", func(c []authkit.Revocation, _ int) bool { return len(c) == 2 })
 			r.cancel()
 			r.ended(t)
 			if r.changes[0].ID != "jti-3" || r.changes[1].ID != "jti-4" {
-				t.Errorf("following from the oldest change kept delivered %+v, want jti-3 and jti-4", r.changes)
+				t.Errorf("following from the newest old change delivered %+v, want jti-3 and jti-4", r.changes)
 			}
 
-			// Everything old: the two newest stay, so that a gap stays
-			// visible and a follower that was at the head can check its
-			// position when the next change comes.
-			if _, err := s.DB().ExecContext(ctx, "UPDATE authkit_revocation_log SET written_at = 0 WHERE id < 5"); err != nil {
+			// A quiet log (everything old), a follower at its head, then
+			// two revocations and a cleanup before the follower's next
+			// poll: the head it was at stays, and it goes on.
+			if _, err := s.DB().ExecContext(ctx, "UPDATE authkit_revocation_log SET written_at = 0"); err != nil {
 				t.Fatal(err)
 			}
 			if _, err := s.DeleteExpiredRevocations(ctx, time.Now(), 1000); err != nil {
 				t.Fatal(err)
 			}
-			if ids := logIDs(t, s); fmt.Sprint(ids) != "[4 5]" {
-				t.Fatalf("the log holds ids %v after trimming everything old, want the two newest, [4 5]", ids)
+			if ids := logIDs(t, s); fmt.Sprint(ids) != "[5]" {
+				t.Fatalf("the log holds ids %v after trimming everything old, want the newest, [5]", ids)
 			}
 			if err, _ := followOnce(t, s, p3); !errors.Is(err, authkit.ErrFeedPositionLost) {
 				t.Errorf("following from a position whose change was trimmed: %v, want ErrFeedPositionLost", err)
 			}
-			if err, calls := followOnce(t, s, p5); err != nil || calls == 0 {
+			atHead := posAt(t, s, 5)
+			for i := range 2 {
+				if err := s.RevokeToken(ctx, "bob", fmt.Sprint("new-", i), until); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if _, err := s.DeleteExpiredRevocations(ctx, time.Now(), 1000); err != nil {
+				t.Fatal(err)
+			}
+			if ids := logIDs(t, s); fmt.Sprint(ids) != "[5 6 7]" {
+				t.Fatalf("the log holds ids %v after two new changes and a cleanup, want [5 6 7]", ids)
+			}
+			r = follow(t, s, atHead)
+			r.until(t, "the two new changes", func(c []authkit.Revocation, _ int) bool { return len(c) == 2 })
+			r.cancel()
+			if err := r.ended(t); err != nil && !errors.Is(err, context.Canceled) {
+				t.Errorf("following from the old head after a cleanup: %v", err)
+			}
+			if err, calls := followOnce(t, s, posAt(t, s, 7)); err != nil || calls == 0 {
 				t.Errorf("following from the newest position after a trim: %v after %d calls, want heartbeats", err, calls)
 			}
 		})

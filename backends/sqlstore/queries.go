@@ -67,6 +67,7 @@ type queries struct {
 	readLog      string
 	snapshot     string
 	trimLog      string
+	firstFresh   string // the oldest log change written after a time
 
 	// API tokens
 	insertToken    string
@@ -163,7 +164,8 @@ func buildQueries(d *dialect, prefix string) queries {
 		snapshot: q(`SELECT kind, subject, ident, cutoff_at, expires_at FROM {p}revocations WHERE expires_at > ?`),
 		// The oldest rows first, below the newest (which is never
 		// trimmed: a follower tells a trimmed log by the gap before it).
-		trimLog: q(d.deleteBatch("{p}revocation_log", "id", `{t}id < ? AND {t}written_at <= ?`, `{t}id`)),
+		trimLog:    q(d.deleteBatch("{p}revocation_log", "id", `{t}id < ? AND {t}written_at <= ?`, `{t}id`)),
+		firstFresh: q(`SELECT id FROM {p}revocation_log WHERE written_at > ? ORDER BY id LIMIT 1`),
 
 		insertToken:    q(`INSERT INTO {p}api_tokens (` + tokenCols + `, gc_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
 		lockSubject:    q(d.insertIfAbsent("{p}api_token_subjects", "subject")),
