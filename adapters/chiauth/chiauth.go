@@ -64,7 +64,7 @@ func RequireAnyScope(a *httpauth.Auth, scopes ...string) func(http.Handler) http
 func Mount(r chi.Router, h *httpauth.Handler) {
 	for _, path := range h.Paths() {
 		r.Handle(strings.Replace(path, "{id}", "{authkit_id}", 1), http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-			h.ServeAt(w, req, strings.Replace(path, "{id}", routeparam.Unescape(chi.URLParam(req, "authkit_id")), 1))
+			h.ServeAt(w, req, strings.Replace(path, "{id}", routeparam.Unescape(req, chi.URLParam(req, "authkit_id")), 1))
 		}))
 	}
 }

@@ -87,7 +87,7 @@ type Router interface {
 func Mount(g Router, h *httpauth.Handler) {
 	for _, path := range h.Paths() {
 		g.Any(strings.Replace(path, "{id}", ":authkit_id", 1), func(c echo.Context) error {
-			h.ServeAt(c.Response(), c.Request(), strings.Replace(path, "{id}", routeparam.Unescape(c.Param("authkit_id")), 1))
+			h.ServeAt(c.Response(), c.Request(), strings.Replace(path, "{id}", routeparam.Unescape(c.Request(), c.Param("authkit_id")), 1))
 			return nil
 		})
 	}

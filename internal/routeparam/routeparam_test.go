@@ -1,17 +1,24 @@
 package routeparam
 
-import "testing"
+import (
+	"net/http/httptest"
+	"testing"
+)
 
 func TestUnescape(t *testing.T) {
-	for in, want := range map[string]string{
-		"abc":       "abc",
-		"%61bc":     "abc",
-		"a%2Fb":     "a/b",
-		"a%zz":      "a%zz", // does not decode: as it is
-		"%E2%9C%93": "\u2713",
+	for _, c := range []struct {
+		target, param, want string
+	}{
+		{"/s/abc", "abc", "abc"},
+		{"/s/%61bc", "abc", "abc"},                     // Path "/s/abc" needs no RawPath: the router gives it decoded
+		{"/s/a%2Fb", "a%2Fb", "a/b"},                   // RawPath set: the router gives it escaped
+		{"/s/x%2541%2F", "x%2541%2F", "x%41/"},         // decoded once, not twice
+		{"/s/x%2541", "x%41", "x%41"},                  // no RawPath: already decoded, left alone
+		{"/s/%E2%9C%93%2F", "%E2%9C%93%2F", "\u2713/"}, // non-ASCII with RawPath
 	} {
-		if got := Unescape(in); got != want {
-			t.Errorf("Unescape(%q) = %q, want %q", in, got, want)
+		r := httptest.NewRequest("GET", c.target, nil)
+		if got := Unescape(r, c.param); got != c.want {
+			t.Errorf("Unescape(%q, %q) = %q (RawPath %q), want %q", c.target, c.param, got, r.URL.RawPath, c.want)
 		}
 	}
 }
