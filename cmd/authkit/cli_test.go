@@ -374,6 +374,11 @@ func TestServeEmptyFiles(t *testing.T) {
 			t.Errorf("serve %q with %v: %v, want a usage error saying %q", tc.args, tc.env, err, tc.want)
 		}
 	}
+	// users too.
+	for _, args := range [][]string{{"users", "list"}, {"users", "add", "alice"}} {
+		runEnv(t, map[string]string{"AUTHKIT_USERS": ""}, args...).must(t, exitUsage, nil, []string{"the environment variable AUTHKIT_USERS is set but empty"})
+		runEnv(t, nil, append(args, "--file", "")...).must(t, exitUsage, nil, []string{"--file is set but empty"})
+	}
 	// Other variables set but empty still count as unset.
 	c := &cli{stdin: strings.NewReader(""), stdout: io.Discard, stderr: io.Discard, lookupEnv: mapEnv(map[string]string{"AUTHKIT_ISSUER": "", "AUTHKIT_ACCESS_TTL": ""})}
 	if cfg, err := c.parseServe(nil); err != nil || cfg.accessTTL != 5*time.Minute {

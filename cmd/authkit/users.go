@@ -252,7 +252,13 @@ white space or control characters.`)
 	if err != nil {
 		return err
 	}
-	if v, ok := c.lookupEnv(envName("users")); ok && v != "" && !flagGiven(fs, "file") {
+	// As for serve: empty is refused, not taken for the default file.
+	if flagGiven(fs, "file") && *file == "" {
+		return emptyValue("--file")
+	}
+	if v, ok := c.lookupEnv(envName("users")); ok && v == "" && !flagGiven(fs, "file") {
+		return emptyValue("the environment variable " + envName("users"))
+	} else if ok && !flagGiven(fs, "file") {
 		*file = v
 	}
 	if len(pos) == 0 {
