@@ -634,7 +634,10 @@ func (s *Store) RevokeSubjectSessions(ctx context.Context, subject string, now t
 	if err != nil {
 		return nil, s.fail(ctx, op, err)
 	}
-	var revoked, gone []string
+	var (
+		revoked, gone []string
+		goneZ         []redis.Z
+	)
 	for i, c := range calls {
 		if c == nil {
 			continue
@@ -649,6 +652,7 @@ func (s *Store) RevokeSubjectSessions(ctx context.Context, subject string, now t
 		case "nf":
 			if zs[i].Score <= pruneBefore {
 				gone = append(gone, members[i])
+				goneZ = append(goneZ, zs[i])
 			}
 		}
 	}
@@ -657,6 +661,7 @@ func (s *Store) RevokeSubjectSessions(ctx context.Context, subject string, now t
 	}
 	if len(gone) > 0 {
 		_ = s.rdb.ZRem(ctx, subjKey, toAny(gone)...).Err()
+		s.keepCreated(ctx, subjKey, subject, goneZ)
 	}
 	slices.Sort(revoked)
 	if s.cfg.acks > 0 {
@@ -669,6 +674,36 @@ func (s *Store) RevokeSubjectSessions(ctx context.Context, subject string, now t
 		}
 	}
 	return revoked, nil
+}
+
+// keepCreated puts back the subject index entries just pruned whose
+// session exists now: a CreateSession whose session and second index
+// write both came between the revocation above and the prune (found by
+// review). Either the session is seen here, or its second write comes
+// after the prune. When the sessions cannot be read, every entry goes
+// back: an entry without a session only waits for the next prune.
+func (s *Store) keepCreated(ctx context.Context, subjKey, subject string, pruned []redis.Z) {
+	subs := make([]*redis.StringCmd, len(pruned))
+	err := s.exec(ctx, func(b *batch) {
+		for i, z := range pruned {
+			m, _ := z.Member.(string)
+			if id, err := dec(m); err == nil {
+				subs[i] = b.pipe.HGet(ctx, s.k.session(id), "sub")
+			}
+		}
+	})
+	var back []redis.Z
+	for i, z := range pruned {
+		c := subs[i]
+		switch {
+		case c == nil:
+		case err != nil && !errors.Is(c.Err(), redis.Nil), c.Err() == nil && c.Val() == subject:
+			back = append(back, z)
+		}
+	}
+	if len(back) > 0 {
+		_ = s.rdb.ZAdd(ctx, subjKey, back...).Err()
+	}
 }
 
 func toAny(ss []string) []any {
