@@ -5,19 +5,21 @@ package routeparam
 import (
 	"net/http"
 	"net/url"
+	"strings"
 )
 
-// Unescape returns a path parameter p of r as net/http's r.URL.Path has
-// it, so that an ID with a percent-encoded byte names the same session or
-// API token on every adapter. chi and echo take parameters from
-// r.URL.RawPath when Go set it (the path holds an escape that Path alone
-// cannot give back, such as %2F), so p is then escaped and decoded here;
-// otherwise they take them from r.URL.Path, already decoded, and p is
-// returned as it is (decoding it again would turn an ID's "%41" into "A").
-// A parameter that does not decode is returned as it is (the handler then
-// finds nothing).
+// Unescape returns p, the last path segment of r as a router's parameter
+// gave it, as net/http's r.URL.Path has it, so that an ID with a
+// percent-encoded byte names the same session or API token on every
+// adapter. Routers take parameters from the escaped path (chi and echo
+// route on r.URL.RawPath when Go set it) or from the decoded one (without
+// RawPath, or a middleware such as chi's StripSlashes that sets the route
+// path from r.URL.Path): p is decoded only when it is the escaped path's
+// last segment and holds an escape, so it is never decoded twice (an
+// ID's "%41", escaped "%2541", stays "%41"). A parameter that does not
+// decode is returned as it is (the handler then finds nothing).
 func Unescape(r *http.Request, p string) string {
-	if r.URL.RawPath == "" {
+	if !strings.Contains(p, "%") || !strings.HasSuffix(r.URL.EscapedPath(), "/"+p) {
 		return p
 	}
 	if u, err := url.PathUnescape(p); err == nil {

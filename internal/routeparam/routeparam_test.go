@@ -10,15 +10,16 @@ func TestUnescape(t *testing.T) {
 		target, param, want string
 	}{
 		{"/s/abc", "abc", "abc"},
-		{"/s/%61bc", "abc", "abc"},                     // Path "/s/abc" needs no RawPath: the router gives it decoded
-		{"/s/a%2Fb", "a%2Fb", "a/b"},                   // RawPath set: the router gives it escaped
+		{"/s/a%2Fb", "a%2Fb", "a/b"},                   // from the escaped path
 		{"/s/x%2541%2F", "x%2541%2F", "x%41/"},         // decoded once, not twice
-		{"/s/x%2541", "x%41", "x%41"},                  // no RawPath: already decoded, left alone
-		{"/s/%E2%9C%93%2F", "%E2%9C%93%2F", "\u2713/"}, // non-ASCII with RawPath
+		{"/s/x%2541", "x%41", "x%41"},                  // from the decoded path: left alone
+		{"/s/x%2541", "x%2541", "x%41"},                // from the escaped path
+		{"/s/x%2541/", "x%41", "x%41"},                 // a route path set from r.URL.Path (StripSlashes)
+		{"/s/%E2%9C%93%2F", "%E2%9C%93%2F", "\u2713/"}, // non-ASCII, escaped
 	} {
-		r := httptest.NewRequest("GET", c.target, nil)
+		r := httptest.NewRequest("GET", "http://h"+c.target, nil)
 		if got := Unescape(r, c.param); got != c.want {
-			t.Errorf("Unescape(%q, %q) = %q (RawPath %q), want %q", c.target, c.param, got, r.URL.RawPath, c.want)
+			t.Errorf("Unescape(%q, %q) = %q, want %q", c.target, c.param, got, c.want)
 		}
 	}
 }
