@@ -660,8 +660,14 @@ func (s *Store) RevokeSubjectSessions(ctx context.Context, subject string, now t
 		s.markGarbage(ctx, revoked)
 	}
 	if len(gone) > 0 {
-		_ = s.rdb.ZRem(ctx, subjKey, toAny(gone)...).Err()
-		s.keepCreated(ctx, subjKey, subject, goneZ)
+		// Detached from the caller, with a deadline of its own: a caller
+		// gone between the prune and the put-back would leave a racing
+		// create's entry pruned (found by review). The put-back runs
+		// whatever the prune answered (its outcome may be unknown).
+		pctx, pcancel := context.WithTimeout(context.WithoutCancel(ctx), pruneTimeout)
+		_ = s.rdb.ZRem(pctx, subjKey, toAny(gone)...).Err()
+		s.keepCreated(pctx, subjKey, subject, goneZ)
+		pcancel()
 	}
 	slices.Sort(revoked)
 	if s.cfg.acks > 0 {
@@ -675,6 +681,10 @@ func (s *Store) RevokeSubjectSessions(ctx context.Context, subject string, now t
 	}
 	return revoked, nil
 }
+
+// pruneTimeout bounds a logout-all's prune of its subject index and the
+// put-back after it, which run detached from the caller.
+const pruneTimeout = 5 * time.Second
 
 // keepCreated puts back the subject index entries just pruned whose
 // session exists now: a CreateSession whose session and second index
