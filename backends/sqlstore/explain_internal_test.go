@@ -192,7 +192,7 @@ func TestExplainUsesIndexes(t *testing.T) {
 		{"DeleteExpiredSessions/expired records", q.gcExpiredRecords, "authkit_refresh_tokens_expires_idx", []any{far - 99950, 1000}},
 		{"DeleteExpiredSessions/sessions", q.gcSessions, "authkit_sessions_gc_idx", []any{far - 99950, 1000}},
 		{"DeleteExpiredRevocations", q.gcRevocations, "authkit_revocations_expires_idx", []any{far - 49950, 1000}},
-		{"DeleteExpiredRevocations/trim the log", q.trimLog, "authkit_revocation_log_pkey", []any{200000, int64(1700000000000000 + 5000), 1000}},
+		{"DeleteExpiredRevocations/trim the log", q.trimLog, "authkit_revocation_log_pkey", []any{200000, int64(1700000000000000 + 5000), int64(1700000000000000 + 5000), 1000}},
 		{"DeleteExpiredAPITokens", q.gcTokens, "authkit_api_tokens_gc_idx", []any{far - 99950, 1000}},
 		{"DeleteExpiredThrottles", thr.gc, "authkit_throttle_expires_idx", []any{far - 99950, 1000}},
 	} {
@@ -510,7 +510,7 @@ func TestExplainFeedPoll(t *testing.T) {
 				{"DeleteExpiredRevocations", s.q.gcRevocations, []any{base + 50, 1000}, func(plan [][]string) bool {
 					return readsBy(plan, c.driver, "authkit_revocations_expires_idx")
 				}},
-				{"DeleteExpiredRevocations/trim the log", s.q.trimLog, []any{n, 1700000000000000 + 50, 1000}, func(plan [][]string) bool {
+				{"DeleteExpiredRevocations/trim the log", s.q.trimLog, []any{n, 1700000000000000 + 50, 1700000000000000 + 50, 1000}, func(plan [][]string) bool {
 					return readsBy(plan, c.driver, "PRIMARY")
 				}},
 				{"DeleteExpiredAPITokens", s.q.gcTokens, []any{base + 50, 1000}, func(plan [][]string) bool {

@@ -110,35 +110,26 @@ func (s *Store) nextLogID(ctx context.Context, tx txn) (int64, error) {
 }
 
 // trimLog deletes at most limit log rows written more than the retention
-// ago, oldest first, but never a change whose next change is younger
-// than that, nor the newest: a follower at change n was current until
-// n+1 was written, and must still find n there to check its position
-// (a position whose change is gone is lost, and its follower takes a
-// snapshot). So the log keeps the newest of its old changes, and a
-// follower loses its position only by being away longer than the
-// retention (found by review: a quiet log, then two revocations and a
-// cleanup before the next poll, cost every follower a snapshot). The
-// newest change also keeps a gap visible.
+// ago, oldest first, but only those whose next change is that old too,
+// and never the newest: a follower at change n was current until n+1
+// was written, and must still find n there to check its position (a
+// position whose change is gone is lost, and its follower takes a
+// snapshot). So a follower loses its position only by being away longer
+// than the retention (found by review: a quiet log, then two revocations
+// and a cleanup before the next poll, cost every follower a snapshot).
+// Each candidate costs one primary-key probe of its next change, and a
+// change stamped by a clock running ahead protects only the one before
+// it. The newest change also keeps a gap visible.
 func (s *Store) trimLog(ctx context.Context, limit int) error {
 	st, err := s.readFeedState(ctx)
 	if err != nil {
 		return err
 	}
-	cutoff := time.Now().Add(-s.cfg.retention).UnixMicro()
-	// Every change before the oldest fresh one is old: the one right
-	// before it stays.
-	keep := st.head
-	var fresh int64
-	switch err := s.db.QueryRowContext(ctx, s.q.firstFresh, cutoff).Scan(&fresh); {
-	case err == nil:
-		keep = min(keep, fresh-1)
-	case !errors.Is(err, sql.ErrNoRows):
-		return err
-	}
-	if keep <= 1 {
+	if st.head <= 1 {
 		return nil
 	}
-	_, err = s.exec(ctx, s.q.trimLog, keep, cutoff, limit)
+	cutoff := time.Now().Add(-s.cfg.retention).UnixMicro()
+	_, err = s.exec(ctx, s.q.trimLog, st.head, cutoff, cutoff, limit)
 	return err
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -327,6 +328,35 @@ func TestFeedLogOrder(t *testing.T) {
 					t.Fatalf("%s's change %s came when %d was next", c.Subject, c.ID, next[c.Subject])
 				}
 				next[c.Subject]++
+			}
+		})
+	}
+}
+
+// TestFeedTrimSkewedClock: a change stamped by a clock running ahead
+// protects only the change before it from the cleanup (a follower at that
+// one was current until it came), not every change after it (found by
+// review: one such change stopped all trimming).
+func TestFeedTrimSkewedClock(t *testing.T) {
+	for _, b := range allBackends {
+		t.Run(b.name, func(t *testing.T) {
+			s, _ := newStore(t, b)
+			ctx := t.Context()
+			until := time.Now().Add(time.Hour)
+			for i := range 5 {
+				if err := s.RevokeToken(ctx, "alice", fmt.Sprint("jti-", i), until); err != nil {
+					t.Fatal(err)
+				}
+			}
+			ahead := time.Now().Add(time.Hour).UnixMicro()
+			if _, err := s.DB().ExecContext(ctx, s.DB().Rebind("UPDATE authkit_revocation_log SET written_at = CASE WHEN id = 2 THEN "+strconv.FormatInt(ahead, 10)+" ELSE 0 END")); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := s.DeleteExpiredRevocations(ctx, time.Now(), 1000); err != nil {
+				t.Fatal(err)
+			}
+			if ids := logIDs(t, s); fmt.Sprint(ids) != "[1 2 5]" {
+				t.Errorf("the log holds ids %v after a cleanup, change 2 stamped an hour ahead, want [1 2 5]", ids)
 			}
 		})
 	}

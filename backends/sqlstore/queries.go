@@ -67,7 +67,6 @@ type queries struct {
 	readLog      string
 	snapshot     string
 	trimLog      string
-	firstFresh   string // the oldest log change written after a time
 
 	// API tokens
 	insertToken    string
@@ -164,8 +163,15 @@ func buildQueries(d *dialect, prefix string) queries {
 		snapshot: q(`SELECT kind, subject, ident, cutoff_at, expires_at FROM {p}revocations WHERE expires_at > ?`),
 		// The oldest rows first, below the newest (which is never
 		// trimmed: a follower tells a trimmed log by the gap before it).
-		trimLog:    q(d.deleteBatch("{p}revocation_log", "id", `{t}id < ? AND {t}written_at <= ?`, `{t}id`)),
-		firstFresh: q(`SELECT id FROM {p}revocation_log WHERE written_at > ? ORDER BY id LIMIT 1`),
+		// A change goes once both it and the change after it are old: a
+		// follower at change n was current until n+1 was written, and
+		// checks its position against n. The newest change, with none
+		// after it, stays (it keeps a gap visible).
+		// The next change's written_at is a scalar subquery, one probe of
+		// the primary key per candidate: a join would let PostgreSQL hash
+		// both sides of the whole log.
+		trimLog: q(d.deleteBatchFrom("{p}revocation_log", "id", `FROM {p}revocation_log t
+			WHERE t.id < ? AND t.written_at <= ? AND (SELECT n.written_at FROM {p}revocation_log n WHERE n.id = t.id + 1) <= ? ORDER BY t.id`)),
 
 		insertToken:    q(`INSERT INTO {p}api_tokens (` + tokenCols + `, gc_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
 		lockSubject:    q(d.insertIfAbsent("{p}api_token_subjects", "subject")),
