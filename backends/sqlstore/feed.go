@@ -117,7 +117,8 @@ func (s *Store) nextLogID(ctx context.Context, tx txn) (int64, error) {
 // snapshot). So a follower loses its position only by being away longer
 // than the retention (found by review: a quiet log, then two revocations
 // and a cleanup before the next poll, cost every follower a snapshot).
-// Each candidate costs one primary-key probe of its next change, and a
+// Each candidate costs two primary-key probes (the next change the log
+// holds, and its written_at), and a
 // change stamped by a clock running ahead protects only the one before
 // it. The newest change also keeps a gap visible.
 func (s *Store) trimLog(ctx context.Context, limit int) error {

@@ -358,6 +358,17 @@ func TestFeedTrimSkewedClock(t *testing.T) {
 			if ids := logIDs(t, s); fmt.Sprint(ids) != "[1 2 5]" {
 				t.Errorf("the log holds ids %v after a cleanup, change 2 stamped an hour ahead, want [1 2 5]", ids)
 			}
+			// Once change 2 is old too, 1 and 2 go (2's next change in the
+			// log is 5, 3 and 4 being gone); 5, the newest, stays.
+			if _, err := s.DB().ExecContext(ctx, "UPDATE authkit_revocation_log SET written_at = 0 WHERE id = 2"); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := s.DeleteExpiredRevocations(ctx, time.Now(), 1000); err != nil {
+				t.Fatal(err)
+			}
+			if ids := logIDs(t, s); fmt.Sprint(ids) != "[5]" {
+				t.Errorf("the log holds ids %v after change 2 aged too, want [5]", ids)
+			}
 		})
 	}
 }

@@ -168,10 +168,13 @@ func buildQueries(d *dialect, prefix string) queries {
 		// checks its position against n. The newest change, with none
 		// after it, stays (it keeps a gap visible).
 		// The next change's written_at is a scalar subquery, one probe of
-		// the primary key per candidate: a join would let PostgreSQL hash
-		// both sides of the whole log.
+		// the primary key per candidate (a join would let PostgreSQL hash
+		// both sides of the whole log); the next change the log holds, so
+		// that a change whose successor was trimmed before it (a clock
+		// running ahead protected it) is not kept for ever.
 		trimLog: q(d.deleteBatchFrom("{p}revocation_log", "id", `FROM {p}revocation_log t
-			WHERE t.id < ? AND t.written_at <= ? AND (SELECT n.written_at FROM {p}revocation_log n WHERE n.id = t.id + 1) <= ? ORDER BY t.id`)),
+			WHERE t.id < ? AND t.written_at <= ? AND (SELECT n.written_at FROM {p}revocation_log n
+				WHERE n.id = (SELECT MIN(m.id) FROM {p}revocation_log m WHERE m.id > t.id)) <= ? ORDER BY t.id`)),
 
 		insertToken:    q(`INSERT INTO {p}api_tokens (` + tokenCols + `, gc_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
 		lockSubject:    q(d.insertIfAbsent("{p}api_token_subjects", "subject")),
