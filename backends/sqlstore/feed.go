@@ -118,9 +118,9 @@ func (s *Store) nextLogID(ctx context.Context, tx txn) (int64, error) {
 // than the retention (found by review: a quiet log, then two revocations
 // and a cleanup before the next poll, cost every follower a snapshot).
 // Each candidate costs two primary-key probes (the next change the log
-// holds, and its written_at), and a
-// change stamped by a clock running ahead protects only the one before
-// it. The newest change also keeps a gap visible.
+// holds, and its written_at), and a change stamped by a clock running
+// ahead protects only the one before it. The newest change also keeps a
+// gap visible.
 func (s *Store) trimLog(ctx context.Context, limit int) error {
 	st, err := s.readFeedState(ctx)
 	if err != nil {
