@@ -185,6 +185,18 @@ type fakeSession struct {
 	release       chan struct{}
 }
 
+// next is the fake's next Listen call, within 10 s.
+func (l *fakeListener) next(t *testing.T) *fakeSession {
+	t.Helper()
+	select {
+	case s := <-l.calls:
+		return s
+	case <-time.After(10 * time.Second):
+		t.Fatal("no Listen call within 10s")
+		return nil
+	}
+}
+
 func (l *fakeListener) Listen(ctx context.Context, _ *sql.DB, _ string, ready, notify func()) error {
 	s := &fakeSession{ctx: ctx, ready: ready, notify: notify, fail: make(chan error), release: make(chan struct{})}
 	l.calls <- s
@@ -209,16 +221,7 @@ func TestNotifyHubLateRun(t *testing.T) {
 	l := &fakeListener{calls: make(chan *fakeSession)}
 	l.hold.Store(true)
 	h := &notifyHub{l: l, channel: "c", subs: map[*follower]struct{}{}}
-	next := func() *fakeSession {
-		t.Helper()
-		select {
-		case s := <-l.calls:
-			return s
-		case <-time.After(10 * time.Second):
-			t.Fatal("no Listen call within 10s")
-			return nil
-		}
-	}
+	next := func() *fakeSession { t.Helper(); return l.next(t) }
 	f1 := h.subscribe()
 	s1 := next()
 	s1.ready()
@@ -265,16 +268,7 @@ func TestNotifyHubLateRun(t *testing.T) {
 func TestNotifyHub(t *testing.T) {
 	l := &fakeListener{calls: make(chan *fakeSession)}
 	h := &notifyHub{l: l, channel: "c", subs: map[*follower]struct{}{}}
-	next := func() *fakeSession {
-		t.Helper()
-		select {
-		case s := <-l.calls:
-			return s
-		case <-time.After(10 * time.Second):
-			t.Fatal("no Listen call within 10s")
-			return nil
-		}
-	}
+	next := func() *fakeSession { t.Helper(); return l.next(t) }
 	woken := func(f *follower, what string) {
 		t.Helper()
 		select {
