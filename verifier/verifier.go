@@ -680,14 +680,7 @@ func (v *Verifier) verifyAPIToken(ctx context.Context, token string) (*authkit.P
 		return nil, v.failAs(ctx, authkit.MethodAPIToken, t.Subject, "", t.ID, errExpiredAPI)
 	}
 	if now.Sub(t.LastUsedAt) >= v.lastUsedStep {
-		if _, busy := v.touching.LoadOrStore(t.ID, struct{}{}); !busy {
-			// Bookkeeping, not a decision: the token was just read as
-			// live, so a failed write is logged and the request goes on.
-			if err := v.apiTokens.TouchAPIToken(ctx, t.ID, now); err != nil {
-				v.log.WarnContext(ctx, "authkit: recording API token use failed", "token_id", t.ID, "error", err)
-			}
-			v.touching.Delete(t.ID)
-		}
+		v.touch(ctx, t.ID, now)
 	}
 	return v.admit(ctx, &authkit.Principal{
 		Subject:   t.Subject,
@@ -697,6 +690,22 @@ func (v *Verifier) verifyAPIToken(ctx context.Context, token string) (*authkit.P
 		IssuedAt:  t.CreatedAt,
 		ExpiresAt: t.ExpiresAt,
 	})
+}
+
+// touch records that API token id was used at now, unless this verifier
+// is recording it already (a burst of requests makes one write). The
+// mark is removed however the write ends, a panicking store included
+// (found by review: a panic left it for good, and the token's last use
+// was never written again). Bookkeeping, not a decision: the token was
+// just read as live, so a failed write is logged and the request goes on.
+func (v *Verifier) touch(ctx context.Context, id string, now time.Time) {
+	if _, busy := v.touching.LoadOrStore(id, struct{}{}); busy {
+		return
+	}
+	defer v.touching.Delete(id)
+	if err := v.apiTokens.TouchAPIToken(ctx, id, now); err != nil {
+		v.log.WarnContext(ctx, "authkit: recording API token use failed", "token_id", id, "error", err)
+	}
 }
 
 // verifyExternalAPIToken checks an API token authkit did not make (see
