@@ -91,7 +91,7 @@ func TestFeedReusedIDs(t *testing.T) {
 				}
 				return ok
 			}
-			waitFor(t, "the mirror to hold old-5 and be fresh", func() bool { return m.Stats().Fresh && revoked("alice", "old-5") })
+			eventually(t, "the mirror to hold old-5 and be fresh", func() bool { return m.Stats().Fresh && revoked("alice", "old-5") })
 
 			// The failover: the new primary missed changes 3 to 5, then
 			// takes five new ones, ids 3 to 7.
@@ -103,7 +103,7 @@ func TestFeedReusedIDs(t *testing.T) {
 				}
 			}
 			g.down.Store(false)
-			waitFor(t, "the mirror to hold bob's new revocations", func() bool {
+			eventually(t, "the mirror to hold bob's new revocations", func() bool {
 				if !m.Stats().Fresh {
 					return false
 				}
@@ -129,17 +129,5 @@ func TestFeedReusedIDs(t *testing.T) {
 				t.Errorf("a follower whose log lost its newest changes and took new ones under their ids: %v, want ErrFeedPositionLost", err)
 			}
 		})
-	}
-}
-
-// waitFor polls cond for up to 10 s.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
 	}
 }
