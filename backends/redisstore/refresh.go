@@ -635,8 +635,8 @@ func (s *Store) RevokeSubjectSessions(ctx context.Context, subject string, now t
 		return nil, s.fail(ctx, op, err)
 	}
 	var (
-		revoked, gone []string
-		goneZ         []redis.Z
+		revoked []string
+		gone    []redis.Z // entries without a session, old enough to prune
 	)
 	for i, c := range calls {
 		if c == nil {
@@ -651,8 +651,7 @@ func (s *Store) RevokeSubjectSessions(ctx context.Context, subject string, now t
 			revoked = append(revoked, ids[i])
 		case "nf":
 			if zs[i].Score <= pruneBefore {
-				gone = append(gone, members[i])
-				goneZ = append(goneZ, zs[i])
+				gone = append(gone, zs[i])
 			}
 		}
 	}
@@ -665,8 +664,12 @@ func (s *Store) RevokeSubjectSessions(ctx context.Context, subject string, now t
 		// create's entry pruned (found by review). The put-back runs
 		// whatever the prune answered (its outcome may be unknown).
 		pctx, pcancel := context.WithTimeout(context.WithoutCancel(ctx), pruneTimeout)
-		_ = s.rdb.ZRem(pctx, subjKey, toAny(gone)...).Err()
-		s.keepCreated(pctx, subjKey, subject, goneZ)
+		members := make([]any, len(gone))
+		for i, z := range gone {
+			members[i] = z.Member
+		}
+		_ = s.rdb.ZRem(pctx, subjKey, members...).Err()
+		s.keepCreated(pctx, subjKey, subject, gone)
 		pcancel()
 	}
 	slices.Sort(revoked)
