@@ -253,12 +253,14 @@ white space or control characters.`)
 		return err
 	}
 	// As for serve: empty is refused, not taken for the default file.
-	if flagGiven(fs, "file") && *file == "" {
-		return emptyValue("--file")
-	}
-	if v, ok := c.lookupEnv(envName("users")); ok && v == "" && !flagGiven(fs, "file") {
+	switch v, ok := c.lookupEnv(envName("users")); {
+	case flagGiven(fs, "file"):
+		if *file == "" {
+			return emptyValue("--file")
+		}
+	case ok && v == "":
 		return emptyValue("the environment variable " + envName("users"))
-	} else if ok && !flagGiven(fs, "file") {
+	case ok:
 		*file = v
 	}
 	if len(pos) == 0 {
