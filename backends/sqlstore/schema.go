@@ -469,11 +469,14 @@ func (s *Store) checkPart(ctx context.Context, p migrationProbe, part schemaPart
 		// never applied: a data loss, which the store handles (epoch.go).
 		return nil
 	}
+	// What is missing, with the part's hint (a unit of text, never part
+	// of a format).
+	missing := what + " is missing" + part.hint
 	if part.constraint && recorded {
 		// Migrate skips a listed migration, and running its file again
 		// would not add a key to a table that is there.
-		return &schemaError{msg: fmt.Sprintf("sqlstore: migration %s is listed in %s but not in effect: its %s is missing"+part.hint+" (restored without the dump's constraints?): the store relies on it to refuse what it must; add it again as migrations/%s/%s.up.sql creates it",
-			p.file(), s.cfg.prefix+"schema_migrations", what, s.d.name, p.file())}
+		return &schemaError{msg: fmt.Sprintf("sqlstore: migration %s is listed in %s but not in effect: its %s (restored without the dump's constraints?): the store relies on it to refuse what it must; add it again as migrations/%s/%s.up.sql creates it",
+			p.file(), s.cfg.prefix+"schema_migrations", missing, s.d.name, p.file())}
 	}
 	// Both messages say how to apply the migrations: the listed one
 	// without "apply the migrations", which authkit serve reads as
@@ -481,10 +484,10 @@ func (s *Store) checkPart(ctx context.Context, p migrationProbe, part schemaPart
 	book := s.cfg.prefix + "schema_migrations"
 	var msg string
 	if recorded {
-		msg = fmt.Sprintf("sqlstore: migration %s is listed in %s but not in effect: %s is missing"+part.hint+" (restored without it? delete version %d from %s, then run the migrations again: authkit migrate, or sqlstore.Migrate)",
-			p.file(), book, what, p.version, book)
+		msg = fmt.Sprintf("sqlstore: migration %s is listed in %s but not in effect: %s (restored without it? delete version %d from %s, then run the migrations again: authkit migrate, or sqlstore.Migrate)",
+			p.file(), book, missing, p.version, book)
 	} else {
-		msg = fmt.Sprintf("sqlstore: migration %s is not applied: %s is missing"+part.hint+" (apply the migrations: authkit migrate, or sqlstore.Migrate)", p.file(), what)
+		msg = fmt.Sprintf("sqlstore: migration %s is not applied: %s (apply the migrations: authkit migrate, or sqlstore.Migrate)", p.file(), missing)
 	}
 	e := &schemaError{msg: msg, notApplied: !recorded}
 	if cause != nil {
