@@ -94,6 +94,11 @@ func TestPasswordGrant(t *testing.T) {
 		{"JSON duplicate", []string{"application/json"}, `{"grant_type":"password","username":"alice","USERNAME":"bob","password":"x"}`, 400, `{"error":"invalid_request","error_description":"a parameter is repeated"}`},
 		{"JSON array", []string{"application/json"}, `["grant_type"]`, 400, `{"error":"invalid_request","error_description":"malformed request body"}`},
 		{"JSON trailing data", []string{"application/json"}, `{"grant_type":"password"} {}`, 400, `{"error":"invalid_request","error_description":"malformed request body"}`},
+		// Empty parameters count as absent but still count toward the limit,
+		// in both encodings.
+		{"form: too many parameters, empty", []string{formType}, "grant_type=password&username=alice&password=wonderland" + repeatf(40, "&p%d="), 400, bodyTooMany},
+		{"JSON: too many parameters, empty", []string{"application/json"}, `{"grant_type":"password","username":"alice","password":"wonderland"` + repeatf(40, `,"p%d":""`) + `}`, 400, bodyTooMany},
+		{"JSON: too many parameters", []string{"application/json"}, `{"grant_type":"password","username":"alice","password":"wonderland"` + repeatf(40, `,"p%d":"1"`) + `}`, 400, bodyTooMany},
 	}
 	for _, c := range cases {
 		var hdr []string
@@ -600,6 +605,7 @@ const (
 	bodyContentType   = `{"error":"invalid_request","error_description":"the body must be application/x-www-form-urlencoded or application/json"}`
 	bodyAPITokenInput = `{"error":"invalid_request","error_description":"invalid API token request"}`
 	bodyRepeated      = `{"error":"invalid_request","error_description":"a parameter is repeated"}`
+	bodyTooMany       = `{"error":"invalid_request","error_description":"too many parameters"}`
 	bodyMalformedBody = `{"error":"invalid_request","error_description":"malformed request body"}`
 	bodyTooLarge      = `{"error":"invalid_request","error_description":"request body too large"}`
 )
@@ -691,7 +697,7 @@ func TestAPITokenBodies(t *testing.T) {
 		{"form: repeated scope", formType, `name=a&scope=read&scope=write`, 400, bodyRepeated},
 		{"form: malformed", formType, `name=%zz`, 400, bodyMalformedBody},
 		{"form: invalid UTF-8", formType, "name=\xff", 400, bodyMalformedBody},
-		{"form: too many parameters", formType, `name=x` + manyParams(40), 400, `{"error":"invalid_request","error_description":"too many parameters"}`},
+		{"form: too many parameters", formType, `name=x` + repeatf(40, "&p%d=1"), 400, `{"error":"invalid_request","error_description":"too many parameters"}`},
 		{"form: oversized", formType, `name=x&scope=` + big, 413, bodyTooLarge},
 		{"form: latin-1", formType + "; charset=iso-8859-1", `name=x`, 400, bodyContentType},
 		{"JSON: repeated member", "application/json", `{"name":"a","name":"b"}`, 400, bodyRepeated},
@@ -741,11 +747,12 @@ func TestAPITokenBodies(t *testing.T) {
 	}
 }
 
-// manyParams returns n distinct form parameters, each preceded by "&".
-func manyParams(n int) string {
+// repeatf returns n copies of format, each given its index: n distinct
+// parameters.
+func repeatf(n int, format string) string {
 	var b strings.Builder
 	for i := range n {
-		fmt.Fprintf(&b, "&p%d=1", i)
+		fmt.Fprintf(&b, format, i)
 	}
 	return b.String()
 }

@@ -183,8 +183,9 @@ func parseJSONParams(data []byte) (map[string]string, *httpError) {
 		return nil, errMalformedBody
 	}
 	out := make(map[string]string)
+	n := 0 // members read, empty ones too: they count as absent, not as free
 	for o.Next() {
-		if len(out) >= maxParams {
+		if n++; n > maxParams {
 			return nil, errTooMany
 		}
 		v := o.Value()
