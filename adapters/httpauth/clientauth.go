@@ -96,6 +96,26 @@ func WithClientStore(cs authkit.ClientStore) HandlerOption {
 	}
 }
 
+// WithEndpointAssertionAudiences lets a private_key_jwt assertion name the
+// token endpoint's URL, or the URL of the endpoint it is sent to (the
+// issuer identifier followed by the endpoint's path), as its audience,
+// besides the issuer identifier. It is for clients that cannot be changed:
+// RFC 7523 §3 allows the token endpoint URL, but a client that also talks
+// to a malicious authorization server can be led to sign an assertion for
+// this server's token endpoint and hand it to that server, which replays
+// it here (the audience injection of the OpenID Foundation's January 2025
+// advisory, CVE-2025-27370). Whatever the option, aud must hold a single
+// value: a string, or an array of one.
+//
+// Default: only the issuer identifier, as draft-ietf-oauth-rfc7523bis
+// requires.
+func WithEndpointAssertionAudiences() HandlerOption {
+	return func(c *handlerConfig) error {
+		c.endpointAud = true
+		return nil
+	}
+}
+
 // callerClient is the client a request presented: authenticated when it
 // proved its secret or signed an assertion (private_key_jwt), merely
 // identified when it is public and sent its client_id alone.

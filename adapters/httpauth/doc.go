@@ -227,8 +227,9 @@
 // [ClientAssertionTypeJWT] and a client_assertion JWT of at most
 // [MaxClientAssertionLen] bytes that it signed, with iss and sub its
 // client_id (a client_id parameter, if sent, must match), aud the issuer
-// identifier, the token endpoint's URL or the URL of the endpoint called,
-// exp at most [MaxClientAssertionLifetime] ahead, and a jti. The signature
+// identifier alone (or, with [WithEndpointAssertionAudiences], the token
+// endpoint's URL or the URL of the endpoint called; a single value either
+// way), exp at most [MaxClientAssertionLifetime] ahead, and a jti. The signature
 // is checked against the client's own keys only, the algorithm bound to
 // the key (never HS* or none); kid picks the key and may be left out only
 // when one key has the header's algorithm. iat, if present, may be at most

@@ -119,6 +119,8 @@ type Handler struct {
 	logoutAPITokens bool
 	// accountClients: WithAccountClients (see accountClient).
 	accountClients []string
+	// endpointAud: WithEndpointAssertionAudiences (see assertionAudiences).
+	endpointAud bool
 
 	routes []Route
 	exact  map[string]*endpoint
@@ -160,6 +162,7 @@ type handlerConfig struct {
 	refreshCheck    func(ctx context.Context, s authkit.Session) ([]string, error)
 	logoutAPITokens bool
 	accountClients  []string
+	endpointAud     bool
 }
 
 // HandlerOption configures a [Handler]. Options apply in order; a later
@@ -427,6 +430,7 @@ func NewHandler(iss *issuer.Issuer, auth *Auth, opts ...HandlerOption) (*Handler
 		refreshCheck:    c.refreshCheck,
 		logoutAPITokens: c.logoutAPITokens,
 		accountClients:  c.accountClients,
+		endpointAud:     c.endpointAud,
 	}
 	if c.clients != nil {
 		// Every client-store call under the store deadline.

@@ -368,23 +368,24 @@ func (h *Handler) checkAssertionClaims(r *http.Request, c *claims.Claims, now ti
 		return time.Time{}, authkit.ErrInvalidToken
 	case c.TokenID == "" || len(c.TokenID) > maxAssertionJTILen:
 		return time.Time{}, authkit.ErrInvalidToken
-	case !c.HasAudience(h.assertionAudiences(r)):
+	case !c.SoleAudience(h.assertionAudiences(r)):
 		return time.Time{}, authkit.ErrInvalidToken
 	}
 	return c.ExpiresAt, nil
 }
 
 // assertionAudiences are the aud values an assertion may carry: the
-// issuer identifier and, when it is an http(s) URL, the token endpoint URL
-// and the URL of the endpoint called (the issuer URL followed by the
-// endpoint's path). None when the issuer has no identifier.
+// issuer identifier alone, or, with WithEndpointAssertionAudiences, also
+// the token endpoint URL and the URL of the endpoint called (the issuer URL
+// followed by the endpoint's path) when the identifier is an http(s) URL.
+// None when the issuer has no identifier.
 func (h *Handler) assertionAudiences(r *http.Request) []string {
 	iss := h.iss.ID()
 	if iss == "" {
 		return nil
 	}
 	auds := []string{iss}
-	if !strings.HasPrefix(iss, "https://") && !strings.HasPrefix(iss, "http://") {
+	if !h.endpointAud || (!strings.HasPrefix(iss, "https://") && !strings.HasPrefix(iss, "http://")) {
 		return auds
 	}
 	base := strings.TrimSuffix(iss, "/")

@@ -29,7 +29,13 @@ import (
 	"github.com/authkit-go/authkit/keys"
 )
 
-const tokenURL = "https://auth.example/token"
+// issuerID is the fixtures' issuer identifier, the audience an assertion
+// names; tokenURL is the token endpoint's URL, which it may name only with
+// WithEndpointAssertionAudiences.
+const (
+	issuerID = "https://auth.example"
+	tokenURL = issuerID + "/token"
+)
 
 // syncBuf is a log destination safe for the server's goroutines.
 type syncBuf struct {
@@ -62,9 +68,16 @@ type pkFx struct {
 
 func newPKFx(t *testing.T, auth ...httpauth.Option) *pkFx {
 	t.Helper()
+	return newPKFxWith(t, fxOptions{auth: auth})
+}
+
+// newPKFxWith is newPKFx with further options of every kind.
+func newPKFxWith(t *testing.T, o fxOptions) *pkFx {
+	t.Helper()
 	logs := &syncBuf{}
 	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	f := &pkFx{clientFx: newClientFxWith(t, fxOptions{auth: append([]httpauth.Option{httpauth.WithLogger(log)}, auth...)}), logs: logs}
+	o.auth = append([]httpauth.Option{httpauth.WithLogger(log)}, o.auth...)
+	f := &pkFx{clientFx: newClientFxWith(t, o), logs: logs}
 	f.k1, f.k2, f.k3 = genKey(t, keys.ES256, "k1"), genKey(t, keys.EdDSA, "k2"), genKey(t, keys.ES256, "k3")
 	f.register(t, authkit.Client{ID: "kjwt", GrantTypes: []string{authkit.GrantClientCredentials}, Scopes: []string{"read", "introspect"},
 		JWKS: publicJWKS(t, f.k1, f.k2, f.k3)})
@@ -123,7 +136,7 @@ func b64(b []byte) string { return base64.RawURLEncoding.EncodeToString(b) }
 // clock, with a fresh jti.
 func (f *pkFx) claimsFor(id string) map[string]any {
 	now := f.clock.Now()
-	return map[string]any{"iss": id, "sub": id, "aud": tokenURL, "exp": now.Add(5 * time.Minute).Unix(),
+	return map[string]any{"iss": id, "sub": id, "aud": issuerID, "exp": now.Add(5 * time.Minute).Unix(),
 		"iat": now.Unix(), "jti": fmt.Sprintf("jti-%d", f.jti.Add(1))}
 }
 
@@ -161,6 +174,48 @@ func (f *pkFx) clientCredentials(a string, kv ...string) resp {
 	return f.form("/token", withAssertion(a, append([]string{"grant_type", "client_credentials"}, kv...)...))
 }
 
+// TestPrivateKeyJWTAudienceInjection: by default an assertion's audience
+// is the issuer identifier alone. One naming the token endpoint's URL is
+// what a malicious authorization server whose metadata names this
+// server's token endpoint obtains from a client (CVE-2025-27370), and is
+// refused; WithEndpointAssertionAudiences accepts it for clients that
+// cannot change, still as a single value.
+func TestPrivateKeyJWTAudienceInjection(t *testing.T) {
+	f := newPKFx(t)
+	for name, aud := range map[string]any{
+		"token endpoint":            tokenURL,
+		"introspection endpoint":    issuerID + "/introspect",
+		"foreign server and issuer": []string{"https://attacker.example", issuerID},
+		"foreign server and token":  []string{"https://attacker.example", tokenURL},
+	} {
+		if r := f.clientCredentials(sign(t, f.k1, with(f.claimsFor("kjwt"), "aud", aud))); r.status != 401 {
+			t.Errorf("aud %s: %d %s, want 401", name, r.status, r.body)
+		}
+	}
+
+	f = newPKFxWith(t, fxOptions{handler: []httpauth.HandlerOption{httpauth.WithEndpointAssertionAudiences()}})
+	for name, aud := range map[string]any{"issuer": issuerID, "token endpoint": tokenURL, "token endpoint, array of one": []string{tokenURL}} {
+		if r := f.clientCredentials(sign(t, f.k1, with(f.claimsFor("kjwt"), "aud", aud))); r.status != 200 {
+			t.Errorf("with the option, aud %s: %d %s, want 200", name, r.status, r.body)
+		}
+	}
+	for name, aud := range map[string]any{
+		"introspection endpoint at /token": issuerID + "/introspect",
+		"foreign server and token":         []string{"https://attacker.example", tokenURL},
+		"issuer and token":                 []string{issuerID, tokenURL},
+	} {
+		if r := f.clientCredentials(sign(t, f.k1, with(f.claimsFor("kjwt"), "aud", aud))); r.status != 401 {
+			t.Errorf("with the option, aud %s: %d %s, want 401", name, r.status, r.body)
+		}
+	}
+	// The endpoint called may be named there.
+	tk := f.login("alice", "read")
+	r := f.form("/introspect", withAssertion(sign(t, f.k1, with(f.claimsFor("kjwt"), "aud", issuerID+"/introspect")), "token", tk.AccessToken))
+	if r.status != 200 || r.json(t)["active"] != true {
+		t.Errorf("with the option, introspection naming its own URL: %d %s", r.status, r.body)
+	}
+}
+
 func TestPrivateKeyJWTGrantIntrospectRevoke(t *testing.T) {
 	f := newPKFx(t)
 	r := f.clientCredentials(sign(t, f.k1, f.claimsFor("kjwt")))
@@ -178,12 +233,11 @@ func TestPrivateKeyJWTGrantIntrospectRevoke(t *testing.T) {
 	// Every key of the set works, each by its kid; EdDSA is alone in its
 	// algorithm, so it also works without a kid.
 	for name, a := range map[string]string{
-		"k2":         sign(t, f.k2, f.claimsFor("kjwt")),
-		"k3":         sign(t, f.k3, f.claimsFor("kjwt")),
-		"k2 no kid":  compact(t, f.k2, map[string]any{"alg": "EdDSA"}, f.claimsFor("kjwt")),
-		"client_id":  sign(t, f.k1, f.claimsFor("kjwt")),
-		"aud issuer": sign(t, f.k1, with(f.claimsFor("kjwt"), "aud", "https://auth.example")),
-		"aud array":  sign(t, f.k1, with(f.claimsFor("kjwt"), "aud", []string{"other", tokenURL})),
+		"k2":               sign(t, f.k2, f.claimsFor("kjwt")),
+		"k3":               sign(t, f.k3, f.claimsFor("kjwt")),
+		"k2 no kid":        compact(t, f.k2, map[string]any{"alg": "EdDSA"}, f.claimsFor("kjwt")),
+		"client_id":        sign(t, f.k1, f.claimsFor("kjwt")),
+		"aud array of one": sign(t, f.k1, with(f.claimsFor("kjwt"), "aud", []string{issuerID})),
 	} {
 		kv := []string{}
 		if name == "client_id" {
@@ -194,15 +248,12 @@ func TestPrivateKeyJWTGrantIntrospectRevoke(t *testing.T) {
 		}
 	}
 
-	// Introspection: aud may be the introspection endpoint's URL.
+	// Introspection takes the same audience.
 	tk := f.login("alice", "read")
-	r = f.form("/introspect", withAssertion(sign(t, f.k1, with(f.claimsFor("kjwt"), "aud", "https://auth.example/introspect")), "token", tk.AccessToken))
+	r = f.form("/introspect", withAssertion(sign(t, f.k1, f.claimsFor("kjwt")), "token", tk.AccessToken))
 	if r.status != 200 || r.json(t)["active"] != true || r.json(t)["sub"] != "alice" {
 		t.Fatalf("introspection with private_key_jwt: %d %s", r.status, r.body)
 	}
-	// …but not at another endpoint.
-	r = f.clientCredentials(sign(t, f.k1, with(f.claimsFor("kjwt"), "aud", "https://auth.example/introspect")))
-	expect(t, r, 401, clientChallenge, bodyBadClient)
 
 	// Revocation of its own token.
 	r = f.form("/revoke", withAssertion(sign(t, f.k1, f.claimsFor("kjwt")), "token", at))
@@ -248,41 +299,44 @@ func TestPrivateKeyJWTRefused(t *testing.T) {
 	noneSig := func() string { return none() + "AAAA" }
 	good := sign(t, f.k1, f.claimsFor("kjwt"))
 	cases := map[string][]string{
-		"wrong signature":        withAssertion(sign(t, other, f.claimsFor("kjwt"))),
-		"tampered payload":       withAssertion(strings.Replace(good, ".", ".e30", 1)),
-		"HS256 with the JWK":     withAssertion(hs(pubJWK)),
-		"HS256 with the JWKS":    withAssertion(hs(publicJWKS(t, f.k1, f.k2, f.k3))),
-		"alg none":               withAssertion(none()),
-		"alg none with sig":      withAssertion(noneSig()),
-		"alg of another key":     withAssertion(compact(t, f.k2, map[string]any{"alg": "EdDSA", "kid": "k1"}, f.claimsFor("kjwt"))),
-		"ambiguous without kid":  withAssertion(compact(t, f.k1, map[string]any{"alg": "ES256"}, f.claimsFor("kjwt"))),
-		"unknown kid":            withAssertion(compact(t, f.k1, map[string]any{"alg": "ES256", "kid": "nope"}, f.claimsFor("kjwt"))),
-		"embedded jwk":           withAssertion(compact(t, f.k1, map[string]any{"alg": "ES256", "kid": "k1", "jwk": json.RawMessage(pubJWK)}, f.claimsFor("kjwt"))),
-		"wrong aud":              withAssertion(sign(t, f.k1, with(f.claimsFor("kjwt"), "aud", "https://elsewhere.example/token"))),
-		"relative aud":           withAssertion(sign(t, f.k1, with(f.claimsFor("kjwt"), "aud", "/token"))),
-		"no aud":                 withAssertion(sign(t, f.k1, without(f.claimsFor("kjwt"), "aud"))),
-		"expired":                withAssertion(sign(t, f.k1, with(f.claimsFor("kjwt"), "exp", now.Add(-2*time.Minute).Unix()))),
-		"no exp":                 withAssertion(sign(t, f.k1, without(f.claimsFor("kjwt"), "exp"))),
-		"too long-lived":         withAssertion(sign(t, f.k1, with(f.claimsFor("kjwt"), "exp", now.Add(11*time.Minute).Unix()))),
-		"iat too old":            withAssertion(sign(t, f.k1, with(f.claimsFor("kjwt"), "iat", now.Add(-11*time.Minute).Unix()))),
-		"iat in the future":      withAssertion(sign(t, f.k1, with(f.claimsFor("kjwt"), "iat", now.Add(2*time.Minute).Unix()))),
-		"nbf in the future":      withAssertion(sign(t, f.k1, with(f.claimsFor("kjwt"), "nbf", now.Add(2*time.Minute).Unix()))),
-		"no jti":                 withAssertion(sign(t, f.k1, without(f.claimsFor("kjwt"), "jti"))),
-		"empty jti":              withAssertion(sign(t, f.k1, with(f.claimsFor("kjwt"), "jti", ""))),
-		"long jti":               withAssertion(sign(t, f.k1, with(f.claimsFor("kjwt"), "jti", strings.Repeat("j", 257)))),
-		"iss not sub":            withAssertion(sign(t, f.k1, with(f.claimsFor("kjwt"), "iss", "web"))),
-		"no iss":                 withAssertion(sign(t, f.k1, without(f.claimsFor("kjwt"), "iss"))),
-		"other client_id":        withAssertion(sign(t, f.k1, f.claimsFor("kjwt")), "client_id", "web"),
-		"client with a secret":   withAssertion(sign(t, f.k1, f.claimsFor("web"))),
-		"public client":          withAssertion(sign(t, f.k1, f.claimsFor("spa"))),
-		"unknown client":         withAssertion(sign(t, f.k1, f.claimsFor("ghost"))),
-		"private key in its set": withAssertion(sign(t, f.k1, f.claimsFor("badset"))),
-		"oversize":               withAssertion(sign(t, f.k1, with(f.claimsFor("kjwt"), "pad", strings.Repeat("x", httpauth.MaxClientAssertionLen)))),
-		"not a JWT":              withAssertion("abc.def"),
-		"empty assertion":        withAssertion(""),
-		"wrong assertion type":   {"client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:saml2-bearer", "client_assertion", sign(t, f.k1, f.claimsFor("kjwt"))},
-		"assertion without type": {"client_assertion", sign(t, f.k1, f.claimsFor("kjwt"))},
-		"type without assertion": {"client_assertion_type", httpauth.ClientAssertionTypeJWT},
+		"wrong signature":         withAssertion(sign(t, other, f.claimsFor("kjwt"))),
+		"tampered payload":        withAssertion(strings.Replace(good, ".", ".e30", 1)),
+		"HS256 with the JWK":      withAssertion(hs(pubJWK)),
+		"HS256 with the JWKS":     withAssertion(hs(publicJWKS(t, f.k1, f.k2, f.k3))),
+		"alg none":                withAssertion(none()),
+		"alg none with sig":       withAssertion(noneSig()),
+		"alg of another key":      withAssertion(compact(t, f.k2, map[string]any{"alg": "EdDSA", "kid": "k1"}, f.claimsFor("kjwt"))),
+		"ambiguous without kid":   withAssertion(compact(t, f.k1, map[string]any{"alg": "ES256"}, f.claimsFor("kjwt"))),
+		"unknown kid":             withAssertion(compact(t, f.k1, map[string]any{"alg": "ES256", "kid": "nope"}, f.claimsFor("kjwt"))),
+		"embedded jwk":            withAssertion(compact(t, f.k1, map[string]any{"alg": "ES256", "kid": "k1", "jwk": json.RawMessage(pubJWK)}, f.claimsFor("kjwt"))),
+		"wrong aud":               withAssertion(sign(t, f.k1, with(f.claimsFor("kjwt"), "aud", "https://elsewhere.example/token"))),
+		"relative aud":            withAssertion(sign(t, f.k1, with(f.claimsFor("kjwt"), "aud", "/token"))),
+		"aud token endpoint":      withAssertion(sign(t, f.k1, with(f.claimsFor("kjwt"), "aud", tokenURL))),
+		"aud array, foreign too":  withAssertion(sign(t, f.k1, with(f.claimsFor("kjwt"), "aud", []string{"https://attacker.example", issuerID}))),
+		"aud array, issuer twice": withAssertion(sign(t, f.k1, with(f.claimsFor("kjwt"), "aud", []string{issuerID, issuerID}))),
+		"no aud":                  withAssertion(sign(t, f.k1, without(f.claimsFor("kjwt"), "aud"))),
+		"expired":                 withAssertion(sign(t, f.k1, with(f.claimsFor("kjwt"), "exp", now.Add(-2*time.Minute).Unix()))),
+		"no exp":                  withAssertion(sign(t, f.k1, without(f.claimsFor("kjwt"), "exp"))),
+		"too long-lived":          withAssertion(sign(t, f.k1, with(f.claimsFor("kjwt"), "exp", now.Add(11*time.Minute).Unix()))),
+		"iat too old":             withAssertion(sign(t, f.k1, with(f.claimsFor("kjwt"), "iat", now.Add(-11*time.Minute).Unix()))),
+		"iat in the future":       withAssertion(sign(t, f.k1, with(f.claimsFor("kjwt"), "iat", now.Add(2*time.Minute).Unix()))),
+		"nbf in the future":       withAssertion(sign(t, f.k1, with(f.claimsFor("kjwt"), "nbf", now.Add(2*time.Minute).Unix()))),
+		"no jti":                  withAssertion(sign(t, f.k1, without(f.claimsFor("kjwt"), "jti"))),
+		"empty jti":               withAssertion(sign(t, f.k1, with(f.claimsFor("kjwt"), "jti", ""))),
+		"long jti":                withAssertion(sign(t, f.k1, with(f.claimsFor("kjwt"), "jti", strings.Repeat("j", 257)))),
+		"iss not sub":             withAssertion(sign(t, f.k1, with(f.claimsFor("kjwt"), "iss", "web"))),
+		"no iss":                  withAssertion(sign(t, f.k1, without(f.claimsFor("kjwt"), "iss"))),
+		"other client_id":         withAssertion(sign(t, f.k1, f.claimsFor("kjwt")), "client_id", "web"),
+		"client with a secret":    withAssertion(sign(t, f.k1, f.claimsFor("web"))),
+		"public client":           withAssertion(sign(t, f.k1, f.claimsFor("spa"))),
+		"unknown client":          withAssertion(sign(t, f.k1, f.claimsFor("ghost"))),
+		"private key in its set":  withAssertion(sign(t, f.k1, f.claimsFor("badset"))),
+		"oversize":                withAssertion(sign(t, f.k1, with(f.claimsFor("kjwt"), "pad", strings.Repeat("x", httpauth.MaxClientAssertionLen)))),
+		"not a JWT":               withAssertion("abc.def"),
+		"empty assertion":         withAssertion(""),
+		"wrong assertion type":    {"client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:saml2-bearer", "client_assertion", sign(t, f.k1, f.claimsFor("kjwt"))},
+		"assertion without type":  {"client_assertion", sign(t, f.k1, f.claimsFor("kjwt"))},
+		"type without assertion":  {"client_assertion_type", httpauth.ClientAssertionTypeJWT},
 	}
 	for name, kv := range cases {
 		r := f.form("/token", append([]string{"grant_type", "client_credentials"}, kv...))
@@ -490,7 +544,7 @@ func TestPrivateKeyJWTInterop(t *testing.T) {
 		key    any
 	}{{jwt.SigningMethodES256, "ec", ec}, {jwt.SigningMethodRS256, "rs", rk}} {
 		tok := jwt.NewWithClaims(tc.method, jwt.RegisteredClaims{
-			Issuer: "lib", Subject: "lib", Audience: jwt.ClaimStrings{tokenURL},
+			Issuer: "lib", Subject: "lib", Audience: jwt.ClaimStrings{issuerID},
 			ExpiresAt: jwt.NewNumericDate(now.Add(2 * time.Minute)), IssuedAt: jwt.NewNumericDate(now),
 			ID: fmt.Sprintf("interop-%d", i),
 		})
@@ -511,7 +565,7 @@ func TestPrivateKeyJWTInterop(t *testing.T) {
 				t.Fatal(err)
 			}
 			hs := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.RegisteredClaims{
-				Issuer: "lib", Subject: "lib", Audience: jwt.ClaimStrings{tokenURL},
+				Issuer: "lib", Subject: "lib", Audience: jwt.ClaimStrings{issuerID},
 				ExpiresAt: jwt.NewNumericDate(now.Add(2 * time.Minute)), ID: "interop-hs",
 			})
 			hs.Header["kid"] = "rs"

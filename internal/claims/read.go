@@ -489,6 +489,32 @@ func (c *Claims) HasAudience(want []string) bool {
 	return false
 }
 
+// SoleAudience reports whether the aud claim names exactly one audience
+// and it is one of want: a string, or an array of one string. It does not
+// allocate.
+func (c *Claims) SoleAudience(want []string) bool {
+	v := c.aud
+	if v.Kind() == strictjson.KindArray {
+		a, _ := v.Elements()
+		if !a.Next() {
+			return false
+		}
+		v = a.Value()
+		if a.Next() {
+			return false
+		}
+	}
+	if v.Kind() != strictjson.KindString {
+		return false
+	}
+	for _, w := range want {
+		if v.EqualString(w) {
+			return true
+		}
+	}
+	return false
+}
+
 // Scopes returns the scopes: the scope claim split on spaces (RFC 6749
 // §3.3), or the elements of an array-valued one. A value that is not an
 // RFC 6749 scope-token (an element holding a space, a tab, a quote, a
