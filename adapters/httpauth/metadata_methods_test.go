@@ -42,7 +42,7 @@ func TestMetadataEndpointAuthMethods(t *testing.T) {
 		case "client_secret_post":
 			kv = []string{"client_id", "svc+1", "client_secret", f.secrets["svc+1"]}
 		case "private_key_jwt":
-			kv = withAssertion(sign(t, f.k1, with(f.claimsFor("kjwt"), "aud", "https://auth.example/introspect")))
+			kv = withAssertion(sign(t, f.k1, f.claimsFor("kjwt")))
 		default:
 			t.Fatalf("introspection method %q advertised and not tried", m)
 		}
@@ -77,7 +77,7 @@ func TestMetadataEndpointAuthMethods(t *testing.T) {
 				t.Fatalf("client_credentials by kjwt: %d %s", r.status, r.body)
 			}
 			tok = r.json(t)["access_token"].(string)
-			kv = withAssertion(sign(t, f.k1, with(f.claimsFor("kjwt"), "aud", "https://auth.example/revoke")))
+			kv = withAssertion(sign(t, f.k1, f.claimsFor("kjwt")))
 		case "none":
 			// A public client names itself and revokes its own refresh
 			// token (RFC 7009 §2.1).
