@@ -86,6 +86,11 @@ func wrap(mw func(http.Handler) http.Handler) gin.HandlerFunc {
 		return b
 	}
 	return func(c *gin.Context) {
+		if c.Writer.Written() {
+			// A handler before this middleware has answered: it ran
+			// without a principal, so the route is not protected.
+			panic(misplaced(c))
+		}
 		b := pool.Get().(*bridge)
 		b.c, b.called = c, false
 		b.chain.ServeHTTP(c.Writer, c.Request)
@@ -97,6 +102,15 @@ func wrap(mw func(http.Handler) http.Handler) gin.HandlerFunc {
 			c.Abort()
 		}
 	}
+}
+
+// misplaced is the panic value of a middleware that found the response
+// already written: mounted after the handler it should protect, as in
+// r.POST(path, handler, ginauth.Require(auth)), where gin runs handler
+// first. (echo takes a route's middleware after its handler; gin before.)
+func misplaced(c *gin.Context) string {
+	return "ginauth: middleware ran after a handler that had already answered " + c.Request.Method + " " + c.FullPath() +
+		": that handler ran unauthenticated. Put the middleware before the handler: r.POST(path, ginauth.Require(auth), handler)"
 }
 
 // bridge is the next handler of the net/http middleware wrap runs: it

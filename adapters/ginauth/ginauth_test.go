@@ -95,6 +95,40 @@ func TestMiddlewareAbortsRefusedRequests(t *testing.T) {
 	}
 }
 
+// A middleware mounted after the handler (echo's order, not gin's) finds
+// the response written: it panics, saying so, rather than append its 401
+// to the handler's answer as if the route were protected.
+func TestMiddlewareAfterHandler(t *testing.T) {
+	env := httpsuite.NewEnv(t)
+	r := gin.New()
+	var recovered any
+	r.Use(func(c *gin.Context) {
+		defer func() { recovered = recover() }()
+		c.Next()
+	})
+	r.POST("/orders", func(c *gin.Context) { c.String(http.StatusCreated, "created") }, ginauth.RequireScopes(env.Auth, "orders:write"))
+	// Only the middleware: an authentication check endpoint, still fine.
+	r.GET("/check", ginauth.Require(env.Auth))
+	rec := httpsuite.Do(t, r, "POST", "/orders", "")
+	if msg, _ := recovered.(string); !strings.Contains(msg, "ran after a handler") || !strings.Contains(msg, "POST /orders") {
+		t.Errorf("panic %v", recovered)
+	}
+	if strings.Contains(rec.Body.String(), "unauthorized") {
+		t.Errorf("the middleware wrote after the handler: %q", rec.Body.String())
+	}
+	recovered = nil
+	if rec := httpsuite.Do(t, r, "GET", "/check", ""); rec.Code != http.StatusUnauthorized || recovered != nil {
+		t.Errorf("/check: %d, panic %v", rec.Code, recovered)
+	}
+	// Unknown paths run the global middleware only; a Require there is
+	// not misplaced either.
+	g := gin.New()
+	g.Use(ginauth.Require(env.Auth))
+	if rec := httpsuite.Do(t, g, "GET", "/nowhere", ""); rec.Code != http.StatusUnauthorized {
+		t.Errorf("unknown path behind a global Require: %d", rec.Code)
+	}
+}
+
 // Principal without authkit middleware finds nobody.
 func TestPrincipalAbsent(t *testing.T) {
 	c, _ := gin.CreateTestContext(httptest.NewRecorder())
