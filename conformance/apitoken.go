@@ -21,7 +21,7 @@ const (
 	ruleListTokens     = "APITokenStore.ListAPITokens must return subject's live tokens at now (see APIToken.Live), newest first; none is an empty result, not an error"
 	ruleRevokeAPI      = "APITokenStore.RevokeAPIToken must revoke the token id owned by subject at now (RevokedAt = now)"
 	ruleRevokeAPIOwner = "APITokenStore.RevokeAPIToken must return ErrNotFound if subject owns no token id (a token of another subject is \"not found\" too), and leave that token alone"
-	ruleRevokeAPITwice = "APITokenStore.RevokeAPIToken: revoking twice is not an error"
+	ruleRevokeAPITwice = "APITokenStore.RevokeAPIToken: revoking twice is not an error, and RevokedAt stays the first one"
 	ruleTouch          = "APITokenStore.TouchAPIToken must set token id's LastUsedAt to at, unless it is already later; ErrNotFound if there is no such token"
 	ruleDeleteTokens   = "APITokenStore.DeleteExpiredAPITokens must delete at most limit tokens that are revoked or past ExpiresAt at now and return how many it deleted"
 	ruleTokenIsolated  = "a subject's API tokens must never be listed, counted against a limit or revoked through another subject (subjects are compared byte for byte)"
@@ -123,6 +123,22 @@ func runAPIToken(t *testing.T, h PartialHarness[authkit.APITokenStore]) {
 		wantErr(t, "TouchAPIToken of a token refused for a duplicate hash", a.TouchAPIToken(t.Context(), "tok-other", at(minute)), authkit.ErrNotFound, ruleTokenConflict)
 		if got := tokenIDs(listTokens(t, a, "alice", at(minute))); !slices.Equal(got, []string{"tok-1"}) {
 			t.Errorf("ListAPITokens returned %q, want [tok-1]; %s", got, ruleTokenConflict)
+		}
+	})
+
+	// A hash is unique across subjects, not per subject.
+	t.Run("Create/DuplicateHashOtherSubject", func(t *testing.T) {
+		a, b := open(t, h)
+		tok := newToken("tok-1", "alice", base)
+		createToken(t, a, tok, 0, base)
+		dup := newToken("tok-bob", "bob", base.Add(ms))
+		dup.Hash = tok.Hash
+		wantErr(t, "CreateAPIToken of bob's token with alice's token's hash", b.CreateAPIToken(t.Context(), dup, 0, base), authkit.ErrConflict, ruleTokenConflict)
+		if got := lookupToken(t, a, tok.Hash, ruleLookupToken); got.ID != tok.ID || got.Subject != tok.Subject {
+			t.Errorf("the hash now resolves to %q's token %q, want alice's %q; %s", got.Subject, got.ID, tok.ID, ruleTokenConflict)
+		}
+		if got := listTokens(t, a, "bob", at(minute)); len(got) != 0 {
+			t.Errorf("ListAPITokens(bob) lists %q after bob's CreateAPIToken was refused; %s", tokenIDs(got), ruleTokenConflict)
 		}
 	})
 
@@ -263,6 +279,17 @@ func runAPIToken(t *testing.T, h PartialHarness[authkit.APITokenStore]) {
 		}
 	})
 
+	// A token revoked by a clock that is ahead lists as revoked at any
+	// now: RevokedAt after now does not make it live.
+	t.Run("List/RevokedAheadOfNow", func(t *testing.T) {
+		a, b := open(t, h)
+		createToken(t, a, newToken("tok-1", "alice", base), 0, base)
+		mustOK(t, "RevokeAPIToken", a.RevokeAPIToken(t.Context(), "alice", "tok-1", at(2*minute)), ruleRevokeAPI)
+		if got := listTokens(t, b, "alice", at(minute)); len(got) != 0 {
+			t.Errorf("ListAPITokens at %s lists %q, revoked at %s: a revoked token is not live, whatever the clocks (APIToken.Live); %s", fmtTime(at(minute)), tokenIDs(got), fmtTime(at(2*minute)), ruleListTokens)
+		}
+	})
+
 	t.Run("Revoke/HappyPath", func(t *testing.T) {
 		a, b := open(t, h)
 		tok := newToken("tok-1", "alice", base)
@@ -298,8 +325,8 @@ func runAPIToken(t *testing.T, h PartialHarness[authkit.APITokenStore]) {
 		createToken(t, a, newToken("tok-1", "alice", base), 0, base)
 		mustOK(t, "RevokeAPIToken", a.RevokeAPIToken(t.Context(), "alice", "tok-1", at(minute)), ruleRevokeAPI)
 		mustOK(t, "a second RevokeAPIToken", b.RevokeAPIToken(t.Context(), "alice", "tok-1", at(2*minute)), ruleRevokeAPITwice)
-		if got := lookupToken(t, a, hashOf("tok-tok-1"), ruleLookupToken); got.RevokedAt.IsZero() {
-			t.Errorf("after revoking twice the token has no RevokedAt; %s", ruleRevokeAPI)
+		if got := lookupToken(t, a, hashOf("tok-tok-1"), ruleLookupToken); !sameInstant(got.RevokedAt, at(minute)) {
+			t.Errorf("after revoking twice the token has RevokedAt %s, want the first revocation's %s; %s", fmtTime(got.RevokedAt), fmtTime(at(minute)), ruleRevokeAPITwice)
 		}
 	})
 
@@ -320,6 +347,24 @@ func runAPIToken(t *testing.T, h PartialHarness[authkit.APITokenStore]) {
 			if got := lookupToken(t, a, tok.Hash, ruleLookupToken); !sameInstant(got.LastUsedAt, step.want) {
 				t.Errorf("after TouchAPIToken at %s LastUsedAt is %s, want %s (%s); %s", fmtTime(step.at), fmtTime(got.LastUsedAt), fmtTime(step.want), step.why, ruleTouch)
 			}
+		}
+	})
+
+	// A touch changes LastUsedAt and nothing else: a store that writes the
+	// token back without its expiry (an upsert of a partial record, a
+	// Redis SET without KEEPTTL) makes every used token live for ever.
+	t.Run("Touch/ChangesNothingElse", func(t *testing.T) {
+		a, b := open(t, h)
+		tok := newToken("tok-1", "alice", base)
+		tok.ExpiresAt = at(hour)
+		createToken(t, a, tok, 0, base)
+		mustOK(t, "TouchAPIToken", b.TouchAPIToken(t.Context(), "tok-1", at(10*minute)), ruleTouch)
+		want := tok
+		want.LastUsedAt = at(10 * minute)
+		got := lookupToken(t, a, tok.Hash, ruleLookupToken)
+		diffAPIToken(got, want).report(t, "LookupAPIToken after TouchAPIToken", ruleTouch)
+		if got.Live(at(2 * hour)) {
+			t.Errorf("after TouchAPIToken the token is live an hour after it expired (ExpiresAt %s); %s", fmtTime(got.ExpiresAt), ruleTouch)
 		}
 	})
 

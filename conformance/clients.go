@@ -499,8 +499,13 @@ func runClients(t *testing.T, h PartialHarness[authkit.ClientStore]) {
 		wantErr(t, "SetAuthorizationCodeSession of a code of a deleted client", a.SetAuthorizationCodeSession(t.Context(), hashOf("code-del-2"), "sess"), authkit.ErrNotFound, ruleClDelete+"; "+ruleCodeSession)
 		wantErr(t, "a second DeleteClient", a.DeleteClient(t.Context(), "app"), authkit.ErrNotFound, ruleClDelete)
 		wantErr(t, "DeleteClient of a client never stored", b.DeleteClient(t.Context(), "ghost"), authkit.ErrNotFound, ruleClDelete)
-		// Registering the ID again must not bring the old codes back.
-		createClient(t, b, newClient("app", at(minute)))
+		// Registering the ID again must not bring the old codes back, nor
+		// anything of the old client: its CreatedAt especially, which
+		// tells sessions and assertions of the earlier registration apart.
+		again := newClient("app", at(minute))
+		again.Name = "app, registered again"
+		createClient(t, b, again)
+		diffClient(getClient(t, a, "app", ruleClGet), again).report(t, "a client registered again under a deleted client's ID", ruleClCreate+"; "+ruleClDelete)
 		wantCodeAbsent(t, a, hashOf("code-del-1"), at(2*minute), "a code of a deleted client, once the ID is registered again", ruleClDelete)
 		keep := newCode("keep", "keep", base)
 		keep.UsedAt = at(2 * minute)

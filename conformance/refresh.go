@@ -547,6 +547,47 @@ func runRefresh(t *testing.T, h PartialHarness[authkit.RefreshStore]) {
 		}
 	})
 
+	// The same race with RevokeSession, the revocation started at a spread
+	// of delays over about one rotation's duration: a store whose rotation
+	// reads the session and writes it back (a read-modify-write of the
+	// session row) undoes a revocation that lands in between, and only a
+	// revocation that lands there shows it.
+	t.Run("Rotate/RacingRevokeSession", func(t *testing.T) {
+		a, b := open(t, h)
+		probe, probeFirst := newSession("sess-probe", "prober", base, "rt-probe")
+		createSession(t, a, probe, probeFirst)
+		began := time.Now()
+		rotate(t, a, rotation("rt-probe", "rt-probe-next", at(minute)))
+		span := max(time.Since(began), 100*time.Microsecond)
+		const rounds = 32
+		for i := range rounds {
+			id, tok := fmt.Sprint("sess-rr-", i), fmt.Sprint("rt-rr-", i)
+			s, first := newSession(id, "alice", base, tok)
+			createSession(t, a, s, first)
+			delay := span * time.Duration(3*i) / (2 * rounds) // 0 to 1.5 rotations
+			var (
+				wg             sync.WaitGroup
+				rotErr, revErr error
+			)
+			wg.Go(func() { _, rotErr = a.RotateRefresh(t.Context(), rotation(tok, tok+"-next", at(minute))) })
+			wg.Go(func() { time.Sleep(delay); revErr = b.RevokeSession(t.Context(), id, at(minute)) })
+			wg.Wait()
+			mustOK(t, "RevokeSession", revErr, ruleRevokeSession)
+			if rotErr != nil && !errors.Is(rotErr, authkit.ErrTokenRevoked) {
+				t.Errorf("round %d: RotateRefresh racing RevokeSession returned %v, want nil or ErrTokenRevoked; %s", i, rotErr, ruleRevokeSession)
+			}
+			for _, x := range []string{tok, tok + "-next"} {
+				_, err := b.RotateRefresh(t.Context(), rotation(x, x+"-after", at(2*minute)))
+				if !errors.Is(err, authkit.ErrTokenRevoked) && !(errors.Is(err, authkit.ErrNotFound) && rotErr != nil && x == tok+"-next") {
+					t.Errorf("round %d (revocation %v after the rotation began): RotateRefresh of %s after RevokeSession returned %v, want ErrTokenRevoked; %s", i, delay, x, errOrNil(err), ruleRevokeSession)
+				}
+			}
+			if got := getSession(t, b, id, ruleSession); got.RevokedAt.IsZero() {
+				t.Errorf("round %d (revocation %v after the rotation began): the session is not revoked after RevokeSession raced a rotation; %s", i, delay, ruleRevokeSession)
+			}
+		}
+	})
+
 	t.Run("ListSessions/Empty", func(t *testing.T) {
 		a, _ := open(t, h)
 		got, err := a.ListSessions(t.Context(), "nobody", base)
@@ -607,6 +648,34 @@ func runRefresh(t *testing.T, h PartialHarness[authkit.RefreshStore]) {
 		}
 		if !sameInstant(got[0].LastUsedAt, r.Now) {
 			t.Errorf("ListSessions shows LastUsedAt %s, want the last rotation's %s; %s", fmtTime(got[0].LastUsedAt), fmtTime(r.Now), ruleRotate)
+		}
+	})
+
+	// A session revoked after its creation by a clock that is ahead lists
+	// as revoked at any now: RevokedAt after now does not make it live.
+	t.Run("ListSessions/RevokedAheadOfNow", func(t *testing.T) {
+		a, b := open(t, h)
+		s, first := newSession("sess-1", "alice", base, "rt-1")
+		createSession(t, a, s, first)
+		mustOK(t, "RevokeSession", a.RevokeSession(t.Context(), s.ID, at(2*minute)), ruleRevokeSession)
+		if got := listSessions(t, b, "alice", at(minute)); len(got) != 0 {
+			t.Errorf("ListSessions at %s lists %q, revoked at %s: a revoked session is not live, whatever the clocks (Session.Live); %s", fmtTime(at(minute)), sessionIDs(got), fmtTime(at(2*minute)), ruleList)
+		}
+	})
+
+	// Revoking a session already expired by the revoker's clock still
+	// revokes it: a replica whose clock is behind would otherwise rotate
+	// it, and a rotation moves its idle expiry forward, bringing it back.
+	t.Run("RevokeSession/ExpiredAtNow", func(t *testing.T) {
+		a, b := open(t, h)
+		s, first := newSession("sess-1", "alice", base, "rt-1") // idles out at base+1h
+		createSession(t, a, s, first)
+		if err := a.RevokeSession(t.Context(), s.ID, at(hour+time.Second)); err != nil && !errors.Is(err, authkit.ErrNotFound) {
+			t.Fatalf("RevokeSession of a session expired at now returned %v, want nil (or ErrNotFound, if the store dropped it); %s", err, ruleRevokeSession)
+		}
+		_, err := b.RotateRefresh(t.Context(), rotation("rt-1", "rt-2", at(hour-time.Second)))
+		if !errors.Is(err, authkit.ErrTokenRevoked) && !errors.Is(err, authkit.ErrNotFound) {
+			t.Errorf("RotateRefresh at %s, after RevokeSession at %s, returned %v, want ErrTokenRevoked (or ErrNotFound): a session revoked once expired must not rotate for a clock that is behind; %s", fmtTime(at(hour-time.Second)), fmtTime(at(hour+time.Second)), errOrNil(err), ruleRevokeSession)
 		}
 	})
 
@@ -708,6 +777,31 @@ func runRefresh(t *testing.T, h PartialHarness[authkit.RefreshStore]) {
 		mustOK(t, "a second RevokeSubjectSessions", err, ruleRevokeSubject)
 		if len(again) != 0 {
 			t.Errorf("a second RevokeSubjectSessions returned %q, want none (all were already revoked); %s", again, ruleRevokeSubject)
+		}
+	})
+
+	// Every session, whatever the clocks: one created by a replica whose
+	// clock is ahead of the revoker's, and one expired by the revoker's
+	// clock but not by a replica's that is behind.
+	t.Run("RevokeSubjectSessions/Clocks", func(t *testing.T) {
+		a, b := open(t, h)
+		ahead, aheadFirst := newSession("sess-ahead", "alice", at(minute), "rt-ahead")
+		createSession(t, a, ahead, aheadFirst)
+		got, err := b.RevokeSubjectSessions(t.Context(), "alice", base)
+		mustOK(t, "RevokeSubjectSessions", err, ruleRevokeSubject)
+		if !slices.Equal(got, []string{ahead.ID}) {
+			t.Errorf("RevokeSubjectSessions at %s returned %q, want [%s], created at %s by a clock ahead; %s", fmtTime(base), got, ahead.ID, fmtTime(ahead.CreatedAt), ruleRevokeSubject)
+		}
+		_, err = a.RotateRefresh(t.Context(), rotation("rt-ahead", "rt-ahead-2", at(2*minute)))
+		wantErr(t, "RotateRefresh of a session created ahead of RevokeSubjectSessions' now", err, authkit.ErrTokenRevoked, ruleRevokeSubject+"; "+ruleRotateRevoked)
+
+		idle, idleFirst := newSession("sess-idle", "bob", base, "rt-idle") // idles out at base+1h
+		createSession(t, a, idle, idleFirst)
+		_, err = b.RevokeSubjectSessions(t.Context(), "bob", at(hour+time.Second))
+		mustOK(t, "RevokeSubjectSessions", err, ruleRevokeSubject)
+		_, err = a.RotateRefresh(t.Context(), rotation("rt-idle", "rt-idle-2", at(hour-time.Second)))
+		if !errors.Is(err, authkit.ErrTokenRevoked) && !errors.Is(err, authkit.ErrNotFound) {
+			t.Errorf("RotateRefresh at %s, after RevokeSubjectSessions at %s, returned %v, want ErrTokenRevoked (or ErrNotFound): a session revoked once expired must not rotate for a clock that is behind; %s", fmtTime(at(hour-time.Second)), fmtTime(at(hour+time.Second)), errOrNil(err), ruleRevokeSubject)
 		}
 	})
 

@@ -12,7 +12,7 @@ import (
 const (
 	ruleRevokeJTI    = "RevocationStore.RevokeToken must mark the token jti dead until until (its exp); revoking twice keeps the later until"
 	ruleRevokeSID    = "RevocationStore.RevokeSessionTokens must mark every token whose sid is sid dead until until; revoking twice keeps the later until"
-	ruleCutoff       = "RevocationStore.SetCutoff must mark every token of subject issued at or before cutoff dead (logout-all), remembered until until; a later cutoff replaces an earlier one, an earlier one never replaces a later one"
+	ruleCutoff       = "RevocationStore.SetCutoff must mark every token of subject issued at or before cutoff dead (logout-all), remembered until until; a later cutoff replaces an earlier one, an earlier one never replaces a later one, and the until kept is the later of the two"
 	ruleCutoffPrec   = "RevocationStore.SetCutoff: \"at or before cutoff\" must hold to the millisecond at least (a store keeping less than the microsecond rounds cutoffs up), or a logout-all misses tokens issued in the same second"
 	ruleIsRevoked    = "RevocationStore.IsRevoked must report whether the token q describes is dead at now: its jti revoked, its sid revoked, or q.IssuedAt at or before its subject's cutoff; entries whose until is at or before now no longer count"
 	ruleRevKeys      = "revocation is keyed on identities: jti, sid and subject are separate namespaces, and an entry matches only its own key, byte for byte (an empty SessionID is a token outside any session)"
@@ -178,6 +178,16 @@ func runRevocation(t *testing.T, h PartialHarness[authkit.RevocationStore]) {
 		wantDead(t, b, query("j2", "", "alice", at(15*minute)), at(90*minute), true, "issued between the cutoffs, before the later until", ruleCutoff)
 	})
 
+	t.Run("SetCutoff/EarlierKeepsLaterUntil", func(t *testing.T) {
+		a, b := open(t, h)
+		// An earlier cutoff with a later until (a logout-all raced by an
+		// older one with a longer access TTL) keeps the later cutoff and
+		// extends how long it is kept.
+		mustOK(t, "SetCutoff", a.SetCutoff(t.Context(), "alice", at(10*minute), at(hour)), ruleCutoff)
+		mustOK(t, "SetCutoff", b.SetCutoff(t.Context(), "alice", base, at(2*hour)), ruleCutoff)
+		wantDead(t, a, query("j1", "", "alice", at(5*minute)), at(90*minute), true, "issued before the later cutoff, after its own until but before the earlier cutoff's", ruleCutoff)
+	})
+
 	t.Run("SubjectIsolation", func(t *testing.T) {
 		a, b := open(t, h)
 		for i, subj := range oddSubjects {
@@ -306,6 +316,25 @@ func runRevocation(t *testing.T, h PartialHarness[authkit.RevocationStore]) {
 			t.Errorf("DeleteExpiredRevocations with limit 1, repeated while it returned 1, deleted %d in all, want 3; %s", total, ruleDeleteRevs)
 		}
 		checkLiveRevocations(t, a)
+	})
+
+	// An entry whose until was extended is collected at its last until,
+	// not its first (an expiry index written once, or a heap entry not
+	// moved, drops it early and revives the tokens it kills).
+	t.Run("DeleteExpiredRevocations/ExtendedUntil", func(t *testing.T) {
+		a, b := open(t, h)
+		for _, until := range []time.Time{at(hour), at(3 * hour)} {
+			mustOK(t, "RevokeToken", a.RevokeToken(t.Context(), "alice", "jti-x", until), ruleRevokeJTI)
+			mustOK(t, "RevokeSessionTokens", a.RevokeSessionTokens(t.Context(), "alice", "sid-x", until), ruleRevokeSID)
+			mustOK(t, "SetCutoff", a.SetCutoff(t.Context(), "bob", base, until), ruleCutoff)
+		}
+		now := at(2 * hour)
+		drain(t, "DeleteExpiredRevocations", 1000, 0, ruleDeleteRevs, func(limit int) (int, error) {
+			return b.DeleteExpiredRevocations(t.Context(), now, limit)
+		})
+		wantDead(t, a, query("jti-x", "", "alice", at(-time.Minute)), now, true, "jti revoked until base+1h and again until base+3h, after DeleteExpiredRevocations at base+2h", ruleRevokeJTI+"; "+ruleDeleteRevs)
+		wantDead(t, a, query("j2", "sid-x", "alice", at(-time.Minute)), now, true, "sid revoked until base+1h and again until base+3h, after DeleteExpiredRevocations at base+2h", ruleRevokeSID+"; "+ruleDeleteRevs)
+		wantDead(t, a, query("j3", "", "bob", at(-time.Minute)), now, true, "cutoff kept until base+1h and again until base+3h, after DeleteExpiredRevocations at base+2h", ruleCutoff+"; "+ruleDeleteRevs)
 	})
 
 	t.Run("Scale", func(t *testing.T) { revocationScale(t, h) })
