@@ -224,3 +224,64 @@ func TestEpochWithoutTime(t *testing.T) {
 		t.Errorf("RevocationSnapshot with a marker without time = %v, want an error matching ErrStoreUnavailable", err)
 	}
 }
+
+// TestEpochFreshSchema: Migrate making a schema from nothing starts the
+// epoch at its own now, so that a database wiped and migrated again (DROP
+// DATABASE, a new empty primary) refuses the tokens issued before it
+// instead of vouching for revocations it never held; an upgrade
+// (TestEpochUpgrade) still starts it at 0.
+func TestEpochFreshSchema(t *testing.T) {
+	for _, b := range []backend{pgxBackend, mysqlBackend, sqliteBackend} {
+		t.Run(b.name, func(t *testing.T) {
+			before := time.Now().Truncate(time.Microsecond)
+			s, _ := newStore(t, b)
+			after := time.Now()
+			q := authkit.RevocationQuery{TokenID: "jti-old", Subject: "alice", IssuedAt: before.Add(-time.Minute)}
+			dead, err := s.IsRevoked(t.Context(), q, after)
+			dl, ok := errors.AsType[*authkit.DataLossError](err)
+			if !dead || !ok || dl.Since.Before(before) || dl.Since.After(after) {
+				t.Fatalf("IsRevoked of a token issued before the schema was made = (%v, %v), want (true, a *DataLossError since the migration, between %s and %s)", dead, err, before, after)
+			}
+			q = authkit.RevocationQuery{TokenID: "jti-new", Subject: "alice", IssuedAt: after.Add(time.Second)}
+			if dead, err := s.IsRevoked(t.Context(), q, after.Add(time.Second)); dead || err != nil {
+				t.Errorf("IsRevoked of a token issued after the migration = (%v, %v), want (false, nil)", dead, err)
+			}
+		})
+	}
+}
+
+// TestEpochWipedAndMigratedAgain: the running store's database loses every
+// table and is migrated again; a token revoked before is refused (as data
+// loss), by the same handle, not verified again.
+func TestEpochWipedAndMigratedAgain(t *testing.T) {
+	s, dsn := newStore(t, sqliteBackend)
+	ctx := t.Context()
+	issued := time.Now().Add(time.Second)
+	revokedAt := issued.Add(time.Second)
+	if err := s.RevokeToken(ctx, "alice", "jti-revoked", revokedAt.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	wipe := openDB(t, sqliteBackend, dsn)
+	wipe.SetMaxOpenConns(1)
+	if _, err := wipe.ExecContext(ctx, "PRAGMA foreign_keys = OFF"); err != nil {
+		t.Fatal(err)
+	}
+	var tables []string
+	if err := wipe.SelectContext(ctx, &tables, "SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE 'authkit%'"); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range tables {
+		if _, err := wipe.ExecContext(ctx, "DROP TABLE "+name); err != nil {
+			t.Fatal(err)
+		}
+	}
+	time.Sleep(2 * time.Second) // past the token's iat: the new schema is made after it
+	if err := sqlstore.Migrate(ctx, wipe.DB, "sqlite"); err != nil {
+		t.Fatal(err)
+	}
+	q := authkit.RevocationQuery{TokenID: "jti-revoked", Subject: "alice", IssuedAt: issued}
+	dead, err := s.IsRevoked(ctx, q, time.Now())
+	if !dead || !errors.Is(err, authkit.ErrDataLoss) {
+		t.Errorf("IsRevoked of a token revoked before the database was wiped and migrated again = (%v, %v), want (true, ErrDataLoss)", dead, err)
+	}
+}

@@ -293,6 +293,11 @@ func (m migrator) apply(ctx context.Context, q querier, ms []migration) error {
 		return dbErr(err)
 	}
 	record := m.bind("INSERT INTO " + table + " (version, name, applied_at) VALUES (?, ?, ?)")
+	// A schema made from nothing starts its epoch now, not at 0: nothing
+	// was issued against this database before, and a database wiped and
+	// migrated again (DROP DATABASE, a new empty primary) must not vouch
+	// for the revocations it never held (see epoch.go).
+	fresh := !done[1]
 	for _, mg := range ms {
 		if done[mg.version] {
 			continue
@@ -305,6 +310,16 @@ func (m migrator) apply(ctx context.Context, q querier, ms []migration) error {
 		if _, err := q.ExecContext(ctx, record, mg.version, mg.name, time.Now().UnixMicro()); err != nil {
 			return fmt.Errorf("recording migration %04d_%s: %w", mg.version, mg.name, dbErr(err))
 		}
+		if fresh && mg.version == epochMigration {
+			start := m.bind("UPDATE " + m.prefix + "revocations SET cutoff_at = ? WHERE subject = '' AND kind = 4 AND ident = '' AND cutoff_at = 0")
+			if _, err := q.ExecContext(ctx, start, time.Now().UnixMicro()); err != nil {
+				return fmt.Errorf("starting the epoch of a new schema: %w", dbErr(err))
+			}
+		}
 	}
 	return nil
 }
+
+// epochMigration is the version of 0005_epoch, which writes the epoch
+// marker.
+const epochMigration = 5
