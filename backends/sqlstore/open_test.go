@@ -390,3 +390,33 @@ func TestErrorsNameNoServer(t *testing.T) {
 		t.Errorf("errors.As does not reach the dial error through %v", err)
 	}
 }
+
+// TestNewFromDBDriverMismatch: a pool of a known driver named as another
+// dialect is refused at once, rather than running another dialect's
+// statements; a wrapped driver is taken at its name (WithDriver).
+func TestNewFromDBDriverMismatch(t *testing.T) {
+	pools := map[string]string{
+		"pgx":      "postgres://nobody@127.0.0.1:1/none",
+		"postgres": "postgres://nobody@127.0.0.1:1/none",
+		"mysql":    "nobody@tcp(127.0.0.1:1)/none",
+		"sqlite":   filepath.Join(t.TempDir(), "x.db"),
+	}
+	dialect := map[string]string{"pgx": "postgres", "postgres": "postgres", "mysql": "mysql", "sqlite": "sqlite"}
+	for opened, dsn := range pools {
+		db, err := sql.Open(opened, dsn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { db.Close() })
+		for named := range pools {
+			_, err := sqlstore.NewFromDB(db, named)
+			if dialect[named] == dialect[opened] {
+				if err != nil {
+					t.Errorf("a %s pool named %q: %v", opened, named, err)
+				}
+			} else if !errors.Is(err, authkit.ErrInvalidConfig) {
+				t.Errorf("a %s pool named %q: %v, want ErrInvalidConfig", opened, named, err)
+			}
+		}
+	}
+}

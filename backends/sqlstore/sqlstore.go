@@ -243,7 +243,29 @@ func detect(db *sqlx.DB, c config) (*dialect, error) {
 	if name == "" {
 		name = db.DriverName()
 	}
-	return dialectFor(name)
+	d, err := dialectFor(name)
+	if err != nil || db.DB == nil {
+		return d, err
+	}
+	// A pool of one of the known drivers named as another dialect would
+	// run another dialect's statements, and fail with errors that point
+	// elsewhere (a missing column, 503s, a schema "not in effect").
+	pkg := driverPackage(db.Driver())
+	if real, ok := driverDialects[pkg]; ok && real != d {
+		return nil, fmt.Errorf("sqlstore: %w: the pool's driver is %s, a %s driver, but it was named %q, a %s driver: name it as it was opened (pgx, postgres, mysql or sqlite)",
+			authkit.ErrInvalidConfig, pkg, real.name, name, d.name)
+	}
+	return d, nil
+}
+
+// driverDialects are the dialects of the known drivers' packages; a
+// wrapped driver (tracing, metrics) has a package of its own and is taken
+// at its name.
+var driverDialects = map[string]*dialect{
+	pgxStdlib:            dialectPostgres,
+	"github.com/lib/pq":  dialectPostgres,
+	mysqlDriver:          dialectMySQL,
+	"modernc.org/sqlite": dialectSQLite,
 }
 
 // The packages of the database/sql drivers that end a call at its
