@@ -1,7 +1,9 @@
 package main
 
 import (
+	"context"
 	"net/url"
+	"strings"
 	"testing"
 	"time"
 
@@ -76,4 +78,37 @@ func TestServeTimeoutFlags(t *testing.T) {
 	}
 	r := runCLI(t, "", "serve", "--store-timeout", "5ms", "--request-timeout", "1s")
 	r.must(t, exitFailure, nil, []string{"WithStoreTimeout"})
+}
+
+// TestStartStalledStore: a database that accepts connections and never
+// answers fails serve and migrate at start-up, within the open deadline,
+// rather than hanging them (a supervisor can then restart them).
+func TestStartStalledStore(t *testing.T) {
+	dsn := testservers.Postgres(t)
+	px := testservers.NewProxy(t, testservers.Addr(t, dsn))
+	stalled := testservers.WithAddr(t, dsn, px.Addr())
+	px.Stall()
+	defer func(d time.Duration) { storeOpenTimeout = d }(storeOpenTimeout)
+	storeOpenTimeout = time.Second
+	for _, args := range [][]string{
+		{"migrate", "--store", stalled},
+		{"serve", "--addr", "127.0.0.1:0", "--store", stalled, "--migrate"},
+		{"serve", "--addr", "127.0.0.1:0", "--store", stalled},
+	} {
+		var out, errOut syncBuffer
+		done := make(chan int, 1)
+		ctx, cancel := context.WithCancel(context.Background()) // no deadline of its own
+		go func() { done <- run(ctx, args, strings.NewReader(""), &out, &errOut) }()
+		select {
+		case code := <-done:
+			if code == 0 || !strings.Contains(errOut.String(), "deadline") {
+				t.Errorf("%s with the database stalled: exit %d, stderr:\n%s\nwant a failure naming the deadline", strings.Join(args[:1], " "), code, errOut.String())
+			}
+		case <-time.After(30 * time.Second):
+			t.Errorf("%q with the database stalled still runs after 30s (open deadline %v)", args, storeOpenTimeout)
+			cancel()
+			<-done
+		}
+		cancel()
+	}
 }

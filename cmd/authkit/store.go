@@ -62,7 +62,12 @@ func openStore(ctx context.Context, spec string, migrate bool, log *slog.Logger)
 				return openedStore{}, err
 			}
 		}
-		s, err := sqlstore.Open(ctx, spec, sqlOptions(log)...)
+		// Connecting and checking the schema under a deadline: a database
+		// that accepts the connection and then stalls fails the start
+		// instead of hanging it (the store keeps no part of this ctx).
+		openCtx, cancel := context.WithTimeout(ctx, storeOpenTimeout)
+		defer cancel()
+		s, err := sqlstore.Open(openCtx, spec, sqlOptions(log)...)
 		if err != nil {
 			return openedStore{}, fmt.Errorf("--store: %w", err)
 		}
@@ -140,14 +145,32 @@ func checkReplication(ctx context.Context, st openedStore, log *slog.Logger) err
 	return nil
 }
 
+// Deadlines of a SQL store's start: a database that stops answering (a
+// stalled server accepts connections and never replies) fails serve and
+// migrate, so that a supervisor restarts them, instead of hanging them
+// for ever. Variables so that tests can shorten them.
+var (
+	// storeOpenTimeout bounds connecting to the database and checking its
+	// schema.
+	storeOpenTimeout = time.Minute
+	// migrateTimeout bounds applying the migrations, waiting for another
+	// server's Migrate included: generous, since a migration may rebuild
+	// a large table.
+	migrateTimeout = 15 * time.Minute
+)
+
 // migrateSQL applies the SQL store's migrations to the database dsn names;
 // the drivers log through log.
 func migrateSQL(ctx context.Context, dsn string, log *slog.Logger) error {
-	db, err := sqlstore.OpenDB(ctx, dsn, sqlOptions(log)...)
+	openCtx, cancel := context.WithTimeout(ctx, storeOpenTimeout)
+	defer cancel()
+	db, err := sqlstore.OpenDB(openCtx, dsn, sqlOptions(log)...)
 	if err != nil {
 		return fmt.Errorf("migrate: %w", err)
 	}
 	defer db.Close()
+	ctx, cancel = context.WithTimeout(ctx, migrateTimeout)
+	defer cancel()
 	if err := sqlstore.Migrate(ctx, db.DB, db.DriverName()); err != nil {
 		return fmt.Errorf("migrate: %w", err)
 	}
