@@ -230,7 +230,8 @@ func New(db *sqlx.DB, opts ...Option) (*Store, error) {
 
 // NewFromDB is New for an application that holds a *sql.DB rather than a
 // *sqlx.DB: driverName is the name it was opened with ("pgx", "postgres",
-// "mysql", "sqlite").
+// "mysql", "sqlite"). A pool of one of those drivers named as another
+// dialect's is refused with an error matching authkit.ErrInvalidConfig.
 func NewFromDB(db *sql.DB, driverName string, opts ...Option) (*Store, error) {
 	if db == nil {
 		return nil, errors.New("sqlstore: NewFromDB: nil *sql.DB")
