@@ -71,6 +71,7 @@ type Issuer struct {
 	keys            *keys.Set
 	refresh         authkit.RefreshStore
 	revocations     authkit.RevocationStore
+	revocationStore authkit.RevocationStore // as configured, not bounded
 	apiTokens       authkit.APITokenStore
 	codes           []authkit.ClientStore   // for Cleanup: see storesOf
 	throttles       []authkit.ThrottleStore // for Cleanup: see storesOf
@@ -113,6 +114,7 @@ func New(opts ...authkit.Option) (*Issuer, error) {
 		keys:            c.Keys,
 		refresh:         c.RefreshStore,
 		revocations:     c.RevocationStore,
+		revocationStore: c.RevocationStore,
 		apiTokens:       c.APITokenStore,
 		hasher:          opaque.NewHasher(c.TokenHashKey),
 		now:             c.Clock,
@@ -528,6 +530,11 @@ func (i *Issuer) JWKS() ([]byte, error) { return i.keys.JWKS() }
 func (i *Issuer) Stores() (refresh, revocation, apiTokens bool) {
 	return i.refresh != nil, i.revocations != nil, i.apiTokens != nil
 }
+
+// RevocationStore returns the revocation store the issuer was configured
+// with (authkit.WithStore or WithRevocationStore), or nil. httpauth checks
+// with it that a verifier beside the issuer reads the same revocations.
+func (i *Issuer) RevocationStore() authkit.RevocationStore { return i.revocationStore }
 
 // AccessTTL returns the lifetime of the access tokens this issuer mints.
 func (i *Issuer) AccessTTL() time.Duration { return i.accessTTL }

@@ -129,7 +129,8 @@ type Verifier struct {
 	words        []string            // every issuer's HeaderTypes, lower-cased, each once
 	cache        *verifyCache
 	revocations  authkit.RevocationStore
-	mirror       *revmirror.Mirror // with authkit.WithRevocationMirror; revocations is then this
+	revStore     authkit.RevocationStore // as configured, neither bounded nor mirrored
+	mirror       *revmirror.Mirror       // with authkit.WithRevocationMirror; revocations is then this
 	apiTokens    authkit.APITokenStore
 	external     authkit.ExternalAPITokens // the API token store's, if it accepts tokens authkit did not make
 	hasher       opaque.Hasher
@@ -169,6 +170,7 @@ func New(opts ...authkit.Option) (*Verifier, error) {
 	}
 	v := &Verifier{
 		revocations:  c.RevocationStore,
+		revStore:     c.RevocationStore,
 		apiTokens:    c.APITokenStore,
 		hasher:       opaque.NewHasher(c.TokenHashKey),
 		now:          c.Clock,
@@ -290,6 +292,11 @@ func (v *Verifier) StoreTimeout() time.Duration { return v.storeTimeout }
 // revoked token verifies until it expires; httpauth.NewHandler refuses
 // such a verifier beside an issuer that records revocations.
 func (v *Verifier) ChecksRevocation() bool { return v.revocations != nil }
+
+// RevocationStore returns the revocation store the verifier was
+// configured with (authkit.WithStore or WithRevocationStore), not the
+// revocation mirror in front of it, or nil.
+func (v *Verifier) RevocationStore() authkit.RevocationStore { return v.revStore }
 
 // Schemes returns the built-in Authorization schemes (WithSchemes)
 // Authenticate tries, in order. httpauth answers a 401 with a challenge

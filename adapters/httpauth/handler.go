@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/netip"
 	"net/url"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/authkit-go/authkit"
 	"github.com/authkit-go/authkit/internal/pace"
+	"github.com/authkit-go/authkit/internal/storecall"
 	"github.com/authkit-go/authkit/issuer"
 )
 
@@ -138,6 +140,26 @@ type endpoint struct {
 type item struct {
 	prefix string // collection path + "/"
 	ep     *endpoint
+}
+
+// sameStore reports whether a and b are the same store value. Values of
+// a type that cannot be compared are taken to be the same: the check is a
+// guard against a common mistake, not a proof.
+func sameStore(a, b authkit.RevocationStore) (same bool) {
+	ta, tb := reflect.TypeOf(a), reflect.TypeOf(b)
+	if ta != tb {
+		return false
+	}
+	if !ta.Comparable() {
+		return true
+	}
+	// A comparable struct may still hold an interface whose value is not.
+	defer func() {
+		if recover() != nil {
+			same = true
+		}
+	}()
+	return a == b
 }
 
 type handlerConfig struct {
@@ -397,6 +419,9 @@ func NewHandler(iss *issuer.Issuer, auth *Auth, opts ...HandlerOption) (*Handler
 	// 200 to those requests and go on accepting the tokens.
 	if revocations && !auth.v.ChecksRevocation() && (c.paths.Revoke != "" || c.paths.LogoutAll != "" || c.paths.Sessions != "") {
 		return nil, invalid("NewHandler: the issuer records revocations but the Auth's verifier does not check them, so /revoke, /logout-all and /sessions would leave access tokens working: give verifier.New the same store (authkit.WithStore or WithRevocationStore, optionally with WithRevocationMirror), or give the issuer no revocation store (WithRefreshStore and WithAPITokenStore instead of WithStore) to keep access tokens valid until they expire")
+	}
+	if a, b := iss.RevocationStore(), auth.v.RevocationStore(); a != nil && b != nil && storecall.InProcess(a) && storecall.InProcess(b) && !sameStore(a, b) {
+		return nil, invalid("NewHandler: the issuer and the verifier were given two different in-process stores (%T and %T): the revocations the issuer records would never reach the verifier, so /revoke, /logout-all and /sessions would answer success and leave tokens working; give both the same store value (call memory.New() once)", a, b)
 	}
 	if !refresh && (c.paths.Token != "" || c.paths.Sessions != "") {
 		return nil, invalid("NewHandler: the token and sessions endpoints need a refresh store (authkit.WithStore or WithRefreshStore); disable them with WithPaths otherwise")

@@ -953,6 +953,39 @@ func TestNewHandlerRefusesVerifierBlindToRevocations(t *testing.T) {
 	}
 }
 
+// An issuer and a verifier each given its own memory store (memory.New()
+// written twice): every revocation would answer success and change
+// nothing the verifier reads (found by review). NewHandler refuses them;
+// the same value, or a mirror in front of it, is accepted.
+func TestNewHandlerRefusesTwoInProcessStores(t *testing.T) {
+	k, _ := keys.Generate(keys.HS256)
+	set, _ := keys.NewSet(k)
+	store := memory.New()
+	iss, err := issuer.New(authkit.WithKeys(set), authkit.WithStore(store))
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, _ := verifier.New(authkit.WithKeys(set), authkit.WithStore(memory.New()))
+	otherAuth, _ := httpauth.New(other)
+	if _, err := httpauth.NewHandler(iss, otherAuth); !errors.Is(err, authkit.ErrInvalidConfig) || !strings.Contains(err.Error(), "two different in-process stores") {
+		t.Fatalf("NewHandler with the verifier on another memory store: %v, want ErrInvalidConfig naming the mistake", err)
+	}
+	for name, opts := range map[string][]authkit.Option{
+		"the same store":             {authkit.WithStore(store)},
+		"the same, through a mirror": {authkit.WithStore(store), authkit.WithRevocationMirror(time.Second)},
+	} {
+		v, err := verifier.New(append([]authkit.Option{authkit.WithKeys(set)}, opts...)...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { v.Close() })
+		a, _ := httpauth.New(v)
+		if _, err := httpauth.NewHandler(iss, a); err != nil {
+			t.Errorf("NewHandler with the verifier on %s: %v", name, err)
+		}
+	}
+}
+
 // Paths lists each endpoint path once; ServeAt serves under a path of its
 // own without touching the caller's request.
 func TestPathsAndServeAt(t *testing.T) {
