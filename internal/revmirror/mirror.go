@@ -441,6 +441,12 @@ func (m *Mirror) snapshot(ctx context.Context) (authkit.FeedPosition, error) {
 	for _, r := range pending {
 		st.apply(r, now)
 	}
+	// What the old copy held stays until it expires, whatever the new
+	// snapshot says: a store restored from a backup that holds its epoch
+	// marker, or a failover to a replica that missed writes, lost
+	// revocations without a new epoch, and this copy is the only place
+	// they are still known (found by review, 2026-12-03).
+	m.st.carryInto(st, now)
 	m.st = st
 	m.snapshots.Add(1)
 	m.covered.Store(&start)

@@ -536,3 +536,28 @@ func TestConformance(t *testing.T) {
 		},
 	})
 }
+
+// A new snapshot that lacks what the old copy held (a store restored from
+// a backup that holds its epoch marker: a loss it cannot see) does not
+// un-revoke it: the copy keeps its entries until they expire.
+func TestNewSnapshotKeepsWhatTheCopyHeld(t *testing.T) {
+	clk := newClock()
+	now := clk.Now()
+	store := feedtest.New()
+	ctx := t.Context()
+	must(t, store.RevokeToken(ctx, "alice", "jti-1", now.Add(time.Hour)))
+	must(t, store.RevokeSessionTokens(ctx, "bob", "sid-1", now.Add(time.Hour)))
+	must(t, store.SetCutoff(ctx, "carol", now, now.Add(time.Hour)))
+	must(t, store.RevokeToken(ctx, "dave", "jti-short", now.Add(time.Minute)))
+	m := start(t, store, options(clk))
+	waitFresh(t, m)
+	store.RestoreBackup()
+	waitFor(t, "a second snapshot", func() bool { return m.Stats().Snapshots == 2 })
+	store.SetUnavailable(true)
+	wantDead(t, m, q("jti-1", "", "alice", now), now, true, "revoked before the store lost it")
+	wantDead(t, m, q("jti-2", "sid-1", "bob", now), now, true, "its session revoked before the store lost it")
+	wantDead(t, m, q("jti-3", "", "carol", now), now, true, "cut off before the store lost it")
+	wantDead(t, m, q("jti-short", "", "dave", now), now.Add(2*time.Minute), false, "its revocation expired")
+	clk.Advance(2 * time.Hour)
+	waitFor(t, "the carried entries to expire", func() bool { return m.Stats().Entries == 0 })
+}

@@ -96,6 +96,19 @@ func (s *state) apply(r authkit.Revocation, now time.Time) {
 	heap.Push(&s.exp, e)
 }
 
+// carryInto applies every entry of s in force at now, and its epoch, to
+// into: a new copy keeps what the old one held (nothing is ever
+// un-revoked but by expiry), even when the snapshot it was built from
+// lacks it.
+func (s *state) carryInto(into *state, now time.Time) {
+	for _, e := range s.exp {
+		into.apply(authkit.Revocation{Kind: e.kind, Subject: e.k.subject, ID: e.k.id, Cutoff: e.cutoff, Until: e.until}, now)
+	}
+	if s.hasEpoch {
+		into.apply(authkit.Revocation{Kind: authkit.RevokedBeforeEpoch, Cutoff: s.epoch}, now)
+	}
+}
+
 // dead answers IsRevoked for q at now, with the rules of the
 // RevocationStore contract. It does not allocate.
 func (s *state) dead(q authkit.RevocationQuery, now time.Time) bool {

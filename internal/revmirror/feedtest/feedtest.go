@@ -158,6 +158,21 @@ func (s *Store) RestartLog() {
 	})
 }
 
+// RestoreBackup forgets every entry but keeps the epoch marker, and
+// restarts the log, as a restore of a backup taken after the marker was
+// written and before the revocations would: a loss the store itself
+// cannot see (every earlier position is lost, so followers take a new
+// snapshot).
+func (s *Store) RestoreBackup() {
+	s.knob(func(d *data) {
+		clear(d.jti)
+		clear(d.sid)
+		clear(d.cut)
+		d.log, d.first = nil, 0
+		d.epoch = rand.Text()[:12]
+	})
+}
+
 // OnSnapshot sets a function that RevocationSnapshot calls after it has
 // read the entries and before it hands them to its callback (nil: none).
 func (s *Store) OnSnapshot(f func()) { s.knob(func(d *data) { d.onSnapshot = f }) }
