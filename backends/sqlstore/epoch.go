@@ -15,8 +15,9 @@ import (
 // expires_at is epochExpires, so no cleanup deletes it. Migration 0005
 // writes it with cutoff_at 0: the data is intact when the migration runs,
 // so an upgrade refuses no token. Migrate, making a schema from nothing,
-// then sets it to its own now: a database wiped and migrated again must
-// not vouch for revocations it never held (found by review, 2026-12-03).
+// writes it first, at its own now, right after 0001 (which 0005 then
+// keeps): a database wiped and migrated again must not vouch for
+// revocations it never held (found by review, 2026-12-03).
 //
 // IsRevoked reads the marker's cutoff_at in its one SELECT. A token
 // issued at or before it is refused with a *DataLossError; a missing

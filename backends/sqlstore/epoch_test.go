@@ -285,3 +285,37 @@ func TestEpochWipedAndMigratedAgain(t *testing.T) {
 		t.Errorf("IsRevoked of a token revoked before the database was wiped and migrated again = (%v, %v), want (true, ErrDataLoss)", dead, err)
 	}
 }
+
+// TestEpochFreshSchemaInterrupted: a migration of a new database that
+// stops after its first migrations (MySQL commits each on its own: a
+// missing privilege, a killed process) and is run again still starts the
+// epoch at the first run's clock, not at 0 (found by review, 2026-12-03:
+// the second run, seeing 0001 done, took it for an upgrade).
+func TestEpochFreshSchemaInterrupted(t *testing.T) {
+	for _, b := range []backend{pgxBackend, mysqlBackend, sqliteBackend} {
+		t.Run(b.name, func(t *testing.T) {
+			ctx := t.Context()
+			db := openDB(t, b, b.fresh(t))
+			before := time.Now().Truncate(time.Microsecond)
+			for _, last := range []int64{1, 2} {
+				if err := sqlstore.MigrateTo(ctx, db.DB, b.driver, last); err != nil {
+					t.Fatalf("the first run, stopped after %04d: %v", last, err)
+				}
+			}
+			after := time.Now()
+			if err := sqlstore.Migrate(ctx, db.DB, b.driver); err != nil {
+				t.Fatal(err)
+			}
+			s, err := sqlstore.New(db)
+			if err != nil {
+				t.Fatal(err)
+			}
+			q := authkit.RevocationQuery{TokenID: "jti-old", Subject: "alice", IssuedAt: before.Add(-time.Minute)}
+			dead, err := s.IsRevoked(ctx, q, time.Now())
+			dl, ok := errors.AsType[*authkit.DataLossError](err)
+			if !dead || !ok || dl.Since.Before(before) || dl.Since.After(after) {
+				t.Errorf("IsRevoked of a token issued before the schema was made = (%v, %v), want (true, a *DataLossError since the first run, between %s and %s)", dead, err, before, after)
+			}
+		})
+	}
+}

@@ -307,19 +307,19 @@ func (m migrator) apply(ctx context.Context, q querier, ms []migration) error {
 				return fmt.Errorf("migration %04d_%s: %w", mg.version, mg.name, dbErr(err))
 			}
 		}
-		if _, err := q.ExecContext(ctx, record, mg.version, mg.name, time.Now().UnixMicro()); err != nil {
-			return fmt.Errorf("recording migration %04d_%s: %w", mg.version, mg.name, dbErr(err))
-		}
-		if fresh && mg.version == epochMigration {
-			start := m.bind("UPDATE " + m.prefix + "revocations SET cutoff_at = ? WHERE subject = '' AND kind = 4 AND ident = '' AND cutoff_at = 0")
+		if fresh && mg.version == 1 {
+			// Before 0001 is recorded: on MySQL, where each migration
+			// commits on its own, a run that stops after it must leave
+			// the marker behind, or the next run, no longer fresh, would
+			// let 0005 write it at 0. 0005 keeps a marker already there.
+			start := buildQueries(m.d, m.prefix).insertEpoch
 			if _, err := q.ExecContext(ctx, start, time.Now().UnixMicro()); err != nil {
 				return fmt.Errorf("starting the epoch of a new schema: %w", dbErr(err))
 			}
 		}
+		if _, err := q.ExecContext(ctx, record, mg.version, mg.name, time.Now().UnixMicro()); err != nil {
+			return fmt.Errorf("recording migration %04d_%s: %w", mg.version, mg.name, dbErr(err))
+		}
 	}
 	return nil
 }
-
-// epochMigration is the version of 0005_epoch, which writes the epoch
-// marker.
-const epochMigration = 5
