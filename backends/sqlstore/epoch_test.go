@@ -319,3 +319,45 @@ func TestEpochFreshSchemaInterrupted(t *testing.T) {
 		})
 	}
 }
+
+// TestEpochMigrateAfterAnotherTool: tables made by another tool from the
+// .sql files (no bookkeeping table), up to 0004 and holding data, are
+// not new: Migrate takes them for an upgrade, and 0005 starts the epoch
+// at 0, refusing no outstanding token (found by review, 2026-12-03).
+func TestEpochMigrateAfterAnotherTool(t *testing.T) {
+	for _, b := range []backend{pgxBackend, mysqlBackend, sqliteBackend} {
+		t.Run(b.name, func(t *testing.T) {
+			ctx := t.Context()
+			db := openDB(t, b, b.fresh(t))
+			if err := sqlstore.MigrateTo(ctx, db.DB, b.driver, 4); err != nil {
+				t.Fatal(err)
+			}
+			for _, stmt := range []string{
+				"DELETE FROM authkit_revocations WHERE kind = 4", // the other tool's tables: 0001 to 0004 write no marker
+				"INSERT INTO authkit_revocations (subject, kind, ident, expires_at, cutoff_at) VALUES ('alice', 1, 'jti-revoked', 9000000000000000, 0)",
+				"DROP TABLE authkit_schema_migrations",
+			} {
+				if _, err := db.ExecContext(ctx, stmt); err != nil {
+					t.Fatalf("%s: %v", stmt, err)
+				}
+			}
+			if err := sqlstore.Migrate(ctx, db.DB, b.driver); err != nil {
+				t.Fatal(err)
+			}
+			s, err := sqlstore.New(db)
+			if err != nil {
+				t.Fatal(err)
+			}
+			issued := time.Now().Add(-time.Minute)
+			for _, c := range []struct {
+				jti  string
+				dead bool
+			}{{"jti-live", false}, {"jti-revoked", true}} {
+				dead, err := s.IsRevoked(ctx, authkit.RevocationQuery{TokenID: c.jti, Subject: "alice", IssuedAt: issued}, time.Now())
+				if dead != c.dead || err != nil {
+					t.Errorf("IsRevoked(%s, issued a minute ago) after Migrate over another tool's tables = (%v, %v), want (%v, nil)", c.jti, dead, err, c.dead)
+				}
+			}
+		})
+	}
+}

@@ -198,6 +198,27 @@ func migrateTo(ctx context.Context, db *sql.DB, d *dialect, prefix string, last 
 	return nil
 }
 
+// startEpoch writes the epoch marker at the clock's now when the tables
+// 0001 makes hold nothing (not a row: no marker, no revocation, session or
+// API token), that is when the schema is new. Tables that hold data were
+// made before, by an earlier run that was stopped, or by another tool
+// applying the .sql files (no bookkeeping table): their marker, if any, is
+// kept, and 0005 writes a missing one at 0, as on an upgrade.
+func (m migrator) startEpoch(ctx context.Context, q querier) error {
+	var held int
+	probe := "SELECT (SELECT COUNT(*) FROM (SELECT 1 FROM " + m.prefix + "revocations LIMIT 1) r)" +
+		" + (SELECT COUNT(*) FROM (SELECT 1 FROM " + m.prefix + "sessions LIMIT 1) s)" +
+		" + (SELECT COUNT(*) FROM (SELECT 1 FROM " + m.prefix + "api_tokens LIMIT 1) a)"
+	if err := q.QueryRowContext(ctx, probe).Scan(&held); err != nil {
+		return err
+	}
+	if held > 0 {
+		return nil
+	}
+	_, err := q.ExecContext(ctx, buildQueries(m.d, m.prefix).insertEpoch, time.Now().UnixMicro())
+	return err
+}
+
 type migrator struct {
 	d      *dialect
 	prefix string
@@ -312,8 +333,7 @@ func (m migrator) apply(ctx context.Context, q querier, ms []migration) error {
 			// commits on its own, a run that stops after it must leave
 			// the marker behind, or the next run, no longer fresh, would
 			// let 0005 write it at 0. 0005 keeps a marker already there.
-			start := buildQueries(m.d, m.prefix).insertEpoch
-			if _, err := q.ExecContext(ctx, start, time.Now().UnixMicro()); err != nil {
+			if err := m.startEpoch(ctx, q); err != nil {
 				return fmt.Errorf("starting the epoch of a new schema: %w", dbErr(err))
 			}
 		}
