@@ -2,12 +2,12 @@ package httpauth
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"log/slog"
 	"net/http"
 	"net/netip"
 	"net/url"
-	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -142,24 +142,19 @@ type item struct {
 	ep     *endpoint
 }
 
-// sameStore reports whether a and b are the same store value. Values of
-// a type that cannot be compared are taken to be the same: the check is a
-// guard against a common mistake, not a proof.
-func sameStore(a, b authkit.RevocationStore) (same bool) {
-	ta, tb := reflect.TypeOf(a), reflect.TypeOf(b)
-	if ta != tb {
+// separateStores reports whether revocations written through a are not
+// seen through b, two in-process stores: it revokes a probe token, unique
+// to this call and expiring a minute later, through a and asks b. A store
+// that fails, or answers "revoked" for any reason, is taken to be shared:
+// the check is a guard against a common mistake (memory.New() written
+// twice), not a proof, and must not refuse a store behind a wrapper.
+func separateStores(ctx context.Context, a, b authkit.RevocationStore) bool {
+	subject, now := "authkit:newhandler-probe:"+rand.Text(), time.Now()
+	if err := a.RevokeToken(ctx, subject, "probe", now.Add(time.Minute)); err != nil {
 		return false
 	}
-	if !ta.Comparable() {
-		return true
-	}
-	// A comparable struct may still hold an interface whose value is not.
-	defer func() {
-		if recover() != nil {
-			same = true
-		}
-	}()
-	return a == b
+	dead, err := b.IsRevoked(ctx, authkit.RevocationQuery{TokenID: "probe", Subject: subject, IssuedAt: now}, now)
+	return err == nil && !dead
 }
 
 type handlerConfig struct {
@@ -420,7 +415,7 @@ func NewHandler(iss *issuer.Issuer, auth *Auth, opts ...HandlerOption) (*Handler
 	if revocations && !auth.v.ChecksRevocation() && (c.paths.Revoke != "" || c.paths.LogoutAll != "" || c.paths.Sessions != "") {
 		return nil, invalid("NewHandler: the issuer records revocations but the Auth's verifier does not check them, so /revoke, /logout-all and /sessions would leave access tokens working: give verifier.New the same store (authkit.WithStore or WithRevocationStore, optionally with WithRevocationMirror), or give the issuer no revocation store (WithRefreshStore and WithAPITokenStore instead of WithStore) to keep access tokens valid until they expire")
 	}
-	if a, b := iss.RevocationStore(), auth.v.RevocationStore(); a != nil && b != nil && storecall.InProcess(a) && storecall.InProcess(b) && !sameStore(a, b) {
+	if a, b := iss.RevocationStore(), auth.v.RevocationStore(); a != nil && b != nil && storecall.InProcess(a) && storecall.InProcess(b) && separateStores(context.Background(), a, b) {
 		return nil, invalid("NewHandler: the issuer and the verifier were given two different in-process stores (%T and %T): the revocations the issuer records would never reach the verifier, so /revoke, /logout-all and /sessions would answer success and leave tokens working; give both the same store value (call memory.New() once)", a, b)
 	}
 	if !refresh && (c.paths.Token != "" || c.paths.Sessions != "") {

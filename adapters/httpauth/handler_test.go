@@ -973,6 +973,7 @@ func TestNewHandlerRefusesTwoInProcessStores(t *testing.T) {
 	for name, opts := range map[string][]authkit.Option{
 		"the same store":             {authkit.WithStore(store)},
 		"the same, through a mirror": {authkit.WithStore(store), authkit.WithRevocationMirror(time.Second)},
+		"the same, behind a wrapper": {authkit.WithStore(meteredStore{store})},
 	} {
 		v, err := verifier.New(append([]authkit.Option{authkit.WithKeys(set)}, opts...)...)
 		if err != nil {
@@ -985,6 +986,10 @@ func TestNewHandlerRefusesTwoInProcessStores(t *testing.T) {
 		}
 	}
 }
+
+// meteredStore wraps a store as instrumentation does, reporting in
+// process as the store it wraps.
+type meteredStore struct{ *memory.Store }
 
 // Paths lists each endpoint path once; ServeAt serves under a path of its
 // own without touching the caller's request.
