@@ -86,9 +86,13 @@ func wrap(mw func(http.Handler) http.Handler) gin.HandlerFunc {
 		return b
 	}
 	return func(c *gin.Context) {
-		if c.Writer.Written() {
-			// A handler before this middleware has answered: it ran
-			// without a principal, so the route is not protected.
+		if c.Writer.Written() || (c.FullPath() != "" && c.Writer.Status() != http.StatusOK) {
+			// A handler before this middleware has answered, or set its
+			// status (c.Status(204) writes nothing yet): it ran without a
+			// principal, so the route is not protected. (gin sets 404 or
+			// 405 before the global middleware of an unmatched path, whose
+			// FullPath is empty.) A handler that did neither cannot be
+			// told from middleware.
 			panic(misplaced(c))
 		}
 		b := pool.Get().(*bridge)

@@ -107,6 +107,12 @@ func TestMiddlewareAfterHandler(t *testing.T) {
 		c.Next()
 	})
 	r.POST("/orders", func(c *gin.Context) { c.String(http.StatusCreated, "created") }, ginauth.RequireScopes(env.Auth, "orders:write"))
+	r.DELETE("/orders", func(c *gin.Context) { c.Status(http.StatusNoContent) }, ginauth.Require(env.Auth))
+	rec0 := httpsuite.Do(t, r, "DELETE", "/orders", "")
+	if msg, _ := recovered.(string); !strings.Contains(msg, "DELETE /orders") || rec0.Code == http.StatusUnauthorized {
+		t.Errorf("a handler that only set its status, then the middleware: %d, panic %v", rec0.Code, recovered)
+	}
+	recovered = nil
 	// Only the middleware: an authentication check endpoint, still fine.
 	r.GET("/check", ginauth.Require(env.Auth))
 	rec := httpsuite.Do(t, r, "POST", "/orders", "")
