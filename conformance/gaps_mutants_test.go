@@ -129,11 +129,16 @@ func (s *sessionWriteBack) RotateRefresh(ctx context.Context, r authkit.Rotation
 	if err != nil || !before.RevokedAt.IsZero() {
 		return sess, err
 	}
-	time.Sleep(300 * time.Microsecond) // between the read and the write back
-	if after, err := s.Store.Session(ctx, rec.SessionID); err == nil && !after.RevokedAt.IsZero() {
-		s.mu.Lock()
-		s.undone[rec.SessionID] = true
-		s.mu.Unlock()
+	// Between the read and the write back, as long as it takes for a
+	// racing revocation to land (up to 50 ms, so that a loaded machine
+	// cannot schedule the race apart and pass the mutant).
+	for deadline := time.Now().Add(50 * time.Millisecond); time.Now().Before(deadline); time.Sleep(100 * time.Microsecond) {
+		if after, err := s.Store.Session(ctx, rec.SessionID); err == nil && !after.RevokedAt.IsZero() {
+			s.mu.Lock()
+			s.undone[rec.SessionID] = true
+			s.mu.Unlock()
+			break
+		}
 	}
 	return sess, nil
 }
