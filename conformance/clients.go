@@ -959,6 +959,25 @@ func runAssertions(t *testing.T, h PartialHarness[authkit.ClientStore]) {
 		// Its record still expires as any other.
 		useAssertion(t, cb, "app", hashOf("used"), at(20*minute), at(10*minute), ruleCaExpired+" (a record kept through DeleteClient, at its expiresAt)")
 	})
+	// The cleanup keeps a deleted client's records too, until they expire
+	// (not "… OR client_id IS NULL"): a client registered again with the
+	// same keys must not replay them.
+	t.Run("DeletedClientCleanup", func(t *testing.T) {
+		a, b := open(t, h)
+		ca := assertions(t, a)
+		createClient(t, a, newClient("app", base))
+		useAssertion(t, ca, "app", hashOf("used"), at(10*minute), at(minute), ruleCaUse)
+		mustOK(t, "DeleteClient", a.DeleteClient(t.Context(), "app"), ruleClDelete)
+		for range 10 {
+			n, err := b.DeleteExpiredAuthorizationCodes(t.Context(), at(2*minute), 100)
+			mustOK(t, "DeleteExpiredAuthorizationCodes", err, ruleCaCleanup)
+			if n < 100 {
+				break
+			}
+		}
+		createClient(t, b, newClient("app", at(2*minute)))
+		wantAssertionReused(t, ca, "app", hashOf("used"), at(10*minute), at(3*minute), "a use, by a client registered again under the same ID after a cleanup, of an assertion the deleted client used", ruleCaKept)
+	})
 	t.Run("Cleanup", func(t *testing.T) {
 		a, b := open(t, h)
 		ca, cb := assertions(t, a), assertions(t, b)

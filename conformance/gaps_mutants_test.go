@@ -3,6 +3,7 @@ package conformance_test
 import (
 	"context"
 	"errors"
+	"slices"
 	"sync"
 	"time"
 
@@ -55,7 +56,9 @@ func init() {
 		mutant{
 			name: "CutoffUntilOnlyAdvancing",
 			run:  "Revocation/SetCutoff/EarlierKeepsLaterUntil",
-			wrap: func(s authkit.Store) authkit.Store { return &cutoffOnlyAdvancing{Store: s, cutoffs: map[string]time.Time{}} },
+			wrap: func(s authkit.Store) authkit.Store {
+				return &cutoffOnlyAdvancing{Store: s, cutoffs: map[string]time.Time{}}
+			},
 			want: []string{"Revocation/SetCutoff/EarlierKeepsLaterUntil", "the until kept is the later"},
 		},
 		mutant{
@@ -79,7 +82,9 @@ func init() {
 		mutant{
 			name: "TokenHashPerSubject",
 			run:  "APIToken/Create/DuplicateHashOtherSubject",
-			wrap: func(s authkit.Store) authkit.Store { return &hashPerSubject{Store: s, side: map[authkit.TokenHash]authkit.APIToken{}} },
+			wrap: func(s authkit.Store) authkit.Store {
+				return &hashPerSubject{Store: s, side: map[authkit.TokenHash]authkit.APIToken{}}
+			},
 			want: []string{"APIToken/Create/DuplicateHashOtherSubject", "must return ErrConflict for a duplicate ID or hash"},
 		},
 	)
@@ -91,7 +96,9 @@ func init() {
 	}{
 		name: "RegisteredAgainKeepsCreatedAt",
 		run:  "Clients/DeleteClient",
-		wrap: func(s *memory.Store) authkit.ClientStore { return &keepsCreatedAt{ClientStore: s, gone: map[string]time.Time{}} },
+		wrap: func(s *memory.Store) authkit.ClientStore {
+			return &keepsCreatedAt{ClientStore: s, gone: map[string]time.Time{}}
+		},
 		want: []string{"Clients/DeleteClient", "registered again under a deleted client's ID", "CreatedAt: got"},
 	})
 }
@@ -210,7 +217,7 @@ func (s revokeSessionLive) RevokeSession(ctx context.Context, id string, now tim
 type revokedLater struct {
 	authkit.Store
 	mu       sync.Mutex
-	sessions []string          // IDs revoked through RevokeSession
+	sessions []string           // IDs revoked through RevokeSession
 	tokens   []authkit.APIToken // tokens revoked through RevokeAPIToken
 }
 
@@ -488,4 +495,345 @@ func (s *keepsCreatedAt) CreateClient(ctx context.Context, c authkit.Client) err
 	}
 	s.mu.Unlock()
 	return s.ClientStore.CreateClient(ctx, c)
+}
+
+// More mutants of the second review of 2026-12-03 (late): races between
+// two writers, a throttle window, and a cleanup of a deleted client's
+// assertion records.
+func init() {
+	mutants = append(mutants,
+		mutant{
+			name: "CutoffReadThenWrite",
+			run:  "Revocation/SetCutoff/Concurrent",
+			wrap: newCutoffRMW,
+			want: []string{"Revocation/SetCutoff/Concurrent", "kept the earlier one"},
+		},
+		mutant{
+			name: "CleanupSelectThenDelete",
+			run:  "Revocation/DeleteExpiredRevocations/RacingExtension",
+			wrap: newCleanupRace,
+			want: []string{"Revocation/DeleteExpiredRevocations/RacingExtension", "were deleted"},
+		},
+	)
+	throttleMutants = append(throttleMutants, struct {
+		name string
+		run  string
+		wrap func(authkit.ThrottleStore) authkit.ThrottleStore
+		want []string
+	}{
+		name: "WindowFromOldEnd",
+		run:  "Throttle/AddFailure/WindowReopensAtNow",
+		wrap: func(authkit.ThrottleStore) authkit.ThrottleStore { return newWindowFromOldEnd() },
+		want: []string{"AddFailure/WindowReopensAtNow", "ExpiresAt"},
+	})
+	clientMutants = append(clientMutants, struct {
+		name string
+		run  string
+		wrap func(*memory.Store) authkit.ClientStore
+		want []string
+	}{
+		name: "CleanupTakesDeletedClientsAssertions",
+		run:  "Clients/Assertion/DeletedClientCleanup",
+		wrap: func(s *memory.Store) authkit.ClientStore { return newOrphanCleanup(s) },
+		want: []string{"Assertion/DeletedClientCleanup", "after a cleanup"},
+	})
+}
+
+// orphanCleanup records assertions itself and deletes, in the cleanup,
+// those of deleted clients too (… OR client_id IS NULL).
+type orphanCleanup struct {
+	*memory.Store
+	mu  sync.Mutex
+	exp map[authkit.TokenHash]time.Time
+	by  map[authkit.TokenHash]string // "" once the client was deleted
+}
+
+func newOrphanCleanup(s *memory.Store) *orphanCleanup {
+	return &orphanCleanup{Store: s, exp: map[authkit.TokenHash]time.Time{}, by: map[authkit.TokenHash]string{}}
+}
+
+func (s *orphanCleanup) UseClientAssertion(ctx context.Context, clientID string, h authkit.TokenHash, expiresAt, now time.Time) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if _, err := s.GetClient(ctx, clientID); err != nil {
+		return err
+	}
+	if !expiresAt.After(now) {
+		return authkit.ErrInvalidRequest
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if e, ok := s.exp[h]; ok && e.After(now) {
+		return authkit.ErrTokenReused
+	}
+	s.exp[h], s.by[h] = expiresAt, clientID
+	return nil
+}
+
+func (s *orphanCleanup) DeleteClient(ctx context.Context, id string) error {
+	if err := s.Store.DeleteClient(ctx, id); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for h, c := range s.by {
+		if c == id {
+			s.by[h] = ""
+		}
+	}
+	return nil
+}
+
+func (s *orphanCleanup) DeleteExpiredAuthorizationCodes(ctx context.Context, now time.Time, limit int) (int, error) {
+	n, err := s.Store.DeleteExpiredAuthorizationCodes(ctx, now, limit)
+	if err != nil {
+		return n, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for h, e := range s.exp {
+		if n >= limit {
+			break
+		}
+		if !e.After(now) || s.by[h] == "" {
+			delete(s.exp, h)
+			delete(s.by, h)
+			n++
+		}
+	}
+	return n, nil
+}
+
+// windowFromOldEnd is a throttle store whose new window opens at the end
+// of the old one (expires_at = expires_at + window), not at now.
+type windowFromOldEnd struct {
+	mu sync.Mutex
+	m  map[string]authkit.ThrottleState
+}
+
+func newWindowFromOldEnd() *windowFromOldEnd {
+	return &windowFromOldEnd{m: map[string]authkit.ThrottleState{}}
+}
+
+func thrKeyOK(k string) error {
+	if k == "" || len(k) > authkit.MaxThrottleKeyLen {
+		return authkit.ErrInvalidRequest
+	}
+	return nil
+}
+
+func (s *windowFromOldEnd) AddFailure(ctx context.Context, key string, now time.Time, window time.Duration) (authkit.ThrottleState, error) {
+	if err := ctx.Err(); err != nil {
+		return authkit.ThrottleState{}, err
+	}
+	if err := thrKeyOK(key); err != nil {
+		return authkit.ThrottleState{}, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st, ok := s.m[key]
+	switch {
+	case !ok || st.Failures == 0:
+		st = authkit.ThrottleState{Failures: 1, Last: now, ExpiresAt: now.Add(window)}
+	case !now.Before(st.ExpiresAt):
+		st = authkit.ThrottleState{Failures: 1, Last: now, ExpiresAt: st.ExpiresAt.Add(window)}
+	default:
+		st.Failures++
+		if now.After(st.Last) {
+			st.Last = now
+		}
+	}
+	s.m[key] = st
+	return st, nil
+}
+
+func (s *windowFromOldEnd) ThrottleStates(ctx context.Context, now time.Time, keys ...string) ([]authkit.ThrottleState, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if len(keys) == 0 || len(keys) > authkit.MaxThrottleKeys {
+		return nil, authkit.ErrInvalidRequest
+	}
+	for _, k := range keys {
+		if err := thrKeyOK(k); err != nil {
+			return nil, err
+		}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]authkit.ThrottleState, len(keys))
+	for i, k := range keys {
+		if st := s.m[k]; st.Active(now) {
+			out[i] = st
+		}
+	}
+	return out, nil
+}
+
+func (s *windowFromOldEnd) ClearThrottle(ctx context.Context, key string) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if err := thrKeyOK(key); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.m, key)
+	return nil
+}
+
+func (s *windowFromOldEnd) DeleteExpiredThrottles(ctx context.Context, now time.Time, limit int) (int, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
+	if limit <= 0 {
+		return 0, authkit.ErrInvalidRequest
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for k, st := range s.m {
+		if n < limit && !st.Active(now) {
+			delete(s.m, k)
+			n++
+		}
+	}
+	return n, nil
+}
+
+// cutoffRMW writes each cutoff as the larger of what it read and its own,
+// a round trip apart, with no lock: of two concurrent SetCutoffs the one
+// that writes last wins, earlier or not.
+type cutoffRMW struct {
+	authkit.Store
+	mu  *sync.Mutex
+	cut map[string][2]time.Time // cutoff, until
+}
+
+func newCutoffRMW(s authkit.Store) authkit.Store {
+	return cutoffRMW{Store: s, mu: &sync.Mutex{}, cut: map[string][2]time.Time{}}
+}
+
+func (s cutoffRMW) SetCutoff(ctx context.Context, subject string, cutoff, until time.Time) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	old, ok := s.cut[subject]
+	s.mu.Unlock()
+	time.Sleep(2 * time.Millisecond) // the round trip between the read and the write
+	if ok {
+		if old[0].After(cutoff) {
+			cutoff = old[0]
+		}
+		if old[1].After(until) {
+			until = old[1]
+		}
+	}
+	s.mu.Lock()
+	s.cut[subject] = [2]time.Time{cutoff, until}
+	s.mu.Unlock()
+	return nil
+}
+
+func (s cutoffRMW) IsRevoked(ctx context.Context, q authkit.RevocationQuery, now time.Time) (bool, error) {
+	dead, err := s.Store.IsRevoked(ctx, q, now)
+	if err != nil || dead {
+		return dead, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if c, ok := s.cut[q.Subject]; ok && now.Before(c[1]) && !q.IssuedAt.After(c[0]) {
+		return true, nil
+	}
+	return false, nil
+}
+
+func (s cutoffRMW) DeleteExpiredRevocations(ctx context.Context, now time.Time, limit int) (int, error) {
+	n, err := s.Store.DeleteExpiredRevocations(ctx, now, limit)
+	if err != nil {
+		return n, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for k, c := range s.cut {
+		if n < limit && !now.Before(c[1]) {
+			delete(s.cut, k)
+			n++
+		}
+	}
+	return n, nil
+}
+
+// cleanupRace deletes expired session revocations by key, a round trip
+// after selecting them: an entry extended in between is deleted all the
+// same.
+type cleanupRace struct {
+	authkit.Store
+	mu  *sync.Mutex
+	sid map[[2]string]time.Time
+}
+
+func newCleanupRace(s authkit.Store) authkit.Store {
+	return cleanupRace{Store: s, mu: &sync.Mutex{}, sid: map[[2]string]time.Time{}}
+}
+
+func (s cleanupRace) RevokeSessionTokens(ctx context.Context, subject, sid string, until time.Time) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	k := [2]string{subject, sid}
+	if u, ok := s.sid[k]; !ok || until.After(u) {
+		s.sid[k] = until
+	}
+	return nil
+}
+
+func (s cleanupRace) IsRevoked(ctx context.Context, q authkit.RevocationQuery, now time.Time) (bool, error) {
+	dead, err := s.Store.IsRevoked(ctx, q, now)
+	if err != nil || dead {
+		return dead, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if u, ok := s.sid[[2]string{q.Subject, q.SessionID}]; ok && q.SessionID != "" && now.Before(u) {
+		return true, nil
+	}
+	return false, nil
+}
+
+func (s cleanupRace) DeleteExpiredRevocations(ctx context.Context, now time.Time, limit int) (int, error) {
+	n, err := s.Store.DeleteExpiredRevocations(ctx, now, limit)
+	if err != nil {
+		return n, err
+	}
+	s.mu.Lock()
+	var victims [][2]string
+	for k, u := range s.sid {
+		if n+len(victims) < limit && !now.Before(u) {
+			victims = append(victims, k)
+		}
+	}
+	s.mu.Unlock()
+	// Between the SELECT and the DELETE, as long as it takes for a racing
+	// extension of one of the victims to land (up to 50 ms, so that a
+	// loaded machine cannot schedule the race apart and pass the mutant).
+	for deadline := time.Now().Add(50 * time.Millisecond); len(victims) > 0 && time.Now().Before(deadline); time.Sleep(100 * time.Microsecond) {
+		s.mu.Lock()
+		extended := slices.ContainsFunc(victims, func(k [2]string) bool { return now.Before(s.sid[k]) })
+		s.mu.Unlock()
+		if extended {
+			break
+		}
+	}
+	s.mu.Lock()
+	for _, k := range victims {
+		delete(s.sid, k)
+	}
+	s.mu.Unlock()
+	return n + len(victims), nil
 }

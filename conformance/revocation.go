@@ -2,6 +2,7 @@ package conformance
 
 import (
 	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -188,6 +189,41 @@ func runRevocation(t *testing.T, h PartialHarness[authkit.RevocationStore]) {
 		wantDead(t, a, query("j1", "", "alice", at(5*minute)), at(90*minute), true, "issued before the later cutoff, after its own until but before the earlier cutoff's", ruleCutoff)
 	})
 
+	// Two logout-alls at once, through two handles: the later cutoff
+	// wins however the calls interleave (a read, then a write of the
+	// larger of what was read and its own, loses it).
+	t.Run("SetCutoff/Concurrent", func(t *testing.T) {
+		a, b := open(t, h)
+		const n = 64
+		var wg sync.WaitGroup
+		start := make(chan struct{})
+		for i := range n {
+			subject := fmt.Sprint("user-", i)
+			wg.Go(func() {
+				<-start
+				mustOK(t, "SetCutoff", a.SetCutoff(t.Context(), subject, msAt(2*minute), at(hour)), ruleCutoff)
+			})
+			wg.Go(func() {
+				<-start
+				mustOK(t, "SetCutoff", b.SetCutoff(t.Context(), subject, msAt(minute), at(hour)), ruleCutoff)
+			})
+		}
+		close(start)
+		wg.Wait()
+		var lost []string
+		for i := range n {
+			subject := fmt.Sprint("user-", i)
+			dead, err := a.IsRevoked(t.Context(), query("jti-x", "", subject, msAt(2*minute)), at(3*minute))
+			mustOK(t, "IsRevoked", err, ruleIsRevoked)
+			if !dead {
+				lost = append(lost, subject)
+			}
+		}
+		if len(lost) > 0 {
+			t.Errorf("after two concurrent SetCutoffs per subject (cutoffs +1m and +2m), %d of %d subjects kept the earlier one (%q…): a token issued at the later cutoff is not dead; %s", len(lost), n, lost[:min(3, len(lost))], ruleCutoff)
+		}
+	})
+
 	t.Run("SubjectIsolation", func(t *testing.T) {
 		a, b := open(t, h)
 		for i, subj := range oddSubjects {
@@ -335,6 +371,51 @@ func runRevocation(t *testing.T, h PartialHarness[authkit.RevocationStore]) {
 		wantDead(t, a, query("jti-x", "", "alice", at(-time.Minute)), now, true, "jti revoked until base+1h and again until base+3h, after DeleteExpiredRevocations at base+2h", ruleRevokeJTI+"; "+ruleDeleteRevs)
 		wantDead(t, a, query("j2", "sid-x", "alice", at(-time.Minute)), now, true, "sid revoked until base+1h and again until base+3h, after DeleteExpiredRevocations at base+2h", ruleRevokeSID+"; "+ruleDeleteRevs)
 		wantDead(t, a, query("j3", "", "bob", at(-time.Minute)), now, true, "cutoff kept until base+1h and again until base+3h, after DeleteExpiredRevocations at base+2h", ruleCutoff+"; "+ruleDeleteRevs)
+	})
+
+	// A cleanup racing revocations that extend the entries it is
+	// collecting (reuse detection revoking a session again) deletes only
+	// what is still expired when it deletes: not a SELECT of expired keys
+	// followed by a DELETE by key.
+	t.Run("DeleteExpiredRevocations/RacingExtension", func(t *testing.T) {
+		a, b := open(t, h)
+		const rounds, n, limit = 20, 100, 20
+		now := at(hour)
+		var lost []string
+		for r := range rounds {
+			sid := func(i int) string { return fmt.Sprintf("sid-%d-%d", r, i) }
+			for i := range n {
+				mustOK(t, "RevokeSessionTokens", a.RevokeSessionTokens(t.Context(), "alice", sid(i), at(minute)), ruleRevokeSID)
+			}
+			var wg sync.WaitGroup
+			wg.Go(func() {
+				for {
+					k, err := a.DeleteExpiredRevocations(t.Context(), now, limit)
+					if err != nil || k < limit {
+						return
+					}
+				}
+			})
+			wg.Go(func() {
+				for i := range n {
+					mustOK(t, "RevokeSessionTokens", b.RevokeSessionTokens(t.Context(), "alice", sid(i), at(2*hour)), ruleRevokeSID)
+					// Spread over the cleanup's run, however fast the
+					// store, so that the two overlap.
+					time.Sleep(50 * time.Microsecond)
+				}
+			})
+			wg.Wait()
+			for i := range n {
+				dead, err := b.IsRevoked(t.Context(), query("jti-x", sid(i), "alice", base), now)
+				mustOK(t, "IsRevoked", err, ruleIsRevoked)
+				if !dead {
+					lost = append(lost, sid(i))
+				}
+			}
+		}
+		if len(lost) > 0 {
+			t.Errorf("%d of %d session revocations extended (until +2h) while DeleteExpiredRevocations collected them as expired (until +1m) were deleted: %q…; %s; %s", len(lost), rounds*n, lost[:min(3, len(lost))], ruleRevokeSID, ruleDeleteRevs)
+		}
 	})
 
 	t.Run("Scale", func(t *testing.T) { revocationScale(t, h) })

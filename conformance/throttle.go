@@ -103,6 +103,15 @@ func runThrottle(t *testing.T, h PartialHarness[authkit.ThrottleStore]) {
 		wantThrottle(t, "the state when the window ends (ExpiresAt == now)", states(t, b, at(minute), "k")[0], authkit.ThrottleState{}, ruleThrStates)
 		wantThrottle(t, "a failure when the window has ended", addFailure(t, b, "k", at(minute), 2*minute), thrState(1, at(minute), at(3*minute)), ruleThrAdd)
 	})
+	// A window that ended long ago reopens at now, not at its old end plus
+	// a window: otherwise each failure of a key idle for a while opens a
+	// window already over, and the key never counts past 1.
+	t.Run("AddFailure/WindowReopensAtNow", func(t *testing.T) {
+		a, b := open(t, h)
+		addFailure(t, a, "k", base, minute)
+		wantThrottle(t, "a failure ten windows after the first", addFailure(t, a, "k", at(10*minute), minute), thrState(1, at(10*minute), at(11*minute)), ruleThrAdd)
+		wantThrottle(t, "the next failure", addFailure(t, b, "k", at(10*minute+time.Second), minute), thrState(2, at(10*minute+time.Second), at(11*minute)), ruleThrAdd)
+	})
 	t.Run("AddFailure/TimesKept", func(t *testing.T) {
 		a, b := open(t, h)
 		zone := time.FixedZone("UTC-7", -7*3600)
