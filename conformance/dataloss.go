@@ -107,6 +107,29 @@ func runDataLoss(t *testing.T, h PartialHarness[authkit.RevocationStore]) {
 		if !second.After(first) {
 			t.Errorf("after a second loss DataLossError.Since = %s, not after the first epoch's start %s; %s", fmtTime(second), fmtTime(first), ruleLossRefused)
 		}
+		// Through B too, which noticed the first loss: a handle reads the
+		// marker on every check, never trusts the epoch it started.
+		wantLoss(t, "the second loss, through the handle that noticed the first", b, query("jti-2", "", "alice", first.Add(ms)), now)
+		// At or before: a token issued exactly at the epoch's start is dead.
+		wantLoss(t, "a token issued exactly at the epoch's start", b, query("jti-3", "", "carol", second), now)
+	})
+
+	// A loss that nobody noticed before a restart (a cache restarted
+	// without persistence together with the application) is noticed after
+	// it: the restart must not set the store up afresh with an epoch
+	// before the loss. Real times: a store may start its epoch at its own
+	// start.
+	t.Run("LossThenRestart", func(t *testing.T) {
+		a := h.New(t)
+		mustOK(t, "RevokeToken", a.RevokeToken(t.Context(), "alice", "jti-1", time.Now().Add(hour)), ruleRevokeJTI)
+		iat := time.Now().Truncate(ms)
+		time.Sleep(3 * time.Millisecond)
+		h.LoseData(t, a)
+		r, ok := reopen(t, h, a)
+		if !ok {
+			return
+		}
+		wantLoss(t, "the first check after a loss and a restart (nothing checked in between)", r, query("jti-1", "", "alice", iat), time.Now())
 	})
 
 	t.Run("Feed", func(t *testing.T) {

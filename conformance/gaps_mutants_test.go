@@ -9,6 +9,7 @@ import (
 
 	"github.com/authkit-go/authkit"
 	"github.com/authkit-go/authkit/backends/memory"
+	"github.com/authkit-go/authkit/internal/revmirror/feedtest"
 )
 
 // Mutants of plausible real backends that passed the whole suite until a
@@ -836,4 +837,102 @@ func (s cleanupRace) DeleteExpiredRevocations(ctx context.Context, now time.Time
 	}
 	s.mu.Unlock()
 	return n + len(victims), nil
+}
+
+// Mutants of the data-loss rules from the same review.
+func init() {
+	lossMutants = append(lossMutants,
+		struct {
+			name    string
+			run     string
+			keepLog bool
+			wrap    func(*feedtest.Store) authkit.RevocationStore
+			want    []string
+		}{
+			name: "TrustsOwnEpoch",
+			run:  "DataLoss/SecondLoss",
+			wrap: func(s *feedtest.Store) authkit.RevocationStore { return &trustsOwnEpoch{Store: s} },
+			want: []string{"DataLoss/SecondLoss", "through the handle that noticed the first"},
+		},
+		struct {
+			name    string
+			run     string
+			keepLog bool
+			wrap    func(*feedtest.Store) authkit.RevocationStore
+			want    []string
+		}{
+			name: "EpochStartExcluded",
+			run:  "DataLoss/SecondLoss",
+			wrap: func(s *feedtest.Store) authkit.RevocationStore { return epochStartExcluded{s} },
+			want: []string{"DataLoss/SecondLoss", "exactly at the epoch's start"},
+		},
+		struct {
+			name    string
+			run     string
+			keepLog bool
+			wrap    func(*feedtest.Store) authkit.RevocationStore
+			want    []string
+		}{
+			name: "SetUpAtZeroOnRestart",
+			run:  "DataLoss/LossThenRestart",
+			wrap: func(s *feedtest.Store) authkit.RevocationStore { return setUpAtZero{s} },
+			want: []string{"DataLoss/LossThenRestart", "after a loss and a restart"},
+		},
+	)
+}
+
+// trustsOwnEpoch remembers the epoch it saw first and stops reading the
+// marker: a later loss is never noticed through this handle.
+type trustsOwnEpoch struct {
+	*feedtest.Store
+	mu      sync.Mutex
+	started *time.Time
+}
+
+func (s *trustsOwnEpoch) IsRevoked(ctx context.Context, q authkit.RevocationQuery, now time.Time) (bool, error) {
+	s.mu.Lock()
+	mine := s.started
+	s.mu.Unlock()
+	if mine != nil {
+		if !q.IssuedAt.After(*mine) {
+			return true, &authkit.DataLossError{Since: *mine}
+		}
+		// Judged as if no loss had happened since.
+		dead, err := s.Store.IsRevoked(ctx, q, now)
+		if errors.Is(err, authkit.ErrDataLoss) {
+			return false, nil
+		}
+		return dead, err
+	}
+	dead, err := s.Store.IsRevoked(ctx, q, now)
+	if dl, ok := errors.AsType[*authkit.DataLossError](err); ok {
+		s.mu.Lock()
+		s.started = &dl.Since
+		s.mu.Unlock()
+	}
+	return dead, err
+}
+
+// epochStartExcluded lets a token issued exactly at the epoch's start
+// through (iat < since instead of iat <= since).
+type epochStartExcluded struct{ *feedtest.Store }
+
+func (s epochStartExcluded) IsRevoked(ctx context.Context, q authkit.RevocationQuery, now time.Time) (bool, error) {
+	dead, err := s.Store.IsRevoked(ctx, q, now)
+	if dl, ok := errors.AsType[*authkit.DataLossError](err); ok && q.IssuedAt.Equal(dl.Since) {
+		q.IssuedAt = q.IssuedAt.Add(time.Nanosecond)
+		return s.Store.IsRevoked(ctx, q, now)
+	}
+	return dead, err
+}
+
+// setUpAtZero sets the store up on every restart, writing a missing epoch
+// marker at 0 (SET marker 0 NX): a loss nobody noticed before the restart
+// goes unnoticed for ever.
+type setUpAtZero struct{ *feedtest.Store }
+
+func (s setUpAtZero) Reopen() *feedtest.Store {
+	r := s.Store.Reopen()
+	r.SetUpEpoch(time.Unix(0, 0))
+	return r
 }
