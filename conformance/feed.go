@@ -243,8 +243,16 @@ func runRevocationFeed(t *testing.T, h PartialHarness[authkit.RevocationStore], 
 	})
 
 	t.Run("Follow/ForeignPosition", func(t *testing.T) {
-		_, _, fb := openFeed(t, h)
-		_, own := feedSnapshot(t, fb, at(minute))
+		a, _, fb := openFeed(t, h)
+		// This store's log runs further than the other's, so that the
+		// other's position also names a change of this log: a position
+		// that is a bare sequence number, without the store's identity,
+		// would pass for one of this store's own.
+		own := &feedWriter{s: a}
+		for i := range 5 {
+			own.token(t, "carol", fmt.Sprint("own-", i), at(hour))
+		}
+		_, ownPos := feedSnapshot(t, fb, at(minute))
 		other := h.New(t)
 		w := &feedWriter{s: other}
 		w.token(t, "alice", "jti-1", at(hour))
@@ -258,7 +266,7 @@ func runRevocationFeed(t *testing.T, h PartialHarness[authkit.RevocationStore], 
 			{"an empty position", ""},
 			{"a malformed position", "not a position \x00"},
 			{"a mangled position of another store", foreign + "9"},
-			{"a position past the end of this store's log", own + "9"},
+			{"a position past the end of this store's log", ownPos + "9"},
 		}
 		// Concurrently: a store that wrongly follows from such a position
 		// is only stopped by the deadline.

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -935,4 +937,43 @@ func (s setUpAtZero) Reopen() *feedtest.Store {
 	r := s.Store.Reopen()
 	r.SetUpEpoch(time.Unix(0, 0))
 	return r
+}
+
+func init() {
+	feedMutants = append(feedMutants, feedMutant{
+		name: "PlainPositions",
+		run:  "RevocationFeed/Follow/ForeignPosition",
+		wrap: func(s *feedtest.Store) authkit.RevocationStore { return plainPositions{s} },
+		want: []string{"Follow/ForeignPosition", "another store's position"},
+	})
+}
+
+// plainPositions hands out bare sequence numbers as positions (a BIGSERIAL
+// id of a log table, a stream ID without the store's identity), and
+// follows such a number in its current log, whichever store or log it
+// came from.
+type plainPositions struct{ *feedtest.Store }
+
+func bare(p authkit.FeedPosition) authkit.FeedPosition {
+	_, n, _ := strings.Cut(string(p), ".")
+	return authkit.FeedPosition(n)
+}
+
+func (s plainPositions) RevocationSnapshot(ctx context.Context, now time.Time, fn func(authkit.Revocation) error) (authkit.FeedPosition, error) {
+	p, err := s.Store.RevocationSnapshot(ctx, now, fn)
+	return bare(p), err
+}
+
+func (s plainPositions) FollowRevocations(ctx context.Context, after authkit.FeedPosition, heartbeat time.Duration, fn func([]authkit.Revocation, authkit.FeedPosition) error) error {
+	if _, err := strconv.ParseUint(string(after), 10, 64); err == nil {
+		current, err := s.Store.RevocationSnapshot(ctx, time.Now(), func(authkit.Revocation) error { return nil })
+		if err != nil {
+			return err
+		}
+		log, _, _ := strings.Cut(string(current), ".")
+		after = authkit.FeedPosition(log + "." + string(after))
+	}
+	return s.Store.FollowRevocations(ctx, after, heartbeat, func(rs []authkit.Revocation, p authkit.FeedPosition) error {
+		return fn(rs, bare(p))
+	})
 }
