@@ -941,6 +941,11 @@ func (s setUpAtZero) Reopen() *feedtest.Store {
 
 func init() {
 	feedMutants = append(feedMutants, feedMutant{
+		name: "HeartbeatAheadOfBatch",
+		run:  "RevocationFeed/Follow/CatchUp",
+		wrap: func(s *feedtest.Store) authkit.RevocationStore { return heartbeatAhead{s} },
+		want: []string{"Follow/CatchUp", "reconnecting from a position"},
+	}, feedMutant{
 		name: "PlainPositions",
 		run:  "RevocationFeed/Follow/ForeignPosition",
 		wrap: func(s *feedtest.Store) authkit.RevocationStore { return plainPositions{s} },
@@ -975,5 +980,24 @@ func (s plainPositions) FollowRevocations(ctx context.Context, after authkit.Fee
 	}
 	return s.Store.FollowRevocations(ctx, after, heartbeat, func(rs []authkit.Revocation, p authkit.FeedPosition) error {
 		return fn(rs, bare(p))
+	})
+}
+
+// heartbeatAhead announces each batch after the first call in an empty
+// call carrying the batch's own position, before handing the batch over
+// (a heartbeat timer that reads the log's end while the reader still holds
+// the batch).
+type heartbeatAhead struct{ *feedtest.Store }
+
+func (s heartbeatAhead) FollowRevocations(ctx context.Context, after authkit.FeedPosition, heartbeat time.Duration, fn func([]authkit.Revocation, authkit.FeedPosition) error) error {
+	first := true
+	return s.Store.FollowRevocations(ctx, after, heartbeat, func(rs []authkit.Revocation, p authkit.FeedPosition) error {
+		if len(rs) > 0 && !first {
+			if err := fn(nil, p); err != nil {
+				return err
+			}
+		}
+		first = false
+		return fn(rs, p)
 	})
 }
