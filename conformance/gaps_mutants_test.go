@@ -1001,3 +1001,89 @@ func (s heartbeatAhead) FollowRevocations(ctx context.Context, after authkit.Fee
 		return fn(rs, p)
 	})
 }
+
+func init() {
+	mutants = append(mutants,
+		mutant{
+			name: "ReuseMovesUsedAt",
+			run:  "Refresh/Rotate/ReuseAgain",
+			wrap: func(s authkit.Store) authkit.Store {
+				return &reuseMovesUsedAt{Store: s, moved: map[authkit.TokenHash]time.Time{}}
+			},
+			want: []string{"Refresh/Rotate/ReuseAgain", "reuse number 2", "UsedAt"},
+		},
+		mutant{
+			name: "FailedRotationTouchesSession",
+			run:  "Refresh/Rotate/ReuseAgain",
+			wrap: func(s authkit.Store) authkit.Store { return &failTouches{Store: s, touched: map[string][2]time.Time{}} },
+			want: []string{"Refresh/Rotate/ReuseAgain", "the session after three reuses", "a call that fails must change nothing"},
+		},
+	)
+}
+
+// reuseMovesUsedAt moves a used record's UsedAt to each reuse's now
+// (UPDATE … SET used_at = $now … RETURNING the previous row): each reuse
+// reports the one before it, not the winning rotation.
+type reuseMovesUsedAt struct {
+	authkit.Store
+	mu    sync.Mutex
+	moved map[authkit.TokenHash]time.Time
+}
+
+func (s *reuseMovesUsedAt) RotateRefresh(ctx context.Context, r authkit.Rotation) (authkit.Session, error) {
+	sess, err := s.Store.RotateRefresh(ctx, r)
+	if re, ok := errors.AsType[*authkit.ReuseError](err); ok {
+		s.mu.Lock()
+		if prev, ok := s.moved[r.Old]; ok {
+			re.UsedAt = prev
+		}
+		s.moved[r.Old] = r.Now
+		s.mu.Unlock()
+	}
+	return sess, err
+}
+
+func (s *reuseMovesUsedAt) LookupRefresh(ctx context.Context, h authkit.TokenHash) (authkit.RefreshRecord, error) {
+	rec, err := s.Store.LookupRefresh(ctx, h)
+	s.mu.Lock()
+	if at, ok := s.moved[h]; ok && err == nil {
+		rec.UsedAt = at
+	}
+	s.mu.Unlock()
+	return rec, err
+}
+
+// failTouches moves the session's LastUsedAt and IdleExpiresAt before it
+// checks the record, in a statement of its own: a refused rotation still
+// moves the session.
+type failTouches struct {
+	authkit.Store
+	mu      sync.Mutex
+	touched map[string][2]time.Time
+}
+
+func (s *failTouches) RotateRefresh(ctx context.Context, r authkit.Rotation) (authkit.Session, error) {
+	sess, err := s.Store.RotateRefresh(ctx, r)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err == nil {
+		delete(s.touched, sess.ID)
+		return sess, nil
+	}
+	if errors.Is(err, authkit.ErrTokenReused) || errors.Is(err, authkit.ErrTokenExpired) {
+		if rec, err := s.Store.LookupRefresh(context.WithoutCancel(ctx), r.Old); err == nil {
+			s.touched[rec.SessionID] = [2]time.Time{r.Now, r.NextExpiresAt}
+		}
+	}
+	return sess, err
+}
+
+func (s *failTouches) Session(ctx context.Context, id string) (authkit.Session, error) {
+	sess, err := s.Store.Session(ctx, id)
+	s.mu.Lock()
+	if v, ok := s.touched[id]; ok && err == nil {
+		sess.LastUsedAt, sess.IdleExpiresAt = v[0], v[1]
+	}
+	s.mu.Unlock()
+	return sess, err
+}

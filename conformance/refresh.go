@@ -329,6 +329,37 @@ func runRefresh(t *testing.T, h PartialHarness[authkit.RefreshStore]) {
 		rotate(t, b, rotation("rt-2", "rt-4", at(3*minute)))
 	})
 
+	// Every later reuse reports the winning rotation, and changes nothing:
+	// a store that moved UsedAt to each attempt's now would keep the
+	// issuer's reuse grace window open for a thief replaying the token.
+	t.Run("Rotate/ReuseAgain", func(t *testing.T) {
+		a, b := open(t, h)
+		s, first := newSession("sess-1", "alice", base, "rt-1")
+		createSession(t, a, s, first)
+		r := rotation("rt-1", "rt-2", at(minute))
+		good := rotate(t, a, r)
+		for i, now := range []time.Duration{2 * minute, 3 * minute, 4 * minute} {
+			_, err := b.RotateRefresh(t.Context(), rotation("rt-1", fmt.Sprint("rt-x", i), at(now)))
+			wantReuse(t, fmt.Sprintf("reuse number %d of a rotated token", i+1), err, s, r.Now, r.Successor)
+		}
+		old := first
+		old.UsedAt, old.Successor = r.Now, r.Successor
+		diffRecord(lookupRefresh(t, a, r.Old, ruleLookup), old).report(t, "a rotated record after three reuses", ruleRotateReuse+"; "+ruleRotateFailAtom)
+		diffSession(getSession(t, a, s.ID, ruleSession), good).report(t, "the session after three reuses", ruleRotateFailAtom)
+	})
+
+	// A rotation refused as expired leaves the session as it was (not an
+	// update of the session's idle expiry before the record is checked).
+	t.Run("Rotate/ExpiredChangesNothing", func(t *testing.T) {
+		a, b := open(t, h)
+		s, first := newSession("sess-e", "bob", base, "rt-e1") // rt-e1 idles out at base+1h
+		s.IdleExpiresAt = at(3 * hour)
+		createSession(t, a, s, first)
+		_, err := b.RotateRefresh(t.Context(), rotation("rt-e1", "rt-e2", at(2*hour)))
+		wantErr(t, "RotateRefresh of an expired record", err, authkit.ErrTokenExpired, ruleRotateExpired)
+		diffSession(getSession(t, a, s.ID, ruleSession), s).report(t, "the session after a RotateRefresh of an expired record", ruleRotateFailAtom)
+	})
+
 	t.Run("Rotate/ReuseBeforeExpiry", func(t *testing.T) {
 		a, b := open(t, h)
 		s, first := newSession("sess-1", "alice", base, "rt-1") // expires at base+1h
