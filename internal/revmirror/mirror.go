@@ -430,6 +430,18 @@ func (m *Mirror) snapshot(ctx context.Context) (authkit.FeedPosition, error) {
 		st.apply(r, at)
 		return nil
 	})
+	if err == nil {
+		// What the old copy held stays until it expires, whatever the new
+		// snapshot says: a store restored from a backup that holds its
+		// epoch marker, or a failover to a replica that missed writes,
+		// lost revocations without a new epoch, and this copy is the only
+		// place they are still known (found by review, 2026-12-03). Under
+		// the read lock, so that checks go on meanwhile; a write made in
+		// the meantime is in pending.
+		m.mu.RLock()
+		m.st.carryInto(st, m.entries())
+		m.mu.RUnlock()
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	pending := m.pending
@@ -441,12 +453,6 @@ func (m *Mirror) snapshot(ctx context.Context) (authkit.FeedPosition, error) {
 	for _, r := range pending {
 		st.apply(r, now)
 	}
-	// What the old copy held stays until it expires, whatever the new
-	// snapshot says: a store restored from a backup that holds its epoch
-	// marker, or a failover to a replica that missed writes, lost
-	// revocations without a new epoch, and this copy is the only place
-	// they are still known (found by review, 2026-12-03).
-	m.st.carryInto(st, now)
 	m.st = st
 	m.snapshots.Add(1)
 	m.covered.Store(&start)
