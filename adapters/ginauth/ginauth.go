@@ -86,13 +86,11 @@ func wrap(mw func(http.Handler) http.Handler) gin.HandlerFunc {
 		return b
 	}
 	return func(c *gin.Context) {
-		if c.Writer.Written() || (c.FullPath() != "" && c.Writer.Status() != http.StatusOK) {
+		if c.Writer.Written() || (c.FullPath() != "" && answered(c.Writer.Status())) {
 			// A handler before this middleware has answered, or set its
 			// status (c.Status(204) writes nothing yet): it ran without a
-			// principal, so the route is not protected. (gin sets 404 or
-			// 405 before the global middleware of an unmatched path, whose
-			// FullPath is empty.) A handler that did neither cannot be
-			// told from middleware.
+			// principal, so the route is not protected. A handler that did
+			// neither cannot be told from middleware.
 			panic(misplaced(c))
 		}
 		b := pool.Get().(*bridge)
@@ -106,6 +104,14 @@ func wrap(mw func(http.Handler) http.Handler) gin.HandlerFunc {
 			c.Abort()
 		}
 	}
+}
+
+// answered reports whether a status found before the middleware ran was
+// set by a handler: not 200 (gin's default), nor the 404 and 405 gin sets
+// itself before an unmatched path's middleware, which a NoRoute or NoMethod
+// handler keeps when it dispatches the request again (r.HandleContext).
+func answered(status int) bool {
+	return status != http.StatusOK && status != http.StatusNotFound && status != http.StatusMethodNotAllowed
 }
 
 // misplaced is the panic value of a middleware that found the response

@@ -126,6 +126,19 @@ func TestMiddlewareAfterHandler(t *testing.T) {
 	if rec := httpsuite.Do(t, r, "GET", "/check", ""); rec.Code != http.StatusUnauthorized || recovered != nil {
 		t.Errorf("/check: %d, panic %v", rec.Code, recovered)
 	}
+	// A NoRoute handler dispatching again into a protected route (gin
+	// keeps its 404 status) is no misplaced middleware either.
+	r.GET("/v2/orders", ginauth.Require(env.Auth), func(c *gin.Context) { c.String(http.StatusOK, "orders") })
+	r.NoRoute(func(c *gin.Context) {
+		if c.Request.URL.Path == "/v1/orders" {
+			c.Request.URL.Path = "/v2/orders"
+			r.HandleContext(c)
+		}
+	})
+	recovered = nil
+	if rec := httpsuite.Do(t, r, "GET", "/v1/orders", ""); rec.Code != http.StatusUnauthorized || recovered != nil {
+		t.Errorf("a NoRoute redirect into a protected route: %d, panic %v", rec.Code, recovered)
+	}
 	// Unknown paths run the global middleware only; a Require there is
 	// not misplaced either.
 	g := gin.New()
