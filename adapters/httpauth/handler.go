@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/netip"
 	"net/url"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -143,18 +144,37 @@ type item struct {
 }
 
 // separateStores reports whether revocations written through a are not
-// seen through b, two in-process stores: it revokes a probe token, unique
-// to this call and expiring a minute later, through a and asks b. A store
-// that fails, or answers "revoked" for any reason, is taken to be shared:
-// the check is a guard against a common mistake (memory.New() written
-// twice), not a proof, and must not refuse a store behind a wrapper.
-func separateStores(ctx context.Context, a, b authkit.RevocationStore) bool {
+// seen through b, two in-process stores. The same value is the same
+// store; other values (a store behind a wrapper) are asked: a probe
+// token, unique to this call, is revoked through a until a hundred years
+// from now (a store that has seen a later time through a test clock must
+// not sweep it at once), and b is asked about it. A store that fails, or
+// answers "revoked" for any reason, is taken to be shared: the check is a
+// guard against a common mistake (memory.New() written twice), not a
+// proof, and must not refuse a store behind a wrapper.
+func separateStores(a, b authkit.RevocationStore) bool {
+	if same(a, b) {
+		return false
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
 	subject, now := "authkit:newhandler-probe:"+rand.Text(), time.Now()
-	if err := a.RevokeToken(ctx, subject, "probe", now.Add(time.Minute)); err != nil {
+	if err := a.RevokeToken(ctx, subject, "probe", now.AddDate(100, 0, 0)); err != nil {
 		return false
 	}
 	dead, err := b.IsRevoked(ctx, authkit.RevocationQuery{TokenID: "probe", Subject: subject, IssuedAt: now}, now)
 	return err == nil && !dead
+}
+
+// same reports whether a and b are the same comparable value.
+func same(a, b authkit.RevocationStore) (eq bool) {
+	defer func() {
+		if recover() != nil { // a comparable type holding a value that is not
+			eq = false
+		}
+	}()
+	ta := reflect.TypeOf(a)
+	return ta == reflect.TypeOf(b) && ta.Comparable() && a == b
 }
 
 type handlerConfig struct {
@@ -382,6 +402,14 @@ func WithClock(now func() time.Time) HandlerOption {
 // NewHandler returns the endpoint handler. iss mints, refreshes and revokes;
 // auth authenticates callers and answers their failures (and carries the
 // cookie transport, if enabled). Every error matches authkit.ErrInvalidConfig.
+//
+// It refuses an issuer and a verifier given two different in-process
+// revocation stores (memory.New() called twice), whose revocations would
+// never reach the verifier. When the two are different values (one store
+// behind a wrapper, say), it tells them apart by revoking a probe token
+// through the issuer's, under a unique subject beginning
+// "authkit:newhandler-probe:", and asking the verifier's: that one entry
+// stays in the store, and its feed and listeners see it.
 func NewHandler(iss *issuer.Issuer, auth *Auth, opts ...HandlerOption) (*Handler, error) {
 	if iss == nil || auth == nil {
 		return nil, invalid("NewHandler: nil issuer or Auth")
@@ -415,7 +443,7 @@ func NewHandler(iss *issuer.Issuer, auth *Auth, opts ...HandlerOption) (*Handler
 	if revocations && !auth.v.ChecksRevocation() && (c.paths.Revoke != "" || c.paths.LogoutAll != "" || c.paths.Sessions != "") {
 		return nil, invalid("NewHandler: the issuer records revocations but the Auth's verifier does not check them, so /revoke, /logout-all and /sessions would leave access tokens working: give verifier.New the same store (authkit.WithStore or WithRevocationStore, optionally with WithRevocationMirror), or give the issuer no revocation store (WithRefreshStore and WithAPITokenStore instead of WithStore) to keep access tokens valid until they expire")
 	}
-	if a, b := iss.RevocationStore(), auth.v.RevocationStore(); a != nil && b != nil && storecall.InProcess(a) && storecall.InProcess(b) && separateStores(context.Background(), a, b) {
+	if a, b := iss.RevocationStore(), auth.v.RevocationStore(); a != nil && b != nil && storecall.InProcess(a) && storecall.InProcess(b) && separateStores(a, b) {
 		return nil, invalid("NewHandler: the issuer and the verifier were given two different in-process stores (%T and %T): the revocations the issuer records would never reach the verifier, so /revoke, /logout-all and /sessions would answer success and leave tokens working; give both the same store value (call memory.New() once)", a, b)
 	}
 	if !refresh && (c.paths.Token != "" || c.paths.Sessions != "") {

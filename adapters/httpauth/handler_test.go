@@ -1075,3 +1075,24 @@ func TestPasswordCheckerMisconfigured(t *testing.T) {
 		t.Errorf("not logged:\n%s", logs)
 	}
 }
+
+// A store that has seen a time far ahead (a test clock) sweeps what
+// expires before it: the same store must still be recognised, and one
+// behind a wrapper too.
+func TestNewHandlerSameStoreAfterAClockAhead(t *testing.T) {
+	k, _ := keys.Generate(keys.HS256)
+	set, _ := keys.NewSet(k)
+	store := memory.New()
+	ahead := time.Now().Add(24 * time.Hour)
+	if _, err := store.IsRevoked(context.Background(), authkit.RevocationQuery{TokenID: "x", Subject: "u", IssuedAt: ahead}, ahead); err != nil {
+		t.Fatal(err)
+	}
+	iss, _ := issuer.New(authkit.WithKeys(set), authkit.WithStore(store))
+	for name, s := range map[string]authkit.Store{"the same store": store, "the same, behind a wrapper": meteredStore{store}} {
+		v, _ := verifier.New(authkit.WithKeys(set), authkit.WithStore(s))
+		a, _ := httpauth.New(v)
+		if _, err := httpauth.NewHandler(iss, a); err != nil {
+			t.Errorf("%s, after the store saw a later time: %v", name, err)
+		}
+	}
+}
