@@ -199,17 +199,22 @@ func migrateTo(ctx context.Context, db *sql.DB, d *dialect, prefix string, last 
 }
 
 // startEpoch writes the epoch marker at the clock's now when the tables
-// 0001 makes hold nothing (not a row: no marker, no revocation, session or
-// API token), that is when the schema is new. Tables that hold data were
+// 0001 makes hold nothing (not a row: no marker, no revocation, session,
+// refresh token or API token), that is when the schema is new. (The
+// tables of later migrations are not looked at: a deployment whose only
+// rows are throttle counters or log entries is taken for new, and refuses
+// the access tokens issued before, once.) Tables that hold data were
 // made before, by an earlier run that was stopped, or by another tool
 // applying the .sql files (no bookkeeping table): their marker, if any, is
 // kept, and 0005 writes a missing one at 0, as on an upgrade.
 func (m migrator) startEpoch(ctx context.Context, q querier) error {
 	var held int
-	probe := "SELECT (SELECT COUNT(*) FROM (SELECT 1 FROM " + m.prefix + "revocations LIMIT 1) r)" +
-		" + (SELECT COUNT(*) FROM (SELECT 1 FROM " + m.prefix + "sessions LIMIT 1) s)" +
-		" + (SELECT COUNT(*) FROM (SELECT 1 FROM " + m.prefix + "api_tokens LIMIT 1) a)"
-	if err := q.QueryRowContext(ctx, probe).Scan(&held); err != nil {
+	var probe strings.Builder
+	probe.WriteString("SELECT 0")
+	for i, table := range []string{"revocations", "sessions", "refresh_tokens", "api_tokens", "api_token_subjects"} {
+		fmt.Fprintf(&probe, " + (SELECT COUNT(*) FROM (SELECT 1 FROM %s%s LIMIT 1) t%d)", m.prefix, table, i)
+	}
+	if err := q.QueryRowContext(ctx, probe.String()).Scan(&held); err != nil {
 		return err
 	}
 	if held > 0 {
