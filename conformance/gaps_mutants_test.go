@@ -29,13 +29,15 @@ func init() {
 		mutant{
 			name: "RevokeSubjectSkipsNewer",
 			run:  "Refresh/RevokeSubjectSessions/Clocks",
-			wrap: func(s authkit.Store) authkit.Store { return revokeSubjectBefore{s} },
+			wrap: func(s authkit.Store) authkit.Store {
+				return revokeSubjectListed{s, func(x authkit.Session, now time.Time) bool { return !x.CreatedAt.Before(now) }}
+			},
 			want: []string{"Refresh/RevokeSubjectSessions/Clocks", "by a clock ahead", "must revoke every session of subject"},
 		},
 		mutant{
 			name: "RevokeSubjectLiveOnly",
 			run:  "Refresh/RevokeSubjectSessions/Clocks",
-			wrap: func(s authkit.Store) authkit.Store { return revokeSubjectLive{s} },
+			wrap: func(s authkit.Store) authkit.Store { return revokeSubjectListed{Store: s} },
 			want: []string{"Refresh/RevokeSubjectSessions/Clocks", "revoked once expired must not rotate"},
 		},
 		mutant{
@@ -161,41 +163,27 @@ func (s *sessionWriteBack) Session(ctx context.Context, id string) (authkit.Sess
 	return sess, err
 }
 
-// revokeSubjectBefore revokes only the sessions created before now
-// (WHERE created_at < $now): one created by a replica whose clock is ahead
-// escapes.
-type revokeSubjectBefore struct{ authkit.Store }
-
-func (s revokeSubjectBefore) RevokeSubjectSessions(ctx context.Context, subject string, now time.Time) ([]string, error) {
-	live, err := s.Store.ListSessions(ctx, subject, now)
-	if err != nil {
-		return nil, err
-	}
-	ids := []string{}
-	for _, x := range live {
-		if !x.CreatedAt.Before(now) {
-			continue
-		}
-		if err := s.Store.RevokeSession(ctx, x.ID, now); err != nil {
-			return nil, err
-		}
-		ids = append(ids, x.ID)
-	}
-	return ids, nil
+// revokeSubjectListed is a logout-all built on ListSessions: it revokes
+// only the sessions live at now, and of those only the ones skip lets
+// through. A session expired by the revoker's clock stays unrevoked (a
+// replica whose clock is behind rotates it); with skip, one created at or
+// after now (WHERE created_at < $now: by a replica whose clock is ahead)
+// escapes too.
+type revokeSubjectListed struct {
+	authkit.Store
+	skip func(s authkit.Session, now time.Time) bool
 }
 
-// revokeSubjectLive revokes only the sessions live at now (a logout-all
-// built on ListSessions): one expired by the revoker's clock stays
-// unrevoked, and a replica whose clock is behind rotates it.
-type revokeSubjectLive struct{ authkit.Store }
-
-func (s revokeSubjectLive) RevokeSubjectSessions(ctx context.Context, subject string, now time.Time) ([]string, error) {
+func (s revokeSubjectListed) RevokeSubjectSessions(ctx context.Context, subject string, now time.Time) ([]string, error) {
 	live, err := s.Store.ListSessions(ctx, subject, now)
 	if err != nil {
 		return nil, err
 	}
 	ids := []string{}
 	for _, x := range live {
+		if s.skip != nil && s.skip(x, now) {
+			continue
+		}
 		if err := s.Store.RevokeSession(ctx, x.ID, now); err != nil {
 			return nil, err
 		}
