@@ -98,6 +98,14 @@ func TestCheckSchemaNamesMissingMigration(t *testing.T) {
 						t.Fatalf("migrating to %s: %v", files[i-1].file, err)
 					}
 				}
+				if f.file == "0005_epoch" {
+					// A schema Migrate makes from nothing has its marker
+					// from 0001 on (migrate.go); one an older version
+					// made up to 0004 has none.
+					if _, err := db.ExecContext(ctx, "DELETE FROM authkit_revocations WHERE kind = 4"); err != nil {
+						t.Fatal(err)
+					}
+				}
 				err := s.CheckSchema(ctx)
 				wantMissing(t, err, f.file, "up to "+strconv.Itoa(i))
 				if err != nil {
