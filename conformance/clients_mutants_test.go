@@ -21,12 +21,15 @@ import (
 
 const clientMutantEnv = "AUTHKIT_CONFORMANCE_CLIENT_MUTANT"
 
-var clientMutants = []struct {
+// clientMutant is a mutant of the ClientStore rules.
+type clientMutant struct {
 	name string
 	run  string
 	wrap func(*memory.Store) authkit.ClientStore
 	want []string
-}{
+}
+
+var clientMutants = []clientMutant{
 	{
 		name: "CheckThenSetRedeem",
 		run:  "Clients/Code/ExactlyOneWinner",

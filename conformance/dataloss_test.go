@@ -52,13 +52,16 @@ func TestReferenceDataLoss(t *testing.T) {
 // rule.
 const lossMutantEnv = "AUTHKIT_CONFORMANCE_LOSS_MUTANT"
 
-var lossMutants = []struct {
+// lossMutant is a mutant of the data-loss rules.
+type lossMutant struct {
 	name    string
 	run     string
 	keepLog bool
 	wrap    func(*feedtest.Store) authkit.RevocationStore
 	want    []string
-}{
+}
+
+var lossMutants = []lossMutant{
 	{
 		name: "IgnoresTheEpoch",
 		run:  "DataLoss/RevokedBeforeStaysDead",

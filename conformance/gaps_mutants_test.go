@@ -93,12 +93,7 @@ func init() {
 			want: []string{"APIToken/Create/DuplicateHashOtherSubject", "must return ErrConflict for a duplicate ID or hash"},
 		},
 	)
-	clientMutants = append(clientMutants, struct {
-		name string
-		run  string
-		wrap func(*memory.Store) authkit.ClientStore
-		want []string
-	}{
+	clientMutants = append(clientMutants, clientMutant{
 		name: "RegisteredAgainKeepsCreatedAt",
 		run:  "Clients/DeleteClient",
 		wrap: func(s *memory.Store) authkit.ClientStore {
@@ -506,23 +501,13 @@ func init() {
 			want: []string{"Revocation/DeleteExpiredRevocations/RacingExtension", "were deleted"},
 		},
 	)
-	throttleMutants = append(throttleMutants, struct {
-		name string
-		run  string
-		wrap func(authkit.ThrottleStore) authkit.ThrottleStore
-		want []string
-	}{
+	throttleMutants = append(throttleMutants, throttleMutant{
 		name: "WindowFromOldEnd",
 		run:  "Throttle/AddFailure/WindowReopensAtNow",
 		wrap: func(authkit.ThrottleStore) authkit.ThrottleStore { return newWindowFromOldEnd() },
 		want: []string{"AddFailure/WindowReopensAtNow", "ExpiresAt"},
 	})
-	clientMutants = append(clientMutants, struct {
-		name string
-		run  string
-		wrap func(*memory.Store) authkit.ClientStore
-		want []string
-	}{
+	clientMutants = append(clientMutants, clientMutant{
 		name: "CleanupTakesDeletedClientsAssertions",
 		run:  "Clients/Assertion/DeletedClientCleanup",
 		wrap: func(s *memory.Store) authkit.ClientStore { return newOrphanCleanup(s) },
@@ -832,37 +817,19 @@ func (s cleanupRace) DeleteExpiredRevocations(ctx context.Context, now time.Time
 // Mutants of the data-loss rules from the same review.
 func init() {
 	lossMutants = append(lossMutants,
-		struct {
-			name    string
-			run     string
-			keepLog bool
-			wrap    func(*feedtest.Store) authkit.RevocationStore
-			want    []string
-		}{
+		lossMutant{
 			name: "TrustsOwnEpoch",
 			run:  "DataLoss/SecondLoss",
 			wrap: func(s *feedtest.Store) authkit.RevocationStore { return &trustsOwnEpoch{Store: s} },
 			want: []string{"DataLoss/SecondLoss", "through the handle that noticed the first"},
 		},
-		struct {
-			name    string
-			run     string
-			keepLog bool
-			wrap    func(*feedtest.Store) authkit.RevocationStore
-			want    []string
-		}{
+		lossMutant{
 			name: "EpochStartExcluded",
 			run:  "DataLoss/SecondLoss",
 			wrap: func(s *feedtest.Store) authkit.RevocationStore { return epochStartExcluded{s} },
 			want: []string{"DataLoss/SecondLoss", "exactly at the epoch's start"},
 		},
-		struct {
-			name    string
-			run     string
-			keepLog bool
-			wrap    func(*feedtest.Store) authkit.RevocationStore
-			want    []string
-		}{
+		lossMutant{
 			name: "SetUpAtZeroOnRestart",
 			run:  "DataLoss/LossThenRestart",
 			wrap: func(s *feedtest.Store) authkit.RevocationStore { return setUpAtZero{s} },

@@ -18,12 +18,15 @@ import (
 
 const throttleMutantEnv = "AUTHKIT_CONFORMANCE_THROTTLE_MUTANT"
 
-var throttleMutants = []struct {
+// throttleMutant is a mutant of the ThrottleStore rules.
+type throttleMutant struct {
 	name string
 	run  string
 	wrap func(authkit.ThrottleStore) authkit.ThrottleStore
 	want []string
-}{
+}
+
+var throttleMutants = []throttleMutant{
 	{
 		name: "ReadCounts",
 		run:  "Throttle/ThrottleStates/ReadDoesNotCount",
