@@ -1042,3 +1042,84 @@ func (s *failTouches) Session(ctx context.Context, id string) (authkit.Session, 
 	s.mu.Unlock()
 	return sess, err
 }
+
+func init() {
+	mutants = append(mutants, mutant{
+		name: "CleanupLeavesUsedRecords",
+		run:  "Refresh/DeleteExpiredSessions/TakesUsedRecords",
+		wrap: func(s authkit.Store) authkit.Store {
+			return &orphaned{Store: s, used: map[authkit.TokenHash]authkit.RefreshRecord{}, orphans: map[authkit.TokenHash]authkit.RefreshRecord{}}
+		},
+		want: []string{"Refresh/DeleteExpiredSessions/TakesUsedRecords", "the used record of a revoked session"},
+	})
+}
+
+// orphaned deletes only a dead session's current record (… AND used_at
+// IS NULL): its used records stay until their own expiry.
+type orphaned struct {
+	authkit.Store
+	mu      sync.Mutex
+	used    map[authkit.TokenHash]authkit.RefreshRecord
+	orphans map[authkit.TokenHash]authkit.RefreshRecord
+}
+
+func (s *orphaned) RotateRefresh(ctx context.Context, r authkit.Rotation) (authkit.Session, error) {
+	sess, err := s.Store.RotateRefresh(ctx, r)
+	if err == nil {
+		if rec, err2 := s.Store.LookupRefresh(context.WithoutCancel(ctx), r.Old); err2 == nil {
+			s.mu.Lock()
+			s.used[r.Old] = rec
+			s.mu.Unlock()
+		}
+	}
+	return sess, err
+}
+
+func (s *orphaned) DeleteExpiredSessions(ctx context.Context, now time.Time, limit int) (int, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	cand := map[authkit.TokenHash]authkit.RefreshRecord{}
+	for h, rec := range s.used {
+		if !now.Before(rec.ExpiresAt) {
+			continue
+		}
+		sess, err := s.Store.Session(ctx, rec.SessionID)
+		if err == nil && !sess.Live(now) {
+			cand[h] = rec
+		}
+	}
+	n, err := s.Store.DeleteExpiredSessions(ctx, now, limit)
+	if err != nil {
+		return n, err
+	}
+	for h, rec := range cand {
+		if _, err := s.Store.LookupRefresh(ctx, h); errors.Is(err, authkit.ErrNotFound) {
+			s.orphans[h] = rec
+			delete(s.used, h)
+			n--
+		}
+	}
+	for h, rec := range s.orphans {
+		if !now.Before(rec.ExpiresAt) && n < limit {
+			delete(s.orphans, h)
+			n++
+		}
+	}
+	return n, nil
+}
+
+func (s *orphaned) LookupRefresh(ctx context.Context, h authkit.TokenHash) (authkit.RefreshRecord, error) {
+	rec, err := s.Store.LookupRefresh(ctx, h)
+	if errors.Is(err, authkit.ErrNotFound) {
+		s.mu.Lock()
+		o, ok := s.orphans[h]
+		s.mu.Unlock()
+		if ok {
+			return o, nil
+		}
+	}
+	return rec, err
+}

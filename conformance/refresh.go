@@ -898,6 +898,23 @@ func runRefresh(t *testing.T, h PartialHarness[authkit.RefreshStore]) {
 	// replay of a stolen token (ErrTokenReused, and the session revoked)
 	// from an unknown one. A cleanup that took used records early would
 	// let the thief's successor live on.
+	// A dead session goes with all its records, the used ones too (not
+	// "… AND used_at IS NULL": they would outlive it until their own
+	// expiry, and the count would be short).
+	t.Run("DeleteExpiredSessions/TakesUsedRecords", func(t *testing.T) {
+		a, b := open(t, h)
+		s, first := newSession("sess-1", "alice", base, "rt-1")
+		createSession(t, a, s, first)
+		rotate(t, a, rotation("rt-1", "rt-2", at(minute))) // both records live until base+1h or later
+		mustOK(t, "RevokeSession", a.RevokeSession(t.Context(), s.ID, at(2*minute)), ruleRevokeSession)
+		drain(t, "DeleteExpiredSessions", 1000, 0, ruleDeleteSessions, func(limit int) (int, error) {
+			return b.DeleteExpiredSessions(t.Context(), at(3*minute), limit)
+		})
+		wantSessionAbsent(t, a, s.ID, "revoked, after DeleteExpiredSessions", ruleDeleteSessions)
+		wantRefreshAbsent(t, a, hashOf("rt-1"), "the used record of a revoked session, after DeleteExpiredSessions", ruleDeleteSessions)
+		wantRefreshAbsent(t, a, hashOf("rt-2"), "the current record of a revoked session, after DeleteExpiredSessions", ruleDeleteSessions)
+	})
+
 	t.Run("DeleteExpiredSessions/KeepsUsedRecords", func(t *testing.T) {
 		a, b := open(t, h)
 		s, first := newSession("sess-1", "alice", base, "rt-1") // rt-1 expires at base+1h
