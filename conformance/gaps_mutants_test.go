@@ -515,37 +515,12 @@ func init() {
 	})
 }
 
-// orphanCleanup records assertions itself and deletes, in the cleanup,
-// those of deleted clients too (… OR client_id IS NULL).
-type orphanCleanup struct {
-	*memory.Store
-	mu  sync.Mutex
-	exp map[authkit.TokenHash]time.Time
-	by  map[authkit.TokenHash]string // "" once the client was deleted
-}
+// orphanCleanup records assertions as cascading does, but keeps a
+// deleted client's records, and then deletes them in the cleanup,
+// expired or not (… OR client_id IS NULL).
+type orphanCleanup struct{ *cascading }
 
-func newOrphanCleanup(s *memory.Store) *orphanCleanup {
-	return &orphanCleanup{Store: s, exp: map[authkit.TokenHash]time.Time{}, by: map[authkit.TokenHash]string{}}
-}
-
-func (s *orphanCleanup) UseClientAssertion(ctx context.Context, clientID string, h authkit.TokenHash, expiresAt, now time.Time) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	if _, err := s.GetClient(ctx, clientID); err != nil {
-		return err
-	}
-	if !expiresAt.After(now) {
-		return authkit.ErrInvalidRequest
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if e, ok := s.exp[h]; ok && e.After(now) {
-		return authkit.ErrTokenReused
-	}
-	s.exp[h], s.by[h] = expiresAt, clientID
-	return nil
-}
+func newOrphanCleanup(s *memory.Store) *orphanCleanup { return &orphanCleanup{newCascading(s)} }
 
 func (s *orphanCleanup) DeleteClient(ctx context.Context, id string) error {
 	if err := s.Store.DeleteClient(ctx, id); err != nil {
@@ -555,7 +530,7 @@ func (s *orphanCleanup) DeleteClient(ctx context.Context, id string) error {
 	defer s.mu.Unlock()
 	for h, c := range s.by {
 		if c == id {
-			s.by[h] = ""
+			s.by[h] = "" // kept, as the contract says, until the cleanup
 		}
 	}
 	return nil
