@@ -2,6 +2,7 @@ package verifier
 
 import (
 	"context"
+	"crypto"
 	"fmt"
 	"net/http"
 	"slices"
@@ -191,4 +192,65 @@ func newIssuers(c *authkit.Config) []*trusted {
 		out = append(out, ti)
 	}
 	return out
+}
+
+// CheckIssuer returns an error naming the reason when v would refuse every
+// access token that an issuer.Issuer with the identifier id (its ID) mints
+// while signing with key (its key set's active key): v trusts no issuer
+// named id, or does not accept the access-token type ("at+jwt") under
+// that issuer's profile, or holds local keys for it (authkit.WithKeys)
+// and none of them, or another key under the same kid, checks key's
+// signatures. It returns nil when it finds no such reason, which is not a
+// promise that every token is accepted: the audience, scopes and claims a
+// token carries vary from token to token, and a remote key set
+// (authkit.WithJWKSURL, discovery) is not consulted, since its keys are
+// not known until fetched. It makes no store call and no network request.
+//
+// httpauth.NewHandler calls it, so that an issuer and a verifier set up
+// with two identifiers or two key sets fail at start-up rather than with
+// a 401 on every request.
+func (v *Verifier) CheckIssuer(id string, key *keys.Key) error {
+	ti := v.single
+	switch {
+	case ti != nil:
+		if id != ti.iss && !(id == "" && ti.noIss) {
+			return fmt.Errorf("verifier: tokens with issuer %q are refused: it trusts the issuer %q", id, ti.iss)
+		}
+	case id == "" && v.noIss != nil:
+		ti = v.noIss
+	default:
+		if ti = v.byIssuer[id]; ti == nil {
+			return fmt.Errorf("verifier: tokens with issuer %q are refused: it trusts no issuer by that identifier", id)
+		}
+	}
+	if !ti.typeOK(claims.TypeAccessToken) {
+		return fmt.Errorf("verifier: tokens of type %q are refused under the profile of issuer %q (its Types)", claims.TypeAccessToken, id)
+	}
+	if key == nil || ti.keys == nil {
+		return nil
+	}
+	own, ok := ti.keys.Lookup(key.ID())
+	switch {
+	case ok && !sameKey(key, own):
+		return fmt.Errorf("verifier: tokens signed with key %q are refused: the key set it was given for issuer %q holds another key under that ID", key.ID(), id)
+	case !ok && ti.remote == nil:
+		return fmt.Errorf("verifier: tokens signed with key %q are refused: the key set it was given for issuer %q has no key by that ID", key.ID(), id)
+	}
+	return nil
+}
+
+// sameKey reports whether trusted checks the signatures key makes: by a
+// probe signature when key can sign, by the public key otherwise.
+func sameKey(key, trusted *keys.Key) bool {
+	if key.Algorithm() != trusted.Algorithm() {
+		return false
+	}
+	if key.CanSign() {
+		input := []byte("authkit:check-issuer-probe")
+		sig, err := key.Sign(input)
+		return err == nil && trusted.Verify(input, sig) == nil
+	}
+	a, b := key.PublicKey(), trusted.PublicKey()
+	eq, ok := a.(interface{ Equal(crypto.PublicKey) bool })
+	return ok && b != nil && eq.Equal(b)
 }

@@ -410,6 +410,10 @@ func WithClock(now func() time.Time) HandlerOption {
 // through the issuer's, under a unique subject beginning
 // "authkit:newhandler-probe:", and asking the verifier's: that one entry
 // stays in the store, and its feed and listeners see it.
+//
+// It refuses, too, an Auth whose verifier would refuse every access token
+// the issuer mints: another issuer identifier, or a local key set without
+// the issuer's signing key (see verifier.Verifier.CheckIssuer).
 func NewHandler(iss *issuer.Issuer, auth *Auth, opts ...HandlerOption) (*Handler, error) {
 	if iss == nil || auth == nil {
 		return nil, invalid("NewHandler: nil issuer or Auth")
@@ -445,6 +449,11 @@ func NewHandler(iss *issuer.Issuer, auth *Auth, opts ...HandlerOption) (*Handler
 	}
 	if a, b := iss.RevocationStore(), auth.v.RevocationStore(); a != nil && b != nil && storecall.InProcess(a) && storecall.InProcess(b) && separateStores(a, b) {
 		return nil, invalid("NewHandler: the issuer and the verifier were given two different in-process stores (%T and %T): the revocations the issuer records would never reach the verifier, so /revoke, /logout-all and /sessions would answer success and leave tokens working; give both the same store value (call memory.New() once)", a, b)
+	}
+	// An issuer and a verifier given two identifiers or two key sets
+	// would answer 401 to every token the handler mints.
+	if err := auth.v.CheckIssuer(iss.ID(), iss.Keys().Active()); err != nil {
+		return nil, invalid("NewHandler: the Auth's verifier would refuse every access token the issuer mints (%v): give verifier.New the issuer's identifier (authkit.WithIssuer) and its key set (authkit.WithKeys with the same set, or a set of its public keys)", err)
 	}
 	if !refresh && (c.paths.Token != "" || c.paths.Sessions != "") {
 		return nil, invalid("NewHandler: the token and sessions endpoints need a refresh store (authkit.WithStore or WithRefreshStore); disable them with WithPaths otherwise")

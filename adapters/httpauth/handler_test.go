@@ -987,6 +987,81 @@ func TestNewHandlerRefusesTwoInProcessStores(t *testing.T) {
 	}
 }
 
+// A verifier that would refuse every access token the issuer mints
+// (another identifier, another key set, the same kid on another key, a
+// profile refusing at+jwt) is refused at start-up, not with a 401 on every
+// request; the public half of the issuer's set, a second trusted issuer
+// and a remote key set are not.
+func TestNewHandlerRefusesAVerifierThatRefusesTheIssuer(t *testing.T) {
+	k, _ := keys.Generate(keys.EdDSA)
+	set, _ := keys.NewSet(k)
+	public, _ := keys.NewVerificationSet(k.Public())
+	store := memory.New()
+	iss, err := issuer.New(authkit.WithKeys(set), authkit.WithStore(store), authkit.WithIssuer("https://auth.example.com"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, _ := keys.Generate(keys.EdDSA)
+	otherSet, _ := keys.NewSet(other)
+	h1, _ := keys.NewHMAC(keys.HS256, []byte("0123456789abcdef0123456789abcdef"), "shared")
+	h2, _ := keys.NewHMAC(keys.HS256, []byte("fedcba9876543210fedcba9876543210"), "shared")
+	hs1, _ := keys.NewSet(h1)
+	hs2, _ := keys.NewSet(h2)
+	hIss, err := issuer.New(authkit.WithKeys(hs1), authkit.WithStore(store), authkit.WithIssuer("https://auth.example.com"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	jwt := authkit.Profile{Name: "jwt", Types: []string{"JWT"}}
+	audIss, err := issuer.New(authkit.WithKeys(set), authkit.WithStore(store), authkit.WithIssuer("https://auth.example.com"), authkit.WithAudience("api"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		name string
+		iss  *issuer.Issuer
+		opts []authkit.Option
+		want string // "" accepted, else a part of the error
+	}{
+		{"the same set", iss, []authkit.Option{authkit.WithKeys(set), authkit.WithIssuer("https://auth.example.com")}, ""},
+		{"its public half", iss, []authkit.Option{authkit.WithKeys(public), authkit.WithIssuer("https://auth.example.com")}, ""},
+		{"another identifier", iss, []authkit.Option{authkit.WithKeys(set), authkit.WithIssuer("https://auth.example.com/")}, `trusts the issuer "https://auth.example.com/"`},
+		{"another key set", iss, []authkit.Option{authkit.WithKeys(otherSet), authkit.WithIssuer("https://auth.example.com")}, "has no key by that ID"},
+		{"the same kid on another secret", hIss, []authkit.Option{authkit.WithKeys(hs2), authkit.WithIssuer("https://auth.example.com")}, "another key under that ID"},
+		{"a profile refusing at+jwt", iss, []authkit.Option{authkit.WithKeys(set), authkit.WithIssuer("https://auth.example.com"), authkit.WithProfile(jwt)}, `type "at+jwt"`},
+		{"a second trusted issuer", audIss, []authkit.Option{authkit.WithKeys(otherSet), authkit.WithIssuer("https://other.example.com"),
+			authkit.WithTrustedIssuer(authkit.TrustedIssuer{Issuer: "https://auth.example.com", Keys: public, Audience: []string{"api"}})}, ""},
+		{"trusting only others", audIss, []authkit.Option{authkit.WithKeys(otherSet), authkit.WithIssuer("https://other.example.com"),
+			authkit.WithTrustedIssuer(authkit.TrustedIssuer{Issuer: "https://third.example.com", Keys: public, Audience: []string{"api"}})}, "trusts no issuer by that identifier"},
+		{"a remote key set", iss, []authkit.Option{authkit.WithJWKSURL("http://127.0.0.1:1/jwks"), authkit.WithIssuer("https://auth.example.com")}, ""},
+	}
+	for _, c := range cases {
+		v, err := verifier.New(append(c.opts, authkit.WithStore(store))...)
+		if err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		t.Cleanup(func() { v.Close() })
+		a, _ := httpauth.New(v)
+		_, err = httpauth.NewHandler(c.iss, a)
+		switch {
+		case c.want == "" && err != nil:
+			t.Errorf("%s: NewHandler: %v", c.name, err)
+		case c.want != "" && (!errors.Is(err, authkit.ErrInvalidConfig) || !strings.Contains(err.Error(), c.want)):
+			t.Errorf("%s: NewHandler: %v, want ErrInvalidConfig with %q", c.name, err, c.want)
+		}
+		if c.name == "a remote key set" {
+			continue
+		}
+		// What NewHandler decided is what verifying a token says.
+		pair, err := c.iss.IssueAccessToken(context.Background(), "alice")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := v.Verify(context.Background(), pair.AccessToken); (err == nil) != (c.want == "") {
+			t.Errorf("%s: Verify of the issuer's token: %v", c.name, err)
+		}
+	}
+}
+
 // meteredStore wraps a store as instrumentation does, reporting in
 // process as the store it wraps.
 type meteredStore struct{ *memory.Store }
