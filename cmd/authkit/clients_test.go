@@ -808,3 +808,66 @@ func TestClientsSecretNotWritten(t *testing.T) {
 		t.Errorf("clients rotate-secret with standard output failing: exit %d, %s; want a failure saying the secret is lost", code, stderr)
 	}
 }
+
+// TestServeEndpointAssertionAudiences checks --endpoint-assertion-audiences:
+// a private_key_jwt assertion naming the token endpoint's URL is refused
+// by default and accepted with the flag; one naming the issuer identifier
+// is accepted either way.
+func TestServeEndpointAssertionAudiences(t *testing.T) {
+	t.Parallel()
+	store := migratedSQLite(t)
+	ed := kidKey(t, keys.EdDSA, "ed-1")
+	pub, err := keys.NewVerificationSet(ed.Public())
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc, err := pub.JWKS()
+	if err != nil {
+		t.Fatal(err)
+	}
+	clientsCLI(t, store, "add", "Signer", "--id", "signer", "--jwks", jwksFile(t, doc), "--scope", "read").must(t, exitOK, nil, nil)
+	// An assertion's iat must be a second past the client's registration.
+	time.Sleep(1100 * time.Millisecond)
+	const issuerID = "https://auth.example.com"
+	var jti int
+	assertion := func(aud string) string {
+		jti++
+		enc := base64.RawURLEncoding.EncodeToString
+		head := enc([]byte(`{"alg":"EdDSA","kid":"ed-1","typ":"JWT"}`))
+		now := time.Now().Unix()
+		body := enc(fmt.Appendf(nil, `{"iss":"signer","sub":"signer","aud":%q,"iat":%d,"exp":%d,"jti":"a-%d"}`, aud, now, now+60, jti))
+		sig, err := ed.Sign([]byte(head + "." + body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return head + "." + body + "." + enc(sig)
+	}
+	for _, flag := range []bool{false, true} {
+		args := []string{"--store", store, "--issuer", issuerID}
+		if flag {
+			args = append(args, "--endpoint-assertion-audiences")
+		}
+		s := startServe(t, "", args...)
+		for _, c := range []struct {
+			aud  string
+			want int
+		}{
+			{issuerID, 200},
+			{issuerID + "/token", map[bool]int{false: 401, true: 200}[flag]},
+			{"https://elsewhere.example.com/token", 401},
+		} {
+			form := url.Values{"grant_type": {"client_credentials"}, "client_id": {"signer"},
+				"client_assertion_type": {"urn:ietf:params:oauth:client-assertion-type:jwt-bearer"},
+				"client_assertion":      {assertion(c.aud)}}
+			resp, err := http.Post(s.base+"/token", "application/x-www-form-urlencoded", strings.NewReader(form.Encode()))
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != c.want {
+				t.Errorf("flag %v, aud %s: %d %s, want %d\n%s", flag, c.aud, resp.StatusCode, body, c.want, s.stderr)
+			}
+		}
+	}
+}

@@ -29,6 +29,8 @@ type throttleWiring struct {
 	// accountClients are the clients whose tokens may use the account
 	// endpoints (httpauth.WithAccountClients); nil for none.
 	accountClients []string
+	// endpointAud: httpauth.WithEndpointAssertionAudiences.
+	endpointAud bool
 }
 
 // newEndpoints builds the HTTP layer: the middleware that protects /me and
@@ -56,6 +58,9 @@ func newEndpoints(iss *issuer.Issuer, v *verifier.Verifier, users *userDB, scope
 		// The registered clients, and for those allowed it the
 		// authorization-code grant through serve's login page.
 		hopts = append(hopts, httpauth.WithClientStore(thr.clients), httpauth.WithAuthorizationCode(newLoginPage(iss, scopes, log)))
+	}
+	if thr.endpointAud {
+		hopts = append(hopts, httpauth.WithEndpointAssertionAudiences())
 	}
 	if len(thr.accountClients) > 0 {
 		hopts = append(hopts, httpauth.WithAccountClients(thr.accountClients...))

@@ -88,6 +88,10 @@ type serveConfig struct {
 	// accountClients are the registered clients whose tokens may use the
 	// account endpoints (--account-clients; httpauth.WithAccountClients).
 	accountClients []string
+	// endpointAud lets private_key_jwt assertions name the endpoint URLs
+	// (--endpoint-assertion-audiences;
+	// httpauth.WithEndpointAssertionAudiences).
+	endpointAud bool
 	// warnings are notes on deprecated spellings, logged at start-up.
 	warnings []string
 }
@@ -98,7 +102,7 @@ type serveConfig struct {
 var serveFlags = []string{"addr", "keys", "issuer", "audience", "access-ttl", "refresh-ttl",
 	"session-lifetime", "users", "scopes", "log-format", "log-level", "shutdown-timeout", "migrate",
 	"revocation-mirror", "verify-cache", "store-timeout", "request-timeout", "trusted-proxies",
-	"accept-volatile-redis", "account-clients", "api-token-limit"}
+	"accept-volatile-redis", "account-clients", "api-token-limit", "endpoint-assertion-audiences"}
 
 func (c *cli) parseServe(args []string) (serveConfig, error) {
 	cfg := serveConfig{
@@ -156,6 +160,7 @@ localhost.`)
 	fs.Var(durationFlag{&cfg.requestTimeout}, "request-timeout", "deadline `DURATION` of each request, at least --store-timeout and at most 25s; a request still waiting on the store then is answered 503")
 	fs.StringVar(&trustedProxies, "trusted-proxies", "", "reverse proxies (comma-separated `CIDRS` or addresses) whose X-Forwarded-For names the client's address for login throttling and sessions; the rightmost address not in them is the client's. Default none: the connection's address, forwarding headers ignored")
 	fs.StringVar(&accountClients, "account-clients", "", "registered OAuth client `IDS` (comma-separated) whose users' tokens (never the client's own client_credentials token) may use /logout-all, /sessions and /api-tokens like a first-party login; default none: only first-party sessions may")
+	fs.BoolVar(&cfg.endpointAud, "endpoint-assertion-audiences", false, "accept a registered client's private_key_jwt assertion whose aud is the token endpoint's URL (or the URL it is sent to) instead of --issuer, for clients that cannot be changed; still one value. Default off: aud must be the issuer identifier, which stops an assertion a malicious server obtained from being replayed here")
 	fs.Var(durationFlag{&cfg.shutdownTimeout}, "shutdown-timeout", "how long (`DURATION`) to let requests in flight finish on SIGINT/SIGTERM")
 	fs.VisitAll(func(f *flag.Flag) {
 		if !strings.Contains(f.Usage, "AUTHKIT_") {
@@ -319,7 +324,7 @@ func (c *cli) newServer(ctx context.Context, cfg serveConfig, log *slog.Logger) 
 	s.verifier = v
 	thrStore := throttleStoreOf(st)
 	require, endpoints, err := newEndpoints(s.iss, v, users, cfg.scopes, log,
-		throttleWiring{store: thrStore, trusted: cfg.trustedProxies, hook: audit, clients: clientStoreOf(st), accountClients: cfg.accountClients})
+		throttleWiring{store: thrStore, trusted: cfg.trustedProxies, hook: audit, clients: clientStoreOf(st), accountClients: cfg.accountClients, endpointAud: cfg.endpointAud})
 	if err != nil {
 		return nil, err
 	}
