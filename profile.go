@@ -77,7 +77,9 @@ type Profile struct {
 	// RequiredClaims names claims that must be present on top of "iss",
 	// "aud", "exp" and the subject, which always are: "iat", "jti", "nbf",
 	// "sid", a claim of ClientClaims or ScopeClaims, or an application
-	// claim.
+	// claim. "iss", "aud" and "sub" may be named too: they are then
+	// required even where AllowMissingIssuer, AllowMissingAudience or a
+	// SubjectClaim other than "sub" would let the token go without them.
 	RequiredClaims []string
 	// ScopeClaims names the claims that hold the scopes; the first one
 	// present (in this order) is read. None: the Principal has no scopes.

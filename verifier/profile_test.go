@@ -922,24 +922,28 @@ func TestProfileClaimCaseVariantsAreNotApplicationClaims(t *testing.T) {
 	prof := authkit.OIDCProfile()
 	v := newVerifier(t, authkit.WithTrustedIssuer(authkit.TrustedIssuer{Issuer: iss, Keys: pubSet(t, k), Audience: []string{"api"}, Profile: &prof}),
 		authkit.WithClock((&clock{t: base}).Now))
-	c := map[string]any{"exp": base.Add(time.Hour).Unix(), "iat": base.Unix(), "iss": iss, "sub": "alice", "aud": "api",
-		"cid": "0oa1", "SCP": "admin", "AZP": "other-client", "team": "blue"}
-	p, err := v.Verify(context.Background(), forge(t, k, map[string]any{"alg": "ES256", "kid": k.ID()}, c))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var got struct {
-		Azp  string `json:"azp"`
-		Scp  string `json:"scp"`
-		Team string `json:"team"`
-	}
-	if err := p.DecodeClaims(&got); err != nil {
-		t.Fatal(err)
-	}
-	if got.Azp != "" || got.Scp != "" || got.Team != "blue" {
-		t.Errorf("DecodeClaims = %+v, want no azp, no scp (only case variants were in the token), team blue", got)
-	}
-	if _, ok := p.Claims["SCP"]; ok {
-		t.Errorf("Principal.Claims holds SCP, a case variant of a claim the profile reads: %v", p.Claims)
+	// The second set folds as encoding/json does, Unicode's way: ſ
+	// (U+017F) is s, and longer in UTF-8 (found by review).
+	for _, variants := range [][2]string{{"SCP", "AZP"}, {"\u017fcp", "AZP"}} {
+		c := map[string]any{"exp": base.Add(time.Hour).Unix(), "iat": base.Unix(), "iss": iss, "sub": "alice", "aud": "api",
+			"cid": "0oa1", variants[0]: "admin", variants[1]: "other-client", "team": "blue"}
+		p, err := v.Verify(context.Background(), forge(t, k, map[string]any{"alg": "ES256", "kid": k.ID()}, c))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got struct {
+			Azp  string `json:"azp"`
+			Scp  string `json:"scp"`
+			Team string `json:"team"`
+		}
+		if err := p.DecodeClaims(&got); err != nil {
+			t.Fatal(err)
+		}
+		if got.Azp != "" || got.Scp != "" || got.Team != "blue" {
+			t.Errorf("%q: DecodeClaims = %+v, want no azp, no scp (only case variants were in the token), team blue", variants, got)
+		}
+		if _, ok := p.Claims[variants[0]]; ok {
+			t.Errorf("Principal.Claims holds %s, a case variant of a claim the profile reads: %v", variants[0], p.Claims)
+		}
 	}
 }

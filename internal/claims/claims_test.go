@@ -160,6 +160,23 @@ func TestParseWithRules(t *testing.T) {
 	if err := ParseWith([]byte(`{"other":1}`), &c, req); err != nil || c.Missing(req) != "tenant" {
 		t.Fatalf("Missing = %q, want tenant", c.Missing(req))
 	}
+	// iss, sub and aud named by Required are presence checks: the verifier
+	// requires them only when the profile reads the subject from sub and
+	// lets neither iss nor aud be missing (found by review: they were
+	// dropped, so a simplejwt profile requiring "sub" accepted a token
+	// without one).
+	reg := NewRules(RuleSpec{Subject: "user_id", Required: []string{"sub", "iss", "aud"}})
+	for in, want := range map[string]string{
+		`{"user_id":"u","iss":"i","aud":"a"}`:           "sub",
+		`{"user_id":"u","sub":"s","aud":["a"]}`:         "iss",
+		`{"user_id":"u","sub":"s","iss":"i"}`:           "aud",
+		`{"user_id":"u","sub":"s","iss":"i","aud":"a"}`: "",
+	} {
+		c = Claims{}
+		if err := ParseWith([]byte(in), &c, reg); err != nil || c.Missing(reg) != want {
+			t.Errorf("%s: Missing = %q (%v), want %q", in, c.Missing(reg), err, want)
+		}
+	}
 }
 
 func TestPeekIssuer(t *testing.T) {
@@ -175,7 +192,10 @@ func TestIsType(t *testing.T) {
 		typ, want string
 		ok        bool
 	}{{"JWT", "JWT", true}, {"jwt", "JWT", true}, {"application/jwt", "JWT", true}, {"Application/AT+JWT", "at+jwt", true},
-		{"application/", "", false}, {"at+jwt", "JWT", false}, {"xapplication/jwt", "JWT", false}} {
+		{"application/", "", false}, {"at+jwt", "JWT", false}, {"xapplication/jwt", "JWT", false},
+		// The prefix is optional on either side, and taken off once (found by review).
+		{"at+jwt", "application/at+jwt", true}, {"AT+JWT", "Application/at+jwt", true},
+		{"application/application/at+jwt", "at+jwt", false}, {"application/application/at+jwt", "application/at+jwt", false}} {
 		if IsType(tc.typ, tc.want) != tc.ok {
 			t.Errorf("IsType(%q, %q) = %v", tc.typ, tc.want, !tc.ok)
 		}

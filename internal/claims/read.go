@@ -44,6 +44,7 @@ type Claims struct {
 	scopeRank  int              // 1 + the index in Rules.Scopes of the claim read; 0: none
 	clientRank int              // likewise for Rules.Clients
 	seen       uint64           // bit i: Rules.table[i] was present
+	hasSub     bool             // a "sub" claim was present
 }
 
 // Rules say how a claims set is read: which claims hold the subject, the
@@ -73,6 +74,12 @@ type Rules struct {
 	needJTI  bool
 	needNBF  bool
 	needSID  bool
+	// needISS, needSUB and needAUD: Required names iss, sub or aud. The
+	// verifier requires them itself unless the profile lets iss or aud be
+	// missing, or reads the subject from another claim.
+	needISS bool
+	needSUB bool
+	needAUD bool
 }
 
 // RuleSpec is what NewRules compiles.
@@ -101,14 +108,17 @@ func IsAccessTokenType(typ string) bool {
 // in full or without its "application/" prefix, compared without regard
 // to case (RFC 7515 §4.1.9).
 func IsType(typ, want string) bool {
-	if want == "" {
-		return false
-	}
-	if strings.EqualFold(typ, want) {
-		return true
-	}
+	typ, want = bareType(typ), bareType(want)
+	return want != "" && strings.EqualFold(typ, want)
+}
+
+// bareType is a media type without its "application/" prefix (any case).
+func bareType(t string) string {
 	const app = "application/"
-	return len(typ) == len(app)+len(want) && strings.EqualFold(typ[:len(app)], app) && strings.EqualFold(typ[len(app):], want)
+	if len(t) > len(app) && strings.EqualFold(t[:len(app)], app) {
+		return t[len(app):]
+	}
+	return t
 }
 
 // maxNumericDate is 9999-12-31T23:59:59Z: later values are refused.
@@ -149,8 +159,14 @@ func NewRules(s RuleSpec) *Rules {
 	r.consumed = slices.Clone(r.table)
 	for _, n := range s.Required {
 		switch n {
-		case "iss", "sub", "aud", "exp":
+		case "exp":
 			// Always required by the verifier.
+		case "iss":
+			r.needISS = true
+		case "sub":
+			r.needSUB = true
+		case "aud":
+			r.needAUD = true
 		case "iat":
 			r.needIAT = true
 		case "jti":
@@ -193,17 +209,30 @@ var readNames = [...]string{"iss", "sub", "aud", "exp", "nbf", "iat", "jti", "si
 // shadows reports whether name, a claim read into no field, differs only
 // in case from one that is: a registered claim or one r reads.
 func (r *Rules) shadows(name []byte) bool {
+	// Folding is Unicode's, as encoding/json's and the duplicate check's:
+	// "ſcp" is a case variant of "scp" though longer. An ASCII name can
+	// only fold to a name of its own length.
+	ascii := isASCII(name)
 	for _, n := range readNames {
-		if len(n) == len(name) && strings.EqualFold(n, string(name)) {
+		if (len(n) == len(name) || !ascii) && strings.EqualFold(n, string(name)) {
 			return true
 		}
 	}
 	for _, n := range r.table {
-		if len(n) == len(name) && strings.EqualFold(n, string(name)) {
+		if (len(n) == len(name) || !ascii) && strings.EqualFold(n, string(name)) {
 			return true
 		}
 	}
 	return false
+}
+
+func isASCII(b []byte) bool {
+	for _, c := range b {
+		if c >= 0x80 {
+			return false
+		}
+	}
+	return true
 }
 
 func rank(list []string, name string) int {
@@ -239,6 +268,7 @@ func ParseWith(payload []byte, c *Claims, r *Rules) error {
 		case "iss":
 			c.Issuer, err = text(v)
 		case "sub":
+			c.hasSub = true
 			if r.subject == "sub" {
 				c.Subject, err = text(v)
 			} else if v.Kind() != strictjson.KindString {
@@ -390,6 +420,12 @@ func (c *Claims) Missing(r *Rules) string {
 		return "nbf"
 	case r.needSID && c.SessionID == "":
 		return "sid"
+	case r.needISS && c.Issuer == "":
+		return "iss"
+	case r.needSUB && !c.hasSub:
+		return "sub"
+	case r.needAUD && c.aud.Kind() != strictjson.KindString && c.aud.Kind() != strictjson.KindArray:
+		return "aud"
 	}
 	for _, i := range r.required {
 		if c.seen&(1<<uint(i)) == 0 {
