@@ -5,6 +5,7 @@ import (
 	"crypto/subtle"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"net/http"
 	"slices"
 	"strconv"
@@ -282,11 +283,24 @@ func (h *Handler) introspectAccess(r *http.Request, tok string) (introspection, 
 	return res, nil
 }
 
-// introspectRefresh introspects a refresh token without spending it.
+// introspectRefresh introspects a refresh token without spending it. With
+// WithRefreshCheck the application is asked as a refresh would ask it: a
+// session it refuses (a disabled user) is inactive, and the scopes shown
+// are those a refresh would grant.
 func (h *Handler) introspectRefresh(r *http.Request, tok string) (introspection, error) {
 	s, err := h.iss.RefreshSession(r.Context(), tok)
 	if err != nil {
 		return introspection{}, err
+	}
+	if h.refreshCheck != nil {
+		allowed, err := h.refreshCheck(r.Context(), s)
+		switch {
+		case err != nil && isUnavailable(err):
+			return introspection{}, err
+		case err != nil:
+			return introspection{}, fmt.Errorf("httpauth: %w: the refresh check refuses the session: %w", authkit.ErrTokenRevoked, err)
+		}
+		s.Scopes = intersect(s.Scopes, allowed)
 	}
 	exp := s.IdleExpiresAt
 	if s.ExpiresAt.Before(exp) {

@@ -78,7 +78,9 @@ func WithPasswordLogin(login func(ctx context.Context, username, password string
 // other (a disabled user) 400 invalid_grant, and the refresh cookie, if
 // any, is cleared. A disabled user thus stops getting access tokens at the
 // next refresh; end its sessions as well (issuer.Issuer.RevokeSubject) to
-// stop them at once.
+// stop them at once. The introspection endpoint asks check too: a refresh
+// token whose session it refuses is inactive, and the scope shown is what
+// a refresh would grant.
 func WithRefreshCheck(check func(ctx context.Context, s authkit.Session) (allowed []string, err error)) HandlerOption {
 	return func(c *handlerConfig) error {
 		if check == nil {

@@ -210,6 +210,32 @@ func TestRefreshCheckHTTP(t *testing.T) {
 	if r.status != 200 || r.json(t)["scope"] != "read write" {
 		t.Errorf("re-allowed refresh: %d %s", r.status, r.body)
 	}
+	// Introspection answers as a refresh would (found by review: a
+	// disabled user's refresh token introspected as active).
+	admin := f.login("bob", "introspect")
+	rt := r.json(t)["refresh_token"].(string)
+	introspect := func() map[string]any {
+		res := f.form("/introspect", []string{"token", rt, "token_type_hint", "refresh_token"}, bearer(admin.AccessToken)...)
+		if res.status != 200 {
+			t.Fatalf("introspect: %d %s", res.status, res.body)
+		}
+		return res.json(t)
+	}
+	if got := introspect(); got["active"] != true || got["scope"] != "read write" {
+		t.Errorf("introspect, allowed: %v", got)
+	}
+	set("alice", "readonly")
+	if got := introspect(); got["active"] != true || got["scope"] != "read" {
+		t.Errorf("introspect, read-only: %v, want active with scope read", got)
+	}
+	set("alice", "disabled")
+	if got := introspect(); got["active"] != false || len(got) != 1 {
+		t.Errorf("introspect, disabled: %v, want inactive", got)
+	}
+	set("alice", "down")
+	if res := f.form("/introspect", []string{"token", rt}, bearer(admin.AccessToken)...); res.status != 503 {
+		t.Errorf("introspect, check down: %d %s, want 503", res.status, res.body)
+	}
 	if _, err := httpauth.NewHandler(f.iss, f.auth, httpauth.WithRefreshCheck(nil)); !errors.Is(err, authkit.ErrInvalidConfig) {
 		t.Errorf("WithRefreshCheck(nil): %v", err)
 	}
