@@ -736,7 +736,10 @@ func WithAPITokenLimit(n int) Option {
 // WithPrincipalCheck sets a function run on every successfully verified
 // principal; a non-nil error refuses the request with ErrInvalidToken (a
 // disabled or deleted user: simplejwt's USER_AUTHENTICATION_RULE). It runs
-// on every request, so it must be fast. Default none. Verifier only.
+// on every request, so it must be fast. The principal is the request's
+// own: check may narrow it, giving p.Scopes a slice without the scopes
+// the subject may no longer hold (the verify cache keeps its own copy, so
+// the next request is checked afresh). Default none. Verifier only.
 func WithPrincipalCheck(check func(context.Context, *Principal) error) Option {
 	return func(c *Config) error {
 		if check == nil {

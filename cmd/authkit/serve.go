@@ -286,6 +286,7 @@ func (c *cli) newServer(ctx context.Context, cfg serveConfig, log *slog.Logger) 
 	if err != nil {
 		return nil, err
 	}
+	users.scopes = cfg.scopes
 	if cfg.usersFile != "" {
 		warnSharedFile(log, cfg.usersFile, "the users file (password hashes)")
 	}

@@ -831,3 +831,42 @@ func TestServeWarnsUnsafeSetups(t *testing.T) {
 		}
 	}
 }
+
+// TestServeScopesTakenOff checks that a scope taken off --scopes is taken
+// from the credentials that hold it: a session refreshes without it, an
+// API token made with it no longer carries it (found by review: the
+// session kept it for its whole lifetime, and an API token for ever).
+func TestServeScopesTakenOff(t *testing.T) {
+	t.Parallel()
+	store := migratedSQLite(t)
+	s := startServe(t, "", "--store", store, "--scopes", "read,introspect")
+	m := passwordRE.FindStringSubmatch(s.stdout.String())
+	if m == nil {
+		t.Fatalf("no demo password in:\n%s", s.stdout.String())
+	}
+	login := s.do(t, "POST", "/token", "", url.Values{"grant_type": {"password"}, "username": {"demo"}, "password": {m[1]}, "scope": {"read introspect"}}).
+		want(t, "login", 200)
+	if login.str("scope") != "read introspect" {
+		t.Fatalf("login scope %q", login.str("scope"))
+	}
+	apiToken := s.do(t, "POST", "/api-tokens", login.str("access_token"), url.Values{"name": {"ci"}, "scope": {"read introspect"}}).
+		want(t, "POST /api-tokens", 201).str("token")
+	if apiToken == "" {
+		t.Fatal("no API token in the answer")
+	}
+	s.stop(t)
+
+	s = startServe(t, "", "--store", store, "--scopes", "read")
+	refreshed := s.do(t, "POST", "/token", "", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {login.str("refresh_token")}}).
+		want(t, "refresh after introspect was taken off", 200)
+	if refreshed.str("scope") != "read" {
+		t.Errorf("refreshed scope %q, want read", refreshed.str("scope"))
+	}
+	for name, tok := range map[string]string{"the API token": apiToken, "the refreshed access token": refreshed.str("access_token")} {
+		me := s.do(t, "GET", "/me", tok, nil).want(t, "/me with "+name, 200)
+		if got := fmt.Sprint(me.body["scopes"]); got != "[read]" {
+			t.Errorf("/me with %s: scopes %s, want [read]", name, got)
+		}
+		s.do(t, "POST", "/introspect", tok, url.Values{"token": {tok}}).want(t, "/introspect with "+name, 403)
+	}
+}

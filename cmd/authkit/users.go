@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"unicode/utf8"
 
@@ -171,6 +172,10 @@ type userDB struct {
 	table *passwords.Users
 	users []string            // the user names, in file order (serve logs how many)
 	known map[string]struct{} // the same, to look up
+	// scopes are serve's --scopes, the most a user's credential may hold:
+	// a scope taken off the list is taken from the credentials that hold
+	// it at their next use (a refresh, a request), API tokens included.
+	scopes []string
 }
 
 // errUnknownUser refuses a credential of a subject the users table no
@@ -179,11 +184,14 @@ var errUnknownUser = errors.New("the subject is not a user of this server")
 
 // principalCheck is serve's authkit.WithPrincipalCheck: a credential
 // (access token, API token) of a user removed from the table stops working
-// when serve restarts without it, although the store still holds it. A
-// client's own token (client_credentials: subject and client_id are the
-// client's, no session) names no user and passes.
+// when serve restarts without it, although the store still holds it, and a
+// user's credential loses the scopes --scopes no longer lists. A client's
+// own token (client_credentials: subject and client_id are the client's,
+// no session) names no user and passes with the scopes its registration
+// gave it.
 func (db *userDB) principalCheck(_ context.Context, p *authkit.Principal) error {
 	if _, ok := db.known[p.Subject]; ok {
+		p.Scopes = db.allowed(p.Scopes)
 		return nil
 	}
 	if p.Method == authkit.MethodJWT && p.ClientID != "" && p.Subject == p.ClientID && p.SessionID == "" {
@@ -198,7 +206,24 @@ func (db *userDB) refreshCheck(_ context.Context, s authkit.Session) ([]string, 
 	if _, ok := db.known[s.Subject]; !ok {
 		return nil, errUnknownUser
 	}
-	return s.Scopes, nil
+	return db.allowed(s.Scopes), nil
+}
+
+// allowed returns the scopes of have that --scopes still lists: have
+// itself when it lists them all (the common case, without allocating).
+func (db *userDB) allowed(have []string) []string {
+	for i, s := range have {
+		if !slices.Contains(db.scopes, s) {
+			out := slices.Clone(have[:i])
+			for _, s := range have[i+1:] {
+				if slices.Contains(db.scopes, s) {
+					out = append(out, s)
+				}
+			}
+			return out
+		}
+	}
+	return have
 }
 
 func newUserDB(f *usersFile) (*userDB, error) {
