@@ -286,3 +286,66 @@ func TestStoreOutageEvents(t *testing.T) {
 	expectOne(t, "API token in the outage", got[1:], secrets,
 		wantEvent{Type: authkit.EventAuthFailed, Method: authkit.MethodAPIToken, Err: authkit.ErrStoreUnavailable})
 }
+
+// Introspect checks as Verify does but is not the token's use: it reports
+// no event for the token and does not move an API token's LastUsedAt
+// (found by review: a resource server introspecting a revoked token raised
+// the theft alarm, and introspection marked API tokens as used).
+func TestIntrospectIsNotUse(t *testing.T) {
+	ctx := context.Background()
+	var log eventlog.Log
+	f := newFixture(t, keys.HS256, authkit.WithEventHook(log.Hook))
+	pair, err := f.iss.IssuePair(ctx, "alice", issuer.WithScopes("read"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	apiSecret, apiTok, err := f.iss.CreateAPIToken(ctx, "alice", "ci")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.clock.Add(2 * time.Hour) // past the last-used step; the access token has expired
+	pair2, err := f.iss.IssuePair(ctx, "alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	log.Take()
+	for name, tok := range map[string]string{"access token": pair2.AccessToken, "API token": apiSecret} {
+		p, err := f.ver.Introspect(ctx, tok)
+		if err != nil || p.Subject != "alice" {
+			t.Fatalf("Introspect(%s): %v, %v", name, p, err)
+		}
+	}
+	if _, err := f.ver.Introspect(ctx, pair.AccessToken); !errors.Is(err, authkit.ErrTokenExpired) {
+		t.Fatalf("Introspect(expired): %v", err)
+	}
+	if err := f.iss.RevokeSession(ctx, pair2.SessionID); err != nil {
+		t.Fatal(err)
+	}
+	log.Take()
+	if _, err := f.ver.Introspect(ctx, pair2.AccessToken); !errors.Is(err, authkit.ErrTokenRevoked) {
+		t.Fatalf("Introspect(revoked): %v", err)
+	}
+	if got := log.Take(); len(got) != 0 {
+		t.Errorf("Introspect reported %d events: %+v", len(got), got)
+	}
+	lastUsed := func() time.Time {
+		list, err := f.store.ListAPITokens(ctx, "alice", f.clock.Now())
+		if err != nil || len(list) != 1 || list[0].ID != apiTok.ID {
+			t.Fatalf("ListAPITokens: %v %+v", err, list)
+		}
+		return list[0].LastUsedAt
+	}
+	if got := lastUsed(); !got.Equal(apiTok.LastUsedAt) {
+		t.Errorf("Introspect moved the API token's LastUsedAt: %v → %v", apiTok.LastUsedAt, got)
+	}
+	// Verify, the token's use, still reports and records.
+	if _, err := f.ver.Verify(ctx, apiSecret); err != nil {
+		t.Fatal(err)
+	}
+	if got := log.Take(); len(got) != 1 || got[0].Type != authkit.EventAuthenticated {
+		t.Errorf("Verify: events %+v, want one authenticated", got)
+	}
+	if got := lastUsed(); !got.After(apiTok.LastUsedAt) {
+		t.Errorf("Verify did not move LastUsedAt (%v)", got)
+	}
+}

@@ -306,7 +306,7 @@ func (v *Verifier) RevocationStore() authkit.RevocationStore { return v.revStore
 func (v *Verifier) Schemes() []string { return append([]string(nil), v.schemes...) }
 
 func (v *Verifier) fail(ctx context.Context, method string, err error) error {
-	if v.hook != nil {
+	if v.hook != nil && !inspecting(ctx) {
 		v.hook(ctx, authkit.Event{Type: authkit.EventAuthFailed, Time: v.now(), Method: method, Err: err})
 	}
 	return err
@@ -318,11 +318,27 @@ func (v *Verifier) fail(ctx context.Context, method string, err error) error {
 // or revoked one). Identities read from a token that did not verify are
 // never reported: they are whatever the sender wrote.
 func (v *Verifier) failAs(ctx context.Context, method, sub, sid, tokenID string, err error) error {
-	if v.hook != nil {
+	if v.hook != nil && !inspecting(ctx) {
 		v.hook(ctx, authkit.Event{Type: authkit.EventAuthFailed, Time: v.now(), Subject: sub, SessionID: sid, TokenID: tokenID, Method: method, Err: err})
 	}
 	return err
 }
+
+// Introspect checks token as Verify does, every check included (the
+// principal check too), for a caller that inspects a token someone else
+// holds, such as an introspection endpoint answering a resource server:
+// it is not the token's use, so no authenticated or auth-failed event is
+// reported for it (a revoked token introspected is not a theft alarm) and
+// an API token's LastUsedAt is not moved.
+func (v *Verifier) Introspect(ctx context.Context, token string) (*authkit.Principal, error) {
+	return v.Verify(context.WithValue(ctx, inspectingKey{}, true), token)
+}
+
+// inspectingKey marks the context of an Introspect call.
+type inspectingKey struct{}
+
+// inspecting reports whether ctx is an Introspect call's.
+func inspecting(ctx context.Context) bool { return ctx.Value(inspectingKey{}) != nil }
 
 // Verify checks token — a JWT access token or an API token, told apart by
 // form — and returns its principal. An empty token is
@@ -655,7 +671,7 @@ func (v *Verifier) admit(ctx context.Context, p *authkit.Principal) (*authkit.Pr
 			return nil, v.failAs(ctx, p.Method, p.Subject, p.SessionID, p.TokenID, fmt.Errorf("verifier: %w: refused by the principal check: %w", authkit.ErrInvalidToken, err))
 		}
 	}
-	if v.hook != nil {
+	if v.hook != nil && !inspecting(ctx) {
 		v.hook(ctx, authkit.Event{Type: authkit.EventAuthenticated, Time: v.now(), Subject: p.Subject, SessionID: p.SessionID, TokenID: p.TokenID, Method: p.Method})
 	}
 	return p, nil
@@ -686,7 +702,7 @@ func (v *Verifier) verifyAPIToken(ctx context.Context, token string) (*authkit.P
 	if !t.ExpiresAt.IsZero() && !now.Before(t.ExpiresAt) {
 		return nil, v.failAs(ctx, authkit.MethodAPIToken, t.Subject, "", t.ID, errExpiredAPI)
 	}
-	if now.Sub(t.LastUsedAt) >= v.lastUsedStep {
+	if now.Sub(t.LastUsedAt) >= v.lastUsedStep && !inspecting(ctx) {
 		v.touch(ctx, t.ID, now)
 	}
 	return v.admit(ctx, &authkit.Principal{

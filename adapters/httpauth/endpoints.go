@@ -254,7 +254,7 @@ func (h *Handler) introspectToken(w http.ResponseWriter, r *http.Request, ps map
 // introspectAccess introspects a JWT access token or an API token through
 // the verifier, which applies every check a protected request gets.
 func (h *Handler) introspectAccess(r *http.Request, tok string) (introspection, error) {
-	p, err := h.auth.v.Verify(r.Context(), tok)
+	p, err := h.auth.v.Introspect(r.Context(), tok)
 	if err != nil {
 		return introspection{}, err
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/authkit-go/authkit"
 	"github.com/authkit-go/authkit/adapters/httpauth"
 	"github.com/authkit-go/authkit/backends/memory"
+	"github.com/authkit-go/authkit/internal/eventlog"
 	"github.com/authkit-go/authkit/issuer"
 	"github.com/authkit-go/authkit/keys"
 	"github.com/authkit-go/authkit/passwords"
@@ -395,6 +396,38 @@ func TestIntrospect(t *testing.T) {
 	r = f.form("/introspect", []string{"token", fresh}, caller...)
 	if r.status != 503 {
 		t.Errorf("store down: %d %s", r.status, r.body)
+	}
+}
+
+// Introspection is not the introspected token's use: no event names it and
+// an API token's last use stays (verifier.Verifier.Introspect).
+func TestIntrospectIsNotUse(t *testing.T) {
+	var ev eventlog.Log
+	f := newFx(t, fxOptions{verifier: []authkit.Option{authkit.WithEventHook(ev.Hook)}})
+	caller := bearer(f.login("bob", "introspect").AccessToken)
+	revoked := f.login("alice", "read")
+	if err := f.iss.Revoke(context.Background(), revoked.AccessToken); err != nil {
+		t.Fatal(err)
+	}
+	secret, tok, err := f.iss.CreateAPIToken(context.Background(), "alice", "ci", issuer.WithTokenScopes("read"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.clock.Add(time.Minute)
+	ev.Take()
+	for _, tk := range []string{revoked.AccessToken, secret} {
+		if r := f.form("/introspect", []string{"token", tk}, caller...); r.status != 200 {
+			t.Fatalf("introspect: %d %s", r.status, r.body)
+		}
+	}
+	for _, e := range ev.Take() {
+		if e.Subject == "alice" {
+			t.Errorf("introspection reported an event for the introspected token: %+v", e)
+		}
+	}
+	list, err := f.iss.APITokens(context.Background(), "alice")
+	if err != nil || len(list) != 1 || !list[0].LastUsedAt.Equal(tok.LastUsedAt) {
+		t.Errorf("after introspection the API token's last use is %v (was %v; %v)", list, tok.LastUsedAt, err)
 	}
 }
 
