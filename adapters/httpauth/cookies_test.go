@@ -151,6 +151,27 @@ func TestCookieRefreshRevokeLogout(t *testing.T) {
 	}
 	expect(t, f.do("GET", "/api/me", "", "Cookie", j3.header()), 401, chalRevoked, bodyRevoked)
 
+	// A browser sends the refresh cookie to its Path (/token) only: its
+	// logout on /revoke carries the access and CSRF cookies, and ends the
+	// access cookie's session (found by review: it was 400, the session
+	// alive).
+	j6, _ := cookieLogin(t, f)
+	browser := "authkit_access=" + j6.access + "; authkit_csrf=" + j6.csrf
+	expect(t, f.form("/revoke", nil, "Cookie", browser), 403, "", bodyCSRF)
+	r = f.form("/revoke", nil, "Cookie", browser, "X-CSRF-Token", j6.csrf)
+	if cs := cookiesOf(r); r.status != 200 || cs["authkit_refresh"] == nil || cs["authkit_refresh"].MaxAge >= 0 || cs["authkit_access"] == nil || cs["authkit_access"].MaxAge >= 0 {
+		t.Errorf("browser logout on /revoke: %d %v", r.status, r.header["Set-Cookie"])
+	}
+	expect(t, f.do("GET", "/api/me", "", "Cookie", browser), 401, chalRevoked, bodyRevoked)
+	if r := f.form("/token", []string{"grant_type", "refresh_token", "refresh_token", j6.refresh}); r.status != 400 {
+		t.Errorf("the session outlived the browser's logout: refresh %d %s", r.status, r.body)
+	}
+	// An access cookie that no longer verifies leaves nothing to end.
+	r = f.form("/revoke", nil, "Cookie", "authkit_access=garbage; authkit_csrf="+j6.csrf, "X-CSRF-Token", j6.csrf)
+	if r.status != 200 || cookiesOf(r)["authkit_access"] == nil {
+		t.Errorf("logout with a dead access cookie: %d %v", r.status, r.header["Set-Cookie"])
+	}
+
 	// Revoking one's own cookie token by value clears the cookies too.
 	j4, _ := cookieLogin(t, f)
 	r = f.form("/revoke", []string{"token", j4.access}, "Cookie", j4.header())

@@ -102,6 +102,10 @@
 //   - GET and POST /authorize (RFC 6749 §4.1, only with
 //     [WithAuthorizationCode]): see Authorization code below.
 //   - POST /revoke (RFC 7009): any token kind; 200 for unknown tokens.
+//     With [WithCookies] and no token parameter it is a browser's logout
+//     (CSRF-checked): it ends the session of the refresh cookie or, since
+//     the browser sends that cookie to the token endpoint's path only, of
+//     the access cookie, and clears the cookies.
 //   - POST /introspect (RFC 7662): the caller must pass
 //     [WithIntrospectionRule] (default: scope "introspect"); any inactive
 //     token is exactly {"active":false}. Active answers carry token_type

@@ -35,29 +35,54 @@ const (
 )
 
 // revocationToken returns the token parameter of a revocation request or,
-// with cookies enabled and none given, the refresh cookie (then the CSRF
-// check applies). done reports that a response has been written instead.
-func (h *Handler) revocationToken(w http.ResponseWriter, r *http.Request, ps map[string]string) (tok string, fromCookie, done bool) {
+// with cookies enabled and none given, the refresh cookie, or failing that
+// the access cookie (then the CSRF check applies): a browser logging out.
+// The browser sends the refresh cookie only where its Path allows (the
+// token endpoint's, by default), so the access cookie, sent everywhere,
+// stands for its session. done reports that a response has been written
+// instead.
+func (h *Handler) revocationToken(w http.ResponseWriter, r *http.Request, ps map[string]string) (tok string, fromCookie, access, done bool) {
 	tok = ps["token"]
 	if tok == "" && h.auth.cookies != nil {
-		v, err := cookieValue(r, h.auth.cookies.RefreshName)
-		if err != nil {
-			h.fail(w, r, errAmbiguous)
-			return "", false, true
-		}
-		if v != "" {
-			if err := h.auth.checkCSRF(r); err != nil {
-				h.auth.Deny(w, r, err)
-				return "", false, true
+		for _, name := range []string{h.auth.cookies.RefreshName, h.auth.cookies.AccessName} {
+			v, err := cookieValue(r, name)
+			if err != nil {
+				h.fail(w, r, errAmbiguous)
+				return "", false, false, true
 			}
-			return v, true, false
+			if v != "" {
+				if err := h.auth.checkCSRF(r); err != nil {
+					h.auth.Deny(w, r, err)
+					return "", false, false, true
+				}
+				return v, true, name == h.auth.cookies.AccessName, false
+			}
 		}
 	}
 	if tok == "" {
 		h.fail(w, r, errNeedToken)
-		return "", false, true
+		return "", false, false, true
 	}
-	return tok, false, false
+	return tok, false, false, false
+}
+
+// revokeAccessCookie ends the session of the access cookie tok (a browser
+// logging out whose refresh cookie /revoke does not receive), or revokes
+// tok alone when it has no session. A token that no longer verifies
+// (expired, revoked, not ours) leaves nothing to end.
+func (h *Handler) revokeAccessCookie(r *http.Request, tok string) error {
+	p, err := h.auth.v.Verify(r.Context(), tok)
+	switch {
+	case err != nil && isUnavailable(err):
+		return err
+	case err != nil:
+		return nil
+	case p.Method != authkit.MethodJWT:
+		return nil
+	case p.SessionID == "":
+		return h.iss.Revoke(r.Context(), tok)
+	}
+	return h.iss.RevokeOwnSession(r.Context(), p.Subject, p.SessionID)
 }
 
 // handleRevoke is RFC 7009 token revocation. Possession of a token is the
@@ -86,7 +111,7 @@ func (h *Handler) handleRevoke(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, errBadHint)
 		return
 	}
-	tok, fromCookie, done := h.revocationToken(w, r, ps)
+	tok, fromCookie, accessCookie, done := h.revocationToken(w, r, ps)
 	if done {
 		return
 	}
@@ -94,7 +119,12 @@ func (h *Handler) handleRevoke(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if len(tok) <= maxOpaqueLen {
-		err := h.iss.Revoke(r.Context(), tok)
+		var err error
+		if accessCookie {
+			err = h.revokeAccessCookie(r, tok)
+		} else {
+			err = h.iss.Revoke(r.Context(), tok)
+		}
 		switch {
 		case err == nil:
 		case isUnavailable(err):
