@@ -14,7 +14,8 @@ import (
 // FuzzRemoteJWKS: parseRemoteJWKS of any document never panics; it keeps
 // only public, asymmetric signature keys with distinct kids, never more
 // keys than the document holds (at most 100), and reports each key it
-// skipped by a kid of at most 256 bytes; an error comes without keys.
+// skipped by a kid of at most 256 bytes; an error comes without keys, and
+// a document none of whose "keys" is a JWK is an error.
 func FuzzRemoteJWKS(f *testing.F) {
 	ed, err := keys.Generate(keys.EdDSA)
 	if err != nil {
@@ -74,6 +75,18 @@ func FuzzRemoteJWKS(f *testing.F) {
 		}
 		if json.Unmarshal(body, &doc) != nil || len(doc.Keys) == 0 || len(doc.Keys) > 100 {
 			t.Fatalf("accepted a document of %d keys", len(doc.Keys))
+		}
+		jwk := false // a JWKS has at least one JWK: an object with a string kty
+		for _, raw := range doc.Keys {
+			var m map[string]any
+			if json.Unmarshal(raw, &m) == nil {
+				if kty, ok := m["kty"].(string); ok && kty != "" {
+					jwk = true
+				}
+			}
+		}
+		if !jwk {
+			t.Fatal("accepted a document none of whose keys is a JWK")
 		}
 		n := len(unusable)
 		for kid := range unusable {

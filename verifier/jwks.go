@@ -500,6 +500,11 @@ func cacheMaxAge(lines []string) (int64, bool) {
 // Symmetric keys are always skipped: a secret never comes from a URL. A
 // document with no key at all, or one that is not a JWKS, is an error (a
 // failed fetch); one whose keys are all unusable is not: set is then nil.
+// Only a JWK counts as a key here — a JSON object with a non-empty string
+// "kty" — so a "keys" array of nulls, strings or objects without a kty
+// (say {"keys":[{}]}) is not a JWKS, and the last good keys keep serving
+// rather than being replaced by an empty set (found by review). Such
+// elements beside real JWKs are skipped like unusable keys.
 func parseRemoteJWKS(body []byte, defaultAlg keys.Algorithm, log *slog.Logger, url string) (set *keys.Set, unusable map[string]string, err error) {
 	// Strict JSON, the "keys" member by its exact name (no duplicate or
 	// case variant of it); each key is then parsed strictly by keys.
@@ -526,6 +531,15 @@ func parseRemoteJWKS(body []byte, defaultAlg keys.Algorithm, log *slog.Logger, u
 	}
 	if len(doc.Keys) == 0 {
 		return nil, nil, errors.New("no keys")
+	}
+	jwks := 0
+	for _, raw := range doc.Keys {
+		if isJWK(raw) {
+			jwks++
+		}
+	}
+	if jwks == 0 {
+		return nil, nil, errors.New(`not a JWKS document: no element of "keys" is a JWK (an object with a string "kty")`)
 	}
 	var ks []*keys.Key
 	for _, raw := range doc.Keys {
@@ -593,6 +607,27 @@ func parseRemoteJWKS(body []byte, defaultAlg keys.Algorithm, log *slog.Logger, u
 		return nil, nil, err
 	}
 	return set, unusable, nil
+}
+
+// isJWK reports whether raw, an element of a JWKS document's "keys", is a
+// JWK at all: a JSON object with a non-empty string "kty" member (RFC 7517
+// §4.1), whether or not authkit can use the key.
+func isJWK(raw []byte) bool {
+	o, err := strictjson.NewObject(raw)
+	if err != nil {
+		return false
+	}
+	for o.Next() {
+		if string(o.Name()) == "kty" {
+			v := o.Value()
+			if v.Kind() != strictjson.KindString {
+				return false
+			}
+			kty, err := v.Text()
+			return err == nil && kty != ""
+		}
+	}
+	return false
 }
 
 // withDefaultAlg returns raw with "alg" set to alg when raw is an RSA JWK

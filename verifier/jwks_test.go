@@ -29,6 +29,7 @@ type jwksServer struct {
 	cacheControl atomic.Value // string
 	fetches      atomic.Int32
 	failing      atomic.Bool
+	body         atomic.Pointer[string] // served instead of set's JWKS when set
 
 	mu      sync.Mutex
 	gate    chan struct{} // non-nil while held
@@ -58,6 +59,9 @@ func newJWKSServer(t *testing.T, set *keys.Set) *jwksServer {
 			return
 		}
 		doc, _ := s.set.Load().JWKS()
+		if b := s.body.Load(); b != nil {
+			doc = []byte(*b)
+		}
 		if cc := s.cacheControl.Load().(string); cc != "" {
 			w.Header().Set("Cache-Control", cc)
 		}
@@ -501,5 +505,63 @@ func TestJWKSClose(t *testing.T) {
 	}
 	if _, err := plain.Verify(context.Background(), localTok.AccessToken); err != nil {
 		t.Fatalf("Close on a verifier without background work: %v", err)
+	}
+}
+
+// A fetched document whose "keys" holds no JWK at all — nulls, strings,
+// objects without a string kty — is not a JWKS: the refetch fails and the
+// last good keys keep serving. It used to count as a set of unusable keys
+// and replace them, so every token was refused as of an unknown key (found
+// by review).
+func TestJWKSNotJWKsKeepsLastGoodKeys(t *testing.T) {
+	for _, body := range []string{
+		`{"keys":[null]}`,
+		`{"keys":[{}]}`,
+		`{"keys":["a","b"]}`,
+		`{"keys":[1,true,[]]}`,
+		`{"keys":[{"kty":1,"kid":"x"}]}`,
+		`{"keys":[{"kty":"","kid":"x"}]}`,
+		`{"keys":[{"kid":"x","alg":"EdDSA"},null]}`,
+	} {
+		t.Run(body, func(t *testing.T) {
+			f := newRemoteFixture(t)
+			tok := f.token(t)
+			if _, err := f.ver.Verify(context.Background(), tok); err != nil {
+				t.Fatal(err)
+			}
+			f.srv.body.Store(&body)
+			f.rotate(t) // a kid the verifier does not know forces a refetch
+			f.clock.Add(2 * time.Second)
+			n := f.srv.fetches.Load()
+			if _, err := f.ver.Verify(context.Background(), f.token(t)); !errors.Is(err, authkit.ErrInvalidToken) {
+				t.Fatalf("unknown kid, document %s: %v; want ErrInvalidToken", body, err)
+			}
+			if f.srv.fetches.Load() <= n {
+				t.Fatal("no refetch")
+			}
+			if _, err := f.ver.Verify(context.Background(), tok); err != nil {
+				t.Fatalf("token of the last good keys after a refetch served %s: %v", body, err)
+			}
+		})
+	}
+}
+
+// A document of real JWKs that authkit cannot use still replaces the last
+// good keys (fail closed); non-JWK elements beside them change nothing.
+func TestJWKSUnusableJWKsReplaceKeys(t *testing.T) {
+	f := newRemoteFixture(t)
+	tok := f.token(t)
+	if _, err := f.ver.Verify(context.Background(), tok); err != nil {
+		t.Fatal(err)
+	}
+	body := `{"keys":[null,{"kty":"EC","use":"enc","kid":"e1","crv":"P-256","x":"AA","y":"AA"}]}`
+	f.srv.body.Store(&body)
+	f.rotate(t)
+	f.clock.Add(2 * time.Second)
+	if _, err := f.ver.Verify(context.Background(), f.token(t)); !errors.Is(err, authkit.ErrInvalidToken) {
+		t.Fatalf("unknown kid: %v; want ErrInvalidToken", err)
+	}
+	if _, err := f.ver.Verify(context.Background(), tok); !errors.Is(err, authkit.ErrInvalidToken) {
+		t.Fatalf("token of a key the new document dropped: %v; want ErrInvalidToken", err)
 	}
 }
