@@ -132,7 +132,13 @@ func (ti *trusted) lookupKey(ctx context.Context, kid string, alg keys.Algorithm
 	return ti.remote.lookup(ctx, kid, now)
 }
 
-// lookupNoKid returns the one key of the issuer usable for alg.
+// lookupNoKid returns the one key of the issuer usable for alg. For an
+// HMAC alg only the local keys count: a remote set never holds a symmetric
+// key (parseRemoteJWKS skips them), so it is not consulted, and a remote
+// JWKS that is down, not yet fetched or closed cannot make a kid-less token
+// of a local HMAC key fail with ErrStoreUnavailable (found by review). A
+// closed remote still refuses other algs with ErrStoreUnavailable: it may
+// have held the token's key.
 func (ti *trusted) lookupNoKid(ctx context.Context, alg keys.Algorithm, now time.Time, mayFetch func() error) (*keys.Key, bool, error) {
 	var found *keys.Key
 	n := 0
@@ -147,7 +153,7 @@ func (ti *trusted) lookupNoKid(ctx context.Context, alg keys.Algorithm, now time
 	if ti.keys != nil {
 		count(ti.keys)
 	}
-	if ti.remote != nil {
+	if ti.remote != nil && !alg.Symmetric() {
 		set, err := ti.remote.current(ctx, now, mayFetch)
 		if err != nil {
 			return nil, false, err

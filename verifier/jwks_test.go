@@ -565,3 +565,41 @@ func TestJWKSUnusableJWKsReplaceKeys(t *testing.T) {
 		t.Fatalf("token of a key the new document dropped: %v; want ErrInvalidToken", err)
 	}
 }
+
+// A kid-less token signed by the issuer's one local HMAC key verifies
+// whatever state a remote JWKS of the same issuer is in — down before its
+// first fetch, or closed — since a remote set never holds symmetric keys.
+// It used to fail with ErrStoreUnavailable (found by review). A kid-less
+// token of another alg still needs the remote, and is refused with
+// ErrStoreUnavailable after Close.
+func TestKidlessLocalHMACBesideRemoteJWKS(t *testing.T) {
+	hs := mustKey(t, keys.HS256)
+	local, _ := keys.NewSet(hs)
+	remote, _ := keys.NewSet(mustKey(t, keys.EdDSA))
+	srv := newJWKSServer(t, remote)
+	srv.failing.Store(true)
+	c := &clock{t: base}
+	v, err := verifier.New(authkit.WithKeys(local), authkit.WithJWKSURL(srv.URL), authkit.WithClock(c.Now),
+		authkit.WithJWKSRefreshInterval(time.Second), authkit.WithIssuer("https://auth.example"), authkit.WithAudience("api"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer v.Close()
+	claims := map[string]any{"iss": "https://auth.example", "aud": "api", "sub": "bob", "exp": base.Add(time.Hour).Unix(),
+		"iat": base.Unix(), "jti": "j", "client_id": "c"}
+	kidless := forge(t, hs, map[string]any{"alg": "HS256", "typ": "at+jwt"}, claims)
+	if _, err := v.Verify(context.Background(), kidless); err != nil {
+		t.Fatalf("kid-less local HS256 token, remote JWKS down: %v", err)
+	}
+	v.Close()
+	kidless = forge(t, hs, map[string]any{"alg": "HS256", "typ": "at+jwt"}, map[string]any{"iss": "https://auth.example",
+		"aud": "api", "sub": "carol", "exp": base.Add(time.Hour).Unix(), "iat": base.Unix(), "jti": "j2", "client_id": "c"})
+	if _, err := v.Verify(context.Background(), kidless); err != nil {
+		t.Fatalf("kid-less local HS256 token after Close: %v", err)
+	}
+	ed := remote.Active()
+	p, err := v.Verify(context.Background(), forge(t, ed, map[string]any{"alg": "EdDSA", "typ": "at+jwt"}, claims))
+	if p != nil || !errors.Is(err, authkit.ErrStoreUnavailable) {
+		t.Fatalf("kid-less EdDSA token after Close: %v, %v; want ErrStoreUnavailable", p, err)
+	}
+}

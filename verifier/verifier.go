@@ -67,7 +67,10 @@
 // WithJWKSURL owns no background work and Close does nothing. After Close
 // the remote keys are no longer kept fresh, so a token that needs one is
 // refused with authkit.ErrStoreUnavailable (fail closed); local keys, API
-// tokens and Basic credentials keep working.
+// tokens and Basic credentials keep working. A token without kid of an
+// asymmetric alg counts the remote keys too, so it is refused with
+// ErrStoreUnavailable; one of an HMAC alg counts the local keys only (a
+// remote set never holds a secret), so the remote's state never matters.
 //
 // # Store deadlines
 //
@@ -265,7 +268,9 @@ func New(opts ...authkit.Option) (*Verifier, error) {
 // remote keys are no longer refreshed, so they are no longer trusted: a JWT
 // that needs one is refused with an error matching
 // authkit.ErrStoreUnavailable. Local keys (authkit.WithKeys), API tokens
-// and Basic credentials keep working. Close is idempotent, safe to call
+// and Basic credentials keep working; a token without kid is refused too
+// unless its alg is an HMAC one (a remote set never holds a symmetric key,
+// so only the local keys can verify it). Close is idempotent, safe to call
 // concurrently with Verify, and returns nil; call it after the server
 // using v has stopped serving.
 func (v *Verifier) Close() error {
