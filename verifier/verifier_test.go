@@ -697,3 +697,32 @@ func TestJWKSDefaultAlgorithm(t *testing.T) {
 		t.Fatalf("HS256 as a default: %v", err)
 	}
 }
+
+// A token whose iat is a fraction of a millisecond before a logout-all
+// cutoff is dead: iat is read rounded down, never later than written. It
+// used to be read as the nearest millisecond, so an iat of .0007 s read as
+// .001 s, after a cutoff at .0008 s, and the token escaped the logout-all
+// (found by review).
+func TestSubMillisecondIatBeforeCutoffIsRevoked(t *testing.T) {
+	f := newFixture(t, keys.ES256)
+	ctx := context.Background()
+	if err := f.store.SetCutoff(ctx, "alice", base.Add(800*time.Microsecond), base.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	c := f.claims()
+	c["iat"] = json.Number(fmt.Sprintf("%d.0007", base.Unix()))
+	p, err := f.ver.Verify(ctx, forge(t, f.key, f.header(), c))
+	if p != nil || !errors.Is(err, authkit.ErrTokenRevoked) {
+		t.Fatalf("iat 0.1 ms before the cutoff: %v, %v; want ErrTokenRevoked", p, err)
+	}
+	// One written after the cutoff lives, read to the millisecond.
+	c["iat"] = json.Number(fmt.Sprintf("%d.0019", base.Unix()))
+	c["jti"] = "j2"
+	p, err = f.ver.Verify(ctx, forge(t, f.key, f.header(), c))
+	if err != nil {
+		t.Fatalf("iat after the cutoff: %v", err)
+	}
+	if want := base.Add(time.Millisecond); !p.IssuedAt.Equal(want) {
+		t.Errorf("iat .0019 read as %v, want %v (rounded down to the millisecond)", p.IssuedAt, want)
+	}
+}

@@ -201,3 +201,50 @@ func TestIsType(t *testing.T) {
 		}
 	}
 }
+
+// NumericDates are read exactly from their text to the millisecond and
+// rounded towards the safe side: exp and iat down (never later than
+// written), nbf up (never earlier). A float64 reading rounded them to the
+// nearest millisecond, so an iat just before a logout-all cutoff could read
+// as after it (found by review).
+func TestNumericDateRounding(t *testing.T) {
+	ms := func(n int64) time.Time { return time.UnixMilli(n) }
+	for _, tc := range []struct {
+		in          string
+		down, nbfUp time.Time
+	}{
+		{"0", ms(0), ms(0)},
+		{"-0", ms(0), ms(0)},
+		{"100", ms(100_000), ms(100_000)},
+		{"100.123", ms(100_123), ms(100_123)},
+		{"100.0004", ms(100_000), ms(100_001)},
+		{"100.0005", ms(100_000), ms(100_001)},
+		{"100.9996", ms(100_999), ms(101_000)},
+		{"100.12300000", ms(100_123), ms(100_123)},
+		{"1893553445.0007", ms(1893553445_000), ms(1893553445_001)},
+		{"1893553445.123", ms(1893553445_123), ms(1893553445_123)},
+		{"1.8935534451239e9", ms(1893553445_123), ms(1893553445_124)},
+		{"189355344512e-2", ms(1893553445_120), ms(1893553445_120)},
+		{"1E3", ms(1_000_000), ms(1_000_000)},
+		{"0.0005", ms(0), ms(1)},
+		{"1e-400", ms(0), ms(1)},
+		{"253402300799", ms(253402300799_000), ms(253402300799_000)},
+	} {
+		var c Claims
+		in := `{"exp":` + tc.in + `,"iat":` + tc.in + `,"nbf":` + tc.in + `}`
+		if err := Parse([]byte(in), &c); err != nil {
+			t.Errorf("%s: %v", tc.in, err)
+			continue
+		}
+		if !c.ExpiresAt.Equal(tc.down) || !c.IssuedAt.Equal(tc.down) || !c.NotBefore.Equal(tc.nbfUp) {
+			t.Errorf("%s: exp %v iat %v nbf %v; want exp and iat %v, nbf %v", tc.in,
+				c.ExpiresAt.UnixMilli(), c.IssuedAt.UnixMilli(), c.NotBefore.UnixMilli(), tc.down.UnixMilli(), tc.nbfUp.UnixMilli())
+		}
+	}
+	for _, bad := range []string{"-1", "-0.001", "1e400", "253402300799.001", "253402300799.0000001", "253402300800", `"1"`} {
+		var c Claims
+		if err := Parse([]byte(`{"iat":`+bad+`}`), &c); err == nil {
+			t.Errorf("iat %s accepted as %v", bad, c.IssuedAt)
+		}
+	}
+}

@@ -3,7 +3,6 @@ package claims
 import (
 	"bytes"
 	"errors"
-	"math"
 	"slices"
 	"strings"
 	"time"
@@ -26,6 +25,10 @@ type Claims struct {
 	Scope     string // the scope claim when it is a string
 	SessionID string
 
+	// The NumericDates, read exactly from their decimal text to the
+	// millisecond, rounded towards the safe side: exp and iat down (never
+	// later than written: a token never outlives its exp, nor escapes a
+	// cutoff at or after its iat), nbf up (never earlier than written).
 	ExpiresAt    time.Time
 	NotBefore    time.Time
 	IssuedAt     time.Time
@@ -282,13 +285,13 @@ func ParseWith(payload []byte, c *Claims, r *Rules) error {
 			err = checkAudience(v)
 			c.aud = v
 		case "exp":
-			c.ExpiresAt, err = numericDate(v)
+			c.ExpiresAt, err = numericDate(v, false)
 			c.HasExpiry = true
 		case "nbf":
-			c.NotBefore, err = numericDate(v)
+			c.NotBefore, err = numericDate(v, true)
 			c.HasNotBefore = true
 		case "iat":
-			c.IssuedAt, err = numericDate(v)
+			c.IssuedAt, err = numericDate(v, false)
 			c.HasIssuedAt = true
 		case "client_id", "scope":
 			if i := r.index(string(name)); i >= 0 {
@@ -494,12 +497,96 @@ func checkAudience(v strictjson.Value) error {
 	return ErrMalformed
 }
 
-func numericDate(v strictjson.Value) (time.Time, error) {
-	f, err := v.Float()
-	if err != nil || f < 0 || f > maxNumericDate || math.IsNaN(f) {
+// numericDate reads a NumericDate (RFC 7519 §2: seconds since the epoch,
+// maybe fractional) exactly from its decimal text, at millisecond
+// precision: a fraction finer than that is dropped (rounded down), or
+// rounded up when up is set. It never goes through a float64, whose
+// rounding could put the date on the unsafe side of a comparison: an iat
+// read as the nearest millisecond could land after a logout-all cutoff the
+// token was issued before (found by review). Negative dates and dates after
+// maxNumericDate are refused. It does not allocate.
+func numericDate(v strictjson.Value, up bool) (time.Time, error) {
+	if v.Kind() != strictjson.KindNumber {
 		return time.Time{}, ErrMalformed
 	}
-	return time.UnixMilli(int64(math.Round(f * 1000))), nil
+	// v is a strict JSON number: -?int(.frac)?([eE][+-]?digits)?
+	b := v.Raw()
+	neg := b[0] == '-'
+	if neg {
+		b = b[1:]
+	}
+	i := 0
+	for i < len(b) && '0' <= b[i] && b[i] <= '9' {
+		i++
+	}
+	intDigits := b[:i]
+	var fracDigits []byte
+	if i < len(b) && b[i] == '.' {
+		j := i + 1
+		for j < len(b) && '0' <= b[j] && b[j] <= '9' {
+			j++
+		}
+		fracDigits, i = b[i+1:j], j
+	}
+	exp := 0
+	if i < len(b) && (b[i] == 'e' || b[i] == 'E') {
+		i++
+		eneg := false
+		if b[i] == '+' || b[i] == '-' {
+			eneg = b[i] == '-'
+			i++
+		}
+		for ; i < len(b); i++ {
+			if exp < 1_000_000 { // saturates: far beyond any digit count that matters
+				exp = exp*10 + int(b[i]-'0')
+			}
+		}
+		if eneg {
+			exp = -exp
+		}
+	}
+	// The digits d[0..n) of intDigits then fracDigits; digit k stands for
+	// 10^(point-1-k).
+	n := len(intDigits) + len(fracDigits)
+	digit := func(k int) int64 {
+		if k < len(intDigits) {
+			return int64(intDigits[k] - '0')
+		}
+		return int64(fracDigits[k-len(intDigits)] - '0')
+	}
+	first := 0
+	for first < n && digit(first) == 0 {
+		first++
+	}
+	if first == n {
+		return time.Unix(0, 0), nil // zero, however written (-0 too)
+	}
+	point := len(intDigits) + exp
+	if neg || point-first > 12 { // maxNumericDate has 12 digits
+		return time.Time{}, ErrMalformed
+	}
+	var secs, ms int64
+	rest := false // a nonzero digit finer than the millisecond
+	for k := first; k < n; k++ {
+		switch d := digit(k); {
+		case k < point:
+			secs = secs*10 + d
+		case k < point+3:
+			ms += d * [3]int64{100, 10, 1}[k-point]
+		case d != 0:
+			rest = true
+		}
+	}
+	for k := max(n, first); k < point; k++ { // integer digits written as an exponent
+		secs *= 10
+	}
+	if secs > maxNumericDate || secs == maxNumericDate && (ms != 0 || rest) {
+		return time.Time{}, ErrMalformed
+	}
+	if up && rest {
+		ms++
+	}
+	return time.UnixMilli(secs*1000 + ms), nil
 }
 
 // HasAudience reports whether the aud claim (a string or an array of
