@@ -7,6 +7,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/authkit-go/authkit"
+	"github.com/authkit-go/authkit/internal/claims"
 )
 
 // RegisteredClaims returns the RFC 7519 registered claims that p carries:
@@ -58,11 +59,18 @@ type AccessClaims struct {
 }
 
 // Scopes returns the scopes of c.Scope in order, or nil when there are none.
+// c.Scope is split on spaces only (RFC 6749 §3.3), and a part that is not
+// an RFC 6749 scope-token — one holding a tab, a newline, a no-break space
+// or another character outside printable ASCII, a quote or a backslash — is
+// left out, exactly as authkit's verifier reads the scope claim. (It used
+// strings.Fields, which splits on every Unicode space too, so that
+// "files.read\tadmin", which the verifier leaves out, granted "admin";
+// found by review.)
 func (c *AccessClaims) Scopes() []string {
 	if c == nil {
 		return nil
 	}
-	if s := strings.Fields(c.Scope); len(s) > 0 {
+	if s := claims.SplitScope(c.Scope); len(s) > 0 {
 		return s
 	}
 	return nil

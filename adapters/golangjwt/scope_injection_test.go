@@ -49,3 +49,32 @@ func TestScopeValuesThatAreNotScopeTokens(t *testing.T) {
 		}
 	}
 }
+
+// AccessClaims.Scopes reads the scope claim as authkit's verifier does:
+// split on spaces only, parts that are not RFC 6749 scope-tokens left out.
+// It used strings.Fields, which split "files.read\tadmin" (and NBSP, U+0085,
+// newlines) into scopes, "admin" among them, that the verifier never grants
+// (found by review).
+func TestAccessClaimsScopesSplitLikeTheVerifier(t *testing.T) {
+	for _, tc := range []struct {
+		scope string
+		want  []string
+	}{
+		{"", nil},
+		{" ", nil},
+		{"read write", []string{"read", "write"}},
+		{"  read   write ", []string{"read", "write"}},
+		{"files.read\tadmin", nil},
+		{"files.write files.read\tadmin", []string{"files.write"}},
+		{"files.read\u00a0admin files.write", []string{"files.write"}},
+		{"files.read\u0085admin", nil},
+		{"files.read\nadmin\rroot", nil},
+		{"files.read\vadmin\fx", nil},
+		{`a"b c\d é ok`, []string{"ok"}},
+	} {
+		c := golangjwt.AccessClaims{Scope: tc.scope}
+		if got := c.Scopes(); !slices.Equal(got, tc.want) || (tc.want == nil) != (got == nil) {
+			t.Errorf("Scopes of %q = %q, want %q", tc.scope, got, tc.want)
+		}
+	}
+}

@@ -657,12 +657,23 @@ func (c *Claims) Scopes() []string {
 		}
 		return out
 	}
-	if c.Scope == "" {
+	return SplitScope(c.Scope)
+}
+
+// SplitScope splits a space-separated scope string (RFC 6749 §3.3) on
+// single spaces only, and leaves out every part that is not a scope-token
+// (empty, or holding a tab, a newline, a quote, a backslash or a character
+// outside printable ASCII), as Claims.Scopes does: it returns nil for "",
+// and an empty slice when no part is a scope-token. The strings alias
+// scope. The golang-jwt adapter's AccessClaims.Scopes uses it, so that it
+// reads a scope claim exactly as the verifier does.
+func SplitScope(scope string) []string {
+	if scope == "" {
 		return nil
 	}
-	n := strings.Count(c.Scope, " ") + 1
+	n := strings.Count(scope, " ") + 1
 	out := make([]string, 0, n)
-	for s := range strings.SplitSeq(c.Scope, " ") {
+	for s := range strings.SplitSeq(scope, " ") {
 		if scopeToken(s) {
 			out = append(out, s)
 		}
