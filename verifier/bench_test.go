@@ -58,6 +58,7 @@ func benchSetup(b *testing.B, alg keys.Algorithm, withStore bool, extra ...authk
 	if err != nil {
 		b.Fatal(err)
 	}
+	b.Cleanup(func() { v.Close() }) // a mirror's goroutine: TestMain checks none is left
 	return v, pair.AccessToken, k
 }
 
