@@ -2,6 +2,9 @@ package httpauth_test
 
 import (
 	"context"
+	"crypto"
+	"crypto/ed25519"
+	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -10,6 +13,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -1093,6 +1097,47 @@ func TestNewHandlerRefusesAVerifierThatRefusesTheIssuer(t *testing.T) {
 			t.Errorf("%s: Verify of the issuer's token: %v", c.name, err)
 		}
 	}
+}
+
+// NewHandler never asks a KMS's signer to sign for its check: a signer
+// that fails at start-up does not refuse a working configuration (found by
+// review).
+func TestNewHandlerCheckMakesNoSignature(t *testing.T) {
+	_, priv, _ := ed25519.GenerateKey(rand.Reader)
+	s := &downSigner{priv: priv}
+	k, err := keys.NewSigner(keys.EdDSA, s, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	set, _ := keys.NewSet(k)
+	public, _ := keys.NewVerificationSet(k.Public())
+	store := memory.New()
+	iss, err := issuer.New(authkit.WithKeys(set), authkit.WithStore(store))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, vs := range []*keys.Set{set, public} {
+		v, _ := verifier.New(authkit.WithKeys(vs), authkit.WithStore(store))
+		a, _ := httpauth.New(v)
+		if _, err := httpauth.NewHandler(iss, a); err != nil {
+			t.Errorf("NewHandler with the signer down: %v", err)
+		}
+	}
+	if n := s.calls.Load(); n != 0 {
+		t.Errorf("NewHandler made %d signatures", n)
+	}
+}
+
+// downSigner is a KMS key whose every signature fails.
+type downSigner struct {
+	priv  ed25519.PrivateKey
+	calls atomic.Int32
+}
+
+func (d *downSigner) Public() crypto.PublicKey { return d.priv.Public() }
+func (d *downSigner) Sign(io.Reader, []byte, crypto.SignerOpts) ([]byte, error) {
+	d.calls.Add(1)
+	return nil, errors.New("kms: throttled")
 }
 
 // meteredStore wraps a store as instrumentation does, reporting in

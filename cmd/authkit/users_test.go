@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -357,4 +358,25 @@ func TestUsersFileLimit(t *testing.T) {
 		t.Error("the users file changed")
 	}
 	runCLI(t, "", "users", "list", "--file", file).must(t, exitOK, nil, nil)
+}
+
+// serve's principal check narrows a user's credential to --scopes, and
+// leaves a client's own token (client_credentials) its registered scopes,
+// even when the client shares its ID with a user (found by review).
+func TestPrincipalCheckScopes(t *testing.T) {
+	db := &userDB{known: map[string]struct{}{"reporter": {}, "alice": {}}, scopes: []string{"read"}}
+	for _, c := range []struct {
+		p    authkit.Principal
+		want string
+	}{
+		{authkit.Principal{Method: authkit.MethodJWT, Subject: "reporter", ClientID: "reporter", Scopes: []string{"reports:write"}}, "[reports:write]"},
+		{authkit.Principal{Method: authkit.MethodJWT, Subject: "alice", ClientID: "authkit", SessionID: "s", Scopes: []string{"read", "introspect"}}, "[read]"},
+		{authkit.Principal{Method: authkit.MethodAPIToken, Subject: "alice", Scopes: []string{"introspect", "read"}}, "[read]"},
+		{authkit.Principal{Method: authkit.MethodAPIToken, Subject: "reporter", Scopes: []string{"reports:write"}}, "[]"},
+	} {
+		p := c.p
+		if err := db.principalCheck(context.Background(), &p); err != nil || fmt.Sprint(p.Scopes) != c.want {
+			t.Errorf("%+v: scopes %v (%v), want %s", c.p, p.Scopes, err, c.want)
+		}
+	}
 }
