@@ -98,7 +98,7 @@ func (s *AuthTokenStore) LookupExternalAPIToken(ctx context.Context, token strin
 	}
 	var (
 		key, userID, subject sql.NullString
-		created              djangoTime
+		created              = djangoTime{loc: s.loc}
 	)
 	err := s.db.QueryRowxContext(ctx, s.query, token).Scan(&key, &created, &userID, &subject)
 	if errors.Is(err, sql.ErrNoRows) {

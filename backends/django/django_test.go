@@ -454,3 +454,36 @@ func TestKnox40FallsBackToDRF(t *testing.T) {
 		}
 	})
 }
+
+// Django with USE_TZ = False writes naive local times (its TIME_ZONE) to
+// SQLite and MySQL: read as UTC, a knox token it expired an hour ago was
+// accepted for the zone's offset longer (found by review). WithTimeZone
+// reads them in that zone.
+func TestKnoxNaiveTimesInDjangosTimeZone(t *testing.T) {
+	tokyo, err := time.LoadLocation("Asia/Tokyo")
+	if err != nil {
+		t.Skip("no tz database:", err) // the Go distribution carries one; never in CI
+	}
+	db := open(t, backends[2], "knox5") // sqlite: Django writes text
+	db.user(t, 1, "alice", true)
+	naive := func(at time.Time) string { return at.In(tokyo).Format("2006-01-02 15:04:05.000000") }
+	expired, expiredDigest := knoxToken("", "tz-expired")
+	live, liveDigest := knoxToken("", "tz-live")
+	for _, r := range []struct {
+		digest, key string
+		expiry      time.Time
+	}{{expiredDigest, expired[:15], base.Add(-time.Hour)}, {liveDigest, live[:15], base.Add(time.Hour)}} {
+		db.exec(t, `INSERT INTO "knox_authtoken" ("digest","created","user_id","expiry","token_key") VALUES (?,?,?,?,?)`,
+			r.digest, naive(r.expiry.Add(-2*time.Hour)), 1, naive(r.expiry), r.key)
+	}
+	v := newVerifier(t, mustKnox(t, db.DB, django.WithTimeZone(tokyo)))
+	if _, err := authenticate(v, "Token", expired); !errors.Is(err, authkit.ErrTokenExpired) {
+		t.Errorf("a token knox expired an hour ago: %v, want ErrTokenExpired", err)
+	}
+	if p, err := authenticate(v, "Token", live); err != nil || !p.ExpiresAt.Equal(base.Add(time.Hour)) {
+		t.Errorf("a live token: %v (expires %v, want %v)", err, p, base.Add(time.Hour))
+	}
+	if _, err := django.NewKnoxStore(db.DB, django.WithTimeZone(nil)); !errors.Is(err, authkit.ErrInvalidConfig) {
+		t.Errorf("WithTimeZone(nil): %v", err)
+	}
+}

@@ -229,7 +229,7 @@ func (s *KnoxStore) LookupExternalAPIToken(ctx context.Context, token string) (a
 	for rows.Next() {
 		var (
 			digest, salt, userID, subject sql.NullString
-			created, expiry               djangoTime
+			created, expiry               = djangoTime{loc: s.loc}, djangoTime{loc: s.loc}
 		)
 		if err := rows.Scan(&digest, &salt, &created, &expiry, &userID, &subject); err != nil {
 			return authkit.APIToken{}, s.unavailable("lookup", err)

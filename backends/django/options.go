@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"time"
 
 	"github.com/authkit-go/authkit"
 	"github.com/authkit-go/authkit/internal/nilness"
@@ -30,6 +31,7 @@ type config struct {
 	table, userTable, subjectColumn string
 	activeCheck                     bool
 	fallback                        authkit.APITokenStore
+	loc                             *time.Location // of naive DateTimeField text
 	// knox only
 	format     KnoxFormat
 	prefix     string
@@ -53,6 +55,7 @@ func build(kind int, table string, opts []Option) (*config, error) {
 		userTable:     "auth_user",
 		subjectColumn: "id",
 		activeCheck:   true,
+		loc:           time.UTC,
 		format:        Knox5,
 		tokenChars:    DefaultKnoxTokenChars,
 	}
@@ -144,6 +147,26 @@ func WithSubjectColumn(column string) Option {
 func WithoutActiveCheck() Option {
 	return func(c *config) error {
 		c.activeCheck = false
+		return nil
+	}
+}
+
+// WithTimeZone sets the time zone of DateTimeField values stored without
+// one: Django's TIME_ZONE setting when it runs with USE_TZ = False (or the
+// database's TIME_ZONE in DATABASES), where it writes naive local times to
+// SQLite and MySQL. Default UTC, what Django writes with USE_TZ = True.
+// Wrong, every knox expiry is off by the zone's offset: a token stays
+// valid hours after knox has expired it, or is refused early. A value the
+// driver returns in its default zone (SQLite's UTC; MySQL's loc=UTC or
+// loc=Local) is read as that zone's wall clock; on MySQL a DSN loc= naming
+// another zone is taken as meant. PostgreSQL stores instants (timestamptz)
+// and ignores it.
+func WithTimeZone(loc *time.Location) Option {
+	return func(c *config) error {
+		if loc == nil {
+			return invalid("WithTimeZone(nil)")
+		}
+		c.loc = loc
 		return nil
 	}
 }

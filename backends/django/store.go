@@ -44,13 +44,19 @@ type base struct {
 	fallback authkit.APITokenStore
 	external authkit.ExternalAPITokens // fallback's, if it has one
 	what     string                    // "authtoken" or "knox", for error texts
+	// loc is the zone of naive DateTimeField values (WithTimeZone); nil
+	// on PostgreSQL, whose timestamptz values are instants.
+	loc *time.Location
 }
 
 func newBase(db *sqlx.DB, c *config, what string) (base, error) {
 	if db == nil {
 		return base{}, invalid("%s: nil *sqlx.DB", what)
 	}
-	b := base{db: db, fallback: c.fallback, what: what}
+	b := base{db: db, fallback: c.fallback, what: what, loc: c.loc}
+	if n := db.DriverName(); strings.HasPrefix(n, "pgx") || strings.HasPrefix(n, "postgres") {
+		b.loc = nil
+	}
 	if ext, ok := c.fallback.(authkit.ExternalAPITokens); ok {
 		b.external = ext
 	}
@@ -168,7 +174,12 @@ func (b *base) DeleteExpiredAPITokens(ctx context.Context, now time.Time, limit 
 // (parseTime=true), and from SQLite either that or the text Django writes
 // there ("2006-01-02 15:04:05.999999", UTC when USE_TZ is on, as it is by
 // default; an offset is honoured when present). NULL is the zero time.
-type djangoTime struct{ t time.Time }
+type djangoTime struct {
+	t time.Time
+	// loc is the zone of a value written without one (WithTimeZone); nil
+	// for PostgreSQL, whose driver returns instants.
+	loc *time.Location
+}
 
 var djangoLayouts = []string{
 	"2006-01-02 15:04:05.999999999Z07:00",
@@ -184,6 +195,13 @@ func (d *djangoTime) Scan(v any) error {
 		d.t = time.Time{}
 		return nil
 	case time.Time:
+		// A DATETIME the driver read in its default zone (SQLite's UTC,
+		// MySQL's loc=UTC or Local) holds the naive text's wall clock:
+		// read it in the zone Django wrote it in. A zone the driver was
+		// given otherwise (a MySQL DSN's loc=) is taken as meant.
+		if d.loc != nil && (x.Location() == time.UTC || x.Location() == time.Local) {
+			x = time.Date(x.Year(), x.Month(), x.Day(), x.Hour(), x.Minute(), x.Second(), x.Nanosecond(), d.loc)
+		}
 		d.t = x
 		return nil
 	case []byte:
@@ -198,8 +216,12 @@ func (d *djangoTime) parse(s string) error {
 	if len(s) > 64 {
 		return fmt.Errorf("django: a DateTimeField of %d bytes", len(s))
 	}
+	loc := d.loc
+	if loc == nil {
+		loc = time.UTC
+	}
 	for _, l := range djangoLayouts {
-		if t, err := time.ParseInLocation(l, s, time.UTC); err == nil {
+		if t, err := time.ParseInLocation(l, s, loc); err == nil {
 			d.t = t
 			return nil
 		}
