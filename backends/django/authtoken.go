@@ -54,7 +54,7 @@ func NewAuthTokenStore(db *sqlx.DB, opts ...Option) (*AuthTokenStore, error) {
 	cols, join, cond := userJoin(d, c)
 	q := fmt.Sprintf("SELECT t.%s, t.%s, %s FROM %s t%s WHERE t.%s = ?%s",
 		d.quote("key"), d.quote("created"), cols, d.name(c.table), join, d.quote("key"), cond)
-	return &AuthTokenStore{base: b, query: db.Rebind(q)}, nil
+	return &AuthTokenStore{base: b, query: rebind(db, q)}, nil
 }
 
 // OwnsToken reports whether token has the form of a key DRF generates:

@@ -176,7 +176,7 @@ func NewKnoxStore(db *sqlx.DB, opts ...Option) (*KnoxStore, error) {
 	q := fmt.Sprintf("SELECT t.%s, %s, t.%s, t.%s, %s FROM %s t%s WHERE t.%s = ?%s ORDER BY t.%s LIMIT %d",
 		d.quote("digest"), salt, d.quote("created"), d.quote(expiry), cols,
 		d.name(c.table), join, d.quote("token_key"), cond, d.quote("digest"), maxKnoxCandidates)
-	return &KnoxStore{base: b, format: c.format, prefix: c.prefix, tokenChars: c.tokenChars, query: db.Rebind(q)}, nil
+	return &KnoxStore{base: b, format: c.format, prefix: c.prefix, tokenChars: c.tokenChars, query: rebind(db, q)}, nil
 }
 
 // OwnsToken reports whether token has the form of the knox tokens this

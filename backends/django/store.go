@@ -239,3 +239,15 @@ func isLowerHex(s string) bool {
 	}
 	return true
 }
+
+// rebind writes q's ? placeholders in db's driver's style. sqlx knows the
+// style by driver name, and not every name a PostgreSQL driver registers
+// ("pgx/v5" beside "pgx"): left as ?, every lookup failed with a syntax
+// error (found by review).
+func rebind(db *sqlx.DB, q string) string {
+	n := db.DriverName()
+	if sqlx.BindType(n) == sqlx.UNKNOWN && (strings.HasPrefix(n, "pgx") || strings.HasPrefix(n, "postgres")) {
+		return sqlx.Rebind(sqlx.DOLLAR, q)
+	}
+	return db.Rebind(q)
+}
