@@ -487,3 +487,21 @@ func TestKnoxNaiveTimesInDjangosTimeZone(t *testing.T) {
 		t.Errorf("WithTimeZone(nil): %v", err)
 	}
 }
+
+// A custom user model with its own primary key column: WithUserKeyColumn
+// joins on it (found by review: the join named "id", and every lookup
+// failed).
+func TestCustomUserPrimaryKey(t *testing.T) {
+	db := open(t, backends[2], "authtoken")
+	db.exec(t, `CREATE TABLE "accounts_user" ("user_id" integer NOT NULL PRIMARY KEY, "handle" varchar(150) NOT NULL UNIQUE, "is_active" bool NOT NULL)`)
+	db.exec(t, `INSERT INTO "accounts_user" ("user_id", "handle", "is_active") VALUES (?, ?, ?)`, 7, "alice", true)
+	const key = "0123456789abcdef0123456789abcdef01234567"
+	db.exec(t, `INSERT INTO "authtoken_token" ("key", "created", "user_id") VALUES (?, ?, ?)`, key, base.Format("2006-01-02 15:04:05.000000"), 7)
+	s := mustAuthToken(t, db.DB, django.WithUserTable("accounts_user"), django.WithUserKeyColumn("user_id"), django.WithSubjectColumn("handle"))
+	if p, err := authenticate(newVerifier(t, s), "Token", key); err != nil || p.Subject != "alice" {
+		t.Errorf("a token of a custom user model: %v, %v", p, err)
+	}
+	if _, err := django.NewAuthTokenStore(db.DB, django.WithUserKeyColumn("id; --")); !errors.Is(err, authkit.ErrInvalidConfig) {
+		t.Errorf("WithUserKeyColumn with SQL in it: %v", err)
+	}
+}

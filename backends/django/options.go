@@ -29,6 +29,7 @@ const (
 
 type config struct {
 	table, userTable, subjectColumn string
+	userKey                         string // the user table's primary key column
 	activeCheck                     bool
 	fallback                        authkit.APITokenStore
 	loc                             *time.Location // of naive DateTimeField text
@@ -54,6 +55,7 @@ func build(kind int, table string, opts []Option) (*config, error) {
 		table:         table,
 		userTable:     "auth_user",
 		subjectColumn: "id",
+		userKey:       "id",
 		activeCheck:   true,
 		loc:           time.UTC,
 		format:        Knox5,
@@ -113,6 +115,20 @@ func WithUserTable(name string) Option {
 			return invalid("WithUserTable(%q): letters, digits and underscores, optionally schema.table", name)
 		}
 		c.userTable = name
+		return nil
+	}
+}
+
+// WithUserKeyColumn names the primary key column of the user table, which
+// the token rows' user_id refers to. Default "id", Django's automatic
+// primary key; a custom user model that declares its own primary key
+// field (primary_key=True) has that field's column.
+func WithUserKeyColumn(column string) Option {
+	return func(c *config) error {
+		if !columnName.MatchString(column) {
+			return invalid("WithUserKeyColumn(%q): a plain column name", column)
+		}
+		c.userKey = column
 		return nil
 	}
 }

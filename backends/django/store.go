@@ -68,7 +68,7 @@ func newBase(db *sqlx.DB, c *config, what string) (base, error) {
 // token table aliased t.
 func userJoin(d dialect, c *config) (cols, join, cond string) {
 	cols = fmt.Sprintf("CAST(t.%s AS %s), CAST(u.%s AS %s)", d.quote("user_id"), d.textType, d.quote(c.subjectColumn), d.textType)
-	join = fmt.Sprintf(" JOIN %s u ON u.%s = t.%s", d.name(c.userTable), d.quote("id"), d.quote("user_id"))
+	join = fmt.Sprintf(" JOIN %s u ON u.%s = t.%s", d.name(c.userTable), d.quote(c.userKey), d.quote("user_id"))
 	if c.activeCheck {
 		cond = fmt.Sprintf(" AND u.%s = %s", d.quote("is_active"), trueLiteral(d))
 	}
