@@ -304,6 +304,12 @@ func newGuard(store authkit.ThrottleStore, p ThrottlePolicy, hook func(context.C
 // recordFailure records a failed attempt with lim; when the store cannot,
 // with local (in this process) instead, and returns the store's error.
 func (g *guard) recordFailure(ctx context.Context, lim, local *throttle.Limiter, a throttle.Attempt, now time.Time) error {
+	// Not the request's cancellation: a client that half-closes its
+	// connection while its guess is checked cancels the request and still
+	// reads the answer, and the shared count must not miss the guess (found
+	// by review: each replica then gave the full budget). The store call
+	// keeps its deadline (storecall).
+	ctx = context.WithoutCancel(ctx)
 	err := lim.Failure(ctx, a, now)
 	if err != nil {
 		g.localUsed.Store(true)

@@ -5,6 +5,8 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"net/netip"
 	"net/url"
 	"strings"
@@ -17,6 +19,9 @@ import (
 	"github.com/authkit-go/authkit/adapters/httpauth"
 	"github.com/authkit-go/authkit/backends/memory"
 	"github.com/authkit-go/authkit/internal/eventlog"
+	"github.com/authkit-go/authkit/issuer"
+	"github.com/authkit-go/authkit/keys"
+	"github.com/authkit-go/authkit/verifier"
 )
 
 // The test server's clients all come from 127.0.0.1, which the throttle
@@ -823,5 +828,60 @@ func TestCeilingHoldsAgainstBurstsWhenTheStoreCannotWrite(t *testing.T) {
 	wg.Wait()
 	if n := checks.Load() - before; n > 1 {
 		t.Errorf("a 50-wide burst past a ceiling engaged in the process had %d guesses checked, want at most 1", n)
+	}
+}
+
+// A guess whose request is cancelled while its password is checked (the
+// client half-closed its connection, and still reads the answer) is
+// counted in the shared store: another replica sharing it holds the pair
+// (found by review: the count was refused, and each replica gave the whole
+// budget).
+func TestThrottleCountsCancelledGuesses(t *testing.T) {
+	k, _ := keys.Generate(keys.HS256)
+	set, _ := keys.NewSet(k)
+	store, shared := memory.New(), memory.NewThrottle()
+	replica := func(check func(ctx context.Context, u, p string) (string, error)) http.Handler {
+		iss, _ := issuer.New(authkit.WithKeys(set), authkit.WithStore(store))
+		v, _ := verifier.New(authkit.WithKeys(set), authkit.WithStore(store))
+		a, err := httpauth.New(v, httpauth.WithThrottleStore(shared))
+		if err != nil {
+			t.Fatal(err)
+		}
+		h, err := httpauth.NewHandler(iss, a, httpauth.WithPasswordGrant(check))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return h
+	}
+	var cancel context.CancelFunc
+	a := replica(func(context.Context, string, string) (string, error) {
+		cancel() // the client goes while its guess is checked
+		return "", errors.New("bad credentials")
+	})
+	var checkedOnB int
+	b := replica(func(context.Context, string, string) (string, error) {
+		checkedOnB++
+		return "", errors.New("bad credentials")
+	})
+	grant := func(h http.Handler, ctx context.Context) int {
+		form := "grant_type=password&username=alice&password=guess"
+		r := httptest.NewRequestWithContext(ctx, "POST", "/token", strings.NewReader(form))
+		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		r.RemoteAddr = "192.0.2.66:4321"
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		return w.Code
+	}
+	for range 10 {
+		var ctx context.Context
+		ctx, cancel = context.WithCancel(context.Background())
+		grant(a, ctx)
+		cancel()
+	}
+	for range 10 {
+		grant(b, context.Background())
+	}
+	if checkedOnB != 0 {
+		t.Errorf("replica B checked %d of 10 guesses after replica A's cancelled ones, want 0", checkedOnB)
 	}
 }
