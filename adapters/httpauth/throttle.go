@@ -166,6 +166,11 @@ type guard struct {
 	// a burst from many addresses got through together each time the
 	// user's wait ended (found by review: 100 of 100).
 	users gate
+	// inflight counts the attempts being checked, by address and by user,
+	// which the check counts as failures to come (CheckPending): a burst
+	// no longer reads the counters all at once before any failure of it
+	// is recorded.
+	inflight throttle.InFlight
 }
 
 // clientPolicy is the throttle policy of client authentication (a client
@@ -449,10 +454,6 @@ func (g *guard) check(ctx context.Context, user string, addr netip.Addr, now tim
 		}
 	}()
 	done, err = g.gate.enter(ctx, pairKey(a))
-	if done != nil {
-		done = sync.OnceFunc(done) // given back once, whichever path does it
-	}
-	held = done
 	if err != nil {
 		if te, ok := errors.AsType[*ThrottledError](err); ok {
 			g.throttled(ctx, user, now, method, "in_flight")
@@ -460,7 +461,11 @@ func (g *guard) check(ctx context.Context, user string, addr netip.Addr, now tim
 		}
 		return nil, d, err
 	}
-	d, err = g.lim.Check(ctx, a, now)
+	pending, leave := g.inflight.Enter(a)
+	pair := done
+	done = sync.OnceFunc(func() { leave(); pair() }) // given back once, whichever path does it
+	held = done
+	d, err = g.lim.CheckPending(ctx, a, now, pending)
 	if err != nil {
 		done()
 		if !isUnavailable(err) {

@@ -885,3 +885,40 @@ func TestThrottleCountsCancelledGuesses(t *testing.T) {
 		t.Errorf("replica B checked %d of 10 guesses after replica A's cancelled ones, want 0", checkedOnB)
 	}
 }
+
+// A burst sent at once reads the counters before any of its failures is
+// recorded: the attempts this process is checking count as failures to
+// come, so one address spraying user names, or many addresses at one
+// user, get the rules' free attempts and not the whole burst (found by
+// review: 50 of 50 each time the address's wait ended, 300 of 300 at a
+// user below its ceiling).
+func TestThrottleBurstsCountInFlight(t *testing.T) {
+	var checked atomic.Int32
+	slow := httpauth.WithPasswordGrant(func(context.Context, string, string) (string, error) {
+		checked.Add(1)
+		time.Sleep(20 * time.Millisecond)
+		return "", errors.New("bad credentials")
+	})
+	burst := func(f *fx, n int, user func(i int) string, ip func(i int) string) int {
+		checked.Store(0)
+		var wg sync.WaitGroup
+		for i := range n {
+			wg.Go(func() { f.grant(user(i), "guess", ip(i)) })
+		}
+		wg.Wait()
+		return int(checked.Load())
+	}
+	f := newFx(t, fxOptions{noGrant: true, auth: []httpauth.Option{loopbackProxy}, handler: []httpauth.HandlerOption{slow}})
+	first := burst(f, 50, func(i int) string { return fmt.Sprintf("user%d", i) }, func(int) string { return "192.0.2.66" })
+	if first > 31 {
+		t.Errorf("one address, 50 user names at once: %d checked, want at most the address rule's 30 free and one", first)
+	}
+	f.clock.Add(15*time.Minute + time.Second) // the longest wait has ended
+	if again := burst(f, 50, func(i int) string { return fmt.Sprintf("other%d", i) }, func(int) string { return "192.0.2.66" }); again > 1 {
+		t.Errorf("the same burst once the wait ended: %d checked, want 1", again)
+	}
+	g := newFx(t, fxOptions{noGrant: true, auth: []httpauth.Option{loopbackProxy}, handler: []httpauth.HandlerOption{slow}})
+	if n := burst(g, 150, func(int) string { return "alice" }, func(i int) string { return fmt.Sprintf("198.51.%d.%d", i/200, i%200+1) }); n > 101 {
+		t.Errorf("150 addresses at one user at once: %d checked, want at most the ceiling's 100 free and one", n)
+	}
+}

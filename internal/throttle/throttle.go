@@ -67,6 +67,7 @@ import (
 	"fmt"
 	"math"
 	"net/netip"
+	"sync"
 	"time"
 
 	"github.com/authkit-go/authkit"
@@ -286,6 +287,20 @@ var kinds = [3]Kind{KindPair, KindAddress, KindUser}
 // proceed at now: one store round trip, nothing counted. A store error
 // returns it (the caller refuses the attempt).
 func (l *Limiter) Check(ctx context.Context, a Attempt, now time.Time) (Decision, error) {
+	return l.CheckPending(ctx, a, now, Pending{})
+}
+
+// Pending counts the attempts of a's address and of a's user that this
+// process is checking now (InFlight), besides a.
+type Pending struct{ Address, User int64 }
+
+// CheckPending is Check counting the attempts in p as failures made at
+// now: what they will be if their passwords are wrong. Without them a
+// burst sent at once read the counters before any of its failures was
+// recorded, and every attempt of it was checked (found by review: 50 user
+// names from one address, beyond the address rule's free attempts, each
+// time the wait ended).
+func (l *Limiter) CheckPending(ctx context.Context, a Attempt, now time.Time, p Pending) (Decision, error) {
 	rules := l.rules()
 	all := keysOf(a)
 	k := all[:len(rules)]
@@ -300,6 +315,18 @@ func (l *Limiter) Check(ctx context.Context, a Attempt, now time.Time) (Decision
 		return Decision{}, fmt.Errorf("throttle: check: the store returned %d states for %d keys: %w", len(sts), len(k), authkit.ErrStoreUnavailable)
 	}
 	known := l.knows() && sts[len(rules)].Active(now)
+	for i, r := range rules {
+		n := int64(0)
+		switch kinds[i] {
+		case KindAddress:
+			n = p.Address
+		case KindUser:
+			n = p.User
+		}
+		if n > 0 {
+			sts[i] = withPending(sts[i], n, r, now)
+		}
+	}
 	d := Decision{Allowed: true}
 	for i, r := range rules {
 		if kinds[i] == KindUser && known {
@@ -321,6 +348,50 @@ func (l *Limiter) Check(ctx context.Context, a Attempt, now time.Time) (Decision
 		}
 	}
 	return d, nil
+}
+
+// withPending is st with n more failures at now.
+func withPending(st authkit.ThrottleState, n int64, r Rule, now time.Time) authkit.ThrottleState {
+	if !st.Active(now) {
+		st = authkit.ThrottleState{ExpiresAt: now.Add(r.Window)}
+	}
+	st.Failures += n
+	if st.Last.Before(now) {
+		st.Last = now
+	}
+	return st
+}
+
+// InFlight counts, in this process, the attempts being checked by address
+// and by user (for CheckPending). The zero InFlight is ready to use.
+type InFlight struct {
+	mu sync.Mutex
+	n  map[string]int64
+}
+
+// Enter counts a as being checked and returns what was pending besides it,
+// and the function that ends a's count (call it once a's outcome is
+// recorded; later calls do nothing).
+func (f *InFlight) Enter(a Attempt) (Pending, func()) {
+	k := keysOf(a)
+	addr, user := k[1], k[2]
+	f.mu.Lock()
+	if f.n == nil {
+		f.n = make(map[string]int64)
+	}
+	p := Pending{Address: f.n[addr], User: f.n[user]}
+	f.n[addr]++
+	f.n[user]++
+	f.mu.Unlock()
+	return p, sync.OnceFunc(func() {
+		f.mu.Lock()
+		for _, key := range []string{addr, user} {
+			if f.n[key]--; f.n[key] <= 0 {
+				delete(f.n, key)
+			}
+		}
+		f.mu.Unlock()
+	})
 }
 
 // Failure records a wrong password for a at now on the pair, the address
