@@ -55,8 +55,12 @@
 // '#'.
 //
 // [Users.Check] spends the same work on an unknown user as on a wrong
-// password (it verifies against a dummy hash of the same kind and cost),
-// so that the time a failed login takes does not tell which names exist.
+// password of a user whose hash has the kind and cost most users' have (it
+// verifies against a dummy hash of that kind and cost), so that the time a
+// failed login takes does not tell which names exist. A table that mixes
+// kinds or costs (bcrypt users kept from an htpasswd file beside argon2id
+// ones) lets the users of the rarer kind be told apart by timing: rehash
+// them (users add with their next password) to close it.
 // It bounds how many hashes are computed at once ([WithMaxConcurrent]), so
 // that a flood of logins queues instead of exhausting memory and CPU, and
 // how many checks queue ([WithMaxWaiting], by default 4 per slot): past
