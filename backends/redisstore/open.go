@@ -43,7 +43,13 @@ func OpenURL(ctx context.Context, rawURL string, opts ...Option) (*Store, error)
 	if err != nil {
 		return nil, fmt.Errorf("redisstore: OpenURL: %w: the URL does not parse", authkit.ErrInvalidConfig)
 	}
-	q := u.Query()
+	// Every pair must parse: url.Values drops one that does not (a ';',
+	// a bad %-escape), and a dropped key_prefix put the store in the
+	// default namespace, shared with other deployments (found by review).
+	q, err := url.ParseQuery(u.RawQuery)
+	if err != nil {
+		return nil, fmt.Errorf("redisstore: OpenURL: %w: the URL's query does not parse (a ';' or a bad %%-escape)", authkit.ErrInvalidConfig)
+	}
 	if q.Has("key_prefix") {
 		opts = append([]Option{WithPrefix(q.Get("key_prefix"))}, opts...)
 		q.Del("key_prefix")

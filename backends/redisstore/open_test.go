@@ -68,6 +68,10 @@ func TestOpenURL(t *testing.T) {
 		{"redis://user:s3cret@127.0.0.1:6379?no_such_option=1", authkit.ErrInvalidConfig},
 		{"redis://user:s3cret@" + closedPort(t) + "/0?dial_timeout=200ms&max_retries=-1", authkit.ErrStoreUnavailable},
 		{"redis://user:s3cret@[::1", authkit.ErrInvalidConfig},
+		// A pair that does not parse was dropped, key_prefix with it.
+		{"redis://user:s3cret@" + addr + "/0?key_prefix=x;y", authkit.ErrInvalidConfig},
+		{"redis://user:s3cret@" + addr + "/0?key_prefix=x%zz", authkit.ErrInvalidConfig},
+		{"redis://" + addr + "/0?replica_acks=1;replica_ack_timeout=1s", authkit.ErrInvalidConfig},
 	} {
 		s, err := redisstore.OpenURL(t.Context(), tc.url)
 		if !errors.Is(err, tc.want) {

@@ -374,6 +374,16 @@ func formatDuration(d time.Duration) string {
 
 // quote returns s quoted for a message, cut to a sane length: command-line
 // arguments may be long or hold control characters.
+// strayArg names a positional argument a command does not take: quoted,
+// unless it looks like a URL or a DSN, which may hold a password (found by
+// review: "serve postgres://user:pw@…" printed it whole).
+func strayArg(s string) string {
+	if strings.Contains(s, "://") || strings.Contains(s, "@") || strings.HasPrefix(s, "sqlite:") {
+		return "a URL or DSN, not shown since it may hold a password; a store is given with --store"
+	}
+	return quote(s)
+}
+
 func quote(s string) string {
 	const max = 64
 	if len(s) > max {

@@ -104,6 +104,7 @@ func TestHelpAndUsage(t *testing.T) {
 		{"unknown command", []string{"frobnicate"}, exitUsage, nil, []string{`unknown command "frobnicate"`, "Commands:"}},
 		{"bad flag", []string{"keygen", "--nope"}, exitUsage, nil, []string{"flag provided but not defined: -nope", "Usage: authkit keygen"}},
 		{"stray argument", []string{"serve", "extra"}, exitUsage, nil, []string{`serve takes no arguments (got "extra")`, "authkit serve -h"}},
+		{"stray DSN", []string{"serve", "postgres://u:S3CRET@127.0.0.1/x"}, exitUsage, nil, []string{`serve takes no arguments (got a URL or DSN, not shown`}},
 		{"migrate without store", []string{"migrate"}, exitUsage, nil, []string{"migrate needs --store (or AUTHKIT_STORE)"}},
 		{"migrate memory", []string{"migrate", "--store", "memory"}, exitUsage, nil, []string{"--store must be a SQL store"}},
 		{"migrate redis", []string{"migrate", "--store", "redis://127.0.0.1:1/0"}, exitUsage, nil, []string{"--store must be a SQL store"}},
@@ -111,7 +112,11 @@ func TestHelpAndUsage(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			runCLI(t, "", tc.args...).must(t, tc.code, tc.inStdout, tc.inStderr)
+			r := runCLI(t, "", tc.args...)
+			r.must(t, tc.code, tc.inStdout, tc.inStderr)
+			if strings.Contains(r.stdout+r.stderr, "S3CRET") {
+				t.Errorf("a password in a stray argument was printed:\n%s%s", r.stdout, r.stderr)
+			}
 		})
 	}
 }

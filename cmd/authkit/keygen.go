@@ -48,7 +48,7 @@ Algorithms: `+strings.Join(algs, ", ")+`.`)
 		return err
 	}
 	if len(pos) != 0 {
-		return usagef("keygen takes no arguments (got %s)", quote(pos[0]))
+		return usagef("keygen takes no arguments (got %s)", strayArg(pos[0]))
 	}
 	if *keysFile != "" {
 		if !*public {

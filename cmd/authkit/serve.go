@@ -172,7 +172,7 @@ localhost.`)
 		return cfg, err
 	}
 	if len(pos) != 0 {
-		return cfg, usagef("serve takes no arguments (got %s)", quote(pos[0]))
+		return cfg, usagef("serve takes no arguments (got %s)", strayArg(pos[0]))
 	}
 	if err := c.applyEnv(fs, serveFlags...); err != nil {
 		return cfg, err
