@@ -136,7 +136,9 @@ func (f *usersFile) content() []byte {
 }
 
 // write replaces path with f atomically (a temporary file in the same
-// directory, synced, then renamed), readable by its owner only.
+// directory, synced, then renamed), readable by its owner only: the owner
+// of the file it replaces (keepOwner), so that a users command run as
+// root does not take the file from the account serve runs as.
 func (f *usersFile) write(path string) error {
 	if n := len(f.content()); n > passwords.MaxUsersFileBytes {
 		// serve, and every later users command, would refuse to read it.
@@ -148,6 +150,10 @@ func (f *usersFile) write(path string) error {
 	}
 	defer os.Remove(tmp.Name()) // after a successful rename there is nothing to remove
 	if err := tmp.Chmod(0o600); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := keepOwner(tmp, path); err != nil {
 		tmp.Close()
 		return err
 	}
@@ -339,12 +345,19 @@ white space or control characters.`)
 			return err
 		}
 	}
-	unlock, err := lockUsersFile(*file)
+	// Through a symbolic link, the file it names: replacing the link with
+	// a file of its own left the file serve reads unchanged (found by
+	// review).
+	path := *file
+	if real, err := filepath.EvalSymlinks(path); err == nil {
+		path = real
+	}
+	unlock, err := lockUsersFile(path)
 	if err != nil {
 		return err
 	}
 	defer unlock()
-	f, err := loadUsersFile(*file)
+	f, err := loadUsersFile(path)
 	switch {
 	case errors.Is(err, os.ErrNotExist) && sub == "add":
 		f = &usersFile{index: map[string]int{}}
@@ -355,7 +368,7 @@ white space or control characters.`)
 		if !f.remove(pos[0]) {
 			return fmt.Errorf("%s has no user %s", *file, quote(pos[0]))
 		}
-		if err := f.write(*file); err != nil {
+		if err := f.write(path); err != nil {
 			return err
 		}
 		fmt.Fprintf(c.stdout, "removed user %s from %s\n", pos[0], *file)
@@ -365,7 +378,7 @@ white space or control characters.`)
 	if err != nil {
 		return err
 	}
-	if err := f.write(*file); err != nil {
+	if err := f.write(path); err != nil {
 		return err
 	}
 	verb := "added user"

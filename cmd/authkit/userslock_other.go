@@ -2,6 +2,11 @@
 
 package main
 
+import "os"
+
 // lockUsersFile does nothing where flock(2) is not available: run one
 // users command at a time there.
 func lockUsersFile(string) (unlock func(), err error) { return func() {}, nil }
+
+// keepOwner does nothing where files have no Unix owner.
+func keepOwner(*os.File, string) error { return nil }

@@ -46,3 +46,28 @@ func lockUsersFile(path string) (unlock func(), err error) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// keepOwner gives tmp the owner and group of the file at path, if there is
+// one and they differ, or says why it cannot (a users command run as
+// another account than the file's, which only root may write for).
+func keepOwner(tmp *os.File, path string) error {
+	old, err := os.Stat(path)
+	if err != nil {
+		return nil // a new file: the caller's
+	}
+	st, ok := old.Sys().(*syscall.Stat_t)
+	if !ok {
+		return nil
+	}
+	cur, err := tmp.Stat()
+	if err != nil {
+		return err
+	}
+	if now, ok := cur.Sys().(*syscall.Stat_t); ok && now.Uid == st.Uid && now.Gid == st.Gid {
+		return nil
+	}
+	if err := tmp.Chown(int(st.Uid), int(st.Gid)); err != nil {
+		return fmt.Errorf("%s belongs to uid %d, gid %d, which this account cannot give the new file (run the command as its owner): %w", path, st.Uid, st.Gid, err)
+	}
+	return nil
+}

@@ -1,0 +1,50 @@
+//go:build unix
+
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+)
+
+// users add and remove through a symbolic link change the file it names,
+// and keep that file's owner (found by review: the link was replaced by a
+// file of its own, and a command run as root took the file from the
+// account serve runs as).
+func TestUsersFileLinkAndOwner(t *testing.T) {
+	dir := t.TempDir()
+	real := filepath.Join(dir, "real", "users.txt")
+	if err := os.MkdirAll(filepath.Dir(real), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	runCLI(t, "first password\n", "users", "add", "alice", "--file", real).must(t, exitOK, nil, nil)
+	link := filepath.Join(dir, "link.txt")
+	if err := os.Symlink(real, link); err != nil {
+		t.Fatal(err)
+	}
+	if os.Geteuid() == 0 { // as root, give the file to another account first
+		if err := os.Chown(real, 65534, 65534); err != nil {
+			t.Fatal(err)
+		}
+	}
+	before, _ := os.Stat(real)
+	runCLI(t, "second password\n", "users", "add", "bob", "--file", link).must(t, exitOK, nil, nil)
+	if fi, err := os.Lstat(link); err != nil || fi.Mode()&os.ModeSymlink == 0 {
+		t.Fatalf("the link was replaced: %v %v", fi, err)
+	}
+	data, err := os.ReadFile(real)
+	if err != nil || !strings.Contains(string(data), "bob:") || !strings.Contains(string(data), "alice:") {
+		t.Fatalf("the linked file does not hold both users: %q %v", data, err)
+	}
+	after, _ := os.Stat(real)
+	if b, a := before.Sys().(*syscall.Stat_t), after.Sys().(*syscall.Stat_t); b.Uid != a.Uid || b.Gid != a.Gid {
+		t.Errorf("the users file changed owner: %d:%d → %d:%d", b.Uid, b.Gid, a.Uid, a.Gid)
+	}
+	runCLI(t, "", "users", "remove", "alice", "--file", link).must(t, exitOK, nil, nil)
+	if data, _ := os.ReadFile(real); strings.Contains(string(data), "alice:") {
+		t.Errorf("users remove through the link left the user in the file: %q", data)
+	}
+}
