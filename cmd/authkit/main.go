@@ -16,9 +16,32 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"golang.org/x/term"
 )
 
 func main() {
+	if !usesContext(os.Args[1:]) {
+		// A command that does not watch ctx (users add at its password
+		// prompt, keygen, inspect) ends at the first signal, leaving the
+		// terminal as it found it: it used to ignore the first Ctrl-C, and
+		// timeout's SIGTERM, and the second left echo off (found by
+		// review).
+		restore := func() {}
+		if fd := int(os.Stdin.Fd()); term.IsTerminal(fd) {
+			if st, err := term.GetState(fd); err == nil {
+				restore = func() { _ = term.Restore(fd, st) }
+			}
+		}
+		sig := make(chan os.Signal, 1)
+		signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
+		go func() {
+			<-sig
+			restore()
+			os.Exit(130)
+		}()
+		os.Exit(run(context.Background(), os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	go func() {
 		// After the first signal, restore the default behaviour so that a
@@ -29,4 +52,18 @@ func main() {
 	code := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
 	stop()
 	os.Exit(code)
+}
+
+// usesContext reports whether the command args name ends its work when
+// its context is cancelled: serve shuts down gracefully, migrate and
+// clients stop their store calls.
+func usesContext(args []string) bool {
+	if len(args) == 0 {
+		return false
+	}
+	switch args[0] {
+	case "serve", "migrate", "clients":
+		return true
+	}
+	return false
 }
