@@ -505,3 +505,20 @@ func TestCustomUserPrimaryKey(t *testing.T) {
 		t.Errorf("WithUserKeyColumn with SQL in it: %v", err)
 	}
 }
+
+// A knox TOKEN_PREFIX that makes its tokens begin as authkit's do ("ak_",
+// "akrt_" with the default token prefix) still reaches the knox store
+// (found by review: every such token was refused as a malformed authkit
+// token), and authkit's own tokens still go to authkit.
+func TestKnoxPrefixLikeAuthkits(t *testing.T) {
+	for _, prefix := range []string{"ak_", "akrt_"} {
+		db := open(t, backends[2], "knox5")
+		db.user(t, 1, "alice", true)
+		tok, digest := knoxToken(prefix, "lookalike")
+		db.knox(t, digest, tok[:15], 1, nil)
+		v := newVerifier(t, mustKnox(t, db.DB, django.WithKnoxPrefix(prefix)))
+		if p, err := authenticate(v, "Token", tok); err != nil || p.Subject != "1" {
+			t.Errorf("knox prefix %q: %+v %v", prefix, p, err)
+		}
+	}
+}
