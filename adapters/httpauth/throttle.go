@@ -166,10 +166,12 @@ type guard struct {
 	// a burst from many addresses got through together each time the
 	// user's wait ended (found by review: 100 of 100).
 	users gate
+	// addrs is users for the address rule (throttle.Decision.AddrHeld).
+	addrs gate
 	// inflight counts the attempts being checked, by address and by user,
-	// which the check counts as failures to come (CheckPending): a burst
-	// no longer reads the counters all at once before any failure of it
-	// is recorded.
+	// which the check counts toward the rules' free attempts
+	// (CheckPending): past them, a burst is checked in turn instead of all
+	// at once before any failure of it is recorded.
 	inflight throttle.InFlight
 }
 
@@ -312,9 +314,17 @@ func (g *guard) recordFailure(ctx context.Context, lim, local *throttle.Limiter,
 	// Not the request's cancellation: a client that half-closes its
 	// connection while its guess is checked cancels the request and still
 	// reads the answer, and the shared count must not miss the guess (found
-	// by review: each replica then gave the full budget). The store call
-	// keeps its deadline (storecall).
-	ctx = context.WithoutCancel(ctx)
+	// by review: each replica then gave the full budget). The request's
+	// deadline stays (found by review of the first version: a stalled
+	// store held the request for three store timeouts past it), and each
+	// store call has its own (storecall).
+	wctx := context.WithoutCancel(ctx)
+	if dl, ok := ctx.Deadline(); ok {
+		var cancel context.CancelFunc
+		wctx, cancel = context.WithDeadline(wctx, dl)
+		defer cancel()
+	}
+	ctx = wctx
 	err := lim.Failure(ctx, a, now)
 	if err != nil {
 		g.localUsed.Store(true)
@@ -474,23 +484,36 @@ func (g *guard) check(ctx context.Context, user string, addr netip.Addr, now tim
 		return nil, d, err
 	}
 	d = g.checkLocal(ctx, g.local, a, now, d)
-	if d.Allowed && d.UserHeld {
-		// One attempt at the user checked at a time: the others wait for
-		// their turn (a few, as at the pair gate; beyond that 429), then
-		// read the counters again. An owner's simultaneous logins only
-		// queue; a burst gets one guess.
-		leave, err := g.users.enter(ctx, a.User)
-		if err != nil {
-			done()
-			if te, ok := errors.AsType[*ThrottledError](err); ok {
-				g.throttled(ctx, user, now, method, string(throttle.KindUser))
-				return nil, d, te
+	if d.Allowed && (d.UserHeld || d.AddrHeld) {
+		// One attempt at the user, and one from the address, checked at a
+		// time: the others wait for their turn (a few, as at the pair
+		// gate; beyond that 429), then read the counters again. An owner's
+		// simultaneous logins, or a NAT's, only queue; a burst gets the
+		// guesses a serial one would. The user's gate is always taken
+		// before the address's, so two attempts never wait on each other.
+		turns := []struct {
+			held bool
+			g    *gate
+			key  string
+			kind throttle.Kind
+		}{{d.UserHeld, &g.users, a.User, throttle.KindUser}, {d.AddrHeld, &g.addrs, throttle.AddressKey(a), throttle.KindAddress}}
+		for _, turn := range turns {
+			if !turn.held {
+				continue
 			}
-			return nil, d, err
+			leave, err := turn.g.enter(ctx, turn.key)
+			if err != nil {
+				done()
+				if te, ok := errors.AsType[*ThrottledError](err); ok {
+					g.throttled(ctx, user, now, method, string(turn.kind))
+					return nil, d, te
+				}
+				return nil, d, err
+			}
+			prev := done
+			done = sync.OnceFunc(func() { leave(); prev() })
+			held = done
 		}
-		pair := done
-		done = sync.OnceFunc(func() { leave(); pair() })
-		held = done
 		// Read again now that the turn is ours: the attempt before it may
 		// have recorded its failure since the first read, and the wait
 		// it started applies to this one.

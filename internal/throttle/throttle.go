@@ -176,6 +176,11 @@ type Decision struct {
 	// only one of them be checked at a time, so that a burst from many
 	// addresses cannot pass the read together when the wait ends.
 	UserHeld bool
+	// AddrHeld is UserHeld for the address rule: the address's failures,
+	// with the attempts from it being checked (CheckPending), have reached
+	// its Free. The caller lets one attempt from the address be checked at
+	// a time and reads the counters again when its turn comes.
+	AddrHeld bool
 }
 
 // NeedsSuccess reports whether a right password after d has something to
@@ -294,12 +299,15 @@ func (l *Limiter) Check(ctx context.Context, a Attempt, now time.Time) (Decision
 // process is checking now (InFlight), besides a.
 type Pending struct{ Address, User int64 }
 
-// CheckPending is Check counting the attempts in p as failures made at
-// now: what they will be if their passwords are wrong. Without them a
-// burst sent at once read the counters before any of its failures was
-// recorded, and every attempt of it was checked (found by review: 50 user
-// names from one address, beyond the address rule's free attempts, each
-// time the wait ended).
+// CheckPending is Check counting the attempts in p toward the address
+// and user rules' Free when it decides whether they are held
+// (Decision.AddrHeld, UserHeld): what the counts will be if their
+// passwords are wrong. They change no wait: a right password sent beside
+// others is not refused, only checked in turn. Without them a burst sent
+// at once read the counters before any of its failures was recorded, and
+// every attempt of it was checked (found by review: 50 user names from one
+// address, beyond the address rule's free attempts, each time the wait
+// ended).
 func (l *Limiter) CheckPending(ctx context.Context, a Attempt, now time.Time, p Pending) (Decision, error) {
 	rules := l.rules()
 	all := keysOf(a)
@@ -315,18 +323,6 @@ func (l *Limiter) CheckPending(ctx context.Context, a Attempt, now time.Time, p 
 		return Decision{}, fmt.Errorf("throttle: check: the store returned %d states for %d keys: %w", len(sts), len(k), authkit.ErrStoreUnavailable)
 	}
 	known := l.knows() && sts[len(rules)].Active(now)
-	for i, r := range rules {
-		n := int64(0)
-		switch kinds[i] {
-		case KindAddress:
-			n = p.Address
-		case KindUser:
-			n = p.User
-		}
-		if n > 0 {
-			sts[i] = withPending(sts[i], n, r, now)
-		}
-	}
 	d := Decision{Allowed: true}
 	for i, r := range rules {
 		if kinds[i] == KindUser && known {
@@ -340,9 +336,16 @@ func (l *Limiter) CheckPending(ctx context.Context, a Attempt, now time.Time, p 
 		d.PairFailures = sts[0].Failures
 	}
 	d.Known = known
-	if d.Allowed && !known {
+	if d.Allowed {
 		for i, r := range rules {
-			if kinds[i] == KindUser && sts[i].Active(now) && sts[i].Failures >= int64(r.Free) {
+			n := int64(0)
+			if sts[i].Active(now) {
+				n = sts[i].Failures
+			}
+			switch {
+			case kinds[i] == KindAddress && n+p.Address >= r.Free:
+				d.AddrHeld = true
+			case kinds[i] == KindUser && !known && n+p.User >= r.Free:
 				d.UserHeld = true
 			}
 		}
@@ -350,17 +353,9 @@ func (l *Limiter) CheckPending(ctx context.Context, a Attempt, now time.Time, p 
 	return d, nil
 }
 
-// withPending is st with n more failures at now.
-func withPending(st authkit.ThrottleState, n int64, r Rule, now time.Time) authkit.ThrottleState {
-	if !st.Active(now) {
-		st = authkit.ThrottleState{ExpiresAt: now.Add(r.Window)}
-	}
-	st.Failures += n
-	if st.Last.Before(now) {
-		st.Last = now
-	}
-	return st
-}
+// AddressKey is the key a's address is counted under, for a caller
+// serialising the attempts from one address (Decision.AddrHeld).
+func AddressKey(a Attempt) string { return keysOf(a)[1] }
 
 // InFlight counts, in this process, the attempts being checked by address
 // and by user (for CheckPending). The zero InFlight is ready to use.
