@@ -54,9 +54,10 @@
 // package's tests create them with the DDL Django emits for both, under
 // testdata/); MySQL's quoting is handled, and a review ran the stores on
 // MariaDB too, but the package's own tests do not. Django with USE_TZ =
-// True writes DATETIMEs in UTC, as this package reads them by default; with
-// USE_TZ = False it writes its TIME_ZONE's local time to SQLite and MySQL:
-// give that zone to WithTimeZone, or every knox expiry is off by its offset.
+// True writes DATETIMEs in UTC, as this package reads them by default (on
+// MySQL, open the pool with the driver's default loc=UTC); with USE_TZ =
+// False it writes its TIME_ZONE's local time to SQLite and MySQL: give that
+// zone to WithTimeZone, or every knox expiry is off by its offset.
 //
 // A knox token_key brings back at most 32 candidate rows (knox itself
 // reads them all): with a 10-character prefix, which leaves 5 random

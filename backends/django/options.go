@@ -32,7 +32,7 @@ type config struct {
 	userKey                         string // the user table's primary key column
 	activeCheck                     bool
 	fallback                        authkit.APITokenStore
-	loc                             *time.Location // of naive DateTimeField text
+	loc                             *time.Location // WithTimeZone's; nil: none given
 	// knox only
 	format     KnoxFormat
 	prefix     string
@@ -57,7 +57,6 @@ func build(kind int, table string, opts []Option) (*config, error) {
 		subjectColumn: "id",
 		userKey:       "id",
 		activeCheck:   true,
-		loc:           time.UTC,
 		format:        Knox5,
 		tokenChars:    DefaultKnoxTokenChars,
 	}
@@ -170,13 +169,14 @@ func WithoutActiveCheck() Option {
 // WithTimeZone sets the time zone of DateTimeField values stored without
 // one: Django's TIME_ZONE setting when it runs with USE_TZ = False (or the
 // database's TIME_ZONE in DATABASES), where it writes naive local times to
-// SQLite and MySQL. Default UTC, what Django writes with USE_TZ = True.
-// Wrong, every knox expiry is off by the zone's offset: a token stays
-// valid hours after knox has expired it, or is refused early. A value the
-// driver returns in its default zone (SQLite's UTC; MySQL's loc=UTC or
-// loc=Local) is read as that zone's wall clock; on MySQL a DSN loc= naming
-// another zone is taken as meant. PostgreSQL stores instants (timestamptz)
-// and ignores it.
+// SQLite and MySQL. Wrong, every knox expiry is off by the zone's offset:
+// a token stays valid hours after knox has expired it, or is refused
+// early. With it, a value the driver returns in its default zone
+// (SQLite's UTC; MySQL's loc=UTC or loc=Local) is read as that zone's wall
+// clock, and text is parsed in it; values are taken as naive, as Django
+// writes them there. Without it (USE_TZ = True), text is read as UTC and
+// the driver's times as they come: on MySQL open the pool with loc=UTC.
+// PostgreSQL stores instants (timestamptz) and ignores it.
 func WithTimeZone(loc *time.Location) Option {
 	return func(c *config) error {
 		if loc == nil {

@@ -45,7 +45,8 @@ type base struct {
 	external authkit.ExternalAPITokens // fallback's, if it has one
 	what     string                    // "authtoken" or "knox", for error texts
 	// loc is the zone of naive DateTimeField values (WithTimeZone); nil
-	// on PostgreSQL, whose timestamptz values are instants.
+	// when none was given, and on PostgreSQL, whose timestamptz values are
+	// instants.
 	loc *time.Location
 }
 
@@ -177,7 +178,8 @@ func (b *base) DeleteExpiredAPITokens(ctx context.Context, now time.Time, limit 
 type djangoTime struct {
 	t time.Time
 	// loc is the zone of a value written without one (WithTimeZone); nil
-	// for PostgreSQL, whose driver returns instants.
+	// when none was given (text is then UTC, the driver's times as they
+	// come) and for PostgreSQL, whose driver returns instants.
 	loc *time.Location
 }
 
