@@ -347,10 +347,11 @@ white space or control characters.`)
 	}
 	// Through a symbolic link, the file it names: replacing the link with
 	// a file of its own left the file serve reads unchanged (found by
-	// review).
-	path := *file
-	if real, err := filepath.EvalSymlinks(path); err == nil {
-		path = real
+	// review). Only a link of this account's (safeLink): one another
+	// account planted would have root overwrite a file of its choosing.
+	path, err := usersFilePath(*file)
+	if err != nil {
+		return err
 	}
 	unlock, err := lockUsersFile(path)
 	if err != nil {
@@ -394,6 +395,24 @@ func flagGiven(fs *flag.FlagSet, name string) bool {
 	given := false
 	fs.Visit(func(f *flag.Flag) { given = given || f.Name == name })
 	return given
+}
+
+// usersFilePath is the file a users command changes for path: path, or
+// the file a symbolic link at path names when safeLink vouches for the
+// link.
+func usersFilePath(path string) (string, error) {
+	fi, err := os.Lstat(path)
+	if err != nil || fi.Mode()&os.ModeSymlink == 0 {
+		return path, nil
+	}
+	if err := safeLink(fi); err != nil {
+		return "", fmt.Errorf("%s is a symbolic link %v: give the file it names", path, err)
+	}
+	real, err := filepath.EvalSymlinks(path)
+	if err != nil {
+		return "", err
+	}
+	return real, nil
 }
 
 // readPassword reads a new password: from a terminal without echo, asked

@@ -48,3 +48,30 @@ func TestUsersFileLinkAndOwner(t *testing.T) {
 		t.Errorf("users remove through the link left the user in the file: %q", data)
 	}
 }
+
+// A link another account owns is not followed: planted beside a users
+// file, it would have root write a file of the planter's choosing (found
+// by review).
+func TestUsersFileForeignLink(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Log("not root: no link of another account can be made; the check runs in CI, as root")
+		return
+	}
+	dir := t.TempDir()
+	target := filepath.Join(dir, "important.conf")
+	if err := os.WriteFile(target, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	link := filepath.Join(dir, "users.txt")
+	if err := os.Symlink(target, link); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Lchown(link, 65534, 65534); err != nil {
+		t.Fatal(err)
+	}
+	r := runCLI(t, "a password here\n", "users", "add", "alice", "--file", link)
+	r.must(t, exitFailure, nil, []string{"is a symbolic link owned by uid 65534"})
+	if data, _ := os.ReadFile(target); len(data) != 0 {
+		t.Errorf("the link's target was written: %q", data)
+	}
+}
