@@ -27,6 +27,7 @@ const (
 	ruleTokenIsolated  = "a subject's API tokens must never be listed, counted against a limit or revoked through another subject (subjects are compared byte for byte)"
 	ruleTokenVisible   = "APITokenStore implementations must be safe for use by many processes sharing the same data: a write through one handle is seen at once through another"
 	ruleTokenDurable   = "an APITokenStore must keep its tokens across a reopen"
+	ruleTokenCopies    = "an APITokenStore keeps a copy of the Scopes it is given and returns fresh ones: changing the caller's slice after CreateAPIToken, or the slice a read returned, changes nothing stored"
 )
 
 // newToken returns a live API token of subject whose hash is
@@ -39,6 +40,13 @@ func newToken(id, subject string, created time.Time) authkit.APIToken {
 		Name:      "ci deploy",
 		Scopes:    []string{"read", "deploy:prod"},
 		CreatedAt: created,
+	}
+}
+
+// scribbleScopes overwrites every element of scopes in place.
+func scribbleScopes(scopes []string) {
+	for i := range scopes {
+		scopes[i] = "scribbled"
 	}
 }
 
@@ -83,17 +91,24 @@ func runAPIToken(t *testing.T, h PartialHarness[authkit.APITokenStore]) {
 		used := newToken("tok-2", "alice", base.Add(ms))
 		used.LastUsedAt = base.Add(2 * ms)
 		used.Scopes = nil
-		createToken(t, a, expiring, 0, base)
+		in := expiring
+		in.Scopes = slices.Clone(expiring.Scopes)
+		createToken(t, a, in, 0, base)
 		createToken(t, a, used, 0, base)
+		scribbleScopes(in.Scopes) // the caller reuses its slice
 		for _, tok := range []authkit.APIToken{expiring, used} {
-			diffAPIToken(lookupToken(t, b, tok.Hash, ruleLookupToken), tok).report(t, "LookupAPIToken of "+tok.ID, ruleCreateToken)
+			diffAPIToken(lookupToken(t, b, tok.Hash, ruleLookupToken), tok).report(t, "LookupAPIToken of "+tok.ID+" after the caller changed its slice", ruleCreateToken+"; "+ruleTokenCopies)
 		}
+		scribbleScopes(lookupToken(t, b, expiring.Hash, ruleLookupToken).Scopes) // the caller changes what it read
+		diffAPIToken(lookupToken(t, a, expiring.Hash, ruleLookupToken), expiring).report(t, "LookupAPIToken after the Scopes of a read were changed", ruleTokenCopies)
 		list := listTokens(t, b, "alice", at(minute))
 		if got := tokenIDs(list); !slices.Equal(got, []string{"tok-2", "tok-1"}) {
 			t.Fatalf("ListAPITokens returned %q, want [tok-2 tok-1]; %s", got, ruleListTokens)
 		}
 		diffAPIToken(list[0], used).report(t, "ListAPITokens' copy of tok-2", ruleListTokens)
 		diffAPIToken(list[1], expiring).report(t, "ListAPITokens' copy of tok-1", ruleListTokens)
+		scribbleScopes(list[1].Scopes)
+		diffAPIToken(listTokens(t, a, "alice", at(minute))[1], expiring).report(t, "the token listed after the Scopes of a listing were changed", ruleTokenCopies)
 	})
 
 	t.Run("Create/DuplicateID", func(t *testing.T) {

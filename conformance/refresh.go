@@ -15,6 +15,7 @@ import (
 // The rules of authkit.RefreshStore, quoted in failure messages.
 const (
 	ruleCreate          = "RefreshStore.CreateSession must store s and its first token as one step"
+	ruleSessionCopies   = "a RefreshStore keeps copies of the slices it is given (Scopes, Audience, Claims) and returns fresh ones: changing the caller's slices after a write, or the slices a read returned, changes nothing stored"
 	ruleCreateConflict  = "RefreshStore.CreateSession must return ErrConflict and store nothing when a session with the same ID, or a token with the same hash, is already present"
 	ruleRotate          = "RefreshStore.RotateRefresh must mark r.Old used (UsedAt = r.Now, Successor = r.Successor), store r.Next in the same session with IssuedAt = r.Now and ExpiresAt = r.NextExpiresAt, set the session's LastUsedAt to r.Now and IdleExpiresAt to r.NextExpiresAt, and return the updated session"
 	ruleRotateNotFound  = "RefreshStore.RotateRefresh must return ErrNotFound when there is no record r.Old"
@@ -42,6 +43,24 @@ const (
 // newSession returns a session of subject created at created, with an idle
 // expiry an hour later and an absolute one 90 days later, and its first
 // refresh record, whose hash is hashOf(label).
+// cloneSession is s with slices of its own.
+func cloneSession(s authkit.Session) authkit.Session {
+	s.Scopes, s.Audience, s.Claims = slices.Clone(s.Scopes), slices.Clone(s.Audience), slices.Clone(s.Claims)
+	return s
+}
+
+// scribbleSession overwrites every element of s's slices in place.
+func scribbleSession(s authkit.Session) {
+	for _, l := range [][]string{s.Scopes, s.Audience} {
+		for i := range l {
+			l[i] = "scribbled"
+		}
+	}
+	for i := range s.Claims {
+		s.Claims[i] = 'X'
+	}
+}
+
 func newSession(id, subject string, created time.Time, label string) (authkit.Session, authkit.RefreshRecord) {
 	s := authkit.Session{
 		ID:            id,
@@ -173,15 +192,22 @@ func wantReuse(t *testing.T, call string, err error, sess authkit.Session, usedA
 func runRefresh(t *testing.T, h PartialHarness[authkit.RefreshStore]) {
 	t.Run("CreateSession/RoundTrip", func(t *testing.T) {
 		a, b := open(t, h)
-		s, first := newSession("sess-1", "alice", base, "rt-1")
-		createSession(t, a, s, first)
-		diffSession(getSession(t, b, s.ID, ruleSession), s).report(t, "Session after CreateSession", ruleCreate)
+		in, first := newSession("sess-1", "alice", base, "rt-1")
+		s := cloneSession(in)
+		createSession(t, a, in, first)
+		scribbleSession(in) // the caller reuses its slices
+		got := getSession(t, b, s.ID, ruleSession)
+		diffSession(got, s).report(t, "Session after CreateSession and the caller changed its slices", ruleCreate+"; "+ruleSessionCopies)
+		scribbleSession(got) // the caller changes what it read
+		diffSession(getSession(t, a, s.ID, ruleSession), s).report(t, "Session read after the slices of a read were changed", ruleSessionCopies)
 		diffRecord(lookupRefresh(t, b, first.Hash, ruleLookup), first).report(t, "LookupRefresh of the first token", ruleCreate)
 		list := listSessions(t, b, "alice", at(minute))
 		if len(list) != 1 {
 			t.Fatalf("ListSessions returned %d sessions, want the 1 just created; %s", len(list), ruleList)
 		}
 		diffSession(list[0], s).report(t, "ListSessions' session", ruleList)
+		scribbleSession(list[0])
+		diffSession(listSessions(t, a, "alice", at(minute))[0], s).report(t, "the session listed after the slices of a listing were changed", ruleSessionCopies)
 	})
 
 	t.Run("CreateSession/DuplicateID", func(t *testing.T) {
