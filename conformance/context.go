@@ -164,8 +164,18 @@ func refreshCalls() []call[authkit.RefreshStore] {
 			_, err := s.LookupRefresh(ctx, hashOf("rt-1"))
 			return err
 		}, nil},
+		// A key the store does not hold: not "not found" from a shortcut
+		// that skips ctx (the answer is not known to be true).
+		{"LookupRefresh/Unknown", func(ctx context.Context, s S) error {
+			_, err := s.LookupRefresh(ctx, hashOf("rt-unknown"))
+			return err
+		}, nil},
 		{"Session", func(ctx context.Context, s S) error {
 			_, err := s.Session(ctx, "sess-1")
+			return err
+		}, nil},
+		{"Session/Unknown", func(ctx context.Context, s S) error {
+			_, err := s.Session(ctx, "sess-unknown")
 			return err
 		}, nil},
 		{"ListSessions", func(ctx context.Context, s S) error {
@@ -242,6 +252,15 @@ func revocationCalls() []call[authkit.RevocationStore] {
 			}
 			return err
 		}, nil},
+		// Nothing revoked for this token: a shortcut answering "not
+		// revoked" without ctx would pass a token on a call that failed.
+		{"IsRevoked/Unknown", func(ctx context.Context, s S) error {
+			dead, err := s.IsRevoked(ctx, query("jti-unknown", "sid-unknown", "bob", base), at(minute))
+			if err == nil {
+				return fmt.Errorf("IsRevoked returned (%v, nil)", dead)
+			}
+			return err
+		}, nil},
 		{"DeleteExpiredRevocations", func(ctx context.Context, s S) error {
 			_, err := s.DeleteExpiredRevocations(ctx, at(2*hour), 1000)
 			return err
@@ -282,6 +301,10 @@ func apiTokenCalls() []call[authkit.APITokenStore] {
 		}},
 		{"LookupAPIToken", func(ctx context.Context, s S) error {
 			_, err := s.LookupAPIToken(ctx, hashOf("tok-tok-1"))
+			return err
+		}, nil},
+		{"LookupAPIToken/Unknown", func(ctx context.Context, s S) error {
+			_, err := s.LookupAPIToken(ctx, hashOf("tok-unknown"))
 			return err
 		}, nil},
 		{"ListAPITokens", func(ctx context.Context, s S) error {
