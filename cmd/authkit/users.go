@@ -398,21 +398,15 @@ func flagGiven(fs *flag.FlagSet, name string) bool {
 }
 
 // usersFilePath is the file a users command changes for path: path, or
-// the file a symbolic link at path names when safeLink vouches for the
-// link.
+// where the symbolic links along it lead when every one of them is
+// vouched for (resolveLinks).
 func usersFilePath(path string) (string, error) {
-	fi, err := os.Lstat(path)
-	if err != nil || fi.Mode()&os.ModeSymlink == 0 {
-		return path, nil
+	if fi, err := os.Lstat(path); err != nil || fi.Mode()&os.ModeSymlink == 0 {
+		if dir, err := filepath.EvalSymlinks(filepath.Dir(path)); err == nil && dir == filepath.Clean(filepath.Dir(path)) {
+			return path, nil // no link anywhere on the way
+		}
 	}
-	if err := safeLink(fi); err != nil {
-		return "", fmt.Errorf("%s is a symbolic link %v: give the file it names", path, err)
-	}
-	real, err := filepath.EvalSymlinks(path)
-	if err != nil {
-		return "", err
-	}
-	return real, nil
+	return resolveLinks(path)
 }
 
 // readPassword reads a new password: from a terminal without echo, asked

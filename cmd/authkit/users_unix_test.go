@@ -70,8 +70,53 @@ func TestUsersFileForeignLink(t *testing.T) {
 		t.Fatal(err)
 	}
 	r := runCLI(t, "a password here\n", "users", "add", "alice", "--file", link)
-	r.must(t, exitFailure, nil, []string{"is a symbolic link owned by uid 65534"})
+	r.must(t, exitFailure, nil, []string{"is owned by uid 65534"})
+	// Behind a link of root's: a second link, and a directory link (found
+	// by review: only the first link was checked).
+	bob := filepath.Join(dir, "bob")
+	if err := os.Mkdir(bob, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	chained := filepath.Join(dir, "chained.txt")
+	if err := os.Symlink("bob/users.txt", chained); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(target, filepath.Join(bob, "users.txt")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Lchown(filepath.Join(bob, "users.txt"), 65534, 65534); err != nil {
+		t.Fatal(err)
+	}
+	etc := filepath.Join(dir, "etc")
+	if err := os.Mkdir(etc, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(etc, filepath.Join(bob, "d")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Lchown(filepath.Join(bob, "d"), 65534, 65534); err != nil {
+		t.Fatal(err)
+	}
+	viaDir := filepath.Join(dir, "viadir")
+	if err := os.Symlink(filepath.Join(bob, "d"), viaDir); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{chained, filepath.Join(viaDir, "users.txt")} {
+		runCLI(t, "a password here\n", "users", "add", "alice", "--file", p).must(t, exitFailure, nil, []string{"is owned by uid 65534"})
+	}
 	if data, _ := os.ReadFile(target); len(data) != 0 {
 		t.Errorf("the link's target was written: %q", data)
+	}
+	if _, err := os.Stat(filepath.Join(etc, "users.txt")); err == nil {
+		t.Error("a users file was written through another account's directory link")
+	}
+	// Links of root's own lead where they point.
+	mine := filepath.Join(dir, "mine.txt")
+	if err := os.Symlink("etc/users.txt", mine); err != nil {
+		t.Fatal(err)
+	}
+	runCLI(t, "a password here\n", "users", "add", "carol", "--file", mine).must(t, exitOK, nil, nil)
+	if data, _ := os.ReadFile(filepath.Join(etc, "users.txt")); !strings.Contains(string(data), "carol:") {
+		t.Errorf("users add through root's own link did not write the file it names: %q", data)
 	}
 }

@@ -2,7 +2,10 @@
 
 package main
 
-import "os"
+import (
+	"os"
+	"path/filepath"
+)
 
 // lockUsersFile does nothing where flock(2) is not available: run one
 // users command at a time there.
@@ -11,5 +14,14 @@ func lockUsersFile(string) (unlock func(), err error) { return func() {}, nil }
 // keepOwner does nothing where files have no Unix owner.
 func keepOwner(*os.File, string) error { return nil }
 
-// safeLink follows every link where files have no Unix owner.
-func safeLink(os.FileInfo) error { return nil }
+// resolveLinks follows every link where files have no Unix owner.
+func resolveLinks(path string) (string, error) {
+	if _, err := os.Stat(path); err != nil {
+		dir, err := filepath.EvalSymlinks(filepath.Dir(path))
+		if err != nil {
+			return "", err
+		}
+		return filepath.Join(dir, filepath.Base(path)), nil
+	}
+	return filepath.EvalSymlinks(path)
+}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -72,17 +73,58 @@ func keepOwner(tmp *os.File, path string) error {
 	return nil
 }
 
-// safeLink vouches for a symbolic link (fi, from Lstat) a users command
-// would follow: one owned by the account running it. A link another
-// account owns may have been planted to have root write where it chooses
-// (found by review).
-func safeLink(fi os.FileInfo) error {
-	st, ok := fi.Sys().(*syscall.Stat_t)
-	if !ok {
-		return errors.New("of unknown owner")
+// resolveLinks follows the symbolic links along path one at a time, in
+// its directories too, and returns where they lead, refusing when one of
+// them is owned by another account than this one or root: a link another
+// account planted, even behind one of ours, would have root write where
+// it chooses (found by review: only the first link was checked).
+func resolveLinks(path string) (string, error) {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return "", err
 	}
-	if int(st.Uid) != os.Geteuid() {
-		return fmt.Errorf("owned by uid %d, not this account", st.Uid)
+	todo := strings.Split(strings.TrimPrefix(abs, "/"), "/")
+	cur := "/"
+	for hops := 0; len(todo) > 0; {
+		c := todo[0]
+		todo = todo[1:]
+		switch c {
+		case "", ".":
+			continue
+		case "..":
+			cur = filepath.Dir(cur)
+			continue
+		}
+		next := filepath.Join(cur, c)
+		fi, err := os.Lstat(next)
+		if errors.Is(err, os.ErrNotExist) && len(todo) == 0 {
+			return next, nil // a users file to create
+		}
+		if err != nil {
+			return "", err
+		}
+		if fi.Mode()&os.ModeSymlink == 0 {
+			cur = next
+			continue
+		}
+		if hops++; hops > 40 {
+			return "", fmt.Errorf("%s: too many symbolic links", path)
+		}
+		st, ok := fi.Sys().(*syscall.Stat_t)
+		if !ok {
+			return "", fmt.Errorf("%s: the symbolic link %s is of unknown owner", path, next)
+		}
+		if int(st.Uid) != os.Geteuid() && st.Uid != 0 {
+			return "", fmt.Errorf("%s: the symbolic link %s is owned by uid %d, neither this account nor root: give the file it names", path, next, st.Uid)
+		}
+		target, err := os.Readlink(next)
+		if err != nil {
+			return "", err
+		}
+		if filepath.IsAbs(target) {
+			cur = "/"
+		}
+		todo = append(strings.Split(strings.Trim(target, "/"), "/"), todo...)
 	}
-	return nil
+	return cur, nil
 }
