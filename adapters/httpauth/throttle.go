@@ -351,14 +351,20 @@ func (g *guard) checkLocal(ctx context.Context, local *throttle.Limiter, a throt
 	case !dl.Allowed:
 		dl.Known = d.Known
 		return dl
-	case dl.UserHeld && !d.Known:
-		// The ceiling engaged in the process only: one attempt at a time
-		// (found by review: a burst got through while the store could
-		// not write).
-		d.UserHeld = true
+	case dl.UserHeld && !d.Known || dl.AddrHeld:
+		// The ceiling, or the address rule, engaged in the process only:
+		// one attempt at a time (found by review: a burst got through
+		// while the store could not write).
+		d.UserHeld = d.UserHeld || dl.UserHeld && !d.Known
+		d.AddrHeld = d.AddrHeld || dl.AddrHeld
 	}
 	return d
 }
+
+// settleMax bounds how long a held attempt waits for the attempts let
+// through unheld before it reads the counters again (throttle.Settle):
+// about the time of a few password checks.
+const settleMax = 2 * time.Second
 
 // clearLocal clears a's pair counter of local after a success, once any
 // failure has been counted there.
@@ -497,6 +503,12 @@ func (g *guard) check(ctx context.Context, user string, addr netip.Addr, now tim
 			key  string
 			kind throttle.Kind
 		}{{d.UserHeld, &g.users, a.User, throttle.KindUser}, {d.AddrHeld, &g.addrs, throttle.AddressKey(a), throttle.KindAddress}}
+		// Held: the attempts let through unheld do not wait for this one
+		// (Settle), nor it for the others held.
+		release := g.inflight.Hold(a)
+		prev := done
+		done = sync.OnceFunc(func() { release(); prev() })
+		held = done
 		for _, turn := range turns {
 			if !turn.held {
 				continue
@@ -514,9 +526,11 @@ func (g *guard) check(ctx context.Context, user string, addr netip.Addr, now tim
 			done = sync.OnceFunc(func() { leave(); prev() })
 			held = done
 		}
-		// Read again now that the turn is ours: the attempt before it may
-		// have recorded its failure since the first read, and the wait
-		// it started applies to this one.
+		// Read again now that the turn is ours, once the attempts let
+		// through unheld have been checked: the attempts before it may
+		// have recorded their failures since the first read, and the wait
+		// they started applies to this one.
+		g.inflight.Settle(ctx, a, settleMax)
 		again, err := g.lim.Check(ctx, a, now)
 		if err != nil {
 			done()

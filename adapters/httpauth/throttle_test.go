@@ -985,3 +985,70 @@ func TestThrottleFailureKeepsRequestDeadline(t *testing.T) {
 		t.Errorf("a failed guess over a stalled throttle store took %v, past the request's 200ms deadline", took)
 	}
 }
+
+// A held attempt reads the counters once the attempts let through unheld
+// have been checked: slow guesses still being checked no longer let as
+// many fast ones through (found by review: 60 checked from one address
+// whose rule frees 30, 200 at a user whose ceiling frees 100).
+func TestThrottleHeldWaitForSlowInFlight(t *testing.T) {
+	var checked atomic.Int32
+	grant := httpauth.WithPasswordGrant(func(_ context.Context, u, _ string) (string, error) {
+		checked.Add(1)
+		if strings.HasPrefix(u, "slow") {
+			time.Sleep(300 * time.Millisecond)
+		} else {
+			time.Sleep(5 * time.Millisecond)
+		}
+		return "", errors.New("bad credentials")
+	})
+	run := func(f *fx, slow, fast int, user, ip func(i int, slow bool) string) int {
+		checked.Store(0)
+		var wg sync.WaitGroup
+		for i := range slow {
+			wg.Go(func() { f.grant(user(i, true), "guess", ip(i, true)) })
+		}
+		time.Sleep(50 * time.Millisecond)
+		for i := range fast {
+			wg.Go(func() { f.grant(user(i, false), "guess", ip(i, false)) })
+		}
+		wg.Wait()
+		return int(checked.Load())
+	}
+	f := newFx(t, fxOptions{noGrant: true, auth: []httpauth.Option{loopbackProxy}, handler: []httpauth.HandlerOption{grant}})
+	if n := run(f, 29, 200, func(i int, slow bool) string {
+		if slow {
+			return fmt.Sprintf("slow%d", i)
+		}
+		return fmt.Sprintf("fast%d", i)
+	}, func(int, bool) string { return "192.0.2.66" }); n > 33 {
+		t.Errorf("29 slow then 200 fast guesses from one address: %d checked, want the address rule's 30 free and a few", n)
+	}
+}
+
+// With a throttle store that reads but cannot write, the failures this
+// process counts hold the address's bursts too, as they hold the user's
+// (found by review: 31 of 50 checked every round once the local wait had
+// ended).
+func TestThrottleLocalAddressBurst(t *testing.T) {
+	ts := &toggleThrottle{Throttle: memory.NewThrottle()}
+	ts.writesDown.Store(true)
+	var checked atomic.Int32
+	slow := httpauth.WithPasswordGrant(func(context.Context, string, string) (string, error) {
+		checked.Add(1)
+		time.Sleep(20 * time.Millisecond)
+		return "", errors.New("bad credentials")
+	})
+	f := newFx(t, fxOptions{noGrant: true, auth: []httpauth.Option{loopbackProxy, httpauth.WithThrottleStore(ts)}, handler: []httpauth.HandlerOption{slow}})
+	for round := range 3 {
+		checked.Store(0)
+		var wg sync.WaitGroup
+		for i := range 50 {
+			wg.Go(func() { f.grant(fmt.Sprintf("r%du%d", round, i), "guess", "192.0.2.66") })
+		}
+		wg.Wait()
+		if n := int(checked.Load()); round > 0 && n > 2 {
+			t.Errorf("round %d, writes down: %d of 50 checked, want about one once the wait has ended", round, n)
+		}
+		f.clock.Add(16 * time.Minute)
+	}
+}

@@ -358,10 +358,12 @@ func (l *Limiter) CheckPending(ctx context.Context, a Attempt, now time.Time, p 
 func AddressKey(a Attempt) string { return keysOf(a)[1] }
 
 // InFlight counts, in this process, the attempts being checked by address
-// and by user (for CheckPending). The zero InFlight is ready to use.
+// and by user (for CheckPending), and of those the ones waiting for or
+// holding their turn (Hold). The zero InFlight is ready to use.
 type InFlight struct {
-	mu sync.Mutex
-	n  map[string]int64
+	mu      sync.Mutex
+	n, held map[string]int64
+	changed chan struct{} // closed and replaced whenever a count drops
 }
 
 // Enter counts a as being checked and returns what was pending besides it,
@@ -372,21 +374,73 @@ func (f *InFlight) Enter(a Attempt) (Pending, func()) {
 	addr, user := k[1], k[2]
 	f.mu.Lock()
 	if f.n == nil {
-		f.n = make(map[string]int64)
+		f.n, f.held = make(map[string]int64), make(map[string]int64)
 	}
 	p := Pending{Address: f.n[addr], User: f.n[user]}
 	f.n[addr]++
 	f.n[user]++
 	f.mu.Unlock()
-	return p, sync.OnceFunc(func() {
-		f.mu.Lock()
-		for _, key := range []string{addr, user} {
-			if f.n[key]--; f.n[key] <= 0 {
-				delete(f.n, key)
-			}
+	return p, sync.OnceFunc(func() { f.drop(f.n, addr, user) })
+}
+
+// Hold marks a, entered, as checked in turn (a held attempt): Settle does
+// not wait for it. The function returned ends the mark.
+func (f *InFlight) Hold(a Attempt) func() {
+	k := keysOf(a)
+	addr, user := k[1], k[2]
+	f.mu.Lock()
+	if f.n == nil {
+		f.n, f.held = make(map[string]int64), make(map[string]int64)
+	}
+	f.held[addr]++
+	f.held[user]++
+	f.mu.Unlock()
+	return sync.OnceFunc(func() { f.drop(f.held, addr, user) })
+}
+
+func (f *InFlight) drop(m map[string]int64, keys ...string) {
+	f.mu.Lock()
+	for _, key := range keys {
+		if m[key]--; m[key] <= 0 {
+			delete(m, key)
 		}
+	}
+	if f.changed != nil {
+		close(f.changed)
+		f.changed = nil
+	}
+	f.mu.Unlock()
+}
+
+// Settle waits, at most max or until ctx ends, until no attempt from a's
+// address or at a's user is being checked outside its turn: their
+// failures, if any, are then written, and a held attempt's read of the
+// counters sees them (found by review: slow attempts still being checked
+// let as many held ones through).
+func (f *InFlight) Settle(ctx context.Context, a Attempt, max time.Duration) {
+	k := keysOf(a)
+	addr, user := k[1], k[2]
+	timer := time.NewTimer(max)
+	defer timer.Stop()
+	for {
+		f.mu.Lock()
+		if f.n[addr]-f.held[addr] <= 0 && f.n[user]-f.held[user] <= 0 {
+			f.mu.Unlock()
+			return
+		}
+		if f.changed == nil {
+			f.changed = make(chan struct{})
+		}
+		ch := f.changed
 		f.mu.Unlock()
-	})
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return
+		case <-timer.C:
+			return
+		}
+	}
 }
 
 // Failure records a wrong password for a at now on the pair, the address
