@@ -530,7 +530,7 @@ func (g *guard) check(ctx context.Context, user string, addr netip.Addr, now tim
 		// through unheld have been checked: the attempts before it may
 		// have recorded their failures since the first read, and the wait
 		// they started applies to this one.
-		g.inflight.Settle(ctx, a, settleMax)
+		g.inflight.Settle(ctx, a, d.AddrHeld, d.UserHeld, settleMax)
 		again, err := g.lim.Check(ctx, a, now)
 		if err != nil {
 			done()

@@ -1052,3 +1052,84 @@ func TestThrottleLocalAddressBurst(t *testing.T) {
 		f.clock.Add(16 * time.Minute)
 	}
 }
+
+// slowReads is a throttle store whose reads take a while (a store across
+// a network).
+type slowReads struct {
+	*memory.Throttle
+	delay time.Duration
+}
+
+func (s slowReads) ThrottleStates(ctx context.Context, now time.Time, keys ...string) ([]authkit.ThrottleState, error) {
+	time.Sleep(s.delay)
+	return s.Throttle.ThrottleStates(ctx, now, keys...)
+}
+
+// A held attempt waits for the attempts let through before it, never for
+// one that became held meanwhile, nor for other users' logins when only
+// its user is held (found by review: right passwords waited the whole 2 s
+// bound).
+func TestThrottleHeldRightPasswordsDoNotStall(t *testing.T) {
+	check := httpauth.WithPasswordGrant(func(_ context.Context, u, p string) (string, error) {
+		time.Sleep(20 * time.Millisecond)
+		if p == "pw" {
+			return u, nil
+		}
+		return "", errors.New("bad credentials")
+	})
+	timed := func(f *fx, user, ip string) time.Duration {
+		start := time.Now()
+		if r := f.grant(user, "pw", ip); r.status != 200 {
+			t.Errorf("%s from %s: %d %s", user, ip, r.status, r.body)
+		}
+		return time.Since(start)
+	}
+	// An address held (30 failures, no wait yet), its store slow to read:
+	// two right passwords a moment apart.
+	f := newFx(t, fxOptions{noGrant: true, auth: []httpauth.Option{loopbackProxy,
+		httpauth.WithThrottleStore(slowReads{memory.NewThrottle(), 30 * time.Millisecond})}, handler: []httpauth.HandlerOption{check}})
+	for i := range 30 {
+		f.grant(fmt.Sprintf("x%d", i), "guess", "192.0.2.20")
+	}
+	var wg sync.WaitGroup
+	for i := range 2 {
+		wg.Go(func() {
+			if d := timed(f, fmt.Sprintf("ok%d", i), "192.0.2.20"); d > time.Second {
+				t.Errorf("a right password from a held address took %v", d)
+			}
+		})
+		time.Sleep(10 * time.Millisecond)
+	}
+	wg.Wait()
+	// A user held by the ceiling, logging in from a busy address whose
+	// other users are not held.
+	p := httpauth.DefaultThrottlePolicy()
+	p.Known = 0
+	g := newFx(t, fxOptions{noGrant: true, auth: []httpauth.Option{loopbackProxy, httpauth.WithThrottlePolicy(p)}, handler: []httpauth.HandlerOption{check}})
+	for i := range 100 {
+		g.grant("alice", "guess", fmt.Sprintf("198.51.100.%d", i+1))
+	}
+	stop := make(chan struct{})
+	var busy sync.WaitGroup
+	for i := range 10 {
+		busy.Go(func() {
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+					g.grant(fmt.Sprintf("nat%d", i), "pw", "192.0.2.30")
+				}
+			}
+		})
+	}
+	time.Sleep(50 * time.Millisecond)
+	for range 3 {
+		if d := timed(g, "alice", "192.0.2.30"); d > time.Second {
+			t.Errorf("alice, held by her ceiling, from a busy address took %v", d)
+		}
+		g.clock.Add(2 * time.Minute) // past her wait
+	}
+	close(stop)
+	busy.Wait()
+}

@@ -394,8 +394,17 @@ func (f *InFlight) Hold(a Attempt) func() {
 	}
 	f.held[addr]++
 	f.held[user]++
+	f.wake() // fewer are checked outside a turn now (found by review: a waiter slept its whole bound)
 	f.mu.Unlock()
 	return sync.OnceFunc(func() { f.drop(f.held, addr, user) })
+}
+
+// wake tells the Settle calls waiting that a count changed; f.mu is held.
+func (f *InFlight) wake() {
+	if f.changed != nil {
+		close(f.changed)
+		f.changed = nil
+	}
 }
 
 func (f *InFlight) drop(m map[string]int64, keys ...string) {
@@ -405,26 +414,24 @@ func (f *InFlight) drop(m map[string]int64, keys ...string) {
 			delete(m, key)
 		}
 	}
-	if f.changed != nil {
-		close(f.changed)
-		f.changed = nil
-	}
+	f.wake()
 	f.mu.Unlock()
 }
 
 // Settle waits, at most max or until ctx ends, until no attempt from a's
-// address or at a's user is being checked outside its turn: their
-// failures, if any, are then written, and a held attempt's read of the
-// counters sees them (found by review: slow attempts still being checked
-// let as many held ones through).
-func (f *InFlight) Settle(ctx context.Context, a Attempt, max time.Duration) {
+// address (byAddr) or at a's user (byUser) — the keys a was held by — is
+// being checked outside its turn: their failures, if any, are then
+// written, and a held attempt's read of the counters sees them (found by
+// review: slow attempts still being checked let as many held ones
+// through).
+func (f *InFlight) Settle(ctx context.Context, a Attempt, byAddr, byUser bool, max time.Duration) {
 	k := keysOf(a)
 	addr, user := k[1], k[2]
 	timer := time.NewTimer(max)
 	defer timer.Stop()
 	for {
 		f.mu.Lock()
-		if f.n[addr]-f.held[addr] <= 0 && f.n[user]-f.held[user] <= 0 {
+		if (!byAddr || f.n[addr]-f.held[addr] <= 0) && (!byUser || f.n[user]-f.held[user] <= 0) {
 			f.mu.Unlock()
 			return
 		}
