@@ -120,3 +120,29 @@ func TestUsersFileForeignLink(t *testing.T) {
 		t.Errorf("users add through root's own link did not write the file it names: %q", data)
 	}
 }
+
+// ".." after a link goes to the parent of the link's target, as the
+// kernel (and serve --users) resolves it, not to the parent of the link
+// (found by review: users add wrote a stray file beside the link).
+func TestUsersFileDotDotAfterLink(t *testing.T) {
+	dir := t.TempDir()
+	for _, d := range []string{"etc/authkit/conf.d", "app"} {
+		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Symlink(filepath.Join(dir, "etc/authkit/conf.d"), filepath.Join(dir, "app/conf")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(filepath.Join(dir, "app"), filepath.Join(dir, "current")); err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(dir, "current") + "/conf/../users.txt"
+	runCLI(t, "a password here\n", "users", "add", "alice", "--file", p).must(t, exitOK, nil, nil)
+	if data, _ := os.ReadFile(filepath.Join(dir, "etc/authkit/users.txt")); !strings.Contains(string(data), "alice:") {
+		t.Errorf("the file the path names holds %q, want alice", data)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "app/users.txt")); err == nil {
+		t.Error("a stray users file was written beside the link")
+	}
+}

@@ -79,9 +79,16 @@ func keepOwner(tmp *os.File, path string) error {
 // account planted, even behind one of ours, would have root write where
 // it chooses (found by review: only the first link was checked).
 func resolveLinks(path string) (string, error) {
-	abs, err := filepath.Abs(path)
-	if err != nil {
-		return "", err
+	// Not filepath.Abs, which cleans: "conf/../users.txt" through a link
+	// conf must go where the kernel goes, to the parent of conf's target
+	// (found by review).
+	abs := path
+	if !filepath.IsAbs(path) {
+		wd, err := os.Getwd()
+		if err != nil {
+			return "", err
+		}
+		abs = wd + "/" + path
 	}
 	todo := strings.Split(strings.TrimPrefix(abs, "/"), "/")
 	cur := "/"
