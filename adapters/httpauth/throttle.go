@@ -505,7 +505,7 @@ func (g *guard) check(ctx context.Context, user string, addr netip.Addr, now tim
 		}{{d.UserHeld, &g.users, a.User, throttle.KindUser}, {d.AddrHeld, &g.addrs, throttle.AddressKey(a), throttle.KindAddress}}
 		// Held: the attempts let through unheld do not wait for this one
 		// (Settle), nor it for the others held.
-		release := g.inflight.Hold(a)
+		release := g.inflight.Hold(a, d.AddrHeld, d.UserHeld)
 		prev := done
 		done = sync.OnceFunc(func() { release(); prev() })
 		held = done

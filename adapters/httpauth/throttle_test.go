@@ -1133,3 +1133,59 @@ func TestThrottleHeldRightPasswordsDoNotStall(t *testing.T) {
 	close(stop)
 	busy.Wait()
 }
+
+// Held attempts waiting for their turn do not count toward the free
+// attempts of those that come after them: a steady stream of right
+// passwords from one address whose failures are near its free attempts
+// flows, instead of a queue that held every later one and filled (found
+// by review: 182 of 250 refused). And an attempt held by its user only is
+// waited for at its address: a spray of names beside it got twice the
+// address's free attempts (found by review).
+func TestThrottleHeldQueueDoesNotFeedItself(t *testing.T) {
+	var checked atomic.Int32
+	check := httpauth.WithPasswordGrant(func(_ context.Context, u, p string) (string, error) {
+		checked.Add(1)
+		switch {
+		case p == "pw":
+			time.Sleep(100 * time.Millisecond)
+			return u, nil
+		case strings.HasPrefix(u, "slow"):
+			time.Sleep(300 * time.Millisecond)
+		}
+		return "", errors.New("bad credentials")
+	})
+	f := newFx(t, fxOptions{noGrant: true, auth: []httpauth.Option{loopbackProxy}, handler: []httpauth.HandlerOption{check}})
+	for i := range 22 {
+		f.grant(fmt.Sprintf("x%d", i), "guess", "100.64.0.1")
+	}
+	var wg sync.WaitGroup
+	var refused atomic.Int32
+	for i := range 100 {
+		wg.Go(func() {
+			if r := f.grant(fmt.Sprintf("person%d", i), "pw", "100.64.0.1"); r.status != 200 {
+				refused.Add(1)
+			}
+		})
+		time.Sleep(12 * time.Millisecond)
+	}
+	wg.Wait()
+	if n := refused.Load(); n != 0 {
+		t.Errorf("a stream of 100 right passwords from an address with 22 failures: %d refused", n)
+	}
+
+	p := httpauth.DefaultThrottlePolicy()
+	p.User.Free, p.Address.Free, p.Known = 0, 5, 0
+	g := newFx(t, fxOptions{noGrant: true, auth: []httpauth.Option{loopbackProxy, httpauth.WithThrottlePolicy(p)}, handler: []httpauth.HandlerOption{check}})
+	checked.Store(0)
+	for i := range 5 {
+		wg.Go(func() { g.grant(fmt.Sprintf("slow%d", i), "guess", "192.0.2.7") })
+	}
+	time.Sleep(50 * time.Millisecond)
+	for i := range 30 {
+		wg.Go(func() { g.grant(fmt.Sprintf("fast%d", i), "guess", "192.0.2.7") })
+	}
+	wg.Wait()
+	if n := checked.Load(); n > 7 {
+		t.Errorf("5 slow guesses held by their users, then 30 names from the same address: %d checked, want the address's 5 free and one", n)
+	}
+}

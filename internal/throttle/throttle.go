@@ -366,9 +366,11 @@ type InFlight struct {
 	changed chan struct{} // closed and replaced whenever a count drops
 }
 
-// Enter counts a as being checked and returns what was pending besides it,
-// and the function that ends a's count (call it once a's outcome is
-// recorded; later calls do nothing).
+// Enter counts a as being checked and returns what was pending besides it
+// outside a turn (the held attempts wait for their turn and are not
+// counted: found by review, a queue of right passwords held every later
+// one and filled), and the function that ends a's count (call it once a's
+// outcome is recorded; later calls do nothing).
 func (f *InFlight) Enter(a Attempt) (Pending, func()) {
 	k := keysOf(a)
 	addr, user := k[1], k[2]
@@ -376,27 +378,38 @@ func (f *InFlight) Enter(a Attempt) (Pending, func()) {
 	if f.n == nil {
 		f.n, f.held = make(map[string]int64), make(map[string]int64)
 	}
-	p := Pending{Address: f.n[addr], User: f.n[user]}
+	p := Pending{Address: f.n[addr] - f.held[addr], User: f.n[user] - f.held[user]}
 	f.n[addr]++
 	f.n[user]++
 	f.mu.Unlock()
 	return p, sync.OnceFunc(func() { f.drop(f.n, addr, user) })
 }
 
-// Hold marks a, entered, as checked in turn (a held attempt): Settle does
-// not wait for it. The function returned ends the mark.
-func (f *InFlight) Hold(a Attempt) func() {
+// Hold marks a, entered, as checked in turn for its address (byAddr) and
+// its user (byUser): the keys whose turn it takes. Settle does not wait
+// for it on those keys, and Enter does not count it there; on a key it
+// takes no turn for it is checked like any other (found by review: an
+// attempt held by its user only, marked held for its address too, was
+// waited for by nobody there). The function returned ends the mark.
+func (f *InFlight) Hold(a Attempt, byAddr, byUser bool) func() {
 	k := keysOf(a)
-	addr, user := k[1], k[2]
+	var keys []string
+	if byAddr {
+		keys = append(keys, k[1])
+	}
+	if byUser {
+		keys = append(keys, k[2])
+	}
 	f.mu.Lock()
 	if f.n == nil {
 		f.n, f.held = make(map[string]int64), make(map[string]int64)
 	}
-	f.held[addr]++
-	f.held[user]++
+	for _, key := range keys {
+		f.held[key]++
+	}
 	f.wake() // fewer are checked outside a turn now (found by review: a waiter slept its whole bound)
 	f.mu.Unlock()
-	return sync.OnceFunc(func() { f.drop(f.held, addr, user) })
+	return sync.OnceFunc(func() { f.drop(f.held, keys...) })
 }
 
 // wake tells the Settle calls waiting that a count changed; f.mu is held.
