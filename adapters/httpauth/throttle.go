@@ -477,9 +477,9 @@ func (g *guard) check(ctx context.Context, user string, addr netip.Addr, now tim
 		}
 		return nil, d, err
 	}
-	pending, leave := g.inflight.Enter(a)
+	pending, entry := g.inflight.Enter(a)
 	pair := done
-	done = sync.OnceFunc(func() { leave(); pair() }) // given back once, whichever path does it
+	done = sync.OnceFunc(func() { entry.Leave(); pair() }) // given back once, whichever path does it
 	held = done
 	d, err = g.lim.CheckPending(ctx, a, now, pending)
 	if err != nil {
@@ -505,10 +505,7 @@ func (g *guard) check(ctx context.Context, user string, addr netip.Addr, now tim
 		}{{d.UserHeld, &g.users, a.User, throttle.KindUser}, {d.AddrHeld, &g.addrs, throttle.AddressKey(a), throttle.KindAddress}}
 		// Held: the attempts let through unheld do not wait for this one
 		// (Settle), nor it for the others held.
-		release := g.inflight.Hold(a, d.AddrHeld, d.UserHeld)
-		prev := done
-		done = sync.OnceFunc(func() { release(); prev() })
-		held = done
+		entry.Hold(d.AddrHeld, d.UserHeld)
 		for _, turn := range turns {
 			if !turn.held {
 				continue
@@ -530,7 +527,7 @@ func (g *guard) check(ctx context.Context, user string, addr netip.Addr, now tim
 		// through unheld have been checked: the attempts before it may
 		// have recorded their failures since the first read, and the wait
 		// they started applies to this one.
-		g.inflight.Settle(ctx, a, d.AddrHeld, d.UserHeld, settleMax)
+		entry.Settle(ctx, d.AddrHeld, d.UserHeld, settleMax)
 		again, err := g.lim.Check(ctx, a, now)
 		if err != nil {
 			done()

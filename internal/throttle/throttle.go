@@ -357,94 +357,132 @@ func (l *Limiter) CheckPending(ctx context.Context, a Attempt, now time.Time, p 
 // serialising the attempts from one address (Decision.AddrHeld).
 func AddressKey(a Attempt) string { return keysOf(a)[1] }
 
-// InFlight counts, in this process, the attempts being checked by address
-// and by user (for CheckPending), and of those the ones waiting for or
-// holding their turn (Hold). The zero InFlight is ready to use.
+// InFlight keeps, in this process, the attempts being checked outside a
+// turn, by address and by user (for CheckPending and Settle). The zero
+// InFlight is ready to use.
 type InFlight struct {
 	mu      sync.Mutex
-	n, held map[string]int64
-	changed chan struct{} // closed and replaced whenever a count drops
+	next    uint64
+	unheld  map[string]map[uint64]struct{} // key → the attempts checked outside a turn
+	changed chan struct{}                  // closed and replaced whenever a set shrinks
 }
 
-// Enter counts a as being checked and returns what was pending besides it
-// outside a turn (the held attempts wait for their turn and are not
-// counted: found by review, a queue of right passwords held every later
-// one and filled), and the function that ends a's count (call it once a's
-// outcome is recorded; later calls do nothing).
-func (f *InFlight) Enter(a Attempt) (Pending, func()) {
+// Entry is one attempt entered in an InFlight.
+type Entry struct {
+	f          *InFlight
+	id         uint64
+	addr, user string
+	leave      func()
+}
+
+// Enter counts a as being checked outside a turn and returns how many
+// others are, for a's address and a's user (the held attempts waiting for
+// their turn are not counted: found by review, a queue of right passwords
+// held every later one and filled), and a's entry. Call Leave once a's
+// outcome is recorded.
+func (f *InFlight) Enter(a Attempt) (Pending, *Entry) {
 	k := keysOf(a)
-	addr, user := k[1], k[2]
+	e := &Entry{f: f, addr: k[1], user: k[2]}
 	f.mu.Lock()
-	if f.n == nil {
-		f.n, f.held = make(map[string]int64), make(map[string]int64)
+	if f.unheld == nil {
+		f.unheld = make(map[string]map[uint64]struct{})
 	}
-	p := Pending{Address: f.n[addr] - f.held[addr], User: f.n[user] - f.held[user]}
-	f.n[addr]++
-	f.n[user]++
+	f.next++
+	e.id = f.next
+	p := Pending{Address: int64(len(f.unheld[e.addr])), User: int64(len(f.unheld[e.user]))}
+	for _, key := range []string{e.addr, e.user} {
+		m := f.unheld[key]
+		if m == nil {
+			m = make(map[uint64]struct{})
+			f.unheld[key] = m
+		}
+		m[e.id] = struct{}{}
+	}
 	f.mu.Unlock()
-	return p, sync.OnceFunc(func() { f.drop(f.n, addr, user) })
+	e.leave = sync.OnceFunc(func() { f.remove(e.id, e.addr, e.user) })
+	return p, e
 }
 
-// Hold marks a, entered, as checked in turn for its address (byAddr) and
-// its user (byUser): the keys whose turn it takes. Settle does not wait
-// for it on those keys, and Enter does not count it there; on a key it
-// takes no turn for it is checked like any other (found by review: an
-// attempt held by its user only, marked held for its address too, was
-// waited for by nobody there). The function returned ends the mark.
-func (f *InFlight) Hold(a Attempt, byAddr, byUser bool) func() {
-	k := keysOf(a)
+// Leave ends e's count. Later calls do nothing.
+func (e *Entry) Leave() { e.leave() }
+
+// Hold marks e as checked in turn for its address (byAddr) and its user
+// (byUser), the keys whose turn it takes: Settle does not wait for it
+// there, and Enter does not count it there. On a key it takes no turn for
+// it is checked like any other (found by review: an attempt held by its
+// user only, marked held for its address too, was waited for by nobody
+// there).
+func (e *Entry) Hold(byAddr, byUser bool) {
 	var keys []string
 	if byAddr {
-		keys = append(keys, k[1])
+		keys = append(keys, e.addr)
 	}
 	if byUser {
-		keys = append(keys, k[2])
+		keys = append(keys, e.user)
 	}
-	f.mu.Lock()
-	if f.n == nil {
-		f.n, f.held = make(map[string]int64), make(map[string]int64)
-	}
-	for _, key := range keys {
-		f.held[key]++
-	}
-	f.wake() // fewer are checked outside a turn now (found by review: a waiter slept its whole bound)
-	f.mu.Unlock()
-	return sync.OnceFunc(func() { f.drop(f.held, keys...) })
+	e.f.remove(e.id, keys...)
 }
 
-// wake tells the Settle calls waiting that a count changed; f.mu is held.
-func (f *InFlight) wake() {
+func (f *InFlight) remove(id uint64, keys ...string) {
+	f.mu.Lock()
+	for _, key := range keys {
+		if m := f.unheld[key]; m != nil {
+			delete(m, id)
+			if len(m) == 0 {
+				delete(f.unheld, key)
+			}
+		}
+	}
 	if f.changed != nil {
 		close(f.changed)
 		f.changed = nil
 	}
-}
-
-func (f *InFlight) drop(m map[string]int64, keys ...string) {
-	f.mu.Lock()
-	for _, key := range keys {
-		if m[key]--; m[key] <= 0 {
-			delete(m, key)
-		}
-	}
-	f.wake()
 	f.mu.Unlock()
 }
 
-// Settle waits, at most max or until ctx ends, until no attempt from a's
-// address (byAddr) or at a's user (byUser) — the keys a was held by — is
-// being checked outside its turn: their failures, if any, are then
-// written, and a held attempt's read of the counters sees them (found by
-// review: slow attempts still being checked let as many held ones
-// through).
-func (f *InFlight) Settle(ctx context.Context, a Attempt, byAddr, byUser bool, max time.Duration) {
-	k := keysOf(a)
-	addr, user := k[1], k[2]
+// Settle waits, at most max or until ctx ends, until the attempts that
+// were being checked outside a turn at e's address (byAddr) or user
+// (byUser) — the keys e was held by — when it began have been checked or
+// taken a turn: their failures, if any, are then written, and e's read of
+// the counters sees them (found by review: slow attempts still being
+// checked let as many held ones through). Attempts that come later are
+// not waited for (found by review: a steady stream kept a right password
+// waiting the whole bound).
+func (e *Entry) Settle(ctx context.Context, byAddr, byUser bool, max time.Duration) {
+	f := e.f
+	var keys []string
+	if byAddr {
+		keys = append(keys, e.addr)
+	}
+	if byUser {
+		keys = append(keys, e.user)
+	}
+	f.mu.Lock()
+	before := map[uint64]struct{}{}
+	for _, key := range keys {
+		for id := range f.unheld[key] {
+			if id != e.id {
+				before[id] = struct{}{}
+			}
+		}
+	}
+	f.mu.Unlock()
+	if len(before) == 0 {
+		return
+	}
 	timer := time.NewTimer(max)
 	defer timer.Stop()
 	for {
 		f.mu.Lock()
-		if (!byAddr || f.n[addr]-f.held[addr] <= 0) && (!byUser || f.n[user]-f.held[user] <= 0) {
+		left := false
+		for _, key := range keys {
+			for id := range before {
+				if _, ok := f.unheld[key][id]; ok {
+					left = true
+				}
+			}
+		}
+		if !left {
 			f.mu.Unlock()
 			return
 		}
