@@ -362,7 +362,7 @@ func (g *guard) checkLocal(ctx context.Context, local *throttle.Limiter, a throt
 }
 
 // settleMax bounds how long a held attempt waits for the attempts let
-// through unheld before it reads the counters again (throttle.Settle):
+// through unheld before it reads the counters again (Entry.Settle):
 // about the time of a few password checks.
 const settleMax = 2 * time.Second
 
@@ -502,7 +502,7 @@ func (g *guard) check(ctx context.Context, user string, addr netip.Addr, now tim
 			g    *gate
 			key  string
 			kind throttle.Kind
-		}{{d.UserHeld, &g.users, a.User, throttle.KindUser}, {d.AddrHeld, &g.addrs, throttle.AddressKey(a), throttle.KindAddress}}
+		}{{d.UserHeld, &g.users, a.User, throttle.KindUser}, {d.AddrHeld, &g.addrs, entry.AddressKey(), throttle.KindAddress}}
 		// Held: the attempts let through unheld do not wait for this one
 		// (Settle), nor it for the others held.
 		entry.Hold(d.AddrHeld, d.UserHeld)

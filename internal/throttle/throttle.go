@@ -296,7 +296,7 @@ func (l *Limiter) Check(ctx context.Context, a Attempt, now time.Time) (Decision
 }
 
 // Pending counts the attempts of a's address and of a's user that this
-// process is checking now (InFlight), besides a.
+// process is checking outside a turn (InFlight), besides a.
 type Pending struct{ Address, User int64 }
 
 // CheckPending is Check counting the attempts in p toward the address
@@ -353,10 +353,6 @@ func (l *Limiter) CheckPending(ctx context.Context, a Attempt, now time.Time, p 
 	return d, nil
 }
 
-// AddressKey is the key a's address is counted under, for a caller
-// serialising the attempts from one address (Decision.AddrHeld).
-func AddressKey(a Attempt) string { return keysOf(a)[1] }
-
 // InFlight keeps, in this process, the attempts being checked outside a
 // turn, by address and by user (for CheckPending and Settle). The zero
 // InFlight is ready to use.
@@ -406,13 +402,12 @@ func (f *InFlight) Enter(a Attempt) (Pending, *Entry) {
 // Leave ends e's count. Later calls do nothing.
 func (e *Entry) Leave() { e.leave() }
 
-// Hold marks e as checked in turn for its address (byAddr) and its user
-// (byUser), the keys whose turn it takes: Settle does not wait for it
-// there, and Enter does not count it there. On a key it takes no turn for
-// it is checked like any other (found by review: an attempt held by its
-// user only, marked held for its address too, was waited for by nobody
-// there).
-func (e *Entry) Hold(byAddr, byUser bool) {
+// AddressKey is the key e's address is counted under, for a caller
+// serialising the attempts from one address (Decision.AddrHeld).
+func (e *Entry) AddressKey() string { return e.addr }
+
+// keys returns e's address key (byAddr) and user key (byUser).
+func (e *Entry) keys(byAddr, byUser bool) []string {
 	var keys []string
 	if byAddr {
 		keys = append(keys, e.addr)
@@ -420,7 +415,17 @@ func (e *Entry) Hold(byAddr, byUser bool) {
 	if byUser {
 		keys = append(keys, e.user)
 	}
-	e.f.remove(e.id, keys...)
+	return keys
+}
+
+// Hold marks e as checked in turn for its address (byAddr) and its user
+// (byUser), the keys whose turn it takes: Settle does not wait for it
+// there, and Enter does not count it there. On a key it takes no turn for
+// it is checked like any other (found by review: an attempt held by its
+// user only, marked held for its address too, was waited for by nobody
+// there).
+func (e *Entry) Hold(byAddr, byUser bool) {
+	e.f.remove(e.id, e.keys(byAddr, byUser)...)
 }
 
 func (f *InFlight) remove(id uint64, keys ...string) {
@@ -449,14 +454,7 @@ func (f *InFlight) remove(id uint64, keys ...string) {
 // not waited for (found by review: a steady stream kept a right password
 // waiting the whole bound).
 func (e *Entry) Settle(ctx context.Context, byAddr, byUser bool, max time.Duration) {
-	f := e.f
-	var keys []string
-	if byAddr {
-		keys = append(keys, e.addr)
-	}
-	if byUser {
-		keys = append(keys, e.user)
-	}
+	f, keys := e.f, e.keys(byAddr, byUser)
 	f.mu.Lock()
 	before := map[uint64]struct{}{}
 	for _, key := range keys {
