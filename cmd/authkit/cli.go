@@ -372,8 +372,6 @@ func formatDuration(d time.Duration) string {
 	return d.String()
 }
 
-// quote returns s quoted for a message, cut to a sane length: command-line
-// arguments may be long or hold control characters.
 // strayArg names a positional argument a command does not take: quoted,
 // unless it looks like a URL or a DSN, which may hold a password (found by
 // review: "serve postgres://user:pw@…" printed it whole).
@@ -384,6 +382,8 @@ func strayArg(s string) string {
 	return quote(s)
 }
 
+// quote returns s quoted for a message, cut to a sane length: command-line
+// arguments may be long or hold control characters.
 func quote(s string) string {
 	const max = 64
 	if len(s) > max {

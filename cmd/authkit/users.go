@@ -345,11 +345,12 @@ white space or control characters.`)
 			return err
 		}
 	}
-	// Through a symbolic link, the file it names: replacing the link with
-	// a file of its own left the file serve reads unchanged (found by
-	// review). Only a link of this account's (safeLink): one another
-	// account planted would have root overwrite a file of its choosing.
-	path, err := usersFilePath(*file)
+	// Through symbolic links, the file they name: replacing a link with a
+	// file of its own left the file serve reads unchanged (found by
+	// review). Only links of this account's or root's (resolveLinks): one
+	// another account planted would have root overwrite a file of its
+	// choosing.
+	path, err := resolveLinks(*file)
 	if err != nil {
 		return err
 	}
@@ -395,18 +396,6 @@ func flagGiven(fs *flag.FlagSet, name string) bool {
 	given := false
 	fs.Visit(func(f *flag.Flag) { given = given || f.Name == name })
 	return given
-}
-
-// usersFilePath is the file a users command changes for path: path, or
-// where the symbolic links along it lead when every one of them is
-// vouched for (resolveLinks).
-func usersFilePath(path string) (string, error) {
-	if fi, err := os.Lstat(path); err != nil || fi.Mode()&os.ModeSymlink == 0 {
-		if dir, err := filepath.EvalSymlinks(filepath.Dir(path)); err == nil && dir == filepath.Clean(filepath.Dir(path)) {
-			return path, nil // no link anywhere on the way
-		}
-	}
-	return resolveLinks(path)
 }
 
 // readPassword reads a new password: from a terminal without echo, asked
