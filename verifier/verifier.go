@@ -333,11 +333,10 @@ func (v *Verifier) failAs(ctx context.Context, method, sub, sid, tokenID string,
 // API or refresh token but not its form (checksum included), and the
 // external API token store owns it.
 func (v *Verifier) externalLookalike(token string) bool {
-	switch {
-	case opaque.Looks(token, v.prefix, opaque.KindAPI):
-		return opaque.Check(token, v.prefix, opaque.KindAPI) != nil && v.external.OwnsToken(token)
-	case opaque.Looks(token, v.prefix, opaque.KindRefresh):
-		return opaque.Check(token, v.prefix, opaque.KindRefresh) != nil && v.external.OwnsToken(token)
+	for _, kind := range [...]string{opaque.KindAPI, opaque.KindRefresh} {
+		if opaque.Looks(token, v.prefix, kind) {
+			return opaque.Check(token, v.prefix, kind) != nil && v.external.OwnsToken(token)
+		}
 	}
 	return false
 }

@@ -216,17 +216,8 @@ func (r *Rules) shadows(name []byte) bool {
 	// "ſcp" is a case variant of "scp" though longer. An ASCII name can
 	// only fold to a name of its own length.
 	ascii := isASCII(name)
-	for _, n := range readNames {
-		if (len(n) == len(name) || !ascii) && strings.EqualFold(n, string(name)) {
-			return true
-		}
-	}
-	for _, n := range r.table {
-		if (len(n) == len(name) || !ascii) && strings.EqualFold(n, string(name)) {
-			return true
-		}
-	}
-	return false
+	folds := func(n string) bool { return (len(n) == len(name) || !ascii) && strings.EqualFold(n, string(name)) }
+	return slices.ContainsFunc(readNames[:], folds) || slices.ContainsFunc(r.table, folds)
 }
 
 func isASCII(b []byte) bool {
