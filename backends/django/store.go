@@ -55,7 +55,7 @@ func newBase(db *sqlx.DB, c *config, what string) (base, error) {
 		return base{}, invalid("%s: nil *sqlx.DB", what)
 	}
 	b := base{db: db, fallback: c.fallback, what: what, loc: c.loc}
-	if n := db.DriverName(); strings.HasPrefix(n, "pgx") || strings.HasPrefix(n, "postgres") {
+	if postgresDriver(db.DriverName()) {
 		b.loc = nil
 	}
 	if ext, ok := c.fallback.(authkit.ExternalAPITokens); ok {
@@ -247,9 +247,14 @@ func isLowerHex(s string) bool {
 // ("pgx/v5" beside "pgx"): left as ?, every lookup failed with a syntax
 // error (found by review).
 func rebind(db *sqlx.DB, q string) string {
-	n := db.DriverName()
-	if sqlx.BindType(n) == sqlx.UNKNOWN && (strings.HasPrefix(n, "pgx") || strings.HasPrefix(n, "postgres")) {
+	if n := db.DriverName(); sqlx.BindType(n) == sqlx.UNKNOWN && postgresDriver(n) {
 		return sqlx.Rebind(sqlx.DOLLAR, q)
 	}
 	return db.Rebind(q)
+}
+
+// postgresDriver reports whether a driver name is one a PostgreSQL driver
+// registers (pgx's "pgx" and "pgx/v5", lib/pq's "postgres").
+func postgresDriver(name string) bool {
+	return strings.HasPrefix(name, "pgx") || strings.HasPrefix(name, "postgres")
 }
