@@ -601,12 +601,19 @@ func ValidScope(s string) bool {
 // neither a JWT nor one of authkit's own API tokens.
 type ExternalAPITokens interface {
 	// OwnsToken reports, from the token's form alone (no I/O, no secret
-	// comparison), whether token is of the store's kind.
+	// comparison), whether token is of the store's kind. It is false for
+	// the empty string and never panics, whatever it is given.
 	OwnsToken(token string) bool
 
-	// LookupExternalAPIToken returns the record of token, live or not, or
-	// ErrNotFound. It compares secrets in constant time and never keeps
-	// or logs token. A backend that cannot answer returns an error
-	// matching ErrStoreUnavailable.
+	// LookupExternalAPIToken returns the record of exactly token, live or
+	// not, or ErrNotFound: a string that differs from a held token in any
+	// byte, case or trailing space is another token, whatever the
+	// backend's collation matches. A token its issuing system deleted or
+	// revoked is ErrNotFound or comes back with RevokedAt set. It compares
+	// secrets in constant time, never keeps or logs token, and returns
+	// fresh slices. A dead ctx is an error matching ctx.Err(), and a
+	// backend that cannot answer one matching ErrStoreUnavailable, for held
+	// and unknown tokens alike: never ErrNotFound.
+	// conformance.RunExternalAPITokens checks these rules.
 	LookupExternalAPIToken(ctx context.Context, token string) (APIToken, error)
 }

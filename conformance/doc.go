@@ -54,6 +54,15 @@
 // [Run] under "Clients/…"; a client store of a type of its own runs
 // [RunClientStore].
 //
+// A store of API tokens another system issues, an
+// [authkit.ExternalAPITokens] (Django REST framework's keys, knox tokens),
+// runs [RunExternalAPITokens] with an [ExternalHarness] whose Mint makes
+// tokens as that system does: "External/…" checks that a lookup finds
+// exactly the token presented (never a near miss a case-insensitive or
+// space-padding collation would match), that a token its system removed
+// is no longer live, that OwnsToken is a pure function of the token's form,
+// and that dead contexts and unreachable backends fail closed.
+//
 // A store that implements the optional [authkit.DeadlineStore] and reports
 // HonorsDeadlines is called by the issuer and the verifier on the request's
 // goroutine, trusting it to return at its ctx's deadline. Every group then

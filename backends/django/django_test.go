@@ -461,7 +461,7 @@ func TestKnox40FallsBackToDRF(t *testing.T) {
 // reads them in that zone.
 func TestKnoxNaiveTimesInDjangosTimeZone(t *testing.T) {
 	tokyo := time.FixedZone("JST", 9*3600) // Asia/Tokyo, without needing a tz database
-	db := open(t, backends[2], "knox5") // sqlite: Django writes text
+	db := open(t, backends[2], "knox5")    // sqlite: Django writes text
 	db.user(t, 1, "alice", true)
 	naive := func(at time.Time) string { return at.In(tokyo).Format("2006-01-02 15:04:05.000000") }
 	expired, expiredDigest := knoxToken("", "tz-expired")

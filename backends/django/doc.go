@@ -50,10 +50,10 @@
 // migrations change only model options), so every DRF 3.x release is
 // supported. knox changed its table and its hashing several times; see
 // KnoxFormat for the releases each format covers. The tables are used as
-// Django's migrations create them, on PostgreSQL and on SQLite (the
-// package's tests create them with the DDL Django emits for both, under
-// testdata/); MySQL's quoting is handled, and a review ran the stores on
-// MariaDB too, but the package's own tests do not. Django with USE_TZ =
+// Django's migrations create them, on PostgreSQL, MySQL/MariaDB and SQLite
+// (the package's tests create them with the DDL Django emits for each,
+// under testdata/, and run conformance.RunExternalAPITokens on every one).
+// Django with USE_TZ =
 // True writes DATETIMEs in UTC, as this package reads them by default (on
 // MySQL, open the pool with the driver's default loc=UTC); with USE_TZ =
 // False it writes its TIME_ZONE's local time to SQLite and MySQL: give that

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	_ "github.com/go-sql-driver/mysql"
 	_ "github.com/jackc/pgx/v5/stdlib"
 	"github.com/jmoiron/sqlx"
 	_ "github.com/lib/pq"
@@ -39,6 +40,9 @@ var backends = []backend{
 	// The second name pgx's stdlib registers, which sqlx has no
 	// placeholder style for (found by review: every lookup failed).
 	{name: "postgres-pgx-v5", driver: "pgx/v5", dir: "postgres", fresh: func(t testing.TB) string { return testservers.Postgres(t) }},
+	// MySQL and MariaDB, whose default collations ignore case and
+	// trailing spaces in comparisons.
+	{name: "mysql", driver: "mysql", dir: "mysql", fresh: func(t testing.TB) string { return testservers.MySQL(t) }},
 }
 
 // forEach runs f as a subtest on every backend.
@@ -113,8 +117,11 @@ func (d *djangoDB) exec(t *testing.T, q string, args ...any) {
 	t.Helper()
 	// Django's side writes with PostgreSQL's placeholders whatever the
 	// driver's name (sqlx knows none for pgx/v5).
-	if d.b.dir == "postgres" {
+	switch d.b.dir {
+	case "postgres":
 		q = sqlx.Rebind(sqlx.DOLLAR, q)
+	case "mysql":
+		q = strings.ReplaceAll(q, `"`, "`")
 	}
 	if _, err := d.Exec(d.Rebind(q), args...); err != nil {
 		t.Fatalf("%s: %v", q, err)
