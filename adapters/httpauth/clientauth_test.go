@@ -495,3 +495,31 @@ func TestClientIntrospection(t *testing.T) {
 		t.Errorf("no caller: %d", r.status)
 	}
 }
+
+// A client registered for the password grant but not for refresh_token
+// gets no refresh token, as with the authorization code (found by review:
+// the password grant handed it one it could never use).
+func TestPasswordGrantWithoutRefreshGrant(t *testing.T) {
+	f := newClientFx(t)
+	secret, h, err := f.iss.NewClientSecret()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.clients.CreateClient(t.Context(), authkit.Client{ID: "pw", SecretHash: h, CreatedAt: base,
+		GrantTypes: []string{authkit.GrantPassword}, Scopes: []string{"read"}}); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		id, secret  string
+		wantRefresh bool
+	}{{"pw", secret, false}, {"web", f.secrets["web"], true}} {
+		r := f.form("/token", []string{"grant_type", "password", "username", "alice", "password", users["alice"], "scope", "read"},
+			clientBasic(c.id, c.secret)...)
+		if r.status != 200 {
+			t.Fatalf("password grant through %s: %d %s", c.id, r.status, r.body)
+		}
+		if got := strings.Contains(r.body, `"refresh_token"`); got != c.wantRefresh {
+			t.Errorf("password grant through %s: a refresh_token in %s is %v, want %v", c.id, r.body, got, c.wantRefresh)
+		}
+	}
+}

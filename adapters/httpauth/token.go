@@ -203,6 +203,11 @@ func (h *Handler) passwordGrant(w http.ResponseWriter, r *http.Request, ps map[s
 		h.failErr(w, r, "issue", err)
 		return
 	}
+	if cc != nil && !cc.client.AllowsGrant(authkit.GrantRefreshToken) {
+		// As for the authorization code: a client not registered for
+		// refresh_token gets no refresh token (it could not use one).
+		pair.RefreshToken, pair.RefreshExpiresAt = "", time.Time{}
+	}
 	h.tokenResponse(w, r, pair, false, cc == nil)
 }
 
