@@ -749,3 +749,58 @@ func TestAuthorizeFormActionUnderPrefix(t *testing.T) {
 		t.Errorf("FormAction %q, want %q", got, want)
 	}
 }
+
+// A native app registered with a loopback redirect URI may ask for it on
+// any port, the one the OS gave its listener (RFC 8252 §7.3); everything
+// else about the URI still matches byte for byte, and the code is bound to
+// the URI as requested. Found by review: any port but the registered one
+// got a 400.
+func TestAuthorizeLoopbackAnyPort(t *testing.T) {
+	f := newCodeFx(t)
+	if err := f.clients.CreateClient(t.Context(), authkit.Client{ID: "native", Name: "Native", CreatedAt: base,
+		GrantTypes: []string{authkit.GrantAuthorizationCode}, Scopes: []string{"read"},
+		RedirectURIs: []string{"http://127.0.0.1/cb", "http://[::1]:8080/cb?x=1", "http://localhost/cb"}}); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.WithValue(context.Background(), oauth2.HTTPClient, f.srv.Client())
+	for _, redirect := range []string{
+		"http://127.0.0.1/cb", "http://127.0.0.1:53123/cb", "http://127.0.0.1:1/cb",
+		"http://[::1]:8080/cb?x=1", "http://[::1]:65535/cb?x=1", "http://[::1]/cb?x=1",
+	} {
+		conf := f.config("native", "", redirect, "read")
+		conf.Endpoint.AuthStyle = oauth2.AuthStyleInParams
+		verifier := oauth2.GenerateVerifier()
+		authURL := conf.AuthCodeURL("st", oauth2.S256ChallengeOption(verifier))
+		q := redirected(t, f.authorize(authURL, aliceForm), http.StatusSeeOther, prefixOf(redirect))
+		if _, err := conf.Exchange(ctx, q.Get("code"), oauth2.VerifierOption(verifier)); err != nil {
+			t.Errorf("%s: exchange: %v", redirect, err)
+		}
+		// The code is bound to the port it was sent to.
+		other := f.config("native", "", "http://127.0.0.1:40000/cb", "read")
+		other.Endpoint.AuthStyle = oauth2.AuthStyleInParams
+		verifier = oauth2.GenerateVerifier()
+		q = redirected(t, f.authorize(conf.AuthCodeURL("st", oauth2.S256ChallengeOption(verifier)), aliceForm), http.StatusSeeOther, prefixOf(redirect))
+		if _, err := other.Exchange(ctx, q.Get("code"), oauth2.VerifierOption(verifier)); err == nil && redirect != "http://127.0.0.1:40000/cb" {
+			t.Errorf("%s: a code exchanged with another port's redirect_uri was accepted", redirect)
+		}
+	}
+	for _, redirect := range []string{
+		"http://127.0.0.1:53123/cb/", "http://127.0.0.1:53123/CB", "http://127.0.0.1:53123/cb?x=1", "https://127.0.0.1:53123/cb",
+		"http://127.0.0.2:53123/cb", "http://[::1]:8080/cb", "http://[::1]:8080/cb?x=2", "http://localhost:53123/cb",
+		"http://127.0.0.1:0/cb", "http://127.0.0.1:65536/cb", "http://127.0.0.1:053123/cb", "http://127.0.0.1:/cb",
+		"http://127.0.0.1:53123@evil.example/cb", "http://evil.example#@127.0.0.1/cb", "http://[::ffff:127.0.0.1]:80/cb",
+		"http://127.0.0.1:80:80/cb",
+	} {
+		conf := f.config("native", "", redirect, "read")
+		res := f.authorize(conf.AuthCodeURL("st", oauth2.S256ChallengeOption(oauth2.GenerateVerifier())), nil)
+		if res.StatusCode != http.StatusBadRequest {
+			t.Errorf("%s: %d, want 400 (not a registered redirect URI)", redirect, res.StatusCode)
+		}
+	}
+}
+
+// prefixOf is what a redirect to u starts with: u up to its query.
+func prefixOf(u string) string {
+	path, _, _ := strings.Cut(u, "?")
+	return path + "?"
+}
