@@ -113,6 +113,7 @@ type Config struct {
 	EventHook           func(context.Context, Event)
 	Logger              *slog.Logger
 	APITokenLimit       int
+	SessionLimit        int
 	LastUsedInterval    time.Duration
 	PrincipalCheck      func(context.Context, *Principal) error
 	BasicAuth           func(ctx context.Context, username, password string) (*Principal, error)
@@ -715,6 +716,26 @@ func WithLogger(l *slog.Logger) Option {
 		}
 		c.Logger = l
 		c.mark("WithLogger", 0)
+		return nil
+	}
+}
+
+// WithSessionLimit caps how many live sessions (logins, each with its
+// refresh token) one subject may hold: a login (issuer.IssuePair) that
+// would pass the cap first ends the subject's least recently used
+// sessions, as RevokeSession does (their refresh tokens stop working and,
+// given a revocation store, their access tokens die). Without a cap a user
+// can pile up sessions that each live a refresh TTL, and a listing of them
+// (GET /sessions) returns them all. Concurrent logins may pass the cap by
+// as many as run at once, until the next login trims it. Default 0: no
+// limit. From 0 to 10000. Issuer only.
+func WithSessionLimit(n int) Option {
+	return func(c *Config) error {
+		if n < 0 || n > 10000 {
+			return invalid("WithSessionLimit(%d): must be between 0 and 10000", n)
+		}
+		c.SessionLimit = n
+		c.mark("WithSessionLimit", RoleIssuer)
 		return nil
 	}
 }

@@ -47,6 +47,7 @@ import (
 	"log/slog"
 	"reflect"
 	"slices"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -89,6 +90,7 @@ type Issuer struct {
 	sessionLifetime time.Duration
 	reuseGrace      time.Duration
 	apiTokenLimit   int
+	sessionLimit    int
 	// signerDown: the last signature failed (an unreachable KMS), so
 	// Refresh checks the signer before it spends a refresh token.
 	signerDown atomic.Bool
@@ -129,6 +131,7 @@ func New(opts ...authkit.Option) (*Issuer, error) {
 		sessionLifetime: c.SessionLifetime,
 		reuseGrace:      c.ReuseGrace,
 		apiTokenLimit:   c.APITokenLimit,
+		sessionLimit:    c.SessionLimit,
 		storeTimeout:    c.StoreTimeout,
 	}
 	// Every store call gets the store timeout (authkit.WithStoreTimeout),
@@ -265,6 +268,9 @@ func (i *Issuer) IssuePair(ctx context.Context, subject string, opts ...IssueOpt
 	// session behind that nobody received.
 	pair, err := i.mintTTL(now, p.accessTTL(i.accessTTL), subject, s.ID, s.ClientID, s.Scopes, s.Audience, s.Claims)
 	if err != nil {
+		return authkit.TokenPair{}, err
+	}
+	if err := i.makeRoom(ctx, subject, now); err != nil {
 		return authkit.TokenPair{}, err
 	}
 	if err := i.refresh.CreateSession(ctx, s, rec); err != nil {
@@ -635,6 +641,39 @@ func (i *Issuer) graceSuccessor(ctx context.Context, presented string, re *authk
 // check that could not answer, or a context that ended.
 func noAnswer(err error) bool {
 	return errors.Is(err, authkit.ErrStoreUnavailable) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)
+}
+
+// makeRoom ends subject's least recently used sessions so that, with the
+// session a login is about to create, it holds at most the session limit
+// (authkit.WithSessionLimit). It runs before the new session is created:
+// a failure then refuses the login and leaves nothing behind.
+func (i *Issuer) makeRoom(ctx context.Context, subject string, now time.Time) error {
+	if i.sessionLimit == 0 {
+		return nil
+	}
+	live, err := i.refresh.ListSessions(ctx, subject, now)
+	if err != nil {
+		return fmt.Errorf("issuer: session limit: %w", err)
+	}
+	over := len(live) - i.sessionLimit + 1
+	if over <= 0 {
+		return nil
+	}
+	slices.SortFunc(live, func(a, b authkit.Session) int {
+		if c := a.LastUsedAt.Compare(b.LastUsedAt); c != 0 {
+			return c
+		}
+		if c := a.CreatedAt.Compare(b.CreatedAt); c != 0 {
+			return c
+		}
+		return strings.Compare(a.ID, b.ID)
+	})
+	for _, s := range live[:over] {
+		if err := i.revokeSession(ctx, subject, s.ID, now); err != nil && !errors.Is(err, authkit.ErrNotFound) {
+			return fmt.Errorf("issuer: session limit: ending session %s: %w", s.ID, err)
+		}
+	}
+	return nil
 }
 
 // revokeUntil is how long a session or subject revocation must be

@@ -80,6 +80,7 @@ func TestNewValidates(t *testing.T) {
 		"session shorter":         {authkit.WithKeys(set), authkit.WithSessionLifetime(time.Hour), authkit.WithRefreshTTL(2 * time.Hour)},
 		"grace too long":          {authkit.WithKeys(set), authkit.WithReuseGrace(time.Hour)},
 		"negative limit":          {authkit.WithKeys(set), authkit.WithAPITokenLimit(-1)},
+		"session limit too high":  {authkit.WithKeys(set), authkit.WithSessionLimit(10001)},
 	} {
 		if _, err := issuer.New(opts...); !errors.Is(err, authkit.ErrInvalidConfig) {
 			t.Errorf("%s: issuer.New = %v, want ErrInvalidConfig", name, err)
@@ -435,6 +436,76 @@ func TestAPITokenLimitAndListing(t *testing.T) {
 	if _, _, err := f.iss.CreateAPIToken(ctx, "alice", "three"); err != nil {
 		t.Fatalf("after revoking one, a new one fits: %v", err)
 	}
+}
+
+// With WithSessionLimit, a login past the cap ends the subject's least
+// recently used session (its refresh token and its access tokens), and
+// only that subject's; a store that cannot list refuses the login and
+// creates nothing. Found by review: one user could pile up sessions
+// without bound, and GET /sessions returned them all.
+func TestSessionLimit(t *testing.T) {
+	ctx := context.Background()
+	st := &listFails{Store: memory.New()}
+	f := &fixture{}
+	f.iss, f.ver, f.clock, _ = fixtureOver(t, st, authkit.WithSessionLimit(3))
+	var pairs []authkit.TokenPair
+	for range 3 {
+		p, err := f.iss.IssuePair(ctx, "alice")
+		if err != nil {
+			t.Fatal(err)
+		}
+		pairs = append(pairs, p)
+		f.clock.Add(time.Second)
+	}
+	bob, err := f.iss.IssuePair(ctx, "bob")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The first session is used again: the second is now the least
+	// recently used.
+	if pairs[0], err = f.iss.Refresh(ctx, pairs[0].RefreshToken); err != nil {
+		t.Fatal(err)
+	}
+	f.clock.Add(time.Second)
+	fourth, err := f.iss.IssuePair(ctx, "alice")
+	if err != nil {
+		t.Fatalf("a login at the cap: %v", err)
+	}
+	if _, err := f.iss.Refresh(ctx, pairs[1].RefreshToken); err == nil {
+		t.Error("the least recently used session still refreshes after a login past the cap")
+	}
+	if _, err := f.ver.Verify(ctx, pairs[1].AccessToken); !errors.Is(err, authkit.ErrTokenRevoked) {
+		t.Errorf("the ended session's access token: %v, want ErrTokenRevoked", err)
+	}
+	for _, p := range []authkit.TokenPair{pairs[0], pairs[2], fourth, bob} {
+		if _, err := f.ver.Verify(ctx, p.AccessToken); err != nil {
+			t.Errorf("a session the cap kept: %v", err)
+		}
+	}
+	if list, err := f.iss.Sessions(ctx, "alice"); err != nil || len(list) != 3 {
+		t.Errorf("alice's sessions after a login past the cap: %d (%v), want 3", len(list), err)
+	}
+	st.fail.Store(true)
+	if _, err := f.iss.IssuePair(ctx, "bob"); !errors.Is(err, authkit.ErrStoreUnavailable) {
+		t.Errorf("a login whose store cannot list sessions: %v, want ErrStoreUnavailable", err)
+	}
+	st.fail.Store(false)
+	if list, _ := f.iss.Sessions(ctx, "bob"); len(list) != 1 {
+		t.Errorf("bob has %d sessions after a refused login, want 1", len(list))
+	}
+}
+
+// listFails is a store whose ListSessions fails when fail is set.
+type listFails struct {
+	authkit.Store
+	fail atomic.Bool
+}
+
+func (s *listFails) ListSessions(ctx context.Context, subject string, now time.Time) ([]authkit.Session, error) {
+	if s.fail.Load() {
+		return nil, fmt.Errorf("list: %w", authkit.ErrStoreUnavailable)
+	}
+	return s.Store.ListSessions(ctx, subject, now)
 }
 
 // recordingStore wraps a store and remembers everything it was given, to

@@ -40,6 +40,10 @@ const (
 	// without one, any user could create them without bound (and GET
 	// /api-tokens lists them all).
 	defaultAPITokenLimit = 100
+	// defaultSessionLimit is serve's cap on one user's live sessions: a
+	// login past it ends the user's least recently used one. Without one,
+	// any user could pile up sessions (GET /sessions lists them all).
+	defaultSessionLimit = 100
 	// defaultMirrorLag is how stale serve's revocation mirror may be when
 	// --revocation-mirror is auto.
 	defaultMirrorLag = 5 * time.Second
@@ -78,6 +82,8 @@ type serveConfig struct {
 	verifyCache int
 	// apiTokenLimit caps each user's live API tokens (WithAPITokenLimit).
 	apiTokenLimit int
+	// sessionLimit caps each user's live sessions (WithSessionLimit).
+	sessionLimit int
 	// storeTimeout bounds each store call (authkit.WithStoreTimeout);
 	// requestTimeout each request.
 	storeTimeout   time.Duration
@@ -102,7 +108,7 @@ type serveConfig struct {
 var serveFlags = []string{"addr", "keys", "issuer", "audience", "access-ttl", "refresh-ttl",
 	"session-lifetime", "users", "scopes", "log-format", "log-level", "shutdown-timeout", "migrate",
 	"revocation-mirror", "verify-cache", "store-timeout", "request-timeout", "trusted-proxies",
-	"accept-volatile-redis", "account-clients", "api-token-limit", "endpoint-assertion-audiences"}
+	"accept-volatile-redis", "account-clients", "api-token-limit", "session-limit", "endpoint-assertion-audiences"}
 
 func (c *cli) parseServe(args []string) (serveConfig, error) {
 	cfg := serveConfig{
@@ -113,6 +119,7 @@ func (c *cli) parseServe(args []string) (serveConfig, error) {
 		mirror:          -1,
 		verifyCache:     authkit.DefaultVerifyCacheEntries,
 		apiTokenLimit:   defaultAPITokenLimit,
+		sessionLimit:    defaultSessionLimit,
 		storeTimeout:    authkit.DefaultStoreTimeout,
 		requestTimeout:  defaultRequestTimeout,
 	}
@@ -156,6 +163,7 @@ localhost.`)
 	fs.Var(mirrorFlag{&cfg.mirror}, "revocation-mirror", "`MAXLAG` of the verifier's local copy of the revocation list, kept by the store's feed: a DURATION (1s to 10m), auto (5s with a shared store that has a feed; off with memory) or off")
 	fs.IntVar(&cfg.verifyCache, "verify-cache", authkit.DefaultVerifyCacheEntries, "how many verified access `TOKENS` the verifier remembers (0 turns the cache off)")
 	fs.IntVar(&cfg.apiTokenLimit, "api-token-limit", defaultAPITokenLimit, "how many live API `TOKENS` one user may hold (0: no limit)")
+	fs.IntVar(&cfg.sessionLimit, "session-limit", defaultSessionLimit, "how many live `SESSIONS` one user may hold; a login past it ends the least recently used (0: no limit)")
 	fs.Var(durationFlag{&cfg.storeTimeout}, "store-timeout", "`DURATION` after which a store call that has not answered fails and its request is answered 503 with Retry-After (10ms to 1m)")
 	fs.Var(durationFlag{&cfg.requestTimeout}, "request-timeout", "deadline `DURATION` of each request, at least --store-timeout and at most 25s; a request still waiting on the store then is answered 503")
 	fs.StringVar(&trustedProxies, "trusted-proxies", "", "reverse proxies (comma-separated `CIDRS` or addresses) whose X-Forwarded-For names the client's address for login throttling and sessions; the rightmost address not in them is the client's. Default none: the connection's address, forwarding headers ignored")
@@ -300,7 +308,8 @@ func (c *cli) newServer(ctx context.Context, cfg serveConfig, log *slog.Logger) 
 	}
 	s.iss, err = issuer.New(append(common[:len(common):len(common)],
 		authkit.WithAccessTTL(cfg.accessTTL), authkit.WithRefreshTTL(cfg.refreshTTL),
-		authkit.WithSessionLifetime(cfg.sessionLifetime), authkit.WithAPITokenLimit(cfg.apiTokenLimit))...)
+		authkit.WithSessionLifetime(cfg.sessionLifetime), authkit.WithAPITokenLimit(cfg.apiTokenLimit),
+		authkit.WithSessionLimit(cfg.sessionLimit))...)
 	if err != nil {
 		return nil, err
 	}
@@ -358,7 +367,7 @@ func (c *cli) newServer(ctx context.Context, cfg serveConfig, log *slog.Logger) 
 		"store", st.kind, "issuer", cfg.issuer, "audience", strings.Join(cfg.audience, ","), "scopes", strings.Join(cfg.scopes, ","),
 		"signing_alg", string(set.Active().Algorithm()), "kid", set.Active().ID(),
 		"access_ttl", formatDuration(cfg.accessTTL), "refresh_ttl", formatDuration(cfg.refreshTTL),
-		"users", len(users.users), "revocation_mirror", mirrorString(mirror), "verify_cache", cfg.verifyCache, "api_token_limit", cfg.apiTokenLimit,
+		"users", len(users.users), "revocation_mirror", mirrorString(mirror), "verify_cache", cfg.verifyCache, "api_token_limit", cfg.apiTokenLimit, "session_limit", cfg.sessionLimit,
 		"store_timeout", formatDuration(cfg.storeTimeout), "request_timeout", formatDuration(cfg.requestTimeout),
 		"throttle", throttleKind(thrStore, st.kind), "trusted_proxies", len(cfg.trustedProxies), "metadata", metadata,
 		"grants", strings.Join(grants, ","), "authorize", authorize)

@@ -5,6 +5,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -67,4 +68,27 @@ func TestServeAPITokenLimit(t *testing.T) {
 	}
 	s.do(t, "DELETE", "/api-tokens/"+ids[0], login, nil).want(t, "revoke one", 204)
 	s.do(t, "POST", "/api-tokens", login, url.Values{"name": {"t"}}).want(t, "a token after revoking one", 201)
+}
+
+// serve caps each user's live sessions (--session-limit, 100 by default):
+// a login past it ends the user's least recently used session.
+func TestServeSessionLimit(t *testing.T) {
+	t.Parallel()
+	s := startServe(t, "", "--session-limit", "2")
+	m := passwordRE.FindStringSubmatch(s.stdout.String())
+	if m == nil {
+		t.Fatalf("no demo password in:\n%s", s.stdout.String())
+	}
+	var logins []response
+	for i := range 3 {
+		logins = append(logins, s.do(t, "POST", "/token", "", url.Values{"grant_type": {"password"}, "username": {demoUser}, "password": {m[1]}}).
+			want(t, fmt.Sprint("login ", i+1), 200))
+	}
+	s.do(t, "POST", "/token", "", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {logins[0].str("refresh_token")}}).
+		want(t, "the first session's refresh after a third login", 400)
+	s.do(t, "POST", "/token", "", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {logins[2].str("refresh_token")}}).
+		want(t, "the newest session's refresh", 200)
+	if r := s.do(t, "GET", "/sessions", logins[1].str("access_token"), nil).want(t, "sessions", 200); strings.Count(r.raw, `"id"`) != 2 {
+		t.Errorf("GET /sessions after three logins with --session-limit 2: %s, want 2 sessions", r.raw)
+	}
 }
