@@ -2,6 +2,7 @@ package conformance_test
 
 import (
 	"testing"
+	"time"
 
 	"github.com/authkit-go/authkit"
 	"github.com/authkit-go/authkit/backends/memory"
@@ -44,4 +45,23 @@ func Example_customBackend() {
 		conformance.Bench(b, func(b *testing.B) authkit.Store { return memory.New() })
 	}
 	_ = benchmarkStore
+}
+
+// A store of API tokens another system issues (here a stand-in for a
+// table an older service writes) runs the external-token checks. Mint
+// writes a token the way that system does and says what the lookup must
+// return; Remove deletes it as that system's logout does. (This example
+// only compiles: the body goes in a test of the store's package.)
+func ExampleRunExternalAPITokens() {
+	testExternal := func(t *testing.T) {
+		conformance.RunExternalAPITokens(t, conformance.ExternalHarness{
+			New: func(t *testing.T) authkit.ExternalAPITokens { return newExtStore() },
+			Mint: func(t *testing.T, s authkit.ExternalAPITokens, subject string, expires time.Time) (string, authkit.APIToken) {
+				return s.(*extStore).mint(subject, expires)
+			},
+			Expires: true,
+			Remove:  func(t *testing.T, s authkit.ExternalAPITokens, token string) { s.(*extStore).remove(token) },
+		})
+	}
+	_ = testExternal
 }
