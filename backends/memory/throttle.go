@@ -39,19 +39,23 @@ func WithThrottleKeys(n int) ThrottleOption {
 // 128 bytes: at most some 25 MB at the default). Every call first
 // drops a few keys whose window has ended at its now. When a new key
 // arrives and the table is full, the key evicted is one whose window has
-// ended if any, else the key with the fewest failures, the one whose last
-// failure is oldest among those. An attacker who floods the table with
+// ended if any, else the key with the fewest failures, the one whose
+// window ends first among those. An attacker who floods the table with
 // fresh keys (one failure each, from many addresses or user names) only
 // evicts such one-failure keys: to push out a key with n failures — a
 // victim account's count, or the attacker's own backoff — they must first
 // fill the whole table with keys of at least n failures each, which costs
-// n failures per key and is itself throttled. A process whose table is
-// full forgets the least informative counts first, never the heavy ones.
+// n failures per key and is itself throttled. Among keys of equal count,
+// those whose window ends later go last: the HTTP layer's mark of a known
+// (user, address) pair is one failure in a 30-day window by default, and
+// a flood's keys, whose windows last an hour, push out one another before
+// it. A process whose table is full forgets the least informative counts
+// first, never the heavy ones nor the known pairs.
 type Throttle struct {
 	mu   sync.Mutex
 	max  int
 	m    map[string]*thrEntry
-	byN  thrHeap // fewest failures, then oldest last failure, first
+	byN  thrHeap // fewest failures, then earliest window end, first
 	byEx thrHeap // earliest window end first
 }
 
@@ -70,7 +74,7 @@ func NewThrottle(opts ...ThrottleOption) *Throttle {
 		if a.n != b.n {
 			return a.n < b.n
 		}
-		return a.last < b.last
+		return a.exp < b.exp
 	}
 	t.byN.pos = func(e *thrEntry) *int { return &e.iN }
 	t.byEx.less = func(a, b *thrEntry) bool { return a.exp < b.exp }
@@ -214,7 +218,7 @@ func (t *Throttle) dropEnded(us int64, limit int) int {
 }
 
 // evict makes room for one key: an ended window if there is one, else the
-// key with the fewest failures (the oldest last failure among those).
+// key with the fewest failures (the earliest window end among those).
 func (t *Throttle) evict(us int64) {
 	if t.dropEnded(us, 1) == 1 {
 		return

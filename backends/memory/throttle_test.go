@@ -52,6 +52,42 @@ func TestThrottleEvictionKeepsHeavyKeys(t *testing.T) {
 		t.Errorf("the newest flood key has %d failures, want 1 (a new key is always admitted)", st[1].Failures)
 	}
 	if st[2].Failures != 0 {
-		t.Errorf("the oldest flood key has %d failures, want 0 (evicted: fewest failures, oldest last failure)", st[2].Failures)
+		t.Errorf("the oldest flood key has %d failures, want 0 (evicted: fewest failures, earliest window end)", st[2].Failures)
+	}
+}
+
+// TestThrottleEvictionKeepsLongWindows: among keys of equal count, a full
+// table evicts the one whose window ends first, so the HTTP layer's mark of
+// a known (user, address) pair — one failure in a 30-day window — outlives
+// a flood of one-failure keys with hour-long windows that came after it
+// (it was the oldest last failure, and the first key a flood evicted).
+func TestThrottleEvictionKeepsLongWindows(t *testing.T) {
+	ctx := context.Background()
+	base := time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
+	th := memory.NewThrottle(memory.WithThrottleKeys(16))
+	if _, err := th.AddFailure(ctx, "known", base, 30*24*time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	at := base.Add(2 * time.Hour)
+	for i := range 1000 {
+		if _, err := th.AddFailure(ctx, fmt.Sprint("flood-", i), at.Add(time.Duration(i)*time.Millisecond), time.Hour); err != nil {
+			t.Fatal(err)
+		}
+		if n := th.Len(); n > 16 {
+			t.Fatalf("after %d flood keys the throttle tracks %d keys, more than its limit of 16", i+1, n)
+		}
+	}
+	st, err := th.ThrottleStates(ctx, at.Add(time.Minute), "known", "flood-999", "flood-0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st[0].Failures != 1 || !st[0].ExpiresAt.Equal(base.Add(30*24*time.Hour)) {
+		t.Errorf("the 30-day key is %+v after a flood of 1000 one-hour keys into a table of 16; want it kept (evicted by fewest failures, then earliest window end)", st[0])
+	}
+	if st[1].Failures != 1 {
+		t.Errorf("the newest flood key has %d failures, want 1 (a new key is always admitted)", st[1].Failures)
+	}
+	if st[2].Failures != 0 {
+		t.Errorf("the oldest flood key has %d failures, want 0 (evicted: its window ends first)", st[2].Failures)
 	}
 }

@@ -383,3 +383,34 @@ func TestKnownPairPassesTheCeiling(t *testing.T) {
 	}
 	wantRefused(t, check(t, strict, home, at), KindUser, time.Second, "Known 0")
 }
+
+// TestKnownPairSurvivesAFullTable: a flood that fills the in-process
+// throttle table (100,000 keys) does not erase the owner's known pair, so
+// the ceiling that an attack on the account then engages still lets the
+// owner in from the known address. The memory throttle used to evict the
+// mark first (one failure, the oldest), locking the owner out there.
+func TestKnownPairSurvivesAFullTable(t *testing.T) {
+	l := newLimiter(t)
+	home := attempt("alice", "203.0.113.5")
+	d := check(t, l, home, base)
+	if err := l.Success(t.Context(), home, base, d); err != nil {
+		t.Fatal(err)
+	}
+	// 34,000 failures of distinct users from distinct addresses: three
+	// keys each, more than the table holds.
+	flood := base.Add(2 * time.Hour)
+	for i := range 34_000 {
+		a := Attempt{User: fmt.Sprint("user-", i), Addr: netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)})}
+		fail(t, l, a, flood)
+	}
+	at := flood.Add(time.Minute)
+	for i := range 150 {
+		fail(t, l, attempt("alice", fmt.Sprintf("198.51.100.%d", i)), at)
+	}
+	wantRefused(t, check(t, l, attempt("alice", "192.0.2.99"), at), KindUser, time.Minute, "an unknown address under the ceiling")
+	d = check(t, l, home, at)
+	if !d.Known {
+		t.Errorf("the owner's pair is no longer known after the table filled: %+v", d)
+	}
+	wantAllowed(t, d, "the owner's known address under the ceiling, after a flood filled the table")
+}
