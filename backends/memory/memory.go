@@ -35,10 +35,16 @@
 // therefore move forward, as a clock does: a time far in the future makes
 // it collect everything that expires before then.
 //
-// What the sweep does not remove is garbage that has not expired by time:
+// What the sweep does not remove by time is garbage that has not expired:
 // revoked sessions (they go when their own expiry passes) and revoked API
-// tokens without an expiry. The DeleteExpired… methods, which the issuer
-// calls, and [Store.Cleanup] remove those too.
+// tokens. The DeleteExpired… methods, which the issuer calls, and
+// [Store.Cleanup] remove those too. So that a loop of creating and
+// revoking API tokens (which the API token limit does not stop: it counts
+// live tokens) cannot grow the store between two cleanups, the sweep also
+// keeps at most 16,384 revoked API tokens, dropping those revoked the
+// longest ago: LookupAPIToken then answers ErrNotFound for them, as it
+// does once a cleanup has run, and a verifier calls such a token unknown
+// instead of revoked (refused either way).
 //
 // # Footprint
 //
@@ -157,10 +163,12 @@ type Store struct {
 	cutoffs map[string]*cutoff
 	revExp  expiryHeap
 
+	// API tokens: tokensBySubject holds those not revoked, revokedTokens
+	// the others, earliest RevokedAt first.
 	tokensByHash    map[authkit.TokenHash]*apiToken
 	tokensByID      map[string]*apiToken
 	tokensBySubject map[string]map[string]*apiToken
-	revokedTokens   map[string]*apiToken
+	revokedTokens   expiryHeap
 	tokenExp        expiryHeap // tokens that have an ExpiresAt
 
 	// feed is the log of revocation writes (feed.go).
@@ -195,8 +203,14 @@ type cutoff struct {
 
 type apiToken struct {
 	t   authkit.APIToken
-	exp expiry // ExpiresAt, when set
+	exp expiry  // ExpiresAt, when set
+	rev *expiry // RevokedAt, once revoked: its place in revokedTokens
 }
+
+// maxRevokedTokens is how many revoked API tokens a Store holds at most
+// after a write: beyond it, the write's sweep drops those revoked the
+// longest ago (see the package doc).
+const maxRevokedTokens = 16_384
 
 // New returns an empty Store.
 func New(opts ...Option) *Store {
@@ -209,7 +223,6 @@ func New(opts ...Option) *Store {
 		tokensByHash:    map[authkit.TokenHash]*apiToken{},
 		tokensByID:      map[string]*apiToken{},
 		tokensBySubject: map[string]map[string]*apiToken{},
-		revokedTokens:   map[string]*apiToken{},
 		feed:            newFeedLog(),
 		clients:         map[string]*client{},
 		codes:           map[authkit.TokenHash]*authCode{},
@@ -279,8 +292,10 @@ func (s *Store) sweepTime(now time.Time) time.Time {
 }
 
 // sweep removes up to the budget of entries of each kind that expired at
-// the sweep time. The caller holds s.mu.
+// the sweep time, and of the revoked API tokens beyond maxRevokedTokens.
+// The caller holds s.mu.
 func (s *Store) sweep(now time.Time) {
+	s.trimRevokedTokens(s.budget)
 	at := s.sweepTime(now)
 	if at.Unix() <= 0 {
 		return // no time seen yet
@@ -505,11 +520,6 @@ func (s *Store) CreateAPIToken(ctx context.Context, t authkit.APIToken, limit in
 	}
 	tok := &apiToken{t: storedToken(t), exp: expiry{index: -1}}
 	tok.exp.owner = tok
-	if bySub == nil {
-		bySub = map[string]*apiToken{}
-		s.tokensBySubject[t.Subject] = bySub
-	}
-	bySub[t.ID] = tok
 	s.tokensByID[t.ID] = tok
 	s.tokensByHash[t.Hash] = tok
 	if !tok.t.ExpiresAt.IsZero() {
@@ -517,7 +527,13 @@ func (s *Store) CreateAPIToken(ctx context.Context, t authkit.APIToken, limit in
 		s.tokenExp.push(&tok.exp)
 	}
 	if !tok.t.RevokedAt.IsZero() {
-		s.revokedTokens[t.ID] = tok
+		s.markRevoked(tok)
+	} else {
+		if bySub == nil {
+			bySub = map[string]*apiToken{}
+			s.tokensBySubject[t.Subject] = bySub
+		}
+		bySub[t.ID] = tok
 	}
 	s.sweep(now)
 	return nil
@@ -576,7 +592,7 @@ func (s *Store) RevokeAPIToken(ctx context.Context, subject, id string, now time
 	}
 	if tok.t.RevokedAt.IsZero() {
 		tok.t.RevokedAt = norm(now)
-		s.revokedTokens[id] = tok
+		s.markRevoked(tok)
 	}
 	s.sweep(now)
 	return nil
@@ -630,29 +646,56 @@ func (s *Store) collectTokens(now time.Time, budget int) int {
 	return n
 }
 
+// markRevoked files tok, just revoked, among the revoked tokens, and takes
+// it out of its subject's (if there): the limit and ListAPITokens count
+// and list only live tokens, and need not step over a churn's revoked
+// ones.
+func (s *Store) markRevoked(tok *apiToken) {
+	tok.rev = &expiry{at: tok.t.RevokedAt, owner: tok}
+	s.revokedTokens.push(tok.rev)
+	s.unlistToken(tok)
+}
+
+// collectRevokedTokens deletes up to budget revoked tokens, those revoked
+// the longest ago first.
 func (s *Store) collectRevokedTokens(budget int) int {
 	n := 0
-	for _, tok := range s.revokedTokens {
-		if n >= budget {
+	for ; n < budget; n++ {
+		e := s.revokedTokens.min()
+		if e == nil {
 			break
 		}
-		s.dropToken(tok)
-		n++
+		s.dropToken(e.owner.(*apiToken))
 	}
 	return n
+}
+
+// trimRevokedTokens deletes up to budget of the revoked tokens revoked the
+// longest ago while the store holds more than maxRevokedTokens.
+func (s *Store) trimRevokedTokens(budget int) {
+	for n := 0; n < budget && len(s.revokedTokens) > maxRevokedTokens; n++ {
+		s.dropToken(s.revokedTokens.min().owner.(*apiToken))
+	}
 }
 
 func (s *Store) dropToken(tok *apiToken) {
 	delete(s.tokensByID, tok.t.ID)
 	delete(s.tokensByHash, tok.t.Hash)
-	delete(s.revokedTokens, tok.t.ID)
+	if tok.rev != nil {
+		s.revokedTokens.remove(tok.rev)
+	}
+	s.unlistToken(tok)
+	s.tokenExp.remove(&tok.exp)
+}
+
+// unlistToken takes tok out of its subject's tokens, if it is there.
+func (s *Store) unlistToken(tok *apiToken) {
 	if bySub := s.tokensBySubject[tok.t.Subject]; bySub != nil {
 		delete(bySub, tok.t.ID)
 		if len(bySub) == 0 {
 			delete(s.tokensBySubject, tok.t.Subject)
 		}
 	}
-	s.tokenExp.remove(&tok.exp)
 }
 
 // size returns how many entries of every kind the Store holds.

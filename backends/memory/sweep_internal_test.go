@@ -28,10 +28,26 @@ func checkInvariants(t *testing.T, s *Store) {
 	if err := s.f.check(); err != nil {
 		t.Fatal(err)
 	}
-	withExpiry := 0
+	withExpiry, revoked := 0, 0
 	for _, tok := range s.tokensByID {
 		if !tok.t.ExpiresAt.IsZero() {
 			withExpiry++
+		}
+		if !tok.t.RevokedAt.IsZero() {
+			revoked++
+			if tok.rev == nil || tok.rev.owner != tok || !tok.rev.at.Equal(tok.t.RevokedAt) {
+				t.Fatalf("revoked token %q is not filed at its RevokedAt among the revoked tokens", tok.t.ID)
+			}
+			if _, ok := s.tokensBySubject[tok.t.Subject][tok.t.ID]; ok {
+				t.Fatalf("revoked token %q is still among its subject's tokens", tok.t.ID)
+			}
+		} else {
+			if tok.rev != nil {
+				t.Fatalf("live token %q is filed among the revoked tokens", tok.t.ID)
+			}
+			if s.tokensBySubject[tok.t.Subject][tok.t.ID] != tok {
+				t.Fatalf("token %q is not among its subject's tokens", tok.t.ID)
+			}
 		}
 	}
 	for name, c := range map[string]struct {
@@ -40,6 +56,7 @@ func checkInvariants(t *testing.T, s *Store) {
 	}{
 		"revocation": {s.revExp, len(s.jti) + len(s.sid) + len(s.cutoffs)},
 		"token":      {s.tokenExp, withExpiry},
+		"revoked":    {s.revokedTokens, revoked},
 	} {
 		if len(c.heap) != c.want {
 			t.Errorf("%s heap holds %d expiries for %d entries", name, len(c.heap), c.want)
