@@ -291,7 +291,7 @@ func (h *Handler) checkClientThrottle(w http.ResponseWriter, r *http.Request, a 
 	if !d.Allowed {
 		h.guard.log.LogAttrs(ctx, slog.LevelInfo, "httpauth: client authentication throttled",
 			slog.String("method", method), slog.String("by", string(d.By)))
-		h.guard.emit(ctx, authkit.Event{Type: authkit.EventThrottled, Time: h.now(), Subject: id, Method: method, Err: ErrThrottled})
+		h.guard.emit(ctx, authkit.Event{Type: authkit.EventThrottled, Time: h.now(), Subject: eventSubject(id), Method: method, Err: ErrThrottled})
 		h.throttled(w, r, &ThrottledError{RetryAfter: d.RetryAfter})
 		return 0, true
 	}
@@ -321,7 +321,7 @@ func (h *Handler) recordClientFailure(ctx context.Context, a *throttle.Attempt, 
 			h.log.LogAttrs(ctx, slog.LevelWarn, "httpauth: recording a failed client authentication failed; counted in this process instead", slog.Any("error", err))
 		}
 	}
-	h.guard.emit(ctx, authkit.Event{Type: authkit.EventLoginFailed, Time: now, Subject: id, Method: method, Err: reason})
+	h.guard.emit(ctx, authkit.Event{Type: authkit.EventLoginFailed, Time: now, Subject: eventSubject(id), Method: method, Err: reason})
 }
 
 // failClient answers a client authentication error; a 401 carries the

@@ -523,3 +523,43 @@ func TestPasswordGrantWithoutRefreshGrant(t *testing.T) {
 		}
 	}
 }
+
+// A credential sent where a name belongs — an API or refresh token as the
+// user name, a client secret as the client_id (swapped Basic parts), a
+// JWT as the user name — never reaches an event: the Subject is
+// redacted. Found by review: they reached serve's audit log verbatim.
+func TestEventsRedactCredentialsAsNames(t *testing.T) {
+	f := newClientFx(t)
+	apiTok, _, err := f.iss.CreateAPIToken(t.Context(), "alice", "ci")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pair := f.login("alice", "read")
+	secret := f.secrets["svc+1"]
+	f.form("/token", []string{"grant_type", "password", "username", apiTok, "password", "x"}, clientBasic("web", f.secrets["web"])...)
+	f.form("/token", []string{"grant_type", "password", "username", pair.RefreshToken, "password", "x"}, clientBasic("web", f.secrets["web"])...)
+	f.form("/token", []string{"grant_type", "password", "username", pair.AccessToken, "password", "x"}, clientBasic("web", f.secrets["web"])...)
+	f.form("/token", []string{"grant_type", "client_credentials"}, clientBasic(secret, "svc+1")...)
+	f.form("/token", []string{"grant_type", "client_credentials", "client_id", secret, "client_secret", "svc+1"})
+	// A name is still reported as typed.
+	f.form("/token", []string{"grant_type", "password", "username", "mallory", "password", "x"}, clientBasic("web", f.secrets["web"])...)
+	if _, ok := f.events.findFor(authkit.EventLoginFailed, httpauth.MethodPassword, "mallory"); !ok {
+		t.Error("no login_failed event naming mallory")
+	}
+	f.events.mu.Lock()
+	defer f.events.mu.Unlock()
+	redacted := 0
+	for _, e := range f.events.ev {
+		for _, s := range []string{apiTok, pair.RefreshToken, pair.AccessToken, secret} {
+			if e.Subject == s || strings.Contains(e.Subject, s[:20]) {
+				t.Errorf("event %s (%s) carries a credential as its subject", e.Type, e.Method)
+			}
+		}
+		if e.Type == authkit.EventLoginFailed && e.Subject == "[redacted: a token]" {
+			redacted++
+		}
+	}
+	if redacted < 5 {
+		t.Errorf("%d login_failed events with a redacted subject, want 5 (one per attempt): %+v", redacted, f.events.ev)
+	}
+}

@@ -19,6 +19,7 @@ import (
 
 	"github.com/authkit-go/authkit"
 	"github.com/authkit-go/authkit/backends/memory"
+	"github.com/authkit-go/authkit/internal/opaque"
 	"github.com/authkit-go/authkit/internal/throttle"
 	"github.com/authkit-go/authkit/verifier"
 )
@@ -424,8 +425,21 @@ func foldName(s string) string {
 // maxEventSubject bounds the user name an event carries.
 const maxEventSubject = 256
 
-// eventSubject is user bounded to maxEventSubject bytes of valid UTF-8.
+// redactedSubject stands in an event for a user name or client ID that is
+// a credential typed in the wrong place.
+const redactedSubject = "[redacted: a token]"
+
+// eventSubject is user, a name a client sent, as an event carries it:
+// bounded to maxEventSubject bytes of valid UTF-8, and redactedSubject
+// when it has the shape of a secret — one of authkit's opaque tokens (an
+// API or refresh token, a client secret, a code) or a JWT. Clients do
+// send them there: curl -u TOKEN: puts an API token in the Basic user
+// name, and a client that swaps its client_id and client_secret sends
+// its secret as the ID (found by review: both reached the audit log).
 func eventSubject(user string) string {
+	if opaque.Shaped(user) || jwtShaped(user) {
+		return redactedSubject
+	}
 	if len(user) <= maxEventSubject && utf8.ValidString(user) {
 		return user
 	}
@@ -698,4 +712,18 @@ func clientAddrFunc(trusted []netip.Prefix, trustUnix bool) func(*http.Request) 
 		}
 		return cur
 	}
+}
+
+// jwtShaped reports whether s looks like a JWS in compact form: three
+// base64url segments, the first a JSON object ("eyJ", base64url of `{"`).
+func jwtShaped(s string) bool {
+	if !strings.HasPrefix(s, "eyJ") || strings.Count(s, ".") != 2 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; !(c == '.' || c == '-' || c == '_' || '0' <= c && c <= '9' || 'A' <= c && c <= 'Z' || 'a' <= c && c <= 'z') {
+			return false
+		}
+	}
+	return true
 }
