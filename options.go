@@ -722,13 +722,16 @@ func WithLogger(l *slog.Logger) Option {
 
 // WithSessionLimit caps how many live sessions (logins, each with its
 // refresh token) one subject may hold: a login (issuer.IssuePair) that
-// would pass the cap first ends the subject's least recently used
-// sessions, as RevokeSession does (their refresh tokens stop working and,
-// given a revocation store, their access tokens die). Without a cap a user
-// can pile up sessions that each live a refresh TTL, and a listing of them
-// (GET /sessions) returns them all. Concurrent logins may pass the cap by
-// as many as run at once, until the next login trims it. Default 0: no
-// limit. From 0 to 10000. Issuer only.
+// passes the cap ends the subject's least recently used sessions, as
+// RevokeSession does (their refresh tokens stop working and, given a
+// revocation store, their access tokens die). It ends them only once its
+// own session exists, so a login that fails costs the user nothing; a
+// store that cannot list the sessions refuses the login. Without a cap a
+// user can pile up sessions that each live a refresh TTL, and a listing
+// of them (GET /sessions) returns them all. Concurrent logins, or a store
+// that fails to end a session, may leave the subject over the cap until
+// the next login trims it. Default 0: no limit. From 0 to 10000. Issuer
+// only.
 func WithSessionLimit(n int) Option {
 	return func(c *Config) error {
 		if n < 0 || n > 10000 {

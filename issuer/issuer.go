@@ -270,12 +270,14 @@ func (i *Issuer) IssuePair(ctx context.Context, subject string, opts ...IssueOpt
 	if err != nil {
 		return authkit.TokenPair{}, err
 	}
-	if err := i.makeRoom(ctx, subject, now); err != nil {
+	evict, err := i.overLimit(ctx, subject, now)
+	if err != nil {
 		return authkit.TokenPair{}, err
 	}
 	if err := i.refresh.CreateSession(ctx, s, rec); err != nil {
 		return authkit.TokenPair{}, fmt.Errorf("issuer: creating session: %w", err)
 	}
+	i.endSessions(ctx, subject, evict, now)
 	pair.RefreshToken = rt
 	pair.RefreshExpiresAt = s.IdleExpiresAt
 	i.emit(ctx, authkit.Event{Type: authkit.EventIssued, Time: now, Subject: subject, SessionID: s.ID, TokenID: pair.TokenID, Method: p.eventMethod()})
@@ -643,21 +645,25 @@ func noAnswer(err error) bool {
 	return errors.Is(err, authkit.ErrStoreUnavailable) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)
 }
 
-// makeRoom ends subject's least recently used sessions so that, with the
-// session a login is about to create, it holds at most the session limit
-// (authkit.WithSessionLimit). It runs before the new session is created:
-// a failure then refuses the login and leaves nothing behind.
-func (i *Issuer) makeRoom(ctx context.Context, subject string, now time.Time) error {
+// overLimit returns the sessions of subject that a login must end so
+// that, with the session it is about to create, the subject holds at most
+// the session limit (authkit.WithSessionLimit): the least recently used.
+// It only reads; the login ends them (endSessions) once its own session
+// exists, so a login that fails to create its session costs the user
+// nothing (found by review: evicting first, a failed create ended a live
+// session and gave nothing in its place). A store that cannot list
+// refuses the login before anything is written.
+func (i *Issuer) overLimit(ctx context.Context, subject string, now time.Time) ([]authkit.Session, error) {
 	if i.sessionLimit == 0 {
-		return nil
+		return nil, nil
 	}
 	live, err := i.refresh.ListSessions(ctx, subject, now)
 	if err != nil {
-		return fmt.Errorf("issuer: session limit: %w", err)
+		return nil, fmt.Errorf("issuer: session limit: %w", err)
 	}
 	over := len(live) - i.sessionLimit + 1
 	if over <= 0 {
-		return nil
+		return nil, nil
 	}
 	slices.SortFunc(live, func(a, b authkit.Session) int {
 		if c := a.LastUsedAt.Compare(b.LastUsedAt); c != 0 {
@@ -668,12 +674,19 @@ func (i *Issuer) makeRoom(ctx context.Context, subject string, now time.Time) er
 		}
 		return strings.Compare(a.ID, b.ID)
 	})
-	for _, s := range live[:over] {
+	return live[:over], nil
+}
+
+// endSessions ends the sessions overLimit chose, after the login created
+// its own. A failure is logged, not returned: the new session exists and
+// its tokens must reach the caller, and the sessions left over are still
+// the least recently used, so the next login ends them.
+func (i *Issuer) endSessions(ctx context.Context, subject string, evict []authkit.Session, now time.Time) {
+	for _, s := range evict {
 		if err := i.revokeSession(ctx, subject, s.ID, now); err != nil && !errors.Is(err, authkit.ErrNotFound) {
-			return fmt.Errorf("issuer: session limit: ending session %s: %w", s.ID, err)
+			i.log.WarnContext(ctx, "authkit: session limit: could not end a least recently used session; the next login retries", "session", s.ID, "subject", subject, "error", err)
 		}
 	}
-	return nil
 }
 
 // revokeUntil is how long a session or subject revocation must be

@@ -495,6 +495,89 @@ func TestSessionLimit(t *testing.T) {
 	}
 }
 
+// A login at the cap whose session cannot be created ends none of the
+// user's sessions; one whose eviction fails still returns its tokens, and
+// the next login ends the sessions left over. Found by review: the
+// least recently used session was ended before the new one was created,
+// so a failed create cost the user a live session for nothing.
+func TestSessionLimitFailedLogin(t *testing.T) {
+	ctx := context.Background()
+	st := &createFails{Store: memory.New()}
+	iss, ver, clk, _ := fixtureOver(t, st, authkit.WithSessionLimit(2))
+	var pairs []authkit.TokenPair
+	for range 2 {
+		p, err := iss.IssuePair(ctx, "alice")
+		if err != nil {
+			t.Fatal(err)
+		}
+		pairs = append(pairs, p)
+		clk.Add(time.Second)
+	}
+	st.failCreate.Store(true)
+	if _, err := iss.IssuePair(ctx, "alice"); !errors.Is(err, authkit.ErrStoreUnavailable) {
+		t.Fatalf("a login whose session cannot be created: %v, want ErrStoreUnavailable", err)
+	}
+	st.failCreate.Store(false)
+	for n, p := range pairs {
+		if _, err := ver.Verify(ctx, p.AccessToken); err != nil {
+			t.Errorf("session %d after a failed login: %v", n, err)
+		}
+	}
+	if list, err := iss.Sessions(ctx, "alice"); err != nil || len(list) != 2 {
+		t.Errorf("alice's sessions after a failed login: %d (%v), want 2", len(list), err)
+	}
+
+	st.failRevoke.Store(true)
+	third, err := iss.IssuePair(ctx, "alice")
+	if err != nil {
+		t.Fatalf("a login whose eviction fails: %v, want its tokens", err)
+	}
+	if _, err := ver.Verify(ctx, third.AccessToken); err != nil {
+		t.Errorf("the new session after a failed eviction: %v", err)
+	}
+	st.failRevoke.Store(false)
+	clk.Add(time.Second)
+	fourth, err := iss.IssuePair(ctx, "alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	list, err := iss.Sessions(ctx, "alice")
+	if err != nil || len(list) != 2 {
+		t.Fatalf("alice's sessions after the next login: %d (%v), want 2", len(list), err)
+	}
+	for _, p := range []authkit.TokenPair{pairs[0], pairs[1]} {
+		if _, err := iss.Refresh(ctx, p.RefreshToken); err == nil {
+			t.Error("a session left over the cap still refreshes after the next login")
+		}
+	}
+	for _, p := range []authkit.TokenPair{third, fourth} {
+		if _, err := ver.Verify(ctx, p.AccessToken); err != nil {
+			t.Errorf("a session the cap kept: %v", err)
+		}
+	}
+}
+
+// createFails is a store whose CreateSession fails when failCreate is set
+// and whose RevokeSession fails when failRevoke is set.
+type createFails struct {
+	authkit.Store
+	failCreate, failRevoke atomic.Bool
+}
+
+func (s *createFails) CreateSession(ctx context.Context, sess authkit.Session, first authkit.RefreshRecord) error {
+	if s.failCreate.Load() {
+		return fmt.Errorf("create: %w", authkit.ErrStoreUnavailable)
+	}
+	return s.Store.CreateSession(ctx, sess, first)
+}
+
+func (s *createFails) RevokeSession(ctx context.Context, id string, now time.Time) error {
+	if s.failRevoke.Load() {
+		return fmt.Errorf("revoke: %w", authkit.ErrStoreUnavailable)
+	}
+	return s.Store.RevokeSession(ctx, id, now)
+}
+
 // listFails is a store whose ListSessions fails when fail is set.
 type listFails struct {
 	authkit.Store
