@@ -608,7 +608,8 @@ type ExternalAPITokens interface {
 	// LookupExternalAPIToken returns the record of exactly token, live or
 	// not, or ErrNotFound: a string that differs from a held token in any
 	// byte, case or trailing space is another token, whatever the
-	// backend's collation matches. A token its issuing system deleted or
+	// backend's collation matches, and the lookup is by equality, never
+	// by pattern (SQL LIKE's % and _ are characters of a token). A token its issuing system deleted or
 	// revoked is ErrNotFound or comes back with RevokedAt set. It compares
 	// secrets in constant time, never keeps or logs token, and returns
 	// fresh slices. A dead ctx is an error matching ctx.Err(), and a

@@ -59,7 +59,8 @@
 // runs [RunExternalAPITokens] with an [ExternalHarness] whose Mint makes
 // tokens as that system does: "External/…" checks that a lookup finds
 // exactly the token presented (never a near miss a case-insensitive or
-// space-padding collation would match), that a token its system removed
+// space-padding collation would match, nor one a LIKE, GLOB or regular
+// expression lookup would), that a token its system removed
 // is no longer live, that OwnsToken is a pure function of the token's form,
 // and that dead contexts and unreachable backends fail closed.
 //

@@ -17,7 +17,7 @@ import (
 const (
 	ruleExtLookup   = "ExternalAPITokens.LookupExternalAPIToken must return the record of the token it is given, live or not"
 	ruleExtOwns     = "ExternalAPITokens.OwnsToken must report true for every token of the store's kind, false for the empty string, and never panic, whatever it is given"
-	ruleExtExact    = "ExternalAPITokens.LookupExternalAPIToken must return ErrNotFound for any string that is not exactly a token the store holds: a token with one character changed, cut short, lengthened, padded with spaces or changed in case is another token (a database collation that ignores case or trailing spaces must not decide), and a token the store does not hold is ErrNotFound, not an error"
+	ruleExtExact    = "ExternalAPITokens.LookupExternalAPIToken must return ErrNotFound for any string that is not exactly a token the store holds: a token with one character changed, cut short, lengthened, padded (spaces, a line end, a tab) or changed in case is another token (a database collation that ignores case or trailing spaces must not decide), and a string that matches the token as a pattern (SQL LIKE's % and _, GLOB's * ? [c], a regular expression) finds nothing: the lookup is by equality, and a token the store does not hold is ErrNotFound, not an error"
 	ruleExtIDs      = "ExternalAPITokens.LookupExternalAPIToken must give every token a non-empty ID of its own and the Subject it was issued to"
 	ruleExtRemoved  = "ExternalAPITokens.LookupExternalAPIToken must not return a token its issuing system deleted or revoked as live: ErrNotFound, or the record with RevokedAt set"
 	ruleExtCopies   = "ExternalAPITokens.LookupExternalAPIToken returns fresh slices: changing the Scopes one call returned changes nothing another returns"
@@ -313,7 +313,9 @@ type nearMiss struct{ tok, what string }
 // comparison would miss: one character changed (at the end, the middle,
 // the start; to another character of tok's own, one that owns still
 // accepts where there is one, so that the change keeps the token's form),
-// cut short, lengthened, in another case, padded.
+// cut short, lengthened, in another case, padded (spaces, NUL, line
+// ends, tab), and made a pattern (LIKE, GLOB, regular expression) that
+// the token matches.
 func nearMisses(tok string, owns func(string) bool) []nearMiss {
 	var alphabet []byte
 	for i := 0; i < len(tok); i++ {
@@ -353,6 +355,18 @@ func nearMisses(tok string, owns func(string) bool) []nearMiss {
 	add(tok+" ", "the token with a trailing space")
 	add(" "+tok, "the token with a leading space")
 	add(tok+"\x00", "the token with a trailing NUL")
+	add(tok+"\n", "the token with a trailing newline")
+	add(tok+"\r\n", "the token with a trailing CRLF")
+	add(tok+"\t", "the token with a trailing tab")
 	add(tok[:len(tok)/2], "the first half of the token")
+	// Patterns: a lookup by SQL LIKE, GLOB or a regular expression rather
+	// than by equality matches the token with each of these.
+	half, last := tok[:len(tok)/2], tok[len(tok)-1:]
+	add(half+"%", "the first half of the token and a LIKE wildcard (%)")
+	add(tok[:len(tok)-1]+"_", "the token with its last character a LIKE wildcard (_)")
+	add(half+"*", "the first half of the token and a GLOB wildcard (*)")
+	add(tok[:len(tok)-1]+"?", "the token with its last character a GLOB wildcard (?)")
+	add(tok[:len(tok)-1]+"["+last+"]", "the token with its last character a GLOB class ([c])")
+	add(half+".*", "the first half of the token and a regular expression (.*)")
 	return out
 }

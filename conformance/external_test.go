@@ -7,6 +7,8 @@ import (
 	"encoding/hex"
 	"fmt"
 	"os"
+	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -26,6 +28,9 @@ type extStore struct {
 	// keyLen, if set, keys records by the token's first keyLen
 	// characters only (a mutant).
 	keyLen int
+	// held is every token minted and not removed, for the mutants that
+	// search them as text.
+	held []string
 }
 
 func (s *extStore) key(tok string) [32]byte {
@@ -94,6 +99,7 @@ func (s *extStore) mint(subject string, expires time.Time) (string, authkit.APIT
 		CreatedAt: time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC), ExpiresAt: expires}
 	s.mu.Lock()
 	s.byH[s.key(tok)] = rec
+	s.held = append(s.held, tok)
 	s.mu.Unlock()
 	rec.Scopes = []string{"read", "write"}
 	return tok, rec
@@ -102,6 +108,7 @@ func (s *extStore) mint(subject string, expires time.Time) (string, authkit.APIT
 func (s *extStore) remove(tok string) {
 	s.mu.Lock()
 	delete(s.byH, s.key(tok))
+	s.held = slices.DeleteFunc(s.held, func(h string) bool { return h == tok })
 	s.mu.Unlock()
 }
 
@@ -185,6 +192,14 @@ var extMutants = []struct {
 			return &forever{extStore: s, seen: map[string]authkit.APIToken{}}
 		},
 		[]string{"a removed token returned"}},
+	// WHERE key LIKE ?: the token is a pattern, % and _ wildcards.
+	{"LikeLookup", "External/NearMisses",
+		func(s *extStore) authkit.ExternalAPITokens { return likeLookup{s} },
+		[]string{"a LIKE wildcard (%)", "a LIKE wildcard (_)"}},
+	// The token's line end trimmed, as a header or file reader might.
+	{"TrimsLineEnd", "External/NearMisses",
+		func(s *extStore) authkit.ExternalAPITokens { return trimsLineEnd{s} },
+		[]string{"the token with a trailing newline", "the token with a trailing CRLF"}},
 	// Claims every token.
 	{"OwnsEverything", "External/Owns",
 		func(s *extStore) authkit.ExternalAPITokens { return ownsAll{s} },
@@ -211,6 +226,34 @@ func (s caseFold) LookupExternalAPIToken(ctx context.Context, tok string) (authk
 		return s.find(ctx, l)
 	}
 	return authkit.APIToken{}, authkit.ErrNotFound
+}
+
+// likeLookup finds a token as SQL's LIKE does: % any run of characters,
+// _ any one character.
+type likeLookup struct{ *extStore }
+
+func (s likeLookup) LookupExternalAPIToken(ctx context.Context, tok string) (authkit.APIToken, error) {
+	pattern := regexp.QuoteMeta(tok)
+	pattern = strings.NewReplacer("%", ".*", "_", ".").Replace(pattern)
+	re, err := regexp.Compile("^" + pattern + "$")
+	if err != nil {
+		return authkit.APIToken{}, authkit.ErrNotFound
+	}
+	s.mu.Lock()
+	held := slices.Clone(s.held)
+	s.mu.Unlock()
+	for _, h := range held {
+		if re.MatchString(h) {
+			return s.find(ctx, h)
+		}
+	}
+	return authkit.APIToken{}, authkit.ErrNotFound
+}
+
+type trimsLineEnd struct{ *extStore }
+
+func (s trimsLineEnd) LookupExternalAPIToken(ctx context.Context, tok string) (authkit.APIToken, error) {
+	return s.extStore.LookupExternalAPIToken(ctx, strings.TrimRight(tok, "\r\n"))
 }
 
 type padSpace struct{ *extStore }
