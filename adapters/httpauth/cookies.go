@@ -62,7 +62,8 @@ const maxCSRFLen = 128
 // A name starting with "__Host-" (recommended for the access and CSRF
 // cookies: a sibling subdomain cannot then plant a cookie of that name) must
 // have no Domain and a Secure cookie, and, for the refresh cookie, an
-// explicit RefreshPath of "/"; "__Secure-" names need a Secure cookie. A
+// explicit RefreshPath of "/"; "__Secure-" names need a Secure cookie.
+// Both prefixes are matched in any letter case, as browsers do. A
 // request carrying two cookies of one name (cookie tossing) is refused.
 type Cookies struct {
 	// AccessName names the access-token cookie. Default "authkit_access".
@@ -70,7 +71,10 @@ type Cookies struct {
 	// RefreshName names the refresh-token cookie. Default "authkit_refresh".
 	RefreshName string
 	// CSRFName names the CSRF cookie, which is not HttpOnly: the
-	// application's JavaScript reads it and echoes it in CSRFHeader.
+	// application's JavaScript reads it and echoes it in CSRFHeader. Every
+	// token response that sets the cookies also carries its value in the
+	// body as "csrf_token", for a front end on another site
+	// (TrustedOrigins), whose script cannot read the API's cookies.
 	// Default "authkit_csrf".
 	CSRFName string
 	// CSRFHeader names the request header that must echo the CSRF cookie.
@@ -101,7 +105,7 @@ type Cookies struct {
 	Insecure bool
 	// OmitBodyTokens, when true, leaves access_token and refresh_token out
 	// of the JSON body of token responses, so that JavaScript never sees a
-	// token (the body keeps token_type, expires_in and scope). Use it when
+	// token (the body keeps token_type, expires_in, scope and csrf_token). Use it when
 	// only browsers call the token endpoint; native and OAuth 2.0 clients
 	// need the tokens in the body. Whatever its value, a refresh that took
 	// its refresh token from the cookie is answered without tokens in the
@@ -195,15 +199,17 @@ func resolveCookies(c Cookies) (*cookieConfig, error) {
 		return nil, invalid("Cookies: unknown SameSite value %d", c.SameSite)
 	}
 	for _, n := range []string{c.AccessName, c.RefreshName, c.CSRFName} {
-		switch {
-		case strings.HasPrefix(n, "__Host-"):
+		// Browsers match the prefixes without letter case (RFC 6265bis
+		// §4.1.3), so "__host-x" gets the same rules.
+		switch ln := strings.ToLower(n); {
+		case strings.HasPrefix(ln, "__host-"):
 			if c.Insecure || c.Domain != "" {
 				return nil, invalid("Cookies: a __Host- cookie needs Secure and no Domain")
 			}
 			if n == c.RefreshName && c.RefreshPath != "/" {
 				return nil, invalid(`Cookies: a __Host- refresh cookie needs RefreshPath "/"`)
 			}
-		case strings.HasPrefix(n, "__Secure-"):
+		case strings.HasPrefix(ln, "__secure-"):
 			if c.Insecure {
 				return nil, invalid("Cookies: a __Secure- cookie needs Secure")
 			}
@@ -318,13 +324,15 @@ func (c *cookieConfig) cookie(name, value, path string, maxAge int, httpOnly boo
 }
 
 // setTokens sets the access, refresh (when rt is not empty) and a fresh
-// CSRF cookie.
-func (c *cookieConfig) setTokens(w http.ResponseWriter, at, rt, refreshPath string, accessAge, refreshAge int) {
+// CSRF cookie, and returns the CSRF value.
+func (c *cookieConfig) setTokens(w http.ResponseWriter, at, rt, refreshPath string, accessAge, refreshAge int) string {
 	http.SetCookie(w, c.cookie(c.AccessName, at, "/", accessAge, true))
 	if rt != "" {
 		http.SetCookie(w, c.cookie(c.RefreshName, rt, refreshPath, refreshAge, true))
 	}
-	http.SetCookie(w, c.cookie(c.CSRFName, newCSRFToken(), "/", refreshAge, false))
+	csrf := newCSRFToken()
+	http.SetCookie(w, c.cookie(c.CSRFName, csrf, "/", refreshAge, false))
+	return csrf
 }
 
 // clear expires the three cookies (Max-Age=0).

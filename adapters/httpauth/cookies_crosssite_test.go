@@ -122,6 +122,65 @@ func TestCookieTrustedOrigins(t *testing.T) {
 	}
 }
 
+// A front end on a trusted other site cannot read the API's CSRF cookie
+// (document.cookie shows its own site's cookies only), so it takes the
+// value from the token response's body, and with it refreshes and logs
+// out. Found by review: it could log in, then never refresh nor log out.
+func TestCookieTrustedOriginCSRFFromBody(t *testing.T) {
+	f := newFx(t, fxOptions{auth: []httpauth.Option{httpauth.WithCookies(httpauth.Cookies{
+		SameSite: http.SameSiteNoneMode, TrustedOrigins: []string{"https://spa.example"}, OmitBodyTokens: true})}})
+	site := []string{"Sec-Fetch-Site", "cross-site", "Origin", "https://spa.example"}
+	r := f.form("/token", []string{"grant_type", "password", "username", "alice", "password", "wonderland"}, site...)
+	if r.status != 200 {
+		t.Fatalf("login from the trusted site: %d %s", r.status, r.body)
+	}
+	cs := cookiesOf(r)
+	j := jar{cs["authkit_access"].Value, cs["authkit_refresh"].Value, cs["authkit_csrf"].Value}
+	var body struct {
+		AccessToken string `json:"access_token"`
+		CSRFToken   string `json:"csrf_token"`
+	}
+	if err := json.Unmarshal([]byte(r.body), &body); err != nil || body.CSRFToken != j.csrf || body.AccessToken != "" {
+		t.Fatalf("login body %s (%v): want the CSRF cookie's value %q and no token", r.body, err, j.csrf)
+	}
+	// The browser sends the cookies; the script sends what the body said.
+	r = f.form("/token", []string{"grant_type", "refresh_token"}, append(site, "Cookie", j.header(), "X-CSRF-Token", body.CSRFToken)...)
+	if r.status != 200 {
+		t.Fatalf("refresh from the trusted site with the body's CSRF value: %d %s", r.status, r.body)
+	}
+	cs = cookiesOf(r)
+	j = jar{cs["authkit_access"].Value, cs["authkit_refresh"].Value, cs["authkit_csrf"].Value}
+	if err := json.Unmarshal([]byte(r.body), &body); err != nil || body.CSRFToken != j.csrf {
+		t.Fatalf("refresh body %s (%v): want the new CSRF cookie's value %q", r.body, err, j.csrf)
+	}
+	r = f.form("/revoke", nil, append(site, "Cookie", j.header(), "X-CSRF-Token", body.CSRFToken)...)
+	if r.status != 200 {
+		t.Fatalf("logout from the trusted site: %d %s", r.status, r.body)
+	}
+	if _, err := f.ver.Verify(t.Context(), j.access); !errors.Is(err, authkit.ErrTokenRevoked) {
+		t.Errorf("the session's access token after logout: %v, want ErrTokenRevoked", err)
+	}
+}
+
+// Browsers apply the __Host- and __Secure- rules to a name in any letter
+// case, and refuse such a cookie that breaks them: a "__host-" name with a
+// Domain would never be set, so it is a configuration error like the
+// canonical spelling.
+func TestCookiePrefixAnyCase(t *testing.T) {
+	f := newFx(t, fxOptions{})
+	for name, c := range map[string]httpauth.Cookies{
+		"__host- with a Domain":     {AccessName: "__host-at", Domain: "example.com"},
+		"__HOST- insecure":          {CSRFName: "__HOST-csrf", Insecure: true},
+		"__host- refresh path":      {RefreshName: "__host-rt", RefreshPath: "/auth/token"},
+		"__secure- insecure":        {RefreshName: "__secure-rt", Insecure: true},
+		"__SeCuRe- insecure access": {AccessName: "__SeCuRe-at", Insecure: true},
+	} {
+		if _, err := httpauth.New(f.ver, httpauth.WithCookies(c)); !errors.Is(err, authkit.ErrInvalidConfig) {
+			t.Errorf("%s: %v, want ErrInvalidConfig", name, err)
+		}
+	}
+}
+
 // An application a browser engine serves under a scheme of its own (a
 // Capacitor WebView, a browser extension) sends that scheme in Origin:
 // TrustedOrigins can name it, and only the named one gets tokens.

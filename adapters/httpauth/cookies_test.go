@@ -55,6 +55,9 @@ func TestCookieLogin(t *testing.T) {
 	if m["access_token"] != j.access || m["refresh_token"] != j.refresh {
 		t.Errorf("by default the body still carries the tokens: %v", m)
 	}
+	if m["csrf_token"] != j.csrf {
+		t.Errorf("the body's csrf_token %v, want the CSRF cookie's value %q", m["csrf_token"], j.csrf)
+	}
 	if j2, _ := cookieLogin(t, f); j2.csrf == j.csrf {
 		t.Error("CSRF token reused across logins")
 	}
@@ -128,11 +131,11 @@ func TestCookieRefreshRevokeLogout(t *testing.T) {
 	if r.status != 200 {
 		t.Fatalf("cookie refresh: %d %s", r.status, r.body)
 	}
-	if r.body != `{"token_type":"Bearer","expires_in":300,"scope":"read"}` {
-		t.Errorf("a cookie refresh must not put tokens in the body: %s", r.body)
-	}
 	cs := cookiesOf(r)
 	j2 := jar{cs["authkit_access"].Value, cs["authkit_refresh"].Value, cs["authkit_csrf"].Value}
+	if r.body != `{"token_type":"Bearer","expires_in":300,"scope":"read","csrf_token":"`+j2.csrf+`"}` {
+		t.Errorf("a cookie refresh must not put tokens in the body, only the new CSRF value: %s", r.body)
+	}
 	if j2.refresh == j.refresh || j2.access == "" {
 		t.Fatalf("cookies not rotated: %v", r.header["Set-Cookie"])
 	}
@@ -207,10 +210,10 @@ func TestCookieOptions(t *testing.T) {
 	}
 	f := newFx(t, fxOptions{auth: []httpauth.Option{httpauth.WithCookies(ck)}})
 	r := f.form("/token", []string{"grant_type", "password", "username", "alice", "password", "wonderland"})
-	if r.status != 200 || r.body != `{"token_type":"Bearer","expires_in":300}` {
+	cs := cookiesOf(r)
+	if r.status != 200 || cs["__Host-csrf"] == nil || r.body != `{"token_type":"Bearer","expires_in":300,"csrf_token":"`+cs["__Host-csrf"].Value+`"}` {
 		t.Fatalf("%d %s", r.status, r.body)
 	}
-	cs := cookiesOf(r)
 	if cs["__Host-at"] == nil || cs["__Secure-rt"].Path != "/auth/token" || cs["__Host-csrf"].SameSite != http.SameSiteStrictMode {
 		t.Fatalf("cookies %v", r.header["Set-Cookie"])
 	}

@@ -282,6 +282,17 @@ type cookieTokenResponse struct {
 	TokenType string `json:"token_type"`
 	ExpiresIn int64  `json:"expires_in"`
 	Scope     string `json:"scope,omitempty"`
+	// CSRFToken is the value of the CSRF cookie just set, which a front
+	// end on another site (Cookies.TrustedOrigins) cannot read from the
+	// cookie, yet must echo in the CSRF header.
+	CSRFToken string `json:"csrf_token"`
+}
+
+// cookiePairResponse is the token response with the tokens and the CSRF
+// value of the cookies set with them.
+type cookiePairResponse struct {
+	authkit.TokenPair
+	CSRFToken string `json:"csrf_token"`
 }
 
 // setsCookies reports whether a successful grant of type grant is answered
@@ -301,11 +312,13 @@ func setsCookies(grant string) bool {
 func (h *Handler) tokenResponse(w http.ResponseWriter, r *http.Request, pair authkit.TokenPair, fromCookie, firstParty bool) {
 	if c := h.auth.cookies; c != nil && firstParty {
 		accessAge, refreshAge := cookieAges(pair, h.iss.AccessTTL(), h.iss.RefreshTTL())
-		c.setTokens(w, pair.AccessToken, pair.RefreshToken, h.refreshCookiePath(r), accessAge, refreshAge)
+		csrf := c.setTokens(w, pair.AccessToken, pair.RefreshToken, h.refreshCookiePath(r), accessAge, refreshAge)
 		if fromCookie || c.OmitBodyTokens {
-			h.writeJSON(w, r, http.StatusOK, cookieTokenResponse{TokenType: pair.TokenType, ExpiresIn: pair.ExpiresIn, Scope: pair.Scope})
+			h.writeJSON(w, r, http.StatusOK, cookieTokenResponse{TokenType: pair.TokenType, ExpiresIn: pair.ExpiresIn, Scope: pair.Scope, CSRFToken: csrf})
 			return
 		}
+		h.writeJSON(w, r, http.StatusOK, cookiePairResponse{TokenPair: pair, CSRFToken: csrf})
+		return
 	}
 	h.writeJSON(w, r, http.StatusOK, pair)
 }
