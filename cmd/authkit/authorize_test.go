@@ -393,7 +393,7 @@ func TestAuthorizeThrottleUnavailable(t *testing.T) {
 		RedirectURIs: []string{redirect}, CreatedAt: time.Now()}); err != nil {
 		t.Fatal(err)
 	}
-	_, h, err := newEndpoints(iss, v, users, nil, discardLog, throttleWiring{store: downThrottle{}, clients: ms})
+	_, h, err := newEndpoints(iss, v, users, discardLog, wiring{store: downThrottle{}, clients: ms})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,8 +12,10 @@ import (
 	"github.com/authkit-go/authkit/verifier"
 )
 
-// throttleWiring is how serve throttles password attempts.
-type throttleWiring struct {
+// wiring is what serve gives the HTTP layer beyond the issuer, the
+// verifier and the users: how password attempts are throttled and
+// audited, the registered clients and the endpoints' options.
+type wiring struct {
 	// store counts failures; nil: in this process (httpauth's default
 	// memory store).
 	store authkit.ThrottleStore
@@ -35,35 +37,36 @@ type throttleWiring struct {
 
 // newEndpoints builds the HTTP layer: the middleware that protects /me and
 // the handler with authkit's endpoints, whose password grant checks users.
-// scopes are those a password login may ask for (none by default). With a
+// users.scopes are those a password login may ask for (none by default,
+// serve's --scopes). With a
 // client store it also serves the authorization endpoint, whose login page
 // (authorize.go) checks users through the Handler's password grant
 // (AuthorizationRequest.CheckPassword). Every password attempt (the grant,
-// the login page, Basic) is throttled as thr says, in one budget.
-func newEndpoints(iss *issuer.Issuer, v *verifier.Verifier, users *userDB, scopes []string, log *slog.Logger, thr throttleWiring) (func(http.Handler) http.Handler, http.Handler, error) {
-	opts := []httpauth.Option{httpauth.WithLogger(log), httpauth.WithTrustedProxies(thr.trusted...)}
-	if thr.store != nil {
-		opts = append(opts, httpauth.WithThrottleStore(thr.store))
+// the login page, Basic) is throttled as w says, in one budget.
+func newEndpoints(iss *issuer.Issuer, v *verifier.Verifier, users *userDB, log *slog.Logger, w wiring) (func(http.Handler) http.Handler, http.Handler, error) {
+	opts := []httpauth.Option{httpauth.WithLogger(log), httpauth.WithTrustedProxies(w.trusted...)}
+	if w.store != nil {
+		opts = append(opts, httpauth.WithThrottleStore(w.store))
 	}
-	if thr.hook != nil {
-		opts = append(opts, httpauth.WithEventHook(thr.hook))
+	if w.hook != nil {
+		opts = append(opts, httpauth.WithEventHook(w.hook))
 	}
 	auth, err := httpauth.New(v, opts...)
 	if err != nil {
 		return nil, nil, err
 	}
-	hopts := []httpauth.HandlerOption{httpauth.WithPasswordGrant(users.check), httpauth.WithAllowedScopes(scopes...),
+	hopts := []httpauth.HandlerOption{httpauth.WithPasswordGrant(users.check), httpauth.WithAllowedScopes(users.scopes...),
 		httpauth.WithRefreshCheck(users.refreshCheck)}
-	if thr.clients != nil {
+	if w.clients != nil {
 		// The registered clients, and for those allowed it the
 		// authorization-code grant through serve's login page.
-		hopts = append(hopts, httpauth.WithClientStore(thr.clients), httpauth.WithAuthorizationCode(newLoginPage(iss, scopes, log)))
+		hopts = append(hopts, httpauth.WithClientStore(w.clients), httpauth.WithAuthorizationCode(newLoginPage(iss, users.scopes, log)))
 	}
-	if thr.endpointAud {
+	if w.endpointAud {
 		hopts = append(hopts, httpauth.WithEndpointAssertionAudiences())
 	}
-	if len(thr.accountClients) > 0 {
-		hopts = append(hopts, httpauth.WithAccountClients(thr.accountClients...))
+	if len(w.accountClients) > 0 {
+		hopts = append(hopts, httpauth.WithAccountClients(w.accountClients...))
 	}
 	h, err := httpauth.NewHandler(iss, auth, hopts...)
 	if err != nil {

@@ -333,8 +333,8 @@ func (c *cli) newServer(ctx context.Context, cfg serveConfig, log *slog.Logger) 
 	}
 	s.verifier = v
 	thrStore := throttleStoreOf(st)
-	require, endpoints, err := newEndpoints(s.iss, v, users, cfg.scopes, log,
-		throttleWiring{store: thrStore, trusted: cfg.trustedProxies, hook: audit, clients: clientStoreOf(st), accountClients: cfg.accountClients, endpointAud: cfg.endpointAud})
+	require, endpoints, err := newEndpoints(s.iss, v, users, log,
+		wiring{store: thrStore, trusted: cfg.trustedProxies, hook: audit, clients: clientStoreOf(st), accountClients: cfg.accountClients, endpointAud: cfg.endpointAud})
 	if err != nil {
 		return nil, err
 	}
