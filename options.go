@@ -725,13 +725,14 @@ func WithLogger(l *slog.Logger) Option {
 // passes the cap ends the subject's least recently used sessions, as
 // RevokeSession does (their refresh tokens stop working and, given a
 // revocation store, their access tokens die). It ends them only once its
-// own session exists, so a login that fails costs the user nothing; a
-// store that cannot list the sessions refuses the login. Without a cap a
-// user can pile up sessions that each live a refresh TTL, and a listing
-// of them (GET /sessions) returns them all. Concurrent logins, or a store
-// that fails to end a session, may leave the subject over the cap until
-// the next login trims it. Default 0: no limit. From 0 to 10000. Issuer
-// only.
+// own session exists (and issuer.WithSessionCreated's function has
+// accepted it), so a login that fails costs the user nothing; a store
+// that cannot list the sessions, or end one, refuses the login (which
+// then ends its own session). Without a cap a user can pile up sessions
+// that each live a refresh TTL, and a listing of them (GET /sessions)
+// returns them all. Concurrent logins may leave the subject over the cap
+// by as many as run at once, until the next login trims it. Default 0: no
+// limit. From 0 to 10000. Issuer only.
 func WithSessionLimit(n int) Option {
 	return func(c *Config) error {
 		if n < 0 || n > 10000 {

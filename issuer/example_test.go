@@ -357,6 +357,36 @@ func ExampleWithSessionLifetime() {
 	// this browser session only: 8h0m0s
 }
 
+// A login records its session in the application's own table before the
+// tokens go out; when that write fails, the login fails and leaves no
+// session behind (and, under a session limit, ends none of the others).
+func ExampleWithSessionCreated() {
+	ctx := context.Background()
+	key, _ := keys.Generate(keys.EdDSA)
+	set, _ := keys.NewSet(key)
+	iss, err := issuer.New(authkit.WithKeys(set), authkit.WithStore(memory.New()), authkit.WithSessionLimit(1))
+	if err != nil {
+		log.Fatal(err)
+	}
+	devices := map[string]string{} // session ID -> device, the application's table
+	laptop, err := iss.IssuePair(ctx, "alice", issuer.WithSessionCreated(func(_ context.Context, id string) error {
+		devices[id] = "laptop"
+		return nil
+	}))
+	if err != nil {
+		log.Fatal(err)
+	}
+	_, err = iss.IssuePair(ctx, "alice", issuer.WithSessionCreated(func(context.Context, string) error {
+		return errors.New("device table unavailable")
+	}))
+	fmt.Println("second login:", err)
+	sessions, _ := iss.Sessions(ctx, "alice")
+	fmt.Println("alice's sessions:", len(sessions), devices[sessions[0].ID], sessions[0].ID == laptop.SessionID)
+	// Output:
+	// second login: device table unavailable
+	// alice's sessions: 1 laptop true
+}
+
 // A refresh asks the application whether the user is still active and
 // which of the session's scopes it may still hold.
 func ExampleWithRefreshCheck() {

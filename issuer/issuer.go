@@ -277,7 +277,16 @@ func (i *Issuer) IssuePair(ctx context.Context, subject string, opts ...IssueOpt
 	if err := i.refresh.CreateSession(ctx, s, rec); err != nil {
 		return authkit.TokenPair{}, fmt.Errorf("issuer: creating session: %w", err)
 	}
-	i.endSessions(ctx, subject, evict, now)
+	if p.created != nil {
+		if err := p.created(ctx, s.ID); err != nil {
+			i.abandon(ctx, s.ID, now)
+			return authkit.TokenPair{}, err
+		}
+	}
+	if err := i.endSessions(ctx, subject, evict, now); err != nil {
+		i.abandon(ctx, s.ID, now)
+		return authkit.TokenPair{}, err
+	}
 	pair.RefreshToken = rt
 	pair.RefreshExpiresAt = s.IdleExpiresAt
 	i.emit(ctx, authkit.Event{Type: authkit.EventIssued, Time: now, Subject: subject, SessionID: s.ID, TokenID: pair.TokenID, Method: p.eventMethod()})
@@ -677,15 +686,30 @@ func (i *Issuer) overLimit(ctx context.Context, subject string, now time.Time) (
 	return live[:over], nil
 }
 
-// endSessions ends the sessions overLimit chose, after the login created
-// its own. A failure is logged, not returned: the new session exists and
-// its tokens must reach the caller, and the sessions left over are still
-// the least recently used, so the next login ends them.
-func (i *Issuer) endSessions(ctx context.Context, subject string, evict []authkit.Session, now time.Time) {
+// endSessions ends the sessions overLimit chose, once the login created
+// its own, least recently used first, and stops at the first that cannot
+// be ended: the login is then refused (IssuePair abandons its session),
+// so that a store failing to end sessions cannot let logins pile them up
+// past the cap (found by review). It does not stop for the client: a
+// request cancelled once its session exists still ends them, within the
+// store timeout.
+func (i *Issuer) endSessions(ctx context.Context, subject string, evict []authkit.Session, now time.Time) error {
+	ctx = context.WithoutCancel(ctx)
 	for _, s := range evict {
 		if err := i.revokeSession(ctx, subject, s.ID, now); err != nil && !errors.Is(err, authkit.ErrNotFound) {
-			i.log.WarnContext(ctx, "authkit: session limit: could not end a least recently used session; the next login retries", "session", s.ID, "subject", subject, "error", err)
+			return fmt.Errorf("issuer: session limit: ending session %s: %w", s.ID, err)
 		}
+	}
+	return nil
+}
+
+// abandon ends session id, just created by a login that is refused: its
+// tokens were never returned, so ending its refresh family is enough. A
+// failure is logged: the session then lives on, though nobody holds its
+// refresh token.
+func (i *Issuer) abandon(ctx context.Context, id string, now time.Time) {
+	if err := i.refresh.RevokeSession(context.WithoutCancel(ctx), id, now); err != nil {
+		i.log.WarnContext(ctx, "authkit: could not end the session of a refused login; nobody holds its refresh token", "session", id, "error", err)
 	}
 }
 

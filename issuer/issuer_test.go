@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -527,38 +528,67 @@ func TestSessionLimitFailedLogin(t *testing.T) {
 		t.Errorf("alice's sessions after a failed login: %d (%v), want 2", len(list), err)
 	}
 
+	// The revocation store is down: no login can end a session, so every
+	// login is refused, and none leaves its session behind (found by
+	// review: logging the failure and going on let sessions pile up past
+	// the cap for as long as the outage lasted).
 	st.failRevoke.Store(true)
-	third, err := iss.IssuePair(ctx, "alice")
-	if err != nil {
-		t.Fatalf("a login whose eviction fails: %v, want its tokens", err)
-	}
-	if _, err := ver.Verify(ctx, third.AccessToken); err != nil {
-		t.Errorf("the new session after a failed eviction: %v", err)
+	for range 20 {
+		if _, err := iss.IssuePair(ctx, "alice"); !errors.Is(err, authkit.ErrStoreUnavailable) {
+			t.Fatalf("a login that cannot end a session: %v, want ErrStoreUnavailable", err)
+		}
 	}
 	st.failRevoke.Store(false)
+	if list, err := iss.Sessions(ctx, "alice"); err != nil || len(list) != 2 {
+		t.Errorf("alice's sessions after 20 logins that could not end one: %d (%v), want 2", len(list), err)
+	}
+	for n, p := range pairs {
+		if _, err := ver.Verify(ctx, p.AccessToken); err != nil {
+			t.Errorf("session %d after refused logins: %v", n, err)
+		}
+	}
 	clk.Add(time.Second)
-	fourth, err := iss.IssuePair(ctx, "alice")
+	third, err := iss.IssuePair(ctx, "alice")
 	if err != nil {
 		t.Fatal(err)
 	}
 	list, err := iss.Sessions(ctx, "alice")
 	if err != nil || len(list) != 2 {
-		t.Fatalf("alice's sessions after the next login: %d (%v), want 2", len(list), err)
+		t.Fatalf("alice's sessions once the store is back: %d (%v), want 2", len(list), err)
 	}
-	for _, p := range []authkit.TokenPair{pairs[0], pairs[1]} {
-		if _, err := iss.Refresh(ctx, p.RefreshToken); err == nil {
-			t.Error("a session left over the cap still refreshes after the next login")
-		}
+	if _, err := iss.Refresh(ctx, pairs[0].RefreshToken); err == nil {
+		t.Error("the least recently used session still refreshes after a login past the cap")
 	}
-	for _, p := range []authkit.TokenPair{third, fourth} {
+	for _, p := range []authkit.TokenPair{pairs[1], third} {
 		if _, err := ver.Verify(ctx, p.AccessToken); err != nil {
 			t.Errorf("a session the cap kept: %v", err)
 		}
 	}
+
+	// What WithSessionCreated refuses ends the new session and no other.
+	clk.Add(time.Second)
+	refused := errors.New("not recorded")
+	var created string
+	_, err = iss.IssuePair(ctx, "alice", issuer.WithSessionCreated(func(_ context.Context, id string) error {
+		created = id
+		return refused
+	}))
+	if !errors.Is(err, refused) {
+		t.Fatalf("a login whose WithSessionCreated fails: %v, want its error", err)
+	}
+	for _, p := range []authkit.TokenPair{pairs[1], third} {
+		if _, err := ver.Verify(ctx, p.AccessToken); err != nil {
+			t.Errorf("a session after a login WithSessionCreated refused: %v", err)
+		}
+	}
+	if list, _ := iss.Sessions(ctx, "alice"); len(list) != 2 || slices.ContainsFunc(list, func(s authkit.Session) bool { return s.ID == created }) {
+		t.Errorf("alice's sessions after a login WithSessionCreated refused: %d, want 2 without %s", len(list), created)
+	}
 }
 
 // createFails is a store whose CreateSession fails when failCreate is set
-// and whose RevokeSession fails when failRevoke is set.
+// and whose RevokeSessionTokens (its revocation store's part) fails when
+// failRevoke is set.
 type createFails struct {
 	authkit.Store
 	failCreate, failRevoke atomic.Bool
@@ -571,11 +601,11 @@ func (s *createFails) CreateSession(ctx context.Context, sess authkit.Session, f
 	return s.Store.CreateSession(ctx, sess, first)
 }
 
-func (s *createFails) RevokeSession(ctx context.Context, id string, now time.Time) error {
+func (s *createFails) RevokeSessionTokens(ctx context.Context, subject, id string, until time.Time) error {
 	if s.failRevoke.Load() {
 		return fmt.Errorf("revoke: %w", authkit.ErrStoreUnavailable)
 	}
-	return s.Store.RevokeSession(ctx, id, now)
+	return s.Store.RevokeSessionTokens(ctx, subject, id, until)
 }
 
 // listFails is a store whose ListSessions fails when fail is set.

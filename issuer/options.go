@@ -48,6 +48,7 @@ type issueParams struct {
 	lifetime  time.Duration // 0: the issuer's session lifetime
 	rtTTL     time.Duration // 0: the issuer's refresh TTL
 	method    string        // Event.Method of EventIssued; "": MethodJWT
+	created   func(ctx context.Context, sessionID string) error
 }
 
 // WithScopes sets the granted scopes (RFC 6749 §3.3 scope tokens, at most
@@ -178,6 +179,22 @@ func WithClientIP(ip string) IssueOption {
 			return fmt.Errorf("issuer: %w: client IP %q does not parse", authkit.ErrInvalidRequest, clip(ip, 64))
 		}
 		p.ip = a.Unmap().String()
+		return nil
+	}
+}
+
+// WithSessionCreated runs fn once IssuePair has created the session and
+// before it ends anything (the sessions the session limit ends, see
+// authkit.WithSessionLimit) or returns the tokens: the place to record the
+// session ID elsewhere (an authorization code's record, a device table).
+// When fn returns an error, IssuePair ends the new session, whose tokens
+// were never returned, ends none of the others, and returns fn's error.
+func WithSessionCreated(fn func(ctx context.Context, sessionID string) error) IssueOption {
+	return func(p *issueParams) error {
+		if fn == nil {
+			return fmt.Errorf("issuer: %w: WithSessionCreated(nil)", authkit.ErrInvalidRequest)
+		}
+		p.created = fn
 		return nil
 	}
 }

@@ -605,18 +605,25 @@ func (h *Handler) authorizationCodeGrant(w http.ResponseWriter, r *http.Request,
 	if addr := h.clientAddr(r); addr.IsValid() {
 		opts = append(opts, issuer.WithClientIP(addr.String()))
 	}
+	// The code's record names the session before IssuePair returns
+	// tokens or ends any session (WithSessionLimit): without the record a
+	// second use could not revoke the session, so IssuePair then ends it
+	// and fails, and the user's other sessions are untouched.
+	var unrecorded error
+	opts = append(opts, issuer.WithSessionCreated(func(ctx context.Context, id string) error {
+		if err := h.clients.SetAuthorizationCodeSession(ctx, hash, id); err != nil {
+			unrecorded = err
+			return err
+		}
+		return nil
+	}))
 	pair, err := h.iss.IssuePair(ctx, rec.Subject, opts...)
 	if err != nil {
-		h.failErr(w, r, "issue", err)
-		return
-	}
-	if err := h.clients.SetAuthorizationCodeSession(ctx, hash, pair.SessionID); err != nil {
-		// Without the record a second use could not revoke this session:
-		// revoke it now rather than hand out tokens that cannot be.
-		if rerr := h.iss.RevokeSession(ctx, pair.SessionID); rerr != nil {
-			h.log.LogAttrs(ctx, slog.LevelError, "httpauth: revoking the session of an unrecorded authorization code failed", slog.Any("error", rerr))
+		if unrecorded != nil {
+			h.failErr(w, r, "authorization code", err)
+			return
 		}
-		h.failErr(w, r, "authorization code", err)
+		h.failErr(w, r, "issue", err)
 		return
 	}
 	if !c.AllowsGrant(authkit.GrantRefreshToken) {

@@ -804,3 +804,44 @@ func prefixOf(u string) string {
 	path, _, _ := strings.Cut(u, "?")
 	return path + "?"
 }
+
+// An exchange whose code cannot record its session fails, ends the new
+// session, and leaves the user's other sessions alone, even at the session
+// limit. Found by review: IssuePair ended the least recently used session
+// first, and the failed exchange then revoked the new one, so the user
+// lost a live session for a login that failed.
+func TestAuthorizationCodeUnrecordedKeepsSessions(t *testing.T) {
+	f := newCodeFx(t, authkit.WithSessionLimit(1))
+	first := f.form("/token", []string{"grant_type", "password", "username", "alice", "password", "wonderland"})
+	if first.status != 200 {
+		t.Fatalf("password login: %d %s", first.status, first.body)
+	}
+	m := first.json(t)
+	access, _ := m["access_token"].(string)
+	refresh, _ := m["refresh_token"].(string)
+
+	conf := f.config("app", "", appRedirect, "read")
+	verifier := oauth2.GenerateVerifier()
+	q := redirected(t, f.authorize(conf.AuthCodeURL("st", oauth2.S256ChallengeOption(verifier)), aliceForm), http.StatusSeeOther, appRedirect+"?")
+	f.clients.mu.Lock()
+	f.clients.failSet = true
+	f.clients.mu.Unlock()
+	r := f.form("/token", []string{"grant_type", "authorization_code", "code", q.Get("code"), "redirect_uri", appRedirect,
+		"code_verifier", verifier, "client_id", "app"})
+	if r.status != http.StatusServiceUnavailable {
+		t.Fatalf("an exchange whose code cannot record its session: %d %s, want 503", r.status, r.body)
+	}
+	f.clients.mu.Lock()
+	f.clients.failSet = false
+	f.clients.mu.Unlock()
+	if _, err := f.ver.Verify(t.Context(), access); err != nil {
+		t.Errorf("the password session's access token after the failed exchange: %v", err)
+	}
+	list, err := f.iss.Sessions(t.Context(), "alice")
+	if err != nil || len(list) != 1 {
+		t.Fatalf("alice's sessions after the failed exchange: %d (%v), want 1", len(list), err)
+	}
+	if r := f.form("/token", []string{"grant_type", "refresh_token", "refresh_token", refresh}); r.status != 200 {
+		t.Errorf("the password session's refresh after the failed exchange: %d %s", r.status, r.body)
+	}
+}

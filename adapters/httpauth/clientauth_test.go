@@ -82,6 +82,8 @@ type downClients struct {
 	// With hold set, SetAuthorizationCodeSession closes reached and waits
 	// until a redemption finds a code used (which closes hold).
 	hold, reached chan struct{}
+	// failSet makes SetAuthorizationCodeSession fail.
+	failSet bool
 }
 
 // holdSessions makes the next SetAuthorizationCodeSession wait until a
@@ -109,9 +111,12 @@ func (d *downClients) RedeemAuthorizationCode(ctx context.Context, h authkit.Tok
 
 func (d *downClients) SetAuthorizationCodeSession(ctx context.Context, h authkit.TokenHash, sessionID string) error {
 	d.mu.Lock()
-	hold, reached := d.hold, d.reached
+	hold, reached, fail := d.hold, d.reached, d.failSet
 	d.reached = nil
 	d.mu.Unlock()
+	if fail {
+		return errDown
+	}
 	if reached != nil {
 		close(reached)
 		if hold != nil {
