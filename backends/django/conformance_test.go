@@ -9,12 +9,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jmoiron/sqlx"
-
 	"github.com/authkit-go/authkit"
 	"github.com/authkit-go/authkit/backends/django"
 	"github.com/authkit-go/authkit/conformance"
-	"github.com/authkit-go/authkit/internal/testservers"
 )
 
 // Both stores pass the conformance suite of authkit.ExternalAPITokens on
@@ -153,16 +150,7 @@ func TestExternalConformance(t *testing.T) {
 					Expires: l.expiry,
 					Remove:  func(t *testing.T, s authkit.ExternalAPITokens, token string) { l.remove(t, dbOf(s), token) },
 					Unavailable: func(t *testing.T) authkit.ExternalAPITokens {
-						if b.dir == "sqlite" {
-							db := open(t, b, l.table)
-							db.Close() // a closed pool: every query fails
-							return l.open(t, db)
-						}
-						pool, err := sqlx.Open(b.driver, testservers.WithAddr(t, b.fresh(t), testservers.ClosedAddr(t)))
-						if err != nil {
-							t.Fatal(err)
-						}
-						t.Cleanup(func() { pool.Close() })
+						pool, _ := unreachable(t, b)
 						return l.open(t, &djangoDB{DB: pool, b: b})
 					},
 				})

@@ -14,7 +14,6 @@ import (
 	"github.com/authkit-go/authkit"
 	"github.com/authkit-go/authkit/backends/django"
 	"github.com/authkit-go/authkit/backends/memory"
-	"github.com/authkit-go/authkit/internal/testservers"
 	"github.com/authkit-go/authkit/issuer"
 	"github.com/authkit-go/authkit/keys"
 	"github.com/authkit-go/authkit/verifier"
@@ -291,98 +290,112 @@ func TestFallback(t *testing.T) {
 }
 
 // Without a fallback the store reads only: writes fail clearly, lookups by
-// authkit hash find nothing.
+// authkit hash find nothing. Over a connection that can only read (a role
+// or user granted SELECT alone, an SQLite file opened read-only), the
+// Django tokens authenticate: nothing on the way writes.
 func TestReadOnly(t *testing.T) {
-	db := open(t, backends[2], "authtoken", "knox5")
-	ctx := context.Background()
-	for _, s := range []authkit.APITokenStore{mustAuthToken(t, db.DB), mustKnox(t, db.DB)} {
-		if err := s.CreateAPIToken(ctx, authkit.APIToken{ID: "x", Subject: "1"}, 0, base); !errors.Is(err, django.ErrReadOnly) {
-			t.Errorf("%T.CreateAPIToken: %v, want ErrReadOnly", s, err)
+	forEach(t, func(t *testing.T, b backend) {
+		owner := open(t, b, "authtoken", "knox5")
+		owner.user(t, 1, "alice", true)
+		owner.drfKey(t, aliceKey, 1)
+		kt, kd := knoxToken("", "read-only")
+		owner.knox(t, kd, kt[:15], 1, nil)
+		db := owner.readOnly(t)
+		for _, q := range []string{`UPDATE "auth_user" SET "last_login" = NULL`, `DELETE FROM "knox_authtoken"`} {
+			if err := db.tryExec(q); err == nil {
+				t.Fatalf("%s succeeded over the read-only connection", q)
+			}
 		}
-		if err := s.RevokeAPIToken(ctx, "1", "x", base); !errors.Is(err, django.ErrReadOnly) {
-			t.Errorf("%T.RevokeAPIToken: %v, want ErrReadOnly", s, err)
+		ctx := context.Background()
+		for _, s := range []authkit.APITokenStore{mustAuthToken(t, db.DB), mustKnox(t, db.DB)} {
+			if err := s.CreateAPIToken(ctx, authkit.APIToken{ID: "x", Subject: "1"}, 0, base); !errors.Is(err, django.ErrReadOnly) {
+				t.Errorf("%T.CreateAPIToken: %v, want ErrReadOnly", s, err)
+			}
+			if err := s.RevokeAPIToken(ctx, "1", "x", base); !errors.Is(err, django.ErrReadOnly) {
+				t.Errorf("%T.RevokeAPIToken: %v, want ErrReadOnly", s, err)
+			}
+			if err := s.TouchAPIToken(ctx, "x", base); !errors.Is(err, django.ErrReadOnly) {
+				t.Errorf("%T.TouchAPIToken: %v, want ErrReadOnly", s, err)
+			}
+			if _, err := s.LookupAPIToken(ctx, authkit.TokenHash{}); !errors.Is(err, authkit.ErrNotFound) {
+				t.Errorf("%T.LookupAPIToken: %v, want ErrNotFound", s, err)
+			}
+			if l, err := s.ListAPITokens(ctx, "1", base); err != nil || len(l) != 0 {
+				t.Errorf("%T.ListAPITokens: %v %v", s, l, err)
+			}
+			if n, err := s.DeleteExpiredAPITokens(ctx, base, 10); err != nil || n != 0 {
+				t.Errorf("%T.DeleteExpiredAPITokens: %d %v", s, n, err)
+			}
 		}
-		if err := s.TouchAPIToken(ctx, "x", base); !errors.Is(err, django.ErrReadOnly) {
-			t.Errorf("%T.TouchAPIToken: %v, want ErrReadOnly", s, err)
+		v := newVerifier(t, mustKnox(t, db.DB, django.WithFallback(mustAuthToken(t, db.DB))))
+		for name, tok := range map[string]string{"DRF key": aliceKey, "knox token": kt} {
+			if p, err := authenticate(v, "Token", tok); err != nil || p.Subject != "1" {
+				t.Errorf("%s over the read-only connection: %+v %v", name, p, err)
+			}
 		}
-		if _, err := s.LookupAPIToken(ctx, authkit.TokenHash{}); !errors.Is(err, authkit.ErrNotFound) {
-			t.Errorf("%T.LookupAPIToken: %v, want ErrNotFound", s, err)
+		k, _ := keys.Generate(keys.HS256)
+		set, _ := keys.NewSet(k)
+		is, _ := issuer.New(authkit.WithKeys(set), authkit.WithAPITokenStore(mustAuthToken(t, db.DB)))
+		if _, _, err := is.CreateAPIToken(ctx, "1", "ci"); !errors.Is(err, django.ErrReadOnly) {
+			t.Errorf("issuer.CreateAPIToken over a read-only store: %v", err)
 		}
-		if l, err := s.ListAPITokens(ctx, "1", base); err != nil || len(l) != 0 {
-			t.Errorf("%T.ListAPITokens: %v %v", s, l, err)
-		}
-		if n, err := s.DeleteExpiredAPITokens(ctx, base, 10); err != nil || n != 0 {
-			t.Errorf("%T.DeleteExpiredAPITokens: %d %v", s, n, err)
-		}
-	}
-	k, _ := keys.Generate(keys.HS256)
-	set, _ := keys.NewSet(k)
-	is, _ := issuer.New(authkit.WithKeys(set), authkit.WithAPITokenStore(mustAuthToken(t, db.DB)))
-	if _, _, err := is.CreateAPIToken(ctx, "1", "ci"); !errors.Is(err, django.ErrReadOnly) {
-		t.Errorf("issuer.CreateAPIToken over a read-only store: %v", err)
-	}
+	})
 }
 
-// A token of the wrong form never reaches the database: over a closed
-// *sqlx.DB, where any query fails, it is plainly not found, while one of
-// the right form reports the failure.
+// A token of the wrong form never reaches the database: over an
+// unreachable one, where any query fails, it is plainly not found, while
+// one of the right form reports the failure.
 func TestMalformedTokensAreNotQueried(t *testing.T) {
-	db := open(t, backends[2], "authtoken", "knox5")
-	drf := mustAuthToken(t, db.DB)
-	knox := mustKnox(t, db.DB, django.WithKnoxPrefix("ab_"))
-	db.Close()
-	ctx := context.Background()
-	for _, tok := range []string{"", aliceKey[:39], aliceKey + "a", strings.ToUpper(aliceKey), "g" + aliceKey[1:], strings.Repeat("a", 1<<20)} {
-		if _, err := drf.LookupExternalAPIToken(ctx, tok); !errors.Is(err, authkit.ErrNotFound) {
-			t.Errorf("authtoken, %d bytes: %v, want ErrNotFound without a query", len(tok), err)
+	forEach(t, func(t *testing.T, b backend) {
+		db, _ := unreachable(t, b)
+		drf := mustAuthToken(t, db)
+		knox := mustKnox(t, db, django.WithKnoxPrefix("ab_"))
+		ctx := context.Background()
+		for _, tok := range []string{"", aliceKey[:39], aliceKey + "a", strings.ToUpper(aliceKey), "g" + aliceKey[1:], strings.Repeat("a", 1<<20)} {
+			if _, err := drf.LookupExternalAPIToken(ctx, tok); !errors.Is(err, authkit.ErrNotFound) {
+				t.Errorf("authtoken, %d bytes: %v, want ErrNotFound without a query", len(tok), err)
+			}
 		}
-	}
-	for _, tok := range []string{"", knoxPrefixed[3:], "xy_" + knoxPrefixed[3:], knoxPrefixed + "0", knoxPrefixed[:len(knoxPrefixed)-1], strings.ToUpper(knoxPrefixed)} {
-		if _, err := knox.LookupExternalAPIToken(ctx, tok); !errors.Is(err, authkit.ErrNotFound) {
-			t.Errorf("knox, %d bytes: %v, want ErrNotFound without a query", len(tok), err)
+		for _, tok := range []string{"", knoxPrefixed[3:], "xy_" + knoxPrefixed[3:], knoxPrefixed + "0", knoxPrefixed[:len(knoxPrefixed)-1], strings.ToUpper(knoxPrefixed)} {
+			if _, err := knox.LookupExternalAPIToken(ctx, tok); !errors.Is(err, authkit.ErrNotFound) {
+				t.Errorf("knox, %d bytes: %v, want ErrNotFound without a query", len(tok), err)
+			}
 		}
-	}
-	if _, err := drf.LookupExternalAPIToken(ctx, aliceKey); !errors.Is(err, authkit.ErrStoreUnavailable) {
-		t.Errorf("a well-formed key over a closed DB: %v, want ErrStoreUnavailable", err)
-	}
-	if _, err := knox.LookupExternalAPIToken(ctx, knoxPrefixed); !errors.Is(err, authkit.ErrStoreUnavailable) {
-		t.Errorf("a well-formed knox token over a closed DB: %v, want ErrStoreUnavailable", err)
-	}
-	v := newVerifier(t, drf)
-	if _, err := authenticate(v, "Token", aliceKey+"0"); !errors.Is(err, authkit.ErrInvalidToken) || errors.Is(err, authkit.ErrStoreUnavailable) {
-		t.Errorf("verifier, a 41-character key over a closed DB: %v, want ErrInvalidToken without a query", err)
-	}
+		if _, err := drf.LookupExternalAPIToken(ctx, aliceKey); !errors.Is(err, authkit.ErrStoreUnavailable) {
+			t.Errorf("a well-formed key over an unreachable DB: %v, want ErrStoreUnavailable", err)
+		}
+		if _, err := knox.LookupExternalAPIToken(ctx, knoxPrefixed); !errors.Is(err, authkit.ErrStoreUnavailable) {
+			t.Errorf("a well-formed knox token over an unreachable DB: %v, want ErrStoreUnavailable", err)
+		}
+		v := newVerifier(t, drf)
+		if _, err := authenticate(v, "Token", aliceKey+"0"); !errors.Is(err, authkit.ErrInvalidToken) || errors.Is(err, authkit.ErrStoreUnavailable) {
+			t.Errorf("verifier, a 41-character key over an unreachable DB: %v, want ErrInvalidToken without a query", err)
+		}
+	})
 }
 
 // A database that does not answer refuses the request (fail closed), and
 // the error names neither the token nor the server.
 func TestUnavailable(t *testing.T) {
-	addr := testservers.ClosedAddr(t)
-	for _, driver := range []string{"pgx", "postgres"} {
-		t.Run(driver, func(t *testing.T) {
-			db, err := sqlx.Open(driver, "postgres://postgres@"+addr+"/test?sslmode=disable&connect_timeout=5")
-			if err != nil {
-				t.Fatal(err)
+	forEach(t, func(t *testing.T, b backend) {
+		db, addr := unreachable(t, b)
+		drf := mustAuthToken(t, db)
+		knox := mustKnox(t, db, django.WithFallback(drf))
+		v := newVerifier(t, knox)
+		kt, _ := knoxToken("", "down")
+		for _, tok := range []string{aliceKey, kt} {
+			_, err := authenticate(v, "Token", tok)
+			if !errors.Is(err, authkit.ErrStoreUnavailable) {
+				t.Errorf("unreachable database: %v, want ErrStoreUnavailable", err)
 			}
-			defer db.Close()
-			drf := mustAuthToken(t, db)
-			knox := mustKnox(t, db, django.WithFallback(drf))
-			v := newVerifier(t, knox)
-			kt, _ := knoxToken("", "down")
-			for _, tok := range []string{aliceKey, kt} {
-				_, err := authenticate(v, "Token", tok)
-				if !errors.Is(err, authkit.ErrStoreUnavailable) {
-					t.Errorf("unreachable database: %v, want ErrStoreUnavailable", err)
-				}
-				if err != nil && (strings.Contains(err.Error(), tok) || strings.Contains(err.Error(), addr)) {
-					t.Errorf("error text %q names the token or the server", err)
-				}
+			if err != nil && (strings.Contains(err.Error(), tok) || strings.Contains(err.Error(), addr)) {
+				t.Errorf("error text %q names the token or the server", err)
 			}
-			if err := knox.Ping(context.Background()); !errors.Is(err, authkit.ErrStoreUnavailable) {
-				t.Errorf("Ping: %v", err)
-			}
-		})
-	}
+		}
+		if err := knox.Ping(context.Background()); !errors.Is(err, authkit.ErrStoreUnavailable) || strings.Contains(err.Error(), addr) {
+			t.Errorf("Ping: %v", err)
+		}
+	})
 }
 
 // A cancelled context ends the query with an error matching both
@@ -402,36 +415,49 @@ func TestContextCancelled(t *testing.T) {
 	})
 }
 
+// Options out of range are refused; a schema-qualified table and user
+// table (SQLite's main, the PostgreSQL schema, the MySQL database) are
+// quoted as the database wants them.
 func TestOptions(t *testing.T) {
-	db := open(t, backends[2])
-	for name, f := range map[string]func() error{
-		"nil db":             func() error { _, err := django.NewAuthTokenStore(nil); return err },
-		"knox option on DRF": func() error { _, err := django.NewAuthTokenStore(db.DB, django.WithKnoxPrefix("ab_")); return err },
-		"bad table": func() error {
-			_, err := django.NewAuthTokenStore(db.DB, django.WithTable(`t"; DROP TABLE x`))
-			return err
-		},
-		"bad user table":    func() error { _, err := django.NewKnoxStore(db.DB, django.WithUserTable("a.b.c")); return err },
-		"qualified subject": func() error { _, err := django.NewKnoxStore(db.DB, django.WithSubjectColumn("u.id")); return err },
-		"long prefix":       func() error { _, err := django.NewKnoxStore(db.DB, django.WithKnoxPrefix("abcdefghijk")); return err },
-		"prefix with a dot": func() error { _, err := django.NewKnoxStore(db.DB, django.WithKnoxPrefix("a.b")); return err },
-		"prefix on knox 4.2": func() error {
-			_, err := django.NewKnoxStore(db.DB, django.WithKnoxFormat(django.Knox42), django.WithKnoxPrefix("ab"))
-			return err
-		},
-		"odd token length": func() error { _, err := django.NewKnoxStore(db.DB, django.WithKnoxTokenChars(63)); return err },
-		"unknown format":   func() error { _, err := django.NewKnoxStore(db.DB, django.WithKnoxFormat(9)); return err },
-		"nil fallback":     func() error { _, err := django.NewKnoxStore(db.DB, django.WithFallback(nil)); return err },
-		"nil option":       func() error { _, err := django.NewKnoxStore(db.DB, nil); return err },
-	} {
-		if err := f(); !errors.Is(err, authkit.ErrInvalidConfig) {
-			t.Errorf("%s: %v, want ErrInvalidConfig", name, err)
+	forEach(t, func(t *testing.T, b backend) {
+		db := open(t, b, "knox5")
+		for name, f := range map[string]func() error{
+			"nil db":             func() error { _, err := django.NewAuthTokenStore(nil); return err },
+			"knox option on DRF": func() error { _, err := django.NewAuthTokenStore(db.DB, django.WithKnoxPrefix("ab_")); return err },
+			"bad table": func() error {
+				_, err := django.NewAuthTokenStore(db.DB, django.WithTable(`t"; DROP TABLE x`))
+				return err
+			},
+			"bad user table":    func() error { _, err := django.NewKnoxStore(db.DB, django.WithUserTable("a.b.c")); return err },
+			"qualified subject": func() error { _, err := django.NewKnoxStore(db.DB, django.WithSubjectColumn("u.id")); return err },
+			"long prefix":       func() error { _, err := django.NewKnoxStore(db.DB, django.WithKnoxPrefix("abcdefghijk")); return err },
+			"prefix with a dot": func() error { _, err := django.NewKnoxStore(db.DB, django.WithKnoxPrefix("a.b")); return err },
+			"prefix on knox 4.2": func() error {
+				_, err := django.NewKnoxStore(db.DB, django.WithKnoxFormat(django.Knox42), django.WithKnoxPrefix("ab"))
+				return err
+			},
+			"odd token length": func() error { _, err := django.NewKnoxStore(db.DB, django.WithKnoxTokenChars(63)); return err },
+			"unknown format":   func() error { _, err := django.NewKnoxStore(db.DB, django.WithKnoxFormat(9)); return err },
+			"nil fallback":     func() error { _, err := django.NewKnoxStore(db.DB, django.WithFallback(nil)); return err },
+			"nil option":       func() error { _, err := django.NewKnoxStore(db.DB, nil); return err },
+		} {
+			if err := f(); !errors.Is(err, authkit.ErrInvalidConfig) {
+				t.Errorf("%s: %v, want ErrInvalidConfig", name, err)
+			}
 		}
-	}
-	s := mustKnox(t, db.DB, django.WithKnoxTokenChars(32), django.WithTable("main.knox_authtoken"), django.WithUserTable("auth_user"))
-	if !s.OwnsToken(strings.Repeat("a", 32)) || s.OwnsToken(strings.Repeat("a", 64)) {
-		t.Error("WithKnoxTokenChars(32) not honoured by OwnsToken")
-	}
+		schema := db.schema(t)
+		s := mustKnox(t, db.DB, django.WithKnoxTokenChars(32), django.WithTable(schema+".knox_authtoken"), django.WithUserTable(schema+".auth_user"))
+		if !s.OwnsToken(strings.Repeat("a", 32)) || s.OwnsToken(strings.Repeat("a", 64)) {
+			t.Error("WithKnoxTokenChars(32) not honoured by OwnsToken")
+		}
+		db.user(t, 1, "alice", true)
+		tok := randomHex(t, 16)
+		digest := sha512.Sum512([]byte(tok))
+		db.knox(t, hex.EncodeToString(digest[:]), tok[:15], 1, nil)
+		if p, err := authenticate(newVerifier(t, s), "Token", tok); err != nil || p.Subject != "1" {
+			t.Errorf("a 32-character token in %s.knox_authtoken: %+v %v", schema, p, err)
+		}
+	})
 }
 
 // Knox configured for 40-character tokens without a prefix has the form of
@@ -458,49 +484,64 @@ func TestKnox40FallsBackToDRF(t *testing.T) {
 // Django with USE_TZ = False writes naive local times (its TIME_ZONE) to
 // SQLite and MySQL: read as UTC, a knox token it expired an hour ago was
 // accepted for the zone's offset longer (found by review). WithTimeZone
-// reads them in that zone.
+// reads them in that zone. On PostgreSQL, whose timestamptz values are
+// instants (Django sets the session's zone to TIME_ZONE), it changes
+// nothing.
 func TestKnoxNaiveTimesInDjangosTimeZone(t *testing.T) {
 	tokyo := time.FixedZone("JST", 9*3600) // Asia/Tokyo, without needing a tz database
-	db := open(t, backends[2], "knox5")    // sqlite: Django writes text
-	db.user(t, 1, "alice", true)
-	naive := func(at time.Time) string { return at.In(tokyo).Format("2006-01-02 15:04:05.000000") }
-	expired, expiredDigest := knoxToken("", "tz-expired")
-	live, liveDigest := knoxToken("", "tz-live")
-	for _, r := range []struct {
-		digest, key string
-		expiry      time.Time
-	}{{expiredDigest, expired[:15], base.Add(-time.Hour)}, {liveDigest, live[:15], base.Add(time.Hour)}} {
-		db.exec(t, `INSERT INTO "knox_authtoken" ("digest","created","user_id","expiry","token_key") VALUES (?,?,?,?,?)`,
-			r.digest, naive(r.expiry.Add(-2*time.Hour)), 1, naive(r.expiry), r.key)
-	}
-	v := newVerifier(t, mustKnox(t, db.DB, django.WithTimeZone(tokyo)))
-	if _, err := authenticate(v, "Token", expired); !errors.Is(err, authkit.ErrTokenExpired) {
-		t.Errorf("a token knox expired an hour ago: %v, want ErrTokenExpired", err)
-	}
-	if p, err := authenticate(v, "Token", live); err != nil || !p.ExpiresAt.Equal(base.Add(time.Hour)) {
-		t.Errorf("a live token: %v (expires %v, want %v)", err, p, base.Add(time.Hour))
-	}
-	if _, err := django.NewKnoxStore(db.DB, django.WithTimeZone(nil)); !errors.Is(err, authkit.ErrInvalidConfig) {
-		t.Errorf("WithTimeZone(nil): %v", err)
-	}
+	forEach(t, func(t *testing.T, b backend) {
+		db := open(t, b, "knox5")
+		db.user(t, 1, "alice", true)
+		naive := func(at time.Time) any {
+			if b.dir == "postgres" {
+				return db.ts(at)
+			}
+			return at.In(tokyo).Format("2006-01-02 15:04:05.000000")
+		}
+		expired, expiredDigest := knoxToken("", "tz-expired")
+		live, liveDigest := knoxToken("", "tz-live")
+		for _, r := range []struct {
+			digest, key string
+			expiry      time.Time
+		}{{expiredDigest, expired[:15], base.Add(-time.Hour)}, {liveDigest, live[:15], base.Add(time.Hour)}} {
+			db.exec(t, `INSERT INTO "knox_authtoken" ("digest","created","user_id","expiry","token_key") VALUES (?,?,?,?,?)`,
+				r.digest, naive(r.expiry.Add(-2*time.Hour)), 1, naive(r.expiry), r.key)
+		}
+		v := newVerifier(t, mustKnox(t, db.DB, django.WithTimeZone(tokyo)))
+		if _, err := authenticate(v, "Token", expired); !errors.Is(err, authkit.ErrTokenExpired) {
+			t.Errorf("a token knox expired an hour ago: %v, want ErrTokenExpired", err)
+		}
+		if p, err := authenticate(v, "Token", live); err != nil || !p.ExpiresAt.Equal(base.Add(time.Hour)) {
+			t.Errorf("a live token: %v (expires %v, want %v)", err, p, base.Add(time.Hour))
+		}
+		if _, err := django.NewKnoxStore(db.DB, django.WithTimeZone(nil)); !errors.Is(err, authkit.ErrInvalidConfig) {
+			t.Errorf("WithTimeZone(nil): %v", err)
+		}
+	})
 }
 
 // A custom user model with its own primary key column: WithUserKeyColumn
 // joins on it (found by review: the join named "id", and every lookup
 // failed).
 func TestCustomUserPrimaryKey(t *testing.T) {
-	db := open(t, backends[2], "authtoken")
-	db.exec(t, `CREATE TABLE "accounts_user" ("user_id" integer NOT NULL PRIMARY KEY, "handle" varchar(150) NOT NULL UNIQUE, "is_active" bool NOT NULL)`)
-	db.exec(t, `INSERT INTO "accounts_user" ("user_id", "handle", "is_active") VALUES (?, ?, ?)`, 7, "alice", true)
-	const key = "0123456789abcdef0123456789abcdef01234567"
-	db.exec(t, `INSERT INTO "authtoken_token" ("key", "created", "user_id") VALUES (?, ?, ?)`, key, base.Format("2006-01-02 15:04:05.000000"), 7)
-	s := mustAuthToken(t, db.DB, django.WithUserTable("accounts_user"), django.WithUserKeyColumn("user_id"), django.WithSubjectColumn("handle"))
-	if p, err := authenticate(newVerifier(t, s), "Token", key); err != nil || p.Subject != "alice" {
-		t.Errorf("a token of a custom user model: %v, %v", p, err)
-	}
-	if _, err := django.NewAuthTokenStore(db.DB, django.WithUserKeyColumn("id; --")); !errors.Is(err, authkit.ErrInvalidConfig) {
-		t.Errorf("WithUserKeyColumn with SQL in it: %v", err)
-	}
+	forEach(t, func(t *testing.T, b backend) {
+		db := open(t, b, "authtoken")
+		db.exec(t, `CREATE TABLE "accounts_user" ("user_id" integer NOT NULL PRIMARY KEY, "handle" varchar(150) NOT NULL UNIQUE, "is_active" bool NOT NULL)`)
+		db.exec(t, `INSERT INTO "accounts_user" ("user_id", "handle", "is_active") VALUES (?, ?, ?)`, 7, "alice", db.boolean(true))
+		const key = "0123456789abcdef0123456789abcdef01234567"
+		// authtoken.sql's FOREIGN KEY names auth_user: a row 7 there too,
+		// inactive and named otherwise, which a store reading auth_user
+		// instead of accounts_user would refuse or name wrongly.
+		db.user(t, 7, "not-alice", false)
+		db.exec(t, `INSERT INTO "authtoken_token" ("key", "created", "user_id") VALUES (?, ?, ?)`, key, db.ts(base), 7)
+		s := mustAuthToken(t, db.DB, django.WithUserTable("accounts_user"), django.WithUserKeyColumn("user_id"), django.WithSubjectColumn("handle"))
+		if p, err := authenticate(newVerifier(t, s), "Token", key); err != nil || p.Subject != "alice" {
+			t.Errorf("a token of a custom user model: %v, %v", p, err)
+		}
+		if _, err := django.NewAuthTokenStore(db.DB, django.WithUserKeyColumn("id; --")); !errors.Is(err, authkit.ErrInvalidConfig) {
+			t.Errorf("WithUserKeyColumn with SQL in it: %v", err)
+		}
+	})
 }
 
 // A knox TOKEN_PREFIX that makes its tokens begin as authkit's do ("ak_",

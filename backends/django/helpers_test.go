@@ -4,13 +4,14 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	_ "github.com/go-sql-driver/mysql"
+	"github.com/go-sql-driver/mysql"
 	_ "github.com/jackc/pgx/v5/stdlib"
 	"github.com/jmoiron/sqlx"
 	_ "github.com/lib/pq"
@@ -59,19 +60,21 @@ func forEach(t *testing.T, f func(t *testing.T, b backend)) {
 // written to as Django writes.
 type djangoDB struct {
 	*sqlx.DB
-	b backend
+	b   backend
+	dsn string // what DB was opened with
 }
 
 // open returns a fresh database of b's with the tables of the named
 // testdata files (auth_user always first).
 func open(t *testing.T, b backend, tables ...string) *djangoDB {
 	t.Helper()
-	db, err := sqlx.Open(b.driver, b.fresh(t))
+	dsn := b.fresh(t)
+	db, err := sqlx.Open(b.driver, dsn)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	d := &djangoDB{DB: db, b: b}
+	d := &djangoDB{DB: db, b: b, dsn: dsn}
 	for _, name := range append([]string{"auth_user"}, tables...) {
 		ddl, err := os.ReadFile(filepath.Join("testdata", b.dir, name+".sql"))
 		if err != nil {
@@ -115,6 +118,14 @@ func (d *djangoDB) boolean(v bool) any {
 
 func (d *djangoDB) exec(t *testing.T, q string, args ...any) {
 	t.Helper()
+	if err := d.tryExec(q, args...); err != nil {
+		t.Fatalf("%s: %v", q, err)
+	}
+}
+
+// tryExec runs q, written with "quoted" identifiers and ? placeholders,
+// in the database's own dialect.
+func (d *djangoDB) tryExec(q string, args ...any) error {
 	// Django's side writes with PostgreSQL's placeholders whatever the
 	// driver's name (sqlx knows none for pgx/v5).
 	switch d.b.dir {
@@ -123,9 +134,97 @@ func (d *djangoDB) exec(t *testing.T, q string, args ...any) {
 	case "mysql":
 		q = strings.ReplaceAll(q, `"`, "`")
 	}
-	if _, err := d.Exec(d.Rebind(q), args...); err != nil {
-		t.Fatalf("%s: %v", q, err)
+	_, err := d.Exec(d.Rebind(q), args...)
+	return err
+}
+
+// schema returns the qualifier of d's tables: SQLite's main, the
+// PostgreSQL schema, the MySQL database.
+func (d *djangoDB) schema(t *testing.T) string {
+	t.Helper()
+	q := map[string]string{"sqlite": "", "postgres": "SELECT current_schema()", "mysql": "SELECT DATABASE()"}[d.b.dir]
+	if q == "" {
+		return "main"
 	}
+	var s string
+	if err := d.Get(&s, q); err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// readOnly returns a pool on d's database that can only read it: a
+// PostgreSQL role and a MySQL user granted SELECT alone (dropped when t
+// ends), an SQLite file opened with mode=ro.
+func (d *djangoDB) readOnly(t *testing.T) *djangoDB {
+	t.Helper()
+	name, pw := "authkit_ro_"+randomHex(t, 6), randomHex(t, 16)
+	var dsn string
+	switch d.b.dir {
+	case "sqlite":
+		dsn = "file:" + d.dsn + "&mode=ro"
+	case "postgres":
+		schema := d.schema(t)
+		t.Cleanup(func() {
+			for _, q := range []string{"DROP OWNED BY " + name, "DROP ROLE " + name} {
+				if _, err := d.Exec(q); err != nil {
+					t.Errorf("%s: %v", q, err)
+				}
+			}
+		})
+		d.exec(t, "CREATE ROLE "+name+" LOGIN PASSWORD '"+pw+"'")
+		d.exec(t, "GRANT USAGE ON SCHEMA "+schema+" TO "+name)
+		d.exec(t, "GRANT SELECT ON ALL TABLES IN SCHEMA "+schema+" TO "+name)
+		u, err := url.Parse(d.dsn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		u.User = url.UserPassword(name, pw)
+		dsn = u.String()
+	case "mysql":
+		cfg, err := mysql.ParseDSN(d.dsn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		user := "'" + name + "'@'%'"
+		t.Cleanup(func() {
+			if _, err := d.Exec("DROP USER " + user); err != nil {
+				t.Errorf("DROP USER %s: %v", user, err)
+			}
+		})
+		d.exec(t, "CREATE USER "+user+" IDENTIFIED BY '"+pw+"'")
+		d.exec(t, "GRANT SELECT ON `"+cfg.DBName+"`.* TO "+user)
+		cfg.User, cfg.Passwd = name, pw
+		dsn = cfg.FormatDSN()
+	}
+	db, err := sqlx.Open(d.b.driver, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return &djangoDB{DB: db, b: d.b, dsn: dsn}
+}
+
+// unreachable returns a pool of b's driver on which every query fails as
+// when the database is down, and where, the address (or file) it names,
+// which no error may repeat: a loopback port nothing listens on for a
+// server, a file in a directory that does not exist for SQLite.
+func unreachable(t *testing.T, b backend) (db *sqlx.DB, where string) {
+	t.Helper()
+	var dsn string
+	if b.dir == "sqlite" {
+		where = filepath.Join(t.TempDir(), "missing", "django.sqlite3")
+		dsn = where
+	} else {
+		where = testservers.ClosedAddr(t)
+		dsn = testservers.WithAddr(t, b.fresh(t), where)
+	}
+	db, err := sqlx.Open(b.driver, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db, where
 }
 
 // user inserts a user as django.contrib.auth does.
