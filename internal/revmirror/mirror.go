@@ -41,10 +41,22 @@
 //
 // # Memory
 //
-// The copy holds only what is in force: an entry leaves when Clock passes
-// its until, swept after each call of the feed in chunks, at a cost of
-// O(log n) per expired entry. Memory stays proportional to what is
-// revoked and not yet expired.
+// The copy holds only what is in force: an entry leaves a grace period
+// (one minute) after EntryClock passes its until, swept after each call of
+// the feed in chunks, at a cost of O(log n) per expired entry. Memory stays
+// proportional to what is revoked and not yet expired.
+//
+// # Clock steps
+//
+// An entry left out or swept is gone from the copy, so the Mirror
+// remembers the latest EntryClock time at which it dropped anything
+// (minus the grace). A check whose now is before it — the clock stepped
+// forward, then back; or a caller that read its now long before asking —
+// is answered by the store, not the copy, and a feed call that finds
+// EntryClock back before it takes a new snapshot, which the store builds
+// with everything still in force (found by review: a clock stepped two
+// hours forward swept a revocation still in force, and once stepped back
+// the copy, fresh again, said "not revoked").
 //
 // # Concurrency
 //
@@ -144,6 +156,11 @@ type Mirror struct {
 
 	mu sync.RWMutex
 	st *state
+	// dropped is the latest time (by EntryClock, minus dropGrace) at
+	// which the copy left out or swept an entry: every entry whose until
+	// is after it is in the copy, and a check at an earlier now asks the
+	// store.
+	dropped time.Time
 	// pending holds the writes made through the Mirror while a snapshot is
 	// being built (building), applied to the new copy when it replaces
 	// the old one.
@@ -159,6 +176,29 @@ type Mirror struct {
 // sweepChunk is how many expired entries one hold of the write lock
 // removes.
 const sweepChunk = 256
+
+// dropGrace is how long after its until an entry stays in the copy: a
+// check whose now was read up to this long before the copy dropped it
+// (a request that waited for a key set, a paused process) still finds it
+// there rather than asking the store.
+const dropGrace = time.Minute
+
+// cut is the time the copy drops entries at: an entry whose until is at
+// or before it is left out or swept.
+func (m *Mirror) cut() time.Time { return m.entries().Add(-dropGrace) }
+
+// droppedAt records, under the write lock, that the copy dropped entries
+// up to cut.
+func (m *Mirror) droppedAt(cut time.Time) {
+	if cut.After(m.dropped) {
+		m.dropped = cut
+	}
+}
+
+// errClockStepped ends a follow whose EntryClock is back before the time
+// the copy dropped entries at: the copy may lack entries in force, and a
+// new snapshot restores them.
+var errClockStepped = errors.New("revmirror: the entry clock stepped back before entries the copy dropped; taking a new snapshot")
 
 // New returns a Mirror of store, which must implement
 // authkit.RevocationFeed, and starts following the feed. It does not wait
@@ -284,6 +324,10 @@ func (m *Mirror) IsRevoked(ctx context.Context, q authkit.RevocationQuery, now t
 	m.mu.RLock()
 	dead := m.st.dead(q, now)
 	since, lost := m.st.lost(q)
+	if now.Before(m.dropped) {
+		// The copy may have dropped an entry in force at now.
+		fresh = false
+	}
 	m.mu.RUnlock()
 	if lost {
 		// The store lost data after q was issued; an epoch only ever
@@ -350,8 +394,9 @@ func (m *Mirror) Apply(r authkit.Revocation) { m.local(r) }
 // being built, if any). The feed delivers it again later; applying twice
 // is harmless.
 func (m *Mirror) local(r authkit.Revocation) {
-	now := m.entries()
+	now := m.cut()
 	m.mu.Lock()
+	m.droppedAt(now)
 	m.st.apply(r, now)
 	if m.building {
 		m.pending = append(m.pending, r)
@@ -397,6 +442,9 @@ func (m *Mirror) run(ctx context.Context) {
 		switch {
 		case ctx.Err() != nil:
 			return
+		case errors.Is(err, errClockStepped):
+			m.log.WarnContext(ctx, "authkit: revocation mirror: clock stepped back; taking a new snapshot, the store answers meanwhile")
+			synced = false
 		case errors.Is(err, authkit.ErrFeedPositionLost):
 			m.log.InfoContext(ctx, "authkit: revocation mirror: feed position lost; taking a new snapshot", "err", err)
 			synced = false
@@ -418,7 +466,7 @@ func (m *Mirror) run(ctx context.Context) {
 // snapshot builds a new copy from the feed's snapshot and puts it in place
 // of the old one, which keeps answering (while fresh) in the meantime.
 func (m *Mirror) snapshot(ctx context.Context) (authkit.FeedPosition, error) {
-	start, at := m.clock(), m.entries()
+	start, at := m.clock(), m.cut()
 	m.mu.Lock()
 	m.building, m.pending = true, nil
 	m.mu.Unlock()
@@ -439,7 +487,7 @@ func (m *Mirror) snapshot(ctx context.Context) (authkit.FeedPosition, error) {
 		// the read lock, so that checks go on meanwhile; a write made in
 		// the meantime is in pending.
 		m.mu.RLock()
-		m.st.carryInto(st, m.entries())
+		m.st.carryInto(st, at)
 		m.mu.RUnlock()
 	}
 	m.mu.Lock()
@@ -449,11 +497,13 @@ func (m *Mirror) snapshot(ctx context.Context) (authkit.FeedPosition, error) {
 	if err != nil {
 		return "", err
 	}
-	now := m.entries()
 	for _, r := range pending {
-		st.apply(r, now)
+		st.apply(r, at)
 	}
 	m.st = st
+	// The new copy holds everything the store holds in force after at,
+	// whatever the old one had dropped.
+	m.dropped = at
 	m.snapshots.Add(1)
 	m.covered.Store(&start)
 	m.lastHeard.Store(&start)
@@ -476,8 +526,13 @@ func (m *Mirror) follow(ctx context.Context, pos *authkit.FeedPosition) (heard b
 				return fmt.Errorf("%w: kind %d", errUnknownKind, r.Kind)
 			}
 		}
-		now, at := m.clock(), m.entries()
+		now, at := m.clock(), m.cut()
 		m.mu.Lock()
+		if at.Add(dropGrace).Before(m.dropped) {
+			m.mu.Unlock()
+			return errClockStepped
+		}
+		m.droppedAt(at)
 		for _, r := range changes {
 			m.st.apply(r, at)
 		}
@@ -509,9 +564,10 @@ var errSilent = errors.New("revmirror: the feed stayed silent; reconnecting")
 
 // sweep removes every expired entry, a chunk per hold of the write lock.
 func (m *Mirror) sweep() {
-	now := m.entries()
+	now := m.cut()
 	for {
 		m.mu.Lock()
+		m.droppedAt(now)
 		n := m.st.sweep(now, sweepChunk)
 		m.mu.Unlock()
 		if n < sweepChunk {

@@ -561,3 +561,81 @@ func TestNewSnapshotKeepsWhatTheCopyHeld(t *testing.T) {
 	clk.Advance(2 * time.Hour)
 	waitFor(t, "the carried entries to expire", func() bool { return m.Stats().Entries == 0 })
 }
+
+// The entry clock stepped two hours forward, then back: the step forward
+// swept a revocation still in force by the corrected clock. Checks at the
+// corrected time ask the store, and the next feed call takes a new
+// snapshot that brings the revocation back (found by review: the copy,
+// fresh again, said "not revoked" until the token expired). A check whose
+// now was read before a sweep asks the store too.
+func TestClockStepForwardAndBack(t *testing.T) {
+	clk := newClock()
+	t0 := clk.Now()
+	store := feedtest.New()
+	ctx := t.Context()
+	must(t, store.RevokeToken(ctx, "alice", "jti-1", t0.Add(10*time.Minute)))
+	m := start(t, store, options(clk))
+	waitEntries(t, m, 1)
+
+	clk.Advance(2 * time.Hour)
+	must(t, store.Peer().RevokeToken(ctx, "carol", "jti-2", t0.Add(3*time.Hour))) // a feed call: it sweeps
+	waitFor(t, "jti-1 swept and jti-2 in", func() bool {
+		s := m.Stats()
+		return s.Entries == 1 && s.Covered.After(t0.Add(time.Hour))
+	})
+	snaps := m.Stats().Snapshots
+
+	clk.Set(t0)
+	wantDead(t, m, q("jti-1", "", "alice", t0), t0, true, "revoked, checked at the corrected time")
+	must(t, store.Peer().RevokeToken(ctx, "carol", "jti-3", t0.Add(time.Hour))) // a feed call
+	waitFor(t, "a new snapshot after the step back", func() bool {
+		s := m.Stats()
+		return s.Snapshots > snaps && s.Fresh && s.Entries == 3
+	})
+	store.SetUnavailable(true)
+	fallbacks := m.Stats().Fallbacks
+	wantDead(t, m, q("jti-1", "", "alice", t0), t0, true, "revoked, from the new snapshot with the store down")
+	wantDead(t, m, q("jti-4", "", "alice", t0), t0, false, "never revoked, from the copy")
+	if s := m.Stats(); s.Fallbacks != fallbacks {
+		t.Errorf("after the new snapshot, checks went to the store (%d fallbacks, was %d)", s.Fallbacks, fallbacks)
+	}
+	store.SetUnavailable(false)
+
+	// A check whose now was read before a sweep that removed what it
+	// asks about.
+	must(t, store.RevokeToken(ctx, "dave", "jti-5", t0.Add(time.Minute)))
+	waitFor(t, "jti-5 in", func() bool { return m.Stats().Entries == 4 })
+	clk.Advance(5 * time.Minute)
+	must(t, store.Peer().RevokeToken(ctx, "carol", "jti-6", t0.Add(time.Hour))) // a feed call: it sweeps jti-5
+	waitFor(t, "jti-5 swept", func() bool { return m.Stats().Entries == 4 })
+	wantDead(t, m, q("jti-5", "", "dave", t0), t0.Add(30*time.Second), true, "a check whose now is before the sweep")
+}
+
+// A later cutoff whose own until has passed still moves the cutoff of an
+// entry in force, as the store merges it (found by review: it was left
+// out, and tokens issued between the two cutoffs passed the copy).
+func TestLaterCutoffWithPastUntil(t *testing.T) {
+	clk := newClock()
+	t0 := clk.Now()
+	store := feedtest.New()
+	ctx := t.Context()
+	m := start(t, store, options(clk))
+	waitFresh(t, m)
+	must(t, store.Peer().SetCutoff(ctx, "bob", t0.Add(-time.Hour), t0.Add(time.Hour)))
+	waitEntries(t, m, 1)
+	for name, write := range map[string]authkit.RevocationStore{"the feed": store.Peer(), "the Mirror": m} {
+		cutoff := t0.Add(-30 * time.Minute)
+		if name == "the Mirror" {
+			cutoff = t0.Add(-10 * time.Minute)
+		}
+		must(t, write.SetCutoff(ctx, "bob", cutoff, t0.Add(-time.Second)))
+		query := q("j", "", "bob", cutoff.Add(-time.Minute))
+		waitFor(t, "the later cutoff through "+name, func() bool {
+			dead, err := m.IsRevoked(ctx, query, t0)
+			return dead && err == nil
+		})
+		store.SetUnavailable(true)
+		wantDead(t, m, query, t0, true, "issued before the later cutoff, through "+name)
+		store.SetUnavailable(false)
+	}
+}

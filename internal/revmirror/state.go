@@ -47,8 +47,9 @@ func known(k authkit.RevocationKind) bool {
 }
 
 // apply merges r by the RevocationStore rules (the later until, the later
-// cutoff). A change whose until is at or before now cannot make anything
-// dead any more and is left out. r.Kind must be known.
+// cutoff). A change whose until is at or before now, and that no entry
+// holds already, cannot make anything dead any more and is left out.
+// r.Kind must be known.
 func (s *state) apply(r authkit.Revocation, now time.Time) {
 	if r.Kind == authkit.RevokedBeforeEpoch {
 		// Its Until means nothing: the epoch counts while it lasts, and
@@ -56,9 +57,6 @@ func (s *state) apply(r authkit.Revocation, now time.Time) {
 		if !s.hasEpoch || r.Cutoff.After(s.epoch) {
 			s.epoch, s.hasEpoch = r.Cutoff, true
 		}
-		return
-	}
-	if !now.Before(r.Until) {
 		return
 	}
 	var e *entry
@@ -72,7 +70,14 @@ func (s *state) apply(r authkit.Revocation, now time.Time) {
 	default:
 		return
 	}
+	if e == nil && !now.Before(r.Until) {
+		return
+	}
 	if e != nil {
+		// Merged even when r's own until has passed: the store keeps the
+		// later cutoff with the later until, and so does the copy (found
+		// by review: a later cutoff with a past until was dropped, and
+		// tokens issued between the two cutoffs passed).
 		if r.Cutoff.After(e.cutoff) {
 			e.cutoff = r.Cutoff
 		}
