@@ -313,8 +313,8 @@ type nearMiss struct{ tok, what string }
 // comparison would miss: one character changed (at the end, the middle,
 // the start; to another character of tok's own, one that owns still
 // accepts where there is one, so that the change keeps the token's form),
-// cut short, lengthened, in another case, padded (spaces, NUL, line
-// ends, tab), and made a pattern (LIKE, GLOB, regular expression) that
+// cut short at either end, lengthened, in another case, padded (spaces,
+// NUL, line ends, tab), and made a pattern (LIKE, GLOB, regular expression) that
 // the token matches.
 func nearMisses(tok string, owns func(string) bool) []nearMiss {
 	var alphabet []byte
@@ -359,6 +359,10 @@ func nearMisses(tok string, owns func(string) bool) []nearMiss {
 	add(tok+"\r\n", "the token with a trailing CRLF")
 	add(tok+"\t", "the token with a trailing tab")
 	add(tok[:len(tok)/2], "the first half of the token")
+	add(tok[1:], "the token without its first character")
+	add(tok[len(tok)/2:], "the second half of the token")
+	add("\t"+tok, "the token with a leading tab")
+	add("\n"+tok, "the token with a leading newline")
 	// Patterns: a lookup by SQL LIKE, GLOB or a regular expression rather
 	// than by equality matches the token with each of these.
 	half, last := tok[:len(tok)/2], tok[len(tok)-1:]

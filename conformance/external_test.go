@@ -196,6 +196,11 @@ var extMutants = []struct {
 	{"LikeLookup", "External/NearMisses",
 		func(s *extStore) authkit.ExternalAPITokens { return likeLookup{s} },
 		[]string{"a LIKE wildcard (%)", "a LIKE wildcard (_)"}},
+	// WHERE key LIKE '%' || ? (the input escaped), or Django's
+	// key__endswith: any held token ending with the string.
+	{"SuffixLookup", "External/NearMisses",
+		func(s *extStore) authkit.ExternalAPITokens { return suffixLookup{s} },
+		[]string{"the token without its first character", "the second half of the token"}},
 	// The token's line end trimmed, as a header or file reader might.
 	{"TrimsLineEnd", "External/NearMisses",
 		func(s *extStore) authkit.ExternalAPITokens { return trimsLineEnd{s} },
@@ -248,6 +253,24 @@ func (s likeLookup) LookupExternalAPIToken(ctx context.Context, tok string) (aut
 		}
 	}
 	return authkit.APIToken{}, authkit.ErrNotFound
+}
+
+// suffixLookup finds the held token that ends with the string given.
+type suffixLookup struct{ *extStore }
+
+func (s suffixLookup) LookupExternalAPIToken(ctx context.Context, tok string) (authkit.APIToken, error) {
+	if tok == "" {
+		return authkit.APIToken{}, authkit.ErrNotFound
+	}
+	s.mu.Lock()
+	held := slices.Clone(s.held)
+	s.mu.Unlock()
+	for _, h := range held {
+		if strings.HasSuffix(h, tok) {
+			return s.find(ctx, h)
+		}
+	}
+	return s.find(ctx, tok) // a round trip for nothing, as a database's
 }
 
 type trimsLineEnd struct{ *extStore }
