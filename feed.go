@@ -129,7 +129,8 @@ type RevocationFeed interface {
 	// most once per key; it may also include entries that are no longer in
 	// force, but nothing that was never written. A store that keeps an
 	// epoch includes it, as one RevokedBeforeEpoch entry, in every
-	// snapshot (starting a new epoch first if it finds its marker gone). It returns the position
+	// snapshot (starting a new epoch at now first if it finds its marker
+	// gone, so callers pass the current time). It returns the position
 	// the changes continue from: every change whose write returned before
 	// RevocationSnapshot was called is at or before that position, and the
 	// entries reflect every change at or before it (they may reflect later

@@ -78,3 +78,29 @@ func TestStaleCopyPassesTheStoresLossOn(t *testing.T) {
 		t.Errorf("Stats = %+v, want one fallback", m.Stats())
 	}
 }
+
+// When the copy's own snapshot is the first call to find the epoch marker
+// gone, the new epoch starts at the current time, not before it: tokens
+// issued just before the loss stay refused through every handle (found by
+// review: the snapshot was asked at the copy's cut, a minute early, and
+// the epoch it wrote dated the loss a minute before it happened, so a
+// token revoked in that minute passed every verifier).
+func TestSnapshotThatNoticesTheLossDatesItNow(t *testing.T) {
+	clk := newClock()
+	t0 := clk.Now()
+	store := feedtest.New()
+	ctx := t.Context()
+	m := start(t, store, options(clk))
+	waitFresh(t, m)
+	store.LoseData(false) // the log goes too: the follower takes a new snapshot
+	issued := t0.Add(-30 * time.Second)
+	waitFor(t, "the copy to learn the new epoch", func() bool {
+		_, err := m.IsRevoked(ctx, q("jti-1", "", "alice", issued), t0)
+		return errors.Is(err, authkit.ErrDataLoss)
+	})
+	_, err := store.Peer().IsRevoked(ctx, q("jti-1", "", "alice", issued), t0)
+	var lost *authkit.DataLossError
+	if !errors.As(err, &lost) || !lost.Since.Equal(t0) {
+		t.Errorf("the store, for a token issued 30 s before the loss: %v, want a DataLossError since %v", err, t0)
+	}
+}
