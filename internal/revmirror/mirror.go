@@ -49,8 +49,9 @@
 // # Clock steps
 //
 // An entry left out or swept is gone from the copy, so the Mirror
-// remembers the latest EntryClock time at which it dropped anything
-// (minus the grace). A check whose now is before it — the clock stepped
+// remembers the latest time it may have dropped entries at (EntryClock
+// minus the grace, by the wall clock: a step of the wall clock moves no
+// monotonic reading). A check whose now is before it — the clock stepped
 // forward, then back; or a caller that read its now long before asking —
 // is answered by the store, not the copy, and a feed call that finds
 // EntryClock back before it takes a new snapshot, which the store builds
@@ -156,10 +157,11 @@ type Mirror struct {
 
 	mu sync.RWMutex
 	st *state
-	// dropped is the latest time (by EntryClock, minus dropGrace) at
-	// which the copy left out or swept an entry: every entry whose until
-	// is after it is in the copy, and a check at an earlier now asks the
-	// store.
+	// dropped is the latest cut (EntryClock minus dropGrace, wall clock
+	// only) the copy has left out or swept entries at, moved on by every
+	// sweep, feed call and write whether or not anything was dropped:
+	// every entry whose until is after it is in the copy, and a check at
+	// an earlier now asks the store.
 	dropped time.Time
 	// pending holds the writes made through the Mirror while a snapshot is
 	// being built (building), applied to the new copy when it replaces
@@ -185,7 +187,14 @@ const dropGrace = time.Minute
 
 // cut is the time the copy drops entries at: an entry whose until is at
 // or before it is left out or swept.
-func (m *Mirror) cut() time.Time { return m.entries().Add(-dropGrace) }
+//
+// It carries no monotonic reading (Round(0)): the entries' untils have
+// none, so the sweep judges by the wall clock, and the records of what was
+// dropped must too. With one, a comparison with a caller's now (from
+// time.Now, monotonic as well) would use the monotonic readings alone,
+// which a step of the wall clock does not move, and miss the step that
+// swept an entry (found by review).
+func (m *Mirror) cut() time.Time { return m.entries().Round(0).Add(-dropGrace) }
 
 // droppedAt records, under the write lock, that the copy dropped entries
 // up to cut.
@@ -472,7 +481,7 @@ func (m *Mirror) snapshot(ctx context.Context) (authkit.FeedPosition, error) {
 	// it would pass every verifier (found by review: the cut, a minute
 	// early, did that on Redis, PostgreSQL and MariaDB). The copy applies
 	// its entries at the cut, as everywhere else.
-	start, now := m.clock(), m.entries()
+	start, now := m.clock(), m.entries().Round(0)
 	at := now.Add(-dropGrace)
 	m.mu.Lock()
 	m.building, m.pending = true, nil
