@@ -274,7 +274,8 @@ func WithRevocationStore(s RevocationStore) Option {
 // silent or behind), it asks the store directly, as without this option,
 // and refuses with ErrStoreUnavailable when the store cannot answer either:
 // it never lets a token through on a copy older than maxLag. The copy holds
-// only revocations still in force; Verifier.Close stops following the feed.
+// the revocations in force and those expired less than a minute ago;
+// Verifier.Close stops following the feed.
 // A revocation written through the very store value the verifier was given
 // (an issuer beside it in the same process, sharing the store) counts at
 // once, without waiting for the feed, when the store implements

@@ -104,3 +104,34 @@ func TestSnapshotThatNoticesTheLossDatesItNow(t *testing.T) {
 		t.Errorf("the store, for a token issued 30 s before the loss: %v, want a DataLossError since %v", err, t0)
 	}
 }
+
+// A check whose now is a minute or more old goes to the store, and when
+// it is the first call to find the epoch marker gone, the store dates the
+// loss at the present, not at that old now (found by review: a request
+// that read its clock two minutes earlier dated a truncation two minutes
+// early, and a token revoked in between passed every verifier).
+func TestOldCheckDatesTheLossNow(t *testing.T) {
+	clk := newClock()
+	t0 := clk.Now()
+	store := feedtest.New()
+	ctx := t.Context()
+	m := start(t, store, options(clk))
+	waitFresh(t, m)
+	clk.Advance(5 * time.Minute)
+	now := clk.Now()
+	must(t, store.Peer().RevokeToken(ctx, "alice", "jti-x", now.Add(time.Hour)))
+	waitFor(t, "the feed call at the new time", func() bool {
+		s := m.Stats()
+		return s.Entries == 1 && s.Covered.After(t0.Add(4*time.Minute))
+	})
+	store.LoseData(true) // the log survives: the follower goes on, no snapshot
+	_, err := m.IsRevoked(ctx, q("jti-y", "", "bob", now.Add(-3*time.Minute)), now.Add(-2*time.Minute))
+	if !errors.Is(err, authkit.ErrDataLoss) {
+		t.Errorf("an old check after the loss: %v, want ErrDataLoss", err)
+	}
+	_, err = store.Peer().IsRevoked(ctx, q("jti-x", "", "alice", now.Add(-30*time.Second)), now)
+	var lost *authkit.DataLossError
+	if !errors.As(err, &lost) || !lost.Since.Equal(now) {
+		t.Errorf("the store, for a token issued 30 s before the loss: %v, want a DataLossError since %v", err, now)
+	}
+}

@@ -41,8 +41,8 @@
 //
 // # Memory
 //
-// The copy holds only what is in force: an entry leaves a grace period
-// (one minute) after EntryClock passes its until, swept after each call of
+// The copy holds what is in force and little more: an entry leaves a
+// grace period (one minute) after EntryClock passes its until, swept after each call of
 // the feed in chunks, at a cost of O(log n) per expired entry. Memory stays
 // proportional to what is revoked and not yet expired.
 //
@@ -50,10 +50,13 @@
 //
 // An entry left out or swept is gone from the copy, so the Mirror
 // remembers the latest time it may have dropped entries at (EntryClock
-// minus the grace, by the wall clock: a step of the wall clock moves no
-// monotonic reading). A check whose now is before it — the clock stepped
-// forward, then back; or a caller that read its now long before asking —
-// is answered by the store, not the copy, and a feed call that finds
+// minus the grace; after a snapshot, the snapshot's time, since the store
+// leaves out what expired before it; by the wall clock: a step of the wall
+// clock moves no monotonic reading). A check whose now is before it — the
+// clock stepped forward, then back; a caller that read its now long before
+// asking, or just before a snapshot — is answered by the store, not the
+// copy (asked at the present first, so that a store finding its epoch
+// marker gone dates the loss now, not at the old now), and a feed call that finds
 // EntryClock back before it takes a new snapshot, which the store builds
 // with everything still in force (found by review: a clock stepped two
 // hours forward swept a revocation still in force, and once stepped back
@@ -157,8 +160,9 @@ type Mirror struct {
 
 	mu sync.RWMutex
 	st *state
-	// dropped is the latest cut (EntryClock minus dropGrace, wall clock
-	// only) the copy has left out or swept entries at, moved on by every
+	// dropped is the latest cut (EntryClock minus dropGrace, or a
+	// snapshot's own time; wall clock only) the copy has left out or
+	// swept entries at, moved on by every
 	// sweep, feed call and write whether or not anything was dropped:
 	// every entry whose until is after it is in the copy, and a check at
 	// an earlier now asks the store.
@@ -333,22 +337,40 @@ func (m *Mirror) IsRevoked(ctx context.Context, q authkit.RevocationQuery, now t
 	m.mu.RLock()
 	dead := m.st.dead(q, now)
 	since, lost := m.st.lost(q)
-	if now.Before(m.dropped) {
-		// The copy may have dropped an entry in force at now.
-		fresh = false
-	}
+	// The copy may have dropped an entry in force at now.
+	early := now.Before(m.dropped)
 	m.mu.RUnlock()
 	if lost {
 		// The store lost data after q was issued; an epoch only ever
 		// moves forward, so even a stale copy may say so.
 		return true, &authkit.DataLossError{Since: since}
 	}
-	if dead || fresh {
+	if dead || (fresh && !early) {
 		// A stale copy may still say "revoked": an entry never comes
 		// back to life before its until, which dead has checked.
 		return dead, nil
 	}
 	m.fallbacks.Add(1)
+	if early {
+		// now is at least a minute old. A store that finds its epoch
+		// marker gone starts the new epoch at the now it is asked with,
+		// so it is asked at the present first: asked only at the old
+		// now, it would date a loss before it happened, and tokens
+		// revoked in between would pass every verifier (found by
+		// review). Revoked at the present is revoked at now too.
+		if cur := m.entries().Round(0); cur.After(now) {
+			dead, err := m.store.IsRevoked(ctx, q, cur)
+			if errors.Is(err, authkit.ErrDataLoss) {
+				return true, err
+			}
+			if err != nil {
+				return false, fmt.Errorf("revmirror: store: %w", err)
+			}
+			if dead {
+				return true, nil
+			}
+		}
+	}
 	dead, err := m.store.IsRevoked(ctx, q, now)
 	if errors.Is(err, authkit.ErrDataLoss) {
 		return true, err

@@ -607,8 +607,29 @@ func TestClockStepForwardAndBack(t *testing.T) {
 	waitFor(t, "jti-5 in", func() bool { return m.Stats().Entries == 4 })
 	clk.Advance(5 * time.Minute)
 	must(t, store.Peer().RevokeToken(ctx, "carol", "jti-6", t0.Add(time.Hour))) // a feed call: it sweeps jti-5
-	waitFor(t, "jti-5 swept", func() bool { return m.Stats().Entries == 4 })
+	waitFor(t, "jti-5 swept", func() bool {
+		s := m.Stats()
+		return s.Entries == 4 && s.Covered.After(t0.Add(4*time.Minute))
+	})
 	wantDead(t, m, q("jti-5", "", "dave", t0), t0.Add(30*time.Second), true, "a check whose now is before the sweep")
+}
+
+// A check whose now was read before a new snapshot, which the store built
+// without what had expired by the snapshot's time, asks the store.
+func TestCheckOlderThanTheSnapshot(t *testing.T) {
+	clk := newClock()
+	t0 := clk.Now()
+	store := feedtest.New()
+	ctx := t.Context()
+	m := start(t, store, options(clk))
+	waitFresh(t, m)
+	store.Pause(true)
+	must(t, store.Peer().RevokeToken(ctx, "erin", "jti-e", t0.Add(90*time.Second)))
+	clk.Advance(2 * time.Minute)
+	store.TrimLog() // the follower's position is gone: a new snapshot
+	store.Pause(false)
+	waitFor(t, "a second snapshot", func() bool { return m.Stats().Snapshots == 2 })
+	wantDead(t, m, q("jti-e", "", "erin", t0), t0.Add(80*time.Second), true, "a check whose now is before the snapshot")
 }
 
 // A later cutoff whose own until has passed still moves the cutoff of an
