@@ -86,12 +86,8 @@ func TestStaleCopyPassesTheStoresLossOn(t *testing.T) {
 // the epoch it wrote dated the loss a minute before it happened, so a
 // token revoked in that minute passed every verifier).
 func TestSnapshotThatNoticesTheLossDatesItNow(t *testing.T) {
-	clk := newClock()
-	t0 := clk.Now()
-	store := feedtest.New()
+	_, t0, store, m := freshMirror(t)
 	ctx := t.Context()
-	m := start(t, store, options(clk))
-	waitFresh(t, m)
 	store.LoseData(false) // the log goes too: the follower takes a new snapshot
 	issued := t0.Add(-30 * time.Second)
 	waitFor(t, "the copy to learn the new epoch", func() bool {
@@ -111,12 +107,8 @@ func TestSnapshotThatNoticesTheLossDatesItNow(t *testing.T) {
 // that read its clock two minutes earlier dated a truncation two minutes
 // early, and a token revoked in between passed every verifier).
 func TestOldCheckDatesTheLossNow(t *testing.T) {
-	clk := newClock()
-	t0 := clk.Now()
-	store := feedtest.New()
+	clk, t0, store, m := freshMirror(t)
 	ctx := t.Context()
-	m := start(t, store, options(clk))
-	waitFresh(t, m)
 	clk.Advance(5 * time.Minute)
 	now := clk.Now()
 	must(t, store.Peer().RevokeToken(ctx, "alice", "jti-x", now.Add(time.Hour)))

@@ -84,6 +84,19 @@ func waitFresh(t *testing.T, m *revmirror.Mirror) {
 	waitFor(t, "the first snapshot", func() bool { return m.Stats().Fresh })
 }
 
+// freshMirror starts a Mirror of a new store with options(clk), waits for
+// its first snapshot, and returns the clock, its time at the start, the
+// store and the Mirror.
+func freshMirror(t *testing.T) (*fakeClock, time.Time, *feedtest.Store, *revmirror.Mirror) {
+	t.Helper()
+	clk := newClock()
+	t0 := clk.Now()
+	store := feedtest.New()
+	m := start(t, store, options(clk))
+	waitFresh(t, m)
+	return clk, t0, store, m
+}
+
 func waitEntries(t *testing.T, m *revmirror.Mirror, n int) {
 	t.Helper()
 	waitFor(t, fmt.Sprintf("%d entries in the copy", n), func() bool { return m.Stats().Entries == n })
@@ -617,12 +630,8 @@ func TestClockStepForwardAndBack(t *testing.T) {
 // A check whose now was read before a new snapshot, which the store built
 // without what had expired by the snapshot's time, asks the store.
 func TestCheckOlderThanTheSnapshot(t *testing.T) {
-	clk := newClock()
-	t0 := clk.Now()
-	store := feedtest.New()
+	clk, t0, store, m := freshMirror(t)
 	ctx := t.Context()
-	m := start(t, store, options(clk))
-	waitFresh(t, m)
 	store.Pause(true)
 	must(t, store.Peer().RevokeToken(ctx, "erin", "jti-e", t0.Add(90*time.Second)))
 	clk.Advance(2 * time.Minute)
@@ -636,12 +645,8 @@ func TestCheckOlderThanTheSnapshot(t *testing.T) {
 // entry in force, as the store merges it (found by review: it was left
 // out, and tokens issued between the two cutoffs passed the copy).
 func TestLaterCutoffWithPastUntil(t *testing.T) {
-	clk := newClock()
-	t0 := clk.Now()
-	store := feedtest.New()
+	_, t0, store, m := freshMirror(t)
 	ctx := t.Context()
-	m := start(t, store, options(clk))
-	waitFresh(t, m)
 	must(t, store.Peer().SetCutoff(ctx, "bob", t0.Add(-time.Hour), t0.Add(time.Hour)))
 	waitEntries(t, m, 1)
 	for name, write := range map[string]authkit.RevocationStore{"the feed": store.Peer(), "the Mirror": m} {
