@@ -155,3 +155,67 @@ func waitUntil(t *testing.T, what string, cond func() bool) {
 		time.Sleep(time.Millisecond)
 	}
 }
+
+// A request that waited for a JWKS fetch (its token's kid new after a
+// rotation) takes the time again before its revocation check: it is the
+// first call to find the store's data lost during the wait, and the store
+// starts the new epoch at the time it is asked with. Found by review: the
+// time read before the wait dated the loss seconds early, and a token
+// revoked in between verified on every verifier.
+func TestDataLossDuringAJWKSWait(t *testing.T) {
+	ctx := context.Background()
+	set, _ := keys.NewSet(mustKey(t, keys.EdDSA))
+	srv := newJWKSServer(t, set)
+	clk := &clock{t: base}
+	revs := feedtest.New()
+	iss, err := issuer.New(authkit.WithKeys(set), authkit.WithClock(clk.Now), authkit.WithRevocationStore(revs))
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := verifier.New(authkit.WithJWKSURL(srv.URL), authkit.WithClock(clk.Now),
+		authkit.WithJWKSRefreshInterval(time.Second), authkit.WithRevocationStore(revs))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { v.Close() })
+	issue := func(subject string) string {
+		p, err := iss.IssueAccessToken(ctx, subject)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p.AccessToken
+	}
+	if _, err := v.Verify(ctx, issue("carol")); err != nil {
+		t.Fatal(err)
+	}
+
+	srv.hold()
+	k2 := mustKey(t, keys.EdDSA)
+	if err := set.Add(k2); err != nil {
+		t.Fatal(err)
+	}
+	if err := set.Activate(k2.ID()); err != nil {
+		t.Fatal(err)
+	}
+	clk.Add(2 * time.Second)
+	bob := issue("bob")
+	done := make(chan error, 1)
+	go func() {
+		_, err := v.Verify(ctx, bob) // waits for the new key
+		done <- err
+	}()
+	eventually(t, "the request to wait for the JWKS", func() bool { return srv.waiting.Load() == 1 })
+	clk.Add(time.Second)
+	alice := issue("alice")
+	if err := iss.Revoke(ctx, alice); err != nil {
+		t.Fatal(err)
+	}
+	clk.Add(time.Second)
+	revs.LoseData(false) // the store loses everything, alice's revocation too
+	clk.Add(time.Second)
+	srv.release()
+	<-done
+	if _, err := v.Verify(ctx, alice); !errors.Is(err, authkit.ErrDataLoss) {
+		t.Errorf("a token revoked before the loss, after the waiting request noticed it: %v, want ErrDataLoss", err)
+	}
+}

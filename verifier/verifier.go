@@ -505,6 +505,16 @@ func (v *Verifier) verifyJWT(ctx context.Context, token, word string) (*authkit.
 	if !ok {
 		return nil, v.fail(ctx, authkit.MethodJWT, errUnknownKey)
 	}
+	if ti.remote != nil {
+		// The lookup may have waited for a JWKS fetch (up to its 30 s
+		// timeout): the claims and the revocation check take the time
+		// again. A store that finds its epoch marker gone starts the new
+		// epoch at the now it is asked with, and a time read before the
+		// wait dated a loss during it too early, so that tokens revoked
+		// in between passed every verifier (found by review). A later
+		// now only makes the expiry checks stricter.
+		now = v.now()
+	}
 	if err := t.Verify(k); err != nil {
 		if errors.Is(err, jws.ErrAlgorithmMismatch) {
 			return nil, v.fail(ctx, authkit.MethodJWT, errAlgorithm)
