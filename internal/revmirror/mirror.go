@@ -56,8 +56,9 @@
 // clock stepped forward, then back; a caller that read its now long before
 // asking, or just before a snapshot — is answered by the store, not the
 // copy (asked at the present first, so that a store finding its epoch
-// marker gone dates the loss now, not at the old now), and a feed call that finds
-// EntryClock back before it takes a new snapshot, which the store builds
+// marker gone dates the loss now, not at the old now), and a feed call
+// that finds EntryClock back more than the grace before it takes a new
+// snapshot, which the store builds
 // with everything still in force (found by review: a clock stepped two
 // hours forward swept a revocation still in force, and once stepped back
 // the copy, fresh again, said "not revoked").
@@ -208,9 +209,9 @@ func (m *Mirror) droppedAt(cut time.Time) {
 	}
 }
 
-// errClockStepped ends a follow whose EntryClock is back before the time
-// the copy dropped entries at: the copy may lack entries in force, and a
-// new snapshot restores them.
+// errClockStepped ends a follow whose EntryClock is back more than
+// dropGrace before the time the copy dropped entries at: the copy may lack
+// entries in force, and a new snapshot restores them.
 var errClockStepped = errors.New("revmirror: the entry clock stepped back before entries the copy dropped; taking a new snapshot")
 
 // New returns a Mirror of store, which must implement
@@ -566,7 +567,12 @@ func (m *Mirror) follow(ctx context.Context, pos *authkit.FeedPosition) (heard b
 		}
 		now, at := m.clock(), m.cut()
 		m.mu.Lock()
-		if at.Add(dropGrace).Before(m.dropped) {
+		// A step back of more than the grace: until the clock catches up,
+		// every check would be too old for the copy and go to the store,
+		// so a new snapshot is worth it. A smaller one (a clock jittering
+		// back right after a snapshot) costs at most the grace of store
+		// checks, not a snapshot.
+		if at.Add(2 * dropGrace).Before(m.dropped) {
 			m.mu.Unlock()
 			return errClockStepped
 		}

@@ -665,3 +665,19 @@ func TestLaterCutoffWithPastUntil(t *testing.T) {
 		store.SetUnavailable(false)
 	}
 }
+
+// A clock that steps back a little (less than the grace) right after a
+// snapshot takes no new snapshot: checks at the earlier times go to the
+// store until the clock catches up, and the feed goes on.
+func TestSmallStepBackTakesNoSnapshot(t *testing.T) {
+	clk, t0, store, m := freshMirror(t)
+	ctx := t.Context()
+	clk.Set(t0.Add(-10 * time.Second))
+	must(t, store.Peer().RevokeToken(ctx, "alice", "jti-1", t0.Add(time.Hour)))
+	waitEntries(t, m, 1)
+	if s := m.Stats(); s.Snapshots != 1 {
+		t.Errorf("Stats = %+v after a 10 s step back, want 1 snapshot", s)
+	}
+	wantDead(t, m, q("jti-1", "", "alice", clk.Now()), clk.Now(), true, "revoked through the feed after the step")
+	wantDead(t, m, q("jti-2", "", "alice", clk.Now()), clk.Now(), false, "never revoked")
+}
