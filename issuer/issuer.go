@@ -734,7 +734,11 @@ func (i *Issuer) revokeSession(ctx context.Context, subject, id string, now time
 			return err
 		}
 	}
-	err := i.refresh.RevokeSession(ctx, id, now)
+	// The second step does not stop for the caller (it still has the
+	// store timeout): a client that hung up in between left the family
+	// live, and once the sid's entry expired its refresh tokens minted
+	// working access tokens again (found by review).
+	err := i.refresh.RevokeSession(context.WithoutCancel(ctx), id, now)
 	if err != nil && !errors.Is(err, authkit.ErrNotFound) {
 		return err
 	}
@@ -817,6 +821,11 @@ func (i *Issuer) RevokeSubject(ctx context.Context, subject string, opts ...Revo
 			return fmt.Errorf("issuer: revoke subject: %w", err)
 		}
 	}
+	// Once begun, it does not stop for the caller (each store call still
+	// has the store timeout): a client that hung up after the cutoff left
+	// every session refreshing, and no browser resends the POST that
+	// would finish the job (found by review).
+	ctx = context.WithoutCancel(ctx)
 	if i.refresh != nil {
 		if _, err := i.refresh.RevokeSubjectSessions(ctx, subject, now); err != nil {
 			return fmt.Errorf("issuer: revoke subject: %w", err)

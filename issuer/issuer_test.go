@@ -1107,3 +1107,73 @@ func TestUserAgentRecordedSafe(t *testing.T) {
 		t.Errorf("UserAgent %q, want %q", ss[0].UserAgent, want)
 	}
 }
+
+// hangsUp is a store whose revocation writes cancel the caller's context
+// once they have landed, as a client that hangs up right after the first
+// step of a revocation does.
+type hangsUp struct {
+	authkit.Store
+	cancel atomic.Pointer[context.CancelFunc]
+}
+
+func (s *hangsUp) hangUp() {
+	if c := s.cancel.Swap(nil); c != nil {
+		(*c)()
+	}
+}
+
+func (s *hangsUp) SetCutoff(ctx context.Context, subject string, cutoff, until time.Time) error {
+	err := s.Store.SetCutoff(ctx, subject, cutoff, until)
+	s.hangUp()
+	return err
+}
+
+func (s *hangsUp) RevokeSessionTokens(ctx context.Context, subject, sid string, until time.Time) error {
+	err := s.Store.RevokeSessionTokens(ctx, subject, sid, until)
+	s.hangUp()
+	return err
+}
+
+// A logout-all, or the session revocation of reuse detection, whose caller
+// hangs up after the first step still ends the sessions. Found by review:
+// the sessions step failed with "context canceled", every device's refresh
+// token kept working (a thief's too), and no browser resends the POST that
+// would have finished the job.
+func TestRevocationOutlivesItsCaller(t *testing.T) {
+	st := &hangsUp{Store: memory.New()}
+	iss, ver, clk, _ := fixtureOver(t, st)
+	bg := context.Background()
+
+	other, err := iss.IssuePair(bg, "alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(bg)
+	st.cancel.Store(&cancel)
+	_ = iss.RevokeSubject(ctx, "alice")
+	if _, err := iss.Refresh(bg, other.RefreshToken); err == nil {
+		t.Error("a session refreshes after a logout-all whose caller hung up after the cutoff")
+	}
+
+	// Reuse detection: the thief rotated first; the user's replay hangs up
+	// after the session's access tokens were revoked.
+	user, err := iss.IssuePair(bg, "bob")
+	if err != nil {
+		t.Fatal(err)
+	}
+	thief, err := iss.Refresh(bg, user.RefreshToken)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel = context.WithCancel(bg)
+	st.cancel.Store(&cancel)
+	if _, err := iss.Refresh(ctx, user.RefreshToken); err == nil {
+		t.Fatal("a reused refresh token refreshed")
+	}
+	clk.Add(11 * time.Minute) // past the session's revocation entry
+	if p, err := iss.Refresh(bg, thief.RefreshToken); err == nil {
+		if _, verr := ver.Verify(bg, p.AccessToken); verr == nil {
+			t.Error("after a reuse whose caller hung up, the thief's refresh token still mints working access tokens")
+		}
+	}
+}
