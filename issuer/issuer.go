@@ -729,16 +729,18 @@ func (i *Issuer) revokeUntil(now time.Time) time.Time { return now.Add(i.accessT
 // of a session that does not exist (ErrNotFound from the refresh store)
 // is harmless.
 func (i *Issuer) revokeSession(ctx context.Context, subject, id string, now time.Time) error {
+	// It does not stop for the caller (each store call still has the store
+	// timeout): a client that hung up between the steps, or while the
+	// first write was in flight, left the family live, and once the sid's
+	// entry expired its refresh tokens minted working access tokens again
+	// (found by review, twice).
+	ctx = context.WithoutCancel(ctx)
 	if i.revocations != nil {
 		if err := i.revocations.RevokeSessionTokens(ctx, subject, id, i.revokeUntil(now)); err != nil {
 			return err
 		}
 	}
-	// The second step does not stop for the caller (it still has the
-	// store timeout): a client that hung up in between left the family
-	// live, and once the sid's entry expired its refresh tokens minted
-	// working access tokens again (found by review).
-	err := i.refresh.RevokeSession(context.WithoutCancel(ctx), id, now)
+	err := i.refresh.RevokeSession(ctx, id, now)
 	if err != nil && !errors.Is(err, authkit.ErrNotFound) {
 		return err
 	}
@@ -813,6 +815,12 @@ func (i *Issuer) RevokeSubject(ctx context.Context, subject string, opts ...Revo
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	// Once begun, it does not stop for the caller (each store call still
+	// has the store timeout): a client that hung up after the cutoff, or
+	// while its write was in flight (landed, yet reported cancelled), left
+	// every session refreshing, and no browser resends the POST that
+	// would finish the job (found by review, twice).
+	ctx = context.WithoutCancel(ctx)
 	now := i.now()
 	// The cutoff goes first: if the session step then fails, access tokens
 	// are already dead and a retry finishes the job.
@@ -821,11 +829,6 @@ func (i *Issuer) RevokeSubject(ctx context.Context, subject string, opts ...Revo
 			return fmt.Errorf("issuer: revoke subject: %w", err)
 		}
 	}
-	// Once begun, it does not stop for the caller (each store call still
-	// has the store timeout): a client that hung up after the cutoff left
-	// every session refreshing, and no browser resends the POST that
-	// would finish the job (found by review).
-	ctx = context.WithoutCancel(ctx)
 	if i.refresh != nil {
 		if _, err := i.refresh.RevokeSubjectSessions(ctx, subject, now); err != nil {
 			return fmt.Errorf("issuer: revoke subject: %w", err)

@@ -1108,9 +1108,10 @@ func TestUserAgentRecordedSafe(t *testing.T) {
 	}
 }
 
-// hangsUp is a store whose revocation writes cancel the caller's context
-// once they have landed, as a client that hangs up right after the first
-// step of a revocation does.
+// hangsUp is a store across a network (not in process, so the issuer
+// bounds its calls) whose revocation writes land, and then the caller
+// hangs up while the reply is on its way: the call reports the
+// cancellation although the write landed.
 type hangsUp struct {
 	authkit.Store
 	cancel atomic.Pointer[context.CancelFunc]
@@ -1119,26 +1120,29 @@ type hangsUp struct {
 func (s *hangsUp) hangUp() {
 	if c := s.cancel.Swap(nil); c != nil {
 		(*c)()
+		time.Sleep(50 * time.Millisecond) // the reply, late
 	}
 }
 
 func (s *hangsUp) SetCutoff(ctx context.Context, subject string, cutoff, until time.Time) error {
-	err := s.Store.SetCutoff(ctx, subject, cutoff, until)
+	err := s.Store.SetCutoff(context.WithoutCancel(ctx), subject, cutoff, until)
 	s.hangUp()
 	return err
 }
 
 func (s *hangsUp) RevokeSessionTokens(ctx context.Context, subject, sid string, until time.Time) error {
-	err := s.Store.RevokeSessionTokens(ctx, subject, sid, until)
+	err := s.Store.RevokeSessionTokens(context.WithoutCancel(ctx), subject, sid, until)
 	s.hangUp()
 	return err
 }
 
 // A logout-all, or the session revocation of reuse detection, whose caller
-// hangs up after the first step still ends the sessions. Found by review:
-// the sessions step failed with "context canceled", every device's refresh
-// token kept working (a thief's too), and no browser resends the POST that
-// would have finished the job.
+// hangs up once the first write landed (before its reply came back) still
+// ends the sessions. Found by review, twice (a hang-up after the first
+// step, then one during its reply): the sessions step never ran or failed
+// with "context canceled", every device's refresh token kept working (a
+// thief's too), and no browser resends the POST that would have finished
+// the job.
 func TestRevocationOutlivesItsCaller(t *testing.T) {
 	st := &hangsUp{Store: memory.New()}
 	iss, ver, clk, _ := fixtureOver(t, st)
@@ -1151,8 +1155,9 @@ func TestRevocationOutlivesItsCaller(t *testing.T) {
 	ctx, cancel := context.WithCancel(bg)
 	st.cancel.Store(&cancel)
 	_ = iss.RevokeSubject(ctx, "alice")
+	clk.Add(11 * time.Minute) // past the cutoff's entry
 	if _, err := iss.Refresh(bg, other.RefreshToken); err == nil {
-		t.Error("a session refreshes after a logout-all whose caller hung up after the cutoff")
+		t.Error("a session refreshes after a logout-all whose caller hung up during the cutoff's write")
 	}
 
 	// Reuse detection: the thief rotated first; the user's replay hangs up
