@@ -727,9 +727,11 @@ func WithLogger(l *slog.Logger) Option {
 // RevokeSession does (their refresh tokens stop working and, given a
 // revocation store, their access tokens die). It ends them only once its
 // own session exists (and issuer.WithSessionCreated's function has
-// accepted it), so a login that fails costs the user nothing; a store
-// that cannot list the sessions, or end one, refuses the login (which
-// then ends its own session). Without a cap a user can pile up sessions
+// accepted it), so a login that fails before that costs the user nothing.
+// A store that cannot list the sessions refuses the login; one that cannot
+// end one, or a caller's ctx that ends meanwhile, stops the ending there
+// and refuses the login too (which then ends its own session): sessions
+// already ended stay ended. Without a cap a user can pile up sessions
 // that each live a refresh TTL, and a listing of them (GET /sessions)
 // returns them all. Concurrent logins may leave the subject over the cap
 // by as many as run at once, until the next login trims it. Default 0: no

@@ -690,12 +690,16 @@ func (i *Issuer) overLimit(ctx context.Context, subject string, now time.Time) (
 // its own, least recently used first, and stops at the first that cannot
 // be ended: the login is then refused (IssuePair abandons its session),
 // so that a store failing to end sessions cannot let logins pile them up
-// past the cap (found by review). It does not stop for the client: a
-// request cancelled once its session exists still ends them, within the
-// store timeout.
+// past the cap (found by review). Between sessions it stops when the
+// caller's ctx has ended (the login is then refused too), so that a login
+// that must end many sessions stays within the caller's deadline; each
+// session it begins to end is ended whatever the caller does
+// (revokeSession).
 func (i *Issuer) endSessions(ctx context.Context, subject string, evict []authkit.Session, now time.Time) error {
-	ctx = context.WithoutCancel(ctx)
 	for _, s := range evict {
+		if err := ctx.Err(); err != nil {
+			return fmt.Errorf("issuer: session limit: %w", err)
+		}
 		if err := i.revokeSession(ctx, subject, s.ID, now); err != nil && !errors.Is(err, authkit.ErrNotFound) {
 			return fmt.Errorf("issuer: session limit: ending session %s: %w", s.ID, err)
 		}
@@ -733,7 +737,8 @@ func (i *Issuer) revokeSession(ctx context.Context, subject, id string, now time
 	// timeout): a client that hung up between the steps, or while the
 	// first write was in flight, left the family live, and once the sid's
 	// entry expired its refresh tokens minted working access tokens again
-	// (found by review, twice).
+	// (found by review, twice). The event hook gets the caller's ctx.
+	caller := ctx
 	ctx = context.WithoutCancel(ctx)
 	if i.revocations != nil {
 		if err := i.revocations.RevokeSessionTokens(ctx, subject, id, i.revokeUntil(now)); err != nil {
@@ -745,14 +750,17 @@ func (i *Issuer) revokeSession(ctx context.Context, subject, id string, now time
 		return err
 	}
 	if err == nil {
-		i.emit(ctx, authkit.Event{Type: authkit.EventRevoked, Time: now, Subject: subject, SessionID: id, Method: "session"})
+		i.emit(caller, authkit.Event{Type: authkit.EventRevoked, Time: now, Subject: subject, SessionID: id, Method: "session"})
 	}
 	return err
 }
 
 // RevokeSession ends session sessionID: its refresh token stops working
 // and, given a revocation store, every access token minted in it dies at
-// once. authkit.ErrNotFound if there is no such session.
+// once. authkit.ErrNotFound if there is no such session. Once it has found
+// the session it runs to its end even if ctx ends (each store call keeps
+// the store timeout), so that a caller hanging up cannot leave it half
+// done.
 func (i *Issuer) RevokeSession(ctx context.Context, sessionID string) error {
 	if i.refresh == nil {
 		return errNoRefreshStore
@@ -795,7 +803,9 @@ func (i *Issuer) RevokeOwnSession(ctx context.Context, subject, sessionID string
 // unaffected; a login completing while RevokeSubject runs keeps its
 // session but may lose its first access token (it refreshes). API tokens
 // are not touched unless WithAPITokens is given; otherwise revoke them by
-// ID.
+// ID. Once begun it runs to its end even if ctx ends (each store call
+// keeps the store timeout), so that a caller hanging up cannot leave it
+// half done.
 func (i *Issuer) RevokeSubject(ctx context.Context, subject string, opts ...RevokeSubjectOption) error {
 	if err := checkSubjectRef(subject); err != nil {
 		return err
@@ -819,7 +829,9 @@ func (i *Issuer) RevokeSubject(ctx context.Context, subject string, opts ...Revo
 	// has the store timeout): a client that hung up after the cutoff, or
 	// while its write was in flight (landed, yet reported cancelled), left
 	// every session refreshing, and no browser resends the POST that
-	// would finish the job (found by review, twice).
+	// would finish the job (found by review, twice). The event hook gets
+	// the caller's ctx.
+	caller := ctx
 	ctx = context.WithoutCancel(ctx)
 	now := i.now()
 	// The cutoff goes first: if the session step then fails, access tokens
@@ -852,7 +864,7 @@ func (i *Issuer) RevokeSubject(ctx context.Context, subject string, opts ...Revo
 			return fmt.Errorf("issuer: revoke subject: %w", err)
 		}
 	}
-	i.emit(ctx, authkit.Event{Type: authkit.EventRevoked, Time: now, Subject: subject, Method: "subject"})
+	i.emit(caller, authkit.Event{Type: authkit.EventRevoked, Time: now, Subject: subject, Method: "subject"})
 	return nil
 }
 

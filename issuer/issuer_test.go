@@ -1182,3 +1182,68 @@ func TestRevocationOutlivesItsCaller(t *testing.T) {
 		}
 	}
 }
+
+// slowRevoke is a store across a network whose RevokeSession takes 100 ms
+// (honouring ctx); calls counts them.
+type slowRevoke struct {
+	authkit.Store
+	calls atomic.Int32
+}
+
+func (s *slowRevoke) RevokeSession(ctx context.Context, id string, now time.Time) error {
+	s.calls.Add(1)
+	select {
+	case <-time.After(100 * time.Millisecond):
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	return s.Store.RevokeSession(ctx, id, now)
+}
+
+// A login that must end many sessions stops between them when its
+// caller's deadline passes, and is refused: it does not run on for as many
+// store calls as there are sessions (found by review: 30 sessions over a
+// lowered cap held a login with a 300 ms deadline for 3 s).
+func TestSessionLimitHonoursTheCallersDeadline(t *testing.T) {
+	st := &slowRevoke{Store: memory.New()}
+	iss, _, clk, _ := fixtureOver(t, st)
+	for range 30 {
+		if _, err := iss.IssuePair(context.Background(), "alice"); err != nil {
+			t.Fatal(err)
+		}
+		clk.Add(time.Second)
+	}
+	capped, _, _, _ := fixtureOver(t, st, authkit.WithSessionLimit(1))
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	if _, err := capped.IssuePair(ctx, "alice"); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("a login past its deadline while ending sessions: %v, want context.DeadlineExceeded", err)
+	}
+	// Each session costs 100 ms: 30 would take 3 s.
+	if n := st.calls.Load(); n >= 30 {
+		t.Errorf("the login ended %d sessions past its caller's 300 ms deadline", n)
+	}
+}
+
+// The event hook of a revocation gets the caller's ctx, not the detached
+// one the store calls run with: a hook that hands events to a sink sees
+// the caller leave (found by review).
+func TestRevocationEventsGetTheCallersContext(t *testing.T) {
+	st := &hangsUp{Store: memory.New()}
+	var live atomic.Int32
+	hook := func(ctx context.Context, e authkit.Event) {
+		if e.Type == authkit.EventRevoked && ctx.Err() == nil {
+			live.Add(1)
+		}
+	}
+	iss, _, _, _ := fixtureOver(t, st, authkit.WithEventHook(hook))
+	if _, err := iss.IssuePair(context.Background(), "alice"); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	st.cancel.Store(&cancel)
+	_ = iss.RevokeSubject(ctx, "alice")
+	if n := live.Load(); n != 0 {
+		t.Errorf("%d revocation events had a live ctx after the caller cancelled, want 0", n)
+	}
+}

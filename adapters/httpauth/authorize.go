@@ -694,14 +694,13 @@ func (h *Handler) awaitCodeSession(ctx context.Context, hash authkit.TokenHash, 
 // its first exchange started is revoked (RFC 6749 §4.1.2), and the reuse
 // reported.
 func (h *Handler) codeReused(ctx context.Context, rec authkit.AuthorizationCode) {
-	// The replay may be an attacker's who hangs up at once: the
-	// revocation does not stop for it (the store timeout still applies).
-	ctx = context.WithoutCancel(ctx)
 	ev := authkit.Event{Type: authkit.EventReuseDetected, Time: h.now(), Subject: rec.Subject, SessionID: rec.SessionID, Method: MethodAuthorizationCode}
 	h.log.LogAttrs(ctx, slog.LevelWarn, "httpauth: an authorization code was used twice; revoking what its first use issued",
 		slog.String("client_id", rec.ClientID), slog.Bool("session_recorded", rec.SessionID != ""))
 	if rec.SessionID != "" {
-		if err := h.iss.RevokeSession(ctx, rec.SessionID); err != nil {
+		// The replay may be an attacker's who hangs up at once: the
+		// revocation does not stop for it (the store timeout applies).
+		if err := h.iss.RevokeSession(context.WithoutCancel(ctx), rec.SessionID); err != nil {
 			ev.Err = err
 			h.log.LogAttrs(ctx, slog.LevelError, "httpauth: revoking the session of a reused authorization code failed", slog.Any("error", err))
 		}
