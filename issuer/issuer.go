@@ -711,10 +711,60 @@ func (i *Issuer) endSessions(ctx context.Context, subject string, evict []authki
 // tokens were never returned, so ending its refresh family is enough. A
 // failure is logged: the session then lives on, though nobody holds its
 // refresh token.
+//
+// It runs to its end whatever the caller does, and the refused login
+// waits for it as long as its ctx allows (outlive).
 func (i *Issuer) abandon(ctx context.Context, id string, now time.Time) {
-	if err := i.refresh.RevokeSession(context.WithoutCancel(ctx), id, now); err != nil {
-		i.log.WarnContext(ctx, "authkit: could not end the session of a refused login; nobody holds its refresh token", "session", id, "error", err)
+	_ = i.outlive(ctx, "abandon session", func(dctx context.Context) error {
+		if err := i.refresh.RevokeSession(dctx, id, now); err != nil {
+			i.log.WarnContext(dctx, "authkit: could not end the session of a refused login; nobody holds its refresh token", "session", id, "error", err)
+		}
+		return nil
+	})
+}
+
+// outlive runs f, a revocation, with a context that does not end with
+// ctx, so that it runs to its end (each store call still bounded by the
+// store timeout) even when its caller leaves halfway, and waits for it as
+// long as ctx allows: the caller still returns at its own deadline, as
+// from any store call (an error matching ErrStoreUnavailable and
+// context.DeadlineExceeded, or context.Canceled), while f finishes in the
+// background. f starts even if ctx has already ended. A panic in f
+// reaches the caller if it still waits.
+func (i *Issuer) outlive(ctx context.Context, op string, f func(context.Context) error) error {
+	type result struct {
+		err error
+		p   any
 	}
+	done := make(chan result, 1)
+	go func() {
+		var r result
+		defer func() {
+			if p := recover(); p != nil {
+				r.p = p
+				i.log.ErrorContext(ctx, "authkit: a revocation panicked", "op", op, "panic", fmt.Sprint(p))
+			}
+			done <- r
+		}()
+		r.err = f(context.WithoutCancel(ctx))
+	}()
+	var r result
+	select {
+	case r = <-done:
+	case <-ctx.Done():
+		select {
+		case r = <-done: // it finished as the caller left: its answer
+		default:
+			if err := ctx.Err(); errors.Is(err, context.Canceled) {
+				return err
+			}
+			return fmt.Errorf("issuer: %s: %w: the store did not answer before the caller's deadline (the revocation goes on): %w", op, authkit.ErrStoreUnavailable, ctx.Err())
+		}
+	}
+	if r.p != nil {
+		panic(r.p)
+	}
+	return r.err
 }
 
 // revokeUntil is how long a session or subject revocation must be
@@ -737,22 +787,24 @@ func (i *Issuer) revokeSession(ctx context.Context, subject, id string, now time
 	// timeout): a client that hung up between the steps, or while the
 	// first write was in flight, left the family live, and once the sid's
 	// entry expired its refresh tokens minted working access tokens again
-	// (found by review, twice). The event hook gets the caller's ctx.
+	// (found by review, twice): it runs to its end (outlive). The event
+	// hook gets the caller's ctx.
 	caller := ctx
-	ctx = context.WithoutCancel(ctx)
-	if i.revocations != nil {
-		if err := i.revocations.RevokeSessionTokens(ctx, subject, id, i.revokeUntil(now)); err != nil {
+	return i.outlive(ctx, "revoke session", func(ctx context.Context) error {
+		if i.revocations != nil {
+			if err := i.revocations.RevokeSessionTokens(ctx, subject, id, i.revokeUntil(now)); err != nil {
+				return err
+			}
+		}
+		err := i.refresh.RevokeSession(ctx, id, now)
+		if err != nil && !errors.Is(err, authkit.ErrNotFound) {
 			return err
 		}
-	}
-	err := i.refresh.RevokeSession(ctx, id, now)
-	if err != nil && !errors.Is(err, authkit.ErrNotFound) {
+		if err == nil {
+			i.emit(caller, authkit.Event{Type: authkit.EventRevoked, Time: now, Subject: subject, SessionID: id, Method: "session"})
+		}
 		return err
-	}
-	if err == nil {
-		i.emit(caller, authkit.Event{Type: authkit.EventRevoked, Time: now, Subject: subject, SessionID: id, Method: "session"})
-	}
-	return err
+	})
 }
 
 // RevokeSession ends session sessionID: its refresh token stops working
@@ -825,14 +877,20 @@ func (i *Issuer) RevokeSubject(ctx context.Context, subject string, opts ...Revo
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	// Once begun, it does not stop for the caller (each store call still
-	// has the store timeout): a client that hung up after the cutoff, or
-	// while its write was in flight (landed, yet reported cancelled), left
-	// every session refreshing, and no browser resends the POST that
-	// would finish the job (found by review, twice). The event hook gets
-	// the caller's ctx.
+	// Once begun, it runs to its end whatever the caller does (outlive):
+	// a client that hung up after the cutoff, or while its write was in
+	// flight (landed, yet reported cancelled), left every session
+	// refreshing, and no browser resends the POST that would finish the
+	// job (found by review, twice). The event hook gets the caller's ctx.
 	caller := ctx
-	ctx = context.WithoutCancel(ctx)
+	return i.outlive(ctx, "revoke subject", func(ctx context.Context) error {
+		return i.revokeSubject(ctx, caller, subject, rp)
+	})
+}
+
+// revokeSubject is RevokeSubject's work, its store calls made with ctx and
+// its event reported with caller.
+func (i *Issuer) revokeSubject(ctx, caller context.Context, subject string, rp revokeSubjectParams) error {
 	now := i.now()
 	// The cutoff goes first: if the session step then fails, access tokens
 	// are already dead and a retry finishes the job.

@@ -1155,7 +1155,8 @@ func TestRevocationOutlivesItsCaller(t *testing.T) {
 	ctx, cancel := context.WithCancel(bg)
 	st.cancel.Store(&cancel)
 	_ = iss.RevokeSubject(ctx, "alice")
-	clk.Add(11 * time.Minute) // past the cutoff's entry
+	noSessions(t, iss, "alice") // it goes on in the background
+	clk.Add(11 * time.Minute)   // past the cutoff's entry
 	if _, err := iss.Refresh(bg, other.RefreshToken); err == nil {
 		t.Error("a session refreshes after a logout-all whose caller hung up during the cutoff's write")
 	}
@@ -1175,6 +1176,7 @@ func TestRevocationOutlivesItsCaller(t *testing.T) {
 	if _, err := iss.Refresh(ctx, user.RefreshToken); err == nil {
 		t.Fatal("a reused refresh token refreshed")
 	}
+	noSessions(t, iss, "bob")
 	clk.Add(11 * time.Minute) // past the session's revocation entry
 	if p, err := iss.Refresh(bg, thief.RefreshToken); err == nil {
 		if _, verr := ver.Verify(bg, p.AccessToken); verr == nil {
@@ -1245,5 +1247,22 @@ func TestRevocationEventsGetTheCallersContext(t *testing.T) {
 	_ = iss.RevokeSubject(ctx, "alice")
 	if n := live.Load(); n != 0 {
 		t.Errorf("%d revocation events had a live ctx after the caller cancelled, want 0", n)
+	}
+}
+
+// noSessions waits until subject has no live session, failing t after a
+// generous deadline.
+func noSessions(t *testing.T, iss *issuer.Issuer, subject string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		list, err := iss.Sessions(context.Background(), subject)
+		if err == nil && len(list) == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s still has %d sessions (%v)", subject, len(list), err)
+		}
+		time.Sleep(2 * time.Millisecond)
 	}
 }
