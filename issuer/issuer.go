@@ -810,9 +810,10 @@ func (i *Issuer) revokeSession(ctx context.Context, subject, id string, now time
 // RevokeSession ends session sessionID: its refresh token stops working
 // and, given a revocation store, every access token minted in it dies at
 // once. authkit.ErrNotFound if there is no such session. Once it has found
-// the session it runs to its end even if ctx ends (each store call keeps
-// the store timeout), so that a caller hanging up cannot leave it half
-// done.
+// the session it runs to its end even if ctx ends: it returns at ctx's
+// deadline, and the revocation goes on in the background (each store call
+// keeps the store timeout), so that a caller hanging up cannot leave it
+// half done.
 func (i *Issuer) RevokeSession(ctx context.Context, sessionID string) error {
 	if i.refresh == nil {
 		return errNoRefreshStore
@@ -855,7 +856,8 @@ func (i *Issuer) RevokeOwnSession(ctx context.Context, subject, sessionID string
 // unaffected; a login completing while RevokeSubject runs keeps its
 // session but may lose its first access token (it refreshes). API tokens
 // are not touched unless WithAPITokens is given; otherwise revoke them by
-// ID. Once begun it runs to its end even if ctx ends (each store call
+// ID. Once begun it runs to its end even if ctx ends: it returns at ctx's
+// deadline, and the revocation goes on in the background (each store call
 // keeps the store timeout), so that a caller hanging up cannot leave it
 // half done.
 func (i *Issuer) RevokeSubject(ctx context.Context, subject string, opts ...RevokeSubjectOption) error {
