@@ -609,21 +609,17 @@ func (h *Handler) authorizationCodeGrant(w http.ResponseWriter, r *http.Request,
 	// tokens or ends any session (WithSessionLimit): without the record a
 	// second use could not revoke the session, so IssuePair then ends it
 	// and fails, and the user's other sessions are untouched.
-	var unrecorded error
+	op := "issue"
 	opts = append(opts, issuer.WithSessionCreated(func(ctx context.Context, id string) error {
-		if err := h.clients.SetAuthorizationCodeSession(ctx, hash, id); err != nil {
-			unrecorded = err
-			return err
+		err := h.clients.SetAuthorizationCodeSession(ctx, hash, id)
+		if err != nil {
+			op = "authorization code"
 		}
-		return nil
+		return err
 	}))
 	pair, err := h.iss.IssuePair(ctx, rec.Subject, opts...)
 	if err != nil {
-		if unrecorded != nil {
-			h.failErr(w, r, "authorization code", err)
-			return
-		}
-		h.failErr(w, r, "issue", err)
+		h.failErr(w, r, op, err)
 		return
 	}
 	if !c.AllowsGrant(authkit.GrantRefreshToken) {

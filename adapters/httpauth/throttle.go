@@ -714,16 +714,9 @@ func clientAddrFunc(trusted []netip.Prefix, trustUnix bool) func(*http.Request) 
 	}
 }
 
-// jwtShaped reports whether s looks like a JWS in compact form: three
-// base64url segments, the first a JSON object ("eyJ", base64url of `{"`).
+// jwtShaped reports whether s looks like a JWS in compact form: a
+// b64token of three segments, the first a JSON object ("eyJ", base64url
+// of `{"`).
 func jwtShaped(s string) bool {
-	if !strings.HasPrefix(s, "eyJ") || strings.Count(s, ".") != 2 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; !(c == '.' || c == '-' || c == '_' || '0' <= c && c <= '9' || 'A' <= c && c <= 'Z' || 'a' <= c && c <= 'z') {
-			return false
-		}
-	}
-	return true
+	return strings.HasPrefix(s, "eyJ") && strings.Count(s, ".") == 2 && isB64Token(s)
 }
