@@ -116,9 +116,11 @@ type ReuseError struct {
 	Successor []byte
 }
 
-// Error implements error. It never includes a token.
+// Error implements error. It never includes a token. Whether the session
+// could be revoked is for the error that wraps it to say: the Issuer adds
+// "the session is revoked" or why revoking it failed.
 func (e *ReuseError) Error() string {
-	return "authkit: refresh token reused (session " + e.SessionID + " revoked)"
+	return "authkit: refresh token reused (session " + e.SessionID + ")"
 }
 
 // Is makes errors.Is(err, ErrTokenReused) true for a *ReuseError.

@@ -586,11 +586,14 @@ func (i *Issuer) reused(ctx context.Context, presented string, re *authkit.Reuse
 	out := &authkit.ReuseError{SessionID: re.SessionID, Subject: re.Subject, UsedAt: re.UsedAt}
 	i.emit(ctx, authkit.Event{Type: authkit.EventReuseDetected, Time: now, Subject: re.Subject, SessionID: re.SessionID, Method: "refresh", Err: out})
 	i.log.WarnContext(ctx, "authkit: refresh token reuse detected; revoking session", "session", re.SessionID, "subject", re.Subject)
-	if err := i.revokeSession(ctx, re.Subject, re.SessionID, now); err != nil && !errors.Is(err, authkit.ErrNotFound) {
+	switch err := i.revokeSession(ctx, re.Subject, re.SessionID, now); {
+	case errors.Is(err, authkit.ErrNotFound):
+		return authkit.TokenPair{}, fmt.Errorf("issuer: refresh: %w; the session had already ended", out)
+	case err != nil:
 		// The reuse stands; say also that the session could not be revoked.
 		return authkit.TokenPair{}, fmt.Errorf("issuer: refresh: %w; revoking the session failed: %w", out, err)
 	}
-	return authkit.TokenPair{}, fmt.Errorf("issuer: refresh: %w", out)
+	return authkit.TokenPair{}, fmt.Errorf("issuer: refresh: %w; the session is revoked", out)
 }
 
 // graceSuccessor answers a repeat, inside the grace window, of a refresh
@@ -715,7 +718,7 @@ func (i *Issuer) endSessions(ctx context.Context, subject string, evict []authki
 // It runs to its end whatever the caller does, and the refused login
 // waits for it as long as its ctx allows (outlive).
 func (i *Issuer) abandon(ctx context.Context, id string, now time.Time) {
-	_ = i.outlive(ctx, "abandon session", func(dctx context.Context) error {
+	_ = i.outlive(ctx, "end of the session", func(dctx context.Context) error {
 		if err := i.refresh.RevokeSession(dctx, id, now); err != nil {
 			i.log.WarnContext(dctx, "authkit: could not end the session of a refused login; nobody holds its refresh token", "session", id, "error", err)
 		}
@@ -730,8 +733,9 @@ func (i *Issuer) abandon(ctx context.Context, id string, now time.Time) {
 // from any store call (an error matching ErrStoreUnavailable and
 // context.DeadlineExceeded, or context.Canceled), while f finishes in the
 // background. f starts even if ctx has already ended. A panic in f
-// reaches the caller if it still waits.
-func (i *Issuer) outlive(ctx context.Context, op string, f func(context.Context) error) error {
+// reaches the caller if it still waits. what names f in that error ("the
+// revocation goes on in the background"); callers add their own prefix.
+func (i *Issuer) outlive(ctx context.Context, what string, f func(context.Context) error) error {
 	type result struct {
 		err error
 		p   any
@@ -742,7 +746,7 @@ func (i *Issuer) outlive(ctx context.Context, op string, f func(context.Context)
 		defer func() {
 			if p := recover(); p != nil {
 				r.p = p
-				i.log.ErrorContext(ctx, "authkit: a revocation panicked", "op", op, "panic", fmt.Sprint(p))
+				i.log.ErrorContext(ctx, "authkit: a revocation panicked", "op", what, "panic", fmt.Sprint(p))
 			}
 			done <- r
 		}()
@@ -758,7 +762,7 @@ func (i *Issuer) outlive(ctx context.Context, op string, f func(context.Context)
 			if err := ctx.Err(); errors.Is(err, context.Canceled) {
 				return err
 			}
-			return fmt.Errorf("issuer: %s: %w: the store did not answer before the caller's deadline (the revocation goes on): %w", op, authkit.ErrStoreUnavailable, ctx.Err())
+			return fmt.Errorf("%w: the store did not answer before the caller's deadline (the %s goes on in the background): %w", authkit.ErrStoreUnavailable, what, ctx.Err())
 		}
 	}
 	if r.p != nil {
@@ -790,7 +794,7 @@ func (i *Issuer) revokeSession(ctx context.Context, subject, id string, now time
 	// (found by review, twice): it runs to its end (outlive). The event
 	// hook gets the caller's ctx.
 	caller := ctx
-	return i.outlive(ctx, "revoke session", func(ctx context.Context) error {
+	return i.outlive(ctx, "revocation", func(ctx context.Context) error {
 		if i.revocations != nil {
 			if err := i.revocations.RevokeSessionTokens(ctx, subject, id, i.revokeUntil(now)); err != nil {
 				return err
@@ -885,9 +889,12 @@ func (i *Issuer) RevokeSubject(ctx context.Context, subject string, opts ...Revo
 	// refreshing, and no browser resends the POST that would finish the
 	// job (found by review, twice). The event hook gets the caller's ctx.
 	caller := ctx
-	return i.outlive(ctx, "revoke subject", func(ctx context.Context) error {
+	if err := i.outlive(ctx, "revocation", func(ctx context.Context) error {
 		return i.revokeSubject(ctx, caller, subject, rp)
-	})
+	}); err != nil {
+		return fmt.Errorf("issuer: revoke subject: %w", err)
+	}
+	return nil
 }
 
 // revokeSubject is RevokeSubject's work, its store calls made with ctx and
@@ -898,12 +905,12 @@ func (i *Issuer) revokeSubject(ctx, caller context.Context, subject string, rp r
 	// are already dead and a retry finishes the job.
 	if i.revocations != nil {
 		if err := i.revocations.SetCutoff(ctx, subject, now, i.revokeUntil(now)); err != nil {
-			return fmt.Errorf("issuer: revoke subject: %w", err)
+			return err
 		}
 	}
 	if i.refresh != nil {
 		if _, err := i.refresh.RevokeSubjectSessions(ctx, subject, now); err != nil {
-			return fmt.Errorf("issuer: revoke subject: %w", err)
+			return err
 		}
 		// A refresh that began after the cutoff and rotated before its
 		// session ended minted an access token the cutoff does not cover
@@ -915,13 +922,13 @@ func (i *Issuer) revokeSubject(ctx, caller context.Context, subject string, rp r
 		if i.revocations != nil {
 			after := i.now()
 			if err := i.revocations.SetCutoff(ctx, subject, after, i.revokeUntil(after)); err != nil {
-				return fmt.Errorf("issuer: revoke subject: %w", err)
+				return err
 			}
 		}
 	}
 	if rp.apiTokens {
 		if err := i.revokeAPITokens(ctx, subject); err != nil {
-			return fmt.Errorf("issuer: revoke subject: %w", err)
+			return err
 		}
 	}
 	i.emit(caller, authkit.Event{Type: authkit.EventRevoked, Time: now, Subject: subject, Method: "subject"})

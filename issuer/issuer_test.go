@@ -1266,3 +1266,83 @@ func noSessions(t *testing.T, iss *issuer.Issuer, subject string) {
 		time.Sleep(2 * time.Millisecond)
 	}
 }
+
+// failRevoke is a store whose RevokeSession always fails.
+type failRevoke struct{ authkit.Store }
+
+func (s failRevoke) RevokeSession(context.Context, string, time.Time) error {
+	return fmt.Errorf("%w: test outage", authkit.ErrStoreUnavailable)
+}
+
+// The errors of a reuse and of a revocation past its caller's deadline say
+// what happened once: a reuse whose session could not be revoked does not
+// claim it was, and the deadline error names its operation once.
+func TestRevocationErrorTexts(t *testing.T) {
+	bg := context.Background()
+	reuse := func(st authkit.Store) error {
+		iss, _, _, _ := fixtureOver(t, st)
+		p, err := iss.IssuePair(bg, "alice")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := iss.Refresh(bg, p.RefreshToken); err != nil {
+			t.Fatal(err)
+		}
+		_, err = iss.Refresh(bg, p.RefreshToken)
+		if !errors.Is(err, authkit.ErrTokenReused) {
+			t.Fatalf("reuse: %v, want ErrTokenReused", err)
+		}
+		return err
+	}
+	if err := reuse(memory.New()); !strings.Contains(err.Error(), "the session is revoked") {
+		t.Errorf("reuse with the session revoked: %q does not say so", err)
+	}
+	err := reuse(failRevoke{memory.New()})
+	if !errors.Is(err, authkit.ErrStoreUnavailable) {
+		t.Errorf("reuse whose revocation failed: %v, want ErrStoreUnavailable too", err)
+	}
+	if msg := err.Error(); strings.Contains(msg, "revoked") || !strings.Contains(msg, "revoking the session failed") {
+		t.Errorf("reuse whose revocation failed reads %q", msg)
+	}
+
+	st := &slowRevoke{Store: memory.New()}
+	iss, _, _, _ := fixtureOver(t, st)
+	p, err := iss.IssuePair(bg, "alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ss, err := iss.Sessions(bg, "alice")
+	if err != nil || len(ss) != 1 {
+		t.Fatalf("sessions: %v, %v", ss, err)
+	}
+	sid := ss[0].ID
+	_ = p
+	ctx, cancel := context.WithTimeout(bg, 20*time.Millisecond)
+	defer cancel()
+	err = iss.RevokeSession(ctx, sid)
+	if !errors.Is(err, authkit.ErrStoreUnavailable) || !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("RevokeSession past its deadline: %v", err)
+	}
+	if n := strings.Count(err.Error(), "revoke session"); n != 1 {
+		t.Errorf("RevokeSession's deadline error names its operation %d times: %q", n, err)
+	}
+	subj, _, _, _ := fixtureOver(t, slowSubject{memory.New()})
+	ctx, cancel = context.WithTimeout(bg, 20*time.Millisecond)
+	defer cancel()
+	err = subj.RevokeSubject(ctx, "alice")
+	if n := strings.Count(fmt.Sprint(err), "revoke subject"); n != 1 || !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("RevokeSubject's deadline error: %q", err)
+	}
+}
+
+// slowSubject is a store whose RevokeSubjectSessions takes 100 ms.
+type slowSubject struct{ authkit.Store }
+
+func (s slowSubject) RevokeSubjectSessions(ctx context.Context, subject string, now time.Time) ([]string, error) {
+	select {
+	case <-time.After(100 * time.Millisecond):
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	return s.Store.RevokeSubjectSessions(ctx, subject, now)
+}
