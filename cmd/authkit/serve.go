@@ -68,6 +68,9 @@ type serveConfig struct {
 	refreshTTL      time.Duration
 	sessionLifetime time.Duration
 	usersFile       string
+	// usersReload is how often serve checks the users file for changes
+	// (--users-reload; 0: only on SIGHUP).
+	usersReload     time.Duration
 	logFormat       string
 	logLevel        string
 	shutdownTimeout time.Duration
@@ -106,7 +109,7 @@ type serveConfig struct {
 // (AUTHKIT_STORE, or the deprecated --dsn and AUTHKIT_DSN) is resolved by
 // storeFlags.
 var serveFlags = []string{"addr", "keys", "issuer", "audience", "access-ttl", "refresh-ttl",
-	"session-lifetime", "users", "scopes", "log-format", "log-level", "shutdown-timeout", "migrate",
+	"session-lifetime", "users", "users-reload", "scopes", "log-format", "log-level", "shutdown-timeout", "migrate",
 	"revocation-mirror", "verify-cache", "store-timeout", "request-timeout", "trusted-proxies",
 	"accept-volatile-redis", "account-clients", "api-token-limit", "session-limit", "endpoint-assertion-audiences"}
 
@@ -116,6 +119,7 @@ func (c *cli) parseServe(args []string) (serveConfig, error) {
 		refreshTTL:      authkit.DefaultRefreshTTL,
 		sessionLifetime: authkit.DefaultSessionLifetime,
 		shutdownTimeout: 15 * time.Second,
+		usersReload:     defaultUsersReload,
 		mirror:          -1,
 		verifyCache:     authkit.DefaultVerifyCacheEntries,
 		apiTokenLimit:   defaultAPITokenLimit,
@@ -158,6 +162,7 @@ localhost.`)
 	fs.Var(durationFlag{&cfg.sessionLifetime}, "session-lifetime", "absolute session lifetime `DURATION`, however often refreshed")
 	fs.StringVar(&scopes, "scopes", "", "`SCOPES` a password login may request (scope=…), comma-separated; default none")
 	fs.StringVar(&cfg.usersFile, "users", "", "users `FILE` of NAME:HASH lines (default: one demo user)")
+	fs.Var(optionalDuration{&cfg.usersReload}, "users-reload", "how often (`DURATION`) to check the --users file for changes and read it again (0: only on SIGHUP); a user removed from it loses all access then")
 	fs.StringVar(&cfg.logFormat, "log-format", "text", "log `FORMAT`: text or json (logs go to standard error)")
 	fs.StringVar(&cfg.logLevel, "log-level", "info", "log `LEVEL`: debug, info, warn or error")
 	fs.Var(mirrorFlag{&cfg.mirror}, "revocation-mirror", "`MAXLAG` of the verifier's local copy of the revocation list, kept by the store's feed: a DURATION (1s to 10m), auto (5s with a shared store that has a feed; off with memory) or off")
@@ -260,6 +265,10 @@ type server struct {
 	store           openedStore
 	handler         http.Handler
 	shutdownTimeout time.Duration
+	// users is the users table, read again every usersReload (0: only on
+	// SIGHUP) when it comes from a file.
+	users       *userDB
+	usersReload time.Duration
 	// demoPassword is the demo user's password, printed once on standard
 	// output when the server starts listening; "" with a users file.
 	demoPassword string
@@ -295,6 +304,7 @@ func (c *cli) newServer(ctx context.Context, cfg serveConfig, log *slog.Logger) 
 		return nil, err
 	}
 	users.scopes = cfg.scopes
+	s.users, s.usersReload = users, cfg.usersReload
 	if cfg.usersFile != "" {
 		warnSharedFile(log, cfg.usersFile, "the users file (password hashes)")
 	}
@@ -367,7 +377,7 @@ func (c *cli) newServer(ctx context.Context, cfg serveConfig, log *slog.Logger) 
 		"store", st.kind, "issuer", cfg.issuer, "audience", strings.Join(cfg.audience, ","), "scopes", strings.Join(cfg.scopes, ","),
 		"signing_alg", string(set.Active().Algorithm()), "kid", set.Active().ID(),
 		"access_ttl", formatDuration(cfg.accessTTL), "refresh_ttl", formatDuration(cfg.refreshTTL),
-		"users", len(users.users), "revocation_mirror", mirrorString(mirror), "verify_cache", cfg.verifyCache, "api_token_limit", cfg.apiTokenLimit, "session_limit", cfg.sessionLimit,
+		"users", len(users.users().users), "users_reload", formatDuration(cfg.usersReload), "revocation_mirror", mirrorString(mirror), "verify_cache", cfg.verifyCache, "api_token_limit", cfg.apiTokenLimit, "session_limit", cfg.sessionLimit,
 		"store_timeout", formatDuration(cfg.storeTimeout), "request_timeout", formatDuration(cfg.requestTimeout),
 		"throttle", throttleKind(thrStore, st.kind), "trusted_proxies", len(cfg.trustedProxies), "metadata", metadata,
 		"grants", strings.Join(grants, ","), "authorize", authorize)
@@ -496,7 +506,7 @@ func warnPlainHTTP(log *slog.Logger, addr, issuerURL string, passwords bool, pro
 // password.
 func loadUsers(path string) (*userDB, string, error) {
 	if path != "" {
-		f, err := loadUsersFile(path)
+		f, fi, err := readUsersFile(path)
 		if err != nil {
 			return nil, "", fmt.Errorf("--users: %w", err)
 		}
@@ -504,6 +514,7 @@ func loadUsers(path string) (*userDB, string, error) {
 		if err != nil {
 			return nil, "", fmt.Errorf("--users: %s: %w", path, err)
 		}
+		db.path, db.read = path, fi
 		return db, "", nil
 	}
 	password := rand.Text()
@@ -539,7 +550,12 @@ func (s *server) run(ctx context.Context, ln net.Listener, stdout io.Writer) err
 		defer close(cleaned)
 		s.cleanupLoop(cctx, cleanupInterval)
 	}()
-	defer func() { stopCleanup(); <-cleaned }()
+	watched := make(chan struct{})
+	go func() {
+		defer close(watched)
+		s.users.watchUsers(cctx, s.log, s.usersReload)
+	}()
+	defer func() { stopCleanup(); <-cleaned; <-watched }()
 
 	if s.demoPassword != "" {
 		fmt.Fprintf(stdout, demoBanner, demoUser, s.demoPassword)
@@ -780,4 +796,31 @@ func mirrorString(d time.Duration) string {
 		return "off"
 	}
 	return formatDuration(d)
+}
+
+// defaultUsersReload is how often serve checks its users file for changes
+// by default (--users-reload).
+const defaultUsersReload = 10 * time.Second
+
+// optionalDuration is a duration flag that also takes 0 (or "off"): off.
+type optionalDuration struct{ d *time.Duration }
+
+func (f optionalDuration) String() string {
+	if f.d == nil || *f.d == 0 {
+		return "0"
+	}
+	return formatDuration(*f.d)
+}
+
+func (f optionalDuration) Set(s string) error {
+	if s == "0" || s == "off" {
+		*f.d = 0
+		return nil
+	}
+	d, err := parseDuration(s)
+	if err != nil {
+		return fmt.Errorf("%w, or 0 (off)", err)
+	}
+	*f.d = d
+	return nil
 }

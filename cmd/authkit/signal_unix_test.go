@@ -4,9 +4,11 @@ package main
 
 import (
 	"errors"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -48,4 +50,50 @@ func TestFirstSignalEndsUsersAdd(t *testing.T) {
 		cmd.Process.Kill()
 		t.Fatal("users add did not end at SIGTERM")
 	}
+}
+
+// SIGHUP makes serve read its users file again, even with --users-reload
+// off: a user removed from it can no longer log in.
+func TestSIGHUPReadsUsersFileAgain(t *testing.T) {
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	users := filepath.Join(t.TempDir(), "users.txt")
+	runCLI(t, "alice's password\n", "users", "add", "alice", "--file", users).must(t, exitOK, nil, nil)
+	runCLI(t, "bob's password\n", "users", "add", "bob", "--file", users).must(t, exitOK, nil, nil)
+	cmd := exec.Command(self, "serve", "--addr", "127.0.0.1:0", "--users", users, "--users-reload", "0")
+	cmd.Env = append(os.Environ(), "AUTHKIT_TEST_RUN_MAIN=1")
+	stdout, stderr := &syncBuffer{}, &syncBuffer{}
+	cmd.Stdout, cmd.Stderr = stdout, stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		_ = cmd.Wait()
+	}()
+	var base string
+	waitFor(t, "serve to listen", func() bool {
+		if m := listeningRE.FindStringSubmatch(stdout.String()); m != nil {
+			base = "http://" + m[1]
+		}
+		return base != ""
+	})
+	s := &testServer{base: base, stdout: stdout, stderr: stderr}
+	loginAs := func(user string) response {
+		return s.do(t, "POST", "/token", "", url.Values{"grant_type": {"password"}, "username": {user}, "password": {user + "'s password"}})
+	}
+	loginAs("alice").want(t, "alice logs in", 200)
+	runCLI(t, "", "users", "remove", "alice", "--file", users).must(t, exitOK, nil, nil)
+	time.Sleep(100 * time.Millisecond)
+	loginAs("alice").want(t, "alice before SIGHUP (--users-reload 0)", 200)
+	if err := cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "serve to read the users file again", func() bool {
+		return strings.Contains(stderr.String(), "users file read again")
+	})
+	loginAs("alice").want(t, "a removed user after SIGHUP", 400)
+	loginAs("bob").want(t, "bob after SIGHUP", 200)
 }

@@ -8,10 +8,15 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync/atomic"
+	"syscall"
+	"time"
 	"unicode/utf8"
 
 	"golang.org/x/term"
@@ -72,16 +77,27 @@ func parseUsers(r io.Reader) (*usersFile, error) {
 }
 
 func loadUsersFile(path string) (*usersFile, error) {
+	f, _, err := readUsersFile(path)
+	return f, err
+}
+
+// readUsersFile is loadUsersFile, also returning the state of the file it
+// read.
+func readUsersFile(path string) (*usersFile, os.FileInfo, error) {
 	fh, err := os.Open(path)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	defer fh.Close()
+	fi, err := fh.Stat()
+	if err != nil {
+		return nil, nil, err
+	}
 	f, err := parseUsers(fh)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
+		return nil, fi, fmt.Errorf("%s: %w", path, err)
 	}
-	return f, nil
+	return f, fi, nil
 }
 
 // set adds name with the encoded hash, or replaces its hash; it reports
@@ -173,24 +189,43 @@ func (f *usersFile) write(path string) error {
 
 // userDB checks passwords for the password grant, with a passwords.Users
 // table: a dummy hash for unknown users, a bounded number of hashes
-// computed at once.
+// computed at once. serve reads the users file again when it changes
+// (--users-reload) or on SIGHUP: the table is swapped whole, so that a
+// request sees the old users or the new ones, never a mix.
 type userDB struct {
-	table *passwords.Users
-	users []string            // the user names, in file order (serve logs how many)
-	known map[string]struct{} // the same, to look up
+	cur atomic.Pointer[userTable]
 	// scopes are serve's --scopes, the most a user's credential may hold:
 	// a scope taken off the list is taken from the credentials that hold
 	// it at their next use (a refresh, a request), API tokens included.
 	scopes []string
+
+	// path is the users file ("" for the demo user); read is the state of
+	// the file the table came from, failed that of the last version that
+	// could not be read and missing whether it was missing then (each
+	// error is logged once). Only the reload loop uses them.
+	path         string
+	read, failed os.FileInfo
+	missing      bool
 }
 
+// userTable is one reading of the users file.
+type userTable struct {
+	table *passwords.Users
+	users []string            // the user names, in file order (serve logs how many)
+	known map[string]struct{} // the same, to look up
+}
+
+// users returns the current table.
+func (db *userDB) users() *userTable { return db.cur.Load() }
+
 // errUnknownUser refuses a credential of a subject the users table no
-// longer holds (removed with "authkit users remove", then a restart).
+// longer holds (removed with "authkit users remove", then reloaded).
 var errUnknownUser = errors.New("the subject is not a user of this server")
 
 // principalCheck is serve's authkit.WithPrincipalCheck: a credential
 // (access token, API token) of a user removed from the table stops working
-// when serve restarts without it, although the store still holds it, and a
+// once serve has read the file without it, although the store still holds
+// it, and a
 // user's credential loses the scopes --scopes no longer lists. A client's
 // own token (client_credentials: subject and client_id are the client's,
 // no session) names no user and passes with the scopes its registration
@@ -201,7 +236,7 @@ func (db *userDB) principalCheck(_ context.Context, p *authkit.Principal) error 
 	if p.Method == authkit.MethodJWT && p.ClientID != "" && p.Subject == p.ClientID && p.SessionID == "" {
 		return nil
 	}
-	if _, ok := db.known[p.Subject]; ok {
+	if _, ok := db.users().known[p.Subject]; ok {
 		p.Scopes = db.allowed(p.Scopes)
 		return nil
 	}
@@ -211,7 +246,7 @@ func (db *userDB) principalCheck(_ context.Context, p *authkit.Principal) error 
 // refreshCheck is serve's httpauth.WithRefreshCheck: a removed user's
 // sessions stop refreshing, as principalCheck stops their tokens.
 func (db *userDB) refreshCheck(_ context.Context, s authkit.Session) ([]string, error) {
-	if _, ok := db.known[s.Subject]; !ok {
+	if _, ok := db.users().known[s.Subject]; !ok {
 		return nil, errUnknownUser
 	}
 	return db.allowed(s.Scopes), nil
@@ -235,6 +270,16 @@ func (db *userDB) allowed(have []string) []string {
 }
 
 func newUserDB(f *usersFile) (*userDB, error) {
+	t, err := newUserTable(f)
+	if err != nil {
+		return nil, err
+	}
+	db := &userDB{}
+	db.cur.Store(t)
+	return db, nil
+}
+
+func newUserTable(f *usersFile) (*userTable, error) {
 	// Parsed again from the file's text, so that the table keeps the file's
 	// order (the dummy hash takes the class of the first of the most
 	// common classes).
@@ -245,11 +290,90 @@ func newUserDB(f *usersFile) (*userDB, error) {
 	if u.Len() == 0 {
 		return nil, errors.New("the users file has no users")
 	}
-	db := &userDB{table: u, users: u.Names(), known: map[string]struct{}{}}
-	for _, n := range db.users {
-		db.known[n] = struct{}{}
+	t := &userTable{table: u, users: u.Names(), known: map[string]struct{}{}}
+	for _, n := range t.users {
+		t.known[n] = struct{}{}
 	}
-	return db, nil
+	return t, nil
+}
+
+// reload reads the users file again if it changed since the table was
+// read (or always, with force: SIGHUP) and swaps the table. A file that
+// cannot be read or holds no valid users leaves the current table in
+// place: its error is logged once for each version of the file.
+func (db *userDB) reload(log *slog.Logger, force bool) {
+	if db.path == "" {
+		return
+	}
+	fi, err := os.Stat(db.path)
+	if err == nil && !force && (sameVersion(fi, db.read) || sameVersion(fi, db.failed)) {
+		return
+	}
+	var t *userTable
+	if err == nil {
+		var f *usersFile
+		if f, fi, err = readUsersFile(db.path); err == nil {
+			t, err = newUserTable(f)
+		}
+	}
+	if err != nil {
+		// Logged once for each version of the file (a missing file is one
+		// version), and at each SIGHUP.
+		if force || fi != nil || !db.missing {
+			log.Error("the users file could not be read again: keeping the users read before", "file", db.path, "err", err)
+		}
+		db.failed, db.missing = fi, fi == nil
+		return
+	}
+	old := db.users()
+	added, removed := 0, 0
+	for n := range t.known {
+		if _, ok := old.known[n]; !ok {
+			added++
+		}
+	}
+	for n := range old.known {
+		if _, ok := t.known[n]; !ok {
+			removed++
+		}
+	}
+	db.cur.Store(t)
+	db.read, db.failed, db.missing = fi, nil, false
+	log.Info("users file read again", "file", db.path, "users", len(t.users), "added", added, "removed", removed)
+}
+
+// sameVersion reports whether a and b describe the same version of a file:
+// the same file (a users command replaces it by renaming), size and
+// modification time. A nil b matches nothing.
+func sameVersion(a, b os.FileInfo) bool {
+	return b != nil && os.SameFile(a, b) && a.Size() == b.Size() && a.ModTime().Equal(b.ModTime())
+}
+
+// watchUsers reloads the users file every interval (0: never) and on each
+// SIGHUP, until ctx ends.
+func (db *userDB) watchUsers(ctx context.Context, log *slog.Logger, every time.Duration) {
+	if db.path == "" {
+		return
+	}
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	var tick <-chan time.Time
+	if every > 0 {
+		t := time.NewTicker(every)
+		defer t.Stop()
+		tick = t.C
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick:
+			db.reload(log, false)
+		case <-hup:
+			db.reload(log, true)
+		}
+	}
 }
 
 // check is the password grant's credential checker: it returns the subject
@@ -258,7 +382,7 @@ func newUserDB(f *usersFile) (*userDB, error) {
 // apart from a wrong password, not even by errors.Is (authkit.ErrNotFound),
 // so the audit log's login_failed records are the same for both.
 func (db *userDB) check(ctx context.Context, username, password string) (string, error) {
-	sub, err := db.table.Check(ctx, username, password)
+	sub, err := db.users().table.Check(ctx, username, password)
 	if errors.Is(err, passwords.ErrBadCredentials) {
 		return "", errBadCredentials
 	}
@@ -278,7 +402,8 @@ user, HASH an argon2id (PHC string) or bcrypt hash.
   users list          print the user names.
 
 The file is rewritten atomically with mode 0600. Names may not contain ':',
-white space or control characters.`)
+white space or control characters. A running serve reads the file again
+within --users-reload (10s by default), or at once on SIGHUP.`)
 	file := fs.String("file", defaultUsersFile, "the users `FILE` (env AUTHKIT_USERS)")
 	algo := fs.String("algo", algoArgon2id, "password hash `ALGORITHM` for add: argon2id or bcrypt")
 	pos, err := parseArgs(fs, args)

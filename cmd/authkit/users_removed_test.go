@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // A user removed from the users file keeps no access once serve restarts
@@ -90,5 +91,64 @@ func TestServeSessionLimit(t *testing.T) {
 		want(t, "the newest session's refresh", 200)
 	if r := s.do(t, "GET", "/sessions", logins[1].str("access_token"), nil).want(t, "sessions", 200); strings.Count(r.raw, `"id"`) != 2 {
 		t.Errorf("GET /sessions after three logins with --session-limit 2: %s, want 2 sessions", r.raw)
+	}
+}
+
+// serve reads its users file again when it changes (--users-reload): a
+// removed user loses all access without a restart, an added one can log
+// in, and a file that cannot be read keeps the users read before, its
+// error logged once.
+func TestServeReadsUsersFileAgain(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	users := filepath.Join(dir, "users.txt")
+	runCLI(t, "alice's password\n", "users", "add", "alice", "--file", users).must(t, exitOK, nil, nil)
+	runCLI(t, "bob's password\n", "users", "add", "bob", "--file", users).must(t, exitOK, nil, nil)
+	login := func(s *testServer, user string) response {
+		return s.do(t, "POST", "/token", "", url.Values{"grant_type": {"password"}, "username": {user}, "password": {user + "'s password"}}).
+			want(t, user+" logs in", 200)
+	}
+	s := startServe(t, "", "--users", users, "--users-reload", "20ms")
+	alice, bob := login(s, "alice"), login(s, "bob")
+	api := s.do(t, "POST", "/api-tokens", alice.str("access_token"), url.Values{"name": {"ci"}}).want(t, "alice creates an API token", 201).str("token")
+
+	runCLI(t, "", "users", "remove", "alice", "--file", users).must(t, exitOK, nil, nil)
+	runCLI(t, "carol's password\n", "users", "add", "carol", "--file", users).must(t, exitOK, nil, nil)
+	waitFor(t, "serve to read the users file again", func() bool {
+		return strings.Contains(s.stderr.String(), "users file read again")
+	})
+	s.do(t, "GET", "/me", api, nil).want(t, "a removed user's API token", 401)
+	s.do(t, "GET", "/me", alice.str("access_token"), nil).want(t, "a removed user's access token", 401)
+	s.do(t, "POST", "/token", "", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {alice.str("refresh_token")}}).
+		want(t, "a removed user's refresh token", 400)
+	s.do(t, "POST", "/token", "", url.Values{"grant_type": {"password"}, "username": {"alice"}, "password": {"alice's password"}}).
+		want(t, "a removed user's password", 400)
+	s.do(t, "GET", "/me", bob.str("access_token"), nil).want(t, "another user's access token", 200)
+	login(s, "carol")
+
+	// A broken file: the users read before stay, and the error is logged
+	// once, not at every check.
+	if err := os.WriteFile(users, []byte("bob:not-a-hash\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "serve to log the broken users file", func() bool {
+		return strings.Contains(s.stderr.String(), "could not be read again")
+	})
+	time.Sleep(200 * time.Millisecond) // ten more checks
+	if n := strings.Count(s.stderr.String(), "could not be read again"); n != 1 {
+		t.Errorf("the broken users file was logged %d times, want once", n)
+	}
+	login(s, "carol")
+	s.do(t, "GET", "/me", bob.str("access_token"), nil).want(t, "bob's access token while the file is broken", 200)
+}
+
+// waitFor polls cond for up to 10 s.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); !cond(); {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }

@@ -244,7 +244,7 @@ func TestUserDBDummyHash(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := strings.Join(db.users, ","); got != "a,b,c" {
+	if got := strings.Join(db.users().users, ","); got != "a,b,c" {
 		t.Errorf("users %q", got)
 	}
 	for _, name := range []string{"nobody", "a", strings.Repeat("n", maxUserNameBytes+1)} {
@@ -364,7 +364,8 @@ func TestUsersFileLimit(t *testing.T) {
 // leaves a client's own token (client_credentials) its registered scopes,
 // even when the client shares its ID with a user (found by review).
 func TestPrincipalCheckScopes(t *testing.T) {
-	db := &userDB{known: map[string]struct{}{"reporter": {}, "alice": {}}, scopes: []string{"read"}}
+	db := &userDB{scopes: []string{"read"}}
+	db.cur.Store(&userTable{known: map[string]struct{}{"reporter": {}, "alice": {}}})
 	for _, c := range []struct {
 		p    authkit.Principal
 		want string
