@@ -150,3 +150,32 @@ func TestUsersFileDotDotAfterLink(t *testing.T) {
 		t.Error("a stray users file was written beside the link")
 	}
 }
+
+// The lock file beside the users file is never followed through a link,
+// whoever owns it: a link planted there would have a users command create
+// the file it names (found by review: as root, any file, /etc/nologin
+// among them). A FIFO in its place does not hang the command either.
+func TestUsersLockFileLink(t *testing.T) {
+	dir := t.TempDir()
+	victim := filepath.Join(dir, "victim")
+	users := filepath.Join(dir, "users.txt")
+	lock := filepath.Join(dir, ".users.txt.lock")
+	if err := os.Symlink(victim, lock); err != nil {
+		t.Fatal(err)
+	}
+	runCLI(t, "a password here\n", "users", "add", "alice", "--file", users).must(t, exitFailure, nil, []string{"is a symbolic link"})
+	if _, err := os.Lstat(victim); err == nil {
+		t.Error("the lock file's link was followed: its target was created")
+	}
+	if err := os.Remove(lock); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Mkfifo(lock, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	runCLI(t, "a password here\n", "users", "add", "alice", "--file", users).must(t, exitFailure, nil, []string{"not a regular file"})
+	if err := os.Remove(lock); err != nil {
+		t.Fatal(err)
+	}
+	runCLI(t, "a password here\n", "users", "add", "alice", "--file", users).must(t, exitOK, nil, nil)
+}

@@ -21,11 +21,24 @@ const lockWait = 30 * time.Second
 // then the add's write bringing the removed user back). The lock is an
 // flock(2) on a hidden file beside path, which stays; the kernel releases
 // it when the process ends. It waits at most lockWait for another command.
+//
+// The lock file is never reached through a symbolic link: one planted in
+// place of it by an account that can write the directory would have a
+// command run as root create an empty file wherever it points (found by
+// review: /etc/nologin locks every other account out). Its directory is
+// path's, whose links resolveLinks has already checked.
 func lockUsersFile(path string) (unlock func(), err error) {
 	name := filepath.Join(filepath.Dir(path), "."+filepath.Base(path)+".lock")
-	f, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE, 0o600)
+	f, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0o600)
+	if errors.Is(err, syscall.ELOOP) {
+		return nil, fmt.Errorf("locking %s: %s is a symbolic link: remove it (the lock file is never followed)", path, name)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("locking %s: %w", path, err)
+	}
+	if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() {
+		f.Close()
+		return nil, fmt.Errorf("locking %s: %s is not a regular file: remove it", path, name)
 	}
 	deadline := time.Now().Add(lockWait)
 	for {
