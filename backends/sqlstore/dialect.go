@@ -21,10 +21,12 @@ type dialect struct {
 	// inside a transaction. SQLite has no row locks: its write
 	// transactions start with BEGIN IMMEDIATE and run one at a time.
 	forUpdate string
-	// txOptions are passed to BeginTx. MySQL runs the store's transactions
-	// at READ COMMITTED, as PostgreSQL does by default: every lock the store
-	// relies on is an explicit row lock, and InnoDB's REPEATABLE READ would
-	// add gap locks that only make deadlocks likelier.
+	// txOptions are passed to BeginTx. The store's transactions run at
+	// READ COMMITTED: every lock the store relies on is an explicit row
+	// lock; InnoDB's REPEATABLE READ would add gap locks that only make
+	// deadlocks likelier, and PostgreSQL's (a database's default may ask
+	// for it) would fail a transaction that waited for a row lock with a
+	// serialization error.
 	txOptions *sql.TxOptions
 	// immediate makes write transactions "BEGIN IMMEDIATE" statements on a
 	// dedicated connection (SQLite), whatever _txlock the DSN asked for, so
@@ -168,6 +170,7 @@ var (
 		bind:      sqlx.DOLLAR,
 		forUpdate: " FOR UPDATE",
 		byCtid:    true,
+		txOptions: &sql.TxOptions{Isolation: sql.LevelReadCommitted},
 		rotateCall: `SELECT o_status, o_used_at, o_successor, o_id, o_subject, o_client_id, o_scopes, o_audience,
 			o_claims, o_user_agent, o_ip, o_name, o_created_at, o_last_used_at, o_expires_at, o_idle_expires_at,
 			o_revoked_at FROM {p}rotate_refresh($1, $2, $3, $4, $5)`,

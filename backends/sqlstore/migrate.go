@@ -245,7 +245,11 @@ func (m migrator) transactional(ctx context.Context, ms []migration) (err error)
 		}
 		tx = &heldTx{Conn: m.conn, end: context.Background()}
 	} else {
-		t, err := m.conn.BeginTx(ctx, nil)
+		// READ COMMITTED whatever the database's default: at REPEATABLE
+		// READ the snapshot would predate the lock, and a server that
+		// waited for another's migrations would not see them and apply
+		// them again (found by review).
+		t, err := m.conn.BeginTx(ctx, &sql.TxOptions{Isolation: sql.LevelReadCommitted})
 		if err != nil {
 			return dbErr(err)
 		}

@@ -364,7 +364,10 @@ func readable(table string, cols []string) string {
 // whose character set (big5, cp932, gb18030, gbk, sjis) makes escaping
 // query parameters by backslash unsafe: with the driver's
 // interpolateParams, which Open turns on, a crafted User-Agent or token
-// name would otherwise escape its string literal (SQL injection).
+// name would otherwise escape its string literal (SQL injection). On
+// PostgreSQL it refuses, with authkit.ErrInvalidConfig, a connection
+// whose transactions default to another isolation level than READ
+// COMMITTED, at which concurrent revocations would fail.
 //
 // A database that does not answer, or refuses a query for another reason
 // than a missing table or column, gives an error matching
@@ -379,6 +382,11 @@ func (s *Store) CheckSchema(ctx context.Context) error {
 	}
 	if s.d.name == "mysql" {
 		if err := s.checkCharset(ctx, op); err != nil {
+			return err
+		}
+	}
+	if s.d.name == "postgres" {
+		if err := s.checkIsolation(ctx, op); err != nil {
 			return err
 		}
 	}
@@ -595,6 +603,26 @@ func (s *Store) checkCharset(ctx context.Context, op string) error {
 		if unsafeMySQLCharset(cs) {
 			return fmt.Errorf("sqlstore: %s: %w: the connection's character set is %s, under which escaping query parameters by backslash is unsafe (SQL injection with interpolateParams): connect with charset=utf8mb4", op, authkit.ErrInvalidConfig, cs)
 		}
+	}
+	return nil
+}
+
+// checkIsolation refuses a PostgreSQL connection whose statements run at
+// another isolation level than READ COMMITTED (a database's, role's or
+// DSN's default_transaction_isolation). The store's statements that run
+// outside its transactions rely on it: at REPEATABLE READ or SERIALIZABLE,
+// two revocations at once (both bump the revocation feed's counter row),
+// two cutoffs of one subject, or a reuse racing its rotation fail with a
+// serialization error instead of waiting for each other (found by review:
+// the conformance suite's concurrent cutoffs failed with SQLSTATE 40001).
+// The store's own transactions ask for READ COMMITTED themselves.
+func (s *Store) checkIsolation(ctx context.Context, op string) error {
+	var level string
+	if err := s.db.QueryRowContext(ctx, "SELECT current_setting('transaction_isolation')").Scan(&level); err != nil {
+		return s.fail(ctx, op, err)
+	}
+	if level != "read committed" {
+		return fmt.Errorf("sqlstore: %s: %w: the connection's transactions default to %s isolation; the store needs read committed, under which concurrent revocations wait for each other instead of failing: set default_transaction_isolation to 'read committed' for the store's role (ALTER ROLE … SET default_transaction_isolation = 'read committed') or in its DSN (pgx: ?default_transaction_isolation=read%%20committed)", op, authkit.ErrInvalidConfig, level)
 	}
 	return nil
 }

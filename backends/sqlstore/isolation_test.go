@@ -1,0 +1,82 @@
+package sqlstore_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/authkit-go/authkit"
+	"github.com/authkit-go/authkit/backends/sqlstore"
+)
+
+// A PostgreSQL whose transactions default to REPEATABLE READ or
+// SERIALIZABLE (a database's, role's or DSN's default_transaction_isolation):
+// servers migrating it at once all succeed, the migrations running at READ
+// COMMITTED (found by review: a server that waited for the lock saw a
+// snapshot from before it and applied the migrations again), and Open
+// refuses the store with an error that says how to fix it, since its
+// statements outside transactions would fail concurrent revocations with
+// serialization errors. With read committed in the DSN it opens, and
+// concurrent cutoffs of one subject all land.
+// (The strict level is given in the DSN too: the shared test database's
+// own default must not change.)
+func TestPostgresIsolation(t *testing.T) {
+	for _, b := range []backend{pgxBackend, pqBackend} {
+		for _, level := range []string{"repeatable%20read", "serializable"} {
+			t.Run(b.name+"/"+level, func(t *testing.T) {
+				dsn := b.fresh(t)
+				strict := dsn + "&default_transaction_isolation=" + level
+				ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+				defer cancel()
+				var wg sync.WaitGroup
+				errs := make([]error, 4)
+				for i := range errs {
+					db := openDB(t, b, strict)
+					wg.Go(func() { errs[i] = sqlstore.Migrate(ctx, db.DB, b.driver) })
+				}
+				wg.Wait()
+				for i, err := range errs {
+					if err != nil {
+						t.Errorf("Migrate %d of 4 at once: %v", i, err)
+					}
+				}
+
+				_, err := sqlstore.Open(ctx, strict, sqlstore.WithDriver(b.driver))
+				if !errors.Is(err, authkit.ErrInvalidConfig) || !strings.Contains(fmtErr(err), "default_transaction_isolation") {
+					t.Fatalf("Open at %s: %v, want ErrInvalidConfig naming default_transaction_isolation", level, err)
+				}
+
+				// (A DSN's startup parameter overrides a database's or a
+				// role's default.)
+				s, err := sqlstore.Open(ctx, dsn+"&default_transaction_isolation=read%20committed", sqlstore.WithDriver(b.driver))
+				if err != nil {
+					t.Fatalf("Open with read committed in the DSN: %v", err)
+				}
+				defer s.Close()
+				now := time.Now()
+				errs = make([]error, 8)
+				for i := range errs {
+					wg.Go(func() {
+						errs[i] = s.SetCutoff(ctx, "alice", now.Add(time.Duration(i)*time.Millisecond), now.Add(time.Hour))
+					})
+				}
+				wg.Wait()
+				for i, err := range errs {
+					if err != nil {
+						t.Errorf("SetCutoff %d of 8 at once: %v", i, err)
+					}
+				}
+			})
+		}
+	}
+}
+
+func fmtErr(err error) string {
+	if err == nil {
+		return ""
+	}
+	return err.Error()
+}
