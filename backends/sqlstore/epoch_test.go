@@ -361,3 +361,35 @@ func TestEpochMigrateAfterAnotherTool(t *testing.T) {
 		})
 	}
 }
+
+// Every dialect's migrations run again over a complete schema whose
+// bookkeeping table is gone (another tool migrated it, or its rows were
+// deleted to redo a migration): SQLite's ADD COLUMNs of 0007 failed on the
+// columns already there (found by review). Redoing one migration by
+// deleting its row works too, as CheckSchema's advice says.
+func TestMigrateAgainOverCompleteSchema(t *testing.T) {
+	for _, b := range []backend{pgxBackend, mysqlBackend, sqliteBackend} {
+		t.Run(b.name, func(t *testing.T) {
+			ctx := t.Context()
+			db := openDB(t, b, b.fresh(t))
+			if err := sqlstore.Migrate(ctx, db.DB, b.driver); err != nil {
+				t.Fatal(err)
+			}
+			for _, stmt := range []string{"DELETE FROM authkit_schema_migrations WHERE version = 7", "DROP TABLE authkit_schema_migrations"} {
+				if _, err := db.ExecContext(ctx, stmt); err != nil {
+					t.Fatalf("%s: %v", stmt, err)
+				}
+				if err := sqlstore.Migrate(ctx, db.DB, b.driver); err != nil {
+					t.Fatalf("Migrate again after %s: %v", stmt, err)
+				}
+				s, err := sqlstore.New(db)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := s.CheckSchema(ctx); err != nil {
+					t.Fatalf("CheckSchema after migrating again: %v", err)
+				}
+			}
+		})
+	}
+}

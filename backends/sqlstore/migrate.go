@@ -333,6 +333,15 @@ func (m migrator) apply(ctx context.Context, q querier, ms []migration) error {
 			continue
 		}
 		for _, stmt := range statements(mg.body) {
+			if m.d.immediate {
+				has, err := hasAddedColumn(ctx, q, stmt)
+				if err != nil {
+					return fmt.Errorf("migration %04d_%s: %w", mg.version, mg.name, dbErr(err))
+				}
+				if has {
+					continue
+				}
+			}
 			if _, err := q.ExecContext(ctx, stmt); err != nil {
 				return fmt.Errorf("migration %04d_%s: %w", mg.version, mg.name, dbErr(err))
 			}
@@ -351,4 +360,25 @@ func (m migrator) apply(ctx context.Context, q querier, ms []migration) error {
 		}
 	}
 	return nil
+}
+
+// sqliteAddColumn matches a SQLite migration's ALTER TABLE … ADD COLUMN,
+// after any comment lines.
+var sqliteAddColumn = regexp.MustCompile(`(?is)^(?:\s*--[^\n]*\n)*\s*ALTER\s+TABLE\s+(\w+)\s+ADD\s+COLUMN\s+(\w+)\s`)
+
+// hasAddedColumn reports whether stmt is an ALTER TABLE … ADD COLUMN
+// (SQLite) whose column the table already has. SQLite has no ADD COLUMN IF
+// NOT EXISTS: without this, Migrate over tables another tool migrated (no
+// bookkeeping table, so every file runs again), or after a bookkeeping row
+// was deleted to redo a migration, failed on a column already there
+// (found by review), where the other dialects' files are written to run
+// again.
+func hasAddedColumn(ctx context.Context, q querier, stmt string) (bool, error) {
+	m := sqliteAddColumn.FindStringSubmatch(stmt)
+	if m == nil {
+		return false, nil
+	}
+	var n int64
+	err := q.QueryRowContext(ctx, "SELECT COUNT(*) FROM pragma_table_info(?) WHERE name = ?", m[1], m[2]).Scan(&n)
+	return n > 0, err
 }
