@@ -568,3 +568,52 @@ func TestEventsRedactCredentialsAsNames(t *testing.T) {
 		t.Errorf("%d login_failed events with a redacted subject, want 5 (one per attempt): %+v", redacted, f.events.ev)
 	}
 }
+
+// A refresh token of a client since removed, or removed and registered
+// again, refreshes for no one (clientBinding) and so introspects as
+// inactive, naming no one (found by review: active, with its owner and
+// session). A first-party session's is unaffected, and a client store
+// that cannot answer fails the introspection rather than guess.
+func TestIntrospectRefreshOfRemovedClient(t *testing.T) {
+	f := newClientFx(t)
+	caller := bearer(f.login("bob", "introspect").AccessToken)
+	introspect := func(tok string) map[string]any {
+		t.Helper()
+		r := f.form("/introspect", []string{"token", tok, "token_type_hint", "refresh_token"}, caller...)
+		if r.status != 200 {
+			t.Fatalf("introspection: %d %s", r.status, r.body)
+		}
+		return r.json(t)
+	}
+	spa := f.loginAs(t, []string{"client_id", "spa"})
+	own := f.login("alice", "read")
+	if m := introspect(spa.RefreshToken); m["active"] != true || m["client_id"] != "spa" {
+		t.Fatalf("a live client's refresh token: %v", m)
+	}
+	ctx := context.Background()
+	if err := f.clients.DeleteClient(ctx, "spa"); err != nil {
+		t.Fatal(err)
+	}
+	if m := introspect(spa.RefreshToken); m["active"] != false || len(m) != 1 {
+		t.Errorf("the refresh token of a removed client introspects as %v, want only active: false", m)
+	}
+	if r := f.refreshWith(spa.RefreshToken, []string{"client_id", "spa"}); r.status == 200 {
+		t.Fatal("the refresh token of a removed client refreshed")
+	}
+	again := authkit.Client{ID: "spa", GrantTypes: []string{authkit.GrantPassword, authkit.GrantRefreshToken}, Scopes: []string{"read"}, CreatedAt: base.Add(time.Hour)}
+	if err := f.clients.CreateClient(ctx, again); err != nil {
+		t.Fatal(err)
+	}
+	if m := introspect(spa.RefreshToken); m["active"] != false {
+		t.Errorf("the refresh token of a client registered again introspects as %v", m)
+	}
+	if m := introspect(own.RefreshToken); m["active"] != true {
+		t.Errorf("a first-party refresh token: %v", m)
+	}
+	f.clients.mu.Lock()
+	f.clients.down = true
+	f.clients.mu.Unlock()
+	if r := f.form("/introspect", []string{"token", spa.RefreshToken, "token_type_hint", "refresh_token"}, caller...); r.status != 503 {
+		t.Errorf("introspection with the client store down: %d %s, want 503", r.status, r.body)
+	}
+}
