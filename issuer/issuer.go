@@ -1015,22 +1015,63 @@ func (i *Issuer) tokenKey(h jws.Header) (*keys.Key, bool) {
 	return found, found != nil
 }
 
-func (i *Issuer) revokeJWT(ctx context.Context, token string, now time.Time) error {
+// ownJWT returns the claims of an access token this issuer signed: its
+// signature and issuer checked, with a jti and an expiry, whether or not
+// it has expired or been revoked. Anything else is ErrInvalidToken.
+func (i *Issuer) ownJWT(token string) (claims.Claims, error) {
 	var t jws.Token
 	if err := jws.Parse(token, &t); err != nil {
-		return fmt.Errorf("issuer: revoke: %w", authkit.ErrInvalidToken)
+		return claims.Claims{}, authkit.ErrInvalidToken
 	}
 	k, ok := i.tokenKey(t.Header)
 	if !ok || t.Verify(k) != nil {
-		return fmt.Errorf("issuer: revoke: %w", authkit.ErrInvalidToken)
+		return claims.Claims{}, authkit.ErrInvalidToken
 	}
 	payload, err := t.AppendPayload(nil)
 	if err != nil {
-		return fmt.Errorf("issuer: revoke: %w", authkit.ErrInvalidToken)
+		return claims.Claims{}, authkit.ErrInvalidToken
 	}
 	var c claims.Claims
 	if err := claims.Parse(payload, &c); err != nil || c.Issuer != i.iss || c.TokenID == "" || !c.HasExpiry {
-		return fmt.Errorf("issuer: revoke: %w", authkit.ErrInvalidToken)
+		return claims.Claims{}, authkit.ErrInvalidToken
+	}
+	return c, nil
+}
+
+// RevokeAccessTokenSession ends the session an access token of this
+// issuer was minted in (its sid claim), as RevokeOwnSession for the
+// token's subject: a browser logging out with its access cookie. The
+// token's signature and issuer are checked, not its expiry nor whether it
+// was revoked: possession of any access token of a session is enough to
+// end that session, as possession of its refresh token is (RFC 7009), and
+// an access cookie that no longer verifies — expired, revoked by its jti,
+// refused by a principal check — still ends its session instead of
+// leaving it live behind a logout that reports success. An access token
+// without a session is revoked by its jti (Revoke). A token that is not an
+// access token of ours (a refresh or API token included) yields
+// authkit.ErrInvalidToken; a session the store no longer holds,
+// authkit.ErrNotFound.
+func (i *Issuer) RevokeAccessTokenSession(ctx context.Context, token string) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if opaque.Looks(token, i.prefix, opaque.KindRefresh) || opaque.Looks(token, i.prefix, opaque.KindAPI) {
+		return fmt.Errorf("issuer: revoke session: %w: not an access token", authkit.ErrInvalidToken)
+	}
+	c, err := i.ownJWT(token)
+	if err != nil {
+		return fmt.Errorf("issuer: revoke session: %w", err)
+	}
+	if c.SessionID == "" {
+		return i.revokeJWT(ctx, token, i.now())
+	}
+	return i.RevokeOwnSession(ctx, c.Subject, c.SessionID)
+}
+
+func (i *Issuer) revokeJWT(ctx context.Context, token string, now time.Time) error {
+	c, err := i.ownJWT(token)
+	if err != nil {
+		return fmt.Errorf("issuer: revoke: %w", err)
 	}
 	exp := c.ExpiresAt
 	if !now.Before(exp.Add(maxLeeway)) {

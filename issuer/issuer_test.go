@@ -1346,3 +1346,47 @@ func (s slowSubject) RevokeSubjectSessions(ctx context.Context, subject string, 
 	}
 	return s.Store.RevokeSubjectSessions(ctx, subject, now)
 }
+
+// RevokeAccessTokenSession ends the session of an access token of ours
+// whatever its expiry, revokes a sessionless one by its jti, and refuses
+// refresh and API tokens and tokens that are not ours.
+func TestRevokeAccessTokenSession(t *testing.T) {
+	iss, ver, clk, _ := fixtureOver(t, memory.New())
+	bg := context.Background()
+	p, err := iss.IssuePair(bg, "alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	clk.Add(time.Hour) // the access token expired long ago
+	if err := iss.RevokeAccessTokenSession(bg, p.AccessToken); err != nil {
+		t.Fatalf("an expired access token's session: %v", err)
+	}
+	if _, err := iss.Refresh(bg, p.RefreshToken); err == nil {
+		t.Error("the session refreshes after RevokeAccessTokenSession")
+	}
+	if err := iss.RevokeAccessTokenSession(bg, p.AccessToken); err != nil && !errors.Is(err, authkit.ErrNotFound) {
+		t.Errorf("again: %v, want nil or ErrNotFound", err)
+	}
+	q, err := iss.IssuePair(bg, "bob")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tok := range []string{q.RefreshToken, "not a token", q.AccessToken[:len(q.AccessToken)-4] + "AAAA"} {
+		if err := iss.RevokeAccessTokenSession(bg, tok); !errors.Is(err, authkit.ErrInvalidToken) {
+			t.Errorf("RevokeAccessTokenSession(%.12s…): %v, want ErrInvalidToken", tok, err)
+		}
+	}
+	if _, err := iss.Refresh(bg, q.RefreshToken); err != nil {
+		t.Errorf("a refused call ended a session: %v", err)
+	}
+	at, err := iss.IssueAccessToken(bg, "carol")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := iss.RevokeAccessTokenSession(bg, at.AccessToken); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ver.Verify(bg, at.AccessToken); !errors.Is(err, authkit.ErrTokenRevoked) {
+		t.Errorf("a sessionless access token after RevokeAccessTokenSession: %v, want ErrTokenRevoked", err)
+	}
+}

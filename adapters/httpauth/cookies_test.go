@@ -1,10 +1,12 @@
 package httpauth_test
 
 import (
+	"context"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/authkit-go/authkit/adapters/httpauth"
 )
@@ -275,5 +277,43 @@ func TestCookieRefreshPathUnderPrefix(t *testing.T) {
 	w = post("/auth/revoke", "", "Cookie", "authkit_refresh="+rt.Value+"; authkit_csrf="+csrf, "X-CSRF-Token", csrf)
 	if c := refreshCookie("revoke", w); w.Code != 200 || c.MaxAge >= 0 {
 		t.Errorf("revoke by cookie under /auth: %d, cookie %+v; want 200 and the cookie cleared", w.Code, c)
+	}
+}
+
+// A browser's logout with an access cookie that no longer verifies —
+// revoked by its jti, or expired past the leeway — still ends the
+// cookie's session, since it clears the refresh cookie too (found by
+// review: 200 and cleared cookies, while the session refreshed on).
+func TestCookieLogoutWithDeadAccessCookie(t *testing.T) {
+	f := newFx(t, fxOptions{auth: []httpauth.Option{httpauth.WithCookies(httpauth.Cookies{})}})
+	logout := func(j jar) {
+		t.Helper()
+		r := f.form("/revoke", nil, "Cookie", "authkit_access="+j.access+"; authkit_csrf="+j.csrf, "X-CSRF-Token", j.csrf)
+		if r.status != 200 || cookiesOf(r)["authkit_refresh"] == nil {
+			t.Fatalf("logout: %d %s %v", r.status, r.body, r.header["Set-Cookie"])
+		}
+		if r := f.form("/token", []string{"grant_type", "refresh_token", "refresh_token", j.refresh}); r.status != 400 {
+			t.Errorf("the session outlived a logout that answered 200: refresh %d %s", r.status, r.body)
+		}
+	}
+	j, _ := cookieLogin(t, f)
+	if err := f.iss.Revoke(context.Background(), j.access); err != nil {
+		t.Fatal(err)
+	}
+	logout(j)
+
+	j, _ = cookieLogin(t, f)
+	f.clock.Add(10 * time.Minute) // the access token expired; the session is live
+	logout(j)
+
+	// Another issuer's token (or garbage) still ends nothing, and is 200.
+	j, _ = cookieLogin(t, f)
+	forged := j.access[:len(j.access)-4] + "AAAA"
+	r := f.form("/revoke", nil, "Cookie", "authkit_access="+forged+"; authkit_csrf="+j.csrf, "X-CSRF-Token", j.csrf)
+	if r.status != 200 {
+		t.Errorf("logout with a forged access cookie: %d %s", r.status, r.body)
+	}
+	if r := f.form("/token", []string{"grant_type", "refresh_token", "refresh_token", j.refresh}); r.status != 200 {
+		t.Errorf("a forged access cookie ended its session: refresh %d %s", r.status, r.body)
 	}
 }

@@ -105,7 +105,8 @@
 //     With [WithCookies] and no token parameter it is a browser's logout
 //     (CSRF-checked): it ends the session of the refresh cookie or, since
 //     the browser sends that cookie to the token endpoint's path only, of
-//     the access cookie, and clears the cookies.
+//     the access cookie (even one that no longer verifies, if the issuer
+//     signed it: Issuer.RevokeAccessTokenSession), and clears the cookies.
 //   - POST /introspect (RFC 7662): the caller must pass
 //     [WithIntrospectionRule] (default: scope "introspect"); any inactive
 //     token is exactly {"active":false}. Active answers carry token_type

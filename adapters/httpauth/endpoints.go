@@ -69,15 +69,18 @@ func (h *Handler) revocationToken(w http.ResponseWriter, r *http.Request, ps map
 
 // revokeAccessCookie ends the session of the access cookie tok (a browser
 // logging out whose refresh cookie /revoke does not receive), or revokes
-// tok alone when it has no session. A token that no longer verifies
-// (expired, revoked, not ours) leaves nothing to end.
+// tok alone when it has no session. An access token of ours that no longer
+// verifies (expired, revoked by its jti, refused by the principal check)
+// still ends its session (found by review: the logout answered 200 and
+// cleared the cookies, refresh cookie included, while the session lived
+// on); a token that is not ours leaves nothing to end.
 func (h *Handler) revokeAccessCookie(r *http.Request, tok string) error {
 	p, err := h.auth.v.Verify(r.Context(), tok)
 	switch {
 	case err != nil && isUnavailable(err):
 		return err
 	case err != nil:
-		return nil
+		return h.iss.RevokeAccessTokenSession(r.Context(), tok)
 	case p.Method != authkit.MethodJWT:
 		return nil
 	case p.SessionID == "":
