@@ -165,27 +165,45 @@ func findKey(set *keys.Set, t *jwt.Token) (*keys.Key, error) {
 	return k, nil
 }
 
-// builtinMethod reports whether m is golang-jwt's own implementation of
-// alg's family. Its Alg has already been checked to equal alg.
+// builtinMethod reports whether m is golang-jwt's own method for alg, the
+// very instance the library registers under that name. Its Alg has already
+// been checked to equal alg. Comparing types alone let a method that other
+// code registered under a built-in name pass, such as an RSA method with
+// SHA-1 registered as "RS256" (found by review): the bridge then accepted
+// signatures authkit's verifier refuses.
 func builtinMethod(m jwt.SigningMethod, alg keys.Algorithm) bool {
+	var want jwt.SigningMethod
 	switch alg {
-	case keys.HS256, keys.HS384, keys.HS512:
-		_, ok := m.(*jwt.SigningMethodHMAC)
-		return ok
-	case keys.RS256, keys.RS384, keys.RS512:
-		_, ok := m.(*jwt.SigningMethodRSA)
-		return ok
-	case keys.PS256, keys.PS384, keys.PS512:
-		_, ok := m.(*jwt.SigningMethodRSAPSS)
-		return ok
-	case keys.ES256, keys.ES384, keys.ES512:
-		_, ok := m.(*jwt.SigningMethodECDSA)
-		return ok
+	case keys.HS256:
+		want = jwt.SigningMethodHS256
+	case keys.HS384:
+		want = jwt.SigningMethodHS384
+	case keys.HS512:
+		want = jwt.SigningMethodHS512
+	case keys.RS256:
+		want = jwt.SigningMethodRS256
+	case keys.RS384:
+		want = jwt.SigningMethodRS384
+	case keys.RS512:
+		want = jwt.SigningMethodRS512
+	case keys.PS256:
+		want = jwt.SigningMethodPS256
+	case keys.PS384:
+		want = jwt.SigningMethodPS384
+	case keys.PS512:
+		want = jwt.SigningMethodPS512
+	case keys.ES256:
+		want = jwt.SigningMethodES256
+	case keys.ES384:
+		want = jwt.SigningMethodES384
+	case keys.ES512:
+		want = jwt.SigningMethodES512
 	case keys.EdDSA:
-		_, ok := m.(*jwt.SigningMethodEd25519)
-		return ok
+		want = jwt.SigningMethodEdDSA
+	default:
+		return false
 	}
-	return false
+	return m == want
 }
 
 // publicKey returns a fresh copy of k's public key, in the type golang-jwt's

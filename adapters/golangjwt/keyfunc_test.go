@@ -228,6 +228,9 @@ func TestKeyfuncRefusesBadHeaders(t *testing.T) {
 		{"method differs from header alg", map[string]any{"alg": "RS256", "kid": rs.ID()}, jwt.SigningMethodHS256, keys.ErrAlgorithmMismatch},
 		{"method of the same family, other hash", map[string]any{"alg": "RS256", "kid": rs.ID()}, jwt.SigningMethodRS384, keys.ErrAlgorithmMismatch},
 		{"foreign method", map[string]any{"alg": "RS256", "kid": rs.ID()}, laxMethod{"RS256"}, keys.ErrAlgorithmMismatch},
+		// The built-in type, another instance: RSA with SHA-1 under "RS256"
+		// (found by review: checking the type alone let it through).
+		{"built-in type, other instance", map[string]any{"alg": "RS256", "kid": rs.ID()}, &jwt.SigningMethodRSA{Name: "RS256", Hash: crypto.SHA1}, keys.ErrAlgorithmMismatch},
 		{"method of another family", map[string]any{"alg": "RS256", "kid": rs.ID()}, &jwt.SigningMethodECDSA{Name: "RS256"}, keys.ErrAlgorithmMismatch},
 		{"no method", map[string]any{"alg": "RS256", "kid": rs.ID()}, nil, keys.ErrAlgorithmMismatch},
 		{"alg missing", map[string]any{"kid": rs.ID()}, jwt.SigningMethodRS256, keys.ErrUnsupportedAlgorithm},
