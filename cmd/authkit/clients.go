@@ -674,7 +674,13 @@ func (m clientManager) add(ctx context.Context, cl authkit.Client, public bool) 
 		return storeError(err, cl.ID)
 	}
 	if m.json {
-		return m.writeJSON(secretJSON{clientJSON: toJSON(cl), ClientID: cl.ID, ClientSecret: secret})
+		err := m.writeJSON(secretJSON{clientJSON: toJSON(cl), ClientID: cl.ID, ClientSecret: secret})
+		if err != nil && withSecret {
+			// As the text form says it (found by review: --json gave the
+			// bare write error).
+			return fmt.Errorf("client %s is stored, but writing its secret failed, so the secret is lost (%w): make a new one with 'authkit clients rotate-secret %s'", quote(cl.ID), err, cl.ID)
+		}
+		return err
 	}
 	fmt.Fprintf(m.out, "added client %s\n", cell(cl.Name))
 	m.printClient(cl)
@@ -807,11 +813,17 @@ func (m clientManager) rotate(ctx context.Context, id string) error {
 	if err := m.cs.SetClientSecret(ctx, id, h, time.Now()); err != nil {
 		return storeError(err, id)
 	}
+	lost := func(err error) error {
+		return fmt.Errorf("client %s has a new secret and the old one no longer works, but writing the new one failed, so it is lost (%w): run 'authkit clients rotate-secret %s' again", quote(id), err, id)
+	}
 	if m.json {
-		return m.writeJSON(secretJSON{ClientID: id, ClientSecret: secret})
+		if err := m.writeJSON(secretJSON{ClientID: id, ClientSecret: secret}); err != nil {
+			return lost(err)
+		}
+		return nil
 	}
 	if _, err := fmt.Fprintf(m.out, "new secret for client %s (the old one no longer works):\n%-18s %s\n", cell(id), "client_secret:", secret); err != nil {
-		return fmt.Errorf("client %s has a new secret and the old one no longer works, but writing the new one failed, so it is lost (%w): run 'authkit clients rotate-secret %s' again", quote(id), err, id)
+		return lost(err)
 	}
 	fmt.Fprintln(m.errOut, secretWarning)
 	return nil

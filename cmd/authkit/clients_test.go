@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
@@ -868,6 +869,35 @@ func TestServeEndpointAssertionAudiences(t *testing.T) {
 			if resp.StatusCode != c.want {
 				t.Errorf("flag %v, aud %s: %d %s, want %d\n%s", flag, c.aud, resp.StatusCode, body, c.want, s.stderr)
 			}
+		}
+	}
+}
+
+// fullWriter fails every write, as standard output on a full disk does.
+type fullWriter struct{}
+
+func (fullWriter) Write([]byte) (int, error) { return 0, errors.New("no space left on device") }
+
+// A secret that cannot be written out is reported as lost, with what to
+// do, in the JSON form as in the text form (found by review: --json gave
+// the bare write error, after rotate-secret had replaced the old secret).
+func TestClientSecretLostOnWrite(t *testing.T) {
+	store := migratedSQLite(t)
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"clients", "add", "billing", "--id", "billing", "--store", store}, "writing its secret failed, so the secret is lost"},
+		{[]string{"clients", "add", "billing2", "--id", "billing2", "--store", store, "--json"}, "writing its secret failed, so the secret is lost"},
+		{[]string{"clients", "rotate-secret", "billing", "--store", store}, "writing the new one failed, so it is lost"},
+		{[]string{"clients", "rotate-secret", "billing", "--store", store, "--json"}, "writing the new one failed, so it is lost"},
+	} {
+		var errOut bytes.Buffer
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		code := run(ctx, c.args, strings.NewReader(""), fullWriter{}, &errOut)
+		cancel()
+		if code == exitOK || !strings.Contains(errOut.String(), c.want) {
+			t.Errorf("%v to a full disk: exit %d, stderr %q; want a failure saying %q", c.args, code, errOut.String(), c.want)
 		}
 	}
 }
