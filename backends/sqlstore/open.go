@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"os"
 	"runtime"
 	"slices"
 	"strconv"
@@ -84,6 +85,9 @@ func OpenDB(ctx context.Context, dsn string, opts ...Option) (*sqlx.DB, error) {
 	driverName, driverDSN, err := parseDSN(dsn, c.driver)
 	if err != nil {
 		return nil, err
+	}
+	if driverName == driverSQLite {
+		createPrivate(driverDSN)
 	}
 	pool, err := openPool(driverName, driverDSN, c)
 	if err != nil {
@@ -314,6 +318,25 @@ var sqliteDefaults = []struct{ key, pragma, value string }{
 }
 
 // sqliteDSN turns what follows "sqlite:" into a modernc.org/sqlite DSN.
+// createPrivate creates the SQLite database file of dsn (sqliteDSN's form)
+// with mode 0600 if it does not exist yet, so that the driver opens it
+// instead of creating it with the process's umask (0644, readable by
+// every account: found by review). The database holds the hashes of
+// tokens and client secrets and the sessions' addresses; SQLite gives its
+// WAL and shared-memory files the database file's mode. A file that
+// exists is left as it is; a read-only DSN creates nothing; an error
+// leaves it to the driver, which reports it.
+func createPrivate(dsn string) {
+	path, query, _ := strings.Cut(dsn, "?")
+	if q, err := url.ParseQuery(query); err != nil || q.Get("mode") == "ro" {
+		return
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err == nil {
+		f.Close()
+	}
+}
+
 func sqliteDSN(rest string) (string, error) {
 	p, query, _ := strings.Cut(rest, "?")
 	p = strings.TrimPrefix(p, "//") // sqlite://rel/path, sqlite:///abs/path

@@ -1,0 +1,51 @@
+//go:build unix
+
+package sqlstore_test
+
+import (
+	"os"
+	"path/filepath"
+	"syscall"
+	"testing"
+
+	"github.com/authkit-go/authkit/backends/sqlstore"
+)
+
+// A SQLite database Open creates is readable by its owner only, and so
+// are its WAL and shared-memory files, whatever the umask (found by
+// review: 0644 under the usual 022). A file that exists keeps its mode.
+func TestOpenSQLiteFileMode(t *testing.T) {
+	old := syscall.Umask(0o022)
+	defer syscall.Umask(old)
+	dir := t.TempDir()
+	path := filepath.Join(dir, "authkit.db")
+	db, err := sqlstore.OpenDB(t.Context(), "sqlite:"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if err := sqlstore.Migrate(t.Context(), db.DB, "sqlite"); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{path, path + "-wal", path + "-shm"} {
+		fi, err := os.Stat(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m := fi.Mode().Perm(); m != 0o600 {
+			t.Errorf("%s has mode %o, want 600", filepath.Base(p), m)
+		}
+	}
+	shared := filepath.Join(dir, "shared.db")
+	if err := os.WriteFile(shared, nil, 0o640); err != nil {
+		t.Fatal(err)
+	}
+	db2, err := sqlstore.OpenDB(t.Context(), "sqlite:"+shared)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db2.Close()
+	if fi, err := os.Stat(shared); err != nil || fi.Mode().Perm() != 0o640 {
+		t.Errorf("an existing database's mode changed: %v %v", fi.Mode(), err)
+	}
+}
