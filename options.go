@@ -106,6 +106,7 @@ type Config struct {
 	RefreshTTL          time.Duration
 	SessionLifetime     time.Duration
 	Leeway              time.Duration
+	MaxTokenLifetime    time.Duration
 	Clock               func() time.Time
 	ReuseGrace          time.Duration
 	TokenPrefix         string
@@ -535,6 +536,20 @@ func WithSessionLifetime(d time.Duration) Option {
 // Default 30 seconds; from 0 to 5 minutes. Verifier only.
 func WithLeeway(d time.Duration) Option {
 	return durationOption("WithLeeway", RoleVerifier, d, 0, 5*time.Minute, func(c *Config) { c.Leeway = d })
+}
+
+// WithMaxTokenLifetime refuses a JWT whose lifetime, exp − iat, is longer
+// than d, and a JWT without iat. Set it to the issuer's access TTL
+// (WithAccessTTL) where the verifier knows it, as authkit serve does: a
+// session or logout-all revocation is remembered for the revoking
+// issuer's access TTL, so an access token minted under a longer TTL —
+// before the TTL was lowered, or by a replica still running the old value
+// during a rolling deploy — would verify again once the revocation is
+// forgotten. With this option such a token is refused outright, and its
+// client refreshes. Raising the issuer's TTL needs the verifiers raised
+// first. Default 0 (no limit); from 1 second to 30 days. Verifier only.
+func WithMaxTokenLifetime(d time.Duration) Option {
+	return durationOption("WithMaxTokenLifetime", RoleVerifier, d, time.Second, 30*24*time.Hour, func(c *Config) { c.MaxTokenLifetime = d })
 }
 
 // WithReuseGrace sets a window after a rotation in which presenting the

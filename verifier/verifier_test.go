@@ -726,3 +726,51 @@ func TestSubMillisecondIatBeforeCutoffIsRevoked(t *testing.T) {
 		t.Errorf("iat .0019 read as %v, want %v (rounded down to the millisecond)", p.IssuedAt, want)
 	}
 }
+
+// WithMaxTokenLifetime refuses a token minted under a longer access TTL
+// than the verifier allows (one that would outlive the revocations of
+// its session, remembered for the shorter TTL), and one without iat; a
+// token of exactly that lifetime passes.
+func TestMaxTokenLifetime(t *testing.T) {
+	f := newFixture(t, keys.EdDSA, authkit.WithMaxTokenLifetime(5*time.Minute))
+	ctx := context.Background()
+	old, err := issuer.New(authkit.WithKeys(f.set), authkit.WithStore(f.store), authkit.WithClock(f.clock.Now),
+		authkit.WithIssuer("https://auth.example"), authkit.WithAudience("api"), authkit.WithAccessTTL(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	long, err := old.IssuePair(ctx, "alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.ver.Verify(ctx, long.AccessToken); !errors.Is(err, authkit.ErrInvalidToken) || !strings.Contains(err.Error(), "lifetime") {
+		t.Errorf("a token minted under a 1h TTL: %v, want ErrInvalidToken for its lifetime", err)
+	}
+	short, err := f.iss.IssuePair(ctx, "alice") // the default TTL, 5 minutes
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.ver.Verify(ctx, short.AccessToken); err != nil {
+		t.Errorf("a token of the allowed lifetime: %v", err)
+	}
+	now := f.clock.Now()
+	for _, c := range []struct {
+		name string
+		edit func(map[string]any)
+		ok   bool
+	}{
+		{"exactly the limit", func(m map[string]any) { m["exp"] = now.Add(5 * time.Minute).Unix() }, true},
+		{"a second over", func(m map[string]any) { m["exp"] = now.Add(5*time.Minute + time.Second).Unix() }, false},
+		{"no iat", func(m map[string]any) { delete(m, "iat") }, false},
+	} {
+		m := f.claims()
+		c.edit(m)
+		_, err := f.ver.Verify(ctx, forge(t, f.key, f.header(), m))
+		if (err == nil) != c.ok {
+			t.Errorf("%s: %v, want ok=%v", c.name, err, c.ok)
+		}
+	}
+	if _, err := verifier.New(authkit.WithKeys(f.set), authkit.WithIssuer("x"), authkit.WithAudience("api"), authkit.WithMaxTokenLifetime(0)); !errors.Is(err, authkit.ErrInvalidConfig) {
+		t.Errorf("WithMaxTokenLifetime(0): %v, want ErrInvalidConfig", err)
+	}
+}

@@ -326,7 +326,12 @@ func (c *cli) newServer(ctx context.Context, cfg serveConfig, log *slog.Logger) 
 	// A user removed from the users file keeps no access: not its API
 	// tokens (which never expire), access tokens or sessions (the
 	// refresh check in newEndpoints), although the store still holds them.
-	vopts := append(common[:len(common):len(common)], authkit.WithVerifyCache(cfg.verifyCache), authkit.WithPrincipalCheck(users.principalCheck))
+	// An access token minted under a longer TTL than this server's (before
+	// --access-ttl was lowered, or by a replica still running the old value)
+	// is refused: it would outlive the session and logout-all revocations
+	// this server makes, which last its own TTL.
+	vopts := append(common[:len(common):len(common)], authkit.WithVerifyCache(cfg.verifyCache), authkit.WithPrincipalCheck(users.principalCheck),
+		authkit.WithMaxTokenLifetime(cfg.accessTTL))
 	mirror := cfg.mirror
 	if mirror < 0 {
 		mirror = 0

@@ -1,13 +1,18 @@
 package main
 
 import (
+	"context"
 	"fmt"
+	"log/slog"
 	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/authkit-go/authkit"
+	"github.com/authkit-go/authkit/issuer"
 )
 
 // A user removed from the users file keeps no access once serve restarts
@@ -150,5 +155,37 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 			t.Fatalf("timed out waiting for %s", what)
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// serve refuses an access token minted under a longer TTL than its
+// --access-ttl (by a replica still running an older, longer value): such
+// a token would outlive the session revocations serve makes, which last
+// its own TTL.
+func TestServeRefusesLongerLivedTokens(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	keyFile := filepath.Join(dir, "keys.json")
+	if err := os.WriteFile(keyFile, []byte(runCLI(t, "", "keygen").stdout), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	set, err := loadOrGenerateKeys(keyFile, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := startServe(t, "", "--keys", keyFile, "--access-ttl", "5m")
+	for _, c := range []struct {
+		ttl  time.Duration
+		want int
+	}{{5 * time.Minute, 200}, {time.Hour, 401}} {
+		iss, err := issuer.New(authkit.WithKeys(set), authkit.WithAccessTTL(c.ttl))
+		if err != nil {
+			t.Fatal(err)
+		}
+		tok, err := iss.IssueAccessToken(context.Background(), demoUser)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.do(t, "GET", "/me", tok.AccessToken, nil).want(t, fmt.Sprintf("a token minted under a %v TTL", c.ttl), c.want)
 	}
 }
