@@ -4,7 +4,6 @@ package main
 
 import (
 	"errors"
-	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -59,9 +58,7 @@ func TestSIGHUPReadsUsersFileAgain(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	users := filepath.Join(t.TempDir(), "users.txt")
-	runCLI(t, "alice's password\n", "users", "add", "alice", "--file", users).must(t, exitOK, nil, nil)
-	runCLI(t, "bob's password\n", "users", "add", "bob", "--file", users).must(t, exitOK, nil, nil)
+	users := usersFileOf(t, "alice", "bob")
 	cmd := exec.Command(self, "serve", "--addr", "127.0.0.1:0", "--users", users, "--users-reload", "0")
 	cmd.Env = append(os.Environ(), "AUTHKIT_TEST_RUN_MAIN=1")
 	stdout, stderr := &syncBuffer{}, &syncBuffer{}
@@ -81,9 +78,7 @@ func TestSIGHUPReadsUsersFileAgain(t *testing.T) {
 		return base != ""
 	})
 	s := &testServer{base: base, stdout: stdout, stderr: stderr}
-	loginAs := func(user string) response {
-		return s.do(t, "POST", "/token", "", url.Values{"grant_type": {"password"}, "username": {user}, "password": {user + "'s password"}})
-	}
+	loginAs := func(user string) response { return passwordLogin(t, s, user) }
 	loginAs("alice").want(t, "alice logs in", 200)
 	runCLI(t, "", "users", "remove", "alice", "--file", users).must(t, exitOK, nil, nil)
 	time.Sleep(100 * time.Millisecond)

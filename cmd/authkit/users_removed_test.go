@@ -21,18 +21,15 @@ import (
 // Another user, and a client's own token, are unaffected.
 func TestServeRemovedUserLosesAccess(t *testing.T) {
 	t.Parallel()
-	dir := t.TempDir()
-	users := filepath.Join(dir, "users.txt")
-	runCLI(t, "alice's password\n", "users", "add", "alice", "--file", users).must(t, exitOK, nil, nil)
-	runCLI(t, "bob's password\n", "users", "add", "bob", "--file", users).must(t, exitOK, nil, nil)
+	users := usersFileOf(t, "alice", "bob")
+	dir := filepath.Dir(users)
 	store := migratedSQLite(t)
 	keyFile := filepath.Join(dir, "keys.json")
 	if err := os.WriteFile(keyFile, []byte(runCLI(t, "", "keygen").stdout), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	login := func(s *testServer, user string) response {
-		return s.do(t, "POST", "/token", "", url.Values{"grant_type": {"password"}, "username": {user}, "password": {user + "'s password"}}).
-			want(t, user+" logs in", 200)
+		return passwordLogin(t, s, user).want(t, user+" logs in", 200)
 	}
 	s := startServe(t, "", "--users", users, "--store", store, "--keys", keyFile)
 	alice, bob := login(s, "alice"), login(s, "bob")
@@ -105,13 +102,9 @@ func TestServeSessionLimit(t *testing.T) {
 // error logged once.
 func TestServeReadsUsersFileAgain(t *testing.T) {
 	t.Parallel()
-	dir := t.TempDir()
-	users := filepath.Join(dir, "users.txt")
-	runCLI(t, "alice's password\n", "users", "add", "alice", "--file", users).must(t, exitOK, nil, nil)
-	runCLI(t, "bob's password\n", "users", "add", "bob", "--file", users).must(t, exitOK, nil, nil)
+	users := usersFileOf(t, "alice", "bob")
 	login := func(s *testServer, user string) response {
-		return s.do(t, "POST", "/token", "", url.Values{"grant_type": {"password"}, "username": {user}, "password": {user + "'s password"}}).
-			want(t, user+" logs in", 200)
+		return passwordLogin(t, s, user).want(t, user+" logs in", 200)
 	}
 	s := startServe(t, "", "--users", users, "--users-reload", "20ms")
 	alice, bob := login(s, "alice"), login(s, "bob")
@@ -188,4 +181,23 @@ func TestServeRefusesLongerLivedTokens(t *testing.T) {
 		}
 		s.do(t, "GET", "/me", tok.AccessToken, nil).want(t, fmt.Sprintf("a token minted under a %v TTL", c.ttl), c.want)
 	}
+}
+
+// usersFileOf writes a users file (in a temporary directory of its own)
+// holding each name, with the password "<name>'s password", and returns
+// its path.
+func usersFileOf(t *testing.T, names ...string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "users.txt")
+	for _, n := range names {
+		runCLI(t, n+"'s password\n", "users", "add", n, "--file", path).must(t, exitOK, nil, nil)
+	}
+	return path
+}
+
+// passwordLogin asks s for tokens with the password grant as user, whose
+// password is "<user>'s password" (usersFileOf).
+func passwordLogin(t *testing.T, s *testServer, user string) response {
+	t.Helper()
+	return s.do(t, "POST", "/token", "", url.Values{"grant_type": {"password"}, "username": {user}, "password": {user + "'s password"}})
 }
