@@ -126,7 +126,14 @@ func TestServeReadsUsersFileAgain(t *testing.T) {
 
 	// A broken file: the users read before stay, and the error is logged
 	// once, not at every check.
-	if err := os.WriteFile(users, []byte("bob:not-a-hash\n"), 0o600); err != nil {
+	// Written whole and renamed, as the users commands do: written in
+	// place, serve may read the empty file first, a version of its own
+	// (logged too).
+	tmp := users + ".new"
+	if err := os.WriteFile(tmp, []byte("bob:not-a-hash\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(tmp, users); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, "serve to log the broken users file", func() bool {
