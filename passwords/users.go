@@ -17,6 +17,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/authkit-go/authkit"
+	"github.com/authkit-go/authkit/internal/textsafe"
 )
 
 // MaxUserNameLen is the longest user name, in bytes, that a Users table
@@ -67,8 +68,9 @@ func (unknownUser) Error() string   { return ErrBadCredentials.Error() }
 func (unknownUser) Unwrap() []error { return []error{ErrBadCredentials, authkit.ErrNotFound} }
 
 // ValidateUserName reports why name cannot be a user name, or nil: a name
-// is 1 to MaxUserNameLen bytes of UTF-8 without ':', white space or
-// control characters, and does not start with '#'. The error reads "the
+// is 1 to MaxUserNameLen bytes of UTF-8 without ':', white space, control
+// characters, bidirectional controls or line separators, and does not
+// start with '#'. The error reads "the
 // user name …" and quotes nothing.
 func ValidateUserName(name string) error {
 	var why string
@@ -83,8 +85,11 @@ func ValidateUserName(name string) error {
 		why = "starts with '#'"
 	default:
 		for _, r := range name {
-			if r == ':' || unicode.IsSpace(r) || unicode.IsControl(r) {
-				why = "contains ':', white space or a control character"
+			// textsafe.Unsafe as the login paths apply it: a name with a
+			// bidirectional control was added, printed raw by users list,
+			// and could never log in (found by review).
+			if r == ':' || unicode.IsSpace(r) || textsafe.Unsafe(r) {
+				why = "contains ':', white space, a control character, a bidirectional control or a line separator"
 				break
 			}
 		}

@@ -464,7 +464,9 @@ func TestValidateUserName(t *testing.T) {
 		strings.Repeat("n", MaxUserNameLen+1): "the user name is longer than 256 bytes",
 		"a\xff":                               "the user name is not valid UTF-8",
 		"#root":                               "the user name starts with '#'",
-		"a:b":                                 "the user name contains ':', white space or a control character",
+		"a:b":                                 "the user name contains ':', white space, a control character",
+		"\u202eeve":                           "bidirectional control", // refused at every login (found by review)
+		"a\u2066b":                            "bidirectional control",
 		"a b":                                 "white space",
 		"a\tb":                                "white space",
 		"a\u2028b":                            "white space",
