@@ -51,8 +51,8 @@
 // that the authkit command's "users add" writes and "serve --users" reads:
 // one "NAME:HASH" line per user; blank lines and lines whose first
 // non-blank character is '#' are ignored. Names are 1 to 256 bytes of UTF-8
-// without ':', white space or control characters and do not start with
-// '#'.
+// without ':', white space, control characters, bidirectional controls or
+// line separators and do not start with '#'.
 //
 // [Users.Check] spends the same work on an unknown user as on a wrong
 // password of a user whose hash has the kind and cost most users' have (it

@@ -402,7 +402,7 @@ user, HASH an argon2id (PHC string) or bcrypt hash.
   users list          print the user names.
 
 The file is rewritten atomically with mode 0600. Names may not contain ':',
-white space or control characters. A running serve reads the file again
+white space, control characters or bidirectional controls. A running serve reads the file again
 within --users-reload (10s by default), or at once on SIGHUP.`)
 	file := fs.String("file", defaultUsersFile, "the users `FILE` (env AUTHKIT_USERS)")
 	algo := fs.String("algo", algoArgon2id, "password hash `ALGORITHM` for add: argon2id or bcrypt")
