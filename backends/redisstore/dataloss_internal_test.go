@@ -499,3 +499,63 @@ func TestDataLossUpgradeSeeded(t *testing.T) {
 		t.Errorf("the snapshot's epoch is %s, want the seeded Unix 0", ep)
 	}
 }
+
+// TestDataLossMarkersLostThenNew: when only the markers are lost (evicted,
+// or deleted by hand after a restore, as docs/backends/redis.md says to)
+// and a New — another process starting — writes them before any
+// IsRevoked or snapshot notices, the buckets' logs start over as they do
+// when a call notices: a follower from before gets ErrFeedPositionLost and
+// takes a snapshot with the new epoch (found by review: it followed on,
+// vouching for a copy that did not know the epoch, while IsRevoked
+// refused the same tokens).
+func TestDataLossMarkersLostThenNew(t *testing.T) {
+	addr := testservers.Redis(t)
+	addrs := testservers.RedisCluster(t)
+	for _, c := range []struct {
+		name string
+		rdb  redis.UniversalClient
+	}{
+		{"Standalone", redis.NewClient(&redis.Options{Addr: addr, ContextTimeoutEnabled: true})},
+		{"Cluster", redis.NewClusterClient(&redis.ClusterOptions{Addrs: addrs, ContextTimeoutEnabled: true})},
+	} {
+		t.Cleanup(func() { _ = c.rdb.Close() })
+		t.Run(c.name, func(t *testing.T) {
+			prefix := testservers.RedisPrefix(t, c.rdb)
+			s, err := New(c.rdb, WithPrefix(prefix))
+			if err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(2 * time.Millisecond)
+			iat := time.Now()
+			if err := s.RevokeToken(t.Context(), "alice", "jti-1", iat.Add(time.Hour)); err != nil {
+				t.Fatal(err)
+			}
+			_, pos, err := snapshotOf(t, s, iat)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for b := range feedShards {
+				if err := c.rdb.Del(t.Context(), s.k.epochMarker(b)).Err(); err != nil {
+					t.Fatal(err)
+				}
+			}
+			time.Sleep(2 * time.Millisecond)
+			if _, err := New(c.rdb, WithPrefix(prefix)); err != nil {
+				t.Fatal(err)
+			}
+			now := time.Now()
+			fctx, cancel := context.WithTimeout(t.Context(), 2*time.Second)
+			defer cancel()
+			err = s.FollowRevocations(fctx, pos, 100*time.Millisecond, func([]authkit.Revocation, authkit.FeedPosition) error {
+				return errors.New("fn called after the epoch changed")
+			})
+			if !errors.Is(err, authkit.ErrFeedPositionLost) {
+				t.Errorf("following from before the markers were lost and New wrote them again: %v, want ErrFeedPositionLost", err)
+			}
+			since := wantLoss(t, "a token issued before New wrote the markers again", s, authkit.RevocationQuery{Subject: "alice", TokenID: "jti-2", IssuedAt: iat}, now, iat, now)
+			if ep := storeEpoch(t, s, now); !ep.Equal(since) {
+				t.Errorf("the snapshot holds the epoch %s, IsRevoked reports %s", ep, since)
+			}
+		})
+	}
+}

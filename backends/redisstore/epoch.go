@@ -21,7 +21,8 @@ import (
 // together with their revocations. Every token issued at or before the
 // start of its subject's bucket's epoch is dead.
 //
-//   - New writes every missing marker (SET NX) at about the time it began:
+//   - New writes every missing marker (SET NX, starting the bucket's log
+//     over as below if it survived) at about the time it began:
 //     a fresh store refuses nothing issued after New, and a Redis that lost
 //     data before the process started refuses what was issued before.
 //   - IsRevoked reads the subject's bucket marker in the MGET it makes
@@ -98,8 +99,9 @@ func setupSince(t time.Time) int64 { return clampTime(t).UnixMilli()*1000 - 1 }
 // after the now of the call that noticed.
 func lossSince(now time.Time) int64 { return micros(now) }
 
-// setupEpochs writes every missing marker with SET NX, at setupSince of
-// the current time, in one pipeline (a round trip per node), waiting at
+// setupEpochs writes every missing marker (epochScript: SET NX, and the
+// bucket's log started over if it survived), at setupSince of the current
+// time, in one pipeline (a round trip per node), waiting at
 // most epochSetupTimeout (or the call timeout, if shorter). Its failure
 // is ignored, and safe: a marker still missing is written by the first
 // IsRevoked or RevocationSnapshot that reads it, at that call's now, which
@@ -123,15 +125,23 @@ func (s *Store) setupEpochs(ctx context.Context, op string) error {
 	since := fmtMicros(setupSince(time.Now()))
 	var (
 		info, role *redis.Cmd
-		sets       [feedShards]*redis.BoolCmd
+		sets       [feedShards]*redis.Cmd
 	)
 	_, _ = s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		if s.oneCall {
 			info = p.Do(ctx, "INFO", "cluster")
 			role = p.Do(ctx, "ROLE")
 		}
+		// Each marker through epochScript (EVAL: a pipeline cannot retry
+		// an EVALSHA that meets an empty script cache), not a bare SET
+		// NX: a marker missing while its bucket's log survived (evicted,
+		// or deleted by hand as after a restore) starts the log over too,
+		// so that a follower of that log takes a new snapshot with the new
+		// epoch instead of following on, vouching for a copy that does
+		// not know it (found by review: after New wrote the markers, a
+		// running mirror accepted tokens IsRevoked refused).
 		for b := range feedShards {
-			sets[b] = p.SetNX(ctx, s.markers[b], since, 0)
+			sets[b] = epochScript.Eval(ctx, p, []string{s.markers[b], s.k.feedMeta(b), s.k.feed(b)}, since, newEpoch())
 		}
 		return nil
 	})

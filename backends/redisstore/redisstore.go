@@ -57,7 +57,9 @@ type config struct {
 
 // WithPrefix sets the prefix of every key the Store writes. The default is
 // DefaultPrefix ("authkit:"). Several prefixes let independent stores share
-// one Redis. The prefix may be empty, is at most MaxPrefixLen bytes, and
+// one Redis, provided none of them begins with another ("app:" and
+// "app:eu:" overlap: one store's key can be another's, found by review);
+// give siblings ("app-us:", "app-eu:"). The prefix may be empty, is at most MaxPrefixLen bytes, and
 // may not contain '{' or '}': the Store places its own hash tags, which
 // a brace in the prefix would displace (see the package documentation).
 func WithPrefix(prefix string) Option {
