@@ -36,6 +36,16 @@ func TestOpenSQLiteFileMode(t *testing.T) {
 			t.Errorf("%s has mode %o, want 600", filepath.Base(p), m)
 		}
 	}
+	// A "mode=ro" parameter, which the driver ignores without a file: URI,
+	// does not let it create the file with the umask's mode either.
+	ro := filepath.Join(dir, "ro.db")
+	db3, err := sqlstore.OpenDB(t.Context(), "sqlite:"+ro+"?mode=ro")
+	if err == nil {
+		defer db3.Close()
+	}
+	if fi, err := os.Stat(ro); err == nil && fi.Mode().Perm() != 0o600 {
+		t.Errorf("a database opened with mode=ro was created with mode %o", fi.Mode().Perm())
+	}
 	shared := filepath.Join(dir, "shared.db")
 	if err := os.WriteFile(shared, nil, 0o640); err != nil {
 		t.Fatal(err)

@@ -317,26 +317,25 @@ var sqliteDefaults = []struct{ key, pragma, value string }{
 	{"_txlock", "", "immediate"},
 }
 
-// sqliteDSN turns what follows "sqlite:" into a modernc.org/sqlite DSN.
 // createPrivate creates the SQLite database file of dsn (sqliteDSN's form)
 // with mode 0600 if it does not exist yet, so that the driver opens it
 // instead of creating it with the process's umask (0644, readable by
 // every account: found by review). The database holds the hashes of
 // tokens and client secrets and the sessions' addresses; SQLite gives its
 // WAL and shared-memory files the database file's mode. A file that
-// exists is left as it is; a read-only DSN creates nothing; an error
-// leaves it to the driver, which reports it.
+// exists is left as it is; an error leaves it to the driver, which
+// reports it. (A "mode=ro" parameter changes nothing: without a file: URI,
+// which sqliteDSN refuses, the driver ignores it and creates the file
+// too.)
 func createPrivate(dsn string) {
-	path, query, _ := strings.Cut(dsn, "?")
-	if q, err := url.ParseQuery(query); err != nil || q.Get("mode") == "ro" {
-		return
-	}
+	path, _, _ := strings.Cut(dsn, "?")
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err == nil {
 		f.Close()
 	}
 }
 
+// sqliteDSN turns what follows "sqlite:" into a modernc.org/sqlite DSN.
 func sqliteDSN(rest string) (string, error) {
 	p, query, _ := strings.Cut(rest, "?")
 	p = strings.TrimPrefix(p, "//") // sqlite://rel/path, sqlite:///abs/path

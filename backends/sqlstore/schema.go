@@ -622,7 +622,7 @@ func (s *Store) checkIsolation(ctx context.Context, op string) error {
 		return s.fail(ctx, op, err)
 	}
 	if level != "read committed" {
-		return fmt.Errorf("sqlstore: %s: %w: the connection's transactions default to %s isolation; the store needs read committed, under which concurrent revocations wait for each other instead of failing: set default_transaction_isolation to 'read committed' for the store's role (ALTER ROLE … SET default_transaction_isolation = 'read committed') or in its DSN (pgx: ?default_transaction_isolation=read%%20committed)", op, authkit.ErrInvalidConfig, level)
+		return fmt.Errorf("sqlstore: %s: %w: the connection's transactions default to %s isolation; the store needs read committed, under which concurrent revocations wait for each other instead of failing: set default_transaction_isolation to 'read committed' for the store's role (ALTER ROLE … SET default_transaction_isolation = 'read committed'; this works behind PgBouncer too) or, connecting directly, in its DSN (?default_transaction_isolation=read%%20committed)", op, authkit.ErrInvalidConfig, level)
 	}
 	return nil
 }
