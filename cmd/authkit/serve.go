@@ -323,6 +323,13 @@ func (c *cli) newServer(ctx context.Context, cfg serveConfig, log *slog.Logger) 
 	if err != nil {
 		return nil, err
 	}
+	// A user removed from the users file while serve runs has every
+	// session and API token ended in the store, so that the name added
+	// again later starts with none.
+	iss := s.iss
+	users.end = func(ctx context.Context, name string) error {
+		return iss.RevokeSubject(ctx, name, issuer.WithAPITokens())
+	}
 	// A user removed from the users file keeps no access: not its API
 	// tokens (which never expire), access tokens or sessions (the
 	// refresh check in newEndpoints), although the store still holds them.

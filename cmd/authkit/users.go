@@ -206,6 +206,12 @@ type userDB struct {
 	path         string
 	read, failed os.FileInfo
 	missing      bool
+	// end, set by serve, ends every credential of a user the file no
+	// longer lists (issuer.RevokeSubject with its API tokens); ending
+	// holds those not yet ended (the store failed), retried at each
+	// check. Only the reload loop uses them.
+	end    func(ctx context.Context, name string) error
+	ending map[string]struct{}
 }
 
 // userTable is one reading of the users file.
@@ -340,7 +346,40 @@ func (db *userDB) reload(log *slog.Logger, force bool) {
 	db.cur.Store(t)
 	db.read, db.failed, db.missing = fi, nil, false
 	log.Info("users file read again", "file", db.path, "users", len(t.users), "added", added, "removed", removed)
+	if db.end != nil {
+		for n := range old.known {
+			if _, ok := t.known[n]; !ok {
+				if db.ending == nil {
+					db.ending = map[string]struct{}{}
+				}
+				db.ending[n] = struct{}{}
+			}
+		}
+	}
 }
+
+// endRemoved ends the credentials of the users removed from the file: a
+// removed user is refused at once by the principal and refresh checks,
+// but the store still holds its sessions and API tokens (which never
+// expire), and a user added again under the same name — another person,
+// perhaps — would get them back (found by review). A user removed while
+// serve was not running is not known to it: see cli.md.
+func (db *userDB) endRemoved(ctx context.Context, log *slog.Logger) {
+	for name := range db.ending {
+		cctx, cancel := context.WithTimeout(ctx, endRemovedTimeout)
+		err := db.end(cctx, name)
+		cancel()
+		if err != nil {
+			log.Warn("could not end the sessions and API tokens of a removed user; retrying at the next check of the users file", "user", name, "err", err)
+			continue
+		}
+		delete(db.ending, name)
+		log.Info("ended the sessions and API tokens of a removed user", "user", name)
+	}
+}
+
+// endRemovedTimeout bounds ending one removed user's credentials.
+const endRemovedTimeout = 30 * time.Second
 
 // sameVersion reports whether a and b describe the same version of a file:
 // the same file (a users command replaces it by renaming), size and
@@ -373,6 +412,7 @@ func (db *userDB) watchUsers(ctx context.Context, log *slog.Logger, every time.D
 		case <-hup:
 			db.reload(log, true)
 		}
+		db.endRemoved(ctx, log)
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -112,8 +113,9 @@ func TestServeReadsUsersFileAgain(t *testing.T) {
 
 	runCLI(t, "", "users", "remove", "alice", "--file", users).must(t, exitOK, nil, nil)
 	runCLI(t, "carol's password\n", "users", "add", "carol", "--file", users).must(t, exitOK, nil, nil)
-	waitFor(t, "serve to read the users file again", func() bool {
-		return strings.Contains(s.stderr.String(), "users file read again")
+	// Both changes read (serve may have read the removal alone first).
+	waitFor(t, "serve to read the users file with bob and carol", func() bool {
+		return regexp.MustCompile(`users file read again.* users=2 `).MatchString(s.stderr.String())
 	})
 	s.do(t, "GET", "/me", api, nil).want(t, "a removed user's API token", 401)
 	s.do(t, "GET", "/me", alice.str("access_token"), nil).want(t, "a removed user's access token", 401)
@@ -123,6 +125,22 @@ func TestServeReadsUsersFileAgain(t *testing.T) {
 		want(t, "a removed user's password", 400)
 	s.do(t, "GET", "/me", bob.str("access_token"), nil).want(t, "another user's access token", 200)
 	login(s, "carol")
+
+	// The name added again — another person, perhaps — gets none of the
+	// removed user's credentials back (found by review: the API token and
+	// the session worked again).
+	waitFor(t, "serve to end the removed user's credentials", func() bool {
+		return strings.Contains(s.stderr.String(), "ended the sessions and API tokens of a removed user")
+	})
+	reads := strings.Count(s.stderr.String(), "users file read again")
+	runCLI(t, "alice's password\n", "users", "add", "alice", "--file", users).must(t, exitOK, nil, nil)
+	waitFor(t, "serve to read the users file with alice again", func() bool {
+		return strings.Count(s.stderr.String(), "users file read again") > reads
+	})
+	login(s, "alice")
+	s.do(t, "GET", "/me", api, nil).want(t, "the removed user's API token, the name added again", 401)
+	s.do(t, "POST", "/token", "", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {alice.str("refresh_token")}}).
+		want(t, "the removed user's refresh token, the name added again", 400)
 
 	// A broken file: the users read before stay, and the error is logged
 	// once, not at every check.
