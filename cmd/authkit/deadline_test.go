@@ -78,6 +78,9 @@ func TestServeTimeoutFlags(t *testing.T) {
 	}
 	r := runCLI(t, "", "serve", "--store-timeout", "5ms", "--request-timeout", "1s")
 	r.must(t, exitFailure, nil, []string{"WithStoreTimeout"})
+	// --users-reload: 0 or off is off; a check in a tight loop is refused.
+	runCLI(t, "", "serve", "--users-reload", "1ns").must(t, exitUsage, nil, []string{"--users-reload must be 0 (off) or at least 10ms"})
+	runCLI(t, "", "serve", "--users-reload", "soon").must(t, exitUsage, nil, []string{"or 0 (off)"})
 }
 
 // TestStartStalledStore: a database that accepts connections and never

@@ -216,6 +216,9 @@ localhost.`)
 	if cfg.requestTimeout < cfg.storeTimeout || cfg.requestTimeout > maxRequestTimeout {
 		return cfg, usagef("--request-timeout must be between --store-timeout (%v) and %v", cfg.storeTimeout, maxRequestTimeout)
 	}
+	if cfg.usersReload != 0 && cfg.usersReload < 10*time.Millisecond {
+		return cfg, usagef("--users-reload must be 0 (off) or at least 10ms")
+	}
 	if cfg.logFormat != "text" && cfg.logFormat != "json" {
 		return cfg, usagef("--log-format must be text or json")
 	}
