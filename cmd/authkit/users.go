@@ -230,9 +230,9 @@ var errUnknownUser = errors.New("the subject is not a user of this server")
 
 // principalCheck is serve's authkit.WithPrincipalCheck: a credential
 // (access token, API token) of a user removed from the table stops working
-// once serve has read the file without it, although the store still holds
-// it, and a
-// user's credential loses the scopes --scopes no longer lists. A client's
+// once serve has read the file without it, although the store may still
+// hold it, and a user's credential loses the scopes --scopes no longer
+// lists. A client's
 // own token (client_credentials: subject and client_id are the client's,
 // no session) names no user and passes with the scopes its registration
 // gave it.
