@@ -702,10 +702,21 @@ func storeError(what string, err error) error {
 	return fmt.Errorf("verifier: %s: %w: %w", what, authkit.ErrStoreUnavailable, err)
 }
 
+// refusal is an application check's error as the refusal wraps it: as
+// it is, unless it says there were no credentials, which would have the
+// HTTP layer take a refused credential for none (Optional admitting the
+// request as anonymous; found by review): its text is kept, not the match.
+func refusal(err error) error {
+	if errors.Is(err, authkit.ErrNoCredentials) {
+		return errors.New(err.Error())
+	}
+	return err
+}
+
 func (v *Verifier) admit(ctx context.Context, p *authkit.Principal) (*authkit.Principal, error) {
 	if v.check != nil {
 		if err := v.check(ctx, p); err != nil {
-			return nil, v.failAs(ctx, p.Method, p.Subject, p.SessionID, p.TokenID, fmt.Errorf("verifier: %w: refused by the principal check: %w", authkit.ErrInvalidToken, err))
+			return nil, v.failAs(ctx, p.Method, p.Subject, p.SessionID, p.TokenID, fmt.Errorf("verifier: %w: refused by the principal check: %w", authkit.ErrInvalidToken, refusal(err)))
 		}
 	}
 	if v.hook != nil && !inspecting(ctx) {
@@ -828,11 +839,13 @@ func (v *Verifier) Authenticate(r *http.Request) (*authkit.Principal, error) {
 	case len(vals[0]) > MaxHeaderLen:
 		return nil, errLongHeader
 	}
-	scheme, cred, _ := strings.Cut(vals[0], " ")
-	cred = strings.TrimLeft(cred, " ")
+	scheme, cred, tab := httpsyntax.Credentials(vals[0])
 	for _, s := range v.schemes {
-		if !strings.EqualFold(scheme, s) {
+		if !httpsyntax.SchemeIs(scheme, s) {
 			continue
+		}
+		if tab {
+			return nil, errBadCred
 		}
 		ctx := r.Context()
 		if s == authkit.SchemeBasic {
@@ -853,7 +866,10 @@ func (v *Verifier) Authenticate(r *http.Request) (*authkit.Principal, error) {
 		return v.Verify(ctx, cred)
 	}
 	for _, w := range v.words {
-		if strings.EqualFold(scheme, w) {
+		if httpsyntax.SchemeIs(scheme, w) {
+			if tab {
+				return nil, errBadCred
+			}
 			return v.authenticateWord(r.Context(), cred, w)
 		}
 	}
@@ -895,7 +911,7 @@ func (v *Verifier) authenticateBasic(ctx context.Context, cred string) (*authkit
 		if errors.Is(err, authkit.ErrStoreUnavailable) || errors.Is(err, authkit.ErrInvalidToken) {
 			return nil, v.fail(ctx, authkit.MethodBasic, err)
 		}
-		return nil, v.fail(ctx, authkit.MethodBasic, fmt.Errorf("verifier: %w: Basic credentials refused: %w", authkit.ErrInvalidToken, err))
+		return nil, v.fail(ctx, authkit.MethodBasic, fmt.Errorf("verifier: %w: Basic credentials refused: %w", authkit.ErrInvalidToken, refusal(err)))
 	}
 	if p == nil || p.Subject == "" {
 		return nil, v.fail(ctx, authkit.MethodBasic, fmt.Errorf("verifier: %w: Basic check returned no principal", authkit.ErrInvalidToken))

@@ -420,7 +420,13 @@ func (a *Auth) Optional(next http.Handler) http.Handler {
 func (a *Auth) RequireScopes(scopes ...string) func(http.Handler) http.Handler {
 	need := append([]string(nil), scopes...)
 	a.checkScopes("RequireScopes", need)
+	// A scope no token can hold is held by none, whatever a principal's
+	// list says (found by review: a Basic check's [""] held "").
+	valid := !slices.ContainsFunc(need, func(s string) bool { return !authkit.ValidScope(s) })
 	return a.scopeMiddleware(need, func(p *authkit.Principal) bool {
+		if !valid {
+			return false
+		}
 		for _, s := range need {
 			if !p.HasScope(s) {
 				return false
@@ -439,8 +445,9 @@ func (a *Auth) RequireAnyScope(scopes ...string) func(http.Handler) http.Handler
 	if len(need) == 0 {
 		a.log.Error("authkit: RequireAnyScope() with no scopes denies every request")
 	}
+	holdable := slices.DeleteFunc(slices.Clone(need), func(s string) bool { return !authkit.ValidScope(s) })
 	return a.scopeMiddleware(need, func(p *authkit.Principal) bool {
-		for _, s := range need {
+		for _, s := range holdable {
 			if p.HasScope(s) {
 				return true
 			}

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/authkit-go/authkit"
+	"github.com/authkit-go/authkit/internal/httpsyntax"
 	"github.com/authkit-go/authkit/internal/nilness"
 	"github.com/authkit-go/authkit/internal/throttle"
 	"github.com/authkit-go/authkit/issuer"
@@ -145,12 +146,12 @@ func basicClientCreds(r *http.Request) (cr clientCreds, ok bool, herr *httpError
 		return clientCreds{}, false, errManyAuthz
 	}
 	v := vals[0]
-	scheme, cred, _ := strings.Cut(v, " ")
-	if !strings.EqualFold(scheme, authkit.SchemeBasic) {
+	scheme, cred, tab := httpsyntax.Credentials(v)
+	if !httpsyntax.SchemeIs(scheme, authkit.SchemeBasic) {
 		return clientCreds{}, false, nil
 	}
 	cr.basic = true
-	if len(v) > maxBasicClientHeader {
+	if tab || len(v) > maxBasicClientHeader {
 		return cr, true, errClientAuth
 	}
 	raw, err := base64.StdEncoding.Strict().DecodeString(strings.Trim(cred, " "))

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/authkit-go/authkit"
+	"github.com/authkit-go/authkit/internal/httpsyntax"
 )
 
 // ErrCSRF reports an unsafe request (any method but GET, HEAD, OPTIONS and
@@ -245,12 +246,9 @@ func (c *challenges) build(row denialRow, t int, scopes []string) []string {
 // sent. It does not allocate.
 func (c *challenges) target(r *http.Request) int {
 	if vals := r.Header["Authorization"]; len(vals) == 1 {
-		word := vals[0]
-		if i := strings.IndexByte(word, ' '); i >= 0 {
-			word = word[:i]
-		}
+		word, _, _ := httpsyntax.Credentials(vals[0])
 		for i, s := range c.schemes {
-			if strings.EqualFold(word, s) {
+			if httpsyntax.SchemeIs(word, s) {
 				return c.presents[i]
 			}
 		}

@@ -19,6 +19,7 @@ import (
 
 	"github.com/authkit-go/authkit"
 	"github.com/authkit-go/authkit/backends/memory"
+	"github.com/authkit-go/authkit/internal/httpsyntax"
 	"github.com/authkit-go/authkit/internal/opaque"
 	"github.com/authkit-go/authkit/internal/throttle"
 	"github.com/authkit-go/authkit/verifier"
@@ -618,11 +619,11 @@ func basicUser(r *http.Request) (string, bool) {
 	if len(vals) != 1 || len(vals[0]) > verifier.MaxHeaderLen {
 		return "", false
 	}
-	scheme, cred, _ := strings.Cut(vals[0], " ")
-	if !strings.EqualFold(scheme, authkit.SchemeBasic) {
+	scheme, cred, tab := httpsyntax.Credentials(vals[0])
+	if tab || !httpsyntax.SchemeIs(scheme, authkit.SchemeBasic) {
 		return "", false
 	}
-	raw, err := base64.StdEncoding.Strict().DecodeString(strings.TrimLeft(cred, " "))
+	raw, err := base64.StdEncoding.Strict().DecodeString(cred)
 	if err != nil {
 		return "", false
 	}
