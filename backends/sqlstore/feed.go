@@ -109,8 +109,8 @@ func (s *Store) nextLogID(ctx context.Context, tx txn) (int64, error) {
 	return id, nil
 }
 
-// trimLog deletes at most limit log rows written more than the retention
-// ago, oldest first, but only those whose next change is that old too,
+// trimLog deletes, in batches of at most limit rows, the log rows written
+// more than the retention ago, oldest first, but only those whose next change is that old too,
 // and never the newest: a follower at change n was current until n+1
 // was written, and must still find n there to check its position (a
 // position whose change is gone is lost, and its follower takes a
@@ -130,8 +130,23 @@ func (s *Store) trimLog(ctx context.Context, limit int) error {
 		return nil
 	}
 	cutoff := time.Now().Add(-s.cfg.retention).UnixMicro()
-	_, err = s.exec(ctx, s.q.trimLog, st.head, cutoff, cutoff, limit)
-	return err
+	// Batch after batch until one is not full: a log that grows faster
+	// than the revocations table (a key written again adds a log row but
+	// no revocation row: every logout-all writes its cutoff twice) fell
+	// behind for good at one batch per cleanup (found by review). Each
+	// batch is bounded; ctx bounds them all.
+	for {
+		res, err := s.exec(ctx, s.q.trimLog, st.head, cutoff, cutoff, limit)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil || n < int64(limit) {
+			return err
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+	}
 }
 
 func position(epoch string, id, tag int64) authkit.FeedPosition {

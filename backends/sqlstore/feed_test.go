@@ -372,3 +372,32 @@ func TestFeedTrimSkewedClock(t *testing.T) {
 		})
 	}
 }
+
+// One cleanup trims every old log row, batch after batch, even when the
+// revocations table has nothing to delete: a key written again adds a log
+// row and no revocation row (every logout-all writes its cutoff twice),
+// and one batch per cleanup fell behind for good (found by review).
+func TestFeedTrimCatchesUp(t *testing.T) {
+	for _, b := range allBackends {
+		t.Run(b.name, func(t *testing.T) {
+			s, _ := newStore(t, b)
+			ctx := t.Context()
+			now := time.Now()
+			for i := range 30 {
+				if err := s.SetCutoff(ctx, "alice", now.Add(time.Duration(i)*time.Millisecond), now.Add(time.Hour)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if _, err := s.DB().ExecContext(ctx, "UPDATE authkit_revocation_log SET written_at = 0"); err != nil {
+				t.Fatal(err)
+			}
+			n, err := s.DeleteExpiredRevocations(ctx, now, 4)
+			if err != nil || n != 0 {
+				t.Fatalf("DeleteExpiredRevocations = %d, %v; want 0 revocations, nil", n, err)
+			}
+			if ids := logIDs(t, s); len(ids) != 1 {
+				t.Errorf("one cleanup in batches of 4 left %d old log rows (%v), want only the newest", len(ids), ids)
+			}
+		})
+	}
+}

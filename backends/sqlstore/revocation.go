@@ -139,8 +139,8 @@ func (s *Store) IsRevoked(ctx context.Context, q authkit.RevocationQuery, now ti
 }
 
 // DeleteExpiredRevocations implements authkit.RevocationStore with one
-// bounded DELETE. It then trims the revocation log, in a second bounded
-// DELETE: the changes written more than the feed's retention ago
+// bounded DELETE. It then trims the revocation log, in bounded DELETEs
+// until one deletes less than limit: the changes written more than the feed's retention ago
 // (WithFeedRetention) by the wall clock, whatever now says, but never the
 // newest. The count it returns is of revocations only.
 func (s *Store) DeleteExpiredRevocations(ctx context.Context, now time.Time, limit int) (int, error) {
