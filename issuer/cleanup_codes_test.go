@@ -15,6 +15,7 @@ import (
 	"github.com/authkit-go/authkit/backends/sqlstore"
 	"github.com/authkit-go/authkit/issuer"
 	"github.com/authkit-go/authkit/keys"
+	"github.com/authkit-go/authkit/verifier"
 )
 
 // codeStore is the memory store posing as a remote one (so the issuer
@@ -41,7 +42,8 @@ func (s *codeStore) DeleteExpiredAuthorizationCodes(ctx context.Context, now tim
 }
 
 // addCodes registers client "app" in cs with two codes created at now: one
-// that expires in a minute, one in an hour. It returns their hashes.
+// that expires in a minute, one in three hours (past a Cleanup's margin).
+// It returns their hashes.
 func addCodes(t *testing.T, cs authkit.ClientStore, now time.Time) (short, long authkit.TokenHash) {
 	t.Helper()
 	ctx := context.Background()
@@ -51,7 +53,7 @@ func addCodes(t *testing.T, cs authkit.ClientStore, now time.Time) (short, long 
 	short, long = authkit.TokenHash{1}, authkit.TokenHash{2}
 	for _, c := range []authkit.AuthorizationCode{
 		{Hash: short, ClientID: "app", RedirectURI: "https://app.example/cb", Subject: "alice", CreatedAt: now, ExpiresAt: now.Add(time.Minute)},
-		{Hash: long, ClientID: "app", RedirectURI: "https://app.example/cb", Subject: "alice", CreatedAt: now, ExpiresAt: now.Add(time.Hour)},
+		{Hash: long, ClientID: "app", RedirectURI: "https://app.example/cb", Subject: "alice", CreatedAt: now, ExpiresAt: now.Add(3 * time.Hour)},
 	} {
 		if err := cs.CreateAuthorizationCode(ctx, c); err != nil {
 			t.Fatal(err)
@@ -92,7 +94,7 @@ func TestCleanupDeletesExpiredCodesMemory(t *testing.T) {
 		t.Fatalf("Cleanup before any code expired: deleted %d with %d code sweeps, want 0 with 1", n, st.sweeps.Load())
 	}
 
-	clk.Add(2 * time.Minute)
+	clk.Add(2*time.Minute + issuer.CleanupMargin) // Cleanup leaves what expired within its margin
 	if n, err = iss.Cleanup(ctx, 0); err != nil {
 		t.Fatal(err)
 	}
@@ -117,7 +119,7 @@ func TestCleanupDeletesExpiredCodesMemory(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	clk.Add(time.Minute)
+	clk.Add(time.Minute + issuer.CleanupMargin)
 	before := st.sweeps.Load()
 	if n, err = iss.Cleanup(ctx, 2); err != nil || n != 5 {
 		t.Errorf("Cleanup in batches of 2: deleted %d, %v; want 5", n, err)
@@ -206,7 +208,7 @@ func TestCleanupDeletesExpiredCodesSQLite(t *testing.T) {
 	short, long := addCodes(t, st, start)
 	iss := cleanupIssuer(t, clk, authkit.WithStore(st))
 
-	clk.Add(2 * time.Minute)
+	clk.Add(2*time.Minute + issuer.CleanupMargin) // Cleanup leaves what expired within its margin
 	n, err := iss.Cleanup(ctx, 0)
 	if err != nil {
 		t.Fatal(err)
@@ -226,5 +228,58 @@ func TestCleanupDeletesExpiredCodesSQLite(t *testing.T) {
 	}
 	if _, err := st.RedeemAuthorizationCode(ctx, long, clk.Now()); err != nil {
 		t.Errorf("the live code after Cleanup: %v", err)
+	}
+}
+
+// A Cleanup run by a replica whose clock runs fast — by less than
+// CleanupMargin — deletes no revocation still in force and no live session
+// (found by review: 11 minutes fast, it deleted a revocation whose token
+// then verified again everywhere; on every backend). Once the margin has
+// passed on the fast clock, the expired records go.
+func TestCleanupWithAFastClock(t *testing.T) {
+	ctx := context.Background()
+	st := memory.New()
+	start := time.Now().Truncate(time.Millisecond)
+	real, fast := &clock{t: start}, &clock{t: start.Add(30 * time.Minute)}
+	set, err := keys.NewSet(mustKeyT(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	common := []authkit.Option{authkit.WithKeys(set), authkit.WithStore(st), authkit.WithRefreshTTL(10 * time.Minute)}
+	good, err := issuer.New(append(common, authkit.WithClock(real.Now))...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ahead, err := issuer.New(append(common, authkit.WithClock(fast.Now))...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ver, err := verifier.New(authkit.WithKeys(set), authkit.WithStore(st), authkit.WithClock(real.Now))
+	if err != nil {
+		t.Fatal(err)
+	}
+	revoked, err := good.IssuePair(ctx, "alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	live, err := good.IssuePair(ctx, "bob") // idle for 10 minutes at most
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := good.Revoke(ctx, revoked.AccessToken); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ahead.Cleanup(ctx, 0); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ver.Verify(ctx, revoked.AccessToken); !errors.Is(err, authkit.ErrTokenRevoked) {
+		t.Errorf("a revoked token after a Cleanup by a clock 30 minutes fast: %v, want ErrTokenRevoked", err)
+	}
+	if _, err := good.Refresh(ctx, live.RefreshToken); err != nil {
+		t.Errorf("a live session after a Cleanup by a clock 30 minutes fast: %v", err)
+	}
+	fast.Add(2 * issuer.CleanupMargin)
+	if n, err := ahead.Cleanup(ctx, 0); err != nil || n == 0 {
+		t.Errorf("Cleanup past the margin: deleted %d, %v; want the expired records", n, err)
 	}
 }

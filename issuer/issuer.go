@@ -771,6 +771,11 @@ func (i *Issuer) outlive(ctx context.Context, what string, f func(context.Contex
 	return r.err
 }
 
+// CleanupMargin is how long after their expiry Cleanup leaves records in
+// place: a bound on how fast the clock of the process that runs it may
+// run without deleting anything still in force.
+const CleanupMargin = time.Hour
+
 // revokeUntil is how long a session or subject revocation must be
 // remembered: until every access token it covers has expired, whatever
 // leeway a verifier allows.
@@ -1219,11 +1224,21 @@ func (i *Issuer) RevokeAPIToken(ctx context.Context, subject, id string) error {
 // and Redis stores) has its expired throttle counters deleted the same
 // way (DeleteExpiredThrottles): a throttle store of httpauth's that is
 // another value is not, as above.
+//
+// It deletes only what expired CleanupMargin before the issuer's clock, so
+// that an issuer whose clock runs fast by less than that deletes nothing
+// still in force: no revocation whose tokens other verifiers still
+// accept, no live session, no replay record of a code or assertion still
+// usable. Expired records are refused by every check whether or not they
+// are deleted yet; they only take room until then.
 func (i *Issuer) Cleanup(ctx context.Context, batch int) (int, error) {
 	if batch <= 0 {
 		batch = 1000
 	}
-	now := i.now()
+	// Judged an hour back: one replica whose clock ran minutes fast
+	// deleted revocations still in force, and their tokens verified again
+	// on every other replica (found by review).
+	now := i.now().Add(-CleanupMargin)
 	total := 0
 	run := func(del func(context.Context, time.Time, int) (int, error)) error {
 		for {
