@@ -127,10 +127,26 @@ func (s *Store) gcDrop(ctx context.Context, c candidate) func(*batch) {
 }
 
 // gcRescore moves a candidate that is not garbage yet to its true time,
-// if it is still in the index.
+// if it is still in the index with the score the round read: a write
+// between the read and now (RevokeSession's -inf, which makes a session
+// garbage at once) must stand, where a bare ZADD XX overwrote it and the
+// revoked session, with its address and user agent, stayed until its
+// idle expiry (found by review).
 func (s *Store) gcRescore(ctx context.Context, c candidate, score float64) func(*batch) {
-	return func(b *batch) { b.pipe.ZAddXX(ctx, c.key, redis.Z{Score: score, Member: c.member}) }
+	return func(b *batch) {
+		b.script(gcRescoreScript, []string{c.key}, c.member, strconv.FormatFloat(c.score, 'f', -1, 64), strconv.FormatFloat(score, 'f', -1, 64))
+	}
 }
+
+// gcRescoreScript sets a member's score to ARGV[3] if its score is still
+// ARGV[2]. KEYS: the index. ARGV: the member, the score read, the new one.
+var gcRescoreScript = redis.NewScript(`
+local cur = redis.call('ZSCORE', KEYS[1], ARGV[1])
+if cur and tonumber(cur) == tonumber(ARGV[2]) then
+  redis.call('ZADD', KEYS[1], 'XX', ARGV[3], ARGV[1])
+end
+return 0
+`)
 
 // parseScore reads a stored time as an index score.
 func parseScore(v string) (float64, bool) {
