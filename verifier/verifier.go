@@ -542,7 +542,9 @@ func (v *Verifier) verifyJWT(ctx context.Context, token, word string) (*authkit.
 		return nil, v.failAs(ctx, authkit.MethodJWT, c.Subject, c.SessionID, c.TokenID, errNoSubject)
 	case c.HasIssuedAt && c.IssuedAt.After(now.Add(leeway)):
 		return nil, v.failAs(ctx, authkit.MethodJWT, c.Subject, c.SessionID, c.TokenID, errFuture)
-	case v.maxLifetime > 0 && (!c.HasIssuedAt || c.ExpiresAt.Sub(c.IssuedAt) > v.maxLifetime):
+	// iat keeps milliseconds and exp whole seconds, both rounded down: a
+	// token of exactly the limit can read up to a millisecond longer.
+	case v.maxLifetime > 0 && (!c.HasIssuedAt || c.ExpiresAt.Sub(c.IssuedAt) > v.maxLifetime+time.Millisecond):
 		return nil, v.failAs(ctx, authkit.MethodJWT, c.Subject, c.SessionID, c.TokenID, errLifetime)
 	case c.Issuer != ti.iss && !(ti.noIss && c.Issuer == "" && lacks(p, "iss")):
 		return nil, v.failAs(ctx, authkit.MethodJWT, c.Subject, c.SessionID, c.TokenID, errIssuer)

@@ -770,6 +770,28 @@ func TestMaxTokenLifetime(t *testing.T) {
 			t.Errorf("%s: %v, want ok=%v", c.name, err, c.ok)
 		}
 	}
+	// A TTL with a sub-second part: exp is cut to the second, iat to the
+	// millisecond, so exp − iat can read up to a millisecond over (found
+	// by review: the issuer's own fresh token was refused).
+	odd := 300*time.Second + 500*time.Microsecond
+	clk := &clock{t: time.Unix(1900000100, 999_800_000)}
+	oddIss, err := issuer.New(authkit.WithKeys(f.set), authkit.WithStore(f.store), authkit.WithClock(clk.Now),
+		authkit.WithIssuer("https://auth.example"), authkit.WithAudience("api"), authkit.WithAccessTTL(odd))
+	if err != nil {
+		t.Fatal(err)
+	}
+	oddVer, err := verifier.New(authkit.WithKeys(f.set), authkit.WithClock(clk.Now), authkit.WithIssuer("https://auth.example"),
+		authkit.WithAudience("api"), authkit.WithMaxTokenLifetime(odd))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fresh, err := oddIss.IssueAccessToken(ctx, "alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := oddVer.Verify(ctx, fresh.AccessToken); err != nil {
+		t.Errorf("a fresh token of a %v TTL under a %v limit: %v", odd, odd, err)
+	}
 	if _, err := verifier.New(authkit.WithKeys(f.set), authkit.WithIssuer("x"), authkit.WithAudience("api"), authkit.WithMaxTokenLifetime(0)); !errors.Is(err, authkit.ErrInvalidConfig) {
 		t.Errorf("WithMaxTokenLifetime(0): %v, want ErrInvalidConfig", err)
 	}

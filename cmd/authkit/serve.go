@@ -328,11 +328,11 @@ func (c *cli) newServer(ctx context.Context, cfg serveConfig, log *slog.Logger) 
 	}
 	// A user removed from the users file while serve runs has every
 	// session and API token ended in the store, so that the name added
-	// again later starts with none.
-	iss := s.iss
-	users.end = func(ctx context.Context, name string) error {
-		return iss.RevokeSubject(ctx, name, issuer.WithAPITokens())
-	}
+	// again later starts with none; the name stays refused until the
+	// access tokens minted before have expired.
+	users.end = endUser(s.iss)
+	users.hold = cfg.accessTTL + authkit.DefaultLeeway // this server's verifier's
+	users.kick = make(chan struct{}, 1)
 	// A user removed from the users file keeps no access: not its API
 	// tokens (which never expire), access tokens or sessions (the
 	// refresh check in newEndpoints), although the store still holds them.
@@ -838,4 +838,32 @@ func (f optionalDuration) Set(s string) error {
 	}
 	*f.d = d
 	return nil
+}
+
+// endUser ends a removed user's sessions and API tokens one by one. Not
+// with RevokeSubject: its cutoff would also end the tokens of a client
+// whose ID is the user's name (found by review). No new session or token
+// can appear meanwhile: the name is refused while it runs.
+func endUser(iss *issuer.Issuer) func(ctx context.Context, name string) error {
+	return func(ctx context.Context, name string) error {
+		ss, err := iss.Sessions(ctx, name)
+		if err != nil {
+			return err
+		}
+		for _, sess := range ss {
+			if err := iss.RevokeSession(ctx, sess.ID); err != nil && !errors.Is(err, authkit.ErrNotFound) {
+				return err
+			}
+		}
+		ts, err := iss.APITokens(ctx, name)
+		if err != nil {
+			return err
+		}
+		for _, t := range ts {
+			if err := iss.RevokeAPIToken(ctx, name, t.ID); err != nil && !errors.Is(err, authkit.ErrNotFound) {
+				return err
+			}
+		}
+		return nil
+	}
 }

@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -206,12 +207,75 @@ type userDB struct {
 	path         string
 	read, failed os.FileInfo
 	missing      bool
-	// end, set by serve, ends every credential of a user the file no
-	// longer lists (issuer.RevokeSubject with its API tokens); ending
-	// holds those not yet ended (the store failed), retried at each
-	// check. Only the reload loop uses them.
-	end    func(ctx context.Context, name string) error
-	ending map[string]struct{}
+	// end, set by serve, ends the sessions and API tokens of a user the
+	// file no longer lists; hold is how long the name stays refused after
+	// that, until the access tokens minted before have expired (serve: its
+	// access TTL and the largest leeway).
+	end  func(ctx context.Context, name string) error
+	hold time.Duration
+	// barred are the names refused whatever the table says: removed users
+	// whose credentials are not ended yet (zero time), or were ended and
+	// whose last access tokens may live until the time given. A name
+	// added back while barred stays refused until then: the old user's
+	// credentials must not reach the new one (found by review: a retry
+	// ended the new user's instead). Copy on write under barMu; requests
+	// read it without a lock.
+	barred atomic.Pointer[map[string]time.Time]
+	barMu  sync.Mutex
+	// kick wakes the ender after a reload barred a name.
+	kick chan struct{}
+}
+
+// isBarred reports whether name is refused as a removed user not yet
+// forgotten (see barred).
+func (db *userDB) isBarred(name string, now time.Time) bool {
+	m := db.barred.Load()
+	if m == nil {
+		return false
+	}
+	until, ok := (*m)[name]
+	return ok && (until.IsZero() || now.Before(until))
+}
+
+// setBarred sets name's entry (zero: not ended yet), or deletes it with
+// del, dropping the entries whose time has passed.
+func (db *userDB) setBarred(name string, until time.Time, del bool, now time.Time) {
+	db.barMu.Lock()
+	defer db.barMu.Unlock()
+	next := map[string]time.Time{}
+	if m := db.barred.Load(); m != nil {
+		for n, t := range *m {
+			if t.IsZero() || now.Before(t) {
+				next[n] = t
+			}
+		}
+	}
+	if del {
+		delete(next, name)
+	} else {
+		next[name] = until
+	}
+	if len(next) == 0 {
+		db.barred.Store(nil)
+		return
+	}
+	db.barred.Store(&next)
+}
+
+// pending returns the names barred whose credentials are not ended yet.
+func (db *userDB) pending() []string {
+	m := db.barred.Load()
+	if m == nil {
+		return nil
+	}
+	var out []string
+	for n, t := range *m {
+		if t.IsZero() {
+			out = append(out, n)
+		}
+	}
+	slices.Sort(out)
+	return out
 }
 
 // userTable is one reading of the users file.
@@ -242,7 +306,7 @@ func (db *userDB) principalCheck(_ context.Context, p *authkit.Principal) error 
 	if p.Method == authkit.MethodJWT && p.ClientID != "" && p.Subject == p.ClientID && p.SessionID == "" {
 		return nil
 	}
-	if _, ok := db.users().known[p.Subject]; ok {
+	if _, ok := db.users().known[p.Subject]; ok && !db.isBarred(p.Subject, time.Now()) {
 		p.Scopes = db.allowed(p.Scopes)
 		return nil
 	}
@@ -252,7 +316,7 @@ func (db *userDB) principalCheck(_ context.Context, p *authkit.Principal) error 
 // refreshCheck is serve's httpauth.WithRefreshCheck: a removed user's
 // sessions stop refreshing, as principalCheck stops their tokens.
 func (db *userDB) refreshCheck(_ context.Context, s authkit.Session) ([]string, error) {
-	if _, ok := db.users().known[s.Subject]; !ok {
+	if _, ok := db.users().known[s.Subject]; !ok || db.isBarred(s.Subject, time.Now()) {
 		return nil, errUnknownUser
 	}
 	return db.allowed(s.Scopes), nil
@@ -347,12 +411,17 @@ func (db *userDB) reload(log *slog.Logger, force bool) {
 	db.read, db.failed, db.missing = fi, nil, false
 	log.Info("users file read again", "file", db.path, "users", len(t.users), "added", added, "removed", removed)
 	if db.end != nil {
+		barred := false
 		for n := range old.known {
 			if _, ok := t.known[n]; !ok {
-				if db.ending == nil {
-					db.ending = map[string]struct{}{}
-				}
-				db.ending[n] = struct{}{}
+				db.setBarred(n, time.Time{}, false, time.Now())
+				barred = true
+			}
+		}
+		if barred {
+			select {
+			case db.kick <- struct{}{}:
+			default:
 			}
 		}
 	}
@@ -362,24 +431,50 @@ func (db *userDB) reload(log *slog.Logger, force bool) {
 // removed user is refused at once by the principal and refresh checks,
 // but the store still holds its sessions and API tokens (which never
 // expire), and a user added again under the same name — another person,
-// perhaps — would get them back (found by review). A user removed while
-// serve was not running is not known to it: see cli.md.
+// perhaps — would get them back (found by review). It ends each user's
+// sessions and API tokens one by one, not with a logout-all cutoff, which
+// would also end the tokens of a client whose ID is that name (found by
+// review); the access tokens left then expire while the name stays
+// barred. A user removed while serve was not running is not known to it:
+// see cli.md.
 func (db *userDB) endRemoved(ctx context.Context, log *slog.Logger) {
-	for name := range db.ending {
+	for _, name := range db.pending() {
 		cctx, cancel := context.WithTimeout(ctx, endRemovedTimeout)
 		err := db.end(cctx, name)
 		cancel()
 		if err != nil {
-			log.Warn("could not end the sessions and API tokens of a removed user; retrying at the next check of the users file", "user", name, "err", err)
+			log.Warn("could not end the sessions and API tokens of a removed user; the name stays refused and it is retried", "user", name, "err", err)
 			continue
 		}
-		delete(db.ending, name)
-		log.Info("ended the sessions and API tokens of a removed user", "user", name)
+		db.setBarred(name, time.Now().Add(db.hold), false, time.Now())
+		log.Info("ended the sessions and API tokens of a removed user", "user", name, "name_refused_until", time.Now().Add(db.hold).UTC().Format(time.RFC3339))
 	}
 }
 
-// endRemovedTimeout bounds ending one removed user's credentials.
-const endRemovedTimeout = 30 * time.Second
+// endRemovedTimeout bounds ending one removed user's credentials;
+// endRetry is how long the ender waits before trying a failed one again.
+const (
+	endRemovedTimeout = 30 * time.Second
+	endRetry          = 30 * time.Second
+)
+
+// ender ends removed users' credentials in its own goroutine, so that a
+// slow store never holds up reading the users file (found by review: a
+// later removal waited for every retry), when a reload kicks it and every
+// endRetry while some are pending, until ctx ends.
+func (db *userDB) ender(ctx context.Context, log *slog.Logger) {
+	t := time.NewTicker(endRetry)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-db.kick:
+		case <-t.C:
+		}
+		db.endRemoved(ctx, log)
+	}
+}
 
 // sameVersion reports whether a and b describe the same version of a file:
 // the same file (a users command replaces it by renaming), size and
@@ -403,6 +498,14 @@ func (db *userDB) watchUsers(ctx context.Context, log *slog.Logger, every time.D
 		defer t.Stop()
 		tick = t.C
 	}
+	if db.end != nil {
+		ended := make(chan struct{})
+		go func() {
+			defer close(ended)
+			db.ender(ctx, log)
+		}()
+		defer func() { <-ended }()
+	}
 	for {
 		select {
 		case <-ctx.Done():
@@ -412,7 +515,6 @@ func (db *userDB) watchUsers(ctx context.Context, log *slog.Logger, every time.D
 		case <-hup:
 			db.reload(log, true)
 		}
-		db.endRemoved(ctx, log)
 	}
 }
 
@@ -424,6 +526,11 @@ func (db *userDB) watchUsers(ctx context.Context, log *slog.Logger, every time.D
 func (db *userDB) check(ctx context.Context, username, password string) (string, error) {
 	sub, err := db.users().table.Check(ctx, username, password)
 	if errors.Is(err, passwords.ErrBadCredentials) {
+		return "", errBadCredentials
+	}
+	if err == nil && db.isBarred(sub, time.Now()) {
+		// A name added back while the removed user's credentials are
+		// not yet ended or may still verify (the same work was spent).
 		return "", errBadCredentials
 	}
 	return sub, err

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/url"
@@ -9,11 +10,15 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/authkit-go/authkit"
+	"github.com/authkit-go/authkit/backends/memory"
 	"github.com/authkit-go/authkit/issuer"
+	"github.com/authkit-go/authkit/keys"
+	"github.com/authkit-go/authkit/verifier"
 )
 
 // A user removed from the users file keeps no access once serve restarts
@@ -137,7 +142,9 @@ func TestServeReadsUsersFileAgain(t *testing.T) {
 	waitFor(t, "serve to read the users file with alice again", func() bool {
 		return strings.Count(s.stderr.String(), "users file read again") > reads
 	})
-	login(s, "alice")
+	// The name stays refused until the removed user's last access tokens
+	// have expired (--access-ttl and the leeway).
+	passwordLogin(t, s, "alice").want(t, "the name added again, before the removed user's access tokens expired", 400)
 	s.do(t, "GET", "/me", api, nil).want(t, "the removed user's API token, the name added again", 401)
 	s.do(t, "POST", "/token", "", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {alice.str("refresh_token")}}).
 		want(t, "the removed user's refresh token, the name added again", 400)
@@ -225,4 +232,146 @@ func usersFileOf(t *testing.T, names ...string) string {
 func passwordLogin(t *testing.T, s *testServer, user string) response {
 	t.Helper()
 	return s.do(t, "POST", "/token", "", url.Values{"grant_type": {"password"}, "username": {user}, "password": {user + "'s password"}})
+}
+
+// reloadDB is a userDB over a users file of its own, for the reload tests.
+func reloadDB(t *testing.T, end func(context.Context, string) error, hold time.Duration, names ...string) (*userDB, string) {
+	t.Helper()
+	path := usersFileOf(t, names...)
+	db, _, err := loadUsers(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.end, db.hold, db.kick = end, hold, make(chan struct{}, 1)
+	return db, path
+}
+
+// A removed user whose credentials could not be ended yet stays refused,
+// even once added back, and the retry ends the old credentials before the
+// name is let in: never the new user's (found by review: the retry ended
+// the credentials of the user added back). After the hold, the name works.
+func TestRemovedUserBarredUntilEnded(t *testing.T) {
+	var mu sync.Mutex
+	fail, ended := true, []string{}
+	end := func(_ context.Context, name string) error {
+		mu.Lock()
+		defer mu.Unlock()
+		if fail {
+			return errors.New("store down")
+		}
+		ended = append(ended, name)
+		return nil
+	}
+	db, path := reloadDB(t, end, 100*time.Millisecond, "alice", "bob")
+	log := slog.New(slog.DiscardHandler)
+	ctx := context.Background()
+	alice := &authkit.Principal{Method: authkit.MethodJWT, Subject: "alice", SessionID: "s"}
+	runCLI(t, "", "users", "remove", "alice", "--file", path).must(t, exitOK, nil, nil)
+	db.reload(log, true)
+	db.endRemoved(ctx, log) // fails
+	runCLI(t, "alice's password\n", "users", "add", "alice", "--file", path).must(t, exitOK, nil, nil)
+	db.reload(log, true)
+	if err := db.principalCheck(ctx, alice); err == nil {
+		t.Fatal("a name added back while the removed user's credentials are not ended is admitted")
+	}
+	if _, err := db.check(ctx, "alice", "alice's password"); err == nil {
+		t.Fatal("a name added back while the removed user's credentials are not ended logs in")
+	}
+	mu.Lock()
+	fail = false
+	mu.Unlock()
+	db.endRemoved(ctx, log)
+	if fmt.Sprint(ended) != "[alice]" {
+		t.Fatalf("ended %v, want [alice] once", ended)
+	}
+	if err := db.principalCheck(ctx, alice); err == nil {
+		t.Error("the name is admitted before the removed user's access tokens have expired")
+	}
+	time.Sleep(150 * time.Millisecond)
+	if err := db.principalCheck(ctx, alice); err != nil {
+		t.Errorf("the name added back, after the hold: %v", err)
+	}
+	if _, err := db.check(ctx, "alice", "alice's password"); err != nil {
+		t.Errorf("the user added back logs in after the hold: %v", err)
+	}
+	db.endRemoved(ctx, log)
+	if fmt.Sprint(ended) != "[alice]" {
+		t.Errorf("ended %v after the hold, want [alice] once", ended)
+	}
+}
+
+// A store that hangs while removed users are ended does not hold up the
+// next reading of the users file (found by review: a later removal waited
+// for every retry).
+func TestSlowEndingDoesNotDelayReload(t *testing.T) {
+	release := make(chan struct{})
+	end := func(ctx context.Context, _ string) error {
+		select {
+		case <-release:
+		case <-ctx.Done():
+		}
+		return errors.New("store hangs")
+	}
+	db, path := reloadDB(t, end, time.Minute, "alice", "bob", "carol")
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); db.watchUsers(ctx, slog.New(slog.DiscardHandler), 10*time.Millisecond) }()
+	defer func() { close(release); cancel(); <-done }()
+	runCLI(t, "", "users", "remove", "alice", "--file", path).must(t, exitOK, nil, nil)
+	time.Sleep(100 * time.Millisecond) // the ender is now stuck on alice
+	runCLI(t, "", "users", "remove", "bob", "--file", path).must(t, exitOK, nil, nil)
+	bob := &authkit.Principal{Method: authkit.MethodJWT, Subject: "bob", SessionID: "s"}
+	waitFor(t, "bob's removal to be read while ending alice hangs", func() bool {
+		return db.principalCheck(context.Background(), bob) != nil
+	})
+}
+
+// Ending a removed user ends its sessions and API tokens, not every token
+// of its name: a client whose ID is that name keeps its own tokens (found
+// by review: a logout-all cutoff revoked them).
+func TestEndUserSparesAClientOfTheSameName(t *testing.T) {
+	ctx := context.Background()
+	k, err := keys.Generate(keys.EdDSA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	set, err := keys.NewSet(k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := memory.New()
+	iss, err := issuer.New(authkit.WithKeys(set), authkit.WithStore(st))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ver, err := verifier.New(authkit.WithKeys(set), authkit.WithStore(st))
+	if err != nil {
+		t.Fatal(err)
+	}
+	user, err := iss.IssuePair(ctx, "billing")
+	if err != nil {
+		t.Fatal(err)
+	}
+	api, _, err := iss.CreateAPIToken(ctx, "billing", "ci")
+	if err != nil {
+		t.Fatal(err)
+	}
+	client, err := iss.IssueAccessToken(ctx, "billing", issuer.WithClientID("billing"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := endUser(iss)(ctx, "billing"); err != nil {
+		t.Fatal(err)
+	}
+	for what, tok := range map[string]string{"the user's access token": user.AccessToken, "the user's API token": api} {
+		if _, err := ver.Verify(ctx, tok); err == nil {
+			t.Errorf("%s verifies after the user was ended", what)
+		}
+	}
+	if _, err := iss.Refresh(ctx, user.RefreshToken); err == nil {
+		t.Error("the user's session refreshes after the user was ended")
+	}
+	if _, err := ver.Verify(ctx, client.AccessToken); err != nil {
+		t.Errorf("the client's own token after the user of the same name was ended: %v", err)
+	}
 }
