@@ -427,51 +427,27 @@ func snapshotOf(t *testing.T, s *Store, now time.Time) (time.Time, authkit.FeedP
 // before is told (ErrFeedPositionLost) rather than following on without
 // the new epoch; the next snapshot carries it.
 func TestDataLossMarkerOnly(t *testing.T) {
-	addr := testservers.Redis(t)
-	addrs := testservers.RedisCluster(t)
-	for _, c := range []struct {
-		name string
-		rdb  redis.UniversalClient
-	}{
-		{"Standalone", redis.NewClient(&redis.Options{Addr: addr, ContextTimeoutEnabled: true})},
-		{"Cluster", redis.NewClusterClient(&redis.ClusterOptions{Addrs: addrs, ContextTimeoutEnabled: true})},
-	} {
-		t.Cleanup(func() { _ = c.rdb.Close() })
-		t.Run(c.name, func(t *testing.T) {
-			prefix := testservers.RedisPrefix(t, c.rdb)
-			s, err := New(c.rdb, WithPrefix(prefix))
-			if err != nil {
-				t.Fatal(err)
-			}
-			time.Sleep(2 * time.Millisecond)
-			iat := time.Now()
-			if err := s.RevokeToken(t.Context(), "alice", "jti-1", iat.Add(time.Hour)); err != nil {
-				t.Fatal(err)
-			}
-			_, pos, err := snapshotOf(t, s, iat)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := c.rdb.Del(t.Context(), s.k.epochMarker(bucket("alice"))).Err(); err != nil {
-				t.Fatal(err)
-			}
-			now := time.Now()
-			since := wantLoss(t, "the marker alone lost", s, authkit.RevocationQuery{Subject: "alice", TokenID: "jti-2", IssuedAt: iat}, now, iat, now)
-			fctx, cancel := context.WithTimeout(t.Context(), 2*time.Second)
-			defer cancel()
-			err = s.FollowRevocations(fctx, pos, 100*time.Millisecond, func([]authkit.Revocation, authkit.FeedPosition) error {
-				return errors.New("fn called after the epoch changed")
-			})
-			if !errors.Is(err, authkit.ErrFeedPositionLost) {
-				t.Errorf("following from before a lost marker: %v, want ErrFeedPositionLost", err)
-			}
-			if ep := storeEpoch(t, s, now); !ep.Equal(since) {
-				t.Errorf("the snapshot after the marker was lost holds the epoch %s, IsRevoked reports %s", ep, since)
-			}
-			// The revocation itself survived, and still counts.
-			wantJudged(t, "a token revoked before, issued after the new epoch", s, authkit.RevocationQuery{Subject: "alice", TokenID: "jti-1", IssuedAt: since.Add(time.Millisecond)}, now, true)
+	forBothLayouts(t, func(t *testing.T, c layout) {
+		s, iat, pos := c.s, c.iat, c.pos
+		if err := c.rdb.Del(t.Context(), s.k.epochMarker(bucket("alice"))).Err(); err != nil {
+			t.Fatal(err)
+		}
+		now := time.Now()
+		since := wantLoss(t, "the marker alone lost", s, authkit.RevocationQuery{Subject: "alice", TokenID: "jti-2", IssuedAt: iat}, now, iat, now)
+		fctx, cancel := context.WithTimeout(t.Context(), 2*time.Second)
+		defer cancel()
+		err := s.FollowRevocations(fctx, pos, 100*time.Millisecond, func([]authkit.Revocation, authkit.FeedPosition) error {
+			return errors.New("fn called after the epoch changed")
 		})
-	}
+		if !errors.Is(err, authkit.ErrFeedPositionLost) {
+			t.Errorf("following from before a lost marker: %v, want ErrFeedPositionLost", err)
+		}
+		if ep := storeEpoch(t, s, now); !ep.Equal(since) {
+			t.Errorf("the snapshot after the marker was lost holds the epoch %s, IsRevoked reports %s", ep, since)
+		}
+		// The revocation itself survived, and still counts.
+		wantJudged(t, "a token revoked before, issued after the new epoch", s, authkit.RevocationQuery{Subject: "alice", TokenID: "jti-1", IssuedAt: since.Add(time.Millisecond)}, now, true)
+	})
 }
 
 // TestDataLossUpgradeSeeded checks the upgrade path docs/backends/redis.md
@@ -509,6 +485,47 @@ func TestDataLossUpgradeSeeded(t *testing.T) {
 // vouching for a copy that did not know the epoch, while IsRevoked
 // refused the same tokens).
 func TestDataLossMarkersLostThenNew(t *testing.T) {
+	forBothLayouts(t, func(t *testing.T, c layout) {
+		s, iat, pos := c.s, c.iat, c.pos
+		for b := range feedShards {
+			if err := c.rdb.Del(t.Context(), s.k.epochMarker(b)).Err(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		time.Sleep(2 * time.Millisecond)
+		if _, err := New(c.rdb, WithPrefix(c.prefix)); err != nil {
+			t.Fatal(err)
+		}
+		now := time.Now()
+		fctx, cancel := context.WithTimeout(t.Context(), 2*time.Second)
+		defer cancel()
+		err := s.FollowRevocations(fctx, pos, 100*time.Millisecond, func([]authkit.Revocation, authkit.FeedPosition) error {
+			return errors.New("fn called after the epoch changed")
+		})
+		if !errors.Is(err, authkit.ErrFeedPositionLost) {
+			t.Errorf("following from before the markers were lost and New wrote them again: %v, want ErrFeedPositionLost", err)
+		}
+		since := wantLoss(t, "a token issued before New wrote the markers again", s, authkit.RevocationQuery{Subject: "alice", TokenID: "jti-2", IssuedAt: iat}, now, iat, now)
+		if ep := storeEpoch(t, s, now); !ep.Equal(since) {
+			t.Errorf("the snapshot holds the epoch %s, IsRevoked reports %s", ep, since)
+		}
+	})
+}
+
+// layout is one store set up by forBothLayouts: a token revoked at iat,
+// and a feed position taken after it.
+type layout struct {
+	rdb    redis.UniversalClient
+	prefix string
+	s      *Store
+	iat    time.Time
+	pos    authkit.FeedPosition
+}
+
+// forBothLayouts runs f on a standalone Redis and on the Redis Cluster,
+// each with a store under a prefix of its own in which alice's jti-1 was
+// revoked at iat and a snapshot taken.
+func forBothLayouts(t *testing.T, f func(*testing.T, layout)) {
 	addr := testservers.Redis(t)
 	addrs := testservers.RedisCluster(t)
 	for _, c := range []struct {
@@ -534,28 +551,7 @@ func TestDataLossMarkersLostThenNew(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			for b := range feedShards {
-				if err := c.rdb.Del(t.Context(), s.k.epochMarker(b)).Err(); err != nil {
-					t.Fatal(err)
-				}
-			}
-			time.Sleep(2 * time.Millisecond)
-			if _, err := New(c.rdb, WithPrefix(prefix)); err != nil {
-				t.Fatal(err)
-			}
-			now := time.Now()
-			fctx, cancel := context.WithTimeout(t.Context(), 2*time.Second)
-			defer cancel()
-			err = s.FollowRevocations(fctx, pos, 100*time.Millisecond, func([]authkit.Revocation, authkit.FeedPosition) error {
-				return errors.New("fn called after the epoch changed")
-			})
-			if !errors.Is(err, authkit.ErrFeedPositionLost) {
-				t.Errorf("following from before the markers were lost and New wrote them again: %v, want ErrFeedPositionLost", err)
-			}
-			since := wantLoss(t, "a token issued before New wrote the markers again", s, authkit.RevocationQuery{Subject: "alice", TokenID: "jti-2", IssuedAt: iat}, now, iat, now)
-			if ep := storeEpoch(t, s, now); !ep.Equal(since) {
-				t.Errorf("the snapshot holds the epoch %s, IsRevoked reports %s", ep, since)
-			}
+			f(t, layout{rdb: c.rdb, prefix: prefix, s: s, iat: iat, pos: pos})
 		})
 	}
 }
