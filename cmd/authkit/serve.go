@@ -331,7 +331,9 @@ func (c *cli) newServer(ctx context.Context, cfg serveConfig, log *slog.Logger) 
 	// again later starts with none; the name stays refused until the
 	// access tokens minted before have expired.
 	users.end = endUser(s.iss)
-	users.hold = cfg.accessTTL + authkit.DefaultLeeway // this server's verifier's
+	// Until every access token and authorization code from before the
+	// removal has expired (this server's verifier's leeway).
+	users.hold = cfg.accessTTL + authkit.DefaultLeeway + httpauth.AuthorizationCodeTTL
 	users.kick = make(chan struct{}, 1)
 	// A user removed from the users file keeps no access: not its API
 	// tokens (which never expire), access tokens or sessions (the
@@ -842,8 +844,9 @@ func (f optionalDuration) Set(s string) error {
 
 // endUser ends a removed user's sessions and API tokens one by one. Not
 // with RevokeSubject: its cutoff would also end the tokens of a client
-// whose ID is the user's name (found by review). No new session or token
-// can appear meanwhile: the name is refused while it runs.
+// whose ID is the user's name (found by review). A session made meanwhile
+// (a code issued before the removal, exchanged after it) is ended by the
+// second pass, after the hold.
 func endUser(iss *issuer.Issuer) func(ctx context.Context, name string) error {
 	return func(ctx context.Context, name string) error {
 		ss, err := iss.Sessions(ctx, name)

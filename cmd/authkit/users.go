@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -214,13 +215,20 @@ type userDB struct {
 	end  func(ctx context.Context, name string) error
 	hold time.Duration
 	// barred are the names refused whatever the table says: removed users
-	// whose credentials are not ended yet (zero time), or were ended and
-	// whose last access tokens may live until the time given. A name
-	// added back while barred stays refused until then: the old user's
-	// credentials must not reach the new one (found by review: a retry
-	// ended the new user's instead). Copy on write under barMu; requests
-	// read it without a lock.
+	// whose credentials are not ended yet (zero time), or were ended once
+	// and are ended again after the time given — when every access token
+	// and authorization code from before has expired, so that a session
+	// made from a code issued before the removal, or a login that passed
+	// its check just before it, is ended too (found by review) — and only
+	// then let in. A name added back while barred stays refused until
+	// then: the old user's credentials must not reach the new one (found
+	// by review: a retry ended the new user's instead). Copy on write
+	// under barMu; requests read it without a lock.
 	barred atomic.Pointer[map[string]time.Time]
+	// resets are users whose line changed (a new password, or a remove
+	// and an add between two checks): their sessions and API tokens are
+	// ended, without refusing the name. Under barMu.
+	resets map[string]struct{}
 	barMu  sync.Mutex
 	// kick wakes the ender after a reload barred a name.
 	kick chan struct{}
@@ -228,27 +236,23 @@ type userDB struct {
 
 // isBarred reports whether name is refused as a removed user not yet
 // forgotten (see barred).
-func (db *userDB) isBarred(name string, now time.Time) bool {
+func (db *userDB) isBarred(name string) bool {
 	m := db.barred.Load()
 	if m == nil {
 		return false
 	}
-	until, ok := (*m)[name]
-	return ok && (until.IsZero() || now.Before(until))
+	_, ok := (*m)[name]
+	return ok
 }
 
 // setBarred sets name's entry (zero: not ended yet), or deletes it with
-// del, dropping the entries whose time has passed.
-func (db *userDB) setBarred(name string, until time.Time, del bool, now time.Time) {
+// del.
+func (db *userDB) setBarred(name string, until time.Time, del bool) {
 	db.barMu.Lock()
 	defer db.barMu.Unlock()
 	next := map[string]time.Time{}
 	if m := db.barred.Load(); m != nil {
-		for n, t := range *m {
-			if t.IsZero() || now.Before(t) {
-				next[n] = t
-			}
-		}
+		maps.Copy(next, *m)
 	}
 	if del {
 		delete(next, name)
@@ -262,20 +266,24 @@ func (db *userDB) setBarred(name string, until time.Time, del bool, now time.Tim
 	db.barred.Store(&next)
 }
 
-// pending returns the names barred whose credentials are not ended yet.
-func (db *userDB) pending() []string {
-	m := db.barred.Load()
-	if m == nil {
-		return nil
-	}
-	var out []string
-	for n, t := range *m {
-		if t.IsZero() {
-			out = append(out, n)
+// due returns the barred names whose credentials are to be ended now
+// (first, or again once their time has passed), and the users to reset.
+func (db *userDB) due(now time.Time) (barred, resets []string) {
+	db.barMu.Lock()
+	defer db.barMu.Unlock()
+	if m := db.barred.Load(); m != nil {
+		for n, t := range *m {
+			if t.IsZero() || !now.Before(t) {
+				barred = append(barred, n)
+			}
 		}
 	}
-	slices.Sort(out)
-	return out
+	for n := range db.resets {
+		resets = append(resets, n)
+	}
+	slices.Sort(barred)
+	slices.Sort(resets)
+	return barred, resets
 }
 
 // userTable is one reading of the users file.
@@ -283,6 +291,7 @@ type userTable struct {
 	table *passwords.Users
 	users []string            // the user names, in file order (serve logs how many)
 	known map[string]struct{} // the same, to look up
+	lines map[string]string   // each user's line, to tell a changed one
 }
 
 // users returns the current table.
@@ -306,7 +315,7 @@ func (db *userDB) principalCheck(_ context.Context, p *authkit.Principal) error 
 	if p.Method == authkit.MethodJWT && p.ClientID != "" && p.Subject == p.ClientID && p.SessionID == "" {
 		return nil
 	}
-	if _, ok := db.users().known[p.Subject]; ok && !db.isBarred(p.Subject, time.Now()) {
+	if _, ok := db.users().known[p.Subject]; ok && !db.isBarred(p.Subject) {
 		p.Scopes = db.allowed(p.Scopes)
 		return nil
 	}
@@ -316,7 +325,7 @@ func (db *userDB) principalCheck(_ context.Context, p *authkit.Principal) error 
 // refreshCheck is serve's httpauth.WithRefreshCheck: a removed user's
 // sessions stop refreshing, as principalCheck stops their tokens.
 func (db *userDB) refreshCheck(_ context.Context, s authkit.Session) ([]string, error) {
-	if _, ok := db.users().known[s.Subject]; !ok || db.isBarred(s.Subject, time.Now()) {
+	if _, ok := db.users().known[s.Subject]; !ok || db.isBarred(s.Subject) {
 		return nil, errUnknownUser
 	}
 	return db.allowed(s.Scopes), nil
@@ -360,9 +369,14 @@ func newUserTable(f *usersFile) (*userTable, error) {
 	if u.Len() == 0 {
 		return nil, errors.New("the users file has no users")
 	}
-	t := &userTable{table: u, users: u.Names(), known: map[string]struct{}{}}
+	t := &userTable{table: u, users: u.Names(), known: map[string]struct{}{}, lines: map[string]string{}}
 	for _, n := range t.users {
 		t.known[n] = struct{}{}
+	}
+	for _, l := range f.lines {
+		if l.name != "" {
+			t.lines[l.name] = l.text
+		}
 	}
 	return t, nil
 }
@@ -414,7 +428,15 @@ func (db *userDB) reload(log *slog.Logger, force bool) {
 		barred := false
 		for n := range old.known {
 			if _, ok := t.known[n]; !ok {
-				db.setBarred(n, time.Time{}, false, time.Now())
+				db.setBarred(n, time.Time{}, false)
+				barred = true
+			} else if old.lines[n] != t.lines[n] {
+				db.barMu.Lock()
+				if db.resets == nil {
+					db.resets = map[string]struct{}{}
+				}
+				db.resets[n] = struct{}{}
+				db.barMu.Unlock()
 				barred = true
 			}
 		}
@@ -438,17 +460,41 @@ func (db *userDB) reload(log *slog.Logger, force bool) {
 // barred. A user removed while serve was not running is not known to it:
 // see cli.md.
 func (db *userDB) endRemoved(ctx context.Context, log *slog.Logger) {
-	for _, name := range db.pending() {
-		cctx, cancel := context.WithTimeout(ctx, endRemovedTimeout)
-		err := db.end(cctx, name)
-		cancel()
-		if err != nil {
-			log.Warn("could not end the sessions and API tokens of a removed user; the name stays refused and it is retried", "user", name, "err", err)
+	barred, resets := db.due(time.Now())
+	for _, name := range barred {
+		if !db.endOne(ctx, log, name) {
 			continue
 		}
-		db.setBarred(name, time.Now().Add(db.hold), false, time.Now())
-		log.Info("ended the sessions and API tokens of a removed user", "user", name, "name_refused_until", time.Now().Add(db.hold).UTC().Format(time.RFC3339))
+		m := db.barred.Load()
+		if m != nil && (*m)[name].IsZero() {
+			until := time.Now().Add(db.hold)
+			db.setBarred(name, until, false)
+			log.Info("ended the sessions and API tokens of a removed user", "user", name, "name_refused_until", until.UTC().Format(time.RFC3339))
+		} else {
+			db.setBarred(name, time.Time{}, true)
+			log.Info("ended the sessions and API tokens of a removed user again; the name is no longer refused", "user", name)
+		}
 	}
+	for _, name := range resets {
+		if db.endOne(ctx, log, name) {
+			db.barMu.Lock()
+			delete(db.resets, name)
+			db.barMu.Unlock()
+			log.Info("ended the sessions and API tokens of a user whose line in the users file changed", "user", name)
+		}
+	}
+}
+
+// endOne ends name's credentials, reporting whether it did.
+func (db *userDB) endOne(ctx context.Context, log *slog.Logger, name string) bool {
+	cctx, cancel := context.WithTimeout(ctx, endRemovedTimeout)
+	err := db.end(cctx, name)
+	cancel()
+	if err != nil {
+		log.Warn("could not end the sessions and API tokens of a removed or changed user; retrying", "user", name, "err", err)
+		return false
+	}
+	return true
 }
 
 // endRemovedTimeout bounds ending one removed user's credentials;
@@ -528,7 +574,7 @@ func (db *userDB) check(ctx context.Context, username, password string) (string,
 	if errors.Is(err, passwords.ErrBadCredentials) {
 		return "", errBadCredentials
 	}
-	if err == nil && db.isBarred(sub, time.Now()) {
+	if err == nil && db.isBarred(sub) {
 		// A name added back while the removed user's credentials are
 		// not yet ended or may still verify (the same work was spent).
 		return "", errBadCredentials
