@@ -547,7 +547,9 @@ func WithLeeway(d time.Duration) Option {
 // during a rolling deploy — would verify again once the revocation is
 // forgotten. With this option such a token is refused outright, and its
 // client refreshes. Raising the issuer's TTL needs the verifiers raised
-// first. Default 0 (no limit); from 1 second to 30 days. Verifier only.
+// first. A token may read up to a millisecond over d (exp keeps whole
+// seconds, iat milliseconds, both rounded down). Without this option there
+// is no limit; d is from 1 second to 30 days. Verifier only.
 func WithMaxTokenLifetime(d time.Duration) Option {
 	return durationOption("WithMaxTokenLifetime", RoleVerifier, d, time.Second, 30*24*time.Hour, func(c *Config) { c.MaxTokenLifetime = d })
 }

@@ -208,6 +208,7 @@ type userDB struct {
 	path         string
 	read, failed os.FileInfo
 	missing      bool
+	seen         os.FileInfo // the version the last check saw changed
 	// end, set by serve, ends the sessions and API tokens of a user the
 	// file no longer lists; hold is how long the name stays refused after
 	// that, until the access tokens minted before have expired (serve: its
@@ -393,6 +394,15 @@ func (db *userDB) reload(log *slog.Logger, force bool) {
 	if err == nil && !force && (sameVersion(fi, db.read) || sameVersion(fi, db.failed)) {
 		return
 	}
+	if err == nil && !force && !sameVersion(fi, db.seen) {
+		// Changed since the last check: read it at the next one if it
+		// has not changed again, so that a file being written in place
+		// is not read half-written — its missing users would be taken
+		// for removed, their credentials ended for good (found by
+		// review). SIGHUP reads at once.
+		db.seen = fi
+		return
+	}
 	var t *userTable
 	if err == nil {
 		var f *usersFile
@@ -550,7 +560,15 @@ func (db *userDB) watchUsers(ctx context.Context, log *slog.Logger, every time.D
 			defer close(ended)
 			db.ender(ctx, log)
 		}()
-		defer func() { <-ended }()
+		defer func() {
+			<-ended
+			// Kept in memory only: say what a restart forgets.
+			barred, resets := db.due(time.Now().Add(100 * 365 * 24 * time.Hour))
+			if len(barred)+len(resets) > 0 {
+				log.Warn("stopping before the sessions and API tokens of these users were ended; this is not remembered: while serve runs again, add each name back and remove it to end them",
+					"removed", strings.Join(barred, ","), "changed", strings.Join(resets, ","))
+			}
+		}()
 	}
 	for {
 		select {

@@ -420,3 +420,47 @@ func TestEndUserSparesAClientOfTheSameName(t *testing.T) {
 		t.Errorf("the client's own token after the user of the same name was ended: %v", err)
 	}
 }
+
+// A file changed since the last check is read at the next one, if it has
+// not changed again: a file written in place and caught half-written is
+// not read, so its missing users are not taken for removed (found by
+// review: their API tokens were revoked for good).
+func TestUsersFileReadOnceSettled(t *testing.T) {
+	var ended []string
+	end := func(_ context.Context, name string) error { ended = append(ended, name); return nil }
+	db, path := reloadDB(t, end, time.Minute, "alice", "bob")
+	log := slog.New(slog.DiscardHandler)
+	full, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var half []byte
+	for _, l := range strings.SplitAfter(string(full), "\n") {
+		if !strings.HasPrefix(l, "alice:") {
+			half = append(half, l...)
+		}
+	}
+	if err := os.WriteFile(path, half, 0o600); err != nil { // in place: caught half-written
+		t.Fatal(err)
+	}
+	db.reload(log, false)
+	if err := os.WriteFile(path, full, 0o600); err != nil { // the write completes
+		t.Fatal(err)
+	}
+	db.reload(log, false)
+	db.reload(log, false) // settled: read now
+	db.endRemoved(context.Background(), log)
+	if len(ended) != 0 || db.isBarred("alice") {
+		t.Errorf("a file caught half-written was taken for alice's removal: ended %v", ended)
+	}
+	// A real removal is read once it has settled.
+	runCLI(t, "", "users", "remove", "alice", "--file", path).must(t, exitOK, nil, nil)
+	db.reload(log, false)
+	if db.isBarred("alice") {
+		t.Error("a change was read at the check that first saw it")
+	}
+	db.reload(log, false)
+	if !db.isBarred("alice") {
+		t.Error("a removal that settled was not read")
+	}
+}
