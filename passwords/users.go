@@ -246,6 +246,11 @@ func ParseUsers(r io.Reader, opts ...Option) (*Users, error) {
 	sc.Buffer(make([]byte, 0, 512), maxUsersLineBytes+2)
 	for n := 1; sc.Scan(); n++ {
 		line := strings.TrimSuffix(sc.Text(), "\r")
+		if n == 1 {
+			// A byte order mark an editor wrote is not part of the first
+			// name (found by review: "\ufeffalice" was another user).
+			line = strings.TrimPrefix(line, "\ufeff")
+		}
 		if len(line) > maxUsersLineBytes {
 			return nil, errLongLine
 		}

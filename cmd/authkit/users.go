@@ -64,8 +64,11 @@ func parseUsers(r io.Reader) (*usersFile, error) {
 	f := &usersFile{index: map[string]int{}}
 	sc := bufio.NewScanner(&data)
 	sc.Buffer(make([]byte, 0, 512), data.Len()+1)
-	for sc.Scan() {
+	for first := true; sc.Scan(); first = false {
 		line := strings.TrimSuffix(sc.Text(), "\r")
+		if first {
+			line = strings.TrimPrefix(line, "\ufeff") // as passwords.ParseUsers
+		}
 		trimmed := strings.TrimSpace(line)
 		if trimmed == "" || trimmed[0] == '#' {
 			f.lines = append(f.lines, usersLine{text: line})
@@ -229,10 +232,21 @@ type userDB struct {
 	// resets are users whose line changed (a new password, or a remove
 	// and an add between two checks): their sessions and API tokens are
 	// ended, without refusing the name. Under barMu.
-	resets map[string]struct{}
+	resets map[string]resetState
 	barMu  sync.Mutex
 	// kick wakes the ender after a reload barred a name.
 	kick chan struct{}
+}
+
+// resetState is a changed user's: its sessions and API tokens are ended
+// at once (zero time) and again after the hold, when the authorization
+// codes from before the change have expired (a code issued under the old
+// password, exchanged after it, made a session that survived it; found by
+// review). gen counts the changes read, so that a change read while the
+// user is being ended is not lost (found by review).
+type resetState struct {
+	again time.Time
+	gen   int
 }
 
 // isBarred reports whether name is refused as a removed user not yet
@@ -279,8 +293,10 @@ func (db *userDB) due(now time.Time) (barred, resets []string) {
 			}
 		}
 	}
-	for n := range db.resets {
-		resets = append(resets, n)
+	for n, r := range db.resets {
+		if r.again.IsZero() || !now.Before(r.again) {
+			resets = append(resets, n)
+		}
 	}
 	slices.Sort(barred)
 	slices.Sort(resets)
@@ -443,9 +459,9 @@ func (db *userDB) reload(log *slog.Logger, force bool) {
 			} else if old.lines[n] != t.lines[n] {
 				db.barMu.Lock()
 				if db.resets == nil {
-					db.resets = map[string]struct{}{}
+					db.resets = map[string]resetState{}
 				}
-				db.resets[n] = struct{}{}
+				db.resets[n] = resetState{gen: db.resets[n].gen + 1}
 				db.barMu.Unlock()
 				barred = true
 			}
@@ -486,12 +502,22 @@ func (db *userDB) endRemoved(ctx context.Context, log *slog.Logger) {
 		}
 	}
 	for _, name := range resets {
-		if db.endOne(ctx, log, name) {
-			db.barMu.Lock()
-			delete(db.resets, name)
-			db.barMu.Unlock()
-			log.Info("ended the sessions and API tokens of a user whose line in the users file changed", "user", name)
+		db.barMu.Lock()
+		r := db.resets[name]
+		db.barMu.Unlock()
+		if !db.endOne(ctx, log, name) {
+			continue
 		}
+		db.barMu.Lock()
+		if cur, ok := db.resets[name]; ok && cur.gen == r.gen {
+			if r.again.IsZero() {
+				db.resets[name] = resetState{again: time.Now().Add(db.hold), gen: r.gen}
+			} else {
+				delete(db.resets, name)
+			}
+		}
+		db.barMu.Unlock()
+		log.Info("ended the sessions and API tokens of a user whose line in the users file changed", "user", name, "second_pass", !r.again.IsZero())
 	}
 }
 
