@@ -421,8 +421,16 @@ func (db *userDB) reload(log *slog.Logger, force bool) {
 	}
 	var t *userTable
 	if err == nil {
+		checked := fi
 		var f *usersFile
-		if f, fi, err = readUsersFile(db.path); err == nil {
+		f, fi, err = readUsersFile(db.path)
+		if fi != nil && !force && !sameVersion(fi, checked) {
+			// The file read is not the version that settled (it changed
+			// since the stat): wait for it to settle too.
+			db.seen = fi
+			return
+		}
+		if err == nil {
 			t, err = newUserTable(f)
 		}
 	}
