@@ -212,47 +212,42 @@ type userDB struct {
 	read, failed os.FileInfo
 	missing      bool
 	seen         os.FileInfo // the version the last check saw changed
-	// end, set by serve, ends the sessions and API tokens of a user the
-	// file no longer lists; hold is how long the name stays refused after
-	// that, until the access tokens minted before have expired (serve: its
-	// access TTL and the largest leeway).
+	// end, set by serve, ends the sessions and API tokens of a user; hold
+	// is how long after ending a user it is ended again, once every access
+	// token and authorization code from before has expired (serve: its
+	// access TTL, its verifier's leeway and a code's lifetime).
 	end  func(ctx context.Context, name string) error
 	hold time.Duration
-	// barred are the names refused whatever the table says: removed users
-	// whose credentials are not ended yet (zero time), or were ended once
-	// and are ended again after the time given — when every access token
-	// and authorization code from before has expired, so that a session
-	// made from a code issued before the removal, or a login that passed
-	// its check just before it, is ended too (found by review) — and only
-	// then let in. A name added back while barred stays refused until
-	// then: the old user's credentials must not reach the new one (found
-	// by review: a retry ended the new user's instead). Copy on write
-	// under barMu; requests read it without a lock.
-	barred atomic.Pointer[map[string]time.Time]
-	// resets are users whose line changed (a new password, or a remove
-	// and an add between two checks): their sessions and API tokens are
-	// ended, without refusing the name. Under barMu.
-	resets map[string]resetState
-	barMu  sync.Mutex
-	// kick wakes the ender after a reload barred a name.
+	// ending holds the users whose credentials are to be ended: removed
+	// from the file (refuse: the name is refused whatever the table says,
+	// even if it is added back, so that the old user's credentials never
+	// reach a new one — found by review: a retry ended the new user's
+	// instead), or whose line changed (a new password, or a remove and an
+	// add between two checks). Each is ended at once and again after the
+	// hold (a session made from a code issued before, exchanged after;
+	// found by review), and only then forgotten. Under barMu; refused is
+	// the set of refused names, copied on write for requests to read
+	// without a lock.
+	ending  map[string]endState
+	refused atomic.Pointer[map[string]struct{}]
+	barMu   sync.Mutex
+	// kick wakes the ender after a reload found a user to end.
 	kick chan struct{}
 }
 
-// resetState is a changed user's: its sessions and API tokens are ended
-// at once (zero time) and again after the hold, when the authorization
-// codes from before the change have expired (a code issued under the old
-// password, exchanged after it, made a session that survived it; found by
-// review). gen counts the changes read, so that a change read while the
+// endState is a user's in ending: again is when to end it again (zero:
+// not ended yet); gen counts the changes read, so that one read while the
 // user is being ended is not lost (found by review).
-type resetState struct {
-	again time.Time
-	gen   int
+type endState struct {
+	again  time.Time
+	gen    int
+	refuse bool
 }
 
 // isBarred reports whether name is refused as a removed user not yet
-// forgotten (see barred).
+// forgotten (see ending).
 func (db *userDB) isBarred(name string) bool {
-	m := db.barred.Load()
+	m := db.refused.Load()
 	if m == nil {
 		return false
 	}
@@ -260,47 +255,46 @@ func (db *userDB) isBarred(name string) bool {
 	return ok
 }
 
-// setBarred sets name's entry (zero: not ended yet), or deletes it with
-// del.
-func (db *userDB) setBarred(name string, until time.Time, del bool) {
+// toEnd records a change of name read from the file: a removal (refuse)
+// or a changed line. Its credentials are ended (again) from the start.
+func (db *userDB) toEnd(name string, refuse bool) {
 	db.barMu.Lock()
 	defer db.barMu.Unlock()
-	next := map[string]time.Time{}
-	if m := db.barred.Load(); m != nil {
-		maps.Copy(next, *m)
+	if db.ending == nil {
+		db.ending = map[string]endState{}
 	}
-	if del {
-		delete(next, name)
-	} else {
-		next[name] = until
-	}
-	if len(next) == 0 {
-		db.barred.Store(nil)
-		return
-	}
-	db.barred.Store(&next)
+	st := db.ending[name]
+	db.ending[name] = endState{gen: st.gen + 1, refuse: refuse || st.refuse}
+	db.publish()
 }
 
-// due returns the barred names whose credentials are to be ended now
-// (first, or again once their time has passed), and the users to reset.
-func (db *userDB) due(now time.Time) (barred, resets []string) {
+// publish stores the set of refused names. Under barMu.
+func (db *userDB) publish() {
+	m := map[string]struct{}{}
+	for n, st := range db.ending {
+		if st.refuse {
+			m[n] = struct{}{}
+		}
+	}
+	if len(m) == 0 {
+		db.refused.Store(nil)
+		return
+	}
+	db.refused.Store(&m)
+}
+
+// due returns the users whose credentials are to be ended now (first, or
+// again once their time has passed), with their states.
+func (db *userDB) due(now time.Time) map[string]endState {
 	db.barMu.Lock()
 	defer db.barMu.Unlock()
-	if m := db.barred.Load(); m != nil {
-		for n, t := range *m {
-			if t.IsZero() || !now.Before(t) {
-				barred = append(barred, n)
-			}
+	out := map[string]endState{}
+	for n, st := range db.ending {
+		if st.again.IsZero() || !now.Before(st.again) {
+			out[n] = st
 		}
 	}
-	for n, r := range db.resets {
-		if r.again.IsZero() || !now.Before(r.again) {
-			resets = append(resets, n)
-		}
-	}
-	slices.Sort(barred)
-	slices.Sort(resets)
-	return barred, resets
+	return out
 }
 
 // userTable is one reading of the users file.
@@ -459,22 +453,17 @@ func (db *userDB) reload(log *slog.Logger, force bool) {
 	db.read, db.failed, db.missing = fi, nil, false
 	log.Info("users file read again", "file", db.path, "users", len(t.users), "added", added, "removed", removed)
 	if db.end != nil {
-		barred := false
+		found := false
 		for n := range old.known {
 			if _, ok := t.known[n]; !ok {
-				db.setBarred(n, time.Time{}, false)
-				barred = true
+				db.toEnd(n, true)
+				found = true
 			} else if old.lines[n] != t.lines[n] {
-				db.barMu.Lock()
-				if db.resets == nil {
-					db.resets = map[string]resetState{}
-				}
-				db.resets[n] = resetState{gen: db.resets[n].gen + 1}
-				db.barMu.Unlock()
-				barred = true
+				db.toEnd(n, false)
+				found = true
 			}
 		}
-		if barred {
+		if found {
 			select {
 			case db.kick <- struct{}{}:
 			default:
@@ -494,38 +483,27 @@ func (db *userDB) reload(log *slog.Logger, force bool) {
 // barred. A user removed while serve was not running is not known to it:
 // see cli.md.
 func (db *userDB) endRemoved(ctx context.Context, log *slog.Logger) {
-	barred, resets := db.due(time.Now())
-	for _, name := range barred {
-		if !db.endOne(ctx, log, name) {
-			continue
-		}
-		m := db.barred.Load()
-		if m != nil && (*m)[name].IsZero() {
-			until := time.Now().Add(db.hold)
-			db.setBarred(name, until, false)
-			log.Info("ended the sessions and API tokens of a removed user", "user", name, "name_refused_until", until.UTC().Format(time.RFC3339))
-		} else {
-			db.setBarred(name, time.Time{}, true)
-			log.Info("ended the sessions and API tokens of a removed user again; the name is no longer refused", "user", name)
-		}
-	}
-	for _, name := range resets {
-		db.barMu.Lock()
-		r := db.resets[name]
-		db.barMu.Unlock()
+	due := db.due(time.Now())
+	for _, name := range slices.Sorted(maps.Keys(due)) {
+		st := due[name]
 		if !db.endOne(ctx, log, name) {
 			continue
 		}
 		db.barMu.Lock()
-		if cur, ok := db.resets[name]; ok && cur.gen == r.gen {
-			if r.again.IsZero() {
-				db.resets[name] = resetState{again: time.Now().Add(db.hold), gen: r.gen}
+		if cur, ok := db.ending[name]; ok && cur.gen == st.gen {
+			if st.again.IsZero() {
+				db.ending[name] = endState{again: time.Now().Add(db.hold), gen: st.gen, refuse: st.refuse}
 			} else {
-				delete(db.resets, name)
+				delete(db.ending, name)
+				db.publish()
 			}
 		}
 		db.barMu.Unlock()
-		log.Info("ended the sessions and API tokens of a user whose line in the users file changed", "user", name, "second_pass", !r.again.IsZero())
+		what := "a user whose line in the users file changed"
+		if st.refuse {
+			what = "a removed user"
+		}
+		log.Info("ended the sessions and API tokens of "+what, "user", name, "second_pass", !st.again.IsZero())
 	}
 }
 
@@ -597,10 +575,19 @@ func (db *userDB) watchUsers(ctx context.Context, log *slog.Logger, every time.D
 		defer func() {
 			<-ended
 			// Kept in memory only: say what a restart forgets.
-			barred, resets := db.due(time.Now().Add(100 * 365 * 24 * time.Hour))
-			if len(barred)+len(resets) > 0 {
+			var removed, changed []string
+			for n, st := range db.due(time.Now().Add(100 * 365 * 24 * time.Hour)) {
+				if st.refuse {
+					removed = append(removed, n)
+				} else {
+					changed = append(changed, n)
+				}
+			}
+			if len(removed)+len(changed) > 0 {
+				slices.Sort(removed)
+				slices.Sort(changed)
 				log.Warn("stopping before the sessions and API tokens of these users were ended; this is not remembered: while serve runs again, add each name back and remove it to end them",
-					"removed", strings.Join(barred, ","), "changed", strings.Join(resets, ","))
+					"removed", strings.Join(removed, ","), "changed", strings.Join(changed, ","))
 			}
 		}()
 	}
