@@ -1068,7 +1068,7 @@ func (i *Issuer) RevokeAccessTokenSession(ctx context.Context, token string) err
 		return fmt.Errorf("issuer: revoke session: %w", err)
 	}
 	if c.SessionID == "" {
-		return i.revokeJWT(ctx, token, i.now())
+		return i.revokeTokenID(ctx, c, i.now())
 	}
 	return i.RevokeOwnSession(ctx, c.Subject, c.SessionID)
 }
@@ -1078,6 +1078,12 @@ func (i *Issuer) revokeJWT(ctx context.Context, token string, now time.Time) err
 	if err != nil {
 		return fmt.Errorf("issuer: revoke: %w", err)
 	}
+	return i.revokeTokenID(ctx, c, now)
+}
+
+// revokeTokenID revokes the access token whose claims are c (ownJWT's) by
+// its jti, until it can no longer verify anywhere.
+func (i *Issuer) revokeTokenID(ctx context.Context, c claims.Claims, now time.Time) error {
 	exp := c.ExpiresAt
 	if !now.Before(exp.Add(maxLeeway)) {
 		return nil // it can no longer verify anywhere
