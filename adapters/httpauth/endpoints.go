@@ -364,11 +364,12 @@ func (h *Handler) introspectRefresh(r *http.Request, tok string) (introspection,
 }
 
 // refreshableByItsClient is, with a client store, whether a session's
-// refresh token can still refresh for anyone (clientBinding): a session
-// of a client since removed, or removed and registered again (a
-// registration newer than the session), refreshes for no one, and
-// introspects as inactive (found by review: it introspected as active,
-// naming its owner). A store that cannot answer fails the introspection.
+// refresh token can still refresh for anyone: for a first-party session,
+// or for its client as registered now (clientBinding, the refresh's own
+// rule). A session of a client since removed, or removed and registered
+// again, refreshes for no one and introspects as inactive (found by
+// review: it introspected as active, naming its owner). A store that
+// cannot answer fails the introspection.
 func (h *Handler) refreshableByItsClient(ctx context.Context, s authkit.Session) error {
 	if h.clients == nil || s.ClientID == "" || s.ClientID == h.iss.ClientID() {
 		return nil
@@ -380,8 +381,8 @@ func (h *Handler) refreshableByItsClient(ctx context.Context, s authkit.Session)
 	case err != nil:
 		return err
 	}
-	if c.CreatedAt.IsZero() || s.CreatedAt.Before(c.CreatedAt) {
-		return fmt.Errorf("httpauth: %w: the session's client was registered after the session began (or without a registration time)", authkit.ErrTokenRevoked)
+	if err := h.clientBinding(&callerClient{client: c})(ctx, s); err != nil {
+		return fmt.Errorf("httpauth: %w: %w", authkit.ErrTokenRevoked, err)
 	}
 	return nil
 }
