@@ -249,7 +249,7 @@ func (m migrator) transactional(ctx context.Context, ms []migration) (err error)
 		// READ the snapshot would predate the lock, and a server that
 		// waited for another's migrations would not see them and apply
 		// them again (found by review).
-		t, err := m.conn.BeginTx(ctx, &sql.TxOptions{Isolation: sql.LevelReadCommitted})
+		t, err := m.conn.BeginTx(ctx, m.d.txOptions) // the store's own: READ COMMITTED
 		if err != nil {
 			return dbErr(err)
 		}
