@@ -842,31 +842,12 @@ func (f optionalDuration) Set(s string) error {
 	return nil
 }
 
-// endUser ends a removed user's sessions and API tokens one by one. Not
-// with RevokeSubject: its cutoff would also end the tokens of a client
-// whose ID is the user's name (found by review). A session made meanwhile
-// (a code issued before the removal, exchanged after it) is ended by the
-// second pass, after the hold.
+// endUser ends a removed or changed user's sessions and API tokens one by
+// one (endCredentials). A session made meanwhile (a code issued before the
+// removal, exchanged after it) is ended by the second pass, after the hold.
 func endUser(iss *issuer.Issuer) func(ctx context.Context, name string) error {
 	return func(ctx context.Context, name string) error {
-		ss, err := iss.Sessions(ctx, name)
-		if err != nil {
-			return err
-		}
-		for _, sess := range ss {
-			if err := iss.RevokeSession(ctx, sess.ID); err != nil && !errors.Is(err, authkit.ErrNotFound) {
-				return err
-			}
-		}
-		ts, err := iss.APITokens(ctx, name)
-		if err != nil {
-			return err
-		}
-		for _, t := range ts {
-			if err := iss.RevokeAPIToken(ctx, name, t.ID); err != nil && !errors.Is(err, authkit.ErrNotFound) {
-				return err
-			}
-		}
-		return nil
+		_, _, err := endCredentials(ctx, iss, name)
+		return err
 	}
 }

@@ -586,7 +586,7 @@ func (db *userDB) watchUsers(ctx context.Context, log *slog.Logger, every time.D
 			if len(removed)+len(changed) > 0 {
 				slices.Sort(removed)
 				slices.Sort(changed)
-				log.Warn("stopping before the sessions and API tokens of these users were ended; this is not remembered: while serve runs again, add each name back and remove it to end them",
+				log.Warn("stopping before the sessions and API tokens of these users were ended; this is not remembered: end each with authkit users revoke NAME --store STORE",
 					"removed", strings.Join(removed, ","), "changed", strings.Join(changed, ","))
 			}
 		}()
@@ -623,7 +623,9 @@ func (db *userDB) check(ctx context.Context, username, password string) (string,
 
 // users runs "authkit users add|remove|list".
 func (c *cli) users(ctx context.Context, args []string) error {
-	fs := c.newFlagSet("users", "authkit users add NAME | remove NAME | list [--file FILE]", `
+	fs := c.newFlagSet("users", `authkit users add NAME | remove NAME [--file FILE] [--store STORE]
+       authkit users list [--file FILE]
+       authkit users revoke NAME --store STORE`, `
 Manage a users file for "authkit serve --users FILE": one "NAME:HASH" line per
 user, HASH an argon2id (PHC string) or bcrypt hash.
 
@@ -632,11 +634,20 @@ user, HASH an argon2id (PHC string) or bcrypt hash.
                       replace its password. --algo argon2id (default) or bcrypt.
   users remove NAME   remove the user.
   users list          print the user names.
+  users revoke NAME   end NAME's sessions and API tokens in --store; the file
+                      is not read or changed.
 
 The file is rewritten atomically with mode 0600. Names may not contain ':',
 white space, control characters or bidirectional controls. A running serve reads the file again
-within --users-reload (10s by default), or at once on SIGHUP.`)
+within --users-reload (10s by default), or at once on SIGHUP, and ends the
+sessions and API tokens of a removed user, or of one whose password changed.
+
+With --store (or AUTHKIT_STORE) naming the SQL or Redis store serve uses, add
+and remove also end NAME's sessions and API tokens there once the file is
+written, as serve would: use it when no serve is running, which would leave
+them in the store. A client whose ID is NAME keeps its tokens.`)
 	file := fs.String("file", defaultUsersFile, "the users `FILE` (env AUTHKIT_USERS)")
+	store := addStoreFlags(fs, "", "add, remove, revoke: also end the user's sessions and API tokens in `STORE`, as for serve --store (not memory)")
 	algo := fs.String("algo", algoArgon2id, "password hash `ALGORITHM` for add: argon2id or bcrypt")
 	pos, err := parseArgs(fs, args)
 	if err != nil {
@@ -654,11 +665,11 @@ within --users-reload (10s by default), or at once on SIGHUP.`)
 		*file = v
 	}
 	if len(pos) == 0 {
-		return usagef("missing subcommand: add, remove or list")
+		return usagef("missing subcommand: add, remove, list or revoke")
 	}
 	sub, pos := pos[0], pos[1:]
 	switch sub {
-	case "add", "remove":
+	case "add", "remove", "revoke":
 		if len(pos) != 1 {
 			return usagef("users %s takes exactly one user name", sub)
 		}
@@ -669,8 +680,11 @@ within --users-reload (10s by default), or at once on SIGHUP.`)
 		if len(pos) != 0 {
 			return usagef("users list takes no arguments")
 		}
+		if flagGiven(fs, "store") || flagGiven(fs, "dsn") {
+			return usagef("users list takes no --store")
+		}
 	default:
-		return usagef("unknown subcommand %s: want add, remove or list", quote(sub))
+		return usagef("unknown subcommand %s: want add, remove, list or revoke", quote(sub))
 	}
 	if *algo != algoArgon2id && *algo != algoBcrypt {
 		return usagef("--algo must be argon2id or bcrypt")
@@ -688,8 +702,12 @@ within --users-reload (10s by default), or at once on SIGHUP.`)
 	}
 
 	// The password first (a person may take a while to type it twice),
-	// then, under the lock, the file as it is now: a command that changed
-	// it meanwhile is not undone.
+	// then the store (a store that cannot be opened changes nothing), then,
+	// under the lock, the file as it is now: a command that changed it
+	// meanwhile is not undone. The store's work comes after the file is
+	// written and unlocked: the name is barred (or its new password in
+	// force) before its credentials are ended, and a slow store holds up no
+	// other users command.
 	var encoded string
 	if sub == "add" {
 		password, err := c.readPassword()
@@ -702,18 +720,36 @@ within --users-reload (10s by default), or at once on SIGHUP.`)
 			return err
 		}
 	}
+	us, err := c.openUsersStore(ctx, fs, store, sub == "revoke")
+	if err != nil {
+		return err
+	}
+	defer us.close()
+	if sub == "revoke" {
+		return us.end(ctx, c, pos[0], "")
+	}
+	done, err := c.changeUsersFile(*file, sub, pos[0], encoded, *algo)
+	if err != nil || us == nil {
+		return err
+	}
+	return us.end(ctx, c, pos[0], done)
+}
+
+// changeUsersFile adds (or changes the password of) or removes user name
+// in file under its lock, prints what it did and returns it.
+func (c *cli) changeUsersFile(file, sub, name, encoded, algo string) (string, error) {
 	// Through symbolic links, the file they name: replacing a link with a
 	// file of its own left the file serve reads unchanged (found by
 	// review). Only links of this account's or root's (resolveLinks): one
 	// another account planted would have root overwrite a file of its
 	// choosing.
-	path, err := resolveLinks(*file)
+	path, err := resolveLinks(file)
 	if err != nil {
-		return err
+		return "", err
 	}
 	unlock, err := lockUsersFile(path)
 	if err != nil {
-		return err
+		return "", err
 	}
 	defer unlock()
 	f, err := loadUsersFile(path)
@@ -721,32 +757,34 @@ within --users-reload (10s by default), or at once on SIGHUP.`)
 	case errors.Is(err, os.ErrNotExist) && sub == "add":
 		f = &usersFile{index: map[string]int{}}
 	case err != nil:
-		return err
+		return "", err
 	}
 	if sub == "remove" {
-		if !f.remove(pos[0]) {
-			return fmt.Errorf("%s has no user %s", *file, quote(pos[0]))
+		if !f.remove(name) {
+			return "", fmt.Errorf("%s has no user %s", file, quote(name))
 		}
 		if err := f.write(path); err != nil {
-			return err
+			return "", err
 		}
-		fmt.Fprintf(c.stdout, "removed user %s from %s\n", pos[0], *file)
-		return nil
+		done := fmt.Sprintf("removed user %s from %s", name, file)
+		fmt.Fprintln(c.stdout, done)
+		return done, nil
 	}
-	existed, err := f.set(pos[0], encoded)
+	existed, err := f.set(name, encoded)
 	if err != nil {
-		return err
+		return "", err
 	}
 	if err := f.write(path); err != nil {
-		return err
+		return "", err
 	}
 	verb := "added user"
 	prep := "to"
 	if existed {
 		verb, prep = "updated the password of user", "in"
 	}
-	fmt.Fprintf(c.stdout, "%s %s %s %s (%s)\n", verb, pos[0], prep, *file, *algo)
-	return nil
+	done := fmt.Sprintf("%s %s %s %s", verb, name, prep, file)
+	fmt.Fprintf(c.stdout, "%s (%s)\n", done, algo)
+	return done, nil
 }
 
 func flagGiven(fs *flag.FlagSet, name string) bool {

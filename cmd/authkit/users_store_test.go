@@ -1,0 +1,255 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/go-sql-driver/mysql"
+
+	"github.com/authkit-go/authkit"
+	"github.com/authkit-go/authkit/backends/memory"
+	"github.com/authkit-go/authkit/internal/testservers"
+	"github.com/authkit-go/authkit/issuer"
+	"github.com/authkit-go/authkit/keys"
+	"github.com/authkit-go/authkit/verifier"
+)
+
+// userCredentials are the tokens usersStoreFixture makes in a store: a
+// user's session and API token, another user's session, and a client's
+// own token whose subject is the first user's name.
+type userCredentials struct {
+	iss                 *issuer.Issuer
+	ver                 *verifier.Verifier
+	later               *verifier.Verifier // at now + 23h
+	user, other, client authkit.TokenPair
+	api                 string
+}
+
+// usersStoreFixture opens spec as serve would and makes credentials for
+// name in it through an issuer whose access tokens live 24 hours, the
+// longest serve allows, with a verifier at the present and one 23 hours on.
+func usersStoreFixture(t *testing.T, spec, name string) *userCredentials {
+	t.Helper()
+	ctx := context.Background()
+	st, err := openStore(ctx, spec, false, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.close != nil {
+		t.Cleanup(func() { st.close() })
+	}
+	k, err := keys.Generate(keys.EdDSA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	set, err := keys.NewSet(k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &userCredentials{}
+	if c.iss, err = issuer.New(authkit.WithKeys(set), authkit.WithStore(st.store), authkit.WithAccessTTL(24*time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if c.ver, err = verifier.New(authkit.WithKeys(set), authkit.WithStore(st.store)); err != nil {
+		t.Fatal(err)
+	}
+	later := func() time.Time { return time.Now().Add(23 * time.Hour) }
+	if c.later, err = verifier.New(authkit.WithKeys(set), authkit.WithStore(st.store), authkit.WithClock(later)); err != nil {
+		t.Fatal(err)
+	}
+	if c.user, err = c.iss.IssuePair(ctx, name); err != nil {
+		t.Fatal(err)
+	}
+	if c.other, err = c.iss.IssuePair(ctx, name+"-other"); err != nil {
+		t.Fatal(err)
+	}
+	if c.api, _, err = c.iss.CreateAPIToken(ctx, name, "ci"); err != nil {
+		t.Fatal(err)
+	}
+	if c.client, err = c.iss.IssueAccessToken(ctx, name, issuer.WithClientID(name)); err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// mustBeEnded checks that name's credentials no longer work, now and 23
+// hours on (an access token of serve's longest --access-ttl), while the
+// other user's session and the client's token still do.
+func (c *userCredentials) mustBeEnded(t *testing.T) {
+	t.Helper()
+	ctx := context.Background()
+	for what, tok := range map[string]string{"access token": c.user.AccessToken, "API token": c.api} {
+		if _, err := c.ver.Verify(ctx, tok); err == nil {
+			t.Errorf("the user's %s verifies after its credentials were ended", what)
+		}
+	}
+	if _, err := c.later.Verify(ctx, c.user.AccessToken); err == nil {
+		t.Error("the user's 24-hour access token verifies 23 hours later: the session's revocation was remembered for less than serve's longest --access-ttl")
+	}
+	if _, err := c.iss.Refresh(ctx, c.user.RefreshToken); err == nil {
+		t.Error("the user's session refreshes after its credentials were ended")
+	}
+	if _, err := c.ver.Verify(ctx, c.client.AccessToken); err != nil {
+		t.Errorf("a client whose ID is the user's name lost its token: %v", err)
+	}
+	if _, err := c.ver.Verify(ctx, c.other.AccessToken); err != nil {
+		t.Errorf("another user lost its session: %v", err)
+	}
+}
+
+func (c *userCredentials) mustWork(t *testing.T) {
+	t.Helper()
+	ctx := context.Background()
+	for what, tok := range map[string]string{"access token": c.user.AccessToken, "API token": c.api} {
+		if _, err := c.ver.Verify(ctx, tok); err != nil {
+			t.Errorf("the user's %s: %v", what, err)
+		}
+	}
+}
+
+func usersFileWith(t *testing.T, names ...string) string {
+	t.Helper()
+	file := filepath.Join(t.TempDir(), "users.txt")
+	for _, n := range names {
+		runCLI(t, "a long password\n", "users", "add", n, "--file", file, "--algo", "bcrypt").must(t, exitOK, nil, nil)
+	}
+	return file
+}
+
+// A user removed while no serve runs loses its sessions and API tokens
+// with "users remove --store" (before, they stayed in the store and came
+// back with the name); a changed password ends them too, and "users
+// revoke" ends them without touching the file. On every kind of store
+// serve runs on.
+func TestUsersCommandsEndCredentialsInStore(t *testing.T) {
+	stores := map[string]func(t *testing.T) string{
+		"sqlite": migratedSQLite,
+		"postgres": func(t *testing.T) string {
+			dsn := testservers.Postgres(t)
+			runCLI(t, "", "migrate", "--store", dsn).must(t, exitOK, []string{"migrations applied"}, nil)
+			return dsn
+		},
+		"mysql": func(t *testing.T) string {
+			cfg, err := mysql.ParseDSN(testservers.MySQL(t))
+			if err != nil {
+				t.Fatal(err)
+			}
+			dsn := (&url.URL{Scheme: "mysql", User: url.User(cfg.User), Host: cfg.Addr, Path: "/" + cfg.DBName}).String()
+			if cfg.Passwd != "" {
+				dsn = (&url.URL{Scheme: "mysql", User: url.UserPassword(cfg.User, cfg.Passwd), Host: cfg.Addr, Path: "/" + cfg.DBName}).String()
+			}
+			runCLI(t, "", "migrate", "--store", dsn).must(t, exitOK, []string{"migrations applied"}, nil)
+			return dsn
+		},
+		"redis": redisStoreURL,
+	}
+	for kind, open := range stores {
+		t.Run(kind, func(t *testing.T) {
+			spec := open(t)
+			file := usersFileWith(t, "alice", "bob")
+
+			c := usersStoreFixture(t, spec, "alice")
+			runCLI(t, "", "users", "remove", "alice", "--file", file, "--store", spec).
+				must(t, exitOK, []string{"removed user alice", "ended 1 sessions and 1 API tokens of user alice"}, nil)
+			c.mustBeEnded(t)
+			if _, ok := readUsers(t, file).index["alice"]; ok {
+				t.Error("alice is still in the file")
+			}
+
+			c = usersStoreFixture(t, spec, "bob")
+			runCLI(t, "a new password\n", "users", "add", "bob", "--file", file, "--store", spec).
+				must(t, exitOK, []string{"updated the password of user bob", "ended 1 sessions and 1 API tokens of user bob"}, nil)
+			c.mustBeEnded(t)
+
+			c = usersStoreFixture(t, spec, "carol") // not in the file
+			runCLI(t, "", "users", "revoke", "carol", "--store", spec).
+				must(t, exitOK, []string{"ended 1 sessions and 1 API tokens of user carol"}, nil)
+			c.mustBeEnded(t)
+			runCLI(t, "", "users", "revoke", "carol", "--store", spec).
+				must(t, exitOK, []string{"ended 0 sessions and 0 API tokens of user carol"}, nil)
+		})
+	}
+}
+
+// Without a store the users commands change the file only, as before; a
+// store that cannot be opened changes nothing; the memory store is
+// refused where it is named on the command line and passed over where
+// the environment names it for serve.
+func TestUsersStoreUsage(t *testing.T) {
+	file := usersFileWith(t, "alice", "bob")
+	spec := migratedSQLite(t)
+	c := usersStoreFixture(t, spec, "alice")
+
+	t.Setenv("AUTHKIT_STORE", "memory")
+	runCLI(t, "", "users", "remove", "bob", "--file", file).must(t, exitOK, []string{"removed user bob"}, nil)
+	runCLI(t, "", "users", "revoke", "alice").must(t, exitUsage, nil, []string{"memory store"})
+	os.Unsetenv("AUTHKIT_STORE")
+	runCLI(t, "", "users", "revoke", "alice").must(t, exitUsage, nil, []string{"users revoke needs --store"})
+	runCLI(t, "", "users", "remove", "alice", "--file", file, "--store", "memory").must(t, exitUsage, nil, []string{"memory store"})
+	runCLI(t, "", "users", "list", "--file", file, "--store", spec).must(t, exitUsage, nil, []string{"takes no --store"})
+	missing := "sqlite:" + filepath.Join(t.TempDir(), "none", "authkit.db")
+	runCLI(t, "", "users", "remove", "alice", "--file", file, "--store", missing).must(t, exitFailure, nil, nil)
+	if _, ok := readUsers(t, file).index["alice"]; !ok {
+		t.Error("a store that could not be opened: alice was removed from the file anyway")
+	}
+	c.mustWork(t)
+	runCLI(t, "", "users", "remove", "alice", "--file", file).must(t, exitOK, []string{"removed user alice"}, nil)
+	c.mustWork(t) // no store: the file only
+	t.Setenv("AUTHKIT_STORE", spec)
+	runCLI(t, "", "users", "revoke", "alice").must(t, exitOK, []string{"ended 1 sessions and 1 API tokens"}, nil)
+	c.mustBeEnded(t)
+}
+
+// failingSessions is a store whose session listing fails.
+type failingSessions struct{ *memory.Store }
+
+func (failingSessions) ListSessions(context.Context, string, time.Time) ([]authkit.Session, error) {
+	return nil, authkit.ErrStoreUnavailable
+}
+
+// A store step that fails after the file was written says what was done
+// and how to finish, and fails the command.
+func TestUsersStoreStepFails(t *testing.T) {
+	iss, err := credentialEnder(failingSessions{memory.New()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out, errOut strings.Builder
+	c := &cli{stdout: &out, stderr: &errOut}
+	u := &usersStore{st: openedStore{kind: "sql"}, iss: iss}
+	err = u.end(context.Background(), c, "alice", "removed user alice from users.txt")
+	if !errors.Is(err, authkit.ErrStoreUnavailable) {
+		t.Fatalf("err = %v, want ErrStoreUnavailable", err)
+	}
+	for _, s := range []string{"removed user alice from users.txt, but", "authkit users revoke alice --store STORE"} {
+		if !strings.Contains(err.Error(), s) {
+			t.Errorf("the error lacks %q: %v", s, err)
+		}
+	}
+}
+
+// credentialEnder's access TTL is the longest an issuer accepts, so a
+// session revocation outlives the access tokens of any serve.
+func TestCredentialEnderLongestAccessTTL(t *testing.T) {
+	k, err := keys.Generate(keys.EdDSA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	set, err := keys.NewSet(k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := issuer.New(authkit.WithKeys(set), authkit.WithStore(memory.New()), authkit.WithAccessTTL(maxAccessTTL+time.Second)); err == nil {
+		t.Errorf("an access TTL over %v is accepted: maxAccessTTL is not the longest", maxAccessTTL)
+	}
+	if _, err := credentialEnder(memory.New()); err != nil {
+		t.Fatal(err)
+	}
+}
