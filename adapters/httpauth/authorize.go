@@ -424,6 +424,9 @@ func (h *Handler) approve(w http.ResponseWriter, r *http.Request, a *Authorizati
 		return bad("invalid scope", fmt.Errorf("httpauth: %w: the scope policy returned an invalid scope", authkit.ErrInvalidRequest))
 	}
 	granted = intersect(granted, a.Client.Scopes)
+	if noneGranted(a.Scopes, granted) {
+		return fail("invalid_scope", "the requested scope is not granted", fmt.Errorf("httpauth: %w: none of the requested scopes is granted", authkit.ErrInsufficientScope))
+	}
 	// Refuse what the issuer would refuse now, not at the exchange.
 	opts := loginOptions(login)
 	if err := h.iss.CheckIssueOptions(login.Subject, opts...); err != nil {

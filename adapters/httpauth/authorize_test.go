@@ -845,3 +845,43 @@ func TestAuthorizationCodeUnrecordedKeepsSessions(t *testing.T) {
 		t.Errorf("the password session's refresh after the failed exchange: %d %s", r.status, r.body)
 	}
 }
+
+// An authorization request whose scopes the login grants none of is
+// refused with invalid_scope: a code that carried no scope would give a
+// token response without a scope member, which the client takes for its
+// request granted (found by review). Some of them granted: a code.
+func TestAuthorizeNoneOfTheScopesGranted(t *testing.T) {
+	f := newCodeFx(t)
+	var got error
+	login := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		a, _ := httpauth.AuthorizationRequestFrom(r.Context())
+		got = a.Approve(w, r, httpauth.Login{Subject: "alice", Scopes: []string{"read"}})
+	})
+	h, err := httpauth.NewHandler(f.iss, f.auth, httpauth.WithClientStore(f.clients), httpauth.WithAuthorizationCode(login), httpauth.WithAllowedScopes("read", "write"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ask := func(scope string) url.Values {
+		q := url.Values{
+			"response_type": {"code"}, "client_id": {"app"}, "redirect_uri": {appRedirect}, "state": {"s"}, "scope": {scope},
+			"code_challenge": {oauth2.S256ChallengeFromVerifier(oauth2.GenerateVerifier())}, "code_challenge_method": {"S256"},
+		}
+		req, _ := http.NewRequest("GET", "/authorize?"+q.Encode(), nil)
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if rec.Code != http.StatusFound {
+			t.Fatalf("scope %q: status %d, want a redirect", scope, rec.Code)
+		}
+		u, err := url.Parse(rec.Header().Get("Location"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return u.Query()
+	}
+	if q := ask("write"); q.Get("error") != "invalid_scope" || q.Get("code") != "" || !errors.Is(got, authkit.ErrInsufficientScope) {
+		t.Errorf("none of the scopes granted: redirect %v, Approve %v; want error=invalid_scope and ErrInsufficientScope", q, got)
+	}
+	if q := ask("read write"); q.Get("code") == "" || got != nil {
+		t.Errorf("some of the scopes granted: redirect %v, Approve %v; want a code", q, got)
+	}
+}

@@ -235,7 +235,8 @@ func WithPasswordGrant(check func(ctx context.Context, username, password string
 // receives the authenticated subject and the scopes the client asked for
 // (nil when none; RFC 6749 §3.3) and returns the scopes to grant, which may
 // differ from those requested (the response's scope member says which were
-// granted). An error matching authkit.ErrInsufficientScope answers 400
+// granted; none of them, for a request that named some, is answered
+// invalid_scope, as the scope member cannot say "none"). An error matching authkit.ErrInsufficientScope answers 400
 // invalid_scope; one matching authkit.ErrStoreUnavailable answers 503; any
 // other answers 500. Default (and WithAllowedScopes with no scopes): no
 // scope is grantable, so a request naming one is invalid_scope and a

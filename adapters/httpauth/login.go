@@ -27,7 +27,10 @@ type Login struct {
 	// those requested that are among them (all of them when none is
 	// requested), bounded by the scope policy (WithAllowedScopes, by
 	// default none; or WithScopePolicy) and by the authenticated client's
-	// registered scopes. nil: the user may hold no scope.
+	// registered scopes. nil: the user may hold no scope. A request that
+	// names scopes of which none is granted is refused (invalid_scope)
+	// rather than answered with a token without scope; when some are, the
+	// response's scope member names them.
 	Scopes []string
 	// SessionTTL, when positive, shortens this login's session (its
 	// absolute lifetime, issuer.WithSessionLifetime) below the issuer's
@@ -177,6 +180,15 @@ func (h *Handler) loginScopes(ctx context.Context, subject string, requested, ma
 		return nil, err
 	}
 	return intersect(granted, want), nil
+}
+
+// noneGranted reports whether a request that named scopes is granted none
+// of them, which is refused as invalid_scope: a token response whose scope
+// differs from the request must say so (RFC 6749 §5.1), and its scope
+// member cannot name no scope, so the answer would have left it out and
+// the client taken its request for granted (found by review).
+func noneGranted(requested, granted []string) bool {
+	return len(requested) > 0 && len(granted) == 0
 }
 
 // loginOptions are the issue options a Login adds: its claims and lifetimes.

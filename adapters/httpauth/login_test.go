@@ -46,13 +46,18 @@ func TestPasswordLoginScopesAndClaims(t *testing.T) {
 	for _, c := range []struct{ ask, want string }{
 		{"", "read write"},     // the login's scopes, bounded by WithAllowedScopes (no admin)
 		{"read admin", "read"}, // requested ∩ the login's ∩ allowed
-		{"a", ""},              // allowed, but not the user's
 		{"write read", "write read"},
 	} {
 		tk := f.login("alice", c.ask)
 		if tk.Scope != c.want {
 			t.Errorf("alice asking %q: scope %q, want %q", c.ask, tk.Scope, c.want)
 		}
+	}
+	// Allowed, but not the user's: none of the request is granted, which
+	// the response's scope member cannot say.
+	r := f.form("/token", []string{"grant_type", "password", "username", "alice", "password", users["alice"], "scope", "a"})
+	if r.status != 400 || r.body != bodyBadScope {
+		t.Errorf("alice asking for a scope she may not hold: %d %s, want 400 invalid_scope", r.status, r.body)
 	}
 	tk := f.login("alice", "")
 	p, err := f.ver.Verify(context.Background(), tk.AccessToken)
@@ -64,7 +69,7 @@ func TestPasswordLoginScopesAndClaims(t *testing.T) {
 		t.Fatalf("roles %v (%v), want the hook's", claims.Roles, err)
 	}
 	// A refresh keeps the claims.
-	r := f.form("/token", []string{"grant_type", "refresh_token", "refresh_token", tk.RefreshToken})
+	r = f.form("/token", []string{"grant_type", "refresh_token", "refresh_token", tk.RefreshToken})
 	if r.status != 200 {
 		t.Fatalf("refresh: %d %s", r.status, r.body)
 	}

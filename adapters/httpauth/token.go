@@ -185,6 +185,10 @@ func (h *Handler) passwordGrant(w http.ResponseWriter, r *http.Request, ps map[s
 	if cc != nil {
 		granted = slices.DeleteFunc(slices.Clone(granted), func(s string) bool { return !slices.Contains(cc.client.Scopes, s) })
 	}
+	if noneGranted(requested, granted) {
+		h.fail(w, r, errInvalidScope)
+		return
+	}
 	opts := []issuer.IssueOption{issuer.WithScopes(granted...), issuer.WithUserAgent(r.UserAgent())}
 	opts = append(opts, loginOptions(&login)...)
 	if cc != nil {
