@@ -645,9 +645,14 @@ sessions and API tokens of a removed user, or of one whose password changed.
 With --store (or AUTHKIT_STORE) naming the SQL or Redis store serve uses, add
 and remove also end NAME's sessions and API tokens there once the file is
 written, as serve would: use it when no serve is running, which would leave
-them in the store. A client whose ID is NAME keeps its tokens.`)
+them in the store. A logout-all cutoff ends the access tokens of NAME's
+sessions that have ended by themselves too (and those a client whose ID is
+NAME holds: it gets new ones). remove, revoke and a password change then wait
+90s, for authorization codes issued before to expire, and end what they made
+(--no-wait skips this).`)
 	file := fs.String("file", defaultUsersFile, "the users `FILE` (env AUTHKIT_USERS)")
 	store := addStoreFlags(fs, "", "add, remove, revoke: also end the user's sessions and API tokens in `STORE`, as for serve --store (not memory)")
+	noWait := fs.Bool("no-wait", false, "with --store: skip the second pass after authorization codes issued before have expired (90s)")
 	algo := fs.String("algo", algoArgon2id, "password hash `ALGORITHM` for add: argon2id or bcrypt")
 	pos, err := parseArgs(fs, args)
 	if err != nil {
@@ -708,6 +713,10 @@ them in the store. A client whose ID is NAME keeps its tokens.`)
 	// written and unlocked: the name is barred (or its new password in
 	// force) before its credentials are ended, and a slow store holds up no
 	// other users command.
+	spec, err := c.usersStoreSpec(fs, store, sub == "revoke")
+	if err != nil {
+		return err
+	}
 	var encoded string
 	if sub == "add" {
 		password, err := c.readPassword()
@@ -720,24 +729,27 @@ them in the store. A client whose ID is NAME keeps its tokens.`)
 			return err
 		}
 	}
-	us, err := c.openUsersStore(ctx, fs, store, sub == "revoke")
+	us, err := c.openUsersStore(ctx, spec)
 	if err != nil {
 		return err
 	}
 	defer us.close()
 	if sub == "revoke" {
-		return us.end(ctx, c, pos[0], "")
+		return us.end(ctx, c, pos[0], "", !*noWait)
 	}
-	done, err := c.changeUsersFile(*file, sub, pos[0], encoded, *algo)
+	done, existed, err := c.changeUsersFile(*file, sub, pos[0], encoded, *algo)
 	if err != nil || us == nil {
 		return err
 	}
-	return us.end(ctx, c, pos[0], done)
+	// A new name waits for no code: none was issued to it, unless to an
+	// earlier user of that name, whose removal waited.
+	return us.end(ctx, c, pos[0], done, existed && !*noWait)
 }
 
 // changeUsersFile adds (or changes the password of) or removes user name
-// in file under its lock, prints what it did and returns it.
-func (c *cli) changeUsersFile(file, sub, name, encoded, algo string) (string, error) {
+// in file under its lock, prints what it did and returns it, and whether
+// the user was in the file.
+func (c *cli) changeUsersFile(file, sub, name, encoded, algo string) (done string, existed bool, err error) {
 	// Through symbolic links, the file they name: replacing a link with a
 	// file of its own left the file serve reads unchanged (found by
 	// review). Only links of this account's or root's (resolveLinks): one
@@ -745,11 +757,11 @@ func (c *cli) changeUsersFile(file, sub, name, encoded, algo string) (string, er
 	// choosing.
 	path, err := resolveLinks(file)
 	if err != nil {
-		return "", err
+		return "", false, err
 	}
 	unlock, err := lockUsersFile(path)
 	if err != nil {
-		return "", err
+		return "", false, err
 	}
 	defer unlock()
 	f, err := loadUsersFile(path)
@@ -757,34 +769,34 @@ func (c *cli) changeUsersFile(file, sub, name, encoded, algo string) (string, er
 	case errors.Is(err, os.ErrNotExist) && sub == "add":
 		f = &usersFile{index: map[string]int{}}
 	case err != nil:
-		return "", err
+		return "", false, err
 	}
 	if sub == "remove" {
 		if !f.remove(name) {
-			return "", fmt.Errorf("%s has no user %s", file, quote(name))
+			return "", false, fmt.Errorf("%s has no user %s", file, quote(name))
 		}
 		if err := f.write(path); err != nil {
-			return "", err
+			return "", false, err
 		}
 		done := fmt.Sprintf("removed user %s from %s", name, file)
 		fmt.Fprintln(c.stdout, done)
-		return done, nil
+		return done, true, nil
 	}
-	existed, err := f.set(name, encoded)
+	existed, err = f.set(name, encoded)
 	if err != nil {
-		return "", err
+		return "", false, err
 	}
 	if err := f.write(path); err != nil {
-		return "", err
+		return "", false, err
 	}
 	verb := "added user"
 	prep := "to"
 	if existed {
 		verb, prep = "updated the password of user", "in"
 	}
-	done := fmt.Sprintf("%s %s %s %s", verb, name, prep, file)
+	done = fmt.Sprintf("%s %s %s %s", verb, name, prep, file)
 	fmt.Fprintf(c.stdout, "%s (%s)\n", done, algo)
-	return done, nil
+	return done, existed, nil
 }
 
 func flagGiven(fs *flag.FlagSet, name string) bool {

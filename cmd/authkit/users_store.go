@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/authkit-go/authkit"
+	"github.com/authkit-go/authkit/adapters/httpauth"
 	"github.com/authkit-go/authkit/issuer"
 	"github.com/authkit-go/authkit/keys"
 )
@@ -24,18 +25,22 @@ const usersStoreTimeout = time.Minute
 type usersStore struct {
 	st  openedStore
 	iss *issuer.Issuer
+	// firstPassDone, when set (by tests), runs between end's two passes.
+	firstPassDone func()
 }
 
-// openUsersStore opens the store of a users command's --store (or
-// AUTHKIT_STORE). It returns nil, nil when there is none, or when the
-// environment names the memory store, whose credentials live and die with
-// the serve process holding them (that serve ends them itself). --store
-// memory given on the command line, and any store for revoke, which has
-// nothing else to do, must be a persistent store.
-func (c *cli) openUsersStore(ctx context.Context, fs *flag.FlagSet, sf *storeFlags, required bool) (*usersStore, error) {
+// usersStoreSpec returns the store of a users command's --store (or
+// AUTHKIT_STORE), checked before anything else is done (a password typed
+// for a command that then fails on its flags is typed for nothing; found
+// by review). It returns "" when there is none, or when the environment
+// names the memory store, whose credentials live and die with the serve
+// process holding them (that serve ends them itself). --store memory given
+// on the command line, and any store for revoke, which has nothing else
+// to do, must be a persistent store.
+func (c *cli) usersStoreSpec(fs *flag.FlagSet, sf *storeFlags, required bool) (string, error) {
 	spec, warning, err := sf.resolve(c, fs)
 	if err != nil {
-		return nil, err
+		return "", err
 	}
 	if warning != "" {
 		fmt.Fprintf(c.stderr, "authkit users: warning: %s\n", warning)
@@ -44,12 +49,20 @@ func (c *cli) openUsersStore(ctx context.Context, fs *flag.FlagSet, sf *storeFla
 	scheme, _ := storeScheme(spec)
 	switch {
 	case spec == "" && required:
-		return nil, usagef("users revoke needs --store (or AUTHKIT_STORE) naming the SQL or Redis store that serve uses")
+		return "", usagef("users revoke needs --store (or AUTHKIT_STORE) naming the SQL or Redis store that serve uses")
 	case spec == "":
-		return nil, nil
+		return "", nil
 	case scheme == "memory" && (required || flagGiven(fs, "store") || flagGiven(fs, "dsn")):
-		return nil, usagef("%s", memoryMsg)
+		return "", usagef("%s", memoryMsg)
 	case scheme == "memory":
+		return "", nil
+	}
+	return spec, nil
+}
+
+// openUsersStore opens spec (usersStoreSpec); nil for "".
+func (c *cli) openUsersStore(ctx context.Context, spec string) (*usersStore, error) {
+	if spec == "" {
 		return nil, nil
 	}
 	ctx, cancel := context.WithTimeout(ctx, usersStoreTimeout)
@@ -96,24 +109,61 @@ func (u *usersStore) close() {
 	}
 }
 
-// end ends name's sessions and API tokens, as serve does for a removed or
-// changed user, and says what it did. done is what the file step did
-// ("removed user alice from users.txt"), for the error when the store
-// step fails after it.
-func (u *usersStore) end(ctx context.Context, c *cli, name, done string) error {
-	ctx, cancel := context.WithTimeout(ctx, usersStoreTimeout)
-	defer cancel()
-	sessions, tokens, err := endCredentials(ctx, u.iss, name)
-	if err != nil {
+// codeWait is how long a users command waits before its second pass: an
+// authorization code issued (by a serve running then) just before the
+// first pass can be exchanged until it expires, and the session it makes
+// is not there to be ended yet (found by review). The code's lifetime and
+// the leeway for replicas' clocks, as serve's own second pass.
+var codeWait = httpauth.AuthorizationCodeTTL + authkit.DefaultLeeway
+
+// end ends name's credentials, as serve does for a removed or changed
+// user, and says what it did: its sessions and API tokens one by one, then
+// a logout-all cutoff for the access tokens of sessions too old to be
+// listed (idled out or past their lifetime, their access tokens still
+// live; found by review), and, with wait, a second pass after codeWait for
+// a session made meanwhile from a code issued before. done is what the
+// file step did ("removed user alice from users.txt"), for the error when
+// the store step fails after it.
+func (u *usersStore) end(ctx context.Context, c *cli, name, done string, wait bool) error {
+	fail := func(sessions, tokens int, err error) error {
 		what := "The sessions and API tokens of user " + quote(name)
 		if done != "" {
 			what = done + ", but the sessions and API tokens of user " + quote(name)
 		}
-		return fmt.Errorf("%s were not all ended in the %s store (ended %d sessions and %d API tokens before it failed; this command has stopped, so run \"authkit users revoke %s --store STORE\" once the store answers; a running serve also ends them): %w",
+		return fmt.Errorf("%s were not all ended in the %s store (ended %d sessions and %d API tokens before it stopped; run \"authkit users revoke %s --store STORE\" once the store answers; a running serve also ends them): %w",
 			what, u.st.kind, sessions, tokens, name, err)
 	}
-	fmt.Fprintf(c.stdout, "ended %d sessions and %d API tokens of user %s in the %s store\n", sessions, tokens, name, u.st.kind)
-	return nil
+	pass := func(ctx context.Context, cutoff bool) error {
+		ctx, cancel := context.WithTimeout(ctx, usersStoreTimeout)
+		defer cancel()
+		sessions, tokens, err := endCredentials(ctx, u.iss, name)
+		if err == nil && cutoff {
+			err = u.iss.RevokeSubject(ctx, name)
+		}
+		if err != nil {
+			return fail(sessions, tokens, err)
+		}
+		fmt.Fprintf(c.stdout, "ended %d sessions and %d API tokens of user %s in the %s store\n", sessions, tokens, name, u.st.kind)
+		return nil
+	}
+	if err := pass(ctx, true); err != nil {
+		return err
+	}
+	if u.firstPassDone != nil {
+		u.firstPassDone()
+	}
+	if !wait {
+		return nil
+	}
+	fmt.Fprintf(c.stdout, "waiting %s for authorization codes issued before to expire, then ending what they made (--no-wait skips this)\n", formatDuration(codeWait))
+	t := time.NewTimer(codeWait)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return fail(0, 0, fmt.Errorf("interrupted before the second pass: %w", ctx.Err()))
+	case <-t.C:
+	}
+	return pass(ctx, false)
 }
 
 // endCredentials ends name's sessions and API tokens one by one and counts
