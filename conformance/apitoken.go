@@ -139,6 +139,15 @@ func runAPIToken(t *testing.T, h PartialHarness[authkit.APITokenStore]) {
 		if got := tokenIDs(listTokens(t, a, "alice", at(minute))); !slices.Equal(got, []string{"tok-1"}) {
 			t.Errorf("ListAPITokens returned %q, want [tok-1]; %s", got, ruleTokenConflict)
 		}
+		// A revoked token's hash and ID stay taken (a unique index over
+		// live tokens only accepted them; found by review).
+		mustOK(t, "RevokeAPIToken", a.RevokeAPIToken(t.Context(), "alice", "tok-1", at(2*minute)), ruleRevokeAPI)
+		wantErr(t, "CreateAPIToken with a revoked token's hash", b.CreateAPIToken(t.Context(), dup, 0, at(3*minute)), authkit.ErrConflict, ruleTokenConflict)
+		again := newToken("tok-1", "alice", at(3*minute))
+		wantErr(t, "CreateAPIToken with a revoked token's ID", b.CreateAPIToken(t.Context(), again, 0, at(3*minute)), authkit.ErrConflict, ruleTokenConflict)
+		if got := lookupToken(t, a, tok.Hash, ruleLookupToken); got.ID != tok.ID || got.Live(at(4*minute)) {
+			t.Errorf("the revoked token's hash now resolves to token %q (live %v), want the revoked %q; %s", got.ID, got.Live(at(4*minute)), tok.ID, ruleTokenConflict)
+		}
 	})
 
 	// A hash is unique across subjects, not per subject.
@@ -206,6 +215,13 @@ func runAPIToken(t *testing.T, h PartialHarness[authkit.APITokenStore]) {
 		wantErr(t, "CreateAPIToken with 2 live tokens and limit 2", b.CreateAPIToken(t.Context(), newToken("fourth", "alice", at(hour+minute)), 2, at(hour+minute)), authkit.ErrLimitExceeded, ruleLimit)
 		mustOK(t, "RevokeAPIToken", a.RevokeAPIToken(t.Context(), "alice", "forever", at(hour+2*minute)), ruleRevokeAPI)
 		createUnderLimit(t, b, newToken("fifth", "alice", at(hour+3*minute)), 2, at(hour+3*minute))
+		// Revoked by a replica whose clock is ahead (RevokedAt after the
+		// creation's now): a revoked token is not live at any now
+		// (APIToken.Live), so it does not count (a count of "revoked_at IS
+		// NULL OR revoked_at > now" refused this; found by review).
+		createUnderLimit(t, a, newToken("bob-1", "bob", base), 1, base)
+		mustOK(t, "RevokeAPIToken", a.RevokeAPIToken(t.Context(), "bob", "bob-1", at(2*minute)), ruleRevokeAPI)
+		createUnderLimit(t, b, newToken("bob-2", "bob", at(minute)), 1, at(minute))
 	})
 
 	t.Run("Limit/PerSubject", func(t *testing.T) {
@@ -329,6 +345,11 @@ func runAPIToken(t *testing.T, h PartialHarness[authkit.APITokenStore]) {
 		createToken(t, a, tok, 0, base)
 		for _, subj := range []string{"bob", "Alice", "alice ", ""} {
 			wantErr(t, fmt.Sprintf("RevokeAPIToken(%q, alice's token)", subj), b.RevokeAPIToken(t.Context(), subj, "tok-1", at(minute)), authkit.ErrNotFound, ruleRevokeAPIOwner)
+		}
+		// IDs compare byte for byte too (found by review: a collation that
+		// folds case and ignores trailing spaces revoked tok-1).
+		for _, id := range []string{"TOK-1", "tok-1 ", "Tok-1"} {
+			wantErr(t, fmt.Sprintf("RevokeAPIToken(alice, %q) with only tok-1 stored", id), b.RevokeAPIToken(t.Context(), "alice", id, at(minute)), authkit.ErrNotFound, ruleRevokeAPIOwner+"; "+ruleTokenIsolated)
 		}
 		if got := lookupToken(t, a, tok.Hash, ruleLookupToken); !got.Live(at(2 * minute)) {
 			t.Errorf("alice's token is no longer live (RevokedAt %s) after other subjects tried to revoke it; %s", fmtTime(got.RevokedAt), ruleRevokeAPIOwner)

@@ -15,7 +15,7 @@ import (
 // The rules of authkit.RefreshStore, quoted in failure messages.
 const (
 	ruleCreate          = "RefreshStore.CreateSession must store s and its first token as one step"
-	ruleSessionCopies   = "a RefreshStore keeps copies of the slices it is given (Scopes, Audience, Claims) and returns fresh ones: changing the caller's slices after a write, or the slices a read returned, changes nothing stored"
+	ruleSessionCopies   = "a RefreshStore keeps copies of the slices it is given (Scopes, Audience, Claims, a rotation's Successor) and returns fresh ones: changing the caller's slices after a write, or the slices a read returned, changes nothing stored"
 	ruleCreateConflict  = "RefreshStore.CreateSession must return ErrConflict and store nothing when a session with the same ID, or a token with the same hash, is already present"
 	ruleRotate          = "RefreshStore.RotateRefresh must mark r.Old used (UsedAt = r.Now, Successor = r.Successor), store r.Next in the same session with IssuedAt = r.Now and ExpiresAt = r.NextExpiresAt, set the session's LastUsedAt to r.Now and IdleExpiresAt to r.NextExpiresAt, and return the updated session"
 	ruleRotateNotFound  = "RefreshStore.RotateRefresh must return ErrNotFound when there is no record r.Old"
@@ -26,6 +26,7 @@ const (
 	ruleRotateNoRevoke  = "RefreshStore.RotateRefresh must not revoke anything itself"
 	ruleRotateFailAtom  = "RefreshStore.RotateRefresh is one atomic step: a call that fails must change nothing"
 	ruleRotateConflict  = "RefreshStore.RotateRefresh must return ErrConflict, changing nothing, when a record with hash r.Next is already stored (in any session, used or not, r.Old itself included)"
+	ruleRotateOrder     = "RefreshStore.RotateRefresh checks in order: no record r.Old (ErrNotFound), the session revoked (ErrTokenRevoked), the record used (*ReuseError), expired (ErrTokenExpired), and only then a successor hash already stored (ErrConflict)"
 	ruleRotateVsRevoke  = "RefreshStore.RevokeSubjectSessions and RotateRefresh are atomic with respect to each other: once RevokeSubjectSessions has returned, no token of a session it revoked rotates, whichever call a concurrent rotation came before"
 	ruleLookup          = "RefreshStore.LookupRefresh must return the record with hash h, used or not, expired or not, or ErrNotFound"
 	ruleSession         = "RefreshStore.Session must return the session with ID id, live or not, or ErrNotFound"
@@ -221,6 +222,12 @@ func runRefresh(t *testing.T, h PartialHarness[authkit.RefreshStore]) {
 		if got := listSessions(t, a, "bob", at(2*minute)); len(got) != 0 {
 			t.Errorf("ListSessions(bob) lists %q after bob's CreateSession was refused; %s", sessionIDs(got), ruleCreateConflict)
 		}
+		// A revoked session's ID stays taken (a unique index over live
+		// sessions only accepted it; found by review).
+		mustOK(t, "RevokeSession", a.RevokeSession(t.Context(), s.ID, at(3*minute)), ruleRevokeSession)
+		s3, first3 := newSession("sess-dup", "carol", at(4*minute), "rt-3")
+		wantErr(t, "CreateSession with a revoked session's ID", b.CreateSession(t.Context(), s3, first3), authkit.ErrConflict, ruleCreateConflict)
+		wantRefreshAbsent(t, a, first3.Hash, "the first token of the refused session", ruleCreateConflict)
 	})
 
 	t.Run("CreateSession/DuplicateHash", func(t *testing.T) {
@@ -268,8 +275,26 @@ func runRefresh(t *testing.T, h PartialHarness[authkit.RefreshStore]) {
 			Hash: r.Next, SessionID: s.ID, Subject: s.Subject, IssuedAt: r.Now, ExpiresAt: r.NextExpiresAt,
 		}).report(t, "LookupRefresh of the successor", ruleRotate)
 		old := first
-		old.UsedAt, old.Successor = r.Now, r.Successor
+		old.UsedAt, old.Successor = r.Now, slices.Clone(r.Successor)
 		diffRecord(lookupRefresh(t, b, r.Old, ruleLookup), old).report(t, "LookupRefresh of the rotated (used) record", ruleRotate+"; "+ruleLookup)
+
+		// The caller's Successor, and the slices of the session returned,
+		// stay the caller's: changing them afterwards changes nothing
+		// stored (found by review: neither was checked for RotateRefresh).
+		want.Scopes, want.Audience, want.Claims = slices.Clone(want.Scopes), slices.Clone(want.Audience), slices.Clone(want.Claims)
+		copy(r.Successor, "XXXXXXXX")
+		got.Scopes[0], got.Audience[0], got.Claims[0] = "admin", "https://evil.example", 'X'
+		diffRecord(lookupRefresh(t, b, r.Old, ruleLookup), old).report(t, "LookupRefresh of the rotated record after the caller changed its Successor slice", ruleSessionCopies)
+		diffSession(getSession(t, b, s.ID, ruleSession), want).report(t, "Session after the caller changed the slices RotateRefresh returned", ruleSessionCopies)
+
+		// IdleExpiresAt is set to r.NextExpiresAt, earlier ones too (a
+		// client with a shorter refresh lifetime): not the later of the
+		// two (found by review).
+		r2 := rotation("rt-2", "rt-3", at(20*minute))
+		r2.NextExpiresAt = at(30 * minute)
+		want.LastUsedAt, want.IdleExpiresAt = r2.Now, r2.NextExpiresAt
+		diffSession(rotate(t, a, r2), want).report(t, "the session RotateRefresh returned for an earlier NextExpiresAt", ruleRotate)
+		diffSession(getSession(t, b, s.ID, ruleSession), want).report(t, "Session after a RotateRefresh with an earlier NextExpiresAt", ruleRotate)
 	})
 
 	t.Run("Rotate/NotFound", func(t *testing.T) {
@@ -559,6 +584,27 @@ func runRefresh(t *testing.T, h PartialHarness[authkit.RefreshStore]) {
 			Hash: hashOf("rt-other-2"), SessionID: other.ID, Subject: other.Subject, IssuedAt: at(minute), ExpiresAt: at(minute).Add(hour),
 		}).report(t, "the record a conflicting RotateRefresh named as its successor", ruleRotateConflict)
 		rotate(t, a, rotation("rt-1", "rt-2", at(3*minute)))
+
+		// The conflict is the last check: a used, expired or revoked
+		// token named with a taken successor gets its own answer (a store
+		// that checked the successor first answered ErrConflict to a
+		// replayed token, and reuse detection never fired; found by
+		// review).
+		_, err := b.RotateRefresh(t.Context(), rotation("rt-other", "rt-1", at(4*minute)))
+		wantErr(t, "RotateRefresh of a used token to a successor hash already stored", err, authkit.ErrTokenReused, ruleRotateReuse+"; "+ruleRotateOrder)
+		gone, goneFirst := newSession("sess-4", "dave", base, "rt-4")
+		createSession(t, a, gone, goneFirst)
+		mustOK(t, "RevokeSession", a.RevokeSession(t.Context(), gone.ID, at(minute)), ruleRevokeSession)
+		_, err = b.RotateRefresh(t.Context(), rotation("rt-4", "rt-2", at(5*minute)))
+		wantErr(t, "RotateRefresh of a revoked session's token to a successor hash already stored", err, authkit.ErrTokenRevoked, ruleRotateRevoked+"; "+ruleRotateOrder)
+		// Last: a now past every expiry lets the store drop what it holds.
+		old, oldFirst := newSession("sess-3", "carol", base, "rt-3")
+		createSession(t, a, old, oldFirst)
+		live, liveFirst := newSession("sess-5", "erin", base, "rt-5")
+		live.IdleExpiresAt, liveFirst.ExpiresAt = at(3*hour), at(3*hour) // live at base+2h
+		createSession(t, a, live, liveFirst)
+		_, err = b.RotateRefresh(t.Context(), rotation("rt-3", "rt-5", at(2*hour)))
+		wantErr(t, "RotateRefresh of an expired token to a successor hash already stored", err, authkit.ErrTokenExpired, ruleRotateExpired+"; "+ruleRotateOrder)
 	})
 
 	t.Run("Rotate/RacingRevokeSubject", func(t *testing.T) {
@@ -779,6 +825,14 @@ func runRefresh(t *testing.T, h PartialHarness[authkit.RefreshStore]) {
 		mustOK(t, "RevokeSession", a.RevokeSession(t.Context(), s1.ID, at(2*minute)), ruleRevokeSession)
 		if got := getSession(t, b, s2.ID, ruleSession); !got.RevokedAt.IsZero() {
 			t.Errorf("revoking sess-1 revoked sess-10 too; %s", ruleSessionIsolated)
+		}
+		// IDs compare byte for byte: not as a case-insensitive, trailing-
+		// space-ignoring collation would (MySQL's default; found by review).
+		for _, id := range []string{"SESS-10", "sess-10 ", "Sess-10"} {
+			wantErr(t, fmt.Sprintf("RevokeSession(%q) with only sess-10 stored", id), a.RevokeSession(t.Context(), id, at(2*minute)), authkit.ErrNotFound, ruleRevokeNotFound+"; "+ruleSessionIsolated)
+		}
+		if got := getSession(t, b, s2.ID, ruleSession); !got.RevokedAt.IsZero() {
+			t.Errorf("RevokeSession of IDs differing from sess-10 in case or trailing space revoked sess-10; %s", ruleSessionIsolated)
 		}
 		rotate(t, b, rotation("rt-10", "rt-10b", at(3*minute)))
 		if got := sessionIDs(listSessions(t, b, "alice", at(4*minute))); !slices.Equal(got, []string{"sess-10"}) {

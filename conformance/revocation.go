@@ -359,18 +359,35 @@ func runRevocation(t *testing.T, h PartialHarness[authkit.RevocationStore]) {
 	// moved, drops it early and revives the tokens it kills).
 	t.Run("DeleteExpiredRevocations/ExtendedUntil", func(t *testing.T) {
 		a, b := open(t, h)
-		for _, until := range []time.Time{at(hour), at(3 * hour)} {
-			mustOK(t, "RevokeToken", a.RevokeToken(t.Context(), "alice", "jti-x", until), ruleRevokeJTI)
-			mustOK(t, "RevokeSessionTokens", a.RevokeSessionTokens(t.Context(), "alice", "sid-x", until), ruleRevokeSID)
-			mustOK(t, "SetCutoff", a.SetCutoff(t.Context(), "bob", base, until), ruleCutoff)
+		// In both orders: the later until is kept whichever came last (a
+		// cleanup index written with the last until, as a Redis ZADD
+		// without GT, deleted the 3h-then-1h entries at 2h; found by
+		// review).
+		for _, c := range []struct {
+			jti, sid, subject, order string
+			untils                   []time.Time
+		}{
+			{"jti-x", "sid-x", "bob", "base+1h and again until base+3h", []time.Time{at(hour), at(3 * hour)}},
+			{"jti-y", "sid-y", "carol", "base+3h and again until base+1h", []time.Time{at(3 * hour), at(hour)}},
+		} {
+			for _, until := range c.untils {
+				mustOK(t, "RevokeToken", a.RevokeToken(t.Context(), "alice", c.jti, until), ruleRevokeJTI)
+				mustOK(t, "RevokeSessionTokens", a.RevokeSessionTokens(t.Context(), "alice", c.sid, until), ruleRevokeSID)
+				mustOK(t, "SetCutoff", a.SetCutoff(t.Context(), c.subject, base, until), ruleCutoff)
+			}
 		}
 		now := at(2 * hour)
 		drain(t, "DeleteExpiredRevocations", 1000, 0, ruleDeleteRevs, func(limit int) (int, error) {
 			return b.DeleteExpiredRevocations(t.Context(), now, limit)
 		})
-		wantDead(t, a, query("jti-x", "", "alice", at(-time.Minute)), now, true, "jti revoked until base+1h and again until base+3h, after DeleteExpiredRevocations at base+2h", ruleRevokeJTI+"; "+ruleDeleteRevs)
-		wantDead(t, a, query("j2", "sid-x", "alice", at(-time.Minute)), now, true, "sid revoked until base+1h and again until base+3h, after DeleteExpiredRevocations at base+2h", ruleRevokeSID+"; "+ruleDeleteRevs)
-		wantDead(t, a, query("j3", "", "bob", at(-time.Minute)), now, true, "cutoff kept until base+1h and again until base+3h, after DeleteExpiredRevocations at base+2h", ruleCutoff+"; "+ruleDeleteRevs)
+		for _, c := range []struct{ jti, sid, subject, order string }{
+			{"jti-x", "sid-x", "bob", "base+1h and again until base+3h"},
+			{"jti-y", "sid-y", "carol", "base+3h and again until base+1h"},
+		} {
+			wantDead(t, a, query(c.jti, "", "alice", at(-time.Minute)), now, true, "jti revoked until "+c.order+", after DeleteExpiredRevocations at base+2h", ruleRevokeJTI+"; "+ruleDeleteRevs)
+			wantDead(t, a, query("j2", c.sid, "alice", at(-time.Minute)), now, true, "sid revoked until "+c.order+", after DeleteExpiredRevocations at base+2h", ruleRevokeSID+"; "+ruleDeleteRevs)
+			wantDead(t, a, query("j3", "", c.subject, at(-time.Minute)), now, true, "cutoff kept until "+c.order+", after DeleteExpiredRevocations at base+2h", ruleCutoff+"; "+ruleDeleteRevs)
+		}
 	})
 
 	// A cleanup racing revocations that extend the entries it is
