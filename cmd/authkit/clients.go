@@ -516,15 +516,21 @@ type clientManager struct {
 // the same). Only the prefix and the hasher matter, so the signing key is
 // a throwaway one made in memory.
 func clientSecrets() (*issuer.Issuer, error) {
-	k, err := keys.Generate(keys.EdDSA)
-	if err != nil {
-		return nil, err
-	}
-	set, err := keys.NewSet(k)
+	set, err := throwawayKeys()
 	if err != nil {
 		return nil, err
 	}
 	return issuer.New(authkit.WithKeys(set))
+}
+
+// throwawayKeys is a key set made in memory for an issuer whose signing
+// key is never used: one that makes client secrets, or only revokes.
+func throwawayKeys() (*keys.Set, error) {
+	k, err := keys.Generate(keys.EdDSA)
+	if err != nil {
+		return nil, err
+	}
+	return keys.NewSet(k)
 }
 
 // storeError turns the store's not-found and conflict answers into

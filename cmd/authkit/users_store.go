@@ -10,7 +10,6 @@ import (
 	"github.com/authkit-go/authkit"
 	"github.com/authkit-go/authkit/adapters/httpauth"
 	"github.com/authkit-go/authkit/issuer"
-	"github.com/authkit-go/authkit/keys"
 )
 
 // usersStoreTimeout bounds the store work of one users command (opening
@@ -88,11 +87,7 @@ func (c *cli) openUsersStore(ctx context.Context, spec string) (*usersStore, err
 // access token of the session whatever serve's --access-ttl is, which
 // this command does not know.
 func credentialEnder(store authkit.Store) (*issuer.Issuer, error) {
-	k, err := keys.Generate(keys.EdDSA)
-	if err != nil {
-		return nil, err
-	}
-	set, err := keys.NewSet(k)
+	set, err := throwawayKeys()
 	if err != nil {
 		return nil, err
 	}
