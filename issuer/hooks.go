@@ -45,9 +45,13 @@ func (p *issueParams) sessionLifetime(def time.Duration) time.Duration {
 // be refreshed: is its subject still active, which of the session's scopes
 // may it still hold? check returns the scopes still allowed; the new
 // access token carries the session's scopes that are among them (return
-// s.Scopes to keep them all; nil keeps none). It cannot widen them, and
-// the session keeps its scopes, so a later refresh may regain them if
-// check allows them again.
+// s.Scopes to keep them all). It cannot widen them, and the session keeps
+// its scopes, so a later refresh may regain them if check allows them
+// again. When it allows none of a session's scopes (nil, say), Refresh
+// fails with authkit.ErrInsufficientScope (invalid_scope over HTTP) and
+// the token stays unspent: a token with no scope, reported without a
+// scope member, reads to an OAuth client as its scopes kept (RFC 6749 §6).
+// A session that never had scopes refreshes as before.
 //
 // An error refuses the refresh and leaves the token unspent. An error
 // matching authkit.ErrStoreUnavailable, or a context error, means check
@@ -103,6 +107,27 @@ func (rp *refreshParams) granted(s authkit.Session) error {
 		}
 	}
 	return nil
+}
+
+// scopesFor returns the scopes a refresh of session s grants: those asked
+// for (WithRequestedScopes), else the session's, bounded by what the
+// application's check still allows. A session that held scopes and would
+// be left with none fails with authkit.ErrInsufficientScope: a token
+// response's scope member cannot say "none", and without it the client
+// takes the session's scopes for granted (RFC 6749 §5.1, §6; found by
+// review).
+func (rp *refreshParams) scopesFor(s authkit.Session, allowed []string) ([]string, error) {
+	out := s.Scopes
+	if rp.narrow {
+		out = rp.scopes
+	}
+	if rp.app != nil {
+		out = keepScopes(out, allowed)
+	}
+	if len(out) == 0 && len(s.Scopes) > 0 {
+		return nil, fmt.Errorf("issuer: refresh: %w: none of the session's scopes is still allowed", authkit.ErrInsufficientScope)
+	}
+	return out, nil
 }
 
 // keepScopes returns the scopes of have that are in allowed, in have's

@@ -397,7 +397,8 @@ func joinScopes(s []string) string {
 //
 // With WithRequestedScopes the new access token carries only the scopes
 // asked for (RFC 6749 §6); asking for one the session was not granted fails
-// with authkit.ErrInsufficientScope before anything is rotated. A token
+// with authkit.ErrInsufficientScope before anything is rotated, as does a
+// WithRefreshCheck that allows none of a session's scopes. A token
 // that was already rotated is reuse whatever scopes it asks for, as
 // without the option (a repeat inside WithReuseGrace asking for a scope
 // that was not granted fails with ErrInsufficientScope and revokes
@@ -443,6 +444,9 @@ func (i *Issuer) Refresh(ctx context.Context, refreshToken string, opts ...Refre
 			if err := rp.granted(cur); err != nil {
 				return authkit.TokenPair{}, err
 			}
+			if _, err := rp.scopesFor(cur, allowed); err != nil {
+				return authkit.TokenPair{}, err // before the token is spent
+			}
 			checked = true
 		case !errors.Is(err, authkit.ErrInvalidToken):
 			return authkit.TokenPair{}, i.refused(ctx, err)
@@ -487,11 +491,8 @@ func (i *Issuer) Refresh(ctx context.Context, refreshToken string, opts ...Refre
 	if err := rp.granted(s); err != nil {
 		return authkit.TokenPair{}, err
 	}
-	if rp.narrow {
-		s.Scopes = rp.scopes
-	}
-	if rp.app != nil {
-		s.Scopes = keepScopes(s.Scopes, allowed)
+	if s.Scopes, err = rp.scopesFor(s, allowed); err != nil {
+		return authkit.TokenPair{}, err
 	}
 	return i.pairFor(ctx, s, next, earliest(now.Add(shorter(rp.rtTTL, i.refreshTTL)), s.ExpiresAt), now, rp.accessTTL)
 }
@@ -638,11 +639,8 @@ func (i *Issuer) graceSuccessor(ctx context.Context, presented string, re *authk
 	if err := rp.granted(s); err != nil {
 		return authkit.TokenPair{}, false, err
 	}
-	if rp.narrow {
-		s.Scopes = rp.scopes
-	}
-	if rp.app != nil {
-		s.Scopes = keepScopes(s.Scopes, allowed)
+	if s.Scopes, err = rp.scopesFor(s, allowed); err != nil {
+		return authkit.TokenPair{}, false, err
 	}
 	pair, err = i.pairFor(ctx, s, next, earliest(rec.ExpiresAt, s.ExpiresAt), now, rp.accessTTL)
 	if err != nil {

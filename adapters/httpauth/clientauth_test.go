@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -84,6 +85,9 @@ type downClients struct {
 	hold, reached chan struct{}
 	// failSet makes SetAuthorizationCodeSession fail.
 	failSet bool
+	// scopes, when set for a client ID, replaces its registered scopes (a
+	// registration edited in place, as a custom store allows).
+	scopes map[string][]string
 }
 
 // holdSessions makes the next SetAuthorizationCodeSession wait until a
@@ -129,6 +133,7 @@ func (d *downClients) SetAuthorizationCodeSession(ctx context.Context, h authkit
 func (d *downClients) GetClient(ctx context.Context, id string) (authkit.Client, error) {
 	d.mu.Lock()
 	down, zero := d.down, d.noCreatedAt
+	scopes, edited := d.scopes[id]
 	d.mu.Unlock()
 	if down {
 		return authkit.Client{}, errDown
@@ -136,6 +141,9 @@ func (d *downClients) GetClient(ctx context.Context, id string) (authkit.Client,
 	c, err := d.Store.GetClient(ctx, id)
 	if zero {
 		c.CreatedAt = time.Time{}
+	}
+	if edited && err == nil {
+		c.Scopes = scopes
 	}
 	return c, err
 }
@@ -615,5 +623,69 @@ func TestIntrospectRefreshOfRemovedClient(t *testing.T) {
 	f.clients.mu.Unlock()
 	if r := f.form("/introspect", []string{"token", spa.RefreshToken, "token_type_hint", "refresh_token"}, caller...); r.status != 503 {
 		t.Errorf("introspection with the client store down: %d %s, want 503", r.status, r.body)
+	}
+}
+
+// A client's registered scopes bound its sessions' refreshes as they are
+// now: a registration narrowed since the login narrows the refreshed token
+// (and what introspection shows), and one that no longer holds any of the
+// session's scopes refuses the refresh with invalid_scope (found by
+// review: the refresh kept the scopes the client had lost).
+func TestRefreshBoundByClientScopesNow(t *testing.T) {
+	f := newClientFx(t)
+	f.clients.mu.Lock()
+	f.clients.scopes = map[string][]string{"web": {"read", "write"}}
+	f.clients.mu.Unlock()
+	web := clientBasic("web", f.secrets["web"])
+	r := f.form("/token", []string{"grant_type", "password", "username", "alice", "password", users["alice"], "scope", "read write"}, web...)
+	if r.status != 200 || r.json(t)["scope"] != "read write" {
+		t.Fatalf("login through web: %d %s", r.status, r.body)
+	}
+	rt := r.json(t)["refresh_token"].(string)
+	set := func(s ...string) {
+		f.clients.mu.Lock()
+		f.clients.scopes["web"] = s
+		f.clients.mu.Unlock()
+	}
+	set("read")
+	in := f.form("/introspect", []string{"token", rt}, clientBasic("svc+1", f.secrets["svc+1"])...)
+	if in.status != 200 || in.json(t)["scope"] != "read" {
+		t.Errorf("introspection after the client lost write: %d %s, want scope read", in.status, in.body)
+	}
+	r = f.form("/token", []string{"grant_type", "refresh_token", "refresh_token", rt}, web...)
+	if r.status != 200 || r.json(t)["scope"] != "read" {
+		t.Fatalf("refresh after the client lost write: %d %s, want scope read", r.status, r.body)
+	}
+	rt = r.json(t)["refresh_token"].(string)
+	set("admin")
+	r = f.form("/token", []string{"grant_type", "refresh_token", "refresh_token", rt}, web...)
+	if r.status != 400 || r.body != bodyBadScope {
+		t.Errorf("refresh after the client lost every scope of the session: %d %s, want 400 invalid_scope", r.status, r.body)
+	}
+}
+
+// A client registered for more scopes than one token carries (allowed up
+// to authkit.MaxClientScopes) is asked to name the ones it needs, not
+// answered 500 (found by review).
+func TestClientCredentialsManyScopes(t *testing.T) {
+	f := newClientFx(t)
+	secret, h, err := f.iss.NewClientSecret()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := authkit.Client{ID: "many", SecretHash: h, GrantTypes: []string{authkit.GrantClientCredentials}, CreatedAt: base}
+	for i := range authkit.MaxScopes + 36 {
+		c.Scopes = append(c.Scopes, "s"+strconv.Itoa(i))
+	}
+	if err := f.clients.CreateClient(context.Background(), c); err != nil {
+		t.Fatal(err)
+	}
+	r := f.form("/token", []string{"grant_type", "client_credentials"}, clientBasic("many", secret)...)
+	if r.status != 400 || r.json(t)["error"] != "invalid_scope" {
+		t.Errorf("no scope named by a client of %d scopes: %d %s, want 400 invalid_scope", len(c.Scopes), r.status, r.body)
+	}
+	r = f.form("/token", []string{"grant_type", "client_credentials", "scope", "s1 s2"}, clientBasic("many", secret)...)
+	if r.status != 200 || r.json(t)["scope"] != "s1 s2" {
+		t.Errorf("two scopes named: %d %s", r.status, r.body)
 	}
 }

@@ -326,11 +326,12 @@ func (h *Handler) introspectRefresh(r *http.Request, tok string) (introspection,
 	if err != nil {
 		return introspection{}, err
 	}
-	if err := h.refreshableByItsClient(r.Context(), s); err != nil {
+	cc, err := h.refreshableByItsClient(r.Context(), s)
+	if err != nil {
 		return introspection{}, err
 	}
-	if h.refreshCheck != nil {
-		allowed, err := h.refreshCheck(r.Context(), s)
+	if check := h.scopeCheck(cc); check != nil {
+		allowed, err := check(r.Context(), s)
 		switch {
 		case err != nil && isUnavailable(err):
 			return introspection{}, err
@@ -370,21 +371,22 @@ func (h *Handler) introspectRefresh(r *http.Request, tok string) (introspection,
 // again, refreshes for no one and introspects as inactive (found by
 // review: it introspected as active, naming its owner). A store that
 // cannot answer fails the introspection.
-func (h *Handler) refreshableByItsClient(ctx context.Context, s authkit.Session) error {
+func (h *Handler) refreshableByItsClient(ctx context.Context, s authkit.Session) (*callerClient, error) {
 	if h.clients == nil || s.ClientID == "" || s.ClientID == h.iss.ClientID() {
-		return nil
+		return nil, nil
 	}
 	c, err := h.getClient(ctx, s.ClientID)
 	switch {
 	case errors.Is(err, authkit.ErrNotFound):
-		return fmt.Errorf("httpauth: %w: the session's client is no longer registered", authkit.ErrTokenRevoked)
+		return nil, fmt.Errorf("httpauth: %w: the session's client is no longer registered", authkit.ErrTokenRevoked)
 	case err != nil:
-		return err
+		return nil, err
 	}
-	if err := h.clientBinding(&callerClient{client: c})(ctx, s); err != nil {
-		return fmt.Errorf("httpauth: %w: %w", authkit.ErrTokenRevoked, err)
+	cc := &callerClient{client: c}
+	if err := h.clientBinding(cc)(ctx, s); err != nil {
+		return nil, fmt.Errorf("httpauth: %w: %w", authkit.ErrTokenRevoked, err)
 	}
-	return nil
+	return cc, nil
 }
 
 func unix(t time.Time) int64 {

@@ -1249,3 +1249,37 @@ func TestNewHandlerSameStoreAfterAClockAhead(t *testing.T) {
 		}
 	}
 }
+
+// A refresh whose check allows none of the session's scopes is refused
+// with invalid_scope, leaving the token unspent, rather than answered with
+// a token without scope and a response without a scope member, which a
+// client reads as its scopes kept (found by review). A session without
+// scopes refreshes as before.
+func TestRefreshCheckAllowsNoScope(t *testing.T) {
+	var none atomic.Bool
+	check := httpauth.WithRefreshCheck(func(_ context.Context, s authkit.Session) ([]string, error) {
+		if none.Load() {
+			return nil, nil
+		}
+		return s.Scopes, nil
+	})
+	f := newFx(t, fxOptions{handler: []httpauth.HandlerOption{check}})
+	tk := f.login("alice", "read write")
+	bare := f.login("bob", "")
+	none.Store(true)
+	for _, extra := range [][]string{nil, {"scope", "read"}} {
+		r := f.form("/token", append([]string{"grant_type", "refresh_token", "refresh_token", tk.RefreshToken}, extra...))
+		if r.status != 400 || r.body != bodyBadScope {
+			t.Errorf("refresh (%v) with no scope allowed: %d %s, want 400 invalid_scope", extra, r.status, r.body)
+		}
+	}
+	r := f.form("/token", []string{"grant_type", "refresh_token", "refresh_token", bare.RefreshToken})
+	if r.status != 200 {
+		t.Errorf("refresh of a session without scopes: %d %s", r.status, r.body)
+	}
+	none.Store(false)
+	r = f.form("/token", []string{"grant_type", "refresh_token", "refresh_token", tk.RefreshToken})
+	if r.status != 200 || r.json(t)["scope"] != "read write" {
+		t.Errorf("the refused refresh spent the token: %d %s", r.status, r.body)
+	}
+}

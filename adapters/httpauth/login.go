@@ -157,10 +157,34 @@ func (h *Handler) refreshOptions(cc *callerClient) []issuer.RefreshOption {
 		}
 		opts = append(opts, issuer.WithClientLifetimes(access, refresh))
 	}
-	if h.refreshCheck != nil {
-		opts = append(opts, issuer.WithRefreshCheck(h.refreshCheck))
+	if check := h.scopeCheck(cc); check != nil {
+		opts = append(opts, issuer.WithRefreshCheck(check))
 	}
 	return opts
+}
+
+// scopeCheck is the refresh check of a session of client cc (nil: a
+// first-party session): WithRefreshCheck's, bounded by the client's
+// registered scopes as they are now, which bound every token the client
+// gets (authkit.Client.Scopes), refreshed ones too: a registration
+// narrowed since the login narrows its sessions' refreshes (found by
+// review). nil when there is nothing to check.
+func (h *Handler) scopeCheck(cc *callerClient) func(context.Context, authkit.Session) ([]string, error) {
+	app := h.refreshCheck
+	if cc == nil {
+		return app
+	}
+	bound := cc.client.Scopes
+	return func(ctx context.Context, s authkit.Session) ([]string, error) {
+		allowed := s.Scopes
+		if app != nil {
+			var err error
+			if allowed, err = app(ctx, s); err != nil {
+				return nil, err
+			}
+		}
+		return intersect(allowed, bound), nil
+	}
 }
 
 // loginScopes returns the scopes a WithPasswordLogin login is granted:

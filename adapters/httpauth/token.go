@@ -22,6 +22,7 @@ var (
 	errNeedRefresh    = &httpError{http.StatusBadRequest, "invalid_request", "refresh_token is required"}
 	errBadRefresh     = &httpError{http.StatusBadRequest, "invalid_grant", "the refresh token is invalid, expired or revoked"}
 	errInvalidScope   = &httpError{http.StatusBadRequest, "invalid_scope", "the requested scope is invalid or not granted"}
+	errTooManyScopes  = &httpError{http.StatusBadRequest, "invalid_scope", "the client is registered for more scopes than one token carries: name the scopes it needs"}
 	errAmbiguous      = &httpError{http.StatusBadRequest, "invalid_request", "more than one token cookie"}
 )
 
