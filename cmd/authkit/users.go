@@ -648,8 +648,9 @@ written, as serve would: use it when no serve is running, which would leave
 them in the store. A logout-all cutoff ends the access tokens of NAME's
 sessions that have ended by themselves too (and those a client whose ID is
 NAME holds: it gets new ones). remove, revoke and a password change then wait
-90s, for authorization codes issued before to expire, and end what they made
-(--no-wait skips this).`)
+90s, for authorization codes issued before to expire, and end again what was
+made meanwhile, new logins of NAME included: log in after the command
+returns (--no-wait skips this).`)
 	file := fs.String("file", defaultUsersFile, "the users `FILE` (env AUTHKIT_USERS)")
 	store := addStoreFlags(fs, "", "add, remove, revoke: also end the user's sessions and API tokens in `STORE`, as for serve --store (not memory)")
 	noWait := fs.Bool("no-wait", false, "with --store: skip the second pass after authorization codes issued before have expired (90s)")
@@ -685,8 +686,8 @@ NAME holds: it gets new ones). remove, revoke and a password change then wait
 		if len(pos) != 0 {
 			return usagef("users list takes no arguments")
 		}
-		if flagGiven(fs, "store") || flagGiven(fs, "dsn") {
-			return usagef("users list takes no --store")
+		if flagGiven(fs, "store") || flagGiven(fs, "dsn") || flagGiven(fs, "no-wait") {
+			return usagef("users list takes no --store or --no-wait")
 		}
 	default:
 		return usagef("unknown subcommand %s: want add, remove, list or revoke", quote(sub))

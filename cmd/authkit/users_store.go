@@ -115,8 +115,11 @@ var codeWait = httpauth.AuthorizationCodeTTL + authkit.DefaultLeeway
 // user, and says what it did: its sessions and API tokens one by one, then
 // a logout-all cutoff for the access tokens of sessions too old to be
 // listed (idled out or past their lifetime, their access tokens still
-// live; found by review), and, with wait, a second pass after codeWait for
-// a session made meanwhile from a code issued before. done is what the
+// live; found by review), and, with wait, the same again after codeWait
+// for a session made meanwhile from a code issued before, which also ends
+// whatever the user started meanwhile (as serve's second pass does). The
+// waiting line says how to finish if the command is stopped: users ends at
+// the first signal without returning here (main). done is what the
 // file step did ("removed user alice from users.txt"), for the error when
 // the store step fails after it.
 func (u *usersStore) end(ctx context.Context, c *cli, name, done string, wait bool) error {
@@ -150,7 +153,7 @@ func (u *usersStore) end(ctx context.Context, c *cli, name, done string, wait bo
 	if !wait {
 		return nil
 	}
-	fmt.Fprintf(c.stdout, "waiting %s for authorization codes issued before to expire, then ending what they made (--no-wait skips this)\n", formatDuration(codeWait))
+	fmt.Fprintf(c.stdout, "waiting %s for authorization codes issued before to expire, then ending what was made meanwhile, new logins of %s included (--no-wait skips this; if this command is stopped, run \"authkit users revoke %s --store STORE\" later)\n", formatDuration(codeWait), name, name)
 	t := time.NewTimer(codeWait)
 	defer t.Stop()
 	select {
@@ -158,7 +161,10 @@ func (u *usersStore) end(ctx context.Context, c *cli, name, done string, wait bo
 		return fail(0, 0, fmt.Errorf("interrupted before the second pass: %w", ctx.Err()))
 	case <-t.C:
 	}
-	return pass(ctx, false)
+	// The cutoff again: a session made meanwhile that has already ended by
+	// itself is not listed, and its access tokens live on (found by
+	// review).
+	return pass(ctx, true)
 }
 
 // endCredentials ends name's sessions and API tokens one by one and counts

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -199,6 +200,7 @@ func TestUsersStoreUsage(t *testing.T) {
 	// password to read), not after it was typed and hashed.
 	runCLI(t, "", "users", "add", "zed", "--file", file, "--store", "memory").must(t, exitUsage, nil, []string{"memory store"})
 	runCLI(t, "", "users", "list", "--file", file, "--store", spec).must(t, exitUsage, nil, []string{"takes no --store"})
+	runCLI(t, "", "users", "list", "--file", file, "--no-wait").must(t, exitUsage, nil, []string{"--no-wait"})
 	missing := "sqlite:" + filepath.Join(t.TempDir(), "none", "authkit.db")
 	runCLI(t, "", "users", "remove", "alice", "--file", file, "--store", missing).must(t, exitFailure, nil, nil)
 	if _, ok := readUsers(t, file).index["alice"]; !ok {
@@ -323,7 +325,44 @@ func TestUsersStoreEndsUnlistedAndLaterSessions(t *testing.T) {
 	if _, err := iss.Refresh(ctx, later.RefreshToken); err == nil {
 		t.Error("a session made between the passes refreshes")
 	}
-	if !strings.Contains(out.String(), "waiting 10ms") {
-		t.Errorf("no word of the wait:\n%s", out.String())
+	if !strings.Contains(out.String(), "waiting 10ms") || !strings.Contains(out.String(), "authkit users revoke alice") {
+		t.Errorf("no word of the wait, or of what to run if it is stopped:\n%s", out.String())
 	}
+
+	// A session made between the passes that has ended by itself by the
+	// second (here: no longer listed) keeps no access token: the second
+	// pass sets the cutoff again (found by review).
+	hidden := &unlisted{Store: st}
+	ender, err = credentialEnder(hidden)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u = &usersStore{st: openedStore{kind: "memory"}, iss: ender, firstPassDone: func() {
+		time.Sleep(2 * time.Millisecond)
+		var err error
+		if later, err = iss.IssuePair(ctx, "alice"); err != nil {
+			t.Error(err)
+		}
+		hidden.hide.Store(true)
+	}}
+	if err := u.end(ctx, &cli{stdout: io.Discard, stderr: io.Discard}, "alice", "", true); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ver.Verify(ctx, later.AccessToken); err == nil {
+		t.Error("the access token of a session made between the passes, no longer listed at the second, verifies")
+	}
+}
+
+// unlisted lists no sessions once hide is set, as for sessions that have
+// ended by themselves.
+type unlisted struct {
+	*memory.Store
+	hide atomic.Bool
+}
+
+func (u *unlisted) ListSessions(ctx context.Context, subject string, now time.Time) ([]authkit.Session, error) {
+	if u.hide.Load() {
+		return nil, nil
+	}
+	return u.Store.ListSessions(ctx, subject, now)
 }
