@@ -397,6 +397,13 @@ func runClients(t *testing.T, h PartialHarness[authkit.ClientStore]) {
 			{fmt.Sprintf("%d scopes", authkit.MaxClientScopes+1), func(c *authkit.Client) { c.Scopes = scopes(authkit.MaxClientScopes + 1) }},
 			{fmt.Sprintf("a %d-byte JWKS", authkit.MaxClientJWKSLen+1), func(c *authkit.Client) { c.JWKS = jwksOfLen(authkit.MaxClientJWKSLen + 1) }},
 			{"no CreatedAt", func(c *authkit.Client) { c.CreatedAt = time.Time{} }},
+			// Found by review: a store that clamped, cut, dropped or trimmed
+			// these, as a lenient column would, passed.
+			{"a negative AccessTTL", func(c *authkit.Client) { c.AccessTTL = -time.Second }},
+			{"a negative RefreshTTL", func(c *authkit.Client) { c.RefreshTTL = -time.Second }},
+			{fmt.Sprintf("%d grant types", authkit.MaxClientGrantTypes+1), func(c *authkit.Client) { c.GrantTypes = scopes(authkit.MaxClientGrantTypes + 1) }},
+			{"an empty scope", func(c *authkit.Client) { c.Scopes = []string{"read", ""} }},
+			{"an ID with a trailing space", func(c *authkit.Client) { c.ID = "over " }},
 		}
 		for _, x := range bad {
 			c := newClient("over", base)
@@ -433,6 +440,10 @@ func runClients(t *testing.T, h PartialHarness[authkit.ClientStore]) {
 			what string
 			edit func(c *authkit.AuthorizationCode)
 		}{
+			{fmt.Sprintf("a %d-byte RedirectURI", authkit.MaxRedirectURILen+1), func(c *authkit.AuthorizationCode) { c.RedirectURI = longURI(authkit.MaxRedirectURILen + 1) }},
+			{fmt.Sprintf("%d bytes of Claims", authkit.MaxCodeClaimsLen+1), func(c *authkit.AuthorizationCode) {
+				c.Claims = []byte(`{"x":"` + strings.Repeat("c", authkit.MaxCodeClaimsLen-7) + `"}`)
+			}},
 			{"a negative SessionTTL", func(c *authkit.AuthorizationCode) { c.SessionTTL = -time.Second }},
 			{"a negative AccessTTL", func(c *authkit.AuthorizationCode) { c.AccessTTL = -micro }},
 		} {
@@ -689,8 +700,11 @@ func runClients(t *testing.T, h PartialHarness[authkit.ClientStore]) {
 				redeemAgain(t, a, c.Hash, now, c, "a redemption of a live, redeemed code after the cleanup")
 			}
 		}
-		if _, err := b.DeleteExpiredAuthorizationCodes(t.Context(), now, 0); err == nil {
-			t.Errorf("DeleteExpiredAuthorizationCodes with limit 0 returned nil; limit > 0 is the caller's promise, and a store refuses 0")
+		for _, limit := range []int{0, -1} {
+			// Found by review: any error passed, and a negative limit
+			// deleted everything.
+			_, err := b.DeleteExpiredAuthorizationCodes(t.Context(), now, limit)
+			wantErr(t, fmt.Sprintf("DeleteExpiredAuthorizationCodes with limit %d", limit), err, authkit.ErrInvalidRequest, "ClientStore.DeleteExpiredAuthorizationCodes: limit > 0; otherwise an error matching ErrInvalidRequest")
 		}
 	})
 	t.Run("Reopen", func(t *testing.T) {

@@ -26,6 +26,7 @@ const (
 	ruleFeedVouch       = "every call of a FollowRevocations callback must vouch for the log: its position covers every change whose write returned at least heartbeat before the call (checked with a 3x allowance)"
 	ruleFeedLost        = "RevocationFeed.FollowRevocations must return an error matching ErrFeedPositionLost, without calling fn, for a position it cannot continue from without a gap: empty, malformed, or from another store"
 	ruleFeedFnErr       = "RevocationFeed.FollowRevocations must stop and return fn's error (matching it with errors.Is) when fn fails"
+	ruleSnapshotFnErr   = "RevocationFeed.RevocationSnapshot must stop and return fn's error (matching it with errors.Is) when fn fails"
 	ruleFeedCallbacks   = "a RevocationFeed never calls fn concurrently, nor after the method that was given it has returned"
 	ruleFeedPosition    = "a RevocationFeed never returns an empty position"
 	ruleFeedDurable     = "a RevocationFeed whose store keeps its data across a restart must keep its log too: positions taken before the restart stay valid, and the snapshot holds every entry"
@@ -324,9 +325,49 @@ func runRevocationFeed(t *testing.T, h PartialHarness[authkit.RevocationStore], 
 		}
 	})
 
+	// Found by review: only FollowRevocations was held to fn's error.
+	t.Run("Snapshot/FnError", func(t *testing.T) {
+		a, _, fb := openFeed(t, h)
+		w := &feedWriter{s: a}
+		w.token(t, "alice", "jti-1", at(hour))
+		w.token(t, "bob", "jti-2", at(hour))
+		stop := errors.New("conformance: the callback's own error")
+		calls := 0
+		_, err := fb.RevocationSnapshot(t.Context(), at(minute), func(authkit.Revocation) error {
+			calls++
+			return stop
+		})
+		if !errors.Is(err, stop) {
+			t.Errorf("RevocationSnapshot returned %v when fn failed, want fn's error; %s", errOrNil(err), ruleSnapshotFnErr)
+		}
+		if calls != 1 {
+			t.Errorf("fn was called %d times, though it failed the first time; %s", calls, ruleSnapshotFnErr)
+		}
+	})
+
 	t.Run("Context", func(t *testing.T) { feedContext(t, h) })
 	t.Run("Reopen", func(t *testing.T) { feedReopen(t, h) })
 	t.Run("Unavailable", func(t *testing.T) { feedUnavailable(t, h) })
+	// A store that reports HonorsDeadlines answers its snapshot by the
+	// deadline too (found by review: only the RevocationStore methods
+	// were held to it).
+	t.Run("Stalled", func(t *testing.T) { runStalled(t, h, feedStallCalls()) })
+}
+
+// feedStallCalls are the feed calls a stalled backend must answer by
+// their deadline: the snapshot (FollowRevocations runs until its ctx ends
+// by design, and needs a position a stalled backend cannot give).
+func feedStallCalls() []call[authkit.RevocationStore] {
+	return []call[authkit.RevocationStore]{
+		{"RevocationSnapshot", func(ctx context.Context, s authkit.RevocationStore) error {
+			f, ok := s.(authkit.RevocationFeed)
+			if !ok {
+				return fmt.Errorf("conformance: %T does not implement authkit.RevocationFeed", s)
+			}
+			_, err := f.RevocationSnapshot(ctx, at(minute), func(authkit.Revocation) error { return nil })
+			return err
+		}, nil},
+	}
 }
 
 // everyKind writes every kind of change, including writes that change no
@@ -1111,6 +1152,24 @@ func feedListeners(t *testing.T, h PartialHarness[authkit.RevocationStore]) {
 	}
 	if got := one.all(); len(got) != n {
 		t.Errorf("the listener heard of a RevokeToken refused for its cancelled ctx: %s; %s", fmtChanges(got[n:]), ruleListenRefused)
+	}
+	// Nor of one an unreachable backend refused (found by review: a store
+	// that told its listeners before writing passed).
+	if h.Unavailable != nil {
+		if ul, ok := h.Unavailable(t).(authkit.RevocationListeners); ok {
+			var refused heard
+			stop := ul.ListenRevocations(refused.add)
+			t.Cleanup(stop)
+			u := ul.(authkit.RevocationStore)
+			ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+			defer cancel()
+			if err := u.RevokeToken(ctx, "alice", "jti-unreachable", at(hour)); err == nil {
+				t.Errorf("RevokeToken on an unreachable backend returned nil; %s", ruleUnavailable)
+			}
+			if got := refused.all(); len(got) != 0 {
+				t.Errorf("a listener heard of a RevokeToken an unreachable backend refused: %s; %s", fmtChanges(got), ruleListenRefused)
+			}
+		}
 	}
 
 	stopOne()
