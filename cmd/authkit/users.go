@@ -621,7 +621,7 @@ func (db *userDB) check(ctx context.Context, username, password string) (string,
 	return sub, err
 }
 
-// users runs "authkit users add|remove|list".
+// users runs "authkit users add|remove|list|revoke".
 func (c *cli) users(ctx context.Context, args []string) error {
 	fs := c.newFlagSet("users", `authkit users add NAME | remove NAME [--file FILE] [--store STORE]
        authkit users list [--file FILE]

@@ -19,7 +19,6 @@ import (
 	"github.com/authkit-go/authkit/backends/memory"
 	"github.com/authkit-go/authkit/internal/testservers"
 	"github.com/authkit-go/authkit/issuer"
-	"github.com/authkit-go/authkit/keys"
 	"github.com/authkit-go/authkit/verifier"
 )
 
@@ -47,11 +46,7 @@ func usersStoreFixture(t *testing.T, spec, name string) *userCredentials {
 	if st.close != nil {
 		t.Cleanup(func() { st.close() })
 	}
-	k, err := keys.Generate(keys.EdDSA)
-	if err != nil {
-		t.Fatal(err)
-	}
-	set, err := keys.NewSet(k)
+	set, err := throwawayKeys()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -245,11 +240,7 @@ func TestUsersStoreStepFails(t *testing.T) {
 // credentialEnder's access TTL is the longest an issuer accepts, so a
 // session revocation outlives the access tokens of any serve.
 func TestCredentialEnderLongestAccessTTL(t *testing.T) {
-	k, err := keys.Generate(keys.EdDSA)
-	if err != nil {
-		t.Fatal(err)
-	}
-	set, err := keys.NewSet(k)
+	set, err := throwawayKeys()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -267,11 +258,7 @@ func TestCredentialEnderLongestAccessTTL(t *testing.T) {
 // exchanged after); found by review.
 func TestUsersStoreEndsUnlistedAndLaterSessions(t *testing.T) {
 	ctx := context.Background()
-	k, err := keys.Generate(keys.EdDSA)
-	if err != nil {
-		t.Fatal(err)
-	}
-	set, err := keys.NewSet(k)
+	set, err := throwawayKeys()
 	if err != nil {
 		t.Fatal(err)
 	}
