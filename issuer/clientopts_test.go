@@ -121,3 +121,28 @@ func TestSessionCheck(t *testing.T) {
 		t.Errorf("WithSessionCheck(nil): %v", err)
 	}
 }
+
+// A refresh check that allows none of a session's scopes refuses the
+// refresh with ErrInsufficientScope and the token unspent; a repeat inside
+// the reuse grace, whose token the first presentation spent, is refused
+// with ErrTokenRevoked instead (found by review: it said "unspent", and
+// the client kept a spent token that later tripped reuse detection).
+func TestRefreshCheckAllowingNoScope(t *testing.T) {
+	f := newFixture(t, authkit.WithReuseGrace(10*time.Second))
+	ctx := context.Background()
+	pair, err := f.iss.IssuePair(ctx, "alice", issuer.WithScopes("read"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	none := issuer.WithRefreshCheck(func(context.Context, authkit.Session) ([]string, error) { return nil, nil })
+	if _, err := f.iss.Refresh(ctx, pair.RefreshToken, none); !errors.Is(err, authkit.ErrInsufficientScope) {
+		t.Fatalf("a check allowing none: %v, want ErrInsufficientScope", err)
+	}
+	if _, err := f.iss.Refresh(ctx, pair.RefreshToken); err != nil {
+		t.Fatalf("the refused refresh spent the token: %v", err)
+	}
+	_, err = f.iss.Refresh(ctx, pair.RefreshToken, none) // a repeat inside the grace
+	if !errors.Is(err, authkit.ErrTokenRevoked) || errors.Is(err, authkit.ErrInsufficientScope) {
+		t.Errorf("a repeat inside the grace with a check allowing none: %v, want ErrTokenRevoked (the token is spent)", err)
+	}
+}

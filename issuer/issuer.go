@@ -492,7 +492,10 @@ func (i *Issuer) Refresh(ctx context.Context, refreshToken string, opts ...Refre
 		return authkit.TokenPair{}, err
 	}
 	if s.Scopes, err = rp.scopesFor(s, allowed); err != nil {
-		return authkit.TokenPair{}, err
+		// Only when the pre-check did not run on this token (a store
+		// whose reads disagreed): it is spent now, so not the
+		// pre-check's "unspent" ErrInsufficientScope (found by review).
+		return authkit.TokenPair{}, i.refused(ctx, fmt.Errorf("issuer: refresh: %w: the token was rotated, and none of the session's scopes is still allowed", authkit.ErrTokenRevoked))
 	}
 	return i.pairFor(ctx, s, next, earliest(now.Add(shorter(rp.rtTTL, i.refreshTTL)), s.ExpiresAt), now, rp.accessTTL)
 }
@@ -640,7 +643,11 @@ func (i *Issuer) graceSuccessor(ctx context.Context, presented string, re *authk
 		return authkit.TokenPair{}, false, err
 	}
 	if s.Scopes, err = rp.scopesFor(s, allowed); err != nil {
-		return authkit.TokenPair{}, false, err
+		// The presented token was spent by the first presentation: not
+		// the "unspent" ErrInsufficientScope of a first refusal, which
+		// would have the client keep it and later trip reuse detection
+		// (found by review). Nothing is revoked.
+		return authkit.TokenPair{}, false, fmt.Errorf("issuer: refresh: %w: the token was already rotated, and none of the session's scopes is still allowed", authkit.ErrTokenRevoked)
 	}
 	pair, err = i.pairFor(ctx, s, next, earliest(rec.ExpiresAt, s.ExpiresAt), now, rp.accessTTL)
 	if err != nil {

@@ -141,6 +141,13 @@ func (p *loginPage) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		p.message(w, r, nil, http.StatusInternalServerError, "Internal error.")
 		return
 	}
+	if granted, withheld := p.grantable(a); a.Scopes != nil && len(granted) == 0 {
+		// Approve would answer invalid_scope after the user typed a
+		// password (found by review: the page offered an approval
+		// "without any scope" that always failed).
+		p.message(w, r, a, http.StatusBadRequest, "This application asks only for scopes this server does not grant ("+strings.Join(withheld, ", ")+"), so nothing can be approved. Go back to the application.")
+		return
+	}
 	if r.Method != http.MethodPost {
 		p.render(w, r, a, http.StatusOK, "", "")
 		return
@@ -214,20 +221,26 @@ func (p *loginPage) render(w http.ResponseWriter, r *http.Request, a *httpauth.A
 	if a.Client.Name != "" && a.Client.Name != a.Client.ID {
 		d.Client, d.ClientID = a.Client.Name, a.Client.ID
 	}
-	// What Approve grants: the scopes asked for (all the client's when
-	// none) that --scopes allows, among the client's.
+	d.Scopes, d.Withheld = p.grantable(a)
+	p.write(w, status, &d)
+}
+
+// grantable returns what Approve grants: the scopes asked for (all the
+// client's when none) that --scopes allows, among the client's; and those
+// asked for that it does not.
+func (p *loginPage) grantable(a *httpauth.AuthorizationRequest) (granted, withheld []string) {
 	want := a.Scopes
 	if want == nil {
 		want = a.Client.Scopes
 	}
 	for _, s := range want {
 		if slices.Contains(p.scopes, s) && slices.Contains(a.Client.Scopes, s) {
-			d.Scopes = append(d.Scopes, s)
+			granted = append(granted, s)
 		} else if a.Scopes != nil {
-			d.Withheld = append(d.Withheld, s)
+			withheld = append(withheld, s)
 		}
 	}
-	p.write(w, status, &d)
+	return granted, withheld
 }
 
 // message shows msg instead of the form.

@@ -470,3 +470,55 @@ func TestAuthorizeCSRFCookie(t *testing.T) {
 		}
 	}
 }
+
+// A request that asks only for scopes serve does not grant gets a message
+// saying so, not a form whose approval always fails with invalid_scope
+// after the password was typed (found by review); one that asks for some
+// that are granted gets the form, naming the others.
+func TestAuthorizeNoScopeGrantable(t *testing.T) {
+	t.Parallel()
+	set, err := throwawayKeys()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ms := memory.New()
+	opts := []authkit.Option{authkit.WithKeys(set), authkit.WithStore(ms)}
+	iss, err := issuer.New(opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := verifier.New(opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	users, _, err := loadUsers("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	users.scopes = []string{"read"}
+	const redirect = "http://127.0.0.1:1/cb"
+	if err := ms.CreateClient(t.Context(), authkit.Client{ID: "app", GrantTypes: []string{authkit.GrantAuthorizationCode},
+		Scopes: []string{"read", "write"}, RedirectURIs: []string{redirect}, CreatedAt: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	_, h, err := newEndpoints(iss, v, users, discardLog, wiring{clients: ms})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256([]byte(strings.Repeat("v", 43)))
+	get := func(scope string) (int, string) {
+		target := "/authorize?" + url.Values{"response_type": {"code"}, "client_id": {"app"}, "redirect_uri": {redirect}, "scope": {scope},
+			"state": {"s"}, "code_challenge": {base64.RawURLEncoding.EncodeToString(sum[:])}, "code_challenge_method": {"S256"}}.Encode()
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest("GET", target, nil))
+		return rec.Code, rec.Body.String()
+	}
+	code, page := get("write")
+	if code != http.StatusBadRequest || strings.Contains(page, "<form") || !strings.Contains(page, "does not grant (write)") {
+		t.Errorf("asking only for a scope serve does not grant: %d\n%s\nwant 400 and a message without a form", code, page)
+	}
+	code, page = get("read write")
+	if code != http.StatusOK || !strings.Contains(page, "<form") || !strings.Contains(page, "<code>write</code>") {
+		t.Errorf("asking for one scope serve grants and one it does not: %d\n%s\nwant the form naming write as not granted", code, page)
+	}
+}
