@@ -883,6 +883,10 @@ func runAssertions(t *testing.T, h PartialHarness[authkit.ClientStore]) {
 		wantAssertionReused(t, cb, "app", hashOf("jti-1"), at(hour), at(2*minute), "a use presenting a later expiresAt", ruleCaUse)
 		useAssertion(t, cb, "app", hashOf("jti-2"), exp, at(2*minute), ruleCaUse+" (another assertion of the same client)")
 		wantAssertionReused(t, ca, "app", hashOf("jti-2"), exp, at(3*minute), "a second use of the other assertion", ruleCaUse)
+		// The refused use that presented a later expiresAt moved nothing:
+		// at the first use's expiresAt the record is absent (found by
+		// review).
+		useAssertion(t, ca, "app", hashOf("jti-1"), at(20*minute), exp, ruleCaExpired+" (after a refused use that presented a later expiresAt)")
 	})
 	t.Run("Expired", func(t *testing.T) {
 		a, b := open(t, h)
@@ -937,8 +941,9 @@ func runAssertions(t *testing.T, h PartialHarness[authkit.ClientStore]) {
 		for _, exp := range []time.Time{at(minute), at(minute).Add(-micro), base} {
 			wantErr(t, fmt.Sprintf("UseClientAssertion with expiresAt %v, now %v", exp, at(minute)), ca.UseClientAssertion(t.Context(), "app", hashOf("past"), exp, at(minute)), authkit.ErrInvalidRequest, ruleCaPast)
 		}
-		// Nothing was recorded: the same hash is a first use.
-		useAssertion(t, cb, "app", hashOf("past"), at(10*minute), at(minute), ruleCaPast)
+		// Nothing was recorded: the same hash is a first use, even at an
+		// earlier now (a replica whose clock is behind; found by review).
+		useAssertion(t, cb, "app", hashOf("past"), at(10*minute), at(-minute), ruleCaPast)
 	})
 	t.Run("UnknownClient", func(t *testing.T) {
 		a, b := open(t, h)

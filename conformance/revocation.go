@@ -442,10 +442,16 @@ func runRevocation(t *testing.T, h PartialHarness[authkit.RevocationStore]) {
 		mustOK(t, "RevokeToken", a.RevokeToken(t.Context(), "bob", "jti-1", at(hour)), ruleRevokeJTI)
 		mustOK(t, "RevokeSessionTokens", a.RevokeSessionTokens(t.Context(), "bob", "sid-1", at(hour)), ruleRevokeSID)
 		mustOK(t, "SetCutoff", a.SetCutoff(t.Context(), "alice", base, at(hour)), ruleCutoff)
+		issued := time.Now()
 		c, ok := reopen(t, h, a)
 		if !ok {
 			return
 		}
+		// A reopen that lost nothing starts no new epoch: a token issued
+		// (by the real clock) before it and never revoked still passes
+		// (found by review: a store that rewrote its marker at every start
+		// logged everyone out at every restart).
+		wantDead(t, c, query("jti-live", "", "carol", issued), time.Now().Add(time.Millisecond), false, "a token issued before reopening, never revoked", ruleRevDurable)
 		now := at(minute)
 		wantDead(t, c, query("jti-1", "", "bob", base), now, true, "jti revoked before reopening", ruleRevDurable)
 		wantDead(t, c, query("jti-2", "sid-1", "bob", base), now, true, "sid revoked before reopening", ruleRevDurable)

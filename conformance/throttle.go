@@ -184,6 +184,26 @@ func runThrottle(t *testing.T, h PartialHarness[authkit.ThrottleStore]) {
 			wantThrottle(t, fmt.Sprintf("state %d of %d keys never written", i, len(got)), st, authkit.ThrottleState{}, ruleThrStates)
 		}
 		wantThrottle(t, "the 128-byte-limit key \"k…\" after refused calls", states(t, a, base, strings.Repeat("k", authkit.MaxThrottleKeyLen))[0], authkit.ThrottleState{}, ruleThrKeys)
+		// Every key of a full read is read, and a key named twice is
+		// answered twice (found by review: a store that read only the
+		// first three, or one state per distinct key, passed).
+		full := many[:authkit.MaxThrottleKeys]
+		for i, k := range full {
+			for range i + 1 {
+				addFailure(t, a, k, base, hour)
+			}
+		}
+		for _, read := range [][]string{full, {full[3], full[0], full[3]}} {
+			got = states(t, a, base.Add(ms), read...)
+			if len(got) != len(read) {
+				t.Fatalf("ThrottleStates of %d keys returned %d states; %s", len(read), len(got), ruleThrStates)
+			}
+			for i, k := range read {
+				if want := int64(slices.Index(full, k) + 1); got[i].Failures != want {
+					t.Errorf("state %d of %d read at once (key %q) has %d failures, want %d; %s", i, len(read), k, got[i].Failures, want, ruleThrStates)
+				}
+			}
+		}
 	})
 	t.Run("AddFailure/Concurrent", func(t *testing.T) {
 		a, b := open(t, h)
