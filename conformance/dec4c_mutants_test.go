@@ -162,3 +162,25 @@ func (s reopenRewrites) IsRevoked(ctx context.Context, q authkit.RevocationQuery
 	}
 	return s.Store.IsRevoked(ctx, q, now)
 }
+
+func init() {
+	extMutants = append(extMutants, struct {
+		name, run string
+		wrap      func(*extStore) authkit.ExternalAPITokens
+		want      []string
+	}{"HidesExpiredByOwnClock", "External/Expiry",
+		func(s *extStore) authkit.ExternalAPITokens { return hidesExpired{s} },
+		[]string{"External/Expiry"}})
+}
+
+// hidesExpired looks tokens up as "WHERE expires IS NULL OR expires >
+// NOW()": by the store's clock, not the verifier's.
+type hidesExpired struct{ *extStore }
+
+func (s hidesExpired) LookupExternalAPIToken(ctx context.Context, tok string) (authkit.APIToken, error) {
+	rec, err := s.extStore.LookupExternalAPIToken(ctx, tok)
+	if err == nil && !rec.ExpiresAt.IsZero() && !rec.ExpiresAt.After(time.Now()) {
+		return authkit.APIToken{}, authkit.ErrNotFound
+	}
+	return rec, err
+}
