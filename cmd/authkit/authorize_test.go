@@ -27,7 +27,6 @@ import (
 	"github.com/authkit-go/authkit/internal/testservers"
 	"github.com/authkit-go/authkit/internal/throttle"
 	"github.com/authkit-go/authkit/issuer"
-	"github.com/authkit-go/authkit/keys"
 	"github.com/authkit-go/authkit/verifier"
 )
 
@@ -366,37 +365,9 @@ func (downThrottle) DeleteExpiredThrottles(context.Context, time.Time, int) (int
 // is answered 503 with Retry-After, and no code is issued.
 func TestAuthorizeThrottleUnavailable(t *testing.T) {
 	t.Parallel()
-	key, err := keys.Generate(keys.EdDSA)
-	if err != nil {
-		t.Fatal(err)
-	}
-	set, err := keys.NewSet(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ms := memory.New()
-	opts := []authkit.Option{authkit.WithKeys(set), authkit.WithStore(ms)}
-	iss, err := issuer.New(opts...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	v, err := verifier.New(opts...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	users, password, err := loadUsers("")
-	if err != nil {
-		t.Fatal(err)
-	}
 	const redirect = "http://127.0.0.1:1/cb"
-	if err := ms.CreateClient(t.Context(), authkit.Client{ID: "app", GrantTypes: []string{authkit.GrantAuthorizationCode},
-		RedirectURIs: []string{redirect}, CreatedAt: time.Now()}); err != nil {
-		t.Fatal(err)
-	}
-	_, h, err := newEndpoints(iss, v, users, discardLog, wiring{store: downThrottle{}, clients: ms})
-	if err != nil {
-		t.Fatal(err)
-	}
+	h, password := authorizeServer(t, authkit.Client{ID: "app", GrantTypes: []string{authkit.GrantAuthorizationCode},
+		RedirectURIs: []string{redirect}, CreatedAt: time.Now()}, nil, wiring{store: downThrottle{}})
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
 	jar, err := cookiejar.New(nil)
@@ -477,34 +448,9 @@ func TestAuthorizeCSRFCookie(t *testing.T) {
 // that are granted gets the form, naming the others.
 func TestAuthorizeNoScopeGrantable(t *testing.T) {
 	t.Parallel()
-	set, err := throwawayKeys()
-	if err != nil {
-		t.Fatal(err)
-	}
-	ms := memory.New()
-	opts := []authkit.Option{authkit.WithKeys(set), authkit.WithStore(ms)}
-	iss, err := issuer.New(opts...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	v, err := verifier.New(opts...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	users, _, err := loadUsers("")
-	if err != nil {
-		t.Fatal(err)
-	}
-	users.scopes = []string{"read"}
 	const redirect = "http://127.0.0.1:1/cb"
-	if err := ms.CreateClient(t.Context(), authkit.Client{ID: "app", GrantTypes: []string{authkit.GrantAuthorizationCode},
-		Scopes: []string{"read", "write"}, RedirectURIs: []string{redirect}, CreatedAt: time.Now()}); err != nil {
-		t.Fatal(err)
-	}
-	_, h, err := newEndpoints(iss, v, users, discardLog, wiring{clients: ms})
-	if err != nil {
-		t.Fatal(err)
-	}
+	h, _ := authorizeServer(t, authkit.Client{ID: "app", GrantTypes: []string{authkit.GrantAuthorizationCode},
+		Scopes: []string{"read", "write"}, RedirectURIs: []string{redirect}, CreatedAt: time.Now()}, []string{"read"}, wiring{})
 	sum := sha256.Sum256([]byte(strings.Repeat("v", 43)))
 	get := func(scope string) (int, string) {
 		target := "/authorize?" + url.Values{"response_type": {"code"}, "client_id": {"app"}, "redirect_uri": {redirect}, "scope": {scope},
@@ -521,4 +467,39 @@ func TestAuthorizeNoScopeGrantable(t *testing.T) {
 	if code != http.StatusOK || !strings.Contains(page, "<form") || !strings.Contains(page, "<code>write</code>") {
 		t.Errorf("asking for one scope serve grants and one it does not: %d\n%s\nwant the form naming write as not granted", code, page)
 	}
+}
+
+// authorizeServer is serve's HTTP layer on a memory store holding client,
+// with the demo user (whose password it returns), --scopes scopes and w
+// (its clients set to the store).
+func authorizeServer(t *testing.T, client authkit.Client, scopes []string, w wiring) (http.Handler, string) {
+	t.Helper()
+	set, err := throwawayKeys()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ms := memory.New()
+	opts := []authkit.Option{authkit.WithKeys(set), authkit.WithStore(ms)}
+	iss, err := issuer.New(opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := verifier.New(opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	users, password, err := loadUsers("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	users.scopes = scopes
+	if err := ms.CreateClient(t.Context(), client); err != nil {
+		t.Fatal(err)
+	}
+	w.clients = ms
+	_, h, err := newEndpoints(iss, v, users, discardLog, w)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h, password
 }
