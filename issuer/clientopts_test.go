@@ -3,6 +3,7 @@ package issuer_test
 import (
 	"context"
 	"errors"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -128,7 +129,13 @@ func TestSessionCheck(t *testing.T) {
 // with ErrTokenRevoked instead (found by review: it said "unspent", and
 // the client kept a spent token that later tripped reuse detection).
 func TestRefreshCheckAllowingNoScope(t *testing.T) {
-	f := newFixture(t, authkit.WithReuseGrace(10*time.Second))
+	var failed atomic.Int32
+	hook := authkit.WithEventHook(func(_ context.Context, e authkit.Event) {
+		if e.Type == authkit.EventAuthFailed {
+			failed.Add(1)
+		}
+	})
+	f := newFixture(t, authkit.WithReuseGrace(10*time.Second), hook)
 	ctx := context.Background()
 	pair, err := f.iss.IssuePair(ctx, "alice", issuer.WithScopes("read"))
 	if err != nil {
@@ -141,8 +148,12 @@ func TestRefreshCheckAllowingNoScope(t *testing.T) {
 	if _, err := f.iss.Refresh(ctx, pair.RefreshToken); err != nil {
 		t.Fatalf("the refused refresh spent the token: %v", err)
 	}
+	before := failed.Load()
 	_, err = f.iss.Refresh(ctx, pair.RefreshToken, none) // a repeat inside the grace
 	if !errors.Is(err, authkit.ErrTokenRevoked) || errors.Is(err, authkit.ErrInsufficientScope) {
 		t.Errorf("a repeat inside the grace with a check allowing none: %v, want ErrTokenRevoked (the token is spent)", err)
+	}
+	if n := failed.Load() - before; n != 1 {
+		t.Errorf("the refused repeat reported %d auth_failed events, want 1 like every refused refresh", n)
 	}
 }

@@ -647,7 +647,7 @@ func (i *Issuer) graceSuccessor(ctx context.Context, presented string, re *authk
 		// the "unspent" ErrInsufficientScope of a first refusal, which
 		// would have the client keep it and later trip reuse detection
 		// (found by review). Nothing is revoked.
-		return authkit.TokenPair{}, false, fmt.Errorf("issuer: refresh: %w: the token was already rotated, and none of the session's scopes is still allowed", authkit.ErrTokenRevoked)
+		return authkit.TokenPair{}, false, i.refused(ctx, fmt.Errorf("issuer: refresh: %w: the token was already rotated, and none of the session's scopes is still allowed", authkit.ErrTokenRevoked))
 	}
 	pair, err = i.pairFor(ctx, s, next, earliest(rec.ExpiresAt, s.ExpiresAt), now, rp.accessTTL)
 	if err != nil {
