@@ -102,11 +102,7 @@ func TestClientsLifecycle(t *testing.T) {
 }
 
 func clientsLifecycle(t *testing.T, store string) {
-	k, err := keys.Generate(keys.EdDSA)
-	if err != nil {
-		t.Fatal(err)
-	}
-	set, err := keys.NewSet(k)
+	set, err := throwawayKeys()
 	if err != nil {
 		t.Fatal(err)
 	}

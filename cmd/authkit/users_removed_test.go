@@ -17,7 +17,6 @@ import (
 	"github.com/authkit-go/authkit"
 	"github.com/authkit-go/authkit/backends/memory"
 	"github.com/authkit-go/authkit/issuer"
-	"github.com/authkit-go/authkit/keys"
 	"github.com/authkit-go/authkit/verifier"
 )
 
@@ -376,11 +375,7 @@ func TestSlowEndingDoesNotDelayReload(t *testing.T) {
 // by review: a logout-all cutoff revoked them).
 func TestEndUserSparesAClientOfTheSameName(t *testing.T) {
 	ctx := context.Background()
-	k, err := keys.Generate(keys.EdDSA)
-	if err != nil {
-		t.Fatal(err)
-	}
-	set, err := keys.NewSet(k)
+	set, err := throwawayKeys()
 	if err != nil {
 		t.Fatal(err)
 	}
