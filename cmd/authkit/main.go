@@ -15,6 +15,7 @@ import (
 	"context"
 	"os"
 	"os/signal"
+	"sync/atomic"
 	"syscall"
 
 	"golang.org/x/term"
@@ -33,14 +34,26 @@ func main() {
 				restore = func() { _ = term.Restore(fd, st) }
 			}
 		}
+		// Once such a command has said it watches ctx (users at its store
+		// step, past the password prompt), the first signal cancels ctx
+		// instead, so that it can say what it left undone; a second
+		// signal still ends it at once.
+		var watching atomic.Bool
+		ctx, cancel := context.WithCancel(withSignalWatch(context.Background(), &watching))
 		sig := make(chan os.Signal, 1)
 		signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
 		go func() {
 			<-sig
 			restore()
+			if watching.Load() {
+				cancel()
+				<-sig
+			}
 			os.Exit(130)
 		}()
-		os.Exit(run(context.Background(), os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+		code := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
+		cancel()
+		os.Exit(code)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	go func() {
@@ -66,4 +79,22 @@ func usesContext(args []string) bool {
 		return true
 	}
 	return false
+}
+
+// signalWatchKey is the context key of the flag a command that does not
+// watch its context from the start sets once it does (see watchSignals).
+type signalWatchKey struct{}
+
+func withSignalWatch(ctx context.Context, watching *atomic.Bool) context.Context {
+	return context.WithValue(ctx, signalWatchKey{}, watching)
+}
+
+// watchSignals tells main that the command now ends its work when ctx is
+// cancelled, so the first signal cancels ctx rather than ending the
+// process. Without main's flag in ctx (tests, run called directly) it does
+// nothing.
+func watchSignals(ctx context.Context) {
+	if w, ok := ctx.Value(signalWatchKey{}).(*atomic.Bool); ok {
+		w.Store(true)
+	}
 }

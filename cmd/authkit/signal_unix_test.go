@@ -51,6 +51,48 @@ func TestFirstSignalEndsUsersAdd(t *testing.T) {
 	}
 }
 
+// A users command stopped during its wait for the second pass says what it
+// left undone and what to run (before, the first signal ended it silently:
+// main ended every command that does not watch its context at once), and
+// exits 1 as a failed command.
+func TestSignalDuringUsersWaitSaysWhatIsLeft(t *testing.T) {
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec := migratedSQLite(t)
+	cmd := exec.Command(self, "users", "revoke", "zed", "--store", spec)
+	cmd.Env = append(os.Environ(), "AUTHKIT_TEST_RUN_MAIN=1")
+	stdout, stderr := &syncBuffer{}, &syncBuffer{}
+	cmd.Stdout, cmd.Stderr = stdout, stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	waitFor(t, "users revoke to wait for its second pass", func() bool {
+		return strings.Contains(stdout.String(), "waiting ")
+	})
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) || ee.ExitCode() != exitFailure {
+			t.Errorf("users revoke after SIGTERM: %v, want exit status %d", err, exitFailure)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("users revoke did not end at SIGTERM")
+	}
+	for _, want := range []string{"stopped before the second pass", `authkit users revoke zed --store STORE" to finish`} {
+		if !strings.Contains(stderr.String(), want) {
+			t.Errorf("stopped during the wait, users revoke did not say %q:\n%s", want, stderr.String())
+		}
+	}
+}
+
 // SIGHUP makes serve read its users file again, even with --users-reload
 // off: a user removed from it can no longer log in.
 func TestSIGHUPReadsUsersFileAgain(t *testing.T) {

@@ -118,18 +118,25 @@ var codeWait = httpauth.AuthorizationCodeTTL + authkit.DefaultLeeway
 // live; found by review), and, with wait, the same again after codeWait
 // for a session made meanwhile from a code issued before, which also ends
 // whatever the user started meanwhile (as serve's second pass does). The
-// waiting line says how to finish if the command is stopped: users ends at
-// the first signal without returning here (main). done is what the
+// waiting line says how to finish if the command is stopped, and so does
+// the error when a signal stops it (main cancels ctx). done is what the
 // file step did ("removed user alice from users.txt"), for the error when
 // the store step fails after it.
 func (u *usersStore) end(ctx context.Context, c *cli, name, done string, wait bool) error {
+	// From here a signal cancels ctx (main), and the error says what was
+	// left undone and how to finish it.
+	watchSignals(ctx)
 	fail := func(sessions, tokens int, err error) error {
 		what := "The sessions and API tokens of user " + quote(name)
 		if done != "" {
 			what = done + ", but the sessions and API tokens of user " + quote(name)
 		}
-		return fmt.Errorf("%s were not all ended in the %s store (ended %d sessions and %d API tokens before it stopped; run \"authkit users revoke %s --store STORE\" once the store answers; a running serve also ends them): %w",
-			what, u.st.kind, sessions, tokens, name, err)
+		when := "once the store answers"
+		if ctx.Err() != nil {
+			when = "to finish" // stopped by a signal, not by the store
+		}
+		return fmt.Errorf("%s were not all ended in the %s store (ended %d sessions and %d API tokens before it stopped; run \"authkit users revoke %s --store STORE\" %s; a running serve also ends them): %w",
+			what, u.st.kind, sessions, tokens, name, when, err)
 	}
 	pass := func(ctx context.Context, cutoff bool) error {
 		ctx, cancel := context.WithTimeout(ctx, usersStoreTimeout)
@@ -158,7 +165,7 @@ func (u *usersStore) end(ctx context.Context, c *cli, name, done string, wait bo
 	defer t.Stop()
 	select {
 	case <-ctx.Done():
-		return fail(0, 0, fmt.Errorf("interrupted before the second pass: %w", ctx.Err()))
+		return fail(0, 0, fmt.Errorf("stopped before the second pass: %w", ctx.Err()))
 	case <-t.C:
 	}
 	// The cutoff again: a session made meanwhile that has already ended by
