@@ -34,6 +34,16 @@ const (
 	DefaultStoreTimeout        = 5 * time.Second
 )
 
+// Bounds of WithAccessTTL and WithRefreshTTL: a command-line tool or a
+// configuration loader can check a lifetime against them before it builds
+// an issuer.
+const (
+	MinAccessTTL  = time.Second
+	MaxAccessTTL  = 24 * time.Hour
+	MinRefreshTTL = time.Minute
+	MaxRefreshTTL = 366 * 24 * time.Hour
+)
+
 // Bounds of WithStoreTimeout.
 const (
 	MinStoreTimeout = 10 * time.Millisecond
@@ -515,14 +525,14 @@ func WithClientID(id string) Option {
 // 1 second to 24 hours, and no longer than the refresh TTL. Revocation of
 // a session or subject is remembered this long plus the leeway. Issuer only.
 func WithAccessTTL(d time.Duration) Option {
-	return durationOption("WithAccessTTL", RoleIssuer, d, time.Second, 24*time.Hour, func(c *Config) { c.AccessTTL = d })
+	return durationOption("WithAccessTTL", RoleIssuer, d, MinAccessTTL, MaxAccessTTL, func(c *Config) { c.AccessTTL = d })
 }
 
 // WithRefreshTTL sets the idle lifetime of a refresh token: a session not
 // refreshed for this long ends. Default 14 days; from 1 minute to 1 year.
 // Issuer only.
 func WithRefreshTTL(d time.Duration) Option {
-	return durationOption("WithRefreshTTL", RoleIssuer, d, time.Minute, 366*24*time.Hour, func(c *Config) { c.RefreshTTL = d })
+	return durationOption("WithRefreshTTL", RoleIssuer, d, MinRefreshTTL, MaxRefreshTTL, func(c *Config) { c.RefreshTTL = d })
 }
 
 // WithSessionLifetime sets the absolute lifetime of a session (refresh

@@ -34,10 +34,10 @@ const (
 	maxClientGrants = 16
 	// Client lifetime overrides are bounded as serve's --access-ttl and
 	// --refresh-ttl are (authkit.WithAccessTTL, WithRefreshTTL).
-	minClientAccessTTL  = time.Second
-	maxClientAccessTTL  = 24 * time.Hour
-	minClientRefreshTTL = time.Minute
-	maxClientRefreshTTL = 366 * 24 * time.Hour
+	minClientAccessTTL  = authkit.MinAccessTTL
+	maxClientAccessTTL  = authkit.MaxAccessTTL
+	minClientRefreshTTL = authkit.MinRefreshTTL
+	maxClientRefreshTTL = authkit.MaxRefreshTTL
 	// clientsTimeout bounds one clients command's work on the store, so
 	// that a store that stops answering fails it rather than hanging it.
 	clientsTimeout = time.Minute

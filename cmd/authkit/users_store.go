@@ -91,12 +91,8 @@ func credentialEnder(store authkit.Store) (*issuer.Issuer, error) {
 	if err != nil {
 		return nil, err
 	}
-	return issuer.New(authkit.WithKeys(set), authkit.WithStore(store), authkit.WithAccessTTL(maxAccessTTL))
+	return issuer.New(authkit.WithKeys(set), authkit.WithStore(store), authkit.WithAccessTTL(authkit.MaxAccessTTL))
 }
-
-// maxAccessTTL is the longest access-token lifetime an issuer accepts
-// (authkit.WithAccessTTL), and so the longest serve's --access-ttl can be.
-const maxAccessTTL = 24 * time.Hour
 
 func (u *usersStore) close() {
 	if u != nil && u.st.close != nil {

@@ -244,8 +244,8 @@ func TestCredentialEnderLongestAccessTTL(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := issuer.New(authkit.WithKeys(set), authkit.WithStore(memory.New()), authkit.WithAccessTTL(maxAccessTTL+time.Second)); err == nil {
-		t.Errorf("an access TTL over %v is accepted: maxAccessTTL is not the longest", maxAccessTTL)
+	if _, err := issuer.New(authkit.WithKeys(set), authkit.WithStore(memory.New()), authkit.WithAccessTTL(authkit.MaxAccessTTL+time.Second)); err == nil {
+		t.Errorf("an access TTL over %v is accepted: authkit.MaxAccessTTL is not the longest", authkit.MaxAccessTTL)
 	}
 	if _, err := credentialEnder(memory.New()); err != nil {
 		t.Fatal(err)
