@@ -39,10 +39,10 @@ func (st ThrottleState) Active(now time.Time) bool {
 // HTTP layer's throttle does, through a policy that decides which keys an
 // attempt counts against and how long a key with many failures waits.
 //
-// It is optional: a [Store] need not implement it, and the HTTP layer
-// finds it by a type assertion on the store the application passed (or is
-// given one of its own). Without a shared one, each process keeps its own
-// counters in memory.
+// It is optional: a [Store] need not implement it. The HTTP layer is
+// given one with httpauth.WithThrottleStore (the SQL and Redis stores
+// implement it; authkit serve passes its store); without one, each
+// process keeps its own counters in memory (memory.NewThrottle).
 //
 // The store is a counter and no more: it knows nothing of users,
 // addresses, thresholds or backoff. Keys are opaque strings the caller
@@ -84,10 +84,12 @@ func (st ThrottleState) Active(now time.Time) bool {
 // the pair (user, addr), the address and the user. Before the password is
 // checked, one ThrottleStates call reads the three; the attempt is refused
 // (HTTP 429, Retry-After) while any of them is waiting. A wrong password
-// then calls AddFailure on each; the right one clears the pair only —
-// never the address or the user, so that an attacker who logs in to an
-// account of their own does not reset the count of the address they guess
-// from. A key waits once it has more failures in its window than its free
+// then calls AddFailure on each; the right one clears none of them, so
+// that an attacker who logs in to an account of their own resets no count
+// of the address they guess from, nor of the account they guess at (user
+// names are case-folded, and an account "Alice" shares the counters of
+// "alice"). It marks the pair of the exact name known instead (see
+// httpauth.ThrottlePolicy.Known). A key waits once it has more failures in its window than its free
 // allowance, for a time that doubles with every further failure, up to a
 // cap and never past the window's end. The default policy (the pair: 5
 // free, at most 15 minutes; the address: 30 free, at most 15 minutes; the

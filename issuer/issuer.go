@@ -1231,8 +1231,8 @@ func (i *Issuer) RevokeAPIToken(ctx context.Context, subject, id string) error {
 // it already runs; deleting only what has expired changes nothing any
 // caller can see. A ClientStore that is not one of those stores is not
 // cleaned here: call its DeleteExpiredAuthorizationCodes yourself. A
-// configured store that implements authkit.ThrottleStore (the memory, SQL
-// and Redis stores) has its expired throttle counters deleted the same
+// configured store that implements authkit.ThrottleStore (the SQL and
+// Redis stores) has its expired throttle counters deleted the same
 // way (DeleteExpiredThrottles): a throttle store of httpauth's that is
 // another value is not, as above.
 //

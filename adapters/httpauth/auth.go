@@ -338,7 +338,7 @@ func (a *Auth) Authenticate(r *http.Request) (*authkit.Principal, error) {
 // authenticateBasic checks Basic credentials under the throttle: refused
 // unchecked (ErrThrottled) while the user, the client address or the pair
 // waits, or when the throttle store cannot answer (fail closed); a refused
-// password counts a failure, the right one clears the pair.
+// password counts a failure, the right one clears no count.
 func (a *Auth) authenticateBasic(r *http.Request, user string) (*authkit.Principal, error) {
 	ctx := r.Context()
 	addr, now := a.clientAddr(r), a.now()

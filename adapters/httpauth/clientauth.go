@@ -288,7 +288,10 @@ func (h *Handler) checkClientThrottle(w http.ResponseWriter, r *http.Request, a 
 		h.failErr(w, r, "throttle", err)
 		return 0, true
 	}
-	d = h.guard.checkLocal(ctx, h.guard.localClients, a, h.now(), d)
+	if d, err = h.guard.checkLocal(ctx, h.guard.localClients, a, h.now(), d); err != nil {
+		h.failErr(w, r, "throttle", err)
+		return 0, true
+	}
 	if !d.Allowed {
 		h.guard.log.LogAttrs(ctx, slog.LevelInfo, "httpauth: client authentication throttled",
 			slog.String("method", method), slog.String("by", string(d.By)))

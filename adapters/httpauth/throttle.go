@@ -91,7 +91,8 @@ type ThrottlePolicy struct {
 	Address ThrottleRule
 	User    ThrottleRule
 	// Known is how long an address a user logged in from (the right
-	// password) stays known for that user: a known (user, address) pair
+	// password) stays known for that user, under the name exactly as
+	// given (not the names that fold alike): a known (user, address) pair
 	// is not held by the User ceiling (Pair and Address still apply), so
 	// that a botnet keeping the ceiling busy does not lock the owner out
 	// where the owner has logged in before. Zero: no address is known,
@@ -197,7 +198,7 @@ type guard struct {
 // would be no better: the ceiling would then answer a right guess 200 and
 // a wrong one 429, checking every guess anyway, so it would guard nothing.
 func clientPolicy(p throttle.Policy) throttle.Policy {
-	return throttle.Policy{Pair: p.Pair, Address: p.Address, NoUser: true}
+	return throttle.Policy{Pair: p.Pair, Address: p.Address, NoUser: true, ClearPair: true}
 }
 
 // maxPairWaiters bounds the attempts of one (user, address) pair that wait
@@ -339,10 +340,12 @@ func (g *guard) recordFailure(ctx context.Context, lim, local *throttle.Limiter,
 // process could not record hold a back. A pair the store knows is held by
 // the local pair and address counts only, never by the local user count:
 // the ceiling does not hold the owner at a known address (found by
-// review: the fallback locked the owner out there).
-func (g *guard) checkLocal(ctx context.Context, local *throttle.Limiter, a throttle.Attempt, now time.Time, d throttle.Decision) throttle.Decision {
+// review: the fallback locked the owner out there). When the local counts
+// cannot be read (ctx ended) it returns the error: the attempt is refused
+// (it was let through on the store's word alone; found by review).
+func (g *guard) checkLocal(ctx context.Context, local *throttle.Limiter, a throttle.Attempt, now time.Time, d throttle.Decision) (throttle.Decision, error) {
 	if !d.Allowed || !g.localUsed.Load() {
-		return d
+		return d, nil
 	}
 	if d.Known && local == g.local {
 		local = g.localKnown
@@ -350,9 +353,10 @@ func (g *guard) checkLocal(ctx context.Context, local *throttle.Limiter, a throt
 	dl, err := local.Check(ctx, a, now)
 	switch {
 	case err != nil:
+		return throttle.Decision{}, err
 	case !dl.Allowed:
 		dl.Known = d.Known
-		return dl
+		return dl, nil
 	case dl.UserHeld && !d.Known || dl.AddrHeld:
 		// The ceiling, or the address rule, engaged in the process only:
 		// one attempt at a time (found by review: a burst got through
@@ -360,7 +364,7 @@ func (g *guard) checkLocal(ctx context.Context, local *throttle.Limiter, a throt
 		d.UserHeld = d.UserHeld || dl.UserHeld && !d.Known
 		d.AddrHeld = d.AddrHeld || dl.AddrHeld
 	}
-	return d
+	return d, nil
 }
 
 // settleMax bounds how long a held attempt waits for the attempts let
@@ -368,8 +372,9 @@ func (g *guard) checkLocal(ctx context.Context, local *throttle.Limiter, a throt
 // about the time of a few password checks.
 const settleMax = 2 * time.Second
 
-// clearLocal clears a's pair counter of local after a success, once any
-// failure has been counted there.
+// clearLocal clears a's pair counter of local (a policy with ClearPair:
+// client authentication) after a success, once any failure has been
+// counted there.
 func (g *guard) clearLocal(ctx context.Context, local *throttle.Limiter, a throttle.Attempt, now time.Time) {
 	if g.localUsed.Load() {
 		_ = local.Success(context.WithoutCancel(ctx), a, now, throttle.Decision{PairFailures: 1})
@@ -381,13 +386,15 @@ func (g *guard) clearLocal(ctx context.Context, local *throttle.Limiter, a throt
 // variants share their counters whatever the application's checker makes
 // of case.
 func attemptOf(user string, addr netip.Addr) throttle.Attempt {
-	return throttle.Attempt{User: foldName(user), Addr: addr}
+	return throttle.Attempt{User: foldName(user), Name: user, Addr: addr}
 }
 
 // foldName maps every rune of s to one representative of its Unicode
 // simple case-folding orbit (the lower case of the smallest rune in it,
-// which for ASCII is strings.ToLower's answer), so that any two
-// names strings.EqualFold finds equal fold to the same string: "ſam"
+// which for ASCII is strings.ToLower's answer; the smallest rune itself
+// where its lower case is outside the orbit), so that two names fold to
+// the same string exactly when strings.EqualFold finds them equal (for
+// valid UTF-8): "ſam"
 // (long s) and "sam", "Key" (Kelvin sign) and "key". strings.ToLower
 // alone leaves those apart, and each variant had counters of its own
 // (found by review). Invalid UTF-8 is kept byte for byte.
@@ -411,13 +418,27 @@ func foldName(s string) string {
 			i++
 			continue
 		}
+		// The orbit's lower case of its smallest rune where the orbit
+		// holds it (as strings.ToLower for ASCII), else the smallest
+		// rune: unicode.ToLower maps "İ", alone in its orbit, to "i",
+		// which merged "alİce" with "alice", names EqualFold keeps apart
+		// (found by review).
 		min := r
 		for f := unicode.SimpleFold(r); f != r; f = unicode.SimpleFold(f) {
 			if f < min {
 				min = f
 			}
 		}
-		b.WriteRune(unicode.ToLower(min))
+		rep := min
+		if l := unicode.ToLower(min); l != min {
+			for f := unicode.SimpleFold(min); f != min; f = unicode.SimpleFold(f) {
+				if f == l {
+					rep = l
+					break
+				}
+			}
+		}
+		b.WriteRune(rep)
 		i += n
 	}
 	return b.String()
@@ -504,7 +525,10 @@ func (g *guard) check(ctx context.Context, user string, addr netip.Addr, now tim
 		}
 		return nil, d, err
 	}
-	d = g.checkLocal(ctx, g.local, a, now, d)
+	if d, err = g.checkLocal(ctx, g.local, a, now, d); err != nil {
+		done()
+		return nil, d, err
+	}
 	if d.Allowed && (d.UserHeld || d.AddrHeld) {
 		// One attempt at the user, and one from the address, checked at a
 		// time: the others wait for their turn (a few, as at the pair
@@ -551,7 +575,11 @@ func (g *guard) check(ctx context.Context, user string, addr netip.Addr, now tim
 			}
 			return nil, d, err
 		}
-		if d = g.checkLocal(ctx, g.local, a, now, again); !d.Allowed {
+		if d, err = g.checkLocal(ctx, g.local, a, now, again); err != nil {
+			done()
+			return nil, d, err
+		}
+		if !d.Allowed {
 			done()
 			g.throttled(ctx, user, now, method, string(d.By))
 			return nil, d, &ThrottledError{RetryAfter: d.RetryAfter}
@@ -583,16 +611,17 @@ func (g *guard) failure(ctx context.Context, user string, addr netip.Addr, now t
 }
 
 // success records a right password after the check that decided d: it
-// clears the pair's counter (only the pair: see internal/throttle) and
-// makes the pair known (ThrottlePolicy.Known), each when there is
-// something to record; most often nothing is written.
+// makes the pair known for the exact name (ThrottlePolicy.Known) when it
+// is not, and clears no counter (see internal/throttle: the pair's user is
+// folded, and another account's login would clear the guesses at this
+// one); most often nothing is written. The process's own counts keep no
+// known pairs, so there is nothing to record in them.
 func (g *guard) success(ctx context.Context, user string, addr netip.Addr, now time.Time, d throttle.Decision) {
-	g.clearLocal(ctx, g.local, attemptOf(user, addr), now)
 	if !g.lim.NeedsSuccess(d) {
 		return
 	}
 	if err := g.lim.Success(ctx, attemptOf(user, addr), now, d); err != nil {
-		g.log.LogAttrs(ctx, slog.LevelWarn, "httpauth: clearing a throttle counter failed", slog.Any("error", err))
+		g.log.LogAttrs(ctx, slog.LevelWarn, "httpauth: recording a login in the throttle store failed", slog.Any("error", err))
 	}
 }
 

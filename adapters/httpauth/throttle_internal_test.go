@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode"
+	"unicode/utf8"
 )
 
 func TestClientAddr(t *testing.T) {
@@ -172,6 +174,18 @@ func TestFoldNameMatchesEqualFold(t *testing.T) {
 	}
 	if foldName("bob") == foldName("rob") || foldName("\xff") != "\xff" {
 		t.Error("distinct names fold together, or invalid UTF-8 is not kept")
+	}
+	// Every rune folds to one EqualFold finds equal to it, so that names
+	// EqualFold keeps apart never share a throttle identity: "İ" folded to
+	// "i", and a success of an account "alİce" counted as one of "alice"
+	// (found by review).
+	for r := rune(0); r <= unicode.MaxRune; r++ {
+		if !utf8.ValidRune(r) {
+			continue
+		}
+		if s := string(r); !strings.EqualFold(foldName(s), s) {
+			t.Errorf("foldName(%q) = %q, which strings.EqualFold finds different", s, foldName(s))
+		}
 	}
 }
 

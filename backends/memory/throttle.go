@@ -50,7 +50,8 @@ func WithThrottleKeys(n int) ThrottleOption {
 // (user, address) pair is one failure in a 30-day window by default, and
 // a flood's keys, whose windows last an hour, push out one another before
 // it. A process whose table is full forgets the least informative counts
-// first, never the heavy ones nor the known pairs.
+// first: the heavy ones last; a flood of keys with two failures each
+// pushes the known pairs (one failure each) out, at twice the failures.
 type Throttle struct {
 	mu   sync.Mutex
 	max  int

@@ -42,7 +42,8 @@ type wiring struct {
 // client store it also serves the authorization endpoint, whose login page
 // (authorize.go) checks users through the Handler's password grant
 // (AuthorizationRequest.CheckPassword). Every password attempt (the grant,
-// the login page, Basic) is throttled as w says, in one budget.
+// the login page; serve takes no Basic credentials) is throttled as w
+// says, in one budget.
 func newEndpoints(iss *issuer.Issuer, v *verifier.Verifier, users *userDB, log *slog.Logger, w wiring) (func(http.Handler) http.Handler, http.Handler, error) {
 	opts := []httpauth.Option{httpauth.WithLogger(log), httpauth.WithTrustedProxies(w.trusted...)}
 	if w.store != nil {

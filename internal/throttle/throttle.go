@@ -17,13 +17,20 @@
 // further failure, up to Max, counted from the key's last failure and never
 // past its window's end. An attempt is refused while any of its keys
 // waits. Refused attempts are not checked and not counted. A wrong
-// password counts on all three keys; the right one clears the pair only:
-// never the address (an attacker logging in to an account of their own
-// would wipe the count of the address they guess from) and never the user
-// (the owner logging in does not hand a botnet a new allowance).
+// password counts on all three keys; the right one clears none of them:
+// not the address (an attacker logging in to an account of their own
+// would wipe the count of the address they guess from), not the user (the
+// owner logging in does not hand a botnet a new allowance), and not the
+// pair, whose user name is case-folded by the caller (Attempt.User): an
+// account whose name folds alike ("Alice" beside "alice") is another
+// account where names are case-sensitive, and its owner logging in would
+// wipe the pair's count of guesses at the victim (found by review).
+// Policy.ClearPair lets the right credential clear the pair where the
+// identity is exact (client authentication).
 //
 // The right password also makes the pair known for Policy.Known (a fourth
-// key, read with the others in the one round trip): the user's wait does
+// key, read with the others in the one round trip), for the exact name it
+// was given for (Attempt.Name), never for the names that fold alike: the user's wait does
 // not hold a known pair, so a botnet that keeps the ceiling busy does not
 // lock the owner out at an address the owner logged in from. A clean
 // address alone does not get through (a botnet's addresses are each clean
@@ -132,6 +139,11 @@ type Policy struct {
 	// an address the owner has logged in from. Zero: no pair is known.
 	// Ignored with NoUser.
 	Known time.Duration
+	// ClearPair makes the right credential clear the pair's failures. Only
+	// for identities compared exactly (client IDs): with case-folded user
+	// names the pair counts the guesses at every account whose name folds
+	// alike, and one of them logging in would clear the others' count.
+	ClearPair bool
 }
 
 // DefaultPolicy returns the policy described in the package doc.
@@ -187,7 +199,7 @@ type Decision struct {
 // record: failures of the pair to clear, or a pair to make known. When
 // not, the caller may skip Success (store writes).
 func (l *Limiter) NeedsSuccess(d Decision) bool {
-	return d.PairFailures > 0 || l.knows() && !d.Known
+	return l.p.ClearPair && d.PairFailures > 0 || l.knows() && !d.Known
 }
 
 // knows reports whether the policy keeps known pairs.
@@ -227,7 +239,14 @@ func New(store authkit.ThrottleStore, p Policy) (*Limiter, error) {
 // applied). An invalid Addr (unknown) is a key of its own, shared by
 // every such attempt.
 type Attempt struct {
+	// User is the identity counted: for passwords the case-folded user
+	// name, so that the names that fold alike share the pair and the
+	// user's counters.
 	User string
+	// Name is the name as given, when User is folded from it: the known
+	// pair is keyed by it, so that logging in to an account whose name
+	// folds alike never makes an address known for another. Empty: User.
+	Name string
 	Addr netip.Addr
 }
 
@@ -238,19 +257,23 @@ type keys [4]string
 // Key derivation: "t1" and 22 characters of unpadded base64url of
 // SHA-256(kind byte, len(user) as 8 bytes, user, the 16-byte address
 // prefix and its bit length): 128 bits, fixed size, no user name or
-// address in the clear, and the kind and the length prefix keep the three
-// namespaces and every (user, address) split apart.
+// address in the clear, and the kind and the length prefix keep the four
+// namespaces and every (user, address) split apart. The known pair's user
+// is Attempt.Name, the others' Attempt.User.
 func keysOf(a Attempt) keys {
 	addr, bits := prefix(a.Addr)
-	user := []byte(a.User)
-	mk := func(kind byte, withUser, withAddr bool) string {
+	name := a.Name
+	if name == "" {
+		name = a.User
+	}
+	mk := func(kind byte, withUser bool, user string, withAddr bool) string {
 		h := sha256.New()
 		h.Write([]byte{kind})
 		if withUser {
 			var n [8]byte
 			binary.BigEndian.PutUint64(n[:], uint64(len(user)))
 			h.Write(n[:])
-			h.Write(user)
+			h.Write([]byte(user))
 		}
 		if withAddr {
 			h.Write(addr[:])
@@ -259,7 +282,7 @@ func keysOf(a Attempt) keys {
 		sum := h.Sum(nil)
 		return "t1" + base64.RawURLEncoding.EncodeToString(sum[:16])
 	}
-	return keys{mk('p', true, true), mk('a', false, true), mk('u', true, false), mk('k', true, true)}
+	return keys{mk('p', true, a.User, true), mk('a', false, "", true), mk('u', true, a.User, false), mk('k', true, name, true)}
 }
 
 // prefix returns the address an attempt is counted under: an IPv4 address
@@ -517,14 +540,14 @@ func (l *Limiter) Failure(ctx context.Context, a Attempt, now time.Time) error {
 }
 
 // Success records the right password for a at now, after Check decided
-// d: it clears the pair only (see the package doc), when d saw failures
-// of it, and, when the policy keeps known pairs and d did not find the
-// pair known, makes it known for Policy.Known. A pair known stays known
-// for that long after the success that made it so; the next success past
-// that makes it known again.
+// d: under Policy.ClearPair it clears the pair (only the pair: see the
+// package doc), when d saw failures of it, and, when the policy keeps
+// known pairs and d did not find the pair known, makes it known for
+// Policy.Known. A pair known stays known for that long after the success
+// that made it so; the next success past that makes it known again.
 func (l *Limiter) Success(ctx context.Context, a Attempt, now time.Time, d Decision) error {
 	k := keysOf(a)
-	if d.PairFailures > 0 {
+	if l.p.ClearPair && d.PairFailures > 0 {
 		if err := l.store.ClearThrottle(ctx, k[0]); err != nil {
 			return fmt.Errorf("throttle: success: %w", err)
 		}

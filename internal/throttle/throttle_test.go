@@ -192,7 +192,7 @@ func TestAddressCountsAcrossUsers(t *testing.T) {
 	wantAllowed(t, check(t, l, attempt("someone-new", "2001:db8:0:1::1"), base), "an address of another /64")
 }
 
-func TestSuccessClearsThePairOnly(t *testing.T) {
+func TestSuccessClearsNoCount(t *testing.T) {
 	l := newLimiter(t)
 	a := attempt("mallory", "192.0.2.1")
 	for i := range 31 {
@@ -213,15 +213,70 @@ func TestSuccessClearsThePairOnly(t *testing.T) {
 	if d.Allowed || d.By != KindUser {
 		t.Errorf("a success does not clear the user's count: got %+v", d)
 	}
-	// The pair is cleared: five more failures of that pair are free again.
+	// Nor the pair's: the pair counts the guesses at every account whose
+	// name folds alike, and the owner of one of them logging in cleared the
+	// count of the guesses at another (found by review).
 	l2 := newLimiter(t)
 	for range 6 {
 		fail(t, l2, b, base)
 	}
+	if l2.NeedsSuccess(Decision{PairFailures: 6, Known: true}) {
+		t.Error("NeedsSuccess: a success of a known pair has something to record")
+	}
 	if err := l2.Success(t.Context(), b, base, Decision{PairFailures: 6}); err != nil {
 		t.Fatal(err)
 	}
-	wantAllowed(t, check(t, l2, b, base), "after a success the pair has no failures")
+	wantRefused(t, check(t, l2, b, base), KindPair, time.Second, "a success clears the pair's count")
+
+	// Under ClearPair (exact identities: client authentication) the right
+	// credential clears the pair: five more failures are free again.
+	p := DefaultPolicy()
+	p.NoUser, p.ClearPair = true, true
+	l3, err := New(memory.NewThrottle(), p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 6 {
+		fail(t, l3, b, base)
+	}
+	if !l3.NeedsSuccess(Decision{PairFailures: 6}) {
+		t.Error("NeedsSuccess: under ClearPair, a pair's failures need no clearing")
+	}
+	if err := l3.Success(t.Context(), b, base, Decision{PairFailures: 6}); err != nil {
+		t.Fatal(err)
+	}
+	wantAllowed(t, check(t, l3, b, base), "under ClearPair, after a success the pair has no failures")
+}
+
+// The known pair is the exact name's: a success of an account whose name
+// folds alike (Attempt.User the same, Name another) makes no address
+// known for the victim, whose ceiling then holds the attacker's addresses
+// as any other (found by review: an attacker's own "alİce" marked every
+// bot known for "alice").
+func TestKnownPairIsTheExactName(t *testing.T) {
+	l := newLimiter(t)
+	bot := netip.MustParseAddr("198.51.100.7")
+	mine := Attempt{User: "alice", Name: "alİce", Addr: bot}
+	victim := Attempt{User: "alice", Name: "alice", Addr: bot}
+	if err := l.Success(t.Context(), mine, base, Decision{}); err != nil {
+		t.Fatal(err)
+	}
+	if d := check(t, l, mine, base); !d.Known {
+		t.Errorf("the account logged in to is not known at its address: %+v", d)
+	}
+	if d := check(t, l, victim, base); d.Known {
+		t.Errorf("a success of %q made the address known for %q: %+v", mine.Name, victim.Name, d)
+	}
+	// Without Name, the known pair is User's, as before.
+	if d := check(t, l, Attempt{User: "alice", Addr: bot}, base); d.Known {
+		t.Errorf("a success of %q made the address known for User %q: %+v", mine.Name, "alice", d)
+	}
+	if err := l.Success(t.Context(), Attempt{User: "alice", Addr: bot}, base, Decision{}); err != nil {
+		t.Fatal(err)
+	}
+	if d := check(t, l, victim, base); !d.Known {
+		t.Errorf("Name equal to User: the pair known without Name is not known with it: %+v", d)
+	}
 }
 
 func TestKeys(t *testing.T) {
