@@ -504,7 +504,9 @@ func cacheMaxAge(lines []string) (int64, bool) {
 // "kty" — so a "keys" array of nulls, strings or objects without a kty
 // (say {"keys":[{}]}) is not a JWKS, and the last good keys keep serving
 // rather than being replaced by an empty set (found by review). Such
-// elements beside real JWKs are skipped like unusable keys.
+// elements beside real JWKs are skipped like unusable keys. A kid that two
+// elements name is unusable, whether or not the other element is a key
+// authkit can use: no key under it is chosen.
 func parseRemoteJWKS(body []byte, defaultAlg keys.Algorithm, log *slog.Logger, url string) (set *keys.Set, unusable map[string]string, err error) {
 	// Strict JSON, the "keys" member by its exact name (no duplicate or
 	// case variant of it); each key is then parsed strictly by keys.
@@ -542,6 +544,9 @@ func parseRemoteJWKS(body []byte, defaultAlg keys.Algorithm, log *slog.Logger, u
 		return nil, nil, errors.New(`not a JWKS document: no element of "keys" is a JWK (an object with a string "kty")`)
 	}
 	var ks []*keys.Key
+	// named counts the elements naming each kid, usable or not: a usable key
+	// whose kid another element also names is not chosen either.
+	named := make(map[string]int, len(doc.Keys))
 	for _, raw := range doc.Keys {
 		var head struct {
 			Kty string `json:"kty"`
@@ -563,6 +568,9 @@ func parseRemoteJWKS(body []byte, defaultAlg keys.Algorithm, log *slog.Logger, u
 			why = "a symmetric key (a secret is never taken from a URL)"
 		}
 		if why != "" {
+			if head.Kid != "" {
+				named[head.Kid]++
+			}
 			if unusable == nil {
 				unusable = make(map[string]string)
 			}
@@ -573,32 +581,31 @@ func parseRemoteJWKS(body []byte, defaultAlg keys.Algorithm, log *slog.Logger, u
 			log.Warn(fmt.Sprintf("authkit: JWKS key %q unusable: %s", head.Kid, why), "url", url, "kid", head.Kid)
 			continue
 		}
+		named[k.ID()]++
 		ks = append(ks, k.Public())
 	}
-	// Two usable keys under one kid: neither is chosen over the other (a
-	// token naming the kid is refused with the reason); the other keys
-	// stay in service.
-	seen := make(map[string]int, len(ks))
+	// Two keys under one kid, usable or not: neither is chosen over the
+	// other (a token naming the kid is refused with the reason); the other
+	// keys stay in service. The kids of unusable keys count too: until
+	// 2026-12-04 only usable keys were counted, so a usable key whose twin
+	// authkit could not use (say a P-256 key marked "ES384") was chosen
+	// (found by review).
+	const twoKeys = "two keys with this kid in the JWKS"
+	kept := ks[:0]
 	for _, k := range ks {
-		seen[k.ID()]++
-	}
-	if len(seen) < len(ks) {
-		kept := ks[:0]
-		for _, k := range ks {
-			if seen[k.ID()] == 1 {
-				kept = append(kept, k)
-				continue
-			}
-			if unusable == nil {
-				unusable = make(map[string]string)
-			}
-			if _, done := unusable[k.ID()]; !done {
-				unusable[k.ID()] = "two keys with this kid in the JWKS"
-				log.Warn(fmt.Sprintf("authkit: JWKS key %q unusable: two keys with this kid", k.ID()), "url", url, "kid", k.ID())
-			}
+		if named[k.ID()] == 1 {
+			kept = append(kept, k)
+			continue
 		}
-		ks = kept
+		if unusable == nil {
+			unusable = make(map[string]string)
+		}
+		if unusable[k.ID()] != twoKeys {
+			unusable[k.ID()] = twoKeys
+			log.Warn(fmt.Sprintf("authkit: JWKS key %q unusable: two keys with this kid", k.ID()), "url", url, "kid", k.ID())
+		}
 	}
+	ks = kept
 	if len(ks) == 0 {
 		return nil, unusable, nil
 	}

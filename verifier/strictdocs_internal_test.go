@@ -1,7 +1,12 @@
 package verifier
 
 import (
+	"bytes"
+	"crypto/ecdsa"
 	"crypto/ed25519"
+	"crypto/elliptic"
+	"crypto/rand"
+	"encoding/json"
 	"io"
 	"log/slog"
 	"net/http"
@@ -85,5 +90,59 @@ func TestRemoteJWKSDuplicateKid(t *testing.T) {
 	}
 	if unusable["k1"] == "" {
 		t.Errorf("k1 is not marked unusable: %v", unusable)
+	}
+}
+
+// A kid named by a usable key and by a key authkit cannot use (a P-256 key
+// marked "ES384") is unusable too: the usable key is not chosen, in either
+// order, the reason says why and is logged, and the other keys stay in
+// service.
+func TestRemoteJWKSDuplicateKidWithUnusableTwin(t *testing.T) {
+	p256 := func(kid string) map[string]any {
+		priv, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		k, err := keys.NewPrivate(keys.ES256, priv, kid)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := k.PublicJWK()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var m map[string]any
+		if err := json.Unmarshal(b, &m); err != nil {
+			t.Fatal(err)
+		}
+		return m
+	}
+	good, twin, other := p256("a"), p256("a"), p256("b")
+	twin["alg"] = "ES384" // a P-256 key cannot be ES384: unusable
+	for name, order := range map[string][]map[string]any{
+		"usable first":   {good, twin, other},
+		"unusable first": {twin, good, other},
+	} {
+		doc, err := json.Marshal(map[string]any{"keys": order})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var logged bytes.Buffer
+		set, unusable, err := parseRemoteJWKS(doc, "", slog.New(slog.NewTextHandler(&logged, nil)), "u")
+		if err != nil || set == nil {
+			t.Fatalf("%s: parseRemoteJWKS: %v", name, err)
+		}
+		if k, ok := set.Lookup("a"); ok {
+			t.Errorf("%s: kid a chose %v, want no key", name, k)
+		}
+		if _, ok := set.Lookup("b"); !ok || len(set.Keys()) != 1 {
+			t.Errorf("%s: the set holds %d keys, want b alone", name, len(set.Keys()))
+		}
+		if got := unusable["a"]; got != "two keys with this kid in the JWKS" {
+			t.Errorf("%s: kid a unusable as %q, want the two-keys reason", name, got)
+		}
+		if !strings.Contains(logged.String(), `JWKS key \"a\" unusable: two keys with this kid`) {
+			t.Errorf("%s: no warning of the two keys: %s", name, logged.String())
+		}
 	}
 }
