@@ -15,7 +15,9 @@
 // moduli with the ROCA fingerprint (CVE-2017-15361), EC points not on their
 // named curve, Ed25519 public keys of small order, private parts that do not match their public part, and JWKs
 // whose "kty", "crv", "use" or "key_ops" do not fit a signature key of the
-// named algorithm.
+// named algorithm. In JWK and JWKS documents, duplicate member names,
+// invalid UTF-8 and \u escapes of lone surrogates (which a
+// lenient decoder turns into U+FFFD, rewriting a kid) are refused.
 //
 // This package imports nothing else of authkit; the JWS and JWT layers build
 // on [Key.Sign], [Key.Verify] and [Set.Lookup].

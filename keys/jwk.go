@@ -132,7 +132,8 @@ func (k *Key) computeThumbprint() string {
 // RFC 8037 §2), private or public, and validates it:
 //
 //   - the document is at most MaxJWKBytes of valid UTF-8 JSON, one object,
-//     with no duplicate member names;
+//     with no duplicate member names and no \u escape of a lone surrogate
+//     (such as "\ud800", which a lenient decoder turns into U+FFFD);
 //   - "alg", if present, is one of the supported algorithms (else
 //     [ErrUnsupportedAlgorithm]) and fits "kty" and "crv" (else
 //     [ErrAlgorithmMismatch]); it may be absent only where it is implied: an
@@ -232,10 +233,15 @@ func decodeB64(s string) ([]byte, error) {
 
 // parseObject parses data as exactly one JSON object and returns its
 // members, refusing duplicate names (which encoding/json would silently
-// resolve to the last one) and invalid UTF-8 (which it would replace).
+// resolve to the last one), and invalid UTF-8 and escaped lone surrogates
+// (which it would replace with U+FFFD, so that "\ud800a" would read as
+// "\ufffda" and the distinct kids "\ud800" and "\udbff" as one).
 func parseObject(data []byte) (jwkMembers, error) {
 	if !utf8.Valid(data) {
 		return nil, errors.New("not valid UTF-8")
+	}
+	if !validEscapes(data) {
+		return nil, errors.New(`a \u escape of a lone surrogate (not valid UTF-16)`)
 	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	t, err := dec.Token()
@@ -271,6 +277,64 @@ func parseObject(data []byte) (jwkMembers, error) {
 		return nil, errors.New("data after the JSON object")
 	}
 	return m, nil
+}
+
+// validEscapes reports whether every \u escape of a surrogate (U+D800 to
+// U+DFFF) in data is a high surrogate immediately followed by a \u escape
+// of a low surrogate: one valid UTF-16 pair. A backslash in valid JSON
+// occurs only inside a string and always starts an escape, so data is read
+// escape by escape without tracking strings; what is not valid JSON is
+// refused by the decoder anyway.
+func validEscapes(data []byte) bool {
+	for i := 0; i < len(data); i++ {
+		if data[i] != '\\' {
+			continue
+		}
+		if i+1 >= len(data) || data[i+1] != 'u' {
+			i++ // a one-character escape such as \\ or \"
+			continue
+		}
+		r, ok := hex4(data, i+2)
+		if !ok {
+			return true // not JSON: the decoder refuses it
+		}
+		switch {
+		case r < 0xd800 || r > 0xdfff:
+			i += 5
+			continue
+		case r >= 0xdc00:
+			return false // a low surrogate without a high one before it
+		}
+		if i+7 >= len(data) || data[i+6] != '\\' || data[i+7] != 'u' {
+			return false // a high surrogate not followed by a \u escape
+		}
+		if r2, ok := hex4(data, i+8); !ok || r2 < 0xdc00 || r2 > 0xdfff {
+			return false // a high surrogate not followed by a low one
+		}
+		i += 11
+	}
+	return true
+}
+
+// hex4 decodes the four hex digits at data[i:i+4].
+func hex4(data []byte, i int) (rune, bool) {
+	if i+4 > len(data) {
+		return 0, false
+	}
+	var r rune
+	for _, c := range data[i : i+4] {
+		switch {
+		case '0' <= c && c <= '9':
+			r = r<<4 | rune(c-'0')
+		case 'a' <= c && c <= 'f':
+			r = r<<4 | rune(c-'a'+10)
+		case 'A' <= c && c <= 'F':
+			r = r<<4 | rune(c-'A'+10)
+		default:
+			return 0, false
+		}
+	}
+	return r, true
 }
 
 // parseArray splits a JSON array into its raw elements.

@@ -721,3 +721,55 @@ func TestPEMRules(t *testing.T) {
 		}
 	}
 }
+
+// A \u escape of a lone surrogate anywhere in a JWK or JWKS is refused as
+// malformed (encoding/json would read it as U+FFFD, rewriting the kid and
+// folding distinct kids into one); valid surrogate pairs and an escaped
+// backslash before "u" are ordinary text.
+func TestJWKLoneSurrogateEscapes(t *testing.T) {
+	const secret = `"k":"` + "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8" + `"`
+	doc := func(kid string) []byte {
+		return []byte(`{"kty":"oct","alg":"HS256","kid":"` + kid + `",` + secret + `}`)
+	}
+	for _, kid := range []string{
+		`\ud800a`, `\ud800`, `\udbff`, `\udc00`, `a\uDFFF`, `\ud800\u0041`,
+		`\ud800\ud800`, `\udc00\ud800`, `\ud800\\udc00`, `\ud800x\udc00`,
+	} {
+		k, err := keys.ParseJWK(doc(kid))
+		if !isErr(err, keys.ErrInvalidKey) {
+			t.Errorf("kid %s: got %v, %v; want ErrInvalidKey", kid, k, err)
+		}
+	}
+	for name, d := range map[string][]byte{
+		"ignored member": []byte(`{"kty":"oct","alg":"HS256","x5t":"\udfff",` + secret + `}`),
+		"member name":    []byte(`{"kty":"oct","alg":"HS256","\ud800":1,` + secret + `}`),
+		"key_ops":        []byte(`{"kty":"oct","alg":"HS256","key_ops":["sign","\ud800"],` + secret + `}`),
+	} {
+		if _, err := keys.ParseJWK(d); !isErr(err, keys.ErrInvalidKey) {
+			t.Errorf("%s: got %v, want ErrInvalidKey", name, err)
+		}
+	}
+	for kid, want := range map[string]string{
+		`\ud83d\ude00`: "\U0001F600",
+		`\uD83D\uDE00`: "\U0001F600",
+		`\\ud800`:      `\ud800`,
+		`\u00e9\ud7ff`: "\u00e9\ud7ff",
+	} {
+		k, err := keys.ParseJWK(doc(kid))
+		if err != nil || k.ID() != want {
+			t.Errorf("kid %s: got %v, %v; want kid %q", kid, k, err, want)
+		}
+	}
+
+	// In a JWKS, the kids "\ud800" and "\udbff" are refused as malformed,
+	// not read as one kid twice (ErrDuplicateKeyID); one such kid alone is
+	// refused too, so a Set never republishes it rewritten.
+	a := `{"kty":"oct","alg":"HS256","kid":"\ud800",` + secret + `}`
+	b := `{"kty":"oct","alg":"HS256","kid":"\udbff",` + secret + `}`
+	if _, err := keys.ParseJWKS([]byte(`{"keys":[` + a + `,` + b + `]}`)); !isErr(err, keys.ErrInvalidKey) || isErr(err, keys.ErrDuplicateKeyID) {
+		t.Errorf("JWKS of kids \\ud800 and \\udbff: got %v, want ErrInvalidKey alone", err)
+	}
+	if _, err := keys.ParseJWKS([]byte(`{"keys":[` + a + `]}`)); !isErr(err, keys.ErrInvalidKey) {
+		t.Errorf("JWKS of kid \\ud800: got %v, want ErrInvalidKey", err)
+	}
+}

@@ -31,6 +31,9 @@ func TestFetchedDocumentsStrict(t *testing.T) {
 		`{"keys":[` + jwk + `],"KEYS":[]}`,
 		`{"KEYS":[` + jwk + `]}`,
 		`{"keys":{}}`,
+		// A kid with a lone surrogate escape is not strict JSON; it is
+		// never read as a U+FFFD kid.
+		strings.Replace(`{"keys":[`+jwk+`]}`, `"k1"`, `"\ud800"`, 1),
 	} {
 		if set, _, err := parseRemoteJWKS([]byte(doc), "", log, "u"); err == nil {
 			t.Errorf("JWKS %s: accepted (%v keys), want an error", doc, set != nil)
