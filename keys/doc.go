@@ -16,8 +16,11 @@
 // named curve, Ed25519 public keys of small order, private parts that do not match their public part, and JWKs
 // whose "kty", "crv", "use" or "key_ops" do not fit a signature key of the
 // named algorithm. In JWK and JWKS documents, duplicate member names,
-// invalid UTF-8 and \u escapes of lone surrogates (which a
-// lenient decoder turns into U+FFFD, rewriting a kid) are refused.
+// invalid UTF-8 and \u escapes of lone surrogates (which a lenient decoder
+// turns into U+FFFD, rewriting a kid) are refused. A PEM document holds
+// exactly one key block: a second block, a broken one, text after the key,
+// and an "EC PARAMETERS" block that does not name the curve of the EC
+// private key after it are refused (see [ParsePEM]).
 //
 // This package imports nothing else of authkit; the JWS and JWT layers build
 // on [Key.Sign], [Key.Verify] and [Set.Lookup].

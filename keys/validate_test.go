@@ -773,3 +773,90 @@ func TestJWKLoneSurrogateEscapes(t *testing.T) {
 		t.Errorf("JWKS of kid \\ud800: got %v, want ErrInvalidKey", err)
 	}
 }
+
+// ParsePEM takes exactly one key block: a second block, well-formed or
+// broken, a broken block before the key, text after it, and an EC
+// PARAMETERS block that is not a valid named curve of the EC private key
+// right after it are all refused with ErrInvalidKey, never skipped.
+func TestPEMOneKeyBlock(t *testing.T) {
+	pkcs8 := func(k *ecdsa.PrivateKey) []byte {
+		der, err := x509.MarshalPKCS8PrivateKey(k)
+		mustNoErr(t, err)
+		return pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})
+	}
+	ka, kb := mustECDSA(t, elliptic.P256()), mustECDSA(t, elliptic.P256())
+	a, b := pkcs8(ka), pkcs8(kb)
+	sec1DER, err := x509.MarshalECPrivateKey(ka)
+	mustNoErr(t, err)
+	sec1 := pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: sec1DER})
+	pkixDER, err := x509.MarshalPKIXPublicKey(&ka.PublicKey)
+	mustNoErr(t, err)
+	pkix := pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: pkixDER})
+	rsaPKCS1 := pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(testRSAKey(t))})
+	params := func(content []byte, headers map[string]string) []byte {
+		return pem.EncodeToMemory(&pem.Block{Type: "EC PARAMETERS", Headers: headers, Bytes: content})
+	}
+	p256 := []byte{0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07}
+	p384 := []byte{0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x22}
+	secp256k1 := []byte{0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x0a}
+	cat := func(parts ...[]byte) []byte { return bytes.Join(parts, nil) }
+	corrupt := []byte("-----BEGIN PRIVATE KEY-----\n!!\n-----END PRIVATE KEY-----\n")
+
+	for _, tc := range []struct {
+		name string
+		data []byte
+		alg  keys.Algorithm
+	}{
+		{"second key without its END line", cat(a, b[:len(b)-26]), keys.ES256},
+		{"second key well-formed", cat(a, b), keys.ES256},
+		{"corrupt key before the key", cat(corrupt, b), keys.ES256},
+		{"BEGIN line alone before the key", cat([]byte("-----BEGIN PRIVATE KEY-----\n"), b), keys.ES256},
+		{"END line before the key", cat([]byte("-----END PRIVATE KEY-----\n"), b), keys.ES256},
+		{"boundary in the leading text", cat([]byte("note: -----BEGIN nothing\n"), b), keys.ES256},
+		{"block not starting a line", cat([]byte("key: "), b), keys.ES256},
+		{"garbage after the key", cat(a, []byte("garbage")), keys.ES256},
+		{"END line after the key", cat(a, []byte("-----END PRIVATE KEY-----\n")), keys.ES256},
+		{"EC PARAMETERS with headers", cat(params(p256, map[string]string{"Proc-Type": "4,ENCRYPTED"}), sec1), keys.ES256},
+		{"EC PARAMETERS not an OID", cat(params([]byte{1, 2, 3}, nil), sec1), keys.ES256},
+		{"EC PARAMETERS OID with trailing bytes", cat(params(append(bytes.Clone(p256), 0), nil), sec1), keys.ES256},
+		{"EC PARAMETERS of another curve", cat(params(p384, nil), sec1), keys.ES256},
+		{"EC PARAMETERS of an unsupported curve", cat(params(secp256k1, nil), sec1), keys.ES256},
+		{"EC PARAMETERS alone", params(p256, nil), keys.ES256},
+		{"EC PARAMETERS twice", cat(params(p256, nil), params(p256, nil), sec1), keys.ES256},
+		{"EC PARAMETERS then text", cat(params(p256, nil), []byte("text\n"), sec1), keys.ES256},
+		{"EC PARAMETERS then a corrupt block", cat(params(p256, nil), corrupt, sec1), keys.ES256},
+		{"EC PARAMETERS before PKCS #8", cat(params(p256, nil), a), keys.ES256},
+		{"EC PARAMETERS before PKIX", cat(params(p256, nil), pkix), keys.ES256},
+		{"EC PARAMETERS before RSA", cat(params(p256, nil), rsaPKCS1), keys.RS256},
+	} {
+		k, err := keys.ParsePEM(tc.data, tc.alg, "")
+		if !isErr(err, keys.ErrInvalidKey) {
+			t.Errorf("%s: got %v, %v; want ErrInvalidKey", tc.name, k, err)
+			continue
+		}
+		for _, key := range [][]byte{a, b, sec1, rsaPKCS1} {
+			if line := bytes.Split(key, []byte("\n"))[1][:16]; bytes.Contains([]byte(err.Error()), line) {
+				t.Errorf("%s: the error quotes key material: %v", tc.name, err)
+			}
+		}
+	}
+
+	for _, tc := range []struct {
+		name string
+		data []byte
+	}{
+		{"white space around the key", cat([]byte("\n \t\r\n"), a, []byte("\r\n\n  \t\n"))},
+		{"leading text", cat([]byte("Bag Attributes\n    localKeyID: 01 02\nKey Attributes: <No Attributes>\n"), a)},
+		{"EC PARAMETERS of its curve", cat(params(p256, nil), sec1)},
+		{"EC PARAMETERS, white space, key", cat(params(p256, nil), []byte("\n\n"), sec1, []byte("\n"))},
+	} {
+		k, err := keys.ParsePEM(tc.data, keys.ES256, "pem")
+		if err != nil {
+			t.Errorf("%s: %v", tc.name, err)
+			continue
+		}
+		if !k.CanSign() || k.ID() != "pem" {
+			t.Errorf("%s: got %v", tc.name, k)
+		}
+	}
+}
