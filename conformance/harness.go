@@ -56,6 +56,16 @@ type Harness struct {
 	// it: a store whose data lives and dies with its process (the memory
 	// store) has nothing to detect.
 	LoseData func(t *testing.T, s authkit.Store)
+
+	// ScaleRecords is how many records each ".../Scale" check writes
+	// before it lists them and deletes the expired half in batches of
+	// 1,000: zero means DefaultScaleRecords (6,000); otherwise at least
+	// MinScaleRecords (2,400, so that a cleanup takes more than one
+	// batch), rounded up to a multiple of 6. Lower it only where the same
+	// backend is checked again (a second driver for the same database) or
+	// runs many times slower than in production (a pure-Go database under
+	// the race detector).
+	ScaleRecords int
 }
 
 // PartialHarness is the [Harness] of a backend that implements only one of
@@ -80,6 +90,9 @@ type PartialHarness[S any] struct {
 	// LoseData erases s's data as a backend failure does, handles left
 	// open. Nil skips the data-loss checks.
 	LoseData func(t *testing.T, s S)
+	// ScaleRecords is how many records each Scale check writes (0:
+	// DefaultScaleRecords).
+	ScaleRecords int
 }
 
 // Run runs every conformance check against the backend h describes, as
@@ -153,7 +166,8 @@ func narrow[S any](h Harness) PartialHarness[S] {
 		return v
 	}
 	p := PartialHarness[S]{
-		New: func(t *testing.T) S { return as(h.New(t)) },
+		New:          func(t *testing.T) S { return as(h.New(t)) },
+		ScaleRecords: h.ScaleRecords,
 	}
 	if h.Peer != nil {
 		p.Peer = func(t *testing.T, s S) S { return as(h.Peer(t, back(s))) }

@@ -10,18 +10,38 @@ import (
 	"github.com/authkit-go/authkit"
 )
 
-// scaleN is how many records each Scale check writes. Half of them are
-// garbage at scaleNow.
-const scaleN = 6000
+// DefaultScaleRecords is how many records each ".../Scale" check writes
+// when Harness.ScaleRecords is zero; MinScaleRecords is the fewest it
+// takes (half of them are garbage, which must outnumber one cleanup batch
+// of 1,000).
+const (
+	DefaultScaleRecords = 6000
+	MinScaleRecords     = 2400
+)
+
+// scaleSize is how many records a Scale check writes for a harness whose
+// ScaleRecords is n: DefaultScaleRecords for 0, else n rounded up to a
+// multiple of 6 (the checks sort records into six kinds by index). Below
+// MinScaleRecords it fails t.
+func scaleSize(t *testing.T, n int) int {
+	t.Helper()
+	switch {
+	case n == 0:
+		return DefaultScaleRecords
+	case n < MinScaleRecords:
+		t.Fatalf("conformance: Harness.ScaleRecords is %d, below MinScaleRecords (%d): a cleanup would not need a second batch", n, MinScaleRecords)
+	}
+	return (n + 5) / 6 * 6
+}
 
 // scaleSubjects share the records; similar-looking on purpose.
 var scaleSubjects = []string{"scale-a", "scale-b", "スケール", "scale-a ", "Scale-A"}
 
 var scaleNow = at(2 * hour)
 
-// scaleCreated spreads creation times a millisecond apart, all before base,
-// increasing with i.
-func scaleCreated(i int) time.Time { return base.Add(-time.Duration(scaleN-i) * ms) }
+// scaleCreated spreads the creation times of n records a millisecond
+// apart, all before base, increasing with i.
+func scaleCreated(n, i int) time.Time { return base.Add(-time.Duration(n-i) * ms) }
 
 // checkListing compares a listing with the expected IDs, newest first,
 // naming the first difference rather than printing thousands of IDs.
@@ -44,16 +64,17 @@ func checkListing(t *testing.T, what string, got, want []string, rule string) {
 	t.Errorf("%s returned %d entries, want %d; first difference at position %d: got %q, want %q; %s", what, len(got), len(want), i, g, w, rule)
 }
 
-// refreshScale writes scaleN sessions, one refresh record each, over five
+// refreshScale writes n sessions, one refresh record each, over five
 // subjects: by i%6, 0 past ExpiresAt, 1 past IdleExpiresAt, 2 revoked,
-// 3–5 live. At scaleNow the garbage is 3,000 sessions and their 3,000
-// records: 6,000 records of either kind.
+// 3–5 live. At scaleNow the garbage is n/2 sessions and their n/2
+// records: n records of either kind.
 func refreshScale(t *testing.T, h PartialHarness[authkit.RefreshStore]) {
+	n := scaleSize(t, h.ScaleRecords)
 	a, b := open(t, h)
 	ctx := t.Context()
 	id := func(i int) string { return fmt.Sprintf("scale-%05d", i) }
-	err := fanOut(scaleN, func(i int) error {
-		s, first := newSession(id(i), scaleSubjects[i%len(scaleSubjects)], scaleCreated(i), "rt-"+id(i))
+	err := fanOut(n, func(i int) error {
+		s, first := newSession(id(i), scaleSubjects[i%len(scaleSubjects)], scaleCreated(n, i), "rt-"+id(i))
 		s.ExpiresAt, s.IdleExpiresAt = at(100*hour), at(50*hour)
 		switch i % 6 {
 		case 0:
@@ -68,8 +89,8 @@ func refreshScale(t *testing.T, h PartialHarness[authkit.RefreshStore]) {
 		}
 		return st.CreateSession(ctx, s, first)
 	})
-	mustOK(t, fmt.Sprintf("CreateSession of %d sessions", scaleN), err, ruleCreate)
-	err = fanOut(scaleN, func(i int) error {
+	mustOK(t, fmt.Sprintf("CreateSession of %d sessions", n), err, ruleCreate)
+	err = fanOut(n, func(i int) error {
 		if i%6 != 2 {
 			return nil
 		}
@@ -78,7 +99,7 @@ func refreshScale(t *testing.T, h PartialHarness[authkit.RefreshStore]) {
 	mustOK(t, "RevokeSession", err, ruleRevokeSession)
 
 	live := map[string][]string{}
-	for i := scaleN - 1; i >= 0; i-- {
+	for i := n - 1; i >= 0; i-- {
 		if i%6 >= 3 {
 			subj := scaleSubjects[i%len(scaleSubjects)]
 			live[subj] = append(live[subj], id(i))
@@ -91,15 +112,15 @@ func refreshScale(t *testing.T, h PartialHarness[authkit.RefreshStore]) {
 		}
 	}
 	listAll("before cleanup")
-	const garbage = scaleN / 2 * 2
+	garbage := n / 2 * 2
 	total := drain(t, "DeleteExpiredSessions", 1000, garbage, ruleDeleteSessions, func(limit int) (int, error) {
 		return a.DeleteExpiredSessions(ctx, scaleNow, limit)
 	})
 	if total != garbage {
-		t.Errorf("DeleteExpiredSessions with limit 1000, repeated while it returned 1000, deleted %d records in all, want %d (3,000 garbage sessions and their 3,000 records); %s", total, garbage, ruleDeleteSessions)
+		t.Errorf("DeleteExpiredSessions with limit 1000, repeated while it returned 1000, deleted %d records in all, want %d (%d garbage sessions and their %d records); %s", total, garbage, n/2, n/2, ruleDeleteSessions)
 	}
 	listAll("after cleanup")
-	for i := 0; i < scaleN; i += 97 {
+	for i := 0; i < n; i += 97 {
 		if i%6 < 3 {
 			wantSessionAbsent(t, b, id(i), "garbage after cleanup", ruleDeleteSessions)
 			wantRefreshAbsent(t, b, hashOf("rt-"+id(i)), "the record of a garbage session after cleanup", ruleDeleteSessions)
@@ -109,9 +130,10 @@ func refreshScale(t *testing.T, h PartialHarness[authkit.RefreshStore]) {
 	}
 }
 
-// revocationScale writes scaleN/3 entries of each kind; half of each kind
+// revocationScale writes n/3 entries of each kind; half of each kind
 // have their until at scaleNow (garbage), half far later.
 func revocationScale(t *testing.T, h PartialHarness[authkit.RevocationStore]) {
+	n := scaleSize(t, h.ScaleRecords)
 	a, b := open(t, h)
 	ctx := t.Context()
 	until := func(i int) time.Time {
@@ -121,7 +143,7 @@ func revocationScale(t *testing.T, h PartialHarness[authkit.RevocationStore]) {
 		return at(100 * hour)
 	}
 	key := func(i int) string { return fmt.Sprintf("scale-%05d", i) }
-	err := fanOut(scaleN, func(i int) error {
+	err := fanOut(n, func(i int) error {
 		st := a
 		if i%4 >= 2 {
 			st = b
@@ -135,8 +157,8 @@ func revocationScale(t *testing.T, h PartialHarness[authkit.RevocationStore]) {
 			return st.SetCutoff(ctx, key(i), base, until(i))
 		}
 	})
-	mustOK(t, fmt.Sprintf("writing %d revocations", scaleN), err, ruleIsRevoked)
-	const garbage = scaleN / 2
+	mustOK(t, fmt.Sprintf("writing %d revocations", n), err, ruleIsRevoked)
+	garbage := n / 2
 	total := drain(t, "DeleteExpiredRevocations", 1000, garbage, ruleDeleteRevs, func(limit int) (int, error) {
 		return a.DeleteExpiredRevocations(ctx, scaleNow, limit)
 	})
@@ -144,7 +166,7 @@ func revocationScale(t *testing.T, h PartialHarness[authkit.RevocationStore]) {
 		t.Errorf("DeleteExpiredRevocations with limit 1000, repeated while it returned 1000, deleted %d in all, want %d; %s", total, garbage, ruleDeleteRevs)
 	}
 	errLive := errors.New("a live entry is gone")
-	err = fanOut(scaleN, func(i int) error {
+	err = fanOut(n, func(i int) error {
 		if i%2 == 0 {
 			return nil
 		}
@@ -171,14 +193,15 @@ func revocationScale(t *testing.T, h PartialHarness[authkit.RevocationStore]) {
 	}
 }
 
-// apiTokenScale writes scaleN tokens over five subjects: by i%6, 0 expired,
+// apiTokenScale writes n tokens over five subjects: by i%6, 0 expired,
 // 1 revoked, 2 revoked and expired, 3–5 live (no expiry, or a late one).
 func apiTokenScale(t *testing.T, h PartialHarness[authkit.APITokenStore]) {
+	n := scaleSize(t, h.ScaleRecords)
 	a, b := open(t, h)
 	ctx := t.Context()
 	id := func(i int) string { return fmt.Sprintf("scale-%05d", i) }
-	err := fanOut(scaleN, func(i int) error {
-		tok := newToken(id(i), scaleSubjects[i%len(scaleSubjects)], scaleCreated(i))
+	err := fanOut(n, func(i int) error {
+		tok := newToken(id(i), scaleSubjects[i%len(scaleSubjects)], scaleCreated(n, i))
 		switch i % 6 {
 		case 0, 2:
 			tok.ExpiresAt = at(hour)
@@ -191,8 +214,8 @@ func apiTokenScale(t *testing.T, h PartialHarness[authkit.APITokenStore]) {
 		}
 		return st.CreateAPIToken(ctx, tok, 0, base)
 	})
-	mustOK(t, fmt.Sprintf("CreateAPIToken of %d tokens", scaleN), err, ruleCreateToken)
-	err = fanOut(scaleN, func(i int) error {
+	mustOK(t, fmt.Sprintf("CreateAPIToken of %d tokens", n), err, ruleCreateToken)
+	err = fanOut(n, func(i int) error {
 		if c := i % 6; c != 1 && c != 2 {
 			return nil
 		}
@@ -201,7 +224,7 @@ func apiTokenScale(t *testing.T, h PartialHarness[authkit.APITokenStore]) {
 	mustOK(t, "RevokeAPIToken", err, ruleRevokeAPI)
 
 	live := map[string][]string{}
-	for i := scaleN - 1; i >= 0; i-- {
+	for i := n - 1; i >= 0; i-- {
 		if i%6 >= 3 {
 			subj := scaleSubjects[i%len(scaleSubjects)]
 			live[subj] = append(live[subj], id(i))
@@ -214,7 +237,7 @@ func apiTokenScale(t *testing.T, h PartialHarness[authkit.APITokenStore]) {
 		}
 	}
 	listAll("before cleanup")
-	const garbage = scaleN / 2
+	garbage := n / 2
 	total := drain(t, "DeleteExpiredAPITokens", 1000, garbage, ruleDeleteTokens, func(limit int) (int, error) {
 		return a.DeleteExpiredAPITokens(ctx, scaleNow, limit)
 	})
@@ -222,7 +245,7 @@ func apiTokenScale(t *testing.T, h PartialHarness[authkit.APITokenStore]) {
 		t.Errorf("DeleteExpiredAPITokens with limit 1000, repeated while it returned 1000, deleted %d in all, want %d; %s", total, garbage, ruleDeleteTokens)
 	}
 	listAll("after cleanup")
-	for i := 0; i < scaleN; i += 97 {
+	for i := 0; i < n; i += 97 {
 		if i%6 < 3 {
 			wantTokenAbsent(t, b, hashOf("tok-"+id(i)), "a garbage token after cleanup", ruleDeleteTokens)
 		} else {
