@@ -79,7 +79,8 @@ func (st ThrottleState) Active(now time.Time) bool {
 // # How the HTTP layer uses it
 //
 // Every place a password is checked (the password grant, Basic
-// credentials, POST /api-tokens) counts an attempt of user from client
+// credentials, POST /api-tokens, an authorization request's
+// CheckPassword) counts an attempt of user from client
 // address addr (an IPv6 address is taken as its /64) against three keys:
 // the pair (user, addr), the address and the user. Before the password is
 // checked, one ThrottleStates call reads the three; the attempt is refused
@@ -96,7 +97,8 @@ func (st ThrottleState) Active(now time.Time) bool {
 // user: 100 free per hour, at most 1 minute) keeps the right password from
 // a clean address working while another address fails 30 times a minute;
 // beyond 100 failures an hour the account answers at most about once a
-// minute, from anywhere. A store error refuses the attempt.
+// minute, except at the addresses its user logged in from (under the name
+// as typed then). A store error refuses the attempt.
 type ThrottleStore interface {
 	// AddFailure records one failure for key at now, as one atomic step,
 	// and returns the key's state after it. If the key has no state, or

@@ -92,7 +92,9 @@ type ThrottlePolicy struct {
 	User    ThrottleRule
 	// Known is how long an address a user logged in from (the right
 	// password) stays known for that user, under the name exactly as
-	// given (not the names that fold alike): a known (user, address) pair
+	// given (not the names that fold alike, which may be other accounts;
+	// an owner who logs in as "Alice" and later types "alice" is not
+	// known there under it): a known (user, address) pair
 	// is not held by the User ceiling (Pair and Address still apply), so
 	// that a botnet keeping the ceiling busy does not lock the owner out
 	// where the owner has logged in before. Zero: no address is known,
@@ -384,20 +386,21 @@ func (g *guard) clearLocal(ctx context.Context, local *throttle.Limiter, a throt
 // attempt is the throttle identity of a password attempt. The user name is
 // case-folded (foldName), so that "Alice", "alice" and "ALİCE"-like
 // variants share their counters whatever the application's checker makes
-// of case.
+// of case; the known pair is the name as given (Attempt.Name).
 func attemptOf(user string, addr netip.Addr) throttle.Attempt {
 	return throttle.Attempt{User: foldName(user), Name: user, Addr: addr}
 }
 
-// foldName maps every rune of s to one representative of its Unicode
-// simple case-folding orbit (the lower case of the smallest rune in it,
-// which for ASCII is strings.ToLower's answer; the smallest rune itself
-// where its lower case is outside the orbit), so that two names fold to
-// the same string exactly when strings.EqualFold finds them equal (for
-// valid UTF-8): "ſam"
-// (long s) and "sam", "Key" (Kelvin sign) and "key". strings.ToLower
-// alone leaves those apart, and each variant had counters of its own
-// (found by review). Invalid UTF-8 is kept byte for byte.
+// foldName maps every rune r of s to foldRune(r), so that two names
+// strings.EqualFold finds equal fold to the same string ("ſam" (long s)
+// and "sam", "Key" (Kelvin sign) and "key": strings.ToLower alone leaves
+// those apart, and each variant had counters of its own; found by
+// review), and so do two names that strings.ToLower or strings.ToUpper
+// make equal ("alİce" and "alice", "ıan" and "ian"), as an application
+// comparing names by either would. For ASCII it is strings.ToLower.
+// Folding too much costs only shared waits: a success clears no count
+// and marks only the exact name known. Invalid UTF-8 is kept byte for
+// byte.
 func foldName(s string) string {
 	ascii := true
 	for i := 0; i < len(s); i++ {
@@ -418,30 +421,33 @@ func foldName(s string) string {
 			i++
 			continue
 		}
-		// The orbit's lower case of its smallest rune where the orbit
-		// holds it (as strings.ToLower for ASCII), else the smallest
-		// rune: unicode.ToLower maps "İ", alone in its orbit, to "i",
-		// which merged "alİce" with "alice", names EqualFold keeps apart
-		// (found by review).
-		min := r
-		for f := unicode.SimpleFold(r); f != r; f = unicode.SimpleFold(f) {
-			if f < min {
-				min = f
-			}
-		}
-		rep := min
-		if l := unicode.ToLower(min); l != min {
-			for f := unicode.SimpleFold(min); f != min; f = unicode.SimpleFold(f) {
-				if f == l {
-					rep = l
-					break
-				}
-			}
-		}
-		b.WriteRune(rep)
+		b.WriteRune(foldRune(r))
 		i += n
 	}
 	return b.String()
+}
+
+// foldRune is the representative of the simple case-folding orbit of
+// ToLower(ToUpper(r)): the lower case of the orbit's smallest rune where
+// the orbit holds it (as strings.ToLower for ASCII), else the smallest
+// rune. Through ToUpper and ToLower, "İ" (alone in its orbit) folds with
+// "i", and so does "ı".
+func foldRune(r rune) rune {
+	r = unicode.ToLower(unicode.ToUpper(r))
+	min := r
+	for f := unicode.SimpleFold(r); f != r; f = unicode.SimpleFold(f) {
+		if f < min {
+			min = f
+		}
+	}
+	if l := unicode.ToLower(min); l != min {
+		for f := unicode.SimpleFold(min); f != min; f = unicode.SimpleFold(f) {
+			if f == l {
+				return l
+			}
+		}
+	}
+	return min
 }
 
 // maxEventSubject bounds the user name an event carries.

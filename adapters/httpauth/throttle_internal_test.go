@@ -175,16 +175,32 @@ func TestFoldNameMatchesEqualFold(t *testing.T) {
 	if foldName("bob") == foldName("rob") || foldName("\xff") != "\xff" {
 		t.Error("distinct names fold together, or invalid UTF-8 is not kept")
 	}
-	// Every rune folds to one EqualFold finds equal to it, so that names
-	// EqualFold keeps apart never share a throttle identity: "İ" folded to
-	// "i", and a success of an account "alİce" counted as one of "alice"
-	// (found by review).
+	// Every rune folds as every rune of its case-folding orbit, its lower
+	// case and its upper case do, so that names an application finds
+	// equal by strings.EqualFold, ToLower or ToUpper share their counters
+	// ("alİce" had counters apart from "alice", where a checker lowering
+	// names takes both for alice; found by review).
 	for r := rune(0); r <= unicode.MaxRune; r++ {
 		if !utf8.ValidRune(r) {
 			continue
 		}
-		if s := string(r); !strings.EqualFold(foldName(s), s) {
-			t.Errorf("foldName(%q) = %q, which strings.EqualFold finds different", s, foldName(s))
+		want := foldName(string(r))
+		same := []rune{unicode.ToLower(r), unicode.ToUpper(r)}
+		for f := unicode.SimpleFold(r); f != r; f = unicode.SimpleFold(f) {
+			same = append(same, f)
+		}
+		for _, s := range same {
+			if got := foldName(string(s)); got != want {
+				t.Errorf("foldName(%q) = %q, foldName(%q) = %q", string(r), want, string(s), got)
+			}
+		}
+		if r < utf8.RuneSelf && want != strings.ToLower(string(r)) {
+			t.Errorf("foldName(%q) = %q, not strings.ToLower's", string(r), want)
+		}
+	}
+	for _, p := range [][2]string{{"alİce", "alice"}, {"ıan", "ian"}, {"ALİCE", "alice"}} {
+		if foldName(p[0]) != foldName(p[1]) {
+			t.Errorf("foldName(%q) = %q, foldName(%q) = %q: names strings.ToLower or ToUpper make equal must share counters", p[0], foldName(p[0]), p[1], foldName(p[1]))
 		}
 	}
 }
