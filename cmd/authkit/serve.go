@@ -101,6 +101,9 @@ type serveConfig struct {
 	// (--endpoint-assertion-audiences;
 	// httpauth.WithEndpointAssertionAudiences).
 	endpointAud bool
+	// maxConnections is how many client connections serve holds at once
+	// (--max-connections; 0: no limit).
+	maxConnections int
 	// warnings are notes on deprecated spellings, logged at start-up.
 	warnings []string
 }
@@ -111,7 +114,7 @@ type serveConfig struct {
 var serveFlags = []string{"addr", "keys", "issuer", "audience", "access-ttl", "refresh-ttl",
 	"session-lifetime", "users", "users-reload", "scopes", "log-format", "log-level", "shutdown-timeout", "migrate",
 	"revocation-mirror", "verify-cache", "store-timeout", "request-timeout", "trusted-proxies",
-	"accept-volatile-redis", "account-clients", "api-token-limit", "session-limit", "endpoint-assertion-audiences"}
+	"accept-volatile-redis", "account-clients", "api-token-limit", "session-limit", "endpoint-assertion-audiences", "max-connections"}
 
 func (c *cli) parseServe(args []string) (serveConfig, error) {
 	cfg := serveConfig{
@@ -173,6 +176,7 @@ localhost.`)
 	fs.Var(durationFlag{&cfg.requestTimeout}, "request-timeout", "deadline `DURATION` of each request, at least --store-timeout and at most 25s; a request still waiting on the store then is answered 503")
 	fs.StringVar(&trustedProxies, "trusted-proxies", "", "reverse proxies (comma-separated `CIDRS` or addresses) whose X-Forwarded-For names the client's address for login throttling and sessions; the rightmost address not in them is the client's. Default none: the connection's address, forwarding headers ignored")
 	fs.StringVar(&accountClients, "account-clients", "", "registered OAuth client `IDS` (comma-separated) whose users' tokens (never the client's own client_credentials token) may use /logout-all, /sessions and /api-tokens like a first-party login; default none: only first-party sessions may")
+	fs.IntVar(&cfg.maxConnections, "max-connections", defaultMaxConnections, "how many client `CONNECTIONS` serve holds at once (each may hold up to about 100 KB of a request while it arrives); at the limit it closes the connection idle longest, else new ones wait. 0: no limit")
 	fs.BoolVar(&cfg.endpointAud, "endpoint-assertion-audiences", false, "accept a registered client's private_key_jwt assertion whose aud is the token endpoint's URL (or the URL it is sent to) instead of --issuer, for clients that cannot be changed; still one value. Default off: aud must be the issuer identifier, which stops an assertion a malicious server obtained from being replayed here")
 	fs.Var(durationFlag{&cfg.shutdownTimeout}, "shutdown-timeout", "how long (`DURATION`) to let requests in flight finish on SIGINT/SIGTERM")
 	fs.VisitAll(func(f *flag.Flag) {
@@ -215,6 +219,9 @@ localhost.`)
 	}
 	if cfg.requestTimeout < cfg.storeTimeout || cfg.requestTimeout > maxRequestTimeout {
 		return cfg, usagef("--request-timeout must be between --store-timeout (%v) and %v", cfg.storeTimeout, maxRequestTimeout)
+	}
+	if cfg.maxConnections < 0 {
+		return cfg, usagef("--max-connections must be 0 (no limit) or more")
 	}
 	if cfg.usersReload != 0 && cfg.usersReload < 10*time.Millisecond {
 		return cfg, usagef("--users-reload must be 0 (off) or at least 10ms")
@@ -275,6 +282,9 @@ type server struct {
 	// demoPassword is the demo user's password, printed once on standard
 	// output when the server starts listening; "" with a users file.
 	demoPassword string
+	// maxConnections bounds the client connections held at once (0: no
+	// limit; connLimiter).
+	maxConnections int
 }
 
 func (c *cli) newServer(ctx context.Context, cfg serveConfig, log *slog.Logger) (*server, error) {
@@ -285,7 +295,7 @@ func (c *cli) newServer(ctx context.Context, cfg serveConfig, log *slog.Logger) 
 		}
 		return nil, err
 	}
-	s := &server{log: log, store: st, shutdownTimeout: cfg.shutdownTimeout}
+	s := &server{log: log, store: st, shutdownTimeout: cfg.shutdownTimeout, maxConnections: cfg.maxConnections}
 	built := false
 	defer func() {
 		if !built {
@@ -558,6 +568,10 @@ func (s *server) run(ctx context.Context, ln net.Listener, stdout io.Writer) err
 		IdleTimeout:       idleTimeout,
 		MaxHeaderBytes:    maxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+	}
+	if s.maxConnections > 0 {
+		cl := newConnLimiter(ln, s.maxConnections)
+		ln, hs.ConnState = cl, cl.ConnState
 	}
 	served := make(chan error, 1)
 	go func() { served <- hs.Serve(ln) }()
