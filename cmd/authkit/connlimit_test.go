@@ -156,3 +156,39 @@ func TestConnLimitClose(t *testing.T) {
 		t.Fatal("Accept waiting for a slot did not return at Close")
 	}
 }
+
+// serve applies --max-connections: with one, a request waits while
+// another connection is sending its headers, and is answered once that
+// one ends; a negative value is refused.
+func TestServeMaxConnections(t *testing.T) {
+	s := startServe(t, "", "--max-connections", "1")
+	slow, err := net.Dial("tcp", s.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer slow.Close()
+	if _, err := io.WriteString(slow, "GET /healthz HTTP/1.1\r\nHost: x\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(100 * time.Millisecond)
+	client := &http.Client{Timeout: 300 * time.Millisecond}
+	if resp, err := client.Get(s.base + "/healthz"); err == nil {
+		resp.Body.Close()
+		t.Fatal("a second connection was served while the only one allowed was reading a request")
+	}
+	if _, err := io.WriteString(slow, "Connection: close\r\n\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	slow.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := io.ReadAll(slow); err != nil {
+		t.Fatal(err)
+	}
+	client.Timeout = 5 * time.Second
+	resp, err := client.Get(s.base + "/healthz")
+	if err != nil {
+		t.Fatalf("once the first connection ended: %v", err)
+	}
+	resp.Body.Close()
+
+	runCLI(t, "", "serve", "--max-connections", "-1").must(t, exitUsage, nil, []string{"--max-connections"})
+}
