@@ -4,6 +4,7 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
 )
 
 // defaultMaxConnections is serve's --max-connections: how many client
@@ -16,14 +17,20 @@ const defaultMaxConnections = 2048
 
 // connLimiter holds a listener to at most max connections at once. When a
 // connection arrives at the limit, Accept closes the connection idle
-// longest (a keep-alive connection between requests, which its client
-// reopens when it needs one) and waits for a slot: connections reading a
-// request or running one are never cut, and further ones queue in the
-// kernel's backlog. Only an arrival closes an idle connection. Track the
-// connections' states with ConnState (http.Server.ConnState).
+// longest (a keep-alive connection waiting for its next request, which its
+// client reopens when it needs one), or waits until one ends or goes idle.
+// A connection on which the next request has begun to arrive is not idle:
+// closing is decided against reading atomically (limitedConn.state), so a
+// request is either never read or answered. (A request the client
+// pipelined behind the previous one, already buffered by net/http, is not
+// seen: clients do not pipeline.) Track the connections' states with
+// ConnState (http.Server.ConnState).
 type connLimiter struct {
 	net.Listener
 	slots chan struct{}
+	// idled wakes an Accept waiting for a slot when a connection goes
+	// idle, so that it can close it.
+	idled chan struct{}
 	done  chan struct{}
 	once  sync.Once
 
@@ -33,28 +40,35 @@ type connLimiter struct {
 }
 
 func newConnLimiter(l net.Listener, max int) *connLimiter {
-	return &connLimiter{Listener: l, slots: make(chan struct{}, max), done: make(chan struct{}), idle: map[*limitedConn]uint64{}}
+	return &connLimiter{Listener: l, slots: make(chan struct{}, max), idled: make(chan struct{}, 1),
+		done: make(chan struct{}), idle: map[*limitedConn]uint64{}}
 }
 
-// Accept waits for a connection, then for a slot for it (closing the
-// connection idle longest when there is none).
+// Accept waits for a connection, then for a slot for it, closing the
+// connection idle longest when there is none.
 func (l *connLimiter) Accept() (net.Conn, error) {
 	c, err := l.Listener.Accept()
 	if err != nil {
 		return nil, err
 	}
-	select {
-	case l.slots <- struct{}{}:
-	default:
-		l.closeIdlest()
+	for {
 		select {
 		case l.slots <- struct{}{}:
+			return &limitedConn{Conn: c, l: l}, nil
+		default:
+		}
+		if l.closeIdlest() {
+			continue // its slot is free
+		}
+		select {
+		case l.slots <- struct{}{}:
+			return &limitedConn{Conn: c, l: l}, nil
+		case <-l.idled:
 		case <-l.done:
 			c.Close()
 			return nil, net.ErrClosed
 		}
 	}
-	return &limitedConn{Conn: c, l: l}, nil
 }
 
 // Close closes the listener; an Accept waiting for a slot returns.
@@ -72,36 +86,68 @@ func (l *connLimiter) ConnState(c net.Conn, st http.ConnState) {
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if st == http.StateIdle {
-		l.seq++
-		l.idle[lc] = l.seq
+	if st != http.StateIdle {
+		delete(l.idle, lc)
 		return
 	}
-	delete(l.idle, lc)
+	lc.state.Store(connIdle)
+	l.seq++
+	l.idle[lc] = l.seq
+	select {
+	case l.idled <- struct{}{}:
+	default:
+	}
 }
 
-// closeIdlest closes the connection idle longest, if any.
-func (l *connLimiter) closeIdlest() {
-	l.mu.Lock()
-	var oldest *limitedConn
-	var since uint64
-	for c, s := range l.idle {
-		if oldest == nil || s < since {
-			oldest, since = c, s
+// closeIdlest closes the connection idle longest, if one still is, and
+// reports whether it did.
+func (l *connLimiter) closeIdlest() bool {
+	for {
+		l.mu.Lock()
+		var oldest *limitedConn
+		var since uint64
+		for c, s := range l.idle {
+			if oldest == nil || s < since {
+				oldest, since = c, s
+			}
 		}
-	}
-	delete(l.idle, oldest)
-	l.mu.Unlock()
-	if oldest != nil {
-		oldest.Close()
+		delete(l.idle, oldest)
+		l.mu.Unlock()
+		if oldest == nil {
+			return false
+		}
+		if oldest.state.CompareAndSwap(connIdle, connClosing) {
+			oldest.Close()
+			return true
+		}
+		// Its next request has begun to arrive: not idle after all.
 	}
 }
+
+// The states of a limitedConn.
+const (
+	connBusy    int32 = iota // reading or answering a request, or new
+	connIdle                 // between requests, nothing read since
+	connClosing              // closed by the limiter while idle
+)
 
 // limitedConn gives its slot back once, when it is closed.
 type limitedConn struct {
 	net.Conn
-	l    *connLimiter
-	once sync.Once
+	l     *connLimiter
+	once  sync.Once
+	state atomic.Int32
+}
+
+// Read marks the connection busy once bytes of a request arrive after it
+// went idle; bytes that arrive as the limiter closes it are dropped, so
+// that no request is read on a connection that is being cut.
+func (c *limitedConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	if n > 0 && !c.state.CompareAndSwap(connIdle, connBusy) && c.state.Load() == connClosing {
+		return 0, net.ErrClosed
+	}
+	return n, err
 }
 
 func (c *limitedConn) Close() error {

@@ -118,6 +118,60 @@ func TestConnLimit(t *testing.T) {
 	}
 }
 
+// A connection on which the next request has begun to arrive is not cut
+// for a new one: the request is answered, and the new connection is
+// served as soon as that connection goes idle, not at its idle timeout
+// (found by review: a refresh was read and answered on a connection the
+// limiter closed, its answer lost and its token spent; and a waiting
+// connection waited for the idle timeout).
+func TestConnLimitSparesARequestArriving(t *testing.T) {
+	addr, _ := limitedServer(t, 1)
+	a, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	ar := bufio.NewReader(a)
+	if err := get(a, ar); err != nil {
+		t.Fatal(err)
+	}
+	// Half of the next request's headers: no longer idle.
+	if _, err := io.WriteString(a, "POST / HTTP/1.1\r\nHost: x\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(100 * time.Millisecond)
+	b, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	br := bufio.NewReader(b)
+	done := make(chan error, 1)
+	start := time.Now()
+	go func() { done <- get(b, br) }()
+	time.Sleep(100 * time.Millisecond)
+	if _, err := io.WriteString(a, "Content-Length: 2\r\n\r\nhi"); err != nil {
+		t.Fatal(err)
+	}
+	a.SetReadDeadline(time.Now().Add(5 * time.Second))
+	resp, err := http.ReadResponse(ar, nil)
+	if err != nil {
+		t.Fatalf("a request arriving on a keep-alive connection was cut for a new connection: %v", err)
+	}
+	resp.Body.Close()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("the new connection: %v", err)
+		}
+		if d := time.Since(start); d > 3*time.Second {
+			t.Errorf("the new connection was served after %v, not once the other went idle", d)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the new connection was not served once the other connection went idle")
+	}
+}
+
 // Closing the listener ends an Accept waiting for a slot.
 func TestConnLimitClose(t *testing.T) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
