@@ -62,12 +62,18 @@ func runDataLoss(t *testing.T, h PartialHarness[authkit.RevocationStore]) {
 
 		h.LoseData(t, a)
 
-		// The first check after the loss, through the other handle.
-		now := at(minute)
+		// The first check after the loss, through the other handle, at a
+		// now between two milliseconds.
+		now := at(minute).Add(1500 * time.Microsecond)
 		since := wantLoss(t, "handle B, the first check after the loss", b, query("jti-1", "", "alice", iat), now)
 		if since.After(now) {
 			t.Errorf("DataLossError.Since = %s, after the now (%s) of the call that noticed the loss; %s", fmtTime(since), fmtTime(now), ruleLossSince)
 		}
+		// A token issued half a millisecond before that call, before the
+		// loss was noticed, is dead too: an epoch dated at the now cut to
+		// the millisecond would take it for one issued after (and a
+		// revocation of it, lost, would be forgotten).
+		wantLoss(t, "handle B, a token issued half a millisecond before the call that noticed the loss", b, query("jti-8", "sid-8", "frank", now.Add(-500*time.Microsecond)), now)
 		for _, c := range []struct {
 			what string
 			s    authkit.RevocationStore

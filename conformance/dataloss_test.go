@@ -81,6 +81,12 @@ var lossMutants = []lossMutant{
 		want: []string{"SnapshotNoticesFirst", "holds 0 RevokedBeforeEpoch entries"},
 	},
 	{
+		name: "EpochToTheMillisecond",
+		run:  "DataLoss/RevokedBeforeStaysDead",
+		wrap: func(s *feedtest.Store) authkit.RevocationStore { return epochMillis{s} },
+		want: []string{"RevokedBeforeStaysDead", "half a millisecond before the call that noticed the loss"},
+	},
+	{
 		name:    "FollowHidesEpoch",
 		run:     "DataLoss/Feed",
 		keepLog: true,
@@ -145,4 +151,22 @@ func (s followHidesEpoch) FollowRevocations(ctx context.Context, after authkit.F
 	return s.Store.FollowRevocations(ctx, after, heartbeat, func(rs []authkit.Revocation, pos authkit.FeedPosition) error {
 		return fn(slices.DeleteFunc(slices.Clone(rs), func(r authkit.Revocation) bool { return r.Kind == authkit.RevokedBeforeEpoch }), pos)
 	})
+}
+
+// epochMillis keeps its epoch to the millisecond, cut down (a marker
+// written with a millisecond clock): a token issued in the last
+// millisecond before the loss was noticed passes as issued after it.
+type epochMillis struct{ *feedtest.Store }
+
+func (s epochMillis) IsRevoked(ctx context.Context, q authkit.RevocationQuery, now time.Time) (bool, error) {
+	dead, err := s.Store.IsRevoked(ctx, q, now)
+	var dl *authkit.DataLossError
+	if !errors.As(err, &dl) {
+		return dead, err
+	}
+	since := dl.Since.Truncate(time.Millisecond)
+	if q.IssuedAt.After(since) {
+		return false, nil
+	}
+	return true, &authkit.DataLossError{Since: since}
 }
