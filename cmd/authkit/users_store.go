@@ -64,6 +64,11 @@ func (c *cli) openUsersStore(ctx context.Context, spec string) (*usersStore, err
 	if spec == "" {
 		return nil, nil
 	}
+	// From here a signal cancels ctx (main) rather than ending the
+	// process: past the password prompt, so that a signal between the
+	// file's change and the store's work still says what is left undone
+	// (found by review). A store not yet open changes nothing.
+	watchSignals(ctx)
 	ctx, cancel := context.WithTimeout(ctx, usersStoreTimeout)
 	defer cancel()
 	st, err := openStore(ctx, spec, false, c.stderrLogger())
@@ -119,9 +124,6 @@ var codeWait = httpauth.AuthorizationCodeTTL + authkit.DefaultLeeway
 // file step did ("removed user alice from users.txt"), for the error when
 // the store step fails after it.
 func (u *usersStore) end(ctx context.Context, c *cli, name, done string, wait bool) error {
-	// From here a signal cancels ctx (main), and the error says what was
-	// left undone and how to finish it.
-	watchSignals(ctx)
 	fail := func(sessions, tokens int, err error) error {
 		what := "The sessions and API tokens of user " + quote(name)
 		if done != "" {
