@@ -243,8 +243,10 @@ func (h *Handler) authenticateAssertion(w http.ResponseWriter, r *http.Request, 
 	// An assertion that may have been used before this client was
 	// registered was made for an earlier client of the same ID (removed,
 	// then added again with the same keys, as changing a client takes):
-	// its use record may have gone with that client (the memory and SQL
-	// stores drop them together), so it must not authenticate this one.
+	// its use record may have gone with that client (authkit's stores
+	// keep it until it expires, but a custom store, or a SQL schema before
+	// migration 0008, may drop it with the client), so it must not
+	// authenticate this one.
 	// Without a registration time there is nothing to tell the two apart:
 	// refused, as a store that breaks ValidateClient is misconfigured.
 	if c.CreatedAt.IsZero() {
