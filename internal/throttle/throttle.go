@@ -30,12 +30,12 @@
 //
 // The right password also makes the pair known for Policy.Known (a fourth
 // key, read with the others in the one round trip), for the exact name it
-// was given for (Attempt.Name), never for the names that fold alike: the user's wait does
-// not hold a known pair, so a botnet that keeps the ceiling busy does not
-// lock the owner out at an address the owner logged in from. A clean
-// address alone does not get through (a botnet's addresses are each clean
-// at their first guess), and the pair and address rules hold a known pair
-// as any other.
+// was given for (Attempt.Name), never for the names that fold alike: the
+// user's wait does not hold a known pair, so a botnet that keeps the
+// ceiling busy does not lock the owner out at an address the owner logged
+// in from. A clean address alone does not get through (a botnet's
+// addresses are each clean at their first guess), and the pair and
+// address rules hold a known pair as any other.
 //
 // [DefaultPolicy] keeps the right password working from an address that
 // has not been guessing while another address fails 30 times a minute
