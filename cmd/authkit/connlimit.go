@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // defaultMaxConnections is serve's --max-connections: how many client
@@ -34,14 +35,21 @@ type connLimiter struct {
 	done  chan struct{}
 	once  sync.Once
 
+	// headerTimeout bounds how long the first bytes of a connection's
+	// next request may take to become a whole request line and headers
+	// (the server's ReadHeaderTimeout).
+	headerTimeout time.Duration
+
 	mu   sync.Mutex
 	idle map[*limitedConn]uint64 // idle connections and when they became idle (a sequence number)
 	seq  uint64
 }
 
-func newConnLimiter(l net.Listener, max int) *connLimiter {
+// newConnLimiter limits l to max connections; headerTimeout is the
+// server's ReadHeaderTimeout.
+func newConnLimiter(l net.Listener, max int, headerTimeout time.Duration) *connLimiter {
 	return &connLimiter{Listener: l, slots: make(chan struct{}, max), idled: make(chan struct{}, 1),
-		done: make(chan struct{}), idle: map[*limitedConn]uint64{}}
+		done: make(chan struct{}), idle: map[*limitedConn]uint64{}, headerTimeout: headerTimeout}
 }
 
 // Accept waits for a connection, then for a slot for it, closing the
@@ -141,11 +149,22 @@ type limitedConn struct {
 
 // Read marks the connection busy once bytes of a request arrive after it
 // went idle; bytes that arrive as the limiter closes it are dropped, so
-// that no request is read on a connection that is being cut.
+// that no request is read on a connection that is being cut. A connection
+// marked busy gets the header timeout for the rest of its request line and
+// headers: net/http waits for four bytes under the idle timeout (2 minutes
+// in serve) before it sets its own, and a client sending one byte after
+// each answer held a slot that long (found by review).
 func (c *limitedConn) Read(p []byte) (int, error) {
 	n, err := c.Conn.Read(p)
-	if n > 0 && !c.state.CompareAndSwap(connIdle, connBusy) && c.state.Load() == connClosing {
-		return 0, net.ErrClosed
+	if n > 0 {
+		switch {
+		case c.state.CompareAndSwap(connIdle, connBusy):
+			if c.l.headerTimeout > 0 {
+				_ = c.Conn.SetReadDeadline(time.Now().Add(c.l.headerTimeout))
+			}
+		case c.state.Load() == connClosing:
+			return 0, net.ErrClosed
+		}
 	}
 	return n, err
 }

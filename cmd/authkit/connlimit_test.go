@@ -14,14 +14,20 @@ import (
 // limitedServer serves "ok" through a connLimiter of max connections.
 func limitedServer(t *testing.T, max int) (addr string, l *connLimiter) {
 	t.Helper()
+	return limitedServerTimeout(t, max, time.Minute)
+}
+
+// limitedServerTimeout is limitedServer with the header timeout given.
+func limitedServerTimeout(t *testing.T, max int, headerTimeout time.Duration) (addr string, l *connLimiter) {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	l = newConnLimiter(ln, max)
+	l = newConnLimiter(ln, max, headerTimeout)
 	hs := &http.Server{
 		Handler:           http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") }),
-		ReadHeaderTimeout: time.Minute,
+		ReadHeaderTimeout: headerTimeout,
 		IdleTimeout:       time.Minute,
 		ConnState:         l.ConnState,
 	}
@@ -172,13 +178,48 @@ func TestConnLimitSparesARequestArriving(t *testing.T) {
 	}
 }
 
+// A connection whose next request has begun to arrive holds its slot for
+// the header timeout at most, not for the idle timeout net/http waits under
+// until four bytes have come (found by review: one byte after each answer
+// held a slot for two minutes).
+func TestConnLimitFirstBytesGetTheHeaderTimeout(t *testing.T) {
+	addr, _ := limitedServerTimeout(t, 1, 500*time.Millisecond)
+	a, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	if err := get(a, bufio.NewReader(a)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.WriteString(a, "G"); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(100 * time.Millisecond)
+	b, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	done := make(chan error, 1)
+	go func() { done <- get(b, bufio.NewReader(b)) }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("a connection holding one byte of a request kept its slot past the header timeout")
+	}
+}
+
 // Closing the listener ends an Accept waiting for a slot.
 func TestConnLimitClose(t *testing.T) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	l := newConnLimiter(ln, 1)
+	l := newConnLimiter(ln, 1, time.Minute)
 	c, err := net.Dial("tcp", ln.Addr().String())
 	if err != nil {
 		t.Fatal(err)

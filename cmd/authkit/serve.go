@@ -570,7 +570,7 @@ func (s *server) run(ctx context.Context, ln net.Listener, stdout io.Writer) err
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 	}
 	if s.maxConnections > 0 {
-		cl := newConnLimiter(ln, s.maxConnections)
+		cl := newConnLimiter(ln, s.maxConnections, readHeaderTimeout)
 		ln, hs.ConnState = cl, cl.ConnState
 	}
 	served := make(chan error, 1)
