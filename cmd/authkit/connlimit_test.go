@@ -36,6 +36,25 @@ func limitedServerTimeout(t *testing.T, max int, headerTimeout time.Duration) (a
 	return ln.Addr().String(), l
 }
 
+// dialLimited connects to addr, closing the connection at the test's end.
+func dialLimited(t *testing.T, addr string) (net.Conn, *bufio.Reader) {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c, bufio.NewReader(c)
+}
+
+// getAsync is get in a goroutine of its own: its error comes on the
+// channel.
+func getAsync(c net.Conn, r *bufio.Reader) <-chan error {
+	done := make(chan error, 1)
+	go func() { done <- get(c, r) }()
+	return done
+}
+
 // get sends one keep-alive request on c and reads the answer.
 func get(c net.Conn, r *bufio.Reader) error {
 	if _, err := io.WriteString(c, "GET / HTTP/1.1\r\nHost: x\r\n\r\n"); err != nil {
@@ -60,15 +79,7 @@ func get(c net.Conn, r *bufio.Reader) error {
 // slowly grew it past 1 GB; found by review).
 func TestConnLimit(t *testing.T) {
 	addr, _ := limitedServer(t, 2)
-	dial := func() (net.Conn, *bufio.Reader) {
-		t.Helper()
-		c, err := net.Dial("tcp", addr)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { c.Close() })
-		return c, bufio.NewReader(c)
-	}
+	dial := func() (net.Conn, *bufio.Reader) { t.Helper(); return dialLimited(t, addr) }
 
 	// Two idle keep-alive connections, the first idle longest.
 	a, ar := dial()
@@ -103,9 +114,7 @@ func TestConnLimit(t *testing.T) {
 		slow = append(slow, s)
 	}
 	time.Sleep(100 * time.Millisecond) // both accepted and reading
-	d, dr := dial()
-	done := make(chan error, 1)
-	go func() { done <- get(d, dr) }()
+	done := getAsync(dial())
 	select {
 	case err := <-done:
 		t.Fatalf("a third connection was served while two requests were being read: %v", err)
@@ -132,12 +141,7 @@ func TestConnLimit(t *testing.T) {
 // connection waited for the idle timeout).
 func TestConnLimitSparesARequestArriving(t *testing.T) {
 	addr, _ := limitedServer(t, 1)
-	a, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer a.Close()
-	ar := bufio.NewReader(a)
+	a, ar := dialLimited(t, addr)
 	if err := get(a, ar); err != nil {
 		t.Fatal(err)
 	}
@@ -146,15 +150,8 @@ func TestConnLimitSparesARequestArriving(t *testing.T) {
 		t.Fatal(err)
 	}
 	time.Sleep(100 * time.Millisecond)
-	b, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
-	br := bufio.NewReader(b)
-	done := make(chan error, 1)
 	start := time.Now()
-	go func() { done <- get(b, br) }()
+	done := getAsync(dialLimited(t, addr))
 	time.Sleep(100 * time.Millisecond)
 	if _, err := io.WriteString(a, "Content-Length: 2\r\n\r\nhi"); err != nil {
 		t.Fatal(err)
@@ -184,27 +181,16 @@ func TestConnLimitSparesARequestArriving(t *testing.T) {
 // held a slot for two minutes).
 func TestConnLimitFirstBytesGetTheHeaderTimeout(t *testing.T) {
 	addr, _ := limitedServerTimeout(t, 1, 500*time.Millisecond)
-	a, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer a.Close()
-	if err := get(a, bufio.NewReader(a)); err != nil {
+	a, ar := dialLimited(t, addr)
+	if err := get(a, ar); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := io.WriteString(a, "G"); err != nil {
 		t.Fatal(err)
 	}
 	time.Sleep(100 * time.Millisecond)
-	b, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
-	done := make(chan error, 1)
-	go func() { done <- get(b, bufio.NewReader(b)) }()
 	select {
-	case err := <-done:
+	case err := <-getAsync(dialLimited(t, addr)):
 		if err != nil {
 			t.Fatal(err)
 		}
