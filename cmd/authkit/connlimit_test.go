@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"testing"
 	"time"
 )
@@ -78,25 +79,37 @@ func get(c net.Conn, r *bufio.Reader) error {
 // connections: 6,000 clients each sending a request's headers and body
 // slowly grew it past 1 GB; found by review).
 func TestConnLimit(t *testing.T) {
-	addr, _ := limitedServer(t, 2)
+	addr, l := limitedServer(t, 2)
 	dial := func() (net.Conn, *bufio.Reader) { t.Helper(); return dialLimited(t, addr) }
+	// idle waits until the server has marked n connections idle: a client
+	// reads its answer before the server marks the connection so.
+	idle := func(n int) {
+		t.Helper()
+		waitFor(t, fmt.Sprintf("%d idle connections", n), func() bool {
+			l.mu.Lock()
+			defer l.mu.Unlock()
+			return len(l.idle) == n
+		})
+	}
 
 	// Two idle keep-alive connections, the first idle longest.
 	a, ar := dial()
 	if err := get(a, ar); err != nil {
 		t.Fatal(err)
 	}
+	idle(1)
 	b, br := dial()
 	if err := get(b, br); err != nil {
 		t.Fatal(err)
 	}
+	idle(2)
 	c, cr := dial()
 	if err := get(c, cr); err != nil {
 		t.Fatalf("a third connection at a limit of two idle ones: %v", err)
 	}
 	a.SetReadDeadline(time.Now().Add(5 * time.Second))
-	if _, err := ar.ReadByte(); err == nil {
-		t.Error("the connection idle longest was not closed")
+	if _, err := ar.ReadByte(); err == nil || errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Errorf("the connection idle longest was not closed: %v", err)
 	}
 	if err := get(b, br); err != nil {
 		t.Errorf("the connection idle since later was closed: %v", err)
