@@ -70,6 +70,47 @@ func TestSignalDuringUsersWaitSaysWhatIsLeft(t *testing.T) {
 	}
 }
 
+// A users command with --store stopped while it waits for the users
+// file's lock changes nothing (found by review: once signals cancelled its
+// context, the file was changed anyway when the lock came, and only the
+// store step failed).
+func TestSignalWhileWaitingForTheLockChangesNothing(t *testing.T) {
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	users := usersFileOf(t, "alice", "bob")
+	path, err := filepath.EvalSymlinks(users)
+	if err != nil {
+		t.Fatal(err)
+	}
+	unlock, err := lockUsersFile(t.Context(), path) // another users command holds it
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(self, "users", "remove", "alice", "--file", users, "--store", migratedSQLite(t), "--no-wait")
+	cmd.Env = append(os.Environ(), "AUTHKIT_TEST_RUN_MAIN=1")
+	stderr := &syncBuffer{}
+	cmd.Stderr = stderr
+	if err := cmd.Start(); err != nil {
+		unlock()
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	time.Sleep(time.Second) // the store opened, the lock awaited
+	code := exitAfterSIGTERM(t, cmd, "users remove")
+	unlock()
+	if code != exitFailure {
+		t.Errorf("users remove stopped at the lock: exit status %d, want %d", code, exitFailure)
+	}
+	if _, ok := readUsers(t, users).index["alice"]; !ok {
+		t.Error("users remove stopped while waiting for the lock removed the user")
+	}
+	if !strings.Contains(stderr.String(), "nothing changed") {
+		t.Errorf("stopped at the lock, users remove did not say nothing changed:\n%s", stderr.String())
+	}
+}
+
 // exitAfterSIGTERM sends cmd SIGTERM and returns its exit status (-1:
 // killed by the signal), failing t if it has not ended within 10 s.
 func exitAfterSIGTERM(t *testing.T, cmd *exec.Cmd, what string) int {

@@ -738,7 +738,7 @@ returns (--no-wait skips this).`)
 	if sub == "revoke" {
 		return us.end(ctx, c, pos[0], "", !*noWait)
 	}
-	done, existed, err := c.changeUsersFile(*file, sub, pos[0], encoded, *algo)
+	done, existed, err := c.changeUsersFile(ctx, *file, sub, pos[0], encoded, *algo)
 	if err != nil || us == nil {
 		return err
 	}
@@ -750,7 +750,7 @@ returns (--no-wait skips this).`)
 // changeUsersFile adds (or changes the password of) or removes user name
 // in file under its lock, prints what it did and returns it, and whether
 // the user was in the file.
-func (c *cli) changeUsersFile(file, sub, name, encoded, algo string) (done string, existed bool, err error) {
+func (c *cli) changeUsersFile(ctx context.Context, file, sub, name, encoded, algo string) (done string, existed bool, err error) {
 	// Through symbolic links, the file they name: replacing a link with a
 	// file of its own left the file serve reads unchanged (found by
 	// review). Only links of this account's or root's (resolveLinks): one
@@ -760,11 +760,27 @@ func (c *cli) changeUsersFile(file, sub, name, encoded, algo string) (done strin
 	if err != nil {
 		return "", false, err
 	}
-	unlock, err := lockUsersFile(path)
+	// A signal while the lock is awaited (main cancels ctx once a store
+	// is being opened) stops the command with nothing changed: until
+	// 2026-12-04 the file was changed anyway and the store step then
+	// failed (found by review).
+	stopped := func() error {
+		if err := ctx.Err(); err != nil {
+			return fmt.Errorf("stopped before %s was changed; nothing changed: %w", file, err)
+		}
+		return nil
+	}
+	unlock, err := lockUsersFile(ctx, path)
 	if err != nil {
+		if serr := stopped(); serr != nil {
+			return "", false, serr
+		}
 		return "", false, err
 	}
 	defer unlock()
+	if err := stopped(); err != nil {
+		return "", false, err
+	}
 	f, err := loadUsersFile(path)
 	switch {
 	case errors.Is(err, os.ErrNotExist) && sub == "add":
@@ -776,6 +792,9 @@ func (c *cli) changeUsersFile(file, sub, name, encoded, algo string) (done strin
 		if !f.remove(name) {
 			return "", false, fmt.Errorf("%s has no user %s", file, quote(name))
 		}
+		if err := stopped(); err != nil {
+			return "", false, err
+		}
 		if err := f.write(path); err != nil {
 			return "", false, err
 		}
@@ -785,6 +804,9 @@ func (c *cli) changeUsersFile(file, sub, name, encoded, algo string) (done strin
 	}
 	existed, err = f.set(name, encoded)
 	if err != nil {
+		return "", false, err
+	}
+	if err := stopped(); err != nil {
 		return "", false, err
 	}
 	if err := f.write(path); err != nil {

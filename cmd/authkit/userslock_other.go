@@ -3,13 +3,14 @@
 package main
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 )
 
 // lockUsersFile does nothing where flock(2) is not available: run one
 // users command at a time there.
-func lockUsersFile(string) (unlock func(), err error) { return func() {}, nil }
+func lockUsersFile(context.Context, string) (unlock func(), err error) { return func() {}, nil }
 
 // keepOwner does nothing where files have no Unix owner.
 func keepOwner(*os.File, string) error { return nil }

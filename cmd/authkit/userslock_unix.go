@@ -3,6 +3,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -20,14 +21,15 @@ const lockWait = 30 * time.Second
 // (a users add that loaded the file, then a users remove that wrote it,
 // then the add's write bringing the removed user back). The lock is an
 // flock(2) on a hidden file beside path, which stays; the kernel releases
-// it when the process ends. It waits at most lockWait for another command.
+// it when the process ends. It waits at most lockWait for another command,
+// and no longer than ctx lasts.
 //
 // The lock file is never reached through a symbolic link: one planted in
 // place of it by an account that can write the directory would have a
 // command run as root create an empty file wherever it points (found by
 // review: /etc/nologin locks every other account out). Its directory is
 // path's, whose links resolveLinks has already checked.
-func lockUsersFile(path string) (unlock func(), err error) {
+func lockUsersFile(ctx context.Context, path string) (unlock func(), err error) {
 	name := filepath.Join(filepath.Dir(path), "."+filepath.Base(path)+".lock")
 	f, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0o600)
 	if errors.Is(err, syscall.ELOOP) {
@@ -57,7 +59,12 @@ func lockUsersFile(path string) (unlock func(), err error) {
 			f.Close()
 			return nil, fmt.Errorf("locking %s: another authkit users command has held it for %v", path, lockWait)
 		}
-		time.Sleep(20 * time.Millisecond)
+		select {
+		case <-ctx.Done():
+			f.Close()
+			return nil, fmt.Errorf("locking %s: %w", path, ctx.Err())
+		case <-time.After(20 * time.Millisecond):
+		}
 	}
 }
 
