@@ -349,6 +349,27 @@ func TestClientAuthThrottled(t *testing.T) {
 	}
 }
 
+// A client's right secret clears its (client, address) counter, unlike a
+// user's right password: client IDs are compared exactly, so no other
+// client can clear it (internal/throttle Policy.ClearPair).
+func TestClientAuthSuccessClearsThePair(t *testing.T) {
+	f := newClientFx(t)
+	wrong := clientBasic("svc+1", f.secrets["web"])
+	right := clientBasic("svc+1", f.secrets["svc+1"])
+	for i := 0; i < httpauth.DefaultThrottlePolicy().Pair.Free+1; i++ {
+		expect(t, f.form("/token", []string{"grant_type", "client_credentials"}, wrong...), 401, clientChallenge, bodyBadClient)
+	}
+	f.clock.Add(2 * time.Second) // past the wait the sixth failure began
+	if r := f.form("/token", []string{"grant_type", "client_credentials"}, right...); r.status != 200 {
+		t.Fatalf("the right secret after the wait: %d %s", r.status, r.body)
+	}
+	// Five failures are free again: the next is checked, not held.
+	expect(t, f.form("/token", []string{"grant_type", "client_credentials"}, wrong...), 401, clientChallenge, bodyBadClient)
+	if r := f.form("/token", []string{"grant_type", "client_credentials"}, right...); r.status != 200 {
+		t.Errorf("a failure after the right secret holds the client: %d %s", r.status, r.body)
+	}
+}
+
 // refreshWith refreshes rt with extra parameters and headers.
 func (f *clientFx) refreshWith(rt string, kv []string, hdr ...string) resp {
 	f.t.Helper()
