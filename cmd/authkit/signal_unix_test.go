@@ -84,7 +84,7 @@ func TestSignalWhileWaitingForTheLockChangesNothing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	unlock, err := lockUsersFile(t.Context(), path) // another users command holds it
+	unlock, err := lockUsersFile(t.Context(), path, nil) // another users command holds it
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -97,7 +97,9 @@ func TestSignalWhileWaitingForTheLockChangesNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer cmd.Process.Kill()
-	time.Sleep(time.Second) // the store opened, the lock awaited
+	waitFor(t, "users remove to wait for the lock", func() bool {
+		return strings.Contains(stderr.String(), "waiting for another authkit users command")
+	})
 	code := exitAfterSIGTERM(t, cmd, "users remove")
 	unlock()
 	if code != exitFailure {

@@ -770,7 +770,9 @@ func (c *cli) changeUsersFile(ctx context.Context, file, sub, name, encoded, alg
 		}
 		return nil
 	}
-	unlock, err := lockUsersFile(ctx, path)
+	unlock, err := lockUsersFile(ctx, path, func() {
+		fmt.Fprintf(c.stderr, "waiting for another authkit users command to finish with %s\n", file)
+	})
 	if err != nil {
 		if serr := stopped(); serr != nil {
 			return "", false, serr

@@ -10,7 +10,9 @@ import (
 
 // lockUsersFile does nothing where flock(2) is not available: run one
 // users command at a time there.
-func lockUsersFile(context.Context, string) (unlock func(), err error) { return func() {}, nil }
+func lockUsersFile(context.Context, string, func()) (unlock func(), err error) {
+	return func() {}, nil
+}
 
 // keepOwner does nothing where files have no Unix owner.
 func keepOwner(*os.File, string) error { return nil }

@@ -22,14 +22,15 @@ const lockWait = 30 * time.Second
 // then the add's write bringing the removed user back). The lock is an
 // flock(2) on a hidden file beside path, which stays; the kernel releases
 // it when the process ends. It waits at most lockWait for another command,
-// and no longer than ctx lasts.
+// and no longer than ctx lasts; waiting, when not nil, is called once when
+// it starts to wait.
 //
 // The lock file is never reached through a symbolic link: one planted in
 // place of it by an account that can write the directory would have a
 // command run as root create an empty file wherever it points (found by
 // review: /etc/nologin locks every other account out). Its directory is
 // path's, whose links resolveLinks has already checked.
-func lockUsersFile(ctx context.Context, path string) (unlock func(), err error) {
+func lockUsersFile(ctx context.Context, path string, waiting func()) (unlock func(), err error) {
 	name := filepath.Join(filepath.Dir(path), "."+filepath.Base(path)+".lock")
 	f, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0o600)
 	if errors.Is(err, syscall.ELOOP) {
@@ -58,6 +59,10 @@ func lockUsersFile(ctx context.Context, path string) (unlock func(), err error) 
 		if time.Now().After(deadline) {
 			f.Close()
 			return nil, fmt.Errorf("locking %s: another authkit users command has held it for %v", path, lockWait)
+		}
+		if waiting != nil {
+			waiting()
+			waiting = nil
 		}
 		select {
 		case <-ctx.Done():
