@@ -37,6 +37,34 @@ func limitedServerTimeout(t *testing.T, max int, headerTimeout time.Duration) (a
 	return ln.Addr().String(), l
 }
 
+// waitIdle waits until l holds n connections idle: a client reads its
+// answer before the server marks the connection idle, and the server reads
+// what a client sends some time after it was sent.
+func waitIdle(t *testing.T, l *connLimiter, n int) {
+	t.Helper()
+	waitFor(t, fmt.Sprintf("%d idle connections", n), func() bool {
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		return len(l.idle) == n
+	})
+}
+
+// waitBusy waits until none of l's connections is idle any more: the
+// server has read the first bytes of their next requests.
+func waitBusy(t *testing.T, l *connLimiter) {
+	t.Helper()
+	waitFor(t, "the next request's first bytes to be read", func() bool {
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		for c := range l.idle {
+			if c.state.Load() == connIdle {
+				return false
+			}
+		}
+		return true
+	})
+}
+
 // dialLimited connects to addr, closing the connection at the test's end.
 func dialLimited(t *testing.T, addr string) (net.Conn, *bufio.Reader) {
 	t.Helper()
@@ -81,16 +109,7 @@ func get(c net.Conn, r *bufio.Reader) error {
 func TestConnLimit(t *testing.T) {
 	addr, l := limitedServer(t, 2)
 	dial := func() (net.Conn, *bufio.Reader) { t.Helper(); return dialLimited(t, addr) }
-	// idle waits until the server has marked n connections idle: a client
-	// reads its answer before the server marks the connection so.
-	idle := func(n int) {
-		t.Helper()
-		waitFor(t, fmt.Sprintf("%d idle connections", n), func() bool {
-			l.mu.Lock()
-			defer l.mu.Unlock()
-			return len(l.idle) == n
-		})
-	}
+	idle := func(n int) { t.Helper(); waitIdle(t, l, n) }
 
 	// Two idle keep-alive connections, the first idle longest.
 	a, ar := dial()
@@ -153,16 +172,17 @@ func TestConnLimit(t *testing.T) {
 // limiter closed, its answer lost and its token spent; and a waiting
 // connection waited for the idle timeout).
 func TestConnLimitSparesARequestArriving(t *testing.T) {
-	addr, _ := limitedServer(t, 1)
+	addr, l := limitedServer(t, 1)
 	a, ar := dialLimited(t, addr)
 	if err := get(a, ar); err != nil {
 		t.Fatal(err)
 	}
+	waitIdle(t, l, 1)
 	// Half of the next request's headers: no longer idle.
 	if _, err := io.WriteString(a, "POST / HTTP/1.1\r\nHost: x\r\n"); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(100 * time.Millisecond)
+	waitBusy(t, l)
 	start := time.Now()
 	done := getAsync(dialLimited(t, addr))
 	time.Sleep(100 * time.Millisecond)
@@ -193,15 +213,16 @@ func TestConnLimitSparesARequestArriving(t *testing.T) {
 // until four bytes have come (found by review: one byte after each answer
 // held a slot for two minutes).
 func TestConnLimitFirstBytesGetTheHeaderTimeout(t *testing.T) {
-	addr, _ := limitedServerTimeout(t, 1, 500*time.Millisecond)
+	addr, l := limitedServerTimeout(t, 1, 500*time.Millisecond)
 	a, ar := dialLimited(t, addr)
 	if err := get(a, ar); err != nil {
 		t.Fatal(err)
 	}
+	waitIdle(t, l, 1)
 	if _, err := io.WriteString(a, "G"); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(100 * time.Millisecond)
+	waitBusy(t, l)
 	select {
 	case err := <-getAsync(dialLimited(t, addr)):
 		if err != nil {
