@@ -763,7 +763,9 @@ func (c *cli) changeUsersFile(ctx context.Context, file, sub, name, encoded, alg
 	// A signal while the lock is awaited (main cancels ctx once a store
 	// is being opened) stops the command with nothing changed: until
 	// 2026-12-04 the file was changed anyway and the store step then
-	// failed (found by review).
+	// failed (found by review). One that comes after the lock is taken
+	// finds the file being written; the store step then says what is
+	// left.
 	stopped := func() error {
 		if err := ctx.Err(); err != nil {
 			return fmt.Errorf("stopped before %s was changed; nothing changed: %w", file, err)
@@ -794,9 +796,6 @@ func (c *cli) changeUsersFile(ctx context.Context, file, sub, name, encoded, alg
 		if !f.remove(name) {
 			return "", false, fmt.Errorf("%s has no user %s", file, quote(name))
 		}
-		if err := stopped(); err != nil {
-			return "", false, err
-		}
 		if err := f.write(path); err != nil {
 			return "", false, err
 		}
@@ -806,9 +805,6 @@ func (c *cli) changeUsersFile(ctx context.Context, file, sub, name, encoded, alg
 	}
 	existed, err = f.set(name, encoded)
 	if err != nil {
-		return "", false, err
-	}
-	if err := stopped(); err != nil {
 		return "", false, err
 	}
 	if err := f.write(path); err != nil {
