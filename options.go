@@ -559,7 +559,8 @@ func WithLeeway(d time.Duration) Option {
 // client refreshes. Raising the issuer's TTL needs the verifiers raised
 // first. A token may read up to a millisecond over d (exp keeps whole
 // seconds, iat milliseconds, both rounded down). Without this option there
-// is no limit; d is from 1 second to 30 days. Verifier only.
+// is no limit; d is from 1 second to 30 days. A trusted issuer whose
+// Profile sets MaxTokenLifetime has that limit instead. Verifier only.
 func WithMaxTokenLifetime(d time.Duration) Option {
 	return durationOption("WithMaxTokenLifetime", RoleVerifier, d, time.Second, 30*24*time.Hour, func(c *Config) { c.MaxTokenLifetime = d })
 }

@@ -102,6 +102,14 @@ type Profile struct {
 	// Leeway is the clock skew tolerated for exp, nbf and iat; 0 means the
 	// verifier's (WithLeeway, 30 seconds by default). At most 5 minutes.
 	Leeway time.Duration
+	// MaxTokenLifetime is the longest lifetime (exp − iat) accepted in
+	// this issuer's tokens, a token without "iat" being refused; 0 means
+	// the verifier's (WithMaxTokenLifetime, no limit by default). It
+	// replaces the verifier's limit for this issuer, longer or shorter:
+	// a verifier that limits its own issuer's tokens to their 5-minute
+	// access TTL can accept another issuer's one-hour tokens. From 1
+	// second to 30 days.
+	MaxTokenLifetime time.Duration
 	// HeaderTypes are extra Authorization scheme words under which
 	// verifier.Verifier.Authenticate accepts a JWT access token of an
 	// issuer with this profile, as simplejwt's AUTH_HEADER_TYPES
@@ -366,6 +374,9 @@ func (p Profile) Validate() error {
 	}
 	if p.Leeway < 0 || p.Leeway > 5*time.Minute {
 		return bad("Leeway %v: must be between 0 and 5m", p.Leeway)
+	}
+	if p.MaxTokenLifetime != 0 && (p.MaxTokenLifetime < time.Second || p.MaxTokenLifetime > 30*24*time.Hour) {
+		return bad("MaxTokenLifetime %v: must be 0 (the verifier's) or between 1s and 720h", p.MaxTokenLifetime)
 	}
 	if len(p.HeaderTypes) > maxHeaderTypes {
 		return bad("more than %d HeaderTypes", maxHeaderTypes)

@@ -19,28 +19,34 @@ import (
 // audience, keys (local, remote or both) and compiled profile. It is
 // immutable after New.
 type trusted struct {
-	iss     string
-	aud     []string
-	keys    *keys.Set   // local keys, or nil
-	remote  *remoteKeys // remote keys, or nil
-	types   []string
-	noType  bool // a token without typ is accepted
-	rules   *claims.Rules
-	leeway  time.Duration
-	errType error    // prebuilt: typ not accepted
-	words   []string // the profile's HeaderTypes, lower-cased
-	noIss   bool     // a token without "iss" is this issuer's (AllowMissingIssuer)
-	noAud   bool     // a token without "aud" is accepted (AllowMissingAudience)
+	iss    string
+	aud    []string
+	keys   *keys.Set   // local keys, or nil
+	remote *remoteKeys // remote keys, or nil
+	types  []string
+	noType bool // a token without typ is accepted
+	rules  *claims.Rules
+	leeway time.Duration
+	// maxLifetime is the longest exp − iat accepted (the profile's
+	// MaxTokenLifetime, else WithMaxTokenLifetime); 0: no limit.
+	maxLifetime time.Duration
+	errType     error    // prebuilt: typ not accepted
+	words       []string // the profile's HeaderTypes, lower-cased
+	noIss       bool     // a token without "iss" is this issuer's (AllowMissingIssuer)
+	noAud       bool     // a token without "aud" is accepted (AllowMissingAudience)
 }
 
 // newTrusted compiles an issuer's profile (nil: RFC 9068).
-func newTrusted(iss string, aud []string, ks *keys.Set, p *authkit.Profile, leeway time.Duration) *trusted {
+func newTrusted(iss string, aud []string, ks *keys.Set, p *authkit.Profile, leeway, maxLifetime time.Duration) *trusted {
 	if p == nil {
 		d := authkit.RFC9068Profile()
 		p = &d
 	}
 	if p.Leeway > 0 {
 		leeway = p.Leeway
+	}
+	if p.MaxTokenLifetime > 0 {
+		maxLifetime = p.MaxTokenLifetime
 	}
 	spec := claims.RuleSpec{
 		Subject:        p.SubjectClaim,
@@ -59,7 +65,7 @@ func newTrusted(iss string, aud []string, ks *keys.Set, p *authkit.Profile, leew
 	ti := &trusted{
 		iss: iss, aud: slices.Clone(aud), keys: ks,
 		types: slices.Clone(p.Types), noType: p.AllowMissingType,
-		rules: claims.NewRules(spec), leeway: leeway,
+		rules: claims.NewRules(spec), leeway: leeway, maxLifetime: maxLifetime,
 		errType: fmt.Errorf("verifier: %w: typ not accepted by the %s profile", authkit.ErrInvalidToken, name),
 		noIss:   p.AllowMissingIssuer, noAud: p.AllowMissingAudience,
 	}
@@ -181,14 +187,14 @@ func newIssuers(c *authkit.Config) []*trusted {
 	hc = secureRedirects(hc)
 	var out []*trusted
 	if c.Keys != nil || c.JWKSURL != "" {
-		ti := newTrusted(c.Issuer, c.Audience, c.Keys, c.Profile, c.Leeway)
+		ti := newTrusted(c.Issuer, c.Audience, c.Keys, c.Profile, c.Leeway, c.MaxTokenLifetime)
 		if c.JWKSURL != "" {
 			ti.remote = newRemoteKeys(c.JWKSURL, hc, c.JWKSRefreshInterval, c.JWKSDefaultAlg, c.Clock, c.Logger)
 		}
 		out = append(out, ti)
 	}
 	for _, t := range c.TrustedIssuers {
-		ti := newTrusted(t.Issuer, t.Audience, t.Keys, t.Profile, c.Leeway)
+		ti := newTrusted(t.Issuer, t.Audience, t.Keys, t.Profile, c.Leeway, c.MaxTokenLifetime)
 		switch {
 		case t.JWKSURL != "":
 			ti.remote = newRemoteKeys(t.JWKSURL, hc, c.JWKSRefreshInterval, c.JWKSDefaultAlg, c.Clock, c.Logger)

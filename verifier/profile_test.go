@@ -277,6 +277,62 @@ func TestProfileLeeway(t *testing.T) {
 	}
 }
 
+// TestProfileMaxTokenLifetime: a trusted issuer's Profile.MaxTokenLifetime
+// replaces the verifier's WithMaxTokenLifetime for that issuer's tokens,
+// longer or shorter, while the other issuers keep the verifier's.
+func TestProfileMaxTokenLifetime(t *testing.T) {
+	const own, long, short = "https://auth.example", "https://long.example", "https://short.example"
+	kOwn, kLong, kShort := genKey(t, keys.ES256), genKey(t, keys.ES256), genKey(t, keys.ES256)
+	longProf, shortProf := authkit.OIDCProfile(), authkit.OIDCProfile()
+	longProf.MaxTokenLifetime = 24 * time.Hour
+	shortProf.MaxTokenLifetime = time.Minute
+	ownProf := authkit.OIDCProfile()
+	v := newVerifier(t, authkit.WithClock((&clock{t: base}).Now), authkit.WithMaxTokenLifetime(5*time.Minute),
+		authkit.WithTrustedIssuer(authkit.TrustedIssuer{Issuer: own, Keys: pubSet(t, kOwn), Audience: []string{"api"}, Profile: &ownProf}),
+		authkit.WithTrustedIssuer(authkit.TrustedIssuer{Issuer: long, Keys: pubSet(t, kLong), Audience: []string{"api"}, Profile: &longProf}),
+		authkit.WithTrustedIssuer(authkit.TrustedIssuer{Issuer: short, Keys: pubSet(t, kShort), Audience: []string{"api"}, Profile: &shortProf}))
+	tok := func(k *keys.Key, iss string, life time.Duration, iat bool) string {
+		c := map[string]any{"iss": iss, "aud": "api", "sub": "s", "exp": base.Add(life).Unix()}
+		if iat {
+			c["iat"] = base.Unix()
+		}
+		return forge(t, k, map[string]any{"alg": "ES256", "kid": k.ID()}, c)
+	}
+	ctx := context.Background()
+	for _, c := range []struct {
+		name string
+		k    *keys.Key
+		iss  string
+		life time.Duration
+		iat  bool
+		ok   bool
+	}{
+		{"the verifier's limit, within", kOwn, own, 5 * time.Minute, true, true},
+		{"the verifier's limit, over", kOwn, own, 5*time.Minute + time.Second, true, false},
+		{"a longer profile limit, past the verifier's", kLong, long, 24 * time.Hour, true, true},
+		{"a longer profile limit, over", kLong, long, 24*time.Hour + time.Second, true, false},
+		{"a longer profile limit, no iat", kLong, long, time.Minute, false, false},
+		{"a shorter profile limit, within", kShort, short, time.Minute, true, true},
+		{"a shorter profile limit, within the verifier's but over its own", kShort, short, 2 * time.Minute, true, false},
+	} {
+		p, err := v.Verify(ctx, tok(c.k, c.iss, c.life, c.iat))
+		if c.ok {
+			if err != nil {
+				t.Errorf("%s: %v", c.name, err)
+			}
+			continue
+		}
+		t.Run(c.name, func(t *testing.T) { wantRefused(t, p, err, authkit.ErrInvalidToken, "lifetime") })
+	}
+	for _, d := range []time.Duration{-time.Second, time.Millisecond, 31 * 24 * time.Hour} {
+		bad := authkit.OIDCProfile()
+		bad.MaxTokenLifetime = d
+		if err := bad.Validate(); !errors.Is(err, authkit.ErrInvalidConfig) || !strings.Contains(err.Error(), "MaxTokenLifetime") {
+			t.Errorf("Validate with MaxTokenLifetime %v: %v, want ErrInvalidConfig naming it", d, err)
+		}
+	}
+}
+
 func TestSeveralIssuers(t *testing.T) {
 	ka, kb := genKey(t, keys.ES256), genKey(t, keys.ES256)
 	const a, b = "https://a.example", "https://b.example/tenant"

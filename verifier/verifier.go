@@ -146,7 +146,6 @@ type Verifier struct {
 	prefix       string
 	lastUsedStep time.Duration
 	storeTimeout time.Duration
-	maxLifetime  time.Duration // authkit.WithMaxTokenLifetime; 0: none
 	// touching holds the IDs of the API tokens whose last-used write is
 	// in flight, so that a burst of requests with one token, which all
 	// read the same stale time, writes it once, not once each.
@@ -185,7 +184,6 @@ func New(opts ...authkit.Option) (*Verifier, error) {
 		schemes:      c.Schemes,
 		prefix:       c.TokenPrefix,
 		lastUsedStep: c.LastUsedInterval,
-		maxLifetime:  c.MaxTokenLifetime,
 		cache:        newVerifyCache(c.VerifyCacheEntries),
 	}
 	v.issuers = newIssuers(c)
@@ -398,7 +396,7 @@ var (
 	errExpired     = fmt.Errorf("verifier: %w", authkit.ErrTokenExpired)
 	errNotYet      = fmt.Errorf("verifier: %w: not valid yet (nbf)", authkit.ErrInvalidToken)
 	errFuture      = fmt.Errorf("verifier: %w: issued in the future (iat)", authkit.ErrInvalidToken)
-	errLifetime    = fmt.Errorf("verifier: %w: lifetime (exp - iat) longer than the verifier allows, or no iat (WithMaxTokenLifetime)", authkit.ErrInvalidToken)
+	errLifetime    = fmt.Errorf("verifier: %w: lifetime (exp - iat) longer than the verifier allows for the issuer, or no iat (WithMaxTokenLifetime, Profile.MaxTokenLifetime)", authkit.ErrInvalidToken)
 	errIssuer      = fmt.Errorf("verifier: %w: wrong issuer", authkit.ErrInvalidToken)
 	errAudience    = fmt.Errorf("verifier: %w: wrong audience", authkit.ErrInvalidToken)
 	errRevoked     = fmt.Errorf("verifier: %w", authkit.ErrTokenRevoked)
@@ -544,7 +542,7 @@ func (v *Verifier) verifyJWT(ctx context.Context, token, word string) (*authkit.
 		return nil, v.failAs(ctx, authkit.MethodJWT, c.Subject, c.SessionID, c.TokenID, errFuture)
 	// iat keeps milliseconds and exp whole seconds, both rounded down: a
 	// token of exactly the limit can read up to a millisecond longer.
-	case v.maxLifetime > 0 && (!c.HasIssuedAt || c.ExpiresAt.Sub(c.IssuedAt) > v.maxLifetime+time.Millisecond):
+	case ti.maxLifetime > 0 && (!c.HasIssuedAt || c.ExpiresAt.Sub(c.IssuedAt) > ti.maxLifetime+time.Millisecond):
 		return nil, v.failAs(ctx, authkit.MethodJWT, c.Subject, c.SessionID, c.TokenID, errLifetime)
 	case c.Issuer != ti.iss && !(ti.noIss && c.Issuer == "" && lacks(p, "iss")):
 		return nil, v.failAs(ctx, authkit.MethodJWT, c.Subject, c.SessionID, c.TokenID, errIssuer)
