@@ -362,8 +362,8 @@ func (h *Handler) handleAuthorize(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	challenge := ps["code_challenge"]
-	if ps["code_challenge_method"] != "S256" || !validPKCE(challenge) {
-		fail("invalid_request", "PKCE is required: code_challenge (43 to 128 characters) with code_challenge_method=S256")
+	if ps["code_challenge_method"] != "S256" || !validS256Challenge(challenge) {
+		fail("invalid_request", "PKCE is required: code_challenge (the 43-character base64url SHA-256 of the code verifier) with code_challenge_method=S256")
 		return
 	}
 	requested, ok := parseScope(ps["scope"])
@@ -737,8 +737,27 @@ func validState(s string) bool {
 	return true
 }
 
-// validPKCE reports whether s can be a PKCE code verifier or S256
-// challenge: 43 to 128 characters of [A-Za-z0-9-._~] (RFC 7636 §4.1).
+// validS256Challenge reports whether s can be an S256 code_challenge
+// (RFC 7636 §4.2): the SHA-256 of a verifier in unpadded base64url, 43
+// characters whose last encodes no stray bits.
+func validS256Challenge(s string) bool {
+	// A challenge no verifier could match would be accepted here, the user
+	// would log in and consent, and the code would fail only at the token
+	// endpoint (found by review: 128 characters of the verifier's alphabet
+	// passed).
+	if len(s) != s256ChallengeLen {
+		return false
+	}
+	sum, err := base64.RawURLEncoding.Strict().DecodeString(s)
+	return err == nil && len(sum) == sha256.Size
+}
+
+// s256ChallengeLen is the length of an S256 code_challenge: 32 bytes in
+// unpadded base64url.
+const s256ChallengeLen = 43
+
+// validPKCE reports whether s is a well-formed code_verifier (RFC 7636
+// §4.1: 43 to 128 unreserved characters).
 func validPKCE(s string) bool {
 	if len(s) < minPKCELen || len(s) > maxPKCELen {
 		return false

@@ -566,8 +566,16 @@ func TestAuthorizeRequestErrors(t *testing.T) {
 		"plain challenge":     {with("code_challenge_method", "plain"), "invalid_request"},
 		"no method":           {with("code_challenge_method", ""), "invalid_request"},
 		"short challenge":     {with("code_challenge", "abc"), "invalid_request"},
-		"foreign scope":       {with("scope", "read admin"), "invalid_scope"},
-		"malformed scope":     {with("scope", "read  write"), "invalid_scope"},
+		// An S256 challenge is 43 base64url characters: longer ones, or
+		// ones with a verifier's '.' or '~', no verifier could match
+		// (found by review: the code was issued and failed only at the
+		// token endpoint).
+		"128-character challenge":   {with("code_challenge", strings.Repeat("b", 128)), "invalid_request"},
+		"44-character challenge":    {with("code_challenge", challenge+"A"), "invalid_request"},
+		"challenge with a dot":      {with("code_challenge", challenge[:42]+"."), "invalid_request"},
+		"challenge with stray bits": {with("code_challenge", challenge[:42]+strayBits(t, challenge[42])), "invalid_request"},
+		"foreign scope":             {with("scope", "read admin"), "invalid_scope"},
+		"malformed scope":           {with("scope", "read  write"), "invalid_scope"},
 	} {
 		q := redirected(t, f.authorize(c.url, nil), http.StatusFound, appRedirect+"?")
 		if q.Get("error") != c.err || q.Get("state") != "xyz" || q.Get("code") != "" {
@@ -884,4 +892,17 @@ func TestAuthorizeNoneOfTheScopesGranted(t *testing.T) {
 	if q := ask("read write"); q.Get("code") == "" || got != nil {
 		t.Errorf("some of the scopes granted: redirect %v, Approve %v; want a code", q, got)
 	}
+}
+
+// strayBits returns the base64url character after last, the last
+// character of a 43-character encoding of 32 bytes: it sets one of the two
+// bits such a character must leave zero.
+func strayBits(t *testing.T, last byte) string {
+	t.Helper()
+	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+	i := strings.IndexByte(alphabet, last)
+	if i < 0 || i%4 != 0 {
+		t.Fatalf("%q is not the last character of an S256 challenge", last)
+	}
+	return alphabet[i+1 : i+2]
 }
