@@ -280,9 +280,14 @@
 // tokens carry the scopes, claims and lifetimes of the Login given to
 // Approve (the client's AccessTTL and RefreshTTL shorten them further); a
 // client not allowed GrantRefreshToken gets no refresh token. A second
-// redemption is invalid_grant and revokes the session the first one
-// started, access tokens included, reported as authkit.EventReuseDetected
-// with Method [MethodAuthorizationCode]. The response sets no cookie.
+// redemption is invalid_grant; when it holds what the code's client holds
+// (the same client and redirect URI, and a matching verifier) it also
+// revokes the session the first one started, access tokens included,
+// reported as authkit.EventReuseDetected with Method
+// [MethodAuthorizationCode]; a replay by anyone else revokes nothing. A
+// request without a code, redirect URI or verifier, or with a malformed
+// verifier, is invalid_request and leaves the code unredeemed. The
+// response sets no cookie.
 //
 // # Security
 //
