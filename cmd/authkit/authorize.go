@@ -112,8 +112,6 @@ type loginData struct {
 type loginPage struct {
 	// scopes are serve's --scopes: what a login may hold.
 	scopes []string
-	// path is the authorization endpoint's path, the CSRF cookie's.
-	path string
 	// secure marks the CSRF cookie Secure even on plain HTTP: the issuer
 	// is an https URL, so a TLS-terminating proxy is in front.
 	secure bool
@@ -125,7 +123,6 @@ type loginPage struct {
 func newLoginPage(iss *issuer.Issuer, scopes []string, log *slog.Logger) *loginPage {
 	return &loginPage{
 		scopes: slices.Clone(scopes),
-		path:   httpauth.DefaultPaths().Authorize,
 		secure: strings.HasPrefix(iss.ID(), "https://"),
 		log:    log,
 	}
@@ -272,12 +269,18 @@ func (p *loginPage) write(w http.ResponseWriter, status int, d *loginData) {
 // csrfCookieFor is the CSRF cookie's name and path for r. Over HTTPS the
 // cookie is "__Host-" prefixed (Secure, Path "/", no Domain): browsers then
 // refuse it from any other host, so a sibling subdomain cannot plant a
-// token of its own; over plain HTTP it is scoped to the endpoint's path.
+// token of its own; over plain HTTP it is scoped to the path the browser
+// asked for, which the form posts back to (/authorize, or the same under
+// --issuer's path: r.URL has lost that prefix, r.RequestURI has not).
 func (p *loginPage) csrfCookieFor(r *http.Request) (name, path string, secure bool) {
 	if p.secure || r.TLS != nil {
 		return "__Host-" + csrfCookie, "/", true
 	}
-	return csrfCookie, p.path, false
+	path = r.URL.EscapedPath()
+	if u, err := url.ParseRequestURI(r.RequestURI); err == nil && u.Path != "" {
+		path = u.EscapedPath()
+	}
+	return csrfCookie, path, false
 }
 
 // csrfToken returns the request's CSRF token, its cookie's when it holds a

@@ -404,10 +404,11 @@ func TestAuthorizeThrottleUnavailable(t *testing.T) {
 
 // Behind HTTPS the login page's CSRF cookie is a "__Host-" cookie (Secure,
 // Path "/"), which no sibling subdomain can set; over plain HTTP it is
-// scoped to /authorize. Either way the form must repeat it.
+// scoped to the path the page was asked for, /authorize (or the same under
+// --issuer's path). Either way the form must repeat it.
 func TestAuthorizeCSRFCookie(t *testing.T) {
 	for _, secure := range []bool{false, true} {
-		p := &loginPage{path: "/authorize", secure: secure}
+		p := &loginPage{secure: secure}
 		w := httptest.NewRecorder()
 		tok := p.csrfToken(w, httptest.NewRequest("GET", "/authorize?x=1", nil))
 		cs := w.Result().Cookies()

@@ -778,6 +778,80 @@ func TestServeMetadataOddIssuerPath(t *testing.T) {
 	}
 }
 
+// TestServeIssuerPath: with an --issuer that has a path, every endpoint the
+// RFC 8414 metadata advertises answers at its advertised URL (found by
+// review: serve mounted them at the root only, so each was a 404), the
+// whole authorization code flow works there (the login page's CSRF cookie
+// is scoped to the path the browser used), and the root still answers for
+// a proxy that strips the path.
+func TestServeIssuerPath(t *testing.T) {
+	t.Parallel()
+	store := migratedSQLite(t)
+	const redirect = "http://127.0.0.1:9/cb"
+	clientsCLI(t, store, "add", "Shop", "--id", "shop", "--grant", "authorization_code", "--grant", "refresh_token",
+		"--redirect-uri", redirect, "--public", "--scope", "read").must(t, exitOK, nil, nil)
+	const iss = "http://127.0.0.1:8080/auth/"
+	s := startServe(t, "", "--store", store, "--issuer", iss, "--scopes", "read", "--revocation-mirror", "off")
+	m := passwordRE.FindStringSubmatch(s.stdout.String())
+	if m == nil {
+		t.Fatalf("no demo password in:\n%s", s.stdout)
+	}
+	password := m[1]
+	doc := s.do(t, "GET", "/.well-known/oauth-authorization-server/auth", "", nil).want(t, "metadata", 200).body
+	at := func(name string) string {
+		t.Helper()
+		v, _ := doc[name].(string)
+		u, err := url.Parse(v)
+		if err != nil || !strings.HasPrefix(v, "http://127.0.0.1:8080/auth/") {
+			t.Fatalf("metadata %s = %q, want a URL under the issuer", name, v)
+		}
+		return u.Path
+	}
+	s.do(t, "GET", at("jwks_uri"), "", nil).want(t, "the advertised jwks_uri", 200)
+	for _, name := range []string{"revocation_endpoint", "introspection_endpoint"} {
+		if r := s.do(t, "POST", at(name), "", url.Values{"token": {"x"}}); r.status == http.StatusNotFound {
+			t.Errorf("the advertised %s: 404", name)
+		}
+	}
+	pw := url.Values{"grant_type": {"password"}, "username": {"demo"}, "password": {password}}
+	s.do(t, "POST", at("token_endpoint"), "", pw).want(t, "the password grant at the advertised token_endpoint", 200)
+	s.do(t, "POST", "/token", "", pw).want(t, "the password grant at the root (a proxy that strips the path)", 200)
+	s.do(t, "POST", "/authx/token", "", pw).want(t, "a path that only starts like the issuer's", 404)
+
+	// The authorization code flow, as a browser does it, under the path.
+	sum := sha256.Sum256([]byte(strings.Repeat("v", 43)))
+	authorize := s.base + at("authorization_endpoint") + "?" + url.Values{
+		"response_type": {"code"}, "client_id": {"shop"}, "redirect_uri": {redirect}, "state": {"st"},
+		"code_challenge": {base64.RawURLEncoding.EncodeToString(sum[:])}, "code_challenge_method": {"S256"}, "scope": {"read"},
+	}.Encode()
+	jar, err := cookiejar.New(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	browser := &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	res, err := browser.Get(authorize)
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	cm := csrfRE.FindSubmatch(page)
+	if res.StatusCode != 200 || cm == nil || !strings.Contains(res.Header.Get("Set-Cookie"), "Path=/auth/authorize") {
+		t.Fatalf("GET the advertised authorization_endpoint: %d, Set-Cookie %q\n%s", res.StatusCode, res.Header.Get("Set-Cookie"), page)
+	}
+	res, err = browser.PostForm(authorize, url.Values{"csrf_token": {string(cm[1])}, "action": {"approve"}, "username": {"demo"}, "password": {password}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	loc, err := url.Parse(res.Header.Get("Location"))
+	if res.StatusCode != http.StatusSeeOther || err != nil || loc.Query().Get("code") == "" {
+		t.Fatalf("approving on the login page under the path: %d, Location %q", res.StatusCode, res.Header.Get("Location"))
+	}
+	s.do(t, "POST", at("token_endpoint"), "", url.Values{"grant_type": {"authorization_code"}, "code": {loc.Query().Get("code")},
+		"redirect_uri": {redirect}, "code_verifier": {strings.Repeat("v", 43)}, "client_id": {"shop"}}).want(t, "the code exchanged at the advertised token_endpoint", 200)
+}
+
 // failingWriter fails every write, as standard output to a full disk or a
 // closed pipe does.
 type failingWriter struct{}

@@ -381,6 +381,12 @@ func (c *cli) newServer(ctx context.Context, cfg serveConfig, log *slog.Logger) 
 	mux.Handle("/", endpoints)
 	metadata := "off: --issuer is not this server's URL"
 	var root http.Handler = mux
+	if prefix := issuerPathPrefix(cfg.issuer); prefix != "" {
+		// The metadata names the endpoints under the issuer's path
+		// (found by review: they were served only at the root, so every
+		// advertised URL was a 404).
+		root = underPrefix(prefix, mux)
+	}
 	if hd, ok := endpoints.(*httpauth.Handler); ok {
 		// RFC 8414 needs the tokens' iss to be the server's URL.
 		if meta, err := hd.MetadataHandler(cfg.scopes...); err == nil {
@@ -388,7 +394,7 @@ func (c *cli) newServer(ctx context.Context, cfg serveConfig, log *slog.Logger) 
 			// Matched exactly, not as a ServeMux pattern: the issuer's
 			// path may hold characters a pattern reads as syntax ("{",
 			// a space), which would panic or match other paths.
-			root = exactPath(path, meta, mux)
+			root = exactPath(path, meta, root)
 			metadata = path
 		}
 	}
@@ -710,6 +716,42 @@ func exactPath(path string, h, next http.Handler) http.Handler {
 			return
 		}
 		next.ServeHTTP(w, r)
+	})
+}
+
+// issuerPathPrefix is the path of an issuer URL, without its trailing
+// slash: "/auth" for https://example.com/auth/, "" for an issuer without
+// a path or one that is not an http(s) URL.
+func issuerPathPrefix(issuer string) string {
+	u, err := url.Parse(issuer)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		return ""
+	}
+	return strings.TrimSuffix(u.Path, "/")
+}
+
+// underPrefix serves next under prefix as well as at the root: a request
+// for prefix or below it reaches next with the prefix taken off its path,
+// where the RFC 8414 metadata says the endpoints are (a proxy that passes
+// the issuer's path on); any other request reaches next as it is (a proxy
+// that strips it). r.RequestURI keeps the path as sent, so the login
+// page's form posts back under the prefix.
+func underPrefix(prefix string, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rest, ok := strings.CutPrefix(r.URL.Path, prefix)
+		if !ok || (rest != "" && rest[0] != '/') {
+			next.ServeHTTP(w, r)
+			return
+		}
+		if rest == "" {
+			rest = "/"
+		}
+		r2 := new(http.Request)
+		*r2 = *r
+		u := *r.URL
+		u.Path, u.RawPath = rest, ""
+		r2.URL = &u
+		next.ServeHTTP(w, r2)
 	})
 }
 
