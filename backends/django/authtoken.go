@@ -39,7 +39,8 @@ var (
 // The caller owns db (opened with the driver of its choice: pgx, lib/pq,
 // modernc.org/sqlite…) and closes it after the store is no longer used. db
 // needs only SELECT on the token and user tables. Options: WithTable,
-// WithUserTable, WithSubjectColumn, WithoutActiveCheck, WithFallback.
+// WithUserTable, WithSubjectColumn, WithUUIDSubject, WithoutActiveCheck,
+// WithFallback.
 // Errors match authkit.ErrInvalidConfig.
 func NewAuthTokenStore(db *sqlx.DB, opts ...Option) (*AuthTokenStore, error) {
 	c, err := build(forAuthToken, "authtoken_token", opts)
@@ -112,7 +113,7 @@ func (s *AuthTokenStore) LookupExternalAPIToken(ctx context.Context, token strin
 	}
 	return authkit.APIToken{
 		ID:        "authtoken:" + userID.String,
-		Subject:   subject.String,
+		Subject:   s.subject(subject.String),
 		Name:      "Django REST framework token",
 		CreatedAt: created.t,
 	}, nil

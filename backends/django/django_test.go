@@ -189,6 +189,20 @@ func TestKnoxPrefix(t *testing.T) {
 		if p, err := authenticate(v, "Token", knoxPrefixed); err != nil || p.Subject != "1" {
 			t.Errorf("prefixed token: %+v %v", p, err)
 		}
+		// A token issued before TOKEN_PREFIX was set, which knox still
+		// accepts, through the chain the docs give: refused by the
+		// prefixed store alone, accepted with the old form behind it.
+		old, digest := knoxToken("", "before the prefix")
+		db.knox(t, digest, old[:15], 1, nil)
+		if _, err := authenticate(v, "Token", old); err == nil {
+			t.Error("an unprefixed token was accepted by the prefixed store alone")
+		}
+		chained := newVerifier(t, mustKnox(t, db.DB, django.WithKnoxPrefix("ab_"), django.WithFallback(mustKnox(t, db.DB))))
+		for _, tok := range []string{knoxPrefixed, old} {
+			if p, err := authenticate(chained, "Token", tok); err != nil || p.Subject != "1" {
+				t.Errorf("the prefixed store chained to the old form, token %.18s…: %+v %v", tok, p, err)
+			}
+		}
 	})
 }
 
@@ -540,6 +554,44 @@ func TestCustomUserPrimaryKey(t *testing.T) {
 		}
 		if _, err := django.NewAuthTokenStore(db.DB, django.WithUserKeyColumn("id; --")); !errors.Is(err, authkit.ErrInvalidConfig) {
 			t.Errorf("WithUserKeyColumn with SQL in it: %v", err)
+		}
+	})
+}
+
+// A user model whose subject is a UUIDField: Django keeps it as 32
+// hexadecimal digits on MySQL/MariaDB and SQLite and as a native uuid on
+// PostgreSQL; with WithUUIDSubject the subject is str(uuid) on every
+// database, as simplejwt's user_id claim has it (found by review: one user
+// was two principals on MySQL and SQLite).
+func TestUUIDSubject(t *testing.T) {
+	forEach(t, func(t *testing.T, b backend) {
+		const want = "550e8400-e29b-41d4-a716-446655440000"
+		db := open(t, b, "knox5")
+		col, stored := "char(32)", strings.ReplaceAll(want, "-", "")
+		if b.dir == "postgres" {
+			col, stored = "uuid", want
+		}
+		db.exec(t, `CREATE TABLE "accounts_user" ("id" integer NOT NULL PRIMARY KEY, "uid" `+col+` NOT NULL UNIQUE, "is_active" bool NOT NULL)`)
+		db.exec(t, `INSERT INTO "accounts_user" ("id", "uid", "is_active") VALUES (?, ?, ?)`, 1, stored, db.boolean(true))
+		db.user(t, 1, "alice", true) // knox's FOREIGN KEY names auth_user
+		tok, digest := knoxToken("", "uuid")
+		db.knox(t, digest, tok[:15], 1, nil)
+		opts := []django.Option{django.WithUserTable("accounts_user"), django.WithSubjectColumn("uid")}
+		if p, err := authenticate(newVerifier(t, mustKnox(t, db.DB, append(opts, django.WithUUIDSubject())...)), "Token", tok); err != nil || p.Subject != want {
+			t.Errorf("WithUUIDSubject: %+v %v, want subject %s", p, err, want)
+		}
+		if b.dir == "postgres" {
+			return
+		}
+		if p, err := authenticate(newVerifier(t, mustKnox(t, db.DB, opts...)), "Token", tok); err != nil || p.Subject != stored {
+			t.Errorf("without WithUUIDSubject: %+v %v, want the column as stored, %s", p, err, stored)
+		}
+		// A subject of 32 characters that are not all hexadecimal digits
+		// is kept as it is.
+		const odd = "not-a-uuid-but-thirty-two-chars!"
+		db.exec(t, `UPDATE "accounts_user" SET "uid" = ? WHERE "id" = 1`, odd)
+		if p, err := authenticate(newVerifier(t, mustKnox(t, db.DB, append(opts, django.WithUUIDSubject())...)), "Token", tok); err != nil || p.Subject != odd {
+			t.Errorf("WithUUIDSubject on a subject that is no UUID: %+v %v, want %s", p, err, odd)
 		}
 	})
 }

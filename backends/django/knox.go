@@ -95,6 +95,12 @@ func WithKnoxFormat(f KnoxFormat) Option {
 // it. Default none. 1 to MaxKnoxPrefixLen characters among letters,
 // digits, "_" and "-" (knox allows others, which an Authorization header
 // may not carry unquoted). Knox5 only. NewKnoxStore only.
+//
+// The store owns only tokens of this form, but knox does not check its
+// setting when it authenticates: tokens issued before TOKEN_PREFIX (or
+// AUTH_TOKEN_CHARACTER_LENGTH) was changed still work in Django. To
+// accept them too, give this store a WithFallback store of the old form
+// (a KnoxStore without the prefix, itself falling back to authkit's).
 func WithKnoxPrefix(prefix string) Option {
 	return func(c *config) error {
 		if prefix == "" || len(prefix) > MaxKnoxPrefixLen || strings.Trim(prefix, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") != "" {
@@ -149,7 +155,7 @@ var (
 // and closes it after the store is no longer used; db needs only SELECT
 // on the token and user tables. Options: WithKnoxFormat, WithKnoxPrefix,
 // WithKnoxTokenChars (knox's settings), WithTable, WithUserTable,
-// WithSubjectColumn, WithoutActiveCheck, WithFallback. knox's
+// WithSubjectColumn, WithUUIDSubject, WithoutActiveCheck, WithFallback. knox's
 // SECURE_HASH_ALGORITHM must be its default, SHA-512. Errors match
 // authkit.ErrInvalidConfig.
 func NewKnoxStore(db *sqlx.DB, opts ...Option) (*KnoxStore, error) {
@@ -246,7 +252,7 @@ func (s *KnoxStore) LookupExternalAPIToken(ctx context.Context, token string) (a
 			}
 			rec = authkit.APIToken{
 				ID:        "knox:" + id,
-				Subject:   subject.String,
+				Subject:   s.subject(subject.String),
 				Name:      "django-rest-knox token",
 				CreatedAt: created.t,
 				ExpiresAt: expiry.t,

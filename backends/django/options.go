@@ -31,6 +31,7 @@ type config struct {
 	table, userTable, subjectColumn string
 	userKey                         string // the user table's primary key column
 	activeCheck                     bool
+	uuidSubject                     bool // WithUUIDSubject
 	fallback                        authkit.APITokenStore
 	loc                             *time.Location // WithTimeZone's; nil: none given
 	// knox only
@@ -150,6 +151,23 @@ func WithSubjectColumn(column string) Option {
 			return invalid("WithSubjectColumn(%q): a plain column name", column)
 		}
 		c.subjectColumn = column
+		return nil
+	}
+}
+
+// WithUUIDSubject declares that the subject column (the primary key by
+// default, see WithSubjectColumn) is a Django UUIDField, and writes each
+// subject as Python's str(uuid) does, lower-case with hyphens
+// ("550e8400-e29b-41d4-a716-446655440000"). On MySQL/MariaDB and SQLite
+// Django stores a UUIDField as its 32 hexadecimal digits without hyphens,
+// which is how the column reads as text; simplejwt's user_id claim and
+// Django's str(user.pk) carry the hyphens, so without this option one
+// user is two principals. On PostgreSQL, whose uuid type already reads
+// with hyphens, it changes nothing. A subject that is not 32 hexadecimal
+// digits is kept as it is.
+func WithUUIDSubject() Option {
+	return func(c *config) error {
+		c.uuidSubject = true
 		return nil
 	}
 }

@@ -48,13 +48,30 @@ type base struct {
 	// when none was given, and on PostgreSQL, whose timestamptz values are
 	// instants.
 	loc *time.Location
+	// uuidSubject: subjects are UUIDs, hyphenated (WithUUIDSubject).
+	uuidSubject bool
+}
+
+// subject is the Subject of a token whose user's subject column reads
+// as col.
+func (b *base) subject(col string) string {
+	if !b.uuidSubject || len(col) != 32 {
+		return col
+	}
+	for i := 0; i < len(col); i++ {
+		if c := col[i]; !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F') {
+			return col
+		}
+	}
+	col = strings.ToLower(col)
+	return col[:8] + "-" + col[8:12] + "-" + col[12:16] + "-" + col[16:20] + "-" + col[20:]
 }
 
 func newBase(db *sqlx.DB, c *config, what string) (base, error) {
 	if db == nil {
 		return base{}, invalid("%s: nil *sqlx.DB", what)
 	}
-	b := base{db: db, fallback: c.fallback, what: what, loc: c.loc}
+	b := base{db: db, fallback: c.fallback, what: what, loc: c.loc, uuidSubject: c.uuidSubject}
 	if postgresDriver(db.DriverName()) {
 		b.loc = nil
 	}
