@@ -39,9 +39,9 @@ func (st ThrottleState) Active(now time.Time) bool {
 // HTTP layer's throttle does, through a policy that decides which keys an
 // attempt counts against and how long a key with many failures waits.
 //
-// It is optional: a [Store] need not implement it. The HTTP layer is
-// given one with httpauth.WithThrottleStore (the SQL and Redis stores
-// implement it; authkit serve passes its store); without one, each
+// It is optional: a [Store] need not implement it. The HTTP layer uses
+// the verifier's store when it implements it (the SQL and Redis stores
+// do), or the one given with httpauth.WithThrottleStore; otherwise each
 // process keeps its own counters in memory (memory.NewThrottle).
 //
 // The store is a counter and no more: it knows nothing of users,

@@ -145,10 +145,13 @@ func WithRetryAfter(d time.Duration) Option {
 
 // WithThrottleStore sets where failed password attempts are counted (Basic
 // credentials here, and the password grant of a [Handler] built on this
-// Auth). Pass the application's store when it implements
-// authkit.ThrottleStore (the SQL and Redis stores do) so that every
-// replica shares one budget. Default: memory.NewThrottle(), counters in
-// this process only — N replicas then allow N times the attempts.
+// Auth). Default: the verifier's store (authkit.WithStore or
+// WithRevocationStore, as verifier.Verifier.RevocationStore returns it)
+// when it implements authkit.ThrottleStore, as the SQL and Redis stores
+// do, so that every replica sharing it shares one budget; otherwise
+// memory.NewThrottle(), counters in this process only (N replicas then
+// allow N times the attempts). Pass memory.NewThrottle() to keep the
+// counters in the process although the store could hold them.
 func WithThrottleStore(s authkit.ThrottleStore) Option {
 	return func(c *config) error {
 		if nilness.Is(s) {
@@ -277,7 +280,14 @@ func New(v *verifier.Verifier, opts ...Option) (*Auth, error) {
 	a.thrStore, a.thrPolicy, a.now, a.hook = c.thrStore, c.policy, c.now, c.hook
 	a.outages = pace.New(outageLogInterval)
 	if a.thrStore == nil {
-		a.thrStore = memory.NewThrottle()
+		// The shared store by default (found by an adoption test: two
+		// replicas on one database each gave a user's attempts in full,
+		// the option to share them being easy to miss).
+		if ts, ok := v.RevocationStore().(authkit.ThrottleStore); ok && !nilness.Is(ts) {
+			a.thrStore = ts
+		} else {
+			a.thrStore = memory.NewThrottle()
+		}
 	}
 	// Every call of the throttle store under the verifier's store deadline:
 	// a stalled store answers 503, as the others do, instead of holding

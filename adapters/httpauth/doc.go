@@ -318,8 +318,9 @@
 //     locks the owner out of another, and a distributed attack meets a
 //     per-user ceiling, which does not hold the addresses the user logged
 //     in from in the last 30 days. The counters live in an authkit.ThrottleStore
-//     ([WithThrottleStore]: the SQL and Redis stores share them between
-//     replicas; default in memory, per process). A throttled attempt is
+//     (the verifier's store when it is one, as the SQL and Redis stores
+//     are, shared between replicas; else in memory, per process; or
+//     [WithThrottleStore]'s). A throttled attempt is
 //     refused unchecked (429 slow_down, Retry-After), the same whether or
 //     not the user exists; a throttle store that cannot answer refuses the
 //     attempt (503). Forwarding headers are read only from the proxies

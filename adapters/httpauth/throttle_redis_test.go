@@ -8,6 +8,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/authkit-go/authkit"
 	"github.com/authkit-go/authkit/adapters/httpauth"
 	"github.com/authkit-go/authkit/backends/redisstore"
 	"github.com/authkit-go/authkit/internal/testservers"
@@ -18,7 +19,15 @@ import (
 // wait on both, where either alone would have seen only 4 (5 are free);
 // 30 failures at alice within a minute, from that address and 22 others,
 // leave alice's right password from a clean address working on both.
+// The budget is shared whether the store is given with WithThrottleStore
+// or only as the store of the verifier (and issuer): the default (found
+// by an adoption test: each replica counted alone unless told).
 func TestThrottleSharedRedis(t *testing.T) {
+	t.Run("WithThrottleStore", func(t *testing.T) { testThrottleSharedRedis(t, true) })
+	t.Run("the verifier's store", func(t *testing.T) { testThrottleSharedRedis(t, false) })
+}
+
+func testThrottleSharedRedis(t *testing.T, explicit bool) {
 	addr := testservers.Redis(t)
 	admin := redis.NewClient(&redis.Options{Addr: addr})
 	t.Cleanup(func() { _ = admin.Close() })
@@ -30,8 +39,14 @@ func TestThrottleSharedRedis(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		return newFx(t, fxOptions{auth: []httpauth.Option{httpauth.WithThrottleStore(st),
-			httpauth.WithTrustedProxies(netip.MustParsePrefix("127.0.0.1/32"))}})
+		o := fxOptions{auth: []httpauth.Option{httpauth.WithTrustedProxies(netip.MustParsePrefix("127.0.0.1/32"))}}
+		if explicit {
+			o.auth = append(o.auth, httpauth.WithThrottleStore(st))
+		} else {
+			o.issuer = []authkit.Option{authkit.WithStore(st)}
+			o.verifier = []authkit.Option{authkit.WithStore(st)}
+		}
+		return newFx(t, o)
 	}
 	a, b := replica(), replica()
 	// Both replicas' clocks move together.
