@@ -36,6 +36,9 @@ func main() {
 
 // newServer wires authkit and the application's routes.
 func newServer() (http.Handler, error) {
+	// A key of this process's own: right for one process. Replicas must
+	// share one (load authkit keygen's file with keys.ParseJWKS), or each
+	// refuses the others' tokens: see the README's "Several replicas".
 	key, err := keys.Generate(keys.EdDSA)
 	if err != nil {
 		return nil, err
