@@ -35,7 +35,10 @@ func (st ThrottleState) Active(now time.Time) bool {
 
 // ThrottleStore keeps shared counters of failed attempts, so that every
 // replica of an application sees one budget: N replicas never give an
-// attacker N times the guesses. Application code does not call it; the
+// attacker who sends attempts one after another N times the guesses (a
+// burst sent at once to N replicas is the exception: each reads the
+// counters before the others' failures are written, see docs/security.md).
+// Application code does not call it; the
 // HTTP layer's throttle does, through a policy that decides which keys an
 // attempt counts against and how long a key with many failures waits.
 //
