@@ -280,6 +280,13 @@ func (p *loginPage) csrfCookieFor(r *http.Request) (name, path string, secure bo
 	if u, err := url.ParseRequestURI(r.RequestURI); err == nil && u.Path != "" {
 		path = u.EscapedPath()
 	}
+	// A cookie's Path cannot hold ";" (net/http drops the byte, and the
+	// path no longer matches the page's): scope it to the segments before
+	// the first one instead (found by review: an issuer path "/x;y" made
+	// every approval fail its CSRF check).
+	if i := strings.IndexByte(path, ';'); i >= 0 {
+		path = path[:strings.LastIndexByte(path[:i], '/')+1]
+	}
 	return csrfCookie, path, false
 }
 

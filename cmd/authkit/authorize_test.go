@@ -443,6 +443,22 @@ func TestAuthorizeCSRFCookie(t *testing.T) {
 			t.Errorf("secure=%v: a token under the other cookie name, or a different token, was accepted", secure)
 		}
 	}
+	// Over plain HTTP the path is the page's as the browser asked for it
+	// (under --issuer's path), cut before a ";", which a cookie's Path
+	// cannot hold (found by review: net/http dropped the byte, and the
+	// cookie never came back with the form).
+	for target, want := range map[string]string{
+		"/auth/authorize?x=1":  "/auth/authorize",
+		"/a%20b/authorize?x=1": "/a%20b/authorize",
+		"/x;y/authorize?x=1":   "/",
+		"/a/x;y/authorize?x=1": "/a/",
+	} {
+		w := httptest.NewRecorder()
+		(&loginPage{}).csrfToken(w, httptest.NewRequest("GET", target, nil))
+		if cs := w.Result().Cookies(); len(cs) != 1 || cs[0].Path != want {
+			t.Errorf("the CSRF cookie of a page at %s: %+v, want Path %s", target, cs, want)
+		}
+	}
 }
 
 // A request that asks only for scopes serve does not grant gets a message

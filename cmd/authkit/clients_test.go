@@ -817,6 +817,29 @@ func TestServeIssuerPath(t *testing.T) {
 	s.do(t, "POST", at("token_endpoint"), "", pw).want(t, "the password grant at the advertised token_endpoint", 200)
 	s.do(t, "POST", "/token", "", pw).want(t, "the password grant at the root (a proxy that strips the path)", 200)
 	s.do(t, "POST", "/authx/token", "", pw).want(t, "a path that only starts like the issuer's", 404)
+	// A path under the issuer's that is not clean is redirected to its
+	// clean form under the issuer's path, not at the root (found by
+	// review).
+	noFollow := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	for _, p := range []string{"/auth//.well-known/jwks.json", "/auth/./.well-known/jwks.json", "/auth/x/../.well-known/jwks.json"} {
+		res, err := noFollow.Get(s.base + p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if res.StatusCode != http.StatusTemporaryRedirect || res.Header.Get("Location") != "/auth/.well-known/jwks.json" {
+			t.Errorf("GET %s: %d, Location %q; want 307 to /auth/.well-known/jwks.json", p, res.StatusCode, res.Header.Get("Location"))
+		}
+	}
+	// An issuer path that is an endpoint's keeps that endpoint at the root.
+	tok := startServe(t, "", "--store", store, "--issuer", "http://127.0.0.1:8080/token", "--revocation-mirror", "off")
+	tm := passwordRE.FindStringSubmatch(tok.stdout.String())
+	if tm == nil {
+		t.Fatalf("no demo password in:\n%s", tok.stdout)
+	}
+	tpw := url.Values{"grant_type": {"password"}, "username": {"demo"}, "password": {tm[1]}}
+	tok.do(t, "POST", "/token/token", "", tpw).want(t, "the token endpoint under an issuer path /token", 200)
+	tok.do(t, "POST", "/token", "", tpw).want(t, "the token endpoint at the root, the issuer's path being /token", 200)
 
 	// The authorization code flow, as a browser does it, under the path.
 	sum := sha256.Sum256([]byte(strings.Repeat("v", 43)))

@@ -14,6 +14,7 @@ import (
 	"net/netip"
 	"net/url"
 	"os"
+	"path"
 	"strings"
 	"time"
 
@@ -731,20 +732,27 @@ func issuerPathPrefix(issuer string) string {
 }
 
 // underPrefix serves next under prefix as well as at the root: a request
-// for prefix or below it reaches next with the prefix taken off its path,
+// for a path below prefix reaches next with the prefix taken off its path,
 // where the RFC 8414 metadata says the endpoints are (a proxy that passes
-// the issuer's path on); any other request reaches next as it is (a proxy
-// that strips it). r.RequestURI keeps the path as sent, so the login
+// the issuer's path on); any other request, prefix itself included,
+// reaches next as it is (a proxy that strips it; an issuer path that is
+// an endpoint's, such as /token, keeps that endpoint at the root). A path
+// below prefix that is not clean ("//", "." or ".." segments) is
+// redirected to its clean form, prefix kept, as ServeMux would redirect it
+// without the prefix. r.RequestURI keeps the path as sent, so the login
 // page's form posts back under the prefix.
 func underPrefix(prefix string, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		rest, ok := strings.CutPrefix(r.URL.Path, prefix)
-		if !ok || (rest != "" && rest[0] != '/') {
+		if !ok || rest == "" || rest[0] != '/' {
 			next.ServeHTTP(w, r)
 			return
 		}
-		if rest == "" {
-			rest = "/"
+		if c := cleanPath(r.URL.Path); c != r.URL.Path && r.Method != http.MethodConnect {
+			u := *r.URL
+			u.Path, u.RawPath = c, ""
+			http.Redirect(w, r, u.RequestURI(), http.StatusTemporaryRedirect)
+			return
 		}
 		r2 := new(http.Request)
 		*r2 = *r
@@ -753,6 +761,16 @@ func underPrefix(prefix string, next http.Handler) http.Handler {
 		r2.URL = &u
 		next.ServeHTTP(w, r2)
 	})
+}
+
+// cleanPath is p without "//", "." and ".." segments, keeping a trailing
+// slash, as net/http's ServeMux cleans paths.
+func cleanPath(p string) string {
+	c := path.Clean(p)
+	if strings.HasSuffix(p, "/") && c != "/" {
+		c += "/"
+	}
+	return c
 }
 
 func onlyGet(next http.Handler) http.Handler {
