@@ -380,17 +380,8 @@ func TestAuthorizeThrottleUnavailable(t *testing.T) {
 	sum := sha256.Sum256([]byte(strings.Repeat("v", 43)))
 	authorize := srv.URL + "/authorize?" + url.Values{"response_type": {"code"}, "client_id": {"app"}, "redirect_uri": {redirect},
 		"state": {"s"}, "code_challenge": {base64.RawURLEncoding.EncodeToString(sum[:])}, "code_challenge_method": {"S256"}}.Encode()
-	res, err := browser.Get(authorize)
-	if err != nil {
-		t.Fatal(err)
-	}
-	page, _ := io.ReadAll(res.Body)
-	res.Body.Close()
-	cm := csrfRE.FindSubmatch(page)
-	if res.StatusCode != 200 || cm == nil {
-		t.Fatalf("login page: %d\n%s", res.StatusCode, page)
-	}
-	res, err = browser.PostForm(authorize, url.Values{"csrf_token": {string(cm[1])}, "action": {"approve"}, "username": {"demo"}, "password": {password}})
+	_, csrf := getLoginPage(t, browser, authorize)
+	res, err := browser.PostForm(authorize, url.Values{"csrf_token": {csrf}, "action": {"approve"}, "username": {"demo"}, "password": {password}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -521,4 +512,22 @@ func authorizeServer(t *testing.T, client authkit.Client, scopes []string, w wir
 		t.Fatal(err)
 	}
 	return h, password
+}
+
+// getLoginPage GETs the login page at url with browser (which keeps its
+// cookies) and returns the answer and the page's CSRF token, failing t
+// unless it is the form.
+func getLoginPage(t *testing.T, browser *http.Client, url string) (*http.Response, string) {
+	t.Helper()
+	res, err := browser.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	cm := csrfRE.FindSubmatch(page)
+	if res.StatusCode != 200 || cm == nil {
+		t.Fatalf("login page %s: %d\n%s", url, res.StatusCode, page)
+	}
+	return res, string(cm[1])
 }

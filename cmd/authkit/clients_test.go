@@ -700,17 +700,8 @@ func TestClientsRemoveTokens(t *testing.T) {
 	// code logs demo in on the page and returns the code of the redirect.
 	code := func() string {
 		t.Helper()
-		res, err := browser.Get(authorize)
-		if err != nil {
-			t.Fatal(err)
-		}
-		page, _ := io.ReadAll(res.Body)
-		res.Body.Close()
-		cm := csrfRE.FindSubmatch(page)
-		if res.StatusCode != 200 || cm == nil {
-			t.Fatalf("login page: %d\n%s", res.StatusCode, page)
-		}
-		res, err = browser.PostForm(authorize, url.Values{"csrf_token": {string(cm[1])}, "action": {"approve"}, "username": {"demo"}, "password": {m[1]}})
+		_, csrf := getLoginPage(t, browser, authorize)
+		res, err := browser.PostForm(authorize, url.Values{"csrf_token": {csrf}, "action": {"approve"}, "username": {"demo"}, "password": {m[1]}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -852,17 +843,11 @@ func TestServeIssuerPath(t *testing.T) {
 		t.Fatal(err)
 	}
 	browser := &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	res, err := browser.Get(authorize)
-	if err != nil {
-		t.Fatal(err)
+	res, csrf := getLoginPage(t, browser, authorize)
+	if c := res.Header.Get("Set-Cookie"); !strings.Contains(c, "Path=/auth/authorize") {
+		t.Fatalf("the CSRF cookie of the login page at the advertised authorization_endpoint: %q, want Path=/auth/authorize", c)
 	}
-	page, _ := io.ReadAll(res.Body)
-	res.Body.Close()
-	cm := csrfRE.FindSubmatch(page)
-	if res.StatusCode != 200 || cm == nil || !strings.Contains(res.Header.Get("Set-Cookie"), "Path=/auth/authorize") {
-		t.Fatalf("GET the advertised authorization_endpoint: %d, Set-Cookie %q\n%s", res.StatusCode, res.Header.Get("Set-Cookie"), page)
-	}
-	res, err = browser.PostForm(authorize, url.Values{"csrf_token": {string(cm[1])}, "action": {"approve"}, "username": {"demo"}, "password": {password}})
+	res, err = browser.PostForm(authorize, url.Values{"csrf_token": {csrf}, "action": {"approve"}, "username": {"demo"}, "password": {password}})
 	if err != nil {
 		t.Fatal(err)
 	}
