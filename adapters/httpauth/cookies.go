@@ -32,8 +32,11 @@ const maxCSRFLen = 128
 // zero fields take the defaults below.
 //
 // On a successful token response (see [Handler]) three cookies are set:
-// the access token (HttpOnly, Path "/", Max-Age the access TTL), the refresh
-// token (HttpOnly, Path the token endpoint's, Max-Age the refresh TTL) and a
+// the access token (HttpOnly, Path "/", Max-Age the refresh token's
+// lifetime, so that a logout still finds the session once the access
+// token has expired; the access TTL when no refresh token is set), the
+// refresh token (HttpOnly, Path the token endpoint's, Max-Age the refresh
+// TTL) and a
 // CSRF token (32 random bytes, base64url; readable by JavaScript, Path "/",
 // Max-Age the refresh TTL), all Secure and SameSite. The middleware reads
 // the access cookie when the Authorization header carries no credential;
@@ -326,6 +329,16 @@ func (c *cookieConfig) cookie(name, value, path string, maxAge int, httpOnly boo
 // setTokens sets the access, refresh (when rt is not empty) and a fresh
 // CSRF cookie, and returns the CSRF value.
 func (c *cookieConfig) setTokens(w http.ResponseWriter, at, rt, refreshPath string, accessAge, refreshAge int) string {
+	if rt != "" {
+		// The access cookie lives as long as the session's refresh
+		// cookie, past its token's exp: a browser sends the refresh
+		// cookie to the token endpoint only, so a logout (/revoke)
+		// finds the session through the access cookie, and one that
+		// had expired with its token after five idle minutes left the
+		// session refreshing for its 14 days (found by review). The
+		// token itself still expires: requests get 401 and refresh.
+		accessAge = max(accessAge, refreshAge)
+	}
 	http.SetCookie(w, c.cookie(c.AccessName, at, "/", accessAge, true))
 	if rt != "" {
 		http.SetCookie(w, c.cookie(c.RefreshName, rt, refreshPath, refreshAge, true))

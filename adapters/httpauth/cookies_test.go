@@ -44,7 +44,10 @@ func TestCookieLogin(t *testing.T) {
 	j, r := cookieLogin(t, f)
 	cs := cookiesOf(r)
 	at, rt, csrf := cs["authkit_access"], cs["authkit_refresh"], cs["authkit_csrf"]
-	if !at.HttpOnly || !at.Secure || at.SameSite != http.SameSiteLaxMode || at.Path != "/" || at.MaxAge != 300 {
+	// The access cookie lives as long as the refresh cookie, so that a
+	// browser's logout after five idle minutes still finds the session
+	// (found by review: it had expired with its token).
+	if !at.HttpOnly || !at.Secure || at.SameSite != http.SameSiteLaxMode || at.Path != "/" || at.MaxAge != 14*24*3600 {
 		t.Errorf("access cookie %+v", at)
 	}
 	if !rt.HttpOnly || !rt.Secure || rt.SameSite != http.SameSiteLaxMode || rt.Path != "/token" || rt.MaxAge != 14*24*3600 {

