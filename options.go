@@ -390,7 +390,10 @@ func isLoopbackHost(h string) bool {
 // WithJWKSRefreshInterval sets the pace of the remote JWKS (WithJWKSURL):
 // an unknown kid triggers a fetch only if none began within the last
 // interval (so made-up kids cannot make the verifier hammer the remote), a
-// failed fetch is retried after an interval, and no document lives shorter.
+// failed fetch is retried after an interval (before the first document,
+// after 1 second, doubling up to the interval, so that a verifier started
+// before its issuer serves soon after the issuer is up), and no document
+// lives shorter.
 // A document lives for its Cache-Control max-age (less its Age), clamped to
 // between one interval and one hour (or one interval, if that is longer);
 // no-cache, no-store or max-age=0 give one interval, and a response without

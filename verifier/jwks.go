@@ -50,7 +50,10 @@ var (
 //     for one — at most one per interval, counting every fetch — and waits
 //     for it only as long as its context allows;
 //   - a failed fetch keeps the last good document serving; before the
-//     first good one, lookups fail with ErrStoreUnavailable.
+//     first good one, lookups fail with ErrStoreUnavailable, and the
+//     attempts come sooner than once an interval (firstRetry, doubling
+//     up to the interval), so that a verifier started before its issuer
+//     serves once the issuer is up rather than a whole interval later.
 type remoteKeys struct {
 	// url is the JWKS document's URL; with discovery it is "" until the
 	// issuer's metadata names it (set and read by the run goroutine only).
@@ -77,6 +80,11 @@ type remoteKeys struct {
 	cancel context.CancelFunc
 	ctx    context.Context // cancelled by close; parent of every fetch
 	once   sync.Once
+
+	// noDocGap is the least time between two attempts while no document
+	// has been fetched (nanoseconds; 0 before the first failure): it
+	// starts at firstRetry and doubles up to the interval.
+	noDocGap atomic.Int64
 
 	mu        sync.Mutex
 	flight    *flight   // the fetch requested or running; nil when idle
@@ -242,7 +250,7 @@ func (r *remoteKeys) request(now time.Time) *flight {
 	if r.flight != nil {
 		return r.flight
 	}
-	if now.Sub(r.lastTried) < r.interval {
+	if now.Sub(r.lastTried) < r.gap() {
 		return nil
 	}
 	r.lastTried = now
@@ -331,7 +339,7 @@ func (r *remoteKeys) step() {
 		r.doc.Store(doc)
 		r.due.Store(now.Add(doc.expiresAt.Sub(doc.fetchedAt) * 3 / 4).UnixNano())
 	} else {
-		r.due.Store(now.Add(r.interval).UnixNano())
+		r.due.Store(now.Add(r.retryAfterFailure()).UnixNano())
 		switch old := r.doc.Load(); {
 		case r.ctx.Err() != nil:
 			// Closing: the fetch was cancelled, it did not fail.
@@ -348,6 +356,36 @@ func (r *remoteKeys) step() {
 	}
 	r.mu.Unlock()
 	close(f.done)
+}
+
+// firstRetry is the wait after the first failed fetch of a verifier that
+// has no document yet; each further failure doubles it, up to the
+// interval. A verifier started before its issuer waited a whole interval
+// (a minute by default) after the issuer came up, answering 503 (found by
+// an adoption test).
+const firstRetry = time.Second
+
+// gap is the least time between two fetch attempts: the interval, or,
+// while no document has been fetched, the current retry wait.
+func (r *remoteKeys) gap() time.Duration {
+	if r.doc.Load() == nil {
+		if g := time.Duration(r.noDocGap.Load()); g > 0 {
+			return g
+		}
+	}
+	return r.interval
+}
+
+// retryAfterFailure returns how long after a failed fetch the next one is
+// due: the interval once a document is held; before that firstRetry,
+// doubling with each failure up to the interval (run goroutine only).
+func (r *remoteKeys) retryAfterFailure() time.Duration {
+	if r.doc.Load() != nil {
+		return r.interval
+	}
+	g := min(max(2*time.Duration(r.noDocGap.Load()), firstRetry), r.interval)
+	r.noDocGap.Store(int64(g))
+	return g
 }
 
 // sleep returns how long run may wait before the next step: until the

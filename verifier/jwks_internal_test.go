@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -137,4 +138,29 @@ func mustEd25519(t *testing.T) (ed25519.PublicKey, ed25519.PrivateKey) {
 		t.Fatal(err)
 	}
 	return pub, priv
+}
+
+// Before its first document a remote key set retries after firstRetry,
+// doubling up to the interval; once it holds one, after the interval.
+func TestRemoteKeysRetryBeforeFirstDocument(t *testing.T) {
+	r := &remoteKeys{interval: 10 * time.Second}
+	var got []time.Duration
+	for range 6 {
+		got = append(got, r.retryAfterFailure())
+	}
+	want := []time.Duration{time.Second, 2 * time.Second, 4 * time.Second, 8 * time.Second, 10 * time.Second, 10 * time.Second}
+	if !slices.Equal(got, want) {
+		t.Errorf("waits after failures with no document: %v, want %v", got, want)
+	}
+	if g := r.gap(); g != 10*time.Second {
+		t.Errorf("gap with no document after the waits reached the interval: %v", g)
+	}
+	r.doc.Store(&jwksDoc{})
+	if w, g := r.retryAfterFailure(), r.gap(); w != 10*time.Second || g != 10*time.Second {
+		t.Errorf("with a document: wait %v, gap %v; want the interval", w, g)
+	}
+	short := &remoteKeys{interval: 300 * time.Millisecond}
+	if w := short.retryAfterFailure(); w != 300*time.Millisecond {
+		t.Errorf("an interval shorter than firstRetry: wait %v, want the interval", w)
+	}
 }

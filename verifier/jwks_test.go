@@ -603,3 +603,35 @@ func TestKidlessLocalHMACBesideRemoteJWKS(t *testing.T) {
 		t.Fatalf("kid-less EdDSA token after Close: %v, %v; want ErrStoreUnavailable", p, err)
 	}
 }
+
+// A verifier started before its JWKS server answers retries sooner than
+// once an interval until its first document: with the default one-minute
+// interval it serves within seconds of the server coming up (found by an
+// adoption test: a resource server started before its auth server
+// answered 503 for a whole minute after it was up).
+func TestJWKSFirstFetchRetriesSoon(t *testing.T) {
+	set, _ := keys.NewSet(mustKey(t, keys.EdDSA))
+	srv := newJWKSServer(t, set)
+	srv.failing.Store(true)
+	iss, _ := issuer.New(authkit.WithKeys(set))
+	v, err := verifier.New(authkit.WithJWKSURL(srv.URL)) // the default interval, a minute; the real clock
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { v.Close() })
+	tok, err := iss.IssueAccessToken(context.Background(), "alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the first fetch", func() bool { return srv.fetches.Load() >= 1 })
+	if _, err := v.Verify(context.Background(), tok.AccessToken); !errors.Is(err, authkit.ErrStoreUnavailable) {
+		t.Fatalf("before any document: %v, want ErrStoreUnavailable", err)
+	}
+	srv.failing.Store(false)
+	// No request asks for a fetch here: the background retry alone.
+	eventually(t, "a fetch after the server came up", func() bool { return srv.fetches.Load() >= 2 })
+	eventually(t, "verifying once the server is up", func() bool {
+		_, err := v.Verify(context.Background(), tok.AccessToken)
+		return err == nil
+	})
+}

@@ -102,6 +102,9 @@
 //   - GET and POST /authorize (RFC 6749 §4.1, only with
 //     [WithAuthorizationCode]): see Authorization code below.
 //   - POST /revoke (RFC 7009): any token kind; 200 for unknown tokens.
+//     With [WithCORSOrigins], /token and /revoke answer the listed
+//     browser origins' CORS requests and preflights (a single-page app on
+//     another origin); no other endpoint does.
 //     With [WithCookies] and no token parameter it is a browser's logout
 //     (CSRF-checked): it ends the session of the refresh cookie or, since
 //     the browser sends that cookie to the token endpoint's path only, of

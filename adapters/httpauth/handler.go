@@ -119,6 +119,7 @@ type Handler struct {
 	allowed         []string
 	customPolicy    bool
 	refreshCheck    func(ctx context.Context, s authkit.Session) ([]string, error)
+	corsOrigins     []string // WithCORSOrigins, lower case
 	logoutAPITokens bool
 	// accountClients: WithAccountClients (see accountClient).
 	accountClients []string
@@ -200,6 +201,7 @@ type handlerConfig struct {
 	logoutAPITokens bool
 	accountClients  []string
 	endpointAud     bool
+	corsOrigins     []string // WithCORSOrigins, lower case
 }
 
 // HandlerOption configures a [Handler]. Options apply in order; a later
@@ -489,6 +491,7 @@ func NewHandler(iss *issuer.Issuer, auth *Auth, opts ...HandlerOption) (*Handler
 		logoutAPITokens: c.logoutAPITokens,
 		accountClients:  c.accountClients,
 		endpointAud:     c.endpointAud,
+		corsOrigins:     c.corsOrigins,
 	}
 	if c.clients != nil {
 		// Every client-store call under the store deadline.
@@ -678,6 +681,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if ep == nil {
 		h.hintMount(r.URL.Path)
 		h.fail(w, r, errNoEndpoint)
+		return
+	}
+	if h.cors(w, r) {
 		return
 	}
 	hd := ep.methods[r.Method]

@@ -860,6 +860,33 @@ func TestServeIssuerPath(t *testing.T) {
 		"redirect_uri": {redirect}, "code_verifier": {strings.Repeat("v", 43)}, "client_id": {"shop"}}).want(t, "the code exchanged at the advertised token_endpoint", 200)
 }
 
+// TestServeCORSOrigins: --cors-origins lets a single-page app on another
+// origin call /token and /revoke from script (found by an adoption test:
+// serve answered the preflight 405 and no browser could exchange a code);
+// a value that is not an origin stops serve at start-up, saying so.
+func TestServeCORSOrigins(t *testing.T) {
+	t.Parallel()
+	s := startServe(t, "", "--cors-origins", "https://app.example, https://other.example")
+	req, err := http.NewRequest("OPTIONS", s.base+"/token", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Origin", "https://other.example")
+	req.Header.Set("Access-Control-Request-Method", "POST")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusNoContent || res.Header.Get("Access-Control-Allow-Origin") != "https://other.example" {
+		t.Errorf("preflight of /token from a listed origin: %d %v", res.StatusCode, res.Header)
+	}
+	r := runCLI(t, "", "serve", "--addr", "127.0.0.1:0", "--cors-origins", "https://app.example/")
+	if r.code == exitOK || !strings.Contains(r.stderr, "not an origin") {
+		t.Errorf("--cors-origins with a path: exit %d, %s; want a failure saying it is not an origin", r.code, r.stderr)
+	}
+}
+
 // failingWriter fails every write, as standard output to a full disk or a
 // closed pipe does.
 type failingWriter struct{}

@@ -33,6 +33,9 @@ type wiring struct {
 	accountClients []string
 	// endpointAud: httpauth.WithEndpointAssertionAudiences.
 	endpointAud bool
+	// corsOrigins are the browser origins that may call /token and
+	// /revoke from script (httpauth.WithCORSOrigins); nil for none.
+	corsOrigins []string
 }
 
 // newEndpoints builds the HTTP layer: the middleware that protects /me and
@@ -68,6 +71,9 @@ func newEndpoints(iss *issuer.Issuer, v *verifier.Verifier, users *userDB, log *
 	}
 	if len(w.accountClients) > 0 {
 		hopts = append(hopts, httpauth.WithAccountClients(w.accountClients...))
+	}
+	if len(w.corsOrigins) > 0 {
+		hopts = append(hopts, httpauth.WithCORSOrigins(w.corsOrigins...))
 	}
 	h, err := httpauth.NewHandler(iss, auth, hopts...)
 	if err != nil {

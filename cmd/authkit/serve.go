@@ -102,6 +102,9 @@ type serveConfig struct {
 	// (--endpoint-assertion-audiences;
 	// httpauth.WithEndpointAssertionAudiences).
 	endpointAud bool
+	// corsOrigins may call /token and /revoke from a browser script
+	// (--cors-origins; httpauth.WithCORSOrigins).
+	corsOrigins []string
 	// maxConnections is how many client connections serve holds at once
 	// (--max-connections; 0: no limit).
 	maxConnections int
@@ -115,7 +118,8 @@ type serveConfig struct {
 var serveFlags = []string{"addr", "keys", "issuer", "audience", "access-ttl", "refresh-ttl",
 	"session-lifetime", "users", "users-reload", "scopes", "log-format", "log-level", "shutdown-timeout", "migrate",
 	"revocation-mirror", "verify-cache", "store-timeout", "request-timeout", "trusted-proxies",
-	"accept-volatile-redis", "account-clients", "api-token-limit", "session-limit", "endpoint-assertion-audiences", "max-connections"}
+	"accept-volatile-redis", "account-clients", "api-token-limit", "session-limit", "endpoint-assertion-audiences", "max-connections",
+	"cors-origins"}
 
 func (c *cli) parseServe(args []string) (serveConfig, error) {
 	cfg := serveConfig{
@@ -153,7 +157,7 @@ and AUTHKIT_DSN are still accepted but deprecated.
 
 Plain HTTP: put a TLS-terminating proxy in front of it for anything but
 localhost.`)
-	var audience, scopes, trustedProxies, accountClients string
+	var audience, scopes, trustedProxies, accountClients, corsOrigins string
 	fs.StringVar(&cfg.addr, "addr", "127.0.0.1:8080", "listen `ADDRESS` (host:port)")
 	store := addStoreFlags(fs, "memory", "the `STORE`: memory, postgres://…, mysql://…, sqlite:PATH or redis://…")
 	fs.BoolVar(&cfg.migrate, "migrate", false, "apply the SQL store's migrations before serving (same as authkit migrate)")
@@ -176,6 +180,7 @@ localhost.`)
 	fs.Var(durationFlag{&cfg.storeTimeout}, "store-timeout", "`DURATION` after which a store call that has not answered fails and its request is answered 503 with Retry-After (10ms to 1m)")
 	fs.Var(durationFlag{&cfg.requestTimeout}, "request-timeout", "deadline `DURATION` of each request, at least --store-timeout and at most 25s; a request still waiting on the store then is answered 503")
 	fs.StringVar(&trustedProxies, "trusted-proxies", "", "reverse proxies (comma-separated `CIDRS` or addresses) whose X-Forwarded-For names the client's address for login throttling and sessions; the rightmost address not in them is the client's. Default none: the connection's address, forwarding headers ignored")
+	fs.StringVar(&corsOrigins, "cors-origins", "", "browser `ORIGINS` (comma-separated, such as https://app.example.com) whose single-page apps may call /token and /revoke from script (CORS), as public clients do from another origin; default none")
 	fs.StringVar(&accountClients, "account-clients", "", "registered OAuth client `IDS` (comma-separated) whose users' tokens (never the client's own client_credentials token) may use /logout-all, /sessions and /api-tokens like a first-party login; default none: only first-party sessions may")
 	fs.IntVar(&cfg.maxConnections, "max-connections", defaultMaxConnections, "how many client `CONNECTIONS` serve holds at once (each may hold up to about 100 KB of a request while it arrives); at the limit it closes the connection idle longest, else new ones wait. 0: no limit")
 	fs.BoolVar(&cfg.endpointAud, "endpoint-assertion-audiences", false, "accept a registered client's private_key_jwt assertion whose aud is the token endpoint's URL (or the URL it is sent to) instead of --issuer, for clients that cannot be changed; still one value. Default off: aud must be the issuer identifier, which stops an assertion a malicious server obtained from being replayed here")
@@ -216,6 +221,11 @@ localhost.`)
 	if accountClients != "" {
 		if cfg.accountClients, err = splitList(accountClients); err != nil {
 			return cfg, usagef("--account-clients: %v", err)
+		}
+	}
+	if corsOrigins != "" {
+		if cfg.corsOrigins, err = splitList(corsOrigins); err != nil {
+			return cfg, usagef("--cors-origins: %v", err)
 		}
 	}
 	if cfg.requestTimeout < cfg.storeTimeout || cfg.requestTimeout > maxRequestTimeout {
@@ -372,7 +382,7 @@ func (c *cli) newServer(ctx context.Context, cfg serveConfig, log *slog.Logger) 
 	s.verifier = v
 	thrStore := throttleStoreOf(st)
 	require, endpoints, err := newEndpoints(s.iss, v, users, log,
-		wiring{store: thrStore, trusted: cfg.trustedProxies, hook: audit, clients: clientStoreOf(st), accountClients: cfg.accountClients, endpointAud: cfg.endpointAud})
+		wiring{store: thrStore, trusted: cfg.trustedProxies, hook: audit, clients: clientStoreOf(st), accountClients: cfg.accountClients, endpointAud: cfg.endpointAud, corsOrigins: cfg.corsOrigins})
 	if err != nil {
 		return nil, err
 	}
@@ -414,7 +424,7 @@ func (c *cli) newServer(ctx context.Context, cfg serveConfig, log *slog.Logger) 
 		"users", len(users.users().users), "users_reload", formatDuration(cfg.usersReload), "revocation_mirror", mirrorString(mirror), "verify_cache", cfg.verifyCache, "api_token_limit", cfg.apiTokenLimit, "session_limit", cfg.sessionLimit,
 		"store_timeout", formatDuration(cfg.storeTimeout), "request_timeout", formatDuration(cfg.requestTimeout),
 		"throttle", throttleKind(thrStore, st.kind), "trusted_proxies", len(cfg.trustedProxies), "metadata", metadata,
-		"grants", strings.Join(grants, ","), "authorize", authorize)
+		"grants", strings.Join(grants, ","), "authorize", authorize, "cors_origins", strings.Join(cfg.corsOrigins, ","))
 	warnClientTTLs(ctx, clientStoreOf(st), s.iss.ClientID(), cfg.accessTTL, cfg.refreshTTL, cfg.storeTimeout, log)
 	if demoPassword != "" {
 		log.Warn("DEMO MODE: one demo user with a random password (printed on standard output); not for production: use --users FILE")
