@@ -404,12 +404,14 @@ func (a *Auth) Require(next http.Handler) http.Handler {
 // reaches next without a principal. A credential that is present but
 // invalid is still denied — never downgraded to anonymous — as is a store
 // outage (503) and a cookie request that fails the CSRF check (Django REST
-// framework behaves the same way).
+// framework behaves the same way). One exception: an access cookie
+// ([WithCookies]) whose token has expired counts as no credential, since
+// the cookie outlives its token by design (browsers used to drop it).
 func (a *Auth) Optional(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p, err := a.Authenticate(r)
 		if err != nil {
-			if rowOf(err) == rowNoCredentials {
+			if _, expired := errors.AsType[*expiredCookieError](err); expired || rowOf(err) == rowNoCredentials {
 				next.ServeHTTP(w, r)
 				return
 			}

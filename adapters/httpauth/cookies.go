@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"crypto/subtle"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/textproto"
@@ -180,9 +181,7 @@ func resolveCookies(c Cookies) (*cookieConfig, error) {
 		if !validTrustedOrigin(o) {
 			return nil, invalid("Cookies: TrustedOrigins: %q is not an application's origin (scheme://host[:port], nothing else)", o)
 		}
-		// Browsers leave a default port out of Origin: an entry with one
-		// would never match.
-		if strings.HasPrefix(o, "https://") && strings.HasSuffix(o, ":443") || strings.HasPrefix(o, "http://") && strings.HasSuffix(o, ":80") {
+		if namesDefaultPort(o) {
 			return nil, invalid("Cookies: TrustedOrigins: %q names its scheme's default port, which browsers leave out of Origin; write it without", o)
 		}
 		cc.trusted = append(cc.trusted, strings.ToLower(o))
@@ -266,11 +265,20 @@ func (a *Auth) fromCookie(r *http.Request) (*authkit.Principal, error) {
 	}
 	if !safeMethod(r.Method) {
 		if err := a.checkCSRF(r); err != nil {
+			// A cookie whose token has expired is no credential to
+			// forge a request with: it answers as one without the cookie
+			// would (Optional: anonymous). Introspect reports no event.
+			if _, verr := a.v.Introspect(r.Context(), tok); errors.Is(verr, authkit.ErrTokenExpired) {
+				return nil, &expiredCookieError{verr}
+			}
 			return nil, err
 		}
 	}
 	p, err := a.v.Verify(r.Context(), tok)
 	if err != nil {
+		if errors.Is(err, authkit.ErrTokenExpired) {
+			return nil, &expiredCookieError{err}
+		}
 		return nil, err
 	}
 	if p == nil {
@@ -278,6 +286,18 @@ func (a *Auth) fromCookie(r *http.Request) (*authkit.Principal, error) {
 	}
 	return p, nil
 }
+
+// expiredCookieError is the access cookie's token expired. The cookie
+// outlives its token (it lives as long as the session's refresh cookie,
+// see setTokens), where browsers used to drop it with the token:
+// [Auth.Optional] therefore takes it for no credential, as it took the
+// dropped cookie (found by review: an idle visitor's optional routes
+// answered 401 for the session's 14 days). Require and the others answer
+// it as the expired token it is (401, and the client refreshes).
+type expiredCookieError struct{ err error }
+
+func (e *expiredCookieError) Error() string { return e.err.Error() }
+func (e *expiredCookieError) Unwrap() error { return e.err }
 
 // safeMethod reports whether m is a safe method (RFC 9110 §9.2.1), which
 // needs no CSRF token.
@@ -391,6 +411,14 @@ func parseOrigin(o string) (*url.URL, bool) {
 // application): a TrustedOrigins entry with one of them would never match,
 // or would name something else than an application.
 var notAppOrigin = []string{"about", "blob", "data", "file", "filesystem", "ftp", "javascript", "ws", "wss"}
+
+// namesDefaultPort reports whether the origin o names its scheme's default
+// port ("https://app.example:443"), which browsers leave out of Origin:
+// an entry with one would never match.
+func namesDefaultPort(o string) bool {
+	o = strings.ToLower(o)
+	return strings.HasPrefix(o, "https://") && strings.HasSuffix(o, ":443") || strings.HasPrefix(o, "http://") && strings.HasSuffix(o, ":80")
+}
 
 // validTrustedOrigin reports whether o can be a TrustedOrigins entry: a
 // web origin (validOrigin), or the origin of an application a browser

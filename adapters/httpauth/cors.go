@@ -37,6 +37,9 @@ func WithCORSOrigins(origins ...string) HandlerOption {
 			if !validTrustedOrigin(o) {
 				return invalid("WithCORSOrigins(%q): not an origin (scheme://host[:port], nothing else)", o)
 			}
+			if namesDefaultPort(o) {
+				return invalid("WithCORSOrigins(%q): names its scheme's default port, which browsers leave out of Origin; write it without", o)
+			}
 			c.corsOrigins = append(c.corsOrigins, strings.ToLower(o))
 		}
 		return nil

@@ -82,6 +82,10 @@ func TestCORSOrigins(t *testing.T) {
 		"a file origin":  httpauth.WithCORSOrigins("file://x"),
 		"65 origins":     httpauth.WithCORSOrigins(many...),
 		"a query string": httpauth.WithCORSOrigins("https://app.example?x"),
+		// Browsers leave the default port out of Origin: such an entry
+		// would never match (found by review).
+		"the default port":           httpauth.WithCORSOrigins("https://app.example:443"),
+		"the default port, any case": httpauth.WithCORSOrigins("HTTP://app.example:80"),
 	} {
 		if _, err := httpauth.NewHandler(f.iss, f.auth, opt); !errors.Is(err, authkit.ErrInvalidConfig) {
 			t.Errorf("WithCORSOrigins with %s: %v, want ErrInvalidConfig", what, err)
