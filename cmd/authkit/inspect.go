@@ -11,6 +11,7 @@ import (
 	"io"
 	"math"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -221,6 +222,15 @@ func (c *cli) inspectJWT(ctx context.Context, token, jwks, iss string, audiences
 		}
 	}
 	fmt.Fprintf(w, "\nVerification: FAILED: %s (%s)\n  %v\n", text, name, err)
+	var claimed struct {
+		Iss *string `json:"iss"`
+	}
+	if json.Unmarshal(payload, &claimed) == nil && claimed.Iss != nil && *claimed.Iss != iss {
+		// The usual cause of a refusal here (found by an adoption test:
+		// the message named neither issuer).
+		fmt.Fprintf(w, "  The token's iss is %s and --issuer is %s: give --issuer the token's issuer if it is the one you trust.\n",
+			strconv.Quote(safeText(*claimed.Iss)), strconv.Quote(iss))
+	}
 	return errReported
 }
 
