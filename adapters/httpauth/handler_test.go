@@ -29,7 +29,7 @@ import (
 
 const (
 	bodyBadGrant   = `{"error":"invalid_grant","error_description":"invalid username or password"}`
-	bodyBadRefresh = `{"error":"invalid_grant","error_description":"the refresh token is invalid, expired or revoked"}`
+	bodyBadRefresh = `{"error":"invalid_grant","error_description":"the refresh token is invalid, expired, revoked or issued to another client"}`
 	bodyBadScope   = `{"error":"invalid_scope","error_description":"the requested scope is invalid or not granted"}`
 	bodyGrantType  = `{"error":"unsupported_grant_type","error_description":"unsupported grant_type"}`
 	bodySlowDown   = `{"error":"slow_down","error_description":"too many attempts; try again later"}`

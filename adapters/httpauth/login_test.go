@@ -136,7 +136,7 @@ func TestPasswordLoginLifetimes(t *testing.T) {
 	next := r.json(t)["refresh_token"].(string)
 	f.clock.Add(11 * time.Minute)
 	r = f.form("/token", []string{"grant_type", "refresh_token", "refresh_token", next})
-	expect(t, r, 400, "", `{"error":"invalid_grant","error_description":"the refresh token is invalid, expired or revoked"}`)
+	expect(t, r, 400, "", `{"error":"invalid_grant","error_description":"the refresh token is invalid, expired, revoked or issued to another client"}`)
 	r = f.form("/token", []string{"grant_type", "refresh_token", "refresh_token", alice.RefreshToken})
 	if r.status != 200 {
 		t.Errorf("alice's remembered session: %d %s", r.status, r.body)
@@ -200,7 +200,7 @@ func TestRefreshCheckHTTP(t *testing.T) {
 		return f.form("/token", []string{"grant_type", "refresh_token", "refresh_token", rt})
 	}
 	set("alice", "disabled")
-	expect(t, refresh(tk.RefreshToken), 400, "", `{"error":"invalid_grant","error_description":"the refresh token is invalid, expired or revoked"}`)
+	expect(t, refresh(tk.RefreshToken), 400, "", `{"error":"invalid_grant","error_description":"the refresh token is invalid, expired, revoked or issued to another client"}`)
 	set("alice", "down")
 	if r := refresh(tk.RefreshToken); r.status != 503 {
 		t.Errorf("check down: %d %s, want 503", r.status, r.body)

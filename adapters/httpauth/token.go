@@ -20,7 +20,7 @@ var (
 	errLongCreds      = &httpError{http.StatusBadRequest, "invalid_request", "username or password too long or malformed"}
 	errBadCredentials = &httpError{http.StatusBadRequest, "invalid_grant", "invalid username or password"}
 	errNeedRefresh    = &httpError{http.StatusBadRequest, "invalid_request", "refresh_token is required"}
-	errBadRefresh     = &httpError{http.StatusBadRequest, "invalid_grant", "the refresh token is invalid, expired or revoked"}
+	errBadRefresh     = &httpError{http.StatusBadRequest, "invalid_grant", "the refresh token is invalid, expired, revoked or issued to another client"}
 	errInvalidScope   = &httpError{http.StatusBadRequest, "invalid_scope", "the requested scope is invalid or not granted"}
 	errTooManyScopes  = &httpError{http.StatusBadRequest, "invalid_scope", "the client is registered for more scopes than one token carries: name the scopes it needs"}
 	errAmbiguous      = &httpError{http.StatusBadRequest, "invalid_request", "more than one token cookie"}

@@ -42,7 +42,7 @@ const (
 	bodyScope        = `{"error":"insufficient_scope","error_description":"token lacks a required scope"}`
 	bodyAPIOnly      = `{"error":"insufficient_scope","error_description":"an API token cannot be used here"}`
 	bodyUnavailable  = `{"error":"temporarily_unavailable","error_description":"the authentication service is temporarily unavailable"}`
-	bodyBadGrant     = `{"error":"invalid_grant","error_description":"the refresh token is invalid, expired or revoked"}`
+	bodyBadGrant     = `{"error":"invalid_grant","error_description":"the refresh token is invalid, expired, revoked or issued to another client"}`
 	bodyBadPassword  = `{"error":"invalid_grant","error_description":"invalid username or password"}`
 	bodyMethod       = `{"error":"method_not_allowed","error_description":"method not allowed"}`
 )
