@@ -238,8 +238,9 @@ func WithEventHook(hook func(context.Context, authkit.Event)) Option {
 }
 
 // WithThrottleClock sets the time source of the throttle for Basic
-// credentials, and of the pacing of the warnings logged when requests are
-// refused because a store cannot answer (one per second at most, saying
+// credentials, of the expiry read from an access cookie ([Cookies]), and
+// of the pacing of the warnings logged when requests are refused because
+// a store cannot answer (one per second at most, saying
 // how many it stands for). Default time.Now. Meant for tests (the Handler
 // has its own, WithClock).
 func WithThrottleClock(now func() time.Time) Option {

@@ -11,8 +11,11 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"time"
+	"unsafe"
 
 	"github.com/authkit-go/authkit"
+	"github.com/authkit-go/authkit/internal/claims"
 	"github.com/authkit-go/authkit/internal/httpsyntax"
 	"github.com/authkit-go/authkit/verifier"
 )
@@ -37,9 +40,9 @@ const maxCSRFLen = 128
 // lifetime, so that a logout still finds the session once the access
 // token has expired; the access TTL when no refresh token is set), the
 // refresh token (HttpOnly, Path the token endpoint's, Max-Age the refresh
-// TTL) and a
-// CSRF token (32 random bytes, base64url; readable by JavaScript, Path "/",
-// Max-Age the refresh TTL), all Secure and SameSite. The middleware reads
+// TTL) and a CSRF token (32 random bytes, base64url; readable by
+// JavaScript, Path "/", Max-Age the refresh TTL), all Secure and
+// SameSite. The middleware reads
 // the access cookie when the Authorization header carries no credential;
 // a request with any method but GET, HEAD, OPTIONS and TRACE that
 // authenticates by cookie must send the CSRF header with the CSRF cookie's
@@ -49,6 +52,13 @@ const maxCSRFLen = 128
 // http.Handler) that treats anything but GET as a write is open to a
 // cross-site HEAD, which a page may send with the cookies (SameSite None)
 // and without a CORS preflight.
+//
+// An access cookie thus outlives its token: once the token has expired,
+// [Auth.Optional] takes the cookie for no credential (the request runs
+// anonymous, revoked or not), and past the verifier's longest leeway (5
+// minutes) a request with it is answered without a signature check and
+// without an auth_failed event; the others answer 401 token expired, and
+// the client refreshes.
 //
 // A cookie-mode token request made by a browser from another site is
 // refused (login CSRF: a forged form POST with the attacker's password
@@ -263,9 +273,13 @@ func (a *Auth) fromCookie(r *http.Request) (*authkit.Principal, error) {
 	if len(tok) > verifier.MaxHeaderLen || !isB64Token(tok) {
 		return nil, errBadCookie
 	}
+	if a.cookieExpired(tok) {
+		return nil, &expiredCookieError{errCookieExpired}
+	}
 	if !safeMethod(r.Method) {
 		if err := a.checkCSRF(r); err != nil {
-			// A cookie whose token has expired is no credential to
+			// A cookie whose token has expired (within the leeway
+			// cookieExpired leaves to the verifier) is no credential to
 			// forge a request with: it answers as one without the cookie
 			// would (Optional: anonymous). Introspect reports no event.
 			if _, verr := a.v.Introspect(r.Context(), tok); errors.Is(verr, authkit.ErrTokenExpired) {
@@ -285,6 +299,45 @@ func (a *Auth) fromCookie(r *http.Request) (*authkit.Principal, error) {
 		return nil, authkit.ErrInvalidToken
 	}
 	return p, nil
+}
+
+// errCookieExpired is the error of an access cookie whose token expired
+// by its own exp, read without a check (cookieExpired).
+var errCookieExpired = fmt.Errorf("httpauth: %w: the access cookie's token has expired", authkit.ErrTokenExpired)
+
+// maxLeeway is the longest clock skew a verifier tolerates past exp
+// (authkit.WithLeeway, Profile.Leeway).
+const maxLeeway = 5 * time.Minute
+
+// cookieExpired reports whether the token in the access cookie expired
+// more than maxLeeway ago at the Auth's clock, by its exp read without
+// checking the signature. Such a cookie is no credential whoever made the
+// token (any verifier refuses it), so it is answered without a signature
+// check and without an auth_failed event: an idle visitor's browser sends
+// it with every request until its session refreshes, the cookie
+// outliving its token (found by review: each request cost a signature
+// check and logged an event). It does not allocate for a token of up to
+// 1 KiB of claims.
+func (a *Auth) cookieExpired(tok string) bool {
+	_, rest, ok := strings.Cut(tok, ".")
+	if !ok {
+		return false
+	}
+	payload, _, ok := strings.Cut(rest, ".")
+	if !ok {
+		return false
+	}
+	var stack [1024]byte
+	buf := stack[:]
+	if n := base64.RawURLEncoding.DecodedLen(len(payload)); n > len(buf) {
+		buf = make([]byte, n)
+	}
+	n, err := base64.RawURLEncoding.Decode(buf, unsafe.Slice(unsafe.StringData(payload), len(payload)))
+	if err != nil {
+		return false
+	}
+	exp, ok := claims.PeekExpiry(buf[:n])
+	return ok && a.now().After(exp.Add(maxLeeway))
 }
 
 // expiredCookieError is the access cookie's token expired. The cookie

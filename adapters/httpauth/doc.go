@@ -12,8 +12,9 @@
 //
 // A handler behind [Auth.Require] finds the caller with
 // authkit.PrincipalFrom(r.Context()). [Auth.Optional] lets anonymous
-// requests through but never a bad credential; [Auth.RequireScopes] and
-// [Auth.RequireAnyScope] check scopes.
+// requests through but never a bad credential (an access cookie whose
+// token has expired counts as none: see [WithCookies]); [Auth.RequireScopes]
+// and [Auth.RequireAnyScope] check scopes.
 //
 // # Errors
 //

@@ -704,3 +704,22 @@ func PeekIssuer(payload []byte) (iss string, ok bool) {
 	}
 	return "", false
 }
+
+// PeekExpiry returns the "exp" claim of payload, a claims set whose
+// signature has not been checked: for a caller that only needs to know
+// that a token has expired whoever made it, since an expired token is
+// refused whatever else it holds. ok is false when payload is not a
+// strict JSON object or its exp is absent or not a NumericDate.
+func PeekExpiry(payload []byte) (exp time.Time, ok bool) {
+	o, err := strictjson.NewObject(payload)
+	if err != nil {
+		return time.Time{}, false
+	}
+	for o.Next() {
+		if string(o.Name()) == "exp" {
+			t, err := numericDate(o.Value(), false)
+			return t, err == nil
+		}
+	}
+	return time.Time{}, false
+}
