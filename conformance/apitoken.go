@@ -272,6 +272,48 @@ func runAPIToken(t *testing.T, h PartialHarness[authkit.APITokenStore]) {
 		}
 	})
 
+	// The same race again, many rounds, each at a subject of its own:
+	// a store that counts and inserts in two steps without latency
+	// between them loses it only now and then.
+	t.Run("Limit/ConcurrentRounds", func(t *testing.T) {
+		a, b := open(t, h)
+		const n, limit = 16, 3
+		repeatRace(func(r int) bool {
+			subject := fmt.Sprintf("racer-%03d", r)
+			errs := make([]error, n)
+			start := make(chan struct{})
+			var wg sync.WaitGroup
+			for i := range n {
+				s := a
+				if i%2 == 1 {
+					s = b
+				}
+				tok := newToken(fmt.Sprintf("round-%03d-%02d", r, i), subject, base.Add(time.Duration(i)*ms))
+				wg.Go(func() {
+					<-start
+					errs[i] = s.CreateAPIToken(t.Context(), tok, limit, at(minute))
+				})
+			}
+			close(start)
+			wg.Wait()
+			wins := 0
+			for _, err := range errs {
+				switch {
+				case err == nil:
+					wins++
+				case !errors.Is(err, authkit.ErrLimitExceeded):
+					t.Errorf("round %d: a concurrent CreateAPIToken returned %v, want nil or ErrLimitExceeded; %s", r, err, ruleLimitAtomic)
+					return false
+				}
+			}
+			if wins != limit {
+				t.Errorf("round %d: %d of %d concurrent CreateAPIToken calls with limit %d succeeded, want exactly %d; %s", r, wins, n, limit, limit, ruleLimitAtomic)
+				return false
+			}
+			return true
+		})
+	})
+
 	t.Run("List/Empty", func(t *testing.T) {
 		a, _ := open(t, h)
 		got, err := a.ListAPITokens(t.Context(), "nobody", base)

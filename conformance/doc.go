@@ -85,8 +85,11 @@
 //
 // # What a store must keep
 //
-//   - Time: apart from the feed checks, the suite never sleeps and never
-//     reads the wall clock for logic. It passes explicit times around a
+//   - Time: apart from the feed checks, the suite never reads the wall
+//     clock for logic, and sleeps only to spread the writers of two races
+//     (Refresh/Rotate/RacingRevokeSession,
+//     Revocation/DeleteExpiredRevocations/RacingExtension); the race
+//     checks that repeat (…Rounds) stop after about 250 ms. It passes explicit times around a
 //     fixed base, 2030-01-02T03:04:05.123456Z, and offsets from it. A store must keep
 //     timestamps to at least the microsecond and must keep the instant: a
 //     time written in another zone, or with nanoseconds, comes back within

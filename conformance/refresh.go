@@ -564,6 +564,50 @@ func runRefresh(t *testing.T, h PartialHarness[authkit.RefreshStore]) {
 		rotate(t, a, authkit.Rotation{Old: w.Next, Next: hashOf("rt-after"), NextExpiresAt: at(hour), Successor: []byte("s"), Now: at(3 * minute)})
 	})
 
+	// The same race again, many rounds, each on a session of its own: a
+	// store that checks and writes in two steps without latency between
+	// them loses it only now and then.
+	t.Run("Rotate/ExactlyOneWinnerRounds", func(t *testing.T) {
+		a, b := open(t, h)
+		const n = 32
+		now := at(minute)
+		repeatRace(func(r int) bool {
+			old := fmt.Sprintf("rt-round-%03d", r)
+			s, first := newSession(fmt.Sprintf("sess-round-%03d", r), "alice", base, old)
+			createSession(t, a, s, first)
+			errs := make([]error, n)
+			start := make(chan struct{})
+			var wg sync.WaitGroup
+			for i := range n {
+				st := a
+				if i%2 == 1 {
+					st = b
+				}
+				rot := rotation(old, fmt.Sprintf("%s-next-%02d", old, i), now)
+				wg.Go(func() {
+					<-start
+					_, errs[i] = st.RotateRefresh(t.Context(), rot)
+				})
+			}
+			close(start)
+			wg.Wait()
+			wins := 0
+			for _, err := range errs {
+				if err == nil {
+					wins++
+				} else if _, ok := errors.AsType[*authkit.ReuseError](err); !ok {
+					t.Errorf("round %d: a losing concurrent RotateRefresh returned %v, want a *ReuseError; %s", r, err, ruleRotateAtomic)
+					return false
+				}
+			}
+			if wins != 1 {
+				t.Errorf("round %d: %d of %d concurrent RotateRefresh calls with the same r.Old succeeded; %s", r, wins, n, ruleRotateAtomic)
+				return false
+			}
+			return true
+		})
+	})
+
 	t.Run("Rotate/SuccessorConflict", func(t *testing.T) {
 		a, b := open(t, h)
 		s, first := newSession("sess-1", "alice", base, "rt-1")
