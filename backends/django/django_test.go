@@ -5,6 +5,9 @@ import (
 	"crypto/sha512"
 	"encoding/hex"
 	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -610,5 +613,77 @@ func TestKnoxPrefixLikeAuthkits(t *testing.T) {
 		if p, err := authenticate(v, "Token", tok); err != nil || p.Subject != "1" {
 			t.Errorf("knox prefix %q: %+v %v", prefix, p, err)
 		}
+	}
+}
+
+// tzChildEnv marks the run of TestKnoxUTCWithDriverInLocalZone in a
+// process whose local zone is not UTC.
+const tzChildEnv = "AUTHKIT_DJANGO_TZ_CHILD"
+
+// Django with USE_TZ = True writes UTC wall clocks to MySQL; a pool
+// opened with loc=Local read them in the process's zone, so that in a zone
+// behind UTC a knox token expired an hour ago was accepted, and ahead of
+// it a live one refused (found by an adoption test). The test runs itself
+// again with TZ set, the local zone of a CI machine being UTC.
+func TestKnoxUTCWithDriverInLocalZone(t *testing.T) {
+	if os.Getenv(tzChildEnv) == "" {
+		for _, tz := range []string{"America/New_York", "Asia/Tokyo"} {
+			cmd := exec.CommandContext(t.Context(), os.Args[0], "-test.run=^TestKnoxUTCWithDriverInLocalZone$", "-test.v", "-test.count=1")
+			cmd.Env = append(os.Environ(), tzChildEnv+"=1", "TZ="+tz)
+			out, err := cmd.CombinedOutput()
+			if err == nil && strings.Contains(string(out), "--- SKIP: TestKnoxUTCWithDriverInLocalZone") {
+				// No MySQL here, and AUTHKIT_REQUIRE_BACKENDS unset (with
+				// it the child fails instead): skipped as the child was.
+				t.Skipf("in %s the child skipped:\n%s", tz, out)
+			}
+			if err != nil || !strings.Contains(string(out), "--- PASS: TestKnoxUTCWithDriverInLocalZone") {
+				t.Errorf("in %s: %v\n%s", tz, err, out)
+			}
+		}
+		return
+	}
+	if name, off := time.Now().Zone(); off == 0 {
+		t.Fatalf("the child's local zone is %s, UTC's offset: TZ was not applied", name)
+	}
+	b := backends[len(backends)-1]
+	if b.name != "mysql" {
+		t.Fatalf("the last backend is %s, want mysql", b.name)
+	}
+	dsn := b.fresh(t)
+	if strings.Contains(dsn, "loc=") {
+		t.Fatalf("the test DSN already names a zone: %s", dsn)
+	}
+	db, err := sqlx.Open(b.driver, dsn+"&loc=Local")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	d := &djangoDB{DB: db, b: b, dsn: dsn}
+	for _, name := range []string{"auth_user", "knox5"} {
+		ddl, err := os.ReadFile(filepath.Join("testdata", b.dir, name+".sql"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, stmt := range strings.Split(string(ddl), ";\n") {
+			if strings.TrimSpace(stmt) != "" {
+				d.exec(t, stmt)
+			}
+		}
+	}
+	d.user(t, 1, "alice", true)
+	utc := func(at time.Time) string { return at.UTC().Format("2006-01-02 15:04:05.000000") } // as Django writes with USE_TZ
+	now := time.Now()
+	expired, expiredDigest := knoxToken("", "utc-expired")
+	live, liveDigest := knoxToken("", "utc-live")
+	d.exec(t, `INSERT INTO "knox_authtoken" ("digest","created","user_id","expiry","token_key") VALUES (?,?,?,?,?)`,
+		expiredDigest, utc(now.Add(-3*time.Hour)), 1, utc(now.Add(-time.Hour)), expired[:15])
+	d.exec(t, `INSERT INTO "knox_authtoken" ("digest","created","user_id","expiry","token_key") VALUES (?,?,?,?,?)`,
+		liveDigest, utc(now.Add(-time.Hour)), 1, utc(now.Add(time.Hour)), live[:15])
+	v := newVerifier(t, mustKnox(t, db))
+	if _, err := authenticate(v, "Token", expired); !errors.Is(err, authkit.ErrTokenExpired) {
+		t.Errorf("a token knox expired an hour ago, read through loc=Local: %v, want ErrTokenExpired", err)
+	}
+	if p, err := authenticate(v, "Token", live); err != nil || p.Subject != "1" {
+		t.Errorf("a token knox keeps for another hour, read through loc=Local: %+v %v", p, err)
 	}
 }

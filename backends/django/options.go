@@ -192,9 +192,10 @@ func WithoutActiveCheck() Option {
 // early. With it, a value the driver returns in its default zone
 // (SQLite's UTC; MySQL's loc=UTC or loc=Local) is read as that zone's wall
 // clock, and text is parsed in it; values are taken as naive, as Django
-// writes them there. Without it (USE_TZ = True), text is read as UTC and
-// the driver's times as they come: on MySQL open the pool with loc=UTC.
-// PostgreSQL stores instants (timestamptz) and ignores it.
+// writes them there. Without it (USE_TZ = True) they are read the same way
+// in UTC, whether a MySQL pool was opened with loc=UTC or loc=Local (a
+// loc= naming another zone is taken as meant). PostgreSQL stores instants
+// (timestamptz) and ignores it.
 func WithTimeZone(loc *time.Location) Option {
 	return func(c *config) error {
 		if loc == nil {

@@ -44,9 +44,8 @@ type base struct {
 	fallback authkit.APITokenStore
 	external authkit.ExternalAPITokens // fallback's, if it has one
 	what     string                    // "authtoken" or "knox", for error texts
-	// loc is the zone of naive DateTimeField values (WithTimeZone); nil
-	// when none was given, and on PostgreSQL, whose timestamptz values are
-	// instants.
+	// loc is the zone of naive DateTimeField values (WithTimeZone, else
+	// UTC); nil on PostgreSQL, whose timestamptz values are instants.
 	loc *time.Location
 	// uuidSubject: subjects are UUIDs, hyphenated (WithUUIDSubject).
 	uuidSubject bool
@@ -72,8 +71,16 @@ func newBase(db *sqlx.DB, c *config, what string) (base, error) {
 		return base{}, invalid("%s: nil *sqlx.DB", what)
 	}
 	b := base{db: db, fallback: c.fallback, what: what, loc: c.loc, uuidSubject: c.uuidSubject}
-	if postgresDriver(db.DriverName()) {
+	switch {
+	case postgresDriver(db.DriverName()):
 		b.loc = nil
+	case b.loc == nil:
+		// USE_TZ = True: Django wrote UTC wall clocks. A MySQL pool
+		// opened with loc=Local returned them read in the process's zone,
+		// and an expired knox token was accepted for the zone's offset
+		// behind UTC (found by an adoption test): read the wall clock as
+		// UTC whatever zone the driver was told.
+		b.loc = time.UTC
 	}
 	if ext, ok := c.fallback.(authkit.ExternalAPITokens); ok {
 		b.external = ext
@@ -194,9 +201,8 @@ func (b *base) DeleteExpiredAPITokens(ctx context.Context, now time.Time, limit 
 // default; an offset is honoured when present). NULL is the zero time.
 type djangoTime struct {
 	t time.Time
-	// loc is the zone of a value written without one (WithTimeZone); nil
-	// when none was given (text is then UTC, the driver's times as they
-	// come) and for PostgreSQL, whose driver returns instants.
+	// loc is the zone of a value written without one (WithTimeZone, else
+	// UTC); nil for PostgreSQL, whose driver returns instants.
 	loc *time.Location
 }
 
