@@ -687,3 +687,19 @@ func TestKnoxUTCWithDriverInLocalZone(t *testing.T) {
 		t.Errorf("a token knox keeps for another hour, read through loc=Local: %+v %v", p, err)
 	}
 }
+
+// A database error is reported by its code, never its text (which names
+// the server, the database and the user): a missing grant or table read
+// "*mysql.MySQLError (message withheld)", and nothing told which (found
+// by an adoption test).
+func TestErrorsNameTheirCode(t *testing.T) {
+	want := map[string]string{"postgres": "SQLSTATE 42P01 (undefined table)", "mysql": "MySQL error 1146", "sqlite": "SQLite error 1 (SQLITE_ERROR)"}
+	forEach(t, func(t *testing.T, b backend) {
+		db := open(t, b, "authtoken")
+		s := mustAuthToken(t, db.DB, django.WithUserTable("missing_users"))
+		_, err := s.LookupExternalAPIToken(context.Background(), strings.Repeat("ab", 20))
+		if !errors.Is(err, authkit.ErrStoreUnavailable) || !strings.Contains(err.Error(), want[b.dir]) || strings.Contains(err.Error(), "missing_users") {
+			t.Errorf("a lookup joining a missing table: %v, want ErrStoreUnavailable naming %q and not the table", err, want[b.dir])
+		}
+	})
+}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/authkit-go/authkit"
 	"github.com/authkit-go/authkit/internal/redact"
+	"github.com/authkit-go/authkit/internal/sqlerr"
 )
 
 // dialect is what differs between the databases Django runs on, for the
@@ -116,7 +117,7 @@ func trueLiteral(d dialect) string {
 // reachable with errors.Is and errors.As) but not its text, which drivers
 // fill with server addresses and database names.
 func (b *base) unavailable(op string, err error) error {
-	return fmt.Errorf("django: %s %s: %w: %w", b.what, op, authkit.ErrStoreUnavailable, redact.Error(err))
+	return fmt.Errorf("django: %s %s: %w: %w", b.what, op, authkit.ErrStoreUnavailable, redact.Error(err, sqlerr.Describe))
 }
 
 // Ping checks that the database answers and, when the fallback store can
