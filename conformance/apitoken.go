@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"sync"
 	"testing"
 	"time"
 
@@ -237,21 +236,10 @@ func runAPIToken(t *testing.T, h PartialHarness[authkit.APITokenStore]) {
 		a, b := open(t, h)
 		const n, limit = 32, 5
 		errs := make([]error, n)
-		start := make(chan struct{})
-		var wg sync.WaitGroup
-		for i := range n {
-			s := a
-			if i%2 == 1 {
-				s = b
-			}
+		together(n, a, b, func(i int, s authkit.APITokenStore) func() {
 			tok := newToken(fmt.Sprintf("race-%02d", i), "alice", base.Add(time.Duration(i)*ms))
-			wg.Go(func() {
-				<-start
-				errs[i] = s.CreateAPIToken(t.Context(), tok, limit, at(minute))
-			})
-		}
-		close(start)
-		wg.Wait()
+			return func() { errs[i] = s.CreateAPIToken(t.Context(), tok, limit, at(minute)) }
+		})
 		wins := 0
 		for i, err := range errs {
 			switch {
@@ -281,21 +269,10 @@ func runAPIToken(t *testing.T, h PartialHarness[authkit.APITokenStore]) {
 		repeatRace(func(r int) bool {
 			subject := fmt.Sprintf("racer-%03d", r)
 			errs := make([]error, n)
-			start := make(chan struct{})
-			var wg sync.WaitGroup
-			for i := range n {
-				s := a
-				if i%2 == 1 {
-					s = b
-				}
+			together(n, a, b, func(i int, s authkit.APITokenStore) func() {
 				tok := newToken(fmt.Sprintf("round-%03d-%02d", r, i), subject, base.Add(time.Duration(i)*ms))
-				wg.Go(func() {
-					<-start
-					errs[i] = s.CreateAPIToken(t.Context(), tok, limit, at(minute))
-				})
-			}
-			close(start)
-			wg.Wait()
+				return func() { errs[i] = s.CreateAPIToken(t.Context(), tok, limit, at(minute)) }
+			})
 			wins := 0
 			for _, err := range errs {
 				switch {

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -607,20 +606,11 @@ func runClients(t *testing.T, h PartialHarness[authkit.ClientStore]) {
 			err error
 		}
 		results := make([]result, n)
-		start := make(chan struct{})
-		var wg sync.WaitGroup
-		for i := range n {
-			s := a
-			if i%2 == 1 {
-				s = b
-			}
-			wg.Go(func() {
-				<-start
+		together(n, a, b, func(i int, s authkit.ClientStore) func() {
+			return func() {
 				results[i].c, results[i].err = s.RedeemAuthorizationCode(t.Context(), want.Hash, at(minute+time.Duration(i)*micro))
-			})
-		}
-		close(start)
-		wg.Wait()
+			}
+		})
 		winner := -1
 		wins := 0
 		for i, r := range results {
@@ -906,20 +896,11 @@ func runAssertions(t *testing.T, h PartialHarness[authkit.ClientStore]) {
 		createClient(t, a, newClient("app", base))
 		const n = 32
 		errs := make([]error, n)
-		start := make(chan struct{})
-		var wg sync.WaitGroup
-		for i := range n {
-			s := ca
-			if i%2 == 1 {
-				s = cb
-			}
-			wg.Go(func() {
-				<-start
+		together(n, ca, cb, func(i int, s authkit.ClientAssertionStore) func() {
+			return func() {
 				errs[i] = s.UseClientAssertion(t.Context(), "app", hashOf("race"), at(10*minute), at(minute+time.Duration(i)*micro))
-			})
-		}
-		close(start)
-		wg.Wait()
+			}
+		})
 		wins := 0
 		for _, err := range errs {
 			switch {

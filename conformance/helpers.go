@@ -314,3 +314,25 @@ func repeatRace(round func(i int) bool) {
 		}
 	}
 }
+
+// together races n calls: for each i it calls prepare(i, s), s being a
+// for even i and b for odd ones (two handles, as two replicas), and runs
+// the call it returns in a goroutine of its own, all of them released at
+// once once every one is started. It returns when all have.
+func together[S any](n int, a, b S, prepare func(i int, s S) func()) {
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for i := range n {
+		s := a
+		if i%2 == 1 {
+			s = b
+		}
+		call := prepare(i, s)
+		wg.Go(func() {
+			<-start
+			call()
+		})
+	}
+	close(start)
+	wg.Wait()
+}

@@ -509,22 +509,11 @@ func runRefresh(t *testing.T, h PartialHarness[authkit.RefreshStore]) {
 			err  error
 		}
 		results := make([]result, n)
-		start := make(chan struct{})
-		var wg sync.WaitGroup
-		for i := range n {
-			st := a
-			if i%2 == 1 {
-				st = b
-			}
+		together(n, a, b, func(i int, st authkit.RefreshStore) func() {
 			r := rotation("rt-0", fmt.Sprintf("rt-race-%d", i), now)
 			results[i].r = r
-			wg.Go(func() {
-				<-start
-				results[i].sess, results[i].err = st.RotateRefresh(t.Context(), r)
-			})
-		}
-		close(start)
-		wg.Wait()
+			return func() { results[i].sess, results[i].err = st.RotateRefresh(t.Context(), r) }
+		})
 
 		var winners []int
 		for i, res := range results {
@@ -576,21 +565,10 @@ func runRefresh(t *testing.T, h PartialHarness[authkit.RefreshStore]) {
 			s, first := newSession(fmt.Sprintf("sess-round-%03d", r), "alice", base, old)
 			createSession(t, a, s, first)
 			errs := make([]error, n)
-			start := make(chan struct{})
-			var wg sync.WaitGroup
-			for i := range n {
-				st := a
-				if i%2 == 1 {
-					st = b
-				}
+			together(n, a, b, func(i int, st authkit.RefreshStore) func() {
 				rot := rotation(old, fmt.Sprintf("%s-next-%02d", old, i), now)
-				wg.Go(func() {
-					<-start
-					_, errs[i] = st.RotateRefresh(t.Context(), rot)
-				})
-			}
-			close(start)
-			wg.Wait()
+				return func() { _, errs[i] = st.RotateRefresh(t.Context(), rot) }
+			})
 			wins := 0
 			for _, err := range errs {
 				if err == nil {
