@@ -193,9 +193,10 @@ func WithoutActiveCheck() Option {
 // (SQLite's UTC; MySQL's loc=UTC or loc=Local) is read as that zone's wall
 // clock, and text is parsed in it; values are taken as naive, as Django
 // writes them there. Without it (USE_TZ = True) they are read the same way
-// in UTC, whether a MySQL pool was opened with loc=UTC or loc=Local (a
-// loc= naming another zone is taken as meant). PostgreSQL stores instants
-// (timestamptz) and ignores it.
+// in UTC. Open a MySQL pool without loc= or with loc=UTC: loc=Local reads
+// the same except a time in the local zone's spring-forward hour, which
+// the driver has moved by then, and a loc= naming another zone is taken
+// as meant. PostgreSQL stores instants (timestamptz) and ignores it.
 func WithTimeZone(loc *time.Location) Option {
 	return func(c *config) error {
 		if loc == nil {
