@@ -511,6 +511,22 @@ func BenchmarkRequire(b *testing.B) {
 			mw.ServeHTTP(w, req)
 		}
 	})
+	// The cookie transport: the access token in its cookie (its exp read
+	// before it is verified).
+	c := newFx(b, fxOptions{auth: []httpauth.Option{httpauth.WithCookies(httpauth.Cookies{})}})
+	cp, err := c.iss.IssueAccessToken(context.Background(), "alice")
+	if err != nil {
+		b.Fatal(err)
+	}
+	creq := httptest.NewRequest("GET", "/api/me", nil)
+	creq.Header.Set("Cookie", "authkit_access="+cp.AccessToken)
+	cmw := c.auth.Require(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	b.Run("Require/cookie", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			cmw.ServeHTTP(w, creq)
+		}
+	})
 }
 
 // A route that requires a scope no token can hold denies every request;
