@@ -9,6 +9,10 @@
 //	}
 //	endpoints, err := httpauth.NewHandler(iss, auth, httpauth.WithPasswordGrant(users.Check))
 //
+// Passwords are hashed and compared as the exact bytes given: no Unicode
+// normalisation (a composed "é" and "e" with a combining accent are
+// different passwords) and no trimming. Clients normally send NFC.
+//
 // # Hashes
 //
 // [Hash] makes argon2id hashes in the PHC string format,

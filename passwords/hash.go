@@ -232,7 +232,9 @@ func parseArgon2id(s string) (hash, error) {
 	b64 := base64.RawStdEncoding.Strict()
 	salt, err1 := b64.DecodeString(parts[4])
 	key, err2 := b64.DecodeString(parts[5])
-	if err1 != nil || err2 != nil {
+	// The decoder skips line breaks, even strict: a hash cut across lines
+	// (or with a stray CR) would load (found by review).
+	if err1 != nil || err2 != nil || strings.ContainsAny(parts[4]+parts[5], "\r\n") {
 		return nil, errors.New("argon2id hash: salt and hash must be unpadded standard base64")
 	}
 	if len(salt) < argonMinSaltLen || len(salt) > argonMaxSaltLen || len(key) < argonMinKeyLen || len(key) > argonMaxKeyLen {

@@ -176,6 +176,32 @@ func TestVerifyRefusesBadHashes(t *testing.T) {
 	}
 }
 
+// A stored hash with a line break inside its salt or key is refused: the
+// base64 decoder skips CR and LF, even strict, and such a hash loaded and
+// verified (found by review).
+func TestHashWithLineBreakRefused(t *testing.T) {
+	t.Parallel()
+	good, err := Hash([]byte("password-1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	i := strings.LastIndexByte(good, '$') + 3
+	for _, br := range []string{"\r\n", "\n", "\r"} {
+		bad := good[:i] + br + good[i:]
+		if err := ValidateHash(bad); err == nil {
+			t.Errorf("ValidateHash of a hash with %q in its key: nil", br)
+		}
+		if ok, err := Verify(bad, []byte("password-1")); ok || err == nil {
+			t.Errorf("Verify of a hash with %q in its key: %v, %v", br, ok, err)
+		}
+		p := strings.Index(good, "p=")
+		j := p + strings.IndexByte(good[p:], '$') + 3 // inside the salt
+		if err := ValidateHash(good[:j] + br + good[j:]); err == nil {
+			t.Errorf("ValidateHash of a hash with %q in its salt: nil", br)
+		}
+	}
+}
+
 func TestBoundsAccepted(t *testing.T) {
 	t.Parallel()
 	// The edges of the bounds are accepted (parsed, not verified: 256 MiB),

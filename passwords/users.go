@@ -338,10 +338,16 @@ func (u *Users) Check(ctx context.Context, username, password string) (subject s
 	if len(username) > MaxUserNameLen {
 		return "", unknownUser{} // no such name can exist
 	}
-	if len(password) > MaxPasswordLen {
-		return "", ErrBadCredentials // refused before any hashing, whoever the user is
-	}
 	h, known := u.hashes[username]
+	if len(password) > MaxPasswordLen {
+		// Refused before any hashing, whoever the user is; the error
+		// still tells an unknown user apart, as every other refusal does
+		// (found by review).
+		if !known {
+			return "", unknownUser{}
+		}
+		return "", ErrBadCredentials
+	}
 	if !known {
 		h = u.dummy
 	}

@@ -218,13 +218,20 @@ func TestCheck(t *testing.T) {
 		t.Errorf("the errors tell an unknown user (%q) from a wrong password (%q)", unknown, wrong)
 	}
 
-	// Over-long input is refused before any hashing.
-	for _, tc := range [][2]string{
-		{"alice", strings.Repeat("x", MaxPasswordLen+1)},
-		{strings.Repeat("n", MaxUserNameLen+1), "correct horse battery"},
+	// Over-long input is refused before any hashing; an unknown user's
+	// refusal still matches ErrNotFound (found by review: not with an
+	// over-long password).
+	for _, tc := range []struct {
+		user, password string
+		known          bool
+	}{
+		{"alice", strings.Repeat("x", MaxPasswordLen+1), true},
+		{"carol", strings.Repeat("x", MaxPasswordLen+1), false},
+		{strings.Repeat("n", MaxUserNameLen+1), "correct horse battery", false},
 	} {
-		if sub, err := u.Check(ctx, tc[0], tc[1]); !errors.Is(err, ErrBadCredentials) || sub != "" {
-			t.Errorf("Check(%d-byte name, %d-byte password) = %q, %v", len(tc[0]), len(tc[1]), sub, err)
+		sub, err := u.Check(ctx, tc.user, tc.password)
+		if !errors.Is(err, ErrBadCredentials) || sub != "" || errors.Is(err, authkit.ErrNotFound) == tc.known {
+			t.Errorf("Check(%d-byte name, %d-byte password) = %q, %v; want ErrBadCredentials, matching ErrNotFound: %v", len(tc.user), len(tc.password), sub, err, !tc.known)
 		}
 	}
 	if got := rec.take(); len(got) != 0 {
