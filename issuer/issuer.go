@@ -1166,10 +1166,30 @@ func (i *Issuer) CreateAPIToken(ctx context.Context, subject, name string, opts 
 
 // creatorLive checks, after an API token was stored, that the JWT it was
 // created with (WithCreator) is not revoked, reading the revocation store
-// (see WithCreator). No creator, a credential that is not a JWT, or no
-// revocation store: nothing to check.
+// (see WithCreator). Without a revocation store it checks the JWT's
+// session in the refresh store instead: ended (logout-all, a session
+// deleted) or gone, the creation is refused — an access token verified
+// without revocations otherwise minted a never-expiring API token after
+// its session had ended, one that outlived the logout-all meant to end
+// every API token (found by review). No creator, a credential that is not
+// a JWT, or neither store: nothing to check.
 func (i *Issuer) creatorLive(ctx context.Context, p *authkit.Principal) error {
-	if p == nil || p.Method != authkit.MethodJWT || i.revocations == nil {
+	if p == nil || p.Method != authkit.MethodJWT {
+		return nil
+	}
+	if i.revocations == nil {
+		if i.refresh == nil || p.SessionID == "" {
+			return nil
+		}
+		s, err := i.refresh.Session(ctx, p.SessionID)
+		switch {
+		case errors.Is(err, authkit.ErrNotFound):
+			return fmt.Errorf("%w: the session of the token it was created with is gone", authkit.ErrTokenRevoked)
+		case err != nil:
+			return err
+		case !s.RevokedAt.IsZero() || s.Subject != p.Subject:
+			return fmt.Errorf("%w: the session of the token it was created with has ended", authkit.ErrTokenRevoked)
+		}
 		return nil
 	}
 	dead, err := i.revocations.IsRevoked(ctx, authkit.RevocationQuery{TokenID: p.TokenID, SessionID: p.SessionID, Subject: p.Subject, IssuedAt: p.IssuedAt}, i.now())

@@ -868,6 +868,62 @@ func TestCreateAPITokenWithCreator(t *testing.T) {
 	}
 }
 
+// WithCreator without a revocation store: the creator's session is read
+// in the refresh store, so that an access token whose session ended (the
+// session deleted, a logout-all) cannot mint an API token that outlives
+// it (found by review: it minted a never-expiring one after logout-all
+// with WithAPITokens).
+func TestCreateAPITokenWithCreatorNoRevocationStore(t *testing.T) {
+	ctx := context.Background()
+	m := memory.New()
+	k, err := keys.Generate(keys.EdDSA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	set, _ := keys.NewSet(k)
+	clk := &clock{t: base}
+	iss, err := issuer.New(authkit.WithKeys(set), authkit.WithRefreshStore(m), authkit.WithAPITokenStore(m), authkit.WithClock(clk.Now))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ver, err := verifier.New(authkit.WithKeys(set), authkit.WithAPITokenStore(m), authkit.WithClock(clk.Now))
+	if err != nil {
+		t.Fatal(err)
+	}
+	creator := func() *authkit.Principal {
+		t.Helper()
+		pair, err := iss.IssuePair(ctx, "alice")
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, err := ver.Verify(ctx, pair.AccessToken)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	live, ended := creator(), creator()
+	if _, _, err := iss.CreateAPIToken(ctx, "alice", "live", issuer.WithCreator(live)); err != nil {
+		t.Fatalf("a creator whose session is live: %v", err)
+	}
+	if err := iss.RevokeOwnSession(ctx, "alice", ended.SessionID); err != nil {
+		t.Fatal(err)
+	}
+	if secret, _, err := iss.CreateAPIToken(ctx, "alice", "after end", issuer.WithCreator(ended)); !errors.Is(err, authkit.ErrTokenRevoked) || secret != "" {
+		t.Errorf("a creator whose session was ended: %q %v, want ErrTokenRevoked", secret, err)
+	}
+	clk.Add(time.Second)
+	if err := iss.RevokeSubject(ctx, "alice", issuer.WithAPITokens()); err != nil {
+		t.Fatal(err)
+	}
+	if secret, _, err := iss.CreateAPIToken(ctx, "alice", "after logout-all", issuer.WithCreator(live)); !errors.Is(err, authkit.ErrTokenRevoked) || secret != "" {
+		t.Errorf("a creator after logout-all: %q %v, want ErrTokenRevoked", secret, err)
+	}
+	if ts, err := iss.APITokens(ctx, "alice"); err != nil || len(ts) != 0 {
+		t.Errorf("alice's API tokens after the refused creations: %d %v, want none", len(ts), err)
+	}
+}
+
 // A token without a kid, which the verifier accepts when the issuer has
 // one key of the token's alg (golang-jwt code signing with the issuer's
 // key, say), can be revoked and its client read: Revoke must not answer

@@ -237,7 +237,9 @@ type apiParams struct {
 // revocation store itself (never a verifier's mirror): a logout-all, a
 // session's end or the token's own revocation that raced the creation may
 // have listed the subject's API tokens before the new one was stored, and
-// would have left it alive. If it was revoked (or the check cannot be
+// would have left it alive. Without a revocation store it reads the
+// token's session in the refresh store instead: ended or gone, the
+// creator counts as revoked. If it was revoked (or the check cannot be
 // made), the new token is revoked again and CreateAPIToken fails with
 // authkit.ErrTokenRevoked (or the store's error). The principal's Subject
 // must be the token's subject. httpauth's POST /api-tokens passes it.
