@@ -414,3 +414,44 @@ func BenchmarkLookupAPIToken(b *testing.B) {
 		})
 	}
 }
+
+// A NOPERM reply is described with the command the ACL refused, which
+// names no server (found by an adoption test: "Redis error reply NOPERM"
+// left the operator guessing that a cluster client needs cluster|slots).
+func TestNoPermNamesCommand(t *testing.T) {
+	addr := testservers.Redis(t)
+	admin := redis.NewClient(&redis.Options{Addr: addr, ContextTimeoutEnabled: true})
+	t.Cleanup(func() { _ = admin.Close() })
+	prefix := testservers.RedisPrefix(t, admin)
+	user := "authkit-noperm-" + strings.TrimSuffix(prefix, ":")
+	if err := admin.Do(t.Context(), "ACL", "SETUSER", user, "on", ">pw", "resetkeys", "~"+prefix+"*",
+		"-@all", "+@read", "+@connection").Err(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { admin.Do(context.Background(), "ACL", "DELUSER", user) })
+	rdb := redis.NewClient(&redis.Options{Addr: addr, Username: user, Password: "pw", ContextTimeoutEnabled: true})
+	t.Cleanup(func() { _ = rdb.Close() })
+	s, err := New(rdb, WithPrefix(prefix))
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	err = s.CreateAPIToken(t.Context(), authkit.APIToken{ID: "ci", Hash: testHash("noperm"), Subject: "alice", CreatedAt: now}, 0, now)
+	if !errors.Is(err, authkit.ErrStoreUnavailable) || !strings.Contains(err.Error(), "NOPERM (evalsha)") && !strings.Contains(err.Error(), "NOPERM (eval)") {
+		t.Errorf("a write as a user without +@write and +@scripting: %v, want NOPERM naming the command", err)
+	}
+	if strings.Contains(err.Error(), user) || strings.Contains(err.Error(), addr) {
+		t.Errorf("the error names the user or the server: %v", err)
+	}
+	for msg, want := range map[string]string{
+		"NOPERM User u has no permissions to run the 'cluster|slots' command": "cluster|slots",
+		"NOPERM No permissions to access a key":                               "",
+		"NOPERM User u has no permissions to run the 'x y' command":           "",
+		"NOPERM User u has no permissions to run the 'SET' command":           "",
+		"NOPERM User u has no permissions to run the 'get":                    "",
+	} {
+		if got := quotedCommand(msg); got != want {
+			t.Errorf("quotedCommand(%q) = %q, want %q", msg, got, want)
+		}
+	}
+}

@@ -577,9 +577,34 @@ func describeRedis(err error) (string, bool) {
 		if len(code) > 32 || strings.ContainsFunc(code, func(r rune) bool { return (r < 'A' || r > 'Z') && r != '_' && r != '-' }) {
 			code = "(unnamed)"
 		}
+		if code == "NOPERM" {
+			// The command refused names no server, and tells the operator
+			// what the ACL lacks (found by an adoption test: a cluster
+			// client needs cluster|slots).
+			if cmd := quotedCommand(err.Error()); cmd != "" {
+				return "Redis error reply NOPERM (" + cmd + ")", true
+			}
+		}
 		return "Redis error reply " + code, true
 	}
 	return redisSentinels(err)
+}
+
+// quotedCommand returns the command a NOPERM reply quotes ("… no
+// permissions to run the 'cluster|slots' command"): lower-case letters,
+// '|', '-' and '_' only, at most 64 bytes; "" otherwise.
+func quotedCommand(msg string) string {
+	_, rest, ok := strings.Cut(msg, " run the '")
+	if !ok {
+		return ""
+	}
+	cmd, _, ok := strings.Cut(rest, "'")
+	if !ok || cmd == "" || len(cmd) > 64 || strings.ContainsFunc(cmd, func(r rune) bool {
+		return (r < 'a' || r > 'z') && r != '|' && r != '-' && r != '_'
+	}) {
+		return ""
+	}
+	return cmd
 }
 
 var redisSentinels = redact.Fixed(
