@@ -17,6 +17,7 @@ import (
 	"github.com/authkit-go/authkit"
 	"github.com/authkit-go/authkit/backends/django"
 	"github.com/authkit-go/authkit/backends/memory"
+	"github.com/authkit-go/authkit/internal/testservers"
 	"github.com/authkit-go/authkit/issuer"
 	"github.com/authkit-go/authkit/keys"
 	"github.com/authkit-go/authkit/verifier"
@@ -632,9 +633,12 @@ func TestKnoxUTCWithDriverInLocalZone(t *testing.T) {
 			cmd.Env = append(os.Environ(), tzChildEnv+"=1", "TZ="+tz)
 			out, err := cmd.CombinedOutput()
 			if err == nil && strings.Contains(string(out), "--- SKIP: TestKnoxUTCWithDriverInLocalZone") {
-				// No MySQL here, and AUTHKIT_REQUIRE_BACKENDS unset (with
-				// it the child fails instead): skipped as the child was.
-				t.Skipf("in %s the child skipped:\n%s", tz, out)
+				// No MySQL here: skipped as the child was, unless a
+				// missing server must fail (the child fails then too).
+				if os.Getenv(testservers.RequireEnv) == "1" {
+					t.Fatalf("in %s the child skipped under %s=1:\n%s", tz, testservers.RequireEnv, out)
+				}
+				t.Skipf("in %s the child skipped (set %s=1 to make this a failure):\n%s", tz, testservers.RequireEnv, out)
 			}
 			if err != nil || !strings.Contains(string(out), "--- PASS: TestKnoxUTCWithDriverInLocalZone") {
 				t.Errorf("in %s: %v\n%s", tz, err, out)
