@@ -184,18 +184,11 @@ func resolveCookies(c Cookies) (*cookieConfig, error) {
 			return nil, err
 		}
 	}
-	if len(c.TrustedOrigins) > maxTrustedOrigins {
-		return nil, invalid("Cookies: more than %d TrustedOrigins", maxTrustedOrigins)
+	trusted, err := appOrigins("Cookies: TrustedOrigins", c.TrustedOrigins)
+	if err != nil {
+		return nil, err
 	}
-	for _, o := range c.TrustedOrigins {
-		if !validTrustedOrigin(o) {
-			return nil, invalid("Cookies: TrustedOrigins: %q is not an application's origin (scheme://host[:port], nothing else)", o)
-		}
-		if namesDefaultPort(o) {
-			return nil, invalid("Cookies: TrustedOrigins: %q names its scheme's default port, which browsers leave out of Origin; write it without", o)
-		}
-		cc.trusted = append(cc.trusted, strings.ToLower(o))
-	}
+	cc.trusted = trusted
 	cc.TrustedOrigins = slices.Clone(c.TrustedOrigins)
 	switch c.SameSite {
 	case 0, http.SameSiteDefaultMode, http.SameSiteLaxMode:
@@ -471,6 +464,27 @@ var notAppOrigin = []string{"about", "blob", "data", "file", "filesystem", "ftp"
 func namesDefaultPort(o string) bool {
 	o = strings.ToLower(o)
 	return strings.HasPrefix(o, "https://") && strings.HasSuffix(o, ":443") || strings.HasPrefix(o, "http://") && strings.HasSuffix(o, ":80")
+}
+
+// appOrigins checks a list of application origins (Cookies.TrustedOrigins,
+// WithCORSOrigins) and returns them lower-cased: at most
+// maxTrustedOrigins, each an application's origin (validTrustedOrigin)
+// without its scheme's default port. what names the list in errors.
+func appOrigins(what string, list []string) ([]string, error) {
+	if len(list) > maxTrustedOrigins {
+		return nil, invalid("%s: %d origins, at most %d", what, len(list), maxTrustedOrigins)
+	}
+	out := make([]string, 0, len(list))
+	for _, o := range list {
+		if !validTrustedOrigin(o) {
+			return nil, invalid("%s: %q is not an origin (scheme://host[:port], nothing else)", what, o)
+		}
+		if namesDefaultPort(o) {
+			return nil, invalid("%s: %q names its scheme's default port, which browsers leave out of Origin; write it without", what, o)
+		}
+		out = append(out, strings.ToLower(o))
+	}
+	return out, nil
 }
 
 // validTrustedOrigin reports whether o can be a TrustedOrigins entry: a

@@ -6,9 +6,6 @@ import (
 	"strings"
 )
 
-// maxCORSOrigins bounds WithCORSOrigins.
-const maxCORSOrigins = 64
-
 // corsMaxAge is how long a browser may cache a preflight's answer
 // (Access-Control-Max-Age, seconds).
 const corsMaxAge = "600"
@@ -29,19 +26,11 @@ const corsMaxAge = "600"
 // origins' scripts from reading the responses.
 func WithCORSOrigins(origins ...string) HandlerOption {
 	return func(c *handlerConfig) error {
-		if len(origins) > maxCORSOrigins {
-			return invalid("WithCORSOrigins: %d origins, at most %d", len(origins), maxCORSOrigins)
+		list, err := appOrigins("WithCORSOrigins", origins)
+		if err != nil {
+			return err
 		}
-		c.corsOrigins = nil
-		for _, o := range origins {
-			if !validTrustedOrigin(o) {
-				return invalid("WithCORSOrigins(%q): not an origin (scheme://host[:port], nothing else)", o)
-			}
-			if namesDefaultPort(o) {
-				return invalid("WithCORSOrigins(%q): names its scheme's default port, which browsers leave out of Origin; write it without", o)
-			}
-			c.corsOrigins = append(c.corsOrigins, strings.ToLower(o))
-		}
+		c.corsOrigins = list
 		return nil
 	}
 }
