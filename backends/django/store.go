@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/jmoiron/sqlx"
 
 	"github.com/authkit-go/authkit"
@@ -58,13 +59,11 @@ func (b *base) subject(col string) string {
 	if !b.uuidSubject || len(col) != 32 {
 		return col
 	}
-	for i := 0; i < len(col); i++ {
-		if c := col[i]; !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F') {
-			return col
-		}
+	u, err := uuid.Parse(col) // 32 hex digits, either case
+	if err != nil {
+		return col
 	}
-	col = strings.ToLower(col)
-	return col[:8] + "-" + col[8:12] + "-" + col[12:16] + "-" + col[16:20] + "-" + col[20:]
+	return u.String()
 }
 
 func newBase(db *sqlx.DB, c *config, what string) (base, error) {
