@@ -333,22 +333,7 @@ func TestLookupOneCallRepliesFailClosed(t *testing.T) {
 // ACL docs/backends/redis.md documents: the token key the script derives
 // is under the prefix.
 func TestLookupDocumentedACL(t *testing.T) {
-	addr := testservers.Redis(t)
-	admin := redis.NewClient(&redis.Options{Addr: addr, ContextTimeoutEnabled: true})
-	t.Cleanup(func() { _ = admin.Close() })
-	prefix := testservers.RedisPrefix(t, admin)
-	user := "authkit-lookup-" + strings.TrimSuffix(prefix, ":")
-	if err := admin.Do(t.Context(), "ACL", "SETUSER", user, "on", ">pw", "resetkeys", "~"+prefix+"*",
-		"-@all", "+@read", "+@write", "+@scripting", "+@connection").Err(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { admin.Do(context.Background(), "ACL", "DELUSER", user) })
-	rdb := redis.NewClient(&redis.Options{Addr: addr, Username: user, Password: "pw", ContextTimeoutEnabled: true})
-	t.Cleanup(func() { _ = rdb.Close() })
-	s, err := New(rdb, WithPrefix(prefix))
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, _, _ := storeAsACLUser(t, "lookup", documentedACL...)
 	ctx := t.Context()
 	now := time.Now()
 	tok := authkit.APIToken{ID: "ci", Hash: testHash("acl"), Subject: "{alice}", CreatedAt: now}
@@ -419,24 +404,9 @@ func BenchmarkLookupAPIToken(b *testing.B) {
 // names no server (found by an adoption test: "Redis error reply NOPERM"
 // left the operator guessing that a cluster client needs cluster|slots).
 func TestNoPermNamesCommand(t *testing.T) {
-	addr := testservers.Redis(t)
-	admin := redis.NewClient(&redis.Options{Addr: addr, ContextTimeoutEnabled: true})
-	t.Cleanup(func() { _ = admin.Close() })
-	prefix := testservers.RedisPrefix(t, admin)
-	user := "authkit-noperm-" + strings.TrimSuffix(prefix, ":")
-	if err := admin.Do(t.Context(), "ACL", "SETUSER", user, "on", ">pw", "resetkeys", "~"+prefix+"*",
-		"-@all", "+@read", "+@connection").Err(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { admin.Do(context.Background(), "ACL", "DELUSER", user) })
-	rdb := redis.NewClient(&redis.Options{Addr: addr, Username: user, Password: "pw", ContextTimeoutEnabled: true})
-	t.Cleanup(func() { _ = rdb.Close() })
-	s, err := New(rdb, WithPrefix(prefix))
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, user, addr := storeAsACLUser(t, "noperm", "+@read", "+@connection")
 	now := time.Now()
-	err = s.CreateAPIToken(t.Context(), authkit.APIToken{ID: "ci", Hash: testHash("noperm"), Subject: "alice", CreatedAt: now}, 0, now)
+	err := s.CreateAPIToken(t.Context(), authkit.APIToken{ID: "ci", Hash: testHash("noperm"), Subject: "alice", CreatedAt: now}, 0, now)
 	if !errors.Is(err, authkit.ErrStoreUnavailable) || !strings.Contains(err.Error(), "NOPERM (evalsha)") && !strings.Contains(err.Error(), "NOPERM (eval)") {
 		t.Errorf("a write as a user without +@write and +@scripting: %v, want NOPERM naming the command", err)
 	}
@@ -454,4 +424,33 @@ func TestNoPermNamesCommand(t *testing.T) {
 			t.Errorf("quotedCommand(%q) = %q, want %q", msg, got, want)
 		}
 	}
+}
+
+// documentedACL is the ACL docs/backends/redis.md gives a standalone
+// server's authkit user.
+var documentedACL = []string{"+@read", "+@write", "+@scripting", "+@connection"}
+
+// storeAsACLUser returns a Store on the test Redis whose client logs in as
+// a user of its own (named after what and the test's prefix) allowed the
+// categories and commands of perms on the prefix's keys only, with the
+// user's name and the server's address; the user is deleted when t ends.
+func storeAsACLUser(t *testing.T, what string, perms ...string) (s *Store, user, addr string) {
+	t.Helper()
+	addr = testservers.Redis(t)
+	admin := redis.NewClient(&redis.Options{Addr: addr, ContextTimeoutEnabled: true})
+	t.Cleanup(func() { _ = admin.Close() })
+	prefix := testservers.RedisPrefix(t, admin)
+	user = "authkit-" + what + "-" + strings.TrimSuffix(prefix, ":")
+	args := append([]any{"ACL", "SETUSER", user, "on", ">pw", "resetkeys", "~" + prefix + "*", "-@all"}, toAny(perms)...)
+	if err := admin.Do(t.Context(), args...).Err(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { admin.Do(context.Background(), "ACL", "DELUSER", user) })
+	rdb := redis.NewClient(&redis.Options{Addr: addr, Username: user, Password: "pw", ContextTimeoutEnabled: true})
+	t.Cleanup(func() { _ = rdb.Close() })
+	s, err := New(rdb, WithPrefix(prefix))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s, user, addr
 }

@@ -467,22 +467,7 @@ func TestOneCallOnAClusterNodeFailsClosed(t *testing.T) {
 // script touches, and the keys the one-call script derives are all under
 // the prefix.
 func TestRotationDocumentedACL(t *testing.T) {
-	addr := testservers.Redis(t)
-	admin := redis.NewClient(&redis.Options{Addr: addr, ContextTimeoutEnabled: true})
-	t.Cleanup(func() { _ = admin.Close() })
-	prefix := testservers.RedisPrefix(t, admin)
-	user := "authkit-rotate-" + strings.TrimSuffix(prefix, ":")
-	if err := admin.Do(t.Context(), "ACL", "SETUSER", user, "on", ">pw", "resetkeys", "~"+prefix+"*",
-		"-@all", "+@read", "+@write", "+@scripting", "+@connection").Err(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { admin.Do(context.Background(), "ACL", "DELUSER", user) })
-	rdb := redis.NewClient(&redis.Options{Addr: addr, Username: user, Password: "pw", ContextTimeoutEnabled: true})
-	t.Cleanup(func() { _ = rdb.Close() })
-	s, err := New(rdb, WithPrefix(prefix))
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, _, _ := storeAsACLUser(t, "rotate", documentedACL...)
 	ctx := t.Context()
 	base := time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
 	sess := authkit.Session{ID: "sess-1", Subject: "alice", CreatedAt: base, LastUsedAt: base, ExpiresAt: base.Add(48 * time.Hour), IdleExpiresAt: base.Add(time.Hour)}
