@@ -320,7 +320,8 @@ func (h *Handler) introspectAccess(r *http.Request, tok string) (introspection, 
 // introspectRefresh introspects a refresh token without spending it. With
 // WithRefreshCheck the application is asked as a refresh would ask it: a
 // session it refuses (a disabled user) is inactive, and the scopes shown
-// are those a refresh would grant.
+// are those a refresh would grant; one it would refuse because none of
+// the session's scopes is still allowed is inactive.
 func (h *Handler) introspectRefresh(r *http.Request, tok string) (introspection, error) {
 	s, err := h.iss.RefreshSession(r.Context(), tok)
 	if err != nil {
@@ -338,7 +339,13 @@ func (h *Handler) introspectRefresh(r *http.Request, tok string) (introspection,
 		case err != nil:
 			return introspection{}, fmt.Errorf("httpauth: %w: the refresh check refuses the session: %w", authkit.ErrTokenRevoked, err)
 		}
-		s.Scopes = intersect(s.Scopes, allowed)
+		kept := intersect(s.Scopes, allowed)
+		if len(s.Scopes) > 0 && len(kept) == 0 {
+			// A refresh would be refused with invalid_scope: active with
+			// no scope member would read as the session's scopes kept.
+			return introspection{}, fmt.Errorf("httpauth: %w: none of the session's scopes is still allowed", authkit.ErrInsufficientScope)
+		}
+		s.Scopes = kept
 	}
 	exp := s.IdleExpiresAt
 	if s.ExpiresAt.Before(exp) {

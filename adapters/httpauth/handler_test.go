@@ -1266,7 +1266,16 @@ func TestRefreshCheckAllowsNoScope(t *testing.T) {
 	f := newFx(t, fxOptions{handler: []httpauth.HandlerOption{check}})
 	tk := f.login("alice", "read write")
 	bare := f.login("bob", "")
+	caller := bearer(f.login("carol", "introspect").AccessToken)
 	none.Store(true)
+	// Introspection answers as a refresh would: inactive, not active
+	// without a scope member (found by review).
+	if r := f.form("/introspect", []string{"token", tk.RefreshToken, "token_type_hint", "refresh_token"}, caller...); r.status != 200 || r.body != bodyInactive {
+		t.Errorf("introspection of a refresh token with no scope allowed: %d %s, want %s", r.status, r.body, bodyInactive)
+	}
+	if r := f.form("/introspect", []string{"token", bare.RefreshToken}, caller...); r.status != 200 || r.json(t)["active"] != true {
+		t.Errorf("introspection of a session without scopes: %d %s, want active", r.status, r.body)
+	}
 	for _, extra := range [][]string{nil, {"scope", "read"}} {
 		r := f.form("/token", append([]string{"grant_type", "refresh_token", "refresh_token", tk.RefreshToken}, extra...))
 		if r.status != 400 || r.body != bodyBadScope {
