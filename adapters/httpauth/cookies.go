@@ -7,9 +7,11 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/netip"
 	"net/textproto"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 	"unsafe"
@@ -129,8 +131,10 @@ type Cookies struct {
 	// scheme, host and port if not the default, as browsers send them in
 	// the Origin header; an entry with the default port is refused) that
 	// may call the token endpoint although they are another site or
-	// another origin: a single-page application served from elsewhere,
-	// with SameSite None and CORS, or an application a browser engine
+	// another origin: a single-page application served from elsewhere
+	// (with SameSite None when it is another site, and a credentialed
+	// CORS policy of the application's own covering the token endpoint:
+	// [WithCORSOrigins] never allows credentials), or an application a browser engine
 	// serves under a scheme of its own, which it sends in Origin
 	// ("capacitor://localhost" for a Capacitor WebView,
 	// "chrome-extension://<id>" for an extension). Schemes that never
@@ -482,9 +486,47 @@ func appOrigins(what string, list []string) ([]string, error) {
 		if namesDefaultPort(o) {
 			return nil, invalid("%s: %q names its scheme's default port, which browsers leave out of Origin; write it without", what, o)
 		}
+		if why := unmatchableOrigin(o); why != "" {
+			return nil, invalid("%s: %q %s, so no browser's Origin would ever match it", what, o, why)
+		}
 		out = append(out, strings.ToLower(o))
 	}
 	return out, nil
+}
+
+// unmatchableOrigin says why the origin o (validTrustedOrigin) is not
+// the form a browser sends in Origin, or returns "": a host must be
+// ASCII (a browser sends an internationalized name in its punycode form,
+// xn--…) without wildcards (Origin names one host), or an IP literal; a
+// port, when given, 1 to 65535 written without leading zeros.
+func unmatchableOrigin(o string) string {
+	u, _ := parseOrigin(o)
+	host := u.Hostname()
+	if strings.HasPrefix(u.Host, "[") {
+		if _, err := netip.ParseAddr(host); err != nil {
+			return "has a malformed IP literal"
+		}
+	} else {
+		for i := 0; i < len(host); i++ {
+			c := host[i] | 0x20
+			if !('a' <= c && c <= 'z' || '0' <= host[i] && host[i] <= '9' || host[i] == '.' || host[i] == '-' || host[i] == '_') {
+				if host[i] >= 0x80 {
+					return "has a host that is not ASCII (write an internationalized name in its punycode form, xn--…)"
+				}
+				return "has a host with a character no host name holds (a wildcard matches nothing: list each origin)"
+			}
+		}
+	}
+	if strings.HasSuffix(u.Host, ":") {
+		return "ends its host with a colon but names no port"
+	}
+	if port := u.Port(); port != "" {
+		n, err := strconv.Atoi(port)
+		if err != nil || n < 1 || n > 65535 || port[0] == '0' {
+			return "has a port that is not 1 to 65535 written without leading zeros"
+		}
+	}
+	return ""
 }
 
 // validTrustedOrigin reports whether o can be a TrustedOrigins entry: a

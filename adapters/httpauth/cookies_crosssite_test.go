@@ -111,14 +111,18 @@ func TestCookieTrustedOrigins(t *testing.T) {
 	for _, bad := range []string{"", "spa.example", "https://spa.example/", "https://spa.example/x", "https://u@spa.example",
 		"https://spa.example?x", "https://spa.example#f", "ftp://spa.example", "null", "https://", "file://host", "FILE://host",
 		"data://x", "blob://x", "ws://spa.example", "wss://spa.example", "javascript://x", "capacitor://", "capacitor:localhost",
-		"chrome-extension://id/", "1app://x"} {
+		"chrome-extension://id/", "1app://x", "https://*.spa.example", "https://bücher.example", "https://spa.example:",
+		"https://spa.example:08443", "https://spa.example:65536"} {
 		_, err := httpauth.New(f.ver, httpauth.WithCookies(httpauth.Cookies{TrustedOrigins: []string{bad}}))
 		if !errors.Is(err, authkit.ErrInvalidConfig) {
 			t.Errorf("TrustedOrigins %q: %v, want ErrInvalidConfig", bad, err)
 		}
 	}
-	if _, err := httpauth.New(f.ver, httpauth.WithCookies(httpauth.Cookies{TrustedOrigins: []string{"https://[::1]:8443"}})); err != nil {
-		t.Errorf("an IPv6 origin: %v", err)
+	for _, good := range []string{"https://[::1]:8443", "https://xn--bcher-kva.example", "http://127.0.0.1:65535", "https://My-App_1.Example",
+		"capacitor://localhost", "chrome-extension://abcdefghijklmnopabcdefghijklmnop"} {
+		if _, err := httpauth.New(f.ver, httpauth.WithCookies(httpauth.Cookies{TrustedOrigins: []string{good}})); err != nil {
+			t.Errorf("TrustedOrigins %q: %v", good, err)
+		}
 	}
 }
 

@@ -10,6 +10,10 @@ import (
 // (Access-Control-Max-Age, seconds).
 const corsMaxAge = "600"
 
+// corsExposed are the response headers a cross-origin app's script may
+// read besides the safelisted ones (Access-Control-Expose-Headers).
+const corsExposed = "Retry-After, WWW-Authenticate"
+
 // WithCORSOrigins lets the browser pages of origins (such as
 // "https://app.example.com", as a browser sends it in Origin: scheme,
 // host and port, nothing else; or an app origin such as
@@ -18,7 +22,9 @@ const corsMaxAge = "600"
 // of a single-page app on another origin, a public client. A request whose
 // Origin is one of origins gets Access-Control-Allow-Origin with it, and a
 // preflight (OPTIONS with Access-Control-Request-Method) of those two
-// endpoints is answered 204, allowing POST with a Content-Type header. No
+// endpoints is answered 204, allowing POST with a Content-Type header;
+// the app's script may read Retry-After (a 429's wait) and
+// WWW-Authenticate besides the headers browsers always expose. No
 // other endpoint answers CORS, and credentials (cookies) are never
 // allowed: a cross-origin app presents its tokens itself, and the cookie
 // transport ([WithCookies]) is for the API's own site. Origins compare
@@ -51,6 +57,10 @@ func (h *Handler) cors(w http.ResponseWriter, r *http.Request) (done bool) {
 	}
 	hd.Set("Access-Control-Allow-Origin", origin[0])
 	if r.Method != http.MethodOptions || r.Header.Get("Access-Control-Request-Method") == "" {
+		// Script reads only the safelisted response headers unless
+		// told: a 429's wait and a client challenge are for it too
+		// (found by review: an app could not read Retry-After).
+		hd.Set("Access-Control-Expose-Headers", corsExposed)
 		return false
 	}
 	hd.Set("Access-Control-Allow-Methods", "POST")

@@ -43,6 +43,19 @@ func TestCORSOrigins(t *testing.T) {
 	if r.status != 200 || r.header.Get("Access-Control-Allow-Origin") != app || r.header.Get("Access-Control-Allow-Credentials") != "" || !varies(r.header) {
 		t.Errorf("a token request from %s: %d %v", app, r.status, r.header)
 	}
+	// The app's script may read a 429's Retry-After (found by review).
+	for i := 0; ; i++ {
+		r := f.form("/token", []string{"grant_type", "password", "username", "mallory", "password", "nope"}, "Origin", app)
+		if r.status == http.StatusTooManyRequests {
+			if r.header.Get("Retry-After") == "" || !strings.Contains(r.header.Get("Access-Control-Expose-Headers"), "Retry-After") {
+				t.Errorf("a 429 from %s: %v, want Retry-After exposed", app, r.header)
+			}
+			break
+		}
+		if i == 20 {
+			t.Fatalf("no 429 after %d wrong passwords: %d %s", i, r.status, r.body)
+		}
+	}
 	rt, _ := r.json(t)["refresh_token"].(string)
 	at, _ := r.json(t)["access_token"].(string)
 	if r := f.form("/token", login, "Origin", "https://evil.example"); r.status != 200 || r.header.Get("Access-Control-Allow-Origin") != "" {
@@ -86,6 +99,15 @@ func TestCORSOrigins(t *testing.T) {
 		// would never match (found by review).
 		"the default port":           httpauth.WithCORSOrigins("https://app.example:443"),
 		"the default port, any case": httpauth.WithCORSOrigins("HTTP://app.example:80"),
+		// Entries no browser's Origin can match were accepted and
+		// matched nothing (found by review).
+		"a wildcard host":      httpauth.WithCORSOrigins("https://*.example.com"),
+		"a non-ASCII host":     httpauth.WithCORSOrigins("https://bücher.example"),
+		"a colon without port": httpauth.WithCORSOrigins("https://app.example.com:"),
+		"a port with a zero":   httpauth.WithCORSOrigins("https://app.example.com:0443"),
+		"a port out of range":  httpauth.WithCORSOrigins("https://app.example:99999"),
+		"port zero":            httpauth.WithCORSOrigins("https://app.example:0"),
+		"a malformed IP":       httpauth.WithCORSOrigins("https://[::g]"),
 	} {
 		if _, err := httpauth.NewHandler(f.iss, f.auth, opt); !errors.Is(err, authkit.ErrInvalidConfig) {
 			t.Errorf("WithCORSOrigins with %s: %v, want ErrInvalidConfig", what, err)
