@@ -74,6 +74,7 @@ func open(t *testing.T, b backend, tables ...string) *djangoDB {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
+	testservers.LimitPool(db.DB)
 	d := &djangoDB{DB: db, b: b, dsn: dsn}
 	for _, name := range append([]string{"auth_user"}, tables...) {
 		ddl, err := os.ReadFile(filepath.Join("testdata", b.dir, name+".sql"))
@@ -202,6 +203,7 @@ func (d *djangoDB) readOnly(t *testing.T) *djangoDB {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
+	testservers.LimitPool(db.DB)
 	return &djangoDB{DB: db, b: d.b, dsn: dsn}
 }
 

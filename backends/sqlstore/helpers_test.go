@@ -61,7 +61,8 @@ var (
 	allBackends = []backend{pgxBackend, pqBackend, mysqlBackend, sqliteBackend}
 )
 
-// openDB opens dsn with b's driver and closes it when t ends.
+// openDB opens dsn with b's driver, its pool bounded as
+// testservers.LimitPool bounds it, and closes it when t ends.
 func openDB(t testing.TB, b backend, dsn string) *sqlx.DB {
 	t.Helper()
 	db, err := sqlx.Open(b.driver, dsn)
@@ -69,6 +70,7 @@ func openDB(t testing.TB, b backend, dsn string) *sqlx.DB {
 		t.Fatalf("sqlx.Open(%s): %v", b.driver, err)
 	}
 	t.Cleanup(func() { db.Close() })
+	testservers.LimitPool(db.DB)
 	return db
 }
 

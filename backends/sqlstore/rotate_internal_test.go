@@ -57,6 +57,7 @@ func migratedStore(t *testing.T, driver, dsn string, opts ...Option) *Store {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
+	testservers.LimitPool(db.DB)
 	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
 	defer cancel()
 	if err := Migrate(ctx, db.DB, driver, opts...); err != nil {

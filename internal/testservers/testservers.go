@@ -47,6 +47,22 @@ const (
 	MySQLEnv    = "AUTHKIT_TEST_MYSQL_DSN"
 )
 
+// PoolConns is the most connections a test's pool opens ([LimitPool]).
+// database/sql opens as many as there are concurrent calls, and the
+// conformance races run 128 goroutines on each pool: two such runs at
+// once (pgx and lib/pq on one PostgreSQL, as CI runs them) went past
+// PostgreSQL's default max_connections of 100, and the calls failed with
+// SQLSTATE 53300 (too many connections) instead of racing. Ten concurrent
+// transactions still race.
+const PoolConns = 10
+
+// LimitPool bounds db to PoolConns open connections. Every test pool on a
+// shared server is opened through it, or through sqlstore.Open (bounded
+// to 4×GOMAXPROCS, at least 8).
+func LimitPool(db *sql.DB) {
+	db.SetMaxOpenConns(PoolConns)
+}
+
 // kind describes one kind of server and how to find it.
 type kind struct {
 	// name is what messages call it.
