@@ -31,7 +31,12 @@
 // further keys, which only verify. Keys rotate without logging anyone out:
 //
 //  1. Add the new key with [Set.Add]. Publish the JWKS (see [Set.JWKS]) and
-//     let verifiers that fetch it pick the new key up before it signs.
+//     let verifiers that fetch it pick the new key up before it signs
+//     (within their refresh interval). Replicas that each load a key file
+//     must all have loaded the file with the new key before any signs with
+//     it: a replica that has not refuses the others' new tokens
+//     ("authkit keygen --keys FILE --add|--activate|--remove" edits such a
+//     file one step at a time).
 //  2. Make it the active key with [Set.Activate]. New tokens are signed
 //     with it; tokens signed with the old key still verify.
 //  3. Keep the old key until the last token it signed has expired (the

@@ -25,7 +25,7 @@ func (c *cli) keygen(ctx context.Context, args []string) error {
 	for _, a := range keys.Algorithms() {
 		algs = append(algs, string(a))
 	}
-	fs := c.newFlagSet("keygen", "authkit keygen [--alg ALG] [--kid KID] [--bits N] [--public]\n       authkit keygen --public --keys FILE", `
+	fs := c.newFlagSet("keygen", "authkit keygen [--alg ALG] [--kid KID] [--bits N] [--public]\n       authkit keygen --public --keys FILE\n       authkit keygen --keys FILE --add [--alg ALG] [--kid KID] [--bits N]\n       authkit keygen --keys FILE --activate KID | --remove KID", `
 Print a new signing key as a private JWK set (one key) on standard output: the
 file "authkit serve --keys FILE" reads. It is secret: keep it with mode 0600,
 for example
@@ -37,12 +37,25 @@ the public JWK set of an existing key file (what a verifier elsewhere trusts;
 "authkit serve" also publishes it at /.well-known/jwks.json). HMAC keys (HS*)
 have no public form.
 
+Rotation rewrites the key file FILE in place (atomically, mode 0600), one
+step at a time; deploy the file to every replica after each step, before the
+next:
+
+  --add           add a new key after the others: it verifies, it does not
+                  sign yet (--alg defaults to the signing key's algorithm)
+  --activate KID  make KID the signing key (it moves first in the file)
+  --remove KID    drop KID once the last token it signed has expired (the
+                  access-token lifetime plus the verifiers' leeway)
+
 Algorithms: `+strings.Join(algs, ", ")+`.`)
 	alg := fs.String("alg", string(keys.EdDSA), "signing `ALGORITHM`")
 	kid := fs.String("kid", "", "key ID (default: derived from the key, RFC 7638 thumbprint)")
 	bits := fs.Int("bits", 2048, "RSA modulus size for RS* and PS* (2048 to 8192)")
 	public := fs.Bool("public", false, "print the public JWK set instead of the private one")
-	keysFile := fs.String("keys", "", "with --public: read an existing private key `FILE` instead of generating")
+	keysFile := fs.String("keys", "", "an existing private key `FILE`: with --public, print its public JWK set; with --add, --activate or --remove, rotate it in place")
+	add := fs.Bool("add", false, "with --keys: add a new key to FILE that verifies but does not sign yet")
+	activate := fs.String("activate", "", "with --keys: make the key `KID` of FILE the signing key")
+	remove := fs.String("remove", "", "with --keys: remove the key `KID` from FILE")
 	pos, err := parseArgs(fs, args)
 	if err != nil {
 		return err
@@ -50,9 +63,30 @@ Algorithms: `+strings.Join(algs, ", ")+`.`)
 	if len(pos) != 0 {
 		return usagef("keygen takes no arguments (got %s)", strayArg(pos[0]))
 	}
+	steps := 0
+	for _, name := range []string{"add", "activate", "remove"} {
+		if flagGiven(fs, name) {
+			steps++
+		}
+	}
+	if steps > 0 {
+		switch {
+		case steps > 1:
+			return usagef("--add, --activate and --remove are steps of their own: give one")
+		case *keysFile == "":
+			return usagef("--add, --activate and --remove rotate a key file: name it with --keys FILE")
+		case *public:
+			return usagef("--public does not go with --add, --activate or --remove")
+		case !*add && (flagGiven(fs, "alg") || flagGiven(fs, "kid") || flagGiven(fs, "bits")):
+			return usagef("--alg, --kid and --bits are for --add")
+		case flagGiven(fs, "activate") && *activate == "", flagGiven(fs, "remove") && *remove == "":
+			return usagef("--activate and --remove take the key ID (kid) of a key in the file")
+		}
+		return c.rotateKeyFile(*keysFile, *add, *activate, *remove, *alg, flagGiven(fs, "alg"), *kid, *bits)
+	}
 	if *keysFile != "" {
 		if !*public {
-			return usagef("--keys FILE is only for --public")
+			return usagef("--keys FILE is for --public, --add, --activate or --remove")
 		}
 		if flagGiven(fs, "alg") || flagGiven(fs, "kid") || flagGiven(fs, "bits") {
 			return usagef("--alg, --kid and --bits do not apply to an existing key file")
@@ -79,6 +113,78 @@ Algorithms: `+strings.Join(algs, ", ")+`.`)
 		return err
 	}
 	return writeJWKS(c.stdout, set, *public)
+}
+
+// rotateKeyFile runs one rotation step on the key file at path: add a new
+// key (alg, or the signing key's when algGiven is false), activate the key
+// activate, or remove the key remove. It rewrites the file in place
+// (replaceSecretFile: a shell redirection onto the file it reads would
+// empty it first) and says what it did on standard error.
+func (c *cli) rotateKeyFile(path string, add bool, activate, remove, alg string, algGiven bool, kid string, bits int) error {
+	real, err := resolveLinks(path)
+	if err != nil {
+		return err
+	}
+	set, err := readKeyFile(real)
+	if err != nil {
+		return err
+	}
+	active := set.Active()
+	if active == nil {
+		return fmt.Errorf("key file %s holds no private key (is it a public JWKS?): rotate the private key file serve --keys reads", path)
+	}
+	var did string
+	switch {
+	case add:
+		a := active.Algorithm()
+		if algGiven {
+			a = keys.Algorithm(alg)
+			if !a.Valid() {
+				return usagef("--alg %s is not supported", quote(alg))
+			}
+		}
+		if a.Symmetric() != active.Algorithm().Symmetric() {
+			return usagef("--alg %s: a key file holds HMAC keys or asymmetric keys, not both (its signing key is %s)", a, active.Algorithm())
+		}
+		k, err := generateKey(a, kid, bits)
+		if err != nil {
+			return err
+		}
+		if err := set.Add(k); err != nil {
+			return fmt.Errorf("key file %s: %w", path, err)
+		}
+		did = fmt.Sprintf("added %s key %s: it verifies, and signs once activated (authkit keygen --keys %s --activate %s) after every replica has loaded this file", a, quote(k.ID()), path, k.ID())
+	case activate != "":
+		if k, ok := set.Lookup(activate); ok && k == active {
+			return fmt.Errorf("key file %s: key %s already signs", path, quote(activate))
+		}
+		if err := set.Activate(activate); err != nil {
+			return fmt.Errorf("key file %s: %w", path, err)
+		}
+		did = fmt.Sprintf("key %s signs from the next start on (it was %s, which still verifies)", quote(activate), quote(active.ID()))
+	default:
+		if err := set.Remove(remove); err != nil {
+			return fmt.Errorf("key file %s: %w", path, err)
+		}
+		did = fmt.Sprintf("removed key %s: tokens it signed stop verifying where this file is loaded", quote(remove))
+	}
+	doc, err := set.MarshalPrivateJWKS()
+	if err != nil {
+		return err
+	}
+	var out bytes.Buffer
+	if err := json.Indent(&out, doc, "", "  "); err != nil {
+		return err
+	}
+	clear(doc)
+	out.WriteByte('\n')
+	err = replaceSecretFile(real, out.Bytes())
+	clear(out.Bytes())
+	if err != nil {
+		return fmt.Errorf("key file %s: %w (unchanged)", path, err)
+	}
+	fmt.Fprintf(c.stderr, "%s: %s\n", path, did)
+	return nil
 }
 
 // generateKey makes a fresh key for alg with the given kid ("" derives one).

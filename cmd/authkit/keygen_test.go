@@ -1,8 +1,10 @@
 package main
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -105,7 +107,7 @@ func TestKeygenOptions(t *testing.T) {
 		{[]string{"keygen", "--alg", "none"}, exitUsage, `--alg "none" is not supported`},
 		{[]string{"keygen", "--alg", "ES521"}, exitUsage, "is not supported"},
 		{[]string{"keygen", "--alg", "RS256", "--bits", "1024"}, exitUsage, "--bits must be between 2048 and 8192"},
-		{[]string{"keygen", "--keys", file}, exitUsage, "--keys FILE is only for --public"},
+		{[]string{"keygen", "--keys", file}, exitUsage, "--keys FILE is for --public, --add, --activate or --remove"},
 		{[]string{"keygen", "--public", "--keys", file, "--alg", "ES256"}, exitUsage, "do not apply"},
 		{[]string{"keygen", "--public", "--keys", filepath.Join(dir, "missing.json")}, exitFailure, "no such file"},
 		{[]string{"keygen", "extra"}, exitUsage, "takes no arguments"},
@@ -119,4 +121,132 @@ func TestKeygenOptions(t *testing.T) {
 		t.Fatal(err)
 	}
 	runCLI(t, "", "keygen", "--public", "--keys", hsFile).must(t, exitFailure, nil, []string{"no public keys"})
+}
+
+// kids returns the key IDs of the key file at path in file order (the
+// first signs), failing t if it does not load or is readable by others.
+func kids(t *testing.T, path string) []string {
+	t.Helper()
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Mode().Perm() != 0o600 {
+		t.Errorf("%s has mode %v, want 0600", path, fi.Mode().Perm())
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	set, err := keys.ParseJWKS(data)
+	if err != nil {
+		t.Fatalf("%s does not load: %v", path, err)
+	}
+	var out []string
+	for _, k := range set.Keys() {
+		if !k.CanSign() {
+			t.Errorf("%s: key %s lost its private part", path, k.ID())
+		}
+		out = append(out, k.ID())
+	}
+	return out
+}
+
+// Rotation steps rewrite the key file in place, one at a time, keeping
+// every key's material (found by an adoption test: the docs told replicas
+// to put the new key first in one step, and a replica that had not
+// restarted yet refused the other's tokens; and no command merged key
+// files).
+func TestKeygenRotation(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	real := filepath.Join(dir, "keys.json")
+	if err := os.WriteFile(real, []byte(runCLI(t, "", "keygen", "--alg", "ES256", "--kid", "2026-01").stdout), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// Through a link (a mounted secret): the target is rewritten, the
+	// link stays.
+	file := filepath.Join(dir, "link.json")
+	if err := os.Symlink(real, file); err != nil {
+		t.Fatal(err)
+	}
+	pubBefore := runCLI(t, "", "keygen", "--public", "--keys", file).stdout
+
+	runCLI(t, "", "keygen", "--keys", file, "--add", "--kid", "2026-07").must(t, exitOK, nil, []string{`added ES256 key "2026-07"`, "--activate 2026-07"})
+	if got := kids(t, real); !slices.Equal(got, []string{"2026-01", "2026-07"}) {
+		t.Fatalf("after --add: %v, want the old key first (it still signs)", got)
+	}
+	if fi, err := os.Lstat(file); err != nil || fi.Mode()&os.ModeSymlink == 0 {
+		t.Errorf("the link was replaced: %v %v", fi, err)
+	}
+	pubAfter := runCLI(t, "", "keygen", "--public", "--keys", file).stdout
+	if a, b := publicJWK(t, pubBefore, "2026-01"), publicJWK(t, pubAfter, "2026-01"); a == "" || a != b {
+		t.Errorf("the old key changed:\nbefore %s\nafter %s", a, b)
+	}
+	runCLI(t, "", "keygen", "--keys", file, "--activate", "2026-07").must(t, exitOK, nil, []string{`key "2026-07" signs`})
+	if got := kids(t, real); !slices.Equal(got, []string{"2026-07", "2026-01"}) {
+		t.Fatalf("after --activate: %v", got)
+	}
+
+	// Refusals leave the file as it was.
+	before, _ := os.ReadFile(real)
+	for _, tc := range []struct {
+		args []string
+		code int
+		msg  string
+	}{
+		{[]string{"--remove", "2026-07"}, exitFailure, "cannot remove the active key"},
+		{[]string{"--remove", "nope"}, exitFailure, "unknown key"},
+		{[]string{"--activate", "nope"}, exitFailure, "unknown key"},
+		{[]string{"--activate", "2026-07"}, exitFailure, "already signs"},
+		{[]string{"--add", "--kid", "2026-01"}, exitFailure, "duplicate key ID"},
+		{[]string{"--add", "--alg", "HS256"}, exitUsage, "not both"},
+		{[]string{"--add", "--activate", "2026-01"}, exitUsage, "give one"},
+		{[]string{"--add", "--public"}, exitUsage, "--public does not go"},
+		{[]string{"--activate", "2026-01", "--kid", "x"}, exitUsage, "are for --add"},
+		{[]string{"--activate", ""}, exitUsage, "take the key ID"},
+	} {
+		runCLI(t, "", append([]string{"keygen", "--keys", file}, tc.args...)...).must(t, tc.code, nil, []string{tc.msg})
+		if after, _ := os.ReadFile(real); string(after) != string(before) {
+			t.Fatalf("keygen %v changed the file", tc.args)
+		}
+	}
+	runCLI(t, "", "keygen", "--add").must(t, exitUsage, nil, []string{"name it with --keys FILE"})
+	pub := filepath.Join(dir, "pub.json")
+	if err := os.WriteFile(pub, []byte(pubAfter), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	runCLI(t, "", "keygen", "--keys", pub, "--add").must(t, exitFailure, nil, []string{"holds no private key"})
+
+	runCLI(t, "", "keygen", "--keys", file, "--remove", "2026-01").must(t, exitOK, nil, []string{`removed key "2026-01"`})
+	if got := kids(t, real); !slices.Equal(got, []string{"2026-07"}) {
+		t.Fatalf("after --remove: %v", got)
+	}
+	// --alg defaults to the signing key's: an HMAC file gets an HMAC key.
+	hs := filepath.Join(dir, "hs.json")
+	if err := os.WriteFile(hs, []byte(runCLI(t, "", "keygen", "--alg", "HS384").stdout), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	runCLI(t, "", "keygen", "--keys", hs, "--add").must(t, exitOK, nil, []string{"added HS384 key"})
+	if got := kids(t, hs); len(got) != 2 {
+		t.Errorf("HMAC file after --add: %v", got)
+	}
+}
+
+// publicJWK returns the JWK of kid in the public JWK set doc, re-encoded.
+func publicJWK(t *testing.T, doc, kid string) string {
+	t.Helper()
+	var set struct {
+		Keys []map[string]any `json:"keys"`
+	}
+	if err := json.Unmarshal([]byte(doc), &set); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range set.Keys {
+		if k["kid"] == kid {
+			b, _ := json.Marshal(k)
+			return string(b)
+		}
+	}
+	return ""
 }

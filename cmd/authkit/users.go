@@ -156,15 +156,20 @@ func (f *usersFile) content() []byte {
 	return buf.Bytes()
 }
 
-// write replaces path with f atomically (a temporary file in the same
-// directory, synced, then renamed), readable by its owner only: the owner
-// of the file it replaces (keepOwner), so that a users command run as
-// root does not take the file from the account serve runs as.
+// write replaces path with f (replaceSecretFile).
 func (f *usersFile) write(path string) error {
 	if n := len(f.content()); n > passwords.MaxUsersFileBytes {
 		// serve, and every later users command, would refuse to read it.
 		return fmt.Errorf("%s would be %d bytes, more than the %d a users file may hold: not written", path, n, passwords.MaxUsersFileBytes)
 	}
+	return replaceSecretFile(path, f.content())
+}
+
+// replaceSecretFile replaces path with content atomically (a temporary
+// file in the same directory, synced, then renamed), readable by its owner
+// only: the owner of the file it replaces (keepOwner), so that a command
+// run as root does not take the file from the account serve runs as.
+func replaceSecretFile(path string, content []byte) error {
 	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*.tmp")
 	if err != nil {
 		return err
@@ -178,7 +183,7 @@ func (f *usersFile) write(path string) error {
 		tmp.Close()
 		return err
 	}
-	if _, err := tmp.Write(f.content()); err != nil {
+	if _, err := tmp.Write(content); err != nil {
 		tmp.Close()
 		return err
 	}
