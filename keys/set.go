@@ -147,10 +147,18 @@ func ParseJWKS(data []byte) (*Set, error) {
 func checkUniform(keys []*Key) error {
 	for _, k := range keys[1:] {
 		if k.Symmetric() != keys[0].Symmetric() {
-			return fmt.Errorf("%w: key set mixes HMAC and asymmetric keys", ErrInvalidKey)
+			return fmt.Errorf("%w: key set mixes HMAC and asymmetric keys (%s is %s, %s is %s)", ErrInvalidKey,
+				quoteShort(keys[0].ID()), keys[0].Algorithm(), quoteShort(k.ID()), k.Algorithm())
 		}
 		if k.CanSign() != keys[0].CanSign() {
-			return fmt.Errorf("%w: key set mixes private and public-only keys", ErrInvalidKey)
+			// Name the public-only one: its private part was lost when
+			// the file was put together (found by an adoption test: the
+			// message named no key).
+			pub := k
+			if !keys[0].CanSign() {
+				pub = keys[0]
+			}
+			return fmt.Errorf("%w: key set mixes private and public-only keys (%s has no private part)", ErrInvalidKey, quoteShort(pub.ID()))
 		}
 	}
 	return nil

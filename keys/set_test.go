@@ -350,6 +350,14 @@ func TestParseJWKSRules(t *testing.T) {
 			t.Errorf("%s: got %v, want %v", tc.name, err, tc.target)
 		}
 	}
+	// A mixed set names the public-only key, first or not (found by an
+	// adoption test: a key file that lost one key's "d" named none).
+	for _, doc := range [][]byte{set(jwk(es1, true), jwk(es2, false)), set(jwk(es2, false), jwk(es1, true))} {
+		// Long kids are cut short in messages: their first 32 bytes.
+		if _, err := keys.ParseJWKS(doc); err == nil || !strings.Contains(err.Error(), es2.ID()[:32]) || strings.Contains(err.Error(), es1.ID()[:32]) {
+			t.Errorf("a set mixing private and public-only keys: %v, want it to name %q alone", err, es2.ID())
+		}
+	}
 }
 
 // TestConcurrentRotation rotates keys while readers look them up; run it
