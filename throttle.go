@@ -35,10 +35,12 @@ func (st ThrottleState) Active(now time.Time) bool {
 
 // ThrottleStore keeps shared counters of failed attempts, so that every
 // replica of an application sees one budget: N replicas never give an
-// attacker who sends attempts one after another N times the guesses (a
-// burst sent at once to N replicas is the exception: each reads the
-// counters before the others' failures are written, see docs/security.md).
-// Application code does not call it; the
+// attacker N times the guesses. The HTTP layer also counts in it, with
+// AddFailure under keys of their own and a 30-second window, the attempts
+// that run beside others, so that a burst sent at once to N replicas,
+// which reads the counters before its failures are written, is checked
+// in turn past the free attempts, as in one process (see
+// docs/security.md). Application code does not call it; the
 // HTTP layer's throttle does, through a policy that decides which keys an
 // attempt counts against and how long a key with many failures waits.
 //

@@ -41,6 +41,7 @@ type Auth struct {
 	retryAfter string
 	guard      *guard
 	thrStore   authkit.ThrottleStore
+	thrShared  bool           // thrStore was given or is the verifier's: other processes may count in it
 	thrPolicy  ThrottlePolicy // WithThrottlePolicy's, for the deprecated WithThrottle
 	clientAddr func(*http.Request) netip.Addr
 	now        func() time.Time
@@ -280,12 +281,13 @@ func New(v *verifier.Verifier, opts ...Option) (*Auth, error) {
 	}
 	a.thrStore, a.thrPolicy, a.now, a.hook = c.thrStore, c.policy, c.now, c.hook
 	a.outages = pace.New(outageLogInterval)
+	shared := a.thrStore != nil
 	if a.thrStore == nil {
 		// The shared store by default (found by an adoption test: two
 		// replicas on one database each gave a user's attempts in full,
 		// the option to share them being easy to miss).
 		if ts, ok := v.RevocationStore().(authkit.ThrottleStore); ok && !nilness.Is(ts) {
-			a.thrStore = ts
+			a.thrStore, shared = ts, true
 		} else {
 			a.thrStore = memory.NewThrottle()
 		}
@@ -300,7 +302,8 @@ func New(v *verifier.Verifier, opts ...Option) (*Auth, error) {
 	a.thrStore = storecall.BoundThrottle(a.thrStore, storecall.New(timeout))
 	a.clientAddr = clientAddrFunc(c.trusted, c.trustUnix)
 	a.basic = slices.Contains(v.Schemes(), authkit.SchemeBasic)
-	g, err := newGuard(a.thrStore, c.policy, a.hook, a.log)
+	a.thrShared = shared
+	g, err := newGuard(a.thrStore, a.thrShared, c.policy, a.hook, a.log)
 	if err != nil {
 		return nil, err
 	}

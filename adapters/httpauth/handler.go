@@ -518,7 +518,7 @@ func NewHandler(iss *issuer.Issuer, auth *Auth, opts ...HandlerOption) (*Handler
 		p := auth.thrPolicy
 		p.Pair.Free, p.Pair.Window = c.userAttempts, c.window
 		p.Address.Free, p.Address.Window = c.addrAttempts, c.window
-		g, err := newGuard(auth.thrStore, p, auth.hook, auth.log)
+		g, err := newGuard(auth.thrStore, auth.thrShared, p, auth.hook, auth.log)
 		if err != nil {
 			return nil, err
 		}

@@ -149,6 +149,10 @@ func checkPolicy(p ThrottlePolicy) error {
 // what happened to the event hook.
 type guard struct {
 	lim *throttle.Limiter
+	// shared says that lim's store may be shared with other processes:
+	// the attempts checked on them are counted there too
+	// (throttle.Limiter.Started), where inflight sees this process's.
+	shared bool
 	// local and localClients count in this process the failures the
 	// throttle store could not record (a store that reads but cannot
 	// write: a Redis at maxmemory, a read-only replica), and are read
@@ -274,7 +278,10 @@ func pairKey(a throttle.Attempt) string {
 	return addr.String() + "\x00" + a.User
 }
 
-func newGuard(store authkit.ThrottleStore, p ThrottlePolicy, hook func(context.Context, authkit.Event), log *slog.Logger) (*guard, error) {
+// newGuard makes the guard of policy p over store; shared says that store
+// may be shared with other processes (not one this process made for
+// itself), whose attempts in flight are then counted in it (Started).
+func newGuard(store authkit.ThrottleStore, shared bool, p ThrottlePolicy, hook func(context.Context, authkit.Event), log *slog.Logger) (*guard, error) {
 	if err := checkPolicy(p); err != nil {
 		return nil, err
 	}
@@ -310,7 +317,7 @@ func newGuard(store authkit.ThrottleStore, p ThrottlePolicy, hook func(context.C
 	if err != nil {
 		return nil, invalid("throttle: %v", err)
 	}
-	return &guard{lim: lim, clients: clients, local: local, localKnown: localKnown, localClients: localClients, hook: hook, log: log}, nil
+	return &guard{lim: lim, shared: shared, clients: clients, local: local, localKnown: localKnown, localClients: localClients, hook: hook, log: log}, nil
 }
 
 // recordFailure records a failed attempt with lim; when the store cannot,
@@ -534,6 +541,27 @@ func (g *guard) check(ctx context.Context, user string, addr netip.Addr, now tim
 	if d, err = g.checkLocal(ctx, g.local, a, now, d); err != nil {
 		done()
 		return nil, d, err
+	}
+	if d.Allowed && g.shared && !d.Known && (pending.Address > 0 || pending.User > 0) {
+		// The attempts in flight on the other replicas count too: a
+		// burst split over N replicas was checked N times over (found
+		// by review). Only where attempts run beside each other here: a
+		// burst split over N replicas runs beside itself on each, and a
+		// lone attempt, or one at a known pair, writes nothing (a Basic
+		// client sending its password one request after another stays
+		// at one read per request). A store that cannot record it
+		// leaves this process's count, as a failure it cannot record
+		// does.
+		started, err := g.lim.Started(ctx, a, now)
+		switch {
+		case err == nil:
+			d = g.lim.Held(d, throttle.Pending{Address: max(pending.Address, started.Address), User: max(pending.User, started.User)})
+		case ctx.Err() != nil:
+			done()
+			return nil, d, ctx.Err()
+		default:
+			g.log.LogAttrs(ctx, slog.LevelWarn, "httpauth: recording a password attempt in the throttle store failed; counting this process's attempts alone", slog.Any("error", err))
+		}
 	}
 	if d.Allowed && (d.UserHeld || d.AddrHeld) {
 		// One attempt at the user, and one from the address, checked at a

@@ -20,7 +20,7 @@ import (
 // failures on an office's address, 8 clients logging in again and again
 // kept some waiting 2 to 3 s).
 func TestHeldAttemptDoesNotWaitForLaterOnes(t *testing.T) {
-	g, err := newGuard(nil, DefaultThrottlePolicy(), nil, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	g, err := newGuard(nil, false, DefaultThrottlePolicy(), nil, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -91,7 +91,7 @@ func (s *cancelAfterRead) ThrottleStates(ctx context.Context, now time.Time, key
 // word alone (found by review: 20 guesses past the wait were checked).
 func TestLocalCountsUnreadRefuses(t *testing.T) {
 	st := &cancelAfterRead{ThrottleStore: memory.NewThrottle()}
-	g, err := newGuard(st, DefaultThrottlePolicy(), nil, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	g, err := newGuard(st, false, DefaultThrottlePolicy(), nil, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -56,7 +56,10 @@
 // checked once Decision.UserHeld says the ceiling is engaged, and reads
 // again when its turn comes (a review on 2026-12-03 had every one of a
 // 100-wide burst pass the ceiling each minute). The HTTP layer also
-// bounds the password checks in flight per pair within a process.
+// bounds the password checks in flight per pair within a process. The
+// attempts in flight count toward the address's and the user's Free
+// (CheckPending, Held): this process's (InFlight), and, over a store
+// shared by several processes, those recorded by Started on all of them.
 //
 // # Errors
 //
@@ -193,6 +196,9 @@ type Decision struct {
 	// its Free. The caller lets one attempt from the address be checked at
 	// a time and reads the counters again when its turn comes.
 	AddrHeld bool
+	// AddrFailures and UserFailures are the failures of the address and
+	// of the user in their windows at the check (for Held).
+	AddrFailures, UserFailures int64
 }
 
 // NeedsSuccess reports whether a right password after d has something to
@@ -251,8 +257,9 @@ type Attempt struct {
 }
 
 // keys are the store keys of an attempt, in the order pair, address, user,
-// known pair.
-type keys [4]string
+// known pair, and the attempts started at the address and at the user
+// (Started).
+type keys [6]string
 
 // Key derivation: "t1" and 22 characters of unpadded base64url of
 // SHA-256(kind byte, len(user) as 8 bytes, user, the 16-byte address
@@ -282,7 +289,8 @@ func keysOf(a Attempt) keys {
 		sum := h.Sum(nil)
 		return "t1" + base64.RawURLEncoding.EncodeToString(sum[:16])
 	}
-	return keys{mk('p', true, a.User, true), mk('a', false, "", true), mk('u', true, a.User, false), mk('k', true, name, true)}
+	return keys{mk('p', true, a.User, true), mk('a', false, "", true), mk('u', true, a.User, false), mk('k', true, name, true),
+		mk('A', false, "", true), mk('U', true, a.User, false)}
 }
 
 // prefix returns the address an attempt is counted under: an IPv4 address
@@ -359,21 +367,66 @@ func (l *Limiter) CheckPending(ctx context.Context, a Attempt, now time.Time, p 
 		d.PairFailures = sts[0].Failures
 	}
 	d.Known = known
-	if d.Allowed {
-		for i, r := range rules {
-			n := int64(0)
-			if sts[i].Active(now) {
-				n = sts[i].Failures
-			}
-			switch {
-			case kinds[i] == KindAddress && n+p.Address >= r.Free:
-				d.AddrHeld = true
-			case kinds[i] == KindUser && !known && n+p.User >= r.Free:
-				d.UserHeld = true
-			}
+	for i := range rules {
+		if !sts[i].Active(now) {
+			continue
+		}
+		switch kinds[i] {
+		case KindAddress:
+			d.AddrFailures = sts[i].Failures
+		case KindUser:
+			d.UserFailures = sts[i].Failures
 		}
 	}
-	return d, nil
+	return l.Held(d, p), nil
+}
+
+// Held returns d, an allowed attempt's decision, held by the address rule
+// (AddrHeld) when its failures and the p.Address attempts in flight beside
+// it reach the rule's Free, and likewise by the user's ceiling (UserHeld;
+// never for a known pair); a hold d already has is kept.
+func (l *Limiter) Held(d Decision, p Pending) Decision {
+	if !d.Allowed {
+		return d
+	}
+	if d.AddrFailures+p.Address >= l.p.Address.Free {
+		d.AddrHeld = true
+	}
+	if !l.p.NoUser && !d.Known && d.UserFailures+p.User >= l.p.User.Free {
+		d.UserHeld = true
+	}
+	return d
+}
+
+// StartedWindow is how long Started counts the attempts started at an
+// address or a user: longer than an attempt stays in flight (a turn's
+// wait, the settling, the password check), so that the count covers the
+// attempts in flight on every replica.
+const StartedWindow = 30 * time.Second
+
+// Started records, in the store, that a's attempt is being checked, at
+// its address and (unless NoUser) at its user, and returns how many other
+// attempts were recorded there in the current StartedWindow: those in
+// flight on every process sharing the store, where InFlight sees only
+// this process's (found by review: a burst split over three replicas had
+// 300 of 300 guesses at one user checked, against 101 on one). It counts
+// attempts that have ended too: over-counting only makes attempts be
+// checked in turn (Held) sooner, never refuses one. Two writes.
+func (l *Limiter) Started(ctx context.Context, a Attempt, now time.Time) (Pending, error) {
+	k := keysOf(a)
+	st, err := l.store.AddFailure(ctx, k[4], now, StartedWindow)
+	if err != nil {
+		return Pending{}, fmt.Errorf("throttle: started: %w", err)
+	}
+	p := Pending{Address: max(st.Failures-1, 0)}
+	if !l.p.NoUser {
+		st, err := l.store.AddFailure(ctx, k[5], now, StartedWindow)
+		if err != nil {
+			return Pending{}, fmt.Errorf("throttle: started: %w", err)
+		}
+		p.User = max(st.Failures-1, 0)
+	}
+	return p, nil
 }
 
 // InFlight keeps, in this process, the attempts being checked outside a

@@ -290,7 +290,7 @@ func TestKeys(t *testing.T) {
 			if len(k) == 0 || len(k) > authkit.MaxThrottleKeyLen {
 				t.Errorf("key %q of %+v: %d bytes, want 1 to %d", k, a, len(k), authkit.MaxThrottleKeyLen)
 			}
-			kind := [4]string{"pair", "address", "user", "known"}[i]
+			kind := [6]string{"pair", "address", "user", "known", "address started", "user started"}[i]
 			what := fmt.Sprintf("%s of %q from %v", kind, a.User, a.Addr)
 			if prev, ok := seen[k]; ok && prev != what {
 				// Address and user keys are shared by design between
@@ -314,7 +314,7 @@ func TestKeys(t *testing.T) {
 	for i := range k {
 		for j := i + 1; j < len(k); j++ {
 			if k[i] == k[j] {
-				t.Errorf("the four kinds must not share keys: %q", k)
+				t.Errorf("the kinds must not share keys: %q", k)
 			}
 		}
 	}
@@ -468,4 +468,65 @@ func TestKnownPairSurvivesAFullTable(t *testing.T) {
 		t.Errorf("the owner's pair is no longer known after the table filled: %+v", d)
 	}
 	wantAllowed(t, d, "the owner's known address under the ceiling, after a flood filled the table")
+}
+
+// Started counts the attempts begun at an address and at a user through
+// the store, each process's alike, for StartedWindow; Held holds an
+// allowed attempt once the failures and those attempts reach a rule's
+// Free, and never lifts a hold.
+func TestStartedAndHeld(t *testing.T) {
+	ctx := context.Background()
+	store := memory.NewThrottle()
+	p := DefaultPolicy()
+	// Two limiters over one store: two replicas.
+	a, err := New(store, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := New(store, p)
+	now := time.Date(2026, 12, 5, 0, 0, 0, 0, time.UTC)
+	for i := range 5 {
+		l := a
+		if i%2 == 1 {
+			l = b
+		}
+		got, err := l.Started(ctx, attempt("alice", fmt.Sprintf("192.0.2.%d", i+1)), now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.User != int64(i) || got.Address != 0 {
+			t.Errorf("attempt %d at alice from its own address: %+v, want User %d, Address 0", i, got, i)
+		}
+	}
+	if got, _ := a.Started(ctx, attempt("bob", "192.0.2.1"), now); got != (Pending{Address: 1}) {
+		t.Errorf("bob from an address alice was tried from: %+v, want Address 1", got)
+	}
+	if got, _ := b.Started(ctx, attempt("alice", "192.0.2.9"), now.Add(StartedWindow)); got != (Pending{}) {
+		t.Errorf("after the window: %+v, want a new count", got)
+	}
+	noUser := p
+	noUser.NoUser = true
+	c, _ := New(store, noUser)
+	if got, _ := c.Started(ctx, attempt("carol", "192.0.2.50"), now); got.User != 0 {
+		t.Errorf("NoUser counted the user: %+v", got)
+	}
+
+	d := Decision{Allowed: true, AddrFailures: 20, UserFailures: 90}
+	if h := a.Held(d, Pending{Address: 9, User: 9}); h.AddrHeld || h.UserHeld {
+		t.Errorf("below both Free: %+v", h)
+	}
+	if h := a.Held(d, Pending{Address: 10, User: 10}); !h.AddrHeld || !h.UserHeld {
+		t.Errorf("at both Free: %+v", h)
+	}
+	known := d
+	known.Known = true
+	if h := a.Held(known, Pending{User: 50}); h.UserHeld {
+		t.Error("a known pair held by the ceiling")
+	}
+	if h := a.Held(Decision{Allowed: true, AddrHeld: true, UserHeld: true}, Pending{}); !h.AddrHeld || !h.UserHeld {
+		t.Error("Held lifted a hold")
+	}
+	if h := a.Held(Decision{RetryAfter: time.Second}, Pending{Address: 100, User: 100}); h.AddrHeld || h.UserHeld || h.Allowed {
+		t.Errorf("a refused attempt: %+v", h)
+	}
 }
