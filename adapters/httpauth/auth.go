@@ -185,7 +185,9 @@ func WithThrottlePolicy(p ThrottlePolicy) Option {
 // append the address they received the request from to X-Forwarded-For.
 // Default: none; the client address is r.RemoteAddr and forwarding headers
 // (X-Forwarded-For, Forwarded) are ignored, since any client can send them.
-// At most 256 prefixes.
+// At most 256 prefixes; a /0 (every address) is refused. Name the proxies'
+// own addresses, not the network they sit in: a client inside a trusted
+// prefix can write the address it is counted under.
 func WithTrustedProxies(prefixes ...netip.Prefix) Option {
 	ps := append([]netip.Prefix(nil), prefixes...)
 	return func(c *config) error {
@@ -197,13 +199,32 @@ func WithTrustedProxies(prefixes ...netip.Prefix) Option {
 				return invalid("WithTrustedProxies: invalid prefix %v", p)
 			}
 			if p.Addr().Is4In6() {
-				p = netip.PrefixFrom(p.Addr().Unmap(), max(p.Bits()-96, 0))
+				if p.Bits() < 96 {
+					// It would be widened to 0.0.0.0/0 (found by review).
+					return invalid("WithTrustedProxies: %v is an IPv4-mapped prefix shorter than /96", p)
+				}
+				p = netip.PrefixFrom(p.Addr().Unmap(), p.Bits()-96)
+			}
+			if p.Bits() == 0 {
+				// Every client could then write its own address (found
+				// by review; serve --trusted-proxies refused it already).
+				return invalid("WithTrustedProxies: %v trusts every address: name the proxies' own addresses", p)
 			}
 			ps[i] = p.Masked()
 		}
 		c.trusted = ps
 		return nil
 	}
+}
+
+// ClientAddr returns the client address a uses for r: the address the
+// login throttle counts and sessions record. It is r.RemoteAddr or, from
+// a trusted proxy (WithTrustedProxies, WithTrustedUnixProxy), the
+// X-Forwarded-For hop those options pick; the zero Addr when it cannot be
+// told. For an application's own logs and rate limits, so that they name
+// the client as authkit does.
+func (a *Auth) ClientAddr(r *http.Request) netip.Addr {
+	return a.clientAddr(r)
 }
 
 // WithTrustedUnixProxy says the server listens on a Unix socket behind a

@@ -41,6 +41,9 @@ func TestClientAddr(t *testing.T) {
 		{"IPv6 proxy", "[2001:db8:ffff::1]:1", []string{"192.0.2.5"}, trusted, "192.0.2.5"},
 		{"mapped client", "10.0.0.1:1", []string{"::ffff:192.0.2.5"}, trusted, "192.0.2.5"},
 		{"too many hops", "10.0.0.1:1", []string{strings.Repeat("10.0.0.5, ", 40) + "10.0.0.6"}, trusted, "10.0.0.5"},
+		{"an empty value stops the walk", "10.0.0.1:1", []string{"203.0.113.9", ""}, trusted, "10.0.0.1"},
+		{"a trailing comma stops the walk", "10.0.0.1:1", []string{"203.0.113.9,"}, trusted, "10.0.0.1"},
+		{"one entry", "10.0.0.1:1", []string{" 203.0.113.9 "}, trusted, "203.0.113.9"},
 	}
 	for _, c := range cases {
 		r := &http.Request{RemoteAddr: c.remote, Header: http.Header{}}
@@ -50,6 +53,27 @@ func TestClientAddr(t *testing.T) {
 		if got := c.fn(r); got.String() != c.want {
 			t.Errorf("%s: %v, want %s", c.name, got, c.want)
 		}
+	}
+}
+
+// A long X-Forwarded-For costs what its last maxForwardHops entries do
+// (found by review: a header of a million commas was split whole, 17 MB
+// per request).
+func TestClientAddrLongHeader(t *testing.T) {
+	trusted := clientAddrFunc([]netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}, false)
+	r := &http.Request{RemoteAddr: "127.0.0.1:1", Header: http.Header{}}
+	r.Header.Set("X-Forwarded-For", strings.Repeat(",", 1<<20)+"203.0.113.9, 127.0.0.2")
+	if got := trusted(r); got.String() != "203.0.113.9" {
+		t.Fatalf("got %v", got)
+	}
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	for range 10 {
+		trusted(r)
+	}
+	runtime.ReadMemStats(&after)
+	if n := after.TotalAlloc - before.TotalAlloc; n > 64<<10 {
+		t.Errorf("10 reads of a 1 MiB X-Forwarded-For allocated %d bytes", n)
 	}
 }
 

@@ -492,6 +492,11 @@ func TestThrottleOptions(t *testing.T) {
 		"nil hook":      httpauth.WithEventHook(nil),
 		"nil clock":     httpauth.WithThrottleClock(nil),
 		"invalid proxy": httpauth.WithTrustedProxies(netip.Prefix{}),
+		// Every address, directly or widened from a mapped prefix (found
+		// by review).
+		"every IPv4 address":    httpauth.WithTrustedProxies(netip.MustParsePrefix("0.0.0.0/0")),
+		"every IPv6 address":    httpauth.WithTrustedProxies(netip.MustParsePrefix("::/0")),
+		"a short mapped prefix": httpauth.WithTrustedProxies(netip.MustParsePrefix("::ffff:0.0.0.0/95")),
 		"negative free": httpauth.WithThrottlePolicy(func() httpauth.ThrottlePolicy {
 			p := httpauth.DefaultThrottlePolicy()
 			p.Pair.Free = -1
@@ -507,6 +512,9 @@ func TestThrottleOptions(t *testing.T) {
 		if _, err := httpauth.New(f.ver, o); !errors.Is(err, authkit.ErrInvalidConfig) {
 			t.Errorf("%s: %v", name, err)
 		}
+	}
+	if _, err := httpauth.New(f.ver, httpauth.WithTrustedProxies(netip.MustParsePrefix("::ffff:10.0.0.0/104"), netip.MustParsePrefix("10.1.2.3/32"))); err != nil {
+		t.Errorf("proxies named by address: %v", err)
 	}
 	p := httpauth.DefaultThrottlePolicy()
 	if p.Pair.Free != 5 || p.Address.Free != 30 || p.User.Free != 100 || p.User.Max != time.Minute {

@@ -38,8 +38,9 @@ type wiring struct {
 	corsOrigins []string
 }
 
-// newEndpoints builds the HTTP layer: the middleware that protects /me and
-// the handler with authkit's endpoints, whose password grant checks users.
+// newEndpoints builds the HTTP layer: the Auth whose middleware protects
+// /me (and which finds a request's client address) and the handler with
+// authkit's endpoints, whose password grant checks users.
 // users.scopes are those a password login may ask for (none by default,
 // serve's --scopes). With a
 // client store it also serves the authorization endpoint, whose login page
@@ -47,7 +48,7 @@ type wiring struct {
 // (AuthorizationRequest.CheckPassword). Every password attempt (the grant,
 // the login page; serve takes no Basic credentials) is throttled as w
 // says, in one budget.
-func newEndpoints(iss *issuer.Issuer, v *verifier.Verifier, users *userDB, log *slog.Logger, w wiring) (func(http.Handler) http.Handler, http.Handler, error) {
+func newEndpoints(iss *issuer.Issuer, v *verifier.Verifier, users *userDB, log *slog.Logger, w wiring) (*httpauth.Auth, http.Handler, error) {
 	opts := []httpauth.Option{httpauth.WithLogger(log), httpauth.WithTrustedProxies(w.trusted...)}
 	if w.store != nil {
 		opts = append(opts, httpauth.WithThrottleStore(w.store))
@@ -79,7 +80,7 @@ func newEndpoints(iss *issuer.Issuer, v *verifier.Verifier, users *userDB, log *
 	if err != nil {
 		return nil, nil, err
 	}
-	return auth.Require, h, nil
+	return auth, h, nil
 }
 
 // clientStoreOf is the store's OAuth client registry, which `authkit

@@ -296,6 +296,9 @@ type server struct {
 	// maxConnections bounds the client connections held at once (0: no
 	// limit; connLimiter).
 	maxConnections int
+	// clientAddr is the client address of a request, --trusted-proxies
+	// applied, for the request log.
+	clientAddr func(*http.Request) netip.Addr
 }
 
 func (c *cli) newServer(ctx context.Context, cfg serveConfig, log *slog.Logger) (*server, error) {
@@ -381,13 +384,13 @@ func (c *cli) newServer(ctx context.Context, cfg serveConfig, log *slog.Logger) 
 	}
 	s.verifier = v
 	thrStore := throttleStoreOf(st)
-	require, endpoints, err := newEndpoints(s.iss, v, users, log,
+	auth, endpoints, err := newEndpoints(s.iss, v, users, log,
 		wiring{store: thrStore, trusted: cfg.trustedProxies, hook: audit, clients: clientStoreOf(st), accountClients: cfg.accountClients, endpointAud: cfg.endpointAud, corsOrigins: cfg.corsOrigins})
 	if err != nil {
 		return nil, err
 	}
 	mux := http.NewServeMux()
-	mux.Handle("/me", onlyGet(require(http.HandlerFunc(serveMe))))
+	mux.Handle("/me", onlyGet(auth.Require(http.HandlerFunc(serveMe))))
 	mux.Handle("/healthz", onlyGet(http.HandlerFunc(s.serveHealth)))
 	mux.Handle("/", endpoints)
 	metadata := "off: --issuer is not this server's URL"
@@ -409,6 +412,7 @@ func (c *cli) newServer(ctx context.Context, cfg serveConfig, log *slog.Logger) 
 			metadata = path
 		}
 	}
+	s.clientAddr = auth.ClientAddr
 	s.handler = s.logRequests(withDeadline(root, cfg.requestTimeout))
 
 	// With a client store: the clients' grants and the login page.
@@ -807,8 +811,10 @@ func withDeadline(next http.Handler, d time.Duration) http.Handler {
 }
 
 // logRequests logs one line per request: method, path, status, size,
-// duration and client address. Never headers, query strings or bodies,
-// where credentials travel.
+// duration and client address (the one the throttle counts: behind
+// --trusted-proxies the forwarded client, and the proxy as "peer"; found
+// by review: the log named the proxy alone). Never headers, query strings
+// or bodies, where credentials travel.
 func (s *server) logRequests(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
@@ -826,13 +832,20 @@ func (s *server) logRequests(next http.Handler) http.Handler {
 		if len(path) > 256 {
 			path = path[:256] + "…"
 		}
-		client, _, err := net.SplitHostPort(r.RemoteAddr)
+		peer, _, err := net.SplitHostPort(r.RemoteAddr)
 		if err != nil {
-			client = r.RemoteAddr
+			peer = r.RemoteAddr
 		}
-		s.log.LogAttrs(r.Context(), level, "request",
-			slog.String("method", r.Method), slog.String("path", path), slog.Int("status", rec.status),
-			slog.Int64("bytes", rec.bytes), slog.Duration("duration", time.Since(start)), slog.String("client", client))
+		client := peer
+		attrs := []slog.Attr{slog.String("method", r.Method), slog.String("path", path), slog.Int("status", rec.status),
+			slog.Int64("bytes", rec.bytes), slog.Duration("duration", time.Since(start))}
+		if s.clientAddr != nil {
+			if a := s.clientAddr(r); a.IsValid() && a.String() != peer {
+				client = a.String()
+				attrs = append(attrs, slog.String("peer", peer))
+			}
+		}
+		s.log.LogAttrs(r.Context(), level, "request", append(attrs, slog.String("client", client))...)
 	})
 }
 

@@ -111,3 +111,40 @@ func TestServeThrottleSharedRedis(t *testing.T) {
 		t.Errorf("X-Forwarded-For believed without --trusted-proxies: %d %s", w.Code, w.Body)
 	}
 }
+
+// The request log names the client the throttle counts: behind
+// --trusted-proxies the forwarded address, with the proxy as peer (found
+// by review: it named the proxy alone, so an operator could not see which
+// address was guessing).
+func TestServeLogsForwardedClient(t *testing.T) {
+	for _, tc := range []struct {
+		args       []string
+		client     string
+		peerLogged bool
+	}{
+		{[]string{"--trusted-proxies", "127.0.0.1"}, "198.51.100.66", true},
+		{nil, "127.0.0.1", false},
+	} {
+		var buf syncBuffer
+		c := &cli{stdin: strings.NewReader(""), stdout: io.Discard, stderr: io.Discard, lookupEnv: mapEnv(nil)}
+		cfg, err := c.parseServe(tc.args)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, err := c.newServer(t.Context(), cfg, slog.New(slog.NewTextHandler(&buf, nil)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(s.closeStore)
+		login(s, demoUser, "guess", "198.51.100.66")
+		var line string
+		for l := range strings.SplitSeq(buf.String(), "\n") {
+			if strings.Contains(l, "msg=request") {
+				line = l
+			}
+		}
+		if !strings.Contains(line, "client="+tc.client) || strings.Contains(line, "peer=127.0.0.1") != tc.peerLogged {
+			t.Errorf("serve %v: request log %q, want client=%s (peer logged: %v)", tc.args, line, tc.client, tc.peerLogged)
+		}
+	}
+}
