@@ -16,6 +16,7 @@ import (
 	"os"
 	"path"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/authkit-go/authkit"
@@ -299,6 +300,11 @@ type server struct {
 	// clientAddr is the client address of a request, --trusted-proxies
 	// applied, for the request log.
 	clientAddr func(*http.Request) netip.Addr
+	// untrustedForwards is set without --trusted-proxies: the first
+	// request that carries X-Forwarded-For logs a warning (a proxy in
+	// front that serve was not told of: every client is counted under its
+	// address), once.
+	untrustedForwards *atomic.Bool
 }
 
 func (c *cli) newServer(ctx context.Context, cfg serveConfig, log *slog.Logger) (*server, error) {
@@ -413,6 +419,9 @@ func (c *cli) newServer(ctx context.Context, cfg serveConfig, log *slog.Logger) 
 		}
 	}
 	s.clientAddr = auth.ClientAddr
+	if len(cfg.trustedProxies) == 0 {
+		s.untrustedForwards = new(atomic.Bool)
+	}
 	s.handler = s.logRequests(withDeadline(root, cfg.requestTimeout))
 
 	// With a client store: the clients' grants and the login page.
@@ -846,6 +855,12 @@ func (s *server) logRequests(next http.Handler) http.Handler {
 			}
 		}
 		s.log.LogAttrs(r.Context(), level, "request", append(attrs, slog.String("client", client))...)
+		if s.untrustedForwards != nil && len(r.Header.Values("X-Forwarded-For")) > 0 && s.untrustedForwards.CompareAndSwap(false, true) {
+			// Found by review: behind a load balancer without
+			// --trusted-proxies nothing said that every client shared
+			// the balancer's throttle budget.
+			s.log.Warn("a request carries X-Forwarded-For but --trusted-proxies is not set: the header is ignored, and if a reverse proxy is in front every client is counted under its address by the login throttle (one guesser makes everyone wait); name the proxy with --trusted-proxies (logged once)", "peer", peer)
+		}
 	})
 }
 

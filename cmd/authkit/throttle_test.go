@@ -137,6 +137,12 @@ func TestServeLogsForwardedClient(t *testing.T) {
 		}
 		t.Cleanup(s.closeStore)
 		login(s, demoUser, "guess", "198.51.100.66")
+		login(s, demoUser, "guess", "198.51.100.66")
+		// Without --trusted-proxies a forwarded request is warned of,
+		// once (found by review).
+		if n := strings.Count(buf.String(), "--trusted-proxies is not set"); n != map[bool]int{true: 0, false: 1}[tc.peerLogged] {
+			t.Errorf("serve %v: %d warnings of an untrusted X-Forwarded-For in %q", tc.args, n, buf.String())
+		}
 		var line string
 		for l := range strings.SplitSeq(buf.String(), "\n") {
 			if strings.Contains(l, "msg=request") {
