@@ -43,6 +43,11 @@ const (
 	MaxClientGrantTypes = 16
 	// MaxCodeClaimsLen bounds AuthorizationCode.Claims (a JSON object).
 	MaxCodeClaimsLen = 64 << 10
+	// MaxCodeUserAgentLen bounds AuthorizationCode.UserAgent.
+	MaxCodeUserAgentLen = 1024
+	// MaxCodeIPLen bounds AuthorizationCode.IP (an IPv6 address in text
+	// is at most 45 bytes).
+	MaxCodeIPLen = 64
 )
 
 // Client is a registered OAuth 2.0 client. A confidential client
@@ -125,6 +130,13 @@ type AuthorizationCode struct {
 	// server's. Never negative.
 	SessionTTL time.Duration
 	AccessTTL  time.Duration
+	// UserAgent and IP are the User-Agent and the client address of the
+	// request that authorized (the user's browser at the login page), for
+	// the session the code is exchanged for: the token request comes from
+	// the client, a confidential one's server. Empty: unknown (a code
+	// stored before they were kept), and the token request's are used.
+	UserAgent string
+	IP        string
 	// CreatedAt and ExpiresAt bound the code's life.
 	CreatedAt time.Time
 	ExpiresAt time.Time
@@ -329,7 +341,9 @@ func ValidateClient(c Client) error {
 //   - Scopes: at most MaxClientScopes, each 1 to MaxScopeLen bytes;
 //   - Challenge: at most MaxCodeChallengeLen bytes;
 //   - Claims: at most MaxCodeClaimsLen bytes;
-//   - SessionTTL, AccessTTL: not negative.
+//   - SessionTTL, AccessTTL: not negative;
+//   - UserAgent: at most MaxCodeUserAgentLen bytes; IP: at most
+//     MaxCodeIPLen bytes.
 //
 // UsedAt and SessionID are not checked: a store keeps a new code unused
 // whatever they hold. A backend may refuse more on top (its own key or
@@ -355,6 +369,12 @@ func ValidateAuthorizationCode(code AuthorizationCode) error {
 	}
 	if code.AccessTTL < 0 {
 		return invalidClientField("AuthorizationCode.AccessTTL", "is negative (%v)", code.AccessTTL)
+	}
+	if err := checkClientFieldLen("AuthorizationCode.UserAgent", len(code.UserAgent), 0, MaxCodeUserAgentLen); err != nil {
+		return err
+	}
+	if err := checkClientFieldLen("AuthorizationCode.IP", len(code.IP), 0, MaxCodeIPLen); err != nil {
+		return err
 	}
 	return nil
 }

@@ -34,7 +34,7 @@ const (
 	ruleCodeDelete   = "ClientStore.DeleteExpiredAuthorizationCodes must delete at most limit codes whose ExpiresAt is at or before now, redeemed or not, and return how many it deleted; codes still live are kept"
 	ruleClVisible    = "ClientStore implementations must be safe for use by many processes sharing the same data: what one handle writes, another reads at once"
 	ruleClDurable    = "a ClientStore whose data survives a restart must keep its clients and codes, redeemed or not, across a reopen"
-	ruleCodeTTLs     = "AuthorizationCode.SessionTTL and AccessTTL are never negative: CreateAuthorizationCode refuses a negative one with an error matching ErrInvalidRequest and stores nothing"
+	ruleCodeTTLs     = "AuthorizationCode.SessionTTL and AccessTTL are never negative, and its fields keep their limits (authkit.ValidateAuthorizationCode): CreateAuthorizationCode refuses a code that does not with an error matching ErrInvalidRequest and stores nothing"
 )
 
 // The rules of authkit.ClientAssertionStore, quoted in failure messages.
@@ -101,6 +101,8 @@ func newCode(label, clientID string, created time.Time) authkit.AuthorizationCod
 		Claims:      []byte(`{"tenant":"t1","n":1}`),
 		SessionTTL:  30 * day,
 		AccessTTL:   5*minute + 7*micro,
+		UserAgent:   "Mozilla/5.0 (X11; Linux x86_64) Gecko/20100101 Firefox/133.0 — ünïcödé",
+		IP:          "2001:db8::7",
 		CreatedAt:   created,
 		ExpiresAt:   created.Add(10 * minute),
 	}
@@ -177,6 +179,8 @@ func diffCode(got, want authkit.AuthorizationCode) fieldDiffs {
 	if got.AccessTTL != want.AccessTTL {
 		d = append(d, fmt.Sprintf("AccessTTL: got %v, want %v", got.AccessTTL, want.AccessTTL))
 	}
+	d.str("UserAgent", got.UserAgent, want.UserAgent)
+	d.str("IP", got.IP, want.IP)
 	d.time("CreatedAt", got.CreatedAt, want.CreatedAt)
 	d.time("ExpiresAt", got.ExpiresAt, want.ExpiresAt)
 	d.time("UsedAt", got.UsedAt, want.UsedAt)
@@ -445,6 +449,10 @@ func runClients(t *testing.T, h PartialHarness[authkit.ClientStore]) {
 			}},
 			{"a negative SessionTTL", func(c *authkit.AuthorizationCode) { c.SessionTTL = -time.Second }},
 			{"a negative AccessTTL", func(c *authkit.AuthorizationCode) { c.AccessTTL = -micro }},
+			{fmt.Sprintf("a %d-byte UserAgent", authkit.MaxCodeUserAgentLen+1), func(c *authkit.AuthorizationCode) {
+				c.UserAgent = strings.Repeat("u", authkit.MaxCodeUserAgentLen+1)
+			}},
+			{fmt.Sprintf("a %d-byte IP", authkit.MaxCodeIPLen+1), func(c *authkit.AuthorizationCode) { c.IP = strings.Repeat("1", authkit.MaxCodeIPLen+1) }},
 		} {
 			code = newCode("neg-"+x.what, edge.ID, base)
 			x.edit(&code)
@@ -455,9 +463,16 @@ func runClients(t *testing.T, h PartialHarness[authkit.ClientStore]) {
 		code.Challenge = strings.Repeat("c", authkit.MaxCodeChallengeLen)
 		code.Scopes = scopes(authkit.MaxClientScopes)
 		code.SessionTTL, code.AccessTTL = 0, 0 // zero: the server's lifetimes
+		code.UserAgent = strings.Repeat("ü", authkit.MaxCodeUserAgentLen/2)
+		code.IP = strings.Repeat("f", authkit.MaxCodeIPLen)
 		createCode(t, a, cloneCode(code))
 		code.UsedAt = at(minute)
 		diffCode(redeem(t, b, code.Hash, at(minute)), code).report(t, "a code at every limit, redeemed", ruleClLimits+"; "+ruleCodeRedeem)
+		code = newCode("edge-unknown-origin", edge.ID, base)
+		code.UserAgent, code.IP = "", "" // unknown
+		createCode(t, a, cloneCode(code))
+		code.UsedAt = at(minute)
+		diffCode(redeem(t, b, code.Hash, at(minute)), code).report(t, "a code without UserAgent and IP, redeemed", ruleCodeRedeem)
 	})
 	t.Run("SetClientSecret", func(t *testing.T) {
 		a, b := open(t, h)

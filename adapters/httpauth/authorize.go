@@ -18,8 +18,10 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/authkit-go/authkit"
+	"github.com/authkit-go/authkit/internal/textsafe"
 	"github.com/authkit-go/authkit/issuer"
 )
 
@@ -453,8 +455,15 @@ func (h *Handler) approve(w http.ResponseWriter, r *http.Request, a *Authorizati
 		Claims:      claims,
 		SessionTTL:  login.SessionTTL,
 		AccessTTL:   login.AccessTTL,
-		CreatedAt:   now,
-		ExpiresAt:   now.Add(AuthorizationCodeTTL),
+		// The browser's, for the session: the exchange comes from the
+		// client (a confidential one's server; found by review: every
+		// session of a web app recorded its backend's address).
+		UserAgent: clipUTF8(textsafe.Clean(r.UserAgent()), authkit.MaxCodeUserAgentLen),
+		CreatedAt: now,
+		ExpiresAt: now.Add(AuthorizationCodeTTL),
+	}
+	if addr := h.clientAddr(r); addr.IsValid() {
+		rec.IP = addr.String()
 	}
 	if err := h.clients.CreateAuthorizationCode(ctx, rec); err != nil {
 		switch {
@@ -600,12 +609,21 @@ func (h *Handler) authorizationCodeGrant(w http.ResponseWriter, r *http.Request,
 	opts := []issuer.IssueOption{
 		issuer.WithScopes(rec.Scopes...),
 		issuer.WithClientID(c.ID),
-		issuer.WithUserAgent(r.UserAgent()),
 		issuer.WithEventMethod(MethodAuthorizationCode),
 	}
 	opts = append(opts, loginOptions(&login)...)
 	opts = append(opts, clientLifetimes(c, &login)...)
-	if addr := h.clientAddr(r); addr.IsValid() {
+	// The session records the browser that authorized, as the code kept
+	// it; the token request's own for a code stored without them.
+	ua, addr := rec.UserAgent, h.clientAddr(r)
+	if ua == "" {
+		ua = r.UserAgent()
+	}
+	opts = append(opts, issuer.WithUserAgent(ua))
+	if a, err := netip.ParseAddr(rec.IP); err == nil {
+		addr = a
+	}
+	if addr.IsValid() {
 		opts = append(opts, issuer.WithClientIP(addr.String()))
 	}
 	// The code's record names the session before IssuePair returns
@@ -828,4 +846,15 @@ func loopbackWithoutPort(u string) (string, bool) {
 		return "", false
 	}
 	return scheme + host + tail, true
+}
+
+// clipUTF8 returns s cut to at most n bytes, at a character boundary.
+func clipUTF8(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
 }

@@ -69,7 +69,8 @@ func newCodeFx(t *testing.T, issuer ...authkit.Option) *codeFx {
 		cf.answers = append(cf.answers, err)
 		cf.mu.Unlock()
 	})
-	cf.clientFx = newClientFxWith(t, fxOptions{handler: []httpauth.HandlerOption{httpauth.WithAuthorizationCode(login)}, issuer: issuer})
+	cf.clientFx = newClientFxWith(t, fxOptions{handler: []httpauth.HandlerOption{httpauth.WithAuthorizationCode(login)}, issuer: issuer,
+		auth: []httpauth.Option{loopbackProxy}})
 	secret, h, err := cf.iss.NewClientSecret()
 	if err != nil {
 		t.Fatal(err)
@@ -226,6 +227,41 @@ func TestAuthorizationCodeOAuth2Client(t *testing.T) {
 	}
 	if e, ok := f.events.find(authkit.EventReuseDetected, httpauth.MethodAuthorizationCode); !ok || e.Subject != "alice" || e.SessionID == "" {
 		t.Errorf("reuse event %+v (found %v): want one naming alice and the session", e, ok)
+	}
+}
+
+// The session a code is exchanged for records the browser that logged in
+// (its User-Agent and address at the authorization), not the client's
+// server that exchanges the code (found by review: every session of a
+// confidential web app showed its backend).
+func TestAuthorizationCodeSessionRecordsTheBrowser(t *testing.T) {
+	f := newCodeFx(t)
+	conf := f.config("conf", f.secrets["conf"], confRedirect)
+	verifier := oauth2.GenerateVerifier()
+	req, err := http.NewRequest("POST", conf.AuthCodeURL("s", oauth2.S256ChallengeOption(verifier)), strings.NewReader(aliceForm.Encode()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("User-Agent", "Browser/1.0")
+	req.Header.Set("X-Forwarded-For", "198.51.100.5")
+	res, err := f.noFollow().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	q := redirected(t, res, http.StatusSeeOther, "https://conf.example/cb?")
+	r := f.form("/token", []string{"grant_type", "authorization_code", "code", q.Get("code"), "redirect_uri", confRedirect, "code_verifier", verifier},
+		append(clientBasic("conf", f.secrets["conf"]), "User-Agent", "backend/1", "X-Forwarded-For", "198.51.100.6")...)
+	if r.status != 200 {
+		t.Fatalf("the exchange: %d %s", r.status, r.body)
+	}
+	ss, err := f.iss.Sessions(context.Background(), "alice")
+	if err != nil || len(ss) != 1 {
+		t.Fatalf("sessions: %v %v", ss, err)
+	}
+	if ss[0].UserAgent != "Browser/1.0" || ss[0].IP != "198.51.100.5" {
+		t.Errorf("the session records %q from %s, want the browser's Browser/1.0 from 198.51.100.5", ss[0].UserAgent, ss[0].IP)
 	}
 }
 

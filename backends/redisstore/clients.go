@@ -75,11 +75,13 @@ func gcCodeMember(clientID, hid string) string { return "c" + enc(clientID) + ":
 const clientMetaVersion = 1
 
 // codeMetaVersion starts a code's metadata blob: version 2 adds the
-// code's SessionTTL and AccessTTL; a version 1 blob (written before them)
-// reads with both zero.
+// code's SessionTTL and AccessTTL, version 3 its UserAgent and IP; a
+// version 1 blob (written before them) reads with all four zero, a
+// version 2 one without the last two.
 const (
 	codeMetaVersion1 = 1
-	codeMetaVersion  = 2
+	codeMetaVersion2 = 2
+	codeMetaVersion  = 3
 )
 
 // ---- validation ----
@@ -182,13 +184,15 @@ func secretArg(h authkit.TokenHash) string {
 }
 
 func encodeCodeMeta(code authkit.AuthorizationCode) string {
-	b := make([]byte, 0, 64+len(code.Challenge)+len(code.Claims))
+	b := make([]byte, 0, 64+len(code.Challenge)+len(code.Claims)+len(code.UserAgent)+len(code.IP))
 	b = append(b, codeMetaVersion)
 	b = appendStrList(b, code.Scopes)
 	b = appendStr(b, code.Challenge)
 	b = appendStr(b, string(code.Claims))
 	b = appendStr(b, strconv.FormatInt(int64(code.SessionTTL), 10))
 	b = appendStr(b, strconv.FormatInt(int64(code.AccessTTL), 10))
+	b = appendStr(b, code.UserAgent)
+	b = appendStr(b, code.IP)
 	return string(b)
 }
 
@@ -203,7 +207,7 @@ func decodeCode(h authkit.TokenHash, clientID string, f []any) (authkit.Authoriz
 	}
 	c := authkit.AuthorizationCode{Hash: h, ClientID: clientID, RedirectURI: str(f[0]), Subject: str(f[1]), SessionID: str(f[6])}
 	m := str(f[2])
-	if m == "" || (m[0] != codeMetaVersion && m[0] != codeMetaVersion1) {
+	if m == "" || (m[0] != codeMetaVersion && m[0] != codeMetaVersion2 && m[0] != codeMetaVersion1) {
 		return authkit.AuthorizationCode{}, errCorrupt
 	}
 	r := reader{b: []byte(m[1:])}
@@ -211,13 +215,16 @@ func decodeCode(h authkit.TokenHash, clientID string, f []any) (authkit.Authoriz
 	c.Challenge = r.str()
 	c.Claims = r.bytes()
 	var sessionTTL, accessTTL string
-	if m[0] == codeMetaVersion {
+	if m[0] >= codeMetaVersion2 {
 		sessionTTL, accessTTL = r.str(), r.str()
+	}
+	if m[0] >= codeMetaVersion {
+		c.UserAgent, c.IP = r.str(), r.str()
 	}
 	if err := r.done(); err != nil {
 		return authkit.AuthorizationCode{}, err
 	}
-	if m[0] == codeMetaVersion {
+	if m[0] >= codeMetaVersion2 {
 		st, err1 := strconv.ParseInt(sessionTTL, 10, 64)
 		at, err2 := strconv.ParseInt(accessTTL, 10, 64)
 		if err1 != nil || err2 != nil || st < 0 || at < 0 {

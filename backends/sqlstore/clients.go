@@ -51,6 +51,9 @@ var (
 // commits) refuses it otherwise; on SQLite it is an INSERT … SELECT from
 // the client's row, under the database's one write lock.
 //
+// Migration 0009 adds the codes' user_agent and ip
+// (AuthorizationCode.UserAgent and IP, '' when unknown).
+//
 // Migration 0007 adds the codes' session_ttl_us and access_ttl_us
 // (AuthorizationCode.SessionTTL and AccessTTL, in microseconds, 0 for the
 // server's) and the table {p}client_assertions (authkit.
@@ -93,7 +96,7 @@ var (
 // read, in their order.
 const (
 	clientCols = "id, name, secret_hash, jwks, grant_types, scopes, redirect_uris, access_ttl_us, refresh_ttl_us, created_at, secret_rotated_at"
-	codeCols   = "hash, client_id, redirect_uri, subject, scopes, challenge, claims, session_ttl_us, access_ttl_us, created_at, expires_at, used_at, session_id"
+	codeCols   = "hash, client_id, redirect_uri, subject, scopes, challenge, claims, session_ttl_us, access_ttl_us, user_agent, ip, created_at, expires_at, used_at, session_id"
 )
 
 // clientQueries are the ClientStore's statements, with the table prefix
@@ -148,8 +151,8 @@ func buildClientQueries(d *dialect, q func(string) string) clientQueries {
 		setSecret:    q(`UPDATE {p}clients SET secret_hash = ?, secret_rotated_at = ? WHERE id = ?`),
 		clientExists: q(`SELECT 1 FROM {p}clients WHERE id = ?`),
 		deleteClient: q(`DELETE FROM {p}clients WHERE id = ?`),
-		insertCode: q(`INSERT INTO {p}authorization_codes (hash, client_id, redirect_uri, subject, scopes, challenge, claims, session_ttl_us, access_ttl_us, created_at, expires_at, session_id)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, '')`),
+		insertCode: q(`INSERT INTO {p}authorization_codes (hash, client_id, redirect_uri, subject, scopes, challenge, claims, session_ttl_us, access_ttl_us, user_agent, ip, created_at, expires_at, session_id)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, '')`),
 		redeem:        q(`UPDATE {p}authorization_codes SET used_at = ? WHERE hash = ? AND used_at IS NULL AND expires_at + 0 > ? RETURNING ` + codeCols),
 		redeemReturns: true,
 		getCode:       q(`SELECT ` + codeCols + ` FROM {p}authorization_codes WHERE hash = ?`),
@@ -182,8 +185,8 @@ func buildClientQueries(d *dialect, q func(string) string) clientQueries {
 			ON CONFLICT (hash) DO UPDATE SET client_id = excluded.client_id, expires_at = excluded.expires_at
 			WHERE a.expires_at <= ? RETURNING 1`)
 		c.deleteCodes = q(`DELETE FROM {p}authorization_codes WHERE client_id = ?`)
-		c.insertCode = q(`INSERT INTO {p}authorization_codes (hash, client_id, redirect_uri, subject, scopes, challenge, claims, session_ttl_us, access_ttl_us, created_at, expires_at, session_id)
-			SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, '' FROM {p}clients WHERE id = ?`)
+		c.insertCode = q(`INSERT INTO {p}authorization_codes (hash, client_id, redirect_uri, subject, scopes, challenge, claims, session_ttl_us, access_ttl_us, user_agent, ip, created_at, expires_at, session_id)
+			SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, '' FROM {p}clients WHERE id = ?`)
 	}
 	return c
 }
@@ -311,7 +314,7 @@ func scanCode(sc scanner) (authkit.AuthorizationCode, error) {
 		used             sql.NullInt64
 	)
 	if err := sc.Scan(&hash, &c.ClientID, &c.RedirectURI, &c.Subject, &scopes, &c.Challenge, &claims,
-		&sessTTL, &accTTL, &created, &expires, &used, &c.SessionID); err != nil {
+		&sessTTL, &accTTL, &c.UserAgent, &c.IP, &created, &expires, &used, &c.SessionID); err != nil {
 		return authkit.AuthorizationCode{}, err
 	}
 	var err error
@@ -476,7 +479,7 @@ func (s *Store) CreateAuthorizationCode(ctx context.Context, code authkit.Author
 	q := s.q.clients
 	args := []any{code.Hash[:], code.ClientID, code.RedirectURI, code.Subject, scopes, code.Challenge,
 		bytesOrNil(code.Claims), code.SessionTTL.Microseconds(), code.AccessTTL.Microseconds(),
-		micros(code.CreatedAt), micros(code.ExpiresAt)}
+		code.UserAgent, code.IP, micros(code.CreatedAt), micros(code.ExpiresAt)}
 	if q.deleteCodes != "" { // SQLite: INSERT … SELECT … WHERE id = ?
 		args = append(args, code.ClientID)
 	}

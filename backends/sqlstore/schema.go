@@ -146,6 +146,9 @@ var migrationProbes = []migrationProbe{
 		tables: []probeTable{{"client_assertions", []string{"hash", "client_id", "expires_at"}}},
 		keys:   []probeKey{{"client_assertions", []string{"hash"}}},
 		fks:    []probeFK{{"client_assertions", "client_id", "clients", "id", "SET NULL"}}},
+	{version: 9, name: "code_origin", tables: []probeTable{
+		{"authorization_codes", []string{"user_agent", "ip"}},
+	}},
 }
 
 // probesFor returns the probes of dialect d's migrations, in version order.

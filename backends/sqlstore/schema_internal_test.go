@@ -25,7 +25,7 @@ type created struct {
 var (
 	createTableRE = regexp.MustCompile(`^CREATE TABLE (?:IF NOT EXISTS )?authkit_([a-z_]+) \(`)
 	columnRE      = regexp.MustCompile(`^([a-z][a-z0-9_]*)\s`)
-	alterRE       = regexp.MustCompile(`ALTER TABLE authkit_([a-z_]+)\s+([^;']*)`)
+	alterRE       = regexp.MustCompile(`ALTER TABLE authkit_([a-z_]+)\s+([^;']*(?:'[^']*'[^;']*)*)`) // quoted strings ('' defaults) included
 	addColumnRE   = regexp.MustCompile(`ADD COLUMN (?:IF NOT EXISTS )?([a-z][a-z0-9_]*)`)
 	insertRE      = regexp.MustCompile(`^INSERT (?:OR IGNORE |IGNORE )?INTO authkit_([a-z_]+)[^;]*?(VALUES|SELECT)`)
 	// A table's key: PRIMARY KEY (…), UNIQUE (…), UNIQUE INDEX name (…),
