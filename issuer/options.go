@@ -211,15 +211,8 @@ func WithDeviceName(name string) IssueOption {
 	}
 }
 
-func clip(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return s[:n]
-}
+// clip cuts s to at most n bytes at a character boundary.
+func clip(s string, n int) string { return textsafe.Clip(s, n) }
 
 // APITokenOption configures one CreateAPIToken call.
 type APITokenOption func(*apiParams) error

@@ -18,7 +18,6 @@ import (
 	"strings"
 	"sync"
 	"time"
-	"unicode/utf8"
 
 	"github.com/authkit-go/authkit"
 	"github.com/authkit-go/authkit/internal/textsafe"
@@ -458,7 +457,7 @@ func (h *Handler) approve(w http.ResponseWriter, r *http.Request, a *Authorizati
 		// The browser's, for the session: the exchange comes from the
 		// client (a confidential one's server; found by review: every
 		// session of a web app recorded its backend's address).
-		UserAgent: clipUTF8(textsafe.Clean(r.UserAgent()), authkit.MaxCodeUserAgentLen),
+		UserAgent: textsafe.Clip(textsafe.Clean(r.UserAgent()), authkit.MaxCodeUserAgentLen),
 		CreatedAt: now,
 		ExpiresAt: now.Add(AuthorizationCodeTTL),
 	}
@@ -846,15 +845,4 @@ func loopbackWithoutPort(u string) (string, bool) {
 		return "", false
 	}
 	return scheme + host + tail, true
-}
-
-// clipUTF8 returns s cut to at most n bytes, at a character boundary.
-func clipUTF8(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return s[:n]
 }

@@ -966,23 +966,9 @@ func TestThrottleBurstsCountInFlight(t *testing.T) {
 		return "", errors.New("bad credentials")
 	})
 	burst := func(f *fx, n int, user, ip func(i int) string, pass string) (int, map[int]int) {
-		checked.Store(0)
-		var mu sync.Mutex
-		codes := map[int]int{}
-		var wg sync.WaitGroup
-		for i := range n {
-			wg.Go(func() {
-				r := f.grant(user(i), pass, ip(i))
-				mu.Lock()
-				codes[r.status]++
-				mu.Unlock()
-			})
-		}
-		wg.Wait()
-		return int(checked.Load()), codes
+		return burstOn([]*fx{f}, &checked, n, user, ip, pass)
 	}
-	names := func(p string) func(int) string { return func(i int) string { return fmt.Sprintf("%s%d", p, i) } }
-	one := func(s string) func(int) string { return func(int) string { return s } }
+	names, one := numbered, same
 	f := newFx(t, fxOptions{noGrant: true, auth: []httpauth.Option{loopbackProxy}, handler: []httpauth.HandlerOption{slow}})
 	// Right passwords from one address (a NAT), more than the address rule
 	// frees at once: all let in.
@@ -1270,23 +1256,9 @@ func TestThrottleBurstSplitOverReplicas(t *testing.T) {
 		replicas = append(replicas, newFx(t, fxOptions{noGrant: true, auth: []httpauth.Option{loopbackProxy, httpauth.WithThrottleStore(shared)}, handler: []httpauth.HandlerOption{slow}}))
 	}
 	burst := func(n int, user, ip func(i int) string, pass string) (int, map[int]int) {
-		checked.Store(0)
-		var mu sync.Mutex
-		codes := map[int]int{}
-		var wg sync.WaitGroup
-		for i := range n {
-			wg.Go(func() {
-				r := replicas[i%len(replicas)].grant(user(i), pass, ip(i))
-				mu.Lock()
-				codes[r.status]++
-				mu.Unlock()
-			})
-		}
-		wg.Wait()
-		return int(checked.Load()), codes
+		return burstOn(replicas, &checked, n, user, ip, pass)
 	}
-	names := func(p string) func(int) string { return func(i int) string { return fmt.Sprintf("%s%d", p, i) } }
-	one := func(s string) func(int) string { return func(int) string { return s } }
+	names, one := numbered, same
 	spread := func(i int) string { return fmt.Sprintf("198.51.%d.%d", i/200, i%200+1) }
 	n, _ := burst(150, one("alice"), spread, "guess")
 	t.Logf("150 guesses at one user over %d replicas: %d checked", len(replicas), n)
@@ -1313,3 +1285,29 @@ func TestThrottleBurstSplitOverReplicas(t *testing.T) {
 		t.Errorf("60 right passwords at once from an address with 22 failures over %d replicas: %v, want 60 × 200", len(replicas), codes)
 	}
 }
+
+// burstOn sends n password grants at once, the i-th to fxs[i%len(fxs)]
+// for user(i) from address ip(i), and returns how many passwords were
+// checked (checked counts them; it is reset first) and the statuses.
+func burstOn(fxs []*fx, checked *atomic.Int32, n int, user, ip func(i int) string, pass string) (int, map[int]int) {
+	checked.Store(0)
+	var mu sync.Mutex
+	codes := map[int]int{}
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			r := fxs[i%len(fxs)].grant(user(i), pass, ip(i))
+			mu.Lock()
+			codes[r.status]++
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	return int(checked.Load()), codes
+}
+
+// numbered returns the names p0, p1, …; same, s for every i.
+func numbered(p string) func(int) string {
+	return func(i int) string { return fmt.Sprintf("%s%d", p, i) }
+}
+func same(s string) func(int) string { return func(int) string { return s } }

@@ -127,13 +127,7 @@ func TestKeygenOptions(t *testing.T) {
 // first signs), failing t if it does not load or is readable by others.
 func kids(t *testing.T, path string) []string {
 	t.Helper()
-	fi, err := os.Stat(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if fi.Mode().Perm() != 0o600 {
-		t.Errorf("%s has mode %v, want 0600", path, fi.Mode().Perm())
-	}
+	checkMode0600(t, path)
 	data, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)

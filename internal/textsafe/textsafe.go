@@ -45,3 +45,15 @@ func Clean(s string) string {
 		return r
 	}, strings.ToValidUTF8(s, "\uFFFD"))
 }
+
+// Clip returns s cut to at most n bytes, at a character boundary (s is
+// UTF-8: Clean's result, say).
+func Clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
+}
