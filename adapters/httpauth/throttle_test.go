@@ -957,14 +957,7 @@ func TestThrottleCountsCancelledGuesses(t *testing.T) {
 // turn (found by review of the first version, which refused them).
 func TestThrottleBurstsCountInFlight(t *testing.T) {
 	var checked atomic.Int32
-	slow := httpauth.WithPasswordGrant(func(_ context.Context, u, p string) (string, error) {
-		checked.Add(1)
-		time.Sleep(20 * time.Millisecond)
-		if p == "right" {
-			return u, nil
-		}
-		return "", errors.New("bad credentials")
-	})
+	slow := slowGrant(&checked)
 	burst := func(f *fx, n int, user, ip func(i int) string, pass string) (int, map[int]int) {
 		return burstOn([]*fx{f}, &checked, n, user, ip, pass)
 	}
@@ -1242,14 +1235,7 @@ func TestThrottleHeldQueueDoesNotFeedItself(t *testing.T) {
 // one).
 func TestThrottleBurstSplitOverReplicas(t *testing.T) {
 	var checked atomic.Int32
-	slow := httpauth.WithPasswordGrant(func(_ context.Context, u, p string) (string, error) {
-		checked.Add(1)
-		time.Sleep(20 * time.Millisecond)
-		if p == "right" {
-			return u, nil
-		}
-		return "", errors.New("bad credentials")
-	})
+	slow := slowGrant(&checked)
 	shared := memory.NewThrottle()
 	var replicas []*fx
 	for range 3 {
@@ -1311,3 +1297,16 @@ func numbered(p string) func(int) string {
 	return func(i int) string { return fmt.Sprintf("%s%d", p, i) }
 }
 func same(s string) func(int) string { return func(int) string { return s } }
+
+// slowGrant is a password grant that takes 20 ms a check, counting them
+// in checked: "right" is every user's password.
+func slowGrant(checked *atomic.Int32) httpauth.HandlerOption {
+	return httpauth.WithPasswordGrant(func(_ context.Context, u, p string) (string, error) {
+		checked.Add(1)
+		time.Sleep(20 * time.Millisecond)
+		if p == "right" {
+			return u, nil
+		}
+		return "", errors.New("bad credentials")
+	})
+}
