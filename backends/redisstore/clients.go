@@ -75,13 +75,11 @@ func gcCodeMember(clientID, hid string) string { return "c" + enc(clientID) + ":
 const clientMetaVersion = 1
 
 // codeMetaVersion starts a code's metadata blob: version 2 adds the
-// code's SessionTTL and AccessTTL, version 3 its UserAgent and IP; a
-// version 1 blob (written before them) reads with all four zero, a
-// version 2 one without the last two.
+// code's SessionTTL and AccessTTL; a version 1 blob (written before them)
+// reads with both zero.
 const (
 	codeMetaVersion1 = 1
-	codeMetaVersion2 = 2
-	codeMetaVersion  = 3
+	codeMetaVersion  = 2
 )
 
 // ---- validation ----
@@ -184,30 +182,33 @@ func secretArg(h authkit.TokenHash) string {
 }
 
 func encodeCodeMeta(code authkit.AuthorizationCode) string {
-	b := make([]byte, 0, 64+len(code.Challenge)+len(code.Claims)+len(code.UserAgent)+len(code.IP))
+	b := make([]byte, 0, 64+len(code.Challenge)+len(code.Claims))
 	b = append(b, codeMetaVersion)
 	b = appendStrList(b, code.Scopes)
 	b = appendStr(b, code.Challenge)
 	b = appendStr(b, string(code.Claims))
 	b = appendStr(b, strconv.FormatInt(int64(code.SessionTTL), 10))
 	b = appendStr(b, strconv.FormatInt(int64(code.AccessTTL), 10))
-	b = appendStr(b, code.UserAgent)
-	b = appendStr(b, code.IP)
 	return string(b)
 }
 
 // codeFields are the fields of a code hash the redeeming scripts return,
-// in order.
-var codeFields = []string{"ru", "sub", "m", "ca", "ex", "us", "sid"}
+// in order. A code's UserAgent and IP are fields of their own ("ua",
+// "ip"), outside the versioned metadata blob, so that a replica of an
+// earlier version redeems, during a rolling upgrade, a code a later one
+// stored (it reads the fields it knows); a code stored without them
+// reads them as empty.
+var codeFields = []string{"ru", "sub", "m", "ca", "ex", "us", "sid", "ua", "ip"}
 
 // decodeCode rebuilds a code from the values of codeFields.
 func decodeCode(h authkit.TokenHash, clientID string, f []any) (authkit.AuthorizationCode, error) {
 	if len(f) != len(codeFields) {
 		return authkit.AuthorizationCode{}, errCorrupt
 	}
-	c := authkit.AuthorizationCode{Hash: h, ClientID: clientID, RedirectURI: str(f[0]), Subject: str(f[1]), SessionID: str(f[6])}
+	c := authkit.AuthorizationCode{Hash: h, ClientID: clientID, RedirectURI: str(f[0]), Subject: str(f[1]), SessionID: str(f[6]),
+		UserAgent: str(f[7]), IP: str(f[8])}
 	m := str(f[2])
-	if m == "" || (m[0] != codeMetaVersion && m[0] != codeMetaVersion2 && m[0] != codeMetaVersion1) {
+	if m == "" || (m[0] != codeMetaVersion && m[0] != codeMetaVersion1) {
 		return authkit.AuthorizationCode{}, errCorrupt
 	}
 	r := reader{b: []byte(m[1:])}
@@ -215,16 +216,13 @@ func decodeCode(h authkit.TokenHash, clientID string, f []any) (authkit.Authoriz
 	c.Challenge = r.str()
 	c.Claims = r.bytes()
 	var sessionTTL, accessTTL string
-	if m[0] >= codeMetaVersion2 {
+	if m[0] == codeMetaVersion {
 		sessionTTL, accessTTL = r.str(), r.str()
-	}
-	if m[0] >= codeMetaVersion {
-		c.UserAgent, c.IP = r.str(), r.str()
 	}
 	if err := r.done(); err != nil {
 		return authkit.AuthorizationCode{}, err
 	}
-	if m[0] >= codeMetaVersion2 {
+	if m[0] == codeMetaVersion {
 		st, err1 := strconv.ParseInt(sessionTTL, 10, 64)
 		at, err2 := strconv.ParseInt(accessTTL, 10, 64)
 		if err1 != nil || err2 != nil || st < 0 || at < 0 {
@@ -295,7 +293,7 @@ return 1
 `)
 
 // createCodeScript stores a code in its client's slot. KEYS: the client,
-// the code. ARGV: nonce, ru, sub, metadata, ca, ex, pxat. Returns "ok"
+// the code. ARGV: nonce, ru, sub, metadata, ca, ex, pxat, ua, ip. Returns "ok"
 // (stored, or already stored by this call), "nf" (no such client) or "cf"
 // (a code with this hash is stored).
 var createCodeScript = redis.NewScript(`
@@ -305,7 +303,7 @@ if redis.call('EXISTS', KEYS[2]) == 1 then
 end
 local inc = redis.call('HGET', KEYS[1], 'cn')
 if inc == false then return 'nf' end
-redis.call('HSET', KEYS[2], 'cn', ARGV[1], 'ci', inc, 'ru', ARGV[2], 'sub', ARGV[3], 'm', ARGV[4], 'ca', ARGV[5], 'ex', ARGV[6])
+redis.call('HSET', KEYS[2], 'cn', ARGV[1], 'ci', inc, 'ru', ARGV[2], 'sub', ARGV[3], 'm', ARGV[4], 'ca', ARGV[5], 'ex', ARGV[6], 'ua', ARGV[8], 'ip', ARGV[9])
 redis.call('PEXPIREAT', KEYS[2], ARGV[7])
 return 'ok'
 `)
@@ -328,9 +326,9 @@ local function redeem(clk, ck, nowv, nonce)
     if us(nowv) >= us(c[2]) then return {'nf'} end
     redis.call('HSET', ck, 'us', nowv, 'rn', nonce)
   end
-  local f = redis.call('HMGET', ck, 'ru', 'sub', 'm', 'ca', 'ex', 'us', 'sid')
+  local f = redis.call('HMGET', ck, 'ru', 'sub', 'm', 'ca', 'ex', 'us', 'sid', 'ua', 'ip')
   local out = {status}
-  for i = 1, 7 do out[i + 1] = f[i] or '' end
+  for i = 1, 9 do out[i + 1] = f[i] or '' end
   return out
 end
 `
@@ -660,7 +658,7 @@ func (s *Store) CreateAuthorizationCode(ctx context.Context, code authkit.Author
 	}
 	// The code is stored unused whatever its UsedAt and SessionID say.
 	res, err := s.run(ctx, createCodeScript, []string{s.k.client(code.ClientID), s.k.code(code.ClientID, hid)},
-		nonce, code.RedirectURI, code.Subject, encodeCodeMeta(code), fmtTime(code.CreatedAt), fmtTime(code.ExpiresAt), px)
+		nonce, code.RedirectURI, code.Subject, encodeCodeMeta(code), fmtTime(code.CreatedAt), fmtTime(code.ExpiresAt), px, code.UserAgent, code.IP)
 	if err != nil {
 		// The outcome is unknown: the claim stays (a locator without a
 		// code reads as not found, and expires with the code's TTL).
