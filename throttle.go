@@ -36,8 +36,8 @@ func (st ThrottleState) Active(now time.Time) bool {
 // ThrottleStore keeps shared counters of failed attempts, so that every
 // replica of an application sees one budget: N replicas never give an
 // attacker N times the guesses. The HTTP layer also counts in it, with
-// AddFailure under keys of their own and a 30-second window, the attempts
-// that run beside others, so that a burst sent at once to N replicas,
+// AddFailure under keys of their own (per 10-second epoch), the attempts
+// that run beside others as they start and end, so that a burst sent at once to N replicas,
 // which reads the counters before its failures are written, is checked
 // in turn past the free attempts, as in one process (see
 // docs/security.md). Application code does not call it; the

@@ -1310,3 +1310,37 @@ func slowGrant(checked *atomic.Int32) httpauth.HandlerOption {
 		return "", errors.New("bad credentials")
 	})
 }
+
+// Right passwords from one busy address (a NAT) over a shared throttle
+// store are checked side by side, however many have been checked before:
+// the attempts counted in the store are those still in flight (found by
+// review: the first version counted every attempt of the last 30 seconds,
+// and after 30 logins checked the address's one at a time, a fifth of
+// the logins a second).
+func TestThrottleSharedStoreNATNotSerialised(t *testing.T) {
+	var now, peak atomic.Int32
+	grant := httpauth.WithPasswordGrant(func(_ context.Context, u, p string) (string, error) {
+		n := now.Add(1)
+		for {
+			m := peak.Load()
+			if n <= m || peak.CompareAndSwap(m, n) {
+				break
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+		now.Add(-1)
+		return u, nil
+	})
+	f := newFx(t, fxOptions{noGrant: true, auth: []httpauth.Option{loopbackProxy, httpauth.WithThrottleStore(memory.NewThrottle())}, handler: []httpauth.HandlerOption{grant}})
+	var checked atomic.Int32
+	for round := range 8 {
+		peak.Store(0)
+		_, codes := burstOn([]*fx{f}, &checked, 10, numbered(fmt.Sprintf("nat%d-", round)), same("203.0.113.7"), "right")
+		if codes[200] != 10 {
+			t.Fatalf("round %d of 10 right passwords from one address: %v", round, codes)
+		}
+		if round == 7 && peak.Load() < 2 {
+			t.Errorf("after %d logins from one address, 10 at once were checked one at a time", 10*round)
+		}
+	}
+}

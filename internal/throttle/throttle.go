@@ -257,9 +257,8 @@ type Attempt struct {
 }
 
 // keys are the store keys of an attempt, in the order pair, address, user,
-// known pair, and the attempts started at the address and at the user
-// (Started).
-type keys [6]string
+// known pair.
+type keys [4]string
 
 // Key derivation: "t1" and 22 characters of unpadded base64url of
 // SHA-256(kind byte, len(user) as 8 bytes, user, the 16-byte address
@@ -289,8 +288,7 @@ func keysOf(a Attempt) keys {
 		sum := h.Sum(nil)
 		return "t1" + base64.RawURLEncoding.EncodeToString(sum[:16])
 	}
-	return keys{mk('p', true, a.User, true), mk('a', false, "", true), mk('u', true, a.User, false), mk('k', true, name, true),
-		mk('A', false, "", true), mk('U', true, a.User, false)}
+	return keys{mk('p', true, a.User, true), mk('a', false, "", true), mk('u', true, a.User, false), mk('k', true, name, true)}
 }
 
 // prefix returns the address an attempt is counted under: an IPv4 address
@@ -398,35 +396,117 @@ func (l *Limiter) Held(d Decision, p Pending) Decision {
 	return d
 }
 
-// StartedWindow is how long Started counts the attempts started at an
-// address or a user: longer than an attempt stays in flight (a turn's
-// wait, the settling, the password check), so that the count covers the
-// attempts in flight on every replica.
-const StartedWindow = 30 * time.Second
+// FlightEpoch is how long one count of attempts in flight runs
+// (Started): an attempt is counted in the epoch it starts in, and read in
+// that epoch and the next, so that one still in flight across a boundary
+// is seen; longer than an attempt stays in flight (a turn's wait, the
+// settling, the password check).
+const FlightEpoch = 10 * time.Second
 
-// Started records, in the store, that a's attempt is being checked, at
-// its address and (unless NoUser) at its user, and returns how many other
-// attempts were recorded there in the current StartedWindow: those in
-// flight on every process sharing the store, where InFlight sees only
-// this process's (found by review: a burst split over three replicas had
-// 300 of 300 guesses at one user checked, against 101 on one). It counts
-// attempts that have ended too: over-counting only makes attempts be
-// checked in turn (Held) sooner, never refuses one. Two writes.
-func (l *Limiter) Started(ctx context.Context, a Attempt, now time.Time) (Pending, error) {
-	k := keysOf(a)
-	st, err := l.store.AddFailure(ctx, k[4], now, StartedWindow)
-	if err != nil {
-		return Pending{}, fmt.Errorf("throttle: started: %w", err)
+// flightKey is the store key counting the attempts that started (kind
+// 'A' at an address, 'U' at a user) or ended ('B', 'V') in epoch e: a
+// hash, as keysOf's, of the kind, the epoch and the address or user.
+func flightKey(kind byte, a Attempt, e int64) string {
+	h := sha256.New()
+	var n [8]byte
+	binary.BigEndian.PutUint64(n[:], uint64(e))
+	h.Write([]byte{kind})
+	h.Write(n[:])
+	switch kind {
+	case 'A', 'B':
+		addr, bits := prefix(a.Addr)
+		h.Write(addr[:])
+		h.Write([]byte{bits})
+	default:
+		binary.BigEndian.PutUint64(n[:], uint64(len(a.User)))
+		h.Write(n[:])
+		h.Write([]byte(a.User))
 	}
-	p := Pending{Address: max(st.Failures-1, 0)}
-	if !l.p.NoUser {
-		st, err := l.store.AddFailure(ctx, k[5], now, StartedWindow)
+	sum := h.Sum(nil)
+	return "t1" + base64.RawURLEncoding.EncodeToString(sum[:16])
+}
+
+// Flight is an attempt counted as in flight by Started; End counts its
+// end.
+type Flight struct {
+	l     *Limiter
+	a     Attempt
+	epoch int64
+	now   time.Time
+}
+
+// flightKinds are the kinds an attempt is counted under: started and
+// ended at its address, and (unless NoUser) at its user.
+func (l *Limiter) flightKinds() [][2]byte {
+	if l.p.NoUser {
+		return [][2]byte{{'A', 'B'}}
+	}
+	return [][2]byte{{'A', 'B'}, {'U', 'V'}}
+}
+
+// Started counts, in the store, a's attempt as started at its address and
+// (unless NoUser) at its user, and returns how many other attempts are in
+// flight there: those started in this FlightEpoch and the one before
+// whose ends (Flight.End) are not counted yet, on every process sharing
+// the store, where InFlight sees only this process's (found by review: a
+// burst split over three replicas had 300 of 300 guesses at one user
+// checked, against 101 on one). Attempts that have ended do not count
+// (found by review of the first version, which counted every attempt of
+// the last 30 seconds and had a NAT's right passwords checked one at a
+// time); one whose process died before its end counts until its epoch's
+// count is no longer read. Two writes and a read; End, two writes.
+func (l *Limiter) Started(ctx context.Context, a Attempt, now time.Time) (Pending, *Flight, error) {
+	e := now.UnixNano() / int64(FlightEpoch)
+	kinds := l.flightKinds()
+	started := make([]int64, len(kinds))
+	var read []string
+	for i, k := range kinds {
+		st, err := l.store.AddFailure(ctx, flightKey(k[0], a, e), now, 3*FlightEpoch)
 		if err != nil {
-			return Pending{}, fmt.Errorf("throttle: started: %w", err)
+			return Pending{}, nil, fmt.Errorf("throttle: started: %w", err)
 		}
-		p.User = max(st.Failures-1, 0)
+		started[i] = st.Failures - 1 // the others
+		read = append(read, flightKey(k[1], a, e), flightKey(k[0], a, e-1), flightKey(k[1], a, e-1))
 	}
-	return p, nil
+	sts, err := l.store.ThrottleStates(ctx, now, read...)
+	if err != nil {
+		return Pending{}, nil, fmt.Errorf("throttle: started: %w", err)
+	}
+	if len(sts) != len(read) {
+		return Pending{}, nil, fmt.Errorf("throttle: started: the store returned %d states for %d keys: %w", len(sts), len(read), authkit.ErrStoreUnavailable)
+	}
+	n := func(st authkit.ThrottleState) int64 {
+		if st.Active(now) {
+			return st.Failures
+		}
+		return 0
+	}
+	var p Pending
+	for i := range kinds {
+		inFlight := max(started[i]-n(sts[3*i]), 0) + max(n(sts[3*i+1])-n(sts[3*i+2]), 0)
+		if i == 0 {
+			p.Address = inFlight
+		} else {
+			p.User = inFlight
+		}
+	}
+	return p, &Flight{l: l, a: a, epoch: e, now: now}, nil
+}
+
+// End counts f's attempt as ended, once its outcome is recorded: it no
+// longer counts as in flight. An error leaves it counted until its epoch's
+// count is no longer read (a hold a little longer, never a refusal).
+func (f *Flight) End(ctx context.Context) error {
+	var errs []error
+	for _, k := range f.l.flightKinds() {
+		if _, err := f.l.store.AddFailure(ctx, flightKey(k[1], f.a, f.epoch), f.now, 3*FlightEpoch); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("throttle: end: %w", errors.Join(errs...))
+	}
+	return nil
 }
 
 // InFlight keeps, in this process, the attempts being checked outside a

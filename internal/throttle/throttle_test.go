@@ -290,7 +290,7 @@ func TestKeys(t *testing.T) {
 			if len(k) == 0 || len(k) > authkit.MaxThrottleKeyLen {
 				t.Errorf("key %q of %+v: %d bytes, want 1 to %d", k, a, len(k), authkit.MaxThrottleKeyLen)
 			}
-			kind := [6]string{"pair", "address", "user", "known", "address started", "user started"}[i]
+			kind := [4]string{"pair", "address", "user", "known"}[i]
 			what := fmt.Sprintf("%s of %q from %v", kind, a.User, a.Addr)
 			if prev, ok := seen[k]; ok && prev != what {
 				// Address and user keys are shared by design between
@@ -470,10 +470,11 @@ func TestKnownPairSurvivesAFullTable(t *testing.T) {
 	wantAllowed(t, d, "the owner's known address under the ceiling, after a flood filled the table")
 }
 
-// Started counts the attempts begun at an address and at a user through
-// the store, each process's alike, for StartedWindow; Held holds an
-// allowed attempt once the failures and those attempts reach a rule's
-// Free, and never lifts a hold.
+// Started counts the attempts in flight at an address and at a user
+// through the store, each process's alike: those started and not ended,
+// in this FlightEpoch and the one before; Held holds an allowed attempt
+// once the failures and those attempts reach a rule's Free, and never
+// lifts a hold.
 func TestStartedAndHeld(t *testing.T) {
 	ctx := context.Background()
 	store := memory.NewThrottle()
@@ -484,30 +485,58 @@ func TestStartedAndHeld(t *testing.T) {
 		t.Fatal(err)
 	}
 	b, _ := New(store, p)
-	now := time.Date(2026, 12, 5, 0, 0, 0, 0, time.UTC)
+	now := time.Date(2026, 12, 5, 0, 0, 1, 0, time.UTC) // 1 s into an epoch
+	var flights []*Flight
 	for i := range 5 {
 		l := a
 		if i%2 == 1 {
 			l = b
 		}
-		got, err := l.Started(ctx, attempt("alice", fmt.Sprintf("192.0.2.%d", i+1)), now)
+		got, f, err := l.Started(ctx, attempt("alice", fmt.Sprintf("192.0.2.%d", i+1)), now)
 		if err != nil {
 			t.Fatal(err)
 		}
+		flights = append(flights, f)
 		if got.User != int64(i) || got.Address != 0 {
 			t.Errorf("attempt %d at alice from its own address: %+v, want User %d, Address 0", i, got, i)
 		}
 	}
-	if got, _ := a.Started(ctx, attempt("bob", "192.0.2.1"), now); got != (Pending{Address: 1}) {
+	if got, _, _ := a.Started(ctx, attempt("bob", "192.0.2.1"), now); got != (Pending{Address: 1}) {
 		t.Errorf("bob from an address alice was tried from: %+v, want Address 1", got)
 	}
-	if got, _ := b.Started(ctx, attempt("alice", "192.0.2.9"), now.Add(StartedWindow)); got != (Pending{}) {
-		t.Errorf("after the window: %+v, want a new count", got)
+	// Ended attempts no longer count (a NAT's logins that are done).
+	for _, f := range flights[:3] {
+		if err := f.End(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got, f, _ := b.Started(ctx, attempt("alice", "192.0.2.9"), now.Add(time.Second)); got.User != 2 {
+		t.Errorf("after three of five ended: %+v, want User 2", got)
+	} else {
+		f.End(ctx)
+	}
+	// The next epoch still sees the attempts of the one before in flight,
+	// and one ending late is still counted off.
+	next := now.Add(FlightEpoch)
+	if got, f, _ := a.Started(ctx, attempt("alice", "192.0.2.10"), next); got.User != 2 {
+		t.Errorf("in the next epoch: %+v, want the 2 still in flight", got)
+	} else {
+		f.End(ctx)
+	}
+	flights[3].End(ctx)
+	if got, f, _ := a.Started(ctx, attempt("alice", "192.0.2.11"), next); got.User != 1 {
+		t.Errorf("in the next epoch, one more ended: %+v, want 1", got)
+	} else {
+		f.End(ctx)
+	}
+	// Two epochs on, the old counts are no longer read.
+	if got, _, _ := b.Started(ctx, attempt("alice", "192.0.2.12"), now.Add(2*FlightEpoch)); got != (Pending{}) {
+		t.Errorf("two epochs on: %+v, want nothing in flight", got)
 	}
 	noUser := p
 	noUser.NoUser = true
 	c, _ := New(store, noUser)
-	if got, _ := c.Started(ctx, attempt("carol", "192.0.2.50"), now); got.User != 0 {
+	if got, _, _ := c.Started(ctx, attempt("carol", "192.0.2.50"), now); got.User != 0 {
 		t.Errorf("NoUser counted the user: %+v", got)
 	}
 
