@@ -82,7 +82,7 @@ Algorithms: `+strings.Join(algs, ", ")+`.`)
 		case flagGiven(fs, "activate") && *activate == "", flagGiven(fs, "remove") && *remove == "":
 			return usagef("--activate and --remove take the key ID (kid) of a key in the file")
 		}
-		return c.rotateKeyFile(*keysFile, *add, *activate, *remove, *alg, flagGiven(fs, "alg"), *kid, *bits)
+		return c.rotateKeyFile(ctx, *keysFile, *add, *activate, *remove, *alg, flagGiven(fs, "alg"), *kid, *bits)
 	}
 	if *keysFile != "" {
 		if !*public {
@@ -119,12 +119,22 @@ Algorithms: `+strings.Join(algs, ", ")+`.`)
 // key (alg, or the signing key's when algGiven is false), activate the key
 // activate, or remove the key remove. It rewrites the file in place
 // (replaceSecretFile: a shell redirection onto the file it reads would
-// empty it first) and says what it did on standard error.
-func (c *cli) rotateKeyFile(path string, add bool, activate, remove, alg string, algGiven bool, kid string, bits int) error {
+// empty it first) and says what it did on standard error. It holds the
+// file's lock (the users commands' lock file beside it) from the read to
+// the rewrite: two rotations at once each kept their key and wrote the
+// file, and one key was lost (found by review).
+func (c *cli) rotateKeyFile(ctx context.Context, path string, add bool, activate, remove, alg string, algGiven bool, kid string, bits int) error {
 	real, err := resolveLinks(path)
 	if err != nil {
 		return err
 	}
+	unlock, err := lockUsersFile(ctx, real, func() {
+		fmt.Fprintf(c.stderr, "waiting for another authkit command to finish with %s\n", path)
+	})
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	set, err := readKeyFile(real)
 	if err != nil {
 		return err

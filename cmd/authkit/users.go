@@ -166,16 +166,24 @@ func (f *usersFile) write(path string) error {
 }
 
 // replaceSecretFile replaces path with content atomically (a temporary
-// file in the same directory, synced, then renamed), readable by its owner
-// only: the owner of the file it replaces (keepOwner), so that a command
-// run as root does not take the file from the account serve runs as.
+// file in the same directory, synced, then renamed), with the owner of the
+// file it replaces (keepOwner), so that a command run as root does not
+// take the file from the account serve runs as, and its mode narrowed to
+// at most 0640: read and write for the owner, read for the group if it had
+// it (serve may run as another account of the file's group: found by
+// review, a rewrite to 0600 locked it out), nothing for others. A new
+// file is 0600.
 func replaceSecretFile(path string, content []byte) error {
+	mode := os.FileMode(0o600)
+	if fi, err := os.Stat(path); err == nil {
+		mode |= fi.Mode().Perm() & 0o040
+	}
 	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*.tmp")
 	if err != nil {
 		return err
 	}
 	defer os.Remove(tmp.Name()) // after a successful rename there is nothing to remove
-	if err := tmp.Chmod(0o600); err != nil {
+	if err := tmp.Chmod(mode); err != nil {
 		tmp.Close()
 		return err
 	}

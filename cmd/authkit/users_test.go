@@ -46,7 +46,11 @@ func TestUsersAddArgon2id(t *testing.T) {
 		must(t, exitOK, []string{"added user alice to " + file + " (argon2id)"}, nil)
 	runCLI(t, "second user pw\r\n", "users", "add", "--file", file, "bob").
 		must(t, exitOK, []string{"added user bob"}, nil)
-	checkMode0600(t, file)
+	// Narrowed from 0644 to 0640: never readable by others, still by the
+	// group (serve may run as another account of it).
+	if fi, err := os.Stat(file); err != nil || fi.Mode().Perm() != 0o640 {
+		t.Errorf("a 0644 users file rewritten: %v %v, want 0640", fi.Mode().Perm(), err)
+	}
 
 	raw, _ := os.ReadFile(file)
 	if !strings.HasPrefix(string(raw), "# staff\n\nalice:$argon2id$v=19$m=19456,t=2,p=1$") {

@@ -58,7 +58,7 @@ func lockUsersFile(ctx context.Context, path string, waiting func()) (unlock fun
 		}
 		if time.Now().After(deadline) {
 			f.Close()
-			return nil, fmt.Errorf("locking %s: another authkit users command has held it for %v", path, lockWait)
+			return nil, fmt.Errorf("locking %s: another authkit command has held it for %v", path, lockWait)
 		}
 		if waiting != nil {
 			waiting()
