@@ -300,11 +300,12 @@ type server struct {
 	// clientAddr is the client address of a request, --trusted-proxies
 	// applied, for the request log.
 	clientAddr func(*http.Request) netip.Addr
-	// untrustedForwards is set without --trusted-proxies: the first
-	// request that carries X-Forwarded-For logs a warning (a proxy in
-	// front that serve was not told of: every client is counted under its
-	// address), once.
-	untrustedForwards *atomic.Bool
+	// trusted are --trusted-proxies; warnedForward is set once a request
+	// that carries X-Forwarded-For from a peer not among them has logged
+	// a warning (a proxy in front that serve was not told of, or whose
+	// address changed: every client is counted under its address).
+	trusted       []netip.Prefix
+	warnedForward atomic.Bool
 }
 
 func (c *cli) newServer(ctx context.Context, cfg serveConfig, log *slog.Logger) (*server, error) {
@@ -419,9 +420,7 @@ func (c *cli) newServer(ctx context.Context, cfg serveConfig, log *slog.Logger) 
 		}
 	}
 	s.clientAddr = auth.ClientAddr
-	if len(cfg.trustedProxies) == 0 {
-		s.untrustedForwards = new(atomic.Bool)
-	}
+	s.trusted = cfg.trustedProxies
 	s.handler = s.logRequests(withDeadline(root, cfg.requestTimeout))
 
 	// With a client store: the clients' grants and the login page.
@@ -855,13 +854,30 @@ func (s *server) logRequests(next http.Handler) http.Handler {
 			}
 		}
 		s.log.LogAttrs(r.Context(), level, "request", append(attrs, slog.String("client", client))...)
-		if s.untrustedForwards != nil && len(r.Header.Values("X-Forwarded-For")) > 0 && s.untrustedForwards.CompareAndSwap(false, true) {
-			// Found by review: behind a load balancer without
-			// --trusted-proxies nothing said that every client shared
-			// the balancer's throttle budget.
-			s.log.Warn("a request carries X-Forwarded-For but --trusted-proxies is not set: the header is ignored, and if a reverse proxy is in front every client is counted under its address by the login throttle (one guesser makes everyone wait); name the proxy with --trusted-proxies (logged once)", "peer", peer)
+		if len(r.Header.Values("X-Forwarded-For")) > 0 && !s.warnedForward.Load() && !s.trustedPeer(peer) && s.warnedForward.CompareAndSwap(false, true) {
+			// Found by review: behind a load balancer serve was not
+			// told of (no --trusted-proxies, or its address changed),
+			// nothing said that every client shared its throttle budget.
+			s.log.Warn("a request carries X-Forwarded-For from a peer not among --trusted-proxies: the header is ignored, and if that peer is a reverse proxy every client is counted under its address by the login throttle (one guesser makes everyone wait); name it with --trusted-proxies (logged once)", "peer", peer, "trusted_proxies", len(s.trusted))
 		}
 	})
+}
+
+// trustedPeer reports whether peer (the connection's address) is one of
+// --trusted-proxies; a peer that is not an IP address (a Unix socket) is
+// not warned of.
+func (s *server) trustedPeer(peer string) bool {
+	a, err := netip.ParseAddr(peer)
+	if err != nil {
+		return true
+	}
+	a = a.Unmap().WithZone("")
+	for _, p := range s.trusted {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
 }
 
 type statusRecorder struct {

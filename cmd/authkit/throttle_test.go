@@ -124,6 +124,9 @@ func TestServeLogsForwardedClient(t *testing.T) {
 	}{
 		{[]string{"--trusted-proxies", "127.0.0.1"}, "198.51.100.66", true},
 		{nil, "127.0.0.1", false},
+		// A list without the real proxy is warned of too (found by
+		// review).
+		{[]string{"--trusted-proxies", "10.9.9.9"}, "127.0.0.1", false},
 	} {
 		var buf syncBuffer
 		c := &cli{stdin: strings.NewReader(""), stdout: io.Discard, stderr: io.Discard, lookupEnv: mapEnv(nil)}
@@ -140,7 +143,7 @@ func TestServeLogsForwardedClient(t *testing.T) {
 		login(s, demoUser, "guess", "198.51.100.66")
 		// Without --trusted-proxies a forwarded request is warned of,
 		// once (found by review).
-		if n := strings.Count(buf.String(), "--trusted-proxies is not set"); n != map[bool]int{true: 0, false: 1}[tc.peerLogged] {
+		if n := strings.Count(buf.String(), "from a peer not among --trusted-proxies"); n != map[bool]int{true: 0, false: 1}[tc.peerLogged] {
 			t.Errorf("serve %v: %d warnings of an untrusted X-Forwarded-For in %q", tc.args, n, buf.String())
 		}
 		var line string
