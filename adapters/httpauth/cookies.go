@@ -503,8 +503,27 @@ func unmatchableOrigin(o string) string {
 	u, _ := parseOrigin(o)
 	host := u.Hostname()
 	if strings.HasPrefix(u.Host, "[") {
-		if _, err := netip.ParseAddr(host); err != nil {
+		a, err := netip.ParseAddr(host)
+		if err != nil || a.Zone() != "" {
 			return "has a malformed IP literal"
+		}
+		// Browsers serialize an IPv6 host compressed and in lower case,
+		// an IPv4-mapped one in hex (found by review: [2001:db8:0::1]
+		// was accepted and matched nothing).
+		canon := a.String()
+		if a.Is4In6() {
+			b := a.As16()
+			canon = fmt.Sprintf("::ffff:%x:%x", uint16(b[12])<<8|uint16(b[13]), uint16(b[14])<<8|uint16(b[15]))
+		}
+		if strings.ToLower(host) != canon {
+			return "writes its IPv6 host as no browser does (write [" + canon + "])"
+		}
+	} else if looksIPv4(host) {
+		// A host whose last label is a number is an IPv4 address to a
+		// browser, which sends it in dotted decimal (0x7f.1 is
+		// 127.0.0.1).
+		if a, err := netip.ParseAddr(host); err != nil || a.String() != host {
+			return "writes an IPv4 host as no browser does (write it in dotted decimal without leading zeros)"
 		}
 	} else {
 		for i := 0; i < len(host); i++ {
@@ -527,6 +546,21 @@ func unmatchableOrigin(o string) string {
 		}
 	}
 	return ""
+}
+
+// looksIPv4 reports whether a browser parses host as an IPv4 address (the
+// WHATWG URL rule): its last label, a trailing dot aside, is decimal
+// digits or 0x and hex digits.
+func looksIPv4(host string) bool {
+	host = strings.TrimSuffix(host, ".")
+	last := host[strings.LastIndexByte(host, '.')+1:]
+	if last == "" {
+		return false
+	}
+	if l := strings.ToLower(last); strings.HasPrefix(l, "0x") {
+		return strings.Trim(l[2:], "0123456789abcdef") == ""
+	}
+	return strings.Trim(last, "0123456789") == ""
 }
 
 // validTrustedOrigin reports whether o can be a TrustedOrigins entry: a

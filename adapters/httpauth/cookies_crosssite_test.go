@@ -119,6 +119,7 @@ func TestCookieTrustedOrigins(t *testing.T) {
 		}
 	}
 	for _, good := range []string{"https://[::1]:8443", "https://xn--bcher-kva.example", "http://127.0.0.1:65535", "https://My-App_1.Example",
+		"http://[2001:db8::1]:8080", "http://[::ffff:7f00:1]", "http://localhost:5173", "https://1password.example", "https://app.example.",
 		"capacitor://localhost", "chrome-extension://abcdefghijklmnopabcdefghijklmnop"} {
 		if _, err := httpauth.New(f.ver, httpauth.WithCookies(httpauth.Cookies{TrustedOrigins: []string{good}})); err != nil {
 			t.Errorf("TrustedOrigins %q: %v", good, err)
