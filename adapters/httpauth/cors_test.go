@@ -108,6 +108,11 @@ func TestCORSOrigins(t *testing.T) {
 		"a port out of range":  httpauth.WithCORSOrigins("https://app.example:99999"),
 		"port zero":            httpauth.WithCORSOrigins("https://app.example:0"),
 		"a malformed IP":       httpauth.WithCORSOrigins("https://[::g]"),
+		"an uncompressed IPv6": httpauth.WithCORSOrigins("http://[2001:db8:0::1]:8080"),
+		"a dotted mapped IPv6": httpauth.WithCORSOrigins("http://[::ffff:127.0.0.1]"),
+		"a hex IPv4":           httpauth.WithCORSOrigins("http://0x7f.1:5173"),
+		"a zero-padded IPv4":   httpauth.WithCORSOrigins("http://127.000.000.001:5173"),
+		"a short IPv4":         httpauth.WithCORSOrigins("http://127.1"),
 	} {
 		if _, err := httpauth.NewHandler(f.iss, f.auth, opt); !errors.Is(err, authkit.ErrInvalidConfig) {
 			t.Errorf("WithCORSOrigins with %s: %v, want ErrInvalidConfig", what, err)
