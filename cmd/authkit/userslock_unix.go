@@ -32,9 +32,16 @@ const lockWait = 30 * time.Second
 // path's, whose links resolveLinks has already checked.
 func lockUsersFile(ctx context.Context, path string, waiting func()) (unlock func(), err error) {
 	name := filepath.Join(filepath.Dir(path), "."+filepath.Base(path)+".lock")
-	f, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0o600)
+	// Opened for reading (flock needs no more), readable by the file's
+	// owner and group, and given the file's owner when created by
+	// another account (root): a lock file root made 0600 kept the file's
+	// owner from ever locking it again (found by review).
+	f, err := os.OpenFile(name, os.O_RDONLY|os.O_CREATE|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0o640)
 	if errors.Is(err, syscall.ELOOP) {
 		return nil, fmt.Errorf("locking %s: %s is a symbolic link: remove it (the lock file is never followed)", path, name)
+	}
+	if errors.Is(err, os.ErrPermission) {
+		return nil, fmt.Errorf("locking %s: %w (made by another account? remove it: it holds nothing)", path, err)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("locking %s: %w", path, err)
@@ -42,6 +49,10 @@ func lockUsersFile(ctx context.Context, path string, waiting func()) (unlock fun
 	if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() {
 		f.Close()
 		return nil, fmt.Errorf("locking %s: %s is not a regular file: remove it", path, name)
+	}
+	if err := keepOwner(f, path); err != nil && os.Geteuid() == 0 {
+		f.Close()
+		return nil, fmt.Errorf("locking %s: %w", path, err)
 	}
 	deadline := time.Now().Add(lockWait)
 	for {
