@@ -613,9 +613,11 @@ func (h *Handler) authorizationCodeGrant(w http.ResponseWriter, r *http.Request,
 	opts = append(opts, loginOptions(&login)...)
 	opts = append(opts, clientLifetimes(c, &login)...)
 	// The session records the browser that authorized, as the code kept
-	// it; the token request's own for a code stored without them.
+	// it; the token request's own for a code stored without them (both
+	// empty: a browser that sent no User-Agent keeps none, found by
+	// review).
 	ua, addr := rec.UserAgent, h.clientAddr(r)
-	if ua == "" {
+	if rec.UserAgent == "" && rec.IP == "" {
 		ua = r.UserAgent()
 	}
 	opts = append(opts, issuer.WithUserAgent(ua))

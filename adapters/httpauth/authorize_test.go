@@ -265,6 +265,35 @@ func TestAuthorizationCodeSessionRecordsTheBrowser(t *testing.T) {
 	}
 }
 
+// A browser that sends no User-Agent gets none on its session, not the
+// exchanging server's (found by review).
+func TestAuthorizationCodeSessionWithoutUserAgent(t *testing.T) {
+	f := newCodeFx(t)
+	conf := f.config("conf", f.secrets["conf"], confRedirect)
+	verifier := oauth2.GenerateVerifier()
+	req, err := http.NewRequest("POST", conf.AuthCodeURL("s", oauth2.S256ChallengeOption(verifier)), strings.NewReader(aliceForm.Encode()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header["User-Agent"] = []string{""} // Go's client sends none
+	res, err := f.noFollow().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	q := redirected(t, res, http.StatusSeeOther, "https://conf.example/cb?")
+	r := f.form("/token", []string{"grant_type", "authorization_code", "code", q.Get("code"), "redirect_uri", confRedirect, "code_verifier", verifier},
+		append(clientBasic("conf", f.secrets["conf"]), "User-Agent", "backend/1")...)
+	if r.status != 200 {
+		t.Fatalf("the exchange: %d %s", r.status, r.body)
+	}
+	ss, err := f.iss.Sessions(context.Background(), "alice")
+	if err != nil || len(ss) != 1 || ss[0].UserAgent != "" {
+		t.Errorf("sessions %+v %v: want one without a User-Agent", ss, err)
+	}
+}
+
 // Two exchanges of one code that race: the second is refused while the
 // first is still recording the session it started, and the second then
 // waits for that session and revokes it, so the first's tokens are dead

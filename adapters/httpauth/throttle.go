@@ -552,19 +552,22 @@ func (g *guard) check(ctx context.Context, user string, addr netip.Addr, now tim
 		// at one read per request). A store that cannot record it
 		// leaves this process's count, as a failure it cannot record
 		// does.
-		started, flight, err := g.lim.Started(ctx, a, now)
-		switch {
-		case err == nil:
-			d = g.lim.Held(d, throttle.Pending{Address: max(pending.Address, started.Address), User: max(pending.User, started.User)})
+		again, flight, err := g.lim.Started(ctx, a, now, d, pending)
+		if flight != nil {
 			// Its end is counted once its outcome is, when the request
 			// is done with the throttle (its cancellation does not stop
-			// it; the store's deadline bounds it).
+			// it; the store's deadline bounds it), also when Started
+			// failed after counting its start.
 			prev := done
 			done = sync.OnceFunc(func() {
 				_ = flight.End(context.WithoutCancel(ctx))
 				prev()
 			})
 			held = done
+		}
+		switch {
+		case err == nil:
+			d = again
 		case ctx.Err() != nil:
 			done()
 			return nil, d, ctx.Err()

@@ -433,6 +433,7 @@ type Flight struct {
 	a     Attempt
 	epoch int64
 	now   time.Time
+	kinds [][2]byte // the kinds whose start was counted
 }
 
 // flightKinds are the kinds an attempt is counted under: started and
@@ -445,17 +446,39 @@ func (l *Limiter) flightKinds() [][2]byte {
 }
 
 // Started counts, in the store, a's attempt as started at its address and
-// (unless NoUser) at its user, and returns how many other attempts are in
-// flight there: those started in this FlightEpoch and the one before
-// whose ends (Flight.End) are not counted yet, on every process sharing
-// the store, where InFlight sees only this process's (found by review: a
+// (unless NoUser) at its user, and returns d, the attempt's decision,
+// held again (Held) counting the attempts in flight there — the larger of
+// local's (this process's, InFlight) and the store's: those started in
+// this FlightEpoch and the one before whose ends (Flight.End) are not
+// counted yet, on every process sharing the store (found by review: a
 // burst split over three replicas had 300 of 300 guesses at one user
-// checked, against 101 on one). Attempts that have ended do not count
-// (found by review of the first version, which counted every attempt of
-// the last 30 seconds and had a NAT's right passwords checked one at a
-// time); one whose process died before its end counts until its epoch's
-// count is no longer read. Two writes and a read; End, two writes.
-func (l *Limiter) Started(ctx context.Context, a Attempt, now time.Time) (Pending, *Flight, error) {
+// checked, against 101 on one) — and the failures read in the same
+// snapshot as those counts (an attempt that recorded its failure and its
+// end between CheckPending's read and this one was counted in neither:
+// found by review). Attempts that have ended do not count (the first
+// version counted every attempt of the last 30 seconds, and had a NAT's
+// right passwords checked one at a time); one whose process died before
+// its end counts until its epoch's count is no longer read. Two writes
+// and a read; End, two writes.
+//
+// On an error it returns d unchanged and, when it had counted a start
+// before the error, the Flight whose End the caller still owes (found by
+// review: a store that failed between the writes and the read left
+// phantom attempts that held a NAT's logins).
+func (l *Limiter) Started(ctx context.Context, a Attempt, now time.Time, d Decision, local Pending) (Decision, *Flight, error) {
+	p, addrFailures, userFailures, f, err := l.inFlight(ctx, a, now)
+	if err != nil {
+		return d, f, err
+	}
+	d.AddrFailures = max(d.AddrFailures, addrFailures)
+	d.UserFailures = max(d.UserFailures, userFailures)
+	return l.Held(d, Pending{Address: max(local.Address, p.Address), User: max(local.User, p.User)}), f, nil
+}
+
+// inFlight is Started's count: the attempts in flight at a's address and
+// user besides a (counted as started), and the address's and user's
+// failures in the same read.
+func (l *Limiter) inFlight(ctx context.Context, a Attempt, now time.Time) (p Pending, addrFailures, userFailures int64, f *Flight, err error) {
 	e := now.UnixNano() / int64(FlightEpoch)
 	kinds := l.flightKinds()
 	started := make([]int64, len(kinds))
@@ -463,17 +486,26 @@ func (l *Limiter) Started(ctx context.Context, a Attempt, now time.Time) (Pendin
 	for i, k := range kinds {
 		st, err := l.store.AddFailure(ctx, flightKey(k[0], a, e), now, 3*FlightEpoch)
 		if err != nil {
-			return Pending{}, nil, fmt.Errorf("throttle: started: %w", err)
+			return Pending{}, 0, 0, f, fmt.Errorf("throttle: started: %w", err)
 		}
+		if f == nil {
+			f = &Flight{l: l, a: a, epoch: e, now: now}
+		}
+		f.kinds = append(f.kinds, k)
 		started[i] = st.Failures - 1 // the others
 		read = append(read, flightKey(k[1], a, e), flightKey(k[0], a, e-1), flightKey(k[1], a, e-1))
 	}
+	fk := keysOf(a)
+	read = append(read, fk[1]) // the address's failures
+	if !l.p.NoUser {
+		read = append(read, fk[2]) // the user's
+	}
 	sts, err := l.store.ThrottleStates(ctx, now, read...)
 	if err != nil {
-		return Pending{}, nil, fmt.Errorf("throttle: started: %w", err)
+		return Pending{}, 0, 0, f, fmt.Errorf("throttle: started: %w", err)
 	}
 	if len(sts) != len(read) {
-		return Pending{}, nil, fmt.Errorf("throttle: started: the store returned %d states for %d keys: %w", len(sts), len(read), authkit.ErrStoreUnavailable)
+		return Pending{}, 0, 0, f, fmt.Errorf("throttle: started: the store returned %d states for %d keys: %w", len(sts), len(read), authkit.ErrStoreUnavailable)
 	}
 	n := func(st authkit.ThrottleState) int64 {
 		if st.Active(now) {
@@ -481,7 +513,6 @@ func (l *Limiter) Started(ctx context.Context, a Attempt, now time.Time) (Pendin
 		}
 		return 0
 	}
-	var p Pending
 	for i := range kinds {
 		inFlight := max(started[i]-n(sts[3*i]), 0) + max(n(sts[3*i+1])-n(sts[3*i+2]), 0)
 		if i == 0 {
@@ -490,7 +521,11 @@ func (l *Limiter) Started(ctx context.Context, a Attempt, now time.Time) (Pendin
 			p.User = inFlight
 		}
 	}
-	return p, &Flight{l: l, a: a, epoch: e, now: now}, nil
+	addrFailures = n(sts[3*len(kinds)])
+	if !l.p.NoUser {
+		userFailures = n(sts[3*len(kinds)+1])
+	}
+	return p, addrFailures, userFailures, f, nil
 }
 
 // End counts f's attempt as ended, once its outcome is recorded: it no
@@ -498,7 +533,7 @@ func (l *Limiter) Started(ctx context.Context, a Attempt, now time.Time) (Pendin
 // count is no longer read (a hold a little longer, never a refusal).
 func (f *Flight) End(ctx context.Context) error {
 	var errs []error
-	for _, k := range f.l.flightKinds() {
+	for _, k := range f.kinds {
 		if _, err := f.l.store.AddFailure(ctx, flightKey(k[1], f.a, f.epoch), f.now, 3*FlightEpoch); err != nil {
 			errs = append(errs, err)
 		}
