@@ -230,12 +230,11 @@ func TestAuthorizationCodeOAuth2Client(t *testing.T) {
 	}
 }
 
-// The session a code is exchanged for records the browser that logged in
-// (its User-Agent and address at the authorization), not the client's
-// server that exchanges the code (found by review: every session of a
-// confidential web app showed its backend).
-func TestAuthorizationCodeSessionRecordsTheBrowser(t *testing.T) {
-	f := newCodeFx(t)
+// confSessionOf logs alice in to the confidential client with the
+// browser's headers (name, value pairs), exchanges the code with the
+// server's, and returns alice's one session.
+func confSessionOf(t *testing.T, f *codeFx, browser, server []string) authkit.Session {
+	t.Helper()
 	conf := f.config("conf", f.secrets["conf"], confRedirect)
 	verifier := oauth2.GenerateVerifier()
 	req, err := http.NewRequest("POST", conf.AuthCodeURL("s", oauth2.S256ChallengeOption(verifier)), strings.NewReader(aliceForm.Encode()))
@@ -243,8 +242,9 @@ func TestAuthorizationCodeSessionRecordsTheBrowser(t *testing.T) {
 		t.Fatal(err)
 	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.Header.Set("User-Agent", "Browser/1.0")
-	req.Header.Set("X-Forwarded-For", "198.51.100.5")
+	for i := 0; i+1 < len(browser); i += 2 {
+		req.Header[browser[i]] = []string{browser[i+1]}
+	}
 	res, err := f.noFollow().Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -252,7 +252,7 @@ func TestAuthorizationCodeSessionRecordsTheBrowser(t *testing.T) {
 	res.Body.Close()
 	q := redirected(t, res, http.StatusSeeOther, "https://conf.example/cb?")
 	r := f.form("/token", []string{"grant_type", "authorization_code", "code", q.Get("code"), "redirect_uri", confRedirect, "code_verifier", verifier},
-		append(clientBasic("conf", f.secrets["conf"]), "User-Agent", "backend/1", "X-Forwarded-For", "198.51.100.6")...)
+		append(clientBasic("conf", f.secrets["conf"]), server...)...)
 	if r.status != 200 {
 		t.Fatalf("the exchange: %d %s", r.status, r.body)
 	}
@@ -260,37 +260,27 @@ func TestAuthorizationCodeSessionRecordsTheBrowser(t *testing.T) {
 	if err != nil || len(ss) != 1 {
 		t.Fatalf("sessions: %v %v", ss, err)
 	}
-	if ss[0].UserAgent != "Browser/1.0" || ss[0].IP != "198.51.100.5" {
-		t.Errorf("the session records %q from %s, want the browser's Browser/1.0 from 198.51.100.5", ss[0].UserAgent, ss[0].IP)
+	return ss[0]
+}
+
+// The session a code is exchanged for records the browser that logged in
+// (its User-Agent and address at the authorization), not the client's
+// server that exchanges the code (found by review: every session of a
+// confidential web app showed its backend).
+func TestAuthorizationCodeSessionRecordsTheBrowser(t *testing.T) {
+	s := confSessionOf(t, newCodeFx(t), []string{"User-Agent", "Browser/1.0", "X-Forwarded-For", "198.51.100.5"},
+		[]string{"User-Agent", "backend/1", "X-Forwarded-For", "198.51.100.6"})
+	if s.UserAgent != "Browser/1.0" || s.IP != "198.51.100.5" {
+		t.Errorf("the session records %q from %s, want the browser's Browser/1.0 from 198.51.100.5", s.UserAgent, s.IP)
 	}
 }
 
 // A browser that sends no User-Agent gets none on its session, not the
 // exchanging server's (found by review).
 func TestAuthorizationCodeSessionWithoutUserAgent(t *testing.T) {
-	f := newCodeFx(t)
-	conf := f.config("conf", f.secrets["conf"], confRedirect)
-	verifier := oauth2.GenerateVerifier()
-	req, err := http.NewRequest("POST", conf.AuthCodeURL("s", oauth2.S256ChallengeOption(verifier)), strings.NewReader(aliceForm.Encode()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.Header["User-Agent"] = []string{""} // Go's client sends none
-	res, err := f.noFollow().Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	res.Body.Close()
-	q := redirected(t, res, http.StatusSeeOther, "https://conf.example/cb?")
-	r := f.form("/token", []string{"grant_type", "authorization_code", "code", q.Get("code"), "redirect_uri", confRedirect, "code_verifier", verifier},
-		append(clientBasic("conf", f.secrets["conf"]), "User-Agent", "backend/1")...)
-	if r.status != 200 {
-		t.Fatalf("the exchange: %d %s", r.status, r.body)
-	}
-	ss, err := f.iss.Sessions(context.Background(), "alice")
-	if err != nil || len(ss) != 1 || ss[0].UserAgent != "" {
-		t.Errorf("sessions %+v %v: want one without a User-Agent", ss, err)
+	// An empty value: Go's client then sends no header.
+	if s := confSessionOf(t, newCodeFx(t), []string{"User-Agent", ""}, []string{"User-Agent", "backend/1"}); s.UserAgent != "" {
+		t.Errorf("session %+v: want it without a User-Agent", s)
 	}
 }
 
