@@ -461,10 +461,10 @@ func (l *Limiter) flightKinds() [][2]byte {
 // its end counts until its epoch's count is no longer read. Two writes
 // and a read; End, two writes.
 //
-// On an error it returns d unchanged and, when it had counted a start
-// before the error, the Flight whose End the caller still owes (found by
-// review: a store that failed between the writes and the read left
-// phantom attempts that held a NAT's logins).
+// On an error it returns d unchanged and the Flight whose End the caller
+// still owes: for every start it wrote or tried to write (found by review:
+// a store that failed between the writes and the read, or whose reply to a
+// write was lost, left phantom attempts that held a NAT's logins).
 func (l *Limiter) Started(ctx context.Context, a Attempt, now time.Time, d Decision, local Pending) (Decision, *Flight, error) {
 	p, addrFailures, userFailures, f, err := l.inFlight(ctx, a, now)
 	if err != nil {
@@ -485,13 +485,17 @@ func (l *Limiter) inFlight(ctx context.Context, a Attempt, now time.Time) (p Pen
 	var read []string
 	for i, k := range kinds {
 		st, err := l.store.AddFailure(ctx, flightKey(k[0], a, e), now, 3*FlightEpoch)
-		if err != nil {
-			return Pending{}, 0, 0, f, fmt.Errorf("throttle: started: %w", err)
-		}
+		// A write that failed may have been applied (a reply lost to a
+		// timeout): its end is owed too (found by review: such a start,
+		// never ended, held a NAT's logins for two epochs). An end for a
+		// start never applied loosens the count by one for an epoch.
 		if f == nil {
 			f = &Flight{l: l, a: a, epoch: e, now: now}
 		}
 		f.kinds = append(f.kinds, k)
+		if err != nil {
+			return Pending{}, 0, 0, f, fmt.Errorf("throttle: started: %w", err)
+		}
 		started[i] = st.Failures - 1 // the others
 		read = append(read, flightKey(k[1], a, e), flightKey(k[0], a, e-1), flightKey(k[1], a, e-1))
 	}

@@ -643,3 +643,41 @@ func TestStartedFailureReturnsFlight(t *testing.T) {
 		t.Errorf("after the failed attempt ended: %+v %v, want nothing in flight", p, err)
 	}
 }
+
+// appliedThenFailed is a throttle store whose AddFailure, while fail is
+// set, applies the write and reports an error (a reply lost to a timeout).
+type appliedThenFailed struct {
+	authkit.ThrottleStore
+	fail bool
+}
+
+func (s *appliedThenFailed) AddFailure(ctx context.Context, key string, now time.Time, window time.Duration) (authkit.ThrottleState, error) {
+	st, err := s.ThrottleStore.AddFailure(ctx, key, now, window)
+	if s.fail {
+		return authkit.ThrottleState{}, authkit.ErrStoreUnavailable
+	}
+	return st, err
+}
+
+// A start whose write failed may have been applied: Started returns the
+// Flight to end it (found by review: such starts stayed in flight).
+func TestStartedFailedWriteReturnsFlight(t *testing.T) {
+	ctx := context.Background()
+	st := &appliedThenFailed{ThrottleStore: memory.NewThrottle()}
+	l, err := New(st, DefaultPolicy())
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.fail = true
+	_, f, err := l.Started(ctx, attempt("alice", "203.0.113.7"), base, Decision{Allowed: true}, Pending{})
+	if err == nil || f == nil {
+		t.Fatalf("Started over a failing write: flight %v, %v; want the error and the flight to end", f, err)
+	}
+	st.fail = false
+	if err := f.End(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if p, _, err := startedOf(l, attempt("bob", "203.0.113.7"), base); err != nil || p != (Pending{}) {
+		t.Errorf("after the failed attempt ended: %+v %v, want nothing in flight", p, err)
+	}
+}
