@@ -46,7 +46,10 @@ func startServe(t *testing.T, stdin string, args ...string) *testServer {
 	go func() {
 		s.done <- run(ctx, append([]string{"serve", "--addr", "127.0.0.1:0"}, args...), strings.NewReader(stdin), s.stdout, s.stderr)
 	}()
-	deadline := time.After(10 * time.Second)
+	// A bound, not a wait: serve hashes the demo user's password (argon2id)
+	// before it listens, which under -race, beside the package's other
+	// parallel tests hashing theirs, took more than 10 s on CI's two cores.
+	deadline := time.After(45 * time.Second)
 	for {
 		if m := listeningRE.FindStringSubmatch(s.stdout.String()); m != nil {
 			s.addr, s.base = m[1], "http://"+m[1]
