@@ -607,77 +607,52 @@ func TestStartedReadsFailuresWithFlights(t *testing.T) {
 	}
 }
 
-// failingReads is a throttle store whose reads fail while fail is set.
-type failingReads struct {
+// faultyThrottle is a throttle store that fails while fail names a call:
+// "read" (ThrottleStates), or "write" (AddFailure, which applies the write
+// first: a reply lost to a timeout).
+type faultyThrottle struct {
 	authkit.ThrottleStore
-	fail bool
+	fail string
 }
 
-func (s *failingReads) ThrottleStates(ctx context.Context, now time.Time, keys ...string) ([]authkit.ThrottleState, error) {
-	if s.fail {
+func (s *faultyThrottle) ThrottleStates(ctx context.Context, now time.Time, keys ...string) ([]authkit.ThrottleState, error) {
+	if s.fail == "read" {
 		return nil, authkit.ErrStoreUnavailable
 	}
 	return s.ThrottleStore.ThrottleStates(ctx, now, keys...)
 }
 
-// A Started that fails after counting the start returns the Flight whose
-// End the caller owes, so that no phantom attempt stays in flight (found
-// by review: a store blip left them, and a NAT's logins were held).
-func TestStartedFailureReturnsFlight(t *testing.T) {
-	ctx := context.Background()
-	st := &failingReads{ThrottleStore: memory.NewThrottle()}
-	l, err := New(st, DefaultPolicy())
-	if err != nil {
-		t.Fatal(err)
-	}
-	st.fail = true
-	d, f, err := l.Started(ctx, attempt("alice", "203.0.113.7"), base, Decision{Allowed: true}, Pending{})
-	if err == nil || f == nil || d.AddrHeld || d.UserHeld {
-		t.Fatalf("Started over a failing read: %+v, flight %v, %v; want the error and the flight to end", d, f, err)
-	}
-	if err := f.End(ctx); err != nil {
-		t.Fatal(err)
-	}
-	st.fail = false
-	if p, _, err := startedOf(l, attempt("bob", "203.0.113.7"), base); err != nil || p != (Pending{}) {
-		t.Errorf("after the failed attempt ended: %+v %v, want nothing in flight", p, err)
-	}
-}
-
-// appliedThenFailed is a throttle store whose AddFailure, while fail is
-// set, applies the write and reports an error (a reply lost to a timeout).
-type appliedThenFailed struct {
-	authkit.ThrottleStore
-	fail bool
-}
-
-func (s *appliedThenFailed) AddFailure(ctx context.Context, key string, now time.Time, window time.Duration) (authkit.ThrottleState, error) {
+func (s *faultyThrottle) AddFailure(ctx context.Context, key string, now time.Time, window time.Duration) (authkit.ThrottleState, error) {
 	st, err := s.ThrottleStore.AddFailure(ctx, key, now, window)
-	if s.fail {
+	if s.fail == "write" {
 		return authkit.ThrottleState{}, authkit.ErrStoreUnavailable
 	}
 	return st, err
 }
 
-// A start whose write failed may have been applied: Started returns the
-// Flight to end it (found by review: such starts stayed in flight).
-func TestStartedFailedWriteReturnsFlight(t *testing.T) {
+// A Started that fails after counting a start, or whose start's write
+// failed (it may have been applied), returns the Flight whose End the
+// caller owes, so that no phantom attempt stays in flight (found by
+// review: a store blip left them, and a NAT's logins were held).
+func TestStartedFailureReturnsFlight(t *testing.T) {
 	ctx := context.Background()
-	st := &appliedThenFailed{ThrottleStore: memory.NewThrottle()}
-	l, err := New(st, DefaultPolicy())
-	if err != nil {
-		t.Fatal(err)
-	}
-	st.fail = true
-	_, f, err := l.Started(ctx, attempt("alice", "203.0.113.7"), base, Decision{Allowed: true}, Pending{})
-	if err == nil || f == nil {
-		t.Fatalf("Started over a failing write: flight %v, %v; want the error and the flight to end", f, err)
-	}
-	st.fail = false
-	if err := f.End(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if p, _, err := startedOf(l, attempt("bob", "203.0.113.7"), base); err != nil || p != (Pending{}) {
-		t.Errorf("after the failed attempt ended: %+v %v, want nothing in flight", p, err)
+	for _, call := range []string{"read", "write"} {
+		st := &faultyThrottle{ThrottleStore: memory.NewThrottle()}
+		l, err := New(st, DefaultPolicy())
+		if err != nil {
+			t.Fatal(err)
+		}
+		st.fail = call
+		d, f, err := l.Started(ctx, attempt("alice", "203.0.113.7"), base, Decision{Allowed: true}, Pending{})
+		if err == nil || f == nil || d.AddrHeld || d.UserHeld {
+			t.Fatalf("Started over a failing %s: %+v, flight %v, %v; want the error and the flight to end", call, d, f, err)
+		}
+		st.fail = ""
+		if err := f.End(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if p, _, err := startedOf(l, attempt("bob", "203.0.113.7"), base); err != nil || p != (Pending{}) {
+			t.Errorf("after the attempt whose %s failed ended: %+v %v, want nothing in flight", call, p, err)
+		}
 	}
 }
