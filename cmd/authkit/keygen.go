@@ -178,16 +178,10 @@ func (c *cli) rotateKeyFile(ctx context.Context, path string, add bool, activate
 		}
 		did = fmt.Sprintf("removed key %s: tokens it signed stop verifying where this file is loaded", quote(remove))
 	}
-	doc, err := set.MarshalPrivateJWKS()
-	if err != nil {
-		return err
-	}
 	var out bytes.Buffer
-	if err := json.Indent(&out, doc, "", "  "); err != nil {
+	if err := writeJWKS(&out, set, false); err != nil {
 		return err
 	}
-	clear(doc)
-	out.WriteByte('\n')
 	err = replaceSecretFile(real, out.Bytes())
 	clear(out.Bytes())
 	if err != nil {
@@ -250,11 +244,18 @@ func writeJWKS(w io.Writer, set *keys.Set, public bool) error {
 		return err
 	}
 	var out bytes.Buffer
-	if err := json.Indent(&out, doc, "", "  "); err != nil {
+	err = json.Indent(&out, doc, "", "  ")
+	if !public {
+		clear(doc) // secret material: not left in the heap longer than needed
+	}
+	if err != nil {
 		return err
 	}
 	out.WriteByte('\n')
 	_, err = w.Write(out.Bytes())
+	if !public {
+		clear(out.Bytes())
+	}
 	return err
 }
 
