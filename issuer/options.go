@@ -70,7 +70,7 @@ func checkScopes(scopes []string) ([]string, error) {
 	out := make([]string, 0, len(scopes))
 	for _, s := range scopes {
 		if !authkit.ValidScope(s) {
-			return nil, fmt.Errorf("issuer: %w: scope %q is not an RFC 6749 §3.3 scope token of 1 to %d bytes", authkit.ErrInvalidRequest, clip(s, MaxScopeLen), MaxScopeLen)
+			return nil, fmt.Errorf("issuer: %w: scope %q is not an RFC 6749 §3.3 scope token of 1 to %d bytes", authkit.ErrInvalidRequest, textsafe.Clip(s, MaxScopeLen), MaxScopeLen)
 		}
 		dup := false
 		for _, o := range out {
@@ -165,7 +165,7 @@ func WithClientID(id string) IssueOption {
 // print them.
 func WithUserAgent(ua string) IssueOption {
 	return func(p *issueParams) error {
-		p.userAgent = clip(textsafe.Clean(ua), MaxUserAgentLen)
+		p.userAgent = textsafe.Clip(textsafe.Clean(ua), MaxUserAgentLen)
 		return nil
 	}
 }
@@ -176,7 +176,7 @@ func WithClientIP(ip string) IssueOption {
 	return func(p *issueParams) error {
 		a, err := netip.ParseAddr(ip)
 		if err != nil {
-			return fmt.Errorf("issuer: %w: client IP %q does not parse", authkit.ErrInvalidRequest, clip(ip, 64))
+			return fmt.Errorf("issuer: %w: client IP %q does not parse", authkit.ErrInvalidRequest, textsafe.Clip(ip, 64))
 		}
 		p.ip = a.Unmap().String()
 		return nil
@@ -211,8 +211,6 @@ func WithDeviceName(name string) IssueOption {
 	}
 }
 
-// clip cuts s to at most n bytes at a character boundary.
-func clip(s string, n int) string { return textsafe.Clip(s, n) }
 
 // APITokenOption configures one CreateAPIToken call.
 type APITokenOption func(*apiParams) error

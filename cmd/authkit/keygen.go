@@ -128,7 +128,7 @@ func (c *cli) rotateKeyFile(ctx context.Context, path string, add bool, activate
 	if err != nil {
 		return err
 	}
-	unlock, err := lockUsersFile(ctx, real, func() {
+	unlock, err := lockFile(ctx, real, func() {
 		fmt.Fprintf(c.stderr, "waiting for another authkit command to finish with %s\n", path)
 	})
 	if err != nil {

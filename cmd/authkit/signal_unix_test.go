@@ -84,7 +84,7 @@ func TestSignalWhileWaitingForTheLockChangesNothing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	unlock, err := lockUsersFile(t.Context(), path, nil) // another users command holds it
+	unlock, err := lockFile(t.Context(), path, nil) // another users command holds it
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -785,7 +785,7 @@ func (c *cli) changeUsersFile(ctx context.Context, file, sub, name, encoded, alg
 		}
 		return nil
 	}
-	unlock, err := lockUsersFile(ctx, path, func() {
+	unlock, err := lockFile(ctx, path, func() {
 		fmt.Fprintf(c.stderr, "waiting for another authkit users command to finish with %s\n", file)
 	})
 	if err != nil {

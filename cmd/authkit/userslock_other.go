@@ -8,9 +8,9 @@ import (
 	"path/filepath"
 )
 
-// lockUsersFile does nothing where flock(2) is not available: run one
-// users command at a time there.
-func lockUsersFile(context.Context, string, func()) (unlock func(), err error) {
+// lockFile does nothing where flock(2) is not available: run one
+// users command or keygen rotation at a time there.
+func lockFile(context.Context, string, func()) (unlock func(), err error) {
 	return func() {}, nil
 }
 

@@ -16,8 +16,9 @@ import (
 // lockWait bounds how long a users command waits for another's lock.
 const lockWait = 30 * time.Second
 
-// lockUsersFile takes an exclusive lock that serialises the users
-// commands that change path, so that one's write does not undo another's
+// lockFile takes an exclusive lock that serialises the commands that
+// change path (the users commands, keygen's rotation steps), so that one's
+// write does not undo another's
 // (a users add that loaded the file, then a users remove that wrote it,
 // then the add's write bringing the removed user back). The lock is an
 // flock(2) on a hidden file beside path, which stays; the kernel releases
@@ -30,7 +31,7 @@ const lockWait = 30 * time.Second
 // command run as root create an empty file wherever it points (found by
 // review: /etc/nologin locks every other account out). Its directory is
 // path's, whose links resolveLinks has already checked.
-func lockUsersFile(ctx context.Context, path string, waiting func()) (unlock func(), err error) {
+func lockFile(ctx context.Context, path string, waiting func()) (unlock func(), err error) {
 	name := filepath.Join(filepath.Dir(path), "."+filepath.Base(path)+".lock")
 	// Opened for reading (flock needs no more), readable by the file's
 	// owner and group, and given the file's owner when created by
