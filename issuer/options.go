@@ -211,7 +211,6 @@ func WithDeviceName(name string) IssueOption {
 	}
 }
 
-
 // APITokenOption configures one CreateAPIToken call.
 type APITokenOption func(*apiParams) error
 
