@@ -56,11 +56,45 @@ const (
 // transactions still race.
 const PoolConns = 10
 
-// LimitPool bounds db to PoolConns open connections. Every test pool on a
+// admins holds, per server DSN, the pool that creates and drops the
+// tests' schemas and databases, open for the life of the test binary: an
+// administrative connection opened and closed per test was a PostgreSQL
+// backend forked and torn down twice per test, most of the server's CPU
+// in a conformance run.
+var admins struct {
+	sync.Mutex
+	pools map[string]*sql.DB
+}
+
+// adminPool returns the administrative pool for the server named by dsn,
+// opening it with open the first time (nil when open returns nil).
+func adminPool(dsn string, open func() *sql.DB) *sql.DB {
+	admins.Lock()
+	defer admins.Unlock()
+	if db := admins.pools[dsn]; db != nil || open == nil {
+		return db
+	}
+	db := open()
+	if db == nil {
+		return nil
+	}
+	db.SetMaxOpenConns(2)
+	db.SetMaxIdleConns(2)
+	if admins.pools == nil {
+		admins.pools = map[string]*sql.DB{}
+	}
+	admins.pools[dsn] = db
+	return db
+}
+
+// LimitPool bounds db to PoolConns open connections, and keeps them open
+// while it lives (database/sql keeps two idle connections by default, so a
+// burst of ten then closed eight, for the next burst to open again). Every test pool on a
 // shared server is opened through it, or through sqlstore.Open (bounded
 // to 4×GOMAXPROCS, at least 8).
 func LimitPool(db *sql.DB) {
 	db.SetMaxOpenConns(PoolConns)
+	db.SetMaxIdleConns(PoolConns)
 }
 
 // kind describes one kind of server and how to find it.
@@ -141,34 +175,24 @@ func Postgres(t testing.TB) string {
 	if err != nil {
 		t.Fatalf("%s does not parse: %v", PostgresEnv, err)
 	}
-	admin := stdlib.OpenDB(*cfg)
-	defer admin.Close()
+	admin := adminPool(base, func() *sql.DB { return stdlib.OpenDB(*cfg) })
 	schema := uniqueName()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	if _, err := admin.ExecContext(ctx, "CREATE SCHEMA "+schema); err != nil {
 		t.Fatalf("the PostgreSQL server named by %s does not answer or refuses CREATE SCHEMA: %v", PostgresEnv, err)
 	}
-	t.Cleanup(func() { dropPostgres(t, base, schema) })
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if _, err := admin.ExecContext(ctx, "DROP SCHEMA IF EXISTS "+schema+" CASCADE"); err != nil {
+			t.Errorf("dropping schema %s: %v", schema, err)
+		}
+	})
 	q := u.Query()
 	q.Set("search_path", schema)
 	u.RawQuery = q.Encode()
 	return u.String()
-}
-
-func dropPostgres(t testing.TB, base, schema string) {
-	cfg, err := pgx.ParseConfig(base)
-	if err != nil {
-		t.Errorf("dropping schema %s: %v", schema, err)
-		return
-	}
-	db := stdlib.OpenDB(*cfg)
-	defer db.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if _, err := db.ExecContext(ctx, "DROP SCHEMA IF EXISTS "+schema+" CASCADE"); err != nil {
-		t.Errorf("dropping schema %s: %v", schema, err)
-	}
 }
 
 // MySQL returns a github.com/go-sql-driver/mysql DSN
@@ -181,11 +205,15 @@ func MySQL(t testing.TB) string {
 	if err != nil {
 		t.Fatalf("%s does not parse as a go-sql-driver/mysql DSN: %v", MySQLEnv, err)
 	}
-	admin, err := openMySQL(cfg, "")
-	if err != nil {
-		t.Fatalf("%s: %v", MySQLEnv, err)
+	var openErr error
+	admin := adminPool(base, func() *sql.DB {
+		db, err := openMySQL(cfg, "")
+		openErr = err
+		return db
+	})
+	if admin == nil {
+		t.Fatalf("%s: %v", MySQLEnv, openErr)
 	}
-	defer admin.Close()
 	name := uniqueName()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -193,15 +221,9 @@ func MySQL(t testing.TB) string {
 		t.Fatalf("the MySQL server named by %s does not answer or refuses CREATE DATABASE: %v", MySQLEnv, err)
 	}
 	t.Cleanup(func() {
-		db, err := openMySQL(cfg, "")
-		if err != nil {
-			t.Errorf("dropping database %s: %v", name, err)
-			return
-		}
-		defer db.Close()
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
-		if _, err := db.ExecContext(ctx, "DROP DATABASE IF EXISTS "+name); err != nil {
+		if _, err := admin.ExecContext(ctx, "DROP DATABASE IF EXISTS "+name); err != nil {
 			t.Errorf("dropping database %s: %v", name, err)
 		}
 	})
