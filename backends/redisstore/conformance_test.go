@@ -38,6 +38,7 @@ func harness(admin redis.UniversalClient, connect func(t testing.TB) redis.Unive
 }
 
 func TestConformanceStandalone(t *testing.T) {
+	t.Parallel()
 	addr := testservers.Redis(t)
 	admin := standalone(t, addr)
 	h := harness(admin, func(t testing.TB) redis.UniversalClient { return standalone(t, addr) })
@@ -46,6 +47,7 @@ func TestConformanceStandalone(t *testing.T) {
 }
 
 func TestConformanceCluster(t *testing.T) {
+	t.Parallel()
 	addrs := testservers.RedisCluster(t)
 	admin := cluster(t, addrs)
 	h := harness(admin, func(t testing.TB) redis.UniversalClient { return cluster(t, addrs) })

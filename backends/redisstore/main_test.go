@@ -15,7 +15,10 @@ type quiet struct{}
 
 func (quiet) Printf(context.Context, string, ...any) {}
 
+// TestMain says once which server suites were skipped, and how to turn
+// them on. It lets the three conformance runs (standalone, Cluster, Ring)
+// run at once: they mostly wait on round trips and deadlines.
 func TestMain(m *testing.M) {
 	redis.SetLogger(quiet{})
-	testservers.Main(m) // says once which server suites were skipped, and how to turn them on
+	testservers.MainWaiting(m, 3)
 }

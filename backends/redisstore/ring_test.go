@@ -185,6 +185,7 @@ func stalledRing(t *testing.T, addrs []string) *redisstore.Store {
 }
 
 func TestConformanceRing(t *testing.T) {
+	t.Parallel()
 	addrs := []string{testservers.Redis(t), testservers.PrivateRedis(t)}
 	connect := func(t testing.TB) redis.UniversalClient {
 		return ringClient(t, addrs, &redis.RingOptions{HeartbeatFn: pinnedHeartbeat})

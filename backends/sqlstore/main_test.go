@@ -8,4 +8,8 @@ import (
 
 // TestMain says once, after the run, which server suites were skipped and
 // which variable turns each on (a plain `go test` would print a bare ok).
-func TestMain(m *testing.M) { testservers.Main(m) }
+//
+// It lets four parallel tests run at once: the conformance runs
+// (PostgreSQL through pgx and through lib/pq, MySQL/MariaDB, SQLite)
+// mostly wait on their servers' commits, and ran two at a time.
+func TestMain(m *testing.M) { testservers.MainWaiting(m, 4) }
