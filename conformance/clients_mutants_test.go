@@ -111,6 +111,7 @@ var clientMutants = []clientMutant{
 }
 
 func TestClientMutants(t *testing.T) {
+	t.Parallel()
 	child := os.Getenv(clientMutantEnv)
 	for _, m := range clientMutants {
 		t.Run(m.name, func(t *testing.T) {

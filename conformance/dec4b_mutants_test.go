@@ -97,6 +97,7 @@ func init() {
 // The feed of a store that reports HonorsDeadlines answers its snapshot by
 // the deadline too.
 func TestFeedStallMutant(t *testing.T) {
+	t.Parallel()
 	const name = "SnapshotIgnoresDeadline"
 	t.Run(name, func(t *testing.T) {
 		if os.Getenv(feedMutantEnv) == name {

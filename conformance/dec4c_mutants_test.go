@@ -51,6 +51,7 @@ func init() {
 
 // A restart that loses nothing starts no new epoch.
 func TestReopenRewritesEpochMutant(t *testing.T) {
+	t.Parallel()
 	const name = "ReopenRewritesEpoch"
 	t.Run(name, func(t *testing.T) {
 		if os.Getenv(lossMutantEnv) == name {

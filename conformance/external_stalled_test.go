@@ -60,6 +60,7 @@ func stallingExtHarness(mode stallMode, withStalled bool) conformance.ExternalHa
 // that claims authkit.DeadlineStore and keeps the claim: it passes,
 // Stalled included.
 func TestExternalStalledHonoured(t *testing.T) {
+	t.Parallel()
 	conformance.RunExternalAPITokens(t, stallingExtHarness(stallHonours, true))
 }
 
@@ -70,6 +71,7 @@ const extStalledEnv = "AUTHKIT_CONFORMANCE_EXT_STALLED_MUTANT"
 // claim (a lookup that outlives its deadline, or that reports a stalled
 // backend as "no such token"), or leaves it unchecked.
 func TestExternalStalledMutants(t *testing.T) {
+	t.Parallel()
 	child := os.Getenv(extStalledEnv)
 	for _, m := range []struct {
 		name        string

@@ -150,6 +150,7 @@ func extHarness(wrap func(*extStore) authkit.ExternalAPITokens) conformance.Exte
 }
 
 func TestExternalReference(t *testing.T) {
+	t.Parallel()
 	conformance.RunExternalAPITokens(t, extHarness(nil))
 }
 
@@ -212,6 +213,7 @@ var extMutants = []struct {
 }
 
 func TestExternalMutants(t *testing.T) {
+	t.Parallel()
 	child := os.Getenv(extMutantEnv)
 	for _, m := range extMutants {
 		t.Run(m.name, func(t *testing.T) {

@@ -118,6 +118,7 @@ var feedMutants = []feedMutant{
 }
 
 func TestFeedMutants(t *testing.T) {
+	t.Parallel()
 	child := os.Getenv(feedMutantEnv)
 	for _, m := range feedMutants {
 		t.Run(m.name, func(t *testing.T) {

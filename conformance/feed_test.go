@@ -41,6 +41,7 @@ func feedHarness(wrap func(*feedtest.Store) authkit.RevocationStore) conformance
 // The suite passes the reference feed, as a RevocationStore and as a
 // RevocationFeed.
 func TestReferenceFeed(t *testing.T) {
+	t.Parallel()
 	h := feedHarness(nil)
 	conformance.RunRevocationStore(t, h)
 	conformance.RunRevocationFeed(t, h)
@@ -74,6 +75,7 @@ func (c counting) RevocationSnapshot(ctx context.Context, now time.Time, fn func
 // Run runs the feed checks for a Store that implements the feed (and
 // TestFeedMutants/ViaRun shows that they fail a broken one).
 func TestRunIncludesTheFeed(t *testing.T) {
+	t.Parallel()
 	var snapshots atomic.Int32
 	conformance.Run(t, conformance.Harness{
 		New: func(t *testing.T) authkit.Store { return combine(counting{feedtest.New(), &snapshots}) },

@@ -123,6 +123,7 @@ var mutants = []mutant{
 }
 
 func TestMutants(t *testing.T) {
+	t.Parallel()
 	child := os.Getenv(mutantEnv)
 	for _, m := range mutants {
 		t.Run(m.name, func(t *testing.T) {

@@ -11,6 +11,7 @@ import (
 // An echo server behind the proxy: bytes pass when up, stop when stalled,
 // flow again on restore, and a cut refuses connections.
 func TestProxy(t *testing.T) {
+	t.Parallel()
 	p := NewProxy(t, echoServer(t))
 	roundTrip := func(wait time.Duration) error { return echo(p, "ping", wait) }
 	if err := roundTrip(2 * time.Second); err != nil {
@@ -37,6 +38,7 @@ func TestProxy(t *testing.T) {
 // StallOn: chunks pass until the one it waits for, which stalls the proxy
 // before it reaches the server.
 func TestProxyStallOn(t *testing.T) {
+	t.Parallel()
 	p := NewProxy(t, echoServer(t))
 	p.StallOn(func(b []byte) bool { return bytes.Equal(b, []byte("STOP")) })
 	if err := echo(p, "ping", 2*time.Second); err != nil {

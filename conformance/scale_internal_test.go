@@ -5,6 +5,7 @@ import "testing"
 // Harness.ScaleRecords: zero is the default, other values are rounded up
 // to a multiple of 6 (the checks sort records into six kinds by index).
 func TestScaleSize(t *testing.T) {
+	t.Parallel()
 	for _, c := range []struct{ in, want int }{
 		{0, DefaultScaleRecords},
 		{MinScaleRecords, MinScaleRecords},

@@ -113,6 +113,7 @@ func stallingHarness(mode stallMode, withStalled bool) conformance.PartialHarnes
 // TestStalledHonoured runs the revocation checks on a store that claims
 // authkit.DeadlineStore and keeps the claim: it passes, Stalled included.
 func TestStalledHonoured(t *testing.T) {
+	t.Parallel()
 	conformance.RunRevocationStore(t, stallingHarness(stallHonours, true))
 }
 
@@ -122,6 +123,7 @@ const stalledEnv = "AUTHKIT_CONFORMANCE_STALLED_MUTANT"
 // claims authkit.DeadlineStore and breaks the claim, or leaves it
 // unchecked.
 func TestStalledMutants(t *testing.T) {
+	t.Parallel()
 	child := os.Getenv(stalledEnv)
 	for _, m := range []struct {
 		name        string

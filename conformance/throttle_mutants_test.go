@@ -54,6 +54,7 @@ var throttleMutants = []throttleMutant{
 }
 
 func TestThrottleMutants(t *testing.T) {
+	t.Parallel()
 	child := os.Getenv(throttleMutantEnv)
 	for _, m := range throttleMutants {
 		t.Run(m.name, func(t *testing.T) {
