@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -110,14 +111,33 @@ func (c *userCredentials) mustWork(t *testing.T) {
 	}
 }
 
+// usersFileWith returns a users file of t's own holding names, each with
+// the password "a long password" hashed with bcrypt.
 func usersFileWith(t *testing.T, names ...string) string {
 	t.Helper()
 	file := filepath.Join(t.TempDir(), "users.txt")
+	key := strings.Join(names, "\x00")
+	if raw, ok := usersFiles.Load(key); ok {
+		if err := os.WriteFile(file, raw.([]byte), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return file
+	}
 	for _, n := range names {
 		runCLI(t, "a long password\n", "users", "add", n, "--file", file, "--algo", "bcrypt").must(t, exitOK, nil, nil)
 	}
+	raw, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	usersFiles.Store(key, raw)
 	return file
 }
+
+// usersFiles keeps the users files usersFileWith wrote, by their names, so
+// that the next test asking for the same users gets a copy instead of a
+// bcrypt hash per user (seconds each under -race).
+var usersFiles sync.Map
 
 // A user removed while no serve runs loses its sessions and API tokens
 // with "users remove --store" (before, they stayed in the store and came
