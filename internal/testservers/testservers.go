@@ -71,7 +71,7 @@ var admins struct {
 func adminPool(dsn string, open func() *sql.DB) *sql.DB {
 	admins.Lock()
 	defer admins.Unlock()
-	if db := admins.pools[dsn]; db != nil || open == nil {
+	if db := admins.pools[dsn]; db != nil {
 		return db
 	}
 	db := open()
@@ -87,11 +87,11 @@ func adminPool(dsn string, open func() *sql.DB) *sql.DB {
 	return db
 }
 
-// LimitPool bounds db to PoolConns open connections, and keeps them open
-// while it lives (database/sql keeps two idle connections by default, so a
-// burst of ten then closed eight, for the next burst to open again). Every test pool on a
+// LimitPool bounds db to PoolConns open connections and keeps them open
+// while it lives (database/sql keeps two idle by default: a burst of ten
+// closed eight, for the next burst to open again). Every test pool on a
 // shared server is opened through it, or through sqlstore.Open (bounded
-// to 4×GOMAXPROCS, at least 8).
+// to 4×GOMAXPROCS, at least 8, and as many kept idle).
 func LimitPool(db *sql.DB) {
 	db.SetMaxOpenConns(PoolConns)
 	db.SetMaxIdleConns(PoolConns)
