@@ -67,16 +67,16 @@ var admins struct {
 }
 
 // adminPool returns the administrative pool for the server named by dsn,
-// opening it with open the first time (nil when open returns nil).
-func adminPool(dsn string, open func() *sql.DB) *sql.DB {
+// opening it with open the first time.
+func adminPool(dsn string, open func() (*sql.DB, error)) (*sql.DB, error) {
 	admins.Lock()
 	defer admins.Unlock()
 	if db := admins.pools[dsn]; db != nil {
-		return db
+		return db, nil
 	}
-	db := open()
-	if db == nil {
-		return nil
+	db, err := open()
+	if err != nil {
+		return nil, err
 	}
 	db.SetMaxOpenConns(2)
 	db.SetMaxIdleConns(2)
@@ -84,7 +84,7 @@ func adminPool(dsn string, open func() *sql.DB) *sql.DB {
 		admins.pools = map[string]*sql.DB{}
 	}
 	admins.pools[dsn] = db
-	return db
+	return db, nil
 }
 
 // LimitPool bounds db to PoolConns open connections and keeps them open
@@ -175,7 +175,7 @@ func Postgres(t testing.TB) string {
 	if err != nil {
 		t.Fatalf("%s does not parse: %v", PostgresEnv, err)
 	}
-	admin := adminPool(base, func() *sql.DB { return stdlib.OpenDB(*cfg) })
+	admin, _ := adminPool(base, func() (*sql.DB, error) { return stdlib.OpenDB(*cfg), nil })
 	schema := uniqueName()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -205,14 +205,9 @@ func MySQL(t testing.TB) string {
 	if err != nil {
 		t.Fatalf("%s does not parse as a go-sql-driver/mysql DSN: %v", MySQLEnv, err)
 	}
-	var openErr error
-	admin := adminPool(base, func() *sql.DB {
-		db, err := openMySQL(cfg, "")
-		openErr = err
-		return db
-	})
-	if admin == nil {
-		t.Fatalf("%s: %v", MySQLEnv, openErr)
+	admin, err := adminPool(base, func() (*sql.DB, error) { return openMySQL(cfg, "") })
+	if err != nil {
+		t.Fatalf("%s: %v", MySQLEnv, err)
 	}
 	name := uniqueName()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
