@@ -267,28 +267,42 @@ type keys [4]string
 // namespaces and every (user, address) split apart. The known pair's user
 // is Attempt.Name, the others' Attempt.User.
 func keysOf(a Attempt) keys {
-	addr, bits := prefix(a.Addr)
 	name := a.Name
 	if name == "" {
 		name = a.User
 	}
-	mk := func(kind byte, withUser bool, user string, withAddr bool) string {
-		h := sha256.New()
-		h.Write([]byte{kind})
-		if withUser {
-			var n [8]byte
-			binary.BigEndian.PutUint64(n[:], uint64(len(user)))
-			h.Write(n[:])
-			h.Write([]byte(user))
-		}
-		if withAddr {
-			h.Write(addr[:])
-			h.Write([]byte{bits})
-		}
-		sum := h.Sum(nil)
-		return "t1" + base64.RawURLEncoding.EncodeToString(sum[:16])
+	return keys{
+		storeKey('p', nil, &a.User, a.Addr, true),
+		storeKey('a', nil, nil, a.Addr, true),
+		storeKey('u', nil, &a.User, a.Addr, false),
+		storeKey('k', nil, &name, a.Addr, true),
 	}
-	return keys{mk('p', true, a.User, true), mk('a', false, "", true), mk('u', true, a.User, false), mk('k', true, name, true)}
+}
+
+// storeKey derives one store key (the derivation keysOf describes): the
+// hash of kind, then epoch's 8 bytes when given (the flight counts),
+// then user with its length when given, then addr's prefix and its bit
+// length when withAddr.
+func storeKey(kind byte, epoch *int64, user *string, addr netip.Addr, withAddr bool) string {
+	h := sha256.New()
+	h.Write([]byte{kind})
+	var n [8]byte
+	if epoch != nil {
+		binary.BigEndian.PutUint64(n[:], uint64(*epoch))
+		h.Write(n[:])
+	}
+	if user != nil {
+		binary.BigEndian.PutUint64(n[:], uint64(len(*user)))
+		h.Write(n[:])
+		h.Write([]byte(*user))
+	}
+	if withAddr {
+		p, bits := prefix(addr)
+		h.Write(p[:])
+		h.Write([]byte{bits})
+	}
+	sum := h.Sum(nil)
+	return "t1" + base64.RawURLEncoding.EncodeToString(sum[:16])
 }
 
 // prefix returns the address an attempt is counted under: an IPv4 address
@@ -405,25 +419,12 @@ const FlightEpoch = 10 * time.Second
 
 // flightKey is the store key counting the attempts that started (kind
 // 'A' at an address, 'U' at a user) or ended ('B', 'V') in epoch e: a
-// hash, as keysOf's, of the kind, the epoch and the address or user.
+// storeKey of the kind, the epoch and the address or user.
 func flightKey(kind byte, a Attempt, e int64) string {
-	h := sha256.New()
-	var n [8]byte
-	binary.BigEndian.PutUint64(n[:], uint64(e))
-	h.Write([]byte{kind})
-	h.Write(n[:])
-	switch kind {
-	case 'A', 'B':
-		addr, bits := prefix(a.Addr)
-		h.Write(addr[:])
-		h.Write([]byte{bits})
-	default:
-		binary.BigEndian.PutUint64(n[:], uint64(len(a.User)))
-		h.Write(n[:])
-		h.Write([]byte(a.User))
+	if kind == 'A' || kind == 'B' {
+		return storeKey(kind, &e, nil, a.Addr, true)
 	}
-	sum := h.Sum(nil)
-	return "t1" + base64.RawURLEncoding.EncodeToString(sum[:16])
+	return storeKey(kind, &e, &a.User, a.Addr, false)
 }
 
 // Flight is an attempt counted as in flight by Started; End counts its
