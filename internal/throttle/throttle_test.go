@@ -656,3 +656,23 @@ func TestStartedFailureReturnsFlight(t *testing.T) {
 		}
 	}
 }
+
+// The key derivation is part of what replicas share: two versions of
+// authkit running side by side during a rolling upgrade count an attempt
+// under the same keys only while it stays byte for byte the same, so its
+// output is pinned here.
+func TestKeysStable(t *testing.T) {
+	a := Attempt{User: "alice", Name: "Alice", Addr: netip.MustParseAddr("192.0.2.1")}
+	want := keys{"t19tNAM-_5n7dd6PUlAxW0aw", "t1WWd12msCQwFIRAQBIUWq9g", "t1rGGN56BIX_9zawbJy86mYQ", "t1QNE30ftBn2Y98bFg2vfbdQ"}
+	if got := keysOf(a); got != want {
+		t.Errorf("keysOf(%+v) = %q, want %q", a, got, want)
+	}
+	for _, c := range []struct {
+		kind byte
+		want string
+	}{{'A', "t1yCRY6Of34cDVy3NJQ0ioLQ"}, {'V', "t1NKs7pncnGd_fJPcggTf5ow"}} {
+		if got := flightKey(c.kind, a, 178000000); got != c.want {
+			t.Errorf("flightKey(%c, %+v, 178000000) = %q, want %q", c.kind, a, got, c.want)
+		}
+	}
+}
