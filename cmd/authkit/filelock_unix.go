@@ -18,9 +18,9 @@ const lockWait = 30 * time.Second
 
 // lockFile takes an exclusive lock that serialises the commands that
 // change path (the users commands, keygen's rotation steps), so that one's
-// write does not undo another's
-// (a users add that loaded the file, then a users remove that wrote it,
-// then the add's write bringing the removed user back). The lock is an
+// write does not undo another's (a users add that loaded the file, then a
+// users remove that wrote it, then the add's write bringing the removed
+// user back). The lock is an
 // flock(2) on a hidden file beside path, which stays; the kernel releases
 // it when the process ends. It waits at most lockWait for another command,
 // and no longer than ctx lasts; waiting, when not nil, is called once when
