@@ -231,57 +231,73 @@ func NewUsers(hashes map[string]string, opts ...Option) (*Users, error) {
 // naming the line and the user, never quoting the hash. A file without
 // users makes a table that refuses every login (see Users.Len).
 func ParseUsers(r io.Reader, opts ...Option) (*Users, error) {
-	data, err := io.ReadAll(io.LimitReader(r, maxUsersFileBytes+1))
+	// Read line by line, never the whole file at once: a file at the limit
+	// costs one line's buffer, not 16 MiB and the copies of its growth.
+	// One byte past the limit is read so that a larger file is told apart.
+	lr := &io.LimitedReader{R: r, N: maxUsersFileBytes + 1}
+	names, hashes, err := scanUsers(lr)
+	if err != nil {
+		// A file over the limit is refused as such whatever its lines
+		// hold, as when it was read whole before it was parsed: read on
+		// to the limit (no more) to know.
+		_, _ = io.Copy(io.Discard, lr)
+	}
+	if lr.N == 0 {
+		return nil, fmt.Errorf("users file is larger than %d bytes", maxUsersFileBytes)
+	}
 	if err != nil {
 		return nil, err
 	}
-	if len(data) > maxUsersFileBytes {
-		return nil, fmt.Errorf("users file is larger than %d bytes", maxUsersFileBytes)
-	}
+	return newUsers(names, hashes, opts)
+}
+
+// scanUsers parses the lines of a users file for ParseUsers.
+func scanUsers(r io.Reader) ([]string, map[string]hash, error) {
 	var names []string
 	hashes := map[string]hash{}
-	sc := bufio.NewScanner(bytes.NewReader(data))
+	sc := bufio.NewScanner(r)
 	// Room for a line of maxUsersLineBytes and its "\r\n"; the length of
 	// what the scanner returns is checked below.
 	sc.Buffer(make([]byte, 0, 512), maxUsersLineBytes+2)
 	for n := 1; sc.Scan(); n++ {
-		line := strings.TrimSuffix(sc.Text(), "\r")
+		raw := bytes.TrimSuffix(sc.Bytes(), []byte("\r"))
 		if n == 1 {
 			// A byte order mark an editor wrote is not part of the first
 			// name (found by review: "\ufeffalice" was another user).
-			line = strings.TrimPrefix(line, "\ufeff")
+			raw = bytes.TrimPrefix(raw, []byte("\ufeff"))
 		}
-		if len(line) > maxUsersLineBytes {
-			return nil, errLongLine
+		if len(raw) > maxUsersLineBytes {
+			return nil, nil, errLongLine
 		}
-		trimmed := strings.TrimSpace(line)
-		if trimmed == "" || trimmed[0] == '#' {
+		// Comments and blank lines are skipped without a copy.
+		if trimmed := bytes.TrimSpace(raw); len(trimmed) == 0 || trimmed[0] == '#' {
 			continue
 		}
+		line := string(raw)
 		name, encoded, ok := strings.Cut(line, ":")
 		if !ok {
-			return nil, fmt.Errorf("users file line %d: want NAME:HASH", n)
+			return nil, nil, fmt.Errorf("users file line %d: want NAME:HASH", n)
 		}
 		if err := ValidateUserName(name); err != nil {
-			return nil, fmt.Errorf("users file line %d: %w", n, err)
+			return nil, nil, fmt.Errorf("users file line %d: %w", n, err)
 		}
 		if _, dup := hashes[name]; dup {
-			return nil, fmt.Errorf("users file line %d: user %s appears twice", n, quote(name))
+			return nil, nil, fmt.Errorf("users file line %d: user %s appears twice", n, quote(name))
 		}
 		h, err := parseHash(encoded)
 		if err != nil {
-			return nil, fmt.Errorf("users file line %d (user %s): %w", n, quote(name), err)
+			return nil, nil, fmt.Errorf("users file line %d (user %s): %w", n, quote(name), err)
 		}
 		names = append(names, name)
 		hashes[name] = h
 	}
 	if err := sc.Err(); err != nil {
 		if errors.Is(err, bufio.ErrTooLong) {
-			return nil, errLongLine
+			return nil, nil, errLongLine
 		}
-		return nil, err
+		return nil, nil, err
 	}
-	return newUsers(names, hashes, opts)
+	return names, hashes, nil
 }
 
 // LoadUsers reads the users file at path with ParseUsers; its errors

@@ -1,12 +1,15 @@
 package passwords
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"reflect"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -43,6 +46,9 @@ func TestParseUsers(t *testing.T) {
 		{"plain text password", "alice:hunter22\n", `line 1 (user "alice"): not an argon2id`},
 		{"long line", "alice:" + strings.Repeat("x", maxUsersLineBytes) + "\n", "longer than"},
 		{"large file", strings.Repeat("#\n", maxUsersFileBytes/2+1), "larger than"},
+		// The size is told first, whatever the lines hold.
+		{"large file, bad line first", "alice\n" + strings.Repeat("#\n", maxUsersFileBytes/2), "larger than"},
+		{"large file, long line first", "#" + strings.Repeat("x", maxUsersLineBytes) + "\n" + strings.Repeat("#\n", maxUsersFileBytes/2), "larger than"},
 	}
 	for _, tc := range badHashes {
 		bad = append(bad, struct{ name, content, msg string }{tc.name, "# c\nalice:" + tc.hash + "\n", tc.msg})
@@ -55,6 +61,10 @@ func TestParseUsers(t *testing.T) {
 		if err != nil && strings.Contains(err.Error(), "MDEy") {
 			t.Errorf("%s: the error quotes the hash: %v", tc.name, err)
 		}
+	}
+	// A file of exactly the limit is read.
+	if _, err := ParseUsers(strings.NewReader(strings.Repeat("#\n", maxUsersFileBytes/2))); err != nil {
+		t.Errorf("a file of %d bytes: %v", maxUsersFileBytes, err)
 	}
 	// A file without users is a table that refuses every login.
 	u, err = ParseUsers(strings.NewReader("# nobody yet\n"))
@@ -743,5 +753,47 @@ func await[T any](t *testing.T, ch <-chan T, what string) T {
 	case <-time.After(10 * time.Second):
 		t.Fatalf("%s: nothing within 10s", what)
 		panic("unreachable")
+	}
+}
+
+// commentReader yields n bytes of 64-byte comment lines without holding
+// them.
+type commentReader struct{ n, off int }
+
+func (r *commentReader) Read(p []byte) (int, error) {
+	if r.off == r.n {
+		return 0, io.EOF
+	}
+	k := min(len(p), r.n-r.off)
+	for i := range k {
+		p[i] = '#'
+		if (r.off+i)%64 == 63 {
+			p[i] = '\n'
+		}
+	}
+	r.off += k
+	return k, nil
+}
+
+// ParseUsers reads a file line by line: a file at the limit costs its
+// longest line, not the file (it read the whole file before, and the
+// copies of its growth).
+//
+// Not parallel: it counts the bytes the whole process allocates.
+func TestParseUsersMemory(t *testing.T) {
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	u, err := ParseUsers(&commentReader{n: maxUsersFileBytes})
+	runtime.ReadMemStats(&after)
+	if err != nil || u.Len() != 0 {
+		t.Fatalf("%d bytes of comments: %v, %v", maxUsersFileBytes, u, err)
+	}
+	if got := after.TotalAlloc - before.TotalAlloc; got > 1<<20 {
+		t.Errorf("a %d-byte file allocated %d bytes, want at most 1 MiB", maxUsersFileBytes, got)
+	}
+	// The reader makes what it says.
+	data, _ := io.ReadAll(&commentReader{n: 1000})
+	if len(data) != 1000 || bytes.Count(data, []byte("\n")) != 15 || data[127] != '\n' {
+		t.Errorf("commentReader: %d bytes, %d lines", len(data), bytes.Count(data, []byte("\n")))
 	}
 }

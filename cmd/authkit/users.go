@@ -56,14 +56,26 @@ type usersFile struct {
 // then keeps its lines, comments included, for rewriting. Errors name the
 // line but never quote a hash.
 func parseUsers(r io.Reader) (*usersFile, error) {
-	var data bytes.Buffer
-	if _, err := passwords.ParseUsers(io.TeeReader(r, &data)); err != nil {
+	return parseUsersSized(r, 0)
+}
+
+// parseUsersSized is parseUsers for a source of about size bytes (a
+// file's size; 0 if not known), read into one buffer of that size.
+func parseUsersSized(r io.Reader, size int64) (*usersFile, error) {
+	// One byte past the limit, for passwords.ParseUsers to refuse.
+	limit := int64(passwords.MaxUsersFileBytes) + 1
+	buf := bytes.NewBuffer(make([]byte, 0, min(max(size, 0), limit)+bytes.MinRead))
+	if _, err := buf.ReadFrom(io.LimitReader(r, limit)); err != nil {
+		return nil, err
+	}
+	data := buf.Bytes()
+	if _, err := passwords.ParseUsers(bytes.NewReader(data)); err != nil {
 		return nil, err
 	}
 	// Valid: split it as passwords.ParseUsers did.
 	f := &usersFile{index: map[string]int{}}
-	sc := bufio.NewScanner(&data)
-	sc.Buffer(make([]byte, 0, 512), data.Len()+1)
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	sc.Buffer(make([]byte, 0, 512), len(data)+1)
 	for first := true; sc.Scan(); first = false {
 		line := strings.TrimSuffix(sc.Text(), "\r")
 		if first {
@@ -98,7 +110,7 @@ func readUsersFile(path string) (*usersFile, os.FileInfo, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	f, err := parseUsers(fh)
+	f, err := parseUsersSized(fh, fi.Size())
 	if err != nil {
 		return nil, fi, fmt.Errorf("%s: %w", path, err)
 	}
@@ -148,7 +160,11 @@ func (f *usersFile) names() []string {
 
 // content returns the file as write writes it.
 func (f *usersFile) content() []byte {
-	var buf bytes.Buffer
+	n := 0
+	for _, l := range f.lines {
+		n += len(l.text) + 1
+	}
+	buf := bytes.NewBuffer(make([]byte, 0, n))
 	for _, l := range f.lines {
 		buf.WriteString(l.text)
 		buf.WriteByte('\n')
@@ -158,11 +174,12 @@ func (f *usersFile) content() []byte {
 
 // write replaces path with f (replaceSecretFile).
 func (f *usersFile) write(path string) error {
-	if n := len(f.content()); n > passwords.MaxUsersFileBytes {
+	content := f.content()
+	if n := len(content); n > passwords.MaxUsersFileBytes {
 		// serve, and every later users command, would refuse to read it.
 		return fmt.Errorf("%s would be %d bytes, more than the %d a users file may hold: not written", path, n, passwords.MaxUsersFileBytes)
 	}
-	return replaceSecretFile(path, f.content())
+	return replaceSecretFile(path, content)
 }
 
 // replaceSecretFile replaces path with content atomically (a temporary
