@@ -498,7 +498,7 @@ func authorizeServer(t *testing.T, client authkit.Client, scopes []string, w wir
 	if err != nil {
 		t.Fatal(err)
 	}
-	users, password, err := loadUsers("")
+	users, password, err := loadUsers(cheapHashing(t.Context()), "")
 	if err != nil {
 		t.Fatal(err)
 	}

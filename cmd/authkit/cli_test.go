@@ -3,8 +3,11 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/base64"
 	"errors"
 	"flag"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -12,6 +15,9 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"golang.org/x/crypto/argon2"
+	"golang.org/x/crypto/bcrypt"
 )
 
 // syncBuffer is an io.Writer safe for the concurrent writes of a running
@@ -57,11 +63,51 @@ type result struct {
 // runCLI runs the program in-process, as main does.
 func runCLI(t *testing.T, stdin string, args ...string) result {
 	t.Helper()
+	return runCLIIn(t, cheapHashing(context.Background()), stdin, args...)
+}
+
+// runCLIFullCost is runCLI with the hashes a command run from the shell
+// makes (runCLI's are cheap: cheapHashing).
+func runCLIFullCost(t *testing.T, stdin string, args ...string) result {
+	t.Helper()
+	return runCLIIn(t, context.Background(), stdin, args...)
+}
+
+func runCLIIn(t *testing.T, ctx context.Context, stdin string, args ...string) result {
+	t.Helper()
 	var out, errOut bytes.Buffer
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	code := run(ctx, args, strings.NewReader(stdin), &out, &errOut)
 	return result{code, out.String(), errOut.String()}
+}
+
+// cheapHashing makes the users commands and serve's demo user, run with
+// the returned context, hash passwords at the least cost a users file
+// accepts (argon2id with 64 KiB and one pass, bcrypt cost 4) instead of
+// the production cost: under -race those took most of this package's
+// CPU time. The hashes' own tests (TestUsersAddArgon2id, TestUsersAddBcrypt,
+// TestHashRoundTrip) hash at full cost.
+func cheapHashing(ctx context.Context) context.Context {
+	return context.WithValue(ctx, hashingKey{}, func(algo string, password []byte) (string, error) {
+		if len(password) == 0 || len(password) > maxPasswordLen || algo == algoBcrypt && len(password) > 72 {
+			// Refused by package passwords before any hashing, with its
+			// own words.
+			return hashPassword(context.Background(), algo, password)
+		}
+		switch algo {
+		case algoArgon2id:
+			salt := make([]byte, 16)
+			rand.Read(salt)
+			key := argon2.IDKey(password, salt, 1, 64, 1, 32)
+			b64 := base64.RawStdEncoding
+			return fmt.Sprintf("$argon2id$v=%d$m=64,t=1,p=1$%s$%s", argon2.Version, b64.EncodeToString(salt), b64.EncodeToString(key)), nil
+		case algoBcrypt:
+			b, err := bcrypt.GenerateFromPassword(password, bcrypt.MinCost)
+			return string(b), err
+		}
+		return hashPassword(context.Background(), algo, password)
+	})
 }
 
 func (r result) must(t *testing.T, code int, inStdout, inStderr []string) {

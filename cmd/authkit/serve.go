@@ -333,7 +333,7 @@ func (c *cli) newServer(ctx context.Context, cfg serveConfig, log *slog.Logger) 
 	if err != nil {
 		return nil, err
 	}
-	users, demoPassword, err := loadUsers(cfg.usersFile)
+	users, demoPassword, err := loadUsers(ctx, cfg.usersFile)
 	if err != nil {
 		return nil, err
 	}
@@ -560,7 +560,7 @@ func warnPlainHTTP(log *slog.Logger, addr, issuerURL string, passwords bool, pro
 
 // loadUsers reads the --users file, or makes the demo user and returns its
 // password.
-func loadUsers(path string) (*userDB, string, error) {
+func loadUsers(ctx context.Context, path string) (*userDB, string, error) {
 	if path != "" {
 		f, fi, err := readUsersFile(path)
 		if err != nil {
@@ -574,7 +574,7 @@ func loadUsers(path string) (*userDB, string, error) {
 		return db, "", nil
 	}
 	password := rand.Text()
-	encoded, err := hashPassword(algoArgon2id, []byte(password))
+	encoded, err := hashPassword(ctx, algoArgon2id, []byte(password))
 	if err != nil {
 		return nil, "", err
 	}

@@ -41,7 +41,7 @@ var listeningRE = regexp.MustCompile(`authkit: listening on http://(\S+)`)
 
 func startServe(t *testing.T, stdin string, args ...string) *testServer {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
+	ctx, cancel := context.WithCancel(cheapHashing(context.Background()))
 	s := &testServer{stdout: &syncBuffer{}, stderr: &syncBuffer{}, cancel: cancel, done: make(chan int, 1)}
 	go func() {
 		s.done <- run(ctx, append([]string{"serve", "--addr", "127.0.0.1:0"}, args...), strings.NewReader(stdin), s.stdout, s.stderr)

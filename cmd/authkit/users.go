@@ -754,7 +754,7 @@ returns (--no-wait skips this).`)
 		if err != nil {
 			return err
 		}
-		encoded, err = hashPassword(*algo, password)
+		encoded, err = hashPassword(ctx, *algo, password)
 		clear(password)
 		if err != nil {
 			return err

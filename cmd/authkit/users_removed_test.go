@@ -237,7 +237,7 @@ func passwordLogin(t *testing.T, s *testServer, user string) response {
 func reloadDB(t *testing.T, end func(context.Context, string) error, hold time.Duration, names ...string) (*userDB, string) {
 	t.Helper()
 	path := usersFileOf(t, names...)
-	db, _, err := loadUsers(path)
+	db, _, err := loadUsers(t.Context(), path)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -42,7 +42,8 @@ func TestUsersAddArgon2id(t *testing.T) {
 	if err := os.WriteFile(file, []byte("# staff\n\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	runCLI(t, "correct horse battery\n", "users", "add", "alice", "--file", file).
+	// At the cost a command run from the shell hashes with (checked below).
+	runCLIFullCost(t, "correct horse battery\n", "users", "add", "alice", "--file", file).
 		must(t, exitOK, []string{"added user alice to " + file + " (argon2id)"}, nil)
 	runCLI(t, "second user pw\r\n", "users", "add", "--file", file, "bob").
 		must(t, exitOK, []string{"added user bob"}, nil)
@@ -104,7 +105,7 @@ func TestUsersAddArgon2id(t *testing.T) {
 func TestUsersAddBcrypt(t *testing.T) {
 	t.Parallel()
 	file := filepath.Join(t.TempDir(), "users.txt")
-	runCLI(t, "bcrypt password\n", "users", "add", "carol", "--algo", "bcrypt", "--file", file).
+	runCLIFullCost(t, "bcrypt password\n", "users", "add", "carol", "--algo", "bcrypt", "--file", file).
 		must(t, exitOK, []string{"added user carol", "(bcrypt)"}, nil)
 	checkMode0600(t, file)
 	raw, _ := os.ReadFile(file)
@@ -259,9 +260,35 @@ func TestUserDBDummyHash(t *testing.T) {
 	}
 }
 
+// Only this package's tests hash cheaply: serve's demo user, and a
+// users command, hash at full cost unless the context says otherwise, and
+// the cheap hashes are ones a users file accepts and that verify.
+func TestCheapHashingOnlyInTests(t *testing.T) {
+	t.Parallel()
+	for ctx, prefix := range map[context.Context]string{
+		context.Background():               "demo:$argon2id$v=19$m=19456,t=2,p=1$",
+		cheapHashing(context.Background()): "demo:$argon2id$v=19$m=64,t=1,p=1$",
+	} {
+		db, password, err := loadUsers(ctx, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if line := db.users().lines[demoUser]; !strings.HasPrefix(line, prefix) {
+			t.Errorf("the demo user's line %.50q, want %q…", line, prefix)
+		}
+		if sub, err := db.check(ctx, demoUser, password); err != nil || sub != demoUser {
+			t.Errorf("the demo user's password: %q, %v", sub, err)
+		}
+	}
+	enc, err := hashPassword(cheapHashing(context.Background()), algoBcrypt, []byte("a password"))
+	if err != nil || passwords.ValidateHash(enc) != nil || !strings.HasPrefix(enc, "$2a$04$") {
+		t.Errorf("a cheap bcrypt hash %q: %v", enc, err)
+	}
+}
+
 func TestHashRoundTrip(t *testing.T) {
 	t.Parallel()
-	enc, err := hashPassword(algoArgon2id, []byte("pässwörd 🔑"))
+	enc, err := hashPassword(context.Background(), algoArgon2id, []byte("pässwörd 🔑"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -274,11 +301,11 @@ func TestHashRoundTrip(t *testing.T) {
 	if ok, err := passwords.Verify(enc, []byte("pässwörd")); ok || err != nil {
 		t.Errorf("a wrong password: %v, %v", ok, err)
 	}
-	enc2, _ := hashPassword(algoArgon2id, []byte("pässwörd 🔑"))
+	enc2, _ := hashPassword(context.Background(), algoArgon2id, []byte("pässwörd 🔑"))
 	if enc2 == enc {
 		t.Error("two hashes of one password are equal: the salt is not random")
 	}
-	if _, err := hashPassword("md5", []byte("x")); err == nil || !strings.Contains(err.Error(), `unknown hash algorithm "md5"`) {
+	if _, err := hashPassword(context.Background(), "md5", []byte("x")); err == nil || !strings.Contains(err.Error(), `unknown hash algorithm "md5"`) {
 		t.Errorf("md5: %v", err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
