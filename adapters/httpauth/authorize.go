@@ -127,7 +127,9 @@ type AuthorizationRequest struct {
 	// State is the client's state parameter, returned to it unchanged.
 	State string
 	// Scopes are the scopes the client asked for, every one of them among
-	// the client's registered scopes; nil when it asked for none.
+	// the client's registered scopes; nil when it asked for none. Approve
+	// then grants every scope of Client.Scopes the user may grant: a
+	// consent page shows Client.Scopes in that case, not an empty list.
 	Scopes []string
 
 	h         *Handler
