@@ -71,6 +71,7 @@ func dumpTables(t *testing.T, s *sqlstore.Store) string {
 // refreshes, revokes, then dumps every authkit table and looks for each
 // secret — whole, its random body, and their hex — in it.
 func TestNoSecretAtRest(t *testing.T) {
+	t.Parallel()
 	for _, b := range []backend{pgxBackend, mysqlBackend, sqliteBackend} {
 		t.Run(b.name, func(t *testing.T) {
 			s, _ := newStore(t, b)

@@ -23,6 +23,7 @@ import (
 // queue its own writers and retry another pool's lock within ctx: no
 // write may fail with SQLITE_BUSY, and every write must be there after.
 func TestSQLiteBusy(t *testing.T) {
+	t.Parallel()
 	dsn := filepath.Join(t.TempDir(), "authkit.db") + "?_pragma=busy_timeout(1)&_pragma=journal_mode(WAL)"
 	stores := make([]*sqlstore.Store, 2)
 	for i := range stores {

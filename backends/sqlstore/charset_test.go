@@ -21,6 +21,7 @@ import (
 // and CheckSchema (which Open runs) refuses such a connection however the
 // pool was opened; utf8mb4 passes.
 func TestMySQLUnsafeCharsetRefused(t *testing.T) {
+	t.Parallel()
 	for _, cs := range []string{"gbk", "big5", "sjis", "cp932", "gb18030", "GBK", "utf8mb4,gbk"} {
 		_, err := sqlstore.Open(t.Context(), "mysql://u:p@127.0.0.1:1/db?charset="+cs)
 		if !errors.Is(err, authkit.ErrInvalidConfig) || !strings.Contains(err.Error(), "charset") {
@@ -50,6 +51,7 @@ func TestMySQLUnsafeCharsetRefused(t *testing.T) {
 // another pool had committed; found by review). Open refuses such a
 // mysql:// DSN, and CheckSchema such a connection however it was opened.
 func TestMySQLAutocommitOffRefused(t *testing.T) {
+	t.Parallel()
 	for _, v := range []string{"0", "false", "OFF", "'0'"} {
 		_, err := sqlstore.Open(t.Context(), "mysql://u:p@127.0.0.1:1/db?autocommit="+v)
 		if !errors.Is(err, authkit.ErrInvalidConfig) || !strings.Contains(err.Error(), "autocommit") {

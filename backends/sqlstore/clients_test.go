@@ -296,6 +296,7 @@ func TestMigration0007(t *testing.T) {
 // client-assertion records: 0008 keeps them (SQLite builds the table
 // again and copies its rows), and from then on they outlive their client.
 func TestMigration0008KeepsRecords(t *testing.T) {
+	t.Parallel()
 	for _, b := range []backend{pgxBackend, mysqlBackend, sqliteBackend} {
 		t.Run(b.name, func(t *testing.T) {
 			ctx := t.Context()

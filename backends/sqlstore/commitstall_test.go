@@ -19,6 +19,7 @@ import (
 // reach a COMMIT; this is the case database/sql's Tx.Commit, which takes
 // no context, would hold for as long as the network does.
 func TestCommitStall(t *testing.T) {
+	t.Parallel()
 	for _, b := range []backend{pgxBackend, mysqlBackend} {
 		t.Run(b.name, func(t *testing.T) {
 			direct := b.fresh(t)

@@ -21,6 +21,7 @@ import (
 // the verifier under a 250 ms store timeout while the proxy swallows
 // everything).
 func TestHonorsDeadlines(t *testing.T) {
+	t.Parallel()
 	for _, c := range []struct {
 		b    backend
 		want bool

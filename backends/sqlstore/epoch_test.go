@@ -61,6 +61,7 @@ func lossSince(t *testing.T, s *sqlstore.Store, jti string, now time.Time) (time
 // the checks queue on the log's counter row and each finds the marker of
 // the first.
 func TestEpochConcurrentLoss(t *testing.T) {
+	t.Parallel()
 	for _, b := range []backend{pgxBackend, mysqlBackend, sqliteBackend} {
 		t.Run(b.name, func(t *testing.T) {
 			a, dsn := newStore(t, b)
@@ -118,6 +119,7 @@ func TestEpochConcurrentLoss(t *testing.T) {
 // WithNotifications, as a revocation does: the follower polls an hour
 // apart, so a change it gets within seconds came by the NOTIFY.
 func TestEpochNotify(t *testing.T) {
+	t.Parallel()
 	k := pgxPool
 	prefix := uniquePrefix("e")
 	p := sqlstore.WithTablePrefix(prefix)
@@ -143,6 +145,7 @@ func TestEpochNotify(t *testing.T) {
 // tokens issued before, once); migrating first writes the marker at 0,
 // and refuses nothing.
 func TestEpochUpgrade(t *testing.T) {
+	t.Parallel()
 	s, _ := newStore(t, sqliteBackend)
 	ctx := t.Context()
 	if err := s.RevokeToken(ctx, "alice", "jti-revoked", epochT0.Add(time.Hour)); err != nil {
@@ -190,6 +193,7 @@ func TestEpochUpgrade(t *testing.T) {
 // TestEpochSurvivesCleanup: DeleteExpiredRevocations never deletes the
 // marker, whatever its now.
 func TestEpochSurvivesCleanup(t *testing.T) {
+	t.Parallel()
 	s, _ := newStore(t, sqliteBackend)
 	ctx := t.Context()
 	if err := s.RevokeToken(ctx, "alice", "jti-1", epochT0); err != nil {
@@ -210,6 +214,7 @@ func TestEpochSurvivesCleanup(t *testing.T) {
 // cannot say when the data begins: checks and snapshots fail closed with
 // ErrStoreUnavailable rather than guess.
 func TestEpochWithoutTime(t *testing.T) {
+	t.Parallel()
 	s, _ := newStore(t, sqliteBackend)
 	ctx := t.Context()
 	if _, err := s.DB().ExecContext(ctx, "UPDATE authkit_revocations SET cutoff_at = NULL WHERE kind = 4"); err != nil {
@@ -231,6 +236,7 @@ func TestEpochWithoutTime(t *testing.T) {
 // instead of vouching for revocations it never held; an upgrade
 // (TestEpochUpgrade) still starts it at 0.
 func TestEpochFreshSchema(t *testing.T) {
+	t.Parallel()
 	for _, b := range []backend{pgxBackend, mysqlBackend, sqliteBackend} {
 		t.Run(b.name, func(t *testing.T) {
 			before := time.Now().Truncate(time.Microsecond)
@@ -254,6 +260,7 @@ func TestEpochFreshSchema(t *testing.T) {
 // table and is migrated again; a token revoked before is refused (as data
 // loss), by the same handle, not verified again.
 func TestEpochWipedAndMigratedAgain(t *testing.T) {
+	t.Parallel()
 	s, dsn := newStore(t, sqliteBackend)
 	ctx := t.Context()
 	issued := time.Now().Add(time.Second)
@@ -292,6 +299,7 @@ func TestEpochWipedAndMigratedAgain(t *testing.T) {
 // epoch at the first run's clock, not at 0 (found by review, 2026-12-03:
 // the second run, seeing 0001 done, took it for an upgrade).
 func TestEpochFreshSchemaInterrupted(t *testing.T) {
+	t.Parallel()
 	for _, b := range []backend{pgxBackend, mysqlBackend, sqliteBackend} {
 		t.Run(b.name, func(t *testing.T) {
 			ctx := t.Context()
@@ -325,6 +333,7 @@ func TestEpochFreshSchemaInterrupted(t *testing.T) {
 // not new: Migrate takes them for an upgrade, and 0005 starts the epoch
 // at 0, refusing no outstanding token (found by review, 2026-12-03).
 func TestEpochMigrateAfterAnotherTool(t *testing.T) {
+	t.Parallel()
 	for _, b := range []backend{pgxBackend, mysqlBackend, sqliteBackend} {
 		t.Run(b.name, func(t *testing.T) {
 			ctx := t.Context()
@@ -368,6 +377,7 @@ func TestEpochMigrateAfterAnotherTool(t *testing.T) {
 // columns already there (found by review). Redoing one migration by
 // deleting its row works too, as CheckSchema's advice says.
 func TestMigrateAgainOverCompleteSchema(t *testing.T) {
+	t.Parallel()
 	for _, b := range []backend{pgxBackend, mysqlBackend, sqliteBackend} {
 		t.Run(b.name, func(t *testing.T) {
 			ctx := t.Context()

@@ -20,6 +20,7 @@ import (
 // of every statement the store runs: none may scan a whole table. (The
 // planner is left to its defaults; enable_seqscan stays on.)
 func TestExplainUsesIndexes(t *testing.T) {
+	t.Parallel()
 	dsn := testservers.Postgres(t)
 	db, err := sqlx.Open("pgx", dsn)
 	if err != nil {
@@ -240,6 +241,7 @@ func onlyPrimaryKeyProbes(plan, pkey string, n int) bool {
 // TestPlanChecks checks the checks of the plans above on plans they must
 // refuse: a probe missing, and a scan beside the probes.
 func TestPlanChecks(t *testing.T) {
+	t.Parallel()
 	pg := `Result
   InitPlan 1 (returns $0)
     ->  Index Scan using authkit_revocations_pkey on authkit_revocations
@@ -314,6 +316,7 @@ func TestPlanChecks(t *testing.T) {
 // whole primary key, and nothing else. PostgreSQL's plans are checked
 // with the others in TestExplainUsesIndexes.
 func TestExplainFeedPoll(t *testing.T) {
+	t.Parallel()
 	for _, c := range []struct {
 		name, driver string
 		dsn          func(testing.TB) string

@@ -15,6 +15,7 @@ import (
 // network, so the store's own calls are not timed during the stall; the
 // issuer's and the verifier's are, as on every other driver.
 func TestFaults(t *testing.T) {
+	t.Parallel()
 	for _, b := range []backend{pgxBackend, pqBackend, mysqlBackend} {
 		t.Run(b.name, func(t *testing.T) {
 			direct := b.fresh(t)

@@ -140,6 +140,7 @@ func listen(b *testing.B, s *Store) {
 // writes going silent); the other dialects neither notify nor listen,
 // whatever the options say.
 func TestNotifyStatement(t *testing.T) {
+	t.Parallel()
 	c, err := buildConfig([]Option{WithTablePrefix("tenant_a_"), WithNotifications(nopListener{})})
 	if err != nil {
 		t.Fatal(err)
@@ -218,6 +219,7 @@ func (l *fakeListener) Listen(ctx context.Context, _ *sql.DB, _ string, ready, n
 // every callback of the new one stale, so notifications woke no one and
 // listening() stayed wrong for the connection's life).
 func TestNotifyHubLateRun(t *testing.T) {
+	t.Parallel()
 	l := &fakeListener{calls: make(chan *fakeSession)}
 	l.hold.Store(true)
 	h := &notifyHub{l: l, channel: "c", subs: map[*follower]struct{}{}}
@@ -266,6 +268,7 @@ func TestNotifyHubLateRun(t *testing.T) {
 // the run that failed can no longer change anything; the last follower
 // to leave stops it, and so does close, for good.
 func TestNotifyHub(t *testing.T) {
+	t.Parallel()
 	l := &fakeListener{calls: make(chan *fakeSession)}
 	h := &notifyHub{l: l, channel: "c", subs: map[*follower]struct{}{}}
 	next := func() *fakeSession { t.Helper(); return l.next(t) }

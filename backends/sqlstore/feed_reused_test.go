@@ -62,6 +62,7 @@ func loseNewest(t *testing.T, s *sqlstore.Store, keep int64, idents ...string) {
 // new revocations until they expired). A follower that polls across the
 // swap stops the same way.
 func TestFeedReusedIDs(t *testing.T) {
+	t.Parallel()
 	for _, b := range allBackends {
 		t.Run(b.name, func(t *testing.T) {
 			ctx := t.Context()

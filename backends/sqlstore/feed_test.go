@@ -137,6 +137,7 @@ func logIDs(t *testing.T, s *sqlstore.Store) []int64 {
 // retention, never the newest; a follower behind the trimmed point gets
 // ErrFeedPositionLost without a call of fn, and one after it continues.
 func TestFeedTrim(t *testing.T) {
+	t.Parallel()
 	for _, b := range allBackends {
 		t.Run(b.name, func(t *testing.T) {
 			s, _ := newStore(t, b)
@@ -233,6 +234,7 @@ func TestFeedTrim(t *testing.T) {
 // A follower whose database's log starts over while it follows stops with
 // ErrFeedPositionLost.
 func TestFeedPositions(t *testing.T) {
+	t.Parallel()
 	for _, b := range allBackends {
 		t.Run(b.name, func(t *testing.T) {
 			s, _ := newStore(t, b)
@@ -281,6 +283,7 @@ func TestFeedPositions(t *testing.T) {
 // writes receives all n in id order, and each writer's changes in the
 // order it made them.
 func TestFeedLogOrder(t *testing.T) {
+	t.Parallel()
 	for _, b := range allBackends {
 		t.Run(b.name, func(t *testing.T) {
 			a, dsn := newStore(t, b)
@@ -338,6 +341,7 @@ func TestFeedLogOrder(t *testing.T) {
 // one was current until it came), not every change after it (found by
 // review: one such change stopped all trimming).
 func TestFeedTrimSkewedClock(t *testing.T) {
+	t.Parallel()
 	for _, b := range allBackends {
 		t.Run(b.name, func(t *testing.T) {
 			s, _ := newStore(t, b)
@@ -378,6 +382,7 @@ func TestFeedTrimSkewedClock(t *testing.T) {
 // row and no revocation row (every logout-all writes its cutoff twice),
 // and one batch per cleanup fell behind for good (found by review).
 func TestFeedTrimCatchesUp(t *testing.T) {
+	t.Parallel()
 	for _, b := range allBackends {
 		t.Run(b.name, func(t *testing.T) {
 			s, _ := newStore(t, b)

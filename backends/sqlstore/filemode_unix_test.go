@@ -15,6 +15,7 @@ import (
 // are its WAL and shared-memory files, whatever the umask (found by
 // review: 0644 under the usual 022). A file that exists keeps its mode.
 func TestOpenSQLiteFileMode(t *testing.T) {
+	t.Parallel()
 	old := syscall.Umask(0o022)
 	defer syscall.Umask(old)
 	dir := t.TempDir()

@@ -15,6 +15,7 @@ var drivers = []string{"github.com/jackc/pgx", "github.com/lib/pq", "github.com/
 // The package links no database driver, as database/sql itself: a program
 // links only the one it imports.
 func TestLinksNoDriver(t *testing.T) {
+	t.Parallel()
 	out, err := exec.Command("go", "list", "-deps", ".").Output()
 	if err != nil {
 		t.Fatal(err)
@@ -30,6 +31,7 @@ func TestLinksNoDriver(t *testing.T) {
 // naming the import it lacks. The program is built and run for real
 // (testdata/nodriver): this test binary links all four drivers.
 func TestOpenWithoutDriver(t *testing.T) {
+	t.Parallel()
 	bin := filepath.Join(t.TempDir(), "nodriver")
 	if out, err := exec.Command("go", "build", "-o", bin, "./testdata/nodriver").CombinedOutput(); err != nil {
 		t.Fatalf("go build ./testdata/nodriver: %v\n%s", err, out)

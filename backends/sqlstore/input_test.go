@@ -12,6 +12,7 @@ import (
 // TestInvalidInput: keys the store cannot keep are refused the same way on
 // every dialect, with ErrInvalidRequest, and nothing is written.
 func TestInvalidInput(t *testing.T) {
+	t.Parallel()
 	now := time.Now()
 	long := strings.Repeat("x", 1025)
 	for _, b := range []backend{pgxBackend, mysqlBackend, sqliteBackend} {

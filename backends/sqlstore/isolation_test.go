@@ -24,6 +24,7 @@ import (
 // (The strict level is given in the DSN too: the shared test database's
 // own default must not change.)
 func TestPostgresIsolation(t *testing.T) {
+	t.Parallel()
 	for _, b := range []backend{pgxBackend, pqBackend} {
 		for _, level := range []string{"repeatable%20read", "serializable"} {
 			t.Run(b.name+"/"+level, func(t *testing.T) {

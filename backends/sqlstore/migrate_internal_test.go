@@ -14,6 +14,7 @@ import (
 // reads information_schema), and every table they create is one the store
 // knows.
 func TestShippedPrefix(t *testing.T) {
+	t.Parallel()
 	ident := regexp.MustCompile(`(^|[\s(,'])authkit_([a-z_]+)`)
 	for _, d := range []*dialect{dialectPostgres, dialectMySQL, dialectSQLite} {
 		ms, err := loadMigrations(d, DefaultTablePrefix)
@@ -64,6 +65,7 @@ func TestShippedPrefix(t *testing.T) {
 }
 
 func TestStatements(t *testing.T) {
+	t.Parallel()
 	got := statements("-- +goose Up\n-- a comment; with a semicolon\nCREATE TABLE a (x INT); -- trailing\n\nCREATE INDEX i ON a (x);\n-- end\n")
 	want := []string{"CREATE TABLE a (x INT)", "CREATE INDEX i ON a (x)"}
 	if !slices.Equal(got, want) {
@@ -76,6 +78,7 @@ func TestStatements(t *testing.T) {
 // trailing ";"; a StatementEnd without a Begin is only a comment, and a
 // Begin left open is split like the rest.
 func TestStatementsBlock(t *testing.T) {
+	t.Parallel()
 	got := statements(`-- +goose Up
 CREATE TABLE a (x INT);
 -- +goose StatementBegin

@@ -23,6 +23,7 @@ import (
 // within the mirror's maxLag. "postgres-pgx-pushed" runs the verifier's
 // store with WithNotifications, as authkit serve does.
 func TestRevocationMirror(t *testing.T) {
+	t.Parallel()
 	type variant struct {
 		name string
 		b    backend

@@ -189,6 +189,7 @@ func uniquePrefix(tag string) string {
 // follower on another, whose polls are a minute apart, by its
 // notification; with each Listener.
 func TestNotifyWakesFollower(t *testing.T) {
+	t.Parallel()
 	for _, k := range listenKinds {
 		t.Run(k.name, func(t *testing.T) {
 			// A prefix of its own: stores with the default prefix in other
@@ -223,6 +224,7 @@ func TestNotifyWakesFollower(t *testing.T) {
 // TestNotifyPrefixes: two stores with their own prefixes on one schema
 // each notify only their own followers.
 func TestNotifyPrefixes(t *testing.T) {
+	t.Parallel()
 	b := pgxBackend
 	pa, pb := uniquePrefix("a"), uniquePrefix("b")
 	wa, dsn := newStore(t, b, sqlstore.WithTablePrefix(pa))
@@ -269,6 +271,7 @@ func TestNotifyPrefixes(t *testing.T) {
 // replaced; what was written while it was down reaches the follower, and
 // notifications flow again on the new one. Close then closes it.
 func TestNotifyReconnects(t *testing.T) {
+	t.Parallel()
 	for _, k := range []listenKind{pgxPool, pqOwn} {
 		t.Run(k.name, func(t *testing.T) { testNotifyReconnects(t, k) })
 	}
@@ -321,6 +324,7 @@ func testNotifyReconnects(t *testing.T, k listenKind) {
 // TestNotifyFollowersShareOneConnection: every follower of a Store shares
 // its one LISTEN connection, which closes when the last one returns.
 func TestNotifyFollowersShareOneConnection(t *testing.T) {
+	t.Parallel()
 	b := pgxBackend
 	prefix := uniquePrefix("s")
 	channel := sqlstore.NotifyChannel(prefix)
@@ -344,6 +348,7 @@ func TestNotifyFollowersShareOneConnection(t *testing.T) {
 // TestNotifyWrongPool: pgxlisten.New over a pool of another driver fails
 // with an error that says what to use, and leaves the pool working.
 func TestNotifyWrongPool(t *testing.T) {
+	t.Parallel()
 	db := openDB(t, pqBackend, testservers.Postgres(t))
 	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 	defer cancel()

@@ -42,6 +42,7 @@ func urlDSN(t *testing.T, b backend) string {
 // refuses (naming the missing table), after them it works, and Close
 // closes the pool it made.
 func TestOpen(t *testing.T) {
+	t.Parallel()
 	for _, b := range allBackends {
 		t.Run(b.name, func(t *testing.T) {
 			dsn := urlDSN(t, b)
@@ -90,6 +91,7 @@ func TestOpen(t *testing.T) {
 
 // TestOpenSQLiteSettings checks the pragmas Open sets on a SQLite file.
 func TestOpenSQLiteSettings(t *testing.T) {
+	t.Parallel()
 	path := filepath.Join(t.TempDir(), "authkit.db")
 	db, err := sqlstore.OpenDB(t.Context(), "sqlite://"+path)
 	if err != nil {
@@ -120,6 +122,7 @@ func TestOpenSQLiteSettings(t *testing.T) {
 // TestOpenRefuses covers DSNs Open cannot use, and checks that no error
 // repeats a password.
 func TestOpenRefuses(t *testing.T) {
+	t.Parallel()
 	const secret = "s3cr3t-pa55"
 	for _, c := range []struct {
 		name string
@@ -155,6 +158,7 @@ func TestOpenRefuses(t *testing.T) {
 // TestOpenUnreachable: a server that refuses connections is
 // ErrStoreUnavailable at once, without the DSN's password in the message.
 func TestOpenUnreachable(t *testing.T) {
+	t.Parallel()
 	for _, dsn := range []string{
 		"postgres://u:hunter2@" + testservers.ClosedAddr(t) + "/db?sslmode=disable",
 		"mysql://u:hunter2@" + testservers.ClosedAddr(t) + "/db",
@@ -177,6 +181,7 @@ func TestOpenUnreachable(t *testing.T) {
 
 // TestNewDetectsDialect covers New's driver detection and WithDriver.
 func TestNewDetectsDialect(t *testing.T) {
+	t.Parallel()
 	for _, c := range []struct {
 		driver string
 		opts   []sqlstore.Option
@@ -210,6 +215,7 @@ func TestNewDetectsDialect(t *testing.T) {
 // servers run it at once, and that CheckSchema tells a migrated database
 // from one that is not.
 func TestMigrate(t *testing.T) {
+	t.Parallel()
 	for _, b := range []backend{pgxBackend, mysqlBackend, sqliteBackend} {
 		t.Run(b.name, func(t *testing.T) {
 			dsn := b.fresh(t)
@@ -259,6 +265,7 @@ func TestMigrate(t *testing.T) {
 // migration tool would (each file whole, in one Exec; MySQL with
 // multiStatements=true), then checks that the store works on the result.
 func TestShippedFiles(t *testing.T) {
+	t.Parallel()
 	for _, b := range []backend{pgxBackend, mysqlBackend, sqliteBackend} {
 		t.Run(b.name, func(t *testing.T) {
 			dsn := b.fresh(t)
@@ -323,6 +330,7 @@ func sqlstoreFS(t *testing.T, path string) (string, error) {
 // of which pgx, lib/pq and the MySQL driver put in their messages; the
 // driver's error stays reachable with errors.As.
 func TestErrorsNameNoServer(t *testing.T) {
+	t.Parallel()
 	pg := testservers.Addr(t, testservers.Postgres(t))
 	my := testservers.Addr(t, testservers.MySQL(t))
 	refused := testservers.ClosedAddr(t)
@@ -395,6 +403,7 @@ func TestErrorsNameNoServer(t *testing.T) {
 // dialect is refused at once, rather than running another dialect's
 // statements; a wrapped driver is taken at its name (WithDriver).
 func TestNewFromDBDriverMismatch(t *testing.T) {
+	t.Parallel()
 	pools := map[string]string{
 		"pgx":      "postgres://nobody@127.0.0.1:1/none",
 		"postgres": "postgres://nobody@127.0.0.1:1/none",

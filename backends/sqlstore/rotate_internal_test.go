@@ -77,6 +77,7 @@ func migratedStore(t *testing.T, driver, dsn string, opts ...Option) *Store {
 // sealed successor), a successor hash already taken, expiry, a revoked
 // session. Every refusal is checked to have written nothing.
 func TestRotatePaths(t *testing.T) {
+	t.Parallel()
 	for _, d := range rotateDialects {
 		t.Run(d.name, func(t *testing.T) {
 			s := migratedStore(t, d.driver, d.dsn(t))
@@ -238,6 +239,7 @@ func rotateScenario(t *testing.T, s *Store, tag string, rotate func(context.Cont
 // the transaction; and that a second table prefix in the same database
 // has a routine of its own, which rotates its own tables.
 func TestRotateWithoutRoutine(t *testing.T) {
+	t.Parallel()
 	for _, d := range rotateDialects {
 		if d.drop == "" {
 			continue

@@ -105,6 +105,7 @@ func whatCreates(m migration) created {
 // with all their columns, the columns it adds, the rows it inserts, its
 // routine. A new migration fails here until migrationProbes describes it.
 func TestMigrationProbes(t *testing.T) {
+	t.Parallel()
 	for _, d := range []*dialect{dialectPostgres, dialectMySQL, dialectSQLite} {
 		ms, err := loadMigrations(d, DefaultTablePrefix)
 		if err != nil || len(ms) == 0 {
@@ -193,6 +194,7 @@ func sortKeys(keys []probeKey) []probeKey {
 
 // TestWhatCreates checks the reader TestMigrationProbes relies on.
 func TestWhatCreates(t *testing.T) {
+	t.Parallel()
 	got := whatCreates(migration{body: `-- +goose Up
 CREATE TABLE IF NOT EXISTS authkit_a (
     id   TEXT NOT NULL, -- a comment

@@ -83,6 +83,7 @@ var schemaBackends = []backend{pgxBackend, pqBackend, mysqlBackend, sqliteBacken
 // adds, … — and passes once all are applied. The error of a missing table
 // or column wraps the database's error and names what is missing.
 func TestCheckSchemaNamesMissingMigration(t *testing.T) {
+	t.Parallel()
 	for _, b := range schemaBackends {
 		t.Run(b.name, func(t *testing.T) {
 			ctx := t.Context()
@@ -141,6 +142,7 @@ func TestCheckSchemaNamesMissingMigration(t *testing.T) {
 // short, naming the last migration, and on PostgreSQL and MySQL one
 // without the rotation routine, naming 0003_rotate_refresh.
 func TestOpenNamesMissingMigration(t *testing.T) {
+	t.Parallel()
 	for _, b := range schemaBackends {
 		t.Run(b.name, func(t *testing.T) {
 			ctx := t.Context()
@@ -185,6 +187,7 @@ func TestOpenNamesMissingMigration(t *testing.T) {
 // apart, so CheckSchema names the next migration (0006) instead. With
 // every file applied it passes.
 func TestCheckSchemaPlainFiles(t *testing.T) {
+	t.Parallel()
 	for _, b := range []backend{pgxBackend, mysqlBackend, sqliteBackend} {
 		t.Run(b.name, func(t *testing.T) {
 			ctx := t.Context()
@@ -228,6 +231,7 @@ func TestCheckSchemaPlainFiles(t *testing.T) {
 // column, a routine and a recorded migration it does not know, as a later
 // version's migrations would leave during a rolling deploy — passes.
 func TestCheckSchemaNewerSchema(t *testing.T) {
+	t.Parallel()
 	for _, b := range []backend{pgxBackend, mysqlBackend, sqliteBackend} {
 		t.Run(b.name, func(t *testing.T) {
 			ctx := t.Context()
@@ -264,6 +268,7 @@ func TestCheckSchemaNewerSchema(t *testing.T) {
 // since authkit_schema_migrations lists it, says so and how to apply it
 // again. The names follow the table prefix.
 func TestCheckSchemaLostPieces(t *testing.T) {
+	t.Parallel()
 	for _, b := range []backend{pgxBackend, mysqlBackend, sqliteBackend} {
 		t.Run(b.name, func(t *testing.T) {
 			ctx := t.Context()
@@ -427,6 +432,7 @@ func TestCheckSchemaLostPieces(t *testing.T) {
 // failure (authkit.ErrStoreUnavailable), naming the migration and the
 // table it was checking.
 func TestCheckSchemaRefused(t *testing.T) {
+	t.Parallel()
 	ctx := t.Context()
 	s, dsn := newStore(t, pgxBackend)
 	weak, err := sqlstore.New(openDB(t, pgxBackend, pgRole(t, s, dsn)))
@@ -504,6 +510,7 @@ func BenchmarkCheckSchema(b *testing.B) {
 // visible, so the error is the grant alone (no migration, no outage); on
 // MySQL information_schema hides it, so the error names both causes.
 func TestCheckSchemaNoExecute(t *testing.T) {
+	t.Parallel()
 	ctx := t.Context()
 	var b [6]byte
 	_, _ = rand.Read(b[:])

@@ -13,6 +13,7 @@ import (
 // store that keeps them: only authkit serve deleted them, and a library
 // user's table grew with every guessing address (found by review).
 func TestIssuerCleanupDeletesThrottleCounters(t *testing.T) {
+	t.Parallel()
 	for _, b := range allBackends {
 		t.Run(b.name, func(t *testing.T) {
 			s, _ := newStore(t, b)

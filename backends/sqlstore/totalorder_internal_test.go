@@ -20,6 +20,7 @@ import (
 // replica, and ties of an expiry column alone could go to other rows
 // there. Every DELETE with a LIMIT the store builds must be listed here.
 func TestBoundedDeletesTotalOrder(t *testing.T) {
+	t.Parallel()
 	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
 	defer cancel()
 	db, err := sqlx.Open("sqlite", t.TempDir()+"/pk.db")

@@ -46,9 +46,11 @@ func startServe(t *testing.T, stdin string, args ...string) *testServer {
 	go func() {
 		s.done <- run(ctx, append([]string{"serve", "--addr", "127.0.0.1:0"}, args...), strings.NewReader(stdin), s.stdout, s.stderr)
 	}()
-	// A bound, not a wait: serve hashes the demo user's password (argon2id)
-	// before it listens, which under -race, beside the package's other
-	// parallel tests hashing theirs, took more than 10 s on CI's two cores.
+	// A bound, not a wait: serve opens its store and loads or makes its
+	// keys and users before it listens, which under -race, beside the
+	// package's other parallel tests, took more than 10 s on CI's two
+	// cores (then with the demo user's password hashed at full cost; it
+	// is cheap here now, cheapHashing).
 	deadline := time.After(45 * time.Second)
 	for {
 		if m := listeningRE.FindStringSubmatch(s.stdout.String()); m != nil {
