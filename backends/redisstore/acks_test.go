@@ -112,6 +112,11 @@ func TestReplicaAcks(t *testing.T) {
 	revokeStalled(t, "RevokeSession", func() error { return s.RevokeSession(ctx, "sess-1", time.Now()) }, timeout)
 	revokeStalled(t, "RevokeSubjectSessions", func() error { _, err := s.RevokeSubjectSessions(ctx, "erin", time.Now()); return err }, timeout)
 	revokeStalled(t, "RevokeAPIToken", func() error { return s.RevokeAPIToken(ctx, "erin", "tok-1", time.Now()) }, timeout)
+	// The caller's retries, everything already revoked on the primary:
+	// each waits for the replica again, and fails again.
+	revokeStalled(t, "RevokeSession again", func() error { return s.RevokeSession(ctx, "sess-2", time.Now()) }, timeout)
+	revokeStalled(t, "RevokeSubjectSessions again", func() error { _, err := s.RevokeSubjectSessions(ctx, "erin", time.Now()); return err }, timeout)
+	revokeStalled(t, "RevokeAPIToken again", func() error { return s.RevokeAPIToken(ctx, "erin", "tok-1", time.Now()) }, timeout)
 	for _, id := range []string{"sess-1", "sess-2"} {
 		if got, err := s.Session(ctx, id); err != nil || got.RevokedAt.IsZero() {
 			t.Errorf("session %s after its unconfirmed revocation: revoked at %v, %v; want revoked on the primary", id, got.RevokedAt, err)
@@ -319,5 +324,15 @@ func TestReplicaAcksClientWrites(t *testing.T) {
 	}
 	if _, err := plain.GetClient(ctx, "app"); !errors.Is(err, authkit.ErrNotFound) {
 		t.Errorf("the client after DeleteClient: %v, want ErrNotFound (deleted on the primary)", err)
+	}
+	// The caller's retry waits for the replica again rather than saying
+	// the client is gone.
+	err = s.DeleteClient(ctx, "app")
+	if !errors.Is(err, authkit.ErrStoreUnavailable) || !strings.Contains(err.Error(), "acknowledged by 0 of the 1") {
+		t.Errorf("DeleteClient again, no replica: %v, want ErrStoreUnavailable saying 0 of 1", err)
+	}
+	// Without acks, a client that is not there is ErrNotFound.
+	if err := plain.DeleteClient(ctx, "app"); !errors.Is(err, authkit.ErrNotFound) {
+		t.Errorf("DeleteClient of a deleted client, no acks: %v, want ErrNotFound", err)
 	}
 }

@@ -599,6 +599,13 @@ func (s *Store) DeleteClient(ctx context.Context, id string) error {
 		return s.fail(ctx, op, err)
 	}
 	if n, _ := res.(int64); n != 1 {
+		// Under WithReplicaAcks, a retry of a delete that failed waiting
+		// for the replicas waits again before it says the client is gone
+		// (found by review: it answered ErrNotFound at once, and a
+		// failover could bring the client and its secret back).
+		if err := s.confirm(ctx, op, goneCheck(s.k.client(id))); err != nil {
+			return err
+		}
 		return outcome(op, authkit.ErrNotFound)
 	}
 	s.unindexClients(ctx, []string{id})

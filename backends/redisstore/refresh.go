@@ -636,7 +636,13 @@ func (s *Store) RevokeSubjectSessions(ctx context.Context, subject string, now t
 	}
 	var (
 		revoked []string
-		gone    []redis.Z // entries without a session, old enough to prune
+		// Every revoked session, this call's and those revoked before:
+		// under WithReplicaAcks a retry of a call that failed waiting for
+		// the replicas waits again, as RevokeSession's does (found by
+		// review: it returned nil, the sessions it found revoked
+		// unchecked, so a failover could bring them back).
+		confirmIDs []string
+		gone       []redis.Z // entries without a session, old enough to prune
 	)
 	for i, c := range calls {
 		if c == nil {
@@ -649,6 +655,9 @@ func (s *Store) RevokeSubjectSessions(ctx context.Context, subject string, now t
 		switch str(l[0]) {
 		case "rv":
 			revoked = append(revoked, ids[i])
+			confirmIDs = append(confirmIDs, ids[i])
+		case "al":
+			confirmIDs = append(confirmIDs, ids[i])
 		case "nf":
 			if zs[i].Score <= pruneBefore {
 				gone = append(gone, zs[i])
@@ -674,8 +683,8 @@ func (s *Store) RevokeSubjectSessions(ctx context.Context, subject string, now t
 	}
 	slices.Sort(revoked)
 	if s.cfg.acks > 0 {
-		checks := make([]ackCheck, len(revoked))
-		for i, id := range revoked {
+		checks := make([]ackCheck, len(confirmIDs))
+		for i, id := range confirmIDs {
 			checks[i] = revokedCheck(s.k.session(id))
 		}
 		if err := s.confirm(ctx, op, checks...); err != nil {
