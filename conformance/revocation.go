@@ -15,6 +15,7 @@ const (
 	ruleRevokeSID    = "RevocationStore.RevokeSessionTokens must mark every token whose sid is sid dead until until; revoking twice keeps the later until"
 	ruleCutoff       = "RevocationStore.SetCutoff must mark every token of subject issued at or before cutoff dead (logout-all), remembered until until; a later cutoff replaces an earlier one, an earlier one never replaces a later one, and the until kept is the later of the two"
 	ruleCutoffPrec   = "RevocationStore.SetCutoff: \"at or before cutoff\" must hold to the millisecond at least (a store keeping less than the microsecond rounds cutoffs up), or a logout-all misses tokens issued in the same second"
+	ruleUntilPrec    = "RevocationStore: an entry counts until its until, to the microsecond at least: a store keeping less than the nanosecond rounds untils up, never down, or a revocation ends before the token it revokes expires"
 	ruleIsRevoked    = "RevocationStore.IsRevoked must report whether the token q describes is dead at now: its jti revoked, its sid revoked, or q.IssuedAt at or before its subject's cutoff; entries whose until is at or before now no longer count"
 	ruleRevKeys      = "revocation is keyed on identities: jti, sid and subject are separate namespaces, and an entry matches only its own key, byte for byte (an empty SessionID is a token outside any session)"
 	ruleDeleteRevs   = "RevocationStore.DeleteExpiredRevocations must delete at most limit entries whose until is at or before now and return how many it deleted"
@@ -89,6 +90,9 @@ func runRevocation(t *testing.T, h PartialHarness[authkit.RevocationStore]) {
 			mustOK(t, k.name, k.revoke(a, t, "key-1", at(hour)), k.rule)
 			wantDead(t, b, k.query("key-1"), at(hour-micro), true, "a microsecond before until", ruleIsRevoked)
 			wantDead(t, b, k.query("key-1"), at(hour), false, "until == now no longer counts", ruleIsRevoked)
+			// An until between two microseconds is not cut to the earlier.
+			mustOK(t, k.name, k.revoke(a, t, "key-frac", at(hour).Add(500*time.Nanosecond)), k.rule)
+			wantDead(t, b, k.query("key-frac"), at(hour).Add(100*time.Nanosecond), true, "400ns before an until of base+1h+500ns", ruleUntilPrec)
 		})
 		t.Run(k.name+"/KeepsLaterUntil", func(t *testing.T) {
 			a, b := open(t, h)
@@ -148,6 +152,9 @@ func runRevocation(t *testing.T, h PartialHarness[authkit.RevocationStore]) {
 		q := query("j1", "", "alice", at(-time.Second))
 		wantDead(t, b, q, at(hour-micro), true, "a microsecond before the cutoff's until", ruleCutoff)
 		wantDead(t, b, q, at(hour), false, "until == now no longer counts", ruleIsRevoked)
+		// An until between two microseconds is not cut to the earlier.
+		mustOK(t, "SetCutoff", a.SetCutoff(t.Context(), "carol", base, at(hour).Add(500*time.Nanosecond)), ruleCutoff)
+		wantDead(t, b, query("j1", "", "carol", at(-time.Second)), at(hour).Add(100*time.Nanosecond), true, "400ns before the cutoff's until of base+1h+500ns", ruleUntilPrec)
 	})
 
 	t.Run("SetCutoff/LaterReplacesEarlier", func(t *testing.T) {

@@ -17,7 +17,7 @@ func (s *Store) RevokeToken(ctx context.Context, subject, jti string, until time
 	if err := s.revoke(ctx, "revoke token", subject, kindJTI, "jti", jti, until, nil); err != nil {
 		return err
 	}
-	s.listeners.Notify(authkit.Revocation{Kind: authkit.RevokedToken, Subject: subject, ID: jti, Until: timeOf(micros(until))})
+	s.listeners.Notify(authkit.Revocation{Kind: authkit.RevokedToken, Subject: subject, ID: jti, Until: timeOf(microsCeil(until))})
 	return nil
 }
 
@@ -27,7 +27,7 @@ func (s *Store) RevokeSessionTokens(ctx context.Context, subject, sid string, un
 	if err := s.revoke(ctx, "revoke session tokens", subject, kindSID, "sid", sid, until, nil); err != nil {
 		return err
 	}
-	s.listeners.Notify(authkit.Revocation{Kind: authkit.RevokedSession, Subject: subject, ID: sid, Until: timeOf(micros(until))})
+	s.listeners.Notify(authkit.Revocation{Kind: authkit.RevokedSession, Subject: subject, ID: sid, Until: timeOf(microsCeil(until))})
 	return nil
 }
 
@@ -39,7 +39,7 @@ func (s *Store) SetCutoff(ctx context.Context, subject string, cutoff, until tim
 	if err := s.revoke(ctx, "set cutoff", subject, kindCutoff, "", "", until, at); err != nil {
 		return err
 	}
-	s.listeners.Notify(authkit.Revocation{Kind: authkit.RevokedBefore, Subject: subject, Cutoff: timeOf(at), Until: timeOf(micros(until))})
+	s.listeners.Notify(authkit.Revocation{Kind: authkit.RevokedBefore, Subject: subject, Cutoff: timeOf(at), Until: timeOf(microsCeil(until))})
 	return nil
 }
 
@@ -73,7 +73,7 @@ func (s *Store) revoke(ctx context.Context, op, subject string, kind int, what, 
 		stmt = s.push.revoke // with its NOTIFY (notify.go)
 	}
 	if stmt != "" {
-		res, err := s.exec(ctx, stmt, subject, kind, ident, micros(until), cutoff, time.Now().UnixMicro())
+		res, err := s.exec(ctx, stmt, subject, kind, ident, microsCeil(until), cutoff, time.Now().UnixMicro())
 		if err == nil {
 			var n int64
 			if n, err = res.RowsAffected(); err == nil && n != 1 {
@@ -92,10 +92,10 @@ func (s *Store) revoke(ctx context.Context, op, subject string, kind int, what, 
 		if err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, s.q.appendLog, id, kind, subject, ident, cutoff, micros(until), time.Now().UnixMicro()); err != nil {
+		if _, err := tx.ExecContext(ctx, s.q.appendLog, id, kind, subject, ident, cutoff, microsCeil(until), time.Now().UnixMicro()); err != nil {
 			return err
 		}
-		_, err = tx.ExecContext(ctx, s.q.upsertRevocation, subject, kind, ident, micros(until), cutoff)
+		_, err = tx.ExecContext(ctx, s.q.upsertRevocation, subject, kind, ident, microsCeil(until), cutoff)
 		return err
 	})
 }
