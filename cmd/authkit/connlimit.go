@@ -10,8 +10,9 @@ import (
 
 // defaultMaxConnections is serve's --max-connections: how many client
 // connections it holds at once. Each may hold a request's headers
-// (maxHeaderBytes) and body (64 KiB) while they arrive, about 200 KB at
-// worst, so the default bounds that memory near 400 MB; without a limit a
+// (maxHeaderBytes, at most maxHeaderFields of them: limitHeaderFields)
+// and body (64 KiB) while they arrive, about 200 KB at worst, so the
+// default bounds that memory near 400 MB; without a limit a
 // client opening connections faster than the timeouts close them grew
 // the server past 1 GB (found by review).
 const defaultMaxConnections = 2048
