@@ -543,19 +543,20 @@ func warnSharedFile(log *slog.Logger, path, what string) {
 }
 
 // warnPlainHTTP logs a warning when serve listens on a non-loopback
-// address for passwords with an http issuer off loopback and no trusted
-// proxy: nothing then suggests a TLS-terminating proxy in front, and
-// passwords and tokens would cross the network unencrypted.
+// address for passwords with no trusted proxy and an issuer that is not
+// an https:// URL (nor an http:// one on loopback): nothing then suggests
+// a TLS-terminating proxy in front, and passwords and tokens would cross
+// the network unencrypted. The default issuer (authkit.DefaultIssuer) is no URL: it
+// warns too (found by review: "serve --addr :8080" said nothing).
 func warnPlainHTTP(log *slog.Logger, addr, issuerURL string, passwords bool, proxies int) {
 	host, _, err := net.SplitHostPort(addr)
 	if err != nil || isLoopback(host) || !passwords || proxies > 0 {
 		return
 	}
-	u, err := url.Parse(issuerURL)
-	if err != nil || u.Scheme != "http" || isLoopback(u.Hostname()) {
+	if u, err := url.Parse(issuerURL); err == nil && (u.Scheme == "https" || u.Scheme == "http" && isLoopback(u.Hostname())) {
 		return
 	}
-	log.Warn("serving passwords over plain HTTP on a non-loopback address with an http:// issuer: put a TLS-terminating proxy in front (and name it in --trusted-proxies) or use an https:// issuer", "addr", addr, "issuer", issuerURL)
+	log.Warn("serving passwords over plain HTTP on a non-loopback address, and neither an https:// issuer nor --trusted-proxies says a TLS-terminating proxy is in front: put one there (and name it in --trusted-proxies) or use an https:// issuer", "addr", addr, "issuer", issuerURL)
 }
 
 // loadUsers reads the --users file, or makes the demo user and returns its

@@ -828,6 +828,11 @@ func TestServeWarnsUnsafeSetups(t *testing.T) {
 		{"0.0.0.0:8080", "http://auth.example.com", 1, false},
 		{"127.0.0.1:8080", "http://auth.example.com", 0, false},
 		{"0.0.0.0:8080", "http://localhost:8080", 0, false},
+		// The default issuer is no URL: nothing says TLS is in front.
+		{":8080", authkit.DefaultIssuer, 0, true},
+		{"0.0.0.0:8080", "urn:example:auth", 0, true},
+		{":8080", authkit.DefaultIssuer, 1, false},
+		{"127.0.0.1:8080", authkit.DefaultIssuer, 0, false},
 	} {
 		buf.Reset()
 		warnPlainHTTP(log, c.addr, c.issuer, true, c.proxies)
