@@ -4,6 +4,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 )
@@ -27,4 +28,18 @@ func resolveLinks(path string) (string, error) {
 		return filepath.Join(dir, filepath.Base(path)), nil
 	}
 	return filepath.EvalSymlinks(path)
+}
+
+// openRegular opens path for reading and refuses anything but a regular
+// file.
+func openRegular(path string) (*os.File, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() {
+		f.Close()
+		return nil, fmt.Errorf("%s is not a regular file", path)
+	}
+	return f, nil
 }

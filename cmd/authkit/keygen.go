@@ -13,7 +13,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 
 	"github.com/authkit-go/authkit/keys"
@@ -262,7 +261,7 @@ func writeJWKS(w io.Writer, set *keys.Set, public bool) error {
 // readKeyFile loads a private JWK set as keygen writes it. The first key
 // becomes the active signing key.
 func readKeyFile(path string) (*keys.Set, error) {
-	f, err := os.Open(path)
+	f, err := openRegular(path)
 	if err != nil {
 		return nil, err
 	}

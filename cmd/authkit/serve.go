@@ -14,9 +14,11 @@ import (
 	"net/netip"
 	"net/url"
 	"os"
+	"os/signal"
 	"path"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/authkit-go/authkit"
@@ -266,6 +268,27 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 	log := newLogger(c.stderr, cfg.logFormat, cfg.logLevel)
 	for _, w := range cfg.warnings {
 		log.Warn(w)
+	}
+	// SIGHUP reads the --users file again once serving (watchUsers).
+	// Before that, and without such a file, it is ignored: its default
+	// action ends the process (found by review: a reload sent by a
+	// service manager killed a serve without --users, or one starting).
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	if cfg.usersFile == "" {
+		done := make(chan struct{})
+		defer close(done)
+		go func() {
+			for {
+				select {
+				case <-hup:
+					log.Info("SIGHUP ignored: there is no --users file to read again")
+				case <-done:
+					return
+				}
+			}
+		}()
 	}
 	s, err := c.newServer(ctx, cfg, log)
 	if err != nil {

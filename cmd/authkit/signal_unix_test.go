@@ -177,3 +177,72 @@ func TestSIGHUPReadsUsersFileAgain(t *testing.T) {
 	loginAs("alice").want(t, "a removed user after SIGHUP", 400)
 	loginAs("bob").want(t, "bob after SIGHUP", 200)
 }
+
+// serve without a users file ignores SIGHUP, and says so, instead of
+// dying of it (found by review: a service manager's reload killed it).
+func TestSIGHUPWithoutUsersFile(t *testing.T) {
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(self, "serve", "--addr", "127.0.0.1:0")
+	cmd.Env = append(os.Environ(), "AUTHKIT_TEST_RUN_MAIN=1")
+	stdout, stderr := &syncBuffer{}, &syncBuffer{}
+	cmd.Stdout, cmd.Stderr = stdout, stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(exited) }()
+	defer func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		<-exited
+	}()
+	var base string
+	waitFor(t, "serve to listen", func() bool {
+		if m := listeningRE.FindStringSubmatch(stdout.String()); m != nil {
+			base = "http://" + m[1]
+		}
+		return base != ""
+	})
+	if err := cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "serve to say it ignored SIGHUP", func() bool {
+		select {
+		case <-exited:
+			t.Fatalf("serve exited on SIGHUP (%v):\n%s", cmd.ProcessState, stderr.String())
+		default:
+		}
+		return strings.Contains(stderr.String(), "SIGHUP ignored")
+	})
+	s := &testServer{base: base, stdout: stdout, stderr: stderr}
+	s.do(t, "GET", "/healthz", "", nil).want(t, "/healthz after SIGHUP", 200)
+}
+
+// A FIFO put in place of the users file or the key file is refused at
+// once, not waited on for a writer (found by review: the users file's
+// reload hung for good, and serve with it at shutdown).
+func TestFIFOInPlaceOfAFile(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "fifo")
+	if err := syscall.Mkfifo(path, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for name, read := range map[string]func() error{
+		"readUsersFile": func() error { _, _, err := readUsersFile(path); return err },
+		"readKeyFile":   func() error { _, err := readKeyFile(path); return err },
+	} {
+		got := make(chan error, 1)
+		go func() { got <- read() }()
+		select {
+		case err := <-got:
+			if err == nil || !strings.Contains(err.Error(), "not a regular file") {
+				t.Errorf("%s of a FIFO: %v, want an error saying it is not a regular file", name, err)
+			}
+		case <-time.After(10 * time.Second):
+			// A bound, not a timing check: the old code waited forever.
+			t.Fatalf("%s of a FIFO still waiting after 10 s", name)
+		}
+	}
+}

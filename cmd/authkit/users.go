@@ -101,7 +101,7 @@ func loadUsersFile(path string) (*usersFile, error) {
 // readUsersFile is loadUsersFile, also returning the state of the file it
 // read.
 func readUsersFile(path string) (*usersFile, os.FileInfo, error) {
-	fh, err := os.Open(path)
+	fh, err := openRegular(path)
 	if err != nil {
 		return nil, nil, err
 	}
