@@ -173,19 +173,9 @@ func resolveLinks(path string) (string, error) {
 	return cur, nil
 }
 
-// openRegular opens path for reading and refuses anything but a regular
-// file: opening a FIFO put in place of a users or key file would block
-// until a writer came (found by review: the users file's reload hung for
-// good, and serve with it at shutdown). The open does not wait
-// (O_NONBLOCK, which changes nothing for a regular file's reads).
-func openRegular(path string) (*os.File, error) {
-	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
-	if err != nil {
-		return nil, err
-	}
-	if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() {
-		f.Close()
-		return nil, fmt.Errorf("%s is not a regular file", path)
-	}
-	return f, nil
+// openNoWait opens path for reading without waiting for a writer, should
+// it be a FIFO (O_NONBLOCK, which changes nothing for a regular file's
+// reads): see openRegular.
+func openNoWait(path string) (*os.File, error) {
+	return os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 }

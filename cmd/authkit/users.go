@@ -98,6 +98,22 @@ func loadUsersFile(path string) (*usersFile, error) {
 	return f, err
 }
 
+// openRegular opens path for reading and refuses anything but a regular
+// file: opening a FIFO put in place of a users or key file would block
+// until a writer came (found by review: the users file's reload hung for
+// good, and serve with it at shutdown).
+func openRegular(path string) (*os.File, error) {
+	f, err := openNoWait(path)
+	if err != nil {
+		return nil, err
+	}
+	if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() {
+		f.Close()
+		return nil, fmt.Errorf("%s is not a regular file", path)
+	}
+	return f, nil
+}
+
 // readUsersFile is loadUsersFile, also returning the state of the file it
 // read.
 func readUsersFile(path string) (*usersFile, os.FileInfo, error) {
