@@ -569,8 +569,9 @@ func warnSharedFile(log *slog.Logger, path, what string) {
 // address for passwords with no trusted proxy and an issuer that is not
 // an https:// URL (nor an http:// one on loopback): nothing then suggests
 // a TLS-terminating proxy in front, and passwords and tokens would cross
-// the network unencrypted. The default issuer (authkit.DefaultIssuer) is no URL: it
-// warns too (found by review: "serve --addr :8080" said nothing).
+// the network unencrypted. The default issuer (authkit.DefaultIssuer) is
+// no URL: it warns too (found by review: "serve --addr :8080" said
+// nothing).
 func warnPlainHTTP(log *slog.Logger, addr, issuerURL string, passwords bool, proxies int) {
 	host, _, err := net.SplitHostPort(addr)
 	if err != nil || isLoopback(host) || !passwords || proxies > 0 {
@@ -830,10 +831,6 @@ func onlyGet(next http.Handler) http.Handler {
 	})
 }
 
-// withDeadline gives every request's context a deadline d from its start:
-// the store calls it makes end by then at the latest (each also has the
-// store timeout), so a request whose store stalls is answered 503 with
-// Retry-After rather than held.
 // maxHeaderFields bounds the header fields of a request serve handles,
 // Host aside (net/http takes it out of the header); browsers send about
 // 20, proxies add a few.
@@ -865,6 +862,10 @@ func limitHeaderFields(next http.Handler) http.Handler {
 	})
 }
 
+// withDeadline gives every request's context a deadline d from its start:
+// the store calls it makes end by then at the latest (each also has the
+// store timeout), so a request whose store stalls is answered 503 with
+// Retry-After rather than held.
 func withDeadline(next http.Handler, d time.Duration) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel := context.WithTimeout(r.Context(), d)
