@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 
 	"github.com/authkit-go/authkit/keys"
@@ -134,7 +135,7 @@ func (c *cli) rotateKeyFile(ctx context.Context, path string, add bool, activate
 		return err
 	}
 	defer unlock()
-	set, err := readKeyFile(real)
+	set, err := readKeptKeyFile(real)
 	if err != nil {
 		return err
 	}
@@ -259,9 +260,24 @@ func writeJWKS(w io.Writer, set *keys.Set, public bool) error {
 }
 
 // readKeyFile loads a private JWK set as keygen writes it. The first key
-// becomes the active signing key.
+// becomes the active signing key. Any file will do, a pipe too ("keygen
+// --public --keys <(…)", "inspect --jwks /dev/stdin"): a command run once
+// waits for what it was asked to read.
 func readKeyFile(path string) (*keys.Set, error) {
-	f, err := openRegular(path)
+	return readKeys(path, os.Open)
+}
+
+// readKeptKeyFile is readKeyFile for a key file serve loads or a keygen
+// rotation rewrites: a regular file only (openRegular), never waited on
+// (found by review: readKeyFile refused pipes for every command for a
+// while, which broke inspect and keygen --public over process
+// substitution).
+func readKeptKeyFile(path string) (*keys.Set, error) {
+	return readKeys(path, openRegular)
+}
+
+func readKeys(path string, open func(string) (*os.File, error)) (*keys.Set, error) {
+	f, err := open(path)
 	if err != nil {
 		return nil, err
 	}

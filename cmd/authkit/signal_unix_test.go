@@ -3,7 +3,9 @@
 package main
 
 import (
+	"bytes"
 	"errors"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -230,8 +232,8 @@ func TestFIFOInPlaceOfAFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	for name, read := range map[string]func() error{
-		"readUsersFile": func() error { _, _, err := readUsersFile(path); return err },
-		"readKeyFile":   func() error { _, err := readKeyFile(path); return err },
+		"readUsersFile":   func() error { _, _, err := readUsersFile(path); return err },
+		"readKeptKeyFile": func() error { _, err := readKeptKeyFile(path); return err },
 	} {
 		got := make(chan error, 1)
 		go func() { got <- read() }()
@@ -244,5 +246,30 @@ func TestFIFOInPlaceOfAFile(t *testing.T) {
 			// A bound, not a timing check: the old code waited forever.
 			t.Fatalf("%s of a FIFO still waiting after 10 s", name)
 		}
+	}
+}
+
+// A command run once reads its key file from a pipe as asked (found by
+// review: "keygen --public --keys <(…)" and "inspect --jwks <(…)" were
+// refused for a while with serve's regular-file rule).
+func TestKeyFileFromAPipe(t *testing.T) {
+	t.Parallel()
+	var keysJSON bytes.Buffer
+	if code := run(t.Context(), []string{"keygen", "--alg", "ES256"}, strings.NewReader(""), &keysJSON, io.Discard); code != exitOK {
+		t.Fatalf("keygen: exit %d", code)
+	}
+	path := filepath.Join(t.TempDir(), "fifo")
+	if err := syscall.Mkfifo(path, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		if f, err := os.OpenFile(path, os.O_WRONLY, 0); err == nil {
+			_, _ = f.Write(keysJSON.Bytes())
+			f.Close()
+		}
+	}()
+	set, err := readKeyFile(path)
+	if err != nil || set == nil {
+		t.Fatalf("readKeyFile of a pipe: %v", err)
 	}
 }
