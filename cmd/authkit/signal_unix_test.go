@@ -249,27 +249,35 @@ func TestFIFOInPlaceOfAFile(t *testing.T) {
 	}
 }
 
-// A command run once reads its key file from a pipe as asked (found by
+// A command run once reads its file from a pipe as asked (found by
 // review: "keygen --public --keys <(…)" and "inspect --jwks <(…)" were
-// refused for a while with serve's regular-file rule).
-func TestKeyFileFromAPipe(t *testing.T) {
+// refused for a while with serve's regular-file rule, and so was "users
+// list --file <(…)").
+func TestOneShotCommandsReadPipes(t *testing.T) {
 	t.Parallel()
 	var keysJSON bytes.Buffer
 	if code := run(t.Context(), []string{"keygen", "--alg", "ES256"}, strings.NewReader(""), &keysJSON, io.Discard); code != exitOK {
 		t.Fatalf("keygen: exit %d", code)
 	}
-	path := filepath.Join(t.TempDir(), "fifo")
-	if err := syscall.Mkfifo(path, 0o600); err != nil {
+	users, err := os.ReadFile(usersFileWith(t, "alice", "bob"))
+	if err != nil {
 		t.Fatal(err)
 	}
-	go func() {
-		if f, err := os.OpenFile(path, os.O_WRONLY, 0); err == nil {
-			_, _ = f.Write(keysJSON.Bytes())
-			f.Close()
+	pipe := func(content []byte) string {
+		path := filepath.Join(t.TempDir(), "fifo")
+		if err := syscall.Mkfifo(path, 0o600); err != nil {
+			t.Fatal(err)
 		}
-	}()
-	set, err := readKeyFile(path)
-	if err != nil || set == nil {
-		t.Fatalf("readKeyFile of a pipe: %v", err)
+		go func() {
+			if f, err := os.OpenFile(path, os.O_WRONLY, 0); err == nil {
+				_, _ = f.Write(content)
+				f.Close()
+			}
+		}()
+		return path
 	}
+	if set, err := readKeyFile(pipe(keysJSON.Bytes())); err != nil || set == nil {
+		t.Errorf("readKeyFile of a pipe: %v", err)
+	}
+	runCLI(t, "", "users", "list", "--file", pipe(users)).must(t, exitOK, []string{"alice\nbob\n"}, nil)
 }

@@ -743,9 +743,17 @@ returns (--no-wait skips this).`)
 	}
 
 	if sub == "list" {
-		f, err := loadUsersFile(*file)
+		// Read once, as asked: a pipe will do ("--file <(…)"); serve and
+		// the commands that rewrite the file keep to regular files
+		// (openRegular).
+		fh, err := os.Open(*file)
 		if err != nil {
 			return err
+		}
+		f, err := parseUsers(fh)
+		fh.Close()
+		if err != nil {
+			return fmt.Errorf("%s: %w", *file, err)
 		}
 		for _, n := range f.names() {
 			fmt.Fprintln(c.stdout, n)
