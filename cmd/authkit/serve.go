@@ -269,10 +269,11 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 	for _, w := range cfg.warnings {
 		log.Warn(w)
 	}
-	// SIGHUP reads the --users file again once serving (watchUsers).
-	// Before that, and without such a file, it is ignored: its default
-	// action ends the process (found by review: a reload sent by a
-	// service manager killed a serve without --users, or one starting).
+	// SIGHUP reads the --users file again (watchUsers, once serving: one
+	// that came while starting is read then). Without such a file it is
+	// ignored. Caught from the start, for its default action ends the
+	// process (found by review: a reload sent by a service manager killed
+	// a serve without --users, or one starting).
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
@@ -294,6 +295,9 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	if cfg.usersFile != "" {
+		s.hup = hup
+	}
 	ln, err := new(net.ListenConfig).Listen(ctx, "tcp", cfg.addr)
 	if err != nil {
 		s.closeStore()
@@ -314,6 +318,8 @@ type server struct {
 	// SIGHUP) when it comes from a file.
 	users       *userDB
 	usersReload time.Duration
+	// hup delivers SIGHUP to the users file's watcher (nil: none).
+	hup <-chan os.Signal
 	// demoPassword is the demo user's password, printed once on standard
 	// output when the server starts listening; "" with a users file.
 	demoPassword string
@@ -643,7 +649,7 @@ func (s *server) run(ctx context.Context, ln net.Listener, stdout io.Writer) err
 	watched := make(chan struct{})
 	go func() {
 		defer close(watched)
-		s.users.watchUsers(cctx, s.log, s.usersReload)
+		s.users.watchUsers(cctx, s.log, s.usersReload, s.hup)
 	}()
 	defer func() { stopCleanup(); <-cleaned; <-watched }()
 

@@ -11,13 +11,11 @@ import (
 	"log/slog"
 	"maps"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 	"unicode/utf8"
 
@@ -598,14 +596,11 @@ func sameVersion(a, b os.FileInfo) bool {
 }
 
 // watchUsers reloads the users file every interval (0: never) and on each
-// SIGHUP, until ctx ends.
-func (db *userDB) watchUsers(ctx context.Context, log *slog.Logger, every time.Duration) {
+// signal from hup (serve's SIGHUP; nil: none), until ctx ends.
+func (db *userDB) watchUsers(ctx context.Context, log *slog.Logger, every time.Duration, hup <-chan os.Signal) {
 	if db.path == "" {
 		return
 	}
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
 	var tick <-chan time.Time
 	if every > 0 {
 		t := time.NewTicker(every)

@@ -359,7 +359,7 @@ func TestSlowEndingDoesNotDelayReload(t *testing.T) {
 	db, path := reloadDB(t, end, time.Minute, "alice", "bob", "carol")
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
-	go func() { defer close(done); db.watchUsers(ctx, slog.New(slog.DiscardHandler), 10*time.Millisecond) }()
+	go func() { defer close(done); db.watchUsers(ctx, slog.New(slog.DiscardHandler), 10*time.Millisecond, nil) }()
 	defer func() { close(release); cancel(); <-done }()
 	runCLI(t, "", "users", "remove", "alice", "--file", path).must(t, exitOK, nil, nil)
 	time.Sleep(100 * time.Millisecond) // the ender is now stuck on alice
