@@ -185,9 +185,10 @@ func WithThrottlePolicy(p ThrottlePolicy) Option {
 // append the address they received the request from to X-Forwarded-For.
 // Default: none; the client address is r.RemoteAddr and forwarding headers
 // (X-Forwarded-For, Forwarded) are ignored, since any client can send them.
-// At most 256 prefixes; a /0 (every address) is refused. Name the proxies'
-// own addresses, not the network they sit in: a client inside a trusted
-// prefix can write the address it is counted under.
+// At most 256 prefixes; one wider than MinTrustedProxyBits (an IPv4 /8, an
+// IPv6 /7) is refused, since a few such prefixes together trust every
+// address. Name the proxies' own addresses, not the network they sit in: a
+// client inside a trusted prefix can write the address it is counted under.
 func WithTrustedProxies(prefixes ...netip.Prefix) Option {
 	ps := append([]netip.Prefix(nil), prefixes...)
 	return func(c *config) error {
@@ -205,16 +206,29 @@ func WithTrustedProxies(prefixes ...netip.Prefix) Option {
 				}
 				p = netip.PrefixFrom(p.Addr().Unmap(), p.Bits()-96)
 			}
-			if p.Bits() == 0 {
+			if p.Bits() < MinTrustedProxyBits(p.Addr()) {
 				// Every client could then write its own address (found
-				// by review; serve --trusted-proxies refused it already).
-				return invalid("WithTrustedProxies: %v trusts every address: name the proxies' own addresses", p)
+				// by review; serve --trusted-proxies refused it already),
+				// or, with two halves of the space (0.0.0.0/1 and
+				// 128.0.0.0/1), every client again.
+				return invalid("WithTrustedProxies: %v is wider than /%d: name the proxies' own addresses", p, MinTrustedProxyBits(p.Addr()))
 			}
 			ps[i] = p.Masked()
 		}
 		c.trusted = ps
 		return nil
 	}
+}
+
+// MinTrustedProxyBits is the shortest prefix WithTrustedProxies accepts for
+// a's family: 8 for IPv4 (10.0.0.0/8, the widest private range) and 7 for
+// IPv6 (fc00::/7, unique local addresses). No proxy set needs wider ones,
+// and two /1s would trust every address as surely as a /0.
+func MinTrustedProxyBits(a netip.Addr) int {
+	if a.Is4() {
+		return 8
+	}
+	return 7
 }
 
 // ClientAddr returns the client address a uses for r: the address the

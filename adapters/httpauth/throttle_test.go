@@ -497,6 +497,11 @@ func TestThrottleOptions(t *testing.T) {
 		"every IPv4 address":    httpauth.WithTrustedProxies(netip.MustParsePrefix("0.0.0.0/0")),
 		"every IPv6 address":    httpauth.WithTrustedProxies(netip.MustParsePrefix("::/0")),
 		"a short mapped prefix": httpauth.WithTrustedProxies(netip.MustParsePrefix("::ffff:0.0.0.0/95")),
+		// Two halves trust every address as a /0 does.
+		"two IPv4 halves": httpauth.WithTrustedProxies(netip.MustParsePrefix("0.0.0.0/1"), netip.MustParsePrefix("128.0.0.0/1")),
+		"an IPv4 /7":      httpauth.WithTrustedProxies(netip.MustParsePrefix("10.0.0.0/7")),
+		"a mapped /7":     httpauth.WithTrustedProxies(netip.MustParsePrefix("::ffff:10.0.0.0/103")),
+		"an IPv6 /6":      httpauth.WithTrustedProxies(netip.MustParsePrefix("fc00::/6")),
 		"negative free": httpauth.WithThrottlePolicy(func() httpauth.ThrottlePolicy {
 			p := httpauth.DefaultThrottlePolicy()
 			p.Pair.Free = -1
@@ -513,7 +518,7 @@ func TestThrottleOptions(t *testing.T) {
 			t.Errorf("%s: %v", name, err)
 		}
 	}
-	if _, err := httpauth.New(f.ver, httpauth.WithTrustedProxies(netip.MustParsePrefix("::ffff:10.0.0.0/104"), netip.MustParsePrefix("10.1.2.3/32"))); err != nil {
+	if _, err := httpauth.New(f.ver, httpauth.WithTrustedProxies(netip.MustParsePrefix("::ffff:10.0.0.0/104"), netip.MustParsePrefix("10.1.2.3/32"), netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("fc00::/7"))); err != nil {
 		t.Errorf("proxies named by address: %v", err)
 	}
 	p := httpauth.DefaultThrottlePolicy()

@@ -131,11 +131,11 @@ func parseTrustedProxies(s string) ([]netip.Prefix, error) {
 			// is 0.0.0.0/0 (found by review).
 			p = netip.PrefixFrom(a.Unmap(), p.Bits()-96)
 		}
-		if p.Bits() == 0 {
-			// Every address would be a proxy: any client could then
-			// name its own address in X-Forwarded-For and walk past the
-			// throttle's per-address limits.
-			return nil, usagef("--trusted-proxies: %q trusts every address, so any client could choose its own address; name your proxies' addresses or networks", it)
+		if least := httpauth.MinTrustedProxyBits(p.Addr()); p.Bits() < least {
+			// Every address would be a proxy (a /0, or two /1s): any
+			// client could then name its own address in X-Forwarded-For
+			// and walk past the throttle's per-address limits.
+			return nil, usagef("--trusted-proxies: %q is wider than /%d, so clients could choose their own address; name your proxies' addresses or networks", it, least)
 		}
 		out = append(out, p.Masked())
 	}

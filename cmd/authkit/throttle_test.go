@@ -26,12 +26,17 @@ func TestParseTrustedProxies(t *testing.T) {
 			t.Errorf("%d: %v, want %v", i, got[i], want[i])
 		}
 	}
+	if p, err := parseTrustedProxies("10.0.0.0/8,fc00::/7,::ffff:10.0.0.0/104"); err != nil || len(p) != 3 {
+		t.Errorf("the widest accepted: %v %v", p, err)
+	}
 	if p, err := parseTrustedProxies(""); err != nil || p != nil {
 		t.Errorf("empty: %v %v", p, err)
 	}
 	// Trusting every address (found by review: any client then named its
 	// own address in X-Forwarded-For and was never throttled by address).
-	for _, bad := range []string{"proxy.example", "10.0.0.0/33", "fe80::1%eth0", ",", "0.0.0.0/0", "::/0", "10.0.0.0/8,::/0", "192.0.2.1/0", "::ffff:0.0.0.0/96", "::ffff:0:0/96"} {
+	for _, bad := range []string{"proxy.example", "10.0.0.0/33", "fe80::1%eth0", ",", "0.0.0.0/0", "::/0", "10.0.0.0/8,::/0", "192.0.2.1/0", "::ffff:0.0.0.0/96", "::ffff:0:0/96",
+		// Wider than /8 or /7: two halves trust every address as a /0 does.
+		"0.0.0.0/1,128.0.0.0/1", "10.0.0.0/7", "::/1,8000::/1", "fc00::/6", "::ffff:10.0.0.0/103"} {
 		var ue *usageError
 		if _, err := parseTrustedProxies(bad); !errors.As(err, &ue) {
 			t.Errorf("%q: %v, want a usage error", bad, err)
