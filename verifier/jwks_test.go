@@ -635,3 +635,16 @@ func TestJWKSFirstFetchRetriesSoon(t *testing.T) {
 		return err == nil
 	})
 }
+
+// TestCloseNil: Close on what a failed New returns does nothing, so a
+// defer written before the error check (found in a docs snippet by review)
+// does not turn a configuration error into a panic.
+func TestCloseNil(t *testing.T) {
+	ver, err := verifier.New(authkit.WithJWKSURL("http://auth.example.com/.well-known/jwks.json"))
+	if err == nil || ver != nil {
+		t.Fatalf("New with an http:// JWKS URL off loopback: %v, %v", ver, err)
+	}
+	if err := ver.Close(); err != nil {
+		t.Fatalf("Close on nil: %v", err)
+	}
+}

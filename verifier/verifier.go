@@ -272,8 +272,13 @@ func New(opts ...authkit.Option) (*Verifier, error) {
 // unless its alg is an HMAC one (a remote set never holds a symmetric key,
 // so only the local keys can verify it). Close is idempotent, safe to call
 // concurrently with Verify, and returns nil; call it after the server
-// using v has stopped serving.
+// using v has stopped serving. On a nil *Verifier (what New returns with
+// its error) it does nothing, so a defer written before the error check
+// does not panic.
 func (v *Verifier) Close() error {
+	if v == nil {
+		return nil
+	}
 	for _, ti := range v.issuers {
 		if ti.remote != nil {
 			ti.remote.close()
