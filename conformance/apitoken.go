@@ -171,6 +171,55 @@ func runAPIToken(t *testing.T, h PartialHarness[authkit.APITokenStore]) {
 		wantErr(t, "LookupAPIToken of an unknown hash", err, authkit.ErrNotFound, ruleLookupToken)
 	})
 
+	// A hash is matched whole: one that differs from a stored hash in its
+	// first or last byte finds nothing (found by review: a store keyed by
+	// a prefix of the hash passed every other check).
+	t.Run("Lookup/NearMiss", func(t *testing.T) {
+		a, b := open(t, h)
+		tok := newToken("tok-1", "alice", base)
+		createToken(t, a, tok, 0, base)
+		for _, i := range []int{0, len(tok.Hash) / 2, len(tok.Hash) - 1} {
+			near := tok.Hash
+			near[i] ^= 1
+			_, err := b.LookupAPIToken(t.Context(), near)
+			wantErr(t, fmt.Sprintf("LookupAPIToken of a hash that differs from a stored one in byte %d", i), err, authkit.ErrNotFound, ruleLookupToken)
+		}
+	})
+
+	t.Run("ReadersDuringWrites", func(t *testing.T) {
+		a, b := open(t, h)
+		const n = 32
+		errs := readDuringWrites(n, func(i int) error {
+			tok := newToken(fmt.Sprint("tok-", i), fmt.Sprint("user-", i%4), base)
+			if err := a.CreateAPIToken(t.Context(), tok, 0, base); err != nil {
+				return err
+			}
+			if i%2 == 0 {
+				return a.TouchAPIToken(t.Context(), tok.ID, at(minute))
+			}
+			return a.RevokeAPIToken(t.Context(), tok.Subject, tok.ID, at(minute))
+		}, func(k int) error {
+			if k%2 == 0 {
+				_, err := b.ListAPITokens(t.Context(), fmt.Sprint("user-", k%4), at(2*minute))
+				return err
+			}
+			_, err := b.LookupAPIToken(t.Context(), hashOf(fmt.Sprint("tok-tok-", k%n)))
+			if errors.Is(err, authkit.ErrNotFound) {
+				err = nil // not written yet
+			}
+			return err
+		})
+		for _, err := range errs {
+			mustOK(t, "a write, LookupAPIToken or ListAPITokens while others wrote", err, ruleLookupToken)
+		}
+		for i := range n {
+			got := lookupToken(t, b, hashOf(fmt.Sprint("tok-tok-", i)), ruleLookupToken)
+			if revoked := !got.RevokedAt.IsZero(); revoked != (i%2 == 1) {
+				t.Errorf("token %d written while readers read: revoked %v, want %v; %s", i, revoked, i%2 == 1, ruleRevokeAPI)
+			}
+		}
+	})
+
 	t.Run("Lookup/Revoked", func(t *testing.T) {
 		a, b := open(t, h)
 		tok := newToken("tok-1", "alice", base)

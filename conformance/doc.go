@@ -98,7 +98,9 @@
 //     idle expiry or an until equal to now counts as expired, and a token
 //     issued exactly at its subject's cutoff is dead. The suite checks
 //     them with whole-microsecond times, so a store that keeps microseconds
-//     sees them exactly. Cutoffs are checked 100ms before, at, and 1ms
+//     sees them exactly; Revocation/TextTimes adds times at whole seconds
+//     and in zones other than UTC, which a store comparing instants as
+//     text gets wrong. Cutoffs are checked 100ms before, at, and 1ms
 //     after: a store keeping cutoffs in whole seconds fails (a logout-all
 //     would miss tokens issued in the same second), and one keeping less
 //     than the microsecond must round cutoffs up.
@@ -117,7 +119,9 @@
 //     A nil and an empty slice may come back as each other.
 //   - Concurrency: rotation and API token creation are raced from 64 and
 //     32 goroutines, spread over the store and its [Harness.Peer] when one
-//     is given.
+//     is given, and each group's ReadersDuringWrites calls its read
+//     methods while other goroutines write. Run the suite under -race:
+//     a read that skips the store's lock is then reported every time.
 //   - Feed: the feed checks ask FollowRevocations for a heartbeat every
 //     100ms and wait on real time for it: a follower's changes are taken
 //     as complete at the first heartbeat 300ms after the last write (a

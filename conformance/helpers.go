@@ -336,3 +336,57 @@ func together[S any](n int, a, b S, prepare func(i int, s S) func()) {
 	close(start)
 	wg.Wait()
 }
+
+// readDuringWrites runs write(0) … write(n-1) from 8 goroutines while 4
+// others call read(0), read(1), … until every write has returned, and
+// returns the errors of both (the first few). Each reader starts before the
+// writers and reads at least once after they start.
+func readDuringWrites(n int, write func(i int) error, read func(k int) error) []error {
+	var (
+		mu      sync.Mutex
+		errs    []error
+		writers sync.WaitGroup
+		readers sync.WaitGroup
+	)
+	record := func(err error) {
+		if err != nil {
+			mu.Lock()
+			if len(errs) < 5 {
+				errs = append(errs, err)
+			}
+			mu.Unlock()
+		}
+	}
+	start, stop := make(chan struct{}), make(chan struct{})
+	for r := range 4 {
+		readers.Go(func() {
+			<-start
+			for k := r; ; k += 4 {
+				record(read(k))
+				select {
+				case <-stop:
+					return
+				default:
+				}
+			}
+		})
+	}
+	next := make(chan int, n)
+	for i := range n {
+		next <- i
+	}
+	close(next)
+	for range 8 {
+		writers.Go(func() {
+			<-start
+			for i := range next {
+				record(write(i))
+			}
+		})
+	}
+	close(start)
+	writers.Wait()
+	close(stop)
+	readers.Wait()
+	return errs
+}

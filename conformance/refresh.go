@@ -248,6 +248,80 @@ func runRefresh(t *testing.T, h PartialHarness[authkit.RefreshStore]) {
 		}
 	})
 
+	// A hash is matched whole: one that differs from a stored hash in its
+	// first, a middle or its last byte finds, rotates and conflicts with
+	// nothing (found by review: a store keyed by a prefix of the hash
+	// passed every other check, and would rotate a stranger's session).
+	t.Run("NearMissHash", func(t *testing.T) {
+		a, b := open(t, h)
+		s, first := newSession("sess-1", "alice", base, "rt-1")
+		createSession(t, a, s, first)
+		for j, i := range []int{0, len(first.Hash) / 2, len(first.Hash) - 1} {
+			near := first.Hash
+			near[i] ^= 1
+			_, err := b.LookupRefresh(t.Context(), near)
+			wantErr(t, fmt.Sprintf("LookupRefresh of a hash that differs from a stored one in byte %d", i), err, authkit.ErrNotFound, ruleLookup)
+			r := rotation("rt-1", fmt.Sprint("rt-next-", j), at(minute))
+			r.Old = near
+			_, err = b.RotateRefresh(t.Context(), r)
+			wantErr(t, fmt.Sprintf("RotateRefresh of a hash that differs from a stored one in byte %d", i), err, authkit.ErrNotFound, ruleRotateNotFound)
+			s2, first2 := newSession(fmt.Sprint("sess-near-", j), "bob", at(minute), "unused")
+			first2.Hash = near
+			mustOK(t, fmt.Sprintf("CreateSession whose first hash differs from a stored one in byte %d", i), b.CreateSession(t.Context(), s2, first2), ruleCreateConflict)
+			if got := lookupRefresh(t, a, near, ruleLookup); got.SessionID != s2.ID {
+				t.Errorf("LookupRefresh of the near-miss hash found session %q, want %q; %s", got.SessionID, s2.ID, ruleLookup)
+			}
+		}
+		wantUnused(t, a, first.Hash, ruleRotateNotFound)
+		if got := lookupRefresh(t, a, first.Hash, ruleLookup); got.SessionID != s.ID {
+			t.Errorf("LookupRefresh of the original hash found session %q, want %q; %s", got.SessionID, s.ID, ruleLookup)
+		}
+	})
+
+	t.Run("ReadersDuringWrites", func(t *testing.T) {
+		a, b := open(t, h)
+		const n = 32
+		errs := readDuringWrites(n, func(i int) error {
+			s, first := newSession(fmt.Sprint("sess-", i), fmt.Sprint("user-", i%4), base, fmt.Sprint("rt-", i))
+			if err := a.CreateSession(t.Context(), s, first); err != nil {
+				return err
+			}
+			if i%2 == 0 {
+				_, err := a.RotateRefresh(t.Context(), rotation(fmt.Sprint("rt-", i), fmt.Sprint("rt-next-", i), at(minute)))
+				return err
+			}
+			return a.RevokeSession(t.Context(), s.ID, at(minute))
+		}, func(k int) error {
+			var err error
+			switch k % 3 {
+			case 0:
+				_, err = b.ListSessions(t.Context(), fmt.Sprint("user-", k%4), at(2*minute))
+			case 1:
+				_, err = b.LookupRefresh(t.Context(), hashOf(fmt.Sprint("rt-", k%n)))
+			default:
+				_, err = b.Session(t.Context(), fmt.Sprint("sess-", k%n))
+			}
+			if errors.Is(err, authkit.ErrNotFound) {
+				err = nil // not written yet
+			}
+			return err
+		})
+		for _, err := range errs {
+			mustOK(t, "a write, LookupRefresh, Session or ListSessions while others wrote", err, ruleLookup)
+		}
+		for i := range n {
+			got := getSession(t, b, fmt.Sprint("sess-", i), ruleSession)
+			if revoked := !got.RevokedAt.IsZero(); revoked != (i%2 == 1) {
+				t.Errorf("session %d written while readers read: revoked %v, want %v; %s", i, revoked, i%2 == 1, ruleRevokeSession)
+			}
+			if i%2 == 0 {
+				if rec := lookupRefresh(t, b, hashOf(fmt.Sprint("rt-", i)), ruleLookup); rec.UsedAt.IsZero() {
+					t.Errorf("session %d's first token, rotated while readers read, is not used; %s", i, ruleRotate)
+				}
+			}
+		}
+	})
+
 	t.Run("LookupRefresh/NotFound", func(t *testing.T) {
 		a, _ := open(t, h)
 		_, err := a.LookupRefresh(t.Context(), hashOf("never-stored"))
@@ -373,6 +447,17 @@ func runRefresh(t *testing.T, h PartialHarness[authkit.RefreshStore]) {
 		_, err := b.RotateRefresh(t.Context(), rotation("rt-1", "rt-3", at(2*minute)))
 		wantReuse(t, "RotateRefresh of a used token", err, s, r.Now, r.Successor)
 		wantRefreshAbsent(t, a, hashOf("rt-3"), "the successor a reused token asked for", ruleRotateAtomic)
+		// The Successor slices a read and a *ReuseError hand out are the
+		// caller's (found by review: the stored slice handed out passed).
+		if re, ok := errors.AsType[*authkit.ReuseError](err); ok {
+			copy(re.Successor, "XXXXXXXX")
+		}
+		copy(lookupRefresh(t, b, r.Old, ruleLookup).Successor, "YYYYYYYY")
+		_, err = b.RotateRefresh(t.Context(), rotation("rt-1", "rt-3", at(2*minute)))
+		wantReuse(t, "RotateRefresh of a used token, after the caller changed the Successor of a read and of a *ReuseError", err, s, r.Now, r.Successor)
+		if got := lookupRefresh(t, a, r.Old, ruleLookup).Successor; !sameBytes(got, r.Successor) {
+			t.Errorf("LookupRefresh of the used token after the caller changed the Successor slices it was handed: %q, want %q; %s", trunc(got), trunc(r.Successor), ruleSessionCopies)
+		}
 		if got := getSession(t, a, s.ID, ruleSession); !got.RevokedAt.IsZero() {
 			t.Errorf("the session was revoked (RevokedAt %s) by a RotateRefresh that detected reuse; %s", fmtTime(got.RevokedAt), ruleRotateNoRevoke)
 		}
@@ -732,6 +817,14 @@ func runRefresh(t *testing.T, h PartialHarness[authkit.RefreshStore]) {
 		got := sessionIDs(listSessions(t, b, "alice", at(minute)))
 		if want := []string{"sess-2", "sess-0", "sess-3", "sess-1"}; !slices.Equal(got, want) {
 			t.Errorf("ListSessions returned %q, want %q (by CreatedAt); %s", got, want, ruleList)
+		}
+		// Use, not creation, reorders nothing: the oldest session rotated
+		// last is still listed last (found by review: ordering by
+		// LastUsedAt passed).
+		rotate(t, a, rotation("rt-1", "rt-1b", at(2*minute)))
+		got = sessionIDs(listSessions(t, b, "alice", at(3*minute)))
+		if want := []string{"sess-2", "sess-0", "sess-3", "sess-1"}; !slices.Equal(got, want) {
+			t.Errorf("ListSessions after the oldest session rotated returned %q, want %q (by CreatedAt, not LastUsedAt); %s", got, want, ruleList)
 		}
 	})
 

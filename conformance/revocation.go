@@ -157,6 +157,70 @@ func runRevocation(t *testing.T, h PartialHarness[authkit.RevocationStore]) {
 		wantDead(t, b, query("j1", "", "carol", at(-time.Second)), at(hour).Add(100*time.Nanosecond), true, "400ns before the cutoff's until of base+1h+500ns", ruleUntilPrec)
 	})
 
+	// Instants as a store comparing text would see them: fractions that
+	// end in zeros (a JWT's iat is whole seconds or milliseconds) and
+	// zones other than UTC. The checks above all use times with six
+	// fractional digits in UTC, and a store comparing RFC 3339 text, or
+	// wall-clock text in each time's own zone, passed them (found by
+	// review: "05Z" sorts after "05.15Z", so such a logout-all missed the
+	// tokens issued in its own second). The times passed never go back.
+	t.Run("TextTimes", func(t *testing.T) {
+		a, b := open(t, h)
+		whole := base.Truncate(time.Second).Add(hour)
+		west, east := time.FixedZone("UTC-3", -3*3600), time.FixedZone("UTC+5:30", 5*3600+1800)
+		// Untils at and near whole seconds, and given in other zones.
+		mustOK(t, "RevokeToken", a.RevokeToken(t.Context(), "carol", "jti-1", whole.Add(100*ms)), ruleRevokeJTI)
+		mustOK(t, "RevokeSessionTokens", a.RevokeSessionTokens(t.Context(), "carol", "sid-1", whole.Add(time.Second).In(west)), ruleRevokeSID)
+		mustOK(t, "SetCutoff", a.SetCutoff(t.Context(), "dave", whole.Add(-hour), whole.Add(100*ms).In(east)), ruleCutoff)
+		wantDead(t, b, query("jti-1", "", "carol", whole.Add(-hour)), whole, true, "now a whole second, 100ms before the until", ruleRevokeJTI+"; "+ruleIsRevoked)
+		wantDead(t, b, query("jti-2", "", "dave", whole.Add(-2*hour)), whole, true, "now a whole second, 100ms before the cutoff's until, given in UTC+5:30", ruleCutoff+"; "+ruleIsRevoked)
+		wantDead(t, b, query("jti-1", "", "carol", whole.Add(-hour)), whole.Add(100*ms), false, "now at the until", ruleIsRevoked)
+		wantDead(t, b, query("jti-3", "sid-1", "carol", whole.Add(-hour)), whole.Add(500*ms).In(east), true, "now (in UTC+5:30) 500ms before an until given in UTC-3", ruleRevokeSID+"; "+ruleIsRevoked)
+		// Cutoffs and issue times at and near whole seconds.
+		now := whole.Add(minute)
+		mustOK(t, "SetCutoff", a.SetCutoff(t.Context(), "alice", whole.Add(150*ms), whole.Add(2*hour)), ruleCutoff)
+		wantDead(t, b, query("j1", "", "alice", whole), now, true, "issued at a whole second, 150ms before the cutoff", ruleCutoff)
+		wantDead(t, b, query("j2", "", "alice", whole.Add(100*ms)), now, true, "issued 50ms before the cutoff", ruleCutoff)
+		wantDead(t, b, query("j3", "", "alice", whole.Add(150*ms)), now, true, "issued exactly at the cutoff", ruleCutoff)
+		wantDead(t, b, query("j4", "", "alice", whole.Add(200*ms)), now, false, "issued 50ms after the cutoff", ruleCutoff)
+		wantDead(t, b, query("j5", "", "alice", whole.Add(time.Second)), now, false, "issued at the next whole second", ruleCutoff)
+		// A cutoff given in one zone, tokens issued in others.
+		mustOK(t, "SetCutoff", a.SetCutoff(t.Context(), "bob", whole.In(west), whole.Add(2*hour).In(east)), ruleCutoff)
+		wantDead(t, b, query("j1", "", "bob", whole.Add(-minute)), now, true, "issued (in UTC) a minute before a cutoff given in UTC-3", ruleCutoff)
+		wantDead(t, b, query("j2", "", "bob", whole.Add(-minute).In(east)), now.In(west), true, "issued (in UTC+5:30) a minute before a cutoff given in UTC-3", ruleCutoff)
+		wantDead(t, b, query("j3", "", "bob", whole.Add(minute).In(east)), now.In(west), false, "issued (in UTC+5:30) a minute after a cutoff given in UTC-3", ruleCutoff)
+	})
+
+	// Readers while writers write. Every other concurrency check races
+	// writers against writers, and a store whose reads skip its lock
+	// ("for speed on the hot path") passed them all, to crash its server
+	// with "concurrent map read and map write" (found by review). Run the
+	// suite under -race to have every such read reported.
+	t.Run("ReadersDuringWrites", func(t *testing.T) {
+		a, b := open(t, h)
+		const n = 32
+		errs := readDuringWrites(n, func(i int) error {
+			subject := fmt.Sprint("user-", i)
+			switch i % 3 {
+			case 0:
+				return a.RevokeToken(t.Context(), subject, "jti", at(hour))
+			case 1:
+				return a.RevokeSessionTokens(t.Context(), subject, "sid", at(hour))
+			default:
+				return a.SetCutoff(t.Context(), subject, at(minute), at(hour))
+			}
+		}, func(k int) error {
+			_, err := b.IsRevoked(t.Context(), query("jti", "sid", fmt.Sprint("user-", k%n), base), at(2*minute))
+			return err
+		})
+		for _, err := range errs {
+			mustOK(t, "a write or IsRevoked while others wrote", err, ruleIsRevoked)
+		}
+		for i := range n {
+			wantDead(t, b, query("jti", "sid", fmt.Sprint("user-", i), base), at(2*minute), true, "revoked while readers read", ruleIsRevoked)
+		}
+	})
+
 	t.Run("SetCutoff/LaterReplacesEarlier", func(t *testing.T) {
 		a, b := open(t, h)
 		mustOK(t, "SetCutoff", a.SetCutoff(t.Context(), "alice", base, at(hour)), ruleCutoff)
