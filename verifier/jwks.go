@@ -604,6 +604,11 @@ func parseRemoteJWKS(body []byte, defaultAlg keys.Algorithm, log *slog.Logger, u
 			why = perr.Error()
 		case k.Symmetric():
 			why = "a symmetric key (a secret is never taken from a URL)"
+		case k.CanSign():
+			// Anyone who can fetch the document can sign with it: the
+			// issuer's key is compromised (found by review: it was used,
+			// its public half, without a word).
+			why = "a private key (published, so anyone can sign with it: the issuer must replace it and publish public keys only)"
 		}
 		if why != "" {
 			if head.Kid != "" {

@@ -648,3 +648,51 @@ func TestCloseNil(t *testing.T) {
 		t.Fatalf("Close on nil: %v", err)
 	}
 }
+
+// TestJWKSPrivateKeyUnusable: a JWKS that publishes a private key has
+// leaked it, and anyone can sign with it; its kid is unusable, the reason
+// logged and given, and the set's other keys keep working (found by
+// review: the public half was used without a word).
+func TestJWKSPrivateKeyUnusable(t *testing.T) {
+	ctx := context.Background()
+	leaked, _ := keys.Generate(keys.ES256)
+	good, _ := keys.Generate(keys.EdDSA)
+	leakedJWK, err := leaked.MarshalJWK()
+	if err != nil || !strings.Contains(string(leakedJWK), `"d"`) {
+		t.Fatalf("the private JWK has no d: %s %v", leakedJWK, err)
+	}
+	pubSet, _ := keys.NewVerificationSet(good.Public())
+	doc, _ := pubSet.JWKS()
+	doc = []byte(strings.Replace(string(doc), `"keys":[`, `"keys":[`+string(leakedJWK)+`,`, 1))
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write(doc) }))
+	defer srv.Close()
+	var (
+		mu   sync.Mutex
+		logs strings.Builder
+	)
+	v, err := verifier.New(authkit.WithJWKSURL(srv.URL), authkit.WithLogger(slog.New(slog.NewTextHandler(lockedWriter{&mu, &logs}, nil))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer v.Close()
+	for _, tc := range []struct {
+		key  *keys.Key
+		want error
+	}{{leaked, authkit.ErrInvalidToken}, {good, nil}} {
+		set, _ := keys.NewSet(tc.key)
+		is, _ := issuer.New(authkit.WithKeys(set))
+		tok, _ := is.IssueAccessToken(ctx, "alice")
+		_, err := v.Verify(ctx, tok.AccessToken)
+		if tc.want == nil && err != nil || tc.want != nil && !errors.Is(err, tc.want) {
+			t.Errorf("token signed with %s key: %v, want %v", tc.key.ID(), err, tc.want)
+		}
+		if tc.want != nil && (err == nil || !strings.Contains(err.Error(), "a private key")) {
+			t.Errorf("the refusal does not say why: %v", err)
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if !strings.Contains(logs.String(), "unusable: a private key") {
+		t.Errorf("nothing logged of the private key:\n%s", logs.String())
+	}
+}
