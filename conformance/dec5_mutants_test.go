@@ -54,6 +54,12 @@ func init() {
 			want: []string{"Refresh/Rotate/Reuse", "after the caller changed the Successor"},
 		},
 		mutant{
+			name: "CreatedAtForAll",
+			run:  "Refresh/CreateSession/RoundTrip",
+			wrap: func(s authkit.Store) authkit.Store { return createdAtForAll{s} },
+			want: []string{"Refresh/CreateSession/RoundTrip", "LastUsedAt", "IssuedAt"},
+		},
+		mutant{
 			name: "SessionsByLastUse",
 			run:  "Refresh/ListSessions/NewestFirst",
 			wrap: func(s authkit.Store) authkit.Store { return sessionsByLastUse{s} },
@@ -304,4 +310,13 @@ func (s *unlockedReads) CreateSession(ctx context.Context, sess authkit.Session,
 func (s *unlockedReads) LookupRefresh(ctx context.Context, h authkit.TokenHash) (authkit.RefreshRecord, error) {
 	s.peek()
 	return s.Store.LookupRefresh(ctx, h)
+}
+
+// createdAtForAll stores a new session's CreatedAt as its LastUsedAt and
+// its first token's IssuedAt.
+type createdAtForAll struct{ authkit.Store }
+
+func (s createdAtForAll) CreateSession(ctx context.Context, sess authkit.Session, first authkit.RefreshRecord) error {
+	sess.LastUsedAt, first.IssuedAt = sess.CreatedAt, sess.CreatedAt
+	return s.Store.CreateSession(ctx, sess, first)
 }

@@ -194,6 +194,9 @@ func runRefresh(t *testing.T, h PartialHarness[authkit.RefreshStore]) {
 	t.Run("CreateSession/RoundTrip", func(t *testing.T) {
 		a, b := open(t, h)
 		in, first := newSession("sess-1", "alice", base, "rt-1")
+		// Every time its own: a store that wrote CreatedAt for the others
+		// passed (found by review).
+		in.LastUsedAt, first.IssuedAt = base.Add(ms), base.Add(2*ms)
 		s := cloneSession(in)
 		createSession(t, a, in, first)
 		scribbleSession(in) // the caller reuses its slices
