@@ -488,8 +488,16 @@ func lifetime(h http.Header, interval time.Duration) time.Duration {
 	if !ok {
 		return clamp(defaultLifetimeIntervals * interval)
 	}
-	if a, err := strconv.ParseInt(strings.TrimSpace(h.Get("Age")), 10, 64); err == nil && a > 0 {
-		maxAge -= min(a, maxAge)
+	if age := strings.TrimSpace(h.Get("Age")); age != "" && age[0] != '-' && age[0] != '+' {
+		a, err := strconv.ParseInt(age, 10, 64)
+		if errors.Is(err, strconv.ErrRange) {
+			// RFC 9111 §1.2.2: a delta-seconds too large to hold is the
+			// largest; it was ignored (found by review).
+			a, err = maxAge, nil
+		}
+		if err == nil && a > 0 {
+			maxAge -= min(a, maxAge)
+		}
 	}
 	return clamp(time.Duration(maxAge) * time.Second)
 }
