@@ -194,6 +194,9 @@ func demoUsers() map[string]user {
 const (
 	maxFormBytes = 4 << 10
 	csrfCookie   = "oauthlogin_csrf"
+	// hostCSRFCookie is its name over HTTPS: a "__Host-" cookie is
+	// Secure, has Path "/" and no Domain, so no subdomain can plant one.
+	hostCSRFCookie = "__Host-" + csrfCookie
 )
 
 // loginPage is the login-and-consent page: WithAuthorizationCode hands it
@@ -290,9 +293,17 @@ func checkPassword(users map[string]user) (func(ctx context.Context, name, passw
 // validCSRF checks the double-submit token: the hidden field must equal
 // the cookie, which another site can neither read nor set.
 func (p *loginPage) validCSRF(r *http.Request) bool {
-	c, err := r.Cookie(csrfCookie)
+	c, err := r.Cookie(p.csrfName())
 	sent := r.PostFormValue("csrf")
 	return err == nil && c.Value != "" && subtle.ConstantTimeCompare([]byte(c.Value), []byte(sent)) == 1
+}
+
+// csrfName is the CSRF cookie's name: "__Host-" over HTTPS.
+func (p *loginPage) csrfName() string {
+	if p.secure {
+		return hostCSRFCookie
+	}
+	return csrfCookie
 }
 
 // formPath is the path the form posts to (FormAction without its query),
@@ -306,10 +317,15 @@ func formPath(req *httpauth.AuthorizationRequest) string {
 func (p *loginPage) show(w http.ResponseWriter, r *http.Request, req *httpauth.AuthorizationRequest, status int, problem string) {
 	token := rand.Text()
 	// HttpOnly and SameSite=Strict: the browser sends it back only with
-	// the form's own POST. Over HTTPS it is Secure too; there, a
-	// "__Host-" name (with Path "/") also keeps subdomains from setting it.
+	// the form's own POST. Over HTTPS it is Secure too, and its "__Host-"
+	// name (which needs Path "/") keeps subdomains from setting it; over
+	// plain HTTP (localhost) it is scoped to the form's path.
+	path := formPath(req)
+	if p.secure {
+		path = "/"
+	}
 	http.SetCookie(w, &http.Cookie{
-		Name: csrfCookie, Value: token, Path: formPath(req), MaxAge: 600,
+		Name: p.csrfName(), Value: token, Path: path, MaxAge: 600,
 		HttpOnly: true, Secure: p.secure, SameSite: http.SameSiteStrictMode,
 	})
 	asked := req.Scopes

@@ -102,7 +102,7 @@ func (f *fixture) csrf(authURL, page string) string {
 	u, _ := url.Parse(authURL)
 	var csrf string
 	for _, c := range f.browser.Jar.Cookies(u) {
-		if c.Name == csrfCookie {
+		if c.Name == csrfCookie || c.Name == hostCSRFCookie {
 			csrf = c.Value
 		}
 	}
@@ -331,5 +331,61 @@ func TestLoginPageThrottles(t *testing.T) {
 	res.Body.Close()
 	if res.StatusCode != http.StatusTooManyRequests {
 		t.Errorf("the password grant of a user the page throttled: %d, want 429", res.StatusCode)
+	}
+}
+
+// TestLoginPageOverHTTPS: served over HTTPS, the CSRF cookie is a
+// "__Host-" one (Secure, Path "/"), which no subdomain can plant, and the
+// form's POST is checked against it (found by review: the comment said so
+// and the code did not).
+func TestLoginPageOverHTTPS(t *testing.T) {
+	srv := httptest.NewUnstartedServer(nil)
+	base := "https://" + srv.Listener.Addr().String()
+	h, err := newServer(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.Config.Handler = h
+	srv.StartTLS()
+	t.Cleanup(srv.Close)
+	browser := srv.Client()
+	browser.Jar, _ = cookiejar.New(nil)
+	browser.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	f := &fixture{t: t, base: base, srv: srv, browser: browser}
+	authURL := f.config().AuthCodeURL("state-tls", oauth2.S256ChallengeOption(oauth2.GenerateVerifier()))
+	res, err := browser.Get(authURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	var cookie *http.Cookie
+	for _, c := range res.Cookies() {
+		if strings.Contains(c.Name, csrfCookie) {
+			cookie = c
+		}
+	}
+	if cookie == nil || cookie.Name != hostCSRFCookie || cookie.Path != "/" || !cookie.Secure || !cookie.HttpOnly || cookie.Domain != "" {
+		t.Fatalf("CSRF cookie over HTTPS: %+v, want %s, Path /, Secure, HttpOnly, no Domain", cookie, hostCSRFCookie)
+	}
+	csrf := f.csrf(authURL, string(page))
+	wrong := url.Values{"csrf": {csrf}, "username": {"alice"}, "password": {"nope"}, "action": {"approve"}}
+	if st, loc, body := f.do(browser, "POST", authURL, wrong); st != 200 || loc != "" || !strings.Contains(body, "Invalid username or password.") {
+		t.Fatalf("wrong password with the __Host- cookie: %d to %q, want the form again with an error:\n%s", st, loc, body)
+	}
+	// A plain-named cookie, as a subdomain could plant, is not read.
+	planted := url.Values{"csrf": {"planted"}, "username": {"alice"}, "password": {"wonderland"}, "action": {"approve"}}
+	req, _ := http.NewRequest("POST", authURL, strings.NewReader(planted.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.AddCookie(&http.Cookie{Name: csrfCookie, Value: "planted"})
+	plain := srv.Client()
+	plain.CheckRedirect = browser.CheckRedirect
+	res, err = plain.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != 403 {
+		t.Errorf("a planted %s cookie over HTTPS: %d, want 403", csrfCookie, res.StatusCode)
 	}
 }
