@@ -87,6 +87,15 @@ func secretCheck(key, stored string) ackCheck { return ackCheck{key, "secret", s
 // goneCheck is the check of a deleted client.
 func goneCheck(key string) ackCheck { return ackCheck{key, "gone", ""} }
 
+// subjectSlotCheck waits on the primary of a subject's slot (subjKey, its
+// sessions index), checking nothing there: the subject's API tokens share
+// the slot, and a replica that has the marker has every earlier write of
+// that primary. RevokeSubjectSessions adds it so that a retried
+// issuer.RevokeSubject(WithAPITokens) also waits for the API tokens its
+// failed attempt revoked, which its own listing of live tokens no longer
+// names (on a cluster they live apart from the cutoff's slot).
+func subjectSlotCheck(subjKey string) ackCheck { return ackCheck{subjKey, "any", ""} }
+
 // ackCheckSrc reports (1 or 0) whether the server holds a revocation at
 // least as strong as one a call wrote: KEYS[1] the entry; ARGV[1] "max"
 // (a jti or sid entry whose until is at least ARGV[2]), "cut" (a cutoff

@@ -92,6 +92,9 @@ func TestReplicaAcks(t *testing.T) {
 	if err := up.CreateAPIToken(ctx, authkit.APIToken{ID: "tok-1", Hash: sha256.Sum256([]byte("api-1")), Subject: "erin", Name: "ci", CreatedAt: now}, 10, now); err != nil {
 		t.Fatal(err)
 	}
+	if err := up.CreateAPIToken(ctx, authkit.APIToken{ID: "tok-g", Hash: sha256.Sum256([]byte("api-g")), Subject: "gina", Name: "ci", CreatedAt: now}, 10, now); err != nil {
+		t.Fatal(err)
+	}
 
 	// Stalled: no acknowledgement comes; each call says so in time.
 	px.Stall()
@@ -117,6 +120,14 @@ func TestReplicaAcks(t *testing.T) {
 	revokeStalled(t, "RevokeSession again", func() error { return s.RevokeSession(ctx, "sess-2", time.Now()) }, timeout)
 	revokeStalled(t, "RevokeSubjectSessions again", func() error { _, err := s.RevokeSubjectSessions(ctx, "erin", time.Now()); return err }, timeout)
 	revokeStalled(t, "RevokeAPIToken again", func() error { return s.RevokeAPIToken(ctx, "erin", "tok-1", time.Now()) }, timeout)
+	// A subject with an API token and no session: a retried
+	// issuer.RevokeSubject(WithAPITokens) lists no live token to revoke
+	// again, and its RevokeSubjectSessions must wait on the subject's slot,
+	// where the token whose revocation was not confirmed lives (found by
+	// review: it returned at once, and on a cluster nothing else waited
+	// there).
+	revokeStalled(t, "RevokeAPIToken of a subject without sessions", func() error { return s.RevokeAPIToken(ctx, "gina", "tok-g", time.Now()) }, timeout)
+	revokeStalled(t, "RevokeSubjectSessions of a subject without sessions", func() error { _, err := s.RevokeSubjectSessions(ctx, "gina", time.Now()); return err }, timeout)
 	for _, id := range []string{"sess-1", "sess-2"} {
 		if got, err := s.Session(ctx, id); err != nil || got.RevokedAt.IsZero() {
 			t.Errorf("session %s after its unconfirmed revocation: revoked at %v, %v; want revoked on the primary", id, got.RevokedAt, err)

@@ -589,7 +589,9 @@ const subjectIndexGrace = 10 * time.Minute
 // reached the index when the index was read is not revoked (it was made
 // after the logout), and one whose entry was there but not yet its
 // session keeps its entry, so that the next logout-all finds it. Access tokens are the issuer's cutoff's job, which
-// covers every one of them at once. The IDs come back sorted.
+// covers every one of them at once. The IDs come back sorted. Under
+// WithReplicaAcks it waits on the subject's slot too, sessions or none
+// (see subjectSlotCheck).
 func (s *Store) RevokeSubjectSessions(ctx context.Context, subject string, now time.Time) ([]string, error) {
 	const op = "RevokeSubjectSessions"
 	if err := ctx.Err(); err != nil {
@@ -606,7 +608,7 @@ func (s *Store) RevokeSubjectSessions(ctx context.Context, subject string, now t
 		return nil, s.fail(ctx, op, err)
 	}
 	if len(zs) == 0 {
-		return nil, nil
+		return nil, s.confirm(ctx, op, subjectSlotCheck(subjKey))
 	}
 	members := make([]string, len(zs))
 	for i, z := range zs {
@@ -683,10 +685,11 @@ func (s *Store) RevokeSubjectSessions(ctx context.Context, subject string, now t
 	}
 	slices.Sort(revoked)
 	if s.cfg.acks > 0 {
-		checks := make([]ackCheck, len(confirmIDs))
+		checks := make([]ackCheck, len(confirmIDs), len(confirmIDs)+1)
 		for i, id := range confirmIDs {
 			checks[i] = revokedCheck(s.k.session(id))
 		}
+		checks = append(checks, subjectSlotCheck(subjKey))
 		if err := s.confirm(ctx, op, checks...); err != nil {
 			return nil, err
 		}
