@@ -508,6 +508,7 @@ func runClients(t *testing.T, h PartialHarness[authkit.ClientStore]) {
 	t.Run("DeleteClient", func(t *testing.T) {
 		a, b := open(t, h)
 		createClient(t, a, newClient("app", base))
+		mustOK(t, "SetClientSecret", a.SetClientSecret(t.Context(), "app", hashOf("leaked-secret"), at(30*time.Second)), ruleClSecret)
 		createClient(t, a, newClient("keep", base))
 		createCode(t, a, newCode("del-1", "app", base))
 		createCode(t, a, newCode("del-2", "app", base))
@@ -526,9 +527,22 @@ func runClients(t *testing.T, h PartialHarness[authkit.ClientStore]) {
 		wantErr(t, "DeleteClient of a client never stored", b.DeleteClient(t.Context(), "ghost"), authkit.ErrNotFound, ruleClDelete)
 		// Registering the ID again must not bring the old codes back, nor
 		// anything of the old client: its CreatedAt especially, which
-		// tells sessions and assertions of the earlier registration apart.
-		again := newClient("app", at(minute))
-		again.Name = "app, registered again"
+		// tells sessions and assertions of the earlier registration apart,
+		// and its secret, scopes and redirect URIs (found by review: every
+		// field but the name and CreatedAt was the old one's here, and a
+		// store that revived the old record passed; the leaked secret the
+		// operator deleted the client for would have worked again).
+		again := authkit.Client{
+			ID:           "app",
+			Name:         "app, registered again",
+			SecretHash:   hashOf("secret-registered-again"),
+			GrantTypes:   []string{authkit.GrantAuthorizationCode},
+			Scopes:       []string{"read"},
+			RedirectURIs: []string{"https://app.example/again"},
+			AccessTTL:    30 * time.Second,
+			RefreshTTL:   day,
+			CreatedAt:    at(minute),
+		}
 		createClient(t, b, again)
 		diffClient(getClient(t, a, "app", ruleClGet), again).report(t, "a client registered again under a deleted client's ID", ruleClCreate+"; "+ruleClDelete)
 		wantCodeAbsent(t, a, hashOf("code-del-1"), at(2*minute), "a code of a deleted client, once the ID is registered again", ruleClDelete)

@@ -31,6 +31,12 @@ type clientMutant struct {
 
 var clientMutants = []clientMutant{
 	{
+		name: "ReRegisterRevivesOld",
+		run:  "Clients/DeleteClient",
+		wrap: func(s *memory.Store) authkit.ClientStore { return newReviving(s) },
+		want: []string{"DeleteClient", "a client registered again under a deleted client's ID", "SecretHash", "RedirectURIs"},
+	},
+	{
 		name: "CheckThenSetRedeem",
 		run:  "Clients/Code/ExactlyOneWinner",
 		wrap: func(s *memory.Store) authkit.ClientStore { return newCheckThenSet(s) },
@@ -387,4 +393,43 @@ func (s *cascading) DeleteClient(ctx context.Context, id string) error {
 		}
 	}
 	return nil
+}
+
+// reviving soft-deletes a client and, when its ID is registered again,
+// revives the old record with only the new name and CreatedAt (an upsert
+// of those two columns): the old secret, scopes and redirect URIs with it.
+type reviving struct {
+	*memory.Store
+	mu      sync.Mutex
+	deleted map[string]authkit.Client
+}
+
+func newReviving(s *memory.Store) *reviving {
+	return &reviving{Store: s, deleted: map[string]authkit.Client{}}
+}
+
+func (s *reviving) DeleteClient(ctx context.Context, id string) error {
+	old, err := s.Store.GetClient(ctx, id)
+	if err != nil {
+		return s.Store.DeleteClient(ctx, id)
+	}
+	if err := s.Store.DeleteClient(ctx, id); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	s.deleted[id] = old
+	s.mu.Unlock()
+	return nil
+}
+
+func (s *reviving) CreateClient(ctx context.Context, c authkit.Client) error {
+	s.mu.Lock()
+	old, ok := s.deleted[c.ID]
+	delete(s.deleted, c.ID)
+	s.mu.Unlock()
+	if ok {
+		old.Name, old.CreatedAt = c.Name, c.CreatedAt
+		c = old
+	}
+	return s.Store.CreateClient(ctx, c)
 }

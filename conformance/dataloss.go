@@ -49,6 +49,37 @@ func runDataLoss(t *testing.T, h PartialHarness[authkit.RevocationStore]) {
 			wantDead(t, s, query("jti-1", "sid-1", "alice", now), now, false, "a fresh store, a token issued after it was set up", ruleLossFresh)
 			wantDead(t, s, query("jti-1", "sid-1", "alice", base), base, false, "a fresh store, a token issued after it was set up", ruleLossFresh)
 		}
+		// A store that dates its set-up as an epoch hands that epoch to a
+		// mirror too: the snapshot must refuse what IsRevoked refuses
+		// (found by review: a snapshot that left out the set-up epoch,
+		// sending only epochs begun after a loss, passed, and a mirror on
+		// it accepted tokens issued before the store was set up).
+		fb, ok := b.(authkit.RevocationFeed)
+		if !ok {
+			return
+		}
+		iat := now.Add(-24 * hour)
+		_, err := b.IsRevoked(t.Context(), query("jti-old", "", "alice", iat), now)
+		epochs := epochEntries(func() []authkit.Revocation { e, _ := feedSnapshot(t, fb, now); return e }())
+		var dl *authkit.DataLossError
+		switch {
+		case errors.As(err, &dl):
+			if len(epochs) != 1 || !sameInstant(epochs[0].Cutoff, dl.Since) {
+				var cut []string
+				for _, e := range epochs {
+					cut = append(cut, fmtTime(e.Cutoff))
+				}
+				t.Errorf("a fresh store refuses a token issued before it was set up (DataLossError.Since %s), and its snapshot holds %d RevokedBeforeEpoch entries (cutoffs %q), want one at %s; %s", fmtTime(dl.Since), len(epochs), cut, fmtTime(dl.Since), ruleLossFeed)
+			}
+		case err != nil:
+			mustOK(t, "IsRevoked of a token issued a day before a fresh store was set up", err, ruleIsRevoked)
+		default:
+			for _, e := range epochs {
+				if !e.Cutoff.Before(iat) {
+					t.Errorf("a fresh store accepts a token issued at %s, and its snapshot's RevokedBeforeEpoch entry (cutoff %s) refuses it; %s", fmtTime(iat), fmtTime(e.Cutoff), ruleLossFeed)
+				}
+			}
+		}
 	})
 
 	t.Run("RevokedBeforeStaysDead", func(t *testing.T) {

@@ -88,6 +88,14 @@ var lossMutants = []lossMutant{
 		want: []string{"RevokedBeforeStaysDead", "half a millisecond before the call that noticed the loss"},
 	},
 	{
+		name: "SnapshotWithoutSetUpEpoch",
+		run:  "DataLoss/FreshStore",
+		wrap: func(s *feedtest.Store) authkit.RevocationStore {
+			return snapshotWithoutSetUpEpoch{s, time.Now()}
+		},
+		want: []string{"DataLoss/FreshStore", "holds 0 RevokedBeforeEpoch entries"},
+	},
+	{
 		name:    "FollowHidesEpoch",
 		run:     "DataLoss/Feed",
 		keepLog: true,
@@ -140,6 +148,23 @@ type snapshotWithoutEpoch struct{ *feedtest.Store }
 func (s snapshotWithoutEpoch) RevocationSnapshot(ctx context.Context, now time.Time, fn func(authkit.Revocation) error) (authkit.FeedPosition, error) {
 	return s.Store.RevocationSnapshot(ctx, now, func(r authkit.Revocation) error {
 		if r.Kind == authkit.RevokedBeforeEpoch {
+			return nil
+		}
+		return fn(r)
+	})
+}
+
+// snapshotWithoutSetUpEpoch leaves out of its snapshots the epoch the
+// store was set up with (as one reading only what a loss wrote would), and
+// sends the epochs begun after a loss.
+type snapshotWithoutSetUpEpoch struct {
+	*feedtest.Store
+	made time.Time
+}
+
+func (s snapshotWithoutSetUpEpoch) RevocationSnapshot(ctx context.Context, now time.Time, fn func(authkit.Revocation) error) (authkit.FeedPosition, error) {
+	return s.Store.RevocationSnapshot(ctx, now, func(r authkit.Revocation) error {
+		if r.Kind == authkit.RevokedBeforeEpoch && !r.Cutoff.After(s.made) {
 			return nil
 		}
 		return fn(r)
