@@ -24,7 +24,7 @@ const (
 	ruleFeedCatchUp     = "RevocationFeed.FollowRevocations from a position it passed to fn must deliver exactly the changes after it: a follower that reconnects catches up without a gap and without a repeat"
 	ruleFeedHeartbeat   = "RevocationFeed.FollowRevocations must call fn at least every heartbeat, with an empty batch when nothing changed"
 	ruleFeedVouch       = "every call of a FollowRevocations callback must vouch for the log: its position covers every change whose write returned at least heartbeat before the call (checked with a 3x allowance)"
-	ruleFeedLost        = "RevocationFeed.FollowRevocations must return an error matching ErrFeedPositionLost, without calling fn, for a position it cannot continue from without a gap: empty, malformed, or from another store"
+	ruleFeedLost        = "RevocationFeed.FollowRevocations must return an error matching ErrFeedPositionLost, without calling fn, for a position it cannot continue from without a gap: empty, malformed, from another store, or before changes its log no longer holds"
 	ruleFeedFnErr       = "RevocationFeed.FollowRevocations must stop and return fn's error (matching it with errors.Is) when fn fails"
 	ruleSnapshotFnErr   = "RevocationFeed.RevocationSnapshot must stop and return fn's error (matching it with errors.Is) when fn fails"
 	ruleFeedCallbacks   = "a RevocationFeed never calls fn concurrently, nor after the method that was given it has returned"
@@ -287,6 +287,35 @@ func runRevocationFeed(t *testing.T, h PartialHarness[authkit.RevocationStore], 
 			})
 		}
 		wg.Wait()
+	})
+
+	// A follower whose position the log no longer covers is told so
+	// (found by review: a store whose log kept the last 1,000 changes
+	// and followed silently from the oldest it held passed, since
+	// Follow/VouchesBacklog catches only a log shorter than its backlog).
+	t.Run("Follow/Trimmed", func(t *testing.T) {
+		if h.TrimFeed == nil {
+			t.Log("Harness.TrimFeed is nil: a follower from a position the log no longer covers is not checked")
+			return
+		}
+		a, _, fb := openFeed(t, h)
+		_, pos := feedSnapshot(t, fb, at(minute))
+		w := &feedWriter{s: a}
+		for i := range 3 {
+			w.token(t, "alice", fmt.Sprint("jti-", i), at(hour))
+		}
+		h.TrimFeed(t, a)
+		w.token(t, "alice", "jti-after", at(hour))
+		ctx, cancel := context.WithTimeout(t.Context(), feedWait)
+		defer cancel()
+		var calls atomic.Int32
+		err := fb.FollowRevocations(ctx, pos, feedHeartbeat, func([]authkit.Revocation, authkit.FeedPosition) error {
+			calls.Add(1)
+			return errors.New("conformance: fn called for a trimmed position") // the first call already fails the check
+		})
+		if !errors.Is(err, authkit.ErrFeedPositionLost) || calls.Load() != 0 {
+			t.Errorf("FollowRevocations from a position before changes the log has since dropped (Harness.TrimFeed) returned %v after %d calls of fn, want an error matching ErrFeedPositionLost and no call; %s", errOrNil(err), calls.Load(), ruleFeedLost)
+		}
 	})
 
 	t.Run("Follow/FnError", func(t *testing.T) {

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"os"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -30,6 +32,12 @@ type feedMutant struct {
 }
 
 var feedMutants = []feedMutant{
+	{
+		name: "FollowsPastTrim",
+		run:  "RevocationFeed/Follow/Trimmed",
+		wrap: func(s *feedtest.Store) authkit.RevocationStore { return followsPastTrim{s} },
+		want: []string{"Follow/Trimmed", "before changes the log has since dropped", "ErrFeedPositionLost"},
+	},
 	{
 		name: "DropsSessionChanges",
 		run:  "RevocationFeed/Follow/EveryChange",
@@ -336,4 +344,30 @@ type listensAfterStop struct{ *feedtest.Store }
 func (s listensAfterStop) ListenRevocations(fn func(authkit.Revocation)) func() {
 	s.Store.ListenRevocations(fn)
 	return func() {}
+}
+
+// followsPastTrim follows from the start of what its log still holds when
+// a position is older than that, without a word: a log trimmed to its
+// last N changes whose reader clamps the position.
+type followsPastTrim struct{ *feedtest.Store }
+
+func (s followsPastTrim) FollowRevocations(ctx context.Context, after authkit.FeedPosition, heartbeat time.Duration, fn func([]authkit.Revocation, authkit.FeedPosition) error) error {
+	err := s.Store.FollowRevocations(ctx, after, heartbeat, fn)
+	if !errors.Is(err, authkit.ErrFeedPositionLost) {
+		return err
+	}
+	// Only a position of this log before its end (feedtest's are
+	// "epoch.seq"): another store's, or a malformed one, is still refused.
+	pos, serr := s.Store.RevocationSnapshot(ctx, time.Now(), func(authkit.Revocation) error { return nil })
+	if serr != nil {
+		return err
+	}
+	epoch, seq, ok1 := strings.Cut(string(after), ".")
+	nowEpoch, nowSeq, ok2 := strings.Cut(string(pos), ".")
+	a, err1 := strconv.ParseUint(seq, 10, 64)
+	b, err2 := strconv.ParseUint(nowSeq, 10, 64)
+	if !ok1 || !ok2 || err1 != nil || err2 != nil || epoch != nowEpoch || a >= b {
+		return err
+	}
+	return s.Store.FollowRevocations(ctx, pos, heartbeat, fn)
 }

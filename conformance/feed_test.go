@@ -35,6 +35,13 @@ func feedHarness(wrap func(*feedtest.Store) authkit.RevocationStore) conformance
 			s.SetUnavailable(true)
 			return wrap(s)
 		},
+		TrimFeed: func(t *testing.T, s authkit.RevocationStore) {
+			tr, ok := s.(interface{ TrimLog() })
+			if !ok {
+				t.Fatalf("%T cannot trim its log", s)
+			}
+			tr.TrimLog()
+		},
 	}
 }
 

@@ -57,6 +57,14 @@ type Harness struct {
 	// store) has nothing to detect.
 	LoseData func(t *testing.T, s authkit.Store)
 
+	// TrimFeed, if set, makes s's revocation feed drop from its log every
+	// change written so far, as its retention or length limit does with
+	// old changes (the revocations themselves stay), leaving every handle
+	// open. The suite then checks that a follower from a position before
+	// the trim gets authkit.ErrFeedPositionLost rather than the changes
+	// after it ("RevocationFeed/Follow/Trimmed"). Nil skips that check.
+	TrimFeed func(t *testing.T, s authkit.Store)
+
 	// ScaleRecords is how many records each ".../Scale" check writes
 	// before it lists them and deletes the expired half in batches of
 	// 1,000: zero means DefaultScaleRecords (6,000); otherwise at least
@@ -90,6 +98,9 @@ type PartialHarness[S any] struct {
 	// LoseData erases s's data as a backend failure does, handles left
 	// open. Nil skips the data-loss checks.
 	LoseData func(t *testing.T, s S)
+	// TrimFeed drops every change so far from s's feed log. Nil skips the
+	// trimmed-follower check.
+	TrimFeed func(t *testing.T, s S)
 	// ScaleRecords is how many records each Scale check writes (0:
 	// DefaultScaleRecords).
 	ScaleRecords int
@@ -183,6 +194,9 @@ func narrow[S any](h Harness) PartialHarness[S] {
 	}
 	if h.LoseData != nil {
 		p.LoseData = func(t *testing.T, s S) { h.LoseData(t, back(s)) }
+	}
+	if h.TrimFeed != nil {
+		p.TrimFeed = func(t *testing.T, s S) { h.TrimFeed(t, back(s)) }
 	}
 	return p
 }

@@ -1,7 +1,9 @@
 package redisstore_test
 
 import (
+	"fmt"
 	"testing"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 
@@ -34,6 +36,23 @@ func harness(admin redis.UniversalClient, connect func(t testing.TB) redis.Unive
 		// Every key of the store's prefix, on every master of a cluster:
 		// a restart without persistence of each node.
 		LoseData: func(t *testing.T, s authkit.Store) { loseData(t, admin, s.(*redisstore.Store).Prefix()) },
+		TrimFeed: func(t *testing.T, s authkit.Store) {
+			trimFeed(t, newStore(t, connect(t), s.(*redisstore.Store).Prefix(), redisstore.WithFeedLength(16)))
+		},
+	}
+}
+
+// trimFeed is a Harness.TrimFeed: through short, a handle on the store's
+// data whose feed logs keep 16 changes each, it writes revocations of
+// enough subjects that every one of the 16 logs trims all it held (the
+// subjects are fixed, so their buckets are too: each gets at least 17).
+func trimFeed(t *testing.T, short *redisstore.Store) {
+	t.Helper()
+	until := time.Now().Add(time.Hour)
+	for i := range 800 {
+		if err := short.RevokeToken(t.Context(), fmt.Sprint("trim-", i), "jti", until); err != nil {
+			t.Fatalf("TrimFeed: %v", err)
+		}
 	}
 }
 

@@ -208,6 +208,9 @@ func TestConformanceRing(t *testing.T) {
 		LoseData: func(t *testing.T, s authkit.Store) {
 			loseRingData(t, addrs, s.(*redisstore.Store).Prefix())
 		},
+		TrimFeed: func(t *testing.T, s authkit.Store) {
+			trimFeed(t, newStore(t, connect(t), s.(*redisstore.Store).Prefix(), redisstore.WithStaticRing(), redisstore.WithFeedLength(16)))
+		},
 		Stalled: func(t *testing.T) authkit.Store { return stalledRing(t, addrs) },
 	}
 	conformance.Run(t, h)

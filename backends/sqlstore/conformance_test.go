@@ -42,6 +42,7 @@ func TestConformance(t *testing.T) {
 			}
 			h := harness(b, opts...)
 			h.LoseData = loseData(prefix)
+			h.TrimFeed = trimFeed(prefix)
 			if b.driver == "postgres" {
 				// lib/pq runs the suite on the PostgreSQL the pgx run
 				// checks at the default scale: its Scale checks take
@@ -60,6 +61,7 @@ func TestConformanceSQLite(t *testing.T) {
 	t.Parallel()
 	h := harness(sqliteBackend)
 	h.LoseData = loseData(sqlstore.DefaultTablePrefix)
+	h.TrimFeed = trimFeed(sqlstore.DefaultTablePrefix)
 	if raceEnabled {
 		// The race detector instruments the whole pure-Go engine: the
 		// Scale checks took three minutes of the package's run at the
@@ -84,6 +86,19 @@ func loseData(prefix string) func(t *testing.T, s authkit.Store) {
 		}
 		if _, err := db.ExecContext(t.Context(), stmt); err != nil {
 			t.Fatalf("LoseData: %s: %v", stmt, err)
+		}
+	}
+}
+
+// trimFeed is a Harness.TrimFeed: it deletes every row of the store's
+// revocation log (tables prefixed prefix), as WithFeedRetention's trim
+// does with old ones.
+func trimFeed(prefix string) func(t *testing.T, s authkit.Store) {
+	return func(t *testing.T, s authkit.Store) {
+		t.Helper()
+		stmt := "DELETE FROM " + prefix + "revocation_log"
+		if _, err := s.(*sqlstore.Store).DB().ExecContext(t.Context(), stmt); err != nil {
+			t.Fatalf("TrimFeed: %s: %v", stmt, err)
 		}
 	}
 }
