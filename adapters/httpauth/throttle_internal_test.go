@@ -12,6 +12,8 @@ import (
 	"time"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/authkit-go/authkit/internal/opaque"
 )
 
 func TestClientAddr(t *testing.T) {
@@ -108,6 +110,17 @@ func TestEventSubject(t *testing.T) {
 	}
 	if s := eventSubject("alice"); s != "alice" {
 		t.Errorf("%q", s)
+	}
+	// A credential in the wrong field, whole or damaged (found by review:
+	// a quoted, prefixed or shortened token reached the log).
+	tok, err := opaque.New("ak", opaque.KindClientSecret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []string{tok, `"` + tok + `"`, "Bearer " + tok, tok[:len(tok)-1], tok + " "} {
+		if got := eventSubject(s); got != redactedSubject {
+			t.Errorf("eventSubject(%q) = %q, want %q", s, got, redactedSubject)
+		}
 	}
 }
 

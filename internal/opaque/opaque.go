@@ -153,6 +153,32 @@ func Shaped(s string) bool {
 	return Check(s, s[:head-1], "") == nil
 }
 
+// embeddedRun is how long a run of base62 characters Embedded takes for a
+// credential's: a token's body and checksum are 49 in a row, so a token
+// with a few characters lost, or quoted, or after "Bearer ", still holds
+// one, while names and IDs rarely run past 32 (a UUID's hex without its
+// dashes).
+const embeddedRun = 40
+
+// Embedded reports whether s holds what may be most of a token's random
+// part: a run of at least 40 base62 characters. Shaped knows a whole token
+// exactly; Embedded is for redaction, where a token slightly damaged
+// (quoted by an env file, pasted with a prefix, short of its last
+// character) must not be logged either (found by review).
+func Embedded(s string) bool {
+	run := 0
+	for i := 0; i < len(s); i++ {
+		if !isBase62(s[i]) {
+			run = 0
+			continue
+		}
+		if run++; run >= embeddedRun {
+			return true
+		}
+	}
+	return false
+}
+
 // bytesOf views s as bytes without copying; the result must not be modified.
 func bytesOf(s string) []byte { return unsafe.Slice(unsafe.StringData(s), len(s)) }
 

@@ -163,3 +163,23 @@ func TestShaped(t *testing.T) {
 		}
 	}
 }
+
+// Embedded knows a token damaged or wrapped, and lets names and IDs by.
+func TestEmbedded(t *testing.T) {
+	for _, kind := range []string{KindAPI, KindRefresh, KindClientSecret, KindAuthCode} {
+		tok, err := New("ak", kind)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, s := range []string{tok, `"` + tok + `"`, tok + " ", "Bearer " + tok, tok[:len(tok)-1], tok[:len(tok)-8], "x" + tok[5:]} {
+			if !Embedded(s) {
+				t.Errorf("Embedded(%q) = false", s)
+			}
+		}
+	}
+	for _, s := range []string{"", "alice", "alice@example.com", "billing-service", "3f2a9c1e-7b4d-4e2a-9f1c-0d8e6b5a4c3b", "3f2a9c1e7b4d4e2a9f1c0d8e6b5a4c3b", strings.Repeat("a", 39), strings.Repeat("ab-", 40)} {
+		if Embedded(s) {
+			t.Errorf("Embedded(%q) = true", s)
+		}
+	}
+}
