@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"path/filepath"
 	"runtime"
 	"slices"
 	"strconv"
@@ -87,7 +88,9 @@ func OpenDB(ctx context.Context, dsn string, opts ...Option) (*sqlx.DB, error) {
 		return nil, err
 	}
 	if driverName == driverSQLite {
-		createPrivate(driverDSN)
+		if err := createPrivate(driverDSN); err != nil {
+			return nil, err
+		}
 	}
 	pool, err := openPool(driverName, driverDSN, c)
 	if err != nil {
@@ -327,12 +330,40 @@ var sqliteDefaults = []struct{ key, pragma, value string }{
 // reports it. (A "mode=ro" parameter changes nothing: without a file: URI,
 // which sqliteDSN refuses, the driver ignores it and creates the file
 // too.)
-func createPrivate(dsn string) {
+//
+// A symbolic link that leads nowhere yet is followed, link by link, and
+// the file it names is created 0600 (found by review: the driver created
+// it with the umask's mode, as O_EXCL does not follow links). A link on
+// the way owned by another account than this process's (or root's) is
+// refused: one planted by an account that can write the directory would
+// have a process run as root create a database wherever it points.
+func createPrivate(dsn string) error {
 	path, _, _ := strings.Cut(dsn, "?")
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if err == nil {
-		f.Close()
+	for range 40 {
+		f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+		if err == nil {
+			return f.Close()
+		}
+		fi, lerr := os.Lstat(path)
+		if lerr != nil || fi.Mode()&os.ModeSymlink == 0 {
+			return nil // there, or not to be made here: the driver says which
+		}
+		if !ownLink(fi) {
+			return fmt.Errorf("sqlstore: the SQLite database %s is reached through a symbolic link owned by another account: refused (point the DSN at the file itself)", path)
+		}
+		if _, err := os.Stat(path); err == nil {
+			return nil // a link to a database that exists: the driver opens it
+		}
+		target, err := os.Readlink(path)
+		if err != nil {
+			return nil
+		}
+		if !filepath.IsAbs(target) {
+			target = filepath.Join(filepath.Dir(path), target)
+		}
+		path = target
 	}
+	return nil // a loop: the driver reports it
 }
 
 // sqliteDSN turns what follows "sqlite:" into a modernc.org/sqlite DSN.
