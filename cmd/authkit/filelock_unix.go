@@ -37,9 +37,21 @@ func lockFile(ctx context.Context, path string, waiting func()) (unlock func(), 
 	// owner and group, and given the file's owner when created by
 	// another account (root): a lock file root made 0600 kept the file's
 	// owner from ever locking it again (found by review).
-	f, err := os.OpenFile(name, os.O_RDONLY|os.O_CREATE|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0o640)
+	// Created here (O_EXCL), or opened as it is: only a lock file with no
+	// other name is given the file's owner, so that one hard-linked to
+	// another file (by an account that can write the directory) never has
+	// root hand that file to the users file's owner (found by review).
+	created := true
+	f, err := os.OpenFile(name, os.O_RDONLY|os.O_CREATE|os.O_EXCL|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0o640)
+	if errors.Is(err, os.ErrExist) {
+		created = false
+		f, err = os.OpenFile(name, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
+	}
 	if errors.Is(err, syscall.ELOOP) {
 		return nil, fmt.Errorf("locking %s: %s is a symbolic link: remove it (the lock file is never followed)", path, name)
+	}
+	if errors.Is(err, os.ErrPermission) && created {
+		return nil, fmt.Errorf("locking %s: cannot create %s: %w (this account cannot write the directory %s)", path, name, err, filepath.Dir(name))
 	}
 	if errors.Is(err, os.ErrPermission) {
 		return nil, fmt.Errorf("locking %s: %w (made by another account? remove it: it holds nothing)", path, err)
@@ -47,9 +59,14 @@ func lockFile(ctx context.Context, path string, waiting func()) (unlock func(), 
 	if err != nil {
 		return nil, fmt.Errorf("locking %s: %w", path, err)
 	}
-	if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() {
+	fi, err := f.Stat()
+	if err != nil || !fi.Mode().IsRegular() {
 		f.Close()
 		return nil, fmt.Errorf("locking %s: %s is not a regular file: remove it", path, name)
+	}
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok && st.Nlink != 1 {
+		f.Close()
+		return nil, fmt.Errorf("locking %s: %s has %d names (a hard link to another file?): remove it", path, name, st.Nlink)
 	}
 	if err := keepOwner(f, path); err != nil && os.Geteuid() == 0 {
 		f.Close()

@@ -563,11 +563,13 @@ func loadOrGenerateKeys(path string, log *slog.Logger) (*keys.Set, error) {
 }
 
 // warnSharedFile logs a warning when the file at path (a key file, the
-// users file of password hashes) can be read or written by users other
-// than its owner.
+// users file of password hashes) can be read or written by other accounts
+// than its owner and the group's readers: 0640 is the mode the rewriting
+// commands keep for a serve account in the file's group, and warning of
+// it told operators to lock that account out (found by review).
 func warnSharedFile(log *slog.Logger, path, what string) {
-	if fi, err := os.Stat(path); err == nil && fi.Mode().Perm()&0o077 != 0 {
-		log.Warn(what+" is readable by other users; chmod 600 it", "file", path)
+	if fi, err := os.Stat(path); err == nil && fi.Mode().Perm()&0o027 != 0 {
+		log.Warn(what+" can be read or written by other accounts; chmod 600 it (or 640 for a serve account in its group)", "file", path)
 	}
 }
 

@@ -12,6 +12,7 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -222,6 +223,13 @@ func replaceSecretFile(path string, content []byte) error {
 		tmp.Close()
 		return err
 	}
+	// An access ACL (setfacl: read for serve's account) goes with the
+	// file: a rewrite that dropped it locked serve out, which went on with
+	// the users it had, a removed one included (found by review).
+	if err := copyACL(path, tmp); err != nil {
+		tmp.Close()
+		return err
+	}
 	if _, err := tmp.Write(content); err != nil {
 		tmp.Close()
 		return err
@@ -233,7 +241,29 @@ func replaceSecretFile(path string, content []byte) error {
 	if err := tmp.Close(); err != nil {
 		return err
 	}
-	return os.Rename(tmp.Name(), path)
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return err
+	}
+	// The rename is on disk only once its directory is (found by review:
+	// after a power loss a removed user could come back).
+	if err := syncDir(filepath.Dir(path)); err != nil {
+		return fmt.Errorf("%s was replaced, but its directory could not be synced: %w", path, err)
+	}
+	return nil
+}
+
+// syncDir makes a rename in dir durable, where a directory can be synced
+// (not on Windows, where one cannot be opened for it).
+func syncDir(dir string) error {
+	if runtime.GOOS == "windows" {
+		return nil
+	}
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
 }
 
 // userDB checks passwords for the password grant, with a passwords.Users

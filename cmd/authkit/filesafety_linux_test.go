@@ -1,0 +1,88 @@
+//go:build linux
+
+package main
+
+import (
+	"encoding/binary"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+)
+
+// A lock file that is a hard link to another file is refused, and that
+// file keeps its owner: root gave it the users file's owner (found by
+// review).
+func TestLockFileHardLink(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "users.txt")
+	if err := os.WriteFile(path, []byte("alice:x\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	victim := filepath.Join(dir, "victim")
+	if err := os.WriteFile(victim, []byte("secret"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if os.Geteuid() == 0 {
+		if err := os.Chown(path, 65534, 65534); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Link(victim, filepath.Join(dir, ".users.txt.lock")); err != nil {
+		t.Fatal(err)
+	}
+	unlock, err := lockFile(t.Context(), path, nil)
+	if err == nil {
+		unlock()
+		t.Fatal("a lock file hard-linked to another file was used")
+	}
+	if !strings.Contains(err.Error(), "2 names") {
+		t.Errorf("the refusal: %v", err)
+	}
+	fi, err := os.Stat(victim)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st := fi.Sys().(*syscall.Stat_t); int(st.Uid) != os.Geteuid() {
+		t.Errorf("the linked file now belongs to uid %d", st.Uid)
+	}
+}
+
+// A rewrite keeps the users file's access ACL (found by review: it was
+// dropped, and serve's account, reading through it, was locked out).
+func TestReplaceSecretFileKeepsACL(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "users.txt")
+	if err := os.WriteFile(path, []byte("alice:x\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// u::rw-, u:65534:r--, g::---, m::r--, o::--- in the kernel's xattr
+	// form: version 2, then (tag, perm, id) entries sorted by tag.
+	acl := binary.LittleEndian.AppendUint32(nil, 2)
+	for _, e := range []struct {
+		tag, perm uint16
+		id        uint32
+	}{{0x01, 6, ^uint32(0)}, {0x02, 4, 65534}, {0x04, 0, ^uint32(0)}, {0x10, 4, ^uint32(0)}, {0x20, 0, ^uint32(0)}} {
+		acl = binary.LittleEndian.AppendUint16(acl, e.tag)
+		acl = binary.LittleEndian.AppendUint16(acl, e.perm)
+		acl = binary.LittleEndian.AppendUint32(acl, e.id)
+	}
+	if err := syscall.Setxattr(path, aclAttr, acl, 0); err != nil {
+		if errors.Is(err, syscall.ENOTSUP) {
+			t.Skipf("this file system keeps no ACLs (%v)", err)
+		}
+		t.Fatal(err)
+	}
+	if err := replaceSecretFile(path, []byte("bob:y\n")); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 4096)
+	n, err := syscall.Getxattr(path, aclAttr, buf)
+	if err != nil || string(buf[:n]) != string(acl) {
+		t.Fatalf("the ACL after a rewrite: %x, %v; want %x", buf[:max(n, 0)], err, acl)
+	}
+	if b, _ := os.ReadFile(path); string(b) != "bob:y\n" {
+		t.Errorf("content %q", b)
+	}
+}
