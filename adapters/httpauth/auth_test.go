@@ -558,3 +558,29 @@ func TestScopeMiddlewareLogsImpossibleScopes(t *testing.T) {
 		t.Errorf("%d error lines, want 3:\n%s", n, got)
 	}
 }
+
+// A denial's debug line says why (found by review: a token for another
+// audience was logged as a bare invalid_token), and never the token.
+func TestDenialLogSaysWhy(t *testing.T) {
+	f := newFx(t, fxOptions{})
+	logs := &syncBuf{}
+	a, err := httpauth.New(f.ver, httpauth.WithLogger(slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := f.iss.IssueAccessToken(context.Background(), "alice", issuer.WithAudience("https://other.example"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := a.Require(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { t.Error("reached the handler") }))
+	req := httptest.NewRequest("GET", "/x", nil)
+	req.Header.Set("Authorization", "Bearer "+p.AccessToken)
+	h.ServeHTTP(httptest.NewRecorder(), req)
+	got := logs.String()
+	if !strings.Contains(got, "request denied") || !strings.Contains(got, "audience") {
+		t.Errorf("the denial's log line does not say why:\n%s", got)
+	}
+	if strings.Contains(got, p.AccessToken[len(p.AccessToken)-20:]) {
+		t.Errorf("the log holds the token:\n%s", got)
+	}
+}

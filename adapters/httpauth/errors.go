@@ -388,8 +388,11 @@ func (a *Auth) logDenial(r *http.Request, row int, d Denial) {
 		a.log.LogAttrs(ctx, slog.LevelWarn, "httpauth: unclassified error; request denied as invalid_token",
 			slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.Any("error", d.Err))
 	default:
+		// With the reason (Err never holds a token): "wrong audience" is
+		// what an operator needs, and the client is told only
+		// invalid_token (found by review: the line said nothing of why).
 		a.log.LogAttrs(ctx, slog.LevelDebug, "httpauth: request denied",
-			slog.Int("status", d.Status), slog.String("error_code", d.Code), slog.String("path", r.URL.Path))
+			slog.Int("status", d.Status), slog.String("error_code", d.Code), slog.String("path", r.URL.Path), slog.Any("error", d.Err))
 	}
 }
 
