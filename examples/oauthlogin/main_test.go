@@ -24,18 +24,32 @@ type fixture struct {
 	browser *http.Client
 }
 
-func newFixture(t *testing.T) *fixture {
+func newFixture(t *testing.T) *fixture { return newServedFixture(t, false) }
+
+// newServedFixture is newFixture over HTTPS when tls is set; its browser
+// then trusts the test server's certificate.
+func newServedFixture(t *testing.T, tls bool) *fixture {
 	t.Helper()
 	srv := httptest.NewUnstartedServer(nil)
-	base := "http://" + srv.Listener.Addr().String()
+	scheme := "http://"
+	if tls {
+		scheme = "https://"
+	}
+	base := scheme + srv.Listener.Addr().String()
 	h, err := newServer(base)
 	if err != nil {
 		t.Fatal(err)
 	}
 	srv.Config.Handler = h
-	srv.Start()
+	browser := newBrowser(t)
+	if tls {
+		srv.StartTLS()
+		browser.Transport = srv.Client().Transport
+	} else {
+		srv.Start()
+	}
 	t.Cleanup(srv.Close)
-	return &fixture{t: t, base: base, srv: srv, browser: newBrowser(t)}
+	return &fixture{t: t, base: base, srv: srv, browser: browser}
 }
 
 func newBrowser(t *testing.T) *http.Client {
@@ -339,19 +353,8 @@ func TestLoginPageThrottles(t *testing.T) {
 // form's POST is checked against it (found by review: the comment said so
 // and the code did not).
 func TestLoginPageOverHTTPS(t *testing.T) {
-	srv := httptest.NewUnstartedServer(nil)
-	base := "https://" + srv.Listener.Addr().String()
-	h, err := newServer(base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv.Config.Handler = h
-	srv.StartTLS()
-	t.Cleanup(srv.Close)
-	browser := srv.Client()
-	browser.Jar, _ = cookiejar.New(nil)
-	browser.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-	f := &fixture{t: t, base: base, srv: srv, browser: browser}
+	f := newServedFixture(t, true)
+	browser := f.browser
 	authURL := f.config().AuthCodeURL("state-tls", oauth2.S256ChallengeOption(oauth2.GenerateVerifier()))
 	res, err := browser.Get(authURL)
 	if err != nil {
@@ -378,8 +381,7 @@ func TestLoginPageOverHTTPS(t *testing.T) {
 	req, _ := http.NewRequest("POST", authURL, strings.NewReader(planted.Encode()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.AddCookie(&http.Cookie{Name: csrfCookie, Value: "planted"})
-	plain := srv.Client()
-	plain.CheckRedirect = browser.CheckRedirect
+	plain := &http.Client{Transport: browser.Transport, CheckRedirect: browser.CheckRedirect}
 	res, err = plain.Do(req)
 	if err != nil {
 		t.Fatal(err)
