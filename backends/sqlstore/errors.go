@@ -116,6 +116,21 @@ func isDataError(err error) bool {
 	return strings.HasPrefix(c.pg, pgDataExceptionClass) || c.mysql == myDataTooLong || c.mysql == myIncorrectString
 }
 
+// isMissingSchema is isUndefined (schema.go) made sure for SQLite, whose
+// SQLITE_ERROR is generic and says "no such table" only in its message:
+// an error of a statement naming a table or column the database does not
+// have, a schema whose migrations are not all applied.
+func isMissingSchema(err error) bool {
+	if !isUndefined(err) {
+		return false
+	}
+	if codes(err).sqlite == 0 {
+		return true
+	}
+	msg := err.Error()
+	return strings.Contains(msg, "no such table") || strings.Contains(msg, "no such column")
+}
+
 // dbErr hides the text of a database error, which the drivers fill with
 // the user, the database name and the server's address (see package
 // internal/redact): errors.Is and errors.As still reach it.

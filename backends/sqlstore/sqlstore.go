@@ -365,11 +365,13 @@ func deadCtx(op string, err error) error {
 //     value too long): authkit.ErrInvalidRequest.
 //   - anything else (refused or broken connections, a server shutting
 //     down, too many connections, a missing table, a lock wait timeout):
-//     authkit.ErrStoreUnavailable. The caller fails closed.
+//     authkit.ErrStoreUnavailable. The caller fails closed. A missing
+//     table or column says the migrations are not all applied.
 //
 // The driver's error is kept as the cause (errors.As reaches it), but not
 // its text, which may name the user, the database and the server: dbErr.
 func (s *Store) fail(ctx context.Context, op string, err error) error {
+	missing := isMissingSchema(err)
 	err = dbErr(err)
 	if ctxErr := ctx.Err(); ctxErr != nil {
 		if errors.Is(ctxErr, context.DeadlineExceeded) {
@@ -379,6 +381,12 @@ func (s *Store) fail(ctx context.Context, op string, err error) error {
 	}
 	if isDataError(err) {
 		return fmt.Errorf("sqlstore: %s: %w: %w", op, authkit.ErrInvalidRequest, err)
+	}
+	if missing {
+		// Still unavailable (fail closed), but named: a Store made by New
+		// or NewFromDB over a schema not migrated answered every request
+		// 503 with only the driver's code to go on (found by review).
+		return fmt.Errorf("sqlstore: %s: %w: a table or column is missing: the schema's migrations are not all applied (authkit migrate, or sqlstore.Migrate): %w", op, authkit.ErrStoreUnavailable, err)
 	}
 	return fmt.Errorf("sqlstore: %s: %w: %w", op, authkit.ErrStoreUnavailable, err)
 }
