@@ -17,6 +17,7 @@ import (
 	"github.com/authkit-go/authkit/internal/nilness"
 	"github.com/authkit-go/authkit/internal/pace"
 	"github.com/authkit-go/authkit/internal/storecall"
+	"github.com/authkit-go/authkit/issuer"
 	"github.com/authkit-go/authkit/verifier"
 )
 
@@ -62,6 +63,7 @@ type config struct {
 	trustUnix  bool // WithTrustedUnixProxy
 	now        func() time.Time
 	hook       func(context.Context, authkit.Event)
+	iss        *issuer.Issuer // WithIssuer: the pair New checks
 }
 
 // Option configures an [Auth]. Options apply in order; a later option of
@@ -114,6 +116,25 @@ func WithDenyHandler(h func(w http.ResponseWriter, r *http.Request, d Denial)) O
 			return invalid("WithDenyHandler(nil)")
 		}
 		c.deny = h
+		return nil
+	}
+}
+
+// WithIssuer names the issuer whose tokens the Auth's verifier checks, for
+// an application that mints them itself (its own login handler calling
+// issuer.IssuePair) rather than through [NewHandler]. [New] then refuses
+// the mistakes that would otherwise show only as tokens that never stop
+// working, or never work: an issuer that records revocations while the
+// verifier checks none, the issuer and the verifier given two different
+// in-process stores (memory.New() called twice: every logout would report
+// success and change nothing), or two identifiers or key sets. NewHandler
+// makes the same checks. It adds nothing to requests.
+func WithIssuer(iss *issuer.Issuer) Option {
+	return func(c *config) error {
+		if iss == nil {
+			return invalid("WithIssuer: nil issuer")
+		}
+		c.iss = iss
 		return nil
 	}
 }
@@ -301,6 +322,12 @@ func New(v *verifier.Verifier, opts ...Option) (*Auth, error) {
 			return nil, invalid("nil Option")
 		}
 		if err := o(&c); err != nil {
+			return nil, err
+		}
+	}
+	if c.iss != nil {
+		_, revocations, _ := c.iss.Stores()
+		if err := checkPair("New", c.iss, v, revocations); err != nil {
 			return nil, err
 		}
 	}

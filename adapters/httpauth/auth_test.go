@@ -15,7 +15,9 @@ import (
 
 	"github.com/authkit-go/authkit"
 	"github.com/authkit-go/authkit/adapters/httpauth"
+	"github.com/authkit-go/authkit/backends/memory"
 	"github.com/authkit-go/authkit/issuer"
+	"github.com/authkit-go/authkit/keys"
 	"github.com/authkit-go/authkit/verifier"
 )
 
@@ -582,5 +584,55 @@ func TestDenialLogSaysWhy(t *testing.T) {
 	}
 	if strings.Contains(got, p.AccessToken[len(p.AccessToken)-20:]) {
 		t.Errorf("the log holds the token:\n%s", got)
+	}
+}
+
+// WithIssuer has New refuse an issuer and a verifier that would not work
+// together, as NewHandler does (found by a new-user review: two
+// memory.New() calls made every logout report success and change nothing,
+// with nothing said).
+func TestWithIssuerChecksPair(t *testing.T) {
+	k, err := keys.Generate(keys.EdDSA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	set, _ := keys.NewSet(k)
+	st := memory.New()
+	newIss := func(opts ...authkit.Option) *issuer.Issuer {
+		iss, err := issuer.New(append([]authkit.Option{authkit.WithKeys(set)}, opts...)...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return iss
+	}
+	newVer := func(opts ...authkit.Option) *verifier.Verifier {
+		v, err := verifier.New(append([]authkit.Option{authkit.WithKeys(set)}, opts...)...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	for _, c := range []struct {
+		name string
+		iss  *issuer.Issuer
+		ver  *verifier.Verifier
+		want string // "" for no error
+	}{
+		{"one store", newIss(authkit.WithStore(st)), newVer(authkit.WithStore(st)), ""},
+		{"two memory stores", newIss(authkit.WithStore(memory.New())), newVer(authkit.WithStore(memory.New())), "two different in-process stores"},
+		{"a verifier that checks no revocation", newIss(authkit.WithStore(st)), newVer(), "does not check them"},
+		{"an issuer without revocations", newIss(authkit.WithRefreshStore(st)), newVer(), ""},
+		{"another issuer", newIss(authkit.WithStore(st), authkit.WithIssuer("https://a.example")), newVer(authkit.WithStore(st), authkit.WithIssuer("https://b.example")), "would refuse every access token"},
+	} {
+		_, err := httpauth.New(c.ver, httpauth.WithIssuer(c.iss))
+		switch {
+		case c.want == "" && err != nil:
+			t.Errorf("%s: %v", c.name, err)
+		case c.want != "" && (!errors.Is(err, authkit.ErrInvalidConfig) || !strings.Contains(err.Error(), c.want)):
+			t.Errorf("%s: %v, want ErrInvalidConfig saying %q", c.name, err, c.want)
+		}
+	}
+	if _, err := httpauth.New(newVer(), httpauth.WithIssuer(nil)); !errors.Is(err, authkit.ErrInvalidConfig) {
+		t.Errorf("nil issuer: %v", err)
 	}
 }

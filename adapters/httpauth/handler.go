@@ -20,6 +20,7 @@ import (
 	"github.com/authkit-go/authkit/internal/pace"
 	"github.com/authkit-go/authkit/internal/storecall"
 	"github.com/authkit-go/authkit/issuer"
+	"github.com/authkit-go/authkit/verifier"
 )
 
 // Defaults of the Handler options.
@@ -142,6 +143,27 @@ type endpoint struct {
 type item struct {
 	prefix string // collection path + "/"
 	ep     *endpoint
+}
+
+// checkPair refuses an issuer and a verifier that would not work together:
+// revocations the issuer records that the verifier never checks (when
+// revoking matters: needRevocation), two different in-process stores
+// (the issuer's revocations would never reach the verifier), or two
+// identifiers or key sets (every token the issuer mints refused). who
+// names the caller in the error.
+func checkPair(who string, iss *issuer.Issuer, v *verifier.Verifier, needRevocation bool) error {
+	if needRevocation && !v.ChecksRevocation() {
+		return invalid("%s: the issuer records revocations but the verifier does not check them, so a revoked token (logout, /revoke, /logout-all, /sessions) would go on working: give verifier.New the same store (authkit.WithStore or WithRevocationStore, optionally with WithRevocationMirror), or give the issuer no revocation store (WithRefreshStore and WithAPITokenStore instead of WithStore) to keep access tokens valid until they expire", who)
+	}
+	if a, b := iss.RevocationStore(), v.RevocationStore(); a != nil && b != nil && storecall.InProcess(a) && storecall.InProcess(b) && separateStores(a, b) {
+		return invalid("%s: the issuer and the verifier were given two different in-process stores (%T and %T): the revocations the issuer records would never reach the verifier, so a logout would answer success and leave tokens working; give both the same store value (call memory.New() once)", who, a, b)
+	}
+	// An issuer and a verifier given two identifiers or two key sets
+	// would answer 401 to every token the issuer mints.
+	if err := v.CheckIssuer(iss.ID(), iss.Keys().Active()); err != nil {
+		return invalid("%s: the verifier would refuse every access token the issuer mints (%v): give verifier.New the issuer's identifier (authkit.WithIssuer) and its key set (authkit.WithKeys with the same set, or a set of its public keys)", who, err)
+	}
+	return nil
 }
 
 // separateStores reports whether revocations written through a are not
@@ -447,16 +469,8 @@ func NewHandler(iss *issuer.Issuer, auth *Auth, opts ...HandlerOption) (*Handler
 	// /logout-all and DELETE /sessions/{id} that the access tokens they
 	// end stop working at once; a verifier that never asks would answer
 	// 200 to those requests and go on accepting the tokens.
-	if revocations && !auth.v.ChecksRevocation() && (c.paths.Revoke != "" || c.paths.LogoutAll != "" || c.paths.Sessions != "") {
-		return nil, invalid("NewHandler: the issuer records revocations but the Auth's verifier does not check them, so /revoke, /logout-all and /sessions would leave access tokens working: give verifier.New the same store (authkit.WithStore or WithRevocationStore, optionally with WithRevocationMirror), or give the issuer no revocation store (WithRefreshStore and WithAPITokenStore instead of WithStore) to keep access tokens valid until they expire")
-	}
-	if a, b := iss.RevocationStore(), auth.v.RevocationStore(); a != nil && b != nil && storecall.InProcess(a) && storecall.InProcess(b) && separateStores(a, b) {
-		return nil, invalid("NewHandler: the issuer and the verifier were given two different in-process stores (%T and %T): the revocations the issuer records would never reach the verifier, so /revoke, /logout-all and /sessions would answer success and leave tokens working; give both the same store value (call memory.New() once)", a, b)
-	}
-	// An issuer and a verifier given two identifiers or two key sets
-	// would answer 401 to every token the handler mints.
-	if err := auth.v.CheckIssuer(iss.ID(), iss.Keys().Active()); err != nil {
-		return nil, invalid("NewHandler: the Auth's verifier would refuse every access token the issuer mints (%v): give verifier.New the issuer's identifier (authkit.WithIssuer) and its key set (authkit.WithKeys with the same set, or a set of its public keys)", err)
+	if err := checkPair("NewHandler", iss, auth.v, revocations && (c.paths.Revoke != "" || c.paths.LogoutAll != "" || c.paths.Sessions != "")); err != nil {
+		return nil, err
 	}
 	if !refresh && (c.paths.Token != "" || c.paths.Sessions != "") {
 		return nil, invalid("NewHandler: the token and sessions endpoints need a refresh store (authkit.WithStore or WithRefreshStore); disable them with WithPaths otherwise")
