@@ -140,19 +140,6 @@ func Check(s, prefix, kind string) error {
 	return nil
 }
 
-// Shaped reports whether s is a well-formed opaque token of any prefix
-// and kind: a head of at most 19 bytes ending in "_", then a base62 body
-// and a matching checksum. It does not allocate. The checksum makes a
-// match by chance about one in four billion: a user name or client ID
-// that passes is a token typed in the wrong place, to be kept out of logs.
-func Shaped(s string) bool {
-	head := len(s) - bodyLen - checkLen
-	if head < 1 || head > MaxLen-bodyLen-checkLen || s[head-1] != '_' {
-		return false
-	}
-	return Check(s, s[:head-1], "") == nil
-}
-
 // embeddedRun is how long a run of base62 characters Embedded takes for a
 // credential's: a token's body and checksum are 49 in a row, so a token
 // with a few characters lost, or quoted, or after "Bearer ", still holds
@@ -161,10 +148,12 @@ func Shaped(s string) bool {
 const embeddedRun = 40
 
 // Embedded reports whether s holds what may be most of a token's random
-// part: a run of at least 40 base62 characters. Shaped knows a whole token
-// exactly; Embedded is for redaction, where a token slightly damaged
-// (quoted by an env file, pasted with a prefix, short of its last
-// character) must not be logged either (found by review).
+// part: a run of at least 40 base62 characters. It is for redaction: a
+// whole token of any prefix and kind holds one, and so does a token
+// slightly damaged (quoted by an env file, pasted with a prefix, short of
+// its last character), which must not be logged either (found by review:
+// an exact match of the token's form and checksum let those through). It
+// does not allocate.
 func Embedded(s string) bool {
 	run := 0
 	for i := 0; i < len(s); i++ {
