@@ -333,10 +333,12 @@ var sqliteDefaults = []struct{ key, pragma, value string }{
 //
 // A symbolic link that leads nowhere yet is followed, link by link, and
 // the file it names is created 0600 (found by review: the driver created
-// it with the umask's mode, as O_EXCL does not follow links). A link on
-// the way owned by another account than this process's (or root's) is
-// refused: one planted by an account that can write the directory would
-// have a process run as root create a database wherever it points.
+// it with the umask's mode, as O_EXCL does not follow links). A link at
+// the file's name, or at a name such a link leads to, owned by another
+// account than this process's (or root's) is refused: one planted by an
+// account that can write the directory would have a process run as root
+// create a database wherever it points. (Links among the directories are
+// the operator's own path, not checked.)
 func createPrivate(dsn string) error {
 	path, _, _ := strings.Cut(dsn, "?")
 	for range 40 {
