@@ -337,32 +337,27 @@ func together[S any](n int, a, b S, prepare func(i int, s S) func()) {
 	wg.Wait()
 }
 
-// readDuringWrites runs write(0) … write(n-1) from 8 goroutines while 4
-// others call read(0), read(1), … until every write has returned, and
-// returns the errors of both (the first few). Each reader starts before the
-// writers and reads at least once after they start.
+// readDuringWrites runs write(0) … write(n-1) through fanOut while 4
+// goroutines call read(0), read(1), … until every write has returned, and
+// returns the writes' first error and the readers' first few. Each reader
+// reads at least once.
 func readDuringWrites(n int, write func(i int) error, read func(k int) error) []error {
 	var (
 		mu      sync.Mutex
 		errs    []error
-		writers sync.WaitGroup
 		readers sync.WaitGroup
 	)
-	record := func(err error) {
-		if err != nil {
-			mu.Lock()
-			if len(errs) < 5 {
-				errs = append(errs, err)
-			}
-			mu.Unlock()
-		}
-	}
-	start, stop := make(chan struct{}), make(chan struct{})
+	stop := make(chan struct{})
 	for r := range 4 {
 		readers.Go(func() {
-			<-start
 			for k := r; ; k += 4 {
-				record(read(k))
+				if err := read(k); err != nil {
+					mu.Lock()
+					if len(errs) < 5 {
+						errs = append(errs, err)
+					}
+					mu.Unlock()
+				}
 				select {
 				case <-stop:
 					return
@@ -371,22 +366,11 @@ func readDuringWrites(n int, write func(i int) error, read func(k int) error) []
 			}
 		})
 	}
-	next := make(chan int, n)
-	for i := range n {
-		next <- i
-	}
-	close(next)
-	for range 8 {
-		writers.Go(func() {
-			<-start
-			for i := range next {
-				record(write(i))
-			}
-		})
-	}
-	close(start)
-	writers.Wait()
+	werr := fanOut(n, write)
 	close(stop)
 	readers.Wait()
+	if werr != nil {
+		errs = append(errs, werr)
+	}
 	return errs
 }
