@@ -14,9 +14,24 @@ import (
 
 func TestConformance(t *testing.T) {
 	conformance.Run(t, conformance.Harness{
-		New:  func(t *testing.T) authkit.Store { return memory.New() },
-		Peer: func(t *testing.T, s authkit.Store) authkit.Store { return s },
+		New:      func(t *testing.T) authkit.Store { return memory.New() },
+		Peer:     func(t *testing.T, s authkit.Store) authkit.Store { return s },
+		TrimFeed: func(t *testing.T, s authkit.Store) { trimFeed(t, s.(*memory.Store), memory.DefaultFeedLogLimit) },
 	})
+}
+
+// trimFeed is a Harness.TrimFeed for a store whose feed log holds limit
+// changes: it revokes one token limit plus two blocks' worth of times (each
+// call is a change of its own), so that the log drops every change it held
+// before, however young.
+func trimFeed(t *testing.T, s *memory.Store, limit int) {
+	t.Helper()
+	until := time.Now().Add(time.Hour)
+	for range limit + 256 {
+		if err := s.RevokeToken(t.Context(), "trim", "jti", until); err != nil {
+			t.Fatalf("TrimFeed: %v", err)
+		}
+	}
 }
 
 // TestConformanceEagerSweep runs the suite against a store whose every
