@@ -1056,8 +1056,11 @@ func (i *Issuer) ownJWT(token string) (claims.Claims, error) {
 // end that session, as possession of its refresh token is (RFC 7009), and
 // an access cookie that no longer verifies — expired, revoked by its jti,
 // refused by a principal check — still ends its session instead of
-// leaving it live behind a logout that reports success. An access token
-// without a session is revoked by its jti (Revoke). A token that is not an
+// leaving it live behind a logout that reports success. As with
+// RevokeSession, the session's access tokens (the one presented included)
+// die at once only given a revocation store; without one they verify until
+// they expire. An access token without a session is revoked by its jti
+// (Revoke), which needs a revocation store. A token that is not an
 // access token of ours (a refresh or API token included) yields
 // authkit.ErrInvalidToken; a session the store no longer holds,
 // authkit.ErrNotFound.
