@@ -1,6 +1,7 @@
 package httpauth_test
 
 import (
+	"cmp"
 	"context"
 	"encoding/base64"
 	"errors"
@@ -8,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -417,6 +419,78 @@ func TestDenyHandlerCannotAllow(t *testing.T) {
 	expect(t, r, 503, "", "custom")
 	if r.header.Get("Retry-After") != "5" {
 		t.Errorf("Retry-After %q", r.header.Get("Retry-After"))
+	}
+}
+
+// lateWriter sends its header only at the first Write or at finish, as
+// gin's ResponseWriter does: what the header map holds then is what the
+// client gets.
+type lateWriter struct {
+	rec    *httptest.ResponseRecorder
+	h      http.Header
+	status int
+	sent   bool
+}
+
+func (l *lateWriter) Header() http.Header { return l.h }
+
+func (l *lateWriter) WriteHeader(code int) {
+	if !l.sent && l.status == 0 {
+		l.status = code
+	}
+}
+
+func (l *lateWriter) Write(b []byte) (int, error) {
+	l.finish()
+	return l.rec.Write(b)
+}
+
+func (l *lateWriter) finish() {
+	if l.sent {
+		return
+	}
+	l.sent = true
+	for k, v := range l.h {
+		l.rec.Header()[k] = slices.Clone(v)
+	}
+	l.rec.WriteHeader(cmp.Or(l.status, http.StatusOK))
+}
+
+// A deny hook cannot change the decision's headers through a
+// ResponseWriter that sends them late (found by review: on gin a hook that
+// changed them after WriteHeader sent a 401 without WWW-Authenticate and
+// with a public Cache-Control).
+func TestDenyHandlerLateHeaderWriter(t *testing.T) {
+	spoil := func(w http.ResponseWriter) {
+		w.Header().Del("WWW-Authenticate")
+		w.Header().Set("Cache-Control", "public, max-age=3600")
+		w.Header().Del("Retry-After")
+	}
+	hooks := map[string]func(http.ResponseWriter, *http.Request, httpauth.Denial){
+		"between WriteHeader and Write": func(w http.ResponseWriter, _ *http.Request, _ httpauth.Denial) {
+			w.WriteHeader(http.StatusOK)
+			spoil(w)
+			fmt.Fprint(w, "please log in")
+		},
+		"after WriteHeader, no body": func(w http.ResponseWriter, _ *http.Request, _ httpauth.Denial) {
+			w.WriteHeader(http.StatusOK)
+			spoil(w)
+		},
+	}
+	for name, hook := range hooks {
+		t.Run(name, func(t *testing.T) {
+			f := newFx(t, fxOptions{auth: []httpauth.Option{httpauth.WithDenyHandler(hook)}})
+			lw := &lateWriter{rec: httptest.NewRecorder(), h: http.Header{}}
+			f.auth.Require(http.NotFoundHandler()).ServeHTTP(lw, httptest.NewRequest("GET", "/api/me", nil))
+			lw.finish()
+			res := lw.rec.Result()
+			if got := strings.Join(res.Header.Values("Www-Authenticate"), "\n"); res.StatusCode != http.StatusUnauthorized || got != chalBare {
+				t.Errorf("status %d, WWW-Authenticate %q; want 401 and %q", res.StatusCode, got, chalBare)
+			}
+			if cc := res.Header.Get("Cache-Control"); cc != "no-store" {
+				t.Errorf("Cache-Control %q, want no-store", cc)
+			}
+		})
 	}
 }
 

@@ -344,7 +344,12 @@ func (a *Auth) Deny(w http.ResponseWriter, r *http.Request, err error) {
 		h.Set("Content-Type", "application/json")
 		dw.WriteHeader(d.Status)
 		_, _ = w.Write(a.bodies[i])
+		return
 	}
+	// Once more after the hook: a ResponseWriter that sends its header
+	// late (gin's, at the first Write or at the end of the handler chain)
+	// sends what the map holds then, not at WriteHeader.
+	dw.enforce()
 }
 
 // enforce sets the headers that belong to the decision, replacing anything
@@ -398,7 +403,11 @@ func (a *Auth) logDenial(r *http.Request, row int, d Denial) {
 
 // denyWriter is what a deny hook writes to. Its first WriteHeader or Write
 // sends the decision's status and enforced headers, whatever status the
-// hook asks for. It offers no Flush, Hijack or Unwrap.
+// hook asks for, and every Write enforces the headers again: a
+// ResponseWriter may send its header only at the first Write (gin's does),
+// and a hook's changes between WriteHeader and Write would otherwise reach
+// the client (found by review: on gin a hook dropped WWW-Authenticate and
+// made a 401 cacheable). It offers no Flush, Hijack or Unwrap.
 type denyWriter struct {
 	w         http.ResponseWriter
 	a         *Auth
@@ -415,13 +424,18 @@ func (d *denyWriter) WriteHeader(int) {
 		return
 	}
 	d.wrote = true
-	d.a.enforce(d.w.Header(), d.status, d.challenge, d.retry)
+	d.enforce()
 	d.w.WriteHeader(d.status)
 }
 
 func (d *denyWriter) Write(b []byte) (int, error) {
 	if !d.wrote {
 		d.WriteHeader(d.status)
+	} else {
+		d.enforce()
 	}
 	return d.w.Write(b)
 }
+
+// enforce sets the decision's headers on the response again.
+func (d *denyWriter) enforce() { d.a.enforce(d.w.Header(), d.status, d.challenge, d.retry) }
