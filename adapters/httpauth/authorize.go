@@ -493,7 +493,11 @@ func (h *Handler) redirectError(w http.ResponseWriter, r *http.Request, redirect
 }
 
 // redirect sends the user agent to redirect with params and iss (RFC 9207)
-// added to its query.
+// added to its query. The registered query is kept byte for byte (RFC 6749
+// §3.1.2: it "MUST be retained when adding additional query parameters")
+// and the parameters follow it: parsing and re-encoding it dropped a pair
+// holding ';', turned "?flag" into "flag=" and reordered the rest (found
+// by review).
 func (h *Handler) redirect(w http.ResponseWriter, r *http.Request, redirect string, params url.Values) {
 	u, err := url.Parse(redirect)
 	if err != nil {
@@ -503,14 +507,14 @@ func (h *Handler) redirect(w http.ResponseWriter, r *http.Request, redirect stri
 		h.fail(w, r, errAuthzRedirect)
 		return
 	}
-	q := u.Query()
-	for k, v := range params {
-		q[k] = v
-	}
 	if iss := h.iss.ID(); iss != "" {
-		q.Set("iss", iss)
+		params.Set("iss", iss)
 	}
-	u.RawQuery, u.Fragment, u.RawFragment = q.Encode(), "", ""
+	added := params.Encode()
+	if u.RawQuery != "" {
+		added = u.RawQuery + "&" + added
+	}
+	u.RawQuery, u.ForceQuery, u.Fragment, u.RawFragment = added, false, "", ""
 	status := http.StatusFound
 	if r.Method == http.MethodPost {
 		status = http.StatusSeeOther

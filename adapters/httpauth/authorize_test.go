@@ -961,3 +961,53 @@ func strayBits(t *testing.T, last byte) string {
 	}
 	return alphabet[i+1 : i+2]
 }
+
+// A registered redirect URI's query is kept byte for byte, the response's
+// parameters after it (RFC 6749 §3.1.2), on success and on error, and the
+// code still exchanges with the registered URI (found by review: the query
+// was parsed and re-encoded, dropping "tenant=a;region=eu" and turning
+// "?flag" into "flag=").
+func TestRedirectKeepsRegisteredQuery(t *testing.T) {
+	f := newCodeFx(t)
+	for i, ru := range []string{
+		"https://q.example/cb?tenant=a;region=eu",
+		"https://q.example/cb?flag",
+		"https://q.example/cb?b=2&a=1&b=%2f",
+		"https://q.example/cb?",
+	} {
+		id := fmt.Sprint("q", i)
+		if err := f.clients.CreateClient(context.Background(), authkit.Client{ID: id, Name: id,
+			GrantTypes: []string{authkit.GrantAuthorizationCode}, Scopes: []string{"read"},
+			RedirectURIs: []string{ru}, CreatedAt: base}); err != nil {
+			t.Fatal(err)
+		}
+		want := ru // the registered URI, then '&' unless its query is empty
+		if !strings.HasSuffix(ru, "?") {
+			want += "&"
+		}
+		cfg := f.config(id, "", ru, "read")
+		cfg.Endpoint.AuthStyle = oauth2.AuthStyleInParams // a public client
+		verifier := oauth2.GenerateVerifier()
+		res := f.authorize(cfg.AuthCodeURL("st", oauth2.S256ChallengeOption(verifier)), aliceForm)
+		if loc := res.Header.Get("Location"); !strings.HasPrefix(loc, want) {
+			t.Errorf("registered %q: redirected to %q, want the registered query kept and the parameters after it", ru, loc)
+			continue
+		}
+		q := redirected(t, res, http.StatusSeeOther, ru)
+		if q.Get("state") != "st" || q.Get("code") == "" {
+			t.Errorf("registered %q: redirected to %q, want a code and the state", ru, res.Header.Get("Location"))
+		}
+		if _, err := cfg.Exchange(context.Background(), q.Get("code"), oauth2.VerifierOption(verifier)); err != nil {
+			t.Errorf("registered %q: exchange: %v", ru, err)
+		}
+
+		bad := f.config(id, "", ru, "nope")
+		res = f.authorize(bad.AuthCodeURL("st", oauth2.S256ChallengeOption(verifier)), nil)
+		if loc := res.Header.Get("Location"); !strings.HasPrefix(loc, want) {
+			t.Errorf("registered %q: error redirected to %q, want the registered query kept", ru, loc)
+		}
+		if q := redirected(t, res, http.StatusFound, strings.TrimSuffix(ru, "?")); q.Get("error") != "invalid_scope" {
+			t.Errorf("registered %q: error %q, want invalid_scope", ru, q.Get("error"))
+		}
+	}
+}

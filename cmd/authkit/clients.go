@@ -478,6 +478,9 @@ func validRedirectURI(u string) string {
 	case strings.Contains(p.Host, "*"):
 		return "has a wildcard host"
 	}
+	if name := responseParamIn(p.RawQuery); name != "" {
+		return fmt.Sprintf("has a query parameter %q, which the authorization response adds (its client would read two)", name)
+	}
 	switch p.Scheme {
 	case "https":
 		if p.Opaque != "" || p.Hostname() == "" {
@@ -499,6 +502,23 @@ func validRedirectURI(u string) string {
 	}
 	if p.Opaque == "" && p.Host == "" && p.Path == "" {
 		return "has nothing after its scheme"
+	}
+	return ""
+}
+
+// responseParamIn returns the first name in query (a registered redirect
+// URI's, kept as is when the authorization response is added after it,
+// RFC 6749 §3.1.2) that the response sets itself, or "".
+func responseParamIn(query string) string {
+	for pair := range strings.SplitSeq(query, "&") {
+		name, _, _ := strings.Cut(pair, "=")
+		if n, err := url.QueryUnescape(name); err == nil {
+			name = n
+		}
+		switch name {
+		case "code", "state", "iss", "error", "error_description", "error_uri":
+			return name
+		}
 	}
 	return ""
 }
