@@ -460,7 +460,10 @@ func WithHTTPClient(hc *http.Client) Option {
 // more than entries tokens: each entry keeps a copy of the token and its
 // decoded claims: about 1.2 KiB for a typical 600-byte token (so about
 // 1.2 MiB at the default size), more for tokens with many application
-// claims, up to a few tens of KiB for tokens near the 8 KiB size limit.
+// claims, up to a few tens of KiB for tokens near the 8 KiB size limit. A
+// token whose claims decode to a large tree (hundreds of objects or array
+// elements; the decoded form can be 20 times its JSON) is not cached: it
+// is verified in full every time.
 //
 // Default DefaultVerifyCacheEntries (1024); 0 turns the cache off; at most
 // MaxVerifyCacheEntries. Verifier only.

@@ -200,6 +200,46 @@ type principalWithScopes struct {
 	scopes [4]string
 }
 
+// maxCachedClaimsCost bounds what an entry's copy of the application
+// claims may cost (claimsCost's estimate); a token whose claims cost more
+// is verified in full every time instead. The JSON of a claims tree can be
+// 20 times smaller than the tree decoded: an 8 KiB token of empty objects
+// ("[{},{},…]") decodes to some 140 KiB (found by review), where the
+// documented bound per entry is a few tens of KiB.
+const maxCachedClaimsCost = 16 << 10
+
+// claimsCost estimates the bytes a copy of claims (cloneClaims's) holds,
+// on 64-bit: a map's header and its entries, a slice's header and its
+// interface values; strings and scalars are shared, not copied. It stops
+// counting once the estimate passes limit.
+func claimsCost(m map[string]any, limit int) int {
+	n := 64 + 48*len(m)
+	for _, v := range m {
+		if n > limit {
+			return n
+		}
+		n += valueCost(v, limit-n)
+	}
+	return n
+}
+
+func valueCost(v any, limit int) int {
+	switch x := v.(type) {
+	case map[string]any:
+		return claimsCost(x, limit)
+	case []any:
+		n := 24 + 16*len(x)
+		for i := range x {
+			if n > limit {
+				return n
+			}
+			n += valueCost(x[i], limit-n)
+		}
+		return n
+	}
+	return 0
+}
+
 // cloneClaims deep-copies application claims as the claims parser makes
 // them: maps, slices and immutable scalars (strings, float64, bool, nil).
 func cloneClaims(m map[string]any) map[string]any {

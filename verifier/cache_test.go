@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"reflect"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -648,4 +649,86 @@ func TestVerifyCacheAuthenticate(t *testing.T) {
 func exported(p *authkit.Principal) *authkit.Principal {
 	return &authkit.Principal{Subject: p.Subject, Scopes: p.Scopes, Method: p.Method, TokenID: p.TokenID, SessionID: p.SessionID,
 		ClientID: p.ClientID, Issuer: p.Issuer, IssuedAt: p.IssuedAt, ExpiresAt: p.ExpiresAt, Claims: p.Claims}
+}
+
+// An entry stays within a few tens of KiB whatever the shape of the
+// token's claims: a token whose decoded claims would cost more is verified
+// in full every time instead of cached (found by review: an 8 KiB token of
+// empty objects, "[{},{},…]", held some 140 KiB per entry, 140 MiB at the
+// default size).
+func TestVerifyCacheEntryMemory(t *testing.T) {
+	k := mustKey(t, keys.HS256)
+	set, err := keys.NewSet(k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := base.Unix()
+	shapes := []struct {
+		name   string
+		claim  string
+		cached bool
+	}{
+		{"long string", `"` + strings.Repeat("a", 5900) + `"`, true},
+		{"empty objects", "[" + strings.Repeat("{},", 1966) + "{}]", false},
+		{"numbers", "[" + strings.Repeat("1,", 2950) + "1]", false},
+		{"object of many keys", "{" + manyKeys(600) + "}", false},
+		{"150 empty objects", "[" + strings.Repeat("{},", 149) + "{}]", true},
+		{"fifty roles", `["` + strings.Repeat(`role-name",  "`, 49) + `role-name"]`, true},
+	}
+	const n = 256
+	for _, sh := range shapes {
+		t.Run(sh.name, func(t *testing.T) {
+			v, err := verifier.New(authkit.WithKeys(set), authkit.WithClock(func() time.Time { return base }), authkit.WithVerifyCache(n))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer v.Close()
+			toks := make([]string, n)
+			for i := range toks {
+				cl := fmt.Sprintf(`{"iss":"authkit","aud":"authkit","sub":"u","jti":"j%d","client_id":"c","iat":%d,"exp":%d,"x":%s}`, i, now, now+300, sh.claim)
+				toks[i] = forge(t, k, map[string]any{"alg": "HS256", "typ": "at+jwt", "kid": k.ID()}, []byte(cl))
+			}
+			if len(toks[0]) > 8<<10 {
+				t.Fatalf("token of %d bytes, over the size limit", len(toks[0]))
+			}
+			var m0, m1 runtime.MemStats
+			runtime.GC()
+			runtime.ReadMemStats(&m0)
+			for _, tok := range toks {
+				p, err := v.Verify(context.Background(), tok)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if p.Claims["x"] == nil {
+					t.Fatal("the claim is missing")
+				}
+			}
+			runtime.GC()
+			runtime.ReadMemStats(&m1)
+			held := verifier.CacheLen(v)
+			if want := map[bool]int{true: n, false: 0}[sh.cached]; held < want/2 || !sh.cached && held != 0 {
+				t.Fatalf("%d of %d tokens cached, want %s", held, n, map[bool]string{true: "most", false: "none"}[sh.cached])
+			}
+			if held > 0 {
+				per := (int64(m1.HeapAlloc) - int64(m0.HeapAlloc)) / int64(held)
+				t.Logf("token %d bytes: %d entries, %d KiB each", len(toks[0]), held, per>>10)
+				if per > 48<<10 {
+					t.Errorf("each entry holds %d KiB, want a few tens at most", per>>10)
+				}
+			}
+			runtime.KeepAlive(v)
+		})
+	}
+}
+
+// manyKeys is n distinct JSON members "k0":0,"k1":0,…
+func manyKeys(n int) string {
+	var b strings.Builder
+	for i := range n {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		fmt.Fprintf(&b, `"k%d":0`, i)
+	}
+	return b.String()
 }

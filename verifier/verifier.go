@@ -576,7 +576,7 @@ func (v *Verifier) verifyJWT(ctx context.Context, token, word string) (*authkit.
 		// The one payload copy backs DecodeClaims too.
 		ClaimsJSON: ps,
 	}
-	if v.cache == nil {
+	if v.cache == nil || pr.Claims != nil && claimsCost(pr.Claims, maxCachedClaimsCost) > maxCachedClaimsCost {
 		return v.admit(ctx, pr)
 	}
 	// The entry copies pr before anyone (the principal check, the caller)
