@@ -17,9 +17,10 @@ import (
 // LISTEN connection on that channel for all its followers, and a
 // notification wakes them: each reads the log after its position at once,
 // as a poll would. The log stays the only source of truth: a notification
-// carries nothing the followers read (its payload is empty), one that is
-// lost costs the time until the next poll, and one that comes for nothing
-// costs one poll.
+// carries nothing the followers read (a write's payload is empty; a
+// Listener may send one of its own to check that its LISTEN delivers),
+// one that is lost costs the time until the next poll, and one that comes
+// for nothing costs one poll.
 
 // Listener holds a PostgreSQL LISTEN connection for a Store given
 // WithNotifications. The package links no driver, so the Listener is the

@@ -19,6 +19,7 @@ package pgxlisten
 
 import (
 	"context"
+	"crypto/rand"
 	"database/sql"
 	"database/sql/driver"
 	"errors"
@@ -38,6 +39,17 @@ const PingInterval = 15 * time.Second
 
 // pingTimeout bounds the ping.
 const pingTimeout = 5 * time.Second
+
+// ProbeTimeout is how long Listen waits, after its LISTEN, for a test
+// notification it sent itself through the Store's pool: a LISTEN that
+// does not deliver within it is reported as an error, not as ready.
+const ProbeTimeout = 3 * time.Second
+
+// errNotDelivered is Listen's error when its own test notification did
+// not come back.
+var errNotDelivered = errors.New("pgxlisten: LISTEN is in effect but a notification sent through the Store's pool did not reach it; " +
+	"is the connection behind a transaction-pooling proxy (PgBouncer in transaction mode cannot carry a LISTEN: use Dedicated with the server's own address), " +
+	"or on another database than the pool? Followers poll instead")
 
 // Listener is a sqlstore.Listener over pgx. Make one with New or
 // Dedicated; it is safe for concurrent use by several Stores.
@@ -75,7 +87,7 @@ func (l *Listener) Listen(ctx context.Context, db *sql.DB, channel string, ready
 			return fmt.Errorf("pgxlisten: connecting: %w", err)
 		}
 		defer closeNow(conn)
-		return listen(ctx, conn, channel, ready, notify)
+		return listen(ctx, conn, db, channel, ready, notify)
 	}
 	if db == nil {
 		return errors.New("pgxlisten: no pool to take a connection from")
@@ -93,7 +105,7 @@ func (l *Listener) Listen(ctx context.Context, db *sql.DB, channel string, ready
 			return fmt.Errorf("pgxlisten: the Store's pool is not pgx's database/sql driver (its connections are %T); use Dedicated", dc)
 		}
 		conn := sc.Conn()
-		listenErr = listen(ctx, conn, channel, ready, notify)
+		listenErr = listen(ctx, conn, db, channel, ready, notify)
 		// The connection listened: close it, and have database/sql
 		// discard it, so that no one else gets its notifications.
 		closeNow(conn)
@@ -112,11 +124,15 @@ func closeNow(conn *pgx.Conn) {
 	_ = conn.Close(ctx)
 }
 
-// listen runs LISTEN channel on conn, calls ready, then notify for every
-// notification on channel until ctx ends or the connection fails.
-func listen(ctx context.Context, conn *pgx.Conn, channel string, ready, notify func()) error {
+// listen runs LISTEN channel on conn, proves that it delivers (probe),
+// calls ready, then notify for every notification on channel until ctx
+// ends or the connection fails.
+func listen(ctx context.Context, conn *pgx.Conn, db *sql.DB, channel string, ready, notify func()) error {
 	if _, err := conn.Exec(ctx, "LISTEN "+pgx.Identifier{channel}.Sanitize()); err != nil {
 		return fmt.Errorf("pgxlisten: LISTEN: %w", err)
+	}
+	if err := probe(ctx, conn, db, channel); err != nil {
+		return err
 	}
 	ready()
 	for {
@@ -144,6 +160,46 @@ func listen(ctx context.Context, conn *pgx.Conn, channel string, ready, notify f
 		}
 		if n != nil && n.Channel == channel {
 			notify()
+		}
+	}
+}
+
+// probe sends a notification with a random payload on channel through db
+// (another connection, as every writer's is; conn itself without a pool)
+// and waits up to ProbeTimeout for it to reach conn. A LISTEN can succeed
+// and never deliver: behind PgBouncer in transaction mode the server
+// connection that ran it goes back to the proxy's pool, and the proxy
+// drops what it receives (found by review: the Store believed it was
+// listening and its followers polled only every half heartbeat). Other
+// notifications that come meanwhile are dropped: the Store's followers
+// poll until ready, and read the log when it comes.
+func probe(ctx context.Context, conn *pgx.Conn, db *sql.DB, channel string) error {
+	pctx, cancel := context.WithTimeout(ctx, ProbeTimeout)
+	defer cancel()
+	nonce := "probe:" + rand.Text()
+	var err error
+	if db != nil {
+		_, err = db.ExecContext(pctx, "SELECT pg_notify($1, $2)", channel, nonce)
+	} else {
+		_, err = conn.Exec(pctx, "SELECT pg_notify($1, $2)", channel, nonce)
+	}
+	if err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		return fmt.Errorf("pgxlisten: sending the test notification: %w", err)
+	}
+	for {
+		n, err := conn.WaitForNotification(pctx)
+		switch {
+		case ctx.Err() != nil:
+			return ctx.Err()
+		case err != nil && pctx.Err() != nil:
+			return errNotDelivered
+		case err != nil:
+			return fmt.Errorf("pgxlisten: waiting for the test notification: %w", err)
+		case n.Channel == channel && n.Payload == nonce:
+			return nil
 		}
 	}
 }

@@ -24,6 +24,7 @@ package pqlisten
 
 import (
 	"context"
+	"crypto/rand"
 	"database/sql"
 	"errors"
 	"fmt"
@@ -42,6 +43,17 @@ const PingInterval = 15 * time.Second
 
 // pingTimeout bounds the ping.
 const pingTimeout = 5 * time.Second
+
+// ProbeTimeout is how long Listen waits, after its LISTEN, for a test
+// notification it sent itself through the Store's pool: a LISTEN that
+// does not deliver within it is reported as an error, not as ready.
+const ProbeTimeout = 3 * time.Second
+
+// errNotDelivered is Listen's error when its own test notification did
+// not come back.
+var errNotDelivered = errors.New("pqlisten: LISTEN is in effect but a notification sent through the Store's pool did not reach it; " +
+	"is the DSN a transaction-pooling proxy's (PgBouncer in transaction mode cannot carry a LISTEN: give New the server's own address), " +
+	"or another database than the pool's? Followers poll instead")
 
 // Listener is a sqlstore.Listener over lib/pq. Make one with New; it is
 // safe for concurrent use by several Stores.
@@ -62,8 +74,10 @@ func New(dsn string) (*Listener, error) {
 	return &Listener{dsn: dsn}, nil
 }
 
-// Listen implements sqlstore.Listener; db is not used.
-func (l *Listener) Listen(ctx context.Context, _ *sql.DB, channel string, ready, notify func()) error {
+// Listen implements sqlstore.Listener. It listens on a connection of its
+// own; db, the Store's pool, sends the test notification that proves the
+// LISTEN delivers before Listen calls ready.
+func (l *Listener) Listen(ctx context.Context, db *sql.DB, channel string, ready, notify func()) error {
 	// Buffered: lib/pq blocks its reader until each notification is taken.
 	notes := make(chan *pq.Notification, 64)
 	c := &conn{}
@@ -99,6 +113,9 @@ func (l *Listener) Listen(ctx context.Context, _ *sql.DB, channel string, ready,
 	if err := c.exec(ctx, "LISTEN "+pq.QuoteIdentifier(channel), notes, func(*pq.Notification) {}); err != nil {
 		return fmt.Errorf("pqlisten: LISTEN: %w", err)
 	}
+	if err := probe(ctx, c, db, channel, notes); err != nil {
+		return err
+	}
 	ready()
 	timer := time.NewTimer(PingInterval)
 	defer timer.Stop()
@@ -127,6 +144,49 @@ func (l *Listener) Listen(ctx context.Context, _ *sql.DB, channel string, ready,
 			timer.Reset(PingInterval)
 		}
 	}
+}
+
+// probe sends a notification with a random payload on channel through db
+// (another connection, as every writer's is; the listener's own without a
+// pool) and waits up to ProbeTimeout for it on notes. A LISTEN can succeed
+// and never deliver: behind PgBouncer in transaction mode the server
+// connection that ran it goes back to the proxy's pool, and the proxy
+// drops what it receives (found by review, with pgx). Other notifications
+// that come meanwhile are dropped: the Store's followers poll until ready,
+// and read the log when it comes.
+func probe(ctx context.Context, c *conn, db *sql.DB, channel string, notes <-chan *pq.Notification) error {
+	pctx, cancel := context.WithTimeout(ctx, ProbeTimeout)
+	defer cancel()
+	nonce := "probe:" + rand.Text()
+	seen := false
+	match := func(n *pq.Notification) { seen = seen || n != nil && n.Channel == channel && n.Extra == nonce }
+	var err error
+	if db != nil {
+		_, err = db.ExecContext(pctx, "SELECT pg_notify($1, $2)", channel, nonce)
+	} else {
+		err = c.exec(pctx, "SELECT pg_notify("+pq.QuoteLiteral(channel)+", "+pq.QuoteLiteral(nonce)+")", notes, match)
+	}
+	if err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		return fmt.Errorf("pqlisten: sending the test notification: %w", err)
+	}
+	for !seen {
+		select {
+		case <-pctx.Done():
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			return errNotDelivered
+		case n, ok := <-notes:
+			if !ok {
+				return fmt.Errorf("pqlisten: waiting for the test notification: %w", c.lc.Err())
+			}
+			match(n)
+		}
+	}
+	return nil
 }
 
 // conn is the listener's connection, which Listen may close from another
