@@ -92,8 +92,13 @@ func (s *Store) CreateAPIToken(ctx context.Context, t authkit.APIToken, limit in
 	}
 	gotID, _ := claimID.cmd.Int64()
 	gotHash, _ := claimHash.cmd.Int64()
+	// undo releases the claims, past ctx's end (within the call timeout):
+	// a caller hanging up must not leave them (found by review: lookup
+	// keys without expiry, outside every index, stayed for good).
 	undo := func() {
-		_ = s.exec(ctx, func(b *batch) {
+		uctx, cancel := s.detachedCtx(ctx)
+		defer cancel()
+		_ = s.exec(uctx, func(b *batch) {
 			if gotID == 1 {
 				b.script(releaseScript, []string{idKey}, idVal)
 			}
@@ -101,7 +106,7 @@ func (s *Store) CreateAPIToken(ctx context.Context, t authkit.APIToken, limit in
 				b.script(releaseScript, []string{hashKey}, hashVal)
 			}
 			if inGC != nil && inGC.Val() == 1 {
-				b.pipe.ZRem(ctx, gcKey, member)
+				b.pipe.ZRem(uctx, gcKey, member)
 			}
 		})
 	}
@@ -118,6 +123,17 @@ func (s *Store) CreateAPIToken(ctx context.Context, t authkit.APIToken, limit in
 		string(t.Hash[:]), t.Subject, t.Name, string(appendStrList(nil, t.Scopes)),
 		fmtTime(t.CreatedAt), fmtTime(t.ExpiresAt), fmtTime(t.LastUsedAt), fmtTime(t.RevokedAt), px, fmtMicros(s.cfg.margin.Microseconds()))
 	if err != nil {
+		// The script may have run: release the claims unless the token
+		// stands with this call's nonce (the issuer revokes it then).
+		// Were the script to run only after this check, the token would
+		// stand without its lookup keys: refused by every lookup, listed
+		// until revoked.
+		uctx, cancel := s.detachedCtx(ctx)
+		cn, herr := s.rdb.HGet(uctx, s.k.token(t.Subject, t.ID), "cn").Result()
+		cancel()
+		if herr == nil && cn != nonce || errors.Is(herr, redis.Nil) {
+			undo()
+		}
 		return s.fail(ctx, op, err)
 	}
 	switch res {

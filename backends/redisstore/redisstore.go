@@ -1,6 +1,7 @@
 package redisstore
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -377,6 +378,17 @@ func (s *Store) callCtx(ctx context.Context) (context.Context, context.CancelFun
 	}
 	return ctx, func() {}
 }
+
+// detachedCtx is callCtx for clean-up that must outlive ctx's end (a
+// caller hanging up): without ctx's cancellation, bounded by the call
+// timeout, or by detachedTimeout without one.
+func (s *Store) detachedCtx(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(ctx), cmp.Or(s.cfg.callTimeout, detachedTimeout))
+}
+
+// detachedTimeout bounds detachedCtx's calls on a Store without a call
+// timeout.
+const detachedTimeout = 5 * time.Second
 
 // ---- errors ----
 
