@@ -196,3 +196,42 @@ func TestTrustedOriginDefaultPortRefused(t *testing.T) {
 		}
 	}
 }
+
+// The default introspection rule takes the "introspect" scope only as this
+// issuer grants it: a trusted issuer's token holding a scope of that name
+// is refused (found by review: it read this issuer's refresh tokens). A
+// trusted issuer's token introspects with the issuer the verifier
+// resolved.
+func TestIntrospectRefusesOtherIssuersScope(t *testing.T) {
+	kb, err := keys.Generate(keys.EdDSA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	setB, err := keys.NewSet(kb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const other = "https://other.example"
+	f := newFx(t, fxOptions{verifier: []authkit.Option{authkit.WithTrustedIssuer(authkit.TrustedIssuer{
+		Issuer: other, Keys: setB, Audience: []string{"api"}})}})
+	issB, err := issuer.New(authkit.WithKeys(setB), authkit.WithStore(memory.New()), authkit.WithIssuer(other),
+		authkit.WithAudience("api"), authkit.WithClock(f.clock.Now))
+	if err != nil {
+		t.Fatal(err)
+	}
+	foreign, err := issB.IssuePair(t.Context(), "bob", issuer.WithScopes(httpauth.IntrospectScope))
+	if err != nil {
+		t.Fatal(err)
+	}
+	victim := f.login("alice", "read write")
+	r := f.form("/introspect", []string{"token", victim.RefreshToken}, bearer(foreign.AccessToken)...)
+	if r.status != 403 {
+		t.Errorf("introspection by another issuer's token holding %q: %d %s, want 403", httpauth.IntrospectScope, r.status, r.body)
+	}
+
+	own := f.login("carol", httpauth.IntrospectScope)
+	r = f.form("/introspect", []string{"token", foreign.AccessToken}, bearer(own.AccessToken)...)
+	if m := r.json(t); r.status != 200 || m["active"] != true || m["iss"] != other || m["sub"] != "bob" {
+		t.Errorf("introspecting another issuer's token: %d %s, want active with iss %q", r.status, r.body, other)
+	}
+}

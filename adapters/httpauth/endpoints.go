@@ -313,7 +313,12 @@ func (h *Handler) introspectAccess(r *http.Request, tok string) (introspection, 
 	}
 	// The token has verified: read the registered claims the principal does
 	// not carry.
-	res.Iss, res.Aud, res.Nbf = jwtExtras(tok)
+	res.Aud, res.Nbf = jwtExtras(tok)
+	// The issuer the verifier resolved, not the token's iss: a trusted
+	// issuer's token may be accepted without one
+	// (authkit.Profile.AllowMissingIssuer), and its user must not pass for
+	// this issuer's (found by review).
+	res.Iss = p.Issuer
 	return res, nil
 }
 
@@ -403,25 +408,23 @@ func unix(t time.Time) int64 {
 	return t.Unix()
 }
 
-// jwtExtras reads iss, aud and nbf from a JWT that has already verified.
-func jwtExtras(tok string) (iss string, aud any, nbf int64) {
+// jwtExtras reads aud and nbf from a JWT that has already verified.
+func jwtExtras(tok string) (aud any, nbf int64) {
 	parts := strings.SplitN(tok, ".", 3)
 	if len(parts) != 3 {
-		return "", nil, 0
+		return nil, 0
 	}
 	payload, err := base64.RawURLEncoding.DecodeString(parts[1])
 	if err != nil {
-		return "", nil, 0
+		return nil, 0
 	}
 	o, err := strictjson.NewObject(payload)
 	if err != nil {
-		return "", nil, 0
+		return nil, 0
 	}
 	for o.Next() {
 		v := o.Value()
 		switch string(o.Name()) {
-		case "iss":
-			iss, _ = v.Text()
 		case "aud":
 			if v.Kind() == strictjson.KindString {
 				if s, err := v.Text(); err == nil {
@@ -436,7 +439,7 @@ func jwtExtras(tok string) (iss string, aud any, nbf int64) {
 			}
 		}
 	}
-	return iss, aud, nbf
+	return aud, nbf
 }
 
 // handleJWKS serves the issuer's public keys (RFC 7517) with caching
@@ -505,6 +508,13 @@ func (h *Handler) account(fn func(http.ResponseWriter, *http.Request, *authkit.P
 // nothing here), and first-party (no client_id, or the issuer's own), or
 // a user's session through a client WithAccountClients names — never that
 // client's own token (client_credentials: no session).
+// grantedHere reports whether p's scopes were granted by iss: a client,
+// an API token, or a JWT iss minted (found by review: the default
+// introspection rule took a trusted issuer's "introspect" scope).
+func grantedHere(iss *issuer.Issuer, p *authkit.Principal) bool {
+	return p.Method != authkit.MethodJWT || p.Issuer != "" && p.Issuer == iss.ID()
+}
+
 func (h *Handler) accountJWT(p *authkit.Principal) bool {
 	if p.Issuer == "" || p.Issuer != h.iss.ID() {
 		return false

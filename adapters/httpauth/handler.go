@@ -323,7 +323,11 @@ func WithPaths(p Paths) HandlerOption {
 // WithIntrospectionRule sets who may call the introspection endpoint: rule
 // receives the authenticated caller and reports whether it may introspect
 // tokens; a refused caller gets 403 insufficient_scope. Default: callers
-// holding the scope "introspect" (IntrospectScope).
+// holding the scope "introspect" (IntrospectScope) granted by this
+// Handler's issuer: a JWT of a trusted issuer (authkit.WithTrustedIssuer)
+// is refused whatever its scopes, since a scope's name means what its
+// issuer grants it for, and whoever can get one named "introspect" from
+// another identity provider must not read this one's tokens.
 func WithIntrospectionRule(rule func(*authkit.Principal) bool) HandlerOption {
 	return func(c *handlerConfig) error {
 		if rule == nil {
@@ -449,7 +453,7 @@ func NewHandler(iss *issuer.Issuer, auth *Auth, opts ...HandlerOption) (*Handler
 		jwksMaxAge: DefaultJWKSMaxAge,
 		now:        time.Now,
 		scopes:     allowedScopes(nil),
-		introspect: func(p *authkit.Principal) bool { return p.HasScope(IntrospectScope) },
+		introspect: func(p *authkit.Principal) bool { return p.HasScope(IntrospectScope) && grantedHere(iss, p) },
 	}
 	for _, o := range opts {
 		if o == nil {
