@@ -11,14 +11,17 @@ import (
 )
 
 // RegisteredClaims returns the RFC 7519 registered claims that p carries:
-// Subject (sub), ID (jti) from p.TokenID, IssuedAt (iat) and ExpiresAt
-// (exp), each time only when it is set (a zero time gives a nil
-// NumericDate, as for a credential that does not expire). A nil p gives the
-// zero value.
+// Issuer (iss) from p.Issuer, Subject (sub), ID (jti) from p.TokenID,
+// IssuedAt (iat) and ExpiresAt (exp), each time only when it is set (a
+// zero time gives a nil NumericDate, as for a credential that does not
+// expire). A nil p gives the zero value. The issuer tells whose user the
+// subject names when the verifier trusts several issuers (it was left out,
+// so that two issuers' users with one subject looked alike; found by
+// review); it is empty for an API token.
 //
-// A Principal does not carry the issuer (iss), the audience (aud) or the
-// not-before time (nbf): they are left empty, and a caller that mints a
-// token from the result sets them. Nor can jwt.RegisteredClaims hold the
+// A Principal does not carry the audience (aud) or the not-before time
+// (nbf): they are left empty, and a caller that mints a token from the
+// result sets them (and the issuer it mints as). Nor can jwt.RegisteredClaims hold the
 // rest of a Principal: its scopes, client ID and session ID (see
 // [AccessTokenClaims], which keeps them), its authentication method, and
 // its application claims (use a jwt.MapClaims, or a claims type of your
@@ -28,6 +31,7 @@ func RegisteredClaims(p *authkit.Principal) jwt.RegisteredClaims {
 		return jwt.RegisteredClaims{}
 	}
 	return jwt.RegisteredClaims{
+		Issuer:    p.Issuer,
 		Subject:   p.Subject,
 		ID:        p.TokenID,
 		IssuedAt:  numericDate(p.IssuedAt),
@@ -78,7 +82,7 @@ func (c *AccessClaims) Scopes() []string {
 
 // AccessTokenClaims returns the claims of p as [AccessClaims]: those of
 // [RegisteredClaims](p) plus p's client ID, scopes (joined with spaces) and
-// session ID. Like RegisteredClaims, it leaves iss, aud and nbf empty and
+// session ID. Like RegisteredClaims, it leaves aud and nbf empty and
 // drops p's method and application claims. A nil p gives the zero value.
 func AccessTokenClaims(p *authkit.Principal) AccessClaims {
 	if p == nil {

@@ -22,11 +22,13 @@ func TestRegisteredClaims(t *testing.T) {
 		TokenID:   "0b9c7b6e-1d7a-4f4c-9f58-3a4c1f7e2d10",
 		SessionID: "fam-1",
 		ClientID:  "web",
+		Issuer:    "https://tenant.auth0.example/",
 		IssuedAt:  iat,
 		ExpiresAt: iat.Add(5 * time.Minute),
 		Claims:    map[string]any{"tenant": "acme"},
 	}
 	want := jwt.RegisteredClaims{
+		Issuer:    "https://tenant.auth0.example/",
 		Subject:   "alice",
 		ID:        "0b9c7b6e-1d7a-4f4c-9f58-3a4c1f7e2d10",
 		IssuedAt:  jwt.NewNumericDate(iat),
@@ -50,7 +52,7 @@ func TestRegisteredClaims(t *testing.T) {
 		t.Fatal(err)
 	}
 	wantJSON := map[string]any{
-		"sub": "alice", "jti": "0b9c7b6e-1d7a-4f4c-9f58-3a4c1f7e2d10", "iat": float64(1_800_000_000),
+		"iss": "https://tenant.auth0.example/", "sub": "alice", "jti": "0b9c7b6e-1d7a-4f4c-9f58-3a4c1f7e2d10", "iat": float64(1_800_000_000),
 		"exp": float64(1_800_000_300), "client_id": "web", "scope": "read write", "sid": "fam-1",
 	}
 	if !reflect.DeepEqual(m, wantJSON) {
