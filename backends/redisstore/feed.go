@@ -451,6 +451,14 @@ func (f *follow) probe(ctx context.Context, received *[feedShards]streamID, vouc
 		if received[b].less(h.trim) {
 			return lost(f.op, "the log was trimmed past the last position passed to fn")
 		}
+		if h.last.less(received[b]) {
+			// The log lost changes fn already has (a failover to a
+			// replica that had not received them, or a primary whose
+			// clock ran ahead): its next IDs may fall below what the
+			// readers wait after, and they would read nothing new and
+			// vouch for ever (found by review).
+			return lost(f.op, "the log is behind the last position passed to fn")
+		}
 		if !received[b].less(h.last) {
 			vouched[b] = start
 		}

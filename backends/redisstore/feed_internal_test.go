@@ -1,7 +1,9 @@
 package redisstore
 
 import (
+	"context"
 	"errors"
+	"fmt"
 	"strconv"
 	"strings"
 	"testing"
@@ -151,5 +153,74 @@ func TestLegacyValue(t *testing.T) {
 		if ok != c.ok || (err != nil) != c.failed || (ok && v != "v") {
 			t.Errorf("legacyValue(%v) = %q, %v, %v; want ok %v, an error %v", c.cmd, v, ok, err, c.ok, c.failed)
 		}
+	}
+}
+
+// A follower whose bucket's log goes back behind what it has passed to fn
+// (a failover lost the newest entries, and the new primary's next IDs fall
+// below them) reports its position lost instead of vouching for ever while
+// it reads nothing new (found by review: a later revocation never reached
+// the follower, which kept calling fn as current).
+func TestFeedLogBehindReceived(t *testing.T) {
+	s, rdb := standaloneStore(t)
+	ctx := t.Context()
+	until := time.Now().Add(time.Hour)
+	if err := s.RevokeToken(ctx, "alice", "j0", until); err != nil {
+		t.Fatal(err)
+	}
+	pos, err := s.RevocationSnapshot(ctx, time.Now(), func(authkit.Revocation) error { return nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	stream := s.k.feed(bucket("alice"))
+	first, err := rdb.XRange(ctx, stream, "-", "+").Result()
+	if err != nil || len(first) != 1 {
+		t.Fatalf("the log holds %v (%v), want j0's change alone", first, err)
+	}
+	got := make(chan authkit.Revocation, 16)
+	errc := make(chan error, 1)
+	fctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	go func() {
+		errc <- s.FollowRevocations(fctx, pos, 200*time.Millisecond, func(rs []authkit.Revocation, _ authkit.FeedPosition) error {
+			for _, r := range rs {
+				got <- r
+			}
+			return nil
+		})
+	}()
+	// An entry from "the old primary", a minute ahead; the follower gets it.
+	ahead := fmt.Sprintf("%d-0", time.Now().Add(time.Minute).UnixMilli())
+	if err := rdb.XAdd(ctx, &redis.XAddArgs{Stream: stream, ID: ahead, Values: first[0].Values}).Err(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-got:
+	case err := <-errc:
+		t.Fatalf("FollowRevocations = %v before the entry ahead", err)
+	case <-time.After(5 * time.Second):
+		t.Fatal("the entry ahead never reached fn")
+	}
+	// "The new primary" never had it: the log goes back to j0.
+	if err := rdb.XDel(ctx, stream, ahead).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := rdb.Do(ctx, "XSETID", stream, first[0].ID).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.RevokeToken(ctx, "alice", "j1", until); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-errc:
+		if !errors.Is(err, authkit.ErrFeedPositionLost) {
+			t.Fatalf("FollowRevocations = %v, want ErrFeedPositionLost", err)
+		}
+	case r := <-got:
+		if r.ID != "j1" {
+			t.Fatalf("fn got %+v, want j1 or the position lost", r)
+		}
+	case <-fctx.Done():
+		t.Fatal("j1 never reached fn and the follower went on as current")
 	}
 }
