@@ -125,22 +125,7 @@ func TestAPITokenUnparsableQuery(t *testing.T) {
 // every authkit issuer's is — cannot use the account endpoints: it names
 // a user of that issuer, and would mint an API token of this one.
 func TestAccountEndpointsRefuseOtherIssuers(t *testing.T) {
-	kb, err := keys.Generate(keys.EdDSA)
-	if err != nil {
-		t.Fatal(err)
-	}
-	setB, err := keys.NewSet(kb)
-	if err != nil {
-		t.Fatal(err)
-	}
-	const other = "https://other.example"
-	f := newFx(t, fxOptions{verifier: []authkit.Option{authkit.WithTrustedIssuer(authkit.TrustedIssuer{
-		Issuer: other, Keys: setB, Audience: []string{"api"}})}})
-	issB, err := issuer.New(authkit.WithKeys(setB), authkit.WithStore(memory.New()), authkit.WithIssuer(other),
-		authkit.WithAudience("api"), authkit.WithClock(f.clock.Now))
-	if err != nil {
-		t.Fatal(err)
-	}
+	f, issB := newFxTrustingOther(t)
 	pair, err := issB.IssuePair(t.Context(), "alice")
 	if err != nil {
 		t.Fatal(err)
@@ -156,6 +141,32 @@ func TestAccountEndpointsRefuseOtherIssuers(t *testing.T) {
 	if r := f.do("POST", "/api-tokens", "name=ci", append(bearer(pair.AccessToken), "Content-Type", formType)...); r.status != 403 {
 		t.Errorf("POST /api-tokens with another issuer's token: %d %s, want 403", r.status, r.body)
 	}
+}
+
+// otherIssuer is the identifier of newFxTrustingOther's second issuer.
+const otherIssuer = "https://other.example"
+
+// newFxTrustingOther returns a fixture whose verifier also trusts a second
+// authkit issuer (otherIssuer, audience "api", keys of its own), and that
+// issuer.
+func newFxTrustingOther(t *testing.T) (*fx, *issuer.Issuer) {
+	t.Helper()
+	kb, err := keys.Generate(keys.EdDSA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	setB, err := keys.NewSet(kb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := newFx(t, fxOptions{verifier: []authkit.Option{authkit.WithTrustedIssuer(authkit.TrustedIssuer{
+		Issuer: otherIssuer, Keys: setB, Audience: []string{"api"}})}})
+	issB, err := issuer.New(authkit.WithKeys(setB), authkit.WithStore(memory.New()), authkit.WithIssuer(otherIssuer),
+		authkit.WithAudience("api"), authkit.WithClock(f.clock.Now))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f, issB
 }
 
 // TestClientUnderIssuersOwnID checks that a client registered under the
@@ -203,22 +214,7 @@ func TestTrustedOriginDefaultPortRefused(t *testing.T) {
 // trusted issuer's token introspects with the issuer the verifier
 // resolved.
 func TestIntrospectRefusesOtherIssuersScope(t *testing.T) {
-	kb, err := keys.Generate(keys.EdDSA)
-	if err != nil {
-		t.Fatal(err)
-	}
-	setB, err := keys.NewSet(kb)
-	if err != nil {
-		t.Fatal(err)
-	}
-	const other = "https://other.example"
-	f := newFx(t, fxOptions{verifier: []authkit.Option{authkit.WithTrustedIssuer(authkit.TrustedIssuer{
-		Issuer: other, Keys: setB, Audience: []string{"api"}})}})
-	issB, err := issuer.New(authkit.WithKeys(setB), authkit.WithStore(memory.New()), authkit.WithIssuer(other),
-		authkit.WithAudience("api"), authkit.WithClock(f.clock.Now))
-	if err != nil {
-		t.Fatal(err)
-	}
+	f, issB := newFxTrustingOther(t)
 	foreign, err := issB.IssuePair(t.Context(), "bob", issuer.WithScopes(httpauth.IntrospectScope))
 	if err != nil {
 		t.Fatal(err)
@@ -231,7 +227,7 @@ func TestIntrospectRefusesOtherIssuersScope(t *testing.T) {
 
 	own := f.login("carol", httpauth.IntrospectScope)
 	r = f.form("/introspect", []string{"token", foreign.AccessToken}, bearer(own.AccessToken)...)
-	if m := r.json(t); r.status != 200 || m["active"] != true || m["iss"] != other || m["sub"] != "bob" {
-		t.Errorf("introspecting another issuer's token: %d %s, want active with iss %q", r.status, r.body, other)
+	if m := r.json(t); r.status != 200 || m["active"] != true || m["iss"] != otherIssuer || m["sub"] != "bob" {
+		t.Errorf("introspecting another issuer's token: %d %s, want active with iss %q", r.status, r.body, otherIssuer)
 	}
 }

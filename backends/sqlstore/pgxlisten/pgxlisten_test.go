@@ -2,8 +2,6 @@ package pgxlisten_test
 
 import (
 	"context"
-	"crypto/rand"
-	"strings"
 	"testing"
 	"time"
 
@@ -11,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5/stdlib"
 
 	"github.com/authkit-go/authkit/backends/sqlstore/pgxlisten"
+	"github.com/authkit-go/authkit/internal/storetest"
 	"github.com/authkit-go/authkit/internal/testservers"
 )
 
@@ -44,11 +43,9 @@ func TestListenFails(t *testing.T) {
 }
 
 // Listen calls ready only once a notification sent through the pool has
-// reached its LISTEN. A pool on another database stands for a LISTEN that
-// succeeds and never delivers, as through PgBouncer in transaction mode
-// (found by review: the Store took it for pushed and its followers polled
-// only every half heartbeat): Listen reports an error and never calls
-// ready.
+// reached its LISTEN (found by review: through PgBouncer in transaction
+// mode the LISTEN succeeded and delivered nothing, and the Store took it
+// for pushed); see storetest.ListenProbe.
 func TestListenProbe(t *testing.T) {
 	cfg, err := pgx.ParseConfig(testservers.Postgres(t))
 	if err != nil {
@@ -62,71 +59,12 @@ func TestListenProbe(t *testing.T) {
 	db, elsewhere := stdlib.OpenDB(*cfg), stdlib.OpenDB(*other)
 	defer db.Close()
 	defer elsewhere.Close()
-	channel := "probe_" + strings.ToLower(rand.Text())
-	for _, l := range []struct {
-		name string
-		l    func() *pgxlisten.Listener
-	}{
-		{"New", pgxlisten.New},
-		{"Dedicated", func() *pgxlisten.Listener {
-			l, err := pgxlisten.Dedicated(cfg)
-			if err != nil {
-				t.Fatal(err)
-			}
-			return l
-		}},
-	} {
-		t.Run(l.name, func(t *testing.T) {
-			ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
-			defer cancel()
-			ready, notes, errc := make(chan struct{}), make(chan struct{}, 16), make(chan error, 1)
-			go func() {
-				errc <- l.l().Listen(ctx, db, channel, func() { close(ready) }, func() { notes <- struct{}{} })
-			}()
-			select {
-			case <-ready:
-			case err := <-errc:
-				t.Fatalf("Listen on the pool's database = %v before ready", err)
-			}
-			if _, err := db.ExecContext(ctx, "SELECT pg_notify($1, '')", channel); err != nil {
-				t.Fatal(err)
-			}
-			select {
-			case <-notes:
-			case err := <-errc:
-				t.Fatalf("Listen = %v before the notification", err)
-			}
-			cancel()
-			<-errc
-		})
-	}
-	t.Run("Dedicated without a pool", func(t *testing.T) {
+	t.Run("New", func(t *testing.T) { storetest.ListenProbe(t, pgxlisten.New().Listen, db, nil, false) })
+	t.Run("Dedicated", func(t *testing.T) {
 		l, err := pgxlisten.Dedicated(cfg)
 		if err != nil {
 			t.Fatal(err)
 		}
-		ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
-		defer cancel()
-		ready, errc := make(chan struct{}), make(chan error, 1)
-		go func() { errc <- l.Listen(ctx, nil, channel, func() { close(ready) }, func() {}) }()
-		select {
-		case <-ready:
-		case err := <-errc:
-			t.Fatalf("Listen without a pool = %v before ready", err)
-		}
-		cancel()
-		<-errc
-	})
-	t.Run("another database", func(t *testing.T) {
-		l, err := pgxlisten.Dedicated(cfg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
-		defer cancel()
-		fail := func() { t.Error("called back, though no notification can reach the LISTEN") }
-		if err := l.Listen(ctx, elsewhere, channel, fail, fail); err == nil || ctx.Err() != nil || !strings.Contains(err.Error(), "did not reach") {
-			t.Fatalf("Listen with a pool on another database = %v (ctx %v), want an error saying the test notification did not reach it", err, ctx.Err())
-		}
+		storetest.ListenProbe(t, l.Listen, db, elsewhere, true)
 	})
 }

@@ -2,7 +2,6 @@ package pqlisten_test
 
 import (
 	"context"
-	"crypto/rand"
 	"database/sql"
 	"net/url"
 	"strings"
@@ -10,6 +9,7 @@ import (
 	"time"
 
 	"github.com/authkit-go/authkit/backends/sqlstore/pqlisten"
+	"github.com/authkit-go/authkit/internal/storetest"
 	"github.com/authkit-go/authkit/internal/testservers"
 )
 
@@ -44,9 +44,7 @@ func TestListenFails(t *testing.T) {
 }
 
 // Listen calls ready only once a notification sent through the pool has
-// reached its LISTEN; with a pool on another database (a LISTEN that
-// succeeds and never delivers, as through PgBouncer in transaction mode)
-// it reports an error and never calls ready.
+// reached its LISTEN (see storetest.ListenProbe).
 func TestListenProbe(t *testing.T) {
 	dsn := testservers.Postgres(t)
 	u, err := url.Parse(dsn)
@@ -72,45 +70,5 @@ func TestListenProbe(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	channel := "probe_" + strings.ToLower(rand.Text())
-
-	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
-	defer cancel()
-	ready, notes, errc := make(chan struct{}), make(chan struct{}, 16), make(chan error, 1)
-	go func() { errc <- l.Listen(ctx, db, channel, func() { close(ready) }, func() { notes <- struct{}{} }) }()
-	select {
-	case <-ready:
-	case err := <-errc:
-		t.Fatalf("Listen on the pool's database = %v before ready", err)
-	}
-	if _, err := db.ExecContext(ctx, "SELECT pg_notify($1, '')", channel); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case <-notes:
-	case err := <-errc:
-		t.Fatalf("Listen = %v before the notification", err)
-	}
-	cancel()
-	<-errc
-
-	// Without a pool the test notification goes through the listener's
-	// own connection.
-	ctx, cancel = context.WithTimeout(t.Context(), 30*time.Second)
-	readyAlone := make(chan struct{})
-	go func() { errc <- l.Listen(ctx, nil, channel, func() { close(readyAlone) }, func() {}) }()
-	select {
-	case <-readyAlone:
-	case err := <-errc:
-		t.Fatalf("Listen without a pool = %v before ready", err)
-	}
-	cancel()
-	<-errc
-
-	ctx, cancel = context.WithTimeout(t.Context(), 30*time.Second)
-	defer cancel()
-	fail := func() { t.Error("called back, though no notification can reach the LISTEN") }
-	if err := l.Listen(ctx, elsewhere, channel, fail, fail); err == nil || ctx.Err() != nil || !strings.Contains(err.Error(), "did not reach") {
-		t.Fatalf("Listen with a pool on another database = %v (ctx %v), want an error saying the test notification did not reach it", err, ctx.Err())
-	}
+	storetest.ListenProbe(t, l.Listen, db, elsewhere, true)
 }
