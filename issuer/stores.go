@@ -36,16 +36,17 @@ func (b *boundedRefresh) CreateSession(ctx context.Context, s authkit.Session, f
 		return none{}, b.s.CreateSession(ctx, s, first)
 	}, func(err error, abandoned bool) {
 		if err == nil && abandoned || err != nil && storecall.OutcomeUnknown(err) {
-			b.discard(ctx, s)
+			b.discard(ctx, s, err)
 		}
 	})
 	return err
 }
 
 // discard revokes session s, created (or perhaps created) for a client
-// that was never told of it. It runs in the background, after the call
-// that created it has returned.
-func (b *boundedRefresh) discard(ctx context.Context, s authkit.Session) {
+// that was never told of it; cause is the creation's error, nil if it
+// succeeded after its caller had gone. It runs in the background, after
+// the call that created it has returned.
+func (b *boundedRefresh) discard(ctx context.Context, s authkit.Session, cause error) {
 	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), b.dl.Timeout())
 	defer cancel()
 	err := b.s.RevokeSession(dctx, s.ID, b.now())
@@ -55,7 +56,7 @@ func (b *boundedRefresh) discard(ctx context.Context, s authkit.Session) {
 	case errors.Is(err, authkit.ErrNotFound):
 		// The login was never stored: nothing to undo.
 	default:
-		b.log.WarnContext(ctx, "authkit: a login the client was told had failed may have left a session; revoking it failed (it cannot be refreshed: its refresh token was never delivered)", "session", s.ID, "subject", s.Subject, "error", err)
+		b.log.Log(ctx, discardLevel(cause), "authkit: a login the client was told had failed may have left a session; revoking it failed (it cannot be refreshed: its refresh token was never delivered)", "session", s.ID, "subject", s.Subject, "error", err)
 	}
 }
 
@@ -105,13 +106,13 @@ func (b *boundedAPITokens) CreateAPIToken(ctx context.Context, t authkit.APIToke
 		return none{}, b.s.CreateAPIToken(ctx, t, limit, now)
 	}, func(err error, abandoned bool) {
 		if err == nil && abandoned || err != nil && storecall.OutcomeUnknown(err) {
-			b.discard(ctx, t)
+			b.discard(ctx, t, err)
 		}
 	})
 	return err
 }
 
-func (b *boundedAPITokens) discard(ctx context.Context, t authkit.APIToken) {
+func (b *boundedAPITokens) discard(ctx context.Context, t authkit.APIToken, cause error) {
 	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), b.dl.Timeout())
 	defer cancel()
 	err := b.s.RevokeAPIToken(dctx, t.Subject, t.ID, b.now())
@@ -120,8 +121,21 @@ func (b *boundedAPITokens) discard(ctx context.Context, t authkit.APIToken) {
 		b.log.WarnContext(ctx, "authkit: revoked an API token whose creation the client was told had failed (the store answered too late)", "token_id", t.ID, "subject", t.Subject)
 	case errors.Is(err, authkit.ErrNotFound):
 	default:
-		b.log.WarnContext(ctx, "authkit: an API token creation the client was told had failed may have left a token; revoking it failed (its secret was never delivered)", "token_id", t.ID, "subject", t.Subject, "error", err)
+		b.log.Log(ctx, discardLevel(cause), "authkit: an API token creation the client was told had failed may have left a token; revoking it failed (its secret was never delivered)", "token_id", t.ID, "subject", t.Subject, "error", err)
 	}
+}
+
+// discardLevel is the level of a discard whose revocation failed, for a
+// creation that failed with cause: a warning when the creation was cut
+// short or finished late (something was, or likely was, stored), debug
+// when the store itself failed, as it does for every call of an outage
+// (most such creations never reached it, and the outage is logged
+// elsewhere).
+func discardLevel(cause error) slog.Level {
+	if cause == nil || storecall.CutShort(cause) {
+		return slog.LevelWarn
+	}
+	return slog.LevelDebug
 }
 
 func (b *boundedAPITokens) LookupAPIToken(ctx context.Context, h authkit.TokenHash) (authkit.APIToken, error) {

@@ -124,7 +124,8 @@ func (s *Store) CreateAPIToken(ctx context.Context, t authkit.APIToken, limit in
 		fmtTime(t.CreatedAt), fmtTime(t.ExpiresAt), fmtTime(t.LastUsedAt), fmtTime(t.RevokedAt), px, fmtMicros(s.cfg.margin.Microseconds()))
 	if err != nil {
 		// The script may have run: release the claims unless the token
-		// stands with this call's nonce (the issuer revokes it then).
+		// stands with this call's nonce (the issuer revokes it then: an
+		// ErrStoreUnavailable leaves the outcome unknown).
 		// Were the script to run only after this check, the token would
 		// stand without its lookup keys: refused by every lookup, listed
 		// until revoked.

@@ -193,8 +193,17 @@ func (dl *Deadline) classify(ctx, cctx context.Context, err error) error {
 }
 
 // OutcomeUnknown reports whether a failed write may still have been
-// carried out: the call was cut short by a context rather than refused.
+// carried out: the call was cut short by a context, or the store failed
+// mid-call (a reply lost to a reset connection is ErrStoreUnavailable
+// too; found by review: a Redis API token whose reply was lost stayed
+// live, counted against the limit), rather than refused.
 func OutcomeUnknown(err error) bool {
+	return errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) || errors.Is(err, authkit.ErrStoreUnavailable)
+}
+
+// CutShort reports whether err is a context's: the write was cut short
+// rather than failed in the store.
+func CutShort(err error) bool {
 	return errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled)
 }
 
