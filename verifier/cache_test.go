@@ -673,6 +673,8 @@ func TestVerifyCacheEntryMemory(t *testing.T) {
 		{"numbers", "[" + strings.Repeat("1,", 2950) + "1]", false},
 		{"object of many keys", "{" + manyKeys(600) + "}", false},
 		{"150 empty objects", "[" + strings.Repeat("{},", 149) + "{}]", true},
+		{"125 one-member objects", "[" + strings.Repeat(`{"a":"b"},`, 124) + `{"a":"b"}]`, false},
+		{"40 one-member objects", "[" + strings.Repeat(`{"a":"b"},`, 39) + `{"a":"b"}]`, true},
 		{"fifty roles", `["` + strings.Repeat(`role-name",  "`, 49) + `role-name"]`, true},
 	}
 	const n = 256
