@@ -508,9 +508,10 @@ func validRedirectURI(u string) string {
 
 // responseParamIn returns the first name in query (a registered redirect
 // URI's, kept as is when the authorization response is added after it,
-// RFC 6749 §3.1.2) that the response sets itself, or "".
+// RFC 6749 §3.1.2) that the response sets itself, or "". Pairs are split
+// on ';' too, as some clients' parsers still do (found by review).
 func responseParamIn(query string) string {
-	for pair := range strings.SplitSeq(query, "&") {
+	for pair := range strings.FieldsFuncSeq(query, func(r rune) bool { return r == '&' || r == ';' }) {
 		name, _, _ := strings.Cut(pair, "=")
 		if n, err := url.QueryUnescape(name); err == nil {
 			name = n

@@ -340,6 +340,7 @@ func TestClientsRedirectURIs(t *testing.T) {
 		"https://app.example.com/cb?a=1&state=x": `parameter "state"`,
 		"https://app.example.com/cb?%63ode":      `parameter "code"`,
 		"https://app.example.com/cb?iss=":        `parameter "iss"`,
+		"https://app.example.com/cb?t=1;state=x": `parameter "state"`,
 		"com.example.app:/cb?error_uri=y":        `parameter "error_uri"`,
 		"https://example.com/" + strings.Repeat("a", authkit.MaxRedirectURILen): "longer than",
 	} {
