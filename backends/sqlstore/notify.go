@@ -28,9 +28,11 @@ import (
 //
 // Listen listens on channel on one connection: it runs LISTEN channel,
 // calls ready once the LISTEN is in effect (a NOTIFY committed after that
-// reaches it), then calls notify for every notification on channel, until
-// ctx is done or the connection fails, and returns: ctx's error, or the
-// connection's. It never calls ready or notify after it returned, nor
+// reaches it: pgxlisten and pqlisten prove it with a test notification sent
+// through db, since through a transaction-pooling proxy a LISTEN succeeds
+// and delivers nothing), then calls notify for every notification on
+// channel, until ctx is done or the connection fails, and returns: ctx's
+// error, or the connection's. It never calls ready or notify after it returned, nor
 // concurrently. ready and notify return at once. db is the Store's pool,
 // for a Listener that takes its connection from it (the connection must
 // then not go back to the pool while it listens).
