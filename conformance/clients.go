@@ -510,16 +510,26 @@ func runClients(t *testing.T, h PartialHarness[authkit.ClientStore]) {
 		createClient(t, a, newClient("app", base))
 		mustOK(t, "SetClientSecret", a.SetClientSecret(t.Context(), "app", hashOf("leaked-secret"), at(30*time.Second)), ruleClSecret)
 		createClient(t, a, newClient("keep", base))
+		// IDs a delete must leave alone: "app" in another case, and IDs
+		// that a LIKE pattern of "app_1" would match (found by review:
+		// stores deleting by a case-folding or LIKE comparison passed).
+		for _, id := range []string{"APP", "app_1", "appX1"} {
+			createClient(t, a, newClient(id, base))
+		}
 		createCode(t, a, newCode("del-1", "app", base))
 		createCode(t, a, newCode("del-2", "app", base))
 		createCode(t, a, newCode("keep", "keep", base))
 		redeem(t, a, hashOf("code-del-2"), at(time.Second))
 		getClient(t, a, "app", ruleClGet) // a has read it before b deletes it
 		mustOK(t, "DeleteClient", b.DeleteClient(t.Context(), "app"), ruleClDelete)
+		mustOK(t, "DeleteClient", b.DeleteClient(t.Context(), "app_1"), ruleClDelete)
 		wantClientAbsent(t, a, "app", "a deleted client", ruleClDelete+"; "+ruleClVisible)
-		if got := clientIDs(listClients(t, a)); !slices.Equal(got, []string{"keep"}) {
-			t.Errorf("ListClients after DeleteClient returned %q, want [\"keep\"]; %s", got, ruleClDelete)
+		if got, want := clientIDs(listClients(t, a)), []string{"APP", "appX1", "keep"}; !slices.Equal(got, want) {
+			t.Errorf("ListClients after DeleteClient of \"app\" and \"app_1\" returned %q, want %q (IDs compare byte for byte); %s", got, want, ruleClDelete)
 		}
+		wantErr(t, "SetClientSecret of a deleted client", a.SetClientSecret(t.Context(), "app", hashOf("x"), at(minute)), authkit.ErrNotFound, ruleClSecret+"; "+ruleClDelete)
+		wantErr(t, "CreateAuthorizationCode for a deleted client", a.CreateAuthorizationCode(t.Context(), newCode("del-3", "app", at(minute))), authkit.ErrNotFound, ruleCodeCreate+"; "+ruleClDelete)
+		wantClientAbsent(t, b, "app", "a deleted client after SetClientSecret and CreateAuthorizationCode named it", ruleClDelete)
 		wantCodeAbsent(t, a, hashOf("code-del-1"), at(minute), "an unredeemed code of a deleted client", ruleClDelete)
 		wantCodeAbsent(t, a, hashOf("code-del-2"), at(minute), "a redeemed code of a deleted client", ruleClDelete)
 		wantErr(t, "SetAuthorizationCodeSession of a code of a deleted client", a.SetAuthorizationCodeSession(t.Context(), hashOf("code-del-2"), "sess"), authkit.ErrNotFound, ruleClDelete+"; "+ruleCodeSession)
@@ -546,9 +556,32 @@ func runClients(t *testing.T, h PartialHarness[authkit.ClientStore]) {
 		createClient(t, b, again)
 		diffClient(getClient(t, a, "app", ruleClGet), again).report(t, "a client registered again under a deleted client's ID", ruleClCreate+"; "+ruleClDelete)
 		wantCodeAbsent(t, a, hashOf("code-del-1"), at(2*minute), "a code of a deleted client, once the ID is registered again", ruleClDelete)
+		wantCodeAbsent(t, a, hashOf("code-del-3"), at(2*minute), "a code created for the ID while it was deleted", ruleCodeCreate+"; "+ruleClDelete)
+		// The new registration's own codes work (the old codes stay dead,
+		// not the ID: found by review, a store that kept deleted IDs on a
+		// list refused every code of the client registered again).
+		fresh := newCode("again-1", "app", at(minute))
+		createCode(t, b, cloneCode(fresh))
+		fresh.UsedAt = at(2 * minute)
+		diffCode(redeem(t, a, fresh.Hash, at(2*minute)), fresh).report(t, "a code of the client registered again", ruleClDelete+"; "+ruleCodeRedeem)
 		keep := newCode("keep", "keep", base)
 		keep.UsedAt = at(2 * minute)
 		diffCode(redeem(t, a, keep.Hash, at(2*minute)), keep).report(t, "a code of another client after DeleteClient", ruleClDelete)
+
+		// Registered once more, as a public client (no secret, no key
+		// set): nothing of the confidential registration before it comes
+		// back (found by review: an upsert keeping the old secret where
+		// the new one is empty passed, and the leaked secret worked
+		// again).
+		mustOK(t, "DeleteClient", a.DeleteClient(t.Context(), "app"), ruleClDelete)
+		public := authkit.Client{ID: "app", Name: "app, public now", GrantTypes: []string{authkit.GrantAuthorizationCode},
+			RedirectURIs: []string{"https://app.example/public"}, CreatedAt: at(3 * minute)}
+		createClient(t, b, public)
+		got := getClient(t, a, "app", ruleClGet)
+		diffClient(got, public).report(t, "a confidential client's ID registered again as a public client", ruleClCreate+"; "+ruleClDelete)
+		if !got.Public() {
+			t.Errorf("a client registered without a secret or key set under a deleted confidential client's ID reads as confidential (SecretHash %s); %s", got.SecretHash, ruleClCreate+"; "+ruleClDelete)
+		}
 	})
 	t.Run("Code/Redeem", func(t *testing.T) {
 		a, b := open(t, h)

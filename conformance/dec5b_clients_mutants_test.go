@@ -1,0 +1,179 @@
+package conformance_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/authkit-go/authkit"
+	"github.com/authkit-go/authkit/backends/memory"
+)
+
+// Client-store mistakes a review found the suite passing (2026-12-05),
+// each now caught by Clients/DeleteClient.
+func init() {
+	clientMutants = append(clientMutants,
+		clientMutant{
+			name: "ReRegisterPublicKeepsSecret",
+			run:  "Clients/DeleteClient",
+			wrap: func(s *memory.Store) authkit.ClientStore { return newSecretKeeping(s) },
+			want: []string{"registered again as a public client", "SecretHash"},
+		},
+		clientMutant{
+			name: "DeleteFoldsCase",
+			run:  "Clients/DeleteClient",
+			wrap: func(s *memory.Store) authkit.ClientStore { return deleteMatching{s, strings.EqualFold} },
+			want: []string{"ListClients after DeleteClient", `want ["APP" "appX1" "keep"]`},
+		},
+		clientMutant{
+			name: "DeleteLikePattern",
+			run:  "Clients/DeleteClient",
+			wrap: func(s *memory.Store) authkit.ClientStore { return deleteMatching{s, likeUnderscore} },
+			want: []string{"ListClients after DeleteClient", `want ["APP" "appX1" "keep"]`},
+		},
+		clientMutant{
+			name: "DeadIDList",
+			run:  "Clients/DeleteClient",
+			wrap: func(s *memory.Store) authkit.ClientStore { return newDeadIDs(s) },
+			want: []string{"RedeemAuthorizationCode: unexpected error: authkit: not found"},
+		},
+		clientMutant{
+			name: "SecretOfDeletedOK",
+			run:  "Clients/DeleteClient",
+			wrap: func(s *memory.Store) authkit.ClientStore { return secretOfMissingOK{s} },
+			want: []string{"SetClientSecret of a deleted client", "want an error matching authkit: not found"},
+		},
+		clientMutant{
+			name: "CodeForDeletedDropped",
+			run:  "Clients/DeleteClient",
+			wrap: func(s *memory.Store) authkit.ClientStore { return codeForMissingDropped{s} },
+			want: []string{"CreateAuthorizationCode for a deleted client", "want an error matching authkit: not found"},
+		},
+	)
+}
+
+// secretKeeping registers a deleted ID again as an upsert that keeps the
+// old secret where the new registration has none.
+type secretKeeping struct {
+	*memory.Store
+	mu      sync.Mutex
+	secrets map[string]authkit.TokenHash
+}
+
+func newSecretKeeping(s *memory.Store) *secretKeeping {
+	return &secretKeeping{Store: s, secrets: map[string]authkit.TokenHash{}}
+}
+
+func (s *secretKeeping) DeleteClient(ctx context.Context, id string) error {
+	old, gerr := s.Store.GetClient(ctx, id)
+	if err := s.Store.DeleteClient(ctx, id); err != nil {
+		return err
+	}
+	if gerr == nil {
+		s.mu.Lock()
+		s.secrets[id] = old.SecretHash
+		s.mu.Unlock()
+	}
+	return nil
+}
+
+func (s *secretKeeping) CreateClient(ctx context.Context, c authkit.Client) error {
+	s.mu.Lock()
+	if old, ok := s.secrets[c.ID]; ok && c.SecretHash == (authkit.TokenHash{}) {
+		c.SecretHash = old
+	}
+	s.mu.Unlock()
+	return s.Store.CreateClient(ctx, c)
+}
+
+// deleteMatching deletes every client whose ID match says is the one
+// named, as a delete by a folding or pattern comparison would.
+type deleteMatching struct {
+	*memory.Store
+	match func(id, named string) bool
+}
+
+func (s deleteMatching) DeleteClient(ctx context.Context, id string) error {
+	if err := s.Store.DeleteClient(ctx, id); err != nil {
+		return err
+	}
+	cs, err := s.Store.ListClients(ctx)
+	if err != nil {
+		return err
+	}
+	for _, c := range cs {
+		if s.match(c.ID, id) {
+			if err := s.Store.DeleteClient(ctx, c.ID); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// likeUnderscore is SQL LIKE with pattern's '_' matching any one byte.
+func likeUnderscore(id, pattern string) bool {
+	if len(id) != len(pattern) {
+		return false
+	}
+	for i := range len(id) {
+		if pattern[i] != '_' && pattern[i] != id[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// deadIDs keeps deleted IDs on a list and refuses every code of them, the
+// codes of a client registered again under the ID included.
+type deadIDs struct {
+	*memory.Store
+	mu   sync.Mutex
+	dead map[string]bool
+}
+
+func newDeadIDs(s *memory.Store) *deadIDs { return &deadIDs{Store: s, dead: map[string]bool{}} }
+
+func (s *deadIDs) DeleteClient(ctx context.Context, id string) error {
+	if err := s.Store.DeleteClient(ctx, id); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	s.dead[id] = true
+	s.mu.Unlock()
+	return nil
+}
+
+func (s *deadIDs) RedeemAuthorizationCode(ctx context.Context, h authkit.TokenHash, now time.Time) (authkit.AuthorizationCode, error) {
+	code, err := s.Store.RedeemAuthorizationCode(ctx, h, now)
+	s.mu.Lock()
+	dead := s.dead[code.ClientID]
+	s.mu.Unlock()
+	if dead && (err == nil || errors.Is(err, authkit.ErrTokenReused)) {
+		return authkit.AuthorizationCode{}, authkit.ErrNotFound
+	}
+	return code, err
+}
+
+// secretOfMissingOK answers nil to SetClientSecret of a client not stored.
+type secretOfMissingOK struct{ *memory.Store }
+
+func (s secretOfMissingOK) SetClientSecret(ctx context.Context, id string, h authkit.TokenHash, at time.Time) error {
+	if err := s.Store.SetClientSecret(ctx, id, h, at); err != nil && !errors.Is(err, authkit.ErrNotFound) {
+		return err
+	}
+	return nil
+}
+
+// codeForMissingDropped answers nil to a code for a client not stored,
+// and stores nothing.
+type codeForMissingDropped struct{ *memory.Store }
+
+func (s codeForMissingDropped) CreateAuthorizationCode(ctx context.Context, code authkit.AuthorizationCode) error {
+	if err := s.Store.CreateAuthorizationCode(ctx, code); err != nil && !errors.Is(err, authkit.ErrNotFound) {
+		return err
+	}
+	return nil
+}
