@@ -318,6 +318,78 @@ func runRevocationFeed(t *testing.T, h PartialHarness[authkit.RevocationStore], 
 		}
 	})
 
+	// The log trimmed past a follower while it follows: the follower
+	// either delivers every change or ends with ErrFeedPositionLost, never
+	// skips to the oldest change the log still holds (found by review: a
+	// follow loop that jumped over the trimmed part passed, since
+	// Follow/Trimmed trims before the follow starts; Redis's XREAD after a
+	// MAXLEN trim behaves so).
+	t.Run("Follow/TrimmedWhileFollowing", func(t *testing.T) {
+		if h.TrimFeed == nil {
+			t.Log("Harness.TrimFeed is nil: a log trimmed past a following follower is not checked")
+			return
+		}
+		a, _, fb := openFeed(t, h)
+		_, pos := feedSnapshot(t, fb, at(minute))
+		w := &feedWriter{s: a}
+		ctx, cancel := context.WithTimeout(t.Context(), 3*feedWait)
+		defer cancel()
+		var (
+			mu   sync.Mutex
+			got  = map[string]bool{}
+			once sync.Once
+		)
+		blocked, release := make(chan struct{}), make(chan struct{})
+		errc := make(chan error, 1)
+		go func() {
+			errc <- fb.FollowRevocations(ctx, pos, feedHeartbeat, func(rs []authkit.Revocation, _ authkit.FeedPosition) error {
+				once.Do(func() {
+					close(blocked)
+					<-release
+				})
+				mu.Lock()
+				for _, r := range rs {
+					got[r.ID] = true
+				}
+				mu.Unlock()
+				return nil
+			})
+		}()
+		select {
+		case <-blocked:
+		case err := <-errc:
+			t.Fatalf("FollowRevocations returned %v before its first call of fn; %s", errOrNil(err), ruleFeedHeartbeat)
+		}
+		w.token(t, "alice", "trimmed-while-following-1", at(hour))
+		h.TrimFeed(t, a)
+		w.token(t, "alice", "trimmed-while-following-2", at(hour))
+		close(release)
+		wait := time.After(feedWait)
+		for {
+			mu.Lock()
+			before, after := got["trimmed-while-following-1"], got["trimmed-while-following-2"]
+			mu.Unlock()
+			switch {
+			case before && after:
+				return
+			case after:
+				t.Errorf("FollowRevocations, its log trimmed past the follower while fn was blocked, delivered the change written after the trim and not the one before it: it must end with ErrFeedPositionLost; %s", ruleFeedLost)
+				return
+			}
+			select {
+			case err := <-errc:
+				if !errors.Is(err, authkit.ErrFeedPositionLost) {
+					t.Errorf("FollowRevocations, its log trimmed past the follower while fn was blocked, returned %v, want every change delivered or an error matching ErrFeedPositionLost; %s", errOrNil(err), ruleFeedLost)
+				}
+				return
+			case <-time.After(feedHeartbeat / 4):
+			case <-wait:
+				t.Errorf("FollowRevocations, its log trimmed past the follower while fn was blocked, neither delivered the changes nor ended within %v of fn's return; %s", feedWait, ruleFeedLost)
+				return
+			}
+		}
+	})
+
 	t.Run("Follow/FnError", func(t *testing.T) {
 		a, _, fb := openFeed(t, h)
 		_, pos := feedSnapshot(t, fb, at(minute))

@@ -3,12 +3,14 @@ package conformance_test
 import (
 	"context"
 	"errors"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/authkit-go/authkit"
 	"github.com/authkit-go/authkit/backends/memory"
+	"github.com/authkit-go/authkit/internal/revmirror/feedtest"
 )
 
 // Client-store mistakes a review found the suite passing (2026-12-05),
@@ -176,4 +178,41 @@ func (s codeForMissingDropped) CreateAuthorizationCode(ctx context.Context, code
 		return err
 	}
 	return nil
+}
+
+func init() {
+	feedMutants = append(feedMutants, feedMutant{
+		name: "SkipsTrimWhileFollowing",
+		run:  "RevocationFeed/Follow/TrimmedWhileFollowing",
+		wrap: func(s *feedtest.Store) authkit.RevocationStore { return skipsTrimWhileFollowing{s} },
+		want: []string{"Follow/TrimmedWhileFollowing", "delivered the change written after the trim and not the one before it"},
+	})
+}
+
+// skipsTrimWhileFollowing, told mid-follow that its log no longer holds
+// its position, goes on from the oldest change the log still holds, as a
+// Redis XREAD does after a MAXLEN trim.
+type skipsTrimWhileFollowing struct{ *feedtest.Store }
+
+func (s skipsTrimWhileFollowing) FollowRevocations(ctx context.Context, after authkit.FeedPosition, heartbeat time.Duration, fn func([]authkit.Revocation, authkit.FeedPosition) error) error {
+	called := false
+	for {
+		err := s.Store.FollowRevocations(ctx, after, heartbeat, func(rs []authkit.Revocation, p authkit.FeedPosition) error {
+			called, after = true, p
+			return fn(rs, p)
+		})
+		if !called || !errors.Is(err, authkit.ErrFeedPositionLost) {
+			return err
+		}
+		end, serr := s.Store.RevocationSnapshot(ctx, time.Now(), func(authkit.Revocation) error { return nil })
+		if serr != nil {
+			return err
+		}
+		epoch, seq, _ := strings.Cut(string(end), ".")
+		last, perr := strconv.ParseUint(seq, 10, 64)
+		if perr != nil {
+			return err
+		}
+		after = authkit.FeedPosition(epoch + "." + strconv.FormatUint(last-uint64(s.Store.LogLen()), 10))
+	}
 }
