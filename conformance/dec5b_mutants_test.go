@@ -2,11 +2,14 @@ package conformance_test
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
+	"fmt"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/authkit-go/authkit"
 	"github.com/authkit-go/authkit/backends/memory"
@@ -215,4 +218,76 @@ func (s skipsTrimWhileFollowing) FollowRevocations(ctx context.Context, after au
 		}
 		after = authkit.FeedPosition(epoch + "." + strconv.FormatUint(last-uint64(s.Store.LogLen()), 10))
 	}
+}
+
+// Throttle-store mistakes a review found the suite passing (2026-12-05).
+func init() {
+	throttleMutants = append(throttleMutants,
+		throttleMutant{
+			name: "ClearFoldsCase",
+			run:  "Throttle/ClearThrottle",
+			wrap: func(s authkit.ThrottleStore) authkit.ThrottleStore { return clearFolds{s} },
+			want: []string{"ClearThrottle", `the key "K", after "k" was cleared`},
+		},
+		throttleMutant{
+			name: "FailuresInAByte",
+			run:  "Throttle/AddFailure/Counts",
+			wrap: func(s authkit.ThrottleStore) authkit.ThrottleStore { return failuresInAByte{s} },
+			want: []string{"AddFailure/Counts", "the state after 300 failures"},
+		},
+		throttleMutant{
+			name: "KeyLimitInCharacters",
+			run:  "Throttle/Keys/OutOfBounds",
+			wrap: func(s authkit.ThrottleStore) authkit.ThrottleStore { return keyLimitInRunes{s} },
+			want: []string{"Keys/OutOfBounds", fmt.Sprintf("AddFailure of a %d-byte key", authkit.MaxThrottleKeyLen+2)},
+		},
+	)
+}
+
+// clearFolds clears every case of the key too.
+type clearFolds struct{ authkit.ThrottleStore }
+
+func (s clearFolds) ClearThrottle(ctx context.Context, key string) error {
+	for _, k := range []string{key, strings.ToUpper(key), strings.ToLower(key)} {
+		if err := s.ThrottleStore.ClearThrottle(ctx, k); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// failuresInAByte keeps the count in an int8: past 127 it reads 127.
+type failuresInAByte struct{ authkit.ThrottleStore }
+
+func (s failuresInAByte) AddFailure(ctx context.Context, key string, now time.Time, window time.Duration) (authkit.ThrottleState, error) {
+	st, err := s.ThrottleStore.AddFailure(ctx, key, now, window)
+	st.Failures = min(st.Failures, 127)
+	return st, err
+}
+
+// keyLimitInRunes checks the key limit in characters, and stores a key
+// within it under a short stand-in (as a VARCHAR(n) column would hold it).
+type keyLimitInRunes struct{ authkit.ThrottleStore }
+
+func (s keyLimitInRunes) short(key string) string {
+	if len(key) > authkit.MaxThrottleKeyLen && utf8.RuneCountInString(key) <= authkit.MaxThrottleKeyLen {
+		return fmt.Sprintf("runes:%x", sha256.Sum256([]byte(key)))
+	}
+	return key
+}
+
+func (s keyLimitInRunes) AddFailure(ctx context.Context, key string, now time.Time, window time.Duration) (authkit.ThrottleState, error) {
+	return s.ThrottleStore.AddFailure(ctx, s.short(key), now, window)
+}
+
+func (s keyLimitInRunes) ThrottleStates(ctx context.Context, now time.Time, keys ...string) ([]authkit.ThrottleState, error) {
+	short := make([]string, len(keys))
+	for i, k := range keys {
+		short[i] = s.short(k)
+	}
+	return s.ThrottleStore.ThrottleStates(ctx, now, short...)
+}
+
+func (s keyLimitInRunes) ClearThrottle(ctx context.Context, key string) error {
+	return s.ThrottleStore.ClearThrottle(ctx, s.short(key))
 }

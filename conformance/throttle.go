@@ -88,6 +88,13 @@ func runThrottle(t *testing.T, h PartialHarness[authkit.ThrottleStore]) {
 		wantThrottle(t, "the second AddFailure's state", addFailure(t, b, "k", at(time.Second), hour), thrState(2, at(time.Second), at(minute)), ruleThrAdd+" (a later window does not move ExpiresAt)")
 		wantThrottle(t, "the third AddFailure's state", addFailure(t, a, "k", at(2*time.Second), minute), thrState(3, at(2*time.Second), at(minute)), ruleThrAdd)
 		wantThrottle(t, "the state read through the other handle", states(t, b, at(3*time.Second), "k")[0], thrState(3, at(2*time.Second), at(minute)), ruleThrVisible)
+		// Past what a byte holds (found by review: a count kept in a
+		// small integer passed).
+		var last authkit.ThrottleState
+		for i := range 300 {
+			last = addFailure(t, []authkit.ThrottleStore{a, b}[i%2], "many", at(time.Second), hour)
+		}
+		wantThrottle(t, "the state after 300 failures", last, thrState(300, at(time.Second), at(time.Second+hour)), ruleThrAdd)
 	})
 	t.Run("AddFailure/LastIsLatest", func(t *testing.T) {
 		a, b := open(t, h)
@@ -138,11 +145,13 @@ func runThrottle(t *testing.T, h PartialHarness[authkit.ThrottleStore]) {
 		addFailure(t, a, "k", base, hour)
 		addFailure(t, a, "k", base, hour)
 		addFailure(t, a, "k2", base, hour)
+		addFailure(t, a, "K", base, hour) // a key apart: keys compare byte for byte (found by review: a clear that folded case passed)
 		mustOK(t, "ClearThrottle", b.ClearThrottle(t.Context(), "k"), ruleThrClear)
 		mustOK(t, "ClearThrottle of a key without state", b.ClearThrottle(t.Context(), "never"), ruleThrClear)
-		got := states(t, a, at(time.Second), "k", "k2")
+		got := states(t, a, at(time.Second), "k", "k2", "K")
 		wantThrottle(t, "the cleared key", got[0], authkit.ThrottleState{}, ruleThrClear)
 		wantThrottle(t, "another key", got[1], thrState(1, base, at(hour)), ruleThrClear)
+		wantThrottle(t, `the key "K", after "k" was cleared`, got[2], thrState(1, base, at(hour)), ruleThrClear+"; "+ruleThrKeys)
 		wantThrottle(t, "a failure after the clear", addFailure(t, a, "k", at(2*time.Second), minute), thrState(1, at(2*time.Second), at(2*time.Second+minute)), ruleThrAdd+"; "+ruleThrClear)
 	})
 	t.Run("Keys/ByteForByte", func(t *testing.T) {
@@ -164,7 +173,11 @@ func runThrottle(t *testing.T, h PartialHarness[authkit.ThrottleStore]) {
 	t.Run("Keys/OutOfBounds", func(t *testing.T) {
 		a, _ := open(t, h)
 		tooLong := strings.Repeat("k", authkit.MaxThrottleKeyLen+1)
-		for _, k := range []string{"", tooLong} {
+		// Fewer characters than the limit, more bytes: the limit is in
+		// bytes (found by review: a store counting characters, as a
+		// VARCHAR(n) column does, passed).
+		tooLongRunes := strings.Repeat("é", authkit.MaxThrottleKeyLen/2+1)
+		for _, k := range []string{"", tooLong, tooLongRunes} {
 			_, err := a.AddFailure(t.Context(), k, base, hour)
 			wantErr(t, fmt.Sprintf("AddFailure of a %d-byte key", len(k)), err, authkit.ErrInvalidRequest, ruleThrKeys)
 			_, err = a.ThrottleStates(t.Context(), base, "ok", k)
