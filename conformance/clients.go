@@ -393,6 +393,12 @@ func runClients(t *testing.T, h PartialHarness[authkit.ClientStore]) {
 			{"an empty ID", func(c *authkit.Client) { c.ID = "" }},
 			{fmt.Sprintf("a %d-byte ID", authkit.MaxClientIDLen+1), func(c *authkit.Client) { c.ID = strings.Repeat("i", authkit.MaxClientIDLen+1) }},
 			{fmt.Sprintf("a %d-byte Name", authkit.MaxClientNameLen+1), func(c *authkit.Client) { c.Name = strings.Repeat("n", authkit.MaxClientNameLen+1) }},
+			// Fewer characters than the limit, more bytes: limits are in
+			// bytes (found by review: a store counting characters, as a
+			// VARCHAR(n) column does, passed).
+			{fmt.Sprintf("a %d-byte Name of %d characters", 2*(authkit.MaxClientNameLen/2+1), authkit.MaxClientNameLen/2+1), func(c *authkit.Client) {
+				c.Name = strings.Repeat("é", authkit.MaxClientNameLen/2+1)
+			}},
 			{fmt.Sprintf("%d redirect URIs", authkit.MaxRedirectURIs+1), func(c *authkit.Client) { c.RedirectURIs = uris(authkit.MaxRedirectURIs + 1) }},
 			{fmt.Sprintf("a %d-byte redirect URI", authkit.MaxRedirectURILen+1), func(c *authkit.Client) {
 				c.RedirectURIs = []string{"https://app.example/cb", longURI(authkit.MaxRedirectURILen + 1)}
@@ -449,6 +455,9 @@ func runClients(t *testing.T, h PartialHarness[authkit.ClientStore]) {
 			}},
 			{"a negative SessionTTL", func(c *authkit.AuthorizationCode) { c.SessionTTL = -time.Second }},
 			{"a negative AccessTTL", func(c *authkit.AuthorizationCode) { c.AccessTTL = -micro }},
+			{fmt.Sprintf("a %d-byte UserAgent of %d characters", 2*(authkit.MaxCodeUserAgentLen/2+1), authkit.MaxCodeUserAgentLen/2+1), func(c *authkit.AuthorizationCode) {
+				c.UserAgent = strings.Repeat("ü", authkit.MaxCodeUserAgentLen/2+1)
+			}},
 			{fmt.Sprintf("a %d-byte UserAgent", authkit.MaxCodeUserAgentLen+1), func(c *authkit.AuthorizationCode) {
 				c.UserAgent = strings.Repeat("u", authkit.MaxCodeUserAgentLen+1)
 			}},

@@ -291,3 +291,32 @@ func (s keyLimitInRunes) ThrottleStates(ctx context.Context, now time.Time, keys
 func (s keyLimitInRunes) ClearThrottle(ctx context.Context, key string) error {
 	return s.ThrottleStore.ClearThrottle(ctx, s.short(key))
 }
+
+func init() {
+	clientMutants = append(clientMutants,
+		clientMutant{
+			name: "LimitsInCharacters",
+			run:  "Clients/Client/Limits",
+			wrap: func(s *memory.Store) authkit.ClientStore { return limitsInRunes{s} },
+			want: []string{"Client/Limits", "-byte Name of", "-byte UserAgent of"},
+		},
+	)
+}
+
+// limitsInRunes checks Name and UserAgent limits in characters, as
+// VARCHAR(n) columns do, and stores an over-long value cut to the limit.
+type limitsInRunes struct{ *memory.Store }
+
+func (s limitsInRunes) CreateClient(ctx context.Context, c authkit.Client) error {
+	if len(c.Name) > authkit.MaxClientNameLen && utf8.RuneCountInString(c.Name) <= authkit.MaxClientNameLen {
+		c.Name = c.Name[:authkit.MaxClientNameLen]
+	}
+	return s.Store.CreateClient(ctx, c)
+}
+
+func (s limitsInRunes) CreateAuthorizationCode(ctx context.Context, code authkit.AuthorizationCode) error {
+	if len(code.UserAgent) > authkit.MaxCodeUserAgentLen && utf8.RuneCountInString(code.UserAgent) <= authkit.MaxCodeUserAgentLen {
+		code.UserAgent = code.UserAgent[:authkit.MaxCodeUserAgentLen]
+	}
+	return s.Store.CreateAuthorizationCode(ctx, code)
+}
