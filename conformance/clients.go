@@ -223,14 +223,15 @@ func redeem(t *testing.T, s authkit.ClientStore, h authkit.TokenHash, now time.T
 
 // redeemAgain redeems a code already redeemed and checks the answer: the
 // stored record, want, and an error matching ErrTokenReused.
-func redeemAgain(t *testing.T, s authkit.ClientStore, h authkit.TokenHash, now time.Time, want authkit.AuthorizationCode, what string) {
+func redeemAgain(t *testing.T, s authkit.ClientStore, h authkit.TokenHash, now time.Time, want authkit.AuthorizationCode, what string) authkit.AuthorizationCode {
 	t.Helper()
 	got, err := s.RedeemAuthorizationCode(t.Context(), h, now)
 	if !errors.Is(err, authkit.ErrTokenReused) || errors.Is(err, authkit.ErrNotFound) {
 		t.Errorf("%s returned %v, want an error matching ErrTokenReused; %s", what, errOrNil(err), ruleCodeReuse)
-		return
+		return got
 	}
 	diffCode(got, want).report(t, "the record "+what+" returned", ruleCodeReuse)
+	return got
 }
 
 func wantClientAbsent(t *testing.T, s authkit.ClientStore, id, what, rule string) {
@@ -328,12 +329,19 @@ func runClients(t *testing.T, h PartialHarness[authkit.ClientStore]) {
 		}
 		err := fanOut(n, func(i int) error { return a.CreateClient(t.Context(), want[i]) })
 		mustOK(t, "CreateClient", err, ruleClCreate)
+		// Two more, apart by less than a millisecond, the later first in
+		// ID order: the order follows times to the microsecond (found by
+		// review: a store ordering by milliseconds passed).
+		for _, c := range []authkit.Client{newClient("client-tie-a", at(10*ms+900*micro)), newClient("client-tie-z", at(10*ms+100*micro))} {
+			createClient(t, a, c)
+			want = append(want, c)
+		}
 		slices.SortFunc(want, func(x, y authkit.Client) int {
 			return cmp.Or(x.CreatedAt.Compare(y.CreatedAt), strings.Compare(x.ID, y.ID))
 		})
 		got := listClients(t, b)
 		if !slices.Equal(clientIDs(got), clientIDs(want)) {
-			t.Fatalf("ListClients of %d clients returned %d, in the order %q…, want %q…; %s", n, len(got), head(clientIDs(got)), head(clientIDs(want)), ruleClList)
+			t.Fatalf("ListClients of %d clients returned %d, in the order %q, want %q; %s", len(want), len(got), clientIDs(got), clientIDs(want), ruleClList)
 		}
 		for i := range got {
 			diffClient(got[i], want[i]).report(t, fmt.Sprintf("listed client %d (%q)", i, want[i].ID), ruleClRoundTrip)
@@ -605,8 +613,10 @@ func runClients(t *testing.T, h PartialHarness[authkit.ClientStore]) {
 		want.UsedAt = now
 		diffCode(got, want).report(t, "the redeemed code (the caller changed its slices after CreateAuthorizationCode)", ruleCodeRedeem+"; "+ruleClCopies+"; "+ruleClRoundTrip)
 		scribbleCode(got)
-		redeemAgain(t, a, want.Hash, at(2*minute), want, "a second RedeemAuthorizationCode (after the slices of the first answer were changed)")
-		redeemAgain(t, b, want.Hash, at(3*minute), want, "a third RedeemAuthorizationCode")
+		again := redeemAgain(t, a, want.Hash, at(2*minute), want, "a second RedeemAuthorizationCode (after the slices of the first answer were changed)")
+		scribbleCode(again) // a reuse answer is a fresh copy too (found by review: answers sharing slices passed)
+		redeemAgain(t, a, want.Hash, at(3*minute), want, "a third RedeemAuthorizationCode (after the slices of the second answer were changed)")
+		redeemAgain(t, b, want.Hash, at(3*minute), want, "a fourth RedeemAuthorizationCode")
 	})
 	t.Run("Code/Session", func(t *testing.T) {
 		a, b := open(t, h)

@@ -1,10 +1,12 @@
 package conformance_test
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -319,4 +321,56 @@ func (s limitsInRunes) CreateAuthorizationCode(ctx context.Context, code authkit
 		code.UserAgent = code.UserAgent[:authkit.MaxCodeUserAgentLen]
 	}
 	return s.Store.CreateAuthorizationCode(ctx, code)
+}
+
+func init() {
+	clientMutants = append(clientMutants,
+		clientMutant{
+			name: "ListByMilliseconds",
+			run:  "Clients/Client/ListOrder",
+			wrap: func(s *memory.Store) authkit.ClientStore { return listByMillis{s} },
+			want: []string{"Client/ListOrder", "client-tie-z", "oldest first"},
+		},
+		clientMutant{
+			name: "ReuseAnswersShared",
+			run:  "Clients/Code/Redeem",
+			wrap: func(s *memory.Store) authkit.ClientStore {
+				return &reuseShared{Store: s, seen: map[authkit.TokenHash]authkit.AuthorizationCode{}}
+			},
+			want: []string{"Code/Redeem", "a third RedeemAuthorizationCode (after the slices of the second answer were changed)"},
+		},
+	)
+}
+
+// listByMillis orders clients by CreatedAt to the millisecond, then ID.
+type listByMillis struct{ *memory.Store }
+
+func (s listByMillis) ListClients(ctx context.Context) ([]authkit.Client, error) {
+	cs, err := s.Store.ListClients(ctx)
+	slices.SortStableFunc(cs, func(x, y authkit.Client) int {
+		return cmp.Or(cmp.Compare(x.CreatedAt.UnixMilli(), y.CreatedAt.UnixMilli()), strings.Compare(x.ID, y.ID))
+	})
+	return cs, err
+}
+
+// reuseShared answers every reuse of a code with the one record it kept,
+// slices shared.
+type reuseShared struct {
+	*memory.Store
+	mu   sync.Mutex
+	seen map[authkit.TokenHash]authkit.AuthorizationCode
+}
+
+func (s *reuseShared) RedeemAuthorizationCode(ctx context.Context, h authkit.TokenHash, now time.Time) (authkit.AuthorizationCode, error) {
+	code, err := s.Store.RedeemAuthorizationCode(ctx, h, now)
+	if !errors.Is(err, authkit.ErrTokenReused) {
+		return code, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if kept, ok := s.seen[h]; ok {
+		return kept, err
+	}
+	s.seen[h] = code
+	return code, err
 }
