@@ -17,23 +17,6 @@ import (
 	"github.com/authkit-go/authkit/keys"
 )
 
-// hangUpAfterPipeline cancels its context once the first pipeline (a
-// creation's claims) has been answered: a caller hanging up between a
-// creation's two round trips.
-type hangUpAfterPipeline struct{ cancel context.CancelFunc }
-
-func (hangUpAfterPipeline) DialHook(next redis.DialHook) redis.DialHook { return next }
-
-func (hangUpAfterPipeline) ProcessHook(next redis.ProcessHook) redis.ProcessHook { return next }
-
-func (h hangUpAfterPipeline) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
-	return func(ctx context.Context, cmds []redis.Cmder) error {
-		err := next(ctx, cmds)
-		h.cancel()
-		return err
-	}
-}
-
 // A creation cut short after its claims leaves no key behind (found by
 // review: the ID and hash lookup keys of a token that was never stored
 // stayed for good, without expiry and outside every index).
@@ -48,9 +31,13 @@ func TestCreateAPITokenHangUpLeavesNoKeys(t *testing.T) {
 		if _, err := s.ListAPITokens(context.Background(), "alice", now); err != nil { // the store's first call's checks
 			t.Fatal(err)
 		}
+		// The caller hangs up once the first pipeline (the claims) has
+		// been answered, between the creation's two round trips.
 		ctx, cancel := context.WithCancel(context.Background())
 		defer cancel()
-		rdb.AddHook(hangUpAfterPipeline{cancel})
+		hook := &afterFirstPipeline{fn: cancel}
+		hook.armed.Store(true)
+		rdb.AddHook(hook)
 		tok := authkit.APIToken{ID: fmt.Sprint("hung-up-", i), Subject: "alice", Name: "ci", CreatedAt: now, ExpiresAt: exp, Hash: authkit.TokenHash{1, byte(i)}}
 		if err := s.CreateAPIToken(ctx, tok, 0, now); err == nil {
 			t.Fatal("CreateAPIToken succeeded though its caller hung up after the claims")
