@@ -2,6 +2,7 @@ package verifier
 
 import (
 	"hash/maphash"
+	"math"
 	"math/bits"
 	"slices"
 	"sync"
@@ -157,7 +158,8 @@ func (c *verifyCache) len() int {
 // whose principal is p, before p is handed to anyone: the entry keeps its
 // own copy of every mutable part of p. token must be the verifier's own
 // copy (copyPayload), never the caller's string, which may be part of a
-// larger one (an Authorization header) the entry would pin.
+// larger one (an Authorization header) the entry would pin. It returns
+// nil for a principal whose claims cost more than maxCachedClaimsCost.
 func newCacheEntry(h uint64, token, kid string, k *keys.Key, ti *trusted, p *authkit.Principal, nbf time.Time, hasNbf bool) *cacheEntry {
 	e := &cacheEntry{hash: h, token: token, kid: kid, key: k, ti: ti, p: *p, nbf: nbf, hasNbf: hasNbf}
 	switch {
@@ -168,7 +170,12 @@ func newCacheEntry(h uint64, token, kid string, k *keys.Key, ti *trusted, p *aut
 	default:
 		e.p.Scopes = slices.Clone(p.Scopes)
 	}
-	e.p.Claims = cloneClaims(p.Claims)
+	c := claimsCopier{left: maxCachedClaimsCost}
+	claims, ok := c.object(p.Claims)
+	if !ok {
+		return nil // too costly to keep: verified in full every time
+	}
+	e.p.Claims = claims
 	return e
 }
 
@@ -201,81 +208,78 @@ type principalWithScopes struct {
 }
 
 // maxCachedClaimsCost bounds what an entry's copy of the application
-// claims may cost (claimsCost's estimate); a token whose claims cost more
-// is verified in full every time instead. The JSON of a claims tree can be
+// claims may cost (as clone counts it); a token whose claims cost more is
+// verified in full every time instead. The JSON of a claims tree can be
 // 20 times smaller than the tree decoded: an 8 KiB token of empty objects
 // ("[{},{},…]") decodes to some 140 KiB (found by review), where the
 // documented bound per entry is a few tens of KiB.
 const maxCachedClaimsCost = 16 << 10
 
-// claimsCost estimates the bytes a copy of claims (cloneClaims's) holds
-// or keeps alive, on 64-bit: a map's header and its groups of eight slots
-// (filled to seven of eight), a slice's header and its interface values,
-// and the scalars the copy shares with the decoded tree (a string's box
-// and bytes, a number's box). It stops counting once the estimate passes
-// limit. (It counted 48 bytes a map entry at first, where a small map
-// takes a whole group: found by review, a token of 125 one-member objects
-// was cached at 49 KiB.)
-func claimsCost(m map[string]any, limit int) int {
-	n := 48
-	if len(m) > 0 {
-		n += (len(m) + 6) / 7 * (8 + 8*32)
-	}
-	for k, v := range m {
-		if n > limit {
-			return n
-		}
-		n += len(k) + valueCost(v, limit-n)
-	}
-	return n
-}
-
-func valueCost(v any, limit int) int {
-	switch x := v.(type) {
-	case map[string]any:
-		return claimsCost(x, limit)
-	case []any:
-		n := 24 + 16*len(x)
-		for i := range x {
-			if n > limit {
-				return n
-			}
-			n += valueCost(x[i], limit-n)
-		}
-		return n
-	case string:
-		return 16 + len(x)
-	case float64:
-		return 8
-	}
-	return 0
-}
-
 // cloneClaims deep-copies application claims as the claims parser makes
 // them: maps, slices and immutable scalars (strings, float64, bool, nil).
 func cloneClaims(m map[string]any) map[string]any {
-	if m == nil {
-		return nil
-	}
-	out := make(map[string]any, len(m))
-	for k, v := range m {
-		out[k] = cloneJSON(v)
-	}
+	c := claimsCopier{left: math.MaxInt}
+	out, _ := c.object(m)
 	return out
 }
 
-func cloneJSON(v any) any {
+// claimsCopier deep-copies claims while it counts, on 64-bit, the bytes
+// the copy holds or keeps alive: a map's header and its groups of eight
+// slots (filled to seven of eight), a slice's header and its interface
+// values, and the scalars the copy shares with the decoded tree (a
+// string's box and bytes, a number's box). Each part is counted before it
+// is made, and the copy stops, reporting false, once the count passes
+// left. (The first estimate counted 48 bytes a map entry, where a small
+// map takes a whole group: found by review, a token of 125 one-member
+// objects was cached at 49 KiB.)
+type claimsCopier struct{ left int }
+
+func (c *claimsCopier) spend(n int) bool {
+	c.left -= n
+	return c.left >= 0
+}
+
+func (c *claimsCopier) object(m map[string]any) (map[string]any, bool) {
+	if m == nil {
+		return nil, true
+	}
+	if !c.spend(48 + (len(m)+6)/7*(8+8*32)) {
+		return nil, false
+	}
+	out := make(map[string]any, len(m))
+	for k, v := range m {
+		cv, ok := c.value(v)
+		if !ok || !c.spend(len(k)) {
+			return nil, false
+		}
+		out[k] = cv
+	}
+	return out, true
+}
+
+func (c *claimsCopier) value(v any) (any, bool) {
 	switch x := v.(type) {
 	case map[string]any:
-		return cloneClaims(x)
+		return c.object(x)
 	case []any:
+		if !c.spend(24 + 16*len(x)) {
+			return nil, false
+		}
 		s := make([]any, len(x))
 		for i := range x {
-			s[i] = cloneJSON(x[i])
+			cv, ok := c.value(x[i])
+			if !ok {
+				return nil, false
+			}
+			s[i] = cv
 		}
-		return s
+		return s, true
+	case string:
+		return v, c.spend(16 + len(x))
+	case float64:
+		return v, c.spend(8)
 	}
-	return v
+	return v, true
 }
 
 // equalConstantTime reports whether a and b are equal, in a time that

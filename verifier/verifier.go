@@ -576,12 +576,15 @@ func (v *Verifier) verifyJWT(ctx context.Context, token, word string) (*authkit.
 		// The one payload copy backs DecodeClaims too.
 		ClaimsJSON: ps,
 	}
-	if v.cache == nil || pr.Claims != nil && claimsCost(pr.Claims, maxCachedClaimsCost) > maxCachedClaimsCost {
+	if v.cache == nil {
 		return v.admit(ctx, pr)
 	}
 	// The entry copies pr before anyone (the principal check, the caller)
 	// can change it, and is inserted only once pr is admitted.
 	e := newCacheEntry(h, kept, t.Header.Kid, k, ti, pr, c.NotBefore, c.HasNotBefore)
+	if e == nil {
+		return v.admit(ctx, pr)
+	}
 	if _, err := v.admit(ctx, pr); err != nil {
 		return nil, err
 	}
