@@ -19,7 +19,6 @@ package pgxlisten
 
 import (
 	"context"
-	"crypto/rand"
 	"database/sql"
 	"database/sql/driver"
 	"errors"
@@ -30,6 +29,7 @@ import (
 	"github.com/jackc/pgx/v5/stdlib"
 
 	"github.com/authkit-go/authkit/backends/sqlstore"
+	"github.com/authkit-go/authkit/backends/sqlstore/internal/listenprobe"
 )
 
 // PingInterval is how long a LISTEN connection may stay silent before the
@@ -43,13 +43,11 @@ const pingTimeout = 5 * time.Second
 // ProbeTimeout is how long Listen waits, after its LISTEN, for a test
 // notification it sent itself through the Store's pool: a LISTEN that
 // does not deliver within it is reported as an error, not as ready.
-const ProbeTimeout = 3 * time.Second
+const ProbeTimeout = listenprobe.Timeout
 
 // errNotDelivered is Listen's error when its own test notification did
 // not come back.
-var errNotDelivered = errors.New("pgxlisten: LISTEN is in effect but a notification sent through the Store's pool did not reach it; " +
-	"is the connection behind a transaction-pooling proxy (PgBouncer in transaction mode cannot carry a LISTEN: use Dedicated with the server's own address), " +
-	"or on another database than the pool? Followers poll instead")
+var errNotDelivered = listenprobe.NotDelivered("pgxlisten", "use Dedicated with the server's own address")
 
 // Listener is a sqlstore.Listener over pgx. Make one with New or
 // Dedicated; it is safe for concurrent use by several Stores.
@@ -176,12 +174,12 @@ func listen(ctx context.Context, conn *pgx.Conn, db *sql.DB, channel string, rea
 func probe(ctx context.Context, conn *pgx.Conn, db *sql.DB, channel string) error {
 	pctx, cancel := context.WithTimeout(ctx, ProbeTimeout)
 	defer cancel()
-	nonce := "probe:" + rand.Text()
+	nonce := listenprobe.Nonce()
 	var err error
 	if db != nil {
-		_, err = db.ExecContext(pctx, "SELECT pg_notify($1, $2)", channel, nonce)
+		err = listenprobe.Send(pctx, db, channel, nonce)
 	} else {
-		_, err = conn.Exec(pctx, "SELECT pg_notify($1, $2)", channel, nonce)
+		_, err = conn.Exec(pctx, listenprobe.Query, channel, nonce)
 	}
 	if err != nil {
 		if ctx.Err() != nil {

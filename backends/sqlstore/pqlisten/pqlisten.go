@@ -24,7 +24,6 @@ package pqlisten
 
 import (
 	"context"
-	"crypto/rand"
 	"database/sql"
 	"errors"
 	"fmt"
@@ -34,6 +33,7 @@ import (
 	"github.com/lib/pq"
 
 	"github.com/authkit-go/authkit/backends/sqlstore"
+	"github.com/authkit-go/authkit/backends/sqlstore/internal/listenprobe"
 )
 
 // PingInterval is how long a LISTEN connection may stay silent before the
@@ -47,13 +47,11 @@ const pingTimeout = 5 * time.Second
 // ProbeTimeout is how long Listen waits, after its LISTEN, for a test
 // notification it sent itself through the Store's pool: a LISTEN that
 // does not deliver within it is reported as an error, not as ready.
-const ProbeTimeout = 3 * time.Second
+const ProbeTimeout = listenprobe.Timeout
 
 // errNotDelivered is Listen's error when its own test notification did
 // not come back.
-var errNotDelivered = errors.New("pqlisten: LISTEN is in effect but a notification sent through the Store's pool did not reach it; " +
-	"is the DSN a transaction-pooling proxy's (PgBouncer in transaction mode cannot carry a LISTEN: give New the server's own address), " +
-	"or another database than the pool's? Followers poll instead")
+var errNotDelivered = listenprobe.NotDelivered("pqlisten", "give New the server's own address")
 
 // Listener is a sqlstore.Listener over lib/pq. Make one with New; it is
 // safe for concurrent use by several Stores.
@@ -157,12 +155,12 @@ func (l *Listener) Listen(ctx context.Context, db *sql.DB, channel string, ready
 func probe(ctx context.Context, c *conn, db *sql.DB, channel string, notes <-chan *pq.Notification) error {
 	pctx, cancel := context.WithTimeout(ctx, ProbeTimeout)
 	defer cancel()
-	nonce := "probe:" + rand.Text()
+	nonce := listenprobe.Nonce()
 	seen := false
 	match := func(n *pq.Notification) { seen = seen || n != nil && n.Channel == channel && n.Extra == nonce }
 	var err error
 	if db != nil {
-		_, err = db.ExecContext(pctx, "SELECT pg_notify($1, $2)", channel, nonce)
+		err = listenprobe.Send(pctx, db, channel, nonce)
 	} else {
 		err = c.exec(pctx, "SELECT pg_notify("+pq.QuoteLiteral(channel)+", "+pq.QuoteLiteral(nonce)+")", notes, match)
 	}
