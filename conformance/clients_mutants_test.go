@@ -33,7 +33,14 @@ var clientMutants = []clientMutant{
 	{
 		name: "ReRegisterRevivesOld",
 		run:  "Clients/DeleteClient",
-		wrap: func(s *memory.Store) authkit.ClientStore { return newReviving(s) },
+		// An upsert of the name and CreatedAt alone: the old secret,
+		// scopes and redirect URIs come back.
+		wrap: func(s *memory.Store) authkit.ClientStore {
+			return newReviving(s, func(old, c authkit.Client) authkit.Client {
+				old.Name, old.CreatedAt = c.Name, c.CreatedAt
+				return old
+			})
+		},
 		want: []string{"DeleteClient", "a client registered again under a deleted client's ID", "SecretHash", "RedirectURIs"},
 	},
 	{
@@ -396,16 +403,17 @@ func (s *cascading) DeleteClient(ctx context.Context, id string) error {
 }
 
 // reviving soft-deletes a client and, when its ID is registered again,
-// revives the old record with only the new name and CreatedAt (an upsert
-// of those two columns): the old secret, scopes and redirect URIs with it.
+// registers revive(old, new) instead of the new record, as an upsert that
+// keeps some of the old columns would.
 type reviving struct {
 	*memory.Store
+	revive  func(old, c authkit.Client) authkit.Client
 	mu      sync.Mutex
 	deleted map[string]authkit.Client
 }
 
-func newReviving(s *memory.Store) *reviving {
-	return &reviving{Store: s, deleted: map[string]authkit.Client{}}
+func newReviving(s *memory.Store, revive func(old, c authkit.Client) authkit.Client) *reviving {
+	return &reviving{Store: s, revive: revive, deleted: map[string]authkit.Client{}}
 }
 
 func (s *reviving) DeleteClient(ctx context.Context, id string) error {
@@ -428,8 +436,7 @@ func (s *reviving) CreateClient(ctx context.Context, c authkit.Client) error {
 	delete(s.deleted, c.ID)
 	s.mu.Unlock()
 	if ok {
-		old.Name, old.CreatedAt = c.Name, c.CreatedAt
-		c = old
+		c = s.revive(old, c)
 	}
 	return s.Store.CreateClient(ctx, c)
 }

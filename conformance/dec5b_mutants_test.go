@@ -25,7 +25,16 @@ func init() {
 		clientMutant{
 			name: "ReRegisterPublicKeepsSecret",
 			run:  "Clients/DeleteClient",
-			wrap: func(s *memory.Store) authkit.ClientStore { return newSecretKeeping(s) },
+			// An upsert keeping the old secret where the new record has
+			// none.
+			wrap: func(s *memory.Store) authkit.ClientStore {
+				return newReviving(s, func(old, c authkit.Client) authkit.Client {
+					if c.SecretHash == (authkit.TokenHash{}) {
+						c.SecretHash = old.SecretHash
+					}
+					return c
+				})
+			},
 			want: []string{"registered again as a public client", "SecretHash"},
 		},
 		clientMutant{
@@ -59,40 +68,6 @@ func init() {
 			want: []string{"CreateAuthorizationCode for a deleted client", "want an error matching authkit: not found"},
 		},
 	)
-}
-
-// secretKeeping registers a deleted ID again as an upsert that keeps the
-// old secret where the new registration has none.
-type secretKeeping struct {
-	*memory.Store
-	mu      sync.Mutex
-	secrets map[string]authkit.TokenHash
-}
-
-func newSecretKeeping(s *memory.Store) *secretKeeping {
-	return &secretKeeping{Store: s, secrets: map[string]authkit.TokenHash{}}
-}
-
-func (s *secretKeeping) DeleteClient(ctx context.Context, id string) error {
-	old, gerr := s.Store.GetClient(ctx, id)
-	if err := s.Store.DeleteClient(ctx, id); err != nil {
-		return err
-	}
-	if gerr == nil {
-		s.mu.Lock()
-		s.secrets[id] = old.SecretHash
-		s.mu.Unlock()
-	}
-	return nil
-}
-
-func (s *secretKeeping) CreateClient(ctx context.Context, c authkit.Client) error {
-	s.mu.Lock()
-	if old, ok := s.secrets[c.ID]; ok && c.SecretHash == (authkit.TokenHash{}) {
-		c.SecretHash = old
-	}
-	s.mu.Unlock()
-	return s.Store.CreateClient(ctx, c)
 }
 
 // deleteMatching deletes every client whose ID match says is the one
