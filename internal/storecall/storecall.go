@@ -198,7 +198,7 @@ func (dl *Deadline) classify(ctx, cctx context.Context, err error) error {
 // too; found by review: a Redis API token whose reply was lost stayed
 // live, counted against the limit), rather than refused.
 func OutcomeUnknown(err error) bool {
-	return errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) || errors.Is(err, authkit.ErrStoreUnavailable)
+	return CutShort(err) || errors.Is(err, authkit.ErrStoreUnavailable)
 }
 
 // CutShort reports whether err is a context's: the write was cut short
