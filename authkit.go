@@ -328,6 +328,17 @@ type Rotation struct {
 	Successor []byte
 	// Now is the issuer's clock. Expiry is judged against it.
 	Now time.Time
+	// SessionID, when not empty, is the session the presented token was
+	// issued in, as the token itself says: the issuer's refresh tokens
+	// name their session, and a token's hash covers that name, so Old and
+	// Next are hashes of tokens of this session. A store may use it to
+	// find the record without a lookup by hash first (a Redis Cluster
+	// rotates in one round trip with it), and may then check that Next
+	// is not already stored within this session only. A store that uses
+	// it never rotates a record of another session: r.Old outside it is
+	// ErrNotFound. A store may also ignore it. Empty for tokens made
+	// before tokens named their session.
+	SessionID string
 }
 
 // RefreshStore persists refresh-token families (sessions). Application code
@@ -368,7 +379,8 @@ type RefreshStore interface {
 	// field set (this takes precedence over expiry); the record or the
 	// session expired at r.Now (record ExpiresAt, session ExpiresAt or
 	// IdleExpiresAt <= r.Now) → ErrTokenExpired; a record with hash r.Next
-	// already stored → ErrConflict. Of N concurrent calls with the same
+	// already stored → ErrConflict (with r.SessionID set, a store may look
+	// within that session only: see Rotation). Of N concurrent calls with the same
 	// r.Old, exactly one returns nil; every other call, and any later one,
 	// returns a *ReuseError (or ErrTokenRevoked once the session has been
 	// revoked). It does not revoke anything itself.

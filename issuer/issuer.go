@@ -238,12 +238,13 @@ func (i *Issuer) IssuePair(ctx context.Context, subject string, opts ...IssueOpt
 		return authkit.TokenPair{}, err
 	}
 	now := i.now()
-	rt, err := opaque.New(i.prefix, opaque.KindRefresh)
+	sid := uuid.NewString()
+	rt, err := opaque.NewRefresh(i.prefix, sid)
 	if err != nil {
 		return authkit.TokenPair{}, fmt.Errorf("issuer: generating a refresh token: %w", err)
 	}
 	s := authkit.Session{
-		ID:         uuid.NewString(),
+		ID:         sid,
 		Subject:    subject,
 		ClientID:   p.clientID,
 		Scopes:     p.scopes,
@@ -430,6 +431,10 @@ func (i *Issuer) Refresh(ctx context.Context, refreshToken string, opts ...Refre
 	}
 	var allowed []string // the scopes rp.app still allows; with rp.app only
 	checked := false     // rp.run and rp.granted passed on the current session
+	// The session the token names (tokens made before they named theirs
+	// name none: found below). The successor names it too, and a store
+	// may find the token through it in one step (authkit.Rotation).
+	sid := opaque.SessionOf(refreshToken, i.prefix)
 	if rp.check != nil || rp.app != nil || rp.narrow {
 		// A token that is not current may be a rotated one: leave it to
 		// the rotation below, so that its reuse is detected (a pre-check
@@ -448,6 +453,9 @@ func (i *Issuer) Refresh(ctx context.Context, refreshToken string, opts ...Refre
 				return authkit.TokenPair{}, err // before the token is spent
 			}
 			checked = true
+			if sid == "" {
+				sid = cur.ID
+			}
 		case !errors.Is(err, authkit.ErrInvalidToken):
 			return authkit.TokenPair{}, i.refused(ctx, err)
 		}
@@ -455,8 +463,24 @@ func (i *Issuer) Refresh(ctx context.Context, refreshToken string, opts ...Refre
 	if err := i.signerReady(); err != nil {
 		return authkit.TokenPair{}, i.refused(ctx, err)
 	}
+	old := i.hasher.Hash(refreshToken)
+	if sid == "" {
+		// A token that does not name its session (one made before
+		// tokens did): one lookup finds it, so that the successor names
+		// it and the family rotates in one step from then on. Used and
+		// expired records are found too, and go on to the rotation,
+		// which tells reuse from expiry.
+		rec, err := i.refresh.LookupRefresh(ctx, old)
+		switch {
+		case errors.Is(err, authkit.ErrNotFound) || err == nil && !opaque.Equal(rec.Hash, old):
+			return authkit.TokenPair{}, i.refused(ctx, fmt.Errorf("issuer: refresh: %w: unknown refresh token", authkit.ErrInvalidToken))
+		case err != nil:
+			return authkit.TokenPair{}, i.refused(ctx, fmt.Errorf("issuer: refresh: %w", err))
+		}
+		sid = rec.SessionID
+	}
 	now := i.now()
-	next, err := opaque.New(i.prefix, opaque.KindRefresh)
+	next, err := opaque.NewRefresh(i.prefix, sid)
 	if err != nil {
 		return authkit.TokenPair{}, fmt.Errorf("issuer: generating a refresh token: %w", err)
 	}
@@ -465,11 +489,12 @@ func (i *Issuer) Refresh(ctx context.Context, refreshToken string, opts ...Refre
 		return authkit.TokenPair{}, fmt.Errorf("issuer: sealing successor: %w", err)
 	}
 	s, err := i.refresh.RotateRefresh(ctx, authkit.Rotation{
-		Old:           i.hasher.Hash(refreshToken),
+		Old:           old,
 		Next:          i.hasher.Hash(next),
 		NextExpiresAt: now.Add(shorter(rp.rtTTL, i.refreshTTL)),
 		Successor:     sealed,
 		Now:           now,
+		SessionID:     sid,
 	})
 	if err != nil {
 		if re, ok := errors.AsType[*authkit.ReuseError](err); ok {
@@ -479,6 +504,11 @@ func (i *Issuer) Refresh(ctx context.Context, refreshToken string, opts ...Refre
 			return authkit.TokenPair{}, i.refused(ctx, fmt.Errorf("issuer: refresh: %w: unknown refresh token", authkit.ErrInvalidToken))
 		}
 		return authkit.TokenPair{}, i.refused(ctx, fmt.Errorf("issuer: refresh: %w", err))
+	}
+	if s.ID != sid {
+		// The successor names sid; a store that rotated a record of
+		// another session is broken, and the pair is not handed out.
+		return authkit.TokenPair{}, i.refused(ctx, fmt.Errorf("issuer: refresh: %w: the store rotated a token of another session than the one it names", authkit.ErrStoreUnavailable))
 	}
 	// A token the pre-check did not find current, yet rotated (a store
 	// whose two reads disagreed): the checks run on the rotation's

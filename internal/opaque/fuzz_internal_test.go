@@ -9,6 +9,8 @@ import (
 	"math/big"
 	"strings"
 	"testing"
+
+	"github.com/google/uuid"
 )
 
 // FuzzCheck holds Check to its contract for any string, prefix and kind:
@@ -29,6 +31,14 @@ func FuzzCheck(f *testing.F) {
 		f.Add(tok+"A", "ak", kind, uint(0), byte(0))
 		f.Add(strings.ToUpper(tok), "AK", kind, uint(0), byte(0))
 	}
+	for _, sid := range []string{"00000000-0000-0000-0000-000000000000", "ffffffff-ffff-ffff-ffff-ffffffffffff", "6ba7b810-9dad-11d1-80b4-00c04fd430c8"} {
+		tok, err := NewRefresh("ak", sid)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(tok, "ak", KindRefresh, uint(bodyLen+3), byte('z'))
+		f.Add(tok, "ak", KindAPI, uint(0), byte(0))
+	}
 	// The largest body: 43 base62 digits hold a little more than 256 bits.
 	head := "ak_" + strings.Repeat("z", bodyLen)
 	f.Add(string(appendCheck([]byte(head), crc32.ChecksumIEEE([]byte(head)))), "ak", KindAPI, uint(0), byte(0))
@@ -47,8 +57,23 @@ func FuzzCheck(f *testing.F) {
 			return
 		}
 		h := len(prefix) + len(kind) + 1
-		if !Looks(s, prefix, kind) || len(s) != h+bodyLen+checkLen {
+		named := kind == KindRefresh && len(s) == h+bodyLen+sessionLen+checkLen
+		if !Looks(s, prefix, kind) || len(s) != h+bodyLen+checkLen && !named {
 			t.Fatalf("Check accepts %q of the wrong shape", s)
+		}
+		// A refresh token names a session exactly when it has the
+		// session part, and re-encodes from it.
+		if kind == KindRefresh {
+			sid := SessionOf(s, prefix)
+			if named != (sid != "") {
+				t.Fatalf("SessionOf(%q) = %q", s, sid)
+			}
+			if named {
+				u := uuid.MustParse(sid)
+				if got := string(appendBase62(nil, new(big.Int).SetBytes(u[:]), sessionLen)); got != s[h+bodyLen:h+bodyLen+sessionLen] {
+					t.Fatalf("SessionOf(%q) = %s, which encodes to %s", s, sid, got)
+				}
+			}
 		}
 		if len(prefix) <= 16 && len(kind) <= 2 && len(s) > MaxLen {
 			t.Fatalf("Check accepts %d bytes, over MaxLen", len(s))
@@ -62,6 +87,9 @@ func FuzzCheck(f *testing.F) {
 		switch {
 		case berr == nil:
 			re := appendBase62([]byte(s[:h]), new(big.Int).SetBytes(raw[:]), bodyLen)
+			if named {
+				re = append(re, s[h+bodyLen:h+bodyLen+sessionLen]...)
+			}
 			re = appendCheck(re, crc32.ChecksumIEEE(re))
 			if string(re) != s {
 				t.Fatalf("Body(%q) re-encodes to %q", s, re)
@@ -70,7 +98,7 @@ func FuzzCheck(f *testing.F) {
 			t.Fatalf("Body(%q) = %v, want nil or ErrMalformed", s, berr)
 		}
 		// One changed byte after the head never passes.
-		i := h + int(at%uint(bodyLen+checkLen))
+		i := h + int(at%uint(len(s)-h))
 		if s[i] == b {
 			return
 		}
@@ -192,5 +220,19 @@ func TestMaxBody(t *testing.T) {
 	over := digits(n.Add(n, big.NewInt(1)))
 	if err := Check(token(over), "ak_", "rt"); err != ErrMalformed {
 		t.Errorf("Check of 2^256: %v, want ErrMalformed", err)
+	}
+	// The session part likewise: 2^128-1 is the largest, one more is
+	// refused.
+	m := new(big.Int).Lsh(big.NewInt(1), 128)
+	m.Sub(m, big.NewInt(1))
+	if got := string(appendBase62(nil, new(big.Int).Set(m), sessionLen)); got != maxSession {
+		t.Fatalf("maxSession = %s, want %s", maxSession, got)
+	}
+	if sid := SessionOf(token(maxBody+maxSession), "ak_"); sid != "ffffffff-ffff-ffff-ffff-ffffffffffff" {
+		t.Errorf("SessionOf of the largest session part: %q", sid)
+	}
+	overSession := string(appendBase62(nil, m.Add(m, big.NewInt(1)), sessionLen))
+	if err := Check(token(maxBody+overSession), "ak_", "rt"); err != ErrMalformed {
+		t.Errorf("Check of a session part of 2^128: %v, want ErrMalformed", err)
 	}
 }

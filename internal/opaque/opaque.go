@@ -6,6 +6,14 @@
 // carrying 256 random bits, check is 6 base62 characters of CRC-32 over
 // everything before it. The checksum lets a malformed or mistyped token be
 // refused without a store call; it is not a security property.
+//
+// A refresh token made by NewRefresh for a session whose ID is a UUID
+// also names its session: "<prefix>rt_<body><session><check>", session
+// being the UUID's 128 bits in 22 base62 characters. The session is not
+// secret (every access token of the session carries it as its sid); it
+// lets a store find the token's session without a lookup first
+// (authkit.Rotation.SessionID), and, since a token's hash covers it, a
+// token cannot name another session than the one it was issued in.
 package opaque
 
 import (
@@ -22,6 +30,7 @@ import (
 	"unsafe"
 
 	"github.com/authkit-go/authkit"
+	"github.com/google/uuid"
 )
 
 // Kinds of opaque token, the part between the prefix and the underscore.
@@ -33,14 +42,20 @@ const (
 )
 
 const (
-	bodyLen  = 43 // ceil(256 / log2(62))
-	checkLen = 6  // ceil(32 / log2(62))
-	// MaxLen bounds any opaque token: prefix (16) + kind (2) + "_" + body + check.
-	MaxLen = 16 + 2 + 1 + bodyLen + checkLen
+	bodyLen    = 43 // ceil(256 / log2(62))
+	sessionLen = 22 // ceil(128 / log2(62)): a refresh token's session part
+	checkLen   = 6  // ceil(32 / log2(62))
+	// MaxLen bounds any opaque token: prefix (16) + kind (2) + "_" + body
+	// + a refresh token's session part + check.
+	MaxLen = 16 + 2 + 1 + bodyLen + sessionLen + checkLen
 )
 
-// maxBody is 2^256-1 in bodyLen base62 digits.
-const maxBody = "yhjskwdA6OZ1AL1YmHWZWm8LLG7HjnuCA2j5rOw8Xp1"
+// maxBody is 2^256-1 in bodyLen base62 digits, maxSession 2^128-1 in
+// sessionLen.
+const (
+	maxBody    = "yhjskwdA6OZ1AL1YmHWZWm8LLG7HjnuCA2j5rOw8Xp1"
+	maxSession = "7n42DGM5Tflk9n8mt7Fhc7"
+)
 
 const alphabet = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 
@@ -60,6 +75,51 @@ func New(prefix, kind string) (string, error) {
 	b = appendBase62(b, new(big.Int).SetBytes(raw[:]), bodyLen)
 	b = appendCheck(b, crc32.ChecksumIEEE(b))
 	return string(b), nil
+}
+
+// NewRefresh returns a fresh refresh token with prefix for session
+// sessionID. A session ID that is a UUID in its canonical form (lower-case
+// hex with dashes, as the issuer makes them) is carried in the token (see
+// the package documentation and SessionOf); any other is not, and the
+// token is one New makes.
+func NewRefresh(prefix, sessionID string) (string, error) {
+	u, err := uuid.Parse(sessionID)
+	if err != nil || u.String() != sessionID {
+		return New(prefix, KindRefresh)
+	}
+	var raw [32]byte
+	if _, err := rand.Read(raw[:]); err != nil {
+		return "", err
+	}
+	head := prefix + KindRefresh + "_"
+	b := make([]byte, 0, len(head)+bodyLen+sessionLen+checkLen)
+	b = append(b, head...)
+	b = appendBase62(b, new(big.Int).SetBytes(raw[:]), bodyLen)
+	b = appendBase62(b, new(big.Int).SetBytes(u[:]), sessionLen)
+	b = appendCheck(b, crc32.ChecksumIEEE(b))
+	return string(b), nil
+}
+
+// SessionOf returns the session ID a well-formed refresh token with
+// prefix names (NewRefresh), or "" for a token that names none, or is not
+// a well-formed refresh token.
+func SessionOf(s, prefix string) string {
+	if Check(s, prefix, KindRefresh) != nil {
+		return ""
+	}
+	start := len(prefix) + len(KindRefresh) + 1 + bodyLen
+	if len(s) != start+sessionLen+checkLen {
+		return ""
+	}
+	n := new(big.Int)
+	base := big.NewInt(62)
+	for i := start; i < start+sessionLen; i++ {
+		n.Mul(n, base)
+		n.Add(n, big.NewInt(int64(strings.IndexByte(alphabet, s[i]))))
+	}
+	var u uuid.UUID
+	n.FillBytes(u[:]) // Check bounded the part to 128 bits
+	return u.String()
 }
 
 func appendBase62(b []byte, n *big.Int, width int) []byte {
@@ -111,10 +171,12 @@ func Looks(s, prefix, kind string) bool {
 }
 
 // Check reports whether s is a well-formed token of kind with prefix:
-// exact length, base62 body and a matching checksum. It does not allocate.
+// exact length (a refresh token's with or without a session part), base62
+// body and a matching checksum. It does not allocate.
 func Check(s, prefix, kind string) error {
 	head := len(prefix) + len(kind) + 1
-	if len(s) != head+bodyLen+checkLen || !Looks(s, prefix, kind) {
+	extra := len(s) - (head + bodyLen + checkLen)
+	if extra != 0 && (kind != KindRefresh || extra != sessionLen) || !Looks(s, prefix, kind) {
 		return ErrMalformed
 	}
 	for i := head; i < len(s); i++ {
@@ -125,7 +187,7 @@ func Check(s, prefix, kind string) error {
 	// 43 base62 digits hold a little more than 256 bits; a body above
 	// 2^256-1 is no token New makes (and Body refuses it). The alphabet is
 	// in ASCII order, so fixed-width digit strings compare as numbers.
-	if s[head:head+bodyLen] > maxBody {
+	if s[head:head+bodyLen] > maxBody || extra == sessionLen && s[head+bodyLen:head+bodyLen+sessionLen] > maxSession {
 		return ErrMalformed
 	}
 	c := crc32.ChecksumIEEE(bytesOf(s[:len(s)-checkLen]))

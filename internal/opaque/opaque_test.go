@@ -49,6 +49,52 @@ func TestNewCheck(t *testing.T) {
 	}
 }
 
+// NewRefresh carries a canonical UUID session ID, which SessionOf reads
+// back; any other ID gives a token without one, as New makes; a session
+// part is only ever a refresh token's.
+func TestNewRefreshSession(t *testing.T) {
+	for _, sid := range []string{"6ba7b810-9dad-11d1-80b4-00c04fd430c8", "00000000-0000-0000-0000-000000000000", "ffffffff-ffff-ffff-ffff-ffffffffffff"} {
+		tok, err := NewRefresh("ak", sid)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(tok) != len("akrt_")+bodyLen+sessionLen+checkLen || len(tok) > MaxLen {
+			t.Errorf("%s: token of %d characters", sid, len(tok))
+		}
+		if err := Check(tok, "ak", KindRefresh); err != nil {
+			t.Errorf("%s: %v", sid, err)
+		}
+		if got := SessionOf(tok, "ak"); got != sid {
+			t.Errorf("SessionOf = %q, want %q", got, sid)
+		}
+		if Check(tok, "ak", KindAPI) == nil || Check("ak_"+tok[len("akrt_"):], "ak", KindAPI) == nil {
+			t.Errorf("%s: a token with a session part passes as an API token", sid)
+		}
+		if _, err := Body(tok, "ak", KindRefresh); err != nil {
+			t.Errorf("Body: %v", err)
+		}
+		if SessionOf(tok, "zz") != "" || SessionOf(tok[:len(tok)-1], "ak") != "" {
+			t.Errorf("%s: SessionOf reads a session from a token it should refuse", sid)
+		}
+	}
+	for _, sid := range []string{"", "sess-1", "6BA7B810-9DAD-11D1-80B4-00C04FD430C8", "{6ba7b810-9dad-11d1-80b4-00c04fd430c8}", "urn:uuid:6ba7b810-9dad-11d1-80b4-00c04fd430c8", "6ba7b8109dad11d180b400c04fd430c8"} {
+		tok, err := NewRefresh("ak", sid)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(tok) != len("akrt_")+bodyLen+checkLen || Check(tok, "ak", KindRefresh) != nil || SessionOf(tok, "ak") != "" {
+			t.Errorf("NewRefresh(%q) = a token of %d characters naming %q", sid, len(tok), SessionOf(tok, "ak"))
+		}
+	}
+	plain, err := New("ak", KindRefresh)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if SessionOf(plain, "ak") != "" {
+		t.Error("a token from New names a session")
+	}
+}
+
 func TestUnique(t *testing.T) {
 	seen := map[string]bool{}
 	for range 1000 {
