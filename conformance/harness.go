@@ -119,7 +119,10 @@ func Run(t *testing.T, h Harness) {
 	if h.New == nil {
 		t.Fatal("conformance: Harness.New is nil; Run needs it to make stores")
 	}
-	t.Run("Refresh", func(t *testing.T) { runRefresh(t, narrow[authkit.RefreshStore](h)) })
+	t.Run("Refresh", func(t *testing.T) {
+		runRefresh(t, narrow[authkit.RefreshStore](h))
+		runRefreshNamed(t, narrow[authkit.RefreshStore](h))
+	})
 	t.Run("Revocation", func(t *testing.T) { runRevocation(t, narrow[authkit.RevocationStore](h)) })
 	t.Run("APIToken", func(t *testing.T) { runAPIToken(t, narrow[authkit.APITokenStore](h)) })
 	t.Run("RevocationFeed", func(t *testing.T) { runRevocationFeed(t, narrow[authkit.RevocationStore](h), false) })
@@ -136,7 +139,7 @@ func RunRefreshStore(t *testing.T, h PartialHarness[authkit.RefreshStore]) {
 	if h.New == nil {
 		t.Fatal("conformance: PartialHarness.New is nil; RunRefreshStore needs it to make stores")
 	}
-	t.Run("Refresh", func(t *testing.T) { runRefresh(t, h) })
+	t.Run("Refresh", func(t *testing.T) { runRefresh(t, h); runRefreshNamed(t, h) })
 }
 
 // RunRevocationStore runs the checks of authkit.RevocationStore (the

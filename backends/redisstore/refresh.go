@@ -230,11 +230,16 @@ func (s *Store) locate(ctx context.Context, op string, h authkit.TokenHash) (str
 // writes, and indexes the successor for cleanup.
 //
 // On a cluster (or a ring) the locators and the session live in different
-// hash slots, which one script may not touch together, so a rotation
-// takes three round trips: it finds the session of r.Old (its locator),
-// claims the successor's locator (so that a crash after the rotation
-// cannot lose it), and then runs the script on the session's slot; a
-// refused rotation releases the claim in a fourth.
+// hash slots, which one script may not touch together. A rotation that
+// names its session (r.SessionID: the issuer's tokens name theirs) is
+// still one round trip: the script runs on the session's slot, which
+// holds every record of the session, while the successor's locator is
+// claimed and its cleanup entries written on their own nodes in the same
+// pipeline, concurrently (rotateNamed). A rotation that names no session
+// takes three: it finds the session of r.Old (its locator), claims the
+// successor's locator (so that a crash after the rotation cannot lose
+// it), and then runs the script on the session's slot. Either way a
+// refused rotation releases the claim in one more.
 func (s *Store) RotateRefresh(ctx context.Context, r authkit.Rotation) (authkit.Session, error) {
 	const op = "RotateRefresh"
 	if err := ctx.Err(); err != nil {
@@ -242,8 +247,11 @@ func (s *Store) RotateRefresh(ctx context.Context, r authkit.Rotation) (authkit.
 	}
 	ctx, cancel := s.callCtx(ctx)
 	defer cancel()
-	if s.oneCall {
+	switch {
+	case s.oneCall:
 		return s.rotateOneCall(ctx, op, r)
+	case r.SessionID != "" && len(r.SessionID) <= MaxIDLen:
+		return s.rotateNamed(ctx, op, r)
 	}
 	return s.rotateSteps(ctx, op, r)
 }
@@ -279,50 +287,98 @@ func (s *Store) rotateOneCall(ctx context.Context, op string, r authkit.Rotation
 	return rotateResult(op, sid, l[1:])
 }
 
-// rotateSteps is RotateRefresh on a cluster or a ring: the locator, the
-// claim, then rotateScript on the session's slot.
+// rotateNamed is RotateRefresh on a cluster or a ring for a rotation
+// that names its session: rotateScript on the session's slot (r.Old's
+// record is found there by session and hash; outside the session it is
+// not found) and the successor's claim and cleanup entries, in one
+// pipeline, which a cluster client sends to each node concurrently.
+//
+// The script checks that no record of the session holds r.Next, as
+// authkit.Rotation allows: the hashes of tokens naming different
+// sessions cannot collide. Should the claim still find the successor's
+// locator held by another record (only a caller breaking that promise
+// could make it so), the rotation stands and the locator keeps pointing
+// at the other record.
+func (s *Store) rotateNamed(ctx context.Context, op string, r authkit.Rotation) (authkit.Session, error) {
+	return s.rotateIn(ctx, op, r, r.SessionID, true)
+}
+
+// rotateSteps is RotateRefresh on a cluster or a ring for a rotation
+// that names no session: the locator, the claim, then rotateScript on
+// the session's slot.
 func (s *Store) rotateSteps(ctx context.Context, op string, r authkit.Rotation) (authkit.Session, error) {
 	sid, err := s.locate(ctx, op, r.Old)
 	if err != nil {
 		return authkit.Session{}, err
 	}
+	return s.rotateIn(ctx, op, r, sid, false)
+}
+
+// rotateIn rotates r in session sid: the successor's claim and cleanup
+// entries, and rotateScript, in one pipeline if together, else the
+// script after the claim, told whether the claim found the locator
+// taken.
+func (s *Store) rotateIn(ctx context.Context, op string, r authkit.Rotation, sid string, together bool) (authkit.Session, error) {
 	nonce := newNonce()
 	oldID, nextID := hashID(r.Old), hashID(r.Next)
 	loc := s.k.refreshLocatorID(nextID)
 	locVal := nonce + sid
 	sessMember, recMember := gcSessionMember(sid), gcRecordMember(sid, nextID)
 	var (
-		claim  *scriptCall
-		inGCRc *redis.IntCmd
+		claim, rot *scriptCall
+		inGCRc     *redis.IntCmd
 	)
-	err = s.exec(ctx, func(b *batch) {
+	keys := []string{s.k.session(sid), s.k.recordPrefix(sid) + oldID, s.k.recordPrefix(sid) + nextID, s.k.records(sid)}
+	args := func(conflict string) []any {
+		return []any{fmtTime(r.Now), fmtTime(r.NextExpiresAt), r.Successor, nextID, conflict,
+			pxat(r.NextExpiresAt, s.cfg.margin), s.cfg.margin.Milliseconds(), nonce}
+	}
+	err := s.exec(ctx, func(b *batch) {
+		if together {
+			rot = b.script(rotateScript, keys, args("0")...)
+		}
 		claim = b.script(claimScript, []string{loc}, locVal, pxat(r.NextExpiresAt, s.cfg.margin))
 		inGCRc = b.pipe.ZAddNX(ctx, s.k.gcKey(gcSess, recMember), redis.Z{Score: score(r.NextExpiresAt), Member: recMember})
 		// LT: the index may only move a session's entry earlier, never
 		// past its true expiry (cleanup re-scores entries that are early).
 		b.pipe.ZAddLT(ctx, s.k.gcKey(gcSess, sessMember), redis.Z{Score: score(r.NextExpiresAt), Member: sessMember})
 	})
-	if err != nil {
+	var res any
+	if together {
+		// The script's answer decides, whatever else failed beside it on
+		// other nodes: a refusal releases what was claimed; a rotation
+		// whose claim did not answer claims again (the cleanup entries
+		// are not needed for that: native expiry backs them).
+		if res, err = rot.cmd.Result(); err != nil {
+			return authkit.Session{}, s.fail(ctx, op, err)
+		}
+	} else if err != nil {
 		return authkit.Session{}, s.fail(ctx, op, err)
 	}
-	claimed := false
-	if n, _ := claim.cmd.Int64(); n == 1 {
-		claimed = true
-	}
-	conflict := "0"
-	if !claimed {
-		conflict = "1"
-	}
-	res, err := s.run(ctx, rotateScript,
-		[]string{s.k.session(sid), s.k.recordPrefix(sid) + oldID, s.k.recordPrefix(sid) + nextID, s.k.records(sid)},
-		fmtTime(r.Now), fmtTime(r.NextExpiresAt), r.Successor, nextID, conflict,
-		pxat(r.NextExpiresAt, s.cfg.margin), s.cfg.margin.Milliseconds(), nonce)
-	if err != nil {
-		return authkit.Session{}, s.fail(ctx, op, err)
+	n, claimErr := claim.cmd.Int64()
+	claimed := claimErr == nil && n == 1
+	if !together {
+		conflict := "0"
+		if !claimed {
+			conflict = "1"
+		}
+		if res, err = s.run(ctx, rotateScript, keys, args(conflict)...); err != nil {
+			return authkit.Session{}, s.fail(ctx, op, err)
+		}
 	}
 	l, err := replyList(res)
 	if err != nil {
 		return authkit.Session{}, corrupt(op, err)
+	}
+	if str(l[0]) == "ok" && claimErr != nil {
+		// The rotation took effect and the successor's locator is not
+		// known to be written: write it now, or the successor is found
+		// only by its session (a retry inside the reuse grace looks it up
+		// by hash). Failing that, the call fails: its outcome is unknown
+		// to the caller, as for any reply lost after a write.
+		if _, err := s.run(ctx, claimScript, []string{loc}, locVal, pxat(r.NextExpiresAt, s.cfg.margin)); err != nil {
+			return authkit.Session{}, s.fail(ctx, op, err)
+		}
 	}
 	if str(l[0]) != "ok" {
 		// Refused: undo the claim.

@@ -154,7 +154,8 @@ func benchRotation(b *testing.B, connect func(b *testing.B) redis.UniversalClien
 
 // rotationSession stores a session in s and returns a function that
 // rotates its current token (the store's call alone, as the issuer makes
-// it: a 96-byte sealed successor, a 14-day idle expiry). Token hashes are
+// it: a 96-byte sealed successor, a 14-day idle expiry, the session
+// named). Token hashes are
 // derived from tag, so that two sessions in one store do not collide.
 func rotationSession(b *testing.B, s *redisstore.Store, tag string) func(b *testing.B) {
 	ctx := context.Background()
@@ -172,7 +173,7 @@ func rotationSession(b *testing.B, s *redisstore.Store, tag string) func(b *test
 	sealed := []byte(strings.Repeat("s", 96))
 	i := 0
 	return func(b *testing.B) {
-		r := authkit.Rotation{Old: hash(i), Next: hash(i + 1), NextExpiresAt: now.Add(14 * 24 * time.Hour), Successor: sealed, Now: now}
+		r := authkit.Rotation{Old: hash(i), Next: hash(i + 1), NextExpiresAt: now.Add(14 * 24 * time.Hour), Successor: sealed, Now: now, SessionID: sess.ID}
 		if _, err := s.RotateRefresh(ctx, r); err != nil {
 			b.Fatal(err)
 		}

@@ -249,9 +249,19 @@ func TestRotationPathsAgree(t *testing.T) {
 		t.Fatal(err)
 	}
 	steps.oneCall = false
-	stores := []*Store{steps, one}
+	// named rotates as a cluster client does when the rotation names its
+	// session (rotateNamed): the test passes r.SessionID to it alone.
+	named, err := New(rdb, WithPrefix(prefix))
+	if err != nil {
+		t.Fatal(err)
+	}
+	named.oneCall = false
+	stores := []*Store{steps, one, named}
 	name := func(s *Store) string {
-		if s.oneCall {
+		switch {
+		case s == named:
+			return "named"
+		case s.oneCall:
 			return "one call"
 		}
 		return "steps"
@@ -286,8 +296,12 @@ func TestRotationPathsAgree(t *testing.T) {
 		return out
 	}
 	cur := "t0"
-	for i := 1; i <= 8; i++ {
-		s := stores[i%2]
+	for i := 1; i <= 9; i++ {
+		s := stores[i%3]
+		sid := ""
+		if s == named {
+			sid = sess.ID
+		}
 		now := at(i)
 		// Refusals first, each of which must leave every key as it was.
 		before := snapshot()
@@ -301,16 +315,23 @@ func TestRotationPathsAgree(t *testing.T) {
 				t.Errorf("rotation %d (%s): %s changed the store", i, name(s), what)
 			}
 		}
-		refuse("a successor hash another session holds", authkit.Rotation{Old: testHash(cur), Next: testHash("bob-0"), NextExpiresAt: now.Add(time.Hour), Successor: []byte("x"), Now: now}, authkit.ErrConflict)
-		refuse("a successor hash the family holds", authkit.Rotation{Old: testHash(cur), Next: testHash(cur), NextExpiresAt: now.Add(time.Hour), Successor: []byte("x"), Now: now}, authkit.ErrConflict)
-		refuse("an unknown token", authkit.Rotation{Old: testHash("never"), Next: testHash("n"), NextExpiresAt: now.Add(time.Hour), Successor: []byte("x"), Now: now}, authkit.ErrNotFound)
-		refuse("an expired token", authkit.Rotation{Old: testHash(cur), Next: testHash("n"), NextExpiresAt: now.Add(3 * time.Hour), Successor: []byte("x"), Now: now.Add(2 * time.Hour)}, authkit.ErrTokenExpired)
+		if s != named {
+			// A named rotation checks its successor within the session
+			// only (authkit.Rotation.SessionID).
+			refuse("a successor hash another session holds", authkit.Rotation{Old: testHash(cur), Next: testHash("bob-0"), NextExpiresAt: now.Add(time.Hour), Successor: []byte("x"), Now: now}, authkit.ErrConflict)
+		}
+		refuse("a successor hash the family holds", authkit.Rotation{Old: testHash(cur), Next: testHash(cur), NextExpiresAt: now.Add(time.Hour), Successor: []byte("x"), Now: now, SessionID: sid}, authkit.ErrConflict)
+		refuse("an unknown token", authkit.Rotation{Old: testHash("never"), Next: testHash("n"), NextExpiresAt: now.Add(time.Hour), Successor: []byte("x"), Now: now, SessionID: sid}, authkit.ErrNotFound)
+		refuse("an expired token", authkit.Rotation{Old: testHash(cur), Next: testHash("n"), NextExpiresAt: now.Add(3 * time.Hour), Successor: []byte("x"), Now: now.Add(2 * time.Hour), SessionID: sid}, authkit.ErrTokenExpired)
+		if s == named {
+			refuse("a token of another session", authkit.Rotation{Old: testHash("bob-0"), Next: testHash("n"), NextExpiresAt: now.Add(time.Hour), Successor: []byte("x"), Now: now, SessionID: sid}, authkit.ErrNotFound)
+		}
 		if i > 1 {
 			// Every earlier token of the family is reuse, whichever path
 			// rotated it, and names the rotation that used it.
 			for j := range i - 1 {
 				prev := fmt.Sprint("t", j)
-				_, err := s.RotateRefresh(ctx, authkit.Rotation{Old: testHash(prev), Next: testHash("n"), NextExpiresAt: now.Add(time.Hour), Successor: []byte("x"), Now: now})
+				_, err := s.RotateRefresh(ctx, authkit.Rotation{Old: testHash(prev), Next: testHash("n"), NextExpiresAt: now.Add(time.Hour), Successor: []byte("x"), Now: now, SessionID: sid})
 				re, ok := errors.AsType[*authkit.ReuseError](err)
 				if !ok || re.SessionID != sess.ID || re.Subject != sess.Subject || !re.UsedAt.Equal(at(j+1)) || string(re.Successor) != "sealed-"+fmt.Sprint(j+1) {
 					t.Errorf("rotation %d (%s): reuse of %s: %v (%+v)", i, name(s), prev, err, re)
@@ -321,7 +342,7 @@ func TestRotationPathsAgree(t *testing.T) {
 			}
 		}
 		next := fmt.Sprint("t", i)
-		got, err := s.RotateRefresh(ctx, authkit.Rotation{Old: testHash(cur), Next: testHash(next), NextExpiresAt: now.Add(time.Hour), Successor: []byte(fmt.Sprint("sealed-", i)), Now: now})
+		got, err := s.RotateRefresh(ctx, authkit.Rotation{Old: testHash(cur), Next: testHash(next), NextExpiresAt: now.Add(time.Hour), Successor: []byte(fmt.Sprint("sealed-", i)), Now: now, SessionID: sid})
 		if err != nil {
 			t.Fatalf("rotation %d (%s): %v", i, name(s), err)
 		}
@@ -340,7 +361,11 @@ func TestRotationPathsAgree(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, s := range stores {
-		if _, err := s.RotateRefresh(ctx, authkit.Rotation{Old: testHash(cur), Next: testHash("n"), NextExpiresAt: at(80), Successor: []byte("x"), Now: at(21)}); !errors.Is(err, authkit.ErrTokenRevoked) {
+		r := authkit.Rotation{Old: testHash(cur), Next: testHash("n"), NextExpiresAt: at(80), Successor: []byte("x"), Now: at(21)}
+		if s == named {
+			r.SessionID = sess.ID
+		}
+		if _, err := s.RotateRefresh(ctx, r); !errors.Is(err, authkit.ErrTokenRevoked) {
 			t.Errorf("%s: rotation of a revoked session: %v, want ErrTokenRevoked", name(s), err)
 		}
 	}
@@ -349,7 +374,7 @@ func TestRotationPathsAgree(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := 9 + 1 + 1 + 1; n != want { // t0…t8, bob-0, and the two sessions
+	if want := 10 + 1 + 1 + 1; n != want { // t0…t9, bob-0, and the two sessions
 		t.Errorf("DeleteExpiredSessions deleted %d, want %d", n, want)
 	}
 }

@@ -248,6 +248,10 @@ func (c *cli) inspectOpaque(token, prefix string, withJWKS bool) error {
 		return errReported
 	}
 	fmt.Fprintln(w, "Checksum: OK (well-formed). Whether it is live only the server that issued it can say (POST /introspect).")
+	if sid := opaque.SessionOf(token, pfx); kind == opaque.KindRefresh && sid != "" {
+		// Not secret: every access token of the session carries it (sid).
+		fmt.Fprintf(w, "Session: %s (the sid of the session it was issued in).\n", sid)
+	}
 	if withJWKS {
 		fmt.Fprintln(w, "--jwks verifies JWTs only; opaque tokens have no signature to check.")
 	}

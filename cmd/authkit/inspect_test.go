@@ -155,7 +155,7 @@ func TestInspectOpaque(t *testing.T) {
 		code     int
 		inStdout []string
 	}{
-		{"refresh", []string{pair.RefreshToken}, exitOK, []string{`looks like a refresh token (prefix "ak")`, "Checksum: OK"}},
+		{"refresh", []string{pair.RefreshToken}, exitOK, []string{`looks like a refresh token (prefix "ak")`, "Checksum: OK", "Session: " + pair.SessionID + " "}},
 		{"api", []string{api}, exitOK, []string{`looks like an API token (prefix "ak")`, "Checksum: OK"}},
 		{"custom prefix", []string{customAPI}, exitOK, []string{`an API token (prefix "acme")`, "Checksum: OK"}},
 		{"custom prefix given", []string{customAPI, "--prefix", "acme"}, exitOK, []string{`an API token (prefix "acme")`, "Checksum: OK"}},

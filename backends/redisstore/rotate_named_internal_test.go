@@ -1,0 +1,196 @@
+package redisstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/authkit-go/authkit"
+	"github.com/authkit-go/authkit/internal/testservers"
+)
+
+// tripHook counts a client's round trips: each command sent alone is
+// one, each pipeline one (a cluster client sends a pipeline's commands to
+// their nodes concurrently).
+type tripHook struct{ alone, pipelines *atomic.Int64 }
+
+func (h tripHook) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+func (h tripHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		h.alone.Add(1)
+		return next(ctx, cmd)
+	}
+}
+
+func (h tripHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		h.pipelines.Add(1)
+		return next(ctx, cmds)
+	}
+}
+
+// TestNamedRotationOnACluster: on a Redis Cluster a rotation that names
+// its session is one round trip (one pipeline, no command alone), where
+// one that names none takes three; both leave the family as the other
+// would, and a name that is not the token's session finds nothing.
+func TestNamedRotationOnACluster(t *testing.T) {
+	addrs := testservers.RedisCluster(t)
+	rdb := redis.NewClusterClient(&redis.ClusterOptions{Addrs: addrs, ContextTimeoutEnabled: true})
+	t.Cleanup(func() { _ = rdb.Close() })
+	ctx := t.Context()
+	// Every script on every primary first, so that no NOSCRIPT resend
+	// is counted.
+	err := rdb.ForEachMaster(ctx, func(ctx context.Context, c *redis.Client) error {
+		for _, sc := range []*redis.Script{rotateScript, claimScript, releaseScript} {
+			if err := sc.Load(ctx, c).Err(); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var alone, pipelines atomic.Int64
+	rdb.AddHook(tripHook{&alone, &pipelines})
+	s, err := New(rdb, WithPrefix(testservers.RedisPrefix(t, rdb)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.oneCall {
+		t.Fatal("a Store over a cluster client rotates with the single-primary script")
+	}
+	base := time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
+	sess := authkit.Session{ID: "6ba7b810-9dad-11d1-80b4-00c04fd430c8", Subject: "alice", CreatedAt: base, LastUsedAt: base, ExpiresAt: base.Add(48 * time.Hour), IdleExpiresAt: base.Add(time.Hour)}
+	if err := s.CreateSession(ctx, sess, authkit.RefreshRecord{Hash: testHash("c0"), SessionID: sess.ID, Subject: sess.Subject, IssuedAt: base, ExpiresAt: sess.IdleExpiresAt}); err != nil {
+		t.Fatal(err)
+	}
+	other := sess
+	other.ID, other.Subject = "other-session", "bob"
+	if err := s.CreateSession(ctx, other, authkit.RefreshRecord{Hash: testHash("o0"), SessionID: other.ID, Subject: other.Subject, IssuedAt: base, ExpiresAt: other.IdleExpiresAt}); err != nil {
+		t.Fatal(err)
+	}
+	trips := func() (int64, int64) { return alone.Swap(0), pipelines.Swap(0) }
+	trips()
+	for i := 1; i <= 12; i++ {
+		now := base.Add(time.Duration(i) * time.Minute)
+		r := authkit.Rotation{Old: testHash(fmt.Sprint("c", i-1)), Next: testHash(fmt.Sprint("c", i)), NextExpiresAt: now.Add(time.Hour), Successor: []byte("x"), Now: now}
+		if i%3 != 0 {
+			r.SessionID = sess.ID
+		}
+		got, err := s.RotateRefresh(ctx, r)
+		if err != nil {
+			t.Fatalf("rotation %d: %v", i, err)
+		}
+		if got.ID != sess.ID || !got.LastUsedAt.Equal(now) {
+			t.Errorf("rotation %d returned %+v", i, got)
+		}
+		a, p := trips()
+		switch {
+		case r.SessionID != "" && (a != 0 || p != 1):
+			t.Errorf("named rotation %d: %d commands alone and %d pipelines, want one pipeline", i, a, p)
+		case r.SessionID == "" && a+p != 3:
+			t.Errorf("unnamed rotation %d: %d commands alone and %d pipelines, want 3 round trips", i, a, p)
+		}
+		// The successor is found by hash (its locator), whichever path
+		// wrote it.
+		rec, err := s.LookupRefresh(ctx, r.Next)
+		if err != nil || rec.SessionID != sess.ID || !rec.IssuedAt.Equal(now) {
+			t.Errorf("rotation %d: the successor: %+v, %v", i, rec, err)
+		}
+		trips()
+	}
+	// Reuse, named: the winning rotation's fields, and one more round trip
+	// to release the refused successor's claim.
+	now := base.Add(time.Hour)
+	_, err = s.RotateRefresh(ctx, authkit.Rotation{Old: testHash("c4"), Next: testHash("late"), NextExpiresAt: now.Add(time.Hour), Successor: []byte("y"), Now: now, SessionID: sess.ID})
+	if re, ok := errors.AsType[*authkit.ReuseError](err); !ok || re.SessionID != sess.ID || !re.UsedAt.Equal(base.Add(5*time.Minute)) {
+		t.Errorf("a named reuse: %v", err)
+	}
+	if a, p := trips(); a != 0 || p != 2 {
+		t.Errorf("a named reuse: %d commands alone and %d pipelines, want two: the rotation, and the release of its successor's claim", a, p)
+	}
+	// A name that is not the token's session: not found, and the refused
+	// rotation's claim is released.
+	_, err = s.RotateRefresh(ctx, authkit.Rotation{Old: testHash("o0"), Next: testHash("stolen"), NextExpiresAt: now.Add(time.Hour), Successor: []byte("z"), Now: now, SessionID: sess.ID})
+	if !errors.Is(err, authkit.ErrNotFound) {
+		t.Errorf("a rotation naming another session than its token's: %v, want ErrNotFound", err)
+	}
+	for _, h := range []string{"late", "stolen"} {
+		if n, err := rdb.Exists(ctx, s.k.refreshLocator(testHash(h))).Result(); err != nil || n != 0 {
+			t.Errorf("the locator of a refused rotation's successor %q: %d, %v", h, n, err)
+		}
+	}
+	if rec, err := s.LookupRefresh(ctx, testHash("o0")); err != nil || !rec.UsedAt.IsZero() {
+		t.Errorf("the other session's token after a rotation naming the wrong session: %+v, %v", rec, err)
+	}
+}
+
+// dropClaim keeps the first pipeline's claim of a locator from reaching
+// the server, and fails it as a reset connection would.
+type dropClaim struct{ armed *atomic.Bool }
+
+func (h dropClaim) DialHook(next redis.DialHook) redis.DialHook          { return next }
+func (h dropClaim) ProcessHook(next redis.ProcessHook) redis.ProcessHook { return next }
+
+func (h dropClaim) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		if !h.armed.CompareAndSwap(true, false) {
+			return next(ctx, cmds)
+		}
+		var kept []redis.Cmder
+		lost := errors.New("connection reset by peer")
+		for _, c := range cmds {
+			if a := c.Args(); len(a) > 1 && a[0] == "evalsha" && a[1] == claimScript.Hash() {
+				c.SetErr(lost)
+				continue
+			}
+			kept = append(kept, c)
+		}
+		if err := next(ctx, kept); err != nil {
+			return err
+		}
+		return lost
+	}
+}
+
+// A named rotation whose script rotated while the successor's claim was
+// lost on its way claims again: the rotation succeeds and the successor
+// is found by hash, as the reuse grace needs (without the second claim
+// it was found only through its session).
+func TestNamedRotationClaimLost(t *testing.T) {
+	addrs := testservers.RedisCluster(t)
+	rdb := redis.NewClusterClient(&redis.ClusterOptions{Addrs: addrs, ContextTimeoutEnabled: true, MaxRetries: -1})
+	t.Cleanup(func() { _ = rdb.Close() })
+	ctx := t.Context()
+	var armed atomic.Bool
+	rdb.AddHook(dropClaim{&armed})
+	s, err := New(rdb, WithPrefix(testservers.RedisPrefix(t, rdb)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
+	sess := authkit.Session{ID: "6ba7b810-9dad-11d1-80b4-00c04fd430c8", Subject: "alice", CreatedAt: base, LastUsedAt: base, ExpiresAt: base.Add(48 * time.Hour), IdleExpiresAt: base.Add(time.Hour)}
+	if err := s.CreateSession(ctx, sess, authkit.RefreshRecord{Hash: testHash("l0"), SessionID: sess.ID, Subject: sess.Subject, IssuedAt: base, ExpiresAt: sess.IdleExpiresAt}); err != nil {
+		t.Fatal(err)
+	}
+	now := base.Add(time.Minute)
+	armed.Store(true)
+	got, err := s.RotateRefresh(ctx, authkit.Rotation{Old: testHash("l0"), Next: testHash("l1"), NextExpiresAt: now.Add(time.Hour), Successor: []byte("x"), Now: now, SessionID: sess.ID})
+	if armed.Load() {
+		t.Fatal("the rotation sent no pipeline")
+	}
+	if err != nil || got.ID != sess.ID {
+		t.Fatalf("a rotation whose claim was lost: %+v, %v", got, err)
+	}
+	rec, err := s.LookupRefresh(ctx, testHash("l1"))
+	if err != nil || rec.SessionID != sess.ID || !rec.IssuedAt.Equal(now) {
+		t.Errorf("the successor of a rotation whose claim was lost, by hash: %+v, %v", rec, err)
+	}
+}

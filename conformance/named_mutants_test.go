@@ -1,0 +1,71 @@
+package conformance_test
+
+import (
+	"context"
+	"errors"
+
+	"github.com/authkit-go/authkit"
+)
+
+// Mistakes a store could make on rotations that name their session
+// (authkit.Rotation.SessionID), each caught by Refresh/Rotate/Named/….
+func init() {
+	mutants = append(mutants,
+		mutant{
+			name: "NamedForks",
+			run:  "Refresh/Rotate/Named/ExactlyOneWinner",
+			wrap: func(s authkit.Store) authkit.Store { return namedOnly{s, forkingRotation{s}} },
+			want: []string{"Rotate/Named/ExactlyOneWinner", "concurrent RotateRefresh calls (named and not)"},
+		},
+		mutant{
+			name: "NamedSkipsConflict",
+			run:  "Refresh/Rotate/Named/Refusals",
+			wrap: func(s authkit.Store) authkit.Store { return namedOnly{s, conflictIgnored{s}} },
+			want: []string{"a named RotateRefresh to a successor hash its session holds", "want an error matching authkit: conflict"},
+		},
+		mutant{
+			name: "NamedAnswersNamedSession",
+			run:  "Refresh/Rotate/Named/Elsewhere",
+			wrap: func(s authkit.Store) authkit.Store { return namedOnly{s, answersNamed{s}} },
+			want: []string{"RotateRefresh naming session \"sess-other\" returned session \"sess-other\""},
+		},
+	)
+}
+
+// namedOnly sends rotations that name their session to named, the rest
+// to the store.
+type namedOnly struct {
+	authkit.Store
+	named authkit.RefreshStore
+}
+
+func (s namedOnly) RotateRefresh(ctx context.Context, r authkit.Rotation) (authkit.Session, error) {
+	if r.SessionID != "" {
+		return s.named.RotateRefresh(ctx, r)
+	}
+	return s.Store.RotateRefresh(ctx, r)
+}
+
+// conflictIgnored answers a conflicting successor with success, as a
+// store that claims the successor without checking the session's records
+// would (here it stores nothing).
+type conflictIgnored struct{ authkit.Store }
+
+func (s conflictIgnored) RotateRefresh(ctx context.Context, r authkit.Rotation) (authkit.Session, error) {
+	sess, err := s.Store.RotateRefresh(ctx, r)
+	if errors.Is(err, authkit.ErrConflict) {
+		return s.Session(ctx, r.SessionID)
+	}
+	return sess, err
+}
+
+// answersNamed rotates r.Old where it is but answers with the session the
+// rotation named, as a store that builds its reply from the name would.
+type answersNamed struct{ authkit.Store }
+
+func (s answersNamed) RotateRefresh(ctx context.Context, r authkit.Rotation) (authkit.Session, error) {
+	if _, err := s.Store.RotateRefresh(ctx, r); err != nil {
+		return authkit.Session{}, err
+	}
+	return s.Session(ctx, r.SessionID)
+}

@@ -1,0 +1,176 @@
+package conformance
+
+import (
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/authkit-go/authkit"
+)
+
+// The rules of a rotation that names its session (authkit.Rotation.SessionID).
+const (
+	ruleRotateNamed          = "RefreshStore.RotateRefresh with r.SessionID set to the session of r.Old must behave exactly as without it"
+	ruleRotateNamedElsewhere = "RefreshStore.RotateRefresh with r.SessionID naming another session than r.Old's must never change the named session: it returns ErrNotFound changing nothing (a store that finds r.Old through the name), or rotates r.Old in its own session (a store that ignores the name)"
+	ruleRotateNamedConflict  = "RefreshStore.RotateRefresh with r.SessionID set must return ErrConflict, changing nothing, when a record of that session has hash r.Next (r.Old itself included)"
+)
+
+// named is rotation(old, next, now) naming session sid.
+func named(old, next string, now time.Time, sid string) authkit.Rotation {
+	r := rotation(old, next, now)
+	r.SessionID = sid
+	return r
+}
+
+// runRefreshNamed checks rotations that name their session, as the
+// issuer's do since refresh tokens carry their session's ID: the same
+// results as without the name, named and unnamed rotations mixed in one
+// family and in one race, and a name that is wrong never touching the
+// session it names.
+func runRefreshNamed(t *testing.T, h PartialHarness[authkit.RefreshStore]) {
+	t.Run("Rotate/Named/Chain", func(t *testing.T) {
+		a, b := open(t, h)
+		s, first := newSession("sess-named", "alice", base, "rt-n0")
+		createSession(t, a, s, first)
+		want := s
+		prev := first
+		for i := 1; i <= 4; i++ {
+			old, next := fmt.Sprint("rt-n", i-1), fmt.Sprint("rt-n", i)
+			r := rotation(old, next, at(time.Duration(i)*minute))
+			if i%2 == 1 {
+				r.SessionID = s.ID
+			}
+			st := a
+			if i > 2 {
+				st = b
+			}
+			got := rotate(t, st, r)
+			want.LastUsedAt, want.IdleExpiresAt = r.Now, r.NextExpiresAt
+			diffSession(got, want).report(t, fmt.Sprintf("the session rotation %d (named %v) returned", i, r.SessionID != ""), ruleRotateNamed+"; "+ruleRotate)
+			diffRecord(lookupRefresh(t, b, r.Next, ruleLookup), authkit.RefreshRecord{
+				Hash: r.Next, SessionID: s.ID, Subject: s.Subject, IssuedAt: r.Now, ExpiresAt: r.NextExpiresAt,
+			}).report(t, fmt.Sprintf("LookupRefresh of the successor of rotation %d", i), ruleRotateNamed+"; "+ruleRotate)
+			used := prev
+			used.UsedAt, used.Successor = r.Now, r.Successor
+			diffRecord(lookupRefresh(t, a, r.Old, ruleLookup), used).report(t, fmt.Sprintf("LookupRefresh of the token rotation %d used", i), ruleRotateNamed+"; "+ruleRotate)
+			prev = authkit.RefreshRecord{Hash: r.Next, SessionID: s.ID, Subject: s.Subject, IssuedAt: r.Now, ExpiresAt: r.NextExpiresAt}
+		}
+		diffSession(getSession(t, b, s.ID, ruleSession), want).report(t, "Session after named and unnamed rotations", ruleRotateNamed)
+	})
+
+	t.Run("Rotate/Named/Refusals", func(t *testing.T) {
+		a, b := open(t, h)
+		s, first := newSession("sess-named", "alice", base, "rt-1")
+		createSession(t, a, s, first)
+		r := rotation("rt-1", "rt-2", at(minute))
+		r.SessionID = s.ID
+		rotate(t, a, r)
+		// Reuse, named or not, reports the winning rotation.
+		for _, name := range []string{s.ID, ""} {
+			_, err := b.RotateRefresh(t.Context(), named("rt-1", "rt-3", at(2*minute), name))
+			wantReuse(t, fmt.Sprintf("RotateRefresh of a used token (named %v)", name != ""), err, s, r.Now, r.Successor)
+			wantRefreshAbsent(t, a, hashOf("rt-3"), "the successor a reused token asked for", ruleRotateNamed+"; "+ruleRotateAtomic)
+		}
+		_, err := b.RotateRefresh(t.Context(), named("never-stored", "rt-4", at(2*minute), s.ID))
+		wantErr(t, "a named RotateRefresh of an unknown hash", err, authkit.ErrNotFound, ruleRotateNamed+"; "+ruleRotateNotFound)
+		wantRefreshAbsent(t, a, hashOf("rt-4"), "the successor of a failed rotation", ruleRotateFailAtom)
+		// Conflicts within the session: the presented token itself, and
+		// a used record of the family.
+		cur := getSession(t, a, s.ID, ruleSession)
+		for _, taken := range []string{"rt-2", "rt-1"} {
+			_, err := b.RotateRefresh(t.Context(), named("rt-2", taken, at(3*minute), s.ID))
+			wantErr(t, fmt.Sprintf("a named RotateRefresh to a successor hash its session holds (%s)", taken), err, authkit.ErrConflict, ruleRotateNamedConflict)
+			wantUnused(t, a, hashOf("rt-2"), ruleRotateNamedConflict)
+			diffSession(getSession(t, a, s.ID, ruleSession), cur).report(t, "the session after a conflicting named RotateRefresh", ruleRotateNamedConflict)
+		}
+		// Revoked, in another session; then expired (last: a now past
+		// every expiry lets the store drop what it holds).
+		gone, goneFirst := newSession("sess-named-revoked", "alice", base, "rt-r1")
+		createSession(t, a, gone, goneFirst)
+		mustOK(t, "RevokeSession", a.RevokeSession(t.Context(), gone.ID, at(4*minute)), ruleRevokeSession)
+		_, err = b.RotateRefresh(t.Context(), named("rt-r1", "rt-r2", at(5*minute), gone.ID))
+		wantErr(t, "a named RotateRefresh in a revoked session", err, authkit.ErrTokenRevoked, ruleRotateNamed+"; "+ruleRotateRevoked)
+		wantRefreshAbsent(t, a, hashOf("rt-r2"), "the successor of a refused rotation", ruleRotateFailAtom)
+		wantUnused(t, a, goneFirst.Hash, ruleRotateFailAtom)
+		_, err = b.RotateRefresh(t.Context(), named("rt-2", "rt-5", at(3*hour), s.ID))
+		wantErr(t, "a named RotateRefresh of an expired token", err, authkit.ErrTokenExpired, ruleRotateNamed+"; "+ruleRotateExpired)
+		wantRefreshAbsent(t, a, hashOf("rt-5"), "the successor of a refused rotation", ruleRotateFailAtom)
+	})
+
+	// Named and unnamed rotations of one token, racing through two
+	// handles: exactly one wins, as without names.
+	t.Run("Rotate/Named/ExactlyOneWinner", func(t *testing.T) {
+		a, b := open(t, h)
+		s, first := newSession("sess-named-race", "alice", base, "rt-0")
+		createSession(t, a, s, first)
+		const n = 32
+		now := at(minute)
+		rots := make([]authkit.Rotation, n)
+		errs := make([]error, n)
+		together(n, a, b, func(i int, st authkit.RefreshStore) func() {
+			rots[i] = rotation("rt-0", fmt.Sprintf("rt-named-race-%d", i), now)
+			if i%4 < 2 {
+				rots[i].SessionID = s.ID
+			}
+			return func() { _, errs[i] = st.RotateRefresh(t.Context(), rots[i]) }
+		})
+		winner := -1
+		for i, err := range errs {
+			switch {
+			case err == nil && winner >= 0:
+				t.Fatalf("two of %d concurrent RotateRefresh calls (named and not) with the same r.Old succeeded; %s", n, ruleRotateAtomic)
+			case err == nil:
+				winner = i
+			}
+		}
+		if winner < 0 {
+			t.Fatalf("none of %d concurrent RotateRefresh calls (named and not) succeeded: %v; %s", n, errs[0], ruleRotateAtomic)
+		}
+		for i, err := range errs {
+			if i == winner {
+				continue
+			}
+			wantReuse(t, fmt.Sprintf("a losing concurrent RotateRefresh (named %v)", rots[i].SessionID != ""), err, s, now, rots[winner].Successor)
+			wantRefreshAbsent(t, a, rots[i].Next, "a losing rotation's successor", ruleRotateAtomic)
+		}
+		lookupRefresh(t, b, rots[winner].Next, ruleLookup)
+	})
+
+	// A name that is not r.Old's session: another session, or none that
+	// exists. The named session never changes; the store either refuses
+	// (ErrNotFound, changing nothing) or rotates r.Old in its own session.
+	t.Run("Rotate/Named/Elsewhere", func(t *testing.T) {
+		a, b := open(t, h)
+		mine, mineFirst := newSession("sess-mine", "alice", base, "rt-mine")
+		createSession(t, a, mine, mineFirst)
+		other, otherFirst := newSession("sess-other", "bob", base, "rt-other")
+		createSession(t, a, other, otherFirst)
+		cur := "rt-mine"
+		for i, name := range []string{other.ID, "sess-none"} {
+			next := fmt.Sprint("rt-mine-", i)
+			r := named(cur, next, at(time.Duration(i+1)*minute), name)
+			got, err := b.RotateRefresh(t.Context(), r)
+			switch {
+			case errors.Is(err, authkit.ErrNotFound):
+				wantUnused(t, a, r.Old, ruleRotateNamedElsewhere)
+				wantRefreshAbsent(t, a, r.Next, "the successor of a rotation naming another session", ruleRotateNamedElsewhere)
+			case err == nil:
+				if got.ID != mine.ID {
+					t.Errorf("RotateRefresh naming session %q returned session %q, want %q (r.Old's); %s", name, got.ID, mine.ID, ruleRotateNamedElsewhere)
+				}
+				if rec := lookupRefresh(t, a, r.Next, ruleLookup); rec.SessionID != mine.ID {
+					t.Errorf("the successor of a rotation naming session %q is in session %q, want %q; %s", name, rec.SessionID, mine.ID, ruleRotateNamedElsewhere)
+				}
+				cur = next
+			default:
+				t.Errorf("RotateRefresh naming session %q, not r.Old's: %v, want ErrNotFound or nil; %s", name, err, ruleRotateNamedElsewhere)
+			}
+			diffSession(getSession(t, a, other.ID, ruleSession), other).report(t, "the named session after a rotation of another session's token", ruleRotateNamedElsewhere)
+			wantUnused(t, a, otherFirst.Hash, ruleRotateNamedElsewhere)
+			wantSessionAbsent(t, a, "sess-none", "named by a rotation, never created", ruleRotateNamedElsewhere)
+		}
+		// The family goes on, named right.
+		rotate(t, a, named(cur, "rt-mine-last", at(5*minute), mine.ID))
+	})
+}
