@@ -26,11 +26,11 @@ import (
 	"errors"
 	"hash/crc32"
 	"math/big"
+	"math/bits"
 	"strings"
 	"unsafe"
 
 	"github.com/authkit-go/authkit"
-	"github.com/google/uuid"
 )
 
 // Kinds of opaque token, the part between the prefix and the underscore.
@@ -83,8 +83,8 @@ func New(prefix, kind string) (string, error) {
 // the package documentation and SessionOf); any other is not, and the
 // token is one New makes.
 func NewRefresh(prefix, sessionID string) (string, error) {
-	u, err := uuid.Parse(sessionID)
-	if err != nil || u.String() != sessionID {
+	hi, lo, ok := parseUUID(sessionID)
+	if !ok {
 		return New(prefix, KindRefresh)
 	}
 	var raw [32]byte
@@ -95,14 +95,14 @@ func NewRefresh(prefix, sessionID string) (string, error) {
 	b := make([]byte, 0, len(head)+bodyLen+sessionLen+checkLen)
 	b = append(b, head...)
 	b = appendBase62(b, new(big.Int).SetBytes(raw[:]), bodyLen)
-	b = appendBase62(b, new(big.Int).SetBytes(u[:]), sessionLen)
+	b = append128(b, hi, lo)
 	b = appendCheck(b, crc32.ChecksumIEEE(b))
 	return string(b), nil
 }
 
 // SessionOf returns the session ID a well-formed refresh token with
 // prefix names (NewRefresh), or "" for a token that names none, or is not
-// a well-formed refresh token.
+// a well-formed refresh token. Its only allocation is the ID.
 func SessionOf(s, prefix string) string {
 	if Check(s, prefix, KindRefresh) != nil {
 		return ""
@@ -111,15 +111,94 @@ func SessionOf(s, prefix string) string {
 	if len(s) != start+sessionLen+checkLen {
 		return ""
 	}
-	n := new(big.Int)
-	base := big.NewInt(62)
+	// Check bounded the part to 2^128-1: no step overflows.
+	var hi, lo uint64
 	for i := start; i < start+sessionLen; i++ {
-		n.Mul(n, base)
-		n.Add(n, big.NewInt(int64(strings.IndexByte(alphabet, s[i]))))
+		carry, low := bits.Mul64(lo, 62)
+		var c uint64
+		lo, c = bits.Add64(low, uint64(digit(s[i])), 0)
+		hi = hi*62 + carry + c
 	}
-	var u uuid.UUID
-	n.FillBytes(u[:]) // Check bounded the part to 128 bits
-	return u.String()
+	return formatUUID(hi, lo)
+}
+
+// parseUUID reads a UUID in its canonical form (8-4-4-4-12 lower-case
+// hex digits) as two 64-bit halves.
+func parseUUID(s string) (hi, lo uint64, ok bool) {
+	if len(s) != 36 {
+		return 0, 0, false
+	}
+	n := 0
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if i == 8 || i == 13 || i == 18 || i == 23 {
+			if c != '-' {
+				return 0, 0, false
+			}
+			continue
+		}
+		var v byte
+		switch {
+		case c >= '0' && c <= '9':
+			v = c - '0'
+		case c >= 'a' && c <= 'f':
+			v = c - 'a' + 10
+		default:
+			return 0, 0, false
+		}
+		if n < 16 {
+			hi = hi<<4 | uint64(v)
+		} else {
+			lo = lo<<4 | uint64(v)
+		}
+		n++
+	}
+	return hi, lo, true
+}
+
+// formatUUID is parseUUID's inverse.
+func formatUUID(hi, lo uint64) string {
+	const hexDigits = "0123456789abcdef"
+	var b [36]byte
+	n := 31 // nibbles left to write, most significant first
+	for i := range b {
+		if i == 8 || i == 13 || i == 18 || i == 23 {
+			b[i] = '-'
+			continue
+		}
+		var v uint64
+		if n >= 16 {
+			v = hi >> (4 * (n - 16)) & 0xf
+		} else {
+			v = lo >> (4 * n) & 0xf
+		}
+		b[i] = hexDigits[v]
+		n--
+	}
+	return string(b[:])
+}
+
+// append128 appends hi:lo in sessionLen base62 digits.
+func append128(b []byte, hi, lo uint64) []byte {
+	var tmp [sessionLen]byte
+	for i := sessionLen - 1; i >= 0; i-- {
+		var r uint64
+		hi, r = hi/62, hi%62
+		lo, r = bits.Div64(r, lo, 62)
+		tmp[i] = alphabet[r]
+	}
+	return append(b, tmp[:]...)
+}
+
+// digit is the value of a base62 character.
+func digit(c byte) int {
+	switch {
+	case c <= '9':
+		return int(c - '0')
+	case c <= 'Z':
+		return int(c-'A') + 10
+	}
+	return int(c-'a') + 36
 }
 
 func appendBase62(b []byte, n *big.Int, width int) []byte {
