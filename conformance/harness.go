@@ -65,6 +65,14 @@ type Harness struct {
 	// after it ("RevocationFeed/Follow/Trimmed"). Nil skips that check.
 	TrimFeed func(t *testing.T, s authkit.Store)
 
+	// ThrottlesExpireThemselves declares that the store's backend deletes
+	// a throttle key by itself once its window has ended (a native TTL),
+	// so that its DeleteExpiredThrottles may delete nothing and return 0
+	// (authkit.ThrottleStore allows that). Without it, the suite requires
+	// DeleteExpiredThrottles to delete every ended window: a cleanup that
+	// never deletes would otherwise pass, and keys would pile up for ever.
+	ThrottlesExpireThemselves bool
+
 	// ScaleRecords is how many records each ".../Scale" check writes
 	// before it lists them and deletes the expired half in batches of
 	// 1,000: zero means DefaultScaleRecords (6,000); otherwise at least
@@ -101,6 +109,10 @@ type PartialHarness[S any] struct {
 	// TrimFeed drops every change so far from s's feed log. Nil skips the
 	// trimmed-follower check.
 	TrimFeed func(t *testing.T, s S)
+	// ThrottlesExpireThemselves declares that the backend deletes ended
+	// throttle windows by itself, so that DeleteExpiredThrottles may
+	// return 0.
+	ThrottlesExpireThemselves bool
 	// ScaleRecords is how many records each Scale check writes (0:
 	// DefaultScaleRecords).
 	ScaleRecords int
@@ -180,8 +192,9 @@ func narrow[S any](h Harness) PartialHarness[S] {
 		return v
 	}
 	p := PartialHarness[S]{
-		New:          func(t *testing.T) S { return as(h.New(t)) },
-		ScaleRecords: h.ScaleRecords,
+		New:                       func(t *testing.T) S { return as(h.New(t)) },
+		ScaleRecords:              h.ScaleRecords,
+		ThrottlesExpireThemselves: h.ThrottlesExpireThemselves,
 	}
 	if h.Peer != nil {
 		p.Peer = func(t *testing.T, s S) S { return as(h.Peer(t, back(s))) }

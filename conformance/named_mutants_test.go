@@ -3,6 +3,7 @@ package conformance_test
 import (
 	"context"
 	"errors"
+	"time"
 
 	"github.com/authkit-go/authkit"
 )
@@ -68,4 +69,26 @@ func (s answersNamed) RotateRefresh(ctx context.Context, r authkit.Rotation) (au
 		return authkit.Session{}, err
 	}
 	return s.Session(ctx, r.SessionID)
+}
+
+// A throttle store whose cleanup never deletes, as one written from "a
+// store whose backend expires keys by itself may return 0" without such a
+// backend would: caught unless the harness declares
+// ThrottlesExpireThemselves.
+func init() {
+	throttleMutants = append(throttleMutants, throttleMutant{
+		name: "CleanupNeverDeletes",
+		run:  "Throttle/DeleteExpiredThrottles",
+		wrap: func(s authkit.ThrottleStore) authkit.ThrottleStore { return cleanupNeverDeletes{s} },
+		want: []string{"DeleteExpiredThrottles deleted nothing of 30 ended windows"},
+	})
+}
+
+type cleanupNeverDeletes struct{ authkit.ThrottleStore }
+
+func (s cleanupNeverDeletes) DeleteExpiredThrottles(ctx context.Context, now time.Time, limit int) (int, error) {
+	if limit <= 0 {
+		return s.ThrottleStore.DeleteExpiredThrottles(ctx, now, limit)
+	}
+	return 0, ctx.Err()
 }

@@ -289,6 +289,8 @@ func runThrottle(t *testing.T, h PartialHarness[authkit.ThrottleStore]) {
 		switch {
 		case total > 30:
 			t.Errorf("DeleteExpiredThrottles deleted %d keys in all, but only 30 windows had ended; %s", total, ruleThrDelete)
+		case total == 0 && !h.ThrottlesExpireThemselves:
+			t.Errorf("DeleteExpiredThrottles deleted nothing of 30 ended windows, and the harness does not declare ThrottlesExpireThemselves (a backend that deletes ended windows by itself); %s", ruleThrDelete)
 		case total != 30 && total != 0:
 			// All 30, in calls of at most 7, or 0 from a backend that
 			// expires keys by itself: a store that deleted more than it

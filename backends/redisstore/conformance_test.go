@@ -33,6 +33,9 @@ func harness(admin redis.UniversalClient, connect func(t testing.TB) redis.Unive
 			return newStore(t, connect(t), old.Prefix())
 		},
 		Unavailable: func(t *testing.T) authkit.Store { return unreachable(t) },
+		// Throttle keys carry a native expiry: DeleteExpiredThrottles
+		// has nothing to do.
+		ThrottlesExpireThemselves: true,
 		// Every key of the store's prefix, on every master of a cluster:
 		// a restart without persistence of each node.
 		LoseData: func(t *testing.T, s authkit.Store) { loseData(t, admin, s.(*redisstore.Store).Prefix()) },

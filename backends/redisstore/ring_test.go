@@ -191,6 +191,7 @@ func TestConformanceRing(t *testing.T) {
 		return ringClient(t, addrs, &redis.RingOptions{HeartbeatFn: pinnedHeartbeat})
 	}
 	h := conformance.Harness{
+		ThrottlesExpireThemselves: true, // native expiry, as on one server
 		New: func(t *testing.T) authkit.Store {
 			return newStore(t, connect(t), ringPrefix(t, addrs), redisstore.WithStaticRing())
 		},
