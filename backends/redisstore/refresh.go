@@ -341,7 +341,13 @@ func (s *Store) rotateIn(ctx context.Context, op string, r authkit.Rotation, sid
 		inGCRc = b.pipe.ZAddNX(ctx, s.k.gcKey(gcSess, recMember), redis.Z{Score: score(r.NextExpiresAt), Member: recMember})
 		// LT: the index may only move a session's entry earlier, never
 		// past its true expiry (cleanup re-scores entries that are early).
-		b.pipe.ZAddLT(ctx, s.k.gcKey(gcSess, sessMember), redis.Z{Score: score(r.NextExpiresAt), Member: sessMember})
+		// Together, also XX: the session was not found first, and a
+		// rotation naming a session that does not exist (anyone can make
+		// such a token) must not add an entry (found by review: each
+		// refused request left one for the refresh TTL); CreateSession
+		// wrote the entry of every real session.
+		z := redis.ZAddArgs{LT: true, XX: together, Members: []redis.Z{{Score: score(r.NextExpiresAt), Member: sessMember}}}
+		b.pipe.ZAddArgs(ctx, s.k.gcKey(gcSess, sessMember), z)
 	})
 	var res any
 	if together {

@@ -130,6 +130,31 @@ func TestNamedRotationOnACluster(t *testing.T) {
 	if rec, err := s.LookupRefresh(ctx, testHash("o0")); err != nil || !rec.UsedAt.IsZero() {
 		t.Errorf("the other session's token after a rotation naming the wrong session: %+v, %v", rec, err)
 	}
+	// A rotation naming a session that does not exist (anyone can make
+	// such a token) leaves nothing behind: no locator, no cleanup entry
+	// (found by review: the session's entry was added for the refresh
+	// TTL).
+	_, err = s.RotateRefresh(ctx, authkit.Rotation{Old: testHash("forged"), Next: testHash("forged-next"), NextExpiresAt: now.Add(time.Hour), Successor: []byte("z"), Now: now, SessionID: "0d0c0b0a-0908-4706-8504-030201000000"})
+	if !errors.Is(err, authkit.ErrNotFound) {
+		t.Errorf("a rotation naming a session that does not exist: %v, want ErrNotFound", err)
+	}
+	for _, m := range []string{gcSessionMember("0d0c0b0a-0908-4706-8504-030201000000"), gcRecordMember("0d0c0b0a-0908-4706-8504-030201000000", hashID(testHash("forged-next")))} {
+		if _, err := rdb.ZScore(ctx, s.k.gcKey(gcSess, m), m).Result(); !errors.Is(err, redis.Nil) {
+			t.Errorf("a refused rotation naming no real session left the cleanup entry %s (%v)", m, err)
+		}
+	}
+	if n, err := rdb.Exists(ctx, s.k.refreshLocator(testHash("forged-next"))).Result(); err != nil || n != 0 {
+		t.Errorf("the locator of a refused forged rotation's successor: %d, %v", n, err)
+	}
+	// A real session's entry still moves earlier.
+	member := gcSessionMember(sess.ID)
+	early := base.Add(20 * time.Minute)
+	if _, err := s.RotateRefresh(ctx, authkit.Rotation{Old: testHash("c12"), Next: testHash("c13"), NextExpiresAt: early, Successor: []byte("x"), Now: base.Add(13 * time.Minute), SessionID: sess.ID}); err != nil {
+		t.Fatal(err)
+	}
+	if sc, err := rdb.ZScore(ctx, s.k.gcKey(gcSess, member), member).Result(); err != nil || sc != score(early) {
+		t.Errorf("the session's cleanup entry after a rotation with an earlier idle expiry: %v (%v), want %v", sc, err, score(early))
+	}
 }
 
 // dropClaim keeps the first pipeline's claim of a locator from reaching
