@@ -415,6 +415,21 @@ type RefreshStore interface {
 	DeleteExpiredSessions(ctx context.Context, now time.Time, limit int) (int, error)
 }
 
+// RefreshSessionLookup is an optional interface of a RefreshStore that
+// can find a refresh record by its session as well as by its hash alone:
+// a store sharded by session, whose lookup by hash goes through an index
+// of its own (the Redis store on a cluster or a ring, where that index
+// lives on another node). The issuer uses it for the refresh tokens that
+// name their session (see Rotation.SessionID): introspection, revocation
+// by refresh token, and the reuse grace then do not depend on that index.
+type RefreshSessionLookup interface {
+	// LookupRefreshInSession returns the record with hash h if it belongs
+	// to session sessionID, used or not, expired or not; otherwise (no
+	// such record, or a record of another session) ErrNotFound. It
+	// follows the rules of RefreshStore.
+	LookupRefreshInSession(ctx context.Context, sessionID string, h TokenHash) (RefreshRecord, error)
+}
+
 // RevocationQuery names an access token's identities for
 // RevocationStore.IsRevoked.
 type RevocationQuery struct {

@@ -3,6 +3,7 @@ package conformance_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"time"
 
 	"github.com/authkit-go/authkit"
@@ -91,4 +92,41 @@ func (s cleanupNeverDeletes) DeleteExpiredThrottles(ctx context.Context, now tim
 		return s.ThrottleStore.DeleteExpiredThrottles(ctx, now, limit)
 	}
 	return 0, ctx.Err()
+}
+
+// Lookups by session that do not keep to the session.
+func init() {
+	mutants = append(mutants,
+		mutant{
+			name: "LookupInSessionIgnoresSession",
+			run:  "Refresh/LookupInSession",
+			wrap: func(s authkit.Store) authkit.Store {
+				return lookupIn{s, func(rec authkit.RefreshRecord, sid string) bool { return sid != "" }}
+			},
+			want: []string{"LookupRefreshInSession of a record of another session", "want an error matching authkit: not found"},
+		},
+		mutant{
+			name: "LookupInSessionFoldsCase",
+			run:  "Refresh/LookupInSession",
+			wrap: func(s authkit.Store) authkit.Store {
+				return lookupIn{s, func(rec authkit.RefreshRecord, sid string) bool { return strings.EqualFold(rec.SessionID, sid) }}
+			},
+			want: []string{"LookupRefreshInSession of a session ID differing in case"},
+		},
+	)
+}
+
+// lookupIn adds authkit.RefreshSessionLookup to a store: the record by
+// hash, if match says it is of the session named.
+type lookupIn struct {
+	authkit.Store
+	match func(rec authkit.RefreshRecord, sid string) bool
+}
+
+func (s lookupIn) LookupRefreshInSession(ctx context.Context, sid string, h authkit.TokenHash) (authkit.RefreshRecord, error) {
+	rec, err := s.LookupRefresh(ctx, h)
+	if err == nil && !s.match(rec, sid) {
+		return authkit.RefreshRecord{}, authkit.ErrNotFound
+	}
+	return rec, err
 }

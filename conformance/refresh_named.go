@@ -14,6 +14,7 @@ const (
 	ruleRotateNamed          = "RefreshStore.RotateRefresh with r.SessionID set to the session of r.Old must behave exactly as without it"
 	ruleRotateNamedElsewhere = "RefreshStore.RotateRefresh with r.SessionID naming another session than r.Old's must never change the named session: it returns ErrNotFound changing nothing (a store that finds r.Old through the name), or rotates r.Old in its own session (a store that ignores the name)"
 	ruleRotateNamedConflict  = "RefreshStore.RotateRefresh with r.SessionID set must return ErrConflict, changing nothing, when a record of that session has hash r.Next (r.Old itself included)"
+	ruleLookupInSession      = "RefreshSessionLookup.LookupRefreshInSession must return the record with hash h if it belongs to session sessionID, used or not, expired or not, exactly as LookupRefresh does; otherwise (no such record, a record of another session, an empty session ID) ErrNotFound"
 )
 
 // named is rotation(old, next, now) naming session sid.
@@ -135,6 +136,50 @@ func runRefreshNamed(t *testing.T, h PartialHarness[authkit.RefreshStore]) {
 			wantRefreshAbsent(t, a, rots[i].Next, "a losing rotation's successor", ruleRotateAtomic)
 		}
 		lookupRefresh(t, b, rots[winner].Next, ruleLookup)
+	})
+
+	t.Run("LookupInSession", func(t *testing.T) {
+		a, b := open(t, h)
+		la, okA := any(a).(authkit.RefreshSessionLookup)
+		lb, okB := any(b).(authkit.RefreshSessionLookup)
+		if !okA || !okB {
+			t.Logf("%T does not implement authkit.RefreshSessionLookup: nothing to check", a)
+			return
+		}
+		s, first := newSession("sess-lookup", "alice", base, "rt-l0")
+		createSession(t, a, s, first)
+		other, otherFirst := newSession("sess-lookup-other", "bob", base, "rt-o0")
+		createSession(t, a, other, otherFirst)
+		r := named("rt-l0", "rt-l1", at(minute), s.ID)
+		rotate(t, a, r)
+		r2 := rotation("rt-l1", "rt-l2", at(2*minute))
+		rotate(t, b, r2)
+		for _, hash := range []authkit.TokenHash{first.Hash, r.Next, r2.Next} {
+			want := lookupRefresh(t, a, hash, ruleLookup)
+			for _, l := range []authkit.RefreshSessionLookup{la, lb} {
+				got, err := l.LookupRefreshInSession(t.Context(), s.ID, hash)
+				mustOK(t, "LookupRefreshInSession", err, ruleLookupInSession)
+				diffRecord(got, want).report(t, "LookupRefreshInSession of a record of the session", ruleLookupInSession)
+			}
+		}
+		for _, c := range []struct {
+			what, sid string
+			hash      authkit.TokenHash
+		}{
+			{"a record of another session", other.ID, first.Hash},
+			{"the other session's record, named as this one's", s.ID, otherFirst.Hash},
+			{"an unknown hash", s.ID, hashOf("never-stored")},
+			{"a session that does not exist", "sess-none", first.Hash},
+			{"an empty session ID", "", first.Hash},
+			{"a session ID differing in case", "SESS-LOOKUP", first.Hash},
+		} {
+			_, err := lb.LookupRefreshInSession(t.Context(), c.sid, c.hash)
+			wantErr(t, "LookupRefreshInSession of "+c.what, err, authkit.ErrNotFound, ruleLookupInSession)
+		}
+		// The other session's record, under its own session.
+		got, err := la.LookupRefreshInSession(t.Context(), other.ID, otherFirst.Hash)
+		mustOK(t, "LookupRefreshInSession", err, ruleLookupInSession)
+		diffRecord(got, otherFirst).report(t, "LookupRefreshInSession of the other session's record", ruleLookupInSession)
 	})
 
 	// A name that is not r.Old's session: another session, or none that

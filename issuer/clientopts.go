@@ -110,7 +110,7 @@ func (i *Issuer) TokenClientID(ctx context.Context, token string) (string, error
 			return "", fmt.Errorf("issuer: token client: %w", authkit.ErrInvalidToken)
 		}
 		h := i.hasher.Hash(token)
-		rec, err := i.refresh.LookupRefresh(ctx, h)
+		rec, err := i.lookupRefresh(ctx, opaque.SessionOf(token, i.prefix), h)
 		if errors.Is(err, authkit.ErrNotFound) || err == nil && !opaque.Equal(rec.Hash, h) {
 			return "", fmt.Errorf("issuer: token client: %w", authkit.ErrInvalidToken)
 		}

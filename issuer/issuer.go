@@ -542,7 +542,7 @@ func (i *Issuer) RefreshSession(ctx context.Context, refreshToken string) (authk
 		return authkit.Session{}, fmt.Errorf("issuer: %w: not a refresh token", authkit.ErrInvalidToken)
 	}
 	h := i.hasher.Hash(refreshToken)
-	rec, err := i.refresh.LookupRefresh(ctx, h)
+	rec, err := i.lookupRefresh(ctx, opaque.SessionOf(refreshToken, i.prefix), h)
 	if errors.Is(err, authkit.ErrNotFound) || err == nil && !opaque.Equal(rec.Hash, h) {
 		return authkit.Session{}, fmt.Errorf("issuer: %w: unknown refresh token", authkit.ErrInvalidToken)
 	}
@@ -570,6 +570,16 @@ func (i *Issuer) RefreshSession(ctx context.Context, refreshToken string) (authk
 		return authkit.Session{}, fmt.Errorf("issuer: %w", authkit.ErrTokenExpired)
 	}
 	return s, nil
+}
+
+// lookupRefresh finds the record with hash h of a refresh token that names
+// session sid ("" for a token that names none): through the session where
+// the store can look there (authkit.RefreshSessionLookup), else by hash.
+func (i *Issuer) lookupRefresh(ctx context.Context, sid string, h authkit.TokenHash) (authkit.RefreshRecord, error) {
+	if b, ok := i.refresh.(*boundedRefresh); ok {
+		return b.LookupRefreshInSession(ctx, sid, h)
+	}
+	return lookupIn(ctx, i.refresh, sid, h)
 }
 
 // JWKS returns the public JWKS document of the issuer's key set (RFC 7517),
@@ -646,7 +656,7 @@ func (i *Issuer) graceSuccessor(ctx context.Context, presented string, re *authk
 	if err != nil {
 		return authkit.TokenPair{}, false, nil
 	}
-	rec, err := i.refresh.LookupRefresh(ctx, i.hasher.Hash(next))
+	rec, err := i.lookupRefresh(ctx, re.SessionID, i.hasher.Hash(next))
 	if err != nil && !errors.Is(err, authkit.ErrNotFound) {
 		return authkit.TokenPair{}, false, fmt.Errorf("issuer: refresh: %w", err)
 	}
@@ -1006,7 +1016,7 @@ func (i *Issuer) Revoke(ctx context.Context, token string) error {
 		if i.refresh == nil || opaque.Check(token, i.prefix, opaque.KindRefresh) != nil {
 			return fmt.Errorf("issuer: revoke: %w", authkit.ErrInvalidToken)
 		}
-		rec, err := i.refresh.LookupRefresh(ctx, i.hasher.Hash(token))
+		rec, err := i.lookupRefresh(ctx, opaque.SessionOf(token, i.prefix), i.hasher.Hash(token))
 		if errors.Is(err, authkit.ErrNotFound) {
 			return fmt.Errorf("issuer: revoke: %w", authkit.ErrInvalidToken)
 		}

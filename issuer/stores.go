@@ -3,6 +3,7 @@ package issuer
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"time"
 
@@ -66,6 +67,26 @@ func (b *boundedRefresh) RotateRefresh(ctx context.Context, r authkit.Rotation) 
 
 func (b *boundedRefresh) LookupRefresh(ctx context.Context, h authkit.TokenHash) (authkit.RefreshRecord, error) {
 	return storecall.Call(ctx, b.dl, func(ctx context.Context) (authkit.RefreshRecord, error) { return b.s.LookupRefresh(ctx, h) }, nil)
+}
+
+// LookupRefreshInSession is the store's, bounded, when it has one, else
+// LookupRefresh narrowed to the session.
+func (b *boundedRefresh) LookupRefreshInSession(ctx context.Context, sid string, h authkit.TokenHash) (authkit.RefreshRecord, error) {
+	return storecall.Call(ctx, b.dl, func(ctx context.Context) (authkit.RefreshRecord, error) { return lookupIn(ctx, b.s, sid, h) }, nil)
+}
+
+// lookupIn finds the record with hash h of session sid in s: through
+// authkit.RefreshSessionLookup when s has it and sid is set, else by hash,
+// refusing a record of another session (ErrNotFound) when sid is set.
+func lookupIn(ctx context.Context, s authkit.RefreshStore, sid string, h authkit.TokenHash) (authkit.RefreshRecord, error) {
+	if l, ok := s.(authkit.RefreshSessionLookup); ok && sid != "" {
+		return l.LookupRefreshInSession(ctx, sid, h)
+	}
+	rec, err := s.LookupRefresh(ctx, h)
+	if err == nil && sid != "" && rec.SessionID != sid {
+		return authkit.RefreshRecord{}, fmt.Errorf("issuer: %w: the record is of another session", authkit.ErrNotFound)
+	}
+	return rec, err
 }
 
 func (b *boundedRefresh) Session(ctx context.Context, id string) (authkit.Session, error) {

@@ -16,8 +16,9 @@ import (
 )
 
 var (
-	_ authkit.Store  = (*Store)(nil)
-	_ authkit.Pinger = (*Store)(nil)
+	_ authkit.Store                = (*Store)(nil)
+	_ authkit.Pinger               = (*Store)(nil)
+	_ authkit.RefreshSessionLookup = (*Store)(nil)
 )
 
 // DefaultPrefix starts every key the Store writes unless WithPrefix says

@@ -377,14 +377,15 @@ func (s *Store) rotateIn(ctx context.Context, op string, r authkit.Rotation, sid
 		return authkit.Session{}, corrupt(op, err)
 	}
 	if str(l[0]) == "ok" && claimErr != nil {
-		// The rotation took effect and the successor's locator is not
-		// known to be written: write it now, or the successor is found
-		// only by its session (a retry inside the reuse grace looks it up
-		// by hash). Failing that, the call fails: its outcome is unknown
-		// to the caller, as for any reply lost after a write.
-		if _, err := s.run(ctx, claimScript, []string{loc}, locVal, pxat(r.NextExpiresAt, s.cfg.margin)); err != nil {
-			return authkit.Session{}, s.fail(ctx, op, err)
-		}
+		// The rotation took effect (only a named one gets here) and the
+		// successor's locator is not known to be written: try once more.
+		// Failing that (its node is down), the rotation still succeeds:
+		// the successor names its session, and is found and rotated
+		// there (LookupRefreshInSession, rotateNamed), which is how the
+		// issuer finds it; only LookupRefresh by hash alone misses it.
+		// Failing the call instead would spend the client's token and
+		// hand it nothing: its retry would be reuse (found by review).
+		_, _ = s.run(ctx, claimScript, []string{loc}, locVal, pxat(r.NextExpiresAt, s.cfg.margin))
 	}
 	if str(l[0]) != "ok" {
 		// Refused: undo the claim.
@@ -451,6 +452,28 @@ func (s *Store) LookupRefresh(ctx context.Context, h authkit.TokenHash) (authkit
 	if err != nil {
 		return authkit.RefreshRecord{}, err
 	}
+	return s.readRecord(ctx, op, sid, h)
+}
+
+// LookupRefreshInSession implements authkit.RefreshSessionLookup in one
+// round trip, on the session's slot: a record is stored there by its
+// session and hash, whatever became of its locator (a named rotation on a
+// cluster whose claim could not be written still answers here).
+func (s *Store) LookupRefreshInSession(ctx context.Context, sessionID string, h authkit.TokenHash) (authkit.RefreshRecord, error) {
+	const op = "LookupRefreshInSession"
+	if err := ctx.Err(); err != nil {
+		return authkit.RefreshRecord{}, deadCtx(op, err)
+	}
+	if sessionID == "" || len(sessionID) > MaxIDLen {
+		return authkit.RefreshRecord{}, outcome(op, authkit.ErrNotFound)
+	}
+	ctx, cancel := s.callCtx(ctx)
+	defer cancel()
+	return s.readRecord(ctx, op, sessionID, h)
+}
+
+// readRecord reads the record with hash h of session sid.
+func (s *Store) readRecord(ctx context.Context, op, sid string, h authkit.TokenHash) (authkit.RefreshRecord, error) {
 	f, err := s.rdb.HMGet(ctx, s.k.record(sid, h), recordFields...).Result()
 	if err != nil {
 		return authkit.RefreshRecord{}, s.fail(ctx, op, err)

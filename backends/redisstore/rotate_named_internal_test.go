@@ -12,6 +12,8 @@ import (
 
 	"github.com/authkit-go/authkit"
 	"github.com/authkit-go/authkit/internal/testservers"
+	"github.com/authkit-go/authkit/issuer"
+	"github.com/authkit-go/authkit/keys"
 )
 
 // tripHook counts a client's round trips: each command sent alone is
@@ -217,5 +219,111 @@ func TestNamedRotationClaimLost(t *testing.T) {
 	rec, err := s.LookupRefresh(ctx, testHash("l1"))
 	if err != nil || rec.SessionID != sess.ID || !rec.IssuedAt.Equal(now) {
 		t.Errorf("the successor of a rotation whose claim was lost, by hash: %+v, %v", rec, err)
+	}
+}
+
+// claimsDown fails every claim of a locator, in a pipeline or alone,
+// without sending it, as when the node of the successor's locator slot is
+// down (and the others answer) while a cluster fails over.
+type claimsDown struct{ on *atomic.Bool }
+
+func isClaim(c redis.Cmder) bool {
+	a := c.Args()
+	return len(a) > 1 && (a[0] == "evalsha" && a[1] == claimScript.Hash() || a[0] == "eval" && a[1] == claimScript.Hash())
+}
+
+func (h claimsDown) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+func (h claimsDown) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		if h.on.Load() && isClaim(cmd) {
+			err := errors.New("dial tcp: connection refused")
+			cmd.SetErr(err)
+			return err
+		}
+		return next(ctx, cmd)
+	}
+}
+
+func (h claimsDown) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		if !h.on.Load() {
+			return next(ctx, cmds)
+		}
+		var kept []redis.Cmder
+		down := errors.New("dial tcp: connection refused")
+		for _, c := range cmds {
+			if isClaim(c) {
+				c.SetErr(down)
+				continue
+			}
+			kept = append(kept, c)
+		}
+		if len(kept) > 0 {
+			if err := next(ctx, kept); err != nil {
+				return err
+			}
+		}
+		return down
+	}
+}
+
+// While the node of the successors' locators is down, named rotations
+// still succeed, and the issuer finds their successors by session: the
+// next refresh, a repeat inside the reuse grace, introspection and
+// revocation by refresh token all work (found by review: the rotation
+// failed after spending the token, and the client's retry was taken for
+// reuse and ended the session).
+func TestNamedRotationClaimNodeDown(t *testing.T) {
+	addrs := testservers.RedisCluster(t)
+	rdb := redis.NewClusterClient(&redis.ClusterOptions{Addrs: addrs, ContextTimeoutEnabled: true, MaxRetries: -1})
+	t.Cleanup(func() { _ = rdb.Close() })
+	ctx := t.Context()
+	var down atomic.Bool
+	rdb.AddHook(claimsDown{&down})
+	s, err := New(rdb, WithPrefix(testservers.RedisPrefix(t, rdb)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	k, err := keys.Generate(keys.EdDSA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	set, err := keys.NewSet(k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	iss, err := issuer.New(authkit.WithKeys(set), authkit.WithStore(s), authkit.WithReuseGrace(30*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, err := iss.IssuePair(ctx, "alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	down.Store(true)
+	second, err := iss.Refresh(ctx, first.RefreshToken)
+	if err != nil {
+		t.Fatalf("a refresh while the successor's locator cannot be written: %v", err)
+	}
+	third, err := iss.Refresh(ctx, second.RefreshToken)
+	if err != nil {
+		t.Fatalf("the refresh of a successor without a locator: %v", err)
+	}
+	// A repeat of the second refresh, inside the grace: the same
+	// successor, the session not revoked.
+	again, err := iss.Refresh(ctx, second.RefreshToken)
+	if err != nil || again.RefreshToken != third.RefreshToken {
+		t.Fatalf("a repeat inside the reuse grace: %v (same successor: %v)", err, again.RefreshToken == third.RefreshToken)
+	}
+	down.Store(false)
+	if sess, err := iss.RefreshSession(ctx, third.RefreshToken); err != nil || sess.ID != first.SessionID {
+		t.Errorf("introspection of a successor without a locator: %+v, %v", sess, err)
+	}
+	if err := iss.Revoke(ctx, third.RefreshToken); err != nil {
+		t.Fatalf("revoking by a successor without a locator: %v", err)
+	}
+	if _, err := iss.Refresh(ctx, third.RefreshToken); !errors.Is(err, authkit.ErrTokenRevoked) {
+		t.Errorf("a refresh after the revocation by refresh token: %v, want ErrTokenRevoked", err)
 	}
 }
