@@ -77,6 +77,10 @@
 // Each check is a named subtest ("Refresh/Rotate/ExactlyOneWinner",
 // "Revocation/SetCutoff/Boundary", …), so one of them can be run alone with
 // go test -run, and each failure message quotes the rule the store broke.
+// The rotation checks run twice: as written, and again under
+// "Refresh/NamedRotations/…" with every rotation naming its session
+// (authkit.Rotation.SessionID), as the issuer's do, so that a store with a
+// path of its own for named rotations is held to the same rules on it.
 // Every subtest gets a store of its own from Harness.New (the Stalled
 // checks of a group share one store from Harness.Stalled, calling all its
 // methods at once). The suite never

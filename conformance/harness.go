@@ -134,6 +134,7 @@ func Run(t *testing.T, h Harness) {
 	t.Run("Refresh", func(t *testing.T) {
 		runRefresh(t, narrow[authkit.RefreshStore](h))
 		runRefreshNamed(t, narrow[authkit.RefreshStore](h))
+		t.Run("NamedRotations", func(t *testing.T) { runRefreshAs(t, namingHarness(narrow[authkit.RefreshStore](h)), true) })
 	})
 	t.Run("Revocation", func(t *testing.T) { runRevocation(t, narrow[authkit.RevocationStore](h)) })
 	t.Run("APIToken", func(t *testing.T) { runAPIToken(t, narrow[authkit.APITokenStore](h)) })
@@ -151,7 +152,11 @@ func RunRefreshStore(t *testing.T, h PartialHarness[authkit.RefreshStore]) {
 	if h.New == nil {
 		t.Fatal("conformance: PartialHarness.New is nil; RunRefreshStore needs it to make stores")
 	}
-	t.Run("Refresh", func(t *testing.T) { runRefresh(t, h); runRefreshNamed(t, h) })
+	t.Run("Refresh", func(t *testing.T) {
+		runRefresh(t, h)
+		runRefreshNamed(t, h)
+		t.Run("NamedRotations", func(t *testing.T) { runRefreshAs(t, namingHarness(h), true) })
+	})
 }
 
 // RunRevocationStore runs the checks of authkit.RevocationStore (the

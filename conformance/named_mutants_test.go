@@ -130,3 +130,67 @@ func (s lookupIn) LookupRefreshInSession(ctx context.Context, sid string, h auth
 	}
 	return rec, err
 }
+
+// Mistakes the suite catches only when it runs the rotation checks on
+// named rotations too (Refresh/NamedRotations/…), as the issuer makes
+// them: each breaks a rule on the named path alone.
+func init() {
+	mutants = append(mutants,
+		mutant{
+			name: "NamedReuseBeforeRevoked",
+			run:  "Refresh/NamedRotations/Rotate/RevokedBeforeReuse",
+			wrap: func(s authkit.Store) authkit.Store { return namedOnly{s, reuseBeforeRevoked{s}} },
+			want: []string{"NamedRotations/Rotate/RevokedBeforeReuse", "RotateRefresh of a used token in a revoked session"},
+		},
+		mutant{
+			name: "NamedConflictFirst",
+			run:  "Refresh/Rotate/Named/Refusals",
+			wrap: func(s authkit.Store) authkit.Store { return namedOnly{s, conflictFirst{s}} },
+			want: []string{"a named RotateRefresh of a used token to a successor hash its session holds returned authkit: conflict"},
+		},
+		mutant{
+			name: "NamedIdleNeverShortened",
+			run:  "Refresh/NamedRotations/Rotate/HappyPath",
+			wrap: func(s authkit.Store) authkit.Store {
+				return namedOnly{s, &idleNeverShortened{Store: s, idle: map[string]time.Time{}}}
+			},
+			want: []string{"NamedRotations/Rotate/HappyPath", "an earlier NextExpiresAt"},
+		},
+		mutant{
+			name: "NamedIgnoresContext",
+			run:  "Refresh/NamedRotations/Context",
+			wrap: func(s authkit.Store) authkit.Store { return namedOnly{s, rotateIgnoresContext{s}} },
+			want: []string{"NamedRotations/Context", "RotateRefresh with a dead ctx"},
+		},
+	)
+}
+
+// rotateIgnoresContext rotates with a context that cannot be cancelled.
+type rotateIgnoresContext struct{ authkit.Store }
+
+func (s rotateIgnoresContext) RotateRefresh(ctx context.Context, r authkit.Rotation) (authkit.Session, error) {
+	return s.Store.RotateRefresh(context.WithoutCancel(ctx), r)
+}
+
+// reuseFromName reports reuse with the named session's identity, as a
+// store that builds the error from the name would.
+type reuseFromName struct{ authkit.Store }
+
+func (s reuseFromName) RotateRefresh(ctx context.Context, r authkit.Rotation) (authkit.Session, error) {
+	sess, err := s.Store.RotateRefresh(ctx, r)
+	if re, ok := errors.AsType[*authkit.ReuseError](err); ok {
+		if named, nerr := s.Session(ctx, r.SessionID); nerr == nil {
+			re.SessionID, re.Subject = named.ID, named.Subject
+		}
+	}
+	return sess, err
+}
+
+func init() {
+	mutants = append(mutants, mutant{
+		name: "NamedReuseFromName",
+		run:  "Refresh/Rotate/Named/Elsewhere",
+		wrap: func(s authkit.Store) authkit.Store { return namedOnly{s, reuseFromName{s}} },
+		want: []string{"the *ReuseError of a used token naming another session"},
+	})
+}

@@ -191,7 +191,20 @@ func wantReuse(t *testing.T, call string, err error, sess authkit.Session, usedA
 }
 
 func runRefresh(t *testing.T, h PartialHarness[authkit.RefreshStore]) {
-	t.Run("CreateSession/RoundTrip", func(t *testing.T) {
+	runRefreshAs(t, h, false)
+}
+
+// runRefreshAs runs the refresh-store checks; with named, only those of
+// rotation ("Rotate/…" and "Context"), on a store that names every
+// rotation's session as the issuer does (namingHarness).
+func runRefreshAs(t *testing.T, h PartialHarness[authkit.RefreshStore], named bool) {
+	run := func(name string, f func(t *testing.T)) {
+		if named && !strings.HasPrefix(name, "Rotate/") && name != "Context" {
+			return
+		}
+		t.Run(name, f)
+	}
+	run("CreateSession/RoundTrip", func(t *testing.T) {
 		a, b := open(t, h)
 		in, first := newSession("sess-1", "alice", base, "rt-1")
 		// Every time its own: a store that wrote CreatedAt for the others
@@ -214,7 +227,7 @@ func runRefresh(t *testing.T, h PartialHarness[authkit.RefreshStore]) {
 		diffSession(listSessions(t, a, "alice", at(minute))[0], s).report(t, "the session listed after the slices of a listing were changed", ruleSessionCopies)
 	})
 
-	t.Run("CreateSession/DuplicateID", func(t *testing.T) {
+	run("CreateSession/DuplicateID", func(t *testing.T) {
 		a, b := open(t, h)
 		s, first := newSession("sess-dup", "alice", base, "rt-1")
 		createSession(t, a, s, first)
@@ -233,7 +246,7 @@ func runRefresh(t *testing.T, h PartialHarness[authkit.RefreshStore]) {
 		wantRefreshAbsent(t, a, first3.Hash, "the first token of the refused session", ruleCreateConflict)
 	})
 
-	t.Run("CreateSession/DuplicateHash", func(t *testing.T) {
+	run("CreateSession/DuplicateHash", func(t *testing.T) {
 		a, b := open(t, h)
 		s, first := newSession("sess-1", "alice", base, "rt-1")
 		createSession(t, a, s, first)
@@ -255,7 +268,7 @@ func runRefresh(t *testing.T, h PartialHarness[authkit.RefreshStore]) {
 	// first, a middle or its last byte finds, rotates and conflicts with
 	// nothing (found by review: a store keyed by a prefix of the hash
 	// passed every other check, and would rotate a stranger's session).
-	t.Run("NearMissHash", func(t *testing.T) {
+	run("NearMissHash", func(t *testing.T) {
 		a, b := open(t, h)
 		s, first := newSession("sess-1", "alice", base, "rt-1")
 		createSession(t, a, s, first)
@@ -281,7 +294,7 @@ func runRefresh(t *testing.T, h PartialHarness[authkit.RefreshStore]) {
 		}
 	})
 
-	t.Run("ReadersDuringWrites", func(t *testing.T) {
+	run("ReadersDuringWrites", func(t *testing.T) {
 		a, b := open(t, h)
 		const n = 32
 		errs := readDuringWrites(n, func(i int) error {
@@ -325,19 +338,19 @@ func runRefresh(t *testing.T, h PartialHarness[authkit.RefreshStore]) {
 		}
 	})
 
-	t.Run("LookupRefresh/NotFound", func(t *testing.T) {
+	run("LookupRefresh/NotFound", func(t *testing.T) {
 		a, _ := open(t, h)
 		_, err := a.LookupRefresh(t.Context(), hashOf("never-stored"))
 		wantErr(t, "LookupRefresh of an unknown hash", err, authkit.ErrNotFound, ruleLookup)
 	})
 
-	t.Run("Session/NotFound", func(t *testing.T) {
+	run("Session/NotFound", func(t *testing.T) {
 		a, _ := open(t, h)
 		_, err := a.Session(t.Context(), "never-stored")
 		wantErr(t, "Session of an unknown ID", err, authkit.ErrNotFound, ruleSession)
 	})
 
-	t.Run("Rotate/HappyPath", func(t *testing.T) {
+	run("Rotate/HappyPath", func(t *testing.T) {
 		a, b := open(t, h)
 		s, first := newSession("sess-1", "alice", base, "rt-1")
 		createSession(t, a, s, first)
@@ -374,7 +387,7 @@ func runRefresh(t *testing.T, h PartialHarness[authkit.RefreshStore]) {
 		diffSession(getSession(t, b, s.ID, ruleSession), want).report(t, "Session after a RotateRefresh with an earlier NextExpiresAt", ruleRotate)
 	})
 
-	t.Run("Rotate/NotFound", func(t *testing.T) {
+	run("Rotate/NotFound", func(t *testing.T) {
 		a, _ := open(t, h)
 		s, first := newSession("sess-1", "alice", base, "rt-1")
 		createSession(t, a, s, first)
@@ -385,7 +398,7 @@ func runRefresh(t *testing.T, h PartialHarness[authkit.RefreshStore]) {
 		diffSession(getSession(t, a, s.ID, ruleSession), s).report(t, "an unrelated session after a failed RotateRefresh", ruleRotateFailAtom)
 	})
 
-	t.Run("Rotate/Revoked", func(t *testing.T) {
+	run("Rotate/Revoked", func(t *testing.T) {
 		a, b := open(t, h)
 		s, first := newSession("sess-1", "alice", base, "rt-1")
 		createSession(t, a, s, first)
@@ -403,7 +416,7 @@ func runRefresh(t *testing.T, h PartialHarness[authkit.RefreshStore]) {
 	// A revocation counts from when it is made, whatever the clocks: a
 	// replica whose clock is behind the one that revoked must not rotate
 	// in the session because r.Now is before RevokedAt.
-	t.Run("Rotate/RevokedAheadOfNow", func(t *testing.T) {
+	run("Rotate/RevokedAheadOfNow", func(t *testing.T) {
 		a, b := open(t, h)
 		s, first := newSession("sess-1", "alice", base, "rt-1")
 		createSession(t, a, s, first)
@@ -418,7 +431,7 @@ func runRefresh(t *testing.T, h PartialHarness[authkit.RefreshStore]) {
 		wantErr(t, "RotateRefresh with a now before RevokeSubjectSessions' now", err, authkit.ErrTokenRevoked, ruleRevokeSubject+"; "+ruleRotateRevoked)
 	})
 
-	t.Run("Rotate/RevokedBeforeReuse", func(t *testing.T) {
+	run("Rotate/RevokedBeforeReuse", func(t *testing.T) {
 		a, b := open(t, h)
 		s, first := newSession("sess-1", "alice", base, "rt-1")
 		createSession(t, a, s, first)
@@ -431,7 +444,7 @@ func runRefresh(t *testing.T, h PartialHarness[authkit.RefreshStore]) {
 		wantErr(t, "RotateRefresh of a used token in a revoked session", err, authkit.ErrTokenRevoked, ruleRotateRevoked)
 	})
 
-	t.Run("Rotate/RevokedBeforeExpiry", func(t *testing.T) {
+	run("Rotate/RevokedBeforeExpiry", func(t *testing.T) {
 		a, b := open(t, h)
 		s, first := newSession("sess-1", "alice", base, "rt-1") // first expires at base+1h
 		createSession(t, a, s, first)
@@ -440,7 +453,7 @@ func runRefresh(t *testing.T, h PartialHarness[authkit.RefreshStore]) {
 		wantErr(t, "RotateRefresh of an expired token in a revoked session", err, authkit.ErrTokenRevoked, ruleRotateRevoked)
 	})
 
-	t.Run("Rotate/Reuse", func(t *testing.T) {
+	run("Rotate/Reuse", func(t *testing.T) {
 		a, b := open(t, h)
 		s, first := newSession("sess-1", "alice", base, "rt-1")
 		createSession(t, a, s, first)
@@ -471,7 +484,7 @@ func runRefresh(t *testing.T, h PartialHarness[authkit.RefreshStore]) {
 	// Every later reuse reports the winning rotation, and changes nothing:
 	// a store that moved UsedAt to each attempt's now would keep the
 	// issuer's reuse grace window open for a thief replaying the token.
-	t.Run("Rotate/ReuseAgain", func(t *testing.T) {
+	run("Rotate/ReuseAgain", func(t *testing.T) {
 		a, b := open(t, h)
 		s, first := newSession("sess-1", "alice", base, "rt-1")
 		createSession(t, a, s, first)
@@ -489,7 +502,7 @@ func runRefresh(t *testing.T, h PartialHarness[authkit.RefreshStore]) {
 
 	// A rotation refused as expired leaves the session as it was (not an
 	// update of the session's idle expiry before the record is checked).
-	t.Run("Rotate/ExpiredChangesNothing", func(t *testing.T) {
+	run("Rotate/ExpiredChangesNothing", func(t *testing.T) {
 		a, b := open(t, h)
 		s, first := newSession("sess-e", "bob", base, "rt-e1") // rt-e1 idles out at base+1h
 		s.IdleExpiresAt = at(3 * hour)
@@ -499,7 +512,7 @@ func runRefresh(t *testing.T, h PartialHarness[authkit.RefreshStore]) {
 		diffSession(getSession(t, a, s.ID, ruleSession), s).report(t, "the session after a RotateRefresh of an expired record", ruleRotateFailAtom)
 	})
 
-	t.Run("Rotate/ReuseBeforeExpiry", func(t *testing.T) {
+	run("Rotate/ReuseBeforeExpiry", func(t *testing.T) {
 		a, b := open(t, h)
 		s, first := newSession("sess-1", "alice", base, "rt-1") // expires at base+1h
 		s.ExpiresAt = at(90 * minute)
@@ -511,7 +524,7 @@ func runRefresh(t *testing.T, h PartialHarness[authkit.RefreshStore]) {
 		wantReuse(t, "RotateRefresh of a used token after every expiry", err, s, r.Now, r.Successor)
 	})
 
-	t.Run("Rotate/RecordExpired", func(t *testing.T) {
+	run("Rotate/RecordExpired", func(t *testing.T) {
 		a, b := open(t, h)
 		live, liveFirst := newSession("sess-live", "alice", base, "rt-live") // record expires at base+1h
 		dead, deadFirst := newSession("sess-dead", "alice", base, "rt-dead")
@@ -527,7 +540,7 @@ func runRefresh(t *testing.T, h PartialHarness[authkit.RefreshStore]) {
 		wantUnused(t, a, r.Old, ruleRotateFailAtom)
 	})
 
-	t.Run("Rotate/SessionExpired", func(t *testing.T) {
+	run("Rotate/SessionExpired", func(t *testing.T) {
 		a, b := open(t, h)
 		live, liveFirst := newSession("sess-live", "alice", base, "rt-live")
 		dead, deadFirst := newSession("sess-dead", "alice", base, "rt-dead")
@@ -544,7 +557,7 @@ func runRefresh(t *testing.T, h PartialHarness[authkit.RefreshStore]) {
 		wantUnused(t, a, r.Old, ruleRotateFailAtom)
 	})
 
-	t.Run("Rotate/SessionIdleExpired", func(t *testing.T) {
+	run("Rotate/SessionIdleExpired", func(t *testing.T) {
 		a, b := open(t, h)
 		live, liveFirst := newSession("sess-live", "alice", base, "rt-live")
 		dead, deadFirst := newSession("sess-dead", "alice", base, "rt-dead")
@@ -563,7 +576,7 @@ func runRefresh(t *testing.T, h PartialHarness[authkit.RefreshStore]) {
 		wantUnused(t, a, r.Old, ruleRotateFailAtom)
 	})
 
-	t.Run("Rotate/Chain", func(t *testing.T) {
+	run("Rotate/Chain", func(t *testing.T) {
 		a, b := open(t, h)
 		s, first := newSession("sess-1", "alice", base, "rt-A")
 		createSession(t, a, s, first)
@@ -585,7 +598,7 @@ func runRefresh(t *testing.T, h PartialHarness[authkit.RefreshStore]) {
 		rotate(t, a, rotation("rt-C", "rt-D", at(5*minute)))
 	})
 
-	t.Run("Rotate/ExactlyOneWinner", func(t *testing.T) {
+	run("Rotate/ExactlyOneWinner", func(t *testing.T) {
 		a, b := open(t, h)
 		s, first := newSession("sess-race", "alice", base, "rt-0")
 		createSession(t, a, s, first)
@@ -644,7 +657,7 @@ func runRefresh(t *testing.T, h PartialHarness[authkit.RefreshStore]) {
 	// The same race again, many rounds, each on a session of its own: a
 	// store that checks and writes in two steps without latency between
 	// them loses it only now and then.
-	t.Run("Rotate/ExactlyOneWinnerRounds", func(t *testing.T) {
+	run("Rotate/ExactlyOneWinnerRounds", func(t *testing.T) {
 		a, b := open(t, h)
 		const n = 32
 		now := at(minute)
@@ -674,7 +687,7 @@ func runRefresh(t *testing.T, h PartialHarness[authkit.RefreshStore]) {
 		})
 	})
 
-	t.Run("Rotate/SuccessorConflict", func(t *testing.T) {
+	run("Rotate/SuccessorConflict", func(t *testing.T) {
 		a, b := open(t, h)
 		s, first := newSession("sess-1", "alice", base, "rt-1")
 		createSession(t, a, s, first)
@@ -717,7 +730,7 @@ func runRefresh(t *testing.T, h PartialHarness[authkit.RefreshStore]) {
 		wantErr(t, "RotateRefresh of an expired token to a successor hash already stored", err, authkit.ErrTokenExpired, ruleRotateExpired+"; "+ruleRotateOrder)
 	})
 
-	t.Run("Rotate/RacingRevokeSubject", func(t *testing.T) {
+	run("Rotate/RacingRevokeSubject", func(t *testing.T) {
 		a, b := open(t, h)
 		const rounds = 16
 		for i := range rounds {
@@ -765,7 +778,7 @@ func runRefresh(t *testing.T, h PartialHarness[authkit.RefreshStore]) {
 	// reads the session and writes it back (a read-modify-write of the
 	// session row) undoes a revocation that lands in between, and only a
 	// revocation that lands there shows it.
-	t.Run("Rotate/RacingRevokeSession", func(t *testing.T) {
+	run("Rotate/RacingRevokeSession", func(t *testing.T) {
 		a, b := open(t, h)
 		probe, probeFirst := newSession("sess-probe", "prober", base, "rt-probe")
 		createSession(t, a, probe, probeFirst)
@@ -801,7 +814,7 @@ func runRefresh(t *testing.T, h PartialHarness[authkit.RefreshStore]) {
 		}
 	})
 
-	t.Run("ListSessions/Empty", func(t *testing.T) {
+	run("ListSessions/Empty", func(t *testing.T) {
 		a, _ := open(t, h)
 		got, err := a.ListSessions(t.Context(), "nobody", base)
 		mustOK(t, "ListSessions of a subject with no sessions", err, ruleList)
@@ -810,7 +823,7 @@ func runRefresh(t *testing.T, h PartialHarness[authkit.RefreshStore]) {
 		}
 	})
 
-	t.Run("ListSessions/NewestFirst", func(t *testing.T) {
+	run("ListSessions/NewestFirst", func(t *testing.T) {
 		a, b := open(t, h)
 		// Created out of order; CreatedAt decides.
 		for i, off := range []time.Duration{3 * ms, 1 * ms, 4 * ms, 2 * ms} {
@@ -831,7 +844,7 @@ func runRefresh(t *testing.T, h PartialHarness[authkit.RefreshStore]) {
 		}
 	})
 
-	t.Run("ListSessions/LiveOnly", func(t *testing.T) {
+	run("ListSessions/LiveOnly", func(t *testing.T) {
 		a, b := open(t, h)
 		now := at(hour)
 		mk := func(id string, created time.Time, edit func(*authkit.Session)) {
@@ -855,7 +868,7 @@ func runRefresh(t *testing.T, h PartialHarness[authkit.RefreshStore]) {
 		}
 	})
 
-	t.Run("ListSessions/FollowsRotation", func(t *testing.T) {
+	run("ListSessions/FollowsRotation", func(t *testing.T) {
 		a, b := open(t, h)
 		s, first := newSession("sess-1", "alice", base, "rt-1") // idles out at base+1h
 		createSession(t, a, s, first)
@@ -874,7 +887,7 @@ func runRefresh(t *testing.T, h PartialHarness[authkit.RefreshStore]) {
 
 	// A session revoked after its creation by a clock that is ahead lists
 	// as revoked at any now: RevokedAt after now does not make it live.
-	t.Run("ListSessions/RevokedAheadOfNow", func(t *testing.T) {
+	run("ListSessions/RevokedAheadOfNow", func(t *testing.T) {
 		a, b := open(t, h)
 		s, first := newSession("sess-1", "alice", base, "rt-1")
 		createSession(t, a, s, first)
@@ -887,7 +900,7 @@ func runRefresh(t *testing.T, h PartialHarness[authkit.RefreshStore]) {
 	// Revoking a session already expired by the revoker's clock still
 	// revokes it: a replica whose clock is behind would otherwise rotate
 	// it, and a rotation moves its idle expiry forward, bringing it back.
-	t.Run("RevokeSession/ExpiredAtNow", func(t *testing.T) {
+	run("RevokeSession/ExpiredAtNow", func(t *testing.T) {
 		a, b := open(t, h)
 		s, first := newSession("sess-1", "alice", base, "rt-1") // idles out at base+1h
 		createSession(t, a, s, first)
@@ -900,7 +913,7 @@ func runRefresh(t *testing.T, h PartialHarness[authkit.RefreshStore]) {
 		}
 	})
 
-	t.Run("RevokeSession/HappyPath", func(t *testing.T) {
+	run("RevokeSession/HappyPath", func(t *testing.T) {
 		a, b := open(t, h)
 		s, first := newSession("sess-1", "alice", base, "rt-1")
 		createSession(t, a, s, first)
@@ -914,12 +927,12 @@ func runRefresh(t *testing.T, h PartialHarness[authkit.RefreshStore]) {
 		}
 	})
 
-	t.Run("RevokeSession/NotFound", func(t *testing.T) {
+	run("RevokeSession/NotFound", func(t *testing.T) {
 		a, _ := open(t, h)
 		wantErr(t, "RevokeSession of an unknown ID", a.RevokeSession(t.Context(), "never-stored", base), authkit.ErrNotFound, ruleRevokeNotFound)
 	})
 
-	t.Run("RevokeSession/Twice", func(t *testing.T) {
+	run("RevokeSession/Twice", func(t *testing.T) {
 		a, b := open(t, h)
 		s, first := newSession("sess-1", "alice", base, "rt-1")
 		createSession(t, a, s, first)
@@ -930,7 +943,7 @@ func runRefresh(t *testing.T, h PartialHarness[authkit.RefreshStore]) {
 		}
 	})
 
-	t.Run("RevokeSession/OtherSessionsUnaffected", func(t *testing.T) {
+	run("RevokeSession/OtherSessionsUnaffected", func(t *testing.T) {
 		a, b := open(t, h)
 		s1, f1 := newSession("sess-1", "alice", base, "rt-1")
 		s2, f2 := newSession("sess-10", "alice", base.Add(ms), "rt-10") // "sess-1" is a prefix of "sess-10"
@@ -958,7 +971,7 @@ func runRefresh(t *testing.T, h PartialHarness[authkit.RefreshStore]) {
 		}
 	})
 
-	t.Run("RevokeSubjectSessions/ReturnsRevoked", func(t *testing.T) {
+	run("RevokeSubjectSessions/ReturnsRevoked", func(t *testing.T) {
 		a, b := open(t, h)
 		mk := func(id, subject string, created time.Time) authkit.Session {
 			s, first := newSession(id, subject, created, "rt-"+id)
@@ -1012,7 +1025,7 @@ func runRefresh(t *testing.T, h PartialHarness[authkit.RefreshStore]) {
 	// Every session, whatever the clocks: one created by a replica whose
 	// clock is ahead of the revoker's, and one expired by the revoker's
 	// clock but not by a replica's that is behind.
-	t.Run("RevokeSubjectSessions/Clocks", func(t *testing.T) {
+	run("RevokeSubjectSessions/Clocks", func(t *testing.T) {
 		a, b := open(t, h)
 		ahead, aheadFirst := newSession("sess-ahead", "alice", at(minute), "rt-ahead")
 		createSession(t, a, ahead, aheadFirst)
@@ -1036,7 +1049,7 @@ func runRefresh(t *testing.T, h PartialHarness[authkit.RefreshStore]) {
 
 	// Every session, not a first page: a store that lists a subject's
 	// sessions page by page must go through all of them.
-	t.Run("RevokeSubjectSessions/Many", func(t *testing.T) {
+	run("RevokeSubjectSessions/Many", func(t *testing.T) {
 		a, b := open(t, h)
 		const n = 1001
 		var wg sync.WaitGroup
@@ -1067,7 +1080,7 @@ func runRefresh(t *testing.T, h PartialHarness[authkit.RefreshStore]) {
 		wantErr(t, "RotateRefresh of the subject's oldest session after RevokeSubjectSessions", err, authkit.ErrTokenRevoked, ruleRevokeSubject)
 	})
 
-	t.Run("RevokeSubjectSessions/NoSessions", func(t *testing.T) {
+	run("RevokeSubjectSessions/NoSessions", func(t *testing.T) {
 		a, _ := open(t, h)
 		got, err := a.RevokeSubjectSessions(t.Context(), "nobody", base)
 		mustOK(t, "RevokeSubjectSessions of a subject with no sessions", err, ruleRevokeSubject)
@@ -1076,7 +1089,7 @@ func runRefresh(t *testing.T, h PartialHarness[authkit.RefreshStore]) {
 		}
 	})
 
-	t.Run("DeleteExpiredSessions/WhatIsGarbage", func(t *testing.T) {
+	run("DeleteExpiredSessions/WhatIsGarbage", func(t *testing.T) {
 		a, b := open(t, h)
 		setupGarbageSessions(t, a)
 		n, err := b.DeleteExpiredSessions(t.Context(), at(2*hour), 1000)
@@ -1099,7 +1112,7 @@ func runRefresh(t *testing.T, h PartialHarness[authkit.RefreshStore]) {
 	// A dead session goes with all its records, the used ones too (not
 	// "… AND used_at IS NULL": they would outlive it until their own
 	// expiry, and the count would be short).
-	t.Run("DeleteExpiredSessions/TakesUsedRecords", func(t *testing.T) {
+	run("DeleteExpiredSessions/TakesUsedRecords", func(t *testing.T) {
 		a, b := open(t, h)
 		s, first := newSession("sess-1", "alice", base, "rt-1")
 		createSession(t, a, s, first)
@@ -1113,7 +1126,7 @@ func runRefresh(t *testing.T, h PartialHarness[authkit.RefreshStore]) {
 		wantRefreshAbsent(t, a, hashOf("rt-2"), "the current record of a revoked session, after DeleteExpiredSessions", ruleDeleteSessions)
 	})
 
-	t.Run("DeleteExpiredSessions/KeepsUsedRecords", func(t *testing.T) {
+	run("DeleteExpiredSessions/KeepsUsedRecords", func(t *testing.T) {
 		a, b := open(t, h)
 		s, first := newSession("sess-1", "alice", base, "rt-1") // rt-1 expires at base+1h
 		createSession(t, a, s, first)
@@ -1125,7 +1138,7 @@ func runRefresh(t *testing.T, h PartialHarness[authkit.RefreshStore]) {
 		wantReuse(t, "RotateRefresh of a rotated token after a cleanup before its ExpiresAt", err, s, r.Now, r.Successor)
 	})
 
-	t.Run("DeleteExpiredSessions/Limit", func(t *testing.T) {
+	run("DeleteExpiredSessions/Limit", func(t *testing.T) {
 		a, b := open(t, h)
 		setupGarbageSessions(t, a)
 		total := drain(t, "DeleteExpiredSessions", 2, garbageSessionRecords, ruleDeleteSessions, func(limit int) (int, error) {
@@ -1137,9 +1150,9 @@ func runRefresh(t *testing.T, h PartialHarness[authkit.RefreshStore]) {
 		checkGarbageSessionsGone(t, a)
 	})
 
-	t.Run("Scale", func(t *testing.T) { refreshScale(t, h) })
+	run("Scale", func(t *testing.T) { refreshScale(t, h) })
 
-	t.Run("SubjectIsolation", func(t *testing.T) {
+	run("SubjectIsolation", func(t *testing.T) {
 		a, b := open(t, h)
 		for i, subj := range oddSubjects {
 			s, first := newSession(fmt.Sprintf("iso-%d", i), subj, at(time.Duration(i)*ms), fmt.Sprintf("rt-iso-%d", i))
@@ -1168,7 +1181,7 @@ func runRefresh(t *testing.T, h PartialHarness[authkit.RefreshStore]) {
 	// Subjects of the issuer's largest size (1024 bytes), two of them the
 	// same but for their last byte: a store that cut them short would
 	// mix the two, or never match what it stored.
-	t.Run("LongSubjects", func(t *testing.T) {
+	run("LongSubjects", func(t *testing.T) {
 		a, b := open(t, h)
 		subjA, subjB := longPair("s")
 		sa, fa := newSession("long-a", subjA, base, "rt-long-a")
@@ -1188,7 +1201,7 @@ func runRefresh(t *testing.T, h PartialHarness[authkit.RefreshStore]) {
 		rotate(t, a, rotation("rt-long-b", "rt-long-b2", at(2*minute)))
 	})
 
-	t.Run("OddInput", func(t *testing.T) {
+	run("OddInput", func(t *testing.T) {
 		a, b := open(t, h)
 		long, longFirst := newSession("sess-long", "ユーザー", base, "rt-long")
 		long.UserAgent = utf8Text(4096)
@@ -1224,7 +1237,7 @@ func runRefresh(t *testing.T, h PartialHarness[authkit.RefreshStore]) {
 		wantReuse(t, "RotateRefresh of a used token whose Successor holds every byte value", err, long, r.Now, r.Successor)
 	})
 
-	t.Run("Timestamps", func(t *testing.T) {
+	run("Timestamps", func(t *testing.T) {
 		a, b := open(t, h)
 		zone := time.FixedZone("UTC+05:30", 5*3600+30*60)
 		created := time.Date(2030, time.January, 2, 8, 34, 5, 123456789, zone) // base + 789ns, in +05:30
@@ -1243,7 +1256,7 @@ func runRefresh(t *testing.T, h PartialHarness[authkit.RefreshStore]) {
 		wantReuse(t, "RotateRefresh of a token rotated at a nanosecond time", err, s, r.Now, r.Successor)
 	})
 
-	t.Run("Peer/Visibility", func(t *testing.T) {
+	run("Peer/Visibility", func(t *testing.T) {
 		if h.Peer == nil {
 			t.Log("Harness.Peer is nil: checking visibility through the one handle")
 		}
@@ -1280,7 +1293,7 @@ func runRefresh(t *testing.T, h PartialHarness[authkit.RefreshStore]) {
 		}
 	})
 
-	t.Run("Reopen", func(t *testing.T) {
+	run("Reopen", func(t *testing.T) {
 		a, _ := open(t, h)
 		s, first := newSession("sess-1", "alice", base, "rt-1")
 		createSession(t, a, s, first)
@@ -1301,9 +1314,9 @@ func runRefresh(t *testing.T, h PartialHarness[authkit.RefreshStore]) {
 		rotate(t, c, rotation("rt-2", "rt-3", at(4*minute)))
 	})
 
-	t.Run("Context", func(t *testing.T) { refreshContext(t, h) })
-	t.Run("Unavailable", func(t *testing.T) { refreshUnavailable(t, h) })
-	t.Run("Stalled", func(t *testing.T) { refreshStalled(t, h) })
+	run("Context", func(t *testing.T) { refreshContext(t, h) })
+	run("Unavailable", func(t *testing.T) { refreshUnavailable(t, h) })
+	run("Stalled", func(t *testing.T) { refreshStalled(t, h) })
 }
 
 // allBytes is every byte value twice: opaque bytes a text column would

@@ -1,8 +1,10 @@
 package conformance
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -73,12 +75,20 @@ func runRefreshNamed(t *testing.T, h PartialHarness[authkit.RefreshStore]) {
 			wantReuse(t, fmt.Sprintf("RotateRefresh of a used token (named %v)", name != ""), err, s, r.Now, r.Successor)
 			wantRefreshAbsent(t, a, hashOf("rt-3"), "the successor a reused token asked for", ruleRotateNamed+"; "+ruleRotateAtomic)
 		}
-		_, err := b.RotateRefresh(t.Context(), named("never-stored", "rt-4", at(2*minute), s.ID))
+		// Reuse comes before a conflict within the session: the used
+		// token asking for its family's current hash.
+		_, err := b.RotateRefresh(t.Context(), named("rt-1", "rt-2", at(2*minute), s.ID))
+		wantReuse(t, "a named RotateRefresh of a used token to a successor hash its session holds", err, s, r.Now, r.Successor)
+		// An unknown hash naming the session changes nothing of it (a
+		// made-up token naming a real session, found by review: a store
+		// writing the session before it found the record passed).
+		cur := getSession(t, a, s.ID, ruleSession)
+		_, err = b.RotateRefresh(t.Context(), named("never-stored", "rt-4", at(2*minute), s.ID))
 		wantErr(t, "a named RotateRefresh of an unknown hash", err, authkit.ErrNotFound, ruleRotateNamed+"; "+ruleRotateNotFound)
 		wantRefreshAbsent(t, a, hashOf("rt-4"), "the successor of a failed rotation", ruleRotateFailAtom)
+		diffSession(getSession(t, a, s.ID, ruleSession), cur).report(t, "the named session after a RotateRefresh of an unknown hash", ruleRotateFailAtom)
 		// Conflicts within the session: the presented token itself, and
 		// a used record of the family.
-		cur := getSession(t, a, s.ID, ruleSession)
 		for _, taken := range []string{"rt-2", "rt-1"} {
 			_, err := b.RotateRefresh(t.Context(), named("rt-2", taken, at(3*minute), s.ID))
 			wantErr(t, fmt.Sprintf("a named RotateRefresh to a successor hash its session holds (%s)", taken), err, authkit.ErrConflict, ruleRotateNamedConflict)
@@ -94,6 +104,11 @@ func runRefreshNamed(t *testing.T, h PartialHarness[authkit.RefreshStore]) {
 		wantErr(t, "a named RotateRefresh in a revoked session", err, authkit.ErrTokenRevoked, ruleRotateNamed+"; "+ruleRotateRevoked)
 		wantRefreshAbsent(t, a, hashOf("rt-r2"), "the successor of a refused rotation", ruleRotateFailAtom)
 		wantUnused(t, a, goneFirst.Hash, ruleRotateFailAtom)
+		// An unknown hash naming a revoked session is not found first
+		// (the order of the checks): a made-up token learns nothing of
+		// the session it names.
+		_, err = b.RotateRefresh(t.Context(), named("never-stored", "rt-r3", at(5*minute), gone.ID))
+		wantErr(t, "a named RotateRefresh of an unknown hash naming a revoked session", err, authkit.ErrNotFound, ruleRotateNamed+"; "+ruleRotateOrder)
 		_, err = b.RotateRefresh(t.Context(), named("rt-2", "rt-5", at(3*hour), s.ID))
 		wantErr(t, "a named RotateRefresh of an expired token", err, authkit.ErrTokenExpired, ruleRotateNamed+"; "+ruleRotateExpired)
 		wantRefreshAbsent(t, a, hashOf("rt-5"), "the successor of a refused rotation", ruleRotateFailAtom)
@@ -217,5 +232,106 @@ func runRefreshNamed(t *testing.T, h PartialHarness[authkit.RefreshStore]) {
 		}
 		// The family goes on, named right.
 		rotate(t, a, named(cur, "rt-mine-last", at(5*minute), mine.ID))
+
+		// r.Old's own session revoked, the named one live: never a
+		// rotation.
+		dead, deadFirst := newSession("sess-dead", "carol", base, "rt-dead")
+		createSession(t, a, dead, deadFirst)
+		mustOK(t, "RevokeSession", a.RevokeSession(t.Context(), dead.ID, at(minute)), ruleRevokeSession)
+		_, err := b.RotateRefresh(t.Context(), named("rt-dead", "rt-dead-2", at(6*minute), other.ID))
+		if err == nil || !errors.Is(err, authkit.ErrTokenRevoked) && !errors.Is(err, authkit.ErrNotFound) {
+			t.Errorf("RotateRefresh of a revoked session's token naming a live session: %v, want ErrTokenRevoked or ErrNotFound; %s", errOrNil(err), ruleRotateNamedElsewhere)
+		}
+		wantRefreshAbsent(t, a, hashOf("rt-dead-2"), "the successor of a rotation of a revoked session's token", ruleRotateNamedElsewhere)
+		// r.Old already used, naming another session: reuse of r.Old's
+		// own session, or not found; never the named session's.
+		used := named(cur, "rt-used-again", at(7*minute), other.ID) // cur was rotated to rt-mine-last
+		_, err = b.RotateRefresh(t.Context(), used)
+		if re, ok := errors.AsType[*authkit.ReuseError](err); ok {
+			if re.SessionID != mine.ID || re.Subject != mine.Subject {
+				t.Errorf("the *ReuseError of a used token naming another session names session %q of %q, want %q of %q; %s", re.SessionID, re.Subject, mine.ID, mine.Subject, ruleRotateNamedElsewhere+"; "+ruleRotateReuse)
+			}
+		} else if !errors.Is(err, authkit.ErrNotFound) {
+			t.Errorf("RotateRefresh of a used token naming another session: %v, want a *ReuseError or ErrNotFound; %s", errOrNil(err), ruleRotateNamedElsewhere)
+		}
+		diffSession(getSession(t, a, other.ID, ruleSession), other).report(t, "the named session after rotations of other sessions' tokens", ruleRotateNamedElsewhere)
 	})
+}
+
+// namingHarness is h with every store wrapped in a namer: each rotation
+// names its session (Rotation.SessionID) as the issuer's does, so that
+// the rotation checks run again on that path ("NamedRotations/…").
+func namingHarness(h PartialHarness[authkit.RefreshStore]) PartialHarness[authkit.RefreshStore] {
+	return PartialHarness[authkit.RefreshStore]{
+		New: func(t *testing.T) authkit.RefreshStore {
+			return &namer{RefreshStore: h.New(t), names: &sessionNames{m: map[authkit.TokenHash]string{}}}
+		},
+		Peer: func(t *testing.T, s authkit.RefreshStore) authkit.RefreshStore {
+			n := s.(*namer)
+			if h.Peer == nil {
+				return n
+			}
+			return &namer{RefreshStore: h.Peer(t, n.RefreshStore), names: n.names}
+		},
+		ScaleRecords: h.ScaleRecords,
+	}
+}
+
+// sessionNames is what a namer and its peers know of which session each
+// hash was stored in.
+type sessionNames struct {
+	mu sync.Mutex
+	m  map[authkit.TokenHash]string
+}
+
+func (n *sessionNames) get(h authkit.TokenHash) string {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.m[h]
+}
+
+func (n *sessionNames) set(h authkit.TokenHash, sid string) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.m[h] = sid
+}
+
+// namer names the session of every rotation whose presented hash it saw
+// stored (by CreateSession or a rotation through it or a peer): the
+// session a token of the issuer names. A hash it never saw stored is
+// named nothing, and so is a rotation to a successor hash another session
+// holds.
+type namer struct {
+	authkit.RefreshStore
+	names *sessionNames
+}
+
+func (s *namer) CreateSession(ctx context.Context, sess authkit.Session, first authkit.RefreshRecord) error {
+	err := s.RefreshStore.CreateSession(ctx, sess, first)
+	if err == nil {
+		s.names.set(first.Hash, sess.ID)
+	}
+	return err
+}
+
+func (s *namer) RotateRefresh(ctx context.Context, r authkit.Rotation) (authkit.Session, error) {
+	if r.SessionID == "" {
+		r.SessionID = s.names.get(r.Old)
+		// A successor hash another session holds is no token the issuer
+		// makes (a token's hash covers the session it names), and the
+		// named contract leaves that conflict unchecked: such a rotation
+		// stays unnamed.
+		if held := s.names.get(r.Next); held != "" && held != r.SessionID {
+			r.SessionID = ""
+		}
+	}
+	sess, err := s.RefreshStore.RotateRefresh(ctx, r)
+	if err == nil {
+		sid := r.SessionID
+		if sid == "" {
+			sid = sess.ID
+		}
+		s.names.set(r.Next, sid)
+	}
+	return sess, err
 }
