@@ -355,8 +355,14 @@ func (s *Store) rotateIn(ctx context.Context, op string, r authkit.Rotation, sid
 		// other nodes: a refusal releases what was claimed; a rotation
 		// whose claim did not answer claims again (the cleanup entries
 		// are not needed for that: native expiry backs them).
-		if res, err = rot.cmd.Result(); err != nil {
-			return authkit.Session{}, s.fail(ctx, op, err)
+		var rerr error
+		if res, rerr = rot.cmd.Result(); rerr == nil && res == nil {
+			// Not run: a connection that could not be made leaves the
+			// pipeline's commands without an error of their own.
+			rerr = err
+		}
+		if rerr != nil {
+			return authkit.Session{}, s.fail(ctx, op, rerr)
 		}
 	} else if err != nil {
 		return authkit.Session{}, s.fail(ctx, op, err)

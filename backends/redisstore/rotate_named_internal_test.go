@@ -327,3 +327,18 @@ func TestNamedRotationClaimNodeDown(t *testing.T) {
 		t.Errorf("a refresh after the revocation by refresh token: %v, want ErrTokenRevoked", err)
 	}
 }
+
+// A named rotation through a cluster client that reaches no node fails
+// closed with ErrStoreUnavailable (its commands carry no error of their
+// own when no connection could be made).
+func TestNamedRotationUnreachable(t *testing.T) {
+	rdb := redis.NewClusterClient(&redis.ClusterOptions{Addrs: []string{"127.0.0.1:1"}, ContextTimeoutEnabled: true, MaxRetries: -1})
+	t.Cleanup(func() { _ = rdb.Close() })
+	s := &Store{rdb: rdb, k: keyspace{p: "authkit-test-unreachable:"}}
+	s.cfg.margin = time.Hour
+	now := time.Now()
+	_, err := s.rotateNamed(t.Context(), "RotateRefresh", authkit.Rotation{Old: testHash("a"), Next: testHash("b"), NextExpiresAt: now.Add(time.Hour), Successor: []byte("x"), Now: now, SessionID: "6ba7b810-9dad-11d1-80b4-00c04fd430c8"})
+	if !errors.Is(err, authkit.ErrStoreUnavailable) || errors.Is(err, authkit.ErrNotFound) {
+		t.Fatalf("a named rotation reaching no node: %v, want ErrStoreUnavailable", err)
+	}
+}
