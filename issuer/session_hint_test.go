@@ -52,11 +52,7 @@ func (s *hintStore) counts() (int, []authkit.Rotation) {
 
 func hintIssuer(t *testing.T, st *hintStore) *issuer.Issuer {
 	t.Helper()
-	k, err := keys.Generate(keys.EdDSA)
-	if err != nil {
-		t.Fatal(err)
-	}
-	set, err := keys.NewSet(k)
+	set, err := keys.NewSet(mustKeyT(t))
 	if err != nil {
 		t.Fatal(err)
 	}

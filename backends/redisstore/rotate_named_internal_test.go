@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -159,34 +160,6 @@ func TestNamedRotationOnACluster(t *testing.T) {
 	}
 }
 
-// dropClaim keeps the first pipeline's claim of a locator from reaching
-// the server, and fails it as a reset connection would.
-type dropClaim struct{ armed *atomic.Bool }
-
-func (h dropClaim) DialHook(next redis.DialHook) redis.DialHook          { return next }
-func (h dropClaim) ProcessHook(next redis.ProcessHook) redis.ProcessHook { return next }
-
-func (h dropClaim) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
-	return func(ctx context.Context, cmds []redis.Cmder) error {
-		if !h.armed.CompareAndSwap(true, false) {
-			return next(ctx, cmds)
-		}
-		var kept []redis.Cmder
-		lost := errors.New("connection reset by peer")
-		for _, c := range cmds {
-			if a := c.Args(); len(a) > 1 && a[0] == "evalsha" && a[1] == claimScript.Hash() {
-				c.SetErr(lost)
-				continue
-			}
-			kept = append(kept, c)
-		}
-		if err := next(ctx, kept); err != nil {
-			return err
-		}
-		return lost
-	}
-}
-
 // A named rotation whose script rotated while the successor's claim was
 // lost on its way claims again: the rotation succeeds and the successor
 // is found by hash, as the reuse grace needs (without the second claim
@@ -197,7 +170,7 @@ func TestNamedRotationClaimLost(t *testing.T) {
 	t.Cleanup(func() { _ = rdb.Close() })
 	ctx := t.Context()
 	var armed atomic.Bool
-	rdb.AddHook(dropClaim{&armed})
+	rdb.AddHook(failClaims{inPipeline: func() bool { return armed.CompareAndSwap(true, false) }, alone: func() bool { return false }})
 	s, err := New(rdb, WithPrefix(testservers.RedisPrefix(t, rdb)))
 	if err != nil {
 		t.Fatal(err)
@@ -222,49 +195,48 @@ func TestNamedRotationClaimLost(t *testing.T) {
 	}
 }
 
-// claimsDown fails every claim of a locator, in a pipeline or alone,
-// without sending it, as when the node of the successor's locator slot is
-// down (and the others answer) while a cluster fails over.
-type claimsDown struct{ on *atomic.Bool }
+// failClaims fails claims of a locator without sending them, as when the
+// node of the successor's locator slot is down while the others answer:
+// those in a pipeline while inPipeline says so, those sent alone (a
+// second try) while alone says so.
+type failClaims struct{ inPipeline, alone func() bool }
 
 func isClaim(c redis.Cmder) bool {
 	a := c.Args()
-	return len(a) > 1 && (a[0] == "evalsha" && a[1] == claimScript.Hash() || a[0] == "eval" && a[1] == claimScript.Hash())
+	return len(a) > 1 && (a[0] == "evalsha" || a[0] == "eval") && a[1] == claimScript.Hash()
 }
 
-func (h claimsDown) DialHook(next redis.DialHook) redis.DialHook { return next }
+var errNodeDown = errors.New("dial tcp: connection refused")
 
-func (h claimsDown) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+func (h failClaims) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+func (h failClaims) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 	return func(ctx context.Context, cmd redis.Cmder) error {
-		if h.on.Load() && isClaim(cmd) {
-			err := errors.New("dial tcp: connection refused")
-			cmd.SetErr(err)
-			return err
+		if isClaim(cmd) && h.alone() {
+			cmd.SetErr(errNodeDown)
+			return errNodeDown
 		}
 		return next(ctx, cmd)
 	}
 }
 
-func (h claimsDown) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+func (h failClaims) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
 	return func(ctx context.Context, cmds []redis.Cmder) error {
-		if !h.on.Load() {
+		if !slices.ContainsFunc(cmds, isClaim) || !h.inPipeline() {
 			return next(ctx, cmds)
 		}
 		var kept []redis.Cmder
-		down := errors.New("dial tcp: connection refused")
 		for _, c := range cmds {
 			if isClaim(c) {
-				c.SetErr(down)
+				c.SetErr(errNodeDown)
 				continue
 			}
 			kept = append(kept, c)
 		}
-		if len(kept) > 0 {
-			if err := next(ctx, kept); err != nil {
-				return err
-			}
+		if err := next(ctx, kept); err != nil {
+			return err
 		}
-		return down
+		return errNodeDown
 	}
 }
 
@@ -280,7 +252,7 @@ func TestNamedRotationClaimNodeDown(t *testing.T) {
 	t.Cleanup(func() { _ = rdb.Close() })
 	ctx := t.Context()
 	var down atomic.Bool
-	rdb.AddHook(claimsDown{&down})
+	rdb.AddHook(failClaims{inPipeline: down.Load, alone: down.Load})
 	s, err := New(rdb, WithPrefix(testservers.RedisPrefix(t, rdb)))
 	if err != nil {
 		t.Fatal(err)
