@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
+	"os"
 	"slices"
 	"sync/atomic"
 	"testing"
@@ -312,5 +314,70 @@ func TestNamedRotationUnreachable(t *testing.T) {
 	_, err := s.rotateNamed(t.Context(), "RotateRefresh", authkit.Rotation{Old: testHash("a"), Next: testHash("b"), NextExpiresAt: now.Add(time.Hour), Successor: []byte("x"), Now: now, SessionID: "6ba7b810-9dad-11d1-80b4-00c04fd430c8"})
 	if !errors.Is(err, authkit.ErrStoreUnavailable) || errors.Is(err, authkit.ErrNotFound) {
 		t.Fatalf("a named rotation reaching no node: %v, want ErrStoreUnavailable", err)
+	}
+}
+
+// failPipelines fails every pipeline while on, without sending it, as a
+// read timeout on a stopped node does.
+type failPipelines struct{ on *atomic.Bool }
+
+func (h failPipelines) DialHook(next redis.DialHook) redis.DialHook          { return next }
+func (h failPipelines) ProcessHook(next redis.ProcessHook) redis.ProcessHook { return next }
+
+func (h failPipelines) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		if !h.on.Load() {
+			return next(ctx, cmds)
+		}
+		err := &net.OpError{Op: "read", Net: "tcp", Err: os.ErrDeadlineExceeded}
+		for _, c := range cmds {
+			c.SetErr(err)
+		}
+		return err
+	}
+}
+
+// A pipeline that fails short of a reply has the cluster client reload
+// its slot map, as a single command's failure does, so that a client
+// whose primary was failed over does not keep writing to the old one
+// (found by review: named rotations, pipelines only, were acknowledged by
+// a woken old primary and lost).
+func TestFailedPipelineReloadsSlots(t *testing.T) {
+	addrs := testservers.RedisCluster(t)
+	seed := redis.NewClient(&redis.Options{Addr: addrs[0]})
+	t.Cleanup(func() { _ = seed.Close() })
+	var loads atomic.Int64
+	rdb := redis.NewClusterClient(&redis.ClusterOptions{
+		Addrs:                 addrs,
+		ContextTimeoutEnabled: true,
+		MaxRetries:            -1,
+		ClusterSlots: func(ctx context.Context) ([]redis.ClusterSlot, error) {
+			loads.Add(1)
+			return seed.ClusterSlots(ctx).Result()
+		},
+	})
+	t.Cleanup(func() { _ = rdb.Close() })
+	var fail atomic.Bool
+	rdb.AddHook(failPipelines{&fail})
+	s, err := New(rdb, WithPrefix(testservers.RedisPrefix(t, rdb)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := t.Context()
+	now := time.Now()
+	// The client's map is fresh (go-redis reloads a map older than 10 s
+	// by itself): only a failure can reload it within the next seconds.
+	before := loads.Load()
+	fail.Store(true)
+	_, err = s.RotateRefresh(ctx, authkit.Rotation{Old: testHash("x0"), Next: testHash("x1"), NextExpiresAt: now.Add(time.Hour), Successor: []byte("x"), Now: now, SessionID: "6ba7b810-9dad-11d1-80b4-00c04fd430c8"})
+	fail.Store(false)
+	if !errors.Is(err, authkit.ErrStoreUnavailable) {
+		t.Fatalf("a named rotation whose pipeline timed out: %v, want ErrStoreUnavailable", err)
+	}
+	for deadline := time.Now().Add(3 * time.Second); loads.Load() == before; {
+		if time.Now().After(deadline) {
+			t.Fatal("the cluster client's slot map was not reloaded after a pipeline failed short of a reply")
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }
