@@ -574,11 +574,9 @@ func (i *Issuer) RefreshSession(ctx context.Context, refreshToken string) (authk
 
 // lookupRefresh finds the record with hash h of a refresh token that names
 // session sid ("" for a token that names none): through the session where
-// the store can look there (authkit.RefreshSessionLookup), else by hash.
+// the store can look there (authkit.RefreshSessionLookup, which the
+// bounded store always offers), else by hash.
 func (i *Issuer) lookupRefresh(ctx context.Context, sid string, h authkit.TokenHash) (authkit.RefreshRecord, error) {
-	if b, ok := i.refresh.(*boundedRefresh); ok {
-		return b.LookupRefreshInSession(ctx, sid, h)
-	}
 	return lookupIn(ctx, i.refresh, sid, h)
 }
 
