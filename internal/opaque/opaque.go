@@ -23,6 +23,7 @@ import (
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
+	"encoding/binary"
 	"errors"
 	"hash/crc32"
 	"math/big"
@@ -31,6 +32,7 @@ import (
 	"unsafe"
 
 	"github.com/authkit-go/authkit"
+	"github.com/google/uuid"
 )
 
 // Kinds of opaque token, the part between the prefix and the underscore.
@@ -123,59 +125,24 @@ func SessionOf(s, prefix string) string {
 }
 
 // parseUUID reads a UUID in its canonical form (8-4-4-4-12 lower-case
-// hex digits) as two 64-bit halves.
+// hex digits, as uuid.UUID.String writes it) as two 64-bit halves.
 func parseUUID(s string) (hi, lo uint64, ok bool) {
-	if len(s) != 36 {
+	if len(s) != 36 || strings.ContainsAny(s, "ABCDEF") {
+		return 0, 0, false // uuid.Parse takes other forms and upper case too
+	}
+	u, err := uuid.Parse(s)
+	if err != nil {
 		return 0, 0, false
 	}
-	n := 0
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if i == 8 || i == 13 || i == 18 || i == 23 {
-			if c != '-' {
-				return 0, 0, false
-			}
-			continue
-		}
-		var v byte
-		switch {
-		case c >= '0' && c <= '9':
-			v = c - '0'
-		case c >= 'a' && c <= 'f':
-			v = c - 'a' + 10
-		default:
-			return 0, 0, false
-		}
-		if n < 16 {
-			hi = hi<<4 | uint64(v)
-		} else {
-			lo = lo<<4 | uint64(v)
-		}
-		n++
-	}
-	return hi, lo, true
+	return binary.BigEndian.Uint64(u[:8]), binary.BigEndian.Uint64(u[8:]), true
 }
 
 // formatUUID is parseUUID's inverse.
 func formatUUID(hi, lo uint64) string {
-	const hexDigits = "0123456789abcdef"
-	var b [36]byte
-	n := 31 // nibbles left to write, most significant first
-	for i := range b {
-		if i == 8 || i == 13 || i == 18 || i == 23 {
-			b[i] = '-'
-			continue
-		}
-		var v uint64
-		if n >= 16 {
-			v = hi >> (4 * (n - 16)) & 0xf
-		} else {
-			v = lo >> (4 * n) & 0xf
-		}
-		b[i] = hexDigits[v]
-		n--
-	}
-	return string(b[:])
+	var u uuid.UUID
+	binary.BigEndian.PutUint64(u[:8], hi)
+	binary.BigEndian.PutUint64(u[8:], lo)
+	return u.String()
 }
 
 // append128 appends hi:lo in sessionLen base62 digits.
