@@ -14,12 +14,12 @@ import (
 	"net/netip"
 	"net/url"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/authkit-go/authkit"
+	"github.com/authkit-go/authkit/internal/httpsyntax"
 	"github.com/authkit-go/authkit/internal/textsafe"
 	"github.com/authkit-go/authkit/issuer"
 )
@@ -807,50 +807,14 @@ func redirectRegistered(registered []string, redirect string) bool {
 	if slices.Contains(registered, redirect) {
 		return true
 	}
-	want, ok := loopbackWithoutPort(redirect)
+	want, ok := httpsyntax.LoopbackWithoutPort(redirect)
 	if !ok {
 		return false
 	}
 	for _, r := range registered {
-		if got, ok := loopbackWithoutPort(r); ok && got == want {
+		if got, ok := httpsyntax.LoopbackWithoutPort(r); ok && got == want {
 			return true
 		}
 	}
 	return false
-}
-
-// loopbackWithoutPort returns u without its port when u is an http URI
-// whose host is a loopback IP literal (127.0.0.0/8 written as four decimal
-// numbers, or [::1] and its other spellings, never a name such as
-// localhost) and its port, if any, a decimal number from 1 to 65535.
-func loopbackWithoutPort(u string) (string, bool) {
-	const scheme = "http://"
-	if !strings.HasPrefix(u, scheme) {
-		return "", false
-	}
-	rest := u[len(scheme):]
-	end := strings.IndexAny(rest, "/?#")
-	if end < 0 {
-		end = len(rest)
-	}
-	hostport, tail := rest[:end], rest[end:]
-	host, port := hostport, ""
-	if i := strings.LastIndexByte(hostport, ':'); i >= 0 && !strings.HasSuffix(hostport, "]") {
-		host, port = hostport[:i], hostport[i+1:]
-		n, err := strconv.Atoi(port)
-		if err != nil || n < 1 || n > 65535 || port[0] == '0' || port[0] == '+' {
-			return "", false
-		}
-	}
-	ip := host
-	if strings.HasPrefix(host, "[") && strings.HasSuffix(host, "]") {
-		ip = host[1 : len(host)-1]
-	} else if strings.Contains(host, ":") {
-		return "", false // an IPv6 literal must be bracketed
-	}
-	addr, err := netip.ParseAddr(ip)
-	if err != nil || !addr.IsLoopback() || addr.Zone() != "" || addr.Is4In6() {
-		return "", false
-	}
-	return scheme + host + tail, true
 }

@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/netip"
 	"net/url"
 	"os"
 	"slices"
@@ -19,6 +18,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/authkit-go/authkit"
+	"github.com/authkit-go/authkit/internal/httpsyntax"
 	"github.com/authkit-go/authkit/issuer"
 	"github.com/authkit-go/authkit/keys"
 )
@@ -481,6 +481,9 @@ func validRedirectURI(u string) string {
 	if name := responseParamIn(p.RawQuery); name != "" {
 		return fmt.Sprintf("has a query parameter %q, which the authorization response adds (its client would read two)", name)
 	}
+	if port := p.Port(); port != "" && !httpsyntax.IsPort(port) {
+		return fmt.Sprintf("has port %q, not a number from 1 to 65535 without a leading zero", port)
+	}
 	switch p.Scheme {
 	case "https":
 		if p.Opaque != "" || p.Hostname() == "" {
@@ -491,8 +494,11 @@ func validRedirectURI(u string) string {
 		if p.Opaque != "" || p.Hostname() == "" {
 			return "has no host"
 		}
-		addr, err := netip.ParseAddr(p.Hostname())
-		if err != nil || !addr.IsLoopback() || addr.Zone() != "" {
+		// The authorization endpoint's own test, so that every loopback
+		// URI registered here gets its any-port rule (found by review:
+		// an IPv4-mapped [::ffff:127.0.0.1] passed here and matched
+		// only byte for byte there).
+		if _, ok := httpsyntax.LoopbackWithoutPort(u); !ok {
 			return "uses http on a host that is not a loopback IP literal (use https, or http://127.0.0.1:PORT/… or http://[::1]:PORT/… for a native app, RFC 8252 §7.3)"
 		}
 		return ""

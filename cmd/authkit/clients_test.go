@@ -343,6 +343,15 @@ func TestClientsRedirectURIs(t *testing.T) {
 		"https://app.example.com/cb?t=1;state=x": `parameter "state"`,
 		"com.example.app:/cb?error_uri=y":        `parameter "error_uri"`,
 		"https://example.com/" + strings.Repeat("a", authkit.MaxRedirectURILen): "longer than",
+		// Found by review: these passed, and then matched only byte for
+		// byte at the authorization endpoint, or named no port at all.
+		"http://[::ffff:127.0.0.1]:5/cb": "loopback",
+		"http://127.0.0.1:0/cb":          "port",
+		"http://127.0.0.1:080/cb":        "port",
+		"http://[::1]:65536/cb":          "port",
+		"https://a.example.com:99999/cb": "port",
+		"https://a.example.com:0/cb":     "port",
+		"com.example.app://cb:070/x":     "port",
 	} {
 		if why := validRedirectURI(u); !strings.Contains(why, want) {
 			t.Errorf("%.40s: %q, want a refusal saying %q", u, why, want)
