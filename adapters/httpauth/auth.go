@@ -462,7 +462,7 @@ func (a *Auth) Require(next http.Handler) http.Handler {
 			a.Deny(w, r, err)
 			return
 		}
-		next.ServeHTTP(w, r.WithContext(authkit.WithPrincipal(r.Context(), p)))
+		next.ServeHTTP(w, r.WithContext(a.withPrincipal(r.Context(), p)))
 	})
 }
 
@@ -484,15 +484,17 @@ func (a *Auth) Optional(next http.Handler) http.Handler {
 			a.Deny(w, r, err)
 			return
 		}
-		next.ServeHTTP(w, r.WithContext(authkit.WithPrincipal(r.Context(), p)))
+		next.ServeHTTP(w, r.WithContext(a.withPrincipal(r.Context(), p)))
 	})
 }
 
 // RequireScopes returns middleware that admits a principal holding every
 // one of scopes, and denies others with 403 insufficient_scope naming the
 // scopes (RFC 6750 §3.1). It uses the principal already in the context (set
-// by Require or Optional) and otherwise authenticates the request itself,
-// as Require does. With no scopes it only authenticates. A scope that is
+// by this Auth's Require or Optional) and otherwise authenticates the
+// request itself, as Require does: a principal that another Auth, or the
+// application with authkit.WithPrincipal, put in the context is not
+// reused. With no scopes it only authenticates. A scope that is
 // not a valid scope token ("orders write", "") can never be held, so it
 // always denies; RequireScopes logs an error naming it when it is called.
 func (a *Auth) RequireScopes(scopes ...string) func(http.Handler) http.Handler {
@@ -546,18 +548,40 @@ func (a *Auth) checkScopes(method string, scopes []string) {
 	}
 }
 
+// authedBy keys the Auth that put the request context's principal there.
+type authedBy struct{}
+
+// withPrincipal returns ctx carrying p, as authenticated by a.
+func (a *Auth) withPrincipal(ctx context.Context, p *authkit.Principal) context.Context {
+	return context.WithValue(authkit.WithPrincipal(ctx, p), authedBy{}, a)
+}
+
+// principalFrom returns the principal in ctx if a authenticated it
+// (Require, Optional, a scope check of a's, or one of a Handler's
+// endpoints over a). A principal that another Auth or the application
+// put there is not a's to vouch for (found by review: Optional of one
+// Auth in front of RequireScopes of another admitted the first one's
+// tokens on the second one's routes).
+func (a *Auth) principalFrom(ctx context.Context) (*authkit.Principal, bool) {
+	p, found := authkit.PrincipalFrom(ctx)
+	if !found || ctx.Value(authedBy{}) != a {
+		return nil, false
+	}
+	return p, true
+}
+
 func (a *Auth) scopeMiddleware(need []string, ok func(*authkit.Principal) bool) func(http.Handler) http.Handler {
 	scopeErr := &ScopeError{Scopes: need}
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			p, found := authkit.PrincipalFrom(r.Context())
+			p, found := a.principalFrom(r.Context())
 			if !found {
 				var err error
 				if p, err = a.Authenticate(r); err != nil {
 					a.Deny(w, r, err)
 					return
 				}
-				r = r.WithContext(authkit.WithPrincipal(r.Context(), p))
+				r = r.WithContext(a.withPrincipal(r.Context(), p))
 			}
 			if !ok(p) {
 				a.Deny(w, r, scopeErr)

@@ -539,8 +539,9 @@ func TestNewValidation(t *testing.T) {
 	}
 }
 
-// The middleware's cost over the verifier is the principal's context and
-// the request copy that carries it.
+// The middleware's cost over the verifier is the principal's context, the
+// mark of the Auth that vouches for it (RequireScopes reuses a principal
+// only from its own Auth), and the request copy that carries them.
 func TestRequireAllocations(t *testing.T) {
 	f := newFx(t, fxOptions{})
 	tk := mustToken(t, f)
@@ -554,8 +555,8 @@ func TestRequireAllocations(t *testing.T) {
 		}
 	})
 	with := testing.AllocsPerRun(200, func() { mw.ServeHTTP(w, req) })
-	if with-base > 2 {
-		t.Errorf("Require allocates %v per request, the verifier %v: more than the context value and request copy", with, base)
+	if with-base > 3 {
+		t.Errorf("Require allocates %v per request, the verifier %v: more than the two context values and the request copy", with, base)
 	}
 }
 
@@ -708,5 +709,43 @@ func TestWithIssuerChecksPair(t *testing.T) {
 	}
 	if _, err := httpauth.New(newVer(), httpauth.WithIssuer(nil)); !errors.Is(err, authkit.ErrInvalidConfig) {
 		t.Errorf("nil issuer: %v", err)
+	}
+}
+
+// A scope check reuses a principal only when its own Auth put it in the
+// context (found by review: Optional of one Auth in front of
+// RequireScopes of another admitted the first one's tokens, which the
+// second one's verifier refuses, on the second one's routes).
+func TestRequireScopesOwnPrincipalOnly(t *testing.T) {
+	a, b := newFx(t, fxOptions{}), newFx(t, fxOptions{})
+	pair, err := a.iss.IssueAccessToken(t.Context(), "intern", issuer.WithScopes("write"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	reached := 0
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { reached++ })
+	serve := func(mw http.Handler, ctx context.Context) int {
+		req := httptest.NewRequestWithContext(ctx, "POST", "/orders", nil)
+		req.Header.Set("Authorization", "Bearer "+pair.AccessToken)
+		w := httptest.NewRecorder()
+		mw.ServeHTTP(w, req)
+		return w.Code
+	}
+	before := reached
+	if code := serve(a.auth.Optional(b.auth.RequireScopes("write")(h)), t.Context()); code != http.StatusUnauthorized || reached != before {
+		t.Errorf("a token of A's behind A's Optional and B's RequireScopes: %d (handler reached %d times), want 401 from B's own check", code, reached-before)
+	}
+	if code := serve(a.auth.Require(b.auth.RequireAnyScope("write")(h)), t.Context()); code != http.StatusUnauthorized || reached != before {
+		t.Errorf("a token of A's behind A's Require and B's RequireAnyScope: %d, want 401", code)
+	}
+	// A principal the application put in the context is not vouched for
+	// by any Auth: the scope check authenticates the request itself.
+	forged := authkit.WithPrincipal(t.Context(), &authkit.Principal{Subject: "root", Scopes: []string{"write"}})
+	if code := serve(b.auth.RequireScopes("write")(h), forged); code != http.StatusUnauthorized || reached != before {
+		t.Errorf("a principal set with authkit.WithPrincipal and a token B refuses: %d, want 401", code)
+	}
+	// Within one Auth the principal is reused, as before.
+	if code := serve(a.auth.Optional(a.auth.RequireScopes("write")(h)), t.Context()); code != http.StatusOK || reached != before+1 {
+		t.Errorf("a token of A's behind A's Optional and RequireScopes: %d, want 200", code)
 	}
 }

@@ -498,7 +498,7 @@ func (h *Handler) account(fn func(http.ResponseWriter, *http.Request, *authkit.P
 			return
 		}
 		w.Header().Set("Cache-Control", "no-store")
-		fn(w, r.WithContext(authkit.WithPrincipal(r.Context(), p)), p)
+		fn(w, r.WithContext(h.auth.withPrincipal(r.Context(), p)), p)
 	}
 }
 
