@@ -119,6 +119,7 @@ type Config struct {
 	MaxTokenLifetime    time.Duration
 	Clock               func() time.Time
 	ReuseGrace          time.Duration
+	UnnamedRefresh      bool
 	TokenPrefix         string
 	TokenHashKey        []byte
 	EventHook           func(context.Context, Event)
@@ -580,6 +581,25 @@ func WithMaxTokenLifetime(d time.Duration) Option {
 // session. Default 0 (any reuse revokes); from 0 to 1 minute. Issuer only.
 func WithReuseGrace(d time.Duration) Option {
 	return durationOption("WithReuseGrace", RoleIssuer, d, 0, time.Minute, func(c *Config) { c.ReuseGrace = d })
+}
+
+// WithRefreshTokensNamingSession(false) has the issuer hand out refresh
+// tokens in the format of authkit versions from before 2026-12-05, which
+// do not carry their session's ID, for a rolling upgrade from such a
+// version: those versions refuse a token that names its session (a
+// refresh there is answered invalid_grant and a revocation there revokes
+// nothing), so turn it off on the new version's instances until no
+// instance of an older one serves the same store, then remove it. Tokens of
+// either format are accepted either way. Without session names a refresh
+// on a Redis Cluster takes three round trips, not one, and a refresh
+// whose token names no session looks its session up first everywhere.
+// Default true (tokens name their session). Issuer only.
+func WithRefreshTokensNamingSession(on bool) Option {
+	return func(c *Config) error {
+		c.UnnamedRefresh = !on
+		c.mark("WithRefreshTokensNamingSession", RoleIssuer)
+		return nil
+	}
 }
 
 // WithLastUsedInterval sets how stale an API token's last-used time may get

@@ -89,6 +89,7 @@ type Issuer struct {
 	refreshTTL      time.Duration
 	sessionLifetime time.Duration
 	reuseGrace      time.Duration
+	unnamedRefresh  bool // authkit.WithRefreshTokensNamingSession(false)
 	apiTokenLimit   int
 	sessionLimit    int
 	// signerDown: the last signature failed (an unreachable KMS), so
@@ -130,6 +131,7 @@ func New(opts ...authkit.Option) (*Issuer, error) {
 		refreshTTL:      c.RefreshTTL,
 		sessionLifetime: c.SessionLifetime,
 		reuseGrace:      c.ReuseGrace,
+		unnamedRefresh:  c.UnnamedRefresh,
 		apiTokenLimit:   c.APITokenLimit,
 		sessionLimit:    c.SessionLimit,
 		storeTimeout:    c.StoreTimeout,
@@ -239,7 +241,7 @@ func (i *Issuer) IssuePair(ctx context.Context, subject string, opts ...IssueOpt
 	}
 	now := i.now()
 	sid := uuid.NewString()
-	rt, err := opaque.NewRefresh(i.prefix, sid)
+	rt, err := i.newRefresh(sid)
 	if err != nil {
 		return authkit.TokenPair{}, fmt.Errorf("issuer: generating a refresh token: %w", err)
 	}
@@ -480,7 +482,7 @@ func (i *Issuer) Refresh(ctx context.Context, refreshToken string, opts ...Refre
 		sid = rec.SessionID
 	}
 	now := i.now()
-	next, err := opaque.NewRefresh(i.prefix, sid)
+	next, err := i.newRefresh(sid)
 	if err != nil {
 		return authkit.TokenPair{}, fmt.Errorf("issuer: generating a refresh token: %w", err)
 	}
@@ -1378,4 +1380,14 @@ func storesOf[T any](stores ...any) []T {
 func sameStore(a, b any) bool {
 	va, vb := reflect.ValueOf(a), reflect.ValueOf(b)
 	return va.Type() == vb.Type() && va.Comparable() && a == b
+}
+
+// newRefresh makes a refresh token for session sid: one that names it,
+// or with authkit.WithRefreshTokensNamingSession(false) one in the earlier
+// format that names none.
+func (i *Issuer) newRefresh(sid string) (string, error) {
+	if i.unnamedRefresh {
+		return opaque.New(i.prefix, opaque.KindRefresh)
+	}
+	return opaque.NewRefresh(i.prefix, sid)
 }

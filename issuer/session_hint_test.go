@@ -174,3 +174,67 @@ func TestRefreshRefusesAnotherSession(t *testing.T) {
 		t.Fatalf("Refresh through a store rotating another session: %v (a refresh token handed out: %v)", err, got.RefreshToken != "")
 	}
 }
+
+// With authkit.WithRefreshTokensNamingSession(false) (a rolling upgrade
+// from a version that refuses tokens naming their session) every refresh
+// token handed out is in the earlier format, and tokens of both formats
+// are accepted by issuers with and without the option on one store.
+func TestRefreshTokensNamingNoSession(t *testing.T) {
+	ctx := t.Context()
+	st := &hintStore{Store: memory.New()}
+	set, err := keys.NewSet(mustKeyT(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	old, err := issuer.New(authkit.WithKeys(set), authkit.WithStore(st), authkit.WithRefreshTokensNamingSession(false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	named, err := issuer.New(authkit.WithKeys(set), authkit.WithStore(st))
+	if err != nil {
+		t.Fatal(err)
+	}
+	earlier, err := opaque.New("ak", opaque.KindRefresh)
+	if err != nil {
+		t.Fatal(err)
+	}
+	unnamed := func(what, tok string) {
+		t.Helper()
+		if opaque.SessionOf(tok, "ak") != "" || len(tok) != len(earlier) || opaque.Check(tok, "ak", opaque.KindRefresh) != nil {
+			t.Errorf("%s %q is not in the earlier format (like %q)", what, tok, earlier)
+		}
+	}
+	pair, err := old.IssuePair(ctx, "alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	unnamed("the login's refresh token", pair.RefreshToken)
+	next, err := old.Refresh(ctx, pair.RefreshToken)
+	if err != nil {
+		t.Fatal(err)
+	}
+	unnamed("a refresh's successor", next.RefreshToken)
+
+	// The default issuer takes it and names the session again; the
+	// option's issuer takes that one and names none.
+	byNamed, err := named.Refresh(ctx, next.RefreshToken)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if opaque.SessionOf(byNamed.RefreshToken, "ak") != pair.SessionID {
+		t.Errorf("the default issuer's successor names %q, want %q", opaque.SessionOf(byNamed.RefreshToken, "ak"), pair.SessionID)
+	}
+	back, err := old.Refresh(ctx, byNamed.RefreshToken)
+	if err != nil {
+		t.Fatal(err)
+	}
+	unnamed("the successor of a token naming its session", back.RefreshToken)
+
+	// Reuse of a spent token in the earlier format still ends the session.
+	if _, err := old.Refresh(ctx, next.RefreshToken); err == nil {
+		t.Fatal("a spent refresh token was rotated again")
+	}
+	if _, err := old.Refresh(ctx, back.RefreshToken); !errors.Is(err, authkit.ErrTokenRevoked) {
+		t.Errorf("the session's current token after a reuse: %v, want ErrTokenRevoked", err)
+	}
+}

@@ -105,6 +105,10 @@ type serveConfig struct {
 	// (--endpoint-assertion-audiences;
 	// httpauth.WithEndpointAssertionAudiences).
 	endpointAud bool
+	// unnamedRefresh hands out refresh tokens older versions can read
+	// (--unnamed-refresh-tokens;
+	// authkit.WithRefreshTokensNamingSession(false)).
+	unnamedRefresh bool
 	// corsOrigins may call /token and /revoke from a browser script
 	// (--cors-origins; httpauth.WithCORSOrigins).
 	corsOrigins []string
@@ -186,6 +190,7 @@ localhost.`)
 	fs.StringVar(&corsOrigins, "cors-origins", "", "browser `ORIGINS` (comma-separated, such as https://app.example.com) whose single-page apps may call /token and /revoke from script (CORS), as public clients do from another origin; default none")
 	fs.StringVar(&accountClients, "account-clients", "", "registered OAuth client `IDS` (comma-separated) whose users' tokens (never the client's own client_credentials token) may use /logout-all, /sessions and /api-tokens like a first-party login; default none: only first-party sessions may")
 	fs.IntVar(&cfg.maxConnections, "max-connections", defaultMaxConnections, "how many client `CONNECTIONS` serve holds at once (each may hold up to about 100 KB of a request while it arrives); at the limit it closes the connection idle longest, else new ones wait. 0: no limit")
+	fs.BoolVar(&cfg.unnamedRefresh, "unnamed-refresh-tokens", false, "hand out refresh tokens in the format of versions before 2026-12-05, without their session's ID, during a rolling upgrade from such a version (it refuses the newer tokens); remove it once no older instance serves the store. Tokens of both formats are accepted either way")
 	fs.BoolVar(&cfg.endpointAud, "endpoint-assertion-audiences", false, "accept a registered client's private_key_jwt assertion whose aud is the token endpoint's URL (or the URL it is sent to) instead of --issuer, for clients that cannot be changed; still one value. Default off: aud must be the issuer identifier, which stops an assertion a malicious server obtained from being replayed here")
 	fs.Var(durationFlag{&cfg.shutdownTimeout}, "shutdown-timeout", "how long (`DURATION`) to let requests in flight finish on SIGINT/SIGTERM")
 	fs.VisitAll(func(f *flag.Flag) {
@@ -382,7 +387,8 @@ func (c *cli) newServer(ctx context.Context, cfg serveConfig, log *slog.Logger) 
 	s.iss, err = issuer.New(append(common[:len(common):len(common)],
 		authkit.WithAccessTTL(cfg.accessTTL), authkit.WithRefreshTTL(cfg.refreshTTL),
 		authkit.WithSessionLifetime(cfg.sessionLifetime), authkit.WithAPITokenLimit(cfg.apiTokenLimit),
-		authkit.WithSessionLimit(cfg.sessionLimit))...)
+		authkit.WithSessionLimit(cfg.sessionLimit),
+		authkit.WithRefreshTokensNamingSession(!cfg.unnamedRefresh))...)
 	if err != nil {
 		return nil, err
 	}

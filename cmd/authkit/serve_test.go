@@ -26,6 +26,7 @@ import (
 
 	"github.com/authkit-go/authkit"
 	"github.com/authkit-go/authkit/backends/memory"
+	"github.com/authkit-go/authkit/internal/opaque"
 	"github.com/authkit-go/authkit/internal/testservers"
 	"github.com/authkit-go/authkit/keys"
 )
@@ -955,5 +956,25 @@ func TestServeHeaderFieldLimit(t *testing.T) {
 	_ = c.SetReadDeadline(time.Now().Add(20 * time.Second))
 	if resp, err := http.ReadResponse(bufio.NewReader(c), nil); err != nil || resp.StatusCode != http.StatusOK {
 		t.Errorf("GET /healthz with %d header fields: %v, %v; want 200", maxHeaderFields, resp, err)
+	}
+}
+
+// TestServeUnnamedRefreshTokens: with --unnamed-refresh-tokens, serve
+// hands out refresh tokens in the format older versions read (no session
+// part), at login and at every refresh, and they rotate as usual.
+func TestServeUnnamedRefreshTokens(t *testing.T) {
+	t.Parallel()
+	s := startServe(t, "", "--unnamed-refresh-tokens")
+	password := passwordRE.FindStringSubmatch(s.stdout.String())[1]
+	tok := s.do(t, "POST", "/token", "", url.Values{"grant_type": {"password"}, "username": {"demo"}, "password": {password}}).
+		want(t, "password grant", 200)
+	refresh := tok.str("refresh_token")
+	for i := range 2 {
+		if sid := opaque.SessionOf(refresh, authkit.DefaultTokenPrefix); sid != "" || opaque.Check(refresh, authkit.DefaultTokenPrefix, opaque.KindRefresh) != nil {
+			t.Fatalf("refresh token %d names session %q (or is malformed): %q", i, sid, refresh)
+		}
+		next := s.do(t, "POST", "/token", "", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {refresh}}).
+			want(t, "refresh", 200)
+		refresh = next.str("refresh_token")
 	}
 }
