@@ -99,3 +99,34 @@ func TestSQLiteBusy(t *testing.T) {
 		t.Errorf("%d touched API tokens (%v), want %d", n, err, 2*workers*each/5)
 	}
 }
+
+// TestSQLiteOpenRace: several processes opening and migrating one new
+// SQLite file at once (`authkit migrate` on every server at start-up). A
+// connection that loses the race to switch the new file to WAL mode gets
+// SQLITE_BUSY while opening, which busy_timeout does not wait out; Open
+// retries it (found by review: 2 of about 230 processes failed, and here
+// 2 of 200 opens before the fix). The race is rare: 9 runs of this test
+// against the code before the fix failed 8 times.
+func TestSQLiteOpenRace(t *testing.T) {
+	t.Parallel()
+	for round := range 100 {
+		path := filepath.Join(t.TempDir(), fmt.Sprintf("race%d.db", round))
+		var wg sync.WaitGroup
+		for range 5 {
+			wg.Go(func() {
+				ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+				defer cancel()
+				db, err := sqlstore.OpenDB(ctx, "sqlite:"+path)
+				if err != nil {
+					t.Errorf("round %d: OpenDB: %v", round, err)
+					return
+				}
+				defer db.Close()
+				if err := sqlstore.Migrate(ctx, db.DB, "sqlite"); err != nil {
+					t.Errorf("round %d: Migrate: %v", round, err)
+				}
+			})
+		}
+		wg.Wait()
+	}
+}

@@ -102,7 +102,7 @@ func OpenDB(ctx context.Context, dsn string, opts ...Option) (*sqlx.DB, error) {
 	db.SetMaxIdleConns(n)
 	db.SetConnMaxLifetime(30 * time.Minute)
 	db.SetConnMaxIdleTime(5 * time.Minute)
-	if err := db.PingContext(ctx); err != nil {
+	if err := ping(ctx, db.DB, driverName == driverSQLite); err != nil {
 		db.Close()
 		// Neither the DSN (it may hold a password) nor the driver's text
 		// (it names the user, the database and the server): dbErr.
@@ -112,6 +112,18 @@ func OpenDB(ctx context.Context, dsn string, opts ...Option) (*sqlx.DB, error) {
 		return nil, fmt.Errorf("sqlstore: connecting to the %s database: %w: %w", driverName, authkit.ErrStoreUnavailable, dbErr(err))
 	}
 	return db, nil
+}
+
+// ping pings db. On SQLite a connection that gets SQLITE_BUSY while
+// opening did nothing — it lost the race to switch a new file to WAL mode
+// (found by review: a few of many `authkit migrate` started at once on a
+// new file failed so), which busy_timeout does not wait out — and is
+// retried (retryBusy), as a write would be.
+func ping(ctx context.Context, db *sql.DB, sqlite bool) error {
+	if !sqlite {
+		return db.PingContext(ctx)
+	}
+	return retryBusy(ctx, func() error { return db.PingContext(ctx) })
 }
 
 // driverImports are the import paths of the drivers the store knows, by

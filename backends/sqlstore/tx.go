@@ -229,9 +229,16 @@ func (s *Store) write(ctx context.Context, attempt func() error) error {
 	if s.gate == nil {
 		return attempt()
 	}
+	return retryBusy(ctx, func() error { return s.gated(ctx, attempt) })
+}
+
+// retryBusy runs attempt, and again after a short pause each time it gets
+// SQLITE_BUSY (it did nothing), until ctx is done — for at most
+// busyBudget if ctx has no deadline.
+func retryBusy(ctx context.Context, attempt func() error) error {
 	var since time.Time
 	for n := 0; ; n++ {
-		err := s.gated(ctx, attempt)
+		err := attempt()
 		if err == nil || !isBusy(err) || ctx.Err() != nil {
 			return err
 		}
