@@ -215,10 +215,6 @@ func replaceSecretFile(path string, content []byte) error {
 		return err
 	}
 	defer os.Remove(tmp.Name()) // after a successful rename there is nothing to remove
-	if err := tmp.Chmod(mode); err != nil {
-		tmp.Close()
-		return err
-	}
 	if err := keepOwner(tmp, path); err != nil {
 		tmp.Close()
 		return err
@@ -227,6 +223,15 @@ func replaceSecretFile(path string, content []byte) error {
 	// file: a rewrite that dropped it locked serve out, which went on with
 	// the users it had, a removed one included (found by review).
 	if err := copyACL(path, tmp); err != nil {
+		tmp.Close()
+		return err
+	}
+	// The mode is set after the ACL, which brings its own mode bits with
+	// it (found by review: a key file with an ACL and other::r stayed
+	// readable by everyone). On a file with an ACL the group bits are the
+	// ACL's mask: read, if the file had it, so that a named account keeps
+	// read access, and no more.
+	if err := tmp.Chmod(mode); err != nil {
 		tmp.Close()
 		return err
 	}
