@@ -42,6 +42,33 @@ func testRSAKey(t testing.TB) *rsa.PrivateKey {
 	return rsaKey
 }
 
+// More 2048-bit RSA keys, each made once when first asked for: a set that
+// signs may not hold one key's material under two kids, so a test that
+// puts every RSA algorithm in one such set needs a key per algorithm.
+var (
+	rsaMoreMu sync.Mutex
+	rsaMore   = map[int]*rsa.PrivateKey{}
+)
+
+// testRSAKeyN returns the n-th shared RSA key; 0 is testRSAKey's.
+func testRSAKeyN(t testing.TB, n int) *rsa.PrivateKey {
+	t.Helper()
+	if n == 0 {
+		return testRSAKey(t)
+	}
+	rsaMoreMu.Lock()
+	defer rsaMoreMu.Unlock()
+	if k, ok := rsaMore[n]; ok {
+		return k
+	}
+	k, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rsaMore[n] = k
+	return k
+}
+
 // newKey returns a fresh signing key for alg, reusing the shared RSA key
 // for RS and PS algorithms.
 func newKey(t testing.TB, alg keys.Algorithm) *keys.Key {

@@ -30,17 +30,33 @@ type setState struct {
 
 // newState validates keys and indexes them. active, if non-nil, must be
 // one of keys.
+//
+// A set that signs (active non-nil: an issuer's own keys) must not hold
+// one key's material under two kids, HMAC secrets included (their
+// thumbprint hashes the secret): removing one kid would then leave the
+// material verifying, and signing, under the other (found by review: a
+// hand-edited key file where "keygen --remove" reported a leaked key
+// retired that still signed). A verification-only set, such as a remote
+// issuer's JWKS, is not checked: how an identity provider names its keys
+// is its own affair.
 func newState(active *Key, keys []*Key) (*setState, error) {
 	if len(keys) > MaxSetKeys {
 		return nil, fmt.Errorf("%w: a set holds at most %d keys", ErrInvalidKey, MaxSetKeys)
 	}
 	st := &setState{active: active, keys: keys, byID: make(map[string]*Key, len(keys))}
-	for _, k := range keys {
+	for i, k := range keys {
 		if k == nil || k.fam == famNone {
 			return nil, fmt.Errorf("%w: nil or zero Key in a set", ErrInvalidKey)
 		}
 		if _, dup := st.byID[k.kid]; dup {
 			return nil, fmt.Errorf("%w: %s", ErrDuplicateKeyID, quoteShort(k.kid))
+		}
+		if active != nil {
+			for _, o := range keys[:i] {
+				if o.thumb == k.thumb {
+					return nil, fmt.Errorf("%w: %s and %s hold the same key material (removing one would leave it in use under the other)", ErrInvalidKey, quoteShort(o.kid), quoteShort(k.kid))
+				}
+			}
 		}
 		st.byID[k.kid] = k
 	}
@@ -50,7 +66,11 @@ func newState(active *Key, keys []*Key) (*setState, error) {
 // NewSet returns a set whose active signing key is active, which must be
 // able to sign ([ErrNotSigningKey]), with others as further keys (for
 // verification, or to be activated later). Keys must have distinct kids
-// ([ErrDuplicateKeyID]).
+// ([ErrDuplicateKeyID]) and distinct key material: one key under two kids,
+// an HMAC secret included, is [ErrInvalidKey] in a set that signs (made by
+// NewSet or by ParseJWKS of private keys, and Add to such a set), since
+// removing one kid would leave the key in use under the other; RFC 8725
+// §3.1 asks for one algorithm per key besides.
 func NewSet(active *Key, others ...*Key) (*Set, error) {
 	if active == nil || active.fam == famNone {
 		return nil, fmt.Errorf("%w: nil or zero active key", ErrInvalidKey)

@@ -1,7 +1,11 @@
 package keys_test
 
 import (
+	"bytes"
+	"crypto/ed25519"
+	"crypto/rand"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -212,15 +216,18 @@ func TestJWKSHasNoSecrets(t *testing.T) {
 	}
 }
 
-// allKinds returns one signing key per algorithm with distinct kids (the
-// RS and PS keys share one RSA key, so they get explicit kids).
+// allKinds returns one signing key per algorithm with distinct kids and
+// distinct key material (a signing set refuses one key under two kids).
 func allKinds(t *testing.T) []*keys.Key {
 	t.Helper()
 	var all []*keys.Key
+	rsaN := 0
 	for _, alg := range keys.Algorithms() {
-		k, err := keys.NewPrivate(alg, testRSAKey(t), "kid-"+string(alg))
+		k, err := keys.NewPrivate(alg, testRSAKeyN(t, rsaN), "kid-"+string(alg))
 		if alg.Symmetric() || err != nil { // not an RSA algorithm
 			k = newKey(t, alg)
+		} else {
+			rsaN++
 		}
 		all = append(all, k)
 	}
@@ -465,4 +472,62 @@ func BenchmarkLookup(b *testing.B) {
 			b.Fatal("not found")
 		}
 	}
+}
+
+// A set that signs refuses one key's material under two kids, however it
+// is built (found by review: a hand-edited key file held one key under two
+// kids, and removing one left it signing under the other). A verification
+// set, such as a remote issuer's JWKS, may hold them.
+func TestSigningSetRefusesSameMaterial(t *testing.T) {
+	secret := bytes.Repeat([]byte{7}, 64)
+	h1, err := keys.NewHMAC(keys.HS256, secret, "h1")
+	mustNoErr(t, err)
+	h2, err := keys.NewHMAC(keys.HS512, append([]byte(nil), secret...), "h2")
+	mustNoErr(t, err)
+	_, edPriv, err := ed25519.GenerateKey(rand.Reader)
+	mustNoErr(t, err)
+	ed, err := keys.NewPrivate(keys.EdDSA, edPriv, "ed")
+	mustNoErr(t, err)
+	edAgain, err := keys.NewPrivate(keys.EdDSA, edPriv, "ed-again")
+	mustNoErr(t, err)
+	rsa256, err := keys.NewPrivate(keys.RS256, testRSAKey(t), "rs")
+	mustNoErr(t, err)
+	ps256, err := keys.NewPrivate(keys.PS256, testRSAKey(t), "ps")
+	mustNoErr(t, err)
+
+	for _, c := range []struct {
+		name string
+		a, b *keys.Key
+	}{
+		{"one HMAC secret", h1, h2},
+		{"one Ed25519 key", ed, edAgain},
+		{"one RSA key for RS256 and PS256", rsa256, ps256},
+	} {
+		if c.b.ID() == c.a.ID() {
+			t.Fatalf("%s: the fixture's kids are equal", c.name)
+		}
+		if _, err := keys.NewSet(c.a, c.b); !errors.Is(err, keys.ErrInvalidKey) {
+			t.Errorf("%s under kids %q and %q: NewSet: %v, want ErrInvalidKey", c.name, c.a.ID(), c.b.ID(), err)
+		}
+		s, err := keys.NewSet(c.a)
+		mustNoErr(t, err)
+		if err := s.Add(c.b); !errors.Is(err, keys.ErrInvalidKey) {
+			t.Errorf("%s: Add to a signing set: %v, want ErrInvalidKey", c.name, err)
+		}
+		if _, err := keys.NewVerificationSet(c.a, c.b); err != nil {
+			t.Errorf("%s: a verification set: %v, want it accepted", c.name, err)
+		}
+	}
+	// A private key file holding one key under two kids.
+	doc := []byte(`{"keys":[` + mustJWK(t, ed) + `,` + mustJWK(t, edAgain) + `]}`)
+	if _, err := keys.ParseJWKS(doc); !errors.Is(err, keys.ErrInvalidKey) {
+		t.Errorf("ParseJWKS of a private set with one key under two kids: %v, want ErrInvalidKey", err)
+	}
+}
+
+func mustJWK(t *testing.T, k *keys.Key) string {
+	t.Helper()
+	b, err := k.MarshalJWK()
+	mustNoErr(t, err)
+	return string(b)
 }
