@@ -381,23 +381,23 @@ func (a *Auth) logDenial(r *http.Request, row int, d Denial) {
 	switch {
 	case errors.Is(d.Err, context.Canceled):
 		a.log.LogAttrs(ctx, slog.LevelDebug, "httpauth: request cancelled during authentication",
-			slog.String("path", r.URL.Path))
+			slog.String("path", httpsyntax.LogPath(r.URL.Path)))
 	case d.Status == http.StatusServiceUnavailable:
 		// Paced: during an outage every request comes here.
 		if ok, held := a.outages.Allow(a.now()); ok {
 			a.log.LogAttrs(ctx, slog.LevelWarn, "httpauth: authentication unavailable; request refused",
-				slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.Any("error", d.Err),
+				slog.String("method", r.Method), slog.String("path", httpsyntax.LogPath(r.URL.Path)), slog.Any("error", d.Err),
 				slog.Int("refused_unlogged", held))
 		}
 	case row == rowInvalidToken && (d.Err == nil || !errors.Is(d.Err, authkit.ErrInvalidToken)):
 		a.log.LogAttrs(ctx, slog.LevelWarn, "httpauth: unclassified error; request denied as invalid_token",
-			slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.Any("error", d.Err))
+			slog.String("method", r.Method), slog.String("path", httpsyntax.LogPath(r.URL.Path)), slog.Any("error", d.Err))
 	default:
 		// With the reason (Err never holds a token): "wrong audience" is
 		// what an operator needs, and the client is told only
 		// invalid_token (found by review: the line said nothing of why).
 		a.log.LogAttrs(ctx, slog.LevelDebug, "httpauth: request denied",
-			slog.Int("status", d.Status), slog.String("error_code", d.Code), slog.String("path", r.URL.Path), slog.Any("error", d.Err))
+			slog.Int("status", d.Status), slog.String("error_code", d.Code), slog.String("path", httpsyntax.LogPath(r.URL.Path)), slog.Any("error", d.Err))
 	}
 }
 

@@ -476,7 +476,7 @@ const redactedSubject = "[redacted: a token]"
 // match of the token's form; found by review: all but its checksum's last
 // character reached the log).
 func eventSubject(user string) string {
-	if opaque.Embedded(user) || jwtShaped(user) {
+	if opaque.Embedded(user) || httpsyntax.JWTShaped(user) {
 		return redactedSubject
 	}
 	if len(user) <= maxEventSubject && utf8.ValidString(user) {
@@ -801,11 +801,4 @@ func clientAddrFunc(trusted []netip.Prefix, trustUnix bool) func(*http.Request) 
 		}
 		return cur
 	}
-}
-
-// jwtShaped reports whether s looks like a JWS in compact form: a
-// b64token of three segments, the first a JSON object ("eyJ", base64url
-// of `{"`).
-func jwtShaped(s string) bool {
-	return strings.HasPrefix(s, "eyJ") && strings.Count(s, ".") == 2 && isB64Token(s)
 }

@@ -24,6 +24,7 @@ import (
 	"github.com/authkit-go/authkit"
 	"github.com/authkit-go/authkit/adapters/httpauth"
 	"github.com/authkit-go/authkit/backends/sqlstore"
+	"github.com/authkit-go/authkit/internal/httpsyntax"
 	"github.com/authkit-go/authkit/issuer"
 	"github.com/authkit-go/authkit/keys"
 	"github.com/authkit-go/authkit/verifier"
@@ -897,7 +898,8 @@ func withDeadline(next http.Handler, d time.Duration) http.Handler {
 // duration and client address (the one the throttle counts: behind
 // --trusted-proxies the forwarded client, and the proxy as "peer"; found
 // by review: the log named the proxy alone). Never headers, query strings
-// or bodies, where credentials travel.
+// or bodies, where credentials travel; a path segment that holds a token
+// is redacted (httpsyntax.LogPath).
 func (s *server) logRequests(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
@@ -911,10 +913,7 @@ func (s *server) logRequests(next http.Handler) http.Handler {
 		if r.URL.Path == "/healthz" && rec.status == http.StatusOK {
 			level = slog.LevelDebug // probes would drown everything else
 		}
-		path := r.URL.Path
-		if len(path) > 256 {
-			path = path[:256] + "…"
-		}
+		path := httpsyntax.LogPath(r.URL.Path) // a token sent in a path is not logged
 		peer, _, err := net.SplitHostPort(r.RemoteAddr)
 		if err != nil {
 			peer = r.RemoteAddr

@@ -2,6 +2,12 @@
 // the verifier and the HTTP layer.
 package httpsyntax
 
+import (
+	"strings"
+
+	"github.com/authkit-go/authkit/internal/opaque"
+)
+
 // IsB64Token reports whether s is an RFC 6750 §2.1 b64token (also RFC 7235's
 // token68): 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"=".
 func IsB64Token(s string) bool {
@@ -65,4 +71,40 @@ func SchemeIs(scheme, name string) bool {
 		}
 	}
 	return true
+}
+
+// JWTShaped reports whether s looks like a JWS in compact form: a b64token
+// of three segments, the first a JSON object ("eyJ", base64url of `{"`).
+func JWTShaped(s string) bool {
+	return strings.HasPrefix(s, "eyJ") && strings.Count(s, ".") == 2 && IsB64Token(s)
+}
+
+// maxLogPath bounds a path in a log line.
+const maxLogPath = 256
+
+// LogPath returns a URL path as a log line may carry it: every segment
+// that may hold a secret — most of one of authkit's opaque tokens, of any
+// prefix and kind (opaque.Embedded), or a JWT — replaced by "[redacted]",
+// then cut to 256 bytes. Clients do put tokens in paths: an API token's
+// secret where its ID belongs (DELETE /api-tokens/{token}, as DRF's key is
+// its row's key; found by review: the live token reached the request log).
+// It does not allocate for a short path it leaves as it is.
+func LogPath(p string) string {
+	if opaque.Embedded(p) || strings.Contains(p, "eyJ") {
+		var b strings.Builder
+		for i, seg := range strings.Split(p, "/") {
+			if i > 0 {
+				b.WriteByte('/')
+			}
+			if opaque.Embedded(seg) || JWTShaped(seg) {
+				seg = "[redacted]"
+			}
+			b.WriteString(seg)
+		}
+		p = b.String()
+	}
+	if len(p) > maxLogPath {
+		p = p[:maxLogPath] + "…"
+	}
+	return p
 }
