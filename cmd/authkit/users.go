@@ -715,7 +715,8 @@ user, HASH an argon2id (PHC string) or bcrypt hash.
 
 The file is rewritten atomically with mode 0600. Names may not contain ':',
 white space, control characters or bidirectional controls. A running serve reads the file again
-within --users-reload (10s by default), or at once on SIGHUP, and ends the
+within two --users-reload intervals (20s by default: a change is read once
+it has held for one interval), or at once on SIGHUP, and ends the
 sessions and API tokens of a removed user, or of one whose password changed.
 
 With --store (or AUTHKIT_STORE) naming the SQL or Redis store serve uses, add
