@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"unicode"
 	"unicode/utf8"
@@ -45,7 +46,8 @@ var ErrBadCredentials = errors.New("passwords: invalid username or password")
 
 // ErrBusy is the error of Users.Check when every verification slot is
 // busy (WithMaxConcurrent) and as many checks as WithMaxWaiting allows
-// already wait for one: the check is refused at once, without hashing,
+// already wait for one, or when as many checks of the same user name as
+// WithMaxPerUser allows already run or wait: the check is refused at once, without hashing,
 // rather than joining an ever longer queue. It says nothing about the
 // password, and matches authkit.ErrStoreUnavailable, so that the password
 // grant of httpauth answers 503 temporarily_unavailable (the client may
@@ -142,6 +144,28 @@ func WithMaxWaiting(n int) Option {
 	}
 }
 
+// defaultPerUser is how many checks of one user name may run or wait at
+// once by default (WithMaxPerUser).
+const defaultPerUser = 2
+
+// WithMaxPerUser sets how many checks of one user name, n ≥ 1, Users.Check
+// lets run or wait at once; one more fails at once with ErrBusy, without
+// hashing. The slots and the queue are shared by everyone, and the login
+// throttle counts only failures, so without it one account's correct
+// logins, sent at once from a few addresses, kept the queue full and every
+// other user's login was answered 503 (found by review). Default 2: a
+// user's own concurrent logins beyond that (a batch of workers logging in
+// as one account) get 503 with Retry-After and may try again.
+func WithMaxPerUser(n int) Option {
+	return func(u *Users) error {
+		if n < 1 {
+			return fmt.Errorf("passwords: %w: WithMaxPerUser(%d): want at least 1", authkit.ErrInvalidConfig, n)
+		}
+		u.perUser = n
+		return nil
+	}
+}
+
 // Users is a table of user names and password hashes, whose Check method
 // checks a login. It is safe for concurrent use and does not change once
 // made; to change users, make a new table and swap it in. Make it with
@@ -160,6 +184,11 @@ type Users struct {
 	// the options are applied: not set); waiting counts them.
 	maxWaiting int
 	waiting    atomic.Int64
+	// perUser bounds the checks of one user name running or waiting at
+	// once; active counts them by the name as given.
+	perUser  int
+	activeMu sync.Mutex
+	active   map[string]int
 	// onVerify, when set (by tests), is called with each hash about to be
 	// verified, while its slot is held.
 	onVerify func(hash)
@@ -170,7 +199,8 @@ type Users struct {
 
 // newUsers makes the table of names (in order) and their parsed hashes.
 func newUsers(names []string, hashes map[string]hash, opts []Option) (*Users, error) {
-	u := &Users{hashes: hashes, names: names, sem: make(chan struct{}, max(2, runtime.NumCPU())), maxWaiting: -1}
+	u := &Users{hashes: hashes, names: names, sem: make(chan struct{}, max(2, runtime.NumCPU())), maxWaiting: -1,
+		perUser: defaultPerUser, active: map[string]int{}}
 	for _, o := range opts {
 		if o == nil {
 			return nil, fmt.Errorf("passwords: %w: a nil Option", authkit.ErrInvalidConfig)
@@ -342,8 +372,8 @@ func (u *Users) Names() []string {
 // two apart. A username longer than MaxUserNameLen or a password longer
 // than MaxPasswordLen bytes fails at once, without hashing. Verifications
 // run a bounded number at a time (WithMaxConcurrent), and a bounded number
-// of checks wait for a slot (WithMaxWaiting): when that many already wait,
-// Check returns ErrBusy at once; a check waiting for a slot returns
+// of checks wait for a slot (WithMaxWaiting), of one user name at most a
+// few (WithMaxPerUser): past either bound Check returns ErrBusy at once; a check waiting for a slot returns
 // ctx.Err() when ctx ends. The password grant of httpauth answers both
 // with 503 and does not count them as failed attempts. The password is
 // not kept.
@@ -370,6 +400,10 @@ func (u *Users) Check(ctx context.Context, username, password string) (subject s
 	if err := ctx.Err(); err != nil {
 		return "", err
 	}
+	if !u.enter(username) {
+		return "", ErrBusy
+	}
+	defer u.leave(username)
 	select {
 	case u.sem <- struct{}{}:
 	default:
@@ -385,6 +419,29 @@ func (u *Users) Check(ctx context.Context, username, password string) (subject s
 		return "", ErrBadCredentials
 	}
 	return username, nil
+}
+
+// enter counts a check of name in, unless as many as WithMaxPerUser
+// allows already run or wait.
+func (u *Users) enter(name string) bool {
+	u.activeMu.Lock()
+	defer u.activeMu.Unlock()
+	if u.active[name] >= u.perUser {
+		return false
+	}
+	u.active[name]++
+	return true
+}
+
+// leave counts a check of name out.
+func (u *Users) leave(name string) {
+	u.activeMu.Lock()
+	defer u.activeMu.Unlock()
+	if n := u.active[name] - 1; n > 0 {
+		u.active[name] = n
+	} else {
+		delete(u.active, name)
+	}
 }
 
 // waitSlot takes a slot of u.sem once one is free, if fewer than

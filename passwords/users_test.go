@@ -379,7 +379,7 @@ func TestCheckHonoursContext(t *testing.T) {
 func TestCheckConcurrencyBound(t *testing.T) {
 	t.Parallel()
 	const limit, callers = 3, 12
-	u, err := NewUsers(map[string]string{"u": cheapArgon2id(t, "password")}, WithMaxConcurrent(limit))
+	u, err := NewUsers(map[string]string{"u": cheapArgon2id(t, "password")}, WithMaxConcurrent(limit), WithMaxPerUser(100))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -608,7 +608,7 @@ func checkRefused(t *testing.T, u *Users, queued <-chan struct{}, user string) (
 func TestCheckQueueBound(t *testing.T) {
 	t.Parallel()
 	const slots, waiting = 2, 3
-	u, err := NewUsers(map[string]string{"u": cheapArgon2id(t, "password")}, WithMaxConcurrent(slots), WithMaxWaiting(waiting))
+	u, err := NewUsers(map[string]string{"u": cheapArgon2id(t, "password")}, WithMaxConcurrent(slots), WithMaxWaiting(waiting), WithMaxPerUser(100))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -795,5 +795,58 @@ func TestParseUsersMemory(t *testing.T) {
 	data, _ := io.ReadAll(&commentReader{n: 1000})
 	if len(data) != 1000 || bytes.Count(data, []byte("\n")) != 15 || data[127] != '\n' {
 		t.Errorf("commentReader: %d bytes, %d lines", len(data), bytes.Count(data, []byte("\n")))
+	}
+}
+
+// One user name has at most WithMaxPerUser checks running or waiting
+// (default 2); another user still gets into the queue (found by review:
+// one account's correct logins, sent at once from a few addresses, kept
+// the shared queue full and everyone else got 503).
+func TestCheckPerUserBound(t *testing.T) {
+	t.Parallel()
+	u, err := NewUsers(map[string]string{"alice": cheapArgon2id(t, "password"), "bob": cheapArgon2id(t, "password")},
+		WithMaxConcurrent(1), WithMaxWaiting(8))
+	if err != nil {
+		t.Fatal(err)
+	}
+	started, queued, release := holdSlots(u)
+	results := make(chan error, 3)
+	check := func(user string) {
+		sub, err := u.Check(context.Background(), user, "password")
+		if err == nil && sub != user {
+			err = fmt.Errorf("subject %q", sub)
+		}
+		results <- err
+	}
+	go check("alice")
+	<-started // alice's first check holds the slot
+	go check("alice")
+	<-queued // her second waits
+	if _, err := checkRefused(t, u, queued, "alice"); !errors.Is(err, ErrBusy) {
+		t.Errorf("alice's third check at once: %v, want ErrBusy", err)
+	}
+	go check("bob")
+	select {
+	case <-queued: // bob waits for the slot, as he should
+	case err := <-results:
+		t.Fatalf("bob's check returned %v instead of waiting", err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("bob's check neither waited nor returned")
+	}
+	close(release)
+	for range 3 {
+		if err := <-results; err != nil {
+			t.Errorf("a check: %v", err)
+		}
+	}
+	// The count goes back down: alice may check again.
+	if sub, err := u.Check(context.Background(), "alice", "password"); err != nil || sub != "alice" {
+		t.Errorf("alice afterwards: %q, %v", sub, err)
+	}
+	if len(u.active) != 0 {
+		t.Errorf("%d names still counted after every check ended", len(u.active))
+	}
+	if _, err := NewUsers(map[string]string{"u": cheapArgon2id(t, "password")}, WithMaxPerUser(0)); !errors.Is(err, authkit.ErrInvalidConfig) {
+		t.Errorf("WithMaxPerUser(0): %v", err)
 	}
 }
