@@ -176,6 +176,21 @@ func TestCookieRefreshRevokeLogout(t *testing.T) {
 	if r := f.form("/token", []string{"grant_type", "refresh_token", "refresh_token", j6.refresh}); r.status != 400 {
 		t.Errorf("the session outlived the browser's logout: refresh %d %s", r.status, r.body)
 	}
+	// The same logout as fetch sends it, as docs/frameworks/nethttp.md
+	// says: no body and no Content-Type (found by review: 400, the session
+	// alive).
+	j7, _ := cookieLogin(t, f)
+	browser7 := "authkit_access=" + j7.access + "; authkit_csrf=" + j7.csrf
+	expect(t, f.do("POST", "/revoke", "", "Cookie", browser7), 403, "", bodyCSRF)
+	r = f.do("POST", "/revoke", "", "Cookie", browser7, "X-CSRF-Token", j7.csrf)
+	if cs := cookiesOf(r); r.status != 200 || cs["authkit_access"] == nil || cs["authkit_access"].MaxAge >= 0 {
+		t.Errorf("browser logout with no body: %d %s %v", r.status, r.body, r.header["Set-Cookie"])
+	}
+	expect(t, f.do("GET", "/api/me", "", "Cookie", browser7), 401, chalRevoked, bodyRevoked)
+	// Without cookies, no body is a request that names no token.
+	if r := f.do("POST", "/revoke", ""); r.status != 400 || !strings.Contains(r.body, "invalid_request") {
+		t.Errorf("/revoke with no body and no cookies: %d %s", r.status, r.body)
+	}
 	// An access cookie that no longer verifies leaves nothing to end.
 	r = f.form("/revoke", nil, "Cookie", "authkit_access=garbage; authkit_csrf="+j6.csrf, "X-CSRF-Token", j6.csrf)
 	if r.status != 200 || cookiesOf(r)["authkit_access"] == nil {
