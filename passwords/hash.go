@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"golang.org/x/crypto/argon2"
 	"golang.org/x/crypto/bcrypt"
@@ -114,13 +115,17 @@ func (h *bcryptHash) verify(password []byte) bool {
 
 func (h *bcryptHash) class() string { return "bcrypt cost=" + strconv.Itoa(h.cost) }
 
-// checkNewPassword refuses a password no login could present.
+// checkNewPassword refuses a password no login could present: the
+// password grant and Basic credentials take UTF-8 only (found by review: a
+// password with a byte 0xff was hashed, and its user could never log in).
 func checkNewPassword(password []byte) error {
 	switch {
 	case len(password) == 0:
 		return errors.New("passwords: the password is empty")
 	case len(password) > MaxPasswordLen:
 		return fmt.Errorf("passwords: the password is longer than %d bytes", MaxPasswordLen)
+	case !utf8.Valid(password):
+		return errors.New("passwords: the password is not valid UTF-8 (no login could present it)")
 	}
 	return nil
 }
@@ -129,7 +134,7 @@ func checkNewPassword(password []byte) error {
 // "$argon2id$v=19$m=19456,t=2,p=1$SALT$HASH", with a random 16-byte salt
 // and a 32-byte hash, SALT and HASH in unpadded standard base64: the form
 // a users file keeps, and the hashes the authkit command's "users add"
-// makes. password must be 1 to MaxPasswordLen bytes; a minimum length or
+// makes. password must be 1 to MaxPasswordLen bytes of UTF-8; a minimum length or
 // other policy is the caller's. Hash does not keep password; the caller
 // may clear it afterwards.
 func Hash(password []byte) (string, error) {
@@ -148,7 +153,7 @@ func Hash(password []byte) (string, error) {
 // HashBcrypt returns a bcrypt hash of password of cost 12 ("$2a$12$…").
 // bcrypt reads at most 72 bytes of a password, so a longer password is
 // refused rather than silently cut; use Hash for those. password must not
-// be empty.
+// be empty, and must be UTF-8.
 func HashBcrypt(password []byte) (string, error) {
 	if err := checkNewPassword(password); err != nil {
 		return "", err
@@ -268,6 +273,11 @@ func parseBcrypt(s string) (hash, error) {
 	const bcryptLen = 60
 	if len(s) != bcryptLen || s[6] != '$' {
 		return nil, errors.New("bcrypt hash: want $2b$CC$ and 53 characters")
+	}
+	if s[4] < '0' || s[4] > '9' || s[5] < '0' || s[5] > '9' {
+		// Two digits: bcrypt.Cost alone took "+5" for 05 (found by
+		// review).
+		return nil, errors.New("bcrypt hash: bad cost")
 	}
 	for i := 7; i < len(s); i++ {
 		c := s[i]

@@ -1,0 +1,39 @@
+package passwords
+
+import (
+	"strings"
+	"testing"
+)
+
+// Found by review: a bcrypt cost written "+5" parsed as 05, and a password
+// no login can present (not UTF-8) was hashed.
+func TestHashInputsReviewed(t *testing.T) {
+	h, err := HashBcrypt([]byte("password"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h = strings.Replace(h, "$12$", "$10$", 1) // another cost: the hash no longer matches, the form is what counts
+	if err := ValidateHash(h); err != nil {
+		t.Fatalf("a well-formed bcrypt hash: %v", err)
+	}
+	for _, cost := range []string{"+5", " 5", "5$", "-1", "1a"} {
+		bad := h[:4] + cost + h[6:]
+		if len(bad) != len(h) {
+			continue
+		}
+		if err := ValidateHash(bad); err == nil {
+			t.Errorf("bcrypt cost %q accepted", cost)
+		}
+	}
+	for _, pw := range []string{"\xff", "ok\xc3", "\xed\xa0\x80"} {
+		if _, err := Hash([]byte(pw)); err == nil {
+			t.Errorf("Hash(%q) accepted a password that is not UTF-8", pw)
+		}
+		if _, err := HashBcrypt([]byte(pw)); err == nil {
+			t.Errorf("HashBcrypt(%q) accepted a password that is not UTF-8", pw)
+		}
+	}
+	if _, err := Hash([]byte("nul\x00inside")); err != nil {
+		t.Errorf("a NUL byte is UTF-8: %v", err)
+	}
+}
