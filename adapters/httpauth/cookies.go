@@ -396,9 +396,10 @@ func (c *cookieConfig) cookie(name, value, path string, maxAge int, httpOnly boo
 	}
 }
 
-// setTokens sets the access, refresh (when rt is not empty) and a fresh
-// CSRF cookie, and returns the CSRF value.
-func (c *cookieConfig) setTokens(w http.ResponseWriter, at, rt, refreshPath string, accessAge, refreshAge int) string {
+// setTokens sets the access, refresh (when rt is not empty) and CSRF
+// cookies, the CSRF cookie to csrf or, if csrf is empty, to a fresh value,
+// and returns the CSRF value.
+func (c *cookieConfig) setTokens(w http.ResponseWriter, at, rt, refreshPath string, accessAge, refreshAge int, csrf string) string {
 	if rt != "" {
 		// The access cookie lives as long as the session's refresh
 		// cookie, past its token's exp: a browser sends the refresh
@@ -413,7 +414,9 @@ func (c *cookieConfig) setTokens(w http.ResponseWriter, at, rt, refreshPath stri
 	if rt != "" {
 		http.SetCookie(w, c.cookie(c.RefreshName, rt, refreshPath, refreshAge, true))
 	}
-	csrf := newCSRFToken()
+	if csrf == "" {
+		csrf = newCSRFToken()
+	}
 	http.SetCookie(w, c.cookie(c.CSRFName, csrf, "/", refreshAge, false))
 	return csrf
 }

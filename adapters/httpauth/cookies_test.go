@@ -146,6 +146,16 @@ func TestCookieRefreshRevokeLogout(t *testing.T) {
 	if j2.refresh == j.refresh || j2.access == "" {
 		t.Fatalf("cookies not rotated: %v", r.header["Set-Cookie"])
 	}
+	// The CSRF value is the session's, kept across refreshes: a front end
+	// on another site learns it only from a token response, and another
+	// tab holding it must not be locked out by this tab's refresh (found
+	// by review: 403 on every request, the logout included).
+	if j2.csrf != j.csrf {
+		t.Errorf("a cookie refresh changed the CSRF value %q to %q", j.csrf, j2.csrf)
+	}
+	if again, _ := cookieLogin(t, f); again.csrf == j.csrf {
+		t.Error("a new login kept another session's CSRF value")
+	}
 	// The old refresh cookie is now a reused token: refused, cookies cleared.
 	r = f.form("/token", []string{"grant_type", "refresh_token"}, "Cookie", j.header(), "X-CSRF-Token", j.csrf)
 	if r.status != 400 || r.body != bodyBadRefresh || cookiesOf(r)["authkit_access"] == nil || cookiesOf(r)["authkit_access"].MaxAge >= 0 {

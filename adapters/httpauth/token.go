@@ -317,7 +317,18 @@ func setsCookies(grant string) bool {
 func (h *Handler) tokenResponse(w http.ResponseWriter, r *http.Request, pair authkit.TokenPair, fromCookie, firstParty bool) {
 	if c := h.auth.cookies; c != nil && firstParty {
 		accessAge, refreshAge := cookieAges(pair, h.iss.AccessTTL(), h.iss.RefreshTTL())
-		csrf := c.setTokens(w, pair.AccessToken, pair.RefreshToken, h.refreshCookiePath(r), accessAge, refreshAge)
+		// A refresh from the cookie keeps the session's CSRF value (its
+		// request proved it: checkCSRF): a front end on another site
+		// learns the value only from a token response, and when one tab's
+		// refresh changed it, every other tab was refused from then on,
+		// its logout included (found by review). A login gets a new one.
+		keep := ""
+		if fromCookie {
+			if v, err := cookieValue(r, c.CSRFName); err == nil && len(v) <= maxCSRFLen {
+				keep = v
+			}
+		}
+		csrf := c.setTokens(w, pair.AccessToken, pair.RefreshToken, h.refreshCookiePath(r), accessAge, refreshAge, keep)
 		if fromCookie || c.OmitBodyTokens {
 			h.writeJSON(w, r, http.StatusOK, cookieTokenResponse{TokenType: pair.TokenType, ExpiresIn: pair.ExpiresIn, Scope: pair.Scope, CSRFToken: csrf})
 			return
