@@ -57,23 +57,9 @@ func TestReplaceSecretFileKeepsACL(t *testing.T) {
 	if err := os.WriteFile(path, []byte("alice:x\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	// u::rw-, u:65534:r--, g::---, m::r--, o::--- in the kernel's xattr
-	// form: version 2, then (tag, perm, id) entries sorted by tag.
-	acl := binary.LittleEndian.AppendUint32(nil, 2)
-	for _, e := range []struct {
-		tag, perm uint16
-		id        uint32
-	}{{0x01, 6, ^uint32(0)}, {0x02, 4, 65534}, {0x04, 0, ^uint32(0)}, {0x10, 4, ^uint32(0)}, {0x20, 0, ^uint32(0)}} {
-		acl = binary.LittleEndian.AppendUint16(acl, e.tag)
-		acl = binary.LittleEndian.AppendUint16(acl, e.perm)
-		acl = binary.LittleEndian.AppendUint32(acl, e.id)
-	}
-	if err := syscall.Setxattr(path, aclAttr, acl, 0); err != nil {
-		if errors.Is(err, syscall.ENOTSUP) && os.Getenv("AUTHKIT_REQUIRE_BACKENDS") == "" {
-			t.Skipf("this file system keeps no ACLs (%v); with AUTHKIT_REQUIRE_BACKENDS=1 (CI) this fails instead", err)
-		}
-		t.Fatal(err)
-	}
+	// u::rw-, u:65534:r--, g::---, m::r--, o::---.
+	acl := aclOf(aclEntry{0x01, 6, anyID}, aclEntry{0x02, 4, 65534}, aclEntry{0x04, 0, anyID}, aclEntry{0x10, 4, anyID}, aclEntry{0x20, 0, anyID})
+	setACL(t, path, acl)
 	if err := replaceSecretFile(path, []byte("bob:y\n")); err != nil {
 		t.Fatal(err)
 	}
@@ -96,28 +82,8 @@ func TestReplaceSecretFileNarrowsACLFile(t *testing.T) {
 	if err := os.WriteFile(path, []byte("{}\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	type entry struct {
-		tag, perm uint16
-		id        uint32
-	}
-	aclOf := func(es ...entry) []byte {
-		acl := binary.LittleEndian.AppendUint32(nil, 2)
-		for _, e := range es {
-			acl = binary.LittleEndian.AppendUint16(acl, e.tag)
-			acl = binary.LittleEndian.AppendUint16(acl, e.perm)
-			acl = binary.LittleEndian.AppendUint32(acl, e.id)
-		}
-		return acl
-	}
 	// u::rw-, u:65534:r--, g::r--, m::rw-, o::rw- (mode 0666).
-	all := ^uint32(0)
-	before := aclOf(entry{0x01, 6, all}, entry{0x02, 4, 65534}, entry{0x04, 4, all}, entry{0x10, 6, all}, entry{0x20, 6, all})
-	if err := syscall.Setxattr(path, aclAttr, before, 0); err != nil {
-		if errors.Is(err, syscall.ENOTSUP) && os.Getenv("AUTHKIT_REQUIRE_BACKENDS") == "" {
-			t.Skipf("this file system keeps no ACLs (%v); with AUTHKIT_REQUIRE_BACKENDS=1 (CI) this fails instead", err)
-		}
-		t.Fatal(err)
-	}
+	setACL(t, path, aclOf(aclEntry{0x01, 6, anyID}, aclEntry{0x02, 4, 65534}, aclEntry{0x04, 4, anyID}, aclEntry{0x10, 6, anyID}, aclEntry{0x20, 6, anyID}))
 	if err := replaceSecretFile(path, []byte("{\"keys\":[]}\n")); err != nil {
 		t.Fatal(err)
 	}
@@ -130,8 +96,42 @@ func TestReplaceSecretFileNarrowsACLFile(t *testing.T) {
 	}
 	buf := make([]byte, 4096)
 	n, err := syscall.Getxattr(path, aclAttr, buf)
-	want := aclOf(entry{0x01, 6, all}, entry{0x02, 4, 65534}, entry{0x04, 4, all}, entry{0x10, 4, all}, entry{0x20, 0, all})
+	want := aclOf(aclEntry{0x01, 6, anyID}, aclEntry{0x02, 4, 65534}, aclEntry{0x04, 4, anyID}, aclEntry{0x10, 4, anyID}, aclEntry{0x20, 0, anyID})
 	if err != nil || string(buf[:n]) != string(want) {
 		t.Errorf("the ACL after a rewrite: %x, %v; want %x (the named read kept, mask r--, other ---)", buf[:max(n, 0)], err, want)
+	}
+}
+
+// aclEntry is one entry of an access ACL: tag (0x01 owner, 0x02 named
+// user, 0x04 owning group, 0x10 mask, 0x20 others), permissions, and the
+// named user's ID (anyID for the others).
+type aclEntry struct {
+	tag, perm uint16
+	id        uint32
+}
+
+const anyID = ^uint32(0)
+
+// aclOf is es in the kernel's xattr form: version 2, then the entries,
+// which must be sorted by tag.
+func aclOf(es ...aclEntry) []byte {
+	acl := binary.LittleEndian.AppendUint32(nil, 2)
+	for _, e := range es {
+		acl = binary.LittleEndian.AppendUint16(acl, e.tag)
+		acl = binary.LittleEndian.AppendUint16(acl, e.perm)
+		acl = binary.LittleEndian.AppendUint32(acl, e.id)
+	}
+	return acl
+}
+
+// setACL gives path the access ACL acl, or skips the test where the file
+// system keeps none (never in CI).
+func setACL(t *testing.T, path string, acl []byte) {
+	t.Helper()
+	if err := syscall.Setxattr(path, aclAttr, acl, 0); err != nil {
+		if errors.Is(err, syscall.ENOTSUP) && os.Getenv("AUTHKIT_REQUIRE_BACKENDS") == "" {
+			t.Skipf("this file system keeps no ACLs (%v); with AUTHKIT_REQUIRE_BACKENDS=1 (CI) this fails instead", err)
+		}
+		t.Fatal(err)
 	}
 }
