@@ -96,7 +96,8 @@ func mediaType(r *http.Request) (string, bool) {
 // request from its body: application/x-www-form-urlencoded (RFC 6749
 // Appendix B) or, as an extension, a JSON object whose members are all
 // strings. A parameter may appear once (RFC 6749 §3.1); an empty one counts
-// as absent. A request with no body and no Content-Type has no parameters. Parameters are never read from the URL, and a credential
+// as absent. A request with no body and no Content-Type has no
+// parameters. Parameters are never read from the URL, and a credential
 // parameter found there refuses the request, as does a query string that
 // does not parse (see checkQuery).
 func readParams(w http.ResponseWriter, r *http.Request, max int64) (map[string]string, *httpError) {
