@@ -874,15 +874,22 @@ func (i *Issuer) sessionRevoked(ctx context.Context, subject, id string, now tim
 	return err == nil && s.Subject == subject && i.revokedThrough(ctx, s, now)
 }
 
-// revokedThrough is sessionRevoked for a session already read.
+// revokedThrough is sessionRevoked for a session already read. Only the
+// session's own entry counts (an IssuedAt no cutoff or data-loss epoch
+// reaches), and it is asked for even long after the revocation: an issuer
+// with a shorter access TTL than the one that minted a token of the
+// session writes an entry that ends before the token does, and revoking
+// again is then the remedy (security.md, "Lowering WithAccessTTL"; found
+// by review). A repeat so writes at most once per entry's life.
 func (i *Issuer) revokedThrough(ctx context.Context, s authkit.Session, now time.Time) bool {
 	if s.RevokedAt.IsZero() {
 		return false
 	}
-	if i.revocations == nil || !now.Before(i.revokeUntil(s.RevokedAt)) {
-		return true // nothing to write, or every token of it has expired
+	if i.revocations == nil {
+		return true
 	}
-	dead, err := i.revocations.IsRevoked(ctx, authkit.RevocationQuery{Subject: s.Subject, SessionID: s.ID, IssuedAt: now}, now)
+	q := authkit.RevocationQuery{Subject: s.Subject, SessionID: s.ID, IssuedAt: i.revokeUntil(now)}
+	dead, err := i.revocations.IsRevoked(ctx, q, now)
 	return err == nil && dead
 }
 
@@ -1180,9 +1187,14 @@ func (i *Issuer) revokeTokenID(ctx context.Context, c claims.Claims, now time.Ti
 	if i.revocations == nil {
 		return fmt.Errorf("issuer: %w: revoking an access token needs a revocation store", authkit.ErrInvalidConfig)
 	}
-	// No SessionID in the query: a session's entry may have been written
-	// before this token was minted and end before it expires.
-	if dead, err := i.revocations.IsRevoked(ctx, authkit.RevocationQuery{Subject: c.Subject, TokenID: c.TokenID, IssuedAt: c.IssuedAt}, now); err == nil && dead {
+	// Only the jti's own entry counts, which lasts as long as the token:
+	// no SessionID (a session's entry may have been written before this
+	// token was minted and end before it expires), and an IssuedAt no
+	// cutoff or data-loss epoch reaches (a cutoff's entry lasts the
+	// revoking issuer's access TTL, which may be shorter than this
+	// token's; found by review).
+	q := authkit.RevocationQuery{Subject: c.Subject, TokenID: c.TokenID, IssuedAt: exp.Add(maxLeeway)}
+	if dead, err := i.revocations.IsRevoked(ctx, q, now); err == nil && dead {
 		return nil
 	}
 	if err := i.revocations.RevokeToken(ctx, c.Subject, c.TokenID, exp.Add(maxLeeway)); err != nil {

@@ -9,6 +9,9 @@ import (
 	"github.com/authkit-go/authkit"
 	"github.com/authkit-go/authkit/backends/memory"
 	"github.com/authkit-go/authkit/internal/eventlog"
+	"github.com/authkit-go/authkit/issuer"
+	"github.com/authkit-go/authkit/keys"
+	"github.com/authkit-go/authkit/verifier"
 )
 
 // writeCounter counts the revocation writes the issuer makes.
@@ -82,5 +85,86 @@ func TestRevokeRepeatWritesNothing(t *testing.T) {
 	}
 	if _, err := ver.Verify(ctx, q.AccessToken); err == nil {
 		t.Error("the access token of a half-revoked session still verifies after Revoke")
+	}
+}
+
+// twoTTLs returns two issuers over one store and key set, one minting
+// hour-long access tokens and one 5-minute ones (replicas during a
+// rolling lowering of WithAccessTTL), a verifier, and the clock.
+func twoTTLs(t *testing.T) (long, short *issuer.Issuer, ver *verifier.Verifier, clk *clock) {
+	t.Helper()
+	k, err := keys.Generate(keys.EdDSA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	set, err := keys.NewSet(k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	clk = &clock{t: base}
+	common := []authkit.Option{authkit.WithKeys(set), authkit.WithStore(memory.New()), authkit.WithClock(clk.Now)}
+	if long, err = issuer.New(append(common, authkit.WithAccessTTL(time.Hour), authkit.WithRefreshTTL(24*time.Hour))...); err != nil {
+		t.Fatal(err)
+	}
+	if short, err = issuer.New(append(common, authkit.WithAccessTTL(5*time.Minute), authkit.WithRefreshTTL(24*time.Hour))...); err != nil {
+		t.Fatal(err)
+	}
+	if ver, err = verifier.New(common...); err != nil {
+		t.Fatal(err)
+	}
+	return long, short, ver, clk
+}
+
+// A revocation by jti is skipped only for the jti's own entry, which
+// lasts as long as the token: a cutoff whose entry ends sooner (written
+// by an issuer with a shorter access TTL) does not count (found by
+// review: the token verified again once the cutoff was forgotten).
+func TestRevokeJTIUnderShortCutoff(t *testing.T) {
+	ctx := context.Background()
+	long, short, ver, clk := twoTTLs(t)
+	p, err := long.IssueAccessToken(ctx, "alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	clk.Add(time.Minute)
+	if err := short.RevokeSubject(ctx, "alice"); err != nil {
+		t.Fatal(err)
+	}
+	if err := short.Revoke(ctx, p.AccessToken); err != nil {
+		t.Fatal(err)
+	}
+	clk.Add(20 * time.Minute) // the cutoff's entry has ended; the token expires in 39 minutes
+	if _, err := ver.Verify(ctx, p.AccessToken); err == nil {
+		t.Error("an access token revoked by its jti verifies again once a shorter cutoff ended")
+	}
+}
+
+// Revoking a session again writes its entry again once the first one has
+// ended (security.md, "Lowering WithAccessTTL": revoke again what must
+// stay revoked; found by review: every repeat was skipped).
+func TestRevokeSessionAgainAfterItsEntry(t *testing.T) {
+	ctx := context.Background()
+	long, short, ver, clk := twoTTLs(t)
+	p, err := long.IssuePair(ctx, "alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	clk.Add(time.Minute)
+	if err := short.RevokeSession(ctx, p.SessionID); err != nil {
+		t.Fatal(err)
+	}
+	clk.Add(20 * time.Minute) // the entry the short issuer wrote has ended
+	if err := short.RevokeSession(ctx, p.SessionID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ver.Verify(ctx, p.AccessToken); err == nil {
+		t.Error("the session's hour-long access token verifies after its session was revoked again")
+	}
+	clk.Add(20 * time.Minute)
+	if err := short.Revoke(ctx, p.RefreshToken); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ver.Verify(ctx, p.AccessToken); err == nil {
+		t.Error("the session's access token verifies after Revoke of its refresh token, the session's entry having ended")
 	}
 }

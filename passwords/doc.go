@@ -68,8 +68,9 @@
 // It bounds how many hashes are computed at once ([WithMaxConcurrent]), so
 // that a flood of logins queues instead of exhausting memory and CPU, and
 // how many checks queue ([WithMaxWaiting], by default 4 per slot), of one
-// user name at most 2 running or waiting ([WithMaxPerUser], so that one
-// account cannot fill the queue for everyone): past that, a check fails
+// user name at most half of the places running or waiting
+// ([WithMaxPerUser], so that one account cannot fill them for everyone):
+// past that, a check fails
 // at once with [ErrBusy], which the password grant of
 // httpauth answers with 503 temporarily_unavailable ("try later") without
 // counting it against the user's throttle. Neither this package nor its

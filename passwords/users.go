@@ -144,18 +144,17 @@ func WithMaxWaiting(n int) Option {
 	}
 }
 
-// defaultPerUser is how many checks of one user name may run or wait at
-// once by default (WithMaxPerUser).
-const defaultPerUser = 2
-
 // WithMaxPerUser sets how many checks of one user name, n ≥ 1, Users.Check
 // lets run or wait at once; one more fails at once with ErrBusy, without
 // hashing. The slots and the queue are shared by everyone, and the login
 // throttle counts only failures, so without it one account's correct
 // logins, sent at once from a few addresses, kept the queue full and every
-// other user's login was answered 503 (found by review). Default 2: a
-// user's own concurrent logins beyond that (a batch of workers logging in
-// as one account) get 503 with Retry-After and may try again.
+// other user's login was answered 503 (found by review). Default: half
+// the places (the slots of WithMaxConcurrent and the queue of
+// WithMaxWaiting together), at least 2, so that one account takes at most
+// half and a client sending its Basic credentials on a few requests at
+// once is not refused; beyond it a user's own checks get 503 with
+// Retry-After and may try again.
 func WithMaxPerUser(n int) Option {
 	return func(u *Users) error {
 		if n < 1 {
@@ -185,7 +184,8 @@ type Users struct {
 	maxWaiting int
 	waiting    atomic.Int64
 	// perUser bounds the checks of one user name running or waiting at
-	// once; active counts them by the name as given.
+	// once (-1 while the options are applied: not set); active counts
+	// them by the name as given.
 	perUser  int
 	activeMu sync.Mutex
 	active   map[string]int
@@ -200,7 +200,7 @@ type Users struct {
 // newUsers makes the table of names (in order) and their parsed hashes.
 func newUsers(names []string, hashes map[string]hash, opts []Option) (*Users, error) {
 	u := &Users{hashes: hashes, names: names, sem: make(chan struct{}, max(2, runtime.NumCPU())), maxWaiting: -1,
-		perUser: defaultPerUser, active: map[string]int{}}
+		perUser: -1, active: map[string]int{}}
 	for _, o := range opts {
 		if o == nil {
 			return nil, fmt.Errorf("passwords: %w: a nil Option", authkit.ErrInvalidConfig)
@@ -211,6 +211,9 @@ func newUsers(names []string, hashes map[string]hash, opts []Option) (*Users, er
 	}
 	if u.maxWaiting < 0 {
 		u.maxWaiting = defaultWaitingPerSlot * cap(u.sem)
+	}
+	if u.perUser < 0 {
+		u.perUser = max(2, (cap(u.sem)+u.maxWaiting)/2)
 	}
 	// The dummy takes the class most users have; between classes equally
 	// common, the first one to reach that count in names' order.
@@ -372,8 +375,9 @@ func (u *Users) Names() []string {
 // two apart. A username longer than MaxUserNameLen or a password longer
 // than MaxPasswordLen bytes fails at once, without hashing. Verifications
 // run a bounded number at a time (WithMaxConcurrent), and a bounded number
-// of checks wait for a slot (WithMaxWaiting), of one user name at most a
-// few (WithMaxPerUser): past either bound Check returns ErrBusy at once; a check waiting for a slot returns
+// of checks wait for a slot (WithMaxWaiting), of one user name at most
+// half of these places (WithMaxPerUser): past either bound Check returns
+// ErrBusy at once; a check waiting for a slot returns
 // ctx.Err() when ctx ends. The password grant of httpauth answers both
 // with 503 and does not count them as failed attempts. The password is
 // not kept.

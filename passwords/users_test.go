@@ -799,13 +799,31 @@ func TestParseUsersMemory(t *testing.T) {
 }
 
 // One user name has at most WithMaxPerUser checks running or waiting
-// (default 2); another user still gets into the queue (found by review:
-// one account's correct logins, sent at once from a few addresses, kept
-// the shared queue full and everyone else got 503).
+// (default: half the places); another user still gets into the queue
+// (found by review: one account's correct logins, sent at once from a few
+// addresses, kept the shared queue full and everyone else got 503).
 func TestCheckPerUserBound(t *testing.T) {
 	t.Parallel()
+	enc := map[string]string{"u": cheapArgon2id(t, "password")}
+	for _, c := range []struct {
+		opts []Option
+		want int
+	}{
+		{[]Option{WithMaxConcurrent(2), WithMaxWaiting(8)}, 5},
+		{[]Option{WithMaxConcurrent(2)}, 5}, // 2 slots, 8 waiting by default
+		{[]Option{WithMaxConcurrent(1), WithMaxWaiting(0)}, 2},
+		{[]Option{WithMaxConcurrent(16), WithMaxWaiting(0), WithMaxPerUser(3)}, 3},
+	} {
+		u, err := NewUsers(enc, c.opts...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if u.perUser != c.want {
+			t.Errorf("%d slots, %d waiting: %d checks per user, want %d", cap(u.sem), u.maxWaiting, u.perUser, c.want)
+		}
+	}
 	u, err := NewUsers(map[string]string{"alice": cheapArgon2id(t, "password"), "bob": cheapArgon2id(t, "password")},
-		WithMaxConcurrent(1), WithMaxWaiting(8))
+		WithMaxConcurrent(1), WithMaxWaiting(8), WithMaxPerUser(2))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -548,23 +548,27 @@ func (a *Auth) checkScopes(method string, scopes []string) {
 	}
 }
 
-// authedBy keys the Auth that put the request context's principal there.
-type authedBy struct{}
+// authedBy{a} keys the principal a authenticated (a pointer-shaped key:
+// storing it allocates nothing beyond the context value).
+type authedBy struct{ a *Auth }
 
 // withPrincipal returns ctx carrying p, as authenticated by a.
 func (a *Auth) withPrincipal(ctx context.Context, p *authkit.Principal) context.Context {
-	return context.WithValue(authkit.WithPrincipal(ctx, p), authedBy{}, a)
+	return context.WithValue(authkit.WithPrincipal(ctx, p), authedBy{a}, p)
 }
 
 // principalFrom returns the principal in ctx if a authenticated it
 // (Require, Optional, a scope check of a's, or one of a Handler's
 // endpoints over a). A principal that another Auth or the application
-// put there is not a's to vouch for (found by review: Optional of one
-// Auth in front of RequireScopes of another admitted the first one's
-// tokens on the second one's routes).
+// put there is not a's to vouch for, even on top of one a did (found by
+// review: Optional of one Auth in front of RequireScopes of another
+// admitted the first one's tokens on the second one's routes).
 func (a *Auth) principalFrom(ctx context.Context) (*authkit.Principal, bool) {
 	p, found := authkit.PrincipalFrom(ctx)
-	if !found || ctx.Value(authedBy{}) != a {
+	if !found {
+		return nil, false
+	}
+	if vouched, _ := ctx.Value(authedBy{a}).(*authkit.Principal); vouched != p {
 		return nil, false
 	}
 	return p, true

@@ -744,6 +744,16 @@ func TestRequireScopesOwnPrincipalOnly(t *testing.T) {
 	if code := serve(b.auth.RequireScopes("write")(h), forged); code != http.StatusUnauthorized || reached != before {
 		t.Errorf("a principal set with authkit.WithPrincipal and a token B refuses: %d, want 401", code)
 	}
+	// Nor is one the application puts on top of the principal an Auth
+	// vouched for (found by review: the Auth's mark alone was checked).
+	swap := func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			next.ServeHTTP(w, r.WithContext(authkit.WithPrincipal(r.Context(), &authkit.Principal{Subject: "root", Scopes: []string{"admin"}})))
+		})
+	}
+	if code := serve(a.auth.Require(swap(a.auth.RequireScopes("admin")(h))), t.Context()); code != http.StatusForbidden || reached != before {
+		t.Errorf("a principal swapped in after A's Require, at A's RequireScopes(admin): %d, want 403 (the token's own scopes)", code)
+	}
 	// Within one Auth the principal is reused, as before.
 	if code := serve(a.auth.Optional(a.auth.RequireScopes("write")(h)), t.Context()); code != http.StatusOK || reached != before+1 {
 		t.Errorf("a token of A's behind A's Optional and RequireScopes: %d, want 200", code)
