@@ -90,6 +90,7 @@ type Issuer struct {
 	sessionLifetime time.Duration
 	reuseGrace      time.Duration
 	unnamedRefresh  bool // authkit.WithRefreshTokensNamingSession(false)
+	recent          *recentRevocations
 	apiTokenLimit   int
 	sessionLimit    int
 	// signerDown: the last signature failed (an unreachable KMS), so
@@ -132,6 +133,7 @@ func New(opts ...authkit.Option) (*Issuer, error) {
 		sessionLifetime: c.SessionLifetime,
 		reuseGrace:      c.ReuseGrace,
 		unnamedRefresh:  c.UnnamedRefresh,
+		recent:          &recentRevocations{},
 		apiTokenLimit:   c.APITokenLimit,
 		sessionLimit:    c.SessionLimit,
 		storeTimeout:    c.StoreTimeout,
@@ -835,7 +837,9 @@ func (i *Issuer) revokeUntil(now time.Time) time.Time { return now.Add(i.accessT
 // tokens lived on: a retried reuse then met "session revoked" and never
 // wrote their revocation (found by review). Revoking the access tokens
 // of a session that does not exist (ErrNotFound from the refresh store)
-// is harmless.
+// is harmless. A repeat of a revocation of the session this issuer wrote
+// within recentWindow writes nothing and reports nothing
+// (recentRevocations).
 func (i *Issuer) revokeSession(ctx context.Context, subject, id string, now time.Time) error {
 	// It does not stop for the caller (each store call still has the store
 	// timeout): a client that hung up between the steps, or while the
@@ -844,6 +848,10 @@ func (i *Issuer) revokeSession(ctx context.Context, subject, id string, now time
 	// (found by review, twice): it runs to its end (outlive). The event
 	// hook gets the caller's ctx.
 	caller := ctx
+	key := recentKey('s', subject, id)
+	if i.recent.seen(key, now) {
+		return nil
+	}
 	return i.outlive(ctx, "revocation", func(ctx context.Context) error {
 		if i.revocations != nil {
 			if err := i.revocations.RevokeSessionTokens(ctx, subject, id, i.revokeUntil(now)); err != nil {
@@ -854,43 +862,12 @@ func (i *Issuer) revokeSession(ctx context.Context, subject, id string, now time
 		if err != nil && !errors.Is(err, authkit.ErrNotFound) {
 			return err
 		}
+		i.recent.note(key, now)
 		if err == nil {
 			i.emit(caller, authkit.Event{Type: authkit.EventRevoked, Time: now, Subject: subject, SessionID: id, Method: "session"})
 		}
 		return err
 	})
-}
-
-// sessionRevoked reports whether session id of subject is revoked all
-// through: the family in the refresh store, and (with a revocation store)
-// its access tokens there, by the session's entry or the subject's cutoff.
-// Revoke then writes nothing and reports no event again (found by review:
-// every repeat of a refresh token's revocation wrote the session's entry
-// again, a feed change every replica's mirror received). Anything less,
-// or an error, is false: revokeSession runs, and completes a revocation
-// a failure left half done.
-func (i *Issuer) sessionRevoked(ctx context.Context, subject, id string, now time.Time) bool {
-	s, err := i.refresh.Session(ctx, id)
-	return err == nil && s.Subject == subject && i.revokedThrough(ctx, s, now)
-}
-
-// revokedThrough is sessionRevoked for a session already read. Only the
-// session's own entry counts (an IssuedAt no cutoff or data-loss epoch
-// reaches), and it is asked for even long after the revocation: an issuer
-// with a shorter access TTL than the one that minted a token of the
-// session writes an entry that ends before the token does, and revoking
-// again is then the remedy (security.md, "Lowering WithAccessTTL"; found
-// by review). A repeat so writes at most once per entry's life.
-func (i *Issuer) revokedThrough(ctx context.Context, s authkit.Session, now time.Time) bool {
-	if s.RevokedAt.IsZero() {
-		return false
-	}
-	if i.revocations == nil {
-		return true
-	}
-	q := authkit.RevocationQuery{Subject: s.Subject, SessionID: s.ID, IssuedAt: i.revokeUntil(now)}
-	dead, err := i.revocations.IsRevoked(ctx, q, now)
-	return err == nil && dead
 }
 
 // RevokeSession ends session sessionID: its refresh token stops working
@@ -909,9 +886,6 @@ func (i *Issuer) RevokeSession(ctx context.Context, sessionID string) error {
 		return fmt.Errorf("issuer: revoke session: %w", err)
 	}
 	now := i.now()
-	if i.revokedThrough(ctx, s, now) {
-		return nil
-	}
 	if err := i.revokeSession(ctx, s.Subject, sessionID, now); err != nil {
 		return fmt.Errorf("issuer: revoke session: %w", err)
 	}
@@ -933,9 +907,6 @@ func (i *Issuer) RevokeOwnSession(ctx context.Context, subject, sessionID string
 		return fmt.Errorf("issuer: revoke session: %w", authkit.ErrNotFound)
 	}
 	now := i.now()
-	if i.revokedThrough(ctx, s, now) {
-		return nil
-	}
 	if err := i.revokeSession(ctx, subject, sessionID, now); err != nil {
 		return fmt.Errorf("issuer: revoke session: %w", err)
 	}
@@ -1063,9 +1034,6 @@ func (i *Issuer) Revoke(ctx context.Context, token string) error {
 		if err != nil {
 			return fmt.Errorf("issuer: revoke: %w", err)
 		}
-		if i.sessionRevoked(ctx, rec.Subject, rec.SessionID, now) {
-			return nil
-		}
 		if err := i.revokeSession(ctx, rec.Subject, rec.SessionID, now); err != nil && !errors.Is(err, authkit.ErrNotFound) {
 			return fmt.Errorf("issuer: revoke: %w", err)
 		}
@@ -1173,12 +1141,9 @@ func (i *Issuer) revokeJWT(ctx context.Context, token string, now time.Time) err
 }
 
 // revokeTokenID revokes the access token whose claims are c (ownJWT's) by
-// its jti, until it can no longer verify anywhere. A token already dead by
-// its jti or its subject's cutoff (entries that last as long as it can
-// verify) is left as it is: no write, no event (found by review: every
-// repeat of a revocation wrote the entry again, a feed change every
-// replica's mirror received, and an event; 1,450 a second from one
-// client).
+// its jti, until it can no longer verify anywhere. A repeat of a
+// revocation this issuer wrote within recentWindow writes nothing and
+// reports nothing (recentRevocations).
 func (i *Issuer) revokeTokenID(ctx context.Context, c claims.Claims, now time.Time) error {
 	exp := c.ExpiresAt
 	if !now.Before(exp.Add(maxLeeway)) {
@@ -1187,19 +1152,14 @@ func (i *Issuer) revokeTokenID(ctx context.Context, c claims.Claims, now time.Ti
 	if i.revocations == nil {
 		return fmt.Errorf("issuer: %w: revoking an access token needs a revocation store", authkit.ErrInvalidConfig)
 	}
-	// Only the jti's own entry counts, which lasts as long as the token:
-	// no SessionID (a session's entry may have been written before this
-	// token was minted and end before it expires), and an IssuedAt no
-	// cutoff or data-loss epoch reaches (a cutoff's entry lasts the
-	// revoking issuer's access TTL, which may be shorter than this
-	// token's; found by review).
-	q := authkit.RevocationQuery{Subject: c.Subject, TokenID: c.TokenID, IssuedAt: exp.Add(maxLeeway)}
-	if dead, err := i.revocations.IsRevoked(ctx, q, now); err == nil && dead {
+	key := recentKey('t', c.Subject, c.TokenID)
+	if i.recent.seen(key, now) {
 		return nil
 	}
 	if err := i.revocations.RevokeToken(ctx, c.Subject, c.TokenID, exp.Add(maxLeeway)); err != nil {
 		return fmt.Errorf("issuer: revoke: %w", err)
 	}
+	i.recent.note(key, now)
 	i.emit(ctx, authkit.Event{Type: authkit.EventRevoked, Time: now, Subject: c.Subject, SessionID: c.SessionID, TokenID: c.TokenID, Method: authkit.MethodJWT})
 	return nil
 }

@@ -30,10 +30,11 @@ func (s *writeCounter) RevokeSessionTokens(ctx context.Context, subject, sid str
 	return s.Store.RevokeSessionTokens(ctx, subject, sid, until)
 }
 
-// Revoking what is already revoked writes nothing and reports nothing
-// (found by review: each repeat wrote the entry again, a change every
-// replica's mirror received, and an event, 1,450 a second from one
-// client); a revocation a failure left half done is still completed.
+// A repeat of a revocation the issuer wrote within the last 10 seconds
+// writes nothing and reports nothing (found by review: each repeat wrote
+// the entry again, a change every replica's mirror received, and an
+// event, 1,450 a second from one client); after that it writes again, and
+// a revocation a failure left half done is still completed.
 func TestRevokeRepeatWritesNothing(t *testing.T) {
 	ctx := context.Background()
 	var log eventlog.Log
@@ -68,6 +69,19 @@ func TestRevokeRepeatWritesNothing(t *testing.T) {
 		}
 	}
 
+	// Past the window a repeat writes again (it renews what a store may
+	// have lost, or an entry a shorter access TTL wrote).
+	clk.Add(11 * time.Second)
+	if err := iss.Revoke(ctx, other.AccessToken); err != nil {
+		t.Fatal(err)
+	}
+	if err := iss.Revoke(ctx, p.RefreshToken); err != nil {
+		t.Fatal(err)
+	}
+	if n, m := st.tokens.Load(), st.sessions.Load(); n != 2 || m != 2 {
+		t.Errorf("a repeat 11 s later: %d token and %d session writes in all, want 2 and 2", n, m)
+	}
+
 	// A family revoked in the refresh store whose access tokens were not
 	// (a failure between the two writes): the repeat completes it.
 	q, err := iss.IssuePair(ctx, "alice")
@@ -80,8 +94,8 @@ func TestRevokeRepeatWritesNothing(t *testing.T) {
 	if err := iss.Revoke(ctx, q.RefreshToken); err != nil {
 		t.Fatal(err)
 	}
-	if m := st.sessions.Load(); m != 2 {
-		t.Errorf("a half-done revocation: %d session writes in all, want 2 (the repeat completes it)", m)
+	if m := st.sessions.Load(); m != 3 {
+		t.Errorf("a half-done revocation: %d session writes in all, want 3 (the repeat completes it)", m)
 	}
 	if _, err := ver.Verify(ctx, q.AccessToken); err == nil {
 		t.Error("the access token of a half-revoked session still verifies after Revoke")
@@ -168,3 +182,28 @@ func TestRevokeSessionAgainAfterItsEntry(t *testing.T) {
 		t.Error("the session's access token verifies after Revoke of its refresh token, the session's entry having ended")
 	}
 }
+
+// Revoking a session again while the entry a shorter access TTL wrote is
+// still in force renews it (found by review: a skip based on the store's
+// answer left the entry to end before the session's hour-long token).
+func TestRevokeSessionAgainWhileItsEntryLives(t *testing.T) {
+	ctx := context.Background()
+	long, short, ver, clk := twoTTLs(t)
+	p, err := long.IssuePair(ctx, "alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	clk.Add(time.Minute)
+	if err := short.RevokeSession(ctx, p.SessionID); err != nil {
+		t.Fatal(err)
+	}
+	clk.Add(5 * time.Minute)
+	if err := short.RevokeSession(ctx, p.SessionID); err != nil {
+		t.Fatal(err)
+	}
+	clk.Add(6 * time.Minute) // past the first entry's end, within the second's
+	if _, err := ver.Verify(ctx, p.AccessToken); err == nil {
+		t.Error("the session's hour-long access token verifies: the second revocation did not renew the entry")
+	}
+}
+
