@@ -206,4 +206,3 @@ func TestRevokeSessionAgainWhileItsEntryLives(t *testing.T) {
 		t.Error("the session's hour-long access token verifies: the second revocation did not renew the entry")
 	}
 }
-
