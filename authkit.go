@@ -473,7 +473,9 @@ type RevocationStore interface {
 
 	// IsRevoked reports whether the token q describes is dead at now: its
 	// jti revoked under q.Subject, its sid revoked under q.Subject, or
-	// q.IssuedAt at or before q.Subject's cutoff. Entries whose until is at
+	// q.IssuedAt at or before q.Subject's cutoff. An empty TokenID or
+	// SessionID (a token without a jti, or outside any session) matches
+	// no revoked jti or sid. Entries whose until is at
 	// or before now no longer count. It answers in one round trip to the
 	// backend: this is on the path of every authenticated request. A
 	// backend that cannot answer returns ErrStoreUnavailable, never

@@ -115,6 +115,17 @@ func runRevocation(t *testing.T, h PartialHarness[authkit.RevocationStore]) {
 		wantDead(t, b, query("jti-1", "", "alice", base), at(minute), false, "a token outside any session is not in a revoked session", ruleRevKeys)
 	})
 
+	// A token without a jti (OIDCProfile admits them: Entra ID writes
+	// none) is queried with an empty TokenID, which matches no revoked
+	// jti (found by review: a store matching it against any of the
+	// subject's jti entries passed, and refused such tokens).
+	t.Run("IsRevoked/EmptyTokenID", func(t *testing.T) {
+		a, b := open(t, h)
+		mustOK(t, "RevokeToken", a.RevokeToken(t.Context(), "alice", "jti-1", at(hour)), ruleRevokeJTI)
+		wantDead(t, b, query("", "sid-1", "alice", base), at(minute), false, "a token without a jti is not a revoked jti", ruleRevKeys)
+		wantDead(t, b, query("", "", "alice", base), at(minute), false, "a token without a jti or a session is not a revoked jti", ruleRevKeys)
+	})
+
 	t.Run("IsRevoked/Namespaces", func(t *testing.T) {
 		a, b := open(t, h)
 		mustOK(t, "RevokeToken", a.RevokeToken(t.Context(), "x", "same", at(hour)), ruleRevokeJTI)
