@@ -153,56 +153,45 @@ func TestRevokeJTIUnderShortCutoff(t *testing.T) {
 	}
 }
 
-// Revoking a session again writes its entry again once the first one has
-// ended (security.md, "Lowering WithAccessTTL": revoke again what must
-// stay revoked; found by review: every repeat was skipped).
-func TestRevokeSessionAgainAfterItsEntry(t *testing.T) {
-	ctx := context.Background()
-	long, short, ver, clk := twoTTLs(t)
-	p, err := long.IssuePair(ctx, "alice")
-	if err != nil {
-		t.Fatal(err)
-	}
-	clk.Add(time.Minute)
-	if err := short.RevokeSession(ctx, p.SessionID); err != nil {
-		t.Fatal(err)
-	}
-	clk.Add(20 * time.Minute) // the entry the short issuer wrote has ended
-	if err := short.RevokeSession(ctx, p.SessionID); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := ver.Verify(ctx, p.AccessToken); err == nil {
-		t.Error("the session's hour-long access token verifies after its session was revoked again")
-	}
-	clk.Add(20 * time.Minute)
-	if err := short.Revoke(ctx, p.RefreshToken); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := ver.Verify(ctx, p.AccessToken); err == nil {
-		t.Error("the session's access token verifies after Revoke of its refresh token, the session's entry having ended")
-	}
-}
-
-// Revoking a session again while the entry a shorter access TTL wrote is
-// still in force renews it (found by review: a skip based on the store's
-// answer left the entry to end before the session's hour-long token).
-func TestRevokeSessionAgainWhileItsEntryLives(t *testing.T) {
-	ctx := context.Background()
-	long, short, ver, clk := twoTTLs(t)
-	p, err := long.IssuePair(ctx, "alice")
-	if err != nil {
-		t.Fatal(err)
-	}
-	clk.Add(time.Minute)
-	if err := short.RevokeSession(ctx, p.SessionID); err != nil {
-		t.Fatal(err)
-	}
-	clk.Add(5 * time.Minute)
-	if err := short.RevokeSession(ctx, p.SessionID); err != nil {
-		t.Fatal(err)
-	}
-	clk.Add(6 * time.Minute) // past the first entry's end, within the second's
-	if _, err := ver.Verify(ctx, p.AccessToken); err == nil {
-		t.Error("the session's hour-long access token verifies: the second revocation did not renew the entry")
+// Revoking a session again renews its entry, both once the entry a
+// shorter access TTL wrote has ended and while it is still in force
+// (security.md, "Lowering WithAccessTTL": revoke again what must stay
+// revoked; found by review: repeats were skipped, first always, then
+// while the entry lived, which left it to end before the session's
+// hour-long token).
+func TestRevokeSessionAgain(t *testing.T) {
+	for _, c := range []struct {
+		name           string
+		before, after  time.Duration // between the revocations, and from the second to the check
+		byRefreshToken bool          // the second revocation is Revoke(refresh token)
+	}{
+		{"after its entry ended", 20 * time.Minute, 0, false},
+		{"after its entry ended, by refresh token", 20 * time.Minute, 0, true},
+		{"while its entry lives", 5 * time.Minute, 6 * time.Minute, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			ctx := context.Background()
+			long, short, ver, clk := twoTTLs(t)
+			p, err := long.IssuePair(ctx, "alice")
+			if err != nil {
+				t.Fatal(err)
+			}
+			clk.Add(time.Minute)
+			if err := short.RevokeSession(ctx, p.SessionID); err != nil {
+				t.Fatal(err)
+			}
+			clk.Add(c.before)
+			again := func() error { return short.RevokeSession(ctx, p.SessionID) }
+			if c.byRefreshToken {
+				again = func() error { return short.Revoke(ctx, p.RefreshToken) }
+			}
+			if err := again(); err != nil {
+				t.Fatal(err)
+			}
+			clk.Add(c.after) // past the first entry's end
+			if _, err := ver.Verify(ctx, p.AccessToken); err == nil {
+				t.Error("the session's hour-long access token verifies: the second revocation did not renew the entry")
+			}
+		})
 	}
 }
