@@ -252,6 +252,31 @@ localhost.`)
 	if _, ok := logLevels[cfg.logLevel]; !ok {
 		return cfg, usagef("--log-level must be debug, info, warn or error")
 	}
+	// The values the library bounds are checked here too, so that one out
+	// of range is a mistake on the command line (exit 2) found before the
+	// store is opened or migrated (found by review: exit 1, after
+	// --migrate had run).
+	for _, f := range []struct {
+		name string
+		role authkit.Role
+		opt  authkit.Option
+	}{
+		{"access-ttl", authkit.RoleIssuer, authkit.WithAccessTTL(cfg.accessTTL)},
+		{"refresh-ttl", authkit.RoleIssuer, authkit.WithRefreshTTL(cfg.refreshTTL)},
+		{"session-lifetime", authkit.RoleIssuer, authkit.WithSessionLifetime(cfg.sessionLifetime)},
+		{"api-token-limit", authkit.RoleIssuer, authkit.WithAPITokenLimit(cfg.apiTokenLimit)},
+		{"session-limit", authkit.RoleIssuer, authkit.WithSessionLimit(cfg.sessionLimit)},
+		{"store-timeout", authkit.RoleIssuer, authkit.WithStoreTimeout(cfg.storeTimeout)},
+		{"verify-cache", authkit.RoleVerifier, authkit.WithVerifyCache(cfg.verifyCache)},
+	} {
+		if _, err := authkit.BuildConfig(f.role, f.opt); err != nil {
+			return cfg, usagef("--%s: %v", f.name, err)
+		}
+	}
+	if _, err := authkit.BuildConfig(authkit.RoleIssuer, authkit.WithAccessTTL(cfg.accessTTL),
+		authkit.WithRefreshTTL(cfg.refreshTTL), authkit.WithSessionLifetime(cfg.sessionLifetime)); err != nil {
+		return cfg, usagef("--access-ttl, --refresh-ttl, --session-lifetime: %v", err)
+	}
 	return cfg, nil
 }
 
@@ -1002,6 +1027,9 @@ func (f mirrorFlag) Set(v string) error {
 	d, err := parseDuration(v)
 	if err != nil {
 		return errors.New("want auto, off or a duration like 5s")
+	}
+	if d < time.Second || d > 10*time.Minute {
+		return errors.New("want auto, off or a duration from 1s to 10m")
 	}
 	*f.d = d
 	return nil

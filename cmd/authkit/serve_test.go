@@ -383,7 +383,16 @@ func TestServeRefusesBadConfiguration(t *testing.T) {
 		{"sqlite not migrated", []string{"--store", "sqlite:" + filepath.Join(dir, "fresh.db")}, exitFailure, "or start serve with --migrate"},
 		{"redis unreachable", []string{"--store", "redis://:p4ss@127.0.0.1:1/0?dial_timeout=2s"}, exitFailure, "--store"},
 		{"unknown store", []string{"--store", "etcd://x"}, exitUsage, `unknown store kind "etcd"`},
-		{"access TTL too long", []string{"--access-ttl", "2d"}, exitFailure, "WithAccessTTL"},
+		// Values the library bounds are usage errors, found before the
+		// store is opened (found by review: exit 1, after --migrate ran).
+		{"access TTL too long", []string{"--access-ttl", "2d"}, exitUsage, "--access-ttl"},
+		{"access TTL too long, before migrating", []string{"--store", "sqlite:" + filepath.Join(dir, "never.db"), "--migrate", "--access-ttl", "25h"}, exitUsage, "--access-ttl"},
+		{"store timeout too short", []string{"--store-timeout", "5ms"}, exitUsage, "--store-timeout"},
+		{"API token limit", []string{"--api-token-limit", "10001"}, exitUsage, "--api-token-limit"},
+		{"session limit", []string{"--session-limit", "10001"}, exitUsage, "--session-limit"},
+		{"verify cache", []string{"--verify-cache", "-1"}, exitUsage, "--verify-cache"},
+		{"revocation mirror", []string{"--revocation-mirror", "500ms"}, exitUsage, "from 1s to 10m"},
+		{"access longer than refresh", []string{"--access-ttl", "2h", "--refresh-ttl", "1h"}, exitUsage, "longer than the refresh TTL"},
 		{"log format", []string{"--log-format", "xml"}, exitUsage, "--log-format must be text or json"},
 		{"audience", []string{"--audience", ","}, exitUsage, "--audience"},
 		{"port in use or invalid", []string{"--addr", "127.0.0.1:99999"}, exitFailure, "invalid port"},
@@ -396,6 +405,9 @@ func TestServeRefusesBadConfiguration(t *testing.T) {
 				t.Error("a DSN password reached the output")
 			}
 		})
+	}
+	if _, err := os.Stat(filepath.Join(dir, "never.db")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("a usage error left the store it named opened or migrated: %v", err)
 	}
 }
 
