@@ -436,3 +436,32 @@ func TestServeEmptyFiles(t *testing.T) {
 		t.Errorf("serve with empty AUTHKIT_ISSUER and AUTHKIT_ACCESS_TTL: %v (access TTL %v), want the defaults", err, cfg.accessTTL)
 	}
 }
+
+// Lifetimes valid together parse, however they stand against the
+// library's defaults (found by review: each flag was checked against the
+// others' defaults, and --refresh-ttl 1d --session-lifetime 7d was
+// refused); each alone out of range, or the three out of order, is a
+// usage error.
+func TestServeLifetimeFlags(t *testing.T) {
+	t.Parallel()
+	c := &cli{stdin: strings.NewReader(""), stdout: io.Discard, stderr: io.Discard, lookupEnv: func(string) (string, bool) { return "", false }}
+	for _, args := range [][]string{
+		{"--access-ttl", "1m", "--refresh-ttl", "2m"},
+		{"--refresh-ttl", "100d", "--session-lifetime", "120d"},
+		{"--refresh-ttl", "1d", "--session-lifetime", "7d"},
+		{"--access-ttl", "20h", "--refresh-ttl", "1d", "--session-lifetime", "1d"},
+	} {
+		if _, err := c.parseServe(args); err != nil {
+			t.Errorf("%q: %v", args, err)
+		}
+	}
+	for _, args := range [][]string{
+		{"--access-ttl", "25h"},
+		{"--refresh-ttl", "1d", "--session-lifetime", "12h"},
+		{"--access-ttl", "2h", "--refresh-ttl", "1h"},
+	} {
+		if _, err := c.parseServe(args); !errors.As(err, new(*usageError)) {
+			t.Errorf("%q: %v, want a usage error", args, err)
+		}
+	}
+}

@@ -256,20 +256,23 @@ localhost.`)
 	// of range is a mistake on the command line (exit 2) found before the
 	// store is opened or migrated (found by review: exit 1, after
 	// --migrate had run).
+	// Each option alone on a scratch Config: its own range only
+	// (BuildConfig would also hold it against the other lifetimes'
+	// defaults; found by review: --refresh-ttl 1d --session-lifetime 7d
+	// was refused). The lifetimes together come next.
 	for _, f := range []struct {
 		name string
-		role authkit.Role
 		opt  authkit.Option
 	}{
-		{"access-ttl", authkit.RoleIssuer, authkit.WithAccessTTL(cfg.accessTTL)},
-		{"refresh-ttl", authkit.RoleIssuer, authkit.WithRefreshTTL(cfg.refreshTTL)},
-		{"session-lifetime", authkit.RoleIssuer, authkit.WithSessionLifetime(cfg.sessionLifetime)},
-		{"api-token-limit", authkit.RoleIssuer, authkit.WithAPITokenLimit(cfg.apiTokenLimit)},
-		{"session-limit", authkit.RoleIssuer, authkit.WithSessionLimit(cfg.sessionLimit)},
-		{"store-timeout", authkit.RoleIssuer, authkit.WithStoreTimeout(cfg.storeTimeout)},
-		{"verify-cache", authkit.RoleVerifier, authkit.WithVerifyCache(cfg.verifyCache)},
+		{"access-ttl", authkit.WithAccessTTL(cfg.accessTTL)},
+		{"refresh-ttl", authkit.WithRefreshTTL(cfg.refreshTTL)},
+		{"session-lifetime", authkit.WithSessionLifetime(cfg.sessionLifetime)},
+		{"api-token-limit", authkit.WithAPITokenLimit(cfg.apiTokenLimit)},
+		{"session-limit", authkit.WithSessionLimit(cfg.sessionLimit)},
+		{"store-timeout", authkit.WithStoreTimeout(cfg.storeTimeout)},
+		{"verify-cache", authkit.WithVerifyCache(cfg.verifyCache)},
 	} {
-		if _, err := authkit.BuildConfig(f.role, f.opt); err != nil {
+		if err := f.opt(&authkit.Config{}); err != nil {
 			return cfg, usagef("--%s: %v", f.name, err)
 		}
 	}
