@@ -85,7 +85,7 @@ func TestServeTimeoutFlags(t *testing.T) {
 		r.must(t, exitUsage, nil, []string{"--request-timeout must be between"})
 	}
 	r := runCLI(t, "", "serve", "--store-timeout", "5ms", "--request-timeout", "1s")
-	r.must(t, exitFailure, nil, []string{"WithStoreTimeout"})
+	r.must(t, exitUsage, nil, []string{"--store-timeout", "WithStoreTimeout"})
 	// --users-reload: 0 or off is off; a check in a tight loop is refused.
 	runCLI(t, "", "serve", "--users-reload", "1ns").must(t, exitUsage, nil, []string{"--users-reload must be 0 (off) or at least 10ms"})
 	runCLI(t, "", "serve", "--users-reload", "soon").must(t, exitUsage, nil, []string{"or 0 (off)"})

@@ -549,7 +549,7 @@ func TestServeRevocationMirrorAndCache(t *testing.T) {
 		r.must(t, exitUsage, nil, []string{"-revocation-mirror: want auto, off or a duration"})
 	}
 	r := runCLI(t, "", "serve", "--verify-cache", "-1")
-	r.must(t, exitFailure, nil, []string{"WithVerifyCache"})
+	r.must(t, exitUsage, nil, []string{"--verify-cache", "WithVerifyCache"})
 }
 
 // On the shared stores, where serve turns the mirror on by default, a
