@@ -74,7 +74,19 @@ type hash interface {
 	// class names the algorithm and its cost parameters: hashes of one
 	// class take the same time to verify.
 	class() string
+	// weak reports whether the hash's cost is below OWASP's minimum
+	// (Users.Weak).
+	weak() bool
 }
+
+// OWASP's Password Storage Cheat Sheet minimums: argon2id with at least
+// 7 MiB and, memory times passes, at least its m=7168,t=5 (the cheapest of
+// its equivalent settings); bcrypt cost 10.
+const (
+	owaspArgonMinKiB       = 7168
+	owaspArgonMinKiBPasses = 7168 * 5
+	owaspBcryptMinCost     = 10
+)
 
 type argon2Hash struct {
 	memory  uint32
@@ -114,6 +126,12 @@ func (h *bcryptHash) verify(password []byte) bool {
 }
 
 func (h *bcryptHash) class() string { return "bcrypt cost=" + strconv.Itoa(h.cost) }
+
+func (h *bcryptHash) weak() bool { return h.cost < owaspBcryptMinCost }
+
+func (h *argon2Hash) weak() bool {
+	return h.memory < owaspArgonMinKiB || uint64(h.memory)*uint64(h.time) < owaspArgonMinKiBPasses
+}
 
 // checkNewPassword refuses a password no login could present: the
 // password grant and Basic credentials take UTF-8 only (found by review: a

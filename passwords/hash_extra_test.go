@@ -37,3 +37,42 @@ func TestHashInputsReviewed(t *testing.T) {
 		t.Errorf("a NUL byte is UTF-8: %v", err)
 	}
 }
+
+// Weak names the users whose hash costs less than OWASP's minimum, in the
+// table's order (found by review: such hashes loaded silently).
+func TestUsersWeak(t *testing.T) {
+	argon := func(m, passes uint32) string {
+		salt := []byte("saltsaltsaltsalt")
+		return (&argon2Hash{memory: m, time: passes, threads: 1, salt: salt, key: make([]byte, 32)}).encode()
+	}
+	bcryptOf := func(cost string) string {
+		h, err := HashBcrypt([]byte("password"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return h[:4] + cost + h[6:]
+	}
+	strong, err := Hash([]byte("password"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, err := ParseUsers(strings.NewReader(strings.Join([]string{
+		"default:" + strong,
+		"tiny:" + argon(8, 1),
+		"owasp5:" + argon(7168, 5),
+		"owasp4:" + argon(7168, 4),
+		"onepass:" + argon(47104, 1),
+		"lowmem:" + argon(4096, 10),
+		"bcrypt4:" + bcryptOf("04"),
+		"bcrypt10:" + bcryptOf("10"),
+	}, "\n")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := strings.Join(u.Weak(), ","), "tiny,owasp4,lowmem,bcrypt4"; got != want {
+		t.Errorf("Weak() = %s, want %s", got, want)
+	}
+	if w := (*Users)(nil).Weak(); w != nil {
+		t.Errorf("a nil table's Weak() = %v", w)
+	}
+}

@@ -365,6 +365,26 @@ func (u *Users) Names() []string {
 	return slices.Clone(u.names)
 }
 
+// Weak returns the names, in the table's order, of the users whose hash
+// costs less than OWASP's Password Storage Cheat Sheet asks (argon2id
+// below m=7168,t=5 or its equivalents, bcrypt below cost 10): such hashes
+// load and verify, but a stolen table is cheap to guess against, and they
+// make the dummy hash of unknown users cheap too when most users have
+// them. Rehash them (Hash, with the user's next password). A table from
+// Hash's own defaults has none.
+func (u *Users) Weak() []string {
+	if u == nil {
+		return nil
+	}
+	var weak []string
+	for _, n := range u.names {
+		if u.hashes[n].weak() {
+			weak = append(weak, n)
+		}
+	}
+	return weak
+}
+
 // Check checks a login: it returns username as the subject when the table
 // holds username and password matches its hash. Its signature is that of
 // httpauth.WithPasswordGrant's checker, so users.Check can be passed as

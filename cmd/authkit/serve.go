@@ -404,6 +404,7 @@ func (c *cli) newServer(ctx context.Context, cfg serveConfig, log *slog.Logger) 
 	s.users, s.usersReload = users, cfg.usersReload
 	if cfg.usersFile != "" {
 		warnSharedFile(log, cfg.usersFile, "the users file (password hashes)")
+		warnWeakHashes(log, cfg.usersFile, users.users())
 	}
 	warnPlainHTTP(log, cfg.addr, cfg.issuer, true, len(cfg.trustedProxies))
 	audit := logEvents(log) // the audit trail (events.go)

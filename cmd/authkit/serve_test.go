@@ -343,7 +343,7 @@ func TestServeUsersAndKeysFiles(t *testing.T) {
 		t.Errorf("exit status %d", code)
 	}
 	// JSON logs: every line is an object; the request lines carry the fields.
-	sawRequest := false
+	sawRequest, sawWeak := false, false
 	for _, line := range strings.Split(strings.TrimSpace(s.stderr.String()), "\n") {
 		var rec map[string]any
 		if err := json.Unmarshal([]byte(line), &rec); err != nil {
@@ -352,9 +352,17 @@ func TestServeUsersAndKeysFiles(t *testing.T) {
 		if rec["msg"] == "request" && rec["path"] == "/me" {
 			sawRequest = rec["method"] == "GET" && rec["status"] == float64(200) && rec["duration"] != nil
 		}
+		// The tests hash cheaply (cheapHashing): serve says alice's hash
+		// costs less than OWASP's minimum.
+		if msg, _ := rec["msg"].(string); strings.Contains(msg, "cheaper than OWASP") {
+			sawWeak = rec["level"] == "WARN" && rec["first"] == "alice" && rec["users"] == float64(1)
+		}
 	}
 	if !sawRequest {
 		t.Errorf("no JSON request log for GET /me:\n%s", s.stderr)
+	}
+	if !sawWeak {
+		t.Errorf("no warning of alice's cheap password hash:\n%s", s.stderr)
 	}
 }
 

@@ -384,6 +384,19 @@ type userTable struct {
 	lines map[string]string   // each user's line, to tell a changed one
 }
 
+// warnWeakHashes logs a warning when the users file holds hashes cheaper
+// than OWASP's minimum (passwords.Users.Weak), naming up to five of their
+// users: they load and verify, but a stolen file is cheap to guess
+// against (found by review: they loaded silently).
+func warnWeakHashes(log *slog.Logger, path string, t *userTable) {
+	weak := t.table.Weak()
+	if len(weak) == 0 {
+		return
+	}
+	log.Warn("the users file holds password hashes cheaper than OWASP's minimum (argon2id m=7168,t=5 or its equivalents, bcrypt cost 10); set those users' passwords again with authkit users add",
+		"file", path, "users", len(weak), "first", strings.Join(weak[:min(5, len(weak))], ","))
+}
+
 // users returns the current table.
 func (db *userDB) users() *userTable { return db.cur.Load() }
 
@@ -531,6 +544,7 @@ func (db *userDB) reload(log *slog.Logger, force bool) {
 	db.cur.Store(t)
 	db.read, db.failed, db.missing = fi, nil, false
 	log.Info("users file read again", "file", db.path, "users", len(t.users), "added", added, "removed", removed)
+	warnWeakHashes(log, db.path, t)
 	if db.end != nil {
 		found := false
 		for n := range old.known {
