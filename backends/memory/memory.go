@@ -162,6 +162,8 @@ type Store struct {
 	sid     map[revKey]*revocation
 	cutoffs map[string]*cutoff
 	revExp  expiryHeap
+	// dropped remembers the revocations the sweeps dropped (dropped.go).
+	dropped droppedSet
 
 	// API tokens: tokensBySubject holds those not revoked, revokedTokens
 	// the others, earliest RevokedAt first.
@@ -448,6 +450,11 @@ func (s *Store) IsRevoked(ctx context.Context, q authkit.RevocationQuery, now ti
 			dead = true
 		}
 	}
+	if !dead {
+		// A check dated before a sweep that dropped revocations (the
+		// clock stepped back) is answered as if they were still there.
+		dead = s.dropped.revoked(q, now)
+	}
 	s.mu.RUnlock()
 	return dead, nil
 }
@@ -479,11 +486,14 @@ func (s *Store) collectRevocations(now time.Time, budget int) int {
 		case *revocation:
 			if o.isSID {
 				delete(s.sid, o.key)
+				s.dropped.add(droppedKey{droppedSID, o.key}, o.exp.at, time.Time{}, now)
 			} else {
 				delete(s.jti, o.key)
+				s.dropped.add(droppedKey{droppedJTI, o.key}, o.exp.at, time.Time{}, now)
 			}
 		case *cutoff:
 			delete(s.cutoffs, o.subject)
+			s.dropped.add(droppedKey{droppedCutoff, revKey{o.subject, ""}}, o.exp.at, o.cutoff, now)
 		}
 	}
 	return n
