@@ -102,3 +102,27 @@ func (d *droppedSet) revoked(q authkit.RevocationQuery, now time.Time) bool {
 	}
 	return false
 }
+
+// appendInForce appends to in the remembered revocations still in force at
+// now, when now is before mark, except those whose key live reports
+// stored: what a snapshot taken after the clock stepped back must hold, as
+// IsRevoked answers from them too.
+func (d *droppedSet) appendInForce(in []authkit.Revocation, now time.Time, live func(droppedKey) bool) []authkit.Revocation {
+	if len(d.entries) == 0 || toMicros(now) >= d.mark {
+		return in
+	}
+	for k, e := range d.entries {
+		if !now.Before(e.until) || live(k) {
+			continue
+		}
+		switch k.kind {
+		case droppedJTI:
+			in = append(in, authkit.Revocation{Kind: authkit.RevokedToken, Subject: k.key.subject, ID: k.key.id, Until: e.until})
+		case droppedSID:
+			in = append(in, authkit.Revocation{Kind: authkit.RevokedSession, Subject: k.key.subject, ID: k.key.id, Until: e.until})
+		case droppedCutoff:
+			in = append(in, authkit.Revocation{Kind: authkit.RevokedBefore, Subject: k.key.subject, Cutoff: e.cutoff, Until: e.until})
+		}
+	}
+	return in
+}

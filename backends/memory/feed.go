@@ -270,6 +270,18 @@ func (s *Store) RevocationSnapshot(ctx context.Context, now time.Time, fn func(a
 			in = append(in, authkit.Revocation{Kind: authkit.RevokedBefore, Subject: c.subject, Cutoff: c.cutoff, Until: c.exp.at})
 		}
 	}
+	// Revocations a sweep removed that are in force at now (the clock
+	// stepped back), as IsRevoked answers: a mirror's snapshot then holds
+	// them too.
+	in = s.dropped.appendInForce(in, now, func(k droppedKey) bool {
+		switch k.kind {
+		case droppedJTI:
+			return s.jti[k.key] != nil
+		case droppedSID:
+			return s.sid[k.key] != nil
+		}
+		return s.cutoffs[k.key.subject] != nil
+	})
 	pos := s.feed.position(s.feed.next)
 	s.mu.RUnlock()
 	for i, r := range in {
