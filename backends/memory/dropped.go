@@ -1,6 +1,7 @@
 package memory
 
 import (
+	"container/heap"
 	"time"
 
 	"github.com/authkit-go/authkit"
@@ -25,94 +26,124 @@ type droppedKey struct {
 	key  revKey
 }
 
-// droppedEntry is a dropped revocation's until (and cutoff), and seq, the
-// order it was dropped in (its place in the ring).
+// droppedEntry is a dropped revocation, merged as the store merges
+// revocations: the later until, and for a cutoff the later cutoff.
 type droppedEntry struct {
+	key           droppedKey
 	until, cutoff time.Time
-	seq           uint64
+	index         int // in droppedSet.byUntil
 }
 
-// droppedSet remembers the last maxDropped revocations the sweeps
-// dropped, so that a check whose time is before a sweep that dropped
-// entries is answered as if they were still there. The sweep judges
-// expiry at the latest time any call has given the store; a wall clock
-// stepped forward and back made that a time the real clock had not
-// reached, and the revocations dropped then verified again once the clock
-// was corrected (found by review: a two-hour step and one login during
-// it). The set is asked only while a check's time is before mark, so a
-// store whose clock moves forward never consults it. The caller holds
-// s.mu (written under the write lock, read under the read lock).
+// droppedSet remembers revocations the sweeps dropped, so that a check
+// whose time is before a sweep that dropped entries is answered as if
+// they were still there. The sweep judges expiry at the latest time any
+// call has given the store; a wall clock stepped forward and back made
+// that a time the real clock had not reached, and the revocations dropped
+// then verified again once the clock was corrected (found by review: a
+// two-hour step and one login during it). The set is asked only while a
+// check's time is before mark, so a store whose clock moves forward never
+// consults it. It holds at most maxDropped entries, forgetting the one
+// that ends first (found by review: forgetting the one dropped first let
+// a burst of short revocations push out a long one still in force). The
+// caller holds s.mu (written under the write lock, read under the read
+// lock).
 type droppedSet struct {
-	entries map[droppedKey]droppedEntry
-	ring    []droppedKey // the keys in the order dropped, oldest at next
-	seqs    []uint64     // each ring slot's seq
-	next    int
-	seq     uint64
+	entries map[droppedKey]*droppedEntry
+	byUntil droppedHeap
 	// mark is the latest time, in Unix microseconds, at which a sweep
 	// dropped a revocation.
 	mark int64
 }
 
-// add remembers a revocation dropped by a sweep at at.
+// add remembers a revocation dropped by a sweep at at, merged with one of
+// the same key remembered before.
 func (d *droppedSet) add(k droppedKey, until, cutoff, at time.Time) {
-	if d.entries == nil {
-		d.entries = make(map[droppedKey]droppedEntry)
-		d.ring = make([]droppedKey, 0, 64)
-	}
-	d.seq++
-	if len(d.ring) < maxDropped {
-		d.ring = append(d.ring, k)
-		d.seqs = append(d.seqs, d.seq)
-	} else {
-		// Forget the oldest, unless the same key was dropped again since
-		// (its entry then belongs to the newer slot).
-		old := d.ring[d.next]
-		if e, ok := d.entries[old]; ok && e.seq == d.seqs[d.next] {
-			delete(d.entries, old)
-		}
-		d.ring[d.next], d.seqs[d.next] = k, d.seq
-		d.next = (d.next + 1) % maxDropped
-	}
-	d.entries[k] = droppedEntry{until: until, cutoff: cutoff, seq: d.seq}
 	if m := toMicros(at); m > d.mark {
 		d.mark = m
 	}
+	if d.entries == nil {
+		d.entries = make(map[droppedKey]*droppedEntry)
+	}
+	if e, ok := d.entries[k]; ok {
+		if until.After(e.until) {
+			e.until = until
+			heap.Fix(&d.byUntil, e.index)
+		}
+		if cutoff.After(e.cutoff) {
+			e.cutoff = cutoff
+		}
+		return
+	}
+	if len(d.byUntil) >= maxDropped {
+		if !until.After(d.byUntil[0].until) {
+			return // it ends no later than every one remembered
+		}
+		delete(d.entries, heap.Pop(&d.byUntil).(*droppedEntry).key)
+	}
+	e := &droppedEntry{key: k, until: until, cutoff: cutoff}
+	d.entries[k] = e
+	heap.Push(&d.byUntil, e)
+}
+
+// consulted reports whether a check at now asks the set: some entry was
+// dropped by a sweep later than now.
+func (d *droppedSet) consulted(now time.Time) bool {
+	return len(d.entries) != 0 && toMicros(now) < d.mark
+}
+
+// get returns the remembered revocation of k still in force at now, if
+// the set is consulted at now.
+func (d *droppedSet) get(k droppedKey, now time.Time) (*droppedEntry, bool) {
+	if !d.consulted(now) {
+		return nil, false
+	}
+	e, ok := d.entries[k]
+	if !ok || !now.Before(e.until) {
+		return nil, false
+	}
+	return e, true
 }
 
 // revoked reports whether a remembered revocation covers q at now: one
-// dropped although it was still in force at now.
-func (d *droppedSet) revoked(q authkit.RevocationQuery, now time.Time) bool {
-	if len(d.entries) == 0 || toMicros(now) >= d.mark {
+// dropped although it was still in force at now. live is the subject's
+// stored cutoff, if any: a cutoff is judged merged with it (the later
+// cutoff, the later until), as the store merges cutoffs.
+func (d *droppedSet) revoked(q authkit.RevocationQuery, now time.Time, live *cutoff) bool {
+	if !d.consulted(now) {
 		return false
 	}
 	if q.TokenID != "" {
-		if e, ok := d.entries[droppedKey{droppedJTI, revKey{q.Subject, q.TokenID}}]; ok && now.Before(e.until) {
+		if _, ok := d.get(droppedKey{droppedJTI, revKey{q.Subject, q.TokenID}}, now); ok {
 			return true
 		}
 	}
 	if q.SessionID != "" {
-		if e, ok := d.entries[droppedKey{droppedSID, revKey{q.Subject, q.SessionID}}]; ok && now.Before(e.until) {
+		if _, ok := d.get(droppedKey{droppedSID, revKey{q.Subject, q.SessionID}}, now); ok {
 			return true
 		}
 	}
 	if q.Subject != "" {
-		if e, ok := d.entries[droppedKey{droppedCutoff, revKey{q.Subject, ""}}]; ok && now.Before(e.until) && !q.IssuedAt.After(e.cutoff) {
-			return true
+		if e, ok := d.get(droppedKey{droppedCutoff, revKey{q.Subject, ""}}, now); ok {
+			c := e.cutoff
+			if live != nil && live.cutoff.After(c) {
+				c = live.cutoff
+			}
+			return !q.IssuedAt.After(c)
 		}
 	}
 	return false
 }
 
-// appendInForce appends to in the remembered revocations still in force at
-// now, when now is before mark, except those whose key live reports
-// stored: what a snapshot taken after the clock stepped back must hold, as
+// appendInForce appends to in the remembered revocations still in force
+// at now whose key is not stored (stored ones the caller merged with
+// get): what a snapshot taken after the clock stepped back must hold, as
 // IsRevoked answers from them too.
-func (d *droppedSet) appendInForce(in []authkit.Revocation, now time.Time, live func(droppedKey) bool) []authkit.Revocation {
-	if len(d.entries) == 0 || toMicros(now) >= d.mark {
+func (d *droppedSet) appendInForce(in []authkit.Revocation, now time.Time, stored func(droppedKey) bool) []authkit.Revocation {
+	if !d.consulted(now) {
 		return in
 	}
 	for k, e := range d.entries {
-		if !now.Before(e.until) || live(k) {
+		if !now.Before(e.until) || stored(k) {
 			continue
 		}
 		switch k.kind {
@@ -125,4 +156,26 @@ func (d *droppedSet) appendInForce(in []authkit.Revocation, now time.Time, live 
 		}
 	}
 	return in
+}
+
+// droppedHeap orders remembered revocations by until, earliest first.
+type droppedHeap []*droppedEntry
+
+func (h droppedHeap) Len() int           { return len(h) }
+func (h droppedHeap) Less(i, j int) bool { return h[i].until.Before(h[j].until) }
+func (h droppedHeap) Swap(i, j int) {
+	h[i], h[j] = h[j], h[i]
+	h[i].index, h[j].index = i, j
+}
+func (h *droppedHeap) Push(x any) {
+	e := x.(*droppedEntry)
+	e.index = len(*h)
+	*h = append(*h, e)
+}
+func (h *droppedHeap) Pop() any {
+	old := *h
+	e := old[len(old)-1]
+	old[len(old)-1] = nil
+	*h = old[:len(old)-1]
+	return e
 }

@@ -89,27 +89,137 @@ func TestDroppedRevocationsAnswerEarlierChecks(t *testing.T) {
 	}
 }
 
-// The dropped revocations are bounded: the oldest are forgotten, and a key
-// dropped again keeps its newer entry.
+// The dropped revocations are bounded, forgetting the one that ends first
+// (found by review: forgetting the one dropped first let a burst of short
+// revocations push out a long one still in force), and a key dropped again
+// keeps the later until and cutoff (found by review: it kept the last).
 func TestDroppedRevocationsBounded(t *testing.T) {
 	var d droppedSet
 	at := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
-	until := at.Add(time.Hour)
-	again := droppedKey{droppedJTI, revKey{"s", "again"}}
-	d.add(again, until, time.Time{}, at)
+	long := droppedKey{droppedSID, revKey{"s", "long"}}
+	d.add(long, at.Add(24*time.Hour), time.Time{}, at)
+	again := droppedKey{droppedCutoff, revKey{"s", ""}}
+	d.add(again, at.Add(2*time.Hour), at.Add(time.Minute), at)
 	for i := range maxDropped + 100 {
-		d.add(droppedKey{droppedJTI, revKey{"s", fmt.Sprint(i)}}, until, time.Time{}, at)
-		if i == maxDropped/2 {
-			d.add(again, until.Add(time.Hour), time.Time{}, at)
-		}
+		d.add(droppedKey{droppedJTI, revKey{"s", fmt.Sprint(i)}}, at.Add(time.Hour+time.Duration(i)*time.Millisecond), time.Time{}, at)
 	}
-	if len(d.entries) != maxDropped || len(d.ring) != maxDropped {
-		t.Fatalf("%d entries, %d ring slots; want %d", len(d.entries), len(d.ring), maxDropped)
+	d.add(again, at.Add(time.Hour), at, at) // dropped again, ending sooner and cutting off less
+	if len(d.entries) != maxDropped || len(d.byUntil) != maxDropped {
+		t.Fatalf("%d entries, %d in the heap; want %d", len(d.entries), len(d.byUntil), maxDropped)
 	}
 	if _, ok := d.entries[droppedKey{droppedJTI, revKey{"s", "0"}}]; ok {
-		t.Error("the oldest dropped entry was kept past the bound")
+		t.Error("the entry ending first was kept past the bound")
 	}
-	if e, ok := d.entries[again]; !ok || !e.until.Equal(until.Add(time.Hour)) {
-		t.Errorf("a key dropped again: %+v, %v; want its newer entry kept", e, ok)
+	if _, ok := d.entries[long]; !ok {
+		t.Error("the entry ending last was forgotten")
+	}
+	if e, ok := d.entries[again]; !ok || !e.until.Equal(at.Add(2*time.Hour)) || !e.cutoff.Equal(at.Add(time.Minute)) {
+		t.Errorf("a cutoff dropped again: %+v, %v; want the later until and cutoff kept", e, ok)
+	}
+	// Full, an entry ending before all of them is not taken.
+	early := droppedKey{droppedJTI, revKey{"s", "early"}}
+	d.add(early, at.Add(time.Minute), time.Time{}, at)
+	if _, ok := d.entries[early]; ok {
+		t.Error("a full set took an entry ending before every one it holds")
+	}
+	for i, e := range d.byUntil {
+		if e.index != i || d.entries[e.key] != e {
+			t.Fatalf("heap slot %d: %+v, index %d", i, e.key, e.index)
+		}
+	}
+}
+
+// stepAhead has a store see a time three hours ahead and sweep there, as a
+// clock stepped forward does with one check and one write.
+func stepAhead(t *testing.T, s *Store, start time.Time) {
+	t.Helper()
+	ctx := context.Background()
+	if _, err := s.IsRevoked(ctx, authkit.RevocationQuery{Subject: "nobody", IssuedAt: start}, start.Add(3*time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.RevokeToken(ctx, "nobody", "sweeps", start.Add(4*time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// After the clock steps back, the first call with a time tells the store:
+// revocations written since are kept, not removed as soon as written and
+// then pushed out of the remembered ones by later writes (found by
+// review: 4,096 logouts after the step lost one still in force).
+func TestRevocationsAfterAStepBack(t *testing.T) {
+	ctx := context.Background()
+	s := New()
+	start := time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
+	stepAhead(t, s, start)
+	if _, err := s.IsRevoked(ctx, authkit.RevocationQuery{Subject: "nobody", IssuedAt: start}, start.Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.RevokeSessionTokens(ctx, "alice", "sid-a", start.Add(15*time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	for i := range maxDropped + 64 {
+		if err := s.RevokeSessionTokens(ctx, "u", fmt.Sprint(i), start.Add(15*time.Minute)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, ok := s.sid[revKey{"alice", "sid-a"}]; !ok {
+		t.Error("a revocation written after the clock stepped back was removed")
+	}
+	q := authkit.RevocationQuery{SessionID: "sid-a", Subject: "alice", IssuedAt: start}
+	if dead, err := s.IsRevoked(ctx, q, start.Add(2*time.Minute)); err != nil || !dead {
+		t.Errorf("a session revoked after the step back, checked within its until: %v, %v", dead, err)
+	}
+}
+
+// A revocation dropped, written again with a shorter until or an earlier
+// cutoff, and dropped again, keeps the stronger one; a stored cutoff and a
+// dropped one of the same subject count merged, in IsRevoked and in a
+// snapshot (found by review: the last one won, and the snapshot skipped
+// the dropped one).
+func TestDroppedRevocationsMerge(t *testing.T) {
+	ctx := context.Background()
+	s := New()
+	start := time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
+	if err := s.RevokeSessionTokens(ctx, "alice", "sid", start.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SetCutoff(ctx, "dave", start.Add(5*time.Minute), start.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	stepAhead(t, s, start)
+	// Still ahead: written again, then swept again by the next write.
+	if err := s.RevokeSessionTokens(ctx, "alice", "sid", start.Add(10*time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.RevokeToken(ctx, "nobody", "sweeps-again", start.Add(4*time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	// The clock corrected; dave's cutoff written again, earlier and longer.
+	if _, err := s.IsRevoked(ctx, authkit.RevocationQuery{Subject: "nobody", IssuedAt: start}, start.Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SetCutoff(ctx, "dave", start, start.Add(4*time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	at := start.Add(40 * time.Minute)
+	if dead, err := s.IsRevoked(ctx, authkit.RevocationQuery{SessionID: "sid", Subject: "alice", IssuedAt: start}, at); err != nil || !dead {
+		t.Errorf("alice's session at +40m, revoked until +60m then until +10m: %v, %v", dead, err)
+	}
+	dave := authkit.RevocationQuery{TokenID: "d", Subject: "dave", IssuedAt: start.Add(2 * time.Minute)}
+	if dead, err := s.IsRevoked(ctx, dave, at); err != nil || !dead {
+		t.Errorf("dave's token issued at +2m, cut off at +5m until +60m and at +0 until +4h: %v, %v", dead, err)
+	}
+	var cut authkit.Revocation
+	n := 0
+	if _, err := s.RevocationSnapshot(ctx, at, func(r authkit.Revocation) error {
+		if r.Kind == authkit.RevokedBefore && r.Subject == "dave" {
+			cut, n = r, n+1
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if n != 1 || !cut.Cutoff.Equal(start.Add(5*time.Minute)) || !cut.Until.Equal(start.Add(4*time.Hour)) {
+		t.Errorf("dave's cutoff in the snapshot (%d entries): %+v; want one, merged: cutoff +5m, until +4h", n, cut)
 	}
 }

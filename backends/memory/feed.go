@@ -255,19 +255,36 @@ func (s *Store) RevocationSnapshot(ctx context.Context, now time.Time, fn func(a
 	if s.hasEpoch {
 		in = append(in, authkit.Revocation{Kind: authkit.RevokedBeforeEpoch, Cutoff: s.epoch})
 	}
+	// A stored revocation is merged with one of its key a sweep removed
+	// while the clock was ahead (the later until and cutoff), as IsRevoked
+	// answers from both.
 	for _, m := range [...]struct {
 		entries map[revKey]*revocation
 		kind    authkit.RevocationKind
-	}{{s.jti, authkit.RevokedToken}, {s.sid, authkit.RevokedSession}} {
+		dkind   droppedKind
+	}{{s.jti, authkit.RevokedToken, droppedJTI}, {s.sid, authkit.RevokedSession, droppedSID}} {
 		for _, r := range m.entries {
-			if now.Before(r.exp.at) {
-				in = append(in, authkit.Revocation{Kind: m.kind, Subject: r.key.subject, ID: r.key.id, Until: r.exp.at})
+			until := r.exp.at
+			if d, ok := s.dropped.get(droppedKey{m.dkind, r.key}, now); ok && d.until.After(until) {
+				until = d.until
+			}
+			if now.Before(until) {
+				in = append(in, authkit.Revocation{Kind: m.kind, Subject: r.key.subject, ID: r.key.id, Until: until})
 			}
 		}
 	}
 	for _, c := range s.cutoffs {
-		if now.Before(c.exp.at) {
-			in = append(in, authkit.Revocation{Kind: authkit.RevokedBefore, Subject: c.subject, Cutoff: c.cutoff, Until: c.exp.at})
+		cut, until := c.cutoff, c.exp.at
+		if d, ok := s.dropped.get(droppedKey{droppedCutoff, revKey{c.subject, ""}}, now); ok {
+			if d.until.After(until) {
+				until = d.until
+			}
+			if d.cutoff.After(cut) {
+				cut = d.cutoff
+			}
+		}
+		if now.Before(until) {
+			in = append(in, authkit.Revocation{Kind: authkit.RevokedBefore, Subject: c.subject, Cutoff: cut, Until: until})
 		}
 	}
 	// Revocations a sweep removed that are in force at now (the clock

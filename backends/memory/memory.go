@@ -272,13 +272,21 @@ func (s *Store) Cleanup(now time.Time) int {
 // plain UTC instants.
 func norm(t time.Time) time.Time { return t.UTC() }
 
+// stepBack is how far before the latest time seen a call's time must be
+// for observe to take it that the clock stepped back.
+const stepBack = 60 // seconds
+
 // observe records now as the latest time seen, at a second's granularity,
 // so that an IsRevoked stream writes the shared word about once a second.
+// A time more than stepBack before it replaces it too: the clock stepped
+// back, and sweeps judged at the time it had reached would remove every
+// revocation written since as soon as it was written (found by review).
+// Moving it back only makes sweeps remove less.
 func (s *Store) observe(now time.Time) {
 	sec := now.Unix()
 	for {
 		old := s.seen.Load()
-		if sec <= old || s.seen.CompareAndSwap(old, sec) {
+		if sec == old || sec < old && sec >= old-stepBack || s.seen.CompareAndSwap(old, sec) {
 			return
 		}
 	}
@@ -346,10 +354,12 @@ func (s *Store) RevokeToken(ctx context.Context, subject, jti string, until time
 		return fmt.Errorf("memory: RevokeToken: %w", err)
 	}
 	s.mu.Lock()
+	// The sweep first: never the entry this write adds, even judged at a
+	// time the clock stepped back from (droppedSet).
+	s.sweep(time.Time{})
 	until = norm(until)
 	key := s.revoke(s.jti, revKey{subject, jti}, false, until)
 	s.record(authkit.RevokedToken, key.subject, key.id, time.Time{}, until)
-	s.sweep(time.Time{})
 	s.mu.Unlock()
 	s.listeners.Notify(authkit.Revocation{Kind: authkit.RevokedToken, Subject: key.subject, ID: key.id, Until: until})
 	return nil
@@ -361,10 +371,12 @@ func (s *Store) RevokeSessionTokens(ctx context.Context, subject, sid string, un
 		return fmt.Errorf("memory: RevokeSessionTokens: %w", err)
 	}
 	s.mu.Lock()
+	// The sweep first: never the entry this write adds, even judged at a
+	// time the clock stepped back from (droppedSet).
+	s.sweep(time.Time{})
 	until = norm(until)
 	key := s.revoke(s.sid, revKey{subject, sid}, true, until)
 	s.record(authkit.RevokedSession, key.subject, key.id, time.Time{}, until)
-	s.sweep(time.Time{})
 	s.mu.Unlock()
 	s.listeners.Notify(authkit.Revocation{Kind: authkit.RevokedSession, Subject: key.subject, ID: key.id, Until: until})
 	return nil
@@ -399,6 +411,7 @@ func (s *Store) SetCutoff(ctx context.Context, subject string, at, until time.Ti
 		return fmt.Errorf("memory: SetCutoff: %w", err)
 	}
 	s.mu.Lock()
+	s.sweep(time.Time{}) // first, as in RevokeToken
 	at, until = norm(at), norm(until)
 	c := s.cutoffs[subject]
 	if c != nil {
@@ -416,7 +429,6 @@ func (s *Store) SetCutoff(ctx context.Context, subject string, at, until time.Ti
 		s.revExp.push(&c.exp)
 	}
 	s.record(authkit.RevokedBefore, c.subject, "", at, until)
-	s.sweep(time.Time{})
 	s.mu.Unlock()
 	s.listeners.Notify(authkit.Revocation{Kind: authkit.RevokedBefore, Subject: c.subject, Cutoff: at, Until: until})
 	return nil
@@ -453,7 +465,7 @@ func (s *Store) IsRevoked(ctx context.Context, q authkit.RevocationQuery, now ti
 	if !dead {
 		// A check dated before a sweep that dropped revocations (the
 		// clock stepped back) is answered as if they were still there.
-		dead = s.dropped.revoked(q, now)
+		dead = s.dropped.revoked(q, now, s.cutoffs[q.Subject])
 	}
 	s.mu.RUnlock()
 	return dead, nil
