@@ -462,7 +462,7 @@ func (s *Store) IsRevoked(ctx context.Context, q authkit.RevocationQuery, now ti
 			dead = true
 		}
 	}
-	if !dead {
+	if !dead && s.dropped.consulted(now) {
 		// A check dated before a sweep that dropped revocations (the
 		// clock stepped back) is answered as if they were still there.
 		dead = s.dropped.revoked(q, now, s.cutoffs[q.Subject])
