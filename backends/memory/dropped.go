@@ -1,7 +1,6 @@
 package memory
 
 import (
-	"container/heap"
 	"time"
 
 	"github.com/authkit-go/authkit"
@@ -27,11 +26,12 @@ type droppedKey struct {
 }
 
 // droppedEntry is a dropped revocation, merged as the store merges
-// revocations: the later until, and for a cutoff the later cutoff.
+// revocations: the later until (exp.at, its place in droppedSet.byUntil),
+// and for a cutoff the later cutoff.
 type droppedEntry struct {
-	key           droppedKey
-	until, cutoff time.Time
-	index         int // in droppedSet.byUntil
+	key    droppedKey
+	cutoff time.Time
+	exp    expiry // until
 }
 
 // droppedSet remembers revocations the sweeps dropped, so that a check
@@ -49,7 +49,7 @@ type droppedEntry struct {
 // lock).
 type droppedSet struct {
 	entries map[droppedKey]*droppedEntry
-	byUntil droppedHeap
+	byUntil expiryHeap
 	// mark is the latest time, in Unix microseconds, at which a sweep
 	// dropped a revocation.
 	mark int64
@@ -65,9 +65,9 @@ func (d *droppedSet) add(k droppedKey, until, cutoff, at time.Time) {
 		d.entries = make(map[droppedKey]*droppedEntry)
 	}
 	if e, ok := d.entries[k]; ok {
-		if until.After(e.until) {
-			e.until = until
-			heap.Fix(&d.byUntil, e.index)
+		if until.After(e.exp.at) {
+			e.exp.at = until
+			d.byUntil.fix(&e.exp)
 		}
 		if cutoff.After(e.cutoff) {
 			e.cutoff = cutoff
@@ -75,14 +75,17 @@ func (d *droppedSet) add(k droppedKey, until, cutoff, at time.Time) {
 		return
 	}
 	if len(d.byUntil) >= maxDropped {
-		if !until.After(d.byUntil[0].until) {
+		first := d.byUntil.min()
+		if !until.After(first.at) {
 			return // it ends no later than every one remembered
 		}
-		delete(d.entries, heap.Pop(&d.byUntil).(*droppedEntry).key)
+		d.byUntil.remove(first)
+		delete(d.entries, first.owner.(*droppedEntry).key)
 	}
-	e := &droppedEntry{key: k, until: until, cutoff: cutoff}
+	e := &droppedEntry{key: k, cutoff: cutoff}
+	e.exp = expiry{at: until, owner: e}
 	d.entries[k] = e
-	heap.Push(&d.byUntil, e)
+	d.byUntil.push(&e.exp)
 }
 
 // consulted reports whether a check at now asks the set: some entry was
@@ -98,7 +101,7 @@ func (d *droppedSet) get(k droppedKey, now time.Time) (*droppedEntry, bool) {
 		return nil, false
 	}
 	e, ok := d.entries[k]
-	if !ok || !now.Before(e.until) {
+	if !ok || !now.Before(e.exp.at) {
 		return nil, false
 	}
 	return e, true
@@ -143,39 +146,17 @@ func (d *droppedSet) appendInForce(in []authkit.Revocation, now time.Time, store
 		return in
 	}
 	for k, e := range d.entries {
-		if !now.Before(e.until) || stored(k) {
+		if !now.Before(e.exp.at) || stored(k) {
 			continue
 		}
 		switch k.kind {
 		case droppedJTI:
-			in = append(in, authkit.Revocation{Kind: authkit.RevokedToken, Subject: k.key.subject, ID: k.key.id, Until: e.until})
+			in = append(in, authkit.Revocation{Kind: authkit.RevokedToken, Subject: k.key.subject, ID: k.key.id, Until: e.exp.at})
 		case droppedSID:
-			in = append(in, authkit.Revocation{Kind: authkit.RevokedSession, Subject: k.key.subject, ID: k.key.id, Until: e.until})
+			in = append(in, authkit.Revocation{Kind: authkit.RevokedSession, Subject: k.key.subject, ID: k.key.id, Until: e.exp.at})
 		case droppedCutoff:
-			in = append(in, authkit.Revocation{Kind: authkit.RevokedBefore, Subject: k.key.subject, Cutoff: e.cutoff, Until: e.until})
+			in = append(in, authkit.Revocation{Kind: authkit.RevokedBefore, Subject: k.key.subject, Cutoff: e.cutoff, Until: e.exp.at})
 		}
 	}
 	return in
-}
-
-// droppedHeap orders remembered revocations by until, earliest first.
-type droppedHeap []*droppedEntry
-
-func (h droppedHeap) Len() int           { return len(h) }
-func (h droppedHeap) Less(i, j int) bool { return h[i].until.Before(h[j].until) }
-func (h droppedHeap) Swap(i, j int) {
-	h[i], h[j] = h[j], h[i]
-	h[i].index, h[j].index = i, j
-}
-func (h *droppedHeap) Push(x any) {
-	e := x.(*droppedEntry)
-	e.index = len(*h)
-	*h = append(*h, e)
-}
-func (h *droppedHeap) Pop() any {
-	old := *h
-	e := old[len(old)-1]
-	old[len(old)-1] = nil
-	*h = old[:len(old)-1]
-	return e
 }

@@ -113,7 +113,7 @@ func TestDroppedRevocationsBounded(t *testing.T) {
 	if _, ok := d.entries[long]; !ok {
 		t.Error("the entry ending last was forgotten")
 	}
-	if e, ok := d.entries[again]; !ok || !e.until.Equal(at.Add(2*time.Hour)) || !e.cutoff.Equal(at.Add(time.Minute)) {
+	if e, ok := d.entries[again]; !ok || !e.exp.at.Equal(at.Add(2*time.Hour)) || !e.cutoff.Equal(at.Add(time.Minute)) {
 		t.Errorf("a cutoff dropped again: %+v, %v; want the later until and cutoff kept", e, ok)
 	}
 	// Full, an entry ending before all of them is not taken.
@@ -122,9 +122,9 @@ func TestDroppedRevocationsBounded(t *testing.T) {
 	if _, ok := d.entries[early]; ok {
 		t.Error("a full set took an entry ending before every one it holds")
 	}
-	for i, e := range d.byUntil {
-		if e.index != i || d.entries[e.key] != e {
-			t.Fatalf("heap slot %d: %+v, index %d", i, e.key, e.index)
+	for i, x := range d.byUntil {
+		if e := x.owner.(*droppedEntry); x.index != i || d.entries[e.key] != e {
+			t.Fatalf("heap slot %d: %+v, index %d", i, e.key, x.index)
 		}
 	}
 }

@@ -265,8 +265,8 @@ func (s *Store) RevocationSnapshot(ctx context.Context, now time.Time, fn func(a
 	}{{s.jti, authkit.RevokedToken, droppedJTI}, {s.sid, authkit.RevokedSession, droppedSID}} {
 		for _, r := range m.entries {
 			until := r.exp.at
-			if d, ok := s.dropped.get(droppedKey{m.dkind, r.key}, now); ok && d.until.After(until) {
-				until = d.until
+			if d, ok := s.dropped.get(droppedKey{m.dkind, r.key}, now); ok && d.exp.at.After(until) {
+				until = d.exp.at
 			}
 			if now.Before(until) {
 				in = append(in, authkit.Revocation{Kind: m.kind, Subject: r.key.subject, ID: r.key.id, Until: until})
@@ -276,8 +276,8 @@ func (s *Store) RevocationSnapshot(ctx context.Context, now time.Time, fn func(a
 	for _, c := range s.cutoffs {
 		cut, until := c.cutoff, c.exp.at
 		if d, ok := s.dropped.get(droppedKey{droppedCutoff, revKey{c.subject, ""}}, now); ok {
-			if d.until.After(until) {
-				until = d.until
+			if d.exp.at.After(until) {
+				until = d.exp.at
 			}
 			if d.cutoff.After(cut) {
 				cut = d.cutoff
