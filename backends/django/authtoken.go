@@ -37,7 +37,9 @@ var (
 //	                user_id UNIQUE REFERENCES auth_user(id))
 //
 // The caller owns db (opened with the driver of its choice: pgx, lib/pq,
-// modernc.org/sqlite…) and closes it after the store is no longer used. db
+// modernc.org/sqlite…, under a driver name that tells the database:
+// mysql…, pgx…, postgres… or sqlite…; sqlx.NewDb names a pool) and closes
+// it after the store is no longer used. db
 // needs only SELECT on the token and user tables. Options: WithTable,
 // WithUserTable, WithSubjectColumn, WithUUIDSubject, WithoutActiveCheck,
 // WithFallback.

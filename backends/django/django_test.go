@@ -707,3 +707,29 @@ func TestErrorsNameTheirCode(t *testing.T) {
 		}
 	})
 }
+
+// A pool whose driver name tells no dialect the queries are written for
+// is refused at construction (found by review: a MySQL pool under a
+// wrapper's name, nrmysql, was taken for SQLite's dialect and every
+// lookup failed with a syntax error, a 503); named so with sqlx.NewDb, the
+// same pool is taken.
+func TestUnknownDriverNameRefused(t *testing.T) {
+	t.Parallel()
+	db, err := sqlx.Open("sqlite", ":memory:")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	wrapped := sqlx.NewDb(db.DB, "nrmysql")
+	if _, err := django.NewAuthTokenStore(wrapped); !errors.Is(err, authkit.ErrInvalidConfig) || !strings.Contains(err.Error(), "nrmysql") {
+		t.Errorf("NewAuthTokenStore over driver name nrmysql: %v, want ErrInvalidConfig naming it", err)
+	}
+	if _, err := django.NewKnoxStore(wrapped); !errors.Is(err, authkit.ErrInvalidConfig) {
+		t.Errorf("NewKnoxStore over driver name nrmysql: %v, want ErrInvalidConfig", err)
+	}
+	for _, name := range []string{"sqlite", "sqlite3", "mysql", "pgx", "pgx/v5", "postgres"} {
+		if _, err := django.NewAuthTokenStore(sqlx.NewDb(db.DB, name)); err != nil {
+			t.Errorf("driver name %q: %v", name, err)
+		}
+	}
+}

@@ -70,6 +70,14 @@ func newBase(db *sqlx.DB, c *config, what string) (base, error) {
 	if db == nil {
 		return base{}, invalid("%s: nil *sqlx.DB", what)
 	}
+	// The SQL is written for the dialect the driver name tells
+	// (dialectOf, rebind): a name it does not know was taken for
+	// SQLite's, and every lookup of a MySQL or PostgreSQL pool under a
+	// wrapper's name (nrmysql, an otelsql name) failed with a syntax
+	// error, a 503 (found by review).
+	if n := db.DriverName(); !knownDriver(n) {
+		return base{}, invalid("%s: driver name %q: want one that names the database (mysql…, pgx…, postgres…, sqlite…); a pool opened with an instrumented driver registered under another name is named so with sqlx.NewDb(db, \"mysql\")", what, n)
+	}
 	b := base{db: db, fallback: c.fallback, what: what, loc: c.loc, uuidSubject: c.uuidSubject}
 	switch {
 	case postgresDriver(db.DriverName()):
@@ -274,6 +282,12 @@ func rebind(db *sqlx.DB, q string) string {
 		return sqlx.Rebind(sqlx.DOLLAR, q)
 	}
 	return db.Rebind(q)
+}
+
+// knownDriver reports whether name tells a dialect the queries are
+// written for: MySQL/MariaDB, PostgreSQL or SQLite.
+func knownDriver(name string) bool {
+	return strings.HasPrefix(name, "mysql") || postgresDriver(name) || strings.HasPrefix(name, "sqlite")
 }
 
 // postgresDriver reports whether a driver name is one a PostgreSQL driver
