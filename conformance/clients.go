@@ -522,6 +522,62 @@ func runClients(t *testing.T, h PartialHarness[authkit.ClientStore]) {
 		wantErr(t, "SetClientSecret of a client never stored", a.SetClientSecret(t.Context(), "ghost", hashOf("x"), at(hour)), authkit.ErrNotFound, ruleClSecret)
 		wantClientAbsent(t, b, "ghost", "a client whose secret was set but never created", ruleClSecret)
 	})
+	// Readers while writers write: every token request reads its client.
+	// A store caching GetClient in a map its reads did not lock passed
+	// every other check and crashed its server under concurrent token
+	// requests, and a cache whose writes dropped the entry before writing
+	// the row, so that a reader in between cached the old row again, kept
+	// a rotated-out secret working (found by review). Run the suite under
+	// -race to have every unlocked read reported.
+	t.Run("ReadersDuringWrites", func(t *testing.T) {
+		a, b := open(t, h)
+		const n, rounds = 8, 12
+		id := func(prefix string, i int) string { return fmt.Sprint(prefix, i) }
+		for i := range n {
+			createClient(t, a, newClient(id("app-", i), base))
+		}
+		read := func(k int) error {
+			if k%4 == 3 {
+				_, err := b.ListClients(t.Context())
+				return err
+			}
+			_, err := b.GetClient(t.Context(), id([]string{"app-", "new-"}[k/n%2], k%n))
+			if errors.Is(err, authkit.ErrNotFound) {
+				err = nil // a new client not created yet, or a deleted one
+			}
+			return err
+		}
+		for r := range rounds {
+			secret := func(i int) authkit.TokenHash { return hashOf(fmt.Sprint("secret-", r, "-", i)) }
+			errs := readDuringWrites(n, func(i int) error {
+				return a.SetClientSecret(t.Context(), id("app-", i), secret(i), at(time.Duration(r+1)*minute))
+			}, read)
+			for _, err := range errs {
+				mustOK(t, "a SetClientSecret, GetClient or ListClients while others wrote", err, ruleClSecret+"; "+ruleClGet)
+			}
+			for i := range n {
+				if got := getClient(t, b, id("app-", i), ruleClGet); got.SecretHash != secret(i) {
+					t.Fatalf("round %d: client %q read after its SetClientSecret returned (while readers read it) has secret %s, want the new %s: a rotated-out secret still works; %s", r, id("app-", i), got.SecretHash, secret(i), ruleClSecret+"; "+ruleClVisible)
+				}
+			}
+		}
+		errs := readDuringWrites(n, func(i int) error {
+			if i%2 == 0 {
+				return a.DeleteClient(t.Context(), id("app-", i))
+			}
+			return a.CreateClient(t.Context(), newClient(id("new-", i), base))
+		}, read)
+		for _, err := range errs {
+			mustOK(t, "a DeleteClient, CreateClient, GetClient or ListClients while others wrote", err, ruleClDelete+"; "+ruleClCreate)
+		}
+		for i := range n {
+			if i%2 == 0 {
+				wantClientAbsent(t, b, id("app-", i), "a client deleted while readers read it", ruleClDelete+"; "+ruleClVisible)
+			} else {
+				getClient(t, b, id("new-", i), ruleClCreate+"; "+ruleClVisible)
+			}
+		}
+	})
 	t.Run("DeleteClient", func(t *testing.T) {
 		a, b := open(t, h)
 		createClient(t, a, newClient("app", base))

@@ -261,6 +261,44 @@ func runThrottle(t *testing.T, h PartialHarness[authkit.ThrottleStore]) {
 		}
 		wantThrottle(t, "the state after the concurrent failures", got, want, ruleThrConc+"; "+ruleThrAdd)
 	})
+	// Readers while writers write: password logins read states while
+	// failures are recorded, and a store whose ThrottleStates skipped its
+	// lock passed AddFailure/Concurrent (writers only) and crashed its
+	// server with "concurrent map read and map write" (found by review).
+	// Run the suite under -race to have every such read reported.
+	t.Run("ReadersDuringWrites", func(t *testing.T) {
+		a, b := open(t, h)
+		const n, keys = 48, 8
+		for j := range keys {
+			addFailure(t, a, fmt.Sprint("clear-", j), base, hour)
+		}
+		all := make([]string, 0, 2*keys)
+		for j := range keys {
+			all = append(all, fmt.Sprint("hot-", j), fmt.Sprint("clear-", j))
+		}
+		errs := readDuringWrites(n, func(i int) error {
+			if i%(n/keys) == 0 {
+				if err := a.ClearThrottle(context.Background(), fmt.Sprint("clear-", i/(n/keys))); err != nil {
+					return err
+				}
+			}
+			_, err := a.AddFailure(context.Background(), fmt.Sprint("hot-", i%keys), at(time.Duration(i)*ms), hour)
+			return err
+		}, func(k int) error {
+			_, err := b.ThrottleStates(context.Background(), at(time.Second), all[k%keys:k%keys+keys]...)
+			return err
+		})
+		for _, err := range errs {
+			mustOK(t, "an AddFailure, ClearThrottle or ThrottleStates while others wrote", err, ruleThrStates+"; "+ruleThrConc)
+		}
+		got := append(states(t, b, at(time.Second), all[:keys]...), states(t, b, at(time.Second), all[keys:]...)...)
+		for j := range keys {
+			if got[2*j].Failures != n/keys {
+				t.Errorf("key %q has %d failures after %d recorded while readers read, want %d; %s", all[2*j], got[2*j].Failures, n/keys, n/keys, ruleThrConc)
+			}
+			wantThrottle(t, fmt.Sprintf("key %q, cleared while readers read", all[2*j+1]), got[2*j+1], authkit.ThrottleState{}, ruleThrClear)
+		}
+	})
 	t.Run("DeleteExpiredThrottles", func(t *testing.T) {
 		a, b := open(t, h)
 		for i := range 30 {
