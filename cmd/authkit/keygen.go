@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime"
 	"strings"
 
 	"github.com/authkit-go/authkit/keys"
@@ -50,7 +51,7 @@ next:
 Algorithms: `+strings.Join(algs, ", ")+`.`)
 	alg := fs.String("alg", string(keys.EdDSA), "signing `ALGORITHM`")
 	kid := fs.String("kid", "", "key ID (default: derived from the key, RFC 7638 thumbprint)")
-	bits := fs.Int("bits", 2048, "RSA modulus size for RS* and PS* (2048 to 8192)")
+	bits := fs.Int("bits", 2048, "RSA modulus size for RS* and PS* (2048 to 8192; with --add, default the signing key's size)")
 	public := fs.Bool("public", false, "print the public JWK set instead of the private one")
 	keysFile := fs.String("keys", "", "an existing private key `FILE`: with --public, print its public JWK set; with --add, --activate or --remove, rotate it in place")
 	add := fs.Bool("add", false, "with --keys: add a new key to FILE that verifies but does not sign yet")
@@ -82,6 +83,9 @@ Algorithms: `+strings.Join(algs, ", ")+`.`)
 		case flagGiven(fs, "activate") && *activate == "", flagGiven(fs, "remove") && *remove == "":
 			return usagef("--activate and --remove take the key ID (kid) of a key in the file")
 		}
+		if !flagGiven(fs, "bits") {
+			*bits = 0 // the signing key's size (rotateKeyFile)
+		}
 		return c.rotateKeyFile(ctx, *keysFile, *add, *activate, *remove, *alg, flagGiven(fs, "alg"), *kid, *bits)
 	}
 	if *keysFile != "" {
@@ -112,22 +116,59 @@ Algorithms: `+strings.Join(algs, ", ")+`.`)
 	if err != nil {
 		return err
 	}
+	if !*public {
+		c.narrowSecretOutput()
+	}
 	return writeJWKS(c.stdout, set, *public)
 }
 
+// narrowSecretOutput narrows standard output when it is a regular file
+// that accounts other than its owner and its group's readers could read
+// or write, before a private key is written to it: "authkit keygen >
+// keys.json" under the usual umask made a world-readable key file (found
+// by review; serve then warned of it). It keeps what the rewriting
+// commands keep (replaceSecretFile): the owner's bits and the group's
+// read, so that 0644 becomes 0640, the mode serve accepts for a serve
+// account in the file's group. It says so on standard error; a file it
+// cannot change is left, with a warning.
+func (c *cli) narrowSecretOutput() {
+	f, ok := c.stdout.(*os.File)
+	if !ok || runtime.GOOS == "windows" {
+		return
+	}
+	fi, err := f.Stat()
+	if err != nil || !fi.Mode().IsRegular() || fi.Mode().Perm()&0o027 == 0 {
+		return
+	}
+	narrow := fi.Mode().Perm() & 0o640
+	if err := f.Chmod(narrow); err != nil {
+		fmt.Fprintf(c.stderr, "warning: the key goes to a file other accounts can read (mode %#o), and it could not be changed: %v\n", fi.Mode().Perm(), err)
+		return
+	}
+	fmt.Fprintf(c.stderr, "the output file's mode was %#o: narrowed to %#o, for it holds a private key\n", fi.Mode().Perm(), narrow)
+}
+
 // rotateKeyFile runs one rotation step on the key file at path: add a new
-// key (alg, or the signing key's when algGiven is false), activate the key
+// key (alg, or the signing key's when algGiven is false; an RSA key of
+// bits, or with bits 0 of the signing key's size, at least 2048: a 4096-bit
+// key was followed by a 2048-bit one, found by review), activate the key
 // activate, or remove the key remove. It rewrites the file in place
 // (replaceSecretFile: a shell redirection onto the file it reads would
 // empty it first) and says what it did on standard error. It holds the
 // file's lock (the users commands' lock file beside it) from the read to
 // the rewrite: two rotations at once each kept their key and wrote the
-// file, and one key was lost (found by review).
+// file, and one key was lost (found by review). From the lock on, the
+// first Ctrl-C or SIGTERM cancels ctx instead of ending the process: one
+// that came while the file was written left the temporary copy of every
+// private key beside it (found by review); the write now finishes, or a
+// signal during the wait for the lock stops the command with nothing
+// changed.
 func (c *cli) rotateKeyFile(ctx context.Context, path string, add bool, activate, remove, alg string, algGiven bool, kid string, bits int) error {
 	real, err := resolveLinks(path)
 	if err != nil {
 		return err
 	}
+	watchSignals(ctx)
 	unlock, err := lockFile(ctx, real, func() {
 		fmt.Fprintf(c.stderr, "waiting for another authkit command to finish with %s\n", path)
 	})
@@ -156,6 +197,12 @@ func (c *cli) rotateKeyFile(ctx context.Context, path string, add bool, activate
 		if a.Symmetric() != active.Algorithm().Symmetric() {
 			return usagef("--alg %s: a key file holds HMAC keys or asymmetric keys, not both (its signing key is %s)", a, active.Algorithm())
 		}
+		if bits == 0 {
+			bits = 2048
+			if pub, ok := active.PublicKey().(*rsa.PublicKey); ok {
+				bits = max(bits, pub.N.BitLen())
+			}
+		}
 		k, err := generateKey(a, kid, bits)
 		if err != nil {
 			return err
@@ -163,7 +210,11 @@ func (c *cli) rotateKeyFile(ctx context.Context, path string, add bool, activate
 		if err := set.Add(k); err != nil {
 			return fmt.Errorf("key file %s: %w", path, err)
 		}
-		did = fmt.Sprintf("added %s key %s: it verifies, and signs once activated (authkit keygen --keys %s --activate %s) after every replica has loaded this file", a, quote(k.ID()), path, k.ID())
+		kind := string(a)
+		if pub, ok := k.PublicKey().(*rsa.PublicKey); ok {
+			kind = fmt.Sprintf("%s %d-bit", a, pub.N.BitLen())
+		}
+		did = fmt.Sprintf("added %s key %s: it verifies, and signs once activated (authkit keygen --keys %s --activate %s) after every replica has loaded this file", kind, quote(k.ID()), path, k.ID())
 	case activate != "":
 		if k, ok := set.Lookup(activate); ok && k == active {
 			return fmt.Errorf("key file %s: key %s already signs", path, quote(activate))

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"crypto/rsa"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -263,4 +264,30 @@ func publicJWK(t *testing.T, doc, kid string) string {
 		}
 	}
 	return ""
+}
+
+// --add without --bits makes an RSA key of the signing key's size (found
+// by review: a 3072- or 4096-bit key was followed by a 2048-bit one, and
+// nothing said so); --bits still chooses, and the message gives the size.
+func TestKeygenAddKeepsRSASize(t *testing.T) {
+	t.Parallel()
+	file := filepath.Join(t.TempDir(), "keys.json")
+	if err := os.WriteFile(file, []byte(runCLI(t, "", "keygen", "--alg", "RS256", "--bits", "3072", "--kid", "big").stdout), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	runCLI(t, "", "keygen", "--keys", file, "--add", "--kid", "next").must(t, exitOK, nil, []string{`added RS256 3072-bit key "next"`})
+	runCLI(t, "", "keygen", "--keys", file, "--add", "--kid", "chosen", "--bits", "2048").must(t, exitOK, nil, []string{`added RS256 2048-bit key "chosen"`})
+	set, err := readKeyFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for kid, want := range map[string]int{"big": 3072, "next": 3072, "chosen": 2048} {
+		k, ok := set.Lookup(kid)
+		if !ok {
+			t.Fatalf("key %s missing", kid)
+		}
+		if got := k.PublicKey().(*rsa.PublicKey).N.BitLen(); got != want {
+			t.Errorf("key %s is %d bits, want %d", kid, got, want)
+		}
+	}
 }

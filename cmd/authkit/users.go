@@ -204,13 +204,16 @@ func (f *usersFile) write(path string) error {
 // at most 0640: read and write for the owner, read for the group if it had
 // it (serve may run as another account of the file's group: found by
 // review, a rewrite to 0600 locked it out), nothing for others. A new
-// file is 0600.
+// file is 0600. The caller holds path's lock (lockFile): temporary files
+// of path that an earlier command killed mid-write left behind, copies of
+// its secrets, are removed first.
 func replaceSecretFile(path string, content []byte) error {
+	removeStaleTemps(path)
 	mode := os.FileMode(0o600)
 	if fi, err := os.Stat(path); err == nil {
 		mode |= fi.Mode().Perm() & 0o040
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*.tmp")
+	tmp, err := os.CreateTemp(filepath.Dir(path), tempPattern(path))
 	if err != nil {
 		return err
 	}
@@ -255,6 +258,34 @@ func replaceSecretFile(path string, content []byte) error {
 		return fmt.Errorf("%s was replaced, but its directory could not be synced: %w", path, err)
 	}
 	return nil
+}
+
+// tempPattern is the os.CreateTemp pattern of path's temporary files.
+func tempPattern(path string) string { return "." + filepath.Base(path) + ".*.tmp" }
+
+// removeStaleTemps removes the temporary files of path that a command
+// killed while it wrote path left behind (kill -9, a power loss). Under
+// path's lock no other command is writing one. Failures are ignored: the
+// rewrite goes on, and the next one tries again.
+func removeStaleTemps(path string) {
+	dir := filepath.Dir(path)
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return
+	}
+	prefix := "." + filepath.Base(path) + "."
+	for _, e := range entries {
+		// os.CreateTemp puts decimal digits where the pattern has "*";
+		// matched by hand, for a glob would read a name's own "*" or "[".
+		mid, ok := strings.CutPrefix(e.Name(), prefix)
+		if !ok {
+			continue
+		}
+		if mid, ok = strings.CutSuffix(mid, ".tmp"); !ok || mid == "" || strings.Trim(mid, "0123456789") != "" || !e.Type().IsRegular() {
+			continue
+		}
+		_ = os.Remove(filepath.Join(dir, e.Name()))
+	}
 }
 
 // syncDir makes a rename in dir durable, where a directory can be synced
@@ -871,6 +902,10 @@ func (c *cli) changeUsersFile(ctx context.Context, file, sub, name, encoded, alg
 		}
 		return nil
 	}
+	// From here the first signal cancels ctx rather than ending the
+	// process: one that came while the file was written left a temporary
+	// copy of every password hash beside it (found by review).
+	watchSignals(ctx)
 	unlock, err := lockFile(ctx, path, func() {
 		fmt.Fprintf(c.stderr, "waiting for another authkit users command to finish with %s\n", file)
 	})
