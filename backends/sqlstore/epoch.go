@@ -31,7 +31,7 @@ var errEpochFound = errors.New("the epoch marker is there")
 
 // errEpochNoTime reports a marker whose cutoff_at is NULL: the store
 // cannot tell when its data begins, and refuses to answer.
-var errEpochNoTime = errors.New("the epoch marker has no time (cutoff_at is NULL): delete that row so that the next check starts a new epoch")
+var errEpochNoTime error = &rowError{"the epoch marker has no time (cutoff_at is NULL): delete that row so that the next check starts a new epoch"}
 
 // startEpoch writes the epoch marker with cutoff_at now (microseconds)
 // unless there is one, and returns the marker's cutoff_at: now, or that

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -225,8 +226,26 @@ func TestEpochWithoutTime(t *testing.T) {
 		t.Errorf("IsRevoked with a marker without time = (%v, %v), want an error matching ErrStoreUnavailable", dead, err)
 	}
 	_, err = s.RevocationSnapshot(ctx, epochT0, func(authkit.Revocation) error { return nil })
-	if !errors.Is(err, authkit.ErrStoreUnavailable) {
-		t.Errorf("RevocationSnapshot with a marker without time = %v, want an error matching ErrStoreUnavailable", err)
+	if !errors.Is(err, authkit.ErrStoreUnavailable) || !strings.Contains(fmt.Sprint(err), "the epoch marker has no time") {
+		t.Errorf("RevocationSnapshot with a marker without time = %v, want an error matching ErrStoreUnavailable that says what is wrong", err)
+	}
+}
+
+// TestUnknownRevocationKind: a revocation of a kind this version does not
+// know (a later version's, as the epoch marker was to the versions before
+// migration 0005) fails the snapshot closed with an error that says so,
+// not with a withheld message (found by review: an older version's mirror
+// reported only "*errors.errorString (message withheld)").
+func TestUnknownRevocationKind(t *testing.T) {
+	t.Parallel()
+	s, _ := newStore(t, sqliteBackend)
+	ctx := t.Context()
+	if _, err := s.DB().ExecContext(ctx, "INSERT INTO authkit_revocations (subject, kind, ident, expires_at, cutoff_at) VALUES ('alice', 9, 'x', 9000000000000000, 0)"); err != nil {
+		t.Fatal(err)
+	}
+	_, err := s.RevocationSnapshot(ctx, epochT0, func(authkit.Revocation) error { return nil })
+	if !errors.Is(err, authkit.ErrStoreUnavailable) || !strings.Contains(fmt.Sprint(err), "kind 9, which this version does not know") {
+		t.Errorf("RevocationSnapshot with a revocation of kind 9 = %v, want an error matching ErrStoreUnavailable that names the kind", err)
 	}
 }
 

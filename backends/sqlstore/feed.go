@@ -274,7 +274,11 @@ func revocationOf(kind int, subject, ident string, cutoff sql.NullInt64, until i
 		// Until means nothing for an epoch: it lasts until the next.
 		r = authkit.Revocation{Kind: authkit.RevokedBeforeEpoch, Cutoff: timeOf(cutoff.Int64)}
 	default:
-		return r, fmt.Errorf("a stored revocation has kind %d", kind)
+		// A kind a later version added: this one cannot tell what the row
+		// revokes, so its snapshot and feed fail (a mirror then sends
+		// every check to IsRevoked, which reads the kinds this version
+		// knows).
+		return r, &rowError{fmt.Sprintf("a stored revocation has kind %d, which this version does not know: a newer version's migrations or writes made it; upgrade this instance, or turn its revocation mirror off until then", kind)}
 	}
 	return r, nil
 }
