@@ -284,6 +284,13 @@ func testNotifyReconnects(t *testing.T, k listenKind) {
 	w, dsn := newStore(t, b, sqlstore.WithTablePrefix(prefix))
 	admin := w.DB().DB
 	s, cl, r := pushedFollower(t, k, dsn, sqlstore.WithTablePrefix(prefix))
+	// The first LISTEN in effect (its test notification come back) before
+	// it is killed: killed while it waited for that notification, it
+	// never counted as ready, and the reconnection below was the first
+	// ready one, not the second (the failure of 2026-12-05: "waited 10s
+	// for LISTEN number 2; the last Listen returned … waiting for the test
+	// notification: FATAL: terminating connection").
+	cl.listening(t, 1)
 	revokeAndSee(t, w, r, "before")
 	old := waitListeners(t, admin, channel, "one LISTEN connection", func(p []int) bool { return len(p) == 1 })
 
