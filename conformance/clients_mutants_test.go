@@ -130,7 +130,8 @@ func TestClientMutants(t *testing.T) {
 		t.Run(m.name, func(t *testing.T) {
 			if child == m.name {
 				conformance.RunClientStore(t, conformance.PartialHarness[authkit.ClientStore]{
-					New: func(t *testing.T) authkit.ClientStore { return m.wrap(memory.New()) },
+					InProcess: true,
+					New:       func(t *testing.T) authkit.ClientStore { return m.wrap(memory.New()) },
 				})
 				return
 			}

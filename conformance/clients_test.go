@@ -49,6 +49,7 @@ func TestRunIncludesClients(t *testing.T) {
 	var n atomic.Int32
 	t.Run("Implements", func(t *testing.T) {
 		conformance.Run(t, conformance.Harness{
+			InProcess: true,
 			New: func(t *testing.T) authkit.Store {
 				m := memory.New()
 				return storeAndClients{m, countingClients{m, &n}}
@@ -61,7 +62,8 @@ func TestRunIncludesClients(t *testing.T) {
 	n.Store(0)
 	t.Run("DoesNot", func(t *testing.T) {
 		conformance.Run(t, conformance.Harness{
-			New: func(t *testing.T) authkit.Store { return onlyStore{countingClients{memory.New(), &n}} },
+			InProcess: true,
+			New:       func(t *testing.T) authkit.Store { return onlyStore{countingClients{memory.New(), &n}} },
 		})
 	})
 	if n.Load() != 0 {
@@ -90,7 +92,8 @@ func TestRunClientStoreAssertions(t *testing.T) {
 	var n atomic.Int32
 	t.Run("Implements", func(t *testing.T) {
 		conformance.RunClientStore(t, conformance.PartialHarness[authkit.ClientStore]{
-			New: func(t *testing.T) authkit.ClientStore { return countingAssertions{memory.New(), &n} },
+			InProcess: true,
+			New:       func(t *testing.T) authkit.ClientStore { return countingAssertions{memory.New(), &n} },
 		})
 	})
 	if n.Load() == 0 {
@@ -98,7 +101,8 @@ func TestRunClientStoreAssertions(t *testing.T) {
 	}
 	t.Run("DoesNot", func(t *testing.T) {
 		conformance.RunClientStore(t, conformance.PartialHarness[authkit.ClientStore]{
-			New: func(t *testing.T) authkit.ClientStore { return onlyClients{memory.New()} },
+			InProcess: true,
+			New:       func(t *testing.T) authkit.ClientStore { return onlyClients{memory.New()} },
 		})
 	})
 }

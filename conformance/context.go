@@ -59,7 +59,7 @@ func runDeadContext[S any](t *testing.T, h PartialHarness[S], setup func(t *test
 // reached.
 func runUnavailable[S any](t *testing.T, h PartialHarness[S], calls []call[S]) {
 	if h.Unavailable == nil {
-		t.Log("Harness.Unavailable is nil: failing closed on an unreachable backend is not checked")
+		noUnavailable(t, h)
 		return
 	}
 	for _, c := range calls {
@@ -75,6 +75,24 @@ func runUnavailable[S any](t *testing.T, h PartialHarness[S], calls []call[S]) {
 			}
 		})
 	}
+}
+
+// noUnavailable reports a harness without Unavailable: an error, unless
+// it declares a store with no backend outside the process (found by
+// review: the check was skipped for any harness that left Unavailable
+// out, as the package's own example did, and a store whose IsRevoked
+// answered (false, nil) on every backend error passed the whole suite).
+func noUnavailable[S any](t *testing.T, h PartialHarness[S]) {
+	t.Helper()
+	if h.InProcess {
+		t.Log("Harness.InProcess: no backend to be unreachable, failing closed is not checked")
+		return
+	}
+	if p, ok := any(h.New(t)).(authkit.InProcessStore); ok && p.InProcess() {
+		t.Log("the store reports authkit.InProcessStore: no backend to be unreachable, failing closed is not checked")
+		return
+	}
+	t.Errorf("Harness.Unavailable is nil and Harness.InProcess is false; %s", ruleUnavailableHarness)
 }
 
 // Stalled-backend timing: each call gets stallDeadline, and fails the check

@@ -37,7 +37,8 @@ func TestReferenceDataLoss(t *testing.T) {
 	t.Run("LogKept", func(t *testing.T) { conformance.RunDataLoss(t, lossHarness(nil, true)) })
 	t.Run("ViaRun", func(t *testing.T) {
 		conformance.Run(t, conformance.Harness{
-			New: func(t *testing.T) authkit.Store { return combine(feedtest.New()) },
+			InProcess: true,
+			New:       func(t *testing.T) authkit.Store { return combine(feedtest.New()) },
 			Peer: func(t *testing.T, s authkit.Store) authkit.Store {
 				c := s.(combined)
 				p := c.RevocationStore.(*feedtest.Store).Peer()

@@ -24,6 +24,17 @@
 //				t.Cleanup(func() { s.Close() })
 //				return s
 //			},
+//			// A client pointed at a port nothing listens on: every
+//			// method must fail closed (required, unless the store has
+//			// no backend outside the process).
+//			Unavailable: func(t *testing.T) authkit.Store {
+//				s, err := mystore.Open("postgres://127.0.0.1:1/none?connect_timeout=1")
+//				if err != nil {
+//					t.Fatal(err)
+//				}
+//				t.Cleanup(func() { s.Close() })
+//				return s
+//			},
 //		})
 //	}
 //

@@ -26,7 +26,10 @@ func Example_customBackend() {
 				return s // in-process: the same store is the only handle
 			},
 			// Reopen and Unavailable stay nil: an in-process store has
-			// nothing to reopen and cannot be unreachable.
+			// nothing to reopen and cannot be unreachable (the memory
+			// store reports authkit.InProcessStore). A networked store
+			// must give Unavailable, a client pointed at a closed port:
+			// the "…/Unavailable" checks fail without it.
 		})
 	}
 	_ = testConformance
@@ -61,6 +64,10 @@ func ExampleRunExternalAPITokens() {
 			},
 			Expires: true,
 			Remove:  func(t *testing.T, s authkit.ExternalAPITokens, token string) { s.(*extStore).remove(token) },
+			// The stand-in keeps its tokens in a map; a store on a
+			// database gives Unavailable instead, a client pointed at a
+			// closed port.
+			InProcess: true,
 		})
 	}
 	_ = testExternal

@@ -64,8 +64,12 @@ type ExternalHarness struct {
 	// Unavailable returns a store whose backend cannot be reached. The
 	// suite checks that a lookup of a token of the store's form fails
 	// closed: an error matching ErrStoreUnavailable, never ErrNotFound.
-	// Nil skips that check.
+	// Required unless InProcess is set, as for [Harness.Unavailable].
 	Unavailable func(t *testing.T) authkit.ExternalAPITokens
+
+	// InProcess declares a store with no backend outside the process, as
+	// [Harness.InProcess] does.
+	InProcess bool
 
 	// Stalled returns a store whose backend has stopped answering.
 	// Required for a store that reports authkit.DeadlineStore's
@@ -91,7 +95,7 @@ func RunExternalAPITokens(t *testing.T, h ExternalHarness) {
 
 // partial is h as the PartialHarness the shared context checks take.
 func (h ExternalHarness) partial() PartialHarness[authkit.ExternalAPITokens] {
-	return PartialHarness[authkit.ExternalAPITokens]{New: h.New, Peer: h.Peer, Unavailable: h.Unavailable, Stalled: h.Stalled}
+	return PartialHarness[authkit.ExternalAPITokens]{New: h.New, Peer: h.Peer, Unavailable: h.Unavailable, InProcess: h.InProcess, Stalled: h.Stalled}
 }
 
 // mint calls h.Mint and checks what it says of its own token.

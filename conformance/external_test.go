@@ -127,6 +127,7 @@ func extHarness(wrap func(*extStore) authkit.ExternalAPITokens) conformance.Exte
 		return refs[s]
 	}
 	return conformance.ExternalHarness{
+		InProcess: true,
 		New: func(t *testing.T) authkit.ExternalAPITokens {
 			r := newExtStore()
 			s := wrap(r)

@@ -1179,7 +1179,7 @@ func feedReopen(t *testing.T, h PartialHarness[authkit.RevocationStore]) {
 
 func feedUnavailable(t *testing.T, h PartialHarness[authkit.RevocationStore]) {
 	if h.Unavailable == nil {
-		t.Log("Harness.Unavailable is nil: failing closed on an unreachable backend is not checked")
+		noUnavailable(t, h)
 		return
 	}
 	a, _, fb := openFeed(t, h)

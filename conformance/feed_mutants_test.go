@@ -133,7 +133,8 @@ func TestFeedMutants(t *testing.T) {
 			if child == m.name {
 				if m.viaRun {
 					conformance.Run(t, conformance.Harness{
-						New: func(t *testing.T) authkit.Store { return combine(m.wrap(feedtest.New())) },
+						InProcess: true,
+						New:       func(t *testing.T) authkit.Store { return combine(m.wrap(feedtest.New())) },
 					})
 				} else {
 					conformance.RunRevocationFeed(t, feedHarness(m.wrap))

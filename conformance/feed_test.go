@@ -25,8 +25,9 @@ func feedHarness(wrap func(*feedtest.Store) authkit.RevocationStore) conformance
 		Reopen() *feedtest.Store
 	}
 	return conformance.PartialHarness[authkit.RevocationStore]{
-		New:  func(t *testing.T) authkit.RevocationStore { return wrap(feedtest.New()) },
-		Peer: func(t *testing.T, s authkit.RevocationStore) authkit.RevocationStore { return wrap(s.(handles).Peer()) },
+		InProcess: true,
+		New:       func(t *testing.T) authkit.RevocationStore { return wrap(feedtest.New()) },
+		Peer:      func(t *testing.T, s authkit.RevocationStore) authkit.RevocationStore { return wrap(s.(handles).Peer()) },
 		Reopen: func(t *testing.T, s authkit.RevocationStore) authkit.RevocationStore {
 			return wrap(s.(handles).Reopen())
 		},
@@ -85,7 +86,8 @@ func TestRunIncludesTheFeed(t *testing.T) {
 	t.Parallel()
 	var snapshots atomic.Int32
 	conformance.Run(t, conformance.Harness{
-		New: func(t *testing.T) authkit.Store { return combine(counting{feedtest.New(), &snapshots}) },
+		InProcess: true,
+		New:       func(t *testing.T) authkit.Store { return combine(counting{feedtest.New(), &snapshots}) },
 	})
 	if snapshots.Load() == 0 {
 		t.Error("Run took no snapshot of a store that implements authkit.RevocationFeed: it must run the feed checks")

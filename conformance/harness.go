@@ -31,8 +31,20 @@ type Harness struct {
 	// (for example a client pointed at a closed port, so that calls fail
 	// fast). The suite then checks that every method fails closed with an
 	// error matching authkit.ErrStoreUnavailable, never ErrNotFound and
-	// never a (false, nil) from IsRevoked. Nil skips that check.
+	// never a (false, nil) from IsRevoked. Required unless InProcess is
+	// set: the "…/Unavailable" checks fail without it, for a store that
+	// turned an outage into "not revoked" or "not found" would pass
+	// everything else.
 	Unavailable func(t *testing.T) authkit.Store
+
+	// InProcess declares that the store keeps its data in the process
+	// and reaches nothing outside it, so that no call can fail for want
+	// of a backend and Unavailable may be nil. A store that reports
+	// authkit.InProcessStore (the memory store) needs no declaration; a
+	// wrapper that hides that report, or a test double, sets this. A
+	// store that talks to a server, a file or another process leaves it
+	// false and gives Unavailable.
+	InProcess bool
 
 	// Stalled, if set, returns a Store whose backend has stopped answering
 	// while reachable: connections already open get no reply, new ones are
@@ -96,9 +108,11 @@ type PartialHarness[S any] struct {
 	// Reopen closes s and returns a new handle on its data. Nil skips the
 	// durability check.
 	Reopen func(t *testing.T, s S) S
-	// Unavailable returns a store whose backend cannot be reached. Nil
-	// skips the fail-closed check.
+	// Unavailable returns a store whose backend cannot be reached.
+	// Required unless InProcess is set.
 	Unavailable func(t *testing.T) S
+	// InProcess declares a store with no backend outside the process.
+	InProcess bool
 	// Stalled returns a store whose backend has stopped answering.
 	// Required for a store that reports authkit.DeadlineStore's
 	// HonorsDeadlines.
@@ -200,6 +214,7 @@ func narrow[S any](h Harness) PartialHarness[S] {
 		New:                       func(t *testing.T) S { return as(h.New(t)) },
 		ScaleRecords:              h.ScaleRecords,
 		ThrottlesExpireThemselves: h.ThrottlesExpireThemselves,
+		InProcess:                 h.InProcess,
 	}
 	if h.Peer != nil {
 		p.Peer = func(t *testing.T, s S) S { return as(h.Peer(t, back(s))) }
@@ -269,7 +284,7 @@ func runPing(t *testing.T, h Harness) {
 	})
 	t.Run("Unavailable", func(t *testing.T) {
 		if h.Unavailable == nil {
-			t.Log("Harness.Unavailable is nil: failing closed is not checked")
+			noUnavailable(t, narrow[authkit.Store](h))
 			return
 		}
 		s := h.Unavailable(t)

@@ -254,8 +254,9 @@ func fanOut(n int, f func(i int) error) error {
 const ruleContext = "every store method must honour ctx: a cancelled or expired ctx yields an error matching ctx.Err() and stores nothing"
 
 const (
-	ruleStalled        = "a store that reports authkit.DeadlineStore's HonorsDeadlines must return from every call soon after its ctx's deadline, whatever its backend does, with an error matching context.DeadlineExceeded or ErrStoreUnavailable (fail closed)"
-	ruleStalledHarness = "a store that reports authkit.DeadlineStore's HonorsDeadlines is called on the request's goroutine, so its claim is checked against a stalled backend: give the harness a Stalled func"
+	ruleStalled            = "a store that reports authkit.DeadlineStore's HonorsDeadlines must return from every call soon after its ctx's deadline, whatever its backend does, with an error matching context.DeadlineExceeded or ErrStoreUnavailable (fail closed)"
+	ruleUnavailableHarness = "a harness gives Unavailable, a store whose backend cannot be reached, so that the suite checks that every method fails closed (an outage answered as \"not revoked\" or \"not found\" lets revoked tokens in); only a store with no backend outside the process (one that reports authkit.InProcessStore, or whose harness sets InProcess) leaves it nil"
+	ruleStalledHarness     = "a store that reports authkit.DeadlineStore's HonorsDeadlines is called on the request's goroutine, so its claim is checked against a stalled backend: give the harness a Stalled func"
 )
 
 const ruleUnavailable = "an unreachable backend must yield an error matching ErrStoreUnavailable (fail closed); \"not found\" is never reported for a failure"

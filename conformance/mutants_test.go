@@ -128,7 +128,7 @@ func TestMutants(t *testing.T) {
 	for _, m := range mutants {
 		t.Run(m.name, func(t *testing.T) {
 			if child == m.name {
-				h := conformance.Harness{New: func(t *testing.T) authkit.Store { return m.wrap(memory.New()) }}
+				h := conformance.Harness{New: func(t *testing.T) authkit.Store { return m.wrap(memory.New()) }, InProcess: true}
 				if m.peer != nil {
 					h.Peer = func(t *testing.T, s authkit.Store) authkit.Store { return m.peer(s) }
 				}

@@ -274,6 +274,7 @@ func namingHarness(h PartialHarness[authkit.RefreshStore]) PartialHarness[authki
 			return &namer{RefreshStore: h.Peer(t, n.RefreshStore), names: n.names}
 		},
 		ScaleRecords: h.ScaleRecords,
+		InProcess:    h.InProcess,
 	}
 }
 

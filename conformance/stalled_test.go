@@ -96,6 +96,7 @@ func (s *stallingRevocations) DeleteExpiredRevocations(ctx context.Context, now 
 // withStalled false it has no Stalled func.
 func stallingHarness(mode stallMode, withStalled bool) conformance.PartialHarness[authkit.RevocationStore] {
 	h := conformance.PartialHarness[authkit.RevocationStore]{
+		InProcess: true,
 		New: func(t *testing.T) authkit.RevocationStore {
 			return &stallingRevocations{RevocationStore: memory.New(), mode: mode}
 		},

@@ -60,7 +60,8 @@ func TestThrottleMutants(t *testing.T) {
 		t.Run(m.name, func(t *testing.T) {
 			if child == m.name {
 				conformance.RunThrottle(t, conformance.PartialHarness[authkit.ThrottleStore]{
-					New: func(t *testing.T) authkit.ThrottleStore { return m.wrap(memory.NewThrottle()) },
+					InProcess: true,
+					New:       func(t *testing.T) authkit.ThrottleStore { return m.wrap(memory.NewThrottle()) },
 				})
 				return
 			}
