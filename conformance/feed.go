@@ -31,6 +31,7 @@ const (
 	ruleFeedPosition    = "a RevocationFeed never returns an empty position"
 	ruleFeedDurable     = "a RevocationFeed whose store keeps its data across a restart must keep its log too: positions taken before the restart stay valid, and the snapshot holds every entry"
 	ruleFeedContext     = "RevocationFeed methods must honour ctx: a cancelled or expired ctx, before or during the call, yields an error matching ctx.Err()"
+	ruleFeedCut         = "a RevocationFeed whose connection to its backend drops while it follows must, once it can reach the backend again, deliver every change made meanwhile before it vouches for anything after them, or end with an error: never resume past changes it missed"
 	ruleFeedUnavailable = "a RevocationFeed whose backend cannot be reached must return an error matching ErrStoreUnavailable, never ErrFeedPositionLost and never a position"
 	ruleListen          = "RevocationListeners.ListenRevocations must call fn with every revocation written through the store value (each RevokeToken, RevokeSessionTokens and SetCutoff that returns nil), carrying the write's arguments as the feed delivers them, before the writing call returns"
 	ruleListenRefused   = "RevocationListeners.ListenRevocations must not pass fn a write the store refused"
@@ -389,6 +390,8 @@ func runRevocationFeed(t *testing.T, h PartialHarness[authkit.RevocationStore], 
 			}
 		}
 	})
+
+	t.Run("Follow/ConnectionCut", func(t *testing.T) { feedConnectionCut(t, h) })
 
 	t.Run("Follow/FnError", func(t *testing.T) {
 		a, _, fb := openFeed(t, h)
@@ -1283,5 +1286,94 @@ func feedListeners(t *testing.T, h PartialHarness[authkit.RevocationStore]) {
 	}
 	if got := two.all(); len(got) != n+2 {
 		t.Errorf("stopping one listener stopped another too: it heard %d of the 2 writes after; %s", len(got)-n, ruleListen)
+	}
+}
+
+// feedConnectionCut follows the feed through a handle whose connections
+// the suite cuts while another handle writes, then restores: a push feed
+// that resubscribed without reading what it missed, its heartbeats local
+// timers, passed every other check and never delivered the revocations
+// written while it was cut (found by review).
+func feedConnectionCut(t *testing.T, h PartialHarness[authkit.RevocationStore]) {
+	if h.Severable == nil {
+		t.Log("Harness.Severable is nil: a follower whose connection drops is not checked")
+		return
+	}
+	a, _ := open(t, h)
+	s, link := h.Severable(t, a)
+	if s == nil || link == nil {
+		t.Fatal("conformance: Harness.Severable returned a nil store or link")
+	}
+	fs := feedOf(t, s)
+	_, pos := feedSnapshot(t, fs, at(minute))
+	w := &feedWriter{s: a}
+	ctx, cancel := context.WithTimeout(t.Context(), 3*feedWait)
+	defer cancel()
+	var (
+		mu    sync.Mutex
+		order []string
+	)
+	seen := func(id string) bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return slices.Contains(order, id)
+	}
+	errc := make(chan error, 1)
+	go func() {
+		errc <- fs.FollowRevocations(ctx, pos, feedHeartbeat, func(rs []authkit.Revocation, _ authkit.FeedPosition) error {
+			mu.Lock()
+			for _, r := range rs {
+				order = append(order, r.ID)
+			}
+			mu.Unlock()
+			return nil
+		})
+	}()
+	// ended reports a follower that returned: with an error, what a
+	// follower that cannot vouch for its copy does (the mirror behind it
+	// then asks the store); nil before ctx ends is never right.
+	ended := func(err error, when string) {
+		if err == nil || ctx.Err() != nil && errors.Is(err, ctx.Err()) {
+			t.Errorf("FollowRevocations returned %v %s; %s", errOrNil(err), when, ruleFeedCut)
+			return
+		}
+		t.Logf("FollowRevocations ended with %v %s, as it may", err, when)
+	}
+	waitFor := func(what string, ids ...string) bool {
+		t.Helper()
+		deadline := time.After(feedWait)
+		for {
+			if !slices.ContainsFunc(ids, func(id string) bool { return !seen(id) }) {
+				return true
+			}
+			select {
+			case err := <-errc:
+				ended(err, "while the suite waited for "+what)
+				return false
+			case <-time.After(feedHeartbeat / 4):
+			case <-deadline:
+				t.Errorf("FollowRevocations did not deliver %s within %v, nor end; %s", what, feedWait, ruleFeedCut)
+				return false
+			}
+		}
+	}
+	w.token(t, "alice", "cut-before", at(hour))
+	if !waitFor("the change written before the cut", "cut-before") {
+		return
+	}
+	link.Cut()
+	w.token(t, "alice", "cut-while-1", at(hour))
+	w.session(t, "bob", "cut-while-2", at(hour))
+	time.Sleep(feedSettle) // a few heartbeats without the backend
+	link.Restore()
+	w.token(t, "alice", "cut-after", at(hour))
+	if !waitFor("the changes written while its connection was cut, and after", "cut-while-1", "cut-while-2", "cut-after") {
+		return
+	}
+	mu.Lock()
+	got := slices.Clone(order)
+	mu.Unlock()
+	if i, j := slices.Index(got, "cut-while-1"), slices.Index(got, "cut-after"); i > j {
+		t.Errorf("FollowRevocations delivered %v: a change written while its connection was cut came after one written once it was back; %s; %s", got, ruleFeedCut, ruleFeedOrder)
 	}
 }

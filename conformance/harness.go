@@ -77,6 +77,19 @@ type Harness struct {
 	// after it ("RevocationFeed/Follow/Trimmed"). Nil skips that check.
 	TrimFeed func(t *testing.T, s authkit.Store)
 
+	// Severable, if set, returns another handle on s's data, as Peer
+	// does, whose every connection to the backend goes through link (for
+	// example a [Proxy] made with NewProxy to the server's address, which
+	// is a Link). The suite then cuts that handle's connections while it
+	// follows the revocation feed and restores them
+	// ("RevocationFeed/Follow/ConnectionCut"): every change written
+	// meanwhile through s must reach the follower once it can, or
+	// FollowRevocations must end with an error; a follower that resumes
+	// after the changes it missed and goes on vouching for its copy
+	// leaves a revoked token valid in every mirror behind it. Nil skips
+	// that check (a store without a connection has nothing to cut).
+	Severable func(t *testing.T, s authkit.Store) (peer authkit.Store, link Link)
+
 	// ThrottlesExpireThemselves declares that the store's backend deletes
 	// a throttle key by itself once its window has ended (a native TTL),
 	// so that its DeleteExpiredThrottles may delete nothing and return 0
@@ -123,6 +136,9 @@ type PartialHarness[S any] struct {
 	// TrimFeed drops every change so far from s's feed log. Nil skips the
 	// trimmed-follower check.
 	TrimFeed func(t *testing.T, s S)
+	// Severable returns another handle on s's data whose connections go
+	// through link. Nil skips the cut-connection check.
+	Severable func(t *testing.T, s S) (peer S, link Link)
 	// ThrottlesExpireThemselves declares that the backend deletes ended
 	// throttle windows by itself, so that DeleteExpiredThrottles may
 	// return 0.
@@ -230,6 +246,12 @@ func narrow[S any](h Harness) PartialHarness[S] {
 	}
 	if h.LoseData != nil {
 		p.LoseData = func(t *testing.T, s S) { h.LoseData(t, back(s)) }
+	}
+	if h.Severable != nil {
+		p.Severable = func(t *testing.T, s S) (S, Link) {
+			peer, link := h.Severable(t, back(s))
+			return as(peer), link
+		}
 	}
 	if h.TrimFeed != nil {
 		p.TrimFeed = func(t *testing.T, s S) { h.TrimFeed(t, back(s)) }

@@ -55,6 +55,18 @@ func NewProxy(t testing.TB, target string) *Proxy {
 	return p
 }
 
+// Link is the connection between a store's handle and its backend, as
+// [Harness.Severable] hands it to the suite: Cut drops it (open
+// connections reset, new ones refused), Restore lets connections through
+// again. A [*Proxy] is one; a handle on several servers (a Redis Cluster)
+// goes through one proxy per server, cut and restored together.
+type Link interface {
+	Cut()
+	Restore()
+}
+
+var _ Link = (*Proxy)(nil)
+
 // Addr is the proxy's address, to give the store instead of the server's.
 func (p *Proxy) Addr() string { return p.l.Addr().String() }
 

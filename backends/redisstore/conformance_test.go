@@ -65,6 +65,7 @@ func TestConformanceStandalone(t *testing.T) {
 	admin := standalone(t, addr)
 	h := harness(admin, func(t testing.TB) redis.UniversalClient { return standalone(t, addr) })
 	h.Stalled = func(t *testing.T) authkit.Store { return stalledStandalone(t, admin, addr) }
+	h.Severable = severableStandalone(addr)
 	conformance.Run(t, h)
 }
 
@@ -74,5 +75,6 @@ func TestConformanceCluster(t *testing.T) {
 	admin := cluster(t, addrs)
 	h := harness(admin, func(t testing.TB) redis.UniversalClient { return cluster(t, addrs) })
 	h.Stalled = func(t *testing.T) authkit.Store { return stalledCluster(t, admin, addrs) }
+	h.Severable = severableCluster(addrs)
 	conformance.Run(t, h)
 }

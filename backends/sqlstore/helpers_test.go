@@ -121,7 +121,16 @@ func harness(b backend, opts ...sqlstore.Option) conformance.Harness {
 		mu.Unlock()
 		return s
 	}
+	var severable func(t *testing.T, s authkit.Store) (authkit.Store, conformance.Link)
+	if b.driver != sqliteBackend.driver { // SQLite has no connection to cut
+		severable = func(t *testing.T, s authkit.Store) (authkit.Store, conformance.Link) {
+			dsn := dsnOf(t, s)
+			px := testservers.NewProxy(t, testservers.Addr(t, dsn))
+			return attach(t, testservers.WithAddr(t, dsn, px.Addr())), px
+		}
+	}
 	return conformance.Harness{
+		Severable: severable,
 		New: func(t *testing.T) authkit.Store {
 			s, dsn := newStore(t, b, opts...)
 			mu.Lock()
