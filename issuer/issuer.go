@@ -67,6 +67,17 @@ import (
 // plus this, so that no token they cover can still verify afterwards.
 const maxLeeway = 5 * time.Minute
 
+// clockSkewAllowance is how far apart the clocks of the processes sharing
+// a store may be, as far as how long revocations are kept goes: a token
+// minted where the clock runs ahead expires that much later by the
+// revoker's clock, so a revocation kept only for the access TTL plus the
+// leeway ended while the token still verified (found by review: 5 minutes
+// of skew with the default leeway, 2 seconds with a 5-minute leeway). The
+// entries cost a few bytes each for the 5 minutes more. Beyond it a
+// revoked token may verify again before it expires (docs/security.md,
+// "Clocks").
+const clockSkewAllowance = 5 * time.Minute
+
 // Issuer mints, refreshes and revokes credentials. Build it with New.
 type Issuer struct {
 	keys            *keys.Set
@@ -619,8 +630,15 @@ func (i *Issuer) pairFor(ctx context.Context, s authkit.Session, rt string, rtEx
 // reused handles a presentation of an already-rotated token: inside the
 // grace window it hands out the same successor; otherwise it revokes the
 // session.
+//
+// The grace is judged by two clocks: UsedAt is the rotating process's,
+// now this one's. A presentation whose now is before UsedAt by more than
+// the grace gets none: this clock is behind, and how long ago the
+// rotation was cannot be told (found by review: every negative difference
+// counted as inside the window, so a replica 2 minutes behind handed the
+// successor to a token presented 90 seconds after its rotation).
 func (i *Issuer) reused(ctx context.Context, presented string, re *authkit.ReuseError, now time.Time, rp *refreshParams) (authkit.TokenPair, error) {
-	if i.reuseGrace > 0 && !now.After(re.UsedAt.Add(i.reuseGrace)) && len(re.Successor) > 0 {
+	if i.reuseGrace > 0 && !now.After(re.UsedAt.Add(i.reuseGrace)) && !now.Before(re.UsedAt.Add(-i.reuseGrace)) && len(re.Successor) > 0 {
 		pair, ok, err := i.graceSuccessor(ctx, presented, re, now, rp)
 		if err != nil {
 			return authkit.TokenPair{}, err
@@ -825,8 +843,11 @@ const CleanupMargin = time.Hour
 
 // revokeUntil is how long a session or subject revocation must be
 // remembered: until every access token it covers has expired, whatever
-// leeway a verifier allows.
-func (i *Issuer) revokeUntil(now time.Time) time.Time { return now.Add(i.accessTTL + maxLeeway) }
+// leeway a verifier allows, and whichever process's clock minted it
+// (within clockSkewAllowance).
+func (i *Issuer) revokeUntil(now time.Time) time.Time {
+	return now.Add(i.accessTTL + maxLeeway + clockSkewAllowance)
+}
 
 // revokeSession revokes session id of subject: its access tokens in the
 // revocation store, then the family in the refresh store. In that order,
@@ -1145,8 +1166,12 @@ func (i *Issuer) revokeJWT(ctx context.Context, token string, now time.Time) err
 // revocation this issuer wrote within recentWindow writes nothing and
 // reports nothing (recentRevocations).
 func (i *Issuer) revokeTokenID(ctx context.Context, c claims.Claims, now time.Time) error {
-	exp := c.ExpiresAt
-	if !now.Before(exp.Add(maxLeeway)) {
+	// Kept past the token's own exp by the largest leeway, and by the
+	// skew allowance: this process's clock may run ahead of a verifier's
+	// (found by review: a revocation on a replica 5 minutes ahead wrote
+	// nothing, the token still valid elsewhere).
+	keep := c.ExpiresAt.Add(maxLeeway + clockSkewAllowance)
+	if !now.Before(keep) {
 		return nil // it can no longer verify anywhere
 	}
 	if i.revocations == nil {
@@ -1156,7 +1181,7 @@ func (i *Issuer) revokeTokenID(ctx context.Context, c claims.Claims, now time.Ti
 	if i.recent.seen(key, now) {
 		return nil
 	}
-	if err := i.revocations.RevokeToken(ctx, c.Subject, c.TokenID, exp.Add(maxLeeway)); err != nil {
+	if err := i.revocations.RevokeToken(ctx, c.Subject, c.TokenID, keep); err != nil {
 		return fmt.Errorf("issuer: revoke: %w", err)
 	}
 	i.recent.note(key, now)
