@@ -123,9 +123,17 @@ type loginPage struct {
 func newLoginPage(iss *issuer.Issuer, scopes []string, log *slog.Logger) *loginPage {
 	return &loginPage{
 		scopes: slices.Clone(scopes),
-		secure: strings.HasPrefix(iss.ID(), "https://"),
+		secure: isHTTPS(iss.ID()),
 		log:    log,
 	}
+}
+
+// isHTTPS reports whether s is an https URL, its scheme in any case (RFC
+// 3986 §3.1: found by review, "HTTPS://…" left the login page's CSRF
+// cookie without Secure while the rest of serve took it for https).
+func isHTTPS(s string) bool {
+	u, err := url.Parse(s)
+	return err == nil && u.Scheme == "https"
 }
 
 // ServeHTTP shows the page (GET) and handles its form (POST): the CSRF

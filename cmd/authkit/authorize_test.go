@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
@@ -27,6 +28,7 @@ import (
 	"github.com/authkit-go/authkit/internal/testservers"
 	"github.com/authkit-go/authkit/internal/throttle"
 	"github.com/authkit-go/authkit/issuer"
+	"github.com/authkit-go/authkit/keys"
 	"github.com/authkit-go/authkit/verifier"
 )
 
@@ -530,4 +532,25 @@ func getLoginPage(t *testing.T, browser *http.Client, url string) (*http.Respons
 		t.Fatalf("login page %s: %d\n%s", url, res.StatusCode, page)
 	}
 	return res, string(cm[1])
+}
+
+// The login page takes an issuer whose scheme is written in capitals for
+// https too (found by review: "HTTPS://auth.example.com" made the CSRF
+// cookie plain, while metadata and the plain-HTTP warning took it for
+// https).
+func TestLoginPageSecureIssuerAnyCase(t *testing.T) {
+	k, err := keys.Generate(keys.EdDSA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	set, _ := keys.NewSet(k)
+	for id, want := range map[string]bool{"HTTPS://auth.example.com": true, "https://auth.example.com": true, "Https://a.example": true, "http://127.0.0.1:8080": false, "authkit": false} {
+		iss, err := issuer.New(authkit.WithKeys(set), authkit.WithIssuer(id))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := newLoginPage(iss, nil, slog.New(slog.DiscardHandler)).secure; got != want {
+			t.Errorf("issuer %q: the login page's cookie is secure %v, want %v", id, got, want)
+		}
+	}
 }

@@ -124,7 +124,7 @@ func newServer(base string) (http.Handler, error) {
 		return nil, err
 	}
 
-	login := &loginPage{secure: strings.HasPrefix(base, "https://")}
+	login := &loginPage{secure: strings.EqualFold(strings.SplitN(base, ":", 2)[0], "https")}
 	check, err := checkPassword(demoUsers())
 	if err != nil {
 		return nil, err
