@@ -160,9 +160,10 @@ func (c *cli) narrowSecretOutput() {
 // file, and one key was lost (found by review). From the lock on, the
 // first Ctrl-C or SIGTERM cancels ctx instead of ending the process: one
 // that came while the file was written left the temporary copy of every
-// private key beside it (found by review); the write now finishes, or a
-// signal during the wait for the lock stops the command with nothing
-// changed.
+// private key beside it (found by review). A signal before the write
+// begins (while the lock is awaited, or a new RSA key is made, which takes
+// seconds) stops the command with nothing changed, exit status 1; one
+// during the write lets it finish.
 func (c *cli) rotateKeyFile(ctx context.Context, path string, add bool, activate, remove, alg string, algGiven bool, kid string, bits int) error {
 	real, err := resolveLinks(path)
 	if err != nil {
@@ -203,7 +204,7 @@ func (c *cli) rotateKeyFile(ctx context.Context, path string, add bool, activate
 				bits = max(bits, pub.N.BitLen())
 			}
 		}
-		k, err := generateKey(a, kid, bits)
+		k, err := generateKeyCtx(ctx, a, kid, bits)
 		if err != nil {
 			return err
 		}
@@ -233,6 +234,9 @@ func (c *cli) rotateKeyFile(ctx context.Context, path string, add bool, activate
 	if err := writeJWKS(&out, set, false); err != nil {
 		return err
 	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("stopped before %s was changed; nothing changed: %w", path, err)
+	}
 	err = replaceSecretFile(real, out.Bytes())
 	clear(out.Bytes())
 	if err != nil {
@@ -240,6 +244,28 @@ func (c *cli) rotateKeyFile(ctx context.Context, path string, add bool, activate
 	}
 	fmt.Fprintf(c.stderr, "%s: %s\n", path, did)
 	return nil
+}
+
+// generateKeyCtx is generateKey ended by ctx: an RSA key of 8192 bits
+// takes up to a minute, and a signal meanwhile must stop the command (found
+// by review: it was ignored until the key was made and the file
+// rewritten). The abandoned generation ends with the process.
+func generateKeyCtx(ctx context.Context, alg keys.Algorithm, kid string, rsaBits int) (*keys.Key, error) {
+	type result struct {
+		k   *keys.Key
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		k, err := generateKey(alg, kid, rsaBits)
+		done <- result{k, err}
+	}()
+	select {
+	case r := <-done:
+		return r.k, r.err
+	case <-ctx.Done():
+		return nil, fmt.Errorf("stopped while making the new key; nothing changed: %w", ctx.Err())
+	}
 }
 
 // generateKey makes a fresh key for alg with the given kid ("" derives one).

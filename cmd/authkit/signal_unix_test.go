@@ -281,3 +281,42 @@ func TestOneShotCommandsReadPipes(t *testing.T) {
 	}
 	runCLI(t, "", "users", "list", "--file", pipe(users)).must(t, exitOK, []string{"alice\nbob\n"}, nil)
 }
+
+// A key rotation stopped while it makes a new RSA key (seconds for 8192
+// bits) changes nothing and fails (found by review: once signals
+// cancelled its context, the signal was ignored until the key was made,
+// and the file was rotated with exit status 0).
+func TestSignalDuringKeyGenerationChangesNothing(t *testing.T) {
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	file := filepath.Join(dir, "keys.json")
+	before := runCLI(t, "", "keygen", "--kid", "k1").stdout
+	if err := os.WriteFile(file, []byte(before), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(self, "keygen", "--keys", file, "--add", "--alg", "RS256", "--bits", "8192")
+	cmd.Env = append(os.Environ(), "AUTHKIT_TEST_RUN_MAIN=1")
+	stderr := &syncBuffer{}
+	cmd.Stderr = stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	waitFor(t, "keygen to take the key file's lock", func() bool {
+		_, err := os.Stat(filepath.Join(dir, ".keys.json.lock"))
+		return err == nil
+	})
+	time.Sleep(100 * time.Millisecond) // into the RSA generation
+	if code := exitAfterSIGTERM(t, cmd, "keygen --add"); code != exitFailure {
+		t.Errorf("keygen --add stopped while making its key: exit status %d, want %d; stderr:\n%s", code, exitFailure, stderr.String())
+	}
+	if got, err := os.ReadFile(file); err != nil || string(got) != before {
+		t.Errorf("keygen --add stopped while making its key changed the file (%v)", err)
+	}
+	if !strings.Contains(stderr.String(), "nothing changed") {
+		t.Errorf("stopped while making its key, keygen --add did not say nothing changed:\n%s", stderr.String())
+	}
+}
