@@ -237,15 +237,42 @@ func refreshSetup(t *testing.T, s authkit.RefreshStore) {
 }
 
 func refreshContext(t *testing.T, h PartialHarness[authkit.RefreshStore]) {
-	runDeadContext(t, h, refreshSetup, refreshCalls())
+	runDeadContext(t, h, refreshSetup, refreshCallsOf(t, h))
 }
 
 func refreshUnavailable(t *testing.T, h PartialHarness[authkit.RefreshStore]) {
-	runUnavailable(t, h, refreshCalls())
+	runUnavailable(t, h, refreshCallsOf(t, h))
 }
 
 func refreshStalled(t *testing.T, h PartialHarness[authkit.RefreshStore]) {
-	runStalled(t, h, refreshCalls())
+	runStalled(t, h, refreshCallsOf(t, h))
+}
+
+// refreshCallsOf is refreshCalls, with LookupRefreshInSession's calls for
+// a store that implements authkit.RefreshSessionLookup (found by review:
+// it was never called with a dead ctx, on an unreachable backend or on a
+// stalled one, and a store answering it ErrNotFound during an outage
+// passed: the issuer then took a revocation by refresh token for an
+// unknown token, and the client was told its logout succeeded).
+func refreshCallsOf(t *testing.T, h PartialHarness[authkit.RefreshStore]) []call[authkit.RefreshStore] {
+	calls := refreshCalls()
+	if _, ok := any(h.New(t)).(authkit.RefreshSessionLookup); !ok {
+		return calls
+	}
+	type S = authkit.RefreshStore
+	lookup := func(ctx context.Context, s S, label string) error {
+		l, ok := s.(authkit.RefreshSessionLookup)
+		if !ok {
+			return fmt.Errorf("conformance: %T does not implement authkit.RefreshSessionLookup, where the harness's New stores do", s)
+		}
+		_, err := l.LookupRefreshInSession(ctx, "sess-1", hashOf(label))
+		return err
+	}
+	return append(calls,
+		call[S]{"LookupRefreshInSession", func(ctx context.Context, s S) error { return lookup(ctx, s, "rt-1") }, nil},
+		// Not "not found" from a shortcut that skips ctx or the backend.
+		call[S]{"LookupRefreshInSession/Unknown", func(ctx context.Context, s S) error { return lookup(ctx, s, "rt-unknown") }, nil},
+	)
 }
 
 func revocationCalls() []call[authkit.RevocationStore] {

@@ -115,3 +115,65 @@ func (s *getClientCache) DeleteClient(ctx context.Context, id string) error {
 	s.drop(id)
 	return s.ClientStore.DeleteClient(ctx, id)
 }
+
+// Mutants of the optional LookupRefreshInSession (the memory store does
+// not implement it: each answers it from LookupRefresh) that passed the
+// suite until a review on 2026-12-05: a cache of it, and one that ignores
+// ctx.
+func init() {
+	mutants = append(mutants,
+		mutant{
+			name: "InSessionCache",
+			run:  "Refresh/LookupInSession",
+			wrap: func(s authkit.Store) authkit.Store {
+				return &inSessionCache{Store: s, cache: map[authkit.TokenHash]authkit.RefreshRecord{}}
+			},
+			want: []string{"Refresh/LookupInSession", "before its rotation", "UsedAt"},
+		},
+		mutant{
+			name: "InSessionIgnoresCtx",
+			run:  "Refresh/Context",
+			wrap: func(s authkit.Store) authkit.Store { return inSessionNoCtx{s} },
+			want: []string{"Refresh/Context", "LookupRefreshInSession with a dead ctx"},
+		},
+	)
+}
+
+// inSessionCache caches LookupRefreshInSession by hash ("a record never
+// changes session"), never forgetting: a rotation leaves the cached copy
+// unused.
+type inSessionCache struct {
+	authkit.Store
+	mu    sync.Mutex
+	cache map[authkit.TokenHash]authkit.RefreshRecord
+}
+
+func (s *inSessionCache) LookupRefreshInSession(ctx context.Context, sessionID string, h authkit.TokenHash) (authkit.RefreshRecord, error) {
+	s.mu.Lock()
+	rec, ok := s.cache[h]
+	s.mu.Unlock()
+	if !ok {
+		var err error
+		if rec, err = s.LookupRefresh(ctx, h); err != nil {
+			return rec, err
+		}
+		s.mu.Lock()
+		s.cache[h] = rec
+		s.mu.Unlock()
+	}
+	if rec.SessionID != sessionID {
+		return authkit.RefreshRecord{}, authkit.ErrNotFound
+	}
+	return rec, nil
+}
+
+// inSessionNoCtx answers LookupRefreshInSession whatever its ctx.
+type inSessionNoCtx struct{ authkit.Store }
+
+func (s inSessionNoCtx) LookupRefreshInSession(_ context.Context, sessionID string, h authkit.TokenHash) (authkit.RefreshRecord, error) {
+	rec, err := s.LookupRefresh(context.Background(), h)
+	if err == nil && rec.SessionID != sessionID {
+		return authkit.RefreshRecord{}, authkit.ErrNotFound
+	}
+	return rec, err
+}

@@ -165,8 +165,25 @@ func runRefreshNamed(t *testing.T, h PartialHarness[authkit.RefreshStore]) {
 		createSession(t, a, s, first)
 		other, otherFirst := newSession("sess-lookup-other", "bob", base, "rt-o0")
 		createSession(t, a, other, otherFirst)
+		// Both handles read the first record before it is rotated: each
+		// must read it again after (found by review: a cache of this
+		// method, "a record never changes session", passed, and a stolen
+		// token replayed inside the reuse grace got a fresh pair, the
+		// successor read as unused).
+		for _, l := range []authkit.RefreshSessionLookup{la, lb} {
+			got, err := l.LookupRefreshInSession(t.Context(), s.ID, first.Hash)
+			mustOK(t, "LookupRefreshInSession before the rotation", err, ruleLookupInSession)
+			diffRecord(got, first).report(t, "LookupRefreshInSession of the first record before its rotation", ruleLookupInSession)
+		}
 		r := named("rt-l0", "rt-l1", at(minute), s.ID)
 		rotate(t, a, r)
+		for _, l := range []authkit.RefreshSessionLookup{la, lb} {
+			got, err := l.LookupRefreshInSession(t.Context(), s.ID, r.Next)
+			mustOK(t, "LookupRefreshInSession of the successor before its rotation", err, ruleLookupInSession)
+			if !got.UsedAt.IsZero() {
+				t.Errorf("LookupRefreshInSession of a successor not yet rotated has UsedAt %s; %s", fmtTime(got.UsedAt), ruleLookupInSession)
+			}
+		}
 		r2 := rotation("rt-l1", "rt-l2", at(2*minute))
 		rotate(t, b, r2)
 		for _, hash := range []authkit.TokenHash{first.Hash, r.Next, r2.Next} {
@@ -174,7 +191,12 @@ func runRefreshNamed(t *testing.T, h PartialHarness[authkit.RefreshStore]) {
 			for _, l := range []authkit.RefreshSessionLookup{la, lb} {
 				got, err := l.LookupRefreshInSession(t.Context(), s.ID, hash)
 				mustOK(t, "LookupRefreshInSession", err, ruleLookupInSession)
-				diffRecord(got, want).report(t, "LookupRefreshInSession of a record of the session", ruleLookupInSession)
+				diffRecord(got, want).report(t, "LookupRefreshInSession of a record of the session, read before and after its rotation through either handle", ruleLookupInSession)
+			}
+		}
+		for _, l := range []authkit.RefreshSessionLookup{la, lb} {
+			if got, err := l.LookupRefreshInSession(t.Context(), s.ID, r.Next); err == nil && (got.UsedAt.IsZero() || len(got.Successor) == 0) {
+				t.Errorf("LookupRefreshInSession of a record read before its rotation through the other handle has UsedAt %s and %d bytes of Successor, want both set: a stale copy; %s", fmtTime(got.UsedAt), len(got.Successor), ruleLookupInSession)
 			}
 		}
 		for _, c := range []struct {
