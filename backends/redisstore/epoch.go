@@ -124,12 +124,17 @@ func (s *Store) setupEpochs(ctx context.Context, op string) error {
 	defer cancel()
 	since := fmtMicros(setupSince(time.Now()))
 	var (
-		info, role *redis.Cmd
-		sets       [feedShards]*redis.Cmd
+		info, repl, role *redis.Cmd
+		sets             [feedShards]*redis.Cmd
 	)
 	_, _ = s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		if s.oneCall {
 			info = p.Do(ctx, "INFO", "cluster")
+			// The role twice: INFO's, which the documented ACL allows
+			// (+info), and ROLE's (found by review: the ACL refused ROLE,
+			// the refusal read as "not a replica", and a writable replica
+			// took revocations the primary never saw).
+			repl = p.Do(ctx, "INFO", "replication")
 			role = p.Do(ctx, "ROLE")
 		}
 		// Each marker through epochScript (EVAL: a pipeline cannot retry
@@ -151,6 +156,11 @@ func (s *Store) setupEpochs(ctx context.Context, op string) error {
 		}
 	}
 	replica := role != nil && role.Err() == nil && isReplicaRole(role.Val())
+	if repl != nil && repl.Err() == nil {
+		if v, ok := repl.Val().(string); ok && infoSays(v, "role", "slave") {
+			replica = true
+		}
+	}
 	for _, c := range sets {
 		replica = replica || (c != nil && isReadOnlyErr(c.Err()))
 	}
@@ -176,15 +186,18 @@ func isReadOnlyErr(err error) bool {
 	return err != nil && strings.HasPrefix(err.Error(), "READONLY ")
 }
 
-// clusterEnabled reports whether an INFO reply says cluster_enabled:1.
-func clusterEnabled(info string) bool {
+// infoSays reports whether an INFO reply has the line field:value.
+func infoSays(info, field, value string) bool {
 	for line := range strings.Lines(info) {
-		if strings.TrimSpace(line) == "cluster_enabled:1" {
+		if strings.TrimSpace(line) == field+":"+value {
 			return true
 		}
 	}
 	return false
 }
+
+// clusterEnabled reports whether an INFO reply says cluster_enabled:1.
+func clusterEnabled(info string) bool { return infoSays(info, "cluster_enabled", "1") }
 
 // parseSince decodes a marker's value: a non-negative count of
 // microseconds. Anything else is corrupt, and the caller fails closed.

@@ -91,6 +91,20 @@ func TestNewRefusesReplica(t *testing.T) {
 	if s, err := redisstore.New(rep, redisstore.WithPrefix("replica:")); !errors.Is(err, authkit.ErrInvalidConfig) || s != nil {
 		t.Errorf("New(client of a writable replica) = %v, %v; want ErrInvalidConfig", s, err)
 	}
+	// As the user docs/backends/redis.md's ACL line makes, which may not
+	// run ROLE: INFO says the role (found by review: the refused ROLE read
+	// as "not a replica", and the writable replica took revocations).
+	if err := rep.Do(t.Context(), "ACL", "SETUSER", "authkit", "on", ">pw", "+@read", "+@write", "+@scripting", "+@connection", "+info", "+config|get", "~replica:*").Err(); err != nil {
+		t.Fatal(err)
+	}
+	acl := redis.NewClient(&redis.Options{Addr: replica, Username: "authkit", Password: "pw", ContextTimeoutEnabled: true})
+	t.Cleanup(func() { _ = acl.Close() })
+	if err := acl.Do(t.Context(), "ROLE").Err(); err == nil || !strings.Contains(err.Error(), "NOPERM") {
+		t.Fatalf("ROLE as the documented ACL's user: %v, want NOPERM (the case this checks)", err)
+	}
+	if s, err := redisstore.New(acl, redisstore.WithPrefix("replica:")); !errors.Is(err, authkit.ErrInvalidConfig) || s != nil || !strings.Contains(err.Error(), "replica") {
+		t.Errorf("New(client of a writable replica, as a user that may not run ROLE) = %v, %v; want ErrInvalidConfig naming the replica", s, err)
+	}
 	if _, err := redisstore.New(standalone(t, primary), redisstore.WithPrefix("replica:")); err != nil {
 		t.Fatalf("New(client of the primary) = %v", err)
 	}
