@@ -360,6 +360,8 @@ type server struct {
 	// maxConnections bounds the client connections held at once (0: no
 	// limit; connLimiter).
 	maxConnections int
+	// acceptVolatile is --accept-volatile-redis (watchPersistence).
+	acceptVolatile bool
 	// clientAddr is the client address of a request, --trusted-proxies
 	// applied, for the request log.
 	clientAddr func(*http.Request) netip.Addr
@@ -379,7 +381,7 @@ func (c *cli) newServer(ctx context.Context, cfg serveConfig, log *slog.Logger) 
 		}
 		return nil, err
 	}
-	s := &server{log: log, store: st, shutdownTimeout: cfg.shutdownTimeout, maxConnections: cfg.maxConnections}
+	s := &server{log: log, store: st, shutdownTimeout: cfg.shutdownTimeout, maxConnections: cfg.maxConnections, acceptVolatile: cfg.acceptVolatileRedis}
 	built := false
 	defer func() {
 		if !built {
@@ -689,7 +691,14 @@ func (s *server) run(ctx context.Context, ln net.Listener, stdout io.Writer) err
 		defer close(watched)
 		s.users.watchUsers(cctx, s.log, s.usersReload, s.hup)
 	}()
-	defer func() { stopCleanup(); <-cleaned; <-watched }()
+	persisted := make(chan struct{})
+	go func() {
+		defer close(persisted)
+		if check := persistenceCheck(s.store); check != nil {
+			watchPersistence(cctx, check, s.acceptVolatile, persistenceRecheck, s.log)
+		}
+	}()
+	defer func() { stopCleanup(); <-cleaned; <-watched; <-persisted }()
 
 	if s.demoPassword != "" {
 		fmt.Fprintf(stdout, demoBanner, demoUser, s.demoPassword)

@@ -113,9 +113,58 @@ func checkPersistence(ctx context.Context, st openedStore, accept bool, log *slo
 	case !accept:
 		return fmt.Errorf("--store: refusing a Redis that may lose revocations, which would make revoked tokens valid again (fix it, or give --accept-volatile-redis to run anyway): %w", err)
 	}
-	log.Warn("--accept-volatile-redis: running on a Redis that may lose its data; a restart or an eviction loses revocations and sessions, after which authkit's data-loss detection refuses the access tokens issued before the loss and users log in again",
+	log.Warn("--accept-volatile-redis: running on a Redis that may lose its data, revocations and sessions. A restart that keeps nothing is detected: the access tokens issued before it are refused and users log in again. An eviction is not always: a maxmemory-policy that evicts keys with a TTL (volatile-*) drops single revocations and leaves the markers that detect a loss, and the tokens they revoked are accepted again",
 		"store", st.kind, "err", err)
 	return nil
+}
+
+// persistenceCheck returns a Redis store's CheckPersistence, nil for
+// other stores.
+func persistenceCheck(st openedStore) func(context.Context) error {
+	if rs, ok := st.store.(*redisstore.Store); ok {
+		return rs.CheckPersistence
+	}
+	return nil
+}
+
+// persistenceRecheck is how often serve asks a Redis store again whether
+// it may lose its data: the start-up check (checkPersistence) cannot see
+// a CONFIG SET of maxmemory-policy made while serve runs.
+const persistenceRecheck = 5 * time.Minute
+
+// watchPersistence runs check every interval until ctx ends and logs an
+// error, at every check while it lasts, when the store has become one
+// that may lose revocations (found by review: eviction turned on with
+// CONFIG SET after start-up brought revoked tokens back, and nothing was
+// said), and an info line when it no longer is. With accept
+// (--accept-volatile-redis) the operator took that at start-up: nothing
+// is logged. Errors other than ErrVolatile (the store unreachable) are
+// left to the requests, which fail closed.
+func watchPersistence(ctx context.Context, check func(context.Context) error, accept bool, every time.Duration, log *slog.Logger) {
+	if accept {
+		return
+	}
+	t := time.NewTicker(every)
+	defer t.Stop()
+	volatile := false
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		cctx, cancel := context.WithTimeout(ctx, persistenceCheckTimeout)
+		err := check(cctx)
+		cancel()
+		switch {
+		case errors.Is(err, redisstore.ErrVolatile):
+			volatile = true
+			log.Error("the Redis store may now lose revocations, which would make revoked tokens valid again: its configuration changed since serve started (restore persistence and maxmemory-policy noeviction)", "err", err)
+		case err == nil && volatile:
+			volatile = false
+			log.Info("the Redis store keeps its data again")
+		}
+	}
 }
 
 // checkReplication warns, once at start-up, when a Redis store's
