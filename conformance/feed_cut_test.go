@@ -18,30 +18,57 @@ const feedCutEnv = "AUTHKIT_CONFORMANCE_FEED_CUT"
 
 // TestFeedConnectionCut: the reference feed, reached over a connection
 // the suite cuts, passes "Follow/ConnectionCut" by ending with
-// ErrStoreUnavailable; a push feed that resumes past what it missed (its
-// heartbeats local timers) fails it (found by review: it passed every
-// other check, and the revocations written while it was cut never reached
-// the mirrors behind it).
+// ErrStoreUnavailable; push feeds that resume past what they missed, or
+// vouch for their copy while cut, fail it (found by reviews: they passed
+// every other check, and the revocations written while they were cut
+// never reached the mirrors behind them, or reached them late while the
+// mirrors counted as current).
 func TestFeedConnectionCut(t *testing.T) {
 	t.Parallel()
-	for _, gap := range []bool{false, true} {
-		name := map[bool]string{false: "Reference", true: "ResumesPastGap"}[gap]
+	for _, c := range []struct {
+		mode cutMode
+		want []string
+	}{
+		{cutReference, nil},
+		{cutResumesPastGap, []string{"while its connection was cut", "never resume past changes it missed"}},
+		{cutGapThenError, []string{"did not come with or before a change written once it was back"}},
+		{cutVouchesWhileCut, []string{"vouched for a copy that lacks them"}},
+	} {
+		name := string(c.mode)
 		t.Run(name, func(t *testing.T) {
-			child := os.Getenv(feedCutEnv) == name
-			if !gap || child {
+			if c.mode == cutReference || os.Getenv(feedCutEnv) == name {
 				h := feedHarness(nil)
 				h.Severable = func(t *testing.T, s authkit.RevocationStore) (authkit.RevocationStore, conformance.Link) {
 					px := conformance.NewProxy(t, echoServer(t))
-					return &linkedFeed{Store: s.(*feedtest.Store).Peer(), addr: px.Addr(), gap: gap}, px
+					return &linkedFeed{Store: s.(*feedtest.Store).Peer(), addr: px.Addr(), mode: c.mode}, px
 				}
 				conformance.RunRevocationFeed(t, h)
 				return
 			}
 			expectSuiteFails(t, feedCutEnv, "TestFeedConnectionCut", name, "RevocationFeed/Follow/ConnectionCut", "feed",
-				[]string{"Follow/ConnectionCut", "while its connection was cut", "never resume past changes it missed"})
+				append([]string{"Follow/ConnectionCut"}, c.want...))
 		})
 	}
 }
+
+// cutMode is how a linkedFeed's follower meets a dropped connection.
+type cutMode string
+
+const (
+	// cutReference ends with ErrStoreUnavailable.
+	cutReference cutMode = "Reference"
+	// cutResumesPastGap drops what it cannot read and goes on calling
+	// fn, past it: a push feed whose subscription came back without
+	// reading its log.
+	cutResumesPastGap cutMode = "ResumesPastGap"
+	// cutGapThenError does the same, delivers the first changes after
+	// the connection is back, and only then ends with an error.
+	cutGapThenError cutMode = "GapThenError"
+	// cutVouchesWhileCut holds back what it cannot deliver and calls fn
+	// with empty batches meanwhile (heartbeats from a local timer), then
+	// delivers everything once the connection is back.
+	cutVouchesWhileCut cutMode = "VouchesWhileCut"
+)
 
 // echoServer listens on loopback and echoes every connection's bytes: the
 // backend a linkedFeed's connection reaches.
@@ -68,14 +95,12 @@ func echoServer(t *testing.T) string {
 }
 
 // linkedFeed is a feedtest store whose follower hears of changes over a
-// connection to addr, checked before each batch. When the connection is
-// down, the follower ends with ErrStoreUnavailable; with gap, it drops the
-// batch and goes on calling fn, past what it missed, as a push feed
-// whose subscription dropped and came back without reading its log does.
+// connection to addr, checked before each batch; mode says what it does
+// while the connection is down.
 type linkedFeed struct {
 	*feedtest.Store
 	addr string
-	gap  bool
+	mode cutMode
 }
 
 func (l *linkedFeed) up() bool {
@@ -96,12 +121,30 @@ func (l *linkedFeed) up() bool {
 }
 
 func (l *linkedFeed) FollowRevocations(ctx context.Context, after authkit.FeedPosition, hb time.Duration, fn followFunc) error {
+	var (
+		held    []authkit.Revocation
+		dropped bool
+	)
 	return l.Store.FollowRevocations(ctx, after, hb, func(rs []authkit.Revocation, p authkit.FeedPosition) error {
 		if !l.up() {
-			if l.gap {
+			switch l.mode {
+			case cutResumesPastGap, cutGapThenError:
+				dropped = true
+				return fn(nil, p)
+			case cutVouchesWhileCut:
+				held = append(held, rs...)
 				return fn(nil, p)
 			}
 			return fmt.Errorf("linkedFeed: %w: the connection dropped", authkit.ErrStoreUnavailable)
+		}
+		switch {
+		case l.mode == cutVouchesWhileCut && len(held) > 0:
+			rs, held = append(held, rs...), nil
+		case l.mode == cutGapThenError && dropped && len(rs) > 0:
+			if err := fn(rs, p); err != nil {
+				return err
+			}
+			return fmt.Errorf("linkedFeed: %w: the connection dropped again", authkit.ErrStoreUnavailable)
 		}
 		return fn(rs, p)
 	})
