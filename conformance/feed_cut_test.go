@@ -39,7 +39,7 @@ func TestFeedConnectionCut(t *testing.T) {
 			if c.mode == cutReference || os.Getenv(feedCutEnv) == name {
 				h := feedHarness(nil)
 				h.Severable = func(t *testing.T, s authkit.RevocationStore) (authkit.RevocationStore, conformance.Link) {
-					px := conformance.NewProxy(t, echoServer(t))
+					px := conformance.NewProxy(t, conformance.EchoServer(t))
 					return &linkedFeed{Store: s.(*feedtest.Store).Peer(), addr: px.Addr(), mode: c.mode}, px
 				}
 				conformance.RunRevocationFeed(t, h)
@@ -69,30 +69,6 @@ const (
 	// delivers everything once the connection is back.
 	cutVouchesWhileCut cutMode = "VouchesWhileCut"
 )
-
-// echoServer listens on loopback and echoes every connection's bytes: the
-// backend a linkedFeed's connection reaches.
-func echoServer(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { l.Close() })
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				_, _ = io.Copy(c, c)
-			}()
-		}
-	}()
-	return l.Addr().String()
-}
 
 // linkedFeed is a feedtest store whose follower hears of changes over a
 // connection to addr, checked before each batch; mode says what it does

@@ -30,26 +30,35 @@ func severableStandalone(addr string) func(t *testing.T, s authkit.Store) (authk
 // together.
 func severableCluster(seeds []string) func(t *testing.T, s authkit.Store) (authkit.Store, conformance.Link) {
 	return func(t *testing.T, s authkit.Store) (authkit.Store, conformance.Link) {
-		proxies := map[string]*testservers.Proxy{}
-		var link proxyLinks
-		for _, a := range seeds {
-			proxies[a] = testservers.NewProxy(t, a)
-			link = append(link, proxies[a])
-		}
-		var d net.Dialer
-		c := redis.NewClusterClient(&redis.ClusterOptions{
-			Addrs:                 seeds,
-			ContextTimeoutEnabled: true,
-			Dialer: func(ctx context.Context, network, addr string) (net.Conn, error) {
-				if px, ok := proxies[addr]; ok {
-					addr = px.Addr()
-				}
-				return d.DialContext(ctx, network, addr)
-			},
-		})
-		t.Cleanup(func() { _ = c.Close() })
+		c, link := proxiedCluster(t, seeds)
 		return newStore(t, c, s.(*redisstore.Store).Prefix()), link
 	}
+}
+
+// proxiedCluster returns a cluster client of seeds that dials every node
+// through a proxy of its own (a node the seeds did not list has none and
+// cannot be reached), and the proxies.
+func proxiedCluster(t *testing.T, seeds []string) (*redis.ClusterClient, proxyLinks) {
+	t.Helper()
+	proxies := map[string]*testservers.Proxy{}
+	var link proxyLinks
+	for _, a := range seeds {
+		proxies[a] = testservers.NewProxy(t, a)
+		link = append(link, proxies[a])
+	}
+	var d net.Dialer
+	c := redis.NewClusterClient(&redis.ClusterOptions{
+		Addrs:                 seeds,
+		ContextTimeoutEnabled: true,
+		Dialer: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			if px, ok := proxies[addr]; ok {
+				addr = px.Addr()
+			}
+			return d.DialContext(ctx, network, addr)
+		},
+	})
+	t.Cleanup(func() { _ = c.Close() })
+	return c, link
 }
 
 // proxyLinks cuts and restores several proxies together.

@@ -2,7 +2,6 @@ package redisstore_test
 
 import (
 	"context"
-	"net"
 	"testing"
 
 	"github.com/redis/go-redis/v9"
@@ -35,24 +34,7 @@ func stalledStandalone(t *testing.T, admin redis.UniversalClient, addr string) *
 // node has answered.
 func stalledCluster(t *testing.T, admin redis.UniversalClient, seeds []string) *redisstore.Store {
 	t.Helper()
-	proxies := map[string]*testservers.Proxy{}
-	for _, a := range seeds {
-		proxies[a] = testservers.NewProxy(t, a)
-	}
-	var d net.Dialer
-	c := redis.NewClusterClient(&redis.ClusterOptions{
-		Addrs:                 seeds,
-		ContextTimeoutEnabled: true,
-		// Every node the cluster names is dialled through its proxy; a node
-		// the seeds did not list has none and cannot be reached.
-		Dialer: func(ctx context.Context, network, addr string) (net.Conn, error) {
-			if px, ok := proxies[addr]; ok {
-				addr = px.Addr()
-			}
-			return d.DialContext(ctx, network, addr)
-		},
-	})
-	t.Cleanup(func() { _ = c.Close() })
+	c, proxies := proxiedCluster(t, seeds)
 	s := newStore(t, c, testservers.RedisPrefix(t, admin))
 	if err := c.ForEachShard(t.Context(), func(ctx context.Context, n *redis.Client) error {
 		return n.Ping(ctx).Err()
