@@ -349,6 +349,11 @@ func readDuringWrites(n int, write func(i int) error, read func(k int) error) []
 		readers sync.WaitGroup
 	)
 	stop := make(chan struct{})
+	// The writers start once every reader has read once: on a loaded
+	// machine the writes of a fast store were over before a reader ran,
+	// and the race detector had no overlap to see (found when a mutant
+	// reading unlocked passed a CI run).
+	reading := make(chan struct{}, 4)
 	for r := range 4 {
 		readers.Go(func() {
 			for k := r; ; k += 4 {
@@ -359,6 +364,9 @@ func readDuringWrites(n int, write func(i int) error, read func(k int) error) []
 					}
 					mu.Unlock()
 				}
+				if k == r {
+					reading <- struct{}{}
+				}
 				select {
 				case <-stop:
 					return
@@ -366,6 +374,9 @@ func readDuringWrites(n int, write func(i int) error, read func(k int) error) []
 				}
 			}
 		})
+	}
+	for range 4 {
+		<-reading
 	}
 	werr := fanOut(n, write)
 	close(stop)
