@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
@@ -12,15 +11,6 @@ import (
 
 	"github.com/authkit-go/authkit/backends/redisstore"
 )
-
-// lockedBuffer is a bytes.Buffer safe for a logger and a test at once.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) { l.mu.Lock(); defer l.mu.Unlock(); return l.b.Write(p) }
-func (l *lockedBuffer) String() string              { l.mu.Lock(); defer l.mu.Unlock(); return l.b.String() }
 
 // serve asks a Redis store again whether it may lose its data, and says
 // so at error level while it may (found by review: eviction turned on with
@@ -48,7 +38,7 @@ func TestWatchPersistence(t *testing.T) {
 			}
 			return answers[calls-1]
 		}
-		var out lockedBuffer
+		var out syncBuffer
 		ctx, cancel := context.WithCancel(context.Background())
 		stopped := make(chan struct{})
 		go func() {
