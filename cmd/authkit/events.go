@@ -2,11 +2,16 @@ package main
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"log/slog"
 	"time"
 
 	"github.com/authkit-go/authkit"
+	"github.com/authkit-go/authkit/adapters/httpauth"
 )
 
 // eventMessage is the message of every audit record, so that an operator
@@ -27,8 +32,17 @@ const eventMessage = "audit event"
 // expired access token, which every client presents in the ordinary course
 // before refreshing; Debug for authenticated, one per request, which the
 // request log already records.
-func logEvents(log *slog.Logger) func(context.Context, authkit.Event) {
+//
+// A refused password's user name is logged only when known (nil: all) says
+// it names a user: a name no user has is often a password typed into the
+// user name field, and is logged as unknown_user, a fingerprint that tells
+// repeated attempts with one name apart from attempts with many (a keyed
+// hash, its key made here: the same name has the same fingerprint in one
+// run of serve, and another after a restart or on another replica).
+func logEvents(log *slog.Logger, known func(name string) bool) func(context.Context, authkit.Event) {
 	h := log.Handler()
+	var key [32]byte
+	_, _ = rand.Read(key[:]) // crypto/rand.Read never fails (Go 1.24)
 	return func(ctx context.Context, e authkit.Event) {
 		level := eventLevel(e)
 		if !h.Enabled(ctx, level) {
@@ -40,8 +54,12 @@ func logEvents(log *slog.Logger) func(context.Context, authkit.Event) {
 		}
 		r := slog.NewRecord(t, level, eventMessage, 0)
 		r.AddAttrs(slog.String("event", string(e.Type)))
+		subject, unknown := e.Subject, ""
+		if known != nil && subject != "" && typedUserName(e) && !known(subject) {
+			subject, unknown = "", fingerprint(&key, subject)
+		}
 		for _, a := range [...]struct{ k, v string }{
-			{"subject", e.Subject}, {"session", e.SessionID}, {"token_id", e.TokenID}, {"method", e.Method},
+			{"subject", subject}, {"unknown_user", unknown}, {"session", e.SessionID}, {"token_id", e.TokenID}, {"method", e.Method},
 		} {
 			if a.v != "" {
 				r.AddAttrs(slog.String(a.k, a.v))
@@ -52,6 +70,28 @@ func logEvents(log *slog.Logger) func(context.Context, authkit.Event) {
 		}
 		_ = h.Handle(ctx, r) // as slog.Logger does: a handler's error is its own
 	}
+}
+
+// typedUserName reports whether e's Subject is a user name as someone typed
+// it with a password: a refused or throttled password attempt of the Basic
+// scheme, the password grant or the authorization endpoint's login page.
+func typedUserName(e authkit.Event) bool {
+	if e.Type != authkit.EventLoginFailed && e.Type != authkit.EventThrottled {
+		return false
+	}
+	switch e.Method {
+	case authkit.MethodBasic, httpauth.MethodPassword, httpauth.MethodAuthorizeLogin:
+		return true
+	}
+	return false
+}
+
+// fingerprint is the audit log's stand-in for a user name no user has: the
+// first 8 bytes of its HMAC-SHA256 under key, in hex.
+func fingerprint(key *[32]byte, name string) string {
+	m := hmac.New(sha256.New, key[:])
+	m.Write([]byte(name))
+	return hex.EncodeToString(m.Sum(nil)[:8])
 }
 
 // eventLevel is the level logEvents logs e at.

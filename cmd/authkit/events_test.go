@@ -28,6 +28,7 @@ type eventRecord struct {
 	Msg     string    `json:"msg"`
 	Event   string    `json:"event"`
 	Subject string    `json:"subject"`
+	Unknown string    `json:"unknown_user"`
 	Session string    `json:"session"`
 	TokenID string    `json:"token_id"`
 	Method  string    `json:"method"`
@@ -42,7 +43,7 @@ type eventRecord struct {
 func TestLogEvents(t *testing.T) {
 	ctx := context.Background()
 	var buf bytes.Buffer
-	hook := logEvents(slog.New(slog.NewJSONHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug})))
+	hook := logEvents(slog.New(slog.NewJSONHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug})), nil)
 	at := time.Date(2031, 5, 6, 7, 8, 9, 0, time.UTC)
 	k, _ := keys.Generate(keys.EdDSA)
 	set, _ := keys.NewSet(k)
@@ -124,7 +125,7 @@ func TestLogEvents(t *testing.T) {
 func TestLogEventsLevels(t *testing.T) {
 	ctx := context.Background()
 	var buf bytes.Buffer
-	hook := logEvents(newLogger(&buf, "text", "info"))
+	hook := logEvents(newLogger(&buf, "text", "info"), nil)
 	k, _ := keys.Generate(keys.EdDSA)
 	set, _ := keys.NewSet(k)
 	common := []authkit.Option{authkit.WithKeys(set), authkit.WithStore(memory.New()), authkit.WithEventHook(hook)}
@@ -169,6 +170,15 @@ func TestServeLogsEvents(t *testing.T) {
 	if w := login(s, demoUser, "not-the-password", "192.0.2.1"); w.Code != http.StatusBadRequest {
 		t.Fatalf("wrong password: %d", w.Code)
 	}
+	// A password typed into the user name field (found by review: logged
+	// whole as the subject) is logged as a fingerprint, the same for the
+	// same name, and a name no user has is not logged either.
+	const typedPassword = "correct horse battery staple 7"
+	for _, name := range []string{typedPassword, typedPassword, "nobody"} {
+		if w := login(s, name, "x", "192.0.2.2"); w.Code != http.StatusBadRequest {
+			t.Fatalf("unknown user %q: %d", name, w.Code)
+		}
+	}
 	r := httptest.NewRequest("GET", "/me", nil)
 	r.Header.Set("Authorization", "Bearer "+pair.AccessToken)
 	s.handler.ServeHTTP(httptest.NewRecorder(), r)
@@ -189,8 +199,25 @@ func TestServeLogsEvents(t *testing.T) {
 	if r, ok := seen["issued"]; !ok || r.Subject != demoUser || r.Level != "INFO" {
 		t.Errorf("issued: %+v", r)
 	}
-	if r, ok := seen["login_failed"]; !ok || r.Level != "WARN" {
-		t.Errorf("login_failed: %+v", r)
+	var failed []eventRecord
+	for line := range strings.Lines(out) {
+		var r eventRecord
+		if json.Unmarshal([]byte(line), &r) == nil && r.Msg == eventMessage && r.Event == "login_failed" {
+			failed = append(failed, r)
+		}
+	}
+	if len(failed) != 4 || failed[0].Subject != demoUser || failed[0].Unknown != "" || failed[0].Level != "WARN" {
+		t.Errorf("login_failed of the demo user: %+v", failed)
+	} else {
+		a, b, c := failed[1], failed[2], failed[3]
+		if a.Subject != "" || b.Subject != "" || c.Subject != "" || len(a.Unknown) != 16 || a.Unknown != b.Unknown || c.Unknown == a.Unknown || c.Unknown == "" {
+			t.Errorf("login_failed of unknown names: %+v", failed[1:])
+		}
+	}
+	for _, name := range []string{typedPassword, "nobody"} {
+		if strings.Contains(out, name) {
+			t.Errorf("the log holds the unknown user name %q", name)
+		}
 	}
 	if r, ok := seen["authenticated"]; !ok || r.Subject != demoUser || r.Level != "DEBUG" {
 		t.Errorf("authenticated: %+v", r)

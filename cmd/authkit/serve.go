@@ -409,7 +409,7 @@ func (c *cli) newServer(ctx context.Context, cfg serveConfig, log *slog.Logger) 
 		warnWeakHashes(log, cfg.usersFile, users.users())
 	}
 	warnPlainHTTP(log, cfg.addr, cfg.issuer, true, len(cfg.trustedProxies))
-	audit := logEvents(log) // the audit trail (events.go)
+	audit := logEvents(log, users.has) // the audit trail (events.go)
 	common := []authkit.Option{
 		authkit.WithStore(st.store), authkit.WithKeys(set), authkit.WithIssuer(cfg.issuer),
 		authkit.WithAudience(cfg.audience...), authkit.WithLogger(log),

@@ -431,6 +431,13 @@ func warnWeakHashes(log *slog.Logger, path string, t *userTable) {
 // users returns the current table.
 func (db *userDB) users() *userTable { return db.cur.Load() }
 
+// has reports whether the current table holds a user named name (the audit
+// log's test for a name typed with a refused password).
+func (db *userDB) has(name string) bool {
+	_, ok := db.users().known[name]
+	return ok
+}
+
 // errUnknownUser refuses a credential of a subject the users table no
 // longer holds (removed with "authkit users remove", then reloaded).
 var errUnknownUser = errors.New("the subject is not a user of this server")
