@@ -27,6 +27,7 @@
 package echoauth
 
 import (
+	"net/http"
 	"strings"
 
 	"github.com/labstack/echo/v4"
@@ -38,24 +39,32 @@ import (
 
 // Require returns echo middleware that lets only authenticated requests
 // through (see httpauth.Auth.Require).
-func Require(a *httpauth.Auth) echo.MiddlewareFunc { return echo.WrapMiddleware(a.Require) }
+func Require(a *httpauth.Auth) echo.MiddlewareFunc { return wrap(a.Require) }
 
 // Optional returns echo middleware that admits anonymous requests but never
 // a bad credential (see httpauth.Auth.Optional).
-func Optional(a *httpauth.Auth) echo.MiddlewareFunc { return echo.WrapMiddleware(a.Optional) }
+func Optional(a *httpauth.Auth) echo.MiddlewareFunc { return wrap(a.Optional) }
 
 // RequireScopes returns echo middleware that admits a principal holding
 // every one of scopes and answers others 403 insufficient_scope (see
 // httpauth.Auth.RequireScopes). It authenticates the request itself when
 // no Require ran before it.
 func RequireScopes(a *httpauth.Auth, scopes ...string) echo.MiddlewareFunc {
-	return echo.WrapMiddleware(a.RequireScopes(scopes...))
+	return wrap(a.RequireScopes(scopes...))
 }
 
 // RequireAnyScope returns echo middleware that admits a principal holding
 // at least one of scopes (see httpauth.Auth.RequireAnyScope).
 func RequireAnyScope(a *httpauth.Auth, scopes ...string) echo.MiddlewareFunc {
-	return echo.WrapMiddleware(a.RequireAnyScope(scopes...))
+	return wrap(a.RequireAnyScope(scopes...))
+}
+
+// wrap is echo.WrapMiddleware(mw), which builds mw's chain per request,
+// after building it once, so that a nil *httpauth.Auth panics with its
+// message as the route is set up rather than at its first request.
+func wrap(mw func(http.Handler) http.Handler) echo.MiddlewareFunc {
+	mw(http.NotFoundHandler())
+	return echo.WrapMiddleware(mw)
 }
 
 // Principal returns the caller that Require, Optional or a scope

@@ -85,6 +85,10 @@ func wrap(mw func(http.Handler) http.Handler) gin.HandlerFunc {
 		b.chain = mw(b)
 		return b
 	}
+	// One bridge made now: mw checks what it wraps when it builds its
+	// chain, so a nil *httpauth.Auth panics here, as the route is set up,
+	// not at its first request.
+	pool.Put(pool.New())
 	return func(c *gin.Context) {
 		if c.Writer.Written() || (c.FullPath() != "" && answered(c.Writer.Status())) {
 			// A handler before this middleware has answered, or set its

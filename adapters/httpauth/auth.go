@@ -454,8 +454,12 @@ func (a *Auth) authenticate(r *http.Request) (*authkit.Principal, error) {
 // Require authenticates every request. A request without a credential, or
 // whose credential does not verify, gets the RFC 6750 answer from
 // [Auth.Deny] and never reaches next; otherwise next runs with the
-// principal in the request context ([authkit.PrincipalFrom]).
+// principal in the request context ([authkit.PrincipalFrom]). Require,
+// Optional, RequireScopes and RequireAnyScope panic when they are called on
+// a nil or zero Auth (one New did not make), so that the mistake shows as
+// the routes are set up.
 func (a *Auth) Require(next http.Handler) http.Handler {
+	a.mustBeMade("Require")
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p, err := a.Authenticate(r)
 		if err != nil {
@@ -474,6 +478,7 @@ func (a *Auth) Require(next http.Handler) http.Handler {
 // ([WithCookies]) whose token has expired counts as no credential, since
 // the cookie outlives its token by design (browsers used to drop it).
 func (a *Auth) Optional(next http.Handler) http.Handler {
+	a.mustBeMade("Optional")
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p, err := a.Authenticate(r)
 		if err != nil {
@@ -498,6 +503,7 @@ func (a *Auth) Optional(next http.Handler) http.Handler {
 // not a valid scope token ("orders write", "") can never be held, so it
 // always denies; RequireScopes logs an error naming it when it is called.
 func (a *Auth) RequireScopes(scopes ...string) func(http.Handler) http.Handler {
+	a.mustBeMade("RequireScopes")
 	need := append([]string(nil), scopes...)
 	a.checkScopes("RequireScopes", need)
 	// A scope no token can hold is held by none, whatever a principal's
@@ -520,6 +526,7 @@ func (a *Auth) RequireScopes(scopes ...string) func(http.Handler) http.Handler {
 // least one of scopes; the 403 challenge lists them all. With no scopes it
 // denies every request (and logs an error saying so when it is called).
 func (a *Auth) RequireAnyScope(scopes ...string) func(http.Handler) http.Handler {
+	a.mustBeMade("RequireAnyScope")
 	need := append([]string(nil), scopes...)
 	a.checkScopes("RequireAnyScope", need)
 	if len(need) == 0 {
@@ -539,6 +546,17 @@ func (a *Auth) RequireAnyScope(scopes ...string) func(http.Handler) http.Handler
 // checkScopes logs an error for each scope a route requires that no
 // token can hold: the route would deny every request, which is otherwise
 // only seen as 403s.
+// mustBeMade panics, naming method, when a is nil or was not made by New
+// (the error of New ignored, or a zero Auth): every request through its
+// middleware would crash. It runs when the middleware is set up, so that
+// the mistake shows when the routes are built rather than at the first
+// request (found by review).
+func (a *Auth) mustBeMade(method string) {
+	if a == nil || a.v == nil {
+		panic("httpauth: " + method + " of a nil or zero *httpauth.Auth: make it with httpauth.New and check its error")
+	}
+}
+
 func (a *Auth) checkScopes(method string, scopes []string) {
 	for _, s := range scopes {
 		if !authkit.ValidScope(s) {

@@ -616,8 +616,14 @@ func (h *Handler) Routes() []Route { return append([]Route(nil), h.routes...) }
 // Paths returns the distinct paths of the enabled endpoints, in Routes'
 // order, with "{id}" standing for an item's ID. The framework adapters
 // register each of them for every method and serve it with ServeAt, so
-// that a wrong method gets this handler's 405 on every framework.
+// that a wrong method gets this handler's 405 on every framework. It
+// panics on a nil or zero Handler (one NewHandler did not make).
 func (h *Handler) Paths() []string {
+	if h == nil || h.iss == nil {
+		// Every adapter's Mount starts here: a nil or zero Handler would
+		// register nothing, or crash on a nil pointer (found by review).
+		panic("httpauth: Paths of a nil or zero *httpauth.Handler: make it with httpauth.NewHandler and check its error")
+	}
 	var out []string
 	for _, rt := range h.routes {
 		if !slices.Contains(out, rt.Path) {
