@@ -3,8 +3,10 @@ package redisstore
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -41,5 +43,31 @@ func TestFailAtDeadline(t *testing.T) {
 	var ne *net.OpError
 	if !errors.As(err, &ne) {
 		t.Errorf("the client's error is not kept as the cause: %v", err)
+	}
+}
+
+// A call the client ended with the context's own error names it once, and
+// still matches it (found by review: an unreachable Redis was reported as
+// "context deadline exceeded: context deadline exceeded").
+func TestFailSaysContextOnce(t *testing.T) {
+	s := &Store{}
+	ctx, cancel := context.WithTimeout(context.Background(), -time.Second)
+	defer cancel()
+	err := s.fail(ctx, "Op", context.DeadlineExceeded)
+	if n := strings.Count(err.Error(), context.DeadlineExceeded.Error()); n != 1 ||
+		!errors.Is(err, context.DeadlineExceeded) || !errors.Is(err, authkit.ErrStoreUnavailable) {
+		t.Errorf("deadline: %v (said %d times); want it once, matching DeadlineExceeded and ErrStoreUnavailable", err, n)
+	}
+	cctx, ccancel := context.WithCancel(context.Background())
+	ccancel()
+	err = s.fail(cctx, "Op", fmt.Errorf("dial: %w", context.Canceled))
+	if n := strings.Count(err.Error(), context.Canceled.Error()); n != 1 || !errors.Is(err, context.Canceled) {
+		t.Errorf("cancel: %v (said %d times); want it once, matching Canceled", err, n)
+	}
+	// Another cause is still named after the context's error.
+	err = s.fail(ctx, "Op", &net.OpError{Op: "dial", Net: "tcp", Err: os.ErrDeadlineExceeded})
+	var ne *net.OpError
+	if !errors.Is(err, context.DeadlineExceeded) || !errors.As(err, &ne) {
+		t.Errorf("deadline with a network error: %v; want both", err)
 	}
 }

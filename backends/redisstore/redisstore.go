@@ -424,12 +424,24 @@ func (s *Store) fail(ctx context.Context, op string, err error) error {
 		ctxErr = context.DeadlineExceeded
 	}
 	if ctxErr != nil {
-		if errors.Is(ctxErr, context.DeadlineExceeded) {
-			return fmt.Errorf("redisstore: %s: %w: %w: %w", op, authkit.ErrStoreUnavailable, ctxErr, err)
-		}
-		return fmt.Errorf("redisstore: %s: %w: %w", op, ctxErr, err)
+		return ctxFail("redisstore: "+op, ctxErr, err)
 	}
 	return fmt.Errorf("redisstore: %s: %w: %w", op, authkit.ErrStoreUnavailable, err)
+}
+
+// ctxFail reports err, which ended a call when ctxErr ended its context:
+// as ctxErr (and ErrStoreUnavailable for a deadline), with err as the cause
+// unless err is ctxErr itself, which would say it twice (found by review:
+// "context deadline exceeded: context deadline exceeded").
+func ctxFail(what string, ctxErr, err error) error {
+	cause := fmt.Errorf("%w: %w", ctxErr, err)
+	if errors.Is(err, ctxErr) {
+		cause = err
+	}
+	if errors.Is(ctxErr, context.DeadlineExceeded) {
+		return fmt.Errorf("%s: %w: %w", what, authkit.ErrStoreUnavailable, cause)
+	}
+	return fmt.Errorf("%s: %w", what, cause)
 }
 
 // outcome reports one of the contract's outcomes (not found, conflict, …).

@@ -107,7 +107,11 @@ func OpenDB(ctx context.Context, dsn string, opts ...Option) (*sqlx.DB, error) {
 		// Neither the DSN (it may hold a password) nor the driver's text
 		// (it names the user, the database and the server): dbErr.
 		if ctx.Err() != nil {
-			return nil, fmt.Errorf("sqlstore: connecting: %w: %w: %w", authkit.ErrStoreUnavailable, ctx.Err(), dbErr(err))
+			cause := dbErr(err)
+			if !errors.Is(cause, ctx.Err()) { // else it would say it twice
+				cause = fmt.Errorf("%w: %w", ctx.Err(), cause)
+			}
+			return nil, fmt.Errorf("sqlstore: connecting: %w: %w", authkit.ErrStoreUnavailable, cause)
 		}
 		return nil, fmt.Errorf("sqlstore: connecting to the %s database: %w: %w", driverName, authkit.ErrStoreUnavailable, dbErr(err))
 	}
