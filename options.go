@@ -769,6 +769,12 @@ func WithLogger(l *slog.Logger) Option {
 		if l == nil {
 			return invalid("WithLogger(nil)")
 		}
+		if l.Handler() == nil {
+			// new(slog.Logger): it panics at its first record, in a
+			// background goroutine or halfway through a revocation (found
+			// by review).
+			return invalid("WithLogger of a zero slog.Logger (make it with slog.New)")
+		}
 		c.Logger = l
 		c.mark("WithLogger", 0)
 		return nil

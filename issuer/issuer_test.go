@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
 	"strings"
 	"sync"
@@ -82,6 +83,7 @@ func TestNewValidates(t *testing.T) {
 		"grace too long":          {authkit.WithKeys(set), authkit.WithReuseGrace(time.Hour)},
 		"negative limit":          {authkit.WithKeys(set), authkit.WithAPITokenLimit(-1)},
 		"session limit too high":  {authkit.WithKeys(set), authkit.WithSessionLimit(10001)},
+		"zero logger":             {authkit.WithKeys(set), authkit.WithLogger(new(slog.Logger))},
 	} {
 		if _, err := issuer.New(opts...); !errors.Is(err, authkit.ErrInvalidConfig) {
 			t.Errorf("%s: issuer.New = %v, want ErrInvalidConfig", name, err)

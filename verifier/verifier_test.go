@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -547,6 +548,7 @@ func TestNewErrors(t *testing.T) {
 		"nil option":        {authkit.WithKeys(set), nil},
 		"jwks interval 0":   {authkit.WithKeys(set), authkit.WithJWKSRefreshInterval(0)},
 		"issuer-only limit": {authkit.WithKeys(set), authkit.WithAPITokenLimit(3)},
+		"zero logger":       {authkit.WithKeys(set), authkit.WithLogger(new(slog.Logger))},
 	} {
 		if _, err := verifier.New(opts...); !errors.Is(err, authkit.ErrInvalidConfig) {
 			t.Errorf("%s: verifier.New = %v, want ErrInvalidConfig", name, err)

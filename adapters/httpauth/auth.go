@@ -147,6 +147,9 @@ func WithLogger(l *slog.Logger) Option {
 		if l == nil {
 			return invalid("WithLogger(nil)")
 		}
+		if l.Handler() == nil { // new(slog.Logger) panics at its first record
+			return invalid("WithLogger of a zero slog.Logger (make it with slog.New)")
+		}
 		c.log = l
 		return nil
 	}

@@ -515,6 +515,7 @@ func TestNewValidation(t *testing.T) {
 		{"nil option", f.ver, []httpauth.Option{nil}},
 		{"nil hook", f.ver, []httpauth.Option{httpauth.WithDenyHandler(nil)}},
 		{"nil logger", f.ver, []httpauth.Option{httpauth.WithLogger(nil)}},
+		{"zero logger", f.ver, []httpauth.Option{httpauth.WithLogger(new(slog.Logger))}},
 		{"retry after too short", f.ver, []httpauth.Option{httpauth.WithRetryAfter(time.Millisecond)}},
 		{"retry after too long", f.ver, []httpauth.Option{httpauth.WithRetryAfter(2 * time.Hour)}},
 		{"SameSite=None without Secure", f.ver, []httpauth.Option{httpauth.WithCookies(httpauth.Cookies{SameSite: http.SameSiteNoneMode, Insecure: true})}},
