@@ -317,3 +317,40 @@ func TestStoreOutageEvents(t *testing.T) {
 		t.Errorf("after the outage: %+v", got)
 	}
 }
+
+// A hook that panics on reuse_detected (an alerting backend down) still
+// leaves the session revoked: the thief's successor no longer refreshes
+// (found by review: the hook ran before the revocation, which never came).
+func TestReuseRevokesWhenHookPanics(t *testing.T) {
+	ctx := context.Background()
+	k, _ := keys.Generate(keys.EdDSA)
+	set, _ := keys.NewSet(k)
+	iss, err := issuer.New(authkit.WithKeys(set), authkit.WithStore(memory.New()),
+		authkit.WithEventHook(func(_ context.Context, e authkit.Event) {
+			if e.Type == authkit.EventReuseDetected {
+				panic("alerting backend down")
+			}
+		}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, err := iss.IssuePair(ctx, "alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	second, err := iss.Refresh(ctx, first.RefreshToken)
+	if err != nil {
+		t.Fatal(err)
+	}
+	func() {
+		defer func() {
+			if p := recover(); p != "alerting backend down" {
+				t.Errorf("the hook's panic did not go on: %v", p)
+			}
+		}()
+		iss.Refresh(ctx, first.RefreshToken)
+	}()
+	if _, err := iss.Refresh(ctx, second.RefreshToken); !errors.Is(err, authkit.ErrTokenRevoked) && !errors.Is(err, authkit.ErrTokenReused) {
+		t.Errorf("the successor after a reuse whose hook panicked: %v, want its session revoked", err)
+	}
+}

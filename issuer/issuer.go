@@ -648,9 +648,17 @@ func (i *Issuer) reused(ctx context.Context, presented string, re *authkit.Reuse
 		}
 	}
 	out := &authkit.ReuseError{SessionID: re.SessionID, Subject: re.Subject, UsedAt: re.UsedAt}
-	i.emit(ctx, authkit.Event{Type: authkit.EventReuseDetected, Time: now, Subject: re.Subject, SessionID: re.SessionID, Method: "refresh", Err: out})
-	i.log.WarnContext(ctx, "authkit: refresh token reuse detected; revoking session", "session", re.SessionID, "subject", re.Subject)
-	switch err := i.revokeSession(ctx, re.Subject, re.SessionID, now); {
+	// The session is revoked even if the event hook or the logger panics
+	// (found by review: a hook that panicked on this event, its alerting
+	// backend down, left the thief's successor refreshing), and after the
+	// event, so that the hook hears of the reuse before the revocation.
+	var err error
+	func() {
+		defer func() { err = i.revokeSession(ctx, re.Subject, re.SessionID, now) }()
+		i.emit(ctx, authkit.Event{Type: authkit.EventReuseDetected, Time: now, Subject: re.Subject, SessionID: re.SessionID, Method: "refresh", Err: out})
+		i.log.WarnContext(ctx, "authkit: refresh token reuse detected; revoking session", "session", re.SessionID, "subject", re.Subject)
+	}()
+	switch {
 	case errors.Is(err, authkit.ErrNotFound):
 		return authkit.TokenPair{}, fmt.Errorf("issuer: refresh: %w; the session had already ended", out)
 	case err != nil:
