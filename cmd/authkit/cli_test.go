@@ -9,6 +9,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -463,5 +464,26 @@ func TestServeLifetimeFlags(t *testing.T) {
 		if _, err := c.parseServe(args); !errors.As(err, new(*usageError)) {
 			t.Errorf("%q: %v, want a usage error", args, err)
 		}
+	}
+}
+
+// A listen address serve cannot use is a mistake on the command line
+// (exit 2), found before the store is opened or migrated (found by review:
+// exit 1 after --migrate had created the database).
+func TestServeBadAddrBeforeStore(t *testing.T) {
+	t.Parallel()
+	for _, addr := range []string{"127.0.0.1:99999", "127.0.0.1", "127.0.0.1:-1", "127.0.0.1:nosuchservice"} {
+		db := filepath.Join(t.TempDir(), "late.db")
+		r := runCLI(t, "", "serve", "--addr", addr, "--store", "sqlite:"+db, "--migrate")
+		r.must(t, exitUsage, nil, []string{"--addr: "})
+		if _, err := os.Stat(db); !errors.Is(err, fs.ErrNotExist) {
+			t.Errorf("--addr %s: the store was opened first (%v)", addr, err)
+		}
+	}
+	if err := checkListenAddr(":0"); err != nil {
+		t.Errorf(":0: %v", err)
+	}
+	if err := checkListenAddr("[::1]:8080"); err != nil {
+		t.Errorf("[::1]:8080: %v", err)
 	}
 }

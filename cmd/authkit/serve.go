@@ -243,6 +243,9 @@ localhost.`)
 	if cfg.maxConnections < 0 {
 		return cfg, usagef("--max-connections must be 0 (no limit) or more")
 	}
+	if err := checkListenAddr(cfg.addr); err != nil {
+		return cfg, usagef("--addr: %v", err)
+	}
 	if cfg.usersReload != 0 && cfg.usersReload < 10*time.Millisecond {
 		return cfg, usagef("--users-reload must be 0 (off) or at least 10ms")
 	}
@@ -609,6 +612,22 @@ func warnSharedFile(log *slog.Logger, path, what string) {
 	if fi, err := os.Stat(path); err == nil && fi.Mode().Perm()&0o027 != 0 {
 		log.Warn(what+" can be read or written by other accounts; chmod 600 it (or 640 for a serve account in its group)", "file", path)
 	}
+}
+
+// checkListenAddr checks a --addr value before anything is opened: host:port
+// with a port from 0 to 65535 (0: any free port) or a service's name, as
+// net.Listen takes it, so that a typo is a
+// mistake on the command line (exit 2) rather than an error after the
+// store was opened and migrated (found by review).
+func checkListenAddr(addr string) error {
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("want host:port (127.0.0.1:8080, :8080, [::1]:8080): %v", err)
+	}
+	if _, err := net.LookupPort("tcp", port); err != nil {
+		return fmt.Errorf("the port %q is not a number from 0 to 65535 or a service's name", port)
+	}
+	return nil
 }
 
 // warnPlainHTTP logs a warning when serve listens on a non-loopback
