@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/authkit-go/authkit"
@@ -38,11 +39,15 @@ const eventMessage = "audit event"
 // user name field, and is logged as unknown_user, a fingerprint that tells
 // repeated attempts with one name apart from attempts with many (a keyed
 // hash, its key made here: the same name has the same fingerprint in one
-// run of serve, and another after a restart or on another replica).
+// run of serve, and another after a restart or on another replica). So is
+// a client_id no client has (login_failed with authkit.ErrNotFound: often a
+// secret typed into the ID), and a throttled client_id that no failure
+// logged in this process has shown to be a client's.
 func logEvents(log *slog.Logger, known func(name string) bool) func(context.Context, authkit.Event) {
 	h := log.Handler()
 	var key [32]byte
 	_, _ = rand.Read(key[:]) // crypto/rand.Read never fails (Go 1.24)
+	var clients clientNames
 	return func(ctx context.Context, e authkit.Event) {
 		level := eventLevel(e)
 		if !h.Enabled(ctx, level) {
@@ -55,7 +60,7 @@ func logEvents(log *slog.Logger, known func(name string) bool) func(context.Cont
 		r := slog.NewRecord(t, level, eventMessage, 0)
 		r.AddAttrs(slog.String("event", string(e.Type)))
 		subject, unknown := e.Subject, ""
-		if known != nil && subject != "" && typedUserName(e) && !known(subject) {
+		if known != nil && subject != "" && !typedNameKnown(e, known, &clients) {
 			subject, unknown = "", fingerprint(&key, subject)
 		}
 		for _, a := range [...]struct{ k, v string }{
@@ -72,18 +77,55 @@ func logEvents(log *slog.Logger, known func(name string) bool) func(context.Cont
 	}
 }
 
-// typedUserName reports whether e's Subject is a user name as someone typed
-// it with a password: a refused or throttled password attempt of the Basic
-// scheme, the password grant or the authorization endpoint's login page.
-func typedUserName(e authkit.Event) bool {
+// typedNameKnown reports whether e's Subject may be logged: true unless it
+// is a name as someone typed it with a password or secret — a refused or
+// throttled attempt of the Basic scheme, the password grant or the
+// authorization endpoint's login page (a user name: known says whether a
+// user has it), or of a client's authentication (a client_id: a refusal
+// says whether a client has it, and clients remembers those that did).
+func typedNameKnown(e authkit.Event, known func(string) bool, clients *clientNames) bool {
 	if e.Type != authkit.EventLoginFailed && e.Type != authkit.EventThrottled {
-		return false
+		return true
 	}
 	switch e.Method {
 	case authkit.MethodBasic, httpauth.MethodPassword, httpauth.MethodAuthorizeLogin:
-		return true
+		return known(e.Subject)
+	case httpauth.MethodClientSecret, httpauth.MethodPrivateKeyJWT:
+		if e.Type == authkit.EventThrottled {
+			return clients.has(e.Subject)
+		}
+		if errors.Is(e.Err, authkit.ErrNotFound) {
+			return false
+		}
+		clients.add(e.Subject)
 	}
-	return false
+	return true
+}
+
+// clientNames remembers up to maxClientNames client_ids that a refused
+// authentication showed to be clients' (it starts over when full), so that
+// their throttled attempts are logged by name.
+type clientNames struct {
+	mu  sync.Mutex
+	ids map[string]struct{}
+}
+
+const maxClientNames = 1024
+
+func (c *clientNames) add(id string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.ids == nil || len(c.ids) >= maxClientNames {
+		c.ids = make(map[string]struct{})
+	}
+	c.ids[id] = struct{}{}
+}
+
+func (c *clientNames) has(id string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	_, ok := c.ids[id]
+	return ok
 }
 
 // fingerprint is the audit log's stand-in for a user name no user has: the

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/authkit-go/authkit"
+	"github.com/authkit-go/authkit/adapters/httpauth"
 	"github.com/authkit-go/authkit/backends/memory"
 	"github.com/authkit-go/authkit/issuer"
 	"github.com/authkit-go/authkit/keys"
@@ -224,5 +225,46 @@ func TestServeLogsEvents(t *testing.T) {
 	}
 	if t.Failed() {
 		t.Logf("log:\n%s", out)
+	}
+}
+
+// A client_id no client has (often a secret typed into the ID) is logged
+// as a fingerprint, as an unknown user name is; a registered client's ID,
+// and its throttled attempts once a refusal has shown it is a client's,
+// by name (found by review: an unknown client_id was logged as typed).
+func TestLogEventsUnknownClient(t *testing.T) {
+	var buf bytes.Buffer
+	hook := logEvents(slog.New(slog.NewJSONHandler(&buf, nil)), func(string) bool { return false })
+	const typed = "B2NIGJPNKZMWXHEIOQSEVTJAPR"
+	ctx := context.Background()
+	for _, e := range []authkit.Event{
+		{Type: authkit.EventLoginFailed, Subject: typed, Method: httpauth.MethodClientSecret, Err: authkit.ErrNotFound},
+		{Type: authkit.EventThrottled, Subject: typed, Method: httpauth.MethodClientSecret, Err: httpauth.ErrThrottled},
+		{Type: authkit.EventLoginFailed, Subject: typed, Method: httpauth.MethodPrivateKeyJWT, Err: authkit.ErrNotFound},
+		{Type: authkit.EventLoginFailed, Subject: "svc", Method: httpauth.MethodClientSecret, Err: authkit.ErrInvalidToken},
+		{Type: authkit.EventThrottled, Subject: "svc", Method: httpauth.MethodClientSecret, Err: httpauth.ErrThrottled},
+	} {
+		hook(ctx, e)
+	}
+	var got []eventRecord
+	for line := range strings.Lines(buf.String()) {
+		var r eventRecord
+		if err := json.Unmarshal([]byte(line), &r); err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, r)
+	}
+	if strings.Contains(buf.String(), typed) || len(got) != 5 {
+		t.Fatalf("the log holds the unknown client_id, or not one record per event:\n%s", buf.String())
+	}
+	for i, r := range got[:3] {
+		if r.Subject != "" || r.Unknown != got[0].Unknown || len(r.Unknown) != 16 {
+			t.Errorf("record %d of the unknown client_id: %+v", i, r)
+		}
+	}
+	for i, r := range got[3:] {
+		if r.Subject != "svc" || r.Unknown != "" {
+			t.Errorf("record %d of a registered client: %+v", i+3, r)
+		}
 	}
 }
