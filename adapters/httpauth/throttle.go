@@ -17,6 +17,8 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"golang.org/x/text/unicode/norm"
+
 	"github.com/authkit-go/authkit"
 	"github.com/authkit-go/authkit/backends/memory"
 	"github.com/authkit-go/authkit/internal/httpsyntax"
@@ -391,32 +393,59 @@ func (g *guard) clearLocal(ctx context.Context, local *throttle.Limiter, a throt
 }
 
 // attempt is the throttle identity of a password attempt. The user name is
-// case-folded (foldName), so that "Alice", "alice" and "ALİCE"-like
-// variants share their counters whatever the application's checker makes
-// of case; the known pair is the name as given (Attempt.Name).
+// folded (foldName), so that "Alice", "alice ", "alíce" and "ＡＬＩＣＥ"
+// share their counters whatever the application's checker makes of case,
+// accents, compatibility forms and surrounding spaces; the known pair is
+// the name as given (Attempt.Name).
 func attemptOf(user string, addr netip.Addr) throttle.Attempt {
 	return throttle.Attempt{User: foldName(user), Name: user, Addr: addr}
 }
 
-// foldName maps every rune r of s to foldRune(r), so that two names
+// foldName is the throttle's user key of a name: its case folded
+// (caseFold), then its compatibility decomposition (NFKD: "ﬁ" is "fi",
+// full-width "Ａ" is "A", U+00A0 is a space) without the combining marks
+// (accents: "é" is "e"), case folded again, without leading and trailing
+// white space. A checker that finds the account by a database comparison
+// takes all those spellings for one user (MySQL's and MariaDB's default
+// collations ignore case, accents and trailing spaces; found by review:
+// each of "alice ", "alice  ", … "alíce" had a ceiling of its own, about a
+// thousand times the guesses at one account). Folding too much costs only
+// shared waits: a success clears no count and marks only the exact name
+// known. Invalid UTF-8 is kept byte for byte.
+func foldName(s string) string {
+	f := caseFold(s)
+	if !isASCII(f) && utf8.ValidString(f) {
+		// (strings.Map would turn invalid bytes into U+FFFD, and two
+		// invalid names into one.)
+		f = caseFold(strings.Map(func(r rune) rune {
+			if unicode.Is(unicode.Mn, r) {
+				return -1
+			}
+			return r
+		}, norm.NFKD.String(f)))
+	}
+	return strings.TrimFunc(f, unicode.IsSpace)
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
+}
+
+// caseFold maps every rune r of s to foldRune(r), so that two names
 // strings.EqualFold finds equal fold to the same string ("ſam" (long s)
 // and "sam", "Key" (Kelvin sign) and "key": strings.ToLower alone leaves
 // those apart, and each variant had counters of its own; found by
 // review), and so do two names that strings.ToLower or strings.ToUpper
 // make equal ("alİce" and "alice", "ıan" and "ian"), as an application
 // comparing names by either would. For ASCII it is strings.ToLower.
-// Folding too much costs only shared waits: a success clears no count
-// and marks only the exact name known. Invalid UTF-8 is kept byte for
-// byte.
-func foldName(s string) string {
-	ascii := true
-	for i := 0; i < len(s); i++ {
-		if s[i] >= utf8.RuneSelf {
-			ascii = false
-			break
-		}
-	}
-	if ascii {
+// Invalid UTF-8 is kept byte for byte.
+func caseFold(s string) string {
+	if isASCII(s) {
 		return strings.ToLower(s)
 	}
 	var b strings.Builder
