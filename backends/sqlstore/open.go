@@ -18,6 +18,8 @@ import (
 	"github.com/jmoiron/sqlx"
 
 	"github.com/authkit-go/authkit"
+	"github.com/authkit-go/authkit/internal/redact"
+	"github.com/authkit-go/authkit/internal/sqlerr"
 )
 
 // Open connects to the database a DSN names and returns a Store that owns
@@ -49,6 +51,12 @@ import (
 // through as driver parameters. A sqlite: path opens with
 // modernc.org/sqlite in WAL mode with busy_timeout=5000, foreign keys on
 // and _txlock=immediate; "_pragma=…" parameters pass through.
+//
+// A DSN the store or the driver refuses — an sslmode no PostgreSQL client
+// knows, an sslrootcert, sslcert or sslkey file that is not there, a
+// parameter pgx cannot parse (it parses at the first connection) — is an
+// error matching authkit.ErrInvalidConfig that names the parameter, not
+// ErrStoreUnavailable; it never repeats the DSN.
 //
 // The pool is sized for a server: see OpenDB.
 func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
@@ -113,9 +121,27 @@ func OpenDB(ctx context.Context, dsn string, opts ...Option) (*sqlx.DB, error) {
 			}
 			return nil, fmt.Errorf("sqlstore: connecting: %w: %w", authkit.ErrStoreUnavailable, cause)
 		}
+		if isParseConfig(err) {
+			// pgx parses the DSN at the first connection: a parameter it
+			// refuses is a configuration mistake, not an outage (found by
+			// review: "store unavailable: *errors.errorString (message
+			// withheld)" for sslmode=verify_full).
+			return nil, fmt.Errorf("sqlstore: the %s DSN: %w: %w", driverName, authkit.ErrInvalidConfig, dbErr(err))
+		}
 		return nil, fmt.Errorf("sqlstore: connecting to the %s database: %w: %w", driverName, authkit.ErrStoreUnavailable, dbErr(err))
 	}
 	return db, nil
+}
+
+// isParseConfig reports whether err's chain holds a pgx
+// *pgconn.ParseConfigError.
+func isParseConfig(err error) bool {
+	for e := err; e != nil; e = errors.Unwrap(e) {
+		if _, ok := sqlerr.PgxParseConfig(e); ok {
+			return true
+		}
+	}
+	return false
 }
 
 // ping pings db. On SQLite a connection that gets SQLITE_BUSY while
@@ -147,6 +173,10 @@ var driverImports = map[string]string{
 func openPool(driverName, driverDSN string, c config) (*sql.DB, error) {
 	if fn := c.connectors[driverName]; fn != nil {
 		conn, err := fn(driverDSN)
+		if errors.Is(err, authkit.ErrInvalidConfig) {
+			// The function says what is wrong, in words it chose to show.
+			return nil, fmt.Errorf("sqlstore: the WithConnector function of driver %q: %w", driverName, err)
+		}
 		if err != nil {
 			return nil, fmt.Errorf("sqlstore: the WithConnector function of driver %q: %w", driverName, dbErr(err))
 		}
@@ -235,6 +265,19 @@ func checkPostgresURL(dsn string) error {
 		}
 		if n, err := strconv.Atoi(port); port != "" && (err != nil || n < 1 || n > 65535) {
 			return errors.New("sqlstore: the PostgreSQL DSN's port is not a number from 1 to 65535 " + want)
+		}
+	}
+	// What both drivers would refuse only at the first connection, as an
+	// outage with the reason withheld (found by review).
+	q := u.Query()
+	if m, ok := q["sslmode"]; ok && (len(m) != 1 || !slices.Contains([]string{"disable", "allow", "prefer", "require", "verify-ca", "verify-full"}, m[0])) {
+		return fmt.Errorf("sqlstore: %w: the PostgreSQL DSN's sslmode must be one of disable, allow, prefer, require, verify-ca, verify-full", authkit.ErrInvalidConfig)
+	}
+	for _, k := range []string{"sslrootcert", "sslcert", "sslkey"} {
+		if f := q.Get(k); f != "" && !(k == "sslrootcert" && f == "system") {
+			if _, err := os.Stat(f); err != nil {
+				return fmt.Errorf("sqlstore: %w: the PostgreSQL DSN's %s cannot be read: %s", authkit.ErrInvalidConfig, k, redact.Describe(err))
+			}
 		}
 	}
 	return nil

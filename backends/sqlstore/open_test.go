@@ -3,6 +3,7 @@ package sqlstore_test
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -427,5 +428,46 @@ func TestNewFromDBDriverMismatch(t *testing.T) {
 				t.Errorf("a %s pool named %q: %v, want ErrInvalidConfig", opened, named, err)
 			}
 		}
+	}
+}
+
+// A DSN parameter the driver refuses is a configuration mistake named in
+// the error (ErrInvalidConfig), not an outage with the reason withheld
+// (found by review: sslmode=verify_full read "store unavailable:
+// *errors.errorString (message withheld)", and a supervisor restarted it
+// for ever). Nothing is dialled, and the password is never repeated.
+func TestOpenNamesBadParameters(t *testing.T) {
+	t.Parallel()
+	const secret = "s3cr3t-pa55"
+	closed := testservers.ClosedAddr(t)
+	for _, c := range []struct {
+		name, dsn, want string
+		opts            []sqlstore.Option
+	}{
+		{"sslmode", "postgres://u:" + secret + "@" + closed + "/db?sslmode=verify_full", "sslmode must be one of", nil},
+		{"sslmode, lib/pq", "postgres://u:" + secret + "@" + closed + "/db?sslmode=verify_full", "sslmode must be one of", []sqlstore.Option{sqlstore.WithDriver("postgres")}},
+		{"sslrootcert", "postgres://u:" + secret + "@" + closed + "/db?sslmode=verify-full&sslrootcert=/nonexistent/ca.pem", "sslrootcert cannot be read", nil},
+		{"pgx's own parse", "postgres://u:" + secret + "@" + closed + "/db?sslmode=disable&port=99999", "does not parse: invalid port", nil},
+		{"pgx's inner reason", "postgres://u:" + secret + "@" + closed + "/db?sslmode=disable&statement_cache_capacity=abc", "statement_cache_capacity (strconv.ParseInt: invalid syntax)", nil},
+		{"a connector's own words", "mysql://u:" + secret + "@" + closed + "/db", "the tls parameter is wrong", []sqlstore.Option{sqlstore.WithConnector("mysql", func(string) (driver.Connector, error) {
+			return nil, fmt.Errorf("%w: the tls parameter is wrong", authkit.ErrInvalidConfig)
+		})}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := sqlstore.Open(t.Context(), c.dsn, c.opts...)
+			if !errors.Is(err, authkit.ErrInvalidConfig) || errors.Is(err, authkit.ErrStoreUnavailable) || !strings.Contains(fmt.Sprint(err), c.want) {
+				t.Errorf("Open = %v, want ErrInvalidConfig saying %q", err, c.want)
+			}
+			if err != nil && strings.Contains(err.Error(), secret) {
+				t.Errorf("the error repeats the DSN's password: %v", err)
+			}
+		})
+	}
+	// Any other error of a connector stays withheld.
+	_, err := sqlstore.Open(t.Context(), "mysql://u:"+secret+"@"+closed+"/db", sqlstore.WithConnector("mysql", func(dsn string) (driver.Connector, error) {
+		return nil, errors.New("cannot reach " + dsn)
+	}))
+	if err == nil || strings.Contains(err.Error(), secret) || strings.Contains(err.Error(), "cannot reach") {
+		t.Errorf("a connector's error: %v, want its text withheld", err)
 	}
 }

@@ -110,6 +110,15 @@ func WithDriver(name string) Option {
 //		return mysql.NewConnector(cfg)
 //	})
 //
+// An error of fn is reported without its text (a driver's names the
+// server and the user), unless it matches authkit.ErrInvalidConfig: fn
+// then says what is wrong in words it chose to show, as
+//
+//	return nil, fmt.Errorf("%w: the MySQL DSN's parameters: %v", authkit.ErrInvalidConfig, err)
+//
+// does for the MySQL driver's parse errors, which name a parameter and its
+// value.
+//
 // New, NewFromDB and Migrate ignore it. The last WithConnector of a
 // driver wins.
 func WithConnector(driverName string, fn func(dsn string) (driver.Connector, error)) Option {

@@ -487,3 +487,15 @@ func TestServeBadAddrBeforeStore(t *testing.T) {
 		t.Errorf("[::1]:8080: %v", err)
 	}
 }
+
+// A MySQL DSN parameter the driver refuses is named, not withheld as if
+// the server were down (found by review: tls=bogus read "*errors.errorString
+// (message withheld)").
+func TestMigrateNamesBadMySQLParameter(t *testing.T) {
+	t.Parallel()
+	r := runCLI(t, "", "migrate", "--store", "mysql://root:hunter2@127.0.0.1:1/test?tls=bogus")
+	r.must(t, exitFailure, nil, []string{"invalid configuration: the MySQL DSN's parameters: ", "bogus"})
+	if strings.Contains(r.stderr, "hunter2") || strings.Contains(r.stderr, "unavailable") {
+		t.Errorf("stderr:\n%s", r.stderr)
+	}
+}

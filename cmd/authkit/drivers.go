@@ -19,6 +19,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	_ "modernc.org/sqlite" // sqlite:
 
+	"github.com/authkit-go/authkit"
 	"github.com/authkit-go/authkit/backends/sqlstore"
 	"github.com/authkit-go/authkit/backends/sqlstore/pgxlisten"
 	"github.com/authkit-go/authkit/internal/redact"
@@ -77,7 +78,11 @@ func sqlOptions(log *slog.Logger) []sqlstore.Option {
 		sqlstore.WithConnector("mysql", func(dsn string) (driver.Connector, error) {
 			cfg, err := mysql.ParseDSN(dsn)
 			if err != nil {
-				return nil, err
+				// The DSN is sqlstore's translation of --store: only its
+				// parameters can be wrong, and the driver's message names
+				// one and its value (found by review: it was withheld, and
+				// tls=bogus read as an outage).
+				return nil, fmt.Errorf("%w: the MySQL DSN's parameters: %v", authkit.ErrInvalidConfig, err)
 			}
 			cfg.Logger = driverLogger{log: log, driver: "mysql"}
 			return mysql.NewConnector(cfg)

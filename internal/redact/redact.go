@@ -28,6 +28,7 @@ import (
 	"net/url"
 	"os"
 	"reflect"
+	"strconv"
 	"strings"
 	"syscall"
 )
@@ -83,6 +84,7 @@ var fixed = []error{
 	context.Canceled, context.DeadlineExceeded, io.EOF, io.ErrUnexpectedEOF, io.ErrClosedPipe,
 	os.ErrDeadlineExceeded, os.ErrNotExist, os.ErrPermission, os.ErrClosed, net.ErrClosed,
 	driver.ErrBadConn, sql.ErrConnDone, sql.ErrTxDone, sql.ErrNoRows,
+	strconv.ErrSyntax, strconv.ErrRange,
 }
 
 func describe(err error, known []Describer, depth int) string {
@@ -136,6 +138,8 @@ func describe(err error, known []Describer, depth int) string {
 		return "address: " + e.Err // e.Err is a fixed phrase; e.Addr is withheld
 	case *net.ParseError:
 		return "invalid " + e.Type
+	case *strconv.NumError:
+		return "strconv." + e.Func + ": " + next(e.Err) // e.Num, the input, is withheld
 	case *url.Error:
 		return e.Op + ": " + next(e.Err)
 	case tls.RecordHeaderError:

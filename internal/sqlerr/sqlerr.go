@@ -13,6 +13,7 @@
 package sqlerr
 
 import (
+	"errors"
 	"fmt"
 	"reflect"
 	"strings"
@@ -84,7 +85,37 @@ func Describe(err error) (string, bool) {
 		code := s.Code()
 		return fmt.Sprintf("SQLite error %d%s", code, named(sqliteNames[code&0xff])), true
 	}
+	if msg, ok := PgxParseConfig(err); ok {
+		s := "the connection string does not parse: " + msg
+		if inner := errors.Unwrap(err); inner != nil {
+			s += " (" + redact.Describe(inner, Describe) + ")"
+		}
+		return s, true
+	}
 	return driverSentinels(err)
+}
+
+// PgxParseConfig reads the reason of a github.com/jackc/pgx
+// *pgconn.ParseConfigError ("invalid port", "failed to configure TLS"),
+// whose text also prints the connection string (user, host, database: its
+// password masked at best); ok is false for any other error. pgx's
+// database/sql driver parses the connection string at the first connection,
+// so such an error comes from a ping, not from sql.Open.
+func PgxParseConfig(err error) (msg string, ok bool) {
+	v := reflect.ValueOf(err)
+	if v.Kind() != reflect.Pointer || v.IsNil() {
+		return "", false
+	}
+	v = v.Elem()
+	t := v.Type()
+	if t.Kind() != reflect.Struct || t.Name() != "ParseConfigError" || !strings.HasPrefix(t.PkgPath(), "github.com/jackc/pgx/") {
+		return "", false
+	}
+	m := v.FieldByName("msg")
+	if !m.IsValid() || m.Kind() != reflect.String {
+		return "", false
+	}
+	return m.String(), true
 }
 
 // driverSentinels are the drivers' constant messages that name nothing.
@@ -96,6 +127,10 @@ var driverSentinels = redact.Fixed(
 	"commands out of sync; you can't run this command now",
 	// github.com/jackc/pgx
 	"conn closed", "conn busy",
+	// … parsing a connection string (inside a *pgconn.ParseConfigError)
+	"sslmode is invalid", `both "sslcert" and "sslkey" are required`, "failed to decode sslkey",
+	"unable to add CA to cert pool", "invalid keyword/value", "unterminated quoted string in connection info string",
+	"forbidden NUL byte in connection string", "outside range", "negative timeout",
 	// github.com/lib/pq
 	"pq: SSL is not enabled on the server", "pq: Could not complete SSL handshake",
 )
