@@ -130,3 +130,36 @@ func TestSQLiteOpenRace(t *testing.T) {
 		wg.Wait()
 	}
 }
+
+// TestSQLiteMigrateWaitsForWriter: Migrate on SQLite waits for another
+// process's write transaction as the other databases wait for their locks,
+// not busy_timeout alone (found by review: a second server's migrate gave
+// up with SQLITE_BUSY after 5s while the first was still writing). Here
+// busy_timeout is 50ms and the other writer holds the lock for 600ms.
+func TestSQLiteMigrateWaitsForWriter(t *testing.T) {
+	t.Parallel()
+	dsn := filepath.Join(t.TempDir(), "authkit.db") + "?_pragma=busy_timeout(50)&_pragma=journal_mode(WAL)"
+	holder := openDB(t, sqliteBackend, dsn)
+	if err := sqlstore.Migrate(t.Context(), holder.DB, "sqlite"); err != nil {
+		t.Fatal(err)
+	}
+	conn, err := holder.Conn(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(t.Context(), "BEGIN IMMEDIATE"); err != nil {
+		t.Fatal(err)
+	}
+	released := make(chan struct{})
+	go func() {
+		defer close(released)
+		time.Sleep(600 * time.Millisecond)
+		_, _ = conn.ExecContext(context.Background(), "ROLLBACK")
+	}()
+	other := openDB(t, sqliteBackend, dsn)
+	if err := sqlstore.Migrate(t.Context(), other.DB, "sqlite"); err != nil {
+		t.Errorf("Migrate while another connection writes: %v, want it to wait", err)
+	}
+	<-released
+}

@@ -239,8 +239,17 @@ const lockTimeout = 5 * time.Minute
 func (m migrator) transactional(ctx context.Context, ms []migration) (err error) {
 	var tx txn
 	if m.d.immediate {
-		// BEGIN IMMEDIATE is the lock: one writer at a time.
-		if _, err := m.conn.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
+		// BEGIN IMMEDIATE is the lock: one writer at a time. It waits
+		// busy_timeout (5s) for another writer, and is tried again until
+		// lockTimeout, as the other databases wait for their locks (found
+		// by review: a second server's migrate gave up after 5s).
+		lctx, cancel := context.WithTimeout(ctx, lockTimeout)
+		err := retryBusy(lctx, func() error {
+			_, err := m.conn.ExecContext(lctx, "BEGIN IMMEDIATE")
+			return err
+		})
+		cancel()
+		if err != nil {
 			return dbErr(err)
 		}
 		tx = &heldTx{Conn: m.conn, end: context.Background()}

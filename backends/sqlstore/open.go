@@ -438,6 +438,11 @@ func sqliteDSN(rest string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("sqlstore: the SQLite DSN's parameters: %w", err)
 	}
+	if slices.ContainsFunc(q["vfs"], func(v string) bool { return strings.EqualFold(v, "memdb") }) {
+		// An in-memory database too (found by review: migrate reported
+		// success and nothing was kept).
+		return "", errors.New("sqlstore: the SQLite DSN's vfs=memdb keeps the database in memory, per connection; name a database file (or use the memory store)")
+	}
 	for _, d := range sqliteDefaults {
 		if d.pragma == "" {
 			if !q.Has(d.key) {

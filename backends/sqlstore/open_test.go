@@ -139,6 +139,7 @@ func TestOpenRefuses(t *testing.T) {
 		{"mysql without a database", "mysql://u:" + secret + "@localhost:3306", nil},
 		{"mysql with a bad parameter", "mysql://u:" + secret + "@localhost:3306/db?timeout=forever", nil},
 		{"sqlite in memory", "sqlite::memory:", nil},
+		{"sqlite in memory through its vfs", "sqlite:x.db?vfs=memdb", nil},
 		{"sqlite without a path", "sqlite:", nil},
 		{"sqlite with the pgx driver", "sqlite:x.db", []sqlstore.Option{sqlstore.WithDriver("pgx")}},
 		{"bad prefix", "sqlite:x.db", []sqlstore.Option{sqlstore.WithTablePrefix("Auth-")}},
