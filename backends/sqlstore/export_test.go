@@ -3,7 +3,16 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"time"
 )
+
+// SetSQLiteLifetime sets how long a SQLite connection of a pool Open made
+// lives, until the test ends.
+func SetSQLiteLifetime(t interface{ Cleanup(func()) }, d time.Duration) {
+	old := sqliteLifetime
+	sqliteLifetime = d
+	t.Cleanup(func() { sqliteLifetime = old })
+}
 
 // MigrateTo applies the migrations up to version last only, for tests of
 // an upgrade from an earlier schema.

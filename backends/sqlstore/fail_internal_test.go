@@ -3,7 +3,11 @@ package sqlstore
 import (
 	"context"
 	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -31,5 +35,30 @@ func TestFailSaysContextOnce(t *testing.T) {
 	err = s.fail(ctx, "Op", errors.New("driver: bad connection"))
 	if !errors.Is(err, context.DeadlineExceeded) || !errors.Is(err, authkit.ErrStoreUnavailable) {
 		t.Errorf("deadline with a driver error: %v", err)
+	}
+}
+
+// A SQLite file this process cannot write is refused at Open as a
+// configuration mistake (found by review: serve started, answered every
+// login 503 and said it was healthy). As root the permission cannot be
+// taken away, so the classification is tested on the errors themselves.
+func TestNotWritable(t *testing.T) {
+	for _, err := range []error{fs.ErrPermission, &fs.PathError{Op: "open", Path: "/x", Err: syscall.EACCES}, &fs.PathError{Op: "open", Path: "/x", Err: syscall.EROFS}} {
+		if got := notWritable(err); !errors.Is(got, authkit.ErrInvalidConfig) || !strings.Contains(got.Error(), "cannot be written") {
+			t.Errorf("notWritable(%v) = %v", err, got)
+		}
+	}
+	for _, err := range []error{fs.ErrNotExist, syscall.EISDIR} {
+		if got := notWritable(err); got != nil {
+			t.Errorf("notWritable(%v) = %v, want nil (the driver says)", err, got)
+		}
+	}
+	// And a real file that can be written passes.
+	f := filepath.Join(t.TempDir(), "ok.db")
+	if err := os.WriteFile(f, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := checkWritable(f); err != nil {
+		t.Error(err)
 	}
 }

@@ -60,7 +60,7 @@ import (
 //
 // The pool is sized for a server: see OpenDB.
 func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
-	db, err := OpenDB(ctx, dsn, opts...)
+	db, watch, err := openDB(ctx, dsn, opts...)
 	if err != nil {
 		return nil, err
 	}
@@ -69,7 +69,7 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
 		db.Close()
 		return nil, err
 	}
-	s.owned = true
+	s.owned, s.watch = true, watch
 	if err := s.CheckSchema(ctx); err != nil {
 		db.Close()
 		return nil, err
@@ -85,30 +85,49 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
 // The pool keeps up to 4×GOMAXPROCS connections (at least 8) open and as
 // many idle, recycled after 30 minutes and after 5 idle minutes; change
 // them on the returned DB (SetMaxOpenConns, …) to fit the database's
-// connection limit across all application servers.
+// connection limit across all application servers. On SQLite they are
+// recycled after 10 seconds, and each new one is refused once the path no
+// longer leads to the file first opened (removed or replaced).
 func OpenDB(ctx context.Context, dsn string, opts ...Option) (*sqlx.DB, error) {
+	db, _, err := openDB(ctx, dsn, opts...)
+	return db, err
+}
+
+// openDB is OpenDB, also returning the watch of a SQLite pool's file (nil
+// for the other databases, and for a pool a WithConnector function made).
+func openDB(ctx context.Context, dsn string, opts ...Option) (*sqlx.DB, *fileWatch, error) {
 	c, err := buildConfig(opts)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	driverName, driverDSN, err := parseDSN(dsn, c.driver)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
+	var watch *fileWatch
 	if driverName == driverSQLite {
 		if err := createPrivate(driverDSN); err != nil {
-			return nil, err
+			return nil, nil, err
+		}
+		if err := checkWritable(sqlitePath(driverDSN)); err != nil {
+			return nil, nil, err
+		}
+		if c.connectors[driverName] == nil {
+			watch = watchFile(sqlitePath(driverDSN))
 		}
 	}
-	pool, err := openPool(driverName, driverDSN, c)
+	pool, err := openPool(driverName, driverDSN, c, watch)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	db := sqlx.NewDb(pool, driverName)
 	n := max(8, 4*runtime.GOMAXPROCS(0))
 	db.SetMaxOpenConns(n)
 	db.SetMaxIdleConns(n)
 	db.SetConnMaxLifetime(30 * time.Minute)
+	if watch != nil {
+		db.SetConnMaxLifetime(sqliteLifetime)
+	}
 	db.SetConnMaxIdleTime(5 * time.Minute)
 	if err := ping(ctx, db.DB, driverName == driverSQLite); err != nil {
 		db.Close()
@@ -119,18 +138,18 @@ func OpenDB(ctx context.Context, dsn string, opts ...Option) (*sqlx.DB, error) {
 			if !errors.Is(cause, ctx.Err()) { // else it would say it twice
 				cause = fmt.Errorf("%w: %w", ctx.Err(), cause)
 			}
-			return nil, fmt.Errorf("sqlstore: connecting: %w: %w", authkit.ErrStoreUnavailable, cause)
+			return nil, nil, fmt.Errorf("sqlstore: connecting: %w: %w", authkit.ErrStoreUnavailable, cause)
 		}
 		if isParseConfig(err) {
 			// pgx parses the DSN at the first connection: a parameter it
 			// refuses is a configuration mistake, not an outage (found by
 			// review: "store unavailable: *errors.errorString (message
 			// withheld)" for sslmode=verify_full).
-			return nil, fmt.Errorf("sqlstore: the %s DSN: %w: %w", driverName, authkit.ErrInvalidConfig, dbErr(err))
+			return nil, nil, fmt.Errorf("sqlstore: the %s DSN: %w: %w", driverName, authkit.ErrInvalidConfig, dbErr(err))
 		}
-		return nil, fmt.Errorf("sqlstore: connecting to the %s database: %w: %w", driverName, authkit.ErrStoreUnavailable, dbErr(err))
+		return nil, nil, fmt.Errorf("sqlstore: connecting to the %s database: %w: %w", driverName, authkit.ErrStoreUnavailable, dbErr(err))
 	}
-	return db, nil
+	return db, watch, nil
 }
 
 // isParseConfig reports whether err's chain holds a pgx
@@ -170,7 +189,7 @@ var driverImports = map[string]string{
 // the WithConnector function for that driver if there is one, else from
 // the driver the program registered (sql.Open), naming the import it
 // lacks when it registered none.
-func openPool(driverName, driverDSN string, c config) (*sql.DB, error) {
+func openPool(driverName, driverDSN string, c config, watch *fileWatch) (*sql.DB, error) {
 	if fn := c.connectors[driverName]; fn != nil {
 		conn, err := fn(driverDSN)
 		if errors.Is(err, authkit.ErrInvalidConfig) {
@@ -188,6 +207,16 @@ func openPool(driverName, driverDSN string, c config) (*sql.DB, error) {
 	if !slices.Contains(sql.Drivers(), driverName) {
 		return nil, fmt.Errorf("sqlstore: %w: no database/sql driver %q is registered; the program must import it: import _ %q (or pass sqlstore.WithConnector)",
 			authkit.ErrInvalidConfig, driverName, driverImports[driverName])
+	}
+	if watch != nil {
+		// Only for the driver: sql.Open of a registered driver opens nothing.
+		d, err := sql.Open(driverName, "")
+		if err != nil {
+			return nil, fmt.Errorf("sqlstore: the %s driver: %w", driverName, dbErr(err))
+		}
+		drv := d.Driver()
+		d.Close()
+		return sql.OpenDB(&watchedConnector{drv: drv, dsn: driverDSN, watch: watch}), nil
 	}
 	db, err := sql.Open(driverName, driverDSN)
 	if err != nil {

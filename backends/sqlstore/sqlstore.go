@@ -204,6 +204,8 @@ type Store struct {
 	heldTx bool
 	// listeners hear of each revocation written (ListenRevocations).
 	listeners revlisten.Listeners
+	// watch is the SQLite file Open opened (sqlitefile.go); nil otherwise.
+	watch *fileWatch
 }
 
 // New returns a Store over db, an open pool of the "pgx", "postgres"
@@ -343,11 +345,23 @@ func (s *Store) Close() error {
 }
 
 // Ping implements authkit.Pinger: it checks that the database answers, with
-// an error matching authkit.ErrStoreUnavailable when it does not.
+// an error matching authkit.ErrStoreUnavailable when it does not. On a
+// SQLite store Open made, it also checks that the path still leads to the
+// file Open opened: once it does not, every call fails (see the package
+// documentation of SQLite).
 func (s *Store) Ping(ctx context.Context) error {
 	const op = "ping"
 	if err := ctx.Err(); err != nil {
 		return deadCtx(op, err)
+	}
+	if s.watch != nil {
+		if err := s.watch.check(); err != nil {
+			// No connection is kept idle from now on: each call opens
+			// one, which the watch refuses, so that the store fails at
+			// once rather than when its connections are recycled.
+			s.db.SetMaxIdleConns(0)
+			return s.fail(ctx, op, err)
+		}
 	}
 	if err := s.db.PingContext(ctx); err != nil {
 		return s.fail(ctx, op, err)
