@@ -299,11 +299,19 @@ func checkPostgresURL(dsn string) error {
 	// What both drivers would refuse only at the first connection, as an
 	// outage with the reason withheld (found by review).
 	q := u.Query()
-	if m, ok := q["sslmode"]; ok && (len(m) != 1 || !slices.Contains([]string{"disable", "allow", "prefer", "require", "verify-ca", "verify-full"}, m[0])) {
+	// An empty value is the default, as libpq takes it (found by review:
+	// "sslmode=" was refused).
+	if m := q.Get("sslmode"); m != "" && !slices.Contains([]string{"disable", "allow", "prefer", "require", "verify-ca", "verify-full"}, m) {
 		return fmt.Errorf("sqlstore: %w: the PostgreSQL DSN's sslmode must be one of disable, allow, prefer, require, verify-ca, verify-full", authkit.ErrInvalidConfig)
 	}
+	if t := q.Get("connect_timeout"); t != "" {
+		if n, err := strconv.Atoi(t); err != nil || n < 0 {
+			return fmt.Errorf("sqlstore: %w: the PostgreSQL DSN's connect_timeout must be a whole number of seconds", authkit.ErrInvalidConfig)
+		}
+	}
 	for _, k := range []string{"sslrootcert", "sslcert", "sslkey"} {
-		if f := q.Get(k); f != "" && !(k == "sslrootcert" && f == "system") {
+		// With lib/pq's sslinline=true they hold the PEM itself.
+		if f := q.Get(k); f != "" && !(k == "sslrootcert" && f == "system") && q.Get("sslinline") != "true" {
 			if _, err := os.Stat(f); err != nil {
 				return fmt.Errorf("sqlstore: %w: the PostgreSQL DSN's %s cannot be read: %s", authkit.ErrInvalidConfig, k, redact.Describe(err))
 			}

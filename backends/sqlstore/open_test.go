@@ -448,6 +448,7 @@ func TestOpenNamesBadParameters(t *testing.T) {
 		{"sslmode", "postgres://u:" + secret + "@" + closed + "/db?sslmode=verify_full", "sslmode must be one of", nil},
 		{"sslmode, lib/pq", "postgres://u:" + secret + "@" + closed + "/db?sslmode=verify_full", "sslmode must be one of", []sqlstore.Option{sqlstore.WithDriver("postgres")}},
 		{"sslrootcert", "postgres://u:" + secret + "@" + closed + "/db?sslmode=verify-full&sslrootcert=/nonexistent/ca.pem", "sslrootcert cannot be read", nil},
+		{"connect_timeout, lib/pq", "postgres://u:" + secret + "@" + closed + "/db?connect_timeout=abc", "connect_timeout must be a whole number", []sqlstore.Option{sqlstore.WithDriver("postgres")}},
 		{"pgx's own parse", "postgres://u:" + secret + "@" + closed + "/db?sslmode=disable&port=99999", "does not parse: invalid port", nil},
 		{"pgx's inner reason", "postgres://u:" + secret + "@" + closed + "/db?sslmode=disable&statement_cache_capacity=abc", "statement_cache_capacity (strconv.ParseInt: invalid syntax)", nil},
 		{"a connector's own words", "mysql://u:" + secret + "@" + closed + "/db", "the tls parameter is wrong", []sqlstore.Option{sqlstore.WithConnector("mysql", func(string) (driver.Connector, error) {
@@ -463,6 +464,23 @@ func TestOpenNamesBadParameters(t *testing.T) {
 				t.Errorf("the error repeats the DSN's password: %v", err)
 			}
 		})
+	}
+	// What the drivers take is not refused: an empty sslmode (the default),
+	// lib/pq's inline certificates. The server is not there: unavailable.
+	for _, c := range []struct {
+		dsn  string
+		opts []sqlstore.Option
+	}{
+		{"postgres://u:" + secret + "@" + closed + "/db?sslmode=", nil},
+		{"postgres://u:" + secret + "@" + closed + "/db?sslmode=&connect_timeout=5", []sqlstore.Option{sqlstore.WithDriver("postgres")}},
+		{"postgres://u:" + secret + "@" + closed + "/db?sslmode=disable&sslinline=true&sslcert=-----BEGIN&sslkey=-----BEGIN", []sqlstore.Option{sqlstore.WithDriver("postgres")}},
+	} {
+		ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+		_, err := sqlstore.Open(ctx, c.dsn, c.opts...)
+		cancel()
+		if errors.Is(err, authkit.ErrInvalidConfig) {
+			t.Errorf("Open(%s) = %v: a DSN the driver takes was refused", strings.ReplaceAll(c.dsn, secret, "…"), err)
+		}
 	}
 	// Any other error of a connector stays withheld.
 	_, err := sqlstore.Open(t.Context(), "mysql://u:"+secret+"@"+closed+"/db", sqlstore.WithConnector("mysql", func(dsn string) (driver.Connector, error) {
