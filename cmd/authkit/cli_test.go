@@ -472,7 +472,7 @@ func TestServeLifetimeFlags(t *testing.T) {
 // exit 1 after --migrate had created the database).
 func TestServeBadAddrBeforeStore(t *testing.T) {
 	t.Parallel()
-	for _, addr := range []string{"127.0.0.1:99999", "127.0.0.1", "127.0.0.1:-1", "127.0.0.1:nosuchservice"} {
+	for _, addr := range []string{"127.0.0.1:99999", "127.0.0.1", "127.0.0.1:-1", "127.0.0.1:nosuchservice", "nosuch.invalid:8080"} {
 		db := filepath.Join(t.TempDir(), "late.db")
 		r := runCLI(t, "", "serve", "--addr", addr, "--store", "sqlite:"+db, "--migrate")
 		r.must(t, exitUsage, nil, []string{"--addr: "})

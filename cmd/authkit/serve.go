@@ -627,6 +627,11 @@ func checkListenAddr(addr string) error {
 	if _, err := net.LookupPort("tcp", port); err != nil {
 		return fmt.Errorf("the port %q is not a number from 0 to 65535 or a service's name", port)
 	}
+	// A host name that does not resolve (found by review: it failed after
+	// --migrate had run).
+	if _, err := net.ResolveTCPAddr("tcp", addr); err != nil {
+		return fmt.Errorf("the host does not resolve: %v", err)
+	}
 	return nil
 }
 
