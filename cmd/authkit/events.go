@@ -40,9 +40,10 @@ const eventMessage = "audit event"
 // repeated attempts with one name apart from attempts with many (a keyed
 // hash, its key made here: the same name has the same fingerprint in one
 // run of serve, and another after a restart or on another replica). So is
-// a client_id no client has (login_failed with authkit.ErrNotFound: often a
-// secret typed into the ID), and a throttled client_id that no failure
-// logged in this process has shown to be a client's.
+// a client_id (often a secret typed into the ID) that no refusal logged in
+// this process has shown to be a registered client's: one refused for a
+// reason that comes only after the client was found (a wrong secret, a
+// private_key_jwt client without keys) is, from then on.
 func logEvents(log *slog.Logger, known func(name string) bool) func(context.Context, authkit.Event) {
 	h := log.Handler()
 	var key [32]byte
@@ -90,14 +91,22 @@ func typedNameKnown(e authkit.Event, known func(string) bool, clients *clientNam
 	switch e.Method {
 	case authkit.MethodBasic, httpauth.MethodPassword, httpauth.MethodAuthorizeLogin:
 		return known(e.Subject)
-	case httpauth.MethodClientSecret, httpauth.MethodPrivateKeyJWT:
-		if e.Type == authkit.EventThrottled {
+	case httpauth.MethodClientSecret:
+		// Every refusal but ErrNotFound comes after the client was found.
+		if e.Type == authkit.EventThrottled || errors.Is(e.Err, authkit.ErrNotFound) {
 			return clients.has(e.Subject)
 		}
-		if errors.Is(e.Err, authkit.ErrNotFound) {
-			return false
-		}
 		clients.add(e.Subject)
+	case httpauth.MethodPrivateKeyJWT:
+		// Refused before the client is looked up (a malformed assertion,
+		// iss unlike sub: found by the review of 23cfdfb) or after, with
+		// the same errors; only these come only after it was found.
+		if e.Type == authkit.EventLoginFailed && (errors.Is(e.Err, authkit.ErrNoCredentials) ||
+			errors.Is(e.Err, authkit.ErrInvalidConfig) || errors.Is(e.Err, authkit.ErrTokenReused)) {
+			clients.add(e.Subject)
+			return true
+		}
+		return clients.has(e.Subject)
 	}
 	return true
 }

@@ -241,8 +241,13 @@ func TestLogEventsUnknownClient(t *testing.T) {
 		{Type: authkit.EventLoginFailed, Subject: typed, Method: httpauth.MethodClientSecret, Err: authkit.ErrNotFound},
 		{Type: authkit.EventThrottled, Subject: typed, Method: httpauth.MethodClientSecret, Err: httpauth.ErrThrottled},
 		{Type: authkit.EventLoginFailed, Subject: typed, Method: httpauth.MethodPrivateKeyJWT, Err: authkit.ErrNotFound},
+		// Refused before any lookup (found by the review of 23cfdfb).
+		{Type: authkit.EventLoginFailed, Subject: typed, Method: httpauth.MethodPrivateKeyJWT, Err: authkit.ErrInvalidRequest},
+		{Type: authkit.EventLoginFailed, Subject: typed, Method: httpauth.MethodPrivateKeyJWT, Err: authkit.ErrInvalidToken},
+		{Type: authkit.EventThrottled, Subject: typed, Method: httpauth.MethodPrivateKeyJWT, Err: httpauth.ErrThrottled},
 		{Type: authkit.EventLoginFailed, Subject: "svc", Method: httpauth.MethodClientSecret, Err: authkit.ErrInvalidToken},
 		{Type: authkit.EventThrottled, Subject: "svc", Method: httpauth.MethodClientSecret, Err: httpauth.ErrThrottled},
+		{Type: authkit.EventLoginFailed, Subject: "svc", Method: httpauth.MethodPrivateKeyJWT, Err: authkit.ErrInvalidToken},
 	} {
 		hook(ctx, e)
 	}
@@ -254,17 +259,17 @@ func TestLogEventsUnknownClient(t *testing.T) {
 		}
 		got = append(got, r)
 	}
-	if strings.Contains(buf.String(), typed) || len(got) != 5 {
+	if strings.Contains(buf.String(), typed) || len(got) != 9 {
 		t.Fatalf("the log holds the unknown client_id, or not one record per event:\n%s", buf.String())
 	}
-	for i, r := range got[:3] {
+	for i, r := range got[:6] {
 		if r.Subject != "" || r.Unknown != got[0].Unknown || len(r.Unknown) != 16 {
 			t.Errorf("record %d of the unknown client_id: %+v", i, r)
 		}
 	}
-	for i, r := range got[3:] {
+	for i, r := range got[6:] {
 		if r.Subject != "svc" || r.Unknown != "" {
-			t.Errorf("record %d of a registered client: %+v", i+3, r)
+			t.Errorf("record %d of a registered client: %+v", i+6, r)
 		}
 	}
 }
