@@ -250,7 +250,9 @@ func TestFoldNameMatchesEqualFold(t *testing.T) {
 // while its ceiling was engaged). Compatibility forms (full-width
 // letters, ligatures, a no-break space) fold too; other names stay apart.
 func TestFoldNameSpacesAndAccents(t *testing.T) {
-	same := []string{"alice", "alice ", " alice", "alice          ", "alíce", "álice", "ALÍCE ", "ａｌｉｃｅ", "alice\u00a0", "alic\u0065\u0301", "\talice\n"}
+	same := []string{"alice", "alice ", " alice", "alice          ", "alíce", "álice", "ALÍCE ", "ａｌｉｃｅ", "alice\u00a0", "alic\u0065\u0301", "\talice\n",
+		// What UCA collations ignore (found by the review of ab294f3).
+		"ali\u200bce", "al\u00adice", "a\u2060lice", "ali\u200dce\ufeff", "al\u0640ice"}
 	for _, n := range same {
 		if got := foldName(n); got != "alice" {
 			t.Errorf("foldName(%q) = %q, want alice's", n, got)
@@ -258,6 +260,14 @@ func TestFoldNameSpacesAndAccents(t *testing.T) {
 	}
 	if foldName("ﬁnn") != foldName("FINN") {
 		t.Errorf("a ligature: %q and %q", foldName("ﬁnn"), foldName("FINN"))
+	}
+	if foldName("straße") != foldName("STRASSE") {
+		t.Errorf("ß and ss: %q and %q", foldName("straße"), foldName("STRASSE"))
+	}
+	// Bounded: a long name is folded by its first maxFoldName bytes.
+	long := strings.Repeat("\ufdfa", 400)
+	if got := foldName(long); got != foldName(long[:3*(maxFoldName/3)]) || got == "" {
+		t.Errorf("a long name is not folded by its first %d bytes", maxFoldName)
 	}
 	for _, p := range [][2]string{{"alice", "alicia"}, {"al ice", "alice"}, {"\xffa", "\xfea"}, {"ali\xffce", "alice"}} {
 		if foldName(p[0]) == foldName(p[1]) {
@@ -295,5 +305,23 @@ func TestClientAddrUnixProxy(t *testing.T) {
 	}
 	if got := unix(req("192.0.2.1:4000", "203.0.113.7")); got != netip.MustParseAddr("192.0.2.1") {
 		t.Errorf("an IP RemoteAddr with only WithTrustedUnixProxy: %v, want the peer itself", got)
+	}
+}
+
+// BenchmarkFoldName: foldName runs on every password attempt, throttled
+// ones included, so its worst case is bounded (maxFoldName): 1 KiB of
+// U+FDFA, which NFKD makes 18 runes each.
+func BenchmarkFoldName(b *testing.B) {
+	for _, c := range []struct{ name, s string }{
+		{"ascii", "alice@example.com"},
+		{"accented", "Ålice Müller-Lüdenscheidt"},
+		{"worst", strings.Repeat("\ufdfa", 1024/3)},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				foldName(c.s)
+			}
+		})
 	}
 }
