@@ -108,17 +108,20 @@ func isReplaced(err error) bool { return errors.Is(err, errFileReplaced) }
 // checkWritable refuses a SQLite database file this process cannot write
 // (found by review: serve started on one, answered every login 503 with
 // SQLITE_READONLY in its log, and its health check said ok). A file that
-// is not there yet is left to the driver.
+// is not there yet is left to the driver. It asks the kernel (access(2),
+// writable), never opening the file: closing any descriptor of a SQLite
+// file drops every POSIX lock the process holds on it, those of a pool
+// already open on it included (found by the review of the first version,
+// which opened it: another process then checkpointed the WAL away and
+// missed this one's writes).
 func checkWritable(path string) error {
-	f, err := os.OpenFile(path, os.O_WRONLY, 0)
-	if err == nil {
-		return f.Close()
+	if err := writable(path); err != nil {
+		return notWritable(&fs.PathError{Op: "access", Path: path, Err: err})
 	}
-	return notWritable(err)
+	return nil
 }
 
-// notWritable is checkWritable's answer to the error of opening the file
-// for writing.
+// notWritable is checkWritable's answer to writable's error.
 func notWritable(err error) error {
 	if errors.Is(err, fs.ErrPermission) || errors.Is(err, syscall.EROFS) {
 		return fmt.Errorf("sqlstore: %w: the SQLite database file cannot be written by this process (%s): the store writes on every login and revocation", authkit.ErrInvalidConfig, redact.Describe(err))
