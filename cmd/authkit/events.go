@@ -100,9 +100,10 @@ func typedNameKnown(e authkit.Event, known func(string) bool, clients *clientNam
 	case httpauth.MethodPrivateKeyJWT:
 		// Refused before the client is looked up (a malformed assertion,
 		// iss unlike sub: found by the review of 23cfdfb) or after, with
-		// the same errors; only these come only after it was found.
-		if e.Type == authkit.EventLoginFailed && (errors.Is(e.Err, authkit.ErrNoCredentials) ||
-			errors.Is(e.Err, authkit.ErrInvalidConfig) || errors.Is(e.Err, authkit.ErrTokenReused)) {
+		// the same errors; only these come only after it was found (an
+		// expired assertion: after its signature verified).
+		if e.Type == authkit.EventLoginFailed && (errors.Is(e.Err, authkit.ErrNoCredentials) || errors.Is(e.Err, authkit.ErrInvalidConfig) ||
+			errors.Is(e.Err, authkit.ErrTokenReused) || errors.Is(e.Err, authkit.ErrTokenExpired)) {
 			clients.add(e.Subject)
 			return true
 		}

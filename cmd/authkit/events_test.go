@@ -248,6 +248,9 @@ func TestLogEventsUnknownClient(t *testing.T) {
 		{Type: authkit.EventLoginFailed, Subject: "svc", Method: httpauth.MethodClientSecret, Err: authkit.ErrInvalidToken},
 		{Type: authkit.EventThrottled, Subject: "svc", Method: httpauth.MethodClientSecret, Err: httpauth.ErrThrottled},
 		{Type: authkit.EventLoginFailed, Subject: "svc", Method: httpauth.MethodPrivateKeyJWT, Err: authkit.ErrInvalidToken},
+		// An expired assertion of a client not seen before: its signature
+		// verified, so the client is real (found by the review of 4bd8422).
+		{Type: authkit.EventLoginFailed, Subject: "svc-billing", Method: httpauth.MethodPrivateKeyJWT, Err: authkit.ErrTokenExpired},
 	} {
 		hook(ctx, e)
 	}
@@ -259,7 +262,7 @@ func TestLogEventsUnknownClient(t *testing.T) {
 		}
 		got = append(got, r)
 	}
-	if strings.Contains(buf.String(), typed) || len(got) != 9 {
+	if strings.Contains(buf.String(), typed) || len(got) != 10 {
 		t.Fatalf("the log holds the unknown client_id, or not one record per event:\n%s", buf.String())
 	}
 	for i, r := range got[:6] {
@@ -268,7 +271,7 @@ func TestLogEventsUnknownClient(t *testing.T) {
 		}
 	}
 	for i, r := range got[6:] {
-		if r.Subject != "svc" || r.Unknown != "" {
+		if (r.Subject != "svc" && r.Subject != "svc-billing") || r.Unknown != "" {
 			t.Errorf("record %d of a registered client: %+v", i+6, r)
 		}
 	}
