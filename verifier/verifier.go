@@ -263,7 +263,10 @@ func New(opts ...authkit.Option) (*Verifier, error) {
 // Close stops the background work of v and waits for it to end: with
 // authkit.WithRevocationMirror, the goroutine that follows the store's
 // revocation feed (afterwards every revocation check asks the store, as
-// without a mirror); with authkit.WithJWKSURL, the goroutine that keeps the
+// without a mirror; Close waits for it at most 5 seconds, since a driver
+// that ignores cancellation — lib/pq on a stalled network — can hold it
+// until its call returns, and it then ends by itself); with
+// authkit.WithJWKSURL, the goroutine that keeps the
 // remote key set fresh (a fetch in flight is cancelled). Afterwards the
 // remote keys are no longer refreshed, so they are no longer trusted: a JWT
 // that needs one is refused with an error matching

@@ -173,6 +173,10 @@ type Mirror struct {
 	// the old one.
 	building bool
 	pending  []authkit.Revocation
+	// closed is set by Close: from then on nothing makes the copy vouch
+	// again (covered stays nil), even a feed call that returns after
+	// Close stopped waiting for it.
+	closed bool
 
 	stop      context.CancelFunc
 	unlisten  func() // from Options.Listen; nil without
@@ -274,20 +278,37 @@ func New(store authkit.RevocationStore, o Options) (*Mirror, error) {
 }
 
 // Close stops following the feed and waits until the goroutine New
-// started has returned. Afterwards the Mirror is a plain pass-through to
-// the store: IsRevoked asks it every time. Close is idempotent and always
-// returns nil.
+// started has returned, for at most closeWait: a driver that does not
+// end a call when its context is cancelled (lib/pq on a stalled network,
+// whose cancel request stalls with it) holds that goroutine until the
+// call returns, and Close then returns without it (found by review: it
+// waited as long as the network stalled); the goroutine ends by itself.
+// Afterwards the Mirror is a plain pass-through to the store: IsRevoked
+// asks it every time, whatever that goroutine still delivers. Close is
+// idempotent and always returns nil.
 func (m *Mirror) Close() error {
 	m.closeOnce.Do(func() {
 		if m.unlisten != nil {
 			m.unlisten()
 		}
-		m.stop()
-		<-m.done
+		m.mu.Lock()
+		m.closed = true
 		m.covered.Store(nil)
+		m.mu.Unlock()
+		m.stop()
+		t := time.NewTimer(closeWait)
+		defer t.Stop()
+		select {
+		case <-m.done:
+		case <-t.C:
+			m.log.Warn("authkit: revocation mirror: closed while its feed call still runs (the driver ignores cancellation); it ends when that call returns")
+		}
 	})
 	return nil
 }
+
+// closeWait bounds how long Close waits for the goroutine to return.
+var closeWait = 5 * time.Second // a var for the tests
 
 // Stats returns the Mirror's counters and state.
 func (m *Mirror) Stats() Stats {
@@ -544,6 +565,9 @@ func (m *Mirror) snapshot(ctx context.Context) (authkit.FeedPosition, error) {
 	// whatever the old one had dropped.
 	m.dropped = now
 	m.snapshots.Add(1)
+	if m.closed {
+		return "", errClosed
+	}
 	m.covered.Store(&start)
 	m.lastHeard.Store(&start)
 	return pos, nil
@@ -580,7 +604,10 @@ func (m *Mirror) follow(ctx context.Context, pos *authkit.FeedPosition) (heard b
 		for _, r := range changes {
 			m.st.apply(r, at)
 		}
-		m.mu.Unlock()
+		if m.closed {
+			m.mu.Unlock()
+			return errClosed
+		}
 		*pos, heard = p, true
 		// The call vouches for every change written a heartbeat before
 		// it; the snapshot (or an earlier call) may vouch for more.
@@ -588,12 +615,14 @@ func (m *Mirror) follow(ctx context.Context, pos *authkit.FeedPosition) (heard b
 		// is replaced too: moving it back only makes the copy more
 		// cautious, and keeping it would leave the copy stale, every check
 		// on the store, for the length of the step. The comparison is on
-		// the wall clock, with or without a monotonic reading.
+		// the wall clock, with or without a monotonic reading. (Under the
+		// lock: Close, which clears it, may not come between.)
 		covered := now.Add(-m.heartbeat)
 		if c := m.covered.Load(); c == nil || covered.After(*c) || c.UnixNano() > now.UnixNano() {
 			m.covered.Store(&covered)
 		}
 		m.lastHeard.Store(&now)
+		m.mu.Unlock()
 		watchdog.Reset(silence)
 		m.sweep()
 		return nil
@@ -605,6 +634,9 @@ func (m *Mirror) follow(ctx context.Context, pos *authkit.FeedPosition) (heard b
 }
 
 var errSilent = errors.New("revmirror: the feed stayed silent; reconnecting")
+
+// errClosed ends a feed call or snapshot that returned after Close.
+var errClosed = errors.New("revmirror: closed")
 
 // sweep removes every expired entry, a chunk per hold of the write lock.
 func (m *Mirror) sweep() {
