@@ -403,7 +403,7 @@ func TestServeRefusesBadConfiguration(t *testing.T) {
 		{"access longer than refresh", []string{"--access-ttl", "2h", "--refresh-ttl", "1h"}, exitUsage, "longer than the refresh TTL"},
 		{"log format", []string{"--log-format", "xml"}, exitUsage, "--log-format must be text or json"},
 		{"audience", []string{"--audience", ","}, exitUsage, "--audience"},
-		{"port in use or invalid", []string{"--addr", "127.0.0.1:99999"}, exitFailure, "invalid port"},
+		{"invalid port", []string{"--addr", "127.0.0.1:99999"}, exitUsage, "--addr: the port \"99999\" is not a number"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
