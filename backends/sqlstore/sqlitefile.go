@@ -115,14 +115,14 @@ func isReplaced(err error) bool { return errors.Is(err, errFileReplaced) }
 // which opened it: another process then checkpointed the WAL away and
 // missed this one's writes).
 func checkWritable(path string) error {
-	if err := writable(path); err != nil {
-		return notWritable(&fs.PathError{Op: "access", Path: path, Err: err})
-	}
-	return nil
+	return notWritable(writable(path))
 }
 
 // notWritable is checkWritable's answer to writable's error.
 func notWritable(err error) error {
+	if err == nil {
+		return nil
+	}
 	if errors.Is(err, fs.ErrPermission) || errors.Is(err, syscall.EROFS) {
 		return fmt.Errorf("sqlstore: %w: the SQLite database file cannot be written by this process (%s): the store writes on every login and revocation", authkit.ErrInvalidConfig, redact.Describe(err))
 	}
