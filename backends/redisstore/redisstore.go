@@ -13,6 +13,7 @@ import (
 	"github.com/authkit-go/authkit"
 	"github.com/authkit-go/authkit/internal/redact"
 	"github.com/authkit-go/authkit/internal/revlisten"
+	"github.com/authkit-go/authkit/internal/storeerr"
 )
 
 var (
@@ -424,24 +425,9 @@ func (s *Store) fail(ctx context.Context, op string, err error) error {
 		ctxErr = context.DeadlineExceeded
 	}
 	if ctxErr != nil {
-		return ctxFail("redisstore: "+op, ctxErr, err)
+		return storeerr.Ctx("redisstore: "+op, ctxErr, err)
 	}
 	return fmt.Errorf("redisstore: %s: %w: %w", op, authkit.ErrStoreUnavailable, err)
-}
-
-// ctxFail reports err, which ended a call when ctxErr ended its context:
-// as ctxErr (and ErrStoreUnavailable for a deadline), with err as the cause
-// unless err is ctxErr itself, which would say it twice (found by review:
-// "context deadline exceeded: context deadline exceeded").
-func ctxFail(what string, ctxErr, err error) error {
-	cause := fmt.Errorf("%w: %w", ctxErr, err)
-	if errors.Is(err, ctxErr) {
-		cause = err
-	}
-	if errors.Is(ctxErr, context.DeadlineExceeded) {
-		return fmt.Errorf("%s: %w: %w", what, authkit.ErrStoreUnavailable, cause)
-	}
-	return fmt.Errorf("%s: %w", what, cause)
 }
 
 // outcome reports one of the contract's outcomes (not found, conflict, …).

@@ -14,6 +14,7 @@ import (
 
 	"github.com/authkit-go/authkit"
 	"github.com/authkit-go/authkit/internal/revlisten"
+	"github.com/authkit-go/authkit/internal/storeerr"
 )
 
 var (
@@ -377,21 +378,6 @@ func deadCtx(op string, err error) error {
 	return fmt.Errorf("sqlstore: %s: %w", op, err)
 }
 
-// ctxFail reports err, which ended a call when ctxErr ended its context:
-// as ctxErr (and ErrStoreUnavailable for a deadline), with err as the cause
-// unless err is ctxErr itself, which would say it twice (found by review:
-// "context deadline exceeded: context deadline exceeded").
-func ctxFail(what string, ctxErr, err error) error {
-	cause := fmt.Errorf("%w: %w", ctxErr, err)
-	if errors.Is(err, ctxErr) {
-		cause = err
-	}
-	if errors.Is(ctxErr, context.DeadlineExceeded) {
-		return fmt.Errorf("%s: %w: %w", what, authkit.ErrStoreUnavailable, cause)
-	}
-	return fmt.Errorf("%s: %w", what, cause)
-}
-
 // fail classifies an error from the database that is not one of the
 // outcomes a method reports on its own (not found, conflict, …).
 //
@@ -412,7 +398,7 @@ func (s *Store) fail(ctx context.Context, op string, err error) error {
 	missing := isMissingSchema(err)
 	err = dbErr(err)
 	if ctxErr := ctx.Err(); ctxErr != nil {
-		return ctxFail("sqlstore: "+op, ctxErr, err)
+		return storeerr.Ctx("sqlstore: "+op, ctxErr, err)
 	}
 	if isDataError(err) {
 		return fmt.Errorf("sqlstore: %s: %w: %w", op, authkit.ErrInvalidRequest, err)
