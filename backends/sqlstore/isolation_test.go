@@ -81,3 +81,27 @@ func fmtErr(err error) string {
 	}
 	return err.Error()
 }
+
+// A PostgreSQL connection that cannot write — a read-only default of the
+// role, database or DSN (here the DSN's) — is refused by Open with an
+// error that says so (found by review: the store opened, /healthz said ok,
+// and every login and revocation failed with SQLSTATE 25006).
+func TestPostgresReadOnlyRefused(t *testing.T) {
+	t.Parallel()
+	for _, b := range []backend{pgxBackend, pqBackend} {
+		t.Run(b.name, func(t *testing.T) {
+			_, dsn := newStore(t, b) // migrated
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			_, err := sqlstore.Open(ctx, dsn+"&default_transaction_read_only=on", sqlstore.WithDriver(b.driver))
+			if !errors.Is(err, authkit.ErrInvalidConfig) || !strings.Contains(fmtErr(err), "read-only") {
+				t.Fatalf("Open read-only: %v, want ErrInvalidConfig saying read-only", err)
+			}
+			s, err := sqlstore.Open(ctx, dsn, sqlstore.WithDriver(b.driver))
+			if err != nil {
+				t.Fatalf("Open read-write: %v", err)
+			}
+			s.Close()
+		})
+	}
+}

@@ -619,10 +619,24 @@ func (s *Store) checkCharset(ctx context.Context, op string) error {
 // serialization error instead of waiting for each other (found by review:
 // the conformance suite's concurrent cutoffs failed with SQLSTATE 40001).
 // The store's own transactions ask for READ COMMITTED themselves.
+//
+// It refuses a connection that cannot write too: a hot standby
+// (pg_is_in_recovery) or a read-only default (default_transaction_read_only
+// of the role, database or DSN). The store would start, its health check
+// would pass, and every login and revocation would fail (found by review).
 func (s *Store) checkIsolation(ctx context.Context, op string) error {
-	var level string
-	if err := s.db.QueryRowContext(ctx, "SELECT current_setting('transaction_isolation')").Scan(&level); err != nil {
+	var (
+		level, readOnly string
+		standby         bool
+	)
+	if err := s.db.QueryRowContext(ctx, "SELECT current_setting('transaction_isolation'), current_setting('transaction_read_only'), pg_is_in_recovery()").Scan(&level, &readOnly, &standby); err != nil {
 		return s.fail(ctx, op, err)
+	}
+	if standby {
+		return fmt.Errorf("sqlstore: %s: %w: the server is a standby (pg_is_in_recovery), which cannot write: point the DSN at the primary (target_session_attrs=read-write with several hosts)", op, authkit.ErrInvalidConfig)
+	}
+	if readOnly == "on" {
+		return fmt.Errorf("sqlstore: %s: %w: the connection's transactions are read-only (default_transaction_read_only of the store's role, its database or the DSN), and the store writes on every login and revocation", op, authkit.ErrInvalidConfig)
 	}
 	if level != "read committed" {
 		return fmt.Errorf("sqlstore: %s: %w: the connection's transactions default to %s isolation; the store needs read committed, under which concurrent revocations wait for each other instead of failing: set default_transaction_isolation to 'read committed' for the store's role (ALTER ROLE … SET default_transaction_isolation = 'read committed'; this works behind PgBouncer too) or, connecting directly, in its DSN (?default_transaction_isolation=read%%20committed)", op, authkit.ErrInvalidConfig, level)
