@@ -155,6 +155,11 @@ func named(name string) string {
 }
 
 var pgNames = map[string]string{
+	// A prepared statement another client's session made or dropped: the
+	// connection is behind a transaction-pooling proxy the driver was not
+	// set up for (found by review: a bare code was all an operator had).
+	"42P05": "duplicate prepared statement: behind a transaction pooler such as PgBouncer, use default_query_exec_mode=exec (pgx) or binary_parameters=yes (lib/pq), see docs/backends/sql.md",
+	"26000": "invalid statement name: behind a transaction pooler such as PgBouncer, use default_query_exec_mode=exec (pgx) or binary_parameters=yes (lib/pq), see docs/backends/sql.md",
 	"08000": "connection exception", "08001": "unable to establish connection", "08003": "connection does not exist",
 	"08004": "connection rejected", "08006": "connection failure", "08P01": "protocol violation",
 	"22001": "value too long", "22021": "invalid byte sequence", "22P05": "untranslatable character",
