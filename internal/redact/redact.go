@@ -47,6 +47,18 @@ const (
 	maxLen      = 512
 )
 
+// Plain is implemented by an error whose text names no host, port, user,
+// database or file by construction (made of constants and its maker's own
+// words): Describe prints its text as it is. authkit's own errors about a
+// database or server implement it, so that a log that describes errors
+// with Describe does not withhold their advice (found by review: a
+// PostgreSQL LISTEN behind PgBouncer was logged as "*errors.errorString
+// (message withheld)" where the error said what to do).
+type Plain interface {
+	error
+	PlainText()
+}
+
 // redacted is an error whose text has been replaced by its description.
 type redacted struct {
 	err  error
@@ -106,6 +118,9 @@ func describe(err error, known []Describer, depth int) string {
 		if err == f {
 			return err.Error()
 		}
+	}
+	if _, ok := err.(Plain); ok {
+		return err.Error()
 	}
 	next := func(e error) string { return describe(e, known, depth+1) }
 	switch e := err.(type) {

@@ -114,3 +114,21 @@ func TestDescribeBounded(t *testing.T) {
 		t.Errorf("a 1,000-branch join gives %d bytes", len(got))
 	}
 }
+
+type plainErr string
+
+func (e plainErr) Error() string { return string(e) }
+func (plainErr) PlainText()      {}
+
+// An error that marks its text as naming no server is printed as it is,
+// also when wrapped by a driver's error (found by review: the LISTEN
+// probe's advice behind PgBouncer was withheld).
+func TestPlainIsPrinted(t *testing.T) {
+	p := plainErr("pgxlisten: LISTEN is in effect but … use Dedicated")
+	if got := redact.Describe(p); got != string(p) {
+		t.Errorf("Describe(plain) = %q", got)
+	}
+	if got := redact.Describe(fmt.Errorf("listen on 10.0.0.7: %w", p)); got != string(p) {
+		t.Errorf("Describe(wrapped plain) = %q, want the plain text without the wrapper's", got)
+	}
+}

@@ -33,8 +33,18 @@ func Send(ctx context.Context, db *sql.DB, channel, nonce string) error {
 
 // NotDelivered is the error of Listener pkg whose test notification did
 // not come back; instead says what to use for a LISTEN behind a proxy.
+// Its text names no server (pkg and instead are constants of the
+// callers), so a log that redacts errors shows it (redact.Plain).
 func NotDelivered(pkg, instead string) error {
-	return fmt.Errorf("%s: LISTEN is in effect but a notification sent through the Store's pool did not reach it within %v; "+
+	return plainError(fmt.Sprintf("%s: LISTEN is in effect but a notification sent through the Store's pool did not reach it within %v; "+
 		"is the connection behind a transaction-pooling proxy (PgBouncer in transaction mode cannot carry a LISTEN: %s), "+
-		"or on another database than the pool? Followers poll instead", pkg, Timeout, instead)
+		"or on another database than the pool? Followers poll instead", pkg, Timeout, instead))
 }
+
+// plainError is an error of this package's own words (redact.Plain).
+type plainError string
+
+func (e plainError) Error() string { return string(e) }
+
+// PlainText marks the error's text as naming no server (redact.Plain).
+func (plainError) PlainText() {}
