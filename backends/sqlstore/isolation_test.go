@@ -3,6 +3,7 @@ package sqlstore_test
 import (
 	"context"
 	"errors"
+	"net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -100,6 +101,41 @@ func TestPostgresReadOnlyRefused(t *testing.T) {
 			s, err := sqlstore.Open(ctx, dsn, sqlstore.WithDriver(b.driver))
 			if err != nil {
 				t.Fatalf("Open read-write: %v", err)
+			}
+			s.Close()
+		})
+	}
+}
+
+// Open refuses a connection whose schema is not the one the DSN's
+// search_path names (found by review: behind PgBouncer, which drops that
+// startup parameter when told to ignore it, the store used the role's
+// default schema — another deployment's tables, perhaps). Here the named
+// schema does not exist, so PostgreSQL falls to the next one in the path.
+func TestPostgresSearchPathHonoured(t *testing.T) {
+	t.Parallel()
+	for _, b := range []backend{pgxBackend, pqBackend} {
+		t.Run(b.name, func(t *testing.T) {
+			_, dsn := newStore(t, b) // migrated, its search_path its own schema
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			u, err := url.Parse(dsn)
+			if err != nil {
+				t.Fatal(err)
+			}
+			q := u.Query()
+			own := q.Get("search_path")
+			q.Set("search_path", "no_such_schema_here,"+own)
+			u.RawQuery = q.Encode()
+			_, err = sqlstore.Open(ctx, u.String(), sqlstore.WithDriver(b.driver))
+			if !errors.Is(err, authkit.ErrInvalidConfig) || !strings.Contains(fmtErr(err), `names schema "no_such_schema_here"`) {
+				t.Fatalf("Open with a search_path whose schema is not the connection's: %v, want ErrInvalidConfig naming it", err)
+			}
+			q.Set("search_path", strings.ToUpper(own)) // unquoted: PostgreSQL folds it
+			u.RawQuery = q.Encode()
+			s, err := sqlstore.Open(ctx, u.String(), sqlstore.WithDriver(b.driver))
+			if err != nil {
+				t.Fatalf("Open with the schema's name in upper case: %v", err)
 			}
 			s.Close()
 		})

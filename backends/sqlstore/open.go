@@ -70,6 +70,12 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
 		return nil, err
 	}
 	s.owned, s.watch = true, watch
+	if want := dsnSchema(dsn); want != "" && s.d.name == "postgres" {
+		if err := s.checkCurrentSchema(ctx, want); err != nil {
+			db.Close()
+			return nil, err
+		}
+	}
 	if err := s.CheckSchema(ctx); err != nil {
 		db.Close()
 		return nil, err
@@ -150,6 +156,45 @@ func openDB(ctx context.Context, dsn string, opts ...Option) (*sqlx.DB, *fileWat
 		return nil, nil, fmt.Errorf("sqlstore: connecting to the %s database: %w: %w", driverName, authkit.ErrStoreUnavailable, dbErr(err))
 	}
 	return db, watch, nil
+}
+
+// dsnSchema is the first schema a postgres:// DSN's search_path names, as
+// PostgreSQL reads it (an unquoted name in lower case), or "" when there
+// is none to compare ("$user", no search_path, another kind of DSN).
+func dsnSchema(dsn string) string {
+	scheme, _, _ := strings.Cut(dsn, ":")
+	if s := strings.ToLower(scheme); s != "postgres" && s != "postgresql" {
+		return ""
+	}
+	u, err := url.Parse(dsn)
+	if err != nil {
+		return ""
+	}
+	first, _, _ := strings.Cut(u.Query().Get("search_path"), ",")
+	first = strings.TrimSpace(first)
+	switch {
+	case first == "" || strings.HasPrefix(first, "$"):
+		return ""
+	case len(first) >= 2 && first[0] == '"' && first[len(first)-1] == '"':
+		return strings.ReplaceAll(first[1:len(first)-1], `""`, `"`)
+	}
+	return strings.ToLower(first)
+}
+
+// checkCurrentSchema refuses a connection whose schema is not the one its
+// DSN's search_path names: a pooler dropped the startup parameter
+// (PgBouncer's ignore_startup_parameters), and the store would use the
+// role's default schema — another deployment's tables, perhaps (found by
+// review).
+func (s *Store) checkCurrentSchema(ctx context.Context, want string) error {
+	var cur sql.NullString
+	if err := s.db.QueryRowContext(ctx, "SELECT current_schema()").Scan(&cur); err != nil {
+		return s.fail(ctx, "check schema", err)
+	}
+	if cur.String != want {
+		return fmt.Errorf("sqlstore: %w: the DSN's search_path names schema %q but the connection uses %q: a pooler in between (PgBouncer's ignore_startup_parameters) may have dropped it; give the store's role its schema instead (ALTER ROLE … SET search_path = …)", authkit.ErrInvalidConfig, want, cur.String)
+	}
+	return nil
 }
 
 // isParseConfig reports whether err's chain holds a pgx
