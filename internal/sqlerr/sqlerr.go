@@ -161,7 +161,7 @@ var pgNames = map[string]string{
 	"42P05": "duplicate prepared statement: behind a transaction pooler such as PgBouncer, use default_query_exec_mode=exec (pgx) or binary_parameters=yes (lib/pq), see docs/backends/sql.md",
 	"26000": "invalid statement name: behind a transaction pooler such as PgBouncer, use default_query_exec_mode=exec (pgx) or binary_parameters=yes (lib/pq), see docs/backends/sql.md",
 	"08000": "connection exception", "08001": "unable to establish connection", "08003": "connection does not exist",
-	"08004": "connection rejected", "08006": "connection failure", "08P01": "protocol violation",
+	"08004": "connection rejected", "08006": "connection failure", "08P01": "protocol violation; behind PgBouncer: a startup parameter it refuses, such as search_path, see docs/backends/sql.md",
 	"22001": "value too long", "22021": "invalid byte sequence", "22P05": "untranslatable character",
 	"23505": "unique violation", "25006": "read-only transaction", "28000": "invalid authorization",
 	"28P01": "invalid password", "3D000": "database does not exist", "3F000": "schema does not exist",
