@@ -23,3 +23,7 @@ func MigrateTo(ctx context.Context, db *sql.DB, driverName string, last int64) e
 	}
 	return migrateTo(ctx, db, d, DefaultTablePrefix, last)
 }
+
+// CheckSearchPath is checkSearchPath: Open's refusal of a connection whose
+// search_path is not the DSN's (want).
+var CheckSearchPath = checkSearchPath

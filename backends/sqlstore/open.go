@@ -70,12 +70,6 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
 		return nil, err
 	}
 	s.owned, s.watch = true, watch
-	if want := dsnSchema(dsn); want != "" && s.d.name == "postgres" {
-		if err := s.checkCurrentSchema(ctx, want); err != nil {
-			db.Close()
-			return nil, err
-		}
-	}
 	if err := s.CheckSchema(ctx); err != nil {
 		db.Close()
 		return nil, err
@@ -135,7 +129,14 @@ func openDB(ctx context.Context, dsn string, opts ...Option) (*sqlx.DB, *fileWat
 		db.SetConnMaxLifetime(sqliteLifetime)
 	}
 	db.SetConnMaxIdleTime(5 * time.Minute)
-	if err := ping(ctx, db.DB, driverName == driverSQLite); err != nil {
+	err = ping(ctx, db.DB, driverName == driverSQLite)
+	if want := dsnSearchPath(dsn); len(want) > 0 && err == nil {
+		if err := checkSearchPath(ctx, db.DB, want...); err != nil {
+			db.Close()
+			return nil, nil, err
+		}
+	}
+	if err != nil {
 		db.Close()
 		// Neither the DSN (it may hold a password) nor the driver's text
 		// (it names the user, the database and the server): dbErr.
@@ -158,43 +159,56 @@ func openDB(ctx context.Context, dsn string, opts ...Option) (*sqlx.DB, *fileWat
 	return db, watch, nil
 }
 
-// dsnSchema is the first schema a postgres:// DSN's search_path names, as
-// PostgreSQL reads it (an unquoted name in lower case), or "" when there
-// is none to compare ("$user", no search_path, another kind of DSN).
-func dsnSchema(dsn string) string {
+// dsnSearchPath is the search_path a postgres:// DSN gives, as each driver
+// may read it ('+' is a space to lib/pq and a '+' to pgx), none when it
+// gives none (or is another kind of DSN).
+func dsnSearchPath(dsn string) []string {
 	scheme, _, _ := strings.Cut(dsn, ":")
 	if s := strings.ToLower(scheme); s != "postgres" && s != "postgresql" {
-		return ""
+		return nil
 	}
 	u, err := url.Parse(dsn)
 	if err != nil {
-		return ""
+		return nil
 	}
-	first, _, _ := strings.Cut(u.Query().Get("search_path"), ",")
-	first = strings.TrimSpace(first)
-	switch {
-	case first == "" || strings.HasPrefix(first, "$"):
-		return ""
-	case len(first) >= 2 && first[0] == '"' && first[len(first)-1] == '"':
-		return strings.ReplaceAll(first[1:len(first)-1], `""`, `"`)
+	q := u.Query()
+	if !q.Has("search_path") {
+		return nil
 	}
-	return strings.ToLower(first)
+	out := []string{q.Get("search_path")}
+	for _, kv := range strings.Split(u.RawQuery, "&") {
+		if k, v, _ := strings.Cut(kv, "="); k == "search_path" {
+			if p, err := url.PathUnescape(v); err == nil && p != out[0] {
+				out = append(out, p)
+			}
+			break
+		}
+	}
+	return out
 }
 
-// checkCurrentSchema refuses a connection whose schema is not the one its
-// DSN's search_path names: a pooler dropped the startup parameter
-// (PgBouncer's ignore_startup_parameters), and the store would use the
-// role's default schema — another deployment's tables, perhaps (found by
-// review).
-func (s *Store) checkCurrentSchema(ctx context.Context, want string) error {
-	var cur sql.NullString
-	if err := s.db.QueryRowContext(ctx, "SELECT current_schema()").Scan(&cur); err != nil {
-		return s.fail(ctx, "check schema", err)
+// checkSearchPath refuses a connection whose search_path is not the one
+// its DSN gives (want): a pooler dropped the startup parameter (PgBouncer's
+// ignore_startup_parameters), and the store — or Migrate — would use the
+// role's default schema, another deployment's tables perhaps (found by
+// review). The server compares: set_config returns want in the form
+// current_setting gives the session's value in, whatever its spelling
+// (quotes, spaces, "$user", case, long names).
+func checkSearchPath(ctx context.Context, db *sql.DB, want ...string) error {
+	var have, asked string
+	if err := db.QueryRowContext(ctx, "SELECT current_setting('search_path')").Scan(&have); err != nil {
+		return fmt.Errorf("sqlstore: check search_path: %w: %w", authkit.ErrStoreUnavailable, dbErr(err))
 	}
-	if cur.String != want {
-		return fmt.Errorf("sqlstore: %w: the DSN's search_path names schema %q but the connection uses %q: a pooler in between (PgBouncer's ignore_startup_parameters) may have dropped it; give the store's role its schema instead (ALTER ROLE … SET search_path = …)", authkit.ErrInvalidConfig, want, cur.String)
+	for _, w := range want {
+		// Local to the statement's own transaction: nothing stays set.
+		if err := db.QueryRowContext(ctx, "SELECT set_config('search_path', $1, true)", w).Scan(&asked); err != nil {
+			return fmt.Errorf("sqlstore: check search_path: %w: %w", authkit.ErrStoreUnavailable, dbErr(err))
+		}
+		if asked == have {
+			return nil
+		}
 	}
-	return nil
+	return fmt.Errorf("sqlstore: check search_path: %w: the DSN's search_path is %q but the connection's is %q: a pooler in between (PgBouncer's ignore_startup_parameters) may have dropped it; give the store's role its schema instead (ALTER ROLE … SET search_path = …)", authkit.ErrInvalidConfig, asked, have)
 }
 
 // isParseConfig reports whether err's chain holds a pgx
