@@ -108,3 +108,48 @@ func mysqlCheckSchemaWith(t *testing.T) func(params map[string]string) error {
 		return s.CheckSchema(t.Context())
 	}
 }
+
+// A MySQL connection without a strict sql_mode is refused: a value too
+// long for its column would be cut short and stored instead of refused
+// (found by review: a 70,000-byte user agent read back as 65,535 bytes on
+// a server with sql_mode=”). Open's DSNs add STRICT_TRANS_TABLES to the
+// server's mode unless they set sql_mode themselves.
+func TestMySQLStrictModeRequired(t *testing.T) {
+	t.Parallel()
+	checkWith := mysqlCheckSchemaWith(t)
+	for _, c := range []struct {
+		mode string
+		ok   bool
+	}{{"''", false}, {"'ANSI_QUOTES,NO_BACKSLASH_ESCAPES'", false}, {"'STRICT_ALL_TABLES'", true}, {"CONCAT('',',STRICT_TRANS_TABLES')", true}} {
+		err := checkWith(map[string]string{"sql_mode": c.mode})
+		switch {
+		case c.ok && err != nil:
+			t.Errorf("CheckSchema with sql_mode=%s: %v", c.mode, err)
+		case !c.ok && (!errors.Is(err, authkit.ErrInvalidConfig) || !strings.Contains(err.Error(), "sql_mode")):
+			t.Errorf("CheckSchema with sql_mode=%s: %v, want ErrInvalidConfig naming sql_mode", c.mode, err)
+		}
+	}
+	// Through Open: strict, however the DSN's other parameters read.
+	base := mysqlBackend.fresh(t)
+	db := openDB(t, mysqlBackend, base)
+	if err := sqlstore.Migrate(t.Context(), db.DB, "mysql"); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := mysql.ParseDSN(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dsn := "mysql://" + cfg.User + "@" + cfg.Addr + "/" + cfg.DBName
+	s, err := sqlstore.Open(t.Context(), dsn)
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	defer s.Close()
+	var mode string
+	if err := s.DB().QueryRowContext(t.Context(), "SELECT @@SESSION.sql_mode").Scan(&mode); err != nil || !strings.Contains(mode, "STRICT_TRANS_TABLES") {
+		t.Errorf("Open's session sql_mode = %q, %v; want STRICT_TRANS_TABLES", mode, err)
+	}
+	if _, err := sqlstore.Open(t.Context(), dsn+"?sql_mode=%27%27"); !errors.Is(err, authkit.ErrInvalidConfig) {
+		t.Errorf("Open with sql_mode='': %v, want ErrInvalidConfig", err)
+	}
+}

@@ -435,6 +435,14 @@ func mysqlDSN(dsn string) (string, error) {
 			params += p + "=true"
 		}
 	}
+	if !q.Has("sql_mode") {
+		// Strict whatever the server's default: a value too long is an
+		// error, not cut short (CheckSchema refuses a connection without).
+		if params != "" {
+			params += "&"
+		}
+		params += "sql_mode=" + url.QueryEscape("CONCAT(@@sql_mode,',STRICT_TRANS_TABLES')")
+	}
 	b.WriteString("?" + params)
 	return b.String(), nil
 }

@@ -590,10 +590,17 @@ func isUndefined(err error) bool {
 // turns on, a parameter such as a User-Agent could then escape its string
 // literal and rewrite the statement.
 func (s *Store) checkCharset(ctx context.Context, op string) error {
-	var client, conn string
+	var client, conn, mode string
 	var autocommit int64
-	if err := s.db.QueryRowContext(ctx, "SELECT @@character_set_client, @@character_set_connection, @@autocommit").Scan(&client, &conn, &autocommit); err != nil {
+	if err := s.db.QueryRowContext(ctx, "SELECT @@character_set_client, @@character_set_connection, @@autocommit, @@SESSION.sql_mode").Scan(&client, &conn, &autocommit, &mode); err != nil {
 		return s.fail(ctx, op, err)
+	}
+	if !slices.ContainsFunc(strings.Split(strings.ToUpper(mode), ","), func(m string) bool { return m == "STRICT_TRANS_TABLES" || m == "STRICT_ALL_TABLES" }) {
+		// Without a strict mode a value too long for its column is cut
+		// short and stored, where the store counts on an error (found by
+		// review: a 70,000-byte user agent read back as 65,535 bytes on a
+		// server with sql_mode='', and was refused on a strict one).
+		return fmt.Errorf("sqlstore: %s: %w: the connection's sql_mode (%q) is not strict, under which a value too long for its column is silently cut: add STRICT_TRANS_TABLES (Open's DSNs do, unless they set sql_mode)", op, authkit.ErrInvalidConfig, mode)
 	}
 	if autocommit != 1 {
 		// Every statement the store runs outside its own transactions
