@@ -16,6 +16,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"regexp"
 	"strings"
 
 	"github.com/authkit-go/authkit/internal/redact"
@@ -76,10 +77,14 @@ func Describe(err error) (string, bool) {
 		return "PostgreSQL error SQLSTATE " + code + named(pgNames[code]), true
 	}
 	if n, st, ok := MySQL(err); ok {
-		if isCode(st) {
-			return fmt.Sprintf("MySQL error %d (SQLSTATE %s)%s", n, st, named(myNames[n])), true
+		name := myNames[n]
+		if n == 1142 {
+			name = deniedCommand(err.Error())
 		}
-		return fmt.Sprintf("MySQL error %d%s", n, named(myNames[n])), true
+		if isCode(st) {
+			return fmt.Sprintf("MySQL error %d (SQLSTATE %s)%s", n, st, named(name)), true
+		}
+		return fmt.Sprintf("MySQL error %d%s", n, named(name)), true
 	}
 	if s, ok := err.(SQLiteCoded); ok {
 		code := s.Code()
@@ -93,6 +98,23 @@ func Describe(err error) (string, bool) {
 		return s, true
 	}
 	return driverSentinels(err)
+}
+
+// deniedRe reads the command and the table of a MySQL error 1142
+// ("INSERT command denied to user 'app'@'10.0.0.9' for table
+// `db`.`authkit_sessions`").
+var deniedRe = regexp.MustCompile("([A-Z][A-Z ]{1,30}) command denied to user .* for table [`']?(?:[^`'.]*[`']?\\.[`']?)?([A-Za-z0-9_]{1,64})[`']?$")
+
+// deniedCommand names a 1142 error by the command and the table it names
+// (the privilege to grant), without the user, the host and the database;
+// "command denied" when the text does not read so (found by review: an
+// account without INSERT saw only "command denied").
+func deniedCommand(text string) string {
+	m := deniedRe.FindStringSubmatch(text)
+	if m == nil {
+		return "command denied"
+	}
+	return m[1] + " command denied on table " + m[2] + ": grant it to the store's account"
 }
 
 // PgxParseConfig reads the reason of a github.com/jackc/pgx

@@ -27,3 +27,18 @@ func TestDescribePoolerCodes(t *testing.T) {
 		t.Error("PgxParseConfig took another error for pgx's")
 	}
 }
+
+// A 1142 names the command and the table, not the user, host or database
+// (found by review: an account without INSERT saw only "command denied").
+func TestDeniedCommand(t *testing.T) {
+	for text, want := range map[string]string{
+		"Error 1142 (42000): INSERT command denied to user 'mo'@'10.0.0.9' for table `mariaops`.`authkit_sessions`": "INSERT command denied on table authkit_sessions",
+		"Error 1142 (42000): UPDATE command denied to user 'app'@'localhost' for table 'authkit_sessions'":          "UPDATE command denied on table authkit_sessions",
+		"Error 1142 (42000): something else entirely at 10.0.0.9":                                                   "command denied",
+	} {
+		got := deniedCommand(text)
+		if !strings.HasPrefix(got, want) || strings.Contains(got, "10.0.0.9") || strings.Contains(got, "mariaops") || strings.Contains(got, "'mo'") {
+			t.Errorf("deniedCommand(%q) = %q, want %q…", text, got, want)
+		}
+	}
+}
