@@ -27,3 +27,13 @@ func MigrateTo(ctx context.Context, db *sql.DB, driverName string, last int64) e
 // CheckSearchPath is checkSearchPath: Open's refusal of a connection whose
 // search_path is not the DSN's (want).
 var CheckSearchPath = checkSearchPath
+
+// TableWrites is tableWrites as table name (without the prefix) to the
+// privileges CheckSchema requires on it: INSERT, UPDATE, DELETE.
+func TableWrites() map[string][]string {
+	m := make(map[string][]string, len(tableWrites))
+	for _, w := range tableWrites {
+		m[w.table] = w.privs
+	}
+	return m
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -186,8 +187,9 @@ type schemaPart struct {
 	// constraint, for a unique key or a foreign key: a migration
 	// listed as applied cannot be applied again to bring it back.
 	constraint bool
-	// hint follows "is missing" in the message.
-	hint string
+	// fk, for a MySQL foreign key part: read from SHOW CREATE TABLE when
+	// information_schema does not show it (showsFK).
+	fk *probeFK
 }
 
 // superseded reports whether a later probe has a foreign key on fk's
@@ -298,7 +300,7 @@ func (s *Store) parts(probes []migrationProbe, i int) []schemaPart {
 		part := schemaPart{what: fmt.Sprintf("foreign key %s%s (%s) referencing %s%s (%s) ON DELETE %s", pre, fk.table, fk.col, pre, fk.ref, fk.refCol, fk.onDelete),
 			expr: s.d.fkExpr(pre+fk.table, pre+fk.ref, fk), constraint: true}
 		if s.d.name == "mysql" {
-			part.hint = " (or hidden from the store's user: MariaDB's information_schema shows a foreign key's rule only to a user with a privilege beyond SELECT on the table, as a store's user has)"
+			part.fk = &probeFK{table: pre + fk.table, col: fk.col, ref: pre + fk.ref, refCol: fk.refCol, onDelete: fk.onDelete}
 		}
 		out = append(out, part)
 	}
@@ -370,7 +372,11 @@ func readable(table string, cols []string) string {
 // name would otherwise escape its string literal (SQL injection). On
 // PostgreSQL it refuses, with authkit.ErrInvalidConfig, a connection
 // whose transactions default to another isolation level than READ
-// COMMITTED, at which concurrent revocations would fail.
+// COMMITTED, at which concurrent revocations would fail. On both, with
+// every migration in effect, it refuses, with authkit.ErrInvalidConfig, a
+// database user that may not write the tables as the store does, naming
+// each write it lacks (asked without writing: PostgreSQL's privilege
+// functions, MySQL's EXPLAIN).
 //
 // A database that does not answer, or refuses a query for another reason
 // than a missing table or column, gives an error matching
@@ -404,7 +410,7 @@ func (s *Store) CheckSchema(ctx context.Context) error {
 	var missing int64
 	err := s.db.QueryRowContext(ctx, "SELECT "+strings.Join(all, " + ")).Scan(&missing)
 	if err == nil && missing == 0 {
-		return nil
+		return s.checkWrites(ctx, op)
 	}
 	if err != nil && ctx.Err() != nil {
 		return s.fail(ctx, op, err)
@@ -418,7 +424,7 @@ func (s *Store) CheckSchema(ctx context.Context) error {
 			}
 		}
 	}
-	return nil
+	return s.checkWrites(ctx, op)
 }
 
 // checkPart runs one part of p's probe and returns nil when it finds what
@@ -431,6 +437,20 @@ func (s *Store) checkPart(ctx context.Context, p migrationProbe, part schemaPart
 	}
 	if !gone {
 		return nil
+	}
+	if part.fk != nil {
+		// MariaDB's information_schema shows a foreign key's rule only to
+		// a user with a database-level privilege beyond SELECT (found by
+		// a test: a user granted INSERT, UPDATE and DELETE table by table
+		// was refused as if the key were missing); SHOW CREATE TABLE
+		// shows it to any user who may read the table.
+		shown, err := s.showsFK(ctx, *part.fk)
+		if err != nil {
+			return s.fail(ctx, op, err)
+		}
+		if shown {
+			return nil
+		}
 	}
 	what := part.what
 	if part.table != nil {
@@ -480,9 +500,7 @@ func (s *Store) checkPart(ctx context.Context, p migrationProbe, part schemaPart
 		// never applied: a data loss, which the store handles (epoch.go).
 		return nil
 	}
-	// What is missing, with the part's hint (a unit of text, never part
-	// of a format).
-	missing := what + " is missing" + part.hint
+	missing := what + " is missing"
 	if part.constraint && recorded {
 		// Migrate skips a listed migration, and running its file again
 		// would not add a key to a table that is there.
@@ -649,4 +667,52 @@ func (s *Store) checkIsolation(ctx context.Context, op string) error {
 		return fmt.Errorf("sqlstore: %s: %w: the connection's transactions default to %s isolation; the store needs read committed, under which concurrent revocations wait for each other instead of failing: set default_transaction_isolation to 'read committed' for the store's role (ALTER ROLE … SET default_transaction_isolation = 'read committed'; this works behind PgBouncer too) or, connecting directly, in its DSN (?default_transaction_isolation=read%%20committed)", op, authkit.ErrInvalidConfig, level)
 	}
 	return nil
+}
+
+// createFK matches a single-column foreign key in MySQL's SHOW CREATE
+// TABLE: its column, the referenced table's database (when another) and
+// name, the referenced column, and the rest of the line (its rules).
+// Identifiers are back-quoted unless sql_quote_show_create is off.
+var createFK = regexp.MustCompile("(?m)^\\s*CONSTRAINT\\s+(?:`[^`]*`|\\S+)\\s+FOREIGN KEY\\s+\\(`?([^`,()]+)`?\\)\\s+REFERENCES\\s+(?:`?([^`.\\s]+)`?\\.)?`?([^`.\\s(]+)`?\\s*\\(`?([^`,()]+)`?\\)(.*)$")
+
+// showsFK reports whether fk (prefixed table names) is in effect as
+// fkExpr judges it, read from SHOW CREATE TABLE: a key from fk.col to
+// fk.ref (fk.refCol) with fk.onDelete, and none from the same column with
+// another action.
+func (s *Store) showsFK(ctx context.Context, fk probeFK) (bool, error) {
+	var name, create string
+	if err := s.db.QueryRowContext(ctx, "SHOW CREATE TABLE "+fk.table).Scan(&name, &create); err != nil {
+		if ctx.Err() == nil && isUndefined(err) {
+			return false, nil
+		}
+		return false, err
+	}
+	return fkInCreate(create, fk), nil
+}
+
+// fkInCreate is showsFK's judgement of create, a SHOW CREATE TABLE.
+func fkInCreate(create string, fk probeFK) bool {
+	found := false
+	for _, m := range createFK.FindAllStringSubmatch(create, -1) {
+		col, db, ref, refCol, rest := m[1], m[2], m[3], m[4], m[5]
+		if col != fk.col {
+			continue
+		}
+		action := "RESTRICT" // what MySQL leaves out
+		if _, after, ok := strings.Cut(rest, "ON DELETE "); ok {
+			for _, a := range []string{"CASCADE", "SET NULL", "SET DEFAULT", "NO ACTION", "RESTRICT"} {
+				if strings.HasPrefix(after, a) {
+					action = a
+					break
+				}
+			}
+		}
+		if action != fk.onDelete {
+			return false // another action from the same column
+		}
+		if db == "" && ref == fk.ref && refCol == fk.refCol {
+			found = true
+		}
+	}
+	return found
 }

@@ -253,3 +253,37 @@ CREATE OR REPLACE FUNCTION authkit_f() RETURNS INT LANGUAGE sql AS $$ SELECT 1; 
 		}
 	}
 }
+
+// TestFKInCreate checks the reading of SHOW CREATE TABLE that stands in
+// for information_schema when MariaDB hides a foreign key's rule: quoted
+// and unquoted identifiers (sql_quote_show_create), an ON UPDATE rule
+// after ON DELETE, MySQL's omitted RESTRICT, another database's table,
+// and a second key from the same column with another action.
+func TestFKInCreate(t *testing.T) {
+	want := probeFK{table: "authkit_client_assertions", col: "client_id", ref: "authkit_clients", refCol: "id", onDelete: "SET NULL"}
+	table := func(keys ...string) string {
+		return "CREATE TABLE `authkit_client_assertions` (\n  `hash` varbinary(32) NOT NULL,\n  `client_id` varbinary(128) DEFAULT NULL,\n  PRIMARY KEY (`hash`),\n" +
+			strings.Join(keys, ",\n") + "\n) ENGINE=InnoDB"
+	}
+	for _, c := range []struct {
+		name, create string
+		ok           bool
+	}{
+		{"quoted", table("  CONSTRAINT `fk1` FOREIGN KEY (`client_id`) REFERENCES `authkit_clients` (`id`) ON DELETE SET NULL"), true},
+		{"unquoted", table("  CONSTRAINT fk1 FOREIGN KEY (client_id) REFERENCES authkit_clients (id) ON DELETE SET NULL"), true},
+		{"with ON UPDATE", table("  CONSTRAINT `fk1` FOREIGN KEY (`client_id`) REFERENCES `authkit_clients` (`id`) ON DELETE SET NULL ON UPDATE CASCADE"), true},
+		{"no key", table("  KEY `client_id` (`client_id`)"), false},
+		{"restrict left out", table("  CONSTRAINT `fk1` FOREIGN KEY (`client_id`) REFERENCES `authkit_clients` (`id`)"), false},
+		{"cascade", table("  CONSTRAINT `fk1` FOREIGN KEY (`client_id`) REFERENCES `authkit_clients` (`id`) ON DELETE CASCADE"), false},
+		{"another database", table("  CONSTRAINT `fk1` FOREIGN KEY (`client_id`) REFERENCES `other`.`authkit_clients` (`id`) ON DELETE SET NULL"), false},
+		{"another column", table("  CONSTRAINT `fk1` FOREIGN KEY (`client_id`) REFERENCES `authkit_clients` (`name`) ON DELETE SET NULL"), false},
+		{"a cascade beside", table("  CONSTRAINT `fk1` FOREIGN KEY (`client_id`) REFERENCES `authkit_clients` (`id`) ON DELETE SET NULL",
+			"  CONSTRAINT `fk2` FOREIGN KEY (`client_id`) REFERENCES `authkit_clients` (`id`) ON DELETE CASCADE"), false},
+		{"another column's key", table("  CONSTRAINT `fk1` FOREIGN KEY (`client_id`) REFERENCES `authkit_clients` (`id`) ON DELETE SET NULL",
+			"  CONSTRAINT `fk2` FOREIGN KEY (`hash`) REFERENCES `authkit_x` (`h`) ON DELETE CASCADE"), true},
+	} {
+		if got := fkInCreate(c.create, want); got != c.ok {
+			t.Errorf("%s: fkInCreate = %v, want %v\n%s", c.name, got, c.ok, c.create)
+		}
+	}
+}

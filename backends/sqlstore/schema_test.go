@@ -503,7 +503,7 @@ func BenchmarkCheckSchema(b *testing.B) {
 }
 
 // TestCheckSchemaNoExecute checks a store whose database user may read
-// every table but not run the rotation routine (on PostgreSQL, EXECUTE
+// and write every table but not run the rotation routine (on PostgreSQL, EXECUTE
 // revoked from PUBLIC; on MySQL/MariaDB, a user granted no EXECUTE), which
 // would fail every refresh: CheckSchema refuses it and names the missing
 // grant, and passes once it is granted. On PostgreSQL the routine is
@@ -525,7 +525,7 @@ func TestCheckSchemaNoExecute(t *testing.T) {
 		if _, err := s.DB().ExecContext(ctx, "REVOKE EXECUTE ON FUNCTION "+fn+" FROM PUBLIC"); err != nil {
 			t.Fatal(err)
 		}
-		weak, err := sqlstore.New(openDB(t, pgxBackend, pgRole(t, s, dsn, "GRANT SELECT ON ALL TABLES IN SCHEMA "+schema+" TO %s")))
+		weak, err := sqlstore.New(openDB(t, pgxBackend, pgRole(t, s, dsn, "GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA "+schema+" TO %s")))
 		if err != nil {
 			t.Fatal(err)
 		}
