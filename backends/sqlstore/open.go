@@ -26,6 +26,8 @@ import (
 // the pool (Close closes it). It pings the database and checks that every
 // migration the package embeds has been applied (CheckSchema), refusing a
 // database that lacks one with an error naming it; it does not apply them.
+// A SQLite file that is not there is refused the same way
+// (ErrMigrationsNotApplied), and not created: Migrate creates it.
 //
 // DSN forms:
 //
@@ -60,7 +62,7 @@ import (
 //
 // The pool is sized for a server: see OpenDB.
 func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
-	db, watch, err := openDB(ctx, dsn, opts...)
+	db, watch, err := openDB(ctx, dsn, false, opts...)
 	if err != nil {
 		return nil, err
 	}
@@ -89,13 +91,18 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
 // recycled after 10 seconds, and each new one is refused once the path no
 // longer leads to the file first opened (removed or replaced).
 func OpenDB(ctx context.Context, dsn string, opts ...Option) (*sqlx.DB, error) {
-	db, _, err := openDB(ctx, dsn, opts...)
+	db, _, err := openDB(ctx, dsn, true, opts...)
 	return db, err
 }
 
 // openDB is OpenDB, also returning the watch of a SQLite pool's file (nil
 // for the other databases, and for a pool a WithConnector function made).
-func openDB(ctx context.Context, dsn string, opts ...Option) (*sqlx.DB, *fileWatch, error) {
+// With create false (Open), a SQLite database file that is not there is
+// refused, as not migrated, before the driver creates it: Open's schema
+// check would refuse the empty file it made, and a mistyped path in a
+// command that only reads (authkit clients list) left a database behind
+// (found by review).
+func openDB(ctx context.Context, dsn string, create bool, opts ...Option) (*sqlx.DB, *fileWatch, error) {
 	c, err := buildConfig(opts)
 	if err != nil {
 		return nil, nil, err
@@ -106,6 +113,19 @@ func openDB(ctx context.Context, dsn string, opts ...Option) (*sqlx.DB, *fileWat
 	}
 	var watch *fileWatch
 	if driverName == driverSQLite {
+		if !create {
+			// The directory there, the file not (a missing directory is
+			// the driver's SQLite error 14, as before, and creates nothing).
+			path := sqlitePath(driverDSN)
+			if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) && isDir(filepath.Dir(path)) {
+				if c.connectors[driverName] == nil {
+					if err := driverMissing(driverName); err != nil {
+						return nil, nil, err // the first thing to fix
+					}
+				}
+				return nil, nil, &schemaError{msg: "sqlstore: migration 0001_init is not applied: the SQLite database file does not exist (apply the migrations, which create it: authkit migrate, or sqlstore.Migrate)", notApplied: true}
+			}
+		}
 		if err := createPrivate(driverDSN); err != nil {
 			return nil, nil, err
 		}
@@ -248,6 +268,22 @@ var driverImports = map[string]string{
 // the WithConnector function for that driver if there is one, else from
 // the driver the program registered (sql.Open), naming the import it
 // lacks when it registered none.
+// isDir reports whether path is a directory.
+func isDir(path string) bool {
+	fi, err := os.Stat(path)
+	return err == nil && fi.IsDir()
+}
+
+// driverMissing is the error of a program that did not import the
+// database/sql driver driverName.
+func driverMissing(driverName string) error {
+	if slices.Contains(sql.Drivers(), driverName) {
+		return nil
+	}
+	return fmt.Errorf("sqlstore: %w: no database/sql driver %q is registered; the program must import it: import _ %q (or pass sqlstore.WithConnector)",
+		authkit.ErrInvalidConfig, driverName, driverImports[driverName])
+}
+
 func openPool(driverName, driverDSN string, c config, watch *fileWatch) (*sql.DB, error) {
 	if fn := c.connectors[driverName]; fn != nil {
 		conn, err := fn(driverDSN)
@@ -263,9 +299,8 @@ func openPool(driverName, driverDSN string, c config, watch *fileWatch) (*sql.DB
 		}
 		return sql.OpenDB(conn), nil
 	}
-	if !slices.Contains(sql.Drivers(), driverName) {
-		return nil, fmt.Errorf("sqlstore: %w: no database/sql driver %q is registered; the program must import it: import _ %q (or pass sqlstore.WithConnector)",
-			authkit.ErrInvalidConfig, driverName, driverImports[driverName])
+	if err := driverMissing(driverName); err != nil {
+		return nil, err
 	}
 	if watch != nil {
 		// Only for the driver: sql.Open of a registered driver opens nothing.

@@ -96,3 +96,30 @@ func TestSQLiteFileReplaced(t *testing.T) {
 		t.Errorf("the store on the new file: %v %v, want revoked", revoked, err)
 	}
 }
+
+// Open of a SQLite path where there is no file refuses it as not migrated
+// and creates nothing: a mistyped path in a command that only reads left
+// an empty database behind (found by review). OpenDB, which Migrate's
+// callers use, still creates it.
+func TestOpenSQLiteMissingFile(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "typo.db")
+	s, err := sqlstore.Open(t.Context(), "sqlite:"+path)
+	if err == nil {
+		s.Close()
+	}
+	if !errors.Is(err, sqlstore.ErrMigrationsNotApplied) || !strings.Contains(err.Error(), "does not exist") {
+		t.Errorf("Open of a missing SQLite file = %v, want ErrMigrationsNotApplied saying it does not exist", err)
+	}
+	if _, err := os.Lstat(path); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("Open of a missing SQLite file left %s behind (%v)", path, err)
+	}
+	db, err := sqlstore.OpenDB(t.Context(), "sqlite:"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	if _, err := os.Stat(path); err != nil {
+		t.Errorf("OpenDB did not create the SQLite file: %v", err)
+	}
+}
