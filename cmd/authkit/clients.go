@@ -185,6 +185,12 @@ array; for show an object.`)
 		newClient.JWKS = jwks
 	}
 
+	if sub == "rotate-secret" || sub == "add" && !*public && len(newClient.JWKS) == 0 {
+		// Before the store is changed.
+		if err := c.checkSecretOutput("the client secret"); err != nil {
+			return err
+		}
+	}
 	spec, warning, err := store.resolve(c, fs)
 	if err != nil {
 		return err

@@ -1021,3 +1021,47 @@ func TestClientSecretLostOnWrite(t *testing.T) {
 		}
 	}
 }
+
+// clients add and rotate-secret refuse to print a client secret into a
+// file another account may read, before the store is changed (found by
+// review: under umask 022, "clients add --json > billing.json" left the
+// secret in a world-readable file); a public client, which has no secret,
+// is added.
+func TestClientsSecretNotShared(t *testing.T) {
+	t.Parallel()
+	store := migratedSQLite(t)
+	dir := t.TempDir()
+	run := func(name string, args ...string) (int, string, int64) {
+		path := filepath.Join(dir, name)
+		f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o644)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := f.Chmod(0o644); err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		var errOut strings.Builder
+		c := &cli{stdin: strings.NewReader(""), stdout: f, stderr: &errOut, lookupEnv: mapEnv(nil)}
+		code := c.main(t.Context(), args)
+		fi, err := f.Stat()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return code, errOut.String(), fi.Size()
+	}
+	code, stderr, n := run("billing.json", "clients", "add", "Billing", "--id", "billing", "--json", "--store", store)
+	if code != exitFailure || n != 0 || !strings.Contains(stderr, "(mode 0644)") || !strings.Contains(stderr, "the client secret") {
+		t.Errorf("clients add > a 0644 file: exit %d, %d bytes, %s; want it refused, nothing written", code, n, stderr)
+	}
+	runCLI(t, "", "clients", "show", "billing", "--store", store).must(t, exitFailure, nil, []string{"billing"})
+	runCLI(t, "", "clients", "add", "Billing", "--id", "billing", "--store", store).must(t, exitOK, []string{"client_secret:"}, nil)
+	code, stderr, n = run("rotated.json", "clients", "rotate-secret", "billing", "--store", store)
+	if code != exitFailure || n != 0 || !strings.Contains(stderr, "(mode 0644)") {
+		t.Errorf("clients rotate-secret > a 0644 file: exit %d, %d bytes, %s; want it refused, nothing written", code, n, stderr)
+	}
+	code, stderr, n = run("app.json", "clients", "add", "App", "--id", "app", "--public", "--grants", "authorization_code", "--redirect-uri", "https://app.example/cb", "--store", store)
+	if code != exitOK || n == 0 {
+		t.Errorf("clients add --public > a 0644 file: exit %d, %d bytes, %s; want it added (no secret)", code, n, stderr)
+	}
+}

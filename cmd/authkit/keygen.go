@@ -64,6 +64,16 @@ Algorithms: `+strings.Join(algs, ", ")+`.`)
 	if len(pos) != 0 {
 		return usagef("keygen takes no arguments (got %s)", strayArg(pos[0]))
 	}
+	if *kid != "" {
+		// A kid the keys package refuses is a mistake on the command line,
+		// found before the lock is taken or an RSA key made (found by
+		// review: exit 1 after seconds of RSA generation). The keys
+		// package says what it accepts when it makes a key: ask it with a
+		// throwaway HMAC key, which costs nothing.
+		if _, err := keys.NewHMAC(keys.HS256, make([]byte, 32), *kid); err != nil {
+			return usagef("--kid %s: %v", quote(*kid), err)
+		}
+	}
 	steps := 0
 	for _, name := range []string{"add", "activate", "remove"} {
 		if flagGiven(fs, name) {
@@ -108,6 +118,12 @@ Algorithms: `+strings.Join(algs, ", ")+`.`)
 	if *public && a.Symmetric() {
 		return usagef("--public: %s keys are shared secrets and have no public form", a)
 	}
+	if !*public {
+		// Before the key is made: an RSA key takes seconds.
+		if err := c.checkSecretOutput("the private key"); err != nil {
+			return err
+		}
+	}
 	k, err := generateKey(a, *kid, *bits)
 	if err != nil {
 		return err
@@ -116,36 +132,36 @@ Algorithms: `+strings.Join(algs, ", ")+`.`)
 	if err != nil {
 		return err
 	}
-	if !*public {
-		c.narrowSecretOutput()
-	}
 	return writeJWKS(c.stdout, set, *public)
 }
 
-// narrowSecretOutput narrows standard output when it is a regular file
-// that accounts other than its owner and its group's readers could read
-// or write, before a private key is written to it: "authkit keygen >
-// keys.json" under the usual umask made a world-readable key file (found
-// by review; serve then warned of it). It keeps what the rewriting
-// commands keep (replaceSecretFile): the owner's bits and the group's
-// read, so that 0644 becomes 0640, the mode serve accepts for a serve
-// account in the file's group. It says so on standard error; a file it
-// cannot change is left, with a warning.
-func (c *cli) narrowSecretOutput() {
+// checkSecretOutput refuses, before anything is made or stored, to print
+// secret (a private key, a client secret) to standard output when it is a
+// regular file that another account may read or write, or one owned by
+// another account: chmod after the shell opened the file would not close
+// a descriptor another account opened in the meantime, and the owner of a
+// file planted in a shared directory reads whatever goes into it (found by
+// review: keygen used to narrow a 0644 file and write the key, which an
+// account that had opened the file already read; and wrote into a 0600
+// file of another account's). A terminal, a pipe, and a file of this
+// account's that is 0600 or 0640 (the mode serve accepts for a serve
+// account in the file's group) pass.
+func (c *cli) checkSecretOutput(secret string) error {
 	f, ok := c.stdout.(*os.File)
 	if !ok || runtime.GOOS == "windows" {
-		return
+		return nil
 	}
 	fi, err := f.Stat()
-	if err != nil || !fi.Mode().IsRegular() || fi.Mode().Perm()&0o027 == 0 {
-		return
+	if err != nil || !fi.Mode().IsRegular() {
+		return nil
 	}
-	narrow := fi.Mode().Perm() & 0o640
-	if err := f.Chmod(narrow); err != nil {
-		fmt.Fprintf(c.stderr, "warning: the key goes to a file other accounts can read (mode %#o), and it could not be changed: %v\n", fi.Mode().Perm(), err)
-		return
+	if uid, ok := fileOwner(fi); ok && uid != os.Geteuid() {
+		return fmt.Errorf("standard output is a file owned by uid %d, not by this account, and %s would be readable by its owner: nothing was written; write to a new file of your own, (umask 077; authkit … > FILE), and chown it after if need be", uid, secret)
 	}
-	fmt.Fprintf(c.stderr, "the output file's mode was %#o: narrowed to %#o, for it holds a private key\n", fi.Mode().Perm(), narrow)
+	if perm := fi.Mode().Perm(); perm&0o027 != 0 {
+		return fmt.Errorf("standard output is a file other accounts can read or write (mode %#o), which one may have opened already, so narrowing it now would not keep %s from it: nothing was written; remove the file and write it again under umask 077: (umask 077; authkit … > FILE)", perm, secret)
+	}
+	return nil
 }
 
 // rotateKeyFile runs one rotation step on the key file at path: add a new

@@ -114,6 +114,11 @@ func TestKeygenOptions(t *testing.T) {
 		{[]string{"keygen", "--public", "--keys", file, "--alg", "ES256"}, exitUsage, "do not apply"},
 		{[]string{"keygen", "--public", "--keys", filepath.Join(dir, "missing.json")}, exitFailure, "no such file"},
 		{[]string{"keygen", "extra"}, exitUsage, "takes no arguments"},
+		// Found before any key is made or file locked (review: exit 1
+		// after seconds of RSA generation).
+		{[]string{"keygen", "--kid", "bad\x01"}, exitUsage, "kid contains a control character"},
+		{[]string{"keygen", "--alg", "RS256", "--bits", "8192", "--kid", strings.Repeat("k", 300)}, exitUsage, "at most 256"},
+		{[]string{"keygen", "--keys", file, "--add", "--kid", "bad\x7f"}, exitUsage, "control character"},
 	} {
 		runCLI(t, "", tc.args...).must(t, tc.code, nil, []string{tc.msg})
 	}

@@ -41,26 +41,41 @@ func TestKeyFileLockKeepsOwner(t *testing.T) {
 	}
 }
 
-// keygen printing a private key into a file others can read narrows the
-// file first, as the rewriting commands do (found by review: "authkit
-// keygen > keys.json" under umask 022 made a world-readable key file, as
-// the README's own command did); a public JWKS and a file already narrow
-// are left alone.
-func TestKeygenNarrowsItsOutputFile(t *testing.T) {
+// keygen refuses to print a private key into a file another account may
+// read or write, or one another account owns, and writes nothing: it used
+// to narrow a 0644 file and write the key, which an account that had
+// opened the file in the meantime read, and wrote into a 0600 file another
+// account had planted (found by review). A public JWKS, and a file of this
+// account's that is 0600 or 0640, take the output.
+func TestKeygenRefusesSharedOutput(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	for _, c := range []struct {
-		name       string
-		args       []string
-		mode, want os.FileMode
-		says       string
+	const nobody = 65534
+	cases := []struct {
+		name  string
+		args  []string
+		mode  os.FileMode
+		owner int // -1: this account
+		says  string
 	}{
-		{"private.json", []string{"keygen"}, 0o644, 0o640, "narrowed to 0640"},
-		{"writable.json", []string{"keygen", "--alg", "HS256"}, 0o666, 0o640, "narrowed to 0640"},
-		{"narrow.json", []string{"keygen"}, 0o600, 0o600, ""},
-		{"group.json", []string{"keygen"}, 0o640, 0o640, ""},
-		{"public.json", []string{"keygen", "--public"}, 0o644, 0o644, ""},
-	} {
+		{"private.json", []string{"keygen"}, 0o644, -1, "other accounts can read or write (mode 0644)"},
+		{"writable.json", []string{"keygen", "--alg", "HS256"}, 0o666, -1, "(mode 0666)"},
+		{"rsa.json", []string{"keygen", "--alg", "RS256", "--bits", "8192"}, 0o604, -1, "(mode 0604)"},
+		{"narrow.json", []string{"keygen"}, 0o600, -1, ""},
+		{"group.json", []string{"keygen"}, 0o640, -1, ""},
+		{"public.json", []string{"keygen", "--public"}, 0o644, -1, ""},
+	}
+	if os.Geteuid() == 0 {
+		// Root writing into a file another account planted, 0600.
+		cases = append(cases, struct {
+			name  string
+			args  []string
+			mode  os.FileMode
+			owner int
+			says  string
+		}{"planted.json", []string{"keygen"}, 0o600, nobody, "owned by uid 65534"})
+	}
+	for _, c := range cases {
 		path := filepath.Join(dir, c.name)
 		f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, c.mode)
 		if err != nil {
@@ -69,21 +84,28 @@ func TestKeygenNarrowsItsOutputFile(t *testing.T) {
 		if err := f.Chmod(c.mode); err != nil { // whatever the umask
 			t.Fatal(err)
 		}
+		if c.owner >= 0 {
+			if err := f.Chown(c.owner, c.owner); err != nil {
+				t.Fatal(err)
+			}
+		}
 		var errOut strings.Builder
 		code := run(cheapHashing(context.Background()), c.args, strings.NewReader(""), f, &errOut)
 		f.Close()
-		if code != exitOK {
-			t.Fatalf("%v: exit %d: %s", c.args, code, errOut.String())
-		}
 		fi, err := os.Stat(path)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if fi.Mode().Perm() != c.want || fi.Size() == 0 {
-			t.Errorf("%v > %s (mode %#o): mode %#o, %d bytes; want mode %#o", c.args, c.name, c.mode, fi.Mode().Perm(), fi.Size(), c.want)
+		if c.says == "" {
+			if code != exitOK || fi.Size() == 0 || fi.Mode().Perm() != c.mode || errOut.Len() != 0 {
+				t.Errorf("%v > %s (mode %#o): exit %d, %d bytes, mode %#o, stderr %q; want the key written, the mode kept, nothing said",
+					c.args, c.name, c.mode, code, fi.Size(), fi.Mode().Perm(), errOut.String())
+			}
+			continue
 		}
-		if c.says != "" && !strings.Contains(errOut.String(), c.says) || c.says == "" && errOut.Len() != 0 {
-			t.Errorf("%v > %s: stderr %q, want it to say %q", c.args, c.name, errOut.String(), c.says)
+		if code != exitFailure || fi.Size() != 0 || !strings.Contains(errOut.String(), c.says) || !strings.Contains(errOut.String(), "nothing was written") {
+			t.Errorf("%v > %s (mode %#o): exit %d, %d bytes, stderr %q; want exit %d, nothing written, and %q said",
+				c.args, c.name, c.mode, code, fi.Size(), errOut.String(), exitFailure, c.says)
 		}
 	}
 }

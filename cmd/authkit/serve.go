@@ -608,9 +608,20 @@ func loadOrGenerateKeys(path string, log *slog.Logger) (*keys.Set, error) {
 // than its owner and the group's readers: 0640 is the mode the rewriting
 // commands keep for a serve account in the file's group, and warning of
 // it told operators to lock that account out (found by review).
+//
+// It warns too of a file owned by another account than this process's or
+// root's (found by review): its owner can rewrite it, or widen its mode,
+// whatever the mode is now.
 func warnSharedFile(log *slog.Logger, path, what string) {
-	if fi, err := os.Stat(path); err == nil && fi.Mode().Perm()&0o027 != 0 {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return
+	}
+	if fi.Mode().Perm()&0o027 != 0 {
 		log.Warn(what+" can be read or written by other accounts; chmod 600 it (or 640 for a serve account in its group)", "file", path)
+	}
+	if uid, ok := fileOwner(fi); ok && uid != os.Geteuid() && uid != 0 {
+		log.Warn(what+" is owned by another account, which can rewrite it; chown it to the account serve runs as (or root)", "file", path, "owner_uid", uid)
 	}
 }
 

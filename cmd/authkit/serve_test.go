@@ -853,6 +853,21 @@ func TestServeWarnsUnsafeSetups(t *testing.T) {
 			t.Errorf("a users file of mode %o: %q", m, buf.String())
 		}
 	}
+	if os.Geteuid() == 0 {
+		// A file of another account's, 0600: its owner can rewrite it
+		// (found by review: nothing was said).
+		buf.Reset()
+		if err := os.Chmod(path, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chown(path, 65534, 65534); err != nil {
+			t.Fatal(err)
+		}
+		warnSharedFile(log, path, "the users file (password hashes)")
+		if !strings.Contains(buf.String(), "is owned by another account") || !strings.Contains(buf.String(), "owner_uid=65534") {
+			t.Errorf("a users file owned by uid 65534: %q, want a warning", buf.String())
+		}
+	}
 	for _, c := range []struct {
 		addr, issuer string
 		proxies      int
