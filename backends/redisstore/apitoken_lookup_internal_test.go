@@ -403,10 +403,26 @@ func BenchmarkLookupAPIToken(b *testing.B) {
 // A NOPERM reply is described with the command the ACL refused, which
 // names no server (found by an adoption test: "Redis error reply NOPERM"
 // left the operator guessing that a cluster client needs cluster|slots).
+//
+// Such a user is refused by New, which names the command too; one whose
+// permissions are taken away later gets it named in each call's error.
 func TestNoPermNamesCommand(t *testing.T) {
-	s, user, addr := storeAsACLUser(t, "noperm", "+@read", "+@connection")
+	rdb, user, addr, prefix := aclUser(t, "noperm", "+@read", "+@connection")
+	_, err := New(rdb, WithPrefix(prefix))
+	if !errors.Is(err, authkit.ErrInvalidConfig) || !strings.Contains(err.Error(), "NOPERM (eval)") {
+		t.Errorf("New as a user without +@write and +@scripting: %v, want ErrInvalidConfig naming NOPERM (eval)", err)
+	}
+	if strings.Contains(err.Error(), user) || strings.Contains(err.Error(), addr) {
+		t.Errorf("the error names the user or the server: %v", err)
+	}
+	s, user, addr := storeAsACLUser(t, "noperm-later", documentedACL...)
+	admin := redis.NewClient(&redis.Options{Addr: addr, ContextTimeoutEnabled: true})
+	t.Cleanup(func() { _ = admin.Close() })
+	if err := admin.Do(t.Context(), "ACL", "SETUSER", user, "-@write", "-@scripting").Err(); err != nil {
+		t.Fatal(err)
+	}
 	now := time.Now()
-	err := s.CreateAPIToken(t.Context(), authkit.APIToken{ID: "ci", Hash: testHash("noperm"), Subject: "alice", CreatedAt: now}, 0, now)
+	err = s.CreateAPIToken(t.Context(), authkit.APIToken{ID: "ci", Hash: testHash("noperm"), Subject: "alice", CreatedAt: now}, 0, now)
 	if !errors.Is(err, authkit.ErrStoreUnavailable) || !strings.Contains(err.Error(), "NOPERM (evalsha)") && !strings.Contains(err.Error(), "NOPERM (eval)") {
 		t.Errorf("a write as a user without +@write and +@scripting: %v, want NOPERM naming the command", err)
 	}
@@ -436,21 +452,29 @@ var documentedACL = []string{"+@read", "+@write", "+@scripting", "+@connection"}
 // user's name and the server's address; the user is deleted when t ends.
 func storeAsACLUser(t *testing.T, what string, perms ...string) (s *Store, user, addr string) {
 	t.Helper()
+	rdb, user, addr, prefix := aclUser(t, what, perms...)
+	s, err := New(rdb, WithPrefix(prefix))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s, user, addr
+}
+
+// aclUser makes storeAsACLUser's user and returns a client logged in as
+// it, with the user's name, the server's address and the prefix.
+func aclUser(t *testing.T, what string, perms ...string) (rdb *redis.Client, user, addr, prefix string) {
+	t.Helper()
 	addr = testservers.Redis(t)
 	admin := redis.NewClient(&redis.Options{Addr: addr, ContextTimeoutEnabled: true})
 	t.Cleanup(func() { _ = admin.Close() })
-	prefix := testservers.RedisPrefix(t, admin)
+	prefix = testservers.RedisPrefix(t, admin)
 	user = "authkit-" + what + "-" + strings.TrimSuffix(prefix, ":")
 	args := append([]any{"ACL", "SETUSER", user, "on", ">pw", "resetkeys", "~" + prefix + "*", "-@all"}, toAny(perms)...)
 	if err := admin.Do(t.Context(), args...).Err(); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { admin.Do(context.Background(), "ACL", "DELUSER", user) })
-	rdb := redis.NewClient(&redis.Options{Addr: addr, Username: user, Password: "pw", ContextTimeoutEnabled: true})
+	rdb = redis.NewClient(&redis.Options{Addr: addr, Username: user, Password: "pw", ContextTimeoutEnabled: true})
 	t.Cleanup(func() { _ = rdb.Close() })
-	s, err := New(rdb, WithPrefix(prefix))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s, user, addr
+	return rdb, user, addr, prefix
 }

@@ -2,6 +2,7 @@ package redisstore
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -124,8 +125,8 @@ func (s *Store) setupEpochs(ctx context.Context, op string) error {
 	defer cancel()
 	since := fmtMicros(setupSince(time.Now()))
 	var (
-		info, repl, role *redis.Cmd
-		sets             [feedShards]*redis.Cmd
+		info, repl, role, hello *redis.Cmd
+		sets                    [feedShards]*redis.Cmd
 	)
 	_, _ = s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		if s.oneCall {
@@ -136,6 +137,13 @@ func (s *Store) setupEpochs(ctx context.Context, op string) error {
 			// took revocations the primary never saw).
 			repl = p.Do(ctx, "INFO", "replication")
 			role = p.Do(ctx, "ROLE")
+			// And HELLO's (without a protocol version it changes nothing),
+			// which every user that may connect may run (+@connection):
+			// found by review, a read-only user (+@read +@connection)
+			// could run neither INFO nor ROLE, and a verifier on a
+			// replica answered "not revoked" for tokens its primary had
+			// revoked.
+			hello = p.Do(ctx, "HELLO")
 		}
 		// Each marker through epochScript (EVAL: a pipeline cannot retry
 		// an EVALSHA that meets an empty script cache), not a bare SET
@@ -161,13 +169,69 @@ func (s *Store) setupEpochs(ctx context.Context, op string) error {
 			replica = true
 		}
 	}
+	if hello != nil && hello.Err() == nil && isReplicaRole([]any{helloRole(hello.Val())}) {
+		replica = true
+	}
 	for _, c := range sets {
 		replica = replica || (c != nil && isReadOnlyErr(c.Err()))
 	}
 	if replica {
-		return fmt.Errorf("redisstore: %s: %w: the client is connected to a replica (ROLE says slave, or a write was refused with READONLY), which can answer that a token is not revoked before the revocation has reached it; connect it to the primary (for Sentinel, without ReplicaOnly, or UniversalOptions.ReadOnly)", op, authkit.ErrInvalidConfig)
+		return fmt.Errorf("redisstore: %s: %w: the client is connected to a replica (ROLE or HELLO says so, or a write was refused with READONLY), which can answer that a token is not revoked before the revocation has reached it; connect it to the primary (for Sentinel, without ReplicaOnly, or UniversalOptions.ReadOnly)", op, authkit.ErrInvalidConfig)
+	}
+	// A server that answered and refused the marker write for want of a
+	// permission or a command: the store could not write anything else
+	// either (found by review: with an ACL whose key patterns missed the
+	// prefix, or a renamed EVAL, New succeeded, /healthz said ok, and every
+	// login was a 503). A server that did not answer is let be, as above.
+	for _, c := range sets {
+		if c == nil {
+			continue
+		}
+		if why := setupRefusal(c.Err()); why != "" {
+			return fmt.Errorf("redisstore: %s: %w: Redis refused the store's first write (%s, %v): the store's user needs the documented ACL, with key patterns that cover the prefix %s (docs/backends/redis.md)", op, authkit.ErrInvalidConfig, why, clientErr(c.Err()), printable(s.k.p+"*"))
+		}
 	}
 	return nil
+}
+
+// setupRefusal says why err refuses the store's use of Redis for good —
+// an ACL that refuses a key or a command (NOPERM, or a script's "no
+// permissions"), a command renamed away ("unknown command") — or is "" for
+// anything else, such as a server that is down, loading or out of memory.
+func setupRefusal(err error) string {
+	var re redis.Error
+	if err == nil || errors.Is(err, redis.Nil) || !errors.As(err, &re) {
+		return ""
+	}
+	msg := re.Error()
+	switch {
+	case strings.HasPrefix(msg, "NOPERM"), strings.Contains(msg, "no permissions"), strings.Contains(msg, "user executing the script can't run"):
+		return "the ACL refused a key or a command"
+	case strings.HasPrefix(msg, "ERR unknown command"), strings.Contains(msg, "Unknown Redis command"):
+		return "a command the store needs is unknown to the server (renamed?)"
+	}
+	return ""
+}
+
+// helloRole returns the "role" of a HELLO reply (a map in RESP3, a flat
+// list of names and values in RESP2), or "".
+func helloRole(v any) string {
+	switch r := v.(type) {
+	case map[any]any:
+		role, _ := r["role"].(string)
+		return role
+	case map[string]any:
+		role, _ := r["role"].(string)
+		return role
+	case []any:
+		for i := 0; i+1 < len(r); i += 2 {
+			if name, _ := r[i].(string); name == "role" {
+				role, _ := r[i+1].(string)
+				return role
+			}
+		}
+	}
+	return ""
 }
 
 // isReplicaRole reports whether a ROLE reply names a replica: its first

@@ -244,10 +244,17 @@ type Store struct {
 // ReadOnly, RouteByLatency or RouteRandomly (ErrInvalidConfig), because a
 // replica may not yet have a revocation its primary has acknowledged; and
 // in the round trip that writes the markers it asks a *redis.Client's
-// server its ROLE and refuses a replica (a replica's address, a Sentinel
+// server its role (ROLE, INFO replication, HELLO: a read-only user may run
+// only the last) and refuses a replica (a replica's address, a Sentinel
 // client with ReplicaOnly, redis.UniversalOptions with MasterName and
 // ReadOnly), as it does any client whose marker write is refused with
 // READONLY.
+//
+// It refuses too (ErrInvalidConfig) a server that answers and refuses the
+// marker write for want of a permission or a command (an ACL whose key
+// patterns miss the prefix, a read-only user, EVAL renamed away), and a
+// client whose MaxRetries, or a cluster client's MaxRedirects, is below
+// -1, with which go-redis sends no command and reports success.
 //
 // A *redis.Client must reach a server that holds every hash slot: in the
 // round trip that writes the markers New asks INFO cluster, and refuses
@@ -276,6 +283,9 @@ func newStore(rdb redis.UniversalClient, opts []Option) (*Store, error) {
 		return nil, fmt.Errorf("redisstore: New: %w: a *redis.Ring moves a shard's keys to the other shards while its heartbeat finds it down, and back when it answers, which forgets the revocations written meanwhile; give the ring a HeartbeatFn that always reports true and pass WithStaticRing (see docs/backends/redis.md, Redis Ring), or use a Redis Cluster", authkit.ErrInvalidConfig)
 	}
 	if err := checkPrimaryReads(rdb); err != nil {
+		return nil, err
+	}
+	if err := checkAttempts(rdb); err != nil {
 		return nil, err
 	}
 	if err := checkAcks(rdb, c); err != nil {
@@ -309,6 +319,35 @@ func checkPrimaryReads(rdb redis.UniversalClient) error {
 		return fmt.Errorf("redisstore: New: %w: the cluster client reads from replicas (ReadOnly, RouteByLatency or RouteRandomly is set), which can answer that a token is not revoked before the revocation has reached them; give the store a client without them (an application may keep a second client that reads from replicas for its own data)", authkit.ErrInvalidConfig)
 	}
 	return nil
+}
+
+// checkAttempts refuses a client whose MaxRetries (or a cluster client's
+// MaxRedirects) is below -1: go-redis turns -1 into no retries and 0 into
+// its default, but leaves -2 as it is, and then sends no command at all
+// and returns no error (found by review: with max_retries=-2 in the URL,
+// every revocation reported success and wrote nothing).
+func checkAttempts(rdb redis.UniversalClient) error {
+	bad := ""
+	switch c := rdb.(type) {
+	case *redis.Client:
+		if c.Options().MaxRetries < 0 { // -1 is 0 by now
+			bad = fmt.Sprintf("MaxRetries %d", c.Options().MaxRetries)
+		}
+	case *redis.ClusterClient:
+		if o := c.Options(); o.MaxRedirects < 0 { // -1 is 0 by now
+			bad = fmt.Sprintf("MaxRedirects %d", o.MaxRedirects)
+		} else if o.MaxRetries < -1 { // 0 is -1 by now, as its nodes take it
+			bad = fmt.Sprintf("MaxRetries %d", o.MaxRetries)
+		}
+	case *redis.Ring:
+		if c.Options().MaxRetries < 0 {
+			bad = fmt.Sprintf("MaxRetries %d", c.Options().MaxRetries)
+		}
+	}
+	if bad == "" {
+		return nil
+	}
+	return fmt.Errorf("redisstore: New: %w: the client's %s makes go-redis send no command and report success (max_retries and max_redirects take -1 for none, 0 for the default, or a count)", authkit.ErrInvalidConfig, bad)
 }
 
 // honoursDeadlines reports whether rdb's options enable context timeouts;
@@ -612,12 +651,33 @@ func describeRedis(err error) (string, bool) {
 		if len(code) > 32 || strings.ContainsFunc(code, func(r rune) bool { return (r < 'A' || r > 'Z') && r != '_' && r != '-' }) {
 			code = "(unnamed)"
 		}
-		if code == "NOPERM" {
+		msg := err.Error()
+		switch code {
+		case "NOPERM":
 			// The command refused names no server, and tells the operator
 			// what the ACL lacks (found by an adoption test: a cluster
 			// client needs cluster|slots).
-			if cmd := quotedCommand(err.Error()); cmd != "" {
+			if cmd := quotedCommand(msg); cmd != "" {
 				return "Redis error reply NOPERM (" + cmd + ")", true
+			}
+			if strings.Contains(msg, "permissions to access one of the keys") {
+				return "Redis error reply NOPERM (a key the ACL's key patterns do not cover)", true
+			}
+		case "ERR":
+			// Inside a script, an ACL's refusal and a renamed command are
+			// ERR replies (found by review: logged as a bare ERR).
+			if strings.Contains(msg, "no permissions to run the '") {
+				if cmd := quotedCommand(msg); cmd != "" {
+					return "Redis error reply ERR (the ACL refused " + cmd + ", in a script)", true
+				}
+			}
+			if strings.Contains(msg, "user executing the script can't run this command") { // Redis 7.0
+				return "Redis error reply ERR (the ACL refused a command the store's script runs)", true
+			}
+			if rest, ok := strings.CutPrefix(msg, "ERR unknown command '"); ok {
+				if cmd := quotedCommand(" run the '" + strings.ToLower(rest)); cmd != "" {
+					return "Redis error reply ERR (unknown command " + cmd + ")", true
+				}
 			}
 		}
 		return "Redis error reply " + code, true
