@@ -107,6 +107,37 @@ func TestPostgresReadOnlyRefused(t *testing.T) {
 	}
 }
 
+// A PostgreSQL server that can no longer write after Open (a standby now,
+// or read-only by default) fails Ping, which serve's /healthz runs (found
+// by review: every write failed while /healthz said ok). A read-only
+// default of the store's role stands in for the standby: Ping asks both.
+func TestPostgresPingReadOnlyLater(t *testing.T) {
+	t.Parallel()
+	s, dsn := newStore(t, pgxBackend)
+	var schema string
+	if err := s.DB().QueryRowContext(t.Context(), "SELECT current_schema()").Scan(&schema); err != nil {
+		t.Fatal(err)
+	}
+	roleDSN := pgRole(t, s, dsn, "GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA "+schema+" TO %s")
+	role := strings.SplitN(strings.TrimPrefix(roleDSN, "postgres://"), "@", 2)[0]
+	st, err := sqlstore.Open(t.Context(), roleDSN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	if err := st.Ping(t.Context()); err != nil {
+		t.Fatalf("Ping of a writable server: %v", err)
+	}
+	if _, err := s.DB().ExecContext(t.Context(), "ALTER ROLE "+role+" SET default_transaction_read_only = on"); err != nil {
+		t.Fatal(err)
+	}
+	st.DB().SetMaxIdleConns(0) // the next connection is a new one, read-only
+	err = st.Ping(t.Context())
+	if !errors.Is(err, authkit.ErrStoreUnavailable) || !strings.Contains(err.Error(), "standby, or the connection's transactions are read-only") {
+		t.Errorf("Ping once the server cannot write = %v, want ErrStoreUnavailable saying so", err)
+	}
+}
+
 // Open (and OpenDB, which migrate uses) refuses a connection whose
 // search_path is not the one its DSN gives (found by review: behind
 // PgBouncer, told to ignore that startup parameter, the store and migrate

@@ -346,7 +346,9 @@ func (s *Store) Close() error {
 }
 
 // Ping implements authkit.Pinger: it checks that the database answers, with
-// an error matching authkit.ErrStoreUnavailable when it does not. On a
+// an error matching authkit.ErrStoreUnavailable when it does not. On
+// PostgreSQL it fails too when the server cannot write (a standby, or
+// read-only transactions), as Open refuses one. On a
 // SQLite store Open made, it also checks that the path still leads to the
 // file Open opened: once it does not, every call fails (see the package
 // documentation of SQLite).
@@ -363,6 +365,20 @@ func (s *Store) Ping(ctx context.Context) error {
 			s.db.SetMaxIdleConns(0)
 			return s.fail(ctx, op, err)
 		}
+	}
+	if s.d.name == "postgres" {
+		// The same round trip as a ping, and it asks whether the server
+		// can still write: one that became a standby after Open (an old
+		// primary back as a replica behind a fixed address) failed every
+		// write with a 503 while /healthz said ok (found by review).
+		var cannotWrite bool
+		if err := s.db.QueryRowContext(ctx, "SELECT pg_is_in_recovery() OR current_setting('transaction_read_only') = 'on'").Scan(&cannotWrite); err != nil {
+			return s.fail(ctx, op, err)
+		}
+		if cannotWrite {
+			return fmt.Errorf("sqlstore: %s: %w: the server is a standby, or the connection's transactions are read-only: it cannot take logins or revocations (a failover moved the primary? point the DSN at the primary: target_session_attrs=read-write with several hosts)", op, authkit.ErrStoreUnavailable)
+		}
+		return nil
 	}
 	if err := s.db.PingContext(ctx); err != nil {
 		return s.fail(ctx, op, err)
