@@ -440,6 +440,8 @@ type RevocationQuery struct {
 	// Subject is the sub.
 	Subject string
 	// IssuedAt is the iat, with the sub-second precision the token carries.
+	// The zero time (a token without iat, which a verifier profile may
+	// allow) is before every cutoff: SetCutoff revokes such a token.
 	IssuedAt time.Time
 }
 

@@ -24,6 +24,18 @@
 //				t.Cleanup(func() { s.Close() })
 //				return s
 //			},
+//			// A second handle on the same data, with its own
+//			// connections, as a second application server holds
+//			// (required, unless the store has no backend outside the
+//			// process).
+//			Peer: func(t *testing.T, s authkit.Store) authkit.Store {
+//				p, err := mystore.Open(s.(*mystore.Store).DSN())
+//				if err != nil {
+//					t.Fatal(err)
+//				}
+//				t.Cleanup(func() { p.Close() })
+//				return p
+//			},
 //			// A client pointed at a port nothing listens on: every
 //			// method must fail closed (required, unless the store has
 //			// no backend outside the process).
@@ -45,7 +57,8 @@
 // A backend that implements only one of the interfaces (an application may
 // keep sessions in PostgreSQL and revocations in Redis) runs
 // [RunRefreshStore], [RunRevocationStore] or [RunAPITokenStore] with a
-// [PartialHarness] instead.
+// [PartialHarness] instead; RunRevocationStore also runs the feed's checks
+// for a store that implements [authkit.RevocationFeed].
 //
 // A store that implements the optional [authkit.RevocationFeed] (a
 // snapshot of what is revoked and a stream of what changes, which a

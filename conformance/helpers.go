@@ -257,7 +257,25 @@ const (
 	ruleStalled            = "a store that reports authkit.DeadlineStore's HonorsDeadlines must return from every call soon after its ctx's deadline, whatever its backend does, with an error matching context.DeadlineExceeded or ErrStoreUnavailable (fail closed)"
 	ruleUnavailableHarness = "a harness gives Unavailable, a store whose backend cannot be reached, so that the suite checks that every method fails closed (an outage answered as \"not revoked\" or \"not found\" lets revoked tokens in); only a store with no backend outside the process (one that reports authkit.InProcessStore, or whose harness sets InProcess) leaves it nil"
 	ruleStalledHarness     = "a store that reports authkit.DeadlineStore's HonorsDeadlines is called on the request's goroutine, so its claim is checked against a stalled backend: give the harness a Stalled func"
+	rulePeerHarness        = "a harness gives Peer, a second handle on the same data with its own connections, as a second application server holds: a store that keeps answers per handle (a \"not revoked\" it remembers until it writes a revocation itself) passes every check made through one handle and leaves revoked tokens valid on every other server; only a store with no backend outside the process (one that reports authkit.InProcessStore, or whose harness sets InProcess) leaves it nil"
 )
+
+// noPeer reports a nil Harness.Peer: a log for a store with no backend
+// outside the process, whose one handle is all there is, and an error for
+// any other (found by review: a store that cached "not revoked" per
+// handle passed the suite, the only trace a log line).
+func noPeer[S any](t *testing.T, h PartialHarness[S], s S) {
+	t.Helper()
+	if h.InProcess {
+		t.Log("Harness.Peer is nil (Harness.InProcess): checking visibility through the one handle")
+		return
+	}
+	if p, ok := any(s).(authkit.InProcessStore); ok && p.InProcess() {
+		t.Log("Harness.Peer is nil (the store reports authkit.InProcessStore): checking visibility through the one handle")
+		return
+	}
+	t.Errorf("Harness.Peer is nil and the store has a backend outside the process; %s", rulePeerHarness)
+}
 
 const ruleUnavailable = "an unreachable backend must yield an error matching ErrStoreUnavailable (fail closed); \"not found\" is never reported for a failure"
 
@@ -290,6 +308,18 @@ var oddSubjects = []string{
 	"a?[b]",
 	`O'Brien "\" `,
 	"{tag}",
+	// A subject and the same subject with a separator and more after it,
+	// as a key-value layout ("sess:<subject>:<id>") listed by a prefix
+	// match confuses (found by review: SCAN MATCH "sess:acme:*" listed
+	// and revoked acme:bob's sessions with acme's).
+	"acme",
+	"acme:bob",
+	"acme/bob",
+	"acme|bob",
+	"acme.bob",
+	"acme-bob",
+	"acme_bob",
+	"acme bob",
 }
 
 // Repetitions of a race check: a store that is not atomic but fast (in

@@ -1257,10 +1257,10 @@ func runRefreshAs(t *testing.T, h PartialHarness[authkit.RefreshStore], named bo
 	})
 
 	run("Peer/Visibility", func(t *testing.T) {
-		if h.Peer == nil {
-			t.Log("Harness.Peer is nil: checking visibility through the one handle")
-		}
 		a, b := open(t, h)
+		if h.Peer == nil {
+			noPeer(t, h, a)
+		}
 		s, first := newSession("sess-1", "alice", base, "rt-1")
 		createSession(t, a, s, first)
 		diffSession(getSession(t, b, s.ID, ruleSession), s).report(t, "the peer's view of a new session", ruleVisibility)

@@ -531,12 +531,14 @@ func TestNewRejects(t *testing.T) {
 // The Mirror is a RevocationStore decorator, so it passes the store
 // contract on top of the store, with one relaxation: a write through
 // another handle reaches it within MaxLag, not at once, so the harness
-// has no Peer (the Mirror sees its own writes at once).
+// has no Peer (the Mirror sees its own writes at once), and says it is
+// in-process, as the reference feed under it is.
 func TestConformance(t *testing.T) {
 	mirror := func(t *testing.T, store *feedtest.Store) *revmirror.Mirror {
 		return start(t, store, revmirror.Options{MaxLag: time.Minute, MinBackoff: time.Millisecond})
 	}
 	conformance.RunRevocationStore(t, conformance.PartialHarness[authkit.RevocationStore]{
+		InProcess: true,
 		New: func(t *testing.T) authkit.RevocationStore {
 			m := mirror(t, feedtest.New())
 			waitFresh(t, m)
