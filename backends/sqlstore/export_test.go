@@ -28,12 +28,15 @@ func MigrateTo(ctx context.Context, db *sql.DB, driverName string, last int64) e
 // search_path is not the DSN's (want).
 var CheckSearchPath = checkSearchPath
 
-// TableWrites is tableWrites as table name (without the prefix) to the
-// privileges CheckSchema requires on it: INSERT, UPDATE, DELETE.
-func TableWrites() map[string][]string {
-	m := make(map[string][]string, len(tableWrites))
+// TableWrite is one entry of tableWrites: the columns the store updates
+// and the privileges CheckSchema requires (INSERT, UPDATE, DELETE).
+type TableWrite struct{ Cols, Privs []string }
+
+// TableWrites is tableWrites by table name (without the prefix).
+func TableWrites() map[string]TableWrite {
+	m := make(map[string]TableWrite, len(tableWrites))
 	for _, w := range tableWrites {
-		m[w.table] = w.privs
+		m[w.table] = TableWrite{w.cols, w.privs}
 	}
 	return m
 }

@@ -2,8 +2,11 @@ package sqlstore
 
 import (
 	"context"
+	"database/sql/driver"
 	"fmt"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/authkit-go/authkit"
 )
@@ -14,24 +17,40 @@ import (
 // and the cleanup). SELECT is the schema probes' (readable).
 type tableWrite struct {
 	table string
-	col   string // a column of the table, for MySQL's multi-table UPDATE
+	// cols are the columns the store's statements update, which MySQL's
+	// UPDATE probe sets to themselves: a grant of UPDATE on those columns
+	// only passes, as the store's statements do (found by review: a probe
+	// of the key column refused such a grant). An upsert's are every
+	// column it inserts: MariaDB asks UPDATE on each of them for INSERT …
+	// ON DUPLICATE KEY UPDATE (found by the test that grants exactly
+	// these).
+	cols  []string
 	privs []string
 }
 
 // tableWrites are the store's writes, table by table (a test runs each
 // kind of call as a user granted exactly these).
 var tableWrites = []tableWrite{
-	{"sessions", "id", []string{"INSERT", "UPDATE", "DELETE"}},
-	{"refresh_tokens", "hash", []string{"INSERT", "UPDATE", "DELETE"}},
-	{"revocations", "subject", []string{"INSERT", "UPDATE", "DELETE"}},
-	{"api_tokens", "id", []string{"INSERT", "UPDATE", "DELETE"}},
-	{"api_token_subjects", "subject", []string{"INSERT", "UPDATE"}},
-	{"revocation_feed", "seq", []string{"UPDATE"}},
-	{"revocation_log", "id", []string{"INSERT", "DELETE"}},
-	{"throttle", "k", []string{"INSERT", "UPDATE", "DELETE"}},
-	{"clients", "id", []string{"INSERT", "UPDATE", "DELETE"}},
-	{"authorization_codes", "hash", []string{"INSERT", "UPDATE", "DELETE"}},
-	{"client_assertions", "hash", []string{"INSERT", "UPDATE", "DELETE"}},
+	{"sessions", []string{"last_used_at", "idle_expires_at", "gc_at", "revoked_at"}, []string{"INSERT", "UPDATE", "DELETE"}},
+	{"refresh_tokens", []string{"used_at", "successor"}, []string{"INSERT", "UPDATE", "DELETE"}},
+	{"revocations", []string{"subject", "kind", "ident", "expires_at", "cutoff_at"}, []string{"INSERT", "UPDATE", "DELETE"}},
+	{"api_tokens", []string{"last_used_at", "revoked_at", "gc_at"}, []string{"INSERT", "UPDATE", "DELETE"}},
+	{"api_token_subjects", []string{"subject"}, []string{"INSERT", "UPDATE"}},
+	{"revocation_feed", []string{"seq"}, []string{"UPDATE"}},
+	{"revocation_log", nil, []string{"INSERT", "DELETE"}},
+	{"throttle", []string{"k", "n", "last_at", "expires_at"}, []string{"INSERT", "UPDATE", "DELETE"}},
+	{"clients", []string{"secret_hash", "secret_rotated_at"}, []string{"INSERT", "UPDATE", "DELETE"}},
+	{"authorization_codes", []string{"used_at", "session_id"}, []string{"INSERT", "UPDATE", "DELETE"}},
+	{"client_assertions", []string{"hash", "client_id", "expires_at"}, []string{"INSERT", "UPDATE", "DELETE"}},
+}
+
+// setSelf is "t.c = t.c, …" for cols of table t.
+func setSelf(t string, cols []string) string {
+	set := make([]string, len(cols))
+	for i, c := range cols {
+		set[i] = t + "." + c + " = " + t + "." + c
+	}
+	return strings.Join(set, ", ")
 }
 
 // checkWrites refuses, with authkit.ErrInvalidConfig, a store whose
@@ -41,8 +60,9 @@ var tableWrites = []tableWrite{
 // PostgreSQL's has_any_column_privilege and has_table_privilege in one
 // query; MySQL's EXPLAIN, which needs the privileges of the statement it
 // explains and runs nothing (a multi-table UPDATE and DELETE, and an
-// INSERT per table). A grant on some of a table's columns passes, as the
-// database would judge a statement on those columns. SQLite has no users:
+// INSERT per table, each waiting a second at most for another session's
+// lock). UPDATE granted on the columns the store updates only passes
+// (tableWrites' cols). SQLite has no users:
 // Open checks that the file is writable.
 func (s *Store) checkWrites(ctx context.Context, op string) error {
 	var denied []string
@@ -99,15 +119,45 @@ func (s *Store) mysqlDenied(ctx context.Context) ([]string, error) {
 		case "INSERT":
 			return "EXPLAIN INSERT INTO " + t + " () VALUES ()"
 		case "UPDATE":
-			return fmt.Sprintf("EXPLAIN UPDATE %s SET %s = %s WHERE 1 = 0", t, w.col, w.col)
+			return fmt.Sprintf("EXPLAIN UPDATE %s SET %s WHERE 1 = 0", t, setSelf(t, w.cols))
 		default:
 			return "EXPLAIN DELETE FROM " + t + " WHERE 1 = 0"
 		}
 	}
+	// EXPLAIN of a write takes the tables' metadata locks as the write
+	// would: behind a LOCK TABLES … READ or FLUSH TABLES WITH READ LOCK
+	// (a backup's), it waited for lock_wait_timeout, a year by default
+	// (found by review: Open waited as long as a mysqldump held its
+	// locks). On a connection of its own, it waits a second at most, and
+	// a probe that times out ends the check, which cannot tell then.
+	conn, err := s.db.Conn(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer conn.Close()
+	var wait int64
+	if err := conn.QueryRowContext(ctx, "SELECT @@SESSION.lock_wait_timeout").Scan(&wait); err != nil {
+		return nil, err
+	}
+	if _, err := conn.ExecContext(ctx, "SET SESSION lock_wait_timeout = 1"); err != nil {
+		return nil, err
+	}
+	defer func() {
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		if _, err := conn.ExecContext(rctx, "SET SESSION lock_wait_timeout = "+strconv.FormatInt(wait, 10)); err != nil {
+			// Not back to the pool with a one-second wait.
+			_ = conn.Raw(func(any) error { return driver.ErrBadConn })
+		}
+	}()
+	locked := false
 	// denied reports a refusal for want of a privilege (1142 on a
 	// table, 1143 on a column); err is any other failure.
 	denied := func(q string) (bool, error) {
-		rows, err := s.db.QueryContext(ctx, q)
+		if locked {
+			return false, nil
+		}
+		rows, err := conn.QueryContext(ctx, q)
 		if err == nil {
 			for rows.Next() {
 			}
@@ -126,6 +176,9 @@ func (s *Store) mysqlDenied(ctx context.Context) ([]string, error) {
 			// The empty row's values, judged (should a server judge them
 			// for EXPLAIN) after the statement's privileges.
 			return false, nil
+		case 1205: // ER_LOCK_WAIT_TIMEOUT: another session holds a lock
+			locked = true
+			return false, nil
 		}
 		return false, err
 	}
@@ -138,7 +191,7 @@ func (s *Store) mysqlDenied(ctx context.Context) ([]string, error) {
 				inserts = append(inserts, single(w, p))
 			case "UPDATE":
 				upd = append(upd, t)
-				set = append(set, fmt.Sprintf("%s.%s = %s.%s", t, w.col, t, w.col))
+				set = append(set, setSelf(t, w.cols))
 			default:
 				rm = append(rm, t)
 			}

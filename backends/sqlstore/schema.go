@@ -672,8 +672,11 @@ func (s *Store) checkIsolation(ctx context.Context, op string) error {
 // createFK matches a single-column foreign key in MySQL's SHOW CREATE
 // TABLE: its column, the referenced table's database (when another) and
 // name, the referenced column, and the rest of the line (its rules).
-// Identifiers are back-quoted unless sql_quote_show_create is off.
-var createFK = regexp.MustCompile("(?m)^\\s*CONSTRAINT\\s+(?:`[^`]*`|\\S+)\\s+FOREIGN KEY\\s+\\(`?([^`,()]+)`?\\)\\s+REFERENCES\\s+(?:`?([^`.\\s]+)`?\\.)?`?([^`.\\s(]+)`?\\s*\\(`?([^`,()]+)`?\\)(.*)$")
+// Identifiers are quoted with back quotes, with double quotes under the
+// ANSI_QUOTES sql_mode (found by review: the key was taken for missing),
+// or not at all when sql_quote_show_create is off.
+var createFK = regexp.MustCompile(strings.NewReplacer("@Q", "[`\"]", "@N", "[^`\",().\\s]").Replace(
+	`(?m)^\s*CONSTRAINT\s+(?:@Q[^\x60"]*@Q|\S+)\s+FOREIGN KEY\s+\(@Q?(@N+)@Q?\)\s+REFERENCES\s+(?:@Q?(@N+)@Q?\.)?@Q?(@N+)@Q?\s*\(@Q?(@N+)@Q?\)(.*)$`))
 
 // showsFK reports whether fk (prefixed table names) is in effect as
 // fkExpr judges it, read from SHOW CREATE TABLE: a key from fk.col to

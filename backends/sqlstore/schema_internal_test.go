@@ -271,6 +271,10 @@ func TestFKInCreate(t *testing.T) {
 	}{
 		{"quoted", table("  CONSTRAINT `fk1` FOREIGN KEY (`client_id`) REFERENCES `authkit_clients` (`id`) ON DELETE SET NULL"), true},
 		{"unquoted", table("  CONSTRAINT fk1 FOREIGN KEY (client_id) REFERENCES authkit_clients (id) ON DELETE SET NULL"), true},
+		// ANSI_QUOTES (found by review: taken for a missing key).
+		{"double quotes", table(`  CONSTRAINT "fk1" FOREIGN KEY ("client_id") REFERENCES "authkit_clients" ("id") ON DELETE SET NULL`), true},
+		{"double quotes, another database", table(`  CONSTRAINT "fk1" FOREIGN KEY ("client_id") REFERENCES "other"."authkit_clients" ("id") ON DELETE SET NULL`), false},
+		{"double quotes, cascade", table(`  CONSTRAINT "fk1" FOREIGN KEY ("client_id") REFERENCES "authkit_clients" ("id") ON DELETE CASCADE`), false},
 		{"with ON UPDATE", table("  CONSTRAINT `fk1` FOREIGN KEY (`client_id`) REFERENCES `authkit_clients` (`id`) ON DELETE SET NULL ON UPDATE CASCADE"), true},
 		{"no key", table("  KEY `client_id` (`client_id`)"), false},
 		{"restrict left out", table("  CONSTRAINT `fk1` FOREIGN KEY (`client_id`) REFERENCES `authkit_clients` (`id`)"), false},
