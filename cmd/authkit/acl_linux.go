@@ -28,3 +28,12 @@ func copyACL(path string, tmp *os.File) error {
 	}
 	return nil
 }
+
+// hasACL reports whether the file at path has a POSIX access ACL, whose
+// named entries can let other accounts read it whatever its mode says
+// (its group bits are then the ACL's mask). A file system without ACLs
+// has none.
+func hasACL(path string) bool {
+	_, err := syscall.Getxattr(path, aclAttr, nil)
+	return err == nil
+}

@@ -620,6 +620,9 @@ func warnSharedFile(log *slog.Logger, path, what string) {
 	if fi.Mode().Perm()&0o027 != 0 {
 		log.Warn(what+" can be read or written by other accounts; chmod 600 it (or 640 for a serve account in its group)", "file", path)
 	}
+	if hasACL(path) {
+		log.Warn(what+" has a POSIX ACL, which can let other accounts read it whatever its mode; check it with getfacl (setfacl -b removes it)", "file", path)
+	}
 	if uid, ok := fileOwner(fi); ok && uid != os.Geteuid() && uid != 0 {
 		log.Warn(what+" is owned by another account, which can rewrite it; chown it to the account serve runs as (or root)", "file", path, "owner_uid", uid)
 	}
