@@ -1,11 +1,13 @@
 package redisstore
 
 import (
+	"errors"
 	"strings"
 	"testing"
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/authkit-go/authkit"
 	"github.com/authkit-go/authkit/internal/testservers"
 )
 
@@ -43,5 +45,25 @@ func TestDescribeRedisRefusals(t *testing.T) {
 		if got != tc.want || strings.Contains(got, "secret-key") {
 			t.Errorf("%s: %q (server: %q), want %q", tc.name, got, tc.err, tc.want)
 		}
+	}
+}
+
+// Ping reads the store's keys, so a user whose ACL no longer covers them
+// fails it, as every call would (found by review: PING passed and serve's
+// /healthz said ok while each call failed with NOPERM).
+func TestPingReadsKeys(t *testing.T) {
+	t.Parallel()
+	s, user, addr := storeAsACLUser(t, "ping", documentedACL...)
+	if err := s.Ping(t.Context()); err != nil {
+		t.Fatalf("Ping as the documented ACL's user: %v", err)
+	}
+	admin := redis.NewClient(&redis.Options{Addr: addr, ContextTimeoutEnabled: true})
+	t.Cleanup(func() { _ = admin.Close() })
+	if err := admin.Do(t.Context(), "ACL", "SETUSER", user, "resetkeys", "~elsewhere:*").Err(); err != nil {
+		t.Fatal(err)
+	}
+	err := s.Ping(t.Context())
+	if !errors.Is(err, authkit.ErrStoreUnavailable) || !strings.Contains(err.Error(), "NOPERM") {
+		t.Errorf("Ping once the ACL no longer covers the store's keys = %v, want ErrStoreUnavailable naming NOPERM", err)
 	}
 }

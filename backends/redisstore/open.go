@@ -113,7 +113,9 @@ func OpenURL(ctx context.Context, rawURL string, opts ...Option) (*Store, error)
 		return nil, err
 	}
 	s.owned = true
-	if err := s.Ping(ctx); err != nil {
+	// A PING, not Ping's read of the markers: a client of one cluster
+	// node would get MOVED there, where setupEpochs names the mistake.
+	if err := s.reachable(ctx); err != nil {
 		rdb.Close()
 		return nil, err
 	}

@@ -398,7 +398,12 @@ func (s *Store) Close() error {
 }
 
 // Ping implements authkit.Pinger: nil when Redis answers, else an error
-// matching authkit.ErrStoreUnavailable.
+// matching authkit.ErrStoreUnavailable. It reads the store's data-loss
+// markers, in one pipeline (a round trip per node that holds one), rather
+// than sending PING: so it fails, as the store's calls would, when a
+// cluster node that holds some of the store's keys is down, or the ACL no
+// longer lets the store's user read its keys (found by review: /healthz
+// said ok while every call failed with NOPERM).
 func (s *Store) Ping(ctx context.Context) error {
 	const op = "Ping"
 	if err := ctx.Err(); err != nil {
@@ -406,8 +411,31 @@ func (s *Store) Ping(ctx context.Context) error {
 	}
 	ctx, cancel := s.callCtx(ctx)
 	defer cancel()
-	if err := s.rdb.Ping(ctx).Err(); err != nil {
+	var gets [feedShards]*redis.StringCmd
+	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for b := range feedShards {
+			gets[b] = p.Get(ctx, s.markers[b])
+		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, redis.Nil) {
 		return s.fail(ctx, op, err)
+	}
+	for _, g := range gets {
+		if err := g.Err(); err != nil && !errors.Is(err, redis.Nil) {
+			return s.fail(ctx, op, err)
+		}
+	}
+	return nil
+}
+
+// reachable sends PING: nil when Redis answers, else an error matching
+// authkit.ErrStoreUnavailable.
+func (s *Store) reachable(ctx context.Context) error {
+	ctx, cancel := s.callCtx(ctx)
+	defer cancel()
+	if err := s.rdb.Ping(ctx).Err(); err != nil {
+		return s.fail(ctx, "Ping", err)
 	}
 	return nil
 }
