@@ -11,6 +11,7 @@ import (
 
 	"github.com/authkit-go/authkit"
 	"github.com/authkit-go/authkit/backends/sqlstore"
+	"github.com/authkit-go/authkit/internal/testservers"
 )
 
 // A PostgreSQL whose transactions default to REPEATABLE READ or
@@ -178,5 +179,43 @@ func TestPostgresSearchPathHonoured(t *testing.T) {
 				s.Close()
 			}
 		})
+	}
+}
+
+// A MySQL/MariaDB server made read_only after Open (a primary demoted in a
+// failover) fails Ping, as on PostgreSQL (found by review: /healthz said
+// ok while each write failed with error 1290). On a private server: the
+// shared one must not be made read-only.
+func TestMySQLPingReadOnlyLater(t *testing.T) {
+	t.Parallel()
+	rootDSN := testservers.PrivateMariaDB(t)
+	root := openDB(t, mysqlBackend, rootDSN)
+	ctx := t.Context()
+	if err := sqlstore.Migrate(ctx, root.DB, "mysql"); err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{"CREATE USER 'app'@'%'", "GRANT SELECT, INSERT, UPDATE, DELETE, EXECUTE ON test.* TO 'app'@'%'"} {
+		if _, err := root.ExecContext(ctx, q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	addr := testservers.Addr(t, rootDSN)
+	s, err := sqlstore.Open(ctx, "mysql://app@"+addr+"/test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	if err := s.Ping(ctx); err != nil {
+		t.Fatalf("Ping of a writable server: %v", err)
+	}
+	if _, err := root.ExecContext(ctx, "SET GLOBAL read_only = ON"); err != nil {
+		t.Fatal(err)
+	}
+	err = s.Ping(ctx)
+	if !errors.Is(err, authkit.ErrStoreUnavailable) || !strings.Contains(err.Error(), "read-only") {
+		t.Errorf("Ping of a read_only server = %v, want ErrStoreUnavailable saying read-only", err)
+	}
+	if err := s.RevokeToken(ctx, "alice", "j", time.Now().Add(time.Hour)); err == nil {
+		t.Error("RevokeToken on a read_only server = nil (the case this checks: writes fail)")
 	}
 }

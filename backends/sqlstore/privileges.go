@@ -72,11 +72,23 @@ func (s *Store) checkWrites(ctx context.Context, op string) error {
 		for _, w := range tableWrites {
 			rel := fmt.Sprintf("to_regclass('%s%s')", s.cfg.prefix, w.table)
 			for _, p := range w.privs {
-				fn := "has_any_column_privilege"
-				if p == "DELETE" {
-					fn = "has_table_privilege" // no column-level DELETE
+				var ok string
+				switch p {
+				case "DELETE": // no column-level DELETE
+					ok = fmt.Sprintf("has_table_privilege(%s, 'DELETE')", rel)
+				case "UPDATE":
+					// Each column the store updates (found by review:
+					// UPDATE on another column passed, and every rotation
+					// failed with 42501).
+					var each []string
+					for _, c := range w.cols {
+						each = append(each, fmt.Sprintf("has_column_privilege(%s, '%s', 'UPDATE')", rel, c))
+					}
+					ok = strings.Join(each, " AND ")
+				default:
+					ok = fmt.Sprintf("has_any_column_privilege(%s, '%s')", rel, p)
 				}
-				vals = append(vals, fmt.Sprintf("(CASE WHEN %s(%s, '%s') THEN NULL ELSE '%s on %s%s' END)", fn, rel, p, p, s.cfg.prefix, w.table))
+				vals = append(vals, fmt.Sprintf("(CASE WHEN %s THEN NULL ELSE '%s on %s%s' END)", ok, p, s.cfg.prefix, w.table))
 			}
 		}
 		var list string

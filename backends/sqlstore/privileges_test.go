@@ -53,6 +53,17 @@ func TestCheckSchemaNoWrites(t *testing.T) {
 		if strings.Count(err.Error(), " on authkit_") != 1 {
 			t.Errorf("Open without DELETE on authkit_refresh_tokens = %v, want that write alone named", err)
 		}
+		// UPDATE on one column the store updates taken away, UPDATE on
+		// another left: refused (found by review: any column passed).
+		for _, q := range []string{"GRANT DELETE ON authkit_refresh_tokens TO " + role, "REVOKE UPDATE (gc_at) ON authkit_sessions FROM " + role, "GRANT UPDATE (subject) ON authkit_sessions TO " + role} {
+			if _, err := s.DB().ExecContext(ctx, q); err != nil {
+				t.Fatalf("%s: %v", q, err)
+			}
+		}
+		err = refused(t, enough, []string{"UPDATE on authkit_sessions"}, "GRANT")
+		if strings.Count(err.Error(), " on authkit_") != 1 {
+			t.Errorf("Open without UPDATE (gc_at) on authkit_sessions = %v, want that write alone named", err)
+		}
 	})
 	t.Run("mysql", func(t *testing.T) {
 		t.Parallel()

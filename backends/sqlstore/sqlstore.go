@@ -348,7 +348,8 @@ func (s *Store) Close() error {
 // Ping implements authkit.Pinger: it checks that the database answers, with
 // an error matching authkit.ErrStoreUnavailable when it does not. On
 // PostgreSQL it fails too when the server cannot write (a standby, or
-// read-only transactions), as Open refuses one. On a
+// read-only transactions), as Open refuses one, and on MySQL/MariaDB when
+// the server is read_only. On a
 // SQLite store Open made, it also checks that the path still leads to the
 // file Open opened: once it does not, every call fails (see the package
 // documentation of SQLite).
@@ -377,6 +378,20 @@ func (s *Store) Ping(ctx context.Context) error {
 		}
 		if cannotWrite {
 			return fmt.Errorf("sqlstore: %s: %w: the server is a standby, or the connection's transactions are read-only: it cannot take logins or revocations (a failover moved the primary? point the DSN at the primary: target_session_attrs=read-write with several hosts)", op, authkit.ErrStoreUnavailable)
+		}
+		return nil
+	}
+	if s.d.name == "mysql" {
+		// As on PostgreSQL: a primary demoted in a failover is read_only
+		// (found by review: /healthz said ok while each write failed with
+		// error 1290). An account with READ_ONLY ADMIN (MariaDB) or SUPER
+		// (MySQL) could still write; a store's account has neither.
+		var readOnly bool
+		if err := s.db.QueryRowContext(ctx, "SELECT @@global.read_only").Scan(&readOnly); err != nil {
+			return s.fail(ctx, op, err)
+		}
+		if readOnly {
+			return fmt.Errorf("sqlstore: %s: %w: the server is read-only (read_only is on): it cannot take logins or revocations (a failover demoted it? point the DSN at the primary)", op, authkit.ErrStoreUnavailable)
 		}
 		return nil
 	}

@@ -1,0 +1,110 @@
+package testservers
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/go-sql-driver/mysql"
+)
+
+// PrivateMariaDB starts a MariaDB server of t's own from the machine's
+// binaries (mariadb-install-db and mariadbd on PATH or in /usr/sbin), in a
+// t.TempDir() data directory on a free loopback port, for a test that
+// must change what a shared server must not (SET GLOBAL read_only, say).
+// It returns the go-sql-driver DSN of its root account (no password) on
+// database test, and stops the server when t ends. Without the binaries it
+// skips t, or fails it under AUTHKIT_REQUIRE_BACKENDS=1.
+func PrivateMariaDB(t testing.TB) string {
+	t.Helper()
+	install, err1 := lookPathOr("mariadb-install-db")
+	server, err2 := lookPathOr("mariadbd")
+	if err1 != nil || err2 != nil {
+		msg := fmt.Sprintf("no mariadb-install-db and mariadbd to start a private MariaDB from (%v, %v)", err1, err2)
+		if os.Getenv(RequireEnv) == "1" {
+			t.Fatalf("%s (%s=1: a missing server is a failure)", msg, RequireEnv)
+		}
+		noteSkip("a private MariaDB", "PATH")
+		t.Skipf("%s (set AUTHKIT_REQUIRE_BACKENDS=1 to make this a failure)", msg)
+	}
+	dir := t.TempDir()
+	data := filepath.Join(dir, "data")
+	args := []string{"--no-defaults", "--datadir=" + data, "--auth-root-authentication-method=normal", "--skip-test-db"}
+	if os.Geteuid() == 0 {
+		args = append(args, "--user=root")
+	}
+	if out, err := exec.Command(install, args...).CombinedOutput(); err != nil {
+		t.Fatalf("mariadb-install-db: %v: %s", err, out)
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
+	l.Close()
+	argv := []string{"--no-defaults", "--datadir=" + data, "--port=" + port, "--bind-address=127.0.0.1",
+		"--socket=" + filepath.Join(dir, "sock"), "--pid-file=" + filepath.Join(dir, "pid"), "--skip-log-bin",
+		"--log-error=" + filepath.Join(dir, "err.log")}
+	if os.Geteuid() == 0 {
+		argv = append(argv, "--user=root")
+	}
+	cmd := exec.Command(server, argv...)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan struct{})
+	go func() {
+		_ = cmd.Wait()
+		close(exited)
+	}()
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		<-exited
+	})
+	cfg := mysql.NewConfig()
+	cfg.User, cfg.Net, cfg.Addr, cfg.ParseTime = "root", "tcp", "127.0.0.1:"+port, true
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for {
+		db, err := sql.Open("mysql", cfg.FormatDSN())
+		if err == nil {
+			err = db.PingContext(ctx)
+			if err == nil {
+				_, err = db.ExecContext(ctx, "CREATE DATABASE IF NOT EXISTS test")
+			}
+			db.Close()
+		}
+		if err == nil {
+			break
+		}
+		select {
+		case <-exited:
+			t.Fatalf("mariadbd exited before answering: %s", logTail(filepath.Join(dir, "err.log")))
+		case <-ctx.Done():
+			t.Fatalf("mariadbd on port %s did not answer within 30s: %v %s", port, err, logTail(filepath.Join(dir, "err.log")))
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	cfg.DBName = "test"
+	return cfg.FormatDSN()
+}
+
+// lookPathOr finds name on PATH or in /usr/sbin, where Debian puts
+// mariadbd.
+func lookPathOr(name string) (string, error) {
+	if p, err := exec.LookPath(name); err == nil {
+		return p, nil
+	}
+	p := filepath.Join("/usr/sbin", name)
+	if fi, err := os.Stat(p); err == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0 {
+		return p, nil
+	}
+	return "", fmt.Errorf("%s not found", name)
+}
