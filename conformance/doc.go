@@ -63,8 +63,9 @@
 // A store that implements the optional [authkit.RevocationFeed] (a
 // snapshot of what is revoked and a stream of what changes, which a
 // verifier's revocation mirror follows) is checked by [Run] as well, under
-// "RevocationFeed/…"; a revocations-only backend runs [RunRevocationFeed]
-// beside RunRevocationStore. Set Harness.Peer, so that one handle writes
+// "RevocationFeed/…", and by RunRevocationStore for a revocations-only
+// backend (no need to call [RunRevocationFeed] beside it, which would run
+// the same checks twice). Set Harness.Peer, so that one handle writes
 // while another follows, as two application servers would, and
 // Harness.Reopen for a store whose data survives a restart: its log must
 // survive too.

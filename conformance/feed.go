@@ -58,7 +58,8 @@ const (
 
 // RunRevocationFeed runs the checks of authkit.RevocationFeed (the
 // "RevocationFeed/…" subtests of [Run]) against a backend whose
-// RevocationStore implements it; New must return such a store. The checks
+// RevocationStore implements it; New must return such a store.
+// [RunRevocationStore] runs them too: call one or the other. The checks
 // run through two handles on the same data when h.Peer is set: one writes,
 // the other follows. They wait on real time for heartbeats (the suite asks
 // for one every 100ms), so they take a few seconds.

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"os"
 	"syscall"
+
+	"golang.org/x/sys/unix"
 )
 
 // aclAttr holds a file's POSIX access ACL on Linux.
@@ -36,4 +38,19 @@ func copyACL(path string, tmp *os.File) error {
 func hasACL(path string) bool {
 	_, err := syscall.Getxattr(path, aclAttr, nil)
 	return err == nil
+}
+
+// fileACL reports whether the open file f has a POSIX access ACL, asking
+// by its descriptor (found by review: a path under /proc/self/fd read as
+// "no ACL" where /proc was not mounted). A file system without ACLs has
+// none; any other failure is an error, for the caller to refuse on.
+func fileACL(f *os.File) (bool, error) {
+	_, err := unix.Fgetxattr(int(f.Fd()), aclAttr, nil)
+	switch {
+	case err == nil:
+		return true, nil
+	case errors.Is(err, unix.ENODATA), errors.Is(err, unix.ENOTSUP), errors.Is(err, unix.EOPNOTSUPP):
+		return false, nil
+	}
+	return false, err
 }

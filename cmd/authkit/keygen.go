@@ -15,7 +15,6 @@ import (
 	"io"
 	"os"
 	"runtime"
-	"strconv"
 	"strings"
 
 	"github.com/authkit-go/authkit/keys"
@@ -162,7 +161,11 @@ func (c *cli) checkSecretOutput(secret string) error {
 	if perm := fi.Mode().Perm(); perm&0o027 != 0 {
 		return fmt.Errorf("standard output is a file other accounts can read or write (mode %#o), which one may have opened already, so narrowing it now would not keep %s from it: nothing was written; remove the file and write it again under umask 077: (umask 077; authkit … > FILE)", perm, secret)
 	}
-	if hasACL("/proc/self/fd/" + strconv.Itoa(int(f.Fd()))) {
+	acl, err := fileACL(f)
+	if err != nil {
+		return fmt.Errorf("standard output is a file whose ACL could not be read (%v), so whether other accounts can read %s cannot be told: nothing was written; write to a file under umask 077", err, secret)
+	}
+	if acl {
 		// Its mode's group bits are the ACL's mask: a named entry can let
 		// another account read it at 0640 (found by review). A directory's
 		// default ACL gives one to every new file, whatever the umask.
