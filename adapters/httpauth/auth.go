@@ -355,6 +355,12 @@ func New(v *verifier.Verifier, opts ...Option) (*Auth, error) {
 			a.thrStore, shared = ts, true
 		} else {
 			a.thrStore = memory.NewThrottle()
+			if ip, ok := v.RevocationStore().(authkit.InProcessStore); !ok || !ip.InProcess() {
+				// A store shared by replicas without shared counters (a
+				// decorator that embeds authkit.Store hides them: found by
+				// review) gives each replica a budget of its own.
+				a.log.Warn("httpauth: the verifier's store keeps no shared throttle counters (it is not an authkit.ThrottleStore; a decorator that embeds authkit.Store hides them): failed passwords are counted per process, so N replicas give a guesser N times the attempts; pass httpauth.WithThrottleStore, or forward the wrapped store's")
+			}
 		}
 	}
 	// Every call of the throttle store under the verifier's store deadline:

@@ -760,3 +760,36 @@ func TestRequireScopesOwnPrincipalOnly(t *testing.T) {
 		t.Errorf("a token of A's behind A's Optional and RequireScopes: %d, want 200", code)
 	}
 }
+
+// httpauth.New warns when the verifier's store is shared (not in-process)
+// but keeps no throttle counters, so that failed passwords are counted
+// per process: a decorator that embeds authkit.Store hides them (found by
+// review: the meteredstore example made N replicas give N budgets, and
+// nothing said so). The memory store itself, in-process, is quiet.
+func TestWarnsUnsharedThrottle(t *testing.T) {
+	k, err := keys.Generate(keys.EdDSA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	set, _ := keys.NewSet(k)
+	for _, c := range []struct {
+		name  string
+		store authkit.Store
+		warn  bool
+	}{
+		{"memory", memory.New(), false},
+		{"a decorator hiding it", struct{ authkit.Store }{memory.New()}, true},
+	} {
+		v, err := verifier.New(authkit.WithKeys(set), authkit.WithStore(c.store))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var buf strings.Builder
+		if _, err := httpauth.New(v, httpauth.WithLogger(slog.New(slog.NewTextHandler(&buf, nil)))); err != nil {
+			t.Fatal(err)
+		}
+		if got := strings.Contains(buf.String(), "keeps no shared throttle counters"); got != c.warn {
+			t.Errorf("%s: warned %v, want %v: %q", c.name, got, c.warn, buf.String())
+		}
+	}
+}

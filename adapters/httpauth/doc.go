@@ -91,7 +91,8 @@
 // With the default [Paths]:
 //
 //   - POST /token (RFC 6749 §5): grant_type=password (only with
-//     [WithPasswordGrant]; throttled, see [WithThrottlePolicy]; scopes per
+//     [WithPasswordGrant] or [WithPasswordLogin], and not with
+//     [WithoutPasswordGrant]; throttled, see [WithThrottlePolicy]; scopes per
 //     [WithScopePolicy]) and grant_type=refresh_token (optional scope narrows
 //     the new access token, RFC 6749 §6); with [WithClientStore] also
 //     grant_type=client_credentials, and with [WithAuthorizationCode]

@@ -85,19 +85,21 @@ type Handler struct {
 	// is waiting on (awaitCodeSession), one wait per code.
 	codeWaits sync.Map
 
-	iss         *issuer.Issuer
-	auth        *Auth
-	paths       Paths
-	password    func(ctx context.Context, username, password string) (string, error)
-	scopes      func(ctx context.Context, subject string, requested []string) ([]string, error)
-	introspect  func(*authkit.Principal) bool
-	introDeny   error
-	guard       *guard
-	clientAddr  func(*http.Request) netip.Addr
-	maxBody     int64
-	jwksCache   string
-	now         func() time.Time
-	refreshPath string
+	iss      *issuer.Issuer
+	auth     *Auth
+	paths    Paths
+	password func(ctx context.Context, username, password string) (string, error)
+	// noPasswordGrant: WithoutPasswordGrant.
+	noPasswordGrant bool
+	scopes          func(ctx context.Context, subject string, requested []string) ([]string, error)
+	introspect      func(*authkit.Principal) bool
+	introDeny       error
+	guard           *guard
+	clientAddr      func(*http.Request) netip.Addr
+	maxBody         int64
+	jwksCache       string
+	now             func() time.Time
+	refreshPath     string
 	// fixedRefreshPath: Cookies.RefreshPath was given; otherwise
 	// refreshPath is under the prefix each request arrived with
 	// (refreshCookiePath).
@@ -201,20 +203,21 @@ func same(a, b authkit.RevocationStore) (eq bool) {
 }
 
 type handlerConfig struct {
-	paths        Paths
-	password     func(ctx context.Context, username, password string) (string, error)
-	scopes       func(ctx context.Context, subject string, requested []string) ([]string, error)
-	introspect   func(*authkit.Principal) bool
-	customRule   bool
-	userAttempts int
-	addrAttempts int
-	window       time.Duration
-	clientIP     func(*http.Request) string
-	maxBody      int64
-	jwksMaxAge   time.Duration
-	now          func() time.Time
-	clients      authkit.ClientStore
-	authorize    http.Handler
+	paths           Paths
+	password        func(ctx context.Context, username, password string) (string, error)
+	noPasswordGrant bool // WithoutPasswordGrant
+	scopes          func(ctx context.Context, subject string, requested []string) ([]string, error)
+	introspect      func(*authkit.Principal) bool
+	customRule      bool
+	userAttempts    int
+	addrAttempts    int
+	window          time.Duration
+	clientIP        func(*http.Request) string
+	maxBody         int64
+	jwksMaxAge      time.Duration
+	now             func() time.Time
+	clients         authkit.ClientStore
+	authorize       http.Handler
 	// Login hooks (login.go).
 	login           func(ctx context.Context, username, password string) (Login, error)
 	allowed         []string
@@ -251,6 +254,22 @@ func WithPasswordGrant(check func(ctx context.Context, username, password string
 			return invalid("WithPasswordGrant(nil)")
 		}
 		c.password, c.login = check, nil
+		return nil
+	}
+}
+
+// WithoutPasswordGrant keeps the password check of WithPasswordGrant or
+// WithPasswordLogin for the login page alone (AuthorizationRequest's
+// CheckPassword, with the same throttle) and turns grant_type=password off
+// at the token endpoint: it answers unsupported_grant_type, and the
+// metadata does not list it. An authorization server for other parties'
+// applications wants this: a user then types a password only into the
+// server's own page, and an application that holds a user's password
+// cannot skip the authorization request and its consent (found by review:
+// the oauthlogin example accepted the password grant from anyone).
+func WithoutPasswordGrant() HandlerOption {
+	return func(c *handlerConfig) error {
+		c.noPasswordGrant = true
 		return nil
 	}
 }
@@ -486,21 +505,22 @@ func NewHandler(iss *issuer.Issuer, auth *Auth, opts ...HandlerOption) (*Handler
 		return nil, invalid("NewHandler: the api-tokens endpoint needs an API token store (authkit.WithStore or WithAPITokenStore); disable it with WithPaths otherwise")
 	}
 	h := &Handler{
-		iss:        iss,
-		auth:       auth,
-		paths:      c.paths,
-		password:   c.password,
-		scopes:     c.scopes,
-		introspect: c.introspect,
-		introDeny:  &ScopeError{Scopes: []string{IntrospectScope}},
-		guard:      auth.guard,
-		clientAddr: auth.clientAddr,
-		maxBody:    c.maxBody,
-		jwksCache:  "public, max-age=" + strconv.Itoa(int(c.jwksMaxAge/time.Second)),
-		now:        c.now,
-		log:        auth.log,
-		outages:    pace.New(outageLogInterval),
-		exact:      make(map[string]*endpoint),
+		iss:             iss,
+		auth:            auth,
+		paths:           c.paths,
+		password:        c.password,
+		noPasswordGrant: c.noPasswordGrant,
+		scopes:          c.scopes,
+		introspect:      c.introspect,
+		introDeny:       &ScopeError{Scopes: []string{IntrospectScope}},
+		guard:           auth.guard,
+		clientAddr:      auth.clientAddr,
+		maxBody:         c.maxBody,
+		jwksCache:       "public, max-age=" + strconv.Itoa(int(c.jwksMaxAge/time.Second)),
+		now:             c.now,
+		log:             auth.log,
+		outages:         pace.New(outageLogInterval),
+		exact:           make(map[string]*endpoint),
 
 		login:           c.login,
 		allowed:         c.allowed,

@@ -105,7 +105,7 @@ func (h *Handler) MetadataHandler(scopes ...string) (http.Handler, error) {
 	if refresh, _, _ := h.iss.Stores(); refresh {
 		grants = append(grants, authkit.GrantRefreshToken)
 	}
-	if h.password != nil {
+	if h.password != nil && !h.noPasswordGrant {
 		grants = append(grants, authkit.GrantPassword)
 	}
 	// The methods a confidential client authenticates with; public

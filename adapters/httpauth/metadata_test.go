@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/authkit-go/authkit"
@@ -173,4 +174,54 @@ func ExampleHandler_MetadataHandler() {
 	// Output:
 	// /.well-known/oauth-authorization-server
 	// https://auth.example/token [refresh_token client_credentials]
+}
+
+// WithoutPasswordGrant keeps the password check for the login page and
+// turns the password grant off: /token answers unsupported_grant_type,
+// and the metadata does not list it (found by review: an authorization
+// server for other parties' applications took the grant from anyone
+// holding a user's password, skipping the authorization request).
+func TestWithoutPasswordGrant(t *testing.T) {
+	k, _ := keys.Generate(keys.EdDSA)
+	set, _ := keys.NewSet(k)
+	store := memory.New()
+	common := []authkit.Option{authkit.WithKeys(set), authkit.WithStore(store), authkit.WithIssuer("https://auth.example")}
+	is, err := issuer.New(common...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := verifier.New(common...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	auth, err := httpauth.New(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	check := func(_ context.Context, u, p string) (string, error) { return u, nil }
+	for _, off := range []bool{false, true} {
+		opts := []httpauth.HandlerOption{httpauth.WithPasswordGrant(check), httpauth.WithClientStore(store), httpauth.WithAuthorizationCode(http.NotFoundHandler())}
+		if off {
+			opts = append(opts, httpauth.WithoutPasswordGrant())
+		}
+		h, err := httpauth.NewHandler(is, auth, opts...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		md, err := h.MetadataHandler("read")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if listed := slices.Contains(strs(metadataOf(t, md)["grant_types_supported"]), "password"); listed == off {
+			t.Errorf("WithoutPasswordGrant %v: metadata lists password: %v", off, listed)
+		}
+		req := httptest.NewRequest("POST", "/token", strings.NewReader("grant_type=password&username=alice&password=x"))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		refused := rec.Code == 400 && strings.Contains(rec.Body.String(), "unsupported_grant_type")
+		if refused != off {
+			t.Errorf("WithoutPasswordGrant %v: POST /token password: %d %s", off, rec.Code, rec.Body.String())
+		}
+	}
 }

@@ -60,8 +60,8 @@ func (h *Handler) handleToken(w http.ResponseWriter, r *http.Request) {
 	case "":
 		h.fail(w, r, errNoGrantType)
 	case "password":
-		if h.password == nil {
-			h.log.DebugContext(r.Context(), "authkit: grant_type=password refused: the Handler has no WithPasswordGrant or WithPasswordLogin")
+		if h.password == nil || h.noPasswordGrant {
+			h.log.DebugContext(r.Context(), "authkit: grant_type=password refused: the Handler has no WithPasswordGrant or WithPasswordLogin, or has WithoutPasswordGrant")
 			h.fail(w, r, errGrantType)
 			return
 		}

@@ -27,8 +27,8 @@
 // JavaScript; a single-page app does the same in the browser, and a mobile
 // app in the app. The rest is what an authorization server copies: the
 // client registration, the login page with its CSRF token, the password
-// check against a hash (throttled by authkit, in the password grant's
-// budget), and the Login that says what the tokens carry.
+// check against a hash (throttled by authkit, and for the page alone:
+// WithoutPasswordGrant), and the Login that says what the tokens carry.
 package main
 
 import (
@@ -63,7 +63,8 @@ func main() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	srv := &http.Server{Addr: addr, Handler: handler, ReadHeaderTimeout: 5 * time.Second}
+	srv := &http.Server{Addr: addr, Handler: handler, ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout: 10 * time.Second, WriteTimeout: 30 * time.Second, IdleTimeout: time.Minute}
 	log.Printf("open http://%s/ and log in as alice, password wonderland", addr)
 	log.Fatal(srv.ListenAndServe())
 }
@@ -134,9 +135,12 @@ func newServer(base string) (http.Handler, error) {
 		httpauth.WithAuthorizationCode(login),
 		// The users' password check. The login page calls it through
 		// AuthorizationRequest.CheckPassword, which throttles failed
-		// attempts per user and per address; it also enables
-		// grant_type=password at /token, in the same budget.
+		// attempts per user and per address. WithoutPasswordGrant keeps
+		// it to the page: a user types a password only into this
+		// server's page, never into an application, and no application
+		// holding a password can skip /authorize and its consent.
 		httpauth.WithPasswordLogin(check),
+		httpauth.WithoutPasswordGrant(),
 		httpauth.WithAllowedScopes("api:read", "api:write"))
 	if err != nil {
 		return nil, err

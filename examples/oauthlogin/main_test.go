@@ -302,7 +302,7 @@ func TestBrowserFlow(t *testing.T) {
 // TestLoginPageThrottles checks that the page's password checks are
 // throttled (CheckPassword): repeated wrong passwords for a user end in 429
 // with Retry-After and the form again, and then even the right password
-// is refused unchecked, at the page and at the password grant alike.
+// is refused unchecked; the password grant is not offered at all.
 func TestLoginPageThrottles(t *testing.T) {
 	f := newFixture(t)
 	authURL := f.config().AuthCodeURL("state-3", oauth2.S256ChallengeOption(oauth2.GenerateVerifier()))
@@ -337,14 +337,17 @@ func TestLoginPageThrottles(t *testing.T) {
 	if res, _ = post("wonderland"); res.StatusCode != http.StatusTooManyRequests {
 		t.Errorf("the right password of a throttled user: %d, want 429", res.StatusCode)
 	}
-	// The password grant counts in the same budget.
+	// The password grant is off (WithoutPasswordGrant): a user's password
+	// goes only into the page, never straight to /token (found by review:
+	// it issued tokens for alice to anyone who had her password).
 	res, err := f.srv.Client().PostForm(f.base+"/token", url.Values{"grant_type": {"password"}, "username": {"alice"}, "password": {"wonderland"}})
 	if err != nil {
 		t.Fatal(err)
 	}
+	b, _ := io.ReadAll(res.Body)
 	res.Body.Close()
-	if res.StatusCode != http.StatusTooManyRequests {
-		t.Errorf("the password grant of a user the page throttled: %d, want 429", res.StatusCode)
+	if res.StatusCode != http.StatusBadRequest || !strings.Contains(string(b), "unsupported_grant_type") {
+		t.Errorf("the password grant: %d %s, want 400 unsupported_grant_type", res.StatusCode, b)
 	}
 }
 
