@@ -51,8 +51,14 @@ func Example() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	k, _ := keys.Generate(keys.EdDSA)
-	set, _ := keys.NewSet(k)
+	k, err := keys.Generate(keys.EdDSA)
+	if err != nil {
+		log.Fatal(err)
+	}
+	set, err := keys.NewSet(k)
+	if err != nil {
+		log.Fatal(err)
+	}
 	v, err := verifier.New(authkit.WithKeys(set), authkit.WithAPITokenStore(store))
 	if err != nil {
 		log.Fatal(err)

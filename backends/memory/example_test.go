@@ -20,8 +20,14 @@ import (
 func ExampleNew() {
 	ctx := context.Background()
 	store := memory.New()
-	k, _ := keys.Generate(keys.EdDSA)
-	set, _ := keys.NewSet(k)
+	k, err := keys.Generate(keys.EdDSA)
+	if err != nil {
+		log.Fatal(err)
+	}
+	set, err := keys.NewSet(k)
+	if err != nil {
+		log.Fatal(err)
+	}
 	iss, err := issuer.New(authkit.WithKeys(set), authkit.WithStore(store))
 	if err != nil {
 		log.Fatal(err)

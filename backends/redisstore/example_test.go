@@ -3,6 +3,7 @@ package redisstore_test
 import (
 	"context"
 	"log"
+	"os"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -42,8 +43,17 @@ func ExampleNew() {
 		log.Print(err)
 	}
 
-	k, _ := keys.Generate(keys.EdDSA)
-	set, _ := keys.NewSet(k)
+	// Every server that signs or verifies these tokens loads the same
+	// keys: the file authkit keygen wrote (a key generated per process
+	// would make each server refuse the others' tokens).
+	data, err := os.ReadFile("/etc/authkit/keys.json")
+	if err != nil {
+		log.Fatal(err)
+	}
+	set, err := keys.ParseJWKS(data)
+	if err != nil {
+		log.Fatal(err)
+	}
 	iss, err := issuer.New(authkit.WithKeys(set), authkit.WithStore(store))
 	if err != nil {
 		log.Fatal(err)

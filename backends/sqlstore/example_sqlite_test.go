@@ -44,8 +44,14 @@ func ExampleOpen_sqlite() {
 	}
 	defer store.Close()
 
-	k, _ := keys.Generate(keys.EdDSA)
-	set, _ := keys.NewSet(k)
+	k, err := keys.Generate(keys.EdDSA)
+	if err != nil {
+		log.Fatal(err)
+	}
+	set, err := keys.NewSet(k)
+	if err != nil {
+		log.Fatal(err)
+	}
 	iss, err := issuer.New(authkit.WithKeys(set), authkit.WithStore(store))
 	if err != nil {
 		log.Fatal(err)

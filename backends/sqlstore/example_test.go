@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"log"
+	"os"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jackc/pgx/v5/stdlib"
@@ -28,8 +29,17 @@ func ExampleOpen() {
 	}
 	defer store.Close()
 
-	k, _ := keys.Generate(keys.EdDSA)
-	set, _ := keys.NewSet(k)
+	// Every server that signs or verifies these tokens loads the same
+	// keys: the file authkit keygen wrote (a key generated per process
+	// would make each server refuse the others' tokens).
+	data, err := os.ReadFile("/etc/authkit/keys.json")
+	if err != nil {
+		log.Fatal(err)
+	}
+	set, err := keys.ParseJWKS(data)
+	if err != nil {
+		log.Fatal(err)
+	}
 	iss, err := issuer.New(authkit.WithKeys(set), authkit.WithStore(store))
 	if err != nil {
 		log.Fatal(err)

@@ -29,7 +29,8 @@ func main() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	srv := &http.Server{Addr: "127.0.0.1:8080", Handler: handler, ReadHeaderTimeout: 5 * time.Second}
+	srv := &http.Server{Addr: "127.0.0.1:8080", Handler: handler, ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout: 10 * time.Second, WriteTimeout: 30 * time.Second, IdleTimeout: time.Minute}
 	log.Printf("listening on http://%s (demo user alice, password wonderland)", srv.Addr)
 	log.Fatal(srv.ListenAndServe())
 }
@@ -71,6 +72,12 @@ func newServer() (http.Handler, error) {
 	// client that wrongly puts a password or token there (authkit refuses
 	// it, but only after it is logged) would leave it in the log.
 	r := gin.New()
+	// gin trusts every proxy's X-Forwarded-For by default, so its log
+	// would show addresses a client wrote; trust none (or the proxies
+	// given to httpauth.WithTrustedProxies), as authkit's throttle does.
+	if err := r.SetTrustedProxies(nil); err != nil {
+		return nil, err
+	}
 	r.Use(gin.LoggerWithConfig(gin.LoggerConfig{SkipQueryString: true}), gin.Recovery())
 	ginauth.Mount(r.Group("/auth"), endpoints)
 	api := r.Group("/api", ginauth.Require(auth))

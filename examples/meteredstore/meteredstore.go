@@ -17,8 +17,31 @@ type Store struct {
 	checks, failures atomic.Int64
 }
 
-// New wraps s.
-func New(s authkit.Store) *Store { return &Store{Store: s} }
+// Metered is what New returns: the wrapped store with its counts.
+type Metered interface {
+	authkit.Store
+	Counts() (checks, failures int64)
+}
+
+// New wraps s. Embedding authkit.Store hides the optional interfaces of s,
+// so the one that changes what the HTTP layer does is passed on: a store
+// that keeps the shared counters of failed passwords (authkit.ThrottleStore,
+// as the SQL and Redis stores do) gives a Metered that keeps them too.
+// Without that, httpauth would count each replica's failures apart, and N
+// replicas would give a password guesser N times the attempts.
+func New(s authkit.Store) Metered {
+	m := &Store{Store: s}
+	if ts, ok := s.(authkit.ThrottleStore); ok {
+		return throttled{m, ts}
+	}
+	return m
+}
+
+// throttled is a Store over a store that is an authkit.ThrottleStore.
+type throttled struct {
+	*Store
+	authkit.ThrottleStore
+}
 
 // IsRevoked counts the call and asks the wrapped store. It changes
 // nothing about the answer: an error stays an error (fail closed).

@@ -43,3 +43,21 @@ func TestCounts(t *testing.T) {
 		t.Fatalf("Counts = %d, %d", checks, failures)
 	}
 }
+
+// The decorator keeps a wrapped store's shared throttle counters (found
+// by review: embedding authkit.Store hid them, and httpauth then counted
+// failed passwords per replica), and adds none to a store without them.
+func TestKeepsThrottle(t *testing.T) {
+	type withThrottle struct {
+		authkit.Store
+		authkit.ThrottleStore
+	}
+	inner := withThrottle{memory.New(), memory.NewThrottle()}
+	if _, ok := meteredstore.New(inner).(authkit.ThrottleStore); !ok {
+		t.Error("New of a ThrottleStore is not one")
+	}
+	plain := struct{ authkit.Store }{memory.New()}
+	if _, ok := meteredstore.New(plain).(authkit.ThrottleStore); ok {
+		t.Error("New of a store without throttle counters claims them")
+	}
+}

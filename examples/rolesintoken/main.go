@@ -37,7 +37,8 @@ func main() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	srv := &http.Server{Addr: "127.0.0.1:8080", Handler: handler, ReadHeaderTimeout: 5 * time.Second}
+	srv := &http.Server{Addr: "127.0.0.1:8080", Handler: handler, ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout: 10 * time.Second, WriteTimeout: 30 * time.Second, IdleTimeout: time.Minute}
 	log.Printf("listening on http://%s (demo users alice/wonderland, admin; bob/builder, editor)", srv.Addr)
 	log.Fatal(srv.ListenAndServe())
 }
@@ -88,18 +89,23 @@ var errBadLogin = errors.New("invalid username or password")
 // lifetime here; a shorter Login.SessionTTL would end this session sooner.
 func (d *directory) login(_ context.Context, username, password string) (httpauth.Login, error) {
 	sum := sha256.Sum256([]byte(password))
+	// What the login needs, copied under the lock: setRoles and
+	// setDisabled change a user while logins run (found by review: the
+	// race detector caught this reading them after Unlock).
 	d.mu.Lock()
 	u := d.users[username]
-	d.mu.Unlock()
 	want := [32]byte{} // compare against something for an unknown user too
+	var roles []string
+	disabled := true
 	if u != nil {
-		want = u.password
+		want, roles, disabled = u.password, slices.Clone(u.roles), u.disabled
 	}
-	if subtle.ConstantTimeCompare(sum[:], want[:]) != 1 || u == nil || u.disabled {
+	d.mu.Unlock()
+	if subtle.ConstantTimeCompare(sum[:], want[:]) != 1 || disabled {
 		return httpauth.Login{}, errBadLogin
 	}
-	l := httpauth.Login{Subject: username, Claims: map[string]any{"roles": u.roles}}
-	if slices.Contains(u.roles, "editor") {
+	l := httpauth.Login{Subject: username, Claims: map[string]any{"roles": roles}}
+	if slices.Contains(roles, "editor") {
 		l.Scopes = []string{"articles:read", "articles:write"}
 	}
 	return l, nil

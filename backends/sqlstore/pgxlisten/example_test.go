@@ -3,6 +3,7 @@ package pgxlisten_test
 import (
 	"context"
 	"log"
+	"os"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -26,8 +27,17 @@ func ExampleNew() {
 	}
 	defer store.Close()
 
-	k, _ := keys.Generate(keys.EdDSA)
-	set, _ := keys.NewSet(k)
+	// Every server that signs or verifies these tokens loads the same
+	// keys: the file authkit keygen wrote (a key generated per process
+	// would make each server refuse the others' tokens).
+	data, err := os.ReadFile("/etc/authkit/keys.json")
+	if err != nil {
+		log.Fatal(err)
+	}
+	set, err := keys.ParseJWKS(data)
+	if err != nil {
+		log.Fatal(err)
+	}
 	v, err := verifier.New(authkit.WithKeys(set), authkit.WithStore(store),
 		authkit.WithRevocationMirror(5*time.Second))
 	if err != nil {
