@@ -24,6 +24,13 @@ import (
 // with opts, and its metadata handler.
 func metadataHandler(t *testing.T, iss string, opts ...httpauth.HandlerOption) (http.Handler, error) {
 	t.Helper()
+	return newHandler(t, iss, opts...).MetadataHandler("read", "write")
+}
+
+// newHandler is a Handler with opts over a fresh memory store, issuing as
+// iss.
+func newHandler(t *testing.T, iss string, opts ...httpauth.HandlerOption) *httpauth.Handler {
+	t.Helper()
 	k, _ := keys.Generate(keys.EdDSA)
 	set, _ := keys.NewSet(k)
 	store := memory.New()
@@ -44,7 +51,7 @@ func metadataHandler(t *testing.T, iss string, opts ...httpauth.HandlerOption) (
 	if err != nil {
 		t.Fatal(err)
 	}
-	return h.MetadataHandler("read", "write")
+	return h
 }
 
 func metadataOf(t *testing.T, h http.Handler) map[string]any {
@@ -182,32 +189,13 @@ func ExampleHandler_MetadataHandler() {
 // server for other parties' applications took the grant from anyone
 // holding a user's password, skipping the authorization request).
 func TestWithoutPasswordGrant(t *testing.T) {
-	k, _ := keys.Generate(keys.EdDSA)
-	set, _ := keys.NewSet(k)
-	store := memory.New()
-	common := []authkit.Option{authkit.WithKeys(set), authkit.WithStore(store), authkit.WithIssuer("https://auth.example")}
-	is, err := issuer.New(common...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	v, err := verifier.New(common...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	auth, err := httpauth.New(v)
-	if err != nil {
-		t.Fatal(err)
-	}
 	check := func(_ context.Context, u, p string) (string, error) { return u, nil }
 	for _, off := range []bool{false, true} {
-		opts := []httpauth.HandlerOption{httpauth.WithPasswordGrant(check), httpauth.WithClientStore(store), httpauth.WithAuthorizationCode(http.NotFoundHandler())}
+		opts := []httpauth.HandlerOption{httpauth.WithPasswordGrant(check), httpauth.WithClientStore(memory.New()), httpauth.WithAuthorizationCode(http.NotFoundHandler())}
 		if off {
 			opts = append(opts, httpauth.WithoutPasswordGrant())
 		}
-		h, err := httpauth.NewHandler(is, auth, opts...)
-		if err != nil {
-			t.Fatal(err)
-		}
+		h := newHandler(t, "https://auth.example", opts...)
 		md, err := h.MetadataHandler("read")
 		if err != nil {
 			t.Fatal(err)
