@@ -29,14 +29,15 @@ func MigrateTo(ctx context.Context, db *sql.DB, driverName string, last int64) e
 var CheckSearchPath = checkSearchPath
 
 // TableWrite is one entry of tableWrites: the columns the store updates
-// and the privileges CheckSchema requires (INSERT, UPDATE, DELETE).
-type TableWrite struct{ Cols, Privs []string }
+// on each dialect and the privileges CheckSchema requires (INSERT, UPDATE,
+// DELETE).
+type TableWrite struct{ PGCols, MySQLCols, Privs []string }
 
 // TableWrites is tableWrites by table name (without the prefix).
 func TableWrites() map[string]TableWrite {
 	m := make(map[string]TableWrite, len(tableWrites))
 	for _, w := range tableWrites {
-		m[w.table] = TableWrite{w.cols, w.privs}
+		m[w.table] = TableWrite{w.cols, w.mysqlCols(), w.privs}
 	}
 	return m
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql/driver"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -17,31 +18,40 @@ import (
 // and the cleanup). SELECT is the schema probes' (readable).
 type tableWrite struct {
 	table string
-	// cols are the columns the store's statements update, which MySQL's
-	// UPDATE probe sets to themselves: a grant of UPDATE on those columns
-	// only passes, as the store's statements do (found by review: a probe
-	// of the key column refused such a grant). An upsert's are every
-	// column it inserts: MariaDB asks UPDATE on each of them for INSERT …
-	// ON DUPLICATE KEY UPDATE (found by the test that grants exactly
-	// these).
-	cols  []string
-	privs []string
+	// cols are the columns the store's statements update (an upsert's
+	// SET clause among them): UPDATE granted on these columns only
+	// passes, as the store's statements do (found by review: a probe of
+	// the key column refused such a grant, and one of any column passed
+	// a grant that missed these).
+	cols []string
+	// upsertKeys are the other columns an upsert inserts, on which
+	// MariaDB asks UPDATE too for INSERT … ON DUPLICATE KEY UPDATE (found
+	// by the test that grants exactly these); PostgreSQL's ON CONFLICT DO
+	// UPDATE asks it on the SET clause's columns alone.
+	upsertKeys []string
+	privs      []string
 }
+
+// mysqlCols are the columns MySQL's UPDATE probe sets: cols and
+// upsertKeys.
+func (w tableWrite) mysqlCols() []string { return append(slices.Clone(w.cols), w.upsertKeys...) }
 
 // tableWrites are the store's writes, table by table (a test runs each
 // kind of call as a user granted exactly these).
 var tableWrites = []tableWrite{
-	{"sessions", []string{"last_used_at", "idle_expires_at", "gc_at", "revoked_at"}, []string{"INSERT", "UPDATE", "DELETE"}},
-	{"refresh_tokens", []string{"used_at", "successor"}, []string{"INSERT", "UPDATE", "DELETE"}},
-	{"revocations", []string{"subject", "kind", "ident", "expires_at", "cutoff_at"}, []string{"INSERT", "UPDATE", "DELETE"}},
-	{"api_tokens", []string{"last_used_at", "revoked_at", "gc_at"}, []string{"INSERT", "UPDATE", "DELETE"}},
-	{"api_token_subjects", []string{"subject"}, []string{"INSERT", "UPDATE"}},
-	{"revocation_feed", []string{"seq"}, []string{"UPDATE"}},
-	{"revocation_log", nil, []string{"INSERT", "DELETE"}},
-	{"throttle", []string{"k", "n", "last_at", "expires_at"}, []string{"INSERT", "UPDATE", "DELETE"}},
-	{"clients", []string{"secret_hash", "secret_rotated_at"}, []string{"INSERT", "UPDATE", "DELETE"}},
-	{"authorization_codes", []string{"used_at", "session_id"}, []string{"INSERT", "UPDATE", "DELETE"}},
-	{"client_assertions", []string{"hash", "client_id", "expires_at"}, []string{"INSERT", "UPDATE", "DELETE"}},
+	{"sessions", []string{"last_used_at", "idle_expires_at", "gc_at", "revoked_at"}, nil, []string{"INSERT", "UPDATE", "DELETE"}},
+	{"refresh_tokens", []string{"used_at", "successor"}, nil, []string{"INSERT", "UPDATE", "DELETE"}},
+	{"revocations", []string{"expires_at", "cutoff_at"}, []string{"subject", "kind", "ident"}, []string{"INSERT", "UPDATE", "DELETE"}},
+	{"api_tokens", []string{"last_used_at", "revoked_at", "gc_at"}, nil, []string{"INSERT", "UPDATE", "DELETE"}},
+	// SELECT … FOR UPDATE of a subject's row (PostgreSQL asks UPDATE on
+	// a column), and MySQL's ON DUPLICATE KEY UPDATE subject = subject.
+	{"api_token_subjects", []string{"subject"}, nil, []string{"INSERT", "UPDATE"}},
+	{"revocation_feed", []string{"seq"}, nil, []string{"UPDATE"}},
+	{"revocation_log", nil, nil, []string{"INSERT", "DELETE"}},
+	{"throttle", []string{"n", "last_at", "expires_at"}, []string{"k"}, []string{"INSERT", "UPDATE", "DELETE"}},
+	{"clients", []string{"secret_hash", "secret_rotated_at"}, nil, []string{"INSERT", "UPDATE", "DELETE"}},
+	{"authorization_codes", []string{"used_at", "session_id"}, nil, []string{"INSERT", "UPDATE", "DELETE"}},
+	{"client_assertions", []string{"client_id", "expires_at"}, []string{"hash"}, []string{"INSERT", "UPDATE", "DELETE"}},
 }
 
 // setSelf is "t.c = t.c, …" for cols of table t.
@@ -131,7 +141,7 @@ func (s *Store) mysqlDenied(ctx context.Context) ([]string, error) {
 		case "INSERT":
 			return "EXPLAIN INSERT INTO " + t + " () VALUES ()"
 		case "UPDATE":
-			return fmt.Sprintf("EXPLAIN UPDATE %s SET %s WHERE 1 = 0", t, setSelf(t, w.cols))
+			return fmt.Sprintf("EXPLAIN UPDATE %s SET %s WHERE 1 = 0", t, setSelf(t, w.mysqlCols()))
 		default:
 			return "EXPLAIN DELETE FROM " + t + " WHERE 1 = 0"
 		}
@@ -203,7 +213,7 @@ func (s *Store) mysqlDenied(ctx context.Context) ([]string, error) {
 				inserts = append(inserts, single(w, p))
 			case "UPDATE":
 				upd = append(upd, t)
-				set = append(set, setSelf(t, w.cols))
+				set = append(set, setSelf(t, w.mysqlCols()))
 			default:
 				rm = append(rm, t)
 			}

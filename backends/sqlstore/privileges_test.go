@@ -40,7 +40,7 @@ func TestCheckSchemaNoWrites(t *testing.T) {
 		refused(t, weak, []string{"INSERT, UPDATE, DELETE on authkit_sessions;", "UPDATE on authkit_revocation_feed;", "INSERT, DELETE on authkit_revocation_log;", "INSERT, UPDATE, DELETE on authkit_client_assertions,"},
 			"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA")
 
-		grants = append(grants, exactGrants(writes, "authkit_")...)
+		grants = append(grants, exactGrants(writes, "authkit_", false)...)
 		enough := pgRole(t, s, dsn, grants...)
 		exerciseWrites(t, enough)
 
@@ -104,7 +104,7 @@ func TestCheckSchemaNoWrites(t *testing.T) {
 		refused(t, weak, []string{"INSERT, UPDATE, DELETE on authkit_sessions;", "UPDATE on authkit_revocation_feed;", "INSERT, DELETE on authkit_revocation_log;", "INSERT, UPDATE, DELETE on authkit_client_assertions,"},
 			"GRANT SELECT, INSERT, UPDATE, DELETE, EXECUTE ON")
 
-		grants = append(grants, exactGrants(writes, db+".authkit_")...)
+		grants = append(grants, exactGrants(writes, db+".authkit_", true)...)
 		enough, account := user(grants...)
 		exerciseWrites(t, enough)
 
@@ -152,15 +152,20 @@ func TestCheckSchemaNoWrites(t *testing.T) {
 
 // exactGrants are the GRANTs (with %s for the grantee) of exactly the
 // writes CheckSchema asks for, on tables named prefix+table: INSERT and
-// DELETE on the table, UPDATE on the columns the store updates only, so
-// that a store call updating another column fails exerciseWrites.
-func exactGrants(writes map[string]sqlstore.TableWrite, prefix string) []string {
+// DELETE on the table, UPDATE on the columns the store updates only (on
+// MySQL, with the other columns its upserts insert), so that a store call
+// updating another column fails exerciseWrites.
+func exactGrants(writes map[string]sqlstore.TableWrite, prefix string, mysql bool) []string {
 	var out []string
 	for table, w := range writes {
 		var tablePrivs []string
 		for _, p := range w.Privs {
 			if p == "UPDATE" {
-				out = append(out, "GRANT UPDATE ("+strings.Join(w.Cols, ", ")+") ON "+prefix+table+" TO %s")
+				cols := w.PGCols
+				if mysql {
+					cols = w.MySQLCols
+				}
+				out = append(out, "GRANT UPDATE ("+strings.Join(cols, ", ")+") ON "+prefix+table+" TO %s")
 				continue
 			}
 			tablePrivs = append(tablePrivs, p)

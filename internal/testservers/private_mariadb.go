@@ -43,31 +43,48 @@ func PrivateMariaDB(t testing.TB) string {
 	if out, err := exec.Command(install, args...).CombinedOutput(); err != nil {
 		t.Fatalf("mariadb-install-db: %v: %s", err, out)
 	}
+	var lastErr error
+	for range 3 { // a port taken between picking and binding: try again
+		dsn, stop, err := startMariaDB(server, dir, data)
+		if err == nil {
+			t.Cleanup(stop)
+			return dsn
+		}
+		lastErr = err
+	}
+	t.Fatalf("starting mariadbd: %v", lastErr)
+	return ""
+}
+
+// startMariaDB starts mariadbd on data, on a free loopback port, and
+// waits until it answers; stop kills it and waits for it to exit.
+func startMariaDB(server, dir, data string) (dsn string, stop func(), err error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		t.Fatal(err)
+		return "", nil, err
 	}
 	port := strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
 	l.Close()
+	logFile := filepath.Join(dir, "err-"+port+".log")
 	argv := []string{"--no-defaults", "--datadir=" + data, "--port=" + port, "--bind-address=127.0.0.1",
 		"--socket=" + filepath.Join(dir, "sock"), "--pid-file=" + filepath.Join(dir, "pid"), "--skip-log-bin",
-		"--log-error=" + filepath.Join(dir, "err.log")}
+		"--log-error=" + logFile}
 	if os.Geteuid() == 0 {
 		argv = append(argv, "--user=root")
 	}
 	cmd := exec.Command(server, argv...)
 	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
+		return "", nil, err
 	}
 	exited := make(chan struct{})
 	go func() {
 		_ = cmd.Wait()
 		close(exited)
 	}()
-	t.Cleanup(func() {
+	stop = func() {
 		_ = cmd.Process.Kill()
 		<-exited
-	})
+	}
 	cfg := mysql.NewConfig()
 	cfg.User, cfg.Net, cfg.Addr, cfg.ParseTime = "root", "tcp", "127.0.0.1:"+port, true
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -86,14 +103,15 @@ func PrivateMariaDB(t testing.TB) string {
 		}
 		select {
 		case <-exited:
-			t.Fatalf("mariadbd exited before answering: %s", logTail(filepath.Join(dir, "err.log")))
+			return "", nil, fmt.Errorf("mariadbd exited before answering: %s", logTail(logFile))
 		case <-ctx.Done():
-			t.Fatalf("mariadbd on port %s did not answer within 30s: %v %s", port, err, logTail(filepath.Join(dir, "err.log")))
+			stop()
+			return "", nil, fmt.Errorf("mariadbd on port %s did not answer within 30s: %v %s", port, err, logTail(logFile))
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
 	cfg.DBName = "test"
-	return cfg.FormatDSN()
+	return cfg.FormatDSN(), stop, nil
 }
 
 // lookPathOr finds name on PATH or in /usr/sbin, where Debian puts
