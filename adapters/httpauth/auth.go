@@ -355,7 +355,8 @@ func New(v *verifier.Verifier, opts ...Option) (*Auth, error) {
 			a.thrStore, shared = ts, true
 		} else {
 			a.thrStore = memory.NewThrottle()
-			if ip, ok := v.RevocationStore().(authkit.InProcessStore); !ok || !ip.InProcess() {
+			rs := v.RevocationStore()
+			if ip, ok := rs.(authkit.InProcessStore); rs != nil && !nilness.Is(rs) && (!ok || !ip.InProcess()) {
 				// A store shared by replicas without shared counters (a
 				// decorator that embeds authkit.Store hides them: found by
 				// review) gives each replica a budget of its own.

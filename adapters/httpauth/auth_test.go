@@ -779,8 +779,13 @@ func TestWarnsUnsharedThrottle(t *testing.T) {
 	}{
 		{"memory", memory.New(), false},
 		{"a decorator hiding it", struct{ authkit.Store }{memory.New()}, true},
+		{"no store (a JWT-only resource server)", nil, false},
 	} {
-		v, err := verifier.New(authkit.WithKeys(set), authkit.WithStore(c.store))
+		opts := []authkit.Option{authkit.WithKeys(set)}
+		if c.store != nil {
+			opts = append(opts, authkit.WithStore(c.store))
+		}
+		v, err := verifier.New(opts...)
 		if err != nil {
 			t.Fatal(err)
 		}

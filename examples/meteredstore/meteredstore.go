@@ -56,3 +56,10 @@ func (s *Store) IsRevoked(ctx context.Context, q authkit.RevocationQuery, now ti
 
 // Counts returns how many checks ran and how many failed.
 func (s *Store) Counts() (checks, failures int64) { return s.checks.Load(), s.failures.Load() }
+
+// InProcess passes on the wrapped store's authkit.InProcessStore report:
+// the counters add no I/O and no wait.
+func (s *Store) InProcess() bool {
+	ip, ok := s.Store.(authkit.InProcessStore)
+	return ok && ip.InProcess()
+}

@@ -17,9 +17,8 @@ func TestConformance(t *testing.T) {
 		New: func(t *testing.T) authkit.Store {
 			return meteredstore.New(memory.New())
 		},
-		// The decorator hides the memory store's InProcess report: say
-		// here that there is no backend to be unreachable.
-		InProcess: true,
+		// The decorator passes on the memory store's InProcess report:
+		// there is no backend to be unreachable, and one handle is all.
 	})
 }
 
@@ -55,6 +54,9 @@ func TestKeepsThrottle(t *testing.T) {
 	inner := withThrottle{memory.New(), memory.NewThrottle()}
 	if _, ok := meteredstore.New(inner).(authkit.ThrottleStore); !ok {
 		t.Error("New of a ThrottleStore is not one")
+	}
+	if ip, ok := meteredstore.New(memory.New()).(authkit.InProcessStore); !ok || !ip.InProcess() {
+		t.Error("New of the memory store does not pass on its InProcess report")
 	}
 	plain := struct{ authkit.Store }{memory.New()}
 	if _, ok := meteredstore.New(plain).(authkit.ThrottleStore); ok {
