@@ -117,6 +117,7 @@ type Config struct {
 	SessionLifetime     time.Duration
 	Leeway              time.Duration
 	MaxTokenLifetime    time.Duration
+	RevocationRetention time.Duration
 	Clock               func() time.Time
 	ReuseGrace          time.Duration
 	UnnamedRefresh      bool
@@ -553,6 +554,20 @@ func WithSessionLifetime(d time.Duration) Option {
 // Default 30 seconds; from 0 to 5 minutes. Verifier only.
 func WithLeeway(d time.Duration) Option {
 	return durationOption("WithLeeway", RoleVerifier, d, 0, 5*time.Minute, func(c *Config) { c.Leeway = d })
+}
+
+// WithRevocationRetention makes the issuer remember a session or subject
+// revocation (RevokeSession, RevokeSubject, reuse detection) for at least
+// d, instead of its own access TTL: set it to the longest lifetime of the
+// tokens any verifier sharing the store accepts from another issuer (the
+// largest Profile.MaxTokenLifetime of WithTrustedIssuer), so that a
+// logout-all also refuses those tokens until they expire. Without it a
+// RevokeSubject covered another issuer's 24-hour tokens for the revoking
+// issuer's access TTL and about ten minutes, and they verified again
+// (found by review). From 1 second to 30 days; the access TTL when
+// shorter. Issuer only.
+func WithRevocationRetention(d time.Duration) Option {
+	return durationOption("WithRevocationRetention", RoleIssuer, d, time.Second, 30*24*time.Hour, func(c *Config) { c.RevocationRetention = d })
 }
 
 // WithMaxTokenLifetime refuses a JWT whose lifetime, exp − iat, is longer

@@ -97,6 +97,7 @@ type Issuer struct {
 	clientID        string
 	prefix          string
 	accessTTL       time.Duration
+	retention       time.Duration // authkit.WithRevocationRetention
 	refreshTTL      time.Duration
 	sessionLifetime time.Duration
 	reuseGrace      time.Duration
@@ -140,6 +141,7 @@ func New(opts ...authkit.Option) (*Issuer, error) {
 		clientID:        c.ClientID,
 		prefix:          c.TokenPrefix,
 		accessTTL:       c.AccessTTL,
+		retention:       c.RevocationRetention,
 		refreshTTL:      c.RefreshTTL,
 		sessionLifetime: c.SessionLifetime,
 		reuseGrace:      c.ReuseGrace,
@@ -850,11 +852,12 @@ func (i *Issuer) outlive(ctx context.Context, what string, f func(context.Contex
 const CleanupMargin = time.Hour
 
 // revokeUntil is how long a session or subject revocation must be
-// remembered: until every access token it covers has expired, whatever
-// leeway a verifier allows, and whichever process's clock minted it
-// (within clockSkewAllowance).
+// remembered: until every access token it covers has expired — the
+// issuer's, and those of other issuers within WithRevocationRetention —
+// whatever leeway a verifier allows, and whichever process's clock minted
+// it (within clockSkewAllowance).
 func (i *Issuer) revokeUntil(now time.Time) time.Time {
-	return now.Add(i.accessTTL + maxLeeway + clockSkewAllowance)
+	return now.Add(max(i.accessTTL, i.retention) + maxLeeway + clockSkewAllowance)
 }
 
 // revokeSession revokes session id of subject: its access tokens in the
