@@ -73,17 +73,9 @@ func startMariaDB(server, dir, data string) (dsn string, stop func(), err error)
 		argv = append(argv, "--user=root")
 	}
 	cmd := exec.Command(server, argv...)
-	if err := cmd.Start(); err != nil {
+	stop, exited, err := startProcess(cmd)
+	if err != nil {
 		return "", nil, err
-	}
-	exited := make(chan struct{})
-	go func() {
-		_ = cmd.Wait()
-		close(exited)
-	}()
-	stop = func() {
-		_ = cmd.Process.Kill()
-		<-exited
 	}
 	cfg := mysql.NewConfig()
 	cfg.User, cfg.Net, cfg.Addr, cfg.ParseTime = "root", "tcp", "127.0.0.1:"+port, true

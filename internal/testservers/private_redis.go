@@ -159,17 +159,9 @@ func startPrivateRedis(bin, dir, port string, first, args []string) (addr string
 	cmd := exec.Command(bin, argv...)
 	var out strings.Builder // a bad argument is reported here, not in the log
 	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
+	stop, exited, err := startProcess(cmd)
+	if err != nil {
 		return "", nil, err
-	}
-	exited := make(chan struct{})
-	go func() {
-		_ = cmd.Wait()
-		close(exited)
-	}()
-	stop = func() {
-		_ = cmd.Process.Kill()
-		<-exited
 	}
 	c := redis.NewClient(&redis.Options{Addr: addr, MaxRetries: -1, DialTimeout: time.Second})
 	defer c.Close()
@@ -202,4 +194,21 @@ func logTail(path string) string {
 		lines = lines[len(lines)-5:]
 	}
 	return strings.Join(lines, " | ")
+}
+
+// startProcess starts cmd; stop kills it and waits for it to exit, and
+// exited is closed once it has.
+func startProcess(cmd *exec.Cmd) (stop func(), exited <-chan struct{}, err error) {
+	if err := cmd.Start(); err != nil {
+		return nil, nil, err
+	}
+	done := make(chan struct{})
+	go func() {
+		_ = cmd.Wait()
+		close(done)
+	}()
+	return func() {
+		_ = cmd.Process.Kill()
+		<-done
+	}, done, nil
 }
