@@ -219,3 +219,47 @@ func TestDataLossDuringAJWKSWait(t *testing.T) {
 		t.Errorf("a token revoked before the loss, after the waiting request noticed it: %v, want ErrDataLoss", err)
 	}
 }
+
+// A token without iat (a trusted issuer's profile that does not require
+// it) is before every epoch of a store that keeps one, so it is refused
+// as before (ErrDataLoss), but nothing was lost: no EventDataLoss and no
+// log line saying so, with and without the mirror (found by review: the
+// first such token reported that the store had lost its data).
+func TestNoIssuedAtIsNotDataLoss(t *testing.T) {
+	const iss = "https://idp.example"
+	for _, mirror := range []bool{false, true} {
+		t.Run(map[bool]string{false: "Direct", true: "Mirror"}[mirror], func(t *testing.T) {
+			k := genKey(t, keys.ES256)
+			prof := authkit.OIDCProfile()
+			prof.RequiredClaims = nil
+			var log eventlog.Log
+			var logs bytes.Buffer
+			opts := []authkit.Option{authkit.WithClock((&clock{t: time.Now()}).Now),
+				authkit.WithTrustedIssuer(authkit.TrustedIssuer{Issuer: iss, Keys: pubSet(t, k), Audience: []string{"api"}, Profile: &prof}),
+				authkit.WithRevocationStore(feedtest.New()), authkit.WithEventHook(log.Hook),
+				authkit.WithLogger(slog.New(slog.NewTextHandler(&logs, nil)))}
+			if mirror {
+				opts = append(opts, authkit.WithRevocationMirror(time.Minute))
+			}
+			v := newVerifier(t, opts...)
+			tok := forge(t, k, map[string]any{"alg": "ES256", "kid": k.ID()}, map[string]any{"iss": iss, "aud": "api", "sub": "s",
+				"exp": time.Now().Add(time.Minute).Unix()})
+			var err error
+			waitUntil(t, "a refusal", func() bool {
+				_, err = v.Verify(context.Background(), tok)
+				return err != nil
+			})
+			if !errors.Is(err, authkit.ErrDataLoss) || !strings.Contains(err.Error(), "no iat") {
+				t.Fatalf("a token without iat: %v, want ErrDataLoss saying it has no iat", err)
+			}
+			for _, e := range log.Take() {
+				if e.Type == authkit.EventDataLoss {
+					t.Errorf("event %+v for a token without iat, want no data_loss", e)
+				}
+			}
+			if strings.Contains(logs.String(), "lost data") {
+				t.Errorf("log %q for a token without iat, want no line saying the store lost data", logs.String())
+			}
+		})
+	}
+}

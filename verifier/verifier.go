@@ -673,6 +673,14 @@ func (v *Verifier) checkRevoked(ctx context.Context, jti, sid, sub string, iat, 
 		var lost *authkit.DataLossError
 		if errors.As(err, &lost) {
 			// Refused whatever dead says: the store cannot vouch for it.
+			if iat.IsZero() {
+				// A token without iat is before every epoch: nothing was
+				// lost, so no data-loss alarm (found by review: the first
+				// such token logged, and reported, that the store had lost
+				// its data).
+				return fmt.Errorf("verifier: the token has no iat, and the revocation store vouches only for tokens issued since %s: %w",
+					lost.Since.UTC().Format(time.RFC3339), err)
+			}
 			v.reportLoss(ctx, lost, jti, sid, sub)
 			return fmt.Errorf("verifier: %w", err)
 		}
