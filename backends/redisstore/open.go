@@ -2,6 +2,7 @@ package redisstore
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"net/url"
 	"strconv"
@@ -34,7 +35,8 @@ import (
 // is built with ContextTimeoutEnabled, so ctx deadlines bound every call.
 // Parameters that send reads to replicas (read_only, route_by_latency,
 // route_randomly, and replica_only for Sentinel) are refused with
-// ErrInvalidConfig: a replica may not yet have a revocation.
+// ErrInvalidConfig: a replica may not yet have a revocation. So is
+// skip_verify=true (TLS without the server certificate's check).
 // Once Redis answered, OpenURL writes the data-loss epoch markers that
 // are missing, as New does, and refuses a redis:// URL of one node of a
 // Redis Cluster (use redis+cluster://).
@@ -78,6 +80,9 @@ func OpenURL(ctx context.Context, rawURL string, opts ...Option) (*Store, error)
 		if err != nil {
 			return nil, urlErr(err)
 		}
+		if err := checkTLS(o.TLSConfig); err != nil {
+			return nil, err
+		}
 		o.ContextTimeoutEnabled = true
 		rdb = redis.NewClient(o)
 	case topology == "cluster" && (base == "redis" || base == "rediss"):
@@ -86,6 +91,9 @@ func OpenURL(ctx context.Context, rawURL string, opts ...Option) (*Store, error)
 		if err != nil {
 			return nil, urlErr(err)
 		}
+		if err := checkTLS(o.TLSConfig); err != nil {
+			return nil, err
+		}
 		o.ContextTimeoutEnabled = true
 		rdb = redis.NewClusterClient(o)
 	case topology == "sentinel" && (base == "redis" || base == "rediss"):
@@ -93,6 +101,9 @@ func OpenURL(ctx context.Context, rawURL string, opts ...Option) (*Store, error)
 		o, err := redis.ParseFailoverURL(u.String())
 		if err != nil {
 			return nil, urlErr(err)
+		}
+		if err := checkTLS(o.TLSConfig); err != nil {
+			return nil, err
 		}
 		if o.MasterName == "" {
 			return nil, fmt.Errorf("redisstore: OpenURL: %w: a redis+sentinel URL needs master_name", authkit.ErrInvalidConfig)
@@ -125,6 +136,17 @@ func OpenURL(ctx context.Context, rawURL string, opts ...Option) (*Store, error)
 		return nil, err
 	}
 	return s, nil
+}
+
+// checkTLS refuses a URL whose skip_verify=true turned off the check of
+// the server's certificate: anyone on the path could then answer, in
+// Redis's place, that a revoked token is not (found by review: it was
+// accepted silently).
+func checkTLS(c *tls.Config) error {
+	if c != nil && c.InsecureSkipVerify {
+		return fmt.Errorf("redisstore: OpenURL: %w: skip_verify=true turns off the check of the server's certificate, so anyone on the path could answer for Redis that a revoked token is not; trust the server's CA instead (SSL_CERT_FILE or SSL_CERT_DIR name CA certificates for a Go program), or build the client with your own tls.Config and pass it to New", authkit.ErrInvalidConfig)
+	}
+	return nil
 }
 
 // urlErr reports a URL go-redis refused, without the URL (it may hold a

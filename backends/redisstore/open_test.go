@@ -72,6 +72,10 @@ func TestOpenURL(t *testing.T) {
 		{"redis://user:s3cret@" + addr + "/0?key_prefix=x;y", authkit.ErrInvalidConfig},
 		{"redis://user:s3cret@" + addr + "/0?key_prefix=x%zz", authkit.ErrInvalidConfig},
 		{"redis://" + addr + "/0?replica_acks=1;replica_ack_timeout=1s", authkit.ErrInvalidConfig},
+		// TLS without the certificate's check, on every topology.
+		{"rediss://" + addr + "/0?skip_verify=true", authkit.ErrInvalidConfig},
+		{"rediss+cluster://" + addr + "?skip_verify=true", authkit.ErrInvalidConfig},
+		{"rediss+sentinel://" + addr + "?master_name=m&skip_verify=true", authkit.ErrInvalidConfig},
 	} {
 		s, err := redisstore.OpenURL(t.Context(), tc.url)
 		if !errors.Is(err, tc.want) {
