@@ -30,10 +30,13 @@ const (
 //
 // Redis replicates asynchronously: without it, a failover (Sentinel or
 // Cluster) in the moment after a revocation can lose it, and the token it
-// revoked verifies again. With n of the primary's replicas holding it, the
-// replica a failover promotes (the most up to date, for Sentinel and
-// Cluster alike) has it. Each revoking call then costs one more round
-// trip, plus the replicas' acknowledgement; nothing else is slowed.
+// revoked verifies again. Set n to the number of replicas each primary
+// has: then the replica a failover promotes has it. With fewer, a
+// failover can promote one that had not acknowledged it (a manual
+// SENTINEL FAILOVER, or an old primary taking writes that its other
+// replicas acknowledge until Sentinel reconfigures it; CheckReplication
+// warns of both). Each revoking call costs one more round trip, plus the
+// replicas' acknowledgement; nothing else is slowed.
 //
 // Keep timeout below the issuer's authkit.WithStoreTimeout (5 seconds by
 // default), which otherwise ends the call first, with the same class of

@@ -138,6 +138,40 @@ func TestReplicaAcks(t *testing.T) {
 	}
 }
 
+// With more replicas than WithReplicaAcks waits for, CheckReplication
+// warns: a failover may promote one that had not acknowledged the latest
+// revocations (found by review: with two replicas and replica_acks=1, a
+// SENTINEL FAILOVER lost half the revocations confirmed during it).
+// Waiting for every replica is right.
+func TestCheckReplicationFewerAcksThanReplicas(t *testing.T) {
+	primary := testservers.PrivateRedis(t, "--save", "", "--appendonly", "no", "--repl-diskless-sync-delay", "0")
+	host, port, err := net.SplitHostPort(primary)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		testservers.PrivateRedis(t, "--save", "", "--appendonly", "no", "--replicaof", host, port)
+	}
+	rdb := standalone(t, primary)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		info, err := rdb.Info(t.Context(), "replication").Result()
+		if err == nil && strings.Contains(info, "connected_slaves:2") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the replicas did not connect: %v\n%s", err, info)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	checkUnconfirmed(t, "WithReplicaAcks(1), two replicas", newStore(t, rdb, "acks2:", redisstore.WithReplicaAcks(1, time.Second)),
+		"2 replica(s) and revocations wait for 1")
+	checkUnconfirmed(t, "no acks, two replicas", newStore(t, rdb, "acks2:"), "replica_acks=2")
+	if err := newStore(t, rdb, "acks2:", redisstore.WithReplicaAcks(2, time.Second)).CheckReplication(t.Context()); err != nil {
+		t.Errorf("CheckReplication with WithReplicaAcks(2) and two replicas: %v, want nil", err)
+	}
+}
+
 // checkUnconfirmed checks that s.CheckReplication fails with
 // ErrUnconfirmedReplication saying want.
 func checkUnconfirmed(t *testing.T, name string, s *redisstore.Store, want string) {

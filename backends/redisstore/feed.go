@@ -593,6 +593,20 @@ func (f *follow) read(ctx context.Context, buckets []int, cursor map[int]streamI
 		rctx, cancel := context.WithTimeout(ctx, block+grace)
 		pipe := f.s.rdb.Pipeline()
 		xr := pipe.XRead(rctx, &redis.XReadArgs{Streams: streams, Count: feedBatch, Block: block})
+		// Each cursor's own entry must still be in its log (unless
+		// trimmed, which the meta read after says): a failover to a
+		// replica that had not received it, with a clock behind, gives
+		// the new primary entries below the cursor and above it, and
+		// the XREAD alone would skip those below (found by review: a
+		// mirror lost a revocation that way, its head checks passing).
+		from := make([]streamID, len(buckets))
+		held := make([]*redis.XMessageSliceCmd, len(buckets))
+		for i, b := range buckets {
+			from[i] = cursor[b]
+			if from[i] != (streamID{}) {
+				held[i] = pipe.XRangeN(rctx, f.s.k.feed(b), from[i].String(), from[i].String(), 1)
+			}
+		}
 		// The epochs and trim marks are read after the XREAD, on the same
 		// connection: a trim past the cursor made by another client just
 		// before the XREAD ran (between the two, if they came the other
@@ -610,7 +624,7 @@ func (f *follow) read(ctx context.Context, buckets []int, cursor map[int]streamI
 		// (a connection lost between the replies, a meta key of the wrong
 		// type) is never read as an empty reply.
 		if err == nil || errors.Is(err, redis.Nil) {
-			err = pipeErr(xr, metas)
+			err = pipeErr(xr, metas, held)
 		}
 		if err != nil {
 			if ctx.Err() != nil {
@@ -635,6 +649,10 @@ func (f *follow) read(ctx context.Context, buckets []int, cursor map[int]streamI
 			}
 			if cursor[b].less(trim) {
 				send(readResult{err: lost(f.op, "the log was trimmed past the last position passed to fn")})
+				return
+			}
+			if held[i] != nil && trim.less(from[i]) && len(held[i].Val()) == 0 {
+				send(readResult{err: lost(f.op, "the log no longer holds the last change passed to fn (a failover to a replica that had not received it)")})
 				return
 			}
 		}
@@ -670,9 +688,14 @@ func (f *follow) read(ctx context.Context, buckets []int, cursor map[int]streamI
 
 // pipeErr is the first error, other than an XREAD's redis.Nil (nothing
 // new), among the replies of a reader's pipeline.
-func pipeErr(xr *redis.XStreamSliceCmd, metas []*redis.SliceCmd) error {
+func pipeErr(xr *redis.XStreamSliceCmd, metas []*redis.SliceCmd, held []*redis.XMessageSliceCmd) error {
 	if err := xr.Err(); err != nil && !errors.Is(err, redis.Nil) {
 		return err
+	}
+	for _, h := range held {
+		if h != nil && h.Err() != nil {
+			return h.Err()
+		}
 	}
 	for _, m := range metas {
 		if err := m.Err(); err != nil {

@@ -224,3 +224,82 @@ func TestFeedLogBehindReceived(t *testing.T) {
 		t.Fatal("j1 never reached fn and the follower went on as current")
 	}
 }
+
+// A follower whose last received entry is gone from its bucket's log while
+// the log holds entries both below and above it (a failover to a replica
+// that had not received that entry and whose clock is behind) reports its
+// position lost rather than reading on after it, which would skip the
+// entries below (found by review: a mirror missed a revocation so).
+func TestFeedLogForkedAroundReceived(t *testing.T) {
+	s, rdb := standaloneStore(t)
+	ctx := t.Context()
+	until := time.Now().Add(time.Hour)
+	if err := s.RevokeToken(ctx, "alice", "j0", until); err != nil {
+		t.Fatal(err)
+	}
+	pos, err := s.RevocationSnapshot(ctx, time.Now(), func(authkit.Revocation) error { return nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	stream := s.k.feed(bucket("alice"))
+	first, err := rdb.XRange(ctx, stream, "-", "+").Result()
+	if err != nil || len(first) != 1 {
+		t.Fatalf("the log holds %v (%v), want j0's change alone", first, err)
+	}
+	got := make(chan authkit.Revocation, 16)
+	errc := make(chan error, 1)
+	fctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	go func() {
+		errc <- s.FollowRevocations(fctx, pos, 200*time.Millisecond, func(rs []authkit.Revocation, _ authkit.FeedPosition) error {
+			for _, r := range rs {
+				got <- r
+			}
+			return nil
+		})
+	}()
+	entry := func(id string) map[string]any {
+		v := map[string]any{}
+		for k, x := range first[0].Values {
+			v[k] = x
+		}
+		v["i"] = id
+		return v
+	}
+	// An entry from "the old primary", its clock a minute ahead.
+	now := time.Now()
+	ahead := fmt.Sprintf("%d-0", now.Add(time.Minute).UnixMilli())
+	if err := rdb.XAdd(ctx, &redis.XAddArgs{Stream: stream, ID: ahead, Values: entry("jx")}).Err(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-got:
+	case err := <-errc:
+		t.Fatalf("FollowRevocations = %v before the entry ahead", err)
+	case <-time.After(5 * time.Second):
+		t.Fatal("the entry ahead never reached fn")
+	}
+	// "The new primary" never had it, and logs j1 below it and j2 above
+	// it before the follower reads again (at once, so that no read sees
+	// the log behind).
+	tx := rdb.TxPipeline()
+	tx.XDel(ctx, stream, ahead)
+	tx.Do(ctx, "XSETID", stream, first[0].ID)
+	tx.XAdd(ctx, &redis.XAddArgs{Stream: stream, ID: fmt.Sprintf("%d-0", now.Add(time.Second).UnixMilli()), Values: entry("j1")})
+	tx.XAdd(ctx, &redis.XAddArgs{Stream: stream, ID: fmt.Sprintf("%d-0", now.Add(2*time.Minute).UnixMilli()), Values: entry("j2")})
+	if _, err := tx.Exec(ctx); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-errc:
+		if !errors.Is(err, authkit.ErrFeedPositionLost) {
+			t.Fatalf("FollowRevocations = %v, want ErrFeedPositionLost", err)
+		}
+	case r := <-got:
+		if r.ID != "j1" {
+			t.Fatalf("fn got %+v first, want j1 or the position lost (j1 skipped)", r)
+		}
+	case <-fctx.Done():
+		t.Fatal("neither j1 nor the position lost reached the follower")
+	}
+}

@@ -38,7 +38,8 @@ func readReplicas(ctx context.Context, c redis.Cmdable, n *NodePersistence) erro
 // CheckReplication returns nil when no revocation the Store writes can
 // be lost by a failover or refused for want of replicas: without
 // WithReplicaAcks, no primary has a replica; with WithReplicaAcks(n, …),
-// every primary has at least n connected. Otherwise it returns an error
+// every primary has exactly n connected (fewer refuse every revocation;
+// more leave replicas a failover may promote without them). Otherwise it returns an error
 // matching ErrUnconfirmedReplication that names each primary and what
 // follows from its state:
 //
@@ -50,6 +51,12 @@ func readReplicas(ctx context.Context, c redis.Cmdable, n *NodePersistence) erro
 //   - fewer replicas connected than WithReplicaAcks waits for: every
 //     revoking call fails with authkit.ErrStoreUnavailable (closed, but
 //     no one can log out) until enough connect;
+//   - more replicas connected than WithReplicaAcks waits for: a failover
+//     may promote a replica that had not acknowledged the latest
+//     revocations (Sentinel promotes the most up-to-date one it sees,
+//     but a manual SENTINEL FAILOVER, or an old primary that keeps
+//     taking writes its other replicas acknowledge until Sentinel
+//     reconfigures it, loses them: found by review);
 //   - a primary that does not say (INFO refused): cannot tell.
 //
 // A node that cannot be asked yields an error matching
@@ -81,9 +88,11 @@ func (s *Store) CheckReplication(ctx context.Context) error {
 		case s.cfg.acks == 0 && n.Replicas > 0 && ring:
 			why = append(why, fmt.Sprintf("%s has %d replica(s) and a Redis Ring cannot wait for them: a failover may lose the latest revocations, and the revoked tokens verify again", name, n.Replicas))
 		case s.cfg.acks == 0 && n.Replicas > 0:
-			why = append(why, fmt.Sprintf("%s has %d replica(s) and revocations wait for none: a failover may lose the latest ones, and the revoked tokens verify again (WithReplicaAcks, or replica_acks=1 in the URL)", name, n.Replicas))
+			why = append(why, fmt.Sprintf("%s has %d replica(s) and revocations wait for none: a failover may lose the latest ones, and the revoked tokens verify again (WithReplicaAcks, or replica_acks=%d in the URL: every replica)", name, n.Replicas, n.Replicas))
 		case s.cfg.acks > n.Replicas:
 			why = append(why, fmt.Sprintf("%s has %d connected replica(s), fewer than the %d every revocation waits for: revoking calls fail until enough connect", name, n.Replicas, s.cfg.acks))
+		case s.cfg.acks > 0 && s.cfg.acks < n.Replicas && !ring:
+			why = append(why, fmt.Sprintf("%s has %d replica(s) and revocations wait for %d: a failover may promote one that had not acknowledged them (a manual failover, or a primary that keeps taking writes after another replica was promoted, which its other replicas acknowledge), and the revoked tokens verify again (WithReplicaAcks(%d, …), or replica_acks=%d in the URL: every replica)", name, n.Replicas, s.cfg.acks, n.Replicas, n.Replicas))
 		}
 	}
 	if len(why) > 0 {
