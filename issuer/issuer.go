@@ -656,7 +656,7 @@ func (i *Issuer) reused(ctx context.Context, presented string, re *authkit.Reuse
 	// event, so that the hook hears of the reuse before the revocation.
 	var err error
 	func() {
-		defer func() { err = i.revokeSession(ctx, re.Subject, re.SessionID, now) }()
+		defer func() { err = i.revokeSession(ctx, re.Subject, re.SessionID, now, false) }()
 		i.emit(ctx, authkit.Event{Type: authkit.EventReuseDetected, Time: now, Subject: re.Subject, SessionID: re.SessionID, Method: "refresh", Err: out})
 		i.log.WarnContext(ctx, "authkit: refresh token reuse detected; revoking session", "session", re.SessionID, "subject", re.Subject)
 	}()
@@ -778,7 +778,7 @@ func (i *Issuer) endSessions(ctx context.Context, subject string, evict []authki
 		if err := ctx.Err(); err != nil {
 			return fmt.Errorf("issuer: session limit: %w", err)
 		}
-		if err := i.revokeSession(ctx, subject, s.ID, now); err != nil && !errors.Is(err, authkit.ErrNotFound) {
+		if err := i.revokeSession(ctx, subject, s.ID, now, true); err != nil && !errors.Is(err, authkit.ErrNotFound) {
 			return fmt.Errorf("issuer: session limit: ending session %s: %w", s.ID, err)
 		}
 	}
@@ -861,18 +861,27 @@ func (i *Issuer) revokeUntil(now time.Time) time.Time {
 }
 
 // revokeSession revokes session id of subject: its access tokens in the
-// revocation store, then the family in the refresh store. In that order,
-// a failure halfway leaves the family live, so whatever led here runs
-// again and completes it: a retry of an administrator's revocation, and
-// equally the next presentation of a reused refresh token, which detects
-// the reuse again. The other order left a revoked family whose access
-// tokens lived on: a retried reuse then met "session revoked" and never
-// wrote their revocation (found by review). Revoking the access tokens
-// of a session that does not exist (ErrNotFound from the refresh store)
-// is harmless. A repeat of a revocation of the session this issuer wrote
+// revocation store, then the family in the refresh store, which it
+// revokes even when the first write failed, returning that failure. A
+// family left live until something ran this again kept its holder
+// refreshing for as long as nothing did: after a reuse that revoking
+// failed, the owner's client, told its refresh failed, rarely presents
+// the reused token again (found by review: with the revocation written
+// but short of its replica acknowledgements, the thief's successor
+// rotated on). Revoked, the family mints nothing more, and the access
+// tokens it minted, if their revocation was lost, end at their expiry.
+// An administrator's retry still completes it (the session is found
+// and its access tokens revoked again); a reused token presented again
+// meets "session revoked" instead (found by an earlier review: such a
+// retry no longer writes the access tokens' revocation). With
+// keepFamily (the session limit's eviction, whose login is refused when
+// it fails) a failed first write leaves the family live instead: the
+// refused login then ends nothing, and the next one tries again.
+// Revoking the access tokens of a session that does not exist
+// (ErrNotFound from the refresh store) is harmless. A repeat of a revocation of the session this issuer wrote
 // within recentWindow writes nothing and reports nothing
 // (recentRevocations).
-func (i *Issuer) revokeSession(ctx context.Context, subject, id string, now time.Time) error {
+func (i *Issuer) revokeSession(ctx context.Context, subject, id string, now time.Time, keepFamily bool) error {
 	// It does not stop for the caller (each store call still has the store
 	// timeout): a client that hung up between the steps, or while the
 	// first write was in flight, left the family live, and once the sid's
@@ -885,12 +894,20 @@ func (i *Issuer) revokeSession(ctx context.Context, subject, id string, now time
 		return nil
 	}
 	return i.outlive(ctx, "revocation", func(ctx context.Context) error {
+		var tokens error
 		if i.revocations != nil {
-			if err := i.revocations.RevokeSessionTokens(ctx, subject, id, i.revokeUntil(now)); err != nil {
-				return err
+			tokens = i.revocations.RevokeSessionTokens(ctx, subject, id, i.revokeUntil(now))
+			if tokens != nil && keepFamily {
+				return tokens
 			}
 		}
 		err := i.refresh.RevokeSession(ctx, id, now)
+		if tokens != nil {
+			if err != nil && !errors.Is(err, authkit.ErrNotFound) {
+				return errors.Join(tokens, err)
+			}
+			return tokens
+		}
 		if err != nil && !errors.Is(err, authkit.ErrNotFound) {
 			return err
 		}
@@ -918,7 +935,7 @@ func (i *Issuer) RevokeSession(ctx context.Context, sessionID string) error {
 		return fmt.Errorf("issuer: revoke session: %w", err)
 	}
 	now := i.now()
-	if err := i.revokeSession(ctx, s.Subject, sessionID, now); err != nil {
+	if err := i.revokeSession(ctx, s.Subject, sessionID, now, false); err != nil {
 		return fmt.Errorf("issuer: revoke session: %w", err)
 	}
 	return nil
@@ -939,7 +956,7 @@ func (i *Issuer) RevokeOwnSession(ctx context.Context, subject, sessionID string
 		return fmt.Errorf("issuer: revoke session: %w", authkit.ErrNotFound)
 	}
 	now := i.now()
-	if err := i.revokeSession(ctx, subject, sessionID, now); err != nil {
+	if err := i.revokeSession(ctx, subject, sessionID, now, false); err != nil {
 		return fmt.Errorf("issuer: revoke session: %w", err)
 	}
 	return nil
@@ -1066,7 +1083,7 @@ func (i *Issuer) Revoke(ctx context.Context, token string) error {
 		if err != nil {
 			return fmt.Errorf("issuer: revoke: %w", err)
 		}
-		if err := i.revokeSession(ctx, rec.Subject, rec.SessionID, now); err != nil && !errors.Is(err, authkit.ErrNotFound) {
+		if err := i.revokeSession(ctx, rec.Subject, rec.SessionID, now, false); err != nil && !errors.Is(err, authkit.ErrNotFound) {
 			return fmt.Errorf("issuer: revoke: %w", err)
 		}
 		return nil
