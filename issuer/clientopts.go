@@ -101,6 +101,9 @@ func (i *Issuer) ClientID() string { return i.clientID }
 // nothing. The HTTP layer uses it to keep a client from revoking another
 // client's token (RFC 7009 §2.1).
 func (i *Issuer) TokenClientID(ctx context.Context, token string) (string, error) {
+	if err := i.ready(); err != nil {
+		return "", err
+	}
 	if err := ctx.Err(); err != nil {
 		return "", err
 	}

@@ -13,6 +13,9 @@ import (
 // issuer hashes API tokens (WithTokenHashKey). Show the secret to the
 // client's owner once; it is never stored.
 func (i *Issuer) NewClientSecret() (secret string, hash authkit.TokenHash, err error) {
+	if err := i.ready(); err != nil {
+		return "", authkit.TokenHash{}, err
+	}
 	secret, err = opaque.New(i.prefix, opaque.KindClientSecret)
 	if err != nil {
 		return "", authkit.TokenHash{}, fmt.Errorf("issuer: generating a client secret: %w", err)
@@ -24,6 +27,9 @@ func (i *Issuer) NewClientSecret() (secret string, hash authkit.TokenHash, err e
 // has the form NewClientSecret gives (checked first, without a hash), and
 // its hash equals c.SecretHash, compared in constant time.
 func (i *Issuer) CheckClientSecret(c authkit.Client, secret string) bool {
+	if i.ready() != nil {
+		return false
+	}
 	if c.SecretHash == (authkit.TokenHash{}) || opaque.Check(secret, i.prefix, opaque.KindClientSecret) != nil {
 		return false
 	}
@@ -36,6 +42,9 @@ func (i *Issuer) CheckClientSecret(c authkit.Client, secret string) bool {
 // entropy, hashed as the issuer hashes API tokens. The code goes to the
 // client once, in the redirect; it is never stored.
 func (i *Issuer) NewAuthorizationCode() (code string, hash authkit.TokenHash, err error) {
+	if err := i.ready(); err != nil {
+		return "", authkit.TokenHash{}, err
+	}
 	code, err = opaque.New(i.prefix, opaque.KindAuthCode)
 	if err != nil {
 		return "", authkit.TokenHash{}, fmt.Errorf("issuer: generating an authorization code: %w", err)
@@ -47,6 +56,9 @@ func (i *Issuer) NewAuthorizationCode() (code string, hash authkit.TokenHash, er
 // false without hashing when code does not have the form
 // NewAuthorizationCode gives (a mistyped, truncated or foreign code).
 func (i *Issuer) AuthorizationCodeHash(code string) (authkit.TokenHash, bool) {
+	if i.ready() != nil {
+		return authkit.TokenHash{}, false
+	}
 	if opaque.Check(code, i.prefix, opaque.KindAuthCode) != nil {
 		return authkit.TokenHash{}, false
 	}
@@ -59,6 +71,9 @@ func (i *Issuer) AuthorizationCodeHash(code string) (authkit.TokenHash, bool) {
 // refuse a login hook's claims or lifetimes when the login completes,
 // rather than when a client later exchanges an authorization code.
 func (i *Issuer) CheckIssueOptions(subject string, opts ...IssueOption) error {
+	if err := i.ready(); err != nil {
+		return err
+	}
 	_, err := i.params(subject, opts)
 	return err
 }

@@ -218,6 +218,20 @@ func (i *Issuer) params(subject string, opts []IssueOption) (*issueParams, error
 	return p, nil
 }
 
+// errUnbuilt is what an Issuer that New did not make (a zero Issuer)
+// returns from every call, instead of panicking on the fields New sets
+// (found by review: a zero Issuer's RevokeSubject crashed the process from
+// a goroutine of its own, where no recover of the caller's could catch it).
+var errUnbuilt = fmt.Errorf("issuer: %w: an Issuer must be made by issuer.New", authkit.ErrInvalidConfig)
+
+// ready returns errUnbuilt for an Issuer that New did not make.
+func (i *Issuer) ready() error {
+	if i == nil || i.now == nil || i.log == nil {
+		return errUnbuilt
+	}
+	return nil
+}
+
 var errNoRefreshStore = fmt.Errorf("issuer: %w: no refresh store configured (authkit.WithStore or WithRefreshStore)", authkit.ErrInvalidConfig)
 
 // IssueAccessToken mints an access token alone, with no refresh token and
@@ -225,6 +239,9 @@ var errNoRefreshStore = fmt.Errorf("issuer: %w: no refresh store configured (aut
 // and can be revoked only by its jti (Revoke) or its subject's cutoff
 // (RevokeSubject), and only where a revocation store is configured.
 func (i *Issuer) IssueAccessToken(ctx context.Context, subject string, opts ...IssueOption) (authkit.TokenPair, error) {
+	if err := i.ready(); err != nil {
+		return authkit.TokenPair{}, err
+	}
 	if err := ctx.Err(); err != nil {
 		return authkit.TokenPair{}, err
 	}
@@ -244,6 +261,9 @@ func (i *Issuer) IssueAccessToken(ctx context.Context, subject string, opts ...I
 // IssuePair starts a session for subject (a login) and returns its first
 // access and refresh tokens. It needs a refresh store.
 func (i *Issuer) IssuePair(ctx context.Context, subject string, opts ...IssueOption) (authkit.TokenPair, error) {
+	if err := i.ready(); err != nil {
+		return authkit.TokenPair{}, err
+	}
 	if i.refresh == nil {
 		return authkit.TokenPair{}, errNoRefreshStore
 	}
@@ -428,6 +448,9 @@ func joinScopes(s []string) string {
 // and, while it does not, fails without rotating, so that the token stays
 // current for the client's retry; see docs/security.md.
 func (i *Issuer) Refresh(ctx context.Context, refreshToken string, opts ...RefreshOption) (authkit.TokenPair, error) {
+	if err := i.ready(); err != nil {
+		return authkit.TokenPair{}, err
+	}
 	if i.refresh == nil {
 		return authkit.TokenPair{}, errNoRefreshStore
 	}
@@ -552,6 +575,9 @@ func (i *Issuer) Refresh(ctx context.Context, refreshToken string, opts ...Refre
 // (token introspection, RFC 7662). A rotated token is authkit.ErrInvalidToken
 // here (no reuse handling: that is Refresh's job).
 func (i *Issuer) RefreshSession(ctx context.Context, refreshToken string) (authkit.Session, error) {
+	if err := i.ready(); err != nil {
+		return authkit.Session{}, err
+	}
 	if i.refresh == nil {
 		return authkit.Session{}, errNoRefreshStore
 	}
@@ -599,7 +625,12 @@ func (i *Issuer) lookupRefresh(ctx context.Context, sid string, h authkit.TokenH
 
 // JWKS returns the public JWKS document of the issuer's key set (RFC 7517),
 // for serving at /.well-known/jwks.json. Symmetric keys are never included.
-func (i *Issuer) JWKS() ([]byte, error) { return i.keys.JWKS() }
+func (i *Issuer) JWKS() ([]byte, error) {
+	if err := i.ready(); err != nil {
+		return nil, err
+	}
+	return i.keys.JWKS()
+}
 
 // Stores reports which stores the issuer was configured with, so that a
 // caller (the HTTP layer) can refuse at start-up to serve what cannot work.
@@ -927,6 +958,9 @@ func (i *Issuer) revokeSession(ctx context.Context, subject, id string, now time
 // keeps the store timeout), so that a caller hanging up cannot leave it
 // half done.
 func (i *Issuer) RevokeSession(ctx context.Context, sessionID string) error {
+	if err := i.ready(); err != nil {
+		return err
+	}
 	if i.refresh == nil {
 		return errNoRefreshStore
 	}
@@ -945,6 +979,9 @@ func (i *Issuer) RevokeSession(ctx context.Context, sessionID string) error {
 // subject (a user ending one of their own sessions); a session of another
 // subject is authkit.ErrNotFound.
 func (i *Issuer) RevokeOwnSession(ctx context.Context, subject, sessionID string) error {
+	if err := i.ready(); err != nil {
+		return err
+	}
 	if i.refresh == nil {
 		return errNoRefreshStore
 	}
@@ -975,6 +1012,9 @@ func (i *Issuer) RevokeOwnSession(ctx context.Context, subject, sessionID string
 // keeps the store timeout), so that a caller hanging up cannot leave it
 // half done.
 func (i *Issuer) RevokeSubject(ctx context.Context, subject string, opts ...RevokeSubjectOption) error {
+	if err := i.ready(); err != nil {
+		return err
+	}
 	if err := checkSubjectRef(subject); err != nil {
 		return err
 	}
@@ -1047,6 +1087,9 @@ func (i *Issuer) revokeSubject(ctx, caller context.Context, subject string, rp r
 
 // Sessions lists subject's live sessions, newest first.
 func (i *Issuer) Sessions(ctx context.Context, subject string) ([]authkit.Session, error) {
+	if err := i.ready(); err != nil {
+		return nil, err
+	}
 	if i.refresh == nil {
 		return nil, errNoRefreshStore
 	}
@@ -1067,6 +1110,9 @@ func (i *Issuer) Sessions(ctx context.Context, subject string) ([]authkit.Sessio
 // of ours yields authkit.ErrInvalidToken (RFC 7009 endpoints answer 200
 // regardless).
 func (i *Issuer) Revoke(ctx context.Context, token string) error {
+	if err := i.ready(); err != nil {
+		return err
+	}
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -1165,6 +1211,9 @@ func (i *Issuer) ownJWT(token string) (claims.Claims, error) {
 // authkit.ErrInvalidToken; a session the store no longer holds,
 // authkit.ErrNotFound.
 func (i *Issuer) RevokeAccessTokenSession(ctx context.Context, token string) error {
+	if err := i.ready(); err != nil {
+		return err
+	}
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -1222,6 +1271,9 @@ func (i *Issuer) revokeTokenID(ctx context.Context, c claims.Claims, now time.Ti
 // hash is. With authkit.WithAPITokenLimit, a subject already at the limit
 // gets authkit.ErrLimitExceeded.
 func (i *Issuer) CreateAPIToken(ctx context.Context, subject, name string, opts ...APITokenOption) (string, authkit.APIToken, error) {
+	if err := i.ready(); err != nil {
+		return "", authkit.APIToken{}, err
+	}
 	if i.apiTokens == nil {
 		return "", authkit.APIToken{}, fmt.Errorf("issuer: %w: no API token store configured", authkit.ErrInvalidConfig)
 	}
@@ -1324,6 +1376,9 @@ func (i *Issuer) creatorLive(ctx context.Context, p *authkit.Principal) error {
 // APITokens lists subject's live API tokens, newest first (never their
 // secrets).
 func (i *Issuer) APITokens(ctx context.Context, subject string) ([]authkit.APIToken, error) {
+	if err := i.ready(); err != nil {
+		return nil, err
+	}
 	if i.apiTokens == nil {
 		return nil, fmt.Errorf("issuer: %w: no API token store configured", authkit.ErrInvalidConfig)
 	}
@@ -1340,6 +1395,9 @@ func (i *Issuer) APITokens(ctx context.Context, subject string) ([]authkit.APITo
 // RevokeAPIToken revokes subject's API token id. authkit.ErrNotFound if
 // subject has no such token.
 func (i *Issuer) RevokeAPIToken(ctx context.Context, subject, id string) error {
+	if err := i.ready(); err != nil {
+		return err
+	}
 	if i.apiTokens == nil {
 		return fmt.Errorf("issuer: %w: no API token store configured", authkit.ErrInvalidConfig)
 	}
@@ -1380,6 +1438,9 @@ func (i *Issuer) RevokeAPIToken(ctx context.Context, subject, id string) error {
 // usable. Expired records are refused by every check whether or not they
 // are deleted yet; they only take room until then.
 func (i *Issuer) Cleanup(ctx context.Context, batch int) (int, error) {
+	if err := i.ready(); err != nil {
+		return 0, err
+	}
 	if batch <= 0 {
 		batch = 1000
 	}

@@ -1452,3 +1452,54 @@ func TestRevokeAccessTokenSession(t *testing.T) {
 		t.Errorf("a sessionless access token after RevokeAccessTokenSession: %v, want ErrTokenRevoked", err)
 	}
 }
+
+// A zero Issuer (not made by New) answers every call with ErrInvalidConfig
+// instead of panicking (found by review: RevokeSubject crashed the process
+// from a goroutine of its own, past any recover of the caller's).
+func TestZeroIssuer(t *testing.T) {
+	ctx := context.Background()
+	var i issuer.Issuer
+	want := func(name string, err error) {
+		t.Helper()
+		if !errors.Is(err, authkit.ErrInvalidConfig) {
+			t.Errorf("%s on a zero Issuer: %v, want ErrInvalidConfig", name, err)
+		}
+	}
+	_, err := i.IssueAccessToken(ctx, "u")
+	want("IssueAccessToken", err)
+	_, err = i.IssuePair(ctx, "u")
+	want("IssuePair", err)
+	_, err = i.Refresh(ctx, "x")
+	want("Refresh", err)
+	_, err = i.RefreshSession(ctx, "x")
+	want("RefreshSession", err)
+	want("RevokeSession", i.RevokeSession(ctx, "s"))
+	want("RevokeOwnSession", i.RevokeOwnSession(ctx, "u", "s"))
+	want("RevokeSubject", i.RevokeSubject(ctx, "u"))
+	want("Revoke", i.Revoke(ctx, "x"))
+	want("RevokeAccessTokenSession", i.RevokeAccessTokenSession(ctx, "x"))
+	want("RevokeAPIToken", i.RevokeAPIToken(ctx, "u", "id"))
+	_, err = i.Sessions(ctx, "u")
+	want("Sessions", err)
+	_, err = i.APITokens(ctx, "u")
+	want("APITokens", err)
+	_, _, err = i.CreateAPIToken(ctx, "u", "n")
+	want("CreateAPIToken", err)
+	_, err = i.Cleanup(ctx, 10)
+	want("Cleanup", err)
+	_, err = i.TokenClientID(ctx, "x")
+	want("TokenClientID", err)
+	_, _, err = i.NewClientSecret()
+	want("NewClientSecret", err)
+	_, _, err = i.NewAuthorizationCode()
+	want("NewAuthorizationCode", err)
+	want("CheckIssueOptions", i.CheckIssueOptions("u"))
+	_, err = i.JWKS()
+	want("JWKS", err)
+	if i.CheckClientSecret(authkit.Client{SecretHash: authkit.TokenHash{1}}, "x") {
+		t.Error("CheckClientSecret on a zero Issuer = true")
+	}
+	if _, ok := i.AuthorizationCodeHash("x"); ok {
+		t.Error("AuthorizationCodeHash on a zero Issuer: ok")
+	}
+}

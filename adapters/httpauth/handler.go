@@ -463,8 +463,8 @@ func WithClock(now func() time.Time) HandlerOption {
 // the issuer mints: another issuer identifier, or a local key set without
 // the issuer's signing key (see verifier.Verifier.CheckIssuer).
 func NewHandler(iss *issuer.Issuer, auth *Auth, opts ...HandlerOption) (*Handler, error) {
-	if iss == nil || auth == nil {
-		return nil, invalid("NewHandler: nil issuer or Auth")
+	if iss == nil || auth == nil || auth.v == nil {
+		return nil, invalid("NewHandler: nil issuer or Auth, or an Auth not made by New")
 	}
 	c := handlerConfig{
 		paths:      DefaultPaths(),

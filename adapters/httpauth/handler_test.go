@@ -895,6 +895,9 @@ func TestNewHandlerValidation(t *testing.T) {
 	if _, err := httpauth.NewHandler(nil, f.auth); !errors.Is(err, authkit.ErrInvalidConfig) {
 		t.Errorf("nil issuer: %v", err)
 	}
+	if _, err := httpauth.NewHandler(f.iss, &httpauth.Auth{}); !errors.Is(err, authkit.ErrInvalidConfig) {
+		t.Errorf("an Auth not made by New: %v", err) // found by review: it panicked
+	}
 	// Disabling endpoints.
 	h, err := httpauth.NewHandler(f.iss, f.auth, httpauth.WithPaths(httpauth.Paths{Token: "/oauth/token", JWKS: "/jwks"}))
 	if err != nil {

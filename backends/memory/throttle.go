@@ -68,9 +68,30 @@ type thrEntry struct {
 	iN, iEx int   // positions in byN and byEx
 }
 
-// NewThrottle returns an empty Throttle.
+// NewThrottle returns an empty Throttle. A zero Throttle works too, with
+// the default size.
 func NewThrottle(opts ...ThrottleOption) *Throttle {
-	t := &Throttle{max: DefaultThrottleKeys, m: map[string]*thrEntry{}}
+	t := &Throttle{max: DefaultThrottleKeys}
+	t.init()
+	for _, o := range opts {
+		if o != nil {
+			o(t)
+		}
+	}
+	return t
+}
+
+// init makes the table of a Throttle not made by NewThrottle on first use
+// (found by review: a zero Throttle passed WithThrottleStore, then every
+// login panicked). Called with mu held, or before the Throttle is shared.
+func (t *Throttle) init() {
+	if t.m != nil {
+		return
+	}
+	if t.max == 0 {
+		t.max = DefaultThrottleKeys
+	}
+	t.m = map[string]*thrEntry{}
 	t.byN.less = func(a, b *thrEntry) bool {
 		if a.n != b.n {
 			return a.n < b.n
@@ -80,12 +101,6 @@ func NewThrottle(opts ...ThrottleOption) *Throttle {
 	t.byN.pos = func(e *thrEntry) *int { return &e.iN }
 	t.byEx.less = func(a, b *thrEntry) bool { return a.exp < b.exp }
 	t.byEx.pos = func(e *thrEntry) *int { return &e.iEx }
-	for _, o := range opts {
-		if o != nil {
-			o(t)
-		}
-	}
-	return t
 }
 
 // thrSweep is how many ended windows one call drops at most.
@@ -112,6 +127,7 @@ func (t *Throttle) AddFailure(ctx context.Context, key string, now time.Time, wi
 	}
 	us := micros(now)
 	t.mu.Lock()
+	t.init()
 	defer t.mu.Unlock()
 	t.sweep(us)
 	e, ok := t.m[key]
@@ -153,6 +169,7 @@ func (t *Throttle) ThrottleStates(ctx context.Context, now time.Time, keys ...st
 	us := micros(now)
 	out := make([]authkit.ThrottleState, len(keys))
 	t.mu.Lock()
+	t.init()
 	defer t.mu.Unlock()
 	t.sweep(us)
 	for i, k := range keys {
@@ -173,6 +190,7 @@ func (t *Throttle) ClearThrottle(ctx context.Context, key string) error {
 		return err
 	}
 	t.mu.Lock()
+	t.init()
 	defer t.mu.Unlock()
 	if e, ok := t.m[key]; ok {
 		t.remove(e)
@@ -190,6 +208,7 @@ func (t *Throttle) DeleteExpiredThrottles(ctx context.Context, now time.Time, li
 		return 0, fmt.Errorf("memory: %s: limit %d must be positive: %w", op, limit, authkit.ErrInvalidRequest)
 	}
 	t.mu.Lock()
+	t.init()
 	defer t.mu.Unlock()
 	return t.dropEnded(micros(now), limit), nil
 }
@@ -198,6 +217,7 @@ func (t *Throttle) DeleteExpiredThrottles(ctx context.Context, now time.Time, li
 // included.
 func (t *Throttle) Len() int {
 	t.mu.Lock()
+	t.init()
 	defer t.mu.Unlock()
 	return len(t.m)
 }

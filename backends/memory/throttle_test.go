@@ -95,3 +95,23 @@ func TestThrottleEvictionKeepsLongWindows(t *testing.T) {
 		t.Errorf("the oldest flood key has %d failures, want 0 (evicted: its window ends first)", st[2].Failures)
 	}
 }
+
+// A zero Throttle works, with the default size (found by review: it
+// passed WithThrottleStore, then every login panicked on its nil table).
+func TestZeroThrottle(t *testing.T) {
+	var th memory.Throttle
+	ctx := context.Background()
+	now := time.Now()
+	for want := int64(1); want <= 2; want++ {
+		st, err := th.AddFailure(ctx, "k", now, time.Minute)
+		if err != nil || st.Failures != want {
+			t.Fatalf("AddFailure on a zero Throttle: %+v, %v; want %d failures", st, err, want)
+		}
+	}
+	if got, err := th.ThrottleStates(ctx, now, "k", "other"); err != nil || len(got) != 2 || got[0].Failures != 2 || got[1].Failures != 0 {
+		t.Errorf("ThrottleStates on a zero Throttle: %+v, %v", got, err)
+	}
+	if th.Len() != 1 {
+		t.Errorf("Len = %d, want 1", th.Len())
+	}
+}

@@ -206,6 +206,8 @@ func TestOptions(t *testing.T) {
 	}{
 		{"defaults", ok, nil, true},
 		{"nil client", nil, nil, false},
+		{"typed nil client", (*redis.Client)(nil), nil, false},
+		{"typed nil cluster client", (*redis.ClusterClient)(nil), nil, false},
 		{"nil option", ok, []Option{nil}, false},
 		{"prefix with a brace", ok, []Option{WithPrefix("app{x}:")}, false},
 		{"prefix with a closing brace", ok, []Option{WithPrefix("app}:")}, false},

@@ -34,6 +34,9 @@ func TestOpenURL(t *testing.T) {
 	if err := s.Close(); err != nil {
 		t.Errorf("Close of an OpenURL store: %v", err)
 	}
+	if err := s.Close(); err != nil {
+		t.Errorf("a second Close of an OpenURL store: %v, want nil", err)
+	}
 	if err := s.Ping(t.Context()); !errors.Is(err, authkit.ErrStoreUnavailable) {
 		t.Errorf("Ping after Close = %v, want ErrStoreUnavailable (OpenURL's store owns its client)", err)
 	}

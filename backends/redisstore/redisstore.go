@@ -6,11 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 
 	"github.com/authkit-go/authkit"
+	"github.com/authkit-go/authkit/internal/nilness"
 	"github.com/authkit-go/authkit/internal/redact"
 	"github.com/authkit-go/authkit/internal/revlisten"
 	"github.com/authkit-go/authkit/internal/storeerr"
@@ -196,10 +198,11 @@ func buildConfig(opts []Option) (config, error) {
 // it is safe for concurrent use by many goroutines and by many processes
 // sharing the same Redis and prefix.
 type Store struct {
-	rdb   redis.UniversalClient
-	k     keyspace
-	cfg   config
-	owned bool // Close closes rdb (OpenURL made it)
+	rdb    redis.UniversalClient
+	k      keyspace
+	cfg    config
+	owned  bool        // Close closes rdb (OpenURL made it)
+	closed atomic.Bool // Close was called (a second Close returns nil)
 	// oneCall: rdb is a *redis.Client, whose server holds every hash
 	// slot, so that a script may touch keys of several slots and
 	// RotateRefresh is one call (rotateOneScript). Never true for a
@@ -272,7 +275,7 @@ func New(rdb redis.UniversalClient, opts ...Option) (*Store, error) {
 
 // newStore is New without writing the epoch markers.
 func newStore(rdb redis.UniversalClient, opts []Option) (*Store, error) {
-	if rdb == nil {
+	if nilness.Is(rdb) { // a typed nil too, such as (*redis.Client)(nil) (found by review: it panicked)
 		return nil, fmt.Errorf("redisstore: New: %w: nil client", authkit.ErrInvalidConfig)
 	}
 	c, err := buildConfig(opts)
@@ -389,9 +392,11 @@ func (s *Store) Client() redis.UniversalClient { return s.rdb }
 func (s *Store) Prefix() string { return s.k.p }
 
 // Close closes the client if OpenURL made it. A Store made by New leaves
-// the caller's client open; Close is then a no-op.
+// the caller's client open; Close is then a no-op. A second Close returns
+// nil, as the SQL store's does (found by review: it returned go-redis's
+// "client is closed").
 func (s *Store) Close() error {
-	if !s.owned {
+	if !s.owned || s.closed.Swap(true) {
 		return nil
 	}
 	return s.rdb.Close()
