@@ -46,8 +46,13 @@ var _ authkit.RevocationFeed = (*Store)(nil)
 // is noticed. A read that returned less than a full batch for a stream
 // vouches for that stream up to the time the read began.
 
-// positionVersion starts every position this store makes.
-const positionVersion = "r1"
+// positionVersion starts every position this store makes: "r2" carries
+// each bucket's last change's nonce beside its ID. An "r1" position (IDs
+// alone, from a version before 2026-12-06) is still read.
+const (
+	positionVersion   = "r2"
+	positionVersionV1 = "r1"
+)
 
 // feedBatch is how many changes one XREAD returns per stream.
 const feedBatch = 512
@@ -90,10 +95,15 @@ func parseDecimal(s string) (uint64, bool) {
 	return n, err == nil
 }
 
-// feedPos is a decoded position.
+// feedPos is a decoded position: per bucket, the ID of the last change
+// and its nonce ("" when unknown: an empty log, an r1 position, or a
+// change logged without one). The nonce tells a log that holds another
+// change under the same ID (a failover to a replica that missed the
+// change, its clock behind) from the log the position was read from.
 type feedPos struct {
 	digest string
 	ids    [feedShards]streamID
+	nonces [feedShards]string
 }
 
 func (p feedPos) encode() authkit.FeedPosition {
@@ -104,13 +114,17 @@ func (p feedPos) encode() authkit.FeedPosition {
 			b.WriteByte(',')
 		}
 		b.WriteString(id.String())
+		if p.nonces[i] != "" {
+			b.WriteByte('~')
+			b.WriteString(p.nonces[i])
+		}
 	}
 	return authkit.FeedPosition(b.String())
 }
 
 func decodePos(p authkit.FeedPosition) (feedPos, bool) {
 	parts := strings.Split(string(p), ".")
-	if len(parts) != 3 || parts[0] != positionVersion || len(parts[1]) != digestLen {
+	if len(parts) != 3 || (parts[0] != positionVersion && parts[0] != positionVersionV1) || len(parts[1]) != digestLen {
 		return feedPos{}, false
 	}
 	ids := strings.Split(parts[2], ",")
@@ -119,13 +133,40 @@ func decodePos(p authkit.FeedPosition) (feedPos, bool) {
 	}
 	out := feedPos{digest: parts[1]}
 	for i, s := range ids {
+		s, n, tagged := strings.Cut(s, "~")
+		if tagged && (parts[0] == positionVersionV1 || !validNonce(n)) {
+			return feedPos{}, false
+		}
 		id, ok := parseStreamID(s)
 		if !ok {
 			return feedPos{}, false
 		}
-		out.ids[i] = id
+		out.ids[i], out.nonces[i] = id, n
 	}
 	return out, true
+}
+
+// validNonce reports whether n has the form of feedNonce's.
+func validNonce(n string) bool {
+	if n == "" || len(n) > 32 {
+		return false
+	}
+	for _, c := range []byte(n) {
+		if !('A' <= c && c <= 'Z' || '2' <= c && c <= '7') {
+			return false
+		}
+	}
+	return true
+}
+
+// changeNonce is the nonce a change carries in the log, "" if none or
+// not of feedNonce's form.
+func changeNonce(m redis.XMessage) string {
+	n, _ := m.Values["n"].(string)
+	if !validNonce(n) {
+		return ""
+	}
+	return n
 }
 
 const digestLen = 16
@@ -202,16 +243,19 @@ func (s *Store) RevocationSnapshot(ctx context.Context, now time.Time, fn func(a
 			return "", corrupt(op, err)
 		}
 		h, err := parseHead(l)
-		if err != nil || len(l)%2 != 0 {
+		if err != nil || len(l) < 5 || len(l)%2 != 1 {
 			return "", corrupt(op, errCorrupt)
 		}
 		epochs[i], pos.ids[i] = h.epoch, h.last
+		if n := str(l[4]); validNonce(n) {
+			pos.nonces[i] = n
+		}
 		us, err := parseSince(str(l[3]))
 		if err != nil {
 			return "", corrupt(op, err)
 		}
 		since = max(since, us)
-		for j := 4; j < len(l); j += 2 {
+		for j := 5; j < len(l); j += 2 {
 			r, err := decodeEntry(str(l[j]), str(l[j+1]))
 			if err != nil {
 				return "", corrupt(op, err)
@@ -399,9 +443,10 @@ type readResult struct {
 }
 
 type change struct {
-	b  int
-	id streamID
-	r  authkit.Revocation
+	b     int
+	id    streamID
+	nonce string
+	r     authkit.Revocation
 }
 
 // block is how long one XREAD waits: a heartbeat, between 100ms (Redis
@@ -490,10 +535,11 @@ func (f *follow) run(ctx context.Context) error {
 	block := f.block()
 	for _, g := range groups {
 		cursor := make(map[int]streamID, len(g))
+		nonce := make(map[int]string, len(g))
 		for _, b := range g {
-			cursor[b] = f.pos.ids[b]
+			cursor[b], nonce[b] = f.pos.ids[b], f.pos.nonces[b]
 		}
-		wg.Go(func() { f.read(ctx, g, cursor, block, results) })
+		wg.Go(func() { f.read(ctx, g, cursor, nonce, block, results) })
 	}
 
 	var (
@@ -559,7 +605,7 @@ func (f *follow) run(ctx context.Context) error {
 		batch := make([]authkit.Revocation, len(pending))
 		for i, c := range pending {
 			batch[i] = c.r
-			f.pos.ids[c.b] = c.id
+			f.pos.ids[c.b], f.pos.nonces[c.b] = c.id, c.nonce
 		}
 		pending = nil
 		if err := f.fn(batch, f.pos.encode()); err != nil {
@@ -573,7 +619,7 @@ func (f *follow) run(ctx context.Context) error {
 // each read followed, on the same connection, by a check of the buckets'
 // epochs and trim marks. It sends what it reads to out until ctx ends or
 // a read fails.
-func (f *follow) read(ctx context.Context, buckets []int, cursor map[int]streamID, block time.Duration, out chan<- readResult) {
+func (f *follow) read(ctx context.Context, buckets []int, cursor map[int]streamID, nonce map[int]string, block time.Duration, out chan<- readResult) {
 	send := func(r readResult) bool {
 		select {
 		case out <- r:
@@ -651,9 +697,20 @@ func (f *follow) read(ctx context.Context, buckets []int, cursor map[int]streamI
 				send(readResult{err: lost(f.op, "the log was trimmed past the last position passed to fn")})
 				return
 			}
-			if held[i] != nil && trim.less(from[i]) && len(held[i].Val()) == 0 {
-				send(readResult{err: lost(f.op, "the log no longer holds the last change passed to fn (a failover to a replica that had not received it)")})
-				return
+			if held[i] != nil && trim.less(from[i]) {
+				at := held[i].Val()
+				if len(at) == 0 {
+					send(readResult{err: lost(f.op, "the log no longer holds the last change passed to fn (a failover to a replica that had not received it)")})
+					return
+				}
+				// Another change under the same ID: the old primary
+				// logged two in one millisecond, the replica got the
+				// first, and the new primary's clock gave the next
+				// change the second's ID (found by review).
+				if n := nonce[b]; n != "" && changeNonce(at[0]) != n {
+					send(readResult{err: lost(f.op, "the log holds another change than the last one passed to fn under its ID (a failover to a replica that had not received it)")})
+					return
+				}
 			}
 		}
 		idx := map[string]int{}
@@ -673,8 +730,8 @@ func (f *follow) read(ctx context.Context, buckets []int, cursor map[int]streamI
 					send(readResult{err: corrupt(f.op, errCorrupt)})
 					return
 				}
-				cursor[b] = id
-				res.changes = append(res.changes, change{b: b, id: id, r: r})
+				cursor[b], nonce[b] = id, changeNonce(m)
+				res.changes = append(res.changes, change{b: b, id: id, nonce: nonce[b], r: r})
 			}
 			if len(st.Messages) >= feedBatch {
 				res.full[b] = true

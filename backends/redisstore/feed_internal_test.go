@@ -24,10 +24,18 @@ func TestFeedPositionCodec(t *testing.T) {
 	for i := range p.ids {
 		p.ids[i] = streamID{uint64(1700000000000 + i), uint64(i)}
 	}
+	p.nonces[3] = feedNonce()
 	enc := p.encode()
 	got, ok := decodePos(enc)
 	if !ok || got != p {
 		t.Fatalf("decodePos(%q) = %+v, %v; want %+v", enc, got, ok, p)
+	}
+	// A position of the version before nonces is still read.
+	v1 := "r1" + strings.TrimPrefix(strings.Replace(string(enc), "~"+p.nonces[3], "", 1), positionVersion)
+	want := p
+	want.nonces[3] = ""
+	if got, ok := decodePos(authkit.FeedPosition(v1)); !ok || got != want {
+		t.Errorf("decodePos(%q) = %+v, %v; want %+v", v1, got, ok, want)
 	}
 	ids := strings.Repeat("0-0,", feedShards-1) + "0-0"
 	d := strings.Repeat("A", digestLen)
@@ -35,7 +43,11 @@ func TestFeedPositionCodec(t *testing.T) {
 		"",
 		"r1",
 		"r1." + d,
-		"r2." + d + "." + ids,
+		"r3." + d + "." + ids,
+		"r1." + d + "." + strings.TrimSuffix(ids, "0-0") + "0-0~ABCDEFGHIJKL", // r1 carries no nonce
+		"r2." + d + "." + strings.TrimSuffix(ids, "0-0") + "0-0~",             // an empty nonce
+		"r2." + d + "." + strings.TrimSuffix(ids, "0-0") + "0-0~abc",          // not feedNonce's form
+		"r2." + d + "." + strings.TrimSuffix(ids, "0-0") + "0-0~A~B",
 		"r1." + d[1:] + "." + ids,
 		"r1." + d + "." + ids + ",0-0",
 		"r1." + d + "." + strings.TrimSuffix(ids, ",0-0"),
@@ -301,5 +313,99 @@ func TestFeedLogForkedAroundReceived(t *testing.T) {
 		}
 	case <-fctx.Done():
 		t.Fatal("neither j1 nor the position lost reached the follower")
+	}
+}
+
+// A log that holds another change under the ID of the last change the
+// follower received (the old primary logged two changes in one
+// millisecond, the replica promoted got the first, and its clock gave its
+// next change the second's ID) is not the log the position was read from:
+// the follower, running or resuming from the position, reports it lost
+// instead of reading on after it (found by review: the check of the
+// cursor's entry looked at its ID alone).
+func TestFeedLogSameIDOtherChange(t *testing.T) {
+	for _, resume := range []bool{false, true} {
+		t.Run(map[bool]string{false: "Following", true: "Resuming"}[resume], func(t *testing.T) {
+			s, rdb := standaloneStore(t)
+			ctx := t.Context()
+			until := time.Now().Add(time.Hour)
+			if err := s.RevokeToken(ctx, "alice", "j0", until); err != nil {
+				t.Fatal(err)
+			}
+			stream := s.k.feed(bucket("alice"))
+			first, err := rdb.XRange(ctx, stream, "-", "+").Result()
+			if err != nil || len(first) != 1 {
+				t.Fatalf("the log holds %v (%v), want j0's change alone", first, err)
+			}
+			entry := func(id string) map[string]any {
+				v := map[string]any{}
+				for k, x := range first[0].Values {
+					v[k] = x
+				}
+				v["i"], v["n"] = id, feedNonce()
+				return v
+			}
+			now := time.Now()
+			ahead := fmt.Sprintf("%d-0", now.Add(time.Minute).UnixMilli())
+			pos, err := s.RevocationSnapshot(ctx, time.Now(), func(authkit.Revocation) error { return nil })
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := make(chan authkit.Revocation, 16)
+			errc := make(chan error, 1)
+			fctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+			defer cancel()
+			follow := func(from authkit.FeedPosition) {
+				go func() {
+					errc <- s.FollowRevocations(fctx, from, 200*time.Millisecond, func(rs []authkit.Revocation, _ authkit.FeedPosition) error {
+						for _, r := range rs {
+							got <- r
+						}
+						return nil
+					})
+				}()
+			}
+			if err := rdb.XAdd(ctx, &redis.XAddArgs{Stream: stream, ID: ahead, Values: entry("jx")}).Err(); err != nil {
+				t.Fatal(err)
+			}
+			if resume {
+				// The position now ends at jx; the follower starts later.
+				if pos, err = s.RevocationSnapshot(ctx, time.Now(), func(authkit.Revocation) error { return nil }); err != nil {
+					t.Fatal(err)
+				}
+			} else {
+				follow(pos)
+				select {
+				case <-got:
+				case err := <-errc:
+					t.Fatalf("FollowRevocations = %v before the entry ahead", err)
+				case <-time.After(5 * time.Second):
+					t.Fatal("the entry ahead never reached fn")
+				}
+			}
+			// "The new primary": j1 below jx's ID, jy under it, j2 above.
+			tx := rdb.TxPipeline()
+			tx.XDel(ctx, stream, ahead)
+			tx.Do(ctx, "XSETID", stream, first[0].ID)
+			tx.XAdd(ctx, &redis.XAddArgs{Stream: stream, ID: fmt.Sprintf("%d-0", now.Add(time.Second).UnixMilli()), Values: entry("j1")})
+			tx.XAdd(ctx, &redis.XAddArgs{Stream: stream, ID: ahead, Values: entry("jy")})
+			tx.XAdd(ctx, &redis.XAddArgs{Stream: stream, ID: fmt.Sprintf("%d-0", now.Add(2*time.Minute).UnixMilli()), Values: entry("j2")})
+			if _, err := tx.Exec(ctx); err != nil {
+				t.Fatal(err)
+			}
+			if resume {
+				follow(pos)
+			}
+			select {
+			case err := <-errc:
+				if !errors.Is(err, authkit.ErrFeedPositionLost) {
+					t.Fatalf("FollowRevocations = %v, want ErrFeedPositionLost", err)
+				}
+			case r := <-got:
+				t.Fatalf("fn got %+v, want the position lost (j1 and jy are behind the cursor)", r)
+			case <-fctx.Done():
+				t.Fatal("the follower went on as current")
+			}
+		})
 	}
 }

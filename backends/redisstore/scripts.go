@@ -361,6 +361,16 @@ local function lastID(stream)
   if #r == 0 then return '0-0' end
   return r[1][1]
 end
+-- lastEntry returns the last change's ID and its nonce ('' if none).
+local function lastEntry(stream)
+  local r = redis.call('XREVRANGE', stream, '+', '-', 'COUNT', 1)
+  if #r == 0 then return '0-0', '' end
+  local f = r[1][2]
+  for i = 1, #f - 1, 2 do
+    if f[i] == 'n' then return r[1][1], f[i + 1] end
+  end
+  return r[1][1], ''
+end
 -- logged reports whether one of the last entries of stream was logged by
 -- the call whose nonce is given: go-redis resends a script whose reply was
 -- lost, and the resent run must not log its change twice.
@@ -441,9 +451,10 @@ local e = ensureEpoch(KEYS[1], KEYS[2], ARGV[1])
 return {e, lastID(KEYS[2]), redis.call('HGET', KEYS[1], 't') or '0-0'}
 `)
 
-// feedSnapshotScript returns a bucket's head, as feedHeadScript, and the
+// feedSnapshotScript returns a bucket's head, as feedHeadScript, the
 // start of its data-loss epoch (starting one if the marker is missing, as
-// epochScript does: see epoch.go), followed by the member and value of
+// epochScript does: see epoch.go) and the nonce of its last change (empty if
+// none), followed by the member and value of
 // every entry of the index whose until is after now. KEYS: the bucket's
 // meta, stream, index and epoch marker. ARGV: log epoch candidates (two),
 // now, entry key base (prefix + revBase), the data-loss epoch start to
@@ -451,7 +462,8 @@ return {e, lastID(KEYS[2]), redis.call('HGET', KEYS[1], 't') or '0-0'}
 var feedSnapshotScript = redis.NewScript(feedHelpers + epochHelpers + `
 local since = startEpoch(KEYS[4], KEYS[1], KEYS[2], ARGV[5], ARGV[2])
 local e = ensureEpoch(KEYS[1], KEYS[2], ARGV[1])
-local out = {e, lastID(KEYS[2]), redis.call('HGET', KEYS[1], 't') or '0-0', since}
+local last, nonce = lastEntry(KEYS[2])
+local out = {e, last, redis.call('HGET', KEYS[1], 't') or '0-0', since, nonce}
 for _, m in ipairs(redis.call('ZRANGEBYSCORE', KEYS[3], '(' .. ARGV[3], '+inf')) do
   local v = redis.call('GET', ARGV[4] .. m)
   if v then
