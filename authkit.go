@@ -599,7 +599,12 @@ type Event struct {
 	TokenID string
 	// Method is the credential kind (MethodJWT, MethodAPIToken, "refresh").
 	Method string
-	// Err is the reason for EventAuthFailed, else nil.
+	// Err is the reason for EventAuthFailed; for EventReuseDetected the
+	// *ReuseError; for EventDataLoss the *DataLossError; for an
+	// EventRevoked of a session whose refresh tokens were revoked but
+	// whose access tokens' revocation failed, that failure (the access
+	// tokens live until they expire, or a retried revocation succeeds);
+	// else nil.
 	Err error
 }
 

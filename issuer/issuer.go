@@ -937,6 +937,13 @@ func (i *Issuer) revokeSession(ctx context.Context, subject, id string, now time
 			if err != nil && !errors.Is(err, authkit.ErrNotFound) {
 				return errors.Join(tokens, err)
 			}
+			if err == nil {
+				// Half done, and said so: the audit trail hears of the
+				// family's end now, not only after a retry (found by
+				// review). Not noted as recent, so a retry writes the
+				// access tokens' revocation.
+				i.emit(caller, authkit.Event{Type: authkit.EventRevoked, Time: now, Subject: subject, SessionID: id, Method: "session", Err: tokens})
+			}
 			return tokens
 		}
 		if err != nil && !errors.Is(err, authkit.ErrNotFound) {

@@ -16,6 +16,7 @@ import (
 
 	"github.com/authkit-go/authkit"
 	"github.com/authkit-go/authkit/backends/memory"
+	"github.com/authkit-go/authkit/internal/eventlog"
 	"github.com/authkit-go/authkit/issuer"
 	"github.com/authkit-go/authkit/keys"
 	"github.com/authkit-go/authkit/verifier"
@@ -1072,7 +1073,8 @@ func TestReuseRevocationFailureStillEndsTheFamily(t *testing.T) {
 	k, _ := keys.Generate(keys.HS256)
 	set, _ := keys.NewSet(k)
 	rev := &flakyRevocations{RevocationStore: memory.New()}
-	iss, err := issuer.New(authkit.WithKeys(set), authkit.WithRefreshStore(memory.New()), authkit.WithRevocationStore(rev))
+	var log eventlog.Log
+	iss, err := issuer.New(authkit.WithKeys(set), authkit.WithRefreshStore(memory.New()), authkit.WithRevocationStore(rev), authkit.WithEventHook(log.Hook))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -1089,8 +1091,20 @@ func TestReuseRevocationFailureStillEndsTheFamily(t *testing.T) {
 		t.Fatal(err)
 	}
 	rev.fail.Store(true)
+	log.Take()
 	if _, err := iss.Refresh(ctx, stolen.RefreshToken); !errors.Is(err, authkit.ErrTokenReused) || !errors.Is(err, authkit.ErrStoreUnavailable) {
 		t.Fatalf("the owner's presentation with the revocation store down: %v, want the reuse and the store's failure", err)
+	}
+	// The audit trail hears that the family ended, and that its access
+	// tokens' revocation failed (found by review: no event until a retry).
+	revoked := false
+	for _, e := range log.Take() {
+		if e.Type == authkit.EventRevoked && e.SessionID == thief.SessionID && errors.Is(e.Err, authkit.ErrStoreUnavailable) {
+			revoked = true
+		}
+	}
+	if !revoked {
+		t.Error("no EventRevoked for the family ended with its access tokens' revocation failed, want one whose Err is the failure")
 	}
 	if _, err := iss.Refresh(ctx, thief.RefreshToken); !errors.Is(err, authkit.ErrTokenRevoked) {
 		t.Errorf("the thief's refresh token after the reuse, the revocation store still down: %v, want ErrTokenRevoked", err)

@@ -189,7 +189,7 @@ func checkReplication(ctx context.Context, st openedStore, log *slog.Logger) err
 	case !errors.Is(err, redisstore.ErrUnconfirmedReplication):
 		return fmt.Errorf("--store: %w", err)
 	}
-	log.Warn("the Redis store's revocations are not confirmed by its replicas as configured (err names each primary and why): without replica_acks in --store, add replica_acks=N (and replica_ack_timeout) to match the replicas a failover may promote; with it, a primary with fewer connected replicas refuses every revocation until enough connect, so add replicas or lower replica_acks (docs/backends/redis.md, Replication and failover)",
+	log.Warn("the Redis store's revocations are not confirmed by its replicas as configured (err names each primary and why): replica_acks in --store (with replica_ack_timeout) should equal the number of replicas of each primary; with fewer acks a failover may promote a replica that lacks the latest revocations, with more every revocation is refused until enough replicas connect (docs/backends/redis.md, Replication and failover)",
 		"store", st.kind, "err", err)
 	return nil
 }
