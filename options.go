@@ -347,7 +347,7 @@ func WithJWKSURL(rawURL string) Option {
 			return invalid("WithJWKSURL: %s is not an absolute URL (RFC 3986: no spaces, <, >, {, }, quotes; a placeholder left in?)", shownURL(u, err))
 		}
 		if u.Scheme != "https" && (u.Scheme != "http" || !isLoopbackHost(u.Hostname())) {
-			return invalid("WithJWKSURL(%q): must be https (http only for loopback)", u.Redacted())
+			return invalid("WithJWKSURL(%s): must be https (http only for loopback)", shownURL(u, nil))
 		}
 		c.JWKSURL = rawURL
 		c.mark("WithJWKSURL", RoleVerifier)
@@ -355,13 +355,20 @@ func WithJWKSURL(rawURL string) Option {
 	}
 }
 
-// shownURL is a URL for an error message: with its password replaced
-// ("xxxxx") when it parsed, else nothing of it.
+// shownURL is a URL for an error message, quoted: its scheme, host and
+// path when it parsed, without user information or query, either of which
+// may hold a credential (found by review: the query of a presigned URL was
+// shown); else nothing of it.
 func shownURL(u *url.URL, err error) string {
 	if err != nil {
 		return "the URL given (it does not parse)"
 	}
-	return strconv.Quote(u.Redacted())
+	v := url.URL{Scheme: u.Scheme, Host: u.Host, Path: u.Path, RawPath: u.RawPath}
+	s := v.String()
+	if u.RawQuery != "" || u.ForceQuery {
+		s += "?…"
+	}
+	return strconv.Quote(s)
 }
 
 // uriChars reports whether s holds only characters a URI may (RFC 3986

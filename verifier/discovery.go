@@ -56,7 +56,7 @@ func fetchMetadata(ctx context.Context, client *http.Client, metaURL, issuer str
 	req.Header.Set("Accept", "application/json")
 	resp, err := client.Do(req)
 	if err != nil {
-		return "", err
+		return "", withoutURL(err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
@@ -119,7 +119,7 @@ func secureRedirects(hc *http.Client) *http.Client {
 	policy := hc.CheckRedirect
 	c.CheckRedirect = func(req *http.Request, via []*http.Request) error {
 		if !secureURL(req.URL) {
-			return fmt.Errorf("verifier: refusing a redirect to %q: not an https URL (http only for loopback)", req.URL.Redacted())
+			return fmt.Errorf("verifier: refusing a redirect to %q: not an https URL (http only for loopback)", safeURL(req.URL))
 		}
 		if policy != nil {
 			return policy(req, via)

@@ -307,14 +307,38 @@ func (r *remoteKeys) isDue(now time.Time) bool {
 	return tried > n || n-tried >= int64(r.interval)
 }
 
-// redactURL is raw for logs: a password in its user information (a JWKS
-// behind Basic authentication) replaced by "xxxxx".
+// redactURL is raw for logs and errors: see safeURL.
 func redactURL(raw string) string {
 	u, err := url.Parse(raw)
 	if err != nil {
 		return "(a URL that does not parse)"
 	}
-	return u.Redacted()
+	return safeURL(u)
+}
+
+// safeURL is u's scheme, host and path, without its user information (a
+// JWKS behind Basic authentication) or its query (a presigned URL's
+// signature, an api_key), either of which may be a credential; "?…"
+// marks a query left out (found by review: u.Redacted() masks only the
+// password, and the query went to the log).
+func safeURL(u *url.URL) string {
+	v := url.URL{Scheme: u.Scheme, Host: u.Host, Path: u.Path, RawPath: u.RawPath}
+	s := v.String()
+	if u.RawQuery != "" || u.ForceQuery {
+		s += "?…"
+	}
+	return s
+}
+
+// withoutURL is err without the URL a *url.Error names (net/http's
+// client errors quote the whole URL, a redirect's target included): its
+// operation and its cause.
+func withoutURL(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return fmt.Errorf("%s: %w", ue.Op, ue.Err)
+	}
+	return err
 }
 
 // step runs the fetch requests asked for, or the scheduled one if it is due.
@@ -428,7 +452,7 @@ func (r *remoteKeys) fetch(now time.Time) (*jwksDoc, error) {
 	req.Header.Set("Accept", "application/jwk-set+json, application/json")
 	resp, err := r.client.Do(req)
 	if err != nil {
-		return nil, err
+		return nil, withoutURL(err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {

@@ -143,40 +143,55 @@ func (f *remoteFixture) rotate(t *testing.T) {
 	}
 }
 
-// A JWKS URL with a password (a key set behind Basic authentication): the
-// fetch's warnings and a configuration error show it redacted, never the
-// password (found by review).
+// A JWKS URL with a password (a key set behind Basic authentication) or a
+// credential in its query (a presigned URL): the fetch's warnings and a
+// configuration error show its scheme, host and path, never the user
+// information or the query, nor those of a redirect's target (found by
+// review: the password was masked, the user name and the query were not).
 func TestJWKSURLPasswordNeverShown(t *testing.T) {
+	closed := httptest.NewServer(http.NotFoundHandler())
+	closed.Close()
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/redir" {
+			http.Redirect(w, r, closed.URL+"/jwks?sig=redirect-s3cret", http.StatusFound)
+			return
+		}
 		http.Error(w, "down", http.StatusInternalServerError)
 	}))
 	t.Cleanup(srv.Close)
-	u, _ := url.Parse(srv.URL + "/jwks")
-	u.User = url.UserPassword("jwks", "s3cret-pass")
-	var logs strings.Builder
-	var mu sync.Mutex
-	log := slog.New(slog.NewTextHandler(lockedWriter{&mu, &logs}, nil))
-	v, err := verifier.New(authkit.WithJWKSURL(u.String()), authkit.WithLogger(log))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer v.Close()
-	eventually(t, "a warning about the failed fetch", func() bool {
+	for _, path := range []string{"/jwks?sig=query-s3cret&se=2030", "/redir?sig=query-s3cret"} {
+		u, _ := url.Parse(srv.URL + path)
+		u.User = url.UserPassword("jwks-user", "s3cret-pass")
+		var logs strings.Builder
+		var mu sync.Mutex
+		log := slog.New(slog.NewTextHandler(lockedWriter{&mu, &logs}, nil))
+		v, err := verifier.New(authkit.WithJWKSURL(u.String()), authkit.WithLogger(log))
+		if err != nil {
+			t.Fatal(err)
+		}
+		eventually(t, "a warning about the failed fetch", func() bool {
+			mu.Lock()
+			defer mu.Unlock()
+			return strings.Contains(logs.String(), "fetching JWKS failed")
+		})
+		v.Close()
 		mu.Lock()
-		defer mu.Unlock()
-		return strings.Contains(logs.String(), "fetching JWKS failed")
-	})
-	mu.Lock()
-	got := logs.String()
-	mu.Unlock()
-	if strings.Contains(got, "s3cret-pass") || !strings.Contains(got, "jwks:xxxxx@") {
-		t.Errorf("the fetch's warning shows the URL's password, or not the redacted URL:\n%s", got)
-	}
-	bad := *u
-	bad.Scheme = "http"
-	bad.Host = "jwks.example:80"
-	if _, err := verifier.New(authkit.WithJWKSURL(bad.String())); err == nil || strings.Contains(err.Error(), "s3cret-pass") {
-		t.Errorf("an http JWKS URL off loopback: %v; want an error without the password", err)
+		got := logs.String()
+		mu.Unlock()
+		for _, secret := range []string{"s3cret", "jwks-user"} {
+			if strings.Contains(got, secret) {
+				t.Errorf("the fetch's warning for %s shows %q:\n%s", path, secret, got)
+			}
+		}
+		if !strings.Contains(got, srv.URL+strings.Split(path, "?")[0]+"?…") {
+			t.Errorf("the fetch's warning for %s does not name the URL's scheme, host and path:\n%s", path, got)
+		}
+		bad := *u
+		bad.Scheme = "http"
+		bad.Host = "jwks.example:80"
+		if _, err := verifier.New(authkit.WithJWKSURL(bad.String())); err == nil || strings.Contains(err.Error(), "s3cret") || strings.Contains(err.Error(), "jwks-user") {
+			t.Errorf("an http JWKS URL off loopback: %v; want an error without the user information or the query", err)
+		}
 	}
 }
 

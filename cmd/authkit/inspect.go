@@ -181,8 +181,18 @@ func (c *cli) inspectJWT(ctx context.Context, token, jwks, iss string, audiences
 	}
 
 	opts := []authkit.Option{authkit.WithIssuer(iss), authkit.WithAudience(audiences...), authkit.WithProfile(profile)}
-	if strings.HasPrefix(jwks, "https://") || strings.HasPrefix(jwks, "http://") {
-		opts = append(opts, authkit.WithJWKSURL(jwks))
+	// A scheme is matched whatever its case (RFC 3986 §3.1), and any other
+	// value with one ("htps://", "ftp://") is refused without being
+	// repeated: it may hold a password, which the file's open error would
+	// have printed (found by review).
+	if scheme, _, ok := strings.Cut(jwks, "://"); ok {
+		switch strings.ToLower(scheme) {
+		case "https", "http":
+			jwks = strings.ToLower(scheme) + jwks[len(scheme):]
+			opts = append(opts, authkit.WithJWKSURL(jwks))
+		default:
+			return usagef("--jwks: a URL must be https (or http on loopback); the value given is neither a file name nor such a URL")
+		}
 	} else {
 		set, err := readKeyFile(jwks)
 		if err != nil {

@@ -209,6 +209,31 @@ func TestInspectJWKSURLUnreachable(t *testing.T) {
 		must(t, exitFailure, []string{"FAILED: the keys could not be fetched (authkit.ErrStoreUnavailable)"}, nil)
 }
 
+// A --jwks URL is one whatever the case of its scheme, and a value with
+// another scheme is refused: neither is repeated, so a password in it is
+// never printed (found by review: "HTTPS://u:pw@…" was opened as a file,
+// and the open error printed it whole).
+func TestInspectJWKSURLNeverPrinted(t *testing.T) {
+	t.Parallel()
+	_, set := keyFile(t, t.TempDir(), "k.json", keys.EdDSA, "")
+	pair, err := newTestIssuer(t, set).IssuePair(context.Background(), "alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := runCLI(t, "", "inspect", pair.AccessToken, "--jwks", "HTTP://u:pw-s3cret@127.0.0.1:1/jwks?sig=q-s3cret")
+	r.must(t, exitFailure, []string{"FAILED: the keys could not be fetched"}, nil)
+	for _, v := range []string{"htps://u:pw-s3cret@127.0.0.1:1/jwks", "ftp://u:pw-s3cret@127.0.0.1/jwks"} {
+		r := runCLI(t, "", "inspect", pair.AccessToken, "--jwks", v)
+		r.must(t, exitUsage, nil, []string{"neither a file name nor such a URL"})
+		if strings.Contains(r.stdout+r.stderr, "s3cret") {
+			t.Errorf("inspect --jwks %s printed the secret:\n%s%s", v, r.stdout, r.stderr)
+		}
+	}
+	if strings.Contains(r.stdout+r.stderr, "s3cret") {
+		t.Errorf("inspect --jwks HTTP://… printed the secret:\n%s%s", r.stdout, r.stderr)
+	}
+}
+
 // --profile reads the tokens of other issuers: an OIDC provider's (typ
 // JWT, scopes in an scp array, no jti, the client in azp) and
 // simplejwt's (token_type access, the user in user_id); the default
