@@ -40,10 +40,11 @@ var _ authkit.RevocationFeed = (*Store)(nil)
 //
 // Following reads the streams with XREAD BLOCK: one read of all 16 streams
 // on a standalone (or Sentinel) server, one read per stream on a cluster
-// (a multi-key XREAD must stay in one slot). Before each read, in the same
-// pipeline and on the same connection, the reader checks the bucket's
-// epoch and trim mark, so a log restarted or trimmed past what it has read
-// is noticed. A read that returned less than a full batch for a stream
+// (a multi-key XREAD must stay in one slot). In each read's pipeline, on
+// the same connection, the reader checks the bucket's epoch and trim mark,
+// and that the log still holds the change at its cursor (same ID, same
+// nonce), so a log restarted, trimmed past what it has read, or replaced
+// by a replica's that lacks it is noticed. A read that returned less than a full batch for a stream
 // vouches for that stream up to the time the read began.
 
 // positionVersion starts every position this store makes: "r2" carries
