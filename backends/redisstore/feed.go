@@ -44,8 +44,9 @@ var _ authkit.RevocationFeed = (*Store)(nil)
 // the same connection, the reader checks the bucket's epoch and trim mark,
 // and that the log still holds the change at its cursor (same ID, same
 // nonce), so a log restarted, trimmed past what it has read, or replaced
-// by a replica's that lacks it is noticed. A read that returned less than a full batch for a stream
-// vouches for that stream up to the time the read began.
+// by a replica's that lacks it is noticed. A read that returned less than
+// a full batch for a stream vouches for that stream up to the time the
+// read began.
 
 // positionVersion starts every position this store makes: "r2" carries
 // each bucket's last change's nonce beside its ID. An "r1" position (IDs
