@@ -512,9 +512,11 @@ func TestClientIntrospection(t *testing.T) {
 	if r.status != 200 || r.json(t)["active"] != true {
 		t.Errorf("client_secret_post: %d %s", r.status, r.body)
 	}
+	// Refused without a Bearer challenge: the client sent no access token
+	// (found by review: insufficient_scope blamed one).
 	r = f.form("/introspect", []string{"token", tk.AccessToken}, clientBasic("rs", f.secrets["rs"])...)
-	if r.status != 403 || r.json(t)["error"] != "insufficient_scope" {
-		t.Errorf("client without the introspect scope: %d %s", r.status, r.body)
+	if r.status != 403 || r.json(t)["error"] != "unauthorized_client" || r.header.Get("WWW-Authenticate") != "" {
+		t.Errorf("client without the introspect scope: %d %s, WWW-Authenticate %q", r.status, r.body, r.header.Get("WWW-Authenticate"))
 	}
 	expect(t, f.form("/introspect", []string{"token", tk.AccessToken, "client_id", "spa"}), 401, clientChallenge, bodyBadClient)
 	expect(t, f.form("/introspect", []string{"token", tk.AccessToken}, clientBasic("svc+1", "nope")...), 401, clientChallenge, bodyBadClient)

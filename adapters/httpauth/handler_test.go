@@ -283,8 +283,11 @@ func TestRevoke(t *testing.T) {
 	if r := f.form("/revoke", nil); r.status != 400 || r.body != `{"error":"invalid_request","error_description":"token is required"}` {
 		t.Errorf("missing token: %d %s", r.status, r.body)
 	}
-	if r := f.form("/revoke", []string{"token", "x", "token_type_hint", "a b"}); r.status != 400 {
-		t.Errorf("malformed hint: %d %s", r.status, r.body)
+	// A hint of any form is ignored, not refused (RFC 7009 §2.1, §2.2).
+	for _, hint := range []string{"a b", "urn:ietf:params:oauth:token-type:refresh_token", strings.Repeat("x", 100)} {
+		if r := f.form("/revoke", []string{"token", "x", "token_type_hint", hint}); r.status != 200 {
+			t.Errorf("hint %q: %d %s, want 200", hint, r.status, r.body)
+		}
 	}
 	tk3 := f.login("carol", "")
 	f.store.down.Store(true)
@@ -358,6 +361,11 @@ func TestIntrospect(t *testing.T) {
 	if m["active"] != true || m["sub"] != "alice" || m["authkit_token_kind"] != "refresh_token" || m["scope"] != "read write" || m["sid"] == nil || m["token_type"] != nil {
 		t.Errorf("refresh token: %s", r.body)
 	}
+	for _, hint := range []string{"a b", "urn:ietf:params:oauth:token-type:access_token", strings.Repeat("x", 100)} {
+		if m := f.form("/introspect", []string{"token", tk.AccessToken, "token_type_hint", hint}, caller...).json(t); m["active"] != true {
+			t.Errorf("hint %q: %v, want the hint ignored and the token active (RFC 7662 §2.1)", hint, m)
+		}
+	}
 	// The refresh token was not spent by introspection.
 	if r := f.form("/token", []string{"grant_type", "refresh_token", "refresh_token", tk.RefreshToken}); r.status != 200 {
 		t.Errorf("introspection spent the refresh token: %s", r.body)
@@ -391,6 +399,15 @@ func TestIntrospect(t *testing.T) {
 	caller = bearer(rs.AccessToken)
 	if r := f.form("/introspect", []string{"token", stale.AccessToken}, caller...); r.body != bodyInactive {
 		t.Errorf("expired: %s", r.body)
+	}
+	// Past exp within the verifier's leeway: inactive too (found by
+	// review: active for 30 s past the exp the answer showed).
+	short := f.login("carol", "")
+	f.clock.Add(5*time.Minute + 10*time.Second)
+	rs = f.login("bob", "introspect")
+	caller = bearer(rs.AccessToken)
+	if r := f.form("/introspect", []string{"token", short.AccessToken}, caller...); r.body != bodyInactive {
+		t.Errorf("10 s past exp, within the leeway: %s", r.body)
 	}
 	if r := f.form("/introspect", nil, caller...); r.status != 400 {
 		t.Errorf("no token: %d", r.status)

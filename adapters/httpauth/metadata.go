@@ -78,10 +78,10 @@ func (h *Handler) MetadataHandler(scopes ...string) (http.Handler, error) {
 		return nil, err
 	}
 	base := strings.TrimSuffix(u.String(), "/")
-	doc := map[string]any{
-		"issuer":                   iss,
-		"response_types_supported": []string{}, // no authorization endpoint
-	}
+	// response_types_supported is REQUIRED, but with no authorization
+	// endpoint it has no element, and a claim with none MUST be left out
+	// (RFC 8414 §3.2; found by review: it was published as []).
+	doc := map[string]any{"issuer": iss}
 	if h.authorize != nil {
 		doc["authorization_endpoint"] = base + h.paths.Authorize
 		doc["response_types_supported"] = []string{"code"}
@@ -132,13 +132,16 @@ func (h *Handler) MetadataHandler(scopes ...string) (http.Handler, error) {
 	}
 	if h.paths.Introspect != "" {
 		// Only an authenticated confidential client, or a caller the Auth
-		// accepts (a bearer credential, which has no RFC 8414 method name),
-		// may introspect: never a public client. Without a client store
-		// the list is empty rather than left out, since an absent list
-		// means client_secret_basic (RFC 8414 §2).
-		doc["introspection_endpoint_auth_methods_supported"] = confidential
+		// accepts with a bearer credential, may introspect: never a public
+		// client. RFC 8414 §2 lets this list name access token types
+		// beside client authentication methods: "Bearer" says the second
+		// (found by review: without a client store the list was empty,
+		// which says that no method works).
+		doc["introspection_endpoint_auth_methods_supported"] = append(slices.Clone(confidential), "Bearer")
 	}
-	doc["grant_types_supported"] = append([]string{}, grants...)
+	if len(grants) > 0 { // none at all (no refresh store, password grant or clients): left out, §3.2
+		doc["grant_types_supported"] = grants
+	}
 	doc["token_endpoint_auth_methods_supported"] = withNone
 	if len(scopes) > 0 {
 		doc["scopes_supported"] = append([]string(nil), scopes...)

@@ -25,7 +25,7 @@ func TestMetadataEndpointAuthMethods(t *testing.T) {
 	f := newPKFx(t)
 	doc := metadataDoc(t, f.fx)
 	intro := strs(doc["introspection_endpoint_auth_methods_supported"])
-	if !slices.Equal(intro, []string{"client_secret_basic", "client_secret_post", "private_key_jwt"}) {
+	if !slices.Equal(intro, []string{"client_secret_basic", "client_secret_post", "private_key_jwt", "Bearer"}) {
 		t.Errorf("introspection_endpoint_auth_methods_supported %v", intro)
 	}
 	rev := strs(doc["revocation_endpoint_auth_methods_supported"])
@@ -43,6 +43,8 @@ func TestMetadataEndpointAuthMethods(t *testing.T) {
 			kv = []string{"client_id", "svc+1", "client_secret", f.secrets["svc+1"]}
 		case "private_key_jwt":
 			kv = withAssertion(sign(t, f.k1, f.claimsFor("kjwt")))
+		case "Bearer":
+			hdr = bearer(f.login("bob", "introspect").AccessToken)
 		default:
 			t.Fatalf("introspection method %q advertised and not tried", m)
 		}
@@ -99,14 +101,14 @@ func TestMetadataEndpointAuthMethods(t *testing.T) {
 
 // Without a client store: revocation needs no client authentication (the
 // token is the proof), and introspection takes no client authentication
-// method at all — its callers present a credential the Auth accepts — so
-// the list is empty rather than absent (which would mean
-// client_secret_basic).
+// method at all — its callers present a bearer credential the Auth
+// accepts — so the list names the access token type alone, "Bearer" (RFC
+// 8414 §2 allows it; found by review: an empty list said nothing worked).
 func TestMetadataEndpointAuthMethodsWithoutClients(t *testing.T) {
 	f := newFx(t, fxOptions{})
 	doc := metadataDoc(t, f)
-	if m, ok := doc["introspection_endpoint_auth_methods_supported"].([]any); !ok || len(m) != 0 {
-		t.Errorf("introspection_endpoint_auth_methods_supported %v, want []", doc["introspection_endpoint_auth_methods_supported"])
+	if m := strs(doc["introspection_endpoint_auth_methods_supported"]); !slices.Equal(m, []string{"Bearer"}) {
+		t.Errorf("introspection_endpoint_auth_methods_supported %v, want [Bearer]", m)
 	}
 	if m := strs(doc["revocation_endpoint_auth_methods_supported"]); !slices.Equal(m, []string{"none"}) {
 		t.Errorf("revocation_endpoint_auth_methods_supported %v", m)

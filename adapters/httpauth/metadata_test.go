@@ -120,8 +120,11 @@ func TestMetadata(t *testing.T) {
 	if m := strs(doc["token_endpoint_auth_methods_supported"]); !slices.Equal(m, []string{"none"}) {
 		t.Errorf("plain auth methods %v", m)
 	}
-	if doc["token_endpoint"] != "http://127.0.0.1:8080/tenant/token" || fmt.Sprint(doc["introspection_endpoint_auth_methods_supported"]) != "[]" ||
-		doc["authorization_endpoint"] != nil || len(strs(doc["response_types_supported"])) != 0 || doc["code_challenge_methods_supported"] != nil {
+	// No claim with zero elements (RFC 8414 §3.2): response_types_supported
+	// is left out without an authorization endpoint.
+	_, responseTypes := doc["response_types_supported"]
+	if doc["token_endpoint"] != "http://127.0.0.1:8080/tenant/token" || fmt.Sprint(doc["introspection_endpoint_auth_methods_supported"]) != "[Bearer]" ||
+		doc["authorization_endpoint"] != nil || responseTypes || doc["code_challenge_methods_supported"] != nil {
 		t.Errorf("plain document %v", doc)
 	}
 	w := httptest.NewRecorder()
