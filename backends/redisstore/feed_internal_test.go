@@ -168,73 +168,145 @@ func TestLegacyValue(t *testing.T) {
 	}
 }
 
+// forkLog is a store whose "alice" bucket logs one change, j0, and a
+// position after it, for the tests of a log a failover replaced.
+type forkLog struct {
+	s      *Store
+	rdb    *redis.Client
+	stream string
+	first  redis.XMessage // j0's change
+	pos    authkit.FeedPosition
+	got    chan authkit.Revocation
+	errc   chan error
+}
+
+func newForkLog(t *testing.T) *forkLog {
+	t.Helper()
+	s, rdb := standaloneStore(t)
+	ctx := t.Context()
+	if err := s.RevokeToken(ctx, "alice", "j0", time.Now().Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	f := &forkLog{s: s, rdb: rdb, stream: s.k.feed(bucket("alice")), got: make(chan authkit.Revocation, 16), errc: make(chan error, 1)}
+	f.pos = f.snapshot(t)
+	first, err := rdb.XRange(ctx, f.stream, "-", "+").Result()
+	if err != nil || len(first) != 1 {
+		t.Fatalf("the log holds %v (%v), want j0's change alone", first, err)
+	}
+	f.first = first[0]
+	return f
+}
+
+func (f *forkLog) snapshot(t *testing.T) authkit.FeedPosition {
+	t.Helper()
+	pos, err := f.s.RevocationSnapshot(t.Context(), time.Now(), func(authkit.Revocation) error { return nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pos
+}
+
+// follow starts FollowRevocations from pos, for 10 s at most; what it
+// passes to fn goes to f.got, what it returns to f.errc.
+func (f *forkLog) follow(t *testing.T, pos authkit.FeedPosition) {
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	t.Cleanup(cancel)
+	go func() {
+		f.errc <- f.s.FollowRevocations(ctx, pos, 200*time.Millisecond, func(rs []authkit.Revocation, _ authkit.FeedPosition) error {
+			for _, r := range rs {
+				f.got <- r
+			}
+			return nil
+		})
+	}()
+}
+
+// change is j0's change as revocation id, under a nonce of its own.
+func (f *forkLog) change(id string) map[string]any {
+	v := map[string]any{}
+	for k, x := range f.first.Values {
+		v[k] = x
+	}
+	v["i"], v["n"] = id, feedNonce()
+	return v
+}
+
+// add logs change id under stream ID at.
+func (f *forkLog) add(t *testing.T, at, id string) {
+	t.Helper()
+	if err := f.rdb.XAdd(t.Context(), &redis.XAddArgs{Stream: f.stream, ID: at, Values: f.change(id)}).Err(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// received waits for the follower to pass a change to fn.
+func (f *forkLog) received(t *testing.T) authkit.Revocation {
+	t.Helper()
+	select {
+	case r := <-f.got:
+		return r
+	case err := <-f.errc:
+		t.Fatalf("FollowRevocations = %v before any change", err)
+	case <-time.After(5 * time.Second):
+		t.Fatal("no change reached fn")
+	}
+	return authkit.Revocation{}
+}
+
+// replace makes the log what "the new primary" holds: j0, then the given
+// changes (stream ID, revocation ID), in one transaction, so that no read
+// sees the log in between.
+func (f *forkLog) replace(t *testing.T, removed string, entries ...[2]string) {
+	t.Helper()
+	tx := f.rdb.TxPipeline()
+	tx.XDel(t.Context(), f.stream, removed)
+	tx.Do(t.Context(), "XSETID", f.stream, f.first.ID)
+	for _, e := range entries {
+		tx.XAdd(t.Context(), &redis.XAddArgs{Stream: f.stream, ID: e[0], Values: f.change(e[1])})
+	}
+	if _, err := tx.Exec(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// lostOr waits for the follower to report its position lost, or to pass
+// want to fn first; anything else fails.
+func (f *forkLog) lostOr(t *testing.T, want string) {
+	t.Helper()
+	select {
+	case err := <-f.errc:
+		if !errors.Is(err, authkit.ErrFeedPositionLost) {
+			t.Fatalf("FollowRevocations = %v, want ErrFeedPositionLost", err)
+		}
+	case r := <-f.got:
+		if want == "" || r.ID != want {
+			t.Fatalf("fn got %+v first, want the position lost (or %q)", r, want)
+		}
+	case <-time.After(9 * time.Second):
+		t.Fatal("the follower went on as current")
+	}
+}
+
+func streamAt(d time.Duration) string { return fmt.Sprintf("%d-0", time.Now().Add(d).UnixMilli()) }
+
 // A follower whose bucket's log goes back behind what it has passed to fn
 // (a failover lost the newest entries, and the new primary's next IDs fall
 // below them) reports its position lost instead of vouching for ever while
 // it reads nothing new (found by review: a later revocation never reached
 // the follower, which kept calling fn as current).
 func TestFeedLogBehindReceived(t *testing.T) {
-	s, rdb := standaloneStore(t)
-	ctx := t.Context()
-	until := time.Now().Add(time.Hour)
-	if err := s.RevokeToken(ctx, "alice", "j0", until); err != nil {
-		t.Fatal(err)
-	}
-	pos, err := s.RevocationSnapshot(ctx, time.Now(), func(authkit.Revocation) error { return nil })
-	if err != nil {
-		t.Fatal(err)
-	}
-	stream := s.k.feed(bucket("alice"))
-	first, err := rdb.XRange(ctx, stream, "-", "+").Result()
-	if err != nil || len(first) != 1 {
-		t.Fatalf("the log holds %v (%v), want j0's change alone", first, err)
-	}
-	got := make(chan authkit.Revocation, 16)
-	errc := make(chan error, 1)
-	fctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	go func() {
-		errc <- s.FollowRevocations(fctx, pos, 200*time.Millisecond, func(rs []authkit.Revocation, _ authkit.FeedPosition) error {
-			for _, r := range rs {
-				got <- r
-			}
-			return nil
-		})
-	}()
+	f := newForkLog(t)
+	f.follow(t, f.pos)
 	// An entry from "the old primary", a minute ahead; the follower gets it.
-	ahead := fmt.Sprintf("%d-0", time.Now().Add(time.Minute).UnixMilli())
-	if err := rdb.XAdd(ctx, &redis.XAddArgs{Stream: stream, ID: ahead, Values: first[0].Values}).Err(); err != nil {
+	ahead := streamAt(time.Minute)
+	f.add(t, ahead, "jx")
+	f.received(t)
+	// "The new primary" never had it: the log goes back to j0, then j1.
+	f.replace(t, ahead)
+	if err := f.s.RevokeToken(t.Context(), "alice", "j1", time.Now().Add(time.Hour)); err != nil {
 		t.Fatal(err)
 	}
-	select {
-	case <-got:
-	case err := <-errc:
-		t.Fatalf("FollowRevocations = %v before the entry ahead", err)
-	case <-time.After(5 * time.Second):
-		t.Fatal("the entry ahead never reached fn")
-	}
-	// "The new primary" never had it: the log goes back to j0.
-	if err := rdb.XDel(ctx, stream, ahead).Err(); err != nil {
-		t.Fatal(err)
-	}
-	if err := rdb.Do(ctx, "XSETID", stream, first[0].ID).Err(); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.RevokeToken(ctx, "alice", "j1", until); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case err := <-errc:
-		if !errors.Is(err, authkit.ErrFeedPositionLost) {
-			t.Fatalf("FollowRevocations = %v, want ErrFeedPositionLost", err)
-		}
-	case r := <-got:
-		if r.ID != "j1" {
-			t.Fatalf("fn got %+v, want j1 or the position lost", r)
-		}
-	case <-fctx.Done():
-		t.Fatal("j1 never reached fn and the follower went on as current")
-	}
+	f.lostOr(t, "j1")
 }
 
 // A follower whose last received entry is gone from its bucket's log while
@@ -243,77 +315,13 @@ func TestFeedLogBehindReceived(t *testing.T) {
 // position lost rather than reading on after it, which would skip the
 // entries below (found by review: a mirror missed a revocation so).
 func TestFeedLogForkedAroundReceived(t *testing.T) {
-	s, rdb := standaloneStore(t)
-	ctx := t.Context()
-	until := time.Now().Add(time.Hour)
-	if err := s.RevokeToken(ctx, "alice", "j0", until); err != nil {
-		t.Fatal(err)
-	}
-	pos, err := s.RevocationSnapshot(ctx, time.Now(), func(authkit.Revocation) error { return nil })
-	if err != nil {
-		t.Fatal(err)
-	}
-	stream := s.k.feed(bucket("alice"))
-	first, err := rdb.XRange(ctx, stream, "-", "+").Result()
-	if err != nil || len(first) != 1 {
-		t.Fatalf("the log holds %v (%v), want j0's change alone", first, err)
-	}
-	got := make(chan authkit.Revocation, 16)
-	errc := make(chan error, 1)
-	fctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	go func() {
-		errc <- s.FollowRevocations(fctx, pos, 200*time.Millisecond, func(rs []authkit.Revocation, _ authkit.FeedPosition) error {
-			for _, r := range rs {
-				got <- r
-			}
-			return nil
-		})
-	}()
-	entry := func(id string) map[string]any {
-		v := map[string]any{}
-		for k, x := range first[0].Values {
-			v[k] = x
-		}
-		v["i"] = id
-		return v
-	}
-	// An entry from "the old primary", its clock a minute ahead.
-	now := time.Now()
-	ahead := fmt.Sprintf("%d-0", now.Add(time.Minute).UnixMilli())
-	if err := rdb.XAdd(ctx, &redis.XAddArgs{Stream: stream, ID: ahead, Values: entry("jx")}).Err(); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case <-got:
-	case err := <-errc:
-		t.Fatalf("FollowRevocations = %v before the entry ahead", err)
-	case <-time.After(5 * time.Second):
-		t.Fatal("the entry ahead never reached fn")
-	}
-	// "The new primary" never had it, and logs j1 below it and j2 above
-	// it before the follower reads again (at once, so that no read sees
-	// the log behind).
-	tx := rdb.TxPipeline()
-	tx.XDel(ctx, stream, ahead)
-	tx.Do(ctx, "XSETID", stream, first[0].ID)
-	tx.XAdd(ctx, &redis.XAddArgs{Stream: stream, ID: fmt.Sprintf("%d-0", now.Add(time.Second).UnixMilli()), Values: entry("j1")})
-	tx.XAdd(ctx, &redis.XAddArgs{Stream: stream, ID: fmt.Sprintf("%d-0", now.Add(2*time.Minute).UnixMilli()), Values: entry("j2")})
-	if _, err := tx.Exec(ctx); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case err := <-errc:
-		if !errors.Is(err, authkit.ErrFeedPositionLost) {
-			t.Fatalf("FollowRevocations = %v, want ErrFeedPositionLost", err)
-		}
-	case r := <-got:
-		if r.ID != "j1" {
-			t.Fatalf("fn got %+v first, want j1 or the position lost (j1 skipped)", r)
-		}
-	case <-fctx.Done():
-		t.Fatal("neither j1 nor the position lost reached the follower")
-	}
+	f := newForkLog(t)
+	f.follow(t, f.pos)
+	ahead := streamAt(time.Minute)
+	f.add(t, ahead, "jx")
+	f.received(t)
+	f.replace(t, ahead, [2]string{streamAt(time.Second), "j1"}, [2]string{streamAt(2 * time.Minute), "j2"})
+	f.lostOr(t, "j1")
 }
 
 // A log that holds another change under the ID of the last change the
@@ -326,86 +334,23 @@ func TestFeedLogForkedAroundReceived(t *testing.T) {
 func TestFeedLogSameIDOtherChange(t *testing.T) {
 	for _, resume := range []bool{false, true} {
 		t.Run(map[bool]string{false: "Following", true: "Resuming"}[resume], func(t *testing.T) {
-			s, rdb := standaloneStore(t)
-			ctx := t.Context()
-			until := time.Now().Add(time.Hour)
-			if err := s.RevokeToken(ctx, "alice", "j0", until); err != nil {
-				t.Fatal(err)
+			f := newForkLog(t)
+			if !resume {
+				f.follow(t, f.pos)
 			}
-			stream := s.k.feed(bucket("alice"))
-			first, err := rdb.XRange(ctx, stream, "-", "+").Result()
-			if err != nil || len(first) != 1 {
-				t.Fatalf("the log holds %v (%v), want j0's change alone", first, err)
-			}
-			entry := func(id string) map[string]any {
-				v := map[string]any{}
-				for k, x := range first[0].Values {
-					v[k] = x
-				}
-				v["i"], v["n"] = id, feedNonce()
-				return v
-			}
-			now := time.Now()
-			ahead := fmt.Sprintf("%d-0", now.Add(time.Minute).UnixMilli())
-			pos, err := s.RevocationSnapshot(ctx, time.Now(), func(authkit.Revocation) error { return nil })
-			if err != nil {
-				t.Fatal(err)
-			}
-			got := make(chan authkit.Revocation, 16)
-			errc := make(chan error, 1)
-			fctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-			defer cancel()
-			follow := func(from authkit.FeedPosition) {
-				go func() {
-					errc <- s.FollowRevocations(fctx, from, 200*time.Millisecond, func(rs []authkit.Revocation, _ authkit.FeedPosition) error {
-						for _, r := range rs {
-							got <- r
-						}
-						return nil
-					})
-				}()
-			}
-			if err := rdb.XAdd(ctx, &redis.XAddArgs{Stream: stream, ID: ahead, Values: entry("jx")}).Err(); err != nil {
-				t.Fatal(err)
-			}
+			ahead := streamAt(time.Minute)
+			f.add(t, ahead, "jx")
+			pos := f.pos
 			if resume {
-				// The position now ends at jx; the follower starts later.
-				if pos, err = s.RevocationSnapshot(ctx, time.Now(), func(authkit.Revocation) error { return nil }); err != nil {
-					t.Fatal(err)
-				}
+				pos = f.snapshot(t) // it ends at jx; the follower starts later
 			} else {
-				follow(pos)
-				select {
-				case <-got:
-				case err := <-errc:
-					t.Fatalf("FollowRevocations = %v before the entry ahead", err)
-				case <-time.After(5 * time.Second):
-					t.Fatal("the entry ahead never reached fn")
-				}
+				f.received(t)
 			}
-			// "The new primary": j1 below jx's ID, jy under it, j2 above.
-			tx := rdb.TxPipeline()
-			tx.XDel(ctx, stream, ahead)
-			tx.Do(ctx, "XSETID", stream, first[0].ID)
-			tx.XAdd(ctx, &redis.XAddArgs{Stream: stream, ID: fmt.Sprintf("%d-0", now.Add(time.Second).UnixMilli()), Values: entry("j1")})
-			tx.XAdd(ctx, &redis.XAddArgs{Stream: stream, ID: ahead, Values: entry("jy")})
-			tx.XAdd(ctx, &redis.XAddArgs{Stream: stream, ID: fmt.Sprintf("%d-0", now.Add(2*time.Minute).UnixMilli()), Values: entry("j2")})
-			if _, err := tx.Exec(ctx); err != nil {
-				t.Fatal(err)
-			}
+			f.replace(t, ahead, [2]string{streamAt(time.Second), "j1"}, [2]string{ahead, "jy"}, [2]string{streamAt(2 * time.Minute), "j2"})
 			if resume {
-				follow(pos)
+				f.follow(t, pos)
 			}
-			select {
-			case err := <-errc:
-				if !errors.Is(err, authkit.ErrFeedPositionLost) {
-					t.Fatalf("FollowRevocations = %v, want ErrFeedPositionLost", err)
-				}
-			case r := <-got:
-				t.Fatalf("fn got %+v, want the position lost (j1 and jy are behind the cursor)", r)
-			case <-fctx.Done():
-				t.Fatal("the follower went on as current")
-			}
+			f.lostOr(t, "")
 		})
 	}
 }
