@@ -402,6 +402,29 @@ func runAPIToken(t *testing.T, h PartialHarness[authkit.APITokenStore]) {
 		}
 	})
 
+	// A token past its expiry at the revocation's now, as a verifier with
+	// a slower clock may still accept it: the revocation marks it, or the
+	// store has removed it (its cleanup may run at any time); never left
+	// unmarked (found by review: a store answering ErrNotFound for it and
+	// keeping it, as "AND expires_at > now" would, passed).
+	t.Run("Revoke/Expired", func(t *testing.T) {
+		a, b := open(t, h)
+		tok := newToken("tok-1", "alice", base)
+		tok.ExpiresAt = at(minute)
+		createToken(t, a, tok, 0, base)
+		if err := b.RevokeAPIToken(t.Context(), "alice", "tok-1", at(hour)); err != nil && !errors.Is(err, authkit.ErrNotFound) {
+			t.Fatalf("RevokeAPIToken of a token expired at its now: %v; %s", err, ruleRevokeAPI)
+		}
+		got, err := a.LookupAPIToken(t.Context(), tok.Hash)
+		switch {
+		case errors.Is(err, authkit.ErrNotFound):
+		case err != nil:
+			t.Fatalf("LookupAPIToken: %v; %s", err, ruleLookupToken)
+		case got.RevokedAt.IsZero():
+			t.Errorf("after RevokeAPIToken at %s of a token that expired at %s, it is kept and not revoked (a verifier whose clock is behind accepts it); %s", fmtTime(at(hour)), fmtTime(at(minute)), ruleRevokeAPI)
+		}
+	})
+
 	t.Run("Revoke/NotFound", func(t *testing.T) {
 		a, _ := open(t, h)
 		wantErr(t, "RevokeAPIToken of an unknown ID", a.RevokeAPIToken(t.Context(), "alice", "never-stored", base), authkit.ErrNotFound, ruleRevokeAPIOwner)

@@ -127,6 +127,18 @@ func runRevocation(t *testing.T, h PartialHarness[authkit.RevocationStore]) {
 		wantDead(t, b, query("", "", "alice", base), at(minute), false, "a token without a jti or a session is not a revoked jti", ruleRevKeys)
 	})
 
+	// Revoking an empty jti or sid (refused, or accepted) revokes no token
+	// that has none (found by review: a store keeping the empty ID as a
+	// key, as a SQL "WHERE sid = $2" would match it, passed).
+	t.Run("IsRevoked/EmptyIDRevoked", func(t *testing.T) {
+		a, b := open(t, h)
+		_ = a.RevokeToken(t.Context(), "alice", "", at(hour))
+		_ = a.RevokeSessionTokens(t.Context(), "alice", "", at(hour))
+		wantDead(t, b, query("", "", "alice", base), at(minute), false, "a token without a jti or a session after RevokeToken and RevokeSessionTokens of empty IDs", ruleRevKeys)
+		wantDead(t, b, query("jti-1", "", "alice", base), at(minute), false, "a token outside any session after RevokeSessionTokens of an empty sid", ruleRevKeys)
+		wantDead(t, b, query("", "sid-1", "alice", base), at(minute), false, "a token without a jti after RevokeToken of an empty jti", ruleRevKeys)
+	})
+
 	t.Run("IsRevoked/Namespaces", func(t *testing.T) {
 		a, b := open(t, h)
 		mustOK(t, "RevokeToken", a.RevokeToken(t.Context(), "x", "same", at(hour)), ruleRevokeJTI)
