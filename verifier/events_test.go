@@ -349,3 +349,22 @@ func TestIntrospectIsNotUse(t *testing.T) {
 		t.Errorf("Verify did not move LastUsedAt (%v)", got)
 	}
 }
+
+// Introspect answers whether a token is active now: past its exp it is
+// refused, though Verify's leeway still accepts it (found by review: an
+// introspection endpoint answered active for 30 s past the exp it showed).
+func TestIntrospectWithoutLeeway(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t, keys.HS256)
+	pair, err := f.iss.IssuePair(ctx, "alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.clock.Add(f.iss.AccessTTL() + 10*time.Second)
+	if _, err := f.ver.Verify(ctx, pair.AccessToken); err != nil {
+		t.Fatalf("Verify 10 s past exp, within the leeway: %v", err)
+	}
+	if _, err := f.ver.Introspect(ctx, pair.AccessToken); !errors.Is(err, authkit.ErrTokenExpired) {
+		t.Errorf("Introspect 10 s past exp: %v, want ErrTokenExpired", err)
+	}
+}

@@ -335,10 +335,15 @@ func safeURL(u *url.URL) string {
 // operation and its cause.
 func withoutURL(err error) error {
 	var ue *url.Error
-	if errors.As(err, &ue) {
-		return fmt.Errorf("%s: %w", ue.Op, ue.Err)
+	if !errors.As(err, &ue) {
+		return err
 	}
-	return err
+	if strings.Contains(ue.Err.Error(), "Location header") {
+		// net/http quotes a redirect's Location it cannot parse, query
+		// and all (found by review).
+		return fmt.Errorf("%s: a redirect's Location header does not parse", ue.Op)
+	}
+	return fmt.Errorf("%s: %w", ue.Op, ue.Err)
 }
 
 // step runs the fetch requests asked for, or the scheduled one if it is due.

@@ -152,14 +152,19 @@ func TestJWKSURLPasswordNeverShown(t *testing.T) {
 	closed := httptest.NewServer(http.NotFoundHandler())
 	closed.Close()
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == "/redir" {
+		switch r.URL.Path {
+		case "/redir":
 			http.Redirect(w, r, closed.URL+"/jwks?sig=redirect-s3cret", http.StatusFound)
+			return
+		case "/badloc": // a Location net/http cannot parse, which its error quotes
+			w.Header().Set("Location", "http://[::1/keys?sig=location-s3cret")
+			w.WriteHeader(http.StatusFound)
 			return
 		}
 		http.Error(w, "down", http.StatusInternalServerError)
 	}))
 	t.Cleanup(srv.Close)
-	for _, path := range []string{"/jwks?sig=query-s3cret&se=2030", "/redir?sig=query-s3cret"} {
+	for _, path := range []string{"/jwks?sig=query-s3cret&se=2030", "/redir?sig=query-s3cret", "/badloc?sig=query-s3cret"} {
 		u, _ := url.Parse(srv.URL + path)
 		u.User = url.UserPassword("jwks-user", "s3cret-pass")
 		var logs strings.Builder

@@ -83,7 +83,8 @@
 // WithMaxBodyBytes; with [WithClientStore] also invalid_client (401, with a
 // Basic challenge: client authentication failed) and unauthorized_client
 // (400: a grant the client is not registered for, or a token of another
-// client on /revoke). Caller authentication failures on the endpoints go
+// client on /revoke; 403 at /introspect for a client that may not
+// introspect). Caller authentication failures on the endpoints go
 // through Deny like the middleware's.
 //
 // # Endpoints

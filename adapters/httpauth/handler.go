@@ -341,7 +341,9 @@ func WithPaths(p Paths) HandlerOption {
 
 // WithIntrospectionRule sets who may call the introspection endpoint: rule
 // receives the authenticated caller and reports whether it may introspect
-// tokens; a refused caller gets 403 insufficient_scope. Default: callers
+// tokens; a refused caller gets 403 insufficient_scope (403
+// unauthorized_client, without a Bearer challenge, for an authenticated
+// client of WithClientStore, which sent no access token). Default: callers
 // holding the scope "introspect" (IntrospectScope) granted by this
 // Handler's issuer: a JWT of a trusted issuer (authkit.WithTrustedIssuer)
 // is refused whatever its scopes, since a scope's name means what its

@@ -420,6 +420,19 @@ func TestIntrospect(t *testing.T) {
 	}
 }
 
+// The handler's own clock (WithClock: the password grant's throttle) does
+// not judge an introspected token's expiry; the verifier's does (found by
+// review: a handler on time.Now beside a verifier on a test clock answered
+// inactive for a token the verifier accepted).
+func TestIntrospectByTheVerifiersClock(t *testing.T) {
+	f := newFx(t, fxOptions{handler: []httpauth.HandlerOption{httpauth.WithClock(time.Now)}})
+	tk := f.login("alice", "read")
+	rs := f.login("bob", "introspect")
+	if m := f.form("/introspect", []string{"token", tk.AccessToken}, bearer(rs.AccessToken)...).json(t); m["active"] != true {
+		t.Errorf("a token the verifier accepts introspects as %v", m)
+	}
+}
+
 // Introspection is not the introspected token's use: no event names it and
 // an API token's last use stays (verifier.Verifier.Introspect).
 func TestIntrospectIsNotUse(t *testing.T) {

@@ -66,8 +66,8 @@ func metadataLoopback(host string) bool {
 // client assertions (authkit.ClientAssertionStore), plus none for a public
 // client at the token and revocation endpoints but not at introspection,
 // which a public client may not call; without a client store: none at the
-// token and revocation endpoints and an empty list at introspection, whose
-// callers present a credential the Auth accepts), and scopes, the ones given (the application knows which it
+// token and revocation endpoints; at introspection also Bearer, for the
+// callers that present a credential the Auth accepts), and scopes, the ones given (the application knows which it
 // allows; none given leaves scopes_supported out). The issuer identifier
 // is the issuer's iss (WithIssuer), which must be an https URL (http on a
 // loopback host): an error matching authkit.ErrInvalidConfig otherwise.

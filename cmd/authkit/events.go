@@ -158,7 +158,14 @@ func eventLevel(e authkit.Event) slog.Level {
 		return slog.LevelWarn
 	case authkit.EventLoginFailed, authkit.EventThrottled:
 		return slog.LevelWarn
-	case authkit.EventIssued, authkit.EventRefreshed, authkit.EventRevoked, authkit.EventAPITokenCreated:
+	case authkit.EventRevoked:
+		if e.Err != nil {
+			// Half done: the session's access tokens live on (found by
+			// review: logged at INFO, below most operators' level).
+			return slog.LevelWarn
+		}
+		return slog.LevelInfo
+	case authkit.EventIssued, authkit.EventRefreshed, authkit.EventAPITokenCreated:
 		return slog.LevelInfo
 	case authkit.EventAuthenticated:
 		return slog.LevelDebug

@@ -276,3 +276,16 @@ func TestLogEventsUnknownClient(t *testing.T) {
 		}
 	}
 }
+
+// A revocation that ended a session's refresh tokens but not its access
+// tokens (Err set) is a warning; a whole one stays informational (found by
+// review: the half-done one was logged at INFO, below most operators'
+// level).
+func TestRevokedEventLevel(t *testing.T) {
+	if got := eventLevel(authkit.Event{Type: authkit.EventRevoked}); got != slog.LevelInfo {
+		t.Errorf("revoked: %v, want INFO", got)
+	}
+	if got := eventLevel(authkit.Event{Type: authkit.EventRevoked, Err: authkit.ErrStoreUnavailable}); got != slog.LevelWarn {
+		t.Errorf("revoked with Err: %v, want WARN", got)
+	}
+}

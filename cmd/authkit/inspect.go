@@ -182,17 +182,16 @@ func (c *cli) inspectJWT(ctx context.Context, token, jwks, iss string, audiences
 
 	opts := []authkit.Option{authkit.WithIssuer(iss), authkit.WithAudience(audiences...), authkit.WithProfile(profile)}
 	// A scheme is matched whatever its case (RFC 3986 §3.1), and any other
-	// value with one ("htps://", "ftp://") is refused without being
-	// repeated: it may hold a password, which the file's open error would
-	// have printed (found by review).
-	if scheme, _, ok := strings.Cut(jwks, "://"); ok {
-		switch strings.ToLower(scheme) {
-		case "https", "http":
-			jwks = strings.ToLower(scheme) + jwks[len(scheme):]
-			opts = append(opts, authkit.WithJWKSURL(jwks))
-		default:
+	// value that begins with one ("htps://", "ftp://", "https:/") is
+	// refused without being repeated: it may hold a password, which the
+	// file's open error would have printed (found by review, twice). A
+	// one-letter scheme is a Windows drive.
+	if scheme, ok := uriScheme(jwks); ok {
+		lower := strings.ToLower(scheme)
+		if (lower != "https" && lower != "http") || !strings.HasPrefix(jwks[len(scheme):], "://") {
 			return usagef("--jwks: a URL must be https (or http on loopback); the value given is neither a file name nor such a URL")
 		}
+		opts = append(opts, authkit.WithJWKSURL(lower+jwks[len(scheme):]))
 	} else {
 		set, err := readKeyFile(jwks)
 		if err != nil {
@@ -380,4 +379,22 @@ func splitList(s string) ([]string, error) {
 		return nil, errors.New("at least one value")
 	}
 	return out, nil
+}
+
+// uriScheme returns the scheme s begins with (RFC 3986 §3.1: a letter,
+// then letters, digits, "+", "-" or ".", then ":"), if any of two letters
+// or more: a one-letter one is a Windows drive ("C:\keys.json").
+func uriScheme(s string) (string, bool) {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z':
+		case i > 0 && ('0' <= c && c <= '9' || c == '+' || c == '-' || c == '.'):
+		case i > 1 && c == ':':
+			return s[:i], true
+		default:
+			return "", false
+		}
+	}
+	return "", false
 }

@@ -222,7 +222,8 @@ func TestInspectJWKSURLNeverPrinted(t *testing.T) {
 	}
 	r := runCLI(t, "", "inspect", pair.AccessToken, "--jwks", "HTTP://u:pw-s3cret@127.0.0.1:1/jwks?sig=q-s3cret")
 	r.must(t, exitFailure, []string{"FAILED: the keys could not be fetched"}, nil)
-	for _, v := range []string{"htps://u:pw-s3cret@127.0.0.1:1/jwks", "ftp://u:pw-s3cret@127.0.0.1/jwks"} {
+	for _, v := range []string{"htps://u:pw-s3cret@127.0.0.1:1/jwks", "ftp://u:pw-s3cret@127.0.0.1/jwks",
+		"https:/u:pw-s3cret@127.0.0.1/jwks?sig=q-s3cret", `HTTPS:\\u:pw-s3cret@127.0.0.1/jwks`} {
 		r := runCLI(t, "", "inspect", pair.AccessToken, "--jwks", v)
 		r.must(t, exitUsage, nil, []string{"neither a file name nor such a URL"})
 		if strings.Contains(r.stdout+r.stderr, "s3cret") {
