@@ -76,3 +76,40 @@ func TestUsersWeak(t *testing.T) {
 		t.Errorf("a nil table's Weak() = %v", w)
 	}
 }
+
+// Unlike names the users whose hash is not of the class an unknown name is
+// checked against (the most common one), in the table's order: their
+// failed logins take another time (found by review: a bcrypt user among
+// argon2id ones answered in 500 ms against 45 ms, a name anyone could
+// confirm).
+func TestUsersUnlike(t *testing.T) {
+	a, err := Hash([]byte("pw-a"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := Hash([]byte("pw-b"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	bc, err := HashBcrypt([]byte("pw-c"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, err := ParseUsers(strings.NewReader("ann:" + a + "\nbob:" + b + "\ncid:" + bc + "\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(u.Unlike(), ","); got != "cid" {
+		t.Errorf("Unlike() = %q, want cid (bcrypt among argon2id)", got)
+	}
+	same, err := ParseUsers(strings.NewReader("ann:" + a + "\nbob:" + b + "\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := same.Unlike(); got != nil {
+		t.Errorf("Unlike() of a table of one class = %v, want none", got)
+	}
+	if got := (*Users)(nil).Unlike(); got != nil {
+		t.Errorf("a nil table's Unlike() = %v", got)
+	}
+}

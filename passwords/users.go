@@ -385,6 +385,27 @@ func (u *Users) Weak() []string {
 	return weak
 }
 
+// Unlike returns, in name order, the users whose hash is of another kind
+// or cost than the one most users have, which Check verifies an unknown
+// name against: a failed login of theirs takes another time than an
+// unknown name's, so anyone can tell that such a name exists (a bcrypt
+// hash among argon2id ones took ten times as long; found by review).
+// Rehash them with the others' kind and cost to close it. authkit serve
+// and authkit users add warn of them.
+func (u *Users) Unlike() []string {
+	if u == nil || u.dummy == nil {
+		return nil
+	}
+	c := u.dummy.class()
+	var out []string
+	for _, n := range u.names {
+		if u.hashes[n].class() != c {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
 // Check checks a login: it returns username as the subject when the table
 // holds username and password matches its hash. Its signature is that of
 // httpauth.WithPasswordGrant's checker, so users.Check can be passed as

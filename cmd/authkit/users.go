@@ -420,13 +420,21 @@ type userTable struct {
 // users: they load and verify, but a stolen file is cheap to guess
 // against (found by review: they loaded silently).
 func warnWeakHashes(log *slog.Logger, path string, t *userTable) {
-	weak := t.table.Weak()
-	if len(weak) == 0 {
-		return
+	if weak := t.table.Weak(); len(weak) > 0 {
+		log.Warn("the users file holds password hashes cheaper than OWASP's minimum (argon2id m=7168,t=5 or its equivalents, bcrypt cost 10); set those users' passwords again with authkit users add",
+			"file", path, "users", len(weak), "first", strings.Join(weak[:min(5, len(weak))], ","))
 	}
-	log.Warn("the users file holds password hashes cheaper than OWASP's minimum (argon2id m=7168,t=5 or its equivalents, bcrypt cost 10); set those users' passwords again with authkit users add",
-		"file", path, "users", len(weak), "first", strings.Join(weak[:min(5, len(weak))], ","))
+	if unlike := t.table.Unlike(); len(unlike) > 0 {
+		log.Warn(unlikeHashes, "file", path, "users", len(unlike), "first", strings.Join(unlike[:min(5, len(unlike))], ","))
+	}
 }
+
+// unlikeHashes is the warning of a users file whose hashes are not all of
+// one kind and cost (passwords.Users.Unlike): a failed login of the
+// others takes another time than an unknown name's, so anyone can tell
+// their names exist (found by review: a bcrypt user among argon2id ones
+// answered in 500 ms, an unknown name in 45).
+const unlikeHashes = "the users file holds password hashes of another kind or cost than most: a failed login of these users takes another time than an unknown name's, which tells anyone they exist; set their passwords again with authkit users add and the same --algo as the others"
 
 // users returns the current table.
 func (db *userDB) users() *userTable { return db.cur.Load() }
@@ -958,6 +966,11 @@ func (c *cli) changeUsersFile(ctx context.Context, file, sub, name, encoded, alg
 	}
 	done = fmt.Sprintf("%s %s %s %s", verb, name, prep, file)
 	fmt.Fprintf(c.stdout, "%s (%s)\n", done, algo)
+	if t, err := newUserTable(f); err == nil {
+		if unlike := t.table.Unlike(); len(unlike) > 0 {
+			fmt.Fprintf(c.stderr, "warning: %s (%d: %s)\n", unlikeHashes, len(unlike), strings.Join(unlike[:min(5, len(unlike))], ", "))
+		}
+	}
 	return done, existed, nil
 }
 

@@ -1,9 +1,11 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -124,6 +126,33 @@ func TestUsersAddBcrypt(t *testing.T) {
 	// bcrypt reads 72 bytes of a password; longer ones are refused, not cut.
 	runCLI(t, strings.Repeat("p", 73)+"\n", "users", "add", "dave", "--algo", "bcrypt", "--file", file).
 		must(t, exitFailure, nil, []string{"at most 72 bytes"})
+}
+
+// A user hashed unlike most (bcrypt among argon2id) is warned of, by users
+// add and by serve's load: a failed login of theirs takes another time
+// than an unknown name's, which tells anyone the name exists (found by
+// review).
+func TestUsersAddWarnsOfUnlikeHashes(t *testing.T) {
+	t.Parallel()
+	file := filepath.Join(t.TempDir(), "users.txt")
+	for _, name := range []string{"alice", "bob"} {
+		r := runCLI(t, name+"'s password\n", "users", "add", name, "--file", file)
+		r.must(t, exitOK, nil, nil)
+		if strings.Contains(r.stderr, "another kind or cost") {
+			t.Errorf("users add %s into a file of one kind warned:\n%s", name, r.stderr)
+		}
+	}
+	runCLI(t, "carol's password\n", "users", "add", "carol", "--algo", "bcrypt", "--file", file).
+		must(t, exitOK, nil, []string{"another kind or cost than most", "(1: carol)"})
+	var logs bytes.Buffer
+	db, err := newUserDB(readUsers(t, file))
+	if err != nil {
+		t.Fatal(err)
+	}
+	warnWeakHashes(slog.New(slog.NewTextHandler(&logs, nil)), file, db.users())
+	if out := logs.String(); !strings.Contains(out, "another kind or cost than most") || !strings.Contains(out, "first=carol") {
+		t.Errorf("serve's load did not warn of carol's bcrypt hash:\n%s", out)
+	}
 }
 
 func TestUsersAddRefusals(t *testing.T) {
