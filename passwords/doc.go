@@ -64,7 +64,8 @@
 // failed login takes does not tell which names exist. A table that mixes
 // kinds or costs (bcrypt users kept from an htpasswd file beside argon2id
 // ones) lets the users of the rarer kind be told apart by timing: rehash
-// them (users add with their next password) to close it.
+// them (users add with their next password) to close it; [Users.Unlike]
+// names them.
 // It bounds how many hashes are computed at once ([WithMaxConcurrent]), so
 // that a flood of logins queues instead of exhausting memory and CPU, and
 // how many checks queue ([WithMaxWaiting], by default 4 per slot), of one
