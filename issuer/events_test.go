@@ -116,8 +116,11 @@ func TestEvents(t *testing.T) {
 	if !errors.Is(err, authkit.ErrTokenRevoked) && !errors.Is(err, authkit.ErrTokenReused) {
 		t.Fatalf("refresh in a revoked session: %v", err)
 	}
-	if got := log.Take(); len(got) != 1 || got[0].Type != authkit.EventAuthFailed || got[0].Method != "refresh" || got[0].Err == nil {
-		t.Errorf("refresh in a revoked session: events %+v, want one auth_failed", got)
+	// Known to be ours: the event names the session and its subject, the
+	// theft signal (found by review: it named neither).
+	if got := log.Take(); len(got) != 1 || got[0].Type != authkit.EventAuthFailed || got[0].Method != "refresh" || got[0].Err == nil ||
+		got[0].Subject != "alice" || got[0].SessionID != pair.SessionID {
+		t.Errorf("refresh in a revoked session: events %+v, want one auth_failed naming alice and the session", got)
 	}
 
 	// Refresh tokens that are not ours, or not refresh tokens at all.

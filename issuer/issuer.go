@@ -186,7 +186,15 @@ func (i *Issuer) emit(ctx context.Context, e authkit.Event) {
 // authkit.EventAuthFailed with method "refresh", and returns err. The store
 // does not say whose a refused token was, so the event names no subject.
 func (i *Issuer) refused(ctx context.Context, err error) error {
-	i.emit(ctx, authkit.Event{Type: authkit.EventAuthFailed, Time: i.now(), Method: "refresh", Err: err})
+	return i.refusedIn(ctx, "", "", err)
+}
+
+// refusedIn is refused for a refresh token known to be ours: the event
+// names its subject and session, as for any credential found in the store
+// (found by review: a revoked refresh token presented again, the theft
+// signal, named neither).
+func (i *Issuer) refusedIn(ctx context.Context, subject, sid string, err error) error {
+	i.emit(ctx, authkit.Event{Type: authkit.EventAuthFailed, Time: i.now(), Subject: subject, SessionID: sid, Method: "refresh", Err: err})
 	return err
 }
 
@@ -484,7 +492,7 @@ func (i *Issuer) Refresh(ctx context.Context, refreshToken string, opts ...Refre
 		switch {
 		case err == nil:
 			if allowed, err = rp.run(ctx, cur); err != nil {
-				return authkit.TokenPair{}, i.refused(ctx, err)
+				return authkit.TokenPair{}, i.refusedIn(ctx, cur.Subject, cur.ID, err)
 			}
 			if err := rp.granted(cur); err != nil {
 				return authkit.TokenPair{}, err
@@ -542,6 +550,13 @@ func (i *Issuer) Refresh(ctx context.Context, refreshToken string, opts ...Refre
 		}
 		if errors.Is(err, authkit.ErrNotFound) {
 			return authkit.TokenPair{}, i.refused(ctx, fmt.Errorf("issuer: refresh: %w: unknown refresh token", authkit.ErrInvalidToken))
+		}
+		if errors.Is(err, authkit.ErrTokenRevoked) || errors.Is(err, authkit.ErrTokenExpired) {
+			// The store found the token in session sid: name its subject
+			// too (one read, on this refusal only).
+			if s, serr := i.refresh.Session(ctx, sid); serr == nil && s.ID == sid {
+				return authkit.TokenPair{}, i.refusedIn(ctx, s.Subject, sid, fmt.Errorf("issuer: refresh: %w", err))
+			}
 		}
 		return authkit.TokenPair{}, i.refused(ctx, fmt.Errorf("issuer: refresh: %w", err))
 	}

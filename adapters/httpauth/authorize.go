@@ -548,12 +548,13 @@ func (h *Handler) authorizationCodeGrant(w http.ResponseWriter, r *http.Request,
 		h.fail(w, r, errBadVerifier)
 		return
 	}
+	ctx := r.Context()
 	hash, ok := h.iss.AuthorizationCodeHash(code)
 	if !ok {
+		h.codeRefused(ctx, nil, errCodeUnknown)
 		h.fail(w, r, errBadCode)
 		return
 	}
-	ctx := r.Context()
 	rec, err := h.clients.RedeemAuthorizationCode(ctx, hash, h.now())
 	switch {
 	case err == nil:
@@ -587,10 +588,13 @@ func (h *Handler) authorizationCodeGrant(w http.ResponseWriter, r *http.Request,
 				h.codeWaits.Delete(hash)
 			}
 			h.codeReused(ctx, rec)
+		} else {
+			h.codeRefused(ctx, &rec, errCodeReplayed)
 		}
 		h.fail(w, r, errBadCode)
 		return
 	case errors.Is(err, authkit.ErrNotFound):
+		h.codeRefused(ctx, nil, errCodeUnknown)
 		h.fail(w, r, errBadCode)
 		return
 	default:
@@ -599,6 +603,7 @@ func (h *Handler) authorizationCodeGrant(w http.ResponseWriter, r *http.Request,
 	}
 	// The code is spent whatever follows: a mismatch burns it.
 	if !codeMatches(rec, c.ID, redirect, verifier) {
+		h.codeRefused(ctx, &rec, errCodeMismatch)
 		h.fail(w, r, errBadCode)
 		return
 	}
@@ -712,6 +717,26 @@ func (h *Handler) awaitCodeSession(ctx context.Context, hash authkit.TokenHash, 
 			return again
 		}
 	}
+}
+
+// Why a redemption of an authorization code was refused, for the audit
+// trail (EventAuthFailed).
+var (
+	errCodeUnknown  = fmt.Errorf("httpauth: %w: an unknown or expired authorization code", authkit.ErrInvalidToken)
+	errCodeReplayed = fmt.Errorf("httpauth: %w: an authorization code used already, presented without its client's identity, redirect URI and PKCE verifier", authkit.ErrTokenReused)
+	errCodeMismatch = fmt.Errorf("httpauth: %w: an authorization code presented with another client, redirect URI or PKCE verifier (it is spent)", authkit.ErrInvalidToken)
+)
+
+// codeRefused reports a refused redemption of an authorization code
+// (EventAuthFailed, method authorization_code): with the subject and
+// session of a code the store holds, none for one it does not (found by
+// review: a replay of a stolen code without its verifier left no trace).
+func (h *Handler) codeRefused(ctx context.Context, rec *authkit.AuthorizationCode, why error) {
+	ev := authkit.Event{Type: authkit.EventAuthFailed, Time: h.now(), Method: MethodAuthorizationCode, Err: why}
+	if rec != nil {
+		ev.Subject, ev.SessionID = rec.Subject, rec.SessionID
+	}
+	h.guard.emit(ctx, ev)
 }
 
 // codeReused handles a second use of an authorization code: the session

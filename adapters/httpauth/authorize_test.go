@@ -505,6 +505,50 @@ func TestAuthorizationCodeForeignReplayEndsNothing(t *testing.T) {
 	if e, ok := f.events.find(authkit.EventReuseDetected, httpauth.MethodAuthorizationCode); ok {
 		t.Errorf("reuse event %+v after replays that did not match the code", e)
 	}
+	// Each replay is in the audit trail, under the code's user (found by
+	// review: none was reported).
+	n := 0
+	f.events.mu.Lock()
+	for _, e := range f.events.ev {
+		if e.Type == authkit.EventAuthFailed && e.Method == httpauth.MethodAuthorizationCode && e.Subject == "alice" && errors.Is(e.Err, authkit.ErrTokenReused) {
+			n++
+		}
+	}
+	f.events.mu.Unlock()
+	if n != 4 {
+		t.Errorf("%d auth_failed events of a reused code for the 4 replays, want 4", n)
+	}
+}
+
+// A first redemption that does not match its code (another client, a
+// wrong redirect URI or PKCE verifier) and a code the store does not hold
+// are reported as auth_failed, method authorization_code: the first under
+// the code's user (found by review: neither left a trace).
+func TestAuthorizationCodeRefusalsReported(t *testing.T) {
+	f := newCodeFx(t)
+	conf := f.config("conf", f.secrets["conf"], confRedirect)
+	verifier := oauth2.GenerateVerifier()
+	q := redirected(t, f.authorize(conf.AuthCodeURL("s", oauth2.S256ChallengeOption(verifier)), aliceForm), http.StatusSeeOther, "https://conf.example/cb?")
+	r := f.form("/token", []string{"grant_type", "authorization_code", "code", q.Get("code"), "redirect_uri", confRedirect, "code_verifier", oauth2.GenerateVerifier()},
+		clientBasic("conf", f.secrets["conf"])...)
+	if r.status != 400 {
+		t.Fatalf("a wrong verifier: %d %s", r.status, r.body)
+	}
+	if e, ok := f.events.findFor(authkit.EventAuthFailed, httpauth.MethodAuthorizationCode, "alice"); !ok || !errors.Is(e.Err, authkit.ErrInvalidToken) {
+		t.Errorf("a wrong verifier: event %+v (found %v), want auth_failed for alice with ErrInvalidToken", e, ok)
+	}
+	code, _, err := f.iss.NewAuthorizationCode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	r = f.form("/token", []string{"grant_type", "authorization_code", "code", code, "redirect_uri", confRedirect, "code_verifier", verifier},
+		clientBasic("conf", f.secrets["conf"])...)
+	if r.status != 400 {
+		t.Fatalf("an unknown code: %d %s", r.status, r.body)
+	}
+	if e, ok := f.events.findFor(authkit.EventAuthFailed, httpauth.MethodAuthorizationCode, ""); !ok || !errors.Is(e.Err, authkit.ErrInvalidToken) {
+		t.Errorf("an unknown code: event %+v (found %v), want auth_failed with no subject", e, ok)
+	}
 }
 
 // A confidential client must authenticate to exchange its code; the code

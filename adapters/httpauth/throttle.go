@@ -543,7 +543,7 @@ func eventSubject(user string) string {
 }
 
 func (g *guard) emit(ctx context.Context, ev authkit.Event) {
-	if g.hook != nil {
+	if g != nil && g.hook != nil {
 		g.hook(ctx, ev)
 	}
 }
