@@ -354,20 +354,22 @@ func (v *Verifier) externalLookalike(token string) bool {
 // holds, such as an introspection endpoint answering a resource server:
 // it is not the token's use, so no authenticated or auth-failed event is
 // reported for it (a revoked token introspected is not a theft alarm) and
-// an API token's LastUsedAt is not moved. It answers whether the token is
-// active now (RFC 7662 §2.2), so a token past its exp is refused without
-// the leeway (authkit.ErrTokenExpired): the leeway is for a holder whose
-// clock differs from the issuer's, and kept a token active for up to 30
-// seconds past the exp the answer showed (found by review).
+// an API token's LastUsedAt is not moved. Its times are judged as
+// Verify's, with the leeway: an introspection endpoint that answers
+// whether a token is active now (RFC 7662 §2.2) compares the principal's
+// ExpiresAt with Now itself.
 func (v *Verifier) Introspect(ctx context.Context, token string) (*authkit.Principal, error) {
-	p, err := v.Verify(context.WithValue(ctx, inspectingKey{}, true), token)
-	if err != nil {
-		return nil, err
+	return v.Verify(context.WithValue(ctx, inspectingKey{}, true), token)
+}
+
+// Now is the time by the verifier's clock (authkit.WithClock; time.Now by
+// default), for a caller that judges a token's times as the verifier
+// does, such as an introspection endpoint answering without the leeway.
+func (v *Verifier) Now() time.Time {
+	if v == nil || v.now == nil {
+		return time.Now()
 	}
-	if !p.ExpiresAt.IsZero() && !v.now().Before(p.ExpiresAt) {
-		return nil, errExpired
-	}
-	return p, nil
+	return v.now()
 }
 
 // inspectingKey marks the context of an Introspect call.

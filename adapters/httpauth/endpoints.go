@@ -301,6 +301,16 @@ func (h *Handler) introspectAccess(r *http.Request, tok string) (introspection, 
 	if p == nil {
 		return introspection{}, authkit.ErrInvalidToken
 	}
+	// Active means within its lifetime now, by the verifier's clock and
+	// without its leeway, which is for a resource server whose clock
+	// differs from the issuer's: it kept a token active for up to 30
+	// seconds past the exp the same answer showed (found by review; RFC
+	// 7662 §2.2). Not the handler's clock (WithClock), which may differ
+	// from the verifier's (found by review).
+	now := h.auth.v.Now()
+	if !p.ExpiresAt.IsZero() && !now.Before(p.ExpiresAt) {
+		return introspection{}, authkit.ErrTokenExpired
+	}
 	res := introspection{
 		Active:    true,
 		Scope:     strings.Join(p.Scopes, " "),
@@ -320,6 +330,9 @@ func (h *Handler) introspectAccess(r *http.Request, tok string) (introspection, 
 	// The token has verified: read the registered claims the principal does
 	// not carry.
 	res.Aud, res.Nbf = jwtExtras(tok)
+	if res.Nbf > now.Unix() {
+		return introspection{}, authkit.ErrInvalidToken // not yet valid (within the leeway)
+	}
 	// The issuer the verifier resolved, not the token's iss: a trusted
 	// issuer's token may be accepted without one
 	// (authkit.Profile.AllowMissingIssuer), and its user must not pass for

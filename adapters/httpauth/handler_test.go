@@ -5,6 +5,7 @@ import (
 	"crypto"
 	"crypto/ed25519"
 	"crypto/rand"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -430,6 +431,45 @@ func TestIntrospectByTheVerifiersClock(t *testing.T) {
 	rs := f.login("bob", "introspect")
 	if m := f.form("/introspect", []string{"token", tk.AccessToken}, bearer(rs.AccessToken)...).json(t); m["active"] != true {
 		t.Errorf("a token the verifier accepts introspects as %v", m)
+	}
+}
+
+// A token whose nbf is ahead (within the verifier's leeway) is not active
+// yet (found by review: b9115eb answered active, its nbf 10 s ahead).
+func TestIntrospectNotYetValid(t *testing.T) {
+	f := newFx(t, fxOptions{})
+	now := f.clock.Now()
+	h, _ := json.Marshal(map[string]any{"alg": string(f.key.Algorithm()), "kid": f.key.ID(), "typ": "at+jwt"})
+	c, _ := json.Marshal(map[string]any{"iss": "https://auth.example", "sub": "mallory", "aud": "api", "exp": now.Add(time.Minute).Unix(),
+		"iat": now.Unix(), "nbf": now.Add(10 * time.Second).Unix(), "jti": "j-nbf", "client_id": "authkit"})
+	in := base64.RawURLEncoding.EncodeToString(h) + "." + base64.RawURLEncoding.EncodeToString(c)
+	sig, err := f.key.Sign([]byte(in))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok := in + "." + base64.RawURLEncoding.EncodeToString(sig)
+	rs := f.login("bob", "introspect")
+	if r := f.form("/introspect", []string{"token", tok}, bearer(rs.AccessToken)...); r.body != bodyInactive {
+		t.Errorf("nbf 10 s ahead: %d %s, want %s", r.status, r.body, bodyInactive)
+	}
+}
+
+// Within the verifier's leeway past exp, a cookie request failing CSRF is
+// refused for CSRF, as the same cookie still authenticates a safe request
+// (found by review: a strict Introspect took it for an expired cookie, and
+// Optional answered it as anonymous).
+func TestCookieCSRFWithinLeeway(t *testing.T) {
+	f := newFx(t, fxOptions{auth: []httpauth.Option{httpauth.WithCookies(httpauth.Cookies{})}})
+	j, _ := cookieLogin(t, f)
+	cookie := []string{"Cookie", j.header()}
+	f.clock.Add(5*time.Minute + 10*time.Second)
+	if r := f.do("GET", "/api/opt", "", cookie...); r.status != 200 || r.body != "alice jwt [read]" {
+		t.Fatalf("GET within the leeway: %d %s", r.status, r.body)
+	}
+	for _, path := range []string{"/api/opt", "/api/me"} {
+		if r := f.do("POST", path, "", cookie...); r.status != 403 {
+			t.Errorf("POST %s without CSRF, the token within the leeway: %d %s, want 403", path, r.status, r.body)
+		}
 	}
 }
 

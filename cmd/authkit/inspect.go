@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"os"
 	"regexp"
 	"strconv"
 	"strings"
@@ -185,8 +186,9 @@ func (c *cli) inspectJWT(ctx context.Context, token, jwks, iss string, audiences
 	// value that begins with one ("htps://", "ftp://", "https:/") is
 	// refused without being repeated: it may hold a password, which the
 	// file's open error would have printed (found by review, twice). A
-	// one-letter scheme is a Windows drive.
-	if scheme, ok := uriScheme(jwks); ok {
+	// one-letter scheme is a Windows drive, and a file that exists is read
+	// whatever its name ("keys:v2.json", a timestamp's colons).
+	if scheme, ok := uriScheme(jwks); ok && !isFile(jwks) {
 		lower := strings.ToLower(scheme)
 		if (lower != "https" && lower != "http") || !strings.HasPrefix(jwks[len(scheme):], "://") {
 			return usagef("--jwks: a URL must be https (or http on loopback); the value given is neither a file name nor such a URL")
@@ -397,4 +399,10 @@ func uriScheme(s string) (string, bool) {
 		}
 	}
 	return "", false
+}
+
+// isFile reports whether path names an existing file (not a directory).
+func isFile(path string) bool {
+	fi, err := os.Stat(path)
+	return err == nil && !fi.IsDir()
 }

@@ -213,6 +213,21 @@ func TestInspectJWKSURLUnreachable(t *testing.T) {
 // another scheme is refused: neither is repeated, so a password in it is
 // never printed (found by review: "HTTPS://u:pw@…" was opened as a file,
 // and the open error printed it whole).
+// A key file whose name has a colon after two letters or more, as a URL
+// scheme would ("keys:v2.json", a timestamp), is read: only a value that
+// is no file is taken for a URL (found by review: such files were
+// refused).
+func TestInspectJWKSFileWithColon(t *testing.T) {
+	dir := t.TempDir()
+	t.Chdir(dir)
+	_, set := keyFile(t, dir, "keys:v2.json", keys.EdDSA, "")
+	pair, err := newTestIssuer(t, set).IssuePair(context.Background(), "alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	runCLI(t, "", "inspect", pair.AccessToken, "--jwks", "keys:v2.json").must(t, exitOK, []string{"VALID"}, nil)
+}
+
 func TestInspectJWKSURLNeverPrinted(t *testing.T) {
 	t.Parallel()
 	_, set := keyFile(t, t.TempDir(), "k.json", keys.EdDSA, "")
