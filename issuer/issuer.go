@@ -183,8 +183,9 @@ func (i *Issuer) emit(ctx context.Context, e authkit.Event) {
 
 // refused reports a refresh token that Refresh turned down (unknown,
 // expired, of a revoked session, or a store that could not answer) as
-// authkit.EventAuthFailed with method "refresh", and returns err. The store
-// does not say whose a refused token was, so the event names no subject.
+// authkit.EventAuthFailed with method "refresh", and returns err. It names
+// no subject: the token was not found, or whose it is cannot be told
+// (refusedIn names them for a token the store holds).
 func (i *Issuer) refused(ctx context.Context, err error) error {
 	return i.refusedIn(ctx, "", "", err)
 }
@@ -924,9 +925,9 @@ func (i *Issuer) revokeUntil(now time.Time) time.Time {
 // it fails) a failed first write leaves the family live instead: the
 // refused login then ends nothing, and the next one tries again.
 // Revoking the access tokens of a session that does not exist
-// (ErrNotFound from the refresh store) is harmless. A repeat of a revocation of the session this issuer wrote
-// within recentWindow writes nothing and reports nothing
-// (recentRevocations).
+// (ErrNotFound from the refresh store) is harmless. A repeat of a
+// revocation of the session this issuer wrote within recentWindow writes
+// nothing and reports nothing (recentRevocations).
 func (i *Issuer) revokeSession(ctx context.Context, subject, id string, now time.Time, keepFamily bool) error {
 	// It does not stop for the caller (each store call still has the store
 	// timeout): a client that hung up between the steps, or while the
