@@ -357,3 +357,50 @@ func TestReuseRevokesWhenHookPanics(t *testing.T) {
 		t.Errorf("the successor after a reuse whose hook panicked: %v, want its session revoked", err)
 	}
 }
+
+// A revoked refresh token refused by the pre-check a session check or
+// requested scopes run (the HTTP refresh grant always runs one) names its
+// subject and session as the rotation's refusal does; so does an expired
+// one the store still holds (found by review: the pre-check's named
+// neither). A store may have removed an expired token by then: it is then
+// unknown, and named by no one.
+func TestRefusedRefreshNamesItsSession(t *testing.T) {
+	ctx := context.Background()
+	for _, name := range []string{"none", "check", "scopes"} {
+		for _, kind := range []string{"revoked", "expired"} {
+			var log eventlog.Log
+			f := newFixture(t, authkit.WithEventHook(log.Hook))
+			pair, err := f.iss.IssuePair(ctx, "alice", issuer.WithScopes("read"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if kind == "revoked" {
+				if err := f.iss.RevokeSession(ctx, pair.SessionID); err != nil {
+					t.Fatal(err)
+				}
+			} else {
+				f.clock.Add(f.iss.RefreshTTL() + time.Minute)
+			}
+			log.Take()
+			var opts []issuer.RefreshOption
+			switch name {
+			case "check":
+				opts = append(opts, issuer.WithSessionCheck(func(context.Context, authkit.Session) error { return nil }))
+			case "scopes":
+				opts = append(opts, issuer.WithRequestedScopes("read"))
+			}
+			if _, err := f.iss.Refresh(ctx, pair.RefreshToken, opts...); err == nil {
+				t.Fatalf("%s/%s: refreshed", name, kind)
+			}
+			for _, e := range log.Take() {
+				if e.Type != authkit.EventAuthFailed {
+					continue
+				}
+				named := e.Subject == "alice" && e.SessionID == pair.SessionID
+				if !named && (kind == "revoked" || e.Subject != "" || e.SessionID != "") {
+					t.Errorf("%s/%s: auth_failed names sub=%q sid=%q (%v), want alice and the session", name, kind, e.Subject, e.SessionID, e.Err)
+				}
+			}
+		}
+	}
+}

@@ -489,7 +489,7 @@ func (i *Issuer) Refresh(ctx context.Context, refreshToken string, opts ...Refre
 		// the rotation below, so that its reuse is detected (a pre-check
 		// that refused it would let a thief's successor live on); the
 		// checks apply again to a grace-window successor.
-		cur, err := i.RefreshSession(ctx, refreshToken)
+		cur, rec, err := i.refreshSession(ctx, refreshToken)
 		switch {
 		case err == nil:
 			if allowed, err = rp.run(ctx, cur); err != nil {
@@ -506,7 +506,11 @@ func (i *Issuer) Refresh(ctx context.Context, refreshToken string, opts ...Refre
 				sid = cur.ID
 			}
 		case !errors.Is(err, authkit.ErrInvalidToken):
-			return authkit.TokenPair{}, i.refused(ctx, err)
+			// rec is the token's record when the store holds it (revoked,
+			// expired): the event names its subject and session (found
+			// by review: the HTTP refresh grant, which always checks
+			// first, named neither).
+			return authkit.TokenPair{}, i.refusedIn(ctx, rec.Subject, rec.SessionID, err)
 		}
 	}
 	if err := i.signerReady(); err != nil {
@@ -597,17 +601,31 @@ func (i *Issuer) RefreshSession(ctx context.Context, refreshToken string) (authk
 	if i.refresh == nil {
 		return authkit.Session{}, errNoRefreshStore
 	}
+	s, _, err := i.refreshSession(ctx, refreshToken)
+	return s, err
+}
+
+// refreshSession is RefreshSession, with the record of the token when the
+// store holds it (its subject and session name the refusal of a token
+// known to be ours in the audit trail).
+func (i *Issuer) refreshSession(ctx context.Context, refreshToken string) (authkit.Session, authkit.RefreshRecord, error) {
 	if opaque.Check(refreshToken, i.prefix, opaque.KindRefresh) != nil {
-		return authkit.Session{}, fmt.Errorf("issuer: %w: not a refresh token", authkit.ErrInvalidToken)
+		return authkit.Session{}, authkit.RefreshRecord{}, fmt.Errorf("issuer: %w: not a refresh token", authkit.ErrInvalidToken)
 	}
 	h := i.hasher.Hash(refreshToken)
 	rec, err := i.lookupRefresh(ctx, opaque.SessionOf(refreshToken, i.prefix), h)
 	if errors.Is(err, authkit.ErrNotFound) || err == nil && !opaque.Equal(rec.Hash, h) {
-		return authkit.Session{}, fmt.Errorf("issuer: %w: unknown refresh token", authkit.ErrInvalidToken)
+		return authkit.Session{}, authkit.RefreshRecord{}, fmt.Errorf("issuer: %w: unknown refresh token", authkit.ErrInvalidToken)
 	}
 	if err != nil {
-		return authkit.Session{}, fmt.Errorf("issuer: refresh session: %w", err)
+		return authkit.Session{}, authkit.RefreshRecord{}, fmt.Errorf("issuer: refresh session: %w", err)
 	}
+	s, err := i.recordSession(ctx, rec)
+	return s, rec, err
+}
+
+// recordSession is the session of rec if rec is current (refreshSession).
+func (i *Issuer) recordSession(ctx context.Context, rec authkit.RefreshRecord) (authkit.Session, error) {
 	now := i.now()
 	if !rec.UsedAt.IsZero() {
 		return authkit.Session{}, fmt.Errorf("issuer: %w: refresh token already rotated", authkit.ErrInvalidToken)

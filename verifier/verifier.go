@@ -357,7 +357,8 @@ func (v *Verifier) externalLookalike(token string) bool {
 // an API token's LastUsedAt is not moved. Its times are judged as
 // Verify's, with the leeway: an introspection endpoint that answers
 // whether a token is active now (RFC 7662 §2.2) compares the principal's
-// ExpiresAt with Now itself.
+// ExpiresAt, and a JWT's nbf claim (which Principal does not carry), with
+// Now itself, as httpauth's does.
 func (v *Verifier) Introspect(ctx context.Context, token string) (*authkit.Principal, error) {
 	return v.Verify(context.WithValue(ctx, inspectingKey{}, true), token)
 }

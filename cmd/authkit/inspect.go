@@ -187,8 +187,11 @@ func (c *cli) inspectJWT(ctx context.Context, token, jwks, iss string, audiences
 	// refused without being repeated: it may hold a password, which the
 	// file's open error would have printed (found by review, twice). A
 	// one-letter scheme is a Windows drive, and a file that exists is read
-	// whatever its name ("keys:v2.json", a timestamp's colons).
-	if scheme, ok := uriScheme(jwks); ok && !isFile(jwks) {
+	// whatever colons its name has ("keys:v2.json", a timestamp's), unless
+	// the value reads as scheme://, which is always a URL (found by review:
+	// a directory named "https:" made a URL with a password a file, and
+	// its parse error printed it).
+	if scheme, ok := uriScheme(jwks); ok && (strings.HasPrefix(jwks[len(scheme):], "://") || !isFile(jwks)) {
 		lower := strings.ToLower(scheme)
 		if (lower != "https" && lower != "http") || !strings.HasPrefix(jwks[len(scheme):], "://") {
 			return usagef("--jwks: a URL must be https (or http on loopback); the value given is neither a file name nor such a URL")

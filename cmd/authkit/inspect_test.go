@@ -226,6 +226,18 @@ func TestInspectJWKSFileWithColon(t *testing.T) {
 		t.Fatal(err)
 	}
 	runCLI(t, "", "inspect", pair.AccessToken, "--jwks", "keys:v2.json").must(t, exitOK, []string{"VALID"}, nil)
+	// scheme:// is a URL even where a file of that name exists (a
+	// directory "https:" beside), and is never printed.
+	if err := os.MkdirAll(filepath.Join(dir, "https:", "u:s3cret@keys.example"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "https:", "u:s3cret@keys.example", "jwks.json"), []byte(`{"keys":[`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r := runCLI(t, "", "inspect", pair.AccessToken, "--jwks", "https://u:s3cret@keys.example/jwks.json")
+	if r.code == exitOK || strings.Contains(r.stdout+r.stderr, "s3cret") {
+		t.Errorf("--jwks https://u:s3cret@… beside such a file: exit %d, printed:\n%s%s", r.code, r.stdout, r.stderr)
+	}
 }
 
 func TestInspectJWKSURLNeverPrinted(t *testing.T) {
