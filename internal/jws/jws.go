@@ -10,7 +10,8 @@
 //   - a segment that is not canonical unpadded base64url: only the alphabet
 //     [A-Za-z0-9_-], no '=' padding, no white space or line breaks, no
 //     non-zero unused trailing bits, no impossible length;
-//   - an empty header or an empty signature, or a signature longer than
+//   - an empty header or an empty signature, a header longer than
+//     MaxHeaderSize once decoded, or a signature longer than
 //     MaxSignatureSize;
 //   - a header that is not a strict JSON object (see package strictjson:
 //     valid UTF-8, no duplicate or case-variant member names, …), whose "alg"
@@ -67,14 +68,17 @@ const (
 	// signature with the largest modulus package keys accepts.
 	MaxSignatureSize = keys.MaxRSABits / 8
 
-	// headerStackSize is the size of the stack buffer the header is decoded
-	// into; longer headers (a big "x5c", say) cost one allocation.
-	headerStackSize = 512
+	// MaxHeaderSize is the longest decoded header Parse reads, in bytes.
+	// The members it reads are a few short strings (real headers are well
+	// under 512 bytes); the bound keeps what a token that is refused
+	// anyway costs to parse close to what a valid one costs to verify.
+	MaxHeaderSize = 1 << 10
 )
 
 var (
 	// ErrTooLarge is returned for a token longer than MaxTokenSize, and by
-	// Sign when the token it would produce is.
+	// Sign when the token it would produce is, or its header is longer
+	// than MaxHeaderSize.
 	ErrTooLarge = errors.New("jws: token too large")
 	// ErrMalformed is returned for a token that is not a strict compact JWS
 	// (see the package documentation).
@@ -99,6 +103,7 @@ var (
 	errEmptyHdr   = fmt.Errorf("%w: empty header", ErrMalformed)
 	errEmptySig   = fmt.Errorf("%w: empty signature", ErrMalformed)
 	errLongSig    = fmt.Errorf("%w: signature too long", ErrMalformed)
+	errLongHdr    = fmt.Errorf("%w: header too long", ErrMalformed)
 	errHdrB64     = fmt.Errorf("%w: header is not canonical base64url", ErrMalformed)
 	errPayloadB64 = fmt.Errorf("%w: payload is not canonical base64url", ErrMalformed)
 	errSigB64     = fmt.Errorf("%w: signature is not canonical base64url", ErrMalformed)
@@ -194,11 +199,10 @@ func Parse(token string, t *Token) error {
 	if !ok {
 		return errHdrB64
 	}
-	var stack [headerStackSize]byte
-	hbuf := stack[:]
-	if hn > len(hbuf) {
-		hbuf = make([]byte, hn)
+	if hn > MaxHeaderSize {
+		return errLongHdr
 	}
+	var hbuf [MaxHeaderSize]byte
 	if _, ok := decode(hbuf[:hn], hseg); !ok {
 		return errHdrB64
 	}
@@ -220,9 +224,11 @@ func (t *Token) parseHeader(data []byte) (Header, error) {
 		return h, fmt.Errorf("%w: header: %w", ErrMalformed, err)
 	}
 	hasAlg := false
+	var nameBuf [32]byte // every member Parse reads or refuses fits
 	for o.Next() {
 		v := o.Value()
-		switch string(o.Name()) {
+		name := o.AppendName(nameBuf[:0])
+		switch string(name) {
 		case "alg":
 			b, err := v.StringBytes(nil)
 			if err != nil || len(b) == 0 {
@@ -248,7 +254,7 @@ func (t *Token) parseHeader(data []byte) (Header, error) {
 			}
 			h.Cty = reuse(&t.cty, b)
 		default:
-			if err := unsupported(o.Name()); err != nil {
+			if err := unsupported(name); err != nil {
 				return h, err
 			}
 		}
@@ -443,7 +449,7 @@ func Sign(k *keys.Key, typ string, payload []byte) (string, error) {
 		return "", fmt.Errorf("%w: \"typ\" or \"kid\" is not valid UTF-8", ErrMalformed)
 	}
 
-	var stack [headerStackSize]byte
+	var stack [MaxHeaderSize]byte
 	h := append(stack[:0], `{"alg":`...)
 	h = appendJSONString(h, string(alg))
 	if kid != "" {
@@ -455,6 +461,9 @@ func Sign(k *keys.Key, typ string, payload []byte) (string, error) {
 		h = appendJSONString(h, typ)
 	}
 	h = append(h, '}')
+	if len(h) > MaxHeaderSize {
+		return "", ErrTooLarge // Parse would refuse it
+	}
 
 	enc := base64.RawURLEncoding
 	maxSig := sigSize(alg)

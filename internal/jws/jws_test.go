@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -592,4 +593,80 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("AppendPayload after Parse: %v", err)
 		}
 	})
+}
+
+// paddedHeader returns an HS256 header of exactly size bytes, padded with
+// an "x5t" member (which Parse ignores).
+func paddedHeader(t *testing.T, size int) string {
+	t.Helper()
+	h := `{"alg":"HS256","kid":"hs-kid","x5t":""}`
+	if size < len(h) {
+		t.Fatalf("header size %d below %d", size, len(h))
+	}
+	return h[:len(h)-2] + strings.Repeat("a", size-len(h)) + `"}`
+}
+
+func TestHeaderSizeBound(t *testing.T) {
+	k := hsKey(t)
+	payload := []byte(`{"sub":"alice"}`)
+	tok := craft(t, paddedHeader(t, MaxHeaderSize), payload, k, nil)
+	if _, err := Verify(tok, k); err != nil {
+		t.Errorf("a header of MaxHeaderSize bytes: %v", err)
+	}
+	tok = craft(t, paddedHeader(t, MaxHeaderSize+1), payload, k, nil)
+	if _, err := Verify(tok, k); !errors.Is(err, ErrMalformed) {
+		t.Errorf("a header of MaxHeaderSize+1 bytes: %v, want ErrMalformed", err)
+	}
+	// Sign refuses to make a token Parse would refuse.
+	if _, err := Sign(k, strings.Repeat("t", MaxHeaderSize), payload); !errors.Is(err, ErrTooLarge) {
+		t.Errorf("Sign with a header over MaxHeaderSize: %v, want ErrTooLarge", err)
+	}
+	if tok, err := Sign(k, strings.Repeat("t", MaxHeaderSize-50), payload); err != nil {
+		t.Errorf("Sign with a header just under MaxHeaderSize: %v", err)
+	} else if _, err := Verify(tok, k); err != nil {
+		t.Errorf("Verify of Sign's token with a header just under MaxHeaderSize: %v", err)
+	}
+}
+
+// manyMemberHeader returns an HS256 header of as many distinct short
+// members as fit in MaxHeaderSize, their names escaped or not.
+func manyMemberHeader(esc bool) string {
+	var b strings.Builder
+	b.WriteString(`{"alg":"HS256"`)
+	for i := 0; ; i++ {
+		m := fmt.Sprintf(`,"%c%d":0`, 'a'+i%26, i/26)
+		if esc {
+			m = fmt.Sprintf(`,"\u%04x%d":0`, 'a'+i%26, i/26)
+		}
+		if b.Len()+len(m)+1 > MaxHeaderSize {
+			break
+		}
+		b.WriteString(m)
+	}
+	b.WriteString("}")
+	return b.String()
+}
+
+// TestManyMemberHeaderCheapToRefuse: a header of many short members,
+// escaped or not, is refused (its signature is garbage) with few
+// allocations; one allocation per member made such a token cost a hundred
+// times a valid one (BenchmarkRefuseManyMembers).
+func TestManyMemberHeaderCheapToRefuse(t *testing.T) {
+	k := hsKey(t)
+	for _, esc := range []bool{false, true} {
+		h := manyMemberHeader(esc)
+		tok := craft(t, h, []byte(`{"sub":"alice"}`), nil, bytes.Repeat([]byte{1}, 32))
+		var tk Token
+		allocs := testing.AllocsPerRun(50, func() {
+			if err := Parse(tok, &tk); err != nil {
+				t.Fatalf("Parse: %v", err)
+			}
+			if err := tk.Verify(k); !errors.Is(err, keys.ErrInvalidSignature) {
+				t.Fatalf("Verify: %v, want ErrInvalidSignature", err)
+			}
+		})
+		if allocs > 10 {
+			t.Errorf("escaped=%v: refusing a header of %d bytes of short members allocates %v times, want at most 10", esc, len(h), allocs)
+		}
+	}
 }

@@ -54,6 +54,7 @@ package strictjson
 import (
 	"encoding/json"
 	"errors"
+	"hash/maphash"
 	"math"
 	"strconv"
 	"unicode"
@@ -405,7 +406,7 @@ func (s *scanner) object(depth int) error {
 	var (
 		small [smallNames]nameRef
 		n     int
-		big   map[string]struct{}
+		big   *bigNames
 	)
 	for {
 		if s.pos >= len(d) || d[s.pos] != '"' {
@@ -428,18 +429,11 @@ func (s *scanner) object(depth int) error {
 				small[n] = ref
 				n++
 			} else {
-				big = make(map[string]struct{}, 2*smallNames)
-				for _, r := range small {
-					big[foldKey(d, r)] = struct{}{}
-				}
+				big = newBigNames(d, small[:])
 			}
 		}
-		if big != nil {
-			k := foldKey(d, ref)
-			if _, dup := big[k]; dup {
-				return ErrDuplicateName
-			}
-			big[k] = struct{}{}
+		if big != nil && !big.add(d, ref) {
+			return ErrDuplicateName
 		}
 
 		s.pos = skipWS(d, s.pos)
@@ -577,6 +571,99 @@ func equalFold(d []byte, a, b nameRef) bool {
 		}
 	}
 	return i == len(x) && j == len(y)
+}
+
+// bigNames is the duplicate check of an object with more than smallNames
+// members: an open-addressing table of the names, keyed by a 64-bit hash
+// of their case-folded runes under a seed of this object's own, so that
+// an attacker cannot choose names that collide. Adding a name allocates
+// nothing but the table's growth (a map of folded strings cost one
+// allocation per name: a token header of a few hundred short names took a
+// hundred times a valid token's verification to refuse).
+type bigNames struct {
+	h     maphash.Hash
+	n     int
+	slots []bigSlot // len a power of two, at most half full
+}
+
+type bigSlot struct {
+	hash uint64
+	ref  nameRef // ref.end == 0: empty (a name ends after its opening quote)
+}
+
+func newBigNames(d []byte, refs []nameRef) *bigNames {
+	size := 4 * smallNames
+	for size < 4*len(refs) {
+		size *= 2
+	}
+	b := &bigNames{slots: make([]bigSlot, size)}
+	b.h.SetSeed(maphash.MakeSeed())
+	for _, r := range refs {
+		b.add(d, r) // refs hold no duplicates
+	}
+	return b
+}
+
+// add records r and reports false when an equal name was recorded before.
+func (b *bigNames) add(d []byte, r nameRef) bool {
+	return b.insert(d, r, b.sum(d[r.start:r.end]))
+}
+
+// insert is add with the name's hash given.
+func (b *bigNames) insert(d []byte, r nameRef, hash uint64) bool {
+	if 2*(b.n+1) > len(b.slots) {
+		old := b.slots
+		b.slots = make([]bigSlot, 2*len(old))
+		for _, s := range old {
+			if s.ref.end != 0 {
+				b.put(s)
+			}
+		}
+	}
+	mask := uint64(len(b.slots) - 1)
+	for i := hash & mask; ; i = (i + 1) & mask {
+		s := &b.slots[i]
+		if s.ref.end == 0 {
+			*s = bigSlot{hash: hash, ref: r}
+			b.n++
+			return true
+		}
+		if s.hash == hash && equalFold(d, s.ref, r) {
+			return false
+		}
+	}
+}
+
+// put places s, known to be absent, in the first free slot of its probe.
+func (b *bigNames) put(s bigSlot) {
+	mask := uint64(len(b.slots) - 1)
+	i := s.hash & mask
+	for b.slots[i].ref.end != 0 {
+		i = (i + 1) & mask
+	}
+	b.slots[i] = s
+}
+
+// sum hashes the case-folded runes of validated string contents, each as
+// foldKey writes it.
+func (b *bigNames) sum(s []byte) uint64 {
+	b.h.Reset()
+	var buf [utf8.UTFMax]byte
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf && c != '\\' {
+			if 'a' <= c && c <= 'z' {
+				c -= 'a' - 'A'
+			}
+			b.h.WriteByte(c)
+			i++
+			continue
+		}
+		var r rune
+		r, i = nextRune(s, i)
+		b.h.Write(utf8.AppendRune(buf[:0], canonFold(r)))
+	}
+	return b.h.Sum64()
 }
 
 // foldKey returns the case-folded form of a name as a map key.
@@ -962,6 +1049,19 @@ func (o *Object) Name() []byte {
 		return n
 	}
 	return appendUnescaped(make([]byte, 0, len(n)), n)
+}
+
+// AppendName appends the current member's unescaped name to dst: Name
+// without an allocation when dst has room.
+func (o *Object) AppendName(dst []byte) []byte {
+	if o.data == nil {
+		return dst
+	}
+	n := o.data[o.nameStart:o.nameEnd]
+	if !o.nameEsc {
+		return append(dst, n...)
+	}
+	return appendUnescaped(dst, n)
 }
 
 // Value returns the current member's value.

@@ -717,3 +717,83 @@ func FuzzValid(f *testing.F) {
 		}
 	})
 }
+
+// TestManyNamesFoldedDuplicates covers duplicates the check of an object
+// with more than smallNames members must find by folding.
+func TestManyNamesFoldedDuplicates(t *testing.T) {
+	for _, in := range []string{
+		manyMembers(40, `"ſ":0,"S":1`),
+		manyMembers(40, `"k":0,"`+"\u212a"+`":1`),
+		manyMembers(40, `"\u00e9":0,"É":1`),
+		manyMembers(40, `"\ud83d\ude00":0,"😀":1`),
+		manyMembers(40, `"a\"b":0,"A\u0022B":1`),
+	} {
+		if err := Valid([]byte(in)); !errors.Is(err, ErrDuplicateName) {
+			t.Errorf("Valid(…%.30q) = %v, want ErrDuplicateName", in[len(in)-30:], err)
+		}
+	}
+}
+
+// TestManyNamesCheapToCheck: the duplicate check of a large object costs
+// no allocation per name (a token header of hundreds of short names cost
+// a hundred times a valid token's verification to refuse, most of it one
+// allocation per name).
+func TestManyNamesCheapToCheck(t *testing.T) {
+	for _, in := range []string{
+		manyMembers(300, `"end":0`),
+		strings.ReplaceAll(manyMembers(300, `"end":0`), `"m`, `"\u212a\u006d`),
+	} {
+		data := []byte(in)
+		allocs := testing.AllocsPerRun(20, func() {
+			if err := Valid(data); err != nil {
+				t.Fatal(err)
+			}
+		})
+		if allocs > 20 {
+			t.Errorf("checking an object of 301 names allocates %v times, want at most 20", allocs)
+		}
+	}
+}
+
+// TestBigNamesHashCollision puts different names under one hash: the check
+// must then tell them apart by the names themselves, and still find
+// duplicates.
+func TestBigNamesHashCollision(t *testing.T) {
+	d := []byte(`"m0""m1""m2""k""` + "\u212a" + `"`)
+	ref := func(start, end int) nameRef {
+		return nameRef{start: int32(start), end: int32(end), hash: foldHash(d[start:end])}
+	}
+	m0, m1, m2 := ref(1, 3), ref(5, 7), ref(9, 11)
+	k, kelvin := ref(13, 14), ref(16, 16+len("\u212a"))
+	b := newBigNames(d, nil)
+	const h = 42
+	for _, r := range []nameRef{m0, m1, m2, k} {
+		if !b.insert(d, r, h) {
+			t.Fatalf("name %q taken for a duplicate of another with its hash", d[r.start:r.end])
+		}
+	}
+	for _, r := range []nameRef{m0, m1, m2, kelvin} {
+		if b.insert(d, r, h) {
+			t.Errorf("duplicate %q not found among names of one hash", d[r.start:r.end])
+		}
+	}
+	// And through growth: 100 names, all of one hash.
+	var names []byte
+	var refs []nameRef
+	for i := range 100 {
+		start := len(names) + 1
+		names = fmt.Appendf(names, `"n%d"`, i)
+		refs = append(refs, nameRef{start: int32(start), end: int32(len(names) - 1)})
+	}
+	b = newBigNames(names, nil)
+	for _, r := range refs {
+		if !b.insert(names, r, h) {
+			t.Fatalf("name %q taken for a duplicate", names[r.start:r.end])
+		}
+	}
+	for _, r := range refs {
+		if b.insert(names, r, h) {
+			t.Fatalf("duplicate %q not found after growth", names[r.start:r.end])
+		}
+	}
+}
