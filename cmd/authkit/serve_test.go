@@ -932,6 +932,40 @@ func TestServeScopesTakenOff(t *testing.T) {
 	}
 }
 
+// A request whose request line and header fields pass maxHeaderBytes is
+// answered 431; one a little under it is served (found by review:
+// net/http's own 4 KiB on top of MaxHeaderBytes put the limit near 36 KiB).
+func TestServeHeaderByteLimit(t *testing.T) {
+	t.Parallel()
+	s := startServe(t, "")
+	ask := func(size int) int {
+		t.Helper()
+		c, err := net.Dial("tcp", s.addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		head := "GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: "
+		req := head + strings.Repeat("a", size-len(head)-4) + "\r\n\r\n"
+		if _, err := io.WriteString(c, req); err != nil {
+			t.Fatal(err)
+		}
+		_ = c.SetReadDeadline(time.Now().Add(20 * time.Second))
+		resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+		if err != nil {
+			t.Fatalf("a header of %d bytes: %v", size, err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if got := ask(maxHeaderBytes - 1<<10); got != http.StatusOK {
+		t.Errorf("a header of %d bytes: %d, want 200", maxHeaderBytes-1<<10, got)
+	}
+	if got := ask(maxHeaderBytes + 1); got != http.StatusRequestHeaderFieldsTooLarge {
+		t.Errorf("a header of %d bytes: %d, want 431", maxHeaderBytes+1, got)
+	}
+}
+
 // A request with more header fields than maxHeaderFields is answered 431
 // before its body is read, and its connection closed (found by review: a
 // request of many empty fields, its body sent slowly, held a header map
