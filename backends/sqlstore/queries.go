@@ -114,14 +114,14 @@ func buildQueries(d *dialect, prefix string) queries {
 		revokeSessionIDs: q(`UPDATE {p}sessions SET revoked_at = ?, gc_at = ? WHERE revoked_at IS NULL AND id IN`),
 		// Cleanup, in bounded batches (see deleteBatch and
 		// deleteBatchFrom). Each batch takes the oldest garbage first, in
-		// the order of the index that finds it then of the primary key (a
-		// total order), so the planner walks that index and stops at the
-		// limit.
+		// the order of the index that finds it (on MySQL then of the
+		// primary key: a total order), so the planner walks that index and
+		// stops at the limit.
 		//
 		// The records of garbage sessions: those of the oldest "?"
 		// garbage sessions (the first limit: ordered by the gc_at index,
 		// which on InnoDB ends with id), at most "?" of them, by session
-		// then by hash. (One join ordered by s.gc_at, s.id, t.hash would
+		// then (on MySQL) by hash. (One join ordered by s.gc_at, s.id, t.hash would
 		// make MySQL and MariaDB sort the records of every garbage session
 		// for each batch, t.hash being the second table's; here they sort
 		// those of one batch of sessions.) Its parameters: now, the limit,
@@ -130,8 +130,8 @@ func buildQueries(d *dialect, prefix string) queries {
 		// session of its batch is left without records, and the third
 		// DELETE (gcSessions) has those to fill the rest of the limit.
 		gcSessionRecords: q(d.deleteBatchFrom("{p}refresh_tokens", "hash",
-			`FROM (SELECT s.id, s.gc_at FROM {p}sessions s WHERE s.gc_at <= ? ORDER BY s.gc_at, s.id LIMIT ?) s
-			JOIN {p}refresh_tokens t ON t.session_id = s.id ORDER BY s.gc_at, s.id, t.hash`)),
+			`FROM (SELECT s.id, s.gc_at FROM {p}sessions s WHERE s.gc_at <= ? ORDER BY `+d.tieBreak("s.gc_at", "s.id")+` LIMIT ?) s
+			JOIN {p}refresh_tokens t ON t.session_id = s.id ORDER BY `+d.tieBreak("s.gc_at", "s.id, t.hash"))),
 		gcExpiredRecords: q(d.deleteBatch("{p}refresh_tokens", "hash", `{t}expires_at <= ?`, `{t}expires_at`)),
 		gcSessions: q(d.deleteBatch("{p}sessions", "id",
 			`{t}gc_at <= ? AND NOT EXISTS (SELECT 1 FROM {p}refresh_tokens r WHERE r.session_id = {t}id)`, `{t}gc_at`)),
