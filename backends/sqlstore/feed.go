@@ -175,10 +175,17 @@ func parsePosition(p authkit.FeedPosition) (epoch string, id, tag int64, ok bool
 	return epoch, id, tag, true
 }
 
-// decimal parses a non-negative decimal without leading zeros.
+// decimal parses a non-negative decimal without leading zeros: digits
+// only (strconv.ParseInt alone took "+5" and "-0", so a position this store
+// never wrote parsed; found by fuzzing).
 func decimal(s string) (int64, bool) {
 	if s == "" || (len(s) > 1 && s[0] == '0') {
 		return 0, false
+	}
+	for i := range len(s) {
+		if s[i] < '0' || s[i] > '9' {
+			return 0, false
+		}
 	}
 	n, err := strconv.ParseInt(s, 10, 64)
 	return n, err == nil && n >= 0
