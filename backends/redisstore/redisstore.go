@@ -217,6 +217,10 @@ type Store struct {
 	markers [feedShards]string
 	// listeners hear of each revocation written (ListenRevocations).
 	listeners revlisten.Listeners
+	// snapshotPage overrides snapshotPageSize (tests), and betweenPages
+	// runs between a snapshot's pages (tests).
+	snapshotPage int
+	betweenPages func(cursors []snapshotCursor)
 }
 
 // New returns a Store that keeps its data in rdb under keys starting with

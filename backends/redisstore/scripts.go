@@ -451,26 +451,74 @@ local e = ensureEpoch(KEYS[1], KEYS[2], ARGV[1])
 return {e, lastID(KEYS[2]), redis.call('HGET', KEYS[1], 't') or '0-0'}
 `)
 
+// snapshotPageHelper reads one page of a bucket's revocation index for a
+// snapshot: up to size entries whose until is after now, in the index's
+// order (until, then member), from just after the member after (from the
+// first entry in force when after is empty). When after has left its place
+// since (a cleanup removed it, or a later revocation moved its until on),
+// the page starts at the first entry of its old score instead, and may
+// repeat entries, which the caller merges. It
+// returns the entries as member, value pairs (an entry whose key is gone
+// is left out), the last member and score it read, and whether more may
+// follow.
+const snapshotPageHelper = `
+local function snapshotPage(index, base, now, after, afterScore, size)
+  local floor = redis.call('ZCOUNT', index, '-inf', now)
+  local start = floor
+  if after ~= '' then
+    local r = redis.call('ZRANK', index, after)
+    if r and redis.call('ZSCORE', index, after) == afterScore then
+      start = r + 1
+    else
+      start = redis.call('ZCOUNT', index, '-inf', '(' .. afterScore)
+    end
+    if start < floor then start = floor end
+  end
+  local items = redis.call('ZRANGE', index, start, start + size - 1, 'WITHSCORES')
+  local out = {}
+  local lastM, lastS = after, afterScore
+  for i = 1, #items, 2 do
+    lastM, lastS = items[i], items[i + 1]
+    local v = redis.call('GET', base .. lastM)
+    if v then
+      out[#out + 1] = lastM
+      out[#out + 1] = v
+    end
+  end
+  local more = '0'
+  if #items == 2 * size then more = '1' end
+  return out, lastM, lastS, more
+end
+`
+
 // feedSnapshotScript returns a bucket's head, as feedHeadScript, the
 // start of its data-loss epoch (starting one if the marker is missing, as
-// epochScript does: see epoch.go) and the nonce of its last change (empty if
-// none), followed by the member and value of
-// every entry of the index whose until is after now. KEYS: the bucket's
-// meta, stream, index and epoch marker. ARGV: log epoch candidates (two),
-// now, entry key base (prefix + revBase), the data-loss epoch start to
-// write if the marker is missing (µs).
-var feedSnapshotScript = redis.NewScript(feedHelpers + epochHelpers + `
+// epochScript does: see epoch.go), the nonce of its last change (empty if
+// none), then the first page of its index as snapshotPage reads it: the
+// last member and score read, whether more may follow, and the entries as
+// member, value pairs. KEYS: the bucket's meta, stream, index and epoch
+// marker. ARGV: log epoch candidates (two), now, entry key base (prefix +
+// revBase), the data-loss epoch start to write if the marker is missing
+// (µs), the page size.
+var feedSnapshotScript = redis.NewScript(feedHelpers + epochHelpers + snapshotPageHelper + `
 local since = startEpoch(KEYS[4], KEYS[1], KEYS[2], ARGV[5], ARGV[2])
 local e = ensureEpoch(KEYS[1], KEYS[2], ARGV[1])
 local last, nonce = lastEntry(KEYS[2])
-local out = {e, last, redis.call('HGET', KEYS[1], 't') or '0-0', since, nonce}
-for _, m in ipairs(redis.call('ZRANGEBYSCORE', KEYS[3], '(' .. ARGV[3], '+inf')) do
-  local v = redis.call('GET', ARGV[4] .. m)
-  if v then
-    out[#out + 1] = m
-    out[#out + 1] = v
-  end
-end
+local page, lastM, lastS, more = snapshotPage(KEYS[3], ARGV[4], ARGV[3], '', '', tonumber(ARGV[6]))
+local out = {e, last, redis.call('HGET', KEYS[1], 't') or '0-0', since, nonce, lastM, lastS, more}
+for i = 1, #page do out[#out + 1] = page[i] end
+return out
+`)
+
+// feedPageScript returns the next page of a bucket's index for a
+// snapshot, as snapshotPage reads it: the last member and score read,
+// whether more may follow, then the entries as member, value pairs. KEYS:
+// the bucket's index. ARGV: now, entry key base, the last member and score
+// of the page before, the page size.
+var feedPageScript = redis.NewScript(snapshotPageHelper + `
+local page, lastM, lastS, more = snapshotPage(KEYS[1], ARGV[2], ARGV[1], ARGV[3], ARGV[4], tonumber(ARGV[5]))
+local out = {lastM, lastS, more}
+for i = 1, #page do out[#out + 1] = page[i] end
 return out
 `)
 
