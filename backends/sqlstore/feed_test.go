@@ -252,8 +252,9 @@ func TestFeedPositions(t *testing.T) {
 			for _, p := range []string{"", "1", ".1", epoch, epoch + ".", epoch + ".x", epoch + ".-1", epoch + ".01",
 				epoch + ".1", // the earlier form, without a tag
 				epoch + ".1.", epoch + ".1.x", epoch + ".1.0" + tag, epoch + ".1.-" + tag, epoch + ".1." + tag + ".1",
-				epoch + ".1.1",                                                                    // another tag: another change 1
-				epoch + ".+1." + tag, epoch + ".1.+" + tag, epoch + ".-0.1", epoch + ". 1." + tag, // signs and spaces: not this store's
+				epoch + ".1.1", // another tag: another change 1
+				// signs and spaces: not this store's
+				epoch + ".+1." + tag, epoch + ".1.+" + tag, epoch + ".-0.1", epoch + ". 1." + tag,
 				epoch + ".2." + tag, "XYZ.1." + tag, epoch + "0.1." + tag, string(snapshotPos(t, other))} {
 				if err, calls := followOnce(t, s, authkit.FeedPosition(p)); !errors.Is(err, authkit.ErrFeedPositionLost) || errors.Is(err, authkit.ErrStoreUnavailable) || calls != 0 {
 					t.Errorf("following from %q: %v after %d calls of fn, want ErrFeedPositionLost and no call", p, err, calls)
