@@ -406,7 +406,7 @@ func (s *scanner) object(depth int) error {
 	var (
 		small [smallNames]nameRef
 		n     int
-		big   *bigNames
+		big   bigNames
 	)
 	for {
 		if s.pos >= len(d) || d[s.pos] != '"' {
@@ -419,7 +419,7 @@ func (s *scanner) object(depth int) error {
 		}
 		ref := nameRef{start: int32(start), end: int32(s.pos - 1), esc: esc}
 		ref.hash = foldHash(d[start : s.pos-1])
-		if big == nil {
+		if big.slots == nil {
 			for j := range n {
 				if small[j].hash == ref.hash && equalFold(d, small[j], ref) {
 					return ErrDuplicateName
@@ -429,10 +429,10 @@ func (s *scanner) object(depth int) error {
 				small[n] = ref
 				n++
 			} else {
-				big = newBigNames(d, small[:])
+				big.init(d, small[:])
 			}
 		}
-		if big != nil && !big.add(d, ref) {
+		if big.slots != nil && !big.add(d, ref) {
 			return ErrDuplicateName
 		}
 
@@ -578,30 +578,28 @@ func equalFold(d []byte, a, b nameRef) bool {
 // of their case-folded runes under a seed of this object's own, so that
 // an attacker cannot choose names that collide. Adding a name allocates
 // nothing but the table's growth (a map of folded strings cost one
-// allocation per name: a token header of a few hundred short names took a
-// hundred times a valid token's verification to refuse).
+// allocation per name). Names are compared only when their hashes are
+// equal: in effect, only a duplicate is.
 type bigNames struct {
-	h     maphash.Hash
+	seed  maphash.Seed
 	n     int
-	slots []bigSlot // len a power of two, at most half full
+	slots []bigSlot // len a power of two, at most three quarters full
 }
 
+// bigSlot is one name of a bigNames table: end == 0 marks an empty slot
+// (a name ends after its opening quote).
 type bigSlot struct {
-	hash uint64
-	ref  nameRef // ref.end == 0: empty (a name ends after its opening quote)
+	hash       uint64
+	start, end int32
 }
 
-func newBigNames(d []byte, refs []nameRef) *bigNames {
-	size := 4 * smallNames
-	for size < 4*len(refs) {
-		size *= 2
-	}
-	b := &bigNames{slots: make([]bigSlot, size)}
-	b.h.SetSeed(maphash.MakeSeed())
+// init makes b's table and adds refs, which hold no duplicates.
+func (b *bigNames) init(d []byte, refs []nameRef) {
+	b.seed = maphash.MakeSeed()
+	b.slots = make([]bigSlot, 4*smallNames)
 	for _, r := range refs {
-		b.add(d, r) // refs hold no duplicates
+		b.add(d, r)
 	}
-	return b
 }
 
 // add records r and reports false when an equal name was recorded before.
@@ -611,11 +609,11 @@ func (b *bigNames) add(d []byte, r nameRef) bool {
 
 // insert is add with the name's hash given.
 func (b *bigNames) insert(d []byte, r nameRef, hash uint64) bool {
-	if 2*(b.n+1) > len(b.slots) {
+	if 4*(b.n+1) > 3*len(b.slots) {
 		old := b.slots
 		b.slots = make([]bigSlot, 2*len(old))
 		for _, s := range old {
-			if s.ref.end != 0 {
+			if s.end != 0 {
 				b.put(s)
 			}
 		}
@@ -623,12 +621,13 @@ func (b *bigNames) insert(d []byte, r nameRef, hash uint64) bool {
 	mask := uint64(len(b.slots) - 1)
 	for i := hash & mask; ; i = (i + 1) & mask {
 		s := &b.slots[i]
-		if s.ref.end == 0 {
-			*s = bigSlot{hash: hash, ref: r}
+		if s.end == 0 {
+			*s = bigSlot{hash: hash, start: r.start, end: r.end}
 			b.n++
 			return true
 		}
-		if s.hash == hash && equalFold(d, s.ref, r) {
+		// esc true: equalFold compares rune by rune, escapes decoded.
+		if s.hash == hash && equalFold(d, nameRef{start: s.start, end: s.end, esc: true}, r) {
 			return false
 		}
 	}
@@ -638,32 +637,32 @@ func (b *bigNames) insert(d []byte, r nameRef, hash uint64) bool {
 func (b *bigNames) put(s bigSlot) {
 	mask := uint64(len(b.slots) - 1)
 	i := s.hash & mask
-	for b.slots[i].ref.end != 0 {
+	for b.slots[i].end != 0 {
 		i = (i + 1) & mask
 	}
 	b.slots[i] = s
 }
 
-// sum hashes the case-folded runes of validated string contents, each as
-// foldKey writes it.
+// sum hashes the case-folded runes of validated string contents, each
+// written as UTF-8.
 func (b *bigNames) sum(s []byte) uint64 {
-	b.h.Reset()
-	var buf [utf8.UTFMax]byte
+	var buf [64]byte
+	k := buf[:0]
 	for i := 0; i < len(s); {
 		c := s[i]
 		if c < utf8.RuneSelf && c != '\\' {
 			if 'a' <= c && c <= 'z' {
 				c -= 'a' - 'A'
 			}
-			b.h.WriteByte(c)
+			k = append(k, c)
 			i++
 			continue
 		}
 		var r rune
 		r, i = nextRune(s, i)
-		b.h.Write(utf8.AppendRune(buf[:0], canonFold(r)))
+		k = utf8.AppendRune(k, canonFold(r))
 	}
-	return b.h.Sum64()
+	return maphash.Bytes(b.seed, k)
 }
 
 // foldKey returns the case-folded form of a name as a map key.

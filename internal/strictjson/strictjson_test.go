@@ -765,7 +765,8 @@ func TestBigNamesHashCollision(t *testing.T) {
 	}
 	m0, m1, m2 := ref(1, 3), ref(5, 7), ref(9, 11)
 	k, kelvin := ref(13, 14), ref(16, 16+len("\u212a"))
-	b := newBigNames(d, nil)
+	var b bigNames
+	b.init(d, nil)
 	const h = 42
 	for _, r := range []nameRef{m0, m1, m2, k} {
 		if !b.insert(d, r, h) {
@@ -785,7 +786,8 @@ func TestBigNamesHashCollision(t *testing.T) {
 		names = fmt.Appendf(names, `"n%d"`, i)
 		refs = append(refs, nameRef{start: int32(start), end: int32(len(names) - 1)})
 	}
-	b = newBigNames(names, nil)
+	b = bigNames{}
+	b.init(names, nil)
 	for _, r := range refs {
 		if !b.insert(names, r, h) {
 			t.Fatalf("name %q taken for a duplicate", names[r.start:r.end])
