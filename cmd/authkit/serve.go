@@ -17,7 +17,7 @@ import (
 	"os/signal"
 	"path"
 	"strings"
-	"sync/atomic"
+	"sync"
 	"syscall"
 	"time"
 
@@ -368,12 +368,36 @@ type server struct {
 	// clientAddr is the client address of a request, --trusted-proxies
 	// applied, for the request log.
 	clientAddr func(*http.Request) netip.Addr
-	// trusted are --trusted-proxies; warnedForward is set once a request
-	// that carries X-Forwarded-For from a peer not among them has logged
-	// a warning (a proxy in front that serve was not told of, or whose
-	// address changed: every client is counted under its address).
-	trusted       []netip.Prefix
-	warnedForward atomic.Bool
+	// trusted are --trusted-proxies; untrustedWarned and unreadWarned
+	// are the peers each forwarding warning has named (forwardWarnings).
+	trusted         []netip.Prefix
+	untrustedWarned peerSet
+	unreadWarned    peerSet
+}
+
+// maxForwardWarnings is how many peers serve warns of for each forwarding
+// mistake (forwardWarnings), so that a client sending the headers itself
+// cannot fill the log, nor use up the warning a real proxy needs.
+const maxForwardWarnings = 8
+
+// peerSet is a bounded set of peer addresses, safe for concurrent use.
+type peerSet struct {
+	mu    sync.Mutex
+	peers map[string]struct{}
+}
+
+// add adds key and reports whether it was new and the set had room.
+func (p *peerSet) add(key string) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if _, ok := p.peers[key]; ok || len(p.peers) >= maxForwardWarnings {
+		return false
+	}
+	if p.peers == nil {
+		p.peers = map[string]struct{}{}
+	}
+	p.peers[key] = struct{}{}
+	return true
 }
 
 func (c *cli) newServer(ctx context.Context, cfg serveConfig, log *slog.Logger) (*server, error) {
@@ -1006,13 +1030,36 @@ func (s *server) logRequests(next http.Handler) http.Handler {
 			}
 		}
 		s.log.LogAttrs(r.Context(), level, "request", append(attrs, slog.String("client", client))...)
-		if len(r.Header.Values("X-Forwarded-For")) > 0 && !s.warnedForward.Load() && !s.trustedPeer(peer) && s.warnedForward.CompareAndSwap(false, true) {
-			// Found by review: behind a load balancer serve was not
-			// told of (no --trusted-proxies, or its address changed),
-			// nothing said that every client shared its throttle budget.
-			s.log.Warn("a request carries X-Forwarded-For from a peer not among --trusted-proxies: the header is ignored, and if that peer is a reverse proxy every client is counted under its address by the login throttle (one guesser makes everyone wait); name it with --trusted-proxies (logged once)", "peer", peer, "trusted_proxies", len(s.trusted))
-		}
+		s.forwardWarnings(r, peer)
 	})
+}
+
+// forwardWarnings logs the two ways a reverse proxy in front of serve can
+// be set up so that every client it forwards is counted under its own
+// address by the login throttle (one guesser makes everyone wait): a peer
+// not among --trusted-proxies that sends X-Forwarded-For (a proxy serve
+// was not told of, or whose address changed), and a trusted peer that
+// names the client only in Forwarded or X-Real-IP, which serve does not
+// read. Each is logged once per peer, for at most maxForwardWarnings
+// peers: a client sending the headers itself could otherwise fill the
+// log, or (when it was logged once in all) use up the warning before the
+// real proxy's first request (found by review).
+func (s *server) forwardWarnings(r *http.Request, peer string) {
+	if len(r.Header.Values("X-Forwarded-For")) > 0 {
+		if !s.trustedPeer(peer) && s.untrustedWarned.add(peer) {
+			s.log.Warn("a request carries X-Forwarded-For from a peer not among --trusted-proxies: the header is ignored, and if that peer is a reverse proxy every client is counted under its address by the login throttle (one guesser makes everyone wait); name it with --trusted-proxies (the peer may also be a client sending the header itself; logged once per peer, for the first 8)", "peer", peer, "trusted_proxies", len(s.trusted))
+		}
+		return
+	}
+	if len(s.trusted) == 0 || (len(r.Header.Values("Forwarded")) == 0 && len(r.Header.Values("X-Real-IP")) == 0) {
+		return
+	}
+	if _, err := netip.ParseAddr(peer); err != nil || !s.trustedPeer(peer) {
+		return
+	}
+	if s.unreadWarned.add(peer) {
+		s.log.Warn("a request from a peer among --trusted-proxies names its client in Forwarded or X-Real-IP but not in X-Forwarded-For, the only header serve reads: every client that proxy forwards is counted under its address by the login throttle (one guesser makes everyone wait); make the proxy set X-Forwarded-For (logged once per peer, for the first 8)", "peer", peer)
+	}
 }
 
 // trustedPeer reports whether peer (the connection's address) is one of

@@ -2,6 +2,7 @@ package main
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -147,7 +148,7 @@ func TestServeLogsForwardedClient(t *testing.T) {
 		login(s, demoUser, "guess", "198.51.100.66")
 		login(s, demoUser, "guess", "198.51.100.66")
 		// Without --trusted-proxies a forwarded request is warned of,
-		// once (found by review).
+		// once per peer (found by review).
 		if n := strings.Count(buf.String(), "from a peer not among --trusted-proxies"); n != map[bool]int{true: 0, false: 1}[tc.peerLogged] {
 			t.Errorf("serve %v: %d warnings of an untrusted X-Forwarded-For in %q", tc.args, n, buf.String())
 		}
@@ -160,5 +161,65 @@ func TestServeLogsForwardedClient(t *testing.T) {
 		if !strings.Contains(line, "client="+tc.client) || strings.Contains(line, "peer=127.0.0.1") != tc.peerLogged {
 			t.Errorf("serve %v: request log %q, want client=%s (peer logged: %v)", tc.args, line, tc.client, tc.peerLogged)
 		}
+	}
+}
+
+// Forwarding mistakes are warned of once per peer, for at most
+// maxForwardWarnings peers (found by review: the warning of an untrusted
+// X-Forwarded-For was logged once in all, so a client sending the header
+// itself used it up before the misconfigured proxy's first request; and a
+// trusted proxy naming its clients only in Forwarded or X-Real-IP, which
+// serve does not read, was never warned of).
+func TestServeForwardWarnings(t *testing.T) {
+	var buf syncBuffer
+	c := &cli{stdin: strings.NewReader(""), stdout: io.Discard, stderr: io.Discard, lookupEnv: mapEnv(nil)}
+	cfg, err := c.parseServe([]string{"--trusted-proxies", "10.0.0.0/24"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := c.newServer(t.Context(), cfg, slog.New(slog.NewTextHandler(&buf, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.closeStore)
+	get := func(peer string, header ...string) {
+		r := httptest.NewRequest("GET", "/healthz", nil)
+		r.RemoteAddr = peer + ":5555"
+		for i := 0; i < len(header); i += 2 {
+			r.Header.Set(header[i], header[i+1])
+		}
+		s.handler.ServeHTTP(httptest.NewRecorder(), r)
+	}
+	count := func(what string) int { return strings.Count(buf.String(), what) }
+	const untrusted, unread = "from a peer not among --trusted-proxies", "names its client in Forwarded or X-Real-IP"
+
+	// A client sends X-Forwarded-For itself, then a proxy serve was not
+	// told of forwards: both are named, each once.
+	get("192.0.2.7", "X-Forwarded-For", "1.2.3.4")
+	get("192.0.2.7", "X-Forwarded-For", "1.2.3.4")
+	get("192.0.2.99", "X-Forwarded-For", "198.51.100.1")
+	if n := count(untrusted); n != 2 || !strings.Contains(buf.String(), "peer=192.0.2.99") {
+		t.Errorf("%d warnings of an untrusted X-Forwarded-For, want 2 naming both peers: %q", n, buf.String())
+	}
+	for i := range 20 {
+		get(fmt.Sprintf("192.0.2.%d", 100+i), "X-Forwarded-For", "1.2.3.4")
+	}
+	if n := count(untrusted); n != maxForwardWarnings {
+		t.Errorf("%d warnings of an untrusted X-Forwarded-For from 22 peers, want %d", n, maxForwardWarnings)
+	}
+
+	// A trusted proxy naming its clients in Forwarded or X-Real-IP only.
+	get("10.0.0.5", "Forwarded", "for=198.51.100.66")
+	get("10.0.0.5", "X-Real-IP", "198.51.100.67")
+	get("10.0.0.6", "X-Real-IP", "198.51.100.68")
+	if n := count(unread); n != 2 || !strings.Contains(buf.String(), "peer=10.0.0.6") {
+		t.Errorf("%d warnings of a trusted proxy's Forwarded or X-Real-IP, want 2 naming both proxies: %q", n, buf.String())
+	}
+	// Not when X-Forwarded-For is there too, nor from a peer that is not
+	// a trusted proxy.
+	get("10.0.0.7", "Forwarded", "for=198.51.100.66", "X-Forwarded-For", "198.51.100.66")
+	get("192.0.2.200", "X-Real-IP", "198.51.100.69")
+	if n := count(unread); n != 2 {
+		t.Errorf("%d warnings of a trusted proxy's Forwarded or X-Real-IP, want still 2: %q", n, buf.String())
 	}
 }
