@@ -9,3 +9,15 @@ func SetCloseWait(t interface{ Cleanup(func()) }, d time.Duration) {
 	closeWait = d
 	t.Cleanup(func() { closeWait = old })
 }
+
+// Sweep removes the expired entries now, as the follower does, compacting
+// the copy when it may.
+func (m *Mirror) Sweep() { m.sweep() }
+
+// Held reports how many entries the copy holds, and the most it held
+// since its maps were made.
+func (m *Mirror) Held() (n, peak int) {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	return m.st.len(), m.st.peak
+}

@@ -638,7 +638,10 @@ var errSilent = errors.New("revmirror: the feed stayed silent; reconnecting")
 // errClosed ends a feed call or snapshot that returned after Close.
 var errClosed = errors.New("revmirror: closed")
 
-// sweep removes every expired entry, a chunk per hold of the write lock.
+// sweep removes every expired entry, a chunk per hold of the write lock,
+// then compacts the copy if it holds a quarter or less of what it once
+// held: the compacted copy is built under the read lock (checks go on)
+// and replaces the copy only if nothing changed it meanwhile.
 func (m *Mirror) sweep() {
 	now := m.cut()
 	for {
@@ -647,8 +650,22 @@ func (m *Mirror) sweep() {
 		n := m.st.sweep(now, sweepChunk)
 		m.mu.Unlock()
 		if n < sweepChunk {
-			return
+			break
 		}
+	}
+	m.mu.RLock()
+	st, writes := m.st, m.st.writes
+	var c *state
+	if st.needsCompact() {
+		c = st.compacted()
+	}
+	m.mu.RUnlock()
+	if c != nil {
+		m.mu.Lock()
+		if m.st == st && st.writes == writes {
+			m.st = c
+		}
+		m.mu.Unlock()
 	}
 }
 

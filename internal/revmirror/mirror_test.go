@@ -683,3 +683,24 @@ func TestSmallStepBackTakesNoSnapshot(t *testing.T) {
 	wantDead(t, m, q("jti-1", "", "alice", clk.Now()), clk.Now(), true, "revoked through the feed after the step")
 	wantDead(t, m, q("jti-2", "", "alice", clk.Now()), clk.Now(), false, "never revoked")
 }
+
+// TestMirrorCompacts: the Mirror's sweep compacts a copy whose entries
+// have mostly expired (see TestStateCompact).
+func TestMirrorCompacts(t *testing.T) {
+	t.Parallel()
+	clk := newClock()
+	m := start(t, feedtest.New(), options(clk))
+	t0 := clk.Now()
+	for i := range 5000 {
+		m.Apply(authkit.Revocation{Kind: authkit.RevokedToken, Subject: "alice", ID: fmt.Sprint("jti-", i), Until: t0.Add(time.Minute)})
+	}
+	m.Apply(authkit.Revocation{Kind: authkit.RevokedToken, Subject: "alice", ID: "kept", Until: t0.Add(time.Hour)})
+	if n, peak := m.Held(); n != 5001 || peak != 5001 {
+		t.Fatalf("held %d, peak %d; want 5001 and 5001", n, peak)
+	}
+	clk.Set(t0.Add(2 * time.Minute))
+	m.Sweep()
+	if n, peak := m.Held(); n != 1 || peak != 1 {
+		t.Errorf("after the sweep: held %d, peak %d; want 1 and 1 (compacted)", n, peak)
+	}
+}

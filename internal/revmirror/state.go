@@ -2,6 +2,7 @@ package revmirror
 
 import (
 	"container/heap"
+	"maps"
 	"time"
 
 	"github.com/authkit-go/authkit"
@@ -33,6 +34,41 @@ type state struct {
 	// false until the feed tells one (a store that keeps none never does).
 	epoch    time.Time
 	hasEpoch bool
+	// peak is the most entries held since the maps were made, and writes
+	// counts the changes made (compact).
+	peak   int
+	writes uint64
+}
+
+// compactMin is the fewest entries a copy must have held before it is
+// compacted.
+const compactMin = 4096
+
+// needsCompact reports whether s holds a quarter or less of the entries
+// it once held, and held at least compactMin: Go's maps keep the room of
+// their largest size, so a copy that once held a million entries kept
+// their memory after they expired (found by review: 12.9 MB for 55,500
+// entries, 4.1 MB once all had expired).
+func (s *state) needsCompact() bool { return s.peak >= compactMin && s.len() <= s.peak/4 }
+
+// compacted returns a copy of s in maps and a heap sized for what it
+// holds now. It only reads s; the entries are shared, so s must not be
+// changed after the copy replaces it.
+func (s *state) compacted() *state {
+	c := &state{
+		jti:      make(map[key]*entry, len(s.jti)),
+		sid:      make(map[key]*entry, len(s.sid)),
+		cut:      make(map[string]*entry, len(s.cut)),
+		exp:      make(expiries, len(s.exp)),
+		epoch:    s.epoch,
+		hasEpoch: s.hasEpoch,
+		peak:     s.len(),
+	}
+	maps.Copy(c.jti, s.jti)
+	maps.Copy(c.sid, s.sid)
+	maps.Copy(c.cut, s.cut)
+	copy(c.exp, s.exp) // the same order: each entry's index stays right
+	return c
 }
 
 func newState() *state {
@@ -51,6 +87,7 @@ func known(k authkit.RevocationKind) bool {
 // holds already, cannot make anything dead any more and is left out.
 // r.Kind must be known.
 func (s *state) apply(r authkit.Revocation, now time.Time) {
+	s.writes++
 	if r.Kind == authkit.RevokedBeforeEpoch {
 		// Its Until means nothing: the epoch counts while it lasts, and
 		// only a later one replaces it.
@@ -99,6 +136,7 @@ func (s *state) apply(r authkit.Revocation, now time.Time) {
 		s.cut[e.k.subject] = e
 	}
 	heap.Push(&s.exp, e)
+	s.peak = max(s.peak, len(s.exp))
 }
 
 // carryInto applies every entry of s in force at now, and its epoch, to
@@ -145,6 +183,7 @@ func (s *state) lost(q authkit.RevocationQuery) (time.Time, bool) {
 // sweep removes up to budget entries whose until is at or before now and
 // reports how many it removed.
 func (s *state) sweep(now time.Time, budget int) int {
+	s.writes++
 	n := 0
 	for ; n < budget && len(s.exp) > 0 && !now.Before(s.exp[0].until); n++ {
 		e := heap.Pop(&s.exp).(*entry)
