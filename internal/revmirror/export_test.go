@@ -21,3 +21,7 @@ func (m *Mirror) Held() (n, peak int) {
 	defer m.mu.RUnlock()
 	return m.st.len(), m.st.peak
 }
+
+// AfterCompactCopy sets a function that runs between the build of a
+// compacted copy and its replacing the copy.
+func (m *Mirror) AfterCompactCopy(f func()) { m.afterCompactCopy = f }

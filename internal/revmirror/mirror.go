@@ -173,6 +173,16 @@ type Mirror struct {
 	// the old one.
 	building bool
 	pending  []authkit.Revocation
+	// compactPending holds, with the time each was applied at, the writes
+	// made through the Mirror while sweep builds a compacted copy
+	// (compacting), applied to the copy when it replaces the old one.
+	compacting     bool
+	compactPending []timedRevocation
+	// sweeping serialises sweep: the follower is its only caller but for
+	// tests. afterCompactCopy, if set (tests), runs between the build of a
+	// compacted copy and its replacing the copy.
+	sweeping         sync.Mutex
+	afterCompactCopy func()
 	// closed is set by Close: from then on nothing makes the copy vouch
 	// again (covered stays nil), even a feed call that returns after
 	// Close stopped waiting for it.
@@ -454,7 +464,16 @@ func (m *Mirror) local(r authkit.Revocation) {
 	if m.building {
 		m.pending = append(m.pending, r)
 	}
+	if m.compacting {
+		m.compactPending = append(m.compactPending, timedRevocation{r, now})
+	}
 	m.mu.Unlock()
+}
+
+// timedRevocation is a write and the time it was applied at.
+type timedRevocation struct {
+	r   authkit.Revocation
+	now time.Time
 }
 
 // errUnknownKind stops following: a change the Mirror cannot apply must
@@ -640,9 +659,17 @@ var errClosed = errors.New("revmirror: closed")
 
 // sweep removes every expired entry, a chunk per hold of the write lock,
 // then compacts the copy if it holds a quarter or less of what it once
-// held: the compacted copy is built under the read lock (checks go on)
-// and replaces the copy only if nothing changed it meanwhile.
+// held. The compacted copy is built under the read lock (checks go on;
+// writes wait, about 10 ms per 100,000 entries kept), and the writes made
+// through the Mirror from the start of the build are applied to it before
+// it replaces the copy (until a review found it, a write meanwhile made
+// the copy be thrown away, and under a steady stream of writes every
+// sweep copied the whole copy again and never compacted). Only the
+// follower calls sweep, and the follower makes the other changes (the feed
+// and snapshots), so local writes are the only ones that can come between.
 func (m *Mirror) sweep() {
+	m.sweeping.Lock()
+	defer m.sweeping.Unlock()
 	now := m.cut()
 	for {
 		m.mu.Lock()
@@ -653,20 +680,31 @@ func (m *Mirror) sweep() {
 			break
 		}
 	}
-	m.mu.RLock()
-	st, writes := m.st, m.st.writes
-	var c *state
-	if st.needsCompact() {
-		c = st.compacted()
-	}
-	m.mu.RUnlock()
-	if c != nil {
-		m.mu.Lock()
-		if m.st == st && st.writes == writes {
-			m.st = c
-		}
+	m.mu.Lock()
+	st := m.st
+	if !st.needsCompact() {
 		m.mu.Unlock()
+		return
 	}
+	m.compacting = true
+	m.mu.Unlock()
+	m.mu.RLock()
+	c := st.compacted()
+	m.mu.RUnlock()
+	if m.afterCompactCopy != nil {
+		m.afterCompactCopy()
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	pending := m.compactPending
+	m.compacting, m.compactPending = false, nil
+	if m.st != st {
+		return
+	}
+	for _, w := range pending {
+		c.apply(w.r, w.now)
+	}
+	m.st = c
 }
 
 // wait sleeps for a jittered d (between d/2 and d) or until ctx ends, and

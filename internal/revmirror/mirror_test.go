@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -699,8 +700,72 @@ func TestMirrorCompacts(t *testing.T) {
 		t.Fatalf("held %d, peak %d; want 5001 and 5001", n, peak)
 	}
 	clk.Set(t0.Add(2 * time.Minute))
+	// A write that comes after the compacted copy was built is kept.
+	m.AfterCompactCopy(func() {
+		m.Apply(authkit.Revocation{Kind: authkit.RevokedToken, Subject: "bob", ID: "late", Until: t0.Add(time.Hour)})
+	})
 	m.Sweep()
-	if n, peak := m.Held(); n != 1 || peak != 1 {
-		t.Errorf("after the sweep: held %d, peak %d; want 1 and 1 (compacted)", n, peak)
+	if n, peak := m.Held(); n != 2 || peak != 2 {
+		t.Errorf("after the sweep: held %d, peak %d; want 2 and 2 (compacted, with the write made meanwhile)", n, peak)
+	}
+	q := authkit.RevocationQuery{Subject: "bob", TokenID: "late", IssuedAt: t0}
+	if dead, err := m.IsRevoked(t.Context(), q, clk.Now()); err != nil || !dead {
+		t.Errorf("the write made while the copy was compacted: revoked %v, %v", dead, err)
+	}
+}
+
+// TestMirrorCompactsUnderWrites: writes made through the Mirror while it
+// compacts are kept, and do not make it give the compacted copy up (found
+// by review: under a steady stream of writes every sweep copied the whole
+// copy again and threw it away).
+func TestMirrorCompactsUnderWrites(t *testing.T) {
+	t.Parallel()
+	clk := newClock()
+	m := start(t, feedtest.New(), options(clk))
+	t0 := clk.Now()
+	const peak, kept = 100000, 20000
+	for i := range peak {
+		until := t0.Add(time.Minute)
+		if i < kept {
+			until = t0.Add(time.Hour)
+		}
+		m.Apply(authkit.Revocation{Kind: authkit.RevokedToken, Subject: "alice", ID: fmt.Sprint("jti-", i), Until: until})
+	}
+	clk.Set(t0.Add(2 * time.Minute))
+	stop := make(chan struct{})
+	started := make(chan struct{})
+	wrote := make(chan int)
+	go func() {
+		n := 0
+		for ; n < peak/4-kept; n++ { // so that the copy stays small enough to compact
+			select {
+			case <-stop:
+				wrote <- n
+				return
+			default:
+			}
+			m.Apply(authkit.Revocation{Kind: authkit.RevokedToken, Subject: "bob", ID: fmt.Sprint("w-", n), Until: t0.Add(time.Hour)})
+			if n == 10 {
+				close(started)
+			}
+			runtime.Gosched()
+		}
+		<-stop
+		wrote <- n
+	}()
+	<-started
+	m.Sweep()
+	close(stop)
+	n := <-wrote
+	held, p := m.Held()
+	if held != kept+n || p >= peak {
+		t.Errorf("after a sweep under %d writes: held %d, peak %d; want %d held and the copy compacted", n, held, p, kept+n)
+	}
+	now := clk.Now()
+	for i := range n {
+		q := authkit.RevocationQuery{Subject: "bob", TokenID: fmt.Sprint("w-", i), IssuedAt: t0}
+		if dead, err := m.IsRevoked(t.Context(), q, now); err != nil || !dead {
+			t.Fatalf("write %d of %d made during the compaction: revoked %v, %v", i, n, dead, err)
+		}
 	}
 }

@@ -34,10 +34,9 @@ type state struct {
 	// false until the feed tells one (a store that keeps none never does).
 	epoch    time.Time
 	hasEpoch bool
-	// peak is the most entries held since the maps were made, and writes
-	// counts the changes made (compact).
-	peak   int
-	writes uint64
+	// peak is the most entries held since the maps were made
+	// (needsCompact).
+	peak int
 }
 
 // compactMin is the fewest entries a copy must have held before it is
@@ -87,7 +86,6 @@ func known(k authkit.RevocationKind) bool {
 // holds already, cannot make anything dead any more and is left out.
 // r.Kind must be known.
 func (s *state) apply(r authkit.Revocation, now time.Time) {
-	s.writes++
 	if r.Kind == authkit.RevokedBeforeEpoch {
 		// Its Until means nothing: the epoch counts while it lasts, and
 		// only a later one replaces it.
@@ -183,7 +181,6 @@ func (s *state) lost(q authkit.RevocationQuery) (time.Time, bool) {
 // sweep removes up to budget entries whose until is at or before now and
 // reports how many it removed.
 func (s *state) sweep(now time.Time, budget int) int {
-	s.writes++
 	n := 0
 	for ; n < budget && len(s.exp) > 0 && !now.Before(s.exp[0].until); n++ {
 		e := heap.Pop(&s.exp).(*entry)
