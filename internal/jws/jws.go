@@ -69,10 +69,13 @@ const (
 	MaxSignatureSize = keys.MaxRSABits / 8
 
 	// MaxHeaderSize is the longest decoded header Parse reads, in bytes.
-	// The members it reads are a few short strings (real headers are well
-	// under 512 bytes); the bound keeps what a token that is refused
-	// anyway costs to parse close to what a valid one costs to verify.
-	MaxHeaderSize = 1 << 10
+	// The members it reads are a few short strings; the longest a key set
+	// allows, a kid of keys.MaxKeyIDBytes, takes 1,536 bytes when every
+	// character is written as a \u escape (as encoding/json writes &, <
+	// and >: found by review, a 1 KiB bound refused such a token another
+	// issuer signed). The bound keeps what a token that is refused anyway
+	// costs to parse close to what a valid one costs to verify.
+	MaxHeaderSize = 2 << 10
 )
 
 var (

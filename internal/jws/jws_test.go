@@ -628,6 +628,29 @@ func TestHeaderSizeBound(t *testing.T) {
 	}
 }
 
+// TestLongEscapedKid: a header whose kid is the longest a key set takes,
+// every character written as a \u escape (as encoding/json writes &, <
+// and >), is within MaxHeaderSize (found by review: a 1 KiB bound refused
+// such a token signed by another issuer's JOSE library).
+func TestLongEscapedKid(t *testing.T) {
+	kid := strings.Repeat("&", keys.MaxKeyIDBytes)
+	k, err := keys.NewHMAC(keys.HS256, bytes.Repeat([]byte{7}, 32), kid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := json.Marshal(map[string]string{"alg": "HS256", "kid": kid, "typ": "at+jwt"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(h, []byte(`\u0026`)) {
+		t.Fatalf("encoding/json wrote %q without escapes", h[:40])
+	}
+	tok := craft(t, string(h), []byte(`{"sub":"alice"}`), k, nil)
+	if _, err := Verify(tok, k); err != nil {
+		t.Errorf("a header of %d bytes with a %d-byte kid, escaped: %v", len(h), len(kid), err)
+	}
+}
+
 // manyMemberHeader returns an HS256 header of as many distinct short
 // members as fit in MaxHeaderSize, their names escaped or not.
 func manyMemberHeader(esc bool) string {
