@@ -51,24 +51,6 @@ func TestCleanupTiesReadOneBatch(t *testing.T) {
 			}
 			const n, limit = 50000, 100
 			const live = int64(4102444800000000)
-			fillRebound := func(head, row string, args func(j int) []any) {
-				const per = 500
-				for i := 0; i < n; i += per {
-					var b strings.Builder
-					var all []any
-					b.WriteString(head)
-					for j := i; j < min(i+per, n); j++ {
-						if j > i {
-							b.WriteString(", ")
-						}
-						b.WriteString(row)
-						all = append(all, args(j)...)
-					}
-					if _, err := db.ExecContext(ctx, db.Rebind(b.String()), all...); err != nil {
-						t.Fatalf("populating: %v", err)
-					}
-				}
-			}
 			// n revoked sessions, half of them with a refresh record, and
 			// 4n live ones; n revoked API tokens and 4n live ones.
 			gc := func(j int) int64 {
@@ -77,17 +59,17 @@ func TestCleanupTiesReadOneBatch(t *testing.T) {
 				}
 				return live - int64(j)
 			}
-			fillRebound("INSERT INTO authkit_sessions (id, subject, client_id, scopes, audience, claims, user_agent, ip, name, created_at, last_used_at, expires_at, idle_expires_at, revoked_at, gc_at) VALUES ",
-				"(?, 'alice', 'web', NULL, NULL, NULL, '', '', '', 0, 0, ?, ?, NULL, ?)", func(j int) []any {
+			fill(t, db, ctx, "INSERT INTO authkit_sessions (id, subject, client_id, scopes, audience, claims, user_agent, ip, name, created_at, last_used_at, expires_at, idle_expires_at, revoked_at, gc_at) VALUES ",
+				"(?, 'alice', 'web', NULL, NULL, NULL, '', '', '', 0, 0, ?, ?, NULL, ?)", n, func(j int) []any {
 					return []any{fmt.Sprint("sess-", j), live, live, gc(j)}
 				})
-			fillRebound("INSERT INTO authkit_refresh_tokens (hash, session_id, subject, issued_at, expires_at, used_at, successor) VALUES ",
-				"(?, ?, 'alice', 0, ?, NULL, NULL)", func(j int) []any {
+			fill(t, db, ctx, "INSERT INTO authkit_refresh_tokens (hash, session_id, subject, issued_at, expires_at, used_at, successor) VALUES ",
+				"(?, ?, 'alice', 0, ?, NULL, NULL)", n, func(j int) []any {
 					h := sha256.Sum256(fmt.Append(nil, "rt-", j))
 					return []any{h[:], fmt.Sprint("sess-", j-j%10), live}
 				})
-			fillRebound("INSERT INTO authkit_api_tokens (id, hash, subject, name, scopes, created_at, expires_at, last_used_at, revoked_at, gc_at) VALUES ",
-				"(?, ?, 'alice', 'ci', NULL, 0, NULL, NULL, NULL, ?)", func(j int) []any {
+			fill(t, db, ctx, "INSERT INTO authkit_api_tokens (id, hash, subject, name, scopes, created_at, expires_at, last_used_at, revoked_at, gc_at) VALUES ",
+				"(?, ?, 'alice', 'ci', NULL, 0, NULL, NULL, NULL, ?)", n, func(j int) []any {
 					h := sha256.Sum256(fmt.Append(nil, "tok-", j))
 					return []any{fmt.Sprint("tok-", j), h[:], gc(j)}
 				})

@@ -577,8 +577,8 @@ func TestExplainFeedPoll(t *testing.T) {
 }
 
 // fill inserts n rows with one INSERT of up to 500 rows at a time: head
-// is the statement up to its VALUES, row one row's tuple of placeholders,
-// and args(j) the arguments of row j.
+// is the statement up to its VALUES, row one row's tuple of placeholders
+// ("?", rebound for the driver), and args(j) the arguments of row j.
 func fill(t *testing.T, db *sqlx.DB, ctx context.Context, head, row string, n int, args func(j int) []any) {
 	t.Helper()
 	const per = 500
@@ -593,7 +593,7 @@ func fill(t *testing.T, db *sqlx.DB, ctx context.Context, head, row string, n in
 			b.WriteString(row)
 			all = append(all, args(j)...)
 		}
-		if _, err := db.ExecContext(ctx, b.String(), all...); err != nil {
+		if _, err := db.ExecContext(ctx, db.Rebind(b.String()), all...); err != nil {
 			t.Fatalf("populating: %v", err)
 		}
 	}
