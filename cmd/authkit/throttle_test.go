@@ -135,16 +135,7 @@ func TestServeLogsForwardedClient(t *testing.T) {
 		{[]string{"--trusted-proxies", "10.9.9.9"}, "127.0.0.1", false},
 	} {
 		var buf syncBuffer
-		c := &cli{stdin: strings.NewReader(""), stdout: io.Discard, stderr: io.Discard, lookupEnv: mapEnv(nil)}
-		cfg, err := c.parseServe(tc.args)
-		if err != nil {
-			t.Fatal(err)
-		}
-		s, err := c.newServer(t.Context(), cfg, slog.New(slog.NewTextHandler(&buf, nil)))
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(s.closeStore)
+		s := newLoggingServer(t, &buf, tc.args...)
 		login(s, demoUser, "guess", "198.51.100.66")
 		login(s, demoUser, "guess", "198.51.100.66")
 		// Without --trusted-proxies a forwarded request is warned of,
@@ -172,16 +163,7 @@ func TestServeLogsForwardedClient(t *testing.T) {
 // serve does not read, was never warned of).
 func TestServeForwardWarnings(t *testing.T) {
 	var buf syncBuffer
-	c := &cli{stdin: strings.NewReader(""), stdout: io.Discard, stderr: io.Discard, lookupEnv: mapEnv(nil)}
-	cfg, err := c.parseServe([]string{"--trusted-proxies", "10.0.0.0/24"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := c.newServer(t.Context(), cfg, slog.New(slog.NewTextHandler(&buf, nil)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(s.closeStore)
+	s := newLoggingServer(t, &buf, "--trusted-proxies", "10.0.0.0/24")
 	get := func(peer string, header ...string) {
 		r := httptest.NewRequest("GET", "/healthz", nil)
 		r.RemoteAddr = peer + ":5555"
@@ -222,4 +204,20 @@ func TestServeForwardWarnings(t *testing.T) {
 	if n := count(unread); n != 2 {
 		t.Errorf("%d warnings of a trusted proxy's Forwarded or X-Real-IP, want still 2: %q", n, buf.String())
 	}
+}
+
+// newLoggingServer is a serve of args whose log goes to w as text.
+func newLoggingServer(t *testing.T, w io.Writer, args ...string) *server {
+	t.Helper()
+	c := &cli{stdin: strings.NewReader(""), stdout: io.Discard, stderr: io.Discard, lookupEnv: mapEnv(nil)}
+	cfg, err := c.parseServe(args)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := c.newServer(t.Context(), cfg, slog.New(slog.NewTextHandler(w, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.closeStore)
+	return s
 }
