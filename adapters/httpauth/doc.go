@@ -122,9 +122,12 @@
 //   - GET /.well-known/jwks.json: application/jwk-set+json, Cache-Control
 //     public with [WithJWKSMaxAge], ETag and 304.
 //   - POST /logout-all (204); GET /sessions ({"sessions":[…]}, the caller's
-//     own marked "current"); DELETE /sessions/{id} (204, 404); GET
-//     /api-tokens ({"api_tokens":[…]}); POST /api-tokens (201 with the
-//     secret, shown once; body below); DELETE /api-tokens/{id} (204, 404).
+//     own marked "current"); GET /sessions/{id} (one element of that list,
+//     404); DELETE /sessions/{id} (204, 404); GET /api-tokens
+//     ({"api_tokens":[…]}); POST /api-tokens (201 with the secret, shown
+//     once; body below); GET /api-tokens/{id} (one element of that list,
+//     never the secret, 404); DELETE /api-tokens/{id} (204, 404). An item
+//     another subject owns is 404, as an unknown one.
 //     These act on the caller's own subject only and need a first-party
 //     session (a JWT of the Handler's issuer whose client_id is empty or
 //     the issuer's own) or a Basic principal: an API token gets [ErrAPITokenNotAllowed], so a

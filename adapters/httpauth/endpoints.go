@@ -587,6 +587,29 @@ func itemID(r *http.Request) (string, bool) {
 	return id, validText(id, maxIDLen)
 }
 
+// handleGetSession answers one of the caller's sessions, as an element of
+// the listing; another subject's, an ended one and an unknown ID are all
+// 404, alike.
+func (h *Handler) handleGetSession(w http.ResponseWriter, r *http.Request, p *authkit.Principal) {
+	id, ok := itemID(r)
+	if !ok {
+		h.fail(w, r, errNoSession)
+		return
+	}
+	ss, err := h.iss.Sessions(r.Context(), p.Subject)
+	if err != nil {
+		h.failErr(w, r, "sessions", err)
+		return
+	}
+	for _, s := range ss {
+		if s.ID == id {
+			h.writeJSON(w, r, http.StatusOK, sessionView{Session: s, Current: p.SessionID != "" && s.ID == p.SessionID})
+			return
+		}
+	}
+	h.fail(w, r, errNoSession)
+}
+
 func (h *Handler) handleDeleteSession(w http.ResponseWriter, r *http.Request, p *authkit.Principal) {
 	id, ok := itemID(r)
 	if !ok {
@@ -796,6 +819,29 @@ func (h *Handler) handleCreateAPIToken(w http.ResponseWriter, r *http.Request, p
 		return
 	}
 	h.writeJSON(w, r, http.StatusCreated, createdAPIToken{Token: secret, APIToken: rec})
+}
+
+// handleGetAPIToken answers one of the caller's API tokens, as an element
+// of the listing (never its secret); another subject's, a revoked or
+// expired one and an unknown ID are all 404, alike.
+func (h *Handler) handleGetAPIToken(w http.ResponseWriter, r *http.Request, p *authkit.Principal) {
+	id, ok := itemID(r)
+	if !ok {
+		h.fail(w, r, errNoAPIToken)
+		return
+	}
+	ts, err := h.iss.APITokens(r.Context(), p.Subject)
+	if err != nil {
+		h.failErr(w, r, "API tokens", err)
+		return
+	}
+	for _, t := range ts {
+		if t.ID == id {
+			h.writeJSON(w, r, http.StatusOK, t)
+			return
+		}
+	}
+	h.fail(w, r, errNoAPIToken)
 }
 
 func (h *Handler) handleDeleteAPIToken(w http.ResponseWriter, r *http.Request, p *authkit.Principal) {

@@ -46,7 +46,7 @@ type Paths struct {
 	Introspect string // POST: RFC 7662 introspection
 	JWKS       string // GET: the public keys (RFC 7517)
 	LogoutAll  string // POST: end every session of the caller
-	Sessions   string // GET: the caller's sessions; DELETE Sessions+"/{id}": end one
+	Sessions   string // GET: the caller's sessions; GET Sessions+"/{id}": one of them; DELETE Sessions+"/{id}": end one
 	APITokens  string // GET: list, POST: create; DELETE APITokens+"/{id}": revoke
 }
 
@@ -621,11 +621,13 @@ func (h *Handler) build() {
 	add(http.MethodPost, p.LogoutAll, h.account(h.handleLogoutAll))
 	add(http.MethodGet, p.Sessions, h.account(h.handleSessions))
 	if p.Sessions != "" {
+		add(http.MethodGet, p.Sessions+"/{id}", h.account(h.handleGetSession))
 		add(http.MethodDelete, p.Sessions+"/{id}", h.account(h.handleDeleteSession))
 	}
 	add(http.MethodGet, p.APITokens, h.account(h.handleAPITokens))
 	add(http.MethodPost, p.APITokens, h.account(h.handleCreateAPIToken))
 	if p.APITokens != "" {
+		add(http.MethodGet, p.APITokens+"/{id}", h.account(h.handleGetAPIToken))
 		add(http.MethodDelete, p.APITokens+"/{id}", h.account(h.handleDeleteAPIToken))
 	}
 }

@@ -598,8 +598,11 @@ func TestSessionsAndLogoutAll(t *testing.T) {
 	if r := f.do("DELETE", "/sessions", "", bearer(laptop.AccessToken)...); r.status != 405 || r.header.Get("Allow") != "GET, HEAD" {
 		t.Errorf("DELETE on the collection: %d %q", r.status, r.header.Get("Allow"))
 	}
-	if r := f.do("GET", "/sessions/"+current, "", bearer(laptop.AccessToken)...); r.status != 405 || r.header.Get("Allow") != "DELETE" {
-		t.Errorf("GET on an item: %d %q", r.status, r.header.Get("Allow"))
+	if r := f.do("PUT", "/sessions/"+current, "", bearer(laptop.AccessToken)...); r.status != 405 || r.header.Get("Allow") != "GET, HEAD, DELETE" {
+		t.Errorf("PUT on an item: %d %q", r.status, r.header.Get("Allow"))
+	}
+	if r := f.do("GET", "/sessions/"+current, "", bearer(laptop.AccessToken)...); r.status != 200 || !strings.Contains(r.body, `"current":true`) {
+		t.Errorf("GET on the caller's session: %d %s", r.status, r.body)
 	}
 	if r := f.do("DELETE", "/sessions/a/b", "", bearer(laptop.AccessToken)...); r.status != 404 {
 		t.Errorf("nested item path: %d", r.status)
@@ -869,8 +872,8 @@ func TestRoutingAndLimits(t *testing.T) {
 	if r := f.do("GET", "/token", ""); r.status != 405 || r.header.Get("Allow") != "POST" {
 		t.Errorf("GET /token: %d %q", r.status, r.header.Get("Allow"))
 	}
-	if r := f.do("GET", "/api-tokens/x", ""); r.status != 405 || r.header.Get("Allow") != "DELETE" {
-		t.Errorf("GET item: %d %q", r.status, r.header.Get("Allow"))
+	if r := f.do("PUT", "/api-tokens/x", ""); r.status != 405 || r.header.Get("Allow") != "GET, HEAD, DELETE" {
+		t.Errorf("PUT item: %d %q", r.status, r.header.Get("Allow"))
 	}
 	if r := f.do("PUT", "/api-tokens", ""); r.status != 405 || r.header.Get("Allow") != "GET, HEAD, POST" {
 		t.Errorf("PUT collection: %d %q", r.status, r.header.Get("Allow"))
@@ -905,7 +908,7 @@ func TestRoutesMountNatively(t *testing.T) {
 	for _, rt := range routes {
 		got = append(got, rt.Method+" "+rt.Path)
 	}
-	want := "POST /token,POST /revoke,POST /introspect,GET /.well-known/jwks.json,POST /logout-all,GET /sessions,DELETE /sessions/{id},GET /api-tokens,POST /api-tokens,DELETE /api-tokens/{id}"
+	want := "POST /token,POST /revoke,POST /introspect,GET /.well-known/jwks.json,POST /logout-all,GET /sessions,GET /sessions/{id},DELETE /sessions/{id},GET /api-tokens,POST /api-tokens,GET /api-tokens/{id},DELETE /api-tokens/{id}"
 	if strings.Join(got, ",") != want {
 		t.Errorf("routes %s", strings.Join(got, ","))
 	}

@@ -359,9 +359,27 @@ func sessions(c *client) {
 	if len(list.Sessions) != 2 || !list.Sessions[0].Current || list.Sessions[1].Current || list.Sessions[1].Subject != "alice" {
 		c.t.Fatalf("sessions %s", r.body)
 	}
+	// One session: the caller's own, as in the listing; not another
+	// user's (the same 404 as an unknown ID).
+	var one view
+	r = c.get(Prefix+"/sessions/"+escapeAll(list.Sessions[0].ID), bearer(second.AccessToken)...)
+	c.expectStatus(r, 200, "")
+	c.expectHeader(r, "Cache-Control", "no-store")
+	if c.decode(r, &one); one.ID != list.Sessions[0].ID || !one.Current || one.Subject != "alice" {
+		c.t.Errorf("GET of the caller's current session: %s", r.body)
+	}
+	c.decode(c.get(Prefix+"/sessions/"+list.Sessions[1].ID, bearer(second.AccessToken)...), &one)
+	if one.ID != list.Sessions[1].ID || one.Current {
+		c.t.Errorf("GET of the caller's other session: %+v", one)
+	}
+	stranger := c.login("carol", "")
+	c.expect(c.get(Prefix+"/sessions/"+list.Sessions[1].ID, bearer(stranger.AccessToken)...), 404, "",
+		`{"error":"not_found","error_description":"no such session"}`)
 	// The ID with a percent-encoded byte is the same ID, as net/http
 	// decodes it (chi and echo route on the escaped path).
 	c.expect(c.do(http.MethodDelete, Prefix+"/sessions/"+escapeAll(list.Sessions[1].ID), "", bearer(second.AccessToken)...), 204, "", "")
+	c.expect(c.get(Prefix+"/sessions/"+list.Sessions[1].ID, bearer(second.AccessToken)...), 404, "",
+		`{"error":"not_found","error_description":"no such session"}`)
 	c.expect(c.get(MePath, bearer(first.AccessToken)...), 401, challengeRevoked, bodyRevoked)
 	c.expect(c.refresh(first.RefreshToken), 400, "", bodyBadGrant)
 	c.decode(c.get(Prefix+"/sessions", bearer(second.AccessToken)...), &list)
@@ -396,7 +414,19 @@ func apiTokens(c *client) {
 		c.t.Errorf("a listing shows both tokens, never their secrets: %s", r.body)
 	}
 	c.expect(c.get(MePath, bearer(one.Token)...), 200, "", `{"subject":"alice","method":"api_token","scopes":["read"]}`)
+	// One token: the caller's own, as in the listing, never its secret;
+	// not another user's (the same 404 as an unknown ID).
+	r = c.get(Prefix+"/api-tokens/"+escapeAll(one.ID), auth...)
+	c.expectStatus(r, 200, "")
+	c.expectHeader(r, "Cache-Control", "no-store")
+	if !strings.Contains(r.body, `"id":"`+one.ID+`"`) || !strings.Contains(r.body, `"name":"laptop"`) || strings.Contains(r.body, one.Token) || strings.Contains(r.body, `"token"`) {
+		c.t.Errorf("GET of the caller's API token: %s", r.body)
+	}
+	c.expect(c.get(Prefix+"/api-tokens/"+one.ID, bearer(c.login("carol", "").AccessToken)...), 404, "",
+		`{"error":"not_found","error_description":"no such API token"}`)
 	c.expect(c.do(http.MethodDelete, Prefix+"/api-tokens/"+escapeAll(one.ID), "", auth...), 204, "", "")
+	c.expect(c.get(Prefix+"/api-tokens/"+one.ID, auth...), 404, "",
+		`{"error":"not_found","error_description":"no such API token"}`)
 	c.expect(c.get(MePath, bearer(one.Token)...), 401, challengeRevoked, bodyRevoked)
 	// Revoking twice is no error; an ID the caller does not own is not found.
 	c.expect(c.do(http.MethodDelete, Prefix+"/api-tokens/"+one.ID, "", auth...), 204, "", "")
@@ -458,9 +488,9 @@ func methods(c *client) {
 		{http.MethodGet, Prefix + "/introspect", "POST"},
 		{http.MethodGet, Prefix + "/logout-all", "POST"},
 		{http.MethodDelete, Prefix + "/sessions", "GET, HEAD"},
-		{http.MethodGet, Prefix + "/sessions/some-id", "DELETE"},
+		{http.MethodPut, Prefix + "/sessions/some-id", "GET, HEAD, DELETE"},
 		{http.MethodPatch, Prefix + "/api-tokens", "GET, HEAD, POST"},
-		{http.MethodPost, Prefix + "/api-tokens/some-id", "DELETE"},
+		{http.MethodPost, Prefix + "/api-tokens/some-id", "GET, HEAD, DELETE"},
 	} {
 		r := c.do(m.method, m.path, "", auth...)
 		c.expect(r, 405, "", bodyMethod)
