@@ -72,8 +72,14 @@ type feedState struct {
 }
 
 // errNoFeedRow reports a feed row that is missing: the migrations were not
-// applied, or someone deleted it. The store cannot vouch for its log.
-var errNoFeedRow = errors.New("the revocation feed's row is missing (apply the migrations)")
+// applied, or someone deleted it (a TRUNCATE of every table but the
+// migrations'). The store cannot vouch for its log. A rowError, so that
+// dbErr lets its text through (found by review: it reached the operator as
+// "*errors.errorString (message withheld)", and running the migrations
+// again does nothing while migration 0002 is listed as applied).
+var errNoFeedRow error = &rowError{msg: "the revocation feed's counter row (k = 1) is missing: the migrations were not applied, or the row was deleted; " +
+	"if migration 0002_revocation_feed is listed as applied, delete that version from the schema_migrations table and run the migrations again " +
+	"(Open or CheckSchema say which migration is not in effect)"}
 
 // readFeedState reads the feed row.
 func (s *Store) readFeedState(ctx context.Context) (feedState, error) {

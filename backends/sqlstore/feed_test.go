@@ -408,3 +408,26 @@ func TestFeedTrimCatchesUp(t *testing.T) {
 		})
 	}
 }
+
+// TestFeedRowMissingNamed: with the feed's counter row gone (a TRUNCATE of
+// every table but the migrations'), revoking and snapshotting fail closed
+// with an error that says what is missing and what to do (found by review:
+// it read "*errors.errorString (message withheld)", and running the
+// migrations again does nothing while 0002 is listed as applied).
+func TestFeedRowMissingNamed(t *testing.T) {
+	t.Parallel()
+	s, _ := newStore(t, sqliteBackend)
+	if _, err := s.DB().ExecContext(t.Context(), "DELETE FROM authkit_revocation_feed"); err != nil {
+		t.Fatal(err)
+	}
+	_, snapErr := s.RevocationSnapshot(t.Context(), time.Now(), func(authkit.Revocation) error { return nil })
+	for what, err := range map[string]error{
+		"RevokeToken":        s.RevokeToken(t.Context(), "alice", "jti-1", time.Now().Add(time.Hour)),
+		"RevocationSnapshot": snapErr,
+	} {
+		if !errors.Is(err, authkit.ErrStoreUnavailable) || !strings.Contains(err.Error(), "counter row") ||
+			!strings.Contains(err.Error(), "0002_revocation_feed") || strings.Contains(err.Error(), "withheld") {
+			t.Errorf("%s with the feed row gone: %v", what, err)
+		}
+	}
+}
