@@ -163,7 +163,7 @@ type Principal struct {
 	// ClientID is the OAuth client the token was issued to, if any.
 	ClientID string `json:"client_id,omitempty"`
 	// Issuer is the issuer a JWT was verified as: the verifier's own or
-	// one it trusts (verifier.WithTrustedIssuer), so that an application
+	// one it trusts (WithTrustedIssuer), so that an application
 	// trusting several can tell whose user Subject names. It is the
 	// token's "iss", or, for a token without one that a profile allowing a
 	// missing "iss" accepted, that profile's issuer. It is empty for API
@@ -591,9 +591,14 @@ const (
 // Event describes something security-relevant that happened. It never
 // carries a token or secret.
 type Event struct {
-	Type      EventType
-	Time      time.Time
-	Subject   string
+	// Type is what happened.
+	Type EventType
+	// Time is when it happened, by the clock of the instance that saw it.
+	Time time.Time
+	// Subject is the user or client concerned, when known (for
+	// EventLoginFailed and EventThrottled, the user name as given).
+	Subject string
+	// SessionID is the refresh family concerned, if any.
 	SessionID string
 	// TokenID is the jti, API token ID or refresh session concerned.
 	TokenID string
