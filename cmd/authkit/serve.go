@@ -375,31 +375,86 @@ type server struct {
 	unreadWarned    peerSet
 }
 
-// maxForwardWarnings is how many peers serve warns of for each forwarding
-// mistake (forwardWarnings), so that a client sending the headers itself
-// cannot fill the log, nor use up the warning a real proxy needs.
-const maxForwardWarnings = 8
+// maxForwardWarnings is how many peers serve warns of one by one for each
+// forwarding mistake (forwardWarnings), so that a client sending the
+// headers itself cannot fill the log; after them, one summary an hour
+// names the most frequent of the others, so that a client cannot use up
+// the warning a real proxy needs either.
+const (
+	maxForwardWarnings  = 8
+	forwardSummaryEvery = time.Hour
+	// forwardCounted bounds the peers whose requests are counted between
+	// summaries (the space-saving count: a peer that sends more than
+	// 1/forwardCounted of the requests is always among them).
+	forwardCounted = 64
+)
 
-// peerSet is a bounded set of peer addresses, safe for concurrent use.
+// peerSet tells which peers a forwarding warning has named, and counts
+// the others' requests for the hourly summary. Safe for concurrent use.
 type peerSet struct {
-	mu    sync.Mutex
-	peers map[string]struct{}
+	mu      sync.Mutex
+	named   map[string]struct{}
+	counts  map[string]int
+	started time.Time // when the named peers filled up, then of the last summary
 }
 
-// add adds key and reports whether it was new and the set had room.
-func (p *peerSet) add(key string) bool {
+// forwardNote is what to log of a request: nothing, the peer's own
+// warning (name), or a summary of the peers not named one by one.
+type forwardNote struct {
+	name    bool
+	summary bool
+	top     string // the summary's most frequent peer, and its requests
+	topN    int
+	peers   int // the peers counted since the last summary
+}
+
+// seen records a request from peer at now.
+func (p *peerSet) seen(peer string, now time.Time) forwardNote {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if _, ok := p.peers[key]; ok || len(p.peers) >= maxForwardWarnings {
-		return false
+	if _, ok := p.named[peer]; ok {
+		return forwardNote{}
 	}
-	if p.peers == nil {
-		p.peers = map[string]struct{}{}
+	if p.named == nil {
+		p.named = map[string]struct{}{}
 	}
-	p.peers[key] = struct{}{}
-	return true
+	if len(p.named) < maxForwardWarnings {
+		p.named[peer] = struct{}{}
+		if len(p.named) == maxForwardWarnings {
+			p.started = now
+		}
+		return forwardNote{name: true}
+	}
+	if p.counts == nil {
+		p.counts = map[string]int{}
+	}
+	if _, ok := p.counts[peer]; ok || len(p.counts) < forwardCounted {
+		p.counts[peer]++
+	} else {
+		// Space-saving: the newcomer takes the place of the least
+		// counted, with its count.
+		least, n := "", 0
+		for q, c := range p.counts {
+			if least == "" || c < n {
+				least, n = q, c
+			}
+		}
+		delete(p.counts, least)
+		p.counts[peer] = n + 1
+	}
+	if now.Sub(p.started) < forwardSummaryEvery {
+		return forwardNote{}
+	}
+	note := forwardNote{summary: true, peers: len(p.counts)}
+	for q, c := range p.counts {
+		if c > note.topN || (c == note.topN && q < note.top) {
+			note.top, note.topN = q, c
+		}
+	}
+	p.named[note.top] = struct{}{} // one more an hour at most
+	p.counts, p.started = nil, now
+	return note
 }
-
 func (c *cli) newServer(ctx context.Context, cfg serveConfig, log *slog.Logger) (*server, error) {
 	st, err := openStore(ctx, cfg.store, cfg.migrate, log)
 	if err != nil {
@@ -1045,20 +1100,32 @@ func (s *server) logRequests(next http.Handler) http.Handler {
 // log, or (when it was logged once in all) use up the warning before the
 // real proxy's first request (found by review).
 func (s *server) forwardWarnings(r *http.Request, peer string) {
-	if len(r.Header.Values("X-Forwarded-For")) > 0 {
-		if !s.trustedPeer(peer) && s.untrustedWarned.add(peer) {
-			s.log.Warn("a request carries X-Forwarded-For from a peer not among --trusted-proxies: the header is ignored, and if that peer is a reverse proxy every client is counted under its address by the login throttle (one guesser makes everyone wait); name it with --trusted-proxies (the peer may also be a client sending the header itself; logged once per peer, for the first 8)", "peer", peer, "trusted_proxies", len(s.trusted))
+	const (
+		untrusted = "a request carries X-Forwarded-For from a peer not among --trusted-proxies: the header is ignored, and if that peer is a reverse proxy every client is counted under its address by the login throttle (one guesser makes everyone wait); name it with --trusted-proxies (the peer may also be a client sending the header itself"
+		unread    = "a request from a peer among --trusted-proxies names its client in Forwarded or X-Real-IP but not in X-Forwarded-For, the only header serve reads: every client that proxy forwards is counted under its address by the login throttle (one guesser makes everyone wait); make the proxy set X-Forwarded-For ("
+		once      = "logged once per peer for the first 8, then hourly for the most frequent of the others)"
+	)
+	var msg string
+	var set *peerSet
+	switch {
+	case len(r.Header.Values("X-Forwarded-For")) > 0:
+		if s.trustedPeer(peer) {
+			return
 		}
+		msg, set = untrusted+"; "+once, &s.untrustedWarned
+	case len(s.trusted) == 0 || (len(r.Header.Values("Forwarded")) == 0 && len(r.Header.Values("X-Real-IP")) == 0):
 		return
+	default:
+		if _, err := netip.ParseAddr(peer); err != nil || !s.trustedPeer(peer) {
+			return
+		}
+		msg, set = unread+once, &s.unreadWarned
 	}
-	if len(s.trusted) == 0 || (len(r.Header.Values("Forwarded")) == 0 && len(r.Header.Values("X-Real-IP")) == 0) {
-		return
-	}
-	if _, err := netip.ParseAddr(peer); err != nil || !s.trustedPeer(peer) {
-		return
-	}
-	if s.unreadWarned.add(peer) {
-		s.log.Warn("a request from a peer among --trusted-proxies names its client in Forwarded or X-Real-IP but not in X-Forwarded-For, the only header serve reads: every client that proxy forwards is counted under its address by the login throttle (one guesser makes everyone wait); make the proxy set X-Forwarded-For (logged once per peer, for the first 8)", "peer", peer)
+	switch note := set.seen(peer, time.Now()); {
+	case note.name:
+		s.log.Warn(msg, "peer", peer, "trusted_proxies", len(s.trusted))
+	case note.summary:
+		s.log.Warn(msg, "peer", note.top, "requests", note.topN, "other_peers", note.peers-1, "trusted_proxies", len(s.trusted))
 	}
 }
 

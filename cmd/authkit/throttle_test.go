@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestParseTrustedProxies(t *testing.T) {
@@ -220,4 +221,42 @@ func newLoggingServer(t *testing.T, w io.Writer, args ...string) *server {
 	}
 	t.Cleanup(s.closeStore)
 	return s
+}
+
+// Once 8 peers are named, one summary an hour names the most frequent of
+// the others, however many peers a client sends the header from (found by
+// review: eight addresses of one IPv6 /64 used up the warnings, and the
+// misconfigured proxy that came next was never named).
+func TestForwardWarningSummary(t *testing.T) {
+	var p peerSet
+	t0 := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
+	for i := range maxForwardWarnings {
+		if n := p.seen(fmt.Sprintf("2001:db8::%d", i), t0); !n.name {
+			t.Fatalf("peer %d of the first %d not named", i, maxForwardWarnings)
+		}
+	}
+	// An hour of requests: the proxy's, and a client's from ever new
+	// addresses, more of them than the proxy sends.
+	const proxy = "203.0.113.10"
+	for i := range 3000 {
+		at := t0.Add(time.Duration(i) * time.Second)
+		var n forwardNote
+		if i%3 == 0 {
+			n = p.seen(proxy, at)
+		} else {
+			n = p.seen(fmt.Sprintf("2001:db8:0:%x::1", i), at)
+		}
+		if n.name || n.summary {
+			t.Fatalf("request %d within the hour: %+v, want nothing logged", i, n)
+		}
+	}
+	n := p.seen(fmt.Sprintf("2001:db8:1::%d", 1), t0.Add(forwardSummaryEvery))
+	if !n.summary || n.top != proxy || n.topN != 1000 {
+		t.Errorf("after an hour: %+v, want a summary naming %s with its 1000 requests", n, proxy)
+	}
+	// Then the next summary an hour later, and the proxy is not named
+	// again.
+	if n := p.seen(proxy, t0.Add(forwardSummaryEvery+time.Minute)); n.name || n.summary {
+		t.Errorf("the proxy again: %+v, want nothing logged", n)
+	}
 }
