@@ -455,6 +455,7 @@ func (p *peerSet) seen(peer string, now time.Time) forwardNote {
 	p.counts, p.started = nil, now
 	return note
 }
+
 func (c *cli) newServer(ctx context.Context, cfg serveConfig, log *slog.Logger) (*server, error) {
 	st, err := openStore(ctx, cfg.store, cfg.migrate, log)
 	if err != nil {
@@ -1095,10 +1096,11 @@ func (s *server) logRequests(next http.Handler) http.Handler {
 // not among --trusted-proxies that sends X-Forwarded-For (a proxy serve
 // was not told of, or whose address changed), and a trusted peer that
 // names the client only in Forwarded or X-Real-IP, which serve does not
-// read. Each is logged once per peer, for at most maxForwardWarnings
-// peers: a client sending the headers itself could otherwise fill the
-// log, or (when it was logged once in all) use up the warning before the
-// real proxy's first request (found by review).
+// read. Each is logged once per peer for the first maxForwardWarnings
+// peers, then once an hour for the most frequent of the others (peerSet):
+// a client sending the headers itself could otherwise fill the log, or
+// (when it was logged once in all, or for the first peers only) use up
+// the warning before the real proxy's first request (found by review).
 func (s *server) forwardWarnings(r *http.Request, peer string) {
 	const (
 		untrusted = "a request carries X-Forwarded-For from a peer not among --trusted-proxies: the header is ignored, and if that peer is a reverse proxy every client is counted under its address by the login throttle (one guesser makes everyone wait); name it with --trusted-proxies (the peer may also be a client sending the header itself"
