@@ -1,6 +1,10 @@
 package revmirror
 
-import "time"
+import (
+	"time"
+
+	"github.com/authkit-go/authkit"
+)
 
 // SetCloseWait sets how long Close waits for the follower, until the test
 // ends.
@@ -24,4 +28,12 @@ func (m *Mirror) Held() (n, peak int) {
 
 // AfterCompactCopy sets a function that runs between the build of a
 // compacted copy and its replacing the copy.
-func (m *Mirror) AfterCompactCopy(f func()) { m.afterCompactCopy = f }
+func (m *Mirror) AfterCompactCopy(f func()) { m.afterCompactCopy.Store(&f) }
+
+// CopyDead answers q at now from the copy alone, as IsRevoked does while
+// the copy is fresh.
+func (m *Mirror) CopyDead(q authkit.RevocationQuery, now time.Time) bool {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	return m.st.dead(q, now)
+}

@@ -182,7 +182,7 @@ type Mirror struct {
 	// tests. afterCompactCopy, if set (tests), runs between the build of a
 	// compacted copy and its replacing the copy.
 	sweeping         sync.Mutex
-	afterCompactCopy func()
+	afterCompactCopy atomic.Pointer[func()]
 	// closed is set by Close: from then on nothing makes the copy vouch
 	// again (covered stays nil), even a feed call that returns after
 	// Close stopped waiting for it.
@@ -691,8 +691,8 @@ func (m *Mirror) sweep() {
 	m.mu.RLock()
 	c := st.compacted()
 	m.mu.RUnlock()
-	if m.afterCompactCopy != nil {
-		m.afterCompactCopy()
+	if f := m.afterCompactCopy.Load(); f != nil {
+		(*f)()
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
