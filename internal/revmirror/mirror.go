@@ -459,6 +459,7 @@ func (m *Mirror) Apply(r authkit.Revocation) { m.local(r) }
 func (m *Mirror) local(r authkit.Revocation) {
 	now := m.cut()
 	m.mu.Lock()
+	defer m.mu.Unlock()
 	m.droppedAt(now)
 	m.st.apply(r, now)
 	if m.building {
@@ -467,7 +468,6 @@ func (m *Mirror) local(r authkit.Revocation) {
 	if m.compacting {
 		m.compactPending = append(m.compactPending, timedRevocation{r, now})
 	}
-	m.mu.Unlock()
 }
 
 // timedRevocation is a write and the time it was applied at.

@@ -767,3 +767,41 @@ func TestMirrorCompactsUnderWrites(t *testing.T) {
 		}
 	}
 }
+
+// TestMirrorCompactKeepsHeap: a write that moves an entry's until while
+// the compacted copy waits to replace the copy leaves the compacted
+// copy's expiry order intact (found by review: the entries were shared,
+// the write reordered the old copy's heap only, and the compacted copy's
+// sweep then stopped at the moved entry, or a later write panicked).
+func TestMirrorCompactKeepsHeap(t *testing.T) {
+	t.Parallel()
+	clk, t0, _, m := freshMirror(t)
+	for i := range 5000 {
+		m.Apply(authkit.Revocation{Kind: authkit.RevokedToken, Subject: "alice", ID: fmt.Sprint("jti-", i), Until: t0.Add(time.Minute)})
+	}
+	for i, d := range []time.Duration{10 * time.Minute, 20 * time.Minute, 30 * time.Minute} {
+		m.Apply(authkit.Revocation{Kind: authkit.RevokedToken, Subject: "alice", ID: fmt.Sprint("k", i+1), Until: t0.Add(d)})
+	}
+	m.AfterCompactCopy(func() {
+		m.Apply(authkit.Revocation{Kind: authkit.RevokedToken, Subject: "alice", ID: "k1", Until: t0.Add(5 * time.Hour)})
+	})
+	clk.Set(t0.Add(2 * time.Minute))
+	m.Sweep()
+	if n, peak := m.Held(); n != 3 || peak != 3 {
+		t.Fatalf("after the compacting sweep: held %d, peak %d; want 3 and 3", n, peak)
+	}
+	// k2 and k3 expire; k1, moved on, stays.
+	clk.Set(t0.Add(time.Hour))
+	m.Sweep()
+	if n, _ := m.Held(); n != 1 {
+		t.Errorf("at 1 h: held %d, want 1 (k1)", n)
+	}
+	if !m.CopyDead(authkit.RevocationQuery{Subject: "alice", TokenID: "k1", IssuedAt: t0}, clk.Now()) {
+		t.Error("k1, revoked until 5 h, is not in the copy at 1 h")
+	}
+	// More writes that move entries must not panic.
+	for i := range 100 {
+		m.Apply(authkit.Revocation{Kind: authkit.RevokedToken, Subject: "alice", ID: "k1", Until: t0.Add(5*time.Hour + time.Duration(i)*time.Second)})
+		m.Apply(authkit.Revocation{Kind: authkit.RevokedToken, Subject: "bob", ID: fmt.Sprint("n", i), Until: t0.Add(2 * time.Hour)})
+	}
+}

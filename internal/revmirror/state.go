@@ -2,7 +2,6 @@ package revmirror
 
 import (
 	"container/heap"
-	"maps"
 	"time"
 
 	"github.com/authkit-go/authkit"
@@ -51,8 +50,12 @@ const compactMin = 4096
 func (s *state) needsCompact() bool { return s.peak >= compactMin && s.len() <= s.peak/4 }
 
 // compacted returns a copy of s in maps and a heap sized for what it
-// holds now. It only reads s; the entries are shared, so s must not be
-// changed after the copy replaces it.
+// holds now, with entries of its own (in one allocation): s may go on
+// changing while the copy waits to replace it, and a shared entry whose
+// until a write moved would be moved in s's heap only, leaving the copy's
+// out of order (found by review: its sweep then stopped at that entry,
+// and a later write's heap.Fix panicked on an index from the other heap).
+// It only reads s.
 func (s *state) compacted() *state {
 	c := &state{
 		jti:      make(map[key]*entry, len(s.jti)),
@@ -63,10 +66,21 @@ func (s *state) compacted() *state {
 		hasEpoch: s.hasEpoch,
 		peak:     s.len(),
 	}
-	maps.Copy(c.jti, s.jti)
-	maps.Copy(c.sid, s.sid)
-	maps.Copy(c.cut, s.cut)
-	copy(c.exp, s.exp) // the same order: each entry's index stays right
+	slab := make([]entry, len(s.exp))
+	for i, e := range s.exp { // the same order: a heap still
+		ne := &slab[i]
+		*ne = *e
+		ne.index = i
+		c.exp[i] = ne
+		switch e.kind {
+		case authkit.RevokedToken:
+			c.jti[e.k] = ne
+		case authkit.RevokedSession:
+			c.sid[e.k] = ne
+		case authkit.RevokedBefore:
+			c.cut[e.k.subject] = ne
+		}
+	}
 	return c
 }
 
