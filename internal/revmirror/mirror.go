@@ -622,6 +622,9 @@ func (m *Mirror) follow(ctx context.Context, pos *authkit.FeedPosition) (heard b
 		m.droppedAt(at)
 		for _, r := range changes {
 			m.st.apply(r, at)
+			if m.compacting { // only when a test sweeps beside the follower
+				m.compactPending = append(m.compactPending, timedRevocation{r, at})
+			}
 		}
 		if m.closed {
 			m.mu.Unlock()
@@ -666,7 +669,8 @@ var errClosed = errors.New("revmirror: closed")
 // the copy be thrown away, and under a steady stream of writes every
 // sweep copied the whole copy again and never compacted). Only the
 // follower calls sweep, and the follower makes the other changes (the feed
-// and snapshots), so local writes are the only ones that can come between.
+// and snapshots), so local writes are the only ones that can come between
+// (the feed's are recorded too, for a test's sweep beside the follower).
 func (m *Mirror) sweep() {
 	m.sweeping.Lock()
 	defer m.sweeping.Unlock()
