@@ -35,24 +35,13 @@ func TestCleanupTiesReadOneBatch(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
-			db, err := sqlx.Open(c.driver, c.dsn(t))
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { db.Close() })
-			ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
-			defer cancel()
-			if err := Migrate(ctx, db.DB, c.driver); err != nil {
-				t.Fatal(err)
-			}
-			s, err := New(db)
-			if err != nil {
-				t.Fatal(err)
-			}
+			s := migratedStore(t, c.driver, c.dsn(t))
+			db, ctx := s.DB(), t.Context()
 			const n, limit = 50000, 100
 			const live = int64(4102444800000000)
-			// n revoked sessions, half of them with a refresh record, and
-			// 4n live ones; n revoked API tokens and 4n live ones.
+			// n sessions, a fifth of them revoked (half of those with
+			// refresh records), the rest live; n API tokens, a fifth
+			// revoked.
 			gc := func(j int) int64 {
 				if j%5 == 0 {
 					return int64(gcRevoked)

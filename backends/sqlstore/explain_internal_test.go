@@ -325,20 +325,8 @@ func TestExplainFeedPoll(t *testing.T) {
 		{"sqlite", "sqlite", func(t testing.TB) string { return t.TempDir() + "/explain.db" }},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			db, err := sqlx.Open(c.driver, c.dsn(t))
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { db.Close() })
-			ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
-			defer cancel()
-			if err := Migrate(ctx, db.DB, c.driver); err != nil {
-				t.Fatal(err)
-			}
-			s, err := New(db)
-			if err != nil {
-				t.Fatal(err)
-			}
+			s := migratedStore(t, c.driver, c.dsn(t))
+			db, ctx := s.DB(), t.Context()
 			const n, per = 20000, 500
 			const now = int64(1800000000000000)
 			for i := 0; i < n; i += per {
