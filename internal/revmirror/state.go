@@ -72,16 +72,21 @@ func (s *state) compacted() *state {
 		*ne = *e
 		ne.index = i
 		c.exp[i] = ne
-		switch e.kind {
-		case authkit.RevokedToken:
-			c.jti[e.k] = ne
-		case authkit.RevokedSession:
-			c.sid[e.k] = ne
-		case authkit.RevokedBefore:
-			c.cut[e.k.subject] = ne
-		}
+		c.put(ne)
 	}
 	return c
+}
+
+// put files e in the map of its kind.
+func (s *state) put(e *entry) {
+	switch e.kind {
+	case authkit.RevokedToken:
+		s.jti[e.k] = e
+	case authkit.RevokedSession:
+		s.sid[e.k] = e
+	case authkit.RevokedBefore:
+		s.cut[e.k.subject] = e
+	}
 }
 
 func newState() *state {
@@ -137,16 +142,11 @@ func (s *state) apply(r authkit.Revocation, now time.Time) {
 		return
 	}
 	e = &entry{kind: r.Kind, k: key{r.Subject, r.ID}, until: r.Until}
-	switch r.Kind {
-	case authkit.RevokedToken:
-		s.jti[e.k] = e
-	case authkit.RevokedSession:
-		s.sid[e.k] = e
-	case authkit.RevokedBefore:
+	if r.Kind == authkit.RevokedBefore {
 		e.k.id = ""
 		e.cutoff = r.Cutoff
-		s.cut[e.k.subject] = e
 	}
+	s.put(e)
 	heap.Push(&s.exp, e)
 	s.peak = max(s.peak, len(s.exp))
 }
