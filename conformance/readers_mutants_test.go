@@ -38,7 +38,8 @@ func init() {
 
 // unlockedThrottle counts its writes under a lock and reads the count
 // without it, as a store whose ThrottleStates skips its lock "for speed"
-// reads its map.
+// reads its map. Both happen after the wrapped call, as in unlockedReads
+// (found when a CI run passed this mutant).
 type unlockedThrottle struct {
 	authkit.ThrottleStore
 	mu     sync.Mutex
@@ -46,16 +47,20 @@ type unlockedThrottle struct {
 }
 
 func (s *unlockedThrottle) AddFailure(ctx context.Context, key string, now time.Time, window time.Duration) (authkit.ThrottleState, error) {
-	s.mu.Lock()
-	s.writes++
-	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		s.writes++
+		s.mu.Unlock()
+	}()
 	return s.ThrottleStore.AddFailure(ctx, key, now, window)
 }
 
 func (s *unlockedThrottle) ThrottleStates(ctx context.Context, now time.Time, keys ...string) ([]authkit.ThrottleState, error) {
-	if s.writes < 0 {
-		panic("negative count")
-	}
+	defer func() {
+		if s.writes < 0 {
+			panic("negative count")
+		}
+	}()
 	return s.ThrottleStore.ThrottleStates(ctx, now, keys...)
 }
 
