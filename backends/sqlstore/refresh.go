@@ -330,7 +330,7 @@ func (s *Store) DeleteExpiredSessions(ctx context.Context, now time.Time, limit 
 	}
 	n := micros(now)
 	total := 0
-	err := s.inTx(ctx, op, func(tx txn) error {
+	err := s.lockedTx(ctx, op, "gc-sessions", func(tx txn) error {
 		total = 0
 		for _, q := range []struct {
 			text   string

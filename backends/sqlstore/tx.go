@@ -31,7 +31,7 @@ type txn interface {
 // carries ctx; else a *sql.Tx.
 func begin(ctx context.Context, db *sql.DB, d *dialect, held bool) (txn, error) {
 	if held && !d.immediate {
-		return beginCtx(ctx, db, d)
+		return beginCtx(ctx, db, d, namedLock{})
 	}
 	if !d.immediate {
 		return db.BeginTx(ctx, d.txOptions)
@@ -71,6 +71,9 @@ type heldTx struct {
 	*sql.Conn
 	end  context.Context
 	done bool
+	// lock is the named lock the connection took before the transaction
+	// began (see lockedTx), released once it ends; zero if none.
+	lock namedLock
 }
 
 func (t *heldTx) Commit() error { return t.finish("COMMIT") }
@@ -92,6 +95,10 @@ func (t *heldTx) finish(stmt string) error {
 		discard(t.Conn)
 		return err
 	}
+	if t.lock.key != "" && !t.lock.release(t.end, t.Conn) {
+		discard(t.Conn) // the server releases it with the connection
+		return nil      // the transaction itself ended
+	}
 	return t.Close()
 }
 
@@ -101,11 +108,21 @@ var isolationSQL = map[sql.IsolationLevel]string{
 }
 
 // beginCtx starts a heldTx under ctx with d's isolation level, as BeginTx
-// would.
-func beginCtx(ctx context.Context, db *sql.DB, d *dialect) (txn, error) {
+// would, after taking lock on its connection when lock.key is set.
+func beginCtx(ctx context.Context, db *sql.DB, d *dialect, lock namedLock) (txn, error) {
 	c, err := db.Conn(ctx)
 	if err != nil {
 		return nil, err
+	}
+	if lock.key != "" {
+		took, err := lock.take(ctx, c)
+		if err != nil {
+			discard(c)
+			return nil, err
+		}
+		if !took {
+			lock = namedLock{}
+		}
 	}
 	if o := d.txOptions; o != nil && o.Isolation != sql.LevelDefault {
 		set, ok := isolationSQL[o.Isolation]
@@ -122,7 +139,53 @@ func beginCtx(ctx context.Context, db *sql.DB, d *dialect) (txn, error) {
 		discard(c)
 		return nil, err
 	}
-	return &heldTx{Conn: c, end: ctx}, nil
+	return &heldTx{Conn: c, end: ctx, lock: lock}, nil
+}
+
+// namedLock is a MySQL named lock (GET_LOCK) of a Store's tables: key
+// says what it serialises, prefix is the Store's table prefix. Its name
+// on the server is derived from both and the connection's database, as
+// the migration lock's is, so that Stores of other databases or prefixes
+// on the same server do not share it.
+type namedLock struct{ key, prefix string }
+
+// lockName is the SQL expression of a namedLock's name, from its key and
+// prefix (in that order): at most 64 characters, as MySQL requires.
+const lockName = "LEFT(CONCAT('authkit-', ?, ':', SHA2(CONCAT(COALESCE(DATABASE(), ''), ':', ?), 256)), 64)"
+
+// maxLockWait bounds how long a transaction waits for its named lock when
+// ctx has no deadline (or a later one).
+const maxLockWait = 10 * time.Second
+
+// take waits for the lock on c, for at most what is left of ctx (whole
+// seconds, which both servers take) or maxLockWait, and reports whether c
+// holds it. A wait that ended without it (another holder for that long),
+// or a server that refuses GET_LOCK (a Galera node may), is not an error:
+// the transaction then runs without the lock, as it would have without
+// this, and its deadlock, if any, is retried. Any other error leaves c's
+// state unknown and is returned.
+func (l namedLock) take(ctx context.Context, c *sql.Conn) (bool, error) {
+	wait := maxLockWait
+	if dl, ok := ctx.Deadline(); ok {
+		wait = min(wait, time.Until(dl))
+	}
+	var got sql.NullInt64
+	err := c.QueryRowContext(ctx, "SELECT GET_LOCK("+lockName+", ?)", l.key, l.prefix, max(0, int(wait/time.Second))).Scan(&got)
+	if err != nil {
+		if codes(err).mysql != 0 && ctx.Err() == nil {
+			return false, nil // the server answered: no lock taken, c is fine
+		}
+		return false, err
+	}
+	return got.Valid && got.Int64 == 1, nil
+}
+
+// release releases the lock c holds, under ctx, and reports whether it
+// did; the caller discards c if not.
+func (l namedLock) release(ctx context.Context, c *sql.Conn) bool {
+	var released sql.NullInt64
+	err := c.QueryRowContext(ctx, "SELECT RELEASE_LOCK("+lockName+")", l.key, l.prefix).Scan(&released)
+	return err == nil && released.Valid && released.Int64 == 1
 }
 
 // discard closes c instead of returning it to the pool, for a connection
@@ -181,11 +244,42 @@ func (s *Store) retry(ctx context.Context, op string, attempt func() error) erro
 	}
 }
 
+// lockedTx runs fn as inTx does. On MySQL (through go-sql-driver/mysql,
+// whose transactions are heldTx) the transaction's connection first takes
+// the named lock key (see namedLock.take) and releases it once the
+// transaction ends, so that the transactions of every Store on these
+// tables that run under key run one at a time. Elsewhere key is unused.
+//
+// For DeleteExpiredSessions: its three DELETEs lock the sessions' and the
+// refresh tokens' indexes in different orders, and on MySQL, whose
+// REPEATABLE READ also locks the gaps they read, two cleaners running at
+// once (a cleanup on every replica, say) deadlocked each other more often
+// than the retries absorbed (found by review).
+func (s *Store) lockedTx(ctx context.Context, op, key string, fn func(tx txn) error) error {
+	if !s.heldTx || s.d.immediate {
+		return s.inTx(ctx, op, fn)
+	}
+	lock := namedLock{key: key, prefix: s.cfg.prefix}
+	return s.retry(ctx, op, func() error {
+		tx, err := beginCtx(ctx, s.db.DB, s.d, lock)
+		if err != nil {
+			return err
+		}
+		return s.endTx(ctx, tx, fn)
+	})
+}
+
 func (s *Store) tryTx(ctx context.Context, fn func(tx txn) error) error {
 	tx, err := begin(ctx, s.db.DB, s.d, s.heldTx)
 	if err != nil {
 		return err
 	}
+	return s.endTx(ctx, tx, fn)
+}
+
+// endTx runs fn in tx and commits it, or rolls it back if fn failed or
+// ctx ended.
+func (s *Store) endTx(ctx context.Context, tx txn, fn func(tx txn) error) error {
 	if err := fn(tx); err != nil {
 		_ = tx.Rollback()
 		return err
