@@ -32,7 +32,9 @@ const eventMessage = "audit event"
 // changes (issued, refreshed, revoked, api_token_created) and for an
 // expired access token, which every client presents in the ordinary course
 // before refreshing; Debug for authenticated, one per request, which the
-// request log already records.
+// request log already records, and for auth_failed and login_failed whose
+// cause is a store outage (ErrStoreUnavailable), which store_unavailable
+// reports, at most once a minute.
 //
 // A refused password's user name is logged only when known (nil: all) says
 // it names a user: a name no user has is often a password typed into the
@@ -151,12 +153,19 @@ func eventLevel(e authkit.Event) slog.Level {
 	switch e.Type {
 	case authkit.EventReuseDetected, authkit.EventStoreUnavailable, authkit.EventDataLoss:
 		return slog.LevelError
-	case authkit.EventAuthFailed:
-		if errors.Is(e.Err, authkit.ErrTokenExpired) {
+	case authkit.EventAuthFailed, authkit.EventLoginFailed:
+		switch {
+		case errors.Is(e.Err, authkit.ErrStoreUnavailable):
+			// Not the credential's fault: the outage is store_unavailable's,
+			// paced, and a record per refused request flooded the log with
+			// what read as a refused credential of every user (found by
+			// review: 1000 requests in an outage, 1000 warnings).
+			return slog.LevelDebug
+		case e.Type == authkit.EventAuthFailed && errors.Is(e.Err, authkit.ErrTokenExpired):
 			return slog.LevelInfo
 		}
 		return slog.LevelWarn
-	case authkit.EventLoginFailed, authkit.EventThrottled:
+	case authkit.EventThrottled:
 		return slog.LevelWarn
 	case authkit.EventRevoked:
 		if e.Err != nil {

@@ -289,3 +289,27 @@ func TestRevokedEventLevel(t *testing.T) {
 		t.Errorf("revoked with Err: %v, want WARN", got)
 	}
 }
+
+// A refusal whose cause is a store outage is logged at Debug: the outage is
+// store_unavailable's to report (paced), and a warning per refused request
+// flooded the log during one (found by review: 1000 requests, 1000
+// warnings naming every user's credential as refused). Other refusals stay
+// warnings.
+func TestOutageRefusalLevel(t *testing.T) {
+	for _, c := range []struct {
+		e    authkit.Event
+		want slog.Level
+	}{
+		{authkit.Event{Type: authkit.EventAuthFailed, Err: fmt.Errorf("verify: %w", authkit.ErrStoreUnavailable)}, slog.LevelDebug},
+		{authkit.Event{Type: authkit.EventLoginFailed, Err: authkit.ErrStoreUnavailable}, slog.LevelDebug},
+		{authkit.Event{Type: authkit.EventAuthFailed, Err: authkit.ErrTokenRevoked}, slog.LevelWarn},
+		{authkit.Event{Type: authkit.EventAuthFailed, Err: authkit.ErrTokenExpired}, slog.LevelInfo},
+		{authkit.Event{Type: authkit.EventLoginFailed, Err: authkit.ErrTokenExpired}, slog.LevelWarn},
+		{authkit.Event{Type: authkit.EventLoginFailed, Err: authkit.ErrInvalidToken}, slog.LevelWarn},
+		{authkit.Event{Type: authkit.EventStoreUnavailable, Err: authkit.ErrStoreUnavailable}, slog.LevelError},
+	} {
+		if got := eventLevel(c.e); got != c.want {
+			t.Errorf("%s with %v: %v, want %v", c.e.Type, c.e.Err, got, c.want)
+		}
+	}
+}
