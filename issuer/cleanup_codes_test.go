@@ -283,3 +283,40 @@ func TestCleanupWithAFastClock(t *testing.T) {
 		t.Errorf("Cleanup past the margin: deleted %d, %v; want the expired records", n, err)
 	}
 }
+
+// sessionsFail is a store whose sessions cleanup fails.
+type sessionsFail struct {
+	*codeStore
+	err error
+}
+
+func (s sessionsFail) DeleteExpiredSessions(context.Context, time.Time, int) (int, error) {
+	return 0, s.err
+}
+
+// A step of Cleanup that fails does not keep the others from running (found
+// by review: a sessions table that refused its deletes left every expired
+// revocation in place for good): the revocation, API token, code and
+// throttle steps still run, and the error names the failed step's cause.
+func TestCleanupRunsEveryStep(t *testing.T) {
+	ctx := context.Background()
+	clk := &clock{t: time.Now().Truncate(time.Microsecond)}
+	boom := errors.New("sessions: trigger refused the delete")
+	inner := &codeStore{Store: memory.New()}
+	st := sessionsFail{codeStore: inner, err: boom}
+	iss := cleanupIssuer(t, clk, authkit.WithStore(st))
+	past := clk.t.Add(-3 * time.Hour)
+	if err := st.RevokeToken(ctx, "alice", "jti-1", past); err != nil {
+		t.Fatal(err)
+	}
+	n, err := iss.Cleanup(ctx, 0)
+	if !errors.Is(err, boom) {
+		t.Errorf("Cleanup with a failing sessions step: %v, want its error", err)
+	}
+	if inner.sweeps.Load() != 1 {
+		t.Errorf("the code sweep ran %d times after the sessions step failed, want 1", inner.sweeps.Load())
+	}
+	if n != 1 {
+		t.Errorf("Cleanup deleted %d, want 1: the expired revocation, after the sessions step failed", n)
+	}
+}
