@@ -74,12 +74,15 @@ type remoteKeys struct {
 	// nudge the goroutine.
 	due    atomic.Int64
 	closed atomic.Bool
-	kick   chan struct{} // capacity 1: wakes run
-	stop   chan struct{} // closed by close
-	done   chan struct{} // closed when run returns
-	cancel context.CancelFunc
-	ctx    context.Context // cancelled by close; parent of every fetch
-	once   sync.Once
+	// failing: the last fetch failed and said so; the next that works
+	// says that.
+	failing atomic.Bool
+	kick    chan struct{} // capacity 1: wakes run
+	stop    chan struct{} // closed by close
+	done    chan struct{} // closed when run returns
+	cancel  context.CancelFunc
+	ctx     context.Context // cancelled by close; parent of every fetch
+	once    sync.Once
 
 	// noDocGap is the least time between two attempts while no document
 	// has been fetched (nanoseconds; 0 before the first failure): it
@@ -367,6 +370,10 @@ func (r *remoteKeys) step() {
 	if err == nil {
 		r.doc.Store(doc)
 		r.due.Store(now.Add(doc.expiresAt.Sub(doc.fetchedAt) * 3 / 4).UnixNano())
+		if r.failing.Swap(false) {
+			// Once, so that the warnings' end is seen (found by review).
+			r.log.InfoContext(r.ctx, "authkit: fetching JWKS works again", "url", redactURL(r.url))
+		}
 	} else {
 		r.due.Store(now.Add(r.retryAfterFailure()).UnixNano())
 		switch old := r.doc.Load(); {
@@ -375,8 +382,10 @@ func (r *remoteKeys) step() {
 		case old != nil:
 			r.log.WarnContext(r.ctx, "authkit: fetching JWKS failed; keeping the last good keys", "url", redactURL(r.url), "error", err,
 				"fetched_at", old.fetchedAt, "stale", !now.Before(old.expiresAt))
+			r.failing.Store(true)
 		default:
 			r.log.WarnContext(r.ctx, "authkit: fetching JWKS failed; no keys yet", "url", redactURL(r.url), "error", err)
+			r.failing.Store(true)
 		}
 	}
 	r.mu.Lock()

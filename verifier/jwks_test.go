@@ -434,6 +434,44 @@ func TestJWKSFailedRefreshKeepsLastGoodKeys(t *testing.T) {
 	}
 }
 
+// After failed fetches, the first that works says so once (found by
+// review: the warnings stopped and nothing said the key server was back).
+func TestJWKSLogsRecovery(t *testing.T) {
+	var (
+		mu   sync.Mutex
+		logs strings.Builder
+	)
+	count := func(s string) int {
+		mu.Lock()
+		defer mu.Unlock()
+		return strings.Count(logs.String(), s)
+	}
+	f := newRemoteFixture(t, authkit.WithLogger(slog.New(slog.NewTextHandler(lockedWriter{&mu, &logs}, nil))))
+	if _, err := f.ver.Verify(context.Background(), f.token(t)); err != nil {
+		t.Fatal(err)
+	}
+	refresh := func() {
+		n := f.srv.fetches.Load()
+		f.clock.Add(time.Minute)
+		if _, err := f.ver.Verify(context.Background(), f.token(t)); err != nil {
+			t.Fatal(err)
+		}
+		eventually(t, "a refresh attempt", func() bool { return f.srv.fetches.Load() > n })
+	}
+	refresh()
+	f.srv.failing.Store(true)
+	refresh()
+	eventually(t, "the failure's warning", func() bool { return count("fetching JWKS failed") == 1 })
+	f.srv.failing.Store(false)
+	for range 3 {
+		refresh()
+	}
+	eventually(t, "the recovery's line", func() bool { return count("fetching JWKS works again") == 1 })
+	if n := count("works again"); n != 1 {
+		t.Errorf("the recovery logged %d times after 3 good fetches, want once", n)
+	}
+}
+
 // Concurrent requests with the same unknown kid cause one fetch, and all
 // of them verify once it lands.
 func TestJWKSUnknownKidSingleFetch(t *testing.T) {

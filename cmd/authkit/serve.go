@@ -373,6 +373,47 @@ type server struct {
 	trusted         []netip.Prefix
 	untrustedWarned peerSet
 	unreadWarned    peerSet
+	// health paces serveHealth's warnings and notes the store's return.
+	health healthLog
+}
+
+// healthLog is what serveHealth has logged of an outage: a warning when
+// the store stops answering, then one a minute at most saying how many
+// failed checks it stands for, and one line when the store answers again
+// (found by review: a warning for every probe, and nothing at the end).
+// The zero value is ready.
+type healthLog struct {
+	mu   sync.Mutex
+	down bool
+	last time.Time // of the last warning
+	held int       // failed checks since it
+}
+
+// healthWarnEvery is how often at most serveHealth warns of one outage.
+const healthWarnEvery = time.Minute
+
+// failed notes a failed check at now and reports whether to warn, and of
+// how many failed checks since the last warning.
+func (h *healthLog) failed(now time.Time) (warn bool, held int) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.down && now.Sub(h.last) < healthWarnEvery && !now.Before(h.last) {
+		h.held++
+		return false, 0
+	}
+	held = h.held
+	h.down, h.last, h.held = true, now, 0
+	return true, held
+}
+
+// answered notes a check the store answered and reports whether it ends
+// an outage.
+func (h *healthLog) answered() bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	was := h.down
+	h.down, h.held = false, 0
+	return was
 }
 
 // maxForwardWarnings is how many peers serve warns of one by one for each
@@ -868,6 +909,7 @@ func (s *server) closeStore() {
 func (s *server) cleanupLoop(ctx context.Context, every time.Duration) {
 	t := time.NewTicker(every)
 	defer t.Stop()
+	failed := false
 	for {
 		select {
 		case <-ctx.Done():
@@ -879,6 +921,14 @@ func (s *server) cleanupLoop(ctx context.Context, every time.Duration) {
 		cancel()
 		if err != nil && ctx.Err() == nil {
 			s.log.Warn("cleanup failed", "deleted", n, "err", err)
+			failed = true
+			continue
+		}
+		if failed && err == nil {
+			// Said once, so that the warnings' end is seen (found by
+			// review: they stopped, and success is logged at debug).
+			s.log.Info("cleanup succeeded again", "deleted", n)
+			failed = false
 			continue
 		}
 		s.log.Debug("cleanup", "deleted", n) // throttle counters included (issuer.Cleanup)
@@ -902,8 +952,16 @@ func (s *server) serveHealth(w http.ResponseWriter, r *http.Request) {
 		err := p.Ping(ctx)
 		cancel()
 		if err != nil {
-			s.log.Warn("health check: the store does not answer", "store", s.store.kind, "err", err)
+			if warn, held := s.health.failed(time.Now()); warn {
+				attrs := []any{"store", s.store.kind, "err", err}
+				if held > 0 {
+					attrs = append(attrs, "failed_checks_unlogged", held)
+				}
+				s.log.Warn("health check: the store does not answer", attrs...)
+			}
 			status, body = http.StatusServiceUnavailable, "unavailable"
+		} else if s.health.answered() {
+			s.log.Info("health check: the store answers again", "store", s.store.kind)
 		}
 	}
 	writeJSON(w, status, map[string]string{"status": body})

@@ -483,19 +483,62 @@ func TestHealthz(t *testing.T) {
 	if !strings.Contains(logs.String(), "health check: the store does not answer") {
 		t.Errorf("the outage was not logged:\n%s", logs.String())
 	}
+	// More failed checks in the same outage are not logged one by one
+	// (found by review: a warning per probe); the store's return is.
+	for range 50 {
+		s.serveHealth(httptest.NewRecorder(), httptest.NewRequest("GET", "/healthz", nil))
+	}
+	if n := strings.Count(logs.String(), "does not answer"); n != 1 {
+		t.Errorf("51 failed checks within a minute logged %d warnings, want 1:\n%s", n, logs.String())
+	}
+	st.down = false
+	for range 3 {
+		s.serveHealth(httptest.NewRecorder(), httptest.NewRequest("GET", "/healthz", nil))
+	}
+	if n := strings.Count(logs.String(), "health check: the store answers again"); n != 1 {
+		t.Errorf("the store's return logged %d times, want once:\n%s", n, logs.String())
+	}
+}
+
+func TestHealthLogPaces(t *testing.T) {
+	var h healthLog
+	t0 := time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
+	if warn, held := h.failed(t0); !warn || held != 0 {
+		t.Fatalf("first failure: %v %d", warn, held)
+	}
+	for i := range 5 {
+		if warn, _ := h.failed(t0.Add(time.Duration(i) * time.Second)); warn {
+			t.Fatalf("failure %d within the minute warned", i)
+		}
+	}
+	if warn, held := h.failed(t0.Add(healthWarnEvery)); !warn || held != 5 {
+		t.Fatalf("a failure a minute later: %v %d, want a warning of 5 held", warn, held)
+	}
+	if !h.answered() || h.answered() {
+		t.Fatal("answered: want true once after failures, then false")
+	}
+	if warn, held := h.failed(t0.Add(healthWarnEvery + time.Second)); !warn || held != 0 {
+		t.Fatalf("a new outage right after: %v %d, want a warning at once", warn, held)
+	}
 }
 
 // countingStore counts the issuer's cleanup calls.
+// Its first failFirst calls fail.
 type countingStore struct {
 	authkit.Store
-	mu    sync.Mutex
-	calls int
+	mu        sync.Mutex
+	calls     int
+	failFirst int
 }
 
 func (c *countingStore) DeleteExpiredSessions(ctx context.Context, now time.Time, limit int) (int, error) {
 	c.mu.Lock()
 	c.calls++
+	fail := c.calls <= c.failFirst
 	c.mu.Unlock()
+	if fail {
+		return 0, errors.New("sessions: disk full")
+	}
 	return c.Store.DeleteExpiredSessions(ctx, now, limit)
 }
 
@@ -528,6 +571,39 @@ func TestCleanupLoop(t *testing.T) {
 	case <-done:
 	case <-time.After(5 * time.Second):
 		t.Fatal("the cleanup loop ignores its context")
+	}
+}
+
+// Failed cleanups are warned of each time, and the first that succeeds
+// after them says so once (found by review: success is logged at debug,
+// and nothing said the failures had ended).
+func TestCleanupLoopLogsRecovery(t *testing.T) {
+	t.Parallel()
+	st := &countingStore{Store: memory.New(), failFirst: 2}
+	_, set := keyFile(t, t.TempDir(), "k.json", keys.EdDSA, "")
+	var logs syncBuffer
+	s := &server{log: newLogger(&logs, "text", "info"), iss: newTestIssuer(t, set, authkit.WithStore(st))}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		s.cleanupLoop(ctx, 5*time.Millisecond)
+	}()
+	deadline := time.Now().Add(5 * time.Second)
+	for st.count() < 5 {
+		if time.Now().After(deadline) {
+			t.Fatal("the cleanup loop did not run the issuer's cleanup")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	cancel()
+	<-done
+	out := logs.String()
+	if n := strings.Count(out, "cleanup failed"); n != 2 {
+		t.Errorf("2 failed cleanups logged %d warnings:\n%s", n, out)
+	}
+	if n := strings.Count(out, "cleanup succeeded again"); n != 1 {
+		t.Errorf("the first success after failures logged %d times, want 1:\n%s", n, out)
 	}
 }
 

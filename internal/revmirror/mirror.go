@@ -101,7 +101,9 @@ type Options struct {
 	// so that an entry leaves the copy only once the tokens it covers
 	// are expired by that clock. Default Clock.
 	EntryClock func() time.Time
-	// Logger receives feed errors and reconnections. Default: discard.
+	// Logger receives feed errors and reconnections (warnings), and, once
+	// the feed is followed again after one, that it is (info). Default:
+	// discard.
 	Logger *slog.Logger
 	// MinBackoff and MaxBackoff bound the wait before reconnecting after a
 	// feed error, doubling from MinBackoff (each wait jittered down by up
@@ -158,6 +160,10 @@ type Mirror struct {
 	fallbacks atomic.Uint64
 	snapshots atomic.Uint64
 	reconnect atomic.Uint64
+	// troubled is when (by clock) the first warning of a run of failures
+	// was logged, nil while the feed is followed: the next feed call logs
+	// that it is again, so that an operator sees the outage end.
+	troubled atomic.Pointer[time.Time]
 
 	mu sync.RWMutex
 	st *state
@@ -498,6 +504,7 @@ func (m *Mirror) run(ctx context.Context) {
 					return
 				}
 				m.log.WarnContext(ctx, "authkit: revocation mirror: snapshot failed; the store answers meanwhile", "err", err, "retry_in", backoff)
+				m.trouble()
 				backoff = m.wait(ctx, backoff)
 				continue
 			}
@@ -516,6 +523,7 @@ func (m *Mirror) run(ctx context.Context) {
 			return
 		case errors.Is(err, errClockStepped):
 			m.log.WarnContext(ctx, "authkit: revocation mirror: clock stepped back; taking a new snapshot, the store answers meanwhile")
+			m.trouble()
 			synced = false
 		case errors.Is(err, authkit.ErrFeedPositionLost):
 			m.log.InfoContext(ctx, "authkit: revocation mirror: feed position lost; taking a new snapshot", "err", err)
@@ -530,8 +538,25 @@ func (m *Mirror) run(ctx context.Context) {
 				err = errors.New("revmirror: FollowRevocations returned nil")
 			}
 			m.log.WarnContext(ctx, "authkit: revocation mirror: feed failed; reconnecting", "err", err, "retry_in", backoff)
+			m.trouble()
 			backoff = m.wait(ctx, backoff)
 		}
+	}
+}
+
+// trouble notes that a warning was logged, keeping the time of the first
+// of a run.
+func (m *Mirror) trouble() {
+	now := m.clock()
+	m.troubled.CompareAndSwap(nil, &now)
+}
+
+// recovered logs, once after a run of warnings, that the feed is followed
+// again, and for how long it was not (found by review: the warnings
+// stopped and nothing said the outage had ended).
+func (m *Mirror) recovered(ctx context.Context, now time.Time) {
+	if since := m.troubled.Swap(nil); since != nil {
+		m.log.InfoContext(ctx, "authkit: revocation mirror: following the feed again; the copy answers", "troubled_for", now.Sub(*since).Round(time.Millisecond))
 	}
 }
 
@@ -646,6 +671,7 @@ func (m *Mirror) follow(ctx context.Context, pos *authkit.FeedPosition) (heard b
 		m.lastHeard.Store(&now)
 		m.mu.Unlock()
 		watchdog.Reset(silence)
+		m.recovered(ctx, now)
 		m.sweep()
 		return nil
 	})

@@ -1,10 +1,13 @@
 package revmirror_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -803,5 +806,54 @@ func TestMirrorCompactKeepsHeap(t *testing.T) {
 	for i := range 100 {
 		m.Apply(authkit.Revocation{Kind: authkit.RevokedToken, Subject: "alice", ID: "k1", Until: t0.Add(5*time.Hour + time.Duration(i)*time.Second)})
 		m.Apply(authkit.Revocation{Kind: authkit.RevokedToken, Subject: "bob", ID: fmt.Sprint("n", i), Until: t0.Add(2 * time.Hour)})
+	}
+}
+
+// lockedLog is a log's output, written by the follower's goroutine and
+// read by the test.
+type lockedLog struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (l *lockedLog) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.Write(p)
+}
+
+func (l *lockedLog) count(s string) int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return strings.Count(l.buf.String(), s)
+}
+
+// Once the feed is followed again after failing, the Mirror says so, once
+// per run of failures (found by review: the warnings stopped and nothing
+// told an operator the outage had ended); a Mirror that never failed says
+// nothing of the kind.
+func TestLogsRecovery(t *testing.T) {
+	const again = "following the feed again"
+	var out lockedLog
+	store := feedtest.New()
+	o := options(newClock())
+	o.Logger = slog.New(slog.NewTextHandler(&out, nil))
+	o.Heartbeat = 10 * time.Millisecond // a feed call every 10 ms
+	m := start(t, store, o)
+	waitFresh(t, m)
+	waitFor(t, "the follower", func() bool { return store.Followers() == 1 })
+	time.Sleep(10 * o.Heartbeat)
+	if n := out.count(again); n != 0 {
+		t.Fatalf("a Mirror that never failed logged %q %d times:\n%s", again, n, out.buf.String())
+	}
+	for round := 1; round <= 2; round++ {
+		store.BreakFeed(true)
+		waitFor(t, "warnings", func() bool { return out.count("feed failed") >= 2*round })
+		store.BreakFeed(false)
+		waitFor(t, "the recovery's line", func() bool { return out.count(again) == round })
+		time.Sleep(10 * o.Heartbeat) // heartbeats, each a feed call
+		if n := out.count(again); n != round {
+			t.Fatalf("after %d outages, %q logged %d times:\n%s", round, again, n, out.buf.String())
+		}
 	}
 }
