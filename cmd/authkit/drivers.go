@@ -23,6 +23,7 @@ import (
 	"github.com/authkit-go/authkit/backends/sqlstore"
 	"github.com/authkit-go/authkit/backends/sqlstore/pgxlisten"
 	"github.com/authkit-go/authkit/internal/redact"
+	"github.com/authkit-go/authkit/internal/sqlerr"
 )
 
 // Both go-redis and the MySQL driver write their own log lines (a dial
@@ -91,7 +92,9 @@ func sqlOptions(log *slog.Logger) []sqlstore.Option {
 }
 
 // loggedListener logs, through log, when the store's LISTEN connection
-// fails and when it is back: once per outage, not once per attempt. While
+// fails (a PostgreSQL error by its SQLSTATE: found by review, a terminated
+// connection was "*pgconn.PgError (message withheld)") and when it is
+// back: once per outage, not once per attempt. While
 // it is down the revocation mirror's feed polls, so revocations still
 // arrive, a poll interval later.
 type loggedListener struct {
@@ -109,7 +112,7 @@ func (l *loggedListener) Listen(ctx context.Context, db *sql.DB, channel string,
 		ready()
 	}, notify)
 	if ctx.Err() == nil && !l.failing.Swap(true) {
-		l.log.Warn("revocation feed: the PostgreSQL LISTEN connection failed; polling until it is back", "err", redact.Describe(err))
+		l.log.Warn("revocation feed: the PostgreSQL LISTEN connection failed; polling until it is back", "err", redact.Describe(err, sqlerr.Describe))
 	}
 	return err
 }

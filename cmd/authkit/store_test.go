@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"log/slog"
 	"net"
@@ -10,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/authkit-go/authkit"
@@ -213,4 +215,22 @@ func redisStoreURL(t *testing.T) string {
 	rdb := redis.NewClient(&redis.Options{Addr: addr})
 	t.Cleanup(func() { rdb.Close() })
 	return "redis://" + addr + "/0?key_prefix=" + testservers.RedisPrefix(t, rdb)
+}
+
+// failingListener fails every Listen with err.
+type failingListener struct{ err error }
+
+func (l failingListener) Listen(context.Context, *sql.DB, string, func(), func()) error { return l.err }
+
+// The LISTEN connection's failure is logged with the PostgreSQL error's
+// SQLSTATE and name (found by review: a terminated connection was logged
+// as "*pgconn.PgError (message withheld)"), never with its message.
+func TestListenFailureNamesSQLState(t *testing.T) {
+	var logs syncBuffer
+	l := &loggedListener{Listener: failingListener{&pgconn.PgError{Code: "57P01", Message: "terminating connection due to administrator command at db.internal"}}, log: newLogger(&logs, "text", "info")}
+	_ = l.Listen(t.Context(), nil, "authkit_revocations", func() {}, func() {})
+	out := logs.String()
+	if !strings.Contains(out, "SQLSTATE 57P01") || strings.Contains(out, "db.internal") {
+		t.Errorf("the LISTEN failure's warning:\n%s\nwant the SQLSTATE, not the message", out)
+	}
 }
