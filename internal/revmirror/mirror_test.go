@@ -857,3 +857,34 @@ func TestLogsRecovery(t *testing.T) {
 		}
 	}
 }
+
+// slowFeed calls back every every, whatever heartbeat it is asked for.
+type slowFeed struct {
+	*feedtest.Store
+	every time.Duration
+}
+
+func (f slowFeed) FollowRevocations(ctx context.Context, after authkit.FeedPosition, _ time.Duration, fn func([]authkit.Revocation, authkit.FeedPosition) error) error {
+	return f.Store.FollowRevocations(ctx, after, f.every, fn)
+}
+
+// A feed that calls back less often than the copy stays fresh after a call
+// (MaxLag less a heartbeat), though more often than MaxLag, is reconnected
+// with a warning: before, the watchdog waited MaxLag, and the copy was
+// stale much of the time, every check on the store, with nothing logged
+// (found by review).
+func TestSlowFeedIsWarnedOf(t *testing.T) {
+	var out lockedLog
+	m, err := revmirror.New(slowFeed{feedtest.New(), 330 * time.Millisecond}, revmirror.Options{
+		MaxLag:     400 * time.Millisecond,
+		Heartbeat:  100 * time.Millisecond, // fresh for 300 ms after a call
+		MinBackoff: time.Millisecond,
+		MaxBackoff: 5 * time.Millisecond,
+		Logger:     slog.New(slog.NewTextHandler(&out, nil)),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	waitFor(t, "a warning of the silent feed", func() bool { return out.count("stayed silent") >= 1 })
+}
