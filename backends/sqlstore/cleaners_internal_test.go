@@ -1,6 +1,7 @@
 package sqlstore
 
 import (
+	"context"
 	"crypto/sha256"
 	"database/sql"
 	"fmt"
@@ -17,7 +18,8 @@ import (
 // transaction (lockedTx), so that none fails. Before, its three DELETEs
 // deadlocked each other past the retries: 4 to 14 errors a run of this
 // test (found by review). The rotations running beside them must not fail
-// either, and the named lock must be free once the cleaners are done.
+// either, and the named lock must be free once the cleaners are done; and
+// a cleaner waits for the lock another connection holds (lockTaken).
 func TestConcurrentCleanersMySQL(t *testing.T) {
 	t.Parallel()
 	s := migratedStore(t, "mysql", testservers.MySQL(t))
@@ -127,11 +129,58 @@ func TestConcurrentCleanersMySQL(t *testing.T) {
 	if len(errs) == 0 && total != 3*garbage {
 		t.Errorf("the cleaners deleted %d rows in all, want %d (%d garbage sessions and their two records each)", total, 3*garbage, garbage)
 	}
+	lockTaken(t, s)
 	var used sql.NullInt64
 	if err := s.db.QueryRowContext(ctx, "SELECT IS_USED_LOCK("+lockName+")", "gc-sessions", s.cfg.prefix).Scan(&used); err != nil {
 		t.Fatal(err)
 	}
 	if used.Valid {
 		t.Errorf("connection %d still holds the cleanup's named lock after every cleaner returned", used.Int64)
+	}
+}
+
+// lockTaken checks that DeleteExpiredSessions waits for the named lock
+// while another connection holds it, and runs once it is released: a
+// cleaner's wait shows in the server's process list. (The concurrent
+// cleaners above deadlock without the lock in most runs, not all.)
+func lockTaken(t *testing.T, s *Store) {
+	t.Helper()
+	ctx := t.Context()
+	holder, err := s.db.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer holder.Close()
+	var got sql.NullInt64
+	if err := holder.QueryRowContext(ctx, "SELECT GET_LOCK("+lockName+", 0)", "gc-sessions", s.cfg.prefix).Scan(&got); err != nil || got.Int64 != 1 {
+		t.Fatalf("taking the cleanup's lock: %v %v", got, err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		defer cancel()
+		_, err := s.DeleteExpiredSessions(cctx, time.Unix(1700000000, 0).Add(3*time.Hour), 10)
+		done <- err
+	}()
+	deadline := time.Now().Add(20 * time.Second)
+	for waiting := 0; waiting == 0; {
+		select {
+		case err := <-done:
+			t.Fatalf("DeleteExpiredSessions returned (%v) while another connection held the cleanup's lock, without waiting for it", err)
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no connection waits on GET_LOCK while DeleteExpiredSessions runs")
+		}
+		if err := holder.QueryRowContext(ctx, "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE DB = DATABASE() AND ID <> CONNECTION_ID() AND INFO LIKE 'SELECT GET_LOCK(%'").Scan(&waiting); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if err := holder.QueryRowContext(ctx, "SELECT RELEASE_LOCK("+lockName+")", "gc-sessions", s.cfg.prefix).Scan(&got); err != nil || got.Int64 != 1 {
+		t.Fatalf("releasing the cleanup's lock: %v %v", got, err)
+	}
+	if err := <-done; err != nil {
+		t.Errorf("DeleteExpiredSessions after the lock was released: %v", err)
 	}
 }

@@ -250,11 +250,11 @@ func (s *Store) retry(ctx context.Context, op string, attempt func() error) erro
 // transaction ends, so that the transactions of every Store on these
 // tables that run under key run one at a time. Elsewhere key is unused.
 //
-// For DeleteExpiredSessions: its three DELETEs lock the sessions' and the
-// refresh tokens' indexes in different orders, and on MySQL, whose
-// REPEATABLE READ also locks the gaps they read, two cleaners running at
-// once (a cleanup on every replica, say) deadlocked each other more often
-// than the retries absorbed (found by review).
+// For DeleteExpiredSessions: its three DELETEs lock the index records of
+// the sessions and the refresh tokens they read in different orders, and
+// on MySQL two cleaners running at once (a cleanup on every replica, say)
+// deadlocked each other more often than the retries absorbed (found by
+// review).
 func (s *Store) lockedTx(ctx context.Context, op, key string, fn func(tx txn) error) error {
 	if !s.heldTx || s.d.immediate {
 		return s.inTx(ctx, op, fn)
