@@ -550,9 +550,16 @@ func (c *countingStore) count() int {
 
 func TestCleanupLoop(t *testing.T) {
 	t.Parallel()
-	st := &countingStore{Store: memory.New()}
+	runCleanupLoop(t, &countingStore{Store: memory.New()}, io.Discard, 2)
+}
+
+// runCleanupLoop runs serve's cleanup loop over st, logging to w, every
+// 5 ms until st has seen calls cleanups, and checks that it stops when its
+// context ends.
+func runCleanupLoop(t *testing.T, st *countingStore, w io.Writer, calls int) {
+	t.Helper()
 	_, set := keyFile(t, t.TempDir(), "k.json", keys.EdDSA, "")
-	s := &server{log: newLogger(io.Discard, "text", "info"), iss: newTestIssuer(t, set, authkit.WithStore(st))}
+	s := &server{log: newLogger(w, "text", "info"), iss: newTestIssuer(t, set, authkit.WithStore(st))}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
@@ -560,8 +567,9 @@ func TestCleanupLoop(t *testing.T) {
 		s.cleanupLoop(ctx, 5*time.Millisecond)
 	}()
 	deadline := time.Now().Add(5 * time.Second)
-	for st.count() < 2 {
+	for st.count() < calls {
 		if time.Now().After(deadline) {
+			cancel()
 			t.Fatal("the cleanup loop did not run the issuer's cleanup")
 		}
 		time.Sleep(time.Millisecond)
@@ -579,25 +587,8 @@ func TestCleanupLoop(t *testing.T) {
 // and nothing said the failures had ended).
 func TestCleanupLoopLogsRecovery(t *testing.T) {
 	t.Parallel()
-	st := &countingStore{Store: memory.New(), failFirst: 2}
-	_, set := keyFile(t, t.TempDir(), "k.json", keys.EdDSA, "")
 	var logs syncBuffer
-	s := &server{log: newLogger(&logs, "text", "info"), iss: newTestIssuer(t, set, authkit.WithStore(st))}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		s.cleanupLoop(ctx, 5*time.Millisecond)
-	}()
-	deadline := time.Now().Add(5 * time.Second)
-	for st.count() < 5 {
-		if time.Now().After(deadline) {
-			t.Fatal("the cleanup loop did not run the issuer's cleanup")
-		}
-		time.Sleep(time.Millisecond)
-	}
-	cancel()
-	<-done
+	runCleanupLoop(t, &countingStore{Store: memory.New(), failFirst: 2}, &logs, 5)
 	out := logs.String()
 	if n := strings.Count(out, "cleanup failed"); n != 2 {
 		t.Errorf("2 failed cleanups logged %d warnings:\n%s", n, out)
