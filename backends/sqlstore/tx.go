@@ -127,7 +127,7 @@ func beginCtx(ctx context.Context, db *sql.DB, d *dialect, lock namedLock) (txn,
 	if o := d.txOptions; o != nil && o.Isolation != sql.LevelDefault {
 		set, ok := isolationSQL[o.Isolation]
 		if !ok {
-			_ = c.Close()
+			discard(c) // not Close: it may hold lock
 			return nil, fmt.Errorf("sqlstore: isolation level %v has no SET TRANSACTION form", o.Isolation)
 		}
 		if _, err := c.ExecContext(ctx, set); err != nil {
