@@ -4,11 +4,9 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"testing"
 	"time"
 
@@ -23,6 +21,13 @@ import (
 // database test, and stops the server when t ends. Without the binaries it
 // skips t, or fails it under AUTHKIT_REQUIRE_BACKENDS=1.
 func PrivateMariaDB(t testing.TB) string {
+	t.Helper()
+	return RestartableMariaDB(t).DSN()
+}
+
+// RestartableMariaDB starts a MariaDB server as PrivateMariaDB does and
+// returns it, for a test that restarts it ([DBServer.Restart]).
+func RestartableMariaDB(t testing.TB) *DBServer {
 	t.Helper()
 	install, err1 := lookPathOr("mariadb-install-db")
 	server, err2 := lookPathOr("mariadbd")
@@ -43,28 +48,35 @@ func PrivateMariaDB(t testing.TB) string {
 	if out, err := exec.Command(install, args...).CombinedOutput(); err != nil {
 		t.Fatalf("mariadb-install-db: %v: %s", err, out)
 	}
+	p := &DBServer{kind: "MariaDB"}
+	p.start = func(port string) (func(), error) {
+		dsn, stop, err := startMariaDB(server, dir, data, port)
+		if err == nil {
+			p.dsn = dsn
+		}
+		return stop, err
+	}
 	var lastErr error
 	for range 3 { // a port taken between picking and binding: try again
-		dsn, stop, err := startMariaDB(server, dir, data)
+		port, err := freePort()
+		if err != nil {
+			t.Fatal(err)
+		}
+		stop, err := p.start(port)
 		if err == nil {
-			t.Cleanup(stop)
-			return dsn
+			p.port, p.stop = port, stop
+			t.Cleanup(func() { p.stop() })
+			return p
 		}
 		lastErr = err
 	}
 	t.Fatalf("starting mariadbd: %v", lastErr)
-	return ""
+	return nil
 }
 
-// startMariaDB starts mariadbd on data, on a free loopback port, and
-// waits until it answers; stop kills it and waits for it to exit.
-func startMariaDB(server, dir, data string) (dsn string, stop func(), err error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", nil, err
-	}
-	port := strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
-	l.Close()
+// startMariaDB starts mariadbd on data and port, and waits until it
+// answers; stop kills it (SIGKILL, as a crash) and waits for it to exit.
+func startMariaDB(server, dir, data, port string) (dsn string, stop func(), err error) {
 	logFile := filepath.Join(dir, "err-"+port+".log")
 	argv := []string{"--no-defaults", "--datadir=" + data, "--port=" + port, "--bind-address=127.0.0.1",
 		"--socket=" + filepath.Join(dir, "sock"), "--pid-file=" + filepath.Join(dir, "pid"), "--skip-log-bin",

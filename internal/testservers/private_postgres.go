@@ -1,0 +1,253 @@
+package testservers
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/go-sql-driver/mysql"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/stdlib"
+)
+
+// DBServer is a private PostgreSQL or MariaDB server a test started from
+// the machine's binaries, in a data directory of its own on a loopback
+// port, which the test can restart as a crash would: [RestartablePostgres],
+// [RestartableMariaDB]. t.Cleanup stops it (whichever process is current)
+// and removes its data.
+type DBServer struct {
+	kind  string
+	dsn   string
+	start func(port string) (stop func(), err error)
+	port  string
+	stop  func()
+}
+
+// DSN returns the server's DSN (a postgres:// URL on database postgres,
+// or a go-sql-driver DSN on database test); it stays the same across
+// restarts. Fresh gives a test a place of its own on the server.
+func (p *DBServer) DSN() string { return p.dsn }
+
+// Restart stops the server as a crash would — MariaDB killed (SIGKILL),
+// PostgreSQL in an immediate shutdown (SIGQUIT to the postmaster, which
+// makes its next start replay the write-ahead log) — and starts it again
+// on the same port and data. Connections open before it are broken.
+func (p *DBServer) Restart(t testing.TB) {
+	t.Helper()
+	p.stop()
+	var lastErr error
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) { // the port may linger a moment
+		stop, err := p.start(p.port)
+		if err == nil {
+			p.stop = stop
+			return
+		}
+		lastErr = err
+		time.Sleep(100 * time.Millisecond)
+	}
+	p.stop = func() {}
+	t.Fatalf("restarting the private %s on port %s: %v", p.kind, p.port, lastErr)
+}
+
+// Fresh returns a DSN of p whose unqualified tables land in a place of
+// t's own: a schema on PostgreSQL (the search_path parameter), a database
+// on MariaDB. It is not dropped when t ends (the whole server is), so
+// that a test that restarts the server has no cleanup to fail.
+func (p *DBServer) Fresh(t testing.TB) string {
+	t.Helper()
+	name := uniqueName()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var (
+		db  *sql.DB
+		err error
+		dsn string
+	)
+	if p.kind == "PostgreSQL" {
+		cfg, perr := pgx.ParseConfig(p.dsn)
+		if perr != nil {
+			t.Fatalf("Fresh: %v", perr)
+		}
+		db = stdlib.OpenDB(*cfg)
+		_, err = db.ExecContext(ctx, "CREATE SCHEMA "+name)
+		dsn = p.dsn + "&search_path=" + name
+	} else {
+		cfg, perr := mysql.ParseDSN(p.dsn)
+		if perr != nil {
+			t.Fatalf("Fresh: %v", perr)
+		}
+		db, err = openMySQL(cfg, "")
+		if err == nil {
+			_, err = db.ExecContext(ctx, "CREATE DATABASE "+name+" CHARACTER SET utf8mb4")
+		}
+		cfg.DBName = name
+		dsn = cfg.FormatDSN()
+	}
+	if db != nil {
+		db.Close()
+	}
+	if err != nil {
+		t.Fatalf("Fresh on the private %s: %v", p.kind, err)
+	}
+	return dsn
+}
+
+// RestartablePostgres starts a PostgreSQL server of t's own from the
+// machine's binaries (initdb and postgres on PATH or in
+// /usr/lib/postgresql/*/bin, the newest), with trust authentication for
+// user postgres and fsync on, and returns it. PostgreSQL refuses to run as
+// root: under root the server runs as the system's postgres user, which
+// must exist. Without the binaries it skips t, or fails it under
+// AUTHKIT_REQUIRE_BACKENDS=1.
+func RestartablePostgres(t testing.TB) *DBServer {
+	t.Helper()
+	initdb, err1 := pgBinary("initdb")
+	server, err2 := pgBinary("postgres")
+	if err1 != nil || err2 != nil {
+		msg := fmt.Sprintf("no initdb and postgres to start a private PostgreSQL from (%v, %v)", err1, err2)
+		if os.Getenv(RequireEnv) == "1" {
+			t.Fatalf("%s (%s=1: a missing server is a failure)", msg, RequireEnv)
+		}
+		noteSkip("a private PostgreSQL", "PATH")
+		t.Skipf("%s (set AUTHKIT_REQUIRE_BACKENDS=1 to make this a failure)", msg)
+	}
+	dir, err := os.MkdirTemp("", "authkit-pg-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	as, err := unprivileged(dir)
+	if err != nil {
+		t.Fatalf("a private PostgreSQL: %v", err)
+	}
+	data := filepath.Join(dir, "data")
+	cmd := exec.Command(initdb, "-D", data, "-U", "postgres", "-A", "trust", "-E", "UTF8", "--no-locale", "--no-sync", "--no-instructions")
+	as(cmd)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("initdb: %v: %s", err, out)
+	}
+	p := &DBServer{kind: "PostgreSQL"}
+	p.start = func(port string) (func(), error) {
+		return startPrivatePostgres(server, dir, data, port, as)
+	}
+	var lastErr error
+	for range 3 { // a port taken between picking and binding: try again
+		port, err := freePort()
+		if err != nil {
+			t.Fatal(err)
+		}
+		stop, err := p.start(port)
+		if err == nil {
+			p.port, p.stop = port, stop
+			p.dsn = "postgres://postgres@127.0.0.1:" + port + "/postgres?sslmode=disable"
+			t.Cleanup(func() { p.stop() })
+			return p
+		}
+		lastErr = err
+	}
+	t.Fatalf("starting postgres: %v", lastErr)
+	return nil
+}
+
+// startPrivatePostgres starts postgres on data and port and waits until it
+// answers; stop shuts it down immediately (SIGQUIT: no checkpoint, the
+// next start recovers from the write-ahead log) and waits for it.
+func startPrivatePostgres(server, dir, data, port string, as func(*exec.Cmd)) (func(), error) {
+	logFile := filepath.Join(dir, "log-"+port)
+	f, err := os.Create(logFile)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	cmd := exec.Command(server, "-D", data, "-p", port, "-c", "listen_addresses=127.0.0.1",
+		"-c", "unix_socket_directories="+dir, "-c", "fsync=on", "-c", "synchronous_commit=on",
+		"-c", "max_connections=60", "-c", "shared_buffers=16MB")
+	cmd.Stdout, cmd.Stderr = f, f
+	as(cmd)
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	done := make(chan struct{})
+	go func() {
+		_ = cmd.Wait()
+		close(done)
+	}()
+	stop := func() {
+		_ = quit(cmd.Process)
+		select {
+		case <-done:
+		case <-time.After(15 * time.Second):
+			_ = cmd.Process.Kill()
+			<-done
+		}
+	}
+	dsn := "postgres://postgres@127.0.0.1:" + port + "/postgres?sslmode=disable&connect_timeout=5"
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for {
+		err := pingPostgres(ctx, dsn)
+		if err == nil {
+			return stop, nil
+		}
+		select {
+		case <-done:
+			return nil, fmt.Errorf("postgres exited before answering: %s", logTail(logFile))
+		case <-ctx.Done():
+			stop()
+			return nil, fmt.Errorf("postgres on port %s did not answer within 30s: %v %s", port, err, logTail(logFile))
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// pingPostgres connects to dsn once and closes the connection.
+func pingPostgres(ctx context.Context, dsn string) error {
+	cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	c, err := pgx.Connect(cctx, dsn)
+	if err != nil {
+		return err
+	}
+	return c.Close(cctx)
+}
+
+// freePort returns a loopback port no one listened on a moment ago.
+func freePort() (string, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer l.Close()
+	return strconv.Itoa(l.Addr().(*net.TCPAddr).Port), nil
+}
+
+// pgBinary finds name on PATH, else in the newest
+// /usr/lib/postgresql/<version>/bin (Debian's layout).
+func pgBinary(name string) (string, error) {
+	if p, err := exec.LookPath(name); err == nil {
+		return p, nil
+	}
+	dirs, _ := filepath.Glob("/usr/lib/postgresql/*/bin")
+	slices.SortFunc(dirs, func(a, b string) int {
+		va, _ := strconv.Atoi(filepath.Base(filepath.Dir(a)))
+		vb, _ := strconv.Atoi(filepath.Base(filepath.Dir(b)))
+		return va - vb
+	})
+	for i := len(dirs) - 1; i >= 0; i-- {
+		p := filepath.Join(dirs[i], name)
+		if fi, err := os.Stat(p); err == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0 {
+			return p, nil
+		}
+	}
+	return "", errors.New(name + " not found on PATH or in /usr/lib/postgresql/*/bin")
+}
