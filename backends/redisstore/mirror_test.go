@@ -24,14 +24,7 @@ import (
 func TestRevocationMirror(t *testing.T) {
 	topologies(t, func(t *testing.T, admin redis.UniversalClient, connect func() redis.UniversalClient) {
 		prefix := testservers.RedisPrefix(t, admin)
-		k, err := keys.Generate(keys.HS256)
-		if err != nil {
-			t.Fatal(err)
-		}
-		set, err := keys.NewSet(k)
-		if err != nil {
-			t.Fatal(err)
-		}
+		set := hsKeys(t)
 		iss, err := issuer.New(authkit.WithStore(newStore(t, connect(), prefix)), authkit.WithKeys(set))
 		if err != nil {
 			t.Fatal(err)
@@ -57,4 +50,18 @@ func (h *revocationReads) count(cmd redis.Cmder) {
 	if strings.EqualFold(cmd.Name(), "mget") {
 		h.n.Add(1)
 	}
+}
+
+// hsKeys returns a key set of one new HS256 key.
+func hsKeys(t *testing.T) *keys.Set {
+	t.Helper()
+	k, err := keys.Generate(keys.HS256)
+	if err != nil {
+		t.Fatal(err)
+	}
+	set, err := keys.NewSet(k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return set
 }

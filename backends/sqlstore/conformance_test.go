@@ -5,7 +5,6 @@ import (
 
 	"github.com/authkit-go/authkit"
 	"github.com/authkit-go/authkit/backends/sqlstore"
-	"github.com/authkit-go/authkit/backends/sqlstore/pgxlisten"
 	"github.com/authkit-go/authkit/conformance"
 )
 
@@ -102,27 +101,4 @@ func trimFeed(prefix string) func(t *testing.T, s authkit.Store) {
 			t.Fatalf("TrimFeed: %s: %v", stmt, err)
 		}
 	}
-}
-
-// TestRevocationFeedPushed runs the revocation feed suite on PostgreSQL
-// with notifications (WithNotifications over pgxlisten): the feed a mirror
-// follows there, pushed by NOTIFY, which TestConformance's stores, without
-// it, leave to polling (found by review: no conformance run covered it).
-func TestRevocationFeedPushed(t *testing.T) {
-	t.Parallel()
-	pgxBackend.fresh(t)
-	h := harness(pgxBackend, sqlstore.WithNotifications(pgxlisten.New()))
-	h.TrimFeed = trimFeed(sqlstore.DefaultTablePrefix)
-	store := func(s authkit.RevocationStore) authkit.Store { return s.(authkit.Store) }
-	conformance.RunRevocationFeed(t, conformance.PartialHarness[authkit.RevocationStore]{
-		New:         func(t *testing.T) authkit.RevocationStore { return h.New(t) },
-		Peer:        func(t *testing.T, s authkit.RevocationStore) authkit.RevocationStore { return h.Peer(t, store(s)) },
-		Reopen:      func(t *testing.T, s authkit.RevocationStore) authkit.RevocationStore { return h.Reopen(t, store(s)) },
-		Unavailable: func(t *testing.T) authkit.RevocationStore { return h.Unavailable(t) },
-		Stalled:     func(t *testing.T) authkit.RevocationStore { return h.Stalled(t) },
-		TrimFeed:    func(t *testing.T, s authkit.RevocationStore) { h.TrimFeed(t, store(s)) },
-		Severable: func(t *testing.T, s authkit.RevocationStore) (authkit.RevocationStore, conformance.Link) {
-			return h.Severable(t, store(s))
-		},
-	})
 }

@@ -11,7 +11,6 @@ import (
 	"github.com/authkit-go/authkit/backends/sqlstore/pgxlisten"
 	"github.com/authkit-go/authkit/internal/storetest"
 	"github.com/authkit-go/authkit/issuer"
-	"github.com/authkit-go/authkit/keys"
 	"github.com/authkit-go/authkit/verifier"
 )
 
@@ -43,14 +42,7 @@ func TestRevocationMirror(t *testing.T) {
 			}
 			t.Cleanup(func() { _ = verStore.Close() })
 			counted := &countingStore{Store: verStore}
-			k, err := keys.Generate(keys.HS256)
-			if err != nil {
-				t.Fatal(err)
-			}
-			set, err := keys.NewSet(k)
-			if err != nil {
-				t.Fatal(err)
-			}
+			set := hsKeys(t)
 			iss, err := issuer.New(authkit.WithStore(issStore), authkit.WithKeys(set))
 			if err != nil {
 				t.Fatal(err)

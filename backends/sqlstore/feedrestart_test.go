@@ -1,0 +1,112 @@
+package sqlstore_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/authkit-go/authkit"
+	"github.com/authkit-go/authkit/backends/sqlstore"
+	"github.com/authkit-go/authkit/backends/sqlstore/pgxlisten"
+	"github.com/authkit-go/authkit/conformance"
+	"github.com/authkit-go/authkit/internal/storetest"
+	"github.com/authkit-go/authkit/internal/testservers"
+	"github.com/authkit-go/authkit/issuer"
+	"github.com/authkit-go/authkit/keys"
+	"github.com/authkit-go/authkit/verifier"
+)
+
+// TestRevocationFeedServerRestart runs the revocation feed suite, and a
+// mirror, on a private PostgreSQL (pgx, with notifications: the LISTEN
+// connection dies with the server) and a private MariaDB (polling), each
+// of which the test stops as a crash would and starts again on the same
+// data: PostgreSQL in an immediate shutdown (no checkpoint: the restart
+// replays the write-ahead log), MariaDB killed. The log, its positions and
+// the entries must survive a real restart, not only a new pool
+// (TestConformance's Reopen), and a mirror following the feed across it
+// must never accept a revoked token and must become fresh again.
+func TestRevocationFeedServerRestart(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		name   string
+		b      backend
+		server func(testing.TB) *testservers.DBServer
+		opts   []sqlstore.Option
+	}{
+		{"postgres-pgx-pushed", pgxBackend, testservers.RestartablePostgres, []sqlstore.Option{sqlstore.WithNotifications(pgxlisten.New())}},
+		{"mariadb", mysqlBackend, testservers.RestartableMariaDB, nil},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			srv := c.server(t)
+			b := c.b
+			b.fresh = srv.Fresh
+			h := harness(b, c.opts...)
+			h.TrimFeed = trimFeed(sqlstore.DefaultTablePrefix)
+			h.Reopen = func(t *testing.T, s authkit.Store) authkit.Store {
+				if err := s.(*sqlstore.Store).DB().Close(); err != nil {
+					t.Fatalf("closing the pool: %v", err)
+				}
+				srv.Restart(t)
+				return h.Peer(t, s)
+			}
+			t.Run("Feed", func(t *testing.T) { conformance.RunRevocationFeed(t, revocationHarness(h)) })
+			t.Run("Mirror", func(t *testing.T) {
+				issStore, dsn := newStore(t, b)
+				verStore, err := sqlstore.New(openDB(t, b, dsn), c.opts...)
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(func() { _ = verStore.Close() })
+				counted := &countingStore{Store: verStore}
+				set := hsKeys(t)
+				iss, err := issuer.New(authkit.WithStore(issStore), authkit.WithKeys(set))
+				if err != nil {
+					t.Fatal(err)
+				}
+				const maxLag = 2 * time.Second
+				v, err := verifier.New(authkit.WithStore(counted), authkit.WithKeys(set), authkit.WithRevocationMirror(maxLag),
+					authkit.WithStoreTimeout(2*time.Second))
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(func() { _ = v.Close() })
+				storetest.MirrorAcrossRestart(t, iss, v, counted.isRevoked.Load, maxLag, func() { srv.Restart(t) })
+			})
+		})
+	}
+}
+
+// revocationHarness is h for the revocation feed suite.
+func revocationHarness(h conformance.Harness) conformance.PartialHarness[authkit.RevocationStore] {
+	store := func(s authkit.RevocationStore) authkit.Store { return s.(authkit.Store) }
+	p := conformance.PartialHarness[authkit.RevocationStore]{
+		New:         func(t *testing.T) authkit.RevocationStore { return h.New(t) },
+		Peer:        func(t *testing.T, s authkit.RevocationStore) authkit.RevocationStore { return h.Peer(t, store(s)) },
+		Reopen:      func(t *testing.T, s authkit.RevocationStore) authkit.RevocationStore { return h.Reopen(t, store(s)) },
+		Unavailable: func(t *testing.T) authkit.RevocationStore { return h.Unavailable(t) },
+		Stalled:     func(t *testing.T) authkit.RevocationStore { return h.Stalled(t) },
+	}
+	if h.TrimFeed != nil {
+		p.TrimFeed = func(t *testing.T, s authkit.RevocationStore) { h.TrimFeed(t, store(s)) }
+	}
+	if h.Severable != nil {
+		p.Severable = func(t *testing.T, s authkit.RevocationStore) (authkit.RevocationStore, conformance.Link) {
+			return h.Severable(t, store(s))
+		}
+	}
+	return p
+}
+
+// hsKeys returns a key set of one new HS256 key.
+func hsKeys(t *testing.T) *keys.Set {
+	t.Helper()
+	k, err := keys.Generate(keys.HS256)
+	if err != nil {
+		t.Fatal(err)
+	}
+	set, err := keys.NewSet(k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return set
+}
