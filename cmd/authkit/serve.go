@@ -964,7 +964,16 @@ func (s *server) serveHealth(w http.ResponseWriter, r *http.Request) {
 			s.log.Info("health check: the store answers again", "store", s.store.kind)
 		}
 	}
-	writeJSON(w, status, map[string]string{"status": body})
+	out := map[string]string{"status": body}
+	if m, ok := s.verifier.MirrorStats(); ok {
+		// Not a failure: with a stale copy every revocation check goes to
+		// the store, as without a mirror (the mirror logs why).
+		out["revocation_mirror"] = "stale"
+		if m.Fresh {
+			out["revocation_mirror"] = "fresh"
+		}
+	}
+	writeJSON(w, status, out)
 }
 
 // serveMe answers GET /me with the principal that authenticated, encoded

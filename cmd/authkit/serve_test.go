@@ -163,8 +163,8 @@ func TestServeWalkthrough(t *testing.T) {
 
 	// Health and keys.
 	h := s.do(t, "GET", "/healthz", "", nil).want(t, "healthz", 200)
-	if h.str("status") != "ok" || h.header.Get("Cache-Control") != "no-store" {
-		t.Errorf("healthz: %s %v", h.raw, h.header)
+	if h.str("status") != "ok" || h.header.Get("Cache-Control") != "no-store" || strings.Contains(h.raw, "revocation_mirror") {
+		t.Errorf("healthz (memory store, no mirror): %s %v", h.raw, h.header)
 	}
 	s.do(t, "POST", "/healthz", "", nil).want(t, "POST /healthz", 405)
 	jwks := s.do(t, "GET", "/.well-known/jwks.json", "", nil).want(t, "jwks", 200)
@@ -641,6 +641,18 @@ func TestServeRevokedAtOnce(t *testing.T) {
 			s := startServe(t, "", "--store", store(t), "--migrate")
 			if !strings.Contains(s.stderr.String(), "revocation_mirror=5s") {
 				t.Fatalf("serve did not turn the mirror on:\n%s", s.stderr)
+			}
+			// /healthz says whether the mirror's copy answers: once it
+			// holds its snapshot, it does.
+			for deadline := time.Now().Add(10 * time.Second); ; {
+				h := s.do(t, "GET", "/healthz", "", nil).want(t, "healthz", 200)
+				if h.str("revocation_mirror") == "fresh" {
+					break
+				}
+				if h.str("revocation_mirror") != "stale" || time.Now().After(deadline) {
+					t.Fatalf("healthz 10 s after the start: %s, want revocation_mirror fresh", h.raw)
+				}
+				time.Sleep(20 * time.Millisecond)
 			}
 			password := passwordRE.FindStringSubmatch(s.stdout.String())[1]
 			for i := range 5 {
