@@ -7,6 +7,7 @@ import (
 	"github.com/authkit-go/authkit"
 	"github.com/authkit-go/authkit/backends/sqlstore"
 	"github.com/authkit-go/authkit/backends/sqlstore/pgxlisten"
+	"github.com/authkit-go/authkit/backends/sqlstore/pqlisten"
 	"github.com/authkit-go/authkit/conformance"
 	"github.com/authkit-go/authkit/internal/storetest"
 	"github.com/authkit-go/authkit/internal/testservers"
@@ -16,8 +17,9 @@ import (
 )
 
 // TestRevocationFeedServerRestart runs the revocation feed suite, and a
-// mirror, on a private PostgreSQL (pgx, with notifications: the LISTEN
-// connection dies with the server) and a private MariaDB (polling), each
+// mirror, on a private PostgreSQL (pgx and lib/pq, each with its
+// notifications: the LISTEN connection dies with the server) and a
+// private MariaDB (polling), each
 // of which the test stops as a crash would and starts again on the same
 // data: PostgreSQL in an immediate shutdown (no checkpoint: the restart
 // replays the write-ahead log), MariaDB killed. The log, its positions and
@@ -30,17 +32,30 @@ func TestRevocationFeedServerRestart(t *testing.T) {
 		name   string
 		b      backend
 		server func(testing.TB) *testservers.DBServer
-		opts   []sqlstore.Option
+		opts   func(t *testing.T, srv *testservers.DBServer) []sqlstore.Option
 	}{
-		{"postgres-pgx-pushed", pgxBackend, testservers.RestartablePostgres, []sqlstore.Option{sqlstore.WithNotifications(pgxlisten.New())}},
-		{"mariadb", mysqlBackend, testservers.RestartableMariaDB, nil},
+		{"postgres-pgx-pushed", pgxBackend, testservers.RestartablePostgres, func(*testing.T, *testservers.DBServer) []sqlstore.Option {
+			return []sqlstore.Option{sqlstore.WithNotifications(pgxlisten.New())}
+		}},
+		{"postgres-pq-pushed", pqBackend, testservers.RestartablePostgres, func(t *testing.T, srv *testservers.DBServer) []sqlstore.Option {
+			// One listener for every schema: the channel is the table
+			// prefix's, so the stores wake each other, which costs a
+			// read of the log and nothing else.
+			l, err := pqlisten.New(srv.DSN())
+			if err != nil {
+				t.Fatal(err)
+			}
+			return []sqlstore.Option{sqlstore.WithNotifications(l)}
+		}},
+		{"mariadb", mysqlBackend, testservers.RestartableMariaDB, func(*testing.T, *testservers.DBServer) []sqlstore.Option { return nil }},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
 			srv := c.server(t)
 			b := c.b
 			b.fresh = srv.Fresh
-			h := harness(b, c.opts...)
+			opts := c.opts(t, srv)
+			h := harness(b, opts...)
 			h.TrimFeed = trimFeed(sqlstore.DefaultTablePrefix)
 			h.Reopen = func(t *testing.T, s authkit.Store) authkit.Store {
 				if err := s.(*sqlstore.Store).DB().Close(); err != nil {
@@ -52,7 +67,7 @@ func TestRevocationFeedServerRestart(t *testing.T) {
 			t.Run("Feed", func(t *testing.T) { conformance.RunRevocationFeed(t, revocationHarness(h)) })
 			t.Run("Mirror", func(t *testing.T) {
 				issStore, dsn := newStore(t, b)
-				verStore, err := sqlstore.New(openDB(t, b, dsn), c.opts...)
+				verStore, err := sqlstore.New(openDB(t, b, dsn), opts...)
 				if err != nil {
 					t.Fatal(err)
 				}

@@ -164,7 +164,7 @@ func RestartablePostgres(t testing.TB) *DBServer {
 // next start recovers from the write-ahead log) and waits for it.
 func startPrivatePostgres(server, dir, data, port string, as func(*exec.Cmd)) (func(), error) {
 	logFile := filepath.Join(dir, "log-"+port)
-	f, err := os.Create(logFile)
+	f, err := os.OpenFile(logFile, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644) // kept across restarts
 	if err != nil {
 		return nil, err
 	}
