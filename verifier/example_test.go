@@ -7,6 +7,7 @@ import (
 	"log"
 	"net/http"
 	"net/http/httptest"
+	"time"
 
 	"github.com/authkit-go/authkit"
 	"github.com/authkit-go/authkit/backends/memory"
@@ -312,4 +313,43 @@ func ExampleVerifier_Close() {
 	// Output:
 	// verified: alice
 	// after Close: true
+}
+
+// A Verifier with a revocation mirror answers revocation checks from its
+// copy once the copy holds the store's snapshot; MirrorStats tells a
+// metrics scrape whether it does (a stale copy sends every check to the
+// store).
+func ExampleVerifier_MirrorStats() {
+	key, err := keys.Generate(keys.HS256)
+	if err != nil {
+		log.Fatal(err)
+	}
+	set, err := keys.NewSet(key)
+	if err != nil {
+		log.Fatal(err)
+	}
+	ver, err := verifier.New(authkit.WithKeys(set), authkit.WithStore(memory.New()),
+		authkit.WithRevocationMirror(5*time.Second))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer ver.Close()
+	for { // the snapshot is taken in the background
+		if s, _ := ver.MirrorStats(); s.Fresh {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	s, ok := ver.MirrorStats()
+	fmt.Println("mirror:", ok, "fresh:", s.Fresh, "entries:", s.Entries, "snapshots:", s.Snapshots)
+
+	plain, err := verifier.New(authkit.WithKeys(set))
+	if err != nil {
+		log.Fatal(err)
+	}
+	_, ok = plain.MirrorStats()
+	fmt.Println("without WithRevocationMirror:", ok)
+	// Output:
+	// mirror: true fresh: true entries: 0 snapshots: 1
+	// without WithRevocationMirror: false
 }
