@@ -71,3 +71,36 @@ func TestWallClockStepWithMonotonicReading(t *testing.T) {
 		t.Errorf("IsRevoked of a token revoked before the step = (%v, %v), want (true, nil)", dead, err)
 	}
 }
+
+// The wall clock stepped back while the feed is down: the copy was last
+// vouched for at what is now a time in the future, and a negative age is
+// not a young one, so the store answers (found by mutation testing: no
+// test failed when the freshness check accepted a negative age, and the
+// copy then said "not revoked" of a token revoked while the feed was
+// down).
+func TestClockBackWhileFeedDown(t *testing.T) {
+	var off atomic.Int64
+	clock := func() time.Time { return time.Now().Add(time.Duration(off.Load())) }
+	store := feedtest.New()
+	ctx := t.Context()
+	m, err := revmirror.New(store, revmirror.Options{MaxLag: time.Second, Heartbeat: 50 * time.Millisecond, Clock: clock,
+		MinBackoff: time.Second, MaxBackoff: 2 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	waitFresh(t, m)
+	// Heartbeats vouch for the copy a second past its snapshot, which
+	// the step below stays after: checks at times before the snapshot go
+	// to the store anyway (the copy may lack what was dropped before it).
+	time.Sleep(time.Second)
+	store.BreakFeed(true)
+	must(t, store.RevokeToken(ctx, "alice", "jti-1", clock().Add(10*time.Minute))) // the store has it, the copy cannot
+	off.Store(int64(-500 * time.Millisecond))
+	if dead, err := m.IsRevoked(ctx, q("jti-1", "", "alice", time.Now()), clock()); !dead || err != nil {
+		t.Errorf("IsRevoked of a token revoked while the feed was down, the clock then stepped back = (%v, %v), want (true, nil) from the store", dead, err)
+	}
+	if m.Stats().Fresh {
+		t.Error("the copy counts as fresh with the clock stepped back before its last vouching")
+	}
+}
