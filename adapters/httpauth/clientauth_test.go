@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"net/url"
 	"strconv"
 	"strings"
@@ -124,7 +125,18 @@ func (d *downClients) SetAuthorizationCodeSession(ctx context.Context, h authkit
 	if reached != nil {
 		close(reached)
 		if hold != nil {
-			<-hold
+			// Held until a second redemption finds the code used, for 10 s
+			// at most (the store embeds the memory store, so the Handler
+			// gives its calls no deadline): a second use that never
+			// reaches the reuse path then fails the test instead of
+			// hanging it (found by mutation testing).
+			select {
+			case <-hold:
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(10 * time.Second):
+				return fmt.Errorf("downClients: held 10 s, and no second redemption found the code used: %w", errDown)
+			}
 		}
 	}
 	return d.Store.SetAuthorizationCodeSession(ctx, h, sessionID)
