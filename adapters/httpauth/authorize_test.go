@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -261,6 +262,18 @@ func confSessionOf(t *testing.T, f *codeFx, browser, server []string) authkit.Se
 		t.Fatalf("sessions: %v %v", ss, err)
 	}
 	return ss[0]
+}
+
+// A client registered for fewer scopes than the login grants, asking for
+// none by name, gets a session of its registered scopes only: the Login's
+// scopes are bounded by the client's, not only the scopes a request names
+// (found by mutation testing: no test failed without that bound, which
+// would hand a read-only client every scope of the user).
+func TestAuthorizationCodeScopesBoundedByClient(t *testing.T) {
+	s := confSessionOf(t, newCodeFx(t), nil, nil) // the login grants read and write; conf is registered for read
+	if !slices.Equal(s.Scopes, []string{"read"}) {
+		t.Errorf("the session of a client registered for read: scopes %q, want [read]", s.Scopes)
+	}
 }
 
 // The session a code is exchanged for records the browser that logged in
