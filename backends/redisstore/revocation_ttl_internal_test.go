@@ -1,0 +1,56 @@
+package redisstore
+
+import (
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/authkit-go/authkit/internal/testservers"
+)
+
+// TestRevocationNativeExpiry: every revocation entry's native expiry
+// (PEXPIRETIME) reaches its until plus the margin, and follows the until
+// when a later revocation or cutoff extends it. The conformance suite
+// cannot see this: its times are in 2030, so Redis never expires an entry
+// during it, and an entry set to vanish an hour early — a revoked token
+// accepted again for the rest of its life — passed every test (found by
+// mutation testing, with a cutoff extension keeping its old TTL).
+func TestRevocationNativeExpiry(t *testing.T) {
+	t.Parallel()
+	rdb := redis.NewClient(&redis.Options{Addr: testservers.Redis(t), ContextTimeoutEnabled: true})
+	t.Cleanup(func() { _ = rdb.Close() })
+	ctx := t.Context()
+	s, err := New(rdb, WithPrefix(testservers.RedisPrefix(t, rdb)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
+	check := func(what, key string, until time.Time) {
+		t.Helper()
+		got, err := rdb.PExpireTime(ctx, key).Result()
+		if want := pxat(until, s.cfg.margin); err != nil || got.Milliseconds() < want {
+			t.Errorf("%s: native expiry at %d ms (%v), want at least %d (until + margin)", what, got.Milliseconds(), err, want)
+		}
+	}
+	steps := []struct {
+		what  string
+		do    func(until time.Time) error
+		key   string
+		until time.Time
+	}{
+		{"RevokeToken", func(u time.Time) error { return s.RevokeToken(ctx, "alice", "jti-1", u) }, revJTI("alice", "jti-1"), base.Add(time.Hour)},
+		{"RevokeToken, later until", func(u time.Time) error { return s.RevokeToken(ctx, "alice", "jti-1", u) }, revJTI("alice", "jti-1"), base.Add(3 * time.Hour)},
+		{"RevokeSessionTokens", func(u time.Time) error { return s.RevokeSessionTokens(ctx, "alice", "sid-1", u) }, revSID("alice", "sid-1"), base.Add(time.Hour)},
+		{"RevokeSessionTokens, later until", func(u time.Time) error { return s.RevokeSessionTokens(ctx, "alice", "sid-1", u) }, revSID("alice", "sid-1"), base.Add(4 * time.Hour)},
+		{"SetCutoff", func(u time.Time) error { return s.SetCutoff(ctx, "alice", base, u) }, revCutoff("alice"), base.Add(time.Hour)},
+		{"SetCutoff, later cutoff and until", func(u time.Time) error { return s.SetCutoff(ctx, "alice", base.Add(time.Minute), u) }, revCutoff("alice"), base.Add(5 * time.Hour)},
+		{"SetCutoff, earlier cutoff, later until", func(u time.Time) error { return s.SetCutoff(ctx, "alice", base, u) }, revCutoff("alice"), base.Add(6 * time.Hour)},
+	}
+	for _, st := range steps {
+		if err := st.do(st.until); err != nil {
+			t.Fatalf("%s: %v", st.what, err)
+		}
+		check(st.what, s.k.p+st.key, st.until)
+	}
+}
