@@ -179,3 +179,32 @@ func TestUsersLockFileLink(t *testing.T) {
 	}
 	runCLI(t, "a password here\n", "users", "add", "alice", "--file", users).must(t, exitOK, nil, nil)
 }
+
+// serve itself checks the users file and the key file it is given, and
+// warns of each that other accounts can read: TestServeWarnsUnsafeSetups
+// checks warnSharedFile alone, and either call could go unnoticed (found
+// by mutation testing).
+func TestServeWarnsOfSharedFiles(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	users := filepath.Join(dir, "users.txt")
+	runCLI(t, "alice's password\n", "users", "add", "alice", "--file", users).must(t, exitOK, nil, nil)
+	keyFile := filepath.Join(dir, "keys.json")
+	if err := os.WriteFile(keyFile, []byte(runCLI(t, "", "keygen", "--alg", "ES256").stdout), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{users, keyFile} {
+		if err := os.Chmod(f, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s := startServe(t, "", "--users", users, "--keys", keyFile)
+	if code := s.stop(t); code != exitOK {
+		t.Fatalf("serve: exit status %d\n%s", code, s.stderr)
+	}
+	for _, what := range []string{"the users file (password hashes)", "the key file"} {
+		if !strings.Contains(s.stderr.String(), what+" can be read or written by other accounts") {
+			t.Errorf("serve with %s of mode 0644 did not warn of it:\n%s", what, s.stderr)
+		}
+	}
+}
