@@ -191,31 +191,7 @@ func runDataLoss(t *testing.T, h PartialHarness[authkit.RevocationStore]) {
 		since := wantLoss(t, "the first check after the loss", b, query("jti-1", "", "alice", at(-minute)), now)
 
 		// The follower from before the loss: told, one way or the other.
-		deadline := time.Now().Add(feedWait)
-		for {
-			if fl.ended.Load() {
-				if !errors.Is(fl.err, authkit.ErrFeedPositionLost) {
-					t.Errorf("after the loss FollowRevocations returned %v, want ErrFeedPositionLost or a RevokedBeforeEpoch change; %s", errOrNil(fl.err), ruleLossFeed)
-				}
-				break
-			}
-			fl.mu.Lock()
-			told := false
-			for _, r := range fl.changes {
-				if r.Kind == authkit.RevokedBeforeEpoch && !r.Cutoff.Before(since) {
-					told = true
-				}
-			}
-			fl.mu.Unlock()
-			if told {
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Errorf("within %v of the loss, the follower from before it neither got ErrFeedPositionLost nor a RevokedBeforeEpoch change with Cutoff %s; %s", feedWait, fmtTime(since), ruleLossFeed)
-				break
-			}
-			time.Sleep(10 * time.Millisecond)
-		}
+		wantToldOfLoss(t, fl, since, "the follower from before the loss")
 
 		// A snapshot after the loss carries the epoch IsRevoked reports.
 		for _, s := range []authkit.RevocationStore{a, b} {
@@ -232,6 +208,26 @@ func runDataLoss(t *testing.T, h PartialHarness[authkit.RevocationStore]) {
 				t.Errorf("a RevokedBeforeEpoch entry carries subject %q and ID %q, want both empty; %s", ep[0].Subject, ep[0].ID, ruleLossFeed)
 			}
 		}
+	})
+
+	// A follower that saved its position before the loss and resumes from
+	// it after the loss and a later write is told of the loss too, not
+	// handed the later write alone (found by mutation testing: a store
+	// whose check of a position's epoch at the start of a follow was
+	// removed passed, on a position taken before any change).
+	t.Run("ResumeSavedPosition", func(t *testing.T) {
+		a, b := open(t, h)
+		fb, ok := b.(authkit.RevocationFeed)
+		if !ok {
+			t.Logf("%T does not implement authkit.RevocationFeed: nothing to check", b)
+			return
+		}
+		_, pos := feedSnapshot(t, fb, base)
+		mustOK(t, "RevokeToken", a.RevokeToken(t.Context(), "alice", "jti-1", at(hour)), ruleRevokeJTI)
+		h.LoseData(t, a)
+		since := wantLoss(t, "the first check after the loss", b, query("jti-1", "", "alice", at(-minute)), at(minute))
+		mustOK(t, "RevokeToken", a.RevokeToken(t.Context(), "bob", "jti-2", at(hour)), ruleRevokeJTI)
+		wantToldOfLoss(t, startFollower(t, fb, pos), since, "a follower resuming from a position saved before the loss")
 	})
 
 	t.Run("SnapshotNoticesFirst", func(t *testing.T) {
@@ -257,6 +253,39 @@ func runDataLoss(t *testing.T, h PartialHarness[authkit.RevocationStore]) {
 			t.Errorf("IsRevoked reports the epoch %s, but the snapshot that noticed the loss holds %s; %s", fmtTime(since), fmtTime(ep[0].Cutoff), ruleLossAgree)
 		}
 	})
+}
+
+// wantToldOfLoss fails t unless fl, following from a position before a
+// loss whose epoch starts at since, ends with ErrFeedPositionLost or
+// receives a RevokedBeforeEpoch change with a Cutoff not before since,
+// within feedWait.
+func wantToldOfLoss(t *testing.T, fl *follower, since time.Time, who string) {
+	t.Helper()
+	deadline := time.Now().Add(feedWait)
+	for {
+		if fl.ended.Load() {
+			if !errors.Is(fl.err, authkit.ErrFeedPositionLost) {
+				t.Errorf("%s: FollowRevocations returned %v, want ErrFeedPositionLost or a RevokedBeforeEpoch change; %s", who, errOrNil(fl.err), ruleLossFeed)
+			}
+			return
+		}
+		fl.mu.Lock()
+		told := false
+		for _, r := range fl.changes {
+			if r.Kind == authkit.RevokedBeforeEpoch && !r.Cutoff.Before(since) {
+				told = true
+			}
+		}
+		fl.mu.Unlock()
+		if told {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Errorf("%s: within %v it neither got ErrFeedPositionLost nor a RevokedBeforeEpoch change with Cutoff %s; %s", who, feedWait, fmtTime(since), ruleLossFeed)
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }
 
 // wantLoss fails t unless IsRevoked reports q dead with a *DataLossError,
