@@ -307,23 +307,34 @@ func runRevocationFeed(t *testing.T, h PartialHarness[authkit.RevocationStore], 
 			t.Log("Harness.TrimFeed is nil: a follower from a position the log no longer covers is not checked")
 			return
 		}
-		a, _, fb := openFeed(t, h)
-		_, pos := feedSnapshot(t, fb, at(minute))
-		w := &feedWriter{s: a}
-		for i := range 3 {
-			w.token(t, "alice", fmt.Sprint("jti-", i), at(hour))
-		}
-		h.TrimFeed(t, a)
-		w.token(t, "alice", "jti-after", at(hour))
-		ctx, cancel := context.WithTimeout(t.Context(), feedWait)
-		defer cancel()
-		var calls atomic.Int32
-		err := fb.FollowRevocations(ctx, pos, feedHeartbeat, func([]authkit.Revocation, authkit.FeedPosition) error {
-			calls.Add(1)
-			return errors.New("conformance: fn called for a trimmed position") // the first call already fails the check
-		})
-		if !errors.Is(err, authkit.ErrFeedPositionLost) || calls.Load() != 0 {
-			t.Errorf("FollowRevocations from a position before changes the log has since dropped (Harness.TrimFeed) returned %v after %d calls of fn, want an error matching ErrFeedPositionLost and no call; %s", errOrNil(err), calls.Load(), ruleFeedLost)
+		// With a write after the trim, and without one: a log trimmed to
+		// nothing, followed from before its first change (found by
+		// mutation testing: a SQL store that took an empty read past its
+		// position for "nothing new" passed with the write after, and
+		// vouched for the log without the changes).
+		for _, after := range []bool{true, false} {
+			a, _, fb := openFeed(t, h)
+			_, pos := feedSnapshot(t, fb, at(minute))
+			w := &feedWriter{s: a}
+			for i := range 3 {
+				w.token(t, "alice", fmt.Sprint("jti-", i), at(hour))
+			}
+			h.TrimFeed(t, a)
+			what := "a position before changes the log has since dropped (Harness.TrimFeed)"
+			if after {
+				w.token(t, "alice", "jti-after", at(hour))
+				what += ", with a change after the trim"
+			}
+			ctx, cancel := context.WithTimeout(t.Context(), feedWait)
+			var calls atomic.Int32
+			err := fb.FollowRevocations(ctx, pos, feedHeartbeat, func([]authkit.Revocation, authkit.FeedPosition) error {
+				calls.Add(1)
+				return errors.New("conformance: fn called for a trimmed position") // the first call already fails the check
+			})
+			cancel()
+			if !errors.Is(err, authkit.ErrFeedPositionLost) || calls.Load() != 0 {
+				t.Errorf("FollowRevocations from %s returned %v after %d calls of fn, want an error matching ErrFeedPositionLost and no call; %s", what, errOrNil(err), calls.Load(), ruleFeedLost)
+			}
 		}
 	})
 
