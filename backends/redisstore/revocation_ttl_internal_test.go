@@ -54,3 +54,32 @@ func TestRevocationNativeExpiry(t *testing.T) {
 		check(st.what, s.k.p+st.key, st.until)
 	}
 }
+
+// TestThrottleNativeExpiry: a throttle counter's native expiry is its
+// window's end plus the margin, set when the window opens and kept while
+// failures add up: an expiry in the past would drop the counter at once
+// (throttling off), none would keep every sprayed key for ever (found
+// missing by mutation testing, for the same reason as above).
+func TestThrottleNativeExpiry(t *testing.T) {
+	t.Parallel()
+	rdb := redis.NewClient(&redis.Options{Addr: testservers.Redis(t), ContextTimeoutEnabled: true})
+	t.Cleanup(func() { _ = rdb.Close() })
+	ctx := t.Context()
+	s, err := New(rdb, WithPrefix(testservers.RedisPrefix(t, rdb)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	opened := time.Now().Truncate(time.Millisecond)
+	const window = 10 * time.Minute
+	for i := range 3 {
+		st, err := s.AddFailure(ctx, "login:alice", opened.Add(time.Duration(i)*time.Second), window)
+		if err != nil || st.Failures != int64(i+1) {
+			t.Fatalf("AddFailure #%d: %+v, %v", i+1, st, err)
+		}
+		got, err := rdb.PExpireTime(ctx, s.k.throttle("login:alice")).Result()
+		want := pxat(opened.Add(window), s.cfg.margin)
+		if err != nil || got.Milliseconds() < want || got.Milliseconds() > want+1000 {
+			t.Errorf("after failure #%d: native expiry at %d ms (%v), want the window's end plus the margin, %d", i+1, got.Milliseconds(), err, want)
+		}
+	}
+}
