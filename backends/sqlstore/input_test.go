@@ -32,6 +32,12 @@ func TestInvalidInput(t *testing.T) {
 				{"empty subject", s.RevokeToken(ctx, "", "jti", now.Add(time.Hour))},
 				{"API token ID over 255 bytes", s.CreateAPIToken(ctx, authkit.APIToken{ID: strings.Repeat("i", 256), Subject: "alice", CreatedAt: now}, 0, now)},
 				{"first token of another session", s.CreateSession(ctx, authkit.Session{ID: "s1", Subject: "alice"}, authkit.RefreshRecord{SessionID: "s2", Subject: "alice"})},
+				// Found missing by mutation testing: no column limit backs
+				// these up, so the store took them.
+				{"API token subject over 1024 bytes", s.CreateAPIToken(ctx, authkit.APIToken{ID: "t1", Subject: long, CreatedAt: now}, 0, now)},
+				{"code session ID over 255 bytes", s.SetAuthorizationCodeSession(ctx, authkit.TokenHash{2}, strings.Repeat("i", 256))},
+				{"throttle window of 0", func() error { _, err := s.AddFailure(ctx, "k", now, 0); return err }()},
+				{"negative throttle window", func() error { _, err := s.AddFailure(ctx, "k", now, -time.Second); return err }()},
 			} {
 				if !errors.Is(c.err, authkit.ErrInvalidRequest) {
 					t.Errorf("%s: %v, want ErrInvalidRequest", c.name, c.err)
