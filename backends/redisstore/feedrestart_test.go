@@ -12,6 +12,7 @@ import (
 	"github.com/authkit-go/authkit/internal/storetest"
 	"github.com/authkit-go/authkit/internal/testservers"
 	"github.com/authkit-go/authkit/issuer"
+	"github.com/authkit-go/authkit/keys"
 	"github.com/authkit-go/authkit/verifier"
 )
 
@@ -32,7 +33,7 @@ func TestRevocationFeedServerRestart(t *testing.T) {
 	connect := func(t testing.TB) redis.UniversalClient { return standalone(t, srv.Addr()) }
 	t.Run("Mirror", func(t *testing.T) {
 		prefix := testservers.RedisPrefix(t, admin)
-		set := hsKeys(t)
+		set := storetest.KeySet(t, keys.HS256)
 		iss, err := issuer.New(authkit.WithStore(newStore(t, connect(t), prefix)), authkit.WithKeys(set))
 		if err != nil {
 			t.Fatal(err)

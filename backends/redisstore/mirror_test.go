@@ -24,7 +24,7 @@ import (
 func TestRevocationMirror(t *testing.T) {
 	topologies(t, func(t *testing.T, admin redis.UniversalClient, connect func() redis.UniversalClient) {
 		prefix := testservers.RedisPrefix(t, admin)
-		set := hsKeys(t)
+		set := storetest.KeySet(t, keys.HS256)
 		iss, err := issuer.New(authkit.WithStore(newStore(t, connect(), prefix)), authkit.WithKeys(set))
 		if err != nil {
 			t.Fatal(err)
@@ -50,18 +50,4 @@ func (h *revocationReads) count(cmd redis.Cmder) {
 	if strings.EqualFold(cmd.Name(), "mget") {
 		h.n.Add(1)
 	}
-}
-
-// hsKeys returns a key set of one new HS256 key.
-func hsKeys(t *testing.T) *keys.Set {
-	t.Helper()
-	k, err := keys.Generate(keys.HS256)
-	if err != nil {
-		t.Fatal(err)
-	}
-	set, err := keys.NewSet(k)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return set
 }

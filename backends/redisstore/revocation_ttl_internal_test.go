@@ -18,13 +18,8 @@ import (
 // mutation testing, with a cutoff extension keeping its old TTL).
 func TestRevocationNativeExpiry(t *testing.T) {
 	t.Parallel()
-	rdb := redis.NewClient(&redis.Options{Addr: testservers.Redis(t), ContextTimeoutEnabled: true})
-	t.Cleanup(func() { _ = rdb.Close() })
+	rdb, s := ttlStore(t)
 	ctx := t.Context()
-	s, err := New(rdb, WithPrefix(testservers.RedisPrefix(t, rdb)))
-	if err != nil {
-		t.Fatal(err)
-	}
 	base := time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
 	check := func(what, key string, until time.Time) {
 		t.Helper()
@@ -62,13 +57,8 @@ func TestRevocationNativeExpiry(t *testing.T) {
 // missing by mutation testing, for the same reason as above).
 func TestThrottleNativeExpiry(t *testing.T) {
 	t.Parallel()
-	rdb := redis.NewClient(&redis.Options{Addr: testservers.Redis(t), ContextTimeoutEnabled: true})
-	t.Cleanup(func() { _ = rdb.Close() })
+	rdb, s := ttlStore(t)
 	ctx := t.Context()
-	s, err := New(rdb, WithPrefix(testservers.RedisPrefix(t, rdb)))
-	if err != nil {
-		t.Fatal(err)
-	}
 	opened := time.Now().Truncate(time.Millisecond)
 	const window = 10 * time.Minute
 	for i := range 3 {
@@ -82,4 +72,17 @@ func TestThrottleNativeExpiry(t *testing.T) {
 			t.Errorf("after failure #%d: native expiry at %d ms (%v), want the window's end plus the margin, %d", i+1, got.Milliseconds(), err, want)
 		}
 	}
+}
+
+// ttlStore returns a client of the test Redis and a Store over it under a
+// prefix of the test's own.
+func ttlStore(t *testing.T) (*redis.Client, *Store) {
+	t.Helper()
+	rdb := redis.NewClient(&redis.Options{Addr: testservers.Redis(t), ContextTimeoutEnabled: true})
+	t.Cleanup(func() { _ = rdb.Close() })
+	s, err := New(rdb, WithPrefix(testservers.RedisPrefix(t, rdb)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rdb, s
 }

@@ -73,7 +73,7 @@ func TestRevocationFeedServerRestart(t *testing.T) {
 				}
 				t.Cleanup(func() { _ = verStore.Close() })
 				counted := &countingStore{Store: verStore}
-				set := hsKeys(t)
+				set := storetest.KeySet(t, keys.HS256)
 				iss, err := issuer.New(authkit.WithStore(issStore), authkit.WithKeys(set))
 				if err != nil {
 					t.Fatal(err)
@@ -110,18 +110,4 @@ func revocationHarness(h conformance.Harness) conformance.PartialHarness[authkit
 		}
 	}
 	return p
-}
-
-// hsKeys returns a key set of one new HS256 key.
-func hsKeys(t *testing.T) *keys.Set {
-	t.Helper()
-	k, err := keys.Generate(keys.HS256)
-	if err != nil {
-		t.Fatal(err)
-	}
-	set, err := keys.NewSet(k)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return set
 }

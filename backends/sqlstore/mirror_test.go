@@ -11,6 +11,7 @@ import (
 	"github.com/authkit-go/authkit/backends/sqlstore/pgxlisten"
 	"github.com/authkit-go/authkit/internal/storetest"
 	"github.com/authkit-go/authkit/issuer"
+	"github.com/authkit-go/authkit/keys"
 	"github.com/authkit-go/authkit/verifier"
 )
 
@@ -42,7 +43,7 @@ func TestRevocationMirror(t *testing.T) {
 			}
 			t.Cleanup(func() { _ = verStore.Close() })
 			counted := &countingStore{Store: verStore}
-			set := hsKeys(t)
+			set := storetest.KeySet(t, keys.HS256)
 			iss, err := issuer.New(authkit.WithStore(issStore), authkit.WithKeys(set))
 			if err != nil {
 				t.Fatal(err)

@@ -201,16 +201,7 @@ func TestMaxBody(t *testing.T) {
 	if got := digits(n); got != maxBody {
 		t.Fatalf("maxBody = %s, want %s", maxBody, got)
 	}
-	token := func(body string) string {
-		s := "ak_rt_" + body
-		c := crc32.ChecksumIEEE([]byte(s))
-		var sum [checkLen]byte
-		for i := checkLen - 1; i >= 0; i-- {
-			sum[i] = alphabet[c%62]
-			c /= 62
-		}
-		return s + string(sum[:])
-	}
+	token := func(body string) string { return withChecksum("ak_rt_" + body) }
 	if err := Check(token(maxBody), "ak_", "rt"); err != nil {
 		t.Errorf("Check of the largest body: %v", err)
 	}

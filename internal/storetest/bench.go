@@ -106,7 +106,7 @@ func BenchFlows(b *testing.B, stores []NamedStore) {
 			}
 			b.Run("VerifyAPIToken", func(b *testing.B) {
 				s := st.Open(b)
-				set := keySet(b, keys.HS256)
+				set := KeySet(b, keys.HS256)
 				iss, err := issuer.New(authkit.WithKeys(set), authkit.WithStore(s))
 				if err != nil {
 					b.Fatal(err)
@@ -183,7 +183,7 @@ func BenchFlows(b *testing.B, stores []NamedStore) {
 }
 
 // keySet returns a set of one fresh key of alg.
-func keySet(t testing.TB, alg keys.Algorithm) *keys.Set {
+func KeySet(t testing.TB, alg keys.Algorithm) *keys.Set {
 	t.Helper()
 	k, err := keys.Generate(alg)
 	if err != nil {
@@ -198,7 +198,7 @@ func keySet(t testing.TB, alg keys.Algorithm) *keys.Set {
 
 func benchIssuer(b *testing.B, alg keys.Algorithm, s authkit.Store) *issuer.Issuer {
 	b.Helper()
-	iss, err := issuer.New(authkit.WithKeys(keySet(b, alg)), authkit.WithStore(s))
+	iss, err := issuer.New(authkit.WithKeys(KeySet(b, alg)), authkit.WithStore(s))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -274,7 +274,7 @@ func (s *countingFeedStore) FollowRevocations(ctx context.Context, after authkit
 func newBenchVerifier(b *testing.B, s authkit.Store, vs authkit.RevocationStore, extra ...authkit.Option) (*verifier.Verifier, string) {
 	b.Helper()
 	common := []authkit.Option{
-		authkit.WithKeys(keySet(b, keys.HS256)),
+		authkit.WithKeys(KeySet(b, keys.HS256)),
 		authkit.WithIssuer("https://auth.example.com"),
 		authkit.WithAudience("https://api.example.com"),
 	}

@@ -31,7 +31,7 @@ func BenchDeadlinePath(b *testing.B, s authkit.Store) {
 	}
 	ctx := context.Background()
 	b.Run("Refresh", func(b *testing.B) {
-		set := keySet(b, keys.EdDSA)
+		set := KeySet(b, keys.EdDSA)
 		refresher := func(st authkit.Store) func() error {
 			iss, err := issuer.New(authkit.WithKeys(set), authkit.WithStore(st), authkit.WithIssuer("https://auth.example.com"), authkit.WithAudience("api"))
 			if err != nil {
@@ -49,7 +49,7 @@ func BenchDeadlinePath(b *testing.B, s authkit.Store) {
 		paired(b, refresher(s), refresher(hidden{s}))
 	})
 	b.Run("Verify", func(b *testing.B) {
-		set := keySet(b, keys.HS256)
+		set := KeySet(b, keys.HS256)
 		iss, err := issuer.New(authkit.WithKeys(set), authkit.WithStore(s))
 		if err != nil {
 			b.Fatal(err)

@@ -85,7 +85,7 @@ func Faults(t *testing.T, h FaultHarness) {
 	if h.StoreTimeout == 0 {
 		h.StoreTimeout = 250 * time.Millisecond
 	}
-	set := keySet(t, keys.HS256)
+	set := KeySet(t, keys.HS256)
 	iss, err := issuer.New(authkit.WithKeys(set), authkit.WithStore(s))
 	if err != nil {
 		t.Fatal(err)

@@ -3,7 +3,10 @@ package testservers
 import (
 	"context"
 	"database/sql"
+	"errors"
+	"fmt"
 	"net"
+	"os"
 	"strconv"
 	"testing"
 	"time"
@@ -104,4 +107,16 @@ func freePort() (string, error) {
 	}
 	defer l.Close()
 	return strconv.Itoa(l.Addr().(*net.TCPAddr).Port), nil
+}
+
+// missingBinaries skips t for want (the server it needed) without the
+// binaries named, or fails it under AUTHKIT_REQUIRE_BACKENDS=1.
+func missingBinaries(t testing.TB, want, binaries string, errs ...error) {
+	t.Helper()
+	msg := fmt.Sprintf("no %s to start %s from (%v)", binaries, want, errors.Join(errs...))
+	if os.Getenv(RequireEnv) == "1" {
+		t.Fatalf("%s (%s=1: a missing server is a failure)", msg, RequireEnv)
+	}
+	noteSkip(want, "PATH")
+	t.Skipf("%s (set AUTHKIT_REQUIRE_BACKENDS=1 to make this a failure)", msg)
 }

@@ -32,12 +32,7 @@ func RestartableMariaDB(t testing.TB) *DBServer {
 	install, err1 := lookPathOr("mariadb-install-db")
 	server, err2 := lookPathOr("mariadbd")
 	if err1 != nil || err2 != nil {
-		msg := fmt.Sprintf("no mariadb-install-db and mariadbd to start a private MariaDB from (%v, %v)", err1, err2)
-		if os.Getenv(RequireEnv) == "1" {
-			t.Fatalf("%s (%s=1: a missing server is a failure)", msg, RequireEnv)
-		}
-		noteSkip("a private MariaDB", "PATH")
-		t.Skipf("%s (set AUTHKIT_REQUIRE_BACKENDS=1 to make this a failure)", msg)
+		missingBinaries(t, "a private MariaDB", "mariadb-install-db and mariadbd", err1, err2)
 	}
 	dir := t.TempDir()
 	data := filepath.Join(dir, "data")

@@ -27,12 +27,7 @@ func RestartablePostgres(t testing.TB) *DBServer {
 	initdb, err1 := pgBinary("initdb")
 	server, err2 := pgBinary("postgres")
 	if err1 != nil || err2 != nil {
-		msg := fmt.Sprintf("no initdb and postgres to start a private PostgreSQL from (%v, %v)", err1, err2)
-		if os.Getenv(RequireEnv) == "1" {
-			t.Fatalf("%s (%s=1: a missing server is a failure)", msg, RequireEnv)
-		}
-		noteSkip("a private PostgreSQL", "PATH")
-		t.Skipf("%s (set AUTHKIT_REQUIRE_BACKENDS=1 to make this a failure)", msg)
+		missingBinaries(t, "a private PostgreSQL", "initdb and postgres", err1, err2)
 	}
 	dir, err := os.MkdirTemp("", "authkit-pg-")
 	if err != nil {
