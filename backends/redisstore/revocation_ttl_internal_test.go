@@ -6,6 +6,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/authkit-go/authkit"
 	"github.com/authkit-go/authkit/internal/testservers"
 )
 
@@ -85,4 +86,37 @@ func ttlStore(t *testing.T) (*redis.Client, *Store) {
 		t.Fatal(err)
 	}
 	return rdb, s
+}
+
+// TestRecordsNativeExpiry: an API token's record and both its locators,
+// and a session, expire natively no sooner than their expiry plus the
+// margin (found missing by mutation testing: records set to vanish early,
+// and a token's hash locator without any expiry, passed every test).
+func TestRecordsNativeExpiry(t *testing.T) {
+	t.Parallel()
+	rdb, s := ttlStore(t)
+	ctx := t.Context()
+	base := time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
+	check := func(what, key string, exp time.Time) {
+		t.Helper()
+		got, err := rdb.PExpireTime(ctx, key).Result()
+		if want := pxat(exp, s.cfg.margin); err != nil || got.Milliseconds() < want || got.Milliseconds() > want+1000 {
+			t.Errorf("%s: native expiry at %d ms (%v), want its expiry plus the margin, %d", what, got.Milliseconds(), err, want)
+		}
+	}
+	tok := authkit.APIToken{ID: "tok-1", Hash: authkit.TokenHash{7}, Subject: "alice", Name: "ci", CreatedAt: base, ExpiresAt: base.Add(time.Hour)}
+	if err := s.CreateAPIToken(ctx, tok, 0, base); err != nil {
+		t.Fatal(err)
+	}
+	check("the API token", s.k.token("alice", "tok-1"), tok.ExpiresAt)
+	check("the API token's hash locator", s.k.tokenByHash(tok.Hash), tok.ExpiresAt)
+	check("the API token's ID locator", s.k.tokenByID("tok-1"), tok.ExpiresAt)
+
+	sess := authkit.Session{ID: "sess-1", Subject: "alice", CreatedAt: base, LastUsedAt: base,
+		ExpiresAt: base.Add(24 * time.Hour), IdleExpiresAt: base.Add(time.Hour)}
+	first := authkit.RefreshRecord{Hash: authkit.TokenHash{8}, SessionID: sess.ID, Subject: "alice", IssuedAt: base, ExpiresAt: base.Add(time.Hour)}
+	if err := s.CreateSession(ctx, sess, first); err != nil {
+		t.Fatal(err)
+	}
+	check("the session", s.k.session("sess-1"), sess.ExpiresAt)
 }
