@@ -505,8 +505,8 @@ func runAPIToken(t *testing.T, h PartialHarness[authkit.APITokenStore]) {
 		setupGarbageTokens(t, a)
 		n, err := b.DeleteExpiredAPITokens(t.Context(), at(2*hour), 1000)
 		mustOK(t, "DeleteExpiredAPITokens", err, ruleDeleteTokens)
-		if n != 3 {
-			t.Errorf("DeleteExpiredAPITokens returned %d, want 3 (expired at now, revoked, both); %s", n, ruleDeleteTokens)
+		if n != 4 {
+			t.Errorf("DeleteExpiredAPITokens returned %d, want 4 (expired at now, revoked, both, created revoked); %s", n, ruleDeleteTokens)
 		}
 		checkGarbageTokensGone(t, a)
 		n, err = b.DeleteExpiredAPITokens(t.Context(), at(2*hour), 1000)
@@ -519,11 +519,11 @@ func runAPIToken(t *testing.T, h PartialHarness[authkit.APITokenStore]) {
 	t.Run("DeleteExpiredAPITokens/Limit", func(t *testing.T) {
 		a, b := open(t, h)
 		setupGarbageTokens(t, a)
-		total := drain(t, "DeleteExpiredAPITokens", 1, 3, ruleDeleteTokens, func(limit int) (int, error) {
+		total := drain(t, "DeleteExpiredAPITokens", 1, 4, ruleDeleteTokens, func(limit int) (int, error) {
 			return b.DeleteExpiredAPITokens(t.Context(), at(2*hour), limit)
 		})
-		if total != 3 {
-			t.Errorf("DeleteExpiredAPITokens with limit 1, repeated while it returned 1, deleted %d in all, want 3; %s", total, ruleDeleteTokens)
+		if total != 4 {
+			t.Errorf("DeleteExpiredAPITokens with limit 1, repeated while it returned 1, deleted %d in all, want 4; %s", total, ruleDeleteTokens)
 		}
 		checkGarbageTokensGone(t, a)
 	})
@@ -688,13 +688,17 @@ func setupGarbageTokens(t *testing.T, s authkit.APITokenStore) {
 	mk("edge", func(tok *authkit.APIToken) { tok.ExpiresAt = at(2*hour + micro) })
 	mk("revoked", func(*authkit.APIToken) {})
 	mk("both", func(tok *authkit.APIToken) { tok.ExpiresAt = at(hour) })
+	// Created revoked (an import of another system's tokens): garbage as
+	// well (found by mutation testing: a store that left it for good
+	// passed).
+	mk("born-revoked", func(tok *authkit.APIToken) { tok.RevokedAt = at(minute) })
 	mustOK(t, "RevokeAPIToken", s.RevokeAPIToken(t.Context(), "alice", "revoked", at(minute)), ruleRevokeAPI)
 	mustOK(t, "RevokeAPIToken", s.RevokeAPIToken(t.Context(), "alice", "both", at(minute)), ruleRevokeAPI)
 }
 
 func checkGarbageTokensGone(t *testing.T, s authkit.APITokenStore) {
 	t.Helper()
-	for _, id := range []string{"expired", "revoked", "both"} {
+	for _, id := range []string{"expired", "revoked", "both", "born-revoked"} {
 		wantTokenAbsent(t, s, hashOf("tok-"+id), "garbage token "+id+" after DeleteExpiredAPITokens", ruleDeleteTokens)
 	}
 	for _, id := range []string{"forever", "edge"} {
