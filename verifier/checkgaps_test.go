@@ -134,3 +134,70 @@ func TestExternalAPITokenWithoutSubject(t *testing.T) {
 		t.Errorf("an external record without a subject: %+v, %v; want ErrInvalidToken", p, err)
 	}
 }
+
+// TestIssuerMatchedExactly: a token's iss must be a trusted issuer's
+// identifier exactly, with one issuer and with several sharing a key set
+// (a multi-tenant provider): not one that extends it, adds a slash or
+// differs in case (found by mutation testing: an issuer check by prefix
+// passed every test).
+func TestIssuerMatchedExactly(t *testing.T) {
+	ctx := context.Background()
+	k := mustKey(t, keys.EdDSA)
+	set, _ := keys.NewSet(k)
+	clk := &clock{t: base}
+	const iss = "https://auth.example/t1"
+	single, err := verifier.New(authkit.WithKeys(set), authkit.WithClock(clk.Now), authkit.WithIssuer(iss), authkit.WithAudience("api"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub := pubSet(t, k)
+	several := newVerifier(t, authkit.WithClock(clk.Now),
+		authkit.WithTrustedIssuer(authkit.TrustedIssuer{Issuer: iss, Keys: pub, Audience: []string{"api"}}),
+		authkit.WithTrustedIssuer(authkit.TrustedIssuer{Issuer: "https://auth.example/t2", Keys: pub, Audience: []string{"api"}}))
+	token := func(issuer string) string {
+		return forge(t, k, map[string]any{"alg": "EdDSA", "typ": "at+jwt", "kid": k.ID()}, map[string]any{"iss": issuer, "aud": "api", "sub": "bob",
+			"exp": base.Add(time.Hour).Unix(), "iat": base.Unix(), "jti": "j-" + issuer, "client_id": "c"})
+	}
+	for name, v := range map[string]*verifier.Verifier{"one issuer": single, "several issuers": several} {
+		if _, err := v.Verify(ctx, token(iss)); err != nil {
+			t.Fatalf("%s: the issuer's own token: %v", name, err)
+		}
+		for _, other := range []string{iss + "0", iss + "/", "https://AUTH.example/t1", "https://auth.example/T1", "https://auth.example/t"} {
+			if p, err := v.Verify(ctx, token(other)); p != nil || !errors.Is(err, authkit.ErrInvalidToken) {
+				t.Errorf("%s: a token of iss %q: %+v, %v; want ErrInvalidToken", name, other, p, err)
+			}
+		}
+	}
+}
+
+// TestJWKSKidlessHonoursContext: a token without a kid, verified before
+// the remote key set's first fetch has answered, waits no longer than
+// its own context (TestJWKSBeforeFirstFetch's tokens carry a kid; found
+// missing by mutation testing: a kid-less wait that ignored the context
+// passed, and held the request for the fetch's 30 s).
+func TestJWKSKidlessHonoursContext(t *testing.T) {
+	set, _ := keys.NewSet(mustKey(t, keys.EdDSA))
+	slow := newJWKSServer(t, set)
+	slow.hold()
+	defer slow.release()
+	v, err := verifier.New(authkit.WithJWKSURL(slow.URL), authkit.WithIssuer("https://auth.example"), authkit.WithAudience("api"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer v.Close()
+	now := time.Now()
+	tok := forge(t, set.Active(), map[string]any{"alg": "EdDSA", "typ": "at+jwt"}, map[string]any{"iss": "https://auth.example", "aud": "api",
+		"sub": "bob", "exp": now.Add(time.Hour).Unix(), "iat": now.Unix(), "jti": "j", "client_id": "c"})
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { _, err := v.Verify(ctx, tok); done <- err }()
+	select {
+	case err := <-done:
+		if !errors.Is(err, context.DeadlineExceeded) {
+			t.Errorf("a kid-less token, the first fetch hanging: %v; want context.DeadlineExceeded", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Error("a kid-less token's Verify was still waiting 5 s after its 50 ms deadline")
+	}
+}
