@@ -127,6 +127,22 @@ func TestAuthToken(t *testing.T) {
 }
 
 // knox tokens: found by token_key, matched by digest, expiry reported.
+// A key is compared byte for byte after the lookup: on MySQL, whose
+// default collation folds case, a stored "ABC…" matches a presented
+// "abc…", and the comparison in Go is what refuses it (found by mutation
+// testing: no test held it).
+func TestAuthTokenKeyCaseSensitive(t *testing.T) {
+	forEach(t, func(t *testing.T, b backend) {
+		db := open(t, b, "authtoken")
+		db.user(t, 1, "alice", true)
+		db.drfKey(t, strings.ToUpper(aliceKey), 1)
+		v := newVerifier(t, mustAuthToken(t, db.DB))
+		if p, err := authenticate(v, "Token", aliceKey); p != nil || !errors.Is(err, authkit.ErrInvalidToken) {
+			t.Errorf("the lower-case form of a stored upper-case key: %+v, %v; want ErrInvalidToken", p, err)
+		}
+	})
+}
+
 func TestKnox(t *testing.T) {
 	forEach(t, func(t *testing.T, b backend) {
 		db := open(t, b, "knox5")
