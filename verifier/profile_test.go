@@ -449,17 +449,21 @@ func TestSingleRemoteIssuerWrongIssNeverFetches(t *testing.T) {
 	}
 	clk.Add(time.Minute)
 	before := n.Load()
-	tok := forge(t, k, map[string]any{"alg": "ES256", "kid": "other", "typ": "at+jwt"}, map[string]any{"iss": "https://evil.example", "aud": "api", "sub": "s",
-		"exp": base.Add(time.Hour).Unix(), "iat": base.Unix(), "jti": "j", "client_id": "c"})
-	p, err := v.Verify(context.Background(), tok)
-	wantRefused(t, p, err, authkit.ErrInvalidToken, "issuer not trusted")
-	if n.Load() != before {
-		t.Fatal("a token of another issuer made the verifier fetch")
+	// Another issuer, and ones that extend the trusted one's identifier
+	// (found by mutation testing: a check by prefix passed).
+	for _, other := range []string{"https://evil.example", "https://a.example.evil", "https://a.example/"} {
+		tok := forge(t, k, map[string]any{"alg": "ES256", "kid": "other", "typ": "at+jwt"}, map[string]any{"iss": other, "aud": "api", "sub": "s",
+			"exp": base.Add(time.Hour).Unix(), "iat": base.Unix(), "jti": "j", "client_id": "c"})
+		p, err := v.Verify(context.Background(), tok)
+		wantRefused(t, p, err, authkit.ErrInvalidToken, "issuer not trusted")
+		if n.Load() != before {
+			t.Fatalf("a token of iss %q made the verifier fetch", other)
+		}
 	}
 	// The same token with the right iss does make it fetch.
-	tok = forge(t, k, map[string]any{"alg": "ES256", "kid": "other", "typ": "at+jwt"}, map[string]any{"iss": "https://a.example", "aud": "api", "sub": "s",
+	tok := forge(t, k, map[string]any{"alg": "ES256", "kid": "other", "typ": "at+jwt"}, map[string]any{"iss": "https://a.example", "aud": "api", "sub": "s",
 		"exp": base.Add(time.Hour).Unix(), "iat": base.Unix(), "jti": "j", "client_id": "c"})
-	p, err = v.Verify(context.Background(), tok)
+	p, err := v.Verify(context.Background(), tok)
 	wantRefused(t, p, err, authkit.ErrInvalidToken, "unknown key")
 	if n.Load() == before {
 		t.Fatal("an unknown kid of the trusted issuer fetched nothing")
