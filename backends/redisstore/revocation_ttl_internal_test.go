@@ -4,10 +4,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-
 	"github.com/authkit-go/authkit"
-	"github.com/authkit-go/authkit/internal/testservers"
 )
 
 // TestRevocationNativeExpiry: every revocation entry's native expiry
@@ -19,7 +16,7 @@ import (
 // mutation testing, with a cutoff extension keeping its old TTL).
 func TestRevocationNativeExpiry(t *testing.T) {
 	t.Parallel()
-	rdb, s := ttlStore(t)
+	s, rdb := standaloneStore(t)
 	ctx := t.Context()
 	base := time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
 	check := func(what, key string, until time.Time) {
@@ -58,7 +55,7 @@ func TestRevocationNativeExpiry(t *testing.T) {
 // missing by mutation testing, for the same reason as above).
 func TestThrottleNativeExpiry(t *testing.T) {
 	t.Parallel()
-	rdb, s := ttlStore(t)
+	s, rdb := standaloneStore(t)
 	ctx := t.Context()
 	opened := time.Now().Truncate(time.Millisecond)
 	const window = 10 * time.Minute
@@ -75,26 +72,13 @@ func TestThrottleNativeExpiry(t *testing.T) {
 	}
 }
 
-// ttlStore returns a client of the test Redis and a Store over it under a
-// prefix of the test's own.
-func ttlStore(t *testing.T) (*redis.Client, *Store) {
-	t.Helper()
-	rdb := redis.NewClient(&redis.Options{Addr: testservers.Redis(t), ContextTimeoutEnabled: true})
-	t.Cleanup(func() { _ = rdb.Close() })
-	s, err := New(rdb, WithPrefix(testservers.RedisPrefix(t, rdb)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return rdb, s
-}
-
 // TestRecordsNativeExpiry: an API token's record and both its locators,
 // and a session, expire natively no sooner than their expiry plus the
 // margin (found missing by mutation testing: records set to vanish early,
 // and a token's hash locator without any expiry, passed every test).
 func TestRecordsNativeExpiry(t *testing.T) {
 	t.Parallel()
-	rdb, s := ttlStore(t)
+	s, rdb := standaloneStore(t)
 	ctx := t.Context()
 	base := time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
 	check := func(what, key string, exp time.Time) {

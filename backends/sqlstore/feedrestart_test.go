@@ -11,9 +11,6 @@ import (
 	"github.com/authkit-go/authkit/conformance"
 	"github.com/authkit-go/authkit/internal/storetest"
 	"github.com/authkit-go/authkit/internal/testservers"
-	"github.com/authkit-go/authkit/issuer"
-	"github.com/authkit-go/authkit/keys"
-	"github.com/authkit-go/authkit/verifier"
 )
 
 // TestRevocationFeedServerRestart runs the revocation feed suite, and a
@@ -66,25 +63,8 @@ func TestRevocationFeedServerRestart(t *testing.T) {
 			}
 			t.Run("Feed", func(t *testing.T) { conformance.RunRevocationFeed(t, revocationHarness(h)) })
 			t.Run("Mirror", func(t *testing.T) {
-				issStore, dsn := newStore(t, b)
-				verStore, err := sqlstore.New(openDB(t, b, dsn), opts...)
-				if err != nil {
-					t.Fatal(err)
-				}
-				t.Cleanup(func() { _ = verStore.Close() })
-				counted := &countingStore{Store: verStore}
-				set := storetest.KeySet(t, keys.HS256)
-				iss, err := issuer.New(authkit.WithStore(issStore), authkit.WithKeys(set))
-				if err != nil {
-					t.Fatal(err)
-				}
 				const maxLag = 2 * time.Second
-				v, err := verifier.New(authkit.WithStore(counted), authkit.WithKeys(set), authkit.WithRevocationMirror(maxLag),
-					authkit.WithStoreTimeout(2*time.Second))
-				if err != nil {
-					t.Fatal(err)
-				}
-				t.Cleanup(func() { _ = v.Close() })
+				iss, v, counted := mirrorPair(t, b, maxLag, opts, authkit.WithStoreTimeout(2*time.Second))
 				storetest.MirrorAcrossRestart(t, iss, v, counted.isRevoked.Load, maxLag, func() { srv.Restart(t) })
 			})
 		})

@@ -36,25 +36,8 @@ func TestRevocationMirror(t *testing.T) {
 	for _, vr := range variants {
 		b := vr.b
 		t.Run(vr.name, func(t *testing.T) {
-			issStore, dsn := newStore(t, b)
-			verStore, err := sqlstore.New(openDB(t, b, dsn), vr.opts...)
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { _ = verStore.Close() })
-			counted := &countingStore{Store: verStore}
-			set := storetest.KeySet(t, keys.HS256)
-			iss, err := issuer.New(authkit.WithStore(issStore), authkit.WithKeys(set))
-			if err != nil {
-				t.Fatal(err)
-			}
 			const maxLag = 2 * time.Second
-			v, err := verifier.New(authkit.WithStore(counted), authkit.WithKeys(set), authkit.WithRevocationMirror(maxLag))
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { _ = v.Close() })
-
+			iss, v, counted := mirrorPair(t, b, maxLag, vr.opts)
 			storetest.MirrorPropagates(t, iss, v, counted.isRevoked.Load, maxLag)
 		})
 	}
@@ -70,4 +53,31 @@ type countingStore struct {
 func (s *countingStore) IsRevoked(ctx context.Context, q authkit.RevocationQuery, now time.Time) (bool, error) {
 	s.isRevoked.Add(1)
 	return s.Store.IsRevoked(ctx, q, now)
+}
+
+// mirrorPair returns an issuer over a new store of b, and a verifier with
+// WithRevocationMirror(maxLag) over a pool of its own on the same database
+// (as on another application server), opened with opts, whose revocation
+// checks that reach the database counted counts. extra are more verifier
+// options.
+func mirrorPair(t *testing.T, b backend, maxLag time.Duration, opts []sqlstore.Option, extra ...authkit.Option) (*issuer.Issuer, *verifier.Verifier, *countingStore) {
+	t.Helper()
+	issStore, dsn := newStore(t, b)
+	verStore, err := sqlstore.New(openDB(t, b, dsn), opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = verStore.Close() })
+	counted := &countingStore{Store: verStore}
+	set := storetest.KeySet(t, keys.HS256)
+	iss, err := issuer.New(authkit.WithStore(issStore), authkit.WithKeys(set))
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := verifier.New(append([]authkit.Option{authkit.WithStore(counted), authkit.WithKeys(set), authkit.WithRevocationMirror(maxLag)}, extra...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = v.Close() })
+	return iss, v, counted
 }

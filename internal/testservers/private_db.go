@@ -56,6 +56,27 @@ func (p *DBServer) Restart(t testing.TB) {
 	t.Fatalf("restarting the private %s on port %s: %v", p.kind, p.port, lastErr)
 }
 
+// first starts p on a free loopback port, trying another if one is taken
+// between picking and binding, and stops it when t ends.
+func (p *DBServer) first(t testing.TB) {
+	t.Helper()
+	var lastErr error
+	for range 3 {
+		port, err := freePort()
+		if err != nil {
+			t.Fatal(err)
+		}
+		stop, err := p.start(port)
+		if err == nil {
+			p.port, p.stop = port, stop
+			t.Cleanup(func() { p.stop() })
+			return
+		}
+		lastErr = err
+	}
+	t.Fatalf("starting the private %s: %v", p.kind, lastErr)
+}
+
 // Fresh returns a DSN of p whose unqualified tables land in a place of
 // t's own: a schema on PostgreSQL (the search_path parameter), a database
 // on MariaDB. It is not dropped when t ends (the whole server is), so

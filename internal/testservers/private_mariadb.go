@@ -51,22 +51,8 @@ func RestartableMariaDB(t testing.TB) *DBServer {
 		}
 		return stop, err
 	}
-	var lastErr error
-	for range 3 { // a port taken between picking and binding: try again
-		port, err := freePort()
-		if err != nil {
-			t.Fatal(err)
-		}
-		stop, err := p.start(port)
-		if err == nil {
-			p.port, p.stop = port, stop
-			t.Cleanup(func() { p.stop() })
-			return p
-		}
-		lastErr = err
-	}
-	t.Fatalf("starting mariadbd: %v", lastErr)
-	return nil
+	p.first(t)
+	return p
 }
 
 // startMariaDB starts mariadbd on data and port, and waits until it

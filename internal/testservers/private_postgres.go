@@ -46,25 +46,14 @@ func RestartablePostgres(t testing.TB) *DBServer {
 	}
 	p := &DBServer{kind: "PostgreSQL"}
 	p.start = func(port string) (func(), error) {
-		return startPrivatePostgres(server, dir, data, port, as)
-	}
-	var lastErr error
-	for range 3 { // a port taken between picking and binding: try again
-		port, err := freePort()
-		if err != nil {
-			t.Fatal(err)
-		}
-		stop, err := p.start(port)
+		stop, err := startPrivatePostgres(server, dir, data, port, as)
 		if err == nil {
-			p.port, p.stop = port, stop
 			p.dsn = "postgres://postgres@127.0.0.1:" + port + "/postgres?sslmode=disable"
-			t.Cleanup(func() { p.stop() })
-			return p
 		}
-		lastErr = err
+		return stop, err
 	}
-	t.Fatalf("starting postgres: %v", lastErr)
-	return nil
+	p.first(t)
+	return p
 }
 
 // startPrivatePostgres starts postgres on data and port and waits until it
