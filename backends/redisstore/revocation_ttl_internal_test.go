@@ -1,8 +1,11 @@
 package redisstore
 
 import (
+	"fmt"
 	"testing"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 
 	"github.com/authkit-go/authkit"
 )
@@ -19,13 +22,7 @@ func TestRevocationNativeExpiry(t *testing.T) {
 	s, rdb := standaloneStore(t)
 	ctx := t.Context()
 	base := time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
-	check := func(what, key string, until time.Time) {
-		t.Helper()
-		got, err := rdb.PExpireTime(ctx, key).Result()
-		if want := pxat(until, s.cfg.margin); err != nil || got.Milliseconds() < want {
-			t.Errorf("%s: native expiry at %d ms (%v), want at least %d (until + margin)", what, got.Milliseconds(), err, want)
-		}
-	}
+	check := func(what, key string, exp time.Time) { t.Helper(); checkNativeExpiry(t, s, rdb, what, key, exp) }
 	steps := []struct {
 		what  string
 		do    func(until time.Time) error
@@ -64,11 +61,7 @@ func TestThrottleNativeExpiry(t *testing.T) {
 		if err != nil || st.Failures != int64(i+1) {
 			t.Fatalf("AddFailure #%d: %+v, %v", i+1, st, err)
 		}
-		got, err := rdb.PExpireTime(ctx, s.k.throttle("login:alice")).Result()
-		want := pxat(opened.Add(window), s.cfg.margin)
-		if err != nil || got.Milliseconds() < want || got.Milliseconds() > want+1000 {
-			t.Errorf("after failure #%d: native expiry at %d ms (%v), want the window's end plus the margin, %d", i+1, got.Milliseconds(), err, want)
-		}
+		checkNativeExpiry(t, s, rdb, fmt.Sprintf("the counter after failure #%d", i+1), s.k.throttle("login:alice"), opened.Add(window))
 	}
 }
 
@@ -81,13 +74,7 @@ func TestRecordsNativeExpiry(t *testing.T) {
 	s, rdb := standaloneStore(t)
 	ctx := t.Context()
 	base := time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
-	check := func(what, key string, exp time.Time) {
-		t.Helper()
-		got, err := rdb.PExpireTime(ctx, key).Result()
-		if want := pxat(exp, s.cfg.margin); err != nil || got.Milliseconds() < want || got.Milliseconds() > want+1000 {
-			t.Errorf("%s: native expiry at %d ms (%v), want its expiry plus the margin, %d", what, got.Milliseconds(), err, want)
-		}
-	}
+	check := func(what, key string, exp time.Time) { t.Helper(); checkNativeExpiry(t, s, rdb, what, key, exp) }
 	tok := authkit.APIToken{ID: "tok-1", Hash: authkit.TokenHash{7}, Subject: "alice", Name: "ci", CreatedAt: base, ExpiresAt: base.Add(time.Hour)}
 	if err := s.CreateAPIToken(ctx, tok, 0, base); err != nil {
 		t.Fatal(err)
@@ -103,4 +90,14 @@ func TestRecordsNativeExpiry(t *testing.T) {
 		t.Fatal(err)
 	}
 	check("the session", s.k.session("sess-1"), sess.ExpiresAt)
+}
+
+// checkNativeExpiry fails t unless key's native expiry (PEXPIRETIME) is
+// exp plus s's margin, to within the second.
+func checkNativeExpiry(t *testing.T, s *Store, rdb *redis.Client, what, key string, exp time.Time) {
+	t.Helper()
+	got, err := rdb.PExpireTime(t.Context(), key).Result()
+	if want := pxat(exp, s.cfg.margin); err != nil || got.Milliseconds() < want || got.Milliseconds() > want+1000 {
+		t.Errorf("%s: native expiry at %d ms (%v), want its expiry plus the margin, %d", what, got.Milliseconds(), err, want)
+	}
 }
