@@ -66,7 +66,7 @@ func TestThrottleNativeExpiry(t *testing.T) {
 }
 
 // TestRecordsNativeExpiry: an API token's record and both its locators,
-// and a session, expire natively no sooner than their expiry plus the
+// a session, and an authorization code and its locator expire natively no sooner than their expiry plus the
 // margin (found missing by mutation testing: records set to vanish early,
 // and a token's hash locator without any expiry, passed every test).
 func TestRecordsNativeExpiry(t *testing.T) {
@@ -90,6 +90,28 @@ func TestRecordsNativeExpiry(t *testing.T) {
 		t.Fatal(err)
 	}
 	check("the session", s.k.session("sess-1"), sess.ExpiresAt)
+
+	// An authorization code and its locator, before and after it is
+	// redeemed: a redeemed code is kept to its expiry so that a second
+	// redemption is told apart from an unknown code.
+	c := authkit.Client{ID: "client-1", Name: "app", GrantTypes: []string{authkit.GrantAuthorizationCode},
+		RedirectURIs: []string{"https://app.example/cb"}, CreatedAt: base}
+	if err := s.CreateClient(ctx, c); err != nil {
+		t.Fatal(err)
+	}
+	code := authkit.AuthorizationCode{Hash: authkit.TokenHash{9}, ClientID: c.ID, RedirectURI: "https://app.example/cb",
+		Subject: "alice", Scopes: []string{"read"}, CreatedAt: base, ExpiresAt: base.Add(time.Minute)}
+	if err := s.CreateAuthorizationCode(ctx, code); err != nil {
+		t.Fatal(err)
+	}
+	hid := hashID(code.Hash)
+	check("the authorization code", s.k.code(c.ID, hid), code.ExpiresAt)
+	check("the authorization code's locator", s.k.codeLocator(hid), code.ExpiresAt)
+	if _, err := s.RedeemAuthorizationCode(ctx, code.Hash, base.Add(time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	check("the redeemed authorization code", s.k.code(c.ID, hid), code.ExpiresAt)
+	check("the redeemed authorization code's locator", s.k.codeLocator(hid), code.ExpiresAt)
 }
 
 // checkNativeExpiry fails t unless key's native expiry (PEXPIRETIME) is
