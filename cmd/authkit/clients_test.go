@@ -877,24 +877,35 @@ func TestServeIssuerPath(t *testing.T) {
 
 // TestServeCORSOrigins: --cors-origins lets a single-page app on another
 // origin call /token and /revoke from script (found by an adoption test:
-// serve answered the preflight 405 and no browser could exchange a code);
-// a value that is not an origin stops serve at start-up, saying so.
+// serve answered the preflight 405 and no browser could exchange a code),
+// and gives no other origin a CORS header; a value that is not an origin stops serve at start-up, saying so.
 func TestServeCORSOrigins(t *testing.T) {
 	t.Parallel()
 	s := startServe(t, "", "--cors-origins", "https://app.example, https://other.example")
-	req, err := http.NewRequest("OPTIONS", s.base+"/token", nil)
-	if err != nil {
-		t.Fatal(err)
+	preflight := func(origin string) *http.Response {
+		t.Helper()
+		req, err := http.NewRequest("OPTIONS", s.base+"/token", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Origin", origin)
+		req.Header.Set("Access-Control-Request-Method", "POST")
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		return res
 	}
-	req.Header.Set("Origin", "https://other.example")
-	req.Header.Set("Access-Control-Request-Method", "POST")
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	res.Body.Close()
-	if res.StatusCode != http.StatusNoContent || res.Header.Get("Access-Control-Allow-Origin") != "https://other.example" {
+	if res := preflight("https://other.example"); res.StatusCode != http.StatusNoContent || res.Header.Get("Access-Control-Allow-Origin") != "https://other.example" {
 		t.Errorf("preflight of /token from a listed origin: %d %v", res.StatusCode, res.Header)
+	}
+	// An origin not listed (nor one that only starts like a listed one) is
+	// given no CORS header: the browser keeps the answer from its script.
+	for _, origin := range []string{"https://evil.example", "https://app.example.evil.example", "null"} {
+		if res := preflight(origin); res.Header.Get("Access-Control-Allow-Origin") != "" || res.Header.Get("Access-Control-Allow-Credentials") != "" {
+			t.Errorf("preflight of /token from %s, not listed: %d %v; want no Access-Control-Allow-* header", origin, res.StatusCode, res.Header)
+		}
 	}
 	r := runCLI(t, "", "serve", "--addr", "127.0.0.1:0", "--cors-origins", "https://app.example/")
 	if r.code == exitOK || !strings.Contains(r.stderr, "not an origin") {

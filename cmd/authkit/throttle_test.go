@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"io"
@@ -126,19 +127,26 @@ func TestServeThrottleSharedRedis(t *testing.T) {
 func TestServeLogsForwardedClient(t *testing.T) {
 	for _, tc := range []struct {
 		args       []string
+		xff        string // empty: 198.51.100.66
 		client     string
 		peerLogged bool
 	}{
-		{[]string{"--trusted-proxies", "127.0.0.1"}, "198.51.100.66", true},
-		{nil, "127.0.0.1", false},
+		{[]string{"--trusted-proxies", "127.0.0.1"}, "", "198.51.100.66", true},
+		{nil, "", "127.0.0.1", false},
 		// A list without the real proxy is warned of too (found by
 		// review).
-		{[]string{"--trusted-proxies", "10.9.9.9"}, "127.0.0.1", false},
+		{[]string{"--trusted-proxies", "10.9.9.9"}, "", "127.0.0.1", false},
+		// The client is the nearest address no trusted proxy holds:
+		// what the client wrote into the header itself is passed over,
+		// and so is every trusted hop of a chain.
+		{[]string{"--trusted-proxies", "127.0.0.1"}, "203.0.113.9, 198.51.100.66", "198.51.100.66", true},
+		{[]string{"--trusted-proxies", "127.0.0.1,10.0.0.0/8"}, "203.0.113.9, 198.51.100.66, 10.1.1.1", "198.51.100.66", true},
 	} {
 		var buf syncBuffer
 		s := newLoggingServer(t, &buf, tc.args...)
-		login(s, demoUser, "guess", "198.51.100.66")
-		login(s, demoUser, "guess", "198.51.100.66")
+		xff := cmp.Or(tc.xff, "198.51.100.66")
+		login(s, demoUser, "guess", xff)
+		login(s, demoUser, "guess", xff)
 		// Without --trusted-proxies a forwarded request is warned of,
 		// once per peer (found by review).
 		if n := strings.Count(buf.String(), "from a peer not among --trusted-proxies"); n != map[bool]int{true: 0, false: 1}[tc.peerLogged] {
