@@ -323,6 +323,9 @@ func TestRejections(t *testing.T) {
 		{"long signature", withSig(`{"alg":"HS256","kid":"hs-kid"}`, make([]byte, 33)), keys.ErrInvalidSignature},
 		{"truncated signature", h + "." + p + "." + s[:len(s)-3], keys.ErrInvalidSignature},
 		{"signature beyond MaxSignatureSize", withSig(`{"alg":"HS256"}`, make([]byte, MaxSignatureSize+1)), ErrMalformed},
+		// An RSA-8192 signature's size is parsed, and reaches the key
+		// (which refuses it for its own size here).
+		{"signature of MaxSignatureSize", withSig(`{"alg":"HS256","kid":"hs-kid"}`, make([]byte, MaxSignatureSize)), keys.ErrInvalidSignature},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := Verify(tc.tok, k)
