@@ -152,6 +152,7 @@ func TestHelpAndUsage(t *testing.T) {
 		{"bad flag", []string{"keygen", "--nope"}, exitUsage, nil, []string{"flag provided but not defined: -nope", "Usage: authkit keygen"}},
 		{"stray argument", []string{"serve", "extra"}, exitUsage, nil, []string{`serve takes no arguments (got "extra")`, "authkit serve -h"}},
 		{"stray DSN", []string{"serve", "postgres://u:S3CRET@127.0.0.1/x"}, exitUsage, nil, []string{`serve takes no arguments (got a URL or DSN, not shown`}},
+		{"stray MySQL DSN", []string{"serve", "u:S3CRET@tcp(127.0.0.1)/x"}, exitUsage, nil, []string{`serve takes no arguments (got a URL or DSN, not shown`}},
 		{"migrate without store", []string{"migrate"}, exitUsage, nil, []string{"migrate needs --store (or AUTHKIT_STORE)"}},
 		{"migrate memory", []string{"migrate", "--store", "memory"}, exitUsage, nil, []string{"--store must be a SQL store"}},
 		{"migrate redis", []string{"migrate", "--store", "redis://127.0.0.1:1/0"}, exitUsage, nil, []string{"--store must be a SQL store"}},

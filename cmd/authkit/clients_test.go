@@ -254,6 +254,7 @@ func TestClientsUsageErrors(t *testing.T) {
 		{"long name", []string{"add", strings.Repeat("n", authkit.MaxClientNameLen+1)}, "longer than"},
 		{"long ID", []string{"add", "a", "--id", strings.Repeat("i", authkit.MaxClientIDLen+1)}, "longer than"},
 		{"ID with space", []string{"add", "a", "--id", "a b"}, "visible ASCII"},
+		{"serve's own client ID", []string{"add", "a", "--id", authkit.DefaultClientID}, "first-party"},
 		{"unknown grant", []string{"add", "a", "--grant", "implicit"}, `unknown grant type "implicit"`},
 		{"empty grants", []string{"add", "a", "--grants", ","}, "--grants"},
 		{"public client_credentials", []string{"add", "a", "--public", "--grant", "client_credentials"}, "public client cannot use client_credentials"},

@@ -56,7 +56,7 @@ func TestInspectJWT(t *testing.T) {
 	}
 
 	iss := newTestIssuer(t, set)
-	pair, err := iss.IssuePair(ctx, "alice", issuer.WithScopes("read", "write"), issuer.WithClaims(map[string]any{"note": "hi\x1b[2J"}))
+	pair, err := iss.IssuePair(ctx, "alice", issuer.WithScopes("read", "write"), issuer.WithClaims(map[string]any{"note": "hi\x1b[2J", "dir": "rtl\u202eevil"}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -81,6 +81,11 @@ func TestInspectJWT(t *testing.T) {
 	}
 	if !strings.Contains(r.stdout, `\u001b[2J`) {
 		t.Errorf("the escaped claim is missing:\n%s", r.stdout)
+	}
+	// JSON carries a bidirectional override as it is; inspect does not
+	// (found missing by mutation testing).
+	if strings.Contains(r.stdout, "\u202e") || !strings.Contains(r.stdout, `rtl\u202eevil`) {
+		t.Errorf("a claim's U+202E reached the terminal, or its escape is missing:\n%q", r.stdout)
 	}
 	if strings.Contains(r.stdout, tok) {
 		t.Error("inspect printed the token itself")
@@ -122,6 +127,10 @@ func TestInspectJWT(t *testing.T) {
 	runCLI(t, "", "inspect", tok, "--jwks", "http://example.com/jwks.json").must(t, exitUsage, nil, []string{"must be https"})
 	runCLI(t, "", "inspect", tok, "--audience", " , ").must(t, exitUsage, nil, []string{"--audience"})
 	runCLI(t, "\n", "inspect", "-").must(t, exitUsage, nil, []string{"the token is empty"})
+	// Bounded from the command line as from standard input.
+	long := strings.Repeat("a", maxInspectToken+1)
+	runCLI(t, "", "inspect", long).must(t, exitFailure, nil, []string{"longer than"})
+	runCLI(t, long+"\n", "inspect", "-").must(t, exitFailure, nil, []string{"longer than"})
 }
 
 func TestInspectOpaque(t *testing.T) {

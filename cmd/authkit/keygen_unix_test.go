@@ -61,6 +61,9 @@ func TestKeygenRefusesSharedOutput(t *testing.T) {
 		{"private.json", []string{"keygen"}, 0o644, -1, "other accounts can read or write (mode 0644)"},
 		{"writable.json", []string{"keygen", "--alg", "HS256"}, 0o666, -1, "(mode 0666)"},
 		{"rsa.json", []string{"keygen", "--alg", "RS256", "--bits", "8192"}, 0o604, -1, "(mode 0604)"},
+		// Group-writable: a serve account in the group may read (0640)
+		// but not write it.
+		{"group-writable.json", []string{"keygen"}, 0o620, -1, "(mode 0620)"},
 		{"narrow.json", []string{"keygen"}, 0o600, -1, ""},
 		{"group.json", []string{"keygen"}, 0o640, -1, ""},
 		{"public.json", []string{"keygen", "--public"}, 0o644, -1, ""},

@@ -211,6 +211,7 @@ func TestUsersStoreUsage(t *testing.T) {
 	os.Unsetenv("AUTHKIT_STORE")
 	runCLI(t, "", "users", "revoke", "alice").must(t, exitUsage, nil, []string{"users revoke needs --store"})
 	runCLI(t, "", "users", "remove", "alice", "--file", file, "--store", "memory").must(t, exitUsage, nil, []string{"memory store"})
+	runCLI(t, "", "users", "remove", "alice", "--file", file, "--dsn", "memory").must(t, exitUsage, nil, []string{"memory store"})
 	// Refused before the password is read (empty standard input: no
 	// password to read), not after it was typed and hashed.
 	runCLI(t, "", "users", "add", "zed", "--file", file, "--store", "memory").must(t, exitUsage, nil, []string{"memory store"})
@@ -254,6 +255,42 @@ func TestUsersStoreStepFails(t *testing.T) {
 		if !strings.Contains(err.Error(), s) {
 			t.Errorf("the error lacks %q: %v", s, err)
 		}
+	}
+}
+
+// failingRevoke is a store that lists sessions but cannot end them.
+type failingRevoke struct{ *memory.Store }
+
+func (failingRevoke) RevokeSession(context.Context, string, time.Time) error {
+	return authkit.ErrStoreUnavailable
+}
+
+// A store that lists the user's sessions but fails to end one fails the
+// command too, saying the credentials were not all ended: it is not
+// reported as done.
+func TestUsersStoreRevokeFails(t *testing.T) {
+	store := failingRevoke{memory.New()}
+	iss, err := credentialEnder(store)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := iss.IssuePair(t.Context(), "alice"); err != nil {
+		t.Fatal(err)
+	}
+	var out, errOut strings.Builder
+	c := &cli{stdout: &out, stderr: &errOut}
+	u := &usersStore{st: openedStore{kind: "sql"}, iss: iss}
+	err = u.end(t.Context(), c, "alice", "removed user alice from users.txt", false)
+	if !errors.Is(err, authkit.ErrStoreUnavailable) {
+		t.Fatalf("err = %v, want ErrStoreUnavailable", err)
+	}
+	for _, s := range []string{"were not all ended", "authkit users revoke alice --store STORE"} {
+		if !strings.Contains(err.Error(), s) {
+			t.Errorf("the error lacks %q: %v", s, err)
+		}
+	}
+	if strings.Contains(out.String(), "ended") {
+		t.Errorf("reported as done: %q", out.String())
 	}
 }
 
