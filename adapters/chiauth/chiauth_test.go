@@ -25,6 +25,7 @@ func mount(_ *testing.T, env httpsuite.Env) http.Handler {
 		r.With(chiauth.RequireScopes(env.Auth, httpsuite.AdminScope)).Get(httpsuite.AdminPath, env.Me.ServeHTTP)
 	})
 	r.With(chiauth.RequireAnyScope(env.Auth, httpsuite.ReadScope, httpsuite.AdminScope)).Get(httpsuite.AnyPath, env.Me.ServeHTTP)
+	r.With(chiauth.RequireScopes(env.Auth, httpsuite.ReadScope, httpsuite.AdminScope)).Get(httpsuite.AllPath, env.Me.ServeHTTP)
 	r.With(chiauth.Optional(env.Auth)).Get(httpsuite.MaybePath, env.Me.ServeHTTP)
 	return r
 }

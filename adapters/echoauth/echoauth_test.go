@@ -27,6 +27,7 @@ func mount(_ *testing.T, env httpsuite.Env) http.Handler {
 	e.GET(httpsuite.MePath, me, echoauth.Require(env.Auth))
 	e.GET(httpsuite.AdminPath, me, echoauth.Require(env.Auth), echoauth.RequireScopes(env.Auth, httpsuite.AdminScope))
 	e.GET(httpsuite.AnyPath, me, echoauth.RequireAnyScope(env.Auth, httpsuite.ReadScope, httpsuite.AdminScope))
+	e.GET(httpsuite.AllPath, me, echoauth.RequireScopes(env.Auth, httpsuite.ReadScope, httpsuite.AdminScope))
 	e.GET(httpsuite.MaybePath, me, echoauth.Optional(env.Auth))
 	return e
 }

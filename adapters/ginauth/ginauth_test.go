@@ -36,6 +36,7 @@ func mount(_ *testing.T, env httpsuite.Env) http.Handler {
 	api.GET(httpsuite.MePath, me)
 	api.GET(httpsuite.AdminPath, ginauth.RequireScopes(env.Auth, httpsuite.AdminScope), me)
 	r.GET(httpsuite.AnyPath, ginauth.RequireAnyScope(env.Auth, httpsuite.ReadScope, httpsuite.AdminScope), me)
+	r.GET(httpsuite.AllPath, ginauth.RequireScopes(env.Auth, httpsuite.ReadScope, httpsuite.AdminScope), me)
 	r.GET(httpsuite.MaybePath, ginauth.Optional(env.Auth), me)
 	return r
 }

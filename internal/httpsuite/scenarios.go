@@ -78,7 +78,7 @@ var scenarios = []scenario{
 }
 
 func noCredential(c *client) {
-	for _, p := range []string{MePath, AdminPath, AnyPath, Prefix + "/sessions", Prefix + "/api-tokens"} {
+	for _, p := range []string{MePath, AdminPath, AnyPath, AllPath, Prefix + "/sessions", Prefix + "/api-tokens"} {
 		c.expect(c.get(p), 401, challengeNone, bodyUnauthorized)
 	}
 	r := c.form(Prefix+"/introspect", []string{"token", "whatever-token"})
@@ -146,6 +146,13 @@ func wrongScope(c *client) {
 	carol := c.login("carol", AdminScope)
 	c.expect(c.get(AdminPath, bearer(carol.AccessToken)...), 200, "", `{"subject":"carol","method":"jwt","scopes":["admin"]}`)
 	c.expect(c.get(AnyPath, bearer(carol.AccessToken)...), 200, "", `{"subject":"carol","method":"jwt","scopes":["admin"]}`)
+	// RequireScopes wants every one of its scopes: one of two is not
+	// enough (an all-of check turned any-of passed every scenario before).
+	c.expect(c.get(AllPath, bearer(alice.AccessToken)...), 403, challengeScope+`read admin"`, bodyScope)
+	c.expect(c.get(AllPath, bearer(carol.AccessToken)...), 403, challengeScope+`read admin"`, bodyScope)
+	c.expect(c.get(AllPath, bearer(bob.AccessToken)...), 403, challengeScope+`read admin"`, bodyScope)
+	both := c.login("alice", ReadScope+" "+AdminScope)
+	c.expect(c.get(AllPath, bearer(both.AccessToken)...), 200, "", `{"subject":"alice","method":"jwt","scopes":["read","admin"]}`)
 }
 
 func optional(c *client) {

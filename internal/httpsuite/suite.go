@@ -74,6 +74,9 @@ const (
 	// AnyPath is GET, behind Env.Auth.RequireAnyScope(ReadScope,
 	// AdminScope) alone (it authenticates by itself), served by Env.Me.
 	AnyPath = "/api/any"
+	// AllPath is GET, behind Env.Auth.RequireScopes(ReadScope,
+	// AdminScope) alone (it authenticates by itself), served by Env.Me.
+	AllPath = "/api/all"
 	// MaybePath is GET, behind Env.Auth.Optional, served by Env.Me.
 	MaybePath = "/api/maybe"
 )

@@ -19,6 +19,7 @@ func mountNetHTTP(_ *testing.T, env httpsuite.Env) http.Handler {
 	mux.Handle("GET "+httpsuite.MePath, env.Auth.Require(env.Me))
 	mux.Handle("GET "+httpsuite.AdminPath, env.Auth.Require(env.Auth.RequireScopes(httpsuite.AdminScope)(env.Me)))
 	mux.Handle("GET "+httpsuite.AnyPath, env.Auth.RequireAnyScope(httpsuite.ReadScope, httpsuite.AdminScope)(env.Me))
+	mux.Handle("GET "+httpsuite.AllPath, env.Auth.RequireScopes(httpsuite.ReadScope, httpsuite.AdminScope)(env.Me))
 	mux.Handle("GET "+httpsuite.MaybePath, env.Auth.Optional(env.Me))
 	return mux
 }
