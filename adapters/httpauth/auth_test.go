@@ -100,6 +100,9 @@ func TestErrorTable(t *testing.T) {
 			if got := r.header.Get("Content-Type"); got != "application/json" {
 				t.Errorf("Content-Type %q", got)
 			}
+			if got := r.header.Get("X-Content-Type-Options"); got != "nosniff" {
+				t.Errorf("X-Content-Type-Options %q, want nosniff", got)
+			}
 			if c.status == 503 {
 				if got := r.header.Get("Retry-After"); got != "5" {
 					t.Errorf("Retry-After %q, want 5", got)
@@ -181,6 +184,12 @@ func TestDenyDirect(t *testing.T) {
 	f.auth.Deny(rec, httptest.NewRequest("GET", "/", nil), &httpauth.ScopeError{Scopes: []string{"a", `bad"scope`}})
 	if got := rec.Header().Get("WWW-Authenticate"); got != `Bearer realm="authkit", error="insufficient_scope", error_description="token lacks a required scope"` {
 		t.Errorf("an invalid scope must drop the scope attribute: %q", got)
+	}
+	// A throttled denial that says not when to retry: Retry-After 1.
+	rec = httptest.NewRecorder()
+	f.auth.Deny(rec, httptest.NewRequest("GET", "/", nil), httpauth.ErrThrottled)
+	if rec.Code != 429 || rec.Header().Get("Retry-After") != "1" {
+		t.Errorf("Deny(ErrThrottled): %d, Retry-After %q; want 429 with 1", rec.Code, rec.Header().Get("Retry-After"))
 	}
 	rec = httptest.NewRecorder()
 	f.auth.Deny(rec, httptest.NewRequest("GET", "/", nil), errors.New(`secret "value" \ here`))
@@ -419,6 +428,36 @@ func TestDenyHandlerCannotAllow(t *testing.T) {
 	expect(t, r, 503, "", "custom")
 	if r.header.Get("Retry-After") != "5" {
 		t.Errorf("Retry-After %q", r.header.Get("Retry-After"))
+	}
+
+	// WithRetryAfter is sent in whole seconds, rounded up.
+	slow := newFx(t, fxOptions{auth: []httpauth.Option{httpauth.WithRetryAfter(1500 * time.Millisecond)}})
+	tok = mustToken(t, slow)
+	slow.store.down.Store(true)
+	if r := slow.do("GET", "/api/me", "", bearer(tok)...); r.status != 503 || r.header.Get("Retry-After") != "2" {
+		t.Errorf("WithRetryAfter(1.5s), store down: %d, Retry-After %q; want 503 with 2", r.status, r.header.Get("Retry-After"))
+	}
+
+	// A hook that adds a challenge or a Retry-After where the decision has
+	// none: a Basic challenge on a 503 or a CSRF 403 would have a browser
+	// prompt for a password, a Retry-After on a 401 tell a client to wait.
+	meddler := newFx(t, fxOptions{auth: []httpauth.Option{httpauth.WithDenyHandler(func(w http.ResponseWriter, _ *http.Request, d httpauth.Denial) {
+		w.Header().Set("WWW-Authenticate", `Basic realm="meddler"`)
+		w.Header().Set("Retry-After", "99")
+		w.WriteHeader(d.Status)
+		fmt.Fprint(w, "meddled")
+	})}})
+	tok = mustToken(t, meddler)
+	r = meddler.do("GET", "/api/me", "", bearer("abc")...)
+	expect(t, r, 401, chalInvalid, "meddled")
+	if r.header.Get("Retry-After") != "" {
+		t.Errorf("a hook's Retry-After kept on a 401: %q", r.header.Get("Retry-After"))
+	}
+	meddler.store.down.Store(true)
+	r = meddler.do("GET", "/api/me", "", bearer(tok)...)
+	expect(t, r, 503, "", "meddled")
+	if r.header.Get("Retry-After") != "5" {
+		t.Errorf("a hook's Retry-After on a 503: %q, want the Auth's 5", r.header.Get("Retry-After"))
 	}
 }
 

@@ -95,6 +95,9 @@ func TestCookieTransport(t *testing.T) {
 		{"two CSRF headers", []string{"Cookie", ck, "X-CSRF-Token", j.csrf, "X-CSRF-Token", j.csrf}},
 		{"no CSRF cookie", []string{"Cookie", "authkit_access=" + j.access, "X-CSRF-Token", j.csrf}},
 		{"CSRF cookie twice", []string{"Cookie", ck + "; authkit_csrf=" + j.csrf, "X-CSRF-Token", j.csrf}},
+		// Equal, but empty: a cookie emptied (or planted empty from a
+		// sibling domain) proves nothing.
+		{"empty CSRF header and cookie", []string{"Cookie", "authkit_access=" + j.access + "; authkit_csrf=", "X-CSRF-Token", ""}},
 	}
 	for _, c := range csrfRefused {
 		for _, m := range []string{"POST", "DELETE", "PATCH", "PUT", "PROPFIND"} {
@@ -113,6 +116,13 @@ func TestCookieTransport(t *testing.T) {
 	}
 	// Optional refuses a forged cookie request too; it is not "anonymous".
 	expect(t, f.do("POST", "/api/opt", "", "Cookie", ck), 403, "", bodyCSRF)
+	// Nor when the cookie's token is revoked: only an expired one is no
+	// credential (a revoked token is not let through as anonymous).
+	jr, _ := cookieLogin(t, f)
+	if err := f.iss.Revoke(t.Context(), jr.access); err != nil {
+		t.Fatal(err)
+	}
+	expect(t, f.do("POST", "/api/opt", "", "Cookie", jr.header()), 403, "", bodyCSRF)
 	if r := f.do("POST", "/api/opt", ""); r.status != 200 || r.body != "anonymous" {
 		t.Errorf("anonymous POST: %d %s", r.status, r.body)
 	}
