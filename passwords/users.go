@@ -71,9 +71,10 @@ func (unknownUser) Unwrap() []error { return []error{ErrBadCredentials, authkit.
 
 // ValidateUserName reports why name cannot be a user name, or nil: a name
 // is 1 to MaxUserNameLen bytes of UTF-8 without ':', white space, control
-// characters, bidirectional controls or line separators, and does not
-// start with '#'. The error reads "the
-// user name …" and quotes nothing.
+// characters, bidirectional controls, other invisible format characters
+// (Unicode category Cf: zero-width spaces and joiners, the byte order
+// mark, the soft hyphen) or line separators, and does not start with '#'.
+// The error reads "the user name …" and quotes nothing.
 func ValidateUserName(name string) error {
 	var why string
 	switch {
@@ -92,6 +93,13 @@ func ValidateUserName(name string) error {
 			// and could never log in (found by review).
 			if r == ':' || unicode.IsSpace(r) || textsafe.Unsafe(r) {
 				why = "contains ':', white space, a control character, a bidirectional control or a line separator"
+				break
+			}
+			// An invisible character makes a name that reads as another
+			// user's ("al\u200bice" is printed as alice by users list and
+			// in the audit log; found by review).
+			if unicode.Is(unicode.Cf, r) {
+				why = "contains an invisible format character (such as a zero-width space or joiner)"
 				break
 			}
 		}

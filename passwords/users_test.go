@@ -33,12 +33,19 @@ func TestParseUsers(t *testing.T) {
 	if got := strings.Join(u.Names(), ","); got != "alice,bob,жанна" || u.Len() != 3 {
 		t.Errorf("names %q, Len %d", got, u.Len())
 	}
+	// A byte order mark an editor wrote before the first line is not part
+	// of the first name.
+	if u, err := ParseUsers(strings.NewReader("\ufeffalice:" + a + "\n")); err != nil || strings.Join(u.Names(), ",") != "alice" {
+		t.Errorf("a file starting with a byte order mark: %v, %v", u, err)
+	}
 	bad := []struct{ name, content, msg string }{
 		{"no colon", "alice\n", "line 1: want NAME:HASH"},
 		{"empty name", ":" + a + "\n", "line 1: the user name is empty"},
 		{"space in name", "al ice:" + a + "\n", "white space"},
 		{"nbsp in name", "al\u00a0ice:" + a + "\n", "white space"},
 		{"control in name", "al\x00ice:" + a + "\n", "control character"},
+		{"zero-width space in name", "al\u200bice:" + a + "\n", "invisible format character"},
+		{"byte order mark after the first line", "bob:" + b + "\n\ufeffalice:" + a + "\n", "line 2: the user name contains an invisible format character"},
 		{"bad utf-8 name", "al\xffice:" + a + "\n", "not valid UTF-8"},
 		{"long name", strings.Repeat("n", 257) + ":" + a + "\n", "longer than 256 bytes"},
 		{"leading space", " alice:" + a + "\n", "white space"},
@@ -489,6 +496,11 @@ func TestValidateUserName(t *testing.T) {
 		"a\u2028b":                            "white space",
 		"a\x00b":                              "control character",
 		"a\u0085b":                            "control character",
+		"al\u200bice":                         "invisible format character",
+		"al\u200dice":                         "invisible format character",
+		"alice\u2060":                         "invisible format character",
+		"\ufeffalice":                         "invisible format character",
+		"al\u00adice":                         "invisible format character",
 	} {
 		if err := ValidateUserName(name); err == nil || !strings.Contains(err.Error(), msg) {
 			t.Errorf("%q: %v, want %q", name, err, msg)

@@ -774,7 +774,8 @@ user, HASH an argon2id (PHC string) or bcrypt hash.
                       is not read or changed.
 
 The file is rewritten atomically with mode 0600. Names may not contain ':',
-white space, control characters or bidirectional controls. A running serve reads the file again
+white space, control characters, bidirectional controls or other invisible
+characters (zero-width spaces and joiners). A running serve reads the file again
 within two --users-reload intervals (20s by default: a change is read once
 it has held for one interval), or at once on SIGHUP, and ends the
 sessions and API tokens of a removed user, or of one whose password changed.
