@@ -378,6 +378,13 @@ func TestCheckHonoursContext(t *testing.T) {
 		t.Errorf("cancelled checks hashed: %q", got)
 	}
 	<-u.sem
+	// Ended, with a slot free: refused too, nothing hashed.
+	if _, err := u.Check(ctx, "u", "password"); !errors.Is(err, context.Canceled) {
+		t.Errorf("an ended context, a slot free: %v", err)
+	}
+	if got := rec.take(); len(got) != 0 {
+		t.Errorf("a check with an ended context hashed: %q", got)
+	}
 	if sub, err := u.Check(context.Background(), "u", "password"); sub != "u" || err != nil {
 		t.Errorf("after the slot is free: %q, %v", sub, err)
 	}
@@ -878,5 +885,23 @@ func TestCheckPerUserBound(t *testing.T) {
 	}
 	if _, err := NewUsers(map[string]string{"u": cheapArgon2id(t, "password")}, WithMaxPerUser(0)); !errors.Is(err, authkit.ErrInvalidConfig) {
 		t.Errorf("WithMaxPerUser(0): %v", err)
+	}
+
+	// A check that ends counts one out, not the name's every check: with
+	// one of two still running, one more is let in, and no second.
+	if !u.enter("alice") || !u.enter("alice") || u.enter("alice") {
+		t.Fatal("two checks of alice not let in, or a third let in")
+	}
+	u.leave("alice")
+	if !u.enter("alice") {
+		t.Error("a check of alice refused with one of two running")
+	}
+	if u.enter("alice") {
+		t.Error("a third check of alice let in after one of two ended: WithMaxPerUser(2) exceeded")
+	}
+	u.leave("alice")
+	u.leave("alice")
+	if len(u.active) != 0 {
+		t.Errorf("%d names still counted", len(u.active))
 	}
 }

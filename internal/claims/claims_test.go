@@ -2,6 +2,8 @@ package claims
 
 import (
 	"encoding/json"
+	"errors"
+	"strings"
 	"testing"
 	"time"
 )
@@ -119,6 +121,33 @@ func TestParseWithRules(t *testing.T) {
 		if err := ParseWith([]byte(bad), &Claims{}, oidc); err == nil {
 			t.Errorf("%s accepted", bad)
 		}
+	}
+	// The rules' order decides whatever the document's, for strings as for
+	// arrays, and for the client as for the scopes (found missing by
+	// mutation testing: the last one in the document won).
+	for _, doc := range []string{`{"scope":"a","scp":"b","client_id":"x","azp":"y","cid":"z"}`, `{"cid":"z","azp":"y","client_id":"x","scp":"b","scope":"a"}`} {
+		c = Claims{}
+		if err := ParseWith([]byte(doc), &c, oidc); err != nil || c.Scope != "a" || c.ClientID != "x" {
+			t.Errorf("%s: scope %q, client %q, %v; want a and x", doc, c.Scope, c.ClientID, err)
+		}
+	}
+	c = Claims{}
+	if err := ParseWith([]byte(`{"azp":"y","cid":"z"}`), &c, oidc); err != nil || c.ClientID != "y" {
+		t.Errorf("azp before cid: client %q, %v; want y", c.ClientID, err)
+	}
+	// Scope and client_id are registered names: a profile that reads
+	// neither still refuses them ill-typed, as it would its own claims.
+	scp := NewRules(RuleSpec{Subject: "sub", Scopes: []string{"scp"}, ScopeArray: true, Clients: []string{"azp"}})
+	for _, bad := range []string{`{"scope":5}`, `{"scope":["a",1]}`, `{"client_id":{}}`, `{"client_id":1}`} {
+		if err := ParseWith([]byte(bad), &Claims{}, scp); !errors.Is(err, ErrMalformed) {
+			t.Errorf("%s with rules that read neither scope nor client_id: %v, want ErrMalformed", bad, err)
+		}
+	}
+	// An array's element that is no scope-token is left out, not split
+	// into several once the scopes are joined again.
+	c = Claims{}
+	if err := ParseWith([]byte(`{"scp":["a b","c","d\"e","f\u007f","g\\h","i"]}`), &c, oidc); err != nil || strings.Join(c.Scopes(), ",") != "c,i" {
+		t.Errorf("scp elements that are no scope-tokens: %q, %v; want c and i", c.Scopes(), err)
 	}
 	// The RFC 9068 rules take no array, and need client_id.
 	if err := Parse([]byte(`{"scope":["a"]}`), &Claims{}); err == nil {
@@ -245,6 +274,28 @@ func TestNumericDateRounding(t *testing.T) {
 		var c Claims
 		if err := Parse([]byte(`{"iat":`+bad+`}`), &c); err == nil {
 			t.Errorf("iat %s accepted as %v", bad, c.IssuedAt)
+		}
+	}
+}
+
+// SplitScope keeps only scope-tokens (RFC 6749 §3.3: %x21, %x23-5B,
+// %x5D-7E): a quote, a backslash, DEL, a tab, a non-ASCII character or an
+// empty part (two spaces) is left out.
+func TestSplitScope(t *testing.T) {
+	for in, want := range map[string]string{
+		"":                           "<nil>",
+		"read write":                 "read,write",
+		"a\"b c\x7f d e\\f g\th ü x": "d,x",
+		"a  b":                       "a,b",
+		"!#[]~":                      "!#[]~",
+	} {
+		got := SplitScope(in)
+		s := strings.Join(got, ",")
+		if got == nil {
+			s = "<nil>"
+		}
+		if s != want {
+			t.Errorf("SplitScope(%q) = %q, want %s", in, got, want)
 		}
 	}
 }

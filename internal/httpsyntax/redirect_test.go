@@ -28,6 +28,9 @@ func TestLoopbackWithoutPort(t *testing.T) {
 		"http://127.0.0.1:+80/cb":    "",
 		"http://[::ffff:127.0.0.1]/": "",
 		"http://::1/cb":              "",
+		"http://::1:8080/cb":         "", // an IPv6 literal unbracketed
+		"http://[::1%25lo]:8080/cb":  "", // a zone on loopback
+		"http://[::1%lo]/cb":         "",
 		"http://[fe80::1%25lo]/cb":   "",
 		"http://localhost:8080/cb":   "",
 		"http://10.0.0.1/cb":         "",

@@ -94,6 +94,7 @@ func TestValidRejects(t *testing.T) {
 		{"\"a\tb\"", ErrSyntax}, // raw control character
 		{"\"a\nb\"", ErrSyntax},
 		{"\"\x00\"", ErrSyntax},
+		{"\"\x1f\"", ErrSyntax}, // the last control character
 		{`"\x41"`, ErrSyntax},
 		{`"\U0041"`, ErrSyntax},
 		{`"\u12"`, ErrSyntax},
