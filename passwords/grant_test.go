@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"testing"
+	"time"
 
 	"github.com/authkit-go/authkit"
 	"github.com/authkit-go/authkit/adapters/httpauth"
@@ -27,7 +28,7 @@ func TestGrantAnswersBusy(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	started, _, release := holdSlots(u)
+	started, _, release := holdSlots(t, u)
 	key, err := keys.Generate(keys.EdDSA)
 	if err != nil {
 		t.Fatal(err)
@@ -57,7 +58,10 @@ func TestGrantAnswersBusy(t *testing.T) {
 	defer srv.Close()
 	login := func(password string) (int, string, http.Header) {
 		t.Helper()
-		res, err := http.PostForm(srv.URL+"/token", url.Values{
+		// Bounded: a login wrongly let wait for the held slot fails the
+		// test instead of hanging it.
+		client := &http.Client{Timeout: 10 * time.Second}
+		res, err := client.PostForm(srv.URL+"/token", url.Values{
 			"grant_type": {"password"}, "username": {"alice"}, "password": {password},
 		})
 		if err != nil {
@@ -86,7 +90,7 @@ func TestGrantAnswersBusy(t *testing.T) {
 	if n := len(started); n != 0 {
 		t.Errorf("%d busy logins hashed", n)
 	}
-	close(release)
+	release()
 	if err := <-holder; err != nil {
 		t.Fatal(err)
 	}

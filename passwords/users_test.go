@@ -589,13 +589,18 @@ func TestMaxWaitingOption(t *testing.T) {
 }
 
 // holdSlots makes u's verifications block, once started, until release
-// is closed; started receives one value per verification that starts and
-// queued one per check that joins the queue.
-func holdSlots(u *Users) (started, queued chan struct{}, release chan struct{}) {
-	started, queued, release = make(chan struct{}, 64), make(chan struct{}, 64), make(chan struct{})
+// is called (at the latest when t ends, so that a test that fails while
+// they are held does not hang the package); started receives one value
+// per verification that starts and queued one per check that joins the
+// queue.
+func holdSlots(t *testing.T, u *Users) (started, queued chan struct{}, release func()) {
+	started, queued = make(chan struct{}, 64), make(chan struct{}, 64)
+	held := make(chan struct{})
+	release = sync.OnceFunc(func() { close(held) })
+	t.Cleanup(release)
 	u.onVerify = func(hash) {
 		started <- struct{}{}
-		<-release
+		<-held
 	}
 	u.onWait = func() { queued <- struct{}{} }
 	return started, queued, release
@@ -631,7 +636,7 @@ func TestCheckQueueBound(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	started, queued, release := holdSlots(u)
+	started, queued, release := holdSlots(t, u)
 	results := make(chan error, slots+waiting)
 	check := func() {
 		sub, err := u.Check(context.Background(), "u", "password")
@@ -667,7 +672,7 @@ func TestCheckQueueBound(t *testing.T) {
 	if n := len(started); n != 0 {
 		t.Errorf("%d more verifications started with every slot held", n)
 	}
-	close(release)
+	release()
 	for range slots + waiting {
 		if err := <-results; err != nil {
 			t.Errorf("a check admitted to a slot or the queue: %v", err)
@@ -690,7 +695,7 @@ func TestCheckNoQueue(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	started, queued, release := holdSlots(u)
+	started, queued, release := holdSlots(t, u)
 	done := make(chan error, 1)
 	go func() {
 		_, err := u.Check(context.Background(), "u", "password")
@@ -700,7 +705,7 @@ func TestCheckNoQueue(t *testing.T) {
 	if _, err := checkRefused(t, u, queued, "u"); !errors.Is(err, ErrBusy) {
 		t.Errorf("no queue, the slot busy: %v; want ErrBusy", err)
 	}
-	close(release)
+	release()
 	if err := <-done; err != nil {
 		t.Errorf("the check in the slot: %v", err)
 	}
@@ -718,7 +723,7 @@ func TestCheckQueuedCancel(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	started, queued, release := holdSlots(u)
+	started, queued, release := holdSlots(t, u)
 	first := make(chan error, 1)
 	go func() {
 		_, err := u.Check(context.Background(), "u", "password")
@@ -751,7 +756,7 @@ func TestCheckQueuedCancel(t *testing.T) {
 	case err := <-second:
 		t.Fatalf("after the cancelled check left the queue: %v; want a place in it", err)
 	}
-	close(release)
+	release()
 	for _, c := range []chan error{first, second} {
 		if err := <-c; err != nil {
 			t.Errorf("a check: %v", err)
@@ -846,7 +851,7 @@ func TestCheckPerUserBound(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	started, queued, release := holdSlots(u)
+	started, queued, release := holdSlots(t, u)
 	results := make(chan error, 3)
 	check := func(user string) {
 		sub, err := u.Check(context.Background(), user, "password")
@@ -870,7 +875,7 @@ func TestCheckPerUserBound(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("bob's check neither waited nor returned")
 	}
-	close(release)
+	release()
 	for range 3 {
 		if err := <-results; err != nil {
 			t.Errorf("a check: %v", err)
