@@ -2,10 +2,14 @@ package redact_test
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"net"
+	"net/url"
 	"os"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -28,7 +32,7 @@ func (e *serverError) Error() string {
 	return "FATAL: role \"zed_user\" does not exist (SQLSTATE " + e.code + ")"
 }
 
-var identities = []string{"zed_user", "zed_db", "db.zed.internal", "10.9.8.7", "5432", "/srv/zed"}
+var identities = []string{"zed_user", "zed_db", "db.zed.internal", "10.9.8.7", "5432", "/srv/zed", "s3cret"}
 
 func TestDescribe(t *testing.T) {
 	refused := &net.OpError{Op: "dial", Net: "tcp",
@@ -57,6 +61,15 @@ func TestDescribe(t *testing.T) {
 		{errors.New("invalid connection"), []redact.Describer{redact.Fixed("invalid connection")}, "invalid connection"},
 		{errors.New("host db.zed.internal is down"), []redact.Describer{redact.Fixed("invalid connection")}, "*errors.errorString (message withheld)"},
 		{(*leaky)(nil), nil, "*redact_test.leaky(nil)"},
+		// Standard library errors whose text carries the input: a URL
+		// with its password, a host, an address, a number that was part
+		// of a DSN, the certificate's names (found missing by mutation
+		// testing: printing any of them whole passed).
+		{&url.Error{Op: "parse", URL: "redis://zed_user:s3cret@db.zed.internal:5432/0", Err: errors.New("invalid port \":5432x\" after host")}, nil, "parse: *errors.errorString (message withheld)"},
+		{&net.DNSError{Err: "server misbehaving", Name: "db.zed.internal", Server: "10.9.8.7:53"}, nil, "lookup failed"},
+		{&net.AddrError{Err: "missing port in address", Addr: "10.9.8.7"}, nil, "address: missing port in address"},
+		{&strconv.NumError{Func: "Atoi", Num: "5432s3cret", Err: strconv.ErrSyntax}, nil, "strconv.Atoi: invalid syntax"},
+		{&tls.CertificateVerificationError{Err: x509.HostnameError{Host: "db.zed.internal"}}, nil, "TLS certificate verification: x509: the certificate does not name the server's host"},
 	} {
 		got := redact.Describe(c.err, c.known...)
 		if got != c.want {
@@ -112,6 +125,13 @@ func TestDescribeBounded(t *testing.T) {
 	})
 	if len(got) > 600 {
 		t.Errorf("a 1,000-branch join gives %d bytes", len(got))
+	}
+	// A join of ten different errors names its first few and then "…".
+	ten := []error{syscall.ECONNREFUSED, syscall.ECONNRESET, syscall.EPIPE, syscall.ETIMEDOUT, syscall.EHOSTUNREACH,
+		syscall.ENETUNREACH, syscall.ECONNABORTED, syscall.EACCES, syscall.ENOENT, syscall.EADDRINUSE}
+	got = redact.Describe(errors.Join(ten...))
+	if parts := strings.Split(got, "; "); len(parts) > 5 || parts[len(parts)-1] != "…" {
+		t.Errorf("a join of ten errors: %q, want at most four of them and then …", got)
 	}
 }
 
