@@ -373,8 +373,9 @@ type RefreshStore interface {
 	// Successor = r.Successor) and stores its successor r.Next in the same
 	// session, with IssuedAt = r.Now and ExpiresAt = r.NextExpiresAt, as one
 	// atomic step; it sets the session's LastUsedAt to r.Now and its
-	// IdleExpiresAt to r.NextExpiresAt, and returns the updated session.
-	// Checks, in order: no record r.Old → ErrNotFound; the session revoked →
+	// IdleExpiresAt to r.NextExpiresAt, and returns the updated session;
+	// the session's ExpiresAt (its absolute end) stays as it was, even when
+	// r.NextExpiresAt is later. Checks, in order: no record r.Old → ErrNotFound; the session revoked →
 	// ErrTokenRevoked; the record already used → a *ReuseError with every
 	// field set (this takes precedence over expiry); the record or the
 	// session expired at r.Now (record ExpiresAt, session ExpiresAt or

@@ -18,6 +18,7 @@ const (
 	ruleLimitAtomic    = "APITokenStore.CreateAPIToken: the count and the insert are one atomic step, so N concurrent creations never exceed the limit"
 	ruleLookupToken    = "APITokenStore.LookupAPIToken must return the token with hash h, live or not, or ErrNotFound"
 	ruleListTokens     = "APITokenStore.ListAPITokens must return subject's live tokens at now (see APIToken.Live), newest first; none is an empty result, not an error"
+	ruleTokenNotEarly  = "APITokenStore: a call passed now must not drop a token that is not expired at now (a store may collect expired tokens as it goes, never live ones)"
 	ruleRevokeAPI      = "APITokenStore.RevokeAPIToken must revoke the token id owned by subject at now (RevokedAt = now)"
 	ruleRevokeAPIOwner = "APITokenStore.RevokeAPIToken must return ErrNotFound if subject owns no token id (a token of another subject is \"not found\" too), and leave that token alone"
 	ruleRevokeAPITwice = "APITokenStore.RevokeAPIToken: revoking twice is not an error, and RevokedAt stays the first one"
@@ -492,6 +493,29 @@ func runAPIToken(t *testing.T, h PartialHarness[authkit.APITokenStore]) {
 		diffAPIToken(got, want).report(t, "LookupAPIToken after TouchAPIToken", ruleTouch)
 		if got.Live(at(2 * hour)) {
 			t.Errorf("after TouchAPIToken the token is live an hour after it expired (ExpiresAt %s); %s", fmtTime(got.ExpiresAt), ruleTouch)
+		}
+	})
+
+	// A store that collects expired tokens as it writes (memory does,
+	// native TTLs may) collects only what is expired at the now it was
+	// passed (found missing by mutation testing: a collection a minute
+	// ahead dropped a token still live for 30 seconds).
+	t.Run("Writes/LiveTokenKept", func(t *testing.T) {
+		a, b := open(t, h)
+		end := at(hour)
+		now := end.Add(-30 * time.Second)
+		tok := newToken("tok-1", "alice", base)
+		tok.ExpiresAt = end
+		createToken(t, a, tok, 0, base)
+		createToken(t, a, newToken("tok-2", "alice", at(ms)), 0, base)
+		createToken(t, b, newToken("tok-3", "bob", now), 0, now)
+		mustOK(t, "TouchAPIToken", b.TouchAPIToken(t.Context(), "tok-2", now), ruleTouch)
+		mustOK(t, "RevokeAPIToken", b.RevokeAPIToken(t.Context(), "alice", "tok-2", now), ruleRevokeAPI)
+		if got := lookupToken(t, a, tok.Hash, ruleTokenNotEarly); got.ID != tok.ID {
+			t.Errorf("LookupAPIToken 30 seconds before the token's ExpiresAt, after writes at that time, returned %q; %s", got.ID, ruleTokenNotEarly)
+		}
+		if got := tokenIDs(listTokens(t, a, "alice", now)); !slices.Equal(got, []string{"tok-1"}) {
+			t.Errorf("ListAPITokens 30 seconds before tok-1's ExpiresAt returned %q, want [tok-1]; %s", got, ruleTokenNotEarly)
 		}
 	})
 

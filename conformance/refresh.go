@@ -22,6 +22,7 @@ const (
 	ruleRotateRevoked   = "RefreshStore.RotateRefresh must return ErrTokenRevoked when the session is revoked, before checking reuse and expiry"
 	ruleRotateReuse     = "RefreshStore.RotateRefresh must return a *ReuseError (matching ErrTokenReused) with every field set — SessionID, Subject, UsedAt and Successor of the winning rotation — for an already-used record, and this takes precedence over expiry"
 	ruleRotateExpired   = "RefreshStore.RotateRefresh must return ErrTokenExpired when the record or the session expired at r.Now (ExpiresAt <= r.Now)"
+	ruleRotateKeepsEnd  = "RefreshStore.RotateRefresh must leave the session's ExpiresAt (its absolute end) as it was, even when r.NextExpiresAt is later: a rotation never extends a session's lifetime"
 	ruleRotateAtomic    = "RefreshStore.RotateRefresh must let exactly one of N concurrent calls with the same r.Old succeed; every other call, and any later one, must return a *ReuseError"
 	ruleRotateNoRevoke  = "RefreshStore.RotateRefresh must not revoke anything itself"
 	ruleRotateFailAtom  = "RefreshStore.RotateRefresh is one atomic step: a call that fails must change nothing"
@@ -528,6 +529,11 @@ func runRefreshAs(t *testing.T, h PartialHarness[authkit.RefreshStore], named bo
 		a, b := open(t, h)
 		live, liveFirst := newSession("sess-live", "alice", base, "rt-live") // record expires at base+1h
 		dead, deadFirst := newSession("sess-dead", "alice", base, "rt-dead")
+		// The sessions idle out and end later than the records: the
+		// record's own ExpiresAt decides (found missing by mutation
+		// testing: with all three equal, a store that let a record live
+		// to its ExpiresAt inclusive passed).
+		live.IdleExpiresAt, dead.IdleExpiresAt = at(2*hour), at(2*hour)
 		createSession(t, a, live, liveFirst)
 		createSession(t, a, dead, deadFirst)
 		if _, err := b.RotateRefresh(t.Context(), rotation("rt-live", "rt-live-2", at(hour-micro))); err != nil {
@@ -547,11 +553,18 @@ func runRefreshAs(t *testing.T, h PartialHarness[authkit.RefreshStore], named bo
 		live.ExpiresAt, dead.ExpiresAt = at(30*minute), at(30*minute) // records idle out at base+1h
 		createSession(t, a, live, liveFirst)
 		createSession(t, a, dead, deadFirst)
-		if _, err := b.RotateRefresh(t.Context(), rotation("rt-live", "rt-live-2", at(30*minute-micro))); err != nil {
+		// The successor idles out at base+1h30m, after the session's end.
+		got, err := b.RotateRefresh(t.Context(), rotation("rt-live", "rt-live-2", at(30*minute-micro)))
+		if err != nil {
 			t.Errorf("RotateRefresh one microsecond before the session's ExpiresAt: %v; %s", err, ruleRotateExpired)
+		} else if !sameInstant(got.ExpiresAt, live.ExpiresAt) {
+			t.Errorf("RotateRefresh returned a session whose ExpiresAt is %s, want %s as before; %s", fmtTime(got.ExpiresAt), fmtTime(live.ExpiresAt), ruleRotateKeepsEnd)
+		}
+		if s := getSession(t, a, live.ID, ruleSession); !sameInstant(s.ExpiresAt, live.ExpiresAt) {
+			t.Errorf("after a rotation whose successor idles out later, the session's ExpiresAt is %s, want %s as before; %s", fmtTime(s.ExpiresAt), fmtTime(live.ExpiresAt), ruleRotateKeepsEnd)
 		}
 		r := rotation("rt-dead", "rt-dead-2", at(30*minute))
-		_, err := b.RotateRefresh(t.Context(), r)
+		_, err = b.RotateRefresh(t.Context(), r)
 		wantErr(t, "RotateRefresh at exactly the session's ExpiresAt", err, authkit.ErrTokenExpired, ruleRotateExpired)
 		wantRefreshAbsent(t, a, r.Next, "the successor in an expired session", ruleRotateFailAtom)
 		wantUnused(t, a, r.Old, ruleRotateFailAtom)
