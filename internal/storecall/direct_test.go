@@ -3,6 +3,7 @@ package storecall
 import (
 	"context"
 	"errors"
+	"fmt"
 	"runtime"
 	"strings"
 	"sync/atomic"
@@ -91,6 +92,15 @@ func TestDirectCallCarriesTheDeadline(t *testing.T) {
 	}
 	if took := time.Since(start); took < 50*time.Millisecond {
 		t.Fatalf("returned after %v, before the deadline", took)
+	}
+	// A driver that reports its deadline as a cancellation is unavailable
+	// too, not a caller that went away.
+	_, err = Call(t.Context(), New(20*time.Millisecond).For(honouring(true)), func(ctx context.Context) (int, error) {
+		<-ctx.Done()
+		return 0, fmt.Errorf("driver: %w", context.Canceled)
+	}, nil)
+	if !errors.Is(err, authkit.ErrStoreUnavailable) {
+		t.Fatalf("a call the store timeout ended, reported as cancelled by the driver: %v, want ErrStoreUnavailable", err)
 	}
 
 	// The caller's own earlier deadline wins, and its error is the
@@ -198,5 +208,47 @@ func BenchmarkCall(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// What may have been carried out: a call cut short by either context
+// error, or a store that failed mid-call; not a store's refusal.
+func TestOutcomeUnknown(t *testing.T) {
+	for _, c := range []struct {
+		err              error
+		cutShort, unsure bool
+	}{
+		{context.Canceled, true, true},
+		{fmt.Errorf("x: %w", context.DeadlineExceeded), true, true},
+		{fmt.Errorf("%w: connection reset", authkit.ErrStoreUnavailable), false, true},
+		{authkit.ErrConflict, false, false},
+		{authkit.ErrNotFound, false, false},
+	} {
+		if got := CutShort(c.err); got != c.cutShort {
+			t.Errorf("CutShort(%v) = %v", c.err, got)
+		}
+		if got := OutcomeUnknown(c.err); got != c.unsure {
+			t.Errorf("OutcomeUnknown(%v) = %v", c.err, got)
+		}
+	}
+}
+
+// A store call that panics settles with an error: a write that may have
+// been carried out before the panic is undone like one whose reply was
+// lost (found missing by mutation testing).
+func TestPanicSettlesWithError(t *testing.T) {
+	got := make(chan error, 1)
+	func() {
+		defer func() { _ = recover() }()
+		_, _ = Call(t.Context(), New(time.Second), func(context.Context) (int, error) { panic("store bug") },
+			func(err error, _ bool) { got <- err })
+	}()
+	select {
+	case err := <-got:
+		if !errors.Is(err, authkit.ErrStoreUnavailable) {
+			t.Errorf("a panicking call settled with %v, want ErrStoreUnavailable", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("a panicking call never settled")
 	}
 }
