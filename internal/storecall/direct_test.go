@@ -252,3 +252,22 @@ func TestPanicSettlesWithError(t *testing.T) {
 		t.Fatal("a panicking call never settled")
 	}
 }
+
+// The report after an interval counts the failures held back within it,
+// one included.
+func TestOutageReportCountsHeldBack(t *testing.T) {
+	now := time.Unix(1_900_000_000, 0)
+	var reports []string
+	dl := New(time.Second)
+	dl.ReportOutages(time.Minute, func() time.Time { return now }, func(_ context.Context, err error) { reports = append(reports, err.Error()) })
+	fail := func() {
+		_, _ = Call(t.Context(), dl, func(context.Context) (int, error) { return 0, authkit.ErrStoreUnavailable }, nil)
+	}
+	fail() // reported
+	fail() // held back
+	now = now.Add(2 * time.Minute)
+	fail() // reported, with the one held back
+	if len(reports) != 2 || strings.Contains(reports[0], "more") || !strings.Contains(reports[1], "and 1 more store failures since the last report") {
+		t.Errorf("reports %q, want two, the second saying one more failure was held back", reports)
+	}
+}
