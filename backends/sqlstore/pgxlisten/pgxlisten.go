@@ -18,6 +18,7 @@
 package pgxlisten
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"database/sql/driver"
@@ -55,6 +56,9 @@ type Listener struct {
 	// config is Dedicated's; nil takes the connection from the Store's
 	// pool.
 	config *pgx.ConnConfig
+	// pingEvery and pingWait replace PingInterval and pingTimeout when
+	// set (shorter, in tests: export_test.go).
+	pingEvery, pingWait time.Duration
 }
 
 var _ sqlstore.Listener = (*Listener)(nil)
@@ -85,7 +89,7 @@ func (l *Listener) Listen(ctx context.Context, db *sql.DB, channel string, ready
 			return fmt.Errorf("pgxlisten: connecting: %w", err)
 		}
 		defer closeNow(conn)
-		return listen(ctx, conn, db, channel, ready, notify)
+		return l.listen(ctx, conn, db, channel, ready, notify)
 	}
 	if db == nil {
 		return errors.New("pgxlisten: no pool to take a connection from")
@@ -103,7 +107,7 @@ func (l *Listener) Listen(ctx context.Context, db *sql.DB, channel string, ready
 			return fmt.Errorf("pgxlisten: the Store's pool is not pgx's database/sql driver (its connections are %T); use Dedicated", dc)
 		}
 		conn := sc.Conn()
-		listenErr = listen(ctx, conn, db, channel, ready, notify)
+		listenErr = l.listen(ctx, conn, db, channel, ready, notify)
 		// The connection listened: close it, and have database/sql
 		// discard it, so that no one else gets its notifications.
 		closeNow(conn)
@@ -125,7 +129,7 @@ func closeNow(conn *pgx.Conn) {
 // listen runs LISTEN channel on conn, proves that it delivers (probe),
 // calls ready, then notify for every notification on channel until ctx
 // ends or the connection fails.
-func listen(ctx context.Context, conn *pgx.Conn, db *sql.DB, channel string, ready, notify func()) error {
+func (l *Listener) listen(ctx context.Context, conn *pgx.Conn, db *sql.DB, channel string, ready, notify func()) error {
 	if _, err := conn.Exec(ctx, "LISTEN "+pgx.Identifier{channel}.Sanitize()); err != nil {
 		return fmt.Errorf("pgxlisten: LISTEN: %w", err)
 	}
@@ -134,7 +138,7 @@ func listen(ctx context.Context, conn *pgx.Conn, db *sql.DB, channel string, rea
 	}
 	ready()
 	for {
-		wctx, cancel := context.WithTimeout(ctx, PingInterval)
+		wctx, cancel := context.WithTimeout(ctx, cmp.Or(l.pingEvery, PingInterval))
 		n, err := conn.WaitForNotification(wctx)
 		cancel()
 		if err != nil {
@@ -145,7 +149,7 @@ func listen(ctx context.Context, conn *pgx.Conn, db *sql.DB, channel string, rea
 				return fmt.Errorf("pgxlisten: waiting for notifications: %w", err)
 			}
 			// Silent for PingInterval: is the server still there?
-			pctx, cancel := context.WithTimeout(ctx, pingTimeout)
+			pctx, cancel := context.WithTimeout(ctx, cmp.Or(l.pingWait, pingTimeout))
 			err = conn.Ping(pctx)
 			cancel()
 			if err != nil {

@@ -2,6 +2,8 @@ package pgxlisten_test
 
 import (
 	"context"
+	"net"
+	"strconv"
 	"testing"
 	"time"
 
@@ -66,5 +68,37 @@ func TestListenProbe(t *testing.T) {
 			t.Fatal(err)
 		}
 		storetest.ListenProbe(t, l.Listen, db, elsewhere, true)
+	})
+}
+
+// A LISTEN connection that goes silent (a partition: nothing reaches the
+// client to say so) is found by the ping, and one that is cut ends Listen
+// with an error, so that the Store connects again (found missing by
+// mutation testing: a failed ping ignored, or a cut reported as nil,
+// passed every test).
+func TestListenPartition(t *testing.T) {
+	t.Parallel()
+	cfg, err := pgx.ParseConfig(testservers.Postgres(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	db := stdlib.OpenDB(*cfg)
+	defer db.Close()
+	const every = 200 * time.Millisecond
+	target := net.JoinHostPort(cfg.Host, strconv.Itoa(int(cfg.Port)))
+	storetest.ListenPartition(t, target, db, every, func(proxy string) storetest.ListenFunc {
+		host, port, err := net.SplitHostPort(proxy)
+		if err != nil {
+			t.Fatal(err)
+		}
+		through := cfg.Copy()
+		n, _ := strconv.Atoi(port)
+		through.Host, through.Port, through.Fallbacks = host, uint16(n), nil
+		l, err := pgxlisten.Dedicated(through)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pgxlisten.SetPings(l, every, every)
+		return l.Listen
 	})
 }

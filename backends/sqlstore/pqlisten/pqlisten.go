@@ -23,6 +23,7 @@
 package pqlisten
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
@@ -57,6 +58,9 @@ var errNotDelivered = listenprobe.NotDelivered("pqlisten", "give New the server'
 // safe for concurrent use by several Stores.
 type Listener struct {
 	dsn string
+	// pingEvery and pingWait replace PingInterval and pingTimeout when
+	// set (shorter, in tests: export_test.go).
+	pingEvery, pingWait time.Duration
 }
 
 var _ sqlstore.Listener = (*Listener)(nil)
@@ -115,7 +119,8 @@ func (l *Listener) Listen(ctx context.Context, db *sql.DB, channel string, ready
 		return err
 	}
 	ready()
-	timer := time.NewTimer(PingInterval)
+	every := cmp.Or(l.pingEvery, PingInterval)
+	timer := time.NewTimer(every)
 	defer timer.Stop()
 	for {
 		select {
@@ -126,11 +131,11 @@ func (l *Listener) Listen(ctx context.Context, db *sql.DB, channel string, ready
 				return fmt.Errorf("pqlisten: waiting for notifications: %w", c.lc.Err())
 			}
 			onNote(n)
-			timer.Reset(PingInterval)
+			timer.Reset(every)
 		case <-timer.C:
 			// Silent for PingInterval: is the server still there? The
 			// notifications that come meanwhile are still delivered.
-			pctx, cancel := context.WithTimeout(ctx, pingTimeout)
+			pctx, cancel := context.WithTimeout(ctx, cmp.Or(l.pingWait, pingTimeout))
 			err := c.exec(pctx, "", notes, onNote)
 			cancel()
 			if err != nil {
@@ -139,7 +144,7 @@ func (l *Listener) Listen(ctx context.Context, db *sql.DB, channel string, ready
 				}
 				return fmt.Errorf("pqlisten: ping: %w", err)
 			}
-			timer.Reset(PingInterval)
+			timer.Reset(every)
 		}
 	}
 }

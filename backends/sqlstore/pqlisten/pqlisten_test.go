@@ -72,3 +72,33 @@ func TestListenProbe(t *testing.T) {
 	}
 	storetest.ListenProbe(t, l.Listen, db, elsewhere, true)
 }
+
+// A LISTEN connection that goes silent (a partition: nothing reaches the
+// client to say so) is found by the ping, and one that is cut ends Listen
+// with an error, so that the Store connects again (found missing by
+// mutation testing: a failed ping ignored, or a cut reported as nil,
+// passed every test).
+func TestListenPartition(t *testing.T) {
+	t.Parallel()
+	dsn := testservers.Postgres(t)
+	u, err := url.Parse(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err := sql.Open("postgres", dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	const every = 200 * time.Millisecond
+	storetest.ListenPartition(t, u.Host, db, every, func(proxy string) storetest.ListenFunc {
+		through := *u
+		through.Host = proxy
+		l, err := pqlisten.New(through.String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		pqlisten.SetPings(l, every, every)
+		return l.Listen
+	})
+}
