@@ -58,6 +58,11 @@ func TestKeepsThrottle(t *testing.T) {
 	if ip, ok := meteredstore.New(memory.New()).(authkit.InProcessStore); !ok || !ip.InProcess() {
 		t.Error("New of the memory store does not pass on its InProcess report")
 	}
+	// A store that does not say it is in process (a SQL or Redis one) is
+	// not made one: it would lose its per-call deadlines.
+	if ip, ok := meteredstore.New(struct{ authkit.Store }{memory.New()}).(authkit.InProcessStore); ok && ip.InProcess() {
+		t.Error("New of a store that is not in process reports InProcess")
+	}
 	plain := struct{ authkit.Store }{memory.New()}
 	if _, ok := meteredstore.New(plain).(authkit.ThrottleStore); ok {
 		t.Error("New of a store without throttle counters claims them")

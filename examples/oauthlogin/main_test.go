@@ -224,6 +224,15 @@ func TestLoginPageRefuses(t *testing.T) {
 	if st, loc, _ := f.do(f.browser, "POST", authURL, bad); st != 403 || loc != "" {
 		t.Errorf("wrong CSRF token: %d to %q, want 403", st, loc)
 	}
+	// One of the right length, and a denial: the token is compared, not
+	// its length, and before any action is taken.
+	sameLength := url.Values{"csrf": {strings.Repeat("A", len(csrf))}, "username": {"alice"}, "password": {"wonderland"}, "action": {"approve"}}
+	if st, loc, _ := f.do(f.browser, "POST", authURL, sameLength); st != 403 || loc != "" {
+		t.Errorf("a wrong CSRF token of the right length: %d to %q, want 403", st, loc)
+	}
+	if st, loc, _ := f.do(f.browser, "POST", authURL, url.Values{"csrf": {"not-the-token"}, "action": {"deny"}}); st != 403 || loc != "" {
+		t.Errorf("a denial with a wrong CSRF token: %d to %q, want 403", st, loc)
+	}
 	// Another site's forged form: the right-looking field, but the browser
 	// sends no cookie with it.
 	if st, loc, _ := f.do(newBrowser(t), "POST", authURL, good); st != 403 || loc != "" {
@@ -289,6 +298,39 @@ func TestBrowserFlow(t *testing.T) {
 	forged := strings.Replace(callback, "state=", "state=x", 1)
 	if st, _, page := f.do(f.browser, "GET", forged, nil); st != 400 || !strings.Contains(page, "state does not match") {
 		t.Errorf("callback with another state: %d\n%s", st, page)
+	}
+
+	// A callback that names another authorization server as its issuer
+	// (RFC 9207: a mix-up attack) is refused before its code is used.
+	st, authURL, _ = f.do(f.browser, "GET", f.base+"/", nil)
+	if st != http.StatusFound {
+		t.Fatalf("/: %d", st)
+	}
+	_, csrf = f.loginPage(authURL)
+	_, callback, _ = f.do(f.browser, "POST", authURL, url.Values{"csrf": {csrf}, "username": {"alice"}, "password": {"wonderland"}, "action": {"approve"}})
+	u, err := url.Parse(callback)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := u.Query()
+	q.Set("iss", "https://evil.example")
+	u.RawQuery = q.Encode()
+	if st, _, page := f.do(f.browser, "GET", u.String(), nil); st != 400 || !strings.Contains(page, "another authorization server") {
+		t.Errorf("callback naming another issuer: %d\n%s", st, page)
+	}
+
+	// Each login starts with a state of its own.
+	_, first, _ := f.do(f.browser, "GET", f.base+"/", nil)
+	_, second, _ := f.do(f.browser, "GET", f.base+"/", nil)
+	state := func(s string) string {
+		u, err := url.Parse(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return u.Query().Get("state")
+	}
+	if a, b := state(first), state(second); a == "" || a == b {
+		t.Errorf("two logins started with states %q and %q, want two different ones", a, b)
 	}
 
 	// The metadata describes the authorization endpoint.
@@ -371,8 +413,8 @@ func TestLoginPageOverHTTPS(t *testing.T) {
 			cookie = c
 		}
 	}
-	if cookie == nil || cookie.Name != hostCSRFCookie || cookie.Path != "/" || !cookie.Secure || !cookie.HttpOnly || cookie.Domain != "" {
-		t.Fatalf("CSRF cookie over HTTPS: %+v, want %s, Path /, Secure, HttpOnly, no Domain", cookie, hostCSRFCookie)
+	if cookie == nil || cookie.Name != hostCSRFCookie || cookie.Path != "/" || !cookie.Secure || !cookie.HttpOnly || cookie.Domain != "" || cookie.SameSite != http.SameSiteStrictMode {
+		t.Fatalf("CSRF cookie over HTTPS: %+v, want %s, Path /, Secure, HttpOnly, SameSite=Strict, no Domain", cookie, hostCSRFCookie)
 	}
 	csrf := f.csrf(authURL, string(page))
 	wrong := url.Values{"csrf": {csrf}, "username": {"alice"}, "password": {"nope"}, "action": {"approve"}}

@@ -74,6 +74,10 @@ func CheckExample(t *testing.T, h http.Handler) {
 	}
 	status, _, body = call("POST", "/auth/token", "", url.Values{"grant_type": {"password"}, "username": {"alice"}, "password": {"guess"}})
 	want("wrong password", 400, status, body, `"error":"invalid_grant"`)
+	status, _, body = call("POST", "/auth/token", "", url.Values{"grant_type": {"password"}, "username": {"bob"}, "password": {"wonderland"}})
+	want("another name with alice's password", 400, status, body, `"error":"invalid_grant"`)
+	status, _, body = call("POST", "/auth/token", "", url.Values{"grant_type": {"password"}, "username": {"alice"}, "password": {"wonderland"}, "scope": {"admin"}})
+	want("a scope the example does not grant", 400, status, body, `"error":"invalid_scope"`)
 
 	reader := login("orders:read")
 	status, _, body = call("GET", "/api/me", reader.AccessToken, nil)
