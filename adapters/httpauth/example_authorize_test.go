@@ -24,7 +24,8 @@ import (
 // /authorize and hands it to the application's login-and-consent page,
 // which approves it for the user who logged in; the client then exchanges
 // the code, with its PKCE verifier, at /token. (A real page renders HTML
-// with a CSRF token and checks a password hash: see
+// with a CSRF token and checks the password with a.CheckPassword, which
+// hashes and throttles as the password grant does: see
 // examples/oauthlogin.)
 func ExampleWithAuthorizationCode() {
 	key, err := keys.Generate(keys.EdDSA)

@@ -474,6 +474,7 @@ func render(w http.ResponseWriter, t *template.Template, status int, data any) {
 		return
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store") // the callback page shows a token
 	w.WriteHeader(status)
 	w.Write(buf.Bytes())
 }
