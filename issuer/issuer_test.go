@@ -154,7 +154,9 @@ func TestStatelessAccessToken(t *testing.T) {
 
 func TestClaimsCannotOverrideRegistered(t *testing.T) {
 	f := newFixture(t)
-	for _, name := range []string{"sub", "SUB", "Exp", "scope", "sid", "client_id", "iss"} {
+	for _, name := range []string{"sub", "SUB", "Exp", "scope", "sid", "client_id", "iss", "aud", "nbf", "iat", "jti", "typ",
+		// OIDCProfile reads these as scopes or the client.
+		"scp", "SCP", "azp", "AZP", "cid"} {
 		if _, err := f.iss.IssuePair(context.Background(), "alice", issuer.WithClaims(map[string]any{name: "x"})); !errors.Is(err, authkit.ErrInvalidRequest) {
 			t.Errorf("claim %q: %v, want ErrInvalidRequest", name, err)
 		}

@@ -227,6 +227,10 @@ func TestAuthorizeCurl(t *testing.T) {
 			t.Errorf("%s: %d, Location %q\n%s", what, res.status, res.header.Get("Location"), res.body)
 		}
 	}
+	// A form over the 16 KiB the page reads (cli.md) is refused unread.
+	if res := post(true, csrf, "approve", "demo", strings.Repeat("p", 17<<10)); res.status != http.StatusRequestEntityTooLarge || res.header.Get("Location") != "" {
+		t.Errorf("a 17 KiB login form: %d, Location %q; want 413", res.status, res.header.Get("Location"))
+	}
 
 	// The page counts password failures where the password grant does:
 	// in the store's throttle counters, under the same keys.

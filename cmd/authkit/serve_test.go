@@ -1080,6 +1080,9 @@ func TestServeHeaderFieldLimit(t *testing.T) {
 	}
 	// "OPTIONS *" too: net/http answers it itself unless told not to,
 	// after reading up to 4 KiB of its body (found by review).
+	if maxHeaderFields != 100 {
+		t.Errorf("maxHeaderFields is %d; cli.md promises 100", maxHeaderFields)
+	}
 	for _, line := range []string{"POST /token HTTP/1.1", "OPTIONS * HTTP/1.1"} {
 		resp, r := ask(line, maxHeaderFields+1)
 		if resp.StatusCode != http.StatusRequestHeaderFieldsTooLarge || !resp.Close {
