@@ -9,8 +9,6 @@ import (
 
 	"github.com/authkit-go/authkit"
 	"github.com/authkit-go/authkit/backends/memory"
-	"github.com/authkit-go/authkit/issuer"
-	"github.com/authkit-go/authkit/keys"
 )
 
 // lostReply stores what it is asked to create and then answers as a
@@ -41,19 +39,8 @@ func (s lostReply) CreateAPIToken(ctx context.Context, tok authkit.APIToken, lim
 // stay live or count against a limit (found missing by mutation testing:
 // undoing only calls cut short by a context passed every test).
 func TestLostReplyLeavesNothing(t *testing.T) {
-	k, err := keys.Generate(keys.EdDSA)
-	if err != nil {
-		t.Fatal(err)
-	}
-	set, err := keys.NewSet(k)
-	if err != nil {
-		t.Fatal(err)
-	}
 	mem := memory.New()
-	iss, err := issuer.New(authkit.WithKeys(set), authkit.WithStore(lostReply{mem}))
-	if err != nil {
-		t.Fatal(err)
-	}
+	iss, _, clk, _ := fixtureOver(t, lostReply{mem})
 	ctx := t.Context()
 	if _, err := iss.IssuePair(ctx, "alice"); !errors.Is(err, authkit.ErrStoreUnavailable) {
 		t.Fatalf("IssuePair with the reply lost = %v, want ErrStoreUnavailable", err)
@@ -63,11 +50,11 @@ func TestLostReplyLeavesNothing(t *testing.T) {
 	}
 	// The undo runs once the store has answered, aside from the caller.
 	for give := time.Now().Add(10 * time.Second); ; time.Sleep(5 * time.Millisecond) {
-		sessions, err := mem.ListSessions(ctx, "alice", time.Now())
+		sessions, err := mem.ListSessions(ctx, "alice", clk.Now())
 		if err != nil {
 			t.Fatal(err)
 		}
-		tokens, err := mem.ListAPITokens(ctx, "alice", time.Now())
+		tokens, err := mem.ListAPITokens(ctx, "alice", clk.Now())
 		if err != nil {
 			t.Fatal(err)
 		}
