@@ -375,7 +375,8 @@ type RefreshStore interface {
 	// atomic step; it sets the session's LastUsedAt to r.Now and its
 	// IdleExpiresAt to r.NextExpiresAt, and returns the updated session;
 	// the session's ExpiresAt (its absolute end) stays as it was, even when
-	// r.NextExpiresAt is later. Checks, in order: no record r.Old → ErrNotFound; the session revoked →
+	// r.NextExpiresAt is later. Checks, in order: no record r.Old →
+	// ErrNotFound; the session revoked →
 	// ErrTokenRevoked; the record already used → a *ReuseError with every
 	// field set (this takes precedence over expiry); the record or the
 	// session expired at r.Now (record ExpiresAt, session ExpiresAt or
